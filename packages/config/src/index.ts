@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+/**
+ * Parses the environment once, in a service's `main.ts`. Prints every problem and exits on failure.
+ * Nothing else in the codebase reads `process.env`.
+ */
+export function loadEnv<S extends z.ZodType>(schema: S, source: Record<string, string | undefined> = process.env): z.infer<S> {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    process.stderr.write(`invalid environment:\n${lines.join('\n')}\n`);
+    process.exit(1);
+  }
+  return parsed.data;
+}
+
+/** Parses env input without exiting (tests and embedded launchers). */
+export function parseEnv<S extends z.ZodType>(schema: S, source: Record<string, string | undefined>): z.infer<S> {
+  return schema.parse(source);
+}
+
+/** A boolean env var: only "true"/"1" are true, "false"/"0"/"" false. (`z.coerce.boolean()` reads "false" as true.) */
+export const boolEnv = z
+  .enum(['true', 'false', '1', '0', ''])
+  .transform((v) => v === 'true' || v === '1');
+
+export const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
+
+export const port = z.coerce.number().int().min(0).max(65535);
+
+/** Drops values of variables whose names look secret before an env object is logged. */
+export function envForLogging(env: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(env).map(([k, v]) => [k, /SECRET|TOKEN|PASSWORD|KEY|DATABASE_URL/i.test(k) ? '[redacted]' : v]),
+  );
+}

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { HttpMethod, ParameterLocation } from './descriptor.ts';
+
+/** A JSON Schema 2020-12 document; validated by Ajv where it is compiled, not here. */
+export const JsonSchema = z.record(z.string(), z.unknown());
+export type JsonSchema = z.infer<typeof JsonSchema>;
+
+export const ToolAnnotations = z.object({
+  title: z.string().optional(),
+  readOnlyHint: z.boolean().optional(),
+  destructiveHint: z.boolean().optional(),
+  idempotentHint: z.boolean().optional(),
+  openWorldHint: z.boolean().optional(),
+});
+
+/** What an agent sees in `tools/list`. */
+export const ToolDefinition = z.object({
+  name: z.string().min(1).max(128),
+  title: z.string().optional(),
+  description: z.string(),
+  inputSchema: JsonSchema,
+  outputSchema: JsonSchema.optional(),
+  annotations: ToolAnnotations.optional(),
+});
+export type ToolDefinition = z.infer<typeof ToolDefinition>;
+
+/** One argument of an HTTP operation: the MCP argument name and where its value goes upstream. */
+export const HttpParamPlan = z.object({
+  arg: z.string(),
+  name: z.string(),
+  in: ParameterLocation,
+  default: z.unknown().optional(),
+});
+export type HttpParamPlan = z.infer<typeof HttpParamPlan>;
+
+/**
+ * How the worker executes a single HTTP operation. Holds secret *names* only: `authHeaders` are
+ * templates such as `{api_key}` and `secrets` maps each template field to a secret name in the store.
+ */
+export const HttpOperationPlan = z.object({
+  kind: z.literal('http'),
+  method: HttpMethod,
+  /** Absolute URL with `{param}` placeholders for path parameters. */
+  url: z.string(),
+  params: z.array(HttpParamPlan),
+  authHeaders: z.record(z.string(), z.string()),
+  secrets: z.record(z.string(), z.string()),
+});
+export type HttpOperationPlan = z.infer<typeof HttpOperationPlan>;
+
+export const ExecutionPlan = z.discriminatedUnion('kind', [HttpOperationPlan]);
+export type ExecutionPlan = z.infer<typeof ExecutionPlan>;
+
+export const CatalogTool = z.object({ tool: ToolDefinition, plan: ExecutionPlan });
+export type CatalogTool = z.infer<typeof CatalogTool>;
+
+/**
+ * An immutable, versioned snapshot of what one MCP server exposes. The control plane stores it in
+ * PostgreSQL and publishes it to Redis; edges and workers cache it by `(serverId, version)`.
+ */
+export const Catalog = z.object({
+  v: z.literal(1),
+  serverId: z.string(),
+  workspaceId: z.string(),
+  version: z.number().int().positive(),
+  name: z.string(),
+  description: z.string().optional(),
+  isPublic: z.boolean().default(false),
+  tools: z.array(CatalogTool),
+});
+export type Catalog = z.infer<typeof Catalog>;
+
+/** What the edge needs to authenticate a key without touching the database. */
+export const ApiKeyRecord = z.object({
+  keyId: z.string(),
+  workspaceId: z.string(),
+  scopes: z.array(z.string()),
+  revoked: z.boolean().default(false),
+});
+export type ApiKeyRecord = z.infer<typeof ApiKeyRecord>;

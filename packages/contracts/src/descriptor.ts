@@ -1,0 +1,197 @@
+import { z } from 'zod';
+
+/**
+ * Connector descriptor (seed 001). Field names are the seed's. Unknown top-level keys are kept
+ * (`looseObject`) so newer descriptors survive a round trip; unknown keys inside known objects too.
+ */
+export const FieldType = z.enum(['string', 'integer', 'number', 'boolean', 'array', 'object', 'secret']);
+export type FieldType = z.infer<typeof FieldType>;
+
+export const HttpMethod = z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
+export type HttpMethod = z.infer<typeof HttpMethod>;
+
+export const ParameterLocation = z.enum(['path', 'query', 'header', 'cookie', 'body']);
+export type ParameterLocation = z.infer<typeof ParameterLocation>;
+
+export const DescriptorMetadata = z.looseObject({
+  name: z.string().min(1).max(200),
+  slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,99}$/, 'must be lower-case letters, digits and dashes (1-100 chars)'),
+  version: z.string().min(1).max(50),
+  description: z.string().max(2000).optional(),
+  publisher: z.string().max(200).optional(),
+  categories: z.array(z.string()).optional(),
+});
+
+export const AuthField = z.looseObject({
+  key: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier (letters, digits, _)'),
+  label: z.string().optional(),
+  field_type: FieldType.default('string'),
+  required: z.boolean().default(false),
+  secret: z.boolean().default(false),
+});
+
+export const TestEndpoint = z.looseObject({
+  url: z.string().url(),
+  method: HttpMethod.default('GET'),
+  expected_status: z.number().int().min(100).max(599).default(200),
+});
+
+export const AuthenticationMethod = z.looseObject({
+  type: z.string().min(1),
+  fields: z.array(AuthField).default([]),
+  test_endpoint: TestEndpoint.optional(),
+});
+
+export const OperationParameter = z.looseObject({
+  name: z.string().min(1).max(200),
+  location: ParameterLocation,
+  field_type: FieldType.default('string'),
+  description: z.string().max(2000).optional(),
+  required: z.boolean().default(false),
+  default_value: z.unknown().optional(),
+});
+export type OperationParameter = z.infer<typeof OperationParameter>;
+
+export const Operation = z.looseObject({
+  operation_id: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 letters, digits, _, . or -'),
+  endpoint: z.string().url(),
+  method: z.string().transform((m) => m.toUpperCase()).pipe(HttpMethod),
+  summary: z.string().max(2000).optional(),
+  description: z.string().max(5000).optional(),
+  auth_type_ref: z.string().optional(),
+  auth_headers: z.record(z.string(), z.string()).default({}),
+  parameters: z.array(OperationParameter).default([]),
+});
+export type Operation = z.infer<typeof Operation>;
+
+export const RateLimit = z.looseObject({
+  scope: z.string().default('per_account'),
+  limit: z.number().int().positive(),
+  interval_seconds: z.number().int().positive(),
+});
+
+export const RouteMapping = z.looseObject({
+  operation_id: z.string().min(1),
+  mcp_tool_name: z.string().min(1).max(100),
+  mcp_tool_description: z.string().min(1).max(500),
+  parameter_mappings: z.record(z.string(), z.string().min(1)).default({}),
+});
+export type RouteMapping = z.infer<typeof RouteMapping>;
+
+export const McpConfig = z.looseObject({
+  enabled: z.boolean().default(false),
+  server_name: z.string().min(1).max(100).optional(),
+  server_description: z.string().min(1).max(500).optional(),
+  route_mappings: z.array(RouteMapping).default([]),
+});
+
+const ConnectorDescriptorShape = z.looseObject({
+  metadata: DescriptorMetadata,
+  authentication: z.array(AuthenticationMethod).default([]),
+  operations: z.array(Operation).min(1),
+  capabilities: z.record(z.string(), z.unknown()).optional(),
+  rate_limits: z.array(RateLimit).default([]),
+  sla: z.record(z.string(), z.unknown()).optional(),
+  mcp_config: McpConfig.optional(),
+});
+
+export const ConnectorDescriptor = ConnectorDescriptorShape;
+export type ConnectorDescriptor = z.infer<typeof ConnectorDescriptor>;
+
+export interface DocumentIssue {
+  /** JSON pointer into the submitted document. */
+  path: string;
+  message: string;
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: DocumentIssue[] };
+
+export function pointer(path: ReadonlyArray<PropertyKey>): string {
+  return path.length === 0 ? '' : '/' + path.map((s) => String(s).replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
+}
+
+export function zodIssues(error: z.ZodError): DocumentIssue[] {
+  return error.issues.map((i) => ({ path: pointer(i.path), message: i.message }));
+}
+
+const rec = (v: unknown): Record<string, unknown> | undefined =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/**
+ * The seed's cross-field rules, checked on the raw document so that they are reported together with
+ * shape errors (a document with a bad length AND an unknown operation_id lists both).
+ */
+export function descriptorRuleIssues(raw: unknown): DocumentIssue[] {
+  const issues: DocumentIssue[] = [];
+  const add = (path: PropertyKey[], message: string) => issues.push({ path: pointer(path), message });
+  const d = rec(raw);
+  if (!d) return issues;
+  const ops = arr(d.operations).map(rec);
+  const authTypes = new Set(arr(d.authentication).map((a) => str(rec(a)?.type)).filter(Boolean));
+  const opIds = new Set<string>();
+  ops.forEach((op, i) => {
+    const id = str(op?.operation_id);
+    if (!op || !id) return;
+    if (opIds.has(id)) add(['operations', i, 'operation_id'], `duplicate operation_id "${id}"`);
+    opIds.add(id);
+    const params = arr(op.parameters).map(rec);
+    const seen = new Set<string>();
+    params.forEach((p, j) => {
+      const key = `${str(p?.location)}:${str(p?.name)}`;
+      if (seen.has(key)) add(['operations', i, 'parameters', j, 'name'], `duplicate ${str(p?.location)} parameter "${str(p?.name)}"`);
+      seen.add(key);
+    });
+    for (const m of (str(op.endpoint) ?? '').matchAll(/\{([^}]+)\}/g)) {
+      const name = m[1] ?? '';
+      if (!params.some((p) => str(p?.location) === 'path' && str(p?.name) === name)) {
+        add(['operations', i, 'endpoint'], `path placeholder {${name}} has no parameter with location "path"`);
+      }
+    }
+    const ref = str(op.auth_type_ref);
+    if (ref && !authTypes.has(ref)) add(['operations', i, 'auth_type_ref'], `no authentication method of type "${ref}"`);
+  });
+  const mcp = rec(d.mcp_config);
+  if (!mcp) return issues;
+  if (mcp.enabled === true && !str(mcp.server_name)) add(['mcp_config', 'server_name'], 'server_name is required when enabled is true');
+  if (mcp.enabled === true && !str(mcp.server_description)) add(['mcp_config', 'server_description'], 'server_description is required when enabled is true');
+  const toolNames = new Map<string, number>();
+  arr(mcp.route_mappings).forEach((mv, i) => {
+    const m = rec(mv);
+    if (!m) return;
+    const opId = str(m.operation_id);
+    const op = ops.find((o) => str(o?.operation_id) === opId);
+    if (opId !== undefined && !op) add(['mcp_config', 'route_mappings', i, 'operation_id'], `operation_id "${opId}" does not match any operation in operations`);
+    const tool = str(m.mcp_tool_name);
+    if (tool !== undefined) {
+      const first = toolNames.get(tool);
+      if (first !== undefined) add(['mcp_config', 'route_mappings', i, 'mcp_tool_name'], `duplicate mcp_tool_name "${tool}" (first used at /mcp_config/route_mappings/${first})`);
+      else toolNames.set(tool, i);
+    }
+    const mappings = rec(m.parameter_mappings) ?? {};
+    if (!op) return;
+    const paramNames = arr(op.parameters).map((p) => str(rec(p)?.name)).filter((n): n is string => !!n);
+    const finalNames = new Map<string, string>();
+    for (const name of paramNames) {
+      const to = str(mappings[name]) ?? name;
+      const clash = finalNames.get(to);
+      if (clash !== undefined && clash !== name) {
+        add(['mcp_config', 'route_mappings', i, 'parameter_mappings', name in mappings ? name : clash], `parameters "${clash}" and "${name}" would both be called "${to}"`);
+      }
+      finalNames.set(to, name);
+    }
+    for (const from of Object.keys(mappings)) {
+      if (!paramNames.includes(from)) add(['mcp_config', 'route_mappings', i, 'parameter_mappings', from], `operation "${opId}" has no parameter "${from}"`);
+    }
+  });
+  return issues;
+}
+
+/** Parses a descriptor and applies the seed's validation rules; all problems are returned together. */
+export function parseConnectorDescriptor(raw: unknown): ParseResult<ConnectorDescriptor> {
+  const shape = ConnectorDescriptor.safeParse(raw);
+  const issues = [...(shape.success ? [] : zodIssues(shape.error)), ...descriptorRuleIssues(raw)];
+  if (issues.length > 0 || !shape.success) return { ok: false, issues };
+  return { ok: true, value: shape.data };
+}

@@ -1,0 +1,3 @@
+export * from './catalog.ts';
+export * from './descriptor.ts';
+export * from './queue.ts';

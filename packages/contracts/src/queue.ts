@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+/** Queue and job names, and Redis key layout shared by edge, worker and control plane. */
+export const queueNames = { toolInvocations: 'tool-invocations' } as const;
+export const jobNames = { toolInvoke: 'tool.invoke' } as const;
+
+/**
+ * Redis key layout shared by edge, worker and control plane. `prefix` isolates deployments (and
+ * tests) sharing one Redis; BullMQ's own keys use the same prefix.
+ */
+export function redisKeys(prefix: string) {
+  return {
+    prefix,
+    catalog: (serverId: string) => `${prefix}:catalog:${serverId}`,
+    apiKeys: `${prefix}:apikeys`,
+    /** Pub/sub: a server id whose catalog changed (or was deleted). */
+    catalogChanged: `${prefix}:events:catalog`,
+    /** Pub/sub: an API key hash that changed (created, revoked). */
+    apiKeyChanged: `${prefix}:events:apikey`,
+    /** Pub/sub: results for one edge process. */
+    results: (edgeId: string) => `${prefix}:results:${edgeId}`,
+  } as const;
+}
+export type RedisKeys = ReturnType<typeof redisKeys>;
+
+export const Principal = z.object({
+  workspaceId: z.string(),
+  keyId: z.string().optional(),
+  username: z.string().optional(),
+});
+export type Principal = z.infer<typeof Principal>;
+
+/**
+ * `tool.invoke` job payload. References only: never secrets or resolved credentials (the edge can
+ * read Redis too). New fields enter as `.optional()`; add a V2 to the union for breaking changes.
+ */
+export const ToolInvokeJobV1 = z.object({
+  v: z.literal(1),
+  invocationId: z.string().min(1),
+  serverId: z.string(),
+  catalogVersion: z.number().int().positive(),
+  tool: z.string(),
+  arguments: z.record(z.string(), z.unknown()),
+  principal: Principal,
+  /** Epoch ms after which the worker gives up. */
+  deadlineAt: z.number().int(),
+  /** The edge process waiting for the result (pub/sub channel suffix). */
+  replyTo: z.string(),
+  traceparent: z.string().optional(),
+});
+export const ToolInvokeJob = z.discriminatedUnion('v', [ToolInvokeJobV1]);
+export type ToolInvokeJob = z.infer<typeof ToolInvokeJob>;
+
+export const ContentBlock = z.looseObject({ type: z.string() });
+
+export const ToolResultPayload = z.object({
+  content: z.array(ContentBlock),
+  structuredContent: z.record(z.string(), z.unknown()).optional(),
+  isError: z.boolean().optional(),
+});
+export type ToolResultPayload = z.infer<typeof ToolResultPayload>;
+
+export const ToolInvokeResult = z.discriminatedUnion('ok', [
+  z.object({ v: z.literal(1), invocationId: z.string(), ok: z.literal(true), result: ToolResultPayload }),
+  z.object({
+    v: z.literal(1),
+    invocationId: z.string(),
+    ok: z.literal(false),
+    error: z.object({ kind: z.enum(['user', 'transient', 'internal']), code: z.string(), message: z.string() }),
+  }),
+]);
+export type ToolInvokeResult = z.infer<typeof ToolInvokeResult>;

@@ -1,0 +1,79 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export function redisServerBinary(): string | undefined {
+  const r = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
+  const path = r.stdout.trim();
+  return r.status === 0 && path ? path : undefined;
+}
+
+export interface RedisHandle {
+  url: string;
+  port: number;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a private `redis-server` on a free loopback port (no persistence unless `dir` is given)
+ * and resolves once it accepts connections.
+ */
+export async function startRedisServer(opts: { port?: number; dir?: string } = {}): Promise<RedisHandle> {
+  const bin = redisServerBinary();
+  if (!bin) throw new Error('redis-server is not installed (apt-get install redis-server)');
+  const port = opts.port ?? (await freePort());
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'];
+  if (opts.dir) {
+    mkdirSync(opts.dir, { recursive: true });
+    args.push('--dir', opts.dir);
+  }
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const deadline = Date.now() + 10_000;
+    const tryConnect = () => {
+      if (child.exitCode !== null) return reject(new Error(`redis-server exited: ${output}`));
+      const sock = connect(port, '127.0.0.1');
+      sock.once('connect', () => {
+        sock.write('PING\r\n');
+        sock.once('data', () => {
+          sock.destroy();
+          resolve();
+        });
+      });
+      sock.once('error', () => {
+        sock.destroy();
+        if (Date.now() > deadline) reject(new Error(`redis-server did not start: ${output}`));
+        else setTimeout(tryConnect, 50);
+      });
+    };
+    tryConnect();
+  });
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+

@@ -1,0 +1,2 @@
+export * from './descriptor-tools.ts';
+export * from './load-document.ts';

@@ -1,0 +1,2 @@
+export * from './invocation-client.ts';
+export * from './invocation-consumer.ts';

@@ -1,0 +1,2 @@
+export * from './local-sealed-store.ts';
+export * from './types.ts';

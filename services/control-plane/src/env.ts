@@ -1,0 +1,25 @@
+import { logLevel, port } from '@toolplane/config';
+import { z } from 'zod';
+
+export const ControlPlaneEnv = z.object({
+  PORT: port.default(8081),
+  HOST: z.string().default('127.0.0.1'),
+  /** PostgreSQL connection string; the control plane is its only client. */
+  DATABASE_URL: z.string().min(1),
+  REDIS_URL: z.string().url(),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('tp'),
+  /** Directory of the embedded sealed secrets store (write side). */
+  SECRETS_DIR: z.string().min(1),
+  /** PEM file of the worker's X25519 public key: the control plane can seal secrets, never open them. */
+  SECRETS_PUBLIC_KEY_FILE: z.string().min(1),
+  /** Base URL agents use to reach the edge; MCP URLs in responses are built from it. */
+  PUBLIC_EDGE_URL: z.string().url().default('http://127.0.0.1:8080'),
+  /** When set, an API key with this value is ensured at start (first-run bootstrap). */
+  BOOTSTRAP_API_KEY: z.string().min(20).optional(),
+  /** Apply pending migrations at start (the embedded default); production runs them as a Job. */
+  MIGRATE_ON_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** Largest accepted request body (documents included). */
+  MAX_BODY_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
+  LOG_LEVEL: logLevel,
+});
+export type ControlPlaneEnv = z.infer<typeof ControlPlaneEnv>;

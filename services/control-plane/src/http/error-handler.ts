@@ -1,0 +1,36 @@
+import { toAppError, toProblem, ValidationError, type AppError } from '@toolplane/errors';
+import type { Logger } from '@toolplane/logger';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { z } from 'zod';
+
+/** The REST boundary: every error becomes application/problem+json, mapped here and nowhere else. */
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    let appError: AppError;
+    if (err instanceof z.ZodError) {
+      appError = new ValidationError(
+        'the request body is invalid',
+        err.issues.map((i) => ({ path: '/' + i.path.map(String).join('/'), message: i.message })),
+        'request.invalid',
+        422,
+      );
+    } else if (isBodyParserError(err)) {
+      appError = new ValidationError(err.type === 'entity.too.large' ? 'the request body is too large' : 'the request body could not be read', [{ path: '', message: err.message }], 'request.invalid', err.status);
+    } else {
+      appError = toAppError(err);
+    }
+    if (appError.kind === 'internal') log.error({ err, method: req.method, path: req.path }, 'request failed');
+    const problem = toProblem(appError);
+    res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+  };
+}
+
+function isBodyParserError(err: unknown): err is { type: string; status: number; message: string } {
+  return typeof err === 'object' && err !== null && 'type' in err && 'status' in err && typeof (err as { status: unknown }).status === 'number';
+}
+
+export const notFoundHandler: RequestHandler = (req, res) => {
+  res.status(404).type('application/problem+json').send(
+    JSON.stringify({ type: 'https://toolplane.dev/errors/resource.not_found', title: 'Request rejected', status: 404, code: 'resource.not_found', detail: `no route for ${req.method} ${req.path}` }),
+  );
+};

@@ -1,0 +1,131 @@
+import type { Catalog, ConnectorDescriptor } from '@toolplane/contracts';
+import { NotFoundError, ValidationError } from '@toolplane/errors';
+import { compileDescriptorTools } from '@toolplane/openapi';
+import express, { Router } from 'express';
+import { z } from 'zod';
+import type { Db, Tx } from '../db/client.ts';
+import { caller } from '../http/auth.ts';
+import type { RuntimePublisher } from '../publisher.ts';
+import { credentialSecretName } from './connector-instances.ts';
+import { isUuid } from './ids.ts';
+
+/** CreateMcpServerDto (seed 002), plus `connectorInstanceId`: the tool source of this first version. */
+const CreateServerBody = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,99}$/, 'must be a slug: lower-case letters, digits, - and _ (1-100 chars)'),
+  description: z.string().max(1000).optional(),
+  mode: z.enum(['SMART', 'NORMAL']).default('SMART'),
+  selectedTools: z.array(z.string().min(1)).optional(),
+  connectorInstanceId: z.string().min(1),
+  config: z.record(z.string(), z.unknown()).optional(),
+  isPublic: z.boolean().default(false),
+});
+
+type ServerRow = { id: string; workspaceId: string; name: string; description: string | null; mode: 'SMART' | 'NORMAL'; connectorInstanceId: string | null; selectedTools: string[]; isPublic: boolean; config: unknown; catalogVersion: number; createdAt: Date; updatedAt: Date };
+
+/** Compiles a server's immutable catalog from its connector instance and tool selection. */
+export async function compileCatalog(tx: Tx, server: ServerRow, version: number): Promise<Catalog> {
+  const instance = server.connectorInstanceId ? await tx.connectorInstance.findUnique({ where: { id: server.connectorInstanceId }, include: { connector: true } }) : null;
+  if (!instance) throw new ValidationError('the server has no tool source', [{ path: '/connectorInstanceId', message: 'connector instance not found' }]);
+  const descriptor = instance.connector.descriptor as ConnectorDescriptor;
+  const secretNames = Object.fromEntries(instance.credentialKeys.map((k) => [k, credentialSecretName(server.workspaceId, instance.id, k)]));
+  let tools = compileDescriptorTools(descriptor, { baseUrl: instance.baseUrl ?? undefined, secretNames });
+  if (server.selectedTools.length > 0) {
+    const missing = server.selectedTools.filter((name) => !tools.some((t) => t.tool.name === name));
+    if (missing.length > 0) {
+      throw new ValidationError('selectedTools names unknown tools', missing.map((name) => ({ path: `/selectedTools/${server.selectedTools.indexOf(name)}`, message: `no tool "${name}" in connector ${instance.connector.slug}` })));
+    }
+    tools = tools.filter((t) => server.selectedTools.includes(t.tool.name));
+  }
+  return {
+    v: 1,
+    serverId: server.id,
+    workspaceId: server.workspaceId,
+    version,
+    name: server.name,
+    ...(server.description ? { description: server.description } : {}),
+    isPublic: server.isPublic,
+    tools,
+  };
+}
+
+export function serversRouter(db: Db, publisher: RuntimePublisher, publicEdgeUrl: string, maxBodyBytes: number): Router {
+  const r = Router();
+  r.use(express.json({ limit: maxBodyBytes }));
+  const present = (row: ServerRow, catalog?: Catalog) => ({
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    mode: row.mode,
+    selectedTools: row.selectedTools,
+    connectorInstanceId: row.connectorInstanceId,
+    isPublic: row.isPublic,
+    config: row.config ?? null,
+    catalogVersion: row.catalogVersion,
+    url: `${publicEdgeUrl.replace(/\/+$/, '')}/mcp/${row.id}`,
+    ...(catalog ? { tools: catalog.tools.map((t) => t.tool.name) } : {}),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  });
+
+  r.post('/', async (req, res) => {
+    const body = CreateServerBody.parse(req.body ?? {});
+    const { workspaceId } = caller(req);
+    if (body.mode === 'SMART') {
+      throw new ValidationError('mode SMART is not available yet', [{ path: '/mode', message: 'SMART mode (meta tools) is not implemented in this version; use NORMAL with selectedTools' }]);
+    }
+    if (!isUuid(body.connectorInstanceId) || !(await db.connectorInstance.findFirst({ where: { id: body.connectorInstanceId, workspaceId } }))) {
+      throw new ValidationError('the MCP server is invalid', [{ path: '/connectorInstanceId', message: `no connector instance ${body.connectorInstanceId} in this workspace` }]);
+    }
+    if (await db.mcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } })) {
+      throw new ValidationError('the MCP server is invalid', [{ path: '/name', message: `a server named "${body.name}" already exists` }], 'resource.conflict', 409);
+    }
+    // Server row, catalog version and Redis publication succeed or fail together.
+    const { server, catalog } = await db.$transaction(async (tx) => {
+      const created = (await tx.mcpServer.create({
+        data: { workspaceId, name: body.name, description: body.description ?? null, mode: body.mode, connectorInstanceId: body.connectorInstanceId, selectedTools: body.selectedTools ?? [], isPublic: body.isPublic, config: (body.config ?? undefined) as object | undefined, catalogVersion: 1 },
+      })) as ServerRow;
+      const compiled = await compileCatalog(tx, created, 1);
+      await tx.catalogVersion.create({ data: { serverId: created.id, version: 1, catalog: compiled as object } });
+      await publisher.publishCatalog(compiled);
+      return { server: created, catalog: compiled };
+    });
+    res.status(201).json(present(server, catalog));
+  });
+
+  r.get('/', async (req, res) => {
+    const rows = (await db.mcpServer.findMany({ where: { workspaceId: caller(req).workspaceId }, orderBy: { createdAt: 'asc' } })) as ServerRow[];
+    res.json({ data: rows.map((row) => present(row)) });
+  });
+
+  r.get('/:id', async (req, res) => {
+    const row = isUuid(req.params.id) ? ((await db.mcpServer.findFirst({ where: { id: req.params.id, workspaceId: caller(req).workspaceId } })) as ServerRow | null) : null;
+    if (!row) throw new NotFoundError('MCP server', req.params.id);
+    res.json(present(row));
+  });
+
+  r.get('/:id/config', async (req, res) => {
+    const row = isUuid(req.params.id) ? ((await db.mcpServer.findFirst({ where: { id: req.params.id, workspaceId: caller(req).workspaceId } })) as ServerRow | null) : null;
+    if (!row) throw new NotFoundError('MCP server', req.params.id);
+    const version = await db.catalogVersion.findUnique({ where: { serverId_version: { serverId: row.id, version: row.catalogVersion } } });
+    const catalog = version?.catalog as Catalog | undefined;
+    res.json({ id: row.id, mode: row.mode, tools: (catalog?.tools ?? []).map((t) => t.tool), externalMcpConfigs: [] });
+  });
+
+  return r;
+}
+
+/** Re-publishes every live catalog and active key (Redis may have restarted empty, as in the embedded default). */
+export async function republishAll(db: Db, publisher: RuntimePublisher): Promise<{ catalogs: number; keys: number }> {
+  const servers = await db.mcpServer.findMany({ where: { catalogVersion: { gt: 0 } } });
+  let catalogs = 0;
+  for (const s of servers) {
+    const v = await db.catalogVersion.findUnique({ where: { serverId_version: { serverId: s.id, version: s.catalogVersion } } });
+    if (v) {
+      await publisher.publishCatalog(v.catalog as Catalog);
+      catalogs++;
+    }
+  }
+  const keys = await db.apiKey.findMany({ where: { revokedAt: null } });
+  for (const k of keys) await publisher.publishApiKey(k.hash, { keyId: k.id, workspaceId: k.workspaceId, scopes: k.scopes, revoked: false });
+  return { catalogs, keys: keys.length };
+}

@@ -1,0 +1,36 @@
+import type { ApiKeyRecord, Catalog } from '@toolplane/contracts';
+import { redisKeys, type RedisKeys } from '@toolplane/contracts';
+import type { Redis } from 'ioredis';
+
+/**
+ * Publishes what edges and workers read from Redis: compiled catalogs and API key records (hashes
+ * only). Every write is followed by a pub/sub message so caches drop stale entries at once.
+ */
+export class RuntimePublisher {
+  private readonly keys: RedisKeys;
+  private readonly redis: Redis;
+  constructor(redis: Redis, prefix: string) {
+    this.redis = redis;
+    this.keys = redisKeys(prefix);
+  }
+
+  async publishCatalog(catalog: Catalog): Promise<void> {
+    await this.redis.set(this.keys.catalog(catalog.serverId), JSON.stringify(catalog));
+    await this.redis.publish(this.keys.catalogChanged, catalog.serverId);
+  }
+
+  async removeCatalog(serverId: string): Promise<void> {
+    await this.redis.del(this.keys.catalog(serverId));
+    await this.redis.publish(this.keys.catalogChanged, serverId);
+  }
+
+  async publishApiKey(hash: string, record: ApiKeyRecord): Promise<void> {
+    await this.redis.hset(this.keys.apiKeys, hash, JSON.stringify(record));
+    await this.redis.publish(this.keys.apiKeyChanged, hash);
+  }
+
+  async removeApiKey(hash: string): Promise<void> {
+    await this.redis.hdel(this.keys.apiKeys, hash);
+    await this.redis.publish(this.keys.apiKeyChanged, hash);
+  }
+}

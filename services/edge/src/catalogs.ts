@@ -1,0 +1,72 @@
+import { Catalog, redisKeys, type CatalogTool, type RedisKeys } from '@toolplane/contracts';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { Redis } from 'ioredis';
+
+export interface LoadedTool {
+  def: CatalogTool['tool'];
+  validate: ValidateFunction;
+}
+
+export interface LoadedCatalog {
+  catalog: Catalog;
+  tools: Map<string, LoadedTool>;
+  /** `tools/list` payload, built once per version (deterministic order: catalog order). */
+  list: CatalogTool['tool'][];
+}
+
+/**
+ * Catalogs by server id, loaded from Redis on first use with their argument validators compiled
+ * once. A message on the catalog channel drops a server's entry, so the next call sees the new
+ * version without a restart.
+ */
+export class CatalogCache {
+  private readonly cache = new Map<string, Promise<LoadedCatalog | null>>();
+  private readonly keys: RedisKeys;
+  private readonly ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
+
+  private readonly redis: Redis;
+  constructor(redis: Redis, prefix: string) {
+    this.redis = redis;
+    this.keys = redisKeys(prefix);
+  }
+
+  invalidate(serverId: string | undefined): void {
+    if (serverId) this.cache.delete(serverId);
+    else this.cache.clear();
+  }
+
+  get(serverId: string): Promise<LoadedCatalog | null> {
+    let p = this.cache.get(serverId);
+    if (!p) {
+      p = this.load(serverId);
+      this.cache.set(serverId, p);
+      p.catch(() => this.cache.delete(serverId));
+    }
+    return p;
+  }
+
+  private async load(serverId: string): Promise<LoadedCatalog | null> {
+    const raw = await this.redis.get(this.keys.catalog(serverId));
+    if (!raw) return null;
+    const catalog = Catalog.parse(JSON.parse(raw));
+    const tools = new Map<string, LoadedTool>();
+    for (const t of catalog.tools) tools.set(t.tool.name, { def: t.tool, validate: this.ajv.compile(t.tool.inputSchema) });
+    return { catalog, tools, list: catalog.tools.map((t) => t.tool) };
+  }
+}
+
+/** One line per problem, naming the argument, for an `isError` result the model can act on. */
+export function describeArgumentErrors(errors: ErrorObject[] | null | undefined): string {
+  const lines = (errors ?? []).map((e) => {
+    const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '';
+    switch (e.keyword) {
+      case 'required':
+        return `missing required argument "${(e.params as { missingProperty: string }).missingProperty}"`;
+      case 'additionalProperties':
+        return `unknown argument "${(e.params as { additionalProperty: string }).additionalProperty}"`;
+      default:
+        return `argument "${field || '(root)'}" ${e.message ?? 'is invalid'}`;
+    }
+  });
+  return [...new Set(lines)].join('; ');
+}

@@ -1,0 +1,21 @@
+import { logLevel, port } from '@toolplane/config';
+import { z } from 'zod';
+
+export const EdgeEnv = z.object({
+  /** Port of the MCP HTTP endpoint (0 picks a free one). */
+  PORT: port.default(8080),
+  HOST: z.string().default('127.0.0.1'),
+  REDIS_URL: z.string().url(),
+  /** Must match the worker's and control plane's prefix. */
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('tp'),
+  /** Identifies this edge process on the results channel; random when unset. */
+  EDGE_ID: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
+  /** How long a tools/call waits for the worker before giving up. */
+  TOOL_CALL_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** How long an API key lookup is cached when no invalidation arrives. */
+  API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).default(60_000),
+  /** Largest accepted JSON-RPC request body. */
+  MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  LOG_LEVEL: logLevel,
+});
+export type EdgeEnv = z.infer<typeof EdgeEnv>;

@@ -1,0 +1,23 @@
+import { logLevel } from '@toolplane/config';
+import { z } from 'zod';
+
+export const WorkerEnv = z.object({
+  /** Redis for the invocation queue, catalogs and results. */
+  REDIS_URL: z.string().url(),
+  /** Prefix of every Redis key and BullMQ queue; isolates deployments sharing one Redis. */
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('tp'),
+  /** Jobs run concurrently by one worker process (they are I/O bound). */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
+  /** Directory of the embedded sealed secrets store. */
+  SECRETS_DIR: z.string().min(1),
+  /** PEM file of the X25519 private key that opens sealed secrets. Only the worker has it. */
+  SECRETS_PRIVATE_KEY_FILE: z.string().min(1),
+  /** How long a resolved secret stays in memory; rotation takes effect within this time. */
+  SECRETS_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
+  /** Upper bound for one upstream HTTP request. */
+  HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** Upstream responses larger than this are cut off and reported as an error. */
+  HTTP_MAX_RESPONSE_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
+  LOG_LEVEL: logLevel,
+});
+export type WorkerEnv = z.infer<typeof WorkerEnv>;

@@ -1,0 +1,162 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { HttpOperationPlan, ToolResultPayload } from '@toolplane/contracts';
+import got, { type Got, RequestError } from 'got';
+
+export interface HttpLimits {
+  timeoutMs: number;
+  maxResponseBytes: number;
+}
+
+export interface UpstreamRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** Keep-alive agents shared by every call: connection reuse is most of the per-call cost. */
+const agents = {
+  http: new http.Agent({ keepAlive: true, maxSockets: 256 }),
+  https: new https.Agent({ keepAlive: true, maxSockets: 256 }),
+};
+
+export const upstreamClient: Got = got.extend({
+  agent: agents,
+  throwHttpErrors: false,
+  retry: { limit: 0 },
+  followRedirect: false,
+  decompress: true,
+  responseType: 'buffer',
+});
+
+function serialize(value: unknown): string {
+  return typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+function fillTemplate(template: string, values: Record<string, string | undefined>): string {
+  return template.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, key: string) => values[key] ?? whole);
+}
+
+/**
+ * Builds the upstream request from a plan, the tool arguments (already validated against the tool's
+ * input schema) and the resolved credential values.
+ */
+export function buildRequest(plan: HttpOperationPlan, args: Record<string, unknown>, credentials: Record<string, string | undefined>): UpstreamRequest {
+  let url = plan.url;
+  const query = new URLSearchParams();
+  const headers: Record<string, string> = {};
+  const cookies: string[] = [];
+  let body: Record<string, unknown> | undefined;
+  for (const p of plan.params) {
+    const value = args[p.arg] !== undefined ? args[p.arg] : p.default;
+    if (value === undefined || value === null) continue;
+    switch (p.in) {
+      case 'path':
+        url = url.split(`{${p.name}}`).join(encodeURIComponent(serialize(value)));
+        break;
+      case 'query':
+        if (Array.isArray(value)) for (const v of value) query.append(p.name, serialize(v));
+        else query.append(p.name, serialize(value));
+        break;
+      case 'header':
+        headers[p.name.toLowerCase()] = serialize(value);
+        break;
+      case 'cookie':
+        cookies.push(`${p.name}=${encodeURIComponent(serialize(value))}`);
+        break;
+      case 'body':
+        (body ??= {})[p.name] = value;
+        break;
+    }
+  }
+  const qs = query.toString();
+  if (qs) url += (url.includes('?') ? '&' : '?') + qs;
+  if (cookies.length > 0) headers.cookie = cookies.join('; ');
+  for (const [name, template] of Object.entries(plan.authHeaders)) {
+    headers[name.toLowerCase()] = fillTemplate(template, credentials);
+  }
+  headers.accept ??= 'application/json';
+  const req: UpstreamRequest = { method: plan.method, url, headers };
+  if (body !== undefined) {
+    req.body = JSON.stringify(body);
+    headers['content-type'] = 'application/json';
+  }
+  return req;
+}
+
+export type UpstreamOutcome =
+  | { kind: 'response'; status: number; contentType: string; body: Uint8Array }
+  | { kind: 'timeout' }
+  | { kind: 'too_large' }
+  | { kind: 'unreachable'; code: string };
+
+export async function sendRequest(req: UpstreamRequest, limits: HttpLimits): Promise<UpstreamOutcome> {
+  const controller = new AbortController();
+  let tooLarge = false;
+  try {
+    const promise = upstreamClient(req.url, {
+      method: req.method as 'GET',
+      headers: req.headers,
+      body: req.body,
+      timeout: { request: limits.timeoutMs },
+      signal: controller.signal,
+    });
+    promise.on('downloadProgress', (p: { transferred: number }) => {
+      if (p.transferred > limits.maxResponseBytes) {
+        tooLarge = true;
+        controller.abort();
+      }
+    });
+    const res = await promise;
+    if (res.rawBody.length > limits.maxResponseBytes) return { kind: 'too_large' };
+    return { kind: 'response', status: res.statusCode, contentType: String(res.headers['content-type'] ?? ''), body: res.rawBody };
+  } catch (err) {
+    if (tooLarge) return { kind: 'too_large' };
+    if (err instanceof RequestError) {
+      if (err.code === 'ETIMEDOUT' || err.name === 'TimeoutError') return { kind: 'timeout' };
+      return { kind: 'unreachable', code: err.code ?? 'ERR' };
+    }
+    throw err;
+  }
+}
+
+const errorBodyPreview = 2048;
+const utf8 = new TextDecoder();
+
+/** Maps the upstream outcome to MCP tool result content. Non-2xx responses are tool errors the model can read. */
+export function toToolResult(outcome: UpstreamOutcome, limits: HttpLimits): ToolResultPayload {
+  switch (outcome.kind) {
+    case 'timeout':
+      return errorResult(`The upstream API did not answer within ${limits.timeoutMs} ms.`);
+    case 'too_large':
+      return errorResult(`The upstream response exceeded the ${limits.maxResponseBytes}-byte limit and was discarded.`);
+    case 'unreachable':
+      return errorResult(`The upstream API could not be reached (${outcome.code}).`);
+    case 'response': {
+      const text = utf8.decode(outcome.body);
+      const ok = outcome.status >= 200 && outcome.status < 300;
+      if (!ok) {
+        const preview = text.length > errorBodyPreview ? `${text.slice(0, errorBodyPreview)}…` : text;
+        return errorResult(`The upstream API answered HTTP ${outcome.status}.${preview ? ` Body: ${preview}` : ''}`);
+      }
+      let parsed: unknown;
+      if (/json/i.test(outcome.contentType) || /^\s*[[{]/.test(text)) {
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = undefined;
+        }
+      }
+      const result: ToolResultPayload = { content: [{ type: 'text', text: text || `HTTP ${outcome.status}` }] };
+      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+        result.structuredContent = parsed as Record<string, unknown>;
+      }
+      return result;
+    }
+  }
+}
+
+export function errorResult(message: string): ToolResultPayload {
+  return { content: [{ type: 'text', text: message }], isError: true };
+}

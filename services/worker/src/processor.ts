@@ -1,0 +1,50 @@
+import type { ToolInvokeJob, ToolInvokeResult } from '@toolplane/contracts';
+import { toAppError, UserError, type AppError } from '@toolplane/errors';
+import type { Logger } from '@toolplane/logger';
+import type { PlanCache } from './catalog-cache.ts';
+import { buildRequest, errorResult, sendRequest, toToolResult, type HttpLimits } from './http-operation.ts';
+import type { SecretResolver } from './secret-resolver.ts';
+
+export interface ProcessorDeps {
+  plans: PlanCache;
+  secrets: SecretResolver;
+  limits: HttpLimits;
+  log: Logger;
+  now?: () => number;
+}
+
+/** Runs one `tool.invoke` job. Tool-level failures become `isError` results; only our own faults become `ok: false`. */
+export function createToolInvocationProcessor(deps: ProcessorDeps) {
+  const now = deps.now ?? Date.now;
+  return async function process(job: ToolInvokeJob): Promise<ToolInvokeResult> {
+    const started = now();
+    try {
+      const remaining = job.deadlineAt - started;
+      if (remaining <= 0) {
+        return { v: 1, invocationId: job.invocationId, ok: true, result: errorResult('The call expired in the queue before it could run.') };
+      }
+      const entry = await deps.plans.get(job.serverId, job.catalogVersion, job.tool);
+      if (!entry) throw new UserError('tool.not_found', `tool "${job.tool}" is not in catalog version ${job.catalogVersion}`);
+      const plan = entry.plan;
+      const credentials: Record<string, string | undefined> = {};
+      for (const [field, secretName] of Object.entries(plan.secrets)) {
+        credentials[field] = await deps.secrets.resolve(secretName);
+      }
+      const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, remaining) };
+      const outcome = await sendRequest(buildRequest(plan, job.arguments, credentials), limits);
+      const result = toToolResult(outcome, limits);
+      deps.log.debug({ invocationId: job.invocationId, tool: job.tool, outcome: outcome.kind, ms: now() - started }, 'invocation done');
+      return { v: 1, invocationId: job.invocationId, ok: true, result };
+    } catch (err) {
+      const e: AppError = toAppError(err);
+      const level = e.kind === 'internal' ? 'error' : 'warn';
+      deps.log[level]({ invocationId: job.invocationId, tool: job.tool, code: e.code, err: e.kind === 'internal' ? e : undefined }, 'invocation failed');
+      return {
+        v: 1,
+        invocationId: job.invocationId,
+        ok: false,
+        error: { kind: e.kind, code: e.code, message: e.kind === 'internal' ? 'internal error in the data plane' : e.message },
+      };
+    }
+  };
+}

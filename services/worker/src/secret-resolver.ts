@@ -1,0 +1,25 @@
+import type { SecretsReader } from '@toolplane/secrets';
+
+/** Resolves secret names to values with a short in-memory TTL cache. Values never leave the worker. */
+export class SecretResolver {
+  private readonly cache = new Map<string, { value: string | undefined; expires: number }>();
+
+  private readonly reader: SecretsReader;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+
+  constructor(reader: SecretsReader, ttlMs: number, now: () => number = Date.now) {
+    this.reader = reader;
+    this.ttlMs = ttlMs;
+    this.now = now;
+  }
+
+  async resolve(name: string): Promise<string | undefined> {
+    const hit = this.cache.get(name);
+    const t = this.now();
+    if (hit && hit.expires > t) return hit.value;
+    const value = await this.reader.get(name);
+    if (this.ttlMs > 0) this.cache.set(name, { value, expires: t + this.ttlMs });
+    return value;
+  }
+}
