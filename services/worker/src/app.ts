@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Logger } from '@toolplane/logger';
 import { createLogger } from '@toolplane/logger';
 import { InvocationConsumer } from '@toolplane/queue';
@@ -32,14 +34,31 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     onInvalidJob: (jobId, issues) => log.error({ jobId, issues }, 'invalid job payload'),
   });
 
+  let ready = false;
+  let health: Server | undefined;
+
   return {
+    get healthUrl(): string | undefined {
+      const addr = health?.address() as AddressInfo | undefined;
+      return addr ? `http://${env.HEALTH_HOST}:${addr.port}` : undefined;
+    },
     async start() {
       consumer.start();
       await consumer.waitUntilReady();
-      log.info({ concurrency: env.WORKER_CONCURRENCY }, 'worker ready');
+      ready = true;
+      if (env.HEALTH_PORT !== undefined) {
+        health = createServer((req, res) => {
+          const ok = req.url === '/healthz' || (req.url === '/readyz' && ready);
+          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
+        });
+        await new Promise<void>((resolve) => health!.listen(env.HEALTH_PORT, env.HEALTH_HOST, resolve));
+      }
+      log.info({ concurrency: env.WORKER_CONCURRENCY, health: this.healthUrl }, 'worker ready');
     },
     async stop() {
+      ready = false;
       await consumer.close();
+      await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
       redis.disconnect();
       log.info('worker stopped');
       log.flush();

@@ -1,4 +1,4 @@
-import { logLevel } from '@toolplane/config';
+import { logLevel, port } from '@toolplane/config';
 import { z } from 'zod';
 
 export const WorkerEnv = z.object({
@@ -18,6 +18,9 @@ export const WorkerEnv = z.object({
   HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   /** Upstream responses larger than this are cut off and reported as an error. */
   HTTP_MAX_RESPONSE_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
+  /** Port of the worker's health endpoints (/healthz, /readyz); 0 picks a free one; unset disables. */
+  HEALTH_PORT: port.optional(),
+  HEALTH_HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: logLevel,
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;

@@ -1,0 +1,214 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, startEmbeddedPostgres, startRedisServer, type PostgresHandle, type RedisHandle } from '@toolplane/embedded';
+import { generateSealingKeyPair } from '@toolplane/secrets';
+
+export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+
+export type ServiceName = 'control-plane' | 'edge' | 'worker';
+
+export interface ServiceProcess {
+  name: string;
+  service: ServiceName;
+  child: ChildProcess;
+  /** Everything the process printed (stdout and stderr), for tests to search. */
+  output: () => string;
+  url?: string;
+}
+
+export interface StackOptions {
+  /** Where PostgreSQL data, sealed secrets, keys and logs live. */
+  dataDir: string;
+  /** Use this Redis instead of starting a private redis-server. */
+  redisUrl?: string;
+  /** Use this PostgreSQL database instead of the embedded one. */
+  databaseUrl?: string;
+  redisPrefix?: string;
+  edgePort?: number;
+  controlPlanePort?: number;
+  edges?: number;
+  workers?: number;
+  /** Value of the first API key (created at control-plane start). Random when unset. */
+  bootstrapKey?: string;
+  /** Extra environment for every service, or per service. */
+  env?: Record<string, string>;
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Also copy service output to this process's stdout/stderr. */
+  echo?: boolean;
+  logLevel?: string;
+}
+
+export interface Stack {
+  controlPlaneUrl: string;
+  edgeUrl: string;
+  edgeUrls: string[];
+  redisUrl: string;
+  databaseUrl: string;
+  redisPrefix: string;
+  bootstrapKey: string;
+  processes: ServiceProcess[];
+  /** Starts one more worker process (scale out, restart tests). */
+  addWorker(): Promise<ServiceProcess>;
+  stop(): Promise<void>;
+}
+
+async function waitForHttp(url: string, proc: ServiceProcess, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited with ${proc.child.exitCode}:\n${proc.output()}`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${proc.name} did not become ready at ${url}:\n${proc.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function spawnService(service: ServiceName, name: string, env: Record<string, string>, logFile: WriteStream, echo: boolean): ServiceProcess {
+  const main = join(repoRoot, 'services', service, 'src', 'main.ts');
+  const child = spawn(process.execPath, ['--conditions=@toolplane/source', main], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const chunks: string[] = [];
+  const onData = (stream: NodeJS.WriteStream) => (d: Buffer) => {
+    const s = d.toString();
+    chunks.push(s);
+    logFile.write(s);
+    if (echo) stream.write(s.split('\n').filter(Boolean).map((l) => `[${name}] ${l}\n`).join(''));
+  };
+  child.stdout?.on('data', onData(process.stdout));
+  child.stderr?.on('data', onData(process.stderr));
+  return { name, service, child, output: () => chunks.join('') };
+}
+
+function stopProcess(p: ServiceProcess, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve) => {
+    if (p.child.exitCode !== null || p.child.signalCode !== null) return resolve();
+    const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
+    p.child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    p.child.kill('SIGTERM');
+  });
+}
+
+/**
+ * Starts Toolplane on its embedded defaults: a private redis-server, an embedded PostgreSQL, a
+ * sealed local secrets store, and the control plane, edge(s) and worker(s) as separate processes.
+ */
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(join(dataDir, 'logs'), { recursive: true });
+  const cleanups: (() => Promise<void>)[] = [];
+  const processes: ServiceProcess[] = [];
+  try {
+    let redis: RedisHandle | undefined;
+    if (!opts.redisUrl) {
+      redis = await startRedisServer();
+      cleanups.push(() => redis!.stop());
+    }
+    const redisUrl = opts.redisUrl ?? redis!.url;
+    let pg: PostgresHandle | undefined;
+    let databaseUrl = opts.databaseUrl;
+    if (!databaseUrl) {
+      pg = await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres') });
+      cleanups.push(() => pg!.stop());
+      await pg.createDatabase('toolplane');
+      databaseUrl = pg.url('toolplane');
+    }
+    // The worker's key pair: the control plane gets only the public half.
+    const keyDir = join(dataDir, 'keys');
+    const publicKeyFile = join(keyDir, 'secrets-seal.pub.pem');
+    const privateKeyFile = join(keyDir, 'secrets-seal.key.pem');
+    if (!existsSync(privateKeyFile)) {
+      mkdirSync(keyDir, { recursive: true, mode: 0o700 });
+      const pair = generateSealingKeyPair();
+      writeFileSync(privateKeyFile, pair.privateKeyPem, { mode: 0o600 });
+      writeFileSync(publicKeyFile, pair.publicKeyPem, { mode: 0o644 });
+    }
+    const secretsDir = join(dataDir, 'secrets');
+    const redisPrefix = opts.redisPrefix ?? 'tp';
+    const bootstrapKey = opts.bootstrapKey ?? `tp_${randomBytes(24).toString('base64url')}`;
+    const common = { REDIS_URL: redisUrl, REDIS_PREFIX: redisPrefix, LOG_LEVEL: opts.logLevel ?? 'info', ...opts.env };
+    const log = (name: string) => createWriteStream(join(dataDir, 'logs', `${name}.log`), { flags: 'a' });
+    const echo = opts.echo ?? false;
+
+    const edgeCount = opts.edges ?? 1;
+    const edgePorts: number[] = [];
+    for (let i = 0; i < edgeCount; i++) edgePorts.push(i === 0 && opts.edgePort !== undefined ? opts.edgePort : await freePort());
+    const edgeUrls = edgePorts.map((p) => `http://127.0.0.1:${p}`);
+
+    const cpPort = opts.controlPlanePort ?? (await freePort());
+    const cp = spawnService('control-plane', 'control-plane', {
+      ...common,
+      PORT: String(cpPort),
+      DATABASE_URL: databaseUrl,
+      SECRETS_DIR: secretsDir,
+      SECRETS_PUBLIC_KEY_FILE: publicKeyFile,
+      PUBLIC_EDGE_URL: edgeUrls[0]!,
+      BOOTSTRAP_API_KEY: bootstrapKey,
+      ...opts.serviceEnv?.['control-plane'],
+    }, log('control-plane'), echo);
+    cp.url = `http://127.0.0.1:${cpPort}`;
+    processes.push(cp);
+    await waitForHttp(`${cp.url}/readyz`, cp, 60_000);
+
+    let workerIndex = 0;
+    const addWorker = async (): Promise<ServiceProcess> => {
+      const port = await freePort();
+      const name = `worker-${++workerIndex}`;
+      const w = spawnService('worker', name, {
+        ...common,
+        SECRETS_DIR: secretsDir,
+        SECRETS_PRIVATE_KEY_FILE: privateKeyFile,
+        HEALTH_PORT: String(port),
+        ...opts.serviceEnv?.worker,
+      }, log(name), echo);
+      w.url = `http://127.0.0.1:${port}`;
+      processes.push(w);
+      await waitForHttp(`${w.url}/readyz`, w);
+      return w;
+    };
+    const edges = edgePorts.map((port, i) => {
+      const e = spawnService('edge', edgeCount > 1 ? `edge-${i + 1}` : 'edge', { ...common, PORT: String(port), ...opts.serviceEnv?.edge }, log(edgeCount > 1 ? `edge-${i + 1}` : 'edge'), echo);
+      e.url = edgeUrls[i]!;
+      processes.push(e);
+      return e;
+    });
+    const workers = Array.from({ length: opts.workers ?? 1 }, () => addWorker());
+    await Promise.all([...edges.map((e) => waitForHttp(`${e.url}/readyz`, e)), ...workers]);
+
+    return {
+      controlPlaneUrl: `http://127.0.0.1:${cpPort}`,
+      edgeUrl: edgeUrls[0]!,
+      edgeUrls,
+      redisUrl,
+      databaseUrl,
+      redisPrefix,
+      bootstrapKey,
+      processes,
+      addWorker,
+      async stop() {
+        await Promise.all(processes.map((p) => stopProcess(p)));
+        for (const c of cleanups.reverse()) await c();
+      },
+    };
+  } catch (err) {
+    await Promise.all(processes.map((p) => stopProcess(p)));
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    throw err;
+  }
+}
+
+export function readLog(dataDir: string, name: string): string {
+  return readFileSync(join(dataDir, 'logs', `${name}.log`), 'utf8');
+}

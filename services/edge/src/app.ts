@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { redisKeys } from '@toolplane/contracts';
+import { createLogger, type Logger } from '@toolplane/logger';
+import { InvocationClient } from '@toolplane/queue';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import express, { type Request, type Response } from 'express';
+import { Redis } from 'ioredis';
+import { ApiKeyCache } from './api-keys.ts';
+import { CatalogCache } from './catalogs.ts';
+import type { EdgeEnv } from './env.ts';
+import { createEdgeMcpHandler, toAuthInfo } from './mcp-handler.ts';
+
+export interface EdgeDeps {
+  log: Logger;
+}
+
+const version = '0.1.0';
+
+function jsonRpcError(res: Response, status: number, code: number, message: string, headers: Record<string, string> = {}): void {
+  res.status(status).set(headers).json({ jsonrpc: '2.0', id: null, error: { code, message } });
+}
+
+export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
+  const log = overrides.log ?? createLogger({ service: 'edge', level: env.LOG_LEVEL });
+  const edgeId = env.EDGE_ID ?? `edge-${randomBytes(6).toString('hex')}`;
+  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+  const events = redis.duplicate();
+  const keys = redisKeys(env.REDIS_PREFIX);
+  const apiKeys = new ApiKeyCache(redis, env.REDIS_PREFIX, env.API_KEY_CACHE_TTL_MS);
+  const catalogs = new CatalogCache(redis, env.REDIS_PREFIX);
+  const invocations = new InvocationClient({ redis, prefix: env.REDIS_PREFIX, edgeId });
+  const mcp = createEdgeMcpHandler({ invocations, timeoutMs: env.TOOL_CALL_TIMEOUT_MS, log }, { maxBodyBytes: env.MAX_BODY_BYTES, version });
+  const nodeHandler = toNodeHandler(mcp, { maxRequestBodySize: env.MAX_BODY_BYTES, onerror: (err) => log.error({ err }, 'mcp adapter error') });
+
+  events.on('message', (channel: string, message: string) => {
+    if (channel === keys.catalogChanged) catalogs.invalidate(message);
+    else if (channel === keys.apiKeyChanged) apiKeys.invalidate(message);
+  });
+
+  async function serveMcp(req: Request, res: Response): Promise<void> {
+    const serverId = String(req.params.serverId ?? '');
+    const key = req.header('x-api-key');
+    if (!key) return jsonRpcError(res, 401, -32001, 'Authentication required: send your API key in the x-api-key header.', { 'www-authenticate': 'ApiKey header="x-api-key"' });
+    const record = await apiKeys.authenticate(key);
+    if (!record) return jsonRpcError(res, 401, -32001, 'Invalid API key.', { 'www-authenticate': 'ApiKey header="x-api-key"' });
+    const loaded = await catalogs.get(serverId);
+    // A server of another workspace is indistinguishable from a missing one.
+    if (!loaded || loaded.catalog.workspaceId !== record.workspaceId) return jsonRpcError(res, 404, -32002, `MCP server ${serverId} not found.`);
+    const principal = { workspaceId: record.workspaceId, keyId: record.keyId, ...(req.header('x-username') ? { username: req.header('x-username')! } : {}) };
+    (req as Request & { auth?: unknown }).auth = toAuthInfo({ principal, loaded }, record.keyId);
+    await nodeHandler(req, res);
+  }
+
+  const http = express();
+  http.disable('x-powered-by');
+  http.set('etag', false);
+  http.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  http.get('/readyz', async (_req, res) => {
+    try {
+      await redis.ping();
+      res.json({ status: 'ready' });
+    } catch {
+      res.status(503).json({ status: 'unavailable' });
+    }
+  });
+  for (const path of ['/mcp/:serverId', '/api/v1/mcp/:serverId']) {
+    http.all(path, (req, res, next) => {
+      serveMcp(req, res).catch(next);
+    });
+  }
+  http.use((err: unknown, _req: Request, res: Response, _next: unknown) => {
+    log.error({ err }, 'edge request failed');
+    if (!res.headersSent) jsonRpcError(res, 500, -32603, 'Internal error.');
+  });
+
+  let server: HttpServer | undefined;
+  return {
+    http,
+    edgeId,
+    get url(): string | undefined {
+      const addr = server?.address() as AddressInfo | undefined;
+      return addr ? `http://${env.HOST}:${addr.port}` : undefined;
+    },
+    async start() {
+      await events.subscribe(keys.catalogChanged, keys.apiKeyChanged);
+      await invocations.start();
+      await new Promise<void>((resolve, reject) => {
+        server = http.listen(env.PORT, env.HOST, () => resolve());
+        server.once('error', reject);
+      });
+      server!.keepAliveTimeout = 65_000;
+      log.info({ url: this.url, edgeId }, 'edge listening');
+    },
+    async stop() {
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await mcp.close();
+      await invocations.close();
+      events.disconnect();
+      redis.disconnect();
+      log.flush();
+    },
+  };
+}
