@@ -1,0 +1,201 @@
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as StreamableHTTPClientTransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ControlPlaneClient, registerTicketExample, startStack, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import { freshDatabase, tempDir, testServices, uniquePrefix } from '../helpers.ts';
+
+const UPSTREAM_KEY = 'upstream-secret-key-4f1c';
+
+let stack: Stack;
+let upstream: TicketSystem;
+let example: RegisteredExample;
+let api: ControlPlaneClient;
+
+async function connectV2(url: string, apiKey: string): Promise<Client> {
+  const client = new Client({ name: 'e2e-v2', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': apiKey } } }));
+  return client;
+}
+
+beforeAll(async () => {
+  upstream = await startTicketSystem({ apiKey: UPSTREAM_KEY });
+  stack = await startStack({
+    dataDir: tempDir('skeleton'),
+    redisUrl: testServices().redisUrl,
+    redisPrefix: uniquePrefix('skeleton'),
+    databaseUrl: await freshDatabase('skeleton'),
+  });
+  api = new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  example = await registerTicketExample(api, upstream.url, UPSTREAM_KEY);
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await upstream?.close();
+});
+
+describe('a connector descriptor served as an MCP server (edge → Redis → worker)', () => {
+  it('lists exactly the mapped tools with the seed descriptions and JSON Schema inputs', async () => {
+    const client = await connectV2(example.mcpUrl, stack.bootstrapKey);
+    const { tools } = await client.listTools();
+    await client.close();
+    expect(tools.map((t) => t.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
+    expect(tools.map((t) => t.description)).toEqual([
+      'Search support tickets by status, assignee, or other filters. Returns ticket IDs, titles, statuses, and assignees.',
+      'Get full details of a support ticket including description, comments, and history.',
+      'Create a new support ticket with title, description, and priority.',
+    ]);
+    expect(tools[0]!.inputSchema).toEqual({
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        status: { type: 'string', description: 'Filter by status (open, closed, in_progress)' },
+        assignee: { type: 'string', description: 'Filter by assignee email' },
+        limit: { type: 'integer', default: 25 },
+      },
+    });
+    expect(tools[1]!.inputSchema.required).toEqual(['ticket_id']);
+    expect(tools[2]!.inputSchema).toMatchObject({ required: ['title'], properties: { priority: { type: 'string', default: 'medium' } } });
+  });
+
+  it('calls each tool against the upstream with the API key header and the right method, path, query and body', async () => {
+    const client = await connectV2(example.mcpUrl, stack.bootstrapKey);
+    const before = upstream.requests.length;
+
+    const search = await client.callTool({ name: 'search_tickets', arguments: { status: 'open', assignee: 'ada@example.com' } });
+    expect(search.isError).toBeFalsy();
+    expect(search.structuredContent).toEqual({ tickets: [{ id: 'TCK-1', title: 'Login page returns 500', status: 'open', assignee: 'ada@example.com' }], total: 1 });
+
+    const get = await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-2' } });
+    expect(get.structuredContent).toMatchObject({ id: 'TCK-2', title: 'Export to CSV is slow' });
+
+    const created = await client.callTool({ name: 'create_ticket', arguments: { title: 'Printer on fire', description: 'Third floor' } });
+    expect(created.structuredContent).toMatchObject({ title: 'Printer on fire', description: 'Third floor', priority: 'medium', status: 'open' });
+    await client.close();
+
+    const seen = upstream.requests.slice(before);
+    expect(seen.map((r) => ({ method: r.method, path: r.path, query: r.query, body: r.body }))).toEqual([
+      { method: 'GET', path: '/api/v1/tickets', query: { status: 'open', assignee: 'ada@example.com', limit: '25' }, body: undefined },
+      { method: 'GET', path: '/api/v1/tickets/TCK-2', query: {}, body: undefined },
+      { method: 'POST', path: '/api/v1/tickets', query: {}, body: { title: 'Printer on fire', description: 'Third floor', priority: 'medium' } },
+    ]);
+    for (const r of seen) expect(r.headers['x-api-key']).toBe(UPSTREAM_KEY);
+  });
+
+  it('returns an isError result naming the field when a required argument is missing, without calling the upstream', async () => {
+    const client = await connectV2(example.mcpUrl, stack.bootstrapKey);
+    const before = upstream.requests.length;
+    const result = await client.callTool({ name: 'get_ticket', arguments: {} });
+    const wrongType = await client.callTool({ name: 'search_tickets', arguments: { limit: 'ten' } });
+    await client.close();
+    expect(result.isError).toBe(true);
+    expect(JSON.stringify(result.content)).toContain('missing required argument \\"ticket_id\\"');
+    expect(wrongType.isError).toBe(true);
+    expect(JSON.stringify(wrongType.content)).toContain('argument \\"limit\\" must be integer');
+    expect(upstream.requests.length).toBe(before);
+  });
+
+  it('reports upstream failures as tool errors the model can read', async () => {
+    const client = await connectV2(example.mcpUrl, stack.bootstrapKey);
+    const result = await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-404' } });
+    await client.close();
+    expect(result.isError).toBe(true);
+    expect(result.content).toEqual([{ type: 'text', text: 'The upstream API answered HTTP 404. Body: {"error":"ticket TCK-404 not found"}' }]);
+  });
+
+  it('answers HTTP 401 without an x-api-key and with a wrong one', async () => {
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const missing = await fetch(example.mcpUrl, { method: 'POST', headers, body });
+    const wrong = await fetch(example.mcpUrl, { method: 'POST', headers: { ...headers, 'x-api-key': 'tp_wrong' }, body });
+    expect(missing.status).toBe(401);
+    expect(wrong.status).toBe(401);
+    expect(((await wrong.json()) as { error: { message: string } }).error.message).toBe('Invalid API key.');
+    await expect(connectV2(example.mcpUrl, 'tp_wrong')).rejects.toThrow();
+  });
+
+  it('serves 2025-era clients too: the v1 SDK client lists and calls the same tools', async () => {
+    const client = new ClientV1({ name: 'e2e-v1', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransportV1(new URL(example.mcpUrl), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    const { tools } = await client.listTools();
+    const result = await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
+    await client.close();
+    expect(tools.map((t) => t.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
+    expect(result.structuredContent).toMatchObject({ id: 'TCK-1' });
+  });
+
+  it('is listed and called by the @modelcontextprotocol/inspector v2 CLI', async () => {
+    const require = createRequire(import.meta.url);
+    const inspector = join(dirname(require.resolve('@modelcontextprotocol/inspector/package.json')), 'clients', 'launcher', 'build', 'index.js');
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = spawn(process.execPath, [inspector, '--cli', example.mcpUrl, '--transport', 'http', '--header', `x-api-key: ${stack.bootstrapKey}`, ...args], {
+          env: { PATH: process.env.PATH ?? '', HOME: tempDir('inspector-home'), MCP_CATALOG_PATH: join(tempDir('inspector'), 'mcp.json') },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+    const list = await run(['--method', 'tools/list']);
+    expect(list.code).toBe(0);
+    expect((JSON.parse(list.stdout) as { tools: { name: string }[] }).tools.map((t) => t.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
+    const call = await run(['--method', 'tools/call', '--tool-name', 'search_tickets', '--tool-arg', 'status=closed']);
+    expect(call.code).toBe(0);
+    expect(JSON.parse(call.stdout)).toMatchObject({ structuredContent: { tickets: [{ id: 'TCK-3', status: 'closed' }], total: 1 } });
+  }, 60_000);
+});
+
+describe('POST /api/v1/connectors validation', () => {
+  const base = () => ticketSystemDescriptorYaml;
+  async function rejected(text: string) {
+    const before = (await api.request<{ data: unknown[] }>('GET', '/connectors')).data.length;
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/connectors`, { method: 'POST', headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/yaml' }, body: text });
+    const after = (await api.request<{ data: unknown[] }>('GET', '/connectors')).data.length;
+    expect(after).toBe(before);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    return { status: res.status, body: (await res.json()) as { code: string; errors: { path: string; message: string }[] } };
+  }
+
+  it('rejects every seed rule violation in one 422, each with its path, and stores nothing', async () => {
+    const text = base()
+      .replace('slug: "ticket-system"', 'slug: "ticket-system-bad"')
+      .replace('- operation_id: get_ticket\n      mcp_tool_name: get_ticket', '- operation_id: get_tickets_typo\n      mcp_tool_name: get_ticket')
+      .replace('mcp_tool_name: create_ticket', 'mcp_tool_name: search_tickets')
+      .replace('  server_name: "ticket_system"\n', '')
+      .replace('server_description: "Internal ticket management tools"', `server_description: "${'d'.repeat(501)}"`);
+    const { status, body } = await rejected(text);
+    expect(status).toBe(422);
+    expect(body.code).toBe('document.invalid');
+    expect(body.errors.map((e) => e.path).sort()).toEqual([
+      '/mcp_config/route_mappings/1/operation_id',
+      '/mcp_config/route_mappings/2/mcp_tool_name',
+      '/mcp_config/server_description',
+      '/mcp_config/server_name',
+    ]);
+    expect(body.errors.find((e) => e.path === '/mcp_config/server_name')!.message).toBe('server_name is required when enabled is true');
+  });
+
+  it('rejects a tool name longer than 100 characters', async () => {
+    const { status, body } = await rejected(base().replace('mcp_tool_name: get_ticket', `mcp_tool_name: ${'g'.repeat(101)}`));
+    expect(status).toBe(422);
+    expect(body.errors).toEqual([{ path: '/mcp_config/route_mappings/1/mcp_tool_name', message: expect.stringContaining('100') }]);
+  });
+
+  it('rejects broken YAML with the line and column of each problem', async () => {
+    const { status, body } = await rejected('metadata: [unclosed\n  name: x');
+    expect(status).toBe(422);
+    expect(body.errors[0]!.message).toMatch(/^line \d+, column \d+: /);
+  });
+
+  it('accepts the seed descriptor once and refuses the same version twice', async () => {
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/connectors`, { method: 'POST', headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/yaml' }, body: base() });
+    expect(res.status).toBe(409);
+  });
+});
