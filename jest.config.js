@@ -21,5 +21,5 @@ export default {
   globalTeardown: '<rootDir>/tests/setup/global-teardown.js',
   testTimeout: 60_000,
   maxWorkers: 2,
-  reporters: ['default', '<rootDir>/tests/setup/summary-reporter.cjs'],
+
 };

