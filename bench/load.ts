@@ -1,0 +1,86 @@
+import http from 'node:http';
+
+export interface LoadResult {
+  label: string;
+  concurrency: number;
+  requests: number;
+  errors: number;
+  seconds: number;
+  throughput: number;
+  p50: number;
+  p99: number;
+}
+
+export interface LoadTarget {
+  url: string;
+  method: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  /** Returns false when a response is not the expected one (counted as an error). */
+  check?: (status: number, body: string) => boolean;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/**
+ * A closed-loop load generator: `concurrency` loops, each sending the next request as soon as the
+ * previous one answered, over keep-alive connections, for `seconds` after a warm-up.
+ */
+export async function runLoad(label: string, target: LoadTarget, concurrency: number, seconds: number, warmupSeconds = 1): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const url = new URL(target.url);
+  const headers = { ...target.headers, ...(target.body ? { 'content-length': String(Buffer.byteLength(target.body)) } : {}) };
+  const once = () =>
+    new Promise<{ ok: boolean }>((resolve) => {
+      const req = http.request({ agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: target.method, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          const ok = status < 400 && (!target.check || target.check(status, Buffer.concat(chunks).toString('utf8')));
+          resolve({ ok });
+        });
+      });
+      req.on('error', () => resolve({ ok: false }));
+      if (target.body) req.write(target.body);
+      req.end();
+    });
+
+  let measuring = false;
+  let stop = false;
+  const latencies: number[] = [];
+  let errors = 0;
+  const loop = async () => {
+    while (!stop) {
+      const t0 = process.hrtime.bigint();
+      const { ok } = await once();
+      if (!measuring) continue;
+      if (!ok) errors++;
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+  };
+  const loops = Array.from({ length: concurrency }, loop);
+  await new Promise((r) => setTimeout(r, warmupSeconds * 1000));
+  measuring = true;
+  const start = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  measuring = false;
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  stop = true;
+  await Promise.all(loops);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return {
+    label,
+    concurrency,
+    requests: latencies.length,
+    errors,
+    seconds: elapsed,
+    throughput: latencies.length / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
+}

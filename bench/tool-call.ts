@@ -1,0 +1,54 @@
+// bench/tool-call: throughput and latency of MCP tools/call through the whole path
+// (agent → edge → Redis/BullMQ → worker → upstream → back), against the same HTTP request sent
+// straight to the upstream, measured in one run on this machine. Not a test: it prints a table
+// and the ratios; copy them into docs/benchmarks.md.
+//
+//   pnpm bench:tool-call [--seconds 10] [--workers 1] [--edges 1]
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ControlPlaneClient, registerTicketExample, repoRoot, startStack } from '@toolplane/cli';
+import { runLoad, type LoadResult } from './load.ts';
+
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, workers: { type: 'string', default: '1' }, edges: { type: 'string', default: '1' } } });
+const seconds = Number(values.seconds);
+const apiKey = 'bench-upstream-key';
+
+const upstreamProc = spawn(process.execPath, ['--conditions=@toolplane/source', join(repoRoot, 'bench', 'upstream.ts'), apiKey, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const upstreamUrl = await new Promise<string>((resolve) => upstreamProc.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+
+const stack = await startStack({ dataDir: mkdtempSync(join(tmpdir(), 'toolplane-bench-')), workers: Number(values.workers), edges: Number(values.edges), logLevel: 'warn' });
+try {
+  const example = await registerTicketExample(new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey), upstreamUrl, apiKey);
+  const direct = { url: `${upstreamUrl}/api/v1/tickets/TCK-1`, method: 'GET' as const, headers: { 'x-api-key': apiKey, accept: 'application/json' } };
+  const mcp = {
+    url: example.mcpUrl,
+    method: 'POST' as const,
+    headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } } }),
+    check: (_s: number, body: string) => body.includes('"structuredContent"') && !body.includes('"isError":true'),
+  };
+  const results: LoadResult[] = [];
+  for (const c of [1, 32]) {
+    results.push(await runLoad('upstream direct', direct, c, seconds));
+    results.push(await runLoad('tools/call via Toolplane', mcp, c, seconds));
+  }
+  const row = (r: LoadResult) => `| ${r.label} | ${r.concurrency} | ${r.throughput.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} |`;
+  console.log(`\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ${seconds}s per run, 1s warm-up; workers=${values.workers}, edges=${values.edges}\n`);
+  console.log('| path | concurrency | calls/s | p50 ms | p99 ms | errors |\n| --- | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of results) console.log(row(r));
+  console.log('\nratios (Toolplane / direct):');
+  for (const c of [1, 32]) {
+    const d = results.find((r) => r.concurrency === c && r.label === 'upstream direct')!;
+    const t = results.find((r) => r.concurrency === c && r.label !== 'upstream direct')!;
+    console.log(`  c=${c}: throughput ${(t.throughput / d.throughput).toFixed(2)}×, p50 ${(t.p50 / d.p50).toFixed(2)}×, p50 added ${(t.p50 - d.p50).toFixed(2)} ms`);
+  }
+  const t32 = results.find((r) => r.concurrency === 32 && r.label !== 'upstream direct')!;
+  const t1 = results.find((r) => r.concurrency === 1 && r.label !== 'upstream direct')!;
+  console.log(`\ntarget (docs/benchmarks.md): ≥ 2400 calls/s at c=32 → ${t32.throughput.toFixed(0)} (${((t32.throughput / 2400) * 100).toFixed(0)}%); p50 ≤ 1.5 ms at c=1 → ${t1.p50.toFixed(2)} ms`);
+} finally {
+  await stack.stop();
+  upstreamProc.kill('SIGTERM');
+}
