@@ -5,21 +5,35 @@
 //
 //   pnpm bench:tool-call [--seconds 10] [--workers 1] [--edges 1]
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ControlPlaneClient, registerTicketExample, repoRoot, startStack } from '@toolplane/cli';
 import { runLoad, type LoadResult } from './load.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, workers: { type: 'string', default: '1' }, edges: { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    workers: { type: 'string', default: '1' },
+    edges: { type: 'string', default: '1' },
+    /** Write V8 CPU profiles of every service process into this directory. */
+    'cpu-prof': { type: 'string' },
+  },
+});
 const seconds = Number(values.seconds);
 const apiKey = 'bench-upstream-key';
 
 const upstreamProc = spawn(process.execPath, ['--conditions=@toolplane/source', join(repoRoot, 'bench', 'upstream.ts'), apiKey, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const upstreamUrl = await new Promise<string>((resolve) => upstreamProc.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
 
-const stack = await startStack({ dataDir: mkdtempSync(join(tmpdir(), 'toolplane-bench-')), workers: Number(values.workers), edges: Number(values.edges), logLevel: 'warn' });
+const stack = await startStack({
+  dataDir: mkdtempSync(join(tmpdir(), 'toolplane-bench-')),
+  workers: Number(values.workers),
+  edges: Number(values.edges),
+  logLevel: 'warn',
+  ...(values['cpu-prof'] ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}` } } : {}),
+});
 try {
   const example = await registerTicketExample(new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey), upstreamUrl, apiKey);
   const direct = { url: `${upstreamUrl}/api/v1/tickets/TCK-1`, method: 'GET' as const, headers: { 'x-api-key': apiKey, accept: 'application/json' } };
@@ -30,15 +44,27 @@ try {
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } } }),
     check: (_s: number, body: string) => body.includes('"structuredContent"') && !body.includes('"isError":true'),
   };
+  // CPU time each process spends per call (utime + stime from /proc), to see where the cost is.
+  const procs = [...stack.processes.filter((p) => p.service !== 'control-plane').map((p) => ({ name: p.name, pid: p.child.pid! })), { name: 'upstream', pid: upstreamProc.pid! }, ...(stack.redisPid ? [{ name: 'redis', pid: stack.redisPid }] : []), { name: 'bench (load generator)', pid: process.pid }];
+  const cpuMs = (pid: number) => {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks → ms (USER_HZ = 100)
+  };
   const results: LoadResult[] = [];
+  const cpu: string[] = [];
   for (const c of [1, 32]) {
     results.push(await runLoad('upstream direct', direct, c, seconds));
-    results.push(await runLoad('tools/call via Toolplane', mcp, c, seconds));
+    const before = procs.map((p) => cpuMs(p.pid));
+    const r = await runLoad('tools/call via Toolplane', mcp, c, seconds);
+    results.push(r);
+    const calls = r.requests * (1 + 1 / seconds); // measured window plus the 1 s warm-up, approximately
+    cpu.push(`c=${c}: ` + procs.map((p, i) => `${p.name} ${((cpuMs(p.pid) - before[i]!) / calls).toFixed(3)}`).join(', ') + ' (CPU ms per call)');
   }
   const row = (r: LoadResult) => `| ${r.label} | ${r.concurrency} | ${r.throughput.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} |`;
   console.log(`\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ${seconds}s per run, 1s warm-up; workers=${values.workers}, edges=${values.edges}\n`);
   console.log('| path | concurrency | calls/s | p50 ms | p99 ms | errors |\n| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) console.log(row(r));
+  console.log('\n' + cpu.join('\n'));
   console.log('\nratios (Toolplane / direct):');
   for (const c of [1, 32]) {
     const d = results.find((r) => r.concurrency === c && r.label === 'upstream direct')!;

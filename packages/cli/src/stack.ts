@@ -50,6 +50,8 @@ export interface Stack {
   redisPrefix: string;
   bootstrapKey: string;
   processes: ServiceProcess[];
+  /** The private redis-server's pid, when the stack started one. */
+  redisPid?: number;
   /** Starts one more worker process (scale out, restart tests). */
   addWorker(): Promise<ServiceProcess>;
   stop(): Promise<void>;
@@ -196,6 +198,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       redisPrefix,
       bootstrapKey,
       processes,
+      ...(redis?.process.pid ? { redisPid: redis.process.pid } : {}),
       addWorker,
       async stop() {
         await Promise.all(processes.map((p) => stopProcess(p)));

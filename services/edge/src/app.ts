@@ -25,7 +25,7 @@ function jsonRpcError(res: Response, status: number, code: number, message: stri
 export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const log = overrides.log ?? createLogger({ service: 'edge', level: env.LOG_LEVEL });
   const edgeId = env.EDGE_ID ?? `edge-${randomBytes(6).toString('hex')}`;
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
   const events = redis.duplicate();
   const keys = redisKeys(env.REDIS_PREFIX);
   const apiKeys = new ApiKeyCache(redis, env.REDIS_PREFIX, env.API_KEY_CACHE_TTL_MS);

@@ -19,7 +19,7 @@ export interface WorkerDeps {
 export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> = {}) {
   const log = overrides.log ?? createLogger({ service: 'worker', level: env.LOG_LEVEL });
   const secrets = overrides.secrets ?? new LocalSealedSecretsReader(env.SECRETS_DIR, readFileSync(env.SECRETS_PRIVATE_KEY_FILE, 'utf8'));
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
   const processor = createToolInvocationProcessor({
     plans: new PlanCache(redis, env.REDIS_PREFIX),
     secrets: new SecretResolver(secrets, env.SECRETS_CACHE_TTL_MS),
