@@ -8,5 +8,5 @@ source "$(dirname "${BASH_SOURCE[0]}")/toolchain.sh"
 ensure_redis
 ensure_deps
 cd "$TOOLPLANE_ROOT"
-pnpm --filter @toolplane/control-plane run generate >/dev/null
+generate_prisma_client
 exec node --conditions=@toolplane/source packages/cli/src/main.ts dev "$@"

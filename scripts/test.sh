@@ -9,7 +9,7 @@ ensure_deps
 cd "$TOOLPLANE_ROOT"
 
 log "prisma generate"
-pnpm --filter @toolplane/control-plane run generate >/dev/null
+generate_prisma_client
 log "typecheck"
 node_modules/.bin/tsc -p tsconfig.json
 log "module boundaries"

@@ -70,5 +70,13 @@ ensure_deps() {
   fi
 }
 
+generate_prisma_client() {
+  local out
+  if ! out="$(cd "$TOOLPLANE_ROOT" && pnpm --filter @toolplane/control-plane run generate 2>&1)"; then
+    printf '%s\n' "$out" >&2
+    return 1
+  fi
+}
+
 ensure_node
 ensure_pnpm

@@ -88,6 +88,10 @@ function spawnService(service: ServiceName, name: string, env: Record<string, st
   };
   child.stdout?.on('data', onData(process.stdout));
   child.stderr?.on('data', onData(process.stderr));
+  // A service never outlives its launcher, however the launcher ends.
+  const onExit = () => child.kill('SIGTERM');
+  process.once('exit', onExit);
+  child.once('exit', () => process.removeListener('exit', onExit));
   return { name, service, child, output: () => chunks.join('') };
 }
 
@@ -202,7 +206,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       addWorker,
       async stop() {
         await Promise.all(processes.map((p) => stopProcess(p)));
-        for (const c of cleanups.reverse()) await c();
+        const failures: unknown[] = [];
+        for (const c of cleanups.reverse()) await c().catch((err: unknown) => failures.push(err));
+        if (failures.length > 0) throw new AggregateError(failures, 'some embedded services did not stop cleanly');
       },
     };
   } catch (err) {

