@@ -16,8 +16,8 @@ let upstream: TicketSystem;
 let example: RegisteredExample;
 let api: ControlPlaneClient;
 
-async function connectV2(url: string, apiKey: string): Promise<Client> {
-  const client = new Client({ name: 'e2e-v2', version: '1.0.0' });
+async function connectV2(url: string, apiKey: string, era: 'legacy' | 'auto' = 'legacy'): Promise<Client> {
+  const client = new Client({ name: 'e2e-v2', version: '1.0.0' }, { versionNegotiation: { mode: era } });
   await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': apiKey } } }));
   return client;
 }
@@ -117,6 +117,24 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
     expect(wrong.status).toBe(401);
     expect(((await wrong.json()) as { error: { message: string } }).error.message).toBe('Invalid API key.');
     await expect(connectV2(example.mcpUrl, 'tp_wrong')).rejects.toThrow();
+  });
+
+  it('serves MCP 2026-07-28: a negotiating v2 client gets the modern era and calls tools', async () => {
+    const client = await connectV2(example.mcpUrl, stack.bootstrapKey, 'auto');
+    expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+    const { tools } = await client.listTools();
+    const result = await client.callTool({ name: 'search_tickets', arguments: { status: 'in_progress' } });
+    const invalid = await client.callTool({ name: 'get_ticket', arguments: {} });
+    await client.close();
+    expect(tools.map((t) => t.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
+    expect(result.structuredContent).toMatchObject({ tickets: [{ id: 'TCK-2' }], total: 1 });
+    expect(invalid.isError).toBe(true);
+  });
+
+  it('serves 2025-11-25 clients: the default v2 client handshake negotiates it', async () => {
+    const client = await connectV2(example.mcpUrl, stack.bootstrapKey);
+    expect(client.getNegotiatedProtocolVersion()).toBe('2025-11-25');
+    await client.close();
   });
 
   it('serves 2025-era clients too: the v1 SDK client lists and calls the same tools', async () => {
