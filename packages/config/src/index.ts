@@ -34,3 +34,25 @@ export function envForLogging(env: Record<string, unknown>): Record<string, unkn
     Object.entries(env).map(([k, v]) => [k, /SECRET|TOKEN|PASSWORD|KEY|DATABASE_URL/i.test(k) ? '[redacted]' : v]),
   );
 }
+
+/**
+ * The body of every service's `main.ts`: start the app, exit 1 if it cannot start, and stop it
+ * cleanly (finish in-flight work, close connections) on SIGTERM or SIGINT.
+ */
+export function runService(app: { start(): Promise<void>; stop(): Promise<void> }): void {
+  app.start().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(sig, () => {
+      app.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          console.error(err);
+          process.exit(1);
+        },
+      );
+    });
+  }
+}

@@ -17,6 +17,8 @@ export function redisKeys(prefix: string) {
     catalogChanged: `${prefix}:events:catalog`,
     /** Pub/sub: an API key hash that changed (created, revoked). */
     apiKeyChanged: `${prefix}:events:apikey`,
+    /** Pub/sub: a secret-name prefix whose values changed (workers drop cached values under it). */
+    secretsChanged: `${prefix}:events:secrets`,
     /** Pub/sub: results for one edge process. */
     results: (edgeId: string) => `${prefix}:results:${edgeId}`,
   } as const;

@@ -118,3 +118,4 @@ export function credentialFields(descriptor: ConnectorDescriptor): { key: string
   }
   return [...seen.values()];
 }
+export { descriptorToOpenApi } from './descriptor-openapi.ts';

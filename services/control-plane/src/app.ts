@@ -46,8 +46,8 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   });
   const api = express.Router();
   api.use(requireApiKey(db));
-  api.use('/connectors', connectorsRouter(db, env.MAX_BODY_BYTES));
-  api.use('/connector_instances', connectorInstancesRouter(db, secrets, env.MAX_BODY_BYTES));
+  api.use('/connectors', connectorsRouter(db, publisher, env.MAX_BODY_BYTES));
+  api.use('/connector_instances', connectorInstancesRouter(db, secrets, publisher, env.MAX_BODY_BYTES));
   api.use('/mcp_manager', serversRouter(db, publisher, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES));
   api.use('/api_keys', express.json({ limit: env.MAX_BODY_BYTES }), apiKeysRouter(db, publisher));
   http.use('/api/v1', api);

@@ -24,6 +24,11 @@ export class RuntimePublisher {
     await this.redis.publish(this.keys.catalogChanged, serverId);
   }
 
+  /** Tells workers that secret values under `namePrefix` changed, so cached values are dropped now. */
+  async secretsChanged(namePrefix: string): Promise<void> {
+    await this.redis.publish(this.keys.secretsChanged, namePrefix);
+  }
+
   async publishApiKey(hash: string, record: ApiKeyRecord): Promise<void> {
     await this.redis.hset(this.keys.apiKeys, hash, JSON.stringify(record));
     await this.redis.publish(this.keys.apiKeyChanged, hash);

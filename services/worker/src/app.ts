@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@toolplane/logger';
 import { createLogger } from '@toolplane/logger';
+import { redisKeys } from '@toolplane/contracts';
 import { InvocationConsumer } from '@toolplane/queue';
 import { LocalSealedSecretsReader, type SecretsReader } from '@toolplane/secrets';
 import { Redis } from 'ioredis';
@@ -20,9 +21,14 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   const log = overrides.log ?? createLogger({ service: 'worker', level: env.LOG_LEVEL });
   const secrets = overrides.secrets ?? new LocalSealedSecretsReader(env.SECRETS_DIR, readFileSync(env.SECRETS_PRIVATE_KEY_FILE, 'utf8'));
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
+  const resolver = new SecretResolver(secrets, env.SECRETS_CACHE_TTL_MS);
+  const keys = redisKeys(env.REDIS_PREFIX);
+  // Credential updates take effect at once: the control plane announces changed secret names.
+  const events = redis.duplicate();
+  events.on('message', (_channel: string, prefix: string) => resolver.invalidate(prefix));
   const processor = createToolInvocationProcessor({
     plans: new PlanCache(redis, env.REDIS_PREFIX),
-    secrets: new SecretResolver(secrets, env.SECRETS_CACHE_TTL_MS),
+    secrets: resolver,
     limits: { timeoutMs: env.HTTP_TIMEOUT_MS, maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES },
     log,
   });
@@ -43,6 +49,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
       return addr ? `http://${env.HEALTH_HOST}:${addr.port}` : undefined;
     },
     async start() {
+      await events.subscribe(keys.secretsChanged);
       consumer.start();
       await consumer.waitUntilReady();
       ready = true;
@@ -59,6 +66,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
       ready = false;
       await consumer.close();
       await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
+      events.disconnect();
       redis.disconnect();
       log.info('worker stopped');
       log.flush();

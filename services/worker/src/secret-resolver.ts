@@ -14,6 +14,12 @@ export class SecretResolver {
     this.now = now;
   }
 
+  /** Drops cached values whose names start with `prefix` (all of them when undefined). */
+  invalidate(prefix: string | undefined): void {
+    if (prefix === undefined) return this.cache.clear();
+    for (const name of this.cache.keys()) if (name.startsWith(prefix)) this.cache.delete(name);
+  }
+
   async resolve(name: string): Promise<string | undefined> {
     const hit = this.cache.get(name);
     const t = this.now();

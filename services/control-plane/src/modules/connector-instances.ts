@@ -6,7 +6,9 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
+import type { RuntimePublisher } from '../publisher.ts';
 import { isUuid } from './ids.ts';
+import { recompileServers } from './servers.ts';
 
 const CreateInstanceBody = z.object({
   connector_id: z.string().min(1),
@@ -16,12 +18,32 @@ const CreateInstanceBody = z.object({
   credentials: z.record(z.string(), z.string()).default({}),
 });
 
-/** Where an instance's credential field lives in the secrets store. */
-export function credentialSecretName(workspaceId: string, instanceId: string, field: string): string {
-  return `ws/${workspaceId}/connector-instances/${instanceId}/${field}`;
+const UpdateInstanceBody = z.object({
+  name: z.string().min(1).max(100).optional(),
+  base_url: z.string().url().nullable().optional(),
+  /** Replaces the given fields; fields not named keep their stored values. */
+  credentials: z.record(z.string(), z.string()).optional(),
+});
+
+/** Where an instance's credentials live in the secrets store (one secret per field). */
+export function credentialSecretPrefix(workspaceId: string, instanceId: string): string {
+  return `ws/${workspaceId}/connector-instances/${instanceId}/`;
 }
 
-export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, maxBodyBytes: number): Router {
+export function credentialSecretName(workspaceId: string, instanceId: string, field: string): string {
+  return credentialSecretPrefix(workspaceId, instanceId) + field;
+}
+
+type Field = ReturnType<typeof credentialFields>[number];
+
+function credentialIssues(fields: Field[], given: Record<string, string>, stored: string[] = []) {
+  return [
+    ...fields.filter((f) => f.required && !given[f.key] && !stored.includes(f.key)).map((f) => ({ path: `/credentials/${f.key}`, message: `credential "${f.key}" is required by the descriptor` })),
+    ...Object.keys(given).filter((k) => !fields.some((f) => f.key === k)).map((k) => ({ path: `/credentials/${k}`, message: `the descriptor declares no credential field "${k}"` })),
+  ];
+}
+
+export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publisher: RuntimePublisher, maxBodyBytes: number): Router {
   const r = Router();
   r.use(express.json({ limit: maxBodyBytes }));
   r.post('/', async (req, res) => {
@@ -30,10 +52,7 @@ export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, maxBody
     const connector = isUuid(body.connector_id) ? await db.connector.findFirst({ where: { id: body.connector_id, workspaceId } }) : null;
     if (!connector) throw new ValidationError('the connector instance is invalid', [{ path: '/connector_id', message: `no connector ${body.connector_id} in this workspace` }]);
     const fields = credentialFields(connector.descriptor as ConnectorDescriptor);
-    const issues = [
-      ...fields.filter((f) => f.required && !body.credentials[f.key]).map((f) => ({ path: `/credentials/${f.key}`, message: `credential "${f.key}" is required by the descriptor` })),
-      ...Object.keys(body.credentials).filter((k) => !fields.some((f) => f.key === k)).map((k) => ({ path: `/credentials/${k}`, message: `the descriptor declares no credential field "${k}"` })),
-    ];
+    const issues = credentialIssues(fields, body.credentials);
     if (issues.length > 0) throw new ValidationError('the connector instance is invalid', issues);
 
     const id = crypto.randomUUID();
@@ -56,6 +75,42 @@ export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, maxBody
     const row = isUuid(req.params.id) ? await db.connectorInstance.findFirst({ where: { id: req.params.id, workspaceId: caller(req).workspaceId } }) : null;
     if (!row) throw new NotFoundError('connector instance', req.params.id);
     res.json(present(row));
+  });
+
+  // Credential or base URL changes: new secret values, then a new catalog version for every server
+  // using the instance, and a message telling workers to drop cached values (seed 001 cache rules).
+  r.patch('/:id', async (req, res) => {
+    const body = UpdateInstanceBody.parse(req.body ?? {});
+    const { workspaceId } = caller(req);
+    const row = isUuid(req.params.id) ? await db.connectorInstance.findFirst({ where: { id: req.params.id, workspaceId }, include: { connector: true } }) : null;
+    if (!row) throw new NotFoundError('connector instance', req.params.id);
+    const given = body.credentials ?? {};
+    const issues = credentialIssues(credentialFields(row.connector.descriptor as ConnectorDescriptor), given, row.credentialKeys);
+    if (issues.length > 0) throw new ValidationError('the connector instance update is invalid', issues);
+    for (const [key, value] of Object.entries(given)) await secrets.put(credentialSecretName(workspaceId, row.id, key), value);
+    const updated = await db.connectorInstance.update({
+      where: { id: row.id },
+      data: {
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(body.base_url !== undefined ? { baseUrl: body.base_url } : {}),
+        credentialKeys: [...new Set([...row.credentialKeys, ...Object.keys(given)])],
+      },
+    });
+    if (Object.keys(given).length > 0) await publisher.secretsChanged(credentialSecretPrefix(workspaceId, row.id));
+    await recompileServers(db, publisher, { connectorInstanceId: row.id });
+    res.json(present(updated));
+  });
+
+  r.delete('/:id', async (req, res) => {
+    const { workspaceId } = caller(req);
+    const row = isUuid(req.params.id) ? await db.connectorInstance.findFirst({ where: { id: req.params.id, workspaceId } }) : null;
+    if (!row) throw new NotFoundError('connector instance', req.params.id);
+    const serverIds = (await db.mcpServer.findMany({ where: { connectorInstanceId: row.id }, select: { id: true } })).map((s) => s.id);
+    await db.connectorInstance.delete({ where: { id: row.id } }); // servers keep existing, without a source
+    for (const key of row.credentialKeys) await secrets.delete(credentialSecretName(workspaceId, row.id, key));
+    await publisher.secretsChanged(credentialSecretPrefix(workspaceId, row.id));
+    if (serverIds.length > 0) await recompileServers(db, publisher, { id: { in: serverIds } });
+    res.status(204).end();
   });
   return r;
 }

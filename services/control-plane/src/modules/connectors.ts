@@ -1,8 +1,10 @@
 import { parseConnectorDescriptor, type ConnectorDescriptor } from '@toolplane/contracts';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
-import { loadDocument } from '@toolplane/openapi';
+import { descriptorToOpenApi, loadDocument } from '@toolplane/openapi';
 import express, { Router } from 'express';
 import type { Db } from '../db/client.ts';
+import type { RuntimePublisher } from '../publisher.ts';
+import { recompileServers } from './servers.ts';
 import { caller } from '../http/auth.ts';
 import { isUuid } from './ids.ts';
 
@@ -28,7 +30,7 @@ function present(row: { id: string; slug: string; version: string; name: string;
   };
 }
 
-export function connectorsRouter(db: Db, maxBodyBytes: number): Router {
+export function connectorsRouter(db: Db, publisher: RuntimePublisher, maxBodyBytes: number): Router {
   const r = Router();
   // The body is the document text itself (application/yaml, text/yaml or application/json).
   r.use(express.text({ type: () => true, limit: maxBodyBytes }));
@@ -52,6 +54,28 @@ export function connectorsRouter(db: Db, maxBodyBytes: number): Router {
     const row = isUuid(req.params.id) ? await db.connector.findFirst({ where: { id: req.params.id, workspaceId: caller(req).workspaceId } }) : null;
     if (!row) throw new NotFoundError('connector', req.params.id);
     res.json(present(row, true));
+  });
+  // Replaces a connector's descriptor (same slug). Every server built on it gets a new catalog version.
+  r.put('/:id', async (req, res) => {
+    const { workspaceId } = caller(req);
+    const row = isUuid(req.params.id) ? await db.connector.findFirst({ where: { id: req.params.id, workspaceId } }) : null;
+    if (!row) throw new NotFoundError('connector', req.params.id);
+    const descriptor = validateDescriptorText(typeof req.body === 'string' ? req.body : '');
+    if (descriptor.metadata.slug !== row.slug) {
+      throw new ValidationError('the connector descriptor is invalid', [{ path: '/metadata/slug', message: `must stay "${row.slug}" (register a new connector for another slug)` }]);
+    }
+    const clash = await db.connector.findFirst({ where: { workspaceId, slug: row.slug, version: descriptor.metadata.version, NOT: { id: row.id } } });
+    if (clash) throw new UserError('resource.conflict', `connector ${row.slug}@${descriptor.metadata.version} already exists`, { status: 409, details: { id: clash.id } });
+    const updated = await db.connector.update({ where: { id: row.id }, data: { version: descriptor.metadata.version, name: descriptor.metadata.name, descriptor: descriptor as object } });
+    const instances = (await db.connectorInstance.findMany({ where: { connectorId: row.id }, select: { id: true } })).map((i) => i.id);
+    if (instances.length > 0) await recompileServers(db, publisher, { connectorInstanceId: { in: instances } });
+    res.json(present(updated));
+  });
+
+  r.get('/:id/openapi.json', async (req, res) => {
+    const row = isUuid(req.params.id) ? await db.connector.findFirst({ where: { id: req.params.id, workspaceId: caller(req).workspaceId } }) : null;
+    if (!row) throw new NotFoundError('connector', req.params.id);
+    res.json(descriptorToOpenApi(row.descriptor as ConnectorDescriptor));
   });
   return r;
 }

@@ -20,32 +20,47 @@ const CreateServerBody = z.object({
   isPublic: z.boolean().default(false),
 });
 
-type ServerRow = { id: string; workspaceId: string; name: string; description: string | null; mode: 'SMART' | 'NORMAL'; connectorInstanceId: string | null; selectedTools: string[]; isPublic: boolean; config: unknown; catalogVersion: number; createdAt: Date; updatedAt: Date };
+export type ServerRow = { id: string; workspaceId: string; name: string; description: string | null; mode: 'SMART' | 'NORMAL'; connectorInstanceId: string | null; selectedTools: string[]; isPublic: boolean; config: unknown; catalogVersion: number; createdAt: Date; updatedAt: Date };
 
 /** Compiles a server's immutable catalog from its connector instance and tool selection. */
-export async function compileCatalog(tx: Tx, server: ServerRow, version: number): Promise<Catalog> {
+export async function compileCatalog(tx: Tx, server: ServerRow, version: number, opts: { lenientSelection?: boolean } = {}): Promise<Catalog> {
   const instance = server.connectorInstanceId ? await tx.connectorInstance.findUnique({ where: { id: server.connectorInstanceId }, include: { connector: true } }) : null;
-  if (!instance) throw new ValidationError('the server has no tool source', [{ path: '/connectorInstanceId', message: 'connector instance not found' }]);
+  const base = { v: 1 as const, serverId: server.id, workspaceId: server.workspaceId, version, name: server.name, ...(server.description ? { description: server.description } : {}), isPublic: server.isPublic };
+  // A server whose connector instance was deleted keeps existing with no tools.
+  if (!instance) return { ...base, tools: [] };
   const descriptor = instance.connector.descriptor as ConnectorDescriptor;
   const secretNames = Object.fromEntries(instance.credentialKeys.map((k) => [k, credentialSecretName(server.workspaceId, instance.id, k)]));
   let tools = compileDescriptorTools(descriptor, { baseUrl: instance.baseUrl ?? undefined, secretNames });
   if (server.selectedTools.length > 0) {
     const missing = server.selectedTools.filter((name) => !tools.some((t) => t.tool.name === name));
-    if (missing.length > 0) {
+    // On recompilation (descriptor changed), selected tools that no longer exist are dropped, not fatal.
+    if (missing.length > 0 && !opts.lenientSelection) {
       throw new ValidationError('selectedTools names unknown tools', missing.map((name) => ({ path: `/selectedTools/${server.selectedTools.indexOf(name)}`, message: `no tool "${name}" in connector ${instance.connector.slug}` })));
     }
     tools = tools.filter((t) => server.selectedTools.includes(t.tool.name));
   }
-  return {
-    v: 1,
-    serverId: server.id,
-    workspaceId: server.workspaceId,
-    version,
-    name: server.name,
-    ...(server.description ? { description: server.description } : {}),
-    isPublic: server.isPublic,
-    tools,
-  };
+  return { ...base, tools };
+}
+
+/**
+ * Compiles and publishes a new catalog version for every server matching `where` (after a
+ * credential, base URL or descriptor change). Each server's new version is stored and published in
+ * one transaction, so edges and workers never see a version the database does not have.
+ */
+export async function recompileServers(db: Db, publisher: RuntimePublisher, where: { connectorInstanceId?: string | { in: string[] }; id?: string | { in: string[] } }): Promise<number> {
+  const servers = (await db.mcpServer.findMany({ where })) as ServerRow[];
+  for (const s of servers) {
+    await db.$transaction(async (tx) => {
+      const current = (await tx.mcpServer.findUnique({ where: { id: s.id } })) as ServerRow | null;
+      if (!current) return;
+      const version = current.catalogVersion + 1;
+      const catalog = await compileCatalog(tx, { ...current, selectedTools: current.selectedTools }, version, { lenientSelection: true });
+      await tx.catalogVersion.create({ data: { serverId: current.id, version, catalog: catalog as object } });
+      await tx.mcpServer.update({ where: { id: current.id }, data: { catalogVersion: version } });
+      await publisher.publishCatalog(catalog);
+    });
+  }
+  return servers.length;
 }
 
 export function serversRouter(db: Db, publisher: RuntimePublisher, publicEdgeUrl: string, maxBodyBytes: number): Router {
