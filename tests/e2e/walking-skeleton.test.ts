@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { StreamableHTTPClientTransport as StreamableHTTPClientTransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ControlPlaneClient, registerTicketExample, startStack, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
@@ -210,6 +211,19 @@ describe('POST /api/v1/connectors validation', () => {
     const { status, body } = await rejected('metadata: [unclosed\n  name: x');
     expect(status).toBe(422);
     expect(body.errors[0]!.message).toMatch(/^line \d+, column \d+: /);
+  });
+
+  it('generates a valid OpenAPI 3.1 document from the descriptor', async () => {
+    const doc = await api.request<Record<string, any>>('GET', `/connectors/${example.connectorId}/openapi.json`);
+    const validator = new Validator();
+    const result = await validator.validate(doc);
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
+    expect(doc.servers).toEqual([{ url: 'https://tickets.internal.com' }]);
+    expect(Object.keys(doc.paths)).toEqual(['/api/v1/tickets', '/api/v1/tickets/{ticket_id}']);
+    expect(doc.paths['/api/v1/tickets'].post.requestBody.content['application/json'].schema).toMatchObject({ required: ['title'], properties: { priority: { default: 'medium' } } });
+    expect(doc.components.securitySchemes).toEqual({ api_key: { type: 'apiKey', in: 'header', name: 'X-API-Key' } });
   });
 
   it('accepts the seed descriptor once and refuses the same version twice', async () => {
