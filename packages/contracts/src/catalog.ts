@@ -33,6 +33,15 @@ export const HttpParamPlan = z.object({
 });
 export type HttpParamPlan = z.infer<typeof HttpParamPlan>;
 
+/** A limit shared by every worker: at most `limit` upstream calls per `intervalSeconds` for `key`. */
+export const RateLimitPlan = z.object({
+  /** Bucket id, e.g. `connector-instance:<id>` for the descriptor's `per_account` scope. */
+  key: z.string(),
+  limit: z.number().int().positive(),
+  intervalSeconds: z.number().int().positive(),
+});
+export type RateLimitPlan = z.infer<typeof RateLimitPlan>;
+
 /**
  * How the worker executes a single HTTP operation. Holds secret *names* only: `authHeaders` are
  * templates such as `{api_key}` and `secrets` maps each template field to a secret name in the store.
@@ -45,6 +54,8 @@ export const HttpOperationPlan = z.object({
   params: z.array(HttpParamPlan),
   authHeaders: z.record(z.string(), z.string()),
   secrets: z.record(z.string(), z.string()),
+  /** Checked atomically in Redis before the upstream call. */
+  rateLimits: z.array(RateLimitPlan).optional(),
 });
 export type HttpOperationPlan = z.infer<typeof HttpOperationPlan>;
 

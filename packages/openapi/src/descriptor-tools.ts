@@ -14,6 +14,8 @@ export interface ConnectorInstanceBinding {
   baseUrl?: string | undefined;
   /** Secret name in the store for each credential field key of the descriptor's authentication. */
   secretNames: Record<string, string>;
+  /** Identifies the credential holder for `rate_limits` scopes (`per_account` = this instance). */
+  rateLimitOwner?: string | undefined;
 }
 
 const jsonTypes: Record<OperationParameter['field_type'], string> = {
@@ -85,6 +87,14 @@ function toolFor(descriptor: ConnectorDescriptor, op: Operation, mapping: RouteM
     authHeaders: op.auth_headers,
     secrets,
   };
+  if (descriptor.rate_limits.length > 0 && binding.rateLimitOwner) {
+    // Every operation of the connector shares the account's budget.
+    plan.rateLimits = descriptor.rate_limits.map((r, i) => ({
+      key: `${binding.rateLimitOwner}:${r.scope}:${i}`,
+      limit: r.limit,
+      intervalSeconds: r.interval_seconds,
+    }));
+  }
   return {
     tool: {
       name: mapping.mcp_tool_name,

@@ -8,6 +8,7 @@ import { InvocationConsumer } from '@toolplane/queue';
 import { LocalSealedSecretsReader, type SecretsReader } from '@toolplane/secrets';
 import { Redis } from 'ioredis';
 import { PlanCache } from './catalog-cache.ts';
+import { RateLimits } from './rate-limits.ts';
 import type { WorkerEnv } from './env.ts';
 import { createToolInvocationProcessor } from './processor.ts';
 import { SecretResolver } from './secret-resolver.ts';
@@ -29,6 +30,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   const processor = createToolInvocationProcessor({
     plans: new PlanCache(redis, env.REDIS_PREFIX),
     secrets: resolver,
+    rateLimits: new RateLimits(redis, env.REDIS_PREFIX),
     limits: { timeoutMs: env.HTTP_TIMEOUT_MS, maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES },
     log,
   });

@@ -3,11 +3,13 @@ import { toAppError, UserError, type AppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { PlanCache } from './catalog-cache.ts';
 import { buildRequest, errorResult, sendRequest, toToolResult, type HttpLimits } from './http-operation.ts';
+import type { RateLimits } from './rate-limits.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 
 export interface ProcessorDeps {
   plans: PlanCache;
   secrets: SecretResolver;
+  rateLimits: RateLimits;
   limits: HttpLimits;
   log: Logger;
   now?: () => number;
@@ -26,6 +28,17 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       const entry = await deps.plans.get(job.serverId, job.catalogVersion, job.tool);
       if (!entry) throw new UserError('tool.not_found', `tool "${job.tool}" is not in catalog version ${job.catalogVersion}`);
       const plan = entry.plan;
+      const allowed = await deps.rateLimits.take(plan.rateLimits);
+      if (!allowed.ok) {
+        const seconds = Math.max(1, Math.ceil(allowed.retryAfterMs / 1000));
+        const { limit, intervalSeconds } = allowed.limit;
+        return {
+          v: 1,
+          invocationId: job.invocationId,
+          ok: true,
+          result: errorResult(`Rate limit reached for this API (${limit} calls per ${intervalSeconds} s). Retry after ${seconds} s.`),
+        };
+      }
       const credentials: Record<string, string | undefined> = {};
       for (const [field, secretName] of Object.entries(plan.secrets)) {
         credentials[field] = await deps.secrets.resolve(secretName);

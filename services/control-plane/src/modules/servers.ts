@@ -30,7 +30,7 @@ export async function compileCatalog(tx: Tx, server: ServerRow, version: number,
   if (!instance) return { ...base, tools: [] };
   const descriptor = instance.connector.descriptor as ConnectorDescriptor;
   const secretNames = Object.fromEntries(instance.credentialKeys.map((k) => [k, credentialSecretName(server.workspaceId, instance.id, k)]));
-  let tools = compileDescriptorTools(descriptor, { baseUrl: instance.baseUrl ?? undefined, secretNames });
+  let tools = compileDescriptorTools(descriptor, { baseUrl: instance.baseUrl ?? undefined, secretNames, rateLimitOwner: `connector-instance:${instance.id}` });
   if (server.selectedTools.length > 0) {
     const missing = server.selectedTools.filter((name) => !tools.some((t) => t.tool.name === name));
     // On recompilation (descriptor changed), selected tools that no longer exist are dropped, not fatal.

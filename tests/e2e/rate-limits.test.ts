@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { ControlPlaneClient, registerTicketExample, startStack, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import { freshDatabase, tempDir, testServices, uniquePrefix } from '../helpers.ts';
+
+const LIMIT = 5;
+const CALLS = 40;
+
+let stack: Stack;
+let upstream: TicketSystem;
+let example: RegisteredExample;
+
+beforeAll(async () => {
+  upstream = await startTicketSystem({ apiKey: 'k' });
+  stack = await startStack({
+    dataDir: tempDir('ratelimit'),
+    redisUrl: testServices().redisUrl,
+    redisPrefix: uniquePrefix('ratelimit'),
+    databaseUrl: await freshDatabase('ratelimit'),
+    workers: 2,
+  });
+  const api = new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  // The seed descriptor with a tight per-account budget.
+  const limited = ticketSystemDescriptorYaml.replace('limit: 1000\n    interval_seconds: 60', `limit: ${LIMIT}\n    interval_seconds: 60`);
+  expect(limited).not.toBe(ticketSystemDescriptorYaml);
+  await api.request('POST', '/connectors', limited, 'application/yaml');
+  example = await registerTicketExample(api, upstream.url, 'k');
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await upstream?.close();
+});
+
+describe('descriptor rate_limits', () => {
+  it('lets at most `limit` calls per interval reach the upstream across two workers and tells the rest when to retry', async () => {
+    const client = new Client({ name: 'rl', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(example.mcpUrl), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    const before = upstream.requests.length;
+    const results = await Promise.all(Array.from({ length: CALLS }, (_, i) => client.callTool({ name: 'get_ticket', arguments: { ticket_id: `TCK-${(i % 3) + 1}` } })));
+    await client.close();
+    const passed = results.filter((r) => !r.isError);
+    const limited = results.filter((r) => r.isError);
+    expect(upstream.requests.length - before).toBe(LIMIT);
+    expect(passed).toHaveLength(LIMIT);
+    expect(limited).toHaveLength(CALLS - LIMIT);
+    for (const r of limited) {
+      expect((r.content as { text: string }[])[0]!.text).toMatch(/^Rate limit reached for this API \(5 calls per 60 s\)\. Retry after \d+ s\.$/);
+    }
+    expect(stack.processes.filter((p) => p.service === 'worker')).toHaveLength(2);
+  });
+});
