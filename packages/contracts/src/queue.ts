@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /** Queue and job names, and Redis key layout shared by edge, worker and control plane. */
-export const queueNames = { toolInvocations: 'tool-invocations' } as const;
-export const jobNames = { toolInvoke: 'tool.invoke' } as const;
+export const queueNames = { toolInvocations: 'tool-invocations', dataPlaneTasks: 'data-plane-tasks' } as const;
+export const jobNames = { toolInvoke: 'tool.invoke', connectorTest: 'connector.test' } as const;
 
 /**
  * Redis key layout shared by edge, worker and control plane. `prefix` isolates deployments (and
@@ -72,3 +72,36 @@ export const ToolInvokeResult = z.discriminatedUnion('ok', [
   }),
 ]);
 export type ToolInvokeResult = z.infer<typeof ToolInvokeResult>;
+
+/**
+ * `connector.test` (control plane → worker): run a connector's `test_endpoint` with an instance's
+ * credentials. The request holds secret names only; the worker resolves them.
+ */
+export const ConnectorTestJobV1 = z.object({
+  v: z.literal(1),
+  taskId: z.string().min(1),
+  kind: z.literal('connector.test'),
+  method: z.string(),
+  url: z.string(),
+  /** Header templates such as `{api_key}`, filled from `secrets` by the worker. */
+  headers: z.record(z.string(), z.string()),
+  secrets: z.record(z.string(), z.string()),
+  expectedStatus: z.number().int(),
+  deadlineAt: z.number().int(),
+  replyTo: z.string(),
+});
+export const DataPlaneTask = z.discriminatedUnion('kind', [ConnectorTestJobV1]);
+export type DataPlaneTask = z.infer<typeof DataPlaneTask>;
+
+export const ConnectorTestResult = z.object({
+  v: z.literal(1),
+  taskId: z.string(),
+  passed: z.boolean(),
+  /** HTTP status the upstream answered, when it answered. */
+  status: z.number().int().optional(),
+  expectedStatus: z.number().int(),
+  durationMs: z.number(),
+  /** Why it failed, when it did (never contains credential values). */
+  error: z.string().optional(),
+});
+export type ConnectorTestResult = z.infer<typeof ConnectorTestResult>;

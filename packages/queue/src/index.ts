@@ -1,2 +1,4 @@
+export * from './data-plane-tasks.ts';
 export * from './invocation-client.ts';
-export * from './invocation-consumer.ts';
+export * from './reply-channel.ts';
+export * from './reply-consumer.ts';

@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '@toolplane/logger';
+import { DataPlaneTaskClient } from '@toolplane/queue';
 import { LocalSealedSecretsWriter, type SecretsWriter } from '@toolplane/secrets';
 import express from 'express';
 import { Redis } from 'ioredis';
@@ -28,6 +30,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
   const db: Db = createDb(env.DATABASE_URL);
   const publisher = new RuntimePublisher(redis, env.REDIS_PREFIX);
+  const tasks = new DataPlaneTaskClient({ redis, prefix: env.REDIS_PREFIX, clientId: `control-plane-${randomBytes(6).toString('hex')}` });
 
   const http = express();
   http.disable('x-powered-by');
@@ -47,7 +50,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   const api = express.Router();
   api.use(requireApiKey(db));
   api.use('/connectors', connectorsRouter(db, publisher, env.MAX_BODY_BYTES));
-  api.use('/connector_instances', connectorInstancesRouter(db, secrets, publisher, env.MAX_BODY_BYTES));
+  api.use('/connector_instances', connectorInstancesRouter(db, secrets, publisher, tasks, env.MAX_BODY_BYTES));
   api.use('/mcp_manager', serversRouter(db, publisher, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES));
   api.use('/api_keys', express.json({ limit: env.MAX_BODY_BYTES }), apiKeysRouter(db, publisher));
   http.use('/api/v1', api);
@@ -68,6 +71,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
         if (applied.length > 0) log.info({ applied }, 'migrations applied');
       }
       const { workspaceId } = await bootstrap(db, publisher, env.BOOTSTRAP_API_KEY);
+      await tasks.start();
       const published = await republishAll(db, publisher);
       log.info({ workspaceId, ...published }, 'runtime state published');
       await new Promise<void>((resolve, reject) => {
@@ -78,6 +82,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
     },
     async stop() {
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await tasks.close();
       await db.$disconnect();
       redis.disconnect();
       log.flush();

@@ -3,11 +3,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@toolplane/logger';
 import { createLogger } from '@toolplane/logger';
-import { redisKeys } from '@toolplane/contracts';
-import { InvocationConsumer } from '@toolplane/queue';
+import { DataPlaneTask, queueNames, redisKeys, ToolInvokeJob } from '@toolplane/contracts';
+import { ReplyingConsumer } from '@toolplane/queue';
 import { LocalSealedSecretsReader, type SecretsReader } from '@toolplane/secrets';
 import { Redis } from 'ioredis';
 import { PlanCache } from './catalog-cache.ts';
+import { createConnectorTestHandler } from './connector-test.ts';
 import { RateLimits } from './rate-limits.ts';
 import type { WorkerEnv } from './env.ts';
 import { createToolInvocationProcessor } from './processor.ts';
@@ -22,6 +23,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   const log = overrides.log ?? createLogger({ service: 'worker', level: env.LOG_LEVEL });
   const secrets = overrides.secrets ?? new LocalSealedSecretsReader(env.SECRETS_DIR, readFileSync(env.SECRETS_PRIVATE_KEY_FILE, 'utf8'));
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
+  const httpLimits = { timeoutMs: env.HTTP_TIMEOUT_MS, maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES };
   const resolver = new SecretResolver(secrets, env.SECRETS_CACHE_TTL_MS);
   const keys = redisKeys(env.REDIS_PREFIX);
   // Credential updates take effect at once: the control plane announces changed secret names.
@@ -31,15 +33,28 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     plans: new PlanCache(redis, env.REDIS_PREFIX),
     secrets: resolver,
     rateLimits: new RateLimits(redis, env.REDIS_PREFIX),
-    limits: { timeoutMs: env.HTTP_TIMEOUT_MS, maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES },
+    limits: httpLimits,
     log,
   });
-  const consumer = new InvocationConsumer({
+  const onInvalidJob = (jobId: string | undefined, issues: unknown) => log.error({ jobId, issues }, 'invalid job payload');
+  const consumer = new ReplyingConsumer({
     redis,
     prefix: env.REDIS_PREFIX,
+    queueName: queueNames.toolInvocations,
     concurrency: env.WORKER_CONCURRENCY,
+    job: ToolInvokeJob,
     handle: processor,
-    onInvalidJob: (jobId, issues) => log.error({ jobId, issues }, 'invalid job payload'),
+    onInvalidJob,
+  });
+  // Egress on behalf of the control plane (connector test endpoints).
+  const tasks = new ReplyingConsumer({
+    redis,
+    prefix: env.REDIS_PREFIX,
+    queueName: queueNames.dataPlaneTasks,
+    concurrency: 4,
+    job: DataPlaneTask,
+    handle: createConnectorTestHandler({ secrets: resolver, limits: httpLimits }),
+    onInvalidJob,
   });
 
   let ready = false;
@@ -53,7 +68,8 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     async start() {
       await events.subscribe(keys.secretsChanged);
       consumer.start();
-      await consumer.waitUntilReady();
+      tasks.start();
+      await Promise.all([consumer.waitUntilReady(), tasks.waitUntilReady()]);
       ready = true;
       if (env.HEALTH_PORT !== undefined) {
         health = createServer((req, res) => {
@@ -66,7 +82,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     },
     async stop() {
       ready = false;
-      await consumer.close();
+      await Promise.all([consumer.close(), tasks.close()]);
       await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
       events.disconnect();
       redis.disconnect();

@@ -1,6 +1,7 @@
 import type { ConnectorDescriptor } from '@toolplane/contracts';
 import { NotFoundError, ValidationError } from '@toolplane/errors';
-import { credentialFields } from '@toolplane/openapi';
+import { credentialFields, rebaseUrl } from '@toolplane/openapi';
+import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
 import express, { Router } from 'express';
 import { z } from 'zod';
@@ -43,7 +44,7 @@ function credentialIssues(fields: Field[], given: Record<string, string>, stored
   ];
 }
 
-export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publisher: RuntimePublisher, maxBodyBytes: number): Router {
+export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publisher: RuntimePublisher, tasks: DataPlaneTaskClient, maxBodyBytes: number): Router {
   const r = Router();
   r.use(express.json({ limit: maxBodyBytes }));
   r.post('/', async (req, res) => {
@@ -99,6 +100,36 @@ export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publish
     if (Object.keys(given).length > 0) await publisher.secretsChanged(credentialSecretPrefix(workspaceId, row.id));
     await recompileServers(db, publisher, { connectorInstanceId: row.id });
     res.json(present(updated));
+  });
+
+  // Runs the descriptor's test_endpoint with this instance's credentials, from the worker (the
+  // control plane never calls customer APIs), and reports what the upstream answered.
+  r.post('/:id/test', async (req, res) => {
+    const { workspaceId } = caller(req);
+    const row = isUuid(req.params.id) ? await db.connectorInstance.findFirst({ where: { id: req.params.id, workspaceId }, include: { connector: true } }) : null;
+    if (!row) throw new NotFoundError('connector instance', req.params.id);
+    const descriptor = row.connector.descriptor as ConnectorDescriptor;
+    const auth = descriptor.authentication.find((a) => a.test_endpoint);
+    if (!auth?.test_endpoint) {
+      throw new ValidationError('the connector has no test endpoint', [{ path: '/authentication', message: 'no authentication method declares a test_endpoint' }]);
+    }
+    // The test request authenticates like the operations using this authentication method.
+    const headers = descriptor.operations.find((o) => (o.auth_type_ref ?? descriptor.authentication[0]?.type) === auth.type && Object.keys(o.auth_headers).length > 0)?.auth_headers ?? {};
+    const referenced = new Set(Object.values(headers).flatMap((t) => [...t.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!)));
+    const secretNames = Object.fromEntries(row.credentialKeys.filter((k) => referenced.has(k)).map((k) => [k, credentialSecretName(workspaceId, row.id, k)]));
+    const result = await tasks.testConnector({
+      v: 1,
+      taskId: crypto.randomUUID(),
+      kind: 'connector.test',
+      method: auth.test_endpoint.method,
+      url: rebaseUrl(auth.test_endpoint.url, row.baseUrl ?? undefined),
+      headers,
+      secrets: secretNames,
+      expectedStatus: auth.test_endpoint.expected_status,
+      deadlineAt: Date.now() + 30_000,
+      replyTo: tasks.clientId,
+    });
+    res.json({ passed: result.passed, status: result.status ?? null, expected_status: result.expectedStatus, duration_ms: Math.round(result.durationMs), ...(result.error ? { error: result.error } : {}) });
   });
 
   r.delete('/:id', async (req, res) => {
