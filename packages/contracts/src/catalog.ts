@@ -43,6 +43,23 @@ export const RateLimitPlan = z.object({
 export type RateLimitPlan = z.infer<typeof RateLimitPlan>;
 
 /**
+ * Authentication the worker computes from credential fields (keys of the plan's `secrets`) into the
+ * reserved template value `{__authorization}` (used in `authHeaders`).
+ */
+export const AuthPlan = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('basic'), username: z.string(), password: z.string() }),
+  z.object({ kind: z.literal('bearer'), token: z.string() }),
+  z.object({
+    kind: z.literal('oauth2_client_credentials'),
+    tokenUrl: z.string(),
+    scopes: z.array(z.string()).default([]),
+    clientId: z.string(),
+    clientSecret: z.string(),
+  }),
+]);
+export type AuthPlan = z.infer<typeof AuthPlan>;
+
+/**
  * How the worker executes a single HTTP operation. Holds secret *names* only: `authHeaders` are
  * templates such as `{api_key}` and `secrets` maps each template field to a secret name in the store.
  */
@@ -56,6 +73,8 @@ export const HttpOperationPlan = z.object({
   secrets: z.record(z.string(), z.string()),
   /** Checked atomically in Redis before the upstream call. */
   rateLimits: z.array(RateLimitPlan).optional(),
+  /** Computed credentials (basic, bearer, OAuth2 client credentials); see AuthPlan. */
+  auth: AuthPlan.optional(),
 });
 export type HttpOperationPlan = z.infer<typeof HttpOperationPlan>;
 

@@ -36,10 +36,17 @@ export const TestEndpoint = z.looseObject({
   expected_status: z.number().int().min(100).max(599).default(200),
 });
 
+/**
+ * `type` is free-form; these have built-in behaviour when an operation has no `auth_headers`:
+ * `bearer` (Authorization: Bearer <first secret field>), `basic` (fields `username`, `password`),
+ * `oauth2_client_credentials` (fields `client_id`, `client_secret`; `token_url` and `scopes` here).
+ */
 export const AuthenticationMethod = z.looseObject({
   type: z.string().min(1),
   fields: z.array(AuthField).default([]),
   test_endpoint: TestEndpoint.optional(),
+  token_url: z.string().url().optional(),
+  scopes: z.array(z.string()).optional(),
 });
 
 export const OperationParameter = z.looseObject({
@@ -151,6 +158,26 @@ export function descriptorRuleIssues(raw: unknown): DocumentIssue[] {
     }
     const ref = str(op.auth_type_ref);
     if (ref && !authTypes.has(ref)) add(['operations', i, 'auth_type_ref'], `no authentication method of type "${ref}"`);
+    const templates = Object.values(rec(op.auth_headers) ?? {}).filter((t): t is string => typeof t === 'string');
+    const method = arr(d.authentication).map(rec).find((a) => str(a?.type) === (ref ?? str(rec(arr(d.authentication)[0])?.type)));
+    const fieldKeys = new Set(arr(method?.fields).map((f) => str(rec(f)?.key)).filter(Boolean));
+    for (const t of templates) {
+      for (const m of t.matchAll(/\{([^}]*)\}/g)) {
+        if (!fieldKeys.has(m[1])) add(['operations', i, 'auth_headers'], `template {${m[1]}} names no field of the "${str(method?.type) ?? '?'}" authentication method`);
+      }
+    }
+  });
+  arr(d.authentication).forEach((a, i) => {
+    const m = rec(a);
+    const keys = new Set(arr(m?.fields).map((f) => str(rec(f)?.key)));
+    const need = (fields: string[]) => {
+      for (const f of fields) if (!keys.has(f)) add(['authentication', i, 'fields'], `a "${str(m?.type)}" method needs a field with key "${f}"`);
+    };
+    if (str(m?.type) === 'basic') need(['username', 'password']);
+    if (str(m?.type) === 'oauth2_client_credentials') {
+      need(['client_id', 'client_secret']);
+      if (!str(m?.token_url)) add(['authentication', i, 'token_url'], 'an "oauth2_client_credentials" method needs token_url');
+    }
   });
   const mcp = rec(d.mcp_config);
   if (!mcp) return issues;

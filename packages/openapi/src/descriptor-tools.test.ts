@@ -84,3 +84,54 @@ describe('loadDocument', () => {
     expect(() => loadDocument('- 1\n- 2')).toThrow('the document must be an object');
   });
 });
+
+describe('built-in authentication methods', () => {
+  function withAuth(auth: Record<string, unknown>, fields: string[]) {
+    const d = ticketDescriptor();
+    const raw = JSON.parse(JSON.stringify(d)) as Record<string, any>;
+    raw.authentication = [{ ...auth, fields: fields.map((key) => ({ key, field_type: 'secret', required: true, secret: true })) }];
+    for (const op of raw.operations) {
+      op.auth_headers = {};
+      op.auth_type_ref = auth.type;
+    }
+    return parseConnectorDescriptor(raw);
+  }
+  const names = (keys: string[]) => Object.fromEntries(keys.map((k) => [k, `s/${k}`]));
+
+  it('plans Basic from username and password', () => {
+    const r = withAuth({ type: 'basic' }, ['username', 'password']);
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    const [tool] = compileDescriptorTools(r.value, { secretNames: names(['username', 'password']) });
+    expect(tool!.plan.authHeaders).toEqual({ Authorization: '{__authorization}' });
+    expect(tool!.plan.auth).toEqual({ kind: 'basic', username: 'username', password: 'password' });
+    expect(tool!.plan.secrets).toEqual({ username: 's/username', password: 's/password' });
+  });
+
+  it('plans Bearer from the first secret field', () => {
+    const r = withAuth({ type: 'bearer' }, ['token']);
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    expect(compileDescriptorTools(r.value, { secretNames: names(['token']) })[0]!.plan.auth).toEqual({ kind: 'bearer', token: 'token' });
+  });
+
+  it('plans OAuth2 client credentials with the token URL and scopes', () => {
+    const r = withAuth({ type: 'oauth2_client_credentials', token_url: 'https://auth.example.com/token', scopes: ['a', 'b'] }, ['client_id', 'client_secret']);
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    const plan = compileDescriptorTools(r.value, { secretNames: names(['client_id', 'client_secret']) })[0]!.plan;
+    expect(plan.auth).toEqual({ kind: 'oauth2_client_credentials', tokenUrl: 'https://auth.example.com/token', scopes: ['a', 'b'], clientId: 'client_id', clientSecret: 'client_secret' });
+    expect(plan.secrets).toEqual({ client_id: 's/client_id', client_secret: 's/client_secret' });
+  });
+
+  it('rejects methods missing their required fields, and header templates naming unknown fields', () => {
+    const basic = withAuth({ type: 'basic' }, ['user']);
+    expect(basic.ok ? [] : basic.issues).toEqual([
+      { path: '/authentication/0/fields', message: 'a "basic" method needs a field with key "username"' },
+      { path: '/authentication/0/fields', message: 'a "basic" method needs a field with key "password"' },
+    ]);
+    const oauth = withAuth({ type: 'oauth2_client_credentials' }, ['client_id', 'client_secret']);
+    expect(oauth.ok ? [] : oauth.issues).toEqual([{ path: '/authentication/0/token_url', message: 'an "oauth2_client_credentials" method needs token_url' }]);
+    const d = JSON.parse(JSON.stringify(ticketDescriptor())) as Record<string, any>;
+    d.operations[0].auth_headers = { 'X-API-Key': '{apikey}' };
+    const typo = parseConnectorDescriptor(d);
+    expect(typo.ok ? [] : typo.issues).toEqual([{ path: '/operations/0/auth_headers', message: 'template {apikey} names no field of the "api_key" authentication method' }]);
+  });
+});

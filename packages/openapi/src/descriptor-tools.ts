@@ -69,8 +69,23 @@ function toolFor(descriptor: ConnectorDescriptor, op: Operation, mapping: RouteM
   const auth = op.auth_type_ref
     ? descriptor.authentication.find((a) => a.type === op.auth_type_ref)
     : descriptor.authentication[0];
+  let authHeaders = op.auth_headers;
+  let authPlan: HttpOperationPlan['auth'];
   const referenced = new Set<string>();
-  for (const template of Object.values(op.auth_headers)) {
+  if (Object.keys(authHeaders).length === 0 && auth) {
+    // Built-in methods when the operation names no header templates.
+    const firstSecret = auth.fields.find((f) => f.secret)?.key ?? auth.fields[0]?.key;
+    if (auth.type === 'bearer' && firstSecret) authPlan = { kind: 'bearer', token: firstSecret };
+    if (auth.type === 'basic') authPlan = { kind: 'basic', username: 'username', password: 'password' };
+    if (auth.type === 'oauth2_client_credentials' && auth.token_url) {
+      authPlan = { kind: 'oauth2_client_credentials', tokenUrl: auth.token_url, scopes: auth.scopes ?? [], clientId: 'client_id', clientSecret: 'client_secret' };
+    }
+    if (authPlan) {
+      authHeaders = { Authorization: '{__authorization}' };
+      for (const [k, v] of Object.entries(authPlan)) if (k !== 'kind' && k !== 'tokenUrl' && k !== 'scopes' && typeof v === 'string') referenced.add(v);
+    }
+  }
+  for (const template of Object.values(authHeaders)) {
     for (const m of template.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) referenced.add(m[1]!);
   }
   const secrets: Record<string, string> = {};
@@ -84,8 +99,9 @@ function toolFor(descriptor: ConnectorDescriptor, op: Operation, mapping: RouteM
     method: op.method,
     url: rebaseUrl(op.endpoint, binding.baseUrl),
     params,
-    authHeaders: op.auth_headers,
+    authHeaders,
     secrets,
+    ...(authPlan ? { auth: authPlan } : {}),
   };
   if (descriptor.rate_limits.length > 0 && binding.rateLimitOwner) {
     // Every operation of the connector shares the account's budget.

@@ -7,6 +7,7 @@ import { DataPlaneTask, queueNames, redisKeys, ToolInvokeJob } from '@toolplane/
 import { ReplyingConsumer } from '@toolplane/queue';
 import { LocalSealedSecretsReader, type SecretsReader } from '@toolplane/secrets';
 import { Redis } from 'ioredis';
+import { Authorizer } from './auth.ts';
 import { PlanCache } from './catalog-cache.ts';
 import { createConnectorTestHandler } from './connector-test.ts';
 import { RateLimits } from './rate-limits.ts';
@@ -33,6 +34,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     plans: new PlanCache(redis, env.REDIS_PREFIX),
     secrets: resolver,
     rateLimits: new RateLimits(redis, env.REDIS_PREFIX),
+    authorizer: new Authorizer(httpLimits),
     limits: httpLimits,
     log,
   });

@@ -1,6 +1,7 @@
 import type { ToolInvokeJob, ToolInvokeResult } from '@toolplane/contracts';
 import { toAppError, UserError, type AppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
+import type { Authorizer } from './auth.ts';
 import type { PlanCache } from './catalog-cache.ts';
 import { buildRequest, errorResult, sendRequest, toToolResult, type HttpLimits } from './http-operation.ts';
 import type { RateLimits } from './rate-limits.ts';
@@ -10,6 +11,7 @@ export interface ProcessorDeps {
   plans: PlanCache;
   secrets: SecretResolver;
   rateLimits: RateLimits;
+  authorizer: Authorizer;
   limits: HttpLimits;
   log: Logger;
   now?: () => number;
@@ -43,6 +45,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       for (const [field, secretName] of Object.entries(plan.secrets)) {
         credentials[field] = await deps.secrets.resolve(secretName);
       }
+      if (plan.auth) credentials.__authorization = await deps.authorizer.authorization(plan.auth, credentials);
       const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, remaining) };
       const outcome = await sendRequest(buildRequest(plan, job.arguments, credentials), limits);
       const result = toToolResult(outcome, limits);
