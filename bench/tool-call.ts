@@ -10,6 +10,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ControlPlaneClient, registerTicketExample, repoRoot, startStack } from '@toolplane/cli';
+import { ticketSystemDescriptorYaml } from '@toolplane/examples';
 import { runLoad, type LoadResult } from './load.ts';
 
 const { values } = parseArgs({
@@ -35,7 +36,10 @@ const stack = await startStack({
   ...(values['cpu-prof'] ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}` } } : {}),
 });
 try {
-  const example = await registerTicketExample(new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey), upstreamUrl, apiKey);
+  // The seed descriptor without its rate limit (1,000 calls a minute would throttle the benchmark).
+  const unlimited = ticketSystemDescriptorYaml.replace(/\nrate_limits:\n(?:  .*\n)+/, '\n');
+  if (unlimited === ticketSystemDescriptorYaml) throw new Error('could not remove rate_limits from the example descriptor');
+  const example = await registerTicketExample(new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey), upstreamUrl, apiKey, 'bench', unlimited);
   const direct = { url: `${upstreamUrl}/api/v1/tickets/TCK-1`, method: 'GET' as const, headers: { 'x-api-key': apiKey, accept: 'application/json' } };
   const mcp = {
     url: example.mcpUrl,

@@ -13,10 +13,16 @@ export interface RegisteredExample {
  * Registers the seed-001 ticket-system descriptor, binds it to a running ticket system
  * (`upstreamUrl`, `upstreamApiKey`) and creates a NORMAL-mode MCP server exposing its tools.
  */
-export async function registerTicketExample(client: ControlPlaneClient, upstreamUrl: string, upstreamApiKey: string, serverName = 'ticket-system'): Promise<RegisteredExample> {
+export async function registerTicketExample(
+  client: ControlPlaneClient,
+  upstreamUrl: string,
+  upstreamApiKey: string,
+  serverName = 'ticket-system',
+  descriptorYaml = ticketSystemDescriptorYaml,
+): Promise<RegisteredExample> {
   const connectors = await client.request<{ data: { id: string; slug: string; version: string }[] }>('GET', '/connectors');
   const existing = connectors.data.find((c) => c.slug === 'ticket-system' && c.version === '1.0.0');
-  const connector = existing ?? (await client.request<{ id: string }>('POST', '/connectors', ticketSystemDescriptorYaml, 'application/yaml'));
+  const connector = existing ?? (await client.request<{ id: string }>('POST', '/connectors', descriptorYaml, 'application/yaml'));
   const instance = await client.request<{ id: string }>('POST', '/connector_instances', {
     connector_id: connector.id,
     name: `${serverName}-instance`,

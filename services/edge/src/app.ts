@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { redisKeys } from '@toolplane/contracts';
 import { createLogger, type Logger } from '@toolplane/logger';
 import { InvocationClient } from '@toolplane/queue';
-import { toNodeHandler } from '@modelcontextprotocol/node';
 import express, { type Request, type Response } from 'express';
 import { Redis } from 'ioredis';
 import { ApiKeyCache } from './api-keys.ts';
@@ -31,8 +30,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const apiKeys = new ApiKeyCache(redis, env.REDIS_PREFIX, env.API_KEY_CACHE_TTL_MS);
   const catalogs = new CatalogCache(redis, env.REDIS_PREFIX);
   const invocations = new InvocationClient({ redis, prefix: env.REDIS_PREFIX, edgeId });
-  const mcp = createEdgeMcpHandler({ invocations, timeoutMs: env.TOOL_CALL_TIMEOUT_MS, log }, { maxBodyBytes: env.MAX_BODY_BYTES, version });
-  const nodeHandler = toNodeHandler(mcp, { maxRequestBodySize: env.MAX_BODY_BYTES, onerror: (err) => log.error({ err }, 'mcp adapter error') });
+  const mcp = createEdgeMcpHandler({ invocations, timeoutMs: env.TOOL_CALL_TIMEOUT_MS, log }, { version, onerror: (err) => log.warn({ err: err.message }, 'mcp request rejected') });
+  const jsonBody = express.json({ limit: env.MAX_BODY_BYTES, type: () => true });
 
   events.on('message', (channel: string, message: string) => {
     if (channel === keys.catalogChanged) catalogs.invalidate(message);
@@ -50,7 +49,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     if (!loaded || loaded.catalog.workspaceId !== record.workspaceId) return jsonRpcError(res, 404, -32002, `MCP server ${serverId} not found.`);
     const principal = { workspaceId: record.workspaceId, keyId: record.keyId, ...(req.header('x-username') ? { username: req.header('x-username')! } : {}) };
     (req as Request & { auth?: unknown }).auth = toAuthInfo({ principal, loaded }, record.keyId);
-    await nodeHandler(req, res);
+    await mcp(req, res);
   }
 
   const http = express();
@@ -68,11 +67,17 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     }
   });
   for (const path of ['/mcp/:serverId', '/api/v1/mcp/:serverId']) {
+    http.post(path, jsonBody, (req, res, next) => {
+      serveMcp(req, res).catch(next);
+    });
     http.all(path, (req, res, next) => {
       serveMcp(req, res).catch(next);
     });
   }
   http.use((err: unknown, _req: Request, res: Response, _next: unknown) => {
+    const bodyError = err as { type?: string };
+    if (bodyError.type === 'entity.parse.failed') return jsonRpcError(res, 400, -32700, 'Parse error: the body is not valid JSON.');
+    if (bodyError.type === 'entity.too.large') return jsonRpcError(res, 413, -32600, `The request body exceeds ${env.MAX_BODY_BYTES} bytes.`);
     log.error({ err }, 'edge request failed');
     if (!res.headersSent) jsonRpcError(res, 500, -32603, 'Internal error.');
   });
@@ -97,7 +102,6 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     },
     async stop() {
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-      await mcp.close();
       await invocations.close();
       events.disconnect();
       redis.disconnect();

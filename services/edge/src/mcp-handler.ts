@@ -1,5 +1,16 @@
 import type { Principal } from '@toolplane/contracts';
-import { createMcpHandler, INVALID_PARAMS, ProtocolError, Server, type AuthInfo, type CallToolResult, type ListToolsResult, type McpRequestContext } from '@modelcontextprotocol/server';
+import {
+  classifyInboundRequest,
+  createMcpHandler,
+  INVALID_PARAMS,
+  ProtocolError,
+  Server,
+  type AuthInfo,
+  type CallToolResult,
+  type ListToolsResult,
+} from '@modelcontextprotocol/server';
+import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
+import type { Request, Response } from 'express';
 import type { LoadedCatalog } from './catalogs.ts';
 import { callTool, UnknownToolError, type ToolCallDeps } from './tool-calls.ts';
 
@@ -13,40 +24,76 @@ export function toAuthInfo(ctx: EdgeCallContext, clientId: string): AuthInfo {
   return { token: 'x-api-key', clientId, scopes: [], extra: { toolplane: ctx } };
 }
 
-function callContext(ctx: McpRequestContext): EdgeCallContext {
-  const c = ctx.authInfo?.extra?.toolplane as EdgeCallContext | undefined;
+function callContext(authInfo: AuthInfo | undefined): EdgeCallContext {
+  const c = authInfo?.extra?.toolplane as EdgeCallContext | undefined;
   if (!c) throw new Error('MCP request reached the handler without an authenticated context');
   return c;
 }
 
-/**
- * The MCP protocol layer: one stateless handler serving 2026-07-28 and, through the SDK's stateless
- * fallback, 2025-era clients. Each request gets a light low-level `Server` bound to the caller's
- * catalog (the SDK's per-request factory model); the catalog itself, with its compiled validators,
- * is cached and shared.
- */
-export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { maxBodyBytes: number; version: string }) {
-  return createMcpHandler(
-    (ctx) => {
-      const { principal, loaded } = callContext(ctx);
-      const server = new Server(
-        { name: loaded.catalog.name, version: opts.version },
-        { capabilities: { tools: { listChanged: true } }, ...(loaded.catalog.description ? { instructions: loaded.catalog.description } : {}) },
-      );
-      // Catalog tools are validated JSON Schema objects (object root) when the catalog is compiled.
-      const listResult = { tools: loaded.list } as ListToolsResult;
-      server.setRequestHandler('tools/list', () => listResult);
-      server.setRequestHandler('tools/call', async (request) => {
-        const { name, arguments: args } = request.params;
-        try {
-          return (await callTool(deps, loaded, principal, name, args)) as CallToolResult;
-        } catch (err) {
-          if (err instanceof UnknownToolError) throw new ProtocolError(INVALID_PARAMS, err.message);
-          throw err;
-        }
-      });
-      return server;
-    },
-    { legacy: 'stateless', responseMode: 'json', maxRequestBodySize: opts.maxBodyBytes },
+/** A light low-level `Server` bound to the caller's cached catalog (one per HTTP request, ~µs). */
+function buildServer({ principal, loaded }: EdgeCallContext, deps: ToolCallDeps, version: string): Server {
+  const server = new Server(
+    { name: loaded.catalog.name, version },
+    { capabilities: { tools: { listChanged: true } }, ...(loaded.catalog.description ? { instructions: loaded.catalog.description } : {}) },
   );
+  // Catalog tools are JSON Schema objects with an object root, checked when the catalog is compiled.
+  const listResult = { tools: loaded.list } as ListToolsResult;
+  server.setRequestHandler('tools/list', () => listResult);
+  server.setRequestHandler('tools/call', async (request) => {
+    const { name, arguments: args } = request.params;
+    try {
+      return (await callTool(deps, loaded, principal, name, args)) as CallToolResult;
+    } catch (err) {
+      if (err instanceof UnknownToolError) throw new ProtocolError(INVALID_PARAMS, err.message);
+      throw err;
+    }
+  });
+  return server;
+}
+
+type AuthedRequest = Request & { auth?: AuthInfo };
+
+/**
+ * The MCP protocol layer, stateless (no sessions: any edge serves any request). 2026-07-28 requests go
+ * to the SDK's `createMcpHandler`; 2025-era requests to a per-request 2025 transport with JSON
+ * responses (the SDK's documented hybrid routing: its own 2025 fallback always answers SSE, which
+ * costs more per call). Both use the same server builder, so the eras cannot drift apart.
+ * Expects `req.auth` set by the authentication step and `req.body` parsed as JSON.
+ */
+export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string; onerror: (err: Error) => void }) {
+  const modern = toNodeHandler(
+    createMcpHandler((ctx) => buildServer(callContext(ctx.authInfo), deps, opts.version), { legacy: 'reject', responseMode: 'json', onerror: opts.onerror }),
+    { onerror: opts.onerror },
+  );
+
+  async function legacy(req: AuthedRequest, res: Response): Promise<void> {
+    const server = buildServer(callContext(req.auth), deps, opts.version);
+    const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, req.body);
+  }
+
+  return async function handle(req: AuthedRequest, res: Response): Promise<void> {
+    const isModern =
+      req.method === 'POST' &&
+      req.body !== undefined &&
+      classifyInboundRequest({
+        httpMethod: 'POST',
+        protocolVersionHeader: req.get('mcp-protocol-version'),
+        mcpMethodHeader: req.get('mcp-method'),
+        mcpNameHeader: req.get('mcp-name'),
+        body: req.body,
+      }).kind !== 'legacy';
+    if (isModern) return modern(req, res, req.body);
+    if (req.method !== 'POST') {
+      // No sessions and no server-initiated stream in stateless serving.
+      res.status(405).set('allow', 'POST').json({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed.' }, id: null });
+      return;
+    }
+    return legacy(req, res);
+  };
 }
