@@ -17,7 +17,8 @@ node scripts/check-boundaries.ts
 
 results="$(mktemp)"
 status=0
-node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js \
+# A hung run (a leaked handle) must fail, not eat the CI budget.
+timeout --signal=TERM 1500 node --experimental-vm-modules --no-warnings=ExperimentalWarning node_modules/jest/bin/jest.js \
   --json --outputFile="$results" "$@" || status=$?
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));

@@ -18,10 +18,13 @@ export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
 /** Runs jobs from a queue and publishes each reply to the requesting process (`replyTo`). */
 export class ReplyingConsumer<J extends { replyTo: string }, R> {
   private readonly worker: Worker;
+  private readonly connection: Redis;
 
   constructor(opts: ReplyingConsumerOptions<J, R>) {
     const keys = redisKeys(opts.prefix);
     const publisher = opts.redis;
+    // BullMQ leaves a connection it was given open; this one is ours to close.
+    this.connection = opts.redis.duplicate();
     this.worker = new Worker(
       opts.queueName,
       async (job: Job) => {
@@ -34,7 +37,7 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
         await publisher.publish(keys.results(parsed.data.replyTo), JSON.stringify(reply));
       },
       {
-        connection: opts.redis.duplicate(),
+        connection: this.connection,
         prefix: opts.prefix,
         concurrency: opts.concurrency,
         autorun: false,
@@ -56,5 +59,6 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
   /** Stops taking jobs and waits for running ones to finish. */
   async close(): Promise<void> {
     await this.worker.close();
+    this.connection.disconnect();
   }
 }

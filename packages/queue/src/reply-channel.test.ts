@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { TransientError } from '@toolplane/errors';
+import { Redis } from 'ioredis';
+import { z } from 'zod';
+import { RequestReplyClient } from './reply-channel.ts';
+import { ReplyingConsumer } from './reply-consumer.ts';
+
+// Real Redis from tests/setup/global-setup.js; each test uses its own prefix and queue.
+const redisUrl = process.env.TEST_REDIS_URL;
+if (!redisUrl) throw new Error('TEST_REDIS_URL is not set: the queue tests need Redis');
+
+const Job = z.object({ id: z.string(), n: z.number(), replyTo: z.string(), deadlineAt: z.number() });
+type Job = z.infer<typeof Job>;
+const Reply = z.object({ id: z.string(), doubled: z.number() });
+type Reply = z.infer<typeof Reply>;
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+function setup(opts: { consumer: boolean; handle?: (j: Job) => Promise<Reply> }) {
+  const prefix = `tq${randomUUID().slice(0, 8)}`;
+  const redis = new Redis(redisUrl!, { maxRetriesPerRequest: null });
+  const queueName = 'q';
+  const client = new RequestReplyClient<Job, Reply>({ redis, prefix, clientId: `c-${randomUUID()}`, queueName, jobName: 'double', reply: Reply, idOf: (r) => r.id });
+  const invalid: unknown[] = [];
+  const consumer = opts.consumer
+    ? new ReplyingConsumer<Job, Reply>({ redis, prefix, queueName, concurrency: 4, job: Job, handle: opts.handle ?? (async (j) => ({ id: j.id, doubled: j.n * 2 })), onInvalidJob: (_id, issues) => invalid.push(issues) })
+    : undefined;
+  consumer?.start();
+  cleanups.push(async () => {
+    await consumer?.close();
+    await client.close();
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  });
+  return { client, consumer, invalid, redis, prefix };
+}
+
+describe('request/reply over BullMQ with a per-client reply channel', () => {
+  it('matches every reply to its request, concurrently', async () => {
+    const { client } = setup({ consumer: true });
+    const replies = await Promise.all(
+      Array.from({ length: 50 }, (_, n) => {
+        const id = randomUUID();
+        return client.request(id, { id, n, replyTo: client.clientId, deadlineAt: Date.now() + 10_000 });
+      }),
+    );
+    expect(replies.map((r) => r.doubled)).toEqual(Array.from({ length: 50 }, (_, n) => n * 2));
+    expect(client.inFlight).toBe(0);
+  });
+
+  it('leaves no job data behind in Redis once answered', async () => {
+    const { client, redis, prefix } = setup({ consumer: true });
+    const id = randomUUID();
+    await client.request(id, { id, n: 1, replyTo: client.clientId, deadlineAt: Date.now() + 10_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await redis.exists(`${prefix}:q:${id}`)).toBe(0);
+  });
+
+  it('rejects with a transient error at the deadline when nobody answers', async () => {
+    const { client } = setup({ consumer: false });
+    const id = randomUUID();
+    await expect(client.request(id, { id, n: 1, replyTo: client.clientId, deadlineAt: Date.now() + 200 })).rejects.toBeInstanceOf(TransientError);
+    expect(client.inFlight).toBe(0);
+  });
+
+  it('fails an invalid job without running the handler, and reports its issues', async () => {
+    let ran = 0;
+    const { client, invalid } = setup({ consumer: true, handle: async (j) => (ran++, { id: j.id, doubled: 0 }) });
+    const id = randomUUID();
+    const bad = { id, n: 'not a number', replyTo: client.clientId, deadlineAt: Date.now() + 500 } as unknown as Job;
+    await expect(client.request(id, bad)).rejects.toBeInstanceOf(TransientError);
+    expect(ran).toBe(0);
+    expect(invalid).toHaveLength(1);
+  });
+});
