@@ -120,6 +120,33 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
     await expect(connectV2(example.mcpUrl, 'tp_wrong')).rejects.toThrow();
   });
 
+  it('refuses browser origins that are not allowed (DNS rebinding) and keys without the runtime scope', async () => {
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-api-key': stack.bootstrapKey };
+    const foreign = await fetch(example.mcpUrl, { method: 'POST', headers: { ...headers, origin: 'http://evil.example' }, body });
+    expect(foreign.status).toBe(403);
+    const managementOnly = await api.request<{ key: string }>('POST', '/api_keys', { name: 'admin-only', scopes: ['management'] });
+    const denied = await fetch(example.mcpUrl, { method: 'POST', headers: { ...headers, 'x-api-key': managementOnly.key }, body });
+    expect(denied.status).toBe(403);
+  });
+
+  it('stops accepting a revoked key on the edge', async () => {
+    const created = await api.request<{ id: string; key: string }>('POST', '/api_keys', { name: 'short-lived' });
+    const client = await connectV2(example.mcpUrl, created.key);
+    expect((await client.listTools()).tools).toHaveLength(3);
+    await client.close();
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/api_keys/${created.id}`, { method: 'DELETE', headers: { 'x-api-key': stack.bootstrapKey } });
+    expect(res.status).toBe(204);
+    const deadline = Date.now() + 1000;
+    let status = 0;
+    do {
+      status = (await fetch(example.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-api-key': created.key }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) })).status;
+    } while (status !== 401 && Date.now() < deadline);
+    expect(status).toBe(401);
+    const listed = await api.request<{ data: { id: string; revokedAt: string | null }[] }>('GET', '/api_keys');
+    expect(listed.data.find((k) => k.id === created.id)!.revokedAt).not.toBeNull();
+  });
+
   it('serves MCP 2026-07-28: a negotiating v2 client gets the modern era and calls tools', async () => {
     const client = await connectV2(example.mcpUrl, stack.bootstrapKey, 'auto');
     expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');

@@ -38,12 +38,18 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     else if (channel === keys.apiKeyChanged) apiKeys.invalidate(message);
   });
 
+  const anyOrigin = env.ALLOWED_ORIGINS.includes('*');
   async function serveMcp(req: Request, res: Response): Promise<void> {
+    const origin = req.header('origin');
+    if (origin !== undefined && !anyOrigin && !env.ALLOWED_ORIGINS.includes(origin)) {
+      return jsonRpcError(res, 403, -32001, `Origin ${origin} is not allowed.`);
+    }
     const serverId = String(req.params.serverId ?? '');
     const key = req.header('x-api-key');
     if (!key) return jsonRpcError(res, 401, -32001, 'Authentication required: send your API key in the x-api-key header.', { 'www-authenticate': 'ApiKey header="x-api-key"' });
     const record = await apiKeys.authenticate(key);
     if (!record) return jsonRpcError(res, 401, -32001, 'Invalid API key.', { 'www-authenticate': 'ApiKey header="x-api-key"' });
+    if (!record.scopes.includes('runtime')) return jsonRpcError(res, 403, -32001, 'This API key has no "runtime" scope.');
     const loaded = await catalogs.get(serverId);
     // A server of another workspace is indistinguishable from a missing one.
     if (!loaded || loaded.catalog.workspaceId !== record.workspaceId) return jsonRpcError(res, 404, -32002, `MCP server ${serverId} not found.`);

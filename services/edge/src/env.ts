@@ -16,6 +16,14 @@ export const EdgeEnv = z.object({
   API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).default(60_000),
   /** Largest accepted JSON-RPC request body. */
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  /**
+   * Browser origins allowed to call the MCP endpoints (comma-separated, `*` for any). Requests with
+   * another `Origin` header get 403 (DNS-rebinding protection); requests without one are not browsers.
+   */
+  ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean)),
   LOG_LEVEL: logLevel,
 });
 export type EdgeEnv = z.infer<typeof EdgeEnv>;

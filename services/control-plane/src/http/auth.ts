@@ -27,6 +27,7 @@ export function requireApiKey(db: Db) {
     if (!key) throw new AuthError('auth.missing_key', 'the x-api-key header is required');
     const row = await db.apiKey.findUnique({ where: { hash: hashApiKey(key) } });
     if (!row || row.revokedAt) throw new AuthError('auth.invalid_key', 'the API key is invalid or revoked');
+    if (!row.scopes.includes('management')) throw new AuthError('auth.forbidden', 'this API key has no "management" scope');
     callers.set(req, { workspaceId: row.workspaceId, keyId: row.id });
     next();
   };

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { NotFoundError } from '@toolplane/errors';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller, hashApiKey } from '../http/auth.ts';
+import { isUuid } from './ids.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 
 export const apiKeyScopes = ['management', 'runtime'] as const;
@@ -42,6 +44,19 @@ export function apiKeysRouter(db: Db, publisher: RuntimePublisher): Router {
   r.get('/', async (req, res) => {
     const rows = await db.apiKey.findMany({ where: { workspaceId: caller(req).workspaceId }, orderBy: { createdAt: 'asc' } });
     res.json({ data: rows.map(present) });
+  });
+  // Revocation reaches every edge at once: the key record is removed from Redis and the change announced.
+  r.delete('/:id', async (req, res) => {
+    const { workspaceId } = caller(req);
+    const row = isUuid(req.params.id) ? await db.apiKey.findFirst({ where: { id: req.params.id, workspaceId } }) : null;
+    if (!row) throw new NotFoundError('API key', req.params.id);
+    if (!row.revokedAt) {
+      await db.$transaction(async (tx) => {
+        await tx.apiKey.update({ where: { id: row.id }, data: { revokedAt: new Date() } });
+        await publisher.removeApiKey(row.hash);
+      });
+    }
+    res.status(204).end();
   });
   return r;
 }
