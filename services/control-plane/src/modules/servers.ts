@@ -20,6 +20,22 @@ const CreateServerBody = z.object({
   isPublic: z.boolean().default(false),
 });
 
+const UpdateServerBody = CreateServerBody.omit({ connectorInstanceId: true, mode: true, isPublic: true })
+  .partial()
+  .extend({
+    mode: z.enum(['SMART', 'NORMAL']).optional(),
+    connectorInstanceId: z.string().min(1).optional(),
+    isPublic: z.boolean().optional(),
+    description: z.string().max(1000).nullable().optional(),
+  })
+  .strict();
+
+const ListQuery = z.object({
+  page: z.coerce.number().int().min(1).default(1),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().uuid().optional(),
+});
+
 export type ServerRow = { id: string; workspaceId: string; name: string; description: string | null; mode: 'SMART' | 'NORMAL'; connectorInstanceId: string | null; selectedTools: string[]; isPublic: boolean; config: unknown; catalogVersion: number; createdAt: Date; updatedAt: Date };
 
 /** Compiles a server's immutable catalog from its connector instance and tool selection. */
@@ -107,9 +123,70 @@ export function serversRouter(db: Db, publisher: RuntimePublisher, publicEdgeUrl
     res.status(201).json(present(server, catalog));
   });
 
+  // Page-based (`page`, `limit`) or cursor-based (`cursor` = the last id seen, `limit`) listing.
   r.get('/', async (req, res) => {
-    const rows = (await db.mcpServer.findMany({ where: { workspaceId: caller(req).workspaceId }, orderBy: { createdAt: 'asc' } })) as ServerRow[];
-    res.json({ data: rows.map((row) => present(row)) });
+    const q = ListQuery.parse(req.query);
+    const where = { workspaceId: caller(req).workspaceId };
+    const orderBy = [{ createdAt: 'asc' as const }, { id: 'asc' as const }];
+    const total = await db.mcpServer.count({ where });
+    const rows = (await db.mcpServer.findMany({
+      where,
+      orderBy,
+      take: q.limit + 1,
+      ...(q.cursor ? { cursor: { id: q.cursor }, skip: 1 } : { skip: (q.page - 1) * q.limit }),
+    })) as ServerRow[];
+    const more = rows.length > q.limit;
+    const page = rows.slice(0, q.limit);
+    res.json({
+      data: page.map((row) => present(row)),
+      pagination: { ...(q.cursor ? {} : { page: q.page }), limit: q.limit, total, nextCursor: more ? page.at(-1)!.id : null },
+    });
+  });
+
+  r.patch('/:id', async (req, res) => {
+    const body = UpdateServerBody.parse(req.body ?? {});
+    const { workspaceId } = caller(req);
+    const row = isUuid(req.params.id) ? ((await db.mcpServer.findFirst({ where: { id: req.params.id, workspaceId } })) as ServerRow | null) : null;
+    if (!row) throw new NotFoundError('MCP server', req.params.id);
+    if (body.mode === 'SMART') throw new ValidationError('mode SMART is not available yet', [{ path: '/mode', message: 'SMART mode (meta tools) is not implemented in this version; use NORMAL' }]);
+    if (body.connectorInstanceId && (!isUuid(body.connectorInstanceId) || !(await db.connectorInstance.findFirst({ where: { id: body.connectorInstanceId, workspaceId } })))) {
+      throw new ValidationError('the MCP server update is invalid', [{ path: '/connectorInstanceId', message: `no connector instance ${body.connectorInstanceId} in this workspace` }]);
+    }
+    if (body.name && body.name !== row.name && (await db.mcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } }))) {
+      throw new ValidationError('the MCP server update is invalid', [{ path: '/name', message: `a server named "${body.name}" already exists` }], 'resource.conflict', 409);
+    }
+    // The update and the new catalog version succeed or fail together (an unknown selected tool rolls both back).
+    const { server, catalog } = await db.$transaction(async (tx) => {
+      const updated = (await tx.mcpServer.update({
+        where: { id: row.id },
+        data: {
+          ...(body.name !== undefined ? { name: body.name } : {}),
+          ...(body.description !== undefined ? { description: body.description } : {}),
+          ...(body.mode !== undefined ? { mode: body.mode } : {}),
+          ...(body.selectedTools !== undefined ? { selectedTools: body.selectedTools } : {}),
+          ...(body.connectorInstanceId !== undefined ? { connectorInstanceId: body.connectorInstanceId } : {}),
+          ...(body.isPublic !== undefined ? { isPublic: body.isPublic } : {}),
+          ...(body.config !== undefined ? { config: body.config as object } : {}),
+          catalogVersion: row.catalogVersion + 1,
+        },
+      })) as ServerRow;
+      const compiled = await compileCatalog(tx, updated, updated.catalogVersion);
+      await tx.catalogVersion.create({ data: { serverId: updated.id, version: updated.catalogVersion, catalog: compiled as object } });
+      await publisher.publishCatalog(compiled);
+      return { server: updated, catalog: compiled };
+    });
+    res.json(present(server, catalog));
+  });
+
+  r.delete('/:id', async (req, res) => {
+    const { workspaceId } = caller(req);
+    const row = isUuid(req.params.id) ? await db.mcpServer.findFirst({ where: { id: req.params.id, workspaceId } }) : null;
+    if (!row) throw new NotFoundError('MCP server', req.params.id);
+    await db.$transaction(async (tx) => {
+      await tx.mcpServer.delete({ where: { id: row.id } });
+      await publisher.removeCatalog(row.id);
+    });
+    res.status(204).end();
   });
 
   r.get('/:id', async (req, res) => {

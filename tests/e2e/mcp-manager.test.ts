@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { ApiError, ControlPlaneClient, registerTicketExample, startStack, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { freshDatabase, tempDir, testServices, uniquePrefix } from '../helpers.ts';
+
+let stack: Stack;
+let upstream: TicketSystem;
+let example: RegisteredExample;
+let api: ControlPlaneClient;
+const serverIds: string[] = [];
+
+async function toolNames(url: string): Promise<string[]> {
+  const client = new Client({ name: 'mgr', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+  const { tools } = await client.listTools();
+  await client.close();
+  return tools.map((t) => t.name);
+}
+
+async function rejected(method: string, path: string, body?: unknown): Promise<ApiError> {
+  try {
+    await api.request(method, path, body);
+  } catch (err) {
+    if (err instanceof ApiError) return err;
+    throw err;
+  }
+  throw new Error(`${method} ${path} was accepted`);
+}
+
+beforeAll(async () => {
+  upstream = await startTicketSystem({ apiKey: 'k' });
+  stack = await startStack({ dataDir: tempDir('mgr'), redisUrl: testServices().redisUrl, redisPrefix: uniquePrefix('mgr'), databaseUrl: await freshDatabase('mgr') });
+  api = new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  example = await registerTicketExample(api, upstream.url, 'k', 'srv-a');
+  serverIds.push(example.serverId);
+  for (const name of ['srv-b', 'srv-c', 'srv-d', 'srv-e']) {
+    const s = await api.request<{ id: string }>('POST', '/mcp_manager', { name, mode: 'NORMAL', connectorInstanceId: example.instanceId });
+    serverIds.push(s.id);
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await upstream?.close();
+});
+
+describe('GET /api/v1/mcp_manager pagination', () => {
+  type Page = { data: { id: string; name: string }[]; pagination: { page?: number; limit: number; total: number; nextCursor: string | null } };
+
+  it('pages by page and limit in creation order', async () => {
+    const p1 = await api.request<Page>('GET', '/mcp_manager?page=1&limit=2');
+    const p3 = await api.request<Page>('GET', '/mcp_manager?page=3&limit=2');
+    const p4 = await api.request<Page>('GET', '/mcp_manager?page=4&limit=2');
+    expect(p1.data.map((s) => s.name)).toEqual(['srv-a', 'srv-b']);
+    expect(p1.pagination).toEqual({ page: 1, limit: 2, total: 5, nextCursor: serverIds[1] });
+    expect(p3.data.map((s) => s.name)).toEqual(['srv-e']);
+    expect(p3.pagination.nextCursor).toBeNull();
+    expect(p4.data).toEqual([]);
+  });
+
+  it('follows cursors to the end', async () => {
+    const names: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Page = await api.request<Page>('GET', `/mcp_manager?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      names.push(...page.data.map((s) => s.name));
+      cursor = page.pagination.nextCursor;
+    } while (cursor);
+    expect(names).toEqual(['srv-a', 'srv-b', 'srv-c', 'srv-d', 'srv-e']);
+  });
+
+  it('rejects invalid paging parameters with every field listed', async () => {
+    const err = await rejected('GET', '/mcp_manager?page=0&limit=1000&cursor=nope');
+    expect(err.status).toBe(422);
+    expect((err.body as { errors: { path: string }[] }).errors.map((e) => e.path).sort()).toEqual(['/cursor', '/limit', '/page']);
+  });
+});
+
+describe('PATCH and DELETE /api/v1/mcp_manager/{id}', () => {
+  it('narrows the exposed tools with selectedTools, live on the edge', async () => {
+    const updated = await api.request<{ selectedTools: string[]; tools: string[]; catalogVersion: number }>('PATCH', `/mcp_manager/${example.serverId}`, { selectedTools: ['get_ticket'] });
+    expect(updated.tools).toEqual(['get_ticket']);
+    expect(updated.catalogVersion).toBe(2);
+    expect(await toolNames(example.mcpUrl)).toEqual(['get_ticket']);
+  });
+
+  it('rejects an unknown selected tool or field and changes nothing', async () => {
+    const before = await api.request<{ catalogVersion: number; selectedTools: string[] }>('GET', `/mcp_manager/${example.serverId}`);
+    const unknownTool = await rejected('PATCH', `/mcp_manager/${example.serverId}`, { selectedTools: ['get_ticket', 'drop_database'] });
+    expect(unknownTool.status).toBe(422);
+    expect((unknownTool.body as { errors: { path: string; message: string }[] }).errors).toEqual([{ path: '/selectedTools/1', message: 'no tool "drop_database" in connector ticket-system' }]);
+    const unknownField = await rejected('PATCH', `/mcp_manager/${example.serverId}`, { selectTools: [] });
+    expect(unknownField.status).toBe(422);
+    const after = await api.request<{ catalogVersion: number; selectedTools: string[] }>('GET', `/mcp_manager/${example.serverId}`);
+    expect(after).toEqual(before);
+    expect(await toolNames(example.mcpUrl)).toEqual(['get_ticket']);
+  });
+
+  it('answers 404 for unknown ids, malformed ids included', async () => {
+    expect((await rejected('GET', '/mcp_manager/00000000-0000-4000-8000-000000000000')).status).toBe(404);
+    expect((await rejected('PATCH', '/mcp_manager/not-a-uuid', { description: 'x' })).status).toBe(404);
+    expect((await rejected('DELETE', '/mcp_manager/not-a-uuid')).status).toBe(404);
+  });
+
+  it('deletes a server: gone from the API and from the edge', async () => {
+    const victim = serverIds[4]!;
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/mcp_manager/${victim}`, { method: 'DELETE', headers: { 'x-api-key': stack.bootstrapKey } });
+    expect(res.status).toBe(204);
+    expect((await rejected('GET', `/mcp_manager/${victim}`)).status).toBe(404);
+    const mcp = await fetch(`${stack.edgeUrl}/mcp/${victim}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-api-key': stack.bootstrapKey },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+    expect(mcp.status).toBe(404);
+  });
+});
