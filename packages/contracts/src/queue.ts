@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /** Queue and job names, and Redis key layout shared by edge, worker and control plane. */
 export const queueNames = { toolInvocations: 'tool-invocations', dataPlaneTasks: 'data-plane-tasks' } as const;
-export const jobNames = { toolInvoke: 'tool.invoke', connectorTest: 'connector.test' } as const;
+export const jobNames = { toolInvoke: 'tool.invoke', connectorTest: 'connector.test', listRemoteTools: 'mcp.list_tools' } as const;
 
 /**
  * Redis key layout shared by edge, worker and control plane. `prefix` isolates deployments (and
@@ -90,8 +90,35 @@ export const ConnectorTestJobV1 = z.object({
   deadlineAt: z.number().int(),
   replyTo: z.string(),
 });
-export const DataPlaneTask = z.discriminatedUnion('kind', [ConnectorTestJobV1]);
+/**
+ * `mcp.list_tools` (control plane → worker): connect to an external MCP server and list its tools
+ * (seed 002 `load-tools-from-url`). Header values are sent by the worker only.
+ */
+export const ListRemoteToolsJobV1 = z.object({
+  v: z.literal(1),
+  taskId: z.string().min(1),
+  kind: z.literal('mcp.list_tools'),
+  url: z.string().url(),
+  headers: z.record(z.string(), z.string()),
+  deadlineAt: z.number().int(),
+  replyTo: z.string(),
+});
+
+export const DataPlaneTask = z.discriminatedUnion('kind', [ConnectorTestJobV1, ListRemoteToolsJobV1]);
 export type DataPlaneTask = z.infer<typeof DataPlaneTask>;
+export type ConnectorTestJob = z.infer<typeof ConnectorTestJobV1>;
+export type ListRemoteToolsJob = z.infer<typeof ListRemoteToolsJobV1>;
+
+export const ListRemoteToolsResult = z.object({
+  v: z.literal(1),
+  taskId: z.string(),
+  ok: z.boolean(),
+  /** Tools in standard MCP format, as the remote server listed them. */
+  tools: z.array(z.record(z.string(), z.unknown())).default([]),
+  transport: z.enum(['streamable-http', 'sse']).optional(),
+  error: z.string().optional(),
+});
+export type ListRemoteToolsResult = z.infer<typeof ListRemoteToolsResult>;
 
 export const ConnectorTestResult = z.object({
   v: z.literal(1),
@@ -105,3 +132,6 @@ export const ConnectorTestResult = z.object({
   error: z.string().optional(),
 });
 export type ConnectorTestResult = z.infer<typeof ConnectorTestResult>;
+
+export const DataPlaneTaskResult = z.union([ConnectorTestResult, ListRemoteToolsResult]);
+export type DataPlaneTaskResult = z.infer<typeof DataPlaneTaskResult>;

@@ -1,22 +1,31 @@
-import { ConnectorTestResult, jobNames, queueNames, type DataPlaneTask } from '@toolplane/contracts';
+import {
+  ConnectorTestResult,
+  DataPlaneTaskResult,
+  ListRemoteToolsResult,
+  queueNames,
+  type ConnectorTestJob,
+  type DataPlaneTask,
+  type ListRemoteToolsJob,
+} from '@toolplane/contracts';
+import { InternalError } from '@toolplane/errors';
 import type { Redis } from 'ioredis';
 import { RequestReplyClient } from './reply-channel.ts';
 
 /**
- * The control plane's way to have the data plane do egress for it (connector `test_endpoint`
- * today; `load-tools-from-url` next): the control plane never calls customer APIs itself.
+ * The control plane's way to have the data plane do egress for it (connector `test_endpoint`,
+ * `load-tools-from-url`): the control plane never calls customer APIs or external servers itself.
  */
 export class DataPlaneTaskClient {
   readonly clientId: string;
-  private readonly rpc: RequestReplyClient<DataPlaneTask, ConnectorTestResult>;
+  private readonly rpc: RequestReplyClient<DataPlaneTask, DataPlaneTaskResult>;
 
   constructor(opts: { redis: Redis; prefix: string; clientId: string }) {
     this.clientId = opts.clientId;
     this.rpc = new RequestReplyClient({
       ...opts,
       queueName: queueNames.dataPlaneTasks,
-      jobName: jobNames.connectorTest,
-      reply: ConnectorTestResult,
+      jobName: 'data-plane.task',
+      reply: DataPlaneTaskResult,
       idOf: (r) => r.taskId,
     });
   }
@@ -25,8 +34,18 @@ export class DataPlaneTaskClient {
     return this.rpc.start();
   }
 
-  testConnector(task: DataPlaneTask): Promise<ConnectorTestResult> {
-    return this.rpc.request(task.taskId, task);
+  async testConnector(task: ConnectorTestJob): Promise<ConnectorTestResult> {
+    const r = await this.rpc.request(task.taskId, task);
+    const parsed = ConnectorTestResult.safeParse(r);
+    if (!parsed.success) throw new InternalError('internal.unexpected', 'unexpected reply to connector.test');
+    return parsed.data;
+  }
+
+  async listRemoteTools(task: ListRemoteToolsJob): Promise<ListRemoteToolsResult> {
+    const r = await this.rpc.request(task.taskId, task);
+    const parsed = ListRemoteToolsResult.safeParse(r);
+    if (!parsed.success) throw new InternalError('internal.unexpected', 'unexpected reply to mcp.list_tools');
+    return parsed.data;
   }
 
   close(): Promise<void> {

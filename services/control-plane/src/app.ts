@@ -51,7 +51,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use(requireApiKey(db));
   api.use('/connectors', connectorsRouter(db, publisher, env.MAX_BODY_BYTES));
   api.use('/connector_instances', connectorInstancesRouter(db, secrets, publisher, tasks, env.MAX_BODY_BYTES));
-  api.use('/mcp_manager', serversRouter(db, publisher, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES));
+  api.use('/mcp_manager', serversRouter(db, publisher, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES, { tasks, redis, prefix: env.REDIS_PREFIX }));
   api.use('/api_keys', express.json({ limit: env.MAX_BODY_BYTES }), apiKeysRouter(db, publisher));
   http.use('/api/v1', api);
   http.use(notFoundHandler);

@@ -9,7 +9,7 @@ import { LocalSealedSecretsReader, type SecretsReader } from '@toolplane/secrets
 import { Redis } from 'ioredis';
 import { Authorizer } from './auth.ts';
 import { PlanCache } from './catalog-cache.ts';
-import { createConnectorTestHandler } from './connector-test.ts';
+import { createDataPlaneTaskHandler } from './data-plane-tasks.ts';
 import { RateLimits } from './rate-limits.ts';
 import type { WorkerEnv } from './env.ts';
 import { createToolInvocationProcessor } from './processor.ts';
@@ -48,14 +48,14 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     handle: processor,
     onInvalidJob,
   });
-  // Egress on behalf of the control plane (connector test endpoints).
+  // Egress on behalf of the control plane (connector test endpoints, external MCP tool lists).
   const tasks = new ReplyingConsumer({
     redis,
     prefix: env.REDIS_PREFIX,
     queueName: queueNames.dataPlaneTasks,
     concurrency: 4,
     job: DataPlaneTask,
-    handle: createConnectorTestHandler({ secrets: resolver, limits: httpLimits }),
+    handle: createDataPlaneTaskHandler({ secrets: resolver, limits: httpLimits }),
     onInvalidJob,
   });
 

@@ -1,4 +1,4 @@
-import type { ConnectorTestResult, DataPlaneTask } from '@toolplane/contracts';
+import type { ConnectorTestJob, ConnectorTestResult } from '@toolplane/contracts';
 import { sendRequest, type HttpLimits } from './http-operation.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 
@@ -9,7 +9,7 @@ function fill(template: string, values: Record<string, string | undefined>): str
 /** Runs a connector's `test_endpoint` with an instance's credentials and reports what it saw. */
 export function createConnectorTestHandler(deps: { secrets: SecretResolver; limits: HttpLimits; now?: () => number }) {
   const now = deps.now ?? Date.now;
-  return async (task: DataPlaneTask): Promise<ConnectorTestResult> => {
+  return async (task: ConnectorTestJob): Promise<ConnectorTestResult> => {
     const started = now();
     const base = { v: 1 as const, taskId: task.taskId, expectedStatus: task.expectedStatus };
     const credentials: Record<string, string | undefined> = {};

@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { Catalog, ConnectorDescriptor } from '@toolplane/contracts';
-import { NotFoundError, ValidationError } from '@toolplane/errors';
+import type { DataPlaneTaskClient } from '@toolplane/queue';
+import type { Redis } from 'ioredis';
+import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import { compileDescriptorTools } from '@toolplane/openapi';
 import express, { Router } from 'express';
 import { z } from 'zod';
@@ -79,7 +82,20 @@ export async function recompileServers(db: Db, publisher: RuntimePublisher, wher
   return servers.length;
 }
 
-export function serversRouter(db: Db, publisher: RuntimePublisher, publicEdgeUrl: string, maxBodyBytes: number): Router {
+const LoadToolsBody = z.object({
+  url: z.string().url().refine((u) => /^https?:/i.test(u), 'must be an http(s) URL'),
+  headers: z.record(z.string(), z.string()).default({}),
+  /** How long the list is reused for the same URL and headers; 0 always fetches. */
+  cacheMinutes: z.number().int().min(0).max(1440).default(5),
+});
+
+export interface RemoteToolsDeps {
+  tasks: DataPlaneTaskClient;
+  redis: Redis;
+  prefix: string;
+}
+
+export function serversRouter(db: Db, publisher: RuntimePublisher, publicEdgeUrl: string, maxBodyBytes: number, remote: RemoteToolsDeps): Router {
   const r = Router();
   r.use(express.json({ limit: maxBodyBytes }));
   const present = (row: ServerRow, catalog?: Catalog) => ({
@@ -96,6 +112,24 @@ export function serversRouter(db: Db, publisher: RuntimePublisher, publicEdgeUrl
     ...(catalog ? { tools: catalog.tools.map((t) => t.tool.name) } : {}),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+  });
+
+  // Seed 002: preview an external MCP server's tools without registering it. The worker connects
+  // (the control plane has no egress); lists are cached by a hash of URL and headers (never the values).
+  r.post('/load-tools-from-url', async (req, res) => {
+    const body = LoadToolsBody.parse(req.body ?? {});
+    const { workspaceId } = caller(req);
+    const digest = createHash('sha256').update(JSON.stringify([workspaceId, body.url, Object.entries(body.headers).sort()])).digest('hex');
+    const cacheKey = `${remote.prefix}:remote-tools:${digest}`;
+    if (body.cacheMinutes > 0) {
+      const hit = await remote.redis.get(cacheKey);
+      if (hit) return void res.json({ ...(JSON.parse(hit) as object), cached: true });
+    }
+    const result = await remote.tasks.listRemoteTools({ v: 1, taskId: crypto.randomUUID(), kind: 'mcp.list_tools', url: body.url, headers: body.headers, deadlineAt: Date.now() + 30_000, replyTo: remote.tasks.clientId });
+    if (!result.ok) throw new UserError('upstream.unreachable', result.error ?? 'the MCP server could not be reached', { status: 502 });
+    const payload = { url: body.url, transport: result.transport, tools: result.tools, fetchedAt: new Date().toISOString() };
+    if (body.cacheMinutes > 0) await remote.redis.set(cacheKey, JSON.stringify(payload), 'EX', body.cacheMinutes * 60);
+    res.json({ ...payload, cached: false });
   });
 
   r.post('/', async (req, res) => {

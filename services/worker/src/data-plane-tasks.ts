@@ -1,0 +1,19 @@
+import type { DataPlaneTask, DataPlaneTaskResult } from '@toolplane/contracts';
+import { createConnectorTestHandler } from './connector-test.ts';
+import type { HttpLimits } from './http-operation.ts';
+import { createRemoteToolsHandler } from './remote-tools.ts';
+import type { SecretResolver } from './secret-resolver.ts';
+
+/** Egress the control plane asks the data plane to do. */
+export function createDataPlaneTaskHandler(deps: { secrets: SecretResolver; limits: HttpLimits }) {
+  const connectorTest = createConnectorTestHandler(deps);
+  const remoteTools = createRemoteToolsHandler({ timeoutMs: deps.limits.timeoutMs });
+  return (task: DataPlaneTask): Promise<DataPlaneTaskResult> => {
+    switch (task.kind) {
+      case 'connector.test':
+        return connectorTest(task);
+      case 'mcp.list_tools':
+        return remoteTools(task);
+    }
+  };
+}
