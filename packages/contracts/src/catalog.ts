@@ -81,7 +81,12 @@ export type HttpOperationPlan = z.infer<typeof HttpOperationPlan>;
 export const ExecutionPlan = z.discriminatedUnion('kind', [HttpOperationPlan]);
 export type ExecutionPlan = z.infer<typeof ExecutionPlan>;
 
-export const CatalogTool = z.object({ tool: ToolDefinition, plan: ExecutionPlan });
+export const CatalogTool = z.object({
+  tool: ToolDefinition,
+  plan: ExecutionPlan,
+  /** Where the tool comes from (for SMART-mode search results and connection listings). */
+  source: z.object({ connector: z.string(), instance: z.string() }).optional(),
+});
 export type CatalogTool = z.infer<typeof CatalogTool>;
 
 /**
@@ -96,6 +101,11 @@ export const Catalog = z.object({
   name: z.string(),
   description: z.string().optional(),
   isPublic: z.boolean().default(false),
+  /**
+   * NORMAL: `tools` are what `tools/list` shows. SMART (seed 002): `tools/list` shows the meta tools
+   * (search, describe, execute, connections) and `tools` is the searchable catalog they act on.
+   */
+  mode: z.enum(['NORMAL', 'SMART']).default('NORMAL'),
   tools: z.array(CatalogTool),
 });
 export type Catalog = z.infer<typeof Catalog>;

@@ -1,6 +1,7 @@
 import { Catalog, redisKeys, type CatalogTool, type RedisKeys } from '@toolplane/contracts';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { Redis } from 'ioredis';
+import { metaTools, ToolSearch } from './smart-mode.ts';
 
 export interface LoadedTool {
   def: CatalogTool['tool'];
@@ -9,7 +10,11 @@ export interface LoadedTool {
 
 export interface LoadedCatalog {
   catalog: Catalog;
+  /** The catalog's tools (what `tools/call` runs in NORMAL mode, what `execute_tool` runs in SMART mode). */
   tools: Map<string, LoadedTool>;
+  /** SMART mode: the meta tools, handled on the edge. */
+  meta: Map<string, LoadedTool>;
+  search?: ToolSearch;
   /** `tools/list` payload, built once per version (deterministic order: catalog order). */
   list: CatalogTool['tool'][];
 }
@@ -23,6 +28,7 @@ export class CatalogCache {
   private readonly cache = new Map<string, Promise<LoadedCatalog | null>>();
   private readonly keys: RedisKeys;
   private readonly ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
+  private readonly metaValidators = new Map(metaTools.map((t) => [t.name, this.ajv.compile(t.inputSchema)]));
 
   private readonly redis: Redis;
   constructor(redis: Redis, prefix: string) {
@@ -51,7 +57,11 @@ export class CatalogCache {
     const catalog = Catalog.parse(JSON.parse(raw));
     const tools = new Map<string, LoadedTool>();
     for (const t of catalog.tools) tools.set(t.tool.name, { def: t.tool, validate: this.ajv.compile(t.tool.inputSchema) });
-    return { catalog, tools, list: catalog.tools.map((t) => t.tool) };
+    if (catalog.mode === 'SMART') {
+      const meta = new Map(metaTools.map((def) => [def.name, { def, validate: this.metaValidators.get(def.name)! }]));
+      return { catalog, tools, meta, search: new ToolSearch(catalog.tools), list: metaTools };
+    }
+    return { catalog, tools, meta: new Map(), list: catalog.tools.map((t) => t.tool) };
   }
 }
 

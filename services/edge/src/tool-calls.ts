@@ -3,7 +3,8 @@ import type { Principal, ToolResultPayload } from '@toolplane/contracts';
 import { AppError, toAppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { InvocationClient } from '@toolplane/queue';
-import { describeArgumentErrors, type LoadedCatalog } from './catalogs.ts';
+import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
+import { structured } from './smart-mode.ts';
 
 export interface ToolCallDeps {
   invocations: InvocationClient;
@@ -35,12 +36,62 @@ export async function callTool(
   name: string,
   args: Record<string, unknown> | undefined,
 ): Promise<ToolResultPayload> {
+  if (loaded.catalog.mode === 'SMART') {
+    const meta = loaded.meta.get(name);
+    if (!meta) throw new UnknownToolError(name);
+    return callMetaTool(deps, loaded, principal, meta, args ?? {});
+  }
   const tool = loaded.tools.get(name);
   if (!tool) throw new UnknownToolError(name);
-  const input = args ?? {};
-  if (!tool.validate(input)) {
-    return errorResult(`Invalid arguments for tool "${name}": ${describeArgumentErrors(tool.validate.errors)}. Input schema: ${JSON.stringify(tool.def.inputSchema)}`);
+  return runTool(deps, loaded, principal, tool, args ?? {});
+}
+
+function invalidArguments(tool: LoadedTool): ToolResultPayload {
+  return errorResult(`Invalid arguments for tool "${tool.def.name}": ${describeArgumentErrors(tool.validate.errors)}. Input schema: ${JSON.stringify(tool.def.inputSchema)}`);
+}
+
+/** SMART mode (seed 002): search, describe and connections are answered here; execute runs the target tool. */
+async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, meta: LoadedTool, input: Record<string, unknown>): Promise<ToolResultPayload> {
+  if (!meta.validate(input)) return invalidArguments(meta);
+  const unknown = (name: string) => errorResult(`No tool named "${name}" in this catalog. Use search_tools to find the right name.`);
+  switch (meta.def.name) {
+    case 'search_tools': {
+      const results = loaded.search!.search(String(input.query), typeof input.limit === 'number' ? input.limit : 5);
+      return structured({ results });
+    }
+    case 'describe_tool': {
+      const target = loaded.tools.get(String(input.name));
+      if (!target) return unknown(String(input.name));
+      const source = loaded.catalog.tools.find((t) => t.tool.name === target.def.name)?.source;
+      return structured({ ...target.def, ...(source ? { source } : {}) });
+    }
+    case 'execute_tool': {
+      const target = loaded.tools.get(String(input.name));
+      if (!target) return unknown(String(input.name));
+      return runTool(deps, loaded, principal, target, (input.arguments ?? {}) as Record<string, unknown>);
+    }
+    case 'list_connections': {
+      const connections = new Map<string, { connector: string; instance: string; tools: number }>();
+      for (const t of loaded.catalog.tools) {
+        if (!t.source) continue;
+        const key = `${t.source.connector}/${t.source.instance}`;
+        const c = connections.get(key) ?? { ...t.source, tools: 0 };
+        c.tools++;
+        connections.set(key, c);
+      }
+      return structured({
+        connections: [...connections.values()],
+        howToConnect: 'To connect another account, an administrator creates a connector instance with its credentials: POST /api/v1/connector_instances { connector_id, name, credentials }. Its tools then appear in search_tools.',
+      });
+    }
+    default:
+      throw new UnknownToolError(meta.def.name);
   }
+}
+
+async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, tool: LoadedTool, input: Record<string, unknown>): Promise<ToolResultPayload> {
+  const name = tool.def.name;
+  if (!tool.validate(input)) return invalidArguments(tool);
   const invocationId = randomUUID();
   try {
     const result = await deps.invocations.invoke({

@@ -60,13 +60,16 @@ export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publish
     const keys = Object.keys(body.credentials);
     // Secrets first, row second; a failed insert removes what was written (nothing half-saved).
     for (const key of keys) await secrets.put(credentialSecretName(workspaceId, id, key), body.credentials[key]!);
+    let row;
     try {
-      const row = await db.connectorInstance.create({ data: { id, workspaceId, connectorId: connector.id, name: body.name, baseUrl: body.base_url ?? null, credentialKeys: keys } });
-      res.status(201).json(present(row));
+      row = await db.connectorInstance.create({ data: { id, workspaceId, connectorId: connector.id, name: body.name, baseUrl: body.base_url ?? null, credentialKeys: keys } });
     } catch (err) {
       for (const key of keys) await secrets.delete(credentialSecretName(workspaceId, id, key)).catch(() => undefined);
       throw err;
     }
+    // New tools join the workspace-wide catalogs (SMART servers).
+    await recompileServers(db, publisher, { id: { in: [] } }, workspaceId);
+    res.status(201).json(present(row));
   });
   r.get('/', async (req, res) => {
     const rows = await db.connectorInstance.findMany({ where: { workspaceId: caller(req).workspaceId }, orderBy: { createdAt: 'asc' } });
@@ -98,7 +101,7 @@ export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publish
       },
     });
     if (Object.keys(given).length > 0) await publisher.secretsChanged(credentialSecretPrefix(workspaceId, row.id));
-    await recompileServers(db, publisher, { connectorInstanceId: row.id });
+    await recompileServers(db, publisher, { connectorInstanceId: row.id }, workspaceId);
     res.json(present(updated));
   });
 
@@ -140,7 +143,7 @@ export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publish
     await db.connectorInstance.delete({ where: { id: row.id } }); // servers keep existing, without a source
     for (const key of row.credentialKeys) await secrets.delete(credentialSecretName(workspaceId, row.id, key));
     await publisher.secretsChanged(credentialSecretPrefix(workspaceId, row.id));
-    if (serverIds.length > 0) await recompileServers(db, publisher, { id: { in: serverIds } });
+    await recompileServers(db, publisher, { id: { in: serverIds } }, workspaceId);
     res.status(204).end();
   });
   return r;

@@ -68,7 +68,7 @@ export function connectorsRouter(db: Db, publisher: RuntimePublisher, maxBodyByt
     if (clash) throw new UserError('resource.conflict', `connector ${row.slug}@${descriptor.metadata.version} already exists`, { status: 409, details: { id: clash.id } });
     const updated = await db.connector.update({ where: { id: row.id }, data: { version: descriptor.metadata.version, name: descriptor.metadata.name, descriptor: descriptor as object } });
     const instances = (await db.connectorInstance.findMany({ where: { connectorId: row.id }, select: { id: true } })).map((i) => i.id);
-    if (instances.length > 0) await recompileServers(db, publisher, { connectorInstanceId: { in: instances } });
+    await recompileServers(db, publisher, { connectorInstanceId: { in: instances } }, workspaceId);
     res.json(present(updated));
   });
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Catalog, ConnectorDescriptor } from '@toolplane/contracts';
+import type { Catalog, CatalogTool, ConnectorDescriptor } from '@toolplane/contracts';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { Redis } from 'ioredis';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
@@ -18,7 +18,8 @@ const CreateServerBody = z.object({
   description: z.string().max(1000).optional(),
   mode: z.enum(['SMART', 'NORMAL']).default('SMART'),
   selectedTools: z.array(z.string().min(1)).optional(),
-  connectorInstanceId: z.string().min(1),
+  /** NORMAL: expose this instance's tools (narrowed by selectedTools); omit to pick workspace tools by name. */
+  connectorInstanceId: z.string().min(1).optional(),
   config: z.record(z.string(), z.unknown()).optional(),
   isPublic: z.boolean().default(false),
 });
@@ -41,22 +42,66 @@ const ListQuery = z.object({
 
 export type ServerRow = { id: string; workspaceId: string; name: string; description: string | null; mode: 'SMART' | 'NORMAL'; connectorInstanceId: string | null; selectedTools: string[]; isPublic: boolean; config: unknown; catalogVersion: number; createdAt: Date; updatedAt: Date };
 
-/** Compiles a server's immutable catalog from its connector instance and tool selection. */
-export async function compileCatalog(tx: Tx, server: ServerRow, version: number, opts: { lenientSelection?: boolean } = {}): Promise<Catalog> {
-  const instance = server.connectorInstanceId ? await tx.connectorInstance.findUnique({ where: { id: server.connectorInstanceId }, include: { connector: true } }) : null;
-  const base = { v: 1 as const, serverId: server.id, workspaceId: server.workspaceId, version, name: server.name, ...(server.description ? { description: server.description } : {}), isPublic: server.isPublic };
-  // A server whose connector instance was deleted keeps existing with no tools.
-  if (!instance) return { ...base, tools: [] };
+type InstanceWithConnector = { id: string; name: string; baseUrl: string | null; credentialKeys: string[]; connector: { slug: string; descriptor: unknown } };
+
+function instanceTools(workspaceId: string, instance: InstanceWithConnector): CatalogTool[] {
   const descriptor = instance.connector.descriptor as ConnectorDescriptor;
-  const secretNames = Object.fromEntries(instance.credentialKeys.map((k) => [k, credentialSecretName(server.workspaceId, instance.id, k)]));
-  let tools = compileDescriptorTools(descriptor, { baseUrl: instance.baseUrl ?? undefined, secretNames, rateLimitOwner: `connector-instance:${instance.id}` });
+  const secretNames = Object.fromEntries(instance.credentialKeys.map((k) => [k, credentialSecretName(workspaceId, instance.id, k)]));
+  return compileDescriptorTools(descriptor, { baseUrl: instance.baseUrl ?? undefined, secretNames, rateLimitOwner: `connector-instance:${instance.id}` }).map((t) => ({
+    ...t,
+    source: { connector: instance.connector.slug, instance: instance.name },
+  }));
+}
+
+/**
+ * Every tool of the workspace (all connector instances), with unique names: a name used by more
+ * than one instance gets the instance name appended (`get_ticket__eu`) on all but the first.
+ */
+export async function workspaceTools(tx: Tx, workspaceId: string): Promise<CatalogTool[]> {
+  const instances = await tx.connectorInstance.findMany({ where: { workspaceId }, include: { connector: true }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  const seen = new Set<string>();
+  const out: CatalogTool[] = [];
+  for (const instance of instances) {
+    for (const t of instanceTools(workspaceId, instance)) {
+      let name = t.tool.name;
+      if (seen.has(name)) name = `${name}__${instance.name.replace(/[^A-Za-z0-9_-]/g, '_')}`.slice(0, 128);
+      seen.add(name);
+      out.push({ ...t, tool: { ...t.tool, name } });
+    }
+  }
+  return out;
+}
+
+/**
+ * Compiles a server's immutable catalog:
+ * - NORMAL with a connector instance: its tools, narrowed to `selectedTools` when given;
+ * - NORMAL without one: exactly `selectedTools`, looked up among all the workspace's tools;
+ * - SMART: all the workspace's tools, searched and executed through meta tools on the edge.
+ */
+export async function compileCatalog(tx: Tx, server: ServerRow, version: number, opts: { lenientSelection?: boolean } = {}): Promise<Catalog> {
+  const base = { v: 1 as const, serverId: server.id, workspaceId: server.workspaceId, version, name: server.name, ...(server.description ? { description: server.description } : {}), isPublic: server.isPublic, mode: server.mode };
+  if (server.mode === 'SMART') return { ...base, tools: await workspaceTools(tx, server.workspaceId) };
+  let tools: CatalogTool[];
+  let from: string;
+  if (server.connectorInstanceId) {
+    const instance = await tx.connectorInstance.findUnique({ where: { id: server.connectorInstanceId }, include: { connector: true } });
+    // A server whose connector instance was deleted keeps existing with no tools.
+    if (!instance) return { ...base, tools: [] };
+    tools = instanceTools(server.workspaceId, instance);
+    from = `connector ${instance.connector.slug}`;
+  } else {
+    tools = await workspaceTools(tx, server.workspaceId);
+    from = 'this workspace';
+  }
   if (server.selectedTools.length > 0) {
     const missing = server.selectedTools.filter((name) => !tools.some((t) => t.tool.name === name));
     // On recompilation (descriptor changed), selected tools that no longer exist are dropped, not fatal.
     if (missing.length > 0 && !opts.lenientSelection) {
-      throw new ValidationError('selectedTools names unknown tools', missing.map((name) => ({ path: `/selectedTools/${server.selectedTools.indexOf(name)}`, message: `no tool "${name}" in connector ${instance.connector.slug}` })));
+      throw new ValidationError('selectedTools names unknown tools', missing.map((name) => ({ path: `/selectedTools/${server.selectedTools.indexOf(name)}`, message: `no tool "${name}" in ${from}` })));
     }
-    tools = tools.filter((t) => server.selectedTools.includes(t.tool.name));
+    tools = server.selectedTools.map((name) => tools.find((t) => t.tool.name === name)).filter((t): t is CatalogTool => t !== undefined);
+  } else if (!server.connectorInstanceId) {
+    tools = [];
   }
   return { ...base, tools };
 }
@@ -66,8 +111,11 @@ export async function compileCatalog(tx: Tx, server: ServerRow, version: number,
  * credential, base URL or descriptor change). Each server's new version is stored and published in
  * one transaction, so edges and workers never see a version the database does not have.
  */
-export async function recompileServers(db: Db, publisher: RuntimePublisher, where: { connectorInstanceId?: string | { in: string[] }; id?: string | { in: string[] } }): Promise<number> {
-  const servers = (await db.mcpServer.findMany({ where })) as ServerRow[];
+export async function recompileServers(db: Db, publisher: RuntimePublisher, where: { connectorInstanceId?: string | { in: string[] }; id?: string | { in: string[] } }, workspaceId?: string): Promise<number> {
+  // Servers drawing on the whole workspace (SMART, or NORMAL picking by name) follow every change in it.
+  const servers = (await db.mcpServer.findMany({
+    where: workspaceId ? { OR: [where, { workspaceId, mode: 'SMART' }, { workspaceId, connectorInstanceId: null }] } : where,
+  })) as ServerRow[];
   for (const s of servers) {
     await db.$transaction(async (tx) => {
       const current = (await tx.mcpServer.findUnique({ where: { id: s.id } })) as ServerRow | null;
@@ -135,11 +183,11 @@ export function serversRouter(db: Db, publisher: RuntimePublisher, publicEdgeUrl
   r.post('/', async (req, res) => {
     const body = CreateServerBody.parse(req.body ?? {});
     const { workspaceId } = caller(req);
-    if (body.mode === 'SMART') {
-      throw new ValidationError('mode SMART is not available yet', [{ path: '/mode', message: 'SMART mode (meta tools) is not implemented in this version; use NORMAL with selectedTools' }]);
-    }
-    if (!isUuid(body.connectorInstanceId) || !(await db.connectorInstance.findFirst({ where: { id: body.connectorInstanceId, workspaceId } }))) {
+    if (body.connectorInstanceId !== undefined && (!isUuid(body.connectorInstanceId) || !(await db.connectorInstance.findFirst({ where: { id: body.connectorInstanceId, workspaceId } })))) {
       throw new ValidationError('the MCP server is invalid', [{ path: '/connectorInstanceId', message: `no connector instance ${body.connectorInstanceId} in this workspace` }]);
+    }
+    if (body.mode === 'NORMAL' && body.connectorInstanceId === undefined && !body.selectedTools?.length) {
+      throw new ValidationError('the MCP server is invalid', [{ path: '/selectedTools', message: 'a NORMAL server needs selectedTools (tool names of this workspace) or a connectorInstanceId' }]);
     }
     if (await db.mcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } })) {
       throw new ValidationError('the MCP server is invalid', [{ path: '/name', message: `a server named "${body.name}" already exists` }], 'resource.conflict', 409);
@@ -147,7 +195,7 @@ export function serversRouter(db: Db, publisher: RuntimePublisher, publicEdgeUrl
     // Server row, catalog version and Redis publication succeed or fail together.
     const { server, catalog } = await db.$transaction(async (tx) => {
       const created = (await tx.mcpServer.create({
-        data: { workspaceId, name: body.name, description: body.description ?? null, mode: body.mode, connectorInstanceId: body.connectorInstanceId, selectedTools: body.selectedTools ?? [], isPublic: body.isPublic, config: (body.config ?? undefined) as object | undefined, catalogVersion: 1 },
+        data: { workspaceId, name: body.name, description: body.description ?? null, mode: body.mode, connectorInstanceId: body.connectorInstanceId ?? null, selectedTools: body.selectedTools ?? [], isPublic: body.isPublic, config: (body.config ?? undefined) as object | undefined, catalogVersion: 1 },
       })) as ServerRow;
       const compiled = await compileCatalog(tx, created, 1);
       await tx.catalogVersion.create({ data: { serverId: created.id, version: 1, catalog: compiled as object } });
@@ -182,7 +230,6 @@ export function serversRouter(db: Db, publisher: RuntimePublisher, publicEdgeUrl
     const { workspaceId } = caller(req);
     const row = isUuid(req.params.id) ? ((await db.mcpServer.findFirst({ where: { id: req.params.id, workspaceId } })) as ServerRow | null) : null;
     if (!row) throw new NotFoundError('MCP server', req.params.id);
-    if (body.mode === 'SMART') throw new ValidationError('mode SMART is not available yet', [{ path: '/mode', message: 'SMART mode (meta tools) is not implemented in this version; use NORMAL' }]);
     if (body.connectorInstanceId && (!isUuid(body.connectorInstanceId) || !(await db.connectorInstance.findFirst({ where: { id: body.connectorInstanceId, workspaceId } })))) {
       throw new ValidationError('the MCP server update is invalid', [{ path: '/connectorInstanceId', message: `no connector instance ${body.connectorInstanceId} in this workspace` }]);
     }

@@ -1,0 +1,164 @@
+import type { CatalogTool, ToolDefinition, ToolResultPayload } from '@toolplane/contracts';
+import MiniSearch from 'minisearch';
+
+/** The meta tools a SMART server shows instead of its catalog (seed 002). */
+export const metaTools: ToolDefinition[] = [
+  {
+    name: 'search_tools',
+    title: 'Search tools',
+    description:
+      "Search this server's catalog of API tools by what you want to do (e.g. 'create a support ticket'). Returns the best matching tool names with their descriptions. Then call describe_tool to see a tool's arguments and execute_tool to run it.",
+    inputSchema: {
+      type: 'object',
+      properties: {
+        query: { type: 'string', minLength: 1, description: 'What you want to do, in plain words' },
+        limit: { type: 'integer', minimum: 1, maximum: 20, default: 5, description: 'How many tools to return' },
+      },
+      required: ['query'],
+      additionalProperties: false,
+    },
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  },
+  {
+    name: 'describe_tool',
+    title: 'Describe a tool',
+    description: 'Show one tool of the catalog in full: description, input JSON Schema (its arguments) and behaviour hints.',
+    inputSchema: { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'], additionalProperties: false },
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  },
+  {
+    name: 'execute_tool',
+    title: 'Execute a tool',
+    description: 'Run one tool of the catalog with arguments matching its input schema (see describe_tool). Returns the tool’s result.',
+    inputSchema: {
+      type: 'object',
+      properties: { name: { type: 'string', minLength: 1 }, arguments: { type: 'object', description: 'The tool’s arguments', default: {} } },
+      required: ['name'],
+      additionalProperties: false,
+    },
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  },
+  {
+    name: 'list_connections',
+    title: 'List connections',
+    description: 'List the connected API accounts the catalog’s tools run with, and how to connect a missing one.',
+    inputSchema: { type: 'object', properties: {}, additionalProperties: false },
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  },
+];
+
+export const metaToolNames = new Set(metaTools.map((t) => t.name));
+
+/** Splits identifiers and text into lower-case words: `searchJiraIssues` / `search_jira-issues` → search, jira, issues. */
+function tokenize(text: string): string[] {
+  return text
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w.toLowerCase());
+}
+
+/** A light English stemmer so "tickets", "ticketing" and "ticket" meet. */
+function stem(word: string): string {
+  if (word.length <= 3) return word;
+  for (const suffix of ['ing', 'ies', 'es', 'ed', 's']) {
+    if (word.endsWith(suffix) && word.length - suffix.length >= 3) return suffix === 'ies' ? `${word.slice(0, -3)}y` : word.slice(0, -suffix.length);
+  }
+  return word;
+}
+
+const stopWords = new Set(['a', 'an', 'the', 'of', 'to', 'for', 'in', 'on', 'by', 'and', 'or', 'with', 'my', 'me', 'i', 'is', 'it', 'this', 'that', 'all', 'from', 'get']);
+
+/**
+ * Query expansion for words agents use that API descriptions rarely do (a lexical index cannot know
+ * that a meeting is a calendar event). Applied to queries only; each group maps to extra terms.
+ */
+const synonyms: Record<string, string[]> = {
+  meeting: ['calendar', 'event'],
+  appointment: ['calendar', 'event'],
+  schedule: ['calendar', 'event', 'create'],
+  rain: ['weather', 'forecast'],
+  temperature: ['weather', 'forecast'],
+  sunny: ['weather', 'forecast'],
+  bill: ['invoice'],
+  charge: ['payment', 'invoice'],
+  money: ['payment', 'refund'],
+  mail: ['email'],
+  bug: ['issue'],
+  ticket: ['issue'],
+  open: ['create'],
+  add: ['create'],
+  new: ['create'],
+  make: ['create'],
+  remove: ['delete'],
+  erase: ['delete'],
+  edit: ['update'],
+  change: ['update'],
+  modify: ['update'],
+  show: ['list', 'get'],
+  find: ['search', 'list'],
+  lookup: ['get', 'search'],
+  notify: ['send', 'message'],
+  post: ['send', 'message'],
+  tell: ['send', 'message'],
+  pr: ['pull', 'request'],
+  doc: ['file', 'document'],
+  document: ['file'],
+  member: ['user'],
+  account: ['user'],
+};
+
+export function expandQuery(query: string): string {
+  const words = tokenize(query);
+  const extra = words.flatMap((w) => synonyms[w] ?? synonyms[stem(w)] ?? []);
+  return [...words, ...extra].join(' ');
+}
+
+export interface SearchHit {
+  name: string;
+  description: string;
+  score: number;
+  source?: { connector: string; instance: string };
+}
+
+/**
+ * BM25 search (MiniSearch's BM25+) over tool names, titles, descriptions and parameter names and
+ * descriptions, name matches weighted highest. Built once per catalog version.
+ */
+export class ToolSearch {
+  private readonly index: MiniSearch<{ id: number; name: string; title: string; description: string; params: string }>;
+  private readonly tools: CatalogTool[];
+
+  constructor(tools: CatalogTool[]) {
+    this.tools = tools;
+    this.index = new MiniSearch({
+      fields: ['name', 'title', 'description', 'params'],
+      tokenize,
+      processTerm: (term) => (stopWords.has(term) ? null : stem(term)),
+      searchOptions: { boost: { name: 3, title: 2, description: 1, params: 0.7 }, prefix: (term) => term.length > 3, fuzzy: (term) => (term.length > 5 ? 0.2 : false), combineWith: 'OR' },
+    });
+    this.index.addAll(
+      tools.map((t, id) => {
+        const props = (t.tool.inputSchema.properties ?? {}) as Record<string, { description?: string }>;
+        return {
+          id,
+          name: t.tool.name,
+          title: t.tool.title ?? '',
+          description: t.tool.description,
+          params: Object.entries(props).map(([k, v]) => `${k} ${v.description ?? ''}`).join(' '),
+        };
+      }),
+    );
+  }
+
+  search(query: string, limit: number): SearchHit[] {
+    return this.index.search(expandQuery(query)).slice(0, limit).map((r) => {
+      const t = this.tools[r.id as number]!;
+      return { name: t.tool.name, description: t.tool.description, score: Math.round(r.score * 1000) / 1000, ...(t.source ? { source: t.source } : {}) };
+    });
+  }
+}
+
+export function structured(value: Record<string, unknown>): ToolResultPayload {
+  return { content: [{ type: 'text', text: JSON.stringify(value) }], structuredContent: value };
+}
