@@ -5,6 +5,7 @@ import type { Authorizer } from './auth.ts';
 import type { PlanCache } from './catalog-cache.ts';
 import { buildRequest, errorResult, sendRequest, toToolResult, type HttpLimits } from './http-operation.ts';
 import type { RateLimits } from './rate-limits.ts';
+import { redactSecrets } from './redact.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 
 export interface ProcessorDeps {
@@ -48,7 +49,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       if (plan.auth) credentials.__authorization = await deps.authorizer.authorization(plan.auth, credentials);
       const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, remaining) };
       const outcome = await sendRequest(buildRequest(plan, job.arguments, credentials), limits);
-      const result = toToolResult(outcome, limits);
+      const result = redactSecrets(toToolResult(outcome, limits), Object.values(credentials));
       deps.log.debug({ invocationId: job.invocationId, tool: job.tool, outcome: outcome.kind, ms: now() - started }, 'invocation done');
       return { v: 1, invocationId: job.invocationId, ok: true, result };
     } catch (err) {
