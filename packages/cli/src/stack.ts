@@ -54,6 +54,8 @@ export interface Stack {
   redisPid?: number;
   /** Starts one more worker process (scale out, restart tests). */
   addWorker(): Promise<ServiceProcess>;
+  /** Stops one service process gracefully (SIGTERM; SIGKILL after 10 s) and forgets it. */
+  stopProcess(p: ServiceProcess): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -204,6 +206,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       processes,
       ...(redis?.process.pid ? { redisPid: redis.process.pid } : {}),
       addWorker,
+      async stopProcess(p: ServiceProcess) {
+        await stopProcess(p);
+        processes.splice(processes.indexOf(p), 1);
+      },
       async stop() {
         await Promise.all(processes.map((p) => stopProcess(p)));
         const failures: unknown[] = [];
