@@ -54,6 +54,8 @@ export interface Stack {
   redisPid?: number;
   /** Starts one more worker process (scale out, restart tests). */
   addWorker(): Promise<ServiceProcess>;
+  /** Starts the control plane again after `stopProcess` (same port and database). */
+  startControlPlane(): Promise<ServiceProcess>;
   /** Stops one service process gracefully (SIGTERM; SIGKILL after 10 s) and forgets it. */
   stopProcess(p: ServiceProcess): Promise<void>;
   stop(): Promise<void>;
@@ -156,19 +158,23 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const edgeUrls = edgePorts.map((p) => `http://127.0.0.1:${p}`);
 
     const cpPort = opts.controlPlanePort ?? (await freePort());
-    const cp = spawnService('control-plane', 'control-plane', {
-      ...common,
-      PORT: String(cpPort),
-      DATABASE_URL: databaseUrl,
-      SECRETS_DIR: secretsDir,
-      SECRETS_PUBLIC_KEY_FILE: publicKeyFile,
-      PUBLIC_EDGE_URL: edgeUrls[0]!,
-      BOOTSTRAP_API_KEY: bootstrapKey,
-      ...opts.serviceEnv?.['control-plane'],
-    }, log('control-plane'), echo);
-    cp.url = `http://127.0.0.1:${cpPort}`;
-    processes.push(cp);
-    await waitForHttp(`${cp.url}/readyz`, cp, 60_000);
+    const startControlPlane = async (): Promise<ServiceProcess> => {
+      const cp = spawnService('control-plane', 'control-plane', {
+        ...common,
+        PORT: String(cpPort),
+        DATABASE_URL: databaseUrl,
+        SECRETS_DIR: secretsDir,
+        SECRETS_PUBLIC_KEY_FILE: publicKeyFile,
+        PUBLIC_EDGE_URL: edgeUrls[0]!,
+        BOOTSTRAP_API_KEY: bootstrapKey,
+        ...opts.serviceEnv?.['control-plane'],
+      }, log('control-plane'), echo);
+      cp.url = `http://127.0.0.1:${cpPort}`;
+      processes.push(cp);
+      await waitForHttp(`${cp.url}/readyz`, cp, 60_000);
+      return cp;
+    };
+    await startControlPlane();
 
     let workerIndex = 0;
     const addWorker = async (): Promise<ServiceProcess> => {
@@ -206,6 +212,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       processes,
       ...(redis?.process.pid ? { redisPid: redis.process.pid } : {}),
       addWorker,
+      startControlPlane,
       async stopProcess(p: ServiceProcess) {
         await stopProcess(p);
         processes.splice(processes.indexOf(p), 1);

@@ -19,6 +19,8 @@ export function redisKeys(prefix: string) {
     apiKeyChanged: `${prefix}:events:apikey`,
     /** Pub/sub: a secret-name prefix whose values changed (workers drop cached values under it). */
     secretsChanged: `${prefix}:events:secrets`,
+    /** Stream: execution records from workers (and edges) to the control plane. */
+    executionRecords: `${prefix}:execution-records`,
     /** Pub/sub: results for one edge process. */
     results: (edgeId: string) => `${prefix}:results:${edgeId}`,
   } as const;
@@ -135,3 +137,39 @@ export type ConnectorTestResult = z.infer<typeof ConnectorTestResult>;
 
 export const DataPlaneTaskResult = z.union([ConnectorTestResult, ListRemoteToolsResult]);
 export type DataPlaneTaskResult = z.infer<typeof DataPlaneTaskResult>;
+
+/** One HTTP request made for a call, as recorded (URL with secret values redacted). */
+export const ExecutionStep = z.object({
+  kind: z.literal('http'),
+  name: z.string(),
+  method: z.string(),
+  urlTemplate: z.string(),
+  url: z.string(),
+  status: z.number().int().optional(),
+  outcome: z.enum(['response', 'timeout', 'too_large', 'unreachable']),
+  durationMs: z.number(),
+  attempt: z.number().int().default(1),
+});
+export type ExecutionStep = z.infer<typeof ExecutionStep>;
+
+/**
+ * What every tool call leaves behind (issue #8): who called what, when, how long, how it ended, and
+ * the requests made. Never request or response bodies, never secret values.
+ */
+export const ExecutionRecordV1 = z.object({
+  v: z.literal(1),
+  invocationId: z.string(),
+  workspaceId: z.string(),
+  serverId: z.string(),
+  catalogVersion: z.number().int(),
+  tool: z.string(),
+  caller: z.object({ keyId: z.string().optional(), username: z.string().optional() }),
+  startedAt: z.string(),
+  durationMs: z.number(),
+  /** success: 2xx; tool_error: the upstream failed (non-2xx, timeout…); rejected: refused before any request (arguments, rate limit); failed: our fault. */
+  outcome: z.enum(['success', 'tool_error', 'rejected', 'failed']),
+  errorCode: z.string().optional(),
+  message: z.string().optional(),
+  steps: z.array(ExecutionStep),
+});
+export type ExecutionRecord = z.infer<typeof ExecutionRecordV1>;

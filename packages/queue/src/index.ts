@@ -1,4 +1,5 @@
 export * from './data-plane-tasks.ts';
+export * from './execution-records.ts';
 export * from './invocation-client.ts';
 export * from './reply-channel.ts';
 export * from './reply-consumer.ts';

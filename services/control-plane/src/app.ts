@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '@toolplane/logger';
-import { DataPlaneTaskClient } from '@toolplane/queue';
+import { DataPlaneTaskClient, ExecutionRecordStream } from '@toolplane/queue';
 import { LocalSealedSecretsWriter, type SecretsWriter } from '@toolplane/secrets';
 import express from 'express';
 import { Redis } from 'ioredis';
@@ -16,6 +16,7 @@ import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { apiKeysRouter } from './modules/api-keys.ts';
 import { connectorInstancesRouter } from './modules/connector-instances.ts';
 import { connectorsRouter } from './modules/connectors.ts';
+import { executionRecordsRouter, storeExecutionRecords } from './modules/execution-records.ts';
 import { republishAll, serversRouter } from './modules/servers.ts';
 import { RuntimePublisher } from './publisher.ts';
 
@@ -30,6 +31,13 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
   const db: Db = createDb(env.DATABASE_URL);
   const publisher = new RuntimePublisher(redis, env.REDIS_PREFIX);
+  const records = new ExecutionRecordStream({
+    redis,
+    prefix: env.REDIS_PREFIX,
+    consumer: `control-plane-${randomBytes(6).toString('hex')}`,
+    store: (batch) => storeExecutionRecords(db, batch),
+    onError: (err) => log.error({ err }, 'execution records could not be stored; retrying'),
+  });
   const tasks = new DataPlaneTaskClient({ redis, prefix: env.REDIS_PREFIX, clientId: `control-plane-${randomBytes(6).toString('hex')}` });
 
   const http = express();
@@ -52,6 +60,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/connectors', connectorsRouter(db, publisher, env.MAX_BODY_BYTES));
   api.use('/connector_instances', connectorInstancesRouter(db, secrets, publisher, tasks, env.MAX_BODY_BYTES));
   api.use('/mcp_manager', serversRouter(db, publisher, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES, { tasks, redis, prefix: env.REDIS_PREFIX }));
+  api.use('/execution_records', executionRecordsRouter(db));
   api.use('/api_keys', express.json({ limit: env.MAX_BODY_BYTES }), apiKeysRouter(db, publisher));
   http.use('/api/v1', api);
   http.use(notFoundHandler);
@@ -72,6 +81,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       }
       const { workspaceId } = await bootstrap(db, publisher, env.BOOTSTRAP_API_KEY);
       await tasks.start();
+      await records.start();
       const published = await republishAll(db, publisher);
       log.info({ workspaceId, ...published }, 'runtime state published');
       await new Promise<void>((resolve, reject) => {
@@ -82,6 +92,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
     },
     async stop() {
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await records.stop();
       await tasks.close();
       await db.$disconnect();
       redis.disconnect();

@@ -3,7 +3,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { redisKeys } from '@toolplane/contracts';
 import { createLogger, type Logger } from '@toolplane/logger';
-import { InvocationClient } from '@toolplane/queue';
+import { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import express, { type Request, type Response } from 'express';
 import { Redis } from 'ioredis';
 import { ApiKeyCache } from './api-keys.ts';
@@ -30,7 +30,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const apiKeys = new ApiKeyCache(redis, env.REDIS_PREFIX, env.API_KEY_CACHE_TTL_MS);
   const catalogs = new CatalogCache(redis, env.REDIS_PREFIX);
   const invocations = new InvocationClient({ redis, prefix: env.REDIS_PREFIX, edgeId });
-  const mcp = createEdgeMcpHandler({ invocations, timeoutMs: env.TOOL_CALL_TIMEOUT_MS, log }, { version, onerror: (err) => log.warn({ err: err.message }, 'mcp request rejected') });
+  const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, { maxLen: 100_000, onError: (err) => log.error({ err }, 'execution records could not be written') });
+  const mcp = createEdgeMcpHandler({ invocations, records, timeoutMs: env.TOOL_CALL_TIMEOUT_MS, log }, { version, onerror: (err) => log.warn({ err: err.message }, 'mcp request rejected') });
   const jsonBody = express.json({ limit: env.MAX_BODY_BYTES, type: () => true });
 
   events.on('message', (channel: string, message: string) => {
@@ -109,6 +110,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     async stop() {
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       await invocations.close();
+      await records.flush();
       events.disconnect();
       redis.disconnect();
       log.flush();

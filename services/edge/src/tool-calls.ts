@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Principal, ToolResultPayload } from '@toolplane/contracts';
 import { AppError, toAppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
-import type { InvocationClient } from '@toolplane/queue';
+import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
 import { structured } from './smart-mode.ts';
 
 export interface ToolCallDeps {
   invocations: InvocationClient;
+  /** Calls refused on the edge (invalid arguments) leave a record too. */
+  records: ExecutionRecordSink;
   timeoutMs: number;
   log: Logger;
 }
@@ -91,8 +93,26 @@ async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal
 
 async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, tool: LoadedTool, input: Record<string, unknown>): Promise<ToolResultPayload> {
   const name = tool.def.name;
-  if (!tool.validate(input)) return invalidArguments(tool);
   const invocationId = randomUUID();
+  if (!tool.validate(input)) {
+    const refused = invalidArguments(tool);
+    deps.records.add({
+      v: 1,
+      invocationId,
+      workspaceId: principal.workspaceId,
+      serverId: loaded.catalog.serverId,
+      catalogVersion: loaded.catalog.version,
+      tool: name,
+      caller: { ...(principal.keyId ? { keyId: principal.keyId } : {}), ...(principal.username ? { username: principal.username } : {}) },
+      startedAt: new Date().toISOString(),
+      durationMs: 0,
+      outcome: 'rejected',
+      errorCode: 'tool.invalid_arguments',
+      message: describeArgumentErrors(tool.validate.errors),
+      steps: [],
+    });
+    return refused;
+  }
   try {
     const result = await deps.invocations.invoke({
       v: 1,

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '@toolplane/logger';
 import { createLogger } from '@toolplane/logger';
 import { DataPlaneTask, queueNames, redisKeys, ToolInvokeJob } from '@toolplane/contracts';
-import { ReplyingConsumer } from '@toolplane/queue';
+import { ExecutionRecordSink, ReplyingConsumer } from '@toolplane/queue';
 import { LocalSealedSecretsReader, type SecretsReader } from '@toolplane/secrets';
 import { Redis } from 'ioredis';
 import { Authorizer } from './auth.ts';
@@ -24,6 +24,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   const log = overrides.log ?? createLogger({ service: 'worker', level: env.LOG_LEVEL });
   const secrets = overrides.secrets ?? new LocalSealedSecretsReader(env.SECRETS_DIR, readFileSync(env.SECRETS_PRIVATE_KEY_FILE, 'utf8'));
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
+  const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, { maxLen: env.EXECUTION_RECORDS_MAX_BACKLOG, onError: (err) => log.error({ err }, 'execution records could not be written') });
   const httpLimits = { timeoutMs: env.HTTP_TIMEOUT_MS, maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES };
   const resolver = new SecretResolver(secrets, env.SECRETS_CACHE_TTL_MS);
   const keys = redisKeys(env.REDIS_PREFIX);
@@ -34,6 +35,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     plans: new PlanCache(redis, env.REDIS_PREFIX),
     secrets: resolver,
     rateLimits: new RateLimits(redis, env.REDIS_PREFIX),
+    records,
     authorizer: new Authorizer(httpLimits),
     limits: httpLimits,
     log,
@@ -85,6 +87,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     async stop() {
       ready = false;
       await Promise.all([consumer.close(), tasks.close()]);
+      await records.flush();
       await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
       events.disconnect();
       redis.disconnect();

@@ -21,6 +21,8 @@ export const WorkerEnv = z.object({
   /** Port of the worker's health endpoints (/healthz, /readyz); 0 picks a free one; unset disables. */
   HEALTH_PORT: port.optional(),
   HEALTH_HOST: z.string().default('127.0.0.1'),
+  /** Execution records waiting for the control plane are capped at about this many (oldest dropped first). */
+  EXECUTION_RECORDS_MAX_BACKLOG: z.coerce.number().int().min(1000).default(100_000),
   LOG_LEVEL: logLevel,
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;

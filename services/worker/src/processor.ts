@@ -1,10 +1,11 @@
-import type { ToolInvokeJob, ToolInvokeResult } from '@toolplane/contracts';
+import type { ExecutionRecord, ExecutionStep, ToolInvokeJob, ToolInvokeResult } from '@toolplane/contracts';
 import { toAppError, UserError, type AppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { Authorizer } from './auth.ts';
 import type { PlanCache } from './catalog-cache.ts';
 import { buildRequest, errorResult, sendRequest, toToolResult, type HttpLimits } from './http-operation.ts';
 import type { RateLimits } from './rate-limits.ts';
+import type { ExecutionRecordSink } from '@toolplane/queue';
 import { redactSecrets } from './redact.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 
@@ -15,6 +16,7 @@ export interface ProcessorDeps {
   authorizer: Authorizer;
   limits: HttpLimits;
   log: Logger;
+  records: ExecutionRecordSink;
   now?: () => number;
 }
 
@@ -23,9 +25,26 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
   const now = deps.now ?? Date.now;
   return async function process(job: ToolInvokeJob): Promise<ToolInvokeResult> {
     const started = now();
+    const steps: ExecutionStep[] = [];
+    const record = (outcome: ExecutionRecord['outcome'], extra: { errorCode?: string; message?: string } = {}) =>
+      deps.records.add({
+        v: 1,
+        invocationId: job.invocationId,
+        workspaceId: job.principal.workspaceId,
+        serverId: job.serverId,
+        catalogVersion: job.catalogVersion,
+        tool: job.tool,
+        caller: { ...(job.principal.keyId ? { keyId: job.principal.keyId } : {}), ...(job.principal.username ? { username: job.principal.username } : {}) },
+        startedAt: new Date(started).toISOString(),
+        durationMs: now() - started,
+        outcome,
+        ...extra,
+        steps,
+      });
     try {
       const remaining = job.deadlineAt - started;
       if (remaining <= 0) {
+        record('rejected', { errorCode: 'tool.timeout', message: 'expired in the queue' });
         return { v: 1, invocationId: job.invocationId, ok: true, result: errorResult('The call expired in the queue before it could run.') };
       }
       const entry = await deps.plans.get(job.serverId, job.catalogVersion, job.tool);
@@ -35,6 +54,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       if (!allowed.ok) {
         const seconds = Math.max(1, Math.ceil(allowed.retryAfterMs / 1000));
         const { limit, intervalSeconds } = allowed.limit;
+        record('rejected', { errorCode: 'rate_limited', message: `retry after ${seconds} s` });
         return {
           v: 1,
           invocationId: job.invocationId,
@@ -48,14 +68,30 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       }
       if (plan.auth) credentials.__authorization = await deps.authorizer.authorization(plan.auth, credentials);
       const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, remaining) };
-      const outcome = await sendRequest(buildRequest(plan, job.arguments, credentials), limits);
-      const result = redactSecrets(toToolResult(outcome, limits), Object.values(credentials));
+      const request = buildRequest(plan, job.arguments, credentials);
+      const sentAt = now();
+      const outcome = await sendRequest(request, limits);
+      const secretValues = Object.values(credentials);
+      steps.push({
+        kind: 'http',
+        name: job.tool,
+        method: request.method,
+        urlTemplate: plan.url,
+        url: redactSecrets({ content: [{ type: 'text', text: request.url }] }, secretValues).content[0]!.text as string,
+        ...(outcome.kind === 'response' ? { status: outcome.status } : {}),
+        outcome: outcome.kind,
+        durationMs: now() - sentAt,
+        attempt: 1,
+      });
+      const result = redactSecrets(toToolResult(outcome, limits), secretValues);
+      record(result.isError ? 'tool_error' : 'success', result.isError ? { errorCode: outcome.kind === 'response' ? 'upstream.http_error' : `upstream.${outcome.kind}` } : {});
       deps.log.debug({ invocationId: job.invocationId, tool: job.tool, outcome: outcome.kind, ms: now() - started }, 'invocation done');
       return { v: 1, invocationId: job.invocationId, ok: true, result };
     } catch (err) {
       const e: AppError = toAppError(err);
       const level = e.kind === 'internal' ? 'error' : 'warn';
       deps.log[level]({ invocationId: job.invocationId, tool: job.tool, code: e.code, err: e.kind === 'internal' ? e : undefined }, 'invocation failed');
+      record(e.kind === 'user' ? 'rejected' : 'failed', { errorCode: e.code, message: e.kind === 'internal' ? 'internal error' : e.message });
       return {
         v: 1,
         invocationId: job.invocationId,

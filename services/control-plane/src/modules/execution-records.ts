@@ -1,0 +1,87 @@
+import type { ExecutionRecord } from '@toolplane/contracts';
+import { NotFoundError } from '@toolplane/errors';
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Db } from '../db/client.ts';
+import { caller } from '../http/auth.ts';
+import { isUuid } from './ids.ts';
+
+/** Stores a batch idempotently (the invocation id is the key: a redelivered batch inserts nothing twice). */
+export async function storeExecutionRecords(db: Db, records: ExecutionRecord[]): Promise<void> {
+  await db.executionRecord.createMany({
+    skipDuplicates: true,
+    data: records.map((r) => ({
+      id: r.invocationId,
+      workspaceId: r.workspaceId,
+      serverId: r.serverId,
+      catalogVersion: r.catalogVersion,
+      tool: r.tool,
+      keyId: r.caller.keyId ?? null,
+      username: r.caller.username ?? null,
+      startedAt: new Date(r.startedAt),
+      durationMs: r.durationMs,
+      outcome: r.outcome,
+      errorCode: r.errorCode ?? null,
+      message: r.message ?? null,
+      steps: r.steps as object[],
+    })),
+  });
+}
+
+const ListQuery = z.object({
+  server_id: z.string().uuid().optional(),
+  tool: z.string().min(1).optional(),
+  outcome: z.enum(['success', 'tool_error', 'rejected', 'failed']).optional(),
+  from: z.coerce.date().optional(),
+  to: z.coerce.date().optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  /** The last id of the previous page. */
+  cursor: z.string().uuid().optional(),
+});
+
+type Row = { id: string; serverId: string; catalogVersion: number; tool: string; keyId: string | null; username: string | null; startedAt: Date; durationMs: number; outcome: string; errorCode: string | null; message: string | null; steps: unknown };
+
+function present(r: Row, withSteps: boolean) {
+  return {
+    id: r.id,
+    server_id: r.serverId,
+    catalog_version: r.catalogVersion,
+    tool: r.tool,
+    caller: { key_id: r.keyId, username: r.username },
+    started_at: r.startedAt,
+    duration_ms: r.durationMs,
+    outcome: r.outcome,
+    error_code: r.errorCode,
+    message: r.message,
+    ...(withSteps ? { steps: r.steps } : {}),
+  };
+}
+
+export function executionRecordsRouter(db: Db): Router {
+  const r = Router();
+  // Newest first; filter by server, tool, outcome and time range; cursor pagination.
+  r.get('/', async (req, res) => {
+    const q = ListQuery.parse(req.query);
+    const where = {
+      workspaceId: caller(req).workspaceId,
+      ...(q.server_id ? { serverId: q.server_id } : {}),
+      ...(q.tool ? { tool: q.tool } : {}),
+      ...(q.outcome ? { outcome: q.outcome } : {}),
+      ...(q.from || q.to ? { startedAt: { ...(q.from ? { gte: q.from } : {}), ...(q.to ? { lt: q.to } : {}) } } : {}),
+    };
+    const rows = (await db.executionRecord.findMany({
+      where,
+      orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
+      take: q.limit + 1,
+      ...(q.cursor ? { cursor: { id: q.cursor }, skip: 1 } : {}),
+    })) as Row[];
+    const page = rows.slice(0, q.limit);
+    res.json({ data: page.map((row) => present(row, false)), next_cursor: rows.length > q.limit ? page.at(-1)!.id : null });
+  });
+  r.get('/:id', async (req, res) => {
+    const row = isUuid(req.params.id) ? ((await db.executionRecord.findFirst({ where: { id: req.params.id, workspaceId: caller(req).workspaceId } })) as Row | null) : null;
+    if (!row) throw new NotFoundError('execution record', req.params.id);
+    res.json(present(row, true));
+  });
+  return r;
+}

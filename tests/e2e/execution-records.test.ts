@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { ControlPlaneClient, registerTicketExample, startStack, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import { freshDatabase, tempDir, testServices, uniquePrefix } from '../helpers.ts';
+
+let stack: Stack;
+let upstream: TicketSystem;
+let example: RegisteredExample;
+let api: ControlPlaneClient;
+
+type Listed = { data: { id: string; tool: string; outcome: string; error_code: string | null; caller: { key_id: string } }[]; next_cursor: string | null };
+
+async function records(query = ''): Promise<Listed> {
+  return api.request<Listed>('GET', `/execution_records${query}`);
+}
+
+async function waitForRecords(count: number, query = '', timeoutMs = 15_000): Promise<Listed> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const page = await records(`${query}${query ? '&' : '?'}limit=200`);
+    if (page.data.length >= count || Date.now() > deadline) return page;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function rawCall(i: number): Promise<number> {
+  const res = await fetch(example.mcpUrl, {
+    method: 'POST',
+    headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'search_tickets', arguments: { status: 'open' } } }),
+  });
+  await res.text();
+  return res.status;
+}
+
+beforeAll(async () => {
+  upstream = await startTicketSystem({ apiKey: 'k' });
+  stack = await startStack({ dataDir: tempDir('records'), redisUrl: testServices().redisUrl, redisPrefix: uniquePrefix('records'), databaseUrl: await freshDatabase('records'), logLevel: 'warn' });
+  api = new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  const unlimited = ticketSystemDescriptorYaml.replace(/\nrate_limits:\n(?:  .*\n)+/, '\n');
+  example = await registerTicketExample(api, upstream.url, 'k', 'records', unlimited);
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await upstream?.close();
+});
+
+describe('execution records', () => {
+  it('records every call: success, upstream failure and arguments refused on the edge', async () => {
+    const client = new Client({ name: 'records', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(example.mcpUrl), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
+    await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-404' } });
+    await client.callTool({ name: 'get_ticket', arguments: {} });
+    await client.close();
+
+    const page = await waitForRecords(3);
+    expect(page.data.map((r) => r.outcome).sort()).toEqual(['rejected', 'success', 'tool_error']);
+    for (const r of page.data) expect(r.tool).toBe('get_ticket');
+    const failed = page.data.find((r) => r.outcome === 'tool_error')!;
+    const detail = await api.request<Record<string, any>>('GET', `/execution_records/${failed.id}`);
+    expect(detail).toMatchObject({ server_id: example.serverId, catalog_version: 1, error_code: 'upstream.http_error' });
+    expect(detail.steps).toEqual([
+      expect.objectContaining({ kind: 'http', method: 'GET', urlTemplate: `${upstream.url}/api/v1/tickets/{ticket_id}`, url: `${upstream.url}/api/v1/tickets/TCK-404`, status: 404, outcome: 'response' }),
+    ]);
+    expect(page.data.find((r) => r.outcome === 'rejected')!.error_code).toBe('tool.invalid_arguments');
+  });
+
+  it('filters by outcome and tool, and pages with a cursor', async () => {
+    expect((await records('?outcome=tool_error')).data).toHaveLength(1);
+    expect((await records('?tool=search_tickets')).data).toHaveLength(0);
+    const first = await records('?limit=2');
+    expect(first.data).toHaveLength(2);
+    const second = await records(`?limit=2&cursor=${first.next_cursor}`);
+    expect(second.data).toHaveLength(1);
+    expect(second.next_cursor).toBeNull();
+    expect(new Set([...first.data, ...second.data].map((r) => r.id)).size).toBe(3);
+  });
+
+  it('loses no records while the control plane is down during a burst of 500 calls', async () => {
+    const cp = stack.processes.find((p) => p.service === 'control-plane')!;
+    let done = 0;
+    const burst = (async () => {
+      const statuses: number[] = [];
+      for (let batch = 0; batch < 500; batch += 25) {
+        statuses.push(...(await Promise.all(Array.from({ length: 25 }, (_, i) => rawCall(batch + i)))));
+        done += 25;
+      }
+      return statuses;
+    })();
+    await new Promise((r) => setTimeout(r, 100));
+    await stack.stopProcess(cp);
+    const doneWhenStopped = done;
+    const statuses = await burst;
+    expect(doneWhenStopped).toBeLessThan(500); // calls went on while the control plane was down
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    await stack.startControlPlane();
+    const count = async () => {
+      let total = 0;
+      let cursor: string | null = null;
+      do {
+        const p: Listed = await records(`?tool=search_tickets&limit=200${cursor ? `&cursor=${cursor}` : ''}`);
+        total += p.data.length;
+        cursor = p.next_cursor;
+      } while (cursor);
+      return total;
+    };
+    const deadline = Date.now() + 30_000;
+    let total = await count();
+    while (total < 500 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      total = await count();
+    }
+    expect(total).toBe(500);
+  }, 90_000);
+});
