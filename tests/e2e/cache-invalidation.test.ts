@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ControlPlaneClient, registerTicketExample, startStack, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
-import { freshDatabase, tempDir, testServices, uniquePrefix } from '../helpers.ts';
+import { startTestStack } from '../helpers.ts';
 
 // Seed 001 "Server Caching": credential updates, descriptor changes and instance deletion reach
 // every edge and worker without a restart, within 1 s of the API call returning.
@@ -34,14 +34,7 @@ async function eventually(check: () => Promise<void>): Promise<void> {
 
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'rotated-key' });
-  stack = await startStack({
-    dataDir: tempDir('cache'),
-    redisUrl: testServices().redisUrl,
-    redisPrefix: uniquePrefix('cache'),
-    databaseUrl: await freshDatabase('cache'),
-    edges: 2,
-  });
-  api = new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  ({ stack, api } = await startTestStack('cache', { edges: 2 }));
   // Registered with a stale key: the upstream only accepts "rotated-key".
   example = await registerTicketExample(api, upstream.url, 'stale-key');
 }, 120_000);

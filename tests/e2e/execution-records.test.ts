@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ControlPlaneClient, registerTicketExample, startStack, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
-import { freshDatabase, tempDir, testServices, uniquePrefix } from '../helpers.ts';
+import { startTestStack, withoutRateLimits } from '../helpers.ts';
 
 let stack: Stack;
 let upstream: TicketSystem;
@@ -36,9 +36,8 @@ async function rawCall(i: number): Promise<number> {
 
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'k' });
-  stack = await startStack({ dataDir: tempDir('records'), redisUrl: testServices().redisUrl, redisPrefix: uniquePrefix('records'), databaseUrl: await freshDatabase('records'), logLevel: 'warn' });
-  api = new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey);
-  const unlimited = ticketSystemDescriptorYaml.replace(/\nrate_limits:\n(?:  .*\n)+/, '\n');
+  ({ stack, api } = await startTestStack('records', { logLevel: 'warn' }));
+  const unlimited = withoutRateLimits(ticketSystemDescriptorYaml);
   example = await registerTicketExample(api, upstream.url, 'k', 'records', unlimited);
 }, 120_000);
 

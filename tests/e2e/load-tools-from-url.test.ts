@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ApiError, ControlPlaneClient, startStack, type Stack } from '@toolplane/cli';
+import { ApiError, ControlPlaneClient, type Stack } from '@toolplane/cli';
 import { startSseMcpServer, startStreamableMcpServer, type ExternalMcpServer, type FixtureTool } from '../fixtures/mcp-servers.ts';
-import { freshDatabase, tempDir, testServices, uniquePrefix } from '../helpers.ts';
+import { startTestStack } from '../helpers.ts';
 
 const tools: FixtureTool[] = [
   { name: 'lookup_order', description: 'Find an order by id', inputSchema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } },
@@ -16,8 +16,7 @@ let sse: ExternalMcpServer;
 beforeAll(async () => {
   streamable = await startStreamableMcpServer({ tools, requiredHeader: ['authorization', 'Bearer remote-token'] });
   sse = await startSseMcpServer({ tools: tools.slice(0, 1) });
-  stack = await startStack({ dataDir: tempDir('remote'), redisUrl: testServices().redisUrl, redisPrefix: uniquePrefix('remote'), databaseUrl: await freshDatabase('remote') });
-  api = new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  ({ stack, api } = await startTestStack('remote'));
 }, 120_000);
 
 afterAll(async () => {

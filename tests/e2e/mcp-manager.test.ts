@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ApiError, ControlPlaneClient, registerTicketExample, startStack, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { ApiError, ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
-import { freshDatabase, tempDir, testServices, uniquePrefix } from '../helpers.ts';
+import { startTestStack } from '../helpers.ts';
 
 let stack: Stack;
 let upstream: TicketSystem;
@@ -30,8 +30,7 @@ async function rejected(method: string, path: string, body?: unknown): Promise<A
 
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'k' });
-  stack = await startStack({ dataDir: tempDir('mgr'), redisUrl: testServices().redisUrl, redisPrefix: uniquePrefix('mgr'), databaseUrl: await freshDatabase('mgr') });
-  api = new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  ({ stack, api } = await startTestStack('mgr'));
   example = await registerTicketExample(api, upstream.url, 'k', 'srv-a');
   serverIds.push(example.serverId);
   for (const name of ['srv-b', 'srv-c', 'srv-d', 'srv-e']) {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ControlPlaneClient, registerTicketExample, startStack, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
-import { freshDatabase, tempDir, testServices, uniquePrefix } from '../helpers.ts';
+import { startTestStack } from '../helpers.ts';
 
 const LIMIT = 5;
 const CALLS = 40;
@@ -13,14 +13,8 @@ let example: RegisteredExample;
 
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'k' });
-  stack = await startStack({
-    dataDir: tempDir('ratelimit'),
-    redisUrl: testServices().redisUrl,
-    redisPrefix: uniquePrefix('ratelimit'),
-    databaseUrl: await freshDatabase('ratelimit'),
-    workers: 2,
-  });
-  const api = new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  let api: ControlPlaneClient;
+  ({ stack, api } = await startTestStack('ratelimit', { workers: 2 }));
   // The seed descriptor with a tight per-account budget.
   const limited = ticketSystemDescriptorYaml.replace('limit: 1000\n    interval_seconds: 60', `limit: ${LIMIT}\n    interval_seconds: 60`);
   expect(limited).not.toBe(ticketSystemDescriptorYaml);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ControlPlaneClient, registerTicketExample, startStack, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
-import { freshDatabase, tempDir, testServices, uniquePrefix } from '../helpers.ts';
+import { startTestStack, withoutRateLimits } from '../helpers.ts';
 
 // Workers are replaced one by one with SIGTERM while calls are in flight: each worker stops taking
 // jobs and finishes the ones it runs, so every call is answered and none is executed twice.
@@ -13,9 +13,9 @@ let example: RegisteredExample;
 
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'k' });
-  stack = await startStack({ dataDir: tempDir('restart'), redisUrl: testServices().redisUrl, redisPrefix: uniquePrefix('restart'), databaseUrl: await freshDatabase('restart'), workers: 2, logLevel: 'warn' });
-  const api = new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey);
-  const unlimited = ticketSystemDescriptorYaml.replace(/\nrate_limits:\n(?:  .*\n)+/, '\n');
+  let api: ControlPlaneClient;
+  ({ stack, api } = await startTestStack('restart', { workers: 2, logLevel: 'warn' }));
+  const unlimited = withoutRateLimits(ticketSystemDescriptorYaml);
   example = await registerTicketExample(api, upstream.url, 'k', 'restart', unlimited);
 }, 120_000);
 

@@ -3,10 +3,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ControlPlaneClient, startStack, type Stack } from '@toolplane/cli';
+import type { Stack } from '@toolplane/cli';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { freshDatabase, tempDir, testServices, uniquePrefix } from '../helpers.ts';
+import { startTestStack } from '../helpers.ts';
 
 // A secret with a unique random value is used by a connector call; the upstream echoes it back in
 // headers and body. Then every output we can reach is searched for it: 0 occurrences.
@@ -68,7 +68,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
   echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
-  stack = await startStack({ dataDir: tempDir('canary'), redisUrl: testServices().redisUrl, redisPrefix: uniquePrefix('canary'), databaseUrl: await freshDatabase('canary'), logLevel: 'debug' });
+  ({ stack } = await startTestStack('canary', { logLevel: 'debug' }));
 }, 120_000);
 
 afterAll(async () => {

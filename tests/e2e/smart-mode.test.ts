@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ControlPlaneClient, registerTicketExample, startStack, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
-import { freshDatabase, tempDir, testServices, uniquePrefix } from '../helpers.ts';
+import { startTestStack } from '../helpers.ts';
 
 let stack: Stack;
 let upstream: TicketSystem;
@@ -18,8 +18,7 @@ async function connect(): Promise<Client> {
 
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'k' });
-  stack = await startStack({ dataDir: tempDir('smart'), redisUrl: testServices().redisUrl, redisPrefix: uniquePrefix('smart'), databaseUrl: await freshDatabase('smart') });
-  api = new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  ({ stack, api } = await startTestStack('smart'));
   example = await registerTicketExample(api, upstream.url, 'k', 'normal-tickets');
   const smart = await api.request<{ url: string; mode: string }>('POST', '/mcp_manager', { name: 'smart-all', description: 'Everything in the workspace' });
   expect(smart.mode).toBe('SMART'); // the seed's default mode

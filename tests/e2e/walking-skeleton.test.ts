@@ -6,9 +6,9 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { StreamableHTTPClientTransport as StreamableHTTPClientTransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ControlPlaneClient, registerTicketExample, startStack, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
-import { freshDatabase, tempDir, testServices, uniquePrefix } from '../helpers.ts';
+import { startTestStack, tempDir } from '../helpers.ts';
 
 const UPSTREAM_KEY = 'upstream-secret-key-4f1c';
 
@@ -25,13 +25,7 @@ async function connectV2(url: string, apiKey: string, era: 'legacy' | 'auto' = '
 
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: UPSTREAM_KEY });
-  stack = await startStack({
-    dataDir: tempDir('skeleton'),
-    redisUrl: testServices().redisUrl,
-    redisPrefix: uniquePrefix('skeleton'),
-    databaseUrl: await freshDatabase('skeleton'),
-  });
-  api = new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  ({ stack, api } = await startTestStack('skeleton'));
   example = await registerTicketExample(api, upstream.url, UPSTREAM_KEY);
 }, 120_000);
 
