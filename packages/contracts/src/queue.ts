@@ -30,6 +30,8 @@ export type RedisKeys = ReturnType<typeof redisKeys>;
 export const Principal = z.object({
   workspaceId: z.string(),
   keyId: z.string().optional(),
+  /** OAuth subject (`sub`) when the caller used an access token. */
+  subject: z.string().optional(),
   username: z.string().optional(),
 });
 export type Principal = z.infer<typeof Principal>;

@@ -10,6 +10,7 @@ import { ApiKeyCache } from './api-keys.ts';
 import { CatalogCache } from './catalogs.ts';
 import type { EdgeEnv } from './env.ts';
 import { createEdgeMcpHandler, toAuthInfo } from './mcp-handler.ts';
+import { OAuthResourceServer } from './oauth.ts';
 
 export interface EdgeDeps {
   log: Logger;
@@ -39,6 +40,10 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     else if (channel === keys.apiKeyChanged) apiKeys.invalidate(message);
   });
 
+  const oauth =
+    env.OAUTH_ISSUER && env.OAUTH_JWKS_URL && env.PUBLIC_URL
+      ? new OAuthResourceServer({ issuer: env.OAUTH_ISSUER, jwksUrl: env.OAUTH_JWKS_URL, publicUrl: env.PUBLIC_URL, requiredScope: env.OAUTH_REQUIRED_SCOPE })
+      : undefined;
   const anyOrigin = env.ALLOWED_ORIGINS.includes('*');
   async function serveMcp(req: Request, res: Response): Promise<void> {
     const origin = req.header('origin');
@@ -47,21 +52,46 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     }
     const serverId = String(req.params.serverId ?? '');
     const key = req.header('x-api-key');
-    if (!key) return jsonRpcError(res, 401, -32001, 'Authentication required: send your API key in the x-api-key header.', { 'www-authenticate': 'ApiKey header="x-api-key"' });
-    const record = await apiKeys.authenticate(key);
-    if (!record) return jsonRpcError(res, 401, -32001, 'Invalid API key.', { 'www-authenticate': 'ApiKey header="x-api-key"' });
-    if (!record.scopes.includes('runtime')) return jsonRpcError(res, 403, -32001, 'This API key has no "runtime" scope.');
-    const loaded = await catalogs.get(serverId);
-    // A server of another workspace is indistinguishable from a missing one.
-    if (!loaded || loaded.catalog.workspaceId !== record.workspaceId) return jsonRpcError(res, 404, -32002, `MCP server ${serverId} not found.`);
-    const principal = { workspaceId: record.workspaceId, keyId: record.keyId, ...(req.header('x-username') ? { username: req.header('x-username')! } : {}) };
-    (req as Request & { auth?: unknown }).auth = toAuthInfo({ principal, loaded }, record.keyId);
+    const bearer = /^Bearer (.+)$/i.exec(req.header('authorization') ?? '')?.[1];
+    const challenge = (error?: { error: string; description: string }) => ({
+      'www-authenticate': oauth ? oauth.challenge(serverId, error) : 'ApiKey header="x-api-key"',
+    });
+    let principal: { workspaceId: string; keyId?: string; subject?: string; username?: string };
+    let loaded: Awaited<ReturnType<typeof catalogs.get>>;
+    if (key) {
+      const record = await apiKeys.authenticate(key);
+      if (!record) return jsonRpcError(res, 401, -32001, 'Invalid API key.', challenge());
+      if (!record.scopes.includes('runtime')) return jsonRpcError(res, 403, -32001, 'This API key has no "runtime" scope.');
+      loaded = await catalogs.get(serverId);
+      // A server of another workspace is indistinguishable from a missing one.
+      if (!loaded || loaded.catalog.workspaceId !== record.workspaceId) return jsonRpcError(res, 404, -32002, `MCP server ${serverId} not found.`);
+      principal = { workspaceId: record.workspaceId, keyId: record.keyId };
+    } else if (bearer && oauth) {
+      // The token's audience is this server's resource URL, so a valid token is valid for this server only.
+      const check = await oauth.verify(bearer, serverId);
+      if (!check.ok) return jsonRpcError(res, check.status, -32001, `Unauthorized: ${check.description}.`, challenge({ error: check.error, description: check.description }));
+      loaded = await catalogs.get(serverId);
+      if (!loaded) return jsonRpcError(res, 404, -32002, `MCP server ${serverId} not found.`);
+      principal = { workspaceId: loaded.catalog.workspaceId, subject: check.subject };
+    } else {
+      return jsonRpcError(res, 401, -32001, oauth ? 'Authentication required: send an OAuth access token or an x-api-key header.' : 'Authentication required: send your API key in the x-api-key header.', challenge());
+    }
+    if (req.header('x-username')) principal.username = req.header('x-username')!;
+    const clientId = principal.keyId ?? `oauth:${principal.subject}`;
+    (req as Request & { auth?: unknown }).auth = toAuthInfo({ principal, loaded }, clientId);
     await mcp(req, res);
   }
 
   const http = express();
   http.disable('x-powered-by');
   http.set('etag', false);
+  // RFC 9728: where clients learn which authorization server issues tokens for an MCP server URL.
+  for (const path of ['/.well-known/oauth-protected-resource/mcp/:serverId', '/.well-known/oauth-protected-resource/api/v1/mcp/:serverId']) {
+    http.get(path, (req, res) => {
+      if (!oauth) return void res.status(404).json({ error: 'OAuth is not configured on this edge' });
+      res.json(oauth.metadata(String(req.params.serverId)));
+    });
+  }
   http.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

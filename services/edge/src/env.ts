@@ -24,6 +24,21 @@ export const EdgeEnv = z.object({
     .string()
     .default('')
     .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean)),
+  /** Base URL agents use to reach this edge; OAuth resources are `<PUBLIC_URL>/mcp/<serverId>`. */
+  PUBLIC_URL: z.string().url().optional(),
+  /** OAuth 2.1 authorization server (issuer) whose access tokens this edge accepts; unset disables OAuth. */
+  OAUTH_ISSUER: z.string().url().optional(),
+  /** Its JWKS URL (signature keys). */
+  OAUTH_JWKS_URL: z.string().url().optional(),
+  /** Scope a token needs to list and call tools. */
+  OAUTH_REQUIRED_SCOPE: z.string().default('mcp:tools'),
   LOG_LEVEL: logLevel,
 });
 export type EdgeEnv = z.infer<typeof EdgeEnv>;
+
+/** Cross-field rules, applied by `EdgeEnvChecked`. */
+export const EdgeEnvChecked = EdgeEnv.superRefine((env, ctx) => {
+  if (env.OAUTH_ISSUER && (!env.OAUTH_JWKS_URL || !env.PUBLIC_URL)) {
+    ctx.addIssue({ code: 'custom', path: ['OAUTH_JWKS_URL'], message: 'OAUTH_ISSUER needs OAUTH_JWKS_URL and PUBLIC_URL' });
+  }
+});

@@ -1,5 +1,5 @@
 import { loadEnv, runService } from '@toolplane/config';
 import { createEdgeApp } from './app.ts';
-import { EdgeEnv } from './env.ts';
+import { EdgeEnvChecked } from './env.ts';
 
-runService(createEdgeApp(loadEnv(EdgeEnv)));
+runService(createEdgeApp(loadEnv(EdgeEnvChecked)));
