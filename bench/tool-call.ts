@@ -49,7 +49,7 @@ try {
     check: (_s: number, body: string) => body.includes('"structuredContent"') && !body.includes('"isError":true'),
   };
   // CPU time each process spends per call (utime + stime from /proc), to see where the cost is.
-  const procs = [...stack.processes.filter((p) => p.service !== 'control-plane').map((p) => ({ name: p.name, pid: p.child.pid! })), { name: 'upstream', pid: upstreamProc.pid! }, ...(stack.redisPid ? [{ name: 'redis', pid: stack.redisPid }] : []), { name: 'bench (load generator)', pid: process.pid }];
+  const procs = [...stack.processes.map((p) => ({ name: p.name, pid: p.child.pid! })), { name: 'upstream', pid: upstreamProc.pid! }, ...(stack.redisPid ? [{ name: 'redis', pid: stack.redisPid }] : []), { name: 'bench (load generator)', pid: process.pid }];
   const cpuMs = (pid: number) => {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks → ms (USER_HZ = 100)

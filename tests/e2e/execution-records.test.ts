@@ -61,6 +61,7 @@ describe('execution records', () => {
     const failed = page.data.find((r) => r.outcome === 'tool_error')!;
     const detail = await api.request<Record<string, any>>('GET', `/execution_records/${failed.id}`);
     expect(detail).toMatchObject({ server_id: example.serverId, catalog_version: 1, error_code: 'upstream.http_error' });
+    expect(Math.abs(Date.parse(detail.started_at) - Date.now())).toBeLessThan(60_000); // stored in UTC
     expect(detail.steps).toEqual([
       expect.objectContaining({ kind: 'http', method: 'GET', urlTemplate: `${upstream.url}/api/v1/tickets/{ticket_id}`, url: `${upstream.url}/api/v1/tickets/TCK-404`, status: 404, outcome: 'response' }),
     ]);

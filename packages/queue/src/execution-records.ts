@@ -2,42 +2,52 @@ import { ExecutionRecordV1, redisKeys, type ExecutionRecord } from '@toolplane/c
 import type { Redis } from 'ioredis';
 
 /**
- * Sends execution records to the control plane through a Redis stream: records written in the same
- * tick share one pipelined round trip; the stream is capped (approximately `maxLen` entries) so an
- * absent control plane cannot exhaust Redis, and records wait there until it is back.
+ * Sends execution records to the control plane through a Redis stream. Records are buffered for up
+ * to `flushMs` (or `maxBatch` records) and written as ONE stream entry holding the batch, so the cost
+ * in Redis does not grow with the call rate. The stream is capped (about `maxLen` entries) so an absent
+ * control plane cannot exhaust Redis; records wait there until it is back. A crashed process loses at
+ * most its unflushed buffer.
  */
 export class ExecutionRecordSink {
   private readonly redis: Redis;
   private readonly key: string;
   private readonly maxLen: number;
+  private readonly flushMs: number;
+  private readonly maxBatch: number;
   private batch: ExecutionRecord[] = [];
-  private flushing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private inflight: Promise<void> = Promise.resolve();
   private readonly onError: (err: unknown) => void;
 
-  constructor(redis: Redis, prefix: string, opts: { maxLen: number; onError: (err: unknown) => void }) {
+  constructor(redis: Redis, prefix: string, opts: { maxLen: number; onError: (err: unknown) => void; flushMs?: number; maxBatch?: number }) {
     this.redis = redis;
     this.key = redisKeys(prefix).executionRecords;
     this.maxLen = opts.maxLen;
     this.onError = opts.onError;
+    this.flushMs = opts.flushMs ?? 50;
+    this.maxBatch = opts.maxBatch ?? 500;
   }
 
   add(record: ExecutionRecord): void {
     this.batch.push(record);
-    if (this.batch.length === 1) setImmediate(() => void this.flush());
+    if (this.batch.length >= this.maxBatch) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.flushMs);
   }
 
+  /** Writes what is buffered; resolves when everything added so far is in Redis. */
   flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     const records = this.batch;
     this.batch = [];
-    if (records.length === 0) return this.flushing ?? Promise.resolve();
-    const pipeline = this.redis.pipeline();
-    for (const r of records) pipeline.xadd(this.key, 'MAXLEN', '~', String(this.maxLen), '*', 'r', JSON.stringify(r));
-    const p = pipeline.exec().then(
-      () => undefined,
-      (err: unknown) => this.onError(err),
-    );
-    this.flushing = p;
-    return p;
+    if (records.length > 0) {
+      const write = this.redis.xadd(this.key, 'MAXLEN', '~', String(this.maxLen), '*', 'b', JSON.stringify(records)).then(
+        () => undefined,
+        (err: unknown) => this.onError(err),
+      );
+      this.inflight = Promise.all([this.inflight, write]).then(() => undefined);
+    }
+    return this.inflight;
   }
 }
 
@@ -49,6 +59,7 @@ export interface ExecutionRecordStreamOptions {
   /** Stores a batch; must be idempotent (a batch may be delivered again after a crash). */
   store: (records: ExecutionRecord[]) => Promise<void>;
   onError: (err: unknown) => void;
+  /** Stream entries (each a batch of records) read at once. */
   batchSize?: number;
   blockMs?: number;
   /** Pending entries idle this long are taken over from other (dead) consumers. */
@@ -100,7 +111,7 @@ export class ExecutionRecordStream {
         }
         const res = (await this.conn.xreadgroup(
           'GROUP', this.group, this.opts.consumer,
-          'COUNT', String(this.opts.batchSize ?? 200),
+          'COUNT', String(this.opts.batchSize ?? 20),
           'BLOCK', String(this.opts.blockMs ?? 1000),
           'STREAMS', this.key, pendingFirst ? '0' : '>',
         )) as [string, [string, string[]][]][] | null;
@@ -112,8 +123,12 @@ export class ExecutionRecordStream {
         if (entries.length === 0) continue;
         const records: ExecutionRecord[] = [];
         for (const [, fields] of entries) {
-          const parsed = ExecutionRecordV1.safeParse(JSON.parse(fields[1] ?? 'null'));
-          if (parsed.success) records.push(parsed.data);
+          // Each entry is a batch: fields are ['b', '[record, …]'].
+          const batch: unknown = JSON.parse(fields[1] ?? '[]');
+          for (const raw of Array.isArray(batch) ? batch : []) {
+            const parsed = ExecutionRecordV1.safeParse(raw);
+            if (parsed.success) records.push(parsed.data);
+          }
         }
         if (records.length > 0) await this.opts.store(records);
         const ids = entries.map(([id]) => id);

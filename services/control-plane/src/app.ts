@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '@toolplane/logger';
 import { DataPlaneTaskClient, ExecutionRecordStream } from '@toolplane/queue';
 import { LocalSealedSecretsWriter, type SecretsWriter } from '@toolplane/secrets';
 import express from 'express';
+import pg from 'pg';
 import { Redis } from 'ioredis';
 import { bootstrap } from './bootstrap.ts';
 import { createDb, type Db } from './db/client.ts';
@@ -31,11 +32,13 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
   const db: Db = createDb(env.DATABASE_URL);
   const publisher = new RuntimePublisher(redis, env.REDIS_PREFIX);
+  // A small pool of its own for the record ingestion path (see storeExecutionRecords).
+  const ingestPool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
   const records = new ExecutionRecordStream({
     redis,
     prefix: env.REDIS_PREFIX,
     consumer: `control-plane-${randomBytes(6).toString('hex')}`,
-    store: (batch) => storeExecutionRecords(db, batch),
+    store: (batch) => storeExecutionRecords(ingestPool, batch),
     onError: (err) => log.error({ err }, 'execution records could not be stored; retrying'),
   });
   const tasks = new DataPlaneTaskClient({ redis, prefix: env.REDIS_PREFIX, clientId: `control-plane-${randomBytes(6).toString('hex')}` });
@@ -93,6 +96,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
     async stop() {
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       await records.stop();
+      await ingestPool.end();
       await tasks.close();
       await db.$disconnect();
       redis.disconnect();

@@ -1,31 +1,40 @@
 import type { ExecutionRecord } from '@toolplane/contracts';
 import { NotFoundError } from '@toolplane/errors';
 import { Router } from 'express';
+import type pg from 'pg';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { isUuid } from './ids.ts';
 
-/** Stores a batch idempotently (the invocation id is the key: a redelivered batch inserts nothing twice). */
-export async function storeExecutionRecords(db: Db, records: ExecutionRecord[]): Promise<void> {
-  await db.executionRecord.createMany({
-    skipDuplicates: true,
-    data: records.map((r) => ({
-      id: r.invocationId,
-      workspaceId: r.workspaceId,
-      serverId: r.serverId,
-      catalogVersion: r.catalogVersion,
-      tool: r.tool,
-      keyId: r.caller.keyId ?? null,
-      username: r.caller.username ?? null,
-      startedAt: new Date(r.startedAt),
-      durationMs: r.durationMs,
-      outcome: r.outcome,
-      errorCode: r.errorCode ?? null,
-      message: r.message ?? null,
-      steps: r.steps as object[],
-    })),
-  });
+/**
+ * Stores a batch idempotently (the invocation id is the key: a redelivered batch inserts nothing
+ * twice) with one multi-row statement on node-postgres: this is the control plane's hottest write
+ * path (one row per tool call), and going through the ORM cost about 1 ms of CPU per row.
+ */
+export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  const col = <T>(f: (r: ExecutionRecord) => T) => records.map(f);
+  await pool.query(
+    `INSERT INTO execution_records (id, workspace_id, server_id, catalog_version, tool, key_id, username, started_at, duration_ms, outcome, error_code, message, steps)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[], $7::text[], $8::timestamp(3)[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::jsonb[])
+     ON CONFLICT (id) DO NOTHING`,
+    [
+      col((r) => r.invocationId),
+      col((r) => r.workspaceId),
+      col((r) => r.serverId),
+      col((r) => r.catalogVersion),
+      col((r) => r.tool),
+      col((r) => r.caller.keyId ?? null),
+      col((r) => r.caller.username ?? null),
+      col((r) => r.startedAt),
+      col((r) => r.durationMs),
+      col((r) => r.outcome),
+      col((r) => r.errorCode ?? null),
+      col((r) => r.message ?? null),
+      col((r) => JSON.stringify(r.steps)),
+    ],
+  );
 }
 
 const ListQuery = z.object({
