@@ -19,6 +19,8 @@ export function redisKeys(prefix: string) {
     apiKeyChanged: `${prefix}:events:apikey`,
     /** Pub/sub: a secret-name prefix whose values changed (workers drop cached values under it). */
     secretsChanged: `${prefix}:events:secrets`,
+    /** String (JSON `{ sessionId, endsAt }`, expiring at endsAt): the open debug session of a server. */
+    debugSession: (serverId: string) => `${prefix}:debug:${serverId}`,
     /** Stream: execution records from workers (and edges) to the control plane. */
     executionRecords: `${prefix}:execution-records`,
     /** Pub/sub: results for one edge process. */
@@ -173,5 +175,16 @@ export const ExecutionRecordV1 = z.object({
   errorCode: z.string().optional(),
   message: z.string().optional(),
   steps: z.array(ExecutionStep),
+  /** Only while a debug session is open: redacted headers and size-capped, redacted bodies. */
+  debug: z
+    .object({
+      sessionId: z.string(),
+      request: z.object({ headers: z.record(z.string(), z.string()), body: z.string().optional() }),
+      response: z.object({ status: z.number().int().optional(), contentType: z.string().optional(), body: z.string().optional(), truncated: z.boolean().optional() }).optional(),
+    })
+    .optional(),
 });
 export type ExecutionRecord = z.infer<typeof ExecutionRecordV1>;
+
+export const DebugSessionState = z.object({ sessionId: z.string(), endsAt: z.number().int() });
+export type DebugSessionState = z.infer<typeof DebugSessionState>;

@@ -17,7 +17,8 @@ import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { apiKeysRouter } from './modules/api-keys.ts';
 import { connectorInstancesRouter } from './modules/connector-instances.ts';
 import { connectorsRouter } from './modules/connectors.ts';
-import { executionRecordsRouter, storeExecutionRecords } from './modules/execution-records.ts';
+import { debugSessionsRouter, publishDebugSession } from './modules/debug-sessions.ts';
+import { applyRetention, executionRecordsRouter, storeExecutionRecords } from './modules/execution-records.ts';
 import { republishAll, serversRouter } from './modules/servers.ts';
 import { RuntimePublisher } from './publisher.ts';
 
@@ -62,6 +63,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use(requireApiKey(db));
   api.use('/connectors', connectorsRouter(db, publisher, env.MAX_BODY_BYTES));
   api.use('/connector_instances', connectorInstancesRouter(db, secrets, publisher, tasks, env.MAX_BODY_BYTES));
+  api.use('/mcp_manager/:id/debug_sessions', debugSessionsRouter(db, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
   api.use('/mcp_manager', serversRouter(db, publisher, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES, { tasks, redis, prefix: env.REDIS_PREFIX }));
   api.use('/execution_records', executionRecordsRouter(db));
   api.use('/api_keys', express.json({ limit: env.MAX_BODY_BYTES }), apiKeysRouter(db, publisher));
@@ -70,6 +72,12 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   http.use(errorHandler(log));
 
   let server: Server | undefined;
+  let retentionTimer: NodeJS.Timeout | undefined;
+  const retention = () =>
+    applyRetention(ingestPool, { now: new Date(), recordsDays: env.RECORDS_RETENTION_DAYS, debugHours: env.DEBUG_RETENTION_HOURS }).then(
+      (deleted) => log.debug({ deleted }, 'retention applied'),
+      (err: unknown) => log.error({ err }, 'retention failed'),
+    );
   return {
     http,
     db,
@@ -85,7 +93,11 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       const { workspaceId } = await bootstrap(db, publisher, env.BOOTSTRAP_API_KEY);
       await tasks.start();
       await records.start();
+      void retention();
+      retentionTimer = setInterval(() => void retention(), 10 * 60_000);
+      retentionTimer.unref();
       const published = await republishAll(db, publisher);
+      for (const s of await db.debugSession.findMany({ where: { closedAt: null, endsAt: { gt: new Date() } } })) await publishDebugSession(redis, env.REDIS_PREFIX, s);
       log.info({ workspaceId, ...published }, 'runtime state published');
       await new Promise<void>((resolve, reject) => {
         server = http.listen(env.PORT, env.HOST, () => resolve());
@@ -95,6 +107,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
     },
     async stop() {
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      clearInterval(retentionTimer);
       await records.stop();
       await ingestPool.end();
       await tasks.close();

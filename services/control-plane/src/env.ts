@@ -20,6 +20,10 @@ export const ControlPlaneEnv = z.object({
   MIGRATE_ON_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** Largest accepted request body (documents included). */
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
+  /** Execution records older than this are deleted. */
+  RECORDS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+  /** Bodies captured in debug sessions are dropped from records after this long. */
+  DEBUG_RETENTION_HOURS: z.coerce.number().int().min(1).default(72),
   LOG_LEVEL: logLevel,
 });
 export type ControlPlaneEnv = z.infer<typeof ControlPlaneEnv>;

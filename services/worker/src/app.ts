@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { Authorizer } from './auth.ts';
 import { PlanCache } from './catalog-cache.ts';
 import { createDataPlaneTaskHandler } from './data-plane-tasks.ts';
+import { DebugSessions } from './debug-sessions.ts';
 import { RateLimits } from './rate-limits.ts';
 import type { WorkerEnv } from './env.ts';
 import { createToolInvocationProcessor } from './processor.ts';
@@ -36,6 +37,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     secrets: resolver,
     rateLimits: new RateLimits(redis, env.REDIS_PREFIX),
     records,
+    debug: new DebugSessions(redis, env.REDIS_PREFIX, { maxBodyBytes: env.DEBUG_MAX_BODY_BYTES }),
     authorizer: new Authorizer(httpLimits),
     limits: httpLimits,
     log,

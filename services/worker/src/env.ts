@@ -23,6 +23,8 @@ export const WorkerEnv = z.object({
   HEALTH_HOST: z.string().default('127.0.0.1'),
   /** Execution records waiting for the control plane are capped at about this many (oldest dropped first). */
   EXECUTION_RECORDS_MAX_BACKLOG: z.coerce.number().int().min(1000).default(100_000),
+  /** In debug sessions, request and response bodies are kept up to this size (each). */
+  DEBUG_MAX_BODY_BYTES: z.coerce.number().int().min(0).default(16 * 1024),
   LOG_LEVEL: logLevel,
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;

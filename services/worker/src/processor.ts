@@ -2,6 +2,7 @@ import type { ExecutionRecord, ExecutionStep, ToolInvokeJob, ToolInvokeResult } 
 import { toAppError, UserError, type AppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { Authorizer } from './auth.ts';
+import type { DebugSessions } from './debug-sessions.ts';
 import type { PlanCache } from './catalog-cache.ts';
 import { buildRequest, errorResult, sendRequest, toToolResult, type HttpLimits } from './http-operation.ts';
 import type { RateLimits } from './rate-limits.ts';
@@ -17,6 +18,7 @@ export interface ProcessorDeps {
   limits: HttpLimits;
   log: Logger;
   records: ExecutionRecordSink;
+  debug: DebugSessions;
   now?: () => number;
 }
 
@@ -26,7 +28,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
   return async function process(job: ToolInvokeJob): Promise<ToolInvokeResult> {
     const started = now();
     const steps: ExecutionStep[] = [];
-    const record = (outcome: ExecutionRecord['outcome'], extra: { errorCode?: string; message?: string } = {}) =>
+    const record = (outcome: ExecutionRecord['outcome'], extra: { errorCode?: string; message?: string; debug?: ExecutionRecord['debug'] } = {}) =>
       deps.records.add({
         v: 1,
         invocationId: job.invocationId,
@@ -84,7 +86,9 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         attempt: 1,
       });
       const result = redactSecrets(toToolResult(outcome, limits), secretValues);
-      record(result.isError ? 'tool_error' : 'success', result.isError ? { errorCode: outcome.kind === 'response' ? 'upstream.http_error' : `upstream.${outcome.kind}` } : {});
+      const session = await deps.debug.active(job.serverId);
+      const debug = session ? { debug: deps.debug.capture(session.sessionId, request, outcome, secretValues) } : {};
+      record(result.isError ? 'tool_error' : 'success', { ...(result.isError ? { errorCode: outcome.kind === 'response' ? 'upstream.http_error' : `upstream.${outcome.kind}` } : {}), ...debug });
       deps.log.debug({ invocationId: job.invocationId, tool: job.tool, outcome: outcome.kind, ms: now() - started }, 'invocation done');
       return { v: 1, invocationId: job.invocationId, ok: true, result };
     } catch (err) {

@@ -16,8 +16,8 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
   if (records.length === 0) return;
   const col = <T>(f: (r: ExecutionRecord) => T) => records.map(f);
   await pool.query(
-    `INSERT INTO execution_records (id, workspace_id, server_id, catalog_version, tool, key_id, username, started_at, duration_ms, outcome, error_code, message, steps)
-     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[], $7::text[], $8::timestamp(3)[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::jsonb[])
+    `INSERT INTO execution_records (id, workspace_id, server_id, catalog_version, tool, key_id, username, started_at, duration_ms, outcome, error_code, message, steps, debug, debug_session_id)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[], $7::text[], $8::timestamp(3)[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::jsonb[], $15::uuid[])
      ON CONFLICT (id) DO NOTHING`,
     [
       col((r) => r.invocationId),
@@ -33,6 +33,8 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
       col((r) => r.errorCode ?? null),
       col((r) => r.message ?? null),
       col((r) => JSON.stringify(r.steps)),
+      col((r) => (r.debug ? JSON.stringify(r.debug) : null)),
+      col((r) => r.debug?.sessionId ?? null),
     ],
   );
 }
@@ -48,7 +50,7 @@ const ListQuery = z.object({
   cursor: z.string().uuid().optional(),
 });
 
-type Row = { id: string; serverId: string; catalogVersion: number; tool: string; keyId: string | null; username: string | null; startedAt: Date; durationMs: number; outcome: string; errorCode: string | null; message: string | null; steps: unknown };
+type Row = { id: string; serverId: string; catalogVersion: number; tool: string; keyId: string | null; username: string | null; startedAt: Date; durationMs: number; outcome: string; errorCode: string | null; message: string | null; steps: unknown; debug: unknown };
 
 function present(r: Row, withSteps: boolean) {
   return {
@@ -62,7 +64,7 @@ function present(r: Row, withSteps: boolean) {
     outcome: r.outcome,
     error_code: r.errorCode,
     message: r.message,
-    ...(withSteps ? { steps: r.steps } : {}),
+    ...(withSteps ? { steps: r.steps, debug: r.debug ?? null } : {}),
   };
 }
 
@@ -93,4 +95,18 @@ export function executionRecordsRouter(db: Db): Router {
     res.json(present(row, true));
   });
   return r;
+}
+
+/**
+ * Retention: records older than `recordsDays` are deleted; debug captures (bodies) older than
+ * `debugHours` are dropped from the records that kept them; ended debug sessions older than
+ * `recordsDays` are deleted. `now` is injectable for tests.
+ */
+export async function applyRetention(pool: pg.Pool, opts: { now: Date; recordsDays: number; debugHours: number }): Promise<{ records: number; captures: number; sessions: number }> {
+  const recordsBefore = new Date(opts.now.getTime() - opts.recordsDays * 86_400_000).toISOString();
+  const debugBefore = new Date(opts.now.getTime() - opts.debugHours * 3_600_000).toISOString();
+  const records = await pool.query('DELETE FROM execution_records WHERE started_at < $1::timestamp(3)', [recordsBefore]);
+  const captures = await pool.query('UPDATE execution_records SET debug = NULL WHERE debug IS NOT NULL AND started_at < $1::timestamp(3)', [debugBefore]);
+  const sessions = await pool.query('DELETE FROM debug_sessions WHERE ends_at < $1::timestamp(3)', [recordsBefore]);
+  return { records: records.rowCount ?? 0, captures: captures.rowCount ?? 0, sessions: sessions.rowCount ?? 0 };
 }

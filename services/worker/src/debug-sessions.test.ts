@@ -1,0 +1,45 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { redisKeys } from '@toolplane/contracts';
+import { Redis } from 'ioredis';
+import { DebugSessions } from './debug-sessions.ts';
+
+const redisUrl = process.env.TEST_REDIS_URL;
+if (!redisUrl) throw new Error('TEST_REDIS_URL is not set: these tests need Redis');
+const redis = new Redis(redisUrl);
+const prefix = `tdbg${randomUUID().slice(0, 8)}`;
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
+});
+
+describe('DebugSessions', () => {
+  it('treats a session as open until its end time on the (fake) clock, whatever Redis still holds', async () => {
+    let now = 1_000_000;
+    const sessions = new DebugSessions(redis, prefix, { maxBodyBytes: 100, now: () => now });
+    const serverId = randomUUID();
+    expect(await sessions.active(serverId)).toBeNull();
+    await redis.set(redisKeys(prefix).debugSession(serverId), JSON.stringify({ sessionId: 's1', endsAt: now + 60_000 }));
+    now += 1001; // past the one-second lookup cache
+    expect(await sessions.active(serverId)).toEqual({ sessionId: 's1', endsAt: 1_060_000 });
+    now += 59_000; // the end time passes; the key is still in Redis
+    expect(await sessions.active(serverId)).toBeNull();
+  });
+
+  it('captures headers with credentials hidden, bodies capped, and secret values scrubbed', () => {
+    const sessions = new DebugSessions(redis, prefix, { maxBodyBytes: 20 });
+    const secret = 'sk-live-123456';
+    const capture = sessions.capture(
+      's1',
+      { method: 'POST', url: 'http://x/y', headers: { 'x-api-key': secret, authorization: 'Bearer t', 'x-trace': `id ${secret}` }, body: '{"note":"short"}' },
+      { kind: 'response', status: 200, contentType: 'application/json', body: new TextEncoder().encode(`{"echo":"${secret}","padding":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`) },
+      [secret],
+    );
+    expect(capture.request.headers).toEqual({ 'x-api-key': '[redacted]', authorization: '[redacted]', 'x-trace': 'id [redacted]' });
+    expect(capture.request.body).toBe('{"note":"short"}');
+    expect(capture.response).toMatchObject({ status: 200, truncated: true });
+    expect(capture.response!.body!.length).toBeLessThanOrEqual(20);
+    expect(JSON.stringify(capture)).not.toContain(secret);
+  });
+});

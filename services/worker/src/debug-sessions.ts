@@ -1,0 +1,55 @@
+import { DebugSessionState, redisKeys, type ExecutionRecord, type RedisKeys } from '@toolplane/contracts';
+import type { Redis } from 'ioredis';
+import { redactSecrets } from './redact.ts';
+import type { UpstreamOutcome, UpstreamRequest } from './http-operation.ts';
+
+/** Header names whose values are never kept, even in a debug session. */
+const hiddenHeaders = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token)$/i;
+
+/**
+ * Knows whether a server has an open debug session (looked up in Redis at most once a second per
+ * server) and builds the redacted capture that goes into execution records while it is open.
+ */
+export class DebugSessions {
+  private readonly cache = new Map<string, { state: DebugSessionState | null; checkedAt: number }>();
+  private readonly redis: Redis;
+  private readonly keys: RedisKeys;
+  private readonly now: () => number;
+  private readonly maxBodyBytes: number;
+
+  constructor(redis: Redis, prefix: string, opts: { maxBodyBytes: number; now?: () => number }) {
+    this.redis = redis;
+    this.keys = redisKeys(prefix);
+    this.now = opts.now ?? Date.now;
+    this.maxBodyBytes = opts.maxBodyBytes;
+  }
+
+  /** The open session of a server, if any: its end time is checked against the clock on every call. */
+  async active(serverId: string): Promise<DebugSessionState | null> {
+    const t = this.now();
+    let hit = this.cache.get(serverId);
+    if (!hit || t - hit.checkedAt > 1000) {
+      const raw = await this.redis.get(this.keys.debugSession(serverId));
+      const parsed = raw ? DebugSessionState.safeParse(JSON.parse(raw)) : undefined;
+      hit = { state: parsed?.success ? parsed.data : null, checkedAt: t };
+      this.cache.set(serverId, hit);
+    }
+    return hit.state && hit.state.endsAt > t ? hit.state : null;
+  }
+
+  capture(sessionId: string, request: UpstreamRequest, outcome: UpstreamOutcome, secretValues: (string | undefined)[]): NonNullable<ExecutionRecord['debug']> {
+    const cap = (text: string) => (Buffer.byteLength(text) > this.maxBodyBytes ? { text: Buffer.from(text).subarray(0, this.maxBodyBytes).toString('utf8'), truncated: true } : { text, truncated: false });
+    const headers = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k, hiddenHeaders.test(k) ? '[redacted]' : v]));
+    const reqBody = request.body !== undefined ? cap(request.body) : undefined;
+    const response =
+      outcome.kind === 'response'
+        ? (() => {
+            const body = cap(new TextDecoder().decode(outcome.body));
+            return { status: outcome.status, contentType: outcome.contentType, body: body.text, ...(body.truncated ? { truncated: true } : {}) };
+          })()
+        : undefined;
+    const capture = { sessionId, request: { headers, ...(reqBody ? { body: reqBody.text } : {}) }, ...(response ? { response } : {}) };
+    // Secret values can appear anywhere (echoed bodies, query strings): scrub the whole capture.
+    return redactSecrets({ content: [], structuredContent: capture }, secretValues).structuredContent as unknown as NonNullable<ExecutionRecord['debug']>;
+  }
+}

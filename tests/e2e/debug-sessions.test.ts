@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import pg from 'pg';
+import { applyRetention } from '../../services/control-plane/src/modules/execution-records.ts';
+import { startTestStack } from '../helpers.ts';
+
+let stack: Stack;
+let api: ControlPlaneClient;
+let upstream: TicketSystem;
+let example: RegisteredExample;
+let client: Client;
+
+type Detail = { id: string; debug: null | { sessionId: string; request: { headers: Record<string, string>; body?: string }; response?: { status: number; body?: string } } };
+
+async function callAndGetRecord(args: Record<string, unknown>): Promise<Detail> {
+  const before = new Set((await api.request<{ data: { id: string }[] }>('GET', '/execution_records?limit=200')).data.map((r) => r.id));
+  await client.callTool({ name: 'create_ticket', arguments: args });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const fresh = (await api.request<{ data: { id: string }[] }>('GET', '/execution_records?limit=200')).data.filter((r) => !before.has(r.id));
+    if (fresh.length > 0) return api.request<Detail>('GET', `/execution_records/${fresh[0]!.id}`);
+    if (Date.now() > deadline) throw new Error('no execution record arrived');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  upstream = await startTicketSystem({ apiKey: 'upstream-key-77' });
+  ({ stack, api } = await startTestStack('debug'));
+  example = await registerTicketExample(api, upstream.url, 'upstream-key-77');
+  client = new Client({ name: 'debug', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(example.mcpUrl), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+}, 120_000);
+
+afterAll(async () => {
+  await client?.close();
+  await stack?.stop();
+  await upstream?.close();
+});
+
+describe('debug sessions', () => {
+  it('keeps no bodies outside a session', async () => {
+    const record = await callAndGetRecord({ title: 'outside' });
+    expect(record.debug).toBeNull();
+  });
+
+  it('captures redacted headers and bodies while a session is open, and stops when it is closed', async () => {
+    const session = await api.request<{ id: string; active: boolean; ends_at: string; opened_at: string }>('POST', `/mcp_manager/${example.serverId}/debug_sessions`, { duration_minutes: 30 });
+    expect(session.active).toBe(true);
+    expect(Date.parse(session.ends_at) - Date.parse(session.opened_at)).toBe(30 * 60_000);
+    await new Promise((r) => setTimeout(r, 1100)); // workers re-check at most once a second
+    const inside = await callAndGetRecord({ title: 'inside' });
+    expect(inside.debug).toMatchObject({ sessionId: session.id, request: { body: expect.stringContaining('"title":"inside"') }, response: { status: 201, body: expect.stringContaining('"title":"inside"') } });
+    expect(inside.debug!.request.headers['x-api-key']).toBe('[redacted]');
+    expect(JSON.stringify(inside)).not.toContain('upstream-key-77');
+
+    const closed = await api.request<{ active: boolean }>('DELETE', `/mcp_manager/${example.serverId}/debug_sessions/${session.id}`);
+    expect(closed.active).toBe(false);
+    await new Promise((r) => setTimeout(r, 1100)); // workers re-check at most once a second
+    const after = await callAndGetRecord({ title: 'after' });
+    expect(after.debug).toBeNull();
+  });
+
+  it('refuses sessions longer than 4 hours', async () => {
+    await expect(api.request('POST', `/mcp_manager/${example.serverId}/debug_sessions`, { duration_minutes: 241 })).rejects.toMatchObject({ status: 422 });
+  });
+
+  it('deletes records and debug captures past their retention (fake clock)', async () => {
+    const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 1 });
+    const count = async (sql: string) => Number((await pool.query<{ n: string }>(sql)).rows[0]!.n);
+    expect(await count('SELECT count(*) AS n FROM execution_records WHERE debug IS NOT NULL')).toBe(1);
+    const total = await count('SELECT count(*) AS n FROM execution_records');
+    // 73 hours later: captures dropped, records kept.
+    const later = await applyRetention(pool, { now: new Date(Date.now() + 73 * 3_600_000), recordsDays: 30, debugHours: 72 });
+    expect(later).toMatchObject({ records: 0, captures: 1 });
+    expect(await count('SELECT count(*) AS n FROM execution_records')).toBe(total);
+    // 31 days later: records and ended sessions deleted.
+    const much = await applyRetention(pool, { now: new Date(Date.now() + 31 * 86_400_000), recordsDays: 30, debugHours: 72 });
+    expect(much.records).toBe(total);
+    expect(much.sessions).toBeGreaterThanOrEqual(1);
+    await pool.end();
+  });
+});
