@@ -73,6 +73,12 @@ export const HttpOperationPlan = z.object({
   secrets: z.record(z.string(), z.string()),
   /** Checked atomically in Redis before the upstream call. */
   rateLimits: z.array(RateLimitPlan).optional(),
+  /**
+   * Per-user connections (seed 002 `x-username`): for each credential field, the secret name of a
+   * user's own value, with `{user}` standing for the user's id. Calls made for a user use these and
+   * never fall back to the default credentials.
+   */
+  userSecrets: z.record(z.string(), z.string()).optional(),
   /** Computed credentials (basic, bearer, OAuth2 client credentials); see AuthPlan. */
   auth: AuthPlan.optional(),
 });

@@ -19,6 +19,8 @@ export function redisKeys(prefix: string) {
     apiKeyChanged: `${prefix}:events:apikey`,
     /** Pub/sub: a secret-name prefix whose values changed (workers drop cached values under it). */
     secretsChanged: `${prefix}:events:secrets`,
+    /** Hash: external user name → id, per workspace (x-username). */
+    users: (workspaceId: string) => `${prefix}:users:${workspaceId}`,
     /** String (JSON `{ sessionId, endsAt }`, expiring at endsAt): the open debug session of a server. */
     debugSession: (serverId: string) => `${prefix}:debug:${serverId}`,
     /** Stream: execution records from workers (and edges) to the control plane. */
@@ -34,6 +36,8 @@ export const Principal = z.object({
   keyId: z.string().optional(),
   /** OAuth subject (`sub`) when the caller used an access token. */
   subject: z.string().optional(),
+  /** The external user (`x-username`) the call runs for, resolved by the edge to its id. */
+  userId: z.string().optional(),
   username: z.string().optional(),
 });
 export type Principal = z.infer<typeof Principal>;

@@ -17,6 +17,7 @@ import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { apiKeysRouter } from './modules/api-keys.ts';
 import { connectorInstancesRouter } from './modules/connector-instances.ts';
 import { connectorsRouter } from './modules/connectors.ts';
+import { externalUsersRouter, republishUsers } from './modules/external-users.ts';
 import { debugSessionsRouter, publishDebugSession } from './modules/debug-sessions.ts';
 import { applyRetention, executionRecordsRouter, storeExecutionRecords } from './modules/execution-records.ts';
 import { republishAll, serversRouter } from './modules/servers.ts';
@@ -66,6 +67,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/mcp_manager/:id/debug_sessions', debugSessionsRouter(db, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
   api.use('/mcp_manager', serversRouter(db, publisher, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES, { tasks, redis, prefix: env.REDIS_PREFIX }));
   api.use('/execution_records', executionRecordsRouter(db));
+  api.use('/external_users', externalUsersRouter(db, secrets, publisher, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
   api.use('/api_keys', express.json({ limit: env.MAX_BODY_BYTES }), apiKeysRouter(db, publisher));
   http.use('/api/v1', api);
   http.use(notFoundHandler);
@@ -97,6 +99,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       retentionTimer = setInterval(() => void retention(), 10 * 60_000);
       retentionTimer.unref();
       const published = await republishAll(db, publisher);
+      await republishUsers(db, redis, env.REDIS_PREFIX);
       for (const s of await db.debugSession.findMany({ where: { closedAt: null, endsAt: { gt: new Date() } } })) await publishDebugSession(redis, env.REDIS_PREFIX, s);
       log.info({ workspaceId, ...published }, 'runtime state published');
       await new Promise<void>((resolve, reject) => {

@@ -56,7 +56,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     const challenge = (error?: { error: string; description: string }) => ({
       'www-authenticate': oauth ? oauth.challenge(serverId, error) : 'ApiKey header="x-api-key"',
     });
-    let principal: { workspaceId: string; keyId?: string; subject?: string; username?: string };
+    let principal: { workspaceId: string; keyId?: string; subject?: string; username?: string; userId?: string };
     let loaded: Awaited<ReturnType<typeof catalogs.get>>;
     if (key) {
       const record = await apiKeys.authenticate(key);
@@ -76,7 +76,14 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     } else {
       return jsonRpcError(res, 401, -32001, oauth ? 'Authentication required: send an OAuth access token or an x-api-key header.' : 'Authentication required: send your API key in the x-api-key header.', challenge());
     }
-    if (req.header('x-username')) principal.username = req.header('x-username')!;
+    const username = req.header('x-username');
+    if (username !== undefined) {
+      // Seed 002: tools run with this external user's connections; an unknown user is refused.
+      const userId = await redis.hget(keys.users(principal.workspaceId), username);
+      if (!userId) return jsonRpcError(res, 403, -32001, `Unknown user "${username}" (x-username): create it with POST /api/v1/external_users.`);
+      principal.username = username;
+      principal.userId = userId;
+    }
     const clientId = principal.keyId ?? `oauth:${principal.subject}`;
     (req as Request & { auth?: unknown }).auth = toAuthInfo({ principal, loaded }, clientId);
     await mcp(req, res);

@@ -52,7 +52,10 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       const entry = await deps.plans.get(job.serverId, job.catalogVersion, job.tool);
       if (!entry) throw new UserError('tool.not_found', `tool "${job.tool}" is not in catalog version ${job.catalogVersion}`);
       const plan = entry.plan;
-      const allowed = await deps.rateLimits.take(plan.rateLimits);
+      const userId = job.principal.userId;
+      // A user's calls spend that user's budget (their own account upstream).
+      const rateLimits = userId ? plan.rateLimits?.map((l) => ({ ...l, key: `${l.key}:user:${userId}` })) : plan.rateLimits;
+      const allowed = await deps.rateLimits.take(rateLimits);
       if (!allowed.ok) {
         const seconds = Math.max(1, Math.ceil(allowed.retryAfterMs / 1000));
         const { limit, intervalSeconds } = allowed.limit;
@@ -66,7 +69,12 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       }
       const credentials: Record<string, string | undefined> = {};
       for (const [field, secretName] of Object.entries(plan.secrets)) {
-        credentials[field] = await deps.secrets.resolve(secretName);
+        // For an external user (x-username): their own credentials, never the default ones.
+        const name = userId ? plan.userSecrets?.[field]?.replace('{user}', userId) : secretName;
+        credentials[field] = name ? await deps.secrets.resolve(name) : undefined;
+        if (userId && credentials[field] === undefined) {
+          throw new UserError('secret.not_found', `User "${job.principal.username}" has no connection for this tool's API. Connect one with PUT /api/v1/external_users/{name}/connections/{connector_instance_id}.`);
+        }
       }
       if (plan.auth) credentials.__authorization = await deps.authorizer.authorization(plan.auth, credentials);
       const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, remaining) };

@@ -35,9 +35,18 @@ export function credentialSecretName(workspaceId: string, instanceId: string, fi
   return credentialSecretPrefix(workspaceId, instanceId) + field;
 }
 
+/** Where an external user's own credentials for an instance live (`userId` may be the `{user}` template). */
+export function userCredentialSecretPrefix(workspaceId: string, userId: string, instanceId: string): string {
+  return `ws/${workspaceId}/users/${userId}/connector-instances/${instanceId}/`;
+}
+
+export function userCredentialSecretName(workspaceId: string, userId: string, instanceId: string, field: string): string {
+  return userCredentialSecretPrefix(workspaceId, userId, instanceId) + field;
+}
+
 type Field = ReturnType<typeof credentialFields>[number];
 
-function credentialIssues(fields: Field[], given: Record<string, string>, stored: string[] = []) {
+export function credentialIssues(fields: Field[], given: Record<string, string>, stored: string[] = []) {
   return [
     ...fields.filter((f) => f.required && !given[f.key] && !stored.includes(f.key)).map((f) => ({ path: `/credentials/${f.key}`, message: `credential "${f.key}" is required by the descriptor` })),
     ...Object.keys(given).filter((k) => !fields.some((f) => f.key === k)).map((k) => ({ path: `/credentials/${k}`, message: `the descriptor declares no credential field "${k}"` })),

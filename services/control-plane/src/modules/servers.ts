@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Db, Tx } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import type { RuntimePublisher } from '../publisher.ts';
-import { credentialSecretName } from './connector-instances.ts';
+import { credentialSecretName, userCredentialSecretName } from './connector-instances.ts';
 import { isUuid } from './ids.ts';
 
 /** CreateMcpServerDto (seed 002), plus `connectorInstanceId`: the tool source of this first version. */
@@ -49,6 +49,7 @@ function instanceTools(workspaceId: string, instance: InstanceWithConnector): Ca
   const secretNames = Object.fromEntries(instance.credentialKeys.map((k) => [k, credentialSecretName(workspaceId, instance.id, k)]));
   return compileDescriptorTools(descriptor, { baseUrl: instance.baseUrl ?? undefined, secretNames, rateLimitOwner: `connector-instance:${instance.id}` }).map((t) => ({
     ...t,
+    plan: { ...t.plan, userSecrets: Object.fromEntries(Object.keys(t.plan.secrets).map((field) => [field, userCredentialSecretName(workspaceId, '{user}', instance.id, field)])) },
     source: { connector: instance.connector.slug, instance: instance.name },
   }));
 }

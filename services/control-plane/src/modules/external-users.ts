@@ -1,0 +1,109 @@
+import { redisKeys, type ConnectorDescriptor } from '@toolplane/contracts';
+import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
+import { credentialFields } from '@toolplane/openapi';
+import type { SecretsWriter } from '@toolplane/secrets';
+import express, { Router } from 'express';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { Db } from '../db/client.ts';
+import { caller } from '../http/auth.ts';
+import type { RuntimePublisher } from '../publisher.ts';
+import { credentialIssues, userCredentialSecretName, userCredentialSecretPrefix } from './connector-instances.ts';
+import { isUuid } from './ids.ts';
+
+const CreateUserBody = z.object({ name: z.string().min(1).max(200) }).strict();
+const ConnectionBody = z.object({ credentials: z.record(z.string(), z.string()) }).strict();
+
+/**
+ * External users (seed 002): the end users of a workspace's app, named by it. Each can have its own
+ * connection (credentials) per connector instance; `x-username` on MCP requests makes tools run with
+ * that user's connection. The edge learns name → id from a Redis hash published here.
+ */
+export function externalUsersRouter(db: Db, secrets: SecretsWriter, publisher: RuntimePublisher, redis: Redis, prefix: string, maxBodyBytes: number): Router {
+  const r = Router();
+  r.use(express.json({ limit: maxBodyBytes }));
+  const keys = redisKeys(prefix);
+  const userByName = async (req: express.Request) => {
+    const name = String(req.params.name);
+    const user = await db.externalUser.findUnique({ where: { workspaceId_name: { workspaceId: caller(req).workspaceId, name } } });
+    if (!user) throw new NotFoundError('external user', name);
+    return user;
+  };
+
+  r.post('/', async (req, res) => {
+    const { name } = CreateUserBody.parse(req.body ?? {});
+    const { workspaceId } = caller(req);
+    if (await db.externalUser.findUnique({ where: { workspaceId_name: { workspaceId, name } } })) {
+      throw new UserError('resource.conflict', `an external user named "${name}" already exists`, { status: 409 });
+    }
+    const user = await db.$transaction(async (tx) => {
+      const created = await tx.externalUser.create({ data: { workspaceId, name } });
+      await redis.hset(keys.users(workspaceId), name, created.id);
+      return created;
+    });
+    res.status(201).json({ id: user.id, name: user.name, createdAt: user.createdAt });
+  });
+
+  r.get('/', async (req, res) => {
+    const users = await db.externalUser.findMany({ where: { workspaceId: caller(req).workspaceId }, orderBy: { createdAt: 'asc' }, include: { connections: { select: { connectorInstanceId: true } } } });
+    res.json({ data: users.map((u) => ({ id: u.id, name: u.name, createdAt: u.createdAt, connections: u.connections.map((c) => c.connectorInstanceId) })) });
+  });
+
+  r.delete('/:name', async (req, res) => {
+    const user = await userByName(req);
+    const connections = await db.userConnection.findMany({ where: { userId: user.id } });
+    await db.$transaction(async (tx) => {
+      await tx.externalUser.delete({ where: { id: user.id } });
+      await redis.hdel(keys.users(user.workspaceId), user.name);
+    });
+    for (const c of connections) {
+      for (const key of c.credentialKeys) await secrets.delete(userCredentialSecretName(user.workspaceId, user.id, c.connectorInstanceId, key));
+      await publisher.secretsChanged(userCredentialSecretPrefix(user.workspaceId, user.id, c.connectorInstanceId));
+    }
+    res.status(204).end();
+  });
+
+  r.get('/:name/connections', async (req, res) => {
+    const user = await userByName(req);
+    const rows = await db.userConnection.findMany({ where: { userId: user.id }, orderBy: { createdAt: 'asc' } });
+    res.json({ data: rows.map((c) => ({ connector_instance_id: c.connectorInstanceId, credential_keys: c.credentialKeys, createdAt: c.createdAt, updatedAt: c.updatedAt })) });
+  });
+
+  // Creates or replaces the user's credentials for one connector instance.
+  r.put('/:name/connections/:instanceId', async (req, res) => {
+    const user = await userByName(req);
+    const { credentials } = ConnectionBody.parse(req.body ?? {});
+    const instanceId = String(req.params.instanceId);
+    const instance = isUuid(instanceId) ? await db.connectorInstance.findFirst({ where: { id: instanceId, workspaceId: user.workspaceId }, include: { connector: true } }) : null;
+    if (!instance) throw new NotFoundError('connector instance', instanceId);
+    const issues = credentialIssues(credentialFields(instance.connector.descriptor as ConnectorDescriptor), credentials);
+    if (issues.length > 0) throw new ValidationError('the connection is invalid', issues);
+    for (const [key, value] of Object.entries(credentials)) await secrets.put(userCredentialSecretName(user.workspaceId, user.id, instance.id, key), value);
+    const row = await db.userConnection.upsert({
+      where: { userId_connectorInstanceId: { userId: user.id, connectorInstanceId: instance.id } },
+      create: { userId: user.id, connectorInstanceId: instance.id, credentialKeys: Object.keys(credentials) },
+      update: { credentialKeys: Object.keys(credentials) },
+    });
+    await publisher.secretsChanged(userCredentialSecretPrefix(user.workspaceId, user.id, instance.id));
+    res.json({ connector_instance_id: row.connectorInstanceId, credential_keys: row.credentialKeys, createdAt: row.createdAt, updatedAt: row.updatedAt });
+  });
+
+  r.delete('/:name/connections/:instanceId', async (req, res) => {
+    const user = await userByName(req);
+    const instanceId = String(req.params.instanceId);
+    const row = isUuid(instanceId) ? await db.userConnection.findUnique({ where: { userId_connectorInstanceId: { userId: user.id, connectorInstanceId: instanceId } } }) : null;
+    if (!row) throw new NotFoundError('connection', instanceId);
+    await db.userConnection.delete({ where: { id: row.id } });
+    for (const key of row.credentialKeys) await secrets.delete(userCredentialSecretName(user.workspaceId, user.id, instanceId, key));
+    await publisher.secretsChanged(userCredentialSecretPrefix(user.workspaceId, user.id, instanceId));
+    res.status(204).end();
+  });
+  return r;
+}
+
+/** Re-publishes every workspace's user names (Redis may have restarted empty). */
+export async function republishUsers(db: Db, redis: Redis, prefix: string): Promise<number> {
+  const users = await db.externalUser.findMany();
+  for (const u of users) await redis.hset(redisKeys(prefix).users(u.workspaceId), u.name, u.id);
+  return users.length;
+}

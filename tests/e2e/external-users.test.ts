@@ -1,0 +1,115 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { ControlPlaneClient, Stack } from '@toolplane/cli';
+import { startTestStack } from '../helpers.ts';
+
+// Seed 002 per-user connections: x-username makes every tool run with that user's own credentials.
+let stack: Stack;
+let api: ControlPlaneClient;
+let upstream: Server;
+let upstreamUrl: string;
+let mcpUrl: string;
+let instanceId: string;
+const seen: { key: string | undefined; who: string }[] = [];
+
+const descriptor = (url: string) => `
+metadata: { name: Profile, slug: profile, version: "1.0.0" }
+authentication:
+  - type: bearer
+    fields: [{ key: token, field_type: secret, required: true, secret: true }]
+operations:
+  - operation_id: whoami
+    endpoint: "${url}/me"
+    method: GET
+    auth_type_ref: bearer
+    parameters: []
+mcp_config:
+  enabled: true
+  server_name: profile
+  server_description: Profile
+  route_mappings:
+    - { operation_id: whoami, mcp_tool_name: whoami, mcp_tool_description: "Who am I upstream" }
+`;
+
+async function whoami(username?: string): Promise<{ isError?: boolean; text: string; status?: number }> {
+  const client = new Client({ name: 'users', version: '1.0.0' });
+  try {
+    await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey, ...(username ? { 'x-username': username } : {}) } } }));
+  } catch (err) {
+    return { isError: true, text: String(err), status: (err as { status?: number; code?: number }).status ?? (err as { code?: number }).code };
+  }
+  const r = await client.callTool({ name: 'whoami', arguments: {} });
+  await client.close();
+  return { ...(r.isError ? { isError: true } : {}), text: (r.content as { text: string }[])[0]!.text };
+}
+
+beforeAll(async () => {
+  const owners: Record<string, string> = { 'default-token': 'the project', 'alice-token': 'alice', 'alice-token-2': 'alice', 'bob-token': 'bob' };
+  upstream = createServer((req, res) => {
+    const key = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const who = key ? owners[key] : undefined;
+    seen.push({ key, who: who ?? '?' });
+    if (!who) return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unknown token"}');
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ user: who }));
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  ({ stack, api } = await startTestStack('users'));
+  const connector = await api.request<{ id: string }>('POST', '/connectors', descriptor(upstreamUrl), 'application/yaml');
+  instanceId = (await api.request<{ id: string }>('POST', '/connector_instances', { connector_id: connector.id, name: 'profile', credentials: { token: 'default-token' } })).id;
+  mcpUrl = (await api.request<{ url: string }>('POST', '/mcp_manager', { name: 'profile', mode: 'NORMAL', connectorInstanceId: instanceId })).url;
+  for (const name of ['alice', 'bob', 'carol']) await api.request('POST', '/external_users', { name });
+  await api.request('PUT', `/external_users/alice/connections/${instanceId}`, { credentials: { token: 'alice-token' } });
+  await api.request('PUT', `/external_users/bob/connections/${instanceId}`, { credentials: { token: 'bob-token' } });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await new Promise<void>((r) => upstream.close(() => r()));
+});
+
+describe('x-username and per-user connections', () => {
+  it("runs each user's calls with that user's own token, and the project's without the header", async () => {
+    seen.length = 0;
+    expect((await whoami('alice')).text).toBe('{"user":"alice"}');
+    expect((await whoami('bob')).text).toBe('{"user":"bob"}');
+    expect((await whoami()).text).toBe('{"user":"the project"}');
+    expect(seen.map((s) => s.key)).toEqual(['alice-token', 'bob-token', 'default-token']);
+  });
+
+  it('refuses an unknown user clearly', async () => {
+    const r = await whoami('mallory');
+    expect(r.isError).toBe(true);
+    expect(r.text).toContain('Unknown user');
+    expect(r.text).toContain('mallory');
+  });
+
+  it("never uses another user's (or the default) token for a user without a connection", async () => {
+    seen.length = 0;
+    const r = await whoami('carol');
+    expect(r.isError).toBe(true);
+    expect(r.text).toContain('User "carol" has no connection');
+    expect(seen).toEqual([]);
+  });
+
+  it("uses a user's replaced credentials on the next call", async () => {
+    await api.request('PUT', `/external_users/alice/connections/${instanceId}`, { credentials: { token: 'alice-token-2' } });
+    seen.length = 0;
+    expect((await whoami('alice')).text).toBe('{"user":"alice"}');
+    expect(seen.map((s) => s.key)).toEqual(['alice-token-2']);
+  });
+
+  it('lists users with their connections and deletes them', async () => {
+    const listed = await api.request<{ data: { name: string; connections: string[] }[] }>('GET', '/external_users');
+    expect(listed.data.map((u) => [u.name, u.connections])).toEqual([
+      ['alice', [instanceId]],
+      ['bob', [instanceId]],
+      ['carol', []],
+    ]);
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/external_users/bob`, { method: 'DELETE', headers: { 'x-api-key': stack.bootstrapKey } });
+    expect(res.status).toBe(204);
+    expect((await whoami('bob')).isError).toBe(true);
+  });
+});
