@@ -11,7 +11,10 @@ export const jobNames = { toolInvoke: 'tool.invoke', connectorTest: 'connector.t
 export function redisKeys(prefix: string) {
   return {
     prefix,
+    /** The server's live catalog (edges read it). */
     catalog: (serverId: string) => `${prefix}:catalog:${serverId}`,
+    /** One immutable catalog version (workers read it, so calls enqueued just before an update still run). */
+    catalogVersion: (serverId: string, version: number) => `${prefix}:catalog:${serverId}:v${version}`,
     apiKeys: `${prefix}:apikeys`,
     /** Pub/sub: a server id whose catalog changed (or was deleted). */
     catalogChanged: `${prefix}:events:catalog`,

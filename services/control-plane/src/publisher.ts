@@ -15,7 +15,10 @@ export class RuntimePublisher {
   }
 
   async publishCatalog(catalog: Catalog): Promise<void> {
-    await this.redis.set(this.keys.catalog(catalog.serverId), JSON.stringify(catalog));
+    const json = JSON.stringify(catalog);
+    // The versioned copy outlives the switch long enough for calls already queued against it.
+    await this.redis.set(this.keys.catalogVersion(catalog.serverId, catalog.version), json, 'EX', 24 * 3600);
+    await this.redis.set(this.keys.catalog(catalog.serverId), json);
     await this.redis.publish(this.keys.catalogChanged, catalog.serverId);
   }
 

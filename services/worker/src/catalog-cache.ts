@@ -2,11 +2,13 @@ import { Catalog, redisKeys, type CatalogTool } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
 
 /**
- * Execution plans by `(serverId, catalogVersion)`, loaded from Redis on first use. Catalog versions
- * are immutable, so an entry never goes stale; old versions are dropped when a newer one is loaded.
+ * Execution plans by `(serverId, catalogVersion)`, loaded from Redis on first use (the versioned key,
+ * so a call enqueued just before an update runs on the version it was validated against). Versions
+ * are immutable, so entries never go stale; a few recent versions are kept per server.
  */
 export class PlanCache {
-  private readonly byServer = new Map<string, { version: number; tools: Map<string, CatalogTool> }>();
+  private readonly byVersion = new Map<string, Map<string, CatalogTool>>();
+  private static readonly maxEntries = 1000;
   private readonly keys;
 
   private readonly redis: Redis;
@@ -16,15 +18,16 @@ export class PlanCache {
   }
 
   async get(serverId: string, version: number, tool: string): Promise<CatalogTool | undefined> {
-    let entry = this.byServer.get(serverId);
-    if (!entry || entry.version !== version) {
-      const raw = await this.redis.get(this.keys.catalog(serverId));
+    const id = `${serverId}:${version}`;
+    let tools = this.byVersion.get(id);
+    if (!tools) {
+      const raw = await this.redis.get(this.keys.catalogVersion(serverId, version));
       if (!raw) return undefined;
       const catalog = Catalog.parse(JSON.parse(raw));
-      if (catalog.version !== version) return undefined;
-      entry = { version: catalog.version, tools: new Map(catalog.tools.map((t) => [t.tool.name, t])) };
-      this.byServer.set(serverId, entry);
+      tools = new Map(catalog.tools.map((t) => [t.tool.name, t]));
+      if (this.byVersion.size >= PlanCache.maxEntries) this.byVersion.delete(this.byVersion.keys().next().value!);
+      this.byVersion.set(id, tools);
     }
-    return entry.tools.get(tool);
+    return tools.get(tool);
   }
 }
