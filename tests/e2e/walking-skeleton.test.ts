@@ -2,8 +2,9 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport as SSEClientTransportV1 } from '@modelcontextprotocol/sdk/client/sse.js';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { StreamableHTTPClientTransport as StreamableHTTPClientTransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
@@ -167,6 +168,27 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
     await client.close();
     expect(tools.map((t) => t.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
     expect(result.structuredContent).toMatchObject({ id: 'TCK-1' });
+  });
+
+  it('serves the legacy HTTP+SSE transport at GET /api/v1/mcp/{serverId} (v1 and v2 SSE clients)', async () => {
+    const url = new URL(`${stack.edgeUrl}/api/v1/mcp/${example.serverId}`);
+    const headers = { 'x-api-key': stack.bootstrapKey };
+    const withKey = (u: string | URL | Request, init?: RequestInit) => {
+      const h = new Headers(init?.headers);
+      h.set('x-api-key', stack.bootstrapKey);
+      return fetch(u, { ...init, headers: h });
+    };
+    const v1 = new ClientV1({ name: 'sse-v1', version: '1.0.0' });
+    await v1.connect(new SSEClientTransportV1(url, { requestInit: { headers }, eventSourceInit: { fetch: withKey } }));
+    expect((await v1.listTools()).tools.map((t) => t.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
+    expect((await v1.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-2' } })).structuredContent).toMatchObject({ id: 'TCK-2' });
+    await v1.close();
+    const v2 = new Client({ name: 'sse-v2', version: '1.0.0' });
+    await v2.connect(new SSEClientTransport(url, { requestInit: { headers }, eventSourceInit: { fetch: withKey } }));
+    expect((await v2.callTool({ name: 'get_ticket', arguments: {} })).isError).toBe(true);
+    await v2.close();
+    const anonymous = await fetch(url, { headers: { accept: 'text/event-stream' } });
+    expect(anonymous.status).toBe(401);
   });
 
   it('is listed and called by the @modelcontextprotocol/inspector v2 CLI', async () => {

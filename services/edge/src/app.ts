@@ -4,12 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { redisKeys } from '@toolplane/contracts';
 import { createLogger, type Logger } from '@toolplane/logger';
 import { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
+import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import express, { type Request, type Response } from 'express';
 import { Redis } from 'ioredis';
 import { ApiKeyCache } from './api-keys.ts';
 import { CatalogCache } from './catalogs.ts';
 import type { EdgeEnv } from './env.ts';
-import { createEdgeMcpHandler, toAuthInfo } from './mcp-handler.ts';
+import { LegacySseSessions } from './legacy-sse.ts';
+import { buildServer, createEdgeMcpHandler, toAuthInfo, type EdgeCallContext } from './mcp-handler.ts';
 import { OAuthResourceServer } from './oauth.ts';
 
 export interface EdgeDeps {
@@ -18,8 +20,9 @@ export interface EdgeDeps {
 
 const version = '0.1.0';
 
-function jsonRpcError(res: Response, status: number, code: number, message: string, headers: Record<string, string> = {}): void {
+function jsonRpcError(res: Response, status: number, code: number, message: string, headers: Record<string, string> = {}): undefined {
   res.status(status).set(headers).json({ jsonrpc: '2.0', id: null, error: { code, message } });
+  return undefined;
 }
 
 export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
@@ -32,7 +35,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const catalogs = new CatalogCache(redis, env.REDIS_PREFIX);
   const invocations = new InvocationClient({ redis, prefix: env.REDIS_PREFIX, edgeId });
   const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, { maxLen: 100_000, onError: (err) => log.error({ err }, 'execution records could not be written') });
-  const mcp = createEdgeMcpHandler({ invocations, records, timeoutMs: env.TOOL_CALL_TIMEOUT_MS, log }, { version, onerror: (err) => log.warn({ err: err.message }, 'mcp request rejected') });
+  const toolDeps = { invocations, records, timeoutMs: env.TOOL_CALL_TIMEOUT_MS, log };
+  const mcp = createEdgeMcpHandler(toolDeps, { version, onerror: (err) => log.warn({ err: err.message }, 'mcp request rejected') });
   const jsonBody = express.json({ limit: env.MAX_BODY_BYTES, type: () => true });
 
   events.on('message', (channel: string, message: string) => {
@@ -45,7 +49,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       ? new OAuthResourceServer({ issuer: env.OAUTH_ISSUER, jwksUrl: env.OAUTH_JWKS_URL, publicUrl: env.PUBLIC_URL, requiredScope: env.OAUTH_REQUIRED_SCOPE })
       : undefined;
   const anyOrigin = env.ALLOWED_ORIGINS.includes('*');
-  async function serveMcp(req: Request, res: Response): Promise<void> {
+  /** Authenticates an MCP request and resolves its server; answers the error itself and returns undefined on failure. */
+  async function authenticate(req: Request, res: Response): Promise<(EdgeCallContext & { clientId: string }) | undefined> {
     const origin = req.header('origin');
     if (origin !== undefined && !anyOrigin && !env.ALLOWED_ORIGINS.includes(origin)) {
       return jsonRpcError(res, 403, -32001, `Origin ${origin} is not allowed.`);
@@ -85,8 +90,33 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       principal.userId = userId;
     }
     const clientId = principal.keyId ?? `oauth:${principal.subject}`;
-    (req as Request & { auth?: unknown }).auth = toAuthInfo({ principal, loaded }, clientId);
+    return { principal, loaded, clientId };
+  }
+
+  async function serveMcp(req: Request, res: Response): Promise<void> {
+    const ctx = await authenticate(req, res);
+    if (!ctx) return;
+    (req as Request & { auth?: unknown }).auth = toAuthInfo(ctx, ctx.clientId);
     await mcp(req, res);
+  }
+
+  // Legacy HTTP+SSE transport (seed 002): GET opens the event stream, POSTs to …/messages feed it.
+  const legacySessions = new LegacySseSessions();
+  async function openLegacyStream(req: Request, res: Response): Promise<void> {
+    const ctx = await authenticate(req, res);
+    if (!ctx) return;
+    const serverId = String(req.params.serverId);
+    await legacySessions.open(res, serverId, ctx.clientId, `/api/v1/mcp/${serverId}/messages`, buildServer(ctx, toolDeps, version));
+  }
+  async function postLegacyMessage(req: Request, res: Response): Promise<void> {
+    const ctx = await authenticate(req, res);
+    if (!ctx) return;
+    const session = legacySessions.get(String(req.query.sessionId ?? ''));
+    if (!session || session.serverId !== String(req.params.serverId) || session.owner !== ctx.clientId) {
+      return jsonRpcError(res, 404, -32001, 'Unknown or expired session: open a new event stream.');
+    }
+    res.status(202).end();
+    session.transport.deliver(req.body as JSONRPCMessage);
   }
 
   const http = express();
@@ -109,6 +139,13 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     } catch {
       res.status(503).json({ status: 'unavailable' });
     }
+  });
+  // Stateless Streamable HTTP has no GET stream, so a GET here is always the legacy transport.
+  http.get('/api/v1/mcp/:serverId', (req, res, next) => {
+    openLegacyStream(req, res).catch(next);
+  });
+  http.post('/api/v1/mcp/:serverId/messages', jsonBody, (req, res, next) => {
+    postLegacyMessage(req, res).catch(next);
   });
   for (const path of ['/mcp/:serverId', '/api/v1/mcp/:serverId']) {
     http.post(path, jsonBody, (req, res, next) => {
@@ -145,6 +182,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       log.info({ url: this.url, edgeId }, 'edge listening');
     },
     async stop() {
+      await legacySessions.closeAll();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       await invocations.close();
       await records.flush();

@@ -31,7 +31,7 @@ function callContext(authInfo: AuthInfo | undefined): EdgeCallContext {
 }
 
 /** A light low-level `Server` bound to the caller's cached catalog (one per HTTP request, ~µs). */
-function buildServer({ principal, loaded }: EdgeCallContext, deps: ToolCallDeps, version: string): Server {
+export function buildServer({ principal, loaded }: EdgeCallContext, deps: ToolCallDeps, version: string): Server {
   const server = new Server(
     { name: loaded.catalog.name, version },
     { capabilities: { tools: { listChanged: true } }, ...(loaded.catalog.description ? { instructions: loaded.catalog.description } : {}) },
