@@ -84,7 +84,20 @@ export const HttpOperationPlan = z.object({
 });
 export type HttpOperationPlan = z.infer<typeof HttpOperationPlan>;
 
-export const ExecutionPlan = z.discriminatedUnion('kind', [HttpOperationPlan]);
+/** A tool of an external MCP server (seed 002 `externalMcpConfigs`), proxied by the worker. */
+export const McpToolPlan = z.object({
+  kind: z.literal('mcp'),
+  /** The external server's `name` in the config. */
+  server: z.string(),
+  url: z.string(),
+  /** The tool's name on the external server (ours may carry a prefix). */
+  remoteTool: z.string(),
+  /** Secret holding the configured headers as a JSON object (values are credentials). */
+  headersSecret: z.string().optional(),
+});
+export type McpToolPlan = z.infer<typeof McpToolPlan>;
+
+export const ExecutionPlan = z.discriminatedUnion('kind', [HttpOperationPlan, McpToolPlan]);
 export type ExecutionPlan = z.infer<typeof ExecutionPlan>;
 
 export const CatalogTool = z.object({
@@ -113,6 +126,8 @@ export const Catalog = z.object({
    */
   mode: z.enum(['NORMAL', 'SMART']).default('NORMAL'),
   tools: z.array(CatalogTool),
+  /** Problems met while compiling that did not stop it (an external MCP server that could not be listed). */
+  warnings: z.array(z.string()).optional(),
 });
 export type Catalog = z.infer<typeof Catalog>;
 

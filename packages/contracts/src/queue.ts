@@ -113,6 +113,8 @@ export const ListRemoteToolsJobV1 = z.object({
   kind: z.literal('mcp.list_tools'),
   url: z.string().url(),
   headers: z.record(z.string(), z.string()),
+  /** Secret holding more headers (a JSON object), resolved by the worker. */
+  headersSecret: z.string().optional(),
   deadlineAt: z.number().int(),
   replyTo: z.string(),
 });
@@ -151,7 +153,7 @@ export type DataPlaneTaskResult = z.infer<typeof DataPlaneTaskResult>;
 
 /** One HTTP request made for a call, as recorded (URL with secret values redacted). */
 export const ExecutionStep = z.object({
-  kind: z.literal('http'),
+  kind: z.enum(['http', 'mcp']),
   name: z.string(),
   method: z.string(),
   urlTemplate: z.string(),

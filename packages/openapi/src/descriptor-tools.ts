@@ -9,6 +9,9 @@ import type {
   ToolDefinition,
 } from '@toolplane/contracts';
 
+/** A catalog tool executed as one HTTP operation. */
+export type HttpCatalogTool = CatalogTool & { plan: HttpOperationPlan };
+
 export interface ConnectorInstanceBinding {
   /** Replaces the scheme, host and port of every endpoint (e.g. a sandbox or the local example). */
   baseUrl?: string | undefined;
@@ -54,7 +57,7 @@ export function rebaseUrl(endpoint: string, baseUrl: string | undefined): string
   return baseUrl.replace(/\/+$/, '') + rest;
 }
 
-function toolFor(descriptor: ConnectorDescriptor, op: Operation, mapping: RouteMapping, binding: ConnectorInstanceBinding): CatalogTool {
+function toolFor(descriptor: ConnectorDescriptor, op: Operation, mapping: RouteMapping, binding: ConnectorInstanceBinding): HttpCatalogTool {
   const properties: Record<string, JsonSchema> = {};
   const required: string[] = [];
   const params = op.parameters.map((p) => {
@@ -127,7 +130,7 @@ function toolFor(descriptor: ConnectorDescriptor, op: Operation, mapping: RouteM
  * The tools of a connector descriptor: one per route mapping (selective exposure: unmapped
  * operations are not tools). The descriptor must already be validated.
  */
-export function compileDescriptorTools(descriptor: ConnectorDescriptor, binding: ConnectorInstanceBinding): CatalogTool[] {
+export function compileDescriptorTools(descriptor: ConnectorDescriptor, binding: ConnectorInstanceBinding): HttpCatalogTool[] {
   const mappings = descriptor.mcp_config?.route_mappings ?? [];
   return mappings.map((mapping) => {
     const op = descriptor.operations.find((o) => o.operation_id === mapping.operation_id);

@@ -62,10 +62,10 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   });
   const api = express.Router();
   api.use(requireApiKey(db));
-  api.use('/connectors', connectorsRouter(db, publisher, env.MAX_BODY_BYTES));
+  api.use('/connectors', connectorsRouter(db, publisher, tasks, env.MAX_BODY_BYTES));
   api.use('/connector_instances', connectorInstancesRouter(db, secrets, publisher, tasks, env.MAX_BODY_BYTES));
   api.use('/mcp_manager/:id/debug_sessions', debugSessionsRouter(db, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
-  api.use('/mcp_manager', serversRouter(db, publisher, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES, { tasks, redis, prefix: env.REDIS_PREFIX }));
+  api.use('/mcp_manager', serversRouter(db, publisher, secrets, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES, { tasks, redis, prefix: env.REDIS_PREFIX }));
   api.use('/execution_records', executionRecordsRouter(db));
   api.use('/external_users', externalUsersRouter(db, secrets, publisher, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
   api.use('/api_keys', express.json({ limit: env.MAX_BODY_BYTES }), apiKeysRouter(db, publisher));

@@ -51,12 +51,21 @@ export class CatalogCache {
     return p;
   }
 
+  /** A schema Ajv cannot compile (an external server's, say) must not take the whole catalog down: its tool then accepts any object. */
+  private compile(schema: Record<string, unknown>): ValidateFunction {
+    try {
+      return this.ajv.compile(schema);
+    } catch {
+      return this.ajv.compile({ type: 'object' });
+    }
+  }
+
   private async load(serverId: string): Promise<LoadedCatalog | null> {
     const raw = await this.redis.get(this.keys.catalog(serverId));
     if (!raw) return null;
     const catalog = Catalog.parse(JSON.parse(raw));
     const tools = new Map<string, LoadedTool>();
-    for (const t of catalog.tools) tools.set(t.tool.name, { def: t.tool, validate: this.ajv.compile(t.tool.inputSchema) });
+    for (const t of catalog.tools) tools.set(t.tool.name, { def: t.tool, validate: this.compile(t.tool.inputSchema) });
     if (catalog.mode === 'SMART') {
       const meta = new Map(metaTools.map((def) => [def.name, { def, validate: this.metaValidators.get(def.name)! }]));
       return { catalog, tools, meta, search: new ToolSearch(catalog.tools), list: metaTools };

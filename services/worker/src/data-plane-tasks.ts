@@ -7,7 +7,7 @@ import type { SecretResolver } from './secret-resolver.ts';
 /** Egress the control plane asks the data plane to do. */
 export function createDataPlaneTaskHandler(deps: { secrets: SecretResolver; limits: HttpLimits }) {
   const connectorTest = createConnectorTestHandler(deps);
-  const remoteTools = createRemoteToolsHandler({ timeoutMs: deps.limits.timeoutMs });
+  const remoteTools = createRemoteToolsHandler({ timeoutMs: deps.limits.timeoutMs, secrets: deps.secrets });
   return (task: DataPlaneTask): Promise<DataPlaneTaskResult> => {
     switch (task.kind) {
       case 'connector.test':

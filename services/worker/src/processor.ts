@@ -1,4 +1,4 @@
-import type { ExecutionRecord, ExecutionStep, ToolInvokeJob, ToolInvokeResult } from '@toolplane/contracts';
+import type { ExecutionRecord, ExecutionStep, ToolInvokeJob, ToolInvokeResult, ToolResultPayload } from '@toolplane/contracts';
 import { toAppError, UserError, type AppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { Authorizer } from './auth.ts';
@@ -8,6 +8,7 @@ import { buildRequest, errorResult, sendRequest, toToolResult, type HttpLimits }
 import type { RateLimits } from './rate-limits.ts';
 import type { ExecutionRecordSink } from '@toolplane/queue';
 import { redactSecrets } from './redact.ts';
+import { callRemoteTool, externalHeaders } from './remote-tools.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 
 export interface ProcessorDeps {
@@ -51,6 +52,24 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       }
       const entry = await deps.plans.get(job.serverId, job.catalogVersion, job.tool);
       if (!entry) throw new UserError('tool.not_found', `tool "${job.tool}" is not in catalog version ${job.catalogVersion}`);
+      if (entry.plan.kind === 'mcp') {
+        // A tool of an external MCP server: proxied with the configured headers (credentials).
+        const plan = entry.plan;
+        const headers = await externalHeaders(deps.secrets, {}, plan.headersSecret);
+        const sentAt = now();
+        let result: ToolResultPayload;
+        let outcome: ExecutionStep['outcome'] = 'response';
+        try {
+          result = await callRemoteTool(plan.url, headers, plan.remoteTool, job.arguments, Math.min(deps.limits.timeoutMs, remaining));
+        } catch (err) {
+          outcome = 'unreachable';
+          result = errorResult(`The external MCP server "${plan.server}" could not be reached: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        result = redactSecrets(result, Object.values(headers));
+        steps.push({ kind: 'mcp', name: plan.remoteTool, method: 'tools/call', urlTemplate: plan.url, url: plan.url, outcome, durationMs: now() - sentAt, attempt: 1 });
+        record(result.isError ? 'tool_error' : 'success', result.isError ? { errorCode: outcome === 'response' ? 'upstream.tool_error' : 'upstream.unreachable' } : {});
+        return { v: 1, invocationId: job.invocationId, ok: true, result };
+      }
       const plan = entry.plan;
       const userId = job.principal.userId;
       // A user's calls spend that user's budget (their own account upstream).

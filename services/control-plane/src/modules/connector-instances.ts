@@ -9,7 +9,7 @@ import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 import { isUuid } from './ids.ts';
-import { recompileServers } from './servers.ts';
+import { externalListerFor, recompileServers } from './servers.ts';
 
 const CreateInstanceBody = z.object({
   connector_id: z.string().min(1),
@@ -55,6 +55,7 @@ export function credentialIssues(fields: Field[], given: Record<string, string>,
 
 export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publisher: RuntimePublisher, tasks: DataPlaneTaskClient, maxBodyBytes: number): Router {
   const r = Router();
+  const listExternal = externalListerFor(tasks);
   r.use(express.json({ limit: maxBodyBytes }));
   r.post('/', async (req, res) => {
     const body = CreateInstanceBody.parse(req.body ?? {});
@@ -77,7 +78,7 @@ export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publish
       throw err;
     }
     // New tools join the workspace-wide catalogs (SMART servers).
-    await recompileServers(db, publisher, { id: { in: [] } }, workspaceId);
+    await recompileServers(db, publisher, listExternal, { id: { in: [] } }, workspaceId);
     res.status(201).json(present(row));
   });
   r.get('/', async (req, res) => {
@@ -110,7 +111,7 @@ export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publish
       },
     });
     if (Object.keys(given).length > 0) await publisher.secretsChanged(credentialSecretPrefix(workspaceId, row.id));
-    await recompileServers(db, publisher, { connectorInstanceId: row.id }, workspaceId);
+    await recompileServers(db, publisher, listExternal, { connectorInstanceId: row.id }, workspaceId);
     res.json(present(updated));
   });
 
@@ -152,7 +153,7 @@ export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publish
     await db.connectorInstance.delete({ where: { id: row.id } }); // servers keep existing, without a source
     for (const key of row.credentialKeys) await secrets.delete(credentialSecretName(workspaceId, row.id, key));
     await publisher.secretsChanged(credentialSecretPrefix(workspaceId, row.id));
-    await recompileServers(db, publisher, { id: { in: serverIds } }, workspaceId);
+    await recompileServers(db, publisher, listExternal, { id: { in: serverIds } }, workspaceId);
     res.status(204).end();
   });
   return r;

@@ -4,7 +4,8 @@ import { descriptorToOpenApi, loadDocument } from '@toolplane/openapi';
 import express, { Router } from 'express';
 import type { Db } from '../db/client.ts';
 import type { RuntimePublisher } from '../publisher.ts';
-import { recompileServers } from './servers.ts';
+import { externalListerFor, recompileServers } from './servers.ts';
+import type { DataPlaneTaskClient } from '@toolplane/queue';
 import { caller } from '../http/auth.ts';
 import { isUuid } from './ids.ts';
 
@@ -30,8 +31,9 @@ function present(row: { id: string; slug: string; version: string; name: string;
   };
 }
 
-export function connectorsRouter(db: Db, publisher: RuntimePublisher, maxBodyBytes: number): Router {
+export function connectorsRouter(db: Db, publisher: RuntimePublisher, tasks: DataPlaneTaskClient, maxBodyBytes: number): Router {
   const r = Router();
+  const listExternal = externalListerFor(tasks);
   // The body is the document text itself (application/yaml, text/yaml or application/json).
   r.use(express.text({ type: () => true, limit: maxBodyBytes }));
   r.post('/', async (req, res) => {
@@ -68,7 +70,7 @@ export function connectorsRouter(db: Db, publisher: RuntimePublisher, maxBodyByt
     if (clash) throw new UserError('resource.conflict', `connector ${row.slug}@${descriptor.metadata.version} already exists`, { status: 409, details: { id: clash.id } });
     const updated = await db.connector.update({ where: { id: row.id }, data: { version: descriptor.metadata.version, name: descriptor.metadata.name, descriptor: descriptor as object } });
     const instances = (await db.connectorInstance.findMany({ where: { connectorId: row.id }, select: { id: true } })).map((i) => i.id);
-    await recompileServers(db, publisher, { connectorInstanceId: { in: instances } }, workspaceId);
+    await recompileServers(db, publisher, listExternal, { connectorInstanceId: { in: instances } }, workspaceId);
     res.json(present(updated));
   });
 

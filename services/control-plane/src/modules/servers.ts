@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Catalog, CatalogTool, ConnectorDescriptor } from '@toolplane/contracts';
+import type { Catalog, CatalogTool, ConnectorDescriptor, ListRemoteToolsResult } from '@toolplane/contracts';
+import type { SecretsWriter } from '@toolplane/secrets';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { Redis } from 'ioredis';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
@@ -22,7 +23,52 @@ const CreateServerBody = z.object({
   connectorInstanceId: z.string().min(1).optional(),
   config: z.record(z.string(), z.unknown()).optional(),
   isPublic: z.boolean().default(false),
+  /** Seed 002: external MCP servers whose tools are merged in (`tools` empty = all of them). */
+  externalMcpConfigs: z
+    .array(
+      z.object({
+        name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,49}$/, 'must be a slug (lower-case letters, digits, - and _)'),
+        url: z.string().url().refine((u) => /^https?:/i.test(u), 'must be an http(s) URL'),
+        headers: z.record(z.string(), z.string()).default({}),
+        tools: z.array(z.string().min(1)).default([]),
+      }),
+    )
+    .max(20)
+    .refine((list) => new Set(list.map((c) => c.name)).size === list.length, 'names must be unique')
+    .optional(),
 });
+
+/** What is stored of an external MCP config: header names only; the values are a secret. */
+export interface StoredExternalConfig {
+  name: string;
+  url: string;
+  tools: string[];
+  headerNames: string[];
+  headersSecret?: string;
+}
+
+export type ExternalLister = (cfg: StoredExternalConfig) => Promise<ListRemoteToolsResult>;
+
+/** Lists an external server's tools through the worker (the control plane has no egress). */
+export function externalListerFor(tasks: DataPlaneTaskClient): ExternalLister {
+  return (cfg) =>
+    tasks.listRemoteTools({ v: 1, taskId: crypto.randomUUID(), kind: 'mcp.list_tools', url: cfg.url, headers: {}, ...(cfg.headersSecret ? { headersSecret: cfg.headersSecret } : {}), deadlineAt: Date.now() + 10_000, replyTo: tasks.clientId });
+}
+
+/** Seals header values and returns what goes in the database. */
+async function storeExternalConfigs(secrets: SecretsWriter, workspaceId: string, serverId: string, configs: NonNullable<z.infer<typeof CreateServerBody>['externalMcpConfigs']>): Promise<StoredExternalConfig[]> {
+  const stored: StoredExternalConfig[] = [];
+  for (const c of configs) {
+    const headerNames = Object.keys(c.headers);
+    let headersSecret: string | undefined;
+    if (headerNames.length > 0) {
+      headersSecret = `ws/${workspaceId}/servers/${serverId}/external/${c.name}/headers`;
+      await secrets.put(headersSecret, JSON.stringify(c.headers));
+    }
+    stored.push({ name: c.name, url: c.url, tools: c.tools, headerNames, ...(headersSecret ? { headersSecret } : {}) });
+  }
+  return stored;
+}
 
 const UpdateServerBody = CreateServerBody.omit({ connectorInstanceId: true, mode: true, isPublic: true })
   .partial()
@@ -40,7 +86,7 @@ const ListQuery = z.object({
   cursor: z.string().uuid().optional(),
 });
 
-export type ServerRow = { id: string; workspaceId: string; name: string; description: string | null; mode: 'SMART' | 'NORMAL'; connectorInstanceId: string | null; selectedTools: string[]; isPublic: boolean; config: unknown; catalogVersion: number; createdAt: Date; updatedAt: Date };
+export type ServerRow = { id: string; workspaceId: string; name: string; description: string | null; mode: 'SMART' | 'NORMAL'; connectorInstanceId: string | null; selectedTools: string[]; isPublic: boolean; config: unknown; externalMcpConfigs: unknown; catalogVersion: number; createdAt: Date; updatedAt: Date };
 
 type InstanceWithConnector = { id: string; name: string; baseUrl: string | null; credentialKeys: string[]; connector: { slug: string; descriptor: unknown } };
 
@@ -79,7 +125,12 @@ export async function workspaceTools(tx: Tx, workspaceId: string): Promise<Catal
  * - NORMAL without one: exactly `selectedTools`, looked up among all the workspace's tools;
  * - SMART: all the workspace's tools, searched and executed through meta tools on the edge.
  */
-export async function compileCatalog(tx: Tx, server: ServerRow, version: number, opts: { lenientSelection?: boolean } = {}): Promise<Catalog> {
+export async function compileCatalog(tx: Tx, server: ServerRow, version: number, listExternal: ExternalLister, opts: { lenientSelection?: boolean } = {}): Promise<Catalog> {
+  const own = await compileOwnTools(tx, server, version, opts);
+  return mergeExternalTools(own, (server.externalMcpConfigs ?? []) as StoredExternalConfig[], listExternal);
+}
+
+async function compileOwnTools(tx: Tx, server: ServerRow, version: number, opts: { lenientSelection?: boolean }): Promise<Catalog> {
   const base = { v: 1 as const, serverId: server.id, workspaceId: server.workspaceId, version, name: server.name, ...(server.description ? { description: server.description } : {}), isPublic: server.isPublic, mode: server.mode };
   if (server.mode === 'SMART') return { ...base, tools: await workspaceTools(tx, server.workspaceId) };
   let tools: CatalogTool[];
@@ -108,11 +159,50 @@ export async function compileCatalog(tx: Tx, server: ServerRow, version: number,
 }
 
 /**
+ * Adds the tools of external MCP servers: listed by the worker, filtered by the config's `tools`,
+ * prefixed `<name>__` when a name is already taken. A server that cannot be listed is reported in
+ * `warnings` and left out; it never fails the catalog.
+ */
+async function mergeExternalTools(catalog: Catalog, configs: StoredExternalConfig[], listExternal: ExternalLister): Promise<Catalog> {
+  if (configs.length === 0) return catalog;
+  const tools = [...catalog.tools];
+  const warnings = [...(catalog.warnings ?? [])];
+  const taken = new Set(tools.map((t) => t.tool.name));
+  const listed = await Promise.all(configs.map((c) => listExternal(c).catch((err: unknown) => ({ ok: false as const, error: String(err), tools: [] }))));
+  configs.forEach((cfg, i) => {
+    const result = listed[i]!;
+    if (!result.ok) {
+      warnings.push(`external MCP server "${cfg.name}" could not be listed: ${result.error ?? 'unknown error'}`);
+      return;
+    }
+    for (const remote of result.tools as { name?: unknown; description?: unknown; title?: unknown; inputSchema?: unknown; annotations?: unknown }[]) {
+      if (typeof remote.name !== 'string') continue;
+      if (cfg.tools.length > 0 && !cfg.tools.includes(remote.name)) continue;
+      let name = remote.name;
+      if (taken.has(name)) name = `${cfg.name}__${remote.name}`.slice(0, 128);
+      taken.add(name);
+      const inputSchema = remote.inputSchema && typeof remote.inputSchema === 'object' ? (remote.inputSchema as Record<string, unknown>) : { type: 'object' };
+      tools.push({
+        tool: {
+          name,
+          description: typeof remote.description === 'string' ? remote.description : '',
+          ...(typeof remote.title === 'string' ? { title: remote.title } : {}),
+          inputSchema: inputSchema.type === 'object' ? inputSchema : { type: 'object' },
+        },
+        plan: { kind: 'mcp', server: cfg.name, url: cfg.url, remoteTool: remote.name, ...(cfg.headersSecret ? { headersSecret: cfg.headersSecret } : {}) },
+        source: { connector: `mcp:${cfg.name}`, instance: cfg.name },
+      });
+    }
+  });
+  return { ...catalog, tools, ...(warnings.length > 0 ? { warnings } : {}) };
+}
+
+/**
  * Compiles and publishes a new catalog version for every server matching `where` (after a
  * credential, base URL or descriptor change). Each server's new version is stored and published in
  * one transaction, so edges and workers never see a version the database does not have.
  */
-export async function recompileServers(db: Db, publisher: RuntimePublisher, where: { connectorInstanceId?: string | { in: string[] }; id?: string | { in: string[] } }, workspaceId?: string): Promise<number> {
+export async function recompileServers(db: Db, publisher: RuntimePublisher, listExternal: ExternalLister, where: { connectorInstanceId?: string | { in: string[] }; id?: string | { in: string[] } }, workspaceId?: string): Promise<number> {
   // Servers drawing on the whole workspace (SMART, or NORMAL picking by name) follow every change in it.
   const servers = (await db.mcpServer.findMany({
     where: workspaceId ? { OR: [where, { workspaceId, mode: 'SMART' }, { workspaceId, connectorInstanceId: null }] } : where,
@@ -122,7 +212,7 @@ export async function recompileServers(db: Db, publisher: RuntimePublisher, wher
       const current = (await tx.mcpServer.findUnique({ where: { id: s.id } })) as ServerRow | null;
       if (!current) return;
       const version = current.catalogVersion + 1;
-      const catalog = await compileCatalog(tx, { ...current, selectedTools: current.selectedTools }, version, { lenientSelection: true });
+      const catalog = await compileCatalog(tx, current, version, listExternal, { lenientSelection: true });
       await tx.catalogVersion.create({ data: { serverId: current.id, version, catalog: catalog as object } });
       await tx.mcpServer.update({ where: { id: current.id }, data: { catalogVersion: version } });
       await publisher.publishCatalog(catalog);
@@ -144,7 +234,8 @@ export interface RemoteToolsDeps {
   prefix: string;
 }
 
-export function serversRouter(db: Db, publisher: RuntimePublisher, publicEdgeUrl: string, maxBodyBytes: number, remote: RemoteToolsDeps): Router {
+export function serversRouter(db: Db, publisher: RuntimePublisher, secrets: SecretsWriter, publicEdgeUrl: string, maxBodyBytes: number, remote: RemoteToolsDeps): Router {
+  const listExternal = externalListerFor(remote.tasks);
   const r = Router();
   r.use(express.json({ limit: maxBodyBytes }));
   const present = (row: ServerRow, catalog?: Catalog) => ({
@@ -158,7 +249,8 @@ export function serversRouter(db: Db, publisher: RuntimePublisher, publicEdgeUrl
     config: row.config ?? null,
     catalogVersion: row.catalogVersion,
     url: `${publicEdgeUrl.replace(/\/+$/, '')}/mcp/${row.id}`,
-    ...(catalog ? { tools: catalog.tools.map((t) => t.tool.name) } : {}),
+    externalMcpConfigs: ((row.externalMcpConfigs ?? []) as StoredExternalConfig[]).map(({ name, url, tools, headerNames }) => ({ name, url, tools, headerNames })),
+    ...(catalog ? { tools: catalog.tools.map((t) => t.tool.name), ...(catalog.warnings ? { warnings: catalog.warnings } : {}) } : {}),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   });
@@ -187,18 +279,20 @@ export function serversRouter(db: Db, publisher: RuntimePublisher, publicEdgeUrl
     if (body.connectorInstanceId !== undefined && (!isUuid(body.connectorInstanceId) || !(await db.connectorInstance.findFirst({ where: { id: body.connectorInstanceId, workspaceId } })))) {
       throw new ValidationError('the MCP server is invalid', [{ path: '/connectorInstanceId', message: `no connector instance ${body.connectorInstanceId} in this workspace` }]);
     }
-    if (body.mode === 'NORMAL' && body.connectorInstanceId === undefined && !body.selectedTools?.length) {
-      throw new ValidationError('the MCP server is invalid', [{ path: '/selectedTools', message: 'a NORMAL server needs selectedTools (tool names of this workspace) or a connectorInstanceId' }]);
+    if (body.mode === 'NORMAL' && body.connectorInstanceId === undefined && !body.selectedTools?.length && !body.externalMcpConfigs?.length) {
+      throw new ValidationError('the MCP server is invalid', [{ path: '/selectedTools', message: 'a NORMAL server needs selectedTools (tool names of this workspace), a connectorInstanceId or externalMcpConfigs' }]);
     }
     if (await db.mcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } })) {
       throw new ValidationError('the MCP server is invalid', [{ path: '/name', message: `a server named "${body.name}" already exists` }], 'resource.conflict', 409);
     }
+    const id = crypto.randomUUID();
+    const external = await storeExternalConfigs(secrets, workspaceId, id, body.externalMcpConfigs ?? []);
     // Server row, catalog version and Redis publication succeed or fail together.
     const { server, catalog } = await db.$transaction(async (tx) => {
       const created = (await tx.mcpServer.create({
-        data: { workspaceId, name: body.name, description: body.description ?? null, mode: body.mode, connectorInstanceId: body.connectorInstanceId ?? null, selectedTools: body.selectedTools ?? [], isPublic: body.isPublic, config: (body.config ?? undefined) as object | undefined, catalogVersion: 1 },
+        data: { id, externalMcpConfigs: external as object[], workspaceId, name: body.name, description: body.description ?? null, mode: body.mode, connectorInstanceId: body.connectorInstanceId ?? null, selectedTools: body.selectedTools ?? [], isPublic: body.isPublic, config: (body.config ?? undefined) as object | undefined, catalogVersion: 1 },
       })) as ServerRow;
-      const compiled = await compileCatalog(tx, created, 1);
+      const compiled = await compileCatalog(tx, created, 1, listExternal);
       await tx.catalogVersion.create({ data: { serverId: created.id, version: 1, catalog: compiled as object } });
       await publisher.publishCatalog(compiled);
       return { server: created, catalog: compiled };
@@ -237,6 +331,7 @@ export function serversRouter(db: Db, publisher: RuntimePublisher, publicEdgeUrl
     if (body.name && body.name !== row.name && (await db.mcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } }))) {
       throw new ValidationError('the MCP server update is invalid', [{ path: '/name', message: `a server named "${body.name}" already exists` }], 'resource.conflict', 409);
     }
+    const external = body.externalMcpConfigs ? await storeExternalConfigs(secrets, workspaceId, row.id, body.externalMcpConfigs) : undefined;
     // The update and the new catalog version succeed or fail together (an unknown selected tool rolls both back).
     const { server, catalog } = await db.$transaction(async (tx) => {
       const updated = (await tx.mcpServer.update({
@@ -249,10 +344,11 @@ export function serversRouter(db: Db, publisher: RuntimePublisher, publicEdgeUrl
           ...(body.connectorInstanceId !== undefined ? { connectorInstanceId: body.connectorInstanceId } : {}),
           ...(body.isPublic !== undefined ? { isPublic: body.isPublic } : {}),
           ...(body.config !== undefined ? { config: body.config as object } : {}),
+          ...(external !== undefined ? { externalMcpConfigs: external as object[] } : {}),
           catalogVersion: row.catalogVersion + 1,
         },
       })) as ServerRow;
-      const compiled = await compileCatalog(tx, updated, updated.catalogVersion);
+      const compiled = await compileCatalog(tx, updated, updated.catalogVersion, listExternal);
       await tx.catalogVersion.create({ data: { serverId: updated.id, version: updated.catalogVersion, catalog: compiled as object } });
       await publisher.publishCatalog(compiled);
       return { server: updated, catalog: compiled };
@@ -282,7 +378,13 @@ export function serversRouter(db: Db, publisher: RuntimePublisher, publicEdgeUrl
     if (!row) throw new NotFoundError('MCP server', req.params.id);
     const version = await db.catalogVersion.findUnique({ where: { serverId_version: { serverId: row.id, version: row.catalogVersion } } });
     const catalog = version?.catalog as Catalog | undefined;
-    res.json({ id: row.id, mode: row.mode, tools: (catalog?.tools ?? []).map((t) => t.tool), externalMcpConfigs: [] });
+    res.json({
+      id: row.id,
+      mode: row.mode,
+      tools: (catalog?.tools ?? []).map((t) => t.tool),
+      externalMcpConfigs: ((row.externalMcpConfigs ?? []) as StoredExternalConfig[]).map(({ name, url, tools, headerNames }) => ({ name, url, tools, headerNames })),
+      ...(catalog?.warnings ? { warnings: catalog.warnings } : {}),
+    });
   });
 
   return r;
