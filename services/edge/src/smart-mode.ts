@@ -123,7 +123,8 @@ export interface SearchHit {
 
 /**
  * BM25 search (MiniSearch's BM25+) over tool names, titles, descriptions and parameter names and
- * descriptions, name matches weighted highest. Built once per catalog version.
+ * descriptions. Titles (an operation's summary) weigh most, then names: tuned on GitHub's REST
+ * catalog (smart-search-quality.test.ts). Built once per catalog version.
  */
 export class ToolSearch {
   private readonly index: MiniSearch<{ id: number; name: string; title: string; description: string; params: string }>;
@@ -135,7 +136,7 @@ export class ToolSearch {
       fields: ['name', 'title', 'description', 'params'],
       tokenize,
       processTerm: (term) => (stopWords.has(term) ? null : stem(term)),
-      searchOptions: { boost: { name: 3, title: 2, description: 1, params: 0.7 }, prefix: (term) => term.length > 3, fuzzy: (term) => (term.length > 5 ? 0.2 : false), combineWith: 'OR' },
+      searchOptions: { boost: { name: 2, title: 4, description: 1, params: 0.3 }, prefix: (term) => term.length > 3, fuzzy: (term) => (term.length > 5 ? 0.2 : false), combineWith: 'OR' },
     });
     this.index.addAll(
       tools.map((t, id) => {
