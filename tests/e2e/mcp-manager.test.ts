@@ -96,6 +96,30 @@ describe('PATCH and DELETE /api/v1/mcp_manager/{id}', () => {
     expect(await toolNames(example.mcpUrl)).toEqual(['get_ticket']);
   });
 
+  it('makes a server callable without a key when isPublic is set, and private again when unset', async () => {
+    const target = serverIds[3]!;
+    const anonymous = () =>
+      fetch(`${stack.edgeUrl}/mcp/${target}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+    // Catalog changes reach the edge over pub/sub: allow them up to 1 s.
+    const statusSoon = async (want: number) => {
+      const deadline = Date.now() + 1000;
+      let res = await anonymous();
+      while (res.status !== want && Date.now() < deadline) res = await anonymous();
+      return res;
+    };
+    expect((await anonymous()).status).toBe(401); // private by default
+    await api.request('PATCH', `/mcp_manager/${target}`, { isPublic: true });
+    const open = await statusSoon(200);
+    expect(open.status).toBe(200);
+    expect(await open.text()).toContain('search_tickets');
+    await api.request('PATCH', `/mcp_manager/${target}`, { isPublic: false });
+    expect((await statusSoon(401)).status).toBe(401);
+  });
+
   it('answers 404 for unknown ids, malformed ids included', async () => {
     expect((await rejected('GET', '/mcp_manager/00000000-0000-4000-8000-000000000000')).status).toBe(404);
     expect((await rejected('PATCH', '/mcp_manager/not-a-uuid', { description: 'x' })).status).toBe(404);

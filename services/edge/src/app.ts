@@ -78,6 +78,9 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       loaded = await catalogs.get(serverId);
       if (!loaded) return jsonRpcError(res, 404, -32002, `MCP server ${serverId} not found.`);
       principal = { workspaceId: loaded.catalog.workspaceId, subject: check.subject };
+    } else if ((loaded = await catalogs.get(serverId))?.catalog.isPublic) {
+      // Seed 002 `isPublic`: anyone may list and call this server's tools, without a key.
+      principal = { workspaceId: loaded.catalog.workspaceId, subject: 'anonymous' };
     } else {
       return jsonRpcError(res, 401, -32001, oauth ? 'Authentication required: send an OAuth access token or an x-api-key header.' : 'Authentication required: send your API key in the x-api-key header.', challenge());
     }
