@@ -6,6 +6,7 @@ import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@mode
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport as SSEClientTransportV1 } from '@modelcontextprotocol/sdk/client/sse.js';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { createMCPClient } from '@ai-sdk/mcp';
 import { StreamableHTTPClientTransport as StreamableHTTPClientTransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
@@ -189,6 +190,17 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
     await v2.close();
     const anonymous = await fetch(url, { headers: { accept: 'text/event-stream' } });
     expect(anonymous.status).toBe(401);
+  });
+
+  it('is listed and called by the Vercel AI SDK client (@ai-sdk/mcp), including its AI SDK tool wrappers', async () => {
+    const client = await createMCPClient({ transport: { type: 'http', url: example.mcpUrl, headers: { 'x-api-key': stack.bootstrapKey } } });
+    const listed = await client.listTools();
+    expect(listed.tools.map((t) => t.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
+    const result = await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-3' } });
+    expect(result.structuredContent).toMatchObject({ id: 'TCK-3' });
+    const aiTools = await client.tools();
+    expect(Object.keys(aiTools).sort()).toEqual(['create_ticket', 'get_ticket', 'search_tickets']);
+    await client.close();
   });
 
   it('is listed and called by the @modelcontextprotocol/inspector v2 CLI', async () => {
