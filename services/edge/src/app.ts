@@ -43,6 +43,11 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     if (channel === keys.catalogChanged) catalogs.invalidate(message);
     else if (channel === keys.apiKeyChanged) apiKeys.invalidate(message);
   });
+  // After a reconnect, messages sent meanwhile are lost: drop everything cached (revocations included).
+  events.on('ready', () => {
+    catalogs.invalidate(undefined);
+    apiKeys.invalidate(undefined);
+  });
 
   const oauth =
     env.OAUTH_ISSUER && env.OAUTH_JWKS_URL && env.PUBLIC_URL

@@ -32,6 +32,8 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   // Credential updates take effect at once: the control plane announces changed secret names.
   const events = redis.duplicate();
   events.on('message', (_channel: string, prefix: string) => resolver.invalidate(prefix));
+  // Invalidations sent while disconnected are lost: start from an empty cache after a reconnect.
+  events.on('ready', () => resolver.invalidate(undefined));
   const processor = createToolInvocationProcessor({
     plans: new PlanCache(redis, env.REDIS_PREFIX),
     secrets: resolver,
