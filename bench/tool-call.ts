@@ -18,6 +18,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     workers: { type: 'string', default: '1' },
     edges: { type: 'string', default: '1' },
+    'worker-concurrency': { type: 'string' },
     /** Write V8 CPU profiles of every service process into this directory. */
     'cpu-prof': { type: 'string' },
   },
@@ -34,6 +35,7 @@ const stack = await startStack({
   edges: Number(values.edges),
   logLevel: 'warn',
   ...(values['cpu-prof'] ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}` } } : {}),
+  ...(values['worker-concurrency'] ? { serviceEnv: { worker: { WORKER_CONCURRENCY: values['worker-concurrency'] } } } : {}),
 });
 try {
   // The seed descriptor without its rate limit (1,000 calls a minute would throttle the benchmark).
