@@ -155,6 +155,19 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
     expect(invalid.isError).toBe(true);
   });
 
+  it('answers a raw 2026-07-28 tools/list with JSON, a deterministic order and a private caching hint', async () => {
+    const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+    const res = await fetch(example.mcpUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-api-key': stack.bootstrapKey, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/list', params: { _meta: envelope } }),
+    });
+    expect(res.headers.get('content-type')).toContain('application/json');
+    const body = (await res.json()) as { result: { tools: { name: string }[]; ttlMs: number; cacheScope: string } };
+    expect(body.result.tools.map((t) => t.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
+    expect(body.result).toMatchObject({ ttlMs: 10_000, cacheScope: 'private' });
+  });
+
   it('serves 2025-11-25 clients: the default v2 client handshake negotiates it', async () => {
     const client = await connectV2(example.mcpUrl, stack.bootstrapKey);
     expect(client.getNegotiatedProtocolVersion()).toBe('2025-11-25');

@@ -36,7 +36,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const invocations = new InvocationClient({ redis, prefix: env.REDIS_PREFIX, edgeId });
   const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, { maxLen: 100_000, onError: (err) => log.error({ err }, 'execution records could not be written') });
   const toolDeps = { invocations, records, timeoutMs: env.TOOL_CALL_TIMEOUT_MS, log };
-  const mcp = createEdgeMcpHandler(toolDeps, { version, onerror: (err) => log.warn({ err: err.message }, 'mcp request rejected') });
+  const mcp = createEdgeMcpHandler(toolDeps, { version, toolsListTtlMs: env.TOOLS_LIST_TTL_MS, onerror: (err) => log.warn({ err: err.message }, 'mcp request rejected') });
   const jsonBody = express.json({ limit: env.MAX_BODY_BYTES, type: () => true });
 
   events.on('message', (channel: string, message: string) => {
@@ -114,7 +114,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     const ctx = await authenticate(req, res);
     if (!ctx) return;
     const serverId = String(req.params.serverId);
-    await legacySessions.open(res, serverId, ctx.clientId, `/api/v1/mcp/${serverId}/messages`, buildServer(ctx, toolDeps, version));
+    await legacySessions.open(res, serverId, ctx.clientId, `/api/v1/mcp/${serverId}/messages`, buildServer(ctx, toolDeps, version, env.TOOLS_LIST_TTL_MS));
   }
   async function postLegacyMessage(req: Request, res: Response): Promise<void> {
     const ctx = await authenticate(req, res);

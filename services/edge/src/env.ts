@@ -32,6 +32,8 @@ export const EdgeEnv = z.object({
   OAUTH_JWKS_URL: z.string().url().optional(),
   /** Scope a token needs to list and call tools. */
   OAUTH_REQUIRED_SCOPE: z.string().default('mcp:tools'),
+  /** 2026-07-28 `tools/list` cache hint (ms): how long clients may reuse the list. */
+  TOOLS_LIST_TTL_MS: z.coerce.number().int().min(0).default(10_000),
   LOG_LEVEL: logLevel,
 });
 export type EdgeEnv = z.infer<typeof EdgeEnv>;

@@ -31,10 +31,15 @@ function callContext(authInfo: AuthInfo | undefined): EdgeCallContext {
 }
 
 /** A light low-level `Server` bound to the caller's cached catalog (one per HTTP request, ~µs). */
-export function buildServer({ principal, loaded }: EdgeCallContext, deps: ToolCallDeps, version: string): Server {
+export function buildServer({ principal, loaded }: EdgeCallContext, deps: ToolCallDeps, version: string, toolsListTtlMs = 0): Server {
   const server = new Server(
     { name: loaded.catalog.name, version },
-    { capabilities: { tools: { listChanged: true } }, ...(loaded.catalog.description ? { instructions: loaded.catalog.description } : {}) },
+    {
+      capabilities: { tools: { listChanged: true } },
+      ...(loaded.catalog.description ? { instructions: loaded.catalog.description } : {}),
+      // 2026-07-28 list caching hint: clients may reuse tools/list this long (private: per caller).
+      cacheHints: { 'tools/list': { ttlMs: toolsListTtlMs, cacheScope: 'private' } },
+    },
   );
   // Catalog tools are JSON Schema objects with an object root, checked when the catalog is compiled.
   const listResult = { tools: loaded.list } as ListToolsResult;
@@ -60,14 +65,14 @@ type AuthedRequest = Request & { auth?: AuthInfo };
  * costs more per call). Both use the same server builder, so the eras cannot drift apart.
  * Expects `req.auth` set by the authentication step and `req.body` parsed as JSON.
  */
-export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string; onerror: (err: Error) => void }) {
+export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string; toolsListTtlMs: number; onerror: (err: Error) => void }) {
   const modern = toNodeHandler(
-    createMcpHandler((ctx) => buildServer(callContext(ctx.authInfo), deps, opts.version), { legacy: 'reject', responseMode: 'json', onerror: opts.onerror }),
+    createMcpHandler((ctx) => buildServer(callContext(ctx.authInfo), deps, opts.version, opts.toolsListTtlMs), { legacy: 'reject', responseMode: 'json', onerror: opts.onerror }),
     { onerror: opts.onerror },
   );
 
   async function legacy(req: AuthedRequest, res: Response): Promise<void> {
-    const server = buildServer(callContext(req.auth), deps, opts.version);
+    const server = buildServer(callContext(req.auth), deps, opts.version, opts.toolsListTtlMs);
     const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on('close', () => {
       void transport.close();
