@@ -28,6 +28,8 @@ export function redisKeys(prefix: string) {
     debugSession: (serverId: string) => `${prefix}:debug:${serverId}`,
     /** Stream: execution records from workers (and edges) to the control plane. */
     executionRecords: `${prefix}:execution-records`,
+    /** Pub/sub: an invocation id whose caller went away (workers abort it if they run it). */
+    cancel: `${prefix}:events:cancel`,
     /** Pub/sub: results for one edge process. */
     results: (edgeId: string) => `${prefix}:results:${edgeId}`,
   } as const;
@@ -159,7 +161,7 @@ export const ExecutionStep = z.object({
   urlTemplate: z.string(),
   url: z.string(),
   status: z.number().int().optional(),
-  outcome: z.enum(['response', 'timeout', 'too_large', 'unreachable']),
+  outcome: z.enum(['response', 'timeout', 'too_large', 'unreachable', 'cancelled']),
   durationMs: z.number(),
   attempt: z.number().int().default(1),
 });

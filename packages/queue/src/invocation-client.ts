@@ -1,4 +1,4 @@
-import { jobNames, queueNames, ToolInvokeResult, type ToolInvokeJob } from '@toolplane/contracts';
+import { jobNames, queueNames, redisKeys, ToolInvokeResult, type ToolInvokeJob } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
 import { RequestReplyClient } from './reply-channel.ts';
 
@@ -13,9 +13,13 @@ export interface InvocationClientOptions {
 export class InvocationClient {
   readonly edgeId: string;
   private readonly rpc: RequestReplyClient<ToolInvokeJob, ToolInvokeResult>;
+  private readonly redis: Redis;
+  private readonly cancelChannel: string;
 
   constructor(opts: InvocationClientOptions) {
     this.edgeId = opts.edgeId;
+    this.redis = opts.redis;
+    this.cancelChannel = redisKeys(opts.prefix).cancel;
     this.rpc = new RequestReplyClient({
       redis: opts.redis,
       prefix: opts.prefix,
@@ -31,8 +35,11 @@ export class InvocationClient {
     return this.rpc.start();
   }
 
-  invoke(job: ToolInvokeJob): Promise<ToolInvokeResult> {
-    return this.rpc.request(job.invocationId, job);
+  /** Runs a call; if `signal` aborts (the agent went away), workers are told to stop it. */
+  invoke(job: ToolInvokeJob, signal?: AbortSignal): Promise<ToolInvokeResult> {
+    return this.rpc.request(job.invocationId, job, signal, () => {
+      void this.redis.publish(this.cancelChannel, job.invocationId).catch(() => undefined);
+    });
   }
 
   get inFlight(): number {

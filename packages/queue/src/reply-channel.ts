@@ -68,8 +68,11 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
     p.resolve(parsed);
   }
 
-  /** Enqueues the job (job id = `id`) and resolves with its reply, or rejects at `deadlineAt`. */
-  async request(id: string, job: J): Promise<R> {
+  /**
+   * Enqueues the job (job id = `id`) and resolves with its reply, or rejects at `deadlineAt`, or when
+   * `signal` aborts (then `onAbort` runs, e.g. to tell workers to stop).
+   */
+  async request(id: string, job: J, signal?: AbortSignal, onAbort?: () => void): Promise<R> {
     await this.start();
     const timeoutMs = Math.max(1, job.deadlineAt - Date.now());
     const reply = new Promise<R>((resolve, reject) => {
@@ -78,6 +81,18 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
         reject(new TransientError('tool.timeout', `no answer within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const p = this.pending.get(id);
+          if (!p) return;
+          clearTimeout(p.timer);
+          this.pending.delete(id);
+          onAbort?.();
+          reject(new TransientError('tool.timeout', 'the caller cancelled the request'));
+        },
+        { once: true },
+      );
     });
     try {
       await this.queue.add(this.opts.jobName, job, { jobId: id, attempts: 1, removeOnComplete: true, removeOnFail: true });

@@ -31,7 +31,7 @@ function callContext(authInfo: AuthInfo | undefined): EdgeCallContext {
 }
 
 /** A light low-level `Server` bound to the caller's cached catalog (one per HTTP request, ~µs). */
-export function buildServer({ principal, loaded }: EdgeCallContext, deps: ToolCallDeps, version: string, toolsListTtlMs = 0): Server {
+export function buildServer({ principal, loaded }: EdgeCallContext, deps: ToolCallDeps, version: string, toolsListTtlMs = 0, connection?: AbortSignal): Server {
   const server = new Server(
     { name: loaded.catalog.name, version },
     {
@@ -44,10 +44,12 @@ export function buildServer({ principal, loaded }: EdgeCallContext, deps: ToolCa
   // Catalog tools are JSON Schema objects with an object root, checked when the catalog is compiled.
   const listResult = { tools: loaded.list } as ListToolsResult;
   server.setRequestHandler('tools/list', () => listResult);
-  server.setRequestHandler('tools/call', async (request) => {
+  server.setRequestHandler('tools/call', async (request, ctx) => {
     const { name, arguments: args } = request.params;
     try {
-      return (await callTool(deps, loaded, principal, name, args)) as CallToolResult;
+      // The request's signal aborts when the client cancels or disconnects: the worker is told to stop.
+      const signal = connection ? AbortSignal.any([ctx.mcpReq.signal, connection]) : ctx.mcpReq.signal;
+      return (await callTool(deps, loaded, principal, name, args, signal)) as CallToolResult;
     } catch (err) {
       if (err instanceof UnknownToolError) throw new ProtocolError(INVALID_PARAMS, err.message);
       throw err;
@@ -72,9 +74,12 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
   );
 
   async function legacy(req: AuthedRequest, res: Response): Promise<void> {
-    const server = buildServer(callContext(req.auth), deps, opts.version, opts.toolsListTtlMs);
+    // The 2025 transport does not abort handlers when the client disconnects; this does.
+    const connection = new AbortController();
+    const server = buildServer(callContext(req.auth), deps, opts.version, opts.toolsListTtlMs, connection.signal);
     const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on('close', () => {
+      if (!res.writableFinished) connection.abort();
       void transport.close();
       void server.close();
     });

@@ -37,15 +37,16 @@ export async function callTool(
   principal: Principal,
   name: string,
   args: Record<string, unknown> | undefined,
+  signal?: AbortSignal,
 ): Promise<ToolResultPayload> {
   if (loaded.catalog.mode === 'SMART') {
     const meta = loaded.meta.get(name);
     if (!meta) throw new UnknownToolError(name);
-    return callMetaTool(deps, loaded, principal, meta, args ?? {});
+    return callMetaTool(deps, loaded, principal, meta, args ?? {}, signal);
   }
   const tool = loaded.tools.get(name);
   if (!tool) throw new UnknownToolError(name);
-  return runTool(deps, loaded, principal, tool, args ?? {});
+  return runTool(deps, loaded, principal, tool, args ?? {}, signal);
 }
 
 function invalidArguments(tool: LoadedTool): ToolResultPayload {
@@ -53,7 +54,7 @@ function invalidArguments(tool: LoadedTool): ToolResultPayload {
 }
 
 /** SMART mode (seed 002): search, describe and connections are answered here; execute runs the target tool. */
-async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, meta: LoadedTool, input: Record<string, unknown>): Promise<ToolResultPayload> {
+async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, meta: LoadedTool, input: Record<string, unknown>, signal?: AbortSignal): Promise<ToolResultPayload> {
   if (!meta.validate(input)) return invalidArguments(meta);
   const unknown = (name: string) => errorResult(`No tool named "${name}" in this catalog. Use search_tools to find the right name.`);
   switch (meta.def.name) {
@@ -70,7 +71,7 @@ async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal
     case 'execute_tool': {
       const target = loaded.tools.get(String(input.name));
       if (!target) return unknown(String(input.name));
-      return runTool(deps, loaded, principal, target, (input.arguments ?? {}) as Record<string, unknown>);
+      return runTool(deps, loaded, principal, target, (input.arguments ?? {}) as Record<string, unknown>, signal);
     }
     case 'list_connections': {
       const connections = new Map<string, { connector: string; instance: string; tools: number }>();
@@ -91,7 +92,7 @@ async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal
   }
 }
 
-async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, tool: LoadedTool, input: Record<string, unknown>): Promise<ToolResultPayload> {
+async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, tool: LoadedTool, input: Record<string, unknown>, signal?: AbortSignal): Promise<ToolResultPayload> {
   const name = tool.def.name;
   const invocationId = randomUUID();
   if (!tool.validate(input)) {
@@ -124,7 +125,7 @@ async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Pri
       principal,
       deadlineAt: Date.now() + deps.timeoutMs,
       replyTo: deps.invocations.edgeId,
-    });
+    }, signal);
     if (result.ok) return result.result;
     return errorResult(result.error.message);
   } catch (err) {

@@ -13,7 +13,7 @@ import { createDataPlaneTaskHandler } from './data-plane-tasks.ts';
 import { DebugSessions } from './debug-sessions.ts';
 import { RateLimits } from './rate-limits.ts';
 import type { WorkerEnv } from './env.ts';
-import { createToolInvocationProcessor } from './processor.ts';
+import { createToolInvocationProcessor, RunningInvocations } from './processor.ts';
 import { SecretResolver } from './secret-resolver.ts';
 
 export interface WorkerDeps {
@@ -30,8 +30,12 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   const resolver = new SecretResolver(secrets, env.SECRETS_CACHE_TTL_MS);
   const keys = redisKeys(env.REDIS_PREFIX);
   // Credential updates take effect at once: the control plane announces changed secret names.
+  const running = new RunningInvocations();
   const events = redis.duplicate();
-  events.on('message', (_channel: string, prefix: string) => resolver.invalidate(prefix));
+  events.on('message', (channel: string, message: string) => {
+    if (channel === keys.cancel) running.cancel(message);
+    else resolver.invalidate(message);
+  });
   // Invalidations sent while disconnected are lost: start from an empty cache after a reconnect.
   events.on('ready', () => resolver.invalidate(undefined));
   const processor = createToolInvocationProcessor({
@@ -39,6 +43,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     secrets: resolver,
     rateLimits: new RateLimits(redis, env.REDIS_PREFIX),
     records,
+    running,
     debug: new DebugSessions(redis, env.REDIS_PREFIX, { maxBodyBytes: env.DEBUG_MAX_BODY_BYTES }),
     authorizer: new Authorizer(httpLimits),
     limits: httpLimits,
@@ -74,7 +79,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
       return addr ? `http://${env.HEALTH_HOST}:${addr.port}` : undefined;
     },
     async start() {
-      await events.subscribe(keys.secretsChanged);
+      await events.subscribe(keys.secretsChanged, keys.cancel);
       consumer.start();
       tasks.start();
       await Promise.all([consumer.waitUntilReady(), tasks.waitUntilReady()]);

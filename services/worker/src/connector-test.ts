@@ -31,6 +31,8 @@ export function createConnectorTestHandler(deps: { secrets: SecretResolver; limi
         return { ...base, passed: false, durationMs, error: 'the response exceeded the size limit' };
       case 'unreachable':
         return { ...base, passed: false, durationMs, error: `could not connect (${outcome.code})` };
+      case 'cancelled':
+        return { ...base, passed: false, durationMs, error: 'cancelled' };
     }
   };
 }

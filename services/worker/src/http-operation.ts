@@ -89,10 +89,13 @@ export type UpstreamOutcome =
   | { kind: 'response'; status: number; contentType: string; body: Uint8Array }
   | { kind: 'timeout' }
   | { kind: 'too_large' }
-  | { kind: 'unreachable'; code: string };
+  | { kind: 'unreachable'; code: string }
+  | { kind: 'cancelled' };
 
-export async function sendRequest(req: UpstreamRequest, limits: HttpLimits): Promise<UpstreamOutcome> {
+export async function sendRequest(req: UpstreamRequest, limits: HttpLimits, cancel?: AbortSignal): Promise<UpstreamOutcome> {
   const controller = new AbortController();
+  if (cancel?.aborted) return { kind: 'cancelled' };
+  cancel?.addEventListener('abort', () => controller.abort(), { once: true });
   let tooLarge = false;
   try {
     const promise = upstreamClient(req.url, {
@@ -113,6 +116,7 @@ export async function sendRequest(req: UpstreamRequest, limits: HttpLimits): Pro
     return { kind: 'response', status: res.statusCode, contentType: String(res.headers['content-type'] ?? ''), body: res.rawBody };
   } catch (err) {
     if (tooLarge) return { kind: 'too_large' };
+    if (cancel?.aborted) return { kind: 'cancelled' };
     if (err instanceof RequestError) {
       if (err.code === 'ETIMEDOUT' || err.name === 'TimeoutError') return { kind: 'timeout' };
       return { kind: 'unreachable', code: err.code ?? 'ERR' };
@@ -133,6 +137,8 @@ export function toToolResult(outcome: UpstreamOutcome, limits: HttpLimits): Tool
       return errorResult(`The upstream response exceeded the ${limits.maxResponseBytes}-byte limit and was discarded.`);
     case 'unreachable':
       return errorResult(`The upstream API could not be reached (${outcome.code}).`);
+    case 'cancelled':
+      return errorResult('The call was cancelled by its caller.');
     case 'response': {
       const text = utf8.decode(outcome.body);
       const ok = outcome.status >= 200 && outcome.status < 300;

@@ -20,13 +20,46 @@ export interface ProcessorDeps {
   log: Logger;
   records: ExecutionRecordSink;
   debug: DebugSessions;
+  running: RunningInvocations;
   now?: () => number;
+}
+
+/** Invocations running in this worker, by id, so a caller's cancellation can abort them. */
+export class RunningInvocations {
+  private readonly running = new Map<string, AbortController>();
+  private readonly cancelledEarly = new Set<string>();
+
+  start(id: string): AbortSignal {
+    const c = new AbortController();
+    if (this.cancelledEarly.delete(id)) c.abort();
+    this.running.set(id, c);
+    return c.signal;
+  }
+
+  end(id: string): void {
+    this.running.delete(id);
+  }
+
+  cancel(id: string): void {
+    const c = this.running.get(id);
+    if (c) c.abort();
+    else if (this.cancelledEarly.size < 10_000) this.cancelledEarly.add(id); // may still be queued here
+  }
 }
 
 /** Runs one `tool.invoke` job. Tool-level failures become `isError` results; only our own faults become `ok: false`. */
 export function createToolInvocationProcessor(deps: ProcessorDeps) {
   const now = deps.now ?? Date.now;
   return async function process(job: ToolInvokeJob): Promise<ToolInvokeResult> {
+    const cancel = deps.running.start(job.invocationId);
+    try {
+      return await run(job, cancel);
+    } finally {
+      deps.running.end(job.invocationId);
+    }
+  };
+
+  async function run(job: ToolInvokeJob, cancel: AbortSignal): Promise<ToolInvokeResult> {
     const started = now();
     const steps: ExecutionStep[] = [];
     const record = (outcome: ExecutionRecord['outcome'], extra: { errorCode?: string; message?: string; debug?: ExecutionRecord['debug'] } = {}) =>
@@ -99,7 +132,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, remaining) };
       const request = buildRequest(plan, job.arguments, credentials);
       const sentAt = now();
-      const outcome = await sendRequest(request, limits);
+      const outcome = await sendRequest(request, limits, cancel);
       const secretValues = Object.values(credentials);
       steps.push({
         kind: 'http',
@@ -130,5 +163,5 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         error: { kind: e.kind, code: e.code, message: e.kind === 'internal' ? 'internal error in the data plane' : e.message },
       };
     }
-  };
+  }
 }
