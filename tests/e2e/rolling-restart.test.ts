@@ -5,7 +5,7 @@ import { startTestStack, withoutRateLimits } from '../helpers.ts';
 
 // Workers are replaced one by one with SIGTERM while calls are in flight: each worker stops taking
 // jobs and finishes the ones it runs, so every call is answered and none is executed twice.
-const CALLS = 1000;
+const CALLS = 1000; // at least
 
 let stack: Stack;
 let upstream: TicketSystem;
@@ -39,36 +39,39 @@ describe('rolling restart of the workers', () => {
   it('answers every call exactly once while workers are replaced one by one', async () => {
     const before = upstream.requests.length;
     let started = 0;
+    let restartsDone = false;
     const inFlight: Promise<{ ok: boolean; title?: string }>[] = [];
-    // 32 concurrent callers issue the calls over the whole restart sequence (about 4 s).
+    // 32 concurrent callers keep calling until at least CALLS calls were made AND the restarts are over,
+    // so the restarts always happen while calls are in flight, however slow the machine is.
     const callers = Array.from({ length: 32 }, async () => {
-      while (started < CALLS) {
+      while (started < CALLS || !restartsDone) {
         const i = started++;
         const p = call(i);
         inFlight.push(p);
         await p;
-        await new Promise((r) => setTimeout(r, 120)); // paced so the calls span the restarts
+        await new Promise((r) => setTimeout(r, 50));
       }
     });
-    let startedWhenRestartsEnded = 0;
+    let startedDuringRestarts = 0;
     const restarts = (async () => {
+      const atStart = started;
       for (let round = 0; round < 3; round++) {
         const old = stack.processes.find((p) => p.service === 'worker')!;
         await stack.addWorker();
         await stack.stopProcess(old);
       }
-      startedWhenRestartsEnded = started;
+      startedDuringRestarts = started - atStart;
+      restartsDone = true;
     })();
     await Promise.all([...callers, restarts]);
-    // The restarts really happened while calls were being made.
-    expect(startedWhenRestartsEnded).toBeGreaterThan(0);
-    expect(startedWhenRestartsEnded).toBeLessThan(CALLS);
+    expect(startedDuringRestarts).toBeGreaterThan(0);
     const results = await Promise.all(inFlight);
-    expect(results).toHaveLength(CALLS);
+    expect(results.length).toBeGreaterThanOrEqual(CALLS);
+    expect(results).toHaveLength(started);
     expect(results.filter((r) => !r.ok)).toEqual([]);
     const titles = upstream.requests.slice(before).map((r) => (r.body as { title: string }).title);
-    expect(titles).toHaveLength(CALLS);
-    expect(new Set(titles).size).toBe(CALLS);
+    expect(titles).toHaveLength(started);
+    expect(new Set(titles).size).toBe(started);
     expect(stack.processes.filter((p) => p.service === 'worker')).toHaveLength(2);
   }, 120_000);
 });
