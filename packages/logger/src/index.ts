@@ -27,6 +27,12 @@ export interface CreateLoggerOptions {
   level?: LoggerOptions['level'];
   /** Defaults to stdout; tests pass a stream to capture lines. */
   destination?: pino.DestinationStream;
+  /**
+   * Fields added to every line, e.g. `trace_id` / `span_id` of the active span: services pass
+   * `logMixin()` from `@toolplane/telemetry` (undefined while tracing is off, so lines cost nothing more).
+   * Must return a new object each time (pino merges the line's fields into it). Redaction still applies.
+   */
+  mixin?: (() => Record<string, unknown>) | undefined;
 }
 
 export function createLogger(opts: CreateLoggerOptions): Logger {
@@ -37,6 +43,7 @@ export function createLogger(opts: CreateLoggerOptions): Logger {
       redact: { paths: redactPaths, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      ...(opts.mixin ? { mixin: opts.mixin } : {}),
     },
     opts.destination ?? pino.destination({ sync: false }),
   );

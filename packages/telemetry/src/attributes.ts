@@ -1,0 +1,45 @@
+/**
+ * Attribute names from the OpenTelemetry semantic conventions used by Toolplane's spans and metrics.
+ * The incubating (experimental) ones are copied here rather than imported from
+ * `@opentelemetry/semantic-conventions/incubating` (a very large module loaded at start); a test
+ * checks that every value still matches the package.
+ */
+export const attr = {
+  // HTTP (stable)
+  httpRequestMethod: 'http.request.method',
+  httpResponseStatusCode: 'http.response.status_code',
+  urlFull: 'url.full',
+  urlTemplate: 'url.template',
+  serverAddress: 'server.address',
+  serverPort: 'server.port',
+  errorType: 'error.type',
+  networkProtocolName: 'network.protocol.name',
+  networkTransport: 'network.transport',
+  // Messaging
+  messagingSystem: 'messaging.system',
+  messagingOperationName: 'messaging.operation.name',
+  messagingOperationType: 'messaging.operation.type',
+  messagingDestinationName: 'messaging.destination.name',
+  messagingMessageId: 'messaging.message.id',
+  // MCP and GenAI (tool execution)
+  mcpMethodName: 'mcp.method.name',
+  mcpProtocolVersion: 'mcp.protocol.version',
+  jsonrpcRequestId: 'jsonrpc.request.id',
+  rpcResponseStatusCode: 'rpc.response.status_code',
+  genAiOperationName: 'gen_ai.operation.name',
+  genAiToolName: 'gen_ai.tool.name',
+  genAiToolCallId: 'gen_ai.tool.call.id',
+  // Toolplane's own (no convention exists)
+  serverId: 'toolplane.server.id',
+  catalogVersion: 'toolplane.catalog.version',
+  invocationId: 'toolplane.invocation.id',
+  outcome: 'toolplane.outcome',
+  errorCode: 'toolplane.error.code',
+  workflowStep: 'toolplane.workflow.step',
+  workflowAction: 'toolplane.workflow.action',
+} as const;
+
+/** `gen_ai.operation.name` of a tool call. */
+export const EXECUTE_TOOL = 'execute_tool';
+/** `messaging.system` of our BullMQ queues (no registered value exists for BullMQ). */
+export const MESSAGING_SYSTEM_BULLMQ = 'bullmq';

@@ -1,0 +1,115 @@
+import type { Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api';
+
+/**
+ * Toolplane's metrics. Instruments exist only once `startTelemetry` enabled metrics; until then
+ * every `record*` function returns at once (no attribute objects built, nothing allocated).
+ *
+ * Names follow OpenTelemetry conventions; the Prometheus exporter turns dots into underscores and
+ * adds `_total` to counters (`toolplane.tool_calls` → `toolplane_tool_calls_total`).
+ */
+interface Instruments {
+  meter: Meter;
+  toolCalls: Counter;
+  toolCallDuration: Histogram;
+  mcpOperationDuration: Histogram;
+  httpClientDuration: Histogram;
+  queueWait: Histogram;
+  rateLimited: Counter;
+  denied: Counter;
+  recordsStored: Counter;
+  queueDepth: ObservableGauge;
+}
+
+let instruments: Instruments | undefined;
+
+/** Seconds; from 1 ms to 1 min. */
+const durationBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/** @internal Used by `startTelemetry` only. */
+export function setMeter(meter: Meter | undefined): void {
+  if (!meter) {
+    instruments = undefined;
+    return;
+  }
+  const seconds = { unit: 's', advice: { explicitBucketBoundaries: durationBuckets } };
+  instruments = {
+    meter,
+    toolCalls: meter.createCounter('toolplane.tool_calls', { description: 'Tool calls by server, tool and outcome (success, tool_error, rejected, failed).' }),
+    toolCallDuration: meter.createHistogram('toolplane.tool_call.duration', { ...seconds, description: 'Time a tool call took in the worker (or on the edge when refused there), by server, tool and outcome.' }),
+    mcpOperationDuration: meter.createHistogram('mcp.server.operation.duration', { ...seconds, description: 'MCP request duration on the edge, as the agent sees it (queue and worker included).' }),
+    httpClientDuration: meter.createHistogram('http.client.request.duration', { ...seconds, description: 'Upstream HTTP request duration (worker).' }),
+    queueWait: meter.createHistogram('toolplane.queue.wait.duration', { ...seconds, description: 'Time jobs waited in the queue before a worker started them.' }),
+    rateLimited: meter.createCounter('toolplane.rate_limited', { description: 'Tool calls refused by a rate limit, by server and tool.' }),
+    denied: meter.createCounter('toolplane.requests.denied', { description: 'MCP requests refused by authentication or authorization on the edge, by reason.' }),
+    recordsStored: meter.createCounter('toolplane.execution_records.stored', { description: 'Execution records written to PostgreSQL by the control plane.' }),
+    queueDepth: meter.createObservableGauge('toolplane.queue.depth', { description: 'Jobs in a queue by state (waiting, active, delayed), sampled at scrape time.' }),
+  };
+}
+
+export function metricsEnabled(): boolean {
+  return instruments !== undefined;
+}
+
+export type ToolCallOutcome = 'success' | 'tool_error' | 'rejected' | 'failed';
+
+/** One finished tool call (where its execution record is made). */
+export function recordToolCall(server: string, tool: string, outcome: ToolCallOutcome, durationMs: number): void {
+  if (!instruments) return;
+  const attributes = { server, tool, outcome };
+  instruments.toolCalls.add(1, attributes);
+  instruments.toolCallDuration.record(durationMs / 1000, attributes);
+}
+
+/** One MCP request answered by the edge (`error.type` set when it failed: a JSON-RPC code or `tool_error`). */
+export function recordMcpOperation(method: string, tool: string | undefined, durationMs: number, errorType?: string): void {
+  if (!instruments) return;
+  instruments.mcpOperationDuration.record(durationMs / 1000, {
+    'mcp.method.name': method,
+    ...(tool !== undefined ? { 'gen_ai.tool.name': tool } : {}),
+    ...(errorType !== undefined ? { 'error.type': errorType } : {}),
+  });
+}
+
+/** One upstream HTTP request (`status` undefined when no response came: timeout, unreachable…). */
+export function recordHttpClient(method: string, serverAddress: string, status: number | undefined, durationMs: number, errorType?: string): void {
+  if (!instruments) return;
+  instruments.httpClientDuration.record(durationMs / 1000, {
+    'http.request.method': method,
+    'server.address': serverAddress,
+    ...(status !== undefined ? { 'http.response.status_code': status } : {}),
+    ...(errorType !== undefined ? { 'error.type': errorType } : {}),
+  });
+}
+
+export function recordQueueWait(queue: string, waitedMs: number): void {
+  if (!instruments) return;
+  instruments.queueWait.record(Math.max(0, waitedMs) / 1000, { queue });
+}
+
+export function recordRateLimited(server: string, tool: string): void {
+  if (!instruments) return;
+  instruments.rateLimited.add(1, { server, tool });
+}
+
+/** `reason`: a short fixed word such as `unauthenticated`, `forbidden`, `origin`. */
+export function recordDenied(reason: string): void {
+  if (!instruments) return;
+  instruments.denied.add(1, { reason });
+}
+
+export function recordExecutionRecordsStored(count: number): void {
+  if (!instruments) return;
+  instruments.recordsStored.add(count);
+}
+
+/**
+ * Reports a queue's depth at each scrape: `counts` is asked for the number of jobs per state
+ * (e.g. BullMQ's `getJobCounts`). Does nothing (never calls `counts`) while metrics are off.
+ */
+export function observeQueueDepth(queue: string, counts: () => Promise<Record<string, number>>): void {
+  if (!instruments) return;
+  instruments.queueDepth.addCallback(async (result) => {
+    const byState = await counts();
+    for (const [state, n] of Object.entries(byState)) result.observe(n, { queue, state });
+  });
+}
