@@ -148,7 +148,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const secretsDir = join(dataDir, 'secrets');
     const redisPrefix = opts.redisPrefix ?? 'tp';
     const bootstrapKey = opts.bootstrapKey ?? `tp_${randomBytes(24).toString('base64url')}`;
-    const common = { REDIS_URL: redisUrl, REDIS_PREFIX: redisPrefix, LOG_LEVEL: opts.logLevel ?? 'info', ...opts.env };
+    // OpenTelemetry settings of the launcher's environment (e.g. OTEL_EXPORTER_OTLP_ENDPOINT) reach every service.
+    const otel = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('OTEL_') && e[1] !== undefined));
+    const common = { REDIS_URL: redisUrl, REDIS_PREFIX: redisPrefix, LOG_LEVEL: opts.logLevel ?? 'info', ...otel, ...opts.env };
     const log = (name: string) => createWriteStream(join(dataDir, 'logs', `${name}.log`), { flags: 'a' });
     const echo = opts.echo ?? false;
 

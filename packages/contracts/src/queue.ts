@@ -63,6 +63,7 @@ export const ToolInvokeJobV1 = z.object({
   deadlineAt: z.number().int(),
   /** The edge process waiting for the result (pub/sub channel suffix). */
   replyTo: z.string(),
+  /** W3C `traceparent` of the edge's enqueue (producer) span: the worker's span continues it. Absent while tracing is off. */
   traceparent: z.string().optional(),
 });
 export const ToolInvokeJob = z.discriminatedUnion('v', [ToolInvokeJobV1]);
@@ -186,6 +187,10 @@ export const ExecutionRecordV1 = z.object({
   errorCode: z.string().optional(),
   message: z.string().optional(),
   steps: z.array(ExecutionStep),
+  /** OpenTelemetry trace of the call (absent while tracing is off): operators open it in Jaeger. */
+  traceId: z.string().optional(),
+  /** The span that made the record (the worker's job span, or the edge's request span). */
+  spanId: z.string().optional(),
   /** Only while a debug session is open: redacted headers and size-capped, redacted bodies. */
   debug: z
     .object({

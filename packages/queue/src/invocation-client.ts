@@ -35,11 +35,14 @@ export class InvocationClient {
     return this.rpc.start();
   }
 
-  /** Runs a call; if `signal` aborts (the agent went away), workers are told to stop it. */
-  invoke(job: ToolInvokeJob, signal?: AbortSignal): Promise<ToolInvokeResult> {
+  /**
+   * Runs a call; if `signal` aborts (the agent went away), workers are told to stop it. `onEnqueued`
+   * runs once the job is in the queue (or could not be put there): the end of the enqueue span.
+   */
+  invoke(job: ToolInvokeJob, signal?: AbortSignal, onEnqueued?: (error?: unknown) => void): Promise<ToolInvokeResult> {
     return this.rpc.request(job.invocationId, job, signal, () => {
       void this.redis.publish(this.cancelChannel, job.invocationId).catch(() => undefined);
-    });
+    }, onEnqueued);
   }
 
   get inFlight(): number {

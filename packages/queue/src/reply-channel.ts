@@ -70,9 +70,10 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
 
   /**
    * Enqueues the job (job id = `id`) and resolves with its reply, or rejects at `deadlineAt`, or when
-   * `signal` aborts (then `onAbort` runs, e.g. to tell workers to stop).
+   * `signal` aborts (then `onAbort` runs, e.g. to tell workers to stop). `onEnqueued` runs when the
+   * job is in the queue, or with the error when it could not be added.
    */
-  async request(id: string, job: J, signal?: AbortSignal, onAbort?: () => void): Promise<R> {
+  async request(id: string, job: J, signal?: AbortSignal, onAbort?: () => void, onEnqueued?: (error?: unknown) => void): Promise<R> {
     await this.start();
     const timeoutMs = Math.max(1, job.deadlineAt - Date.now());
     const reply = new Promise<R>((resolve, reject) => {
@@ -96,7 +97,9 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
     });
     try {
       await this.queue.add(this.opts.jobName, job, { jobId: id, attempts: 1, removeOnComplete: true, removeOnFail: true });
+      onEnqueued?.();
     } catch (err) {
+      onEnqueued?.(err);
       const p = this.pending.get(id);
       if (p) {
         clearTimeout(p.timer);

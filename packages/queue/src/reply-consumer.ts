@@ -1,5 +1,5 @@
 import { redisKeys } from '@toolplane/contracts';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 
@@ -11,17 +11,28 @@ export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
   /** Parses every job on receipt; an invalid job fails without retries. */
   job: z.ZodType<J>;
   /** Runs one job; must not throw for expected failures (return an error reply). */
-  handle: (job: J) => Promise<R>;
+  handle: (job: J, received: ReceivedJob) => Promise<R>;
   onInvalidJob?: (jobId: string | undefined, issues: unknown) => void;
+}
+
+/** What the queue knows about a job besides its payload (for queue-wait metrics). */
+export interface ReceivedJob {
+  readonly id?: string | undefined;
+  /** Epoch ms when the job was added. */
+  readonly timestamp: number;
+  readonly attemptsMade: number;
 }
 
 /** Runs jobs from a queue and publishes each reply to the requesting process (`replyTo`). */
 export class ReplyingConsumer<J extends { replyTo: string }, R> {
   private readonly worker: Worker;
   private readonly connection: Redis;
+  private readonly opts: ReplyingConsumerOptions<J, R>;
+  private queue: Queue | undefined;
 
   constructor(opts: ReplyingConsumerOptions<J, R>) {
     const keys = redisKeys(opts.prefix);
+    this.opts = opts;
     const publisher = opts.redis;
     // BullMQ leaves a connection it was given open; this one is ours to close.
     this.connection = opts.redis.duplicate();
@@ -33,7 +44,7 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
           opts.onInvalidJob?.(job.id, parsed.error.issues);
           throw new UnrecoverableError(`invalid ${opts.queueName} payload`);
         }
-        const reply = await opts.handle(parsed.data);
+        const reply = await opts.handle(parsed.data, job);
         await publisher.publish(keys.results(parsed.data.replyTo), JSON.stringify(reply));
       },
       {
@@ -56,8 +67,16 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
     return this.worker.waitUntilReady();
   }
 
+  /** Jobs in the queue by state (the queue-depth metric; a `Queue` is opened on first use). */
+  async jobCounts(): Promise<Record<string, number>> {
+    this.queue ??= new Queue(this.opts.queueName, { connection: this.opts.redis, prefix: this.opts.prefix });
+    const c = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+    return { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0 };
+  }
+
   /** Stops taking jobs and waits for running ones to finish. */
   async close(): Promise<void> {
+    await this.queue?.close();
     await this.worker.close();
     this.connection.disconnect();
   }

@@ -108,6 +108,8 @@ export interface SpanOptions {
   /** Parent context; default: the active one. Use `extractContext` to continue a remote trace. */
   parent?: Context;
   links?: Link[];
+  /** `error.type` for a thrown error when its `code`/`name` is not the right one (e.g. a JSON-RPC code). */
+  errorType?: (err: unknown) => string | undefined;
 }
 
 /**
@@ -131,9 +133,9 @@ export function endSpan(span: Span, error?: unknown): void {
  * except for user errors (the caller's fault: a 4xx, not our failure). The error message is NOT
  * copied into the span: messages can quote URLs or upstream text, and spans never hold secrets.
  */
-export function markError(span: Span, error: unknown): void {
+export function markError(span: Span, error: unknown, errorType?: string): void {
   const e = error as { code?: unknown; kind?: unknown; name?: unknown } | null | undefined;
-  const type = typeof e?.code === 'string' ? e.code : typeof e?.name === 'string' ? e.name : 'Error';
+  const type = errorType ?? (typeof e?.code === 'string' ? e.code : typeof e?.name === 'string' ? e.name : 'Error');
   span.setAttribute(attr.errorType, type);
   if (e?.kind !== 'user') span.setStatus({ code: SpanStatusCode.ERROR });
 }
@@ -153,7 +155,7 @@ export function withSpan<T>(name: string, attributes: Attributes | undefined, fn
     try {
       return await fn(span);
     } catch (err) {
-      markError(span, err);
+      markError(span, err, options?.errorType?.(err));
       throw err;
     } finally {
       span.end();

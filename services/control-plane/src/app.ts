@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '@toolplane/logger';
+import { logMixin } from '@toolplane/telemetry';
 import { DataPlaneTaskClient, ExecutionRecordStream } from '@toolplane/queue';
 import { LocalSealedSecretsWriter, type SecretsWriter } from '@toolplane/secrets';
 import express from 'express';
@@ -29,7 +30,7 @@ export interface ControlPlaneDeps {
 }
 
 export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<ControlPlaneDeps> = {}) {
-  const log = overrides.log ?? createLogger({ service: 'control-plane', level: env.LOG_LEVEL });
+  const log = overrides.log ?? createLogger({ service: 'control-plane', level: env.LOG_LEVEL, mixin: logMixin() });
   const secrets = overrides.secrets ?? new LocalSealedSecretsWriter(env.SECRETS_DIR, readFileSync(env.SECRETS_PUBLIC_KEY_FILE, 'utf8'));
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
   const db: Db = createDb(env.DATABASE_URL);

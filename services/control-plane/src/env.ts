@@ -24,6 +24,20 @@ export const ControlPlaneEnv = z.object({
   RECORDS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   /** Bodies captured in debug sessions are dropped from records after this long. */
   DEBUG_RETENTION_HOURS: z.coerce.number().int().min(1).default(72),
+  /** OpenTelemetry (docs/operations.md, "Tracing and metrics"): OTLP/HTTP collector base URL; traces are off when unset. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.union([z.literal('').transform(() => undefined), z.string().url()]).optional(),
+  /** Full OTLP traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT. */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.union([z.literal('').transform(() => undefined), z.string().url()]).optional(),
+  /** Headers for the collector, `k1=v1,k2=v2` (values URL-encoded). */
+  OTEL_EXPORTER_OTLP_HEADERS: z.string().optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  /** Share of new traces recorded (0…1, default 1); traces the agent started follow its sampled flag. */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
+  /** Longest time finished spans wait before export (ms, default 5000). */
+  OTEL_BSP_SCHEDULE_DELAY: z.coerce.number().int().min(1).optional(),
+  /** Port of the Prometheus `/metrics` endpoint; unset disables metrics. */
+  METRICS_PORT: port.optional(),
+  METRICS_HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: logLevel,
 });
 export type ControlPlaneEnv = z.infer<typeof ControlPlaneEnv>;

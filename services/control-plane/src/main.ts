@@ -1,5 +1,9 @@
 import { loadEnv, runService } from '@toolplane/config';
+import { startTelemetry, telemetryOptionsFromEnv, withTelemetry } from '@toolplane/telemetry';
 import { createControlPlaneApp } from './app.ts';
 import { ControlPlaneEnv } from './env.ts';
 
-runService(createControlPlaneApp(loadEnv(ControlPlaneEnv)));
+const env = loadEnv(ControlPlaneEnv);
+// OpenTelemetry before the app: its logger and spans depend on it (off unless configured).
+const telemetry = startTelemetry(telemetryOptionsFromEnv('toolplane-control-plane', env));
+runService(withTelemetry(createControlPlaneApp(env), telemetry));

@@ -3,6 +3,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { redisKeys } from '@toolplane/contracts';
 import { createLogger, type Logger } from '@toolplane/logger';
+import { logMixin, recordDenied, tracingEnabled } from '@toolplane/telemetry';
 import { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import express, { type Request, type Response } from 'express';
@@ -21,12 +22,13 @@ export interface EdgeDeps {
 const version = '0.1.0';
 
 function jsonRpcError(res: Response, status: number, code: number, message: string, headers: Record<string, string> = {}): undefined {
+  if (status === 401 || status === 403) recordDenied(status === 401 ? 'unauthenticated' : 'forbidden');
   res.status(status).set(headers).json({ jsonrpc: '2.0', id: null, error: { code, message } });
   return undefined;
 }
 
 export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
-  const log = overrides.log ?? createLogger({ service: 'edge', level: env.LOG_LEVEL });
+  const log = overrides.log ?? createLogger({ service: 'edge', level: env.LOG_LEVEL, mixin: logMixin() });
   const edgeId = env.EDGE_ID ?? `edge-${randomBytes(6).toString('hex')}`;
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
   const events = redis.duplicate();
@@ -104,6 +106,12 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   async function serveMcp(req: Request, res: Response): Promise<void> {
     const ctx = await authenticate(req, res);
     if (!ctx) return;
+    if (tracingEnabled()) {
+      // The agent's trace context (an MCP `_meta.traceparent` wins over it) and protocol version, for spans.
+      ctx.traceparent = req.header('traceparent');
+      ctx.tracestate = req.header('tracestate');
+      ctx.protocolVersion = req.header('mcp-protocol-version');
+    }
     (req as Request & { auth?: unknown }).auth = toAuthInfo(ctx, ctx.clientId);
     await mcp(req, res);
   }

@@ -1,7 +1,9 @@
-import type { Principal } from '@toolplane/contracts';
+import type { Principal, ToolResultPayload } from '@toolplane/contracts';
+import { attr, EXECUTE_TOOL, extractContext, metricsEnabled, recordMcpOperation, SpanKind, tracingEnabled, withSpan } from '@toolplane/telemetry';
 import {
   classifyInboundRequest,
   createMcpHandler,
+  INTERNAL_ERROR,
   INVALID_PARAMS,
   ProtocolError,
   Server,
@@ -18,6 +20,10 @@ import { callTool, UnknownToolError, type ToolCallDeps } from './tool-calls.ts';
 export interface EdgeCallContext {
   principal: Principal;
   loaded: LoadedCatalog;
+  /** The HTTP request's W3C trace context and MCP protocol version (set only while tracing is on). */
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
+  protocolVersion?: string | undefined;
 }
 
 export function toAuthInfo(ctx: EdgeCallContext, clientId: string): AuthInfo {
@@ -31,7 +37,7 @@ function callContext(authInfo: AuthInfo | undefined): EdgeCallContext {
 }
 
 /** A light low-level `Server` bound to the caller's cached catalog (one per HTTP request, ~µs). */
-export function buildServer({ principal, loaded }: EdgeCallContext, deps: ToolCallDeps, version: string, toolsListTtlMs = 0, connection?: AbortSignal): Server {
+export function buildServer({ principal, loaded, traceparent, tracestate, protocolVersion }: EdgeCallContext, deps: ToolCallDeps, version: string, toolsListTtlMs = 0, connection?: AbortSignal): Server {
   const server = new Server(
     { name: loaded.catalog.name, version },
     {
@@ -49,6 +55,10 @@ export function buildServer({ principal, loaded }: EdgeCallContext, deps: ToolCa
     try {
       // The request's signal aborts when the client cancels or disconnects: the worker is told to stop.
       const signal = connection ? AbortSignal.any([ctx.mcpReq.signal, connection]) : ctx.mcpReq.signal;
+      if (tracingEnabled() || metricsEnabled()) {
+        const call = () => callTool(deps, loaded, principal, name, args, signal);
+        return (await observeToolCall(call, name, ctx.mcpReq.id, ctx.mcpReq._meta, { traceparent, tracestate, protocolVersion }, loaded.catalog.serverId)) as CallToolResult;
+      }
       return (await callTool(deps, loaded, principal, name, args, signal)) as CallToolResult;
     } catch (err) {
       if (err instanceof UnknownToolError) throw new ProtocolError(INVALID_PARAMS, err.message);
@@ -56,6 +66,44 @@ export function buildServer({ principal, loaded }: EdgeCallContext, deps: ToolCa
     }
   });
   return server;
+}
+
+/**
+ * The edge's MCP server span for one `tools/call` (OTel MCP / GenAI semantic conventions), continuing
+ * the agent's trace (`params._meta.traceparent`, else the HTTP `traceparent` header), and the
+ * `mcp.server.operation.duration` metric. The upstream work (enqueue, worker) nests under it.
+ */
+async function observeToolCall(
+  call: () => Promise<ToolResultPayload>,
+  tool: string,
+  requestId: string | number,
+  meta: Record<string, unknown> | undefined,
+  http: { traceparent?: string | undefined; tracestate?: string | undefined; protocolVersion?: string | undefined },
+  serverId: string,
+): Promise<ToolResultPayload> {
+  const started = performance.now();
+  let errorType: string | undefined;
+  const fromMeta = typeof meta?.traceparent === 'string';
+  const parent = extractContext(fromMeta ? { traceparent: meta!.traceparent as string, tracestate: typeof meta!.tracestate === 'string' ? meta!.tracestate : undefined } : http);
+  const attributes = {
+    [attr.mcpMethodName]: 'tools/call',
+    [attr.genAiOperationName]: EXECUTE_TOOL,
+    [attr.genAiToolName]: tool,
+    [attr.jsonrpcRequestId]: String(requestId),
+    [attr.networkTransport]: 'tcp',
+    [attr.networkProtocolName]: 'http',
+    [attr.serverId]: serverId,
+    ...(http.protocolVersion ? { [attr.mcpProtocolVersion]: http.protocolVersion } : {}),
+  };
+  try {
+    return await withSpan(`tools/call ${tool}`, attributes, async (span) => {
+      const result = await call();
+      if (result.isError) span.setAttribute(attr.errorType, (errorType = 'tool_error'));
+      return result;
+    }, { kind: SpanKind.SERVER, parent, errorType: (err) => (errorType = err instanceof UnknownToolError ? String(INVALID_PARAMS) : String(INTERNAL_ERROR)) });
+  } finally {
+    recordMcpOperation('tools/call', tool, performance.now() - started, errorType);
+  }
 }
 
 type AuthedRequest = Request & { auth?: AuthInfo };

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Principal, ToolResultPayload } from '@toolplane/contracts';
+import { queueNames, type Principal, type ToolResultPayload } from '@toolplane/contracts';
 import { AppError, toAppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
+import { attr, currentTraceIds, endSpan, MESSAGING_SYSTEM_BULLMQ, noopSpan, recordToolCall, SpanKind, startSpan, traceparentOf, tracingEnabled } from '@toolplane/telemetry';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
 import { structured } from './smart-mode.ts';
 
@@ -111,9 +112,14 @@ async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Pri
       errorCode: 'tool.invalid_arguments',
       message: describeArgumentErrors(tool.validate.errors),
       steps: [],
+      ...currentTraceIds(),
     });
+    recordToolCall(loaded.catalog.serverId, name, 'rejected', 0);
     return refused;
   }
+  // The enqueue is a PRODUCER span (messaging conventions); its traceparent travels in the job, so the
+  // worker's CONSUMER span is its child. While tracing is off: no span, no traceparent.
+  const producer = tracingEnabled() ? startProducerSpan(invocationId, name) : noopSpan;
   try {
     const result = await deps.invocations.invoke({
       v: 1,
@@ -125,7 +131,8 @@ async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Pri
       principal,
       deadlineAt: Date.now() + deps.timeoutMs,
       replyTo: deps.invocations.edgeId,
-    }, signal);
+      traceparent: traceparentOf(producer),
+    }, signal, producer === noopSpan ? undefined : (err) => endSpan(producer, err));
     if (result.ok) return result.result;
     return errorResult(result.error.message);
   } catch (err) {
@@ -133,4 +140,16 @@ async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Pri
     deps.log.warn({ invocationId, tool: name, code: e.code }, 'tool call failed');
     return errorResult(e.kind === 'internal' ? 'The tool failed because of an internal error.' : e.message);
   }
+}
+
+function startProducerSpan(invocationId: string, tool: string) {
+  return startSpan(`send ${queueNames.toolInvocations}`, {
+    [attr.messagingSystem]: MESSAGING_SYSTEM_BULLMQ,
+    [attr.messagingOperationName]: 'send',
+    [attr.messagingOperationType]: 'send',
+    [attr.messagingDestinationName]: queueNames.toolInvocations,
+    [attr.messagingMessageId]: invocationId,
+    [attr.invocationId]: invocationId,
+    [attr.genAiToolName]: tool,
+  }, { kind: SpanKind.PRODUCER });
 }

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@toolplane/logger';
 import { createLogger } from '@toolplane/logger';
+import { logMixin, observeQueueDepth } from '@toolplane/telemetry';
 import { DataPlaneTask, queueNames, redisKeys, ToolInvokeJob } from '@toolplane/contracts';
 import { ExecutionRecordSink, ReplyingConsumer } from '@toolplane/queue';
 import { LocalSealedSecretsReader, type SecretsReader } from '@toolplane/secrets';
@@ -22,7 +23,7 @@ export interface WorkerDeps {
 }
 
 export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> = {}) {
-  const log = overrides.log ?? createLogger({ service: 'worker', level: env.LOG_LEVEL });
+  const log = overrides.log ?? createLogger({ service: 'worker', level: env.LOG_LEVEL, mixin: logMixin() });
   const secrets = overrides.secrets ?? new LocalSealedSecretsReader(env.SECRETS_DIR, readFileSync(env.SECRETS_PRIVATE_KEY_FILE, 'utf8'));
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
   const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, { maxLen: env.EXECUTION_RECORDS_MAX_BACKLOG, onError: (err) => log.error({ err }, 'execution records could not be written') });
@@ -59,6 +60,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     handle: processor,
     onInvalidJob,
   });
+  observeQueueDepth(queueNames.toolInvocations, () => consumer.jobCounts());
   // Egress on behalf of the control plane (connector test endpoints, external MCP tool lists).
   const tasks = new ReplyingConsumer({
     redis,

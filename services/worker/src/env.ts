@@ -25,6 +25,20 @@ export const WorkerEnv = z.object({
   EXECUTION_RECORDS_MAX_BACKLOG: z.coerce.number().int().min(1000).default(100_000),
   /** In debug sessions, request and response bodies are kept up to this size (each). */
   DEBUG_MAX_BODY_BYTES: z.coerce.number().int().min(0).default(16 * 1024),
+  /** OpenTelemetry (docs/operations.md, "Tracing and metrics"): OTLP/HTTP collector base URL; traces are off when unset. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.union([z.literal('').transform(() => undefined), z.string().url()]).optional(),
+  /** Full OTLP traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT. */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.union([z.literal('').transform(() => undefined), z.string().url()]).optional(),
+  /** Headers for the collector, `k1=v1,k2=v2` (values URL-encoded). */
+  OTEL_EXPORTER_OTLP_HEADERS: z.string().optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  /** Share of new traces recorded (0…1, default 1); traces the agent started follow its sampled flag. */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
+  /** Longest time finished spans wait before export (ms, default 5000). */
+  OTEL_BSP_SCHEDULE_DELAY: z.coerce.number().int().min(1).optional(),
+  /** Port of the Prometheus `/metrics` endpoint; unset disables metrics. */
+  METRICS_PORT: port.optional(),
+  METRICS_HOST: z.string().default('127.0.0.1'),
   LOG_LEVEL: logLevel,
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;

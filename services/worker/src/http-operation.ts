@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { HttpOperationPlan, ToolResultPayload } from '@toolplane/contracts';
+import { attr, injectContext, metricsEnabled, recordHttpClient, SpanKind, SpanStatusCode, tracingEnabled, withSpan } from '@toolplane/telemetry';
 import got, { type Got, RequestError } from 'got';
 
 export interface HttpLimits {
@@ -92,7 +93,63 @@ export type UpstreamOutcome =
   | { kind: 'unreachable'; code: string }
   | { kind: 'cancelled' };
 
-export async function sendRequest(req: UpstreamRequest, limits: HttpLimits, cancel?: AbortSignal): Promise<UpstreamOutcome> {
+/** What an upstream request's span may show: the URL template, and the URL with secret values redacted. */
+export interface RequestDescription {
+  urlTemplate: string;
+  url: string;
+}
+
+/**
+ * Sends one upstream request. While tracing is on it is an HTTP CLIENT span whose W3C trace context
+ * (`traceparent`) is sent to the upstream; `description` gives the span its URL (never `req.url`,
+ * which can hold secret values). Without it the span shows the method and host only.
+ */
+export async function sendRequest(req: UpstreamRequest, limits: HttpLimits, cancel?: AbortSignal, description?: RequestDescription): Promise<UpstreamOutcome> {
+  if (!tracingEnabled() && !metricsEnabled()) return send(req, limits, cancel);
+  return observeRequest(req, limits, cancel, description);
+}
+
+/** The path part of a URL template (`https://api.example.com/v1/items/{id}` → `/v1/items/{id}`). */
+function pathTemplate(urlTemplate: string): string {
+  return urlTemplate.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '') || '/';
+}
+
+async function observeRequest(req: UpstreamRequest, limits: HttpLimits, cancel: AbortSignal | undefined, description: RequestDescription | undefined): Promise<UpstreamOutcome> {
+  const target = new URL(req.url);
+  const template = description ? pathTemplate(description.urlTemplate) : undefined;
+  const started = performance.now();
+  let status: number | undefined;
+  let errorType: string | undefined;
+  try {
+    return await withSpan(template ? `${req.method} ${template}` : req.method, {
+      [attr.httpRequestMethod]: req.method,
+      [attr.serverAddress]: target.hostname,
+      [attr.serverPort]: Number(target.port || (target.protocol === 'https:' ? 443 : 80)),
+      ...(description ? { [attr.urlFull]: description.url, [attr.urlTemplate]: template } : {}),
+    }, async (span) => {
+      // The upstream continues this trace (W3C `traceparent` of this span).
+      const headers: Record<string, string> = { ...req.headers };
+      injectContext(headers);
+      const outcome = await send({ ...req, headers }, limits, cancel);
+      if (outcome.kind === 'response') {
+        status = outcome.status;
+        span.setAttribute(attr.httpResponseStatusCode, status);
+        if (status >= 400) errorType = String(status);
+      } else {
+        errorType = outcome.kind;
+      }
+      if (errorType !== undefined) {
+        span.setAttribute(attr.errorType, errorType);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      return outcome;
+    }, { kind: SpanKind.CLIENT });
+  } finally {
+    recordHttpClient(req.method, target.hostname, status, performance.now() - started, errorType);
+  }
+}
+
+async function send(req: UpstreamRequest, limits: HttpLimits, cancel?: AbortSignal): Promise<UpstreamOutcome> {
   const controller = new AbortController();
   if (cancel?.aborted) return { kind: 'cancelled' };
   cancel?.addEventListener('abort', () => controller.abort(), { once: true });

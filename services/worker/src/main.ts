@@ -1,5 +1,9 @@
 import { loadEnv, runService } from '@toolplane/config';
+import { startTelemetry, telemetryOptionsFromEnv, withTelemetry } from '@toolplane/telemetry';
 import { createWorkerApp } from './app.ts';
 import { WorkerEnv } from './env.ts';
 
-runService(createWorkerApp(loadEnv(WorkerEnv)));
+const env = loadEnv(WorkerEnv);
+// OpenTelemetry before the app: its logger and spans depend on it (off unless configured).
+const telemetry = startTelemetry(telemetryOptionsFromEnv('toolplane-worker', env));
+runService(withTelemetry(createWorkerApp(env), telemetry));

@@ -1,4 +1,4 @@
-import type { ExecutionRecord, ExecutionStep, ToolInvokeJob, ToolInvokeResult, ToolResultPayload } from '@toolplane/contracts';
+import { queueNames, type ExecutionRecord, type ExecutionStep, type ToolInvokeJob, type ToolInvokeResult, type ToolResultPayload } from '@toolplane/contracts';
 import { toAppError, UserError, type AppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { Authorizer } from './auth.ts';
@@ -6,7 +6,23 @@ import type { DebugSessions } from './debug-sessions.ts';
 import type { PlanCache } from './catalog-cache.ts';
 import { buildRequest, errorResult, sendRequest, toToolResult, type HttpLimits } from './http-operation.ts';
 import type { RateLimits } from './rate-limits.ts';
-import type { ExecutionRecordSink } from '@toolplane/queue';
+import type { ExecutionRecordSink, ReceivedJob } from '@toolplane/queue';
+import {
+  attr,
+  currentTraceIds,
+  EXECUTE_TOOL,
+  extractContext,
+  MESSAGING_SYSTEM_BULLMQ,
+  noopSpan,
+  recordQueueWait,
+  recordRateLimited,
+  recordToolCall,
+  SpanKind,
+  SpanStatusCode,
+  tracingEnabled,
+  withSpan,
+  type Span,
+} from '@toolplane/telemetry';
 import { redactSecrets } from './redact.ts';
 import { callRemoteTool, externalHeaders } from './remote-tools.ts';
 import type { SecretResolver } from './secret-resolver.ts';
@@ -50,19 +66,24 @@ export class RunningInvocations {
 /** Runs one `tool.invoke` job. Tool-level failures become `isError` results; only our own faults become `ok: false`. */
 export function createToolInvocationProcessor(deps: ProcessorDeps) {
   const now = deps.now ?? Date.now;
-  return async function process(job: ToolInvokeJob): Promise<ToolInvokeResult> {
+  return async function process(job: ToolInvokeJob, received?: ReceivedJob): Promise<ToolInvokeResult> {
+    if (received) recordQueueWait(queueNames.toolInvocations, now() - received.timestamp);
     const cancel = deps.running.start(job.invocationId);
     try {
+      // The CONSUMER span continues the edge's enqueue span (the job's traceparent).
+      if (tracingEnabled()) return await withSpan(`process ${queueNames.toolInvocations}`, consumerAttributes(job), (span) => run(job, cancel, span), { kind: SpanKind.CONSUMER, parent: extractContext(job) });
       return await run(job, cancel);
     } finally {
       deps.running.end(job.invocationId);
     }
   };
 
-  async function run(job: ToolInvokeJob, cancel: AbortSignal): Promise<ToolInvokeResult> {
+  async function run(job: ToolInvokeJob, cancel: AbortSignal, span: Span = noopSpan): Promise<ToolInvokeResult> {
     const started = now();
     const steps: ExecutionStep[] = [];
-    const record = (outcome: ExecutionRecord['outcome'], extra: { errorCode?: string; message?: string; debug?: ExecutionRecord['debug'] } = {}) =>
+    const traceIds = currentTraceIds();
+    const record = (outcome: ExecutionRecord['outcome'], extra: { errorCode?: string; message?: string; debug?: ExecutionRecord['debug'] } = {}) => {
+      observeOutcome(span, job, outcome, extra.errorCode, now() - started);
       deps.records.add({
         v: 1,
         invocationId: job.invocationId,
@@ -76,7 +97,9 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         outcome,
         ...extra,
         steps,
+        ...traceIds,
       });
+    };
     try {
       const remaining = job.deadlineAt - started;
       if (remaining <= 0) {
@@ -111,6 +134,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       if (!allowed.ok) {
         const seconds = Math.max(1, Math.ceil(allowed.retryAfterMs / 1000));
         const { limit, intervalSeconds } = allowed.limit;
+        recordRateLimited(job.serverId, job.tool);
         record('rejected', { errorCode: 'rate_limited', message: `retry after ${seconds} s` });
         return {
           v: 1,
@@ -131,15 +155,16 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       if (plan.auth) credentials.__authorization = await deps.authorizer.authorization(plan.auth, credentials);
       const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, remaining) };
       const request = buildRequest(plan, job.arguments, credentials);
-      const sentAt = now();
-      const outcome = await sendRequest(request, limits, cancel);
       const secretValues = Object.values(credentials);
+      const redactedUrl = redactSecrets({ content: [{ type: 'text', text: request.url }] }, secretValues).content[0]!.text as string;
+      const sentAt = now();
+      const outcome = await sendRequest(request, limits, cancel, { urlTemplate: plan.url, url: redactedUrl });
       steps.push({
         kind: 'http',
         name: job.tool,
         method: request.method,
         urlTemplate: plan.url,
-        url: redactSecrets({ content: [{ type: 'text', text: request.url }] }, secretValues).content[0]!.text as string,
+        url: redactedUrl,
         ...(outcome.kind === 'response' ? { status: outcome.status } : {}),
         outcome: outcome.kind,
         durationMs: now() - sentAt,
@@ -164,4 +189,28 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       };
     }
   }
+}
+
+function consumerAttributes(job: ToolInvokeJob) {
+  return {
+    [attr.messagingSystem]: MESSAGING_SYSTEM_BULLMQ,
+    [attr.messagingOperationName]: 'process',
+    [attr.messagingOperationType]: 'process',
+    [attr.messagingDestinationName]: queueNames.toolInvocations,
+    [attr.messagingMessageId]: job.invocationId,
+    [attr.genAiOperationName]: EXECUTE_TOOL,
+    [attr.genAiToolName]: job.tool,
+    [attr.serverId]: job.serverId,
+    [attr.catalogVersion]: job.catalogVersion,
+    [attr.invocationId]: job.invocationId,
+  };
+}
+
+/** A call's outcome in the metrics and on its span (ERROR status when it failed; not when refused). */
+function observeOutcome(span: Span, job: ToolInvokeJob, outcome: ExecutionRecord['outcome'], errorCode: string | undefined, durationMs: number): void {
+  recordToolCall(job.serverId, job.tool, outcome, durationMs);
+  if (span === noopSpan) return;
+  span.setAttribute(attr.outcome, outcome);
+  if (errorCode !== undefined) span.setAttribute(attr.errorType, errorCode);
+  if (outcome === 'failed' || outcome === 'tool_error') span.setStatus({ code: SpanStatusCode.ERROR });
 }

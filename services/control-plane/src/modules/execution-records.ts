@@ -1,5 +1,6 @@
 import type { ExecutionRecord } from '@toolplane/contracts';
 import { NotFoundError } from '@toolplane/errors';
+import { attr, contextFromIds, endSpan, noopSpan, recordExecutionRecordsStored, SpanKind, startSpan, tracingEnabled, type Span } from '@toolplane/telemetry';
 import { Router } from 'express';
 import type pg from 'pg';
 import { z } from 'zod';
@@ -15,7 +16,9 @@ import { isUuid } from './ids.ts';
 export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRecord[]): Promise<void> {
   if (records.length === 0) return;
   const col = <T>(f: (r: ExecutionRecord) => T) => records.map(f);
-  await pool.query(
+  // While tracing is on, each traced record's storage is a span of its call's trace (child of the span that made it).
+  const spans = tracingEnabled() ? records.map(storeSpan) : undefined;
+  const insert = pool.query(
     `INSERT INTO execution_records (id, workspace_id, server_id, catalog_version, tool, key_id, username, started_at, duration_ms, outcome, error_code, message, steps, debug, debug_session_id)
      SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[], $7::text[], $8::timestamp(3)[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::jsonb[], $15::uuid[])
      ON CONFLICT (id) DO NOTHING`,
@@ -32,11 +35,43 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
       col((r) => r.outcome),
       col((r) => r.errorCode ?? null),
       col((r) => r.message ?? null),
-      col((r) => JSON.stringify(r.steps)),
+      col((r) => JSON.stringify(r.traceId ? { traceId: r.traceId, spanId: r.spanId, steps: r.steps } : r.steps)),
       col((r) => (r.debug ? JSON.stringify(r.debug) : null)),
       col((r) => r.debug?.sessionId ?? null),
     ],
   );
+  try {
+    await insert;
+  } catch (err) {
+    for (const s of spans ?? []) endSpan(s, err);
+    throw err;
+  }
+  for (const s of spans ?? []) endSpan(s);
+  recordExecutionRecordsStored(records.length);
+}
+
+function storeSpan(r: ExecutionRecord): Span {
+  if (!r.traceId || !r.spanId) return noopSpan;
+  return startSpan('process execution-records', {
+    [attr.messagingSystem]: 'redis',
+    [attr.messagingOperationName]: 'process',
+    [attr.messagingOperationType]: 'process',
+    [attr.messagingDestinationName]: 'execution-records',
+    [attr.invocationId]: r.invocationId,
+    [attr.outcome]: r.outcome,
+  }, { kind: SpanKind.CONSUMER, parent: contextFromIds(r.traceId, r.spanId) });
+}
+
+/**
+ * The `steps` column holds the step list, or `{ traceId, spanId, steps }` for traced calls: the
+ * trace id has no column of its own (no schema change needed to add it).
+ */
+function unpackSteps(value: unknown): { steps: unknown; traceId: string | null } {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const v = value as { steps?: unknown; traceId?: unknown };
+    return { steps: v.steps ?? [], traceId: typeof v.traceId === 'string' ? v.traceId : null };
+  }
+  return { steps: value, traceId: null };
 }
 
 const ListQuery = z.object({
@@ -53,6 +88,7 @@ const ListQuery = z.object({
 type Row = { id: string; serverId: string; catalogVersion: number; tool: string; keyId: string | null; username: string | null; startedAt: Date; durationMs: number; outcome: string; errorCode: string | null; message: string | null; steps: unknown; debug: unknown };
 
 function present(r: Row, withSteps: boolean) {
+  const { steps, traceId } = unpackSteps(r.steps);
   return {
     id: r.id,
     server_id: r.serverId,
@@ -64,7 +100,9 @@ function present(r: Row, withSteps: boolean) {
     outcome: r.outcome,
     error_code: r.errorCode,
     message: r.message,
-    ...(withSteps ? { steps: r.steps, debug: r.debug ?? null } : {}),
+    /** OpenTelemetry trace id (null when tracing was off): search it in Jaeger. */
+    trace_id: traceId,
+    ...(withSteps ? { steps, debug: r.debug ?? null } : {}),
   };
 }
 
