@@ -1,0 +1,325 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { freePort } from '@toolplane/embedded';
+import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { startTestStack } from '../helpers.ts';
+
+// Issue #8: one trace per tool call across edge → Redis → worker → upstream (and the control plane
+// storing its record), received by an OTLP/HTTP endpoint of this test, with W3C context reaching the
+// upstream and no secret value in any span.
+
+/** The upstream API key: a unique value searched for in everything exported. */
+const CANARY = `canary-${randomBytes(12).toString('hex')}`;
+
+/** OTLP span kinds. */
+const Kind = { INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5 } as const;
+
+interface OtlpValue {
+  stringValue?: string;
+  intValue?: number | string;
+  boolValue?: boolean;
+  doubleValue?: number;
+}
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes?: { key: string; value: OtlpValue }[];
+  status?: { code?: number };
+}
+interface ReceivedSpan {
+  service: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId: string | undefined;
+  name: string;
+  kind: number;
+  status: number;
+  attributes: Record<string, string | number | boolean | undefined>;
+}
+
+let stack: Stack;
+let api: ControlPlaneClient;
+let upstream: TicketSystem;
+let example: RegisteredExample;
+let receiver: Server;
+/** Every OTLP request body received, raw (for the canary search) and decoded. */
+const rawPayloads: string[] = [];
+const spans: ReceivedSpan[] = [];
+const metricsPorts: Record<'edge' | 'worker', number> = { edge: 0, worker: 0 };
+
+function scalar(v: OtlpValue): string | number | boolean | undefined {
+  if (v.stringValue !== undefined) return v.stringValue;
+  if (v.intValue !== undefined) return Number(v.intValue);
+  if (v.doubleValue !== undefined) return v.doubleValue;
+  return v.boolValue;
+}
+
+function startReceiver(): Promise<string> {
+  receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.method !== 'POST' || req.url !== '/v1/traces' || !String(req.headers['content-type']).includes('json')) {
+        res.writeHead(415).end();
+        return;
+      }
+      const body = Buffer.concat(chunks).toString('utf8');
+      rawPayloads.push(body);
+      const payload = JSON.parse(body) as { resourceSpans: { resource: { attributes: { key: string; value: OtlpValue }[] }; scopeSpans: { spans: OtlpSpan[] }[] }[] };
+      for (const rs of payload.resourceSpans) {
+        const service = String(scalar(rs.resource.attributes.find((a) => a.key === 'service.name')!.value));
+        for (const ss of rs.scopeSpans) {
+          for (const s of ss.spans) {
+            spans.push({
+              service,
+              traceId: s.traceId,
+              spanId: s.spanId,
+              parentSpanId: s.parentSpanId || undefined,
+              name: s.name,
+              kind: s.kind,
+              status: s.status?.code ?? 0,
+              attributes: Object.fromEntries((s.attributes ?? []).map((a) => [a.key, scalar(a.value)])),
+            });
+          }
+        }
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  return new Promise((resolve) => receiver.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(receiver.address() as AddressInfo).port}`)));
+}
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+
+/** Spans of one trace, once every `expected` name has arrived from its service. */
+async function waitForTrace(traceId: string, expected: [service: string, name: string][], timeoutMs = 20_000): Promise<ReceivedSpan[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = spans.filter((s) => s.traceId === traceId);
+    if (expected.every(([service, name]) => found.some((s) => s.service === service && s.name === name))) return found;
+    if (Date.now() > deadline) throw new Error(`trace ${traceId} incomplete: got ${JSON.stringify(found.map((s) => [s.service, s.name]))}, expected ${JSON.stringify(expected)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function one(found: ReceivedSpan[], service: string, name: string): ReceivedSpan {
+  const matches = found.filter((s) => s.service === service && s.name === name);
+  expect(matches.map((s) => `${s.service} ${s.name}`)).toEqual([`${service} ${name}`]);
+  return matches[0]!;
+}
+
+async function callTool(args: Record<string, unknown>, opts: { headers?: Record<string, string>; meta?: Record<string, unknown>; modern?: boolean; apiKey?: string } = {}): Promise<{ status: number; body: string }> {
+  const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'telemetry-e2e', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+  const meta = opts.modern ? { ...envelope, ...opts.meta } : opts.meta;
+  const res = await fetch(example.mcpUrl, {
+    method: 'POST',
+    headers: {
+      'x-api-key': opts.apiKey ?? stack.bootstrapKey,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': opts.modern ? '2026-07-28' : '2025-11-25',
+      ...(opts.modern ? { 'mcp-method': 'tools/call', 'mcp-name': 'get_ticket' } : {}),
+      ...opts.headers,
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'get_ticket', arguments: args, ...(meta ? { _meta: meta } : {}) } }),
+  });
+  return { status: res.status, body: await res.text() };
+}
+
+type RecordRow = { id: string; tool: string; outcome: string; trace_id: string | null };
+async function recordWithTrace(traceId: string): Promise<RecordRow> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const page = await api.request<{ data: RecordRow[] }>('GET', '/execution_records?tool=get_ticket&limit=200');
+    const hit = page.data.find((r) => r.trace_id === traceId);
+    if (hit) return hit;
+    if (Date.now() > deadline) throw new Error(`no execution record with trace ${traceId}: ${JSON.stringify(page.data)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  const endpoint = await startReceiver();
+  upstream = await startTicketSystem({ apiKey: CANARY, host: '127.0.0.1' });
+  metricsPorts.edge = await freePort();
+  metricsPorts.worker = await freePort();
+  ({ stack, api } = await startTestStack('telemetry', {
+    logLevel: 'warn',
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' },
+    serviceEnv: {
+      edge: { METRICS_PORT: String(metricsPorts.edge) },
+      // Debug level: the worker's per-call line must carry the trace ids.
+      worker: { METRICS_PORT: String(metricsPorts.worker), LOG_LEVEL: 'debug' },
+    },
+  }));
+  example = await registerTicketExample(api, upstream.url, CANARY, 'telemetry');
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await upstream?.close();
+  await new Promise((r) => receiver?.close(r));
+});
+
+describe('OpenTelemetry traces of a tool call', () => {
+  it('continue the agent traceparent through edge, queue, worker, upstream and the control plane, with correct parent/child links', async () => {
+    const traceId = hex(16);
+    const agentSpanId = hex(8);
+    upstream.requests.length = 0;
+    const res = await callTool({ ticket_id: 'TCK-1' }, { headers: { traceparent: `00-${traceId}-${agentSpanId}-01` } });
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('Login page returns 500');
+
+    const trace = await waitForTrace(traceId, [
+      ['toolplane-edge', 'tools/call get_ticket'],
+      ['toolplane-edge', 'send tool-invocations'],
+      ['toolplane-worker', 'process tool-invocations'],
+      ['toolplane-worker', 'GET /api/v1/tickets/{ticket_id}'],
+      ['toolplane-control-plane', 'process execution-records'],
+    ]);
+    const server = one(trace, 'toolplane-edge', 'tools/call get_ticket');
+    const producer = one(trace, 'toolplane-edge', 'send tool-invocations');
+    const consumer = one(trace, 'toolplane-worker', 'process tool-invocations');
+    const client = one(trace, 'toolplane-worker', 'GET /api/v1/tickets/{ticket_id}');
+    const stored = one(trace, 'toolplane-control-plane', 'process execution-records');
+
+    // edge server → producer → consumer → HTTP client; the control plane's span hangs off the consumer.
+    expect(server).toMatchObject({ kind: Kind.SERVER, parentSpanId: agentSpanId });
+    expect(producer).toMatchObject({ kind: Kind.PRODUCER, parentSpanId: server.spanId });
+    expect(consumer).toMatchObject({ kind: Kind.CONSUMER, parentSpanId: producer.spanId });
+    expect(client).toMatchObject({ kind: Kind.CLIENT, parentSpanId: consumer.spanId });
+    expect(stored).toMatchObject({ kind: Kind.CONSUMER, parentSpanId: consumer.spanId });
+
+    // Semantic conventions: MCP / GenAI on the tool call, messaging on the queue hop, HTTP on the upstream request.
+    expect(server.attributes).toMatchObject({ 'mcp.method.name': 'tools/call', 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'get_ticket', 'jsonrpc.request.id': '7', 'mcp.protocol.version': '2025-11-25', 'toolplane.server.id': example.serverId });
+    expect(server.attributes['error.type']).toBeUndefined();
+    expect(producer.attributes).toMatchObject({ 'messaging.system': 'bullmq', 'messaging.operation.type': 'send', 'messaging.destination.name': 'tool-invocations' });
+    const invocationId = producer.attributes['messaging.message.id'];
+    expect(consumer.attributes).toMatchObject({ 'messaging.operation.type': 'process', 'messaging.destination.name': 'tool-invocations', 'messaging.message.id': invocationId, 'gen_ai.tool.name': 'get_ticket', 'toolplane.outcome': 'success' });
+    expect(client.attributes).toMatchObject({
+      'http.request.method': 'GET',
+      'http.response.status_code': 200,
+      'url.template': '/api/v1/tickets/{ticket_id}',
+      'url.full': `${upstream.url}/api/v1/tickets/TCK-1`,
+      'server.address': '127.0.0.1',
+    });
+
+    // The upstream received W3C context: same trace, the HTTP client span as parent.
+    const received = upstream.requests.filter((r) => r.path === '/api/v1/tickets/TCK-1');
+    expect(received).toHaveLength(1);
+    expect(received[0]!.headers.traceparent).toBe(`00-${traceId}-${client.spanId}-01`);
+
+    // The execution record shows the trace id; the worker's log lines carry it too.
+    const record = await recordWithTrace(traceId);
+    expect(record).toMatchObject({ id: invocationId, outcome: 'success' });
+    const detail = await api.request<{ trace_id: string; steps: unknown[] }>('GET', `/execution_records/${record.id}`);
+    expect(detail.trace_id).toBe(traceId);
+    expect(detail.steps).toHaveLength(1);
+    const worker = stack.processes.find((p) => p.service === 'worker')!;
+    const line = worker.output().split('\n').find((l) => l.includes(`"trace_id":"${traceId}"`));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({ trace_id: traceId, span_id: consumer.spanId, invocationId });
+  });
+
+  it('prefers the MCP _meta.traceparent over the HTTP header (2026-07-28 request)', async () => {
+    const metaTrace = hex(16);
+    const metaParent = hex(8);
+    const headerTrace = hex(16);
+    const res = await callTool({ ticket_id: 'TCK-2' }, { modern: true, meta: { traceparent: `00-${metaTrace}-${metaParent}-01` }, headers: { traceparent: `00-${headerTrace}-${hex(8)}-01` } });
+    expect(res.status).toBe(200);
+    const trace = await waitForTrace(metaTrace, [
+      ['toolplane-edge', 'tools/call get_ticket'],
+      ['toolplane-worker', 'GET /api/v1/tickets/{ticket_id}'],
+    ]);
+    expect(one(trace, 'toolplane-edge', 'tools/call get_ticket')).toMatchObject({ parentSpanId: metaParent, attributes: expect.objectContaining({ 'mcp.protocol.version': '2026-07-28' }) });
+    expect(spans.filter((s) => s.traceId === headerTrace)).toEqual([]);
+  });
+
+  it('marks a failing call so an operator can find it from its record', async () => {
+    const traceId = hex(16);
+    const res = await callTool({ ticket_id: 'TCK-404' }, { headers: { traceparent: `00-${traceId}-${hex(8)}-01` } });
+    expect(res.body).toContain('"isError":true');
+    const trace = await waitForTrace(traceId, [
+      ['toolplane-edge', 'tools/call get_ticket'],
+      ['toolplane-worker', 'process tool-invocations'],
+      ['toolplane-worker', 'GET /api/v1/tickets/{ticket_id}'],
+    ]);
+    const ERROR = 2;
+    expect(one(trace, 'toolplane-edge', 'tools/call get_ticket').attributes['error.type']).toBe('tool_error');
+    expect(one(trace, 'toolplane-worker', 'process tool-invocations')).toMatchObject({ status: ERROR, attributes: expect.objectContaining({ 'toolplane.outcome': 'tool_error', 'error.type': 'upstream.http_error' }) });
+    expect(one(trace, 'toolplane-worker', 'GET /api/v1/tickets/{ticket_id}')).toMatchObject({ status: ERROR, attributes: expect.objectContaining({ 'http.response.status_code': 404, 'error.type': '404' }) });
+    expect((await recordWithTrace(traceId)).outcome).toBe('tool_error');
+  });
+
+  it('starts a new trace when the agent sends none', async () => {
+    const before = new Set(spans.map((s) => s.traceId));
+    const res = await callTool({ ticket_id: 'TCK-3' });
+    expect(res.status).toBe(200);
+    const deadline = Date.now() + 20_000;
+    let fresh: ReceivedSpan | undefined;
+    while (!fresh && Date.now() < deadline) {
+      fresh = spans.find((s) => !before.has(s.traceId) && s.name === 'tools/call get_ticket' && s.parentSpanId === undefined);
+      if (!fresh) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(fresh).toBeDefined();
+    await waitForTrace(fresh!.traceId, [['toolplane-worker', 'GET /api/v1/tickets/{ticket_id}']]);
+  });
+
+  it('puts no secret value in any span or resource attribute', async () => {
+    const traceId = hex(16);
+    expect((await callTool({ ticket_id: 'TCK-1' }, { headers: { traceparent: `00-${traceId}-${hex(8)}-01` } })).status).toBe(200);
+    await waitForTrace(traceId, [
+      ['toolplane-worker', 'GET /api/v1/tickets/{ticket_id}'],
+      ['toolplane-control-plane', 'process execution-records'],
+    ]);
+    const everything = rawPayloads.join('\n');
+    expect(everything).toContain('get_ticket'); // the search covers real span data
+    expect(everything).not.toContain(CANARY);
+    expect(everything).not.toContain(Buffer.from(CANARY).toString('base64').replace(/=+$/, ''));
+    expect(everything).not.toContain(stack.bootstrapKey);
+  });
+});
+
+/** The value of one series in a Prometheus text page (0 when absent); `labels` must all match. */
+function sample(page: string, name: string, labels: Record<string, string>): number {
+  for (const line of page.split('\n')) {
+    const m = /^([a-z_:][a-z0-9_:]*)\{(.*)\} (\S+)$/i.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...m[2]!.matchAll(/([a-z_][a-z0-9_]*)="((?:[^"\\]|\\.)*)"/gi)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+  }
+  return 0;
+}
+
+async function scrape(service: 'edge' | 'worker'): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${metricsPorts[service]}/metrics`)).text();
+}
+
+describe('metrics', () => {
+  it('count tool calls by server, tool and outcome, latency, queue wait and depth, and denied requests', async () => {
+    const server = example.serverId;
+    const [w0, e0] = await Promise.all([scrape('worker'), scrape('edge')]);
+    expect((await callTool({ ticket_id: 'TCK-1' })).status).toBe(200);
+    expect((await callTool({ ticket_id: 'TCK-404' })).body).toContain('"isError":true');
+    expect((await callTool({ ticket_id: 'TCK-1' }, { apiKey: 'tp_not_a_key_0000000000000000' })).status).toBe(401);
+    const [w1, e1] = await Promise.all([scrape('worker'), scrape('edge')]);
+    const delta = (before: string, after: string, name: string, labels: Record<string, string>) => sample(after, name, labels) - sample(before, name, labels);
+
+    expect(delta(w0, w1, 'toolplane_tool_calls_total', { server, tool: 'get_ticket', outcome: 'success' })).toBe(1);
+    expect(delta(w0, w1, 'toolplane_tool_calls_total', { server, tool: 'get_ticket', outcome: 'tool_error' })).toBe(1);
+    expect(delta(w0, w1, 'toolplane_tool_call_duration_count', { server, tool: 'get_ticket', outcome: 'success' })).toBe(1);
+    expect(delta(w0, w1, 'toolplane_tool_call_duration_bucket', { server, tool: 'get_ticket', outcome: 'success', le: '+Inf' })).toBe(1);
+    expect(delta(w0, w1, 'toolplane_queue_wait_duration_count', { queue: 'tool-invocations' })).toBe(2);
+    expect(w1).toMatch(/^toolplane_queue_depth\{queue="tool-invocations",state="waiting"\} 0$/m);
+    expect(delta(w0, w1, 'http_client_request_duration_count', { http_request_method: 'GET', http_response_status_code: '404', error_type: '404' })).toBe(1);
+    expect(delta(e0, e1, 'toolplane_requests_denied_total', { reason: 'unauthenticated' })).toBe(1);
+    expect(delta(e0, e1, 'mcp_server_operation_duration_count', { mcp_method_name: 'tools/call', gen_ai_tool_name: 'get_ticket', error_type: 'tool_error' })).toBe(1);
+    expect(w1 + e1).not.toContain(CANARY);
+  });
+});
