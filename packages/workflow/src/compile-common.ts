@@ -1,0 +1,122 @@
+import type { ProblemIssue } from '@toolplane/errors';
+import { checkCriterion } from './criteria.ts';
+import { checkTemplate, collectRefs, conditionRefs, type ExpressionRef, parseCondition } from './expressions.ts';
+import type { CriterionIR, Dialect, JsonSchemaObject, StepIR, WorkflowIR } from './ir.ts';
+
+/** Problems found while compiling: errors stop the deployment, warnings are reported with it. */
+export class Problems {
+  readonly errors: ProblemIssue[] = [];
+  readonly warnings: ProblemIssue[] = [];
+  error(path: string, message: string): void {
+    this.errors.push({ path, message });
+  }
+  warn(path: string, message: string): void {
+    this.warnings.push({ path, message });
+  }
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** The implicit success criterion of an HTTP step whose document gives none (docs/workflows.md). */
+export const implicitSuccess: CriterionIR = { type: 'simple', condition: '$statusCode < 400' };
+
+/** A workflow's input schema with an object root (Flower documents often omit `type: object`). */
+export function objectInputSchema(schema: unknown, path: string, problems: Problems): JsonSchemaObject {
+  if (schema === undefined || schema === null) return { type: 'object', properties: {} };
+  if (!isObject(schema)) {
+    problems.error(path, 'inputs must be a JSON Schema object');
+    return { type: 'object', properties: {} };
+  }
+  const out: JsonSchemaObject = { ...schema };
+  if (out.type === undefined) out.type = 'object';
+  else if (out.type !== 'object') problems.error(`${path}/type`, 'the inputs of a workflow must be an object schema (tool arguments are an object)');
+  if (out.properties === undefined) out.properties = {};
+  return out;
+}
+
+/** Checks value templates and records the references they make. */
+export function checkValue(value: unknown, path: string, dialect: Dialect, problems: Problems, refs: RefUse[]): void {
+  for (const p of checkTemplate(value, dialect)) problems.error(path, p);
+  for (const ref of collectRefs(value, dialect)) refs.push({ ref, path });
+}
+
+export function checkCriteria(criteria: readonly CriterionIR[], path: string, dialect: Dialect, problems: Problems, refs: RefUse[]): void {
+  criteria.forEach((c, i) => {
+    const p = `${path}/${i}`;
+    const problem = checkCriterion(c, dialect);
+    if (problem) {
+      problems.error(`${p}/condition`, problem);
+      return;
+    }
+    if (c.type === 'simple') for (const ref of conditionRefs(parseCondition(c.condition, dialect))) refs.push({ ref, path: `${p}/condition` });
+    if (c.context) checkValue(c.context, `${p}/context`, dialect, problems, refs);
+  });
+}
+
+export interface RefUse {
+  ref: ExpressionRef;
+  path: string;
+}
+
+/**
+ * Checks `$steps.<id>` references against the workflow's steps: an unknown step is an error (the
+ * value could never resolve); an output the step does not declare is a warning (it reads as absent).
+ */
+export function checkStepRefs(workflow: WorkflowIR, refs: readonly RefUse[], problems: Problems): void {
+  const steps = new Map<string, StepIR>(workflow.steps.map((s) => [s.id, s]));
+  for (const { ref, path } of refs) {
+    if (ref.root !== 'steps') continue;
+    const [id, part, name] = ref.path;
+    if (id === undefined) continue;
+    const step = steps.get(id);
+    if (!step) {
+      problems.error(path, `${ref.text} refers to step ${JSON.stringify(id)}, which workflow ${JSON.stringify(workflow.id)} does not have`);
+      continue;
+    }
+    if (part === undefined) continue;
+    if (part !== 'outputs' && part !== 'request' && part !== 'response') {
+      problems.warn(path, `${ref.text}: a step exposes outputs, request and response; ${JSON.stringify(part)} always reads as absent`);
+    } else if (part === 'outputs' && name !== undefined && !Object.hasOwn(step.outputs, name)) {
+      problems.warn(path, `${ref.text}: step ${JSON.stringify(id)} declares no output ${JSON.stringify(name)}; it reads as absent`);
+    }
+  }
+}
+
+export function secretNames(refs: readonly RefUse[]): string[] {
+  const names = new Set<string>();
+  for (const { ref } of refs) if (ref.root === 'secrets' && ref.path.length > 0) names.add(ref.path.join('.'));
+  return [...names].sort();
+}
+
+/** Adds, to each workflow, the secrets of the workflows it may run (dependencies, workflow steps, gotos). */
+export function closeSecrets(workflows: WorkflowIR[]): void {
+  const byId = new Map(workflows.map((w) => [w.id, w]));
+  const callees = (w: WorkflowIR): string[] => {
+    const out = [...w.dependsOn];
+    for (const s of w.steps) {
+      if (s.target.kind === 'workflow') out.push(s.target.workflowId);
+      for (const a of [...s.onSuccess, ...s.onFailure]) if (a.workflowId) out.push(a.workflowId);
+    }
+    return out;
+  };
+  const own = new Map(workflows.map((w) => [w.id, new Set(w.secrets)]));
+  for (const w of workflows) {
+    const all = new Set<string>();
+    const seen = new Set<string>();
+    const visit = (id: string): void => {
+      if (seen.has(id)) return;
+      seen.add(id);
+      for (const n of own.get(id) ?? []) all.add(n);
+      const callee = byId.get(id);
+      if (callee) for (const c of callees(callee)) visit(c);
+    };
+    visit(w.id);
+    w.secrets = [...all].sort();
+  }
+}
+
+export function escapePointer(token: string | number): string {
+  return String(token).replace(/~/g, '~0').replace(/\//g, '~1');
+}

@@ -1,0 +1,120 @@
+/**
+ * The one execution IR both compilers produce and the engine runs. Plain JSON (it travels inside a
+ * catalog through Redis), holding secret *names* only, never values. Value templates (parameter
+ * values, payloads, outputs) stay as written in the source document and are evaluated at run time
+ * with the document's expression dialect; the compilers have already parsed every one of them.
+ */
+
+/** Flower documents use Bump's dialect (bare `$…` interpolation, JMESPath); Arazzo uses its own grammar. */
+export type Dialect = 'flower' | 'arazzo';
+
+export type JsonSchemaObject = Record<string, unknown>;
+
+export interface WorkflowDocumentIR {
+  v: 1;
+  format: Dialect;
+  /** Flower `id`; Arazzo `info.title`. */
+  id: string;
+  title?: string;
+  description?: string;
+  workflows: WorkflowIR[];
+  /** Arazzo source descriptions (name → where it came from), for `$sourceDescriptions.<name>.url`. */
+  sources: Record<string, SourceIR>;
+  /** Arazzo components, kept for `$components.*` expressions evaluated at run time. */
+  components: Record<string, unknown>;
+}
+
+export interface SourceIR {
+  name: string;
+  url: string;
+  type: 'openapi' | 'arazzo';
+}
+
+export interface WorkflowIR {
+  id: string;
+  summary?: string;
+  description?: string;
+  /** JSON Schema of the inputs (object root, `$ref`s to components inlined). */
+  inputSchema: JsonSchemaObject;
+  /** Workflows that run first (their outputs become `$workflows.<id>.outputs`). */
+  dependsOn: string[];
+  steps: StepIR[];
+  /** Declared outputs: name → value template. Only these reach the caller. */
+  outputs: Record<string, unknown>;
+  /** Secret names referenced by this workflow and everything it may run (dependencies, sub-workflows). */
+  secrets: string[];
+}
+
+export type ParameterLocation = 'path' | 'query' | 'header' | 'cookie';
+
+export interface ParameterIR {
+  name: string;
+  /** Absent for parameters of a workflow step (they are the called workflow's inputs). */
+  in?: ParameterLocation;
+  value: unknown;
+}
+
+export interface HttpTargetIR {
+  kind: 'http';
+  method: string;
+  /**
+   * URL template: Flower's `url` as written (runtime expressions inside), or an Arazzo operation's
+   * server URL joined with its path (`{name}` placeholders filled from `in: path` parameters).
+   */
+  url: string;
+  /** Arazzo: the source description and operation the step calls (for traces). */
+  source?: string;
+  operationId?: string;
+  /** Arazzo: the first request media type the operation declares. */
+  defaultContentType?: string;
+}
+
+export interface WorkflowTargetIR {
+  kind: 'workflow';
+  workflowId: string;
+}
+
+export interface RequestBodyIR {
+  contentType?: string;
+  payload: unknown;
+  /** JSON pointers into the payload and the values to set there. */
+  replacements: { target: string; value: unknown }[];
+}
+
+export type CriterionType = 'simple' | 'regex' | 'jsonpath';
+
+export interface CriterionIR {
+  condition: string;
+  type: CriterionType;
+  context?: string;
+}
+
+export interface ActionIR {
+  name?: string;
+  type: 'next' | 'end' | 'goto' | 'retry';
+  /** goto target, or (retry) a step to run before retrying. */
+  stepId?: string;
+  /** goto target, or (retry) a workflow to run before retrying. */
+  workflowId?: string;
+  /** retry: delay before the next attempt (a `Retry-After` response header wins). */
+  retryAfterMs?: number;
+  /** retry: how many retries this action may make for one visit of the step. */
+  retryLimit?: number;
+  /** retry, once its limit is used up: try the following actions (Arazzo) or fail the step (Flower). */
+  onExhausted?: 'continue' | 'fail';
+  /** All must hold for the action to apply; none means always. */
+  criteria: CriterionIR[];
+}
+
+export interface StepIR {
+  id: string;
+  description?: string;
+  target: HttpTargetIR | WorkflowTargetIR;
+  parameters: ParameterIR[];
+  body?: RequestBodyIR;
+  /** All must hold for the step to succeed. Compilers add `$statusCode < 400` when a document has none. */
+  successCriteria: CriterionIR[];
+  onSuccess: ActionIR[];
+  onFailure: ActionIR[];
+  outputs: Record<string, unknown>;
+}
