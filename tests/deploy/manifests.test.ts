@@ -1,0 +1,275 @@
+// Renders every Kustomize overlay with `kubectl kustomize` and checks the objects offline: the
+// Kubernetes (and KEDA) schemas from kubernetes-models, unknown fields, the security and
+// availability rules every pod must follow, and that the configuration matches the services' zod
+// schemas (the names and the values).
+import { describe, expect, it } from '@jest/globals';
+import { queueNames } from '../../packages/contracts/src/index.ts';
+import { ControlPlaneEnv } from '../../services/control-plane/src/env.ts';
+import { EdgeEnv, EdgeEnvChecked } from '../../services/edge/src/env.ts';
+import { WorkerEnv } from '../../services/worker/src/env.ts';
+import {
+  byKind,
+  find,
+  findGenerated,
+  overlays,
+  prepareFieldCheck,
+  renderKustomization,
+  renderWithComponents,
+  repoRoot,
+  unknownFields,
+  validateObject,
+  workloads,
+  type K8sObject,
+  type Workload,
+} from './lib.ts';
+
+const rendered: Record<string, K8sObject[]> = {
+  dev: renderKustomization(overlays.dev),
+  prod: renderKustomization(overlays.prod),
+  'dev + worker-cpu-hpa': renderWithComponents(overlays.dev, [`${repoRoot}/k8s/components/worker-cpu-hpa`]),
+};
+const names = Object.keys(rendered);
+
+/** The zod schema each Toolplane container's environment must satisfy. */
+const schemas = {
+  edge: { names: Object.keys(EdgeEnv.shape), parse: (env: Record<string, string>) => EdgeEnvChecked.safeParse(env) },
+  worker: { names: Object.keys(WorkerEnv.shape), parse: (env: Record<string, string>) => WorkerEnv.safeParse(env) },
+  'control-plane': { names: Object.keys(ControlPlaneEnv.shape), parse: (env: Record<string, string>) => ControlPlaneEnv.safeParse(env) },
+  // src/db/migrate-cli.ts reads DATABASE_URL only.
+  migrate: { names: ['DATABASE_URL'], parse: (env: Record<string, string>) => ControlPlaneEnv.pick({ DATABASE_URL: true }).strict().safeParse(env) },
+} as const;
+type ToolplaneWorkload = keyof typeof schemas;
+const toolplaneWorkloads = Object.keys(schemas) as ToolplaneWorkload[];
+
+/** Values of the Secrets an operator creates for prod (not rendered): examples of the documented format. */
+const externalSecretExamples: Record<string, string> = {
+  REDIS_URL: 'rediss://:example-password@master.toolplane.abc123.euw1.cache.amazonaws.com:6379',
+  DATABASE_URL: 'postgresql://toolplane:example@toolplane.cluster-abc.eu-west-1.rds.amazonaws.com:5432/toolplane',
+};
+
+/** The environment a container would get: envFrom ConfigMaps, then env (Secrets, field refs, values). */
+function containerEnv(objects: K8sObject[], w: Workload, container: any): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const from of container.envFrom ?? []) {
+    const ref = from.configMapRef ?? from.secretRef;
+    const kind = from.configMapRef ? 'ConfigMap' : 'Secret';
+    const source = objects.find((o) => o.kind === kind && o.metadata.name === ref.name);
+    if (!source) throw new Error(`${w.name}: envFrom ${kind} ${ref.name} is not rendered`);
+    Object.assign(env, kind === 'Secret' ? decode(source.data ?? {}) : source.data);
+  }
+  for (const e of container.env ?? []) {
+    if (e.value !== undefined) env[e.name] = e.value;
+    else if (e.valueFrom?.fieldRef) env[e.name] = `${w.name}-7d9f8b7c9-x2x9z`;
+    else if (e.valueFrom?.secretKeyRef) {
+      const ref = e.valueFrom.secretKeyRef;
+      const secret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === ref.name);
+      if (secret) env[e.name] = decode(secret.data ?? {})[ref.key]!;
+      else if (!ref.optional) {
+        const example = externalSecretExamples[e.name];
+        if (!example) throw new Error(`${w.name}: ${e.name} comes from a Secret that is neither rendered nor documented`);
+        env[e.name] = example;
+      }
+    } else if (e.valueFrom?.configMapKeyRef) {
+      const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === e.valueFrom.configMapKeyRef.name);
+      env[e.name] = cm!.data![e.valueFrom.configMapKeyRef.key]!;
+    }
+  }
+  return env;
+}
+
+function decode(data: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+}
+
+/** Names a container's environment sets (also the ones from optional Secrets). */
+function envNames(objects: K8sObject[], container: any): string[] {
+  const out = (container.env ?? []).map((e: { name: string }) => e.name) as string[];
+  for (const from of container.envFrom ?? []) {
+    const ref = from.configMapRef ?? from.secretRef;
+    const source = objects.find((o) => o.kind === (from.configMapRef ? 'ConfigMap' : 'Secret') && o.metadata.name === ref.name);
+    out.push(...Object.keys(source?.data ?? {}));
+  }
+  return out;
+}
+
+function toolplane(objects: K8sObject[]): (Workload & { service: ToolplaneWorkload; container: any })[] {
+  return workloads(objects)
+    .filter((w) => (toolplaneWorkloads as string[]).includes(w.name))
+    .map((w) => ({ ...w, service: w.name as ToolplaneWorkload, container: w.pod.containers[0] }));
+}
+
+describe.each(names)('the %s overlay', (overlay) => {
+  const objects = rendered[overlay]!;
+
+  it('renders objects that all match their Kubernetes or KEDA schema, with no unknown field', async () => {
+    expect(objects.length).toBeGreaterThan(20);
+    prepareFieldCheck(Object.values(rendered).flat());
+    const problems: string[] = [];
+    for (const o of objects) {
+      try {
+        await validateObject(o);
+      } catch (err) {
+        problems.push(`${o.kind}/${o.metadata.name}: ${(err as Error).message}`);
+      }
+      problems.push(...unknownFields(o).map((f) => `unknown field ${f}`));
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('puts everything in the toolplane namespace, which enforces the restricted Pod Security Standard', () => {
+    const ns = find(objects, 'Namespace', 'toolplane');
+    expect(ns.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    expect(objects.filter((o) => o.kind !== 'Namespace' && o.metadata.namespace !== 'toolplane').map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([]);
+  });
+
+  it('runs a Deployment, ServiceAccount and PodDisruptionBudget per service, and the migration Job', () => {
+    for (const svc of ['edge', 'worker', 'control-plane']) {
+      const d = find(objects, 'Deployment', svc);
+      expect(d.spec.template.spec.serviceAccountName).toBe(svc);
+      find(objects, 'ServiceAccount', svc);
+      const pdbs = byKind(objects, 'PodDisruptionBudget').filter((p) => p.spec.selector.matchLabels?.['app.kubernetes.io/name'] === svc);
+      expect(pdbs).toHaveLength(1);
+      expect(d.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
+      const spread = d.spec.template.spec.topologySpreadConstraints as { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } }[];
+      expect(spread.map((s) => s.topologyKey).sort()).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+      for (const s of spread) expect(s.labelSelector.matchLabels['app.kubernetes.io/name']).toBe(svc);
+    }
+    const job = find(objects, 'Job', 'migrate');
+    const c = job.spec.template.spec.containers[0];
+    expect(c.command).toEqual(['node', '--conditions=@toolplane/source', 'src/db/migrate-cli.ts', 'deploy']);
+    expect(c.image).toBe(find(objects, 'Deployment', 'control-plane').spec.template.spec.containers[0].image);
+    expect(job.spec.template.spec.serviceAccountName).toBe('migrate');
+  });
+
+  it('gives every container a non-root, read-only, unprivileged security context, resources and a pinned image', () => {
+    const problems: string[] = [];
+    for (const w of workloads(objects)) {
+      const pod = w.pod;
+      if (pod.securityContext?.runAsNonRoot !== true) problems.push(`${w.name}: pod runAsNonRoot`);
+      if (pod.securityContext?.seccompProfile?.type !== 'RuntimeDefault') problems.push(`${w.name}: seccomp RuntimeDefault`);
+      if (pod.automountServiceAccountToken !== false) problems.push(`${w.name}: automountServiceAccountToken must be false`);
+      for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+        const at = `${w.name}/${c.name}`;
+        const sc = c.securityContext ?? {};
+        const uid = sc.runAsUser ?? pod.securityContext?.runAsUser;
+        if (typeof uid !== 'number' || uid === 0) problems.push(`${at}: runAsUser must be a non-zero uid`);
+        if (sc.runAsNonRoot === false) problems.push(`${at}: runAsNonRoot overridden`);
+        if (sc.readOnlyRootFilesystem !== true) problems.push(`${at}: readOnlyRootFilesystem`);
+        if (sc.allowPrivilegeEscalation !== false) problems.push(`${at}: allowPrivilegeEscalation`);
+        if (!(sc.capabilities?.drop ?? []).includes('ALL')) problems.push(`${at}: capabilities drop ALL`);
+        if (sc.privileged) problems.push(`${at}: privileged`);
+        for (const kind of ['requests', 'limits']) {
+          for (const r of ['cpu', 'memory']) if (!c.resources?.[kind]?.[r]) problems.push(`${at}: resources.${kind}.${r}`);
+        }
+        if (!/^[^@]+(:[^:@/]*\d[^:@/]*)(@sha256:[a-f0-9]{64})?$|@sha256:[a-f0-9]{64}$/.test(c.image) || /:latest(@|$)/.test(c.image)) problems.push(`${at}: image ${c.image} is not pinned`);
+        if (w.object.kind !== 'Job') {
+          if (!c.readinessProbe) problems.push(`${at}: readinessProbe`);
+          if (!c.livenessProbe) problems.push(`${at}: livenessProbe`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('gives the Toolplane containers a writable /tmp only, probes on their health endpoints, and the image of their service', () => {
+    for (const w of toolplane(objects)) {
+      const c = w.container;
+      const tmp = (c.volumeMounts ?? []).find((m: { mountPath: string }) => m.mountPath === '/tmp');
+      expect(w.pod.volumes.find((v: { name: string }) => v.name === tmp?.name)?.emptyDir).toBeDefined();
+      const service = w.service === 'migrate' ? 'control-plane' : w.service;
+      expect(c.image).toMatch(new RegExp(`(^|/)toolplane/${service}:`));
+      if (w.service === 'migrate') continue;
+      const env = containerEnv(objects, w, c);
+      const port = (name: string) => c.ports.find((p: { name: string }) => p.name === name)?.containerPort;
+      // The probes hit the ports the service really listens on, on every interface.
+      const healthPort = w.service === 'worker' ? 'health' : 'http';
+      expect(String(port(healthPort))).toBe(w.service === 'worker' ? env.HEALTH_PORT : env.PORT);
+      expect(w.service === 'worker' ? env.HEALTH_HOST : env.HOST).toBe('0.0.0.0');
+      expect(String(port('metrics'))).toBe(env.METRICS_PORT);
+      expect(env.METRICS_HOST).toBe('0.0.0.0');
+      expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: healthPort });
+      expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: healthPort });
+    }
+  });
+
+  it('configures the services with real variable names and values their zod schemas accept', () => {
+    const problems: string[] = [];
+    for (const w of toolplane(objects)) {
+      const schema = schemas[w.service];
+      for (const n of envNames(objects, w.container)) {
+        if (!(schema.names as readonly string[]).includes(n)) problems.push(`${w.name}: ${n} is not in its env schema`);
+      }
+      const parsed = schema.parse(containerEnv(objects, w, w.container));
+      if (!parsed.success) problems.push(`${w.name}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    expect(problems).toEqual([]);
+    // Migrations run as a Job, never at start (read-only filesystem, several replicas).
+    const cp = toolplane(objects).find((w) => w.service === 'control-plane')!;
+    expect(containerEnv(objects, cp, cp.container).MIGRATE_ON_START).toBe('false');
+  });
+
+  it('uses one Redis prefix everywhere, and the worker autoscaler watches that prefix’s tool-invocation queue', () => {
+    const prefixes = new Set(toolplane(objects).filter((w) => w.service !== 'migrate').map((w) => containerEnv(objects, w, w.container).REDIS_PREFIX));
+    expect(prefixes.size).toBe(1);
+    const [prefix] = [...prefixes];
+    const scaled = byKind(objects, 'ScaledObject');
+    if (overlay.includes('worker-cpu-hpa')) {
+      expect(scaled).toEqual([]);
+      const hpa = find(objects, 'HorizontalPodAutoscaler', 'worker');
+      expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'worker' });
+      expect(hpa.spec.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: expect.any(Number) } } }]);
+      return;
+    }
+    expect(scaled).toHaveLength(1);
+    const so = scaled[0]!;
+    expect(so.spec.scaleTargetRef.name).toBe('worker');
+    expect(so.spec.triggers).toHaveLength(1);
+    const trigger = so.spec.triggers[0];
+    expect(trigger.type).toBe('redis');
+    // BullMQ keeps waiting jobs in the list `<prefix>:<queue>:wait`.
+    expect(trigger.metadata.listName).toBe(`${prefix}:${queueNames.toolInvocations}:wait`);
+    expect(trigger.metadata.address).toMatch(/^[a-z0-9.-]+:\d+$/);
+    expect(so.spec.fallback.replicas).toBeGreaterThanOrEqual(so.spec.minReplicaCount);
+    expect(byKind(objects, 'HorizontalPodAutoscaler').map((h) => h.metadata.name)).toEqual(['edge']);
+  });
+
+  it('scales the edge on CPU', () => {
+    const hpa = find(objects, 'HorizontalPodAutoscaler', 'edge');
+    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'edge' });
+    expect(hpa.spec.metrics[0].resource.name).toBe('cpu');
+    expect(hpa.spec.maxReplicas).toBeGreaterThan(hpa.spec.minReplicas);
+  });
+
+  it('lets running calls finish on shutdown: grace periods exceed the longest call', () => {
+    const edge = toolplane(objects).find((w) => w.service === 'edge')!;
+    const timeoutMs = Number(containerEnv(objects, edge, edge.container).TOOL_CALL_TIMEOUT_MS);
+    const preStop = edge.container.lifecycle?.preStop?.sleep?.seconds ?? 0;
+    expect(preStop).toBeGreaterThan(0);
+    expect(edge.pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(timeoutMs + preStop * 1000);
+    // A worker job lasts at most until its deadline (the edge's timeout); the worker's own HTTP timeout is below it.
+    const worker = toolplane(objects).find((w) => w.service === 'worker')!;
+    const httpTimeoutMs = Number(containerEnv(objects, worker, worker.container).HTTP_TIMEOUT_MS);
+    expect(worker.pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(Math.max(timeoutMs, httpTimeoutMs));
+  });
+
+  it('exposes the edge and the control plane through Services that select their pods and named ports', () => {
+    for (const svc of byKind(objects, 'Service')) {
+      const target = workloads(objects).filter((w) => Object.entries(svc.spec.selector as Record<string, string>).every(([k, v]) => w.labels[k] === v));
+      expect(target.map((t) => t.name)).toEqual([svc.metadata.name]);
+      for (const p of svc.spec.ports) {
+        const ports = target[0]!.pod.containers.flatMap((c: { ports?: { name: string }[] }) => c.ports ?? []).map((x: { name: string }) => x.name);
+        expect(ports).toContain(p.targetPort);
+      }
+    }
+    expect(byKind(objects, 'Service').map((s) => s.metadata.name)).toEqual(expect.arrayContaining(['edge', 'control-plane']));
+    expect(byKind(objects, 'Service').map((s) => s.metadata.name)).not.toContain('worker');
+  });
+
+  it('creates Secrets only for bootstrap values of the in-cluster development services', () => {
+    const secrets = byKind(objects, 'Secret').map((s) => s.metadata.name.replace(/-[a-z0-9]{10}$/, ''));
+    if (overlay === 'prod') expect(secrets).toEqual([]);
+    else expect(secrets.sort()).toEqual(['toolplane-database', 'toolplane-redis']);
+    const generated = findGenerated(objects, 'Secret', 'toolplane-database');
+    if (generated) expect(decode(generated.data!).DATABASE_URL).toMatch(/@postgres:5432\//);
+  });
+});
