@@ -336,7 +336,7 @@ function compileStep(
   stepIds: ReadonlySet<string>,
   ctx: Ctx,
   refs: RefUse[],
-): StepIR | undefined {
+): StepIR {
   const id = String(raw.stepId);
   let target: StepIR['target'] | undefined;
   let op: SourceOperation | undefined;
@@ -404,7 +404,7 @@ function compileStep(
     if (typeof rb.contentType === 'string') step.body.contentType = rb.contentType;
     if (target?.kind === 'workflow') ctx.problems.warn(`${path}/requestBody`, 'a step calling a workflow sends no request body; it is ignored');
   }
-  return target ? step : undefined;
+  return step;
 }
 
 function checkDependsOnCycles(workflows: WorkflowIR[], ctx: Ctx): void {
@@ -478,10 +478,9 @@ export function compileArazzo(doc: unknown, options: ArazzoCompileOptions = {}):
     const wfParams = compileParameters(w.parameters, `${wp}/parameters`, ctx);
     const wfSuccess = compileActions(w.successActions, 'successActions', `${wp}/successActions`, stepIds, ctx, refs);
     const wfFailure = compileActions(w.failureActions, 'failureActions', `${wp}/failureActions`, stepIds, ctx, refs);
-    const steps = rawSteps.flatMap((s, si) => {
-      const step = compileStep(s, `${wp}/steps/${si}`, wfParams, wfSuccess, wfFailure, stepIds, ctx, refs);
-      return step ? [step] : [];
-    });
+    // A step whose target could not be resolved keeps a placeholder so that references to it are
+    // still checked; the compile fails anyway on the error recorded for the target.
+    const steps = rawSteps.map((s, si) => compileStep(s, `${wp}/steps/${si}`, wfParams, wfSuccess, wfFailure, stepIds, ctx, refs));
     const outputs = isObject(w.outputs) ? w.outputs : {};
     for (const [name, value] of Object.entries(outputs)) checkValue(value, `${wp}/outputs/${escapePointer(name)}`, 'arazzo', problems, refs);
     const dependsOn = Array.isArray(w.dependsOn) ? w.dependsOn.map(String) : [];

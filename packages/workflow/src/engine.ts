@@ -91,7 +91,7 @@ export interface EngineDeps {
   clock?: Clock;
   /** The caller's `Config-*` request headers (other headers are ignored): `$config.<name>`, `$current_user.<name>`. */
   config?: Readonly<Record<string, string>>;
-  /** The caller's OAuth access token, for `$current_user.token` (absent: it reads as empty). */
+  /** The caller's OAuth access token, for `$current_user.token` (absent when not given). */
   currentUserToken?: string;
   limits?: Partial<EngineLimits>;
   signal?: AbortSignal;

@@ -293,7 +293,8 @@ function jmesIdentifier(seg: string): string {
 /** True when a Flower value is a JMESPath query rather than a path or an interpolated string. */
 export function isJmesPath(text: string): boolean {
   const s = text.trim();
-  if (/^[A-Za-z_][A-Za-z0-9_]*\(/.test(s) && s.endsWith(')') && s.includes('$')) return true;
+  // JMESPath functions are lower-case snake names: `avg($…)`, `max_by($…, &age).name`.
+  if (/^[a-z_][a-z0-9_]*\(/.test(s) && s.includes('$')) return true;
   if (s.startsWith('$')) {
     const r = parseRefAt(s, 0);
     return r !== undefined && !r.ref.pointer && s[r.end] === '[';
