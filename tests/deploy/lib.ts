@@ -13,15 +13,16 @@ export const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url))
 // ---- YAML ------------------------------------------------------------------------------------------
 
 interface YamlModule {
-  parse(src: string): unknown;
+  parse(src: string, options?: { merge?: boolean }): unknown;
   parseAllDocuments(src: string): { toJS(): unknown; errors: { message: string }[] }[];
 }
 // `yaml` is a dependency of packages/openapi, not of tests/ (whose package.json is not ours to
 // change): load that copy.
 const yaml = createRequire(join(repoRoot, 'packages/openapi/package.json'))('yaml') as YamlModule;
 
+/** One YAML document; `<<` merge keys (docker compose's extension fields) are applied. */
 export function parseYaml(src: string): unknown {
-  return yaml.parse(src);
+  return yaml.parse(src, { merge: true });
 }
 
 export function parseYamlStream(src: string): unknown[] {

@@ -1,0 +1,309 @@
+// The data plane's isolation, read from the rendered manifests: which ServiceAccount's cloud role
+// can read secrets, which pod holds the sealed store's private key, and which pod may open which
+// connection under the NetworkPolicies (only the worker reaches the internet).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { allowed, byKind, overlays, renderKustomization, repoRoot, workloads, type Connection, type Endpoint, type K8sObject, type Labels } from './lib.ts';
+
+const rendered: Record<'dev' | 'prod', K8sObject[]> = {
+  dev: renderKustomization(overlays.dev),
+  prod: renderKustomization(overlays.prod),
+};
+
+// ---- IAM ---------------------------------------------------------------------------------------------
+
+interface Statement {
+  Effect: 'Allow' | 'Deny';
+  Action?: string | string[];
+  NotAction?: string | string[];
+  Resource?: string | string[];
+  Condition?: Record<string, Record<string, string>>;
+  Principal?: Record<string, string>;
+}
+interface PolicyDocument {
+  Version: string;
+  Statement: Statement[];
+}
+
+/** Every Secrets Manager action (Service Authorization Reference) and the KMS ones Secrets Manager uses. */
+const secretsManagerActions = [
+  'BatchGetSecretValue', 'CancelRotateSecret', 'CreateSecret', 'DeleteResourcePolicy', 'DeleteSecret', 'DescribeSecret',
+  'GetRandomPassword', 'GetResourcePolicy', 'GetSecretValue', 'ListSecretVersionIds', 'ListSecrets', 'PutResourcePolicy',
+  'PutSecretValue', 'RemoveRegionsFromReplication', 'ReplicateSecretToRegions', 'RestoreSecret', 'RotateSecret',
+  'StopReplicationToReplica', 'TagResource', 'UntagResource', 'UpdateSecret', 'UpdateSecretVersionStage', 'ValidateResourcePolicy',
+].map((a) => `secretsmanager:${a}`);
+const kmsActions = ['Decrypt', 'Encrypt', 'GenerateDataKey', 'ReEncryptFrom', 'ReEncryptTo', 'CreateGrant'].map((a) => `kms:${a}`);
+const readActions = ['secretsmanager:GetSecretValue', 'secretsmanager:BatchGetSecretValue'];
+
+const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+function actionMatches(pattern: string, action: string): boolean {
+  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  return re.test(action);
+}
+
+function statementCovers(s: Statement, action: string): boolean {
+  if (s.NotAction) return !list(s.NotAction).some((p) => actionMatches(p, action));
+  return list(s.Action).some((p) => actionMatches(p, action));
+}
+
+/** Actions a policy allows (and does not explicitly deny), among `universe`. */
+function effectiveActions(policy: PolicyDocument, universe: string[]): string[] {
+  return universe.filter((a) => policy.Statement.some((s) => s.Effect === 'Allow' && statementCovers(s, a)) && !policy.Statement.some((s) => s.Effect === 'Deny' && statementCovers(s, a))).sort();
+}
+
+const iamDir = join(repoRoot, 'k8s/overlays/prod/iam');
+const readJson = (file: string) => JSON.parse(readFileSync(join(iamDir, file), 'utf8')) as PolicyDocument;
+
+function roles(objects: K8sObject[]): { sa: string; role?: string }[] {
+  return byKind(objects, 'ServiceAccount').map((sa) => {
+    const arn = sa.metadata.annotations?.['eks.amazonaws.com/role-arn'];
+    return { sa: sa.metadata.name, ...(arn ? { role: arn.replace(/^arn:aws:iam::\d{12}:role\//, '') } : {}) };
+  });
+}
+
+describe('cloud identities (prod overlay, IRSA)', () => {
+  const objects = rendered.prod;
+
+  it('gives the worker and the control plane a role each, and the edge and the migration Job none', () => {
+    expect(roles(objects)).toEqual(
+      expect.arrayContaining([
+        { sa: 'worker', role: 'toolplane-worker' },
+        { sa: 'control-plane', role: 'toolplane-control-plane' },
+        { sa: 'edge' },
+        { sa: 'migrate' },
+      ]),
+    );
+    expect(roles(objects)).toHaveLength(4);
+  });
+
+  it('lets only the worker’s ServiceAccount read secret values', () => {
+    const readers = roles(objects)
+      .filter((r) => r.role && effectiveActions(readJson(`${r.role}.policy.json`), [...secretsManagerActions, ...kmsActions]).some((a) => readActions.includes(a)))
+      .map((r) => r.sa);
+    expect(readers).toEqual(['worker']);
+  });
+
+  it('limits the worker to reading and the control plane to creating, writing, deleting, listing and tagging', () => {
+    const actions = (role: string) => effectiveActions(readJson(`${role}.policy.json`), secretsManagerActions);
+    expect(actions('toolplane-worker')).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+    expect(actions('toolplane-control-plane')).toEqual([
+      'secretsmanager:CreateSecret',
+      'secretsmanager:DeleteSecret',
+      'secretsmanager:ListSecrets',
+      'secretsmanager:PutSecretValue',
+      'secretsmanager:TagResource',
+    ]);
+    // KMS only through Secrets Manager; the control plane can never decrypt.
+    for (const role of ['toolplane-worker', 'toolplane-control-plane']) {
+      for (const s of readJson(`${role}.policy.json`).Statement.filter((x) => x.Effect === 'Allow' && list(x.Action).some((a) => a.startsWith('kms:')))) {
+        expect(s.Condition?.StringEquals?.['kms:ViaService']).toMatch(/^secretsmanager\.[a-z0-9-]+\.amazonaws\.com$/);
+      }
+    }
+    expect(effectiveActions(readJson('toolplane-control-plane.policy.json'), kmsActions)).not.toContain('kms:Decrypt');
+  });
+
+  it('lets each role be assumed only by its own ServiceAccount, used only by its own pods', () => {
+    for (const { sa, role } of roles(objects).filter((r) => r.role)) {
+      const trust = readJson(`${role}.trust.json`);
+      expect(trust.Statement).toHaveLength(1);
+      const [s] = trust.Statement;
+      expect(s!.Action).toBe('sts:AssumeRoleWithWebIdentity');
+      const conditions = s!.Condition!.StringEquals!;
+      const sub = Object.entries(conditions).find(([k]) => k.endsWith(':sub'))?.[1];
+      const aud = Object.entries(conditions).find(([k]) => k.endsWith(':aud'))?.[1];
+      expect(sub).toBe(`system:serviceaccount:toolplane:${sa}`);
+      expect(aud).toBe('sts.amazonaws.com');
+      expect(workloads(objects).filter((w) => w.pod.serviceAccountName === sa).map((w) => w.name)).toEqual([sa]);
+    }
+  });
+});
+
+// ---- sealed store ------------------------------------------------------------------------------------
+
+describe.each(['dev', 'prod'] as const)('the sealed secrets store (%s overlay)', (overlay) => {
+  const objects = rendered[overlay];
+  const mounts = (volumeTest: (v: any) => boolean) =>
+    workloads(objects)
+      .filter((w) => (w.pod.volumes ?? []).some(volumeTest))
+      .map((w) => w.name)
+      .sort();
+
+  it('mounts the private key into the worker only, and the public key into the control plane only', () => {
+    expect(mounts((v) => v.secret?.secretName === 'toolplane-sealing-key')).toEqual(['worker']);
+    expect(mounts((v) => v.configMap?.name === 'toolplane-sealing-public-key')).toEqual(['control-plane']);
+  });
+
+  it('shares the store between the control plane (writes) and the worker (reads only); the edge has neither', () => {
+    expect(mounts((v) => v.persistentVolumeClaim?.claimName === 'sealed-secrets')).toEqual(['control-plane', 'worker']);
+    const worker = workloads(objects).find((w) => w.name === 'worker')!;
+    const store = worker.pod.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'sealed-secrets');
+    expect(store.readOnly).toBe(true);
+    const edge = workloads(objects).find((w) => w.name === 'edge')!;
+    expect(edge.pod.volumes.every((v: { emptyDir?: unknown }) => v.emptyDir !== undefined)).toBe(true);
+  });
+});
+
+// ---- network -----------------------------------------------------------------------------------------
+
+interface Destination {
+  name: string;
+  endpoint: Endpoint;
+  conn: Connection;
+}
+
+/** Addresses outside the cluster, and cluster-internal ones reached by IP. */
+const addresses: Destination[] = [
+  { name: 'internet https (8.8.8.8:443)', endpoint: { ip: '8.8.8.8' }, conn: { port: 443 } },
+  { name: 'internet any port (203.0.113.10:8443)', endpoint: { ip: '203.0.113.10' }, conn: { port: 8443 } },
+  { name: 'internet IPv6 ([2606:4700:4700::1111]:443)', endpoint: { ip: '2606:4700:4700::1111' }, conn: { port: 443 } },
+  { name: 'service CIDR (10.96.0.1:443)', endpoint: { ip: '10.96.0.1' }, conn: { port: 443 } },
+  { name: 'EKS service CIDR (172.20.0.1:443)', endpoint: { ip: '172.20.0.1' }, conn: { port: 443 } },
+  { name: 'a pod by IP (10.244.3.7:8080)', endpoint: { ip: '10.244.3.7' }, conn: { port: 8080 } },
+  { name: 'a VPC host (10.0.8.20:22)', endpoint: { ip: '10.0.8.20' }, conn: { port: 22 } },
+  { name: 'cloud metadata (169.254.169.254:80)', endpoint: { ip: '169.254.169.254' }, conn: { port: 80 } },
+  { name: 'shared address space (100.64.0.10:443)', endpoint: { ip: '100.64.0.10' }, conn: { port: 443 } },
+  { name: 'private network (192.168.1.1:443)', endpoint: { ip: '192.168.1.1' }, conn: { port: 443 } },
+  { name: 'loopback (127.0.0.1:6379)', endpoint: { ip: '127.0.0.1' }, conn: { port: 6379 } },
+  { name: 'IPv6 unique local ([fd00::1]:443)', endpoint: { ip: 'fd00::1' }, conn: { port: 443 } },
+  { name: 'IPv6 link local ([fe80::1]:80)', endpoint: { ip: 'fe80::1' }, conn: { port: 80 } },
+];
+
+const managed: Destination[] = [
+  { name: 'managed Redis (10.0.64.10:6379)', endpoint: { ip: '10.0.64.10' }, conn: { port: 6379 } },
+  { name: 'managed PostgreSQL (10.0.65.10:5432)', endpoint: { ip: '10.0.65.10' }, conn: { port: 5432 } },
+  { name: 'AWS endpoints (10.0.66.10:443)', endpoint: { ip: '10.0.66.10' }, conn: { port: 443 } },
+  {
+    name: 'observability/opentelemetry-collector:4318',
+    endpoint: { pod: { 'app.kubernetes.io/name': 'opentelemetry-collector' }, namespace: 'observability', ip: '10.0.40.9' },
+    conn: { port: 4318 },
+  },
+];
+
+const clusterDns: Endpoint = { pod: { 'k8s-app': 'kube-dns' }, namespace: 'kube-system', ip: '10.0.40.2' };
+
+/** Every pod of the overlay as a source, and each of its TCP ports as a destination. */
+function pods(objects: K8sObject[], ipBase: string): { name: string; endpoint: Endpoint & { pod: Labels }; ports: number[] }[] {
+  return workloads(objects).map((w, i) => ({
+    name: w.name,
+    endpoint: { pod: w.labels, namespace: w.namespace, ip: `${ipBase}.${i + 10}` },
+    ports: w.pod.containers.flatMap((c: { ports?: { containerPort: number; protocol?: string }[] }) => (c.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort)),
+  }));
+}
+
+/** "source -> destination" for every connection the NetworkPolicies allow (DNS aside). */
+function reachability(objects: K8sObject[], ipBase: string, extra: Destination[]): string[] {
+  const policies = byKind(objects, 'NetworkPolicy');
+  const all = pods(objects, ipBase);
+  const destinations: Destination[] = [
+    ...all.flatMap((p) => p.ports.map((port) => ({ name: `${p.name}:${port}`, endpoint: p.endpoint, conn: { port } }))),
+    ...addresses,
+    ...extra,
+  ];
+  const out: string[] = [];
+  for (const src of all) {
+    for (const d of destinations) {
+      if (d.endpoint === src.endpoint) continue;
+      if (allowed(policies, src.endpoint, d.endpoint, d.conn)) out.push(`${src.name} -> ${d.name}`);
+    }
+  }
+  return out.sort();
+}
+
+describe('NetworkPolicies', () => {
+  it('deny everything by default in both overlays', () => {
+    for (const objects of Object.values(rendered)) {
+      const deny = byKind(objects, 'NetworkPolicy').filter((p) => Object.keys(p.spec.podSelector).length === 0 && !p.spec.ingress && !p.spec.egress);
+      expect(deny.map((p) => p.spec.policyTypes.sort())).toEqual([['Egress', 'Ingress']]);
+    }
+  });
+
+  it('dev: only the worker reaches the internet; each pod reaches exactly what it needs', () => {
+    expect(reachability(rendered.dev, '10.244.1', [])).toEqual(
+      [
+        'edge -> control-plane:8081',
+        'edge -> otel-collector:4317',
+        'edge -> otel-collector:4318',
+        'edge -> redis:6379',
+        'worker -> internet https (8.8.8.8:443)',
+        'worker -> internet any port (203.0.113.10:8443)',
+        'worker -> internet IPv6 ([2606:4700:4700::1111]:443)',
+        'worker -> otel-collector:4317',
+        'worker -> otel-collector:4318',
+        'worker -> redis:6379',
+        'control-plane -> otel-collector:4317',
+        'control-plane -> otel-collector:4318',
+        'control-plane -> postgres:5432',
+        'control-plane -> redis:6379',
+        'migrate -> postgres:5432',
+        'otel-collector -> jaeger:4317',
+      ].sort(),
+    );
+  });
+
+  it('prod: only the worker reaches the internet; the managed services and AWS endpoints only by those who need them', () => {
+    expect(reachability(rendered.prod, '10.0.32', managed)).toEqual(
+      [
+        'edge -> control-plane:8081',
+        'edge -> managed Redis (10.0.64.10:6379)',
+        'edge -> observability/opentelemetry-collector:4318',
+        'worker -> internet https (8.8.8.8:443)',
+        'worker -> internet any port (203.0.113.10:8443)',
+        'worker -> internet IPv6 ([2606:4700:4700::1111]:443)',
+        'worker -> managed Redis (10.0.64.10:6379)',
+        'worker -> AWS endpoints (10.0.66.10:443)',
+        'worker -> observability/opentelemetry-collector:4318',
+        'control-plane -> managed PostgreSQL (10.0.65.10:5432)',
+        'control-plane -> managed Redis (10.0.64.10:6379)',
+        'control-plane -> AWS endpoints (10.0.66.10:443)',
+        'control-plane -> observability/opentelemetry-collector:4318',
+        'migrate -> managed PostgreSQL (10.0.65.10:5432)',
+      ].sort(),
+    );
+  });
+
+  it.each(['dev', 'prod'] as const)('%s: every pod resolves names through the cluster DNS, and reaches nothing else in kube-system', (overlay) => {
+    const policies = byKind(rendered[overlay], 'NetworkPolicy');
+    const metricsServer: Endpoint = { pod: { 'k8s-app': 'metrics-server' }, namespace: 'kube-system', ip: '10.0.40.3' };
+    for (const p of pods(rendered[overlay], '10.1.1')) {
+      expect([p.name, allowed(policies, p.endpoint, clusterDns, { port: 53, protocol: 'UDP' })]).toEqual([p.name, true]);
+      expect([p.name, allowed(policies, p.endpoint, clusterDns, { port: 53, protocol: 'TCP' })]).toEqual([p.name, true]);
+      expect([p.name, allowed(policies, p.endpoint, metricsServer, { port: 443 })]).toEqual([p.name, false]);
+    }
+  });
+
+  it.each(['dev', 'prod'] as const)('%s: from outside, clients reach the edge and the control plane API only; Prometheus reaches /metrics', (overlay) => {
+    const policies = byKind(rendered[overlay], 'NetworkPolicy');
+    const client: Endpoint = { ip: '198.51.100.7' };
+    const prometheus: Endpoint = { pod: { 'app.kubernetes.io/name': 'prometheus' }, namespace: 'monitoring', ip: '10.0.50.4' };
+    const open: string[] = [];
+    for (const p of pods(rendered[overlay], '10.2.1')) {
+      for (const port of p.ports) {
+        if (allowed(policies, client, p.endpoint, { port })) open.push(`client -> ${p.name}:${port}`);
+        if (allowed(policies, prometheus, p.endpoint, { port })) open.push(`prometheus -> ${p.name}:${port}`);
+      }
+    }
+    expect(open.sort()).toEqual(
+      [
+        'client -> edge:8080',
+        'client -> control-plane:8081',
+        'prometheus -> edge:8080',
+        'prometheus -> control-plane:8081',
+        'prometheus -> edge:9464',
+        'prometheus -> worker:9464',
+        'prometheus -> control-plane:9464',
+        ...(overlay === 'dev' ? ['client -> jaeger:16686', 'prometheus -> jaeger:16686'] : []),
+      ].sort(),
+    );
+  });
+
+  it('dev: the KEDA operator may read the queue length from Redis', () => {
+    const policies = byKind(rendered.dev, 'NetworkPolicy');
+    const keda: Endpoint = { pod: { app: 'keda-operator' }, namespace: 'keda', ip: '10.0.50.5' };
+    const redis = pods(rendered.dev, '10.3.1').find((p) => p.name === 'redis')!;
+    expect(allowed(policies, keda, redis.endpoint, { port: 6379 })).toBe(true);
+    const postgres = pods(rendered.dev, '10.3.1').find((p) => p.name === 'postgres')!;
+    expect(allowed(policies, keda, postgres.endpoint, { port: 5432 })).toBe(false);
+  });
+});
