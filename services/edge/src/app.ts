@@ -138,6 +138,17 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const http = express();
   http.disable('x-powered-by');
   http.set('etag', false);
+  // Graceful shutdown (stop()): calls in flight are answered, then their keep-alive connections are
+  // closed, so that no request is accepted once draining began (server.close() alone keeps serving
+  // busy keep-alive connections until their idle timeout).
+  let draining = false;
+  const inFlight = new Set<Response>();
+  http.use((_req, res, next) => {
+    if (draining) res.setHeader('connection', 'close');
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+    next();
+  });
   // RFC 9728: where clients learn which authorization server issues tokens for an MCP server URL.
   for (const path of ['/.well-known/oauth-protected-resource/mcp/:serverId', '/.well-known/oauth-protected-resource/api/v1/mcp/:serverId']) {
     http.get(path, (req, res) => {
@@ -198,6 +209,11 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       log.info({ url: this.url, edgeId }, 'edge listening');
     },
     async stop() {
+      draining = true;
+      for (const res of inFlight) {
+        if (!res.headersSent) res.setHeader('connection', 'close');
+        else res.once('finish', () => res.socket?.end());
+      }
       await legacySessions.closeAll();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       await invocations.close();
