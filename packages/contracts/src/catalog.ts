@@ -97,7 +97,21 @@ export const McpToolPlan = z.object({
 });
 export type McpToolPlan = z.infer<typeof McpToolPlan>;
 
-export const ExecutionPlan = z.discriminatedUnion('kind', [HttpOperationPlan, McpToolPlan]);
+/**
+ * A Flower / Arazzo workflow (issue #4): the compiled IR of `@toolplane/workflow` (the workflow and
+ * those it may run) and which workflow to run. Secret names only: `secretNames` maps each
+ * `$secrets.NAME` the workflow reads to the secret's name in the store.
+ */
+export const WorkflowPlan = z.object({
+  kind: z.literal('workflow'),
+  deploymentId: z.string(),
+  workflowId: z.string(),
+  ir: z.record(z.string(), z.unknown()),
+  secretNames: z.record(z.string(), z.string()),
+});
+export type WorkflowPlan = z.infer<typeof WorkflowPlan>;
+
+export const ExecutionPlan = z.discriminatedUnion('kind', [HttpOperationPlan, McpToolPlan, WorkflowPlan]);
 export type ExecutionPlan = z.infer<typeof ExecutionPlan>;
 
 export const CatalogTool = z.object({

@@ -21,6 +21,8 @@ import type { ActionIR, Dialect, HttpTargetIR, RequestBodyIR, StepIR, WorkflowDo
 export interface HttpRequest {
   method: string;
   url: string;
+  /** The URL as the document writes it (for span names and records; holds expressions, never values). */
+  urlTemplate: string;
   /** Lower-case names. */
   headers: Record<string, string>;
   body?: string;
@@ -728,6 +730,7 @@ async function executeHttp(state: RunState, frame: FlowFrame, step: StepIR, targ
   const req: HttpRequest = {
     method: request.method,
     url: request.url,
+    urlTemplate,
     headers: request.headers,
     timeoutMs: Math.max(1, Math.min(state.limits.requestTimeoutMs, remaining)),
     maxResponseBytes: state.limits.maxResponseBytes,

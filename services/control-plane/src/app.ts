@@ -20,6 +20,7 @@ import { connectorInstancesRouter } from './modules/connector-instances.ts';
 import { connectorsRouter } from './modules/connectors.ts';
 import { externalUsersRouter, republishUsers } from './modules/external-users.ts';
 import { debugSessionsRouter, publishDebugSession } from './modules/debug-sessions.ts';
+import { deploymentsRouter } from './modules/deployments.ts';
 import { applyRetention, executionRecordsRouter, storeExecutionRecords } from './modules/execution-records.ts';
 import { republishAll, serversRouter } from './modules/servers.ts';
 import { RuntimePublisher } from './publisher.ts';
@@ -67,6 +68,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/connector_instances', connectorInstancesRouter(db, secrets, publisher, tasks, env.MAX_BODY_BYTES));
   api.use('/mcp_manager/:id/debug_sessions', debugSessionsRouter(db, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
   api.use('/mcp_manager', serversRouter(db, publisher, secrets, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES, { tasks, redis, prefix: env.REDIS_PREFIX }));
+  api.use('/mcp_servers', deploymentsRouter(db, publisher, secrets, tasks, env.MAX_BODY_BYTES));
   api.use('/execution_records', executionRecordsRouter(db));
   api.use('/external_users', externalUsersRouter(db, secrets, publisher, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
   api.use('/api_keys', express.json({ limit: env.MAX_BODY_BYTES }), apiKeysRouter(db, publisher));

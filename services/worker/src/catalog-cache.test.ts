@@ -31,8 +31,8 @@ describe('PlanCache', () => {
       await redis.set(keys.catalog(serverId), json);
     }
     const plans = new PlanCache(redis, prefix);
-    expect((await plans.get(serverId, 2, 'get'))?.plan.url).toBe('http://new');
-    expect((await plans.get(serverId, 1, 'get'))?.plan.url).toBe('http://old');
+    expect((await plans.get(serverId, 2, 'get'))?.plan).toMatchObject({ url: 'http://new' });
+    expect((await plans.get(serverId, 1, 'get'))?.plan).toMatchObject({ url: 'http://old' });
     expect(await plans.get(serverId, 3, 'get')).toBeUndefined();
     expect(await plans.get(serverId, 2, 'nope')).toBeUndefined();
   });

@@ -87,7 +87,7 @@ export function buildRequest(plan: HttpOperationPlan, args: Record<string, unkno
 }
 
 export type UpstreamOutcome =
-  | { kind: 'response'; status: number; contentType: string; body: Uint8Array }
+  | { kind: 'response'; status: number; contentType: string; body: Uint8Array; headers?: Record<string, string> }
   | { kind: 'timeout' }
   | { kind: 'too_large' }
   | { kind: 'unreachable'; code: string }
@@ -170,7 +170,9 @@ async function send(req: UpstreamRequest, limits: HttpLimits, cancel?: AbortSign
     });
     const res = await promise;
     if (res.rawBody.length > limits.maxResponseBytes) return { kind: 'too_large' };
-    return { kind: 'response', status: res.statusCode, contentType: String(res.headers['content-type'] ?? ''), body: res.rawBody };
+    // Response headers (lower-case, repeated ones joined) for workflows: `$response.header.*`, Retry-After.
+    const headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v ?? '')]));
+    return { kind: 'response', status: res.statusCode, contentType: String(res.headers['content-type'] ?? ''), body: res.rawBody, headers };
   } catch (err) {
     if (tooLarge) return { kind: 'too_large' };
     if (cancel?.aborted) return { kind: 'cancelled' };

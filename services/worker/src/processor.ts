@@ -26,6 +26,7 @@ import {
 import { redactSecrets } from './redact.ts';
 import { callRemoteTool, externalHeaders } from './remote-tools.ts';
 import type { SecretResolver } from './secret-resolver.ts';
+import { runWorkflowTool } from './workflow-runner.ts';
 
 export interface ProcessorDeps {
   plans: PlanCache;
@@ -125,6 +126,13 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         steps.push({ kind: 'mcp', name: plan.remoteTool, method: 'tools/call', urlTemplate: plan.url, url: plan.url, outcome, durationMs: now() - sentAt, attempt: 1 });
         record(result.isError ? 'tool_error' : 'success', result.isError ? { errorCode: outcome === 'response' ? 'upstream.tool_error' : 'upstream.unreachable' } : {});
         return { v: 1, invocationId: job.invocationId, ok: true, result };
+      }
+      if (entry.plan.kind === 'workflow') {
+        // A Flower / Arazzo workflow (issue #4): every HTTP attempt becomes a step of the record.
+        const run = await runWorkflowTool(entry.plan, { arguments: job.arguments, remainingMs: remaining, cancel }, { secrets: deps.secrets, limits: deps.limits });
+        steps.push(...run.steps);
+        record(run.ok ? 'success' : 'tool_error', run.ok ? {} : { errorCode: run.errorCode!, message: run.message! });
+        return { v: 1, invocationId: job.invocationId, ok: true, result: run.result };
       }
       const plan = entry.plan;
       const userId = job.principal.userId;

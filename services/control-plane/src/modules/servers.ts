@@ -11,6 +11,7 @@ import type { Db, Tx } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 import { credentialSecretName, userCredentialSecretName } from './connector-instances.ts';
+import { withWorkflowTools } from './deployments.ts';
 import { isUuid } from './ids.ts';
 
 /** CreateMcpServerDto (seed 002), plus `connectorInstanceId`: the tool source of this first version. */
@@ -127,7 +128,9 @@ export async function workspaceTools(tx: Tx, workspaceId: string): Promise<Catal
  */
 export async function compileCatalog(tx: Tx, server: ServerRow, version: number, listExternal: ExternalLister, opts: { lenientSelection?: boolean } = {}): Promise<Catalog> {
   const own = await compileOwnTools(tx, server, version, opts);
-  return mergeExternalTools(own, (server.externalMcpConfigs ?? []) as StoredExternalConfig[], listExternal);
+  // Tools of the server's active workflow deployment (Flower / Arazzo, issue #4).
+  const withWorkflows = await withWorkflowTools(tx, own);
+  return mergeExternalTools(withWorkflows, (server.externalMcpConfigs ?? []) as StoredExternalConfig[], listExternal);
 }
 
 async function compileOwnTools(tx: Tx, server: ServerRow, version: number, opts: { lenientSelection?: boolean }): Promise<Catalog> {
@@ -279,9 +282,7 @@ export function serversRouter(db: Db, publisher: RuntimePublisher, secrets: Secr
     if (body.connectorInstanceId !== undefined && (!isUuid(body.connectorInstanceId) || !(await db.connectorInstance.findFirst({ where: { id: body.connectorInstanceId, workspaceId } })))) {
       throw new ValidationError('the MCP server is invalid', [{ path: '/connectorInstanceId', message: `no connector instance ${body.connectorInstanceId} in this workspace` }]);
     }
-    if (body.mode === 'NORMAL' && body.connectorInstanceId === undefined && !body.selectedTools?.length && !body.externalMcpConfigs?.length) {
-      throw new ValidationError('the MCP server is invalid', [{ path: '/selectedTools', message: 'a NORMAL server needs selectedTools (tool names of this workspace), a connectorInstanceId or externalMcpConfigs' }]);
-    }
+    // A NORMAL server with no tool source yet gets its tools from a workflow deployment (POST /mcp_servers/{id}/deploy).
     if (await db.mcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } })) {
       throw new ValidationError('the MCP server is invalid', [{ path: '/name', message: `a server named "${body.name}" already exists` }], 'resource.conflict', 409);
     }

@@ -1,0 +1,130 @@
+import type { ExecutionStep, ToolResultPayload, WorkflowPlan } from '@toolplane/contracts';
+import { HttpTransportError, runWorkflow, type EngineDeps, type TraceEntry, type WorkflowDocumentIR, type WorkflowRunResult } from '@toolplane/workflow';
+import { errorResult, sendRequest, type HttpLimits } from './http-operation.ts';
+import { redactSecrets } from './redact.ts';
+import type { SecretResolver } from './secret-resolver.ts';
+
+/**
+ * Runs a workflow tool (Flower / Arazzo) with the one engine of @toolplane/workflow: HTTP through the
+ * worker's upstream client (`sendRequest`: timeouts, size cap, tracing, outbound guard), secrets
+ * through the SecretResolver (names from the plan, values never leave the worker), the system clock.
+ */
+
+export interface WorkflowRunnerDeps {
+  secrets: SecretResolver;
+  limits: HttpLimits;
+  /** Step executions per run (goto / retry loops end here). */
+  maxSteps?: number;
+}
+
+export interface WorkflowCall {
+  arguments: Record<string, unknown>;
+  /** Time left before the job's deadline: the run's total budget. */
+  remainingMs: number;
+  cancel?: AbortSignal;
+  /** The caller's `Config-*` headers, when the edge forwards them. */
+  config?: Record<string, string>;
+  currentUserToken?: string;
+}
+
+export interface WorkflowCallOutcome {
+  result: ToolResultPayload;
+  steps: ExecutionStep[];
+  ok: boolean;
+  errorCode?: string;
+  message?: string;
+}
+
+const utf8 = new TextDecoder();
+
+/** The engine's HTTP dependency on top of `sendRequest`. */
+function engineHttp(cancel: AbortSignal | undefined, redact: (s: string) => string): EngineDeps['http'] {
+  return async (req) => {
+    const signal = req.signal ?? cancel;
+    const outcome = await sendRequest(
+      { method: req.method, url: req.url, headers: req.headers, ...(req.body !== undefined ? { body: req.body } : {}) },
+      { timeoutMs: req.timeoutMs, maxResponseBytes: req.maxResponseBytes },
+      signal,
+      { urlTemplate: req.urlTemplate, url: redact(req.url) },
+    );
+    switch (outcome.kind) {
+      case 'response':
+        return { status: outcome.status, headers: outcome.headers ?? { 'content-type': outcome.contentType }, body: utf8.decode(outcome.body), size: outcome.body.byteLength };
+      case 'timeout':
+        throw new HttpTransportError('timeout', `no answer within ${req.timeoutMs} ms`);
+      case 'too_large':
+        throw new HttpTransportError('too_large', `the response exceeded ${req.maxResponseBytes} bytes`);
+      case 'cancelled':
+        throw new HttpTransportError('cancelled', 'the call was cancelled by its caller');
+      case 'unreachable':
+        throw new HttpTransportError(/blocked|forbidden|not allowed/i.test(outcome.code) ? 'blocked' : 'unreachable', `the upstream could not be reached (${outcome.code})`);
+    }
+  };
+}
+
+function stepOutcome(e: TraceEntry): ExecutionStep['outcome'] {
+  const err = typeof e.attributes.error === 'string' ? e.attributes.error : '';
+  if (err.startsWith('timeout')) return 'timeout';
+  if (err.startsWith('too_large') || err === 'response too large') return 'too_large';
+  if (err.startsWith('cancelled')) return 'cancelled';
+  if (err.startsWith('unreachable') || err.startsWith('blocked')) return 'unreachable';
+  return 'response';
+}
+
+/** The trace's HTTP attempts as execution-record steps (`name` = `<workflow>/<step>`; URLs already redacted by the engine). */
+export function traceToSteps(trace: readonly TraceEntry[]): ExecutionStep[] {
+  return trace
+    .filter((e) => e.name === 'action.run' && typeof e.attributes.url === 'string')
+    .map((e) => ({
+      kind: 'http' as const,
+      name: `${e.workflowId}/${e.stepId ?? ''}`,
+      method: String(e.attributes.method ?? ''),
+      urlTemplate: String(e.attributes.urlTemplate ?? ''),
+      url: String(e.attributes.url),
+      ...(typeof e.attributes.status === 'number' ? { status: e.attributes.status } : {}),
+      outcome: stepOutcome(e),
+      durationMs: e.durationMs,
+      attempt: typeof e.attributes.attempt === 'number' ? e.attributes.attempt : 1,
+    }));
+}
+
+/** The MCP result: declared outputs as `structuredContent` (and as JSON text), or an `isError` result naming the step. */
+export function toWorkflowResult(workflowId: string, run: WorkflowRunResult): ToolResultPayload {
+  if (run.ok) return { content: [{ type: 'text', text: JSON.stringify(run.outputs) }], structuredContent: run.outputs };
+  const e = run.error!;
+  const where = e.stepId ? ` at step "${e.stepId}"${e.workflowId && e.workflowId !== workflowId ? ` of "${e.workflowId}"` : ''}` : '';
+  return errorResult(`Workflow "${workflowId}" failed${where} (${e.code}): ${e.message}`);
+}
+
+export async function runWorkflowTool(plan: WorkflowPlan, call: WorkflowCall, deps: WorkflowRunnerDeps): Promise<WorkflowCallOutcome> {
+  const secretValues: string[] = [];
+  const redact = (s: string): string => redactSecrets({ content: [{ type: 'text', text: s }] }, secretValues).content[0]!.text as string;
+  const deps2: EngineDeps = {
+    http: engineHttp(call.cancel, redact),
+    secret: async (name) => {
+      const stored = plan.secretNames[name];
+      const value = stored ? await deps.secrets.resolve(stored) : undefined;
+      if (value !== undefined) secretValues.push(value);
+      return value;
+    },
+    limits: {
+      deadlineMs: Math.max(1, call.remainingMs),
+      requestTimeoutMs: deps.limits.timeoutMs,
+      maxResponseBytes: deps.limits.maxResponseBytes,
+      ...(deps.maxSteps !== undefined ? { maxSteps: deps.maxSteps } : {}),
+    },
+  };
+  if (call.cancel) deps2.signal = call.cancel;
+  if (call.config) deps2.config = call.config;
+  if (call.currentUserToken !== undefined) deps2.currentUserToken = call.currentUserToken;
+  const run = await runWorkflow(plan.ir as unknown as WorkflowDocumentIR, plan.workflowId, call.arguments, deps2);
+  const sensitive = [...secretValues, ...Object.values(call.config ?? {}), ...(call.currentUserToken ? [call.currentUserToken] : [])];
+  const result = redactSecrets(toWorkflowResult(plan.workflowId, run), sensitive);
+  const steps = traceToSteps(run.trace).map((s) => ({ ...s, url: redactSecrets({ content: [{ type: 'text', text: s.url }] }, sensitive).content[0]!.text as string }));
+  const outcome: WorkflowCallOutcome = { result, steps, ok: run.ok };
+  if (!run.ok) {
+    outcome.errorCode = `workflow.${run.error!.code}`;
+    outcome.message = result.content[0]!.text as string;
+  }
+  return outcome;
+}

@@ -1,0 +1,290 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { ApiError, type ControlPlaneClient, type Stack } from '@toolplane/cli';
+import { startTestStack } from '../helpers.ts';
+
+/**
+ * Flower documents deployed through the Bump-compatible API and run by the real stack (edge →
+ * queue → worker → @toolplane/workflow → mock upstreams on 127.0.0.1). The examples' hosts are
+ * rewritten to the mock (`https://bump.sh/x` → `http://127.0.0.1:<port>/bump.sh/x`).
+ */
+
+const fixtures = new URL('../fixtures/workflows/flower/', import.meta.url);
+const example = (name: string) => readFileSync(new URL(name, fixtures), 'utf8');
+
+interface Seen {
+  method: string;
+  host: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+let mock: Server;
+let mockUrl: string;
+const seen: Seen[] = [];
+const diffPolls = new Map<string, number>();
+let diffs = 0;
+
+function reply(req: Seen): { status: number; body: unknown; headers?: Record<string, string> } {
+  switch (req.host) {
+    case 'bump.sh': {
+      if (req.method === 'POST') return { status: 201, body: { id: `d-${++diffs}` } };
+      const id = req.path.split('/').at(-1)!;
+      const polls = (diffPolls.get(id) ?? 0) + 1;
+      diffPolls.set(id, polls);
+      return polls === 1 ? { status: 202, body: { id } } : { status: 200, body: { id, markdown: `## Changes in ${id}`, breaking: false } };
+    }
+    case 'data.angers.fr':
+      return { status: 200, body: { total_count: 1, results: [{ nom: req.query.refine, disponible: 142 }] } };
+    case 'nominatim.openstreetmap.org':
+      return { status: 200, body: [{ lat: '47.4739', lon: '-0.5517', display_name: req.query.q }] };
+    case 'api.open-meteo.com':
+      return {
+        status: 200,
+        body: {
+          current: { temperature_2m: 12.3, rain: 0.2, snowfall: 0 },
+          current_units: { temperature_2m: '°C' },
+          daily: { temperature_2m_min: [4.1, 5], temperature_2m_max: [13, 14.2], rain_sum: [0, 1.5], snowfall_sum: [0, 0] },
+        },
+      };
+    case 'api.private.test':
+      return req.headers.authorization === 'Bearer sk-wf-9f8e7d6c5b'
+        ? { status: 200, body: { me: 'ann', echoed: req.headers.authorization } }
+        : { status: 401, body: { error: 'bad key' } };
+    default:
+      return { status: 404, body: { error: 'no such host' } };
+  }
+}
+
+/** Points every `https://<host>` of a document at the mock. */
+function toMock(doc: string): string {
+  return doc.replace(/https:\/\/([a-z0-9.-]+\.[a-z]+)/g, (_m, host: string) => `${mockUrl}/${host}`);
+}
+
+let stack: Stack;
+let api: ControlPlaneClient;
+
+async function createServer_(name: string): Promise<{ id: string; url: string }> {
+  return api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name, mode: 'NORMAL' });
+}
+
+async function deploy(serverId: string, definition: string): Promise<{ id: string; mcp_server_id: string; tools: string[] }> {
+  return api.request('POST', `/mcp_servers/${serverId}/deploy`, { definition });
+}
+
+async function connect(url: string): Promise<Client> {
+  const client = new Client({ name: 'workflows-e2e', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+  return client;
+}
+
+async function deployError(serverId: string, definition: string): Promise<{ status: number; body: { message: string; errors: { path: string; message: string }[] } }> {
+  try {
+    await deploy(serverId, definition);
+  } catch (err) {
+    if (err instanceof ApiError) return { status: err.status, body: err.body as { message: string; errors: { path: string; message: string }[] } };
+    throw err;
+  }
+  throw new Error('expected the deployment to be refused');
+}
+
+beforeAll(async () => {
+  mock = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://mock');
+      const [, host = '', ...rest] = url.pathname.split('/');
+      const s: Seen = { method: req.method ?? 'GET', host, path: `/${rest.join('/')}`, query: Object.fromEntries(url.searchParams), headers: req.headers, body };
+      seen.push(s);
+      const r = reply(s);
+      res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers }).end(JSON.stringify(r.body));
+    });
+  });
+  await new Promise<void>((resolve) => mock.listen(0, '127.0.0.1', resolve));
+  mockUrl = `http://127.0.0.1:${(mock.address() as AddressInfo).port}`;
+  ({ stack, api } = await startTestStack('workflows', { logLevel: 'warn' }));
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await new Promise<void>((resolve) => (mock ? mock.close(() => resolve()) : resolve()));
+});
+
+describe('every valid Flower example deploys and runs', () => {
+  it('bump.yml: one tool "diff"; creates, polls (202 → retry after 2 s), posts the raw body; returns the declared outputs', async () => {
+    const server = await createServer_('bump');
+    const deployed = await deploy(server.id, toMock(example('bump.yml')));
+    expect(deployed).toMatchObject({ mcp_server_id: server.id, tools: ['diff'] });
+    const client = await connect(server.url);
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => [t.name, t.description])).toEqual([['diff', 'Get a diff between 2 API contracts']]);
+    expect(tools[0]!.inputSchema).toMatchObject({ type: 'object', required: ['left_url', 'right_url'] });
+    expect(tools[0]!.outputSchema).toEqual({ type: 'object', properties: { breaking: {}, result: {} }, additionalProperties: false });
+
+    const before = seen.length;
+    const result = await client.callTool({ name: 'diff', arguments: { left_url: 'https://a.example/v1.yml', right_url: 'https://a.example/v2.yml' } });
+    await client.close();
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toEqual({ breaking: false, result: '## Changes in d-1' });
+    const calls = seen.slice(before);
+    expect(calls.map((c) => `${c.method} ${c.host}${c.path}`)).toEqual([
+      'POST bump.sh/api/v1/diffs',
+      'GET bump.sh/api/v1/diffs/d-1',
+      'GET bump.sh/api/v1/diffs/d-1',
+      'POST bump.sh/api/v1/diffs',
+    ]);
+    expect(JSON.parse(calls[0]!.body)).toEqual({ previous_url: 'https://a.example/v1.yml', url: 'https://a.example/v2.yml' });
+    expect(calls[0]!.headers['x-constant']).toBe('3');
+    expect(JSON.parse(calls[3]!.body)).toEqual({ previous_url: 'https://a.example/v1.yml', url: 'https://a.example/v2.yml' });
+  }, 60_000);
+
+  it('parking.yml: one tool "available_slots" with the enum input; sends the refine filter', async () => {
+    const server = await createServer_('parking');
+    await deploy(server.id, toMock(example('parking.yml')));
+    const client = await connect(server.url);
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toEqual(['available_slots']);
+    expect((tools[0]!.inputSchema.properties as Record<string, { enum: string[] }>).parking!.enum).toContain('Berges De Maine');
+    const before = seen.length;
+    const result = await client.callTool({ name: 'available_slots', arguments: { parking: 'Berges De Maine' } });
+    const refused = await client.callTool({ name: 'available_slots', arguments: { parking: 'Nowhere' } });
+    await client.close();
+    expect(result.structuredContent).toEqual({ remaining_slots: 142 });
+    expect(seen.slice(before).map((c) => [c.host, c.path, c.query])).toEqual([
+      ['data.angers.fr', '/api/explore/v2.1/catalog/datasets/parking-angers/records', { limit: '20', refine: 'nom:"Berges De Maine"' }],
+    ]);
+    // Arguments are checked against the input schema on the edge: nothing reached the upstream.
+    expect(refused.isError).toBe(true);
+  });
+
+  it('weather.yml: two tools; each geocodes, then queries the forecast with lat/lon', async () => {
+    const server = await createServer_('weather');
+    await deploy(server.id, toMock(example('weather.yml')));
+    const client = await connect(server.url);
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['weather_current', 'weather_forecast']);
+    const before = seen.length;
+    const current = await client.callTool({ name: 'weather_current', arguments: { city: 'Angers' } });
+    const forecast = await client.callTool({ name: 'weather_forecast', arguments: { city: 'Angers' } });
+    await client.close();
+    expect(current.structuredContent).toEqual({ temperature: '12.3 °C', rain: 0.2, snowfall: 0 });
+    expect(forecast.structuredContent).toEqual({ temperature_min: [4.1, 5], temperature_max: [13, 14.2], rain: [0, 1.5], snowfall: [0, 0] });
+    const calls = seen.slice(before);
+    expect(calls.map((c) => c.host)).toEqual(['nominatim.openstreetmap.org', 'api.open-meteo.com', 'nominatim.openstreetmap.org', 'api.open-meteo.com']);
+    expect(calls[1]!.query).toMatchObject({ latitude: '47.4739', longitude: '-0.5517', timezone: 'Europe/Berlin' });
+  });
+
+  it('refuses the invalid examples with 422 {message, errors} naming the path', async () => {
+    const server = await createServer_('invalid');
+    const actions = await deployError(server.id, example('invalid/actions.yml'));
+    expect(actions.status).toBe(422);
+    expect(actions.body.errors).toEqual([{ path: '/flows/0/steps/0/actions/0/do', message: 'must be one of "next", "retry", "goto", "end"' }]);
+    expect(actions.body.message).toMatch(/Invalid definition file/);
+    const request = await deployError(server.id, example('invalid/request.yml'));
+    expect(request.body.errors).toEqual([{ path: '/flows/0/steps/0/request/whatever', message: 'is not an allowed property here' }]);
+    const test = await deployError(server.id, example('invalid/test.yml'));
+    expect(test.body.errors).toContainEqual({ path: '/id', message: 'is required' });
+    const states = await api.request<{ data: { state: string }[] }>('GET', `/mcp_servers/${server.id}/deployments`);
+    expect(states.data.map((d) => d.state)).toEqual(['errored', 'errored', 'errored']);
+  });
+});
+
+describe('deployments', () => {
+  const doc = (id: string, flow: string) =>
+    JSON.stringify({ flower: '0.1', id, flows: [{ id: flow, description: `flow ${flow}`, steps: [{ id: 's', request: { method: 'GET', url: `${mockUrl}/data.angers.fr/x` }, outputs: { n: '$response.body.results.0.disponible' } }], outputs: { n: '$steps.s.outputs.n' } }] });
+
+  it('supersede the previous one; the same document again is a 204; an invalid one leaves the active one serving', async () => {
+    const server = await createServer_('states');
+    const first = await deploy(server.id, doc('v1', 'first'));
+    const client = await connect(server.url);
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['first']);
+
+    const second = await deploy(server.id, doc('v2', 'second'));
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/mcp_servers/${server.id}/deploy`, {
+      method: 'POST',
+      headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ definition: doc('v2', 'second') }),
+    });
+    expect(res.status).toBe(204);
+    expect((await deployError(server.id, 'flower: "0.1"\nid: broken\nflows: [{ id: x }]')).status).toBe(422);
+
+    const list = await api.request<{ data: { id: string; state: string; tools: string[] }[] }>('GET', `/mcp_servers/${server.id}/deployments`);
+    expect(list.data.map((d) => [d.state, d.tools])).toEqual([
+      ['errored', []],
+      ['active', ['second']],
+      ['superseded', ['first']],
+    ]);
+    expect(list.data[1]!.id).toBe(second.id);
+    expect(list.data[2]!.id).toBe(first.id);
+
+    // A new client sees the active deployment's tools, and they run.
+    const fresh = await connect(server.url);
+    expect((await fresh.listTools()).tools.map((t) => t.name)).toEqual(['second']);
+    expect((await fresh.callTool({ name: 'second', arguments: {} })).structuredContent).toEqual({ n: 142 });
+    await fresh.close();
+    await client.close();
+  });
+
+  it('answers 404 for an unknown server and 422 for a request without a definition', async () => {
+    await expect(deploy('00000000-0000-4000-8000-000000000000', doc('x', 'x'))).rejects.toMatchObject({ status: 404 });
+    const server = await createServer_('nodef');
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/mcp_servers/${server.id}/deploy`, {
+      method: 'POST',
+      headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/json' },
+      body: JSON.stringify({}),
+    });
+    expect(res.status).toBe(422);
+    expect(await res.json()).toMatchObject({ message: 'Invalid MCP server deployment request', errors: [{ path: '/definition' }] });
+  });
+});
+
+describe('secrets and execution records', () => {
+  it('resolves $secrets in the worker only; the value is redacted from the result and the record', async () => {
+    const server = await createServer_('secretive');
+    const secretDoc = JSON.stringify({
+      flower: '0.1',
+      id: 'secretive',
+      flows: [
+        {
+          id: 'whoami',
+          steps: [{ id: 'me', request: { method: 'GET', url: `${mockUrl}/api.private.test/me?key=$secrets.API_KEY`, headers: { Authorization: 'Bearer $secrets.API_KEY' } }, outputs: { me: '$response.body.me', echoed: '$response.body.echoed' } }],
+          outputs: { me: '$steps.me.outputs.me', echoed: '$steps.me.outputs.echoed' },
+        },
+      ],
+    });
+    await deploy(server.id, secretDoc);
+    const client = await connect(server.url);
+    const missing = await client.callTool({ name: 'whoami', arguments: {} });
+    expect(missing.isError).toBe(true);
+    expect(JSON.stringify(missing.content)).toContain('secret_missing');
+
+    await api.request('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: 'sk-wf-9f8e7d6c5b' });
+    const before = seen.length;
+    const result = await client.callTool({ name: 'whoami', arguments: {} });
+    await client.close();
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toEqual({ me: 'ann', echoed: 'Bearer [REDACTED]' });
+    expect(seen.slice(before).map((c) => c.headers.authorization)).toEqual(['Bearer sk-wf-9f8e7d6c5b']);
+
+    // The control plane never holds the value: not in the catalog, the deployment, nor the records.
+    const config = JSON.stringify(await api.request('GET', `/mcp_manager/${server.id}/config`));
+    expect(config).not.toContain('sk-wf-9f8e7d6c5b');
+    let record: { steps: { name: string; url: string; urlTemplate: string; status: number }[] } | undefined;
+    for (let i = 0; i < 150 && !record; i++) {
+      const page = await api.request<{ data: { id: string; server_id?: string; tool: string; outcome: string }[] }>('GET', '/execution_records?limit=200');
+      const hit = page.data.find((r) => r.tool === 'whoami' && r.outcome === 'success');
+      if (hit) record = await api.request('GET', `/execution_records/${hit.id}`);
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(record).toBeDefined();
+    expect(JSON.stringify(record)).not.toContain('sk-wf-9f8e7d6c5b');
+    expect(record!.steps).toEqual([
+      expect.objectContaining({ name: 'whoami/me', urlTemplate: `${mockUrl}/api.private.test/me?key=$secrets.API_KEY`, url: `${mockUrl}/api.private.test/me?key=[REDACTED]`, status: 200 }),
+    ]);
+  });
+});
