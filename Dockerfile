@@ -9,7 +9,7 @@
 # (`node --conditions=@toolplane/source services/<svc>/src/main.ts`). Node strips types only outside
 # node_modules, so the workspace layout is kept (packages/* stay where they are, linked from
 # node_modules) instead of `pnpm deploy`, which copies workspace packages into node_modules.
-# Why: docs/adr/0009-deployment.md. Checked statically by tests/deploy/dockerfile.test.ts.
+# Why: docs/adr/0011-deployment.md. Checked statically by tests/deploy/dockerfile.test.ts.
 
 # Same version as .nvmrc and package.json "engines".
 ARG NODE_VERSION=24.21.0
