@@ -436,6 +436,32 @@ describe('Arazzo runs', () => {
     expect(upstream.lines()).toEqual(['POST /v1/jobs', 'GET /v1/jobs/x', 'POST /v1/jobs', 'GET /v1/jobs/x']);
   });
 
+  it('goto a workflow: it runs with the caller’s inputs, then the current workflow ends with its own outputs', async () => {
+    const doc = arazzoDoc([
+      {
+        workflowId: 'main',
+        inputs: { type: 'object', properties: { id: { type: 'string' } } },
+        steps: [
+          { stepId: 'create', operationId: 'createJob', onSuccess: [{ name: 'handoff', type: 'goto', workflowId: 'fetch', criteria: [{ condition: '$statusCode == 202' }] }], outputs: { s: '$statusCode' } },
+          { stepId: 'never', operationId: 'createJob' },
+        ],
+        outputs: { created: '$steps.create.outputs.s', fetched: '$workflows.fetch.outputs.state', never: '$steps.never.outputs.x' },
+      },
+      {
+        workflowId: 'fetch',
+        inputs: { type: 'object', properties: { id: { type: 'string' } } },
+        steps: [{ stepId: 'get', operationId: 'getJob', parameters: [{ name: 'id', in: 'path', value: '$inputs.id' }], outputs: { state: '$response.body#/state' } }],
+        outputs: { state: '$steps.get.outputs.state' },
+      },
+    ]);
+    const { ir } = compileWorkflowDocument(doc, apiRefs);
+    const upstream = fakeHttp((req) => (req.method === 'POST' ? { status: 202, body: {} } : { body: { state: 'queued' } }));
+    const result = await runWorkflow(ir, 'main', { id: 'j-3' }, { http: upstream.http, secret: noSecrets });
+    expect(result.outputs).toEqual({ created: 202, fetched: 'queued' });
+    expect(upstream.lines()).toEqual(['POST /v1/jobs', 'GET /v1/jobs/j-3']);
+    expect(result.trace.find((e) => e.stepId === 'create' && e.name === 'step.run')!.attributes).toMatchObject({ action: 'goto', target: 'fetch' });
+  });
+
   it('$components, $sourceDescriptions, $request and $method expressions', async () => {
     const doc = arazzoDoc(
       [
