@@ -48,7 +48,8 @@ export interface K8sObject {
 
 /** kubectl, or a failure (never a skip): the manifests cannot be checked without it. */
 export function kubectl(): string {
-  const candidates = [process.env.KUBECTL, 'kubectl', '/usr/bin/kubectl', '/usr/local/bin/kubectl'].filter((c): c is string => !!c);
+  // KUBECTL, when set, is the only candidate.
+  const candidates = process.env.KUBECTL ? [process.env.KUBECTL] : ['kubectl', '/usr/bin/kubectl', '/usr/local/bin/kubectl'];
   for (const c of candidates) {
     const r = spawnSync(c, ['version', '--client'], { encoding: 'utf8' });
     if (r.status === 0) return c;
