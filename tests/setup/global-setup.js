@@ -4,10 +4,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedPostgres, startRedisServer } from '../../packages/embedded/src/index.ts';
+import { startEmbeddedPostgres, startMotoServer, startRedisServer } from '../../packages/embedded/src/index.ts';
 
 export default async function globalSetup() {
   const handles = [];
+  // moto_server starts in the background while Redis and PostgreSQL start (it takes a few seconds).
+  const motoStarting = process.env.TEST_MOTO_URL ? undefined : startMotoServer().then((moto) => ({ moto }), (err) => ({ err }));
   if (!process.env.TEST_REDIS_URL) {
     try {
       const redis = await startRedisServer();
@@ -24,6 +26,22 @@ export default async function globalSetup() {
     await pg.createDatabase('toolplane_test');
     process.env.TEST_DATABASE_URL = pg.url('toolplane_test');
     process.env.TEST_POSTGRES_ADMIN_URL = pg.url('postgres');
+  }
+  // moto_server (AWS API emulator) for the AWS secrets backend tests. Under CI=true a missing one
+  // fails the whole run; elsewhere those tests fail with this message (TEST_MOTO_ERROR).
+  if (motoStarting) {
+    const { moto, err } = await motoStarting;
+    if (moto) {
+      handles.push(moto);
+      process.env.TEST_MOTO_URL = moto.url;
+    } else {
+      const message = `tests need moto_server (AWS Secrets Manager emulator): ${err.message}. Install it (pip install "moto[server]") or set TEST_MOTO_URL.`;
+      if (process.env.CI === 'true') {
+        for (const h of handles.reverse()) await h.stop();
+        throw new Error(message);
+      }
+      process.env.TEST_MOTO_ERROR = message;
+    }
   }
   globalThis.__toolplaneHandles = handles;
 }

@@ -1,2 +1,3 @@
+export * from './moto.ts';
 export * from './postgres.ts';
 export * from './redis-server.ts';

@@ -1,2 +1,3 @@
+export * from './aws-secrets-manager.ts';
 export * from './local-sealed-store.ts';
 export * from './types.ts';
