@@ -29,6 +29,7 @@ interface OtlpSpan {
   parentSpanId?: string;
   name: string;
   kind: number;
+  startTimeUnixNano: string | number;
   attributes?: { key: string; value: OtlpValue }[];
   status?: { code?: number };
 }
@@ -40,6 +41,7 @@ interface ReceivedSpan {
   name: string;
   kind: number;
   status: number;
+  start: bigint;
   attributes: Record<string, string | number | boolean | undefined>;
 }
 
@@ -84,6 +86,7 @@ function startReceiver(): Promise<string> {
               name: s.name,
               kind: s.kind,
               status: s.status?.code ?? 0,
+              start: BigInt(s.startTimeUnixNano),
               attributes: Object.fromEntries((s.attributes ?? []).map((a) => [a.key, scalar(a.value)])),
             });
           }
@@ -133,10 +136,10 @@ async function callTool(args: Record<string, unknown>, opts: { headers?: Record<
 }
 
 type RecordRow = { id: string; tool: string; outcome: string; trace_id: string | null };
-async function recordWithTrace(traceId: string): Promise<RecordRow> {
+async function recordWithTrace(traceId: string, tool = 'get_ticket'): Promise<RecordRow> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const page = await api.request<{ data: RecordRow[] }>('GET', '/execution_records?tool=get_ticket&limit=200');
+    const page = await api.request<{ data: RecordRow[] }>('GET', `/execution_records?tool=${tool}&limit=200`);
     const hit = page.data.find((r) => r.trace_id === traceId);
     if (hit) return hit;
     if (Date.now() > deadline) throw new Error(`no execution record with trace ${traceId}: ${JSON.stringify(page.data)}`);
@@ -283,6 +286,102 @@ describe('OpenTelemetry traces of a tool call', () => {
     expect(everything).not.toContain(CANARY);
     expect(everything).not.toContain(Buffer.from(CANARY).toString('base64').replace(/=+$/, ''));
     expect(everything).not.toContain(stack.bootstrapKey);
+  });
+});
+
+/** A second secret, used by the workflow through `$secrets.API_KEY` (in a URL and a header). */
+const WORKFLOW_SECRET = `wfsecret-${randomBytes(12).toString('hex')}`;
+
+describe('OpenTelemetry traces of a multi-step Flower workflow call', () => {
+  it('nest flow.run → step.run (in order) → action.run → HTTP client spans under the job, and the upstream gets each action\'s context', async () => {
+    const received: { path: string; traceparent: string | undefined; authorization: string | undefined }[] = [];
+    const wfUpstream = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://upstream');
+      received.push({ path: url.pathname, traceparent: req.headers.traceparent as string | undefined, authorization: req.headers.authorization });
+      const body = url.pathname === '/wf/lookup' ? { id: `item-${url.searchParams.get('q')}` } : { id: url.searchParams.get('id'), name: 'Angers', ok: true };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((r) => wfUpstream.listen(0, '127.0.0.1', r));
+    const up = `http://127.0.0.1:${(wfUpstream.address() as AddressInfo).port}`;
+    try {
+      const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name: 'telemetry-flower', mode: 'NORMAL' });
+      const definition = JSON.stringify({
+        flower: '0.1',
+        id: 'telemetry-flower',
+        flows: [
+          {
+            id: 'lookup_item',
+            inputs: { properties: { city: { type: 'string' } }, required: ['city'] },
+            steps: [
+              { id: 'lookup', request: { method: 'GET', url: `${up}/wf/lookup?key=$secrets.API_KEY`, query: { q: '$inputs.city' } }, outputs: { id: '$response.body.id' } },
+              { id: 'details', request: { method: 'GET', url: `${up}/wf/items`, query: { id: '$steps.lookup.outputs.id' }, headers: { Authorization: 'Bearer $secrets.API_KEY' } }, outputs: { name: '$response.body.name' } },
+            ],
+            outputs: { id: '$steps.lookup.outputs.id', name: '$steps.details.outputs.name' },
+          },
+        ],
+      });
+      await api.request('POST', `/mcp_servers/${server.id}/deploy`, { definition });
+      await api.request('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: WORKFLOW_SECRET });
+
+      const traceId = hex(16);
+      const agentSpanId = hex(8);
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25', traceparent: `00-${traceId}-${agentSpanId}-01` },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'lookup_item', arguments: { city: 'angers' } } }),
+      });
+      const body = await res.text();
+      expect(body).toContain('item-angers');
+      expect(body).not.toContain('"isError":true');
+
+      const trace = await waitForTrace(traceId, [
+        ['toolplane-edge', 'tools/call lookup_item'],
+        ['toolplane-edge', 'send tool-invocations'],
+        ['toolplane-worker', 'process tool-invocations'],
+        ['toolplane-worker', 'flow.run lookup_item'],
+        ['toolplane-worker', 'step.run lookup'],
+        ['toolplane-worker', 'step.run details'],
+        ['toolplane-worker', 'action.run lookup'],
+        ['toolplane-worker', 'action.run details'],
+        ['toolplane-worker', 'GET /wf/lookup?key=$secrets.API_KEY'],
+        ['toolplane-worker', 'GET /wf/items'],
+        ['toolplane-control-plane', 'process execution-records'],
+      ]);
+      const server_ = one(trace, 'toolplane-edge', 'tools/call lookup_item');
+      const producer = one(trace, 'toolplane-edge', 'send tool-invocations');
+      const consumer = one(trace, 'toolplane-worker', 'process tool-invocations');
+      const flow = one(trace, 'toolplane-worker', 'flow.run lookup_item');
+      const steps = trace.filter((s) => s.name.startsWith('step.run ')).sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+      const actions = ['lookup', 'details'].map((id) => one(trace, 'toolplane-worker', `action.run ${id}`));
+      const clients = [one(trace, 'toolplane-worker', 'GET /wf/lookup?key=$secrets.API_KEY'), one(trace, 'toolplane-worker', 'GET /wf/items')];
+
+      expect(server_.parentSpanId).toBe(agentSpanId);
+      expect(producer.parentSpanId).toBe(server_.spanId);
+      expect(consumer.parentSpanId).toBe(producer.spanId);
+      expect(flow).toMatchObject({ kind: Kind.INTERNAL, parentSpanId: consumer.spanId, attributes: expect.objectContaining({ 'toolplane.workflow.id': 'lookup_item', 'toolplane.workflow.outcome': 'completed' }) });
+      // The step spans, in the order they ran, each the parent of its action, each action the parent of its HTTP request.
+      expect(steps.map((s) => s.name)).toEqual(['step.run lookup', 'step.run details']);
+      for (let i = 0; i < 2; i++) {
+        expect(steps[i]).toMatchObject({ parentSpanId: flow.spanId, attributes: expect.objectContaining({ 'toolplane.workflow.step': ['lookup', 'details'][i], 'toolplane.workflow.outcome': 'success' }) });
+        expect(actions[i]).toMatchObject({ parentSpanId: steps[i]!.spanId, attributes: expect.objectContaining({ 'toolplane.workflow.status': 200, 'toolplane.workflow.attempt': 1 }) });
+        expect(clients[i]).toMatchObject({ kind: Kind.CLIENT, parentSpanId: actions[i]!.spanId, attributes: expect.objectContaining({ 'http.response.status_code': 200 }) });
+      }
+      expect(steps[0]!.start < steps[1]!.start).toBe(true);
+      // Secret values are redacted from URLs: the template keeps the expression, url.full the placeholder.
+      expect(String(clients[0]!.attributes['url.full']).toLowerCase()).toBe(`${up}/wf/lookup?key=[redacted]&q=angers`);
+
+      // Both upstream requests carried the trace, each with its own HTTP client span as parent.
+      expect(received.map((r) => r.path)).toEqual(['/wf/lookup', '/wf/items']);
+      expect(received.map((r) => r.traceparent)).toEqual(clients.map((c) => `00-${traceId}-${c.spanId}-01`));
+      expect(received[1]!.authorization).toBe(`Bearer ${WORKFLOW_SECRET}`); // the secret was really used…
+      const everything = rawPayloads.join('\n');
+      expect(everything).not.toContain(WORKFLOW_SECRET); // …and appears in no span
+
+      const record = await recordWithTrace(traceId, 'lookup_item');
+      expect(record.outcome).toBe('success');
+    } finally {
+      await new Promise((r) => wfUpstream.close(r));
+    }
   });
 });
 

@@ -35,8 +35,8 @@ export const attr = {
   invocationId: 'toolplane.invocation.id',
   outcome: 'toolplane.outcome',
   errorCode: 'toolplane.error.code',
+  workflowId: 'toolplane.workflow.id',
   workflowStep: 'toolplane.workflow.step',
-  workflowAction: 'toolplane.workflow.action',
 } as const;
 
 /** `gen_ai.operation.name` of a tool call. */

@@ -140,6 +140,20 @@ export function markError(span: Span, error: unknown, errorType?: string): void 
   if (e?.kind !== 'user') span.setStatus({ code: SpanStatusCode.ERROR });
 }
 
+/** A context whose active span is `span` (a parent for `startSpan`). */
+export function contextWith(span: Span): Context {
+  return trace.setSpan(context.active(), span);
+}
+
+/**
+ * Runs `fn` with `span` active (spans started inside become its children, `injectContext` sends its
+ * context). For spans started with `startSpan` whose work happens in a callback. Plain call while off.
+ */
+export function runInSpan<T>(span: Span, fn: () => Promise<T>): Promise<T> {
+  if (!tracer || span === noopSpan) return fn();
+  return context.with(trace.setSpan(context.active(), span), fn);
+}
+
 /**
  * Runs `fn` inside a new active span (children and log lines see it), ends the span when `fn`
  * settles and marks it failed if `fn` throws. While tracing is off it only calls `fn(noopSpan)`.

@@ -97,6 +97,12 @@ export interface EngineDeps {
   currentUserToken?: string;
   limits?: Partial<EngineLimits>;
   signal?: AbortSignal;
+  /**
+   * Live trace events, in order: `start` when a flow.run / step.run / action.run entry opens, `end`
+   * once it is closed (status and redacted attributes set). The worker turns them into OpenTelemetry
+   * spans, so the HTTP requests of an action nest under it. Must not throw.
+   */
+  trace?: { start(entry: TraceEntry): void; end(entry: TraceEntry): void };
 }
 
 export type WorkflowErrorCode =
@@ -346,6 +352,7 @@ function startEntry(state: RunState, name: TraceEntry['name'], workflowId: strin
   if (parentId !== undefined) e.parentId = parentId;
   if (stepId !== undefined) e.stepId = stepId;
   state.trace.push(e);
+  state.deps.trace?.start(e);
   return e;
 }
 
@@ -353,6 +360,7 @@ function endEntry(state: RunState, e: TraceEntry, status: 'ok' | 'error', attrib
   e.durationMs = state.clock.now() - e.startedAt;
   e.status = status;
   for (const [k, v] of Object.entries(attributes)) if (v !== undefined) e.attributes[k] = typeof v === 'string' ? state.redact(v) : v;
+  state.deps.trace?.end(e);
 }
 
 function checkBudget(state: RunState, wf: WorkflowIR, step: StepIR): void {

@@ -1,5 +1,6 @@
 import type { ExecutionStep, ToolResultPayload, WorkflowPlan } from '@toolplane/contracts';
 import { HttpTransportError, runWorkflow, type EngineDeps, type TraceEntry, type WorkflowDocumentIR, type WorkflowRunResult } from '@toolplane/workflow';
+import { attr, contextWith, runInSpan, SpanStatusCode, startSpan, tracingEnabled, type Span } from '@toolplane/telemetry';
 import { errorResult, sendRequest, type HttpLimits } from './http-operation.ts';
 import { redactSecrets } from './redact.ts';
 import type { SecretResolver } from './secret-resolver.ts';
@@ -37,16 +38,65 @@ export interface WorkflowCallOutcome {
 
 const utf8 = new TextDecoder();
 
+/** Engine trace attributes copied onto spans (ids, counts, codes: never URLs or messages). */
+const spanAttributes = ['outcome', 'action', 'attempt', 'attempts', 'retries', 'kind', 'target', 'status', 'code', 'steps'];
+
+/**
+ * The engine's live trace as OpenTelemetry spans: `flow.run <workflow>` → `step.run <step>` →
+ * `action.run <step>`, under the job's span; `inAction` runs an HTTP request inside the open action
+ * span, so its CLIENT span (and the upstream's `traceparent`) nest under it. Steps run one at a time.
+ */
+function workflowSpans() {
+  const open = new Map<number, Span>();
+  let action: Span | undefined;
+  const listener: NonNullable<EngineDeps['trace']> = {
+    start(e) {
+      const parent = e.parentId !== undefined ? open.get(e.parentId) : undefined;
+      const span = startSpan(`${e.name} ${e.name === 'flow.run' ? e.workflowId : (e.stepId ?? '')}`, {
+        [attr.workflowId]: e.workflowId,
+        ...(e.stepId !== undefined ? { [attr.workflowStep]: e.stepId } : {}),
+      }, parent ? { parent: contextWith(parent) } : undefined);
+      open.set(e.id, span);
+      if (e.name === 'action.run') action = span;
+    },
+    end(e) {
+      const span = open.get(e.id);
+      if (!span) return;
+      open.delete(e.id);
+      for (const key of spanAttributes) {
+        const v = e.attributes[key];
+        if (v !== undefined) span.setAttribute(`toolplane.workflow.${key}`, v);
+      }
+      if (e.status === 'error') {
+        span.setAttribute(attr.errorType, String(e.attributes.code ?? e.attributes.status ?? 'error'));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      span.end();
+      if (action === span) action = undefined;
+    },
+  };
+  return {
+    listener,
+    inAction: <T>(fn: () => Promise<T>): Promise<T> => (action ? runInSpan(action, fn) : fn()),
+    /** Ends spans the engine left open (a thrown error). */
+    close() {
+      for (const span of open.values()) span.end();
+      open.clear();
+    },
+  };
+}
+
 /** The engine's HTTP dependency on top of `sendRequest`. */
-function engineHttp(cancel: AbortSignal | undefined, redact: (s: string) => string): EngineDeps['http'] {
+function engineHttp(cancel: AbortSignal | undefined, redact: (s: string) => string, inAction?: <T>(fn: () => Promise<T>) => Promise<T>): EngineDeps['http'] {
   return async (req) => {
     const signal = req.signal ?? cancel;
-    const outcome = await sendRequest(
+    const send = () => sendRequest(
       { method: req.method, url: req.url, headers: req.headers, ...(req.body !== undefined ? { body: req.body } : {}) },
       { timeoutMs: req.timeoutMs, maxResponseBytes: req.maxResponseBytes },
       signal,
       { urlTemplate: req.urlTemplate, url: redact(req.url) },
     );
+    const outcome = inAction ? await inAction(send) : await send();
     switch (outcome.kind) {
       case 'response':
         return { status: outcome.status, headers: outcome.headers ?? { 'content-type': outcome.contentType }, body: utf8.decode(outcome.body), size: outcome.body.byteLength };
@@ -99,8 +149,9 @@ export function toWorkflowResult(workflowId: string, run: WorkflowRunResult): To
 export async function runWorkflowTool(plan: WorkflowPlan, call: WorkflowCall, deps: WorkflowRunnerDeps): Promise<WorkflowCallOutcome> {
   const secretValues: string[] = [];
   const redact = (s: string): string => redactSecrets({ content: [{ type: 'text', text: s }] }, secretValues).content[0]!.text as string;
+  const spans = tracingEnabled() ? workflowSpans() : undefined;
   const deps2: EngineDeps = {
-    http: engineHttp(call.cancel, redact),
+    http: engineHttp(call.cancel, redact, spans?.inAction),
     secret: async (name) => {
       const stored = plan.secretNames[name];
       const value = stored ? await deps.secrets.resolve(stored) : undefined;
@@ -117,7 +168,13 @@ export async function runWorkflowTool(plan: WorkflowPlan, call: WorkflowCall, de
   if (call.cancel) deps2.signal = call.cancel;
   if (call.config) deps2.config = call.config;
   if (call.currentUserToken !== undefined) deps2.currentUserToken = call.currentUserToken;
-  const run = await runWorkflow(plan.ir as unknown as WorkflowDocumentIR, plan.workflowId, call.arguments, deps2);
+  if (spans) deps2.trace = spans.listener;
+  let run: WorkflowRunResult;
+  try {
+    run = await runWorkflow(plan.ir as unknown as WorkflowDocumentIR, plan.workflowId, call.arguments, deps2);
+  } finally {
+    spans?.close();
+  }
   const sensitive = [...secretValues, ...Object.values(call.config ?? {}), ...(call.currentUserToken ? [call.currentUserToken] : [])];
   const result = redactSecrets(toWorkflowResult(plan.workflowId, run), sensitive);
   const steps = traceToSteps(run.trace).map((s) => ({ ...s, url: redactSecrets({ content: [{ type: 'text', text: s.url }] }, sensitive).content[0]!.text as string }));
