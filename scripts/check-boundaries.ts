@@ -22,7 +22,7 @@ const rules: Rule[] = [
 ];
 
 /** Symbols that read secrets: only the worker (and the package defining them) may name them. */
-const readerSymbols = /\b(LocalSealedSecretsReader|SecretsReader)\b/;
+const readerSymbols = /\b(LocalSealedSecretsReader|AwsSecretsReader|SecretsReader)\b/;
 const readerAllowed = ['services/worker/', 'packages/secrets/'];
 
 function* files(dir: string): Generator<string> {

@@ -32,7 +32,9 @@ describe('the configuration reference', () => {
     const get = (service: string, name: string) => vars.find((v) => v.service === service && v.name === name)!;
     expect(get('edge', 'PORT')).toMatchObject({ type: 'integer 0–65535', default: '8080', required: false });
     expect(get('edge', 'REDIS_URL')).toMatchObject({ type: 'URL', required: true });
-    expect(get('worker', 'SECRETS_PRIVATE_KEY_FILE')).toMatchObject({ required: true });
+    // Required with the embedded backend only (SECRETS_BACKEND=local, the default; checked at start).
+    expect(get('worker', 'SECRETS_PRIVATE_KEY_FILE')).toMatchObject({ required: false });
+    expect(get('worker', 'SECRETS_BACKEND')).toMatchObject({ type: '`local`, `aws`', default: 'local' });
     expect(get('control-plane', 'MIGRATE_ON_START')).toMatchObject({ type: '`true`, `false`', default: 'true' });
     expect(get('worker', 'WORKER_CONCURRENCY').type).toBe('integer 1–1000');
     expect(typeOf({ anyOf: [{ type: 'string', const: '' }, { type: 'string', format: 'uri' }] })).toBe('empty or URL');

@@ -33,6 +33,7 @@ const stack = await startStack({
   controlPlanePort: Number(values['api-port']),
   echo: values.verbose,
   // The example upstream runs on 127.0.0.1; production workers refuse private addresses (issue #5).
+  outboundAllow: '127.0.0.1',
 });
 let stopping = false;
 const shutdown = async () => {

@@ -33,6 +33,11 @@ export interface StackOptions {
   workers?: number;
   /** Value of the first API key (created at control-plane start). Random when unset. */
   bootstrapKey?: string;
+  /**
+   * The workers' outbound-guard exceptions (`OUTBOUND_ALLOW`): `127.0.0.1` by default, so the local
+   * upstreams of tests and the example stay reachable; `''` refuses every private address as production does.
+   */
+  outboundAllow?: string;
   /** Extra environment for every service, or per service. */
   env?: Record<string, string>;
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
@@ -187,6 +192,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         SECRETS_DIR: secretsDir,
         SECRETS_PRIVATE_KEY_FILE: privateKeyFile,
         HEALTH_PORT: String(port),
+        OUTBOUND_ALLOW: opts.outboundAllow ?? opts.env?.OUTBOUND_ALLOW ?? '127.0.0.1',
         ...opts.serviceEnv?.worker,
       }, log(name), echo);
       w.url = `http://127.0.0.1:${port}`;

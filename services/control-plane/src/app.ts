@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '@toolplane/logger';
 import { logMixin } from '@toolplane/telemetry';
 import { DataPlaneTaskClient, ExecutionRecordStream } from '@toolplane/queue';
-import { LocalSealedSecretsWriter, type SecretsWriter } from '@toolplane/secrets';
+import { AwsSecretsWriter, LocalSealedSecretsWriter, type SecretsWriter } from '@toolplane/secrets';
 import express from 'express';
 import pg from 'pg';
 import { Redis } from 'ioredis';
@@ -30,9 +30,24 @@ export interface ControlPlaneDeps {
   secrets: SecretsWriter;
 }
 
+/** The write side of the configured secrets backend (SECRETS_BACKEND); the control plane never builds a reader. */
+export function secretsWriterFor(env: ControlPlaneEnv): SecretsWriter {
+  if (env.SECRETS_BACKEND === 'aws') {
+    if (!env.AWS_REGION) throw new Error('AWS_REGION is required when SECRETS_BACKEND=aws');
+    return new AwsSecretsWriter({
+      region: env.AWS_REGION,
+      namePrefix: env.SECRETS_NAME_PREFIX,
+      ...(env.SECRETS_AWS_ENDPOINT ? { endpoint: env.SECRETS_AWS_ENDPOINT } : {}),
+      ...(env.SECRETS_AWS_KMS_KEY_ID ? { kmsKeyId: env.SECRETS_AWS_KMS_KEY_ID } : {}),
+    });
+  }
+  if (!env.SECRETS_DIR || !env.SECRETS_PUBLIC_KEY_FILE) throw new Error('SECRETS_DIR and SECRETS_PUBLIC_KEY_FILE are required when SECRETS_BACKEND=local');
+  return new LocalSealedSecretsWriter(env.SECRETS_DIR, readFileSync(env.SECRETS_PUBLIC_KEY_FILE, 'utf8'));
+}
+
 export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<ControlPlaneDeps> = {}) {
   const log = overrides.log ?? createLogger({ service: 'control-plane', level: env.LOG_LEVEL, mixin: logMixin() });
-  const secrets = overrides.secrets ?? new LocalSealedSecretsWriter(env.SECRETS_DIR, readFileSync(env.SECRETS_PUBLIC_KEY_FILE, 'utf8'));
+  const secrets = overrides.secrets ?? secretsWriterFor(env);
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
   const db: Db = createDb(env.DATABASE_URL);
   const publisher = new RuntimePublisher(redis, env.REDIS_PREFIX);

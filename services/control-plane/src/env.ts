@@ -8,10 +8,20 @@ export const ControlPlaneEnv = z.object({
   DATABASE_URL: z.string().min(1),
   REDIS_URL: z.string().url(),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('tp'),
-  /** Directory of the embedded sealed secrets store (write side). */
-  SECRETS_DIR: z.string().min(1),
-  /** PEM file of the worker's X25519 public key: the control plane can seal secrets, never open them. */
-  SECRETS_PUBLIC_KEY_FILE: z.string().min(1),
+  /** Where secrets are written: `local` (the embedded sealed store: `SECRETS_DIR` + `SECRETS_PUBLIC_KEY_FILE`) or `aws` (AWS Secrets Manager: `AWS_REGION`). */
+  SECRETS_BACKEND: z.enum(['local', 'aws']).default('local'),
+  /** Directory of the embedded sealed secrets store, write side (required when `SECRETS_BACKEND=local`). */
+  SECRETS_DIR: z.string().min(1).optional(),
+  /** PEM file of the worker's X25519 public key: the control plane can seal secrets, never open them (required when `SECRETS_BACKEND=local`). */
+  SECRETS_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+  /** AWS region of Secrets Manager (required when `SECRETS_BACKEND=aws`); credentials come from the SDK's default chain (IRSA). */
+  AWS_REGION: z.string().min(1).optional(),
+  /** Secrets Manager endpoint override (an emulator such as moto_server, or a VPC endpoint). */
+  SECRETS_AWS_ENDPOINT: z.string().url().optional(),
+  /** Prefix of every secret name in AWS Secrets Manager (per deployment; IAM policies scope to it). Same value as the worker's. */
+  SECRETS_NAME_PREFIX: z.string().regex(/^[A-Za-z0-9/_+=.@-]{0,256}$/).default('toolplane/'),
+  /** KMS key (id or ARN) new secrets are encrypted with; the account's `aws/secretsmanager` key when unset. */
+  SECRETS_AWS_KMS_KEY_ID: z.string().min(1).optional(),
   /** Base URL agents use to reach the edge; MCP URLs in responses are built from it. */
   PUBLIC_EDGE_URL: z.string().url().default('http://127.0.0.1:8080'),
   /** When set, an API key with this value is ensured at start (first-run bootstrap). */

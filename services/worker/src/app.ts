@@ -6,7 +6,7 @@ import { createLogger } from '@toolplane/logger';
 import { logMixin, observeQueueDepth } from '@toolplane/telemetry';
 import { DataPlaneTask, queueNames, redisKeys, ToolInvokeJob } from '@toolplane/contracts';
 import { ExecutionRecordSink, ReplyingConsumer } from '@toolplane/queue';
-import { LocalSealedSecretsReader, type SecretsReader } from '@toolplane/secrets';
+import { AwsSecretsReader, LocalSealedSecretsReader, type SecretsReader } from '@toolplane/secrets';
 import { Redis } from 'ioredis';
 import { Authorizer } from './auth.ts';
 import { PlanCache } from './catalog-cache.ts';
@@ -14,6 +14,7 @@ import { createDataPlaneTaskHandler } from './data-plane-tasks.ts';
 import { DebugSessions } from './debug-sessions.ts';
 import { RateLimits } from './rate-limits.ts';
 import type { WorkerEnv } from './env.ts';
+import { configureOutbound, parseOutboundAllow } from './outbound-guard.ts';
 import { createToolInvocationProcessor, RunningInvocations } from './processor.ts';
 import { SecretResolver } from './secret-resolver.ts';
 
@@ -22,9 +23,21 @@ export interface WorkerDeps {
   secrets: SecretsReader;
 }
 
+/** The read side of the configured secrets backend (SECRETS_BACKEND). */
+export function secretsReaderFor(env: WorkerEnv): SecretsReader {
+  if (env.SECRETS_BACKEND === 'aws') {
+    if (!env.AWS_REGION) throw new Error('AWS_REGION is required when SECRETS_BACKEND=aws');
+    return new AwsSecretsReader({ region: env.AWS_REGION, namePrefix: env.SECRETS_NAME_PREFIX, ...(env.SECRETS_AWS_ENDPOINT ? { endpoint: env.SECRETS_AWS_ENDPOINT } : {}) });
+  }
+  if (!env.SECRETS_DIR || !env.SECRETS_PRIVATE_KEY_FILE) throw new Error('SECRETS_DIR and SECRETS_PRIVATE_KEY_FILE are required when SECRETS_BACKEND=local');
+  return new LocalSealedSecretsReader(env.SECRETS_DIR, readFileSync(env.SECRETS_PRIVATE_KEY_FILE, 'utf8'));
+}
+
 export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> = {}) {
   const log = overrides.log ?? createLogger({ service: 'worker', level: env.LOG_LEVEL, mixin: logMixin() });
-  const secrets = overrides.secrets ?? new LocalSealedSecretsReader(env.SECRETS_DIR, readFileSync(env.SECRETS_PRIVATE_KEY_FILE, 'utf8'));
+  const secrets = overrides.secrets ?? secretsReaderFor(env);
+  // Every upstream request of this process goes through the outbound guard (SSRF policy).
+  configureOutbound({ policy: parseOutboundAllow(env.OUTBOUND_ALLOW), connectTimeoutMs: env.HTTP_CONNECT_TIMEOUT_MS, maxRedirects: env.HTTP_MAX_REDIRECTS, maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES });
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
   const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, { maxLen: env.EXECUTION_RECORDS_MAX_BACKLOG, onError: (err) => log.error({ err }, 'execution records could not be written') });
   const httpLimits = { timeoutMs: env.HTTP_TIMEOUT_MS, maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES };

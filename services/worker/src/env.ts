@@ -8,16 +8,30 @@ export const WorkerEnv = z.object({
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('tp'),
   /** Jobs run concurrently by one worker process (they are I/O bound). */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
-  /** Directory of the embedded sealed secrets store. */
-  SECRETS_DIR: z.string().min(1),
-  /** PEM file of the X25519 private key that opens sealed secrets. Only the worker has it. */
-  SECRETS_PRIVATE_KEY_FILE: z.string().min(1),
+  /** Where secrets are read from: `local` (the embedded sealed store: `SECRETS_DIR` + `SECRETS_PRIVATE_KEY_FILE`) or `aws` (AWS Secrets Manager: `AWS_REGION`). */
+  SECRETS_BACKEND: z.enum(['local', 'aws']).default('local'),
+  /** Directory of the embedded sealed secrets store (required when `SECRETS_BACKEND=local`). */
+  SECRETS_DIR: z.string().min(1).optional(),
+  /** PEM file of the X25519 private key that opens sealed secrets; only the worker has it (required when `SECRETS_BACKEND=local`). */
+  SECRETS_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+  /** AWS region of Secrets Manager (required when `SECRETS_BACKEND=aws`); credentials come from the SDK's default chain (IRSA). */
+  AWS_REGION: z.string().min(1).optional(),
+  /** Secrets Manager endpoint override (an emulator such as moto_server, or a VPC endpoint). */
+  SECRETS_AWS_ENDPOINT: z.string().url().optional(),
+  /** Prefix of every secret name in AWS Secrets Manager (per deployment; IAM policies scope to it). Same value as the control plane's. */
+  SECRETS_NAME_PREFIX: z.string().regex(/^[A-Za-z0-9/_+=.@-]{0,256}$/).default('toolplane/'),
   /** How long a resolved secret stays in memory; rotation takes effect within this time. */
   SECRETS_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
   /** Upper bound for one upstream HTTP request. */
   HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   /** Upstream responses larger than this are cut off and reported as an error. */
   HTTP_MAX_RESPONSE_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
+  /** Upper bound for DNS lookup plus TCP/TLS connection setup of one upstream request. */
+  HTTP_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** Redirects followed per upstream request (each target checked by the outbound guard); 0 follows none. */
+  HTTP_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
+  /** Outbound guard allowlist, comma-separated IPs, CIDRs and host names (`*.example.internal`): these may be reached although loopback, private, link-local or cloud-metadata addresses are refused. For development only. */
+  OUTBOUND_ALLOW: z.string().default(''),
   /** Port of the worker's health endpoints (/healthz, /readyz); 0 picks a free one; unset disables. */
   HEALTH_PORT: port.optional(),
   HEALTH_HOST: z.string().default('127.0.0.1'),

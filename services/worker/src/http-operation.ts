@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { HttpOperationPlan, ToolResultPayload } from '@toolplane/contracts';
 import { attr, injectContext, metricsEnabled, recordHttpClient, SpanKind, SpanStatusCode, tracingEnabled, withSpan } from '@toolplane/telemetry';
 import got, { type Got, RequestError } from 'got';
+import { checkUrlSync, guardedGotOptions, outboundRefusal, outboundSettings } from './outbound-guard.ts';
 
 export interface HttpLimits {
   timeoutMs: number;
@@ -90,7 +91,8 @@ export type UpstreamOutcome =
   | { kind: 'response'; status: number; contentType: string; body: Uint8Array; headers?: Record<string, string> }
   | { kind: 'timeout' }
   | { kind: 'too_large' }
-  | { kind: 'unreachable'; code: string }
+  /** `message`: a sentence for the caller when there is more to say than the code (a refusal by the outbound guard). */
+  | { kind: 'unreachable'; code: string; message?: string }
   | { kind: 'cancelled' };
 
 /** What an upstream request's span may show: the URL template, and the URL with secret values redacted. */
@@ -155,11 +157,15 @@ async function send(req: UpstreamRequest, limits: HttpLimits, cancel?: AbortSign
   cancel?.addEventListener('abort', () => controller.abort(), { once: true });
   let tooLarge = false;
   try {
+    // The outbound guard (outbound-guard.ts): literal addresses now, resolved ones at connect time, redirects each hop.
+    checkUrlSync(req.url);
+    const guard = guardedGotOptions(req.url);
     const promise = upstreamClient(req.url, {
+      ...guard,
       method: req.method as 'GET',
       headers: req.headers,
       body: req.body,
-      timeout: { request: limits.timeoutMs },
+      timeout: { ...guard.timeout, request: limits.timeoutMs },
       signal: controller.signal,
     });
     promise.on('downloadProgress', (p: { transferred: number }) => {
@@ -176,6 +182,11 @@ async function send(req: UpstreamRequest, limits: HttpLimits, cancel?: AbortSign
   } catch (err) {
     if (tooLarge) return { kind: 'too_large' };
     if (cancel?.aborted) return { kind: 'cancelled' };
+    const refusal = outboundRefusal(err);
+    if (refusal) return { kind: 'unreachable', code: refusal.code, message: `The upstream request was ${refusal.message}.` };
+    if (err instanceof RequestError && err.code === 'ERR_TOO_MANY_REDIRECTS') {
+      return { kind: 'unreachable', code: err.code, message: `The upstream API redirected more than ${outboundSettings().maxRedirects} times; the request was stopped.` };
+    }
     if (err instanceof RequestError) {
       if (err.code === 'ETIMEDOUT' || err.name === 'TimeoutError') return { kind: 'timeout' };
       return { kind: 'unreachable', code: err.code ?? 'ERR' };
@@ -195,7 +206,7 @@ export function toToolResult(outcome: UpstreamOutcome, limits: HttpLimits): Tool
     case 'too_large':
       return errorResult(`The upstream response exceeded the ${limits.maxResponseBytes}-byte limit and was discarded.`);
     case 'unreachable':
-      return errorResult(`The upstream API could not be reached (${outcome.code}).`);
+      return errorResult(outcome.message ?? `The upstream API could not be reached (${outcome.code}).`);
     case 'cancelled':
       return errorResult('The call was cancelled by its caller.');
     case 'response': {

@@ -1,6 +1,10 @@
 import type { ListRemoteToolsJob, ListRemoteToolsResult, ToolResultPayload } from '@toolplane/contracts';
 import type { SecretResolver } from './secret-resolver.ts';
 import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { createGuardedFetch } from './outbound-guard.ts';
+
+/** External MCP servers are reached through the outbound guard like every other upstream. */
+const guardedFetch = createGuardedFetch();
 
 type Transport = StreamableHTTPClientTransport | SSEClientTransport;
 
@@ -16,8 +20,8 @@ async function withRemote<T>(url: URL, headers: Record<string, string>, signal: 
   const errors: string[] = [];
   const requestInit = { headers };
   for (const [kind, make] of [
-    ['streamable-http', () => new StreamableHTTPClientTransport(url, { requestInit })],
-    ['sse', () => new SSEClientTransport(url, { requestInit })],
+    ['streamable-http', () => new StreamableHTTPClientTransport(url, { requestInit, fetch: guardedFetch })],
+    ['sse', () => new SSEClientTransport(url, { requestInit, fetch: guardedFetch })],
   ] as const) {
     if (signal.aborted) break;
     const client = new Client({ name: 'toolplane', version: '0.1.0' }, { versionNegotiation: { mode: 'auto' } });
@@ -71,8 +75,8 @@ export function createRemoteToolsHandler(opts: { timeoutMs: number; secrets: Sec
     const url = new URL(task.url);
     const errors: string[] = [];
     for (const [kind, make] of [
-      ['streamable-http', () => new StreamableHTTPClientTransport(url, { requestInit })],
-      ['sse', () => new SSEClientTransport(url, { requestInit })],
+      ['streamable-http', () => new StreamableHTTPClientTransport(url, { requestInit, fetch: guardedFetch })],
+      ['sse', () => new SSEClientTransport(url, { requestInit, fetch: guardedFetch })],
     ] as const) {
       if (signal.aborted) break;
       try {
