@@ -22,6 +22,7 @@ import { externalUsersRouter, republishUsers } from './modules/external-users.ts
 import { debugSessionsRouter, publishDebugSession } from './modules/debug-sessions.ts';
 import { deploymentsRouter } from './modules/deployments.ts';
 import { applyRetention, executionRecordsRouter, storeExecutionRecords } from './modules/execution-records.ts';
+import { serverSecretsRouter, workspaceSecretsRouter } from './modules/secrets.ts';
 import { republishAll, serversRouter } from './modules/servers.ts';
 import { RuntimePublisher } from './publisher.ts';
 
@@ -83,6 +84,9 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/connector_instances', connectorInstancesRouter(db, secrets, publisher, tasks, env.MAX_BODY_BYTES));
   api.use('/mcp_manager/:id/debug_sessions', debugSessionsRouter(db, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
   api.use('/mcp_manager', serversRouter(db, publisher, secrets, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES, { tasks, redis, prefix: env.REDIS_PREFIX }));
+  // Secrets (issue #5): before the deployments router, whose older PUT/DELETE …/secrets/{name} these replace.
+  api.use('/secrets', workspaceSecretsRouter(secrets, publisher, env.MAX_BODY_BYTES));
+  api.use('/mcp_servers/:id/secrets', serverSecretsRouter(db, secrets, publisher, env.MAX_BODY_BYTES));
   api.use('/mcp_servers', deploymentsRouter(db, publisher, secrets, tasks, env.MAX_BODY_BYTES));
   api.use('/execution_records', executionRecordsRouter(db));
   api.use('/external_users', externalUsersRouter(db, secrets, publisher, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
