@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Authorizer } from './auth.ts';
+import { configureOutbound, parseOutboundAllow } from './outbound-guard.ts';
 
 const limits = { timeoutMs: 5000, maxResponseBytes: 1 << 20 };
 let server: Server;
@@ -10,6 +11,8 @@ const hits: { authorization?: string; body: string }[] = [];
 let answer: { status: number; body: unknown } = { status: 200, body: { access_token: 'tok-1', expires_in: 3600 } };
 
 beforeAll(async () => {
+  // The token endpoint of this test runs on loopback, which the outbound guard refuses by default.
+  configureOutbound({ policy: parseOutboundAllow('127.0.0.1') });
   server = createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
