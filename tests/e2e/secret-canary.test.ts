@@ -8,15 +8,27 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { startTestStack } from '../helpers.ts';
 
-// A secret with a unique random value is used by a connector call; the upstream echoes it back in
-// headers and body. Then every output we can reach is searched for it: 0 occurrences.
+// A secret with a unique random value is used by a connector call and by a Flower flow; the upstream
+// echoes it back in headers and body. Then every output we can reach is searched for it: every log
+// line of the three services, every exported span (an OTLP receiver of this test), every Redis key and
+// value and every command sent to Redis while the calls ran (job payloads, results, pub/sub: MONITOR),
+// every PostgreSQL row (execution records included), every REST response and every tool result.
+// 0 occurrences.
 const CANARY = `canary-${randomBytes(12).toString('hex')}`;
-const forms = [CANARY, Buffer.from(CANARY).toString('base64').replace(/=+$/, '')];
+const forms = [CANARY, Buffer.from(CANARY).toString('base64').replace(/=+$/, ''), encodeURIComponent(CANARY)];
+const leaksIn = (text: string) => forms.some((f) => text.includes(f));
 
 let stack: Stack;
 let echo: Server;
 let echoUrl: string;
 const responses: string[] = [];
+/** Every OTLP/HTTP export the services made (raw bodies). */
+let receiver: Server;
+const exports: string[] = [];
+/** Redis MONITOR: commands seen, and those carrying the canary (job payloads, results, messages). */
+let monitor: Redis | undefined;
+let commandsSeen = 0;
+const commandsWithCanary: string[] = [];
 
 function track(text: string): string {
   responses.push(text);
@@ -68,16 +80,47 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
   echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
-  ({ stack } = await startTestStack('canary', { logLevel: 'debug' }));
+  receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      exports.push(Buffer.concat(chunks).toString('utf8'));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const otlp = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  ({ stack } = await startTestStack('canary', { logLevel: 'debug', env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_BSP_SCHEDULE_DELAY: '100' } }));
+  // Every command any client sends to the test Redis from now on (other test files share it: only
+  // matches are kept; the canary is unique to this file).
+  monitor = await new Redis(stack.redisUrl).monitor();
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    commandsSeen++;
+    const text = args.join(' ');
+    if (leaksIn(text)) commandsWithCanary.push(text.slice(0, 200));
+  });
 }, 120_000);
 
 afterAll(async () => {
+  monitor?.disconnect();
   await stack?.stop();
   await new Promise<void>((r) => echo.close(() => r()));
+  await new Promise<void>((r) => receiver.close(() => r()));
 });
+
+async function callTool(url: string, name: string, args: Record<string, unknown>): Promise<string> {
+  const client = new Client({ name: 'canary', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+  try {
+    return JSON.stringify(await client.callTool({ name, arguments: args }));
+  } finally {
+    await client.close();
+  }
+}
 
 describe('secrets never leave the data plane', () => {
   let toolResults = '';
+  let flowResults = '';
 
   it('uses the secret upstream, and the echoed value never reaches the agent', async () => {
     const connector = (await rest('POST', '/connectors', descriptor(echoUrl), 'application/yaml')) as { id: string };
@@ -87,18 +130,48 @@ describe('secrets never leave the data plane', () => {
     for (const path of ['/connectors', `/connectors/${connector.id}`, `/connectors/${connector.id}/openapi.json`, '/connector_instances', `/connector_instances/${instance.id}`, '/mcp_manager', `/mcp_manager/${server.id}`, `/mcp_manager/${server.id}/config`, '/api_keys']) {
       await rest('GET', path);
     }
-    const client = new Client({ name: 'canary', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
-    const result = await client.callTool({ name: 'echo', arguments: { message: 'hello' } });
-    await client.close();
-    toolResults = JSON.stringify(result);
+    toolResults = await callTool(server.url, 'echo', { message: 'hello' });
     // The upstream did receive the real value and echoed it: the result shows it was redacted.
     expect(toolResults).toContain('[redacted]');
     expect(toolResults).toContain('hello');
   });
 
-  it('leaves no trace in tool results, REST responses, logs, Redis or PostgreSQL', async () => {
-    const places: Record<string, string> = { toolResults, restResponses: responses.join('\n') };
+  // The Flower-flow part: a server secret set through the secrets API, used as `$secrets.API_KEY` by a
+  // flow whose upstream echoes it. (Hook for workflow-specific cases: add more flows or steps here;
+  // their tool results go into `flowResults`, everything else is searched by the last test.)
+  it('uses the secret in a Flower flow, and the echoed value never reaches the agent', async () => {
+    const server = (await rest('POST', '/mcp_manager', { name: 'echo-flow', mode: 'NORMAL' })) as { id: string; url: string };
+    const definition = JSON.stringify({
+      flower: '0.1',
+      id: 'echo-flow',
+      flows: [
+        {
+          id: 'echo_flow',
+          steps: [
+            {
+              id: 'echo',
+              request: { method: 'POST', url: `${echoUrl}/echo?k=$secrets.API_KEY`, headers: { 'X-API-Key': '$secrets.API_KEY' }, body: { message: 'from-flow', key: '$secrets.API_KEY' } },
+              outputs: { key: '$response.body.key', header: '$response.header.x-echo-key', sent: '$response.body.youSent' },
+            },
+          ],
+          outputs: { key: '$steps.echo.outputs.key', header: '$steps.echo.outputs.header', sent: '$steps.echo.outputs.sent' },
+        },
+      ],
+    });
+    await rest('POST', `/mcp_servers/${server.id}/deploy`, { definition });
+    await rest('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: CANARY });
+    for (const path of ['/secrets', `/mcp_servers/${server.id}/secrets`, `/mcp_servers/${server.id}/secrets/API_KEY`, `/mcp_servers/${server.id}/deployments`, `/mcp_manager/${server.id}/config`]) await rest('GET', path);
+    flowResults = await callTool(server.url, 'echo_flow', {});
+    expect(flowResults).not.toContain('isError":true');
+    expect(flowResults).toContain('from-flow');
+    expect(flowResults.toLowerCase()).toContain('[redacted]');
+  });
+
+  it('leaves no trace in tool results, REST responses, logs, spans, Redis or PostgreSQL', async () => {
+    await rest('GET', '/execution_records');
+    // Stopping the services flushes their logs and span exports.
+    await Promise.all(stack.processes.map((p) => new Promise<void>((r) => (p.child.exitCode !== null ? r() : (p.child.once('exit', () => r()), p.child.kill('SIGTERM'))))));
+    const places: Record<string, string> = { toolResults, flowResults, restResponses: responses.join('\n'), spans: exports.join('\n'), redisCommands: commandsWithCanary.join('\n') };
     for (const p of stack.processes) places[`log:${p.name}`] = p.output();
 
     const redis = new Redis(stack.redisUrl);
@@ -126,9 +199,13 @@ describe('secrets never leave the data plane', () => {
     places.postgres = rows.join('\n');
     expect(tables).toEqual(expect.arrayContaining(['connector_instances', 'catalog_versions']));
 
-    const leaks = Object.entries(places).filter(([, text]) => forms.some((f) => text.includes(f))).map(([where]) => where);
+    const leaks = Object.entries(places).filter(([, text]) => leaksIn(text)).map(([where]) => where);
     expect(leaks).toEqual([]);
-    // The logs are not empty: the search covered real output.
+    // The search covered real output: logs, spans of the three services, Redis traffic, both calls' results.
     expect(places['log:worker-1']!.length).toBeGreaterThan(0);
+    for (const service of ['toolplane-edge', 'toolplane-worker', 'toolplane-control-plane']) expect(places.spans).toContain(service);
+    expect(places.spans).toContain('echo_flow');
+    expect(commandsSeen).toBeGreaterThan(0);
+    expect(flowResults.length).toBeGreaterThan(0);
   });
 });
