@@ -30,6 +30,15 @@ export const HttpParamPlan = z.object({
   name: z.string(),
   in: ParameterLocation,
   default: z.unknown().optional(),
+  /**
+   * OpenAPI serialization (absent: the descriptor behaviour, i.e. `form` + explode for query arrays,
+   * plain values elsewhere). `deepObject` applies to query objects (`name[key]=v`); `simple`, `label`
+   * and `matrix` to path values; `spaceDelimited` / `pipeDelimited` to query arrays.
+   */
+  style: z.enum(['form', 'simple', 'label', 'matrix', 'spaceDelimited', 'pipeDelimited', 'deepObject']).optional(),
+  explode: z.boolean().optional(),
+  /** `in: body` only: this argument *is* the whole request body (a non-object schema, or an object wrapped under one argument). */
+  wholeBody: z.boolean().optional(),
 });
 export type HttpParamPlan = z.infer<typeof HttpParamPlan>;
 
@@ -81,6 +90,16 @@ export const HttpOperationPlan = z.object({
   userSecrets: z.record(z.string(), z.string()).optional(),
   /** Computed credentials (basic, bearer, OAuth2 client credentials); see AuthPlan. */
   auth: AuthPlan.optional(),
+  /**
+   * How `in: body` arguments are encoded (default `json`). `form` is application/x-www-form-urlencoded,
+   * `multipart` is multipart/form-data (string values as fields; objects as JSON parts).
+   */
+  bodyEncoding: z.enum(['json', 'form', 'multipart']).optional(),
+  /**
+   * The tool declares an `outputSchema`: a 2xx JSON answer becomes `structuredContent`. `wrap` names the
+   * property the answer is put under when the response schema is not an object (`{ [wrap]: body }`).
+   */
+  output: z.object({ wrap: z.string().optional() }).optional(),
 });
 export type HttpOperationPlan = z.infer<typeof HttpOperationPlan>;
 
