@@ -90,6 +90,9 @@ export const HttpOperationPlan = z.object({
   userSecrets: z.record(z.string(), z.string()).optional(),
   /** Computed credentials (basic, bearer, OAuth2 client credentials); see AuthPlan. */
   auth: AuthPlan.optional(),
+  /** Credentials sent as query parameters or cookies (OpenAPI `apiKey` `in: query|cookie`): name → template such as `{api_key}`. */
+  authQuery: z.record(z.string(), z.string()).optional(),
+  authCookies: z.record(z.string(), z.string()).optional(),
   /**
    * How `in: body` arguments are encoded (default `json`). `form` is application/x-www-form-urlencoded,
    * `multipart` is multipart/form-data (string values as fields; objects as JSON parts).
