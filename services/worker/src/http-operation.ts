@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { HttpOperationPlan, ToolResultPayload } from '@toolplane/contracts';
+import type { HttpOperationPlan, HttpParamPlan, ToolResultPayload } from '@toolplane/contracts';
 import { attr, injectContext, metricsEnabled, recordHttpClient, SpanKind, SpanStatusCode, tracingEnabled, withSpan } from '@toolplane/telemetry';
 import got, { type Got, RequestError } from 'got';
 import { checkUrlSync, guardedGotOptions, outboundRefusal, outboundSettings } from './outbound-guard.ts';
@@ -40,6 +40,107 @@ function fillTemplate(template: string, values: Record<string, string | undefine
   return template.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, key: string) => values[key] ?? whole);
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Key/value pairs of an object value (nested values as JSON), for the OpenAPI styles that list them. */
+function pairs(value: Record<string, unknown>): [string, string][] {
+  return Object.entries(value)
+    .filter(([, v]) => v !== undefined && v !== null)
+    .map(([k, v]) => [k, serialize(v)]);
+}
+
+/**
+ * A path value per OpenAPI 3 `style` (`simple` when absent; `label`, `matrix`), percent-encoded.
+ * Arrays and objects follow the spec's tables (`explode` false: `a,b` / `k,v`; true: `k=v`).
+ */
+function pathValue(p: HttpParamPlan, value: unknown): string {
+  const style = p.style ?? 'simple';
+  const explode = p.explode ?? false;
+  const enc = encodeURIComponent;
+  const prefix = style === 'label' ? '.' : '';
+  if (Array.isArray(value)) {
+    const items = value.map((v) => enc(serialize(v)));
+    if (style === 'matrix') return explode ? items.map((v) => `;${p.name}=${v}`).join('') : `;${p.name}=${items.join(',')}`;
+    return prefix + items.join(explode && style === 'label' ? '.' : ',');
+  }
+  if (isRecord(value) && p.style !== undefined) {
+    const kv = pairs(value).map(([k, v]) => [enc(k), enc(v)] as const);
+    if (style === 'matrix') return explode ? kv.map(([k, v]) => `;${k}=${v}`).join('') : `;${p.name}=${kv.flat().join(',')}`;
+    const sep = explode && style === 'label' ? '.' : ',';
+    return prefix + (explode ? kv.map(([k, v]) => `${k}=${v}`).join(sep) : kv.flat().join(','));
+  }
+  const v = enc(serialize(value));
+  return style === 'matrix' ? `;${p.name}=${v}` : prefix + v;
+}
+
+/** Appends a query value per OpenAPI 3 `style` (`form` + explode when absent; descriptor objects as JSON). */
+function appendQuery(query: URLSearchParams, p: HttpParamPlan, value: unknown): void {
+  const style = p.style ?? 'form';
+  const explode = p.explode ?? style === 'form';
+  if (Array.isArray(value)) {
+    const items = value.map(serialize);
+    if (style === 'spaceDelimited') query.append(p.name, items.join(' '));
+    else if (style === 'pipeDelimited') query.append(p.name, items.join('|'));
+    else if (explode) for (const v of items) query.append(p.name, v);
+    else query.append(p.name, items.join(','));
+    return;
+  }
+  if (isRecord(value) && p.style !== undefined) {
+    if (style === 'deepObject') {
+      const walk = (prefix: string, v: unknown): void => {
+        if (isRecord(v)) for (const [k, inner] of Object.entries(v)) walk(`${prefix}[${k}]`, inner);
+        else if (Array.isArray(v)) for (const item of v) query.append(`${prefix}[]`, serialize(item));
+        else if (v !== undefined && v !== null) query.append(prefix, serialize(v));
+      };
+      walk(p.name, value);
+    } else if (explode) {
+      for (const [k, v] of pairs(value)) query.append(k, v);
+    } else {
+      query.append(p.name, pairs(value).flat().join(','));
+    }
+    return;
+  }
+  query.append(p.name, serialize(value));
+}
+
+/** A header value (`simple` style). */
+function headerValue(p: HttpParamPlan, value: unknown): string {
+  if (Array.isArray(value)) return value.map(serialize).join(',');
+  if (isRecord(value) && p.style !== undefined) return pairs(value).map(([k, v]) => (p.explode ? `${k}=${v}` : `${k},${v}`)).join(',');
+  return serialize(value);
+}
+
+function encodeForm(body: unknown): string {
+  const form = new URLSearchParams();
+  if (!isRecord(body)) return serialize(body);
+  for (const [k, v] of Object.entries(body)) {
+    if (v === undefined || v === null) continue;
+    if (Array.isArray(v)) for (const item of v) form.append(k, serialize(item));
+    else form.append(k, serialize(v));
+  }
+  return form.toString();
+}
+
+/** multipart/form-data: a text part per field (repeated for arrays), objects as `application/json` parts. */
+function encodeMultipart(body: unknown): { boundary: string; text: string } {
+  const boundary = `toolplane-${crypto.randomUUID()}`;
+  const parts: string[] = [];
+  const part = (name: string, value: unknown): void => {
+    const json = typeof value === 'object';
+    parts.push(`--${boundary}\r\nContent-Disposition: form-data; name="${name.replace(/["\r\n]/g, '_')}"\r\n${json ? 'Content-Type: application/json\r\n' : ''}\r\n${serialize(value)}\r\n`);
+  };
+  if (isRecord(body)) {
+    for (const [k, v] of Object.entries(body)) {
+      if (v === undefined || v === null) continue;
+      if (Array.isArray(v)) for (const item of v) part(k, item);
+      else part(k, v);
+    }
+  } else {
+    part('body', body);
+  }
+  return { boundary, text: `${parts.join('')}--${boundary}--\r\n` };
+}
+
 /**
  * Builds the upstream request from a plan, the tool arguments (already validated against the tool's
  * input schema) and the resolved credential values.
@@ -49,30 +150,33 @@ export function buildRequest(plan: HttpOperationPlan, args: Record<string, unkno
   const query = new URLSearchParams();
   const headers: Record<string, string> = {};
   const cookies: string[] = [];
-  let body: Record<string, unknown> | undefined;
+  let body: unknown;
   for (const p of plan.params) {
     const value = args[p.arg] !== undefined ? args[p.arg] : p.default;
     if (value === undefined || value === null) continue;
     switch (p.in) {
       case 'path':
-        url = url.split(`{${p.name}}`).join(encodeURIComponent(serialize(value)));
+        url = url.split(`{${p.name}}`).join(pathValue(p, value));
         break;
       case 'query':
-        if (Array.isArray(value)) for (const v of value) query.append(p.name, serialize(v));
-        else query.append(p.name, serialize(value));
+        appendQuery(query, p, value);
         break;
       case 'header':
-        headers[p.name.toLowerCase()] = serialize(value);
+        headers[p.name.toLowerCase()] = headerValue(p, value);
         break;
       case 'cookie':
-        cookies.push(`${p.name}=${encodeURIComponent(serialize(value))}`);
+        cookies.push(`${p.name}=${encodeURIComponent(Array.isArray(value) ? value.map(serialize).join(',') : serialize(value))}`);
         break;
       case 'body':
-        (body ??= {})[p.name] = value;
+        if (p.wholeBody) body = value;
+        else ((body ??= {}) as Record<string, unknown>)[p.name] = value;
         break;
     }
   }
-  const qs = query.toString();
+  for (const [name, template] of Object.entries(plan.authQuery ?? {})) query.set(name, fillTemplate(template, credentials));
+  for (const [name, template] of Object.entries(plan.authCookies ?? {})) cookies.push(`${name}=${encodeURIComponent(fillTemplate(template, credentials))}`);
+  // URLSearchParams writes spaces as `+`; RFC 3986 (and OpenAPI's examples) use %20 (a literal `+` is already %2B).
+  const qs = query.toString().replace(/\+/g, '%20');
   if (qs) url += (url.includes('?') ? '&' : '?') + qs;
   if (cookies.length > 0) headers.cookie = cookies.join('; ');
   for (const [name, template] of Object.entries(plan.authHeaders)) {
@@ -81,8 +185,22 @@ export function buildRequest(plan: HttpOperationPlan, args: Record<string, unkno
   headers.accept ??= 'application/json';
   const req: UpstreamRequest = { method: plan.method, url, headers };
   if (body !== undefined) {
-    req.body = JSON.stringify(body);
-    headers['content-type'] = 'application/json';
+    switch (plan.bodyEncoding ?? 'json') {
+      case 'json':
+        req.body = JSON.stringify(body);
+        headers['content-type'] = 'application/json';
+        break;
+      case 'form':
+        req.body = encodeForm(body);
+        headers['content-type'] = 'application/x-www-form-urlencoded';
+        break;
+      case 'multipart': {
+        const { boundary, text } = encodeMultipart(body);
+        req.body = text;
+        headers['content-type'] = `multipart/form-data; boundary=${boundary}`;
+        break;
+      }
+    }
   }
   return req;
 }
@@ -199,7 +317,7 @@ const errorBodyPreview = 2048;
 const utf8 = new TextDecoder();
 
 /** Maps the upstream outcome to MCP tool result content. Non-2xx responses are tool errors the model can read. */
-export function toToolResult(outcome: UpstreamOutcome, limits: HttpLimits): ToolResultPayload {
+export function toToolResult(outcome: UpstreamOutcome, limits: HttpLimits, output?: HttpOperationPlan['output']): ToolResultPayload {
   switch (outcome.kind) {
     case 'timeout':
       return errorResult(`The upstream API did not answer within ${limits.timeoutMs} ms.`);
@@ -225,8 +343,16 @@ export function toToolResult(outcome: UpstreamOutcome, limits: HttpLimits): Tool
         }
       }
       const result: ToolResultPayload = { content: [{ type: 'text', text: text || `HTTP ${outcome.status}` }] };
-      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
-        result.structuredContent = parsed as Record<string, unknown>;
+      if (output?.wrap !== undefined) {
+        // The tool declares an output schema whose root wraps a non-object answer.
+        if (parsed !== undefined || text.trim() === '') result.structuredContent = { [output.wrap]: parsed ?? null };
+      } else if (isRecord(parsed)) {
+        result.structuredContent = parsed;
+      }
+      if (output && result.structuredContent === undefined) {
+        // The tool promised structured content (its outputSchema) and the answer cannot give it.
+        const preview = text.length > errorBodyPreview ? `${text.slice(0, errorBodyPreview)}…` : text;
+        return errorResult(`The upstream API answered HTTP ${outcome.status} with a body that is not the JSON ${output.wrap ? 'value' : 'object'} its API description promises.${preview ? ` Body: ${preview}` : ''}`);
       }
       return result;
     }

@@ -178,7 +178,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         durationMs: now() - sentAt,
         attempt: 1,
       });
-      const result = redactSecrets(toToolResult(outcome, limits), secretValues);
+      const result = redactSecrets(toToolResult(outcome, limits, plan.output), secretValues);
       const session = await deps.debug.active(job.serverId);
       const debug = session ? { debug: deps.debug.capture(session.sessionId, request, outcome, secretValues) } : {};
       record(result.isError ? 'tool_error' : 'success', { ...(result.isError ? { errorCode: outcome.kind === 'response' ? 'upstream.http_error' : `upstream.${outcome.kind}` } : {}), ...debug });
