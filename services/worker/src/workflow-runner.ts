@@ -31,6 +31,8 @@ export interface WorkflowCall {
 export interface WorkflowCallOutcome {
   result: ToolResultPayload;
   steps: ExecutionStep[];
+  /** The run as a tree (`flow.run` → `step.run` → `action.run`), secrets and per-caller values redacted: for the execution record. */
+  tree: ExecutionTreeNode[];
   ok: boolean;
   errorCode?: string;
   message?: string;
@@ -138,6 +140,67 @@ export function traceToSteps(trace: readonly TraceEntry[]): ExecutionStep[] {
     }));
 }
 
+/**
+ * One node of a workflow call's execution tree (issue #8): `flow.run` (a workflow, also one run by
+ * `dependsOn`, a workflow step or a goto) → `step.run` (a step with all its attempts: the action
+ * taken after the last one) → `action.run` (one HTTP attempt: method, URL template, resolved URL with
+ * secrets redacted, status). Never headers or bodies.
+ */
+export interface ExecutionTreeNode {
+  kind: TraceEntry['name'];
+  workflowId: string;
+  stepId?: string;
+  /** ISO time. */
+  startedAt: string;
+  durationMs: number;
+  status: 'ok' | 'error';
+  /** flow.run: completed | ended | goto:<workflow> | failed; step.run: success | failure. */
+  outcome?: string;
+  /** A workflow error code (flow.run, step.run) when it failed. */
+  errorCode?: string;
+  /** step.run: requests made (every attempt) and retries among them. */
+  attempts?: number;
+  retries?: number;
+  /** step.run and action.run: the decision after it (next, end, goto, retry, fail). */
+  action?: string;
+  /** step.run: where a goto went (a step or workflow id). */
+  target?: string;
+  method?: string;
+  urlTemplate?: string;
+  url?: string;
+  httpStatus?: number;
+  /** action.run: 1 for the first request of the step, 2 for the first retry… */
+  attempt?: number;
+  responseBytes?: number;
+  /** action.run: why no usable response came (`timeout: …`, `unreachable: …`), redacted. */
+  error?: string;
+  children: ExecutionTreeNode[];
+}
+
+/** The engine's trace as a tree, every text passed through `redact` (the engine already removed secrets; this adds per-caller values). */
+export function traceToTree(trace: readonly TraceEntry[], redact: (s: string) => string = (s) => s): ExecutionTreeNode[] {
+  const nodes = new Map<number, ExecutionTreeNode>();
+  const roots: ExecutionTreeNode[] = [];
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? redact(v) : undefined);
+  const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+  for (const e of trace) {
+    const a = e.attributes;
+    const node: ExecutionTreeNode = { kind: e.name, workflowId: e.workflowId, startedAt: new Date(e.startedAt).toISOString(), durationMs: e.durationMs, status: e.status, children: [] };
+    if (e.stepId !== undefined) node.stepId = e.stepId;
+    const fields: Partial<ExecutionTreeNode> =
+      e.name === 'action.run'
+        ? { method: str(a.method), urlTemplate: str(a.urlTemplate), url: str(a.url), httpStatus: num(a.status), attempt: num(a.attempt), responseBytes: num(a.responseBytes), action: str(a.action), error: str(a.error) }
+        : e.name === 'step.run'
+          ? { outcome: str(a.outcome), attempts: num(a.attempts), retries: num(a.retries), action: str(a.action), target: str(a.target), errorCode: str(a.code) }
+          : { outcome: str(a.outcome), errorCode: str(a.code) };
+    for (const [k, v] of Object.entries(fields)) if (v !== undefined) (node as unknown as Record<string, unknown>)[k] = v;
+    nodes.set(e.id, node);
+    const parent = e.parentId !== undefined ? nodes.get(e.parentId) : undefined;
+    (parent ? parent.children : roots).push(node);
+  }
+  return roots;
+}
+
 /** The MCP result: declared outputs as `structuredContent` (and as JSON text), or an `isError` result naming the step. */
 export function toWorkflowResult(workflowId: string, run: WorkflowRunResult): ToolResultPayload {
   if (run.ok) return { content: [{ type: 'text', text: JSON.stringify(run.outputs) }], structuredContent: run.outputs };
@@ -177,8 +240,9 @@ export async function runWorkflowTool(plan: WorkflowPlan, call: WorkflowCall, de
   }
   const sensitive = [...secretValues, ...Object.values(call.config ?? {}), ...(call.currentUserToken ? [call.currentUserToken] : [])];
   const result = redactSecrets(toWorkflowResult(plan.workflowId, run), sensitive);
-  const steps = traceToSteps(run.trace).map((s) => ({ ...s, url: redactSecrets({ content: [{ type: 'text', text: s.url }] }, sensitive).content[0]!.text as string }));
-  const outcome: WorkflowCallOutcome = { result, steps, ok: run.ok };
+  const redactAll = (text: string): string => redactSecrets({ content: [{ type: 'text', text }] }, sensitive).content[0]!.text as string;
+  const steps = traceToSteps(run.trace).map((s) => ({ ...s, url: redactAll(s.url) }));
+  const outcome: WorkflowCallOutcome = { result, steps, tree: traceToTree(run.trace, redactAll), ok: run.ok };
   if (!run.ok) {
     outcome.errorCode = `workflow.${run.error!.code}`;
     outcome.message = result.content[0]!.text as string;
