@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type ControlPlaneClient, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
-import { startStreamableMcpServer, type ExternalMcpServer, type FixtureTool } from '../fixtures/mcp-servers.ts';
+import { startSseMcpServer, startStreamableMcpServer, type ExternalMcpServer, type FixtureTool } from '../fixtures/mcp-servers.ts';
 import { startTestStack } from '../helpers.ts';
 
 // Seed 002 externalMcpConfigs: an external MCP server's tools listed alongside, calls proxied by the
@@ -101,5 +101,33 @@ describe('external MCP servers merged into a server', () => {
       { name: 'orders', url: remote.url, tools: ['lookup_order', 'get_ticket'], headerNames: ['authorization'] },
       { name: 'dead', url: expect.any(String), tools: [], headerNames: [] },
     ]);
+  });
+
+  it('keeps serving when an external server dies after registration: its tools answer a clear error, the others work', async () => {
+    const mortal = await startSseMcpServer({ tools: [{ name: 'mortal_tool', description: 'Lives on a legacy SSE server', inputSchema: { type: 'object' } }] });
+    const mixed = await api.request<{ url: string; tools: string[] }>('POST', '/mcp_manager', {
+      name: 'with-mortal',
+      mode: 'NORMAL',
+      selectedTools: [],
+      externalMcpConfigs: [
+        { name: 'orders', url: remote.url, headers: { authorization: `Bearer ${REMOTE_SECRET}` }, tools: ['lookup_order'] },
+        { name: 'mortal', url: mortal.url, tools: [] },
+      ],
+    });
+    expect(mixed.tools).toEqual(['lookup_order', 'mortal_tool']);
+    const client = new Client({ name: 'ext', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(mixed.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    try {
+      expect((await client.callTool({ name: 'mortal_tool', arguments: {} })).content).toEqual([{ type: 'text', text: 'called mortal_tool' }]);
+      await mortal.close();
+      // The list is the cached one of the catalog: the dead server does not break it.
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['lookup_order', 'mortal_tool']);
+      const dead = await client.callTool({ name: 'mortal_tool', arguments: {} });
+      expect(dead.isError).toBe(true);
+      expect(JSON.stringify(dead.content)).toMatch(/mortal/);
+      expect((await client.callTool({ name: 'lookup_order', arguments: { id: 'o-2' } })).content).toEqual([{ type: 'text', text: 'called lookup_order' }]);
+    } finally {
+      await client.close();
+    }
   });
 });
