@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { freePort } from '@toolplane/embedded';
-import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { startTestStack } from '../helpers.ts';
 
 // Issue #8: one trace per tool call across edge → Redis → worker → upstream (and the control plane
@@ -117,10 +117,10 @@ function one(found: ReceivedSpan[], service: string, name: string): ReceivedSpan
   return matches[0]!;
 }
 
-async function callTool(args: Record<string, unknown>, opts: { headers?: Record<string, string>; meta?: Record<string, unknown>; modern?: boolean; apiKey?: string } = {}): Promise<{ status: number; body: string }> {
+async function callTool(args: Record<string, unknown>, opts: { headers?: Record<string, string>; meta?: Record<string, unknown>; modern?: boolean; apiKey?: string; url?: string } = {}): Promise<{ status: number; body: string }> {
   const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'telemetry-e2e', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
   const meta = opts.modern ? { ...envelope, ...opts.meta } : opts.meta;
-  const res = await fetch(example.mcpUrl, {
+  const res = await fetch(opts.url ?? example.mcpUrl, {
     method: 'POST',
     headers: {
       'x-api-key': opts.apiKey ?? stack.bootstrapKey,
@@ -420,5 +420,30 @@ describe('metrics', () => {
     expect(delta(e0, e1, 'toolplane_requests_denied_total', { reason: 'unauthenticated' })).toBe(1);
     expect(delta(e0, e1, 'mcp_server_operation_duration_count', { mcp_method_name: 'tools/call', gen_ai_tool_name: 'get_ticket', error_type: 'tool_error' })).toBe(1);
     expect(w1 + e1).not.toContain(CANARY);
+  });
+
+  it('count calls refused by a rate limit, by server and tool (and as rejected tool calls)', async () => {
+    // The seed descriptor under another slug, with a budget of one call per hour.
+    const limited = ticketSystemDescriptorYaml
+      .replace('slug: "ticket-system"', 'slug: "ticket-system-limited"')
+      .replace('limit: 1000\n    interval_seconds: 60', 'limit: 1\n    interval_seconds: 3600');
+    expect(limited).toContain('slug: "ticket-system-limited"');
+    expect(limited).toContain('limit: 1\n    interval_seconds: 3600');
+    const connector = await api.request<{ id: string }>('POST', '/connectors', limited, 'application/yaml');
+    const instance = await api.request<{ id: string }>('POST', '/connector_instances', { connector_id: connector.id, name: 'limited-instance', base_url: upstream.url, credentials: { api_key: CANARY } });
+    const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name: 'telemetry-limited', mode: 'NORMAL', connectorInstanceId: instance.id });
+
+    const w0 = await scrape('worker');
+    const first = await callTool({ ticket_id: 'TCK-1' }, { url: server.url });
+    const second = await callTool({ ticket_id: 'TCK-1' }, { url: server.url });
+    expect(first.body).not.toContain('"isError":true');
+    expect(second.body).toContain('Rate limit reached for this API (1 calls per 3600 s)');
+    const w1 = await scrape('worker');
+    const delta = (name: string, labels: Record<string, string>) => sample(w1, name, labels) - sample(w0, name, labels);
+    expect(delta('toolplane_rate_limited_total', { server: server.id, tool: 'get_ticket' })).toBe(1);
+    expect(delta('toolplane_tool_calls_total', { server: server.id, tool: 'get_ticket', outcome: 'rejected' })).toBe(1);
+    expect(delta('toolplane_tool_calls_total', { server: server.id, tool: 'get_ticket', outcome: 'success' })).toBe(1);
+    // The other server's budget is untouched.
+    expect(delta('toolplane_rate_limited_total', { server: example.serverId, tool: 'get_ticket' })).toBe(0);
   });
 });
