@@ -7,14 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { ServiceProcess, Stack } from '@toolplane/cli';
 // Not a dependency of tests/: the package's source (readers are allowed in tests, never in services but the worker).
-import { AwsSecretsReader, LocalSealedSecretsReader } from '../../packages/secrets/src/index.ts';
+import { AwsSecretsReader, AwsSecretsWriter, LocalSealedSecretsReader } from '../../packages/secrets/src/index.ts';
 import { startTestStack } from '../helpers.ts';
 
 /**
  * The secrets REST API on the real stack: per workspace and per MCP server, metadata only in
  * responses, problem+json validation, rotation reaching the worker through the invalidation message
  * (not the cache TTL: it is 10 minutes here), the control plane's identity unable to read what it
- * wrote (embedded backend), and the same API on the AWS backend (moto_server).
+ * wrote (embedded backend), and the same API on the AWS backend (moto_server). Separately, with a
+ * 1-second cache: a rotation made directly in Secrets Manager (no message) is used once it expires.
  */
 
 const valueA = `sk-a-${randomBytes(12).toString('hex')}`;
@@ -205,6 +206,53 @@ describe('secrets REST API (embedded sealed store)', () => {
     expect(responses.length).toBeGreaterThan(20);
     const leaks = responses.filter((r) => r.includes(valueA) || r.includes(valueB));
     expect(leaks).toEqual([]);
+  });
+});
+
+describe('a rotation nobody announced (AWS rotation outside Toolplane) reaches the worker within its cache TTL', () => {
+  let stack: Stack;
+  let rest: ReturnType<typeof restClient>;
+  const prefix = `tp-e2e-ttl-${randomBytes(4).toString('hex')}/`;
+  const aws = () => ({ region: 'us-east-1', endpoint: process.env.TEST_MOTO_URL!, namePrefix: prefix, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+
+  beforeAll(async () => {
+    if (!process.env.TEST_MOTO_URL) throw new Error(process.env.TEST_MOTO_ERROR ?? 'TEST_MOTO_URL is not set (tests/setup/global-setup.js starts moto_server)');
+    ({ stack } = await startTestStack('secrets-ttl', {
+      env: {
+        SECRETS_BACKEND: 'aws',
+        AWS_REGION: 'us-east-1',
+        SECRETS_AWS_ENDPOINT: process.env.TEST_MOTO_URL,
+        SECRETS_NAME_PREFIX: prefix,
+        AWS_ACCESS_KEY_ID: 'testing',
+        AWS_SECRET_ACCESS_KEY: 'testing',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+      serviceEnv: { worker: { SECRETS_CACHE_TTL_MS: '1000' } },
+    }));
+    rest = restClient(stack, []);
+  }, 120_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('uses the new value once the cached one expired, without any invalidation message', async () => {
+    const server = (await rest('POST', '/mcp_manager', { name: 'ttl-secretive', mode: 'NORMAL' })).body as { id: string; url: string };
+    expect((await rest('POST', `/mcp_servers/${server.id}/deploy`, { definition: flowDoc() })).status).toBe(201);
+    expect((await rest('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: valueA })).status).toBe(201);
+    expect(await untilWhich(stack, server.url, 'A')).toContain('A');
+    // Rotated directly in Secrets Manager: the control plane publishes nothing, only expiry can help.
+    const awsName = `ws/${await workspaceOf(stack)}/servers/${server.id}/secrets/API_KEY`;
+    await new AwsSecretsWriter(aws()).put(awsName, valueB);
+    expect(await new AwsSecretsReader(aws()).get(awsName)).toBe(valueB);
+    const answers: string[] = [];
+    for (let i = 0; i < 100 && answers.at(-1) !== 'B'; i++) {
+      const r = await callTool(stack, server.url, 'whoami');
+      answers.push(r.isError ? `error: ${JSON.stringify(r.content)}` : String((r.structuredContent as { which?: string }).which));
+      if (answers.at(-1) !== 'B') await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(answers.at(-1)).toBe('B');
+    expect(answers.filter((a) => a !== 'A' && a !== 'B')).toEqual([]);
   });
 });
 
