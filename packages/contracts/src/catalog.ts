@@ -173,5 +173,31 @@ export const ApiKeyRecord = z.object({
   workspaceId: z.string(),
   scopes: z.array(z.string()),
   revoked: z.boolean().default(false),
+  /** The only servers this key may reach; absent = every server of its workspace. */
+  serverIds: z.array(z.string()).optional(),
 });
 export type ApiKeyRecord = z.infer<typeof ApiKeyRecord>;
+
+/** Who an access policy grants (ADR 0013). `value` is a key id, a `sub`, a group or a user name; "*" = any (not for api_key). */
+export const PolicyPrincipal = z.object({
+  type: z.enum(['api_key', 'oauth_subject', 'oauth_group', 'external_user']),
+  value: z.string().min(1).max(200),
+});
+export type PolicyPrincipal = z.infer<typeof PolicyPrincipal>;
+
+/** One allow rule: these principals may use these servers' tools (`["*"]` = all). */
+export const AccessPolicyRule = z.object({
+  id: z.string(),
+  principals: z.array(PolicyPrincipal),
+  servers: z.array(z.string()),
+  tools: z.array(z.string()),
+});
+export type AccessPolicyRule = z.infer<typeof AccessPolicyRule>;
+
+/** A workspace's access policies as published to Redis for the edge (deny by default). */
+export const WorkspaceAccess = z.object({
+  v: z.literal(1),
+  workspaceId: z.string(),
+  policies: z.array(AccessPolicyRule),
+});
+export type WorkspaceAccess = z.infer<typeof WorkspaceAccess>;

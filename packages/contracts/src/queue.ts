@@ -16,6 +16,12 @@ export function redisKeys(prefix: string) {
     /** One immutable catalog version (workers read it, so calls enqueued just before an update still run). */
     catalogVersion: (serverId: string, version: number) => `${prefix}:catalog:${serverId}:v${version}`,
     apiKeys: `${prefix}:apikeys`,
+    /** Hash: API key id → epoch ms of its last use (edges write it at most once a minute per key). */
+    apiKeyLastUsed: `${prefix}:apikeys:last-used`,
+    /** String (JSON WorkspaceAccess): a workspace's access policies (edges read it). */
+    access: (workspaceId: string) => `${prefix}:access:${workspaceId}`,
+    /** Pub/sub: a workspace id whose access policies changed. */
+    accessChanged: `${prefix}:events:access`,
     /** Pub/sub: a server id whose catalog changed (or was deleted). */
     catalogChanged: `${prefix}:events:catalog`,
     /** Pub/sub: an API key hash that changed (created, revoked). */

@@ -13,8 +13,9 @@ import { bootstrap } from './bootstrap.ts';
 import { createDb, type Db } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
 import type { ControlPlaneEnv } from './env.ts';
-import { requireApiKey } from './http/auth.ts';
+import { enforceServerRestriction, requireApiKey } from './http/auth.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
+import { accessPoliciesRouter, republishAccess } from './modules/access-policies.ts';
 import { apiKeysRouter } from './modules/api-keys.ts';
 import { connectorInstancesRouter } from './modules/connector-instances.ts';
 import { connectorsRouter } from './modules/connectors.ts';
@@ -24,6 +25,7 @@ import { deploymentsRouter } from './modules/deployments.ts';
 import { applyRetention, executionRecordsRouter, storeExecutionRecords } from './modules/execution-records.ts';
 import { serverSecretsRouter, workspaceSecretsRouter } from './modules/secrets.ts';
 import { republishAll, serversRouter } from './modules/servers.ts';
+import { workspacesRouter } from './modules/workspaces.ts';
 import { RuntimePublisher } from './publisher.ts';
 
 export interface ControlPlaneDeps {
@@ -79,7 +81,9 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
     }
   });
   const api = express.Router();
-  api.use(requireApiKey(db));
+  api.use(requireApiKey(db, { redis, prefix: env.REDIS_PREFIX }));
+  // Keys limited to servers reach only those servers' endpoints (ADR 0013).
+  api.use(enforceServerRestriction());
   api.use('/connectors', connectorsRouter(db, publisher, tasks, env.MAX_BODY_BYTES));
   api.use('/connector_instances', connectorInstancesRouter(db, secrets, publisher, tasks, env.MAX_BODY_BYTES));
   api.use('/mcp_manager/:id/debug_sessions', debugSessionsRouter(db, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
@@ -91,6 +95,8 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/execution_records', executionRecordsRouter(db));
   api.use('/external_users', externalUsersRouter(db, secrets, publisher, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
   api.use('/api_keys', express.json({ limit: env.MAX_BODY_BYTES }), apiKeysRouter(db, publisher));
+  api.use('/access_policies', accessPoliciesRouter(db, publisher, env.MAX_BODY_BYTES));
+  api.use('/workspaces', workspacesRouter(db, publisher, env.MAX_BODY_BYTES));
   http.use('/api/v1', api);
   http.use(notFoundHandler);
   http.use(errorHandler(log));
@@ -121,6 +127,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       retentionTimer = setInterval(() => void retention(), 10 * 60_000);
       retentionTimer.unref();
       const published = await republishAll(db, publisher);
+      await republishAccess(db, publisher);
       await republishUsers(db, redis, env.REDIS_PREFIX);
       for (const s of await db.debugSession.findMany({ where: { closedAt: null, endsAt: { gt: new Date() } } })) await publishDebugSession(redis, env.REDIS_PREFIX, s);
       log.info({ workspaceId, ...published }, 'runtime state published');

@@ -1,4 +1,4 @@
-import type { ApiKeyRecord, Catalog } from '@toolplane/contracts';
+import type { ApiKeyRecord, Catalog, WorkspaceAccess } from '@toolplane/contracts';
 import { redisKeys, type RedisKeys } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
 
@@ -40,5 +40,18 @@ export class RuntimePublisher {
   async removeApiKey(hash: string): Promise<void> {
     await this.redis.hdel(this.keys.apiKeys, hash);
     await this.redis.publish(this.keys.apiKeyChanged, hash);
+  }
+
+  /** A workspace's access policies (ADR 0013), replaced as a whole; edges drop their copy on the message. */
+  async publishAccess(access: WorkspaceAccess): Promise<void> {
+    await this.redis.set(this.keys.access(access.workspaceId), JSON.stringify(access));
+    await this.redis.publish(this.keys.accessChanged, access.workspaceId);
+  }
+
+  /** Last use per key id (epoch ms) as recorded by edges and the control plane. */
+  async apiKeysLastUsed(keyIds: string[]): Promise<(number | undefined)[]> {
+    if (keyIds.length === 0) return [];
+    const values = await this.redis.hmget(this.keys.apiKeyLastUsed, ...keyIds);
+    return values.map((v) => (v ? Number(v) : undefined));
   }
 }

@@ -27,6 +27,20 @@ export class ApiKeyCache {
     else this.cache.clear();
   }
 
+  private readonly lastWritten = new Map<string, number>();
+
+  /**
+   * Records the key's last use for `GET /api_keys`: one HSET per key and edge process per minute at
+   * most (fire and forget; last use is informative, never worth a failed call).
+   */
+  touch(keyId: string): void {
+    const now = Date.now();
+    if ((this.lastWritten.get(keyId) ?? 0) > now - 60_000) return;
+    if (this.lastWritten.size > 100_000) this.lastWritten.clear();
+    this.lastWritten.set(keyId, now);
+    this.redis.hset(this.keys.apiKeyLastUsed, keyId, String(now)).catch(() => this.lastWritten.delete(keyId));
+  }
+
   async authenticate(key: string): Promise<ApiKeyRecord | null> {
     const hash = hashApiKey(key);
     const hit = this.cache.get(hash);

@@ -8,6 +8,7 @@ import { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import express, { type Request, type Response } from 'express';
 import { Redis } from 'ioredis';
+import { AccessPolicyCache, decideAccess, restrictCatalog, writeDenial, type CallerIdentity } from './access.ts';
 import { ApiKeyCache } from './api-keys.ts';
 import { CatalogCache } from './catalogs.ts';
 import type { EdgeEnv } from './env.ts';
@@ -35,6 +36,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const keys = redisKeys(env.REDIS_PREFIX);
   const apiKeys = new ApiKeyCache(redis, env.REDIS_PREFIX, env.API_KEY_CACHE_TTL_MS);
   const catalogs = new CatalogCache(redis, env.REDIS_PREFIX);
+  const accessPolicies = new AccessPolicyCache(redis, env.REDIS_PREFIX, env.API_KEY_CACHE_TTL_MS);
   const invocations = new InvocationClient({ redis, prefix: env.REDIS_PREFIX, edgeId });
   const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, { maxLen: 100_000, onError: (err) => log.error({ err }, 'execution records could not be written') });
   const toolDeps = { invocations, records, timeoutMs: env.TOOL_CALL_TIMEOUT_MS, log };
@@ -44,11 +46,13 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   events.on('message', (channel: string, message: string) => {
     if (channel === keys.catalogChanged) catalogs.invalidate(message);
     else if (channel === keys.apiKeyChanged) apiKeys.invalidate(message);
+    else if (channel === keys.accessChanged) accessPolicies.invalidate(message);
   });
   // After a reconnect, messages sent meanwhile are lost: drop everything cached (revocations included).
   events.on('ready', () => {
     catalogs.invalidate(undefined);
     apiKeys.invalidate(undefined);
+    accessPolicies.invalidate(undefined);
   });
 
   const oauth =
@@ -69,6 +73,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       'www-authenticate': oauth ? oauth.challenge(serverId, error) : 'ApiKey header="x-api-key"',
     });
     let principal: { workspaceId: string; keyId?: string; subject?: string; username?: string; userId?: string };
+    let identity: CallerIdentity;
     let loaded: Awaited<ReturnType<typeof catalogs.get>>;
     if (key) {
       const record = await apiKeys.authenticate(key);
@@ -78,6 +83,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       // A server of another workspace is indistinguishable from a missing one.
       if (!loaded || loaded.catalog.workspaceId !== record.workspaceId) return jsonRpcError(res, 404, -32002, `MCP server ${serverId} not found.`);
       principal = { workspaceId: record.workspaceId, keyId: record.keyId };
+      identity = { keyId: record.keyId, keyServerIds: record.serverIds };
+      apiKeys.touch(record.keyId);
     } else if (bearer && oauth) {
       // The token's audience is this server's resource URL, so a valid token is valid for this server only.
       const check = await oauth.verify(bearer, serverId);
@@ -85,9 +92,11 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       loaded = await catalogs.get(serverId);
       if (!loaded) return jsonRpcError(res, 404, -32002, `MCP server ${serverId} not found.`);
       principal = { workspaceId: loaded.catalog.workspaceId, subject: check.subject };
+      identity = { subject: check.subject, groups: check.groups };
     } else if ((loaded = await catalogs.get(serverId))?.catalog.isPublic) {
       // Seed 002 `isPublic`: anyone may list and call this server's tools, without a key.
       principal = { workspaceId: loaded.catalog.workspaceId, subject: 'anonymous' };
+      identity = { anonymous: true };
     } else {
       return jsonRpcError(res, 401, -32001, oauth ? 'Authentication required: send an OAuth access token or an x-api-key header.' : 'Authentication required: send your API key in the x-api-key header.', challenge());
     }
@@ -98,7 +107,19 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       if (!userId) return jsonRpcError(res, 403, -32001, `Unknown user "${username}" (x-username): create it with POST /api/v1/external_users.`);
       principal.username = username;
       principal.userId = userId;
+      identity.username = username;
     }
+    // Access policies (ADR 0013): no access to the server is a 403 (a tools/call among it is recorded);
+    // partial access narrows the catalog this caller sees and may call.
+    const decision = decideAccess(await accessPolicies.get(principal.workspaceId), identity, serverId);
+    if (!decision.allowed) {
+      const body = req.body as { method?: unknown; params?: { name?: unknown } } | undefined;
+      if (body?.method === 'tools/call' && typeof body.params?.name === 'string') {
+        writeDenial(records, principal, serverId, loaded.catalog.version, body.params.name, decision.reason);
+      }
+      return jsonRpcError(res, 403, -32001, decision.reason);
+    }
+    loaded = restrictCatalog(loaded, decision.grant, decision.who);
     const clientId = principal.keyId ?? `oauth:${principal.subject}`;
     return { principal, loaded, clientId };
   }
@@ -199,7 +220,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       return addr ? `http://${env.HOST}:${addr.port}` : undefined;
     },
     async start() {
-      await events.subscribe(keys.catalogChanged, keys.apiKeyChanged);
+      await events.subscribe(keys.catalogChanged, keys.apiKeyChanged, keys.accessChanged);
       await invocations.start();
       await new Promise<void>((resolve, reject) => {
         server = http.listen(env.PORT, env.HOST, () => resolve());

@@ -8,7 +8,7 @@ export interface OAuthConfig {
 }
 
 export type TokenCheck =
-  | { ok: true; subject: string; scopes: string[]; claims: JWTPayload }
+  | { ok: true; subject: string; scopes: string[]; groups: string[]; claims: JWTPayload }
   | { ok: false; status: 401 | 403; error: 'invalid_token' | 'insufficient_scope'; description: string };
 
 /**
@@ -58,7 +58,7 @@ export class OAuthResourceServer {
       if (!scopes.includes(this.config.requiredScope)) {
         return { ok: false, status: 403, error: 'insufficient_scope', description: `the token lacks the "${this.config.requiredScope}" scope` };
       }
-      return { ok: true, subject: payload.sub ?? 'unknown', scopes, claims: payload };
+      return { ok: true, subject: payload.sub ?? 'unknown', scopes, groups: groupsOf(payload), claims: payload };
     } catch (err) {
       const description =
         err instanceof errors.JWTExpired ? 'the token has expired'
@@ -67,4 +67,12 @@ export class OAuthResourceServer {
       return { ok: false, status: 401, error: 'invalid_token', description };
     }
   }
+}
+
+/** The token's groups for access policies (ADR 0013): the `groups` claim, an array or a space-separated string. */
+export function groupsOf(payload: JWTPayload): string[] {
+  const claim = payload.groups;
+  if (Array.isArray(claim)) return claim.filter((g): g is string => typeof g === 'string' && g.length > 0);
+  if (typeof claim === 'string') return claim.split(' ').filter(Boolean);
+  return [];
 }

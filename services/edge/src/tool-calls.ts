@@ -4,6 +4,7 @@ import { AppError, toAppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import { attr, currentTraceIds, endSpan, MESSAGING_SYSTEM_BULLMQ, noopSpan, recordToolCall, SpanKind, startSpan, traceparentOf, tracingEnabled } from '@toolplane/telemetry';
+import { deniedToolCall } from './access.ts';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
 import { structured } from './smart-mode.ts';
 
@@ -22,6 +23,10 @@ export class UnknownToolError extends Error {
     super(`Unknown tool: ${tool}`);
     this.tool = tool;
   }
+}
+
+function throwUnknownTool(name: string): never {
+  throw new UnknownToolError(name);
 }
 
 function errorResult(text: string): ToolResultPayload {
@@ -46,7 +51,8 @@ export async function callTool(
     return callMetaTool(deps, loaded, principal, meta, args ?? {}, signal);
   }
   const tool = loaded.tools.get(name);
-  if (!tool) throw new UnknownToolError(name);
+  // A tool the caller's access policies hide is refused (isError + execution record), not unknown.
+  if (!tool) return deniedToolCall(deps.records, loaded, principal, name) ?? throwUnknownTool(name);
   return runTool(deps, loaded, principal, tool, args ?? {}, signal);
 }
 
@@ -65,13 +71,13 @@ async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal
     }
     case 'describe_tool': {
       const target = loaded.tools.get(String(input.name));
-      if (!target) return unknown(String(input.name));
+      if (!target) return deniedToolCall(deps.records, loaded, principal, String(input.name), false) ?? unknown(String(input.name));
       const source = loaded.catalog.tools.find((t) => t.tool.name === target.def.name)?.source;
       return structured({ ...target.def, ...(source ? { source } : {}) });
     }
     case 'execute_tool': {
       const target = loaded.tools.get(String(input.name));
-      if (!target) return unknown(String(input.name));
+      if (!target) return deniedToolCall(deps.records, loaded, principal, String(input.name)) ?? unknown(String(input.name));
       return runTool(deps, loaded, principal, target, (input.arguments ?? {}) as Record<string, unknown>, signal);
     }
     case 'list_connections': {

@@ -1,11 +1,16 @@
 import { createHash } from 'node:crypto';
-import { AuthError } from '@toolplane/errors';
+import { redisKeys } from '@toolplane/contracts';
+import { AuthError, NotFoundError, toProblem, type AppError } from '@toolplane/errors';
 import type { NextFunction, Request, Response } from 'express';
+import type { Redis } from 'ioredis';
 import type { Db } from '../db/client.ts';
 
 export interface Caller {
   workspaceId: string;
   keyId: string;
+  scopes: string[];
+  /** The only servers this key may touch; undefined = every server of the workspace. */
+  serverIds?: string[] | undefined;
 }
 
 export function hashApiKey(key: string): string {
@@ -20,15 +25,92 @@ export function caller(req: Request): Caller {
   return c;
 }
 
+/**
+ * Records a key's last use in Redis (the hash the edge writes too), at most once a minute per key and
+ * process; `GET /api_keys` merges it. Failures are ignored: last use is informative.
+ */
+export function lastUseRecorder(redis: Redis | undefined, prefix: string) {
+  const written = new Map<string, number>();
+  const key = redisKeys(prefix).apiKeyLastUsed;
+  return (keyId: string) => {
+    const now = Date.now();
+    if (!redis || (written.get(keyId) ?? 0) > now - 60_000) return;
+    written.set(keyId, now);
+    if (written.size > 10_000) written.clear();
+    redis.hset(key, keyId, String(now)).catch(() => written.delete(keyId));
+  };
+}
+
 /** Management API authentication: `x-api-key`, looked up by hash. */
-export function requireApiKey(db: Db) {
+export function requireApiKey(db: Db, opts: { redis?: Redis; prefix?: string } = {}) {
+  const recordUse = lastUseRecorder(opts.redis, opts.prefix ?? '');
   return async (req: Request, _res: Response, next: NextFunction) => {
     const key = req.header('x-api-key');
     if (!key) throw new AuthError('auth.missing_key', 'the x-api-key header is required');
     const row = await db.apiKey.findUnique({ where: { hash: hashApiKey(key) } });
     if (!row || row.revokedAt) throw new AuthError('auth.invalid_key', 'the API key is invalid or revoked');
     if (!row.scopes.includes('management')) throw new AuthError('auth.forbidden', 'this API key has no "management" scope');
-    callers.set(req, { workspaceId: row.workspaceId, keyId: row.id });
+    callers.set(req, { workspaceId: row.workspaceId, keyId: row.id, scopes: row.scopes, ...(row.serverIds.length > 0 ? { serverIds: row.serverIds } : {}) });
+    recordUse(row.id);
     next();
+  };
+}
+
+/** Routes where a server id is the first path segment after the mount point. */
+const serverScoped = /^\/(?:mcp_manager|mcp_servers)\/([^/]+)(?:\/|$)/;
+
+/**
+ * Keys limited to servers (`serverIds`) on the management API: they reach only `/mcp_manager/{id}/…`
+ * and `/mcp_servers/{id}/…` of their servers (another id is a 404, as in another workspace), the server
+ * list filtered to theirs, and execution records of their servers. Workspace-wide endpoints (connectors,
+ * instances, secrets, users, keys, policies, creating servers) need an unrestricted key (403).
+ */
+export function enforceServerRestriction() {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const { serverIds } = caller(req);
+    if (!serverIds) return next();
+    const allowed = new Set(serverIds);
+    const scoped = serverScoped.exec(req.path);
+    if (scoped && scoped[1] !== 'load-tools-from-url') {
+      if (!allowed.has(decodeURIComponent(scoped[1]!))) throw new NotFoundError('MCP server', decodeURIComponent(scoped[1]!));
+      return next();
+    }
+    if (req.method === 'GET' && /^\/mcp_manager\/?$/.test(req.path)) {
+      filterJson(res, (body) => {
+        const b = body as { data?: { id: string }[]; pagination?: { total?: number } };
+        if (Array.isArray(b?.data)) b.data = b.data.filter((s) => allowed.has(s.id));
+        return b;
+      });
+      return next();
+    }
+    if (req.method === 'GET' && /^\/execution_records(?:\/|$)/.test(req.path)) {
+      const single = /^\/execution_records\/([^/]+)\/?$/.exec(req.path);
+      if (!single) {
+        const requested = typeof req.query.server_id === 'string' ? req.query.server_id : undefined;
+        if (!requested || !allowed.has(requested)) throw new AuthError('auth.forbidden', `this API key is limited to servers ${serverIds.join(', ')}: pass one of them as server_id`);
+        return next();
+      }
+      filterJson(res, (body) => {
+        const serverId = (body as { server_id?: string } | undefined)?.server_id;
+        if (serverId !== undefined && !allowed.has(serverId)) throw new NotFoundError('execution record', single[1]!);
+        return body;
+      });
+      return next();
+    }
+    throw new AuthError('auth.forbidden', `this API key is limited to servers ${serverIds.join(', ')}; ${req.method} ${req.baseUrl}${req.path} needs a key without a server restriction`);
+  };
+}
+
+/** Rewrites a JSON response body of a successful answer before it is sent; a throw becomes that error's problem+json. */
+function filterJson(res: Response, rewrite: (body: unknown) => unknown): void {
+  const json = res.json.bind(res);
+  res.json = (body: unknown) => {
+    if (res.statusCode >= 300) return json(body);
+    try {
+      return json(rewrite(body));
+    } catch (err) {
+      const problem = toProblem(err as AppError);
+      return res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+    }
   };
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { NotFoundError } from '@toolplane/errors';
+import type { ApiKeyRecord } from '@toolplane/contracts';
+import { AuthError, NotFoundError, UserError, ValidationError, type ProblemIssue } from '@toolplane/errors';
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
@@ -7,49 +8,117 @@ import { caller, hashApiKey } from '../http/auth.ts';
 import { isUuid } from './ids.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 
-export const apiKeyScopes = ['management', 'runtime'] as const;
+/** management: the REST API; runtime: MCP on the edge; admin: the organization's workspaces (POST /workspaces). */
+export const apiKeyScopes = ['management', 'runtime', 'admin'] as const;
 
-const CreateApiKeyBody = z.object({
-  name: z.string().min(1).max(100),
-  scopes: z.array(z.enum(apiKeyScopes)).min(1).default(['management', 'runtime']),
-});
+const ServerIds = z.array(z.string().min(1)).min(1, 'must name at least one server (omit it for every server of the workspace)').max(100);
+
+const CreateApiKeyBody = z
+  .object({
+    name: z.string().min(1).max(100),
+    scopes: z.array(z.enum(apiKeyScopes)).min(1).default(['management', 'runtime']),
+    serverIds: ServerIds.optional(),
+  })
+  .strict();
+
+const UpdateApiKeyBody = z
+  .object({
+    name: z.string().min(1).max(100).optional(),
+    /** null lifts the restriction. */
+    serverIds: ServerIds.nullable().optional(),
+  })
+  .strict();
 
 /** A new key value: a recognisable prefix plus 32 random bytes. */
 export function newApiKeyValue(): string {
   return `tp_${randomBytes(32).toString('base64url')}`;
 }
 
-export async function createApiKey(db: Db, publisher: RuntimePublisher, input: { workspaceId: string; name: string; scopes: string[]; value?: string }) {
+type KeyRow = { id: string; workspaceId: string; name: string; prefix: string; hash: string; scopes: string[]; serverIds: string[]; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null };
+
+/** What the edge reads from Redis for a key (hash → record). */
+export function apiKeyRecord(row: Pick<KeyRow, 'id' | 'workspaceId' | 'scopes' | 'serverIds'>): ApiKeyRecord {
+  return { keyId: row.id, workspaceId: row.workspaceId, scopes: row.scopes, revoked: false, ...(row.serverIds.length > 0 ? { serverIds: row.serverIds } : {}) };
+}
+
+export async function createApiKey(db: Db, publisher: RuntimePublisher, input: { workspaceId: string; name: string; scopes: string[]; serverIds?: string[] | undefined; value?: string }) {
   const value = input.value ?? newApiKeyValue();
   const hash = hashApiKey(value);
   const row = await db.$transaction(async (tx) => {
-    const created = await tx.apiKey.create({ data: { workspaceId: input.workspaceId, name: input.name, prefix: value.slice(0, 10), hash, scopes: input.scopes } });
-    await publisher.publishApiKey(hash, { keyId: created.id, workspaceId: created.workspaceId, scopes: created.scopes, revoked: false });
+    const created = await tx.apiKey.create({ data: { workspaceId: input.workspaceId, name: input.name, prefix: value.slice(0, 10), hash, scopes: input.scopes, serverIds: input.serverIds ?? [] } });
+    await publisher.publishApiKey(hash, apiKeyRecord(created));
     return created;
   });
   return { row, value };
 }
 
-function present(row: { id: string; name: string; prefix: string; scopes: string[]; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null }) {
-  return { id: row.id, name: row.name, prefix: row.prefix, scopes: row.scopes, createdAt: row.createdAt, lastUsedAt: row.lastUsedAt, revokedAt: row.revokedAt };
+function present(row: KeyRow, lastUsed?: number) {
+  const recorded = lastUsed !== undefined ? new Date(lastUsed) : null;
+  const lastUsedAt = recorded && (!row.lastUsedAt || recorded > row.lastUsedAt) ? recorded : row.lastUsedAt;
+  return { id: row.id, name: row.name, prefix: row.prefix, scopes: row.scopes, serverIds: row.serverIds.length > 0 ? row.serverIds : null, createdAt: row.createdAt, lastUsedAt, revokedAt: row.revokedAt };
+}
+
+/** Every id must be a server of the workspace: one issue per unknown id. */
+async function serverIdIssues(db: Db, workspaceId: string, ids: string[] | null | undefined, path: string): Promise<ProblemIssue[]> {
+  if (!ids) return [];
+  const valid = ids.filter(isUuid);
+  const found = new Set((await db.mcpServer.findMany({ where: { workspaceId, id: { in: valid } }, select: { id: true } })).map((s) => s.id));
+  return ids.flatMap((id, i) => (found.has(id) ? [] : [{ path: `${path}/${i}`, message: `no MCP server ${id} in this workspace` }]));
 }
 
 export function apiKeysRouter(db: Db, publisher: RuntimePublisher): Router {
   const r = Router();
+  const byId = async (req: { params: { id?: string } } & Parameters<typeof caller>[0]) => {
+    const row = isUuid(req.params.id) ? await db.apiKey.findFirst({ where: { id: req.params.id, workspaceId: caller(req).workspaceId } }) : null;
+    if (!row) throw new NotFoundError('API key', String(req.params.id));
+    return row;
+  };
+  // Last use: the hash edges write (at most once a minute per key) merged with the stored column, which
+  // is brought forward here so that the value survives a Redis restart.
+  const withLastUse = async (rows: KeyRow[]) => {
+    const recorded = await publisher.apiKeysLastUsed(rows.map((k) => k.id)).catch(() => rows.map(() => undefined));
+    const stale = rows.flatMap((k, i) => (recorded[i] !== undefined && (!k.lastUsedAt || recorded[i]! > k.lastUsedAt.getTime()) ? [{ id: k.id, at: new Date(recorded[i]!) }] : []));
+    for (const s of stale) await db.apiKey.update({ where: { id: s.id }, data: { lastUsedAt: s.at } }).catch(() => undefined);
+    return rows.map((k, i) => present(k, recorded[i]));
+  };
+
   r.post('/', async (req, res) => {
     const body = CreateApiKeyBody.parse(req.body ?? {});
-    const { row, value } = await createApiKey(db, publisher, { workspaceId: caller(req).workspaceId, ...body });
+    const me = caller(req);
+    // No escalation: a key grants only scopes it has itself.
+    const issues = body.scopes.flatMap((s, i) => (me.scopes.includes(s) ? [] : [{ path: `/scopes/${i}`, message: `this API key has no "${s}" scope to grant` }]));
+    issues.push(...(await serverIdIssues(db, me.workspaceId, body.serverIds, '/serverIds')));
+    if (issues.length > 0) throw new ValidationError('the API key is invalid', issues, 'request.invalid');
+    const { row, value } = await createApiKey(db, publisher, { workspaceId: me.workspaceId, ...body });
     res.status(201).json({ ...present(row), key: value });
   });
   r.get('/', async (req, res) => {
     const rows = await db.apiKey.findMany({ where: { workspaceId: caller(req).workspaceId }, orderBy: { createdAt: 'asc' } });
-    res.json({ data: rows.map(present) });
+    res.json({ data: await withLastUse(rows) });
+  });
+  r.get('/:id', async (req, res) => {
+    res.json((await withLastUse([await byId(req)]))[0]);
+  });
+  // Renames, restricts or lifts a key's server restriction; every edge sees the change at once.
+  r.patch('/:id', async (req, res) => {
+    const body = UpdateApiKeyBody.parse(req.body ?? {});
+    const row = await byId(req);
+    const issues = await serverIdIssues(db, row.workspaceId, body.serverIds, '/serverIds');
+    if (issues.length > 0) throw new ValidationError('the API key update is invalid', issues, 'request.invalid');
+    if (row.revokedAt) throw new UserError('resource.conflict', `API key ${row.id} is revoked`, { status: 409 });
+    const updated = await db.$transaction(async (tx) => {
+      const u = await tx.apiKey.update({
+        where: { id: row.id },
+        data: { ...(body.name !== undefined ? { name: body.name } : {}), ...(body.serverIds !== undefined ? { serverIds: body.serverIds ?? [] } : {}) },
+      });
+      await publisher.publishApiKey(u.hash, apiKeyRecord(u));
+      return u;
+    });
+    res.json((await withLastUse([updated]))[0]);
   });
   // Revocation reaches every edge at once: the key record is removed from Redis and the change announced.
   r.delete('/:id', async (req, res) => {
-    const { workspaceId } = caller(req);
-    const row = isUuid(req.params.id) ? await db.apiKey.findFirst({ where: { id: req.params.id, workspaceId } }) : null;
-    if (!row) throw new NotFoundError('API key', req.params.id);
+    const row = await byId(req);
     if (!row.revokedAt) {
       await db.$transaction(async (tx) => {
         await tx.apiKey.update({ where: { id: row.id }, data: { revokedAt: new Date() } });
@@ -59,4 +128,9 @@ export function apiKeysRouter(db: Db, publisher: RuntimePublisher): Router {
     res.status(204).end();
   });
   return r;
+}
+
+/** Fails unless the caller's key has `scope`. */
+export function requireScope(req: Parameters<typeof caller>[0], scope: string): void {
+  if (!caller(req).scopes.includes(scope)) throw new AuthError('auth.forbidden', `this API key has no "${scope}" scope`);
 }

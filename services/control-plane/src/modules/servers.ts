@@ -11,6 +11,7 @@ import type { Db, Tx } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 import { credentialSecretName, userCredentialSecretName } from './connector-instances.ts';
+import { apiKeyRecord } from './api-keys.ts';
 import { withWorkflowTools } from './deployments.ts';
 import { isUuid } from './ids.ts';
 
@@ -403,6 +404,6 @@ export async function republishAll(db: Db, publisher: RuntimePublisher): Promise
     }
   }
   const keys = await db.apiKey.findMany({ where: { revokedAt: null } });
-  for (const k of keys) await publisher.publishApiKey(k.hash, { keyId: k.id, workspaceId: k.workspaceId, scopes: k.scopes, revoked: false });
+  for (const k of keys) await publisher.publishApiKey(k.hash, apiKeyRecord(k));
   return { catalogs, keys: keys.length };
 }

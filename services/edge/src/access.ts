@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import { redisKeys, WorkspaceAccess, type AccessPolicyRule, type PolicyPrincipal, type Principal, type RedisKeys, type ToolResultPayload } from '@toolplane/contracts';
+import type { ExecutionRecordSink } from '@toolplane/queue';
+import { currentTraceIds, recordDenied, recordToolCall } from '@toolplane/telemetry';
+import type { Redis } from 'ioredis';
+import type { LoadedCatalog } from './catalogs.ts';
+import { ToolSearch } from './smart-mode.ts';
+
+/**
+ * Access policies on the edge (ADR 0013). Each workspace's policies come from Redis (published by
+ * the control plane, cached here, dropped on the access channel), so a decision never touches the
+ * database. Allow rules only: whatever no rule grants is denied, except that API keys no policy
+ * names keep access to every server of their workspace (bounded by the key's `serverIds`).
+ */
+export class AccessPolicyCache {
+  private readonly cache = new Map<string, { access: Promise<WorkspaceAccess>; expires: number }>();
+  private readonly keys: RedisKeys;
+  private readonly redis: Redis;
+  private readonly ttlMs: number;
+  constructor(redis: Redis, prefix: string, ttlMs: number) {
+    this.redis = redis;
+    this.ttlMs = ttlMs;
+    this.keys = redisKeys(prefix);
+  }
+
+  invalidate(workspaceId: string | undefined): void {
+    if (workspaceId) this.cache.delete(workspaceId);
+    else this.cache.clear();
+  }
+
+  get(workspaceId: string): Promise<WorkspaceAccess> {
+    const now = Date.now();
+    const hit = this.cache.get(workspaceId);
+    if (hit && hit.expires > now) return hit.access;
+    const access = this.redis.get(this.keys.access(workspaceId)).then((raw) => (raw ? WorkspaceAccess.parse(JSON.parse(raw)) : { v: 1 as const, workspaceId, policies: [] }));
+    this.cache.set(workspaceId, { access, expires: now + this.ttlMs });
+    access.catch(() => this.cache.delete(workspaceId));
+    return access;
+  }
+}
+
+/** Who is calling, as far as access is concerned. */
+export interface CallerIdentity {
+  keyId?: string | undefined;
+  /** The key's server restriction (absent: every server of the workspace). */
+  keyServerIds?: string[] | undefined;
+  subject?: string | undefined;
+  groups?: string[] | undefined;
+  /** A public server's unauthenticated caller. */
+  anonymous?: boolean | undefined;
+  username?: string | undefined;
+}
+
+/** The tools a caller may use on one server: all of them, or these names. */
+export type ToolGrant = 'all' | ReadonlySet<string>;
+
+export type AccessDecision = { allowed: true; grant: ToolGrant; who: string } | { allowed: false; who: string; reason: string };
+
+function grantOf(policies: AccessPolicyRule[], matches: (p: PolicyPrincipal) => boolean, serverId: string): ToolGrant | null {
+  let any = false;
+  const tools = new Set<string>();
+  for (const policy of policies) {
+    if (!policy.principals.some(matches)) continue;
+    if (!policy.servers.includes('*') && !policy.servers.includes(serverId)) continue;
+    if (policy.tools.includes('*')) return 'all';
+    any = true;
+    for (const t of policy.tools) tools.add(t);
+  }
+  return any ? tools : null;
+}
+
+function intersect(a: ToolGrant, b: ToolGrant): ToolGrant {
+  if (a === 'all') return b;
+  if (b === 'all') return a;
+  return new Set([...a].filter((t) => b.has(t)));
+}
+
+export function describeCaller(id: CallerIdentity): string {
+  const parts = [
+    id.keyId ? `API key ${id.keyId}` : id.subject ? `OAuth subject "${id.subject}"${id.groups?.length ? ` (groups: ${id.groups.join(', ')})` : ''}` : 'anonymous caller',
+    ...(id.username !== undefined ? [`external user "${id.username}"`] : []),
+  ];
+  return parts.join(' for ');
+}
+
+/**
+ * The decision for one caller on one server. The caller's credential (key, token or public access)
+ * and, with `x-username`, the external user must both be granted; the tools are the intersection.
+ */
+export function decideAccess(access: WorkspaceAccess, id: CallerIdentity, serverId: string): AccessDecision {
+  const who = describeCaller(id);
+  const { policies } = access;
+  let grant: ToolGrant;
+  if (id.keyId) {
+    if (id.keyServerIds && !id.keyServerIds.includes(serverId)) return { allowed: false, who, reason: `This API key is limited to other MCP servers (${id.keyServerIds.join(', ')}).` };
+    const named = policies.some((p) => p.principals.some((x) => x.type === 'api_key' && x.value === id.keyId));
+    const g = named ? grantOf(policies, (x) => x.type === 'api_key' && x.value === id.keyId, serverId) : 'all';
+    if (!g) return { allowed: false, who, reason: `Access denied: no access policy grants ${who} access to MCP server ${serverId}.` };
+    grant = g;
+  } else if (id.subject !== undefined && !id.anonymous) {
+    const groups = new Set(id.groups ?? []);
+    const g = grantOf(policies, (x) => (x.type === 'oauth_subject' && (x.value === '*' || x.value === id.subject)) || (x.type === 'oauth_group' && (x.value === '*' ? groups.size > 0 : groups.has(x.value))), serverId);
+    if (!g) return { allowed: false, who, reason: `Access denied: no access policy grants ${who} access to MCP server ${serverId}.` };
+    grant = g;
+  } else {
+    // Seed 002 isPublic: anyone may use the server's tools.
+    grant = 'all';
+  }
+  if (id.username !== undefined) {
+    const g = grantOf(policies, (x) => x.type === 'external_user' && (x.value === '*' || x.value === id.username), serverId);
+    if (!g) return { allowed: false, who, reason: `Access denied: no access policy grants external user "${id.username}" access to MCP server ${serverId}.` };
+    grant = intersect(grant, g);
+  }
+  return { allowed: true, grant, who };
+}
+
+const views = new WeakMap<LoadedCatalog, Map<string, LoadedCatalog>>();
+
+/**
+ * The catalog as this caller may see it: `tools/list`, SMART search and connections show allowed
+ * tools only, and `restriction` lets `tools/call` tell a denied tool from an unknown one. Views are
+ * cached per catalog version and grant; a full grant returns the catalog itself (no cost).
+ */
+export function restrictCatalog(loaded: LoadedCatalog, grant: ToolGrant, who: string): LoadedCatalog {
+  if (grant === 'all') return loaded;
+  const cacheKey = `${who}\u0000${[...grant].sort().join('\u0000')}`;
+  let byGrant = views.get(loaded);
+  const hit = byGrant?.get(cacheKey);
+  if (hit) return hit;
+  const tools = new Map([...loaded.tools].filter(([name]) => grant.has(name)));
+  const catalogTools = loaded.catalog.tools.filter((t) => grant.has(t.tool.name));
+  const smart = loaded.catalog.mode === 'SMART';
+  const view: LoadedCatalog = {
+    ...loaded,
+    catalog: { ...loaded.catalog, tools: catalogTools },
+    tools,
+    list: smart ? loaded.list : loaded.list.filter((t) => grant.has(t.name)),
+    ...(smart ? { search: new ToolSearch(catalogTools) } : {}),
+    restriction: { hidden: (name: string) => loaded.tools.has(name) && !tools.has(name), who },
+  };
+  if (!byGrant) views.set(loaded, (byGrant = new Map()));
+  if (byGrant.size > 1000) byGrant.clear();
+  byGrant.set(cacheKey, view);
+  return view;
+}
+
+/**
+ * For a tool hidden from this caller: the `isError` result saying so (and, unless `record` is false,
+ * an execution record of the refusal). Undefined when the name is not a denied tool.
+ */
+export function deniedToolCall(records: ExecutionRecordSink, loaded: LoadedCatalog, principal: Principal, name: string, record = true): ToolResultPayload | undefined {
+  const restriction = loaded.restriction;
+  if (!restriction?.hidden(name)) return undefined;
+  const message = `Access denied: ${restriction.who} may not use tool "${name}" on this MCP server (no access policy grants it).`;
+  if (record) {
+    recordDenied('policy');
+    recordToolCall(loaded.catalog.serverId, name, 'rejected', 0);
+    writeDenial(records, principal, loaded.catalog.serverId, loaded.catalog.version, name, message);
+  }
+  return { content: [{ type: 'text', text: message }], isError: true };
+}
+
+/** An execution record for a call refused by access control (outcome `rejected`, code `access.denied`). */
+export function writeDenial(records: ExecutionRecordSink, principal: Principal, serverId: string, catalogVersion: number, tool: string, message: string): void {
+  records.add({
+    v: 1,
+    invocationId: randomUUID(),
+    workspaceId: principal.workspaceId,
+    serverId,
+    catalogVersion,
+    tool,
+    caller: { ...(principal.keyId ? { keyId: principal.keyId } : {}), ...(principal.username ? { username: principal.username } : {}) },
+    startedAt: new Date().toISOString(),
+    durationMs: 0,
+    outcome: 'rejected',
+    errorCode: 'access.denied',
+    message,
+    steps: [],
+    ...currentTraceIds(),
+  });
+}
