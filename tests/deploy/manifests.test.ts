@@ -12,6 +12,7 @@ import {
   find,
   findGenerated,
   overlays,
+  parseYaml,
   prepareFieldCheck,
   renderKustomization,
   renderWithComponents,
@@ -271,5 +272,37 @@ describe.each(names)('the %s overlay', (overlay) => {
     else expect(secrets.sort()).toEqual(['toolplane-database', 'toolplane-redis']);
     const generated = findGenerated(objects, 'Secret', 'toolplane-database');
     if (generated) expect(decode(generated.data!).DATABASE_URL).toMatch(/@postgres:5432\//);
+  });
+});
+
+describe('traces in the cluster (issue #8)', () => {
+  const toolplaneEnv = (objects: K8sObject[]) => Object.fromEntries(toolplane(objects).filter((w) => w.service !== 'migrate').map((w) => [w.service, containerEnv(objects, w, w.container).OTEL_EXPORTER_OTLP_ENDPOINT]));
+
+  it('dev: an OpenTelemetry Collector and Jaeger run in the cluster; the three services send OTLP/HTTP to the collector, which exports traces to Jaeger', () => {
+    const objects = rendered.dev!;
+    const collector = find(objects, 'Service', 'otel-collector');
+    const jaeger = find(objects, 'Service', 'jaeger');
+    expect(find(objects, 'Deployment', 'otel-collector').spec.template.spec.containers[0].image).toMatch(/^otel\/opentelemetry-collector-contrib:\d+\.\d+\.\d+$/);
+    expect(find(objects, 'Deployment', 'jaeger').spec.template.spec.containers[0].image).toMatch(/^jaegertracing\/jaeger:2\.\d+\.\d+$/);
+    expect(collector.spec.ports.map((p: { port: number }) => p.port)).toContain(4318);
+    expect(jaeger.spec.ports.map((p: { port: number }) => p.port)).toEqual(expect.arrayContaining([4317, 16686]));
+    expect(toolplaneEnv(objects)).toEqual({ edge: 'http://otel-collector:4318', worker: 'http://otel-collector:4318', 'control-plane': 'http://otel-collector:4318' });
+    // The collector's configuration (mounted from a generated ConfigMap) exports traces to the Jaeger Service.
+    const cm = findGenerated(objects, 'ConfigMap', 'otel-collector-config');
+    expect(cm).toBeDefined();
+    const config = parseYaml(cm!.data!['otel-collector.yaml']!) as { exporters: Record<string, { endpoint?: string }>; service: { pipelines: { traces: { receivers: string[]; exporters: string[] } } } };
+    const traceExporters = config.service.pipelines.traces.exporters;
+    expect(config.service.pipelines.traces.receivers).toContain('otlp');
+    expect(traceExporters.map((e) => config.exporters[e]?.endpoint)).toContain('jaeger:4317');
+    const mounted = find(objects, 'Deployment', 'otel-collector').spec.template.spec.volumes.map((v: { configMap?: { name: string } }) => v.configMap?.name);
+    expect(mounted).toContain(cm!.metadata.name);
+  });
+
+  it('prod: no collector or Jaeger of ours; the services send OTLP to the operator’s collector', () => {
+    const objects = rendered.prod!;
+    expect(objects.filter((o) => ['otel-collector', 'jaeger'].includes(o.metadata.name))).toEqual([]);
+    const endpoints = new Set(Object.values(toolplaneEnv(objects)));
+    expect(endpoints.size).toBe(1);
+    expect([...endpoints][0]).toMatch(/^https?:\/\/[a-z0-9.-]+:4318$/);
   });
 });
