@@ -56,6 +56,16 @@ function reply(req: Seen): { status: number; body: unknown; headers?: Record<str
       return req.headers.authorization === 'Bearer sk-wf-9f8e7d6c5b'
         ? { status: 200, body: { me: 'ann', echoed: req.headers.authorization } }
         : { status: 401, body: { error: 'bad key' } };
+    case 'oauth.example': {
+      // The Arazzo oauth example's token endpoint (form-encoded client credentials).
+      const form = new URLSearchParams(req.body);
+      if (req.method === 'POST' && req.path === '/oauth/token' && form.get('grant_type') === 'client_credentials') {
+        return form.get('client_id') === 'agent-1' && form.get('client_secret') === 'cs-1'
+          ? { status: 200, body: { access_token: 'at-agent-1', token_type: 'Bearer', expires_in: 3600 } }
+          : { status: 200, body: { error: 'invalid_client' } }; // 200 without a token: only the jsonpath criterion catches it
+      }
+      return { status: 404, body: { error: 'no such path' } };
+    }
     default:
       return { status: 404, body: { error: 'no such host' } };
   }
@@ -240,6 +250,51 @@ describe('deployments', () => {
     });
     expect(res.status).toBe(422);
     expect(await res.json()).toMatchObject({ message: 'Invalid MCP server deployment request', errors: [{ path: '/definition' }] });
+  });
+});
+
+describe('Arazzo deployments', () => {
+  const arazzo = new URL('../fixtures/workflows/arazzo/', import.meta.url);
+  const official = (name: string) => readFileSync(new URL(name, arazzo), 'utf8');
+
+  it('oauth.arazzo.yaml with its OpenAPI source as a reference and the server overridden: one tool per workflow, runs through the stack', async () => {
+    const server = await createServer_('arazzo-oauth');
+    const deployed = await api.request<{ id: string; mcp_server_id: string; tools: string[] }>('POST', `/mcp_servers/${server.id}/deploy`, {
+      definition: official('oauth.arazzo.yaml'),
+      references: [{ location: './oauth.openapi.yaml', content: official('oauth.openapi.yaml') }],
+      servers: { 'apim-auth': `${mockUrl}/oauth.example` },
+    });
+    expect(deployed).toMatchObject({ mcp_server_id: server.id });
+    expect([...deployed.tools].sort()).toEqual(['authorization-code-flow', 'client-credentials-flow', 'refresh-token-flow']);
+
+    const client = await connect(server.url);
+    const tools = (await client.listTools()).tools;
+    const cc = tools.find((t) => t.name === 'client-credentials-flow')!;
+    expect(cc.description).toBe('This is how you can get an access token using client credentials.');
+    expect(cc.inputSchema).toMatchObject({ type: 'object', properties: { client_id: { type: 'string' }, client_secret: { type: 'string' } } });
+    expect(cc.outputSchema).toMatchObject({ type: 'object', properties: { access_token: expect.any(Object) } });
+
+    const before = seen.length;
+    const ok = await client.callTool({ name: 'client-credentials-flow', arguments: { client_id: 'agent-1', client_secret: 'cs-1' } });
+    expect(ok.isError).toBeFalsy();
+    expect(ok.structuredContent).toEqual({ access_token: 'at-agent-1' });
+    const sent = seen.slice(before);
+    expect(sent.map((c) => `${c.method} ${c.host}${c.path}`)).toEqual(['POST oauth.example/oauth/token']);
+    expect(String(sent[0]!.headers['content-type'])).toMatch(/^application\/x-www-form-urlencoded/);
+    expect(Object.fromEntries(new URLSearchParams(sent[0]!.body))).toEqual({ client_id: 'agent-1', client_secret: 'cs-1', grant_type: 'client_credentials' });
+
+    // 200 without an access_token: the jsonpath success criterion fails the step, named in the error.
+    const refused = await client.callTool({ name: 'client-credentials-flow', arguments: { client_id: 'agent-1', client_secret: 'wrong' } });
+    await client.close();
+    expect(refused.isError).toBe(true);
+    expect(JSON.stringify(refused.content)).toContain('Workflow \\"client-credentials-flow\\" failed at step \\"get-client-creds-token\\" (step_failed)');
+  });
+
+  it('refuses an Arazzo document whose source description has no reference, naming its path (422)', async () => {
+    const server = await createServer_('arazzo-nosource');
+    const refused = await deployError(server.id, official('oauth.arazzo.yaml'));
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors).toEqual([{ path: '/sourceDescriptions/0/url', message: expect.stringMatching(/^no document was provided for \.\/oauth\.openapi\.yaml: deploy it with the workflow document as a reference/) }]);
   });
 });
 
