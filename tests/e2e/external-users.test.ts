@@ -61,6 +61,8 @@ beforeAll(async () => {
   instanceId = (await api.request<{ id: string }>('POST', '/connector_instances', { connector_id: connector.id, name: 'profile', credentials: { token: 'default-token' } })).id;
   mcpUrl = (await api.request<{ url: string }>('POST', '/mcp_manager', { name: 'profile', mode: 'NORMAL', connectorInstanceId: instanceId })).url;
   for (const name of ['alice', 'bob', 'carol']) await api.request('POST', '/external_users', { name });
+  // External users need a grant (ADR 0013): every user of this workspace may use every tool.
+  await api.request('POST', '/access_policies', { name: 'all-users', principals: [{ type: 'external_user', value: '*' }], servers: ['*'], tools: ['*'] });
   await api.request('PUT', `/external_users/alice/connections/${instanceId}`, { credentials: { token: 'alice-token' } });
   await api.request('PUT', `/external_users/bob/connections/${instanceId}`, { credentials: { token: 'bob-token' } });
 }, 120_000);

@@ -57,6 +57,8 @@ beforeAll(async () => {
   });
   stack = started.stack;
   example = await registerTicketExample(started.api, upstream.url, 'k');
+  // OAuth subjects need a grant (ADR 0013): alice may use every server and tool.
+  await started.api.request('POST', '/access_policies', { name: 'alice', principals: [{ type: 'oauth_subject', value: 'alice' }], servers: ['*'], tools: ['*'] });
   resource = `${edgeUrl}/mcp/${example.serverId}`;
 }, 120_000);
 
