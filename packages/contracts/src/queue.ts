@@ -36,8 +36,12 @@ export function redisKeys(prefix: string) {
     executionRecords: `${prefix}:execution-records`,
     /** Pub/sub: an invocation id whose caller went away (workers abort it if they run it). */
     cancel: `${prefix}:events:cancel`,
-    /** Pub/sub: results for one edge process. */
+    /** Pub/sub: results for one edge process (and, while a call runs, its progress/log events). */
     results: (edgeId: string) => `${prefix}:results:${edgeId}`,
+    /** Pub/sub: a 2025-era `notifications/cancelled` (caller scope + request id): the edge running that request aborts it. */
+    mcpCancel: `${prefix}:events:mcp-cancel`,
+    /** String (a log level, expiring): what `logging/setLevel` asked for, per caller and MCP session. */
+    mcpLogLevel: (scope: string) => `${prefix}:mcp-log-level:${scope}`,
   } as const;
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;
@@ -71,6 +75,10 @@ export const ToolInvokeJobV1 = z.object({
   replyTo: z.string(),
   /** W3C `traceparent` of the edge's enqueue (producer) span: the worker's span continues it. Absent while tracing is off. */
   traceparent: z.string().optional(),
+  /** The caller asked for progress (`_meta.progressToken`): the worker publishes `ToolInvokeEvent`s while it runs. */
+  progress: z.boolean().optional(),
+  /** The caller's MCP log level: external MCP servers' log messages at this level and above are relayed. */
+  logLevel: z.enum(['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']).optional(),
 });
 export const ToolInvokeJob = z.discriminatedUnion('v', [ToolInvokeJobV1]);
 export type ToolInvokeJob = z.infer<typeof ToolInvokeJob>;
@@ -94,6 +102,20 @@ export const ToolInvokeResult = z.discriminatedUnion('ok', [
   }),
 ]);
 export type ToolInvokeResult = z.infer<typeof ToolInvokeResult>;
+
+/**
+ * What a worker publishes on the edge's result channel while a call runs (only when the job asked for
+ * it): progress (workflow steps, an external MCP server's own progress) and relayed log messages.
+ */
+export const ToolInvokeEvent = z.object({
+  v: z.literal(1),
+  invocationId: z.string(),
+  event: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('progress'), progress: z.number().optional(), total: z.number().optional(), message: z.string().optional() }),
+    z.object({ kind: z.literal('log'), level: ToolInvokeJobV1.shape.logLevel.unwrap(), logger: z.string().optional(), data: z.unknown() }),
+  ]),
+});
+export type ToolInvokeEvent = z.infer<typeof ToolInvokeEvent>;
 
 /**
  * `connector.test` (control plane → worker): run a connector's `test_endpoint` with an instance's

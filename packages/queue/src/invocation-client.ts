@@ -1,4 +1,4 @@
-import { jobNames, queueNames, redisKeys, ToolInvokeResult, type ToolInvokeJob } from '@toolplane/contracts';
+import { jobNames, queueNames, redisKeys, ToolInvokeEvent, ToolInvokeResult, type ToolInvokeJob } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
 import { RequestReplyClient } from './reply-channel.ts';
 
@@ -28,6 +28,7 @@ export class InvocationClient {
       jobName: jobNames.toolInvoke,
       reply: ToolInvokeResult,
       idOf: (r) => r.invocationId,
+      event: { schema: ToolInvokeEvent, idOf: (e) => (e as ToolInvokeEvent).invocationId },
     });
   }
 
@@ -38,11 +39,12 @@ export class InvocationClient {
   /**
    * Runs a call; if `signal` aborts (the agent went away), workers are told to stop it. `onEnqueued`
    * runs once the job is in the queue (or could not be put there): the end of the enqueue span.
+   * `onEvent` receives the job's progress and log events (the worker sends them only when the job asks).
    */
-  invoke(job: ToolInvokeJob, signal?: AbortSignal, onEnqueued?: (error?: unknown) => void): Promise<ToolInvokeResult> {
+  invoke(job: ToolInvokeJob, signal?: AbortSignal, onEnqueued?: (error?: unknown) => void, onEvent?: (event: ToolInvokeEvent['event']) => void): Promise<ToolInvokeResult> {
     return this.rpc.request(job.invocationId, job, signal, () => {
       void this.redis.publish(this.cancelChannel, job.invocationId).catch(() => undefined);
-    }, onEnqueued);
+    }, onEnqueued, onEvent ? (e) => onEvent((e as ToolInvokeEvent).event) : undefined);
   }
 
   get inFlight(): number {

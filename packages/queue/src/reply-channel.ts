@@ -15,12 +15,15 @@ export interface RequestReplyOptions<R> {
   /** Parses a reply; `idOf` says which request it answers. */
   reply: z.ZodType<R>;
   idOf: (reply: R) => string;
+  /** Messages on the channel that are not replies but events of a running request (an `event` member). */
+  event?: { schema: z.ZodType<unknown>; idOf: (event: unknown) => string };
 }
 
 interface Pending<R> {
   resolve: (r: R) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
+  onEvent?: ((event: unknown) => void) | undefined;
 }
 
 /**
@@ -56,7 +59,9 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
   private onMessage(message: string): void {
     let parsed: R;
     try {
-      parsed = this.opts.reply.parse(JSON.parse(message));
+      const raw: unknown = JSON.parse(message);
+      if (this.opts.event && typeof raw === 'object' && raw !== null && 'event' in raw) return this.onEvent(raw);
+      parsed = this.opts.reply.parse(raw);
     } catch {
       return; // a malformed message cannot be matched to a caller
     }
@@ -68,12 +73,22 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
     p.resolve(parsed);
   }
 
+  private onEvent(raw: unknown): void {
+    const event = this.opts.event!.schema.parse(raw);
+    const p = this.pending.get(this.opts.event!.idOf(event));
+    try {
+      p?.onEvent?.(event);
+    } catch {
+      // a listener's failure must not break the channel
+    }
+  }
+
   /**
    * Enqueues the job (job id = `id`) and resolves with its reply, or rejects at `deadlineAt`, or when
    * `signal` aborts (then `onAbort` runs, e.g. to tell workers to stop). `onEnqueued` runs when the
    * job is in the queue, or with the error when it could not be added.
    */
-  async request(id: string, job: J, signal?: AbortSignal, onAbort?: () => void, onEnqueued?: (error?: unknown) => void): Promise<R> {
+  async request(id: string, job: J, signal?: AbortSignal, onAbort?: () => void, onEnqueued?: (error?: unknown) => void, onEvent?: (event: unknown) => void): Promise<R> {
     await this.start();
     const timeoutMs = Math.max(1, job.deadlineAt - Date.now());
     const reply = new Promise<R>((resolve, reject) => {
@@ -81,7 +96,7 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
         this.pending.delete(id);
         reject(new TransientError('tool.timeout', `no answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
+      this.pending.set(id, { resolve, reject, timer, onEvent });
       signal?.addEventListener(
         'abort',
         () => {

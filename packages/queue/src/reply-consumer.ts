@@ -10,8 +10,11 @@ export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
   concurrency: number;
   /** Parses every job on receipt; an invalid job fails without retries. */
   job: z.ZodType<J>;
-  /** Runs one job; must not throw for expected failures (return an error reply). */
-  handle: (job: J, received: ReceivedJob) => Promise<R>;
+  /**
+   * Runs one job; must not throw for expected failures (return an error reply). `notify` publishes an
+   * interim message (an event of the running job, not its reply) to the requesting process.
+   */
+  handle: (job: J, received: ReceivedJob, notify: (message: unknown) => void) => Promise<R>;
   onInvalidJob?: (jobId: string | undefined, issues: unknown) => void;
 }
 
@@ -44,8 +47,10 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
           opts.onInvalidJob?.(job.id, parsed.error.issues);
           throw new UnrecoverableError(`invalid ${opts.queueName} payload`);
         }
-        const reply = await opts.handle(parsed.data, job);
-        await publisher.publish(keys.results(parsed.data.replyTo), JSON.stringify(reply));
+        const channel = keys.results(parsed.data.replyTo);
+        const notify = (message: unknown) => void publisher.publish(channel, JSON.stringify(message)).catch(() => undefined);
+        const reply = await opts.handle(parsed.data, job, notify);
+        await publisher.publish(channel, JSON.stringify(reply));
       },
       {
         connection: this.connection,

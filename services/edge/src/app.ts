@@ -15,6 +15,7 @@ import type { EdgeEnv } from './env.ts';
 import { LegacySseSessions } from './legacy-sse.ts';
 import { buildServer, createEdgeMcpHandler, toAuthInfo, type EdgeCallContext } from './mcp-handler.ts';
 import { OAuthResourceServer } from './oauth.ts';
+import { CancelRegistry, SessionLogLevels } from './protocol-state.ts';
 
 export interface EdgeDeps {
   log: Logger;
@@ -39,12 +40,14 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const accessPolicies = new AccessPolicyCache(redis, env.REDIS_PREFIX, env.API_KEY_CACHE_TTL_MS);
   const invocations = new InvocationClient({ redis, prefix: env.REDIS_PREFIX, edgeId });
   const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, { maxLen: 100_000, onError: (err) => log.error({ err }, 'execution records could not be written') });
-  const toolDeps = { invocations, records, timeoutMs: env.TOOL_CALL_TIMEOUT_MS, log };
+  const cancels = new CancelRegistry(redis, env.REDIS_PREFIX);
+  const toolDeps = { invocations, records, timeoutMs: env.TOOL_CALL_TIMEOUT_MS, log, logLevels: new SessionLogLevels(redis, env.REDIS_PREFIX), cancels, progressIntervalMs: env.PROGRESS_INTERVAL_MS };
   const mcp = createEdgeMcpHandler(toolDeps, { version, toolsListTtlMs: env.TOOLS_LIST_TTL_MS, onerror: (err) => log.warn({ err: err.message }, 'mcp request rejected') });
   const jsonBody = express.json({ limit: env.MAX_BODY_BYTES, type: () => true });
 
   events.on('message', (channel: string, message: string) => {
-    if (channel === keys.catalogChanged) catalogs.invalidate(message);
+    if (channel === cancels.channel) cancels.onMessage(message);
+    else if (channel === keys.catalogChanged) catalogs.invalidate(message);
     else if (channel === keys.apiKeyChanged) apiKeys.invalidate(message);
     else if (channel === keys.accessChanged) accessPolicies.invalidate(message);
   });
@@ -220,7 +223,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       return addr ? `http://${env.HOST}:${addr.port}` : undefined;
     },
     async start() {
-      await events.subscribe(keys.catalogChanged, keys.apiKeyChanged, keys.accessChanged);
+      await events.subscribe(keys.catalogChanged, keys.apiKeyChanged, keys.accessChanged, cancels.channel);
       await invocations.start();
       await new Promise<void>((resolve, reject) => {
         server = http.listen(env.PORT, env.HOST, () => resolve());

@@ -32,6 +32,8 @@ export const EdgeEnv = z.object({
   OAUTH_JWKS_URL: z.string().url().optional(),
   /** Scope a token needs to list and call tools. */
   OAUTH_REQUIRED_SCOPE: z.string().default('mcp:tools'),
+  /** While a caller that sent `_meta.progressToken` waits, a progress notification at least this often (ms; 0 disables). */
+  PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
   /** 2026-07-28 `tools/list` cache hint (ms): how long clients may reuse the list. */
   TOOLS_LIST_TTL_MS: z.coerce.number().int().min(0).default(10_000),
   /** OpenTelemetry (docs/operations.md, "Tracing and metrics"): OTLP/HTTP collector base URL; traces are off when unset. */

@@ -1,4 +1,5 @@
-import type { Principal, ToolResultPayload } from '@toolplane/contracts';
+import { randomUUID } from 'node:crypto';
+import type { Principal, ToolInvokeEvent, ToolResultPayload } from '@toolplane/contracts';
 import { attr, EXECUTE_TOOL, extractContext, metricsEnabled, recordMcpOperation, SpanKind, tracingEnabled, withSpan } from '@toolplane/telemetry';
 import {
   classifyInboundRequest,
@@ -10,11 +11,13 @@ import {
   type AuthInfo,
   type CallToolResult,
   type ListToolsResult,
+  type ServerContext,
 } from '@modelcontextprotocol/server';
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
 import type { Request, Response } from 'express';
 import type { LoadedCatalog } from './catalogs.ts';
-import { callTool, UnknownToolError, type ToolCallDeps } from './tool-calls.ts';
+import { CancelRegistry, isLogLevel, logPasses, sessionScope, type LogLevel } from './protocol-state.ts';
+import { callTool, UnknownToolError, type LiveCall, type ToolCallDeps } from './tool-calls.ts';
 
 /** What the HTTP layer resolved before MCP handling: who calls, and which catalog they reach. */
 export interface EdgeCallContext {
@@ -24,6 +27,21 @@ export interface EdgeCallContext {
   traceparent?: string | undefined;
   tracestate?: string | undefined;
   protocolVersion?: string | undefined;
+  /** 2025-era Streamable HTTP: the `Mcp-Session-Id` the edge issued at initialize (a correlation id, no server state). */
+  sessionId?: string | undefined;
+  /** 2025-era: the session's `logging/setLevel`, looked up once for calls that may log. */
+  logLevel?: LogLevel | undefined;
+}
+
+/** Names of a catalog's tools proxied to external MCP servers (the only tools that can relay log messages or their own progress). */
+const proxiedTools = new WeakMap<LoadedCatalog, Set<string>>();
+export function isProxiedTool(loaded: LoadedCatalog, name: string): boolean {
+  let names = proxiedTools.get(loaded);
+  if (!names) {
+    names = new Set(loaded.catalog.tools.filter((t) => t.plan.kind === 'mcp').map((t) => t.tool.name));
+    proxiedTools.set(loaded, names);
+  }
+  return names.has(name);
 }
 
 export function toAuthInfo(ctx: EdgeCallContext, clientId: string): AuthInfo {
@@ -37,11 +55,13 @@ function callContext(authInfo: AuthInfo | undefined): EdgeCallContext {
 }
 
 /** A light low-level `Server` bound to the caller's cached catalog (one per HTTP request, ~µs). */
-export function buildServer({ principal, loaded, traceparent, tracestate, protocolVersion }: EdgeCallContext, deps: ToolCallDeps, version: string, toolsListTtlMs = 0, connection?: AbortSignal): Server {
+export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, version: string, toolsListTtlMs = 0, connection?: AbortSignal): Server {
+  const { principal, loaded, traceparent, tracestate, protocolVersion } = call;
   const server = new Server(
     { name: loaded.catalog.name, version },
     {
-      capabilities: { tools: { listChanged: true } },
+      // logging: log messages of external MCP servers are relayed during their calls.
+      capabilities: { tools: { listChanged: true }, logging: {} },
       ...(loaded.catalog.description ? { instructions: loaded.catalog.description } : {}),
       // 2026-07-28 list caching hint: clients may reuse tools/list this long (private: per caller).
       cacheHints: { 'tools/list': { ttlMs: toolsListTtlMs, cacheScope: 'private' } },
@@ -50,22 +70,83 @@ export function buildServer({ principal, loaded, traceparent, tracestate, protoc
   // Catalog tools are JSON Schema objects with an object root, checked when the catalog is compiled.
   const listResult = { tools: loaded.list } as ListToolsResult;
   server.setRequestHandler('tools/list', () => listResult);
+  // 2025 era: remembered per issued session id (in Redis, so any edge sees it). Stateless requests
+  // without a session have nothing to remember it for: accepted, and no log messages are relayed.
+  server.setRequestHandler('logging/setLevel', async (request, ctx) => {
+    const sessionId = ctx.sessionId ?? call.sessionId;
+    if (sessionId && deps.logLevels && isLogLevel(request.params.level)) {
+      await deps.logLevels.set(sessionScope(clientIdOf(principal), loaded.catalog.serverId, sessionId), request.params.level);
+    }
+    return {};
+  });
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const { name, arguments: args } = request.params;
+    const live = await liveCall(call, deps, ctx, name);
     try {
       // The request's signal aborts when the client cancels or disconnects: the worker is told to stop.
       const signal = connection ? AbortSignal.any([ctx.mcpReq.signal, connection]) : ctx.mcpReq.signal;
       if (tracingEnabled() || metricsEnabled()) {
-        const call = () => callTool(deps, loaded, principal, name, args, signal);
-        return (await observeToolCall(call, name, ctx.mcpReq.id, ctx.mcpReq._meta, { traceparent, tracestate, protocolVersion }, loaded.catalog.serverId)) as CallToolResult;
+        const run = () => callTool(deps, loaded, principal, name, args, signal, live);
+        return (await observeToolCall(run, name, ctx.mcpReq.id, ctx.mcpReq._meta, { traceparent, tracestate, protocolVersion }, loaded.catalog.serverId)) as CallToolResult;
       }
-      return (await callTool(deps, loaded, principal, name, args, signal)) as CallToolResult;
+      return (await callTool(deps, loaded, principal, name, args, signal, live)) as CallToolResult;
     } catch (err) {
       if (err instanceof UnknownToolError) throw new ProtocolError(INVALID_PARAMS, err.message);
       throw err;
+    } finally {
+      live?.stop();
     }
   });
   return server;
+}
+
+function clientIdOf(principal: Principal): string {
+  return principal.keyId ?? `oauth:${principal.subject ?? ''}`;
+}
+
+/**
+ * What the caller wants to hear while the call runs: progress (it sent `_meta.progressToken`) and the
+ * log messages of a proxied external MCP server (at its log level: 2026-07-28 `_meta`, or the 2025
+ * session's `logging/setLevel`). Undefined, and no cost, for a plain call.
+ * Progress values: a proxied server's own, passed on; otherwise the edge counts one per event (a
+ * workflow step ended, or `progressIntervalMs` passed while waiting), with a message saying which.
+ */
+async function liveCall(call: EdgeCallContext, deps: ToolCallDeps, ctx: ServerContext, name: string): Promise<(LiveCall & { stop(): void }) | undefined> {
+  const token = ctx.mcpReq._meta?.progressToken;
+  const proxied = isProxiedTool(call.loaded, name);
+  let logLevel: LogLevel | undefined;
+  if (proxied) {
+    const modern = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/logLevel'];
+    logLevel = isLogLevel(modern) ? modern : call.logLevel;
+    // A legacy SSE session (stateful transport): its level was not looked up before the request.
+    if (logLevel === undefined && ctx.sessionId && deps.logLevels) logLevel = await deps.logLevels.get(sessionScope(clientIdOf(call.principal), call.loaded.catalog.serverId, ctx.sessionId));
+  }
+  if (token === undefined && logLevel === undefined) return undefined;
+  const notify = (method: string, params: Record<string, unknown>) => void ctx.mcpReq.notify({ method, params }).catch(() => undefined);
+  let count = 0;
+  const progress = (value: number | undefined, total?: number, message?: string) => {
+    if (token === undefined) return;
+    const p = proxied && value !== undefined ? value : ++count;
+    notify('notifications/progress', { progressToken: token, progress: p, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) });
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const interval = deps.progressIntervalMs ?? 0;
+  if (token !== undefined && !proxied && interval > 0) {
+    const started = Date.now();
+    timer = setInterval(() => progress(undefined, undefined, `Still running (${Math.round((Date.now() - started) / 1000)} s)`), interval);
+    timer.unref();
+  }
+  return {
+    progress: token !== undefined,
+    ...(logLevel ? { logLevel } : {}),
+    onEvent(event: ToolInvokeEvent['event']) {
+      if (event.kind === 'progress') progress(proxied ? event.progress : undefined, proxied ? event.total : undefined, event.message);
+      else if (logLevel && logPasses(event.level, logLevel)) notify('notifications/message', { level: event.level, data: event.data, ...(event.logger !== undefined ? { logger: event.logger } : {}) });
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+    },
+  };
 }
 
 /**
@@ -116,17 +197,43 @@ type AuthedRequest = Request & { auth?: AuthInfo };
  * Expects `req.auth` set by the authentication step and `req.body` parsed as JSON.
  */
 export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string; toolsListTtlMs: number; onerror: (err: Error) => void }) {
+  // `auto`: a JSON body, upgraded to an SSE stream only when the call sends progress or log messages.
   const modern = toNodeHandler(
-    createMcpHandler((ctx) => buildServer(callContext(ctx.authInfo), deps, opts.version, opts.toolsListTtlMs), { legacy: 'reject', responseMode: 'json', onerror: opts.onerror }),
+    createMcpHandler((ctx) => buildServer(callContext(ctx.authInfo), deps, opts.version, opts.toolsListTtlMs), { legacy: 'reject', responseMode: 'auto', onerror: opts.onerror }),
     { onerror: opts.onerror },
   );
 
   async function legacy(req: AuthedRequest, res: Response): Promise<void> {
-    // The 2025 transport does not abort handlers when the client disconnects; this does.
+    const body = req.body as { method?: unknown; id?: unknown; params?: { name?: unknown; _meta?: { progressToken?: unknown } } } | undefined;
+    const ctx = callContext(req.auth);
+    const sessionId = req.get('mcp-session-id');
+    if (body?.method === 'initialize') {
+      // A session id without server state: any edge accepts it. It scopes logging/setLevel and
+      // notifications/cancelled to one client connection instead of to its credentials.
+      res.setHeader('mcp-session-id', randomUUID());
+    } else if (sessionId) {
+      ctx.sessionId = sessionId;
+    }
+    // JSON answers unless the call may send notifications before its result (progress asked for, or
+    // a proxied MCP server's log messages at the session's level): then an SSE stream.
+    let stream = false;
+    if (body?.method === 'tools/call') {
+      stream = body.params?._meta?.progressToken !== undefined;
+      if (sessionId && deps.logLevels && typeof body.params?.name === 'string' && isProxiedTool(ctx.loaded, body.params.name)) {
+        ctx.logLevel = await deps.logLevels.get(sessionScope(req.auth?.clientId ?? '', ctx.loaded.catalog.serverId, sessionId));
+        stream ||= ctx.logLevel !== undefined;
+      }
+    }
+    // The 2025 transport does not abort handlers when the client disconnects; this does, as does a
+    // notifications/cancelled naming this request (on any edge).
     const connection = new AbortController();
-    const server = buildServer(callContext(req.auth), deps, opts.version, opts.toolsListTtlMs, connection.signal);
-    const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    const untrack = body?.method === 'tools/call' && deps.cancels && (typeof body.id === 'string' || typeof body.id === 'number')
+      ? deps.cancels.track(CancelRegistry.key(req.auth?.clientId ?? '', ctx.loaded.catalog.serverId, sessionId, body.id), connection)
+      : undefined;
+    const server = buildServer(ctx, deps, opts.version, opts.toolsListTtlMs, connection.signal);
+    const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: !stream });
     res.on('close', () => {
+      untrack?.();
       if (!res.writableFinished) connection.abort();
       void transport.close();
       void server.close();
@@ -135,7 +242,21 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
     await transport.handleRequest(req, res, req.body);
   }
 
+  /** A 2025-era `notifications/cancelled`: published to every edge; answered 202 like any notification. */
+  async function cancelled(req: AuthedRequest, res: Response, params: { requestId?: unknown } | undefined): Promise<void> {
+    const requestId = params?.requestId;
+    if (deps.cancels && (typeof requestId === 'string' || typeof requestId === 'number')) {
+      const ctx = callContext(req.auth);
+      await deps.cancels.cancel(CancelRegistry.key(req.auth?.clientId ?? '', ctx.loaded.catalog.serverId, req.get('mcp-session-id'), requestId));
+    }
+    res.status(202).end();
+  }
+
   return async function handle(req: AuthedRequest, res: Response): Promise<void> {
+    const message = req.body as { jsonrpc?: unknown; method?: unknown; id?: unknown; params?: { requestId?: unknown } } | undefined;
+    if (req.method === 'POST' && message?.method === 'notifications/cancelled' && message.id === undefined && message.jsonrpc === '2.0') {
+      return cancelled(req, res, message.params);
+    }
     const isModern =
       req.method === 'POST' &&
       req.body !== undefined &&

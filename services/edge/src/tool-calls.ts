@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { queueNames, type Principal, type ToolResultPayload } from '@toolplane/contracts';
+import { queueNames, type Principal, type ToolInvokeEvent, type ToolInvokeJob, type ToolResultPayload } from '@toolplane/contracts';
 import { AppError, toAppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import { attr, currentTraceIds, endSpan, MESSAGING_SYSTEM_BULLMQ, noopSpan, recordToolCall, SpanKind, startSpan, traceparentOf, tracingEnabled } from '@toolplane/telemetry';
 import { deniedToolCall } from './access.ts';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
+import type { CancelRegistry, SessionLogLevels } from './protocol-state.ts';
 import { structured } from './smart-mode.ts';
 
 export interface ToolCallDeps {
@@ -14,6 +15,19 @@ export interface ToolCallDeps {
   records: ExecutionRecordSink;
   timeoutMs: number;
   log: Logger;
+  /** 2025-era `logging/setLevel` per session (absent: log levels are not remembered). */
+  logLevels?: SessionLogLevels;
+  /** 2025-era `notifications/cancelled` across edges (absent: only disconnects cancel). */
+  cancels?: CancelRegistry;
+  /** While a caller that asked for progress waits, a progress notification at least this often (0: none). */
+  progressIntervalMs?: number;
+}
+
+/** A call whose caller wants to hear from it while it runs: progress and/or relayed log messages. */
+export interface LiveCall {
+  progress: boolean;
+  logLevel?: ToolInvokeJob['logLevel'];
+  onEvent: (event: ToolInvokeEvent['event']) => void;
 }
 
 /** Thrown for calls naming a tool the server does not expose (a JSON-RPC error, not a tool result). */
@@ -44,16 +58,17 @@ export async function callTool(
   name: string,
   args: Record<string, unknown> | undefined,
   signal?: AbortSignal,
+  live?: LiveCall,
 ): Promise<ToolResultPayload> {
   if (loaded.catalog.mode === 'SMART') {
     const meta = loaded.meta.get(name);
     if (!meta) throw new UnknownToolError(name);
-    return callMetaTool(deps, loaded, principal, meta, args ?? {}, signal);
+    return callMetaTool(deps, loaded, principal, meta, args ?? {}, signal, live);
   }
   const tool = loaded.tools.get(name);
   // A tool the caller's access policies hide is refused (isError + execution record), not unknown.
   if (!tool) return deniedToolCall(deps.records, loaded, principal, name) ?? throwUnknownTool(name);
-  return runTool(deps, loaded, principal, tool, args ?? {}, signal);
+  return runTool(deps, loaded, principal, tool, args ?? {}, signal, live);
 }
 
 function invalidArguments(tool: LoadedTool): ToolResultPayload {
@@ -61,7 +76,7 @@ function invalidArguments(tool: LoadedTool): ToolResultPayload {
 }
 
 /** SMART mode (seed 002): search, describe and connections are answered here; execute runs the target tool. */
-async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, meta: LoadedTool, input: Record<string, unknown>, signal?: AbortSignal): Promise<ToolResultPayload> {
+async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, meta: LoadedTool, input: Record<string, unknown>, signal?: AbortSignal, live?: LiveCall): Promise<ToolResultPayload> {
   if (!meta.validate(input)) return invalidArguments(meta);
   const unknown = (name: string) => errorResult(`No tool named "${name}" in this catalog. Use search_tools to find the right name.`);
   switch (meta.def.name) {
@@ -78,7 +93,7 @@ async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal
     case 'execute_tool': {
       const target = loaded.tools.get(String(input.name));
       if (!target) return deniedToolCall(deps.records, loaded, principal, String(input.name)) ?? unknown(String(input.name));
-      return runTool(deps, loaded, principal, target, (input.arguments ?? {}) as Record<string, unknown>, signal);
+      return runTool(deps, loaded, principal, target, (input.arguments ?? {}) as Record<string, unknown>, signal, live);
     }
     case 'list_connections': {
       const connections = new Map<string, { connector: string; instance: string; tools: number }>();
@@ -99,7 +114,7 @@ async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal
   }
 }
 
-async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, tool: LoadedTool, input: Record<string, unknown>, signal?: AbortSignal): Promise<ToolResultPayload> {
+async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, tool: LoadedTool, input: Record<string, unknown>, signal?: AbortSignal, live?: LiveCall): Promise<ToolResultPayload> {
   const name = tool.def.name;
   const invocationId = randomUUID();
   if (!tool.validate(input)) {
@@ -138,7 +153,9 @@ async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Pri
       deadlineAt: Date.now() + deps.timeoutMs,
       replyTo: deps.invocations.edgeId,
       traceparent: traceparentOf(producer),
-    }, signal, producer === noopSpan ? undefined : (err) => endSpan(producer, err));
+      ...(live?.progress ? { progress: true } : {}),
+      ...(live?.logLevel ? { logLevel: live.logLevel } : {}),
+    }, signal, producer === noopSpan ? undefined : (err) => endSpan(producer, err), live?.onEvent);
     if (result.ok) return result.result;
     return errorResult(result.error.message);
   } catch (err) {

@@ -1,4 +1,4 @@
-import { queueNames, type ExecutionRecord, type ExecutionStep, type ToolInvokeJob, type ToolInvokeResult, type ToolResultPayload } from '@toolplane/contracts';
+import { queueNames, type ExecutionRecord, type ExecutionStep, type ToolInvokeEvent, type ToolInvokeJob, type ToolInvokeResult, type ToolResultPayload } from '@toolplane/contracts';
 import { toAppError, UserError, type AppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { Authorizer } from './auth.ts';
@@ -24,7 +24,7 @@ import {
   type Span,
 } from '@toolplane/telemetry';
 import { redactSecrets } from './redact.ts';
-import { callRemoteTool, externalHeaders } from './remote-tools.ts';
+import { callRemoteTool, externalHeaders, RemoteRequestError } from './remote-tools.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 import { runWorkflowTool } from './workflow-runner.ts';
 
@@ -67,19 +67,21 @@ export class RunningInvocations {
 /** Runs one `tool.invoke` job. Tool-level failures become `isError` results; only our own faults become `ok: false`. */
 export function createToolInvocationProcessor(deps: ProcessorDeps) {
   const now = deps.now ?? Date.now;
-  return async function process(job: ToolInvokeJob, received?: ReceivedJob): Promise<ToolInvokeResult> {
+  return async function process(job: ToolInvokeJob, received?: ReceivedJob, notify?: (message: unknown) => void): Promise<ToolInvokeResult> {
     if (received) recordQueueWait(queueNames.toolInvocations, now() - received.timestamp);
     const cancel = deps.running.start(job.invocationId);
+    // Progress and log events go to the waiting edge only when the caller asked for them.
+    const emit = notify && (job.progress || job.logLevel) ? (event: ToolInvokeEvent['event']) => notify({ v: 1, invocationId: job.invocationId, event } satisfies ToolInvokeEvent) : undefined;
     try {
       // The CONSUMER span continues the edge's enqueue span (the job's traceparent).
-      if (tracingEnabled()) return await withSpan(`process ${queueNames.toolInvocations}`, consumerAttributes(job), (span) => run(job, cancel, span), { kind: SpanKind.CONSUMER, parent: extractContext(job) });
-      return await run(job, cancel);
+      if (tracingEnabled()) return await withSpan(`process ${queueNames.toolInvocations}`, consumerAttributes(job), (span) => run(job, cancel, span, emit), { kind: SpanKind.CONSUMER, parent: extractContext(job) });
+      return await run(job, cancel, noopSpan, emit);
     } finally {
       deps.running.end(job.invocationId);
     }
   };
 
-  async function run(job: ToolInvokeJob, cancel: AbortSignal, span: Span = noopSpan): Promise<ToolInvokeResult> {
+  async function run(job: ToolInvokeJob, cancel: AbortSignal, span: Span = noopSpan, emit?: (event: ToolInvokeEvent['event']) => void): Promise<ToolInvokeResult> {
     const started = now();
     const steps: ExecutionStep[] = [];
     const traceIds = currentTraceIds();
@@ -117,19 +119,28 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         let result: ToolResultPayload;
         let outcome: ExecutionStep['outcome'] = 'response';
         try {
-          result = await callRemoteTool(plan.url, headers, plan.remoteTool, job.arguments, Math.min(deps.limits.timeoutMs, remaining));
+          result = await callRemoteTool(plan.url, headers, plan.remoteTool, job.arguments, Math.min(deps.limits.timeoutMs, remaining), {
+            cancel,
+            ...(emit && job.progress ? { onProgress: (p) => emit({ kind: 'progress', ...p }) } : {}),
+            ...(emit && job.logLevel ? { logLevel: job.logLevel, onLog: (m) => emit({ kind: 'log', ...m }) } : {}),
+          });
         } catch (err) {
-          outcome = 'unreachable';
-          result = errorResult(`The external MCP server "${plan.server}" could not be reached: ${err instanceof Error ? err.message : String(err)}`);
+          const answered = err instanceof RemoteRequestError && !cancel.aborted;
+          outcome = cancel.aborted ? 'cancelled' : answered ? 'response' : 'unreachable';
+          const why = err instanceof Error ? err.message : String(err);
+          result = errorResult(answered ? `The external MCP server "${plan.server}" failed the call: ${why}` : `The external MCP server "${plan.server}" could not be reached: ${why}`);
         }
         result = redactSecrets(result, Object.values(headers));
         steps.push({ kind: 'mcp', name: plan.remoteTool, method: 'tools/call', urlTemplate: plan.url, url: plan.url, outcome, durationMs: now() - sentAt, attempt: 1 });
-        record(result.isError ? 'tool_error' : 'success', result.isError ? { errorCode: outcome === 'response' ? 'upstream.tool_error' : 'upstream.unreachable' } : {});
+        record(result.isError ? 'tool_error' : 'success', result.isError ? { errorCode: outcome === 'response' ? 'upstream.tool_error' : `upstream.${outcome}` } : {});
         return { v: 1, invocationId: job.invocationId, ok: true, result };
       }
       if (entry.plan.kind === 'workflow') {
         // A Flower / Arazzo workflow (issue #4): every HTTP attempt becomes a step of the record.
-        const run = await runWorkflowTool(entry.plan, { arguments: job.arguments, remainingMs: remaining, cancel }, { secrets: deps.secrets, limits: deps.limits });
+        const onStepEnd = emit && job.progress
+          ? (s: { stepId: string; status: 'ok' | 'error'; completed: number }) => emit({ kind: 'progress', progress: s.completed, message: `Step "${s.stepId}" ${s.status === 'ok' ? 'done' : 'failed'} (${s.completed} step${s.completed === 1 ? '' : 's'} run)` })
+          : undefined;
+        const run = await runWorkflowTool(entry.plan, { arguments: job.arguments, remainingMs: remaining, cancel, ...(onStepEnd ? { onStepEnd } : {}) }, { secrets: deps.secrets, limits: deps.limits });
         steps.push(...run.steps);
         record(run.ok ? 'success' : 'tool_error', run.ok ? {} : { errorCode: run.errorCode!, message: run.message! });
         return { v: 1, invocationId: job.invocationId, ok: true, result: run.result };

@@ -1,12 +1,15 @@
 import type { ListRemoteToolsJob, ListRemoteToolsResult, ToolResultPayload } from '@toolplane/contracts';
 import type { SecretResolver } from './secret-resolver.ts';
-import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client, SSEClientTransport, StreamableHTTPClientTransport, type LoggingLevel } from '@modelcontextprotocol/client';
 import { createGuardedFetch } from './outbound-guard.ts';
 
 /** External MCP servers are reached through the outbound guard like every other upstream. */
 const guardedFetch = createGuardedFetch();
 
 type Transport = StreamableHTTPClientTransport | SSEClientTransport;
+
+/** The remote server was reached and answered the request with a JSON-RPC error (or the call was aborted). */
+export class RemoteRequestError extends Error {}
 
 /** Headers configured for an external server: plain ones plus those sealed in a secret (a JSON object). */
 export async function externalHeaders(secrets: SecretResolver, plain: Record<string, string>, headersSecret: string | undefined): Promise<Record<string, string>> {
@@ -26,10 +29,19 @@ async function withRemote<T>(url: URL, headers: Record<string, string>, signal: 
     if (signal.aborted) break;
     const client = new Client({ name: 'toolplane', version: '0.1.0' }, { versionNegotiation: { mode: 'auto' } });
     try {
-      await client.connect(make(), { signal });
-      return { value: await use(client), transport: kind };
-    } catch (err) {
-      errors.push(`${kind}: ${err instanceof Error ? err.message : String(err)}`);
+      try {
+        await client.connect(make(), { signal });
+      } catch (err) {
+        errors.push(`${kind}: ${err instanceof Error ? err.message : String(err)}`);
+        continue;
+      }
+      // Connected: a failing request is the server's answer, not a reason to try another transport
+      // (which would run the tool twice).
+      try {
+        return { value: await use(client), transport: kind };
+      } catch (err) {
+        throw new RemoteRequestError(err instanceof Error ? err.message : String(err), { cause: err });
+      }
     } finally {
       await client.close().catch(() => undefined);
     }
@@ -37,10 +49,41 @@ async function withRemote<T>(url: URL, headers: Record<string, string>, signal: 
   throw new Error(`could not reach ${url.origin}${url.pathname} (${errors.join('; ')}${signal.aborted ? '; timed out' : ''})`);
 }
 
+export interface RemoteCallOptions {
+  /** The caller cancelled. */
+  cancel?: AbortSignal;
+  /** The caller wants progress: the remote server's progress notifications are passed on. */
+  onProgress?: (p: { progress: number; total?: number; message?: string }) => void;
+  /** The caller's log level: asked of the remote server (2026-07-28 `_meta`), its log messages passed on. */
+  logLevel?: LoggingLevel;
+  onLog?: (m: { level: LoggingLevel; logger?: string; data: unknown }) => void;
+}
+
+/** At most this many log messages of one call are passed on (a chatty server cannot flood the caller). */
+const maxRelayedLogs = 200;
+
 /** Calls one tool of an external MCP server and returns its result as-is. */
-export async function callRemoteTool(url: string, headers: Record<string, string>, tool: string, args: Record<string, unknown>, timeoutMs: number): Promise<ToolResultPayload> {
-  const signal = AbortSignal.timeout(timeoutMs);
-  const { value } = await withRemote(new URL(url), headers, signal, (c) => c.callTool({ name: tool, arguments: args }, { signal }));
+export async function callRemoteTool(url: string, headers: Record<string, string>, tool: string, args: Record<string, unknown>, timeoutMs: number, opts: RemoteCallOptions = {}): Promise<ToolResultPayload> {
+  const signal = opts.cancel ? AbortSignal.any([AbortSignal.timeout(timeoutMs), opts.cancel]) : AbortSignal.timeout(timeoutMs);
+  const { value } = await withRemote(new URL(url), headers, signal, (c) => {
+    const onLog = opts.onLog;
+    if (onLog && opts.logLevel) {
+      let relayed = 0;
+      c.setNotificationHandler('notifications/message', (n) => {
+        if (relayed++ < maxRelayedLogs) onLog({ level: n.params.level, data: n.params.data, ...(n.params.logger !== undefined ? { logger: n.params.logger } : {}) });
+      });
+    }
+    const onProgress = opts.onProgress;
+    return c.callTool(
+      { name: tool, arguments: args, ...(opts.logLevel ? { _meta: { 'io.modelcontextprotocol/logLevel': opts.logLevel } } : {}) },
+      {
+        signal,
+        ...(onProgress
+          ? { onprogress: (p: { progress: number; total?: number; message?: string }) => onProgress({ progress: p.progress, ...(p.total !== undefined ? { total: p.total } : {}), ...(p.message !== undefined ? { message: p.message } : {}) }) }
+          : {}),
+      },
+    );
+  });
   return value as unknown as ToolResultPayload;
 }
 

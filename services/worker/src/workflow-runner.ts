@@ -26,6 +26,8 @@ export interface WorkflowCall {
   /** The caller's `Config-*` headers, when the edge forwards them. */
   config?: Record<string, string>;
   currentUserToken?: string;
+  /** Called when a step run ends (MCP progress for callers that asked for it). */
+  onStepEnd?: (step: { workflowId: string; stepId: string; status: 'ok' | 'error'; completed: number }) => void;
 }
 
 export interface WorkflowCallOutcome {
@@ -209,6 +211,18 @@ export function toWorkflowResult(workflowId: string, run: WorkflowRunResult): To
   return errorResult(`Workflow "${workflowId}" failed${where} (${e.code}): ${e.message}`);
 }
 
+/** Adds a step-end callback to the engine's trace listener (keeping the span listener, if any). */
+function withStepEnd(inner: EngineDeps['trace'], onStepEnd: NonNullable<WorkflowCall['onStepEnd']>): NonNullable<EngineDeps['trace']> {
+  let completed = 0;
+  return {
+    start: (e) => inner?.start(e),
+    end(e) {
+      inner?.end(e);
+      if (e.name === 'step.run') onStepEnd({ workflowId: e.workflowId, stepId: e.stepId ?? '', status: e.status, completed: ++completed });
+    },
+  };
+}
+
 export async function runWorkflowTool(plan: WorkflowPlan, call: WorkflowCall, deps: WorkflowRunnerDeps): Promise<WorkflowCallOutcome> {
   const secretValues: string[] = [];
   const redact = (s: string): string => redactSecrets({ content: [{ type: 'text', text: s }] }, secretValues).content[0]!.text as string;
@@ -232,6 +246,7 @@ export async function runWorkflowTool(plan: WorkflowPlan, call: WorkflowCall, de
   if (call.config) deps2.config = call.config;
   if (call.currentUserToken !== undefined) deps2.currentUserToken = call.currentUserToken;
   if (spans) deps2.trace = spans.listener;
+  if (call.onStepEnd) deps2.trace = withStepEnd(deps2.trace, call.onStepEnd);
   let run: WorkflowRunResult;
   try {
     run = await runWorkflow(plan.ir as unknown as WorkflowDocumentIR, plan.workflowId, call.arguments, deps2);

@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { redisKeys, type RedisKeys } from '@toolplane/contracts';
+import type { Redis } from 'ioredis';
+
+/**
+ * The little 2025-era protocol state a stateless edge still needs, kept in Redis so that any edge
+ * serves any request: the `logging/setLevel` of an MCP session, and `notifications/cancelled`
+ * reaching the edge that runs the request. Nothing here is on the path of a plain `tools/call`.
+ */
+
+export const logLevels = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export function isLogLevel(v: unknown): v is LogLevel {
+  return typeof v === 'string' && (logLevels as readonly string[]).includes(v);
+}
+
+/** Whether a message at `level` passes the caller's threshold. */
+export function logPasses(level: LogLevel, threshold: LogLevel): boolean {
+  return logLevels.indexOf(level) >= logLevels.indexOf(threshold);
+}
+
+/** One caller's MCP session on one server: credentials + server + the `Mcp-Session-Id` the edge issued. */
+export function sessionScope(clientId: string, serverId: string, sessionId: string): string {
+  return createHash('sha256').update(`${clientId}\n${serverId}\n${sessionId}`).digest('base64url');
+}
+
+/** `logging/setLevel` per session (2025 era; 2026-07-28 requests carry their level in `_meta`). */
+export class SessionLogLevels {
+  private readonly redis: Redis;
+  private readonly keys: RedisKeys;
+  private readonly ttlSeconds: number;
+
+  constructor(redis: Redis, prefix: string, ttlSeconds = 24 * 3600) {
+    this.redis = redis;
+    this.keys = redisKeys(prefix);
+    this.ttlSeconds = ttlSeconds;
+  }
+
+  async set(scope: string, level: LogLevel): Promise<void> {
+    await this.redis.set(this.keys.mcpLogLevel(scope), level, 'EX', this.ttlSeconds);
+  }
+
+  async get(scope: string): Promise<LogLevel | undefined> {
+    const v = await this.redis.get(this.keys.mcpLogLevel(scope));
+    return isLogLevel(v) ? v : undefined;
+  }
+}
+
+/**
+ * `notifications/cancelled` from 2025-era clients. Stateless serving answers the cancellation on a
+ * new HTTP request, possibly on another edge: the notification is published to every edge, and the
+ * one holding the request aborts it (which tells the worker to stop, like a disconnect does).
+ */
+export class CancelRegistry {
+  private readonly inFlight = new Map<string, AbortController>();
+  private readonly redis: Redis;
+  readonly channel: string;
+
+  constructor(redis: Redis, prefix: string) {
+    this.redis = redis;
+    this.channel = redisKeys(prefix).mcpCancel;
+  }
+
+  static key(clientId: string, serverId: string, sessionId: string | undefined, requestId: string | number): string {
+    return JSON.stringify([clientId, serverId, sessionId ?? '', requestId]);
+  }
+
+  /** Registers a running request; the returned function forgets it. */
+  track(key: string, controller: AbortController): () => void {
+    this.inFlight.set(key, controller);
+    return () => {
+      if (this.inFlight.get(key) === controller) this.inFlight.delete(key);
+    };
+  }
+
+  /** Asks every edge (this one included) to abort the request. */
+  async cancel(key: string): Promise<void> {
+    await this.redis.publish(this.channel, key);
+  }
+
+  /** A message on the cancellation channel. */
+  onMessage(key: string): void {
+    this.inFlight.get(key)?.abort();
+  }
+
+  get size(): number {
+    return this.inFlight.size;
+  }
+}
