@@ -1,0 +1,125 @@
+// The tools the official MCP conformance suite (@modelcontextprotocol/conformance, server scenarios)
+// calls, served by a plain SDK server. The conformance profile of Toolplane aggregates this server as an
+// external MCP server (`externalMcpConfigs`): the suite talks to the real edge, every call goes through
+// the queue and the worker, which proxies it here, so content, errors, progress and log messages cross
+// the whole platform. Server-to-client requests (sampling, elicitation) are attempted as the suite
+// describes; Toolplane does not relay them (see tests/conformance/expected-failures.yaml).
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createMcpHandler, Server, type CallToolResult, type ListToolsResult, type ServerContext } from '@modelcontextprotocol/server';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+
+// 1×1 PNG and a tiny WAV (RIFF header, no samples).
+const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
+const wav = 'UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA=';
+
+const noArgs = { type: 'object', properties: {} } as const;
+const tools = [
+  { name: 'test_simple_text', description: 'Returns a simple text response', inputSchema: noArgs },
+  { name: 'test_image_content', description: 'Returns image content', inputSchema: noArgs },
+  { name: 'test_audio_content', description: 'Returns audio content', inputSchema: noArgs },
+  { name: 'test_embedded_resource', description: 'Returns an embedded resource', inputSchema: noArgs },
+  { name: 'test_multiple_content_types', description: 'Returns text, image and resource content', inputSchema: noArgs },
+  { name: 'test_tool_with_logging', description: 'Sends three log messages while it runs', inputSchema: noArgs },
+  { name: 'test_error_handling', description: 'Always fails', inputSchema: noArgs },
+  { name: 'test_tool_with_progress', description: 'Reports progress 0, 50, 100 of 100', inputSchema: noArgs },
+  { name: 'test_sampling', description: 'Asks the client for an LLM completion', inputSchema: { type: 'object', properties: { prompt: { type: 'string' } }, required: ['prompt'] } },
+  { name: 'test_elicitation', description: 'Asks the user for input', inputSchema: { type: 'object', properties: { message: { type: 'string' } }, required: ['message'] } },
+  { name: 'test_elicitation_sep1034_defaults', description: 'Elicitation with default values', inputSchema: noArgs },
+  { name: 'test_elicitation_sep1330_enums', description: 'Elicitation with enum schemas', inputSchema: noArgs },
+  {
+    name: 'json_schema_2020_12_tool',
+    description: 'Tool with JSON Schema 2020-12 features',
+    inputSchema: {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      type: 'object',
+      $defs: { address: { type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } } },
+      properties: { name: { type: 'string' }, address: { $ref: '#/$defs/address' } },
+      additionalProperties: false,
+    },
+  },
+];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const text = (t: string): CallToolResult => ({ content: [{ type: 'text', text: t }] });
+
+async function call(name: string, args: Record<string, unknown>, ctx: ServerContext): Promise<CallToolResult> {
+  switch (name) {
+    case 'test_simple_text':
+      return text('This is a simple text response for testing.');
+    case 'test_image_content':
+      return { content: [{ type: 'image', data: png, mimeType: 'image/png' }] };
+    case 'test_audio_content':
+      return { content: [{ type: 'audio', data: wav, mimeType: 'audio/wav' }] };
+    case 'test_embedded_resource':
+      return { content: [{ type: 'resource', resource: { uri: 'test://embedded-resource', mimeType: 'text/plain', text: 'This is an embedded resource content.' } }] };
+    case 'test_multiple_content_types':
+      return {
+        content: [
+          { type: 'text', text: 'Multiple content types test:' },
+          { type: 'image', data: png, mimeType: 'image/png' },
+          { type: 'resource', resource: { uri: 'test://mixed-content-resource', mimeType: 'application/json', text: '{"test":"data","value":123}' } },
+        ],
+      };
+    case 'test_tool_with_logging':
+      await ctx.mcpReq.log('info', 'Tool execution started', 'fixture');
+      await sleep(50);
+      await ctx.mcpReq.log('info', 'Tool processing data', 'fixture');
+      await sleep(50);
+      await ctx.mcpReq.log('info', 'Tool execution completed', 'fixture');
+      return text('Tool with logging executed successfully');
+    case 'test_error_handling':
+      return { isError: true, content: [{ type: 'text', text: 'This tool intentionally returns an error for testing' }] };
+    case 'test_tool_with_progress': {
+      const progressToken = ctx.mcpReq._meta?.progressToken;
+      for (const progress of [0, 50, 100]) {
+        if (progressToken !== undefined) await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, progress, total: 100 } });
+        if (progress < 100) await sleep(50);
+      }
+      return text('Tool with progress executed successfully');
+    }
+    case 'test_sampling': {
+      const r = await ctx.mcpReq.requestSampling({ messages: [{ role: 'user', content: { type: 'text', text: String(args.prompt) } }], maxTokens: 100 });
+      return text(`LLM response: ${JSON.stringify(r.content)}`);
+    }
+    case 'test_elicitation':
+    case 'test_elicitation_sep1034_defaults':
+    case 'test_elicitation_sep1330_enums': {
+      const r = await ctx.mcpReq.elicitInput({
+        message: String(args.message ?? 'Please provide your information'),
+        requestedSchema: { type: 'object', properties: { username: { type: 'string', description: "User's response" }, email: { type: 'string', description: "User's email address" } }, required: ['username', 'email'] },
+      });
+      return text(`User response: ${JSON.stringify(r)}`);
+    }
+    case 'json_schema_2020_12_tool':
+      return text(`Received: ${JSON.stringify(args)}`);
+    default:
+      return { isError: true, content: [{ type: 'text', text: `Unknown tool: ${name}` }] };
+  }
+}
+
+export interface ConformanceFixture {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startConformanceFixture(): Promise<ConformanceFixture> {
+  const handler = toNodeHandler(
+    createMcpHandler(() => {
+      const s = new Server({ name: 'conformance-fixture', version: '1.0.0' }, { capabilities: { tools: {}, logging: {} } });
+      s.setRequestHandler('tools/list', () => ({ tools }) as unknown as ListToolsResult);
+      s.setRequestHandler('tools/call', (req, ctx) => call(req.params.name, req.params.arguments ?? {}, ctx));
+      return s;
+    }),
+  );
+  const http: HttpServer = createServer((req, res) => void handler(req, res));
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        http.closeAllConnections();
+        http.close(() => resolve());
+      }),
+  };
+}
