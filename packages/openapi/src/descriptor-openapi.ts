@@ -30,11 +30,20 @@ function splitEndpoint(endpoint: string): { origin: string; path: string } {
 function securitySchemeFor(descriptor: ConnectorDescriptor, authType: string): Json | undefined {
   const auth = descriptor.authentication.find((a) => a.type === authType);
   if (!auth) return undefined;
-  if (authType === 'basic') return { type: 'http', scheme: 'basic' };
-  if (authType === 'bearer') return { type: 'http', scheme: 'bearer' };
+  // `x-toolplane-credential-fields`: the descriptor's field keys for the built-in methods (what the worker computes from).
+  if (authType === 'basic') return { type: 'http', scheme: 'basic', 'x-toolplane-credential-fields': { username: 'username', password: 'password' } };
+  if (authType === 'bearer') {
+    const token = auth.fields.find((f) => f.secret)?.key ?? auth.fields[0]?.key;
+    return { type: 'http', scheme: 'bearer', ...(token ? { 'x-toolplane-credential-fields': { token } } : {}) };
+  }
   if (authType === 'oauth2_client_credentials') {
     const tokenUrl = (auth as Json).token_url;
-    return { type: 'oauth2', flows: { clientCredentials: { tokenUrl: typeof tokenUrl === 'string' ? tokenUrl : 'https://example.invalid/oauth/token', scopes: {} } } };
+    const scopes = Object.fromEntries((auth.scopes ?? []).map((s) => [s, s]));
+    return {
+      type: 'oauth2',
+      flows: { clientCredentials: { tokenUrl: typeof tokenUrl === 'string' ? tokenUrl : 'https://example.invalid/oauth/token', scopes } },
+      ...(typeof tokenUrl === 'string' ? { 'x-toolplane-credential-fields': { client_id: 'client_id', client_secret: 'client_secret' } } : {}),
+    };
   }
   for (const op of descriptor.operations) {
     if (op.auth_type_ref !== authType) continue;
@@ -54,6 +63,7 @@ function securitySchemeFor(descriptor: ConnectorDescriptor, authType: string): J
 export function descriptorToOpenApi(descriptor: ConnectorDescriptor, opts: { baseUrl?: string | undefined } = {}): Json {
   const paths: Record<string, Record<string, Json>> = {};
   const origins = new Set<string>();
+  const opOrigins = new Map<Json, string>();
   const securitySchemes: Record<string, Json> = {};
   for (const op of descriptor.operations) {
     const { origin, path } = splitEndpoint(rebaseUrl(op.endpoint, opts.baseUrl));
@@ -95,12 +105,15 @@ export function descriptorToOpenApi(descriptor: ConnectorDescriptor, opts: { bas
       const scheme = securitySchemeFor(descriptor, authType);
       if (scheme) {
         securitySchemes[authType] = scheme;
-        operation.security = [{ [authType]: [] }];
+        operation.security = [{ [authType]: authType === 'oauth2_client_credentials' ? (descriptor.authentication.find((a) => a.type === authType)?.scopes ?? []) : [] }];
       }
     }
     if (Object.keys(op.auth_headers).length > 0) operation['x-toolplane-auth-headers'] = op.auth_headers;
+    opOrigins.set(operation, origin);
     (paths[path] ??= {})[op.method.toLowerCase()] = operation;
   }
+  // Several origins: each operation names its own server (the document-level list alone would be ambiguous).
+  if (origins.size > 1) for (const [operation, origin] of opOrigins) operation.servers = [{ url: origin }];
   const meta = descriptor.metadata;
   return {
     openapi: '3.1.0',

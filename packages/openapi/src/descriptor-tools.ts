@@ -1,13 +1,6 @@
-import type {
-  CatalogTool,
-  ConnectorDescriptor,
-  HttpOperationPlan,
-  JsonSchema,
-  Operation,
-  OperationParameter,
-  RouteMapping,
-  ToolDefinition,
-} from '@toolplane/contracts';
+import type { CatalogTool, ConnectorDescriptor, HttpOperationPlan, ToolDefinition } from '@toolplane/contracts';
+import { descriptorToOpenApi } from './descriptor-openapi.ts';
+import { compileTools } from './openapi-tools.ts';
 
 /** A catalog tool executed as one HTTP operation. */
 export type HttpCatalogTool = CatalogTool & { plan: HttpOperationPlan };
@@ -21,25 +14,7 @@ export interface ConnectorInstanceBinding {
   rateLimitOwner?: string | undefined;
 }
 
-const jsonTypes: Record<OperationParameter['field_type'], string> = {
-  string: 'string',
-  secret: 'string',
-  integer: 'integer',
-  number: 'number',
-  boolean: 'boolean',
-  array: 'array',
-  object: 'object',
-};
-
-function parameterSchema(p: OperationParameter): JsonSchema {
-  const schema: JsonSchema = { type: jsonTypes[p.field_type] };
-  if (p.field_type === 'array') schema.items = {};
-  if (p.description) schema.description = p.description;
-  if (p.default_value !== undefined) schema.default = p.default_value;
-  return schema;
-}
-
-/** MCP tool annotations inferred from the HTTP method (overridable per mapping in later versions). */
+/** MCP tool annotations inferred from the HTTP method (overridable per mapping: OpenApiToolOptions.mappings[].annotations). */
 export function annotationsFor(method: string): ToolDefinition['annotations'] {
   return {
     readOnlyHint: method === 'GET' || method === 'HEAD',
@@ -57,85 +32,43 @@ export function rebaseUrl(endpoint: string, baseUrl: string | undefined): string
   return baseUrl.replace(/\/+$/, '') + rest;
 }
 
-function toolFor(descriptor: ConnectorDescriptor, op: Operation, mapping: RouteMapping, binding: ConnectorInstanceBinding): HttpCatalogTool {
-  const properties: Record<string, JsonSchema> = {};
-  const required: string[] = [];
-  const params = op.parameters.map((p) => {
-    const arg = mapping.parameter_mappings[p.name] ?? p.name;
-    properties[arg] = parameterSchema(p);
-    if ((p.required || p.location === 'path') && p.default_value === undefined) required.push(arg);
-    return { arg, name: p.name, in: p.location, ...(p.default_value !== undefined ? { default: p.default_value } : {}) };
-  });
-  const inputSchema: JsonSchema = { type: 'object', properties, additionalProperties: false };
-  if (required.length > 0) inputSchema.required = required;
-
-  const auth = op.auth_type_ref
-    ? descriptor.authentication.find((a) => a.type === op.auth_type_ref)
-    : descriptor.authentication[0];
-  let authHeaders = op.auth_headers;
-  let authPlan: HttpOperationPlan['auth'];
-  const referenced = new Set<string>();
-  if (Object.keys(authHeaders).length === 0 && auth) {
-    // Built-in methods when the operation names no header templates.
-    const firstSecret = auth.fields.find((f) => f.secret)?.key ?? auth.fields[0]?.key;
-    if (auth.type === 'bearer' && firstSecret) authPlan = { kind: 'bearer', token: firstSecret };
-    if (auth.type === 'basic') authPlan = { kind: 'basic', username: 'username', password: 'password' };
-    if (auth.type === 'oauth2_client_credentials' && auth.token_url) {
-      authPlan = { kind: 'oauth2_client_credentials', tokenUrl: auth.token_url, scopes: auth.scopes ?? [], clientId: 'client_id', clientSecret: 'client_secret' };
-    }
-    if (authPlan) {
-      authHeaders = { Authorization: '{__authorization}' };
-      for (const [k, v] of Object.entries(authPlan)) if (k !== 'kind' && k !== 'tokenUrl' && k !== 'scopes' && typeof v === 'string') referenced.add(v);
-    }
-  }
-  for (const template of Object.values(authHeaders)) {
-    for (const m of template.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) referenced.add(m[1]!);
-  }
-  const secrets: Record<string, string> = {};
-  for (const field of auth?.fields ?? []) {
-    const name = binding.secretNames[field.key];
-    if (name && referenced.has(field.key)) secrets[field.key] = name;
-  }
-
-  const plan: HttpOperationPlan = {
-    kind: 'http',
-    method: op.method,
-    url: rebaseUrl(op.endpoint, binding.baseUrl),
-    params,
-    authHeaders,
-    secrets,
-    ...(authPlan ? { auth: authPlan } : {}),
-  };
-  if (descriptor.rate_limits.length > 0 && binding.rateLimitOwner) {
-    // Every operation of the connector shares the account's budget.
-    plan.rateLimits = descriptor.rate_limits.map((r, i) => ({
-      key: `${binding.rateLimitOwner}:${r.scope}:${i}`,
-      limit: r.limit,
-      intervalSeconds: r.interval_seconds,
-    }));
-  }
-  return {
-    tool: {
-      name: mapping.mcp_tool_name,
-      title: op.summary,
-      description: mapping.mcp_tool_description,
-      inputSchema,
-      annotations: { title: op.summary, ...annotationsFor(op.method) },
-    },
-    plan,
-  };
-}
-
 /**
  * The tools of a connector descriptor: one per route mapping (selective exposure: unmapped
  * operations are not tools). The descriptor must already be validated.
+ *
+ * Seed 001: "the platform generates an OpenAPI spec from the descriptor; a server is created from the
+ * OpenAPI spec". The tools are compiled from `descriptorToOpenApi(descriptor)` by the OpenAPI compiler
+ * in descriptor mode: `in: body` parameters are properties of one JSON object, defaults are sent by the
+ * worker, header templates (`auth_headers`) are kept verbatim and only the built-in methods (bearer,
+ * basic, OAuth2 client credentials) are computed.
  */
 export function compileDescriptorTools(descriptor: ConnectorDescriptor, binding: ConnectorInstanceBinding): HttpCatalogTool[] {
   const mappings = descriptor.mcp_config?.route_mappings ?? [];
-  return mappings.map((mapping) => {
-    const op = descriptor.operations.find((o) => o.operation_id === mapping.operation_id);
-    if (!op) throw new Error(`unvalidated descriptor: unknown operation_id ${mapping.operation_id}`);
-    return toolFor(descriptor, op, mapping, binding);
+  if (mappings.length === 0) return [];
+  const routes = descriptor.operations.map((o) => `${o.method} ${o.endpoint}`);
+  // Two operations on one method + endpoint cannot share an OpenAPI document: each gets its own then.
+  const shared = new Set(routes).size === routes.length;
+  const tools = shared
+    ? compileTools(descriptorToOpenApi(descriptor), { mappings, binding }, true)
+    : mappings.map((m) => {
+        const op = descriptor.operations.find((o) => o.operation_id === m.operation_id);
+        if (!op) throw new Error(`unvalidated descriptor: unknown operation_id ${m.operation_id}`);
+        return compileTools(descriptorToOpenApi({ ...descriptor, operations: [op] }), { mappings: [m], binding }, true)[0]!;
+      });
+  return tools.map((t, i) => {
+    const op = descriptor.operations.find((o) => o.operation_id === mappings[i]!.operation_id)!;
+    // The descriptor's parameter order (the OpenAPI document lists body properties after the others).
+    const order = (name: string): number => op.parameters.findIndex((p) => p.name === name);
+    t.plan.params.sort((a, b) => order(a.name) - order(b.name));
+    if (descriptor.rate_limits.length > 0 && binding.rateLimitOwner) {
+      // Every operation of the connector shares the account's budget.
+      t.plan.rateLimits = descriptor.rate_limits.map((r, j) => ({
+        key: `${binding.rateLimitOwner}:${r.scope}:${j}`,
+        limit: r.limit,
+        intervalSeconds: r.interval_seconds,
+      }));
+    }
+    return t;
   });
 }
 

@@ -1,0 +1,270 @@
+import { $RefParser, type FileInfo } from '@apidevtools/json-schema-ref-parser';
+import { ValidationError } from '@toolplane/errors';
+import { createRequire } from 'node:module';
+import { isDataKey, isObject, type Json, pointer, refSegments, resolvePointer, walkRefs } from './json-pointer.ts';
+import { loadDocument } from './load-document.ts';
+import { normaliseDocumentSchemas } from './normalise-schemas.ts';
+import { analyseOperation } from './openapi-tools.ts';
+import { listOperations } from './operations.ts';
+import { operationSecurity, securityModel } from './security.ts';
+
+const require = createRequire(import.meta.url);
+const swagger2openapi = require('swagger2openapi') as {
+  convertObj(doc: unknown, options: Record<string, unknown>): Promise<{ openapi: Json }>;
+};
+
+/** A single document text (JSON or YAML), or a bundle: entry file name + files by relative path. */
+export type OpenApiSource = string | { entry: string; files: Record<string, string> };
+
+export interface ImportedOpenApi {
+  /**
+   * Self-contained OpenAPI 3.1 document: 2.0 converted, 3.0 schemas normalised (nullable → type arrays,
+   * exclusiveMinimum booleans, etc.), external files inlined; internal/circular refs kept as refs (never
+   * infinitely expanded). JSON-serialisable (stored in PostgreSQL as JSON).
+   */
+  document: Record<string, unknown>;
+  info: { title: string; version: string; description?: string };
+  /** One per operation, in document order, with a stable tool name. */
+  operations: { operationId: string; toolName: string; method: string; path: string; summary?: string }[];
+  /** Credential fields derived from the security schemes. */
+  credentialFields: { key: string; required: boolean; secret: boolean }[];
+  warnings: { path: string; message: string }[];
+}
+
+type Issue = { path: string; message: string };
+
+/** At most this many warnings are listed (the last one says how many more there were). */
+const maxWarnings = 200;
+
+/** Where bundle files live for the resolver: never a real file or URL. */
+const bundleRoot = 'file:///toolplane-bundle/';
+
+/**
+ * Parses one document text. JSON goes through `JSON.parse` (fast for multi-megabyte descriptions); anything
+ * else, or JSON with a syntax error, through the YAML parser, which reports each problem's line and column.
+ */
+function parseText(text: string, file: string | undefined): Json {
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith('{')) {
+    try {
+      const v: unknown = JSON.parse(text);
+      if (isObject(v)) return v;
+    } catch {
+      // fall through: the YAML parser gives positions
+    }
+  }
+  try {
+    return loadDocument(text) as Json;
+  } catch (err) {
+    if (err instanceof ValidationError && file !== undefined) {
+      throw new ValidationError(err.message, err.issues.map((i) => ({ path: `${file}${i.path ? `#${i.path}` : ''}`, message: i.message })));
+    }
+    throw err;
+  }
+}
+
+function hasExternalRefs(doc: Json): boolean {
+  let found = false;
+  walkRefs(doc, (ref) => {
+    if (!ref.startsWith('#')) found = true;
+  });
+  return found;
+}
+
+/** Data values (examples, defaults, extensions) are never crawled for `$ref`s. */
+function excluded(path: string): boolean {
+  const segs = refSegments(path.slice(path.indexOf('#')));
+  if (!segs || segs.length === 0) return false;
+  return isDataKey(segs[segs.length - 1]!, undefined, segs[segs.length - 2]);
+}
+
+/**
+ * Inlines the files a document references (relative `$ref`s) with json-schema-ref-parser's `bundle`, reading
+ * only from `files`: no file system, no network. Every unreadable reference is reported.
+ */
+async function bundle(entry: string, doc: Json, files: Record<string, string>): Promise<Json> {
+  const key = (url: string): string | undefined => (url.startsWith(bundleRoot) ? decodeURIComponent(url.slice(bundleRoot.length)) : undefined);
+  const parser = new $RefParser();
+  try {
+    return (await parser.bundle(bundleRoot + entry.split('/').map(encodeURIComponent).join('/'), doc, {
+      continueOnError: true,
+      resolveExcludedPathMatcher: excluded,
+      bundle: { excludedPathMatcher: excluded },
+      resolve: {
+        external: true,
+        file: false,
+        http: false,
+        bundleFiles: {
+          order: 1,
+          canRead: true,
+          read(file: FileInfo) {
+            const name = key(file.url);
+            if (/^https?:/i.test(file.url)) throw new Error(`remote references are not fetched (${file.url}); include the file in the bundle`);
+            if (name === undefined) throw new Error(`${file.url} is outside the bundle`);
+            if (!Object.hasOwn(files, name)) throw new Error(`file "${name}" is not in the bundle`);
+            return files[name]!;
+          },
+        },
+      },
+      parse: {
+        json: false,
+        yaml: false,
+        text: false,
+        binary: false,
+        bundleText: {
+          order: 1,
+          canParse: true,
+          parse(file: FileInfo) {
+            const name = key(file.url) ?? file.url;
+            return parseText(typeof file.data === 'string' ? file.data : new TextDecoder().decode(file.data as Uint8Array), name);
+          },
+        },
+      },
+    } as never)) as Json;
+  } catch (err) {
+    const errors = (err as { errors?: unknown[] }).errors;
+    if (Array.isArray(errors) && errors.length > 0) {
+      const issues = errors.map((e) => {
+        const x = e as { message?: string; path?: (string | number)[]; source?: string };
+        const source = x.source ? (key(x.source) ?? x.source) : entry;
+        const where = Array.isArray(x.path) ? pointer(x.path) : '';
+        const inner = e instanceof ValidationError || (e as { issues?: Issue[] }).issues ? (e as { issues: Issue[] }).issues.map((i) => i.message).join('; ') : '';
+        return { path: `${source}#${where}`, message: `cannot resolve $ref: ${inner || x.message || String(e)}` };
+      });
+      throw new ValidationError('the document has references that cannot be resolved', issues);
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    throw new ValidationError('the document has references that cannot be resolved', [{ path: entry, message }]);
+  }
+}
+
+function unresolvedRefs(doc: Json): Issue[] {
+  const issues: Issue[] = [];
+  walkRefs(doc, (ref, path) => {
+    if (!ref.startsWith('#')) issues.push({ path: `${pointer(path)}/$ref`, message: `external $ref "${ref}" was not resolved` });
+    else if (resolvePointer(doc, ref) === undefined) issues.push({ path: `${pointer(path)}/$ref`, message: `unresolvable $ref "${ref}": nothing at that location` });
+  });
+  return issues;
+}
+
+/** Collects the `x-s2o-warning` notes swagger2openapi leaves on objects it could not convert cleanly. */
+function takeConversionWarnings(doc: Json, warn: (path: string, message: string) => void): void {
+  const walk = (v: unknown, path: (string | number)[]): void => {
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+    else if (isObject(v)) {
+      if (typeof v['x-s2o-warning'] === 'string') {
+        warn(pointer(path), `Swagger 2.0 conversion: ${v['x-s2o-warning']}`);
+        delete v['x-s2o-warning'];
+      }
+      for (const [k, x] of Object.entries(v)) if (x !== null && typeof x === 'object' && !k.startsWith('x-')) walk(x, [...path, k]);
+    }
+  };
+  walk(doc, []);
+}
+
+type Version = '2.0' | '3.0' | '3.1';
+
+function versionOf(doc: Json): Version | Issue {
+  if (typeof doc.swagger === 'string' || typeof doc.swagger === 'number') {
+    return String(doc.swagger) === '2.0' ? '2.0' : { path: '/swagger', message: `unsupported Swagger version ${JSON.stringify(doc.swagger)} (2.0, 3.0.x and 3.1.x are supported)` };
+  }
+  if (typeof doc.openapi === 'string') {
+    if (/^3\.0(\.\d+)?(-.+)?$/.test(doc.openapi)) return '3.0';
+    if (/^3\.[12](\.\d+)?(-.+)?$/.test(doc.openapi)) return '3.1';
+    return { path: '/openapi', message: `unsupported OpenAPI version ${JSON.stringify(doc.openapi)} (2.0, 3.0.x and 3.1.x are supported)` };
+  }
+  return { path: '', message: 'not an OpenAPI document: neither `openapi` (3.x) nor `swagger` (2.0) is set' };
+}
+
+/**
+ * Imports an OpenAPI 2.0, 3.0 or 3.1 description (JSON or YAML, one file or a bundle with relative `$ref`s)
+ * into a self-contained OpenAPI 3.1 document. Throws ValidationError (422) listing every problem with a
+ * path: broken YAML/JSON (line/column), unsupported version, unresolvable `$ref` (which ref, where), a
+ * bundle file missing, no operations. Never does network or filesystem I/O.
+ */
+export async function importOpenApi(source: OpenApiSource): Promise<ImportedOpenApi> {
+  const bundleMode = typeof source !== 'string';
+  const entry = bundleMode ? source.entry : 'openapi';
+  const files = bundleMode ? source.files : {};
+  let text: string;
+  if (typeof source === 'string') text = source;
+  else {
+    if (!Object.hasOwn(files, entry)) {
+      throw new ValidationError('the bundle has no entry document', [{ path: entry, message: `the entry file "${entry}" is not in the bundle (files: ${Object.keys(files).slice(0, 20).join(', ') || 'none'})` }]);
+    }
+    text = files[entry]!;
+  }
+  let doc = parseText(text, bundleMode ? entry : undefined);
+  const version = versionOf(doc);
+  if (typeof version !== 'string') throw new ValidationError('unsupported document', [version]);
+
+  const warnings: Issue[] = [];
+  let dropped = 0;
+  const warn = (path: string, message: string): void => {
+    if (warnings.length < maxWarnings) warnings.push({ path, message });
+    else dropped++;
+  };
+
+  if (hasExternalRefs(doc)) doc = await bundle(entry, doc, bundleMode ? files : { [entry]: text });
+  const refIssues = unresolvedRefs(doc);
+  if (refIssues.length > 0) throw new ValidationError('the document has references that cannot be resolved', refIssues);
+
+  if (version === '2.0') {
+    try {
+      doc = (await swagger2openapi.convertObj(doc, { patch: true, warnOnly: true, text: '{}', anchors: true })).openapi;
+    } catch (err) {
+      throw new ValidationError('the Swagger 2.0 document cannot be converted', [{ path: '', message: err instanceof Error ? err.message : String(err) }]);
+    }
+    takeConversionWarnings(doc, warn);
+  }
+  const original = typeof doc.openapi === 'string' ? doc.openapi : '3.0.0';
+  if (version !== '3.1') doc.openapi = '3.1.0';
+  normaliseDocumentSchemas(doc, (path, message) => warn(pointer(path), message));
+  if (version !== '3.1') doc['x-toolplane-converted-from'] = version === '2.0' ? '2.0' : original;
+
+  const issues: Issue[] = [];
+  if (!isObject(doc.paths)) issues.push({ path: '/paths', message: 'the document has no `paths` object' });
+  const ops = listOperations(doc);
+  if (isObject(doc.paths) && ops.length === 0) issues.push({ path: '/paths', message: 'the document has no operations' });
+  if (issues.length > 0) throw new ValidationError('the document cannot be used as a tool source', issues);
+
+  const info = isObject(doc.info) ? doc.info : {};
+  const title = typeof info.title === 'string' && info.title.trim() ? info.title : 'Untitled API';
+  const infoVersion = typeof info.version === 'string' || typeof info.version === 'number' ? String(info.version) : '0';
+  if (title !== info.title) warn('/info/title', 'missing; "Untitled API" used');
+  if (infoVersion !== info.version && String(info.version) !== infoVersion) warn('/info/version', 'missing; "0" used');
+
+  const model = securityModel(doc);
+  for (const [name, why] of model.unsupported) warn(pointer(['components', 'securitySchemes', name]), why);
+  const required = new Set<string>();
+  const used = new Set<string>();
+  const multiAuth = new Set<string>();
+  for (const o of ops) {
+    const sec = operationSecurity(doc, o.op, model);
+    if (sec.problem) warn(pointer([...o.location, 'security']), `${sec.problem}; the tool is called without credentials`);
+    if (sec.schemes.filter((s) => s.creds.auth).length > 1) multiAuth.add(pointer([...o.location, 'security']));
+    for (const { creds } of sec.schemes) {
+      used.add(creds.scheme);
+      if (!sec.optional) required.add(creds.scheme);
+    }
+    for (const w of analyseOperation(doc, o, { descriptor: false }).warnings) warn(w.path, w.message);
+  }
+  for (const p of multiAuth) warn(p, 'more than one computed credential (bearer, basic, OAuth2) in one requirement: only the first is sent');
+  const credentialFields = new Map<string, { key: string; required: boolean; secret: boolean }>();
+  for (const creds of model.schemes.values()) {
+    if (used.size > 0 && !used.has(creds.scheme)) continue;
+    for (const f of creds.fields) {
+      const prev = credentialFields.get(f.key);
+      credentialFields.set(f.key, { key: f.key, secret: f.secret || (prev?.secret ?? false), required: required.has(creds.scheme) || (prev?.required ?? false) });
+    }
+  }
+  if (dropped > 0) warnings.push({ path: '', message: `${dropped} more warnings not listed` });
+
+  return {
+    document: doc,
+    info: { title, version: infoVersion, ...(typeof info.description === 'string' && info.description ? { description: info.description } : {}) },
+    operations: ops.map((o) => ({ operationId: o.operationId, toolName: o.toolName, method: o.method, path: o.path, ...(o.summary ? { summary: o.summary } : {}) })),
+    credentialFields: [...credentialFields.values()],
+    warnings,
+  };
+}

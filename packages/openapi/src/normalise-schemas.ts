@@ -1,0 +1,225 @@
+import { isObject, type Json, pointer } from './json-pointer.ts';
+
+export type Warn = (path: (string | number)[], message: string) => void;
+type Path = (string | number)[];
+
+const jsonTypes = new Set(['string', 'number', 'integer', 'boolean', 'array', 'object', 'null']);
+const schemaMaps = ['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas'];
+const schemaSingles = ['additionalProperties', 'additionalItems', 'items', 'not', 'if', 'then', 'else', 'contains', 'propertyNames', 'unevaluatedProperties', 'unevaluatedItems', 'contentSchema'];
+const schemaLists = ['allOf', 'anyOf', 'oneOf', 'prefixItems'];
+const numbers = ['minimum', 'maximum', 'multipleOf'];
+const counts = ['minLength', 'maxLength', 'minItems', 'maxItems', 'minProperties', 'maxProperties', 'minContains', 'maxContains'];
+/** Keywords that describe a nullable schema and stay outside the `anyOf` it is rewritten to. */
+const annotations = new Set(['title', 'description', 'default', 'example', 'examples', 'readOnly', 'writeOnly', 'deprecated', 'externalDocs', 'xml']);
+
+function validPattern(p: string): boolean {
+  try {
+    new RegExp(p, 'u');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Rewrites one schema (and its subschemas) in place from OpenAPI 3.0 / Swagger dialect to JSON Schema
+ * 2020-12: `nullable` (and `x-nullable`) become `null` in `type` (or an `anyOf` with `{type: 'null'}`
+ * when there is no type), boolean `exclusiveMinimum/Maximum` become numbers, array `items` become
+ * `prefixItems`, `type: file` a binary string. Keywords whose values Ajv would refuse (a `pattern` that is
+ * not a Unicode regular expression, `required: true`, a count that is not a number…) are dropped with a
+ * warning, so that every tool schema compiles.
+ */
+export function normaliseSchema(schema: unknown, path: Path, warn: Warn, seen: WeakSet<object>): void {
+  if (!isObject(schema) || seen.has(schema)) return;
+  seen.add(schema);
+  if (typeof schema.$ref === 'string') return; // its target is normalised where it lives
+  const drop = (key: string, why: string): void => {
+    delete schema[key];
+    warn([...path, key], why);
+  };
+
+  if ('type' in schema) {
+    const t = schema.type;
+    const list: unknown[] = Array.isArray(t) ? t : [t];
+    if (list.includes('file')) schema.format ??= 'binary';
+    const known = (x: unknown): x is string => typeof x === 'string' && jsonTypes.has(x);
+    const fixed = [...new Set(list.map((x) => (x === 'file' ? 'string' : x)))].filter(known);
+    const unknown = list.filter((x) => x !== 'file' && !known(x));
+    if (fixed.length === 0) drop('type', `unknown type ${JSON.stringify(t)} ignored`);
+    else {
+      if (unknown.length > 0) warn([...path, 'type'], `unknown type ${JSON.stringify(unknown)} ignored`);
+      schema.type = Array.isArray(t) ? fixed : fixed[0];
+    }
+  }
+  for (const key of ['exclusiveMinimum', 'exclusiveMaximum'] as const) {
+    const v = schema[key];
+    if (typeof v === 'boolean') {
+      const bound = key === 'exclusiveMinimum' ? 'minimum' : 'maximum';
+      if (v && typeof schema[bound] === 'number') {
+        schema[key] = schema[bound];
+        delete schema[bound];
+      } else {
+        delete schema[key];
+      }
+    } else if (v !== undefined && typeof v !== 'number') {
+      drop(key, 'must be a number');
+    }
+  }
+  for (const key of numbers) if (key in schema && typeof schema[key] !== 'number') drop(key, 'must be a number');
+  if (typeof schema.multipleOf === 'number' && !(schema.multipleOf > 0)) drop('multipleOf', 'must be greater than 0');
+  for (const key of counts) {
+    const v = schema[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= 0)) drop(key, 'must be a non-negative integer');
+  }
+  if ('pattern' in schema && (typeof schema.pattern !== 'string' || !validPattern(schema.pattern))) {
+    drop('pattern', `${JSON.stringify(schema.pattern)} is not a JavaScript (Unicode) regular expression; ignored`);
+  }
+  if ('format' in schema && typeof schema.format !== 'string') drop('format', 'must be a string');
+  if ('uniqueItems' in schema && typeof schema.uniqueItems !== 'boolean') drop('uniqueItems', 'must be a boolean');
+  if ('required' in schema) {
+    const r = schema.required;
+    if (!Array.isArray(r) || !r.every((x) => typeof x === 'string')) drop('required', 'must be an array of property names');
+    else if (new Set(r).size !== r.length) schema.required = [...new Set(r)];
+  }
+  if ('enum' in schema && (!Array.isArray(schema.enum) || schema.enum.length === 0)) drop('enum', 'must be a non-empty array');
+  if (Array.isArray(schema.items)) {
+    // Draft 4 tuple form; 2020-12 spells it prefixItems.
+    schema.prefixItems = schema.items;
+    if ('additionalItems' in schema) {
+      schema.items = schema.additionalItems;
+      delete schema.additionalItems;
+    } else {
+      delete schema.items;
+    }
+  }
+  for (const key of schemaSingles) {
+    const v = schema[key];
+    if (v !== undefined && typeof v !== 'boolean' && !isObject(v)) drop(key, 'must be a schema');
+  }
+  for (const key of schemaLists) {
+    const v = schema[key];
+    if (v === undefined) continue;
+    if (!Array.isArray(v) || v.length === 0) drop(key, 'must be a non-empty array of schemas');
+    else if (!v.every((x) => typeof x === 'boolean' || isObject(x))) schema[key] = v.filter((x) => typeof x === 'boolean' || isObject(x));
+  }
+  for (const key of schemaMaps) {
+    const v = schema[key];
+    if (v === undefined) continue;
+    if (!isObject(v)) {
+      drop(key, 'must be an object of schemas');
+      continue;
+    }
+    for (const [name, sub] of Object.entries(v)) {
+      if (typeof sub !== 'boolean' && !isObject(sub)) {
+        delete v[name];
+        warn([...path, key, name], 'must be a schema');
+      } else if (key === 'patternProperties' && !validPattern(name)) {
+        delete v[name];
+        warn([...path, key, name], 'not a JavaScript (Unicode) regular expression; ignored');
+      }
+    }
+  }
+
+  const nullable = schema.nullable === true || schema['x-nullable'] === true;
+  delete schema.nullable;
+  if (nullable) {
+    delete schema['x-nullable'];
+    if (Array.isArray(schema.enum) && !schema.enum.includes(null)) schema.enum = [...schema.enum, null];
+    const t = schema.type;
+    if (typeof t === 'string') schema.type = t === 'null' ? t : [t, 'null'];
+    else if (Array.isArray(t)) {
+      if (!t.includes('null')) schema.type = [...t, 'null'];
+    } else if (schema.allOf || schema.oneOf || schema.anyOf || schema.$ref) {
+      const inner: Json = {};
+      for (const k of Object.keys(schema)) {
+        if (!annotations.has(k)) {
+          inner[k] = schema[k];
+          delete schema[k];
+        }
+      }
+      schema.anyOf = [inner, { type: 'null' }];
+      normaliseSchema(inner, [...path, 'anyOf', 0], warn, seen);
+      return;
+    }
+  }
+
+  for (const key of schemaSingles) normaliseSchema(schema[key], [...path, key], warn, seen);
+  for (const key of schemaLists) {
+    const v = schema[key];
+    if (Array.isArray(v)) v.forEach((s, i) => normaliseSchema(s, [...path, key, i], warn, seen));
+  }
+  for (const key of schemaMaps) {
+    const v = schema[key];
+    if (isObject(v)) for (const [name, s] of Object.entries(v)) normaliseSchema(s, [...path, key, name], warn, seen);
+  }
+}
+
+export const httpMethods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+
+/** Visits every schema position of an OpenAPI 3.x document (components, parameters, bodies, responses, headers, callbacks, webhooks). */
+export function normaliseDocumentSchemas(doc: Json, warn: Warn): void {
+  const seen = new WeakSet<object>();
+  const visitedItems = new WeakSet<object>();
+  const schemaAt = (v: unknown, p: Path): void => normaliseSchema(v, p, warn, seen);
+  const content = (c: unknown, p: Path): void => {
+    if (!isObject(c)) return;
+    for (const [type, media] of Object.entries(c)) {
+      if (!isObject(media)) continue;
+      schemaAt(media.schema, [...p, type, 'schema']);
+      if (isObject(media.encoding)) for (const [name, enc] of Object.entries(media.encoding)) if (isObject(enc)) headers(enc.headers, [...p, type, 'encoding', name, 'headers']);
+    }
+  };
+  const param = (v: unknown, p: Path): void => {
+    if (!isObject(v) || typeof v.$ref === 'string') return;
+    schemaAt(v.schema, [...p, 'schema']);
+    content(v.content, [...p, 'content']);
+  };
+  const headers = (h: unknown, p: Path): void => {
+    if (isObject(h)) for (const [name, v] of Object.entries(h)) param(v, [...p, name]);
+  };
+  const body = (v: unknown, p: Path): void => {
+    if (isObject(v) && typeof v.$ref !== 'string') content(v.content, [...p, 'content']);
+  };
+  const response = (v: unknown, p: Path): void => {
+    if (!isObject(v) || typeof v.$ref === 'string') return;
+    headers(v.headers, [...p, 'headers']);
+    content(v.content, [...p, 'content']);
+  };
+  const params = (v: unknown, p: Path): void => {
+    if (Array.isArray(v)) v.forEach((x, i) => param(x, [...p, i]));
+  };
+  const pathItem = (item: unknown, p: Path): void => {
+    if (!isObject(item) || typeof item.$ref === 'string' || visitedItems.has(item)) return;
+    visitedItems.add(item);
+    params(item.parameters, [...p, 'parameters']);
+    for (const m of httpMethods) {
+      const op = item[m];
+      if (!isObject(op)) continue;
+      params(op.parameters, [...p, m, 'parameters']);
+      body(op.requestBody, [...p, m, 'requestBody']);
+      if (isObject(op.responses)) for (const [code, r] of Object.entries(op.responses)) response(r, [...p, m, 'responses', code]);
+      callbacks(op.callbacks, [...p, m, 'callbacks']);
+    }
+  };
+  const pathItems = (v: unknown, p: Path): void => {
+    if (isObject(v)) for (const [k, item] of Object.entries(v)) pathItem(item, [...p, k]);
+  };
+  const callbacks = (v: unknown, p: Path): void => {
+    if (isObject(v)) for (const [name, cb] of Object.entries(v)) if (isObject(cb) && typeof cb.$ref !== 'string') pathItems(cb, [...p, name]);
+  };
+
+  const c = doc.components;
+  if (isObject(c)) {
+    if (isObject(c.schemas)) for (const [name, s] of Object.entries(c.schemas)) schemaAt(s, ['components', 'schemas', name]);
+    if (isObject(c.parameters)) for (const [name, v] of Object.entries(c.parameters)) param(v, ['components', 'parameters', name]);
+    headers(c.headers, ['components', 'headers']);
+    if (isObject(c.requestBodies)) for (const [name, v] of Object.entries(c.requestBodies)) body(v, ['components', 'requestBodies', name]);
+    if (isObject(c.responses)) for (const [name, v] of Object.entries(c.responses)) response(v, ['components', 'responses', name]);
+    callbacks(c.callbacks, ['components', 'callbacks']);
+    pathItems(c.pathItems, ['components', 'pathItems']);
+  }
+  pathItems(doc.paths, ['paths']);
+  pathItems(doc.webhooks, ['webhooks']);
+}
+
+export { pointer };

@@ -1,0 +1,148 @@
+import type { AuthPlan } from '@toolplane/contracts';
+import { deref, isObject, type Json } from './json-pointer.ts';
+
+/** How one security scheme of the document is satisfied: the credential fields it needs and where they go. */
+export interface SchemeCredentials {
+  scheme: string;
+  fields: { key: string; secret: boolean }[];
+  /** apiKey schemes: `{field}` templates by header, query parameter or cookie name. */
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+  cookies?: Record<string, string>;
+  /** Computed credentials (scopes are filled per operation for OAuth2). */
+  auth?: AuthPlan;
+  /** The scheme names its field keys (`x-toolplane-credential-fields`). */
+  explicit: boolean;
+}
+
+export interface SecurityModel {
+  schemes: Map<string, SchemeCredentials>;
+  /** Unsupported schemes, with the reason (also reported as import warnings). */
+  unsupported: Map<string, string>;
+}
+
+/** A template field key the worker can fill (`{key}`): `[A-Za-z_][A-Za-z0-9_]*`, never the reserved `__` prefix. */
+function fieldKey(text: string): string {
+  let k = text.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '');
+  if (!k) k = 'credential';
+  if (/^[0-9]/.test(k)) k = `_${k}`;
+  return k;
+}
+
+/**
+ * Credential fields for the security schemes of a document. apiKey and HTTP bearer schemes use a field
+ * named after the scheme (sanitised to an identifier); HTTP basic uses `username`/`password` and OAuth2 client credentials `client_id`/`client_secret`, prefixed
+ * with the scheme name when two schemes would share a key. OAuth2 flows other than client credentials and
+ * OpenID Connect take a ready access token (bearer) with a warning; mutualTLS and other HTTP schemes are
+ * unsupported.
+ *
+ * A scheme may carry `x-toolplane-credential-fields` (role → field key), which descriptor-generated
+ * documents use to keep the descriptor's field names.
+ */
+export function securityModel(doc: Json): SecurityModel {
+  const components = isObject(doc.components) ? doc.components : {};
+  const defined = isObject(components.securitySchemes) ? components.securitySchemes : {};
+  const schemes = new Map<string, SchemeCredentials>();
+  const unsupported = new Map<string, string>();
+  const proposals: { scheme: string; role: string; key: string; secret: boolean; explicit: boolean }[] = [];
+  const kinds = new Map<string, { kind: string; s: Json }>();
+
+  for (const name of Object.keys(defined)) {
+    const s = deref(doc, defined[name]);
+    if (!isObject(s)) {
+      unsupported.set(name, 'the security scheme is not an object');
+      continue;
+    }
+    const own = isObject(s['x-toolplane-credential-fields']) ? (s['x-toolplane-credential-fields'] as Record<string, string>) : {};
+    const propose = (role: string, fallback: string, secret: boolean): void => {
+      proposals.push({ scheme: name, role, key: own[role] ?? fallback, secret, explicit: own[role] !== undefined });
+    };
+    const type = typeof s.type === 'string' ? s.type : '';
+    const httpScheme = typeof s.scheme === 'string' ? s.scheme.toLowerCase() : '';
+    if (type === 'apiKey') {
+      if (typeof s.name !== 'string' || !['header', 'query', 'cookie'].includes(String(s.in))) {
+        unsupported.set(name, 'an apiKey scheme needs `name` and `in` (header, query or cookie)');
+        continue;
+      }
+      propose('value', fieldKey(name), true);
+      kinds.set(name, { kind: 'apiKey', s });
+    } else if (type === 'http' && httpScheme === 'bearer') {
+      propose('token', fieldKey(name), true);
+      kinds.set(name, { kind: 'bearer', s });
+    } else if (type === 'http' && httpScheme === 'basic') {
+      propose('username', 'username', false);
+      propose('password', 'password', true);
+      kinds.set(name, { kind: 'basic', s });
+    } else if (type === 'oauth2' && isObject(s.flows) && isObject(s.flows.clientCredentials) && typeof s.flows.clientCredentials.tokenUrl === 'string') {
+      propose('client_id', 'client_id', false);
+      propose('client_secret', 'client_secret', true);
+      kinds.set(name, { kind: 'oauth2', s });
+    } else if (type === 'oauth2' || type === 'openIdConnect') {
+      propose('token', fieldKey(name), true);
+      kinds.set(name, { kind: 'bearer', s });
+      unsupported.set(name, `${type} ${type === 'oauth2' ? 'flows other than clientCredentials are' : 'is'} not run by the platform: field "${own.token ?? fieldKey(name)}" takes a ready access token (sent as Bearer)`);
+    } else {
+      unsupported.set(name, `security scheme type ${JSON.stringify(type)}${httpScheme ? ` (${httpScheme})` : ''} is not supported; operations requiring only it are called without credentials`);
+    }
+  }
+
+  // Field keys shared by two schemes are prefixed with the scheme name (deterministic, order-free).
+  const byKey = new Map<string, Set<string>>();
+  for (const p of proposals) {
+    const key = fieldKey(p.key);
+    p.key = key;
+    (byKey.get(key) ?? byKey.set(key, new Set()).get(key)!).add(p.scheme);
+  }
+  for (const p of proposals) if (!p.explicit && byKey.get(p.key)!.size > 1) p.key = fieldKey(`${p.scheme}_${p.key}`);
+
+  for (const [name, { kind, s }] of kinds) {
+    const mine = proposals.filter((p) => p.scheme === name);
+    const key = (role: string): string => mine.find((p) => p.role === role)!.key;
+    const creds: SchemeCredentials = { scheme: name, fields: mine.map((p) => ({ key: p.key, secret: p.secret })), explicit: mine.some((p) => p.explicit) };
+    if (kind === 'apiKey') {
+      const where = s.in === 'header' ? 'headers' : s.in === 'query' ? 'query' : 'cookies';
+      creds[where] = { [s.name as string]: `{${key('value')}}` };
+    } else if (kind === 'bearer') {
+      creds.auth = { kind: 'bearer', token: key('token') };
+    } else if (kind === 'basic') {
+      creds.auth = { kind: 'basic', username: key('username'), password: key('password') };
+    } else {
+      const flow = (s.flows as Json).clientCredentials as Json;
+      creds.auth = { kind: 'oauth2_client_credentials', tokenUrl: flow.tokenUrl as string, scopes: [], clientId: key('client_id'), clientSecret: key('client_secret') };
+    }
+    schemes.set(name, creds);
+  }
+  return { schemes, unsupported };
+}
+
+export interface OperationSecurity {
+  schemes: { creds: SchemeCredentials; scopes: string[] }[];
+  /** The document allows calling without credentials (`{}` among the alternatives) or requires none. */
+  optional: boolean;
+  /** A reason when none of the alternatives can be satisfied. */
+  problem?: string;
+}
+
+/**
+ * The security requirement the worker satisfies for an operation: the first alternative (of
+ * `operation.security`, else the document's) whose schemes are all supported.
+ */
+export function operationSecurity(doc: Json, op: Json, model: SecurityModel): OperationSecurity {
+  const reqs = Array.isArray(op.security) ? op.security : Array.isArray(doc.security) ? doc.security : [];
+  if (reqs.length === 0) return { schemes: [], optional: true };
+  const optional = reqs.some((r) => isObject(r) && Object.keys(r).length === 0);
+  for (const r of reqs) {
+    if (!isObject(r) || Object.keys(r).length === 0) continue;
+    const names = Object.keys(r);
+    if (names.every((n) => model.schemes.has(n))) {
+      return {
+        optional,
+        schemes: names.map((n) => ({ creds: model.schemes.get(n)!, scopes: Array.isArray(r[n]) ? (r[n] as unknown[]).filter((x): x is string => typeof x === 'string') : [] })),
+      };
+    }
+  }
+  if (optional) return { schemes: [], optional };
+  const names = reqs.flatMap((r) => (isObject(r) ? Object.keys(r) : []));
+  const missing = names.filter((n) => !model.schemes.has(n));
+  return { schemes: [], optional: false, problem: `no supported security scheme among ${JSON.stringify([...new Set(missing.length > 0 ? missing : names)])}` };
+}
