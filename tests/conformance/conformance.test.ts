@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { ControlPlaneClient, Stack } from '@toolplane/cli';
 import { freePort } from '@toolplane/embedded';
 import { startTestStack, tempDir } from '../helpers.ts';
@@ -66,6 +67,40 @@ function failedChecks(dir: string): Record<string, string[]> {
   }
   return out;
 }
+
+describe('log messages of a proxied MCP server', () => {
+  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' };
+  const post = (body: unknown, extra: Record<string, string> = {}) => fetch(url, { method: 'POST', headers: { ...headers, ...extra }, body: JSON.stringify(body) });
+  const logsOf = async (res: Response) => (await res.text()).split('\n').filter((l) => l.startsWith('data:') && l.includes('notifications/message')).map((l) => JSON.parse(l.slice(5)).params);
+
+  it('relays them at the level the 2025 session set, and none without one', async () => {
+    const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'logs', version: '1' } } });
+    const session = { 'mcp-session-id': init.headers.get('mcp-session-id')! };
+    const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'test_tool_with_logging', arguments: {} } };
+    const none = await post(call, session);
+    expect(none.headers.get('content-type')).toMatch(/^application\/json/); // no level set: no logs, no stream
+    expect((await post({ jsonrpc: '2.0', id: 3, method: 'logging/setLevel', params: { level: 'warning' } }, session)).status).toBe(200);
+    expect(await logsOf(await post(call, session))).toEqual([]);
+    await post({ jsonrpc: '2.0', id: 4, method: 'logging/setLevel', params: { level: 'info' } }, session);
+    const relayed = await post(call, session);
+    expect(relayed.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect((await logsOf(relayed)).map((p) => p.data)).toEqual(['Tool execution started', 'Tool processing data', 'Tool execution completed']);
+    // Another session of the same caller has its own level.
+    expect(await logsOf(await post(call, { 'mcp-session-id': 'another-session' }))).toEqual([]);
+  });
+
+  it('relays them at the level a 2026-07-28 request carries in _meta', async () => {
+    const client = new Client({ name: 'logs', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+    const logs: unknown[] = [];
+    client.setNotificationHandler('notifications/message', (n) => void logs.push(n.params.data));
+    await client.callTool({ name: 'test_tool_with_logging', arguments: {} });
+    expect(logs).toEqual([]);
+    await client.callTool({ name: 'test_tool_with_logging', arguments: {}, _meta: { 'io.modelcontextprotocol/logLevel': 'info' } });
+    await client.close();
+    expect(logs).toEqual(['Tool execution started', 'Tool processing data', 'Tool execution completed']);
+  });
+});
 
 describe('MCP conformance (official suite, server scenarios)', () => {
   it('lists a reason for every expected failure', () => {
