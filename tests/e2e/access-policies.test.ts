@@ -264,10 +264,17 @@ describe('access policies', () => {
   it('SMART mode: search shows allowed tools only, execute_tool of another is denied and recorded', async () => {
     const key = await newKey({ name: 'smart-one', scopes: ['runtime'] });
     await api.request('POST', '/access_policies', { name: 'smart-one', principals: [{ type: 'api_key', value: key.id }], servers: [smartId], tools: ['get_ticket'] });
-    const client = await within1s(async () => connect(smartUrl, { 'x-api-key': key.key }), () => true);
+    const search = async () => {
+      const c = await connect(smartUrl, { 'x-api-key': key.key });
+      const found = await c.callTool({ name: 'search_tools', arguments: { query: 'ticket', limit: 10 } });
+      await c.close();
+      return (found.structuredContent as { results: { name: string }[] }).results.map((r) => r.name);
+    };
+    expect(await within1s(search, (names) => names.length === 1)).toEqual(['get_ticket']);
+    const client = await connect(smartUrl, { 'x-api-key': key.key });
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['search_tools', 'describe_tool', 'execute_tool', 'list_connections']);
-    const found = await client.callTool({ name: 'search_tools', arguments: { query: 'ticket', limit: 10 } });
-    expect((found.structuredContent as { results: { name: string }[] }).results.map((r) => r.name)).toEqual(['get_ticket']);
+    const connections = await client.callTool({ name: 'list_connections', arguments: {} });
+    expect((connections.structuredContent as { connections: { tools: number }[] }).connections.map((c) => c.tools)).toEqual([1]);
     const ok = await client.callTool({ name: 'execute_tool', arguments: { name: 'get_ticket', arguments: { ticket_id: 'TCK-2' } } });
     expect(ok.isError).toBeFalsy();
     const denied = await client.callTool({ name: 'execute_tool', arguments: { name: 'create_ticket', arguments: { title: 'x' } } });
