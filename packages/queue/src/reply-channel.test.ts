@@ -68,6 +68,36 @@ describe('request/reply over BullMQ with a per-client reply channel', () => {
     expect(client.inFlight).toBe(0);
   });
 
+  it('delivers events a running job publishes to its caller, before the reply, and not to other requests', async () => {
+    const prefix = `tq${randomUUID().slice(0, 8)}`;
+    const redis = new Redis(redisUrl!, { maxRetriesPerRequest: null });
+    const Event = z.object({ id: z.string(), event: z.object({ step: z.number() }) });
+    const client = new RequestReplyClient<Job, Reply>({ redis, prefix, clientId: `c-${randomUUID()}`, queueName: 'q', jobName: 'double', reply: Reply, idOf: (r) => r.id, event: { schema: Event, idOf: (e) => (e as z.infer<typeof Event>).id } });
+    const consumer = new ReplyingConsumer<Job, Reply>({
+      redis, prefix, queueName: 'q', concurrency: 2, job: Job,
+      handle: async (j, _received, notify) => {
+        for (let step = 1; step <= 3; step++) notify({ id: j.id, event: { step } });
+        await new Promise((r) => setTimeout(r, 50));
+        return { id: j.id, doubled: j.n * 2 };
+      },
+    });
+    consumer.start();
+    cleanups.push(async () => {
+      await consumer.close();
+      await client.close();
+      redis.disconnect();
+    });
+    const seen: Record<string, number[]> = { a: [], b: [] };
+    const [a, b] = [randomUUID(), randomUUID()];
+    const replies = await Promise.all([
+      client.request(a, { id: a, n: 1, replyTo: client.clientId, deadlineAt: Date.now() + 10_000 }, undefined, undefined, undefined, (e) => seen.a!.push((e as z.infer<typeof Event>).event.step)),
+      client.request(b, { id: b, n: 2, replyTo: client.clientId, deadlineAt: Date.now() + 10_000 }),
+    ]);
+    expect(replies.map((r) => r.doubled)).toEqual([2, 4]);
+    expect(seen.a).toEqual([1, 2, 3]);
+    expect(seen.b).toEqual([]);
+  });
+
   it('fails an invalid job without running the handler, and reports its issues', async () => {
     let ran = 0;
     const { client, invalid } = setup({ consumer: true, handle: async (j) => (ran++, { id: j.id, doubled: 0 }) });
