@@ -27,6 +27,8 @@ const tools = [
   { name: 'test_elicitation', description: 'Asks the user for input', inputSchema: { type: 'object', properties: { message: { type: 'string' } }, required: ['message'] } },
   { name: 'test_elicitation_sep1034_defaults', description: 'Elicitation with default values', inputSchema: noArgs },
   { name: 'test_elicitation_sep1330_enums', description: 'Elicitation with enum schemas', inputSchema: noArgs },
+  // Not a suite tool: Toolplane's own check that a cancelled call cancels the external server's call.
+  { name: 'slow_cancellable', description: 'Runs for five seconds unless cancelled', inputSchema: noArgs },
   {
     name: 'json_schema_2020_12_tool',
     description: 'Tool with JSON Schema 2020-12 features',
@@ -43,8 +45,18 @@ const tools = [
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (t: string): CallToolResult => ({ content: [{ type: 'text', text: t }] });
 
-async function call(name: string, args: Record<string, unknown>, ctx: ServerContext): Promise<CallToolResult> {
+async function call(name: string, args: Record<string, unknown>, ctx: ServerContext, events: string[]): Promise<CallToolResult> {
   switch (name) {
+    case 'slow_cancellable': {
+      events.push('started');
+      const signal = ctx.mcpReq.signal;
+      const finished = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(true), 5000);
+        signal.addEventListener('abort', () => (clearTimeout(timer), resolve(false)), { once: true });
+      });
+      events.push(finished ? 'completed' : 'aborted');
+      return text('slow done');
+    }
     case 'test_simple_text':
       return text('This is a simple text response for testing.');
     case 'test_image_content':
@@ -100,15 +112,18 @@ async function call(name: string, args: Record<string, unknown>, ctx: ServerCont
 
 export interface ConformanceFixture {
   url: string;
+  /** What `slow_cancellable` went through: started, then completed or aborted. */
+  events: string[];
   close(): Promise<void>;
 }
 
 export async function startConformanceFixture(): Promise<ConformanceFixture> {
+  const events: string[] = [];
   const handler = toNodeHandler(
     createMcpHandler(() => {
       const s = new Server({ name: 'conformance-fixture', version: '1.0.0' }, { capabilities: { tools: {}, logging: {} } });
       s.setRequestHandler('tools/list', () => ({ tools }) as unknown as ListToolsResult);
-      s.setRequestHandler('tools/call', (req, ctx) => call(req.params.name, req.params.arguments ?? {}, ctx));
+      s.setRequestHandler('tools/call', (req, ctx) => call(req.params.name, req.params.arguments ?? {}, ctx, events));
       return s;
     }),
   );
@@ -116,6 +131,7 @@ export async function startConformanceFixture(): Promise<ConformanceFixture> {
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`,
+    events,
     close: () =>
       new Promise<void>((resolve) => {
         http.closeAllConnections();

@@ -24,7 +24,7 @@ import {
   type Span,
 } from '@toolplane/telemetry';
 import { redactSecrets } from './redact.ts';
-import { callRemoteTool, externalHeaders, RemoteRequestError } from './remote-tools.ts';
+import { callRemoteTool, externalHeaders, RemoteRequestError, RemoteTimeoutError } from './remote-tools.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 import { runWorkflowTool } from './workflow-runner.ts';
 
@@ -126,9 +126,13 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
           });
         } catch (err) {
           const answered = err instanceof RemoteRequestError && !cancel.aborted;
-          outcome = cancel.aborted ? 'cancelled' : answered ? 'response' : 'unreachable';
+          outcome = cancel.aborted ? 'cancelled' : err instanceof RemoteTimeoutError ? 'timeout' : answered ? 'response' : 'unreachable';
           const why = err instanceof Error ? err.message : String(err);
-          result = errorResult(answered ? `The external MCP server "${plan.server}" failed the call: ${why}` : `The external MCP server "${plan.server}" could not be reached: ${why}`);
+          result = errorResult(
+            outcome === 'timeout' ? `The external MCP server "${plan.server}" did not answer in time (${why}).`
+            : answered ? `The external MCP server "${plan.server}" failed the call: ${why}`
+            : `The external MCP server "${plan.server}" could not be reached: ${why}`,
+          );
         }
         result = redactSecrets(result, Object.values(headers));
         steps.push({ kind: 'mcp', name: plan.remoteTool, method: 'tools/call', urlTemplate: plan.url, url: plan.url, outcome, durationMs: now() - sentAt, attempt: 1 });

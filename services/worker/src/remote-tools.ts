@@ -11,6 +11,9 @@ type Transport = StreamableHTTPClientTransport | SSEClientTransport;
 /** The remote server was reached and answered the request with a JSON-RPC error (or the call was aborted). */
 export class RemoteRequestError extends Error {}
 
+/** No answer within the call's time budget. */
+export class RemoteTimeoutError extends Error {}
+
 /** Headers configured for an external server: plain ones plus those sealed in a secret (a JSON object). */
 export async function externalHeaders(secrets: SecretResolver, plain: Record<string, string>, headersSecret: string | undefined): Promise<Record<string, string>> {
   if (!headersSecret) return plain;
@@ -64,7 +67,8 @@ const maxRelayedLogs = 200;
 
 /** Calls one tool of an external MCP server and returns its result as-is. */
 export async function callRemoteTool(url: string, headers: Record<string, string>, tool: string, args: Record<string, unknown>, timeoutMs: number, opts: RemoteCallOptions = {}): Promise<ToolResultPayload> {
-  const signal = opts.cancel ? AbortSignal.any([AbortSignal.timeout(timeoutMs), opts.cancel]) : AbortSignal.timeout(timeoutMs);
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = opts.cancel ? AbortSignal.any([timeout, opts.cancel]) : timeout;
   const { value } = await withRemote(new URL(url), headers, signal, (c) => {
     const onLog = opts.onLog;
     if (onLog && opts.logLevel) {
@@ -83,6 +87,8 @@ export async function callRemoteTool(url: string, headers: Record<string, string
           : {}),
       },
     );
+  }).catch((err: unknown) => {
+    throw timeout.aborted && !opts.cancel?.aborted ? new RemoteTimeoutError(`no answer within ${timeoutMs} ms`, { cause: err }) : err;
   });
   return value as unknown as ToolResultPayload;
 }
