@@ -105,12 +105,14 @@ describe('log messages of a proxied MCP server', () => {
 describe('cancelling a proxied call', () => {
   it('cancels the external server\'s call when a 2025 client sends notifications/cancelled', async () => {
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' };
-    const post = (body: unknown) => fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+    const post = (body: unknown, extra: Record<string, string> = {}) => fetch(url, { method: 'POST', headers: { ...headers, ...extra }, body: JSON.stringify(body) });
+    const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'cancel', version: '1' } } });
+    const session = { 'mcp-session-id': init.headers.get('mcp-session-id')! };
     fixture.events.length = 0;
-    const call = post({ jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: { name: 'slow_cancellable', arguments: {} } }).then((r) => r.text());
+    const call = post({ jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: { name: 'slow_cancellable', arguments: {} } }, session).then((r) => r.text());
     const deadline = Date.now() + 5000;
     while (!fixture.events.includes('started') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect((await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow-1' } })).status).toBe(202);
+    expect((await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow-1' } }, session)).status).toBe(202);
     while (!fixture.events.includes('aborted') && Date.now() < deadline + 3000) await new Promise((r) => setTimeout(r, 20));
     expect(fixture.events).toEqual(['started', 'aborted']);
     await call;

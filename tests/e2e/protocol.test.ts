@@ -250,9 +250,12 @@ describe('cancellation (2025 era)', () => {
     const session = { ...v2025(), 'mcp-session-id': init.headers.get('mcp-session-id')! };
     const call = post(httpUrl, { jsonrpc: '2.0', id: 'call-1', method: 'tools/call', params: { name: 'slow', arguments: {} } }, session).then((r) => r.text());
     await waitFor('started', 5000);
-    // Another client's notification naming the same request id changes nothing (scope: credentials + session).
-    const stranger = await post(onEdge(httpUrl, 1), { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'call-1' } }, v2025());
-    expect(stranger.status).toBe(202);
+    // Another client's notification naming the same request id changes nothing (scope: credentials +
+    // server + session), nor does one outside any session.
+    for (const other of [v2025(), { ...v2025(), 'mcp-session-id': 'another-session' }]) {
+      const stranger = await post(onEdge(httpUrl, 1), { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'call-1' } }, other);
+      expect(stranger.status).toBe(202);
+    }
     await new Promise((r) => setTimeout(r, 200));
     expect(events).toEqual(['started']);
     const cancel = await post(onEdge(httpUrl, 1), { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'call-1', reason: 'user pressed stop' } }, session);

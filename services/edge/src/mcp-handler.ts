@@ -220,14 +220,16 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
     if (body?.method === 'tools/call') {
       stream = body.params?._meta?.progressToken !== undefined;
       if (sessionId && deps.logLevels && typeof body.params?.name === 'string' && isProxiedTool(ctx.loaded, body.params.name)) {
-        ctx.logLevel = await deps.logLevels.get(sessionScope(req.auth?.clientId ?? '', ctx.loaded.catalog.serverId, sessionId));
+        ctx.logLevel = await deps.logLevels.get(sessionScope(req.auth?.clientId ?? '', ctx.loaded.catalog.serverId, sessionId)).catch(() => undefined);
         stream ||= ctx.logLevel !== undefined;
       }
     }
     // The 2025 transport does not abort handlers when the client disconnects; this does, as does a
-    // notifications/cancelled naming this request (on any edge).
+    // notifications/cancelled naming this request (on any edge). Only within a session: JSON-RPC ids
+    // are unique per connection, and one key (or the anonymous caller of a public server) may be
+    // shared by many clients.
     const connection = new AbortController();
-    const untrack = body?.method === 'tools/call' && deps.cancels && (typeof body.id === 'string' || typeof body.id === 'number')
+    const untrack = sessionId && body?.method === 'tools/call' && deps.cancels && (typeof body.id === 'string' || typeof body.id === 'number')
       ? deps.cancels.track(CancelRegistry.key(req.auth?.clientId ?? '', ctx.loaded.catalog.serverId, sessionId, body.id), connection)
       : undefined;
     const server = buildServer(ctx, deps, opts.version, opts.toolsListTtlMs, connection.signal);
@@ -242,12 +244,13 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
     await transport.handleRequest(req, res, req.body);
   }
 
-  /** A 2025-era `notifications/cancelled`: published to every edge; answered 202 like any notification. */
+  /** A 2025-era `notifications/cancelled` (in a session): published to every edge; answered 202 like any notification. */
   async function cancelled(req: AuthedRequest, res: Response, params: { requestId?: unknown } | undefined): Promise<void> {
     const requestId = params?.requestId;
-    if (deps.cancels && (typeof requestId === 'string' || typeof requestId === 'number')) {
+    const sessionId = req.get('mcp-session-id');
+    if (deps.cancels && sessionId && (typeof requestId === 'string' || typeof requestId === 'number')) {
       const ctx = callContext(req.auth);
-      await deps.cancels.cancel(CancelRegistry.key(req.auth?.clientId ?? '', ctx.loaded.catalog.serverId, req.get('mcp-session-id'), requestId));
+      await deps.cancels.cancel(CancelRegistry.key(req.auth?.clientId ?? '', ctx.loaded.catalog.serverId, sessionId, requestId));
     }
     res.status(202).end();
   }

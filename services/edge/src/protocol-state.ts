@@ -62,8 +62,8 @@ export class CancelRegistry {
     this.channel = redisKeys(prefix).mcpCancel;
   }
 
-  static key(clientId: string, serverId: string, sessionId: string | undefined, requestId: string | number): string {
-    return JSON.stringify([clientId, serverId, sessionId ?? '', requestId]);
+  static key(clientId: string, serverId: string, sessionId: string, requestId: string | number): string {
+    return JSON.stringify([clientId, serverId, sessionId, requestId]);
   }
 
   /** Registers a running request; the returned function forgets it. */
