@@ -27,6 +27,8 @@ export interface EdgeCallContext {
   traceparent?: string | undefined;
   tracestate?: string | undefined;
   protocolVersion?: string | undefined;
+  /** Who calls, as the HTTP layer names it (key id or `oauth:<sub>`): scopes session state. */
+  clientId?: string | undefined;
   /** 2025-era Streamable HTTP: the `Mcp-Session-Id` the edge issued at initialize (a correlation id, no server state). */
   sessionId?: string | undefined;
   /** 2025-era: the session's `logging/setLevel`, looked up once for calls that may log. */
@@ -75,7 +77,7 @@ export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, version: 
   server.setRequestHandler('logging/setLevel', async (request, ctx) => {
     const sessionId = ctx.sessionId ?? call.sessionId;
     if (sessionId && deps.logLevels && isLogLevel(request.params.level)) {
-      await deps.logLevels.set(sessionScope(clientIdOf(principal), loaded.catalog.serverId, sessionId), request.params.level);
+      await deps.logLevels.set(sessionScope(clientIdOf(call), loaded.catalog.serverId, sessionId), request.params.level);
     }
     return {};
   });
@@ -100,8 +102,8 @@ export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, version: 
   return server;
 }
 
-function clientIdOf(principal: Principal): string {
-  return principal.keyId ?? `oauth:${principal.subject ?? ''}`;
+function clientIdOf(call: EdgeCallContext): string {
+  return call.clientId ?? call.principal.keyId ?? `oauth:${call.principal.subject ?? ''}`;
 }
 
 /**
@@ -119,7 +121,7 @@ async function liveCall(call: EdgeCallContext, deps: ToolCallDeps, ctx: ServerCo
     const modern = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/logLevel'];
     logLevel = isLogLevel(modern) ? modern : call.logLevel;
     // A legacy SSE session (stateful transport): its level was not looked up before the request.
-    if (logLevel === undefined && ctx.sessionId && deps.logLevels) logLevel = await deps.logLevels.get(sessionScope(clientIdOf(call.principal), call.loaded.catalog.serverId, ctx.sessionId));
+    if (logLevel === undefined && ctx.sessionId && deps.logLevels) logLevel = await deps.logLevels.get(sessionScope(clientIdOf(call), call.loaded.catalog.serverId, ctx.sessionId));
   }
   if (token === undefined && logLevel === undefined) return undefined;
   const notify = (method: string, params: Record<string, unknown>) => void ctx.mcpReq.notify({ method, params }).catch(() => undefined);
@@ -220,7 +222,7 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
     if (body?.method === 'tools/call') {
       stream = body.params?._meta?.progressToken !== undefined;
       if (sessionId && deps.logLevels && typeof body.params?.name === 'string' && isProxiedTool(ctx.loaded, body.params.name)) {
-        ctx.logLevel = await deps.logLevels.get(sessionScope(req.auth?.clientId ?? '', ctx.loaded.catalog.serverId, sessionId)).catch(() => undefined);
+        ctx.logLevel = await deps.logLevels.get(sessionScope(clientIdOf(ctx), ctx.loaded.catalog.serverId, sessionId)).catch(() => undefined);
         stream ||= ctx.logLevel !== undefined;
       }
     }
@@ -230,7 +232,7 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
     // shared by many clients.
     const connection = new AbortController();
     const untrack = sessionId && body?.method === 'tools/call' && deps.cancels && (typeof body.id === 'string' || typeof body.id === 'number')
-      ? deps.cancels.track(CancelRegistry.key(req.auth?.clientId ?? '', ctx.loaded.catalog.serverId, sessionId, body.id), connection)
+      ? deps.cancels.track(CancelRegistry.key(clientIdOf(ctx), ctx.loaded.catalog.serverId, sessionId, body.id), connection)
       : undefined;
     const server = buildServer(ctx, deps, opts.version, opts.toolsListTtlMs, connection.signal);
     const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: !stream });
@@ -250,7 +252,7 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
     const sessionId = req.get('mcp-session-id');
     if (deps.cancels && sessionId && (typeof requestId === 'string' || typeof requestId === 'number')) {
       const ctx = callContext(req.auth);
-      await deps.cancels.cancel(CancelRegistry.key(req.auth?.clientId ?? '', ctx.loaded.catalog.serverId, sessionId, requestId));
+      await deps.cancels.cancel(CancelRegistry.key(clientIdOf(ctx), ctx.loaded.catalog.serverId, sessionId, requestId));
     }
     res.status(202).end();
   }
