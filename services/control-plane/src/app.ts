@@ -84,7 +84,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use(requireApiKey(db, { redis, prefix: env.REDIS_PREFIX }));
   // Keys limited to servers reach only those servers' endpoints (ADR 0013).
   api.use(enforceServerRestriction());
-  api.use('/connectors', connectorsRouter(db, publisher, tasks, env.MAX_BODY_BYTES));
+  api.use('/connectors', connectorsRouter(db, publisher, tasks, env.MAX_DOCUMENT_BYTES));
   api.use('/connector_instances', connectorInstancesRouter(db, secrets, publisher, tasks, env.MAX_BODY_BYTES));
   api.use('/mcp_manager/:id/debug_sessions', debugSessionsRouter(db, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
   api.use('/mcp_manager', serversRouter(db, publisher, secrets, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES, { tasks, redis, prefix: env.REDIS_PREFIX }));

@@ -28,8 +28,10 @@ export const ControlPlaneEnv = z.object({
   BOOTSTRAP_API_KEY: z.string().min(20).optional(),
   /** Apply pending migrations at start (the embedded default); production runs them as a Job. */
   MIGRATE_ON_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
-  /** Largest accepted request body (documents included). */
+  /** Largest accepted request body (API documents: MAX_DOCUMENT_BYTES). */
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
+  /** Largest accepted API document (connector descriptors, OpenAPI documents and bundles): GitHub's REST description is 13 MB. */
+  MAX_DOCUMENT_BYTES: z.coerce.number().int().positive().default(32 * 1024 * 1024),
   /** Execution records older than this are deleted. */
   RECORDS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   /** Bodies captured in debug sessions are dropped from records after this long. */

@@ -14,6 +14,7 @@ import { credentialSecretName, userCredentialSecretName } from './connector-inst
 import { apiKeyRecord } from './api-keys.ts';
 import { withWorkflowTools } from './deployments.ts';
 import { isUuid } from './ids.ts';
+import { compileConnectorTools, type StoredOpenApiConnector } from './openapi-connectors.ts';
 
 /** CreateMcpServerDto (seed 002), plus `connectorInstanceId`: the tool source of this first version. */
 const CreateServerBody = z.object({
@@ -90,12 +91,16 @@ const ListQuery = z.object({
 
 export type ServerRow = { id: string; workspaceId: string; name: string; description: string | null; mode: 'SMART' | 'NORMAL'; connectorInstanceId: string | null; selectedTools: string[]; isPublic: boolean; config: unknown; externalMcpConfigs: unknown; catalogVersion: number; createdAt: Date; updatedAt: Date };
 
-type InstanceWithConnector = { id: string; name: string; baseUrl: string | null; credentialKeys: string[]; connector: { slug: string; descriptor: unknown } };
+type InstanceWithConnector = { id: string; name: string; baseUrl: string | null; credentialKeys: string[]; connector: { slug: string; kind: string; descriptor: unknown; document: unknown } };
 
 function instanceTools(workspaceId: string, instance: InstanceWithConnector): CatalogTool[] {
-  const descriptor = instance.connector.descriptor as ConnectorDescriptor;
   const secretNames = Object.fromEntries(instance.credentialKeys.map((k) => [k, credentialSecretName(workspaceId, instance.id, k)]));
-  return compileDescriptorTools(descriptor, { baseUrl: instance.baseUrl ?? undefined, secretNames, rateLimitOwner: `connector-instance:${instance.id}` }).map((t) => ({
+  const binding = { baseUrl: instance.baseUrl ?? undefined, secretNames, rateLimitOwner: `connector-instance:${instance.id}` };
+  const tools =
+    instance.connector.kind === 'openapi'
+      ? compileConnectorTools(instance.connector.descriptor as StoredOpenApiConnector, instance.connector.document as Record<string, unknown>, binding)
+      : compileDescriptorTools(instance.connector.descriptor as ConnectorDescriptor, binding);
+  return tools.map((t) => ({
     ...t,
     plan: { ...t.plan, userSecrets: Object.fromEntries(Object.keys(t.plan.secrets).map((field) => [field, userCredentialSecretName(workspaceId, '{user}', instance.id, field)])) },
     source: { connector: instance.connector.slug, instance: instance.name },

@@ -1,0 +1,167 @@
+import type { DocumentIssue } from '@toolplane/contracts';
+import { RateLimit, zodIssues } from '@toolplane/contracts';
+import { ValidationError } from '@toolplane/errors';
+import { compileOpenApiTools, importOpenApi, loadDocument, type ConnectorInstanceBinding, type HttpCatalogTool, type OpenApiSource, type OpenApiToolOptions } from '@toolplane/openapi';
+import { z } from 'zod';
+
+/**
+ * OpenAPI documents as a connector source (issue #3). `POST /api/v1/connectors` takes either a plain
+ * OpenAPI 2.0/3.x document (every operation becomes a tool, slug from `info.title`), or this envelope,
+ * which adds the connector's identity, a bundle of files with relative `$ref`s, and seed-001
+ * `mcp_config.route_mappings` (by `operationId`, or the generated tool name when there is none).
+ */
+const ToolName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -');
+export const OpenApiEnvelope = z.object({
+  kind: z.literal('openapi'),
+  slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,99}$/, 'must be lower-case letters, digits and dashes (1-100 chars)').optional(),
+  name: z.string().min(1).max(200).optional(),
+  version: z.string().min(1).max(50).optional(),
+  description: z.string().max(2000).optional(),
+  /** The document itself (text or parsed), or the entry file of `files`. */
+  document: z.union([z.string().min(1), z.record(z.string(), z.unknown())]).optional(),
+  entry: z.string().min(1).optional(),
+  files: z.record(z.string(), z.string()).optional(),
+  mcp_config: z
+    .object({
+      enabled: z.boolean().optional(),
+      server_name: z.string().min(1).max(100).optional(),
+      server_description: z.string().min(1).max(500).optional(),
+      route_mappings: z
+        .array(
+          z.object({
+            operation_id: z.string().min(1),
+            mcp_tool_name: ToolName,
+            mcp_tool_description: z.string().min(1).max(500),
+            parameter_mappings: z.record(z.string(), z.string().min(1)).default({}),
+            /** Overrides of the annotations inferred from the method. */
+            annotations: z
+              .object({ title: z.string().optional(), readOnlyHint: z.boolean().optional(), destructiveHint: z.boolean().optional(), idempotentHint: z.boolean().optional(), openWorldHint: z.boolean().optional() })
+              .optional(),
+          }),
+        )
+        .default([]),
+    })
+    .optional(),
+  rate_limits: z.array(RateLimit).default([]),
+});
+export type OpenApiEnvelope = z.infer<typeof OpenApiEnvelope>;
+
+type RouteMappings = NonNullable<OpenApiEnvelope['mcp_config']>['route_mappings'];
+
+/** What an OpenAPI connector keeps in the `descriptor` column: the descriptor shape the rest of the control plane reads. */
+export interface StoredOpenApiConnector {
+  metadata: { name: string; slug: string; version: string; description?: string };
+  /** One method whose fields are the credentials the security schemes need. */
+  authentication: { type: 'openapi'; fields: { key: string; required: boolean; secret: boolean }[] }[];
+  operations: [];
+  rate_limits: z.infer<typeof RateLimit>[];
+  mcp_config: { enabled: boolean; server_name?: string; server_description?: string; route_mappings: RouteMappings };
+  openapi: { operations: { operationId: string; toolName: string; method: string; path: string; summary?: string }[]; warnings: DocumentIssue[] };
+}
+
+export interface ImportedConnector {
+  slug: string;
+  version: string;
+  name: string;
+  descriptor: StoredOpenApiConnector;
+  document: Record<string, unknown>;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Parses a request body: JSON fast (large documents), YAML otherwise or for the error positions. */
+export function parseBody(text: string): unknown {
+  if (!text.trim()) throw new ValidationError('the request body is empty', [{ path: '', message: 'send a connector descriptor or an OpenAPI document as YAML or JSON' }]);
+  if (/^\s*[{[]/.test(text)) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      // fall through: the YAML parser reports the line and column
+    }
+  }
+  return loadDocument(text);
+}
+
+/** An OpenAPI document, or the envelope around one (anything else is a connector descriptor). */
+export function isOpenApiBody(value: unknown): boolean {
+  return isRecord(value) && (value.kind === 'openapi' || typeof value.openapi === 'string' || typeof value.swagger === 'string' || typeof value.swagger === 'number');
+}
+
+function slugOf(title: string): string {
+  const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 100).replace(/-+$/, '');
+  return slug || 'openapi';
+}
+
+function mappingIssues(mappings: RouteMappings, operations: StoredOpenApiConnector['openapi']['operations']): DocumentIssue[] {
+  const issues: DocumentIssue[] = [];
+  const known = new Set(operations.flatMap((o) => [o.operationId, o.toolName]));
+  const names = new Map<string, number>();
+  mappings.forEach((m, i) => {
+    if (!known.has(m.operation_id)) issues.push({ path: `/mcp_config/route_mappings/${i}/operation_id`, message: `operation_id "${m.operation_id}" matches no operationId (or generated tool name) of the document` });
+    const first = names.get(m.mcp_tool_name);
+    if (first !== undefined) issues.push({ path: `/mcp_config/route_mappings/${i}/mcp_tool_name`, message: `duplicate mcp_tool_name "${m.mcp_tool_name}" (first used at /mcp_config/route_mappings/${first})` });
+    else names.set(m.mcp_tool_name, i);
+  });
+  return issues;
+}
+
+/**
+ * Imports an OpenAPI connector from a request body (a document or the envelope). Throws a 422
+ * listing every problem (document, references, mappings); nothing is stored by the caller then.
+ */
+export async function importOpenApiConnector(body: unknown, rawText: string): Promise<ImportedConnector> {
+  let envelope: OpenApiEnvelope;
+  let source: OpenApiSource;
+  if (isRecord(body) && body.kind === 'openapi') {
+    const parsed = OpenApiEnvelope.safeParse(body);
+    if (!parsed.success) throw new ValidationError('the OpenAPI connector is invalid', zodIssues(parsed.error));
+    envelope = parsed.data;
+    if (envelope.files) {
+      const entry = envelope.entry ?? (typeof envelope.document === 'string' && envelope.files[envelope.document] !== undefined ? envelope.document : undefined);
+      if (!entry) throw new ValidationError('the OpenAPI connector is invalid', [{ path: '/entry', message: 'name the entry file of `files`' }]);
+      if (envelope.files[entry] === undefined) throw new ValidationError('the OpenAPI connector is invalid', [{ path: '/entry', message: `"${entry}" is not one of the files (${Object.keys(envelope.files).join(', ')})` }]);
+      source = { entry, files: envelope.files };
+    } else if (envelope.document !== undefined) {
+      source = typeof envelope.document === 'string' ? envelope.document : JSON.stringify(envelope.document);
+    } else {
+      throw new ValidationError('the OpenAPI connector is invalid', [{ path: '/document', message: 'send the OpenAPI document in `document`, or files in `files` with `entry`' }]);
+    }
+  } else {
+    envelope = { kind: 'openapi', rate_limits: [] };
+    source = rawText;
+  }
+
+  const imported = await importOpenApi(source);
+  const operations = imported.operations.map((o) => ({ operationId: o.operationId, toolName: o.toolName, method: o.method, path: o.path, ...(o.summary ? { summary: o.summary } : {}) }));
+  const mappings = envelope.mcp_config?.route_mappings ?? [];
+  const issues = mappingIssues(mappings, operations);
+  if (issues.length > 0) throw new ValidationError('the OpenAPI connector is invalid', issues);
+  const name = envelope.name ?? imported.info.title;
+  const descriptor: StoredOpenApiConnector = {
+    metadata: { name, slug: envelope.slug ?? slugOf(imported.info.title), version: envelope.version ?? imported.info.version, ...(envelope.description ?? imported.info.description ? { description: (envelope.description ?? imported.info.description)!.slice(0, 2000) } : {}) },
+    authentication: imported.credentialFields.length > 0 ? [{ type: 'openapi', fields: imported.credentialFields }] : [],
+    operations: [],
+    rate_limits: envelope.rate_limits,
+    mcp_config: { enabled: envelope.mcp_config?.enabled ?? true, ...(envelope.mcp_config?.server_name ? { server_name: envelope.mcp_config.server_name } : {}), ...(envelope.mcp_config?.server_description ? { server_description: envelope.mcp_config.server_description } : {}), route_mappings: mappings },
+    openapi: { operations, warnings: imported.warnings },
+  };
+  // Compile once now: a document whose tools cannot be built is rejected here, not at server time.
+  compileConnectorTools(descriptor, imported.document, { secretNames: {} });
+  return { slug: descriptor.metadata.slug, version: descriptor.metadata.version, name: name.slice(0, 200), descriptor, document: imported.document };
+}
+
+/** The tools of an OpenAPI connector for one binding (instance credentials, base URL, rate-limit owner). */
+export function compileConnectorTools(descriptor: StoredOpenApiConnector, document: Record<string, unknown>, binding: ConnectorInstanceBinding): HttpCatalogTool[] {
+  const mappings: OpenApiToolOptions['mappings'] = descriptor.mcp_config.route_mappings.map((m) => ({
+    operation_id: m.operation_id,
+    mcp_tool_name: m.mcp_tool_name,
+    mcp_tool_description: m.mcp_tool_description,
+    parameter_mappings: m.parameter_mappings,
+    ...(m.annotations ? { annotations: m.annotations } : {}),
+  }));
+  const tools = compileOpenApiTools(document, { ...(mappings.length > 0 ? { mappings } : {}), binding });
+  if (descriptor.rate_limits.length === 0 || !binding.rateLimitOwner) return tools;
+  // Every operation of the connector shares the account's budget (as for descriptors).
+  const rateLimits = descriptor.rate_limits.map((r, i) => ({ key: `${binding.rateLimitOwner}:${r.scope}:${i}`, limit: r.limit, intervalSeconds: r.interval_seconds }));
+  return tools.map((t) => ({ ...t, plan: { ...t.plan, rateLimits } }));
+}

@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { ControlPlaneClient, Stack } from '@toolplane/cli';
+import { startTestStack } from '../helpers.ts';
+
+// SMART mode over a large real catalog deployed through the whole platform (issue #6): GitHub's REST
+// description (npm @octokit/openapi, 1,223 operations) is imported as an OpenAPI connector, a SMART
+// server searches it with natural-language queries written for given tools (≥ 90 % in the top 3),
+// and execute_tool runs one against a local stand-in for api.github.com.
+// The document comes with packages/openapi's dev dependencies.
+const require = createRequire(new URL('../../packages/openapi/package.json', import.meta.url));
+const githubDocument = readFileSync(require.resolve('@octokit/openapi/generated/api.github.com.json'), 'utf8');
+
+const queries: [string, string][] = [
+  ['create a new issue in a repository', 'issues/create'],
+  ['list the pull requests of a repo', 'pulls/list'],
+  ['merge a pull request', 'pulls/merge'],
+  ['get the latest release of a repository', 'repos/get-latest-release'],
+  ['add a comment to an issue', 'issues/create-comment'],
+  ['list my notifications', 'activity/list-notifications-for-authenticated-user'],
+  ['fork a repository', 'repos/create-fork'],
+  ['list workflow runs for a repository', 'actions/list-workflow-runs-for-repo'],
+  ['create a gist', 'gists/create'],
+  ['search code across repositories', 'search/code'],
+  ['get a user by their username', 'users/get-by-username'],
+  ['add labels to an issue', 'issues/add-labels'],
+  ['request reviewers for a pull request', 'pulls/request-reviewers'],
+  ['list the collaborators of a repository', 'repos/list-collaborators'],
+  ['create a webhook for a repository', 'repos/create-webhook'],
+  ['download a workflow artifact', 'actions/download-artifact'],
+  ['list the commits of a repository', 'repos/list-commits'],
+  ['replace all topics of a repository', 'repos/replace-all-topics'],
+  ['create a release', 'repos/create-release'],
+  ['list the members of an organization', 'orgs/list-members'],
+  ['lock an issue conversation', 'issues/lock'],
+  ['get the contents of a file in a repository', 'repos/get-content'],
+  ['star a repository for me', 'activity/star-repo-for-authenticated-user'],
+  ['delete a repository', 'repos/delete'],
+];
+
+let stack: Stack;
+let api: ControlPlaneClient;
+let github: Server;
+let githubUrl: string;
+const requests: { method: string; url: string }[] = [];
+let smartUrl: string;
+const toolOf = new Map<string, string>();
+
+beforeAll(async () => {
+  github = createServer((req, res) => {
+    requests.push({ method: req.method!, url: req.url! });
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 1296269, name: 'Hello-World', full_name: 'octocat/Hello-World', private: false }));
+  });
+  await new Promise<void>((r) => github.listen(0, '127.0.0.1', r));
+  githubUrl = `http://127.0.0.1:${(github.address() as AddressInfo).port}`;
+  ({ stack, api } = await startTestStack('smartgh'));
+  const connector = await api.request<{ id: string; tools: string[] }>('POST', '/connectors', githubDocument, 'application/json');
+  expect(connector.tools.length).toBeGreaterThan(1000);
+  const full = await api.request<{ descriptor: { openapi: { operations: { operationId: string; toolName: string }[] } } }>('GET', `/connectors/${connector.id}`);
+  for (const o of full.descriptor.openapi.operations) toolOf.set(o.operationId, o.toolName);
+  await api.request('POST', '/connector_instances', { connector_id: connector.id, name: 'github', base_url: githubUrl });
+  smartUrl = (await api.request<{ url: string }>('POST', '/mcp_manager', { name: 'github-smart', mode: 'SMART', description: 'All of GitHub' })).url;
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await new Promise<void>((r) => github.close(() => r()));
+});
+
+async function connect(): Promise<Client> {
+  const client = new Client({ name: 'smart-github', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(smartUrl), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+  return client;
+}
+
+describe('SMART mode over GitHub’s REST API imported from OpenAPI', () => {
+  it('finds the intended tool in the top 3 for at least 90 % of natural-language queries', async () => {
+    const client = await connect();
+    const misses: string[] = [];
+    try {
+      for (const [query, operationId] of queries) {
+        const expected = toolOf.get(operationId);
+        expect(expected).toBeDefined();
+        const found = await client.callTool({ name: 'search_tools', arguments: { query, limit: 3 } });
+        const names = (found.structuredContent as { results: { name: string }[] }).results.map((r) => r.name);
+        if (!names.includes(expected!)) misses.push(`${query} → ${names.join(', ')}`);
+      }
+    } finally {
+      await client.close();
+    }
+    const hitRate = (queries.length - misses.length) / queries.length;
+    if (hitRate < 0.9) throw new Error(`hit rate ${hitRate}; missed:\n${misses.join('\n')}`);
+    expect(hitRate).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('describes and executes a found tool against the upstream', async () => {
+    const client = await connect();
+    try {
+      const name = toolOf.get('repos/get')!;
+      const described = await client.callTool({ name: 'describe_tool', arguments: { name } });
+      expect(described.structuredContent).toMatchObject({ name, inputSchema: { type: 'object', required: expect.arrayContaining(['owner', 'repo']) } });
+      requests.length = 0;
+      const executed = await client.callTool({ name: 'execute_tool', arguments: { name, arguments: { owner: 'octocat', repo: 'Hello-World' } } });
+      expect(executed.isError).toBeFalsy();
+      expect(executed.structuredContent).toMatchObject({ full_name: 'octocat/Hello-World' });
+      expect(requests).toEqual([{ method: 'GET', url: '/repos/octocat/Hello-World' }]);
+    } finally {
+      await client.close();
+    }
+  });
+});
