@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { ControlPlaneClient, Stack } from '@toolplane/cli';
 import { startTestStack } from '../helpers.ts';
 
@@ -240,6 +240,24 @@ describe('progress notifications', () => {
     expect(seen.length).toBeGreaterThanOrEqual(2); // 1.5 s at one per 400 ms
     expect(seen.map((p) => p.progress)).toEqual(seen.map((_, i) => i + 1));
     expect(seen[0]!.message).toMatch(/^Still running \(\d+ s\)$/);
+  });
+
+  it('sends progress over the legacy HTTP+SSE transport too', async () => {
+    const withKey = (u: string | URL | Request, init?: RequestInit) => {
+      const h = new Headers(init?.headers);
+      h.set('x-api-key', stack.bootstrapKey);
+      return fetch(u, { ...init, headers: h });
+    };
+    const client = new Client({ name: 'protocol-sse', version: '1.0.0' });
+    await client.connect(new SSEClientTransport(new URL(`${stack.edgeUrl}/api/v1${new URL(httpUrl).pathname}`), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } }, eventSourceInit: { fetch: withKey } }));
+    const seen: { progress: number; message?: string }[] = [];
+    // (A notification sent just before the result can lose the race in the client SDK, which drops
+    // progress once the result is in: the periodic ones are far from it.)
+    const result = await client.callTool({ name: 'slow', arguments: {} }, { onprogress: (p) => void seen.push(p) });
+    await client.close();
+    expect(result.isError).toBeFalsy();
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen.map((p) => p.progress)).toEqual(seen.map((_, i) => i + 1));
   });
 });
 

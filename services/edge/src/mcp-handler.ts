@@ -87,11 +87,16 @@ export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, version: 
     try {
       // The request's signal aborts when the client cancels or disconnects: the worker is told to stop.
       const signal = connection ? AbortSignal.any([ctx.mcpReq.signal, connection]) : ctx.mcpReq.signal;
+      let result: ToolResultPayload;
       if (tracingEnabled() || metricsEnabled()) {
         const run = () => callTool(deps, loaded, principal, name, args, signal, live);
-        return (await observeToolCall(run, name, ctx.mcpReq.id, ctx.mcpReq._meta, { traceparent, tracestate, protocolVersion }, loaded.catalog.serverId)) as CallToolResult;
+        result = await observeToolCall(run, name, ctx.mcpReq.id, ctx.mcpReq._meta, { traceparent, tracestate, protocolVersion }, loaded.catalog.serverId);
+      } else {
+        result = await callTool(deps, loaded, principal, name, args, signal, live);
       }
-      return (await callTool(deps, loaded, principal, name, args, signal, live)) as CallToolResult;
+      // Notifications of the call go out before its result (clients drop progress after the result).
+      if (live) await live.flush();
+      return result as CallToolResult;
     } catch (err) {
       if (err instanceof UnknownToolError) throw new ProtocolError(INVALID_PARAMS, err.message);
       throw err;
@@ -113,7 +118,7 @@ function clientIdOf(call: EdgeCallContext): string {
  * Progress values: a proxied server's own, passed on; otherwise the edge counts one per event (a
  * workflow step ended, or `progressIntervalMs` passed while waiting), with a message saying which.
  */
-async function liveCall(call: EdgeCallContext, deps: ToolCallDeps, ctx: ServerContext, name: string): Promise<(LiveCall & { stop(): void }) | undefined> {
+async function liveCall(call: EdgeCallContext, deps: ToolCallDeps, ctx: ServerContext, name: string): Promise<(LiveCall & { stop(): void; flush(): Promise<unknown> }) | undefined> {
   const token = ctx.mcpReq._meta?.progressToken;
   const proxied = isProxiedTool(call.loaded, name);
   let logLevel: LogLevel | undefined;
@@ -124,7 +129,12 @@ async function liveCall(call: EdgeCallContext, deps: ToolCallDeps, ctx: ServerCo
     if (logLevel === undefined && ctx.sessionId && deps.logLevels) logLevel = await deps.logLevels.get(sessionScope(clientIdOf(call), call.loaded.catalog.serverId, ctx.sessionId));
   }
   if (token === undefined && logLevel === undefined) return undefined;
-  const notify = (method: string, params: Record<string, unknown>) => void ctx.mcpReq.notify({ method, params }).catch(() => undefined);
+  const sending = new Set<Promise<void>>();
+  const notify = (method: string, params: Record<string, unknown>) => {
+    const p = ctx.mcpReq.notify({ method, params }).catch(() => undefined);
+    sending.add(p);
+    void p.then(() => sending.delete(p));
+  };
   let count = 0;
   const progress = (value: number | undefined, total?: number, message?: string) => {
     if (token === undefined) return;
@@ -148,6 +158,7 @@ async function liveCall(call: EdgeCallContext, deps: ToolCallDeps, ctx: ServerCo
     stop() {
       if (timer) clearInterval(timer);
     },
+    flush: () => Promise.all(sending),
   };
 }
 
