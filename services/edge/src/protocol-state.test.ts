@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { CancelRegistry, logPasses, SessionLogLevels, sessionScope } from './protocol-state.ts';
+
+// Real Redis from tests/setup/global-setup.js, own prefix.
+const redisUrl = process.env.TEST_REDIS_URL;
+if (!redisUrl) throw new Error('TEST_REDIS_URL is not set: the edge protocol-state tests need Redis');
+const prefix = `tps${randomUUID().slice(0, 8)}`;
+const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
+});
+
+describe('log levels', () => {
+  it('orders levels by severity', () => {
+    expect(logPasses('error', 'warning')).toBe(true);
+    expect(logPasses('warning', 'warning')).toBe(true);
+    expect(logPasses('info', 'warning')).toBe(false);
+    expect(logPasses('emergency', 'debug')).toBe(true);
+  });
+
+  it('keeps a session\'s level, expiring, and nothing for other sessions or callers', async () => {
+    const levels = new SessionLogLevels(redis, prefix, 60);
+    const scope = sessionScope('key-1', 'srv-1', 'sess-1');
+    await levels.set(scope, 'notice');
+    expect(await levels.get(scope)).toBe('notice');
+    expect(await levels.get(sessionScope('key-1', 'srv-1', 'sess-2'))).toBeUndefined();
+    expect(await levels.get(sessionScope('key-2', 'srv-1', 'sess-1'))).toBeUndefined();
+    const ttl = await redis.ttl(`${prefix}:mcp-log-level:${scope}`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60);
+  });
+});
+
+describe('CancelRegistry', () => {
+  it('aborts the tracked request whose key is published, from any registry on the channel', async () => {
+    const subscriber = redis.duplicate();
+    const here = new CancelRegistry(redis, prefix);
+    const elsewhere = new CancelRegistry(redis, prefix);
+    subscriber.on('message', (_channel: string, key: string) => here.onMessage(key));
+    await subscriber.subscribe(here.channel);
+    try {
+      const running = new AbortController();
+      const other = new AbortController();
+      const untrack = here.track(CancelRegistry.key('key-1', 'srv-1', 'sess-1', 7), running);
+      here.track(CancelRegistry.key('key-1', 'srv-1', 'sess-1', '7'), other); // a string id is another request
+      await elsewhere.cancel(CancelRegistry.key('key-1', 'srv-1', 'sess-1', 7));
+      const deadline = Date.now() + 2000;
+      while (!running.signal.aborted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(running.signal.aborted).toBe(true);
+      expect(other.signal.aborted).toBe(false);
+      untrack();
+      expect(here.size).toBe(1);
+    } finally {
+      subscriber.disconnect();
+    }
+  });
+});
