@@ -116,7 +116,13 @@ async function bundle(entry: string, doc: Json, files: Record<string, string>): 
           canParse: true,
           parse(file: FileInfo) {
             const name = key(file.url) ?? file.url;
-            return parseText(typeof file.data === 'string' ? file.data : new TextDecoder().decode(file.data as Uint8Array), name);
+            try {
+              return parseText(typeof file.data === 'string' ? file.data : new TextDecoder().decode(file.data as Uint8Array), name);
+            } catch (err) {
+              // ref-parser keeps only the message: the positions go into it.
+              if (err instanceof ValidationError) throw new Error(`${err.message}: ${err.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`);
+              throw err;
+            }
           },
         },
       },
@@ -129,7 +135,8 @@ async function bundle(entry: string, doc: Json, files: Record<string, string>): 
         const source = x.source ? (key(x.source) ?? x.source) : entry;
         const where = Array.isArray(x.path) ? pointer(x.path) : '';
         const inner = e instanceof ValidationError || (e as { issues?: Issue[] }).issues ? (e as { issues: Issue[] }).issues.map((i) => i.message).join('; ') : '';
-        return { path: `${source}#${where}`, message: `cannot resolve $ref: ${inner || x.message || String(e)}` };
+        const message = (inner || x.message || String(e)).split(bundleRoot).join('');
+        return { path: `${source}#${where}`, message: `cannot resolve $ref: ${message}` };
       });
       throw new ValidationError('the document has references that cannot be resolved', issues);
     }

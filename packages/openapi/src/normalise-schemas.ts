@@ -32,7 +32,18 @@ function validPattern(p: string): boolean {
 export function normaliseSchema(schema: unknown, path: Path, warn: Warn, seen: WeakSet<object>): void {
   if (!isObject(schema) || seen.has(schema)) return;
   seen.add(schema);
-  if (typeof schema.$ref === 'string') return; // its target is normalised where it lives
+  if (typeof schema.$ref === 'string') {
+    // Its target is normalised where it lives. `nullable` next to a 3.0 `$ref` is ignored by the spec but
+    // always meant "or null": it is kept as that.
+    const nullable = schema.nullable === true || schema['x-nullable'] === true;
+    delete schema.nullable;
+    if (nullable) {
+      delete schema['x-nullable'];
+      schema.anyOf = [{ $ref: schema.$ref }, { type: 'null' }];
+      delete schema.$ref;
+    }
+    return;
+  }
   const drop = (key: string, why: string): void => {
     delete schema[key];
     warn([...path, key], why);
