@@ -1,0 +1,84 @@
+// The module-boundary check of the test command (scripts/check-boundaries.ts) really fails the build
+// when a service other than the worker reads secrets (issue #5): the script is run on small
+// workspaces written for the test, one rule broken at a time.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { repoRoot } from './lib.ts';
+
+const roots: string[] = [];
+afterAll(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
+
+type Files = Record<string, string>;
+
+const manifest = (name: string, deps: string[] = []) => JSON.stringify({ name, dependencies: Object.fromEntries(deps.map((d) => [d, 'workspace:*'])) });
+
+/** A workspace that respects every rule: the secrets package, a worker reading, a control plane writing, an edge. */
+const valid: Files = {
+  'packages/secrets/package.json': manifest('@toolplane/secrets'),
+  'packages/secrets/src/index.ts': 'export class LocalSealedSecretsReader {}\nexport class LocalSealedSecretsWriter {}\nexport interface SecretsReader {}\n',
+  'services/worker/package.json': manifest('@toolplane/worker', ['@toolplane/secrets']),
+  'services/worker/src/app.ts': "import { LocalSealedSecretsReader } from '@toolplane/secrets';\nexport const r = LocalSealedSecretsReader;\n",
+  'services/control-plane/package.json': manifest('@toolplane/control-plane', ['@toolplane/secrets']),
+  'services/control-plane/src/app.ts': "import { LocalSealedSecretsWriter } from '@toolplane/secrets';\nexport const w = LocalSealedSecretsWriter;\n",
+  'services/control-plane/src/secrets.test.ts': "import { LocalSealedSecretsReader } from '@toolplane/secrets';\nexport const proof = LocalSealedSecretsReader;\n",
+  'services/edge/package.json': manifest('@toolplane/edge'),
+  'services/edge/src/app.ts': 'export const edge = 1;\n',
+};
+
+/** Runs the repository's check script on a workspace made of `files`. */
+function check(files: Files): { code: number; output: string } {
+  const root = mkdtempSync(join(tmpdir(), 'toolplane-boundaries-'));
+  roots.push(root);
+  mkdirSync(join(root, 'scripts'));
+  cpSync(join(repoRoot, 'scripts/check-boundaries.ts'), join(root, 'scripts/check-boundaries.ts'));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  try {
+    const output = execFileSync(process.execPath, ['--no-warnings', join(root, 'scripts/check-boundaries.ts')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return { code: 0, output };
+  } catch (err) {
+    const e = err as { status: number; stdout: string; stderr: string };
+    return { code: e.status, output: `${e.stdout}${e.stderr}` };
+  }
+}
+
+describe('scripts/check-boundaries.ts (run by the test command)', () => {
+  it('passes a workspace where only the worker reads secrets (tests may open the store to prove what was written)', () => {
+    expect(check(valid)).toEqual({ code: 0, output: 'module boundaries: ok\n' });
+  });
+
+  it('fails when the control plane names a secrets reader', () => {
+    const r = check({ ...valid, 'services/control-plane/src/peek.ts': "import { LocalSealedSecretsReader } from '@toolplane/secrets';\nexport const peek = LocalSealedSecretsReader;\n" });
+    expect(r.code).toBe(1);
+    expect(r.output).toContain('services/control-plane/src/peek.ts names a secrets reader: only the worker may read secrets');
+  });
+
+  it('fails when a package other than @toolplane/secrets names the reader interface', () => {
+    const r = check({
+      ...valid,
+      'packages/queue/package.json': manifest('@toolplane/queue', ['@toolplane/secrets']),
+      'packages/queue/src/index.ts': "import type { SecretsReader } from '@toolplane/secrets';\nexport type R = SecretsReader;\n",
+    });
+    expect(r.code).toBe(1);
+    expect(r.output).toContain('packages/queue/src/index.ts names a secrets reader');
+  });
+
+  it('fails when the edge depends on or imports the secrets package at all', () => {
+    const r = check({
+      ...valid,
+      'services/edge/package.json': manifest('@toolplane/edge', ['@toolplane/secrets']),
+      // Even the write side: the edge never touches secrets.
+      'services/edge/src/app.ts': "import { LocalSealedSecretsWriter } from '@toolplane/secrets';\nexport const edge = LocalSealedSecretsWriter;\n",
+    });
+    expect(r.code).toBe(1);
+    expect(r.output).toContain('services/edge/package.json depends on @toolplane/secrets');
+    expect(r.output).toContain('services/edge/src/app.ts imports @toolplane/secrets');
+  });
+});
