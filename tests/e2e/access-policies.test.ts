@@ -217,6 +217,9 @@ describe('access policies', () => {
     }));
     expect(refs.status).toBe(422);
     expect(refs.errors!.map((e) => e.path).sort()).toEqual(['/principals/0/value', '/principals/1/value', '/servers/0', '/tools']);
+    // Field errors and unknown references come back together.
+    const both = await problem(api.request('POST', '/access_policies', { name: 'both', principals: [{ type: 'oauth_group', value: 'g' }], servers: ['00000000-0000-4000-8000-000000000000'], tools: [] }));
+    expect(both.errors!.map((e) => e.path).sort()).toEqual(['/servers/0', '/tools']);
     for (const [method, body] of [['GET', undefined], ['PATCH', { tools: ['*'] }], ['DELETE', undefined]] as const) {
       expect((await problem(api.request(method, '/access_policies/00000000-0000-4000-8000-000000000000', body))).status).toBe(404);
     }

@@ -26,8 +26,29 @@ function present(row: PolicyRow) {
   return { id: row.id, name: row.name, description: row.description, principals: row.principals, servers: row.servers, tools: row.tools, createdAt: row.createdAt, updatedAt: row.updatedAt };
 }
 
+/**
+ * Validates a body (all of `schema`'s problems and the references to keys and servers together, so
+ * that one 422 lists every problem) and returns it.
+ */
+async function validate<T extends Partial<z.infer<typeof PolicyBody>>>(db: Db, workspaceId: string, schema: z.ZodType<T>, raw: unknown, what: string): Promise<T> {
+  const parsed = schema.safeParse(raw ?? {});
+  const issues: ProblemIssue[] = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: '/' + i.path.map(String).join('/'), message: i.message }));
+  // References are checked on whatever is readable, even when other fields are invalid.
+  const lenient = (raw ?? {}) as { principals?: unknown; servers?: unknown; tools?: unknown };
+  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);
+  const readable = {
+    servers: Array.isArray(lenient.servers) && lenient.servers.every((x) => typeof x === 'string') ? strings(lenient.servers) : undefined,
+    tools: strings(lenient.tools),
+    principals: Array.isArray(lenient.principals) ? lenient.principals.map((p) => (PolicyPrincipal.safeParse(p).success ? (p as PolicyPrincipal) : { type: 'invalid' as never, value: '' })) : undefined,
+  };
+  const refs = await referenceIssues(db, workspaceId, readable);
+  for (const issue of refs) if (!issues.some((i) => i.path === issue.path)) issues.push(issue);
+  if (issues.length > 0 || !parsed.success) throw new ValidationError(`the ${what} is invalid`, issues, 'request.invalid');
+  return parsed.data;
+}
+
 /** Checks that need the database, listing every problem: keys and servers of this workspace, "*" alone. */
-async function referenceIssues(db: Db, workspaceId: string, body: Partial<z.infer<typeof PolicyBody>>): Promise<ProblemIssue[]> {
+async function referenceIssues(db: Db, workspaceId: string, body: { principals?: PolicyPrincipal[] | undefined; servers?: string[] | undefined; tools?: string[] | undefined }): Promise<ProblemIssue[]> {
   const issues: ProblemIssue[] = [];
   const wildcardAlone = (list: string[] | undefined, path: string) => {
     if (list && list.includes('*') && list.length > 1) issues.push({ path, message: '"*" must be the only entry' });
@@ -87,10 +108,8 @@ export function accessPoliciesRouter(db: Db, publisher: RuntimePublisher, maxBod
   };
 
   r.post('/', async (req, res) => {
-    const body = PolicyBody.parse(req.body ?? {});
     const { workspaceId } = caller(req);
-    const issues = await referenceIssues(db, workspaceId, body);
-    if (issues.length > 0) throw new ValidationError('the access policy is invalid', issues, 'request.invalid');
+    const body = await validate(db, workspaceId, PolicyBody, req.body, 'access policy');
     await conflict(workspaceId, body.name);
     const row = await db.accessPolicy.create({ data: { workspaceId, name: body.name, description: body.description ?? null, principals: body.principals, servers: body.servers, tools: body.tools } });
     await publishWorkspaceAccess(db, publisher, workspaceId);
@@ -107,10 +126,8 @@ export function accessPoliciesRouter(db: Db, publisher: RuntimePublisher, maxBod
   });
 
   r.patch('/:id', async (req, res) => {
-    const body = UpdatePolicyBody.parse(req.body ?? {});
     const row = await byId(req);
-    const issues = await referenceIssues(db, row.workspaceId, body);
-    if (issues.length > 0) throw new ValidationError('the access policy update is invalid', issues, 'request.invalid');
+    const body = await validate(db, row.workspaceId, UpdatePolicyBody, req.body, 'access policy update');
     if (body.name !== undefined) await conflict(row.workspaceId, body.name, row.id);
     const updated = await db.accessPolicy.update({
       where: { id: row.id },
