@@ -1,9 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { startTestStack } from '../helpers.ts';
 
 // Issue #7: organizations and workspaces isolate everything. Workspace A is the bootstrap workspace;
@@ -44,6 +48,9 @@ function managementRoutes(): string[] {
 }
 
 let stack: Stack;
+let authServer: Server;
+let issuer: string;
+let signingKey: CryptoKey;
 let upstream: TicketSystem;
 let apiA: ControlPlaneClient;
 let apiB: ControlPlaneClient;
@@ -57,8 +64,19 @@ const markers: string[] = [];
 type Case = { method: string; path: string; route: string; body?: unknown; contentType?: string; expect: 'denied' | 'scoped' | number[] };
 
 beforeAll(async () => {
+  // A local authorization server, so that OAuth access is probed across workspaces too.
+  const pair = await generateKeyPair('RS256');
+  signingKey = pair.privateKey;
+  const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+  authServer = createServer((req, res) => {
+    if (req.url === '/jwks') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => authServer.listen(0, '127.0.0.1', r));
+  issuer = `http://127.0.0.1:${(authServer.address() as AddressInfo).port}`;
   upstream = await startTicketSystem({ apiKey: 'k' });
-  ({ stack, api: apiA } = await startTestStack('isolation'));
+  const edgePort = await freePort();
+  ({ stack, api: apiA } = await startTestStack('isolation', { edgePort, serviceEnv: { edge: { OAUTH_ISSUER: issuer, OAUTH_JWKS_URL: `${issuer}/jwks`, PUBLIC_URL: `http://127.0.0.1:${edgePort}` } } }));
   // Workspace A: one of everything.
   a = await registerTicketExample(apiA, upstream.url, 'k', 'a-only-tickets');
   const current = await apiA.request<{ id: string }>('GET', '/workspaces/current');
@@ -103,6 +121,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   await upstream?.close();
+  await new Promise<void>((r) => authServer?.close(() => r()));
 });
 
 function cases(): Case[] {
@@ -280,5 +299,26 @@ describe('workspace isolation', () => {
     expect(upstream.requests.length).toBe(before);
     // A's key cannot reach B's server either.
     expect((await fetch(b.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-api-key': stack.bootstrapKey }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) })).status).toBe(404);
+  });
+
+  it("a policy of B granting every OAuth subject on every server does not reach A's servers", async () => {
+    await apiB.request('POST', '/access_policies', { name: 'everyone', principals: [{ type: 'oauth_subject', value: '*' }, { type: 'oauth_group', value: '*' }], servers: ['*'], tools: ['*'] });
+    const token = (server: RegisteredExample) =>
+      new SignJWT({ scope: 'mcp:tools', groups: ['all'] }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setSubject('mallory').setIssuer(issuer).setAudience(server.mcpUrl).setIssuedAt().setExpirationTime('5m').sign(signingKey);
+    const list = async (server: RegisteredExample) =>
+      fetch(server.mcpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25', authorization: `Bearer ${await token(server)}` },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+    let own = await list(b);
+    for (let i = 0; i < 20 && own.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      own = await list(b);
+    }
+    expect(own.status).toBe(200);
+    const foreign = await list(a);
+    expect(foreign.status).toBe(403);
+    expect(leaks(await foreign.text(), a.serverId)).toEqual([]);
   });
 });
