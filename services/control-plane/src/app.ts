@@ -126,8 +126,9 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       void retention();
       retentionTimer = setInterval(() => void retention(), 10 * 60_000);
       retentionTimer.unref();
-      const published = await republishAll(db, publisher);
+      // Policies first: a catalog must never be served without its workspace's policies (after a Redis flush).
       await republishAccess(db, publisher);
+      const published = await republishAll(db, publisher);
       await republishUsers(db, redis, env.REDIS_PREFIX);
       for (const s of await db.debugSession.findMany({ where: { closedAt: null, endsAt: { gt: new Date() } } })) await publishDebugSession(redis, env.REDIS_PREFIX, s);
       log.info({ workspaceId, ...published }, 'runtime state published');
