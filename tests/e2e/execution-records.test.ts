@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import { Redis } from 'ioredis';
+import { redisKeys } from '../../packages/contracts/src/index.ts';
+import { ExecutionRecordSink } from '../../packages/queue/src/index.ts';
 import { startTestStack, withoutRateLimits } from '../helpers.ts';
 
 let stack: Stack;
@@ -79,6 +82,25 @@ describe('execution records', () => {
     expect(new Set([...first.data, ...second.data].map((r) => r.id)).size).toBe(3);
   });
 
+  it('filters by server and time range, and names the caller and the duration', async () => {
+    expect((await records(`?server_id=${example.serverId}`)).data).toHaveLength(3);
+    expect((await records('?server_id=00000000-0000-4000-8000-000000000000')).data).toEqual([]);
+    const hour = 3_600_000;
+    const iso = (offset: number) => new Date(Date.now() + offset).toISOString();
+    expect((await records(`?from=${iso(-hour)}&to=${iso(hour)}`)).data).toHaveLength(3);
+    expect((await records(`?from=${iso(hour)}`)).data).toEqual([]);
+    expect((await records(`?to=${iso(-hour)}`)).data).toEqual([]);
+    const keyIds = new Set<string>();
+    for (const r of (await records()).data) {
+      const detail = await api.request<Record<string, any>>('GET', `/execution_records/${r.id}`);
+      expect(typeof detail.duration_ms).toBe('number');
+      expect(detail.duration_ms).toBeGreaterThanOrEqual(0);
+      expect(typeof detail.caller.key_id).toBe('string');
+      keyIds.add(detail.caller.key_id);
+    }
+    expect(keyIds.size).toBe(1); // every call was made with the bootstrap key
+  });
+
   it('loses no records while the control plane is down during a burst of 500+ calls', async () => {
     const cp = stack.processes.find((p) => p.service === 'control-plane')!;
     // The burst goes on until the control plane has stopped (and at least 500 calls were made), so a
@@ -121,4 +143,42 @@ describe('execution records', () => {
     }
     expect(total).toBe(done);
   }, 90_000);
+});
+
+describe('the record stream while no control plane reads it', () => {
+  it('stays bounded: about EXECUTION_RECORDS_MAX_BACKLOG entries, the oldest dropped first', async () => {
+    const redis = new Redis(process.env.TEST_REDIS_URL!);
+    const prefix = `records-cap-${Date.now().toString(36)}`;
+    const errors: unknown[] = [];
+    const sink = new ExecutionRecordSink(redis, prefix, { maxLen: 1000, maxBatch: 1, onError: (e) => errors.push(e) });
+    try {
+      const record = (i: number) => ({
+        v: 1 as const,
+        invocationId: `inv-${i}`,
+        workspaceId: 'w',
+        serverId: 's',
+        catalogVersion: 1,
+        tool: 't',
+        caller: {},
+        startedAt: new Date().toISOString(),
+        durationMs: 1,
+        outcome: 'success' as const,
+        steps: [],
+      });
+      for (let i = 0; i < 3000; i++) sink.add(record(i));
+      await sink.flush();
+      expect(errors).toEqual([]);
+      const key = redisKeys(prefix).executionRecords;
+      const length = await redis.xlen(key);
+      // MAXLEN ~ trims whole macro nodes (100 entries by default): at least the cap, at most one node more.
+      expect(length).toBeGreaterThanOrEqual(1000);
+      expect(length).toBeLessThanOrEqual(1100);
+      const invocation = (entry: [string, string[]] | undefined) => (JSON.parse(entry![1][1]!) as { invocationId: string }[])[0]!.invocationId;
+      expect(invocation((await redis.xrange(key, '-', '+', 'COUNT', 1))[0])).toBe(`inv-${3000 - length}`);
+      expect(invocation((await redis.xrevrange(key, '+', '-', 'COUNT', 1))[0])).toBe('inv-2999');
+      await redis.del(key);
+    } finally {
+      redis.disconnect();
+    }
+  });
 });
