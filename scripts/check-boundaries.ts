@@ -48,7 +48,8 @@ for (const top of ['services', 'packages']) {
     for (const file of files(join(dir, 'src'))) {
       const text = readFileSync(file, 'utf8');
       const relFile = relative(root, file);
-      for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*|require\s*\(\s*)['"]([^'"]+)['"]/g)) {
+      // `… from 'x'` (imports and re-exports), `import('x')`, `require('x')` and bare side-effect imports (`import 'x'`).
+      for (const m of text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s*|\brequire\s*\(\s*)['"]([^'"]+)['"]/g)) {
         const spec = m[1]!;
         for (const r of applicable) {
           if (r.forbid.some((f) => spec === f || spec.startsWith(f.endsWith('/') || f.endsWith(':') ? f : `${f}/`))) problems.push(`${relFile} imports ${spec}: ${r.why}`);

@@ -81,4 +81,11 @@ describe('scripts/check-boundaries.ts (run by the test command)', () => {
     expect(r.output).toContain('services/edge/package.json depends on @toolplane/secrets');
     expect(r.output).toContain('services/edge/src/app.ts imports @toolplane/secrets');
   });
+
+  it('fails on a bare side-effect import of the secrets package in the edge (no binding, still loaded)', () => {
+    const r = check({ ...valid, 'services/edge/src/app.ts': "import '@toolplane/secrets';\nimport'@toolplane/secrets/local';\nexport const edge = 1;\n" });
+    expect(r.code).toBe(1);
+    expect(r.output).toContain('services/edge/src/app.ts imports @toolplane/secrets:');
+    expect(r.output).toContain('services/edge/src/app.ts imports @toolplane/secrets/local:');
+  });
 });
