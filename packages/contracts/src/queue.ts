@@ -79,6 +79,18 @@ export const ToolInvokeJobV1 = z.object({
   progress: z.boolean().optional(),
   /** The caller's MCP log level: external MCP servers' log messages at this level and above are relayed. */
   logLevel: z.enum(['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']).optional(),
+  /**
+   * Workflow tools only: the caller's `Config-*` request headers (name without the prefix, lower-case)
+   * for `$config.<name>` / `$current_user.<name>`. Caller-supplied, possibly sensitive: never logged,
+   * never recorded (the worker redacts them from results and records).
+   */
+  config: z.record(z.string(), z.string()).optional(),
+  /**
+   * Workflow tools only, and only when the server opted in (`config.exposeCallerToken`) and the tool
+   * reads `$current_user.token`: the caller's OAuth access token (never an API key). It stays in Redis
+   * for the job's lifetime.
+   */
+  callerToken: z.string().optional(),
 });
 export const ToolInvokeJob = z.discriminatedUnion('v', [ToolInvokeJobV1]);
 export type ToolInvokeJob = z.infer<typeof ToolInvokeJob>;
@@ -197,6 +209,70 @@ export const ExecutionStep = z.object({
 export type ExecutionStep = z.infer<typeof ExecutionStep>;
 
 /**
+ * One node of a workflow call's step tree (issue #8): `flow.run` → `step.run` → `action.run` (one
+ * HTTP attempt: method, URL template, resolved URL with secrets redacted, status). Never headers or bodies.
+ */
+export interface ExecutionTreeNode {
+  kind: 'flow.run' | 'step.run' | 'action.run';
+  workflowId: string;
+  stepId?: string | undefined;
+  startedAt: string;
+  durationMs: number;
+  status: 'ok' | 'error';
+  /** flow.run: completed | ended | goto:<workflow> | failed; step.run: success | failure. */
+  outcome?: string | undefined;
+  errorCode?: string | undefined;
+  /** step.run: requests made (every attempt) and retries among them. */
+  attempts?: number | undefined;
+  retries?: number | undefined;
+  /** step.run and action.run: the decision taken after it (next, end, goto, retry, fail). */
+  action?: string | undefined;
+  /** step.run: where a goto went. */
+  target?: string | undefined;
+  method?: string | undefined;
+  urlTemplate?: string | undefined;
+  url?: string | undefined;
+  httpStatus?: number | undefined;
+  /** action.run: 1 for the first request of the step, 2 for the first retry… */
+  attempt?: number | undefined;
+  responseBytes?: number | undefined;
+  /** action.run: why no usable response came (redacted). */
+  error?: string | undefined;
+  children: ExecutionTreeNode[];
+}
+export const ExecutionTreeNode: z.ZodType<ExecutionTreeNode> = z.object({
+  kind: z.enum(['flow.run', 'step.run', 'action.run']),
+  workflowId: z.string(),
+  stepId: z.string().optional(),
+  startedAt: z.string(),
+  durationMs: z.number(),
+  status: z.enum(['ok', 'error']),
+  outcome: z.string().optional(),
+  errorCode: z.string().optional(),
+  attempts: z.number().int().optional(),
+  retries: z.number().int().optional(),
+  action: z.string().optional(),
+  target: z.string().optional(),
+  method: z.string().optional(),
+  urlTemplate: z.string().optional(),
+  url: z.string().optional(),
+  httpStatus: z.number().int().optional(),
+  attempt: z.number().int().optional(),
+  responseBytes: z.number().optional(),
+  error: z.string().optional(),
+  get children() {
+    return z.array(ExecutionTreeNode);
+  },
+});
+
+/** A debug capture of one upstream exchange: redacted headers, size-capped redacted bodies. */
+export const DebugExchange = z.object({
+  request: z.object({ headers: z.record(z.string(), z.string()), body: z.string().optional() }),
+  response: z.object({ status: z.number().int().optional(), contentType: z.string().optional(), body: z.string().optional(), truncated: z.boolean().optional() }).optional(),
+});
+export type DebugExchange = z.infer<typeof DebugExchange>;
+
+/**
  * What every tool call leaves behind (issue #8): who called what, when, how long, how it ended, and
  * the requests made. Never request or response bodies, never secret values.
  */
@@ -215,6 +291,8 @@ export const ExecutionRecordV1 = z.object({
   errorCode: z.string().optional(),
   message: z.string().optional(),
   steps: z.array(ExecutionStep),
+  /** Workflow calls: the run as a tree (`flow.run` → `step.run` → `action.run`), secrets and per-caller values redacted. */
+  tree: z.array(ExecutionTreeNode).optional(),
   /** OpenTelemetry trace of the call (absent while tracing is off): operators open it in Jaeger. */
   traceId: z.string().optional(),
   /** The span that made the record (the worker's job span, or the edge's request span). */
@@ -223,8 +301,11 @@ export const ExecutionRecordV1 = z.object({
   debug: z
     .object({
       sessionId: z.string(),
-      request: z.object({ headers: z.record(z.string(), z.string()), body: z.string().optional() }),
-      response: z.object({ status: z.number().int().optional(), contentType: z.string().optional(), body: z.string().optional(), truncated: z.boolean().optional() }).optional(),
+      /** HTTP tools: the one exchange; absent for workflow calls. */
+      request: z.object({ headers: z.record(z.string(), z.string()), body: z.string().optional() }).optional(),
+      response: DebugExchange.shape.response,
+      /** Workflow calls: one exchange per HTTP attempt, in order (`name` = `<workflow>/<step>`, as in `steps`). */
+      steps: z.array(DebugExchange.extend({ name: z.string(), attempt: z.number().int() })).optional(),
     })
     .optional(),
 });

@@ -20,6 +20,11 @@ export const redactPaths = [
   '*.credentials',
   'body',
   '*.body',
+  // A tool.invoke job's caller-supplied Config-* values and the caller's OAuth token (workflow tools).
+  'config',
+  '*.config',
+  'callerToken',
+  '*.callerToken',
 ];
 
 export interface CreateLoggerOptions {

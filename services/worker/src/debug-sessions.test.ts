@@ -36,8 +36,8 @@ describe('DebugSessions', () => {
       { kind: 'response', status: 200, contentType: 'application/json', body: new TextEncoder().encode(`{"echo":"${secret}","padding":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`) },
       [secret],
     );
-    expect(capture.request.headers).toEqual({ 'x-api-key': '[redacted]', authorization: '[redacted]', 'x-trace': 'id [redacted]' });
-    expect(capture.request.body).toBe('{"note":"short"}');
+    expect(capture.request!.headers).toEqual({ 'x-api-key': '[redacted]', authorization: '[redacted]', 'x-trace': 'id [redacted]' });
+    expect(capture.request!.body).toBe('{"note":"short"}');
     expect(capture.response).toMatchObject({ status: 200, truncated: true });
     expect(capture.response!.body!.length).toBeLessThanOrEqual(20);
     expect(JSON.stringify(capture)).not.toContain(secret);

@@ -1,4 +1,4 @@
-import { queueNames, type ExecutionRecord, type ExecutionStep, type ToolInvokeEvent, type ToolInvokeJob, type ToolInvokeResult, type ToolResultPayload } from '@toolplane/contracts';
+import { queueNames, type ExecutionRecord, type ExecutionStep, type ExecutionTreeNode, type ToolInvokeEvent, type ToolInvokeJob, type ToolInvokeResult, type ToolResultPayload } from '@toolplane/contracts';
 import { toAppError, UserError, type AppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { Authorizer } from './auth.ts';
@@ -84,6 +84,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
   async function run(job: ToolInvokeJob, cancel: AbortSignal, span: Span = noopSpan, emit?: (event: ToolInvokeEvent['event']) => void): Promise<ToolInvokeResult> {
     const started = now();
     const steps: ExecutionStep[] = [];
+    let tree: ExecutionTreeNode[] | undefined;
     const traceIds = currentTraceIds();
     const record = (outcome: ExecutionRecord['outcome'], extra: { errorCode?: string; message?: string; debug?: ExecutionRecord['debug'] } = {}) => {
       observeOutcome(span, job, outcome, extra.errorCode, now() - started);
@@ -100,6 +101,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         outcome,
         ...extra,
         steps,
+        ...(tree ? { tree } : {}),
         ...traceIds,
       });
     };
@@ -144,9 +146,22 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         const onStepEnd = emit && job.progress
           ? (s: { stepId: string; status: 'ok' | 'error'; completed: number }) => emit({ kind: 'progress', progress: s.completed, message: `Step "${s.stepId}" ${s.status === 'ok' ? 'done' : 'failed'} (${s.completed} step${s.completed === 1 ? '' : 's'} run)` })
           : undefined;
-        const run = await runWorkflowTool(entry.plan, { arguments: job.arguments, remainingMs: remaining, cancel, ...(onStepEnd ? { onStepEnd } : {}) }, { secrets: deps.secrets, limits: deps.limits });
+        // Only while a debug session is open are the attempts' headers and bodies captured (redacted, capped).
+        const session = await deps.debug.active(job.serverId);
+        const run = await runWorkflowTool(entry.plan, {
+          arguments: job.arguments,
+          remainingMs: remaining,
+          cancel,
+          ...(onStepEnd ? { onStepEnd } : {}),
+          // Caller-supplied `Config-*` values and the caller's token: never logged; redacted from result and record.
+          ...(job.config ? { config: configHeaders(job.config) } : {}),
+          ...(job.callerToken !== undefined && entry.plan.callerToken ? { currentUserToken: job.callerToken } : {}),
+          ...(session ? { captureExchange: (request, outcome, sensitive) => deps.debug.exchange(request, outcome, sensitive) } : {}),
+        }, { secrets: deps.secrets, limits: deps.limits });
         steps.push(...run.steps);
-        record(run.ok ? 'success' : 'tool_error', run.ok ? {} : { errorCode: run.errorCode!, message: run.message! });
+        tree = run.tree;
+        const debug = session ? { debug: { sessionId: session.sessionId, steps: run.debugSteps ?? [] } } : {};
+        record(run.ok ? 'success' : 'tool_error', { ...(run.ok ? {} : { errorCode: run.errorCode!, message: run.message! }), ...debug });
         return { v: 1, invocationId: job.invocationId, ok: true, result: run.result };
       }
       const plan = entry.plan;
@@ -212,6 +227,13 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       };
     }
   }
+}
+
+/** The job's `Config-*` values (names without the prefix) as the engine takes them: header names. */
+function configHeaders(config: Record<string, string>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(config)) headers[`config-${name}`] = value;
+  return headers;
 }
 
 function consumerAttributes(job: ToolInvokeJob) {

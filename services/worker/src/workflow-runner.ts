@@ -1,7 +1,7 @@
-import type { ExecutionStep, ToolResultPayload, WorkflowPlan } from '@toolplane/contracts';
+import type { DebugExchange, ExecutionStep, ExecutionTreeNode, ToolResultPayload, WorkflowPlan } from '@toolplane/contracts';
 import { HttpTransportError, runWorkflow, type EngineDeps, type TraceEntry, type WorkflowDocumentIR, type WorkflowRunResult } from '@toolplane/workflow';
 import { attr, contextWith, runInSpan, SpanStatusCode, startSpan, tracingEnabled, type Span } from '@toolplane/telemetry';
-import { errorResult, sendRequest, type HttpLimits } from './http-operation.ts';
+import { errorResult, sendRequest, type HttpLimits, type UpstreamOutcome, type UpstreamRequest } from './http-operation.ts';
 import { redactSecrets } from './redact.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 
@@ -28,7 +28,15 @@ export interface WorkflowCall {
   currentUserToken?: string;
   /** Called when a step run ends (MCP progress for callers that asked for it). */
   onStepEnd?: (step: { workflowId: string; stepId: string; status: 'ok' | 'error'; completed: number }) => void;
+  /**
+   * Only while a debug session is open: turns one HTTP attempt into a redacted, size-capped capture
+   * (`sensitive`: the call's secret values, `Config-*` values and token). Absent: no bodies are kept.
+   */
+  captureExchange?: (request: UpstreamRequest, outcome: UpstreamOutcome, sensitive: string[]) => DebugExchange;
 }
+
+/** A debug capture of one HTTP attempt of a workflow call (`name` = `<workflow>/<step>`, as in the record's steps). */
+export type DebugStep = DebugExchange & { name: string; attempt: number };
 
 export interface WorkflowCallOutcome {
   result: ToolResultPayload;
@@ -38,6 +46,8 @@ export interface WorkflowCallOutcome {
   ok: boolean;
   errorCode?: string;
   message?: string;
+  /** With `captureExchange`: one capture per HTTP attempt, in order. */
+  debugSteps?: DebugStep[];
 }
 
 const utf8 = new TextDecoder();
@@ -91,16 +101,23 @@ function workflowSpans() {
 }
 
 /** The engine's HTTP dependency on top of `sendRequest`. */
-function engineHttp(cancel: AbortSignal | undefined, redact: (s: string) => string, inAction?: <T>(fn: () => Promise<T>) => Promise<T>): EngineDeps['http'] {
+function engineHttp(
+  cancel: AbortSignal | undefined,
+  redact: (s: string) => string,
+  inAction?: <T>(fn: () => Promise<T>) => Promise<T>,
+  onExchange?: (request: UpstreamRequest, outcome: UpstreamOutcome) => void,
+): EngineDeps['http'] {
   return async (req) => {
     const signal = req.signal ?? cancel;
+    const request: UpstreamRequest = { method: req.method, url: req.url, headers: req.headers, ...(req.body !== undefined ? { body: req.body } : {}) };
     const send = () => sendRequest(
-      { method: req.method, url: req.url, headers: req.headers, ...(req.body !== undefined ? { body: req.body } : {}) },
+      request,
       { timeoutMs: req.timeoutMs, maxResponseBytes: req.maxResponseBytes },
       signal,
       { urlTemplate: req.urlTemplate, url: redact(req.url) },
     );
     const outcome = inAction ? await inAction(send) : await send();
+    onExchange?.(request, outcome);
     switch (outcome.kind) {
       case 'response':
         return { status: outcome.status, headers: outcome.headers ?? { 'content-type': outcome.contentType }, body: utf8.decode(outcome.body), size: outcome.body.byteLength };
@@ -142,42 +159,7 @@ export function traceToSteps(trace: readonly TraceEntry[]): ExecutionStep[] {
     }));
 }
 
-/**
- * One node of a workflow call's execution tree (issue #8): `flow.run` (a workflow, also one run by
- * `dependsOn`, a workflow step or a goto) → `step.run` (a step with all its attempts: the action
- * taken after the last one) → `action.run` (one HTTP attempt: method, URL template, resolved URL with
- * secrets redacted, status). Never headers or bodies.
- */
-export interface ExecutionTreeNode {
-  kind: TraceEntry['name'];
-  workflowId: string;
-  stepId?: string;
-  /** ISO time. */
-  startedAt: string;
-  durationMs: number;
-  status: 'ok' | 'error';
-  /** flow.run: completed | ended | goto:<workflow> | failed; step.run: success | failure. */
-  outcome?: string;
-  /** A workflow error code (flow.run, step.run) when it failed. */
-  errorCode?: string;
-  /** step.run: requests made (every attempt) and retries among them. */
-  attempts?: number;
-  retries?: number;
-  /** step.run and action.run: the decision after it (next, end, goto, retry, fail). */
-  action?: string;
-  /** step.run: where a goto went (a step or workflow id). */
-  target?: string;
-  method?: string;
-  urlTemplate?: string;
-  url?: string;
-  httpStatus?: number;
-  /** action.run: 1 for the first request of the step, 2 for the first retry… */
-  attempt?: number;
-  responseBytes?: number;
-  /** action.run: why no usable response came (`timeout: …`, `unreachable: …`), redacted. */
-  error?: string;
-  children: ExecutionTreeNode[];
-}
+export type { ExecutionTreeNode };
 
 /** The engine's trace as a tree, every text passed through `redact` (the engine already removed secrets; this adds per-caller values). */
 export function traceToTree(trace: readonly TraceEntry[], redact: (s: string) => string = (s) => s): ExecutionTreeNode[] {
@@ -223,12 +205,45 @@ function withStepEnd(inner: EngineDeps['trace'], onStepEnd: NonNullable<Workflow
   };
 }
 
+/**
+ * Debug captures (only while a session is open): each HTTP attempt's raw exchange, tagged with the
+ * action that made it (steps run one at a time, so the open `action.run` is the one sending) and its
+ * attempt number from the action's end. Redacted and capped once the run is over (all secrets known).
+ */
+function exchangeRecorder(inner: EngineDeps['trace']) {
+  const raw: { name: string; attempt: number; actionId: number | undefined; request: UpstreamRequest; outcome: UpstreamOutcome }[] = [];
+  let action: { id: number; name: string } | undefined;
+  const listener: NonNullable<EngineDeps['trace']> = {
+    start(e) {
+      inner?.start(e);
+      if (e.name === 'action.run') action = { id: e.id, name: `${e.workflowId}/${e.stepId ?? ''}` };
+    },
+    end(e) {
+      inner?.end(e);
+      if (e.name !== 'action.run') return;
+      const attempt = e.attributes.attempt;
+      if (typeof attempt === 'number') for (const x of raw) if (x.actionId === e.id) x.attempt = attempt;
+      if (action?.id === e.id) action = undefined;
+    },
+  };
+  return {
+    listener,
+    onExchange(request: UpstreamRequest, outcome: UpstreamOutcome) {
+      raw.push({ name: action?.name ?? '', attempt: 1, actionId: action?.id, request, outcome });
+    },
+    captures(capture: NonNullable<WorkflowCall['captureExchange']>, sensitive: string[]): DebugStep[] {
+      return raw.map((x) => ({ name: x.name, attempt: x.attempt, ...capture(x.request, x.outcome, sensitive) }));
+    },
+  };
+}
+
 export async function runWorkflowTool(plan: WorkflowPlan, call: WorkflowCall, deps: WorkflowRunnerDeps): Promise<WorkflowCallOutcome> {
   const secretValues: string[] = [];
   const redact = (s: string): string => redactSecrets({ content: [{ type: 'text', text: s }] }, secretValues).content[0]!.text as string;
   const spans = tracingEnabled() ? workflowSpans() : undefined;
+  const recorder = call.captureExchange ? exchangeRecorder(spans?.listener) : undefined;
   const deps2: EngineDeps = {
-    http: engineHttp(call.cancel, redact, spans?.inAction),
+    http: engineHttp(call.cancel, redact, spans?.inAction, recorder?.onExchange),
     secret: async (name) => {
       const stored = plan.secretNames[name];
       const value = stored ? await deps.secrets.resolve(stored) : undefined;
@@ -246,6 +261,7 @@ export async function runWorkflowTool(plan: WorkflowPlan, call: WorkflowCall, de
   if (call.config) deps2.config = call.config;
   if (call.currentUserToken !== undefined) deps2.currentUserToken = call.currentUserToken;
   if (spans) deps2.trace = spans.listener;
+  if (recorder) deps2.trace = recorder.listener;
   if (call.onStepEnd) deps2.trace = withStepEnd(deps2.trace, call.onStepEnd);
   let run: WorkflowRunResult;
   try {
@@ -258,6 +274,7 @@ export async function runWorkflowTool(plan: WorkflowPlan, call: WorkflowCall, de
   const redactAll = (text: string): string => redactSecrets({ content: [{ type: 'text', text }] }, sensitive).content[0]!.text as string;
   const steps = traceToSteps(run.trace).map((s) => ({ ...s, url: redactAll(s.url) }));
   const outcome: WorkflowCallOutcome = { result, steps, tree: traceToTree(run.trace, redactAll), ok: run.ok };
+  if (recorder && call.captureExchange) outcome.debugSteps = recorder.captures(call.captureExchange, sensitive);
   if (!run.ok) {
     outcome.errorCode = `workflow.${run.error!.code}`;
     outcome.message = result.content[0]!.text as string;

@@ -35,7 +35,7 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
       col((r) => r.outcome),
       col((r) => r.errorCode ?? null),
       col((r) => r.message ?? null),
-      col((r) => JSON.stringify(r.traceId ? { traceId: r.traceId, spanId: r.spanId, steps: r.steps } : r.steps)),
+      col((r) => JSON.stringify(r.traceId || r.tree ? { ...(r.traceId ? { traceId: r.traceId, spanId: r.spanId } : {}), steps: r.steps, ...(r.tree ? { tree: r.tree } : {}) } : r.steps)),
       col((r) => (r.debug ? JSON.stringify(r.debug) : null)),
       col((r) => r.debug?.sessionId ?? null),
     ],
@@ -63,15 +63,15 @@ function storeSpan(r: ExecutionRecord): Span {
 }
 
 /**
- * The `steps` column holds the step list, or `{ traceId, spanId, steps }` for traced calls: the
- * trace id has no column of its own (no schema change needed to add it).
+ * The `steps` column holds the step list, or `{ traceId?, spanId?, steps, tree? }` for traced calls
+ * and workflow calls (their step tree): neither has a column of its own (no schema change needed).
  */
-function unpackSteps(value: unknown): { steps: unknown; traceId: string | null } {
+function unpackSteps(value: unknown): { steps: unknown; traceId: string | null; tree: unknown } {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const v = value as { steps?: unknown; traceId?: unknown };
-    return { steps: v.steps ?? [], traceId: typeof v.traceId === 'string' ? v.traceId : null };
+    const v = value as { steps?: unknown; traceId?: unknown; tree?: unknown };
+    return { steps: v.steps ?? [], traceId: typeof v.traceId === 'string' ? v.traceId : null, tree: v.tree ?? null };
   }
-  return { steps: value, traceId: null };
+  return { steps: value, traceId: null, tree: null };
 }
 
 const ListQuery = z.object({
@@ -88,7 +88,7 @@ const ListQuery = z.object({
 type Row = { id: string; serverId: string; catalogVersion: number; tool: string; keyId: string | null; username: string | null; startedAt: Date; durationMs: number; outcome: string; errorCode: string | null; message: string | null; steps: unknown; debug: unknown };
 
 function present(r: Row, withSteps: boolean) {
-  const { steps, traceId } = unpackSteps(r.steps);
+  const { steps, traceId, tree } = unpackSteps(r.steps);
   return {
     id: r.id,
     server_id: r.serverId,
@@ -102,7 +102,8 @@ function present(r: Row, withSteps: boolean) {
     message: r.message,
     /** OpenTelemetry trace id (null when tracing was off): search it in Jaeger. */
     trace_id: traceId,
-    ...(withSteps ? { steps, debug: r.debug ?? null } : {}),
+    // tree: workflow calls' flow.run → step.run → action.run tree (null for other tools).
+    ...(withSteps ? { steps, tree, debug: r.debug ?? null } : {}),
   };
 }
 
