@@ -130,6 +130,8 @@ export const WorkflowPlan = z.object({
   workflowId: z.string(),
   ir: z.record(z.string(), z.unknown()),
   secretNames: z.record(z.string(), z.string()),
+  /** The server opted in (`config.exposeCallerToken`) and the workflow reads `$current_user.token`: the edge puts the caller's OAuth token in the job. */
+  callerToken: z.boolean().optional(),
 });
 export type WorkflowPlan = z.infer<typeof WorkflowPlan>;
 

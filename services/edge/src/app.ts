@@ -43,11 +43,16 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const cancels = new CancelRegistry(redis, env.REDIS_PREFIX);
   const toolDeps = { invocations, records, timeoutMs: env.TOOL_CALL_TIMEOUT_MS, log, logLevels: new SessionLogLevels(redis, env.REDIS_PREFIX), cancels, progressIntervalMs: env.PROGRESS_INTERVAL_MS };
   const mcp = createEdgeMcpHandler(toolDeps, { version, toolsListTtlMs: env.TOOLS_LIST_TTL_MS, onerror: (err) => log.warn({ err: err.message }, 'mcp request rejected') });
+  const legacySessions = new LegacySseSessions();
   const jsonBody = express.json({ limit: env.MAX_BODY_BYTES, type: () => true });
 
   events.on('message', (channel: string, message: string) => {
     if (channel === cancels.channel) cancels.onMessage(message);
-    else if (channel === keys.catalogChanged) catalogs.invalidate(message);
+    else if (channel === keys.catalogChanged) {
+      catalogs.invalidate(message);
+      // Open legacy HTTP+SSE streams of that server hear about it (the stateless eras have no stream to carry it).
+      legacySessions.toolsChanged(message);
+    }
     else if (channel === keys.apiKeyChanged) apiKeys.invalidate(message);
     else if (channel === keys.accessChanged) accessPolicies.invalidate(message);
   });
@@ -78,6 +83,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     let principal: { workspaceId: string; keyId?: string; subject?: string; username?: string; userId?: string };
     let identity: CallerIdentity;
     let loaded: Awaited<ReturnType<typeof catalogs.get>>;
+    let accessToken: string | undefined;
     if (key) {
       const record = await apiKeys.authenticate(key);
       if (!record) return jsonRpcError(res, 401, -32001, 'Invalid API key.', challenge());
@@ -96,6 +102,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       if (!loaded) return jsonRpcError(res, 404, -32002, `MCP server ${serverId} not found.`);
       principal = { workspaceId: loaded.catalog.workspaceId, subject: check.subject };
       identity = { subject: check.subject, groups: check.groups };
+      // Only workflows of servers that opted in ever receive it (`$current_user.token`, see tool-calls.ts).
+      accessToken = bearer;
     } else if ((loaded = await catalogs.get(serverId))?.catalog.isPublic) {
       // Seed 002 `isPublic`: anyone may list and call this server's tools, without a key.
       principal = { workspaceId: loaded.catalog.workspaceId, subject: 'anonymous' };
@@ -124,7 +132,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     }
     loaded = restrictCatalog(loaded, decision.grant, decision.who);
     const clientId = principal.keyId ?? `oauth:${principal.subject}`;
-    return { principal, loaded, clientId };
+    // headers: a reference (workflow tools read Config-* from it; nothing is copied for other tools).
+    return { principal, loaded, clientId, headers: req.headers, ...(accessToken ? { accessToken } : {}) };
   }
 
   async function serveMcp(req: Request, res: Response): Promise<void> {
@@ -141,7 +150,6 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   }
 
   // Legacy HTTP+SSE transport (seed 002): GET opens the event stream, POSTs to …/messages feed it.
-  const legacySessions = new LegacySseSessions();
   async function openLegacyStream(req: Request, res: Response): Promise<void> {
     const ctx = await authenticate(req, res);
     if (!ctx) return;
@@ -156,7 +164,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       return jsonRpcError(res, 404, -32001, 'Unknown or expired session: open a new event stream.');
     }
     res.status(202).end();
-    session.transport.deliver(req.body as JSONRPCMessage);
+    // This POST's context (fresh catalog, its own Config-* headers) rides with the message.
+    session.transport.deliver(req.body as JSONRPCMessage, toAuthInfo(ctx, ctx.clientId));
   }
 
   const http = express();

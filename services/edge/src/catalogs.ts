@@ -6,6 +6,8 @@ import { metaTools, ToolSearch } from './smart-mode.ts';
 export interface LoadedTool {
   def: CatalogTool['tool'];
   validate: ValidateFunction;
+  /** Workflow tools only: the job carries the caller's `Config-*` headers (and, when opted in, their OAuth token). */
+  workflow?: { callerToken: boolean };
 }
 
 export interface LoadedCatalog {
@@ -67,7 +69,11 @@ export class CatalogCache {
     if (!raw) return null;
     const catalog = Catalog.parse(JSON.parse(raw));
     const tools = new Map<string, LoadedTool>();
-    for (const t of catalog.tools) tools.set(t.tool.name, { def: t.tool, validate: this.compile(t.tool.inputSchema) });
+    for (const t of catalog.tools) {
+      const tool: LoadedTool = { def: t.tool, validate: this.compile(t.tool.inputSchema) };
+      if (t.plan.kind === 'workflow') tool.workflow = { callerToken: t.plan.callerToken === true };
+      tools.set(t.tool.name, tool);
+    }
     if (catalog.mode === 'SMART') {
       const meta = new Map(metaTools.map((def) => [def.name, { def, validate: this.metaValidators.get(def.name)! }]));
       return { catalog, tools, meta, search: new ToolSearch(catalog.tools), list: metaTools };

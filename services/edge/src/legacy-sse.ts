@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { JSONRPCMessage, MessageExtraInfo, Server, Transport } from '@modelcontextprotocol/server';
+import type { AuthInfo, JSONRPCMessage, MessageExtraInfo, Server, Transport } from '@modelcontextprotocol/server';
 import type { Response } from 'express';
 
 /**
@@ -34,8 +34,9 @@ class SseSessionTransport implements Transport {
     this.res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
   }
 
-  deliver(message: JSONRPCMessage): void {
-    this.onmessage?.(message);
+  /** `authInfo`: the POST's own authenticated context; handlers read it as `ctx.http.authInfo`. */
+  deliver(message: JSONRPCMessage, authInfo?: AuthInfo): void {
+    this.onmessage?.(message, authInfo ? { authInfo } : undefined);
   }
 
   async close(): Promise<void> {
@@ -52,6 +53,7 @@ export interface LegacySession {
   /** Who opened the stream: messages must come from the same credentials. */
   owner: string;
   serverId: string;
+  server: Server;
 }
 
 export class LegacySseSessions {
@@ -59,7 +61,7 @@ export class LegacySseSessions {
 
   async open(res: Response, serverId: string, owner: string, messagesUrl: string, server: Server): Promise<void> {
     const transport = new SseSessionTransport(res, messagesUrl);
-    this.sessions.set(transport.sessionId, { transport, owner, serverId });
+    this.sessions.set(transport.sessionId, { transport, owner, serverId, server });
     transport.onclose = () => {
       this.sessions.delete(transport.sessionId);
       void server.close();
@@ -69,6 +71,20 @@ export class LegacySseSessions {
 
   get(sessionId: string): LegacySession | undefined {
     return this.sessions.get(sessionId);
+  }
+
+  /**
+   * The server's catalog changed (a deployment, an update): every open stream of it gets
+   * `notifications/tools/list_changed` (issue #4); the client's next tools/list reads the new catalog.
+   */
+  toolsChanged(serverId: string): number {
+    let sent = 0;
+    for (const s of this.sessions.values()) {
+      if (s.serverId !== serverId) continue;
+      void s.server.sendToolListChanged().catch(() => undefined);
+      sent++;
+    }
+    return sent;
   }
 
   get size(): number {

@@ -17,7 +17,7 @@ import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextp
 import type { Request, Response } from 'express';
 import type { LoadedCatalog } from './catalogs.ts';
 import { CancelRegistry, isLogLevel, logPasses, sessionScope, type LogLevel } from './protocol-state.ts';
-import { callTool, UnknownToolError, type LiveCall, type ToolCallDeps } from './tool-calls.ts';
+import { callTool, UnknownToolError, type CallerRequest, type LiveCall, type ToolCallDeps } from './tool-calls.ts';
 
 /** What the HTTP layer resolved before MCP handling: who calls, and which catalog they reach. */
 export interface EdgeCallContext {
@@ -33,6 +33,10 @@ export interface EdgeCallContext {
   sessionId?: string | undefined;
   /** 2025-era: the session's `logging/setLevel`, looked up once for calls that may log. */
   logLevel?: LogLevel | undefined;
+  /** The HTTP request's headers (a reference): workflow tools read `Config-*` from it. */
+  headers?: CallerRequest['headers'];
+  /** The verified OAuth access token of the request (OAuth callers only). */
+  accessToken?: string | undefined;
 }
 
 /** Names of a catalog's tools proxied to external MCP servers (the only tools that can relay log messages or their own progress). */
@@ -58,7 +62,7 @@ function callContext(authInfo: AuthInfo | undefined): EdgeCallContext {
 
 /** A light low-level `Server` bound to the caller's cached catalog (one per HTTP request, ~µs). */
 export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, version: string, toolsListTtlMs = 0, connection?: AbortSignal): Server {
-  const { principal, loaded, traceparent, tracestate, protocolVersion } = call;
+  const { loaded, traceparent, tracestate, protocolVersion } = call;
   const server = new Server(
     { name: loaded.catalog.name, version },
     {
@@ -71,7 +75,13 @@ export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, version: 
   );
   // Catalog tools are JSON Schema objects with an object root, checked when the catalog is compiled.
   const listResult = { tools: loaded.list } as ListToolsResult;
-  server.setRequestHandler('tools/list', () => listResult);
+  // A legacy HTTP+SSE session lives across requests: each POST brings its own authenticated context
+  // (fresh catalog after a change, its own headers) in the message's authInfo. Otherwise it is `call`.
+  const current = (ctx: ServerContext): EdgeCallContext => (ctx.http?.authInfo?.extra?.toolplane as EdgeCallContext | undefined) ?? call;
+  server.setRequestHandler('tools/list', (_request, ctx) => {
+    const c = current(ctx);
+    return c === call || c.loaded === loaded ? listResult : ({ tools: c.loaded.list } as ListToolsResult);
+  });
   // 2025 era: remembered per issued session id (in Redis, so any edge sees it). Stateless requests
   // without a session have nothing to remember it for: accepted, and no log messages are relayed.
   server.setRequestHandler('logging/setLevel', async (request, ctx) => {
@@ -83,16 +93,17 @@ export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, version: 
   });
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const { name, arguments: args } = request.params;
-    const live = await liveCall(call, deps, ctx, name);
+    const c = current(ctx);
+    const live = await liveCall(c, deps, ctx, name);
     try {
       // The request's signal aborts when the client cancels or disconnects: the worker is told to stop.
       const signal = connection ? AbortSignal.any([ctx.mcpReq.signal, connection]) : ctx.mcpReq.signal;
       let result: ToolResultPayload;
       if (tracingEnabled() || metricsEnabled()) {
-        const run = () => callTool(deps, loaded, principal, name, args, signal, live);
-        result = await observeToolCall(run, name, ctx.mcpReq.id, ctx.mcpReq._meta, { traceparent, tracestate, protocolVersion }, loaded.catalog.serverId);
+        const run = () => callTool(deps, c.loaded, c.principal, name, args, signal, live, c);
+        result = await observeToolCall(run, name, ctx.mcpReq.id, ctx.mcpReq._meta, { traceparent, tracestate, protocolVersion }, c.loaded.catalog.serverId);
       } else {
-        result = await callTool(deps, loaded, principal, name, args, signal, live);
+        result = await callTool(deps, c.loaded, c.principal, name, args, signal, live, c);
       }
       // Notifications of the call go out before its result (clients drop progress after the result).
       if (live) await live.flush();

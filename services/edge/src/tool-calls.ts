@@ -30,6 +30,32 @@ export interface LiveCall {
   onEvent: (event: ToolInvokeEvent['event']) => void;
 }
 
+/**
+ * What a workflow tool may take from the caller's HTTP request (Bump's dialect): `Config-*` headers
+ * and, only for servers that opted in, the OAuth access token the caller authenticated with. The
+ * edge's HTTP layer passes references only; nothing is copied for other tools.
+ */
+export interface CallerRequest {
+  headers?: Record<string, string | string[] | undefined> | undefined;
+  /** The verified OAuth access token (never an API key); absent for key and anonymous callers. */
+  accessToken?: string | undefined;
+}
+
+const configPrefix = /^config-/i;
+
+/** The request's `Config-<Name>` headers as `{ name: value }` (lower-case names without the prefix), or undefined if none. */
+export function configHeaders(headers: CallerRequest['headers']): Record<string, string> | undefined {
+  if (!headers) return undefined;
+  let config: Record<string, string> | undefined;
+  for (const name of Object.keys(headers)) {
+    if (!configPrefix.test(name) || name.length <= 7) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    (config ??= {})[name.slice(7).toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return config;
+}
+
 /** Thrown for calls naming a tool the server does not expose (a JSON-RPC error, not a tool result). */
 export class UnknownToolError extends Error {
   readonly tool: string;
@@ -59,16 +85,17 @@ export async function callTool(
   args: Record<string, unknown> | undefined,
   signal?: AbortSignal,
   live?: LiveCall,
+  request?: CallerRequest,
 ): Promise<ToolResultPayload> {
   if (loaded.catalog.mode === 'SMART') {
     const meta = loaded.meta.get(name);
     if (!meta) throw new UnknownToolError(name);
-    return callMetaTool(deps, loaded, principal, meta, args ?? {}, signal, live);
+    return callMetaTool(deps, loaded, principal, meta, args ?? {}, signal, live, request);
   }
   const tool = loaded.tools.get(name);
   // A tool the caller's access policies hide is refused (isError + execution record), not unknown.
   if (!tool) return deniedToolCall(deps.records, loaded, principal, name) ?? throwUnknownTool(name);
-  return runTool(deps, loaded, principal, tool, args ?? {}, signal, live);
+  return runTool(deps, loaded, principal, tool, args ?? {}, signal, live, request);
 }
 
 function invalidArguments(tool: LoadedTool): ToolResultPayload {
@@ -76,7 +103,7 @@ function invalidArguments(tool: LoadedTool): ToolResultPayload {
 }
 
 /** SMART mode (seed 002): search, describe and connections are answered here; execute runs the target tool. */
-async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, meta: LoadedTool, input: Record<string, unknown>, signal?: AbortSignal, live?: LiveCall): Promise<ToolResultPayload> {
+async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, meta: LoadedTool, input: Record<string, unknown>, signal?: AbortSignal, live?: LiveCall, request?: CallerRequest): Promise<ToolResultPayload> {
   if (!meta.validate(input)) return invalidArguments(meta);
   const unknown = (name: string) => errorResult(`No tool named "${name}" in this catalog. Use search_tools to find the right name.`);
   switch (meta.def.name) {
@@ -93,7 +120,7 @@ async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal
     case 'execute_tool': {
       const target = loaded.tools.get(String(input.name));
       if (!target) return deniedToolCall(deps.records, loaded, principal, String(input.name)) ?? unknown(String(input.name));
-      return runTool(deps, loaded, principal, target, (input.arguments ?? {}) as Record<string, unknown>, signal, live);
+      return runTool(deps, loaded, principal, target, (input.arguments ?? {}) as Record<string, unknown>, signal, live, request);
     }
     case 'list_connections': {
       const connections = new Map<string, { connector: string; instance: string; tools: number }>();
@@ -114,7 +141,7 @@ async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal
   }
 }
 
-async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, tool: LoadedTool, input: Record<string, unknown>, signal?: AbortSignal, live?: LiveCall): Promise<ToolResultPayload> {
+async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, tool: LoadedTool, input: Record<string, unknown>, signal?: AbortSignal, live?: LiveCall, request?: CallerRequest): Promise<ToolResultPayload> {
   const name = tool.def.name;
   const invocationId = randomUUID();
   if (!tool.validate(input)) {
@@ -141,6 +168,9 @@ async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Pri
   // The enqueue is a PRODUCER span (messaging conventions); its traceparent travels in the job, so the
   // worker's CONSUMER span is its child. While tracing is off: no span, no traceparent.
   const producer = tracingEnabled() ? startProducerSpan(invocationId, name) : noopSpan;
+  // Workflow tools only: Config-* headers, and the OAuth token when the server opted in (never logged).
+  const config = tool.workflow ? configHeaders(request?.headers) : undefined;
+  const callerToken = tool.workflow?.callerToken ? request?.accessToken : undefined;
   try {
     const result = await deps.invocations.invoke({
       v: 1,
@@ -155,6 +185,8 @@ async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Pri
       traceparent: traceparentOf(producer),
       ...(live?.progress ? { progress: true } : {}),
       ...(live?.logLevel ? { logLevel: live.logLevel } : {}),
+      ...(config ? { config } : {}),
+      ...(callerToken ? { callerToken } : {}),
     }, signal, producer === noopSpan ? undefined : (err) => endSpan(producer, err), live?.onEvent);
     if (result.ok) return result.result;
     return errorResult(result.error.message);

@@ -67,8 +67,19 @@ function reachable(ir: WorkflowDocumentIR, workflowId: string): WorkflowIR[] {
   return ir.workflows.filter((w) => seen.has(w.id));
 }
 
+/** `$current_user.token` anywhere in the workflows a tool may run (a conservative textual check). */
+const readsCallerToken = (workflows: WorkflowIR[]): boolean => /\$current_user\.token\b/.test(JSON.stringify(workflows));
+
+/**
+ * The server's opt-in to hand the caller's OAuth access token to its workflows (`$current_user.token`,
+ * issue #7): `config.exposeCallerToken: true`. Off by default: the token is never forwarded upstream.
+ */
+export function exposesCallerToken(serverConfig: unknown): boolean {
+  return typeof serverConfig === 'object' && serverConfig !== null && (serverConfig as { exposeCallerToken?: unknown }).exposeCallerToken === true;
+}
+
 /** Adds the tools of the server's active workflow deployment to a catalog (names already taken get `__workflow`). */
-export async function withWorkflowTools(tx: Tx, catalog: Catalog): Promise<Catalog> {
+export async function withWorkflowTools(tx: Tx, catalog: Catalog, serverConfig?: unknown): Promise<Catalog> {
   const deployment = await tx.workflowDeployment.findFirst({ where: { serverId: catalog.serverId, state: 'active' }, orderBy: { activatedAt: 'desc' } });
   if (!deployment?.ir) return catalog;
   const ir = deployment.ir as unknown as WorkflowDocumentIR;
@@ -80,12 +91,15 @@ export async function withWorkflowTools(tx: Tx, catalog: Catalog): Promise<Catal
     let name = t.name;
     if (taken.has(name)) name = `${name}__workflow`.slice(0, 128);
     taken.add(name);
+    const workflows = reachable(ir, wf.id);
     const plan: WorkflowPlan = {
       kind: 'workflow',
       deploymentId: deployment.id,
       workflowId: wf.id,
-      ir: { ...ir, workflows: reachable(ir, wf.id) } as unknown as Record<string, unknown>,
+      ir: { ...ir, workflows } as unknown as Record<string, unknown>,
       secretNames: Object.fromEntries(wf.secrets.map((n) => [n, serverSecretName(catalog.workspaceId, catalog.serverId, n)])),
+      // The edge carries the caller's token in the job only for these tools.
+      ...(exposesCallerToken(serverConfig) && readsCallerToken(workflows) ? { callerToken: true } : {}),
     };
     tools.push({
       tool: { name, description: t.description, ...(t.title ? { title: t.title } : {}), inputSchema: t.inputSchema, outputSchema: t.outputSchema },

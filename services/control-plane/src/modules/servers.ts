@@ -135,7 +135,7 @@ export async function workspaceTools(tx: Tx, workspaceId: string): Promise<Catal
 export async function compileCatalog(tx: Tx, server: ServerRow, version: number, listExternal: ExternalLister, opts: { lenientSelection?: boolean } = {}): Promise<Catalog> {
   const own = await compileOwnTools(tx, server, version, opts);
   // Tools of the server's active workflow deployment (Flower / Arazzo, issue #4).
-  const withWorkflows = await withWorkflowTools(tx, own);
+  const withWorkflows = await withWorkflowTools(tx, own, server.config);
   return mergeExternalTools(withWorkflows, (server.externalMcpConfigs ?? []) as StoredExternalConfig[], listExternal);
 }
 
