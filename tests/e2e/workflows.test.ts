@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ApiError, type ControlPlaneClient, type Stack } from '@toolplane/cli';
 import { startTestStack } from '../helpers.ts';
 
@@ -56,6 +56,8 @@ function reply(req: Seen): { status: number; body: unknown; headers?: Record<str
       return req.headers.authorization === 'Bearer sk-wf-9f8e7d6c5b'
         ? { status: 200, body: { me: 'ann', echoed: req.headers.authorization } }
         : { status: 401, body: { error: 'bad key' } };
+    case 'api.tenant.test':
+      return { status: 200, body: { ok: true } };
     case 'oauth.example': {
       // The Arazzo oauth example's token endpoint (form-encoded client credentials).
       const form = new URLSearchParams(req.body);
@@ -87,10 +89,34 @@ async function deploy(serverId: string, definition: string): Promise<{ id: strin
   return api.request('POST', `/mcp_servers/${serverId}/deploy`, { definition });
 }
 
-async function connect(url: string): Promise<Client> {
+async function connect(url: string, extraHeaders: Record<string, string> = {}): Promise<Client> {
   const client = new Client({ name: 'workflows-e2e', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey, ...extraHeaders } } }));
   return client;
+}
+
+/** A legacy HTTP+SSE client (GET stream + POSTed messages), sending `extraHeaders` on both. */
+async function connectSse(serverId: string, extraHeaders: Record<string, string> = {}, setup?: (client: Client) => void): Promise<Client> {
+  const headers = { 'x-api-key': stack.bootstrapKey, ...extraHeaders };
+  const client = new Client({ name: 'workflows-e2e-sse', version: '1.0.0' });
+  setup?.(client);
+  const withHeaders = (u: string | URL | Request, init?: RequestInit) => {
+    const h = new Headers(init?.headers);
+    for (const [k, v] of Object.entries(headers)) h.set(k, v);
+    return fetch(u, { ...init, headers: h });
+  };
+  await client.connect(new SSEClientTransport(new URL(`${stack.edgeUrl}/api/v1/mcp/${serverId}`), { requestInit: { headers }, eventSourceInit: { fetch: withHeaders } }));
+  return client;
+}
+
+/** The newest execution record of a server's tool, with its detail (steps, tree, debug). */
+async function latestRecord<T>(serverId: string, tool: string, count = 1): Promise<T[]> {
+  for (let i = 0; i < 150; i++) {
+    const page = await api.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${serverId}&tool=${tool}&limit=200`);
+    if (page.data.length >= count) return Promise.all(page.data.map((r) => api.request<T>('GET', `/execution_records/${r.id}`)));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`fewer than ${count} records of ${tool} arrived`);
 }
 
 async function deployError(serverId: string, definition: string): Promise<{ status: number; body: { message: string; errors: { path: string; message: string }[] } }> {
@@ -342,4 +368,156 @@ describe('secrets and execution records', () => {
       expect.objectContaining({ name: 'whoami/me', urlTemplate: `${mockUrl}/api.private.test/me?key=$secrets.API_KEY`, url: `${mockUrl}/api.private.test/me?key=[REDACTED]`, status: 200 }),
     ]);
   });
+});
+
+describe('per-caller values: Config-* headers (issue #4)', () => {
+  const tenantDoc = () => JSON.stringify({
+    flower: '0.1',
+    id: 'tenants',
+    flows: [
+      {
+        id: 'tenant_info',
+        steps: [
+          {
+            id: 'lookup',
+            request: { method: 'GET', url: `${mockUrl}/api.tenant.test/info?t=$config.tenant`, headers: { 'X-Tenant': '$current_user.tenant', 'X-Org': '$config.org_id' } },
+            outputs: { ok: '$response.body.ok' },
+          },
+        ],
+        outputs: { ok: '$steps.lookup.outputs.ok' },
+      },
+    ],
+  });
+  const sent = (from: number) => seen.slice(from).filter((c) => c.host === 'api.tenant.test').map((c) => ({ t: c.query.t, tenant: c.headers['x-tenant'], org: c.headers['x-org'] }));
+  const config = { 'Config-Tenant': 'acme-7731', 'config-org-id': 'org-55' };
+
+  it('reach $config and $current_user over Streamable HTTP and the legacy SSE transport; absent headers read as empty; the record keeps no value', async () => {
+    const server = await createServer_('tenanted');
+    await deploy(server.id, tenantDoc());
+    const before = seen.length;
+
+    const withConfig = await connect(server.url, config);
+    const a = await withConfig.callTool({ name: 'tenant_info', arguments: {} });
+    await withConfig.close();
+    const sse = await connectSse(server.id, { 'CONFIG-TENANT': 'acme-7731', 'Config-Org-Id': 'org-55' });
+    const b = await sse.callTool({ name: 'tenant_info', arguments: {} });
+    await sse.close();
+    const plain = await connect(server.url);
+    const c = await plain.callTool({ name: 'tenant_info', arguments: {} });
+    await plain.close();
+
+    for (const r of [a, b, c]) expect(r.structuredContent).toEqual({ ok: true });
+    expect(sent(before)).toEqual([
+      { t: 'acme-7731', tenant: 'acme-7731', org: 'org-55' },
+      { t: 'acme-7731', tenant: 'acme-7731', org: 'org-55' },
+      // Without the headers: empty values, sent empty (the documented rule), never another caller's.
+      { t: '', tenant: '', org: '' },
+    ]);
+    const records = await latestRecord<{ steps: { url: string }[] }>(server.id, 'tenant_info', 3);
+    const text = JSON.stringify(records);
+    expect(text).not.toContain('acme-7731');
+    expect(text).not.toContain('org-55');
+    expect(records.map((r) => r.steps[0]!.url).sort()).toEqual([`${mockUrl}/api.tenant.test/info?t=`, `${mockUrl}/api.tenant.test/info?t=[REDACTED]`, `${mockUrl}/api.tenant.test/info?t=[REDACTED]`]);
+  }, 60_000);
+
+  it('reach a workflow run by SMART mode execute_tool', async () => {
+    const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name: 'tenanted-smart', mode: 'SMART' });
+    await deploy(server.id, tenantDoc());
+    const before = seen.length;
+    const client = await connect(server.url, config);
+    const r = await client.callTool({ name: 'execute_tool', arguments: { name: 'tenant_info', arguments: {} } });
+    await client.close();
+    expect(r.isError).toBeFalsy();
+    expect(sent(before)).toEqual([{ t: 'acme-7731', tenant: 'acme-7731', org: 'org-55' }]);
+  }, 30_000);
+});
+
+describe('execution records of workflow calls (issue #8)', () => {
+  it('a multi-step call leaves its flow.run → step.run → action.run tree: order, statuses, retries, actions; no secret values', async () => {
+    const server = await createServer_('treed');
+    await api.request('PUT', `/mcp_servers/${server.id}/secrets/TREE_KEY`, { value: 'sk-wf-9f8e7d6c5b' });
+    await deploy(server.id, JSON.stringify({
+      flower: '0.1',
+      id: 'treed',
+      flows: [
+        {
+          id: 'tree_demo',
+          steps: [
+            { id: 'create', request: { method: 'POST', url: `${mockUrl}/bump.sh/api/v1/diffs?key=$secrets.TREE_KEY`, body: { n: 1 } }, outputs: { id: '$response.body.id' } },
+            {
+              id: 'poll',
+              request: { method: 'GET', url: `${mockUrl}/bump.sh/api/v1/diffs/$steps.create.outputs.id` },
+              outputs: { md: '$response.body.markdown' },
+              actions: [{ when: '$statusCode == 202', do: 'retry', wait: 1 }, { do: 'next' }],
+            },
+            { id: 'check', request: { method: 'GET', url: `${mockUrl}/api.private.test/me`, headers: { Authorization: 'Bearer $secrets.TREE_KEY' } } },
+          ],
+          outputs: { md: '$steps.poll.outputs.md' },
+        },
+      ],
+    }));
+    const client = await connect(server.url);
+    const result = await client.callTool({ name: 'tree_demo', arguments: {} });
+    await client.close();
+    expect(result.isError).toBeFalsy();
+
+    type Node = { kind: string; workflowId: string; stepId?: string; status: string; outcome?: string; attempts?: number; retries?: number; action?: string; method?: string; urlTemplate?: string; url?: string; httpStatus?: number; attempt?: number; durationMs: number; children: Node[] };
+    const [record] = await latestRecord<{ tree: Node[]; steps: unknown[]; debug: unknown }>(server.id, 'tree_demo');
+    expect(JSON.stringify(record)).not.toContain('sk-wf-9f8e7d6c5b');
+    expect(record!.debug).toBeNull();
+    const [flow] = record!.tree;
+    expect(record!.tree).toHaveLength(1);
+    expect(flow).toMatchObject({ kind: 'flow.run', workflowId: 'tree_demo', status: 'ok', outcome: 'completed' });
+    expect(flow!.children.map((s) => [s.kind, s.stepId, s.status, s.attempts, s.retries, s.action])).toEqual([
+      ['step.run', 'create', 'ok', 1, 0, 'next'],
+      ['step.run', 'poll', 'ok', 2, 1, 'next'],
+      ['step.run', 'check', 'ok', 1, 0, 'next'],
+    ]);
+    const [create, poll, check] = flow!.children;
+    expect(create!.children).toEqual([
+      expect.objectContaining({ kind: 'action.run', method: 'POST', urlTemplate: `${mockUrl}/bump.sh/api/v1/diffs?key=$secrets.TREE_KEY`, url: `${mockUrl}/bump.sh/api/v1/diffs?key=[REDACTED]`, httpStatus: 201, attempt: 1, children: [] }),
+    ]);
+    expect(poll!.children.map((a) => [a.method, a.httpStatus, a.attempt, a.action])).toEqual([
+      ['GET', 202, 1, 'retry'],
+      ['GET', 200, 2, 'next'],
+    ]);
+    // The retry waited about a second between the two attempts.
+    expect(poll!.durationMs).toBeGreaterThanOrEqual(900);
+    expect(check!.children[0]).toMatchObject({ method: 'GET', httpStatus: 200, url: `${mockUrl}/api.private.test/me` });
+    expect(record!.steps).toHaveLength(4);
+  }, 60_000);
+});
+
+describe('tools/list_changed (issue #4)', () => {
+  const docWith = (flows: string[]) => JSON.stringify({
+    flower: '0.1',
+    id: 'live',
+    flows: flows.map((id) => ({ id, steps: [{ id: 's', request: { method: 'GET', url: `${mockUrl}/api.tenant.test/${id}` } }] })),
+  });
+
+  it('reaches open legacy HTTP+SSE sessions of the server after a deployment and after an update; their next tools/list is the new catalog', async () => {
+    const server = await createServer_('live');
+    const other = await createServer_('live-other');
+    await deploy(server.id, docWith(['first']));
+    let changed = 0;
+    let otherChanged = 0;
+    const client = await connectSse(server.id, {}, (c) => c.setNotificationHandler('notifications/tools/list_changed', () => void changed++));
+    const bystander = await connectSse(other.id, {}, (c) => c.setNotificationHandler('notifications/tools/list_changed', () => void otherChanged++));
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['first']);
+    const waitFor = async (n: number) => {
+      for (let i = 0; i < 100 && changed < n; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(changed).toBe(n);
+    };
+
+    await deploy(server.id, docWith(['first', 'second']));
+    await waitFor(1);
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['first', 'second']);
+    expect((await client.callTool({ name: 'second', arguments: {} })).isError).toBeFalsy();
+
+    await api.request('PATCH', `/mcp_manager/${server.id}`, { description: 'now described' });
+    await waitFor(2);
+    await client.close();
+    await bystander.close();
+    expect(otherChanged).toBe(0);
+  }, 60_000);
 });
