@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
@@ -82,4 +84,90 @@ describe('debug sessions', () => {
     expect(much.sessions).toBeGreaterThanOrEqual(1);
     await pool.end();
   });
+});
+
+describe('debug sessions of workflow calls', () => {
+  const KEY = 'sk-dbg-5e6f7a8b9c';
+  const TENANT = 'tenant-secret-42';
+  let echo: Server;
+  let echoUrl: string;
+  let wf: { id: string; url: string };
+  let wfClient: Client;
+  type WfDetail = { debug: null | { sessionId: string; steps: { name: string; attempt: number; request: { headers: Record<string, string>; body?: string }; response?: { status: number; body?: string; truncated?: boolean } }[] } };
+
+  async function callWorkflow(note: string): Promise<WfDetail> {
+    const before = new Set((await api.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${wf.id}&limit=200`)).data.map((r) => r.id));
+    const result = await wfClient.callTool({ name: 'echo_twice', arguments: { note } });
+    expect(result.isError).toBeFalsy();
+    for (let i = 0; i < 200; i++) {
+      const fresh = (await api.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${wf.id}&limit=200`)).data.filter((r) => !before.has(r.id));
+      if (fresh.length > 0) return api.request<WfDetail>('GET', `/execution_records/${fresh[0]!.id}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error('no execution record arrived');
+  }
+
+  beforeAll(async () => {
+    // Echoes what it receives: the capture must scrub the secret and the Config-* value from it.
+    echo = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url, got: body, key: req.headers['x-api-key'], tenant: req.headers['x-tenant'] })));
+    });
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
+    wf = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name: 'wf-debug', mode: 'NORMAL' });
+    await api.request('PUT', `/mcp_servers/${wf.id}/secrets/DBG_KEY`, { value: KEY });
+    await api.request('POST', `/mcp_servers/${wf.id}/deploy`, {
+      definition: JSON.stringify({
+        flower: '0.1',
+        id: 'wf-debug',
+        flows: [
+          {
+            id: 'echo_twice',
+            inputs: { properties: { note: { type: 'string' } } },
+            steps: [
+              { id: 'first', request: { method: 'POST', url: `${echoUrl}/one`, headers: { 'X-Api-Key': '$secrets.DBG_KEY', 'X-Tenant': '$config.tenant' }, body: { note: '$inputs.note', key: '$secrets.DBG_KEY' } } },
+              { id: 'second', request: { method: 'GET', url: `${echoUrl}/two?note=$inputs.note` } },
+            ],
+          },
+        ],
+      }),
+    });
+    wfClient = new Client({ name: 'debug-wf', version: '1.0.0' });
+    await wfClient.connect(new StreamableHTTPClientTransport(new URL(wf.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey, 'Config-Tenant': TENANT } } }));
+  }, 60_000);
+
+  afterAll(async () => {
+    await wfClient?.close();
+    await new Promise<void>((r) => (echo ? echo.close(() => r()) : r()));
+  });
+
+  it('keeps no headers or bodies outside a session; inside, one redacted capture per HTTP attempt; none after it ends', async () => {
+    const outside = await callWorkflow('outside');
+    expect(outside.debug).toBeNull();
+
+    const session = await api.request<{ id: string }>('POST', `/mcp_manager/${wf.id}/debug_sessions`, { duration_minutes: 5 });
+    await new Promise((r) => setTimeout(r, 1100)); // workers re-check at most once a second
+    const inside = await callWorkflow('inside');
+    expect(inside.debug).toMatchObject({
+      sessionId: session.id,
+      steps: [
+        { name: 'echo_twice/first', attempt: 1, request: { body: expect.stringContaining('"note":"inside"') }, response: { status: 200, body: expect.stringContaining('inside') } },
+        { name: 'echo_twice/second', attempt: 1, response: { status: 200, body: expect.stringContaining('/two?note=inside') } },
+      ],
+    });
+    const [first] = inside.debug!.steps;
+    expect(first!.request.headers['x-api-key']).toBe('[redacted]');
+    expect(first!.request.headers['x-tenant']).toMatch(/^\[(REDACTED|redacted)\]$/);
+    // Secret and Config-* values are scrubbed wherever they appear (headers, bodies, echoes).
+    const text = JSON.stringify(inside);
+    expect(text).not.toContain(KEY);
+    expect(text).not.toContain(TENANT);
+
+    await api.request('DELETE', `/mcp_manager/${wf.id}/debug_sessions/${session.id}`);
+    await new Promise((r) => setTimeout(r, 1100));
+    const after = await callWorkflow('after');
+    expect(after.debug).toBeNull();
+  }, 60_000);
 });
