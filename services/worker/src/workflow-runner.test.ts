@@ -119,6 +119,38 @@ describe('runWorkflowTool', () => {
     expect(everything).not.toContain(encodeURIComponent(TENANT));
   });
 
+  it('with captureExchange (a debug session): one capture per HTTP attempt, named and numbered like the record steps, redacted with every sensitive value', async () => {
+    polls = 0;
+    const seen: string[][] = [];
+    const out = await runWorkflowTool(planFor(doc(), 'lookup'), {
+      arguments: { q: 'angers' },
+      remainingMs: 10_000,
+      config: { 'Config-Tenant': TENANT },
+      captureExchange: (request, outcome, sensitive) => {
+        seen.push(sensitive);
+        const body = outcome.kind === 'response' ? new TextDecoder().decode(outcome.body) : '';
+        const scrub = (t: string) => sensitive.reduce((acc, v) => acc.split(v).join('[redacted]'), t);
+        return { request: { headers: Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k, scrub(v)])) }, response: { status: outcome.kind === 'response' ? outcome.status : undefined, body: scrub(body) } };
+      },
+    }, { secrets: resolver(), limits });
+    expect(out.debugSteps!.map((d) => [d.name, d.attempt, d.response?.status])).toEqual([
+      ['lookup/poll', 1, 202],
+      ['lookup/poll', 2, 200],
+      ['lookup/details', 1, 200],
+      ['lookup/missing', 1, 404],
+    ]);
+    // Redaction happens after the run, with the secret and the Config-* value known.
+    expect(seen.every((s) => s.includes(SECRET) && s.includes(TENANT))).toBe(true);
+    expect(JSON.stringify(out.debugSteps)).not.toContain(SECRET);
+    expect(out.debugSteps![2]!.response!.body).toContain('[redacted]');
+  });
+
+  it('without captureExchange, no captures at all', async () => {
+    polls = 1;
+    const out = await runWorkflowTool(planFor(doc(), 'lookup'), { arguments: { q: 'x' }, remainingMs: 10_000 }, { secrets: resolver(), limits });
+    expect(out.debugSteps).toBeUndefined();
+  });
+
   it('returns only the declared outputs as structuredContent, with echoed secrets and Config-* values redacted', async () => {
     polls = 1; // the poll answers 200 at once
     const d = doc();
