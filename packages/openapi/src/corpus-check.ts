@@ -48,7 +48,8 @@ export async function checkDocument(text: string): Promise<CorpusOutcome> {
     return { kind: 'crash', error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
   }
   // The edge's settings (services/edge/src/catalogs.ts).
-  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
+  const newAjv = () => new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
+  let ajv = newAjv();
   let schemas = 0;
   for (const t of tools) {
     for (const which of ['input', 'output'] as const) {
@@ -58,6 +59,8 @@ export async function checkDocument(text: string): Promise<CorpusOutcome> {
       try {
         ajv.compile(schema);
         schemas++;
+        // Compiled code (shared $defs objects are cached too) would otherwise pile up over thousands of tools.
+        if (schemas % 200 === 0) ajv = newAjv();
       } catch (err) {
         return { kind: 'bad-schema', tool: t.tool.name, which, error: err instanceof Error ? err.message : String(err) };
       }

@@ -13,6 +13,14 @@ import { isDataKey, isObject, type Json, refSegments, resolvePointer } from './j
  * `const`, string/number/array bounds, `pattern`, `format`, `not`; `oneOf` becomes `anyOf` (branches
  * relaxed this way may overlap). Types (including which values may be null) are kept as declared.
  */
+/**
+ * At most this many referenced schemas are expanded into one tool schema's `$defs`. Some descriptions
+ * (Microsoft Graph: thousands of entities, each reachable from most others) would otherwise put the
+ * whole component graph into every tool, making catalogs gigabytes large. Beyond the limit a schema is
+ * a permissive stub (`{}` with a `$comment`), which keeps every `$ref` resolvable.
+ */
+export const maxExpandedDefs = 64;
+
 export interface SchemaBuilder {
   /** A copy of `schema` with refs rewritten; the names of the `$defs` it refers to are added to `refs`. */
   rewrite(schema: unknown, refs: Set<string>): unknown;
@@ -114,11 +122,18 @@ export function schemaBuilder(doc: Json, mode: 'input' | 'output'): SchemaBuilde
     defs(refs) {
       const out: Record<string, unknown> = {};
       const queue = [...refs];
+      let expanded = 0;
       while (queue.length > 0) {
         const n = queue.shift()!;
         if (n in out) continue;
+        if (expanded >= maxExpandedDefs) {
+          // Bounded: nearer schemas first (breadth-first); the rest accept anything.
+          out[n] = { $comment: `${n}: not expanded (more than ${maxExpandedDefs} schemas reachable)` };
+          continue;
+        }
         const d = defSchema(n);
         out[n] = d.schema;
+        expanded++;
         for (const r of d.refs) if (!(r in out)) queue.push(r);
       }
       return Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k]]));
