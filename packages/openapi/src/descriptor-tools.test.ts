@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { parseConnectorDescriptor } from '@toolplane/contracts';
 import { ticketSystemDescriptorYaml } from '@toolplane/examples';
+import { descriptorToOpenApi } from './descriptor-openapi.ts';
 import { compileDescriptorTools, rebaseUrl } from './descriptor-tools.ts';
 import { loadDocument } from './load-document.ts';
 
@@ -133,5 +134,46 @@ describe('built-in authentication methods', () => {
     d.operations[0].auth_headers = { 'X-API-Key': '{apikey}' };
     const typo = parseConnectorDescriptor(d);
     expect(typo.ok ? [] : typo.issues).toEqual([{ path: '/operations/0/auth_headers', message: 'template {apikey} names no field of the "api_key" authentication method' }]);
+  });
+});
+
+describe('compileDescriptorTools through descriptorToOpenApi', () => {
+  it('keeps each operation on its own origin when a descriptor uses several', () => {
+    const d = ticketDescriptor();
+    d.operations[1]!.endpoint = 'https://files.example.com/api/v1/tickets/{ticket_id}';
+    const doc = descriptorToOpenApi(d) as any;
+    expect(doc.paths['/api/v1/tickets/{ticket_id}'].get.servers).toEqual([{ url: 'https://files.example.com' }]);
+    const tools = compileDescriptorTools(d, { secretNames: {} });
+    expect(tools.map((t) => t.plan.url)).toEqual([
+      expect.stringMatching(/^https:\/\/(?!files\.)[^/]+\/api\/v1\/tickets$/),
+      'https://files.example.com/api/v1/tickets/{ticket_id}',
+      expect.stringMatching(/^https:\/\/(?!files\.)[^/]+\/api\/v1\/tickets$/),
+    ]);
+  });
+
+  it('compiles operations sharing a method and endpoint (one OpenAPI document cannot hold both)', () => {
+    const raw = JSON.parse(JSON.stringify(ticketDescriptor())) as Record<string, any>;
+    raw.operations.push({ ...raw.operations[0], operation_id: 'search_tickets_again', parameters: [{ name: 'q', location: 'query' }] });
+    raw.mcp_config.route_mappings.push({ operation_id: 'search_tickets_again', mcp_tool_name: 'search_again', mcp_tool_description: 'Again' });
+    const r = parseConnectorDescriptor(raw);
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    const tools = compileDescriptorTools(r.value, { secretNames: {} });
+    expect(tools.map((t) => t.tool.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket', 'search_again']);
+    expect(tools[3]!.plan.params).toEqual([{ arg: 'q', name: 'q', in: 'query' }]);
+    expect(tools[0]!.plan.params.map((p) => p.name)).toEqual(['status', 'assignee', 'limit']);
+  });
+
+  it('sends body parameters as one JSON object in the descriptor order, with defaults in the plan', () => {
+    const raw = JSON.parse(JSON.stringify(ticketDescriptor())) as Record<string, any>;
+    const create = raw.operations.find((o: any) => o.operation_id === 'create_ticket');
+    create.parameters.unshift({ name: 'notify', location: 'query', field_type: 'boolean', default_value: true });
+    const r = parseConnectorDescriptor(raw);
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    const tool = compileDescriptorTools(r.value, { secretNames: {} })[2]!;
+    expect(tool.plan.params[0]).toEqual({ arg: 'notify', name: 'notify', in: 'query', default: true });
+    expect(tool.plan.params.slice(1).every((p) => p.in === 'body' && !p.wholeBody && p.style === undefined)).toBe(true);
+    expect(tool.plan.bodyEncoding).toBeUndefined();
+    expect(tool.plan.output).toBeUndefined();
+    expect(tool.tool.inputSchema.required).toEqual(['title']);
   });
 });

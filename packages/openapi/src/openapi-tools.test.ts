@@ -3,6 +3,7 @@ import { ValidationError } from '@toolplane/errors';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { importOpenApi } from './import-openapi.ts';
 import { compileOpenApiTools, type OpenApiToolOptions } from './openapi-tools.ts';
+import { maxExpandedDefs } from './schema-defs.ts';
 import { toolNames } from './tool-names.ts';
 
 const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
@@ -406,5 +407,24 @@ describe('compileOpenApiTools: mappings and annotations', () => {
       { path: '/mappings/2/annotations/readOnlyHint', message: 'must be a boolean' },
       { path: '/mappings/2/annotations/sparkly', message: expect.stringContaining('unknown annotation') },
     ]);
+  });
+});
+
+describe('compileOpenApiTools: large schema graphs', () => {
+  it(`expands at most ${maxExpandedDefs} referenced schemas per tool schema; the rest are permissive stubs and every ref resolves`, async () => {
+    const schemas: Record<string, unknown> = {};
+    for (let i = 0; i < 100; i++) schemas[`S${i}`] = { type: 'object', properties: { v: { type: 'integer' }, next: { $ref: `#/components/schemas/S${i + 1}` } } };
+    schemas.S100 = { type: 'object', properties: { v: { type: 'integer' } } };
+    const doc = { openapi: '3.1.0', info, paths: { '/x': { post: { operationId: 'x', requestBody: json({ $ref: '#/components/schemas/S0' }), responses: { 204: ok } } } }, components: { schemas } };
+    const [tool] = await toolsOf(doc);
+    const defs = tool!.tool.inputSchema.$defs as Record<string, Record<string, unknown>>;
+    const expanded = Object.values(defs).filter((d) => d.type === 'object');
+    expect(expanded).toHaveLength(maxExpandedDefs);
+    // S0 is the body itself (flattened into arguments): S1 … S64 are expanded, S65 is the first stub.
+    expect(defs[`S${maxExpandedDefs}`]).toMatchObject({ type: 'object' });
+    expect(defs[`S${maxExpandedDefs + 1}`]).toEqual({ $comment: expect.stringContaining('not expanded') });
+    const validate = ajv.compile(tool!.tool.inputSchema);
+    expect(validate({ v: 1, next: { v: 2 } })).toBe(true);
+    expect(validate({ v: 'one' })).toBe(false);
   });
 });
