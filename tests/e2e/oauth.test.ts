@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type ControlPlaneClient, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
@@ -17,6 +17,7 @@ let stack: Stack;
 let upstream: TicketSystem;
 let example: RegisteredExample;
 let resource: string;
+let api: ControlPlaneClient;
 
 async function token(claims: { aud?: string; iss?: string; scope?: string; exp?: number | string; key?: CryptoKey } = {}): Promise<string> {
   return new SignJWT({ scope: claims.scope ?? 'mcp:tools' })
@@ -56,6 +57,7 @@ beforeAll(async () => {
     serviceEnv: { edge: { OAUTH_ISSUER: issuer, OAUTH_JWKS_URL: `${issuer}/jwks`, PUBLIC_URL: edgeUrl } },
   });
   stack = started.stack;
+  api = started.api;
   example = await registerTicketExample(started.api, upstream.url, 'k');
   // OAuth subjects need a grant (ADR 0013): alice may use every server and tool.
   await started.api.request('POST', '/access_policies', { name: 'alice', principals: [{ type: 'oauth_subject', value: 'alice' }], servers: ['*'], tools: ['*'] });
@@ -129,4 +131,67 @@ describe('MCP authorization: the edge as an OAuth 2.1 resource server', () => {
     });
     expect(res.status).toBe(200);
   });
+});
+
+describe('$current_user.token in workflows (opt-in per server, issues #4 and #7)', () => {
+  it('is empty unless the server sets config.exposeCallerToken; then the OAuth caller\'s token (never an API key) reaches the upstream, and no record keeps it', async () => {
+    const received: Record<string, string | string[] | undefined>[] = [];
+    const mock = createServer((req, res) => {
+      received.push(req.headers);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+    await new Promise<void>((r) => mock.listen(0, '127.0.0.1', r));
+    const mockUrl = `http://127.0.0.1:${(mock.address() as AddressInfo).port}`;
+    try {
+      const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name: 'tokened', mode: 'NORMAL' });
+      await api.request('POST', `/mcp_servers/${server.id}/deploy`, {
+        definition: JSON.stringify({
+          flower: '0.1',
+          id: 'tokened',
+          flows: [{ id: 'whoami', steps: [{ id: 'me', request: { method: 'GET', url: `${mockUrl}/me`, headers: { 'X-User-Token': '$current_user.token', 'X-Tenant': '$current_user.tenant' } } }] }],
+        }),
+      });
+      const call = async (headers: Record<string, string>) => {
+        const client = new Client({ name: 'oauth-wf', version: '1.0.0' });
+        await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { ...headers, 'Config-Tenant': 'acme' } } }));
+        const result = await client.callTool({ name: 'whoami', arguments: {} });
+        await client.close();
+        expect(result.isError).toBeFalsy();
+        return received.at(-1)!;
+      };
+      const aud = `${stack.edgeUrl}/mcp/${server.id}`;
+
+      // Not opted in: the token stays on the edge.
+      const before = await call({ authorization: `Bearer ${await token({ aud })}` });
+      expect(before['x-user-token']).toBeUndefined();
+      expect(before['x-tenant']).toBe('acme');
+
+      await api.request('PATCH', `/mcp_manager/${server.id}`, { config: { exposeCallerToken: true } });
+      const bearer = await token({ aud });
+      // The edge reloads the catalog on the change event (pub/sub): retry until the new version serves.
+      let opted = await call({ authorization: `Bearer ${bearer}` });
+      for (let i = 0; i < 20 && opted['x-user-token'] === undefined; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        opted = await call({ authorization: `Bearer ${bearer}` });
+      }
+      expect(opted['x-user-token']).toBe(bearer);
+      // An API key is never a "user token".
+      const withKey = await call({ 'x-api-key': stack.bootstrapKey });
+      expect(withKey['x-user-token']).toBeUndefined();
+      expect(JSON.stringify(withKey)).not.toContain(stack.bootstrapKey);
+
+      let records: unknown[] = [];
+      const calls = received.length;
+      for (let i = 0; i < 100 && records.length < calls; i++) {
+        records = (await api.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${server.id}&tool=whoami`)).data;
+        if (records.length < calls) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(records).toHaveLength(calls);
+      const details = JSON.stringify(await Promise.all((records as { id: string }[]).map((r) => api.request('GET', `/execution_records/${r.id}`))));
+      expect(details).not.toContain(bearer);
+      expect(details).not.toContain('acme');
+    } finally {
+      await new Promise<void>((r) => mock.close(() => r()));
+    }
+  }, 60_000);
 });
