@@ -63,13 +63,6 @@ function parseText(text: string, file: string | undefined): Json {
   }
 }
 
-function hasExternalRefs(doc: Json): boolean {
-  let found = false;
-  walkRefs(doc, (ref) => {
-    if (!ref.startsWith('#')) found = true;
-  });
-  return found;
-}
 
 /** Data values (examples, defaults, extensions) are never crawled for `$ref`s. */
 function excluded(path: string): boolean {
@@ -145,12 +138,29 @@ async function bundle(entry: string, doc: Json, files: Record<string, string>): 
   }
 }
 
-function unresolvedRefs(doc: Json): Issue[] {
-  const issues: Issue[] = [];
+/** Every `$ref` of the document, and whether any is not internal (a file to bundle). */
+function collectRefs(doc: Json): { refs: [string, (string | number)[]][]; external: boolean } {
+  const refs: [string, (string | number)[]][] = [];
+  let external = false;
   walkRefs(doc, (ref, path) => {
-    if (!ref.startsWith('#')) issues.push({ path: `${pointer(path)}/$ref`, message: `external $ref "${ref}" was not resolved` });
-    else if (resolvePointer(doc, ref) === undefined) issues.push({ path: `${pointer(path)}/$ref`, message: `unresolvable $ref "${ref}": nothing at that location` });
+    refs.push([ref, path]);
+    if (!ref.startsWith('#')) external = true;
   });
+  return { refs, external };
+}
+
+function unresolvedRefs(doc: Json, refs: [string, (string | number)[]][]): Issue[] {
+  const issues: Issue[] = [];
+  const known = new Map<string, boolean>();
+  for (const [ref, path] of refs) {
+    if (!ref.startsWith('#')) {
+      issues.push({ path: `${pointer(path)}/$ref`, message: `external $ref "${ref}" was not resolved` });
+      continue;
+    }
+    let ok = known.get(ref);
+    if (ok === undefined) known.set(ref, (ok = resolvePointer(doc, ref) !== undefined));
+    if (!ok) issues.push({ path: `${pointer(path)}/$ref`, message: `unresolvable $ref "${ref}": nothing at that location` });
+  }
   return issues;
 }
 
@@ -212,8 +222,12 @@ export async function importOpenApi(source: OpenApiSource): Promise<ImportedOpen
     else dropped++;
   };
 
-  if (hasExternalRefs(doc)) doc = await bundle(entry, doc, bundleMode ? files : { [entry]: text });
-  const refIssues = unresolvedRefs(doc);
+  let found = collectRefs(doc);
+  if (found.external) {
+    doc = await bundle(entry, doc, bundleMode ? files : { [entry]: text });
+    found = collectRefs(doc);
+  }
+  const refIssues = unresolvedRefs(doc, found.refs);
   if (refIssues.length > 0) throw new ValidationError('the document has references that cannot be resolved', refIssues);
 
   if (version === '2.0') {

@@ -2,13 +2,30 @@ import { isObject, type Json, pointer } from './json-pointer.ts';
 
 export type Warn = (path: (string | number)[], message: string) => void;
 type Path = (string | number)[];
+/** A location built while walking: the array is only made when there is something to report. */
+type At = Path | { up: At; key: string | number };
+
+function at(up: At, ...keys: (string | number)[]): At {
+  let cur = up;
+  for (const key of keys) cur = { up: cur, key };
+  return cur;
+}
+
+function materialise(p: At): Path {
+  const keys: (string | number)[] = [];
+  let cur = p;
+  while (!Array.isArray(cur)) {
+    keys.push(cur.key);
+    cur = cur.up;
+  }
+  return [...cur, ...keys.reverse()];
+}
 
 const jsonTypes = new Set(['string', 'number', 'integer', 'boolean', 'array', 'object', 'null']);
-const schemaMaps = ['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas'];
-const schemaSingles = ['additionalProperties', 'additionalItems', 'items', 'not', 'if', 'then', 'else', 'contains', 'propertyNames', 'unevaluatedProperties', 'unevaluatedItems', 'contentSchema'];
-const schemaLists = ['allOf', 'anyOf', 'oneOf', 'prefixItems'];
-const numbers = ['minimum', 'maximum', 'multipleOf'];
-const counts = ['minLength', 'maxLength', 'minItems', 'maxItems', 'minProperties', 'maxProperties', 'minContains', 'maxContains'];
+const schemaMaps = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
+const schemaSingles = new Set(['additionalProperties', 'additionalItems', 'not', 'if', 'then', 'else', 'contains', 'propertyNames', 'unevaluatedProperties', 'unevaluatedItems', 'contentSchema']);
+const schemaLists = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems']);
+const counts = new Set(['minLength', 'maxLength', 'minItems', 'maxItems', 'minProperties', 'maxProperties', 'minContains', 'maxContains']);
 /** Keywords that describe a nullable schema and stay outside the `anyOf` it is rewritten to. */
 const annotations = new Set(['title', 'description', 'default', 'example', 'examples', 'readOnly', 'writeOnly', 'deprecated', 'externalDocs', 'xml']);
 
@@ -29,7 +46,7 @@ function validPattern(p: string): boolean {
  * not a Unicode regular expression, `required: true`, a count that is not a number…) are dropped with a
  * warning, so that every tool schema compiles.
  */
-export function normaliseSchema(schema: unknown, path: Path, warn: Warn, seen: WeakSet<object>): void {
+export function normaliseSchema(schema: unknown, path: At, warn: Warn, seen: WeakSet<object>): void {
   if (!isObject(schema) || seen.has(schema)) return;
   seen.add(schema);
   if (typeof schema.$ref === 'string') {
@@ -46,88 +63,99 @@ export function normaliseSchema(schema: unknown, path: Path, warn: Warn, seen: W
   }
   const drop = (key: string, why: string): void => {
     delete schema[key];
-    warn([...path, key], why);
+    warn(materialise(at(path, key)), why);
   };
-
-  if ('type' in schema) {
-    const t = schema.type;
-    const list: unknown[] = Array.isArray(t) ? t : [t];
-    if (list.includes('file')) schema.format ??= 'binary';
-    const known = (x: unknown): x is string => typeof x === 'string' && jsonTypes.has(x);
-    const fixed = [...new Set(list.map((x) => (x === 'file' ? 'string' : x)))].filter(known);
-    const unknown = list.filter((x) => x !== 'file' && !known(x));
-    if (fixed.length === 0) drop('type', `unknown type ${JSON.stringify(t)} ignored`);
-    else {
-      if (unknown.length > 0) warn([...path, 'type'], `unknown type ${JSON.stringify(unknown)} ignored`);
-      schema.type = Array.isArray(t) ? fixed : fixed[0];
-    }
-  }
-  for (const key of ['exclusiveMinimum', 'exclusiveMaximum'] as const) {
+  // One pass over the keys present (JSON objects have many shapes: lookups of absent keywords are what costs).
+  for (const key of Object.keys(schema)) {
+    if (!(key in schema)) continue; // removed by an earlier keyword (exclusiveMinimum takes minimum)
     const v = schema[key];
-    if (typeof v === 'boolean') {
-      const bound = key === 'exclusiveMinimum' ? 'minimum' : 'maximum';
-      if (v && typeof schema[bound] === 'number') {
-        schema[key] = schema[bound];
-        delete schema[bound];
-      } else {
-        delete schema[key];
+    switch (key) {
+      case 'type': {
+        const list: unknown[] = Array.isArray(v) ? v : [v];
+        if (list.includes('file')) schema.format ??= 'binary';
+        const known = (x: unknown): x is string => typeof x === 'string' && jsonTypes.has(x);
+        const fixed = [...new Set(list.map((x) => (x === 'file' ? 'string' : x)))].filter(known);
+        const unknown = list.filter((x) => x !== 'file' && !known(x));
+        if (fixed.length === 0) drop('type', `unknown type ${JSON.stringify(v)} ignored`);
+        else {
+          if (unknown.length > 0) warn(materialise(at(path, 'type')), `unknown type ${JSON.stringify(unknown)} ignored`);
+          if (Array.isArray(v) || fixed[0] !== v) schema.type = Array.isArray(v) ? fixed : fixed[0];
+        }
+        break;
       }
-    } else if (v !== undefined && typeof v !== 'number') {
-      drop(key, 'must be a number');
-    }
-  }
-  for (const key of numbers) if (key in schema && typeof schema[key] !== 'number') drop(key, 'must be a number');
-  if (typeof schema.multipleOf === 'number' && !(schema.multipleOf > 0)) drop('multipleOf', 'must be greater than 0');
-  for (const key of counts) {
-    const v = schema[key];
-    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= 0)) drop(key, 'must be a non-negative integer');
-  }
-  if ('pattern' in schema && (typeof schema.pattern !== 'string' || !validPattern(schema.pattern))) {
-    drop('pattern', `${JSON.stringify(schema.pattern)} is not a JavaScript (Unicode) regular expression; ignored`);
-  }
-  if ('format' in schema && typeof schema.format !== 'string') drop('format', 'must be a string');
-  if ('uniqueItems' in schema && typeof schema.uniqueItems !== 'boolean') drop('uniqueItems', 'must be a boolean');
-  if ('required' in schema) {
-    const r = schema.required;
-    if (!Array.isArray(r) || !r.every((x) => typeof x === 'string')) drop('required', 'must be an array of property names');
-    else if (new Set(r).size !== r.length) schema.required = [...new Set(r)];
-  }
-  if ('enum' in schema && (!Array.isArray(schema.enum) || schema.enum.length === 0)) drop('enum', 'must be a non-empty array');
-  if (Array.isArray(schema.items)) {
-    // Draft 4 tuple form; 2020-12 spells it prefixItems.
-    schema.prefixItems = schema.items;
-    if ('additionalItems' in schema) {
-      schema.items = schema.additionalItems;
-      delete schema.additionalItems;
-    } else {
-      delete schema.items;
-    }
-  }
-  for (const key of schemaSingles) {
-    const v = schema[key];
-    if (v !== undefined && typeof v !== 'boolean' && !isObject(v)) drop(key, 'must be a schema');
-  }
-  for (const key of schemaLists) {
-    const v = schema[key];
-    if (v === undefined) continue;
-    if (!Array.isArray(v) || v.length === 0) drop(key, 'must be a non-empty array of schemas');
-    else if (!v.every((x) => typeof x === 'boolean' || isObject(x))) schema[key] = v.filter((x) => typeof x === 'boolean' || isObject(x));
-  }
-  for (const key of schemaMaps) {
-    const v = schema[key];
-    if (v === undefined) continue;
-    if (!isObject(v)) {
-      drop(key, 'must be an object of schemas');
-      continue;
-    }
-    for (const [name, sub] of Object.entries(v)) {
-      if (typeof sub !== 'boolean' && !isObject(sub)) {
-        delete v[name];
-        warn([...path, key, name], 'must be a schema');
-      } else if (key === 'patternProperties' && !validPattern(name)) {
-        delete v[name];
-        warn([...path, key, name], 'not a JavaScript (Unicode) regular expression; ignored');
-      }
+      case 'exclusiveMinimum':
+      case 'exclusiveMaximum':
+        if (typeof v === 'boolean') {
+          const bound = key === 'exclusiveMinimum' ? 'minimum' : 'maximum';
+          if (v && typeof schema[bound] === 'number') {
+            schema[key] = schema[bound];
+            delete schema[bound];
+          } else {
+            delete schema[key];
+          }
+        } else if (typeof v !== 'number') {
+          drop(key, 'must be a number');
+        }
+        break;
+      case 'minimum':
+      case 'maximum':
+        if (typeof v !== 'number') drop(key, 'must be a number');
+        break;
+      case 'multipleOf':
+        if (typeof v !== 'number') drop(key, 'must be a number');
+        else if (!(v > 0)) drop(key, 'must be greater than 0');
+        break;
+      case 'pattern':
+        if (typeof v !== 'string' || !validPattern(v)) drop(key, `${JSON.stringify(v)} is not a JavaScript (Unicode) regular expression; ignored`);
+        break;
+      case 'format':
+        if (typeof v !== 'string') drop(key, 'must be a string');
+        break;
+      case 'uniqueItems':
+        if (typeof v !== 'boolean') drop(key, 'must be a boolean');
+        break;
+      case 'required':
+        if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) drop(key, 'must be an array of property names');
+        else if (new Set(v).size !== v.length) schema.required = [...new Set(v)];
+        break;
+      case 'enum':
+        if (!Array.isArray(v) || v.length === 0) drop(key, 'must be a non-empty array');
+        break;
+      case 'items':
+        if (Array.isArray(v)) {
+          // Draft 4 tuple form; 2020-12 spells it prefixItems.
+          schema.prefixItems = v;
+          if ('additionalItems' in schema) {
+            schema.items = schema.additionalItems;
+            delete schema.additionalItems;
+          } else {
+            delete schema.items;
+          }
+        } else if (typeof v !== 'boolean' && !isObject(v)) drop(key, 'must be a schema');
+        break;
+      default:
+        if (counts.has(key)) {
+          if (!(typeof v === 'number' && Number.isInteger(v) && v >= 0)) drop(key, 'must be a non-negative integer');
+        } else if (schemaSingles.has(key)) {
+          if (typeof v !== 'boolean' && !isObject(v)) drop(key, 'must be a schema');
+        } else if (schemaLists.has(key)) {
+          if (!Array.isArray(v) || v.length === 0) drop(key, 'must be a non-empty array of schemas');
+          else if (!v.every((x) => typeof x === 'boolean' || isObject(x))) schema[key] = v.filter((x) => typeof x === 'boolean' || isObject(x));
+        } else if (schemaMaps.has(key)) {
+          if (!isObject(v)) {
+            drop(key, 'must be an object of schemas');
+            break;
+          }
+          for (const [name, sub] of Object.entries(v)) {
+            if (typeof sub !== 'boolean' && !isObject(sub)) {
+              delete v[name];
+              warn(materialise(at(path, key, name)), 'must be a schema');
+            } else if (key === 'patternProperties' && !validPattern(name)) {
+              delete v[name];
+              warn(materialise(at(path, key, name)), 'not a JavaScript (Unicode) regular expression; ignored');
+            }
+          }
+        }
     }
   }
 
@@ -149,19 +177,17 @@ export function normaliseSchema(schema: unknown, path: Path, warn: Warn, seen: W
         }
       }
       schema.anyOf = [inner, { type: 'null' }];
-      normaliseSchema(inner, [...path, 'anyOf', 0], warn, seen);
+      normaliseSchema(inner, at(path, 'anyOf', 0), warn, seen);
       return;
     }
   }
 
-  for (const key of schemaSingles) normaliseSchema(schema[key], [...path, key], warn, seen);
-  for (const key of schemaLists) {
+  for (const key of Object.keys(schema)) {
     const v = schema[key];
-    if (Array.isArray(v)) v.forEach((s, i) => normaliseSchema(s, [...path, key, i], warn, seen));
-  }
-  for (const key of schemaMaps) {
-    const v = schema[key];
-    if (isObject(v)) for (const [name, s] of Object.entries(v)) normaliseSchema(s, [...path, key, name], warn, seen);
+    if (v === null || typeof v !== 'object') continue;
+    if (schemaSingles.has(key) || key === 'items') normaliseSchema(v, at(path, key), warn, seen);
+    else if (schemaLists.has(key) && Array.isArray(v)) v.forEach((x, i) => normaliseSchema(x, at(path, key, i), warn, seen));
+    else if (schemaMaps.has(key) && isObject(v)) for (const [name, x] of Object.entries(v)) normaliseSchema(x, at(path, key, name), warn, seen);
   }
 }
 
