@@ -6,7 +6,10 @@ import { compileTools } from './openapi-tools.ts';
 export type HttpCatalogTool = CatalogTool & { plan: HttpOperationPlan };
 
 export interface ConnectorInstanceBinding {
-  /** Replaces the scheme, host and port of every endpoint (e.g. a sandbox or the local example). */
+  /**
+   * Replaces the scheme, host and port of every descriptor endpoint (e.g. a sandbox or the local example);
+   * for OpenAPI documents, the server URL (a relative server URL such as `/api` is kept after it).
+   */
   baseUrl?: string | undefined;
   /** Secret name in the store for each credential field key of the descriptor's authentication. */
   secretNames: Record<string, string>;

@@ -237,6 +237,8 @@ export async function importOpenApi(source: OpenApiSource): Promise<ImportedOpen
       throw new ValidationError('the Swagger 2.0 document cannot be converted', [{ path: '', message: err instanceof Error ? err.message : String(err) }]);
     }
     takeConversionWarnings(doc, warn);
+    const left = unresolvedRefs(doc, collectRefs(doc).refs);
+    if (left.length > 0) throw new ValidationError('the Swagger 2.0 conversion left references that cannot be resolved', left);
   }
   const original = typeof doc.openapi === 'string' ? doc.openapi : '3.0.0';
   if (version !== '3.1') doc.openapi = '3.1.0';

@@ -55,7 +55,7 @@ describe('compileOpenApiTools: input schemas', () => {
     },
   };
 
-  it('has params and flattened body properties as arguments, reachable components in $defs, refs rewritten, cycles kept as refs', async () => {
+  it('has params and flattened body properties as arguments, reachable components in $defs, refs rewritten, cycles kept as refs, oneOf as anyOf', async () => {
     const [tool] = await toolsOf(doc);
     expect(tool!.tool.inputSchema).toEqual({
       type: 'object',
@@ -65,7 +65,7 @@ describe('compileOpenApiTools: input schemas', () => {
         dryRun: { type: 'boolean' },
         'X-Trace': { type: 'string' },
         label: { type: 'string' },
-        kind: { oneOf: [{ $ref: '#/$defs/Leaf' }, { $ref: '#/$defs/Branch' }] },
+        kind: { anyOf: [{ $ref: '#/$defs/Leaf' }, { $ref: '#/$defs/Branch' }] },
         note: { type: ['string', 'null'] },
       },
       required: ['treeId', 'label'],
@@ -75,7 +75,7 @@ describe('compileOpenApiTools: input schemas', () => {
         Node: {
           type: 'object',
           required: ['label'],
-          properties: { label: { type: 'string' }, kind: { oneOf: [{ $ref: '#/$defs/Leaf' }, { $ref: '#/$defs/Branch' }] }, note: { type: ['string', 'null'] } },
+          properties: { label: { type: 'string' }, kind: { anyOf: [{ $ref: '#/$defs/Leaf' }, { $ref: '#/$defs/Branch' }] }, note: { type: ['string', 'null'] } },
         },
       },
     });
@@ -96,6 +96,7 @@ describe('compileOpenApiTools: input schemas', () => {
       output: {},
     });
     const validate = ajv.compile(tool!.tool.inputSchema);
+    // Leaf and Branch both accept { children } (nothing required): oneOf (exactly one) would refuse this.
     expect(validate({ treeId: 1, label: 'root', kind: { children: [{ label: 'leaf', kind: { value: 1 } }] } })).toBe(true);
     expect(validate({ treeId: 1 })).toBe(false);
     expect(validate({ treeId: 1, label: 'x', extra: 1 })).toBe(false);

@@ -12,6 +12,10 @@ import { isDataKey, isObject, type Json, refSegments, resolvePointer } from './j
  * drop assertions that real answers commonly break: `required`, `additionalProperties: false`, `enum` /
  * `const`, string/number/array bounds, `pattern`, `format`, `not`; `oneOf` becomes `anyOf` (branches
  * relaxed this way may overlap). Types (including which values may be null) are kept as declared.
+ *
+ * In both modes `oneOf` becomes `anyOf`: descriptions often list branches that overlap (`integer` and
+ * `number`, or objects without a discriminating `required`), and "exactly one" would then refuse valid
+ * arguments at the edge and valid answers at the client; the upstream still checks its own rules.
  */
 /**
  * At most this many referenced schemas are expanded into one tool schema's `$defs`. Some descriptions
@@ -92,7 +96,7 @@ export function schemaBuilder(doc: Json, mode: 'input' | 'output'): SchemaBuilde
           continue;
         }
       }
-      if (mode === 'output' && keywordLevel && k === 'oneOf') {
+      if (keywordLevel && k === 'oneOf') {
         // Relaxed branches may overlap: anyOf (kept apart from an existing anyOf).
         if ('anyOf' in o) extra.push({ anyOf: copy(x, refs, k, stack) });
         else out.anyOf = copy(x, refs, k, stack);
