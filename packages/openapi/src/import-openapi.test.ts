@@ -168,15 +168,16 @@ describe('importOpenApi: versions and formats', () => {
       openapi: '3.0.0',
       info: { title: 'Messy', version: '1' },
       paths: { '/x': { get: { operationId: 'x', responses: { 200: { description: 'ok' } } } } },
-      components: { schemas: { M: { type: 'object', required: true, properties: { a: { type: 'string', pattern: '(?i)abc' }, b: { type: 'int' }, c: { type: 'string', maxLength: 'ten' } } } } },
+      components: { schemas: { M: { type: 'object', required: true, properties: { a: { type: 'string', pattern: '(?i)abc' }, b: { type: 'int' }, c: { type: 'string', maxLength: 'ten' }, d: { $ref: '#/components/schemas/M', type: 'application/json' } } } } },
     };
     const r = await importOpenApi(JSON.stringify(doc));
-    expect((r.document.components as any).schemas.M).toEqual({ type: 'object', properties: { a: { type: 'string' }, b: {}, c: { type: 'string' } } });
+    expect((r.document.components as any).schemas.M).toEqual({ type: 'object', properties: { a: { type: 'string' }, b: {}, c: { type: 'string' }, d: { $ref: '#/components/schemas/M' } } });
     expect(r.warnings.map((w) => w.path)).toEqual([
       '/components/schemas/M/required',
       '/components/schemas/M/properties/a/pattern',
       '/components/schemas/M/properties/b/type',
       '/components/schemas/M/properties/c/maxLength',
+      '/components/schemas/M/properties/d/type',
     ]);
   });
 });

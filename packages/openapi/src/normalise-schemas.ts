@@ -59,7 +59,7 @@ export function normaliseSchema(schema: unknown, path: At, warn: Warn, seen: Wea
       schema.anyOf = [{ $ref: schema.$ref }, { type: 'null' }];
       delete schema.$ref;
     }
-    return;
+    // Siblings are still checked below: 2020-12 applies them (a `type: application/json` next to a ref was seen).
   }
   const drop = (key: string, why: string): void => {
     delete schema[key];
