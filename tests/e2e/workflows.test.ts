@@ -495,7 +495,7 @@ describe('tools/list_changed (issue #4)', () => {
     flows: flows.map((id) => ({ id, steps: [{ id: 's', request: { method: 'GET', url: `${mockUrl}/api.tenant.test/${id}` } }] })),
   });
 
-  it('reaches open legacy HTTP+SSE sessions of the server after a deployment and after an update; their next tools/list is the new catalog', async () => {
+  it('reaches open legacy HTTP+SSE sessions and 2026-07-28 listen streams of the server (only that server) after a deployment and after an update; the next tools/list is the new catalog', async () => {
     const server = await createServer_('live');
     const other = await createServer_('live-other');
     await deploy(server.id, docWith(['first']));
@@ -503,10 +503,21 @@ describe('tools/list_changed (issue #4)', () => {
     let otherChanged = 0;
     const client = await connectSse(server.id, {}, (c) => c.setNotificationHandler('notifications/tools/list_changed', () => void changed++));
     const bystander = await connectSse(other.id, {}, (c) => c.setNotificationHandler('notifications/tools/list_changed', () => void otherChanged++));
+    // A 2026-07-28 client with a subscriptions/listen stream, and one on the other server.
+    let modernChanged = 0;
+    const modern = new Client({ name: 'workflows-e2e-listen', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    modern.setNotificationHandler('notifications/tools/list_changed', () => void modernChanged++);
+    await modern.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    const subscription = await modern.listen({ toolsListChanged: true });
+    expect(subscription.honoredFilter).toEqual({ toolsListChanged: true });
+    const modernOther = new Client({ name: 'workflows-e2e-listen-other', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    modernOther.setNotificationHandler('notifications/tools/list_changed', () => void otherChanged++);
+    await modernOther.connect(new StreamableHTTPClientTransport(new URL(other.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    const otherSubscription = await modernOther.listen({ toolsListChanged: true });
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['first']);
     const waitFor = async (n: number) => {
-      for (let i = 0; i < 100 && changed < n; i++) await new Promise((r) => setTimeout(r, 100));
-      expect(changed).toBe(n);
+      for (let i = 0; i < 100 && (changed < n || modernChanged < n); i++) await new Promise((r) => setTimeout(r, 100));
+      expect([changed, modernChanged]).toEqual([n, n]);
     };
 
     await deploy(server.id, docWith(['first', 'second']));
@@ -514,10 +525,13 @@ describe('tools/list_changed (issue #4)', () => {
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['first', 'second']);
     expect((await client.callTool({ name: 'second', arguments: {} })).isError).toBeFalsy();
 
+    expect((await modern.listTools()).tools.map((t) => t.name)).toEqual(['first', 'second']);
+
     await api.request('PATCH', `/mcp_manager/${server.id}`, { description: 'now described' });
     await waitFor(2);
-    await client.close();
-    await bystander.close();
+    await subscription.close();
+    await otherSubscription.close();
+    await Promise.all([client.close(), bystander.close(), modern.close(), modernOther.close()]);
     expect(otherChanged).toBe(0);
   }, 60_000);
 });

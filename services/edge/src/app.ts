@@ -50,8 +50,10 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     if (channel === cancels.channel) cancels.onMessage(message);
     else if (channel === keys.catalogChanged) {
       catalogs.invalidate(message);
-      // Open legacy HTTP+SSE streams of that server hear about it (the stateless eras have no stream to carry it).
+      // Open streams of that server hear about it: legacy HTTP+SSE sessions and 2026-07-28 listen
+      // streams (2025-era Streamable HTTP is stateless: no stream to carry it).
       legacySessions.toolsChanged(message);
+      mcp.toolsChanged(message);
     }
     else if (channel === keys.apiKeyChanged) apiKeys.invalidate(message);
     else if (channel === keys.accessChanged) accessPolicies.invalidate(message);
@@ -248,6 +250,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
         else res.once('finish', () => res.socket?.end());
       }
       await legacySessions.closeAll();
+      await mcp.close();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       await invocations.close();
       await records.flush();

@@ -17,6 +17,7 @@ import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextp
 import type { Request, Response } from 'express';
 import type { LoadedCatalog } from './catalogs.ts';
 import { CancelRegistry, isLogLevel, logPasses, sessionScope, type LogLevel } from './protocol-state.ts';
+import { ServerScopedEventBus } from './listen-bus.ts';
 import { callTool, UnknownToolError, type CallerRequest, type LiveCall, type ToolCallDeps } from './tool-calls.ts';
 
 /** What the HTTP layer resolved before MCP handling: who calls, and which catalog they reach. */
@@ -221,11 +222,11 @@ type AuthedRequest = Request & { auth?: AuthInfo };
  * Expects `req.auth` set by the authentication step and `req.body` parsed as JSON.
  */
 export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string; toolsListTtlMs: number; onerror: (err: Error) => void }) {
+  // 2026-07-28 `subscriptions/listen` streams, per server (tools/list_changed after a catalog change).
+  const bus = new ServerScopedEventBus();
   // `auto`: a JSON body, upgraded to an SSE stream only when the call sends progress or log messages.
-  const modern = toNodeHandler(
-    createMcpHandler((ctx) => buildServer(callContext(ctx.authInfo), deps, opts.version, opts.toolsListTtlMs), { legacy: 'reject', responseMode: 'auto', onerror: opts.onerror }),
-    { onerror: opts.onerror },
-  );
+  const handler = createMcpHandler((ctx) => buildServer(callContext(ctx.authInfo), deps, opts.version, opts.toolsListTtlMs), { legacy: 'reject', responseMode: 'auto', onerror: opts.onerror, bus });
+  const modern = toNodeHandler(handler, { onerror: opts.onerror });
 
   async function legacy(req: AuthedRequest, res: Response): Promise<void> {
     const body = req.body as { method?: unknown; id?: unknown; params?: { name?: unknown; _meta?: { progressToken?: unknown } } } | undefined;
@@ -279,7 +280,7 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
     res.status(202).end();
   }
 
-  return async function handle(req: AuthedRequest, res: Response): Promise<void> {
+  async function handle(req: AuthedRequest, res: Response): Promise<void> {
     const message = req.body as { jsonrpc?: unknown; method?: unknown; id?: unknown; params?: { requestId?: unknown } } | undefined;
     if (req.method === 'POST' && message?.method === 'notifications/cancelled' && message.id === undefined && message.jsonrpc === '2.0') {
       return cancelled(req, res, message.params);
@@ -294,12 +295,23 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
         mcpNameHeader: req.get('mcp-name'),
         body: req.body,
       }).kind !== 'legacy';
-    if (isModern) return modern(req, res, req.body);
+    if (isModern) {
+      // A listen stream subscribes under its server (only these requests enter a scope).
+      if (message?.method === 'subscriptions/listen') return bus.scope(callContext(req.auth).loaded.catalog.serverId, () => modern(req, res, req.body));
+      return modern(req, res, req.body);
+    }
     if (req.method !== 'POST') {
       // No sessions and no server-initiated stream in stateless serving.
       res.status(405).set('allow', 'POST').json({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed.' }, id: null });
       return;
     }
     return legacy(req, res);
-  };
+  }
+
+  return Object.assign(handle, {
+    /** The server's catalog changed: its open 2026-07-28 listen streams get `notifications/tools/list_changed`. */
+    toolsChanged: (serverId: string): number => bus.publishTo(serverId, { kind: 'tools_list_changed' }),
+    /** Ends open listen streams (graceful stop: they would otherwise keep the HTTP server open). */
+    close: () => handler.close(),
+  });
 }
