@@ -135,7 +135,9 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     loaded = restrictCatalog(loaded, decision.grant, decision.who);
     const clientId = principal.keyId ?? `oauth:${principal.subject}`;
     // headers: a reference (workflow tools read Config-* from it; nothing is copied for other tools).
-    return { principal, loaded, clientId, headers: req.headers, ...(accessToken ? { accessToken } : {}) };
+    const ctx: EdgeCallContext & { clientId: string } = { principal, loaded, clientId, headers: req.headers };
+    if (accessToken) ctx.accessToken = accessToken;
+    return ctx;
   }
 
   async function serveMcp(req: Request, res: Response): Promise<void> {

@@ -88,7 +88,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
     const traceIds = currentTraceIds();
     const record = (outcome: ExecutionRecord['outcome'], extra: { errorCode?: string; message?: string; debug?: ExecutionRecord['debug'] } = {}) => {
       observeOutcome(span, job, outcome, extra.errorCode, now() - started);
-      deps.records.add({
+      const rec: ExecutionRecord = {
         v: 1,
         invocationId: job.invocationId,
         workspaceId: job.principal.workspaceId,
@@ -101,9 +101,10 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         outcome,
         ...extra,
         steps,
-        ...(tree ? { tree } : {}),
         ...traceIds,
-      });
+      };
+      if (tree) rec.tree = tree; // workflow calls only
+      deps.records.add(rec);
     };
     try {
       const remaining = job.deadlineAt - started;
