@@ -534,4 +534,19 @@ describe('tools/list_changed (issue #4)', () => {
     await Promise.all([client.close(), bystander.close(), modern.close(), modernOther.close()]);
     expect(otherChanged).toBe(0);
   }, 60_000);
+
+  // Last test of the file: it stops the edge.
+  it('a graceful edge stop ends open listen streams instead of waiting on them', async () => {
+    const server = await createServer_('live-stop');
+    const client = new Client({ name: 'workflows-e2e-stop', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    const subscription = await client.listen({ toolsListChanged: true });
+    const edge = stack.processes.find((p) => p.service === 'edge')!;
+    const started = Date.now();
+    await stack.stopProcess(edge);
+    expect(edge.child.signalCode).not.toBe('SIGKILL'); // it exited by itself, well before the 10 s kill
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(await subscription.closed).toBe('remote');
+    await client.close().catch(() => undefined);
+  }, 30_000);
 });

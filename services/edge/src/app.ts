@@ -252,7 +252,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
         else res.once('finish', () => res.socket?.end());
       }
       await legacySessions.closeAll();
-      await mcp.close();
+      mcp.close();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       await invocations.close();
       await records.flush();

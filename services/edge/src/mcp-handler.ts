@@ -227,6 +227,8 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
   // `auto`: a JSON body, upgraded to an SSE stream only when the call sends progress or log messages.
   const handler = createMcpHandler((ctx) => buildServer(callContext(ctx.authInfo), deps, opts.version, opts.toolsListTtlMs), { legacy: 'reject', responseMode: 'auto', onerror: opts.onerror, bus });
   const modern = toNodeHandler(handler, { onerror: opts.onerror });
+  /** Responses carrying open `subscriptions/listen` streams. */
+  const listening = new Set<Response>();
 
   async function legacy(req: AuthedRequest, res: Response): Promise<void> {
     const body = req.body as { method?: unknown; id?: unknown; params?: { name?: unknown; _meta?: { progressToken?: unknown } } } | undefined;
@@ -297,7 +299,11 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
       }).kind !== 'legacy';
     if (isModern) {
       // A listen stream subscribes under its server (only these requests enter a scope).
-      if (message?.method === 'subscriptions/listen') return bus.scope(callContext(req.auth).loaded.catalog.serverId, () => modern(req, res, req.body));
+      if (message?.method === 'subscriptions/listen') {
+        listening.add(res);
+        res.once('close', () => listening.delete(res));
+        return bus.scope(callContext(req.auth).loaded.catalog.serverId, () => modern(req, res, req.body));
+      }
       return modern(req, res, req.body);
     }
     if (req.method !== 'POST') {
@@ -311,7 +317,13 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
   return Object.assign(handle, {
     /** The server's catalog changed: its open 2026-07-28 listen streams get `notifications/tools/list_changed`. */
     toolsChanged: (serverId: string): number => bus.publishTo(serverId, { kind: 'tools_list_changed' }),
-    /** Ends open listen streams (graceful stop: they would otherwise keep the HTTP server open). */
-    close: () => handler.close(),
+    /**
+     * Ends open listen streams (graceful stop: they never finish on their own and would keep the HTTP
+     * server open). Calls in flight are left to finish (`handler.close()` would abort them).
+     */
+    close: () => {
+      for (const res of listening) res.destroy();
+      listening.clear();
+    },
   });
 }
