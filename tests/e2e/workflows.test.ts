@@ -391,7 +391,7 @@ describe('per-caller values: Config-* headers (issue #4)', () => {
   const sent = (from: number) => seen.slice(from).filter((c) => c.host === 'api.tenant.test').map((c) => ({ t: c.query.t, tenant: c.headers['x-tenant'], org: c.headers['x-org'] }));
   const config = { 'Config-Tenant': 'acme-7731', 'config-org-id': 'org-55' };
 
-  it('reach $config and $current_user over Streamable HTTP and the legacy SSE transport; absent headers read as empty; the record keeps no value', async () => {
+  it('reach $config and $current_user over Streamable HTTP (2025 and 2026-07-28 clients) and the legacy SSE transport; absent headers read as empty; the record keeps no value', async () => {
     const server = await createServer_('tenanted');
     await deploy(server.id, tenantDoc());
     const before = seen.length;
@@ -402,22 +402,27 @@ describe('per-caller values: Config-* headers (issue #4)', () => {
     const sse = await connectSse(server.id, { 'CONFIG-TENANT': 'acme-7731', 'Config-Org-Id': 'org-55' });
     const b = await sse.callTool({ name: 'tenant_info', arguments: {} });
     await sse.close();
+    const modern = new Client({ name: 'workflows-e2e-2026', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    await modern.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey, ...config } } }));
+    const m = await modern.callTool({ name: 'tenant_info', arguments: {} });
+    await modern.close();
     const plain = await connect(server.url);
     const c = await plain.callTool({ name: 'tenant_info', arguments: {} });
     await plain.close();
 
-    for (const r of [a, b, c]) expect(r.structuredContent).toEqual({ ok: true });
+    for (const r of [a, b, m, c]) expect(r.structuredContent).toEqual({ ok: true });
     expect(sent(before)).toEqual([
+      { t: 'acme-7731', tenant: 'acme-7731', org: 'org-55' },
       { t: 'acme-7731', tenant: 'acme-7731', org: 'org-55' },
       { t: 'acme-7731', tenant: 'acme-7731', org: 'org-55' },
       // Without the headers: empty values, sent empty (the documented rule), never another caller's.
       { t: '', tenant: '', org: '' },
     ]);
-    const records = await latestRecord<{ steps: { url: string }[] }>(server.id, 'tenant_info', 3);
+    const records = await latestRecord<{ steps: { url: string }[] }>(server.id, 'tenant_info', 4);
     const text = JSON.stringify(records);
     expect(text).not.toContain('acme-7731');
     expect(text).not.toContain('org-55');
-    expect(records.map((r) => r.steps[0]!.url).sort()).toEqual([`${mockUrl}/api.tenant.test/info?t=`, `${mockUrl}/api.tenant.test/info?t=[REDACTED]`, `${mockUrl}/api.tenant.test/info?t=[REDACTED]`]);
+    expect(records.map((r) => r.steps[0]!.url).sort()).toEqual([`${mockUrl}/api.tenant.test/info?t=`, ...Array(3).fill(`${mockUrl}/api.tenant.test/info?t=[REDACTED]`)]);
   }, 60_000);
 
   it('reach a workflow run by SMART mode execute_tool', async () => {
