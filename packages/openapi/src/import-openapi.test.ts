@@ -318,6 +318,8 @@ describe('importOpenApi: rejections (422) list every problem with a path', () =>
   it('a document without operations', async () => {
     expect((await rejection('openapi: 3.1.0\ninfo: {title: t, version: "1"}\npaths: {}\n')).issues).toEqual([{ path: '/paths', message: 'the document has no operations' }]);
     expect((await rejection('openapi: 3.0.0\ninfo: {title: t, version: "1"}\n')).issues).toEqual([{ path: '/paths', message: 'the document has no `paths` object' }]);
+    const webhooksOnly = 'openapi: 3.1.0\ninfo: {title: t, version: "1"}\npaths: {}\nwebhooks:\n  ping: {post: {responses: {"200": {description: ok}}}}\n';
+    expect((await rejection(webhooksOnly)).issues).toEqual([{ path: '/paths', message: 'the document has no operations (only 1 webhooks, which the API calls, not the agent)' }]);
   });
 });
 

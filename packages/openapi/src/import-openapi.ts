@@ -246,9 +246,14 @@ export async function importOpenApi(source: OpenApiSource): Promise<ImportedOpen
   if (version !== '3.1') doc['x-toolplane-converted-from'] = version === '2.0' ? '2.0' : original;
 
   const issues: Issue[] = [];
-  if (!isObject(doc.paths)) issues.push({ path: '/paths', message: 'the document has no `paths` object' });
+  if (!isObject(doc.paths)) {
+    issues.push({ path: '/paths', message: `the document has no \`paths\` object${isObject(doc.webhooks) ? ' (webhooks, which the API calls, are not tools)' : ''}` });
+  }
   const ops = listOperations(doc);
-  if (isObject(doc.paths) && ops.length === 0) issues.push({ path: '/paths', message: 'the document has no operations' });
+  if (isObject(doc.paths) && ops.length === 0) {
+    const webhooks = isObject(doc.webhooks) ? Object.keys(doc.webhooks).length : 0;
+    issues.push({ path: '/paths', message: `the document has no operations${webhooks > 0 ? ` (only ${webhooks} webhooks, which the API calls, not the agent)` : ''}` });
+  }
   if (issues.length > 0) throw new ValidationError('the document cannot be used as a tool source', issues);
 
   const info = isObject(doc.info) ? doc.info : {};
