@@ -48,10 +48,11 @@ export function rebaseUrl(endpoint: string, baseUrl: string | undefined): string
 export function compileDescriptorTools(descriptor: ConnectorDescriptor, binding: ConnectorInstanceBinding): HttpCatalogTool[] {
   const mappings = descriptor.mcp_config?.route_mappings ?? [];
   if (mappings.length === 0) return [];
-  const routes = descriptor.operations.map((o) => `${o.method} ${o.endpoint}`);
-  // Two operations on one method + endpoint cannot share an OpenAPI document: each gets its own then.
-  const shared = new Set(routes).size === routes.length;
-  const tools = shared
+  // The document is keyed by path + method (origins become servers): two operations on one method and
+  // path, even on different hosts, cannot share a document; each gets its own then.
+  const routes = descriptor.operations.map((o) => `${o.method} ${o.endpoint.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')}`);
+  const distinct = new Set(routes).size === routes.length;
+  const tools = distinct
     ? compileTools(descriptorToOpenApi(descriptor), { mappings, binding }, true)
     : mappings.map((m) => {
         const op = descriptor.operations.find((o) => o.operation_id === m.operation_id);
