@@ -235,6 +235,30 @@ Owner:
     expect(paths['/owners/{id}'].get.parameters[0]).toEqual({ name: 'id', in: 'path', required: true, schema: { type: 'string' } });
   });
 
+  it('turns a reference from another file back into the entry document into an internal ref', async () => {
+    const r = await importOpenApi({
+      entry: 'api/openapi.yaml',
+      files: {
+        'api/openapi.yaml': `
+openapi: 3.0.0
+info: { title: Back, version: "1" }
+paths:
+  /pets:
+    get:
+      responses:
+        "200": { description: ok, content: { application/json: { schema: { $ref: "../common/pet.yaml#/Pet" } } } }
+components:
+  schemas:
+    Owner: { type: object, properties: { name: { type: string } } }
+`,
+        'common/pet.yaml': 'Pet: { type: object, properties: { owner: { $ref: "../api/openapi.yaml#/components/schemas/Owner" } } }\n',
+      },
+    });
+    const text = JSON.stringify(r.document);
+    expect(text).not.toMatch(/"\$ref":"[^#]/);
+    expect(text).toContain('"$ref":"#/components/schemas/Owner"');
+  });
+
   it('names a missing bundle file and where it is referenced (422)', async () => {
     const { 'common/params.yaml': _, ...missing } = files;
     const err = await rejection({ entry: 'api/openapi.yaml', files: missing });

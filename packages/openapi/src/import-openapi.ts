@@ -138,6 +138,23 @@ async function bundle(entry: string, doc: Json, files: Record<string, string>): 
   }
 }
 
+/**
+ * json-schema-ref-parser's bundle leaves a reference from another file back into the entry document
+ * (`../openapi.yaml#/components/schemas/Owner` in `schemas/pet.yaml`) as it was. After bundling the
+ * entry document is the root, so such a reference is the internal `#/components/schemas/Owner`. The
+ * origin file of a bundled ref is no longer known: a ref whose file part, without `./` and `../`
+ * segments, names the entry file is taken to point at it.
+ */
+function pointRefsToEntryInside(doc: Json, entry: string): void {
+  const entryName = entry.replace(/^(\.\.?\/)+/, '');
+  walkRefs(doc, (ref, _path, holder) => {
+    if (ref.startsWith('#')) return;
+    const hash = ref.indexOf('#');
+    const file = (hash < 0 ? ref : ref.slice(0, hash)).replace(/^(\.\.?\/)+/, '');
+    if (file === entryName) holder.$ref = hash < 0 ? '#' : ref.slice(hash);
+  });
+}
+
 /** Every `$ref` of the document, and whether any is not internal (a file to bundle). */
 function collectRefs(doc: Json): { refs: [string, (string | number)[]][]; external: boolean } {
   const refs: [string, (string | number)[]][] = [];
@@ -225,6 +242,7 @@ export async function importOpenApi(source: OpenApiSource): Promise<ImportedOpen
   let found = collectRefs(doc);
   if (found.external) {
     doc = await bundle(entry, doc, bundleMode ? files : { [entry]: text });
+    pointRefsToEntryInside(doc, entry);
     found = collectRefs(doc);
   }
   const refIssues = unresolvedRefs(doc, found.refs);
