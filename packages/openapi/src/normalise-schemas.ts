@@ -1,4 +1,4 @@
-import { isObject, type Json, pointer } from './json-pointer.ts';
+import { isObject, type Json } from './json-pointer.ts';
 
 export type Warn = (path: (string | number)[], message: string) => void;
 type Path = (string | number)[];
@@ -259,4 +259,3 @@ export function normaliseDocumentSchemas(doc: Json, warn: Warn): void {
   pathItems(doc.webhooks, ['webhooks']);
 }
 
-export { pointer };

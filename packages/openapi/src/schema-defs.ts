@@ -1,4 +1,4 @@
-import { isDataKey, isObject, type Json, refSegments, resolvePointer } from './json-pointer.ts';
+import { isDataKey, type Json, refSegments, resolvePointer } from './json-pointer.ts';
 
 /**
  * Turns schemas of an OpenAPI document into self-contained JSON Schemas: every internal `$ref` becomes
