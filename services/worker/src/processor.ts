@@ -186,7 +186,8 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       for (const [field, secretName] of Object.entries(plan.secrets)) {
         // For an external user (x-username): their own credentials, never the default ones.
         const name = userId ? plan.userSecrets?.[field]?.replace('{user}', userId) : secretName;
-        credentials[field] = name ? await deps.secrets.resolve(name) : undefined;
+        // A user's own credentials are read fresh for each call (seed 001, per-request authentication).
+        credentials[field] = name ? await deps.secrets.resolve(name, { fresh: userId !== undefined }) : undefined;
         if (userId && credentials[field] === undefined) {
           throw new UserError('secret.not_found', `User "${job.principal.username}" has no connection for this tool's API. Connect one with PUT /api/v1/external_users/{name}/connections/{connector_instance_id}.`);
         }

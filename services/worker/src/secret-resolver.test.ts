@@ -73,4 +73,15 @@ describe('SecretResolver', () => {
     expect(await resolver.resolve('K')).toBe('v2');
     expect(s.reads).toHaveLength(2);
   });
+
+  it('reads the store on every call asked to be fresh (a user-specific credential), whatever the cache holds', async () => {
+    const s = store({ 'ws/1/users/u1/token': 'v1' });
+    const c = clock();
+    const r = new SecretResolver(s.reader, 60_000, c.now);
+    expect(await r.resolve('ws/1/users/u1/token')).toBe('v1');
+    s.values.set('ws/1/users/u1/token', 'v2');
+    expect(await r.resolve('ws/1/users/u1/token')).toBe('v1'); // cached
+    expect(await r.resolve('ws/1/users/u1/token', { fresh: true })).toBe('v2');
+    expect(s.reads).toEqual(['ws/1/users/u1/token', 'ws/1/users/u1/token']);
+  });
 });

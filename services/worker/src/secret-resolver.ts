@@ -20,8 +20,12 @@ export class SecretResolver {
     for (const name of this.cache.keys()) if (name.startsWith(prefix)) this.cache.delete(name);
   }
 
-  async resolve(name: string): Promise<string | undefined> {
-    const hit = this.cache.get(name);
+  /**
+   * `fresh`: read the store, never the cache (seed 001: a call with a user-specific credential gets a
+   * credential context built for that request). The value read still refreshes the cache entry.
+   */
+  async resolve(name: string, opts: { fresh?: boolean } = {}): Promise<string | undefined> {
+    const hit = opts.fresh ? undefined : this.cache.get(name);
     const t = this.now();
     if (hit && hit.expires > t) return hit.value;
     const value = await this.reader.get(name);
