@@ -346,4 +346,23 @@ describe('bad OpenAPI input', () => {
     expect(text).toContain('/mcp_config/route_mappings/0/operation_id');
     expect(text).toContain('/mcp_config/route_mappings/2/mcp_tool_name');
   });
+
+  it('refuses a document whose tools would make an oversized catalog, and says to map a subset', async () => {
+    // 64 linked schemas of ~3 KB each, all reachable from every one of 250 operations: ~50 MB of tool schemas.
+    const schemas: Record<string, unknown> = {};
+    for (let i = 0; i < 64; i++) {
+      const properties: Record<string, unknown> = { next: { $ref: `#/components/schemas/S${(i + 1) % 64}` } };
+      for (let j = 0; j < 60; j++) properties[`field_${j}_with_a_long_name`] = { type: 'string', description: `Field ${j} of schema ${i}` };
+      schemas[`S${i}`] = { type: 'object', properties };
+    }
+    const paths: Record<string, unknown> = {};
+    for (let k = 0; k < 250; k++) {
+      paths[`/things${k}`] = { post: { operationId: `make${k}`, requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/S0' } } } }, responses: { '200': { description: 'ok' } } } };
+    }
+    const before = (await api.request<{ data: unknown[] }>('GET', '/connectors')).data.length;
+    const err = await rejected(api.request('POST', '/connectors', { openapi: '3.1.0', info: { title: 'Huge', version: '1' }, paths, components: { schemas } }));
+    expect(err.status).toBe(422);
+    expect(JSON.stringify(err.body)).toContain('route_mappings');
+    expect((await api.request<{ data: unknown[] }>('GET', '/connectors')).data.length).toBe(before);
+  });
 });

@@ -67,6 +67,9 @@ export interface ImportedConnector {
   document: Record<string, unknown>;
 }
 
+/** Largest compiled tool set of one OpenAPI connector (GitHub's 1,223 operations take about 6 MB). */
+const maxToolsBytes = 32e6;
+
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Parses a request body: JSON fast (large documents), YAML otherwise or for the error positions. */
@@ -146,7 +149,14 @@ export async function importOpenApiConnector(body: unknown, rawText: string): Pr
     openapi: { operations, warnings: imported.warnings },
   };
   // Compile once now: a document whose tools cannot be built is rejected here, not at server time.
-  compileConnectorTools(descriptor, imported.document, { secretNames: {} });
+  const tools = compileConnectorTools(descriptor, imported.document, { secretNames: {} });
+  // Catalogs travel through Redis and live in every edge's and worker's memory: bounded.
+  const size = JSON.stringify(tools).length;
+  if (size > maxToolsBytes) {
+    throw new ValidationError('the OpenAPI connector is too large', [
+      { path: '/mcp_config/route_mappings', message: `the document's ${tools.length} tools take ${(size / 1e6).toFixed(0)} MB of schemas (at most ${maxToolsBytes / 1e6} MB): map the operations agents need with mcp_config.route_mappings` },
+    ]);
+  }
   return { slug: descriptor.metadata.slug, version: descriptor.metadata.version, name: name.slice(0, 200), descriptor, document: imported.document };
 }
 
