@@ -70,8 +70,10 @@ try {
     const before = procs.map((p) => cpuMs(p.pid));
     const r = await runLoad('tools/call via Toolplane', mcp, c, seconds);
     results.push(r);
-    results.push(await runLoad('tools/call via Toolplane (2026-07-28)', mcpModern, c, seconds));
-    const calls = r.requests * (1 + 1 / seconds); // measured window plus the 1 s warm-up, approximately
+    const modern = await runLoad('tools/call via Toolplane (2026-07-28)', mcpModern, c, seconds);
+    results.push(modern);
+    // The CPU window spans both Toolplane runs: divide by the calls of both (measured windows plus the 1 s warm-ups, approximately).
+    const calls = (r.requests + modern.requests) * (1 + 1 / seconds);
     cpu.push(`c=${c}: ` + procs.map((p, i) => `${p.name} ${((cpuMs(p.pid) - before[i]!) / calls).toFixed(3)}`).join(', ') + ' (CPU ms per call)');
   }
   const row = (r: LoadResult) => `| ${r.label} | ${r.concurrency} | ${r.throughput.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} |`;
