@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { ControlPlaneClient, Stack } from '@toolplane/cli';
+import { githubSearchQueries } from '@toolplane/examples';
 import { startTestStack } from '../helpers.ts';
 
 // SMART mode over a large real catalog deployed through the whole platform (issue #6): GitHub's REST
@@ -15,32 +16,7 @@ import { startTestStack } from '../helpers.ts';
 const require = createRequire(new URL('../../packages/openapi/package.json', import.meta.url));
 const githubDocument = readFileSync(require.resolve('@octokit/openapi/generated/api.github.com.json'), 'utf8');
 
-const queries: [string, string][] = [
-  ['create a new issue in a repository', 'issues/create'],
-  ['list the pull requests of a repo', 'pulls/list'],
-  ['merge a pull request', 'pulls/merge'],
-  ['get the latest release of a repository', 'repos/get-latest-release'],
-  ['add a comment to an issue', 'issues/create-comment'],
-  ['list my notifications', 'activity/list-notifications-for-authenticated-user'],
-  ['fork a repository', 'repos/create-fork'],
-  ['list workflow runs for a repository', 'actions/list-workflow-runs-for-repo'],
-  ['create a gist', 'gists/create'],
-  ['search code across repositories', 'search/code'],
-  ['get a user by their username', 'users/get-by-username'],
-  ['add labels to an issue', 'issues/add-labels'],
-  ['request reviewers for a pull request', 'pulls/request-reviewers'],
-  ['list the collaborators of a repository', 'repos/list-collaborators'],
-  ['create a webhook for a repository', 'repos/create-webhook'],
-  ['download a workflow artifact', 'actions/download-artifact'],
-  ['list the commits of a repository', 'repos/list-commits'],
-  ['replace all topics of a repository', 'repos/replace-all-topics'],
-  ['create a release', 'repos/create-release'],
-  ['list the members of an organization', 'orgs/list-members'],
-  ['lock an issue conversation', 'issues/lock'],
-  ['get the contents of a file in a repository', 'repos/get-content'],
-  ['star a repository for me', 'activity/star-repo-for-authenticated-user'],
-  ['delete a repository', 'repos/delete'],
-];
+const queries = githubSearchQueries;
 
 let stack: Stack;
 let api: ControlPlaneClient;

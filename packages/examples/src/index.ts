@@ -1,1 +1,2 @@
 export * from './ticket-system.ts';
+export * from './github-queries.ts';
