@@ -40,35 +40,20 @@ async function readConnectorSource(text: string): Promise<ConnectorSource> {
 type ConnectorRow = { id: string; slug: string; version: string; name: string; kind: string; descriptor: unknown; createdAt: Date };
 
 function present(row: ConnectorRow, withDescriptor = false) {
+  const common = { id: row.id, kind: row.kind, slug: row.slug, version: row.version, name: row.name, createdAt: row.createdAt, ...(withDescriptor ? { descriptor: row.descriptor } : {}) };
   if (row.kind === 'openapi') {
     const d = row.descriptor as StoredOpenApiConnector;
     const mapped = d.mcp_config.route_mappings;
     return {
-      id: row.id,
-      kind: row.kind,
-      slug: row.slug,
-      version: row.version,
-      name: row.name,
+      ...common,
       operations: d.openapi.operations.map((o) => o.operationId),
       tools: mapped.length > 0 ? mapped.map((m) => m.mcp_tool_name) : d.openapi.operations.map((o) => o.toolName),
       credentialFields: d.authentication.flatMap((a) => a.fields),
       warnings: d.openapi.warnings,
-      createdAt: row.createdAt,
-      ...(withDescriptor ? { descriptor: d } : {}),
     };
   }
   const d = row.descriptor as ConnectorDescriptor;
-  return {
-    id: row.id,
-    kind: row.kind,
-    slug: row.slug,
-    version: row.version,
-    name: row.name,
-    operations: d.operations.map((o) => o.operation_id),
-    tools: (d.mcp_config?.route_mappings ?? []).map((m) => m.mcp_tool_name),
-    createdAt: row.createdAt,
-    ...(withDescriptor ? { descriptor: d } : {}),
-  };
+  return { ...common, operations: d.operations.map((o) => o.operation_id), tools: (d.mcp_config?.route_mappings ?? []).map((m) => m.mcp_tool_name) };
 }
 
 export function connectorsRouter(db: Db, publisher: RuntimePublisher, tasks: DataPlaneTaskClient, maxBodyBytes: number): Router {
