@@ -1,7 +1,7 @@
 // Starts the real services the tests need, once per run: a private redis-server and an embedded
 // PostgreSQL. Under CI=true a missing service fails the run; nothing is ever skipped silently.
 // TEST_REDIS_URL / TEST_DATABASE_URL, when already set, point the tests at existing servers instead.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres, startMotoServer, startRedisServer } from '../../packages/embedded/src/index.ts';
@@ -20,8 +20,10 @@ export default async function globalSetup() {
     }
   }
   if (!process.env.TEST_DATABASE_URL) {
-    const dataDir = join(mkdtempSync(join(tmpdir(), 'toolplane-test-pg-')), 'data');
-    const pg = await startEmbeddedPostgres({ dataDir });
+    const root = mkdtempSync(join(tmpdir(), 'toolplane-test-pg-'));
+    // Teardown stops handles in reverse order: the cluster (hundreds of MB) is removed once stopped.
+    handles.push({ stop: async () => rmSync(root, { recursive: true, force: true }) });
+    const pg = await startEmbeddedPostgres({ dataDir: join(root, 'data') });
     handles.push(pg);
     await pg.createDatabase('toolplane_test');
     process.env.TEST_DATABASE_URL = pg.url('toolplane_test');
