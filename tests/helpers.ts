@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ControlPlaneClient, startStack, type Stack, type StackOptions } from '@toolplane/cli';
+import { exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import pg from 'pg';
 
 /** The real services started by tests/setup/global-setup.js. Missing ones fail the test, never skip it. */
@@ -57,4 +60,26 @@ export async function startTestStack(label: string, opts: Omit<StackOptions, 'da
     ...opts,
   });
   return { stack, api: new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey) };
+}
+
+/** A local OAuth authorization server for tests: a JWKS endpoint (`/jwks`, key id `k1`) and the key that signs its tokens. */
+export interface LocalAuthorizationServer {
+  issuer: string;
+  signingKey: CryptoKey;
+  close(): Promise<void>;
+}
+
+export async function startAuthorizationServer(): Promise<LocalAuthorizationServer> {
+  const pair = await generateKeyPair('RS256');
+  const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+  const server = createServer((req, res) => {
+    if (req.url === '/jwks') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    issuer: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    signingKey: pair.privateKey,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }

@@ -1,12 +1,10 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ApiError, ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { startTestStack } from '../helpers.ts';
+import { SignJWT, type CryptoKey } from 'jose';
+import { startAuthorizationServer, startTestStack, type LocalAuthorizationServer } from '../helpers.ts';
 
 // Issue #7 access management on the real stack: keys limited to servers, access policies for keys,
 // OAuth subjects and groups and external users (deny by default), enforced on the edge.
@@ -17,7 +15,7 @@ let serverA: RegisteredExample;
 let serverB: RegisteredExample;
 let smartId: string;
 let smartUrl: string;
-let authServer: Server;
+let authServer: LocalAuthorizationServer | undefined;
 let issuer: string;
 let edgeUrl: string;
 let signingKey: CryptoKey;
@@ -120,15 +118,8 @@ async function within1s<T>(check: () => Promise<T>, ok: (v: T) => boolean): Prom
 }
 
 beforeAll(async () => {
-  const pair = await generateKeyPair('RS256');
-  signingKey = pair.privateKey;
-  const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-  authServer = createServer((req, res) => {
-    if (req.url === '/jwks') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((r) => authServer.listen(0, '127.0.0.1', r));
-  issuer = `http://127.0.0.1:${(authServer.address() as AddressInfo).port}`;
+  authServer = await startAuthorizationServer();
+  ({ issuer, signingKey } = authServer);
   upstream = await startTicketSystem({ apiKey: 'k' });
   const edgePort = await freePort();
   edgeUrl = `http://127.0.0.1:${edgePort}`;
@@ -143,7 +134,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   await upstream?.close();
-  await new Promise<void>((r) => authServer?.close(() => r()));
+  await authServer?.close();
 });
 
 describe('API keys', () => {

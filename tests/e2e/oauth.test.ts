@@ -1,15 +1,15 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type ControlPlaneClient, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { startTestStack } from '../helpers.ts';
+import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { startAuthorizationServer, startTestStack, type LocalAuthorizationServer } from '../helpers.ts';
 
 // A local authorization server: a JWKS endpoint and a token issuer written for the test.
-let authServer: Server;
+let authServer: LocalAuthorizationServer | undefined;
 let issuer: string;
 let signingKey: CryptoKey;
 let foreignKey: CryptoKey;
@@ -39,16 +39,9 @@ async function post(bearer?: string) {
 }
 
 beforeAll(async () => {
-  const pair = await generateKeyPair('RS256');
-  signingKey = pair.privateKey;
+  authServer = await startAuthorizationServer();
+  ({ issuer, signingKey } = authServer);
   foreignKey = (await generateKeyPair('RS256')).privateKey;
-  const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-  authServer = createServer((req, res) => {
-    if (req.url === '/jwks') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((r) => authServer.listen(0, '127.0.0.1', r));
-  issuer = `http://127.0.0.1:${(authServer.address() as AddressInfo).port}`;
   upstream = await startTicketSystem({ apiKey: 'k' });
   const edgePort = await freePort();
   const edgeUrl = `http://127.0.0.1:${edgePort}`;
@@ -67,7 +60,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   await upstream?.close();
-  await new Promise<void>((r) => authServer.close(() => r()));
+  await authServer?.close();
 });
 
 describe('MCP authorization: the edge as an OAuth 2.1 resource server', () => {

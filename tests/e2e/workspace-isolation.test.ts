@@ -1,14 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { startTestStack } from '../helpers.ts';
+import { SignJWT, type CryptoKey } from 'jose';
+import { startAuthorizationServer, startTestStack, type LocalAuthorizationServer } from '../helpers.ts';
 
 // Issue #7: organizations and workspaces isolate everything. Workspace A is the bootstrap workspace;
 // workspace B is created by A's admin key (POST /api/v1/workspaces). B's key then tries every
@@ -48,7 +46,7 @@ function managementRoutes(): string[] {
 }
 
 let stack: Stack;
-let authServer: Server;
+let authServer: LocalAuthorizationServer | undefined;
 let issuer: string;
 let signingKey: CryptoKey;
 let upstream: TicketSystem;
@@ -65,15 +63,8 @@ type Case = { method: string; path: string; route: string; body?: unknown; conte
 
 beforeAll(async () => {
   // A local authorization server, so that OAuth access is probed across workspaces too.
-  const pair = await generateKeyPair('RS256');
-  signingKey = pair.privateKey;
-  const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-  authServer = createServer((req, res) => {
-    if (req.url === '/jwks') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
-    res.writeHead(404).end();
-  });
-  await new Promise<void>((r) => authServer.listen(0, '127.0.0.1', r));
-  issuer = `http://127.0.0.1:${(authServer.address() as AddressInfo).port}`;
+  authServer = await startAuthorizationServer();
+  ({ issuer, signingKey } = authServer);
   upstream = await startTicketSystem({ apiKey: 'k' });
   const edgePort = await freePort();
   ({ stack, api: apiA } = await startTestStack('isolation', { edgePort, serviceEnv: { edge: { OAUTH_ISSUER: issuer, OAUTH_JWKS_URL: `${issuer}/jwks`, PUBLIC_URL: `http://127.0.0.1:${edgePort}` } } }));
@@ -121,7 +112,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   await upstream?.close();
-  await new Promise<void>((r) => authServer?.close(() => r()));
+  await authServer?.close();
 });
 
 function cases(): Case[] {
