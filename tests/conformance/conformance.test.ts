@@ -14,10 +14,13 @@ import { startConformanceFixture, type ConformanceFixture } from './fixture-serv
 // tools come from an external MCP server the worker proxies (fixture-server.ts). Expected failures
 // are the features Toolplane deliberately does not offer (expected-failures.yaml, ADR 0012); the
 // suite's own baseline check fails on a new failure and on a listed scenario that passes.
-const cli = createRequire(import.meta.url).resolve('@modelcontextprotocol/conformance/package.json').replace(/package\.json$/, 'dist/index.js');
-const baseline = new URL('./expected-failures.yaml', import.meta.url).pathname;
-// The suite has no server scenario for 2026-07-28 or `draft` yet (`conformance list --server --spec-version draft` is empty).
-const specVersion = '2025-11-25';
+const cliOf = (pkg: string) => createRequire(import.meta.url).resolve(`${pkg}/package.json`).replace(/package\.json$/, 'dist/index.js');
+// 2025-11-25: the released suite (0.1.16). 2026-07-28: its 0.2.0 alpha (installed as conformance-next),
+// the first with server scenarios of that revision. Each run has its own expected failures.
+const runs = [
+  { specVersion: '2025-11-25', cli: cliOf('@modelcontextprotocol/conformance'), baseline: new URL('./expected-failures.yaml', import.meta.url).pathname },
+  { specVersion: '2026-07-28', cli: cliOf('@modelcontextprotocol/conformance-next'), baseline: new URL('./expected-failures-2026-07-28.yaml', import.meta.url).pathname },
+];
 
 let stack: Stack;
 let api: ControlPlaneClient;
@@ -44,7 +47,7 @@ afterAll(async () => {
   await fixture?.close();
 });
 
-function run(args: string[]): Promise<{ code: number | null; output: string }> {
+function run(cli: string, args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -119,7 +122,7 @@ describe('cancelling a proxied call', () => {
   }, 15_000);
 });
 
-describe('MCP conformance (official suite, server scenarios)', () => {
+describe.each(runs)('MCP conformance $specVersion (official suite, server scenarios)', ({ specVersion, cli, baseline }) => {
   it('lists a reason for every expected failure', () => {
     const entries = readFileSync(baseline, 'utf8').split('\n').filter((l) => /^\s+- /.test(l));
     expect(entries.length).toBeGreaterThan(0);
@@ -127,8 +130,8 @@ describe('MCP conformance (official suite, server scenarios)', () => {
   });
 
   it(`passes every scenario of ${specVersion} except the expected failures`, async () => {
-    const outDir = tempDir('conformance-results');
-    const { code, output } = await run(['server', '--url', url, '--suite', 'all', '--spec-version', specVersion, '--expected-failures', baseline, '-o', outDir]);
+    const outDir = tempDir(`conformance-results-${specVersion}`);
+    const { code, output } = await run(cli, ['server', '--url', url, '--suite', 'all', '--spec-version', specVersion, '--expected-failures', baseline, '-o', outDir]);
     const summary = output.slice(output.lastIndexOf('Expected failures') >= 0 ? output.lastIndexOf('Expected failures') - 200 : -3000);
     if (code !== 0) {
       // Which checks failed, for the report (the baseline check's verdict is the exit code).

@@ -30,15 +30,32 @@ const tools = [
   // Not a suite tool: Toolplane's own check that a cancelled call cancels the external server's call.
   { name: 'slow_cancellable', description: 'Runs for five seconds unless cancelled', inputSchema: noArgs },
   {
+    // The suite's schema (SEP-1613, and SEP-2106's $anchor, allOf/anyOf and if/then/else from 2026-07-28).
     name: 'json_schema_2020_12_tool',
     description: 'Tool with JSON Schema 2020-12 features',
     inputSchema: {
       $schema: 'https://json-schema.org/draft/2020-12/schema',
       type: 'object',
-      $defs: { address: { type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } } },
-      properties: { name: { type: 'string' }, address: { $ref: '#/$defs/address' } },
+      $defs: { address: { $anchor: 'addressDef', type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } } },
+      properties: {
+        name: { type: 'string' },
+        address: { $ref: '#/$defs/address' },
+        contactMethod: { type: 'string', enum: ['phone', 'email'] },
+        phone: { type: 'string' },
+        email: { type: 'string' },
+      },
+      allOf: [{ anyOf: [{ required: ['phone'] }, { required: ['email'] }] }],
+      if: { properties: { contactMethod: { const: 'phone' } }, required: ['contactMethod'] },
+      then: { required: ['phone'] },
+      else: { required: ['email'] },
       additionalProperties: false,
     },
+  },
+  // 2026-07-28 (SEP-2243): an argument mirrored into the `Mcp-Param-Region` header, which the server checks.
+  {
+    name: 'test_custom_header',
+    description: 'Echoes its region argument, which clients mirror into the Mcp-Param-Region header',
+    inputSchema: { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' } }, required: ['region'] },
   },
 ];
 
@@ -105,6 +122,8 @@ async function call(name: string, args: Record<string, unknown>, ctx: ServerCont
     }
     case 'json_schema_2020_12_tool':
       return text(`Received: ${JSON.stringify(args)}`);
+    case 'test_custom_header':
+      return text(`Region: ${String(args.region)}`);
     default:
       return { isError: true, content: [{ type: 'text', text: `Unknown tool: ${name}` }] };
   }

@@ -18,6 +18,7 @@ import type { Request, Response } from 'express';
 import type { LoadedCatalog } from './catalogs.ts';
 import { CancelRegistry, isLogLevel, logPasses, sessionScope, type LogLevel } from './protocol-state.ts';
 import { ServerScopedEventBus } from './listen-bus.ts';
+import { checkParamHeaders, HEADER_MISMATCH } from './param-headers.ts';
 import { callTool, UnknownToolError, type CallerRequest, type LiveCall, type ToolCallDeps } from './tool-calls.ts';
 
 /** What the HTTP layer resolved before MCP handling: who calls, and which catalog they reach. */
@@ -303,6 +304,16 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
         listening.add(res);
         res.once('close', () => listening.delete(res));
         return bus.scope(callContext(req.auth).loaded.catalog.serverId, () => modern(req, res, req.body));
+      }
+      // SEP-2243: `Mcp-Param-*` headers of a tool's `x-mcp-header` arguments must agree with the body.
+      const params = message?.params as { name?: unknown; arguments?: unknown } | undefined;
+      if (message?.method === 'tools/call' && typeof params?.name === 'string') {
+        const mismatch = checkParamHeaders(callContext(req.auth).loaded, params.name, params.arguments, (h) => req.get(h));
+        if (mismatch) {
+          const id = typeof message.id === 'string' || typeof message.id === 'number' ? message.id : null;
+          res.status(400).json({ jsonrpc: '2.0', id, error: { code: HEADER_MISMATCH, message: `Bad Request: the request headers and body disagree: ${mismatch.message}`, data: { mismatch: { header: mismatch.header, body: mismatch.message } } } });
+          return;
+        }
       }
       return modern(req, res, req.body);
     }
