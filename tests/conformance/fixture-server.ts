@@ -6,7 +6,8 @@
 // describes; Toolplane does not relay them (see tests/conformance/expected-failures.yaml).
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createMcpHandler, Server, type CallToolResult, type ListToolsResult, type ServerContext } from '@modelcontextprotocol/server';
+import { createHmac, randomBytes } from 'node:crypto';
+import { createMcpHandler, INVALID_PARAMS, ProtocolError, Server, type CallToolResult, type ListToolsResult, type ServerContext } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 
 // 1×1 PNG and a tiny WAV (RIFF header, no samples).
@@ -51,6 +52,17 @@ const tools = [
       additionalProperties: false,
     },
   },
+  // 2026-07-28 (SEP-2322): tools that ask the client for input through an `input_required` result.
+  ...[
+    'test_input_required_result_elicitation',
+    'test_input_required_result_sampling',
+    'test_input_required_result_list_roots',
+    'test_input_required_result_request_state',
+    'test_input_required_result_multiple_inputs',
+    'test_input_required_result_multi_round',
+    'test_input_required_result_tampered_state',
+    'test_input_required_result_capabilities',
+  ].map((name) => ({ name, description: 'Asks the client for input through an input_required result', inputSchema: noArgs })),
   // 2026-07-28 (SEP-2243): an argument mirrored into the `Mcp-Param-Region` header, which the server checks.
   {
     name: 'test_custom_header',
@@ -58,6 +70,81 @@ const tools = [
     inputSchema: { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' } }, required: ['region'] },
   },
 ];
+
+// SEP-2322 multi-round-trip: the state a tool hands the client is HMAC-signed, so a tampered one is refused.
+const stateKey = randomBytes(32);
+const mac = (payload: string) => createHmac('sha256', stateKey).update(payload).digest('base64url');
+const signState = (payload: string) => `${Buffer.from(payload).toString('base64url')}.${mac(payload)}`;
+function verifyState(state: unknown): string | undefined {
+  if (typeof state !== 'string') return undefined;
+  const [encoded, tag] = state.split('.');
+  if (!encoded || !tag) return undefined;
+  const payload = Buffer.from(encoded, 'base64url').toString();
+  return mac(payload) === tag ? payload : undefined;
+}
+const askName = (message: string, property = 'name') => ({ method: 'elicitation/create', params: { message, requestedSchema: { type: 'object', properties: { [property]: { type: 'string' } }, required: [property] } } });
+const askLlm = (text: string, maxTokens: number) => ({ method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text } }], maxTokens } });
+const askRoots = { method: 'roots/list', params: {} };
+const inputRequired = (inputRequests: Record<string, unknown>, requestState?: string) => ({ resultType: 'input_required', inputRequests, ...(requestState ? { requestState } : {}) }) as unknown as CallToolResult;
+const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const badState = () => new ProtocolError(INVALID_PARAMS, 'requestState failed its integrity check');
+
+/** The SEP-2322 tools: round 1 asks, a retry with the answers (and the echoed state) completes. */
+function multiRound(name: string, responses: unknown, state: unknown, capabilities: Record<string, unknown> | undefined): CallToolResult {
+  const r = isObject(responses) ? responses : {};
+  switch (name) {
+    case 'test_input_required_result_elicitation': {
+      const answer = r.user_name;
+      if (!isObject(answer) || typeof answer.action !== 'string') return inputRequired({ user_name: askName('What is your name?') });
+      return text(`Hello, ${String(answer.content?.name ?? 'stranger')}!`);
+    }
+    case 'test_input_required_result_sampling': {
+      const answer = r.capital_question;
+      if (!isObject(answer)) return inputRequired({ capital_question: askLlm('What is the capital of France?', 100) });
+      return text(`The model said: ${String(answer.content?.text ?? JSON.stringify(answer.content))}`);
+    }
+    case 'test_input_required_result_list_roots': {
+      const answer = r.client_roots;
+      if (!isObject(answer) || !Array.isArray(answer.roots)) return inputRequired({ client_roots: askRoots });
+      return text(`Roots: ${answer.roots.map((root: { uri?: unknown }) => String(root.uri)).join(', ')}`);
+    }
+    case 'test_input_required_result_request_state': {
+      const ask = () => inputRequired({ confirm: { method: 'elicitation/create', params: { message: 'Please confirm', requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } } } }, signState('confirm'));
+      if (!isObject(r.confirm)) return ask();
+      if (verifyState(state) !== 'confirm') throw badState();
+      return text('Confirmed: state-ok');
+    }
+    case 'test_input_required_result_multiple_inputs': {
+      if (!isObject(r.user_name) || !isObject(r.greeting) || !isObject(r.client_roots)) {
+        return inputRequired({ user_name: askName('What is your name?'), greeting: askLlm('Generate a greeting', 50), client_roots: askRoots }, signState('multiple'));
+      }
+      if (verifyState(state) !== 'multiple') throw badState();
+      return text(`Hello, ${String(r.user_name.content?.name ?? 'stranger')}: all three inputs received`);
+    }
+    case 'test_input_required_result_multi_round': {
+      const round = verifyState(state);
+      if (round === 'round-1' && isObject(r.step1)) return inputRequired({ step2: askName('Step 2: What is your favorite color?', 'color') }, signState('round-2'));
+      if (round === 'round-2' && isObject(r.step2)) return text(`Done: ${String(r.step2.content?.color ?? '?')}`);
+      if (state !== undefined && round === undefined) throw badState();
+      return inputRequired({ step1: askName('Step 1: What is your name?') }, signState('round-1'));
+    }
+    case 'test_input_required_result_tampered_state': {
+      if (state === undefined) return inputRequired({ confirm: askName('Please confirm') }, signState('tamper-check'));
+      if (verifyState(state) !== 'tamper-check') throw badState();
+      return text('State verified');
+    }
+    case 'test_input_required_result_capabilities': {
+      if (Object.keys(r).length > 0) return text('Inputs received');
+      const asks: Record<string, unknown> = {};
+      if (capabilities?.elicitation) asks.user_name = askName('What is your name?');
+      if (capabilities?.sampling) asks.capital_question = askLlm('What is the capital of France?', 100);
+      if (capabilities?.roots) asks.client_roots = askRoots;
+      return Object.keys(asks).length > 0 ? inputRequired(asks) : text('The client declared no capability to ask input with');
+    }
+    default:
+      return { isError: true, content: [{ type: 'text', text: `Unknown tool: ${name}` }] };
+  }
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (t: string): CallToolResult => ({ content: [{ type: 'text', text: t }] });
@@ -142,7 +229,14 @@ export async function startConformanceFixture(): Promise<ConformanceFixture> {
     createMcpHandler(() => {
       const s = new Server({ name: 'conformance-fixture', version: '1.0.0' }, { capabilities: { tools: {}, logging: {} } });
       s.setRequestHandler('tools/list', () => ({ tools }) as unknown as ListToolsResult);
-      s.setRequestHandler('tools/call', (req, ctx) => call(req.params.name, req.params.arguments ?? {}, ctx, events));
+      s.setRequestHandler('tools/call', (req, ctx) => {
+        if (req.params.name.startsWith('test_input_required_result_')) {
+          // The SDK lifts the retry fields out of the params into the context.
+          const capabilities = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/clientCapabilities'] as Record<string, unknown> | undefined;
+          return multiRound(req.params.name, ctx.mcpReq.inputResponses, ctx.mcpReq.requestState(), capabilities);
+        }
+        return call(req.params.name, req.params.arguments ?? {}, ctx, events);
+      });
       return s;
     }),
   );

@@ -91,6 +91,19 @@ export const ToolInvokeJobV1 = z.object({
    * for the job's lifetime.
    */
   callerToken: z.string().optional(),
+  /**
+   * External MCP tools only, 2026-07-28 multi-round-trip (SEP-2322): the caller's retry of a call that
+   * returned `input_required` (its `inputResponses` and the echoed opaque `requestState`), and the
+   * client capabilities it declared (`elicitation`, `sampling`, `roots`), which the worker declares to
+   * the external server so that it may ask for input through the result. Nothing is kept between rounds.
+   */
+  multiRound: z
+    .object({
+      inputResponses: z.unknown().optional(),
+      requestState: z.unknown().optional(),
+      clientCapabilities: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
 });
 export const ToolInvokeJob = z.discriminatedUnion('v', [ToolInvokeJobV1]);
 export type ToolInvokeJob = z.infer<typeof ToolInvokeJob>;
@@ -101,6 +114,15 @@ export const ToolResultPayload = z.object({
   content: z.array(ContentBlock),
   structuredContent: z.record(z.string(), z.unknown()).optional(),
   isError: z.boolean().optional(),
+  /**
+   * An external MCP server's 2026-07-28 `input_required` result, relayed as-is to the caller (which
+   * retries with `inputResponses` and the `requestState`): `content` is then empty and not sent.
+   */
+  resultType: z.literal('input_required').optional(),
+  inputRequests: z.record(z.string(), z.unknown()).optional(),
+  requestState: z.string().optional(),
+  /** The external server answered the retry of a multi-round call with this JSON-RPC error (e.g. a tampered `requestState`): relayed as such. */
+  protocolError: z.object({ code: z.number().int(), message: z.string(), data: z.unknown().optional() }).optional(),
 });
 export type ToolResultPayload = z.infer<typeof ToolResultPayload>;
 

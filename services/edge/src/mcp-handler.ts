@@ -39,6 +39,8 @@ export interface EdgeCallContext {
   headers?: CallerRequest['headers'];
   /** The verified OAuth access token of the request (OAuth callers only). */
   accessToken?: string | undefined;
+  /** 2026-07-28 calls of external MCP tools: the multi-round-trip fields (set per call). */
+  multiRound?: CallerRequest['multiRound'];
 }
 
 /** Names of a catalog's tools proxied to external MCP servers (the only tools that can relay log messages or their own progress). */
@@ -95,8 +97,25 @@ export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, version: 
   });
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const { name, arguments: args } = request.params;
-    const c = current(ctx);
+    let c = current(ctx);
     const live = await liveCall(c, deps, ctx, name);
+    // 2026-07-28 (SEP-2322): an external MCP tool may answer `input_required`; the caller's retry
+    // carries `inputResponses` and the opaque `requestState`, relayed as they are (nothing is kept).
+    const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+    if (envelope && isProxiedTool(c.loaded, name)) {
+      // The SDK lifts both out of the params into the context.
+      const inputResponses = ctx.mcpReq.inputResponses;
+      const requestState = ctx.mcpReq.requestState();
+      const declared = envelope['io.modelcontextprotocol/clientCapabilities'];
+      c = {
+        ...c,
+        multiRound: {
+          ...(inputResponses !== undefined ? { inputResponses } : {}),
+          ...(requestState !== undefined ? { requestState } : {}),
+          ...(declared && typeof declared === 'object' ? { clientCapabilities: declared as Record<string, unknown> } : {}),
+        },
+      };
+    }
     try {
       // The request's signal aborts when the client cancels or disconnects: the worker is told to stop.
       const signal = connection ? AbortSignal.any([ctx.mcpReq.signal, connection]) : ctx.mcpReq.signal;
@@ -109,6 +128,10 @@ export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, version: 
       }
       // Notifications of the call go out before its result (clients drop progress after the result).
       if (live) await live.flush();
+      if (result.protocolError) throw new ProtocolError(result.protocolError.code, result.protocolError.message, result.protocolError.data);
+      if (result.resultType === 'input_required') {
+        return { resultType: 'input_required', ...(result.inputRequests ? { inputRequests: result.inputRequests } : {}), ...(result.requestState !== undefined ? { requestState: result.requestState } : {}) } as unknown as CallToolResult;
+      }
       return result as CallToolResult;
     } catch (err) {
       if (err instanceof UnknownToolError) throw new ProtocolError(INVALID_PARAMS, err.message);

@@ -39,6 +39,8 @@ export interface CallerRequest {
   headers?: Record<string, string | string[] | undefined> | undefined;
   /** The verified OAuth access token (never an API key); absent for key and anonymous callers. */
   accessToken?: string | undefined;
+  /** 2026-07-28 callers of external MCP tools: their multi-round-trip fields and capabilities (job `multiRound`). */
+  multiRound?: ToolInvokeJob['multiRound'];
 }
 
 const configPrefix = /^config-/i;
@@ -187,6 +189,7 @@ async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Pri
       ...(live?.logLevel ? { logLevel: live.logLevel } : {}),
       ...(config ? { config } : {}),
       ...(callerToken ? { callerToken } : {}),
+      ...(request?.multiRound ? { multiRound: request.multiRound } : {}),
     }, signal, producer === noopSpan ? undefined : (err) => endSpan(producer, err), live?.onEvent);
     if (result.ok) return result.result;
     return errorResult(result.error.message);

@@ -126,6 +126,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
             cancel,
             ...(emit && job.progress ? { onProgress: (p) => emit({ kind: 'progress', ...p }) } : {}),
             ...(emit && job.logLevel ? { logLevel: job.logLevel, onLog: (m) => emit({ kind: 'log', ...m }) } : {}),
+            ...(job.multiRound ? { multiRound: job.multiRound } : {}),
           });
         } catch (err) {
           const answered = err instanceof RemoteRequestError && !cancel.aborted;

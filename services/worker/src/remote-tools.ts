@@ -1,6 +1,6 @@
 import type { ListRemoteToolsJob, ListRemoteToolsResult, ToolResultPayload } from '@toolplane/contracts';
 import type { SecretResolver } from './secret-resolver.ts';
-import { Client, SSEClientTransport, StreamableHTTPClientTransport, type LoggingLevel } from '@modelcontextprotocol/client';
+import { Client, isInputRequiredResult, ProtocolError, SSEClientTransport, StreamableHTTPClientTransport, type ClientCapabilities, type LoggingLevel } from '@modelcontextprotocol/client';
 import { createGuardedFetch } from './outbound-guard.ts';
 
 /** External MCP servers are reached through the outbound guard like every other upstream. */
@@ -22,7 +22,7 @@ export async function externalHeaders(secrets: SecretResolver, plain: Record<str
 }
 
 /** Connects with Streamable HTTP, falling back to the legacy HTTP+SSE transport, and runs `use`. */
-async function withRemote<T>(url: URL, headers: Record<string, string>, signal: AbortSignal, use: (client: Client) => Promise<T>): Promise<{ value: T; transport: 'streamable-http' | 'sse' }> {
+async function withRemote<T>(url: URL, headers: Record<string, string>, signal: AbortSignal, use: (client: Client) => Promise<T>, capabilities?: ClientCapabilities): Promise<{ value: T; transport: 'streamable-http' | 'sse' }> {
   const errors: string[] = [];
   const requestInit = { headers };
   for (const [kind, make] of [
@@ -30,7 +30,11 @@ async function withRemote<T>(url: URL, headers: Record<string, string>, signal: 
     ['sse', () => new SSEClientTransport(url, { requestInit, fetch: guardedFetch })],
   ] as const) {
     if (signal.aborted) break;
-    const client = new Client({ name: 'toolplane', version: '0.1.0' }, { versionNegotiation: { mode: 'auto' } });
+    const client = new Client(
+      { name: 'toolplane', version: '0.1.0' },
+      // Multi-round calls: the caller's capabilities, and `input_required` handed back (to the caller), never fulfilled here.
+      { versionNegotiation: { mode: 'auto' }, ...(capabilities ? { capabilities, inputRequired: { autoFulfill: false } } : {}) },
+    );
     try {
       try {
         await client.connect(make(), { signal });
@@ -60,6 +64,15 @@ export interface RemoteCallOptions {
   /** The caller's log level: asked of the remote server (2026-07-28 `_meta`), its log messages passed on. */
   logLevel?: LoggingLevel;
   onLog?: (m: { level: LoggingLevel; logger?: string; data: unknown }) => void;
+  /** 2026-07-28 multi-round-trip: the caller's retry fields and capabilities (see the job's `multiRound`). */
+  multiRound?: { inputResponses?: unknown; requestState?: unknown; clientCapabilities?: Record<string, unknown> };
+}
+
+/** The client capabilities an external server may ask input for through an `input_required` result. */
+function inputCapabilities(declared: Record<string, unknown> | undefined): ClientCapabilities {
+  const out: Record<string, unknown> = {};
+  for (const key of ['elicitation', 'sampling', 'roots'] as const) if (declared?.[key] && typeof declared[key] === 'object') out[key] = declared[key];
+  return out as ClientCapabilities;
 }
 
 /** At most this many log messages of one call are passed on (a chatty server cannot flood the caller). */
@@ -78,18 +91,36 @@ export async function callRemoteTool(url: string, headers: Record<string, string
       });
     }
     const onProgress = opts.onProgress;
+    const retry = opts.multiRound;
     return c.callTool(
-      { name: tool, arguments: args, ...(opts.logLevel ? { _meta: { 'io.modelcontextprotocol/logLevel': opts.logLevel } } : {}) },
+      {
+        name: tool,
+        arguments: args,
+        ...(retry?.inputResponses !== undefined ? { inputResponses: retry.inputResponses } : {}),
+        ...(retry?.requestState !== undefined ? { requestState: retry.requestState } : {}),
+        ...(opts.logLevel ? { _meta: { 'io.modelcontextprotocol/logLevel': opts.logLevel } } : {}),
+      } as Parameters<Client['callTool']>[0],
       {
         signal,
+        ...(retry ? { allowInputRequired: true } : {}),
         ...(onProgress
           ? { onprogress: (p: { progress: number; total?: number; message?: string }) => onProgress({ progress: p.progress, ...(p.total !== undefined ? { total: p.total } : {}), ...(p.message !== undefined ? { message: p.message } : {}) }) }
           : {}),
       },
     );
-  }).catch((err: unknown) => {
+  }, opts.multiRound ? inputCapabilities(opts.multiRound.clientCapabilities) : undefined).catch((err: unknown) => {
+    // A multi-round call's invalid params (e.g. a tampered requestState) are the caller's protocol error.
+    const cause = (err as { cause?: unknown }).cause;
+    // Likewise a capability the caller did not declare (-32021, MissingRequiredClientCapability).
+    if (opts.multiRound && cause instanceof ProtocolError && (cause.code === -32602 || cause.code === -32021)) {
+      return { value: { content: [], protocolError: { code: cause.code, message: cause.message, ...(cause.data !== undefined ? { data: cause.data } : {}) } } };
+    }
     throw timeout.aborted && !opts.cancel?.aborted ? new RemoteTimeoutError(`no answer within ${timeoutMs} ms`, { cause: err }) : err;
   });
+  if (isInputRequiredResult(value)) {
+    const v = value as unknown as Record<string, unknown>;
+    return { content: [], resultType: 'input_required', ...(v.inputRequests ? { inputRequests: v.inputRequests as Record<string, unknown> } : {}), ...(typeof v.requestState === 'string' ? { requestState: v.requestState } : {}) };
+  }
   return value as unknown as ToolResultPayload;
 }
 
