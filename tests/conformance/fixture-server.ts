@@ -63,6 +63,13 @@ const tools = [
     'test_input_required_result_tampered_state',
     'test_input_required_result_capabilities',
   ].map((name) => ({ name, description: 'Asks the client for input through an input_required result', inputSchema: noArgs })),
+  // 2026-07-28 (SEP-2575, server-stateless): diagnostic tools.
+  { name: 'test_missing_capability', description: 'Needs sampling (input_required): refused when the client did not declare it', inputSchema: noArgs },
+  { name: 'test_streaming_elicitation', description: 'Asks for input through an input_required result, never a server-to-client request', inputSchema: noArgs },
+  { name: 'test_logging_tool', description: 'Sends three log messages while it runs', inputSchema: noArgs },
+  // Adds `test_dynamic_tool` to this server's list. Toolplane's catalog keeps the tools it loaded, so
+  // its listen streams see no change (ADR 0012).
+  { name: 'test_trigger_tool_change', description: "Changes this server's tool list", inputSchema: noArgs },
   // 2026-07-28 (SEP-2243): an argument mirrored into the `Mcp-Param-Region` header, which the server checks.
   {
     name: 'test_custom_header',
@@ -133,6 +140,10 @@ function multiRound(name: string, responses: unknown, state: unknown, capabiliti
       if (verifyState(state) !== 'tamper-check') throw badState();
       return text('State verified');
     }
+    case 'test_missing_capability':
+      return Object.keys(r).length > 0 ? text('Sampled') : inputRequired({ capital_question: askLlm('What is the capital of France?', 100) });
+    case 'test_streaming_elicitation':
+      return Object.keys(r).length > 0 ? text('Elicited') : inputRequired({ user_name: askName('What is your name?') });
     case 'test_input_required_result_capabilities': {
       if (Object.keys(r).length > 0) return text('Inputs received');
       const asks: Record<string, unknown> = {};
@@ -178,6 +189,7 @@ async function call(name: string, args: Record<string, unknown>, ctx: ServerCont
         ],
       };
     case 'test_tool_with_logging':
+    case 'test_logging_tool':
       await ctx.mcpReq.log('info', 'Tool execution started', 'fixture');
       await sleep(50);
       await ctx.mcpReq.log('info', 'Tool processing data', 'fixture');
@@ -225,15 +237,21 @@ export interface ConformanceFixture {
 
 export async function startConformanceFixture(): Promise<ConformanceFixture> {
   const events: string[] = [];
+  let changed = false;
+  const dynamicTool = { name: 'test_dynamic_tool', description: 'Added by test_trigger_tool_change', inputSchema: noArgs };
   const handler = toNodeHandler(
     createMcpHandler(() => {
       const s = new Server({ name: 'conformance-fixture', version: '1.0.0' }, { capabilities: { tools: {}, logging: {} } });
-      s.setRequestHandler('tools/list', () => ({ tools }) as unknown as ListToolsResult);
+      s.setRequestHandler('tools/list', () => ({ tools: changed ? [...tools, dynamicTool] : tools }) as unknown as ListToolsResult);
       s.setRequestHandler('tools/call', (req, ctx) => {
-        if (req.params.name.startsWith('test_input_required_result_')) {
+        if (req.params.name.startsWith('test_input_required_result_') || req.params.name === 'test_missing_capability' || req.params.name === 'test_streaming_elicitation') {
           // The SDK lifts the retry fields out of the params into the context.
           const capabilities = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/clientCapabilities'] as Record<string, unknown> | undefined;
           return multiRound(req.params.name, ctx.mcpReq.inputResponses, ctx.mcpReq.requestState(), capabilities);
+        }
+        if (req.params.name === 'test_trigger_tool_change') {
+          changed = true;
+          return text('Tool list changed');
         }
         return call(req.params.name, req.params.arguments ?? {}, ctx, events);
       });
