@@ -9,10 +9,10 @@ import { freePort } from '@toolplane/embedded';
 import { startTestStack, tempDir } from '../helpers.ts';
 import { startConformanceFixture, type ConformanceFixture } from './fixture-server.ts';
 
-// The official MCP conformance suite (server scenarios, spec 2025-11-25, pending ones included)
+// The official MCP conformance suite (server scenarios of 2025-11-25 and 2026-07-28, pending ones included)
 // against Toolplane's conformance profile: a public (unauthenticated) server on the real edge whose
 // tools come from an external MCP server the worker proxies (fixture-server.ts). Expected failures
-// are the features Toolplane deliberately does not offer (expected-failures.yaml, ADR 0012); the
+// are the features Toolplane deliberately does not offer (expected-failures*.yaml, ADR 0012); the
 // suite's own baseline check fails on a new failure and on a listed scenario that passes.
 const cliOf = (pkg: string) => createRequire(import.meta.url).resolve(`${pkg}/package.json`).replace(/package\.json$/, 'dist/index.js');
 // 2025-11-25: the released suite (0.1.16). 2026-07-28: its 0.2.0 alpha (installed as conformance-next),

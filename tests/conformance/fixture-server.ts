@@ -2,8 +2,9 @@
 // calls, served by a plain SDK server. The conformance profile of Toolplane aggregates this server as an
 // external MCP server (`externalMcpConfigs`): the suite talks to the real edge, every call goes through
 // the queue and the worker, which proxies it here, so content, errors, progress and log messages cross
-// the whole platform. Server-to-client requests (sampling, elicitation) are attempted as the suite
-// describes; Toolplane does not relay them (see tests/conformance/expected-failures.yaml).
+// the whole platform. 2025-era server-to-client requests (sampling, elicitation) are attempted as the
+// suite describes; Toolplane does not relay them (see tests/conformance/expected-failures.yaml). The
+// 2026-07-28 tools (suite 0.2.0 alpha) ask for input through `input_required` results, which it relays.
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac, randomBytes } from 'node:crypto';
