@@ -105,6 +105,24 @@ describe('log messages of a proxied MCP server', () => {
   });
 });
 
+describe('input_required results of a proxied MCP server (SEP-2322)', () => {
+  it('are relayed to a 2026-07-28 client, whose retry completes the call; a 2025 client gets a tool error', async () => {
+    const client = new Client({ name: 'mrtr', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' }, capabilities: { elicitation: {} } });
+    client.setRequestHandler('elicitation/create', () => ({ action: 'accept', content: { name: 'Ada' } }));
+    await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+    // The SDK client fulfils the input request itself and retries with inputResponses (a new call through edge and worker).
+    const done = await client.callTool({ name: 'test_input_required_result_elicitation', arguments: {} });
+    await client.close();
+    expect(done.content).toEqual([{ type: 'text', text: 'Hello, Ada!' }]);
+
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' };
+    const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'test_input_required_result_elicitation', arguments: {} } }) });
+    const legacy = (await res.json()) as { result: { isError?: boolean; content: { text: string }[] } };
+    expect(legacy.result.isError).toBe(true);
+    expect(legacy.result.content[0]!.text).toMatch(/external MCP server "fixture"/);
+  });
+});
+
 describe('cancelling a proxied call', () => {
   it('cancels the external server\'s call when a 2025 client sends notifications/cancelled', async () => {
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' };
