@@ -24,7 +24,8 @@ import { debugSessionsRouter, publishDebugSession } from './modules/debug-sessio
 import { deploymentsRouter } from './modules/deployments.ts';
 import { applyRetention, executionRecordsRouter, storeExecutionRecords } from './modules/execution-records.ts';
 import { serverSecretsRouter, workspaceSecretsRouter } from './modules/secrets.ts';
-import { republishAll, serversRouter } from './modules/servers.ts';
+import { startExternalToolsRefresher } from './modules/external-refresh.ts';
+import { externalListerFor, republishAll, serversRouter } from './modules/servers.ts';
 import { workspacesRouter } from './modules/workspaces.ts';
 import { RuntimePublisher } from './publisher.ts';
 
@@ -103,6 +104,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
 
   let server: Server | undefined;
   let retentionTimer: NodeJS.Timeout | undefined;
+  let refresher: ReturnType<typeof startExternalToolsRefresher> | undefined;
   const retention = () =>
     applyRetention(ingestPool, { now: new Date(), recordsDays: env.RECORDS_RETENTION_DAYS, debugHours: env.DEBUG_RETENTION_HOURS }).then(
       (deleted) => log.debug({ deleted }, 'retention applied'),
@@ -137,10 +139,15 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
         server.once('error', reject);
       });
       log.info({ url: this.url }, 'control plane listening');
+      // External MCP servers' tool lists are re-listed periodically (docs/architecture.md, "External MCP servers").
+      if (env.EXTERNAL_TOOLS_REFRESH_SECONDS > 0) {
+        refresher = startExternalToolsRefresher({ db, publisher, listExternal: externalListerFor(tasks), log, redis, prefix: env.REDIS_PREFIX, intervalMs: Math.round(env.EXTERNAL_TOOLS_REFRESH_SECONDS * 1000) });
+      }
     },
     async stop() {
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       clearInterval(retentionTimer);
+      await refresher?.stop();
       await records.stop();
       await ingestPool.end();
       await tasks.close();

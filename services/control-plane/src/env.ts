@@ -36,6 +36,8 @@ export const ControlPlaneEnv = z.object({
   RECORDS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   /** Bodies captured in debug sessions are dropped from records after this long. */
   DEBUG_RETENTION_HOURS: z.coerce.number().int().min(1).default(72),
+  /** How often external MCP servers (externalMcpConfigs) are listed again; a changed list publishes a new catalog version (edges send tools/list_changed). 0 disables; fractions allowed. */
+  EXTERNAL_TOOLS_REFRESH_SECONDS: z.coerce.number().min(0).default(300),
   /** OpenTelemetry (docs/operations.md, "Tracing and metrics"): OTLP/HTTP collector base URL; traces are off when unset. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.union([z.literal('').transform(() => undefined), z.string().url()]).optional(),
   /** Full OTLP traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT. */

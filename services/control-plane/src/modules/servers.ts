@@ -53,9 +53,9 @@ export interface StoredExternalConfig {
 export type ExternalLister = (cfg: StoredExternalConfig) => Promise<ListRemoteToolsResult>;
 
 /** Lists an external server's tools through the worker (the control plane has no egress). */
-export function externalListerFor(tasks: DataPlaneTaskClient): ExternalLister {
+export function externalListerFor(tasks: DataPlaneTaskClient, timeoutMs = 10_000): ExternalLister {
   return (cfg) =>
-    tasks.listRemoteTools({ v: 1, taskId: crypto.randomUUID(), kind: 'mcp.list_tools', url: cfg.url, headers: {}, ...(cfg.headersSecret ? { headersSecret: cfg.headersSecret } : {}), deadlineAt: Date.now() + 10_000, replyTo: tasks.clientId });
+    tasks.listRemoteTools({ v: 1, taskId: crypto.randomUUID(), kind: 'mcp.list_tools', url: cfg.url, headers: {}, ...(cfg.headersSecret ? { headersSecret: cfg.headersSecret } : {}), deadlineAt: Date.now() + timeoutMs, replyTo: tasks.clientId });
 }
 
 /** Seals header values and returns what goes in the database. */

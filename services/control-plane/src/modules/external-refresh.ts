@@ -1,0 +1,151 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Catalog, ListRemoteToolsResult } from '@toolplane/contracts';
+import type { Logger } from '@toolplane/logger';
+import type { Redis } from 'ioredis';
+import type { Db } from '../db/client.ts';
+import type { RuntimePublisher } from '../publisher.ts';
+import { compileCatalog, type ExternalLister, type ServerRow, type StoredExternalConfig } from './servers.ts';
+
+/** JSON with sorted keys: catalogs come back from PostgreSQL (jsonb) with their keys reordered. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** Digest of a catalog's external MCP tools (definitions, plans, order): equal digests, nothing to publish. */
+export function externalToolsDigest(catalog: Pick<Catalog, 'tools'>): string {
+  const external = catalog.tools.filter((t) => t.plan.kind === 'mcp').map((t) => [t.tool, t.plan, t.source]);
+  return createHash('sha256').update(canonical(external)).digest('hex');
+}
+
+/** An external server's tools as the catalog last stored them (in the lister's format), for a server that cannot be listed now. */
+export function lastListedTools(catalog: Pick<Catalog, 'tools'> | undefined, cfg: StoredExternalConfig): ListRemoteToolsResult['tools'] {
+  return (catalog?.tools ?? [])
+    .filter((t) => t.plan.kind === 'mcp' && t.plan.server === cfg.name && t.plan.url === cfg.url)
+    .map((t) => ({ name: (t.plan as { remoteTool: string }).remoteTool, description: t.tool.description, ...(t.tool.title ? { title: t.tool.title } : {}), inputSchema: t.tool.inputSchema }));
+}
+
+export interface RefreshDeps {
+  db: Db;
+  publisher: RuntimePublisher;
+  listExternal: ExternalLister;
+  log: Logger;
+}
+
+export interface RefreshOutcome {
+  checked: number;
+  republished: string[];
+  failed: string[];
+  /** Servers not reached before the run's deadline (left for the next run). */
+  skipped: number;
+}
+
+/**
+ * One refresh of external tool lists: every server with external MCP configs is listed again (through
+ * the worker) and, only when its external tools differ from the current catalog's, compiled and
+ * published as a new version (same transaction rules as recompileServers; edges then send
+ * tools/list_changed). An external server that cannot be listed keeps its last list (a transient
+ * failure never drops tools; the catalog carries a warning when it is recompiled for another reason).
+ */
+export async function refreshExternalTools(deps: RefreshDeps, opts: { deadlineAt: number }): Promise<RefreshOutcome> {
+  const { db, log } = deps;
+  const servers = (await db.mcpServer.findMany({ where: { catalogVersion: { gt: 0 } }, orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }] })) as ServerRow[];
+  const withExternal = servers.filter((s) => Array.isArray(s.externalMcpConfigs) && s.externalMcpConfigs.length > 0);
+  const outcome: RefreshOutcome = { checked: 0, republished: [], failed: [], skipped: 0 };
+  for (const s of withExternal) {
+    if (Date.now() >= opts.deadlineAt) {
+      outcome.skipped++;
+      continue;
+    }
+    try {
+      if (await refreshServer(s, deps)) outcome.republished.push(s.id);
+      outcome.checked++;
+    } catch (err) {
+      outcome.failed.push(s.id);
+      log.warn({ err, serverId: s.id }, 'external tools of a server could not be refreshed; keeping its catalog');
+    }
+  }
+  if (outcome.skipped > 0) log.warn({ skipped: outcome.skipped }, 'external tools refresh reached its deadline; the rest waits for the next run');
+  return outcome;
+}
+
+/** Lists a server's external servers outside any transaction; returns whether a new catalog version was published. */
+async function refreshServer(s: ServerRow, { db, publisher, listExternal, log }: RefreshDeps): Promise<boolean> {
+  const configs = s.externalMcpConfigs as StoredExternalConfig[];
+  const currentRow = await db.catalogVersion.findUnique({ where: { serverId_version: { serverId: s.id, version: s.catalogVersion } } });
+  const current = currentRow?.catalog as Catalog | undefined;
+  if (!current) return false;
+  // Network calls happen here, never inside the transaction; the compilation below reads these answers.
+  const answers = new Map<string, ListRemoteToolsResult>();
+  const unreachable: string[] = [];
+  await Promise.all(
+    configs.map(async (cfg) => {
+      const result = await listExternal(cfg).catch((err: unknown): ListRemoteToolsResult => ({ v: 1, taskId: '', ok: false, error: String(err), tools: [] }));
+      if (result.ok) answers.set(cfg.name, result);
+      else {
+        unreachable.push(cfg.name);
+        log.info({ serverId: s.id, external: cfg.name, error: result.error }, 'external MCP server could not be listed; keeping its last list');
+        answers.set(cfg.name, { ...result, ok: true, tools: lastListedTools(current, cfg) });
+      }
+    }),
+  );
+  const replay: ExternalLister = async (cfg) => answers.get(cfg.name) ?? { v: 1, taskId: '', ok: true, tools: lastListedTools(current, cfg) };
+  return db.$transaction(async (tx) => {
+    const row = (await tx.mcpServer.findUnique({ where: { id: s.id } })) as ServerRow | null;
+    // Changed or deleted meanwhile: that change published its own catalog; the next run compares again.
+    if (!row || row.catalogVersion !== s.catalogVersion) return false;
+    const version = row.catalogVersion + 1;
+    const compiled = await compileCatalog(tx, row, version, replay, { lenientSelection: true });
+    if (externalToolsDigest(compiled) === externalToolsDigest(current)) return false;
+    const warnings = [...(compiled.warnings ?? []), ...unreachable.map((name) => `external MCP server "${name}" could not be listed at the last refresh; its last list is kept`)];
+    const catalog: Catalog = { ...compiled, ...(warnings.length > 0 ? { warnings } : {}) };
+    await tx.catalogVersion.create({ data: { serverId: row.id, version, catalog: catalog as object } });
+    await tx.mcpServer.update({ where: { id: row.id }, data: { catalogVersion: version } });
+    await publisher.publishCatalog(catalog);
+    log.info({ serverId: row.id, version }, 'external tools changed; new catalog version published');
+    return true;
+  });
+}
+
+/**
+ * Runs refreshExternalTools every `intervalMs` (0: never). One run at a time in this process, and one
+ * per interval across control-plane replicas: a run starts only after `SET <prefix>:external-refresh
+ * NX PX intervalMs` succeeds, and the key is left to expire (the interval is the cluster-wide rate).
+ * A run stops starting servers at its deadline (the interval, at least 10 s).
+ */
+export function startExternalToolsRefresher(deps: RefreshDeps & { redis: Redis; prefix: string; intervalMs: number }): { stop(): Promise<void>; runOnce(): Promise<RefreshOutcome | undefined> } {
+  const lockKey = `${deps.prefix}:external-refresh:lock`;
+  const owner = randomBytes(8).toString('hex');
+  let running: Promise<RefreshOutcome | undefined> | undefined;
+  let stopped = false;
+  const runOnce = (): Promise<RefreshOutcome | undefined> => {
+    if (running || stopped) return running ?? Promise.resolve(undefined);
+    running = (async () => {
+      try {
+        const got = await deps.redis.set(lockKey, owner, 'PX', Math.max(deps.intervalMs, 100), 'NX');
+        if (got !== 'OK') return undefined;
+        return await refreshExternalTools(deps, { deadlineAt: Date.now() + Math.max(deps.intervalMs, 10_000) });
+      } catch (err) {
+        deps.log.error({ err }, 'external tools refresh failed');
+        return undefined;
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
+  };
+  const timer = deps.intervalMs > 0 ? setInterval(() => void runOnce(), deps.intervalMs) : undefined;
+  timer?.unref();
+  return {
+    runOnce,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
