@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { ControlPlaneClient, Stack } from '@toolplane/cli';
+import { startStreamableMcpServer, type ExternalMcpServer, type FixtureTool } from '../fixtures/mcp-servers.ts';
+import { startTestStack } from '../helpers.ts';
+
+// The control plane lists external MCP servers again every EXTERNAL_TOOLS_REFRESH_SECONDS: a changed
+// list becomes a new catalog version (edges send tools/list_changed), an unchanged one never does, and
+// an external server that cannot be listed keeps its last list.
+const liveTools: FixtureTool[] = [
+  { name: 'lookup_order', description: 'Find an order by id', inputSchema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } },
+  { name: 'cancel_order', description: 'Cancel an order', inputSchema: { type: 'object' } },
+];
+
+let stack: Stack;
+let api: ControlPlaneClient;
+let live: ExternalMcpServer;
+let mortal: ExternalMcpServer;
+let server: { id: string; url: string; tools: string[] };
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Resolves once the control plane has listed `fixture` at least `runs` more times (each listing ends with a tools/list POST). */
+async function refreshRuns(fixture: ExternalMcpServer, runs: number): Promise<void> {
+  const start = fixture.requests.length;
+  // A listing is several requests (initialize, initialized, tools/list, close): wait for well over `runs` of them.
+  await until(`${runs} refresh runs`, () => fixture.requests.length - start >= runs * 3 || undefined);
+}
+
+const version = async () => (await api.request<{ catalogVersion: number }>('GET', `/mcp_manager/${server.id}`)).catalogVersion;
+
+async function toolNames(): Promise<string[]> {
+  const client = new Client({ name: 'refresh', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+  try {
+    return (await client.listTools()).tools.map((t) => t.name);
+  } finally {
+    await client.close();
+  }
+}
+
+beforeAll(async () => {
+  live = await startStreamableMcpServer({ tools: liveTools });
+  mortal = await startStreamableMcpServer({ tools: [{ name: 'mortal_tool', description: 'Dies later', inputSchema: { type: 'object' } }] });
+  ({ stack, api } = await startTestStack('external-refresh', { serviceEnv: { 'control-plane': { EXTERNAL_TOOLS_REFRESH_SECONDS: '0.5' } } }));
+  server = await api.request('POST', '/mcp_manager', {
+    name: 'refreshed',
+    mode: 'NORMAL',
+    selectedTools: [],
+    externalMcpConfigs: [
+      { name: 'live', url: live.url, tools: [] },
+      { name: 'mortal', url: mortal.url, tools: [] },
+    ],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await live?.close();
+  await mortal?.close();
+});
+
+describe('refresh of external MCP tool lists', () => {
+  it('publishes no new catalog version while nothing changes', async () => {
+    expect(server.tools).toEqual(['lookup_order', 'cancel_order', 'mortal_tool']);
+    await refreshRuns(live, 4);
+    expect(await version()).toBe(1);
+  });
+
+  it('picks up added and changed tools and notifies a legacy SSE session', async () => {
+    const client = new Client({ name: 'refresh-sse', version: '1.0.0' });
+    let notified = 0;
+    client.setNotificationHandler('notifications/tools/list_changed', () => void notified++);
+    const withKey = (u: string | URL | Request, init?: RequestInit) => {
+      const h = new Headers(init?.headers);
+      h.set('x-api-key', stack.bootstrapKey);
+      return fetch(u, { ...init, headers: h });
+    };
+    await client.connect(new SSEClientTransport(new URL(`${stack.edgeUrl}/api/v1/mcp/${server.id}`), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } }, eventSourceInit: { fetch: withKey } }));
+    try {
+      liveTools.push({ name: 'refund_order', description: 'Added after registration', inputSchema: { type: 'object' } });
+      liveTools[0] = { ...liveTools[0]!, description: 'Find an order by its id' };
+      await until('the new tool in tools/list', async () => ((await toolNames()).includes('refund_order') ? true : undefined));
+      await until('tools/list_changed on the SSE session', () => notified > 0 || undefined);
+      const listed = (await client.listTools()).tools;
+      expect(listed.map((t) => t.name)).toEqual(['lookup_order', 'cancel_order', 'refund_order', 'mortal_tool']);
+      expect(listed[0]!.description).toBe('Find an order by its id');
+      expect(await version()).toBe(2);
+    } finally {
+      await client.close();
+    }
+    // Nothing changed since: still version 2.
+    await refreshRuns(live, 3);
+    expect(await version()).toBe(2);
+  });
+
+  it('keeps the last list of an external server that cannot be listed, and still follows the others', async () => {
+    await mortal.close();
+    await refreshRuns(live, 3);
+    expect(await version()).toBe(2);
+    expect(await toolNames()).toEqual(['lookup_order', 'cancel_order', 'refund_order', 'mortal_tool']);
+
+    liveTools.splice(1, 1); // cancel_order removed
+    await until('the removal in tools/list', async () => (!(await toolNames()).includes('cancel_order') ? true : undefined));
+    expect(await toolNames()).toEqual(['lookup_order', 'refund_order', 'mortal_tool']);
+    expect(await version()).toBe(3);
+    const config = await api.request<{ warnings?: string[] }>('GET', `/mcp_manager/${server.id}/config`);
+    expect(config.warnings).toEqual([expect.stringMatching(/^external MCP server "mortal" could not be listed at the last refresh; its last list is kept/)]);
+  });
+});
