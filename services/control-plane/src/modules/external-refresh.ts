@@ -113,8 +113,8 @@ async function refreshServer(s: ServerRow, { db, publisher, listExternal, log }:
 
 /**
  * Runs refreshExternalTools every `intervalMs` (0: never). One run at a time in this process, and one
- * per interval across control-plane replicas: a run starts only after `SET <prefix>:external-refresh
- * NX PX intervalMs` succeeds, and the key is left to expire (the interval is the cluster-wide rate).
+ * per interval across control-plane replicas: a run starts only after `SET <prefix>:external-refresh:lock
+ * NX PX 0.9 × interval` succeeds, and the key is left to expire (about one run per interval cluster-wide).
  * A run stops starting servers at its deadline (the interval, at least 10 s).
  */
 export function startExternalToolsRefresher(deps: RefreshDeps & { redis: Redis; prefix: string; intervalMs: number }): { stop(): Promise<void>; runOnce(): Promise<RefreshOutcome | undefined> } {
@@ -126,9 +126,13 @@ export function startExternalToolsRefresher(deps: RefreshDeps & { redis: Redis; 
     if (running || stopped) return running ?? Promise.resolve(undefined);
     running = (async () => {
       try {
-        const got = await deps.redis.set(lockKey, owner, 'PX', Math.max(deps.intervalMs, 100), 'NX');
+        // A little shorter than the interval, so this replica's next tick finds it expired.
+        const got = await deps.redis.set(lockKey, owner, 'PX', Math.max(50, Math.floor(deps.intervalMs * 0.9)), 'NX');
         if (got !== 'OK') return undefined;
-        return await refreshExternalTools(deps, { deadlineAt: Date.now() + Math.max(deps.intervalMs, 10_000) });
+        const started = Date.now();
+        const outcome = await refreshExternalTools(deps, { deadlineAt: started + Math.max(deps.intervalMs, 10_000) });
+        deps.log.debug({ ...outcome, ms: Date.now() - started }, 'external tools refreshed');
+        return outcome;
       } catch (err) {
         deps.log.error({ err }, 'external tools refresh failed');
         return undefined;
