@@ -30,8 +30,10 @@ let url: string;
 beforeAll(async () => {
   fixture = await startConformanceFixture();
   // DNS-rebinding scenario: the edge must refuse a foreign Origin and accept its own (localhost) one.
+  // server-stateless (2026-07-28) waits 1.5 s for tools/list_changed after test_trigger_tool_change:
+  // the external tool list is refreshed every 0.5 s here (the default is 300 s).
   const edgePort = await freePort();
-  ({ stack, api } = await startTestStack('conformance', { edgePort, serviceEnv: { edge: { ALLOWED_ORIGINS: `http://127.0.0.1:${edgePort}` } } }));
+  ({ stack, api } = await startTestStack('conformance', { edgePort, serviceEnv: { edge: { ALLOWED_ORIGINS: `http://127.0.0.1:${edgePort}` }, 'control-plane': { EXTERNAL_TOOLS_REFRESH_SECONDS: '0.5' } } }));
   const server = await api.request<{ url: string; tools: string[] }>('POST', '/mcp_manager', {
     name: 'conformance',
     mode: 'NORMAL',

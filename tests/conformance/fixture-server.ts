@@ -68,8 +68,10 @@ const tools = [
   { name: 'test_missing_capability', description: 'Needs sampling (input_required): refused when the client did not declare it', inputSchema: noArgs },
   { name: 'test_streaming_elicitation', description: 'Asks for input through an input_required result, never a server-to-client request', inputSchema: noArgs },
   { name: 'test_logging_tool', description: 'Sends three log messages while it runs', inputSchema: noArgs },
-  // Adds `test_dynamic_tool` to this server's list. Toolplane's catalog keeps the tools it loaded, so
-  // its listen streams see no change (ADR 0012).
+  // Adds `test_dynamic_tool` to this server's list, then changes its description: every call is a
+  // change (the suite calls it three times within a few milliseconds, so a toggle could cancel out).
+  // The control plane's refresh (EXTERNAL_TOOLS_REFRESH_SECONDS, 0.5 s in conformance.test.ts)
+  // publishes the new list, and listen streams get tools/list_changed (ADR 0012).
   { name: 'test_trigger_tool_change', description: "Changes this server's tool list", inputSchema: noArgs },
   // 2026-07-28 (SEP-2243): an argument mirrored into the `Mcp-Param-Region` header, which the server checks.
   {
@@ -238,12 +240,12 @@ export interface ConformanceFixture {
 
 export async function startConformanceFixture(): Promise<ConformanceFixture> {
   const events: string[] = [];
-  let changed = false;
-  const dynamicTool = { name: 'test_dynamic_tool', description: 'Added by test_trigger_tool_change', inputSchema: noArgs };
+  let changes = 0;
+  const dynamicTool = () => ({ name: 'test_dynamic_tool', description: `Added by test_trigger_tool_change, changed ${changes} time(s)`, inputSchema: noArgs });
   const handler = toNodeHandler(
     createMcpHandler(() => {
       const s = new Server({ name: 'conformance-fixture', version: '1.0.0' }, { capabilities: { tools: {}, logging: {} } });
-      s.setRequestHandler('tools/list', () => ({ tools: changed ? [...tools, dynamicTool] : tools }) as unknown as ListToolsResult);
+      s.setRequestHandler('tools/list', () => ({ tools: changes > 0 ? [...tools, dynamicTool()] : tools }) as unknown as ListToolsResult);
       s.setRequestHandler('tools/call', (req, ctx) => {
         if (req.params.name.startsWith('test_input_required_result_') || req.params.name === 'test_missing_capability' || req.params.name === 'test_streaming_elicitation') {
           // The SDK lifts the retry fields out of the params into the context.
@@ -251,7 +253,7 @@ export async function startConformanceFixture(): Promise<ConformanceFixture> {
           return multiRound(req.params.name, ctx.mcpReq.inputResponses, ctx.mcpReq.requestState(), capabilities);
         }
         if (req.params.name === 'test_trigger_tool_change') {
-          changed = true;
+          changes++;
           return text('Tool list changed');
         }
         return call(req.params.name, req.params.arguments ?? {}, ctx, events);
