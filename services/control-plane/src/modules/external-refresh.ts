@@ -49,7 +49,9 @@ export interface RefreshOutcome {
  * the worker) and, only when its external tools differ from the current catalog's, compiled and
  * published as a new version (same transaction rules as recompileServers; edges then send
  * tools/list_changed). An external server that cannot be listed keeps its last list (a transient
- * failure never drops tools; the catalog carries a warning when it is recompiled for another reason).
+ * failure never drops tools); a version this refresh publishes names it in a warning. Explicit
+ * recompilations (server update, connector changes: recompileServers) still list afresh and leave an
+ * unreachable server out with a warning.
  */
 export async function refreshExternalTools(deps: RefreshDeps, opts: { deadlineAt: number }): Promise<RefreshOutcome> {
   const { db, log } = deps;
