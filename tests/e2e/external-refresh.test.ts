@@ -77,10 +77,15 @@ describe('refresh of external MCP tool lists', () => {
     expect(await version()).toBe(1);
   });
 
-  it('picks up added and changed tools and notifies a legacy SSE session', async () => {
+  it('picks up added and changed tools and notifies a legacy SSE session and a 2026-07-28 listen stream', async () => {
     const client = new Client({ name: 'refresh-sse', version: '1.0.0' });
     let notified = 0;
     client.setNotificationHandler('notifications/tools/list_changed', () => void notified++);
+    const modern = new Client({ name: 'refresh-listen', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    let modernNotified = 0;
+    modern.setNotificationHandler('notifications/tools/list_changed', () => void modernNotified++);
+    await modern.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    const subscription = await modern.listen({ toolsListChanged: true });
     const withKey = (u: string | URL | Request, init?: RequestInit) => {
       const h = new Headers(init?.headers);
       h.set('x-api-key', stack.bootstrapKey);
@@ -92,12 +97,15 @@ describe('refresh of external MCP tool lists', () => {
       liveTools[0] = { ...liveTools[0]!, description: 'Find an order by its id' };
       await until('the new tool in tools/list', async () => ((await toolNames()).includes('refund_order') ? true : undefined));
       await until('tools/list_changed on the SSE session', () => notified > 0 || undefined);
+      await until('tools/list_changed on the listen stream', () => modernNotified > 0 || undefined);
+      expect((await modern.listTools()).tools.map((t) => t.name)).toContain('refund_order');
       const listed = (await client.listTools()).tools;
       expect(listed.map((t) => t.name)).toEqual(['lookup_order', 'cancel_order', 'refund_order', 'mortal_tool']);
       expect(listed[0]!.description).toBe('Find an order by its id');
       expect(await version()).toBe(2);
     } finally {
-      await client.close();
+      await subscription.close();
+      await Promise.all([client.close(), modern.close()]);
     }
     // Nothing changed since: still version 2.
     await refreshRuns(live, 3);
