@@ -5,6 +5,7 @@ import { currentTraceIds, recordDenied, recordToolCall } from '@toolplane/teleme
 import type { Redis } from 'ioredis';
 import type { LoadedCatalog } from './catalogs.ts';
 import { ToolSearch } from './smart-mode.ts';
+import { TtlCache } from './ttl-cache.ts';
 
 /**
  * Access policies on the edge (ADR 0013). Each workspace's policies come from Redis (published by
@@ -13,29 +14,24 @@ import { ToolSearch } from './smart-mode.ts';
  * names keep access to every server of their workspace (bounded by the key's `serverIds`).
  */
 export class AccessPolicyCache {
-  private readonly cache = new Map<string, { access: Promise<WorkspaceAccess>; expires: number }>();
+  private readonly cache: TtlCache<WorkspaceAccess>;
   private readonly keys: RedisKeys;
   private readonly redis: Redis;
-  private readonly ttlMs: number;
   constructor(redis: Redis, prefix: string, ttlMs: number) {
     this.redis = redis;
-    this.ttlMs = ttlMs;
+    this.cache = new TtlCache(ttlMs);
     this.keys = redisKeys(prefix);
   }
 
   invalidate(workspaceId: string | undefined): void {
-    if (workspaceId) this.cache.delete(workspaceId);
-    else this.cache.clear();
+    this.cache.invalidate(workspaceId);
   }
 
   get(workspaceId: string): Promise<WorkspaceAccess> {
-    const now = Date.now();
-    const hit = this.cache.get(workspaceId);
-    if (hit && hit.expires > now) return hit.access;
-    const access = this.redis.get(this.keys.access(workspaceId)).then((raw) => (raw ? WorkspaceAccess.parse(JSON.parse(raw)) : { v: 1 as const, workspaceId, policies: [] }));
-    this.cache.set(workspaceId, { access, expires: now + this.ttlMs });
-    access.catch(() => this.cache.delete(workspaceId));
-    return access;
+    return this.cache.get(workspaceId, async () => {
+      const raw = await this.redis.get(this.keys.access(workspaceId));
+      return raw ? WorkspaceAccess.parse(JSON.parse(raw)) : { v: 1 as const, workspaceId, policies: [] };
+    });
   }
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ApiKeyRecord, redisKeys, type RedisKeys } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
+import { TtlCache } from './ttl-cache.ts';
 
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
@@ -11,23 +12,20 @@ export function hashApiKey(key: string): string {
  * (hashes only). Lookups are cached; a change published on the key channel drops the entry.
  */
 export class ApiKeyCache {
-  private readonly cache = new Map<string, { record: ApiKeyRecord | null; expires: number }>();
+  private readonly cache: TtlCache<ApiKeyRecord | null>;
   private readonly keys: RedisKeys;
-
   private readonly redis: Redis;
-  private readonly ttlMs: number;
+  private readonly lastWritten = new Map<string, number>();
+
   constructor(redis: Redis, prefix: string, ttlMs: number) {
     this.redis = redis;
-    this.ttlMs = ttlMs;
+    this.cache = new TtlCache(ttlMs);
     this.keys = redisKeys(prefix);
   }
 
   invalidate(hash: string | undefined): void {
-    if (hash) this.cache.delete(hash);
-    else this.cache.clear();
+    this.cache.invalidate(hash);
   }
-
-  private readonly lastWritten = new Map<string, number>();
 
   /**
    * Records the key's last use for `GET /api_keys`: one HSET per key and edge process per minute at
@@ -41,18 +39,13 @@ export class ApiKeyCache {
     this.redis.hset(this.keys.apiKeyLastUsed, keyId, String(now)).catch(() => this.lastWritten.delete(keyId));
   }
 
-  async authenticate(key: string): Promise<ApiKeyRecord | null> {
+  authenticate(key: string): Promise<ApiKeyRecord | null> {
     const hash = hashApiKey(key);
-    const hit = this.cache.get(hash);
-    const now = Date.now();
-    if (hit && hit.expires > now) return hit.record;
-    const raw = await this.redis.hget(this.keys.apiKeys, hash);
-    let record: ApiKeyRecord | null = null;
-    if (raw) {
+    return this.cache.get(hash, async () => {
+      const raw = await this.redis.hget(this.keys.apiKeys, hash);
+      if (!raw) return null;
       const parsed = ApiKeyRecord.safeParse(JSON.parse(raw));
-      if (parsed.success && !parsed.data.revoked) record = parsed.data;
-    }
-    this.cache.set(hash, { record, expires: now + this.ttlMs });
-    return record;
+      return parsed.success && !parsed.data.revoked ? parsed.data : null;
+    });
   }
 }
