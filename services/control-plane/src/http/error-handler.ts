@@ -3,6 +3,11 @@ import type { Logger } from '@toolplane/logger';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
 
+/** A request body's zod problems as problem+json issues (`/field/0/name`). */
+export function requestIssues(err: z.ZodError): { path: string; message: string }[] {
+  return err.issues.map((i) => ({ path: '/' + i.path.map(String).join('/'), message: i.message }));
+}
+
 /** The REST boundary: every error becomes application/problem+json, mapped here and nowhere else. */
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
@@ -10,7 +15,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (err instanceof z.ZodError) {
       appError = new ValidationError(
         'the request body is invalid',
-        err.issues.map((i) => ({ path: '/' + i.path.map(String).join('/'), message: i.message })),
+        requestIssues(err),
         'request.invalid',
         422,
       );

@@ -4,6 +4,7 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
+import { requestIssues } from '../http/error-handler.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 import { isUuid } from './ids.ts';
 
@@ -32,7 +33,7 @@ function present(row: PolicyRow) {
  */
 async function validate<T extends Partial<z.infer<typeof PolicyBody>>>(db: Db, workspaceId: string, schema: z.ZodType<T>, raw: unknown, what: string): Promise<T> {
   const parsed = schema.safeParse(raw ?? {});
-  const issues: ProblemIssue[] = parsed.success ? [] : parsed.error.issues.map((i) => ({ path: '/' + i.path.map(String).join('/'), message: i.message }));
+  const issues: ProblemIssue[] = parsed.success ? [] : requestIssues(parsed.error);
   // References are checked on whatever is readable, even when other fields are invalid.
   const lenient = (raw ?? {}) as { principals?: unknown; servers?: unknown; tools?: unknown };
   const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);

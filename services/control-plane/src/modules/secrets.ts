@@ -1,9 +1,10 @@
-import { NotFoundError, ValidationError, type ProblemIssue } from '@toolplane/errors';
+import { NotFoundError, ValidationError } from '@toolplane/errors';
 import type { SecretMetadata, SecretsWriter } from '@toolplane/secrets';
 import express, { type Request, Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
+import { requestIssues } from '../http/error-handler.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 import { serverSecretName } from './deployments.ts';
 import { isUuid } from './ids.ts';
@@ -37,13 +38,9 @@ interface Scope {
   present: (m: SecretMetadata) => Record<string, unknown>;
 }
 
-function issuesOf(err: z.ZodError): ProblemIssue[] {
-  return err.issues.map((i) => ({ path: '/' + i.path.map(String).join('/'), message: i.message }));
-}
-
 function parseBody<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   const parsed = schema.safeParse(body ?? {});
-  if (!parsed.success) throw new ValidationError(`the ${what} is invalid`, issuesOf(parsed.error), 'request.invalid', 422);
+  if (!parsed.success) throw new ValidationError(`the ${what} is invalid`, requestIssues(parsed.error), 'request.invalid', 422);
   return parsed.data;
 }
 
