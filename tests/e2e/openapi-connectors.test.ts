@@ -290,7 +290,7 @@ describe('bad OpenAPI input', () => {
     expect(await count()).toBe(before);
   });
 
-  it('lists every problem: a missing bundle file, an unresolvable ref, unknown operations and duplicate names', async () => {
+  it('refuses a missing bundle file, an unresolvable ref and an unsupported version, storing nothing', async () => {
     const before = await count();
     const missing = await rejected(api.request('POST', '/connectors', { kind: 'openapi', entry: 'openapi.yaml', files: { 'openapi.yaml': files['openapi.yaml'] } }));
     expect(missing.status).toBe(422);
@@ -301,7 +301,13 @@ describe('bad OpenAPI input', () => {
     expect(unresolved.status).toBe(422);
     expect(JSON.stringify(unresolved.body)).toContain('#/components/schemas/Nope');
 
-    const mapping = await rejected(
+    const unsupported = await rejected(api.request('POST', '/connectors', { openapi: '4.0.0', info: { title: 'Future', version: '1' }, paths: {} }));
+    expect(unsupported.status).toBe(422);
+    expect(await count()).toBe(before);
+  });
+
+  it('reports a malformed mapping, an unknown operation and a duplicate tool name in one response', async () => {
+    const err = await rejected(
       api.request('POST', '/connectors', {
         kind: 'openapi',
         entry: 'openapi.yaml',
@@ -316,35 +322,9 @@ describe('bad OpenAPI input', () => {
         },
       }),
     );
-    expect(mapping.status).toBe(422);
-    const paths = (mapping.body as { errors?: { path: string }[]; issues?: { path: string }[] });
-    const listed = JSON.stringify(paths);
-    expect(listed).toContain('/mcp_config/route_mappings/3/mcp_tool_name');
-
-    const unsupported = await rejected(api.request('POST', '/connectors', { openapi: '4.0.0', info: { title: 'Future', version: '1' }, paths: {} }));
-    expect(unsupported.status).toBe(422);
-    expect(await count()).toBe(before);
-  });
-
-  it('reports an unknown operation and a duplicate tool name together', async () => {
-    const err = await rejected(
-      api.request('POST', '/connectors', {
-        kind: 'openapi',
-        entry: 'openapi.yaml',
-        files,
-        mcp_config: {
-          route_mappings: [
-            { operation_id: 'nope', mcp_tool_name: 'x', mcp_tool_description: 'x' },
-            { operation_id: 'listPets', mcp_tool_name: 'dup', mcp_tool_description: 'x' },
-            { operation_id: 'createPet', mcp_tool_name: 'dup', mcp_tool_description: 'x' },
-          ],
-        },
-      }),
-    );
     expect(err.status).toBe(422);
-    const text = JSON.stringify(err.body);
-    expect(text).toContain('/mcp_config/route_mappings/0/operation_id');
-    expect(text).toContain('/mcp_config/route_mappings/2/mcp_tool_name');
+    const paths = (err.body as { errors: { path: string }[] }).errors.map((e) => e.path).sort();
+    expect(paths).toEqual(['/mcp_config/route_mappings/0/operation_id', '/mcp_config/route_mappings/2/mcp_tool_name', '/mcp_config/route_mappings/3/mcp_tool_name']);
   });
 
   it('refuses a document whose tools would make an oversized catalog, and says to map a subset', async () => {

@@ -100,12 +100,34 @@ function mappingIssues(mappings: RouteMappings, operations: StoredOpenApiConnect
   const known = new Set(operations.flatMap((o) => [o.operationId, o.toolName]));
   const names = new Map<string, number>();
   mappings.forEach((m, i) => {
+    if (!m.operation_id) return; // unreadable in an invalid request: its shape problem is reported already
     if (!known.has(m.operation_id)) issues.push({ path: `/mcp_config/route_mappings/${i}/operation_id`, message: `operation_id "${m.operation_id}" matches no operationId (or generated tool name) of the document` });
     const first = names.get(m.mcp_tool_name);
     if (first !== undefined) issues.push({ path: `/mcp_config/route_mappings/${i}/mcp_tool_name`, message: `duplicate mcp_tool_name "${m.mcp_tool_name}" (first used at /mcp_config/route_mappings/${first})` });
     else names.set(m.mcp_tool_name, i);
   });
   return issues;
+}
+
+/** The parts of an invalid envelope that can still be checked: the document or bundle, and mappings naming an operation and a tool. */
+function readableEnvelope(body: Record<string, unknown>): OpenApiEnvelope {
+  const files = isRecord(body.files) && Object.values(body.files).every((v) => typeof v === 'string') ? (body.files as Record<string, string>) : undefined;
+  const mappings = isRecord(body.mcp_config) && Array.isArray(body.mcp_config.route_mappings) ? body.mcp_config.route_mappings : [];
+  return {
+    kind: 'openapi',
+    rate_limits: [],
+    ...(typeof body.document === 'string' || isRecord(body.document) ? { document: body.document as string | Record<string, unknown> } : {}),
+    ...(typeof body.entry === 'string' ? { entry: body.entry } : {}),
+    ...(files ? { files } : {}),
+    mcp_config: {
+      // Unreadable entries keep their place (indices stay those of the request) and are not checked.
+      route_mappings: mappings.map((m) =>
+        isRecord(m) && typeof m.operation_id === 'string' && typeof m.mcp_tool_name === 'string'
+          ? { operation_id: m.operation_id, mcp_tool_name: m.mcp_tool_name, mcp_tool_description: String(m.mcp_tool_description ?? ''), parameter_mappings: {} }
+          : { operation_id: '', mcp_tool_name: '', mcp_tool_description: '', parameter_mappings: {} },
+      ),
+    },
+  };
 }
 
 /**
@@ -115,30 +137,43 @@ function mappingIssues(mappings: RouteMappings, operations: StoredOpenApiConnect
 export async function importOpenApiConnector(body: unknown, rawText: string): Promise<ImportedConnector> {
   let envelope: OpenApiEnvelope;
   let source: OpenApiSource;
+  // Shape problems of the envelope are reported together with those of the document and the
+  // mappings: what is readable (document, files, mappings with string ids) is checked anyway.
+  let shapeIssues: DocumentIssue[] = [];
+  const invalid = (issues: DocumentIssue[]) => new ValidationError('the OpenAPI connector is invalid', [...shapeIssues, ...issues]);
   if (isRecord(body) && body.kind === 'openapi') {
     const parsed = OpenApiEnvelope.safeParse(body);
-    if (!parsed.success) throw new ValidationError('the OpenAPI connector is invalid', zodIssues(parsed.error));
-    envelope = parsed.data;
+    if (parsed.success) envelope = parsed.data;
+    else {
+      shapeIssues = zodIssues(parsed.error);
+      envelope = readableEnvelope(body);
+    }
     if (envelope.files) {
       const entry = envelope.entry ?? (typeof envelope.document === 'string' && envelope.files[envelope.document] !== undefined ? envelope.document : undefined);
-      if (!entry) throw new ValidationError('the OpenAPI connector is invalid', [{ path: '/entry', message: 'name the entry file of `files`' }]);
-      if (envelope.files[entry] === undefined) throw new ValidationError('the OpenAPI connector is invalid', [{ path: '/entry', message: `"${entry}" is not one of the files (${Object.keys(envelope.files).join(', ')})` }]);
+      if (!entry) throw invalid([{ path: '/entry', message: 'name the entry file of `files`' }]);
+      if (envelope.files[entry] === undefined) throw invalid([{ path: '/entry', message: `"${entry}" is not one of the files (${Object.keys(envelope.files).join(', ')})` }]);
       source = { entry, files: envelope.files };
     } else if (envelope.document !== undefined) {
       source = typeof envelope.document === 'string' ? envelope.document : JSON.stringify(envelope.document);
     } else {
-      throw new ValidationError('the OpenAPI connector is invalid', [{ path: '/document', message: 'send the OpenAPI document in `document`, or files in `files` with `entry`' }]);
+      throw invalid([{ path: '/document', message: 'send the OpenAPI document in `document`, or files in `files` with `entry`' }]);
     }
   } else {
     envelope = { kind: 'openapi', rate_limits: [] };
     source = rawText;
   }
 
-  const imported = await importOpenApi(source);
+  let imported: Awaited<ReturnType<typeof importOpenApi>>;
+  try {
+    imported = await importOpenApi(source);
+  } catch (err) {
+    if (err instanceof ValidationError && shapeIssues.length > 0) throw invalid(err.issues);
+    throw err;
+  }
   const operations = imported.operations.map((o) => ({ operationId: o.operationId, toolName: o.toolName, method: o.method, path: o.path, ...(o.summary ? { summary: o.summary } : {}) }));
   const mappings = envelope.mcp_config?.route_mappings ?? [];
   const issues = mappingIssues(mappings, operations);
-  if (issues.length > 0) throw new ValidationError('the OpenAPI connector is invalid', issues);
+  if (issues.length > 0 || shapeIssues.length > 0) throw invalid(issues);
   const name = envelope.name ?? imported.info.title;
   const descriptor: StoredOpenApiConnector = {
     metadata: { name, slug: envelope.slug ?? slugOf(imported.info.title), version: envelope.version ?? imported.info.version, ...(envelope.description ?? imported.info.description ? { description: (envelope.description ?? imported.info.description)!.slice(0, 2000) } : {}) },
