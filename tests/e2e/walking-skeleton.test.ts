@@ -296,6 +296,10 @@ describe('POST /api/v1/connectors validation', () => {
     const { status, body } = await rejected('metadata: [unclosed\n  name: x');
     expect(status).toBe(422);
     expect(body.errors[0]!.message).toMatch(/^line \d+, column \d+: /);
+    // A JSON descriptor is read as strictly: a duplicate key is a problem, not a silent overwrite.
+    const duplicate = await rejected('{"metadata": {"name": "a", "name": "b"}}');
+    expect(duplicate.status).toBe(422);
+    expect(duplicate.body.errors[0]!.message).toMatch(/^line \d+, column \d+: .*unique/i);
   });
 
   it('generates a valid OpenAPI 3.1 document from the descriptor', async () => {

@@ -1,6 +1,6 @@
 import { parseConnectorDescriptor, type ConnectorDescriptor } from '@toolplane/contracts';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
-import { descriptorToOpenApi } from '@toolplane/openapi';
+import { descriptorToOpenApi, loadDocument } from '@toolplane/openapi';
 import express, { Router } from 'express';
 import type { Db } from '../db/client.ts';
 import type { RuntimePublisher } from '../publisher.ts';
@@ -33,7 +33,9 @@ async function readConnectorSource(text: string): Promise<ConnectorSource> {
     const imported = await importOpenApiConnector(body, text);
     return { kind: 'openapi', slug: imported.slug, version: imported.version, name: imported.name, descriptor: imported.descriptor, document: imported.document };
   }
-  const descriptor = validateDescriptor(body);
+  // Descriptors are small: read with the strict YAML parser as before (duplicate keys are an error,
+  // which JSON.parse, the fast path for large OpenAPI documents, would let through).
+  const descriptor = validateDescriptor(loadDocument(text));
   return { kind: 'descriptor', slug: descriptor.metadata.slug, version: descriptor.metadata.version, name: descriptor.metadata.name, descriptor };
 }
 
