@@ -21,5 +21,4 @@ export default {
   globalTeardown: '<rootDir>/tests/setup/global-teardown.js',
   testTimeout: 60_000,
   maxWorkers: 2,
-
 };

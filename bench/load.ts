@@ -29,21 +29,33 @@ function percentile(sorted: number[], p: number): number {
  * A closed-loop load generator: `concurrency` loops, each sending the next request as soon as the
  * previous one answered, over keep-alive connections, for `seconds` after a warm-up.
  */
-export async function runLoad(label: string, target: LoadTarget, concurrency: number, seconds: number, warmupSeconds = 1): Promise<LoadResult> {
+export async function runLoad(
+  label: string,
+  target: LoadTarget,
+  concurrency: number,
+  seconds: number,
+  warmupSeconds = 1,
+): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const url = new URL(target.url);
-  const headers = { ...target.headers, ...(target.body ? { 'content-length': String(Buffer.byteLength(target.body)) } : {}) };
+  const headers = {
+    ...target.headers,
+    ...(target.body ? { 'content-length': String(Buffer.byteLength(target.body)) } : {}),
+  };
   const once = () =>
     new Promise<{ ok: boolean }>((resolve) => {
-      const req = http.request({ agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: target.method, headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          const ok = status < 400 && (!target.check || target.check(status, Buffer.concat(chunks).toString('utf8')));
-          resolve({ ok });
-        });
-      });
+      const req = http.request(
+        { agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: target.method, headers },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            const ok = status < 400 && (!target.check || target.check(status, Buffer.concat(chunks).toString('utf8')));
+            resolve({ ok });
+          });
+        },
+      );
       req.on('error', () => resolve({ ok: false }));
       if (target.body) req.write(target.body);
       req.end();

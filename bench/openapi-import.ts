@@ -48,7 +48,13 @@ if (values.child) {
 } else {
   const runs = Math.max(1, Number(values.runs));
   const run = (kind: string): Sample =>
-    JSON.parse(execFileSync(process.execPath, ['--conditions=@toolplane/source', new URL(import.meta.url).pathname, '--child', kind], { encoding: 'utf8', maxBuffer: 1 << 20 })) as Sample;
+    JSON.parse(
+      execFileSync(
+        process.execPath,
+        ['--conditions=@toolplane/source', new URL(import.meta.url).pathname, '--child', kind],
+        { encoding: 'utf8', maxBuffer: 1 << 20 },
+      ),
+    ) as Sample;
   const samples: Record<'baseline' | 'import', Sample[]> = { baseline: [], import: [] };
   // Interleaved, so both see the same machine load.
   for (let i = 0; i < runs; i++) {
@@ -56,15 +62,28 @@ if (values.child) {
     samples.import.push(run('import'));
   }
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const row = (label: string, s: Sample[]) => ({ label, ms: median(s.map((x) => x.ms)), maxMs: Math.max(...s.map((x) => x.ms)), rss: median(s.map((x) => x.peakRssMb)), maxRss: Math.max(...s.map((x) => x.peakRssMb)) });
+  const row = (label: string, s: Sample[]) => ({
+    label,
+    ms: median(s.map((x) => x.ms)),
+    maxMs: Math.max(...s.map((x) => x.ms)),
+    rss: median(s.map((x) => x.peakRssMb)),
+    maxRss: Math.max(...s.map((x) => x.peakRssMb)),
+  });
   const base = row('JSON.parse (baseline)', samples.baseline);
   const imp = row('importOpenApi + compileOpenApiTools', samples.import);
   const size = readFileSync(descriptionPath()).length / 1e6;
-  console.log(`GitHub REST description: ${size.toFixed(1)} MB, ${samples.import[0]!.tools} tools, catalog ${samples.import[0]!.catalogMb!.toFixed(1)} MB as JSON; ${runs} runs each, fresh process per run, median (max)`);
+  console.log(
+    `GitHub REST description: ${size.toFixed(1)} MB, ${samples.import[0]!.tools} tools, catalog ${samples.import[0]!.catalogMb!.toFixed(1)} MB as JSON; ${runs} runs each, fresh process per run, median (max)`,
+  );
   console.log('| step | wall time | peak RSS |');
   console.log('| --- | --- | --- |');
-  for (const r of [base, imp]) console.log(`| ${r.label} | ${r.ms.toFixed(0)} ms (${r.maxMs.toFixed(0)}) | ${r.rss.toFixed(0)} MB (${r.maxRss.toFixed(0)}) |`);
-  console.log(`ratio import / baseline: time ${(imp.ms / base.ms).toFixed(1)}×, peak RSS ${(imp.rss / base.rss).toFixed(1)}×`);
+  for (const r of [base, imp])
+    console.log(
+      `| ${r.label} | ${r.ms.toFixed(0)} ms (${r.maxMs.toFixed(0)}) | ${r.rss.toFixed(0)} MB (${r.maxRss.toFixed(0)}) |`,
+    );
+  console.log(
+    `ratio import / baseline: time ${(imp.ms / base.ms).toFixed(1)}×, peak RSS ${(imp.rss / base.rss).toFixed(1)}×`,
+  );
   const ok = imp.maxMs <= 1500 && imp.maxRss <= 400;
   console.log(`target ≤ 1500 ms and ≤ 400 MB: ${ok ? 'met' : 'NOT met'}`);
   process.exitCode = ok ? 0 : 1;

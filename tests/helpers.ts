@@ -12,7 +12,8 @@ import pg from 'pg';
 export function testServices(): { redisUrl: string; adminDatabaseUrl: string } {
   const redisUrl = process.env.TEST_REDIS_URL;
   const adminDatabaseUrl = process.env.TEST_POSTGRES_ADMIN_URL ?? process.env.TEST_DATABASE_URL;
-  if (!redisUrl || !adminDatabaseUrl) throw new Error('TEST_REDIS_URL and TEST_DATABASE_URL must be set (jest globalSetup starts them)');
+  if (!redisUrl || !adminDatabaseUrl)
+    throw new Error('TEST_REDIS_URL and TEST_DATABASE_URL must be set (jest globalSetup starts them)');
   return { redisUrl, adminDatabaseUrl };
 }
 
@@ -51,7 +52,10 @@ export function withoutRateLimits(descriptorYaml: string): string {
  * The whole platform as separate processes on the test Redis (own key prefix) and a fresh
  * PostgreSQL database, plus a REST client with the bootstrap key.
  */
-export async function startTestStack(label: string, opts: Omit<StackOptions, 'dataDir' | 'redisUrl' | 'redisPrefix' | 'databaseUrl'> = {}): Promise<{ stack: Stack; api: ControlPlaneClient }> {
+export async function startTestStack(
+  label: string,
+  opts: Omit<StackOptions, 'dataDir' | 'redisUrl' | 'redisPrefix' | 'databaseUrl'> = {},
+): Promise<{ stack: Stack; api: ControlPlaneClient }> {
   const stack = await startStack({
     dataDir: tempDir(label),
     redisUrl: testServices().redisUrl,
@@ -73,7 +77,8 @@ export async function startAuthorizationServer(): Promise<LocalAuthorizationServ
   const pair = await generateKeyPair('RS256');
   const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
   const server = createServer((req, res) => {
-    if (req.url === '/jwks') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+    if (req.url === '/jwks')
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
     res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

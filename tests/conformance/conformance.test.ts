@@ -14,12 +14,23 @@ import { startConformanceFixture, type ConformanceFixture } from './fixture-serv
 // tools come from an external MCP server the worker proxies (fixture-server.ts). Expected failures
 // are the features Toolplane deliberately does not offer (expected-failures*.yaml, ADR 0012); the
 // suite's own baseline check fails on a new failure and on a listed scenario that passes.
-const cliOf = (pkg: string) => createRequire(import.meta.url).resolve(`${pkg}/package.json`).replace(/package\.json$/, 'dist/index.js');
+const cliOf = (pkg: string) =>
+  createRequire(import.meta.url)
+    .resolve(`${pkg}/package.json`)
+    .replace(/package\.json$/, 'dist/index.js');
 // 2025-11-25: the released suite (0.1.16). 2026-07-28: its 0.2.0 alpha (installed as conformance-next),
 // the first with server scenarios of that revision. Each run has its own expected failures.
 const runs = [
-  { specVersion: '2025-11-25', cli: cliOf('@modelcontextprotocol/conformance'), baseline: new URL('./expected-failures.yaml', import.meta.url).pathname },
-  { specVersion: '2026-07-28', cli: cliOf('@modelcontextprotocol/conformance-next'), baseline: new URL('./expected-failures-2026-07-28.yaml', import.meta.url).pathname },
+  {
+    specVersion: '2025-11-25',
+    cli: cliOf('@modelcontextprotocol/conformance'),
+    baseline: new URL('./expected-failures.yaml', import.meta.url).pathname,
+  },
+  {
+    specVersion: '2026-07-28',
+    cli: cliOf('@modelcontextprotocol/conformance-next'),
+    baseline: new URL('./expected-failures-2026-07-28.yaml', import.meta.url).pathname,
+  },
 ];
 
 let stack: Stack;
@@ -33,7 +44,13 @@ beforeAll(async () => {
   // server-stateless (2026-07-28) waits 1.5 s for tools/list_changed after test_trigger_tool_change:
   // the external tool list is refreshed every 0.5 s here (the default is 300 s).
   const edgePort = await freePort();
-  ({ stack, api } = await startTestStack('conformance', { edgePort, serviceEnv: { edge: { ALLOWED_ORIGINS: `http://127.0.0.1:${edgePort}` }, 'control-plane': { EXTERNAL_TOOLS_REFRESH_SECONDS: '0.5' } } }));
+  ({ stack, api } = await startTestStack('conformance', {
+    edgePort,
+    serviceEnv: {
+      edge: { ALLOWED_ORIGINS: `http://127.0.0.1:${edgePort}` },
+      'control-plane': { EXTERNAL_TOOLS_REFRESH_SECONDS: '0.5' },
+    },
+  }));
   const server = await api.request<{ url: string; tools: string[] }>('POST', '/mcp_manager', {
     name: 'conformance',
     mode: 'NORMAL',
@@ -65,31 +82,65 @@ function failedChecks(dir: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const entry of readdirSync(dir, { recursive: true }) as string[]) {
     if (!entry.endsWith('checks.json')) continue;
-    const scenario = entry.split(/[\\/]/)[0]!.replace(/-\d{4}-\d{2}-\d{2}T[\d-]+Z$/, '').replace(/^server-(?=server-)/, '');
-    const checks = JSON.parse(readFileSync(join(dir, entry), 'utf8')) as { id: string; status: string; errorMessage?: string }[];
-    const bad = checks.filter((c) => c.status === 'FAILURE' || c.status === 'WARNING').map((c) => `${c.id}: ${c.status} ${c.errorMessage ?? ''}`.trim());
+    const scenario = entry
+      .split(/[\\/]/)[0]!
+      .replace(/-\d{4}-\d{2}-\d{2}T[\d-]+Z$/, '')
+      .replace(/^server-(?=server-)/, '');
+    const checks = JSON.parse(readFileSync(join(dir, entry), 'utf8')) as {
+      id: string;
+      status: string;
+      errorMessage?: string;
+    }[];
+    const bad = checks
+      .filter((c) => c.status === 'FAILURE' || c.status === 'WARNING')
+      .map((c) => `${c.id}: ${c.status} ${c.errorMessage ?? ''}`.trim());
     if (bad.length > 0) out[scenario] = bad;
   }
   return out;
 }
 
 describe('log messages of a proxied MCP server', () => {
-  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' };
-  const post = (body: unknown, extra: Record<string, string> = {}) => fetch(url, { method: 'POST', headers: { ...headers, ...extra }, body: JSON.stringify(body) });
-  const logsOf = async (res: Response) => (await res.text()).split('\n').filter((l) => l.startsWith('data:') && l.includes('notifications/message')).map((l) => JSON.parse(l.slice(5)).params);
+  const headers = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': '2025-11-25',
+  };
+  const post = (body: unknown, extra: Record<string, string> = {}) =>
+    fetch(url, { method: 'POST', headers: { ...headers, ...extra }, body: JSON.stringify(body) });
+  const logsOf = async (res: Response) =>
+    (await res.text())
+      .split('\n')
+      .filter((l) => l.startsWith('data:') && l.includes('notifications/message'))
+      .map((l) => JSON.parse(l.slice(5)).params);
 
   it('relays them at the level the 2025 session set, and none without one', async () => {
-    const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'logs', version: '1' } } });
+    const init = await post({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'logs', version: '1' } },
+    });
     const session = { 'mcp-session-id': init.headers.get('mcp-session-id')! };
-    const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'test_tool_with_logging', arguments: {} } };
+    const call = {
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'test_tool_with_logging', arguments: {} },
+    };
     const none = await post(call, session);
     expect(none.headers.get('content-type')).toMatch(/^application\/json/); // no level set: no logs, no stream
-    expect((await post({ jsonrpc: '2.0', id: 3, method: 'logging/setLevel', params: { level: 'warning' } }, session)).status).toBe(200);
+    expect(
+      (await post({ jsonrpc: '2.0', id: 3, method: 'logging/setLevel', params: { level: 'warning' } }, session)).status,
+    ).toBe(200);
     expect(await logsOf(await post(call, session))).toEqual([]);
     await post({ jsonrpc: '2.0', id: 4, method: 'logging/setLevel', params: { level: 'info' } }, session);
     const relayed = await post(call, session);
     expect(relayed.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    expect((await logsOf(relayed)).map((p) => p.data)).toEqual(['Tool execution started', 'Tool processing data', 'Tool execution completed']);
+    expect((await logsOf(relayed)).map((p) => p.data)).toEqual([
+      'Tool execution started',
+      'Tool processing data',
+      'Tool execution completed',
+    ]);
     // Another session of the same caller has its own level.
     expect(await logsOf(await post(call, { 'mcp-session-id': 'another-session' }))).toEqual([]);
   });
@@ -101,7 +152,11 @@ describe('log messages of a proxied MCP server', () => {
     client.setNotificationHandler('notifications/message', (n) => void logs.push(n.params.data));
     await client.callTool({ name: 'test_tool_with_logging', arguments: {} });
     expect(logs).toEqual([]);
-    await client.callTool({ name: 'test_tool_with_logging', arguments: {}, _meta: { 'io.modelcontextprotocol/logLevel': 'info' } });
+    await client.callTool({
+      name: 'test_tool_with_logging',
+      arguments: {},
+      _meta: { 'io.modelcontextprotocol/logLevel': 'info' },
+    });
     await client.close();
     expect(logs).toEqual(['Tool execution started', 'Tool processing data', 'Tool execution completed']);
   });
@@ -109,7 +164,10 @@ describe('log messages of a proxied MCP server', () => {
 
 describe('input_required results of a proxied MCP server (SEP-2322)', () => {
   it('are relayed to a 2026-07-28 client, whose retry completes the call; a 2025 client gets a tool error', async () => {
-    const client = new Client({ name: 'mrtr', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' }, capabilities: { elicitation: {} } });
+    const client = new Client(
+      { name: 'mrtr', version: '1.0.0' },
+      { versionNegotiation: { mode: 'auto' }, capabilities: { elicitation: {} } },
+    );
     client.setRequestHandler('elicitation/create', () => ({ action: 'accept', content: { name: 'Ada' } }));
     await client.connect(new StreamableHTTPClientTransport(new URL(url)));
     // The SDK client fulfils the input request itself and retries with inputResponses (a new call through edge and worker).
@@ -117,8 +175,21 @@ describe('input_required results of a proxied MCP server (SEP-2322)', () => {
     await client.close();
     expect(done.content).toEqual([{ type: 'text', text: 'Hello, Ada!' }]);
 
-    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' };
-    const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'test_input_required_result_elicitation', arguments: {} } }) });
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-11-25',
+    };
+    const res = await fetch(url, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'test_input_required_result_elicitation', arguments: {} },
+      }),
+    });
     const legacy = (await res.json()) as { result: { isError?: boolean; content: { text: string }[] } };
     expect(legacy.result.isError).toBe(true);
     expect(legacy.result.content[0]!.text).toMatch(/external MCP server "fixture"/);
@@ -126,38 +197,76 @@ describe('input_required results of a proxied MCP server (SEP-2322)', () => {
 });
 
 describe('cancelling a proxied call', () => {
-  it('cancels the external server\'s call when a 2025 client sends notifications/cancelled', async () => {
-    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' };
-    const post = (body: unknown, extra: Record<string, string> = {}) => fetch(url, { method: 'POST', headers: { ...headers, ...extra }, body: JSON.stringify(body) });
-    const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'cancel', version: '1' } } });
+  it("cancels the external server's call when a 2025 client sends notifications/cancelled", async () => {
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-11-25',
+    };
+    const post = (body: unknown, extra: Record<string, string> = {}) =>
+      fetch(url, { method: 'POST', headers: { ...headers, ...extra }, body: JSON.stringify(body) });
+    const init = await post({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'cancel', version: '1' } },
+    });
     const session = { 'mcp-session-id': init.headers.get('mcp-session-id')! };
     fixture.events.length = 0;
-    const call = post({ jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: { name: 'slow_cancellable', arguments: {} } }, session).then((r) => r.text());
+    const call = post(
+      { jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: { name: 'slow_cancellable', arguments: {} } },
+      session,
+    ).then((r) => r.text());
     const deadline = Date.now() + 5000;
     while (!fixture.events.includes('started') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect((await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow-1' } }, session)).status).toBe(202);
-    while (!fixture.events.includes('aborted') && Date.now() < deadline + 3000) await new Promise((r) => setTimeout(r, 20));
+    expect(
+      (await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow-1' } }, session))
+        .status,
+    ).toBe(202);
+    while (!fixture.events.includes('aborted') && Date.now() < deadline + 3000)
+      await new Promise((r) => setTimeout(r, 20));
     expect(fixture.events).toEqual(['started', 'aborted']);
     await call;
   }, 15_000);
 });
 
-describe.each(runs)('MCP conformance $specVersion (official suite, server scenarios)', ({ specVersion, cli, baseline }) => {
-  it('lists a reason for every expected failure', () => {
-    const entries = readFileSync(baseline, 'utf8').split('\n').filter((l) => /^\s+- /.test(l));
-    expect(entries.length).toBeGreaterThan(0);
-    for (const line of entries) expect(line).toMatch(/^\s+- [a-z0-9-]+ # \S.{10,}/);
-  });
+describe.each(runs)(
+  'MCP conformance $specVersion (official suite, server scenarios)',
+  ({ specVersion, cli, baseline }) => {
+    it('lists a reason for every expected failure', () => {
+      const entries = readFileSync(baseline, 'utf8')
+        .split('\n')
+        .filter((l) => /^\s+- /.test(l));
+      expect(entries.length).toBeGreaterThan(0);
+      for (const line of entries) expect(line).toMatch(/^\s+- [a-z0-9-]+ # \S.{10,}/);
+    });
 
-  it(`passes every scenario of ${specVersion} except the expected failures`, async () => {
-    const outDir = tempDir(`conformance-results-${specVersion}`);
-    const { code, output } = await run(cli, ['server', '--url', url, '--suite', 'all', '--spec-version', specVersion, '--expected-failures', baseline, '-o', outDir]);
-    const summary = output.slice(output.lastIndexOf('Expected failures') >= 0 ? output.lastIndexOf('Expected failures') - 200 : -3000);
-    if (code !== 0) {
-      // Which checks failed, for the report (the baseline check's verdict is the exit code).
-      throw new Error(`conformance exited with ${code}\n${summary}\n${JSON.stringify(failedChecks(outDir), null, 2)}`);
-    }
-    if (process.env.CONFORMANCE_VERBOSE) console.log(output);
-    expect(output).toMatch(/Baseline check passed/);
-  }, 100_000);
-});
+    it(`passes every scenario of ${specVersion} except the expected failures`, async () => {
+      const outDir = tempDir(`conformance-results-${specVersion}`);
+      const { code, output } = await run(cli, [
+        'server',
+        '--url',
+        url,
+        '--suite',
+        'all',
+        '--spec-version',
+        specVersion,
+        '--expected-failures',
+        baseline,
+        '-o',
+        outDir,
+      ]);
+      const summary = output.slice(
+        output.lastIndexOf('Expected failures') >= 0 ? output.lastIndexOf('Expected failures') - 200 : -3000,
+      );
+      if (code !== 0) {
+        // Which checks failed, for the report (the baseline check's verdict is the exit code).
+        throw new Error(
+          `conformance exited with ${code}\n${summary}\n${JSON.stringify(failedChecks(outDir), null, 2)}`,
+        );
+      }
+      if (process.env.CONFORMANCE_VERBOSE) console.log(output);
+      expect(output).toMatch(/Baseline check passed/);
+    }, 100_000);
+  },
+);

@@ -8,7 +8,15 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac, randomBytes } from 'node:crypto';
-import { createMcpHandler, INVALID_PARAMS, ProtocolError, Server, type CallToolResult, type ListToolsResult, type ServerContext } from '@modelcontextprotocol/server';
+import {
+  createMcpHandler,
+  INVALID_PARAMS,
+  ProtocolError,
+  Server,
+  type CallToolResult,
+  type ListToolsResult,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 
 // 1×1 PNG and a tiny WAV (RIFF header, no samples).
@@ -25,8 +33,16 @@ const tools = [
   { name: 'test_tool_with_logging', description: 'Sends three log messages while it runs', inputSchema: noArgs },
   { name: 'test_error_handling', description: 'Always fails', inputSchema: noArgs },
   { name: 'test_tool_with_progress', description: 'Reports progress 0, 50, 100 of 100', inputSchema: noArgs },
-  { name: 'test_sampling', description: 'Asks the client for an LLM completion', inputSchema: { type: 'object', properties: { prompt: { type: 'string' } }, required: ['prompt'] } },
-  { name: 'test_elicitation', description: 'Asks the user for input', inputSchema: { type: 'object', properties: { message: { type: 'string' } }, required: ['message'] } },
+  {
+    name: 'test_sampling',
+    description: 'Asks the client for an LLM completion',
+    inputSchema: { type: 'object', properties: { prompt: { type: 'string' } }, required: ['prompt'] },
+  },
+  {
+    name: 'test_elicitation',
+    description: 'Asks the user for input',
+    inputSchema: { type: 'object', properties: { message: { type: 'string' } }, required: ['message'] },
+  },
   { name: 'test_elicitation_sep1034_defaults', description: 'Elicitation with default values', inputSchema: noArgs },
   { name: 'test_elicitation_sep1330_enums', description: 'Elicitation with enum schemas', inputSchema: noArgs },
   // Not a suite tool: Toolplane's own check that a cancelled call cancels the external server's call.
@@ -38,7 +54,13 @@ const tools = [
     inputSchema: {
       $schema: 'https://json-schema.org/draft/2020-12/schema',
       type: 'object',
-      $defs: { address: { $anchor: 'addressDef', type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } } },
+      $defs: {
+        address: {
+          $anchor: 'addressDef',
+          type: 'object',
+          properties: { street: { type: 'string' }, city: { type: 'string' } },
+        },
+      },
       properties: {
         name: { type: 'string' },
         address: { $ref: '#/$defs/address' },
@@ -63,10 +85,22 @@ const tools = [
     'test_input_required_result_multi_round',
     'test_input_required_result_tampered_state',
     'test_input_required_result_capabilities',
-  ].map((name) => ({ name, description: 'Asks the client for input through an input_required result', inputSchema: noArgs })),
+  ].map((name) => ({
+    name,
+    description: 'Asks the client for input through an input_required result',
+    inputSchema: noArgs,
+  })),
   // 2026-07-28 (SEP-2575, server-stateless): diagnostic tools.
-  { name: 'test_missing_capability', description: 'Needs sampling (input_required): refused when the client did not declare it', inputSchema: noArgs },
-  { name: 'test_streaming_elicitation', description: 'Asks for input through an input_required result, never a server-to-client request', inputSchema: noArgs },
+  {
+    name: 'test_missing_capability',
+    description: 'Needs sampling (input_required): refused when the client did not declare it',
+    inputSchema: noArgs,
+  },
+  {
+    name: 'test_streaming_elicitation',
+    description: 'Asks for input through an input_required result, never a server-to-client request',
+    inputSchema: noArgs,
+  },
   { name: 'test_logging_tool', description: 'Sends three log messages while it runs', inputSchema: noArgs },
   // Adds `test_dynamic_tool` to this server's list, then changes its description: every call is a
   // change (the suite calls it three times within a few milliseconds, so a toggle could cancel out).
@@ -77,7 +111,11 @@ const tools = [
   {
     name: 'test_custom_header',
     description: 'Echoes its region argument, which clients mirror into the Mcp-Param-Region header',
-    inputSchema: { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' } }, required: ['region'] },
+    inputSchema: {
+      type: 'object',
+      properties: { region: { type: 'string', 'x-mcp-header': 'Region' } },
+      required: ['region'],
+    },
   },
 ];
 
@@ -92,20 +130,40 @@ function verifyState(state: unknown): string | undefined {
   const payload = Buffer.from(encoded, 'base64url').toString();
   return mac(payload) === tag ? payload : undefined;
 }
-const askName = (message: string, property = 'name') => ({ method: 'elicitation/create', params: { message, requestedSchema: { type: 'object', properties: { [property]: { type: 'string' } }, required: [property] } } });
-const askLlm = (text: string, maxTokens: number) => ({ method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text } }], maxTokens } });
+const askName = (message: string, property = 'name') => ({
+  method: 'elicitation/create',
+  params: {
+    message,
+    requestedSchema: { type: 'object', properties: { [property]: { type: 'string' } }, required: [property] },
+  },
+});
+const askLlm = (text: string, maxTokens: number) => ({
+  method: 'sampling/createMessage',
+  params: { messages: [{ role: 'user', content: { type: 'text', text } }], maxTokens },
+});
 const askRoots = { method: 'roots/list', params: {} };
-const inputRequired = (inputRequests: Record<string, unknown>, requestState?: string) => ({ resultType: 'input_required', inputRequests, ...(requestState ? { requestState } : {}) }) as unknown as CallToolResult;
+const inputRequired = (inputRequests: Record<string, unknown>, requestState?: string) =>
+  ({
+    resultType: 'input_required',
+    inputRequests,
+    ...(requestState ? { requestState } : {}),
+  }) as unknown as CallToolResult;
 const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const badState = () => new ProtocolError(INVALID_PARAMS, 'requestState failed its integrity check');
 
 /** The SEP-2322 tools: round 1 asks, a retry with the answers (and the echoed state) completes. */
-function multiRound(name: string, responses: unknown, state: unknown, capabilities: Record<string, unknown> | undefined): CallToolResult {
+function multiRound(
+  name: string,
+  responses: unknown,
+  state: unknown,
+  capabilities: Record<string, unknown> | undefined,
+): CallToolResult {
   const r = isObject(responses) ? responses : {};
   switch (name) {
     case 'test_input_required_result_elicitation': {
       const answer = r.user_name;
-      if (!isObject(answer) || typeof answer.action !== 'string') return inputRequired({ user_name: askName('What is your name?') });
+      if (!isObject(answer) || typeof answer.action !== 'string')
+        return inputRequired({ user_name: askName('What is your name?') });
       return text(`Hello, ${String(answer.content?.name ?? 'stranger')}!`);
     }
     case 'test_input_required_result_sampling': {
@@ -119,21 +177,41 @@ function multiRound(name: string, responses: unknown, state: unknown, capabiliti
       return text(`Roots: ${answer.roots.map((root: { uri?: unknown }) => String(root.uri)).join(', ')}`);
     }
     case 'test_input_required_result_request_state': {
-      const ask = () => inputRequired({ confirm: { method: 'elicitation/create', params: { message: 'Please confirm', requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } } } }, signState('confirm'));
+      const ask = () =>
+        inputRequired(
+          {
+            confirm: {
+              method: 'elicitation/create',
+              params: {
+                message: 'Please confirm',
+                requestedSchema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] },
+              },
+            },
+          },
+          signState('confirm'),
+        );
       if (!isObject(r.confirm)) return ask();
       if (verifyState(state) !== 'confirm') throw badState();
       return text('Confirmed: state-ok');
     }
     case 'test_input_required_result_multiple_inputs': {
       if (!isObject(r.user_name) || !isObject(r.greeting) || !isObject(r.client_roots)) {
-        return inputRequired({ user_name: askName('What is your name?'), greeting: askLlm('Generate a greeting', 50), client_roots: askRoots }, signState('multiple'));
+        return inputRequired(
+          {
+            user_name: askName('What is your name?'),
+            greeting: askLlm('Generate a greeting', 50),
+            client_roots: askRoots,
+          },
+          signState('multiple'),
+        );
       }
       if (verifyState(state) !== 'multiple') throw badState();
       return text(`Hello, ${String(r.user_name.content?.name ?? 'stranger')}: all three inputs received`);
     }
     case 'test_input_required_result_multi_round': {
       const round = verifyState(state);
-      if (round === 'round-1' && isObject(r.step1)) return inputRequired({ step2: askName('Step 2: What is your favorite color?', 'color') }, signState('round-2'));
+      if (round === 'round-1' && isObject(r.step1))
+        return inputRequired({ step2: askName('Step 2: What is your favorite color?', 'color') }, signState('round-2'));
       if (round === 'round-2' && isObject(r.step2)) return text(`Done: ${String(r.step2.content?.color ?? '?')}`);
       if (state !== undefined && round === undefined) throw badState();
       return inputRequired({ step1: askName('Step 1: What is your name?') }, signState('round-1'));
@@ -144,7 +222,9 @@ function multiRound(name: string, responses: unknown, state: unknown, capabiliti
       return text('State verified');
     }
     case 'test_missing_capability':
-      return Object.keys(r).length > 0 ? text('Sampled') : inputRequired({ capital_question: askLlm('What is the capital of France?', 100) });
+      return Object.keys(r).length > 0
+        ? text('Sampled')
+        : inputRequired({ capital_question: askLlm('What is the capital of France?', 100) });
     case 'test_streaming_elicitation':
       return Object.keys(r).length > 0 ? text('Elicited') : inputRequired({ user_name: askName('What is your name?') });
     case 'test_input_required_result_capabilities': {
@@ -153,7 +233,9 @@ function multiRound(name: string, responses: unknown, state: unknown, capabiliti
       if (capabilities?.elicitation) asks.user_name = askName('What is your name?');
       if (capabilities?.sampling) asks.capital_question = askLlm('What is the capital of France?', 100);
       if (capabilities?.roots) asks.client_roots = askRoots;
-      return Object.keys(asks).length > 0 ? inputRequired(asks) : text('The client declared no capability to ask input with');
+      return Object.keys(asks).length > 0
+        ? inputRequired(asks)
+        : text('The client declared no capability to ask input with');
     }
     default:
       return { isError: true, content: [{ type: 'text', text: `Unknown tool: ${name}` }] };
@@ -163,7 +245,12 @@ function multiRound(name: string, responses: unknown, state: unknown, capabiliti
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (t: string): CallToolResult => ({ content: [{ type: 'text', text: t }] });
 
-async function call(name: string, args: Record<string, unknown>, ctx: ServerContext, events: string[]): Promise<CallToolResult> {
+async function call(
+  name: string,
+  args: Record<string, unknown>,
+  ctx: ServerContext,
+  events: string[],
+): Promise<CallToolResult> {
   switch (name) {
     case 'slow_cancellable': {
       events.push('started');
@@ -182,13 +269,31 @@ async function call(name: string, args: Record<string, unknown>, ctx: ServerCont
     case 'test_audio_content':
       return { content: [{ type: 'audio', data: wav, mimeType: 'audio/wav' }] };
     case 'test_embedded_resource':
-      return { content: [{ type: 'resource', resource: { uri: 'test://embedded-resource', mimeType: 'text/plain', text: 'This is an embedded resource content.' } }] };
+      return {
+        content: [
+          {
+            type: 'resource',
+            resource: {
+              uri: 'test://embedded-resource',
+              mimeType: 'text/plain',
+              text: 'This is an embedded resource content.',
+            },
+          },
+        ],
+      };
     case 'test_multiple_content_types':
       return {
         content: [
           { type: 'text', text: 'Multiple content types test:' },
           { type: 'image', data: png, mimeType: 'image/png' },
-          { type: 'resource', resource: { uri: 'test://mixed-content-resource', mimeType: 'application/json', text: '{"test":"data","value":123}' } },
+          {
+            type: 'resource',
+            resource: {
+              uri: 'test://mixed-content-resource',
+              mimeType: 'application/json',
+              text: '{"test":"data","value":123}',
+            },
+          },
         ],
       };
     case 'test_tool_with_logging':
@@ -200,17 +305,27 @@ async function call(name: string, args: Record<string, unknown>, ctx: ServerCont
       await ctx.mcpReq.log('info', 'Tool execution completed', 'fixture');
       return text('Tool with logging executed successfully');
     case 'test_error_handling':
-      return { isError: true, content: [{ type: 'text', text: 'This tool intentionally returns an error for testing' }] };
+      return {
+        isError: true,
+        content: [{ type: 'text', text: 'This tool intentionally returns an error for testing' }],
+      };
     case 'test_tool_with_progress': {
       const progressToken = ctx.mcpReq._meta?.progressToken;
       for (const progress of [0, 50, 100]) {
-        if (progressToken !== undefined) await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, progress, total: 100 } });
+        if (progressToken !== undefined)
+          await ctx.mcpReq.notify({
+            method: 'notifications/progress',
+            params: { progressToken, progress, total: 100 },
+          });
         if (progress < 100) await sleep(50);
       }
       return text('Tool with progress executed successfully');
     }
     case 'test_sampling': {
-      const r = await ctx.mcpReq.requestSampling({ messages: [{ role: 'user', content: { type: 'text', text: String(args.prompt) } }], maxTokens: 100 });
+      const r = await ctx.mcpReq.requestSampling({
+        messages: [{ role: 'user', content: { type: 'text', text: String(args.prompt) } }],
+        maxTokens: 100,
+      });
       return text(`LLM response: ${JSON.stringify(r.content)}`);
     }
     case 'test_elicitation':
@@ -218,7 +333,14 @@ async function call(name: string, args: Record<string, unknown>, ctx: ServerCont
     case 'test_elicitation_sep1330_enums': {
       const r = await ctx.mcpReq.elicitInput({
         message: String(args.message ?? 'Please provide your information'),
-        requestedSchema: { type: 'object', properties: { username: { type: 'string', description: "User's response" }, email: { type: 'string', description: "User's email address" } }, required: ['username', 'email'] },
+        requestedSchema: {
+          type: 'object',
+          properties: {
+            username: { type: 'string', description: "User's response" },
+            email: { type: 'string', description: "User's email address" },
+          },
+          required: ['username', 'email'],
+        },
       });
       return text(`User response: ${JSON.stringify(r)}`);
     }
@@ -241,15 +363,31 @@ export interface ConformanceFixture {
 export async function startConformanceFixture(): Promise<ConformanceFixture> {
   const events: string[] = [];
   let changes = 0;
-  const dynamicTool = () => ({ name: 'test_dynamic_tool', description: `Added by test_trigger_tool_change, changed ${changes} time(s)`, inputSchema: noArgs });
+  const dynamicTool = () => ({
+    name: 'test_dynamic_tool',
+    description: `Added by test_trigger_tool_change, changed ${changes} time(s)`,
+    inputSchema: noArgs,
+  });
   const handler = toNodeHandler(
     createMcpHandler(() => {
-      const s = new Server({ name: 'conformance-fixture', version: '1.0.0' }, { capabilities: { tools: {}, logging: {} } });
-      s.setRequestHandler('tools/list', () => ({ tools: changes > 0 ? [...tools, dynamicTool()] : tools }) as unknown as ListToolsResult);
+      const s = new Server(
+        { name: 'conformance-fixture', version: '1.0.0' },
+        { capabilities: { tools: {}, logging: {} } },
+      );
+      s.setRequestHandler(
+        'tools/list',
+        () => ({ tools: changes > 0 ? [...tools, dynamicTool()] : tools }) as unknown as ListToolsResult,
+      );
       s.setRequestHandler('tools/call', (req, ctx) => {
-        if (req.params.name.startsWith('test_input_required_result_') || req.params.name === 'test_missing_capability' || req.params.name === 'test_streaming_elicitation') {
+        if (
+          req.params.name.startsWith('test_input_required_result_') ||
+          req.params.name === 'test_missing_capability' ||
+          req.params.name === 'test_streaming_elicitation'
+        ) {
           // The SDK lifts the retry fields out of the params into the context.
-          const capabilities = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/clientCapabilities'] as Record<string, unknown> | undefined;
+          const capabilities = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[
+            'io.modelcontextprotocol/clientCapabilities'
+          ] as Record<string, unknown> | undefined;
           return multiRound(req.params.name, ctx.mcpReq.inputResponses, ctx.mcpReq.requestState(), capabilities);
         }
         if (req.params.name === 'test_trigger_tool_change') {

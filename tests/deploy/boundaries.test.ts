@@ -15,17 +15,22 @@ afterAll(() => {
 
 type Files = Record<string, string>;
 
-const manifest = (name: string, deps: string[] = []) => JSON.stringify({ name, dependencies: Object.fromEntries(deps.map((d) => [d, 'workspace:*'])) });
+const manifest = (name: string, deps: string[] = []) =>
+  JSON.stringify({ name, dependencies: Object.fromEntries(deps.map((d) => [d, 'workspace:*'])) });
 
 /** A workspace that respects every rule: the secrets package, a worker reading, a control plane writing, an edge. */
 const valid: Files = {
   'packages/secrets/package.json': manifest('@toolplane/secrets'),
-  'packages/secrets/src/index.ts': 'export class LocalSealedSecretsReader {}\nexport class LocalSealedSecretsWriter {}\nexport interface SecretsReader {}\n',
+  'packages/secrets/src/index.ts':
+    'export class LocalSealedSecretsReader {}\nexport class LocalSealedSecretsWriter {}\nexport interface SecretsReader {}\n',
   'services/worker/package.json': manifest('@toolplane/worker', ['@toolplane/secrets']),
-  'services/worker/src/app.ts': "import { LocalSealedSecretsReader } from '@toolplane/secrets';\nexport const r = LocalSealedSecretsReader;\n",
+  'services/worker/src/app.ts':
+    "import { LocalSealedSecretsReader } from '@toolplane/secrets';\nexport const r = LocalSealedSecretsReader;\n",
   'services/control-plane/package.json': manifest('@toolplane/control-plane', ['@toolplane/secrets']),
-  'services/control-plane/src/app.ts': "import { LocalSealedSecretsWriter } from '@toolplane/secrets';\nexport const w = LocalSealedSecretsWriter;\n",
-  'services/control-plane/src/secrets.test.ts': "import { LocalSealedSecretsReader } from '@toolplane/secrets';\nexport const proof = LocalSealedSecretsReader;\n",
+  'services/control-plane/src/app.ts':
+    "import { LocalSealedSecretsWriter } from '@toolplane/secrets';\nexport const w = LocalSealedSecretsWriter;\n",
+  'services/control-plane/src/secrets.test.ts':
+    "import { LocalSealedSecretsReader } from '@toolplane/secrets';\nexport const proof = LocalSealedSecretsReader;\n",
   'services/edge/package.json': manifest('@toolplane/edge'),
   'services/edge/src/app.ts': 'export const edge = 1;\n',
 };
@@ -41,7 +46,10 @@ function check(files: Files): { code: number; output: string } {
     writeFileSync(join(root, path), text);
   }
   try {
-    const output = execFileSync(process.execPath, ['--no-warnings', join(root, 'scripts/check-boundaries.ts')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = execFileSync(process.execPath, ['--no-warnings', join(root, 'scripts/check-boundaries.ts')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     return { code: 0, output };
   } catch (err) {
     const e = err as { status: number; stdout: string; stderr: string };
@@ -55,16 +63,23 @@ describe('scripts/check-boundaries.ts (run by the test command)', () => {
   });
 
   it('fails when the control plane names a secrets reader', () => {
-    const r = check({ ...valid, 'services/control-plane/src/peek.ts': "import { LocalSealedSecretsReader } from '@toolplane/secrets';\nexport const peek = LocalSealedSecretsReader;\n" });
+    const r = check({
+      ...valid,
+      'services/control-plane/src/peek.ts':
+        "import { LocalSealedSecretsReader } from '@toolplane/secrets';\nexport const peek = LocalSealedSecretsReader;\n",
+    });
     expect(r.code).toBe(1);
-    expect(r.output).toContain('services/control-plane/src/peek.ts names a secrets reader: only the worker may read secrets');
+    expect(r.output).toContain(
+      'services/control-plane/src/peek.ts names a secrets reader: only the worker may read secrets',
+    );
   });
 
   it('fails when a package other than @toolplane/secrets names the reader interface', () => {
     const r = check({
       ...valid,
       'packages/queue/package.json': manifest('@toolplane/queue', ['@toolplane/secrets']),
-      'packages/queue/src/index.ts': "import type { SecretsReader } from '@toolplane/secrets';\nexport type R = SecretsReader;\n",
+      'packages/queue/src/index.ts':
+        "import type { SecretsReader } from '@toolplane/secrets';\nexport type R = SecretsReader;\n",
     });
     expect(r.code).toBe(1);
     expect(r.output).toContain('packages/queue/src/index.ts names a secrets reader');
@@ -75,7 +90,8 @@ describe('scripts/check-boundaries.ts (run by the test command)', () => {
       ...valid,
       'services/edge/package.json': manifest('@toolplane/edge', ['@toolplane/secrets']),
       // Even the write side: the edge never touches secrets.
-      'services/edge/src/app.ts': "import { LocalSealedSecretsWriter } from '@toolplane/secrets';\nexport const edge = LocalSealedSecretsWriter;\n",
+      'services/edge/src/app.ts':
+        "import { LocalSealedSecretsWriter } from '@toolplane/secrets';\nexport const edge = LocalSealedSecretsWriter;\n",
     });
     expect(r.code).toBe(1);
     expect(r.output).toContain('services/edge/package.json depends on @toolplane/secrets');
@@ -83,7 +99,11 @@ describe('scripts/check-boundaries.ts (run by the test command)', () => {
   });
 
   it('fails on a bare side-effect import of the secrets package in the edge (no binding, still loaded)', () => {
-    const r = check({ ...valid, 'services/edge/src/app.ts': "import '@toolplane/secrets';\nimport'@toolplane/secrets/local';\nexport const edge = 1;\n" });
+    const r = check({
+      ...valid,
+      'services/edge/src/app.ts':
+        "import '@toolplane/secrets';\nimport'@toolplane/secrets/local';\nexport const edge = 1;\n",
+    });
     expect(r.code).toBe(1);
     expect(r.output).toContain('services/edge/src/app.ts imports @toolplane/secrets:');
     expect(r.output).toContain('services/edge/src/app.ts imports @toolplane/secrets/local:');

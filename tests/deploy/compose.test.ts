@@ -19,24 +19,45 @@ interface ComposeService {
   depends_on?: Record<string, { condition: string }> | string[];
 }
 
-const compose = parseYaml(readRepoFile('infra/docker-compose.yml')) as { services: Record<string, ComposeService>; volumes: Record<string, unknown> };
+const compose = parseYaml(readRepoFile('infra/docker-compose.yml')) as {
+  services: Record<string, ComposeService>;
+  volumes: Record<string, unknown>;
+};
 const services = compose.services;
 
 /** `${VAR:-default}` as docker compose expands it with VAR unset. */
-const interpolate = (v: string) => v.replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _name: string, def: string | undefined) => def ?? '');
-const env = (name: string) => Object.fromEntries(Object.entries(services[name]?.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]));
+const interpolate = (v: string) =>
+  v.replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, _name: string, def: string | undefined) => def ?? '');
+const env = (name: string) =>
+  Object.fromEntries(Object.entries(services[name]?.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]));
 
 const schemas = {
   edge: { names: Object.keys(EdgeEnv.shape), parse: (e: Record<string, string>) => EdgeEnvChecked.safeParse(e) },
   worker: { names: Object.keys(WorkerEnv.shape), parse: (e: Record<string, string>) => WorkerEnv.safeParse(e) },
-  'control-plane': { names: Object.keys(ControlPlaneEnv.shape), parse: (e: Record<string, string>) => ControlPlaneEnv.safeParse(e) },
-  migrate: { names: ['DATABASE_URL'], parse: (e: Record<string, string>) => ControlPlaneEnv.pick({ DATABASE_URL: true }).strict().safeParse(e) },
+  'control-plane': {
+    names: Object.keys(ControlPlaneEnv.shape),
+    parse: (e: Record<string, string>) => ControlPlaneEnv.safeParse(e),
+  },
+  migrate: {
+    names: ['DATABASE_URL'],
+    parse: (e: Record<string, string>) => ControlPlaneEnv.pick({ DATABASE_URL: true }).strict().safeParse(e),
+  },
 };
 const toolplane = Object.keys(schemas) as (keyof typeof schemas)[];
 
 describe('infra/docker-compose.yml', () => {
   it('runs the three services, the migration, Redis, PostgreSQL, an OpenTelemetry Collector and Jaeger', () => {
-    expect(Object.keys(services).sort()).toEqual(['control-plane', 'edge', 'init-volumes', 'jaeger', 'migrate', 'otel-collector', 'postgres', 'redis', 'worker']);
+    expect(Object.keys(services).sort()).toEqual([
+      'control-plane',
+      'edge',
+      'init-volumes',
+      'jaeger',
+      'migrate',
+      'otel-collector',
+      'postgres',
+      'redis',
+      'worker',
+    ]);
   });
 
   it('builds each service image from the repository Dockerfile with its SERVICE', () => {
@@ -46,7 +67,12 @@ describe('infra/docker-compose.yml', () => {
       expect(svc.build).toEqual({ context: '..', dockerfile: 'Dockerfile', args: { SERVICE: built } });
       expect(svc.image).toBe(`toolplane/${built}:0.1.0-dev`);
     }
-    expect(services.migrate!.command).toEqual(['node', '--conditions=@toolplane/source', 'src/db/migrate-cli.ts', 'deploy']);
+    expect(services.migrate!.command).toEqual([
+      'node',
+      '--conditions=@toolplane/source',
+      'src/db/migrate-cli.ts',
+      'deploy',
+    ]);
   });
 
   it('runs the services as a non-root user on a read-only filesystem without capabilities', () => {
@@ -62,9 +88,11 @@ describe('infra/docker-compose.yml', () => {
     const problems: string[] = [];
     for (const name of toolplane) {
       const e = env(name);
-      for (const k of Object.keys(e)) if (!schemas[name].names.includes(k)) problems.push(`${name}: ${k} is not in its env schema`);
+      for (const k of Object.keys(e))
+        if (!schemas[name].names.includes(k)) problems.push(`${name}: ${k} is not in its env schema`);
       const parsed = schemas[name].parse(e);
-      if (!parsed.success) problems.push(`${name}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      if (!parsed.success)
+        problems.push(`${name}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
     expect(problems).toEqual([]);
     // One Redis and one prefix for all; traces to the collector service.
@@ -73,11 +101,17 @@ describe('infra/docker-compose.yml', () => {
     expect(shared('REDIS_PREFIX').size).toBe(1);
     expect([...shared('OTEL_EXPORTER_OTLP_ENDPOINT')]).toEqual(['http://otel-collector:4318']);
     expect(env('migrate').DATABASE_URL).toBe(env('control-plane').DATABASE_URL);
-    expect(env('control-plane').DATABASE_URL).toContain(`${services.postgres!.environment!.POSTGRES_PASSWORD}@postgres:5432/${services.postgres!.environment!.POSTGRES_DB}`);
+    expect(env('control-plane').DATABASE_URL).toContain(
+      `${services.postgres!.environment!.POSTGRES_PASSWORD}@postgres:5432/${services.postgres!.environment!.POSTGRES_DB}`,
+    );
   });
 
   it('gives the sealing private key to the worker only, the public key to the control plane only', () => {
-    const mounting = (volume: string) => Object.entries(services).filter(([, s]) => (s.volumes ?? []).some((v) => v.split(':')[0] === volume)).map(([n]) => n).sort();
+    const mounting = (volume: string) =>
+      Object.entries(services)
+        .filter(([, s]) => (s.volumes ?? []).some((v) => v.split(':')[0] === volume))
+        .map(([n]) => n)
+        .sort();
     expect(mounting('sealing-private-key')).toEqual(['init-volumes', 'worker']);
     expect(mounting('sealing-public-key')).toEqual(['control-plane', 'init-volumes']);
     expect(mounting('sealed-secrets')).toEqual(['control-plane', 'init-volumes', 'worker']);
@@ -92,7 +126,8 @@ describe('infra/docker-compose.yml', () => {
     }
     const dev = workloads(renderKustomization(overlays.dev));
     const devImage = (name: string) => dev.find((w) => w.name === name)!.pod.containers[0].image as string;
-    for (const name of ['redis', 'postgres', 'otel-collector', 'jaeger']) expect([name, services[name]!.image]).toEqual([name, devImage(name)]);
+    for (const name of ['redis', 'postgres', 'otel-collector', 'jaeger'])
+      expect([name, services[name]!.image]).toEqual([name, devImage(name)]);
   });
 });
 
@@ -115,6 +150,7 @@ describe('OpenTelemetry Collector configuration', () => {
     const exporter = config.exporters[traces.exporters[0]!]!;
     expect(traces.exporters[0]).toMatch(/^otlp(\/|$)/);
     expect(exporter.endpoint).toBe('jaeger:4317');
-    for (const p of Object.values(config.service.pipelines)) for (const e of p.exporters) expect(Object.keys(config.exporters)).toContain(e);
+    for (const p of Object.values(config.service.pipelines))
+      for (const e of p.exporters) expect(Object.keys(config.exporters)).toContain(e);
   });
 });

@@ -19,7 +19,11 @@ describe('the configuration reference', () => {
 
   it('documents every variable of every service, with a description', async () => {
     const vars = await collectEnvVars();
-    for (const [service, schema] of [['edge', EdgeEnv], ['worker', WorkerEnv], ['control-plane', ControlPlaneEnv]] as const) {
+    for (const [service, schema] of [
+      ['edge', EdgeEnv],
+      ['worker', WorkerEnv],
+      ['control-plane', ControlPlaneEnv],
+    ] as const) {
       expect(vars.filter((v) => v.service === service).map((v) => v.name)).toEqual(Object.keys(schema.shape));
     }
     expect(vars.filter((v) => v.description === '').map((v) => `${v.service}: ${v.name}`)).toEqual([]);
@@ -37,6 +41,13 @@ describe('the configuration reference', () => {
     expect(get('worker', 'SECRETS_BACKEND')).toMatchObject({ type: '`local`, `aws`', default: 'local' });
     expect(get('control-plane', 'MIGRATE_ON_START')).toMatchObject({ type: '`true`, `false`', default: 'true' });
     expect(get('worker', 'WORKER_CONCURRENCY').type).toBe('integer 1–1000');
-    expect(typeOf({ anyOf: [{ type: 'string', const: '' }, { type: 'string', format: 'uri' }] })).toBe('empty or URL');
+    expect(
+      typeOf({
+        anyOf: [
+          { type: 'string', const: '' },
+          { type: 'string', format: 'uri' },
+        ],
+      }),
+    ).toBe('empty or URL');
   });
 });

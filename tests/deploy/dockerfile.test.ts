@@ -58,7 +58,11 @@ function stages(instructions: Instruction[]): { globalArgs: Map<string, string>;
   return { globalArgs, stages: result };
 }
 
-const substitute = (s: string, vars: Map<string, string>) => s.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, a: string | undefined, b: string | undefined) => vars.get((a ?? b)!) ?? `\${${a ?? b}}`);
+const substitute = (s: string, vars: Map<string, string>) =>
+  s.replace(
+    /\$\{(\w+)\}|\$(\w+)/g,
+    (_, a: string | undefined, b: string | undefined) => vars.get((a ?? b)!) ?? `\${${a ?? b}}`,
+  );
 
 const dockerfile = parseDockerfile(readRepoFile('Dockerfile'));
 const { globalArgs, stages: allStages } = stages(dockerfile);
@@ -90,11 +94,16 @@ describe('Dockerfile', () => {
     expect(arg?.args).toBe(`PNPM_VERSION=${pkg.toolchain.pnpm}`);
     const prod = allStages.find((s) => s.name === 'prod')!;
     const install = prod.instructions.find((i) => i.op === 'RUN' && i.args.includes('pnpm install'))!;
-    for (const flag of ['--offline', '--frozen-lockfile', '--prod', '--filter "@toolplane/${SERVICE}..."']) expect(install.args).toContain(flag);
+    for (const flag of ['--offline', '--frozen-lockfile', '--prod', '--filter "@toolplane/${SERVICE}..."'])
+      expect(install.args).toContain(flag);
     // `pnpm deploy` would copy workspace packages into node_modules, where Node does not strip types.
     expect(dockerfile.some((i) => i.op === 'RUN' && /pnpm\s+(\S+\s+)*deploy\b/.test(i.args))).toBe(false);
     // The Prisma client is generated in its own stage and copied into the control plane's tree.
-    expect(allStages.find((s) => s.name === 'prisma')!.instructions.some((i) => i.op === 'RUN' && i.args.includes('run generate'))).toBe(true);
+    expect(
+      allStages
+        .find((s) => s.name === 'prisma')!
+        .instructions.some((i) => i.op === 'RUN' && i.args.includes('run generate')),
+    ).toBe(true);
     expect(prod.instructions.some((i) => i.op === 'COPY' && i.args.startsWith('--from=prisma'))).toBe(true);
   });
 
@@ -108,7 +117,9 @@ describe('Dockerfile', () => {
     // USER is the last instruction that could change what runs as whom.
     expect(final.instructions.slice(final.instructions.indexOf(users[0]!) + 1).map((i) => i.op)).toEqual(['CMD']);
     for (const i of final.instructions.filter((x) => x.op === 'RUN')) {
-      expect(i.args).not.toMatch(/\b(apt-get|apt|apk)\s+(install|add)\b|\b(npm|pnpm|yarn)\s+(install|add|ci)\b|\bcorepack\b(?!\s)/);
+      expect(i.args).not.toMatch(
+        /\b(apt-get|apt|apk)\s+(install|add)\b|\b(npm|pnpm|yarn)\s+(install|add|ci)\b|\bcorepack\b(?!\s)/,
+      );
     }
     // The package managers of the base image are removed; nothing from the build context is copied.
     expect(final.instructions.find((i) => i.op === 'RUN')?.args).toMatch(/rm -rf \/usr\/local\/lib\/node_modules/);
@@ -118,13 +129,17 @@ describe('Dockerfile', () => {
   it('starts each service from its TypeScript sources exactly as the tests do', () => {
     const cmd = final.instructions.find((i) => i.op === 'CMD')!;
     expect(JSON.parse(cmd.args)).toEqual(['node', '--conditions=@toolplane/source', 'src/main.ts']);
-    expect(final.instructions.find((i) => i.op === 'WORKDIR' && i.args.includes('SERVICE'))?.args).toBe('/app/services/${SERVICE}');
+    expect(final.instructions.find((i) => i.op === 'WORKDIR' && i.args.includes('SERVICE'))?.args).toBe(
+      '/app/services/${SERVICE}',
+    );
     const stack = readRepoFile('packages/cli/src/stack.ts');
     expect(stack).toContain("'--conditions=@toolplane/source'");
     for (const svc of services) expect(existsSync(join(repoRoot, 'services', svc, 'src/main.ts'))).toBe(true);
     expect(existsSync(join(repoRoot, 'services/control-plane/src/db/migrate-cli.ts'))).toBe(true);
     // The build refuses an unknown SERVICE.
-    const check = allStages.find((s) => s.name === 'prod')!.instructions.find((i) => i.op === 'RUN' && i.args.startsWith('case'))!;
+    const check = allStages
+      .find((s) => s.name === 'prod')!
+      .instructions.find((i) => i.op === 'RUN' && i.args.startsWith('case'))!;
     expect(check.args).toContain(services.join('|'));
   });
 });
@@ -142,7 +157,12 @@ function excluded(patterns: string[], path: string): boolean {
     const re = new RegExp(
       `^${pattern
         .split('**')
-        .map((chunk) => chunk.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]'))
+        .map((chunk) =>
+          chunk
+            .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+            .replace(/\*/g, '[^/]*')
+            .replace(/\?/g, '[^/]'),
+        )
         .join('.*')}$`,
     );
     if (prefixes.some((p) => re.test(p))) result = !negate;

@@ -4,7 +4,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { allowed, byKind, overlays, renderKustomization, repoRoot, workloads, type Connection, type Endpoint, type K8sObject, type Labels } from './lib.ts';
+import {
+  allowed,
+  byKind,
+  overlays,
+  renderKustomization,
+  repoRoot,
+  workloads,
+  type Connection,
+  type Endpoint,
+  type K8sObject,
+  type Labels,
+} from './lib.ts';
 
 const rendered: Record<'dev' | 'prod', K8sObject[]> = {
   dev: renderKustomization(overlays.dev),
@@ -28,18 +39,45 @@ interface PolicyDocument {
 
 /** Every Secrets Manager action (Service Authorization Reference) and the KMS ones Secrets Manager uses. */
 const secretsManagerActions = [
-  'BatchGetSecretValue', 'CancelRotateSecret', 'CreateSecret', 'DeleteResourcePolicy', 'DeleteSecret', 'DescribeSecret',
-  'GetRandomPassword', 'GetResourcePolicy', 'GetSecretValue', 'ListSecretVersionIds', 'ListSecrets', 'PutResourcePolicy',
-  'PutSecretValue', 'RemoveRegionsFromReplication', 'ReplicateSecretToRegions', 'RestoreSecret', 'RotateSecret',
-  'StopReplicationToReplica', 'TagResource', 'UntagResource', 'UpdateSecret', 'UpdateSecretVersionStage', 'ValidateResourcePolicy',
+  'BatchGetSecretValue',
+  'CancelRotateSecret',
+  'CreateSecret',
+  'DeleteResourcePolicy',
+  'DeleteSecret',
+  'DescribeSecret',
+  'GetRandomPassword',
+  'GetResourcePolicy',
+  'GetSecretValue',
+  'ListSecretVersionIds',
+  'ListSecrets',
+  'PutResourcePolicy',
+  'PutSecretValue',
+  'RemoveRegionsFromReplication',
+  'ReplicateSecretToRegions',
+  'RestoreSecret',
+  'RotateSecret',
+  'StopReplicationToReplica',
+  'TagResource',
+  'UntagResource',
+  'UpdateSecret',
+  'UpdateSecretVersionStage',
+  'ValidateResourcePolicy',
 ].map((a) => `secretsmanager:${a}`);
-const kmsActions = ['Decrypt', 'Encrypt', 'GenerateDataKey', 'ReEncryptFrom', 'ReEncryptTo', 'CreateGrant'].map((a) => `kms:${a}`);
+const kmsActions = ['Decrypt', 'Encrypt', 'GenerateDataKey', 'ReEncryptFrom', 'ReEncryptTo', 'CreateGrant'].map(
+  (a) => `kms:${a}`,
+);
 const readActions = ['secretsmanager:GetSecretValue', 'secretsmanager:BatchGetSecretValue'];
 
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 function actionMatches(pattern: string, action: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
   return re.test(action);
 }
 
@@ -50,7 +88,13 @@ function statementCovers(s: Statement, action: string): boolean {
 
 /** Actions a policy allows (and does not explicitly deny), among `universe`. */
 function effectiveActions(policy: PolicyDocument, universe: string[]): string[] {
-  return universe.filter((a) => policy.Statement.some((s) => s.Effect === 'Allow' && statementCovers(s, a)) && !policy.Statement.some((s) => s.Effect === 'Deny' && statementCovers(s, a))).sort();
+  return universe
+    .filter(
+      (a) =>
+        policy.Statement.some((s) => s.Effect === 'Allow' && statementCovers(s, a)) &&
+        !policy.Statement.some((s) => s.Effect === 'Deny' && statementCovers(s, a)),
+    )
+    .sort();
 }
 
 const iamDir = join(repoRoot, 'k8s/overlays/prod/iam');
@@ -80,7 +124,13 @@ describe('cloud identities (prod overlay, IRSA)', () => {
 
   it('lets only the worker’s ServiceAccount read secret values', () => {
     const readers = roles(objects)
-      .filter((r) => r.role && effectiveActions(readJson(`${r.role}.policy.json`), [...secretsManagerActions, ...kmsActions]).some((a) => readActions.includes(a)))
+      .filter(
+        (r) =>
+          r.role &&
+          effectiveActions(readJson(`${r.role}.policy.json`), [...secretsManagerActions, ...kmsActions]).some((a) =>
+            readActions.includes(a),
+          ),
+      )
       .map((r) => r.sa);
     expect(readers).toEqual(['worker']);
   });
@@ -97,7 +147,9 @@ describe('cloud identities (prod overlay, IRSA)', () => {
     ]);
     // KMS only through Secrets Manager; the control plane can never decrypt.
     for (const role of ['toolplane-worker', 'toolplane-control-plane']) {
-      for (const s of readJson(`${role}.policy.json`).Statement.filter((x) => x.Effect === 'Allow' && list(x.Action).some((a) => a.startsWith('kms:')))) {
+      for (const s of readJson(`${role}.policy.json`).Statement.filter(
+        (x) => x.Effect === 'Allow' && list(x.Action).some((a) => a.startsWith('kms:')),
+      )) {
         expect(s.Condition?.StringEquals?.['kms:ViaService']).toMatch(/^secretsmanager\.[a-z0-9-]+\.amazonaws\.com$/);
       }
     }
@@ -115,7 +167,11 @@ describe('cloud identities (prod overlay, IRSA)', () => {
       const aud = Object.entries(conditions).find(([k]) => k.endsWith(':aud'))?.[1];
       expect(sub).toBe(`system:serviceaccount:toolplane:${sa}`);
       expect(aud).toBe('sts.amazonaws.com');
-      expect(workloads(objects).filter((w) => w.pod.serviceAccountName === sa).map((w) => w.name)).toEqual([sa]);
+      expect(
+        workloads(objects)
+          .filter((w) => w.pod.serviceAccountName === sa)
+          .map((w) => w.name),
+      ).toEqual([sa]);
     }
   });
 });
@@ -176,7 +232,11 @@ const managed: Destination[] = [
   { name: 'AWS endpoints (10.0.66.10:443)', endpoint: { ip: '10.0.66.10' }, conn: { port: 443 } },
   {
     name: 'observability/opentelemetry-collector:4318',
-    endpoint: { pod: { 'app.kubernetes.io/name': 'opentelemetry-collector' }, namespace: 'observability', ip: '10.0.40.9' },
+    endpoint: {
+      pod: { 'app.kubernetes.io/name': 'opentelemetry-collector' },
+      namespace: 'observability',
+      ip: '10.0.40.9',
+    },
     conn: { port: 4318 },
   },
 ];
@@ -184,11 +244,16 @@ const managed: Destination[] = [
 const clusterDns: Endpoint = { pod: { 'k8s-app': 'kube-dns' }, namespace: 'kube-system', ip: '10.0.40.2' };
 
 /** Every pod of the overlay as a source, and each of its TCP ports as a destination. */
-function pods(objects: K8sObject[], ipBase: string): { name: string; endpoint: Endpoint & { pod: Labels }; ports: number[] }[] {
+function pods(
+  objects: K8sObject[],
+  ipBase: string,
+): { name: string; endpoint: Endpoint & { pod: Labels }; ports: number[] }[] {
   return workloads(objects).map((w, i) => ({
     name: w.name,
     endpoint: { pod: w.labels, namespace: w.namespace, ip: `${ipBase}.${i + 10}` },
-    ports: w.pod.containers.flatMap((c: { ports?: { containerPort: number; protocol?: string }[] }) => (c.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort)),
+    ports: w.pod.containers.flatMap((c: { ports?: { containerPort: number; protocol?: string }[] }) =>
+      (c.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort),
+    ),
   }));
 }
 
@@ -214,7 +279,9 @@ function reachability(objects: K8sObject[], ipBase: string, extra: Destination[]
 describe('NetworkPolicies', () => {
   it('deny everything by default in both overlays', () => {
     for (const objects of Object.values(rendered)) {
-      const deny = byKind(objects, 'NetworkPolicy').filter((p) => Object.keys(p.spec.podSelector).length === 0 && !p.spec.ingress && !p.spec.egress);
+      const deny = byKind(objects, 'NetworkPolicy').filter(
+        (p) => Object.keys(p.spec.podSelector).length === 0 && !p.spec.ingress && !p.spec.egress,
+      );
       expect(deny.map((p) => p.spec.policyTypes.sort())).toEqual([['Egress', 'Ingress']]);
     }
   });
@@ -263,40 +330,60 @@ describe('NetworkPolicies', () => {
     );
   });
 
-  it.each(['dev', 'prod'] as const)('%s: every pod resolves names through the cluster DNS, and reaches nothing else in kube-system', (overlay) => {
-    const policies = byKind(rendered[overlay], 'NetworkPolicy');
-    const metricsServer: Endpoint = { pod: { 'k8s-app': 'metrics-server' }, namespace: 'kube-system', ip: '10.0.40.3' };
-    for (const p of pods(rendered[overlay], '10.1.1')) {
-      expect([p.name, allowed(policies, p.endpoint, clusterDns, { port: 53, protocol: 'UDP' })]).toEqual([p.name, true]);
-      expect([p.name, allowed(policies, p.endpoint, clusterDns, { port: 53, protocol: 'TCP' })]).toEqual([p.name, true]);
-      expect([p.name, allowed(policies, p.endpoint, metricsServer, { port: 443 })]).toEqual([p.name, false]);
-    }
-  });
-
-  it.each(['dev', 'prod'] as const)('%s: from outside, clients reach the edge and the control plane API only; Prometheus reaches /metrics', (overlay) => {
-    const policies = byKind(rendered[overlay], 'NetworkPolicy');
-    const client: Endpoint = { ip: '198.51.100.7' };
-    const prometheus: Endpoint = { pod: { 'app.kubernetes.io/name': 'prometheus' }, namespace: 'monitoring', ip: '10.0.50.4' };
-    const open: string[] = [];
-    for (const p of pods(rendered[overlay], '10.2.1')) {
-      for (const port of p.ports) {
-        if (allowed(policies, client, p.endpoint, { port })) open.push(`client -> ${p.name}:${port}`);
-        if (allowed(policies, prometheus, p.endpoint, { port })) open.push(`prometheus -> ${p.name}:${port}`);
+  it.each(['dev', 'prod'] as const)(
+    '%s: every pod resolves names through the cluster DNS, and reaches nothing else in kube-system',
+    (overlay) => {
+      const policies = byKind(rendered[overlay], 'NetworkPolicy');
+      const metricsServer: Endpoint = {
+        pod: { 'k8s-app': 'metrics-server' },
+        namespace: 'kube-system',
+        ip: '10.0.40.3',
+      };
+      for (const p of pods(rendered[overlay], '10.1.1')) {
+        expect([p.name, allowed(policies, p.endpoint, clusterDns, { port: 53, protocol: 'UDP' })]).toEqual([
+          p.name,
+          true,
+        ]);
+        expect([p.name, allowed(policies, p.endpoint, clusterDns, { port: 53, protocol: 'TCP' })]).toEqual([
+          p.name,
+          true,
+        ]);
+        expect([p.name, allowed(policies, p.endpoint, metricsServer, { port: 443 })]).toEqual([p.name, false]);
       }
-    }
-    expect(open.sort()).toEqual(
-      [
-        'client -> edge:8080',
-        'client -> control-plane:8081',
-        'prometheus -> edge:8080',
-        'prometheus -> control-plane:8081',
-        'prometheus -> edge:9464',
-        'prometheus -> worker:9464',
-        'prometheus -> control-plane:9464',
-        ...(overlay === 'dev' ? ['client -> jaeger:16686', 'prometheus -> jaeger:16686'] : []),
-      ].sort(),
-    );
-  });
+    },
+  );
+
+  it.each(['dev', 'prod'] as const)(
+    '%s: from outside, clients reach the edge and the control plane API only; Prometheus reaches /metrics',
+    (overlay) => {
+      const policies = byKind(rendered[overlay], 'NetworkPolicy');
+      const client: Endpoint = { ip: '198.51.100.7' };
+      const prometheus: Endpoint = {
+        pod: { 'app.kubernetes.io/name': 'prometheus' },
+        namespace: 'monitoring',
+        ip: '10.0.50.4',
+      };
+      const open: string[] = [];
+      for (const p of pods(rendered[overlay], '10.2.1')) {
+        for (const port of p.ports) {
+          if (allowed(policies, client, p.endpoint, { port })) open.push(`client -> ${p.name}:${port}`);
+          if (allowed(policies, prometheus, p.endpoint, { port })) open.push(`prometheus -> ${p.name}:${port}`);
+        }
+      }
+      expect(open.sort()).toEqual(
+        [
+          'client -> edge:8080',
+          'client -> control-plane:8081',
+          'prometheus -> edge:8080',
+          'prometheus -> control-plane:8081',
+          'prometheus -> edge:9464',
+          'prometheus -> worker:9464',
+          'prometheus -> control-plane:9464',
+          ...(overlay === 'dev' ? ['client -> jaeger:16686', 'prometheus -> jaeger:16686'] : []),
+        ].sort(),
+      );
+    },
+  );
 
   it('dev: the KEDA operator may read the queue length from Redis', () => {
     const policies = byKind(rendered.dev, 'NetworkPolicy');

@@ -49,7 +49,9 @@ export interface K8sObject {
 /** kubectl, or a failure (never a skip): the manifests cannot be checked without it. */
 export function kubectl(): string {
   // KUBECTL, when set, is the only candidate.
-  const candidates = process.env.KUBECTL ? [process.env.KUBECTL] : ['kubectl', '/usr/bin/kubectl', '/usr/local/bin/kubectl'];
+  const candidates = process.env.KUBECTL
+    ? [process.env.KUBECTL]
+    : ['kubectl', '/usr/bin/kubectl', '/usr/local/bin/kubectl'];
   for (const c of candidates) {
     const r = spawnSync(c, ['version', '--client'], { encoding: 'utf8' });
     if (r.status === 0) return c;
@@ -72,7 +74,16 @@ export function renderWithComponents(overlay: string, components: string[]): K8s
   writeFileSync(
     join(dir, 'kustomization.yaml'),
     // Kustomize accepts relative paths only.
-    ['apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization', 'resources:', `  - ${relative(dir, overlay)}`, 'namespace: toolplane', 'components:', ...components.map((c) => `  - ${relative(dir, c)}`), ''].join('\n'),
+    [
+      'apiVersion: kustomize.config.k8s.io/v1beta1',
+      'kind: Kustomization',
+      'resources:',
+      `  - ${relative(dir, overlay)}`,
+      'namespace: toolplane',
+      'components:',
+      ...components.map((c) => `  - ${relative(dir, c)}`),
+      '',
+    ].join('\n'),
   );
   return renderKustomization(dir);
 }
@@ -93,8 +104,16 @@ export function find(objects: K8sObject[], kind: string, name: string): K8sObjec
 }
 
 /** Generated ConfigMaps/Secrets carry a hash suffix: find one by its base name. */
-export function findGenerated(objects: K8sObject[], kind: 'ConfigMap' | 'Secret', baseName: string): K8sObject | undefined {
-  return objects.find((o) => o.kind === kind && (o.metadata.name === baseName || new RegExp(`^${baseName}-[a-z0-9]{10}$`).test(o.metadata.name)));
+export function findGenerated(
+  objects: K8sObject[],
+  kind: 'ConfigMap' | 'Secret',
+  baseName: string,
+): K8sObject | undefined {
+  return objects.find(
+    (o) =>
+      o.kind === kind &&
+      (o.metadata.name === baseName || new RegExp(`^${baseName}-[a-z0-9]{10}$`).test(o.metadata.name)),
+  );
 }
 
 export interface Workload {
@@ -146,7 +165,10 @@ export async function validateObject(o: K8sObject): Promise<void> {
   const Model = mod[o.kind];
   if (!Model) throw new Error(`${spec} exports no ${o.kind}`);
   // kustomize folds long base64 values over several lines; the API server ignores those line breaks.
-  const data = o.kind === 'Secret' && o.data ? Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, v.replace(/\s+/g, '')])) : o.data;
+  const data =
+    o.kind === 'Secret' && o.data
+      ? Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, v.replace(/\s+/g, '')]))
+      : o.data;
   new Model({ ...o, ...(data ? { data } : {}) }).validate();
 }
 
@@ -184,7 +206,9 @@ function interfaceFor(apiVersion: string, kind: string): { decl: ts.InterfaceDec
   const key = `${apiVersion}/${kind}`;
   let decl = declCache.get(key);
   if (!decl) {
-    decl = program.getSourceFile(dts)!.statements.find((s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === `I${kind}`);
+    decl = program
+      .getSourceFile(dts)!
+      .statements.find((s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === `I${kind}`);
     if (!decl) throw new Error(`${dts} declares no I${kind}`);
     declCache.set(key, decl);
   }
@@ -314,7 +338,8 @@ function portMatches(rule: PolicyRule, conn: Connection): boolean {
   return rule.ports.some((p) => {
     if ((p.protocol ?? 'TCP') !== (conn.protocol ?? 'TCP')) return false;
     if (p.port === undefined) return true;
-    if (typeof p.port === 'string') throw new Error(`named port ${p.port} in a NetworkPolicy: not modelled by this test`);
+    if (typeof p.port === 'string')
+      throw new Error(`named port ${p.port} in a NetworkPolicy: not modelled by this test`);
     return p.endPort ? conn.port >= p.port && conn.port <= p.endPort : conn.port === p.port;
   });
 }
@@ -327,7 +352,9 @@ function peersOf(peers: PolicyPeer[] | undefined): PolicyPeer[] {
 function applies(policy: K8sObject, direction: 'Ingress' | 'Egress', pod: Labels, namespace: string): boolean {
   if ((policy.metadata.namespace ?? 'default') !== namespace) return false;
   if (!selects(policy.spec.podSelector, pod)) return false;
-  const types: string[] = policy.spec.policyTypes ?? (direction === 'Egress' ? (policy.spec.egress ? ['Ingress', 'Egress'] : ['Ingress']) : ['Ingress']);
+  const types: string[] =
+    policy.spec.policyTypes ??
+    (direction === 'Egress' ? (policy.spec.egress ? ['Ingress', 'Egress'] : ['Ingress']) : ['Ingress']);
   return types.includes(direction);
 }
 
@@ -341,7 +368,9 @@ export function allowed(policies: K8sObject[], from: Endpoint, to: Endpoint, con
       ((direction === 'Egress' ? p.spec.egress : p.spec.ingress) ?? []).some(
         (rule: PolicyRule) =>
           portMatches(rule, conn) &&
-          peersOf(direction === 'Egress' ? rule.to : rule.from).some((peer) => (Object.keys(peer).length === 0 ? true : peerMatches(peer, p.metadata.namespace ?? 'default', other))),
+          peersOf(direction === 'Egress' ? rule.to : rule.from).some((peer) =>
+            Object.keys(peer).length === 0 ? true : peerMatches(peer, p.metadata.namespace ?? 'default', other),
+          ),
       ),
     );
   };

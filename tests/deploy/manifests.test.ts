@@ -35,9 +35,15 @@ const names = Object.keys(rendered);
 const schemas = {
   edge: { names: Object.keys(EdgeEnv.shape), parse: (env: Record<string, string>) => EdgeEnvChecked.safeParse(env) },
   worker: { names: Object.keys(WorkerEnv.shape), parse: (env: Record<string, string>) => WorkerEnv.safeParse(env) },
-  'control-plane': { names: Object.keys(ControlPlaneEnv.shape), parse: (env: Record<string, string>) => ControlPlaneEnv.safeParse(env) },
+  'control-plane': {
+    names: Object.keys(ControlPlaneEnv.shape),
+    parse: (env: Record<string, string>) => ControlPlaneEnv.safeParse(env),
+  },
   // src/db/migrate-cli.ts reads DATABASE_URL only.
-  migrate: { names: ['DATABASE_URL'], parse: (env: Record<string, string>) => ControlPlaneEnv.pick({ DATABASE_URL: true }).strict().safeParse(env) },
+  migrate: {
+    names: ['DATABASE_URL'],
+    parse: (env: Record<string, string>) => ControlPlaneEnv.pick({ DATABASE_URL: true }).strict().safeParse(env),
+  },
 } as const;
 type ToolplaneWorkload = keyof typeof schemas;
 const toolplaneWorkloads = Object.keys(schemas) as ToolplaneWorkload[];
@@ -67,7 +73,8 @@ function containerEnv(objects: K8sObject[], w: Workload, container: any): Record
       if (secret) env[e.name] = decode(secret.data ?? {})[ref.key]!;
       else if (!ref.optional) {
         const example = externalSecretExamples[e.name];
-        if (!example) throw new Error(`${w.name}: ${e.name} comes from a Secret that is neither rendered nor documented`);
+        if (!example)
+          throw new Error(`${w.name}: ${e.name} comes from a Secret that is neither rendered nor documented`);
         env[e.name] = example;
       }
     } else if (e.valueFrom?.configMapKeyRef) {
@@ -87,7 +94,9 @@ function envNames(objects: K8sObject[], container: any): string[] {
   const out = (container.env ?? []).map((e: { name: string }) => e.name) as string[];
   for (const from of container.envFrom ?? []) {
     const ref = from.configMapRef ?? from.secretRef;
-    const source = objects.find((o) => o.kind === (from.configMapRef ? 'ConfigMap' : 'Secret') && o.metadata.name === ref.name);
+    const source = objects.find(
+      (o) => o.kind === (from.configMapRef ? 'ConfigMap' : 'Secret') && o.metadata.name === ref.name,
+    );
     out.push(...Object.keys(source?.data ?? {}));
   }
   return out;
@@ -120,7 +129,11 @@ describe.each(names)('the %s overlay', (overlay) => {
   it('puts everything in the toolplane namespace, which enforces the restricted Pod Security Standard', () => {
     const ns = find(objects, 'Namespace', 'toolplane');
     expect(ns.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
-    expect(objects.filter((o) => o.kind !== 'Namespace' && o.metadata.namespace !== 'toolplane').map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([]);
+    expect(
+      objects
+        .filter((o) => o.kind !== 'Namespace' && o.metadata.namespace !== 'toolplane')
+        .map((o) => `${o.kind}/${o.metadata.name}`),
+    ).toEqual([]);
   });
 
   it('runs a Deployment, ServiceAccount and PodDisruptionBudget per service, and the migration Job', () => {
@@ -128,11 +141,19 @@ describe.each(names)('the %s overlay', (overlay) => {
       const d = find(objects, 'Deployment', svc);
       expect(d.spec.template.spec.serviceAccountName).toBe(svc);
       find(objects, 'ServiceAccount', svc);
-      const pdbs = byKind(objects, 'PodDisruptionBudget').filter((p) => p.spec.selector.matchLabels?.['app.kubernetes.io/name'] === svc);
+      const pdbs = byKind(objects, 'PodDisruptionBudget').filter(
+        (p) => p.spec.selector.matchLabels?.['app.kubernetes.io/name'] === svc,
+      );
       expect(pdbs).toHaveLength(1);
       expect(d.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
-      const spread = d.spec.template.spec.topologySpreadConstraints as { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } }[];
-      expect(spread.map((s) => s.topologyKey).sort()).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+      const spread = d.spec.template.spec.topologySpreadConstraints as {
+        topologyKey: string;
+        labelSelector: { matchLabels: Record<string, string> };
+      }[];
+      expect(spread.map((s) => s.topologyKey).sort()).toEqual([
+        'kubernetes.io/hostname',
+        'topology.kubernetes.io/zone',
+      ]);
       for (const s of spread) expect(s.labelSelector.matchLabels['app.kubernetes.io/name']).toBe(svc);
     }
     const job = find(objects, 'Job', 'migrate');
@@ -147,8 +168,10 @@ describe.each(names)('the %s overlay', (overlay) => {
     for (const w of workloads(objects)) {
       const pod = w.pod;
       if (pod.securityContext?.runAsNonRoot !== true) problems.push(`${w.name}: pod runAsNonRoot`);
-      if (pod.securityContext?.seccompProfile?.type !== 'RuntimeDefault') problems.push(`${w.name}: seccomp RuntimeDefault`);
-      if (pod.automountServiceAccountToken !== false) problems.push(`${w.name}: automountServiceAccountToken must be false`);
+      if (pod.securityContext?.seccompProfile?.type !== 'RuntimeDefault')
+        problems.push(`${w.name}: seccomp RuntimeDefault`);
+      if (pod.automountServiceAccountToken !== false)
+        problems.push(`${w.name}: automountServiceAccountToken must be false`);
       for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
         const at = `${w.name}/${c.name}`;
         const sc = c.securityContext ?? {};
@@ -160,9 +183,14 @@ describe.each(names)('the %s overlay', (overlay) => {
         if (!(sc.capabilities?.drop ?? []).includes('ALL')) problems.push(`${at}: capabilities drop ALL`);
         if (sc.privileged) problems.push(`${at}: privileged`);
         for (const kind of ['requests', 'limits']) {
-          for (const r of ['cpu', 'memory']) if (!c.resources?.[kind]?.[r]) problems.push(`${at}: resources.${kind}.${r}`);
+          for (const r of ['cpu', 'memory'])
+            if (!c.resources?.[kind]?.[r]) problems.push(`${at}: resources.${kind}.${r}`);
         }
-        if (!/^[^@]+(:[^:@/]*\d[^:@/]*)(@sha256:[a-f0-9]{64})?$|@sha256:[a-f0-9]{64}$/.test(c.image) || /:latest(@|$)/.test(c.image)) problems.push(`${at}: image ${c.image} is not pinned`);
+        if (
+          !/^[^@]+(:[^:@/]*\d[^:@/]*)(@sha256:[a-f0-9]{64})?$|@sha256:[a-f0-9]{64}$/.test(c.image) ||
+          /:latest(@|$)/.test(c.image)
+        )
+          problems.push(`${at}: image ${c.image} is not pinned`);
         if (w.object.kind !== 'Job') {
           if (!c.readinessProbe) problems.push(`${at}: readinessProbe`);
           if (!c.livenessProbe) problems.push(`${at}: livenessProbe`);
@@ -201,7 +229,8 @@ describe.each(names)('the %s overlay', (overlay) => {
         if (!(schema.names as readonly string[]).includes(n)) problems.push(`${w.name}: ${n} is not in its env schema`);
       }
       const parsed = schema.parse(containerEnv(objects, w, w.container));
-      if (!parsed.success) problems.push(`${w.name}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      if (!parsed.success)
+        problems.push(`${w.name}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
     expect(problems).toEqual([]);
     // Migrations run as a Job, never at start (read-only filesystem, several replicas).
@@ -210,7 +239,11 @@ describe.each(names)('the %s overlay', (overlay) => {
   });
 
   it('uses one Redis prefix everywhere, and the worker autoscaler watches that prefix’s tool-invocation queue', () => {
-    const prefixes = new Set(toolplane(objects).filter((w) => w.service !== 'migrate').map((w) => containerEnv(objects, w, w.container).REDIS_PREFIX));
+    const prefixes = new Set(
+      toolplane(objects)
+        .filter((w) => w.service !== 'migrate')
+        .map((w) => containerEnv(objects, w, w.container).REDIS_PREFIX),
+    );
     expect(prefixes.size).toBe(1);
     const [prefix] = [...prefixes];
     const scaled = byKind(objects, 'ScaledObject');
@@ -218,7 +251,12 @@ describe.each(names)('the %s overlay', (overlay) => {
       expect(scaled).toEqual([]);
       const hpa = find(objects, 'HorizontalPodAutoscaler', 'worker');
       expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'worker' });
-      expect(hpa.spec.metrics).toEqual([{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: expect.any(Number) } } }]);
+      expect(hpa.spec.metrics).toEqual([
+        {
+          type: 'Resource',
+          resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: expect.any(Number) } },
+        },
+      ]);
       return;
     }
     expect(scaled).toHaveLength(1);
@@ -255,14 +293,20 @@ describe.each(names)('the %s overlay', (overlay) => {
 
   it('exposes the edge and the control plane through Services that select their pods and named ports', () => {
     for (const svc of byKind(objects, 'Service')) {
-      const target = workloads(objects).filter((w) => Object.entries(svc.spec.selector as Record<string, string>).every(([k, v]) => w.labels[k] === v));
+      const target = workloads(objects).filter((w) =>
+        Object.entries(svc.spec.selector as Record<string, string>).every(([k, v]) => w.labels[k] === v),
+      );
       expect(target.map((t) => t.name)).toEqual([svc.metadata.name]);
       for (const p of svc.spec.ports) {
-        const ports = target[0]!.pod.containers.flatMap((c: { ports?: { name: string }[] }) => c.ports ?? []).map((x: { name: string }) => x.name);
+        const ports = target[0]!.pod.containers
+          .flatMap((c: { ports?: { name: string }[] }) => c.ports ?? [])
+          .map((x: { name: string }) => x.name);
         expect(ports).toContain(p.targetPort);
       }
     }
-    expect(byKind(objects, 'Service').map((s) => s.metadata.name)).toEqual(expect.arrayContaining(['edge', 'control-plane']));
+    expect(byKind(objects, 'Service').map((s) => s.metadata.name)).toEqual(
+      expect.arrayContaining(['edge', 'control-plane']),
+    );
     expect(byKind(objects, 'Service').map((s) => s.metadata.name)).not.toContain('worker');
   });
 
@@ -276,25 +320,43 @@ describe.each(names)('the %s overlay', (overlay) => {
 });
 
 describe('traces in the cluster (issue #8)', () => {
-  const toolplaneEnv = (objects: K8sObject[]) => Object.fromEntries(toolplane(objects).filter((w) => w.service !== 'migrate').map((w) => [w.service, containerEnv(objects, w, w.container).OTEL_EXPORTER_OTLP_ENDPOINT]));
+  const toolplaneEnv = (objects: K8sObject[]) =>
+    Object.fromEntries(
+      toolplane(objects)
+        .filter((w) => w.service !== 'migrate')
+        .map((w) => [w.service, containerEnv(objects, w, w.container).OTEL_EXPORTER_OTLP_ENDPOINT]),
+    );
 
   it('dev: an OpenTelemetry Collector and Jaeger run in the cluster; the three services send OTLP/HTTP to the collector, which exports traces to Jaeger', () => {
     const objects = rendered.dev!;
     const collector = find(objects, 'Service', 'otel-collector');
     const jaeger = find(objects, 'Service', 'jaeger');
-    expect(find(objects, 'Deployment', 'otel-collector').spec.template.spec.containers[0].image).toMatch(/^otel\/opentelemetry-collector-contrib:\d+\.\d+\.\d+$/);
-    expect(find(objects, 'Deployment', 'jaeger').spec.template.spec.containers[0].image).toMatch(/^jaegertracing\/jaeger:2\.\d+\.\d+$/);
+    expect(find(objects, 'Deployment', 'otel-collector').spec.template.spec.containers[0].image).toMatch(
+      /^otel\/opentelemetry-collector-contrib:\d+\.\d+\.\d+$/,
+    );
+    expect(find(objects, 'Deployment', 'jaeger').spec.template.spec.containers[0].image).toMatch(
+      /^jaegertracing\/jaeger:2\.\d+\.\d+$/,
+    );
     expect(collector.spec.ports.map((p: { port: number }) => p.port)).toContain(4318);
     expect(jaeger.spec.ports.map((p: { port: number }) => p.port)).toEqual(expect.arrayContaining([4317, 16686]));
-    expect(toolplaneEnv(objects)).toEqual({ edge: 'http://otel-collector:4318', worker: 'http://otel-collector:4318', 'control-plane': 'http://otel-collector:4318' });
+    expect(toolplaneEnv(objects)).toEqual({
+      edge: 'http://otel-collector:4318',
+      worker: 'http://otel-collector:4318',
+      'control-plane': 'http://otel-collector:4318',
+    });
     // The collector's configuration (mounted from a generated ConfigMap) exports traces to the Jaeger Service.
     const cm = findGenerated(objects, 'ConfigMap', 'otel-collector-config');
     expect(cm).toBeDefined();
-    const config = parseYaml(cm!.data!['otel-collector.yaml']!) as { exporters: Record<string, { endpoint?: string }>; service: { pipelines: { traces: { receivers: string[]; exporters: string[] } } } };
+    const config = parseYaml(cm!.data!['otel-collector.yaml']!) as {
+      exporters: Record<string, { endpoint?: string }>;
+      service: { pipelines: { traces: { receivers: string[]; exporters: string[] } } };
+    };
     const traceExporters = config.service.pipelines.traces.exporters;
     expect(config.service.pipelines.traces.receivers).toContain('otlp');
     expect(traceExporters.map((e) => config.exporters[e]?.endpoint)).toContain('jaeger:4317');
-    const mounted = find(objects, 'Deployment', 'otel-collector').spec.template.spec.volumes.map((v: { configMap?: { name: string } }) => v.configMap?.name);
+    const mounted = find(objects, 'Deployment', 'otel-collector').spec.template.spec.volumes.map(
+      (v: { configMap?: { name: string } }) => v.configMap?.name,
+    );
     expect(mounted).toContain(cm!.metadata.name);
   });
 

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ApiError, ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import {
+  ApiError,
+  ControlPlaneClient,
+  registerTicketExample,
+  type RegisteredExample,
+  type Stack,
+} from '@toolplane/cli';
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { SignJWT, type CryptoKey } from 'jose';
@@ -21,9 +27,25 @@ let edgeUrl: string;
 let signingKey: CryptoKey;
 
 type Headers = Record<string, string>;
-type Key = { id: string; key: string; prefix: string; name: string; scopes: string[]; serverIds: string[] | null; lastUsedAt: string | null };
+type Key = {
+  id: string;
+  key: string;
+  prefix: string;
+  name: string;
+  scopes: string[];
+  serverIds: string[] | null;
+  lastUsedAt: string | null;
+};
 type Problem = { status: number; code: string; errors?: { path: string; message: string }[] };
-type RecordRow = { id: string; server_id: string; tool: string; outcome: string; error_code: string | null; message: string | null; caller: { key_id: string | null; username: string | null } };
+type RecordRow = {
+  id: string;
+  server_id: string;
+  tool: string;
+  outcome: string;
+  error_code: string | null;
+  message: string | null;
+  caller: { key_id: string | null; username: string | null };
+};
 
 async function connect(url: string, headers: Headers): Promise<Client> {
   const client = new Client({ name: 'access-e2e', version: '1.0.0' });
@@ -64,10 +86,18 @@ async function refused(url: string, headers: Headers): Promise<string> {
 async function rpc(url: string, headers: Headers, method: string, params: Record<string, unknown> = {}) {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25', ...headers },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-11-25',
+      ...headers,
+    },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
   });
-  return { status: res.status, body: (await res.json()) as { result?: Record<string, unknown>; error?: { code: number; message: string } } };
+  return {
+    status: res.status,
+    body: (await res.json()) as { result?: Record<string, unknown>; error?: { code: number; message: string } },
+  };
 }
 
 async function problem(p: Promise<unknown>): Promise<Problem> {
@@ -123,10 +153,16 @@ beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'k' });
   const edgePort = await freePort();
   edgeUrl = `http://127.0.0.1:${edgePort}`;
-  ({ stack, api } = await startTestStack('access', { edgePort, serviceEnv: { edge: { OAUTH_ISSUER: issuer, OAUTH_JWKS_URL: `${issuer}/jwks`, PUBLIC_URL: edgeUrl } } }));
+  ({ stack, api } = await startTestStack('access', {
+    edgePort,
+    serviceEnv: { edge: { OAUTH_ISSUER: issuer, OAUTH_JWKS_URL: `${issuer}/jwks`, PUBLIC_URL: edgeUrl } },
+  }));
   serverA = await registerTicketExample(api, upstream.url, 'k', 'tickets-a');
   serverB = await registerTicketExample(api, upstream.url, 'k', 'tickets-b');
-  const smart = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name: 'smart', mode: 'SMART' });
+  const smart = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
+    name: 'smart',
+    mode: 'SMART',
+  });
   smartId = smart.id;
   smartUrl = smart.url;
 }, 120_000);
@@ -142,9 +178,18 @@ describe('API keys', () => {
     const created = await newKey({ name: 'ci', scopes: ['runtime'] });
     expect(created.key).toMatch(/^tp_/);
     expect(created.prefix).toBe(created.key.slice(0, 10));
-    const listed = () => api.request<{ data: (Key & { createdAt: string })[] }>('GET', '/api_keys').then((r) => r.data.find((k) => k.id === created.id)!);
+    const listed = () =>
+      api
+        .request<{ data: (Key & { createdAt: string })[] }>('GET', '/api_keys')
+        .then((r) => r.data.find((k) => k.id === created.id)!);
     const before = await listed();
-    expect(before).toMatchObject({ name: 'ci', prefix: created.prefix, scopes: ['runtime'], serverIds: null, lastUsedAt: null });
+    expect(before).toMatchObject({
+      name: 'ci',
+      prefix: created.prefix,
+      scopes: ['runtime'],
+      serverIds: null,
+      lastUsedAt: null,
+    });
     expect(before).not.toHaveProperty('key');
     expect(Date.parse(before.createdAt)).not.toBeNaN();
 
@@ -152,17 +197,32 @@ describe('API keys', () => {
     const after = await listed();
     expect(Date.parse(after.lastUsedAt!)).toBeGreaterThan(Date.now() - 60_000);
 
-    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/api_keys/${created.id}`, { method: 'DELETE', headers: { 'x-api-key': stack.bootstrapKey } });
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/api_keys/${created.id}`, {
+      method: 'DELETE',
+      headers: { 'x-api-key': stack.bootstrapKey },
+    });
     expect(res.status).toBe(204);
     const started = Date.now();
-    const status = await within1s(() => rpc(serverA.mcpUrl, { 'x-api-key': created.key }, 'tools/list').then((r) => r.status), (s) => s === 401);
+    const status = await within1s(
+      () => rpc(serverA.mcpUrl, { 'x-api-key': created.key }, 'tools/list').then((r) => r.status),
+      (s) => s === 401,
+    );
     expect(status).toBe(401);
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
   it('refuses to grant scopes the creating key lacks, and unknown servers, listing every field', async () => {
-    const runtimeOnlyManager = new ControlPlaneClient(stack.controlPlaneUrl, (await newKey({ name: 'mgr', scopes: ['management'] })).key);
-    const p = await problem(runtimeOnlyManager.request('POST', '/api_keys', { name: 'x', scopes: ['admin', 'runtime'], serverIds: ['00000000-0000-4000-8000-000000000000', serverA.serverId, 'nope'] }));
+    const runtimeOnlyManager = new ControlPlaneClient(
+      stack.controlPlaneUrl,
+      (await newKey({ name: 'mgr', scopes: ['management'] })).key,
+    );
+    const p = await problem(
+      runtimeOnlyManager.request('POST', '/api_keys', {
+        name: 'x',
+        scopes: ['admin', 'runtime'],
+        serverIds: ['00000000-0000-4000-8000-000000000000', serverA.serverId, 'nope'],
+      }),
+    );
     expect(p.status).toBe(422);
     expect(p.errors!.map((e) => e.path).sort()).toEqual(['/scopes/0', '/scopes/1', '/serverIds/0', '/serverIds/2']);
   });
@@ -172,7 +232,10 @@ describe('API keys', () => {
     expect(limited.serverIds).toEqual([serverA.serverId]);
     expect(await toolNames(serverA.mcpUrl, { 'x-api-key': limited.key })).toEqual(serverA.tools);
     expect(await refused(serverB.mcpUrl, { 'x-api-key': limited.key })).toContain('limited to other MCP servers');
-    const call = await rpc(serverB.mcpUrl, { 'x-api-key': limited.key }, 'tools/call', { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
+    const call = await rpc(serverB.mcpUrl, { 'x-api-key': limited.key }, 'tools/call', {
+      name: 'get_ticket',
+      arguments: { ticket_id: 'TCK-1' },
+    });
     expect(call.status).toBe(403);
 
     const client = new ControlPlaneClient(stack.controlPlaneUrl, limited.key);
@@ -181,7 +244,9 @@ describe('API keys', () => {
     expect((await client.request<{ id: string }>('GET', `/mcp_manager/${serverA.serverId}`)).id).toBe(serverA.serverId);
     expect((await problem(client.request('GET', `/mcp_manager/${serverB.serverId}`))).status).toBe(404);
     expect((await problem(client.request('GET', `/mcp_manager/${serverB.serverId}/config`))).status).toBe(404);
-    expect((await problem(client.request('POST', `/mcp_servers/${serverB.serverId}/deploy`, { definition: 'x' }))).status).toBe(404);
+    expect(
+      (await problem(client.request('POST', `/mcp_servers/${serverB.serverId}/deploy`, { definition: 'x' }))).status,
+    ).toBe(404);
     expect((await problem(client.request('GET', '/connectors'))).status).toBe(403);
     expect((await problem(client.request('POST', '/api_keys', { name: 'escape' }))).status).toBe(403);
     expect((await problem(client.request('GET', '/execution_records'))).status).toBe(403);
@@ -189,30 +254,64 @@ describe('API keys', () => {
 
     // Lifting the restriction reaches the edge at once.
     await api.request('PATCH', `/api_keys/${limited.id}`, { serverIds: null });
-    const names = await within1s(() => rpc(serverB.mcpUrl, { 'x-api-key': limited.key }, 'tools/list').then((r) => r.status), (s) => s === 200);
+    const names = await within1s(
+      () => rpc(serverB.mcpUrl, { 'x-api-key': limited.key }, 'tools/list').then((r) => r.status),
+      (s) => s === 200,
+    );
     expect(names).toBe(200);
   });
 });
 
 describe('access policies', () => {
   it('validates every field (problem+json) and answers 404 for unknown ids', async () => {
-    const p = await problem(api.request('POST', '/access_policies', { name: '', principals: [{ type: 'robot', value: 'x' }], servers: [], tools: 'all', extra: 1 }));
+    const p = await problem(
+      api.request('POST', '/access_policies', {
+        name: '',
+        principals: [{ type: 'robot', value: 'x' }],
+        servers: [],
+        tools: 'all',
+        extra: 1,
+      }),
+    );
     expect(p.status).toBe(422);
     const paths = p.errors!.map((e) => e.path);
     for (const path of ['/name', '/principals/0/type', '/servers', '/tools']) expect(paths).toContain(path);
-    const refs = await problem(api.request('POST', '/access_policies', {
-      name: 'refs',
-      principals: [{ type: 'api_key', value: '00000000-0000-4000-8000-000000000000' }, { type: 'api_key', value: '*' }],
-      servers: ['00000000-0000-4000-8000-000000000000', serverA.serverId],
-      tools: ['*', 'get_ticket'],
-    }));
+    const refs = await problem(
+      api.request('POST', '/access_policies', {
+        name: 'refs',
+        principals: [
+          { type: 'api_key', value: '00000000-0000-4000-8000-000000000000' },
+          { type: 'api_key', value: '*' },
+        ],
+        servers: ['00000000-0000-4000-8000-000000000000', serverA.serverId],
+        tools: ['*', 'get_ticket'],
+      }),
+    );
     expect(refs.status).toBe(422);
-    expect(refs.errors!.map((e) => e.path).sort()).toEqual(['/principals/0/value', '/principals/1/value', '/servers/0', '/tools']);
+    expect(refs.errors!.map((e) => e.path).sort()).toEqual([
+      '/principals/0/value',
+      '/principals/1/value',
+      '/servers/0',
+      '/tools',
+    ]);
     // Field errors and unknown references come back together.
-    const both = await problem(api.request('POST', '/access_policies', { name: 'both', principals: [{ type: 'oauth_group', value: 'g' }], servers: ['00000000-0000-4000-8000-000000000000'], tools: [] }));
+    const both = await problem(
+      api.request('POST', '/access_policies', {
+        name: 'both',
+        principals: [{ type: 'oauth_group', value: 'g' }],
+        servers: ['00000000-0000-4000-8000-000000000000'],
+        tools: [],
+      }),
+    );
     expect(both.errors!.map((e) => e.path).sort()).toEqual(['/servers/0', '/tools']);
-    for (const [method, body] of [['GET', undefined], ['PATCH', { tools: ['*'] }], ['DELETE', undefined]] as const) {
-      expect((await problem(api.request(method, '/access_policies/00000000-0000-4000-8000-000000000000', body))).status).toBe(404);
+    for (const [method, body] of [
+      ['GET', undefined],
+      ['PATCH', { tools: ['*'] }],
+      ['DELETE', undefined],
+    ] as const) {
+      expect(
+        (await problem(api.request(method, '/access_policies/00000000-0000-4000-8000-000000000000', body))).status,
+      ).toBe(404);
     }
   });
 
@@ -227,11 +326,22 @@ describe('access policies', () => {
       servers: [serverA.serverId],
       tools: ['get_ticket'],
     });
-    expect((await api.request<{ data: { id: string }[] }>('GET', '/access_policies')).data.map((p) => p.id)).toContain(policy.id);
-    expect(await api.request('GET', `/access_policies/${policy.id}`)).toMatchObject({ name: 'one-tool', tools: ['get_ticket'], servers: [serverA.serverId] });
+    expect((await api.request<{ data: { id: string }[] }>('GET', '/access_policies')).data.map((p) => p.id)).toContain(
+      policy.id,
+    );
+    expect(await api.request('GET', `/access_policies/${policy.id}`)).toMatchObject({
+      name: 'one-tool',
+      tools: ['get_ticket'],
+      servers: [serverA.serverId],
+    });
 
     const headers = { 'x-api-key': key.key };
-    expect(await within1s(() => toolNames(serverA.mcpUrl, headers), (n) => n.length === 1)).toEqual(['get_ticket']);
+    expect(
+      await within1s(
+        () => toolNames(serverA.mcpUrl, headers),
+        (n) => n.length === 1,
+      ),
+    ).toEqual(['get_ticket']);
     const client = await connect(serverA.mcpUrl, headers);
     const ok = await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
     expect(ok.structuredContent).toMatchObject({ id: 'TCK-1' });
@@ -239,25 +349,50 @@ describe('access policies', () => {
     const denied = await client.callTool({ name: 'create_ticket', arguments: { title: 'nope' } });
     await client.close();
     expect(denied.isError).toBe(true);
-    expect((denied.content as { text: string }[])[0]!.text).toBe(`Access denied: API key ${key.id} may not use tool "create_ticket" on this MCP server (no access policy grants it).`);
+    expect((denied.content as { text: string }[])[0]!.text).toBe(
+      `Access denied: API key ${key.id} may not use tool "create_ticket" on this MCP server (no access policy grants it).`,
+    );
     expect(upstream.requests.length).toBe(before);
-    const record = await findRecord(`server_id=${serverA.serverId}&outcome=rejected`, (r) => r.tool === 'create_ticket' && r.caller.key_id === key.id);
+    const record = await findRecord(
+      `server_id=${serverA.serverId}&outcome=rejected`,
+      (r) => r.tool === 'create_ticket' && r.caller.key_id === key.id,
+    );
     expect(record).toMatchObject({ error_code: 'access.denied', outcome: 'rejected' });
     expect(record.message).toContain('Access denied');
     // Named by a policy, the key is now governed by policies only: server B is denied.
-    expect(await refused(serverB.mcpUrl, headers)).toContain(`no access policy grants API key ${key.id} access to MCP server ${serverB.serverId}`);
+    expect(await refused(serverB.mcpUrl, headers)).toContain(
+      `no access policy grants API key ${key.id} access to MCP server ${serverB.serverId}`,
+    );
 
     // Widening the policy applies within a second; deleting it restores the key's workspace-wide access.
     await api.request('PATCH', `/access_policies/${policy.id}`, { tools: ['get_ticket', 'search_tickets'] });
-    expect(await within1s(() => toolNames(serverA.mcpUrl, headers), (n) => n.length === 2)).toEqual(['search_tickets', 'get_ticket']);
-    const del = await fetch(`${stack.controlPlaneUrl}/api/v1/access_policies/${policy.id}`, { method: 'DELETE', headers: { 'x-api-key': stack.bootstrapKey } });
+    expect(
+      await within1s(
+        () => toolNames(serverA.mcpUrl, headers),
+        (n) => n.length === 2,
+      ),
+    ).toEqual(['search_tickets', 'get_ticket']);
+    const del = await fetch(`${stack.controlPlaneUrl}/api/v1/access_policies/${policy.id}`, {
+      method: 'DELETE',
+      headers: { 'x-api-key': stack.bootstrapKey },
+    });
     expect(del.status).toBe(204);
-    expect(await within1s(() => toolNames(serverB.mcpUrl, headers).catch(() => []), (n) => n.length === 3)).toEqual(serverB.tools);
+    expect(
+      await within1s(
+        () => toolNames(serverB.mcpUrl, headers).catch(() => []),
+        (n) => n.length === 3,
+      ),
+    ).toEqual(serverB.tools);
   });
 
   it('SMART mode: search shows allowed tools only, execute_tool of another is denied and recorded', async () => {
     const key = await newKey({ name: 'smart-one', scopes: ['runtime'] });
-    await api.request('POST', '/access_policies', { name: 'smart-one', principals: [{ type: 'api_key', value: key.id }], servers: [smartId], tools: ['get_ticket'] });
+    await api.request('POST', '/access_policies', {
+      name: 'smart-one',
+      principals: [{ type: 'api_key', value: key.id }],
+      servers: [smartId],
+      tools: ['get_ticket'],
+    });
     const search = async () => {
       const c = await connect(smartUrl, { 'x-api-key': key.key });
       const found = await c.callTool({ name: 'search_tools', arguments: { query: 'ticket', limit: 10 } });
@@ -266,43 +401,92 @@ describe('access policies', () => {
     };
     expect(await within1s(search, (names) => names.length === 1)).toEqual(['get_ticket']);
     const client = await connect(smartUrl, { 'x-api-key': key.key });
-    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['search_tools', 'describe_tool', 'execute_tool', 'list_connections']);
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual([
+      'search_tools',
+      'describe_tool',
+      'execute_tool',
+      'list_connections',
+    ]);
     const connections = await client.callTool({ name: 'list_connections', arguments: {} });
-    expect((connections.structuredContent as { connections: { tools: number }[] }).connections.map((c) => c.tools)).toEqual([1]);
-    const ok = await client.callTool({ name: 'execute_tool', arguments: { name: 'get_ticket', arguments: { ticket_id: 'TCK-2' } } });
+    expect(
+      (connections.structuredContent as { connections: { tools: number }[] }).connections.map((c) => c.tools),
+    ).toEqual([1]);
+    const ok = await client.callTool({
+      name: 'execute_tool',
+      arguments: { name: 'get_ticket', arguments: { ticket_id: 'TCK-2' } },
+    });
     expect(ok.isError).toBeFalsy();
-    const denied = await client.callTool({ name: 'execute_tool', arguments: { name: 'create_ticket', arguments: { title: 'x' } } });
+    const denied = await client.callTool({
+      name: 'execute_tool',
+      arguments: { name: 'create_ticket', arguments: { title: 'x' } },
+    });
     const described = await client.callTool({ name: 'describe_tool', arguments: { name: 'create_ticket' } });
     await client.close();
     expect(denied.isError).toBe(true);
     expect((denied.content as { text: string }[])[0]!.text).toContain('Access denied');
     expect(described.isError).toBe(true);
     expect((described.content as { text: string }[])[0]!.text).toContain('Access denied');
-    await findRecord(`server_id=${smartId}&outcome=rejected`, (r) => r.tool === 'create_ticket' && r.error_code === 'access.denied' && r.caller.key_id === key.id);
+    await findRecord(
+      `server_id=${smartId}&outcome=rejected`,
+      (r) => r.tool === 'create_ticket' && r.error_code === 'access.denied' && r.caller.key_id === key.id,
+    );
   });
 
   it('external users need a grant: an allowed user lists tools, another is refused and its call recorded', async () => {
     for (const name of ['ann', 'ben']) await api.request('POST', '/external_users', { name });
-    await api.request('POST', '/access_policies', { name: 'ann-reads', principals: [{ type: 'external_user', value: 'ann' }], servers: [serverA.serverId], tools: ['search_tickets'] });
+    await api.request('POST', '/access_policies', {
+      name: 'ann-reads',
+      principals: [{ type: 'external_user', value: 'ann' }],
+      servers: [serverA.serverId],
+      tools: ['search_tickets'],
+    });
     const ann = { 'x-api-key': stack.bootstrapKey, 'x-username': 'ann' };
-    expect(await within1s(() => toolNames(serverA.mcpUrl, ann), (n) => n.length === 1)).toEqual(['search_tickets']);
+    expect(
+      await within1s(
+        () => toolNames(serverA.mcpUrl, ann),
+        (n) => n.length === 1,
+      ),
+    ).toEqual(['search_tickets']);
     expect(await refused(serverB.mcpUrl, ann)).toContain('no access policy grants external user "ann" access');
     const ben = { 'x-api-key': stack.bootstrapKey, 'x-username': 'ben' };
     expect(await refused(serverA.mcpUrl, ben)).toContain('no access policy grants external user "ben"');
-    const call = await rpc(serverA.mcpUrl, ben, 'tools/call', { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
+    const call = await rpc(serverA.mcpUrl, ben, 'tools/call', {
+      name: 'get_ticket',
+      arguments: { ticket_id: 'TCK-1' },
+    });
     expect(call.status).toBe(403);
     expect(call.body.error!.message).toContain('Access denied');
-    await findRecord(`server_id=${serverA.serverId}&outcome=rejected`, (r) => r.caller.username === 'ben' && r.tool === 'get_ticket' && r.error_code === 'access.denied');
+    await findRecord(
+      `server_id=${serverA.serverId}&outcome=rejected`,
+      (r) => r.caller.username === 'ben' && r.tool === 'get_ticket' && r.error_code === 'access.denied',
+    );
     // Without x-username the same key is not limited by user policies.
     expect(await toolNames(serverA.mcpUrl, { 'x-api-key': stack.bootstrapKey })).toEqual(serverA.tools);
   });
 
   it('OAuth subjects and groups need a grant', async () => {
     const bearer = async (sub: string, groups?: string[]) => ({ authorization: `Bearer ${await token(sub, groups)}` });
-    expect(await refused(serverA.mcpUrl, await bearer('dave', ['sales']))).toContain('no access policy grants OAuth subject "dave" (groups: sales)');
-    await api.request('POST', '/access_policies', { name: 'support-group', principals: [{ type: 'oauth_group', value: 'support' }], servers: [serverA.serverId], tools: ['get_ticket', 'search_tickets'] });
-    await api.request('POST', '/access_policies', { name: 'erin', principals: [{ type: 'oauth_subject', value: 'erin' }], servers: ['*'], tools: ['*'] });
-    expect(await within1s(async () => toolNames(serverA.mcpUrl, await bearer('carol', ['support', 'sales'])).catch(() => []), (n) => n.length === 2)).toEqual(['search_tickets', 'get_ticket']);
+    expect(await refused(serverA.mcpUrl, await bearer('dave', ['sales']))).toContain(
+      'no access policy grants OAuth subject "dave" (groups: sales)',
+    );
+    await api.request('POST', '/access_policies', {
+      name: 'support-group',
+      principals: [{ type: 'oauth_group', value: 'support' }],
+      servers: [serverA.serverId],
+      tools: ['get_ticket', 'search_tickets'],
+    });
+    await api.request('POST', '/access_policies', {
+      name: 'erin',
+      principals: [{ type: 'oauth_subject', value: 'erin' }],
+      servers: ['*'],
+      tools: ['*'],
+    });
+    expect(
+      await within1s(
+        async () => toolNames(serverA.mcpUrl, await bearer('carol', ['support', 'sales'])).catch(() => []),
+        (n) => n.length === 2,
+      ),
+    ).toEqual(['search_tickets', 'get_ticket']);
     expect(await toolNames(serverA.mcpUrl, await bearer('erin'))).toEqual(serverA.tools);
     expect(await refused(serverA.mcpUrl, await bearer('dave', ['sales']))).toContain('Access denied');
 
@@ -311,7 +495,12 @@ describe('access policies', () => {
     const denied = await client.callTool({ name: 'create_ticket', arguments: { title: 'x' } });
     await client.close();
     expect(ok.structuredContent).toMatchObject({ id: 'TCK-1' });
-    expect((denied.content as { text: string }[])[0]!.text).toBe('Access denied: OAuth subject "carol" (groups: support) may not use tool "create_ticket" on this MCP server (no access policy grants it).');
-    await findRecord(`server_id=${serverA.serverId}&outcome=rejected`, (r) => r.tool === 'create_ticket' && r.message !== null && r.message.includes('"carol"'));
+    expect((denied.content as { text: string }[])[0]!.text).toBe(
+      'Access denied: OAuth subject "carol" (groups: support) may not use tool "create_ticket" on this MCP server (no access policy grants it).',
+    );
+    await findRecord(
+      `server_id=${serverA.serverId}&outcome=rejected`,
+      (r) => r.tool === 'create_ticket' && r.message !== null && r.message.includes('"carol"'),
+    );
   });
 });

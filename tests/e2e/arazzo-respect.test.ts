@@ -38,7 +38,11 @@ function route(method: string, path: string): { status: number; body?: unknown; 
     case 'GET /v1/animals/random':
       return { status: 200, body: { name: 'okapi' } };
     case 'GET /api/v3/user/login':
-      return { status: 200, body: 'session-42', headers: { 'x-rate-limit': '100', 'x-expires-after': '2030-01-01T00:00:00Z' } };
+      return {
+        status: 200,
+        body: 'session-42',
+        headers: { 'x-rate-limit': '100', 'x-expires-after': '2030-01-01T00:00:00Z' },
+      };
     case 'GET /api/v3/pet/findByStatus':
       return { status: 200, body: [{ id: 1, name: 'doggie', status: 'available' }] };
     case 'POST /as/par.oauth2':
@@ -54,13 +58,24 @@ function route(method: string, path: string): { status: number; body?: unknown; 
       return { status: 200, body: { access_token: `at-${n}`, refresh_token: `rt-${n}`, expires_in: 3600 } };
     }
     case 'POST /bnpl/v1/products':
-      return { status: 200, body: { existingCustomerNotEligible: true, eligibilityCheckRequired: true, products, totalAmount: { currency: 'EUR', amount: 499 } } };
+      return {
+        status: 200,
+        body: {
+          existingCustomerNotEligible: true,
+          eligibilityCheckRequired: true,
+          products,
+          totalAmount: { currency: 'EUR', amount: 499 },
+        },
+      };
     case 'GET /bnpl/v1/terms-and-conditions':
       return { status: 200, body: { termsAndConditions: 'be nice' } };
     case 'POST /bnpl/v1/customers':
       return { status: 201, body: { links: { self: 'https://bnpl.example/customers/c-1' } } };
     case 'POST /bnpl/v1/loan-transactions':
-      return { status: 202, body: { redirectAuthToken: null, links: { self: 'https://bnpl.example/loan-transactions/l-1' } } };
+      return {
+        status: 202,
+        body: { redirectAuthToken: null, links: { self: 'https://bnpl.example/loan-transactions/l-1' } },
+      };
     case 'GET /v1/pet/findByStatus':
     case 'GET /v1/pet/findByTags':
       return { status: 200, body: [{ id: 7, name: 'Rex' }] };
@@ -71,7 +86,9 @@ function route(method: string, path: string): { status: number; body?: unknown; 
     case 'GET /probe/flaky':
       return count('flaky') < 3 ? { status: 503, body: {} } : { status: 200, body: {} };
     case 'GET /probe/busy':
-      return count('busy') < 3 ? { status: 503, body: {}, headers: { 'retry-after': '120' } } : { status: 200, body: {} };
+      return count('busy') < 3
+        ? { status: 503, body: {}, headers: { 'retry-after': '120' } }
+        : { status: 200, body: {} };
     case 'GET /probe/broken':
       return { status: 500, body: {} };
     case 'POST /probe/created':
@@ -105,18 +122,34 @@ function respect(c: Case): Promise<RespectRun> {
   reset();
   const args = [respectCli, 'respect', c.file, '-w', c.workflow, '-J', `${c.workflow}.json`];
   for (const [name, path] of Object.entries(c.servers)) args.push('--server', `${name}=${mockUrl}${path}`);
-  for (const [k, v] of Object.entries(c.inputs ?? {})) args.push('--input', `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  for (const [k, v] of Object.entries(c.inputs ?? {}))
+    args.push('--input', `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
   return new Promise((resolve) => {
-    execFile(process.execPath, args, { cwd: dir, env: { ...process.env, NO_COLOR: '1', REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const run: RespectRun = { exitCode: err ? ((err as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}`, requests: [...seen] };
-      try {
-        const json = JSON.parse(readFileSync(join(dir, `${c.workflow}.json`), 'utf8')) as { files: Record<string, { executedWorkflows: { status: string }[] }> };
-        run.status = Object.values(json.files)[0]?.executedWorkflows[0]?.status;
-      } catch {
-        // Respect refused the document before running it: no JSON log.
-      }
-      resolve(run);
-    });
+    execFile(
+      process.execPath,
+      args,
+      {
+        cwd: dir,
+        env: { ...process.env, NO_COLOR: '1', REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+        timeout: 60_000,
+      },
+      (err, stdout, stderr) => {
+        const run: RespectRun = {
+          exitCode: err ? ((err as { code?: number }).code ?? 1) : 0,
+          output: `${stdout}${stderr}`,
+          requests: [...seen],
+        };
+        try {
+          const json = JSON.parse(readFileSync(join(dir, `${c.workflow}.json`), 'utf8')) as {
+            files: Record<string, { executedWorkflows: { status: string }[] }>;
+          };
+          run.status = Object.values(json.files)[0]?.executedWorkflows[0]?.status;
+        } catch {
+          // Respect refused the document before running it: no JSON log.
+        }
+        resolve(run);
+      },
+    );
   });
 }
 
@@ -131,7 +164,13 @@ async function ours(c: Case): Promise<{ run: WorkflowRunResult; requests: string
     secret: async () => undefined,
     limits: { deadlineMs: 10_000 },
     http: async (req) => {
-      const res = await fetch(req.url, { method: req.method, headers: req.headers, ...(req.body !== undefined ? { body: req.body } : {}), redirect: 'manual', signal: AbortSignal.timeout(req.timeoutMs) });
+      const res = await fetch(req.url, {
+        method: req.method,
+        headers: req.headers,
+        ...(req.body !== undefined ? { body: req.body } : {}),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(req.timeoutMs),
+      });
       const body = await res.text();
       return { status: res.status, headers: Object.fromEntries(res.headers), body, size: Buffer.byteLength(body) };
     },
@@ -142,12 +181,22 @@ async function ours(c: Case): Promise<{ run: WorkflowRunResult; requests: string
 beforeAll(async () => {
   dir = tempDir('respect');
   for (const sub of ['arazzo', 'support', 'side-by-side']) {
-    for (const f of readdirSync(join(fixtures, sub)).filter((n) => /\.ya?ml$/.test(n))) copyFileSync(join(fixtures, sub, f), join(dir, f));
+    for (const f of readdirSync(join(fixtures, sub)).filter((n) => /\.ya?ml$/.test(n)))
+      copyFileSync(join(fixtures, sub, f), join(dir, f));
   }
   // Offline: sources the examples name by remote URL are read from the copies next to them.
-  const rewrite = (file: string, from: string, to: string) => writeFileSync(join(dir, file), readFileSync(join(dir, file), 'utf8').replace(from, to));
-  rewrite('LoginAndRetrievePets.arazzo.yaml', 'https://raw.githubusercontent.com/swagger-api/swagger-petstore/master/src/main/resources/openapi.yaml', './petstore.openapi.yaml');
-  rewrite('bnpl-arazzo.yaml', 'https://raw.githubusercontent.com/OAI/Arazzo-Specification/main/examples/1.0.0/bnpl-openapi.yaml', './bnpl-openapi.yaml');
+  const rewrite = (file: string, from: string, to: string) =>
+    writeFileSync(join(dir, file), readFileSync(join(dir, file), 'utf8').replace(from, to));
+  rewrite(
+    'LoginAndRetrievePets.arazzo.yaml',
+    'https://raw.githubusercontent.com/swagger-api/swagger-petstore/master/src/main/resources/openapi.yaml',
+    './petstore.openapi.yaml',
+  );
+  rewrite(
+    'bnpl-arazzo.yaml',
+    'https://raw.githubusercontent.com/OAI/Arazzo-Specification/main/examples/1.0.0/bnpl-openapi.yaml',
+    './bnpl-openapi.yaml',
+  );
   mock = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -155,7 +204,9 @@ beforeAll(async () => {
       const url = new URL(req.url ?? '/', 'http://mock');
       seen.push(`${req.method} ${url.pathname}${url.search}`);
       const r = route(req.method ?? 'GET', url.pathname);
-      res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers }).end(r.body === undefined ? '' : JSON.stringify(r.body));
+      res
+        .writeHead(r.status, { 'content-type': 'application/json', ...r.headers })
+        .end(r.body === undefined ? '' : JSON.stringify(r.body));
     });
   });
   await new Promise<void>((resolve) => mock.listen(0, '127.0.0.1', resolve));
@@ -172,21 +223,33 @@ const probe = { file: 'probe.arazzo.yaml', servers: { probe: '/probe' } };
 describe('Respect and Toolplane agree', () => {
   it.each<Case>([
     { file: 'ExtendedParametersExample.arazzo.yaml', workflow: 'animal-workflow', servers: { animals: '/v1' } },
-    { ...oauth, workflow: 'refresh-token-flow', inputs: { my_client_id: 'cid', my_client_secret: 'cs', my_redirect_uri: 'https://app.example/cb' } },
+    {
+      ...oauth,
+      workflow: 'refresh-token-flow',
+      inputs: { my_client_id: 'cid', my_client_secret: 'cs', my_redirect_uri: 'https://app.example/cb' },
+    },
     { ...oauth, workflow: 'client-credentials-flow', inputs: { client_id: 'cid', client_secret: 'cs' } },
-    { ...oauth, workflow: 'authorization-code-flow', inputs: { client_id: 'cid', client_secret: 'cs', redirect_uri: 'https://app.example/cb' } },
+    {
+      ...oauth,
+      workflow: 'authorization-code-flow',
+      inputs: { client_id: 'cid', client_secret: 'cs', redirect_uri: 'https://app.example/cb' },
+    },
     { ...probe, workflow: 'agreeOnFilters' },
     { ...probe, workflow: 'retryThenOk' },
     { ...probe, workflow: 'gotoAndEnd' },
-  ])('$file $workflow: same requests, both succeed', async (c) => {
-    const r = await respect(c);
-    const o = await ours(c);
-    expect(o.run.error).toBeUndefined();
-    expect(r.status).toBe('success');
-    expect(r.exitCode).toBe(0);
-    expect(o.requests).toEqual(r.requests);
-    expect(r.requests.length).toBeGreaterThan(0);
-  }, 90_000);
+  ])(
+    '$file $workflow: same requests, both succeed',
+    async (c) => {
+      const r = await respect(c);
+      const o = await ours(c);
+      expect(o.run.error).toBeUndefined();
+      expect(r.status).toBe('success');
+      expect(r.exitCode).toBe(0);
+      expect(o.requests).toEqual(r.requests);
+      expect(r.requests.length).toBeGreaterThan(0);
+    },
+    90_000,
+  );
 
   it('probe noCriteria500: same request, both fail the step (Respect: undocumented status; we: status ≥ 400)', async () => {
     const c = { ...probe, workflow: 'noCriteria500' };
@@ -201,14 +264,21 @@ describe('Respect and Toolplane agree', () => {
 
 describe('known deviations (docs/workflows.md)', () => {
   it('pet-coupons: Respect refuses the document (outputs-defined lint confuses two place-order steps); we run buy-available-pet to the end', async () => {
-    const c: Case = { file: 'pet-coupons.arazzo.yaml', workflow: 'buy-available-pet', servers: { 'pet-coupons': '/v1' } };
+    const c: Case = {
+      file: 'pet-coupons.arazzo.yaml',
+      workflow: 'buy-available-pet',
+      servers: { 'pet-coupons': '/v1' },
+    };
     const r = await respect(c);
     expect(r.exitCode).not.toBe(0);
     expect(r.output).toContain('outputs-defined');
     expect(r.requests).toEqual([]);
     const o = await ours(c);
     expect(o.run).toMatchObject({ ok: true, outputs: { buy_pet_order_id: 99 } });
-    expect(o.requests).toEqual(['GET /v1/pet/findByStatus?status=available&page=1&pageSize=10', 'POST /v1/store/order']);
+    expect(o.requests).toEqual([
+      'GET /v1/pet/findByStatus?status=available&page=1&pageSize=10',
+      'POST /v1/store/order',
+    ]);
   }, 90_000);
 
   it('bnpl: Respect refuses the document (outputs the example never declares); we run until the path parameter that never resolves', async () => {
@@ -216,14 +286,22 @@ describe('known deviations (docs/workflows.md)', () => {
       file: 'bnpl-arazzo.yaml',
       workflow: 'ApplyForLoanAtCheckout',
       servers: { BnplApi: '/bnpl/v1' },
-      inputs: { customer: { firstName: 'Ada', lastName: 'Lovelace', dateOfBirth: '1815-12-10T00:00:00Z', postalCode: 'W1' }, products: [{ productCode: 'TV-1', purchaseAmount: { currency: 'EUR', amount: 499 } }] },
+      inputs: {
+        customer: { firstName: 'Ada', lastName: 'Lovelace', dateOfBirth: '1815-12-10T00:00:00Z', postalCode: 'W1' },
+        products: [{ productCode: 'TV-1', purchaseAmount: { currency: 'EUR', amount: 499 } }],
+      },
     };
     const r = await respect(c);
     expect(r.exitCode).not.toBe(0);
     expect(r.output).toContain('outputs-defined');
     expect(r.requests).toEqual([]);
     const o = await ours(c);
-    expect(o.requests).toEqual(['POST /bnpl/v1/products', 'GET /bnpl/v1/terms-and-conditions', 'POST /bnpl/v1/customers', 'POST /bnpl/v1/loan-transactions']);
+    expect(o.requests).toEqual([
+      'POST /bnpl/v1/products',
+      'GET /bnpl/v1/terms-and-conditions',
+      'POST /bnpl/v1/customers',
+      'POST /bnpl/v1/loan-transactions',
+    ]);
     expect(o.run.error).toMatchObject({ code: 'request_invalid', stepId: 'retrieveFinalizedPaymentPlan' });
   }, 90_000);
 
@@ -247,11 +325,20 @@ describe('known deviations (docs/workflows.md)', () => {
     expect(r.requests).toEqual([]);
     const o = await ours(c);
     expect(o.run.ok).toBe(true);
-    expect(o.requests.map((x) => x.split('?')[0])).toEqual(['POST /as/par.oauth2', 'GET /as/authorize.oauth2', 'POST /as/token.oauth2']);
+    expect(o.requests.map((x) => x.split('?')[0])).toEqual([
+      'POST /as/par.oauth2',
+      'GET /as/authorize.oauth2',
+      'POST /as/token.oauth2',
+    ]);
   }, 90_000);
 
   it('LoginAndRetrievePets: Respect fails getPetStep (operationPath to a path item has no method); we use its only operation', async () => {
-    const c: Case = { file: 'LoginAndRetrievePets.arazzo.yaml', workflow: 'loginUserRetrievePet', servers: { petStoreDescription: '/api/v3' }, inputs: { username: 'ann', password: 'pw' } };
+    const c: Case = {
+      file: 'LoginAndRetrievePets.arazzo.yaml',
+      workflow: 'loginUserRetrievePet',
+      servers: { petStoreDescription: '/api/v3' },
+      inputs: { username: 'ann', password: 'pw' },
+    };
     const r = await respect(c);
     expect(r.exitCode).not.toBe(0);
     expect(r.output).toContain('"method" is required');
@@ -265,15 +352,24 @@ describe('known deviations (docs/workflows.md)', () => {
     ['countEmpty', 'count(@.products) with products: [] — Respect true (node count), we false', 'success', false],
     ['absentNotNull', '@.token != null without token — Respect true, we false', 'success', false],
     ['caseInsensitive', "'done' == 'DONE' — Respect false (case-sensitive), we true (the spec's MUST)", 'error', true],
-    ['undocumentedStatus', 'a 201 the OpenAPI document does not describe — Respect fails the step, we do not check', 'error', true],
-  ] as const)('probe %s: %s', async (workflow, _why, respectStatus, oursOk) => {
-    const c = { ...probe, workflow };
-    const r = await respect(c);
-    const o = await ours(c);
-    expect(o.requests).toEqual(r.requests);
-    expect(r.status).toBe(respectStatus);
-    expect(o.run.ok).toBe(oursOk);
-  }, 90_000);
+    [
+      'undocumentedStatus',
+      'a 201 the OpenAPI document does not describe — Respect fails the step, we do not check',
+      'error',
+      true,
+    ],
+  ] as const)(
+    'probe %s: %s',
+    async (workflow, _why, respectStatus, oursOk) => {
+      const c = { ...probe, workflow };
+      const r = await respect(c);
+      const o = await ours(c);
+      expect(o.requests).toEqual(r.requests);
+      expect(r.status).toBe(respectStatus);
+      expect(o.run.ok).toBe(oursOk);
+    },
+    90_000,
+  );
 
   it('probe retryAfterHeader: Respect ignores Retry-After: 120 and retries; we honour it, which passes the deadline at once', async () => {
     const c = { ...probe, workflow: 'retryAfterHeader' };

@@ -15,7 +15,11 @@ let api: ControlPlaneClient;
 
 async function connect(edgeUrl: string): Promise<Client> {
   const client = new Client({ name: 'cache-e2e', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${edgeUrl}/mcp/${example.serverId}`), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${edgeUrl}/mcp/${example.serverId}`), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+    }),
+  );
   return client;
 }
 
@@ -51,7 +55,9 @@ describe('compiled server cache invalidation across two edges', () => {
       const r = await c.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
       expect(r.isError).toBe(true); // 401 from the upstream: stale key (and now cached by the worker)
     }
-    await api.request('PATCH', `/connector_instances/${example.instanceId}`, { credentials: { api_key: 'rotated-key' } });
+    await api.request('PATCH', `/connector_instances/${example.instanceId}`, {
+      credentials: { api_key: 'rotated-key' },
+    });
     const before = upstream.requests.length;
     for (const c of clients) {
       await eventually(async () => {
@@ -65,10 +71,14 @@ describe('compiled server cache invalidation across two edges', () => {
 
   it('serves the new tool list on every edge after the descriptor operations change', async () => {
     const clients = await Promise.all(stack.edgeUrls.map(connect));
-    for (const c of clients) expect((await c.listTools()).tools.map((t) => t.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
+    for (const c of clients)
+      expect((await c.listTools()).tools.map((t) => t.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
     const changed = ticketSystemDescriptorYaml
       .replace('version: "1.0.0"', 'version: "1.1.0"')
-      .replace(/    - operation_id: create_ticket\n      mcp_tool_name: create_ticket\n      mcp_tool_description: .*\n/, '');
+      .replace(
+        /    - operation_id: create_ticket\n      mcp_tool_name: create_ticket\n      mcp_tool_description: .*\n/,
+        '',
+      );
     await api.request('PUT', `/connectors/${example.connectorId}`, changed, 'application/yaml');
     for (const c of clients) {
       await eventually(async () => {
@@ -76,13 +86,18 @@ describe('compiled server cache invalidation across two edges', () => {
       });
     }
     // The removed tool is no longer callable either.
-    await expect(clients[0]!.callTool({ name: 'create_ticket', arguments: { title: 'x' } })).rejects.toThrow(/Unknown tool/);
+    await expect(clients[0]!.callTool({ name: 'create_ticket', arguments: { title: 'x' } })).rejects.toThrow(
+      /Unknown tool/,
+    );
     await Promise.all(clients.map((c) => c.close()));
   });
 
   it('serves no tools on any edge once the connector instance is deleted', async () => {
     const clients = await Promise.all(stack.edgeUrls.map(connect));
-    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/connector_instances/${example.instanceId}`, { method: 'DELETE', headers: { 'x-api-key': stack.bootstrapKey } });
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/connector_instances/${example.instanceId}`, {
+      method: 'DELETE',
+      headers: { 'x-api-key': stack.bootstrapKey },
+    });
     expect(res.status).toBe(204);
     for (const c of clients) {
       await eventually(async () => {

@@ -45,8 +45,17 @@ beforeAll(async () => {
   const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
   ({ stack, api } = await startTestStack('cancel'));
   const connector = await api.request<{ id: string }>('POST', '/connectors', descriptor(url), 'application/yaml');
-  const instance = await api.request<{ id: string }>('POST', '/connector_instances', { connector_id: connector.id, name: 'slow' });
-  mcpUrl = (await api.request<{ url: string }>('POST', '/mcp_manager', { name: 'slow', mode: 'NORMAL', connectorInstanceId: instance.id })).url;
+  const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
+    connector_id: connector.id,
+    name: 'slow',
+  });
+  mcpUrl = (
+    await api.request<{ url: string }>('POST', '/mcp_manager', {
+      name: 'slow',
+      mode: 'NORMAL',
+      connectorInstanceId: instance.id,
+    })
+  ).url;
 }, 120_000);
 
 afterAll(async () => {
@@ -67,7 +76,12 @@ describe('cancellation', () => {
     const call = fetch(mcpUrl, {
       method: 'POST',
       signal: controller.signal,
-      headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+      headers: {
+        'x-api-key': stack.bootstrapKey,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2025-11-25',
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'slow', arguments: {} } }),
     });
     await waitFor('started', 5000);
@@ -80,7 +94,11 @@ describe('cancellation', () => {
   it('aborts the upstream request when a 2026-07-28 client cancels the call', async () => {
     events.length = 0;
     const client = new Client({ name: 'cancel', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
-    await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(mcpUrl), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
     const controller = new AbortController();
     const call = client.callTool({ name: 'slow', arguments: {} }, { signal: controller.signal });
     await waitFor('started', 5000);

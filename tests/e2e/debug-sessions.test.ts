@@ -14,14 +14,25 @@ let upstream: TicketSystem;
 let example: RegisteredExample;
 let client: Client;
 
-type Detail = { id: string; debug: null | { sessionId: string; request: { headers: Record<string, string>; body?: string }; response?: { status: number; body?: string } } };
+type Detail = {
+  id: string;
+  debug: null | {
+    sessionId: string;
+    request: { headers: Record<string, string>; body?: string };
+    response?: { status: number; body?: string };
+  };
+};
 
 async function callAndGetRecord(args: Record<string, unknown>): Promise<Detail> {
-  const before = new Set((await api.request<{ data: { id: string }[] }>('GET', '/execution_records?limit=200')).data.map((r) => r.id));
+  const before = new Set(
+    (await api.request<{ data: { id: string }[] }>('GET', '/execution_records?limit=200')).data.map((r) => r.id),
+  );
   await client.callTool({ name: 'create_ticket', arguments: args });
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const fresh = (await api.request<{ data: { id: string }[] }>('GET', '/execution_records?limit=200')).data.filter((r) => !before.has(r.id));
+    const fresh = (await api.request<{ data: { id: string }[] }>('GET', '/execution_records?limit=200')).data.filter(
+      (r) => !before.has(r.id),
+    );
     if (fresh.length > 0) return api.request<Detail>('GET', `/execution_records/${fresh[0]!.id}`);
     if (Date.now() > deadline) throw new Error('no execution record arrived');
     await new Promise((r) => setTimeout(r, 50));
@@ -33,7 +44,11 @@ beforeAll(async () => {
   ({ stack, api } = await startTestStack('debug'));
   example = await registerTicketExample(api, upstream.url, 'upstream-key-77');
   client = new Client({ name: 'debug', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(example.mcpUrl), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(example.mcpUrl), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+    }),
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -49,16 +64,27 @@ describe('debug sessions', () => {
   });
 
   it('captures redacted headers and bodies while a session is open, and stops when it is closed', async () => {
-    const session = await api.request<{ id: string; active: boolean; ends_at: string; opened_at: string }>('POST', `/mcp_manager/${example.serverId}/debug_sessions`, { duration_minutes: 30 });
+    const session = await api.request<{ id: string; active: boolean; ends_at: string; opened_at: string }>(
+      'POST',
+      `/mcp_manager/${example.serverId}/debug_sessions`,
+      { duration_minutes: 30 },
+    );
     expect(session.active).toBe(true);
     expect(Date.parse(session.ends_at) - Date.parse(session.opened_at)).toBe(30 * 60_000);
     await new Promise((r) => setTimeout(r, 1100)); // workers re-check at most once a second
     const inside = await callAndGetRecord({ title: 'inside' });
-    expect(inside.debug).toMatchObject({ sessionId: session.id, request: { body: expect.stringContaining('"title":"inside"') }, response: { status: 201, body: expect.stringContaining('"title":"inside"') } });
+    expect(inside.debug).toMatchObject({
+      sessionId: session.id,
+      request: { body: expect.stringContaining('"title":"inside"') },
+      response: { status: 201, body: expect.stringContaining('"title":"inside"') },
+    });
     expect(inside.debug!.request.headers['x-api-key']).toBe('[redacted]');
     expect(JSON.stringify(inside)).not.toContain('upstream-key-77');
 
-    const closed = await api.request<{ active: boolean }>('DELETE', `/mcp_manager/${example.serverId}/debug_sessions/${session.id}`);
+    const closed = await api.request<{ active: boolean }>(
+      'DELETE',
+      `/mcp_manager/${example.serverId}/debug_sessions/${session.id}`,
+    );
     expect(closed.active).toBe(false);
     await new Promise((r) => setTimeout(r, 1100)); // workers re-check at most once a second
     const after = await callAndGetRecord({ title: 'after' });
@@ -66,7 +92,9 @@ describe('debug sessions', () => {
   });
 
   it('refuses sessions longer than 4 hours', async () => {
-    await expect(api.request('POST', `/mcp_manager/${example.serverId}/debug_sessions`, { duration_minutes: 241 })).rejects.toMatchObject({ status: 422 });
+    await expect(
+      api.request('POST', `/mcp_manager/${example.serverId}/debug_sessions`, { duration_minutes: 241 }),
+    ).rejects.toMatchObject({ status: 422 });
   });
 
   it('deletes records and debug captures past their retention (fake clock)', async () => {
@@ -75,11 +103,19 @@ describe('debug sessions', () => {
     expect(await count('SELECT count(*) AS n FROM execution_records WHERE debug IS NOT NULL')).toBe(1);
     const total = await count('SELECT count(*) AS n FROM execution_records');
     // 73 hours later: captures dropped, records kept.
-    const later = await applyRetention(pool, { now: new Date(Date.now() + 73 * 3_600_000), recordsDays: 30, debugHours: 72 });
+    const later = await applyRetention(pool, {
+      now: new Date(Date.now() + 73 * 3_600_000),
+      recordsDays: 30,
+      debugHours: 72,
+    });
     expect(later).toMatchObject({ records: 0, captures: 1 });
     expect(await count('SELECT count(*) AS n FROM execution_records')).toBe(total);
     // 31 days later: records and ended sessions deleted.
-    const much = await applyRetention(pool, { now: new Date(Date.now() + 31 * 86_400_000), recordsDays: 30, debugHours: 72 });
+    const much = await applyRetention(pool, {
+      now: new Date(Date.now() + 31 * 86_400_000),
+      recordsDays: 30,
+      debugHours: 72,
+    });
     expect(much.records).toBe(total);
     expect(much.sessions).toBeGreaterThanOrEqual(1);
     await pool.end();
@@ -93,14 +129,30 @@ describe('debug sessions of workflow calls', () => {
   let echoUrl: string;
   let wf: { id: string; url: string };
   let wfClient: Client;
-  type WfDetail = { debug: null | { sessionId: string; steps: { name: string; attempt: number; request: { headers: Record<string, string>; body?: string }; response?: { status: number; body?: string; truncated?: boolean } }[] } };
+  type WfDetail = {
+    debug: null | {
+      sessionId: string;
+      steps: {
+        name: string;
+        attempt: number;
+        request: { headers: Record<string, string>; body?: string };
+        response?: { status: number; body?: string; truncated?: boolean };
+      }[];
+    };
+  };
 
   async function callWorkflow(note: string): Promise<WfDetail> {
-    const before = new Set((await api.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${wf.id}&limit=200`)).data.map((r) => r.id));
+    const before = new Set(
+      (
+        await api.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${wf.id}&limit=200`)
+      ).data.map((r) => r.id),
+    );
     const result = await wfClient.callTool({ name: 'echo_twice', arguments: { note } });
     expect(result.isError).toBeFalsy();
     for (let i = 0; i < 200; i++) {
-      const fresh = (await api.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${wf.id}&limit=200`)).data.filter((r) => !before.has(r.id));
+      const fresh = (
+        await api.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${wf.id}&limit=200`)
+      ).data.filter((r) => !before.has(r.id));
       if (fresh.length > 0) return api.request<WfDetail>('GET', `/execution_records/${fresh[0]!.id}`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -112,7 +164,18 @@ describe('debug sessions of workflow calls', () => {
     echo = createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url, got: body, key: req.headers['x-api-key'], tenant: req.headers['x-tenant'] })));
+      req.on('end', () =>
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(
+            JSON.stringify({
+              path: req.url,
+              got: body,
+              key: req.headers['x-api-key'],
+              tenant: req.headers['x-tenant'],
+            }),
+          ),
+      );
     });
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
     echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
@@ -127,7 +190,15 @@ describe('debug sessions of workflow calls', () => {
             id: 'echo_twice',
             inputs: { properties: { note: { type: 'string' } } },
             steps: [
-              { id: 'first', request: { method: 'POST', url: `${echoUrl}/one`, headers: { 'X-Api-Key': '$secrets.DBG_KEY', 'X-Tenant': '$config.tenant' }, body: { note: '$inputs.note', key: '$secrets.DBG_KEY' } } },
+              {
+                id: 'first',
+                request: {
+                  method: 'POST',
+                  url: `${echoUrl}/one`,
+                  headers: { 'X-Api-Key': '$secrets.DBG_KEY', 'X-Tenant': '$config.tenant' },
+                  body: { note: '$inputs.note', key: '$secrets.DBG_KEY' },
+                },
+              },
               { id: 'second', request: { method: 'GET', url: `${echoUrl}/two?note=$inputs.note` } },
             ],
           },
@@ -135,7 +206,11 @@ describe('debug sessions of workflow calls', () => {
       }),
     });
     wfClient = new Client({ name: 'debug-wf', version: '1.0.0' });
-    await wfClient.connect(new StreamableHTTPClientTransport(new URL(wf.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey, 'Config-Tenant': TENANT } } }));
+    await wfClient.connect(
+      new StreamableHTTPClientTransport(new URL(wf.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey, 'Config-Tenant': TENANT } },
+      }),
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -147,14 +222,25 @@ describe('debug sessions of workflow calls', () => {
     const outside = await callWorkflow('outside');
     expect(outside.debug).toBeNull();
 
-    const session = await api.request<{ id: string }>('POST', `/mcp_manager/${wf.id}/debug_sessions`, { duration_minutes: 5 });
+    const session = await api.request<{ id: string }>('POST', `/mcp_manager/${wf.id}/debug_sessions`, {
+      duration_minutes: 5,
+    });
     await new Promise((r) => setTimeout(r, 1100)); // workers re-check at most once a second
     const inside = await callWorkflow('inside');
     expect(inside.debug).toMatchObject({
       sessionId: session.id,
       steps: [
-        { name: 'echo_twice/first', attempt: 1, request: { body: expect.stringContaining('"note":"inside"') }, response: { status: 200, body: expect.stringContaining('inside') } },
-        { name: 'echo_twice/second', attempt: 1, response: { status: 200, body: expect.stringContaining('/two?note=inside') } },
+        {
+          name: 'echo_twice/first',
+          attempt: 1,
+          request: { body: expect.stringContaining('"note":"inside"') },
+          response: { status: 200, body: expect.stringContaining('inside') },
+        },
+        {
+          name: 'echo_twice/second',
+          attempt: 1,
+          response: { status: 200, body: expect.stringContaining('/two?note=inside') },
+        },
       ],
     });
     const [first] = inside.debug!.steps;

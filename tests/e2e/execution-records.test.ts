@@ -12,7 +12,10 @@ let upstream: TicketSystem;
 let example: RegisteredExample;
 let api: ControlPlaneClient;
 
-type Listed = { data: { id: string; tool: string; outcome: string; error_code: string | null; caller: { key_id: string } }[]; next_cursor: string | null };
+type Listed = {
+  data: { id: string; tool: string; outcome: string; error_code: string | null; caller: { key_id: string } }[];
+  next_cursor: string | null;
+};
 
 async function records(query = ''): Promise<Listed> {
   return api.request<Listed>('GET', `/execution_records${query}`);
@@ -30,8 +33,18 @@ async function waitForRecords(count: number, query = '', timeoutMs = 15_000): Pr
 async function rawCall(i: number): Promise<number> {
   const res = await fetch(example.mcpUrl, {
     method: 'POST',
-    headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'search_tickets', arguments: { status: 'open' } } }),
+    headers: {
+      'x-api-key': stack.bootstrapKey,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-11-25',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: i,
+      method: 'tools/call',
+      params: { name: 'search_tickets', arguments: { status: 'open' } },
+    }),
   });
   await res.text();
   return res.status;
@@ -52,7 +65,11 @@ afterAll(async () => {
 describe('execution records', () => {
   it('records every call: success, upstream failure and arguments refused on the edge', async () => {
     const client = new Client({ name: 'records', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(example.mcpUrl), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(example.mcpUrl), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
     await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
     await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-404' } });
     await client.callTool({ name: 'get_ticket', arguments: {} });
@@ -63,10 +80,21 @@ describe('execution records', () => {
     for (const r of page.data) expect(r.tool).toBe('get_ticket');
     const failed = page.data.find((r) => r.outcome === 'tool_error')!;
     const detail = await api.request<Record<string, any>>('GET', `/execution_records/${failed.id}`);
-    expect(detail).toMatchObject({ server_id: example.serverId, catalog_version: 1, error_code: 'upstream.http_error' });
+    expect(detail).toMatchObject({
+      server_id: example.serverId,
+      catalog_version: 1,
+      error_code: 'upstream.http_error',
+    });
     expect(Math.abs(Date.parse(detail.started_at) - Date.now())).toBeLessThan(60_000); // stored in UTC
     expect(detail.steps).toEqual([
-      expect.objectContaining({ kind: 'http', method: 'GET', urlTemplate: `${upstream.url}/api/v1/tickets/{ticket_id}`, url: `${upstream.url}/api/v1/tickets/TCK-404`, status: 404, outcome: 'response' }),
+      expect.objectContaining({
+        kind: 'http',
+        method: 'GET',
+        urlTemplate: `${upstream.url}/api/v1/tickets/{ticket_id}`,
+        url: `${upstream.url}/api/v1/tickets/TCK-404`,
+        status: 404,
+        outcome: 'response',
+      }),
     ]);
     expect(page.data.find((r) => r.outcome === 'rejected')!.error_code).toBe('tool.invalid_arguments');
   });
@@ -173,7 +201,8 @@ describe('the record stream while no control plane reads it', () => {
       // MAXLEN ~ trims whole macro nodes (100 entries by default): at least the cap, at most one node more.
       expect(length).toBeGreaterThanOrEqual(1000);
       expect(length).toBeLessThanOrEqual(1100);
-      const invocation = (entry: [string, string[]] | undefined) => (JSON.parse(entry![1][1]!) as { invocationId: string }[])[0]!.invocationId;
+      const invocation = (entry: [string, string[]] | undefined) =>
+        (JSON.parse(entry![1][1]!) as { invocationId: string }[])[0]!.invocationId;
       expect(invocation((await redis.xrange(key, '-', '+', 'COUNT', 1))[0])).toBe(`inv-${3000 - length}`);
       expect(invocation((await redis.xrevrange(key, '+', '-', 'COUNT', 1))[0])).toBe('inv-2999');
       await redis.del(key);

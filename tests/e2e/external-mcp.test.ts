@@ -2,14 +2,23 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type ControlPlaneClient, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
-import { startSseMcpServer, startStreamableMcpServer, type ExternalMcpServer, type FixtureTool } from '../fixtures/mcp-servers.ts';
+import {
+  startSseMcpServer,
+  startStreamableMcpServer,
+  type ExternalMcpServer,
+  type FixtureTool,
+} from '../fixtures/mcp-servers.ts';
 import { startTestStack } from '../helpers.ts';
 
 // Seed 002 externalMcpConfigs: an external MCP server's tools listed alongside, calls proxied by the
 // worker with the configured headers (treated as secrets), and a dead server never breaks the list.
 const REMOTE_SECRET = 'remote-secret-9f3a1c';
 const tools: FixtureTool[] = [
-  { name: 'lookup_order', description: 'Find an order by id', inputSchema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } },
+  {
+    name: 'lookup_order',
+    description: 'Find an order by id',
+    inputSchema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+  },
   { name: 'get_ticket', description: 'A remote tool whose name collides', inputSchema: { type: 'object' } },
   { name: 'hidden_tool', description: 'Filtered out by the tools list', inputSchema: { type: 'object' } },
 ];
@@ -33,7 +42,12 @@ beforeAll(async () => {
     mode: 'NORMAL',
     connectorInstanceId: example.instanceId,
     externalMcpConfigs: [
-      { name: 'orders', url: remote.url, headers: { authorization: `Bearer ${REMOTE_SECRET}` }, tools: ['lookup_order', 'get_ticket'] },
+      {
+        name: 'orders',
+        url: remote.url,
+        headers: { authorization: `Bearer ${REMOTE_SECRET}` },
+        tools: ['lookup_order', 'get_ticket'],
+      },
       { name: 'dead', url: dead.url, tools: [] },
     ],
   });
@@ -48,14 +62,20 @@ afterAll(async () => {
 async function listVia(transport: 'streamable' | 'sse'): Promise<string[]> {
   const headers = { 'x-api-key': stack.bootstrapKey };
   const client = new Client({ name: 'ext', version: '1.0.0' });
-  if (transport === 'streamable') await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers } }));
+  if (transport === 'streamable')
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers } }));
   else {
     const withKey = (u: string | URL | Request, init?: RequestInit) => {
       const h = new Headers(init?.headers);
       h.set('x-api-key', stack.bootstrapKey);
       return fetch(u, { ...init, headers: h });
     };
-    await client.connect(new SSEClientTransport(new URL(`${stack.edgeUrl}/api/v1/mcp/${server.id}`), { requestInit: { headers }, eventSourceInit: { fetch: withKey } }));
+    await client.connect(
+      new SSEClientTransport(new URL(`${stack.edgeUrl}/api/v1/mcp/${server.id}`), {
+        requestInit: { headers },
+        eventSourceInit: { fetch: withKey },
+      }),
+    );
   }
   const { tools: listed } = await client.listTools();
   await client.close();
@@ -64,7 +84,13 @@ async function listVia(transport: 'streamable' | 'sse'): Promise<string[]> {
 
 describe('external MCP servers merged into a server', () => {
   it('lists the external tools alongside (filtered, prefixed on collision) and reports the dead server', async () => {
-    expect(server.tools).toEqual(['search_tickets', 'get_ticket', 'create_ticket', 'lookup_order', 'orders__get_ticket']);
+    expect(server.tools).toEqual([
+      'search_tickets',
+      'get_ticket',
+      'create_ticket',
+      'lookup_order',
+      'orders__get_ticket',
+    ]);
     expect(server.warnings).toEqual([expect.stringMatching(/^external MCP server "dead" could not be listed: /)]);
   });
 
@@ -76,7 +102,11 @@ describe('external MCP servers merged into a server', () => {
 
   it('proxies calls through the worker with the configured headers', async () => {
     const client = new Client({ name: 'ext', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(server.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
     const before = remote.requests.length;
     const result = await client.callTool({ name: 'lookup_order', arguments: { id: 'o-1' } });
     const renamed = await client.callTool({ name: 'orders__get_ticket', arguments: {} });
@@ -104,28 +134,43 @@ describe('external MCP servers merged into a server', () => {
   });
 
   it('keeps serving when an external server dies after registration: its tools answer a clear error, the others work', async () => {
-    const mortal = await startSseMcpServer({ tools: [{ name: 'mortal_tool', description: 'Lives on a legacy SSE server', inputSchema: { type: 'object' } }] });
+    const mortal = await startSseMcpServer({
+      tools: [{ name: 'mortal_tool', description: 'Lives on a legacy SSE server', inputSchema: { type: 'object' } }],
+    });
     const mixed = await api.request<{ url: string; tools: string[] }>('POST', '/mcp_manager', {
       name: 'with-mortal',
       mode: 'NORMAL',
       selectedTools: [],
       externalMcpConfigs: [
-        { name: 'orders', url: remote.url, headers: { authorization: `Bearer ${REMOTE_SECRET}` }, tools: ['lookup_order'] },
+        {
+          name: 'orders',
+          url: remote.url,
+          headers: { authorization: `Bearer ${REMOTE_SECRET}` },
+          tools: ['lookup_order'],
+        },
         { name: 'mortal', url: mortal.url, tools: [] },
       ],
     });
     expect(mixed.tools).toEqual(['lookup_order', 'mortal_tool']);
     const client = new Client({ name: 'ext', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(mixed.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(mixed.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
     try {
-      expect((await client.callTool({ name: 'mortal_tool', arguments: {} })).content).toEqual([{ type: 'text', text: 'called mortal_tool' }]);
+      expect((await client.callTool({ name: 'mortal_tool', arguments: {} })).content).toEqual([
+        { type: 'text', text: 'called mortal_tool' },
+      ]);
       await mortal.close();
       // The list is the cached one of the catalog: the dead server does not break it.
       expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['lookup_order', 'mortal_tool']);
       const dead = await client.callTool({ name: 'mortal_tool', arguments: {} });
       expect(dead.isError).toBe(true);
       expect(JSON.stringify(dead.content)).toMatch(/mortal/);
-      expect((await client.callTool({ name: 'lookup_order', arguments: { id: 'o-2' } })).content).toEqual([{ type: 'text', text: 'called lookup_order' }]);
+      expect((await client.callTool({ name: 'lookup_order', arguments: { id: 'o-2' } })).content).toEqual([
+        { type: 'text', text: 'called lookup_order' },
+      ]);
     } finally {
       await client.close();
     }

@@ -8,7 +8,11 @@ import { startTestStack } from '../helpers.ts';
 // list becomes a new catalog version (edges send tools/list_changed), an unchanged one never does, and
 // an external server that cannot be listed keeps its last list.
 const liveTools: FixtureTool[] = [
-  { name: 'lookup_order', description: 'Find an order by id', inputSchema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } },
+  {
+    name: 'lookup_order',
+    description: 'Find an order by id',
+    inputSchema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+  },
   { name: 'cancel_order', description: 'Cancel an order', inputSchema: { type: 'object' } },
 ];
 
@@ -20,7 +24,11 @@ let server: { id: string; url: string; tools: string[] };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -37,11 +45,16 @@ async function refreshRuns(fixture: ExternalMcpServer, runs: number): Promise<vo
   await until(`${runs} refresh runs`, () => fixture.requests.length - start >= runs * 3 || undefined);
 }
 
-const version = async () => (await api.request<{ catalogVersion: number }>('GET', `/mcp_manager/${server.id}`)).catalogVersion;
+const version = async () =>
+  (await api.request<{ catalogVersion: number }>('GET', `/mcp_manager/${server.id}`)).catalogVersion;
 
 async function toolNames(): Promise<string[]> {
   const client = new Client({ name: 'refresh', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(server.url), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+    }),
+  );
   try {
     return (await client.listTools()).tools.map((t) => t.name);
   } finally {
@@ -51,8 +64,12 @@ async function toolNames(): Promise<string[]> {
 
 beforeAll(async () => {
   live = await startStreamableMcpServer({ tools: liveTools });
-  mortal = await startStreamableMcpServer({ tools: [{ name: 'mortal_tool', description: 'Dies later', inputSchema: { type: 'object' } }] });
-  ({ stack, api } = await startTestStack('external-refresh', { serviceEnv: { 'control-plane': { EXTERNAL_TOOLS_REFRESH_SECONDS: '0.5' } } }));
+  mortal = await startStreamableMcpServer({
+    tools: [{ name: 'mortal_tool', description: 'Dies later', inputSchema: { type: 'object' } }],
+  });
+  ({ stack, api } = await startTestStack('external-refresh', {
+    serviceEnv: { 'control-plane': { EXTERNAL_TOOLS_REFRESH_SECONDS: '0.5' } },
+  }));
   server = await api.request('POST', '/mcp_manager', {
     name: 'refreshed',
     mode: 'NORMAL',
@@ -84,18 +101,33 @@ describe('refresh of external MCP tool lists', () => {
     const modern = new Client({ name: 'refresh-listen', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
     let modernNotified = 0;
     modern.setNotificationHandler('notifications/tools/list_changed', () => void modernNotified++);
-    await modern.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    await modern.connect(
+      new StreamableHTTPClientTransport(new URL(server.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
     const subscription = await modern.listen({ toolsListChanged: true });
     const withKey = (u: string | URL | Request, init?: RequestInit) => {
       const h = new Headers(init?.headers);
       h.set('x-api-key', stack.bootstrapKey);
       return fetch(u, { ...init, headers: h });
     };
-    await client.connect(new SSEClientTransport(new URL(`${stack.edgeUrl}/api/v1/mcp/${server.id}`), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } }, eventSourceInit: { fetch: withKey } }));
+    await client.connect(
+      new SSEClientTransport(new URL(`${stack.edgeUrl}/api/v1/mcp/${server.id}`), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+        eventSourceInit: { fetch: withKey },
+      }),
+    );
     try {
-      liveTools.push({ name: 'refund_order', description: 'Added after registration', inputSchema: { type: 'object' } });
+      liveTools.push({
+        name: 'refund_order',
+        description: 'Added after registration',
+        inputSchema: { type: 'object' },
+      });
       liveTools[0] = { ...liveTools[0]!, description: 'Find an order by its id' };
-      await until('the new tool in tools/list', async () => ((await toolNames()).includes('refund_order') ? true : undefined));
+      await until('the new tool in tools/list', async () =>
+        (await toolNames()).includes('refund_order') ? true : undefined,
+      );
       await until('tools/list_changed on the SSE session', () => notified > 0 || undefined);
       await until('tools/list_changed on the listen stream', () => modernNotified > 0 || undefined);
       expect((await modern.listTools()).tools.map((t) => t.name)).toContain('refund_order');
@@ -119,10 +151,16 @@ describe('refresh of external MCP tool lists', () => {
     expect(await toolNames()).toEqual(['lookup_order', 'cancel_order', 'refund_order', 'mortal_tool']);
 
     liveTools.splice(1, 1); // cancel_order removed
-    await until('the removal in tools/list', async () => (!(await toolNames()).includes('cancel_order') ? true : undefined));
+    await until('the removal in tools/list', async () =>
+      !(await toolNames()).includes('cancel_order') ? true : undefined,
+    );
     expect(await toolNames()).toEqual(['lookup_order', 'refund_order', 'mortal_tool']);
     expect(await version()).toBe(3);
     const config = await api.request<{ warnings?: string[] }>('GET', `/mcp_manager/${server.id}/config`);
-    expect(config.warnings).toEqual([expect.stringMatching(/^external MCP server "mortal" could not be listed at the last refresh; its last list is kept/)]);
+    expect(config.warnings).toEqual([
+      expect.stringMatching(
+        /^external MCP server "mortal" could not be listed at the last refresh; its last list is kept/,
+      ),
+    ]);
   });
 });

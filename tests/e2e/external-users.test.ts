@@ -36,9 +36,17 @@ mcp_config:
 async function whoami(username?: string): Promise<{ isError?: boolean; text: string; status?: number }> {
   const client = new Client({ name: 'users', version: '1.0.0' });
   try {
-    await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey, ...(username ? { 'x-username': username } : {}) } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(mcpUrl), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey, ...(username ? { 'x-username': username } : {}) } },
+      }),
+    );
   } catch (err) {
-    return { isError: true, text: String(err), status: (err as { status?: number; code?: number }).status ?? (err as { code?: number }).code };
+    return {
+      isError: true,
+      text: String(err),
+      status: (err as { status?: number; code?: number }).status ?? (err as { code?: number }).code,
+    };
   }
   const r = await client.callTool({ name: 'whoami', arguments: {} });
   await client.close();
@@ -46,7 +54,12 @@ async function whoami(username?: string): Promise<{ isError?: boolean; text: str
 }
 
 beforeAll(async () => {
-  const owners: Record<string, string> = { 'default-token': 'the project', 'alice-token': 'alice', 'alice-token-2': 'alice', 'bob-token': 'bob' };
+  const owners: Record<string, string> = {
+    'default-token': 'the project',
+    'alice-token': 'alice',
+    'alice-token-2': 'alice',
+    'bob-token': 'bob',
+  };
   upstream = createServer((req, res) => {
     const key = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const who = key ? owners[key] : undefined;
@@ -57,13 +70,37 @@ beforeAll(async () => {
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
   ({ stack, api } = await startTestStack('users'));
-  const connector = await api.request<{ id: string }>('POST', '/connectors', descriptor(upstreamUrl), 'application/yaml');
-  instanceId = (await api.request<{ id: string }>('POST', '/connector_instances', { connector_id: connector.id, name: 'profile', credentials: { token: 'default-token' } })).id;
-  mcpUrl = (await api.request<{ url: string }>('POST', '/mcp_manager', { name: 'profile', mode: 'NORMAL', connectorInstanceId: instanceId })).url;
+  const connector = await api.request<{ id: string }>(
+    'POST',
+    '/connectors',
+    descriptor(upstreamUrl),
+    'application/yaml',
+  );
+  instanceId = (
+    await api.request<{ id: string }>('POST', '/connector_instances', {
+      connector_id: connector.id,
+      name: 'profile',
+      credentials: { token: 'default-token' },
+    })
+  ).id;
+  mcpUrl = (
+    await api.request<{ url: string }>('POST', '/mcp_manager', {
+      name: 'profile',
+      mode: 'NORMAL',
+      connectorInstanceId: instanceId,
+    })
+  ).url;
   for (const name of ['alice', 'bob', 'carol']) await api.request('POST', '/external_users', { name });
   // External users need a grant (ADR 0013): every user of this workspace may use every tool.
-  await api.request('POST', '/access_policies', { name: 'all-users', principals: [{ type: 'external_user', value: '*' }], servers: ['*'], tools: ['*'] });
-  await api.request('PUT', `/external_users/alice/connections/${instanceId}`, { credentials: { token: 'alice-token' } });
+  await api.request('POST', '/access_policies', {
+    name: 'all-users',
+    principals: [{ type: 'external_user', value: '*' }],
+    servers: ['*'],
+    tools: ['*'],
+  });
+  await api.request('PUT', `/external_users/alice/connections/${instanceId}`, {
+    credentials: { token: 'alice-token' },
+  });
   await api.request('PUT', `/external_users/bob/connections/${instanceId}`, { credentials: { token: 'bob-token' } });
 }, 120_000);
 
@@ -97,7 +134,9 @@ describe('x-username and per-user connections', () => {
   });
 
   it("uses a user's replaced credentials on the next call", async () => {
-    await api.request('PUT', `/external_users/alice/connections/${instanceId}`, { credentials: { token: 'alice-token-2' } });
+    await api.request('PUT', `/external_users/alice/connections/${instanceId}`, {
+      credentials: { token: 'alice-token-2' },
+    });
     seen.length = 0;
     expect((await whoami('alice')).text).toBe('{"user":"alice"}');
     expect(seen.map((s) => s.key)).toEqual(['alice-token-2']);
@@ -110,7 +149,10 @@ describe('x-username and per-user connections', () => {
       ['bob', [instanceId]],
       ['carol', []],
     ]);
-    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/external_users/bob`, { method: 'DELETE', headers: { 'x-api-key': stack.bootstrapKey } });
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/external_users/bob`, {
+      method: 'DELETE',
+      headers: { 'x-api-key': stack.bootstrapKey },
+    });
     expect(res.status).toBe(204);
     expect((await whoami('bob')).isError).toBe(true);
   });

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ApiError, ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import {
+  ApiError,
+  ControlPlaneClient,
+  registerTicketExample,
+  type RegisteredExample,
+  type Stack,
+} from '@toolplane/cli';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { startTestStack } from '../helpers.ts';
 
@@ -25,10 +31,19 @@ async function rejected(method: string, path: string, body?: unknown): Promise<{
   throw new Error(`${method} ${path} was accepted`);
 }
 
-async function rpc(serverId: string, body: unknown, headers: Record<string, string> = { 'x-api-key': stack.bootstrapKey }): Promise<Response> {
+async function rpc(
+  serverId: string,
+  body: unknown,
+  headers: Record<string, string> = { 'x-api-key': stack.bootstrapKey },
+): Promise<Response> {
   return fetch(`${stack.edgeUrl}/api/v1/mcp/${serverId}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25', ...headers },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-11-25',
+      ...headers,
+    },
     body: JSON.stringify(body),
   });
 }
@@ -49,19 +64,47 @@ describe('POST /api/v1/mcp_manager', () => {
     const res = await fetch(`${stack.controlPlaneUrl}/api/v1/mcp_manager`, {
       method: 'POST',
       headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'Not A Slug', mode: 'CLEVER', selectedTools: 'get_ticket', isPublic: 'yes', externalMcpConfigs: [{ name: 'x', url: 'ftp://nope', tools: [] }] }),
+      body: JSON.stringify({
+        name: 'Not A Slug',
+        mode: 'CLEVER',
+        selectedTools: 'get_ticket',
+        isPublic: 'yes',
+        externalMcpConfigs: [{ name: 'x', url: 'ftp://nope', tools: [] }],
+      }),
     });
     expect(res.status).toBe(422);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     const body = (await res.json()) as Problem;
-    expect(body.errors!.map((e) => e.path).sort()).toEqual(['/externalMcpConfigs/0/url', '/isPublic', '/mode', '/name', '/selectedTools']);
+    expect(body.errors!.map((e) => e.path).sort()).toEqual([
+      '/externalMcpConfigs/0/url',
+      '/isPublic',
+      '/mode',
+      '/name',
+      '/selectedTools',
+    ]);
     for (const e of body.errors!) expect(e.message.length).toBeGreaterThan(0);
   });
 
   it('requires a name, defaults to SMART and private, and refuses a duplicate name with 409', async () => {
     expect((await rejected('POST', '/mcp_manager', {})).body.errors!.map((e) => e.path)).toEqual(['/name']);
-    const created = await api.request<{ id: string; name: string; mode: string; isPublic: boolean; url: string; catalogVersion: number; description: string | null; config: unknown }>('POST', '/mcp_manager', { name: 'defaults' });
-    expect(created).toMatchObject({ name: 'defaults', mode: 'SMART', isPublic: false, catalogVersion: 1, description: null, config: null });
+    const created = await api.request<{
+      id: string;
+      name: string;
+      mode: string;
+      isPublic: boolean;
+      url: string;
+      catalogVersion: number;
+      description: string | null;
+      config: unknown;
+    }>('POST', '/mcp_manager', { name: 'defaults' });
+    expect(created).toMatchObject({
+      name: 'defaults',
+      mode: 'SMART',
+      isPublic: false,
+      catalogVersion: 1,
+      description: null,
+      config: null,
+    });
     expect(created.url).toBe(`${stack.edgeUrl}/mcp/${created.id}`);
     const dup = await rejected('POST', '/mcp_manager', { name: 'defaults' });
     expect(dup.status).toBe(409);
@@ -70,10 +113,23 @@ describe('POST /api/v1/mcp_manager', () => {
 
   it('rejects unknown selected tools for NORMAL servers and stores nothing', async () => {
     const before = (await api.request<{ pagination: { total: number } }>('GET', '/mcp_manager')).pagination.total;
-    const err = await rejected('POST', '/mcp_manager', { name: 'picky', mode: 'NORMAL', connectorInstanceId: example.instanceId, selectedTools: ['get_ticket', 'nope'] });
+    const err = await rejected('POST', '/mcp_manager', {
+      name: 'picky',
+      mode: 'NORMAL',
+      connectorInstanceId: example.instanceId,
+      selectedTools: ['get_ticket', 'nope'],
+    });
     expect(err.status).toBe(422);
     expect(JSON.stringify(err.body.errors)).toContain('nope');
-    expect((await rejected('POST', '/mcp_manager', { name: 'ghost', mode: 'NORMAL', connectorInstanceId: '00000000-0000-4000-8000-000000000000' })).body.errors![0]!.path).toBe('/connectorInstanceId');
+    expect(
+      (
+        await rejected('POST', '/mcp_manager', {
+          name: 'ghost',
+          mode: 'NORMAL',
+          connectorInstanceId: '00000000-0000-4000-8000-000000000000',
+        })
+      ).body.errors![0]!.path,
+    ).toBe('/connectorInstanceId');
     expect((await api.request<{ pagination: { total: number } }>('GET', '/mcp_manager')).pagination.total).toBe(before);
   });
 });
@@ -81,12 +137,35 @@ describe('POST /api/v1/mcp_manager', () => {
 describe('GET /api/v1/mcp_manager/{id} and /config', () => {
   it('returns the server’s connection details and metadata', async () => {
     const got = await api.request<Record<string, unknown>>('GET', `/mcp_manager/${example.serverId}`);
-    expect(Object.keys(got).sort()).toEqual(['catalogVersion', 'config', 'connectorInstanceId', 'createdAt', 'description', 'externalMcpConfigs', 'id', 'isPublic', 'mode', 'name', 'selectedTools', 'updatedAt', 'url']);
-    expect(got).toMatchObject({ id: example.serverId, mode: 'NORMAL', connectorInstanceId: example.instanceId, externalMcpConfigs: [] });
+    expect(Object.keys(got).sort()).toEqual([
+      'catalogVersion',
+      'config',
+      'connectorInstanceId',
+      'createdAt',
+      'description',
+      'externalMcpConfigs',
+      'id',
+      'isPublic',
+      'mode',
+      'name',
+      'selectedTools',
+      'updatedAt',
+      'url',
+    ]);
+    expect(got).toMatchObject({
+      id: example.serverId,
+      mode: 'NORMAL',
+      connectorInstanceId: example.instanceId,
+      externalMcpConfigs: [],
+    });
   });
 
   it('lists the exposed tools in standard MCP format (name, description, inputSchema)', async () => {
-    const config = await api.request<{ id: string; mode: string; tools: { name: string; description: string; inputSchema: { type: string } }[] }>('GET', `/mcp_manager/${example.serverId}/config`);
+    const config = await api.request<{
+      id: string;
+      mode: string;
+      tools: { name: string; description: string; inputSchema: { type: string } }[];
+    }>('GET', `/mcp_manager/${example.serverId}/config`);
     expect(config.mode).toBe('NORMAL');
     expect(config.tools.map((t) => t.name).sort()).toEqual(['create_ticket', 'get_ticket', 'search_tickets']);
     for (const t of config.tools) {
@@ -99,22 +178,46 @@ describe('GET /api/v1/mcp_manager/{id} and /config', () => {
 
 describe('PATCH /api/v1/mcp_manager/{id} semantics', () => {
   it('keeps omitted fields, clears description with null, renames, and bumps the catalog version', async () => {
-    const s = await api.request<{ id: string; catalogVersion: number }>('POST', '/mcp_manager', { name: 'patchme', description: 'first', mode: 'NORMAL', connectorInstanceId: example.instanceId, config: { team: 'a' } });
-    const described = await api.request<Record<string, unknown>>('PATCH', `/mcp_manager/${s.id}`, { description: 'second' });
-    expect(described).toMatchObject({ name: 'patchme', description: 'second', mode: 'NORMAL', config: { team: 'a' }, connectorInstanceId: example.instanceId, catalogVersion: 2 });
-    const renamed = await api.request<Record<string, unknown>>('PATCH', `/mcp_manager/${s.id}`, { name: 'patched', description: null });
+    const s = await api.request<{ id: string; catalogVersion: number }>('POST', '/mcp_manager', {
+      name: 'patchme',
+      description: 'first',
+      mode: 'NORMAL',
+      connectorInstanceId: example.instanceId,
+      config: { team: 'a' },
+    });
+    const described = await api.request<Record<string, unknown>>('PATCH', `/mcp_manager/${s.id}`, {
+      description: 'second',
+    });
+    expect(described).toMatchObject({
+      name: 'patchme',
+      description: 'second',
+      mode: 'NORMAL',
+      config: { team: 'a' },
+      connectorInstanceId: example.instanceId,
+      catalogVersion: 2,
+    });
+    const renamed = await api.request<Record<string, unknown>>('PATCH', `/mcp_manager/${s.id}`, {
+      name: 'patched',
+      description: null,
+    });
     expect(renamed).toMatchObject({ name: 'patched', description: null, config: { team: 'a' }, catalogVersion: 3 });
     const clash = await rejected('PATCH', `/mcp_manager/${s.id}`, { name: 'contract-tickets' });
     expect(clash.status).toBe(409);
     const invalid = await rejected('PATCH', `/mcp_manager/${s.id}`, { name: 'UPPER', mode: 'X' });
     expect(invalid.body.errors!.map((e) => e.path).sort()).toEqual(['/mode', '/name']);
-    expect(await api.request<Record<string, unknown>>('GET', `/mcp_manager/${s.id}`)).toMatchObject({ name: 'patched', catalogVersion: 3 });
+    expect(await api.request<Record<string, unknown>>('GET', `/mcp_manager/${s.id}`)).toMatchObject({
+      name: 'patched',
+      catalogVersion: 3,
+    });
   });
 });
 
 describe('pagination edges', () => {
   it('accepts the largest limit, answers an empty page past the end, and rejects limit 0 and an unknown cursor gracefully', async () => {
-    const all = await api.request<{ data: unknown[]; pagination: { total: number; nextCursor: string | null } }>('GET', '/mcp_manager?limit=100');
+    const all = await api.request<{ data: unknown[]; pagination: { total: number; nextCursor: string | null } }>(
+      'GET',
+      '/mcp_manager?limit=100',
+    );
     expect(all.data.length).toBe(all.pagination.total);
     expect(all.pagination.nextCursor).toBeNull();
     const past = await api.request<{ data: unknown[] }>('GET', '/mcp_manager?page=999&limit=100');
@@ -135,10 +238,23 @@ describe('external users API', () => {
     const list = await api.request<{ data: { name: string }[] }>('GET', '/external_users');
     expect(list.data.map((u) => u.name)).toContain('ada@example.com');
     expect((await rejected('GET', '/external_users/nobody/connections')).status).toBe(404);
-    expect((await rejected('PUT', `/external_users/nobody/connections/${example.instanceId}`, { credentials: { api_key: 'x' } })).status).toBe(404);
-    const badConnection = await rejected('PUT', `/external_users/${encodeURIComponent('ada@example.com')}/connections/${example.instanceId}`, { credentials: { no_such_field: 'x' } });
+    expect(
+      (
+        await rejected('PUT', `/external_users/nobody/connections/${example.instanceId}`, {
+          credentials: { api_key: 'x' },
+        })
+      ).status,
+    ).toBe(404);
+    const badConnection = await rejected(
+      'PUT',
+      `/external_users/${encodeURIComponent('ada@example.com')}/connections/${example.instanceId}`,
+      { credentials: { no_such_field: 'x' } },
+    );
     expect(badConnection.status).toBe(422);
-    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/external_users/${encodeURIComponent('ada@example.com')}`, { method: 'DELETE', headers: { 'x-api-key': stack.bootstrapKey } });
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/external_users/${encodeURIComponent('ada@example.com')}`, {
+      method: 'DELETE',
+      headers: { 'x-api-key': stack.bootstrapKey },
+    });
     expect(res.status).toBe(204);
     expect((await rejected('DELETE', `/external_users/${encodeURIComponent('ada@example.com')}`)).status).toBe(404);
   });
@@ -152,13 +268,23 @@ describe('POST /api/v1/mcp/{serverId} (JSON-RPC)', () => {
     expect(listed).toMatchObject({ jsonrpc: '2.0', id: 1 });
     expect(listed.result.tools.map((t) => t.name).sort()).toEqual(['create_ticket', 'get_ticket', 'search_tickets']);
 
-    const call = await rpc(example.serverId, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } } });
-    const called = (await call.json()) as { id: number; result: { isError?: boolean; structuredContent: { id: string } } };
+    const call = await rpc(example.serverId, {
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } },
+    });
+    const called = (await call.json()) as {
+      id: number;
+      result: { isError?: boolean; structuredContent: { id: string } };
+    };
     expect(called.id).toBe(2);
     expect(called.result.isError).toBeFalsy();
     expect(called.result.structuredContent.id).toBe('TCK-1');
 
-    const unknown = (await (await rpc(example.serverId, { jsonrpc: '2.0', id: 3, method: 'no/such/method' })).json()) as { error: { code: number } };
+    const unknown = (await (
+      await rpc(example.serverId, { jsonrpc: '2.0', id: 3, method: 'no/such/method' })
+    ).json()) as { error: { code: number } };
     expect(unknown.error.code).toBe(-32601);
     expect((await rpc(example.serverId, { jsonrpc: '2.0', id: 4, method: 'tools/list' }, {})).status).toBe(401);
   });

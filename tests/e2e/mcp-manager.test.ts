@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ApiError, ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import {
+  ApiError,
+  ControlPlaneClient,
+  registerTicketExample,
+  type RegisteredExample,
+  type Stack,
+} from '@toolplane/cli';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { startTestStack } from '../helpers.ts';
 
@@ -12,7 +18,9 @@ const serverIds: string[] = [];
 
 async function toolNames(url: string): Promise<string[]> {
   const client = new Client({ name: 'mgr', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }),
+  );
   const { tools } = await client.listTools();
   await client.close();
   return tools.map((t) => t.name);
@@ -34,7 +42,11 @@ beforeAll(async () => {
   example = await registerTicketExample(api, upstream.url, 'k', 'srv-a');
   serverIds.push(example.serverId);
   for (const name of ['srv-b', 'srv-c', 'srv-d', 'srv-e']) {
-    const s = await api.request<{ id: string }>('POST', '/mcp_manager', { name, mode: 'NORMAL', connectorInstanceId: example.instanceId });
+    const s = await api.request<{ id: string }>('POST', '/mcp_manager', {
+      name,
+      mode: 'NORMAL',
+      connectorInstanceId: example.instanceId,
+    });
     serverIds.push(s.id);
   }
 }, 120_000);
@@ -45,7 +57,10 @@ afterAll(async () => {
 });
 
 describe('GET /api/v1/mcp_manager pagination', () => {
-  type Page = { data: { id: string; name: string }[]; pagination: { page?: number; limit: number; total: number; nextCursor: string | null } };
+  type Page = {
+    data: { id: string; name: string }[];
+    pagination: { page?: number; limit: number; total: number; nextCursor: string | null };
+  };
 
   it('pages by page and limit in creation order', async () => {
     const p1 = await api.request<Page>('GET', '/mcp_manager?page=1&limit=2');
@@ -72,26 +87,44 @@ describe('GET /api/v1/mcp_manager pagination', () => {
   it('rejects invalid paging parameters with every field listed', async () => {
     const err = await rejected('GET', '/mcp_manager?page=0&limit=1000&cursor=nope');
     expect(err.status).toBe(422);
-    expect((err.body as { errors: { path: string }[] }).errors.map((e) => e.path).sort()).toEqual(['/cursor', '/limit', '/page']);
+    expect((err.body as { errors: { path: string }[] }).errors.map((e) => e.path).sort()).toEqual([
+      '/cursor',
+      '/limit',
+      '/page',
+    ]);
   });
 });
 
 describe('PATCH and DELETE /api/v1/mcp_manager/{id}', () => {
   it('narrows the exposed tools with selectedTools, live on the edge', async () => {
-    const updated = await api.request<{ selectedTools: string[]; tools: string[]; catalogVersion: number }>('PATCH', `/mcp_manager/${example.serverId}`, { selectedTools: ['get_ticket'] });
+    const updated = await api.request<{ selectedTools: string[]; tools: string[]; catalogVersion: number }>(
+      'PATCH',
+      `/mcp_manager/${example.serverId}`,
+      { selectedTools: ['get_ticket'] },
+    );
     expect(updated.tools).toEqual(['get_ticket']);
     expect(updated.catalogVersion).toBe(2);
     expect(await toolNames(example.mcpUrl)).toEqual(['get_ticket']);
   });
 
   it('rejects an unknown selected tool or field and changes nothing', async () => {
-    const before = await api.request<{ catalogVersion: number; selectedTools: string[] }>('GET', `/mcp_manager/${example.serverId}`);
-    const unknownTool = await rejected('PATCH', `/mcp_manager/${example.serverId}`, { selectedTools: ['get_ticket', 'drop_database'] });
+    const before = await api.request<{ catalogVersion: number; selectedTools: string[] }>(
+      'GET',
+      `/mcp_manager/${example.serverId}`,
+    );
+    const unknownTool = await rejected('PATCH', `/mcp_manager/${example.serverId}`, {
+      selectedTools: ['get_ticket', 'drop_database'],
+    });
     expect(unknownTool.status).toBe(422);
-    expect((unknownTool.body as { errors: { path: string; message: string }[] }).errors).toEqual([{ path: '/selectedTools/1', message: 'no tool "drop_database" in connector ticket-system' }]);
+    expect((unknownTool.body as { errors: { path: string; message: string }[] }).errors).toEqual([
+      { path: '/selectedTools/1', message: 'no tool "drop_database" in connector ticket-system' },
+    ]);
     const unknownField = await rejected('PATCH', `/mcp_manager/${example.serverId}`, { selectTools: [] });
     expect(unknownField.status).toBe(422);
-    const after = await api.request<{ catalogVersion: number; selectedTools: string[] }>('GET', `/mcp_manager/${example.serverId}`);
+    const after = await api.request<{ catalogVersion: number; selectedTools: string[] }>(
+      'GET',
+      `/mcp_manager/${example.serverId}`,
+    );
     expect(after).toEqual(before);
     expect(await toolNames(example.mcpUrl)).toEqual(['get_ticket']);
   });
@@ -101,7 +134,11 @@ describe('PATCH and DELETE /api/v1/mcp_manager/{id}', () => {
     const anonymous = () =>
       fetch(`${stack.edgeUrl}/mcp/${target}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-11-25',
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
       });
     // Catalog changes reach the edge over pub/sub: allow them up to 1 s.
@@ -128,12 +165,19 @@ describe('PATCH and DELETE /api/v1/mcp_manager/{id}', () => {
 
   it('deletes a server: gone from the API and from the edge', async () => {
     const victim = serverIds[4]!;
-    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/mcp_manager/${victim}`, { method: 'DELETE', headers: { 'x-api-key': stack.bootstrapKey } });
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/mcp_manager/${victim}`, {
+      method: 'DELETE',
+      headers: { 'x-api-key': stack.bootstrapKey },
+    });
     expect(res.status).toBe(204);
     expect((await rejected('GET', `/mcp_manager/${victim}`)).status).toBe(404);
     const mcp = await fetch(`${stack.edgeUrl}/mcp/${victim}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-api-key': stack.bootstrapKey },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'x-api-key': stack.bootstrapKey,
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     expect(mcp.status).toBe(404);

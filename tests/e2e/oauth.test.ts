@@ -19,7 +19,9 @@ let example: RegisteredExample;
 let resource: string;
 let api: ControlPlaneClient;
 
-async function token(claims: { aud?: string; iss?: string; scope?: string; exp?: number | string; key?: CryptoKey } = {}): Promise<string> {
+async function token(
+  claims: { aud?: string; iss?: string; scope?: string; exp?: number | string; key?: CryptoKey } = {},
+): Promise<string> {
   return new SignJWT({ scope: claims.scope ?? 'mcp:tools' })
     .setProtectedHeader({ alg: 'RS256', kid: claims.key === foreignKey ? 'foreign' : 'k1' })
     .setSubject('alice')
@@ -33,7 +35,12 @@ async function token(claims: { aud?: string; iss?: string; scope?: string; exp?:
 async function post(bearer?: string) {
   return fetch(example.mcpUrl, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-11-25',
+      ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+    },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
   });
 }
@@ -53,7 +60,12 @@ beforeAll(async () => {
   api = started.api;
   example = await registerTicketExample(started.api, upstream.url, 'k');
   // OAuth subjects need a grant (ADR 0013): alice may use every server and tool.
-  await started.api.request('POST', '/access_policies', { name: 'alice', principals: [{ type: 'oauth_subject', value: 'alice' }], servers: ['*'], tools: ['*'] });
+  await started.api.request('POST', '/access_policies', {
+    name: 'alice',
+    principals: [{ type: 'oauth_subject', value: 'alice' }],
+    servers: ['*'],
+    tools: ['*'],
+  });
   resource = `${edgeUrl}/mcp/${example.serverId}`;
 }, 120_000);
 
@@ -78,13 +90,23 @@ describe('MCP authorization: the edge as an OAuth 2.1 resource server', () => {
   it('challenges an unauthenticated request with the metadata URL and scope', async () => {
     const res = await post();
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${stack.edgeUrl}/.well-known/oauth-protected-resource/mcp/${example.serverId}", scope="mcp:tools"`);
+    expect(res.headers.get('www-authenticate')).toBe(
+      `Bearer resource_metadata="${stack.edgeUrl}/.well-known/oauth-protected-resource/mcp/${example.serverId}", scope="mcp:tools"`,
+    );
   });
 
   it('accepts a valid token with an official SDK client, and never forwards it upstream', async () => {
     const client = new Client({ name: 'oauth', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(example.mcpUrl), { requestInit: { headers: { authorization: `Bearer ${await token()}` } } }));
-    expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(example.mcpUrl), {
+        requestInit: { headers: { authorization: `Bearer ${await token()}` } },
+      }),
+    );
+    expect((await client.listTools()).tools.map((t) => t.name)).toEqual([
+      'search_tickets',
+      'get_ticket',
+      'create_ticket',
+    ]);
     const before = upstream.requests.length;
     const result = await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
     await client.close();
@@ -96,7 +118,11 @@ describe('MCP authorization: the edge as an OAuth 2.1 resource server', () => {
   });
 
   it.each([
-    ['a token for another resource', () => token({ aud: `${stack.edgeUrl}/mcp/00000000-0000-4000-8000-000000000000` }), /"aud" claim/],
+    [
+      'a token for another resource',
+      () => token({ aud: `${stack.edgeUrl}/mcp/00000000-0000-4000-8000-000000000000` }),
+      /"aud" claim/,
+    ],
     ['an expired token', () => token({ exp: Math.floor(Date.now() / 1000) - 60 }), /expired/],
     ['a token from another issuer', () => token({ iss: 'https://evil.example' }), /"iss" claim/],
     ['a token signed by an unknown key', () => token({ key: foreignKey }), /could not be verified/],
@@ -119,7 +145,12 @@ describe('MCP authorization: the edge as an OAuth 2.1 resource server', () => {
   it('still accepts API keys on the same server', async () => {
     const res = await fetch(example.mcpUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25', 'x-api-key': stack.bootstrapKey },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2025-11-25',
+        'x-api-key': stack.bootstrapKey,
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     expect(res.status).toBe(200);
@@ -127,7 +158,7 @@ describe('MCP authorization: the edge as an OAuth 2.1 resource server', () => {
 });
 
 describe('$current_user.token in workflows (opt-in per server, issues #4 and #7)', () => {
-  it('is empty unless the server sets config.exposeCallerToken; then the OAuth caller\'s token (never an API key) reaches the upstream, and no record keeps it', async () => {
+  it("is empty unless the server sets config.exposeCallerToken; then the OAuth caller's token (never an API key) reaches the upstream, and no record keeps it", async () => {
     const received: Record<string, string | string[] | undefined>[] = [];
     const mock = createServer((req, res) => {
       received.push(req.headers);
@@ -136,17 +167,38 @@ describe('$current_user.token in workflows (opt-in per server, issues #4 and #7)
     await new Promise<void>((r) => mock.listen(0, '127.0.0.1', r));
     const mockUrl = `http://127.0.0.1:${(mock.address() as AddressInfo).port}`;
     try {
-      const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name: 'tokened', mode: 'NORMAL' });
+      const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
+        name: 'tokened',
+        mode: 'NORMAL',
+      });
       await api.request('POST', `/mcp_servers/${server.id}/deploy`, {
         definition: JSON.stringify({
           flower: '0.1',
           id: 'tokened',
-          flows: [{ id: 'whoami', steps: [{ id: 'me', request: { method: 'GET', url: `${mockUrl}/me`, headers: { 'X-User-Token': '$current_user.token', 'X-Tenant': '$current_user.tenant' } } }] }],
+          flows: [
+            {
+              id: 'whoami',
+              steps: [
+                {
+                  id: 'me',
+                  request: {
+                    method: 'GET',
+                    url: `${mockUrl}/me`,
+                    headers: { 'X-User-Token': '$current_user.token', 'X-Tenant': '$current_user.tenant' },
+                  },
+                },
+              ],
+            },
+          ],
         }),
       });
       const call = async (headers: Record<string, string>) => {
         const client = new Client({ name: 'oauth-wf', version: '1.0.0' });
-        await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { ...headers, 'Config-Tenant': 'acme' } } }));
+        await client.connect(
+          new StreamableHTTPClientTransport(new URL(server.url), {
+            requestInit: { headers: { ...headers, 'Config-Tenant': 'acme' } },
+          }),
+        );
         const result = await client.callTool({ name: 'whoami', arguments: {} });
         await client.close();
         expect(result.isError).toBeFalsy();
@@ -176,11 +228,15 @@ describe('$current_user.token in workflows (opt-in per server, issues #4 and #7)
       let records: unknown[] = [];
       const calls = received.length;
       for (let i = 0; i < 100 && records.length < calls; i++) {
-        records = (await api.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${server.id}&tool=whoami`)).data;
+        records = (
+          await api.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${server.id}&tool=whoami`)
+        ).data;
         if (records.length < calls) await new Promise((r) => setTimeout(r, 100));
       }
       expect(records).toHaveLength(calls);
-      const details = JSON.stringify(await Promise.all((records as { id: string }[]).map((r) => api.request('GET', `/execution_records/${r.id}`))));
+      const details = JSON.stringify(
+        await Promise.all((records as { id: string }[]).map((r) => api.request('GET', `/execution_records/${r.id}`))),
+      );
       expect(details).not.toContain(bearer);
       expect(details).not.toContain('acme');
     } finally {

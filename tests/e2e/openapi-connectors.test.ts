@@ -113,7 +113,15 @@ const swagger2 = {
           { name: 'city', in: 'path', required: true, type: 'string' },
           { name: 'days', in: 'query', type: 'array', items: { type: 'integer' }, collectionFormat: 'pipes' },
         ],
-        responses: { '200': { description: 'ok', schema: { type: 'object', properties: { city: { type: 'string' }, temps: { type: 'array', items: { type: 'number' } } } } } },
+        responses: {
+          '200': {
+            description: 'ok',
+            schema: {
+              type: 'object',
+              properties: { city: { type: 'string' }, temps: { type: 'array', items: { type: 'number' } } },
+            },
+          },
+        },
       },
     },
   },
@@ -121,7 +129,9 @@ const swagger2 = {
 
 async function connect(url: string): Promise<Client> {
   const client = new Client({ name: 'openapi-e2e', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }),
+  );
   return client;
 }
 
@@ -141,8 +151,10 @@ beforeAll(async () => {
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
       seen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
-      const json = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
-      if (req.method === 'GET' && req.url!.startsWith('/v1/pets')) return json(200, [{ id: 1, name: 'Rex', tag: null }]);
+      const json = (status: number, value: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+      if (req.method === 'GET' && req.url!.startsWith('/v1/pets'))
+        return json(200, [{ id: 1, name: 'Rex', tag: null }]);
       if (req.method === 'POST' && req.url === '/v1/pets') return json(201, { id: 2, ...(JSON.parse(body) as object) });
       if (req.method === 'DELETE') return res.writeHead(204).end();
       if (req.url!.startsWith('/v1/owners')) return json(200, { name: 'Ada' });
@@ -170,26 +182,60 @@ describe('OpenAPI 3.0 bundle as a connector', () => {
     files,
     mcp_config: {
       route_mappings: [
-        { operation_id: 'listPets', mcp_tool_name: 'search_pets', mcp_tool_description: 'Search pets by tag and kind', parameter_mappings: { tags: 'labels' } },
+        {
+          operation_id: 'listPets',
+          mcp_tool_name: 'search_pets',
+          mcp_tool_description: 'Search pets by tag and kind',
+          parameter_mappings: { tags: 'labels' },
+        },
         { operation_id: 'createPet', mcp_tool_name: 'create_pet', mcp_tool_description: 'Create a pet' },
-        { operation_id: 'deletePets', mcp_tool_name: 'delete_pets', mcp_tool_description: 'Delete pets by id', annotations: { destructiveHint: false } },
+        {
+          operation_id: 'deletePets',
+          mcp_tool_name: 'delete_pets',
+          mcp_tool_description: 'Delete pets by id',
+          annotations: { destructiveHint: false },
+        },
         { operation_id: 'createOwner', mcp_tool_name: 'create_owner', mcp_tool_description: 'Register an owner' },
       ],
     },
   };
 
   it('imports the bundle: refs across files resolved, credentials from the security scheme', async () => {
-    const created = await api.request<{ id: string; kind: string; slug: string; version: string; tools: string[]; credentialFields: { key: string }[] }>('POST', '/connectors', envelope);
-    expect(created).toMatchObject({ kind: 'openapi', slug: 'pets', version: '1.2.0', tools: ['search_pets', 'create_pet', 'delete_pets', 'create_owner'] });
+    const created = await api.request<{
+      id: string;
+      kind: string;
+      slug: string;
+      version: string;
+      tools: string[];
+      credentialFields: { key: string }[];
+    }>('POST', '/connectors', envelope);
+    expect(created).toMatchObject({
+      kind: 'openapi',
+      slug: 'pets',
+      version: '1.2.0',
+      tools: ['search_pets', 'create_pet', 'delete_pets', 'create_owner'],
+    });
     expect(created.credentialFields.length).toBe(1);
     connectorId = created.id;
-    const doc = await api.request<{ openapi: string; paths: Record<string, unknown> }>('GET', `/connectors/${connectorId}/openapi.json`);
+    const doc = await api.request<{ openapi: string; paths: Record<string, unknown> }>(
+      'GET',
+      `/connectors/${connectorId}/openapi.json`,
+    );
     expect(doc.openapi).toMatch(/^3\.1/);
     expect(JSON.stringify(doc)).not.toContain('schemas/pet.yaml');
 
     const field = created.credentialFields[0]!.key;
-    const instance = await api.request<{ id: string }>('POST', '/connector_instances', { connector_id: connectorId, name: 'pets-prod', base_url: `${upstreamUrl}/v1`, credentials: { [field]: 'pet-secret' } });
-    const server = await api.request<{ url: string }>('POST', '/mcp_manager', { name: 'pets', mode: 'NORMAL', connectorInstanceId: instance.id });
+    const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
+      connector_id: connectorId,
+      name: 'pets-prod',
+      base_url: `${upstreamUrl}/v1`,
+      credentials: { [field]: 'pet-secret' },
+    });
+    const server = await api.request<{ url: string }>('POST', '/mcp_manager', {
+      name: 'pets',
+      mode: 'NORMAL',
+      connectorInstanceId: instance.id,
+    });
     serverUrl = server.url;
   });
 
@@ -200,10 +246,15 @@ describe('OpenAPI 3.0 bundle as a connector', () => {
     expect(tools.map((t) => t.name).sort()).toEqual(['create_owner', 'create_pet', 'delete_pets', 'search_pets']);
     const search = tools.find((t) => t.name === 'search_pets')!;
     expect(search.description).toBe('Search pets by tag and kind');
-    expect(Object.keys(search.inputSchema.properties ?? {})).toEqual(expect.arrayContaining(['labels', 'filter', 'limit']));
+    expect(Object.keys(search.inputSchema.properties ?? {})).toEqual(
+      expect.arrayContaining(['labels', 'filter', 'limit']),
+    );
     expect(search.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
     expect(search.outputSchema?.type).toBe('object');
-    expect(tools.find((t) => t.name === 'delete_pets')!.annotations).toMatchObject({ destructiveHint: false, idempotentHint: true });
+    expect(tools.find((t) => t.name === 'delete_pets')!.annotations).toMatchObject({
+      destructiveHint: false,
+      idempotentHint: true,
+    });
     for (const t of tools) expect(t.inputSchema.type).toBe('object');
   });
 
@@ -211,7 +262,10 @@ describe('OpenAPI 3.0 bundle as a connector', () => {
     const client = await connect(serverUrl);
     try {
       seen.length = 0;
-      const list = await client.callTool({ name: 'search_pets', arguments: { labels: ['a', 'b'], filter: { kind: 'dog', age: 3 }, limit: 5 } });
+      const list = await client.callTool({
+        name: 'search_pets',
+        arguments: { labels: ['a', 'b'], filter: { kind: 'dog', age: 3 }, limit: 5 },
+      });
       expect(list.isError).toBeFalsy();
       expect(list.structuredContent).toEqual({ result: [{ id: 1, name: 'Rex', tag: null }] });
       const q = new URL(seen[0]!.url, 'http://x').searchParams;
@@ -233,7 +287,11 @@ describe('OpenAPI 3.0 bundle as a connector', () => {
 
       await client.callTool({ name: 'create_owner', arguments: { name: 'Ada L', pets: ['Rex', 'Tom'] } });
       expect(seen[3]!.headers['content-type']).toBe('application/x-www-form-urlencoded');
-      expect([...new URLSearchParams(seen[3]!.body)]).toEqual([['name', 'Ada L'], ['pets', 'Rex'], ['pets', 'Tom']]);
+      expect([...new URLSearchParams(seen[3]!.body)]).toEqual([
+        ['name', 'Ada L'],
+        ['pets', 'Rex'],
+        ['pets', 'Tom'],
+      ]);
 
       const invalid = await client.callTool({ name: 'search_pets', arguments: { limit: 'many' } });
       expect(invalid.isError).toBe(true);
@@ -245,11 +303,20 @@ describe('OpenAPI 3.0 bundle as a connector', () => {
   });
 
   it('keeps tool names stable across a re-import', async () => {
-    const before = await api.request<{ descriptor: { openapi: { operations: { toolName: string }[] } } }>('GET', `/connectors/${connectorId}`);
+    const before = await api.request<{ descriptor: { openapi: { operations: { toolName: string }[] } } }>(
+      'GET',
+      `/connectors/${connectorId}`,
+    );
     await api.request('PUT', `/connectors/${connectorId}`, { ...envelope, version: '1.2.1', mcp_config: undefined });
-    const after = await api.request<{ version: string; tools: string[]; descriptor: { openapi: { operations: { toolName: string }[] } } }>('GET', `/connectors/${connectorId}`);
+    const after = await api.request<{
+      version: string;
+      tools: string[];
+      descriptor: { openapi: { operations: { toolName: string }[] } };
+    }>('GET', `/connectors/${connectorId}`);
     expect(after.version).toBe('1.2.1');
-    expect(after.descriptor.openapi.operations.map((o) => o.toolName)).toEqual(before.descriptor.openapi.operations.map((o) => o.toolName));
+    expect(after.descriptor.openapi.operations.map((o) => o.toolName)).toEqual(
+      before.descriptor.openapi.operations.map((o) => o.toolName),
+    );
     // Without mappings every operation is a tool, the one without operationId included.
     expect(after.tools).toHaveLength(5);
     for (const name of after.tools) expect(name).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
@@ -258,11 +325,25 @@ describe('OpenAPI 3.0 bundle as a connector', () => {
 
 describe('Swagger 2.0 JSON as a connector', () => {
   it('imports a plain document (no envelope): every operation a tool, apiKey in the query', async () => {
-    const created = await api.request<{ id: string; slug: string; tools: string[]; credentialFields: { key: string }[] }>('POST', '/connectors', swagger2);
+    const created = await api.request<{
+      id: string;
+      slug: string;
+      tools: string[];
+      credentialFields: { key: string }[];
+    }>('POST', '/connectors', swagger2);
     expect(created.slug).toBe('weather-service');
     expect(created.tools).toHaveLength(1);
-    const instance = await api.request<{ id: string }>('POST', '/connector_instances', { connector_id: created.id, name: 'weather', base_url: `${upstreamUrl}/api`, credentials: { [created.credentialFields[0]!.key]: 'w-key' } });
-    const server = await api.request<{ url: string }>('POST', '/mcp_manager', { name: 'weather', mode: 'NORMAL', connectorInstanceId: instance.id });
+    const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
+      connector_id: created.id,
+      name: 'weather',
+      base_url: `${upstreamUrl}/api`,
+      credentials: { [created.credentialFields[0]!.key]: 'w-key' },
+    });
+    const server = await api.request<{ url: string }>('POST', '/mcp_manager', {
+      name: 'weather',
+      mode: 'NORMAL',
+      connectorInstanceId: instance.id,
+    });
     const client = await connect(server.url);
     try {
       const { tools } = await client.listTools();
@@ -284,7 +365,9 @@ describe('bad OpenAPI input', () => {
 
   it('rejects broken YAML with line and column, and stores nothing', async () => {
     const before = await count();
-    const err = await rejected(api.request('POST', '/connectors', 'openapi: 3.1.0\ninfo: [unclosed\n', 'application/yaml'));
+    const err = await rejected(
+      api.request('POST', '/connectors', 'openapi: 3.1.0\ninfo: [unclosed\n', 'application/yaml'),
+    );
     expect(err.status).toBe(422);
     expect(JSON.stringify(err.body)).toMatch(/line \d+, column \d+/);
     expect(await count()).toBe(before);
@@ -292,16 +375,40 @@ describe('bad OpenAPI input', () => {
 
   it('refuses a missing bundle file, an unresolvable ref and an unsupported version, storing nothing', async () => {
     const before = await count();
-    const missing = await rejected(api.request('POST', '/connectors', { kind: 'openapi', entry: 'openapi.yaml', files: { 'openapi.yaml': files['openapi.yaml'] } }));
+    const missing = await rejected(
+      api.request('POST', '/connectors', {
+        kind: 'openapi',
+        entry: 'openapi.yaml',
+        files: { 'openapi.yaml': files['openapi.yaml'] },
+      }),
+    );
     expect(missing.status).toBe(422);
     expect(JSON.stringify(missing.body)).toContain('schemas/pet.yaml');
 
-    const doc = { openapi: '3.1.0', info: { title: 'Broken', version: '1' }, paths: { '/a': { get: { operationId: 'a', responses: { '200': { description: 'ok', content: { 'application/json': { schema: { $ref: '#/components/schemas/Nope' } } } } } } } } };
+    const doc = {
+      openapi: '3.1.0',
+      info: { title: 'Broken', version: '1' },
+      paths: {
+        '/a': {
+          get: {
+            operationId: 'a',
+            responses: {
+              '200': {
+                description: 'ok',
+                content: { 'application/json': { schema: { $ref: '#/components/schemas/Nope' } } },
+              },
+            },
+          },
+        },
+      },
+    };
     const unresolved = await rejected(api.request('POST', '/connectors', doc));
     expect(unresolved.status).toBe(422);
     expect(JSON.stringify(unresolved.body)).toContain('#/components/schemas/Nope');
 
-    const unsupported = await rejected(api.request('POST', '/connectors', { openapi: '4.0.0', info: { title: 'Future', version: '1' }, paths: {} }));
+    const unsupported = await rejected(
+      api.request('POST', '/connectors', { openapi: '4.0.0', info: { title: 'Future', version: '1' }, paths: {} }),
+    );
     expect(unsupported.status).toBe(422);
     expect(await count()).toBe(before);
   });
@@ -324,7 +431,11 @@ describe('bad OpenAPI input', () => {
     );
     expect(err.status).toBe(422);
     const paths = (err.body as { errors: { path: string }[] }).errors.map((e) => e.path).sort();
-    expect(paths).toEqual(['/mcp_config/route_mappings/0/operation_id', '/mcp_config/route_mappings/2/mcp_tool_name', '/mcp_config/route_mappings/3/mcp_tool_name']);
+    expect(paths).toEqual([
+      '/mcp_config/route_mappings/0/operation_id',
+      '/mcp_config/route_mappings/2/mcp_tool_name',
+      '/mcp_config/route_mappings/3/mcp_tool_name',
+    ]);
   });
 
   it('refuses a document whose tools would make an oversized catalog, and says to map a subset', async () => {
@@ -332,15 +443,29 @@ describe('bad OpenAPI input', () => {
     const schemas: Record<string, unknown> = {};
     for (let i = 0; i < 64; i++) {
       const properties: Record<string, unknown> = { next: { $ref: `#/components/schemas/S${(i + 1) % 64}` } };
-      for (let j = 0; j < 60; j++) properties[`field_${j}_with_a_long_name`] = { type: 'string', description: `Field ${j} of schema ${i}` };
+      for (let j = 0; j < 60; j++)
+        properties[`field_${j}_with_a_long_name`] = { type: 'string', description: `Field ${j} of schema ${i}` };
       schemas[`S${i}`] = { type: 'object', properties };
     }
     const paths: Record<string, unknown> = {};
     for (let k = 0; k < 250; k++) {
-      paths[`/things${k}`] = { post: { operationId: `make${k}`, requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/S0' } } } }, responses: { '200': { description: 'ok' } } } };
+      paths[`/things${k}`] = {
+        post: {
+          operationId: `make${k}`,
+          requestBody: { content: { 'application/json': { schema: { $ref: '#/components/schemas/S0' } } } },
+          responses: { '200': { description: 'ok' } },
+        },
+      };
     }
     const before = (await api.request<{ data: unknown[] }>('GET', '/connectors')).data.length;
-    const err = await rejected(api.request('POST', '/connectors', { openapi: '3.1.0', info: { title: 'Huge', version: '1' }, paths, components: { schemas } }));
+    const err = await rejected(
+      api.request('POST', '/connectors', {
+        openapi: '3.1.0',
+        info: { title: 'Huge', version: '1' },
+        paths,
+        components: { schemas },
+      }),
+    );
     expect(err.status).toBe(422);
     expect(JSON.stringify(err.body)).toContain('route_mappings');
     expect((await api.request<{ data: unknown[] }>('GET', '/connectors')).data.length).toBe(before);

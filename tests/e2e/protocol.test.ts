@@ -66,16 +66,32 @@ beforeAll(async () => {
       return;
     }
     // Workflow steps answer after a short pause, so that progress has time to travel.
-    setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'item-1', path })), path.startsWith('/wf/') ? 150 : 0);
+    setTimeout(
+      () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'item-1', path })),
+      path.startsWith('/wf/') ? 150 : 0,
+    );
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   up = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  ({ stack, api } = await startTestStack('protocol', { edges: 2, serviceEnv: { edge: { ALLOWED_ORIGINS: ALLOWED_ORIGIN, PROGRESS_INTERVAL_MS: '400' } } }));
+  ({ stack, api } = await startTestStack('protocol', {
+    edges: 2,
+    serviceEnv: { edge: { ALLOWED_ORIGINS: ALLOWED_ORIGIN, PROGRESS_INTERVAL_MS: '400' } },
+  }));
   const connector = await api.request<{ id: string }>('POST', '/connectors', descriptor(up), 'application/yaml');
-  const instance = await api.request<{ id: string }>('POST', '/connector_instances', { connector_id: connector.id, name: 'proto' });
-  const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name: 'proto', mode: 'NORMAL', connectorInstanceId: instance.id });
+  const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
+    connector_id: connector.id,
+    name: 'proto',
+  });
+  const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
+    name: 'proto',
+    mode: 'NORMAL',
+    connectorInstanceId: instance.id,
+  });
   httpUrl = server.url;
-  const flow = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name: 'proto-flow', mode: 'NORMAL' });
+  const flow = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
+    name: 'proto-flow',
+    mode: 'NORMAL',
+  });
   const definition = JSON.stringify({
     flower: '0.1',
     id: 'proto-flow',
@@ -85,7 +101,11 @@ beforeAll(async () => {
         inputs: { properties: {} },
         steps: [
           { id: 'lookup', request: { method: 'GET', url: `${up}/wf/lookup` }, outputs: { id: '$response.body.id' } },
-          { id: 'details', request: { method: 'GET', url: `${up}/wf/details`, query: { id: '$steps.lookup.outputs.id' } }, outputs: { path: '$response.body.path' } },
+          {
+            id: 'details',
+            request: { method: 'GET', url: `${up}/wf/details`, query: { id: '$steps.lookup.outputs.id' } },
+            outputs: { path: '$response.body.path' },
+          },
         ],
         outputs: { id: '$steps.lookup.outputs.id', path: '$steps.details.outputs.path' },
       },
@@ -107,7 +127,11 @@ function onEdge(url: string, n: number): string {
   return `${stack.edgeUrls[n]}${u.pathname}`;
 }
 
-const base = () => ({ 'x-api-key': stack.bootstrapKey, 'content-type': 'application/json', accept: 'application/json, text/event-stream' });
+const base = () => ({
+  'x-api-key': stack.bootstrapKey,
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+});
 const v2025 = () => ({ ...base(), 'mcp-protocol-version': '2025-11-25' });
 
 function post(url: string, body: unknown, headers: Record<string, string> = v2025()): Promise<Response> {
@@ -126,7 +150,9 @@ async function messages(res: Response): Promise<Record<string, any>[]> {
 
 async function connectModern(url: string): Promise<Client> {
   const client = new Client({ name: 'protocol', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }),
+  );
   return client;
 }
 
@@ -137,9 +163,18 @@ async function waitFor(event: string, ms: number): Promise<void> {
 
 describe('JSON-RPC errors', () => {
   it('answers a call of an unknown tool with a JSON-RPC error (-32602), not a tool result, in both eras', async () => {
-    const res = await post(httpUrl, { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'nope', arguments: {} } });
+    const res = await post(httpUrl, {
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'tools/call',
+      params: { name: 'nope', arguments: {} },
+    });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ jsonrpc: '2.0', id: 7, error: { code: -32602, message: expect.stringContaining('Unknown tool: nope') } });
+    expect(await res.json()).toEqual({
+      jsonrpc: '2.0',
+      id: 7,
+      error: { code: -32602, message: expect.stringContaining('Unknown tool: nope') },
+    });
     const client = await connectModern(httpUrl);
     await expect(client.callTool({ name: 'nope', arguments: {} })).rejects.toMatchObject({ code: -32602 });
     await client.close();
@@ -154,27 +189,50 @@ describe('JSON-RPC errors', () => {
   it('refuses bodies that are not JSON (-32700) or not JSON-RPC, with HTTP 400', async () => {
     const notJson = await post(httpUrl, '{"jsonrpc": "2.0", "id": 1, "method": ');
     expect(notJson.status).toBe(400);
-    expect(await notJson.json()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32700, message: expect.any(String) } });
-    for (const body of [{ hello: 'world' }, { jsonrpc: '1.0', id: 1, method: 'tools/list' }, { jsonrpc: '2.0', id: 1, method: 42 }]) {
+    expect(await notJson.json()).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32700, message: expect.any(String) },
+    });
+    for (const body of [
+      { hello: 'world' },
+      { jsonrpc: '1.0', id: 1, method: 'tools/list' },
+      { jsonrpc: '2.0', id: 1, method: 42 },
+    ]) {
       const res = await post(httpUrl, body);
       expect(res.status).toBe(400);
-      expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: expect.any(Number), message: expect.any(String) } });
+      expect(await res.json()).toMatchObject({
+        jsonrpc: '2.0',
+        error: { code: expect.any(Number), message: expect.any(String) },
+      });
     }
   });
 });
 
 describe('HTTP transport checks', () => {
   it('refuses a body over MAX_BODY_BYTES with 413 and a JSON-RPC error', async () => {
-    const big = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'zeta', arguments: { pad: 'x'.repeat(1024 * 1024 + 10) } } };
+    const big = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'zeta', arguments: { pad: 'x'.repeat(1024 * 1024 + 10) } },
+    };
     const res = await post(httpUrl, big);
     expect(res.status).toBe(413);
     expect(await res.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32600 } });
   });
 
   it('refuses an unsupported MCP-Protocol-Version header with 400', async () => {
-    const res = await post(httpUrl, { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} }, { ...base(), 'mcp-protocol-version': '1999-01-01' });
+    const res = await post(
+      httpUrl,
+      { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} },
+      { ...base(), 'mcp-protocol-version': '1999-01-01' },
+    );
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { message: expect.stringMatching(/protocol version/i) } });
+    expect(await res.json()).toMatchObject({
+      jsonrpc: '2.0',
+      error: { message: expect.stringMatching(/protocol version/i) },
+    });
   });
 
   it('refuses a foreign Origin with 403 and accepts an allowed one or none', async () => {
@@ -185,13 +243,31 @@ describe('HTTP transport checks', () => {
   });
 
   it('issues an Mcp-Session-Id at initialize (2025 era) and accepts it on any edge; GET and DELETE are 405', async () => {
-    const init = await post(httpUrl, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'p', version: '1' } } });
+    const init = await post(httpUrl, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'p', version: '1' } },
+    });
     const sessionId = init.headers.get('mcp-session-id');
     expect(sessionId).toMatch(/^[0-9a-f-]{36}$/);
-    const other = await post(onEdge(httpUrl, 1), { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }, { ...v2025(), 'mcp-session-id': sessionId! });
+    const other = await post(
+      onEdge(httpUrl, 1),
+      { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} },
+      { ...v2025(), 'mcp-session-id': sessionId! },
+    );
     expect(other.status).toBe(200);
-    expect((await fetch(httpUrl, { method: 'GET', headers: { ...v2025(), accept: 'text/event-stream', 'mcp-session-id': sessionId! } })).status).toBe(405);
-    expect((await fetch(httpUrl, { method: 'DELETE', headers: { ...v2025(), 'mcp-session-id': sessionId! } })).status).toBe(405);
+    expect(
+      (
+        await fetch(httpUrl, {
+          method: 'GET',
+          headers: { ...v2025(), accept: 'text/event-stream', 'mcp-session-id': sessionId! },
+        })
+      ).status,
+    ).toBe(405);
+    expect(
+      (await fetch(httpUrl, { method: 'DELETE', headers: { ...v2025(), 'mcp-session-id': sessionId! } })).status,
+    ).toBe(405);
   });
 });
 
@@ -199,7 +275,9 @@ describe('tools/list', () => {
   it('lists tools in catalog (descriptor) order, identically on every edge, every time and in both eras', async () => {
     const names: string[][] = [];
     for (const n of [0, 1, 0, 1]) {
-      const [msg] = await messages(await post(onEdge(httpUrl, n), { jsonrpc: '2.0', id: n, method: 'tools/list', params: {} }));
+      const [msg] = await messages(
+        await post(onEdge(httpUrl, n), { jsonrpc: '2.0', id: n, method: 'tools/list', params: {} }),
+      );
       names.push((msg!.result.tools as { name: string }[]).map((t) => t.name));
     }
     const client = await connectModern(onEdge(httpUrl, 1));
@@ -211,19 +289,32 @@ describe('tools/list', () => {
 
 describe('progress notifications', () => {
   it('answers plain JSON, without notifications, when the caller sent no progress token', async () => {
-    const res = await post(flowUrl, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'two_steps', arguments: {} } });
+    const res = await post(flowUrl, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'two_steps', arguments: {} },
+    });
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     const [msg] = await messages(res);
     expect(msg!.result.structuredContent).toEqual({ id: 'item-1', path: '/wf/details' });
   });
 
   it('reports the steps of a workflow run (2025 era, SSE), progress increasing, before the result', async () => {
-    const res = await post(flowUrl, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'two_steps', arguments: {}, _meta: { progressToken: 'wf-1' } } });
+    const res = await post(flowUrl, {
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'two_steps', arguments: {}, _meta: { progressToken: 'wf-1' } },
+    });
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const all = await messages(res);
     const progress = all.filter((m) => m.method === 'notifications/progress').map((m) => m.params);
     const steps = progress.filter((p) => /^Step /.test(p.message));
-    expect(steps.map((p) => p.message)).toEqual(['Step "lookup" done (1 step run)', 'Step "details" done (2 steps run)']);
+    expect(steps.map((p) => p.message)).toEqual([
+      'Step "lookup" done (1 step run)',
+      'Step "details" done (2 steps run)',
+    ]);
     expect(progress.every((p) => p.progressToken === 'wf-1')).toBe(true);
     const values = progress.map((p) => p.progress as number);
     expect(values).toEqual([...values].sort((a, b) => a - b));
@@ -249,7 +340,12 @@ describe('progress notifications', () => {
       return fetch(u, { ...init, headers: h });
     };
     const client = new Client({ name: 'protocol-sse', version: '1.0.0' });
-    await client.connect(new SSEClientTransport(new URL(`${stack.edgeUrl}/api/v1${new URL(httpUrl).pathname}`), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } }, eventSourceInit: { fetch: withKey } }));
+    await client.connect(
+      new SSEClientTransport(new URL(`${stack.edgeUrl}/api/v1${new URL(httpUrl).pathname}`), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+        eventSourceInit: { fetch: withKey },
+      }),
+    );
     const seen: { progress: number; message?: string }[] = [];
     // (A notification sent just before the result can lose the race in the client SDK, which drops
     // progress once the result is in: the periodic ones are far from it.)
@@ -264,19 +360,40 @@ describe('progress notifications', () => {
 describe('cancellation (2025 era)', () => {
   it('stops the job in the worker when notifications/cancelled for the request reaches another edge', async () => {
     events.length = 0;
-    const init = await post(httpUrl, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'p', version: '1' } } });
+    const init = await post(httpUrl, {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'p', version: '1' } },
+    });
     const session = { ...v2025(), 'mcp-session-id': init.headers.get('mcp-session-id')! };
-    const call = post(httpUrl, { jsonrpc: '2.0', id: 'call-1', method: 'tools/call', params: { name: 'slow', arguments: {} } }, session).then((r) => r.text());
+    const call = post(
+      httpUrl,
+      { jsonrpc: '2.0', id: 'call-1', method: 'tools/call', params: { name: 'slow', arguments: {} } },
+      session,
+    ).then((r) => r.text());
     await waitFor('started', 5000);
     // Another client's notification naming the same request id changes nothing (scope: credentials +
     // server + session), nor does one outside any session.
     for (const other of [v2025(), { ...v2025(), 'mcp-session-id': 'another-session' }]) {
-      const stranger = await post(onEdge(httpUrl, 1), { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'call-1' } }, other);
+      const stranger = await post(
+        onEdge(httpUrl, 1),
+        { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'call-1' } },
+        other,
+      );
       expect(stranger.status).toBe(202);
     }
     await new Promise((r) => setTimeout(r, 200));
     expect(events).toEqual(['started']);
-    const cancel = await post(onEdge(httpUrl, 1), { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'call-1', reason: 'user pressed stop' } }, session);
+    const cancel = await post(
+      onEdge(httpUrl, 1),
+      {
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId: 'call-1', reason: 'user pressed stop' },
+      },
+      session,
+    );
     expect(cancel.status).toBe(202);
     await waitFor('aborted', 3000);
     expect(events).toEqual(['started', 'aborted']);
@@ -285,7 +402,12 @@ describe('cancellation (2025 era)', () => {
 
   it('leaves other requests running', async () => {
     events.length = 0;
-    const res = await post(onEdge(httpUrl, 1), { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'slow', arguments: {} } });
+    const res = await post(onEdge(httpUrl, 1), {
+      jsonrpc: '2.0',
+      id: 5,
+      method: 'tools/call',
+      params: { name: 'slow', arguments: {} },
+    });
     const [msg] = await messages(res);
     expect(msg!.result.isError).toBeFalsy();
     expect(events).toEqual(['started', 'completed']);

@@ -16,7 +16,10 @@ beforeAll(async () => {
   let api: ControlPlaneClient;
   ({ stack, api } = await startTestStack('ratelimit', { workers: 2 }));
   // The seed descriptor with a tight per-account budget.
-  const limited = ticketSystemDescriptorYaml.replace('limit: 1000\n    interval_seconds: 60', `limit: ${LIMIT}\n    interval_seconds: 60`);
+  const limited = ticketSystemDescriptorYaml.replace(
+    'limit: 1000\n    interval_seconds: 60',
+    `limit: ${LIMIT}\n    interval_seconds: 60`,
+  );
   expect(limited).not.toBe(ticketSystemDescriptorYaml);
   await api.request('POST', '/connectors', limited, 'application/yaml');
   example = await registerTicketExample(api, upstream.url, 'k');
@@ -30,9 +33,17 @@ afterAll(async () => {
 describe('descriptor rate_limits', () => {
   it('lets at most `limit` calls per interval reach the upstream across two workers and tells the rest when to retry', async () => {
     const client = new Client({ name: 'rl', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(example.mcpUrl), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(example.mcpUrl), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
     const before = upstream.requests.length;
-    const results = await Promise.all(Array.from({ length: CALLS }, (_, i) => client.callTool({ name: 'get_ticket', arguments: { ticket_id: `TCK-${(i % 3) + 1}` } })));
+    const results = await Promise.all(
+      Array.from({ length: CALLS }, (_, i) =>
+        client.callTool({ name: 'get_ticket', arguments: { ticket_id: `TCK-${(i % 3) + 1}` } }),
+      ),
+    );
     await client.close();
     const passed = results.filter((r) => !r.isError);
     const limited = results.filter((r) => r.isError);
@@ -40,7 +51,9 @@ describe('descriptor rate_limits', () => {
     expect(passed).toHaveLength(LIMIT);
     expect(limited).toHaveLength(CALLS - LIMIT);
     for (const r of limited) {
-      expect((r.content as { text: string }[])[0]!.text).toMatch(/^Rate limit reached for this API \(5 calls per 60 s\)\. Retry after \d+ s\.$/);
+      expect((r.content as { text: string }[])[0]!.text).toMatch(
+        /^Rate limit reached for this API \(5 calls per 60 s\)\. Retry after \d+ s\.$/,
+      );
     }
     expect(stack.processes.filter((p) => p.service === 'worker')).toHaveLength(2);
   });

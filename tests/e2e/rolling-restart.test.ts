@@ -1,7 +1,21 @@
-import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  Agent,
+  createServer,
+  request,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type ServiceProcess, type Stack } from '@toolplane/cli';
+import {
+  ControlPlaneClient,
+  registerTicketExample,
+  type RegisteredExample,
+  type ServiceProcess,
+  type Stack,
+} from '@toolplane/cli';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { startTestStack, withoutRateLimits } from '../helpers.ts';
 
@@ -49,7 +63,9 @@ class Gate {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const forward = () => {
-        const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k))) as Record<string, string>;
+        const headers = Object.fromEntries(
+          Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)),
+        ) as Record<string, string>;
         const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
         fetch(`${this.upstream}${req.url}`, { method: req.method ?? 'GET', headers, ...(body ? { body } : {}) }).then(
           async (r) => {
@@ -113,15 +129,33 @@ async function call(i: number): Promise<{ ok: boolean; title?: string }> {
   // Raw HTTP, one request per call (2025-11-25 wire format), so 1,000 calls need no client sessions.
   const res = await fetch(example.mcpUrl, {
     method: 'POST',
-    headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'create_ticket', arguments: { title: `call-${i}` } } }),
+    headers: {
+      'x-api-key': stack.bootstrapKey,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2025-11-25',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: i,
+      method: 'tools/call',
+      params: { name: 'create_ticket', arguments: { title: `call-${i}` } },
+    }),
   });
   const body = (await res.json()) as { result?: { isError?: boolean; structuredContent?: { title?: string } } };
-  return { ok: res.ok && body.result?.isError !== true, ...(body.result?.structuredContent?.title ? { title: body.result.structuredContent.title } : {}) };
+  return {
+    ok: res.ok && body.result?.isError !== true,
+    ...(body.result?.structuredContent?.title ? { title: body.result.structuredContent.title } : {}),
+  };
 }
 
 /** One HTTP request through `agent` (so that keep-alive connections are reused as a client would). */
-function send(agent: Agent, url: string, method: string, body?: unknown): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+function send(
+  agent: Agent,
+  url: string,
+  method: string,
+  body?: unknown,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
@@ -204,7 +238,9 @@ describe('rolling restart of the workers', () => {
       expect(s.inFlight).toBeGreaterThan(s.held); // more calls waiting in the queue than running
     }
     // Each replaced worker finished its calls and exited by itself (not killed after the timeout).
-    expect(replaced.map((w) => [w.name, w.child.exitCode, w.child.signalCode])).toEqual(replaced.map((w) => [w.name, 0, null]));
+    expect(replaced.map((w) => [w.name, w.child.exitCode, w.child.signalCode])).toEqual(
+      replaced.map((w) => [w.name, 0, null]),
+    );
     expect(workers()).toHaveLength(WORKERS);
 
     // Every call answered, with its own result; every call executed exactly once upstream.
@@ -225,17 +261,35 @@ describe('rolling restart of the workers', () => {
     expect((await send(agent, `${edge.url}/healthz`, 'GET')).headers.connection).toBe('keep-alive');
     const before = upstream.requests.length;
     gate.holding = true;
-    const held = send(agent, example.mcpUrl, 'POST', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'create_ticket', arguments: { title: 'during-drain' } } });
-    await until('the call reaches the upstream', () => gate.heldCount === 1, () => ({ held: gate.heldCount }));
+    const held = send(agent, example.mcpUrl, 'POST', {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'create_ticket', arguments: { title: 'during-drain' } },
+    });
+    await until(
+      'the call reaches the upstream',
+      () => gate.heldCount === 1,
+      () => ({ held: gate.heldCount }),
+    );
     const stopped = stack.stopProcess(edge);
     // The edge stops listening at once…
     await until(
       'the edge stops accepting connections',
-      () => send(new Agent(), `${edge.url}/healthz`, 'GET').then(() => false, (err: NodeJS.ErrnoException) => err.code === 'ECONNREFUSED'),
+      () =>
+        send(new Agent(), `${edge.url}/healthz`, 'GET').then(
+          () => false,
+          (err: NodeJS.ErrnoException) => err.code === 'ECONNREFUSED',
+        ),
       () => ({ exit: edge.child.exitCode }),
     );
     // …and a request sent on the busy keep-alive connection is not served by the draining edge.
-    const after = send(agent, example.mcpUrl, 'POST', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'create_ticket', arguments: { title: 'after-drain' } } }).then(
+    const after = send(agent, example.mcpUrl, 'POST', {
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'create_ticket', arguments: { title: 'after-drain' } },
+    }).then(
       (r) => ({ served: r.status }),
       (err: NodeJS.ErrnoException) => ({ refused: err.code }),
     );

@@ -90,7 +90,10 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const otlp = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  ({ stack } = await startTestStack('canary', { logLevel: 'debug', env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_BSP_SCHEDULE_DELAY: '100' } }));
+  ({ stack } = await startTestStack('canary', {
+    logLevel: 'debug',
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_BSP_SCHEDULE_DELAY: '100' },
+  }));
   // Every command any client sends to the test Redis from now on (other test files share it: only
   // matches are kept; the canary is unique to this file).
   monitor = await new Redis(stack.redisUrl).monitor();
@@ -110,7 +113,9 @@ afterAll(async () => {
 
 async function callTool(url: string, name: string, args: Record<string, unknown>): Promise<string> {
   const client = new Client({ name: 'canary', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }),
+  );
   try {
     return JSON.stringify(await client.callTool({ name, arguments: args }));
   } finally {
@@ -124,10 +129,28 @@ describe('secrets never leave the data plane', () => {
 
   it('uses the secret upstream, and the echoed value never reaches the agent', async () => {
     const connector = (await rest('POST', '/connectors', descriptor(echoUrl), 'application/yaml')) as { id: string };
-    const instance = (await rest('POST', '/connector_instances', { connector_id: connector.id, name: 'echo', credentials: { api_key: CANARY } })) as { id: string };
-    const server = (await rest('POST', '/mcp_manager', { name: 'echo', mode: 'NORMAL', connectorInstanceId: instance.id })) as { id: string; url: string };
+    const instance = (await rest('POST', '/connector_instances', {
+      connector_id: connector.id,
+      name: 'echo',
+      credentials: { api_key: CANARY },
+    })) as { id: string };
+    const server = (await rest('POST', '/mcp_manager', {
+      name: 'echo',
+      mode: 'NORMAL',
+      connectorInstanceId: instance.id,
+    })) as { id: string; url: string };
     await rest('POST', `/connector_instances/${instance.id}/test`);
-    for (const path of ['/connectors', `/connectors/${connector.id}`, `/connectors/${connector.id}/openapi.json`, '/connector_instances', `/connector_instances/${instance.id}`, '/mcp_manager', `/mcp_manager/${server.id}`, `/mcp_manager/${server.id}/config`, '/api_keys']) {
+    for (const path of [
+      '/connectors',
+      `/connectors/${connector.id}`,
+      `/connectors/${connector.id}/openapi.json`,
+      '/connector_instances',
+      `/connector_instances/${instance.id}`,
+      '/mcp_manager',
+      `/mcp_manager/${server.id}`,
+      `/mcp_manager/${server.id}/config`,
+      '/api_keys',
+    ]) {
       await rest('GET', path);
     }
     toolResults = await callTool(server.url, 'echo', { message: 'hello' });
@@ -140,7 +163,10 @@ describe('secrets never leave the data plane', () => {
   // flow whose upstream echoes it. (Hook for workflow-specific cases: add more flows or steps here;
   // their tool results go into `flowResults`, everything else is searched by the last test.)
   it('uses the secret in a Flower flow, and the echoed value never reaches the agent', async () => {
-    const server = (await rest('POST', '/mcp_manager', { name: 'echo-flow', mode: 'NORMAL' })) as { id: string; url: string };
+    const server = (await rest('POST', '/mcp_manager', { name: 'echo-flow', mode: 'NORMAL' })) as {
+      id: string;
+      url: string;
+    };
     const definition = JSON.stringify({
       flower: '0.1',
       id: 'echo-flow',
@@ -150,17 +176,37 @@ describe('secrets never leave the data plane', () => {
           steps: [
             {
               id: 'echo',
-              request: { method: 'POST', url: `${echoUrl}/echo?k=$secrets.API_KEY`, headers: { 'X-API-Key': '$secrets.API_KEY' }, body: { message: 'from-flow', key: '$secrets.API_KEY' } },
-              outputs: { key: '$response.body.key', header: '$response.header.x-echo-key', sent: '$response.body.youSent' },
+              request: {
+                method: 'POST',
+                url: `${echoUrl}/echo?k=$secrets.API_KEY`,
+                headers: { 'X-API-Key': '$secrets.API_KEY' },
+                body: { message: 'from-flow', key: '$secrets.API_KEY' },
+              },
+              outputs: {
+                key: '$response.body.key',
+                header: '$response.header.x-echo-key',
+                sent: '$response.body.youSent',
+              },
             },
           ],
-          outputs: { key: '$steps.echo.outputs.key', header: '$steps.echo.outputs.header', sent: '$steps.echo.outputs.sent' },
+          outputs: {
+            key: '$steps.echo.outputs.key',
+            header: '$steps.echo.outputs.header',
+            sent: '$steps.echo.outputs.sent',
+          },
         },
       ],
     });
     await rest('POST', `/mcp_servers/${server.id}/deploy`, { definition });
     await rest('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: CANARY });
-    for (const path of ['/secrets', `/mcp_servers/${server.id}/secrets`, `/mcp_servers/${server.id}/secrets/API_KEY`, `/mcp_servers/${server.id}/deployments`, `/mcp_manager/${server.id}/config`]) await rest('GET', path);
+    for (const path of [
+      '/secrets',
+      `/mcp_servers/${server.id}/secrets`,
+      `/mcp_servers/${server.id}/secrets/API_KEY`,
+      `/mcp_servers/${server.id}/deployments`,
+      `/mcp_manager/${server.id}/config`,
+    ])
+      await rest('GET', path);
     flowResults = await callTool(server.url, 'echo_flow', {});
     expect(flowResults).not.toContain('isError":true');
     expect(flowResults).toContain('from-flow');
@@ -170,8 +216,21 @@ describe('secrets never leave the data plane', () => {
   it('leaves no trace in tool results, REST responses, logs, spans, Redis or PostgreSQL', async () => {
     await rest('GET', '/execution_records');
     // Stopping the services flushes their logs and span exports.
-    await Promise.all(stack.processes.map((p) => new Promise<void>((r) => (p.child.exitCode !== null ? r() : (p.child.once('exit', () => r()), p.child.kill('SIGTERM'))))));
-    const places: Record<string, string> = { toolResults, flowResults, restResponses: responses.join('\n'), spans: exports.join('\n'), redisCommands: commandsWithCanary.join('\n') };
+    await Promise.all(
+      stack.processes.map(
+        (p) =>
+          new Promise<void>((r) =>
+            p.child.exitCode !== null ? r() : (p.child.once('exit', () => r()), p.child.kill('SIGTERM')),
+          ),
+      ),
+    );
+    const places: Record<string, string> = {
+      toolResults,
+      flowResults,
+      restResponses: responses.join('\n'),
+      spans: exports.join('\n'),
+      redisCommands: commandsWithCanary.join('\n'),
+    };
     for (const p of stack.processes) places[`log:${p.name}`] = p.output();
 
     const redis = new Redis(stack.redisUrl);
@@ -192,18 +251,25 @@ describe('secrets never leave the data plane', () => {
 
     const db = new pg.Client({ connectionString: stack.databaseUrl });
     await db.connect();
-    const tables = (await db.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`)).rows.map((r) => r.table_name);
+    const tables = (
+      await db.query<{ table_name: string }>(
+        `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`,
+      )
+    ).rows.map((r) => r.table_name);
     const rows: string[] = [];
     for (const t of tables) rows.push(JSON.stringify((await db.query(`SELECT * FROM "${t}"`)).rows));
     await db.end();
     places.postgres = rows.join('\n');
     expect(tables).toEqual(expect.arrayContaining(['connector_instances', 'catalog_versions']));
 
-    const leaks = Object.entries(places).filter(([, text]) => leaksIn(text)).map(([where]) => where);
+    const leaks = Object.entries(places)
+      .filter(([, text]) => leaksIn(text))
+      .map(([where]) => where);
     expect(leaks).toEqual([]);
     // The search covered real output: logs, spans of the three services, Redis traffic, both calls' results.
     expect(places['log:worker-1']!.length).toBeGreaterThan(0);
-    for (const service of ['toolplane-edge', 'toolplane-worker', 'toolplane-control-plane']) expect(places.spans).toContain(service);
+    for (const service of ['toolplane-edge', 'toolplane-worker', 'toolplane-control-plane'])
+      expect(places.spans).toContain(service);
     expect(places.spans).toContain('echo_flow');
     expect(commandsSeen).toBeGreaterThan(0);
     expect(flowResults.length).toBeGreaterThan(0);

@@ -46,7 +46,13 @@ const flowDoc = () =>
     flows: [
       {
         id: 'whoami',
-        steps: [{ id: 'me', request: { method: 'GET', url: `${upstreamUrl}/me`, headers: { Authorization: 'Bearer $secrets.API_KEY' } }, outputs: { which: '$response.body.which' } }],
+        steps: [
+          {
+            id: 'me',
+            request: { method: 'GET', url: `${upstreamUrl}/me`, headers: { Authorization: 'Bearer $secrets.API_KEY' } },
+            outputs: { which: '$response.body.which' },
+          },
+        ],
         outputs: { which: '$steps.me.outputs.which' },
       },
     ],
@@ -54,7 +60,12 @@ const flowDoc = () =>
 
 /** A REST client that keeps every response text (searched for values at the end). */
 function restClient(stack: Stack, responses: string[]) {
-  return async (method: string, path: string, body?: unknown, headers: Record<string, string> = { 'x-api-key': stack.bootstrapKey }) => {
+  return async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = { 'x-api-key': stack.bootstrapKey },
+  ) => {
     const res = await fetch(`${stack.controlPlaneUrl}/api/v1${path}`, {
       method,
       headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -62,15 +73,29 @@ function restClient(stack: Stack, responses: string[]) {
     });
     const text = await res.text();
     responses.push(text);
-    return { status: res.status, type: res.headers.get('content-type') ?? '', body: text ? (JSON.parse(text) as Record<string, any>) : undefined };
+    return {
+      status: res.status,
+      type: res.headers.get('content-type') ?? '',
+      body: text ? (JSON.parse(text) as Record<string, any>) : undefined,
+    };
   };
 }
 
-async function callTool(stack: Stack, url: string, name: string): Promise<{ isError?: boolean; structuredContent?: unknown; content: unknown }> {
+async function callTool(
+  stack: Stack,
+  url: string,
+  name: string,
+): Promise<{ isError?: boolean; structuredContent?: unknown; content: unknown }> {
   const client = new Client({ name: 'secrets-e2e', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }),
+  );
   try {
-    return (await client.callTool({ name, arguments: {} })) as { isError?: boolean; structuredContent?: unknown; content: unknown };
+    return (await client.callTool({ name, arguments: {} })) as {
+      isError?: boolean;
+      structuredContent?: unknown;
+      content: unknown;
+    };
   } finally {
     await client.close();
   }
@@ -81,7 +106,9 @@ async function untilWhich(stack: Stack, url: string, want: string): Promise<stri
   const answers: string[] = [];
   for (let i = 0; i < 20; i++) {
     const r = await callTool(stack, url, 'whoami');
-    const which = r.isError ? `error: ${JSON.stringify(r.content)}` : String((r.structuredContent as { which?: string }).which);
+    const which = r.isError
+      ? `error: ${JSON.stringify(r.content)}`
+      : String((r.structuredContent as { which?: string }).which);
     answers.push(which);
     if (which === want || (want === 'error' && r.isError)) return answers;
     await new Promise((res) => setTimeout(res, 100));
@@ -99,7 +126,10 @@ describe('secrets REST API (embedded sealed store)', () => {
     // A 10-minute cache: a rotation seen at once proves the invalidation message, not expiry.
     ({ stack } = await startTestStack('secrets-api', { serviceEnv: { worker: { SECRETS_CACHE_TTL_MS: '600000' } } }));
     rest = restClient(stack, responses);
-    server = (await rest('POST', '/mcp_manager', { name: 'secretive', mode: 'NORMAL' })).body as { id: string; url: string };
+    server = (await rest('POST', '/mcp_manager', { name: 'secretive', mode: 'NORMAL' })).body as {
+      id: string;
+      url: string;
+    };
   }, 120_000);
 
   afterAll(async () => {
@@ -109,21 +139,36 @@ describe('secrets REST API (embedded sealed store)', () => {
   it('creates, reads metadata of, rotates, lists and deletes workspace secrets; values never come back', async () => {
     const created = await rest('POST', '/secrets', { name: 'SHARED_TOKEN', value: valueA });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ name: 'SHARED_TOKEN', scope: 'workspace', version: expect.any(String), versions: [{ stages: ['current'] }] });
+    expect(created.body).toMatchObject({
+      name: 'SHARED_TOKEN',
+      scope: 'workspace',
+      version: expect.any(String),
+      versions: [{ stages: ['current'] }],
+    });
     expect(Date.parse(created.body!.updated_at)).not.toBeNaN();
 
     const again = await rest('POST', '/secrets', { name: 'SHARED_TOKEN', value: valueB });
-    expect(again).toMatchObject({ status: 409, type: expect.stringContaining('application/problem+json'), body: { code: 'resource.conflict' } });
+    expect(again).toMatchObject({
+      status: 409,
+      type: expect.stringContaining('application/problem+json'),
+      body: { code: 'resource.conflict' },
+    });
 
     const rotated = await rest('PUT', '/secrets/SHARED_TOKEN', { value: valueB });
     expect(rotated.status).toBe(200);
     expect(rotated.body!.version).not.toBe(created.body!.version);
-    expect(rotated.body!.versions).toEqual([{ id: rotated.body!.version, stages: ['current'] }, { id: created.body!.version, stages: ['previous'] }]);
+    expect(rotated.body!.versions).toEqual([
+      { id: rotated.body!.version, stages: ['current'] },
+      { id: created.body!.version, stages: ['previous'] },
+    ]);
 
     expect((await rest('PUT', '/secrets/OTHER-1', { value: valueA })).status).toBe(201);
     const list = await rest('GET', '/secrets');
     expect(list.body!.data.map((s: { name: string }) => s.name)).toEqual(['OTHER-1', 'SHARED_TOKEN']);
-    expect((await rest('GET', '/secrets/SHARED_TOKEN')).body).toMatchObject({ name: 'SHARED_TOKEN', version: rotated.body!.version });
+    expect((await rest('GET', '/secrets/SHARED_TOKEN')).body).toMatchObject({
+      name: 'SHARED_TOKEN',
+      version: rotated.body!.version,
+    });
 
     expect((await rest('DELETE', '/secrets/OTHER-1')).status).toBe(204);
     expect((await rest('DELETE', '/secrets/OTHER-1')).status).toBe(404);
@@ -155,10 +200,15 @@ describe('secrets REST API (embedded sealed store)', () => {
     expect(JSON.stringify(missing.content)).toContain('secret_missing');
 
     const put = await rest('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: valueA });
-    expect(put).toMatchObject({ status: 201, body: { name: 'API_KEY', scope: 'mcp_server', mcp_server_id: server.id } });
+    expect(put).toMatchObject({
+      status: 201,
+      body: { name: 'API_KEY', scope: 'mcp_server', mcp_server_id: server.id },
+    });
     expect(await untilWhich(stack, server.url, 'A')).toContain('A');
     // By name as well as by id.
-    expect((await rest('GET', `/mcp_servers/secretive/secrets`)).body!.data.map((s: { name: string }) => s.name)).toEqual(['API_KEY']);
+    expect(
+      (await rest('GET', `/mcp_servers/secretive/secrets`)).body!.data.map((s: { name: string }) => s.name),
+    ).toEqual(['API_KEY']);
     expect((await rest('GET', '/secrets')).body!.data.map((s: { name: string }) => s.name)).toEqual(['SHARED_TOKEN']);
 
     expect((await rest('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: valueB })).status).toBe(200);
@@ -181,7 +231,9 @@ describe('secrets REST API (embedded sealed store)', () => {
     );
     expect(environ.SECRETS_PRIVATE_KEY_FILE).toBeUndefined();
     const secretsDir = environ.SECRETS_DIR!;
-    const keyFiles = Object.entries(environ).filter(([k]) => /KEY_FILE$/.test(k)).map(([, v]) => v);
+    const keyFiles = Object.entries(environ)
+      .filter(([k]) => /KEY_FILE$/.test(k))
+      .map(([, v]) => v);
     expect(keyFiles).toEqual([environ.SECRETS_PUBLIC_KEY_FILE]);
     // Every key the control plane holds fails to open the store; the stored files hold no plaintext.
     for (const file of keyFiles) {
@@ -213,10 +265,18 @@ describe('a rotation nobody announced (AWS rotation outside Toolplane) reaches t
   let stack: Stack;
   let rest: ReturnType<typeof restClient>;
   const prefix = `tp-e2e-ttl-${randomBytes(4).toString('hex')}/`;
-  const aws = () => ({ region: 'us-east-1', endpoint: process.env.TEST_MOTO_URL!, namePrefix: prefix, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+  const aws = () => ({
+    region: 'us-east-1',
+    endpoint: process.env.TEST_MOTO_URL!,
+    namePrefix: prefix,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
 
   beforeAll(async () => {
-    if (!process.env.TEST_MOTO_URL) throw new Error(process.env.TEST_MOTO_ERROR ?? 'TEST_MOTO_URL is not set (tests/setup/global-setup.js starts moto_server)');
+    if (!process.env.TEST_MOTO_URL)
+      throw new Error(
+        process.env.TEST_MOTO_ERROR ?? 'TEST_MOTO_URL is not set (tests/setup/global-setup.js starts moto_server)',
+      );
     ({ stack } = await startTestStack('secrets-ttl', {
       env: {
         SECRETS_BACKEND: 'aws',
@@ -237,7 +297,10 @@ describe('a rotation nobody announced (AWS rotation outside Toolplane) reaches t
   });
 
   it('uses the new value once the cached one expired, without any invalidation message', async () => {
-    const server = (await rest('POST', '/mcp_manager', { name: 'ttl-secretive', mode: 'NORMAL' })).body as { id: string; url: string };
+    const server = (await rest('POST', '/mcp_manager', { name: 'ttl-secretive', mode: 'NORMAL' })).body as {
+      id: string;
+      url: string;
+    };
     expect((await rest('POST', `/mcp_servers/${server.id}/deploy`, { definition: flowDoc() })).status).toBe(201);
     expect((await rest('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: valueA })).status).toBe(201);
     expect(await untilWhich(stack, server.url, 'A')).toContain('A');
@@ -248,7 +311,9 @@ describe('a rotation nobody announced (AWS rotation outside Toolplane) reaches t
     const answers: string[] = [];
     for (let i = 0; i < 100 && answers.at(-1) !== 'B'; i++) {
       const r = await callTool(stack, server.url, 'whoami');
-      answers.push(r.isError ? `error: ${JSON.stringify(r.content)}` : String((r.structuredContent as { which?: string }).which));
+      answers.push(
+        r.isError ? `error: ${JSON.stringify(r.content)}` : String((r.structuredContent as { which?: string }).which),
+      );
       if (answers.at(-1) !== 'B') await new Promise((res) => setTimeout(res, 100));
     }
     expect(answers.at(-1)).toBe('B');
@@ -278,8 +343,16 @@ describe('secrets REST API on the AWS Secrets Manager backend (moto_server)', ()
 
   beforeAll(async () => {
     const endpoint = process.env.TEST_MOTO_URL;
-    if (!endpoint) throw new Error(process.env.TEST_MOTO_ERROR ?? 'TEST_MOTO_URL is not set (tests/setup/global-setup.js starts moto_server)');
-    aws = new AwsSecretsReader({ region: 'us-east-1', endpoint, namePrefix: prefix, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+    if (!endpoint)
+      throw new Error(
+        process.env.TEST_MOTO_ERROR ?? 'TEST_MOTO_URL is not set (tests/setup/global-setup.js starts moto_server)',
+      );
+    aws = new AwsSecretsReader({
+      region: 'us-east-1',
+      endpoint,
+      namePrefix: prefix,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
     ({ stack } = await startTestStack('secrets-aws', {
       env: {
         SECRETS_BACKEND: 'aws',
@@ -300,14 +373,24 @@ describe('secrets REST API on the AWS Secrets Manager backend (moto_server)', ()
   });
 
   it('stores server secrets in Secrets Manager under the prefix, the worker resolves and follows rotations', async () => {
-    const server = (await rest('POST', '/mcp_manager', { name: 'aws-secretive', mode: 'NORMAL' })).body as { id: string; url: string };
+    const server = (await rest('POST', '/mcp_manager', { name: 'aws-secretive', mode: 'NORMAL' })).body as {
+      id: string;
+      url: string;
+    };
     expect((await rest('POST', `/mcp_servers/${server.id}/deploy`, { definition: flowDoc() })).status).toBe(201);
     const put = await rest('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: valueA });
     expect(put).toMatchObject({ status: 201, body: { name: 'API_KEY', scope: 'mcp_server' } });
     const workspaceId = await workspaceOf(stack);
     const awsName = `ws/${workspaceId}/servers/${server.id}/secrets/API_KEY`;
     expect(await aws.get(awsName)).toBe(valueA);
-    expect(await new AwsSecretsReader({ region: 'us-east-1', endpoint: process.env.TEST_MOTO_URL!, namePrefix: 'other/', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } }).get(awsName)).toBeUndefined();
+    expect(
+      await new AwsSecretsReader({
+        region: 'us-east-1',
+        endpoint: process.env.TEST_MOTO_URL!,
+        namePrefix: 'other/',
+        credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+      }).get(awsName),
+    ).toBeUndefined();
     // Nothing went to the sealed store the stack also configures.
     const cp = stack.processes.find((p) => p.service === 'control-plane') as ServiceProcess;
     const sealedDir = /(?:^|\0)SECRETS_DIR=([^\0]+)/.exec(readFileSync(`/proc/${cp.child.pid}/environ`, 'utf8'))![1]!;
@@ -316,7 +399,10 @@ describe('secrets REST API on the AWS Secrets Manager backend (moto_server)', ()
 
     const rotated = await rest('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: valueB });
     expect(rotated.status).toBe(200);
-    expect(rotated.body!.versions.slice(0, 2).map((v: { stages: string[] }) => v.stages)).toEqual([['current'], ['previous']]);
+    expect(rotated.body!.versions.slice(0, 2).map((v: { stages: string[] }) => v.stages)).toEqual([
+      ['current'],
+      ['previous'],
+    ]);
     expect((await untilWhich(stack, server.url, 'B')).at(-1)).toBe('B');
     expect(await aws.get(awsName, 'previous')).toBe(valueA);
 
@@ -346,9 +432,19 @@ mcp_config:
   route_mappings:
     - { operation_id: echo, mcp_tool_name: echo, mcp_tool_description: "Echo" }
 `;
-    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/connectors`, { method: 'POST', headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/yaml' }, body: descriptor });
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/connectors`, {
+      method: 'POST',
+      headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/yaml' },
+      body: descriptor,
+    });
     const connector = (await res.json()) as { id: string };
-    const instance = (await rest('POST', '/connector_instances', { connector_id: connector.id, name: 'echo', credentials: { api_key: valueB } })).body as { id: string };
+    const instance = (
+      await rest('POST', '/connector_instances', {
+        connector_id: connector.id,
+        name: 'echo',
+        credentials: { api_key: valueB },
+      })
+    ).body as { id: string };
     const workspaceId = await workspaceOf(stack);
     expect(await aws.get(`ws/${workspaceId}/connector-instances/${instance.id}/api_key`)).toBe(valueB);
     expect(responses.filter((r) => r.includes(valueA) || r.includes(valueB))).toEqual([]);

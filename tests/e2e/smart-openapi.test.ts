@@ -29,17 +29,36 @@ const toolOf = new Map<string, string>();
 beforeAll(async () => {
   github = createServer((req, res) => {
     requests.push({ method: req.method!, url: req.url! });
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 1296269, name: 'Hello-World', full_name: 'octocat/Hello-World', private: false }));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ id: 1296269, name: 'Hello-World', full_name: 'octocat/Hello-World', private: false }));
   });
   await new Promise<void>((r) => github.listen(0, '127.0.0.1', r));
   githubUrl = `http://127.0.0.1:${(github.address() as AddressInfo).port}`;
   ({ stack, api } = await startTestStack('smartgh'));
-  const connector = await api.request<{ id: string; tools: string[] }>('POST', '/connectors', githubDocument, 'application/json');
+  const connector = await api.request<{ id: string; tools: string[] }>(
+    'POST',
+    '/connectors',
+    githubDocument,
+    'application/json',
+  );
   expect(connector.tools.length).toBeGreaterThan(1000);
-  const full = await api.request<{ descriptor: { openapi: { operations: { operationId: string; toolName: string }[] } } }>('GET', `/connectors/${connector.id}`);
+  const full = await api.request<{
+    descriptor: { openapi: { operations: { operationId: string; toolName: string }[] } };
+  }>('GET', `/connectors/${connector.id}`);
   for (const o of full.descriptor.openapi.operations) toolOf.set(o.operationId, o.toolName);
-  await api.request('POST', '/connector_instances', { connector_id: connector.id, name: 'github', base_url: githubUrl });
-  smartUrl = (await api.request<{ url: string }>('POST', '/mcp_manager', { name: 'github-smart', mode: 'SMART', description: 'All of GitHub' })).url;
+  await api.request('POST', '/connector_instances', {
+    connector_id: connector.id,
+    name: 'github',
+    base_url: githubUrl,
+  });
+  smartUrl = (
+    await api.request<{ url: string }>('POST', '/mcp_manager', {
+      name: 'github-smart',
+      mode: 'SMART',
+      description: 'All of GitHub',
+    })
+  ).url;
 }, 180_000);
 
 afterAll(async () => {
@@ -49,7 +68,11 @@ afterAll(async () => {
 
 async function connect(): Promise<Client> {
   const client = new Client({ name: 'smart-github', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(smartUrl), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(smartUrl), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+    }),
+  );
   return client;
 }
 
@@ -78,9 +101,15 @@ describe('SMART mode over GitHub’s REST API imported from OpenAPI', () => {
     try {
       const name = toolOf.get('repos/get')!;
       const described = await client.callTool({ name: 'describe_tool', arguments: { name } });
-      expect(described.structuredContent).toMatchObject({ name, inputSchema: { type: 'object', required: expect.arrayContaining(['owner', 'repo']) } });
+      expect(described.structuredContent).toMatchObject({
+        name,
+        inputSchema: { type: 'object', required: expect.arrayContaining(['owner', 'repo']) },
+      });
       requests.length = 0;
-      const executed = await client.callTool({ name: 'execute_tool', arguments: { name, arguments: { owner: 'octocat', repo: 'Hello-World' } } });
+      const executed = await client.callTool({
+        name: 'execute_tool',
+        arguments: { name, arguments: { owner: 'octocat', repo: 'Hello-World' } },
+      });
       expect(executed.isError).toBeFalsy();
       expect(executed.structuredContent).toMatchObject({ full_name: 'octocat/Hello-World' });
       expect(requests).toEqual([{ method: 'GET', url: '/repos/octocat/Hello-World' }]);

@@ -26,9 +26,15 @@ let allowedUrl: string;
 const cases = () => ({
   loopback: [`http://127.0.0.1:${forbiddenPort}/echo`, 'refused: 127.0.0.1 is a loopback address'],
   private_net: ['http://10.0.0.1/internal', 'refused: 10.0.0.1 is a private address'],
-  metadata: ['http://169.254.169.254/latest/meta-data/iam/security-credentials/', 'refused: 169.254.169.254 is a cloud metadata address'],
+  metadata: [
+    'http://169.254.169.254/latest/meta-data/iam/security-credentials/',
+    'refused: 169.254.169.254 is a cloud metadata address',
+  ],
   ipv6_loopback: [`http://[::1]:${forbiddenPort}/echo`, 'refused: ::1 is a loopback address'],
-  name_to_loopback: [`http://localhost:${forbiddenPort}/echo`, 'refused: localhost resolves to a loopback address (127.0.0.1)'],
+  name_to_loopback: [
+    `http://localhost:${forbiddenPort}/echo`,
+    'refused: localhost resolves to a loopback address (127.0.0.1)',
+  ],
   redirect_private: [`${allowedUrl}/to/private`, 'refused: 10.0.0.1 is a private address'],
   redirect_metadata: [`${allowedUrl}/to/metadata`, 'refused: 169.254.169.254 is a cloud metadata address'],
   redirect_name: [`${allowedUrl}/to/localhost`, 'refused: localhost resolves to a loopback address (127.0.0.1)'],
@@ -79,11 +85,22 @@ describe('outbound guard (SSRF)', () => {
 
   beforeAll(async () => {
     const connector = await api.request<{ id: string }>('POST', '/connectors', descriptor(), 'application/yaml');
-    const instance = await api.request<{ id: string }>('POST', '/connector_instances', { connector_id: connector.id, name: 'probe' });
-    const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name: 'probe', mode: 'NORMAL', connectorInstanceId: instance.id });
+    const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
+      connector_id: connector.id,
+      name: 'probe',
+    });
+    const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
+      name: 'probe',
+      mode: 'NORMAL',
+      connectorInstanceId: instance.id,
+    });
     serverId = server.id;
     client = new Client({ name: 'ssrf', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(server.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
   });
 
   afterAll(async () => {
@@ -96,7 +113,16 @@ describe('outbound guard (SSRF)', () => {
     expect(r.structuredContent).toEqual({ reached: 'allowed' });
   });
 
-  it.each(['loopback', 'private_net', 'metadata', 'ipv6_loopback', 'name_to_loopback', 'redirect_private', 'redirect_metadata', 'redirect_name'])('refuses %s with a clear tool error', async (tool) => {
+  it.each([
+    'loopback',
+    'private_net',
+    'metadata',
+    'ipv6_loopback',
+    'name_to_loopback',
+    'redirect_private',
+    'redirect_metadata',
+    'redirect_name',
+  ])('refuses %s with a clear tool error', async (tool) => {
     const message = cases()[tool as keyof ReturnType<typeof cases>][1]!;
     const r = await client.callTool({ name: tool, arguments: {} });
     expect(r.isError).toBe(true);

@@ -73,7 +73,12 @@ function startReceiver(): Promise<string> {
       }
       const body = Buffer.concat(chunks).toString('utf8');
       rawPayloads.push(body);
-      const payload = JSON.parse(body) as { resourceSpans: { resource: { attributes: { key: string; value: OtlpValue }[] }; scopeSpans: { spans: OtlpSpan[] }[] }[] };
+      const payload = JSON.parse(body) as {
+        resourceSpans: {
+          resource: { attributes: { key: string; value: OtlpValue }[] };
+          scopeSpans: { spans: OtlpSpan[] }[];
+        }[];
+      };
       for (const rs of payload.resourceSpans) {
         const service = String(scalar(rs.resource.attributes.find((a) => a.key === 'service.name')!.value));
         for (const ss of rs.scopeSpans) {
@@ -95,18 +100,27 @@ function startReceiver(): Promise<string> {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
-  return new Promise((resolve) => receiver.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(receiver.address() as AddressInfo).port}`)));
+  return new Promise((resolve) =>
+    receiver.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(receiver.address() as AddressInfo).port}`)),
+  );
 }
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
 /** Spans of one trace, once every `expected` name has arrived from its service. */
-async function waitForTrace(traceId: string, expected: [service: string, name: string][], timeoutMs = 20_000): Promise<ReceivedSpan[]> {
+async function waitForTrace(
+  traceId: string,
+  expected: [service: string, name: string][],
+  timeoutMs = 20_000,
+): Promise<ReceivedSpan[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = spans.filter((s) => s.traceId === traceId);
     if (expected.every(([service, name]) => found.some((s) => s.service === service && s.name === name))) return found;
-    if (Date.now() > deadline) throw new Error(`trace ${traceId} incomplete: got ${JSON.stringify(found.map((s) => [s.service, s.name]))}, expected ${JSON.stringify(expected)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `trace ${traceId} incomplete: got ${JSON.stringify(found.map((s) => [s.service, s.name]))}, expected ${JSON.stringify(expected)}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -117,8 +131,21 @@ function one(found: ReceivedSpan[], service: string, name: string): ReceivedSpan
   return matches[0]!;
 }
 
-async function callTool(args: Record<string, unknown>, opts: { headers?: Record<string, string>; meta?: Record<string, unknown>; modern?: boolean; apiKey?: string; url?: string } = {}): Promise<{ status: number; body: string }> {
-  const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'telemetry-e2e', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+async function callTool(
+  args: Record<string, unknown>,
+  opts: {
+    headers?: Record<string, string>;
+    meta?: Record<string, unknown>;
+    modern?: boolean;
+    apiKey?: string;
+    url?: string;
+  } = {},
+): Promise<{ status: number; body: string }> {
+  const envelope = {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientInfo': { name: 'telemetry-e2e', version: '1' },
+    'io.modelcontextprotocol/clientCapabilities': {},
+  };
   const meta = opts.modern ? { ...envelope, ...opts.meta } : opts.meta;
   const res = await fetch(opts.url ?? example.mcpUrl, {
     method: 'POST',
@@ -130,7 +157,12 @@ async function callTool(args: Record<string, unknown>, opts: { headers?: Record<
       ...(opts.modern ? { 'mcp-method': 'tools/call', 'mcp-name': 'get_ticket' } : {}),
       ...opts.headers,
     },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'get_ticket', arguments: args, ...(meta ? { _meta: meta } : {}) } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'tools/call',
+      params: { name: 'get_ticket', arguments: args, ...(meta ? { _meta: meta } : {}) },
+    }),
   });
   return { status: res.status, body: await res.text() };
 }
@@ -142,7 +174,8 @@ async function recordWithTrace(traceId: string, tool = 'get_ticket'): Promise<Re
     const page = await api.request<{ data: RecordRow[] }>('GET', `/execution_records?tool=${tool}&limit=200`);
     const hit = page.data.find((r) => r.trace_id === traceId);
     if (hit) return hit;
-    if (Date.now() > deadline) throw new Error(`no execution record with trace ${traceId}: ${JSON.stringify(page.data)}`);
+    if (Date.now() > deadline)
+      throw new Error(`no execution record with trace ${traceId}: ${JSON.stringify(page.data)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -200,11 +233,28 @@ describe('OpenTelemetry traces of a tool call', () => {
     expect(stored).toMatchObject({ kind: Kind.CONSUMER, parentSpanId: consumer.spanId });
 
     // Semantic conventions: MCP / GenAI on the tool call, messaging on the queue hop, HTTP on the upstream request.
-    expect(server.attributes).toMatchObject({ 'mcp.method.name': 'tools/call', 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'get_ticket', 'jsonrpc.request.id': '7', 'mcp.protocol.version': '2025-11-25', 'toolplane.server.id': example.serverId });
+    expect(server.attributes).toMatchObject({
+      'mcp.method.name': 'tools/call',
+      'gen_ai.operation.name': 'execute_tool',
+      'gen_ai.tool.name': 'get_ticket',
+      'jsonrpc.request.id': '7',
+      'mcp.protocol.version': '2025-11-25',
+      'toolplane.server.id': example.serverId,
+    });
     expect(server.attributes['error.type']).toBeUndefined();
-    expect(producer.attributes).toMatchObject({ 'messaging.system': 'bullmq', 'messaging.operation.type': 'send', 'messaging.destination.name': 'tool-invocations' });
+    expect(producer.attributes).toMatchObject({
+      'messaging.system': 'bullmq',
+      'messaging.operation.type': 'send',
+      'messaging.destination.name': 'tool-invocations',
+    });
     const invocationId = producer.attributes['messaging.message.id'];
-    expect(consumer.attributes).toMatchObject({ 'messaging.operation.type': 'process', 'messaging.destination.name': 'tool-invocations', 'messaging.message.id': invocationId, 'gen_ai.tool.name': 'get_ticket', 'toolplane.outcome': 'success' });
+    expect(consumer.attributes).toMatchObject({
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': 'tool-invocations',
+      'messaging.message.id': invocationId,
+      'gen_ai.tool.name': 'get_ticket',
+      'toolplane.outcome': 'success',
+    });
     expect(client.attributes).toMatchObject({
       'http.request.method': 'GET',
       'http.response.status_code': 200,
@@ -225,7 +275,10 @@ describe('OpenTelemetry traces of a tool call', () => {
     expect(detail.trace_id).toBe(traceId);
     expect(detail.steps).toHaveLength(1);
     const worker = stack.processes.find((p) => p.service === 'worker')!;
-    const line = worker.output().split('\n').find((l) => l.includes(`"trace_id":"${traceId}"`));
+    const line = worker
+      .output()
+      .split('\n')
+      .find((l) => l.includes(`"trace_id":"${traceId}"`));
     expect(line).toBeDefined();
     expect(JSON.parse(line!)).toMatchObject({ trace_id: traceId, span_id: consumer.spanId, invocationId });
   });
@@ -234,13 +287,23 @@ describe('OpenTelemetry traces of a tool call', () => {
     const metaTrace = hex(16);
     const metaParent = hex(8);
     const headerTrace = hex(16);
-    const res = await callTool({ ticket_id: 'TCK-2' }, { modern: true, meta: { traceparent: `00-${metaTrace}-${metaParent}-01` }, headers: { traceparent: `00-${headerTrace}-${hex(8)}-01` } });
+    const res = await callTool(
+      { ticket_id: 'TCK-2' },
+      {
+        modern: true,
+        meta: { traceparent: `00-${metaTrace}-${metaParent}-01` },
+        headers: { traceparent: `00-${headerTrace}-${hex(8)}-01` },
+      },
+    );
     expect(res.status).toBe(200);
     const trace = await waitForTrace(metaTrace, [
       ['toolplane-edge', 'tools/call get_ticket'],
       ['toolplane-worker', 'GET /api/v1/tickets/{ticket_id}'],
     ]);
-    expect(one(trace, 'toolplane-edge', 'tools/call get_ticket')).toMatchObject({ parentSpanId: metaParent, attributes: expect.objectContaining({ 'mcp.protocol.version': '2026-07-28' }) });
+    expect(one(trace, 'toolplane-edge', 'tools/call get_ticket')).toMatchObject({
+      parentSpanId: metaParent,
+      attributes: expect.objectContaining({ 'mcp.protocol.version': '2026-07-28' }),
+    });
     expect(spans.filter((s) => s.traceId === headerTrace)).toEqual([]);
   });
 
@@ -255,8 +318,14 @@ describe('OpenTelemetry traces of a tool call', () => {
     ]);
     const ERROR = 2;
     expect(one(trace, 'toolplane-edge', 'tools/call get_ticket').attributes['error.type']).toBe('tool_error');
-    expect(one(trace, 'toolplane-worker', 'process tool-invocations')).toMatchObject({ status: ERROR, attributes: expect.objectContaining({ 'toolplane.outcome': 'tool_error', 'error.type': 'upstream.http_error' }) });
-    expect(one(trace, 'toolplane-worker', 'GET /api/v1/tickets/{ticket_id}')).toMatchObject({ status: ERROR, attributes: expect.objectContaining({ 'http.response.status_code': 404, 'error.type': '404' }) });
+    expect(one(trace, 'toolplane-worker', 'process tool-invocations')).toMatchObject({
+      status: ERROR,
+      attributes: expect.objectContaining({ 'toolplane.outcome': 'tool_error', 'error.type': 'upstream.http_error' }),
+    });
+    expect(one(trace, 'toolplane-worker', 'GET /api/v1/tickets/{ticket_id}')).toMatchObject({
+      status: ERROR,
+      attributes: expect.objectContaining({ 'http.response.status_code': 404, 'error.type': '404' }),
+    });
     expect((await recordWithTrace(traceId)).outcome).toBe('tool_error');
   });
 
@@ -267,7 +336,9 @@ describe('OpenTelemetry traces of a tool call', () => {
     const deadline = Date.now() + 20_000;
     let fresh: ReceivedSpan | undefined;
     while (!fresh && Date.now() < deadline) {
-      fresh = spans.find((s) => !before.has(s.traceId) && s.name === 'tools/call get_ticket' && s.parentSpanId === undefined);
+      fresh = spans.find(
+        (s) => !before.has(s.traceId) && s.name === 'tools/call get_ticket' && s.parentSpanId === undefined,
+      );
       if (!fresh) await new Promise((r) => setTimeout(r, 100));
     }
     expect(fresh).toBeDefined();
@@ -276,7 +347,9 @@ describe('OpenTelemetry traces of a tool call', () => {
 
   it('puts no secret value in any span or resource attribute', async () => {
     const traceId = hex(16);
-    expect((await callTool({ ticket_id: 'TCK-1' }, { headers: { traceparent: `00-${traceId}-${hex(8)}-01` } })).status).toBe(200);
+    expect(
+      (await callTool({ ticket_id: 'TCK-1' }, { headers: { traceparent: `00-${traceId}-${hex(8)}-01` } })).status,
+    ).toBe(200);
     await waitForTrace(traceId, [
       ['toolplane-worker', 'GET /api/v1/tickets/{ticket_id}'],
       ['toolplane-control-plane', 'process execution-records'],
@@ -293,18 +366,28 @@ describe('OpenTelemetry traces of a tool call', () => {
 const WORKFLOW_SECRET = `wfsecret-${randomBytes(12).toString('hex')}`;
 
 describe('OpenTelemetry traces of a multi-step Flower workflow call', () => {
-  it('nest flow.run → step.run (in order) → action.run → HTTP client spans under the job, and the upstream gets each action\'s context', async () => {
+  it("nest flow.run → step.run (in order) → action.run → HTTP client spans under the job, and the upstream gets each action's context", async () => {
     const received: { path: string; traceparent: string | undefined; authorization: string | undefined }[] = [];
     const wfUpstream = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://upstream');
-      received.push({ path: url.pathname, traceparent: req.headers.traceparent as string | undefined, authorization: req.headers.authorization });
-      const body = url.pathname === '/wf/lookup' ? { id: `item-${url.searchParams.get('q')}` } : { id: url.searchParams.get('id'), name: 'Angers', ok: true };
+      received.push({
+        path: url.pathname,
+        traceparent: req.headers.traceparent as string | undefined,
+        authorization: req.headers.authorization,
+      });
+      const body =
+        url.pathname === '/wf/lookup'
+          ? { id: `item-${url.searchParams.get('q')}` }
+          : { id: url.searchParams.get('id'), name: 'Angers', ok: true };
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     });
     await new Promise<void>((r) => wfUpstream.listen(0, '127.0.0.1', r));
     const up = `http://127.0.0.1:${(wfUpstream.address() as AddressInfo).port}`;
     try {
-      const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name: 'telemetry-flower', mode: 'NORMAL' });
+      const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
+        name: 'telemetry-flower',
+        mode: 'NORMAL',
+      });
       const definition = JSON.stringify({
         flower: '0.1',
         id: 'telemetry-flower',
@@ -313,8 +396,21 @@ describe('OpenTelemetry traces of a multi-step Flower workflow call', () => {
             id: 'lookup_item',
             inputs: { properties: { city: { type: 'string' } }, required: ['city'] },
             steps: [
-              { id: 'lookup', request: { method: 'GET', url: `${up}/wf/lookup?key=$secrets.API_KEY`, query: { q: '$inputs.city' } }, outputs: { id: '$response.body.id' } },
-              { id: 'details', request: { method: 'GET', url: `${up}/wf/items`, query: { id: '$steps.lookup.outputs.id' }, headers: { Authorization: 'Bearer $secrets.API_KEY' } }, outputs: { name: '$response.body.name' } },
+              {
+                id: 'lookup',
+                request: { method: 'GET', url: `${up}/wf/lookup?key=$secrets.API_KEY`, query: { q: '$inputs.city' } },
+                outputs: { id: '$response.body.id' },
+              },
+              {
+                id: 'details',
+                request: {
+                  method: 'GET',
+                  url: `${up}/wf/items`,
+                  query: { id: '$steps.lookup.outputs.id' },
+                  headers: { Authorization: 'Bearer $secrets.API_KEY' },
+                },
+                outputs: { name: '$response.body.name' },
+              },
             ],
             outputs: { id: '$steps.lookup.outputs.id', name: '$steps.details.outputs.name' },
           },
@@ -327,8 +423,19 @@ describe('OpenTelemetry traces of a multi-step Flower workflow call', () => {
       const agentSpanId = hex(8);
       const res = await fetch(server.url, {
         method: 'POST',
-        headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25', traceparent: `00-${traceId}-${agentSpanId}-01` },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'lookup_item', arguments: { city: 'angers' } } }),
+        headers: {
+          'x-api-key': stack.bootstrapKey,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-11-25',
+          traceparent: `00-${traceId}-${agentSpanId}-01`,
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'lookup_item', arguments: { city: 'angers' } },
+        }),
       });
       const body = await res.text();
       expect(body).toContain('item-angers');
@@ -351,20 +458,45 @@ describe('OpenTelemetry traces of a multi-step Flower workflow call', () => {
       const producer = one(trace, 'toolplane-edge', 'send tool-invocations');
       const consumer = one(trace, 'toolplane-worker', 'process tool-invocations');
       const flow = one(trace, 'toolplane-worker', 'flow.run lookup_item');
-      const steps = trace.filter((s) => s.name.startsWith('step.run ')).sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+      const steps = trace
+        .filter((s) => s.name.startsWith('step.run '))
+        .sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
       const actions = ['lookup', 'details'].map((id) => one(trace, 'toolplane-worker', `action.run ${id}`));
-      const clients = [one(trace, 'toolplane-worker', 'GET /wf/lookup?key=$secrets.API_KEY'), one(trace, 'toolplane-worker', 'GET /wf/items')];
+      const clients = [
+        one(trace, 'toolplane-worker', 'GET /wf/lookup?key=$secrets.API_KEY'),
+        one(trace, 'toolplane-worker', 'GET /wf/items'),
+      ];
 
       expect(server_.parentSpanId).toBe(agentSpanId);
       expect(producer.parentSpanId).toBe(server_.spanId);
       expect(consumer.parentSpanId).toBe(producer.spanId);
-      expect(flow).toMatchObject({ kind: Kind.INTERNAL, parentSpanId: consumer.spanId, attributes: expect.objectContaining({ 'toolplane.workflow.id': 'lookup_item', 'toolplane.workflow.outcome': 'completed' }) });
+      expect(flow).toMatchObject({
+        kind: Kind.INTERNAL,
+        parentSpanId: consumer.spanId,
+        attributes: expect.objectContaining({
+          'toolplane.workflow.id': 'lookup_item',
+          'toolplane.workflow.outcome': 'completed',
+        }),
+      });
       // The step spans, in the order they ran, each the parent of its action, each action the parent of its HTTP request.
       expect(steps.map((s) => s.name)).toEqual(['step.run lookup', 'step.run details']);
       for (let i = 0; i < 2; i++) {
-        expect(steps[i]).toMatchObject({ parentSpanId: flow.spanId, attributes: expect.objectContaining({ 'toolplane.workflow.step': ['lookup', 'details'][i], 'toolplane.workflow.outcome': 'success' }) });
-        expect(actions[i]).toMatchObject({ parentSpanId: steps[i]!.spanId, attributes: expect.objectContaining({ 'toolplane.workflow.status': 200, 'toolplane.workflow.attempt': 1 }) });
-        expect(clients[i]).toMatchObject({ kind: Kind.CLIENT, parentSpanId: actions[i]!.spanId, attributes: expect.objectContaining({ 'http.response.status_code': 200 }) });
+        expect(steps[i]).toMatchObject({
+          parentSpanId: flow.spanId,
+          attributes: expect.objectContaining({
+            'toolplane.workflow.step': ['lookup', 'details'][i],
+            'toolplane.workflow.outcome': 'success',
+          }),
+        });
+        expect(actions[i]).toMatchObject({
+          parentSpanId: steps[i]!.spanId,
+          attributes: expect.objectContaining({ 'toolplane.workflow.status': 200, 'toolplane.workflow.attempt': 1 }),
+        });
+        expect(clients[i]).toMatchObject({
+          kind: Kind.CLIENT,
+          parentSpanId: actions[i]!.spanId,
+          attributes: expect.objectContaining({ 'http.response.status_code': 200 }),
+        });
       }
       expect(steps[0]!.start < steps[1]!.start).toBe(true);
       // Secret values are redacted from URLs: the template keeps the expression, url.full the placeholder.
@@ -390,7 +522,9 @@ function sample(page: string, name: string, labels: Record<string, string>): num
   for (const line of page.split('\n')) {
     const m = /^([a-z_:][a-z0-9_:]*)\{(.*)\} (\S+)$/i.exec(line);
     if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...m[2]!.matchAll(/([a-z_][a-z0-9_]*)="((?:[^"\\]|\\.)*)"/gi)].map((x) => [x[1], x[2]]));
+    const have = Object.fromEntries(
+      [...m[2]!.matchAll(/([a-z_][a-z0-9_]*)="((?:[^"\\]|\\.)*)"/gi)].map((x) => [x[1], x[2]]),
+    );
     if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
   }
   return 0;
@@ -408,17 +542,39 @@ describe('metrics', () => {
     expect((await callTool({ ticket_id: 'TCK-404' })).body).toContain('"isError":true');
     expect((await callTool({ ticket_id: 'TCK-1' }, { apiKey: 'tp_not_a_key_0000000000000000' })).status).toBe(401);
     const [w1, e1] = await Promise.all([scrape('worker'), scrape('edge')]);
-    const delta = (before: string, after: string, name: string, labels: Record<string, string>) => sample(after, name, labels) - sample(before, name, labels);
+    const delta = (before: string, after: string, name: string, labels: Record<string, string>) =>
+      sample(after, name, labels) - sample(before, name, labels);
 
     expect(delta(w0, w1, 'toolplane_tool_calls_total', { server, tool: 'get_ticket', outcome: 'success' })).toBe(1);
     expect(delta(w0, w1, 'toolplane_tool_calls_total', { server, tool: 'get_ticket', outcome: 'tool_error' })).toBe(1);
-    expect(delta(w0, w1, 'toolplane_tool_call_duration_count', { server, tool: 'get_ticket', outcome: 'success' })).toBe(1);
-    expect(delta(w0, w1, 'toolplane_tool_call_duration_bucket', { server, tool: 'get_ticket', outcome: 'success', le: '+Inf' })).toBe(1);
+    expect(
+      delta(w0, w1, 'toolplane_tool_call_duration_count', { server, tool: 'get_ticket', outcome: 'success' }),
+    ).toBe(1);
+    expect(
+      delta(w0, w1, 'toolplane_tool_call_duration_bucket', {
+        server,
+        tool: 'get_ticket',
+        outcome: 'success',
+        le: '+Inf',
+      }),
+    ).toBe(1);
     expect(delta(w0, w1, 'toolplane_queue_wait_duration_count', { queue: 'tool-invocations' })).toBe(2);
     expect(w1).toMatch(/^toolplane_queue_depth\{queue="tool-invocations",state="waiting"\} 0$/m);
-    expect(delta(w0, w1, 'http_client_request_duration_count', { http_request_method: 'GET', http_response_status_code: '404', error_type: '404' })).toBe(1);
+    expect(
+      delta(w0, w1, 'http_client_request_duration_count', {
+        http_request_method: 'GET',
+        http_response_status_code: '404',
+        error_type: '404',
+      }),
+    ).toBe(1);
     expect(delta(e0, e1, 'toolplane_requests_denied_total', { reason: 'unauthenticated' })).toBe(1);
-    expect(delta(e0, e1, 'mcp_server_operation_duration_count', { mcp_method_name: 'tools/call', gen_ai_tool_name: 'get_ticket', error_type: 'tool_error' })).toBe(1);
+    expect(
+      delta(e0, e1, 'mcp_server_operation_duration_count', {
+        mcp_method_name: 'tools/call',
+        gen_ai_tool_name: 'get_ticket',
+        error_type: 'tool_error',
+      }),
+    ).toBe(1);
     expect(w1 + e1).not.toContain(CANARY);
   });
 
@@ -430,8 +586,17 @@ describe('metrics', () => {
     expect(limited).toContain('slug: "ticket-system-limited"');
     expect(limited).toContain('limit: 1\n    interval_seconds: 3600');
     const connector = await api.request<{ id: string }>('POST', '/connectors', limited, 'application/yaml');
-    const instance = await api.request<{ id: string }>('POST', '/connector_instances', { connector_id: connector.id, name: 'limited-instance', base_url: upstream.url, credentials: { api_key: CANARY } });
-    const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name: 'telemetry-limited', mode: 'NORMAL', connectorInstanceId: instance.id });
+    const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
+      connector_id: connector.id,
+      name: 'limited-instance',
+      base_url: upstream.url,
+      credentials: { api_key: CANARY },
+    });
+    const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
+      name: 'telemetry-limited',
+      mode: 'NORMAL',
+      connectorInstanceId: instance.id,
+    });
 
     const w0 = await scrape('worker');
     const first = await callTool({ ticket_id: 'TCK-1' }, { url: server.url });

@@ -21,7 +21,9 @@ let api: ControlPlaneClient;
 
 async function connectV2(url: string, apiKey: string, era: 'legacy' | 'auto' = 'legacy'): Promise<Client> {
   const client = new Client({ name: 'e2e-v2', version: '1.0.0' }, { versionNegotiation: { mode: era } });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': apiKey } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': apiKey } } }),
+  );
   return client;
 }
 
@@ -57,29 +59,56 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
       },
     });
     expect(tools[1]!.inputSchema.required).toEqual(['ticket_id']);
-    expect(tools[2]!.inputSchema).toMatchObject({ required: ['title'], properties: { priority: { type: 'string', default: 'medium' } } });
+    expect(tools[2]!.inputSchema).toMatchObject({
+      required: ['title'],
+      properties: { priority: { type: 'string', default: 'medium' } },
+    });
   });
 
   it('calls each tool against the upstream with the API key header and the right method, path, query and body', async () => {
     const client = await connectV2(example.mcpUrl, stack.bootstrapKey);
     const before = upstream.requests.length;
 
-    const search = await client.callTool({ name: 'search_tickets', arguments: { status: 'open', assignee: 'ada@example.com' } });
+    const search = await client.callTool({
+      name: 'search_tickets',
+      arguments: { status: 'open', assignee: 'ada@example.com' },
+    });
     expect(search.isError).toBeFalsy();
-    expect(search.structuredContent).toEqual({ tickets: [{ id: 'TCK-1', title: 'Login page returns 500', status: 'open', assignee: 'ada@example.com' }], total: 1 });
+    expect(search.structuredContent).toEqual({
+      tickets: [{ id: 'TCK-1', title: 'Login page returns 500', status: 'open', assignee: 'ada@example.com' }],
+      total: 1,
+    });
 
     const get = await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-2' } });
     expect(get.structuredContent).toMatchObject({ id: 'TCK-2', title: 'Export to CSV is slow' });
 
-    const created = await client.callTool({ name: 'create_ticket', arguments: { title: 'Printer on fire', description: 'Third floor' } });
-    expect(created.structuredContent).toMatchObject({ title: 'Printer on fire', description: 'Third floor', priority: 'medium', status: 'open' });
+    const created = await client.callTool({
+      name: 'create_ticket',
+      arguments: { title: 'Printer on fire', description: 'Third floor' },
+    });
+    expect(created.structuredContent).toMatchObject({
+      title: 'Printer on fire',
+      description: 'Third floor',
+      priority: 'medium',
+      status: 'open',
+    });
     await client.close();
 
     const seen = upstream.requests.slice(before);
     expect(seen.map((r) => ({ method: r.method, path: r.path, query: r.query, body: r.body }))).toEqual([
-      { method: 'GET', path: '/api/v1/tickets', query: { status: 'open', assignee: 'ada@example.com', limit: '25' }, body: undefined },
+      {
+        method: 'GET',
+        path: '/api/v1/tickets',
+        query: { status: 'open', assignee: 'ada@example.com', limit: '25' },
+        body: undefined,
+      },
       { method: 'GET', path: '/api/v1/tickets/TCK-2', query: {}, body: undefined },
-      { method: 'POST', path: '/api/v1/tickets', query: {}, body: { title: 'Printer on fire', description: 'Third floor', priority: 'medium' } },
+      {
+        method: 'POST',
+        path: '/api/v1/tickets',
+        query: {},
+        body: { title: 'Printer on fire', description: 'Third floor', priority: 'medium' },
+      },
     ]);
     for (const r of seen) expect(r.headers['x-api-key']).toBe(UPSTREAM_KEY);
   });
@@ -102,14 +131,20 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
     const result = await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-404' } });
     await client.close();
     expect(result.isError).toBe(true);
-    expect(result.content).toEqual([{ type: 'text', text: 'The upstream API answered HTTP 404. Body: {"error":"ticket TCK-404 not found"}' }]);
+    expect(result.content).toEqual([
+      { type: 'text', text: 'The upstream API answered HTTP 404. Body: {"error":"ticket TCK-404 not found"}' },
+    ]);
   });
 
   it('answers HTTP 401 without an x-api-key and with a wrong one', async () => {
     const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
     const missing = await fetch(example.mcpUrl, { method: 'POST', headers, body });
-    const wrong = await fetch(example.mcpUrl, { method: 'POST', headers: { ...headers, 'x-api-key': 'tp_wrong' }, body });
+    const wrong = await fetch(example.mcpUrl, {
+      method: 'POST',
+      headers: { ...headers, 'x-api-key': 'tp_wrong' },
+      body,
+    });
     expect(missing.status).toBe(401);
     expect(wrong.status).toBe(401);
     expect(((await wrong.json()) as { error: { message: string } }).error.message).toBe('Invalid API key.');
@@ -118,11 +153,26 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
 
   it('refuses browser origins that are not allowed (DNS rebinding) and keys without the runtime scope', async () => {
     const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} });
-    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-api-key': stack.bootstrapKey };
-    const foreign = await fetch(example.mcpUrl, { method: 'POST', headers: { ...headers, origin: 'http://evil.example' }, body });
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'x-api-key': stack.bootstrapKey,
+    };
+    const foreign = await fetch(example.mcpUrl, {
+      method: 'POST',
+      headers: { ...headers, origin: 'http://evil.example' },
+      body,
+    });
     expect(foreign.status).toBe(403);
-    const managementOnly = await api.request<{ key: string }>('POST', '/api_keys', { name: 'admin-only', scopes: ['management'] });
-    const denied = await fetch(example.mcpUrl, { method: 'POST', headers: { ...headers, 'x-api-key': managementOnly.key }, body });
+    const managementOnly = await api.request<{ key: string }>('POST', '/api_keys', {
+      name: 'admin-only',
+      scopes: ['management'],
+    });
+    const denied = await fetch(example.mcpUrl, {
+      method: 'POST',
+      headers: { ...headers, 'x-api-key': managementOnly.key },
+      body,
+    });
     expect(denied.status).toBe(403);
   });
 
@@ -131,12 +181,25 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
     const client = await connectV2(example.mcpUrl, created.key);
     expect((await client.listTools()).tools).toHaveLength(3);
     await client.close();
-    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/api_keys/${created.id}`, { method: 'DELETE', headers: { 'x-api-key': stack.bootstrapKey } });
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/api_keys/${created.id}`, {
+      method: 'DELETE',
+      headers: { 'x-api-key': stack.bootstrapKey },
+    });
     expect(res.status).toBe(204);
     const deadline = Date.now() + 1000;
     let status = 0;
     do {
-      status = (await fetch(example.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-api-key': created.key }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) })).status;
+      status = (
+        await fetch(example.mcpUrl, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'x-api-key': created.key,
+          },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+        })
+      ).status;
     } while (status !== 401 && Date.now() < deadline);
     expect(status).toBe(401);
     const listed = await api.request<{ data: { id: string; revokedAt: string | null }[] }>('GET', '/api_keys');
@@ -156,10 +219,20 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
   });
 
   it('answers a raw 2026-07-28 tools/list with JSON, a deterministic order and a private caching hint', async () => {
-    const envelope = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+    const envelope = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    };
     const res = await fetch(example.mcpUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-api-key': stack.bootstrapKey, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'x-api-key': stack.bootstrapKey,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/list',
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/list', params: { _meta: envelope } }),
     });
     expect(res.headers.get('content-type')).toContain('application/json');
@@ -176,7 +249,11 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
 
   it('serves 2025-era clients too: the v1 SDK client lists and calls the same tools', async () => {
     const client = new ClientV1({ name: 'e2e-v1', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransportV1(new URL(example.mcpUrl), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    await client.connect(
+      new StreamableHTTPClientTransportV1(new URL(example.mcpUrl), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
     const { tools } = await client.listTools();
     const result = await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
     await client.close();
@@ -195,7 +272,9 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
     const v1 = new ClientV1({ name: 'sse-v1', version: '1.0.0' });
     await v1.connect(new SSEClientTransportV1(url, { requestInit: { headers }, eventSourceInit: { fetch: withKey } }));
     expect((await v1.listTools()).tools.map((t) => t.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
-    expect((await v1.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-2' } })).structuredContent).toMatchObject({ id: 'TCK-2' });
+    expect(
+      (await v1.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-2' } })).structuredContent,
+    ).toMatchObject({ id: 'TCK-2' });
     await v1.close();
     const v2 = new Client({ name: 'sse-v2', version: '1.0.0' });
     await v2.connect(new SSEClientTransport(url, { requestInit: { headers }, eventSourceInit: { fetch: withKey } }));
@@ -206,7 +285,9 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
   });
 
   it('is listed and called by the Vercel AI SDK client (@ai-sdk/mcp), including its AI SDK tool wrappers', async () => {
-    const client = await createMCPClient({ transport: { type: 'http', url: example.mcpUrl, headers: { 'x-api-key': stack.bootstrapKey } } });
+    const client = await createMCPClient({
+      transport: { type: 'http', url: example.mcpUrl, headers: { 'x-api-key': stack.bootstrapKey } },
+    });
     const listed = await client.listTools();
     expect(listed.tools.map((t) => t.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
     const result = await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-3' } });
@@ -218,12 +299,35 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
 
   it('is listed and called by the @modelcontextprotocol/inspector v2 CLI', async () => {
     const require = createRequire(import.meta.url);
-    const inspector = join(dirname(require.resolve('@modelcontextprotocol/inspector/package.json')), 'clients', 'launcher', 'build', 'index.js');
+    const inspector = join(
+      dirname(require.resolve('@modelcontextprotocol/inspector/package.json')),
+      'clients',
+      'launcher',
+      'build',
+      'index.js',
+    );
     const run = (args: string[]) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [inspector, '--cli', example.mcpUrl, '--transport', 'http', '--header', `x-api-key: ${stack.bootstrapKey}`, ...args], {
-          env: { PATH: process.env.PATH ?? '', HOME: tempDir('inspector-home'), MCP_CATALOG_PATH: join(tempDir('inspector'), 'mcp.json') },
-        });
+        const child = spawn(
+          process.execPath,
+          [
+            inspector,
+            '--cli',
+            example.mcpUrl,
+            '--transport',
+            'http',
+            '--header',
+            `x-api-key: ${stack.bootstrapKey}`,
+            ...args,
+          ],
+          {
+            env: {
+              PATH: process.env.PATH ?? '',
+              HOME: tempDir('inspector-home'),
+              MCP_CATALOG_PATH: join(tempDir('inspector'), 'mcp.json'),
+            },
+          },
+        );
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -232,17 +336,26 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
       });
     const list = await run(['--method', 'tools/list']);
     expect(list.code).toBe(0);
-    expect((JSON.parse(list.stdout) as { tools: { name: string }[] }).tools.map((t) => t.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
+    expect((JSON.parse(list.stdout) as { tools: { name: string }[] }).tools.map((t) => t.name)).toEqual([
+      'search_tickets',
+      'get_ticket',
+      'create_ticket',
+    ]);
     const call = await run(['--method', 'tools/call', '--tool-name', 'search_tickets', '--tool-arg', 'status=closed']);
     expect(call.code).toBe(0);
-    expect(JSON.parse(call.stdout)).toMatchObject({ structuredContent: { tickets: [{ id: 'TCK-3', status: 'closed' }], total: 1 } });
+    expect(JSON.parse(call.stdout)).toMatchObject({
+      structuredContent: { tickets: [{ id: 'TCK-3', status: 'closed' }], total: 1 },
+    });
   }, 60_000);
 });
 
 describe('POST /api/v1/connector_instances/{id}/test', () => {
   it("runs the descriptor's test_endpoint from the worker with the instance's credentials", async () => {
     const before = upstream.requests.length;
-    const passed = await api.request<Record<string, unknown>>('POST', `/connector_instances/${example.instanceId}/test`);
+    const passed = await api.request<Record<string, unknown>>(
+      'POST',
+      `/connector_instances/${example.instanceId}/test`,
+    );
     expect(passed).toMatchObject({ passed: true, status: 200, expected_status: 200 });
     const seen = upstream.requests.slice(before);
     expect(seen.map((r) => [r.method, r.path, r.headers['x-api-key']])).toEqual([['GET', '/api/v1/me', UPSTREAM_KEY]]);
@@ -250,9 +363,19 @@ describe('POST /api/v1/connector_instances/{id}/test', () => {
 
   it('reports a failure with the status seen when the credentials are wrong', async () => {
     const connector = (await api.request<{ data: { id: string }[] }>('GET', '/connectors')).data[0]!;
-    const wrong = await api.request<{ id: string }>('POST', '/connector_instances', { connector_id: connector.id, name: 'wrong-key', base_url: upstream.url, credentials: { api_key: 'nope' } });
+    const wrong = await api.request<{ id: string }>('POST', '/connector_instances', {
+      connector_id: connector.id,
+      name: 'wrong-key',
+      base_url: upstream.url,
+      credentials: { api_key: 'nope' },
+    });
     const result = await api.request<Record<string, unknown>>('POST', `/connector_instances/${wrong.id}/test`);
-    expect(result).toMatchObject({ passed: false, status: 401, expected_status: 200, error: 'expected HTTP 200, got 401' });
+    expect(result).toMatchObject({
+      passed: false,
+      status: 401,
+      expected_status: 200,
+      error: 'expected HTTP 200, got 401',
+    });
   });
 });
 
@@ -260,17 +383,27 @@ describe('POST /api/v1/connectors validation', () => {
   const base = () => ticketSystemDescriptorYaml;
   async function rejected(text: string) {
     const before = (await api.request<{ data: unknown[] }>('GET', '/connectors')).data.length;
-    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/connectors`, { method: 'POST', headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/yaml' }, body: text });
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/connectors`, {
+      method: 'POST',
+      headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/yaml' },
+      body: text,
+    });
     const after = (await api.request<{ data: unknown[] }>('GET', '/connectors')).data.length;
     expect(after).toBe(before);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
-    return { status: res.status, body: (await res.json()) as { code: string; errors: { path: string; message: string }[] } };
+    return {
+      status: res.status,
+      body: (await res.json()) as { code: string; errors: { path: string; message: string }[] },
+    };
   }
 
   it('rejects every seed rule violation in one 422, each with its path, and stores nothing', async () => {
     const text = base()
       .replace('slug: "ticket-system"', 'slug: "ticket-system-bad"')
-      .replace('- operation_id: get_ticket\n      mcp_tool_name: get_ticket', '- operation_id: get_tickets_typo\n      mcp_tool_name: get_ticket')
+      .replace(
+        '- operation_id: get_ticket\n      mcp_tool_name: get_ticket',
+        '- operation_id: get_tickets_typo\n      mcp_tool_name: get_ticket',
+      )
       .replace('mcp_tool_name: create_ticket', 'mcp_tool_name: search_tickets')
       .replace('  server_name: "ticket_system"\n', '')
       .replace('server_description: "Internal ticket management tools"', `server_description: "${'d'.repeat(501)}"`);
@@ -283,13 +416,19 @@ describe('POST /api/v1/connectors validation', () => {
       '/mcp_config/server_description',
       '/mcp_config/server_name',
     ]);
-    expect(body.errors.find((e) => e.path === '/mcp_config/server_name')!.message).toBe('server_name is required when enabled is true');
+    expect(body.errors.find((e) => e.path === '/mcp_config/server_name')!.message).toBe(
+      'server_name is required when enabled is true',
+    );
   });
 
   it('rejects a tool name longer than 100 characters', async () => {
-    const { status, body } = await rejected(base().replace('mcp_tool_name: get_ticket', `mcp_tool_name: ${'g'.repeat(101)}`));
+    const { status, body } = await rejected(
+      base().replace('mcp_tool_name: get_ticket', `mcp_tool_name: ${'g'.repeat(101)}`),
+    );
     expect(status).toBe(422);
-    expect(body.errors).toEqual([{ path: '/mcp_config/route_mappings/1/mcp_tool_name', message: expect.stringContaining('100') }]);
+    expect(body.errors).toEqual([
+      { path: '/mcp_config/route_mappings/1/mcp_tool_name', message: expect.stringContaining('100') },
+    ]);
   });
 
   it('rejects broken YAML with the line and column of each problem', async () => {
@@ -311,12 +450,19 @@ describe('POST /api/v1/connectors validation', () => {
     expect(validator.version).toBe('3.1');
     expect(doc.servers).toEqual([{ url: 'https://tickets.internal.com' }]);
     expect(Object.keys(doc.paths)).toEqual(['/api/v1/tickets', '/api/v1/tickets/{ticket_id}']);
-    expect(doc.paths['/api/v1/tickets'].post.requestBody.content['application/json'].schema).toMatchObject({ required: ['title'], properties: { priority: { default: 'medium' } } });
+    expect(doc.paths['/api/v1/tickets'].post.requestBody.content['application/json'].schema).toMatchObject({
+      required: ['title'],
+      properties: { priority: { default: 'medium' } },
+    });
     expect(doc.components.securitySchemes).toEqual({ api_key: { type: 'apiKey', in: 'header', name: 'X-API-Key' } });
   });
 
   it('accepts the seed descriptor once and refuses the same version twice', async () => {
-    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/connectors`, { method: 'POST', headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/yaml' }, body: base() });
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/connectors`, {
+      method: 'POST',
+      headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/yaml' },
+      body: base(),
+    });
     expect(res.status).toBe(409);
   });
 });

@@ -37,7 +37,9 @@ function reply(req: Seen): { status: number; body: unknown; headers?: Record<str
       const id = req.path.split('/').at(-1)!;
       const polls = (diffPolls.get(id) ?? 0) + 1;
       diffPolls.set(id, polls);
-      return polls === 1 ? { status: 202, body: { id } } : { status: 200, body: { id, markdown: `## Changes in ${id}`, breaking: false } };
+      return polls === 1
+        ? { status: 202, body: { id } }
+        : { status: 200, body: { id, markdown: `## Changes in ${id}`, breaking: false } };
     }
     case 'data.angers.fr':
       return { status: 200, body: { total_count: 1, results: [{ nom: req.query.refine, disponible: 142 }] } };
@@ -49,7 +51,12 @@ function reply(req: Seen): { status: number; body: unknown; headers?: Record<str
         body: {
           current: { temperature_2m: 12.3, rain: 0.2, snowfall: 0 },
           current_units: { temperature_2m: '°C' },
-          daily: { temperature_2m_min: [4.1, 5], temperature_2m_max: [13, 14.2], rain_sum: [0, 1.5], snowfall_sum: [0, 0] },
+          daily: {
+            temperature_2m_min: [4.1, 5],
+            temperature_2m_max: [13, 14.2],
+            rain_sum: [0, 1.5],
+            snowfall_sum: [0, 0],
+          },
         },
       };
     case 'api.private.test':
@@ -85,18 +92,29 @@ async function createServer_(name: string): Promise<{ id: string; url: string }>
   return api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name, mode: 'NORMAL' });
 }
 
-async function deploy(serverId: string, definition: string): Promise<{ id: string; mcp_server_id: string; tools: string[] }> {
+async function deploy(
+  serverId: string,
+  definition: string,
+): Promise<{ id: string; mcp_server_id: string; tools: string[] }> {
   return api.request('POST', `/mcp_servers/${serverId}/deploy`, { definition });
 }
 
 async function connect(url: string, extraHeaders: Record<string, string> = {}): Promise<Client> {
   const client = new Client({ name: 'workflows-e2e', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey, ...extraHeaders } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey, ...extraHeaders } },
+    }),
+  );
   return client;
 }
 
 /** A legacy HTTP+SSE client (GET stream + POSTed messages), sending `extraHeaders` on both. */
-async function connectSse(serverId: string, extraHeaders: Record<string, string> = {}, setup?: (client: Client) => void): Promise<Client> {
+async function connectSse(
+  serverId: string,
+  extraHeaders: Record<string, string> = {},
+  setup?: (client: Client) => void,
+): Promise<Client> {
   const headers = { 'x-api-key': stack.bootstrapKey, ...extraHeaders };
   const client = new Client({ name: 'workflows-e2e-sse', version: '1.0.0' });
   setup?.(client);
@@ -105,25 +123,38 @@ async function connectSse(serverId: string, extraHeaders: Record<string, string>
     for (const [k, v] of Object.entries(headers)) h.set(k, v);
     return fetch(u, { ...init, headers: h });
   };
-  await client.connect(new SSEClientTransport(new URL(`${stack.edgeUrl}/api/v1/mcp/${serverId}`), { requestInit: { headers }, eventSourceInit: { fetch: withHeaders } }));
+  await client.connect(
+    new SSEClientTransport(new URL(`${stack.edgeUrl}/api/v1/mcp/${serverId}`), {
+      requestInit: { headers },
+      eventSourceInit: { fetch: withHeaders },
+    }),
+  );
   return client;
 }
 
 /** The newest execution record of a server's tool, with its detail (steps, tree, debug). */
 async function latestRecord<T>(serverId: string, tool: string, count = 1): Promise<T[]> {
   for (let i = 0; i < 150; i++) {
-    const page = await api.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${serverId}&tool=${tool}&limit=200`);
-    if (page.data.length >= count) return Promise.all(page.data.map((r) => api.request<T>('GET', `/execution_records/${r.id}`)));
+    const page = await api.request<{ data: { id: string }[] }>(
+      'GET',
+      `/execution_records?server_id=${serverId}&tool=${tool}&limit=200`,
+    );
+    if (page.data.length >= count)
+      return Promise.all(page.data.map((r) => api.request<T>('GET', `/execution_records/${r.id}`)));
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`fewer than ${count} records of ${tool} arrived`);
 }
 
-async function deployError(serverId: string, definition: string): Promise<{ status: number; body: { message: string; errors: { path: string; message: string }[] } }> {
+async function deployError(
+  serverId: string,
+  definition: string,
+): Promise<{ status: number; body: { message: string; errors: { path: string; message: string }[] } }> {
   try {
     await deploy(serverId, definition);
   } catch (err) {
-    if (err instanceof ApiError) return { status: err.status, body: err.body as { message: string; errors: { path: string; message: string }[] } };
+    if (err instanceof ApiError)
+      return { status: err.status, body: err.body as { message: string; errors: { path: string; message: string }[] } };
     throw err;
   }
   throw new Error('expected the deployment to be refused');
@@ -136,7 +167,14 @@ beforeAll(async () => {
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://mock');
       const [, host = '', ...rest] = url.pathname.split('/');
-      const s: Seen = { method: req.method ?? 'GET', host, path: `/${rest.join('/')}`, query: Object.fromEntries(url.searchParams), headers: req.headers, body };
+      const s: Seen = {
+        method: req.method ?? 'GET',
+        host,
+        path: `/${rest.join('/')}`,
+        query: Object.fromEntries(url.searchParams),
+        headers: req.headers,
+        body,
+      };
       seen.push(s);
       const r = reply(s);
       res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers }).end(JSON.stringify(r.body));
@@ -161,10 +199,17 @@ describe('every valid Flower example deploys and runs', () => {
     const { tools } = await client.listTools();
     expect(tools.map((t) => [t.name, t.description])).toEqual([['diff', 'Get a diff between 2 API contracts']]);
     expect(tools[0]!.inputSchema).toMatchObject({ type: 'object', required: ['left_url', 'right_url'] });
-    expect(tools[0]!.outputSchema).toEqual({ type: 'object', properties: { breaking: {}, result: {} }, additionalProperties: false });
+    expect(tools[0]!.outputSchema).toEqual({
+      type: 'object',
+      properties: { breaking: {}, result: {} },
+      additionalProperties: false,
+    });
 
     const before = seen.length;
-    const result = await client.callTool({ name: 'diff', arguments: { left_url: 'https://a.example/v1.yml', right_url: 'https://a.example/v2.yml' } });
+    const result = await client.callTool({
+      name: 'diff',
+      arguments: { left_url: 'https://a.example/v1.yml', right_url: 'https://a.example/v2.yml' },
+    });
     await client.close();
     expect(result.isError).toBeFalsy();
     expect(result.structuredContent).toEqual({ breaking: false, result: '## Changes in d-1' });
@@ -175,9 +220,15 @@ describe('every valid Flower example deploys and runs', () => {
       'GET bump.sh/api/v1/diffs/d-1',
       'POST bump.sh/api/v1/diffs',
     ]);
-    expect(JSON.parse(calls[0]!.body)).toEqual({ previous_url: 'https://a.example/v1.yml', url: 'https://a.example/v2.yml' });
+    expect(JSON.parse(calls[0]!.body)).toEqual({
+      previous_url: 'https://a.example/v1.yml',
+      url: 'https://a.example/v2.yml',
+    });
     expect(calls[0]!.headers['x-constant']).toBe('3');
-    expect(JSON.parse(calls[3]!.body)).toEqual({ previous_url: 'https://a.example/v1.yml', url: 'https://a.example/v2.yml' });
+    expect(JSON.parse(calls[3]!.body)).toEqual({
+      previous_url: 'https://a.example/v1.yml',
+      url: 'https://a.example/v2.yml',
+    });
   }, 60_000);
 
   it('parking.yml: one tool "available_slots" with the enum input; sends the refine filter', async () => {
@@ -186,14 +237,20 @@ describe('every valid Flower example deploys and runs', () => {
     const client = await connect(server.url);
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name)).toEqual(['available_slots']);
-    expect((tools[0]!.inputSchema.properties as Record<string, { enum: string[] }>).parking!.enum).toContain('Berges De Maine');
+    expect((tools[0]!.inputSchema.properties as Record<string, { enum: string[] }>).parking!.enum).toContain(
+      'Berges De Maine',
+    );
     const before = seen.length;
     const result = await client.callTool({ name: 'available_slots', arguments: { parking: 'Berges De Maine' } });
     const refused = await client.callTool({ name: 'available_slots', arguments: { parking: 'Nowhere' } });
     await client.close();
     expect(result.structuredContent).toEqual({ remaining_slots: 142 });
     expect(seen.slice(before).map((c) => [c.host, c.path, c.query])).toEqual([
-      ['data.angers.fr', '/api/explore/v2.1/catalog/datasets/parking-angers/records', { limit: '20', refine: 'nom:"Berges De Maine"' }],
+      [
+        'data.angers.fr',
+        '/api/explore/v2.1/catalog/datasets/parking-angers/records',
+        { limit: '20', refine: 'nom:"Berges De Maine"' },
+      ],
     ]);
     // Arguments are checked against the input schema on the edge: nothing reached the upstream.
     expect(refused.isError).toBe(true);
@@ -209,9 +266,19 @@ describe('every valid Flower example deploys and runs', () => {
     const forecast = await client.callTool({ name: 'weather_forecast', arguments: { city: 'Angers' } });
     await client.close();
     expect(current.structuredContent).toEqual({ temperature: '12.3 °C', rain: 0.2, snowfall: 0 });
-    expect(forecast.structuredContent).toEqual({ temperature_min: [4.1, 5], temperature_max: [13, 14.2], rain: [0, 1.5], snowfall: [0, 0] });
+    expect(forecast.structuredContent).toEqual({
+      temperature_min: [4.1, 5],
+      temperature_max: [13, 14.2],
+      rain: [0, 1.5],
+      snowfall: [0, 0],
+    });
     const calls = seen.slice(before);
-    expect(calls.map((c) => c.host)).toEqual(['nominatim.openstreetmap.org', 'api.open-meteo.com', 'nominatim.openstreetmap.org', 'api.open-meteo.com']);
+    expect(calls.map((c) => c.host)).toEqual([
+      'nominatim.openstreetmap.org',
+      'api.open-meteo.com',
+      'nominatim.openstreetmap.org',
+      'api.open-meteo.com',
+    ]);
     expect(calls[1]!.query).toMatchObject({ latitude: '47.4739', longitude: '-0.5517', timezone: 'Europe/Berlin' });
   });
 
@@ -219,10 +286,14 @@ describe('every valid Flower example deploys and runs', () => {
     const server = await createServer_('invalid');
     const actions = await deployError(server.id, example('invalid/actions.yml'));
     expect(actions.status).toBe(422);
-    expect(actions.body.errors).toEqual([{ path: '/flows/0/steps/0/actions/0/do', message: 'must be one of "next", "retry", "goto", "end"' }]);
+    expect(actions.body.errors).toEqual([
+      { path: '/flows/0/steps/0/actions/0/do', message: 'must be one of "next", "retry", "goto", "end"' },
+    ]);
     expect(actions.body.message).toMatch(/Invalid definition file/);
     const request = await deployError(server.id, example('invalid/request.yml'));
-    expect(request.body.errors).toEqual([{ path: '/flows/0/steps/0/request/whatever', message: 'is not an allowed property here' }]);
+    expect(request.body.errors).toEqual([
+      { path: '/flows/0/steps/0/request/whatever', message: 'is not an allowed property here' },
+    ]);
     const test = await deployError(server.id, example('invalid/test.yml'));
     expect(test.body.errors).toContainEqual({ path: '/id', message: 'is required' });
     const states = await api.request<{ data: { state: string }[] }>('GET', `/mcp_servers/${server.id}/deployments`);
@@ -232,7 +303,24 @@ describe('every valid Flower example deploys and runs', () => {
 
 describe('deployments', () => {
   const doc = (id: string, flow: string) =>
-    JSON.stringify({ flower: '0.1', id, flows: [{ id: flow, description: `flow ${flow}`, steps: [{ id: 's', request: { method: 'GET', url: `${mockUrl}/data.angers.fr/x` }, outputs: { n: '$response.body.results.0.disponible' } }], outputs: { n: '$steps.s.outputs.n' } }] });
+    JSON.stringify({
+      flower: '0.1',
+      id,
+      flows: [
+        {
+          id: flow,
+          description: `flow ${flow}`,
+          steps: [
+            {
+              id: 's',
+              request: { method: 'GET', url: `${mockUrl}/data.angers.fr/x` },
+              outputs: { n: '$response.body.results.0.disponible' },
+            },
+          ],
+          outputs: { n: '$steps.s.outputs.n' },
+        },
+      ],
+    });
 
   it('supersede the previous one; the same document again is a 204; an invalid one leaves the active one serving', async () => {
     const server = await createServer_('states');
@@ -249,7 +337,10 @@ describe('deployments', () => {
     expect(res.status).toBe(204);
     expect((await deployError(server.id, 'flower: "0.1"\nid: broken\nflows: [{ id: x }]')).status).toBe(422);
 
-    const list = await api.request<{ data: { id: string; state: string; tools: string[] }[] }>('GET', `/mcp_servers/${server.id}/deployments`);
+    const list = await api.request<{ data: { id: string; state: string; tools: string[] }[] }>(
+      'GET',
+      `/mcp_servers/${server.id}/deployments`,
+    );
     expect(list.data.map((d) => [d.state, d.tools])).toEqual([
       ['errored', []],
       ['active', ['second']],
@@ -275,7 +366,10 @@ describe('deployments', () => {
       body: JSON.stringify({}),
     });
     expect(res.status).toBe(422);
-    expect(await res.json()).toMatchObject({ message: 'Invalid MCP server deployment request', errors: [{ path: '/definition' }] });
+    expect(await res.json()).toMatchObject({
+      message: 'Invalid MCP server deployment request',
+      errors: [{ path: '/definition' }],
+    });
   });
 });
 
@@ -285,42 +379,72 @@ describe('Arazzo deployments', () => {
 
   it('oauth.arazzo.yaml with its OpenAPI source as a reference and the server overridden: one tool per workflow, runs through the stack', async () => {
     const server = await createServer_('arazzo-oauth');
-    const deployed = await api.request<{ id: string; mcp_server_id: string; tools: string[] }>('POST', `/mcp_servers/${server.id}/deploy`, {
-      definition: official('oauth.arazzo.yaml'),
-      references: [{ location: './oauth.openapi.yaml', content: official('oauth.openapi.yaml') }],
-      servers: { 'apim-auth': `${mockUrl}/oauth.example` },
-    });
+    const deployed = await api.request<{ id: string; mcp_server_id: string; tools: string[] }>(
+      'POST',
+      `/mcp_servers/${server.id}/deploy`,
+      {
+        definition: official('oauth.arazzo.yaml'),
+        references: [{ location: './oauth.openapi.yaml', content: official('oauth.openapi.yaml') }],
+        servers: { 'apim-auth': `${mockUrl}/oauth.example` },
+      },
+    );
     expect(deployed).toMatchObject({ mcp_server_id: server.id });
-    expect([...deployed.tools].sort()).toEqual(['authorization-code-flow', 'client-credentials-flow', 'refresh-token-flow']);
+    expect([...deployed.tools].sort()).toEqual([
+      'authorization-code-flow',
+      'client-credentials-flow',
+      'refresh-token-flow',
+    ]);
 
     const client = await connect(server.url);
     const tools = (await client.listTools()).tools;
     const cc = tools.find((t) => t.name === 'client-credentials-flow')!;
     expect(cc.description).toBe('This is how you can get an access token using client credentials.');
-    expect(cc.inputSchema).toMatchObject({ type: 'object', properties: { client_id: { type: 'string' }, client_secret: { type: 'string' } } });
+    expect(cc.inputSchema).toMatchObject({
+      type: 'object',
+      properties: { client_id: { type: 'string' }, client_secret: { type: 'string' } },
+    });
     expect(cc.outputSchema).toMatchObject({ type: 'object', properties: { access_token: expect.any(Object) } });
 
     const before = seen.length;
-    const ok = await client.callTool({ name: 'client-credentials-flow', arguments: { client_id: 'agent-1', client_secret: 'cs-1' } });
+    const ok = await client.callTool({
+      name: 'client-credentials-flow',
+      arguments: { client_id: 'agent-1', client_secret: 'cs-1' },
+    });
     expect(ok.isError).toBeFalsy();
     expect(ok.structuredContent).toEqual({ access_token: 'at-agent-1' });
     const sent = seen.slice(before);
     expect(sent.map((c) => `${c.method} ${c.host}${c.path}`)).toEqual(['POST oauth.example/oauth/token']);
     expect(String(sent[0]!.headers['content-type'])).toMatch(/^application\/x-www-form-urlencoded/);
-    expect(Object.fromEntries(new URLSearchParams(sent[0]!.body))).toEqual({ client_id: 'agent-1', client_secret: 'cs-1', grant_type: 'client_credentials' });
+    expect(Object.fromEntries(new URLSearchParams(sent[0]!.body))).toEqual({
+      client_id: 'agent-1',
+      client_secret: 'cs-1',
+      grant_type: 'client_credentials',
+    });
 
     // 200 without an access_token: the jsonpath success criterion fails the step, named in the error.
-    const refused = await client.callTool({ name: 'client-credentials-flow', arguments: { client_id: 'agent-1', client_secret: 'wrong' } });
+    const refused = await client.callTool({
+      name: 'client-credentials-flow',
+      arguments: { client_id: 'agent-1', client_secret: 'wrong' },
+    });
     await client.close();
     expect(refused.isError).toBe(true);
-    expect(JSON.stringify(refused.content)).toContain('Workflow \\"client-credentials-flow\\" failed at step \\"get-client-creds-token\\" (step_failed)');
+    expect(JSON.stringify(refused.content)).toContain(
+      'Workflow \\"client-credentials-flow\\" failed at step \\"get-client-creds-token\\" (step_failed)',
+    );
   });
 
   it('refuses an Arazzo document whose source description has no reference, naming its path (422)', async () => {
     const server = await createServer_('arazzo-nosource');
     const refused = await deployError(server.id, official('oauth.arazzo.yaml'));
     expect(refused.status).toBe(422);
-    expect(refused.body.errors).toEqual([{ path: '/sourceDescriptions/0/url', message: expect.stringMatching(/^no document was provided for \.\/oauth\.openapi\.yaml: deploy it with the workflow document as a reference/) }]);
+    expect(refused.body.errors).toEqual([
+      {
+        path: '/sourceDescriptions/0/url',
+        message: expect.stringMatching(
+          /^no document was provided for \.\/oauth\.openapi\.yaml: deploy it with the workflow document as a reference/,
+        ),
+      },
+    ]);
   });
 });
 
@@ -333,7 +457,17 @@ describe('secrets and execution records', () => {
       flows: [
         {
           id: 'whoami',
-          steps: [{ id: 'me', request: { method: 'GET', url: `${mockUrl}/api.private.test/me?key=$secrets.API_KEY`, headers: { Authorization: 'Bearer $secrets.API_KEY' } }, outputs: { me: '$response.body.me', echoed: '$response.body.echoed' } }],
+          steps: [
+            {
+              id: 'me',
+              request: {
+                method: 'GET',
+                url: `${mockUrl}/api.private.test/me?key=$secrets.API_KEY`,
+                headers: { Authorization: 'Bearer $secrets.API_KEY' },
+              },
+              outputs: { me: '$response.body.me', echoed: '$response.body.echoed' },
+            },
+          ],
           outputs: { me: '$steps.me.outputs.me', echoed: '$steps.me.outputs.echoed' },
         },
       ],
@@ -357,7 +491,10 @@ describe('secrets and execution records', () => {
     expect(config).not.toContain('sk-wf-9f8e7d6c5b');
     let record: { steps: { name: string; url: string; urlTemplate: string; status: number }[] } | undefined;
     for (let i = 0; i < 150 && !record; i++) {
-      const page = await api.request<{ data: { id: string; server_id?: string; tool: string; outcome: string }[] }>('GET', '/execution_records?limit=200');
+      const page = await api.request<{ data: { id: string; server_id?: string; tool: string; outcome: string }[] }>(
+        'GET',
+        '/execution_records?limit=200',
+      );
       const hit = page.data.find((r) => r.tool === 'whoami' && r.outcome === 'success');
       if (hit) record = await api.request('GET', `/execution_records/${hit.id}`);
       else await new Promise((r) => setTimeout(r, 100));
@@ -365,30 +502,44 @@ describe('secrets and execution records', () => {
     expect(record).toBeDefined();
     expect(JSON.stringify(record)).not.toContain('sk-wf-9f8e7d6c5b');
     expect(record!.steps).toEqual([
-      expect.objectContaining({ name: 'whoami/me', urlTemplate: `${mockUrl}/api.private.test/me?key=$secrets.API_KEY`, url: `${mockUrl}/api.private.test/me?key=[REDACTED]`, status: 200 }),
+      expect.objectContaining({
+        name: 'whoami/me',
+        urlTemplate: `${mockUrl}/api.private.test/me?key=$secrets.API_KEY`,
+        url: `${mockUrl}/api.private.test/me?key=[REDACTED]`,
+        status: 200,
+      }),
     ]);
   });
 });
 
 describe('per-caller values: Config-* headers (issue #4)', () => {
-  const tenantDoc = () => JSON.stringify({
-    flower: '0.1',
-    id: 'tenants',
-    flows: [
-      {
-        id: 'tenant_info',
-        steps: [
-          {
-            id: 'lookup',
-            request: { method: 'GET', url: `${mockUrl}/api.tenant.test/info?t=$config.tenant`, headers: { 'X-Tenant': '$current_user.tenant', 'X-Org': '$config.org_id' } },
-            outputs: { ok: '$response.body.ok' },
-          },
-        ],
-        outputs: { ok: '$steps.lookup.outputs.ok' },
-      },
-    ],
-  });
-  const sent = (from: number) => seen.slice(from).filter((c) => c.host === 'api.tenant.test').map((c) => ({ t: c.query.t, tenant: c.headers['x-tenant'], org: c.headers['x-org'] }));
+  const tenantDoc = () =>
+    JSON.stringify({
+      flower: '0.1',
+      id: 'tenants',
+      flows: [
+        {
+          id: 'tenant_info',
+          steps: [
+            {
+              id: 'lookup',
+              request: {
+                method: 'GET',
+                url: `${mockUrl}/api.tenant.test/info?t=$config.tenant`,
+                headers: { 'X-Tenant': '$current_user.tenant', 'X-Org': '$config.org_id' },
+              },
+              outputs: { ok: '$response.body.ok' },
+            },
+          ],
+          outputs: { ok: '$steps.lookup.outputs.ok' },
+        },
+      ],
+    });
+  const sent = (from: number) =>
+    seen
+      .slice(from)
+      .filter((c) => c.host === 'api.tenant.test')
+      .map((c) => ({ t: c.query.t, tenant: c.headers['x-tenant'], org: c.headers['x-org'] }));
   const config = { 'Config-Tenant': 'acme-7731', 'config-org-id': 'org-55' };
 
   it('reach $config and $current_user over Streamable HTTP (2025 and 2026-07-28 clients) and the legacy SSE transport; absent headers read as empty; the record keeps no value', async () => {
@@ -402,8 +553,15 @@ describe('per-caller values: Config-* headers (issue #4)', () => {
     const sse = await connectSse(server.id, { 'CONFIG-TENANT': 'acme-7731', 'Config-Org-Id': 'org-55' });
     const b = await sse.callTool({ name: 'tenant_info', arguments: {} });
     await sse.close();
-    const modern = new Client({ name: 'workflows-e2e-2026', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
-    await modern.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey, ...config } } }));
+    const modern = new Client(
+      { name: 'workflows-e2e-2026', version: '1.0.0' },
+      { versionNegotiation: { mode: 'auto' } },
+    );
+    await modern.connect(
+      new StreamableHTTPClientTransport(new URL(server.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey, ...config } },
+      }),
+    );
     const m = await modern.callTool({ name: 'tenant_info', arguments: {} });
     await modern.close();
     const plain = await connect(server.url);
@@ -422,11 +580,17 @@ describe('per-caller values: Config-* headers (issue #4)', () => {
     const text = JSON.stringify(records);
     expect(text).not.toContain('acme-7731');
     expect(text).not.toContain('org-55');
-    expect(records.map((r) => r.steps[0]!.url).sort()).toEqual([`${mockUrl}/api.tenant.test/info?t=`, ...Array(3).fill(`${mockUrl}/api.tenant.test/info?t=[REDACTED]`)]);
+    expect(records.map((r) => r.steps[0]!.url).sort()).toEqual([
+      `${mockUrl}/api.tenant.test/info?t=`,
+      ...Array(3).fill(`${mockUrl}/api.tenant.test/info?t=[REDACTED]`),
+    ]);
   }, 60_000);
 
   it('reach a workflow run by SMART mode execute_tool', async () => {
-    const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name: 'tenanted-smart', mode: 'SMART' });
+    const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
+      name: 'tenanted-smart',
+      mode: 'SMART',
+    });
     await deploy(server.id, tenantDoc());
     const before = seen.length;
     const client = await connect(server.url, config);
@@ -441,32 +605,66 @@ describe('execution records of workflow calls (issue #8)', () => {
   it('a multi-step call leaves its flow.run → step.run → action.run tree: order, statuses, retries, actions; no secret values', async () => {
     const server = await createServer_('treed');
     await api.request('PUT', `/mcp_servers/${server.id}/secrets/TREE_KEY`, { value: 'sk-wf-9f8e7d6c5b' });
-    await deploy(server.id, JSON.stringify({
-      flower: '0.1',
-      id: 'treed',
-      flows: [
-        {
-          id: 'tree_demo',
-          steps: [
-            { id: 'create', request: { method: 'POST', url: `${mockUrl}/bump.sh/api/v1/diffs?key=$secrets.TREE_KEY`, body: { n: 1 } }, outputs: { id: '$response.body.id' } },
-            {
-              id: 'poll',
-              request: { method: 'GET', url: `${mockUrl}/bump.sh/api/v1/diffs/$steps.create.outputs.id` },
-              outputs: { md: '$response.body.markdown' },
-              actions: [{ when: '$statusCode == 202', do: 'retry', wait: 1 }, { do: 'next' }],
-            },
-            { id: 'check', request: { method: 'GET', url: `${mockUrl}/api.private.test/me`, headers: { Authorization: 'Bearer $secrets.TREE_KEY' } } },
-          ],
-          outputs: { md: '$steps.poll.outputs.md' },
-        },
-      ],
-    }));
+    await deploy(
+      server.id,
+      JSON.stringify({
+        flower: '0.1',
+        id: 'treed',
+        flows: [
+          {
+            id: 'tree_demo',
+            steps: [
+              {
+                id: 'create',
+                request: {
+                  method: 'POST',
+                  url: `${mockUrl}/bump.sh/api/v1/diffs?key=$secrets.TREE_KEY`,
+                  body: { n: 1 },
+                },
+                outputs: { id: '$response.body.id' },
+              },
+              {
+                id: 'poll',
+                request: { method: 'GET', url: `${mockUrl}/bump.sh/api/v1/diffs/$steps.create.outputs.id` },
+                outputs: { md: '$response.body.markdown' },
+                actions: [{ when: '$statusCode == 202', do: 'retry', wait: 1 }, { do: 'next' }],
+              },
+              {
+                id: 'check',
+                request: {
+                  method: 'GET',
+                  url: `${mockUrl}/api.private.test/me`,
+                  headers: { Authorization: 'Bearer $secrets.TREE_KEY' },
+                },
+              },
+            ],
+            outputs: { md: '$steps.poll.outputs.md' },
+          },
+        ],
+      }),
+    );
     const client = await connect(server.url);
     const result = await client.callTool({ name: 'tree_demo', arguments: {} });
     await client.close();
     expect(result.isError).toBeFalsy();
 
-    type Node = { kind: string; workflowId: string; stepId?: string; status: string; outcome?: string; attempts?: number; retries?: number; action?: string; method?: string; urlTemplate?: string; url?: string; httpStatus?: number; attempt?: number; durationMs: number; children: Node[] };
+    type Node = {
+      kind: string;
+      workflowId: string;
+      stepId?: string;
+      status: string;
+      outcome?: string;
+      attempts?: number;
+      retries?: number;
+      action?: string;
+      method?: string;
+      urlTemplate?: string;
+      url?: string;
+      httpStatus?: number;
+      attempt?: number;
+      durationMs: number;
+      children: Node[];
+    };
     const [record] = await latestRecord<{ tree: Node[]; steps: unknown[]; debug: unknown }>(server.id, 'tree_demo');
     expect(JSON.stringify(record)).not.toContain('sk-wf-9f8e7d6c5b');
     expect(record!.debug).toBeNull();
@@ -480,7 +678,15 @@ describe('execution records of workflow calls (issue #8)', () => {
     ]);
     const [create, poll, check] = flow!.children;
     expect(create!.children).toEqual([
-      expect.objectContaining({ kind: 'action.run', method: 'POST', urlTemplate: `${mockUrl}/bump.sh/api/v1/diffs?key=$secrets.TREE_KEY`, url: `${mockUrl}/bump.sh/api/v1/diffs?key=[REDACTED]`, httpStatus: 201, attempt: 1, children: [] }),
+      expect.objectContaining({
+        kind: 'action.run',
+        method: 'POST',
+        urlTemplate: `${mockUrl}/bump.sh/api/v1/diffs?key=$secrets.TREE_KEY`,
+        url: `${mockUrl}/bump.sh/api/v1/diffs?key=[REDACTED]`,
+        httpStatus: 201,
+        attempt: 1,
+        children: [],
+      }),
     ]);
     expect(poll!.children.map((a) => [a.method, a.httpStatus, a.attempt, a.action])).toEqual([
       ['GET', 202, 1, 'retry'],
@@ -494,11 +700,15 @@ describe('execution records of workflow calls (issue #8)', () => {
 });
 
 describe('tools/list_changed (issue #4)', () => {
-  const docWith = (flows: string[]) => JSON.stringify({
-    flower: '0.1',
-    id: 'live',
-    flows: flows.map((id) => ({ id, steps: [{ id: 's', request: { method: 'GET', url: `${mockUrl}/api.tenant.test/${id}` } }] })),
-  });
+  const docWith = (flows: string[]) =>
+    JSON.stringify({
+      flower: '0.1',
+      id: 'live',
+      flows: flows.map((id) => ({
+        id,
+        steps: [{ id: 's', request: { method: 'GET', url: `${mockUrl}/api.tenant.test/${id}` } }],
+      })),
+    });
 
   it('reaches open legacy HTTP+SSE sessions and 2026-07-28 listen streams of the server (only that server) after a deployment and after an update; the next tools/list is the new catalog', async () => {
     const server = await createServer_('live');
@@ -506,18 +716,36 @@ describe('tools/list_changed (issue #4)', () => {
     await deploy(server.id, docWith(['first']));
     let changed = 0;
     let otherChanged = 0;
-    const client = await connectSse(server.id, {}, (c) => c.setNotificationHandler('notifications/tools/list_changed', () => void changed++));
-    const bystander = await connectSse(other.id, {}, (c) => c.setNotificationHandler('notifications/tools/list_changed', () => void otherChanged++));
+    const client = await connectSse(server.id, {}, (c) =>
+      c.setNotificationHandler('notifications/tools/list_changed', () => void changed++),
+    );
+    const bystander = await connectSse(other.id, {}, (c) =>
+      c.setNotificationHandler('notifications/tools/list_changed', () => void otherChanged++),
+    );
     // A 2026-07-28 client with a subscriptions/listen stream, and one on the other server.
     let modernChanged = 0;
-    const modern = new Client({ name: 'workflows-e2e-listen', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    const modern = new Client(
+      { name: 'workflows-e2e-listen', version: '1.0.0' },
+      { versionNegotiation: { mode: 'auto' } },
+    );
     modern.setNotificationHandler('notifications/tools/list_changed', () => void modernChanged++);
-    await modern.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    await modern.connect(
+      new StreamableHTTPClientTransport(new URL(server.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
     const subscription = await modern.listen({ toolsListChanged: true });
     expect(subscription.honoredFilter).toEqual({ toolsListChanged: true });
-    const modernOther = new Client({ name: 'workflows-e2e-listen-other', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    const modernOther = new Client(
+      { name: 'workflows-e2e-listen-other', version: '1.0.0' },
+      { versionNegotiation: { mode: 'auto' } },
+    );
     modernOther.setNotificationHandler('notifications/tools/list_changed', () => void otherChanged++);
-    await modernOther.connect(new StreamableHTTPClientTransport(new URL(other.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    await modernOther.connect(
+      new StreamableHTTPClientTransport(new URL(other.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
     const otherSubscription = await modernOther.listen({ toolsListChanged: true });
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['first']);
     const waitFor = async (n: number) => {
@@ -543,8 +771,15 @@ describe('tools/list_changed (issue #4)', () => {
   // Last test of the file: it stops the edge.
   it('a graceful edge stop ends open listen streams instead of waiting on them', async () => {
     const server = await createServer_('live-stop');
-    const client = new Client({ name: 'workflows-e2e-stop', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
-    await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+    const client = new Client(
+      { name: 'workflows-e2e-stop', version: '1.0.0' },
+      { versionNegotiation: { mode: 'auto' } },
+    );
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(server.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
     const subscription = await client.listen({ toolsListChanged: true });
     const edge = stack.processes.find((p) => p.service === 'edge')!;
     const started = Date.now();

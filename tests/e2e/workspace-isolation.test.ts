@@ -21,7 +21,9 @@ const controlPlaneSrc = join(import.meta.dirname, '../../services/control-plane/
  */
 function managementRoutes(): string[] {
   const app = readFileSync(join(controlPlaneSrc, 'app.ts'), 'utf8');
-  const modules = readdirSync(join(controlPlaneSrc, 'modules')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => readFileSync(join(controlPlaneSrc, 'modules', f), 'utf8'));
+  const modules = readdirSync(join(controlPlaneSrc, 'modules'))
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+    .map((f) => readFileSync(join(controlPlaneSrc, 'modules', f), 'utf8'));
   const bodyOf = (fn: string): string => {
     for (const src of modules) {
       const start = src.search(new RegExp(`\\n(?:export )?function ${fn}\\(`));
@@ -34,7 +36,9 @@ function managementRoutes(): string[] {
   };
   const routesOf = (fn: string): [string, string][] => {
     const body = bodyOf(fn);
-    const own = [...body.matchAll(/\br\.(get|post|put|patch|delete)\('([^']*)'/g)].map((m) => [m[1]!.toUpperCase(), m[2]!] as [string, string]);
+    const own = [...body.matchAll(/\br\.(get|post|put|patch|delete)\('([^']*)'/g)].map(
+      (m) => [m[1]!.toUpperCase(), m[2]!] as [string, string],
+    );
     const delegated = /return (\w+)\(/.exec(body)?.[1];
     return own.length === 0 && delegated ? routesOf(delegated) : own;
   };
@@ -59,7 +63,14 @@ const ids: Record<string, string> = {};
 /** Strings only workspace A knows: none may appear in an answer to B (unless B's request carried it). */
 const markers: string[] = [];
 
-type Case = { method: string; path: string; route: string; body?: unknown; contentType?: string; expect: 'denied' | 'scoped' | number[] };
+type Case = {
+  method: string;
+  path: string;
+  route: string;
+  body?: unknown;
+  contentType?: string;
+  expect: 'denied' | 'scoped' | number[];
+};
 
 beforeAll(async () => {
   // A local authorization server, so that OAuth access is probed across workspaces too.
@@ -67,7 +78,12 @@ beforeAll(async () => {
   ({ issuer, signingKey } = authServer);
   upstream = await startTicketSystem({ apiKey: 'k' });
   const edgePort = await freePort();
-  ({ stack, api: apiA } = await startTestStack('isolation', { edgePort, serviceEnv: { edge: { OAUTH_ISSUER: issuer, OAUTH_JWKS_URL: `${issuer}/jwks`, PUBLIC_URL: `http://127.0.0.1:${edgePort}` } } }));
+  ({ stack, api: apiA } = await startTestStack('isolation', {
+    edgePort,
+    serviceEnv: {
+      edge: { OAUTH_ISSUER: issuer, OAUTH_JWKS_URL: `${issuer}/jwks`, PUBLIC_URL: `http://127.0.0.1:${edgePort}` },
+    },
+  }));
   // Workspace A: one of everything.
   a = await registerTicketExample(apiA, upstream.url, 'k', 'a-only-tickets');
   const current = await apiA.request<{ id: string }>('GET', '/workspaces/current');
@@ -77,31 +93,86 @@ beforeAll(async () => {
   ids.server = a.serverId;
   await apiA.request('PATCH', `/mcp_manager/${a.serverId}`, { description: 'a-only-description' });
   ids.user = (await apiA.request<{ id: string }>('POST', '/external_users', { name: 'a-only-user' })).id;
-  await apiA.request('PUT', `/external_users/a-only-user/connections/${a.instanceId}`, { credentials: { api_key: 'a-only-user-credential' } });
+  await apiA.request('PUT', `/external_users/a-only-user/connections/${a.instanceId}`, {
+    credentials: { api_key: 'a-only-user-credential' },
+  });
   await apiA.request('POST', '/secrets', { name: 'A_ONLY_SECRET', value: 'a-only-secret-value' });
-  await apiA.request('POST', `/mcp_servers/${a.serverId}/secrets`, { name: 'A_ONLY_SERVER_SECRET', value: 'a-only-server-secret-value' });
+  await apiA.request('POST', `/mcp_servers/${a.serverId}/secrets`, {
+    name: 'A_ONLY_SERVER_SECRET',
+    value: 'a-only-server-secret-value',
+  });
   const flows = await apiA.request<{ id: string }>('POST', '/mcp_manager', { name: 'a-only-flows', mode: 'NORMAL' });
   ids.flowServer = flows.id;
-  const flower = { flower: '0.1', id: 'a-only-flow-doc', flows: [{ id: 'a_only_flow', description: 'a flow', steps: [{ id: 's', request: { method: 'GET', url: `${upstream.url}/api/v1/tickets/TCK-1` } }] }] };
-  ids.deployment = (await apiA.request<{ id: string }>('POST', `/mcp_servers/${flows.id}/deploy`, { definition: JSON.stringify(flower) })).id;
-  ids.debugSession = (await apiA.request<{ id: string }>('POST', `/mcp_manager/${a.serverId}/debug_sessions`, { duration_minutes: 30 })).id;
-  const keyA = await apiA.request<{ id: string; key: string; prefix: string }>('POST', '/api_keys', { name: 'a-only-key', scopes: ['runtime'] });
+  const flower = {
+    flower: '0.1',
+    id: 'a-only-flow-doc',
+    flows: [
+      {
+        id: 'a_only_flow',
+        description: 'a flow',
+        steps: [{ id: 's', request: { method: 'GET', url: `${upstream.url}/api/v1/tickets/TCK-1` } }],
+      },
+    ],
+  };
+  ids.deployment = (
+    await apiA.request<{ id: string }>('POST', `/mcp_servers/${flows.id}/deploy`, {
+      definition: JSON.stringify(flower),
+    })
+  ).id;
+  ids.debugSession = (
+    await apiA.request<{ id: string }>('POST', `/mcp_manager/${a.serverId}/debug_sessions`, { duration_minutes: 30 })
+  ).id;
+  const keyA = await apiA.request<{ id: string; key: string; prefix: string }>('POST', '/api_keys', {
+    name: 'a-only-key',
+    scopes: ['runtime'],
+  });
   ids.key = keyA.id;
-  ids.policy = (await apiA.request<{ id: string }>('POST', '/access_policies', { name: 'a-only-policy', principals: [{ type: 'external_user', value: 'a-only-user' }], servers: [a.serverId], tools: ['*'] })).id;
+  ids.policy = (
+    await apiA.request<{ id: string }>('POST', '/access_policies', {
+      name: 'a-only-policy',
+      principals: [{ type: 'external_user', value: 'a-only-user' }],
+      servers: [a.serverId],
+      tools: ['*'],
+    })
+  ).id;
   // An execution record of A.
   const client = new Client({ name: 'a', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(a.mcpUrl), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(a.mcpUrl), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+    }),
+  );
   await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
   await client.close();
   for (let i = 0; i < 100 && !ids.record; i++) {
-    ids.record = (await apiA.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${a.serverId}`)).data[0]?.id as string;
+    ids.record = (await apiA.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${a.serverId}`))
+      .data[0]?.id as string;
     if (!ids.record) await new Promise((r) => setTimeout(r, 100));
   }
   expect(ids.record).toBeDefined();
-  markers.push(...Object.values(ids), keyA.key, keyA.prefix, stack.bootstrapKey, 'a-only-tickets', 'a-only-description', 'a-only-user', 'A_ONLY_SECRET', 'A_ONLY_SERVER_SECRET', 'a-only-secret-value', 'a-only-flows', 'a-only-flow', 'a-only-key', 'a-only-policy');
+  markers.push(
+    ...Object.values(ids),
+    keyA.key,
+    keyA.prefix,
+    stack.bootstrapKey,
+    'a-only-tickets',
+    'a-only-description',
+    'a-only-user',
+    'A_ONLY_SECRET',
+    'A_ONLY_SERVER_SECRET',
+    'a-only-secret-value',
+    'a-only-flows',
+    'a-only-flow',
+    'a-only-key',
+    'a-only-policy',
+  );
 
   // Workspace B, created by A's admin (bootstrap) key; its first key has management + runtime.
-  const created = await apiA.request<{ id: string; name: string; apiKey: { key: string; scopes: string[] } }>('POST', '/workspaces', { name: 'other' });
+  const created = await apiA.request<{ id: string; name: string; apiKey: { key: string; scopes: string[] } }>(
+    'POST',
+    '/workspaces',
+    { name: 'other' },
+  );
   expect(created.apiKey.scopes).toEqual(['management', 'runtime']);
   keyB = created.apiKey.key;
   apiB = new ControlPlaneClient(stack.controlPlaneUrl, keyB);
@@ -117,15 +188,49 @@ afterAll(async () => {
 
 function cases(): Case[] {
   const s = ids.server!;
-  const c = (method: string, route: string, path: string, expectation: Case['expect'], body?: unknown, contentType?: string): Case => ({ method, route, path, expect: expectation, ...(body !== undefined ? { body } : {}), ...(contentType ? { contentType } : {}) });
+  const c = (
+    method: string,
+    route: string,
+    path: string,
+    expectation: Case['expect'],
+    body?: unknown,
+    contentType?: string,
+  ): Case => ({
+    method,
+    route,
+    path,
+    expect: expectation,
+    ...(body !== undefined ? { body } : {}),
+    ...(contentType ? { contentType } : {}),
+  });
   return [
-    c('POST', '/connectors', '/connectors', 'scoped', ticketSystemDescriptorYaml.replace('version: "1.0.0"', 'version: "9.9.9"').replace('version: 1.0.0', 'version: 9.9.9'), 'application/yaml'),
+    c(
+      'POST',
+      '/connectors',
+      '/connectors',
+      'scoped',
+      ticketSystemDescriptorYaml
+        .replace('version: "1.0.0"', 'version: "9.9.9"')
+        .replace('version: 1.0.0', 'version: 9.9.9'),
+      'application/yaml',
+    ),
     c('GET', '/connectors', '/connectors', 'scoped'),
     c('GET', '/connectors/:id', `/connectors/${ids.connector}`, 'denied'),
-    c('PUT', '/connectors/:id', `/connectors/${ids.connector}`, 'denied', ticketSystemDescriptorYaml, 'application/yaml'),
+    c(
+      'PUT',
+      '/connectors/:id',
+      `/connectors/${ids.connector}`,
+      'denied',
+      ticketSystemDescriptorYaml,
+      'application/yaml',
+    ),
     c('GET', '/connectors/:id/openapi.json', `/connectors/${ids.connector}/openapi.json`, 'denied'),
 
-    c('POST', '/connector_instances', '/connector_instances', 'denied', { connector_id: ids.connector, name: 'steal', credentials: { api_key: 'x' } }),
+    c('POST', '/connector_instances', '/connector_instances', 'denied', {
+      connector_id: ids.connector,
+      name: 'steal',
+      credentials: { api_key: 'x' },
+    }),
     c('GET', '/connector_instances', '/connector_instances', 'scoped'),
     c('GET', '/connector_instances/:id', `/connector_instances/${ids.instance}`, 'denied'),
     c('PATCH', '/connector_instances/:id', `/connector_instances/${ids.instance}`, 'denied', { name: 'pwned' }),
@@ -134,12 +239,29 @@ function cases(): Case[] {
 
     c('POST', '/mcp_manager/:id/debug_sessions', `/mcp_manager/${s}/debug_sessions`, 'denied', {}),
     c('GET', '/mcp_manager/:id/debug_sessions', `/mcp_manager/${s}/debug_sessions`, 'denied'),
-    c('DELETE', '/mcp_manager/:id/debug_sessions/:sessionId', `/mcp_manager/${s}/debug_sessions/${ids.debugSession}`, 'denied'),
-    c('DELETE', '/mcp_manager/:id/debug_sessions/:sessionId', `/mcp_manager/${b.serverId}/debug_sessions/${ids.debugSession}`, 'denied'),
+    c(
+      'DELETE',
+      '/mcp_manager/:id/debug_sessions/:sessionId',
+      `/mcp_manager/${s}/debug_sessions/${ids.debugSession}`,
+      'denied',
+    ),
+    c(
+      'DELETE',
+      '/mcp_manager/:id/debug_sessions/:sessionId',
+      `/mcp_manager/${b.serverId}/debug_sessions/${ids.debugSession}`,
+      'denied',
+    ),
 
     // A's server URL without A's credentials: the worker is refused by the edge (no cached list of A's either).
-    c('POST', '/mcp_manager/load-tools-from-url', '/mcp_manager/load-tools-from-url', [502], { url: a.mcpUrl, headers: { 'x-api-key': keyB } }),
-    c('POST', '/mcp_manager', '/mcp_manager', 'denied', { name: 'steal', mode: 'NORMAL', connectorInstanceId: ids.instance }),
+    c('POST', '/mcp_manager/load-tools-from-url', '/mcp_manager/load-tools-from-url', [502], {
+      url: a.mcpUrl,
+      headers: { 'x-api-key': keyB },
+    }),
+    c('POST', '/mcp_manager', '/mcp_manager', 'denied', {
+      name: 'steal',
+      mode: 'NORMAL',
+      connectorInstanceId: ids.instance,
+    }),
     c('GET', '/mcp_manager', '/mcp_manager', 'scoped'),
     c('PATCH', '/mcp_manager/:id', `/mcp_manager/${s}`, 'denied', { description: 'pwned' }),
     c('DELETE', '/mcp_manager/:id', `/mcp_manager/${s}`, 'denied'),
@@ -156,13 +278,29 @@ function cases(): Case[] {
     c('GET', '/mcp_servers/:id/secrets', `/mcp_servers/${s}/secrets`, 'denied'),
     c('POST', '/mcp_servers/:id/secrets', `/mcp_servers/${s}/secrets`, 'denied', { name: 'X', value: 'x' }),
     c('GET', '/mcp_servers/:id/secrets/:name', `/mcp_servers/${s}/secrets/A_ONLY_SERVER_SECRET`, 'denied'),
-    c('PUT', '/mcp_servers/:id/secrets/:name', `/mcp_servers/${s}/secrets/A_ONLY_SERVER_SECRET`, 'denied', { value: 'x' }),
+    c('PUT', '/mcp_servers/:id/secrets/:name', `/mcp_servers/${s}/secrets/A_ONLY_SERVER_SECRET`, 'denied', {
+      value: 'x',
+    }),
     c('DELETE', '/mcp_servers/:id/secrets/:name', `/mcp_servers/${s}/secrets/A_ONLY_SERVER_SECRET`, 'denied'),
-    c('POST', '/mcp_servers/:id/deploy', `/mcp_servers/${ids.flowServer}/deploy`, 'denied', { definition: '{"flower":"0.1","id":"x","flows":[]}' }),
-    c('POST', '/mcp_servers/:id/deploy', '/mcp_servers/a-only-flows/deploy', 'denied', { definition: '{"flower":"0.1","id":"x","flows":[]}' }),
+    c('POST', '/mcp_servers/:id/deploy', `/mcp_servers/${ids.flowServer}/deploy`, 'denied', {
+      definition: '{"flower":"0.1","id":"x","flows":[]}',
+    }),
+    c('POST', '/mcp_servers/:id/deploy', '/mcp_servers/a-only-flows/deploy', 'denied', {
+      definition: '{"flower":"0.1","id":"x","flows":[]}',
+    }),
     c('GET', '/mcp_servers/:id/deployments', `/mcp_servers/${ids.flowServer}/deployments`, 'denied'),
-    c('GET', '/mcp_servers/:id/deployments/:deploymentId', `/mcp_servers/${ids.flowServer}/deployments/${ids.deployment}`, 'denied'),
-    c('GET', '/mcp_servers/:id/deployments/:deploymentId', `/mcp_servers/${b.serverId}/deployments/${ids.deployment}`, 'denied'),
+    c(
+      'GET',
+      '/mcp_servers/:id/deployments/:deploymentId',
+      `/mcp_servers/${ids.flowServer}/deployments/${ids.deployment}`,
+      'denied',
+    ),
+    c(
+      'GET',
+      '/mcp_servers/:id/deployments/:deploymentId',
+      `/mcp_servers/${b.serverId}/deployments/${ids.deployment}`,
+      'denied',
+    ),
 
     c('GET', '/execution_records', '/execution_records', 'scoped'),
     c('GET', '/execution_records', `/execution_records?server_id=${s}`, 'scoped'),
@@ -172,9 +310,26 @@ function cases(): Case[] {
     c('GET', '/external_users', '/external_users', 'scoped'),
     c('DELETE', '/external_users/:name', '/external_users/a-only-user', 'denied'),
     c('GET', '/external_users/:name/connections', '/external_users/a-only-user/connections', 'denied'),
-    c('PUT', '/external_users/:name/connections/:instanceId', `/external_users/a-only-user/connections/${ids.instance}`, 'denied', { credentials: { api_key: 'x' } }),
-    c('PUT', '/external_users/:name/connections/:instanceId', `/external_users/b-user/connections/${ids.instance}`, 'denied', { credentials: { api_key: 'x' } }),
-    c('DELETE', '/external_users/:name/connections/:instanceId', `/external_users/a-only-user/connections/${ids.instance}`, 'denied'),
+    c(
+      'PUT',
+      '/external_users/:name/connections/:instanceId',
+      `/external_users/a-only-user/connections/${ids.instance}`,
+      'denied',
+      { credentials: { api_key: 'x' } },
+    ),
+    c(
+      'PUT',
+      '/external_users/:name/connections/:instanceId',
+      `/external_users/b-user/connections/${ids.instance}`,
+      'denied',
+      { credentials: { api_key: 'x' } },
+    ),
+    c(
+      'DELETE',
+      '/external_users/:name/connections/:instanceId',
+      `/external_users/a-only-user/connections/${ids.instance}`,
+      'denied',
+    ),
 
     c('POST', '/api_keys', '/api_keys', 'denied', { name: 'steal', scopes: ['runtime'], serverIds: [s] }),
     c('POST', '/api_keys', '/api_keys', 'denied', { name: 'escalate', scopes: ['admin'] }),
@@ -183,7 +338,12 @@ function cases(): Case[] {
     c('PATCH', '/api_keys/:id', `/api_keys/${ids.key}`, 'denied', { name: 'pwned' }),
     c('DELETE', '/api_keys/:id', `/api_keys/${ids.key}`, 'denied'),
 
-    c('POST', '/access_policies', '/access_policies', 'denied', { name: 'steal', principals: [{ type: 'api_key', value: ids.key }], servers: [s], tools: ['*'] }),
+    c('POST', '/access_policies', '/access_policies', 'denied', {
+      name: 'steal',
+      principals: [{ type: 'api_key', value: ids.key }],
+      servers: [s],
+      tools: ['*'],
+    }),
     c('GET', '/access_policies', '/access_policies', 'scoped'),
     c('GET', '/access_policies/:id', `/access_policies/${ids.policy}`, 'denied'),
     c('PATCH', '/access_policies/:id', `/access_policies/${ids.policy}`, 'denied', { tools: ['get_ticket'] }),
@@ -215,15 +375,25 @@ describe('workspace isolation', () => {
       const body = k.body === undefined ? undefined : typeof k.body === 'string' ? k.body : JSON.stringify(k.body);
       const res = await fetch(`${stack.controlPlaneUrl}/api/v1${k.path}`, {
         method: k.method,
-        headers: { 'x-api-key': keyB, ...(body !== undefined ? { 'content-type': k.contentType ?? 'application/json' } : {}) },
+        headers: {
+          'x-api-key': keyB,
+          ...(body !== undefined ? { 'content-type': k.contentType ?? 'application/json' } : {}),
+        },
         ...(body !== undefined ? { body } : {}),
       });
       const text = await res.text();
       const leaked = leaks(text, `${k.path} ${body ?? ''}`);
       const ok =
         leaked.length === 0 &&
-        (Array.isArray(k.expect) ? k.expect.includes(res.status) : k.expect === 'denied' ? [403, 404, 422].includes(res.status) : res.status < 500);
-      if (!ok) outcomes.push(`${k.method} ${k.path} → ${res.status}${leaked.length ? ` leaked ${leaked.join(', ')}` : ''}: ${text.slice(0, 200)}`);
+        (Array.isArray(k.expect)
+          ? k.expect.includes(res.status)
+          : k.expect === 'denied'
+            ? [403, 404, 422].includes(res.status)
+            : res.status < 500);
+      if (!ok)
+        outcomes.push(
+          `${k.method} ${k.path} → ${res.status}${leaked.length ? ` leaked ${leaked.join(', ')}` : ''}: ${text.slice(0, 200)}`,
+        );
     }
     expect(outcomes).toEqual([]);
   });
@@ -232,21 +402,51 @@ describe('workspace isolation', () => {
     const list = async (path: string) => (await apiB.request<{ data: Record<string, unknown>[] }>('GET', path)).data;
     expect((await list('/mcp_manager')).map((s) => s.id)).toEqual([b.serverId]);
     expect((await list('/connector_instances')).map((s) => s.id)).toEqual([b.instanceId]);
-    expect((await list(`/execution_records?server_id=${a.serverId}`))).toEqual([]);
+    expect(await list(`/execution_records?server_id=${a.serverId}`)).toEqual([]);
     expect((await list('/workspaces')).map((w) => w.name)).toEqual(['other']);
     expect((await list('/external_users')).map((u) => u.name)).toEqual(['b-user', 'b-user-2']);
   });
 
   it("A's resources are untouched", async () => {
-    expect(await apiA.request('GET', `/mcp_manager/${a.serverId}`)).toMatchObject({ description: 'a-only-description', name: 'a-only-tickets' });
-    expect(await apiA.request('GET', `/connector_instances/${a.instanceId}`)).toMatchObject({ name: 'a-only-tickets-instance' });
+    expect(await apiA.request('GET', `/mcp_manager/${a.serverId}`)).toMatchObject({
+      description: 'a-only-description',
+      name: 'a-only-tickets',
+    });
+    expect(await apiA.request('GET', `/connector_instances/${a.instanceId}`)).toMatchObject({
+      name: 'a-only-tickets-instance',
+    });
     expect(await apiA.request('GET', `/api_keys/${ids.key}`)).toMatchObject({ name: 'a-only-key', revokedAt: null });
-    expect(await apiA.request('GET', `/access_policies/${ids.policy}`)).toMatchObject({ name: 'a-only-policy', tools: ['*'] });
-    expect((await apiA.request<{ data: { connector_instance_id: string }[] }>('GET', '/external_users/a-only-user/connections')).data.map((c) => c.connector_instance_id)).toEqual([a.instanceId]);
-    expect(await apiA.request('GET', '/secrets/A_ONLY_SECRET')).toMatchObject({ name: 'A_ONLY_SECRET', versions: [expect.anything()] });
-    expect(await apiA.request('GET', `/mcp_servers/${a.serverId}/secrets/A_ONLY_SERVER_SECRET`)).toMatchObject({ name: 'A_ONLY_SERVER_SECRET' });
-    expect((await apiA.request<{ data: { id: string; active: boolean }[] }>('GET', `/mcp_manager/${a.serverId}/debug_sessions`)).data).toEqual([expect.objectContaining({ id: ids.debugSession, active: true })]);
-    expect((await apiA.request<{ data: { name: string }[] }>('GET', '/workspaces')).data.map((w) => w.name)).toEqual(['default', 'other']);
+    expect(await apiA.request('GET', `/access_policies/${ids.policy}`)).toMatchObject({
+      name: 'a-only-policy',
+      tools: ['*'],
+    });
+    expect(
+      (
+        await apiA.request<{ data: { connector_instance_id: string }[] }>(
+          'GET',
+          '/external_users/a-only-user/connections',
+        )
+      ).data.map((c) => c.connector_instance_id),
+    ).toEqual([a.instanceId]);
+    expect(await apiA.request('GET', '/secrets/A_ONLY_SECRET')).toMatchObject({
+      name: 'A_ONLY_SECRET',
+      versions: [expect.anything()],
+    });
+    expect(await apiA.request('GET', `/mcp_servers/${a.serverId}/secrets/A_ONLY_SERVER_SECRET`)).toMatchObject({
+      name: 'A_ONLY_SERVER_SECRET',
+    });
+    expect(
+      (
+        await apiA.request<{ data: { id: string; active: boolean }[] }>(
+          'GET',
+          `/mcp_manager/${a.serverId}/debug_sessions`,
+        )
+      ).data,
+    ).toEqual([expect.objectContaining({ id: ids.debugSession, active: true })]);
+    expect((await apiA.request<{ data: { name: string }[] }>('GET', '/workspaces')).data.map((w) => w.name)).toEqual([
+      'default',
+      'other',
+    ]);
   });
 
   it("B's key on A's MCP server: tools/list, tools/call, the legacy SSE stream and its messages are all 404s", async () => {
@@ -254,25 +454,47 @@ describe('workspace isolation', () => {
     const post = (url: string, method: string, params: Record<string, unknown> = {}) =>
       fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25', 'x-api-key': keyB },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-11-25',
+          'x-api-key': keyB,
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
       });
     const answers: Response[] = [];
     for (const url of [a.mcpUrl, `${stack.edgeUrl}/api/v1/mcp/${a.serverId}`]) {
       answers.push(await post(url, 'tools/list'));
       answers.push(await post(url, 'tools/call', { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } }));
-      answers.push(await post(url, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'b', version: '1' } }));
+      answers.push(
+        await post(url, 'initialize', {
+          protocolVersion: '2025-11-25',
+          capabilities: {},
+          clientInfo: { name: 'b', version: '1' },
+        }),
+      );
     }
-    answers.push(await fetch(`${stack.edgeUrl}/api/v1/mcp/${a.serverId}`, { headers: { accept: 'text/event-stream', 'x-api-key': keyB } }));
+    answers.push(
+      await fetch(`${stack.edgeUrl}/api/v1/mcp/${a.serverId}`, {
+        headers: { accept: 'text/event-stream', 'x-api-key': keyB },
+      }),
+    );
 
     // A legacy SSE session opened by A: B cannot post into it.
-    const stream = await fetch(`${stack.edgeUrl}/api/v1/mcp/${a.serverId}`, { headers: { accept: 'text/event-stream', 'x-api-key': stack.bootstrapKey } });
+    const stream = await fetch(`${stack.edgeUrl}/api/v1/mcp/${a.serverId}`, {
+      headers: { accept: 'text/event-stream', 'x-api-key': stack.bootstrapKey },
+    });
     expect(stream.status).toBe(200);
     const reader = stream.body!.getReader();
     let buffered = '';
     while (!/sessionId=([\w-]+)/.test(buffered)) buffered += new TextDecoder().decode((await reader.read()).value);
     const sessionId = /sessionId=([\w-]+)/.exec(buffered)![1]!;
-    answers.push(await post(`${stack.edgeUrl}/api/v1/mcp/${a.serverId}/messages?sessionId=${sessionId}`, 'tools/call', { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } }));
+    answers.push(
+      await post(`${stack.edgeUrl}/api/v1/mcp/${a.serverId}/messages?sessionId=${sessionId}`, 'tools/call', {
+        name: 'get_ticket',
+        arguments: { ticket_id: 'TCK-1' },
+      }),
+    );
     answers.push(await post(`${stack.edgeUrl}/api/v1/mcp/${b.serverId}/messages?sessionId=${sessionId}`, 'tools/list'));
     await reader.cancel();
 
@@ -282,24 +504,62 @@ describe('workspace isolation', () => {
 
     // The official SDK client cannot connect either; B's own server works with the same key.
     const client = new Client({ name: 'b', version: '1.0.0' });
-    await expect(client.connect(new StreamableHTTPClientTransport(new URL(a.mcpUrl), { requestInit: { headers: { 'x-api-key': keyB } } }))).rejects.toThrow(/not found/);
+    await expect(
+      client.connect(
+        new StreamableHTTPClientTransport(new URL(a.mcpUrl), { requestInit: { headers: { 'x-api-key': keyB } } }),
+      ),
+    ).rejects.toThrow(/not found/);
     const own = new Client({ name: 'b', version: '1.0.0' });
-    await own.connect(new StreamableHTTPClientTransport(new URL(b.mcpUrl), { requestInit: { headers: { 'x-api-key': keyB } } }));
+    await own.connect(
+      new StreamableHTTPClientTransport(new URL(b.mcpUrl), { requestInit: { headers: { 'x-api-key': keyB } } }),
+    );
     expect((await own.listTools()).tools.map((t) => t.name)).toEqual(b.tools);
     await own.close();
     expect(upstream.requests.length).toBe(before);
     // A's key cannot reach B's server either.
-    expect((await fetch(b.mcpUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'x-api-key': stack.bootstrapKey }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) })).status).toBe(404);
+    expect(
+      (
+        await fetch(b.mcpUrl, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'x-api-key': stack.bootstrapKey,
+          },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+        })
+      ).status,
+    ).toBe(404);
   });
 
   it("a policy of B granting every OAuth subject on every server does not reach A's servers", async () => {
-    await apiB.request('POST', '/access_policies', { name: 'everyone', principals: [{ type: 'oauth_subject', value: '*' }, { type: 'oauth_group', value: '*' }], servers: ['*'], tools: ['*'] });
+    await apiB.request('POST', '/access_policies', {
+      name: 'everyone',
+      principals: [
+        { type: 'oauth_subject', value: '*' },
+        { type: 'oauth_group', value: '*' },
+      ],
+      servers: ['*'],
+      tools: ['*'],
+    });
     const token = (server: RegisteredExample) =>
-      new SignJWT({ scope: 'mcp:tools', groups: ['all'] }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setSubject('mallory').setIssuer(issuer).setAudience(server.mcpUrl).setIssuedAt().setExpirationTime('5m').sign(signingKey);
+      new SignJWT({ scope: 'mcp:tools', groups: ['all'] })
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+        .setSubject('mallory')
+        .setIssuer(issuer)
+        .setAudience(server.mcpUrl)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(signingKey);
     const list = async (server: RegisteredExample) =>
       fetch(server.mcpUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25', authorization: `Bearer ${await token(server)}` },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-11-25',
+          authorization: `Bearer ${await token(server)}`,
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
       });
     let own = await list(b);

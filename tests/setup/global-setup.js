@@ -9,14 +9,21 @@ import { startEmbeddedPostgres, startMotoServer, startRedisServer } from '../../
 export default async function globalSetup() {
   const handles = [];
   // moto_server starts in the background while Redis and PostgreSQL start (it takes a few seconds).
-  const motoStarting = process.env.TEST_MOTO_URL ? undefined : startMotoServer().then((moto) => ({ moto }), (err) => ({ err }));
+  const motoStarting = process.env.TEST_MOTO_URL
+    ? undefined
+    : startMotoServer().then(
+        (moto) => ({ moto }),
+        (err) => ({ err }),
+      );
   if (!process.env.TEST_REDIS_URL) {
     try {
       const redis = await startRedisServer();
       handles.push(redis);
       process.env.TEST_REDIS_URL = redis.url;
     } catch (err) {
-      throw new Error(`tests need Redis: ${err.message}. Run the test command (scripts/test.sh) which installs redis-server, or set TEST_REDIS_URL.`);
+      throw new Error(
+        `tests need Redis: ${err.message}. Run the test command (scripts/test.sh) which installs redis-server, or set TEST_REDIS_URL.`,
+      );
     }
   }
   if (!process.env.TEST_DATABASE_URL) {

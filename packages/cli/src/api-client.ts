@@ -17,7 +17,12 @@ export class ControlPlaneClient {
     this.apiKey = apiKey;
   }
 
-  async request<T = Record<string, unknown>>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+  async request<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<T> {
     const res = await fetch(`${this.baseUrl}/api/v1${path}`, {
       method,
       headers: { 'x-api-key': this.apiKey, ...(body !== undefined ? { 'content-type': contentType } : {}) },

@@ -20,9 +20,13 @@ export async function registerTicketExample(
   serverName = 'ticket-system',
   descriptorYaml = ticketSystemDescriptorYaml,
 ): Promise<RegisteredExample> {
-  const connectors = await client.request<{ data: { id: string; slug: string; version: string }[] }>('GET', '/connectors');
+  const connectors = await client.request<{ data: { id: string; slug: string; version: string }[] }>(
+    'GET',
+    '/connectors',
+  );
   const existing = connectors.data.find((c) => c.slug === 'ticket-system' && c.version === '1.0.0');
-  const connector = existing ?? (await client.request<{ id: string }>('POST', '/connectors', descriptorYaml, 'application/yaml'));
+  const connector =
+    existing ?? (await client.request<{ id: string }>('POST', '/connectors', descriptorYaml, 'application/yaml'));
   const instance = await client.request<{ id: string }>('POST', '/connector_instances', {
     connector_id: connector.id,
     name: `${serverName}-instance`,
@@ -35,5 +39,11 @@ export async function registerTicketExample(
     mode: 'NORMAL',
     connectorInstanceId: instance.id,
   });
-  return { connectorId: connector.id, instanceId: instance.id, serverId: server.id, mcpUrl: server.url, tools: server.tools };
+  return {
+    connectorId: connector.id,
+    instanceId: instance.id,
+    serverId: server.id,
+    mcpUrl: server.url,
+    tools: server.tools,
+  };
 }

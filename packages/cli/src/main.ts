@@ -21,7 +21,9 @@ const { positionals, values } = parseArgs({
 });
 
 if (positionals[0] !== 'dev') {
-  console.error('usage: toolplane dev [--data-dir DIR] [--port 8080] [--api-port 8081] [--example-port 4010] [--verbose]');
+  console.error(
+    'usage: toolplane dev [--data-dir DIR] [--port 8080] [--api-port 8081] [--example-port 4010] [--verbose]',
+  );
   process.exit(2);
 }
 
@@ -52,7 +54,17 @@ const serverName = `ticket-system-${randomBytes(3).toString('hex')}`;
 const example = await registerTicketExample(client, upstream.url, upstreamKey, serverName);
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 // The inspector v2 CLI installed with the workspace, run by the pinned Node (it needs Node >= 22.19).
-const inspectorBin = join(repoRoot, 'tests', 'node_modules', '@modelcontextprotocol', 'inspector', 'clients', 'launcher', 'build', 'index.js');
+const inspectorBin = join(
+  repoRoot,
+  'tests',
+  'node_modules',
+  '@modelcontextprotocol',
+  'inspector',
+  'clients',
+  'launcher',
+  'build',
+  'index.js',
+);
 const inspector = `${q(process.execPath)} ${q(inspectorBin)} --cli ${example.mcpUrl} --transport http --header ${q(`x-api-key: ${stack.bootstrapKey}`)}`;
 
 console.log(`

@@ -3,7 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, startEmbeddedPostgres, startRedisServer, type PostgresHandle, type RedisHandle } from '@toolplane/embedded';
+import {
+  freePort,
+  startEmbeddedPostgres,
+  startRedisServer,
+  type PostgresHandle,
+  type RedisHandle,
+} from '@toolplane/embedded';
 import { generateSealingKeyPair } from '@toolplane/secrets';
 
 export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
@@ -69,7 +75,8 @@ export interface Stack {
 async function waitForHttp(url: string, proc: ServiceProcess, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited with ${proc.child.exitCode}:\n${proc.output()}`);
+    if (proc.child.exitCode !== null)
+      throw new Error(`${proc.name} exited with ${proc.child.exitCode}:\n${proc.output()}`);
     try {
       const res = await fetch(url);
       if (res.ok) return;
@@ -81,7 +88,13 @@ async function waitForHttp(url: string, proc: ServiceProcess, timeoutMs = 30_000
   }
 }
 
-function spawnService(service: ServiceName, name: string, env: Record<string, string>, logFile: WriteStream, echo: boolean): ServiceProcess {
+function spawnService(
+  service: ServiceName,
+  name: string,
+  env: Record<string, string>,
+  logFile: WriteStream,
+  echo: boolean,
+): ServiceProcess {
   const main = join(repoRoot, 'services', service, 'src', 'main.ts');
   const child = spawn(process.execPath, ['--conditions=@toolplane/source', main], {
     cwd: repoRoot,
@@ -93,7 +106,14 @@ function spawnService(service: ServiceName, name: string, env: Record<string, st
     const s = d.toString();
     chunks.push(s);
     logFile.write(s);
-    if (echo) stream.write(s.split('\n').filter(Boolean).map((l) => `[${name}] ${l}\n`).join(''));
+    if (echo)
+      stream.write(
+        s
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => `[${name}] ${l}\n`)
+          .join(''),
+      );
   };
   child.stdout?.on('data', onData(process.stdout));
   child.stderr?.on('data', onData(process.stderr));
@@ -154,28 +174,43 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const redisPrefix = opts.redisPrefix ?? 'tp';
     const bootstrapKey = opts.bootstrapKey ?? `tp_${randomBytes(24).toString('base64url')}`;
     // OpenTelemetry settings of the launcher's environment (e.g. OTEL_EXPORTER_OTLP_ENDPOINT) reach every service.
-    const otel = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('OTEL_') && e[1] !== undefined));
-    const common = { REDIS_URL: redisUrl, REDIS_PREFIX: redisPrefix, LOG_LEVEL: opts.logLevel ?? 'info', ...otel, ...opts.env };
+    const otel = Object.fromEntries(
+      Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('OTEL_') && e[1] !== undefined),
+    );
+    const common = {
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: redisPrefix,
+      LOG_LEVEL: opts.logLevel ?? 'info',
+      ...otel,
+      ...opts.env,
+    };
     const log = (name: string) => createWriteStream(join(dataDir, 'logs', `${name}.log`), { flags: 'a' });
     const echo = opts.echo ?? false;
 
     const edgeCount = opts.edges ?? 1;
     const edgePorts: number[] = [];
-    for (let i = 0; i < edgeCount; i++) edgePorts.push(i === 0 && opts.edgePort !== undefined ? opts.edgePort : await freePort());
+    for (let i = 0; i < edgeCount; i++)
+      edgePorts.push(i === 0 && opts.edgePort !== undefined ? opts.edgePort : await freePort());
     const edgeUrls = edgePorts.map((p) => `http://127.0.0.1:${p}`);
 
     const cpPort = opts.controlPlanePort ?? (await freePort());
     const startControlPlane = async (): Promise<ServiceProcess> => {
-      const cp = spawnService('control-plane', 'control-plane', {
-        ...common,
-        PORT: String(cpPort),
-        DATABASE_URL: databaseUrl,
-        SECRETS_DIR: secretsDir,
-        SECRETS_PUBLIC_KEY_FILE: publicKeyFile,
-        PUBLIC_EDGE_URL: edgeUrls[0]!,
-        BOOTSTRAP_API_KEY: bootstrapKey,
-        ...opts.serviceEnv?.['control-plane'],
-      }, log('control-plane'), echo);
+      const cp = spawnService(
+        'control-plane',
+        'control-plane',
+        {
+          ...common,
+          PORT: String(cpPort),
+          DATABASE_URL: databaseUrl,
+          SECRETS_DIR: secretsDir,
+          SECRETS_PUBLIC_KEY_FILE: publicKeyFile,
+          PUBLIC_EDGE_URL: edgeUrls[0]!,
+          BOOTSTRAP_API_KEY: bootstrapKey,
+          ...opts.serviceEnv?.['control-plane'],
+        },
+        log('control-plane'),
+        echo,
+      );
       cp.url = `http://127.0.0.1:${cpPort}`;
       processes.push(cp);
       await waitForHttp(`${cp.url}/readyz`, cp, 60_000);
@@ -187,21 +222,33 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const addWorker = async (): Promise<ServiceProcess> => {
       const port = await freePort();
       const name = `worker-${++workerIndex}`;
-      const w = spawnService('worker', name, {
-        ...common,
-        SECRETS_DIR: secretsDir,
-        SECRETS_PRIVATE_KEY_FILE: privateKeyFile,
-        HEALTH_PORT: String(port),
-        OUTBOUND_ALLOW: opts.outboundAllow ?? opts.env?.OUTBOUND_ALLOW ?? '127.0.0.1',
-        ...opts.serviceEnv?.worker,
-      }, log(name), echo);
+      const w = spawnService(
+        'worker',
+        name,
+        {
+          ...common,
+          SECRETS_DIR: secretsDir,
+          SECRETS_PRIVATE_KEY_FILE: privateKeyFile,
+          HEALTH_PORT: String(port),
+          OUTBOUND_ALLOW: opts.outboundAllow ?? opts.env?.OUTBOUND_ALLOW ?? '127.0.0.1',
+          ...opts.serviceEnv?.worker,
+        },
+        log(name),
+        echo,
+      );
       w.url = `http://127.0.0.1:${port}`;
       processes.push(w);
       await waitForHttp(`${w.url}/readyz`, w);
       return w;
     };
     const edges = edgePorts.map((port, i) => {
-      const e = spawnService('edge', edgeCount > 1 ? `edge-${i + 1}` : 'edge', { ...common, PORT: String(port), ...opts.serviceEnv?.edge }, log(edgeCount > 1 ? `edge-${i + 1}` : 'edge'), echo);
+      const e = spawnService(
+        'edge',
+        edgeCount > 1 ? `edge-${i + 1}` : 'edge',
+        { ...common, PORT: String(port), ...opts.serviceEnv?.edge },
+        log(edgeCount > 1 ? `edge-${i + 1}` : 'edge'),
+        echo,
+      );
       e.url = edgeUrls[i]!;
       processes.push(e);
       return e;

@@ -4,7 +4,10 @@ import { z } from 'zod';
  * Parses the environment once, in a service's `main.ts`. Prints every problem and exits on failure.
  * Nothing else in the codebase reads `process.env`.
  */
-export function loadEnv<S extends z.ZodType>(schema: S, source: Record<string, string | undefined> = process.env): z.infer<S> {
+export function loadEnv<S extends z.ZodType>(
+  schema: S,
+  source: Record<string, string | undefined> = process.env,
+): z.infer<S> {
   const parsed = schema.safeParse(source);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
@@ -20,9 +23,7 @@ export function parseEnv<S extends z.ZodType>(schema: S, source: Record<string, 
 }
 
 /** A boolean env var: only "true"/"1" are true, "false"/"0"/"" false. (`z.coerce.boolean()` reads "false" as true.) */
-export const boolEnv = z
-  .enum(['true', 'false', '1', '0', ''])
-  .transform((v) => v === 'true' || v === '1');
+export const boolEnv = z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1');
 
 export const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
 

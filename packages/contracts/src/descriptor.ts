@@ -62,7 +62,10 @@ export type OperationParameter = z.infer<typeof OperationParameter>;
 export const Operation = z.looseObject({
   operation_id: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 letters, digits, _, . or -'),
   endpoint: z.string().url(),
-  method: z.string().transform((m) => m.toUpperCase()).pipe(HttpMethod),
+  method: z
+    .string()
+    .transform((m) => m.toUpperCase())
+    .pipe(HttpMethod),
   summary: z.string().max(2000).optional(),
   description: z.string().max(5000).optional(),
   auth_type_ref: z.string().optional(),
@@ -136,7 +139,11 @@ export function descriptorRuleIssues(raw: unknown): DocumentIssue[] {
   const d = rec(raw);
   if (!d) return issues;
   const ops = arr(d.operations).map(rec);
-  const authTypes = new Set(arr(d.authentication).map((a) => str(rec(a)?.type)).filter(Boolean));
+  const authTypes = new Set(
+    arr(d.authentication)
+      .map((a) => str(rec(a)?.type))
+      .filter(Boolean),
+  );
   const opIds = new Set<string>();
   ops.forEach((op, i) => {
     const id = str(op?.operation_id);
@@ -147,7 +154,8 @@ export function descriptorRuleIssues(raw: unknown): DocumentIssue[] {
     const seen = new Set<string>();
     params.forEach((p, j) => {
       const key = `${str(p?.location)}:${str(p?.name)}`;
-      if (seen.has(key)) add(['operations', i, 'parameters', j, 'name'], `duplicate ${str(p?.location)} parameter "${str(p?.name)}"`);
+      if (seen.has(key))
+        add(['operations', i, 'parameters', j, 'name'], `duplicate ${str(p?.location)} parameter "${str(p?.name)}"`);
       seen.add(key);
     });
     for (const m of (str(op.endpoint) ?? '').matchAll(/\{([^}]+)\}/g)) {
@@ -157,13 +165,24 @@ export function descriptorRuleIssues(raw: unknown): DocumentIssue[] {
       }
     }
     const ref = str(op.auth_type_ref);
-    if (ref && !authTypes.has(ref)) add(['operations', i, 'auth_type_ref'], `no authentication method of type "${ref}"`);
+    if (ref && !authTypes.has(ref))
+      add(['operations', i, 'auth_type_ref'], `no authentication method of type "${ref}"`);
     const templates = Object.values(rec(op.auth_headers) ?? {}).filter((t): t is string => typeof t === 'string');
-    const method = arr(d.authentication).map(rec).find((a) => str(a?.type) === (ref ?? str(rec(arr(d.authentication)[0])?.type)));
-    const fieldKeys = new Set(arr(method?.fields).map((f) => str(rec(f)?.key)).filter(Boolean));
+    const method = arr(d.authentication)
+      .map(rec)
+      .find((a) => str(a?.type) === (ref ?? str(rec(arr(d.authentication)[0])?.type)));
+    const fieldKeys = new Set(
+      arr(method?.fields)
+        .map((f) => str(rec(f)?.key))
+        .filter(Boolean),
+    );
     for (const t of templates) {
       for (const m of t.matchAll(/\{([^}]*)\}/g)) {
-        if (!fieldKeys.has(m[1])) add(['operations', i, 'auth_headers'], `template {${m[1]}} names no field of the "${str(method?.type) ?? '?'}" authentication method`);
+        if (!fieldKeys.has(m[1]))
+          add(
+            ['operations', i, 'auth_headers'],
+            `template {${m[1]}} names no field of the "${str(method?.type) ?? '?'}" authentication method`,
+          );
       }
     }
   });
@@ -171,45 +190,67 @@ export function descriptorRuleIssues(raw: unknown): DocumentIssue[] {
     const m = rec(a);
     const keys = new Set(arr(m?.fields).map((f) => str(rec(f)?.key)));
     const need = (fields: string[]) => {
-      for (const f of fields) if (!keys.has(f)) add(['authentication', i, 'fields'], `a "${str(m?.type)}" method needs a field with key "${f}"`);
+      for (const f of fields)
+        if (!keys.has(f))
+          add(['authentication', i, 'fields'], `a "${str(m?.type)}" method needs a field with key "${f}"`);
     };
     if (str(m?.type) === 'basic') need(['username', 'password']);
     if (str(m?.type) === 'oauth2_client_credentials') {
       need(['client_id', 'client_secret']);
-      if (!str(m?.token_url)) add(['authentication', i, 'token_url'], 'an "oauth2_client_credentials" method needs token_url');
+      if (!str(m?.token_url))
+        add(['authentication', i, 'token_url'], 'an "oauth2_client_credentials" method needs token_url');
     }
   });
   const mcp = rec(d.mcp_config);
   if (!mcp) return issues;
-  if (mcp.enabled === true && !str(mcp.server_name)) add(['mcp_config', 'server_name'], 'server_name is required when enabled is true');
-  if (mcp.enabled === true && !str(mcp.server_description)) add(['mcp_config', 'server_description'], 'server_description is required when enabled is true');
+  if (mcp.enabled === true && !str(mcp.server_name))
+    add(['mcp_config', 'server_name'], 'server_name is required when enabled is true');
+  if (mcp.enabled === true && !str(mcp.server_description))
+    add(['mcp_config', 'server_description'], 'server_description is required when enabled is true');
   const toolNames = new Map<string, number>();
   arr(mcp.route_mappings).forEach((mv, i) => {
     const m = rec(mv);
     if (!m) return;
     const opId = str(m.operation_id);
     const op = ops.find((o) => str(o?.operation_id) === opId);
-    if (opId !== undefined && !op) add(['mcp_config', 'route_mappings', i, 'operation_id'], `operation_id "${opId}" does not match any operation in operations`);
+    if (opId !== undefined && !op)
+      add(
+        ['mcp_config', 'route_mappings', i, 'operation_id'],
+        `operation_id "${opId}" does not match any operation in operations`,
+      );
     const tool = str(m.mcp_tool_name);
     if (tool !== undefined) {
       const first = toolNames.get(tool);
-      if (first !== undefined) add(['mcp_config', 'route_mappings', i, 'mcp_tool_name'], `duplicate mcp_tool_name "${tool}" (first used at /mcp_config/route_mappings/${first})`);
+      if (first !== undefined)
+        add(
+          ['mcp_config', 'route_mappings', i, 'mcp_tool_name'],
+          `duplicate mcp_tool_name "${tool}" (first used at /mcp_config/route_mappings/${first})`,
+        );
       else toolNames.set(tool, i);
     }
     const mappings = rec(m.parameter_mappings) ?? {};
     if (!op) return;
-    const paramNames = arr(op.parameters).map((p) => str(rec(p)?.name)).filter((n): n is string => !!n);
+    const paramNames = arr(op.parameters)
+      .map((p) => str(rec(p)?.name))
+      .filter((n): n is string => !!n);
     const finalNames = new Map<string, string>();
     for (const name of paramNames) {
       const to = str(mappings[name]) ?? name;
       const clash = finalNames.get(to);
       if (clash !== undefined && clash !== name) {
-        add(['mcp_config', 'route_mappings', i, 'parameter_mappings', name in mappings ? name : clash], `parameters "${clash}" and "${name}" would both be called "${to}"`);
+        add(
+          ['mcp_config', 'route_mappings', i, 'parameter_mappings', name in mappings ? name : clash],
+          `parameters "${clash}" and "${name}" would both be called "${to}"`,
+        );
       }
       finalNames.set(to, name);
     }
     for (const from of Object.keys(mappings)) {
-      if (!paramNames.includes(from)) add(['mcp_config', 'route_mappings', i, 'parameter_mappings', from], `operation "${opId}" has no parameter "${from}"`);
+      if (!paramNames.includes(from))
+        add(
+          ['mcp_config', 'route_mappings', i, 'parameter_mappings', from],
+          `operation "${opId}" has no parameter "${from}"`,
+        );
     }
   });
   return issues;

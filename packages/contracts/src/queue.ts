@@ -2,7 +2,11 @@ import { z } from 'zod';
 
 /** Queue and job names, and Redis key layout shared by edge, worker and control plane. */
 export const queueNames = { toolInvocations: 'tool-invocations', dataPlaneTasks: 'data-plane-tasks' } as const;
-export const jobNames = { toolInvoke: 'tool.invoke', connectorTest: 'connector.test', listRemoteTools: 'mcp.list_tools' } as const;
+export const jobNames = {
+  toolInvoke: 'tool.invoke',
+  connectorTest: 'connector.test',
+  listRemoteTools: 'mcp.list_tools',
+} as const;
 
 /**
  * Redis key layout shared by edge, worker and control plane. `prefix` isolates deployments (and
@@ -145,8 +149,18 @@ export const ToolInvokeEvent = z.object({
   v: z.literal(1),
   invocationId: z.string(),
   event: z.discriminatedUnion('kind', [
-    z.object({ kind: z.literal('progress'), progress: z.number().optional(), total: z.number().optional(), message: z.string().optional() }),
-    z.object({ kind: z.literal('log'), level: ToolInvokeJobV1.shape.logLevel.unwrap(), logger: z.string().optional(), data: z.unknown() }),
+    z.object({
+      kind: z.literal('progress'),
+      progress: z.number().optional(),
+      total: z.number().optional(),
+      message: z.string().optional(),
+    }),
+    z.object({
+      kind: z.literal('log'),
+      level: ToolInvokeJobV1.shape.logLevel.unwrap(),
+      logger: z.string().optional(),
+      data: z.unknown(),
+    }),
   ]),
 });
 export type ToolInvokeEvent = z.infer<typeof ToolInvokeEvent>;
@@ -290,7 +304,14 @@ export const ExecutionTreeNode: z.ZodType<ExecutionTreeNode> = z.object({
 /** A debug capture of one upstream exchange: redacted headers, size-capped redacted bodies. */
 export const DebugExchange = z.object({
   request: z.object({ headers: z.record(z.string(), z.string()), body: z.string().optional() }),
-  response: z.object({ status: z.number().int().optional(), contentType: z.string().optional(), body: z.string().optional(), truncated: z.boolean().optional() }).optional(),
+  response: z
+    .object({
+      status: z.number().int().optional(),
+      contentType: z.string().optional(),
+      body: z.string().optional(),
+      truncated: z.boolean().optional(),
+    })
+    .optional(),
 });
 export type DebugExchange = z.infer<typeof DebugExchange>;
 

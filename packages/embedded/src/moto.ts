@@ -11,7 +11,12 @@ export function motoServerBinary(env: Record<string, string | undefined> = proce
   const r = spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' });
   const onPath = r.stdout.trim();
   if (r.status === 0 && onPath) return onPath;
-  for (const p of [`${env.HOME ?? '/root'}/.pyenv/shims/moto_server`, '/root/.pyenv/shims/moto_server', '/usr/local/bin/moto_server']) if (existsSync(p)) return p;
+  for (const p of [
+    `${env.HOME ?? '/root'}/.pyenv/shims/moto_server`,
+    '/root/.pyenv/shims/moto_server',
+    '/usr/local/bin/moto_server',
+  ])
+    if (existsSync(p)) return p;
   return undefined;
 }
 
@@ -31,7 +36,10 @@ export async function startMotoServer(opts: { port?: number; timeoutMs?: number 
   const bin = motoServerBinary();
   if (!bin) throw new Error('moto_server is not installed (pip install "moto[server]"), or set MOTO_SERVER_BIN');
   const port = opts.port ?? (await freePort());
-  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PYTHONUNBUFFERED: '1' },
+  });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
   child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
@@ -64,5 +72,12 @@ export async function startMotoServer(opts: { port?: number; timeoutMs?: number 
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url, port, process: child, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, stop };
+  return {
+    url,
+    port,
+    process: child,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    stop,
+  };
 }

@@ -18,7 +18,11 @@ export interface PostgresHandle {
  * initialising the cluster on first use. As root, PostgreSQL runs as the `postgres` OS user
  * (created when missing), so the data directory's parents must be traversable by it.
  */
-export async function startEmbeddedPostgres(opts: { dataDir: string; port?: number; log?: (line: string) => void }): Promise<PostgresHandle> {
+export async function startEmbeddedPostgres(opts: {
+  dataDir: string;
+  port?: number;
+  log?: (line: string) => void;
+}): Promise<PostgresHandle> {
   const port = opts.port ?? (await freePort());
   const user = 'postgres';
   const password = 'postgres';
@@ -43,7 +47,18 @@ export async function startEmbeddedPostgres(opts: { dataDir: string; port?: numb
     persistent: true,
     createPostgresUser: isRoot,
     initdbFlags: ['--no-sync', '--encoding=UTF8', '--locale=C.UTF-8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+    ],
     onLog: (m: unknown) => opts.log?.(String(m)),
     onError: (e: unknown) => opts.log?.(String(e)),
   });

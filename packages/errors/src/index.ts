@@ -51,7 +51,11 @@ export abstract class AppError extends Error {
 export class UserError extends AppError {
   readonly kind = 'user' as const;
   readonly status: number;
-  constructor(code: ErrorCode, message: string, opts: { status?: number; details?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    opts: { status?: number; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(code, message, opts.details, { cause: opts.cause });
     this.status = opts.status ?? 400;
   }

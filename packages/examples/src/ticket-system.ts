@@ -3,7 +3,10 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** The seed-001 descriptor text (YAML). */
-export const ticketSystemDescriptorYaml = readFileSync(new URL('../ticket-system/descriptor.yaml', import.meta.url), 'utf8');
+export const ticketSystemDescriptorYaml = readFileSync(
+  new URL('../ticket-system/descriptor.yaml', import.meta.url),
+  'utf8',
+);
 
 export interface Ticket {
   id: string;
@@ -33,7 +36,13 @@ export interface TicketSystem {
 }
 
 function seedTickets(): Map<string, Ticket> {
-  const t = (id: string, title: string, status: Ticket['status'], assignee: string | null, priority = 'medium'): [string, Ticket] => [
+  const t = (
+    id: string,
+    title: string,
+    status: Ticket['status'],
+    assignee: string | null,
+    priority = 'medium',
+  ): [string, Ticket] => [
     id,
     { id, title, description: `${title} (seeded)`, priority, status, assignee, comments: [] },
   ];
@@ -57,7 +66,13 @@ function readBody(req: IncomingMessage): Promise<string> {
  * A small ticket-management API matching the seed-001 example: GET /api/v1/me, GET/POST
  * /api/v1/tickets, GET /api/v1/tickets/{id}. Every call needs `X-API-Key: <apiKey>`.
  */
-export async function startTicketSystem(opts: { apiKey: string; port?: number; host?: string; record?: boolean; maxRecorded?: number }): Promise<TicketSystem> {
+export async function startTicketSystem(opts: {
+  apiKey: string;
+  port?: number;
+  host?: string;
+  record?: boolean;
+  maxRecorded?: number;
+}): Promise<TicketSystem> {
   const tickets = seedTickets();
   const requests: RecordedRequest[] = [];
   const record = opts.record ?? true;
@@ -91,7 +106,8 @@ export async function startTicketSystem(opts: { apiKey: string; port?: number; h
       };
       if (req.headers['x-api-key'] !== opts.apiKey) return send(401, { error: 'invalid or missing X-API-Key' });
       const path = url.pathname;
-      if (req.method === 'GET' && path === '/api/v1/me') return send(200, { id: 'svc-toolplane', name: 'Toolplane service account' });
+      if (req.method === 'GET' && path === '/api/v1/me')
+        return send(200, { id: 'svc-toolplane', name: 'Toolplane service account' });
       if (path === '/api/v1/tickets' && req.method === 'GET') {
         const status = url.searchParams.get('status');
         const assignee = url.searchParams.get('assignee');

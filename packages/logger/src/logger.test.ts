@@ -10,7 +10,15 @@ function capture(): { stream: Writable; lines: () => Record<string, unknown>[] }
       cb();
     },
   });
-  return { stream, lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    stream,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe('createLogger', () => {
@@ -22,10 +30,27 @@ describe('createLogger', () => {
     active = { trace_id: '4bf92f3577b34da6a3ce929d0e0e4736', span_id: '00f067aa0ba902b7' };
     log.child({ tool: 'get_ticket' }).warn({ credentials: { api_key: 'secret-value' } }, 'inside a span');
     const [outside, inside] = out.lines();
-    expect(outside).toMatchObject({ service: 'test', level: 'info', msg: 'outside a span', invocationId: 'i1', headers: '[redacted]' });
+    expect(outside).toMatchObject({
+      service: 'test',
+      level: 'info',
+      msg: 'outside a span',
+      invocationId: 'i1',
+      headers: '[redacted]',
+    });
     expect(outside).not.toHaveProperty('trace_id');
-    expect(inside).toMatchObject({ level: 'warn', tool: 'get_ticket', trace_id: '4bf92f3577b34da6a3ce929d0e0e4736', span_id: '00f067aa0ba902b7', credentials: '[redacted]' });
-    expect(out.lines().map((l) => JSON.stringify(l)).join('\n')).not.toContain('secret-value');
+    expect(inside).toMatchObject({
+      level: 'warn',
+      tool: 'get_ticket',
+      trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
+      span_id: '00f067aa0ba902b7',
+      credentials: '[redacted]',
+    });
+    expect(
+      out
+        .lines()
+        .map((l) => JSON.stringify(l))
+        .join('\n'),
+    ).not.toContain('secret-value');
   });
 
   it('writes no trace fields without a mixin', () => {

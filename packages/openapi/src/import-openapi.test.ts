@@ -94,10 +94,15 @@ describe('importOpenApi: versions and formats', () => {
     // nullable → type arrays (and null in enums); nullable on a composition → anyOf with null; refs stay refs.
     expect(schemas.Pet.properties.tag).toEqual({ type: ['string', 'null'] });
     expect(schemas.Pet.properties.status).toEqual({ type: ['string', 'null'], enum: ['a', 'b', null] });
-    expect(schemas.Pet.properties.owner).toEqual({ anyOf: [{ allOf: [{ $ref: '#/components/schemas/Owner' }] }, { type: 'null' }] });
+    expect(schemas.Pet.properties.owner).toEqual({
+      anyOf: [{ allOf: [{ $ref: '#/components/schemas/Owner' }] }, { type: 'null' }],
+    });
     expect(schemas.Owner.properties.pets.items).toEqual({ $ref: '#/components/schemas/Pet' });
     // exclusiveMinimum: true + minimum → the 2020-12 number form.
-    expect((r.document.paths as any)['/pets'].get.parameters[0].schema).toEqual({ type: 'integer', exclusiveMinimum: 1 });
+    expect((r.document.paths as any)['/pets'].get.parameters[0].schema).toEqual({
+      type: 'integer',
+      exclusiveMinimum: 1,
+    });
     // Stored as JSON: no cycles, nothing but JSON values.
     expect(JSON.parse(JSON.stringify(r.document))).toEqual(r.document);
   });
@@ -125,13 +130,18 @@ describe('importOpenApi: versions and formats', () => {
         '/items': {
           get: {
             operationId: 'listItems',
-            parameters: [{ name: 'ids', in: 'query', type: 'array', items: { type: 'string' }, collectionFormat: 'csv' }],
+            parameters: [
+              { name: 'ids', in: 'query', type: 'array', items: { type: 'string' }, collectionFormat: 'csv' },
+            ],
             responses: { 200: { description: 'ok', schema: { $ref: '#/definitions/Item' } } },
           },
           post: {
             operationId: 'upload',
             consumes: ['multipart/form-data'],
-            parameters: [{ name: 'file', in: 'formData', type: 'file', required: true }, { name: 'note', in: 'formData', type: 'string' }],
+            parameters: [
+              { name: 'file', in: 'formData', type: 'file', required: true },
+              { name: 'note', in: 'formData', type: 'string' },
+            ],
             responses: { 200: { description: 'ok' } },
           },
         },
@@ -142,8 +152,17 @@ describe('importOpenApi: versions and formats', () => {
     const doc = r.document as any;
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.servers).toEqual([{ url: 'https://legacy.example.com/api' }]);
-    expect(doc.paths['/items'].get.parameters[0]).toMatchObject({ name: 'ids', in: 'query', style: 'form', explode: false, schema: { type: 'array' } });
-    expect(doc.paths['/items'].post.requestBody.content['multipart/form-data'].schema.properties.file).toEqual({ type: 'string', format: 'binary' });
+    expect(doc.paths['/items'].get.parameters[0]).toMatchObject({
+      name: 'ids',
+      in: 'query',
+      style: 'form',
+      explode: false,
+      schema: { type: 'array' },
+    });
+    expect(doc.paths['/items'].post.requestBody.content['multipart/form-data'].schema.properties.file).toEqual({
+      type: 'string',
+      format: 'binary',
+    });
     expect(doc.components.schemas.Item.properties.name).toEqual({ type: ['string', 'null'] });
     expect(r.credentialFields).toEqual([
       { key: 'username', required: true, secret: false },
@@ -155,8 +174,28 @@ describe('importOpenApi: versions and formats', () => {
     const doc = {
       openapi: '3.1.0',
       info: { title: 'New', version: '1' },
-      paths: { '/x': { get: { operationId: 'x', responses: { 200: { description: 'ok', content: { 'application/json': { schema: { $ref: '#/components/schemas/X' } } } } } } } },
-      components: { schemas: { X: { type: ['object', 'null'], properties: { n: { type: 'number', exclusiveMinimum: 0 } }, $defs: { Y: { type: 'string' } } } } },
+      paths: {
+        '/x': {
+          get: {
+            operationId: 'x',
+            responses: {
+              200: {
+                description: 'ok',
+                content: { 'application/json': { schema: { $ref: '#/components/schemas/X' } } },
+              },
+            },
+          },
+        },
+      },
+      components: {
+        schemas: {
+          X: {
+            type: ['object', 'null'],
+            properties: { n: { type: 'number', exclusiveMinimum: 0 } },
+            $defs: { Y: { type: 'string' } },
+          },
+        },
+      },
     };
     const r = await importOpenApi(JSON.stringify(doc));
     expect(r.document.components).toEqual(doc.components);
@@ -168,10 +207,26 @@ describe('importOpenApi: versions and formats', () => {
       openapi: '3.0.0',
       info: { title: 'Messy', version: '1' },
       paths: { '/x': { get: { operationId: 'x', responses: { 200: { description: 'ok' } } } } },
-      components: { schemas: { M: { type: 'object', required: true, properties: { a: { type: 'string', pattern: '(?i)abc' }, b: { type: 'int' }, c: { type: 'string', maxLength: 'ten' }, d: { $ref: '#/components/schemas/M', type: 'application/json' } } } } },
+      components: {
+        schemas: {
+          M: {
+            type: 'object',
+            required: true,
+            properties: {
+              a: { type: 'string', pattern: '(?i)abc' },
+              b: { type: 'int' },
+              c: { type: 'string', maxLength: 'ten' },
+              d: { $ref: '#/components/schemas/M', type: 'application/json' },
+            },
+          },
+        },
+      },
     };
     const r = await importOpenApi(JSON.stringify(doc));
-    expect((r.document.components as any).schemas.M).toEqual({ type: 'object', properties: { a: { type: 'string' }, b: {}, c: { type: 'string' }, d: { $ref: '#/components/schemas/M' } } });
+    expect((r.document.components as any).schemas.M).toEqual({
+      type: 'object',
+      properties: { a: { type: 'string' }, b: {}, c: { type: 'string' }, d: { $ref: '#/components/schemas/M' } },
+    });
     expect(r.warnings.map((w) => w.path)).toEqual([
       '/components/schemas/M/required',
       '/components/schemas/M/properties/a/pattern',
@@ -232,7 +287,12 @@ Owner:
     expect(text).not.toMatch(/"\$ref":"[^#]/); // no external ref left
     expect(text).toMatch(/"\$ref":"#\//);
     const paths = r.document.paths as any;
-    expect(paths['/owners/{id}'].get.parameters[0]).toEqual({ name: 'id', in: 'path', required: true, schema: { type: 'string' } });
+    expect(paths['/owners/{id}'].get.parameters[0]).toEqual({
+      name: 'id',
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    });
   });
 
   it('turns a reference from another file back into the entry document into an internal ref', async () => {
@@ -251,7 +311,8 @@ components:
   schemas:
     Owner: { type: object, properties: { name: { type: string } } }
 `,
-        'common/pet.yaml': 'Pet: { type: object, properties: { owner: { $ref: "../api/openapi.yaml#/components/schemas/Owner" } } }\n',
+        'common/pet.yaml':
+          'Pet: { type: object, properties: { owner: { $ref: "../api/openapi.yaml#/components/schemas/Owner" } } }\n',
       },
     });
     const text = JSON.stringify(r.document);
@@ -263,12 +324,20 @@ components:
     const { 'common/params.yaml': _, ...missing } = files;
     const err = await rejection({ entry: 'api/openapi.yaml', files: missing });
     expect(err.status).toBe(422);
-    expect(err.issues).toEqual([{ path: 'api/openapi.yaml#/paths/~1owners~1{id}/get/parameters/0', message: expect.stringContaining('file "common/params.yaml" is not in the bundle') }]);
+    expect(err.issues).toEqual([
+      {
+        path: 'api/openapi.yaml#/paths/~1owners~1{id}/get/parameters/0',
+        message: expect.stringContaining('file "common/params.yaml" is not in the bundle'),
+      },
+    ]);
   });
 
   it('rejects a missing entry file', async () => {
     const err = await rejection({ entry: 'openapi.yaml', files });
-    expect(err.issues[0]).toMatchObject({ path: 'openapi.yaml', message: expect.stringContaining('not in the bundle') });
+    expect(err.issues[0]).toMatchObject({
+      path: 'openapi.yaml',
+      message: expect.stringContaining('not in the bundle'),
+    });
   });
 
   it('never fetches: http(s) and file refs outside the bundle are errors', async () => {
@@ -276,14 +345,35 @@ components:
       openapi: '3.0.0',
       info: { title: 'Remote', version: '1' },
       paths: {
-        '/a': { get: { responses: { 200: { description: 'ok', content: { 'application/json': { schema: { $ref: 'https://example.com/s.json' } } } } } } },
-        '/b': { get: { responses: { 200: { description: 'ok', content: { 'application/json': { schema: { $ref: 'other.json' } } } } } } },
+        '/a': {
+          get: {
+            responses: {
+              200: {
+                description: 'ok',
+                content: { 'application/json': { schema: { $ref: 'https://example.com/s.json' } } },
+              },
+            },
+          },
+        },
+        '/b': {
+          get: {
+            responses: {
+              200: { description: 'ok', content: { 'application/json': { schema: { $ref: 'other.json' } } } },
+            },
+          },
+        },
       },
     };
     const err = await rejection(JSON.stringify(doc));
     expect(err.issues).toEqual([
-      { path: 'openapi#/paths/~1a/get/responses/200/content/application~1json/schema', message: expect.stringContaining('remote references are not fetched (https://example.com/s.json)') },
-      { path: 'openapi#/paths/~1b/get/responses/200/content/application~1json/schema', message: expect.stringContaining('file "other.json" is not in the bundle') },
+      {
+        path: 'openapi#/paths/~1a/get/responses/200/content/application~1json/schema',
+        message: expect.stringContaining('remote references are not fetched (https://example.com/s.json)'),
+      },
+      {
+        path: 'openapi#/paths/~1b/get/responses/200/content/application~1json/schema',
+        message: expect.stringContaining('file "other.json" is not in the bundle'),
+      },
     ]);
   });
 
@@ -292,15 +382,34 @@ components:
       openapi: '3.0.0',
       info: { title: 'Broken', version: '1' },
       paths: {
-        '/a': { get: { parameters: [{ $ref: '#/components/parameters/Nope' }], responses: { 200: { description: 'ok', content: { 'application/json': { schema: { $ref: '#/components/schemas/Missing' } } } } } } },
+        '/a': {
+          get: {
+            parameters: [{ $ref: '#/components/parameters/Nope' }],
+            responses: {
+              200: {
+                description: 'ok',
+                content: { 'application/json': { schema: { $ref: '#/components/schemas/Missing' } } },
+              },
+            },
+          },
+        },
       },
       components: { schemas: { A: { type: 'object', properties: { b: { $ref: '#/components/schemas/B' } } } } },
     };
     const err = await rejection(JSON.stringify(doc));
     expect(err.issues).toEqual([
-      { path: '/paths/~1a/get/parameters/0/$ref', message: 'unresolvable $ref "#/components/parameters/Nope": nothing at that location' },
-      { path: '/paths/~1a/get/responses/200/content/application~1json/schema/$ref', message: 'unresolvable $ref "#/components/schemas/Missing": nothing at that location' },
-      { path: '/components/schemas/A/properties/b/$ref', message: 'unresolvable $ref "#/components/schemas/B": nothing at that location' },
+      {
+        path: '/paths/~1a/get/parameters/0/$ref',
+        message: 'unresolvable $ref "#/components/parameters/Nope": nothing at that location',
+      },
+      {
+        path: '/paths/~1a/get/responses/200/content/application~1json/schema/$ref',
+        message: 'unresolvable $ref "#/components/schemas/Missing": nothing at that location',
+      },
+      {
+        path: '/components/schemas/A/properties/b/$ref',
+        message: 'unresolvable $ref "#/components/schemas/B": nothing at that location',
+      },
     ]);
   });
 
@@ -308,7 +417,19 @@ components:
     const doc = {
       openapi: '3.0.0',
       info: { title: 'Examples', version: '1' },
-      paths: { '/a': { get: { 'x-meta': { $ref: 'nowhere.json' }, responses: { 200: { description: 'ok', content: { 'application/json': { example: { $ref: '#/not/here' }, schema: { type: 'object' } } } } } } } },
+      paths: {
+        '/a': {
+          get: {
+            'x-meta': { $ref: 'nowhere.json' },
+            responses: {
+              200: {
+                description: 'ok',
+                content: { 'application/json': { example: { $ref: '#/not/here' }, schema: { type: 'object' } } },
+              },
+            },
+          },
+        },
+      },
     };
     await expect(importOpenApi(JSON.stringify(doc))).resolves.toMatchObject({ operations: [{ toolName: 'get_a' }] });
   });
@@ -328,22 +449,49 @@ describe('importOpenApi: rejections (422) list every problem with a path', () =>
   });
 
   it('a broken file in a bundle is named', async () => {
-    const err = await rejection({ entry: 'a.yaml', files: { 'a.yaml': 'openapi: 3.0.0\ninfo: {title: t, version: "1"}\npaths:\n  /x: {$ref: "b.yaml"}\n', 'b.yaml': 'get: [unclosed\n' } });
-    expect(err.issues[0]).toMatchObject({ path: 'a.yaml#/paths/~1x', message: expect.stringMatching(/b\.yaml.*line \d+, column \d+/) });
+    const err = await rejection({
+      entry: 'a.yaml',
+      files: {
+        'a.yaml': 'openapi: 3.0.0\ninfo: {title: t, version: "1"}\npaths:\n  /x: {$ref: "b.yaml"}\n',
+        'b.yaml': 'get: [unclosed\n',
+      },
+    });
+    expect(err.issues[0]).toMatchObject({
+      path: 'a.yaml#/paths/~1x',
+      message: expect.stringMatching(/b\.yaml.*line \d+, column \d+/),
+    });
   });
 
   it('unsupported versions and non-OpenAPI documents', async () => {
-    expect((await rejection('swagger: "1.2"\n')).issues).toEqual([{ path: '/swagger', message: expect.stringContaining('unsupported Swagger version "1.2"') }]);
-    expect((await rejection('openapi: 4.0.0\n')).issues).toEqual([{ path: '/openapi', message: expect.stringContaining('unsupported OpenAPI version "4.0.0"') }]);
-    expect((await rejection('{"asyncapi": "2.0.0"}')).issues).toEqual([{ path: '', message: expect.stringContaining('not an OpenAPI document') }]);
-    expect((await rejection('- a\n- b\n')).issues).toEqual([{ path: '', message: 'expected a mapping at the top level' }]);
+    expect((await rejection('swagger: "1.2"\n')).issues).toEqual([
+      { path: '/swagger', message: expect.stringContaining('unsupported Swagger version "1.2"') },
+    ]);
+    expect((await rejection('openapi: 4.0.0\n')).issues).toEqual([
+      { path: '/openapi', message: expect.stringContaining('unsupported OpenAPI version "4.0.0"') },
+    ]);
+    expect((await rejection('{"asyncapi": "2.0.0"}')).issues).toEqual([
+      { path: '', message: expect.stringContaining('not an OpenAPI document') },
+    ]);
+    expect((await rejection('- a\n- b\n')).issues).toEqual([
+      { path: '', message: 'expected a mapping at the top level' },
+    ]);
   });
 
   it('a document without operations', async () => {
-    expect((await rejection('openapi: 3.1.0\ninfo: {title: t, version: "1"}\npaths: {}\n')).issues).toEqual([{ path: '/paths', message: 'the document has no operations' }]);
-    expect((await rejection('openapi: 3.0.0\ninfo: {title: t, version: "1"}\n')).issues).toEqual([{ path: '/paths', message: 'the document has no `paths` object' }]);
-    const webhooksOnly = 'openapi: 3.1.0\ninfo: {title: t, version: "1"}\npaths: {}\nwebhooks:\n  ping: {post: {responses: {"200": {description: ok}}}}\n';
-    expect((await rejection(webhooksOnly)).issues).toEqual([{ path: '/paths', message: 'the document has no operations (only 1 webhooks, which the API calls, not the agent)' }]);
+    expect((await rejection('openapi: 3.1.0\ninfo: {title: t, version: "1"}\npaths: {}\n')).issues).toEqual([
+      { path: '/paths', message: 'the document has no operations' },
+    ]);
+    expect((await rejection('openapi: 3.0.0\ninfo: {title: t, version: "1"}\n')).issues).toEqual([
+      { path: '/paths', message: 'the document has no `paths` object' },
+    ]);
+    const webhooksOnly =
+      'openapi: 3.1.0\ninfo: {title: t, version: "1"}\npaths: {}\nwebhooks:\n  ping: {post: {responses: {"200": {description: ok}}}}\n';
+    expect((await rejection(webhooksOnly)).issues).toEqual([
+      {
+        path: '/paths',
+        message: 'the document has no operations (only 1 webhooks, which the API calls, not the agent)',
+      },
+    ]);
   });
 });
 
@@ -354,7 +502,13 @@ describe('importOpenApi: security schemes → credential fields', () => {
       info: { title: 'Auth', version: '1' },
       security: [{ headerKey: [] }, {}],
       paths: {
-        '/a': { get: { operationId: 'a', security: [{ 'query-key': [], cookieKey: [] }], responses: { 200: { description: 'ok' } } } },
+        '/a': {
+          get: {
+            operationId: 'a',
+            security: [{ 'query-key': [], cookieKey: [] }],
+            responses: { 200: { description: 'ok' } },
+          },
+        },
         '/b': { get: { operationId: 'b', security: [{ bearer: [] }], responses: { 200: { description: 'ok' } } } },
         '/c': { get: { operationId: 'c', security: [{ basic: [] }], responses: { 200: { description: 'ok' } } } },
         '/d': { get: { operationId: 'd', security: [{ cc: ['read'] }], responses: { 200: { description: 'ok' } } } },
@@ -369,8 +523,14 @@ describe('importOpenApi: security schemes → credential fields', () => {
           cookieKey: { type: 'apiKey', in: 'cookie', name: 'sid' },
           bearer: { type: 'http', scheme: 'bearer' },
           basic: { type: 'http', scheme: 'basic' },
-          cc: { type: 'oauth2', flows: { clientCredentials: { tokenUrl: 'https://auth.example.com/token', scopes: { read: 'r' } } } },
-          code: { type: 'oauth2', flows: { authorizationCode: { authorizationUrl: 'https://a/x', tokenUrl: 'https://a/t', scopes: {} } } },
+          cc: {
+            type: 'oauth2',
+            flows: { clientCredentials: { tokenUrl: 'https://auth.example.com/token', scopes: { read: 'r' } } },
+          },
+          code: {
+            type: 'oauth2',
+            flows: { authorizationCode: { authorizationUrl: 'https://a/x', tokenUrl: 'https://a/t', scopes: {} } },
+          },
           digest: { type: 'http', scheme: 'digest' },
         },
       },
@@ -390,9 +550,18 @@ describe('importOpenApi: security schemes → credential fields', () => {
     ]);
     expect(r.warnings).toEqual(
       expect.arrayContaining([
-        { path: '/components/securitySchemes/code', message: expect.stringContaining('field "code" takes a ready access token') },
-        { path: '/components/securitySchemes/digest', message: expect.stringContaining('"http" (digest) is not supported') },
-        { path: '/paths/~1f/get/security', message: expect.stringContaining('no supported security scheme among ["digest"]') },
+        {
+          path: '/components/securitySchemes/code',
+          message: expect.stringContaining('field "code" takes a ready access token'),
+        },
+        {
+          path: '/components/securitySchemes/digest',
+          message: expect.stringContaining('"http" (digest) is not supported'),
+        },
+        {
+          path: '/paths/~1f/get/security',
+          message: expect.stringContaining('no supported security scheme among ["digest"]'),
+        },
       ]),
     );
   });

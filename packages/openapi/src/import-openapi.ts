@@ -57,12 +57,14 @@ function parseText(text: string, file: string | undefined): Json {
     return loadDocument(text) as Json;
   } catch (err) {
     if (err instanceof ValidationError && file !== undefined) {
-      throw new ValidationError(err.message, err.issues.map((i) => ({ path: `${file}${i.path ? `#${i.path}` : ''}`, message: i.message })));
+      throw new ValidationError(
+        err.message,
+        err.issues.map((i) => ({ path: `${file}${i.path ? `#${i.path}` : ''}`, message: i.message })),
+      );
     }
     throw err;
   }
 }
-
 
 /** Data values (examples, defaults, extensions) are never crawled for `$ref`s. */
 function excluded(path: string): boolean {
@@ -76,7 +78,8 @@ function excluded(path: string): boolean {
  * only from `files`: no file system, no network. Every unreadable reference is reported.
  */
 async function bundle(entry: string, doc: Json, files: Record<string, string>): Promise<Json> {
-  const key = (url: string): string | undefined => (url.startsWith(bundleRoot) ? decodeURIComponent(url.slice(bundleRoot.length)) : undefined);
+  const key = (url: string): string | undefined =>
+    url.startsWith(bundleRoot) ? decodeURIComponent(url.slice(bundleRoot.length)) : undefined;
   const parser = new $RefParser();
   try {
     return (await parser.bundle(bundleRoot + entry.split('/').map(encodeURIComponent).join('/'), doc, {
@@ -92,7 +95,8 @@ async function bundle(entry: string, doc: Json, files: Record<string, string>): 
           canRead: true,
           read(file: FileInfo) {
             const name = key(file.url);
-            if (/^https?:/i.test(file.url)) throw new Error(`remote references are not fetched (${file.url}); include the file in the bundle`);
+            if (/^https?:/i.test(file.url))
+              throw new Error(`remote references are not fetched (${file.url}); include the file in the bundle`);
             if (name === undefined) throw new Error(`${file.url} is outside the bundle`);
             if (!Object.hasOwn(files, name)) throw new Error(`file "${name}" is not in the bundle`);
             return files[name]!;
@@ -110,10 +114,14 @@ async function bundle(entry: string, doc: Json, files: Record<string, string>): 
           parse(file: FileInfo) {
             const name = key(file.url) ?? file.url;
             try {
-              return parseText(typeof file.data === 'string' ? file.data : new TextDecoder().decode(file.data as Uint8Array), name);
+              return parseText(
+                typeof file.data === 'string' ? file.data : new TextDecoder().decode(file.data as Uint8Array),
+                name,
+              );
             } catch (err) {
               // ref-parser keeps only the message: the positions go into it.
-              if (err instanceof ValidationError) throw new Error(`${err.message}: ${err.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`);
+              if (err instanceof ValidationError)
+                throw new Error(`${err.message}: ${err.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`);
               throw err;
             }
           },
@@ -127,7 +135,10 @@ async function bundle(entry: string, doc: Json, files: Record<string, string>): 
         const x = e as { message?: string; path?: (string | number)[]; source?: string };
         const source = x.source ? (key(x.source) ?? x.source) : entry;
         const where = Array.isArray(x.path) ? pointer(x.path) : '';
-        const inner = e instanceof ValidationError || (e as { issues?: Issue[] }).issues ? (e as { issues: Issue[] }).issues.map((i) => i.message).join('; ') : '';
+        const inner =
+          e instanceof ValidationError || (e as { issues?: Issue[] }).issues
+            ? (e as { issues: Issue[] }).issues.map((i) => i.message).join('; ')
+            : '';
         const message = (inner || x.message || String(e)).split(bundleRoot).join('');
         return { path: `${source}#${where}`, message: `cannot resolve $ref: ${message}` };
       });
@@ -176,7 +187,8 @@ function unresolvedRefs(doc: Json, refs: [string, (string | number)[]][]): Issue
     }
     let ok = known.get(ref);
     if (ok === undefined) known.set(ref, (ok = resolvePointer(doc, ref) !== undefined));
-    if (!ok) issues.push({ path: `${pointer(path)}/$ref`, message: `unresolvable $ref "${ref}": nothing at that location` });
+    if (!ok)
+      issues.push({ path: `${pointer(path)}/$ref`, message: `unresolvable $ref "${ref}": nothing at that location` });
   }
   return issues;
 }
@@ -190,7 +202,8 @@ function takeConversionWarnings(doc: Json, warn: (path: string, message: string)
         warn(pointer(path), `Swagger 2.0 conversion: ${v['x-s2o-warning']}`);
         delete v['x-s2o-warning'];
       }
-      for (const [k, x] of Object.entries(v)) if (x !== null && typeof x === 'object' && !k.startsWith('x-')) walk(x, [...path, k]);
+      for (const [k, x] of Object.entries(v))
+        if (x !== null && typeof x === 'object' && !k.startsWith('x-')) walk(x, [...path, k]);
     }
   };
   walk(doc, []);
@@ -200,12 +213,20 @@ type Version = '2.0' | '3.0' | '3.1';
 
 function versionOf(doc: Json): Version | Issue {
   if (typeof doc.swagger === 'string' || typeof doc.swagger === 'number') {
-    return String(doc.swagger) === '2.0' ? '2.0' : { path: '/swagger', message: `unsupported Swagger version ${JSON.stringify(doc.swagger)} (2.0, 3.0.x and 3.1.x are supported)` };
+    return String(doc.swagger) === '2.0'
+      ? '2.0'
+      : {
+          path: '/swagger',
+          message: `unsupported Swagger version ${JSON.stringify(doc.swagger)} (2.0, 3.0.x and 3.1.x are supported)`,
+        };
   }
   if (typeof doc.openapi === 'string') {
     if (/^3\.0(\.\d+)?(-.+)?$/.test(doc.openapi)) return '3.0';
     if (/^3\.[12](\.\d+)?(-.+)?$/.test(doc.openapi)) return '3.1';
-    return { path: '/openapi', message: `unsupported OpenAPI version ${JSON.stringify(doc.openapi)} (2.0, 3.0.x and 3.1.x are supported)` };
+    return {
+      path: '/openapi',
+      message: `unsupported OpenAPI version ${JSON.stringify(doc.openapi)} (2.0, 3.0.x and 3.1.x are supported)`,
+    };
   }
   return { path: '', message: 'not an OpenAPI document: neither `openapi` (3.x) nor `swagger` (2.0) is set' };
 }
@@ -224,7 +245,12 @@ export async function importOpenApi(source: OpenApiSource): Promise<ImportedOpen
   if (typeof source === 'string') text = source;
   else {
     if (!Object.hasOwn(files, entry)) {
-      throw new ValidationError('the bundle has no entry document', [{ path: entry, message: `the entry file "${entry}" is not in the bundle (files: ${Object.keys(files).slice(0, 20).join(', ') || 'none'})` }]);
+      throw new ValidationError('the bundle has no entry document', [
+        {
+          path: entry,
+          message: `the entry file "${entry}" is not in the bundle (files: ${Object.keys(files).slice(0, 20).join(', ') || 'none'})`,
+        },
+      ]);
     }
     text = files[entry]!;
   }
@@ -252,11 +278,14 @@ export async function importOpenApi(source: OpenApiSource): Promise<ImportedOpen
     try {
       doc = (await swagger2openapi.convertObj(doc, { patch: true, warnOnly: true, text: '{}', anchors: true })).openapi;
     } catch (err) {
-      throw new ValidationError('the Swagger 2.0 document cannot be converted', [{ path: '', message: err instanceof Error ? err.message : String(err) }]);
+      throw new ValidationError('the Swagger 2.0 document cannot be converted', [
+        { path: '', message: err instanceof Error ? err.message : String(err) },
+      ]);
     }
     takeConversionWarnings(doc, warn);
     const left = unresolvedRefs(doc, collectRefs(doc).refs);
-    if (left.length > 0) throw new ValidationError('the Swagger 2.0 conversion left references that cannot be resolved', left);
+    if (left.length > 0)
+      throw new ValidationError('the Swagger 2.0 conversion left references that cannot be resolved', left);
   }
   const original = typeof doc.openapi === 'string' ? doc.openapi : '3.0.0';
   if (version !== '3.1') doc.openapi = '3.1.0';
@@ -265,12 +294,18 @@ export async function importOpenApi(source: OpenApiSource): Promise<ImportedOpen
 
   const issues: Issue[] = [];
   if (!isObject(doc.paths)) {
-    issues.push({ path: '/paths', message: `the document has no \`paths\` object${isObject(doc.webhooks) ? ' (webhooks, which the API calls, are not tools)' : ''}` });
+    issues.push({
+      path: '/paths',
+      message: `the document has no \`paths\` object${isObject(doc.webhooks) ? ' (webhooks, which the API calls, are not tools)' : ''}`,
+    });
   }
   const ops = listOperations(doc);
   if (isObject(doc.paths) && ops.length === 0) {
     const webhooks = isObject(doc.webhooks) ? Object.keys(doc.webhooks).length : 0;
-    issues.push({ path: '/paths', message: `the document has no operations${webhooks > 0 ? ` (only ${webhooks} webhooks, which the API calls, not the agent)` : ''}` });
+    issues.push({
+      path: '/paths',
+      message: `the document has no operations${webhooks > 0 ? ` (only ${webhooks} webhooks, which the API calls, not the agent)` : ''}`,
+    });
   }
   if (issues.length > 0) throw new ValidationError('the document cannot be used as a tool source', issues);
 
@@ -287,7 +322,8 @@ export async function importOpenApi(source: OpenApiSource): Promise<ImportedOpen
   const multiAuth = new Set<string>();
   for (const o of ops) {
     const sec = operationSecurity(doc, o.op, model);
-    if (sec.problem) warn(pointer([...o.location, 'security']), `${sec.problem}; the tool is called without credentials`);
+    if (sec.problem)
+      warn(pointer([...o.location, 'security']), `${sec.problem}; the tool is called without credentials`);
     if (sec.schemes.filter((s) => s.creds.auth).length > 1) multiAuth.add(pointer([...o.location, 'security']));
     for (const { creds } of sec.schemes) {
       used.add(creds.scheme);
@@ -295,21 +331,36 @@ export async function importOpenApi(source: OpenApiSource): Promise<ImportedOpen
     }
     for (const w of analyseOperation(doc, o, { descriptor: false }).warnings) warn(w.path, w.message);
   }
-  for (const p of multiAuth) warn(p, 'more than one computed credential (bearer, basic, OAuth2) in one requirement: only the first is sent');
+  for (const p of multiAuth)
+    warn(p, 'more than one computed credential (bearer, basic, OAuth2) in one requirement: only the first is sent');
   const credentialFields = new Map<string, { key: string; required: boolean; secret: boolean }>();
   for (const creds of model.schemes.values()) {
     if (used.size > 0 && !used.has(creds.scheme)) continue;
     for (const f of creds.fields) {
       const prev = credentialFields.get(f.key);
-      credentialFields.set(f.key, { key: f.key, secret: f.secret || (prev?.secret ?? false), required: required.has(creds.scheme) || (prev?.required ?? false) });
+      credentialFields.set(f.key, {
+        key: f.key,
+        secret: f.secret || (prev?.secret ?? false),
+        required: required.has(creds.scheme) || (prev?.required ?? false),
+      });
     }
   }
   if (dropped > 0) warnings.push({ path: '', message: `${dropped} more warnings not listed` });
 
   return {
     document: doc,
-    info: { title, version: infoVersion, ...(typeof info.description === 'string' && info.description ? { description: info.description } : {}) },
-    operations: ops.map((o) => ({ operationId: o.operationId, toolName: o.toolName, method: o.method, path: o.path, ...(o.summary ? { summary: o.summary } : {}) })),
+    info: {
+      title,
+      version: infoVersion,
+      ...(typeof info.description === 'string' && info.description ? { description: info.description } : {}),
+    },
+    operations: ops.map((o) => ({
+      operationId: o.operationId,
+      toolName: o.toolName,
+      method: o.method,
+      path: o.path,
+      ...(o.summary ? { summary: o.summary } : {}),
+    })),
     credentialFields: [...credentialFields.values()],
     warnings,
   };

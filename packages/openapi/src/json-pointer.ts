@@ -57,12 +57,38 @@ export function deref(doc: unknown, value: unknown): unknown {
 }
 
 /** Objects whose keys are names chosen by the author (a property called `default` is not a keyword). */
-const nameMaps = new Set(['properties', 'patternProperties', 'schemas', '$defs', 'definitions', 'responses', 'parameters', 'requestBodies', 'headers', 'links', 'callbacks', 'securitySchemes', 'content', 'paths', 'webhooks', 'pathItems', 'encoding', 'dependentSchemas']);
+const nameMaps = new Set([
+  'properties',
+  'patternProperties',
+  'schemas',
+  '$defs',
+  'definitions',
+  'responses',
+  'parameters',
+  'requestBodies',
+  'headers',
+  'links',
+  'callbacks',
+  'securitySchemes',
+  'content',
+  'paths',
+  'webhooks',
+  'pathItems',
+  'encoding',
+  'dependentSchemas',
+]);
 
 /** Keys whose values are data (examples, defaults, enums, extensions), never references to follow. */
 export function isDataKey(key: string, value: unknown, parentKey: string | number | undefined): boolean {
   if (typeof parentKey === 'string' && nameMaps.has(parentKey)) return false;
-  return key === 'example' || key === 'default' || key === 'enum' || key === 'const' || key.startsWith('x-') || (key === 'examples' && Array.isArray(value));
+  return (
+    key === 'example' ||
+    key === 'default' ||
+    key === 'enum' ||
+    key === 'const' ||
+    key.startsWith('x-') ||
+    (key === 'examples' && Array.isArray(value))
+  );
 }
 
 /** Calls `visit` for every `$ref` string in the document (outside data values), with its location. */

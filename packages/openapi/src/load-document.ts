@@ -19,7 +19,9 @@ export function loadDocument(text: string): unknown {
   }
   const value: unknown = doc.toJS({ maxAliasCount: 100 });
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ValidationError('the document must be an object', [{ path: '', message: 'expected a mapping at the top level' }]);
+    throw new ValidationError('the document must be an object', [
+      { path: '', message: 'expected a mapping at the top level' },
+    ]);
   }
   return value;
 }

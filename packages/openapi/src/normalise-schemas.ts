@@ -23,11 +23,43 @@ function materialise(p: At): Path {
 
 const jsonTypes = new Set(['string', 'number', 'integer', 'boolean', 'array', 'object', 'null']);
 const schemaMaps = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
-const schemaSingles = new Set(['additionalProperties', 'additionalItems', 'not', 'if', 'then', 'else', 'contains', 'propertyNames', 'unevaluatedProperties', 'unevaluatedItems', 'contentSchema']);
+const schemaSingles = new Set([
+  'additionalProperties',
+  'additionalItems',
+  'not',
+  'if',
+  'then',
+  'else',
+  'contains',
+  'propertyNames',
+  'unevaluatedProperties',
+  'unevaluatedItems',
+  'contentSchema',
+]);
 const schemaLists = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems']);
-const counts = new Set(['minLength', 'maxLength', 'minItems', 'maxItems', 'minProperties', 'maxProperties', 'minContains', 'maxContains']);
+const counts = new Set([
+  'minLength',
+  'maxLength',
+  'minItems',
+  'maxItems',
+  'minProperties',
+  'maxProperties',
+  'minContains',
+  'maxContains',
+]);
 /** Keywords that describe a nullable schema and stay outside the `anyOf` it is rewritten to. */
-const annotations = new Set(['title', 'description', 'default', 'example', 'examples', 'readOnly', 'writeOnly', 'deprecated', 'externalDocs', 'xml']);
+const annotations = new Set([
+  'title',
+  'description',
+  'default',
+  'example',
+  'examples',
+  'readOnly',
+  'writeOnly',
+  'deprecated',
+  'externalDocs',
+  'xml',
+]);
 
 function validPattern(p: string): boolean {
   try {
@@ -78,7 +110,8 @@ export function normaliseSchema(schema: unknown, path: At, warn: Warn, seen: Wea
         const unknown = list.filter((x) => x !== 'file' && !known(x));
         if (fixed.length === 0) drop('type', `unknown type ${JSON.stringify(v)} ignored`);
         else {
-          if (unknown.length > 0) warn(materialise(at(path, 'type')), `unknown type ${JSON.stringify(unknown)} ignored`);
+          if (unknown.length > 0)
+            warn(materialise(at(path, 'type')), `unknown type ${JSON.stringify(unknown)} ignored`);
           if (Array.isArray(v) || fixed[0] !== v) schema.type = Array.isArray(v) ? fixed : fixed[0];
         }
         break;
@@ -106,7 +139,8 @@ export function normaliseSchema(schema: unknown, path: At, warn: Warn, seen: Wea
         else if (!(v > 0)) drop(key, 'must be greater than 0');
         break;
       case 'pattern':
-        if (typeof v !== 'string' || !validPattern(v)) drop(key, `${JSON.stringify(v)} is not a JavaScript (Unicode) regular expression; ignored`);
+        if (typeof v !== 'string' || !validPattern(v))
+          drop(key, `${JSON.stringify(v)} is not a JavaScript (Unicode) regular expression; ignored`);
         break;
       case 'format':
         if (typeof v !== 'string') drop(key, 'must be a string');
@@ -115,7 +149,8 @@ export function normaliseSchema(schema: unknown, path: At, warn: Warn, seen: Wea
         if (typeof v !== 'boolean') drop(key, 'must be a boolean');
         break;
       case 'required':
-        if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) drop(key, 'must be an array of property names');
+        if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+          drop(key, 'must be an array of property names');
         else if (new Set(v).size !== v.length) schema.required = [...new Set(v)];
         break;
       case 'enum':
@@ -140,7 +175,8 @@ export function normaliseSchema(schema: unknown, path: At, warn: Warn, seen: Wea
           if (typeof v !== 'boolean' && !isObject(v)) drop(key, 'must be a schema');
         } else if (schemaLists.has(key)) {
           if (!Array.isArray(v) || v.length === 0) drop(key, 'must be a non-empty array of schemas');
-          else if (!v.every((x) => typeof x === 'boolean' || isObject(x))) schema[key] = v.filter((x) => typeof x === 'boolean' || isObject(x));
+          else if (!v.every((x) => typeof x === 'boolean' || isObject(x)))
+            schema[key] = v.filter((x) => typeof x === 'boolean' || isObject(x));
         } else if (schemaMaps.has(key)) {
           if (!isObject(v)) {
             drop(key, 'must be an object of schemas');
@@ -186,8 +222,10 @@ export function normaliseSchema(schema: unknown, path: At, warn: Warn, seen: Wea
     const v = schema[key];
     if (v === null || typeof v !== 'object') continue;
     if (schemaSingles.has(key) || key === 'items') normaliseSchema(v, at(path, key), warn, seen);
-    else if (schemaLists.has(key) && Array.isArray(v)) v.forEach((x, i) => normaliseSchema(x, at(path, key, i), warn, seen));
-    else if (schemaMaps.has(key) && isObject(v)) for (const [name, x] of Object.entries(v)) normaliseSchema(x, at(path, key, name), warn, seen);
+    else if (schemaLists.has(key) && Array.isArray(v))
+      v.forEach((x, i) => normaliseSchema(x, at(path, key, i), warn, seen));
+    else if (schemaMaps.has(key) && isObject(v))
+      for (const [name, x] of Object.entries(v)) normaliseSchema(x, at(path, key, name), warn, seen);
   }
 }
 
@@ -203,7 +241,9 @@ export function normaliseDocumentSchemas(doc: Json, warn: Warn): void {
     for (const [type, media] of Object.entries(c)) {
       if (!isObject(media)) continue;
       schemaAt(media.schema, [...p, type, 'schema']);
-      if (isObject(media.encoding)) for (const [name, enc] of Object.entries(media.encoding)) if (isObject(enc)) headers(enc.headers, [...p, type, 'encoding', name, 'headers']);
+      if (isObject(media.encoding))
+        for (const [name, enc] of Object.entries(media.encoding))
+          if (isObject(enc)) headers(enc.headers, [...p, type, 'encoding', name, 'headers']);
     }
   };
   const param = (v: unknown, p: Path): void => {
@@ -234,7 +274,8 @@ export function normaliseDocumentSchemas(doc: Json, warn: Warn): void {
       if (!isObject(op)) continue;
       params(op.parameters, [...p, m, 'parameters']);
       body(op.requestBody, [...p, m, 'requestBody']);
-      if (isObject(op.responses)) for (const [code, r] of Object.entries(op.responses)) response(r, [...p, m, 'responses', code]);
+      if (isObject(op.responses))
+        for (const [code, r] of Object.entries(op.responses)) response(r, [...p, m, 'responses', code]);
       callbacks(op.callbacks, [...p, m, 'callbacks']);
     }
   };
@@ -242,20 +283,25 @@ export function normaliseDocumentSchemas(doc: Json, warn: Warn): void {
     if (isObject(v)) for (const [k, item] of Object.entries(v)) pathItem(item, [...p, k]);
   };
   const callbacks = (v: unknown, p: Path): void => {
-    if (isObject(v)) for (const [name, cb] of Object.entries(v)) if (isObject(cb) && typeof cb.$ref !== 'string') pathItems(cb, [...p, name]);
+    if (isObject(v))
+      for (const [name, cb] of Object.entries(v))
+        if (isObject(cb) && typeof cb.$ref !== 'string') pathItems(cb, [...p, name]);
   };
 
   const c = doc.components;
   if (isObject(c)) {
-    if (isObject(c.schemas)) for (const [name, s] of Object.entries(c.schemas)) schemaAt(s, ['components', 'schemas', name]);
-    if (isObject(c.parameters)) for (const [name, v] of Object.entries(c.parameters)) param(v, ['components', 'parameters', name]);
+    if (isObject(c.schemas))
+      for (const [name, s] of Object.entries(c.schemas)) schemaAt(s, ['components', 'schemas', name]);
+    if (isObject(c.parameters))
+      for (const [name, v] of Object.entries(c.parameters)) param(v, ['components', 'parameters', name]);
     headers(c.headers, ['components', 'headers']);
-    if (isObject(c.requestBodies)) for (const [name, v] of Object.entries(c.requestBodies)) body(v, ['components', 'requestBodies', name]);
-    if (isObject(c.responses)) for (const [name, v] of Object.entries(c.responses)) response(v, ['components', 'responses', name]);
+    if (isObject(c.requestBodies))
+      for (const [name, v] of Object.entries(c.requestBodies)) body(v, ['components', 'requestBodies', name]);
+    if (isObject(c.responses))
+      for (const [name, v] of Object.entries(c.responses)) response(v, ['components', 'responses', name]);
     callbacks(c.callbacks, ['components', 'callbacks']);
     pathItems(c.pathItems, ['components', 'pathItems']);
   }
   pathItems(doc.paths, ['paths']);
   pathItems(doc.webhooks, ['webhooks']);
 }
-

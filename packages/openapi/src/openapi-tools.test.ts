@@ -24,7 +24,9 @@ describe('compileOpenApiTools: input schemas', () => {
     servers: [{ url: 'https://api.example.com/v2' }],
     paths: {
       '/trees/{treeId}/nodes': {
-        parameters: [{ name: 'treeId', in: 'path', required: true, schema: { type: 'integer' }, description: 'The tree' }],
+        parameters: [
+          { name: 'treeId', in: 'path', required: true, schema: { type: 'integer' }, description: 'The tree' },
+        ],
         post: {
           operationId: 'addNode',
           parameters: [
@@ -49,7 +51,10 @@ describe('compileOpenApiTools: input schemas', () => {
           },
         },
         Leaf: { type: 'object', properties: { value: { type: 'number' } } },
-        Branch: { type: 'object', properties: { children: { type: 'array', items: { $ref: '#/components/schemas/Node' } } } },
+        Branch: {
+          type: 'object',
+          properties: { children: { type: 'array', items: { $ref: '#/components/schemas/Node' } } },
+        },
         Unused: { type: 'string' },
       },
     },
@@ -75,7 +80,11 @@ describe('compileOpenApiTools: input schemas', () => {
         Node: {
           type: 'object',
           required: ['label'],
-          properties: { label: { type: 'string' }, kind: { anyOf: [{ $ref: '#/$defs/Leaf' }, { $ref: '#/$defs/Branch' }] }, note: { type: ['string', 'null'] } },
+          properties: {
+            label: { type: 'string' },
+            kind: { anyOf: [{ $ref: '#/$defs/Leaf' }, { $ref: '#/$defs/Branch' }] },
+            note: { type: ['string', 'null'] },
+          },
         },
       },
     });
@@ -97,7 +106,9 @@ describe('compileOpenApiTools: input schemas', () => {
     });
     const validate = ajv.compile(tool!.tool.inputSchema);
     // Leaf and Branch both accept { children } (nothing required): oneOf (exactly one) would refuse this.
-    expect(validate({ treeId: 1, label: 'root', kind: { children: [{ label: 'leaf', kind: { value: 1 } }] } })).toBe(true);
+    expect(validate({ treeId: 1, label: 'root', kind: { children: [{ label: 'leaf', kind: { value: 1 } }] } })).toBe(
+      true,
+    );
     expect(validate({ treeId: 1 })).toBe(false);
     expect(validate({ treeId: 1, label: 'x', extra: 1 })).toBe(false);
   });
@@ -111,7 +122,19 @@ describe('compileOpenApiTools: input schemas', () => {
     expect(tool!.tool.inputSchema.required).toEqual(['treeId', 'body']);
     expect(tool!.plan.params.at(-1)).toEqual({ arg: 'body', name: 'body', in: 'body', wholeBody: true });
 
-    const list = { openapi: '3.1.0', info, paths: { '/tags': { put: { operationId: 'setTags', requestBody: json({ type: 'array', items: { type: 'string' } }), responses: { 204: ok } } } } };
+    const list = {
+      openapi: '3.1.0',
+      info,
+      paths: {
+        '/tags': {
+          put: {
+            operationId: 'setTags',
+            requestBody: json({ type: 'array', items: { type: 'string' } }),
+            responses: { 204: ok },
+          },
+        },
+      },
+    };
     const [put] = await toolsOf(list);
     expect(put!.tool.inputSchema.properties).toEqual({ body: { type: 'array', items: { type: 'string' } } });
     expect(put!.tool.inputSchema.required).toBeUndefined();
@@ -123,8 +146,28 @@ describe('compileOpenApiTools: input schemas', () => {
       openapi: '3.1.0',
       info,
       paths: {
-        '/a': { post: { operationId: 'a', requestBody: { required: true, ...json({ allOf: [{ $ref: '#/components/schemas/Base' }, { type: 'object', required: ['b'], properties: { b: { type: 'integer' } } }] }) }, responses: { 204: ok } } },
-        '/m': { post: { operationId: 'm', requestBody: json({ type: 'object', additionalProperties: { type: 'string' } }), responses: { 204: ok } } },
+        '/a': {
+          post: {
+            operationId: 'a',
+            requestBody: {
+              required: true,
+              ...json({
+                allOf: [
+                  { $ref: '#/components/schemas/Base' },
+                  { type: 'object', required: ['b'], properties: { b: { type: 'integer' } } },
+                ],
+              }),
+            },
+            responses: { 204: ok },
+          },
+        },
+        '/m': {
+          post: {
+            operationId: 'm',
+            requestBody: json({ type: 'object', additionalProperties: { type: 'string' } }),
+            responses: { 204: ok },
+          },
+        },
       },
       components: { schemas: { Base: { type: 'object', required: ['a'], properties: { a: { type: 'string' } } } } },
     };
@@ -145,9 +188,26 @@ describe('compileOpenApiTools: input schemas', () => {
             parameters: [
               { name: 'ids', in: 'path', required: true, schema: { type: 'array', items: { type: 'integer' } } },
               { name: 'tags', in: 'query', schema: { type: 'array', items: { type: 'string' } } },
-              { name: 'csv', in: 'query', style: 'form', explode: false, schema: { type: 'array', items: { type: 'string' } } },
-              { name: 'pipes', in: 'query', style: 'pipeDelimited', schema: { type: 'array', items: { type: 'string' } } },
-              { name: 'filter', in: 'query', style: 'deepObject', explode: true, schema: { type: 'object', properties: { name: { type: 'string' } } } },
+              {
+                name: 'csv',
+                in: 'query',
+                style: 'form',
+                explode: false,
+                schema: { type: 'array', items: { type: 'string' } },
+              },
+              {
+                name: 'pipes',
+                in: 'query',
+                style: 'pipeDelimited',
+                schema: { type: 'array', items: { type: 'string' } },
+              },
+              {
+                name: 'filter',
+                in: 'query',
+                style: 'deepObject',
+                explode: true,
+                schema: { type: 'object', properties: { name: { type: 'string' } } },
+              },
               { name: 'q', in: 'query', schema: { type: 'string' } },
               { name: 'json', in: 'query', content: { 'application/json': { schema: { type: 'object' } } } },
               { name: 'bad', in: 'path', style: 'deepObject', required: true, schema: { type: 'string' } },
@@ -169,14 +229,29 @@ describe('compileOpenApiTools: input schemas', () => {
       { arg: 'json', name: 'json', in: 'query' },
     ]);
     // `bad` is not in the path template: ignored with a warning (so is its invalid style).
-    expect(imported.warnings).toEqual(expect.arrayContaining([{ path: '/paths/~1items~1{ids}/get/parameters', message: 'path parameter "bad" does not appear in the path /items/{ids}; ignored' }]));
+    expect(imported.warnings).toEqual(
+      expect.arrayContaining([
+        {
+          path: '/paths/~1items~1{ids}/get/parameters',
+          message: 'path parameter "bad" does not appear in the path /items/{ids}; ignored',
+        },
+      ]),
+    );
   });
 
   it('adds undeclared path parameters as required strings, and renames colliding arguments by location', async () => {
     const d = {
       openapi: '3.0.0',
       info,
-      paths: { '/u/{id}': { get: { operationId: 'u', parameters: [{ name: 'id', in: 'query', schema: { type: 'string' } }], responses: { 200: ok } } } },
+      paths: {
+        '/u/{id}': {
+          get: {
+            operationId: 'u',
+            parameters: [{ name: 'id', in: 'query', schema: { type: 'string' } }],
+            responses: { 200: ok },
+          },
+        },
+      },
     };
     const [tool] = await toolsOf(d);
     expect(tool!.plan.params).toEqual([
@@ -188,7 +263,13 @@ describe('compileOpenApiTools: input schemas', () => {
 });
 
 describe('compileOpenApiTools: request body encodings', () => {
-  const body = (type: string, schema: unknown) => ({ openapi: '3.1.0', info, paths: { '/x': { post: { operationId: 'x', requestBody: { content: { [type]: { schema } } }, responses: { 204: ok } } } } });
+  const body = (type: string, schema: unknown) => ({
+    openapi: '3.1.0',
+    info,
+    paths: {
+      '/x': { post: { operationId: 'x', requestBody: { content: { [type]: { schema } } }, responses: { 204: ok } } },
+    },
+  });
   const obj = { type: 'object', properties: { name: { type: 'string' }, file: { type: 'string', format: 'binary' } } };
 
   it('JSON (default, also +json types), form-urlencoded and multipart', async () => {
@@ -206,16 +287,63 @@ describe('compileOpenApiTools: request body encodings', () => {
   });
 
   it('prefers JSON when several media types are offered; unsupported ones give a tool without body and a warning', async () => {
-    const both = { openapi: '3.1.0', info, paths: { '/x': { post: { operationId: 'x', requestBody: { content: { 'multipart/form-data': { schema: obj }, 'application/json': { schema: obj } } }, responses: { 204: ok } } } } };
+    const both = {
+      openapi: '3.1.0',
+      info,
+      paths: {
+        '/x': {
+          post: {
+            operationId: 'x',
+            requestBody: { content: { 'multipart/form-data': { schema: obj }, 'application/json': { schema: obj } } },
+            responses: { 204: ok },
+          },
+        },
+      },
+    };
     expect((await toolsOf(both))[0]!.plan.bodyEncoding).toBeUndefined();
-    const imported = await importOpenApi(JSON.stringify(body('application/octet-stream', { type: 'string', format: 'binary' })));
-    expect(imported.warnings).toEqual([{ path: '/paths/~1x/post/requestBody/content', message: expect.stringContaining('["application/octet-stream"] are not supported') }]);
+    const imported = await importOpenApi(
+      JSON.stringify(body('application/octet-stream', { type: 'string', format: 'binary' })),
+    );
+    expect(imported.warnings).toEqual([
+      {
+        path: '/paths/~1x/post/requestBody/content',
+        message: expect.stringContaining('["application/octet-stream"] are not supported'),
+      },
+    ]);
     expect(compileOpenApiTools(imported.document, { binding: { secretNames: {} } })[0]!.plan.params).toEqual([]);
   });
 });
 
 describe('compileOpenApiTools: output schemas', () => {
-  const responses = (schema: unknown, code = '200') => ({ openapi: '3.1.0', info, paths: { '/x': { get: { operationId: 'x', responses: { [code]: { description: 'ok', ...json(schema) }, 404: { description: 'no', ...json({ type: 'string' }) } } } } }, components: { schemas: { Pet: { type: 'object', required: ['id'], additionalProperties: false, properties: { id: { type: 'integer' }, kind: { type: 'string', enum: ['cat', 'dog'] }, next: { $ref: '#/components/schemas/Pet' } } } } } });
+  const responses = (schema: unknown, code = '200') => ({
+    openapi: '3.1.0',
+    info,
+    paths: {
+      '/x': {
+        get: {
+          operationId: 'x',
+          responses: {
+            [code]: { description: 'ok', ...json(schema) },
+            404: { description: 'no', ...json({ type: 'string' }) },
+          },
+        },
+      },
+    },
+    components: {
+      schemas: {
+        Pet: {
+          type: 'object',
+          required: ['id'],
+          additionalProperties: false,
+          properties: {
+            id: { type: 'integer' },
+            kind: { type: 'string', enum: ['cat', 'dog'] },
+            next: { $ref: '#/components/schemas/Pet' },
+          },
+        },
+      },
+    },
+  });
 
   it('an object response is the outputSchema (plan.output = {}), relaxed so real answers validate', async () => {
     const [tool] = await toolsOf(responses({ $ref: '#/components/schemas/Pet' }));
@@ -223,7 +351,12 @@ describe('compileOpenApiTools: output schemas', () => {
     expect(tool!.tool.outputSchema).toEqual({
       type: 'object',
       properties: { id: { type: 'integer' }, kind: { type: 'string' }, next: { $ref: '#/$defs/Pet' } },
-      $defs: { Pet: { type: 'object', properties: { id: { type: 'integer' }, kind: { type: 'string' }, next: { $ref: '#/$defs/Pet' } } } },
+      $defs: {
+        Pet: {
+          type: 'object',
+          properties: { id: { type: 'integer' }, kind: { type: 'string' }, next: { $ref: '#/$defs/Pet' } },
+        },
+      },
     });
     const validate = ajv.compile(tool!.tool.outputSchema!);
     expect(validate({ kind: 'hamster', extra: true, next: { id: 2 } })).toBe(true);
@@ -233,14 +366,25 @@ describe('compileOpenApiTools: output schemas', () => {
   it('a non-object response is wrapped under `result` (plan.output.wrap)', async () => {
     const [tool] = await toolsOf(responses({ type: 'array', items: { $ref: '#/components/schemas/Pet' } }, '201'));
     expect(tool!.plan.output).toEqual({ wrap: 'result' });
-    expect(tool!.tool.outputSchema).toMatchObject({ type: 'object', properties: { result: { type: 'array', items: { $ref: '#/$defs/Pet' } } } });
+    expect(tool!.tool.outputSchema).toMatchObject({
+      type: 'object',
+      properties: { result: { type: 'array', items: { $ref: '#/$defs/Pet' } } },
+    });
     expect(ajv.compile(tool!.tool.outputSchema!)({ result: [{ id: 1 }] })).toBe(true);
   });
 
   it('a nullable object is wrapped too (null is not structured content); no JSON 2xx schema means no outputSchema', async () => {
     const [nullable] = await toolsOf(responses({ type: ['object', 'null'] }));
     expect(nullable!.plan.output).toEqual({ wrap: 'result' });
-    const [none] = await toolsOf({ openapi: '3.1.0', info, paths: { '/x': { get: { operationId: 'x', responses: { 204: ok, 404: { description: 'no', ...json({ type: 'object' }) } } } } } });
+    const [none] = await toolsOf({
+      openapi: '3.1.0',
+      info,
+      paths: {
+        '/x': {
+          get: { operationId: 'x', responses: { 204: ok, 404: { description: 'no', ...json({ type: 'object' }) } } },
+        },
+      },
+    });
     expect(none!.tool.outputSchema).toBeUndefined();
     expect(none!.plan.output).toBeUndefined();
   });
@@ -256,7 +400,9 @@ describe('compileOpenApiTools: security → plans', () => {
       '/c': { get: { operationId: 'c', security: [{ cookieKey: [] }], responses: { 200: ok } } },
       '/b': { get: { operationId: 'b', security: [{ bearerAuth: [] }], responses: { 200: ok } } },
       '/basic': { get: { operationId: 'basic', security: [{ basicAuth: [] }], responses: { 200: ok } } },
-      '/o': { get: { operationId: 'o', security: [{ digest: [] }, { cc: ['read', 'write'] }], responses: { 200: ok } } },
+      '/o': {
+        get: { operationId: 'o', security: [{ digest: [] }, { cc: ['read', 'write'] }], responses: { 200: ok } },
+      },
       '/open': { get: { operationId: 'open', security: [], responses: { 200: ok } } },
     },
     components: {
@@ -267,37 +413,87 @@ describe('compileOpenApiTools: security → plans', () => {
         cookieKey: { type: 'apiKey', in: 'cookie', name: 'session' },
         bearerAuth: { type: 'http', scheme: 'bearer' },
         basicAuth: { type: 'http', scheme: 'basic' },
-        cc: { type: 'oauth2', flows: { clientCredentials: { tokenUrl: 'https://auth.example.com/token', scopes: {} } } },
+        cc: {
+          type: 'oauth2',
+          flows: { clientCredentials: { tokenUrl: 'https://auth.example.com/token', scopes: {} } },
+        },
         digest: { type: 'http', scheme: 'digest' },
       },
     },
   };
-  const secretNames = { headerKey: 's/h', appId: 's/a', queryKey: 's/q', cookieKey: 's/c', bearerAuth: 's/b', username: 's/u', password: 's/p', client_id: 's/ci', client_secret: 's/cs' };
+  const secretNames = {
+    headerKey: 's/h',
+    appId: 's/a',
+    queryKey: 's/q',
+    cookieKey: 's/c',
+    bearerAuth: 's/b',
+    username: 's/u',
+    password: 's/p',
+    client_id: 's/ci',
+    client_secret: 's/cs',
+  };
 
   it('apiKey headers, query and cookies are templates; bearer/basic/OAuth2 are computed; secrets hold names of referenced fields only', async () => {
     const tools = await toolsOf(doc, { binding: { secretNames } });
     const plan = (name: string) => {
       const p = tools.find((t) => t.tool.name === name)!.plan;
-      return { authHeaders: p.authHeaders, authQuery: p.authQuery, authCookies: p.authCookies, auth: p.auth, secrets: p.secrets };
+      return {
+        authHeaders: p.authHeaders,
+        authQuery: p.authQuery,
+        authCookies: p.authCookies,
+        auth: p.auth,
+        secrets: p.secrets,
+      };
     };
-    expect(plan('h')).toEqual({ authHeaders: { 'X-API-Key': '{headerKey}', 'X-App-Id': '{appId}' }, secrets: { headerKey: 's/h', appId: 's/a' } });
+    expect(plan('h')).toEqual({
+      authHeaders: { 'X-API-Key': '{headerKey}', 'X-App-Id': '{appId}' },
+      secrets: { headerKey: 's/h', appId: 's/a' },
+    });
     expect(plan('q')).toEqual({ authHeaders: {}, authQuery: { api_key: '{queryKey}' }, secrets: { queryKey: 's/q' } });
-    expect(plan('c')).toEqual({ authHeaders: {}, authCookies: { session: '{cookieKey}' }, secrets: { cookieKey: 's/c' } });
-    expect(plan('b')).toEqual({ authHeaders: { Authorization: '{__authorization}' }, auth: { kind: 'bearer', token: 'bearerAuth' }, secrets: { bearerAuth: 's/b' } });
-    expect(plan('basic')).toEqual({ authHeaders: { Authorization: '{__authorization}' }, auth: { kind: 'basic', username: 'username', password: 'password' }, secrets: { username: 's/u', password: 's/p' } });
+    expect(plan('c')).toEqual({
+      authHeaders: {},
+      authCookies: { session: '{cookieKey}' },
+      secrets: { cookieKey: 's/c' },
+    });
+    expect(plan('b')).toEqual({
+      authHeaders: { Authorization: '{__authorization}' },
+      auth: { kind: 'bearer', token: 'bearerAuth' },
+      secrets: { bearerAuth: 's/b' },
+    });
+    expect(plan('basic')).toEqual({
+      authHeaders: { Authorization: '{__authorization}' },
+      auth: { kind: 'basic', username: 'username', password: 'password' },
+      secrets: { username: 's/u', password: 's/p' },
+    });
     // The first alternative whose schemes are all supported (digest is not), with its scopes.
     expect(plan('o')).toEqual({
       authHeaders: { Authorization: '{__authorization}' },
-      auth: { kind: 'oauth2_client_credentials', tokenUrl: 'https://auth.example.com/token', scopes: ['read', 'write'], clientId: 'client_id', clientSecret: 'client_secret' },
+      auth: {
+        kind: 'oauth2_client_credentials',
+        tokenUrl: 'https://auth.example.com/token',
+        scopes: ['read', 'write'],
+        clientId: 'client_id',
+        clientSecret: 'client_secret',
+      },
       secrets: { client_id: 's/ci', client_secret: 's/cs' },
     });
     expect(plan('open')).toEqual({ authHeaders: {}, secrets: {} });
   });
 
   it('uses the instance base URL instead of the server URL (a relative server URL stays after it)', async () => {
-    const d = { openapi: '3.0.0', info, servers: [{ url: 'https://api.example.com/v1' }], paths: { '/p': { get: { operationId: 'p', servers: [{ url: '/beta' }], responses: { 200: ok } } }, '/q': { get: { operationId: 'q', responses: { 200: ok } } } } };
+    const d = {
+      openapi: '3.0.0',
+      info,
+      servers: [{ url: 'https://api.example.com/v1' }],
+      paths: {
+        '/p': { get: { operationId: 'p', servers: [{ url: '/beta' }], responses: { 200: ok } } },
+        '/q': { get: { operationId: 'q', responses: { 200: ok } } },
+      },
+    };
     expect((await toolsOf(d)).map((t) => t.plan.url)).toEqual(['/beta/p', 'https://api.example.com/v1/q']);
-    expect((await toolsOf(d, { binding: { baseUrl: 'http://127.0.0.1:4010/', secretNames: {} } })).map((t) => t.plan.url)).toEqual(['http://127.0.0.1:4010/beta/p', 'http://127.0.0.1:4010/q']);
+    expect(
+      (await toolsOf(d, { binding: { baseUrl: 'http://127.0.0.1:4010/', secretNames: {} } })).map((t) => t.plan.url),
+    ).toEqual(['http://127.0.0.1:4010/beta/p', 'http://127.0.0.1:4010/q']);
   });
 });
 
@@ -342,9 +538,13 @@ describe('tool names', () => {
     const reordered = Object.fromEntries(Object.entries(paths).reverse());
     const a = await importOpenApi(JSON.stringify({ openapi: '3.1.0', info, paths }));
     const b = await importOpenApi(JSON.stringify({ openapi: '3.1.0', info, paths: reordered }));
-    const byRoute = (ops: typeof a.operations) => Object.fromEntries(ops.map((o) => [`${o.method} ${o.path}`, o.toolName]));
+    const byRoute = (ops: typeof a.operations) =>
+      Object.fromEntries(ops.map((o) => [`${o.method} ${o.path}`, o.toolName]));
     expect(byRoute(b.operations)).toEqual(byRoute(a.operations));
-    expect(a.operations.find((o) => o.path === '/c/{id}')).toMatchObject({ toolName: 'delete_c_id', operationId: 'delete_c_id' });
+    expect(a.operations.find((o) => o.path === '/c/{id}')).toMatchObject({
+      toolName: 'delete_c_id',
+      operationId: 'delete_c_id',
+    });
   });
 });
 
@@ -353,10 +553,25 @@ describe('compileOpenApiTools: mappings and annotations', () => {
     openapi: '3.1.0',
     info,
     paths: {
-      '/items': { get: { operationId: 'listItems', summary: 'List items', description: 'All the items', parameters: [{ name: 'q', in: 'query', schema: { type: 'string' } }], responses: { 200: ok } } },
+      '/items': {
+        get: {
+          operationId: 'listItems',
+          summary: 'List items',
+          description: 'All the items',
+          parameters: [{ name: 'q', in: 'query', schema: { type: 'string' } }],
+          responses: { 200: ok },
+        },
+      },
       '/items/{id}': {
-        put: { operationId: 'putItem', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: ok } },
-        delete: { parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { 204: ok } },
+        put: {
+          operationId: 'putItem',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 200: ok },
+        },
+        delete: {
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 204: ok },
+        },
       },
     },
   };
@@ -364,9 +579,21 @@ describe('compileOpenApiTools: mappings and annotations', () => {
   it('infers annotations from the method; without mappings every operation is a tool with its description', async () => {
     const tools = await toolsOf(doc);
     expect(tools.map((t) => [t.tool.name, t.tool.description, t.tool.annotations])).toEqual([
-      ['listItems', 'All the items', { title: 'List items', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true }],
-      ['putItem', 'PUT /items/{id}', { title: undefined, readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true }],
-      ['delete_items_id', 'DELETE /items/{id}', { title: undefined, readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true }],
+      [
+        'listItems',
+        'All the items',
+        { title: 'List items', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+      ],
+      [
+        'putItem',
+        'PUT /items/{id}',
+        { title: undefined, readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+      ],
+      [
+        'delete_items_id',
+        'DELETE /items/{id}',
+        { title: undefined, readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+      ],
     ]);
     expect(tools[0]!.tool.title).toBe('List items');
   });
@@ -374,8 +601,19 @@ describe('compileOpenApiTools: mappings and annotations', () => {
   it('maps operations (by operationId or generated name) to tool names, descriptions, argument names and annotation overrides', async () => {
     const tools = await toolsOf(doc, {
       mappings: [
-        { operation_id: 'delete_items_id', mcp_tool_name: 'remove_item', mcp_tool_description: 'Remove an item', parameter_mappings: { id: 'item_id' }, annotations: { destructiveHint: false, title: 'Remove' } },
-        { operation_id: 'listItems', mcp_tool_name: 'search', mcp_tool_description: 'Search items', parameter_mappings: { q: 'query' } },
+        {
+          operation_id: 'delete_items_id',
+          mcp_tool_name: 'remove_item',
+          mcp_tool_description: 'Remove an item',
+          parameter_mappings: { id: 'item_id' },
+          annotations: { destructiveHint: false, title: 'Remove' },
+        },
+        {
+          operation_id: 'listItems',
+          mcp_tool_name: 'search',
+          mcp_tool_description: 'Search items',
+          parameter_mappings: { q: 'query' },
+        },
       ],
     });
     expect(tools.map((t) => t.tool.name)).toEqual(['remove_item', 'search']);
@@ -395,7 +633,12 @@ describe('compileOpenApiTools: mappings and annotations', () => {
         mappings: [
           { operation_id: 'listItems', mcp_tool_name: 'a', mcp_tool_description: 'x' },
           { operation_id: 'nope', mcp_tool_name: 'b', mcp_tool_description: 'x' },
-          { operation_id: 'putItem', mcp_tool_name: 'a', mcp_tool_description: 'x', annotations: { readOnlyHint: 'yes', sparkly: true } },
+          {
+            operation_id: 'putItem',
+            mcp_tool_name: 'a',
+            mcp_tool_description: 'x',
+            annotations: { readOnlyHint: 'yes', sparkly: true },
+          },
         ],
       });
     } catch (err) {
@@ -414,9 +657,22 @@ describe('compileOpenApiTools: mappings and annotations', () => {
 describe('compileOpenApiTools: large schema graphs', () => {
   it(`expands at most ${maxExpandedDefs} referenced schemas per tool schema; the rest are permissive stubs and every ref resolves`, async () => {
     const schemas: Record<string, unknown> = {};
-    for (let i = 0; i < 100; i++) schemas[`S${i}`] = { type: 'object', properties: { v: { type: 'integer' }, next: { $ref: `#/components/schemas/S${i + 1}` } } };
+    for (let i = 0; i < 100; i++)
+      schemas[`S${i}`] = {
+        type: 'object',
+        properties: { v: { type: 'integer' }, next: { $ref: `#/components/schemas/S${i + 1}` } },
+      };
     schemas.S100 = { type: 'object', properties: { v: { type: 'integer' } } };
-    const doc = { openapi: '3.1.0', info, paths: { '/x': { post: { operationId: 'x', requestBody: json({ $ref: '#/components/schemas/S0' }), responses: { 204: ok } } } }, components: { schemas } };
+    const doc = {
+      openapi: '3.1.0',
+      info,
+      paths: {
+        '/x': {
+          post: { operationId: 'x', requestBody: json({ $ref: '#/components/schemas/S0' }), responses: { 204: ok } },
+        },
+      },
+      components: { schemas },
+    };
     const [tool] = await toolsOf(doc);
     const defs = tool!.tool.inputSchema.$defs as Record<string, Record<string, unknown>>;
     const expanded = Object.values(defs).filter((d) => d.type === 'object');

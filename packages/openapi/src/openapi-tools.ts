@@ -16,7 +16,13 @@ export interface OpenApiToolOptions {
    * matches the operationId, or the generated tool name when the operation has none. Empty/undefined:
    * every operation is a tool with its generated name and its description (else summary).
    */
-  mappings?: { operation_id: string; mcp_tool_name: string; mcp_tool_description: string; parameter_mappings?: Record<string, string>; annotations?: Record<string, boolean | string> }[];
+  mappings?: {
+    operation_id: string;
+    mcp_tool_name: string;
+    mcp_tool_description: string;
+    parameter_mappings?: Record<string, string>;
+    annotations?: Record<string, boolean | string>;
+  }[];
   /**
    * `baseUrl` replaces the server URL (a relative server URL, e.g. `/api/v3`, is kept after it);
    * `secretNames` maps credential field key → secret name.
@@ -60,7 +66,8 @@ const styleByLocation: Record<Location, Style[]> = {
 };
 const ignoredHeaders = new Set(['accept', 'content-type', 'authorization']);
 
-const isJsonMedia = (t: string): boolean => /^application\/([\w.+-]+\+)?json\b/i.test(t) || /^\*\/\*\s*(;|$)/.test(t) || /^application\/\*\s*(;|$)/.test(t);
+const isJsonMedia = (t: string): boolean =>
+  /^application\/([\w.+-]+\+)?json\b/i.test(t) || /^\*\/\*\s*(;|$)/.test(t) || /^application\/\*\s*(;|$)/.test(t);
 
 /** Whether a schema (after refs) accepts only structured values (arrays or objects), for which OpenAPI styles matter. */
 function isStructured(doc: Json, schema: unknown): boolean {
@@ -73,7 +80,11 @@ function isStructured(doc: Json, schema: unknown): boolean {
 }
 
 /** The properties of an object schema (following refs and merging `allOf`), or undefined when it is not a plain object. */
-function objectProperties(doc: Json, schema: unknown, depth = 0): { props: Map<string, unknown>; required: Set<string> } | undefined {
+function objectProperties(
+  doc: Json,
+  schema: unknown,
+  depth = 0,
+): { props: Map<string, unknown>; required: Set<string> } | undefined {
   const s = deref(doc, schema);
   if (!isObject(s) || depth > 8) return undefined;
   if ('oneOf' in s || 'anyOf' in s || 'not' in s || 'if' in s || 'patternProperties' in s) return undefined;
@@ -106,7 +117,13 @@ function isObjectRoot(doc: Json, schema: unknown, depth = 0): boolean {
   if (t === 'object' || (Array.isArray(t) && t.length === 1 && t[0] === 'object')) return true;
   if (t !== undefined) return false;
   if ('properties' in s || 'additionalProperties' in s) return true;
-  return Array.isArray(s.allOf) && s.allOf.length > 0 && s.allOf.some((p) => isObjectRoot(doc, p, depth + 1)) && !('oneOf' in s) && !('anyOf' in s);
+  return (
+    Array.isArray(s.allOf) &&
+    s.allOf.length > 0 &&
+    s.allOf.some((p) => isObjectRoot(doc, p, depth + 1)) &&
+    !('oneOf' in s) &&
+    !('anyOf' in s)
+  );
 }
 
 /**
@@ -114,7 +131,11 @@ function isObjectRoot(doc: Json, schema: unknown, depth = 0): boolean {
  * serialization), the request body chosen (JSON, else form-urlencoded, else multipart) and whether its
  * properties can be arguments, the JSON 2xx response schema, and warnings for what cannot be used.
  */
-export function analyseOperation(doc: Json, entry: DocumentOperation, opts: { descriptor: boolean }): OperationAnalysis {
+export function analyseOperation(
+  doc: Json,
+  entry: DocumentOperation,
+  opts: { descriptor: boolean },
+): OperationAnalysis {
   const warnings: Issue[] = [];
   const at = (...segs: (string | number)[]): string => pointer([...entry.location, ...segs]);
   const { op } = entry;
@@ -129,7 +150,10 @@ export function analyseOperation(doc: Json, entry: DocumentOperation, opts: { de
     }
     if (!opts.descriptor && loc === 'header' && ignoredHeaders.has(name.toLowerCase())) continue;
     if (!opts.descriptor && loc === 'path' && !placeholders.includes(name)) {
-      warnings.push({ path: at('parameters'), message: `path parameter "${name}" does not appear in the path ${entry.path}; ignored` });
+      warnings.push({
+        path: at('parameters'),
+        message: `path parameter "${name}" does not appear in the path ${entry.path}; ignored`,
+      });
       continue;
     }
     let schema: unknown = p.schema;
@@ -145,7 +169,10 @@ export function analyseOperation(doc: Json, entry: DocumentOperation, opts: { de
     if (!opts.descriptor && !fromContent) {
       const declared = typeof p.style === 'string' ? (p.style as Style) : undefined;
       if (declared !== undefined && !styleByLocation[loc].includes(declared)) {
-        warnings.push({ path: at('parameters'), message: `style "${declared}" is not valid for ${loc} parameter "${name}"; the default is used` });
+        warnings.push({
+          path: at('parameters'),
+          message: `style "${declared}" is not valid for ${loc} parameter "${name}"; the default is used`,
+        });
       }
       const style = declared !== undefined && styleByLocation[loc].includes(declared) ? declared : undefined;
       if (style !== undefined || isStructured(doc, info.schema)) {
@@ -158,7 +185,10 @@ export function analyseOperation(doc: Json, entry: DocumentOperation, opts: { de
   if (!opts.descriptor) {
     for (const name of placeholders) {
       if (params.some((p) => p.in === 'path' && p.name === name)) continue;
-      warnings.push({ path: at('parameters'), message: `path parameter "${name}" is not declared; added as a required string` });
+      warnings.push({
+        path: at('parameters'),
+        message: `path parameter "${name}" is not declared; added as a required string`,
+      });
       params.push({ name, in: 'path', schema: { type: 'string' }, required: true });
     }
   }
@@ -172,7 +202,11 @@ export function analyseOperation(doc: Json, entry: DocumentOperation, opts: { de
       types.find((t) => /^application\/x-www-form-urlencoded\b/i.test(t)) ??
       types.find((t) => /^multipart\/form-data\b/i.test(t));
     if (pick === undefined) {
-      if (types.length > 0) warnings.push({ path: at('requestBody', 'content'), message: `request body media types ${JSON.stringify(types)} are not supported (JSON, form-urlencoded, multipart); the tool sends no body` });
+      if (types.length > 0)
+        warnings.push({
+          path: at('requestBody', 'content'),
+          message: `request body media types ${JSON.stringify(types)} are not supported (JSON, form-urlencoded, multipart); the tool sends no body`,
+        });
     } else {
       const media = rb.content[pick];
       const schema = isObject(media) && media.schema !== undefined ? media.schema : {};
@@ -190,13 +224,21 @@ export function analyseOperation(doc: Json, entry: DocumentOperation, opts: { de
   if (isObject(op.responses)) {
     const codes = Object.keys(op.responses)
       .filter((c) => /^2(\d\d|XX)$/i.test(c))
-      .sort((a, b) => (a.toUpperCase().endsWith('XX') ? 1 : 0) - (b.toUpperCase().endsWith('XX') ? 1 : 0) || a.localeCompare(b));
+      .sort(
+        (a, b) =>
+          (a.toUpperCase().endsWith('XX') ? 1 : 0) - (b.toUpperCase().endsWith('XX') ? 1 : 0) || a.localeCompare(b),
+      );
     for (const code of codes) {
       const res = deref(doc, op.responses[code]);
       if (!isObject(res) || !isObject(res.content)) continue;
       const type = Object.keys(res.content).find(isJsonMedia);
       const media = type !== undefined ? res.content[type] : undefined;
-      if (!isObject(media) || media.schema === undefined || (isObject(media.schema) && Object.keys(media.schema).length === 0)) continue;
+      if (
+        !isObject(media) ||
+        media.schema === undefined ||
+        (isObject(media.schema) && Object.keys(media.schema).length === 0)
+      )
+        continue;
       analysis.output = { schema: media.schema, object: isObjectRoot(doc, media.schema) };
       break;
     }
@@ -205,7 +247,8 @@ export function analyseOperation(doc: Json, entry: DocumentOperation, opts: { de
 }
 
 function serverUrl(doc: Json, entry: DocumentOperation): string {
-  const list = [entry.op.servers, entry.pathItem.servers, doc.servers].find((s) => Array.isArray(s) && s.length > 0) as unknown[] | undefined;
+  const list = [entry.op.servers, entry.pathItem.servers, doc.servers].find((s) => Array.isArray(s) && s.length > 0) as
+    unknown[] | undefined;
   const server = list?.[0];
   if (!isObject(server) || typeof server.url !== 'string') return '';
   const vars = isObject(server.variables) ? server.variables : {};
@@ -229,17 +272,35 @@ const argName = (text: string): string => text.replace(/[^A-Za-z0-9_.-]+/g, '_')
 function withDescription(schema: unknown, description: string | undefined, deprecated: boolean | undefined): unknown {
   if (!isObject(schema)) return schema;
   if ((description === undefined || schema.description !== undefined) && !deprecated) return schema;
-  return { ...schema, ...(description !== undefined && schema.description === undefined ? { description } : {}), ...(deprecated ? { deprecated: true } : {}) };
+  return {
+    ...schema,
+    ...(description !== undefined && schema.description === undefined ? { description } : {}),
+    ...(deprecated ? { deprecated: true } : {}),
+  };
 }
 
-const annotationKeys: Record<string, 'boolean' | 'string'> = { title: 'string', readOnlyHint: 'boolean', destructiveHint: 'boolean', idempotentHint: 'boolean', openWorldHint: 'boolean' };
+const annotationKeys: Record<string, 'boolean' | 'string'> = {
+  title: 'string',
+  readOnlyHint: 'boolean',
+  destructiveHint: 'boolean',
+  idempotentHint: 'boolean',
+  openWorldHint: 'boolean',
+};
 
 interface Builders {
   input: SchemaBuilder;
   output: SchemaBuilder;
 }
 
-function buildTool(doc: Json, entry: DocumentOperation, mapping: Mapping | undefined, options: OpenApiToolOptions, b: Builders, model: ReturnType<typeof securityModel>, descriptor: boolean): HttpCatalogTool {
+function buildTool(
+  doc: Json,
+  entry: DocumentOperation,
+  mapping: Mapping | undefined,
+  options: OpenApiToolOptions,
+  b: Builders,
+  model: ReturnType<typeof securityModel>,
+  descriptor: boolean,
+): HttpCatalogTool {
   const analysis = analyseOperation(doc, entry, { descriptor });
   const renames = mapping?.parameter_mappings ?? {};
   const used = new Set<string>();
@@ -261,7 +322,13 @@ function buildTool(doc: Json, entry: DocumentOperation, mapping: Mapping | undef
     properties[arg] = withDescription(b.input.rewrite(p.schema, refs), p.description, p.deprecated);
     const dflt = defaultOf(p.schema);
     if (p.required && dflt === undefined) required.push(arg);
-    params.push({ arg, name: p.name, in: p.in, ...(dflt !== undefined ? { default: dflt } : {}), ...(p.style !== undefined ? { style: p.style, explode: p.explode } : {}) });
+    params.push({
+      arg,
+      name: p.name,
+      in: p.in,
+      ...(dflt !== undefined ? { default: dflt } : {}),
+      ...(p.style !== undefined ? { style: p.style, explode: p.explode } : {}),
+    });
   }
   const body = analysis.body;
   if (body) {
@@ -324,10 +391,16 @@ function buildTool(doc: Json, entry: DocumentOperation, mapping: Mapping | undef
     }
   }
   const referenced = new Set<string>();
-  for (const template of [...Object.values(authHeaders), ...Object.values(authQuery ?? {}), ...Object.values(authCookies ?? {})]) {
+  for (const template of [
+    ...Object.values(authHeaders),
+    ...Object.values(authQuery ?? {}),
+    ...Object.values(authCookies ?? {}),
+  ]) {
     for (const m of template.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) referenced.add(m[1]!);
   }
-  if (auth) for (const [k, v] of Object.entries(auth)) if (k !== 'kind' && k !== 'tokenUrl' && typeof v === 'string') referenced.add(v);
+  if (auth)
+    for (const [k, v] of Object.entries(auth))
+      if (k !== 'kind' && k !== 'tokenUrl' && typeof v === 'string') referenced.add(v);
   const secrets: Record<string, string> = {};
   for (const field of referenced) {
     const name = options.binding.secretNames[field];
@@ -348,7 +421,11 @@ function buildTool(doc: Json, entry: DocumentOperation, mapping: Mapping | undef
     ...(output ? { output } : {}),
   };
   const summary = entry.summary;
-  const description = mapping?.mcp_tool_description ?? (typeof entry.op.description === 'string' && entry.op.description.trim() ? entry.op.description : undefined) ?? summary ?? `${entry.method} ${entry.path}`;
+  const description =
+    mapping?.mcp_tool_description ??
+    (typeof entry.op.description === 'string' && entry.op.description.trim() ? entry.op.description : undefined) ??
+    summary ??
+    `${entry.method} ${entry.path}`;
   const annotations: ToolDefinition['annotations'] = { title: summary, ...annotationsFor(entry.method) };
   for (const [k, v] of Object.entries(mapping?.annotations ?? {})) (annotations as Record<string, unknown>)[k] = v;
   const tool: ToolDefinition = {
@@ -363,7 +440,11 @@ function buildTool(doc: Json, entry: DocumentOperation, mapping: Mapping | undef
 }
 
 /** The shared core of compileOpenApiTools and compileDescriptorTools (`descriptor`: the document came from descriptorToOpenApi). */
-export function compileTools(document: Record<string, unknown>, options: OpenApiToolOptions, descriptor: boolean): HttpCatalogTool[] {
+export function compileTools(
+  document: Record<string, unknown>,
+  options: OpenApiToolOptions,
+  descriptor: boolean,
+): HttpCatalogTool[] {
   const ops = listOperations(document);
   const issues: Issue[] = [];
   const selected: [DocumentOperation, Mapping | undefined][] = [];
@@ -377,13 +458,26 @@ export function compileTools(document: Record<string, unknown>, options: OpenApi
     const names = new Map<string, number>();
     mappings.forEach((m, i) => {
       const o = byId.get(m.operation_id) ?? byName.get(m.operation_id);
-      if (!o) issues.push({ path: `/mappings/${i}/operation_id`, message: `no operation has operationId (or generated tool name) "${m.operation_id}"` });
+      if (!o)
+        issues.push({
+          path: `/mappings/${i}/operation_id`,
+          message: `no operation has operationId (or generated tool name) "${m.operation_id}"`,
+        });
       const prev = names.get(m.mcp_tool_name);
-      if (prev !== undefined) issues.push({ path: `/mappings/${i}/mcp_tool_name`, message: `tool name "${m.mcp_tool_name}" is already used by mapping ${prev}` });
+      if (prev !== undefined)
+        issues.push({
+          path: `/mappings/${i}/mcp_tool_name`,
+          message: `tool name "${m.mcp_tool_name}" is already used by mapping ${prev}`,
+        });
       else names.set(m.mcp_tool_name, i);
       for (const [k, v] of Object.entries(m.annotations ?? {})) {
-        if (annotationKeys[k] === undefined) issues.push({ path: `/mappings/${i}/annotations/${k}`, message: `unknown annotation (one of ${Object.keys(annotationKeys).join(', ')})` });
-        else if (typeof v !== annotationKeys[k]) issues.push({ path: `/mappings/${i}/annotations/${k}`, message: `must be a ${annotationKeys[k]}` });
+        if (annotationKeys[k] === undefined)
+          issues.push({
+            path: `/mappings/${i}/annotations/${k}`,
+            message: `unknown annotation (one of ${Object.keys(annotationKeys).join(', ')})`,
+          });
+        else if (typeof v !== annotationKeys[k])
+          issues.push({ path: `/mappings/${i}/annotations/${k}`, message: `must be a ${annotationKeys[k]}` });
       }
       if (o) selected.push([o, m]);
     });

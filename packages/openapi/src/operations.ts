@@ -39,8 +39,18 @@ export function listOperations(doc: Json): DocumentOperation[] {
       });
     }
   }
-  const names = toolNames(found.map((f) => ({ method: f.method, path: f.path, operationId: f.hasOperationId ? (f.op.operationId as string) : undefined })));
-  return found.map((f, i) => ({ ...f, toolName: names[i]!, operationId: f.hasOperationId ? (f.op.operationId as string) : names[i]! }));
+  const names = toolNames(
+    found.map((f) => ({
+      method: f.method,
+      path: f.path,
+      operationId: f.hasOperationId ? (f.op.operationId as string) : undefined,
+    })),
+  );
+  return found.map((f, i) => ({
+    ...f,
+    toolName: names[i]!,
+    operationId: f.hasOperationId ? (f.op.operationId as string) : names[i]!,
+  }));
 }
 
 /** Path-item parameters overridden by the operation's (same name and location), dereferenced. */

@@ -35,15 +35,47 @@ export interface SchemaBuilder {
 /** Keywords dropped from every tool schema: OpenAPI-only annotations (and `discriminator`, whose mapping points at document locations). */
 const droppedEverywhere = new Set(['discriminator', 'xml', 'externalDocs']);
 const droppedInOutput = new Set([
-  'required', 'enum', 'const', 'pattern', 'format', 'not', 'minLength', 'maxLength', 'minimum', 'maximum', 'exclusiveMinimum',
-  'exclusiveMaximum', 'multipleOf', 'minItems', 'maxItems', 'uniqueItems', 'minProperties', 'maxProperties', 'minContains',
-  'maxContains', 'example', 'examples', 'readOnly', 'writeOnly', 'default', 'dependentRequired',
+  'required',
+  'enum',
+  'const',
+  'pattern',
+  'format',
+  'not',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
+  'minItems',
+  'maxItems',
+  'uniqueItems',
+  'minProperties',
+  'maxProperties',
+  'minContains',
+  'maxContains',
+  'example',
+  'examples',
+  'readOnly',
+  'writeOnly',
+  'default',
+  'dependentRequired',
 ]);
 
 function defName(ref: string): string {
   const segs = refSegments(ref) ?? [ref];
-  const useful = segs[0] === 'components' && segs[1] === 'schemas' && segs.length === 3 ? [segs[2]!] : segs.filter((s) => s !== 'content' && s !== 'schema');
-  return useful.join('_').replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^_+/, '').slice(-100) || 'schema';
+  const useful =
+    segs[0] === 'components' && segs[1] === 'schemas' && segs.length === 3
+      ? [segs[2]!]
+      : segs.filter((s) => s !== 'content' && s !== 'schema');
+  return (
+    useful
+      .join('_')
+      .replace(/[^A-Za-z0-9_.-]+/g, '_')
+      .replace(/^_+/, '')
+      .slice(-100) || 'schema'
+  );
 }
 
 export function schemaBuilder(doc: Json, mode: 'input' | 'output'): SchemaBuilder {
@@ -76,7 +108,11 @@ export function schemaBuilder(doc: Json, mode: 'input' | 'output'): SchemaBuilde
     const out: Json = {};
     const extra: Json[] = [];
     stack.add(o);
-    const keywordLevel = parentKey !== 'properties' && parentKey !== 'patternProperties' && parentKey !== '$defs' && parentKey !== 'dependentSchemas';
+    const keywordLevel =
+      parentKey !== 'properties' &&
+      parentKey !== 'patternProperties' &&
+      parentKey !== '$defs' &&
+      parentKey !== 'dependentSchemas';
     for (const k of Object.keys(o)) {
       const x = o[k];
       if (keywordLevel) {
@@ -90,7 +126,8 @@ export function schemaBuilder(doc: Json, mode: 'input' | 'output'): SchemaBuilde
           }
           continue;
         }
-        if (mode === 'output' && (k === 'additionalProperties' || k === 'unevaluatedProperties') && x === false) continue;
+        if (mode === 'output' && (k === 'additionalProperties' || k === 'unevaluatedProperties') && x === false)
+          continue;
         if (isDataKey(k, x, parentKey)) {
           out[k] = x; // data: shared, never rewritten
           continue;
@@ -140,7 +177,11 @@ export function schemaBuilder(doc: Json, mode: 'input' | 'output'): SchemaBuilde
         expanded++;
         for (const r of d.refs) if (!(r in out)) queue.push(r);
       }
-      return Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k]]));
+      return Object.fromEntries(
+        Object.keys(out)
+          .sort()
+          .map((k) => [k, out[k]]),
+      );
     },
   };
 }

@@ -53,7 +53,9 @@ export function securityModel(doc: Json): SecurityModel {
       unsupported.set(name, 'the security scheme is not an object');
       continue;
     }
-    const own = isObject(s['x-toolplane-credential-fields']) ? (s['x-toolplane-credential-fields'] as Record<string, string>) : {};
+    const own = isObject(s['x-toolplane-credential-fields'])
+      ? (s['x-toolplane-credential-fields'] as Record<string, string>)
+      : {};
     const propose = (role: string, fallback: string, secret: boolean): void => {
       proposals.push({ scheme: name, role, key: own[role] ?? fallback, secret, explicit: own[role] !== undefined });
     };
@@ -73,16 +75,27 @@ export function securityModel(doc: Json): SecurityModel {
       propose('username', 'username', false);
       propose('password', 'password', true);
       kinds.set(name, { kind: 'basic', s });
-    } else if (type === 'oauth2' && isObject(s.flows) && isObject(s.flows.clientCredentials) && typeof s.flows.clientCredentials.tokenUrl === 'string') {
+    } else if (
+      type === 'oauth2' &&
+      isObject(s.flows) &&
+      isObject(s.flows.clientCredentials) &&
+      typeof s.flows.clientCredentials.tokenUrl === 'string'
+    ) {
       propose('client_id', 'client_id', false);
       propose('client_secret', 'client_secret', true);
       kinds.set(name, { kind: 'oauth2', s });
     } else if (type === 'oauth2' || type === 'openIdConnect') {
       propose('token', fieldKey(name), true);
       kinds.set(name, { kind: 'bearer', s });
-      unsupported.set(name, `${type} ${type === 'oauth2' ? 'flows other than clientCredentials are' : 'is'} not run by the platform: field "${own.token ?? fieldKey(name)}" takes a ready access token (sent as Bearer)`);
+      unsupported.set(
+        name,
+        `${type} ${type === 'oauth2' ? 'flows other than clientCredentials are' : 'is'} not run by the platform: field "${own.token ?? fieldKey(name)}" takes a ready access token (sent as Bearer)`,
+      );
     } else {
-      unsupported.set(name, `security scheme type ${JSON.stringify(type)}${httpScheme ? ` (${httpScheme})` : ''} is not supported; operations requiring only it are called without credentials`);
+      unsupported.set(
+        name,
+        `security scheme type ${JSON.stringify(type)}${httpScheme ? ` (${httpScheme})` : ''} is not supported; operations requiring only it are called without credentials`,
+      );
     }
   }
 
@@ -98,7 +111,11 @@ export function securityModel(doc: Json): SecurityModel {
   for (const [name, { kind, s }] of kinds) {
     const mine = proposals.filter((p) => p.scheme === name);
     const key = (role: string): string => mine.find((p) => p.role === role)!.key;
-    const creds: SchemeCredentials = { scheme: name, fields: mine.map((p) => ({ key: p.key, secret: p.secret })), explicit: mine.some((p) => p.explicit) };
+    const creds: SchemeCredentials = {
+      scheme: name,
+      fields: mine.map((p) => ({ key: p.key, secret: p.secret })),
+      explicit: mine.some((p) => p.explicit),
+    };
     if (kind === 'apiKey') {
       const where = s.in === 'header' ? 'headers' : s.in === 'query' ? 'query' : 'cookies';
       creds[where] = { [s.name as string]: `{${key('value')}}` };
@@ -108,7 +125,13 @@ export function securityModel(doc: Json): SecurityModel {
       creds.auth = { kind: 'basic', username: key('username'), password: key('password') };
     } else {
       const flow = (s.flows as Json).clientCredentials as Json;
-      creds.auth = { kind: 'oauth2_client_credentials', tokenUrl: flow.tokenUrl as string, scopes: [], clientId: key('client_id'), clientSecret: key('client_secret') };
+      creds.auth = {
+        kind: 'oauth2_client_credentials',
+        tokenUrl: flow.tokenUrl as string,
+        scopes: [],
+        clientId: key('client_id'),
+        clientSecret: key('client_secret'),
+      };
     }
     schemes.set(name, creds);
   }
@@ -137,12 +160,19 @@ export function operationSecurity(doc: Json, op: Json, model: SecurityModel): Op
     if (names.every((n) => model.schemes.has(n))) {
       return {
         optional,
-        schemes: names.map((n) => ({ creds: model.schemes.get(n)!, scopes: Array.isArray(r[n]) ? (r[n] as unknown[]).filter((x): x is string => typeof x === 'string') : [] })),
+        schemes: names.map((n) => ({
+          creds: model.schemes.get(n)!,
+          scopes: Array.isArray(r[n]) ? (r[n] as unknown[]).filter((x): x is string => typeof x === 'string') : [],
+        })),
       };
     }
   }
   if (optional) return { schemes: [], optional };
   const names = reqs.flatMap((r) => (isObject(r) ? Object.keys(r) : []));
   const missing = names.filter((n) => !model.schemes.has(n));
-  return { schemes: [], optional: false, problem: `no supported security scheme among ${JSON.stringify([...new Set(missing.length > 0 ? missing : names)])}` };
+  return {
+    schemes: [],
+    optional: false,
+    problem: `no supported security scheme among ${JSON.stringify([...new Set(missing.length > 0 ? missing : names)])}`,
+  };
 }

@@ -38,7 +38,9 @@ export interface NamedOperation {
  * and path, so the result never depends on the order of the operations in the document.
  */
 export function toolNames(ops: readonly NamedOperation[]): string[] {
-  const base = ops.map((op) => fit((op.operationId && sanitiseName(op.operationId)) || nameFromRoute(op.method, op.path)));
+  const base = ops.map((op) =>
+    fit((op.operationId && sanitiseName(op.operationId)) || nameFromRoute(op.method, op.path)),
+  );
   const count = new Map<string, number>();
   for (const b of base) count.set(b, (count.get(b) ?? 0) + 1);
   const names = base.map((b, i) => {

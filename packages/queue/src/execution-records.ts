@@ -19,7 +19,11 @@ export class ExecutionRecordSink {
   private inflight: Promise<void> = Promise.resolve();
   private readonly onError: (err: unknown) => void;
 
-  constructor(redis: Redis, prefix: string, opts: { maxLen: number; onError: (err: unknown) => void; flushMs?: number; maxBatch?: number }) {
+  constructor(
+    redis: Redis,
+    prefix: string,
+    opts: { maxLen: number; onError: (err: unknown) => void; flushMs?: number; maxBatch?: number },
+  ) {
     this.redis = redis;
     this.key = redisKeys(prefix).executionRecords;
     this.maxLen = opts.maxLen;
@@ -41,10 +45,12 @@ export class ExecutionRecordSink {
     const records = this.batch;
     this.batch = [];
     if (records.length > 0) {
-      const write = this.redis.xadd(this.key, 'MAXLEN', '~', String(this.maxLen), '*', 'b', JSON.stringify(records)).then(
-        () => undefined,
-        (err: unknown) => this.onError(err),
-      );
+      const write = this.redis
+        .xadd(this.key, 'MAXLEN', '~', String(this.maxLen), '*', 'b', JSON.stringify(records))
+        .then(
+          () => undefined,
+          (err: unknown) => this.onError(err),
+        );
       this.inflight = Promise.all([this.inflight, write]).then(() => undefined);
     }
     return this.inflight;
@@ -106,14 +112,28 @@ export class ExecutionRecordStream {
         // over once they have been idle for a while; storing is idempotent, so a slow peer is harmless.
         if (Date.now() - lastClaim > this.claimIdleMs) {
           lastClaim = Date.now();
-          const claimed = (await this.conn.xautoclaim(this.key, this.group, this.opts.consumer, this.claimIdleMs, '0-0', 'COUNT', 500)) as [string, [string, string[]][]];
+          const claimed = (await this.conn.xautoclaim(
+            this.key,
+            this.group,
+            this.opts.consumer,
+            this.claimIdleMs,
+            '0-0',
+            'COUNT',
+            500,
+          )) as [string, [string, string[]][]];
           if (claimed[1].length > 0) pendingFirst = true;
         }
         const res = (await this.conn.xreadgroup(
-          'GROUP', this.group, this.opts.consumer,
-          'COUNT', String(this.opts.batchSize ?? 20),
-          'BLOCK', String(this.opts.blockMs ?? 1000),
-          'STREAMS', this.key, pendingFirst ? '0' : '>',
+          'GROUP',
+          this.group,
+          this.opts.consumer,
+          'COUNT',
+          String(this.opts.batchSize ?? 20),
+          'BLOCK',
+          String(this.opts.blockMs ?? 1000),
+          'STREAMS',
+          this.key,
+          pendingFirst ? '0' : '>',
         )) as [string, [string, string[]][]][] | null;
         const entries = res?.[0]?.[1] ?? [];
         if (pendingFirst && entries.length === 0) {

@@ -1,4 +1,11 @@
-import { jobNames, queueNames, redisKeys, ToolInvokeEvent, ToolInvokeResult, type ToolInvokeJob } from '@toolplane/contracts';
+import {
+  jobNames,
+  queueNames,
+  redisKeys,
+  ToolInvokeEvent,
+  ToolInvokeResult,
+  type ToolInvokeJob,
+} from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
 import { RequestReplyClient } from './reply-channel.ts';
 
@@ -41,10 +48,22 @@ export class InvocationClient {
    * runs once the job is in the queue (or could not be put there): the end of the enqueue span.
    * `onEvent` receives the job's progress and log events (the worker sends them only when the job asks).
    */
-  invoke(job: ToolInvokeJob, signal?: AbortSignal, onEnqueued?: (error?: unknown) => void, onEvent?: (event: ToolInvokeEvent['event']) => void): Promise<ToolInvokeResult> {
-    return this.rpc.request(job.invocationId, job, signal, () => {
-      void this.redis.publish(this.cancelChannel, job.invocationId).catch(() => undefined);
-    }, onEnqueued, onEvent ? (e) => onEvent((e as ToolInvokeEvent).event) : undefined);
+  invoke(
+    job: ToolInvokeJob,
+    signal?: AbortSignal,
+    onEnqueued?: (error?: unknown) => void,
+    onEvent?: (event: ToolInvokeEvent['event']) => void,
+  ): Promise<ToolInvokeResult> {
+    return this.rpc.request(
+      job.invocationId,
+      job,
+      signal,
+      () => {
+        void this.redis.publish(this.cancelChannel, job.invocationId).catch(() => undefined);
+      },
+      onEnqueued,
+      onEvent ? (e) => onEvent((e as ToolInvokeEvent).event) : undefined,
+    );
   }
 
   get inFlight(): number {

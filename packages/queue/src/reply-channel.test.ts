@@ -24,10 +24,26 @@ function setup(opts: { consumer: boolean; handle?: (j: Job) => Promise<Reply> })
   const prefix = `tq${randomUUID().slice(0, 8)}`;
   const redis = new Redis(redisUrl!, { maxRetriesPerRequest: null });
   const queueName = 'q';
-  const client = new RequestReplyClient<Job, Reply>({ redis, prefix, clientId: `c-${randomUUID()}`, queueName, jobName: 'double', reply: Reply, idOf: (r) => r.id });
+  const client = new RequestReplyClient<Job, Reply>({
+    redis,
+    prefix,
+    clientId: `c-${randomUUID()}`,
+    queueName,
+    jobName: 'double',
+    reply: Reply,
+    idOf: (r) => r.id,
+  });
   const invalid: unknown[] = [];
   const consumer = opts.consumer
-    ? new ReplyingConsumer<Job, Reply>({ redis, prefix, queueName, concurrency: 4, job: Job, handle: opts.handle ?? (async (j) => ({ id: j.id, doubled: j.n * 2 })), onInvalidJob: (_id, issues) => invalid.push(issues) })
+    ? new ReplyingConsumer<Job, Reply>({
+        redis,
+        prefix,
+        queueName,
+        concurrency: 4,
+        job: Job,
+        handle: opts.handle ?? (async (j) => ({ id: j.id, doubled: j.n * 2 })),
+        onInvalidJob: (_id, issues) => invalid.push(issues),
+      })
     : undefined;
   consumer?.start();
   cleanups.push(async () => {
@@ -64,7 +80,9 @@ describe('request/reply over BullMQ with a per-client reply channel', () => {
   it('rejects with a transient error at the deadline when nobody answers', async () => {
     const { client } = setup({ consumer: false });
     const id = randomUUID();
-    await expect(client.request(id, { id, n: 1, replyTo: client.clientId, deadlineAt: Date.now() + 200 })).rejects.toBeInstanceOf(TransientError);
+    await expect(
+      client.request(id, { id, n: 1, replyTo: client.clientId, deadlineAt: Date.now() + 200 }),
+    ).rejects.toBeInstanceOf(TransientError);
     expect(client.inFlight).toBe(0);
   });
 
@@ -72,9 +90,22 @@ describe('request/reply over BullMQ with a per-client reply channel', () => {
     const prefix = `tq${randomUUID().slice(0, 8)}`;
     const redis = new Redis(redisUrl!, { maxRetriesPerRequest: null });
     const Event = z.object({ id: z.string(), event: z.object({ step: z.number() }) });
-    const client = new RequestReplyClient<Job, Reply>({ redis, prefix, clientId: `c-${randomUUID()}`, queueName: 'q', jobName: 'double', reply: Reply, idOf: (r) => r.id, event: { schema: Event, idOf: (e) => (e as z.infer<typeof Event>).id } });
+    const client = new RequestReplyClient<Job, Reply>({
+      redis,
+      prefix,
+      clientId: `c-${randomUUID()}`,
+      queueName: 'q',
+      jobName: 'double',
+      reply: Reply,
+      idOf: (r) => r.id,
+      event: { schema: Event, idOf: (e) => (e as z.infer<typeof Event>).id },
+    });
     const consumer = new ReplyingConsumer<Job, Reply>({
-      redis, prefix, queueName: 'q', concurrency: 2, job: Job,
+      redis,
+      prefix,
+      queueName: 'q',
+      concurrency: 2,
+      job: Job,
       handle: async (j, _received, notify) => {
         for (let step = 1; step <= 3; step++) notify({ id: j.id, event: { step } });
         await new Promise((r) => setTimeout(r, 50));
@@ -90,7 +121,14 @@ describe('request/reply over BullMQ with a per-client reply channel', () => {
     const seen: Record<string, number[]> = { a: [], b: [] };
     const [a, b] = [randomUUID(), randomUUID()];
     const replies = await Promise.all([
-      client.request(a, { id: a, n: 1, replyTo: client.clientId, deadlineAt: Date.now() + 10_000 }, undefined, undefined, undefined, (e) => seen.a!.push((e as z.infer<typeof Event>).event.step)),
+      client.request(
+        a,
+        { id: a, n: 1, replyTo: client.clientId, deadlineAt: Date.now() + 10_000 },
+        undefined,
+        undefined,
+        undefined,
+        (e) => seen.a!.push((e as z.infer<typeof Event>).event.step),
+      ),
       client.request(b, { id: b, n: 2, replyTo: client.clientId, deadlineAt: Date.now() + 10_000 }),
     ]);
     expect(replies.map((r) => r.doubled)).toEqual([2, 4]);

@@ -88,7 +88,14 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
    * `signal` aborts (then `onAbort` runs, e.g. to tell workers to stop). `onEnqueued` runs when the
    * job is in the queue, or with the error when it could not be added.
    */
-  async request(id: string, job: J, signal?: AbortSignal, onAbort?: () => void, onEnqueued?: (error?: unknown) => void, onEvent?: (event: unknown) => void): Promise<R> {
+  async request(
+    id: string,
+    job: J,
+    signal?: AbortSignal,
+    onAbort?: () => void,
+    onEnqueued?: (error?: unknown) => void,
+    onEvent?: (event: unknown) => void,
+  ): Promise<R> {
     await this.start();
     const timeoutMs = Math.max(1, job.deadlineAt - Date.now());
     const reply = new Promise<R>((resolve, reject) => {
@@ -111,7 +118,12 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
       );
     });
     try {
-      await this.queue.add(this.opts.jobName, job, { jobId: id, attempts: 1, removeOnComplete: true, removeOnFail: true });
+      await this.queue.add(this.opts.jobName, job, {
+        jobId: id,
+        attempts: 1,
+        removeOnComplete: true,
+        removeOnFail: true,
+      });
       onEnqueued?.();
     } catch (err) {
       onEnqueued?.(err);

@@ -48,7 +48,8 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
           throw new UnrecoverableError(`invalid ${opts.queueName} payload`);
         }
         const channel = keys.results(parsed.data.replyTo);
-        const notify = (message: unknown) => void publisher.publish(channel, JSON.stringify(message)).catch(() => undefined);
+        const notify = (message: unknown) =>
+          void publisher.publish(channel, JSON.stringify(message)).catch(() => undefined);
         const reply = await opts.handle(parsed.data, job, notify);
         await publisher.publish(channel, JSON.stringify(reply));
       },

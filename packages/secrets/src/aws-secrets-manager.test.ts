@@ -7,7 +7,10 @@ import { AwsSecretsReader, AwsSecretsWriter, type AwsSecretsOptions } from './aw
 
 function moto(): AwsSecretsOptions {
   const endpoint = process.env.TEST_MOTO_URL;
-  if (!endpoint) throw new Error(process.env.TEST_MOTO_ERROR ?? 'TEST_MOTO_URL is not set (tests/setup/global-setup.js starts moto_server)');
+  if (!endpoint)
+    throw new Error(
+      process.env.TEST_MOTO_ERROR ?? 'TEST_MOTO_URL is not set (tests/setup/global-setup.js starts moto_server)',
+    );
   return { region: 'us-east-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
 }
 
@@ -26,8 +29,14 @@ describe('AWS Secrets Manager backend (moto_server)', () => {
     expect(await reader.get('ws/w1/secrets/API_KEY')).toBe(value);
 
     // The name in AWS carries the prefix (what IAM policies scope to).
-    const raw = new SecretsManagerClient({ region: 'us-east-1', endpoint: moto().endpoint!, credentials: moto().credentials! });
-    expect((await raw.send(new GetSecretValueCommand({ SecretId: `${namePrefix}ws/w1/secrets/API_KEY` }))).SecretString).toBe(value);
+    const raw = new SecretsManagerClient({
+      region: 'us-east-1',
+      endpoint: moto().endpoint!,
+      credentials: moto().credentials!,
+    });
+    expect(
+      (await raw.send(new GetSecretValueCommand({ SecretId: `${namePrefix}ws/w1/secrets/API_KEY` }))).SecretString,
+    ).toBe(value);
 
     const second = await writer.put('ws/w1/secrets/API_KEY', 'rotated');
     expect(second.created).toBe(false);
@@ -39,7 +48,10 @@ describe('AWS Secrets Manager backend (moto_server)', () => {
 
     const meta = await writer.describe('ws/w1/secrets/API_KEY');
     expect(meta).toMatchObject({ name: 'ws/w1/secrets/API_KEY', version: second.version });
-    expect(meta!.versions.slice(0, 2)).toEqual([{ id: second.version, stages: ['current'] }, { id: first.version, stages: ['previous'] }]);
+    expect(meta!.versions.slice(0, 2)).toEqual([
+      { id: second.version, stages: ['current'] },
+      { id: first.version, stages: ['previous'] },
+    ]);
     expect(JSON.stringify(meta)).not.toContain(value);
 
     expect(await writer.delete('ws/w1/secrets/API_KEY')).toBe(true);
@@ -81,13 +93,23 @@ describe('AWS Secrets Manager backend (moto_server)', () => {
 
   it('turns an unreachable endpoint into a transient error', async () => {
     const opts = { ...moto(), endpoint: 'http://127.0.0.1:9' };
-    const reader = new AwsSecretsReader({ ...opts, client: new SecretsManagerClient({ region: 'us-east-1', endpoint: opts.endpoint, credentials: opts.credentials!, maxAttempts: 1 }) });
+    const reader = new AwsSecretsReader({
+      ...opts,
+      client: new SecretsManagerClient({
+        region: 'us-east-1',
+        endpoint: opts.endpoint,
+        credentials: opts.credentials!,
+        maxAttempts: 1,
+      }),
+    });
     await expect(reader.get('ws/w1/x')).rejects.toMatchObject({ kind: 'transient', code: 'upstream.unreachable' });
   });
 
   it('rejects invalid names and prefixes before calling AWS', async () => {
     const { writer } = backend();
     await expect(writer.put('bad name', 'v')).rejects.toThrow('invalid secret name');
-    expect(() => new AwsSecretsWriter({ ...moto(), namePrefix: 'bad prefix' })).toThrow('invalid AWS secret name prefix');
+    expect(() => new AwsSecretsWriter({ ...moto(), namePrefix: 'bad prefix' })).toThrow(
+      'invalid AWS secret name prefix',
+    );
   });
 });

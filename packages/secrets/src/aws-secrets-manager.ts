@@ -11,7 +11,15 @@ import {
   type SecretListEntry,
 } from '@aws-sdk/client-secrets-manager';
 import { InternalError, TransientError, UserError } from '@toolplane/errors';
-import { secretNamePattern, type SecretMetadata, type SecretsReader, type SecretsWriter, type SecretVersionInfo, type SecretWriteResult, type VersionSelector } from './types.ts';
+import {
+  secretNamePattern,
+  type SecretMetadata,
+  type SecretsReader,
+  type SecretsWriter,
+  type SecretVersionInfo,
+  type SecretWriteResult,
+  type VersionSelector,
+} from './types.ts';
 
 /**
  * AWS Secrets Manager backend. The writer (control plane) and the reader (worker) are separate
@@ -49,12 +57,17 @@ function clientFor(opts: AwsSecretsOptions): SecretsManagerClient {
 
 function prefixOf(opts: AwsSecretsOptions): string {
   const prefix = opts.namePrefix ?? defaultAwsNamePrefix;
-  if (!awsNamePrefixPattern.test(prefix)) throw new InternalError('internal.unexpected', `invalid AWS secret name prefix "${prefix}": letters, digits and /_+=.@- only`);
+  if (!awsNamePrefixPattern.test(prefix))
+    throw new InternalError(
+      'internal.unexpected',
+      `invalid AWS secret name prefix "${prefix}": letters, digits and /_+=.@- only`,
+    );
   return prefix;
 }
 
 function checkName(name: string): void {
-  if (!secretNamePattern.test(name)) throw new UserError('request.invalid', `invalid secret name "${name}": use letters, digits, _, - and /`);
+  if (!secretNamePattern.test(name))
+    throw new UserError('request.invalid', `invalid secret name "${name}": use letters, digits, _, - and /`);
 }
 
 function errorName(err: unknown): string {
@@ -64,18 +77,41 @@ function errorName(err: unknown): string {
 /** True for "no such secret or version" (also a secret scheduled for deletion, which reads as absent). */
 function isNotFound(err: unknown): boolean {
   if (err instanceof ResourceNotFoundException || errorName(err) === 'ResourceNotFoundException') return true;
-  return errorName(err) === 'InvalidRequestException' && /marked for deletion|scheduled for deletion/i.test(err instanceof Error ? err.message : '');
+  return (
+    errorName(err) === 'InvalidRequestException' &&
+    /marked for deletion|scheduled for deletion/i.test(err instanceof Error ? err.message : '')
+  );
 }
 
 /** Maps what the SDK threw into the platform's taxonomy (never a value: AWS errors do not echo them). */
 function mapAwsError(err: unknown, action: string, name: string): Error {
   const e = err as { name?: string; $fault?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
   const what = `AWS Secrets Manager ${action} of "${name}"`;
-  if (err instanceof ResourceExistsException || e.name === 'ResourceExistsException') return new UserError('resource.conflict', `a secret named "${name}" already exists`, { status: 409 });
-  if (e.name === 'AccessDeniedException' || e.name === 'AccessDenied') return new InternalError('internal.unexpected', `${what} was denied: the IAM role of this process does not allow it (docs/security.md)`, {}, { cause: err });
+  if (err instanceof ResourceExistsException || e.name === 'ResourceExistsException')
+    return new UserError('resource.conflict', `a secret named "${name}" already exists`, { status: 409 });
+  if (e.name === 'AccessDeniedException' || e.name === 'AccessDenied')
+    return new InternalError(
+      'internal.unexpected',
+      `${what} was denied: the IAM role of this process does not allow it (docs/security.md)`,
+      {},
+      { cause: err },
+    );
   const status = e.$metadata?.httpStatusCode;
-  if (e.$fault === 'server' || e.$retryable || /Throttl|TooManyRequests|Timeout|ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN/i.test(`${e.name} ${err instanceof Error ? err.message : ''}`) || status === undefined || status >= 500) {
-    return new TransientError('upstream.unreachable', `${what} failed (${e.name ?? 'network error'}); it may work later`, {}, { cause: err });
+  if (
+    e.$fault === 'server' ||
+    e.$retryable ||
+    /Throttl|TooManyRequests|Timeout|ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN/i.test(
+      `${e.name} ${err instanceof Error ? err.message : ''}`,
+    ) ||
+    status === undefined ||
+    status >= 500
+  ) {
+    return new TransientError(
+      'upstream.unreachable',
+      `${what} failed (${e.name ?? 'network error'}); it may work later`,
+      {},
+      { cause: err },
+    );
   }
   return new InternalError('internal.unexpected', `${what} failed (${e.name ?? 'error'})`, {}, { cause: err });
 }
@@ -87,7 +123,15 @@ function stagesOf(labels: string[] | undefined): SecretVersionInfo['stages'] {
   return stages;
 }
 
-function metadataOf(name: string, entry: { VersionIdsToStages?: Record<string, string[]>; SecretVersionsToStages?: Record<string, string[]>; CreatedDate?: Date; LastChangedDate?: Date }): SecretMetadata | undefined {
+function metadataOf(
+  name: string,
+  entry: {
+    VersionIdsToStages?: Record<string, string[]>;
+    SecretVersionsToStages?: Record<string, string[]>;
+    CreatedDate?: Date;
+    LastChangedDate?: Date;
+  },
+): SecretMetadata | undefined {
   const byVersion = entry.VersionIdsToStages ?? entry.SecretVersionsToStages ?? {};
   const versions = Object.entries(byVersion).map(([id, labels]) => ({ id, stages: stagesOf(labels) }));
   // Current first, then previous, then versions without a stage (kept by AWS until deprecated).
@@ -118,7 +162,13 @@ export class AwsSecretsWriter implements SecretsWriter {
   async create(name: string, value: string): Promise<SecretWriteResult> {
     const id = this.id(name);
     try {
-      const out = await this.client.send(new CreateSecretCommand({ Name: id, SecretString: value, ...(this.kmsKeyId ? { KmsKeyId: this.kmsKeyId } : {}) }));
+      const out = await this.client.send(
+        new CreateSecretCommand({
+          Name: id,
+          SecretString: value,
+          ...(this.kmsKeyId ? { KmsKeyId: this.kmsKeyId } : {}),
+        }),
+      );
       return { name, version: out.VersionId ?? '', created: true };
     } catch (err) {
       throw mapAwsError(err, 'create', name);
@@ -131,16 +181,19 @@ export class AwsSecretsWriter implements SecretsWriter {
       const out = await this.client.send(new PutSecretValueCommand({ SecretId: id, SecretString: value }));
       return { name, version: out.VersionId ?? '', created: false };
     } catch (err) {
-      if (!(err instanceof ResourceNotFoundException || errorName(err) === 'ResourceNotFoundException')) throw mapAwsError(err, 'rotation', name);
+      if (!(err instanceof ResourceNotFoundException || errorName(err) === 'ResourceNotFoundException'))
+        throw mapAwsError(err, 'rotation', name);
     }
     try {
       return await this.create(name, value);
     } catch (err) {
       // Created by someone else in between: rotate that one.
       if (err instanceof UserError && err.code === 'resource.conflict') {
-        const out = await this.client.send(new PutSecretValueCommand({ SecretId: id, SecretString: value })).catch((e: unknown) => {
-          throw mapAwsError(e, 'rotation', name);
-        });
+        const out = await this.client
+          .send(new PutSecretValueCommand({ SecretId: id, SecretString: value }))
+          .catch((e: unknown) => {
+            throw mapAwsError(e, 'rotation', name);
+          });
         return { name, version: out.VersionId ?? '', created: false };
       }
       throw err;
@@ -180,7 +233,13 @@ export class AwsSecretsWriter implements SecretsWriter {
     let token: string | undefined;
     try {
       do {
-        const page = await this.client.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: [full] }], MaxResults: 100, ...(token ? { NextToken: token } : {}) }));
+        const page = await this.client.send(
+          new ListSecretsCommand({
+            Filters: [{ Key: 'name', Values: [full] }],
+            MaxResults: 100,
+            ...(token ? { NextToken: token } : {}),
+          }),
+        );
         for (const s of page.SecretList ?? ([] as SecretListEntry[])) {
           // The AWS name filter ignores case: keep exact prefix matches only.
           if (!s.Name?.startsWith(full) || s.DeletedDate) continue;
@@ -207,7 +266,12 @@ export class AwsSecretsReader implements SecretsReader {
 
   async get(name: string, version: VersionSelector = 'current'): Promise<string | undefined> {
     checkName(name);
-    const select = version === 'current' ? { VersionStage: 'AWSCURRENT' } : version === 'previous' ? { VersionStage: 'AWSPREVIOUS' } : { VersionId: version };
+    const select =
+      version === 'current'
+        ? { VersionStage: 'AWSCURRENT' }
+        : version === 'previous'
+          ? { VersionStage: 'AWSPREVIOUS' }
+          : { VersionId: version };
     try {
       const out = await this.client.send(new GetSecretValueCommand({ SecretId: this.prefix + name, ...select }));
       return out.SecretString ?? (out.SecretBinary ? Buffer.from(out.SecretBinary).toString('utf8') : undefined);

@@ -1,4 +1,12 @@
-import { createCipheriv, createHash, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createHash,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  randomBytes,
+} from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,7 +49,14 @@ describe('local sealed secrets store', () => {
     expect(await reader.get('ws/1/secrets/TOKEN', second.version)).toBe('two');
     expect(await reader.get('ws/1/secrets/TOKEN', 'no-such-version')).toBeUndefined();
     const meta = await writer.describe('ws/1/secrets/TOKEN');
-    expect(meta).toMatchObject({ name: 'ws/1/secrets/TOKEN', version: second.version, versions: [{ id: second.version, stages: ['current'] }, { id: first.version, stages: ['previous'] }] });
+    expect(meta).toMatchObject({
+      name: 'ws/1/secrets/TOKEN',
+      version: second.version,
+      versions: [
+        { id: second.version, stages: ['current'] },
+        { id: first.version, stages: ['previous'] },
+      ],
+    });
     expect(meta!.updatedAt.getTime()).toBeGreaterThanOrEqual(meta!.createdAt.getTime());
     // A third rotation drops the oldest version.
     await writer.put('ws/1/secrets/TOKEN', 'three');
@@ -55,7 +70,10 @@ describe('local sealed secrets store', () => {
     const writer = new LocalSealedSecretsWriter(dir, keys.publicKeyPem);
     const value = canary();
     expect(await writer.create('ws/1/secrets/A', value)).toMatchObject({ created: true });
-    await expect(writer.create('ws/1/secrets/A', 'other')).rejects.toMatchObject({ code: 'resource.conflict', status: 409 });
+    await expect(writer.create('ws/1/secrets/A', 'other')).rejects.toMatchObject({
+      code: 'resource.conflict',
+      status: 409,
+    });
     await writer.put('ws/1/secrets/B', value);
     await writer.put('ws/2/secrets/C', value);
     const listed = await writer.list('ws/1/');
@@ -95,12 +113,27 @@ describe('local sealed secrets store', () => {
     // A format-1 file exactly as the previous writer sealed it.
     const eph = generateKeyPairSync('x25519');
     const epk = eph.publicKey.export({ type: 'spki', format: 'der' });
-    const key = Buffer.from(hkdfSync('sha256', diffieHellman({ privateKey: eph.privateKey, publicKey: createPublicKey(keys.publicKeyPem) }), epk, Buffer.from('toolplane-sealed-secret-v1'), 32));
+    const key = Buffer.from(
+      hkdfSync(
+        'sha256',
+        diffieHellman({ privateKey: eph.privateKey, publicKey: createPublicKey(keys.publicKeyPem) }),
+        epk,
+        Buffer.from('toolplane-sealed-secret-v1'),
+        32,
+      ),
+    );
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
     cipher.setAAD(Buffer.from('legacy'));
     const ct = Buffer.concat([cipher.update('old-value', 'utf8'), cipher.final()]);
-    const v1 = { v: 1, name: 'legacy', epk: epk.toString('base64'), iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), ct: ct.toString('base64') };
+    const v1 = {
+      v: 1,
+      name: 'legacy',
+      epk: epk.toString('base64'),
+      iv: iv.toString('base64'),
+      tag: cipher.getAuthTag().toString('base64'),
+      ct: ct.toString('base64'),
+    };
     writeFileSync(join(dir, createHash('sha256').update('legacy').digest('hex') + '.json'), JSON.stringify(v1));
     const reader = new LocalSealedSecretsReader(dir, keys.privateKeyPem);
     expect(await reader.get('legacy')).toBe('old-value');

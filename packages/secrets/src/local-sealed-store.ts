@@ -1,8 +1,27 @@
-import { createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  randomBytes,
+  randomUUID,
+  type KeyObject,
+} from 'node:crypto';
 import { link, mkdir, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '@toolplane/errors';
-import { secretNamePattern, type SecretMetadata, type SecretsReader, type SecretsWriter, type SecretWriteResult, type VersionSelector } from './types.ts';
+import {
+  secretNamePattern,
+  type SecretMetadata,
+  type SecretsReader,
+  type SecretsWriter,
+  type SecretWriteResult,
+  type VersionSelector,
+} from './types.ts';
 
 /**
  * The embedded secrets backend: one file per secret in a directory, each value sealed to the
@@ -77,14 +96,25 @@ async function readSealed(path: string): Promise<SealedFileV2 | undefined> {
   const file = JSON.parse(raw) as SealedFile;
   if (file.v === 2) return file;
   const at = new Date(0).toISOString();
-  return { v: 2, name: file.name, createdAt: at, updatedAt: at, versions: [{ id: legacyVersionId, createdAt: at, legacy: true, epk: file.epk, iv: file.iv, tag: file.tag, ct: file.ct }] };
+  return {
+    v: 2,
+    name: file.name,
+    createdAt: at,
+    updatedAt: at,
+    versions: [
+      { id: legacyVersionId, createdAt: at, legacy: true, epk: file.epk, iv: file.iv, tag: file.tag, ct: file.ct },
+    ],
+  };
 }
 
 function metadataOf(file: SealedFileV2): SecretMetadata {
   return {
     name: file.name,
     version: file.versions[0]!.id,
-    versions: file.versions.map((v, i) => ({ id: v.id, stages: i === 0 ? ['current' as const] : i === 1 ? ['previous' as const] : [] })),
+    versions: file.versions.map((v, i) => ({
+      id: v.id,
+      stages: i === 0 ? ['current' as const] : i === 1 ? ['previous' as const] : [],
+    })),
     createdAt: new Date(file.createdAt),
     updatedAt: new Date(file.updatedAt),
   };
@@ -113,7 +143,14 @@ export class LocalSealedSecretsWriter implements SecretsWriter {
     const key = deriveKey(diffieHellman({ privateKey: eph.privateKey, publicKey: this.recipient }), epk);
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', key, iv);
-    const version: SealedVersion = { id, createdAt: new Date().toISOString(), epk: epk.toString('base64'), iv: iv.toString('base64'), tag: '', ct: '' };
+    const version: SealedVersion = {
+      id,
+      createdAt: new Date().toISOString(),
+      epk: epk.toString('base64'),
+      iv: iv.toString('base64'),
+      tag: '',
+      ct: '',
+    };
     cipher.setAAD(aad(name, version));
     version.ct = Buffer.concat([cipher.update(value, 'utf8'), cipher.final()]).toString('base64');
     version.tag = cipher.getAuthTag().toString('base64');
@@ -136,13 +173,20 @@ export class LocalSealedSecretsWriter implements SecretsWriter {
   async create(name: string, value: string): Promise<SecretWriteResult> {
     checkName(name);
     const version = this.seal(name, value);
-    const file: SealedFileV2 = { v: 2, name, createdAt: version.createdAt, updatedAt: version.createdAt, versions: [version] };
+    const file: SealedFileV2 = {
+      v: 2,
+      name,
+      createdAt: version.createdAt,
+      updatedAt: version.createdAt,
+      versions: [version],
+    };
     // link() fails when the target exists: creation is atomic, two creators cannot both win.
     await this.write(file, async (tmp, target) => {
       try {
         await link(tmp, target);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UserError('resource.conflict', `a secret named "${name}" already exists`, { status: 409 });
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+          throw new UserError('resource.conflict', `a secret named "${name}" already exists`, { status: 409 });
         throw err;
       }
     });
@@ -154,7 +198,12 @@ export class LocalSealedSecretsWriter implements SecretsWriter {
     const existing = await readSealed(fileFor(this.dir, name));
     const version = this.seal(name, value);
     const file: SealedFileV2 = existing
-      ? { ...existing, v: 2, updatedAt: version.createdAt, versions: [version, ...existing.versions].slice(0, keptVersions) }
+      ? {
+          ...existing,
+          v: 2,
+          updatedAt: version.createdAt,
+          versions: [version, ...existing.versions].slice(0, keptVersions),
+        }
       : { v: 2, name, createdAt: version.createdAt, updatedAt: version.createdAt, versions: [version] };
     await this.write(file, (tmp, target) => rename(tmp, target));
     return { name, version: version.id, created: !existing };
@@ -208,7 +257,12 @@ export class LocalSealedSecretsReader implements SecretsReader {
     checkName(name);
     const file = await readSealed(fileFor(this.dir, name));
     if (!file) return undefined;
-    const sealed = version === 'current' ? file.versions[0] : version === 'previous' ? file.versions[1] : file.versions.find((v) => v.id === version);
+    const sealed =
+      version === 'current'
+        ? file.versions[0]
+        : version === 'previous'
+          ? file.versions[1]
+          : file.versions.find((v) => v.id === version);
     if (!sealed) return undefined;
     const epkDer = Buffer.from(sealed.epk, 'base64');
     const epk = createPublicKey({ key: epkDer, format: 'der', type: 'spki' });

@@ -1,5 +1,23 @@
 export * from './attributes.ts';
 export * from './metrics.ts';
 export * from './start.ts';
-export { contextFromIds, contextWith, currentTraceIds, endSpan, extractContext, injectContext, logMixin, markError, noopSpan, runInSpan, SpanKind, SpanStatusCode, startSpan, traceLogFields, traceparentOf, tracingEnabled, withSpan } from './tracing.ts';
+export {
+  contextFromIds,
+  contextWith,
+  currentTraceIds,
+  endSpan,
+  extractContext,
+  injectContext,
+  logMixin,
+  markError,
+  noopSpan,
+  runInSpan,
+  SpanKind,
+  SpanStatusCode,
+  startSpan,
+  traceLogFields,
+  traceparentOf,
+  tracingEnabled,
+  withSpan,
+} from './tracing.ts';
 export type { Attributes, Context, Span, SpanOptions, TraceCarrier } from './tracing.ts';

@@ -34,15 +34,38 @@ export function setMeter(meter: Meter | undefined): void {
   const seconds = { unit: 's', advice: { explicitBucketBoundaries: durationBuckets } };
   instruments = {
     meter,
-    toolCalls: meter.createCounter('toolplane.tool_calls', { description: 'Tool calls by server, tool and outcome (success, tool_error, rejected, failed).' }),
-    toolCallDuration: meter.createHistogram('toolplane.tool_call.duration', { ...seconds, description: 'Time a tool call took in the worker (or on the edge when refused there), by server, tool and outcome.' }),
-    mcpOperationDuration: meter.createHistogram('mcp.server.operation.duration', { ...seconds, description: 'MCP request duration on the edge, as the agent sees it (queue and worker included).' }),
-    httpClientDuration: meter.createHistogram('http.client.request.duration', { ...seconds, description: 'Upstream HTTP request duration (worker).' }),
-    queueWait: meter.createHistogram('toolplane.queue.wait.duration', { ...seconds, description: 'Time jobs waited in the queue before a worker started them.' }),
-    rateLimited: meter.createCounter('toolplane.rate_limited', { description: 'Tool calls refused by a rate limit, by server and tool.' }),
-    denied: meter.createCounter('toolplane.requests.denied', { description: 'MCP requests refused by authentication or authorization on the edge, by reason.' }),
-    recordsStored: meter.createCounter('toolplane.execution_records.stored', { description: 'Execution records written to PostgreSQL by the control plane.' }),
-    queueDepth: meter.createObservableGauge('toolplane.queue.depth', { description: 'Jobs in a queue by state (waiting, active, delayed), sampled at scrape time.' }),
+    toolCalls: meter.createCounter('toolplane.tool_calls', {
+      description: 'Tool calls by server, tool and outcome (success, tool_error, rejected, failed).',
+    }),
+    toolCallDuration: meter.createHistogram('toolplane.tool_call.duration', {
+      ...seconds,
+      description:
+        'Time a tool call took in the worker (or on the edge when refused there), by server, tool and outcome.',
+    }),
+    mcpOperationDuration: meter.createHistogram('mcp.server.operation.duration', {
+      ...seconds,
+      description: 'MCP request duration on the edge, as the agent sees it (queue and worker included).',
+    }),
+    httpClientDuration: meter.createHistogram('http.client.request.duration', {
+      ...seconds,
+      description: 'Upstream HTTP request duration (worker).',
+    }),
+    queueWait: meter.createHistogram('toolplane.queue.wait.duration', {
+      ...seconds,
+      description: 'Time jobs waited in the queue before a worker started them.',
+    }),
+    rateLimited: meter.createCounter('toolplane.rate_limited', {
+      description: 'Tool calls refused by a rate limit, by server and tool.',
+    }),
+    denied: meter.createCounter('toolplane.requests.denied', {
+      description: 'MCP requests refused by authentication or authorization on the edge, by reason.',
+    }),
+    recordsStored: meter.createCounter('toolplane.execution_records.stored', {
+      description: 'Execution records written to PostgreSQL by the control plane.',
+    }),
+    queueDepth: meter.createObservableGauge('toolplane.queue.depth', {
+      description: 'Jobs in a queue by state (waiting, active, delayed), sampled at scrape time.',
+    }),
   };
 }
 
@@ -61,7 +84,12 @@ export function recordToolCall(server: string, tool: string, outcome: ToolCallOu
 }
 
 /** One MCP request answered by the edge (`error.type` set when it failed: a JSON-RPC code or `tool_error`). */
-export function recordMcpOperation(method: string, tool: string | undefined, durationMs: number, errorType?: string): void {
+export function recordMcpOperation(
+  method: string,
+  tool: string | undefined,
+  durationMs: number,
+  errorType?: string,
+): void {
   if (!instruments) return;
   instruments.mcpOperationDuration.record(durationMs / 1000, {
     'mcp.method.name': method,
@@ -71,7 +99,13 @@ export function recordMcpOperation(method: string, tool: string | undefined, dur
 }
 
 /** One upstream HTTP request (`status` undefined when no response came: timeout, unreachable…). */
-export function recordHttpClient(method: string, serverAddress: string, status: number | undefined, durationMs: number, errorType?: string): void {
+export function recordHttpClient(
+  method: string,
+  serverAddress: string,
+  status: number | undefined,
+  durationMs: number,
+  errorType?: string,
+): void {
   if (!instruments) return;
   instruments.httpClientDuration.record(durationMs / 1000, {
     'http.request.method': method,

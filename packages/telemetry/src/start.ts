@@ -63,15 +63,25 @@ let started = false;
  * upstream HTTP request): no auto-instrumentation patches `http` or other modules (ADR 0009).
  */
 export function startTelemetry(opts: TelemetryOptions): Telemetry {
-  const tracesUrl = opts.otlpTracesEndpoint ?? (opts.otlpEndpoint ? `${opts.otlpEndpoint.replace(/\/+$/, '')}/v1/traces` : undefined);
+  const tracesUrl =
+    opts.otlpTracesEndpoint ?? (opts.otlpEndpoint ? `${opts.otlpEndpoint.replace(/\/+$/, '')}/v1/traces` : undefined);
   const tracing = tracesUrl !== undefined || opts.spanExporter !== undefined;
   const metricsOn = opts.metricsPort !== undefined;
-  if (!tracing && !metricsOn) return { tracing: false, metrics: false, ready: Promise.resolve(), metricsUrl: () => undefined, shutdown: async () => undefined };
+  if (!tracing && !metricsOn)
+    return {
+      tracing: false,
+      metrics: false,
+      ready: Promise.resolve(),
+      metricsUrl: () => undefined,
+      shutdown: async () => undefined,
+    };
   if (started) throw new Error('startTelemetry was already called in this process (shut the first one down)');
   started = true;
 
   let lastError = 0;
-  const onError = opts.onError ?? ((err: unknown) => process.stderr.write(`telemetry: ${err instanceof Error ? err.message : String(err)}\n`));
+  const onError =
+    opts.onError ??
+    ((err: unknown) => process.stderr.write(`telemetry: ${err instanceof Error ? err.message : String(err)}\n`));
   setGlobalErrorHandler((err) => {
     const now = Date.now();
     if (now - lastError < 60_000) return;
@@ -93,8 +103,14 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
     const exporter = opts.spanExporter ?? new OTLPTraceExporter({ url: tracesUrl!, headers: opts.otlpHeaders ?? {} });
     tracerProvider = new TracerProvider({
       resource,
-      sampler: new ParentBasedSampler({ root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio) }),
-      spanProcessors: [opts.spanExporter ? new SimpleSpanProcessor({ exporter }) : new BatchSpanProcessor({ exporter, scheduledDelayMillis: opts.exportDelayMs ?? 5000 })],
+      sampler: new ParentBasedSampler({
+        root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio),
+      }),
+      spanProcessors: [
+        opts.spanExporter
+          ? new SimpleSpanProcessor({ exporter })
+          : new BatchSpanProcessor({ exporter, scheduledDelayMillis: opts.exportDelayMs ?? 5000 }),
+      ],
     });
     contextManager = new AsyncLocalStorageContextManager().enable();
     context.setGlobalContextManager(contextManager);
@@ -109,7 +125,9 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
   if (metricsOn) {
     const host = opts.metricsHost ?? '127.0.0.1';
     ready = new Promise<void>((resolve, reject) => {
-      prometheus = new PrometheusExporter({ host, port: opts.metricsPort!, withoutScopeInfo: true }, (err) => (err ? reject(err) : resolve()));
+      prometheus = new PrometheusExporter({ host, port: opts.metricsPort!, withoutScopeInfo: true }, (err) =>
+        err ? reject(err) : resolve(),
+      );
     });
     meterProvider = new MeterProvider({ resource, readers: [prometheus!] });
     metrics.setGlobalMeterProvider(meterProvider);
@@ -182,7 +200,10 @@ export function telemetryOptionsFromEnv(defaultServiceName: string, env: Telemet
  * Wraps a service app for `runService`: the metrics endpoint must listen before the app starts, and
  * buffered spans are flushed after the app stopped (its last spans included).
  */
-export function withTelemetry<A extends { start(): Promise<void>; stop(): Promise<void> }>(app: A, telemetry: Telemetry): { start(): Promise<void>; stop(): Promise<void> } {
+export function withTelemetry<A extends { start(): Promise<void>; stop(): Promise<void> }>(
+  app: A,
+  telemetry: Telemetry,
+): { start(): Promise<void>; stop(): Promise<void> } {
   return {
     async start() {
       await telemetry.ready;

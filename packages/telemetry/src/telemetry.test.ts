@@ -46,12 +46,17 @@ describe('telemetry while off (no endpoint, no metrics port)', () => {
     expect(t.metrics).toBe(false);
     expect(tracingEnabled()).toBe(false);
     let seen: unknown;
-    const result = await withSpan('work', { a: 1 }, async (span) => {
-      seen = span;
-      expect(currentTraceIds()).toBeUndefined();
-      expect(traceparentOf()).toBeUndefined();
-      return 42;
-    }, { parent: extractContext({ traceparent: agentTraceparent }) });
+    const result = await withSpan(
+      'work',
+      { a: 1 },
+      async (span) => {
+        seen = span;
+        expect(currentTraceIds()).toBeUndefined();
+        expect(traceparentOf()).toBeUndefined();
+        return 42;
+      },
+      { parent: extractContext({ traceparent: agentTraceparent }) },
+    );
     expect(result).toBe(42);
     expect(seen).toBe(noopSpan);
     expect(startSpan('x', undefined)).toBe(noopSpan);
@@ -79,15 +84,25 @@ describe('traces', () => {
       const carrier: Record<string, unknown> = {};
       let ids: ReturnType<typeof currentTraceIds>;
       let logFields: Record<string, string> = {};
-      await withSpan('tools/call get_ticket', { [attr.mcpMethodName]: 'tools/call' }, async (server) => {
-        await withSpan('send tool-invocations', undefined, async (producer) => {
-          injectContext(carrier);
-          ids = currentTraceIds();
-          logFields = logMixin()!();
-          expect(traceparentOf(producer)).toBe(carrier.traceparent);
-        }, { kind: SpanKind.PRODUCER });
-        expect(traceparentOf()).toBe(`00-${agentTrace}-${server.spanContext().spanId}-01`);
-      }, { kind: SpanKind.SERVER, parent: extractContext({ traceparent: agentTraceparent }) });
+      await withSpan(
+        'tools/call get_ticket',
+        { [attr.mcpMethodName]: 'tools/call' },
+        async (server) => {
+          await withSpan(
+            'send tool-invocations',
+            undefined,
+            async (producer) => {
+              injectContext(carrier);
+              ids = currentTraceIds();
+              logFields = logMixin()!();
+              expect(traceparentOf(producer)).toBe(carrier.traceparent);
+            },
+            { kind: SpanKind.PRODUCER },
+          );
+          expect(traceparentOf()).toBe(`00-${agentTrace}-${server.spanContext().spanId}-01`);
+        },
+        { kind: SpanKind.SERVER, parent: extractContext({ traceparent: agentTraceparent }) },
+      );
 
       const spans = exporter.getFinishedSpans();
       const server = spans.find((s) => s.name === 'tools/call get_ticket')!;
@@ -103,13 +118,18 @@ describe('traces', () => {
       expect(traceLogFields()).toEqual({}); // no active span out here
 
       // The worker side: a job's traceparent becomes the parent of its consumer span.
-      await withSpan('process tool-invocations', undefined, async () => undefined, { kind: SpanKind.CONSUMER, parent: extractContext(carrier as { traceparent: string }) });
+      await withSpan('process tool-invocations', undefined, async () => undefined, {
+        kind: SpanKind.CONSUMER,
+        parent: extractContext(carrier as { traceparent: string }),
+      });
       const consumer = exporter.getFinishedSpans().find((s) => s.name === 'process tool-invocations')!;
       expect(consumer.spanContext().traceId).toBe(agentTrace);
       expect(consumer.parentSpanContext?.spanId).toBe(producer.spanContext().spanId);
 
       // A record's ids rebuild a parent context (the control plane's span for a stored record).
-      const child = startSpan('process execution-records', undefined, { parent: contextFromIds(agentTrace, consumer.spanContext().spanId) });
+      const child = startSpan('process execution-records', undefined, {
+        parent: contextFromIds(agentTrace, consumer.spanContext().spanId),
+      });
       endSpan(child);
       expect(exporter.getFinishedSpans().at(-1)!.parentSpanContext?.spanId).toBe(consumer.spanContext().spanId);
     } finally {
@@ -123,18 +143,24 @@ describe('traces', () => {
     const t = startTelemetry({ serviceName: 'test', spanExporter: exporter });
     try {
       const secretish = 'the token sk_live_123 was refused';
-      await expect(withSpan('ours', undefined, async () => {
-        throw Object.assign(new Error(secretish), { code: 'upstream.unreachable', kind: 'transient' });
-      })).rejects.toThrow(secretish);
-      await expect(withSpan('theirs', undefined, async () => {
-        throw Object.assign(new Error(secretish), { code: 'tool.not_found', kind: 'user' });
-      })).rejects.toThrow(secretish);
+      await expect(
+        withSpan('ours', undefined, async () => {
+          throw Object.assign(new Error(secretish), { code: 'upstream.unreachable', kind: 'transient' });
+        }),
+      ).rejects.toThrow(secretish);
+      await expect(
+        withSpan('theirs', undefined, async () => {
+          throw Object.assign(new Error(secretish), { code: 'tool.not_found', kind: 'user' });
+        }),
+      ).rejects.toThrow(secretish);
       const [ours, theirs] = exporter.getFinishedSpans();
       expect(ours!.attributes[attr.errorType]).toBe('upstream.unreachable');
       expect(ours!.status.code).toBe(2); // ERROR
       expect(theirs!.attributes[attr.errorType]).toBe('tool.not_found');
       expect(theirs!.status.code).toBe(0); // UNSET
-      expect(JSON.stringify([ours!.attributes, ours!.status, ours!.events, theirs!.events])).not.toContain('sk_live_123');
+      expect(JSON.stringify([ours!.attributes, ours!.status, ours!.events, theirs!.events])).not.toContain(
+        'sk_live_123',
+      );
     } finally {
       await t.shutdown();
     }
@@ -144,7 +170,9 @@ describe('traces', () => {
     const exporter = new InMemorySpanExporter();
     const t = startTelemetry({ serviceName: 'test', spanExporter: exporter });
     try {
-      await withSpan('x', undefined, async () => undefined, { parent: extractContext({ traceparent: '00-zzzz-123-01' }) });
+      await withSpan('x', undefined, async () => undefined, {
+        parent: extractContext({ traceparent: '00-zzzz-123-01' }),
+      });
       const [span] = exporter.getFinishedSpans();
       expect(span!.parentSpanContext).toBeUndefined();
       expect(span!.spanContext().traceId).toMatch(/^[0-9a-f]{32}$/);
@@ -159,20 +187,31 @@ describe('traces', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        bodies.push({ path: req.url ?? '', type: req.headers['content-type'], body: Buffer.concat(chunks).toString('utf8') });
+        bodies.push({
+          path: req.url ?? '',
+          type: req.headers['content-type'],
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       });
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
     const t = startTelemetry({ serviceName: 'exporter-test', otlpEndpoint: endpoint, exportDelayMs: 10 });
-    await withSpan('exported', { [attr.genAiToolName]: 'get_ticket' }, async () => undefined, { parent: extractContext({ traceparent: agentTraceparent }) });
+    await withSpan('exported', { [attr.genAiToolName]: 'get_ticket' }, async () => undefined, {
+      parent: extractContext({ traceparent: agentTraceparent }),
+    });
     await t.shutdown();
     await new Promise((r) => receiver.close(r));
     expect(bodies.length).toBeGreaterThan(0);
     expect(bodies[0]!.path).toBe('/v1/traces');
     expect(bodies[0]!.type).toContain('application/json');
-    const payload = JSON.parse(bodies[0]!.body) as { resourceSpans: { resource: { attributes: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { spans: { traceId: string; parentSpanId: string; name: string }[] }[] }[] };
+    const payload = JSON.parse(bodies[0]!.body) as {
+      resourceSpans: {
+        resource: { attributes: { key: string; value: { stringValue?: string } }[] };
+        scopeSpans: { spans: { traceId: string; parentSpanId: string; name: string }[] }[];
+      }[];
+    };
     const rs = payload.resourceSpans[0]!;
     expect(rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue).toBe('exporter-test');
     const span = rs.scopeSpans[0]!.spans[0]!;
@@ -206,8 +245,13 @@ describe('metrics', () => {
 
 describe('configuration', () => {
   it('maps the env variables and parses OTLP headers', () => {
-    expect(parseOtlpHeaders('authorization=Bearer%20abc, x-tenant = t1,broken')).toEqual({ authorization: 'Bearer abc', 'x-tenant': 't1' });
-    expect(telemetryOptionsFromEnv('toolplane-edge', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', METRICS_PORT: 9464 })).toMatchObject({ serviceName: 'toolplane-edge', otlpEndpoint: 'http://c:4318', metricsPort: 9464 });
+    expect(parseOtlpHeaders('authorization=Bearer%20abc, x-tenant = t1,broken')).toEqual({
+      authorization: 'Bearer abc',
+      'x-tenant': 't1',
+    });
+    expect(
+      telemetryOptionsFromEnv('toolplane-edge', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', METRICS_PORT: 9464 }),
+    ).toMatchObject({ serviceName: 'toolplane-edge', otlpEndpoint: 'http://c:4318', metricsPort: 9464 });
     expect(telemetryOptionsFromEnv('toolplane-edge', { OTEL_SERVICE_NAME: 'edge-eu' }).serviceName).toBe('edge-eu');
   });
 
@@ -236,7 +280,8 @@ describe('configuration', () => {
       genAiToolName: 'ATTR_GEN_AI_TOOL_NAME',
       genAiToolCallId: 'ATTR_GEN_AI_TOOL_CALL_ID',
     };
-    for (const [key, constant] of Object.entries(expected)) expect([key, all[constant]]).toEqual([key, attr[key as keyof typeof attr]]);
+    for (const [key, constant] of Object.entries(expected))
+      expect([key, all[constant]]).toEqual([key, attr[key as keyof typeof attr]]);
     expect(incubating.GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL).toBe('execute_tool');
   });
 });

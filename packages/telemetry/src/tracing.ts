@@ -46,7 +46,8 @@ export interface TraceCarrier {
 }
 const carrierGetter = {
   keys: (c: TraceCarrier) => Object.keys(c),
-  get: (c: TraceCarrier, key: string) => (key === 'traceparent' ? c.traceparent : key === 'tracestate' ? c.tracestate : undefined),
+  get: (c: TraceCarrier, key: string) =>
+    key === 'traceparent' ? c.traceparent : key === 'tracestate' ? c.tracestate : undefined,
 };
 const carrierSetter = {
   set: (c: Record<string, unknown>, key: string, value: string) => {
@@ -118,7 +119,15 @@ export interface SpanOptions {
 export function startSpan(name: string, attributes: Attributes | undefined, options?: SpanOptions): Span {
   if (!tracer) return noopSpan;
   const parent = options?.parent ?? context.active();
-  return tracer.startSpan(name, { kind: options?.kind ?? SpanKind.INTERNAL, ...(attributes ? { attributes } : {}), ...(options?.links ? { links: options.links } : {}) }, parent);
+  return tracer.startSpan(
+    name,
+    {
+      kind: options?.kind ?? SpanKind.INTERNAL,
+      ...(attributes ? { attributes } : {}),
+      ...(options?.links ? { links: options.links } : {}),
+    },
+    parent,
+  );
 }
 
 /** Ends a span, marking it failed when `error` is given (see `markError`). */
@@ -161,7 +170,12 @@ export function runInSpan<T>(span: Span, fn: () => Promise<T>): Promise<T> {
  * Use it for units of work worth seeing in a trace: a workflow's flow, each step, each action.
  * Attributes must never hold secret values (use URL templates or redacted URLs).
  */
-export function withSpan<T>(name: string, attributes: Attributes | undefined, fn: (span: Span) => Promise<T>, options?: SpanOptions): Promise<T> {
+export function withSpan<T>(
+  name: string,
+  attributes: Attributes | undefined,
+  fn: (span: Span) => Promise<T>,
+  options?: SpanOptions,
+): Promise<T> {
   if (!tracer) return fn(noopSpan);
   const parent = options?.parent ?? context.active();
   const span = startSpan(name, attributes, options);

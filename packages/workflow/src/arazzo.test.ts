@@ -81,26 +81,41 @@ describe('official Arazzo examples compile', () => {
 
   it('fails without the OpenAPI source, naming the source description', () => {
     const err = compileError(fixture('arazzo/oauth.arazzo.yaml'), { references: [], servers: {} });
-    expect(err.issues).toEqual([{ path: '/sourceDescriptions/0/url', message: expect.stringContaining('no document was provided for ./oauth.openapi.yaml') }]);
+    expect(err.issues).toEqual([
+      {
+        path: '/sourceDescriptions/0/url',
+        message: expect.stringContaining('no document was provided for ./oauth.openapi.yaml'),
+      },
+    ]);
   });
 });
 
 describe('official Arazzo examples run against fakes of their OpenAPI sources', () => {
   it('ExtendedParametersExample: workflow-level header and cookie parameters reach every step', async () => {
     const { ir } = compile('ExtendedParametersExample.arazzo.yaml');
-    const upstream = fakeHttp((req) => (req.method === 'POST' ? { status: 201, body: { id: 1 } } : { body: { name: 'okapi' } }));
+    const upstream = fakeHttp((req) =>
+      req.method === 'POST' ? { status: 201, body: { id: 1 } } : { body: { name: 'okapi' } },
+    );
     const result = await runWorkflow(ir, 'animal-workflow', {}, { http: upstream.http, secret: noSecrets });
     expect(result).toMatchObject({ ok: true, outputs: {} });
     expect(upstream.lines()).toEqual(['POST /v1/animals', 'GET /v1/animals/random']);
-    expect(upstream.requests[0]!.headers).toMatchObject({ workflowlevelparamtwo: 'someValue', cookie: 'workflowLevelParamOne=someValue; authentication=SUPER_SECRET' });
-    expect(upstream.requests[1]!.headers).toMatchObject({ workflowlevelparamtwo: 'someValue', cookie: 'workflowLevelParamOne=someValue' });
+    expect(upstream.requests[0]!.headers).toMatchObject({
+      workflowlevelparamtwo: 'someValue',
+      cookie: 'workflowLevelParamOne=someValue; authentication=SUPER_SECRET',
+    });
+    expect(upstream.requests[1]!.headers).toMatchObject({
+      workflowlevelparamtwo: 'someValue',
+      cookie: 'workflowLevelParamOne=someValue',
+    });
   });
 
   it('FAPI-PAR: PAR, authorize (302) and token; object inputs as query values and JSON bodies', async () => {
     const { ir } = compile('FAPI-PAR.arazzo.yaml');
     const upstream = fakeHttp((req) => {
-      if (req.url.pathname === '/as/par.oauth2') return { status: 200, body: { request_uri: 'urn:par:1', expires_in: 60 } };
-      if (req.url.pathname === '/as/authorize.oauth2') return { status: 302, headers: { location: 'https://tpp.example/cb?code=c-1' }, body: { code: 'c-1' } };
+      if (req.url.pathname === '/as/par.oauth2')
+        return { status: 200, body: { request_uri: 'urn:par:1', expires_in: 60 } };
+      if (req.url.pathname === '/as/authorize.oauth2')
+        return { status: 302, headers: { location: 'https://tpp.example/cb?code=c-1' }, body: { code: 'c-1' } };
       return { status: 200, body: { access_token: 'at-1', token_type: 'Bearer', expires_in: 300 } };
     });
     const inputs = {
@@ -109,7 +124,12 @@ describe('official Arazzo examples run against fakes of their OpenAPI sources', 
       redirect_uri: 'https://tpp.example/cb',
       code_verifier: 'verifier',
       PARrequestBody: { response_type: 'code', client_id: 'tpp', scope: 'openid' },
-      TokenRequestBody: { grant_type: 'authorization_code', code: '-', redirect_uri: 'https://tpp.example/cb', code_verifier: 'verifier' },
+      TokenRequestBody: {
+        grant_type: 'authorization_code',
+        code: '-',
+        redirect_uri: 'https://tpp.example/cb',
+        code_verifier: 'verifier',
+      },
     };
     const result = await runWorkflow(ir, 'OIDC-PAR-AuthzCode', inputs, { http: upstream.http, secret: noSecrets });
     expect(result.error).toBeUndefined();
@@ -124,7 +144,12 @@ describe('official Arazzo examples run against fakes of their OpenAPI sources', 
     expect(JSON.parse(par!.url.searchParams.get('client_assertion')!)).toEqual(inputs.client_assertion);
     expect(JSON.parse(par!.body!)).toEqual(inputs.PARrequestBody);
     expect(authz!.url.searchParams.get('request_uri')).toBe('urn:par:1');
-    expect(JSON.parse(token!.body!)).toEqual({ grant_type: 'authorization_code', code: 'c-1', redirect_uri: 'https://tpp.example/cb', code_verifier: 'verifier' });
+    expect(JSON.parse(token!.body!)).toEqual({
+      grant_type: 'authorization_code',
+      code: 'c-1',
+      redirect_uri: 'https://tpp.example/cb',
+      code_verifier: 'verifier',
+    });
   });
 
   it('LoginAndRetrievePets: response headers and the whole body as outputs; operationPath to a path item', async () => {
@@ -132,12 +157,27 @@ describe('official Arazzo examples run against fakes of their OpenAPI sources', 
     const pets = [{ id: 1, name: 'doggie', status: 'available' }];
     const upstream = fakeHttp((req) =>
       req.url.pathname.endsWith('/user/login')
-        ? { headers: { 'x-rate-limit': '100', 'x-expires-after': '2030-01-01T00:00:00Z', 'content-type': 'application/json' }, body: '"session-42"' }
+        ? {
+            headers: {
+              'x-rate-limit': '100',
+              'x-expires-after': '2030-01-01T00:00:00Z',
+              'content-type': 'application/json',
+            },
+            body: '"session-42"',
+          }
         : { body: pets },
     );
-    const result = await runWorkflow(ir, 'loginUserRetrievePet', { username: 'ann', password: 'pw' }, { http: upstream.http, secret: noSecrets });
+    const result = await runWorkflow(
+      ir,
+      'loginUserRetrievePet',
+      { username: 'ann', password: 'pw' },
+      { http: upstream.http, secret: noSecrets },
+    );
     expect(result.outputs).toEqual({ available: pets });
-    expect(upstream.lines()).toEqual(['GET /api/v3/user/login?username=ann&password=pw', 'GET /api/v3/pet/findByStatus?status=available']);
+    expect(upstream.lines()).toEqual([
+      'GET /api/v3/user/login?username=ann&password=pw',
+      'GET /api/v3/pet/findByStatus?status=available',
+    ]);
     expect(upstream.requests[1]!.headers.authorization).toBe('session-42');
   });
 
@@ -147,24 +187,47 @@ describe('official Arazzo examples run against fakes of their OpenAPI sources', 
     const upstream = fakeHttp((req) => {
       switch (`${req.method} ${req.url.pathname}`) {
         case 'POST /bnpl/v1/products':
-          return { body: { existingCustomerNotEligible: true, eligibilityCheckRequired: true, products, totalAmount: { currency: 'EUR', amount: 499 } } };
+          return {
+            body: {
+              existingCustomerNotEligible: true,
+              eligibilityCheckRequired: true,
+              products,
+              totalAmount: { currency: 'EUR', amount: 499 },
+            },
+          };
         case 'GET /bnpl/v1/terms-and-conditions':
           return { body: { termsAndConditions: 'be nice' } };
         case 'POST /bnpl/v1/customers':
           return { status: 201, body: { links: { self: 'https://bnpl.example/customers/c-1' } } };
         case 'POST /bnpl/v1/loan-transactions':
-          return { status: 202, body: { redirectAuthToken: null, links: { self: 'https://bnpl.example/loan-transactions/l-1' } } };
+          return {
+            status: 202,
+            body: { redirectAuthToken: null, links: { self: 'https://bnpl.example/loan-transactions/l-1' } },
+          };
         default:
           return { status: 404 };
       }
     });
     const customer = { firstName: 'Ada', lastName: 'Lovelace', dateOfBirth: '1815-12-10T00:00:00Z', postalCode: 'W1' };
-    const result = await runWorkflow(ir, 'ApplyForLoanAtCheckout', { customer, products }, { http: upstream.http, secret: noSecrets });
-    expect(upstream.lines()).toEqual(['POST /bnpl/v1/products', 'GET /bnpl/v1/terms-and-conditions', 'POST /bnpl/v1/customers', 'POST /bnpl/v1/loan-transactions']);
+    const result = await runWorkflow(
+      ir,
+      'ApplyForLoanAtCheckout',
+      { customer, products },
+      { http: upstream.http, secret: noSecrets },
+    );
+    expect(upstream.lines()).toEqual([
+      'POST /bnpl/v1/products',
+      'GET /bnpl/v1/terms-and-conditions',
+      'POST /bnpl/v1/customers',
+      'POST /bnpl/v1/loan-transactions',
+    ]);
     // "{$inputs.customer}" inside a JSON text payload keeps the object (not its text).
     expect(JSON.parse(upstream.requests[0]!.body!)).toEqual({ customer, products });
     expect(JSON.parse(upstream.requests[2]!.body!)).toEqual({ ...customer, termsAndConditionsAccepted: true });
-    expect(JSON.parse(upstream.requests[3]!.body!)).toEqual({ newCustomer: 'https://bnpl.example/customers/c-1', products });
+    expect(JSON.parse(upstream.requests[3]!.body!)).toEqual({
+      newCustomer: 'https://bnpl.example/customers/c-1',
+      products,
+    });
     expect(result.ok).toBe(false);
     expect(result.error).toMatchObject({ code: 'request_invalid', stepId: 'retrieveFinalizedPaymentPlan' });
     expect(result.error!.message).toContain('loanTransactionId');
@@ -173,10 +236,18 @@ describe('official Arazzo examples run against fakes of their OpenAPI sources', 
   it('bnpl: an existing customer that is eligible ends the workflow after the first step (outputs of steps that never ran are absent)', async () => {
     const { ir } = compile('bnpl-arazzo.yaml');
     const upstream = fakeHttp(() => ({ body: { existingCustomerNotEligible: false, products: [] } }));
-    const result = await runWorkflow(ir, 'ApplyForLoanAtCheckout', { customer: { uri: 'https://bnpl.example/customers/c-9' }, products: [] }, { http: upstream.http, secret: noSecrets });
+    const result = await runWorkflow(
+      ir,
+      'ApplyForLoanAtCheckout',
+      { customer: { uri: 'https://bnpl.example/customers/c-9' }, products: [] },
+      { http: upstream.http, secret: noSecrets },
+    );
     expect(result).toMatchObject({ ok: true, outputs: {} });
     expect(upstream.lines()).toEqual(['POST /bnpl/v1/products']);
-    expect(result.trace.find((e) => e.name === 'step.run')!.attributes).toMatchObject({ action: 'end', outcome: 'success' });
+    expect(result.trace.find((e) => e.name === 'step.run')!.attributes).toMatchObject({
+      action: 'end',
+      outcome: 'success',
+    });
   });
 
   it('oauth refresh-token-flow: runs authorization-code-flow as a step, then refreshes with its refresh token (form bodies, jsonpath criterion)', async () => {
@@ -187,7 +258,12 @@ describe('official Arazzo examples run against fakes of their OpenAPI sources', 
       tokens++;
       return { body: { access_token: `at-${tokens}`, refresh_token: `rt-${tokens}`, expires_in: 3600 } };
     });
-    const result = await runWorkflow(ir, 'refresh-token-flow', { my_client_id: 'cid', my_client_secret: 'cs', my_redirect_uri: 'https://app.example/cb' }, { http: upstream.http, secret: noSecrets });
+    const result = await runWorkflow(
+      ir,
+      'refresh-token-flow',
+      { my_client_id: 'cid', my_client_secret: 'cs', my_redirect_uri: 'https://app.example/cb' },
+      { http: upstream.http, secret: noSecrets },
+    );
     expect(result.error).toBeUndefined();
     expect(result.outputs).toEqual({ access_token: 'at-2', refresh_token: 'rt-2', expires_in: 3600 });
     expect(upstream.lines()).toEqual([
@@ -203,7 +279,10 @@ describe('official Arazzo examples run against fakes of their OpenAPI sources', 
       client_id: 'cid',
       client_secret: 'cs',
     });
-    expect(Object.fromEntries(new URLSearchParams(upstream.requests[2]!.body!))).toEqual({ grant_type: 'refresh_token', refresh_token: 'rt-1' });
+    expect(Object.fromEntries(new URLSearchParams(upstream.requests[2]!.body!))).toEqual({
+      grant_type: 'refresh_token',
+      refresh_token: 'rt-1',
+    });
     const flows = result.trace.filter((e) => e.name === 'flow.run').map((e) => e.workflowId);
     expect(flows).toEqual(['refresh-token-flow', 'authorization-code-flow']);
   });
@@ -211,30 +290,58 @@ describe('official Arazzo examples run against fakes of their OpenAPI sources', 
   it('oauth client-credentials-flow: succeeds with a token and fails when the jsonpath criterion finds none', async () => {
     const { ir } = compile('oauth.arazzo.yaml');
     const ok = fakeHttp(() => ({ body: { access_token: 'at-cc' } }));
-    const result = await runWorkflow(ir, 'client-credentials-flow', { client_id: 'cid', client_secret: 'cs' }, { http: ok.http, secret: noSecrets });
+    const result = await runWorkflow(
+      ir,
+      'client-credentials-flow',
+      { client_id: 'cid', client_secret: 'cs' },
+      { http: ok.http, secret: noSecrets },
+    );
     expect(result.outputs).toEqual({ access_token: 'at-cc' });
-    expect(Object.fromEntries(new URLSearchParams(ok.requests[0]!.body!))).toEqual({ client_id: 'cid', client_secret: 'cs', grant_type: 'client_credentials' });
+    expect(Object.fromEntries(new URLSearchParams(ok.requests[0]!.body!))).toEqual({
+      client_id: 'cid',
+      client_secret: 'cs',
+      grant_type: 'client_credentials',
+    });
 
     const noToken = fakeHttp(() => ({ body: { error: 'invalid_client' } }));
-    const failed = await runWorkflow(ir, 'client-credentials-flow', { client_id: 'cid', client_secret: 'cs' }, { http: noToken.http, secret: noSecrets });
-    expect(failed).toMatchObject({ ok: false, outputs: {}, error: { code: 'step_failed', stepId: 'get-client-creds-token' } });
+    const failed = await runWorkflow(
+      ir,
+      'client-credentials-flow',
+      { client_id: 'cid', client_secret: 'cs' },
+      { http: noToken.http, secret: noSecrets },
+    );
+    expect(failed).toMatchObject({
+      ok: false,
+      outputs: {},
+      error: { code: 'step_failed', stepId: 'get-client-creds-token' },
+    });
   });
 
   it('oauth authorization-code-flow: the authorize step fails without an access_token in the body', async () => {
     const { ir } = compile('oauth.arazzo.yaml');
     const upstream = fakeHttp(() => ({ body: { code: 'c' } }));
-    const result = await runWorkflow(ir, 'authorization-code-flow', { client_id: 'cid', client_secret: 'cs', redirect_uri: 'https://app.example/cb' }, { http: upstream.http, secret: noSecrets });
+    const result = await runWorkflow(
+      ir,
+      'authorization-code-flow',
+      { client_id: 'cid', client_secret: 'cs', redirect_uri: 'https://app.example/cb' },
+      { http: upstream.http, secret: noSecrets },
+    );
     expect(result.error).toMatchObject({ code: 'step_failed', stepId: 'browser-authorize' });
     expect(upstream.lines()).toHaveLength(1);
   });
 
   it('pet-coupons buy-available-pet: reusable parameters, then the place-order workflow as a step ($statusCode of its last response)', async () => {
     const { ir } = compile('pet-coupons.arazzo.yaml');
-    const upstream = fakeHttp((req) => (req.method === 'GET' ? { body: [{ id: 7, name: 'Rex' }] } : { body: { id: 99, petId: 7, status: 'placed' } }));
+    const upstream = fakeHttp((req) =>
+      req.method === 'GET' ? { body: [{ id: 7, name: 'Rex' }] } : { body: { id: 99, petId: 7, status: 'placed' } },
+    );
     const result = await runWorkflow(ir, 'buy-available-pet', {}, { http: upstream.http, secret: noSecrets });
     expect(result.error).toBeUndefined();
     expect(result.outputs).toEqual({ buy_pet_order_id: 99 });
-    expect(upstream.lines()).toEqual(['GET /v1/pet/findByStatus?status=available&page=1&pageSize=10', 'POST /v1/store/order']);
+    expect(upstream.lines()).toEqual([
+      'GET /v1/pet/findByStatus?status=available&page=1&pageSize=10',
+      'POST /v1/store/order',
+    ]);
     expect(JSON.parse(upstream.requests[1]!.body!)).toEqual({ petId: 7, status: 'placed', complete: false });
     expect(upstream.requests[1]!.headers['content-type']).toBe('application/json');
   });
@@ -242,13 +349,33 @@ describe('official Arazzo examples run against fakes of their OpenAPI sources', 
   it('pet-coupons place-order on its own, and apply-coupon stopping at the path parameter the example misnames', async () => {
     const { ir } = compile('pet-coupons.arazzo.yaml');
     const upstream = fakeHttp((req) => (req.method === 'GET' ? { body: [{ id: 7 }] } : { body: { id: 100 } }));
-    const order = await runWorkflow(ir, 'place-order', { pet_id: 7, quantity: 2, coupon_code: 'SPRING' }, { http: upstream.http, secret: noSecrets });
+    const order = await runWorkflow(
+      ir,
+      'place-order',
+      { pet_id: 7, quantity: 2, coupon_code: 'SPRING' },
+      { http: upstream.http, secret: noSecrets },
+    );
     expect(order.outputs).toEqual({ workflow_order_id: 100 });
-    expect(JSON.parse(upstream.requests[0]!.body!)).toEqual({ petId: 7, quantity: 2, couponCode: 'SPRING', status: 'placed', complete: false });
+    expect(JSON.parse(upstream.requests[0]!.body!)).toEqual({
+      petId: 7,
+      quantity: 2,
+      couponCode: 'SPRING',
+      status: 'placed',
+      complete: false,
+    });
 
-    const coupon = await runWorkflow(ir, 'apply-coupon', { my_pet_tags: ['puppy', 'dalmatian'] }, { http: upstream.http, secret: noSecrets });
+    const coupon = await runWorkflow(
+      ir,
+      'apply-coupon',
+      { my_pet_tags: ['puppy', 'dalmatian'] },
+      { http: upstream.http, secret: noSecrets },
+    );
     expect(upstream.lines().slice(1)).toEqual(['GET /v1/pet/findByTags?pet_tags=puppy&pet_tags=dalmatian']);
-    expect(coupon.error).toMatchObject({ code: 'request_invalid', stepId: 'find-coupons', message: expect.stringContaining('petId') });
+    expect(coupon.error).toMatchObject({
+      code: 'request_invalid',
+      stepId: 'find-coupons',
+      message: expect.stringContaining('petId'),
+    });
   });
 });
 
@@ -265,36 +392,88 @@ const api = {
   servers: [{ url: 'https://api.example/v1' }],
   paths: {
     '/jobs': { post: { operationId: 'createJob', responses: { '202': { description: 'ok' } } } },
-    '/jobs/{id}': { get: { operationId: 'getJob', parameters: [{ name: 'id', in: 'path', required: true }], responses: { '200': { description: 'ok' } } } },
+    '/jobs/{id}': {
+      get: {
+        operationId: 'getJob',
+        parameters: [{ name: 'id', in: 'path', required: true }],
+        responses: { '200': { description: 'ok' } },
+      },
+    },
   },
 };
 const apiRefs = { references: [{ location: 'api.yaml', content: api }] };
 
 describe('Arazzo compile-time rules', () => {
   it('accepts retry failure actions without stepId/workflowId (OAI/Arazzo-Specification#341) but still requires a goto target', () => {
-    const wf = (onFailure: unknown[]) => [{ workflowId: 'w', steps: [{ stepId: 's', operationId: 'createJob', onFailure }] }];
-    const retry = compileWorkflowDocument(arazzoDoc(wf([{ name: 'again', type: 'retry', retryAfter: 1, retryLimit: 3 }])), apiRefs);
-    expect(retry.ir.workflows[0]!.steps[0]!.onFailure).toEqual([{ name: 'again', type: 'retry', retryAfterMs: 1000, retryLimit: 3, onExhausted: 'continue', criteria: [] }]);
-    const err = compileError(JSON.stringify(arazzoDoc(wf([{ name: 'jump', type: 'goto' }]))), { ...apiRefs, servers: {} });
-    expect(err.issues.some((i) => i.path === '/workflows/0/steps/0/onFailure/0/stepId' || i.path === '/workflows/0/steps/0/onFailure/0/workflowId')).toBe(true);
+    const wf = (onFailure: unknown[]) => [
+      { workflowId: 'w', steps: [{ stepId: 's', operationId: 'createJob', onFailure }] },
+    ];
+    const retry = compileWorkflowDocument(
+      arazzoDoc(wf([{ name: 'again', type: 'retry', retryAfter: 1, retryLimit: 3 }])),
+      apiRefs,
+    );
+    expect(retry.ir.workflows[0]!.steps[0]!.onFailure).toEqual([
+      { name: 'again', type: 'retry', retryAfterMs: 1000, retryLimit: 3, onExhausted: 'continue', criteria: [] },
+    ]);
+    const err = compileError(JSON.stringify(arazzoDoc(wf([{ name: 'jump', type: 'goto' }]))), {
+      ...apiRefs,
+      servers: {},
+    });
+    expect(
+      err.issues.some(
+        (i) =>
+          i.path === '/workflows/0/steps/0/onFailure/0/stepId' ||
+          i.path === '/workflows/0/steps/0/onFailure/0/workflowId',
+      ),
+    ).toBe(true);
   });
 
   it('rejects xpath criteria with a clear error naming the criterion', () => {
-    const doc = arazzoDoc([{ workflowId: 'w', steps: [{ stepId: 's', operationId: 'createJob', successCriteria: [{ context: '$response.body', condition: '/a', type: 'xpath' }] }] }]);
+    const doc = arazzoDoc([
+      {
+        workflowId: 'w',
+        steps: [
+          {
+            stepId: 's',
+            operationId: 'createJob',
+            successCriteria: [{ context: '$response.body', condition: '/a', type: 'xpath' }],
+          },
+        ],
+      },
+    ]);
     expect(compileError(JSON.stringify(doc), { ...apiRefs, servers: {} }).issues).toEqual([
-      { path: '/workflows/0/steps/0/successCriteria/0/type', message: 'xpath criteria are not supported (the data plane does not evaluate XML); use a regex or jsonpath criterion' },
+      {
+        path: '/workflows/0/steps/0/successCriteria/0/type',
+        message:
+          'xpath criteria are not supported (the data plane does not evaluate XML); use a regex or jsonpath criterion',
+      },
     ]);
   });
 
   it('names unknown operations, goto steps, dependsOn workflows and dependency cycles', () => {
     const doc = arazzoDoc([
       { workflowId: 'a', dependsOn: ['b'], steps: [{ stepId: 's', operationId: 'nope' }] },
-      { workflowId: 'b', dependsOn: ['a', 'ghost'], steps: [{ stepId: 's', operationId: 'createJob', onSuccess: [{ name: 'g', type: 'goto', stepId: 'elsewhere' }] }] },
+      {
+        workflowId: 'b',
+        dependsOn: ['a', 'ghost'],
+        steps: [
+          { stepId: 's', operationId: 'createJob', onSuccess: [{ name: 'g', type: 'goto', stepId: 'elsewhere' }] },
+        ],
+      },
     ]);
     const issues = compileError(JSON.stringify(doc), { ...apiRefs, servers: {} }).issues;
-    expect(issues).toContainEqual({ path: '/workflows/0/steps/0/operationId', message: 'no operation has the operationId "nope" in api' });
-    expect(issues).toContainEqual({ path: '/workflows/1/steps/0/onSuccess/0/stepId', message: 'there is no step "elsewhere" in this workflow' });
-    expect(issues).toContainEqual({ path: '/workflows/1/dependsOn/1', message: 'there is no workflow "ghost" in this document' });
+    expect(issues).toContainEqual({
+      path: '/workflows/0/steps/0/operationId',
+      message: 'no operation has the operationId "nope" in api',
+    });
+    expect(issues).toContainEqual({
+      path: '/workflows/1/steps/0/onSuccess/0/stepId',
+      message: 'there is no step "elsewhere" in this workflow',
+    });
+    expect(issues).toContainEqual({
+      path: '/workflows/1/dependsOn/1',
+      message: 'there is no workflow "ghost" in this document',
+    });
     expect(issues.some((i) => i.message.startsWith('dependsOn forms a cycle'))).toBe(true);
   });
 
@@ -304,37 +483,78 @@ describe('Arazzo compile-time rules', () => {
         {
           workflowId: 'w',
           failureActions: [{ reference: '$components.failureActions.retryLater' }],
-          steps: [{ stepId: 's', operationId: 'createJob', onSuccess: [{ reference: '$components.successActions.done' }] }],
+          steps: [
+            { stepId: 's', operationId: 'createJob', onSuccess: [{ reference: '$components.successActions.done' }] },
+          ],
         },
       ],
       {
         components: {
           successActions: { done: { name: 'done', type: 'end' } },
-          failureActions: { retryLater: { name: 'retryLater', type: 'retry', retryAfter: 2, retryLimit: 2, criteria: [{ condition: '$statusCode == 503' }] } },
+          failureActions: {
+            retryLater: {
+              name: 'retryLater',
+              type: 'retry',
+              retryAfter: 2,
+              retryLimit: 2,
+              criteria: [{ condition: '$statusCode == 503' }],
+            },
+          },
         },
       },
     );
     const step = compileWorkflowDocument(doc, apiRefs).ir.workflows[0]!.steps[0]!;
     expect(step.onSuccess).toEqual([{ name: 'done', type: 'end', criteria: [] }]);
     expect(step.onFailure).toEqual([
-      { name: 'retryLater', type: 'retry', retryAfterMs: 2000, retryLimit: 2, onExhausted: 'continue', criteria: [{ type: 'simple', condition: '$statusCode == 503' }] },
+      {
+        name: 'retryLater',
+        type: 'retry',
+        retryAfterMs: 2000,
+        retryLimit: 2,
+        onExhausted: 'continue',
+        criteria: [{ type: 'simple', condition: '$statusCode == 503' }],
+      },
     ]);
   });
 
   it('adds the inputs of dependsOn workflows to the tool input schema', () => {
     const doc = arazzoDoc([
-      { workflowId: 'login', inputs: { type: 'object', properties: { user: { type: 'string' } }, required: ['user'] }, steps: [{ stepId: 's', operationId: 'createJob' }] },
-      { workflowId: 'work', dependsOn: ['login'], inputs: { type: 'object', properties: { job: { type: 'string' } } }, steps: [{ stepId: 's', operationId: 'createJob' }] },
+      {
+        workflowId: 'login',
+        inputs: { type: 'object', properties: { user: { type: 'string' } }, required: ['user'] },
+        steps: [{ stepId: 's', operationId: 'createJob' }],
+      },
+      {
+        workflowId: 'work',
+        dependsOn: ['login'],
+        inputs: { type: 'object', properties: { job: { type: 'string' } } },
+        steps: [{ stepId: 's', operationId: 'createJob' }],
+      },
     ]);
     const tool = compileWorkflowDocument(doc, apiRefs).tools[1]!;
-    expect(tool.inputSchema).toEqual({ type: 'object', properties: { job: { type: 'string' }, user: { type: 'string' } }, required: ['user'] });
+    expect(tool.inputSchema).toEqual({
+      type: 'object',
+      properties: { job: { type: 'string' }, user: { type: 'string' } },
+      required: ['user'],
+    });
   });
 });
 
 describe('Arazzo runs', () => {
   it('polls with retry, honouring Retry-After over retryAfter, then follows onSuccess goto and dependsOn outputs', async () => {
     const doc = arazzoDoc([
-      { workflowId: 'setup', steps: [{ stepId: 'create', operationId: 'createJob', successCriteria: [{ condition: '$statusCode == 202' }], outputs: { id: '$response.body#/id' } }], outputs: { id: '$steps.create.outputs.id' } },
+      {
+        workflowId: 'setup',
+        steps: [
+          {
+            stepId: 'create',
+            operationId: 'createJob',
+            successCriteria: [{ condition: '$statusCode == 202' }],
+            outputs: { id: '$response.body#/id' },
+          },
+        ],
+        outputs: { id: '$steps.create.outputs.id' },
+      },
       {
         workflowId: 'poll',
         dependsOn: ['setup'],
@@ -343,8 +563,19 @@ describe('Arazzo runs', () => {
             stepId: 'get',
             operationId: 'getJob',
             parameters: [{ name: 'id', in: 'path', value: '$workflows.setup.outputs.id' }],
-            successCriteria: [{ context: '$response.body', condition: '$[?@.result]', type: 'jsonpath' }, { condition: "$response.body#/state == 'DONE'" }],
-            onFailure: [{ name: 'wait', type: 'retry', retryAfter: 5, retryLimit: 3, criteria: [{ context: '$statusCode', condition: '^20[02]$', type: 'regex' }] }],
+            successCriteria: [
+              { context: '$response.body', condition: '$[?@.result]', type: 'jsonpath' },
+              { condition: "$response.body#/state == 'DONE'" },
+            ],
+            onFailure: [
+              {
+                name: 'wait',
+                type: 'retry',
+                retryAfter: 5,
+                retryLimit: 3,
+                criteria: [{ context: '$statusCode', condition: '^20[02]$', type: 'regex' }],
+              },
+            ],
             outputs: { result: '$response.body#/result' },
           },
         ],
@@ -395,11 +626,27 @@ describe('Arazzo runs', () => {
     expect(result).toMatchObject({ ok: true, outputs: { status: 503 } });
     expect(upstream.requests).toHaveLength(3);
     expect(clock.sleeps).toEqual([500, 500]);
-    expect(result.trace.find((e) => e.name === 'step.run')!.attributes).toMatchObject({ attempts: 3, retries: 2, action: 'end', outcome: 'failure' });
+    expect(result.trace.find((e) => e.name === 'step.run')!.attributes).toMatchObject({
+      attempts: 3,
+      retries: 2,
+      action: 'end',
+      outcome: 'failure',
+    });
   });
 
   it('fails with retries_exhausted when no failure action is left after the retries', async () => {
-    const doc = arazzoDoc([{ workflowId: 'w', steps: [{ stepId: 's', operationId: 'createJob', onFailure: [{ name: 'again', type: 'retry', retryAfter: 0, retryLimit: 1 }] }] }]);
+    const doc = arazzoDoc([
+      {
+        workflowId: 'w',
+        steps: [
+          {
+            stepId: 's',
+            operationId: 'createJob',
+            onFailure: [{ name: 'again', type: 'retry', retryAfter: 0, retryLimit: 1 }],
+          },
+        ],
+      },
+    ]);
     const { ir } = compileWorkflowDocument(doc, apiRefs);
     const upstream = fakeHttp(() => ({ status: 500 }));
     const result = await runWorkflow(ir, 'w', {}, { http: upstream.http, secret: noSecrets, clock: fakeClock() });
@@ -420,7 +667,16 @@ describe('Arazzo runs', () => {
               { name: 'id', in: 'path', value: 'x' },
               { name: 'Authorization', in: 'header', value: 'Bearer {$steps.refresh.outputs.token}' },
             ],
-            onFailure: [{ name: 'reauth', type: 'retry', stepId: 'refresh', retryAfter: 0, retryLimit: 1, criteria: [{ condition: '$statusCode == 401' }] }],
+            onFailure: [
+              {
+                name: 'reauth',
+                type: 'retry',
+                stepId: 'refresh',
+                retryAfter: 0,
+                retryLimit: 1,
+                criteria: [{ condition: '$statusCode == 401' }],
+              },
+            ],
           },
         ],
       },
@@ -442,24 +698,47 @@ describe('Arazzo runs', () => {
         workflowId: 'main',
         inputs: { type: 'object', properties: { id: { type: 'string' } } },
         steps: [
-          { stepId: 'create', operationId: 'createJob', onSuccess: [{ name: 'handoff', type: 'goto', workflowId: 'fetch', criteria: [{ condition: '$statusCode == 202' }] }], outputs: { s: '$statusCode' } },
+          {
+            stepId: 'create',
+            operationId: 'createJob',
+            onSuccess: [
+              { name: 'handoff', type: 'goto', workflowId: 'fetch', criteria: [{ condition: '$statusCode == 202' }] },
+            ],
+            outputs: { s: '$statusCode' },
+          },
           { stepId: 'never', operationId: 'createJob' },
         ],
-        outputs: { created: '$steps.create.outputs.s', fetched: '$workflows.fetch.outputs.state', never: '$steps.never.outputs.x' },
+        outputs: {
+          created: '$steps.create.outputs.s',
+          fetched: '$workflows.fetch.outputs.state',
+          never: '$steps.never.outputs.x',
+        },
       },
       {
         workflowId: 'fetch',
         inputs: { type: 'object', properties: { id: { type: 'string' } } },
-        steps: [{ stepId: 'get', operationId: 'getJob', parameters: [{ name: 'id', in: 'path', value: '$inputs.id' }], outputs: { state: '$response.body#/state' } }],
+        steps: [
+          {
+            stepId: 'get',
+            operationId: 'getJob',
+            parameters: [{ name: 'id', in: 'path', value: '$inputs.id' }],
+            outputs: { state: '$response.body#/state' },
+          },
+        ],
         outputs: { state: '$steps.get.outputs.state' },
       },
     ]);
     const { ir } = compileWorkflowDocument(doc, apiRefs);
-    const upstream = fakeHttp((req) => (req.method === 'POST' ? { status: 202, body: {} } : { body: { state: 'queued' } }));
+    const upstream = fakeHttp((req) =>
+      req.method === 'POST' ? { status: 202, body: {} } : { body: { state: 'queued' } },
+    );
     const result = await runWorkflow(ir, 'main', { id: 'j-3' }, { http: upstream.http, secret: noSecrets });
     expect(result.outputs).toEqual({ created: 202, fetched: 'queued' });
     expect(upstream.lines()).toEqual(['POST /v1/jobs', 'GET /v1/jobs/j-3']);
-    expect(result.trace.find((e) => e.stepId === 'create' && e.name === 'step.run')!.attributes).toMatchObject({ action: 'goto', target: 'fetch' });
+    expect(result.trace.find((e) => e.stepId === 'create' && e.name === 'step.run')!.attributes).toMatchObject({
+      action: 'goto',
+      target: 'fetch',
+    });
   });
 
   it('$components, $sourceDescriptions, $request and $method expressions', async () => {
@@ -475,7 +754,13 @@ describe('Arazzo runs', () => {
                 { name: 'id', in: 'path', value: '$components.parameters.jobId.value' },
                 { name: 'X-Source', in: 'header', value: '$sourceDescriptions.api.url' },
               ],
-              outputs: { sentId: '$request.path.id', method: '$method', url: '$url', header: '$request.header.x-source', queryNone: '$request.query.nope' },
+              outputs: {
+                sentId: '$request.path.id',
+                method: '$method',
+                url: '$url',
+                header: '$request.header.x-source',
+                queryNone: '$request.query.nope',
+              },
             },
           ],
           outputs: { all: '$steps.s.outputs' },
@@ -486,6 +771,8 @@ describe('Arazzo runs', () => {
     const { ir } = compileWorkflowDocument(doc, apiRefs);
     const upstream = fakeHttp(() => ({ body: {} }));
     const result = await runWorkflow(ir, 'w', {}, { http: upstream.http, secret: noSecrets });
-    expect(result.outputs).toEqual({ all: { sentId: 'j-7', method: 'GET', url: 'https://api.example/v1/jobs/j-7', header: 'api.yaml' } });
+    expect(result.outputs).toEqual({
+      all: { sentId: 'j-7', method: 'GET', url: 'https://api.example/v1/jobs/j-7', header: 'api.yaml' },
+    });
   });
 });

@@ -14,8 +14,25 @@ import {
   secretNames,
 } from './compile-common.ts';
 import type { CompileResult } from './flower.ts';
-import type { ActionIR, CriterionIR, JsonSchemaObject, ParameterIR, ParameterLocation, SourceIR, StepIR, WorkflowDocumentIR, WorkflowIR } from './ir.ts';
-import { decodePointer, getPointer, indexOpenApi, joinUrl, type OpenApiSource, type SourceOperation } from './openapi-source.ts';
+import type {
+  ActionIR,
+  CriterionIR,
+  JsonSchemaObject,
+  ParameterIR,
+  ParameterLocation,
+  SourceIR,
+  StepIR,
+  WorkflowDocumentIR,
+  WorkflowIR,
+} from './ir.ts';
+import {
+  decodePointer,
+  getPointer,
+  indexOpenApi,
+  joinUrl,
+  type OpenApiSource,
+  type SourceOperation,
+} from './openapi-source.ts';
 import { validateArazzoSchema } from './validate.ts';
 
 /**
@@ -75,14 +92,21 @@ function resolveSources(doc: Raw, options: ArazzoCompileOptions, problems: Probl
     const path = `/sourceDescriptions/${i}`;
     const name = String(sd.name);
     const url = String(sd.url);
-    if (sources.has(name)) problems.error(`${path}/name`, `another source description is already named ${JSON.stringify(name)}`);
+    if (sources.has(name))
+      problems.error(`${path}/name`, `another source description is already named ${JSON.stringify(name)}`);
     if ((sd.type ?? 'openapi') !== 'openapi') {
-      problems.error(`${path}/type`, 'only OpenAPI source descriptions are supported; Arazzo sources (workflows from other documents) are not');
+      problems.error(
+        `${path}/type`,
+        'only OpenAPI source descriptions are supported; Arazzo sources (workflows from other documents) are not',
+      );
       return;
     }
     const ref = findReference(url, name, refs);
     if (!ref) {
-      problems.error(`${path}/url`, `no document was provided for ${url}: deploy it with the workflow document as a reference (location ${JSON.stringify(baseName(url) || url)})`);
+      problems.error(
+        `${path}/url`,
+        `no document was provided for ${url}: deploy it with the workflow document as a reference (location ${JSON.stringify(baseName(url) || url)})`,
+      );
       return;
     }
     let document: unknown = ref.content;
@@ -90,7 +114,12 @@ function resolveSources(doc: Raw, options: ArazzoCompileOptions, problems: Probl
       try {
         document = loadDocument(document);
       } catch (err) {
-        const detail = err instanceof ValidationError ? err.issues.map((x) => x.message).join('; ') : err instanceof Error ? err.message : String(err);
+        const detail =
+          err instanceof ValidationError
+            ? err.issues.map((x) => x.message).join('; ')
+            : err instanceof Error
+              ? err.message
+              : String(err);
         problems.error(`${path}/url`, `the document provided for ${url} could not be parsed: ${detail}`);
         return;
       }
@@ -111,7 +140,10 @@ function resolveSources(doc: Raw, options: ArazzoCompileOptions, problems: Probl
     const override = options.servers?.[name];
     if (override) for (const op of source.operations) op.serverUrl = override;
     else if (source.operations.some((op) => !/^https?:\/\//i.test(op.serverUrl))) {
-      problems.warn(`${path}/url`, `the servers of ${url} are relative and its location is not an absolute URL; its operations cannot be called until a server URL is configured`);
+      problems.warn(
+        `${path}/url`,
+        `the servers of ${url} are relative and its location is not an absolute URL; its operations cannot be called until a server URL is configured`,
+      );
     }
     sources.set(name, source);
   });
@@ -128,7 +160,11 @@ function splitSourceExpression(expr: string, ctx: Ctx): { source: OpenApiSource;
   return undefined;
 }
 
-function resolveOperationId(raw: string, path: string, ctx: Ctx): { source: OpenApiSource; op: SourceOperation } | undefined {
+function resolveOperationId(
+  raw: string,
+  path: string,
+  ctx: Ctx,
+): { source: OpenApiSource; op: SourceOperation } | undefined {
   let candidates: OpenApiSource[];
   let opId = raw;
   if (raw.startsWith('$sourceDescriptions.')) {
@@ -142,22 +178,42 @@ function resolveOperationId(raw: string, path: string, ctx: Ctx): { source: Open
   } else {
     candidates = [...ctx.sources.values()];
   }
-  const exact = candidates.flatMap((source) => source.operations.filter((op) => op.operationId === opId).map((op) => ({ source, op })));
+  const exact = candidates.flatMap((source) =>
+    source.operations.filter((op) => op.operationId === opId).map((op) => ({ source, op })),
+  );
   if (exact.length === 1) return exact[0];
   if (exact.length > 1) {
-    ctx.problems.error(path, `operationId ${JSON.stringify(opId)} exists in several source descriptions; write $sourceDescriptions.<name>.${opId}`);
+    ctx.problems.error(
+      path,
+      `operationId ${JSON.stringify(opId)} exists in several source descriptions; write $sourceDescriptions.<name>.${opId}`,
+    );
     return undefined;
   }
-  const loose = candidates.flatMap((source) => source.operations.filter((op) => op.operationId?.toLowerCase() === opId.toLowerCase()).map((op) => ({ source, op })));
+  const loose = candidates.flatMap((source) =>
+    source.operations
+      .filter((op) => op.operationId?.toLowerCase() === opId.toLowerCase())
+      .map((op) => ({ source, op })),
+  );
   if (loose.length === 1) {
-    ctx.problems.warn(path, `operationId ${JSON.stringify(opId)} matched ${JSON.stringify(loose[0]!.op.operationId)} only when ignoring case`);
+    ctx.problems.warn(
+      path,
+      `operationId ${JSON.stringify(opId)} matched ${JSON.stringify(loose[0]!.op.operationId)} only when ignoring case`,
+    );
     return loose[0];
   }
-  if (candidates.length > 0) ctx.problems.error(path, `no operation has the operationId ${JSON.stringify(opId)} in ${candidates.map((c) => c.name).join(', ')}`);
+  if (candidates.length > 0)
+    ctx.problems.error(
+      path,
+      `no operation has the operationId ${JSON.stringify(opId)} in ${candidates.map((c) => c.name).join(', ')}`,
+    );
   return undefined;
 }
 
-function resolveOperationPath(raw: string, path: string, ctx: Ctx): { source: OpenApiSource; op: SourceOperation } | undefined {
+function resolveOperationPath(
+  raw: string,
+  path: string,
+  ctx: Ctx,
+): { source: OpenApiSource; op: SourceOperation } | undefined {
   const m = /^\{?(\$sourceDescriptions\.[^}#]+?)\.url\}?#(.*)$/.exec(raw);
   if (!m) {
     ctx.problems.error(path, 'operationPath must look like {$sourceDescriptions.<name>.url}#/paths/<path>/<method>');
@@ -166,7 +222,8 @@ function resolveOperationPath(raw: string, path: string, ctx: Ctx): { source: Op
   const name = m[1]!.slice('$sourceDescriptions.'.length);
   const source = ctx.sources.get(name);
   if (!source) {
-    if (ctx.problems.errors.every((e) => !e.path.startsWith('/sourceDescriptions'))) ctx.problems.error(path, `no source description is named ${JSON.stringify(name)}`);
+    if (ctx.problems.errors.every((e) => !e.path.startsWith('/sourceDescriptions')))
+      ctx.problems.error(path, `no source description is named ${JSON.stringify(name)}`);
     return undefined;
   }
   const tokens = decodePointer(m[2]!);
@@ -183,7 +240,10 @@ function resolveOperationPath(raw: string, path: string, ctx: Ctx): { source: Op
     // A pointer to a path item: acceptable when it holds exactly one operation.
     const ops = source.operations.filter((o) => o.path === tokens[1]);
     if (ops.length === 1) {
-      ctx.problems.warn(path, `${m[2]} points at a path item, not an operation; using its only operation (${ops[0]!.method})`);
+      ctx.problems.warn(
+        path,
+        `${m[2]} points at a path item, not an operation; using its only operation (${ops[0]!.method})`,
+      );
       return { source, op: ops[0]! };
     }
     ctx.problems.error(path, `${m[2]} points at a path item with ${ops.length} operations; add the method (e.g. /get)`);
@@ -194,7 +254,12 @@ function resolveOperationPath(raw: string, path: string, ctx: Ctx): { source: Op
 }
 
 /** Resolves a Reusable Object (`reference: $components.<kind>.<name>`). */
-function reusable(raw: Raw, kind: 'parameters' | 'successActions' | 'failureActions', path: string, ctx: Ctx): Raw | undefined {
+function reusable(
+  raw: Raw,
+  kind: 'parameters' | 'successActions' | 'failureActions',
+  path: string,
+  ctx: Ctx,
+): Raw | undefined {
   if (typeof raw.reference !== 'string') return raw;
   const prefix = `$components.${kind}.`;
   if (!raw.reference.startsWith(prefix)) {
@@ -216,7 +281,10 @@ function criterion(raw: Raw, path: string, ctx: Ctx): CriterionIR | undefined {
   if (typeof t === 'string') type = t;
   else if (isObject(t)) type = String(t.type);
   if (type === 'xpath') {
-    ctx.problems.error(`${path}/type`, 'xpath criteria are not supported (the data plane does not evaluate XML); use a regex or jsonpath criterion');
+    ctx.problems.error(
+      `${path}/type`,
+      'xpath criteria are not supported (the data plane does not evaluate XML); use a regex or jsonpath criterion',
+    );
     return undefined;
   }
   if (type !== 'simple' && type !== 'regex' && type !== 'jsonpath') {
@@ -256,12 +324,15 @@ function compileActions(
     const action: ActionIR = { name: String(a.name), type, criteria };
     if (typeof a.stepId === 'string') {
       action.stepId = a.stepId;
-      if (!stepIds.has(a.stepId)) ctx.problems.error(`${p}/stepId`, `there is no step ${JSON.stringify(a.stepId)} in this workflow`);
+      if (!stepIds.has(a.stepId))
+        ctx.problems.error(`${p}/stepId`, `there is no step ${JSON.stringify(a.stepId)} in this workflow`);
     }
     if (typeof a.workflowId === 'string') {
       action.workflowId = a.workflowId;
-      if (a.workflowId.startsWith('$sourceDescriptions.')) ctx.problems.error(`${p}/workflowId`, 'workflows of other Arazzo documents are not supported');
-      else if (!ctx.workflowIds.has(a.workflowId)) ctx.problems.error(`${p}/workflowId`, `there is no workflow ${JSON.stringify(a.workflowId)} in this document`);
+      if (a.workflowId.startsWith('$sourceDescriptions.'))
+        ctx.problems.error(`${p}/workflowId`, 'workflows of other Arazzo documents are not supported');
+      else if (!ctx.workflowIds.has(a.workflowId))
+        ctx.problems.error(`${p}/workflowId`, `there is no workflow ${JSON.stringify(a.workflowId)} in this document`);
     }
     if (type === 'retry') {
       const after = typeof a.retryAfter === 'number' ? a.retryAfter : 1;
@@ -289,7 +360,8 @@ function compileParameters(raw: unknown, path: string, ctx: Ctx): (ParameterIR &
     if (!r) return;
     const param: ParameterIR & { path: string } = { name: String(r.name), value: r.value, path: p };
     if (typeof r.in === 'string') {
-      if (!locations.includes(r.in as ParameterLocation)) ctx.problems.error(`${p}/in`, `must be one of ${locations.join(', ')}`);
+      if (!locations.includes(r.in as ParameterLocation))
+        ctx.problems.error(`${p}/in`, `must be one of ${locations.join(', ')}`);
       param.in = r.in as ParameterLocation;
     }
     out.push(param);
@@ -320,7 +392,7 @@ function inlineRefs(schema: unknown, ctx: Ctx, path: string, seen: readonly stri
     }
     const { $ref: _ignored, ...siblings } = schema;
     const resolved = inlineRefs(target, ctx, path, [...seen, ref]);
-    return isObject(resolved) ? { ...resolved, ...inlineRefs(siblings, ctx, path, seen) as Raw } : resolved;
+    return isObject(resolved) ? { ...resolved, ...(inlineRefs(siblings, ctx, path, seen) as Raw) } : resolved;
   }
   const out: Raw = {};
   for (const [k, v] of Object.entries(schema)) out[k] = inlineRefs(v, ctx, path, seen);
@@ -355,8 +427,13 @@ function compileStep(
       if (r.op.operationId) target.operationId = r.op.operationId;
     }
   } else if (typeof raw.workflowId === 'string') {
-    if (raw.workflowId.startsWith('$sourceDescriptions.')) ctx.problems.error(`${path}/workflowId`, 'workflows of other Arazzo documents are not supported');
-    else if (!ctx.workflowIds.has(raw.workflowId)) ctx.problems.error(`${path}/workflowId`, `there is no workflow ${JSON.stringify(raw.workflowId)} in this document`);
+    if (raw.workflowId.startsWith('$sourceDescriptions.'))
+      ctx.problems.error(`${path}/workflowId`, 'workflows of other Arazzo documents are not supported');
+    else if (!ctx.workflowIds.has(raw.workflowId))
+      ctx.problems.error(
+        `${path}/workflowId`,
+        `there is no workflow ${JSON.stringify(raw.workflowId)} in this document`,
+      );
     else target = { kind: 'workflow', workflowId: raw.workflowId };
   }
   if (target?.kind === 'http' && op?.requestContentTypes[0]) target.defaultContentType = op.requestContentTypes[0];
@@ -366,10 +443,19 @@ function compileStep(
     checkValue(p.value, `${p.path}/value`, 'arazzo', ctx.problems, refs);
     if (target?.kind === 'http') {
       if (!p.in) ctx.problems.error(`${p.path}/in`, 'is required for a parameter of an operation');
-      else if (op && p.in !== 'cookie' && !op.parameters.has(`${p.in}:${p.name}`) && !(p.in === 'header' && [...op.parameters].some((k) => k.toLowerCase() === `header:${p.name.toLowerCase()}`))) {
-        ctx.problems.warn(`${p.path}/name`, `operation ${op.operationId ?? op.pointer} declares no ${p.in} parameter ${JSON.stringify(p.name)}; it is sent anyway`);
+      else if (
+        op &&
+        p.in !== 'cookie' &&
+        !op.parameters.has(`${p.in}:${p.name}`) &&
+        !(p.in === 'header' && [...op.parameters].some((k) => k.toLowerCase() === `header:${p.name.toLowerCase()}`))
+      ) {
+        ctx.problems.warn(
+          `${p.path}/name`,
+          `operation ${op.operationId ?? op.pointer} declares no ${p.in} parameter ${JSON.stringify(p.name)}; it is sent anyway`,
+        );
       }
-      if (p.in === 'path' && op && !op.path.includes(`{${p.name}}`)) ctx.problems.warn(`${p.path}/name`, `the path ${op.path} has no {${p.name}} placeholder`);
+      if (p.in === 'path' && op && !op.path.includes(`{${p.name}}`))
+        ctx.problems.warn(`${p.path}/name`, `the path ${op.path} has no {${p.name}} placeholder`);
     }
   }
   const parameters: ParameterIR[] = params.map(({ path: _p, ...rest }) => rest);
@@ -381,12 +467,19 @@ function compileStep(
     target: target ?? { kind: 'workflow', workflowId: '' },
     parameters,
     successCriteria: successCriteria.length > 0 || target?.kind === 'workflow' ? successCriteria : [implicitSuccess],
-    onSuccess: mergeActions(compileActions(raw.onSuccess, 'successActions', `${path}/onSuccess`, stepIds, ctx, refs), wfSuccess),
-    onFailure: mergeActions(compileActions(raw.onFailure, 'failureActions', `${path}/onFailure`, stepIds, ctx, refs), wfFailure),
+    onSuccess: mergeActions(
+      compileActions(raw.onSuccess, 'successActions', `${path}/onSuccess`, stepIds, ctx, refs),
+      wfSuccess,
+    ),
+    onFailure: mergeActions(
+      compileActions(raw.onFailure, 'failureActions', `${path}/onFailure`, stepIds, ctx, refs),
+      wfFailure,
+    ),
     outputs: isObject(raw.outputs) ? raw.outputs : {},
   };
   if (typeof raw.description === 'string') step.description = raw.description;
-  for (const [name, value] of Object.entries(step.outputs)) checkValue(value, `${path}/outputs/${escapePointer(name)}`, 'arazzo', ctx.problems, refs);
+  for (const [name, value] of Object.entries(step.outputs))
+    checkValue(value, `${path}/outputs/${escapePointer(name)}`, 'arazzo', ctx.problems, refs);
   if (isObject(raw.requestBody)) {
     const rb = raw.requestBody;
     const replacements: { target: string; value: unknown }[] = [];
@@ -394,7 +487,11 @@ function compileStep(
       rb.replacements.forEach((r, i) => {
         if (!isObject(r)) return;
         const t = String(r.target);
-        if (t !== '' && !t.startsWith('/')) ctx.problems.error(`${path}/requestBody/replacements/${i}/target`, 'only JSON pointer targets are supported (XPath targets are not)');
+        if (t !== '' && !t.startsWith('/'))
+          ctx.problems.error(
+            `${path}/requestBody/replacements/${i}/target`,
+            'only JSON pointer targets are supported (XPath targets are not)',
+          );
         checkValue(r.value, `${path}/requestBody/replacements/${i}/value`, 'arazzo', ctx.problems, refs);
         replacements.push({ target: t, value: r.value });
       });
@@ -402,7 +499,8 @@ function compileStep(
     checkValue(rb.payload, `${path}/requestBody/payload`, 'arazzo', ctx.problems, refs);
     step.body = { payload: rb.payload, replacements };
     if (typeof rb.contentType === 'string') step.body.contentType = rb.contentType;
-    if (target?.kind === 'workflow') ctx.problems.warn(`${path}/requestBody`, 'a step calling a workflow sends no request body; it is ignored');
+    if (target?.kind === 'workflow')
+      ctx.problems.warn(`${path}/requestBody`, 'a step calling a workflow sends no request body; it is ignored');
   }
   return step;
 }
@@ -436,8 +534,10 @@ function mergeDependencyInputs(workflows: WorkflowIR[]): void {
       const dep = byId.get(queue.shift()!);
       if (!dep || seen.has(dep.id)) continue;
       seen.add(dep.id);
-      for (const [k, v] of Object.entries((dep.inputSchema.properties as Raw | undefined) ?? {})) if (!(k in props)) props[k] = v;
-      if (Array.isArray(dep.inputSchema.required)) for (const r of dep.inputSchema.required as string[]) required.add(r);
+      for (const [k, v] of Object.entries((dep.inputSchema.properties as Raw | undefined) ?? {}))
+        if (!(k in props)) props[k] = v;
+      if (Array.isArray(dep.inputSchema.required))
+        for (const r of dep.inputSchema.required as string[]) required.add(r);
       queue.push(...dep.dependsOn);
     }
     if (seen.size > 1) {
@@ -465,13 +565,18 @@ export function compileArazzo(doc: unknown, options: ArazzoCompileOptions = {}):
   (d.workflows as Raw[]).forEach((w, wi) => {
     const wp = `/workflows/${wi}`;
     const id = String(w.workflowId);
-    if (seenIds.has(id)) problems.error(`${wp}/workflowId`, `another workflow already has the id ${JSON.stringify(id)}`);
+    if (seenIds.has(id))
+      problems.error(`${wp}/workflowId`, `another workflow already has the id ${JSON.stringify(id)}`);
     seenIds.add(id);
     const rawSteps = w.steps as Raw[];
     const stepIds = new Set<string>();
     rawSteps.forEach((s, si) => {
       const sid = String(s.stepId);
-      if (stepIds.has(sid)) problems.error(`${wp}/steps/${si}/stepId`, `another step of this workflow already has the id ${JSON.stringify(sid)}`);
+      if (stepIds.has(sid))
+        problems.error(
+          `${wp}/steps/${si}/stepId`,
+          `another step of this workflow already has the id ${JSON.stringify(sid)}`,
+        );
       stepIds.add(sid);
     });
     const refs: RefUse[] = [];
@@ -480,13 +585,18 @@ export function compileArazzo(doc: unknown, options: ArazzoCompileOptions = {}):
     const wfFailure = compileActions(w.failureActions, 'failureActions', `${wp}/failureActions`, stepIds, ctx, refs);
     // A step whose target could not be resolved keeps a placeholder so that references to it are
     // still checked; the compile fails anyway on the error recorded for the target.
-    const steps = rawSteps.map((s, si) => compileStep(s, `${wp}/steps/${si}`, wfParams, wfSuccess, wfFailure, stepIds, ctx, refs));
+    const steps = rawSteps.map((s, si) =>
+      compileStep(s, `${wp}/steps/${si}`, wfParams, wfSuccess, wfFailure, stepIds, ctx, refs),
+    );
     const outputs = isObject(w.outputs) ? w.outputs : {};
-    for (const [name, value] of Object.entries(outputs)) checkValue(value, `${wp}/outputs/${escapePointer(name)}`, 'arazzo', problems, refs);
+    for (const [name, value] of Object.entries(outputs))
+      checkValue(value, `${wp}/outputs/${escapePointer(name)}`, 'arazzo', problems, refs);
     const dependsOn = Array.isArray(w.dependsOn) ? w.dependsOn.map(String) : [];
     dependsOn.forEach((dep, i) => {
-      if (dep.startsWith('$sourceDescriptions.')) problems.error(`${wp}/dependsOn/${i}`, 'workflows of other Arazzo documents are not supported');
-      else if (!ctx.workflowIds.has(dep)) problems.error(`${wp}/dependsOn/${i}`, `there is no workflow ${JSON.stringify(dep)} in this document`);
+      if (dep.startsWith('$sourceDescriptions.'))
+        problems.error(`${wp}/dependsOn/${i}`, 'workflows of other Arazzo documents are not supported');
+      else if (!ctx.workflowIds.has(dep))
+        problems.error(`${wp}/dependsOn/${i}`, `there is no workflow ${JSON.stringify(dep)} in this document`);
       else if (dep === id) problems.error(`${wp}/dependsOn/${i}`, 'a workflow cannot depend on itself');
     });
     const inputs = inlineRefs(w.inputs, ctx, `${wp}/inputs`);
@@ -501,7 +611,12 @@ export function compileArazzo(doc: unknown, options: ArazzoCompileOptions = {}):
     if (typeof w.summary === 'string') wf.summary = w.summary;
     if (typeof w.description === 'string') wf.description = w.description;
     for (const r of refs) {
-      if (r.ref.root === 'sourceDescriptions' && r.ref.path[0] !== undefined && !ctx.sources.has(r.ref.path[0]) && !problems.errors.some((e) => e.path.startsWith('/sourceDescriptions'))) {
+      if (
+        r.ref.root === 'sourceDescriptions' &&
+        r.ref.path[0] !== undefined &&
+        !ctx.sources.has(r.ref.path[0]) &&
+        !problems.errors.some((e) => e.path.startsWith('/sourceDescriptions'))
+      ) {
         problems.error(r.path, `${r.ref.text}: no source description is named ${JSON.stringify(r.ref.path[0])}`);
       }
       if (r.ref.root === 'workflows' && r.ref.path[0] !== undefined && !ctx.workflowIds.has(r.ref.path[0])) {
@@ -518,7 +633,15 @@ export function compileArazzo(doc: unknown, options: ArazzoCompileOptions = {}):
   const info = d.info as Raw;
   const sources: Record<string, SourceIR> = {};
   for (const s of ctx.sources.values()) sources[s.name] = { name: s.name, url: s.url, type: 'openapi' };
-  const ir: WorkflowDocumentIR = { v: 1, format: 'arazzo', id: String(info.title), title: String(info.title), workflows, sources, components };
+  const ir: WorkflowDocumentIR = {
+    v: 1,
+    format: 'arazzo',
+    id: String(info.title),
+    title: String(info.title),
+    workflows,
+    sources,
+    components,
+  };
   if (typeof info.description === 'string') ir.description = info.description;
   else if (typeof info.summary === 'string') ir.description = info.summary;
   return { ir, warnings: problems.warnings };

@@ -31,7 +31,8 @@ export function objectInputSchema(schema: unknown, path: string, problems: Probl
   }
   const out: JsonSchemaObject = { ...schema };
   if (out.type === undefined) out.type = 'object';
-  else if (out.type !== 'object') problems.error(`${path}/type`, 'the inputs of a workflow must be an object schema (tool arguments are an object)');
+  else if (out.type !== 'object')
+    problems.error(`${path}/type`, 'the inputs of a workflow must be an object schema (tool arguments are an object)');
   if (out.properties === undefined) out.properties = {};
   return out;
 }
@@ -42,7 +43,13 @@ export function checkValue(value: unknown, path: string, dialect: Dialect, probl
   for (const ref of collectRefs(value, dialect)) refs.push({ ref, path });
 }
 
-export function checkCriteria(criteria: readonly CriterionIR[], path: string, dialect: Dialect, problems: Problems, refs: RefUse[]): void {
+export function checkCriteria(
+  criteria: readonly CriterionIR[],
+  path: string,
+  dialect: Dialect,
+  problems: Problems,
+  refs: RefUse[],
+): void {
   criteria.forEach((c, i) => {
     const p = `${path}/${i}`;
     const problem = checkCriterion(c, dialect);
@@ -50,7 +57,8 @@ export function checkCriteria(criteria: readonly CriterionIR[], path: string, di
       problems.error(`${p}/condition`, problem);
       return;
     }
-    if (c.type === 'simple') for (const ref of conditionRefs(parseCondition(c.condition, dialect))) refs.push({ ref, path: `${p}/condition` });
+    if (c.type === 'simple')
+      for (const ref of conditionRefs(parseCondition(c.condition, dialect))) refs.push({ ref, path: `${p}/condition` });
     if (c.context) checkValue(c.context, `${p}/context`, dialect, problems, refs);
   });
 }
@@ -72,14 +80,23 @@ export function checkStepRefs(workflow: WorkflowIR, refs: readonly RefUse[], pro
     if (id === undefined) continue;
     const step = steps.get(id);
     if (!step) {
-      problems.error(path, `${ref.text} refers to step ${JSON.stringify(id)}, which workflow ${JSON.stringify(workflow.id)} does not have`);
+      problems.error(
+        path,
+        `${ref.text} refers to step ${JSON.stringify(id)}, which workflow ${JSON.stringify(workflow.id)} does not have`,
+      );
       continue;
     }
     if (part === undefined) continue;
     if (part !== 'outputs' && part !== 'request' && part !== 'response') {
-      problems.warn(path, `${ref.text}: a step exposes outputs, request and response; ${JSON.stringify(part)} always reads as absent`);
+      problems.warn(
+        path,
+        `${ref.text}: a step exposes outputs, request and response; ${JSON.stringify(part)} always reads as absent`,
+      );
     } else if (part === 'outputs' && name !== undefined && !Object.hasOwn(step.outputs, name)) {
-      problems.warn(path, `${ref.text}: step ${JSON.stringify(id)} declares no output ${JSON.stringify(name)}; it reads as absent`);
+      problems.warn(
+        path,
+        `${ref.text}: step ${JSON.stringify(id)} declares no output ${JSON.stringify(name)}; it reads as absent`,
+      );
     }
   }
 }

@@ -1,5 +1,13 @@
 import { JSONPath } from 'jsonpath-plus';
-import { type Condition, ExpressionError, evaluateCondition, evaluateString, parseCondition, type Scope, stringify } from './expressions.ts';
+import {
+  type Condition,
+  ExpressionError,
+  evaluateCondition,
+  evaluateString,
+  parseCondition,
+  type Scope,
+  stringify,
+} from './expressions.ts';
 import type { CriterionIR, Dialect } from './ir.ts';
 
 /**
@@ -66,9 +74,17 @@ export function toJsonPathPlus(query: string): string {
 const sandboxFunctions = {
   count: (v: unknown): number => (v === undefined ? 0 : Array.isArray(v) ? v.length : 1),
   length: (v: unknown): number | null =>
-    typeof v === 'string' ? [...v].length : Array.isArray(v) ? v.length : v !== null && typeof v === 'object' ? Object.keys(v).length : null,
-  match: (v: unknown, re: unknown): boolean => typeof v === 'string' && typeof re === 'string' && new RegExp(`^(?:${re})$`, 'u').test(v),
-  search: (v: unknown, re: unknown): boolean => typeof v === 'string' && typeof re === 'string' && new RegExp(re, 'u').test(v),
+    typeof v === 'string'
+      ? [...v].length
+      : Array.isArray(v)
+        ? v.length
+        : v !== null && typeof v === 'object'
+          ? Object.keys(v).length
+          : null,
+  match: (v: unknown, re: unknown): boolean =>
+    typeof v === 'string' && typeof re === 'string' && new RegExp(`^(?:${re})$`, 'u').test(v),
+  search: (v: unknown, re: unknown): boolean =>
+    typeof v === 'string' && typeof re === 'string' && new RegExp(re, 'u').test(v),
   value: (v: unknown): unknown => v,
 };
 
@@ -96,7 +112,14 @@ export function jsonPathMatches(query: string, context: unknown): boolean {
 export function checkJsonPath(query: string): string | undefined {
   if (!query.trim().startsWith('$')) return 'a JSONPath query starts with $';
   try {
-    JSONPath({ path: toJsonPathPlus(query.trim()), json: [{}], wrap: true, eval: 'safe', ignoreEvalErrors: false, sandbox: { ...sandboxFunctions } });
+    JSONPath({
+      path: toJsonPathPlus(query.trim()),
+      json: [{}],
+      wrap: true,
+      eval: 'safe',
+      ignoreEvalErrors: false,
+      sandbox: { ...sandboxFunctions },
+    });
     return undefined;
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
@@ -138,7 +161,9 @@ export function evaluateCriterion(c: CriterionIR, scope: Scope): boolean {
       try {
         return jsonPathMatches(c.condition, ctx);
       } catch (err) {
-        throw new ExpressionError(`JSONPath criterion ${c.condition} failed: ${err instanceof Error ? err.message : String(err)}`);
+        throw new ExpressionError(
+          `JSONPath criterion ${c.condition} failed: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
     }
   }

@@ -7,7 +7,11 @@ import { fakeClock, fakeHttp, secretsFrom } from './test-support.ts';
 
 const flow = (steps: unknown[], extra: Record<string, unknown> = {}) =>
   compileWorkflowDocument({ flower: '0.1', id: 'doc', flows: [{ id: 'f', steps, ...extra }] }).ir;
-const get = (id: string, extra: Record<string, unknown> = {}) => ({ id, request: { method: 'GET', url: `https://api.example/${id}` }, ...extra });
+const get = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  request: { method: 'GET', url: `https://api.example/${id}` },
+  ...extra,
+});
 const none = secretsFrom({});
 
 describe('actions', () => {
@@ -20,9 +24,15 @@ describe('actions', () => {
   });
 
   it('end stops the flow; outputs of steps that never ran are left out', async () => {
-    const ir = flow([get('a', { actions: [{ when: '$response.body.done', do: 'end' }], outputs: { x: '$response.body.x' } }), get('b', { outputs: { y: '$response.body.y' } })], {
-      outputs: { x: '$steps.a.outputs.x', y: '$steps.b.outputs.y' },
-    });
+    const ir = flow(
+      [
+        get('a', { actions: [{ when: '$response.body.done', do: 'end' }], outputs: { x: '$response.body.x' } }),
+        get('b', { outputs: { y: '$response.body.y' } }),
+      ],
+      {
+        outputs: { x: '$steps.a.outputs.x', y: '$steps.b.outputs.y' },
+      },
+    );
     const up = fakeHttp(() => ({ body: { done: true, x: 1, y: 2 } }));
     const r = await runWorkflow(ir, 'f', {}, { http: up.http, secret: none });
     expect(r.outputs).toEqual({ x: 1 });
@@ -50,7 +60,9 @@ describe('actions', () => {
     const r = await runWorkflow(ir, 'f', {}, { http: up.http, secret: none });
     expect(up.lines()).toEqual(['GET /a', 'GET /b', 'GET /a', 'GET /b', 'GET /a', 'GET /b', 'GET /d']);
     expect(r.outputs).toEqual({ n: 3 });
-    const b = r.trace.filter((e) => e.name === 'step.run' && e.stepId === 'b').map((e) => `${e.attributes.action}:${e.attributes.target}`);
+    const b = r.trace
+      .filter((e) => e.name === 'step.run' && e.stepId === 'b')
+      .map((e) => `${e.attributes.action}:${e.attributes.target}`);
     expect(b).toEqual(['goto:a', 'goto:a', 'goto:d']);
   });
 
@@ -66,7 +78,10 @@ describe('actions', () => {
   });
 
   it('retry waits `wait` seconds between attempts (5 s by default) and fails after max_retry', async () => {
-    const ir = flow([get('a', { actions: [{ when: '$statusCode == 503', do: 'retry', wait: 2, max_retry: 3 }] }), get('b', { actions: [{ when: '$statusCode == 429', do: 'retry' }] })]);
+    const ir = flow([
+      get('a', { actions: [{ when: '$statusCode == 503', do: 'retry', wait: 2, max_retry: 3 }] }),
+      get('b', { actions: [{ when: '$statusCode == 429', do: 'retry' }] }),
+    ]);
     const clock = fakeClock();
     const up = fakeHttp(() => ({ status: 503 }));
     const r = await runWorkflow(ir, 'f', {}, { http: up.http, secret: none, clock });
@@ -96,15 +111,26 @@ describe('actions', () => {
 
     const clock2 = fakeClock();
     const up2 = fakeHttp(() => ({ status: 429, headers: { 'retry-after': '120' } }));
-    const r2 = await runWorkflow(ir, 'f', {}, { http: up2.http, secret: none, clock: clock2, limits: { deadlineMs: 30_000 } });
+    const r2 = await runWorkflow(
+      ir,
+      'f',
+      {},
+      { http: up2.http, secret: none, clock: clock2, limits: { deadlineMs: 30_000 } },
+    );
     expect(r2.error).toMatchObject({ code: 'deadline_exceeded', stepId: 'a' });
     expect(clock2.sleeps).toEqual([]);
   });
 
   it('a failed step with no matching action fails the flow; a 4xx handled by an action does not', async () => {
-    const ir = flow([get('a', { actions: [{ when: '$statusCode == 404', do: 'end' }] }), get('b')], { outputs: { s: '$steps.a.response.status' } });
+    const ir = flow([get('a', { actions: [{ when: '$statusCode == 404', do: 'end' }] }), get('b')], {
+      outputs: { s: '$steps.a.response.status' },
+    });
     const r = await runWorkflow(ir, 'f', {}, { http: fakeHttp(() => ({ status: 500 })).http, secret: none });
-    expect(r.error).toMatchObject({ code: 'step_failed', stepId: 'a', message: 'step "a" failed (HTTP 500): its success criteria were not met' });
+    expect(r.error).toMatchObject({
+      code: 'step_failed',
+      stepId: 'a',
+      message: 'step "a" failed (HTTP 500): its success criteria were not met',
+    });
     const r2 = await runWorkflow(ir, 'f', {}, { http: fakeHttp(() => ({ status: 404 })).http, secret: none });
     expect(r2).toMatchObject({ ok: true, outputs: { s: 404 } });
   });
@@ -118,7 +144,17 @@ describe('bounds', () => {
       if (req.url.pathname === '/a') clock.advance(25_000);
       return { body: {} };
     });
-    await runWorkflow(ir, 'f', {}, { http: up.http, secret: none, clock, limits: { requestTimeoutMs: 10_000, deadlineMs: 30_000, maxResponseBytes: 1234 } });
+    await runWorkflow(
+      ir,
+      'f',
+      {},
+      {
+        http: up.http,
+        secret: none,
+        clock,
+        limits: { requestTimeoutMs: 10_000, deadlineMs: 30_000, maxResponseBytes: 1234 },
+      },
+    );
     expect(up.requests.map((r) => [r.timeoutMs, r.maxResponseBytes])).toEqual([
       [10_000, 1234],
       [5_000, 1234],
@@ -138,12 +174,19 @@ describe('bounds', () => {
 
   it('rejects a response larger than the cap, even when http delivered it', async () => {
     const ir = flow([get('a')]);
-    const r = await runWorkflow(ir, 'f', {}, { http: fakeHttp(() => ({ body: 'x'.repeat(2000) })).http, secret: none, limits: { maxResponseBytes: 1000 } });
+    const r = await runWorkflow(
+      ir,
+      'f',
+      {},
+      { http: fakeHttp(() => ({ body: 'x'.repeat(2000) })).http, secret: none, limits: { maxResponseBytes: 1000 } },
+    );
     expect(r.error).toMatchObject({ code: 'response_too_large', stepId: 'a' });
   });
 
   it('transport failures: a timeout can be retried; unreachable fails with its code; too_large is final', async () => {
-    const ir = flow([get('a', { actions: [{ when: '!$statusCode', do: 'retry', wait: 1, max_retry: 1 }] })], { outputs: { ok: '$steps.a.response.body.ok' } });
+    const ir = flow([get('a', { actions: [{ when: '!$statusCode', do: 'retry', wait: 1, max_retry: 1 }] })], {
+      outputs: { ok: '$steps.a.response.body.ok' },
+    });
     let calls = 0;
     const flaky = async () => {
       if (++calls === 1) throw new HttpTransportError('timeout', 'no answer within 10000 ms');
@@ -156,11 +199,16 @@ describe('bounds', () => {
     const down = async (): Promise<never> => {
       throw new HttpTransportError('unreachable', 'ECONNREFUSED');
     };
-    expect((await runWorkflow(plain, 'f', {}, { http: down, secret: none })).error).toMatchObject({ code: 'upstream_unreachable', stepId: 'a' });
+    expect((await runWorkflow(plain, 'f', {}, { http: down, secret: none })).error).toMatchObject({
+      code: 'upstream_unreachable',
+      stepId: 'a',
+    });
     const big = async (): Promise<never> => {
       throw new HttpTransportError('too_large', 'over the cap');
     };
-    expect((await runWorkflow(ir, 'f', {}, { http: big, secret: none, clock: fakeClock() })).error).toMatchObject({ code: 'response_too_large' });
+    expect((await runWorkflow(ir, 'f', {}, { http: big, secret: none, clock: fakeClock() })).error).toMatchObject({
+      code: 'response_too_large',
+    });
   });
 
   it('stops before the next step when cancelled', async () => {
@@ -184,7 +232,12 @@ describe('secrets, per-caller config and outputs', () => {
         request: {
           method: 'POST',
           url: 'https://api.example/orgs/$config.org_id/items?key=$secrets.API_KEY',
-          headers: { Authorization: 'Bearer $secrets.API_KEY', 'X-User': '$current_user.token', 'X-Org': '$current_user.Org-Id', 'X-Missing': '[$config.nothing]' },
+          headers: {
+            Authorization: 'Bearer $secrets.API_KEY',
+            'X-User': '$current_user.token',
+            'X-Org': '$current_user.Org-Id',
+            'X-Missing': '[$config.nothing]',
+          },
           body: { echo: '$secrets.API_KEY' },
         },
         outputs: { id: '$response.body.id', echoed: '$response.body.echo', secretish: 'key=$secrets.API_KEY' },
@@ -196,16 +249,26 @@ describe('secrets, per-caller config and outputs', () => {
 
   it('resolves $secrets, $config (Config-* headers, any case, _ for -) and $current_user', async () => {
     const up = fakeHttp((req) => ({ body: { id: 'it-1', echo: JSON.parse(req.body!).echo } }));
-    const r = await runWorkflow(ir, 'f', {}, {
-      http: up.http,
-      secret,
-      config: { 'Config-Org-Id': 'acme-eu', 'config-api-key': 'user-key', Authorization: 'not config' },
-      currentUserToken: 'oauth-token-abc',
-    });
+    const r = await runWorkflow(
+      ir,
+      'f',
+      {},
+      {
+        http: up.http,
+        secret,
+        config: { 'Config-Org-Id': 'acme-eu', 'config-api-key': 'user-key', Authorization: 'not config' },
+        currentUserToken: 'oauth-token-abc',
+      },
+    );
     const req = up.requests[0]!;
     expect(req.url.pathname).toBe('/orgs/acme-eu/items');
     expect(req.url.searchParams.get('key')).toBe('sk-live-1234567890');
-    expect(req.headers).toMatchObject({ authorization: 'Bearer sk-live-1234567890', 'x-user': 'oauth-token-abc', 'x-org': 'acme-eu', 'x-missing': '[]' });
+    expect(req.headers).toMatchObject({
+      authorization: 'Bearer sk-live-1234567890',
+      'x-user': 'oauth-token-abc',
+      'x-org': 'acme-eu',
+      'x-missing': '[]',
+    });
     // Only declared flow outputs come back, and secret values never do.
     expect(r.outputs).toEqual({ id: 'it-1', echoed: '[REDACTED]', note: 'org [REDACTED]' });
   });
@@ -223,25 +286,39 @@ describe('secrets, per-caller config and outputs', () => {
     const trace = JSON.stringify(r.trace);
     expect(trace).not.toContain('sk-live-1234567890');
     const action = r.trace.find((e) => e.name === 'action.run')!;
-    expect(action.attributes).toMatchObject({ method: 'POST', urlTemplate: 'https://api.example/orgs/$config.org_id/items?key=$secrets.API_KEY', status: 500, action: 'fail' });
+    expect(action.attributes).toMatchObject({
+      method: 'POST',
+      urlTemplate: 'https://api.example/orgs/$config.org_id/items?key=$secrets.API_KEY',
+      status: 500,
+      action: 'fail',
+    });
     expect(action.attributes.url).toBe('https://api.example/orgs//items?key=[REDACTED]');
     expect(r.trace.map((e) => e.name)).toEqual(['flow.run', 'step.run', 'action.run']);
     expect(r.trace[1]!.parentId).toBe(r.trace[0]!.id);
     expect(r.trace[2]!.parentId).toBe(r.trace[1]!.id);
 
     const missing = await runWorkflow(ir, 'f', {}, { http: up.http, secret: none });
-    expect(missing.error).toEqual({ code: 'secret_missing', message: 'the secret "API_KEY" is not set', workflowId: 'f' });
+    expect(missing.error).toEqual({
+      code: 'secret_missing',
+      message: 'the secret "API_KEY" is not set',
+      workflowId: 'f',
+    });
     expect(up.requests).toHaveLength(1);
   });
 
   it('applies input defaults and reports an unknown workflow', async () => {
-    const withDefault = flow([{ id: 'a', request: { method: 'GET', url: 'https://api.example/t', query: { unit: '$inputs.unit' } } }], {
-      inputs: { properties: { unit: { type: 'string', default: 'celsius' } } },
-    });
+    const withDefault = flow(
+      [{ id: 'a', request: { method: 'GET', url: 'https://api.example/t', query: { unit: '$inputs.unit' } } }],
+      {
+        inputs: { properties: { unit: { type: 'string', default: 'celsius' } } },
+      },
+    );
     const up = fakeHttp(() => ({ body: {} }));
     await runWorkflow(withDefault, 'f', {}, { http: up.http, secret: none });
     expect(up.requests[0]!.url.searchParams.get('unit')).toBe('celsius');
-    expect((await runWorkflow(withDefault, 'nope', {}, { http: up.http, secret: none })).error).toMatchObject({ code: 'unknown_workflow' });
+    expect((await runWorkflow(withDefault, 'nope', {}, { http: up.http, secret: none })).error).toMatchObject({
+      code: 'unknown_workflow',
+    });
   });
 
   it('reports a JMESPath query that fails at run time as an expression error of its step', async () => {

@@ -84,7 +84,12 @@ export interface EngineLimits {
   maxResponseBytes: number;
 }
 
-export const defaultLimits: EngineLimits = { maxSteps: 100, deadlineMs: 60_000, requestTimeoutMs: 15_000, maxResponseBytes: 5 * 1024 * 1024 };
+export const defaultLimits: EngineLimits = {
+  maxSteps: 100,
+  deadlineMs: 60_000,
+  requestTimeoutMs: 15_000,
+  maxResponseBytes: 5 * 1024 * 1024,
+};
 
 export interface EngineDeps {
   http(request: HttpRequest): Promise<HttpResponse>;
@@ -155,7 +160,11 @@ class RunFailure extends Error {
   readonly code: WorkflowErrorCode;
   readonly workflowId: string | undefined;
   readonly stepId: string | undefined;
-  constructor(code: WorkflowErrorCode, message: string, where: { workflowId?: string | undefined; stepId?: string | undefined } = {}) {
+  constructor(
+    code: WorkflowErrorCode,
+    message: string,
+    where: { workflowId?: string | undefined; stepId?: string | undefined } = {},
+  ) {
     super(message);
     this.code = code;
     this.workflowId = where.workflowId;
@@ -164,7 +173,16 @@ class RunFailure extends Error {
 }
 
 /** Failures no step-level action may handle: the run stops. */
-const fatal = new Set<WorkflowErrorCode>(['step_budget_exhausted', 'deadline_exceeded', 'cancelled', 'response_too_large', 'upstream_blocked', 'secret_missing', 'expression_error', 'request_invalid']);
+const fatal = new Set<WorkflowErrorCode>([
+  'step_budget_exhausted',
+  'deadline_exceeded',
+  'cancelled',
+  'response_too_large',
+  'upstream_blocked',
+  'secret_missing',
+  'expression_error',
+  'request_invalid',
+]);
 
 interface RunState {
   doc: WorkflowDocumentIR;
@@ -191,7 +209,8 @@ interface FlowFrame {
   lastStatus?: number;
 }
 
-type Transition = { kind: 'next' } | { kind: 'goto'; index: number } | { kind: 'end' } | { kind: 'gotoWorkflow'; workflowId: string };
+type Transition =
+  { kind: 'next' } | { kind: 'goto'; index: number } | { kind: 'end' } | { kind: 'gotoWorkflow'; workflowId: string };
 
 function findWorkflow(doc: WorkflowDocumentIR, id: string): WorkflowIR | undefined {
   return doc.workflows.find((w) => w.id === id);
@@ -202,7 +221,8 @@ function applyDefaults(schema: Record<string, unknown>, inputs: Record<string, u
   const props = schema.properties;
   if (props && typeof props === 'object') {
     for (const [k, v] of Object.entries(props as Record<string, unknown>)) {
-      if (out[k] === undefined && v && typeof v === 'object' && 'default' in v) out[k] = structuredClone((v as { default: unknown }).default);
+      if (out[k] === undefined && v && typeof v === 'object' && 'default' in v)
+        out[k] = structuredClone((v as { default: unknown }).default);
     }
   }
   return out;
@@ -288,7 +308,12 @@ function retryAfterMs(response: ResponseState | undefined, now: number): number 
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-export async function runWorkflow(ir: WorkflowDocumentIR, workflowId: string, inputs: Record<string, unknown>, deps: EngineDeps): Promise<WorkflowRunResult> {
+export async function runWorkflow(
+  ir: WorkflowDocumentIR,
+  workflowId: string,
+  inputs: Record<string, unknown>,
+  deps: EngineDeps,
+): Promise<WorkflowRunResult> {
   const clock = deps.clock ?? systemClock;
   const limits: EngineLimits = { ...defaultLimits, ...deps.limits };
   const startedAt = clock.now();
@@ -323,10 +348,20 @@ export async function runWorkflow(ir: WorkflowDocumentIR, workflowId: string, in
     return result;
   };
   const wf = findWorkflow(ir, workflowId);
-  if (!wf) return finish(false, {}, { code: 'unknown_workflow', message: `the document has no workflow ${JSON.stringify(workflowId)}` });
+  if (!wf)
+    return finish(
+      false,
+      {},
+      { code: 'unknown_workflow', message: `the document has no workflow ${JSON.stringify(workflowId)}` },
+    );
   for (const name of wf.secrets) {
     const value = await deps.secret(name);
-    if (value === undefined) return finish(false, {}, { code: 'secret_missing', message: `the secret ${JSON.stringify(name)} is not set`, workflowId });
+    if (value === undefined)
+      return finish(
+        false,
+        {},
+        { code: 'secret_missing', message: `the secret ${JSON.stringify(name)} is not set`, workflowId },
+      );
     state.secrets.set(name, value);
   }
   const sensitive = [...state.secrets.values(), ...config.values()];
@@ -342,13 +377,28 @@ export async function runWorkflow(ir: WorkflowDocumentIR, workflowId: string, in
       if (err.stepId) e.stepId = err.stepId;
       return finish(false, {}, e);
     }
-    if (err instanceof ExpressionError) return finish(false, {}, { code: 'expression_error', message: err.message, workflowId });
+    if (err instanceof ExpressionError)
+      return finish(false, {}, { code: 'expression_error', message: err.message, workflowId });
     throw err;
   }
 }
 
-function startEntry(state: RunState, name: TraceEntry['name'], workflowId: string, parentId: number | undefined, stepId?: string): TraceEntry {
-  const e: TraceEntry = { id: state.nextId++, name, workflowId, startedAt: state.clock.now(), durationMs: 0, status: 'ok', attributes: {} };
+function startEntry(
+  state: RunState,
+  name: TraceEntry['name'],
+  workflowId: string,
+  parentId: number | undefined,
+  stepId?: string,
+): TraceEntry {
+  const e: TraceEntry = {
+    id: state.nextId++,
+    name,
+    workflowId,
+    startedAt: state.clock.now(),
+    durationMs: 0,
+    status: 'ok',
+    attributes: {},
+  };
   if (parentId !== undefined) e.parentId = parentId;
   if (stepId !== undefined) e.stepId = stepId;
   state.trace.push(e);
@@ -356,15 +406,22 @@ function startEntry(state: RunState, name: TraceEntry['name'], workflowId: strin
   return e;
 }
 
-function endEntry(state: RunState, e: TraceEntry, status: 'ok' | 'error', attributes: Record<string, string | number | boolean | undefined>): void {
+function endEntry(
+  state: RunState,
+  e: TraceEntry,
+  status: 'ok' | 'error',
+  attributes: Record<string, string | number | boolean | undefined>,
+): void {
   e.durationMs = state.clock.now() - e.startedAt;
   e.status = status;
-  for (const [k, v] of Object.entries(attributes)) if (v !== undefined) e.attributes[k] = typeof v === 'string' ? state.redact(v) : v;
+  for (const [k, v] of Object.entries(attributes))
+    if (v !== undefined) e.attributes[k] = typeof v === 'string' ? state.redact(v) : v;
   state.deps.trace?.end(e);
 }
 
 function checkBudget(state: RunState, wf: WorkflowIR, step: StepIR): void {
-  if (state.deps.signal?.aborted) throw new RunFailure('cancelled', 'the run was cancelled by its caller', { workflowId: wf.id, stepId: step.id });
+  if (state.deps.signal?.aborted)
+    throw new RunFailure('cancelled', 'the run was cancelled by its caller', { workflowId: wf.id, stepId: step.id });
   if (state.stepsRun >= state.limits.maxSteps) {
     throw new RunFailure(
       'step_budget_exhausted',
@@ -373,7 +430,11 @@ function checkBudget(state: RunState, wf: WorkflowIR, step: StepIR): void {
     );
   }
   if (state.clock.now() >= state.deadline) {
-    throw new RunFailure('deadline_exceeded', `the run exceeded its ${state.limits.deadlineMs} ms deadline before step ${JSON.stringify(step.id)}`, { workflowId: wf.id, stepId: step.id });
+    throw new RunFailure(
+      'deadline_exceeded',
+      `the run exceeded its ${state.limits.deadlineMs} ms deadline before step ${JSON.stringify(step.id)}`,
+      { workflowId: wf.id, stepId: step.id },
+    );
   }
   state.stepsRun++;
 }
@@ -395,7 +456,12 @@ function scopeFor(state: RunState, frame: FlowFrame, extra: Partial<Scope> = {})
   return scope;
 }
 
-async function runFlow(state: RunState, wf: WorkflowIR, inputs: Record<string, unknown>, parentId: number | undefined): Promise<Record<string, unknown>> {
+async function runFlow(
+  state: RunState,
+  wf: WorkflowIR,
+  inputs: Record<string, unknown>,
+  parentId: number | undefined,
+): Promise<Record<string, unknown>> {
   const entry = startEntry(state, 'flow.run', wf.id, parentId);
   const frame: FlowFrame = { wf, inputs, steps: {}, traceId: entry.id };
   let outcome = 'completed';
@@ -403,7 +469,10 @@ async function runFlow(state: RunState, wf: WorkflowIR, inputs: Record<string, u
     for (const dep of wf.dependsOn) {
       if (state.workflowResults[dep]) continue;
       const depWf = findWorkflow(state.doc, dep);
-      if (!depWf) throw new RunFailure('unknown_workflow', `dependsOn names an unknown workflow ${JSON.stringify(dep)}`, { workflowId: wf.id });
+      if (!depWf)
+        throw new RunFailure('unknown_workflow', `dependsOn names an unknown workflow ${JSON.stringify(dep)}`, {
+          workflowId: wf.id,
+        });
       await runFlow(state, depWf, inputsFor(depWf, inputs), entry.id);
     }
     let index = 0;
@@ -432,7 +501,11 @@ async function runFlow(state: RunState, wf: WorkflowIR, inputs: Record<string, u
     endEntry(state, entry, 'ok', { outcome, steps: Object.keys(frame.steps).length });
     return outputs;
   } catch (err) {
-    endEntry(state, entry, 'error', { outcome: 'failed', error: err instanceof Error ? err.message : String(err), code: err instanceof RunFailure ? err.code : undefined });
+    endEntry(state, entry, 'error', {
+      outcome: 'failed',
+      error: err instanceof Error ? err.message : String(err),
+      code: err instanceof RunFailure ? err.code : undefined,
+    });
     throw err;
   }
 }
@@ -472,7 +545,8 @@ async function runStep(state: RunState, frame: FlowFrame, step: StepIR): Promise
       const base: Partial<Scope> = {};
       if (attempt.request) base.request = attempt.request;
       if (attempt.response) base.response = attempt.response;
-      else if (attempt.subOutputs && frame.lastStatus !== undefined) base.response = { status: frame.lastStatus, headers: {}, body: undefined };
+      else if (attempt.subOutputs && frame.lastStatus !== undefined)
+        base.response = { status: frame.lastStatus, headers: {}, body: undefined };
       // A workflow step's `$outputs` are the called workflow's; otherwise the step's own outputs so far.
       const outputsView = attempt.subOutputs ?? stepState.outputs;
       const scope = scopeFor(state, frame, { ...base, outputs: outputsView });
@@ -493,7 +567,12 @@ async function runStep(state: RunState, frame: FlowFrame, step: StepIR): Promise
           const used = retriesUsed.get(i) ?? 0;
           if (used >= (a.retryLimit ?? 1)) {
             exhausted = true;
-            if (a.onExhausted === 'fail') throw new RunFailure('retries_exhausted', `step ${JSON.stringify(step.id)} still asked for a retry after ${used} retries`, { workflowId: wf.id, stepId: step.id });
+            if (a.onExhausted === 'fail')
+              throw new RunFailure(
+                'retries_exhausted',
+                `step ${JSON.stringify(step.id)} still asked for a retry after ${used} retries`,
+                { workflowId: wf.id, stepId: step.id },
+              );
             continue;
           }
         }
@@ -510,7 +589,10 @@ async function runStep(state: RunState, frame: FlowFrame, step: StepIR): Promise
           return { kind: 'next' };
         }
         throw attempt.failure
-          ? new RunFailure(attempt.failure.code, attempt.failure.message, { workflowId: attempt.failure.workflowId ?? wf.id, stepId: attempt.failure.stepId ?? step.id })
+          ? new RunFailure(attempt.failure.code, attempt.failure.message, {
+              workflowId: attempt.failure.workflowId ?? wf.id,
+              stepId: attempt.failure.stepId ?? step.id,
+            })
           : new RunFailure(
               exhausted ? 'retries_exhausted' : 'step_failed',
               `step ${JSON.stringify(step.id)} failed${attempt.response ? ` (HTTP ${attempt.response.status})` : ''}: its success criteria were not met${exhausted ? ' after every retry' : ''}`,
@@ -531,7 +613,11 @@ async function runStep(state: RunState, frame: FlowFrame, step: StepIR): Promise
           if (side.request) sideState.request = side.request;
           if (side.response) sideState.response = side.response;
           frame.steps[other.id] = sideState;
-          const sideScope = scopeFor(state, frame, { ...(side.request ? { request: side.request } : {}), ...(side.response ? { response: side.response } : {}), outputs: side.subOutputs ?? sideState.outputs });
+          const sideScope = scopeFor(state, frame, {
+            ...(side.request ? { request: side.request } : {}),
+            ...(side.response ? { response: side.response } : {}),
+            outputs: side.subOutputs ?? sideState.outputs,
+          });
           for (const [name, template] of Object.entries(other.outputs)) {
             const v = evaluateTemplate(template, sideScope);
             if (v !== undefined) sideState.outputs[name] = v;
@@ -540,12 +626,21 @@ async function runStep(state: RunState, frame: FlowFrame, step: StepIR): Promise
         const now = state.clock.now();
         const delay = retryAfterMs(attempt.response, now) ?? chosen.retryAfterMs ?? 0;
         if (now + delay >= state.deadline) {
-          throw new RunFailure('deadline_exceeded', `step ${JSON.stringify(step.id)} would retry in ${delay} ms, past the run's ${state.limits.deadlineMs} ms deadline`, { workflowId: wf.id, stepId: step.id });
+          throw new RunFailure(
+            'deadline_exceeded',
+            `step ${JSON.stringify(step.id)} would retry in ${delay} ms, past the run's ${state.limits.deadlineMs} ms deadline`,
+            { workflowId: wf.id, stepId: step.id },
+          );
         }
         if (delay > 0) await state.clock.sleep(delay, state.deps.signal);
         continue;
       }
-      const attrs = { outcome: success ? 'success' : 'failure', attempts, retries: attempts - 1, kind: step.target.kind };
+      const attrs = {
+        outcome: success ? 'success' : 'failure',
+        attempts,
+        retries: attempts - 1,
+        kind: step.target.kind,
+      };
       switch (chosen.type) {
         case 'next':
           close('ok', { ...attrs, action: 'next' });
@@ -573,15 +668,31 @@ async function runStep(state: RunState, frame: FlowFrame, step: StepIR): Promise
         code: err instanceof RunFailure ? err.code : 'expression_error',
       });
     }
-    if (err instanceof ExpressionError) throw new RunFailure('expression_error', `step ${JSON.stringify(step.id)}: ${err.message}`, { workflowId: wf.id, stepId: step.id });
+    if (err instanceof ExpressionError)
+      throw new RunFailure('expression_error', `step ${JSON.stringify(step.id)}: ${err.message}`, {
+        workflowId: wf.id,
+        stepId: step.id,
+      });
     throw err;
   }
 }
 
-async function execute(state: RunState, frame: FlowFrame, step: StepIR, parentId: number, attempt: number): Promise<Attempt> {
+async function execute(
+  state: RunState,
+  frame: FlowFrame,
+  step: StepIR,
+  parentId: number,
+  attempt: number,
+): Promise<Attempt> {
   if (step.target.kind === 'workflow') {
     const target = findWorkflow(state.doc, step.target.workflowId);
-    if (!target) return { failure: new RunFailure('unknown_workflow', `no workflow ${JSON.stringify(step.target.workflowId)}`, { workflowId: frame.wf.id, stepId: step.id }) };
+    if (!target)
+      return {
+        failure: new RunFailure('unknown_workflow', `no workflow ${JSON.stringify(step.target.workflowId)}`, {
+          workflowId: frame.wf.id,
+          stepId: step.id,
+        }),
+      };
     const scope = scopeFor(state, frame);
     const args: Record<string, unknown> = {};
     for (const p of step.parameters) {
@@ -607,7 +718,11 @@ function buildRequest(
 ): { request: RequestState; body?: string } {
   const dialect: Dialect = state.doc.format;
   const scope = scopeFor(state, frame);
-  const invalid = (message: string): RunFailure => new RunFailure('request_invalid', `step ${JSON.stringify(step.id)}: ${message}`, { workflowId: frame.wf.id, stepId: step.id });
+  const invalid = (message: string): RunFailure =>
+    new RunFailure('request_invalid', `step ${JSON.stringify(step.id)}: ${message}`, {
+      workflowId: frame.wf.id,
+      stepId: step.id,
+    });
   let url = stringify(evaluateString(target.url, scope));
   const query: Record<string, unknown> = {};
   const path: Record<string, unknown> = {};
@@ -619,7 +734,8 @@ function buildRequest(
     const v = evaluateTemplate(p.value, scope);
     switch (p.in) {
       case 'path':
-        if (v === undefined || v === null || v === '') throw invalid(`the path parameter ${p.name} resolved to nothing`);
+        if (v === undefined || v === null || v === '')
+          throw invalid(`the path parameter ${p.name} resolved to nothing`);
         path[p.name] = v;
         url = url.split(`{${p.name}}`).join(encodeURIComponent(stringify(v)));
         break;
@@ -647,9 +763,12 @@ function buildRequest(
   try {
     parsed = new URL(url);
   } catch {
-    throw invalid(`${url} is not an absolute URL${target.source ? ` (configure a server URL for the source ${target.source})` : ''}`);
+    throw invalid(
+      `${url} is not an absolute URL${target.source ? ` (configure a server URL for the source ${target.source})` : ''}`,
+    );
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw invalid(`${parsed.protocol} URLs are not allowed`);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw invalid(`${parsed.protocol} URLs are not allowed`);
   if (cookies.length > 0) headers.cookie = cookies.join('; ');
   headers.accept ??= 'application/json';
   const request: RequestState = { method: target.method, url: parsed.toString(), headers, query, path };
@@ -721,15 +840,33 @@ function buildBody(
   return { text: JSON.stringify(value), contentType, value };
 }
 
-async function executeHttp(state: RunState, frame: FlowFrame, step: StepIR, target: HttpTargetIR, parentId: number, attempt: number): Promise<Attempt> {
+async function executeHttp(
+  state: RunState,
+  frame: FlowFrame,
+  step: StepIR,
+  target: HttpTargetIR,
+  parentId: number,
+  attempt: number,
+): Promise<Attempt> {
   const entry = startEntry(state, 'action.run', frame.wf.id, parentId, step.id);
   const urlTemplate = target.url;
   let built: { request: RequestState; body?: string };
   try {
     built = buildRequest(state, frame, step, target);
   } catch (err) {
-    endEntry(state, entry, 'error', { method: target.method, urlTemplate, attempt, error: err instanceof Error ? err.message : String(err) });
-    if (err instanceof ExpressionError) return { failure: new RunFailure('expression_error', `step ${JSON.stringify(step.id)}: ${err.message}`, { workflowId: frame.wf.id, stepId: step.id }) };
+    endEntry(state, entry, 'error', {
+      method: target.method,
+      urlTemplate,
+      attempt,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    if (err instanceof ExpressionError)
+      return {
+        failure: new RunFailure('expression_error', `step ${JSON.stringify(step.id)}: ${err.message}`, {
+          workflowId: frame.wf.id,
+          stepId: step.id,
+        }),
+      };
     if (err instanceof RunFailure) return { failure: err };
     throw err;
   }
@@ -750,12 +887,28 @@ async function executeHttp(state: RunState, frame: FlowFrame, step: StepIR, targ
   try {
     const res = await state.deps.http(req);
     if (res.size > state.limits.maxResponseBytes) {
-      endEntry(state, entry, 'error', { ...base, status: res.status, responseBytes: res.size, error: 'response too large' });
-      return { request, failure: new RunFailure('response_too_large', `step ${JSON.stringify(step.id)}: the response exceeded ${state.limits.maxResponseBytes} bytes`, where) };
+      endEntry(state, entry, 'error', {
+        ...base,
+        status: res.status,
+        responseBytes: res.size,
+        error: 'response too large',
+      });
+      return {
+        request,
+        failure: new RunFailure(
+          'response_too_large',
+          `step ${JSON.stringify(step.id)}: the response exceeded ${state.limits.maxResponseBytes} bytes`,
+          where,
+        ),
+      };
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(res.headers)) headers[k.toLowerCase()] = v;
-    const response: ResponseState = { status: res.status, headers, body: parseBody(res.body, headers['content-type'] ?? '') };
+    const response: ResponseState = {
+      status: res.status,
+      headers,
+      body: parseBody(res.body, headers['content-type'] ?? ''),
+    };
     endEntry(state, entry, res.status < 400 ? 'ok' : 'error', { ...base, status: res.status, responseBytes: res.size });
     return { request, response };
   } catch (err) {
@@ -768,6 +921,9 @@ async function executeHttp(state: RunState, frame: FlowFrame, step: StepIR, targ
       cancelled: 'cancelled',
       blocked: 'upstream_blocked',
     };
-    return { request, failure: new RunFailure(code[err.kind], `step ${JSON.stringify(step.id)}: ${err.message}`, where) };
+    return {
+      request,
+      failure: new RunFailure(code[err.kind], `step ${JSON.stringify(step.id)}: ${err.message}`, where),
+    };
   }
 }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { jsonPathMatches } from './criteria.ts';
-import { evaluateCondition, evaluateString, evaluateTemplate, ExpressionError, parseCondition, type Scope } from './expressions.ts';
+import {
+  evaluateCondition,
+  evaluateString,
+  evaluateTemplate,
+  ExpressionError,
+  parseCondition,
+  type Scope,
+} from './expressions.ts';
 import type { Dialect } from './ir.ts';
 
 function scope(dialect: Dialect, extra: Partial<Scope> = {}): Scope {
@@ -11,16 +18,38 @@ function scope(dialect: Dialect, extra: Partial<Scope> = {}): Scope {
     steps: {
       'find-pet': {
         outputs: { pets: [{ id: 7 }], id: 'p-7' },
-        request: { method: 'GET', url: 'https://api.example/pets?tag=x', headers: { accept: 'application/json' }, query: { tag: 'x' }, path: {} },
+        request: {
+          method: 'GET',
+          url: 'https://api.example/pets?tag=x',
+          headers: { accept: 'application/json' },
+          query: { tag: 'x' },
+          path: {},
+        },
         response: { status: 200, headers: { 'x-rate-limit': '10' }, body: { total: 1 } },
       },
     },
     workflows: { login: { inputs: { user: 'ann' }, outputs: { token: 't-1', profile: { name: 'Ann' } } } },
-    request: { method: 'POST', url: 'https://api.example/orders/9?dry=1', headers: { accept: 'application/json', 'x-store': 'eu' }, query: { dry: '1' }, path: { id: '9' }, body: { user: { uuid: 'u-1' } } },
+    request: {
+      method: 'POST',
+      url: 'https://api.example/orders/9?dry=1',
+      headers: { accept: 'application/json', 'x-store': 'eu' },
+      query: { dry: '1' },
+      path: { id: '9' },
+      body: { user: { uuid: 'u-1' } },
+    },
     response: {
       status: 202,
       headers: { 'x-expires-after': '2030-01-01', location: 'https://api.example/orders/9' },
-      body: { status: 'Pending', users: [{ name: 'Alice', age: 25 }, { name: 'Bob', age: 35 }], hourly: { t: [10, 20, 30] }, 'a/b': 1, 'm~n': 2 },
+      body: {
+        status: 'Pending',
+        users: [
+          { name: 'Alice', age: 25 },
+          { name: 'Bob', age: 35 },
+        ],
+        hourly: { t: [10, 20, 30] },
+        'a/b': 1,
+        'm~n': 2,
+      },
     },
     sources: { petstore: { name: 'petstore', url: 'https://petstore.example/openapi.yaml', type: 'openapi' } },
     components: { parameters: { page: { name: 'page', in: 'query', value: 1 } } },
@@ -67,14 +96,18 @@ describe('Arazzo runtime expressions', () => {
   it('keeps the referenced type for a whole expression and embeds {$…} into strings', () => {
     expect(evaluateString('{$statusCode}', s)).toBe(202);
     expect(evaluateString('order {$request.path.id} is {$response.body#/status}', s)).toBe('order 9 is Pending');
-    expect(evaluateString('{$sourceDescriptions.petstore.url}#/paths/~1pet/get', s)).toBe('https://petstore.example/openapi.yaml#/paths/~1pet/get');
+    expect(evaluateString('{$sourceDescriptions.petstore.url}#/paths/~1pet/get', s)).toBe(
+      'https://petstore.example/openapi.yaml#/paths/~1pet/get',
+    );
   });
 
   it('leaves text that is not an expression alone: no bare interpolation, `$` literals, braces', () => {
     expect(evaluateString('x $inputs.city', s)).toBe('x $inputs.city');
     expect(evaluateString('$100', s)).toBe('$100');
     expect(evaluateString('{name} {$nope}', s)).toBe('{name} {$nope}');
-    expect(evaluateTemplate({ a: ['$inputs.city', 3, null], b: '$steps.none.outputs.x' }, s)).toEqual({ a: ['Angers', 3, null] });
+    expect(evaluateTemplate({ a: ['$inputs.city', 3, null], b: '$steps.none.outputs.x' }, s)).toEqual({
+      a: ['Angers', 3, null],
+    });
   });
 
   it('reads Bump’s roots in Arazzo documents too: $secrets, $config, $current_user', () => {
@@ -157,7 +190,7 @@ describe('conditions', () => {
   });
 
   it.each([
-    ['$statusCode == 202 AND $response.body.status == \'Pending\'', true],
+    ["$statusCode == 202 AND $response.body.status == 'Pending'", true],
     ["$response.body.status == 'pending'", false],
     ['$statusCode == 200 OR $statusCode == 202', true],
     ['$response.body.users.0.age > 20 and $response.body.users[1].age > 30', true],

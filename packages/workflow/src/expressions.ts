@@ -115,7 +115,13 @@ export function parseRefAt(text: string, start: number): { ref: ExpressionRef; e
     let j = i + 1;
     while (j < text.length && !/[\s})]/.test(text[j]!)) j++;
     const raw = text.slice(i + 1, j);
-    pointer = raw === '' ? [] : raw.split('/').slice(1).map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+    pointer =
+      raw === ''
+        ? []
+        : raw
+            .split('/')
+            .slice(1)
+            .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
     i = j;
   }
   const ref: ExpressionRef = { text: text.slice(start, i), root, path };
@@ -180,7 +186,10 @@ export interface Scope {
 
 /** `Config-Org-Id`, `org_id`, `ORG_ID` and `Org-Id` all become `org-id`. */
 export function normaliseConfigName(name: string): string {
-  return name.toLowerCase().replace(/^config-/, '').replace(/_/g, '-');
+  return name
+    .toLowerCase()
+    .replace(/^config-/, '')
+    .replace(/_/g, '-');
 }
 
 function own(obj: unknown, key: string): unknown {
@@ -337,7 +346,8 @@ function messageData(msg: RequestState | ResponseState | undefined): unknown {
 
 function jmesData(scope: Scope): Record<string, unknown> {
   const steps: Record<string, unknown> = {};
-  for (const [id, s] of Object.entries(scope.steps)) steps[id] = { outputs: s.outputs, request: messageData(s.request), response: messageData(s.response) };
+  for (const [id, s] of Object.entries(scope.steps))
+    steps[id] = { outputs: s.outputs, request: messageData(s.request), response: messageData(s.response) };
   const config: Record<string, string> = {};
   for (const [k, v] of scope.config) config[k.replace(/-/g, '_')] = v;
   return {
@@ -369,7 +379,9 @@ export function evaluateJmesPath(text: string, scope: Scope): unknown {
   try {
     return jmesSearch(toJson(jmesData(scope)), query);
   } catch (err) {
-    throw new ExpressionError(`JMESPath query failed (${text.trim()}): ${err instanceof Error ? err.message : String(err)}`);
+    throw new ExpressionError(
+      `JMESPath query failed (${text.trim()}): ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
@@ -478,7 +490,9 @@ export function checkTemplate(value: unknown, dialect: Dialect): string[] {
         try {
           compileJmesPath(toJmesPathText(v.trim()));
         } catch (err) {
-          problems.push(`invalid JMESPath expression ${JSON.stringify(v)}: ${err instanceof Error ? err.message : String(err)}`);
+          problems.push(
+            `invalid JMESPath expression ${JSON.stringify(v)}: ${err instanceof Error ? err.message : String(err)}`,
+          );
         }
       }
     } else if (Array.isArray(v)) v.forEach(visit);
@@ -501,9 +515,7 @@ type CondNode =
 type CmpOp = '==' | '!=' | '<' | '<=' | '>' | '>=';
 
 type Token =
-  | { t: 'op'; v: CmpOp | '&&' | '||' | '!' | '(' | ')' }
-  | { t: 'lit'; v: unknown }
-  | { t: 'expr'; v: string };
+  { t: 'op'; v: CmpOp | '&&' | '||' | '!' | '(' | ')' } | { t: 'lit'; v: unknown } | { t: 'expr'; v: string };
 
 function tokenize(src: string, dialect: Dialect): Token[] {
   const tokens: Token[] = [];
@@ -652,7 +664,9 @@ export function parseCondition(source: string, dialect: Dialect): Condition {
         try {
           compileJmesPath(toJmesPathText(t.v));
         } catch (err) {
-          throw new ExpressionError(`invalid JMESPath in condition (${t.v}): ${err instanceof Error ? err.message : String(err)}`);
+          throw new ExpressionError(
+            `invalid JMESPath in condition (${t.v}): ${err instanceof Error ? err.message : String(err)}`,
+          );
         }
       }
       return { k: 'expr', text: t.v };
@@ -660,7 +674,8 @@ export function parseCondition(source: string, dialect: Dialect): Condition {
     throw new ExpressionError(`unexpected ${t.v} in condition: ${source}`);
   };
   const ast = parseOr();
-  if (pos < tokens.length) throw new ExpressionError(`unexpected ${JSON.stringify(tokens[pos]!.v)} in condition: ${source}`);
+  if (pos < tokens.length)
+    throw new ExpressionError(`unexpected ${JSON.stringify(tokens[pos]!.v)} in condition: ${source}`);
   return { source, ast };
 }
 

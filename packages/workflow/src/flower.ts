@@ -40,7 +40,13 @@ interface FlowerAction {
   step?: string;
 }
 
-function compileActions(actions: unknown, path: string, stepIds: Set<string>, problems: Problems, refs: RefUse[]): ActionIR[] {
+function compileActions(
+  actions: unknown,
+  path: string,
+  stepIds: Set<string>,
+  problems: Problems,
+  refs: RefUse[],
+): ActionIR[] {
   if (!Array.isArray(actions)) return [];
   return (actions as FlowerAction[]).map((a, i) => {
     const p = `${path}/${i}`;
@@ -60,13 +66,20 @@ function compileActions(actions: unknown, path: string, stepIds: Set<string>, pr
     }
     if (type === 'goto') {
       action.stepId = a.step;
-      if (a.step !== undefined && !stepIds.has(a.step)) problems.error(`${p}/step`, `there is no step ${JSON.stringify(a.step)} in this flow`);
+      if (a.step !== undefined && !stepIds.has(a.step))
+        problems.error(`${p}/step`, `there is no step ${JSON.stringify(a.step)} in this flow`);
     }
     return action;
   });
 }
 
-function compileStep(raw: Record<string, unknown>, path: string, stepIds: Set<string>, problems: Problems, refs: RefUse[]): StepIR {
+function compileStep(
+  raw: Record<string, unknown>,
+  path: string,
+  stepIds: Set<string>,
+  problems: Problems,
+  refs: RefUse[],
+): StepIR {
   const req = (raw.request ?? {}) as Record<string, unknown>;
   const method = String(req.method ?? '').toUpperCase();
   if (!methods.has(method)) problems.error(`${path}/request/method`, `must be one of ${[...methods].join(', ')}`);
@@ -86,7 +99,8 @@ function compileStep(raw: Record<string, unknown>, path: string, stepIds: Set<st
     }
   }
   const outputs = isObject(raw.outputs) ? raw.outputs : {};
-  for (const [name, value] of Object.entries(outputs)) checkValue(value, `${path}/outputs/${escapePointer(name)}`, 'flower', problems, refs);
+  for (const [name, value] of Object.entries(outputs))
+    checkValue(value, `${path}/outputs/${escapePointer(name)}`, 'flower', problems, refs);
   const actions = compileActions(raw.actions, `${path}/actions`, stepIds, problems, refs);
   const step: StepIR = {
     id: String(raw.id),
@@ -121,14 +135,16 @@ export function compileFlower(doc: unknown): CompileResult {
     const stepIds = new Set<string>();
     rawSteps.forEach((s, si) => {
       const sid = String(s.id);
-      if (stepIds.has(sid)) problems.error(`${fp}/steps/${si}/id`, `another step of this flow already has the id ${JSON.stringify(sid)}`);
+      if (stepIds.has(sid))
+        problems.error(`${fp}/steps/${si}/id`, `another step of this flow already has the id ${JSON.stringify(sid)}`);
       stepIds.add(sid);
     });
     if (rawSteps.length === 0) problems.error(`${fp}/steps`, 'a flow needs at least one step');
     const refs: RefUse[] = [];
     const steps = rawSteps.map((s, si) => compileStep(s, `${fp}/steps/${si}`, stepIds, problems, refs));
     const outputs = isObject(flow.outputs) ? flow.outputs : {};
-    for (const [name, value] of Object.entries(outputs)) checkValue(value, `${fp}/outputs/${escapePointer(name)}`, 'flower', problems, refs);
+    for (const [name, value] of Object.entries(outputs))
+      checkValue(value, `${fp}/outputs/${escapePointer(name)}`, 'flower', problems, refs);
     const wf: WorkflowIR = {
       id,
       inputSchema: objectInputSchema(flow.inputs, `${fp}/inputs`, problems),

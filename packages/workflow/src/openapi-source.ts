@@ -88,7 +88,12 @@ export function absoluteServerUrl(server: string, bases: readonly string[]): str
   return server;
 }
 
-export function indexOpenApi(name: string, url: string, location: string, document: Record<string, unknown>): OpenApiSource {
+export function indexOpenApi(
+  name: string,
+  url: string,
+  location: string,
+  document: Record<string, unknown>,
+): OpenApiSource {
   const operations: SourceOperation[] = [];
   const paths = isObject(document.paths) ? document.paths : {};
   for (const [path, rawItem] of Object.entries(paths)) {
@@ -102,7 +107,8 @@ export function indexOpenApi(name: string, url: string, location: string, docume
         if (!Array.isArray(list)) continue;
         for (const raw of list) {
           const p = deref(document, raw);
-          if (isObject(p) && typeof p.name === 'string' && typeof p.in === 'string') parameters.add(`${p.in}:${p.name}`);
+          if (isObject(p) && typeof p.name === 'string' && typeof p.in === 'string')
+            parameters.add(`${p.in}:${p.name}`);
         }
       }
       const body = deref(document, op.requestBody);

@@ -26,10 +26,20 @@ export interface FakeReply {
 }
 
 /** A scripted upstream: `route` answers each request; every request is recorded in order. */
-export function fakeHttp(route: (req: Recorded) => FakeReply | Promise<FakeReply>): { http: EngineDeps['http']; requests: Recorded[]; lines: () => string[] } {
+export function fakeHttp(route: (req: Recorded) => FakeReply | Promise<FakeReply>): {
+  http: EngineDeps['http'];
+  requests: Recorded[];
+  lines: () => string[];
+} {
   const requests: Recorded[] = [];
   const http = async (req: HttpRequest): Promise<HttpResponse> => {
-    const rec: Recorded = { method: req.method, url: new URL(req.url), headers: req.headers, timeoutMs: req.timeoutMs, maxResponseBytes: req.maxResponseBytes };
+    const rec: Recorded = {
+      method: req.method,
+      url: new URL(req.url),
+      headers: req.headers,
+      timeoutMs: req.timeoutMs,
+      maxResponseBytes: req.maxResponseBytes,
+    };
     if (req.body !== undefined) rec.body = req.body;
     requests.push(rec);
     const reply = await route(rec);

@@ -46,12 +46,16 @@ let arazzoValidator: ValidateFunction | undefined;
 
 /** `unicodeRegExp: false`: the Flower schema's patterns escape `_`, which unicode-mode RegExp rejects. */
 function flowerValidate(): ValidateFunction {
-  flowerValidator ??= new Ajv({ allErrors: true, strict: false, validateFormats: false, unicodeRegExp: false }).compile(patchedFlowerSchema());
+  flowerValidator ??= new Ajv({ allErrors: true, strict: false, validateFormats: false, unicodeRegExp: false }).compile(
+    patchedFlowerSchema(),
+  );
   return flowerValidator;
 }
 
 function arazzoValidate(): ValidateFunction {
-  arazzoValidator ??= new Ajv2020({ allErrors: true, strict: false, validateFormats: false }).compile(patchedArazzoSchema());
+  arazzoValidator ??= new Ajv2020({ allErrors: true, strict: false, validateFormats: false }).compile(
+    patchedArazzoSchema(),
+  );
   return arazzoValidator;
 }
 
@@ -77,13 +81,25 @@ export function toIssues(errors: readonly ErrorObject[]): ProblemIssue[] {
     const p = e.params as Record<string, unknown>;
     switch (e.keyword) {
       case 'required':
-        issues.push({ keyword: e.keyword, path: `${e.instancePath}/${escape(String(p.missingProperty))}`, message: 'is required' });
+        issues.push({
+          keyword: e.keyword,
+          path: `${e.instancePath}/${escape(String(p.missingProperty))}`,
+          message: 'is required',
+        });
         break;
       case 'additionalProperties':
-        issues.push({ keyword: e.keyword, path: `${e.instancePath}/${escape(String(p.additionalProperty))}`, message: 'is not an allowed property here' });
+        issues.push({
+          keyword: e.keyword,
+          path: `${e.instancePath}/${escape(String(p.additionalProperty))}`,
+          message: 'is not an allowed property here',
+        });
         break;
       case 'unevaluatedProperties':
-        issues.push({ keyword: e.keyword, path: `${e.instancePath}/${escape(String(p.unevaluatedProperty))}`, message: 'is not an allowed property here' });
+        issues.push({
+          keyword: e.keyword,
+          path: `${e.instancePath}/${escape(String(p.unevaluatedProperty))}`,
+          message: 'is not an allowed property here',
+        });
         break;
       case 'const': {
         const set = consts.get(e.instancePath) ?? new Set<string>();
@@ -92,7 +108,11 @@ export function toIssues(errors: readonly ErrorObject[]): ProblemIssue[] {
         break;
       }
       case 'enum':
-        issues.push({ keyword: e.keyword, path: e.instancePath, message: `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` });
+        issues.push({
+          keyword: e.keyword,
+          path: e.instancePath,
+          message: `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+        });
         break;
       case 'if':
         break;
@@ -100,7 +120,12 @@ export function toIssues(errors: readonly ErrorObject[]): ProblemIssue[] {
         issues.push({ keyword: e.keyword, path: e.instancePath, message: e.message ?? e.keyword });
     }
   }
-  for (const [path, values] of consts) issues.push({ keyword: 'const', path, message: `must be ${[...values].length > 1 ? 'one of ' : ''}${[...values].join(', ')}` });
+  for (const [path, values] of consts)
+    issues.push({
+      keyword: 'const',
+      path,
+      message: `must be ${[...values].length > 1 ? 'one of ' : ''}${[...values].join(', ')}`,
+    });
   // A discriminator (`do`, `type`) that matches no branch makes the other branches' complaints noise.
   const discriminated = [...consts.keys()].map((p) => p.slice(0, p.lastIndexOf('/'))).filter((p) => p !== '');
   for (let k = issues.length - 1; k >= 0; k--) {
@@ -110,7 +135,9 @@ export function toIssues(errors: readonly ErrorObject[]): ProblemIssue[] {
   // A oneOf / anyOf / not failure says little when a more precise problem sits at or under its path.
   const precise = issues.filter((i) => !['oneOf', 'anyOf', 'not'].includes(i.keyword));
   const kept = issues.filter(
-    (i) => !['oneOf', 'anyOf'].includes(i.keyword) || !precise.some((o) => o.path === i.path || o.path.startsWith(`${i.path}/`)),
+    (i) =>
+      !['oneOf', 'anyOf'].includes(i.keyword) ||
+      !precise.some((o) => o.path === i.path || o.path.startsWith(`${i.path}/`)),
   );
   const seen = new Set<string>();
   const out: ProblemIssue[] = [];

@@ -24,7 +24,9 @@ for (let i = 0; i < argv.length; i++) {
 
 // stderr lines are parsed by the CLI as JSON logs: {"level","fields":{"message",...},"target"}
 function logLine(level, message, extra = {}) {
-  process.stderr.write(`${JSON.stringify({ timestamp: new Date().toISOString(), level, fields: { message, ...extra }, target: 'schema_engine::logger' })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ timestamp: new Date().toISOString(), level, fields: { message, ...extra }, target: 'schema_engine::logger' })}\n`,
+  );
 }
 
 function dbName(url) {
@@ -44,7 +46,12 @@ async function canConnect(url) {
   } catch (e) {
     if (e.code === '3D000') {
       const u = new URL(url);
-      throw Object.assign(new Error(`Database \`${dbName(url)}\` does not exist on the database server at \`${u.hostname}:${u.port || 5432}\`.`), { errorCode: 'P1003' });
+      throw Object.assign(
+        new Error(
+          `Database \`${dbName(url)}\` does not exist on the database server at \`${u.hostname}:${u.port || 5432}\`.`,
+        ),
+        { errorCode: 'P1003' },
+      );
     }
     throw Object.assign(new Error(`Can't reach database server: ${e.message}`), { errorCode: 'P1001' });
   }
@@ -80,7 +87,14 @@ async function oneShot() {
   } catch (e) {
     // The CLI drops the first stderr line and JSON.parses every other one: no trailing newline.
     logLine('INFO', 'schema-engine-wasm shim');
-    process.stderr.write(JSON.stringify({ timestamp: new Date().toISOString(), level: 'ERROR', fields: { message: e.message, ...(e.errorCode ? { error_code: e.errorCode } : {}) }, target: 'schema_engine::logger' }));
+    process.stderr.write(
+      JSON.stringify({
+        timestamp: new Date().toISOString(),
+        level: 'ERROR',
+        fields: { message: e.message, ...(e.errorCode ? { error_code: e.errorCode } : {}) },
+        target: 'schema_engine::logger',
+      }),
+    );
     return 1;
   }
 }
@@ -111,7 +125,11 @@ async function scratchEngine() {
     await canConnect(url);
     return engine();
   } catch {
-    scratchPromise ??= openSchemaEngine({ connectionString: adminUrl(url), shadowDatabaseUrl: opts.datasource?.shadowDatabaseUrl, log: (m) => process.stderr.write(`${m}\n`) });
+    scratchPromise ??= openSchemaEngine({
+      connectionString: adminUrl(url),
+      shadowDatabaseUrl: opts.datasource?.shadowDatabaseUrl,
+      log: (m) => process.stderr.write(`${m}\n`),
+    });
     return scratchPromise;
   }
 }
@@ -154,13 +172,23 @@ async function handle(method, params) {
     case 'evaluateDataLoss': {
       // wasm evaluateDataLoss has no shadow DB on PostgreSQL: report the step count only (no data-loss warnings)
       const se = await engine();
-      const script = await diffScript(se, { tag: 'migrations', ...params.migrationsList }, { tag: 'schemaDatamodel', files: params.schema.files }, params.filters);
+      const script = await diffScript(
+        se,
+        { tag: 'migrations', ...params.migrationsList },
+        { tag: 'schemaDatamodel', files: params.schema.files },
+        params.filters,
+      );
       return { migrationSteps: isEmptyScript(script) ? 0 : 1, unexecutableSteps: [], warnings: [] };
     }
     case 'createMigration': {
       // wasm createMigration has no shadow DB on PostgreSQL: same result through diff(migrations -> schema)
       const se = await engine();
-      const script = await diffScript(se, { tag: 'migrations', ...params.migrationsList }, { tag: 'schemaDatamodel', files: params.schema.files }, params.filters);
+      const script = await diffScript(
+        se,
+        { tag: 'migrations', ...params.migrationsList },
+        { tag: 'schemaDatamodel', files: params.schema.files },
+        params.filters,
+      );
       const ts = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
       const empty = isEmptyScript(script);
       return {

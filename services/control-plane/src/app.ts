@@ -45,7 +45,8 @@ export function secretsWriterFor(env: ControlPlaneEnv): SecretsWriter {
       ...(env.SECRETS_AWS_KMS_KEY_ID ? { kmsKeyId: env.SECRETS_AWS_KMS_KEY_ID } : {}),
     });
   }
-  if (!env.SECRETS_DIR || !env.SECRETS_PUBLIC_KEY_FILE) throw new Error('SECRETS_DIR and SECRETS_PUBLIC_KEY_FILE are required when SECRETS_BACKEND=local');
+  if (!env.SECRETS_DIR || !env.SECRETS_PUBLIC_KEY_FILE)
+    throw new Error('SECRETS_DIR and SECRETS_PUBLIC_KEY_FILE are required when SECRETS_BACKEND=local');
   return new LocalSealedSecretsWriter(env.SECRETS_DIR, readFileSync(env.SECRETS_PUBLIC_KEY_FILE, 'utf8'));
 }
 
@@ -64,7 +65,11 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
     store: (batch) => storeExecutionRecords(ingestPool, batch),
     onError: (err) => log.error({ err }, 'execution records could not be stored; retrying'),
   });
-  const tasks = new DataPlaneTaskClient({ redis, prefix: env.REDIS_PREFIX, clientId: `control-plane-${randomBytes(6).toString('hex')}` });
+  const tasks = new DataPlaneTaskClient({
+    redis,
+    prefix: env.REDIS_PREFIX,
+    clientId: `control-plane-${randomBytes(6).toString('hex')}`,
+  });
 
   const http = express();
   http.disable('x-powered-by');
@@ -88,7 +93,14 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/connectors', connectorsRouter(db, publisher, tasks, env.MAX_DOCUMENT_BYTES));
   api.use('/connector_instances', connectorInstancesRouter(db, secrets, publisher, tasks, env.MAX_BODY_BYTES));
   api.use('/mcp_manager/:id/debug_sessions', debugSessionsRouter(db, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
-  api.use('/mcp_manager', serversRouter(db, publisher, secrets, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES, { tasks, redis, prefix: env.REDIS_PREFIX }));
+  api.use(
+    '/mcp_manager',
+    serversRouter(db, publisher, secrets, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES, {
+      tasks,
+      redis,
+      prefix: env.REDIS_PREFIX,
+    }),
+  );
   // Secrets (issue #5): before the deployments router, whose older PUT/DELETE …/secrets/{name} these replace.
   api.use('/secrets', workspaceSecretsRouter(secrets, publisher, env.MAX_BODY_BYTES));
   api.use('/mcp_servers/:id/secrets', serverSecretsRouter(db, secrets, publisher, env.MAX_BODY_BYTES));
@@ -106,7 +118,11 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   let retentionTimer: NodeJS.Timeout | undefined;
   let refresher: ReturnType<typeof startExternalToolsRefresher> | undefined;
   const retention = () =>
-    applyRetention(ingestPool, { now: new Date(), recordsDays: env.RECORDS_RETENTION_DAYS, debugHours: env.DEBUG_RETENTION_HOURS }).then(
+    applyRetention(ingestPool, {
+      now: new Date(),
+      recordsDays: env.RECORDS_RETENTION_DAYS,
+      debugHours: env.DEBUG_RETENTION_HOURS,
+    }).then(
       (deleted) => log.debug({ deleted }, 'retention applied'),
       (err: unknown) => log.error({ err }, 'retention failed'),
     );
@@ -132,7 +148,8 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       await republishAccess(db, publisher);
       const published = await republishAll(db, publisher);
       await republishUsers(db, redis, env.REDIS_PREFIX);
-      for (const s of await db.debugSession.findMany({ where: { closedAt: null, endsAt: { gt: new Date() } } })) await publishDebugSession(redis, env.REDIS_PREFIX, s);
+      for (const s of await db.debugSession.findMany({ where: { closedAt: null, endsAt: { gt: new Date() } } }))
+        await publishDebugSession(redis, env.REDIS_PREFIX, s);
       log.info({ workspaceId, ...published }, 'runtime state published');
       await new Promise<void>((resolve, reject) => {
         server = http.listen(env.PORT, env.HOST, () => resolve());
@@ -141,7 +158,15 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       log.info({ url: this.url }, 'control plane listening');
       // External MCP servers' tool lists are re-listed periodically (docs/architecture.md, "External MCP servers").
       if (env.EXTERNAL_TOOLS_REFRESH_SECONDS > 0) {
-        refresher = startExternalToolsRefresher({ db, publisher, listExternal: externalListerFor(tasks), log, redis, prefix: env.REDIS_PREFIX, intervalMs: Math.round(env.EXTERNAL_TOOLS_REFRESH_SECONDS * 1000) });
+        refresher = startExternalToolsRefresher({
+          db,
+          publisher,
+          listExternal: externalListerFor(tasks),
+          log,
+          redis,
+          prefix: env.REDIS_PREFIX,
+          intervalMs: Math.round(env.EXTERNAL_TOOLS_REFRESH_SECONDS * 1000),
+        });
       }
     },
     async stop() {

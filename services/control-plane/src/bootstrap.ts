@@ -7,14 +7,23 @@ import type { RuntimePublisher } from './publisher.ts';
  * First-run bootstrap: a default organization and workspace, and (when BOOTSTRAP_API_KEY is set)
  * an API key with that value (scopes management, runtime and admin: it may create more workspaces). Idempotent.
  */
-export async function bootstrap(db: Db, publisher: RuntimePublisher, bootstrapKey: string | undefined): Promise<{ workspaceId: string }> {
+export async function bootstrap(
+  db: Db,
+  publisher: RuntimePublisher,
+  bootstrapKey: string | undefined,
+): Promise<{ workspaceId: string }> {
   let org = await db.organization.findFirst({ where: { name: 'default' } });
   org ??= await db.organization.create({ data: { name: 'default' } });
   const ws =
     (await db.workspace.findUnique({ where: { organizationId_name: { organizationId: org.id, name: 'default' } } })) ??
     (await db.workspace.create({ data: { organizationId: org.id, name: 'default' } }));
   if (bootstrapKey && !(await db.apiKey.findUnique({ where: { hash: hashApiKey(bootstrapKey) } }))) {
-    await createApiKey(db, publisher, { workspaceId: ws.id, name: 'bootstrap', scopes: ['management', 'runtime', 'admin'], value: bootstrapKey });
+    await createApiKey(db, publisher, {
+      workspaceId: ws.id,
+      name: 'bootstrap',
+      scopes: ['management', 'runtime', 'admin'],
+      value: bootstrapKey,
+    });
   }
   return { workspaceId: ws.id };
 }

@@ -7,7 +7,10 @@ export const ControlPlaneEnv = z.object({
   /** PostgreSQL connection string; the control plane is its only client. */
   DATABASE_URL: z.string().min(1),
   REDIS_URL: z.string().url(),
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('tp'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('tp'),
   /** Where secrets are written: `local` (the embedded sealed store: `SECRETS_DIR` + `SECRETS_PUBLIC_KEY_FILE`) or `aws` (AWS Secrets Manager: `AWS_REGION`). */
   SECRETS_BACKEND: z.enum(['local', 'aws']).default('local'),
   /** Directory of the embedded sealed secrets store, write side (required when `SECRETS_BACKEND=local`). */
@@ -19,7 +22,10 @@ export const ControlPlaneEnv = z.object({
   /** Secrets Manager endpoint override (an emulator such as moto_server, or a VPC endpoint). */
   SECRETS_AWS_ENDPOINT: z.string().url().optional(),
   /** Prefix of every secret name in AWS Secrets Manager (per deployment; IAM policies scope to it). Same value as the worker's. */
-  SECRETS_NAME_PREFIX: z.string().regex(/^[A-Za-z0-9/_+=.@-]{0,256}$/).default('toolplane/'),
+  SECRETS_NAME_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9/_+=.@-]{0,256}$/)
+    .default('toolplane/'),
   /** KMS key (id or ARN) new secrets are encrypted with; the account's `aws/secretsmanager` key when unset. */
   SECRETS_AWS_KMS_KEY_ID: z.string().min(1).optional(),
   /** Base URL agents use to reach the edge; MCP URLs in responses are built from it. */
@@ -27,11 +33,22 @@ export const ControlPlaneEnv = z.object({
   /** When set, an API key with this value is ensured at start (first-run bootstrap). */
   BOOTSTRAP_API_KEY: z.string().min(20).optional(),
   /** Apply pending migrations at start (the embedded default); production runs them as a Job. */
-  MIGRATE_ON_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  MIGRATE_ON_START: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   /** Largest accepted request body (API documents: MAX_DOCUMENT_BYTES). */
-  MAX_BODY_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(5 * 1024 * 1024),
   /** Largest accepted API document (connector descriptors, OpenAPI documents and bundles): GitHub's REST description is 13 MB. */
-  MAX_DOCUMENT_BYTES: z.coerce.number().int().positive().default(32 * 1024 * 1024),
+  MAX_DOCUMENT_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(32 * 1024 * 1024),
   /** Execution records older than this are deleted. */
   RECORDS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   /** Bodies captured in debug sessions are dropped from records after this long. */

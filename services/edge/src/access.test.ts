@@ -5,13 +5,20 @@ import { decideAccess, deniedToolCall, restrictCatalog, type AccessDecision } fr
 import type { LoadedCatalog } from './catalogs.ts';
 
 const access = (policies: WorkspaceAccess['policies']): WorkspaceAccess => ({ v: 1, workspaceId: 'w', policies });
-const rule = (principals: WorkspaceAccess['policies'][number]['principals'], servers: string[], tools: string[]) => ({ id: `p${Math.random()}`, principals, servers, tools });
+const rule = (principals: WorkspaceAccess['policies'][number]['principals'], servers: string[], tools: string[]) => ({
+  id: `p${Math.random()}`,
+  principals,
+  servers,
+  tools,
+});
 const tools = (d: AccessDecision) => (d.allowed ? (d.grant === 'all' ? 'all' : [...d.grant].sort()) : d.reason);
 
 describe('decideAccess', () => {
   it('gives an unnamed key every tool, within its serverIds', () => {
     expect(tools(decideAccess(access([]), { keyId: 'k' }, 's1'))).toBe('all');
-    expect(tools(decideAccess(access([]), { keyId: 'k', keyServerIds: ['s1'] }, 's2'))).toMatch(/limited to other MCP servers/);
+    expect(tools(decideAccess(access([]), { keyId: 'k', keyServerIds: ['s1'] }, 's2'))).toMatch(
+      /limited to other MCP servers/,
+    );
   });
 
   it('governs a key by policies once one names it', () => {
@@ -23,15 +30,25 @@ describe('decideAccess', () => {
 
   it('denies OAuth subjects and groups by default and unions their grants', () => {
     expect(tools(decideAccess(access([]), { subject: 'alice' }, 's1'))).toMatch(/OAuth subject "alice"/);
-    const a = access([rule([{ type: 'oauth_group', value: 'support' }], ['*'], ['get']), rule([{ type: 'oauth_subject', value: 'alice' }], ['s1'], ['search'])]);
+    const a = access([
+      rule([{ type: 'oauth_group', value: 'support' }], ['*'], ['get']),
+      rule([{ type: 'oauth_subject', value: 'alice' }], ['s1'], ['search']),
+    ]);
     expect(tools(decideAccess(a, { subject: 'alice', groups: ['support'] }, 's1'))).toEqual(['get', 'search']);
     expect(tools(decideAccess(a, { subject: 'bob', groups: ['support'] }, 's1'))).toEqual(['get']);
     expect(tools(decideAccess(a, { subject: 'bob', groups: ['sales'] }, 's1'))).toMatch(/groups: sales/);
-    expect(tools(decideAccess(access([rule([{ type: 'oauth_subject', value: '*' }], ['*'], ['*'])]), { subject: 'x' }, 's9'))).toBe('all');
+    expect(
+      tools(
+        decideAccess(access([rule([{ type: 'oauth_subject', value: '*' }], ['*'], ['*'])]), { subject: 'x' }, 's9'),
+      ),
+    ).toBe('all');
   });
 
   it('intersects the credential and the external user', () => {
-    const a = access([rule([{ type: 'api_key', value: 'k' }], ['s1'], ['get', 'search']), rule([{ type: 'external_user', value: 'ann' }], ['s1'], ['search', 'create'])]);
+    const a = access([
+      rule([{ type: 'api_key', value: 'k' }], ['s1'], ['get', 'search']),
+      rule([{ type: 'external_user', value: 'ann' }], ['s1'], ['search', 'create']),
+    ]);
     expect(tools(decideAccess(a, { keyId: 'k', username: 'ann' }, 's1'))).toEqual(['search']);
     expect(tools(decideAccess(a, { keyId: 'k', username: 'ben' }, 's1'))).toMatch(/external user "ben"/);
     expect(tools(decideAccess(a, { anonymous: true }, 's1'))).toBe('all');
@@ -48,7 +65,10 @@ describe('restrictCatalog', () => {
     name: 'n',
     isPublic: false,
     mode: 'NORMAL',
-    tools: ['get', 'search', 'create'].map((name) => ({ tool: { name, description: name, inputSchema: { type: 'object' } }, plan: { kind: 'mcp', server: 'x', url: 'http://x', remoteTool: name } })),
+    tools: ['get', 'search', 'create'].map((name) => ({
+      tool: { name, description: name, inputSchema: { type: 'object' } },
+      plan: { kind: 'mcp', server: 'x', url: 'http://x', remoteTool: name },
+    })),
   } as Catalog;
   const loaded: LoadedCatalog = {
     catalog,
@@ -72,8 +92,25 @@ describe('restrictCatalog', () => {
     const sink = { add: (r: ExecutionRecord) => added.push(r) } as unknown as ExecutionRecordSink;
     const view = restrictCatalog(loaded, new Set(['get']), 'API key k');
     const result = deniedToolCall(sink, view, { workspaceId: 'w', keyId: 'k' }, 'create');
-    expect(result).toEqual({ isError: true, content: [{ type: 'text', text: 'Access denied: API key k may not use tool "create" on this MCP server (no access policy grants it).' }] });
-    expect(added).toEqual([expect.objectContaining({ serverId: 's1', catalogVersion: 3, tool: 'create', outcome: 'rejected', errorCode: 'access.denied', caller: { keyId: 'k' } })]);
+    expect(result).toEqual({
+      isError: true,
+      content: [
+        {
+          type: 'text',
+          text: 'Access denied: API key k may not use tool "create" on this MCP server (no access policy grants it).',
+        },
+      ],
+    });
+    expect(added).toEqual([
+      expect.objectContaining({
+        serverId: 's1',
+        catalogVersion: 3,
+        tool: 'create',
+        outcome: 'rejected',
+        errorCode: 'access.denied',
+        caller: { keyId: 'k' },
+      }),
+    ]);
     expect(deniedToolCall(sink, view, { workspaceId: 'w' }, 'nope')).toBeUndefined();
     expect(deniedToolCall(sink, loaded, { workspaceId: 'w' }, 'create')).toBeUndefined();
   });

@@ -1,5 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { redisKeys, WorkspaceAccess, type AccessPolicyRule, type PolicyPrincipal, type Principal, type RedisKeys, type ToolResultPayload } from '@toolplane/contracts';
+import {
+  redisKeys,
+  WorkspaceAccess,
+  type AccessPolicyRule,
+  type PolicyPrincipal,
+  type Principal,
+  type RedisKeys,
+  type ToolResultPayload,
+} from '@toolplane/contracts';
 import type { ExecutionRecordSink } from '@toolplane/queue';
 import { currentTraceIds, recordDenied, recordToolCall } from '@toolplane/telemetry';
 import type { Redis } from 'ioredis';
@@ -50,9 +58,14 @@ export interface CallerIdentity {
 /** The tools a caller may use on one server: all of them, or these names. */
 export type ToolGrant = 'all' | ReadonlySet<string>;
 
-export type AccessDecision = { allowed: true; grant: ToolGrant; who: string } | { allowed: false; who: string; reason: string };
+export type AccessDecision =
+  { allowed: true; grant: ToolGrant; who: string } | { allowed: false; who: string; reason: string };
 
-function grantOf(policies: AccessPolicyRule[], matches: (p: PolicyPrincipal) => boolean, serverId: string): ToolGrant | null {
+function grantOf(
+  policies: AccessPolicyRule[],
+  matches: (p: PolicyPrincipal) => boolean,
+  serverId: string,
+): ToolGrant | null {
   let any = false;
   const tools = new Set<string>();
   for (const policy of policies) {
@@ -73,7 +86,11 @@ function intersect(a: ToolGrant, b: ToolGrant): ToolGrant {
 
 export function describeCaller(id: CallerIdentity): string {
   const parts = [
-    id.keyId ? `API key ${id.keyId}` : id.subject ? `OAuth subject "${id.subject}"${id.groups?.length ? ` (groups: ${id.groups.join(', ')})` : ''}` : 'anonymous caller',
+    id.keyId
+      ? `API key ${id.keyId}`
+      : id.subject
+        ? `OAuth subject "${id.subject}"${id.groups?.length ? ` (groups: ${id.groups.join(', ')})` : ''}`
+        : 'anonymous caller',
     ...(id.username !== undefined ? [`external user "${id.username}"`] : []),
   ];
   return parts.join(' for ');
@@ -88,23 +105,53 @@ export function decideAccess(access: WorkspaceAccess, id: CallerIdentity, server
   const { policies } = access;
   let grant: ToolGrant;
   if (id.keyId) {
-    if (id.keyServerIds && !id.keyServerIds.includes(serverId)) return { allowed: false, who, reason: `This API key is limited to other MCP servers (${id.keyServerIds.join(', ')}).` };
+    if (id.keyServerIds && !id.keyServerIds.includes(serverId))
+      return {
+        allowed: false,
+        who,
+        reason: `This API key is limited to other MCP servers (${id.keyServerIds.join(', ')}).`,
+      };
     const named = policies.some((p) => p.principals.some((x) => x.type === 'api_key' && x.value === id.keyId));
     const g = named ? grantOf(policies, (x) => x.type === 'api_key' && x.value === id.keyId, serverId) : 'all';
-    if (!g) return { allowed: false, who, reason: `Access denied: no access policy grants ${who} access to MCP server ${serverId}.` };
+    if (!g)
+      return {
+        allowed: false,
+        who,
+        reason: `Access denied: no access policy grants ${who} access to MCP server ${serverId}.`,
+      };
     grant = g;
   } else if (id.subject !== undefined && !id.anonymous) {
     const groups = new Set(id.groups ?? []);
-    const g = grantOf(policies, (x) => (x.type === 'oauth_subject' && (x.value === '*' || x.value === id.subject)) || (x.type === 'oauth_group' && (x.value === '*' ? groups.size > 0 : groups.has(x.value))), serverId);
-    if (!g) return { allowed: false, who, reason: `Access denied: no access policy grants ${who} access to MCP server ${serverId}.` };
+    const g = grantOf(
+      policies,
+      (x) =>
+        (x.type === 'oauth_subject' && (x.value === '*' || x.value === id.subject)) ||
+        (x.type === 'oauth_group' && (x.value === '*' ? groups.size > 0 : groups.has(x.value))),
+      serverId,
+    );
+    if (!g)
+      return {
+        allowed: false,
+        who,
+        reason: `Access denied: no access policy grants ${who} access to MCP server ${serverId}.`,
+      };
     grant = g;
   } else {
     // Seed 002 isPublic: anyone may use the server's tools.
     grant = 'all';
   }
   if (id.username !== undefined) {
-    const g = grantOf(policies, (x) => x.type === 'external_user' && (x.value === '*' || x.value === id.username), serverId);
-    if (!g) return { allowed: false, who, reason: `Access denied: no access policy grants external user "${id.username}" access to MCP server ${serverId}.` };
+    const g = grantOf(
+      policies,
+      (x) => x.type === 'external_user' && (x.value === '*' || x.value === id.username),
+      serverId,
+    );
+    if (!g)
+      return {
+        allowed: false,
+        who,
+        reason: `Access denied: no access policy grants external user "${id.username}" access to MCP server ${serverId}.`,
+      };
     grant = intersect(grant, g);
   }
   return { allowed: true, grant, who };
@@ -144,7 +191,13 @@ export function restrictCatalog(loaded: LoadedCatalog, grant: ToolGrant, who: st
  * For a tool hidden from this caller: the `isError` result saying so (and, unless `record` is false,
  * an execution record of the refusal). Undefined when the name is not a denied tool.
  */
-export function deniedToolCall(records: ExecutionRecordSink, loaded: LoadedCatalog, principal: Principal, name: string, record = true): ToolResultPayload | undefined {
+export function deniedToolCall(
+  records: ExecutionRecordSink,
+  loaded: LoadedCatalog,
+  principal: Principal,
+  name: string,
+  record = true,
+): ToolResultPayload | undefined {
   const restriction = loaded.restriction;
   if (!restriction?.hidden(name)) return undefined;
   const message = `Access denied: ${restriction.who} may not use tool "${name}" on this MCP server (no access policy grants it).`;
@@ -157,7 +210,14 @@ export function deniedToolCall(records: ExecutionRecordSink, loaded: LoadedCatal
 }
 
 /** An execution record for a call refused by access control (outcome `rejected`, code `access.denied`). */
-export function writeDenial(records: ExecutionRecordSink, principal: Principal, serverId: string, catalogVersion: number, tool: string, message: string): void {
+export function writeDenial(
+  records: ExecutionRecordSink,
+  principal: Principal,
+  serverId: string,
+  catalogVersion: number,
+  tool: string,
+  message: string,
+): void {
   records.add({
     v: 1,
     invocationId: randomUUID(),
@@ -165,7 +225,10 @@ export function writeDenial(records: ExecutionRecordSink, principal: Principal, 
     serverId,
     catalogVersion,
     tool,
-    caller: { ...(principal.keyId ? { keyId: principal.keyId } : {}), ...(principal.username ? { username: principal.username } : {}) },
+    caller: {
+      ...(principal.keyId ? { keyId: principal.keyId } : {}),
+      ...(principal.username ? { username: principal.username } : {}),
+    },
     startedAt: new Date().toISOString(),
     durationMs: 0,
     outcome: 'rejected',

@@ -23,7 +23,13 @@ export interface EdgeDeps {
 
 const version = '0.1.0';
 
-function jsonRpcError(res: Response, status: number, code: number, message: string, headers: Record<string, string> = {}): undefined {
+function jsonRpcError(
+  res: Response,
+  status: number,
+  code: number,
+  message: string,
+  headers: Record<string, string> = {},
+): undefined {
   if (status === 401 || status === 403) recordDenied(status === 401 ? 'unauthenticated' : 'forbidden');
   res.status(status).set(headers).json({ jsonrpc: '2.0', id: null, error: { code, message } });
   return undefined;
@@ -39,10 +45,25 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const catalogs = new CatalogCache(redis, env.REDIS_PREFIX);
   const accessPolicies = new AccessPolicyCache(redis, env.REDIS_PREFIX, env.API_KEY_CACHE_TTL_MS);
   const invocations = new InvocationClient({ redis, prefix: env.REDIS_PREFIX, edgeId });
-  const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, { maxLen: 100_000, onError: (err) => log.error({ err }, 'execution records could not be written') });
+  const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, {
+    maxLen: 100_000,
+    onError: (err) => log.error({ err }, 'execution records could not be written'),
+  });
   const cancels = new CancelRegistry(redis, env.REDIS_PREFIX);
-  const toolDeps = { invocations, records, timeoutMs: env.TOOL_CALL_TIMEOUT_MS, log, logLevels: new SessionLogLevels(redis, env.REDIS_PREFIX), cancels, progressIntervalMs: env.PROGRESS_INTERVAL_MS };
-  const mcp = createEdgeMcpHandler(toolDeps, { version, toolsListTtlMs: env.TOOLS_LIST_TTL_MS, onerror: (err) => log.warn({ err: err.message }, 'mcp request rejected') });
+  const toolDeps = {
+    invocations,
+    records,
+    timeoutMs: env.TOOL_CALL_TIMEOUT_MS,
+    log,
+    logLevels: new SessionLogLevels(redis, env.REDIS_PREFIX),
+    cancels,
+    progressIntervalMs: env.PROGRESS_INTERVAL_MS,
+  };
+  const mcp = createEdgeMcpHandler(toolDeps, {
+    version,
+    toolsListTtlMs: env.TOOLS_LIST_TTL_MS,
+    onerror: (err) => log.warn({ err: err.message }, 'mcp request rejected'),
+  });
   const legacySessions = new LegacySseSessions();
   const jsonBody = express.json({ limit: env.MAX_BODY_BYTES, type: () => true });
 
@@ -54,8 +75,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       // streams (2025-era Streamable HTTP is stateless: no stream to carry it).
       legacySessions.toolsChanged(message);
       mcp.toolsChanged(message);
-    }
-    else if (channel === keys.apiKeyChanged) apiKeys.invalidate(message);
+    } else if (channel === keys.apiKeyChanged) apiKeys.invalidate(message);
     else if (channel === keys.accessChanged) accessPolicies.invalidate(message);
   });
   // After a reconnect, messages sent meanwhile are lost: drop everything cached (revocations included).
@@ -67,11 +87,19 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
 
   const oauth =
     env.OAUTH_ISSUER && env.OAUTH_JWKS_URL && env.PUBLIC_URL
-      ? new OAuthResourceServer({ issuer: env.OAUTH_ISSUER, jwksUrl: env.OAUTH_JWKS_URL, publicUrl: env.PUBLIC_URL, requiredScope: env.OAUTH_REQUIRED_SCOPE })
+      ? new OAuthResourceServer({
+          issuer: env.OAUTH_ISSUER,
+          jwksUrl: env.OAUTH_JWKS_URL,
+          publicUrl: env.PUBLIC_URL,
+          requiredScope: env.OAUTH_REQUIRED_SCOPE,
+        })
       : undefined;
   const anyOrigin = env.ALLOWED_ORIGINS.includes('*');
   /** Authenticates an MCP request and resolves its server; answers the error itself and returns undefined on failure. */
-  async function authenticate(req: Request, res: Response): Promise<(EdgeCallContext & { clientId: string }) | undefined> {
+  async function authenticate(
+    req: Request,
+    res: Response,
+  ): Promise<(EdgeCallContext & { clientId: string }) | undefined> {
     const origin = req.header('origin');
     if (origin !== undefined && !anyOrigin && !env.ALLOWED_ORIGINS.includes(origin)) {
       return jsonRpcError(res, 403, -32001, `Origin ${origin} is not allowed.`);
@@ -89,17 +117,26 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     if (key) {
       const record = await apiKeys.authenticate(key);
       if (!record) return jsonRpcError(res, 401, -32001, 'Invalid API key.', challenge());
-      if (!record.scopes.includes('runtime')) return jsonRpcError(res, 403, -32001, 'This API key has no "runtime" scope.');
+      if (!record.scopes.includes('runtime'))
+        return jsonRpcError(res, 403, -32001, 'This API key has no "runtime" scope.');
       loaded = await catalogs.get(serverId);
       // A server of another workspace is indistinguishable from a missing one.
-      if (!loaded || loaded.catalog.workspaceId !== record.workspaceId) return jsonRpcError(res, 404, -32002, `MCP server ${serverId} not found.`);
+      if (!loaded || loaded.catalog.workspaceId !== record.workspaceId)
+        return jsonRpcError(res, 404, -32002, `MCP server ${serverId} not found.`);
       principal = { workspaceId: record.workspaceId, keyId: record.keyId };
       identity = { keyId: record.keyId, keyServerIds: record.serverIds };
       apiKeys.touch(record.keyId);
     } else if (bearer && oauth) {
       // The token's audience is this server's resource URL, so a valid token is valid for this server only.
       const check = await oauth.verify(bearer, serverId);
-      if (!check.ok) return jsonRpcError(res, check.status, -32001, `Unauthorized: ${check.description}.`, challenge({ error: check.error, description: check.description }));
+      if (!check.ok)
+        return jsonRpcError(
+          res,
+          check.status,
+          -32001,
+          `Unauthorized: ${check.description}.`,
+          challenge({ error: check.error, description: check.description }),
+        );
       loaded = await catalogs.get(serverId);
       if (!loaded) return jsonRpcError(res, 404, -32002, `MCP server ${serverId} not found.`);
       principal = { workspaceId: loaded.catalog.workspaceId, subject: check.subject };
@@ -111,13 +148,27 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       principal = { workspaceId: loaded.catalog.workspaceId, subject: 'anonymous' };
       identity = { anonymous: true };
     } else {
-      return jsonRpcError(res, 401, -32001, oauth ? 'Authentication required: send an OAuth access token or an x-api-key header.' : 'Authentication required: send your API key in the x-api-key header.', challenge());
+      return jsonRpcError(
+        res,
+        401,
+        -32001,
+        oauth
+          ? 'Authentication required: send an OAuth access token or an x-api-key header.'
+          : 'Authentication required: send your API key in the x-api-key header.',
+        challenge(),
+      );
     }
     const username = req.header('x-username');
     if (username !== undefined) {
       // Seed 002: tools run with this external user's connections; an unknown user is refused.
       const userId = await redis.hget(keys.users(principal.workspaceId), username);
-      if (!userId) return jsonRpcError(res, 403, -32001, `Unknown user "${username}" (x-username): create it with POST /api/v1/external_users.`);
+      if (!userId)
+        return jsonRpcError(
+          res,
+          403,
+          -32001,
+          `Unknown user "${username}" (x-username): create it with POST /api/v1/external_users.`,
+        );
       principal.username = username;
       principal.userId = userId;
       identity.username = username;
@@ -158,7 +209,13 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     const ctx = await authenticate(req, res);
     if (!ctx) return;
     const serverId = String(req.params.serverId);
-    await legacySessions.open(res, serverId, ctx.clientId, `/api/v1/mcp/${serverId}/messages`, buildServer(ctx, toolDeps, version, env.TOOLS_LIST_TTL_MS));
+    await legacySessions.open(
+      res,
+      serverId,
+      ctx.clientId,
+      `/api/v1/mcp/${serverId}/messages`,
+      buildServer(ctx, toolDeps, version, env.TOOLS_LIST_TTL_MS),
+    );
   }
   async function postLegacyMessage(req: Request, res: Response): Promise<void> {
     const ctx = await authenticate(req, res);
@@ -187,7 +244,10 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     next();
   });
   // RFC 9728: where clients learn which authorization server issues tokens for an MCP server URL.
-  for (const path of ['/.well-known/oauth-protected-resource/mcp/:serverId', '/.well-known/oauth-protected-resource/api/v1/mcp/:serverId']) {
+  for (const path of [
+    '/.well-known/oauth-protected-resource/mcp/:serverId',
+    '/.well-known/oauth-protected-resource/api/v1/mcp/:serverId',
+  ]) {
     http.get(path, (req, res) => {
       if (!oauth) return void res.status(404).json({ error: 'OAuth is not configured on this edge' });
       res.json(oauth.metadata(String(req.params.serverId)));
@@ -221,8 +281,10 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   }
   http.use((err: unknown, _req: Request, res: Response, _next: unknown) => {
     const bodyError = err as { type?: string };
-    if (bodyError.type === 'entity.parse.failed') return jsonRpcError(res, 400, -32700, 'Parse error: the body is not valid JSON.');
-    if (bodyError.type === 'entity.too.large') return jsonRpcError(res, 413, -32600, `The request body exceeds ${env.MAX_BODY_BYTES} bytes.`);
+    if (bodyError.type === 'entity.parse.failed')
+      return jsonRpcError(res, 400, -32700, 'Parse error: the body is not valid JSON.');
+    if (bodyError.type === 'entity.too.large')
+      return jsonRpcError(res, 413, -32600, `The request body exceeds ${env.MAX_BODY_BYTES} bytes.`);
     log.error({ err }, 'edge request failed');
     if (!res.headersSent) jsonRpcError(res, 500, -32603, 'Internal error.');
   });

@@ -7,15 +7,25 @@ export const EdgeEnv = z.object({
   HOST: z.string().default('127.0.0.1'),
   REDIS_URL: z.string().url(),
   /** Must match the worker's and control plane's prefix. */
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('tp'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('tp'),
   /** Identifies this edge process on the results channel; random when unset. */
-  EDGE_ID: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
+  EDGE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .optional(),
   /** How long a tools/call waits for the worker before giving up. */
   TOOL_CALL_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   /** How long an API key lookup is cached when no invalidation arrives. */
   API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).default(60_000),
   /** Largest accepted JSON-RPC request body. */
-  MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   /**
    * Browser origins allowed to call the MCP endpoints (comma-separated, `*` for any). Requests with
    * another `Origin` header get 403 (DNS-rebinding protection); requests without one are not browsers.
@@ -23,7 +33,12 @@ export const EdgeEnv = z.object({
   ALLOWED_ORIGINS: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean)),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    ),
   /** Base URL agents use to reach this edge; OAuth resources are `<PUBLIC_URL>/mcp/<serverId>`. */
   PUBLIC_URL: z.string().url().optional(),
   /** OAuth 2.1 authorization server (issuer) whose access tokens this edge accepts; unset disables OAuth. */
@@ -57,6 +72,10 @@ export type EdgeEnv = z.infer<typeof EdgeEnv>;
 /** Cross-field rules, applied by `EdgeEnvChecked`. */
 export const EdgeEnvChecked = EdgeEnv.superRefine((env, ctx) => {
   if (env.OAUTH_ISSUER && (!env.OAUTH_JWKS_URL || !env.PUBLIC_URL)) {
-    ctx.addIssue({ code: 'custom', path: ['OAUTH_JWKS_URL'], message: 'OAUTH_ISSUER needs OAUTH_JWKS_URL and PUBLIC_URL' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['OAUTH_JWKS_URL'],
+      message: 'OAUTH_ISSUER needs OAUTH_JWKS_URL and PUBLIC_URL',
+    });
   }
 });

@@ -24,7 +24,11 @@ class SseSessionTransport implements Transport {
   }
 
   async start(): Promise<void> {
-    this.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' });
+    this.res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+    });
     this.res.write(`event: endpoint\ndata: ${this.endpoint}\n\n`);
     this.keepAlive = setInterval(() => this.res.write(': keep-alive\n\n'), 15_000);
     this.res.on('close', () => void this.close());

@@ -3,7 +3,7 @@ import type { ServerEvent } from '@modelcontextprotocol/server';
 import { ServerScopedEventBus } from './listen-bus.ts';
 
 describe('ServerScopedEventBus (2026-07-28 listen streams per MCP server)', () => {
-  it('delivers a server\'s events only to streams opened in its scope, also across awaits; unsubscribe stops them', async () => {
+  it("delivers a server's events only to streams opened in its scope, also across awaits; unsubscribe stops them", async () => {
     const bus = new ServerScopedEventBus();
     const got: string[] = [];
     const unsubA = await bus.scope('a', async () => {

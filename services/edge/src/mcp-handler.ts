@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Principal, ToolInvokeEvent, ToolResultPayload } from '@toolplane/contracts';
-import { attr, EXECUTE_TOOL, extractContext, metricsEnabled, recordMcpOperation, SpanKind, tracingEnabled, withSpan } from '@toolplane/telemetry';
+import {
+  attr,
+  EXECUTE_TOOL,
+  extractContext,
+  metricsEnabled,
+  recordMcpOperation,
+  SpanKind,
+  tracingEnabled,
+  withSpan,
+} from '@toolplane/telemetry';
 import {
   classifyInboundRequest,
   createMcpHandler,
@@ -65,7 +74,13 @@ function callContext(authInfo: AuthInfo | undefined): EdgeCallContext {
 }
 
 /** A light low-level `Server` bound to the caller's cached catalog (one per HTTP request, ~µs). */
-export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, version: string, toolsListTtlMs = 0, connection?: AbortSignal): Server {
+export function buildServer(
+  call: EdgeCallContext,
+  deps: ToolCallDeps,
+  version: string,
+  toolsListTtlMs = 0,
+  connection?: AbortSignal,
+): Server {
   const { loaded, traceparent, tracestate, protocolVersion } = call;
   const server = new Server(
     { name: loaded.catalog.name, version },
@@ -81,7 +96,8 @@ export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, version: 
   const listResult = { tools: loaded.list } as ListToolsResult;
   // A legacy HTTP+SSE session lives across requests: each POST brings its own authenticated context
   // (fresh catalog after a change, its own headers) in the message's authInfo. Otherwise it is `call`.
-  const current = (ctx: ServerContext): EdgeCallContext => (ctx.http?.authInfo?.extra?.toolplane as EdgeCallContext | undefined) ?? call;
+  const current = (ctx: ServerContext): EdgeCallContext =>
+    (ctx.http?.authInfo?.extra?.toolplane as EdgeCallContext | undefined) ?? call;
   server.setRequestHandler('tools/list', (_request, ctx) => {
     const c = current(ctx);
     return c === call || c.loaded === loaded ? listResult : ({ tools: c.loaded.list } as ListToolsResult);
@@ -91,7 +107,10 @@ export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, version: 
   server.setRequestHandler('logging/setLevel', async (request, ctx) => {
     const sessionId = ctx.sessionId ?? call.sessionId;
     if (sessionId && deps.logLevels && isLogLevel(request.params.level)) {
-      await deps.logLevels.set(sessionScope(clientIdOf(call), loaded.catalog.serverId, sessionId), request.params.level);
+      await deps.logLevels.set(
+        sessionScope(clientIdOf(call), loaded.catalog.serverId, sessionId),
+        request.params.level,
+      );
     }
     return {};
   });
@@ -112,7 +131,9 @@ export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, version: 
         multiRound: {
           ...(inputResponses !== undefined ? { inputResponses } : {}),
           ...(requestState !== undefined ? { requestState } : {}),
-          ...(declared && typeof declared === 'object' ? { clientCapabilities: declared as Record<string, unknown> } : {}),
+          ...(declared && typeof declared === 'object'
+            ? { clientCapabilities: declared as Record<string, unknown> }
+            : {}),
         },
       };
     }
@@ -122,15 +143,27 @@ export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, version: 
       let result: ToolResultPayload;
       if (tracingEnabled() || metricsEnabled()) {
         const run = () => callTool(deps, c.loaded, c.principal, name, args, signal, live, c);
-        result = await observeToolCall(run, name, ctx.mcpReq.id, ctx.mcpReq._meta, { traceparent, tracestate, protocolVersion }, c.loaded.catalog.serverId);
+        result = await observeToolCall(
+          run,
+          name,
+          ctx.mcpReq.id,
+          ctx.mcpReq._meta,
+          { traceparent, tracestate, protocolVersion },
+          c.loaded.catalog.serverId,
+        );
       } else {
         result = await callTool(deps, c.loaded, c.principal, name, args, signal, live, c);
       }
       // Notifications of the call go out before its result (clients drop progress after the result).
       if (live) await live.flush();
-      if (result.protocolError) throw new ProtocolError(result.protocolError.code, result.protocolError.message, result.protocolError.data);
+      if (result.protocolError)
+        throw new ProtocolError(result.protocolError.code, result.protocolError.message, result.protocolError.data);
       if (result.resultType === 'input_required') {
-        return { resultType: 'input_required', ...(result.inputRequests ? { inputRequests: result.inputRequests } : {}), ...(result.requestState !== undefined ? { requestState: result.requestState } : {}) } as unknown as CallToolResult;
+        return {
+          resultType: 'input_required',
+          ...(result.inputRequests ? { inputRequests: result.inputRequests } : {}),
+          ...(result.requestState !== undefined ? { requestState: result.requestState } : {}),
+        } as unknown as CallToolResult;
       }
       return result as CallToolResult;
     } catch (err) {
@@ -154,7 +187,12 @@ function clientIdOf(call: EdgeCallContext): string {
  * Progress values: a proxied server's own, passed on; otherwise the edge counts one per event (a
  * workflow step ended, or `progressIntervalMs` passed while waiting), with a message saying which.
  */
-async function liveCall(call: EdgeCallContext, deps: ToolCallDeps, ctx: ServerContext, name: string): Promise<(LiveCall & { stop(): void; flush(): Promise<unknown> }) | undefined> {
+async function liveCall(
+  call: EdgeCallContext,
+  deps: ToolCallDeps,
+  ctx: ServerContext,
+  name: string,
+): Promise<(LiveCall & { stop(): void; flush(): Promise<unknown> }) | undefined> {
   const token = ctx.mcpReq._meta?.progressToken;
   const proxied = isProxiedTool(call.loaded, name);
   let logLevel: LogLevel | undefined;
@@ -162,7 +200,8 @@ async function liveCall(call: EdgeCallContext, deps: ToolCallDeps, ctx: ServerCo
     const modern = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/logLevel'];
     logLevel = isLogLevel(modern) ? modern : call.logLevel;
     // A legacy SSE session (stateful transport): its level was not looked up before the request.
-    if (logLevel === undefined && ctx.sessionId && deps.logLevels) logLevel = await deps.logLevels.get(sessionScope(clientIdOf(call), call.loaded.catalog.serverId, ctx.sessionId));
+    if (logLevel === undefined && ctx.sessionId && deps.logLevels)
+      logLevel = await deps.logLevels.get(sessionScope(clientIdOf(call), call.loaded.catalog.serverId, ctx.sessionId));
   }
   if (token === undefined && logLevel === undefined) return undefined;
   const sending = new Set<Promise<void>>();
@@ -175,21 +214,35 @@ async function liveCall(call: EdgeCallContext, deps: ToolCallDeps, ctx: ServerCo
   const progress = (value: number | undefined, total?: number, message?: string) => {
     if (token === undefined) return;
     const p = proxied && value !== undefined ? value : ++count;
-    notify('notifications/progress', { progressToken: token, progress: p, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) });
+    notify('notifications/progress', {
+      progressToken: token,
+      progress: p,
+      ...(total !== undefined ? { total } : {}),
+      ...(message !== undefined ? { message } : {}),
+    });
   };
   let timer: NodeJS.Timeout | undefined;
   const interval = deps.progressIntervalMs ?? 0;
   if (token !== undefined && !proxied && interval > 0) {
     const started = Date.now();
-    timer = setInterval(() => progress(undefined, undefined, `Still running (${Math.round((Date.now() - started) / 1000)} s)`), interval);
+    timer = setInterval(
+      () => progress(undefined, undefined, `Still running (${Math.round((Date.now() - started) / 1000)} s)`),
+      interval,
+    );
     timer.unref();
   }
   return {
     progress: token !== undefined,
     ...(logLevel ? { logLevel } : {}),
     onEvent(event: ToolInvokeEvent['event']) {
-      if (event.kind === 'progress') progress(proxied ? event.progress : undefined, proxied ? event.total : undefined, event.message);
-      else if (logLevel && logPasses(event.level, logLevel)) notify('notifications/message', { level: event.level, data: event.data, ...(event.logger !== undefined ? { logger: event.logger } : {}) });
+      if (event.kind === 'progress')
+        progress(proxied ? event.progress : undefined, proxied ? event.total : undefined, event.message);
+      else if (logLevel && logPasses(event.level, logLevel))
+        notify('notifications/message', {
+          level: event.level,
+          data: event.data,
+          ...(event.logger !== undefined ? { logger: event.logger } : {}),
+        });
     },
     stop() {
       if (timer) clearInterval(timer);
@@ -214,7 +267,14 @@ async function observeToolCall(
   const started = performance.now();
   let errorType: string | undefined;
   const fromMeta = typeof meta?.traceparent === 'string';
-  const parent = extractContext(fromMeta ? { traceparent: meta!.traceparent as string, tracestate: typeof meta!.tracestate === 'string' ? meta!.tracestate : undefined } : http);
+  const parent = extractContext(
+    fromMeta
+      ? {
+          traceparent: meta!.traceparent as string,
+          tracestate: typeof meta!.tracestate === 'string' ? meta!.tracestate : undefined,
+        }
+      : http,
+  );
   const attributes = {
     [attr.mcpMethodName]: 'tools/call',
     [attr.genAiOperationName]: EXECUTE_TOOL,
@@ -226,11 +286,21 @@ async function observeToolCall(
     ...(http.protocolVersion ? { [attr.mcpProtocolVersion]: http.protocolVersion } : {}),
   };
   try {
-    return await withSpan(`tools/call ${tool}`, attributes, async (span) => {
-      const result = await call();
-      if (result.isError) span.setAttribute(attr.errorType, (errorType = 'tool_error'));
-      return result;
-    }, { kind: SpanKind.SERVER, parent, errorType: (err) => (errorType = err instanceof UnknownToolError ? String(INVALID_PARAMS) : String(INTERNAL_ERROR)) });
+    return await withSpan(
+      `tools/call ${tool}`,
+      attributes,
+      async (span) => {
+        const result = await call();
+        if (result.isError) span.setAttribute(attr.errorType, (errorType = 'tool_error'));
+        return result;
+      },
+      {
+        kind: SpanKind.SERVER,
+        parent,
+        errorType: (err) =>
+          (errorType = err instanceof UnknownToolError ? String(INVALID_PARAMS) : String(INTERNAL_ERROR)),
+      },
+    );
   } finally {
     recordMcpOperation('tools/call', tool, performance.now() - started, errorType);
   }
@@ -245,17 +315,24 @@ type AuthedRequest = Request & { auth?: AuthInfo };
  * costs more per call). Both use the same server builder, so the eras cannot drift apart.
  * Expects `req.auth` set by the authentication step and `req.body` parsed as JSON.
  */
-export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string; toolsListTtlMs: number; onerror: (err: Error) => void }) {
+export function createEdgeMcpHandler(
+  deps: ToolCallDeps,
+  opts: { version: string; toolsListTtlMs: number; onerror: (err: Error) => void },
+) {
   // 2026-07-28 `subscriptions/listen` streams, per server (tools/list_changed after a catalog change).
   const bus = new ServerScopedEventBus();
   // `auto`: a JSON body, upgraded to an SSE stream only when the call sends progress or log messages.
-  const handler = createMcpHandler((ctx) => buildServer(callContext(ctx.authInfo), deps, opts.version, opts.toolsListTtlMs), { legacy: 'reject', responseMode: 'auto', onerror: opts.onerror, bus });
+  const handler = createMcpHandler(
+    (ctx) => buildServer(callContext(ctx.authInfo), deps, opts.version, opts.toolsListTtlMs),
+    { legacy: 'reject', responseMode: 'auto', onerror: opts.onerror, bus },
+  );
   const modern = toNodeHandler(handler, { onerror: opts.onerror });
   /** Responses carrying open `subscriptions/listen` streams. */
   const listening = new Set<Response>();
 
   async function legacy(req: AuthedRequest, res: Response): Promise<void> {
-    const body = req.body as { method?: unknown; id?: unknown; params?: { name?: unknown; _meta?: { progressToken?: unknown } } } | undefined;
+    const body = req.body as
+      { method?: unknown; id?: unknown; params?: { name?: unknown; _meta?: { progressToken?: unknown } } } | undefined;
     const ctx = callContext(req.auth);
     const sessionId = req.get('mcp-session-id');
     if (body?.method === 'initialize') {
@@ -270,8 +347,15 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
     let stream = false;
     if (body?.method === 'tools/call') {
       stream = body.params?._meta?.progressToken !== undefined;
-      if (sessionId && deps.logLevels && typeof body.params?.name === 'string' && isProxiedTool(ctx.loaded, body.params.name)) {
-        ctx.logLevel = await deps.logLevels.get(sessionScope(clientIdOf(ctx), ctx.loaded.catalog.serverId, sessionId)).catch(() => undefined);
+      if (
+        sessionId &&
+        deps.logLevels &&
+        typeof body.params?.name === 'string' &&
+        isProxiedTool(ctx.loaded, body.params.name)
+      ) {
+        ctx.logLevel = await deps.logLevels
+          .get(sessionScope(clientIdOf(ctx), ctx.loaded.catalog.serverId, sessionId))
+          .catch(() => undefined);
         stream ||= ctx.logLevel !== undefined;
       }
     }
@@ -280,11 +364,21 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
     // are unique per connection, and one key (or the anonymous caller of a public server) may be
     // shared by many clients.
     const connection = new AbortController();
-    const untrack = sessionId && body?.method === 'tools/call' && deps.cancels && (typeof body.id === 'string' || typeof body.id === 'number')
-      ? deps.cancels.track(CancelRegistry.key(clientIdOf(ctx), ctx.loaded.catalog.serverId, sessionId, body.id), connection)
-      : undefined;
+    const untrack =
+      sessionId &&
+      body?.method === 'tools/call' &&
+      deps.cancels &&
+      (typeof body.id === 'string' || typeof body.id === 'number')
+        ? deps.cancels.track(
+            CancelRegistry.key(clientIdOf(ctx), ctx.loaded.catalog.serverId, sessionId, body.id),
+            connection,
+          )
+        : undefined;
     const server = buildServer(ctx, deps, opts.version, opts.toolsListTtlMs, connection.signal);
-    const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: !stream });
+    const transport = new NodeStreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: !stream,
+    });
     res.on('close', () => {
       untrack?.();
       if (!res.writableFinished) connection.abort();
@@ -296,7 +390,11 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
   }
 
   /** A 2025-era `notifications/cancelled` (in a session): published to every edge; answered 202 like any notification. */
-  async function cancelled(req: AuthedRequest, res: Response, params: { requestId?: unknown } | undefined): Promise<void> {
+  async function cancelled(
+    req: AuthedRequest,
+    res: Response,
+    params: { requestId?: unknown } | undefined,
+  ): Promise<void> {
     const requestId = params?.requestId;
     const sessionId = req.get('mcp-session-id');
     if (deps.cancels && sessionId && (typeof requestId === 'string' || typeof requestId === 'number')) {
@@ -307,8 +405,14 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
   }
 
   async function handle(req: AuthedRequest, res: Response): Promise<void> {
-    const message = req.body as { jsonrpc?: unknown; method?: unknown; id?: unknown; params?: { requestId?: unknown } } | undefined;
-    if (req.method === 'POST' && message?.method === 'notifications/cancelled' && message.id === undefined && message.jsonrpc === '2.0') {
+    const message = req.body as
+      { jsonrpc?: unknown; method?: unknown; id?: unknown; params?: { requestId?: unknown } } | undefined;
+    if (
+      req.method === 'POST' &&
+      message?.method === 'notifications/cancelled' &&
+      message.id === undefined &&
+      message.jsonrpc === '2.0'
+    ) {
       return cancelled(req, res, message.params);
     }
     const isModern =
@@ -331,10 +435,22 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
       // SEP-2243: `Mcp-Param-*` headers of a tool's `x-mcp-header` arguments must agree with the body.
       const params = message?.params as { name?: unknown; arguments?: unknown } | undefined;
       if (message?.method === 'tools/call' && typeof params?.name === 'string') {
-        const mismatch = checkParamHeaders(callContext(req.auth).loaded, params.name, params.arguments, (h) => req.get(h));
+        const mismatch = checkParamHeaders(callContext(req.auth).loaded, params.name, params.arguments, (h) =>
+          req.get(h),
+        );
         if (mismatch) {
           const id = typeof message.id === 'string' || typeof message.id === 'number' ? message.id : null;
-          res.status(400).json({ jsonrpc: '2.0', id, error: { code: HEADER_MISMATCH, message: `Bad Request: the request headers and body disagree: ${mismatch.message}`, data: { mismatch: { header: mismatch.header, body: mismatch.message } } } });
+          res
+            .status(400)
+            .json({
+              jsonrpc: '2.0',
+              id,
+              error: {
+                code: HEADER_MISMATCH,
+                message: `Bad Request: the request headers and body disagree: ${mismatch.message}`,
+                data: { mismatch: { header: mismatch.header, body: mismatch.message } },
+              },
+            });
           return;
         }
       }
@@ -342,7 +458,10 @@ export function createEdgeMcpHandler(deps: ToolCallDeps, opts: { version: string
     }
     if (req.method !== 'POST') {
       // No sessions and no server-initiated stream in stateless serving.
-      res.status(405).set('allow', 'POST').json({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed.' }, id: null });
+      res
+        .status(405)
+        .set('allow', 'POST')
+        .json({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed.' }, id: null });
       return;
     }
     return legacy(req, res);

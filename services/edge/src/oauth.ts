@@ -53,17 +53,33 @@ export class OAuthResourceServer {
 
   async verify(token: string, serverId: string): Promise<TokenCheck> {
     try {
-      const { payload } = await jwtVerify(token, this.jwks, { issuer: this.config.issuer, audience: this.resource(serverId), algorithms: ['RS256', 'ES256', 'EdDSA', 'PS256'] });
-      const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : Array.isArray(payload.scp) ? payload.scp.map(String) : [];
+      const { payload } = await jwtVerify(token, this.jwks, {
+        issuer: this.config.issuer,
+        audience: this.resource(serverId),
+        algorithms: ['RS256', 'ES256', 'EdDSA', 'PS256'],
+      });
+      const scopes =
+        typeof payload.scope === 'string'
+          ? payload.scope.split(' ').filter(Boolean)
+          : Array.isArray(payload.scp)
+            ? payload.scp.map(String)
+            : [];
       if (!scopes.includes(this.config.requiredScope)) {
-        return { ok: false, status: 403, error: 'insufficient_scope', description: `the token lacks the "${this.config.requiredScope}" scope` };
+        return {
+          ok: false,
+          status: 403,
+          error: 'insufficient_scope',
+          description: `the token lacks the "${this.config.requiredScope}" scope`,
+        };
       }
       return { ok: true, subject: payload.sub ?? 'unknown', scopes, groups: groupsOf(payload), claims: payload };
     } catch (err) {
       const description =
-        err instanceof errors.JWTExpired ? 'the token has expired'
-        : err instanceof errors.JWTClaimValidationFailed ? `the token's "${err.claim}" claim is not accepted here`
-        : 'the token could not be verified';
+        err instanceof errors.JWTExpired
+          ? 'the token has expired'
+          : err instanceof errors.JWTClaimValidationFailed
+            ? `the token's "${err.claim}" claim is not accepted here`
+            : 'the token could not be verified';
       return { ok: false, status: 401, error: 'invalid_token', description };
     }
   }

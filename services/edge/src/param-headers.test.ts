@@ -19,7 +19,12 @@ const loaded = {
   ],
 } as unknown as LoadedCatalog;
 const check = (tool: string, args: unknown, headers: Record<string, string>) =>
-  checkParamHeaders(loaded, tool, args, (name) => Object.entries(headers).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1]);
+  checkParamHeaders(
+    loaded,
+    tool,
+    args,
+    (name) => Object.entries(headers).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1],
+  );
 
 describe('Mcp-Param-* headers (SEP-2243)', () => {
   it('decodes the Base64 sentinel and takes anything else literally', () => {
@@ -32,14 +37,24 @@ describe('Mcp-Param-* headers (SEP-2243)', () => {
 
   it('accepts agreeing headers and ignores tools without declarations', () => {
     expect(check('plain', { region: 'eu' }, {})).toBeUndefined();
-    expect(check('routed', { region: 'eu', count: 3, target: { id: 'x' } }, { 'mcp-param-region': 'eu', 'Mcp-Param-Count': '3.0', 'Mcp-Param-Target-Id': '=?base64?eA==?=' })).toBeUndefined();
+    expect(
+      check(
+        'routed',
+        { region: 'eu', count: 3, target: { id: 'x' } },
+        { 'mcp-param-region': 'eu', 'Mcp-Param-Count': '3.0', 'Mcp-Param-Target-Id': '=?base64?eA==?=' },
+      ),
+    ).toBeUndefined();
     expect(check('routed', {}, { 'Mcp-Param-Region': 'anything' })).toBeUndefined(); // no body value: header not expected
   });
 
   it('rejects a missing, malformed or disagreeing header', () => {
     expect(check('routed', { region: 'eu' }, {})?.header).toBe('Mcp-Param-Region');
-    expect(check('routed', { region: 'Hello' }, { 'Mcp-Param-Region': '=?base64?SGVsbG8?=' })?.message).toMatch(/invalid Base64/);
+    expect(check('routed', { region: 'Hello' }, { 'Mcp-Param-Region': '=?base64?SGVsbG8?=' })?.message).toMatch(
+      /invalid Base64/,
+    );
     expect(check('routed', { region: 'eu' }, { 'Mcp-Param-Region': 'us' })?.message).toMatch(/decodes to "us"/);
-    expect(check('routed', { target: { id: 'x' } }, { 'Mcp-Param-Target-Id': 'y' })?.header).toBe('Mcp-Param-Target-Id');
+    expect(check('routed', { target: { id: 'x' } }, { 'Mcp-Param-Target-Id': 'y' })?.header).toBe(
+      'Mcp-Param-Target-Id',
+    );
   });
 });

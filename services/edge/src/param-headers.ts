@@ -25,7 +25,8 @@ function scan(schema: unknown, path: string[], out: Declaration[]): void {
   for (const [key, prop] of Object.entries(properties as Record<string, unknown>)) {
     if (!prop || typeof prop !== 'object') continue;
     const header = (prop as Record<string, unknown>)['x-mcp-header'];
-    if (typeof header === 'string' && header.length > 0) out.push({ header, path: [...path, key], type: (prop as { type?: unknown }).type });
+    if (typeof header === 'string' && header.length > 0)
+      out.push({ header, path: [...path, key], type: (prop as { type?: unknown }).type });
     scan(prop, [...path, key], out);
   }
 }
@@ -68,17 +69,28 @@ export function checkParamHeaders(
 ): { message: string; header: string } | undefined {
   for (const decl of declarations(loaded, tool)) {
     let value: unknown = args;
-    for (const key of decl.path) value = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+    for (const key of decl.path)
+      value = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
     if (value === undefined || value === null) continue; // no value: no header expected (a present one is ignored)
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') continue;
     const name = `Mcp-Param-${decl.header}`;
     const raw = header(name);
     const where = decl.path.join('.');
-    if (raw === undefined) return { header: name, message: `the body carries ${where}=${JSON.stringify(value)} but the ${name} header is absent` };
+    if (raw === undefined)
+      return {
+        header: name,
+        message: `the body carries ${where}=${JSON.stringify(value)} but the ${name} header is absent`,
+      };
     const decoded = decodeParamHeader(raw);
-    if (decoded === undefined) return { header: name, message: `the ${name} header carries an invalid Base64 sentinel value` };
-    const equal = typeof value === 'number' && DECIMAL.test(decoded) ? Number(decoded) === value : decoded === String(value);
-    if (!equal) return { header: name, message: `the ${name} header decodes to ${JSON.stringify(decoded)} but the body carries ${where}=${JSON.stringify(value)}` };
+    if (decoded === undefined)
+      return { header: name, message: `the ${name} header carries an invalid Base64 sentinel value` };
+    const equal =
+      typeof value === 'number' && DECIMAL.test(decoded) ? Number(decoded) === value : decoded === String(value);
+    if (!equal)
+      return {
+        header: name,
+        message: `the ${name} header decodes to ${JSON.stringify(decoded)} but the body carries ${where}=${JSON.stringify(value)}`,
+      };
   }
   return undefined;
 }

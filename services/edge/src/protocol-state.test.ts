@@ -23,7 +23,7 @@ describe('log levels', () => {
     expect(logPasses('emergency', 'debug')).toBe(true);
   });
 
-  it('keeps a session\'s level, expiring, and nothing for other sessions or callers', async () => {
+  it("keeps a session's level, expiring, and nothing for other sessions or callers", async () => {
     const levels = new SessionLogLevels(redis, prefix, 60);
     const scope = sessionScope('key-1', 'srv-1', 'sess-1');
     await levels.set(scope, 'notice');

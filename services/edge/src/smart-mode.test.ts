@@ -4,22 +4,38 @@ import { ToolSearch } from './smart-mode.ts';
 
 function tool(name: string, description: string, params: Record<string, string> = {}): CatalogTool {
   return {
-    tool: { name, description, inputSchema: { type: 'object', properties: Object.fromEntries(Object.entries(params).map(([k, d]) => [k, { type: 'string', description: d }])) } },
+    tool: {
+      name,
+      description,
+      inputSchema: {
+        type: 'object',
+        properties: Object.fromEntries(Object.entries(params).map(([k, d]) => [k, { type: 'string', description: d }])),
+      },
+    },
     plan: { kind: 'http', method: 'GET', url: 'http://x', params: [], authHeaders: {}, secrets: {} },
   };
 }
 
 const catalog = [
-  tool('search_tickets', 'Search support tickets by status, assignee, or other filters.', { status: 'open, closed', assignee: 'email' }),
+  tool('search_tickets', 'Search support tickets by status, assignee, or other filters.', {
+    status: 'open, closed',
+    assignee: 'email',
+  }),
   tool('get_ticket', 'Get full details of a support ticket.', { ticket_id: 'ticket id' }),
-  tool('create_ticket', 'Create a new support ticket with title, description, and priority.', { title: 'title', priority: 'priority' }),
+  tool('create_ticket', 'Create a new support ticket with title, description, and priority.', {
+    title: 'title',
+    priority: 'priority',
+  }),
   tool('send_slack_message', 'Post a message to a Slack channel.', { channel: 'channel name', text: 'message text' }),
   tool('list_slack_channels', 'List the Slack channels of the workspace.'),
   tool('create_calendar_event', 'Create an event in a Google Calendar.', { start: 'start time', attendees: 'emails' }),
   tool('list_calendar_events', 'List upcoming calendar events.'),
   tool('send_email', 'Send an email through Gmail.', { to: 'recipient', subject: 'subject' }),
   tool('search_emails', 'Search the mailbox for messages matching a query.'),
-  tool('createInvoice', 'Create a customer invoice in the billing system.', { customerId: 'customer', amount: 'amount' }),
+  tool('createInvoice', 'Create a customer invoice in the billing system.', {
+    customerId: 'customer',
+    amount: 'amount',
+  }),
   tool('refund_payment', 'Refund a card payment, fully or partially.', { payment_id: 'payment' }),
   tool('get_weather_forecast', 'Weather forecast for a city for the next days.', { city: 'city name' }),
   tool('create_github_issue', 'Open an issue in a GitHub repository.', { repo: 'owner/name' }),

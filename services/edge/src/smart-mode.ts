@@ -22,17 +22,27 @@ export const metaTools: ToolDefinition[] = [
   {
     name: 'describe_tool',
     title: 'Describe a tool',
-    description: 'Show one tool of the catalog in full: description, input JSON Schema (its arguments) and behaviour hints.',
-    inputSchema: { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'], additionalProperties: false },
+    description:
+      'Show one tool of the catalog in full: description, input JSON Schema (its arguments) and behaviour hints.',
+    inputSchema: {
+      type: 'object',
+      properties: { name: { type: 'string', minLength: 1 } },
+      required: ['name'],
+      additionalProperties: false,
+    },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   },
   {
     name: 'execute_tool',
     title: 'Execute a tool',
-    description: 'Run one tool of the catalog with arguments matching its input schema (see describe_tool). Returns the tool’s result.',
+    description:
+      'Run one tool of the catalog with arguments matching its input schema (see describe_tool). Returns the tool’s result.',
     inputSchema: {
       type: 'object',
-      properties: { name: { type: 'string', minLength: 1 }, arguments: { type: 'object', description: 'The tool’s arguments', default: {} } },
+      properties: {
+        name: { type: 'string', minLength: 1 },
+        arguments: { type: 'object', description: 'The tool’s arguments', default: {} },
+      },
       required: ['name'],
       additionalProperties: false,
     },
@@ -62,12 +72,36 @@ function tokenize(text: string): string[] {
 function stem(word: string): string {
   if (word.length <= 3) return word;
   for (const suffix of ['ing', 'ies', 'es', 'ed', 's']) {
-    if (word.endsWith(suffix) && word.length - suffix.length >= 3) return suffix === 'ies' ? `${word.slice(0, -3)}y` : word.slice(0, -suffix.length);
+    if (word.endsWith(suffix) && word.length - suffix.length >= 3)
+      return suffix === 'ies' ? `${word.slice(0, -3)}y` : word.slice(0, -suffix.length);
   }
   return word;
 }
 
-const stopWords = new Set(['a', 'an', 'the', 'of', 'to', 'for', 'in', 'on', 'by', 'and', 'or', 'with', 'my', 'me', 'i', 'is', 'it', 'this', 'that', 'all', 'from', 'get']);
+const stopWords = new Set([
+  'a',
+  'an',
+  'the',
+  'of',
+  'to',
+  'for',
+  'in',
+  'on',
+  'by',
+  'and',
+  'or',
+  'with',
+  'my',
+  'me',
+  'i',
+  'is',
+  'it',
+  'this',
+  'that',
+  'all',
+  'from',
+  'get',
+]);
 
 /**
  * Query expansion for words agents use that API descriptions rarely do (a lexical index cannot know
@@ -136,7 +170,12 @@ export class ToolSearch {
       fields: ['name', 'title', 'description', 'params'],
       tokenize,
       processTerm: (term) => (stopWords.has(term) ? null : stem(term)),
-      searchOptions: { boost: { name: 2, title: 4, description: 1, params: 0.3 }, prefix: (term) => term.length > 3, fuzzy: (term) => (term.length > 5 ? 0.2 : false), combineWith: 'OR' },
+      searchOptions: {
+        boost: { name: 2, title: 4, description: 1, params: 0.3 },
+        prefix: (term) => term.length > 3,
+        fuzzy: (term) => (term.length > 5 ? 0.2 : false),
+        combineWith: 'OR',
+      },
     });
     this.index.addAll(
       tools.map((t, id) => {
@@ -146,17 +185,27 @@ export class ToolSearch {
           name: t.tool.name,
           title: t.tool.title ?? '',
           description: t.tool.description,
-          params: Object.entries(props).map(([k, v]) => `${k} ${v.description ?? ''}`).join(' '),
+          params: Object.entries(props)
+            .map(([k, v]) => `${k} ${v.description ?? ''}`)
+            .join(' '),
         };
       }),
     );
   }
 
   search(query: string, limit: number): SearchHit[] {
-    return this.index.search(expandQuery(query)).slice(0, limit).map((r) => {
-      const t = this.tools[r.id as number]!;
-      return { name: t.tool.name, description: t.tool.description, score: Math.round(r.score * 1000) / 1000, ...(t.source ? { source: t.source } : {}) };
-    });
+    return this.index
+      .search(expandQuery(query))
+      .slice(0, limit)
+      .map((r) => {
+        const t = this.tools[r.id as number]!;
+        return {
+          name: t.tool.name,
+          description: t.tool.description,
+          score: Math.round(r.score * 1000) / 1000,
+          ...(t.source ? { source: t.source } : {}),
+        };
+      });
   }
 }
 

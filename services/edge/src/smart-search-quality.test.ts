@@ -10,7 +10,18 @@ import { ToolSearch } from './smart-mode.ts';
 // given tool must find it in the top 3 for at least 90 % of them.
 const require = createRequire(import.meta.url);
 const doc = JSON.parse(readFileSync(require.resolve('@octokit/openapi/generated/api.github.com.json'), 'utf8')) as {
-  paths: Record<string, Record<string, { operationId?: string; summary?: string; description?: string; parameters?: { name?: string; description?: string }[] }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        operationId?: string;
+        summary?: string;
+        description?: string;
+        parameters?: { name?: string; description?: string }[];
+      }
+    >
+  >;
 };
 
 const toolName = (operationId: string) => operationId.replace(/[^A-Za-z0-9_-]/g, '_');
@@ -19,10 +30,29 @@ const catalog: CatalogTool[] = [];
 for (const [path, item] of Object.entries(doc.paths)) {
   for (const [method, op] of Object.entries(item)) {
     if (!['get', 'post', 'put', 'patch', 'delete'].includes(method) || !op.operationId) continue;
-    const properties = Object.fromEntries((op.parameters ?? []).filter((p) => p.name).map((p) => [p.name!, { type: 'string', ...(p.description ? { description: p.description.slice(0, 200) } : {}) }]));
+    const properties = Object.fromEntries(
+      (op.parameters ?? [])
+        .filter((p) => p.name)
+        .map((p) => [
+          p.name!,
+          { type: 'string', ...(p.description ? { description: p.description.slice(0, 200) } : {}) },
+        ]),
+    );
     catalog.push({
-      tool: { name: toolName(op.operationId), title: op.summary, description: [op.summary, op.description?.slice(0, 400)].filter(Boolean).join('. '), inputSchema: { type: 'object', properties } },
-      plan: { kind: 'http', method: method.toUpperCase() as 'GET', url: `https://api.github.com${path}`, params: [], authHeaders: {}, secrets: {} },
+      tool: {
+        name: toolName(op.operationId),
+        title: op.summary,
+        description: [op.summary, op.description?.slice(0, 400)].filter(Boolean).join('. '),
+        inputSchema: { type: 'object', properties },
+      },
+      plan: {
+        kind: 'http',
+        method: method.toUpperCase() as 'GET',
+        url: `https://api.github.com${path}`,
+        params: [],
+        authHeaders: {},
+        secrets: {},
+      },
     });
   }
 }

@@ -19,21 +19,56 @@ function fakes() {
       return { v: 1 as const, invocationId: job.invocationId, ok: true as const, result: { content: [] } };
     },
   } as unknown as InvocationClient;
-  const deps: ToolCallDeps = { invocations, records: { add: () => undefined } as unknown as ExecutionRecordSink, timeoutMs: 1_000, log: { warn: () => undefined } as unknown as Logger };
+  const deps: ToolCallDeps = {
+    invocations,
+    records: { add: () => undefined } as unknown as ExecutionRecordSink,
+    timeoutMs: 1_000,
+    log: { warn: () => undefined } as unknown as Logger,
+  };
   return { jobs, deps };
 }
 
-const tool = (name: string, workflow?: LoadedTool['workflow']): [string, LoadedTool] => [name, { def: { name, description: name, inputSchema: { type: 'object' } }, validate: (() => true) as unknown as LoadedTool['validate'], ...(workflow ? { workflow } : {}) }];
+const tool = (name: string, workflow?: LoadedTool['workflow']): [string, LoadedTool] => [
+  name,
+  {
+    def: { name, description: name, inputSchema: { type: 'object' } },
+    validate: (() => true) as unknown as LoadedTool['validate'],
+    ...(workflow ? { workflow } : {}),
+  },
+];
 
 function loaded(mode: 'NORMAL' | 'SMART'): LoadedCatalog {
-  const tools = new Map([tool('http_tool'), tool('wf_tool', { callerToken: false }), tool('wf_token', { callerToken: true })]);
-  const catalog = { v: 1, serverId: 's1', workspaceId: 'w1', version: 3, name: 'srv', isPublic: false, mode, tools: [] } as unknown as Catalog;
+  const tools = new Map([
+    tool('http_tool'),
+    tool('wf_tool', { callerToken: false }),
+    tool('wf_token', { callerToken: true }),
+  ]);
+  const catalog = {
+    v: 1,
+    serverId: 's1',
+    workspaceId: 'w1',
+    version: 3,
+    name: 'srv',
+    isPublic: false,
+    mode,
+    tools: [],
+  } as unknown as Catalog;
   const meta = mode === 'SMART' ? new Map([tool('execute_tool')]) : new Map<string, LoadedTool>();
   return { catalog, tools, meta, list: [] };
 }
 
 const principal = { workspaceId: 'w1', subject: 'alice' };
-const request = { headers: { 'config-tenant': 'acme', 'config-org_id': 'o-1', 'x-config-not': 'no', config: 'no', 'config-': 'no', authorization: 'Bearer tok-1' }, accessToken: 'tok-1' };
+const request = {
+  headers: {
+    'config-tenant': 'acme',
+    'config-org_id': 'o-1',
+    'x-config-not': 'no',
+    config: 'no',
+    'config-': 'no',
+    authorization: 'Bearer tok-1',
+  },
+  accessToken: 'tok-1',
+};
 
 describe('callTool: what goes from the caller request into the job', () => {
   it('Config-* headers (name without the prefix) for workflow tools; nothing for HTTP tools', async () => {
@@ -49,7 +84,9 @@ describe('callTool: what goes from the caller request into the job', () => {
   it('the OAuth token only for an opted-in workflow tool, and only when the caller used one', async () => {
     const { jobs, deps } = fakes();
     await callTool(deps, loaded('NORMAL'), principal, 'wf_token', {}, undefined, undefined, request);
-    await callTool(deps, loaded('NORMAL'), { workspaceId: 'w1', keyId: 'k1' }, 'wf_token', {}, undefined, undefined, { headers: { 'x-api-key': 'tp_secret' } });
+    await callTool(deps, loaded('NORMAL'), { workspaceId: 'w1', keyId: 'k1' }, 'wf_token', {}, undefined, undefined, {
+      headers: { 'x-api-key': 'tp_secret' },
+    });
     expect(jobs[0]!.callerToken).toBe('tok-1');
     expect(jobs[1]).not.toHaveProperty('callerToken');
     expect(jobs[1]).not.toHaveProperty('config');
@@ -58,7 +95,16 @@ describe('callTool: what goes from the caller request into the job', () => {
 
   it('SMART execute_tool passes them on to the workflow it runs', async () => {
     const { jobs, deps } = fakes();
-    await callTool(deps, loaded('SMART'), principal, 'execute_tool', { name: 'wf_tool', arguments: {} }, undefined, undefined, request);
+    await callTool(
+      deps,
+      loaded('SMART'),
+      principal,
+      'execute_tool',
+      { name: 'wf_tool', arguments: {} },
+      undefined,
+      undefined,
+      request,
+    );
     expect(jobs[0]).toMatchObject({ tool: 'wf_tool', config: { tenant: 'acme', org_id: 'o-1' } });
   });
 

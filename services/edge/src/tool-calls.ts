@@ -1,9 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import { queueNames, type Principal, type ToolInvokeEvent, type ToolInvokeJob, type ToolResultPayload } from '@toolplane/contracts';
+import {
+  queueNames,
+  type Principal,
+  type ToolInvokeEvent,
+  type ToolInvokeJob,
+  type ToolResultPayload,
+} from '@toolplane/contracts';
 import { AppError, toAppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
-import { attr, currentTraceIds, endSpan, MESSAGING_SYSTEM_BULLMQ, noopSpan, recordToolCall, SpanKind, startSpan, traceparentOf, tracingEnabled } from '@toolplane/telemetry';
+import {
+  attr,
+  currentTraceIds,
+  endSpan,
+  MESSAGING_SYSTEM_BULLMQ,
+  noopSpan,
+  recordToolCall,
+  SpanKind,
+  startSpan,
+  traceparentOf,
+  tracingEnabled,
+} from '@toolplane/telemetry';
 import { deniedToolCall } from './access.ts';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
 import type { CancelRegistry, SessionLogLevels } from './protocol-state.ts';
@@ -101,13 +118,25 @@ export async function callTool(
 }
 
 function invalidArguments(tool: LoadedTool): ToolResultPayload {
-  return errorResult(`Invalid arguments for tool "${tool.def.name}": ${describeArgumentErrors(tool.validate.errors)}. Input schema: ${JSON.stringify(tool.def.inputSchema)}`);
+  return errorResult(
+    `Invalid arguments for tool "${tool.def.name}": ${describeArgumentErrors(tool.validate.errors)}. Input schema: ${JSON.stringify(tool.def.inputSchema)}`,
+  );
 }
 
 /** SMART mode (seed 002): search, describe and connections are answered here; execute runs the target tool. */
-async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, meta: LoadedTool, input: Record<string, unknown>, signal?: AbortSignal, live?: LiveCall, request?: CallerRequest): Promise<ToolResultPayload> {
+async function callMetaTool(
+  deps: ToolCallDeps,
+  loaded: LoadedCatalog,
+  principal: Principal,
+  meta: LoadedTool,
+  input: Record<string, unknown>,
+  signal?: AbortSignal,
+  live?: LiveCall,
+  request?: CallerRequest,
+): Promise<ToolResultPayload> {
   if (!meta.validate(input)) return invalidArguments(meta);
-  const unknown = (name: string) => errorResult(`No tool named "${name}" in this catalog. Use search_tools to find the right name.`);
+  const unknown = (name: string) =>
+    errorResult(`No tool named "${name}" in this catalog. Use search_tools to find the right name.`);
   switch (meta.def.name) {
     case 'search_tools': {
       const results = loaded.search!.search(String(input.query), typeof input.limit === 'number' ? input.limit : 5);
@@ -115,14 +144,27 @@ async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal
     }
     case 'describe_tool': {
       const target = loaded.tools.get(String(input.name));
-      if (!target) return deniedToolCall(deps.records, loaded, principal, String(input.name), false) ?? unknown(String(input.name));
+      if (!target)
+        return (
+          deniedToolCall(deps.records, loaded, principal, String(input.name), false) ?? unknown(String(input.name))
+        );
       const source = loaded.catalog.tools.find((t) => t.tool.name === target.def.name)?.source;
       return structured({ ...target.def, ...(source ? { source } : {}) });
     }
     case 'execute_tool': {
       const target = loaded.tools.get(String(input.name));
-      if (!target) return deniedToolCall(deps.records, loaded, principal, String(input.name)) ?? unknown(String(input.name));
-      return runTool(deps, loaded, principal, target, (input.arguments ?? {}) as Record<string, unknown>, signal, live, request);
+      if (!target)
+        return deniedToolCall(deps.records, loaded, principal, String(input.name)) ?? unknown(String(input.name));
+      return runTool(
+        deps,
+        loaded,
+        principal,
+        target,
+        (input.arguments ?? {}) as Record<string, unknown>,
+        signal,
+        live,
+        request,
+      );
     }
     case 'list_connections': {
       const connections = new Map<string, { connector: string; instance: string; tools: number }>();
@@ -135,7 +177,8 @@ async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal
       }
       return structured({
         connections: [...connections.values()],
-        howToConnect: 'To connect another account, an administrator creates a connector instance with its credentials: POST /api/v1/connector_instances { connector_id, name, credentials }. Its tools then appear in search_tools.',
+        howToConnect:
+          'To connect another account, an administrator creates a connector instance with its credentials: POST /api/v1/connector_instances { connector_id, name, credentials }. Its tools then appear in search_tools.',
       });
     }
     default:
@@ -143,7 +186,16 @@ async function callMetaTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal
   }
 }
 
-async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Principal, tool: LoadedTool, input: Record<string, unknown>, signal?: AbortSignal, live?: LiveCall, request?: CallerRequest): Promise<ToolResultPayload> {
+async function runTool(
+  deps: ToolCallDeps,
+  loaded: LoadedCatalog,
+  principal: Principal,
+  tool: LoadedTool,
+  input: Record<string, unknown>,
+  signal?: AbortSignal,
+  live?: LiveCall,
+  request?: CallerRequest,
+): Promise<ToolResultPayload> {
   const name = tool.def.name;
   const invocationId = randomUUID();
   if (!tool.validate(input)) {
@@ -155,7 +207,10 @@ async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Pri
       serverId: loaded.catalog.serverId,
       catalogVersion: loaded.catalog.version,
       tool: name,
-      caller: { ...(principal.keyId ? { keyId: principal.keyId } : {}), ...(principal.username ? { username: principal.username } : {}) },
+      caller: {
+        ...(principal.keyId ? { keyId: principal.keyId } : {}),
+        ...(principal.username ? { username: principal.username } : {}),
+      },
       startedAt: new Date().toISOString(),
       durationMs: 0,
       outcome: 'rejected',
@@ -174,23 +229,28 @@ async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Pri
   const config = tool.workflow ? configHeaders(request?.headers) : undefined;
   const callerToken = tool.workflow?.callerToken ? request?.accessToken : undefined;
   try {
-    const result = await deps.invocations.invoke({
-      v: 1,
-      invocationId,
-      serverId: loaded.catalog.serverId,
-      catalogVersion: loaded.catalog.version,
-      tool: name,
-      arguments: input,
-      principal,
-      deadlineAt: Date.now() + deps.timeoutMs,
-      replyTo: deps.invocations.edgeId,
-      traceparent: traceparentOf(producer),
-      ...(live?.progress ? { progress: true } : {}),
-      ...(live?.logLevel ? { logLevel: live.logLevel } : {}),
-      ...(config ? { config } : {}),
-      ...(callerToken ? { callerToken } : {}),
-      ...(request?.multiRound ? { multiRound: request.multiRound } : {}),
-    }, signal, producer === noopSpan ? undefined : (err) => endSpan(producer, err), live?.onEvent);
+    const result = await deps.invocations.invoke(
+      {
+        v: 1,
+        invocationId,
+        serverId: loaded.catalog.serverId,
+        catalogVersion: loaded.catalog.version,
+        tool: name,
+        arguments: input,
+        principal,
+        deadlineAt: Date.now() + deps.timeoutMs,
+        replyTo: deps.invocations.edgeId,
+        traceparent: traceparentOf(producer),
+        ...(live?.progress ? { progress: true } : {}),
+        ...(live?.logLevel ? { logLevel: live.logLevel } : {}),
+        ...(config ? { config } : {}),
+        ...(callerToken ? { callerToken } : {}),
+        ...(request?.multiRound ? { multiRound: request.multiRound } : {}),
+      },
+      signal,
+      producer === noopSpan ? undefined : (err) => endSpan(producer, err),
+      live?.onEvent,
+    );
     if (result.ok) return result.result;
     return errorResult(result.error.message);
   } catch (err) {
@@ -201,13 +261,17 @@ async function runTool(deps: ToolCallDeps, loaded: LoadedCatalog, principal: Pri
 }
 
 function startProducerSpan(invocationId: string, tool: string) {
-  return startSpan(`send ${queueNames.toolInvocations}`, {
-    [attr.messagingSystem]: MESSAGING_SYSTEM_BULLMQ,
-    [attr.messagingOperationName]: 'send',
-    [attr.messagingOperationType]: 'send',
-    [attr.messagingDestinationName]: queueNames.toolInvocations,
-    [attr.messagingMessageId]: invocationId,
-    [attr.invocationId]: invocationId,
-    [attr.genAiToolName]: tool,
-  }, { kind: SpanKind.PRODUCER });
+  return startSpan(
+    `send ${queueNames.toolInvocations}`,
+    {
+      [attr.messagingSystem]: MESSAGING_SYSTEM_BULLMQ,
+      [attr.messagingOperationName]: 'send',
+      [attr.messagingOperationType]: 'send',
+      [attr.messagingDestinationName]: queueNames.toolInvocations,
+      [attr.messagingMessageId]: invocationId,
+      [attr.invocationId]: invocationId,
+      [attr.genAiToolName]: tool,
+    },
+    { kind: SpanKind.PRODUCER },
+  );
 }

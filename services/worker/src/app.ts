@@ -27,9 +27,14 @@ export interface WorkerDeps {
 export function secretsReaderFor(env: WorkerEnv): SecretsReader {
   if (env.SECRETS_BACKEND === 'aws') {
     if (!env.AWS_REGION) throw new Error('AWS_REGION is required when SECRETS_BACKEND=aws');
-    return new AwsSecretsReader({ region: env.AWS_REGION, namePrefix: env.SECRETS_NAME_PREFIX, ...(env.SECRETS_AWS_ENDPOINT ? { endpoint: env.SECRETS_AWS_ENDPOINT } : {}) });
+    return new AwsSecretsReader({
+      region: env.AWS_REGION,
+      namePrefix: env.SECRETS_NAME_PREFIX,
+      ...(env.SECRETS_AWS_ENDPOINT ? { endpoint: env.SECRETS_AWS_ENDPOINT } : {}),
+    });
   }
-  if (!env.SECRETS_DIR || !env.SECRETS_PRIVATE_KEY_FILE) throw new Error('SECRETS_DIR and SECRETS_PRIVATE_KEY_FILE are required when SECRETS_BACKEND=local');
+  if (!env.SECRETS_DIR || !env.SECRETS_PRIVATE_KEY_FILE)
+    throw new Error('SECRETS_DIR and SECRETS_PRIVATE_KEY_FILE are required when SECRETS_BACKEND=local');
   return new LocalSealedSecretsReader(env.SECRETS_DIR, readFileSync(env.SECRETS_PRIVATE_KEY_FILE, 'utf8'));
 }
 
@@ -37,9 +42,17 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   const log = overrides.log ?? createLogger({ service: 'worker', level: env.LOG_LEVEL, mixin: logMixin() });
   const secrets = overrides.secrets ?? secretsReaderFor(env);
   // Every upstream request of this process goes through the outbound guard (SSRF policy).
-  configureOutbound({ policy: parseOutboundAllow(env.OUTBOUND_ALLOW), connectTimeoutMs: env.HTTP_CONNECT_TIMEOUT_MS, maxRedirects: env.HTTP_MAX_REDIRECTS, maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES });
+  configureOutbound({
+    policy: parseOutboundAllow(env.OUTBOUND_ALLOW),
+    connectTimeoutMs: env.HTTP_CONNECT_TIMEOUT_MS,
+    maxRedirects: env.HTTP_MAX_REDIRECTS,
+    maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES,
+  });
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
-  const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, { maxLen: env.EXECUTION_RECORDS_MAX_BACKLOG, onError: (err) => log.error({ err }, 'execution records could not be written') });
+  const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, {
+    maxLen: env.EXECUTION_RECORDS_MAX_BACKLOG,
+    onError: (err) => log.error({ err }, 'execution records could not be written'),
+  });
   const httpLimits = { timeoutMs: env.HTTP_TIMEOUT_MS, maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES };
   const resolver = new SecretResolver(secrets, env.SECRETS_CACHE_TTL_MS);
   const keys = redisKeys(env.REDIS_PREFIX);
@@ -63,7 +76,8 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     limits: httpLimits,
     log,
   });
-  const onInvalidJob = (jobId: string | undefined, issues: unknown) => log.error({ jobId, issues }, 'invalid job payload');
+  const onInvalidJob = (jobId: string | undefined, issues: unknown) =>
+    log.error({ jobId, issues }, 'invalid job payload');
   const consumer = new ReplyingConsumer({
     redis,
     prefix: env.REDIS_PREFIX,
@@ -102,7 +116,9 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
       if (env.HEALTH_PORT !== undefined) {
         health = createServer((req, res) => {
           const ok = req.url === '/healthz' || (req.url === '/readyz' && ready);
-          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
+          res
+            .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
         });
         await new Promise<void>((resolve) => health!.listen(env.HEALTH_PORT, env.HEALTH_HOST, resolve));
       }

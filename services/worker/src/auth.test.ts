@@ -30,18 +30,31 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 describe('Authorizer', () => {
   it('builds Basic and Bearer values from credential fields', async () => {
     const a = new Authorizer(limits);
-    expect(await a.authorization({ kind: 'basic', username: 'username', password: 'password' }, { username: 'ada', password: 'p:w' })).toBe(`Basic ${Buffer.from('ada:p:w').toString('base64')}`);
+    expect(
+      await a.authorization(
+        { kind: 'basic', username: 'username', password: 'password' },
+        { username: 'ada', password: 'p:w' },
+      ),
+    ).toBe(`Basic ${Buffer.from('ada:p:w').toString('base64')}`);
     expect(await a.authorization({ kind: 'bearer', token: 'token' }, { token: 't0' })).toBe('Bearer t0');
   });
 
   it('reports a missing credential field by name', async () => {
-    await expect(new Authorizer(limits).authorization({ kind: 'bearer', token: 'token' }, {})).rejects.toThrow('the connection has no "token" credential');
+    await expect(new Authorizer(limits).authorization({ kind: 'bearer', token: 'token' }, {})).rejects.toThrow(
+      'the connection has no "token" credential',
+    );
   });
 
   it('fetches an OAuth2 client-credentials token once, reuses it, and refetches for a rotated secret', async () => {
     let now = 1_000_000;
     const a = new Authorizer(limits, () => now);
-    const plan = { kind: 'oauth2_client_credentials' as const, tokenUrl, scopes: ['tickets:read'], clientId: 'client_id', clientSecret: 'client_secret' };
+    const plan = {
+      kind: 'oauth2_client_credentials' as const,
+      tokenUrl,
+      scopes: ['tickets:read'],
+      clientId: 'client_id',
+      clientSecret: 'client_secret',
+    };
     hits.length = 0;
     const [x, y] = await Promise.all([
       a.authorization(plan, { client_id: 'app', client_secret: 's1' }),
@@ -65,8 +78,16 @@ describe('Authorizer', () => {
 
   it('turns a refused token request into a clear error', async () => {
     answer = { status: 401, body: { error: 'invalid_client' } };
-    const plan = { kind: 'oauth2_client_credentials' as const, tokenUrl, scopes: [], clientId: 'client_id', clientSecret: 'client_secret' };
-    await expect(new Authorizer(limits).authorization(plan, { client_id: 'app', client_secret: 'bad' })).rejects.toThrow('the OAuth2 token endpoint answered HTTP 401');
+    const plan = {
+      kind: 'oauth2_client_credentials' as const,
+      tokenUrl,
+      scopes: [],
+      clientId: 'client_id',
+      clientSecret: 'client_secret',
+    };
+    await expect(
+      new Authorizer(limits).authorization(plan, { client_id: 'app', client_secret: 'bad' }),
+    ).rejects.toThrow('the OAuth2 token endpoint answered HTTP 401');
     answer = { status: 200, body: { access_token: 'tok-1', expires_in: 3600 } };
   });
 });

@@ -56,7 +56,11 @@ export class Authorizer {
     }
   }
 
-  private async fetchToken(plan: Extract<AuthPlan, { kind: 'oauth2_client_credentials' }>, clientId: string, clientSecret: string): Promise<CachedToken> {
+  private async fetchToken(
+    plan: Extract<AuthPlan, { kind: 'oauth2_client_credentials' }>,
+    clientId: string,
+    clientSecret: string,
+  ): Promise<CachedToken> {
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
     if (plan.scopes.length > 0) form.set('scope', plan.scopes.join(' '));
     const outcome = await sendRequest(
@@ -72,15 +76,21 @@ export class Authorizer {
       },
       this.limits,
     );
-    if (outcome.kind !== 'response') throw new UserError('upstream.unreachable', `could not obtain an OAuth2 token from ${plan.tokenUrl} (${outcome.kind})`);
-    if (outcome.status < 200 || outcome.status >= 300) throw new UserError('upstream.http_error', `the OAuth2 token endpoint answered HTTP ${outcome.status}`);
+    if (outcome.kind !== 'response')
+      throw new UserError(
+        'upstream.unreachable',
+        `could not obtain an OAuth2 token from ${plan.tokenUrl} (${outcome.kind})`,
+      );
+    if (outcome.status < 200 || outcome.status >= 300)
+      throw new UserError('upstream.http_error', `the OAuth2 token endpoint answered HTTP ${outcome.status}`);
     let body: { access_token?: unknown; expires_in?: unknown };
     try {
       body = JSON.parse(utf8.decode(outcome.body)) as typeof body;
     } catch {
       throw new UserError('upstream.http_error', 'the OAuth2 token endpoint did not answer JSON');
     }
-    if (typeof body.access_token !== 'string') throw new UserError('upstream.http_error', 'the OAuth2 token response has no access_token');
+    if (typeof body.access_token !== 'string')
+      throw new UserError('upstream.http_error', 'the OAuth2 token response has no access_token');
     const lifetimeS = typeof body.expires_in === 'number' ? body.expires_in : 300;
     // Renew 30 s early (or at half-life for short tokens) so calls never carry an expiring token.
     const margin = Math.min(30, lifetimeS / 2);

@@ -16,8 +16,19 @@ afterAll(async () => {
 
 function catalog(serverId: string, version: number, url: string): Catalog {
   return {
-    v: 1, serverId, workspaceId: 'w', version, name: 's', isPublic: false, mode: 'NORMAL',
-    tools: [{ tool: { name: 'get', description: 'd', inputSchema: { type: 'object' } }, plan: { kind: 'http', method: 'GET', url, params: [], authHeaders: {}, secrets: {} } }],
+    v: 1,
+    serverId,
+    workspaceId: 'w',
+    version,
+    name: 's',
+    isPublic: false,
+    mode: 'NORMAL',
+    tools: [
+      {
+        tool: { name: 'get', description: 'd', inputSchema: { type: 'object' } },
+        plan: { kind: 'http', method: 'GET', url, params: [], authHeaders: {}, secrets: {} },
+      },
+    ],
   };
 }
 
@@ -25,7 +36,10 @@ describe('PlanCache', () => {
   it('serves each call the plan of the catalog version it was validated against, across an update', async () => {
     const serverId = randomUUID();
     const keys = redisKeys(prefix);
-    for (const [v, url] of [[1, 'http://old'], [2, 'http://new']] as const) {
+    for (const [v, url] of [
+      [1, 'http://old'],
+      [2, 'http://new'],
+    ] as const) {
       const json = JSON.stringify(catalog(serverId, v, url));
       await redis.set(keys.catalogVersion(serverId, v), json);
       await redis.set(keys.catalog(serverId), json);

@@ -15,8 +15,16 @@ export function createConnectorTestHandler(deps: { secrets: SecretResolver; limi
     const credentials: Record<string, string | undefined> = {};
     for (const [field, name] of Object.entries(task.secrets)) credentials[field] = await deps.secrets.resolve(name);
     const missing = Object.keys(task.secrets).filter((f) => credentials[f] === undefined);
-    if (missing.length > 0) return { ...base, passed: false, durationMs: now() - started, error: `credentials not found: ${missing.join(', ')}` };
-    const headers = Object.fromEntries(Object.entries(task.headers).map(([k, v]) => [k.toLowerCase(), fill(v, credentials)]));
+    if (missing.length > 0)
+      return {
+        ...base,
+        passed: false,
+        durationMs: now() - started,
+        error: `credentials not found: ${missing.join(', ')}`,
+      };
+    const headers = Object.fromEntries(
+      Object.entries(task.headers).map(([k, v]) => [k.toLowerCase(), fill(v, credentials)]),
+    );
     const timeoutMs = Math.max(1, Math.min(deps.limits.timeoutMs, task.deadlineAt - started));
     const outcome = await sendRequest({ method: task.method, url: task.url, headers }, { ...deps.limits, timeoutMs });
     const durationMs = now() - started;
@@ -24,7 +32,13 @@ export function createConnectorTestHandler(deps: { secrets: SecretResolver; limi
       case 'response':
         return outcome.status === task.expectedStatus
           ? { ...base, passed: true, status: outcome.status, durationMs }
-          : { ...base, passed: false, status: outcome.status, durationMs, error: `expected HTTP ${task.expectedStatus}, got ${outcome.status}` };
+          : {
+              ...base,
+              passed: false,
+              status: outcome.status,
+              durationMs,
+              error: `expected HTTP ${task.expectedStatus}, got ${outcome.status}`,
+            };
       case 'timeout':
         return { ...base, passed: false, durationMs, error: `no answer within ${timeoutMs} ms` };
       case 'too_large':

@@ -20,7 +20,10 @@ describe('DebugSessions', () => {
     const sessions = new DebugSessions(redis, prefix, { maxBodyBytes: 100, now: () => now });
     const serverId = randomUUID();
     expect(await sessions.active(serverId)).toBeNull();
-    await redis.set(redisKeys(prefix).debugSession(serverId), JSON.stringify({ sessionId: 's1', endsAt: now + 60_000 }));
+    await redis.set(
+      redisKeys(prefix).debugSession(serverId),
+      JSON.stringify({ sessionId: 's1', endsAt: now + 60_000 }),
+    );
     now += 1001; // past the one-second lookup cache
     expect(await sessions.active(serverId)).toEqual({ sessionId: 's1', endsAt: 1_060_000 });
     now += 59_000; // the end time passes; the key is still in Redis
@@ -32,11 +35,25 @@ describe('DebugSessions', () => {
     const secret = 'sk-live-123456';
     const capture = sessions.capture(
       's1',
-      { method: 'POST', url: 'http://x/y', headers: { 'x-api-key': secret, authorization: 'Bearer t', 'x-trace': `id ${secret}` }, body: '{"note":"short"}' },
-      { kind: 'response', status: 200, contentType: 'application/json', body: new TextEncoder().encode(`{"echo":"${secret}","padding":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`) },
+      {
+        method: 'POST',
+        url: 'http://x/y',
+        headers: { 'x-api-key': secret, authorization: 'Bearer t', 'x-trace': `id ${secret}` },
+        body: '{"note":"short"}',
+      },
+      {
+        kind: 'response',
+        status: 200,
+        contentType: 'application/json',
+        body: new TextEncoder().encode(`{"echo":"${secret}","padding":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`),
+      },
       [secret],
     );
-    expect(capture.request!.headers).toEqual({ 'x-api-key': '[redacted]', authorization: '[redacted]', 'x-trace': 'id [redacted]' });
+    expect(capture.request!.headers).toEqual({
+      'x-api-key': '[redacted]',
+      authorization: '[redacted]',
+      'x-trace': 'id [redacted]',
+    });
     expect(capture.request!.body).toBe('{"note":"short"}');
     expect(capture.response).toMatchObject({ status: 200, truncated: true });
     expect(capture.response!.body!.length).toBeLessThanOrEqual(20);

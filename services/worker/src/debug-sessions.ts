@@ -1,4 +1,10 @@
-import { DebugSessionState, redisKeys, type DebugExchange, type ExecutionRecord, type RedisKeys } from '@toolplane/contracts';
+import {
+  DebugSessionState,
+  redisKeys,
+  type DebugExchange,
+  type ExecutionRecord,
+  type RedisKeys,
+} from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
 import { redactSecrets } from './redact.ts';
 import type { UpstreamOutcome, UpstreamRequest } from './http-operation.ts';
@@ -37,24 +43,43 @@ export class DebugSessions {
     return hit.state && hit.state.endsAt > t ? hit.state : null;
   }
 
-  capture(sessionId: string, request: UpstreamRequest, outcome: UpstreamOutcome, secretValues: (string | undefined)[]): NonNullable<ExecutionRecord['debug']> {
+  capture(
+    sessionId: string,
+    request: UpstreamRequest,
+    outcome: UpstreamOutcome,
+    secretValues: (string | undefined)[],
+  ): NonNullable<ExecutionRecord['debug']> {
     return { sessionId, ...this.exchange(request, outcome, secretValues) };
   }
 
   /** One exchange, redacted (hidden headers, secret values anywhere) and size-capped: also for each HTTP attempt of a workflow call. */
   exchange(request: UpstreamRequest, outcome: UpstreamOutcome, secretValues: (string | undefined)[]): DebugExchange {
-    const cap = (text: string) => (Buffer.byteLength(text) > this.maxBodyBytes ? { text: Buffer.from(text).subarray(0, this.maxBodyBytes).toString('utf8'), truncated: true } : { text, truncated: false });
-    const headers = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k, hiddenHeaders.test(k) ? '[redacted]' : v]));
+    const cap = (text: string) =>
+      Buffer.byteLength(text) > this.maxBodyBytes
+        ? { text: Buffer.from(text).subarray(0, this.maxBodyBytes).toString('utf8'), truncated: true }
+        : { text, truncated: false };
+    const headers = Object.fromEntries(
+      Object.entries(request.headers).map(([k, v]) => [k, hiddenHeaders.test(k) ? '[redacted]' : v]),
+    );
     const reqBody = request.body !== undefined ? cap(request.body) : undefined;
     const response =
       outcome.kind === 'response'
         ? (() => {
             const body = cap(new TextDecoder().decode(outcome.body));
-            return { status: outcome.status, contentType: outcome.contentType, body: body.text, ...(body.truncated ? { truncated: true } : {}) };
+            return {
+              status: outcome.status,
+              contentType: outcome.contentType,
+              body: body.text,
+              ...(body.truncated ? { truncated: true } : {}),
+            };
           })()
         : undefined;
-    const capture = { request: { headers, ...(reqBody ? { body: reqBody.text } : {}) }, ...(response ? { response } : {}) };
+    const capture = {
+      request: { headers, ...(reqBody ? { body: reqBody.text } : {}) },
+      ...(response ? { response } : {}),
+    };
     // Secret values can appear anywhere (echoed bodies, query strings): scrub the whole capture.
-    return redactSecrets({ content: [], structuredContent: capture }, secretValues).structuredContent as unknown as DebugExchange;
+    return redactSecrets({ content: [], structuredContent: capture }, secretValues)
+      .structuredContent as unknown as DebugExchange;
   }
 }

@@ -5,7 +5,10 @@ export const WorkerEnv = z.object({
   /** Redis for the invocation queue, catalogs and results. */
   REDIS_URL: z.string().url(),
   /** Prefix of every Redis key and BullMQ queue; isolates deployments sharing one Redis. */
-  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('tp'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('tp'),
   /** Jobs run concurrently by one worker process (they are I/O bound). */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
   /** Where secrets are read from: `local` (the embedded sealed store: `SECRETS_DIR` + `SECRETS_PRIVATE_KEY_FILE`) or `aws` (AWS Secrets Manager: `AWS_REGION`). */
@@ -19,13 +22,20 @@ export const WorkerEnv = z.object({
   /** Secrets Manager endpoint override (an emulator such as moto_server, or a VPC endpoint). */
   SECRETS_AWS_ENDPOINT: z.string().url().optional(),
   /** Prefix of every secret name in AWS Secrets Manager (per deployment; IAM policies scope to it). Same value as the control plane's. */
-  SECRETS_NAME_PREFIX: z.string().regex(/^[A-Za-z0-9/_+=.@-]{0,256}$/).default('toolplane/'),
+  SECRETS_NAME_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9/_+=.@-]{0,256}$/)
+    .default('toolplane/'),
   /** How long a resolved secret stays in memory; rotation takes effect within this time. */
   SECRETS_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
   /** Upper bound for one upstream HTTP request. */
   HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   /** Upstream responses larger than this are cut off and reported as an error. */
-  HTTP_MAX_RESPONSE_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
+  HTTP_MAX_RESPONSE_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(5 * 1024 * 1024),
   /** Upper bound for DNS lookup plus TCP/TLS connection setup of one upstream request. */
   HTTP_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** Redirects followed per upstream request (each target checked by the outbound guard); 0 follows none. */
@@ -38,7 +48,11 @@ export const WorkerEnv = z.object({
   /** Execution records waiting for the control plane are capped at about this many (oldest dropped first). */
   EXECUTION_RECORDS_MAX_BACKLOG: z.coerce.number().int().min(1000).default(100_000),
   /** In debug sessions, request and response bodies are kept up to this size (each). */
-  DEBUG_MAX_BODY_BYTES: z.coerce.number().int().min(0).default(16 * 1024),
+  DEBUG_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(16 * 1024),
   /** OpenTelemetry (docs/operations.md, "Tracing and metrics"): OTLP/HTTP collector base URL; traces are off when unset. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.union([z.literal('').transform(() => undefined), z.string().url()]).optional(),
   /** Full OTLP traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT. */

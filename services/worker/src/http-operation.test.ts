@@ -20,15 +20,29 @@ const plan: HttpOperationPlan = {
 
 describe('buildRequest', () => {
   it('puts each argument where its parameter lives and fills auth header templates', () => {
-    const req = buildRequest(plan, { project: 'A B/C', labels: ['x', 'y'], trace: 't1', session: 's=1', title: 'Hello' }, { api_key: 'k1', token: 't0k' });
+    const req = buildRequest(
+      plan,
+      { project: 'A B/C', labels: ['x', 'y'], trace: 't1', session: 's=1', title: 'Hello' },
+      { api_key: 'k1', token: 't0k' },
+    );
     expect(req.method).toBe('POST');
     expect(req.url).toBe('http://127.0.0.1:1/api/v1/projects/A%20B%2FC/issues?label=x&label=y');
-    expect(req.headers).toMatchObject({ 'x-trace': 't1', cookie: 'sid=s%3D1', 'x-api-key': 'k1', authorization: 'Bearer t0k', 'content-type': 'application/json' });
+    expect(req.headers).toMatchObject({
+      'x-trace': 't1',
+      cookie: 'sid=s%3D1',
+      'x-api-key': 'k1',
+      authorization: 'Bearer t0k',
+      'content-type': 'application/json',
+    });
     expect(JSON.parse(req.body!)).toEqual({ title: 'Hello', priority: 'medium' });
   });
 
   it('omits optional arguments that were not given and have no default', () => {
-    const req = buildRequest({ ...plan, method: 'GET', params: plan.params.filter((p) => p.in !== 'body') }, { project: 'P' }, { api_key: 'k', token: 't' });
+    const req = buildRequest(
+      { ...plan, method: 'GET', params: plan.params.filter((p) => p.in !== 'body') },
+      { project: 'P' },
+      { api_key: 'k', token: 't' },
+    );
     expect(req.url).toBe('http://127.0.0.1:1/api/v1/projects/P/issues');
     expect(req.body).toBeUndefined();
     expect(req.headers.cookie).toBeUndefined();
@@ -41,9 +55,19 @@ describe('buildRequest with OpenAPI serialization', () => {
     decodeURIComponent(buildRequest({ ...base, url: template, params }, args, {}).url);
 
   it('serializes path values per style: simple, label and matrix, exploded or not', () => {
-    const id = (style?: 'simple' | 'label' | 'matrix', explode?: boolean) => [{ arg: 'id', name: 'id', in: 'path' as const, ...(style ? { style } : {}), ...(explode !== undefined ? { explode } : {}) }];
+    const id = (style?: 'simple' | 'label' | 'matrix', explode?: boolean) => [
+      {
+        arg: 'id',
+        name: 'id',
+        in: 'path' as const,
+        ...(style ? { style } : {}),
+        ...(explode !== undefined ? { explode } : {}),
+      },
+    ];
     expect(url(id('simple'), { id: [3, 4, 5] })).toBe('http://h/items/3,4,5');
-    expect(url(id('simple', true), { id: { role: 'admin', first: 'Alex' } })).toBe('http://h/items/role=admin,first=Alex');
+    expect(url(id('simple', true), { id: { role: 'admin', first: 'Alex' } })).toBe(
+      'http://h/items/role=admin,first=Alex',
+    );
     expect(url(id('simple'), { id: { role: 'admin', first: 'Alex' } })).toBe('http://h/items/role,admin,first,Alex');
     expect(url(id('label'), { id: [3, 4] })).toBe('http://h/items/.3,4');
     expect(url(id('label', true), { id: [3, 4] })).toBe('http://h/items/.3.4');
@@ -51,12 +75,22 @@ describe('buildRequest with OpenAPI serialization', () => {
     expect(url(id('matrix', true), { id: [3, 4] })).toBe('http://h/items/;id=3;id=4');
     expect(url(id('matrix'), { id: [3, 4] })).toBe('http://h/items/;id=3,4');
     // Reserved characters in values stay encoded.
-    expect(buildRequest({ ...base, url: 'http://h/items/{id}', params: id('simple') }, { id: ['a/b', 'c'] }, {}).url).toBe('http://h/items/a%2Fb,c');
+    expect(
+      buildRequest({ ...base, url: 'http://h/items/{id}', params: id('simple') }, { id: ['a/b', 'c'] }, {}).url,
+    ).toBe('http://h/items/a%2Fb,c');
   });
 
   it('serializes query values per style: form (exploded or not), space/pipe delimited and deepObject', () => {
-    const q = (style: 'form' | 'spaceDelimited' | 'pipeDelimited' | 'deepObject', explode: boolean | undefined, value: unknown) =>
-      url([{ arg: 'v', name: 'color', in: 'query', style, ...(explode !== undefined ? { explode } : {}) }], { v: value }, 'http://h/x');
+    const q = (
+      style: 'form' | 'spaceDelimited' | 'pipeDelimited' | 'deepObject',
+      explode: boolean | undefined,
+      value: unknown,
+    ) =>
+      url(
+        [{ arg: 'v', name: 'color', in: 'query', style, ...(explode !== undefined ? { explode } : {}) }],
+        { v: value },
+        'http://h/x',
+      );
     expect(q('form', undefined, ['blue', 'black'])).toBe('http://h/x?color=blue&color=black');
     expect(q('form', false, ['blue', 'black'])).toBe('http://h/x?color=blue,black');
     expect(q('form', true, { R: 100, G: 200 })).toBe('http://h/x?R=100&G=200');
@@ -67,8 +101,12 @@ describe('buildRequest with OpenAPI serialization', () => {
   });
 
   it('keeps the descriptor behaviour when no style is set (objects as JSON, arrays repeated)', () => {
-    expect(url([{ arg: 'f', name: 'filter', in: 'query' }], { f: { a: 1 } }, 'http://h/x')).toBe('http://h/x?filter={"a":1}');
-    expect(url([{ arg: 'f', name: 'tag', in: 'query' }], { f: ['a', 'b'] }, 'http://h/x')).toBe('http://h/x?tag=a&tag=b');
+    expect(url([{ arg: 'f', name: 'filter', in: 'query' }], { f: { a: 1 } }, 'http://h/x')).toBe(
+      'http://h/x?filter={"a":1}',
+    );
+    expect(url([{ arg: 'f', name: 'tag', in: 'query' }], { f: ['a', 'b'] }, 'http://h/x')).toBe(
+      'http://h/x?tag=a&tag=b',
+    );
   });
 
   it('sends a whole-body argument as the body, in JSON, form or multipart encoding', () => {
@@ -77,11 +115,33 @@ describe('buildRequest with OpenAPI serialization', () => {
     expect(json.body).toBe('[1,2]');
     expect(json.headers['content-type']).toBe('application/json');
 
-    const form = buildRequest({ ...base, method: 'POST', url: 'http://h/x', params, bodyEncoding: 'form' }, { body: { name: 'a b', tags: ['x', 'y'], meta: { k: 1 } } }, {});
+    const form = buildRequest(
+      { ...base, method: 'POST', url: 'http://h/x', params, bodyEncoding: 'form' },
+      { body: { name: 'a b', tags: ['x', 'y'], meta: { k: 1 } } },
+      {},
+    );
     expect(form.headers['content-type']).toBe('application/x-www-form-urlencoded');
-    expect([...new URLSearchParams(form.body!)]).toEqual([['name', 'a b'], ['tags', 'x'], ['tags', 'y'], ['meta', '{"k":1}']]);
+    expect([...new URLSearchParams(form.body!)]).toEqual([
+      ['name', 'a b'],
+      ['tags', 'x'],
+      ['tags', 'y'],
+      ['meta', '{"k":1}'],
+    ]);
 
-    const multi = buildRequest({ ...base, method: 'POST', url: 'http://h/x', params: [{ arg: 'file', name: 'file', in: 'body' }, { arg: 'meta', name: 'meta', in: 'body' }], bodyEncoding: 'multipart' }, { file: 'hello', meta: { k: 1 } }, {});
+    const multi = buildRequest(
+      {
+        ...base,
+        method: 'POST',
+        url: 'http://h/x',
+        params: [
+          { arg: 'file', name: 'file', in: 'body' },
+          { arg: 'meta', name: 'meta', in: 'body' },
+        ],
+        bodyEncoding: 'multipart',
+      },
+      { file: 'hello', meta: { k: 1 } },
+      {},
+    );
     const boundary = /boundary=(.+)$/.exec(multi.headers['content-type']!)![1]!;
     expect(multi.body).toBe(
       `--${boundary}\r\nContent-Disposition: form-data; name="file"\r\n\r\nhello\r\n` +
@@ -90,7 +150,17 @@ describe('buildRequest with OpenAPI serialization', () => {
   });
 
   it('puts credentials into query parameters and cookies from templates', () => {
-    const req = buildRequest({ ...base, url: 'http://h/x', params: [{ arg: 's', name: 'sid', in: 'cookie' }], authQuery: { api_key: '{key}' }, authCookies: { token: '{tok}' } }, { s: '1' }, { key: 'k 1', tok: 't;2' });
+    const req = buildRequest(
+      {
+        ...base,
+        url: 'http://h/x',
+        params: [{ arg: 's', name: 'sid', in: 'cookie' }],
+        authQuery: { api_key: '{key}' },
+        authCookies: { token: '{tok}' },
+      },
+      { s: '1' },
+      { key: 'k 1', tok: 't;2' },
+    );
     expect(req.url).toBe('http://h/x?api_key=k%201');
     expect(req.headers.cookie).toBe('sid=1; token=t%3B2');
   });
@@ -100,31 +170,57 @@ describe('toToolResult', () => {
   const limits = { timeoutMs: 1000, maxResponseBytes: 100 };
   const enc = new TextEncoder();
   it('returns JSON objects as text and structuredContent', () => {
-    const r = toToolResult({ kind: 'response', status: 200, contentType: 'application/json', body: enc.encode('{"a":1}') }, limits);
+    const r = toToolResult(
+      { kind: 'response', status: 200, contentType: 'application/json', body: enc.encode('{"a":1}') },
+      limits,
+    );
     expect(r).toEqual({ content: [{ type: 'text', text: '{"a":1}' }], structuredContent: { a: 1 } });
   });
 
   it('returns JSON arrays as text only', () => {
-    const r = toToolResult({ kind: 'response', status: 200, contentType: 'application/json', body: enc.encode('[1]') }, limits);
+    const r = toToolResult(
+      { kind: 'response', status: 200, contentType: 'application/json', body: enc.encode('[1]') },
+      limits,
+    );
     expect(r).toEqual({ content: [{ type: 'text', text: '[1]' }] });
   });
 
   it('reports non-2xx answers, timeouts, oversize bodies and unreachable upstreams as tool errors', () => {
-    expect(toToolResult({ kind: 'response', status: 404, contentType: 'application/json', body: enc.encode('{"error":"nope"}') }, limits)).toEqual({
+    expect(
+      toToolResult(
+        { kind: 'response', status: 404, contentType: 'application/json', body: enc.encode('{"error":"nope"}') },
+        limits,
+      ),
+    ).toEqual({
       content: [{ type: 'text', text: 'The upstream API answered HTTP 404. Body: {"error":"nope"}' }],
       isError: true,
     });
     expect(toToolResult({ kind: 'timeout' }, limits).isError).toBe(true);
-    expect(toToolResult({ kind: 'too_large' }, limits).content[0]).toEqual({ type: 'text', text: 'The upstream response exceeded the 100-byte limit and was discarded.' });
-    expect(toToolResult({ kind: 'unreachable', code: 'ECONNREFUSED' }, limits).content[0]).toEqual({ type: 'text', text: 'The upstream API could not be reached (ECONNREFUSED).' });
+    expect(toToolResult({ kind: 'too_large' }, limits).content[0]).toEqual({
+      type: 'text',
+      text: 'The upstream response exceeded the 100-byte limit and was discarded.',
+    });
+    expect(toToolResult({ kind: 'unreachable', code: 'ECONNREFUSED' }, limits).content[0]).toEqual({
+      type: 'text',
+      text: 'The upstream API could not be reached (ECONNREFUSED).',
+    });
   });
 
   it('returns structuredContent for tools with an output schema, wrapped when the schema wraps', () => {
-    const ok = (body: string) => ({ kind: 'response' as const, status: 200, contentType: 'application/json', body: enc.encode(body) });
+    const ok = (body: string) => ({
+      kind: 'response' as const,
+      status: 200,
+      contentType: 'application/json',
+      body: enc.encode(body),
+    });
     expect(toToolResult(ok('[1,2]'), limits, { wrap: 'result' }).structuredContent).toEqual({ result: [1, 2] });
     expect(toToolResult(ok('{"a":1}'), limits, {}).structuredContent).toEqual({ a: 1 });
     // A promised object that is not one is a tool error, never content that breaks the schema.
-    const bad = toToolResult({ kind: 'response', status: 200, contentType: 'text/plain', body: enc.encode('plain') }, limits, {});
+    const bad = toToolResult(
+      { kind: 'response', status: 200, contentType: 'text/plain', body: enc.encode('plain') },
+      limits,
+      {},
+    );
     expect(bad.isError).toBe(true);
     expect(bad.structuredContent).toBeUndefined();
     expect(String(bad.content[0]!.text)).toContain('not the JSON object its API description promises');

@@ -1,7 +1,16 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { HttpOperationPlan, HttpParamPlan, ToolResultPayload } from '@toolplane/contracts';
-import { attr, injectContext, metricsEnabled, recordHttpClient, SpanKind, SpanStatusCode, tracingEnabled, withSpan } from '@toolplane/telemetry';
+import {
+  attr,
+  injectContext,
+  metricsEnabled,
+  recordHttpClient,
+  SpanKind,
+  SpanStatusCode,
+  tracingEnabled,
+  withSpan,
+} from '@toolplane/telemetry';
 import got, { type Got, RequestError } from 'got';
 import { checkUrlSync, guardedGotOptions, outboundRefusal, outboundSettings } from './outbound-guard.ts';
 
@@ -60,12 +69,14 @@ function pathValue(p: HttpParamPlan, value: unknown): string {
   const prefix = style === 'label' ? '.' : '';
   if (Array.isArray(value)) {
     const items = value.map((v) => enc(serialize(v)));
-    if (style === 'matrix') return explode ? items.map((v) => `;${p.name}=${v}`).join('') : `;${p.name}=${items.join(',')}`;
+    if (style === 'matrix')
+      return explode ? items.map((v) => `;${p.name}=${v}`).join('') : `;${p.name}=${items.join(',')}`;
     return prefix + items.join(explode && style === 'label' ? '.' : ',');
   }
   if (isRecord(value) && p.style !== undefined) {
     const kv = pairs(value).map(([k, v]) => [enc(k), enc(v)] as const);
-    if (style === 'matrix') return explode ? kv.map(([k, v]) => `;${k}=${v}`).join('') : `;${p.name}=${kv.flat().join(',')}`;
+    if (style === 'matrix')
+      return explode ? kv.map(([k, v]) => `;${k}=${v}`).join('') : `;${p.name}=${kv.flat().join(',')}`;
     const sep = explode && style === 'label' ? '.' : ',';
     return prefix + (explode ? kv.map(([k, v]) => `${k}=${v}`).join(sep) : kv.flat().join(','));
   }
@@ -106,7 +117,10 @@ function appendQuery(query: URLSearchParams, p: HttpParamPlan, value: unknown): 
 /** A header value (`simple` style). */
 function headerValue(p: HttpParamPlan, value: unknown): string {
   if (Array.isArray(value)) return value.map(serialize).join(',');
-  if (isRecord(value) && p.style !== undefined) return pairs(value).map(([k, v]) => (p.explode ? `${k}=${v}` : `${k},${v}`)).join(',');
+  if (isRecord(value) && p.style !== undefined)
+    return pairs(value)
+      .map(([k, v]) => (p.explode ? `${k}=${v}` : `${k},${v}`))
+      .join(',');
   return serialize(value);
 }
 
@@ -127,7 +141,9 @@ function encodeMultipart(body: unknown): { boundary: string; text: string } {
   const parts: string[] = [];
   const part = (name: string, value: unknown): void => {
     const json = typeof value === 'object';
-    parts.push(`--${boundary}\r\nContent-Disposition: form-data; name="${name.replace(/["\r\n]/g, '_')}"\r\n${json ? 'Content-Type: application/json\r\n' : ''}\r\n${serialize(value)}\r\n`);
+    parts.push(
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name.replace(/["\r\n]/g, '_')}"\r\n${json ? 'Content-Type: application/json\r\n' : ''}\r\n${serialize(value)}\r\n`,
+    );
   };
   if (isRecord(body)) {
     for (const [k, v] of Object.entries(body)) {
@@ -145,7 +161,11 @@ function encodeMultipart(body: unknown): { boundary: string; text: string } {
  * Builds the upstream request from a plan, the tool arguments (already validated against the tool's
  * input schema) and the resolved credential values.
  */
-export function buildRequest(plan: HttpOperationPlan, args: Record<string, unknown>, credentials: Record<string, string | undefined>): UpstreamRequest {
+export function buildRequest(
+  plan: HttpOperationPlan,
+  args: Record<string, unknown>,
+  credentials: Record<string, string | undefined>,
+): UpstreamRequest {
   let url = plan.url;
   const query = new URLSearchParams();
   const headers: Record<string, string> = {};
@@ -165,7 +185,9 @@ export function buildRequest(plan: HttpOperationPlan, args: Record<string, unkno
         headers[p.name.toLowerCase()] = headerValue(p, value);
         break;
       case 'cookie':
-        cookies.push(`${p.name}=${encodeURIComponent(Array.isArray(value) ? value.map(serialize).join(',') : serialize(value))}`);
+        cookies.push(
+          `${p.name}=${encodeURIComponent(Array.isArray(value) ? value.map(serialize).join(',') : serialize(value))}`,
+        );
         break;
       case 'body':
         if (p.wholeBody) body = value;
@@ -173,8 +195,10 @@ export function buildRequest(plan: HttpOperationPlan, args: Record<string, unkno
         break;
     }
   }
-  for (const [name, template] of Object.entries(plan.authQuery ?? {})) query.set(name, fillTemplate(template, credentials));
-  for (const [name, template] of Object.entries(plan.authCookies ?? {})) cookies.push(`${name}=${encodeURIComponent(fillTemplate(template, credentials))}`);
+  for (const [name, template] of Object.entries(plan.authQuery ?? {}))
+    query.set(name, fillTemplate(template, credentials));
+  for (const [name, template] of Object.entries(plan.authCookies ?? {}))
+    cookies.push(`${name}=${encodeURIComponent(fillTemplate(template, credentials))}`);
   // URLSearchParams writes spaces as `+`; RFC 3986 (and OpenAPI's examples) use %20 (a literal `+` is already %2B).
   const qs = query.toString().replace(/\+/g, '%20');
   if (qs) url += (url.includes('?') ? '&' : '?') + qs;
@@ -224,7 +248,12 @@ export interface RequestDescription {
  * (`traceparent`) is sent to the upstream; `description` gives the span its URL (never `req.url`,
  * which can hold secret values). Without it the span shows the method and host only.
  */
-export async function sendRequest(req: UpstreamRequest, limits: HttpLimits, cancel?: AbortSignal, description?: RequestDescription): Promise<UpstreamOutcome> {
+export async function sendRequest(
+  req: UpstreamRequest,
+  limits: HttpLimits,
+  cancel?: AbortSignal,
+  description?: RequestDescription,
+): Promise<UpstreamOutcome> {
   if (!tracingEnabled() && !metricsEnabled()) return send(req, limits, cancel);
   return observeRequest(req, limits, cancel, description);
 }
@@ -234,36 +263,46 @@ function pathTemplate(urlTemplate: string): string {
   return urlTemplate.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '') || '/';
 }
 
-async function observeRequest(req: UpstreamRequest, limits: HttpLimits, cancel: AbortSignal | undefined, description: RequestDescription | undefined): Promise<UpstreamOutcome> {
+async function observeRequest(
+  req: UpstreamRequest,
+  limits: HttpLimits,
+  cancel: AbortSignal | undefined,
+  description: RequestDescription | undefined,
+): Promise<UpstreamOutcome> {
   const target = new URL(req.url);
   const template = description ? pathTemplate(description.urlTemplate) : undefined;
   const started = performance.now();
   let status: number | undefined;
   let errorType: string | undefined;
   try {
-    return await withSpan(template ? `${req.method} ${template}` : req.method, {
-      [attr.httpRequestMethod]: req.method,
-      [attr.serverAddress]: target.hostname,
-      [attr.serverPort]: Number(target.port || (target.protocol === 'https:' ? 443 : 80)),
-      ...(description ? { [attr.urlFull]: description.url, [attr.urlTemplate]: template } : {}),
-    }, async (span) => {
-      // The upstream continues this trace (W3C `traceparent` of this span).
-      const headers: Record<string, string> = { ...req.headers };
-      injectContext(headers);
-      const outcome = await send({ ...req, headers }, limits, cancel);
-      if (outcome.kind === 'response') {
-        status = outcome.status;
-        span.setAttribute(attr.httpResponseStatusCode, status);
-        if (status >= 400) errorType = String(status);
-      } else {
-        errorType = outcome.kind;
-      }
-      if (errorType !== undefined) {
-        span.setAttribute(attr.errorType, errorType);
-        span.setStatus({ code: SpanStatusCode.ERROR });
-      }
-      return outcome;
-    }, { kind: SpanKind.CLIENT });
+    return await withSpan(
+      template ? `${req.method} ${template}` : req.method,
+      {
+        [attr.httpRequestMethod]: req.method,
+        [attr.serverAddress]: target.hostname,
+        [attr.serverPort]: Number(target.port || (target.protocol === 'https:' ? 443 : 80)),
+        ...(description ? { [attr.urlFull]: description.url, [attr.urlTemplate]: template } : {}),
+      },
+      async (span) => {
+        // The upstream continues this trace (W3C `traceparent` of this span).
+        const headers: Record<string, string> = { ...req.headers };
+        injectContext(headers);
+        const outcome = await send({ ...req, headers }, limits, cancel);
+        if (outcome.kind === 'response') {
+          status = outcome.status;
+          span.setAttribute(attr.httpResponseStatusCode, status);
+          if (status >= 400) errorType = String(status);
+        } else {
+          errorType = outcome.kind;
+        }
+        if (errorType !== undefined) {
+          span.setAttribute(attr.errorType, errorType);
+          span.setStatus({ code: SpanStatusCode.ERROR });
+        }
+        return outcome;
+      },
+      { kind: SpanKind.CLIENT },
+    );
   } finally {
     recordHttpClient(req.method, target.hostname, status, performance.now() - started, errorType);
   }
@@ -295,15 +334,28 @@ async function send(req: UpstreamRequest, limits: HttpLimits, cancel?: AbortSign
     const res = await promise;
     if (res.rawBody.length > limits.maxResponseBytes) return { kind: 'too_large' };
     // Response headers (lower-case, repeated ones joined) for workflows: `$response.header.*`, Retry-After.
-    const headers = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v ?? '')]));
-    return { kind: 'response', status: res.statusCode, contentType: String(res.headers['content-type'] ?? ''), body: res.rawBody, headers };
+    const headers = Object.fromEntries(
+      Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v ?? '')]),
+    );
+    return {
+      kind: 'response',
+      status: res.statusCode,
+      contentType: String(res.headers['content-type'] ?? ''),
+      body: res.rawBody,
+      headers,
+    };
   } catch (err) {
     if (tooLarge) return { kind: 'too_large' };
     if (cancel?.aborted) return { kind: 'cancelled' };
     const refusal = outboundRefusal(err);
-    if (refusal) return { kind: 'unreachable', code: refusal.code, message: `The upstream request was ${refusal.message}.` };
+    if (refusal)
+      return { kind: 'unreachable', code: refusal.code, message: `The upstream request was ${refusal.message}.` };
     if (err instanceof RequestError && err.code === 'ERR_TOO_MANY_REDIRECTS') {
-      return { kind: 'unreachable', code: err.code, message: `The upstream API redirected more than ${outboundSettings().maxRedirects} times; the request was stopped.` };
+      return {
+        kind: 'unreachable',
+        code: err.code,
+        message: `The upstream API redirected more than ${outboundSettings().maxRedirects} times; the request was stopped.`,
+      };
     }
     if (err instanceof RequestError) {
       if (err.code === 'ETIMEDOUT' || err.name === 'TimeoutError') return { kind: 'timeout' };
@@ -317,7 +369,11 @@ const errorBodyPreview = 2048;
 const utf8 = new TextDecoder();
 
 /** Maps the upstream outcome to MCP tool result content. Non-2xx responses are tool errors the model can read. */
-export function toToolResult(outcome: UpstreamOutcome, limits: HttpLimits, output?: HttpOperationPlan['output']): ToolResultPayload {
+export function toToolResult(
+  outcome: UpstreamOutcome,
+  limits: HttpLimits,
+  output?: HttpOperationPlan['output'],
+): ToolResultPayload {
   switch (outcome.kind) {
     case 'timeout':
       return errorResult(`The upstream API did not answer within ${limits.timeoutMs} ms.`);
@@ -352,7 +408,9 @@ export function toToolResult(outcome: UpstreamOutcome, limits: HttpLimits, outpu
       if (output && result.structuredContent === undefined) {
         // The tool promised structured content (its outputSchema) and the answer cannot give it.
         const preview = text.length > errorBodyPreview ? `${text.slice(0, errorBodyPreview)}…` : text;
-        return errorResult(`The upstream API answered HTTP ${outcome.status} with a body that is not the JSON ${output.wrap ? 'value' : 'object'} its API description promises.${preview ? ` Body: ${preview}` : ''}`);
+        return errorResult(
+          `The upstream API answered HTTP ${outcome.status} with a body that is not the JSON ${output.wrap ? 'value' : 'object'} its API description promises.${preview ? ` Body: ${preview}` : ''}`,
+        );
       }
       return result;
     }

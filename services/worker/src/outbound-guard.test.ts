@@ -2,7 +2,17 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { sendRequest, toToolResult } from './http-operation.ts';
-import { checkUrl, checkUrlSync, classifyAddress, configureOutbound, createGuardedFetch, denyAllPrivate, guardedLookup, OutboundRefusedError, parseOutboundAllow } from './outbound-guard.ts';
+import {
+  checkUrl,
+  checkUrlSync,
+  classifyAddress,
+  configureOutbound,
+  createGuardedFetch,
+  denyAllPrivate,
+  guardedLookup,
+  OutboundRefusedError,
+  parseOutboundAllow,
+} from './outbound-guard.ts';
 
 const limits = { timeoutMs: 5_000, maxResponseBytes: 1024 * 1024 };
 
@@ -33,9 +43,12 @@ describe('classifyAddress', () => {
     expect(classifyAddress(ip)).toBe(cls);
   });
 
-  it.each(['93.184.216.34', '8.8.8.8', '2606:2800:220:1:248:1893:25c8:1946', '64:ff9b::808:808'])('%s is public', (ip) => {
-    expect(classifyAddress(ip)).toBeUndefined();
-  });
+  it.each(['93.184.216.34', '8.8.8.8', '2606:2800:220:1:248:1893:25c8:1946', '64:ff9b::808:808'])(
+    '%s is public',
+    (ip) => {
+      expect(classifyAddress(ip)).toBeUndefined();
+    },
+  );
 });
 
 describe('OUTBOUND_ALLOW', () => {
@@ -63,7 +76,10 @@ describe('checkUrlSync (before any connection)', () => {
     ['http://[::ffff:a00:1]/', 'refused: ::ffff:a00:1 is a private address'],
     ['http://2130706433/', 'refused: 127.0.0.1 is a loopback address'],
     ['http://0x7f.1/', 'refused: 127.0.0.1 is a loopback address'],
-    ['http://metadata.google.internal/computeMetadata/v1/', 'refused: metadata.google.internal is a cloud metadata service'],
+    [
+      'http://metadata.google.internal/computeMetadata/v1/',
+      'refused: metadata.google.internal is a cloud metadata service',
+    ],
     ['file:///etc/passwd', 'refused: the scheme "file:" is not allowed'],
   ])('%s', (url, message) => {
     expect(() => checkUrlSync(url, denyAllPrivate)).toThrow(message);
@@ -71,7 +87,13 @@ describe('checkUrlSync (before any connection)', () => {
 
   it('lets allowlisted addresses and public ones through', () => {
     const allow = parseOutboundAllow('127.0.0.1,10.0.0.0/8,metadata.google.internal');
-    for (const url of ['http://127.0.0.1:1/', 'http://10.1.2.3/', 'http://metadata.google.internal/', 'https://93.184.216.34/', 'https://api.example.com/']) {
+    for (const url of [
+      'http://127.0.0.1:1/',
+      'http://10.1.2.3/',
+      'http://metadata.google.internal/',
+      'https://93.184.216.34/',
+      'https://api.example.com/',
+    ]) {
       expect(checkUrlSync(url, allow).href).toBe(new URL(url).href);
     }
     expect(() => checkUrlSync('http://127.0.0.2/', allow)).toThrow(OutboundRefusedError);
@@ -80,20 +102,29 @@ describe('checkUrlSync (before any connection)', () => {
 
 describe('guardedLookup (the address connected to is the one checked)', () => {
   const lookup = (policy = denyAllPrivate, resolve?: Parameters<typeof guardedLookup>[1]) =>
-    new Promise<{ err: NodeJS.ErrnoException | null; address: unknown }>((r) => guardedLookup(policy, resolve)('localhost', {}, (err, address) => r({ err, address })));
+    new Promise<{ err: NodeJS.ErrnoException | null; address: unknown }>((r) =>
+      guardedLookup(policy, resolve)('localhost', {}, (err, address) => r({ err, address })),
+    );
 
   it('refuses a host name that resolves to a loopback address', async () => {
     const { err } = await lookup();
     expect(err).toBeInstanceOf(OutboundRefusedError);
     expect(err!.message).toContain('refused: localhost resolves to a loopback address (127.0.0.1)');
-    await expect(checkUrl('http://localhost:1/', denyAllPrivate)).rejects.toThrow('refused: localhost resolves to a loopback address');
+    await expect(checkUrl('http://localhost:1/', denyAllPrivate)).rejects.toThrow(
+      'refused: localhost resolves to a loopback address',
+    );
   });
 
   it('keeps only the allowed addresses of a name (here a resolver answering a private and a public one)', async () => {
-    const answers = [{ address: '10.0.0.7', family: 4 }, { address: '93.184.216.34', family: 4 }];
+    const answers = [
+      { address: '10.0.0.7', family: 4 },
+      { address: '93.184.216.34', family: 4 },
+    ];
     const resolver: Parameters<typeof guardedLookup>[1] = (_h, _o, cb) => cb(null, answers);
     expect((await lookup(denyAllPrivate, resolver)).address).toBe('93.184.216.34');
-    const all = await new Promise((r) => guardedLookup(denyAllPrivate, resolver)('x.example', { all: true }, (_e, a) => r(a)));
+    const all = await new Promise((r) =>
+      guardedLookup(denyAllPrivate, resolver)('x.example', { all: true }, (_e, a) => r(a)),
+    );
     expect(all).toEqual([{ address: '93.184.216.34', family: 4 }]);
   });
 
@@ -128,13 +159,20 @@ describe('sendRequest through the guard', () => {
 
   const call = async (url: string, headers: Record<string, string> = {}) => {
     const outcome = await sendRequest({ method: 'GET', url, headers }, limits);
-    return { outcome, text: String(toToolResult(outcome, limits).content[0]!.text), isError: toToolResult(outcome, limits).isError === true };
+    return {
+      outcome,
+      text: String(toToolResult(outcome, limits).content[0]!.text),
+      isError: toToolResult(outcome, limits).isError === true,
+    };
   };
 
   it('refuses 127.0.0.1, localhost and [::1] by default with a clear tool error, without connecting', async () => {
     for (const [url, message] of [
       [`${base}/echo`, 'refused: 127.0.0.1 is a loopback address'],
-      [`${base.replace('127.0.0.1', 'localhost')}/echo`, 'refused: localhost resolves to a loopback address (127.0.0.1)'],
+      [
+        `${base.replace('127.0.0.1', 'localhost')}/echo`,
+        'refused: localhost resolves to a loopback address (127.0.0.1)',
+      ],
       [`http://[::1]:${new URL(base).port}/echo`, 'refused: ::1 is a loopback address'],
       ['http://10.0.0.1/', 'refused: 10.0.0.1 is a private address'],
       ['http://169.254.169.254/latest/meta-data/iam/', 'refused: 169.254.169.254 is a cloud metadata address'],
@@ -172,7 +210,9 @@ describe('sendRequest through the guard', () => {
 
   it('refuses a redirect to a host name that resolves to a private address', async () => {
     configureOutbound({ policy: parseOutboundAllow('127.0.0.2') });
-    const other = createServer((_req, res) => res.writeHead(302, { location: `http://localhost:${new URL(base).port}/echo` }).end());
+    const other = createServer((_req, res) =>
+      res.writeHead(302, { location: `http://localhost:${new URL(base).port}/echo` }).end(),
+    );
     await new Promise<void>((r) => other.listen(0, '127.0.0.2', r));
     try {
       const r = await call(`http://127.0.0.2:${(other.address() as AddressInfo).port}/`);
@@ -199,7 +239,11 @@ describe('sendRequest through the guard', () => {
     await new Promise<void>((r) => other.listen(0, '127.0.0.2', r));
     try {
       const to = `http://127.0.0.2:${(other.address() as AddressInfo).port}/landing`;
-      await call(`${base}/redirect?to=${encodeURIComponent(to)}`, { 'x-api-key': 'k-123', authorization: 'Bearer t-456', accept: 'application/json' });
+      await call(`${base}/redirect?to=${encodeURIComponent(to)}`, {
+        'x-api-key': 'k-123',
+        authorization: 'Bearer t-456',
+        accept: 'application/json',
+      });
       expect(seen[0]!.headers).toMatchObject({ 'x-api-key': 'k-123', authorization: 'Bearer t-456' });
       expect(seen[1]!.url).toBe('other:/landing');
       expect(seen[1]!.headers['x-api-key']).toBeUndefined();
@@ -213,14 +257,22 @@ describe('sendRequest through the guard', () => {
   it('guardedFetch (external MCP servers) refuses the same addresses and caps bodies', async () => {
     const guarded = createGuardedFetch({ maxResponseBytes: 1000 });
     await expect(guarded(`${base}/echo`)).rejects.toThrow('refused: 127.0.0.1 is a loopback address');
-    await expect(guarded(`http://localhost:${new URL(base).port}/echo`)).rejects.toThrow('refused: localhost resolves to a loopback address');
+    await expect(guarded(`http://localhost:${new URL(base).port}/echo`)).rejects.toThrow(
+      'refused: localhost resolves to a loopback address',
+    );
     configureOutbound({ policy: parseOutboundAllow('127.0.0.1') });
-    const res = await guarded(`${base}/echo`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const res = await guarded(`${base}/echo`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true, path: '/echo' });
     const manual = await guarded(`${base}/redirect?to=%2Fecho`, { redirect: 'manual' });
     expect(manual.status).toBe(302);
-    await expect(guarded(`${base}/redirect?to=${encodeURIComponent('http://10.0.0.1/')}`)).rejects.toThrow('refused: 10.0.0.1 is a private address');
+    await expect(guarded(`${base}/redirect?to=${encodeURIComponent('http://10.0.0.1/')}`)).rejects.toThrow(
+      'refused: 10.0.0.1 is a private address',
+    );
     const big = await guarded(`${base}/big`);
     await expect(big.text()).rejects.toThrow();
   });

@@ -52,7 +52,10 @@ export function outboundSettings(): OutboundSettings {
 export function parseOutboundAllow(spec: string): OutboundPolicy {
   const policy: OutboundPolicy = { ranges: [], hosts: [], hostSuffixes: [] };
   for (const raw of spec.split(/[\s,]+/)) {
-    const entry = raw.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+    const entry = raw
+      .trim()
+      .toLowerCase()
+      .replace(/^\[(.*)\]$/, '$1');
     if (!entry) continue;
     if (entry.includes('/')) {
       if (!ipaddr.isValidCIDR(entry)) throw new Error(`OUTBOUND_ALLOW: "${raw}" is not a valid CIDR range`);
@@ -74,7 +77,13 @@ export function parseOutboundAllow(spec: string): OutboundPolicy {
 /** Well-known metadata endpoints: AWS/GCP/Azure/OpenStack (IPv4), AWS (IPv6), ECS task metadata, Alibaba. */
 const metadataAddresses = new Set(['169.254.169.254', 'fd00:ec2::254', '169.254.170.2', '100.100.100.200']);
 /** Names of metadata services, refused before any DNS lookup. */
-const metadataHosts = new Set(['metadata.google.internal', 'metadata.goog', 'metadata', 'instance-data', 'instance-data.ec2.internal']);
+const metadataHosts = new Set([
+  'metadata.google.internal',
+  'metadata.goog',
+  'metadata',
+  'instance-data',
+  'instance-data.ec2.internal',
+]);
 
 function v4FromParts(hi: number, lo: number): ipaddr.IPv4 {
   return new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
@@ -84,7 +93,8 @@ function v4FromParts(hi: number, lo: number): ipaddr.IPv4 {
 export function classifyAddress(ip: string): AddressClass | undefined {
   if (!ipaddr.isValid(ip)) return 'reserved';
   const addr = ipaddr.process(ip); // IPv4-mapped IPv6 (::ffff:a.b.c.d) becomes IPv4
-  if (metadataAddresses.has(addr.toNormalizedString()) || metadataAddresses.has(addr.toString())) return 'cloud metadata';
+  if (metadataAddresses.has(addr.toNormalizedString()) || metadataAddresses.has(addr.toString()))
+    return 'cloud metadata';
   if (addr.kind() === 'ipv4') {
     switch ((addr as ipaddr.IPv4).range()) {
       case 'unicast':
@@ -140,8 +150,14 @@ export class OutboundRefusedError extends Error {
   readonly address: string | undefined;
   readonly addressClass: AddressClass | undefined;
   constructor(host: string, address: string | undefined, addressClass: AddressClass | undefined, detail?: string) {
-    const what = detail ?? (address === undefined || address === host ? `${host} is a ${addressClass} address` : `${host} resolves to a ${addressClass} address (${address})`);
-    super(`refused: ${what}; outbound requests to loopback, private, link-local and cloud-metadata addresses are blocked (OUTBOUND_ALLOW lists exceptions)`);
+    const what =
+      detail ??
+      (address === undefined || address === host
+        ? `${host} is a ${addressClass} address`
+        : `${host} resolves to a ${addressClass} address (${address})`);
+    super(
+      `refused: ${what}; outbound requests to loopback, private, link-local and cloud-metadata addresses are blocked (OUTBOUND_ALLOW lists exceptions)`,
+    );
     this.name = 'OutboundRefusedError';
     this.host = host;
     this.address = address;
@@ -157,7 +173,11 @@ export function outboundRefusal(err: unknown, depth = 0): OutboundRefusedError |
 }
 
 /** The refusal for connecting to `ip` on behalf of `host`, or `undefined` when allowed. */
-export function checkAddress(host: string, ip: string, policy: OutboundPolicy = active.policy): OutboundRefusedError | undefined {
+export function checkAddress(
+  host: string,
+  ip: string,
+  policy: OutboundPolicy = active.policy,
+): OutboundRefusedError | undefined {
   if (hostAllowed(host, policy) || inRanges(ip, policy)) return undefined;
   const cls = classifyAddress(ip);
   return cls ? new OutboundRefusedError(host, ip, cls) : undefined;
@@ -169,7 +189,13 @@ export function checkAddress(host: string, ip: string, policy: OutboundPolicy = 
  */
 export function checkUrlSync(url: string | URL, policy: OutboundPolicy = active.policy): URL {
   const u = typeof url === 'string' ? new URL(url) : url;
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new OutboundRefusedError(u.protocol, undefined, undefined, `the scheme "${u.protocol}" is not allowed (http and https only)`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new OutboundRefusedError(
+      u.protocol,
+      undefined,
+      undefined,
+      `the scheme "${u.protocol}" is not allowed (http and https only)`,
+    );
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   if (ipaddr.isValid(host) && /^[0-9a-f:.]+$/i.test(host)) {
     const refusal = checkAddress(host, host, policy);
@@ -181,7 +207,11 @@ export function checkUrlSync(url: string | URL, policy: OutboundPolicy = active.
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
-type Resolver = (hostname: string, options: LookupOptions & { all: true }, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+type Resolver = (
+  hostname: string,
+  options: LookupOptions & { all: true },
+  callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
 
 /**
  * A `lookup` for sockets (node:net, http agents, got's `dnsLookup`): resolves like `dns.lookup`,
@@ -191,7 +221,8 @@ type Resolver = (hostname: string, options: LookupOptions & { all: true }, callb
 export function guardedLookup(policy?: OutboundPolicy, resolve: Resolver = dns.lookup as unknown as Resolver) {
   return (hostname: string, options: LookupOptions | number | LookupCallback, callback?: LookupCallback): void => {
     const cb = (typeof options === 'function' ? options : callback)!;
-    const opts: LookupOptions = typeof options === 'function' ? {} : typeof options === 'number' ? { family: options } : options;
+    const opts: LookupOptions =
+      typeof options === 'function' ? {} : typeof options === 'number' ? { family: options } : options;
     resolve(hostname, { ...opts, all: true }, (err, addresses) => {
       if (err) return cb(err, opts.all ? [] : '');
       const p = policy ?? active.policy;
@@ -203,7 +234,8 @@ export function guardedLookup(policy?: OutboundPolicy, resolve: Resolver = dns.l
         else allowed.push(a);
       }
       if (allowed.length === 0) {
-        const e: NodeJS.ErrnoException = refusal ?? Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+        const e: NodeJS.ErrnoException =
+          refusal ?? Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
         return cb(e, opts.all ? [] : '');
       }
       if (opts.all) cb(null, allowed);
@@ -217,11 +249,23 @@ export async function checkUrl(url: string | URL, policy: OutboundPolicy = activ
   const u = checkUrlSync(url, policy);
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   if (ipaddr.isValid(host) && /^[0-9a-f:.]+$/i.test(host)) return;
-  await new Promise<void>((resolve, reject) => guardedLookup(policy)(host, { all: true }, (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    guardedLookup(policy)(host, { all: true }, (err) => (err ? reject(err) : resolve())),
+  );
 }
 
 /** Headers that may follow a redirect to another origin (credentials never do). */
-const crossOriginSafeHeaders = new Set(['accept', 'accept-encoding', 'accept-language', 'content-type', 'content-length', 'user-agent', 'traceparent', 'tracestate', 'mcp-protocol-version']);
+const crossOriginSafeHeaders = new Set([
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'content-type',
+  'content-length',
+  'user-agent',
+  'traceparent',
+  'tracestate',
+  'mcp-protocol-version',
+]);
 
 /**
  * got options that route a request through the guard: the guarded `dnsLookup`, connection
@@ -248,7 +292,8 @@ export function guardedGotOptions(originalUrl: string, follow = true): GuardedGo
         (options) => {
           const target = checkUrlSync(options.url as URL);
           if (target.origin !== origin) {
-            for (const name of Object.keys(options.headers)) if (!crossOriginSafeHeaders.has(name.toLowerCase())) delete options.headers[name];
+            for (const name of Object.keys(options.headers))
+              if (!crossOriginSafeHeaders.has(name.toLowerCase())) delete options.headers[name];
           }
         },
       ],
@@ -268,7 +313,13 @@ export function createGuardedFetch(opts: { maxResponseBytes?: number } = {}) {
     const headers: Record<string, string> = {};
     new Headers(init.headers).forEach((v, k) => (headers[k] = v));
     const body = init.body;
-    if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array) && !(body instanceof URLSearchParams)) {
+    if (
+      body !== undefined &&
+      body !== null &&
+      typeof body !== 'string' &&
+      !(body instanceof Uint8Array) &&
+      !(body instanceof URLSearchParams)
+    ) {
       throw new TypeError('guardedFetch: only string, Uint8Array and URLSearchParams bodies are supported');
     }
     const redirect = init.redirect ?? 'follow';
@@ -276,7 +327,9 @@ export function createGuardedFetch(opts: { maxResponseBytes?: number } = {}) {
       ...guardedGotOptions(url, redirect === 'follow'),
       method: (init.method ?? 'GET').toUpperCase() as 'GET',
       headers,
-      ...(body !== undefined && body !== null ? { body: body instanceof URLSearchParams ? body.toString() : body } : {}),
+      ...(body !== undefined && body !== null
+        ? { body: body instanceof URLSearchParams ? body.toString() : body }
+        : {}),
       throwHttpErrors: false,
       retry: { limit: 0 },
       decompress: true,
@@ -303,7 +356,12 @@ export function createGuardedFetch(opts: { maxResponseBytes?: number } = {}) {
         }
         const noBody = [101, 204, 205, 304].includes(res.statusCode) || init.method?.toUpperCase() === 'HEAD';
         if (noBody) stream.resume();
-        resolve(new Response(noBody ? null : (Readable.toWeb(stream) as ReadableStream<Uint8Array>), { status: res.statusCode, headers: out }));
+        resolve(
+          new Response(noBody ? null : (Readable.toWeb(stream) as ReadableStream<Uint8Array>), {
+            status: res.statusCode,
+            headers: out,
+          }),
+        );
       });
     });
   };

@@ -1,4 +1,13 @@
-import { queueNames, type ExecutionRecord, type ExecutionStep, type ExecutionTreeNode, type ToolInvokeEvent, type ToolInvokeJob, type ToolInvokeResult, type ToolResultPayload } from '@toolplane/contracts';
+import {
+  queueNames,
+  type ExecutionRecord,
+  type ExecutionStep,
+  type ExecutionTreeNode,
+  type ToolInvokeEvent,
+  type ToolInvokeJob,
+  type ToolInvokeResult,
+  type ToolResultPayload,
+} from '@toolplane/contracts';
 import { toAppError, UserError, type AppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { Authorizer } from './auth.ts';
@@ -67,26 +76,48 @@ export class RunningInvocations {
 /** Runs one `tool.invoke` job. Tool-level failures become `isError` results; only our own faults become `ok: false`. */
 export function createToolInvocationProcessor(deps: ProcessorDeps) {
   const now = deps.now ?? Date.now;
-  return async function process(job: ToolInvokeJob, received?: ReceivedJob, notify?: (message: unknown) => void): Promise<ToolInvokeResult> {
+  return async function process(
+    job: ToolInvokeJob,
+    received?: ReceivedJob,
+    notify?: (message: unknown) => void,
+  ): Promise<ToolInvokeResult> {
     if (received) recordQueueWait(queueNames.toolInvocations, now() - received.timestamp);
     const cancel = deps.running.start(job.invocationId);
     // Progress and log events go to the waiting edge only when the caller asked for them.
-    const emit = notify && (job.progress || job.logLevel) ? (event: ToolInvokeEvent['event']) => notify({ v: 1, invocationId: job.invocationId, event } satisfies ToolInvokeEvent) : undefined;
+    const emit =
+      notify && (job.progress || job.logLevel)
+        ? (event: ToolInvokeEvent['event']) =>
+            notify({ v: 1, invocationId: job.invocationId, event } satisfies ToolInvokeEvent)
+        : undefined;
     try {
       // The CONSUMER span continues the edge's enqueue span (the job's traceparent).
-      if (tracingEnabled()) return await withSpan(`process ${queueNames.toolInvocations}`, consumerAttributes(job), (span) => run(job, cancel, span, emit), { kind: SpanKind.CONSUMER, parent: extractContext(job) });
+      if (tracingEnabled())
+        return await withSpan(
+          `process ${queueNames.toolInvocations}`,
+          consumerAttributes(job),
+          (span) => run(job, cancel, span, emit),
+          { kind: SpanKind.CONSUMER, parent: extractContext(job) },
+        );
       return await run(job, cancel, noopSpan, emit);
     } finally {
       deps.running.end(job.invocationId);
     }
   };
 
-  async function run(job: ToolInvokeJob, cancel: AbortSignal, span: Span = noopSpan, emit?: (event: ToolInvokeEvent['event']) => void): Promise<ToolInvokeResult> {
+  async function run(
+    job: ToolInvokeJob,
+    cancel: AbortSignal,
+    span: Span = noopSpan,
+    emit?: (event: ToolInvokeEvent['event']) => void,
+  ): Promise<ToolInvokeResult> {
     const started = now();
     const steps: ExecutionStep[] = [];
     let tree: ExecutionTreeNode[] | undefined;
     const traceIds = currentTraceIds();
-    const record = (outcome: ExecutionRecord['outcome'], extra: { errorCode?: string; message?: string; debug?: ExecutionRecord['debug'] } = {}) => {
+    const record = (
+      outcome: ExecutionRecord['outcome'],
+      extra: { errorCode?: string; message?: string; debug?: ExecutionRecord['debug'] } = {},
+    ) => {
       observeOutcome(span, job, outcome, extra.errorCode, now() - started);
       const rec: ExecutionRecord = {
         v: 1,
@@ -95,7 +126,10 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         serverId: job.serverId,
         catalogVersion: job.catalogVersion,
         tool: job.tool,
-        caller: { ...(job.principal.keyId ? { keyId: job.principal.keyId } : {}), ...(job.principal.username ? { username: job.principal.username } : {}) },
+        caller: {
+          ...(job.principal.keyId ? { keyId: job.principal.keyId } : {}),
+          ...(job.principal.username ? { username: job.principal.username } : {}),
+        },
         startedAt: new Date(started).toISOString(),
         durationMs: now() - started,
         outcome,
@@ -110,10 +144,16 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       const remaining = job.deadlineAt - started;
       if (remaining <= 0) {
         record('rejected', { errorCode: 'tool.timeout', message: 'expired in the queue' });
-        return { v: 1, invocationId: job.invocationId, ok: true, result: errorResult('The call expired in the queue before it could run.') };
+        return {
+          v: 1,
+          invocationId: job.invocationId,
+          ok: true,
+          result: errorResult('The call expired in the queue before it could run.'),
+        };
       }
       const entry = await deps.plans.get(job.serverId, job.catalogVersion, job.tool);
-      if (!entry) throw new UserError('tool.not_found', `tool "${job.tool}" is not in catalog version ${job.catalogVersion}`);
+      if (!entry)
+        throw new UserError('tool.not_found', `tool "${job.tool}" is not in catalog version ${job.catalogVersion}`);
       if (entry.plan.kind === 'mcp') {
         // A tool of an external MCP server: proxied with the configured headers (credentials).
         const plan = entry.plan;
@@ -122,54 +162,98 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         let result: ToolResultPayload;
         let outcome: ExecutionStep['outcome'] = 'response';
         try {
-          result = await callRemoteTool(plan.url, headers, plan.remoteTool, job.arguments, Math.min(deps.limits.timeoutMs, remaining), {
-            cancel,
-            ...(emit && job.progress ? { onProgress: (p) => emit({ kind: 'progress', ...p }) } : {}),
-            ...(emit && job.logLevel ? { logLevel: job.logLevel, onLog: (m) => emit({ kind: 'log', ...m }) } : {}),
-            ...(job.multiRound ? { multiRound: job.multiRound } : {}),
-          });
+          result = await callRemoteTool(
+            plan.url,
+            headers,
+            plan.remoteTool,
+            job.arguments,
+            Math.min(deps.limits.timeoutMs, remaining),
+            {
+              cancel,
+              ...(emit && job.progress ? { onProgress: (p) => emit({ kind: 'progress', ...p }) } : {}),
+              ...(emit && job.logLevel ? { logLevel: job.logLevel, onLog: (m) => emit({ kind: 'log', ...m }) } : {}),
+              ...(job.multiRound ? { multiRound: job.multiRound } : {}),
+            },
+          );
         } catch (err) {
           const answered = err instanceof RemoteRequestError && !cancel.aborted;
-          outcome = cancel.aborted ? 'cancelled' : err instanceof RemoteTimeoutError ? 'timeout' : answered ? 'response' : 'unreachable';
+          outcome = cancel.aborted
+            ? 'cancelled'
+            : err instanceof RemoteTimeoutError
+              ? 'timeout'
+              : answered
+                ? 'response'
+                : 'unreachable';
           const why = err instanceof Error ? err.message : String(err);
           result = errorResult(
-            outcome === 'timeout' ? `The external MCP server "${plan.server}" did not answer in time (${why}).`
-            : answered ? `The external MCP server "${plan.server}" failed the call: ${why}`
-            : `The external MCP server "${plan.server}" could not be reached: ${why}`,
+            outcome === 'timeout'
+              ? `The external MCP server "${plan.server}" did not answer in time (${why}).`
+              : answered
+                ? `The external MCP server "${plan.server}" failed the call: ${why}`
+                : `The external MCP server "${plan.server}" could not be reached: ${why}`,
           );
         }
         result = redactSecrets(result, Object.values(headers));
-        steps.push({ kind: 'mcp', name: plan.remoteTool, method: 'tools/call', urlTemplate: plan.url, url: plan.url, outcome, durationMs: now() - sentAt, attempt: 1 });
-        record(result.isError ? 'tool_error' : 'success', result.isError ? { errorCode: outcome === 'response' ? 'upstream.tool_error' : `upstream.${outcome}` } : {});
+        steps.push({
+          kind: 'mcp',
+          name: plan.remoteTool,
+          method: 'tools/call',
+          urlTemplate: plan.url,
+          url: plan.url,
+          outcome,
+          durationMs: now() - sentAt,
+          attempt: 1,
+        });
+        record(
+          result.isError ? 'tool_error' : 'success',
+          result.isError ? { errorCode: outcome === 'response' ? 'upstream.tool_error' : `upstream.${outcome}` } : {},
+        );
         return { v: 1, invocationId: job.invocationId, ok: true, result };
       }
       if (entry.plan.kind === 'workflow') {
         // A Flower / Arazzo workflow (issue #4): every HTTP attempt becomes a step of the record.
-        const onStepEnd = emit && job.progress
-          ? (s: { stepId: string; status: 'ok' | 'error'; completed: number }) => emit({ kind: 'progress', progress: s.completed, message: `Step "${s.stepId}" ${s.status === 'ok' ? 'done' : 'failed'} (${s.completed} step${s.completed === 1 ? '' : 's'} run)` })
-          : undefined;
+        const onStepEnd =
+          emit && job.progress
+            ? (s: { stepId: string; status: 'ok' | 'error'; completed: number }) =>
+                emit({
+                  kind: 'progress',
+                  progress: s.completed,
+                  message: `Step "${s.stepId}" ${s.status === 'ok' ? 'done' : 'failed'} (${s.completed} step${s.completed === 1 ? '' : 's'} run)`,
+                })
+            : undefined;
         // Only while a debug session is open are the attempts' headers and bodies captured (redacted, capped).
         const session = await deps.debug.active(job.serverId);
-        const run = await runWorkflowTool(entry.plan, {
-          arguments: job.arguments,
-          remainingMs: remaining,
-          cancel,
-          ...(onStepEnd ? { onStepEnd } : {}),
-          // Caller-supplied `Config-*` values and the caller's token: never logged; redacted from result and record.
-          ...(job.config ? { config: configHeaders(job.config) } : {}),
-          ...(job.callerToken !== undefined && entry.plan.callerToken ? { currentUserToken: job.callerToken } : {}),
-          ...(session ? { captureExchange: (request, outcome, sensitive) => deps.debug.exchange(request, outcome, sensitive) } : {}),
-        }, { secrets: deps.secrets, limits: deps.limits });
+        const run = await runWorkflowTool(
+          entry.plan,
+          {
+            arguments: job.arguments,
+            remainingMs: remaining,
+            cancel,
+            ...(onStepEnd ? { onStepEnd } : {}),
+            // Caller-supplied `Config-*` values and the caller's token: never logged; redacted from result and record.
+            ...(job.config ? { config: configHeaders(job.config) } : {}),
+            ...(job.callerToken !== undefined && entry.plan.callerToken ? { currentUserToken: job.callerToken } : {}),
+            ...(session
+              ? { captureExchange: (request, outcome, sensitive) => deps.debug.exchange(request, outcome, sensitive) }
+              : {}),
+          },
+          { secrets: deps.secrets, limits: deps.limits },
+        );
         steps.push(...run.steps);
         tree = run.tree;
         const debug = session ? { debug: { sessionId: session.sessionId, steps: run.debugSteps ?? [] } } : {};
-        record(run.ok ? 'success' : 'tool_error', { ...(run.ok ? {} : { errorCode: run.errorCode!, message: run.message! }), ...debug });
+        record(run.ok ? 'success' : 'tool_error', {
+          ...(run.ok ? {} : { errorCode: run.errorCode!, message: run.message! }),
+          ...debug,
+        });
         return { v: 1, invocationId: job.invocationId, ok: true, result: run.result };
       }
       const plan = entry.plan;
       const userId = job.principal.userId;
       // A user's calls spend that user's budget (their own account upstream).
-      const rateLimits = userId ? plan.rateLimits?.map((l) => ({ ...l, key: `${l.key}:user:${userId}` })) : plan.rateLimits;
+      const rateLimits = userId
+        ? plan.rateLimits?.map((l) => ({ ...l, key: `${l.key}:user:${userId}` }))
+        : plan.rateLimits;
       const allowed = await deps.rateLimits.take(rateLimits);
       if (!allowed.ok) {
         const seconds = Math.max(1, Math.ceil(allowed.retryAfterMs / 1000));
@@ -180,7 +264,9 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
           v: 1,
           invocationId: job.invocationId,
           ok: true,
-          result: errorResult(`Rate limit reached for this API (${limit} calls per ${intervalSeconds} s). Retry after ${seconds} s.`),
+          result: errorResult(
+            `Rate limit reached for this API (${limit} calls per ${intervalSeconds} s). Retry after ${seconds} s.`,
+          ),
         };
       }
       const credentials: Record<string, string | undefined> = {};
@@ -190,14 +276,18 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         // A user's own credentials are read fresh for each call (seed 001, per-request authentication).
         credentials[field] = name ? await deps.secrets.resolve(name, { fresh: userId !== undefined }) : undefined;
         if (userId && credentials[field] === undefined) {
-          throw new UserError('secret.not_found', `User "${job.principal.username}" has no connection for this tool's API. Connect one with PUT /api/v1/external_users/{name}/connections/{connector_instance_id}.`);
+          throw new UserError(
+            'secret.not_found',
+            `User "${job.principal.username}" has no connection for this tool's API. Connect one with PUT /api/v1/external_users/{name}/connections/{connector_instance_id}.`,
+          );
         }
       }
       if (plan.auth) credentials.__authorization = await deps.authorizer.authorization(plan.auth, credentials);
       const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, remaining) };
       const request = buildRequest(plan, job.arguments, credentials);
       const secretValues = Object.values(credentials);
-      const redactedUrl = redactSecrets({ content: [{ type: 'text', text: request.url }] }, secretValues).content[0]!.text as string;
+      const redactedUrl = redactSecrets({ content: [{ type: 'text', text: request.url }] }, secretValues).content[0]!
+        .text as string;
       const sentAt = now();
       const outcome = await sendRequest(request, limits, cancel, { urlTemplate: plan.url, url: redactedUrl });
       steps.push({
@@ -214,19 +304,37 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       const result = redactSecrets(toToolResult(outcome, limits, plan.output), secretValues);
       const session = await deps.debug.active(job.serverId);
       const debug = session ? { debug: deps.debug.capture(session.sessionId, request, outcome, secretValues) } : {};
-      record(result.isError ? 'tool_error' : 'success', { ...(result.isError ? { errorCode: outcome.kind === 'response' ? 'upstream.http_error' : `upstream.${outcome.kind}` } : {}), ...debug });
-      deps.log.debug({ invocationId: job.invocationId, tool: job.tool, outcome: outcome.kind, ms: now() - started }, 'invocation done');
+      record(result.isError ? 'tool_error' : 'success', {
+        ...(result.isError
+          ? { errorCode: outcome.kind === 'response' ? 'upstream.http_error' : `upstream.${outcome.kind}` }
+          : {}),
+        ...debug,
+      });
+      deps.log.debug(
+        { invocationId: job.invocationId, tool: job.tool, outcome: outcome.kind, ms: now() - started },
+        'invocation done',
+      );
       return { v: 1, invocationId: job.invocationId, ok: true, result };
     } catch (err) {
       const e: AppError = toAppError(err);
       const level = e.kind === 'internal' ? 'error' : 'warn';
-      deps.log[level]({ invocationId: job.invocationId, tool: job.tool, code: e.code, err: e.kind === 'internal' ? e : undefined }, 'invocation failed');
-      record(e.kind === 'user' ? 'rejected' : 'failed', { errorCode: e.code, message: e.kind === 'internal' ? 'internal error' : e.message });
+      deps.log[level](
+        { invocationId: job.invocationId, tool: job.tool, code: e.code, err: e.kind === 'internal' ? e : undefined },
+        'invocation failed',
+      );
+      record(e.kind === 'user' ? 'rejected' : 'failed', {
+        errorCode: e.code,
+        message: e.kind === 'internal' ? 'internal error' : e.message,
+      });
       return {
         v: 1,
         invocationId: job.invocationId,
         ok: false,
-        error: { kind: e.kind, code: e.code, message: e.kind === 'internal' ? 'internal error in the data plane' : e.message },
+        error: {
+          kind: e.kind,
+          code: e.code,
+          message: e.kind === 'internal' ? 'internal error in the data plane' : e.message,
+        },
       };
     }
   }
@@ -255,7 +363,13 @@ function consumerAttributes(job: ToolInvokeJob) {
 }
 
 /** A call's outcome in the metrics and on its span (ERROR status when it failed; not when refused). */
-function observeOutcome(span: Span, job: ToolInvokeJob, outcome: ExecutionRecord['outcome'], errorCode: string | undefined, durationMs: number): void {
+function observeOutcome(
+  span: Span,
+  job: ToolInvokeJob,
+  outcome: ExecutionRecord['outcome'],
+  errorCode: string | undefined,
+  durationMs: number,
+): void {
   recordToolCall(job.serverId, job.tool, outcome, durationMs);
   if (span === noopSpan) return;
   span.setAttribute(attr.outcome, outcome);

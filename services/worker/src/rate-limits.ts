@@ -23,7 +23,12 @@ export class RateLimits {
     const id = `${plan.limit}/${plan.intervalSeconds}`;
     let l = this.limiters.get(id);
     if (!l) {
-      l = new RateLimiterRedis({ storeClient: this.redis, keyPrefix: `${this.prefix}:ratelimit:${id}`, points: plan.limit, duration: plan.intervalSeconds });
+      l = new RateLimiterRedis({
+        storeClient: this.redis,
+        keyPrefix: `${this.prefix}:ratelimit:${id}`,
+        points: plan.limit,
+        duration: plan.intervalSeconds,
+      });
       this.limiters.set(id, l);
     }
     return l;

@@ -7,7 +7,9 @@ describe('redactSecrets', () => {
     const b64 = Buffer.from(secret).toString('base64');
     const result = redactSecrets(
       {
-        content: [{ type: 'text', text: `echo: ${secret}; auth: Basic ${b64}; url: /x?k=${encodeURIComponent(secret)}` }],
+        content: [
+          { type: 'text', text: `echo: ${secret}; auth: Basic ${b64}; url: /x?k=${encodeURIComponent(secret)}` },
+        ],
         structuredContent: { headers: { 'x-api-key': secret }, [secret]: 1, nested: [{ v: `pre${secret}post` }] },
       },
       [secret],
@@ -16,7 +18,11 @@ describe('redactSecrets', () => {
     expect(text).not.toContain(secret);
     expect(text).not.toContain(b64.replace(/=+$/, ''));
     expect(text).not.toContain(encodeURIComponent(secret));
-    expect(result.structuredContent).toEqual({ headers: { 'x-api-key': '[redacted]' }, '[redacted]': 1, nested: [{ v: 'pre[redacted]post' }] });
+    expect(result.structuredContent).toEqual({
+      headers: { 'x-api-key': '[redacted]' },
+      '[redacted]': 1,
+      nested: [{ v: 'pre[redacted]post' }],
+    });
   });
 
   it('leaves results untouched when there is nothing to hide', () => {

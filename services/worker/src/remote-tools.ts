@@ -1,6 +1,14 @@
 import type { ListRemoteToolsJob, ListRemoteToolsResult, ToolResultPayload } from '@toolplane/contracts';
 import type { SecretResolver } from './secret-resolver.ts';
-import { Client, isInputRequiredResult, ProtocolError, SSEClientTransport, StreamableHTTPClientTransport, type ClientCapabilities, type LoggingLevel } from '@modelcontextprotocol/client';
+import {
+  Client,
+  isInputRequiredResult,
+  ProtocolError,
+  SSEClientTransport,
+  StreamableHTTPClientTransport,
+  type ClientCapabilities,
+  type LoggingLevel,
+} from '@modelcontextprotocol/client';
 import { createGuardedFetch } from './outbound-guard.ts';
 
 /** External MCP servers are reached through the outbound guard like every other upstream. */
@@ -15,14 +23,24 @@ export class RemoteRequestError extends Error {}
 export class RemoteTimeoutError extends Error {}
 
 /** Headers configured for an external server: plain ones plus those sealed in a secret (a JSON object). */
-export async function externalHeaders(secrets: SecretResolver, plain: Record<string, string>, headersSecret: string | undefined): Promise<Record<string, string>> {
+export async function externalHeaders(
+  secrets: SecretResolver,
+  plain: Record<string, string>,
+  headersSecret: string | undefined,
+): Promise<Record<string, string>> {
   if (!headersSecret) return plain;
   const raw = await secrets.resolve(headersSecret);
   return { ...plain, ...(raw ? (JSON.parse(raw) as Record<string, string>) : {}) };
 }
 
 /** Connects with Streamable HTTP, falling back to the legacy HTTP+SSE transport, and runs `use`. */
-async function withRemote<T>(url: URL, headers: Record<string, string>, signal: AbortSignal, use: (client: Client) => Promise<T>, capabilities?: ClientCapabilities): Promise<{ value: T; transport: 'streamable-http' | 'sse' }> {
+async function withRemote<T>(
+  url: URL,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+  use: (client: Client) => Promise<T>,
+  capabilities?: ClientCapabilities,
+): Promise<{ value: T; transport: 'streamable-http' | 'sse' }> {
   const errors: string[] = [];
   const requestInit = { headers };
   for (const [kind, make] of [
@@ -33,7 +51,10 @@ async function withRemote<T>(url: URL, headers: Record<string, string>, signal: 
     const client = new Client(
       { name: 'toolplane', version: '0.1.0' },
       // Multi-round calls: the caller's capabilities, and `input_required` handed back (to the caller), never fulfilled here.
-      { versionNegotiation: { mode: 'auto' }, ...(capabilities ? { capabilities, inputRequired: { autoFulfill: false } } : {}) },
+      {
+        versionNegotiation: { mode: 'auto' },
+        ...(capabilities ? { capabilities, inputRequired: { autoFulfill: false } } : {}),
+      },
     );
     try {
       try {
@@ -53,7 +74,9 @@ async function withRemote<T>(url: URL, headers: Record<string, string>, signal: 
       await client.close().catch(() => undefined);
     }
   }
-  throw new Error(`could not reach ${url.origin}${url.pathname} (${errors.join('; ')}${signal.aborted ? '; timed out' : ''})`);
+  throw new Error(
+    `could not reach ${url.origin}${url.pathname} (${errors.join('; ')}${signal.aborted ? '; timed out' : ''})`,
+  );
 }
 
 export interface RemoteCallOptions {
@@ -71,7 +94,8 @@ export interface RemoteCallOptions {
 /** The client capabilities an external server may ask input for through an `input_required` result. */
 function inputCapabilities(declared: Record<string, unknown> | undefined): ClientCapabilities {
   const out: Record<string, unknown> = {};
-  for (const key of ['elicitation', 'sampling', 'roots'] as const) if (declared?.[key] && typeof declared[key] === 'object') out[key] = declared[key];
+  for (const key of ['elicitation', 'sampling', 'roots'] as const)
+    if (declared?.[key] && typeof declared[key] === 'object') out[key] = declared[key];
   return out as ClientCapabilities;
 }
 
@@ -79,47 +103,88 @@ function inputCapabilities(declared: Record<string, unknown> | undefined): Clien
 const maxRelayedLogs = 200;
 
 /** Calls one tool of an external MCP server and returns its result as-is. */
-export async function callRemoteTool(url: string, headers: Record<string, string>, tool: string, args: Record<string, unknown>, timeoutMs: number, opts: RemoteCallOptions = {}): Promise<ToolResultPayload> {
+export async function callRemoteTool(
+  url: string,
+  headers: Record<string, string>,
+  tool: string,
+  args: Record<string, unknown>,
+  timeoutMs: number,
+  opts: RemoteCallOptions = {},
+): Promise<ToolResultPayload> {
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = opts.cancel ? AbortSignal.any([timeout, opts.cancel]) : timeout;
-  const { value } = await withRemote(new URL(url), headers, signal, (c) => {
-    const onLog = opts.onLog;
-    if (onLog && opts.logLevel) {
-      let relayed = 0;
-      c.setNotificationHandler('notifications/message', (n) => {
-        if (relayed++ < maxRelayedLogs) onLog({ level: n.params.level, data: n.params.data, ...(n.params.logger !== undefined ? { logger: n.params.logger } : {}) });
-      });
-    }
-    const onProgress = opts.onProgress;
-    const retry = opts.multiRound;
-    return c.callTool(
-      {
-        name: tool,
-        arguments: args,
-        ...(retry?.inputResponses !== undefined ? { inputResponses: retry.inputResponses } : {}),
-        ...(retry?.requestState !== undefined ? { requestState: retry.requestState } : {}),
-        ...(opts.logLevel ? { _meta: { 'io.modelcontextprotocol/logLevel': opts.logLevel } } : {}),
-      } as Parameters<Client['callTool']>[0],
-      {
-        signal,
-        ...(retry ? { allowInputRequired: true } : {}),
-        ...(onProgress
-          ? { onprogress: (p: { progress: number; total?: number; message?: string }) => onProgress({ progress: p.progress, ...(p.total !== undefined ? { total: p.total } : {}), ...(p.message !== undefined ? { message: p.message } : {}) }) }
-          : {}),
-      },
-    );
-  }, opts.multiRound ? inputCapabilities(opts.multiRound.clientCapabilities) : undefined).catch((err: unknown) => {
+  const { value } = await withRemote(
+    new URL(url),
+    headers,
+    signal,
+    (c) => {
+      const onLog = opts.onLog;
+      if (onLog && opts.logLevel) {
+        let relayed = 0;
+        c.setNotificationHandler('notifications/message', (n) => {
+          if (relayed++ < maxRelayedLogs)
+            onLog({
+              level: n.params.level,
+              data: n.params.data,
+              ...(n.params.logger !== undefined ? { logger: n.params.logger } : {}),
+            });
+        });
+      }
+      const onProgress = opts.onProgress;
+      const retry = opts.multiRound;
+      return c.callTool(
+        {
+          name: tool,
+          arguments: args,
+          ...(retry?.inputResponses !== undefined ? { inputResponses: retry.inputResponses } : {}),
+          ...(retry?.requestState !== undefined ? { requestState: retry.requestState } : {}),
+          ...(opts.logLevel ? { _meta: { 'io.modelcontextprotocol/logLevel': opts.logLevel } } : {}),
+        } as Parameters<Client['callTool']>[0],
+        {
+          signal,
+          ...(retry ? { allowInputRequired: true } : {}),
+          ...(onProgress
+            ? {
+                onprogress: (p: { progress: number; total?: number; message?: string }) =>
+                  onProgress({
+                    progress: p.progress,
+                    ...(p.total !== undefined ? { total: p.total } : {}),
+                    ...(p.message !== undefined ? { message: p.message } : {}),
+                  }),
+              }
+            : {}),
+        },
+      );
+    },
+    opts.multiRound ? inputCapabilities(opts.multiRound.clientCapabilities) : undefined,
+  ).catch((err: unknown) => {
     // A multi-round call's invalid params (e.g. a tampered requestState) are the caller's protocol error.
     const cause = (err as { cause?: unknown }).cause;
     // Likewise a capability the caller did not declare (-32021, MissingRequiredClientCapability).
     if (opts.multiRound && cause instanceof ProtocolError && (cause.code === -32602 || cause.code === -32021)) {
-      return { value: { content: [], protocolError: { code: cause.code, message: cause.message, ...(cause.data !== undefined ? { data: cause.data } : {}) } } };
+      return {
+        value: {
+          content: [],
+          protocolError: {
+            code: cause.code,
+            message: cause.message,
+            ...(cause.data !== undefined ? { data: cause.data } : {}),
+          },
+        },
+      };
     }
-    throw timeout.aborted && !opts.cancel?.aborted ? new RemoteTimeoutError(`no answer within ${timeoutMs} ms`, { cause: err }) : err;
+    throw timeout.aborted && !opts.cancel?.aborted
+      ? new RemoteTimeoutError(`no answer within ${timeoutMs} ms`, { cause: err })
+      : err;
   });
   if (isInputRequiredResult(value)) {
     const v = value as unknown as Record<string, unknown>;
-    return { content: [], resultType: 'input_required', ...(v.inputRequests ? { inputRequests: v.inputRequests as Record<string, unknown> } : {}), ...(typeof v.requestState === 'string' ? { requestState: v.requestState } : {}) };
+    return {
+      content: [],
+      resultType: 'input_required',
+      ...(v.inputRequests ? { inputRequests: v.inputRequests as Record<string, unknown> } : {}),
+      ...(typeof v.requestState === 'string' ? { requestState: v.requestState } : {}),
+    };
   }
   return value as unknown as ToolResultPayload;
 }
@@ -167,6 +232,11 @@ export function createRemoteToolsHandler(opts: { timeoutMs: number; secrets: Sec
       }
     }
     if (signal.aborted) errors.push(`no answer within ${timeoutMs} ms`);
-    return { ...base, ok: false, tools: [], error: `could not list tools at ${url.origin}${url.pathname} (${errors.join('; ')})` };
+    return {
+      ...base,
+      ok: false,
+      tools: [],
+      error: `could not list tools at ${url.origin}${url.pathname} (${errors.join('; ')})`,
+    };
   };
 }

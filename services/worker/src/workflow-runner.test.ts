@@ -24,10 +24,14 @@ let polls = 0;
 beforeAll(async () => {
   upstream = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
-    const json = (status: number, body: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const json = (status: number, body: unknown) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (u.pathname === '/poll') return json(++polls === 1 ? 202 : 200, { ready: polls > 1 });
     // Echoes the tenant from the path and the key it was sent: both must come back redacted.
-    if (u.pathname.startsWith('/items/')) return json(200, { echo: `tenant ${decodeURIComponent(u.pathname.slice(7))} key ${String(req.headers['x-key'])}` });
+    if (u.pathname.startsWith('/items/'))
+      return json(200, {
+        echo: `tenant ${decodeURIComponent(u.pathname.slice(7))} key ${String(req.headers['x-key'])}`,
+      });
     return json(404, { error: 'no such path' });
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -39,10 +43,17 @@ afterAll(() => new Promise<void>((r) => upstream.close(() => r())));
 
 function planFor(doc: unknown, workflowId: string): WorkflowPlan {
   const { ir } = compileWorkflowDocument(doc);
-  return { kind: 'workflow', deploymentId: 'dep-1', workflowId, ir: ir as unknown as Record<string, unknown>, secretNames: { API_KEY: 'ws/w1/servers/s1/secrets/API_KEY' } };
+  return {
+    kind: 'workflow',
+    deploymentId: 'dep-1',
+    workflowId,
+    ir: ir as unknown as Record<string, unknown>,
+    secretNames: { API_KEY: 'ws/w1/servers/s1/secrets/API_KEY' },
+  };
 }
 
-const resolver = () => new SecretResolver({ get: async (name) => (name === 'ws/w1/servers/s1/secrets/API_KEY' ? SECRET : undefined) }, 0);
+const resolver = () =>
+  new SecretResolver({ get: async (name) => (name === 'ws/w1/servers/s1/secrets/API_KEY' ? SECRET : undefined) }, 0);
 
 const doc = () => ({
   flower: '0.1',
@@ -52,8 +63,16 @@ const doc = () => ({
       id: 'lookup',
       inputs: { type: 'object', properties: { q: { type: 'string' } } },
       steps: [
-        { id: 'poll', request: { method: 'GET', url: `${base}/poll?key=$secrets.API_KEY&q=$inputs.q` }, actions: [{ when: '$status == 202', do: 'retry', wait: 0, max_retry: 3 }] },
-        { id: 'details', request: { method: 'GET', url: `${base}/items/$config.tenant`, headers: { 'X-Key': '$secrets.API_KEY' } }, outputs: { echoed: '$response.body.echo' } },
+        {
+          id: 'poll',
+          request: { method: 'GET', url: `${base}/poll?key=$secrets.API_KEY&q=$inputs.q` },
+          actions: [{ when: '$status == 202', do: 'retry', wait: 0, max_retry: 3 }],
+        },
+        {
+          id: 'details',
+          request: { method: 'GET', url: `${base}/items/$config.tenant`, headers: { 'X-Key': '$secrets.API_KEY' } },
+          outputs: { echoed: '$response.body.echo' },
+        },
         { id: 'missing', request: { method: 'GET', url: `${base}/nowhere` } },
       ],
       outputs: { echoed: '$steps.details.outputs.echoed' },
@@ -63,13 +82,20 @@ const doc = () => ({
 
 /** Nodes of a tree, depth first, as `kind workflow/step`. */
 function walk(nodes: ExecutionTreeNode[], depth = 0): string[] {
-  return nodes.flatMap((n) => [`${'  '.repeat(depth)}${n.kind} ${n.workflowId}${n.stepId ? `/${n.stepId}` : ''}`, ...walk(n.children, depth + 1)]);
+  return nodes.flatMap((n) => [
+    `${'  '.repeat(depth)}${n.kind} ${n.workflowId}${n.stepId ? `/${n.stepId}` : ''}`,
+    ...walk(n.children, depth + 1),
+  ]);
 }
 
 describe('runWorkflowTool', () => {
   it('records the run as flow.run → step.run → action.run with retries and actions, values redacted', async () => {
     polls = 0;
-    const out = await runWorkflowTool(planFor(doc(), 'lookup'), { arguments: { q: 'angers' }, remainingMs: 10_000, config: { 'Config-Tenant': TENANT } }, { secrets: resolver(), limits });
+    const out = await runWorkflowTool(
+      planFor(doc(), 'lookup'),
+      { arguments: { q: 'angers' }, remainingMs: 10_000, config: { 'Config-Tenant': TENANT } },
+      { secrets: resolver(), limits },
+    );
 
     // The third step answers 404: the run fails there, after the first two succeeded.
     expect(out.ok).toBe(false);
@@ -96,7 +122,14 @@ describe('runWorkflowTool', () => {
     expect(poll!.children[0]!.url).toMatch(new RegExp(`^${base}/poll\\?key=\\[(REDACTED|redacted)\\]&q=angers$`));
     expect(details!.children[0]).toMatchObject({ httpStatus: 200, urlTemplate: `${base}/items/$config.tenant` });
     expect(details!.children[0]!.url).toMatch(new RegExp(`^${base}/items/\\[(REDACTED|redacted)\\]$`));
-    expect(missing).toMatchObject({ status: 'error', outcome: 'failure', action: 'fail', attempts: 1, retries: 0, errorCode: 'step_failed' });
+    expect(missing).toMatchObject({
+      status: 'error',
+      outcome: 'failure',
+      action: 'fail',
+      attempts: 1,
+      retries: 0,
+      errorCode: 'step_failed',
+    });
     expect(missing!.children[0]).toMatchObject({ httpStatus: 404, action: 'fail', status: 'error' });
     for (const n of [flow!, poll!, details!, ...poll!.children]) {
       expect(typeof n.durationMs).toBe('number');
@@ -122,17 +155,24 @@ describe('runWorkflowTool', () => {
   it('with captureExchange (a debug session): one capture per HTTP attempt, named and numbered like the record steps, redacted with every sensitive value', async () => {
     polls = 0;
     const seen: string[][] = [];
-    const out = await runWorkflowTool(planFor(doc(), 'lookup'), {
-      arguments: { q: 'angers' },
-      remainingMs: 10_000,
-      config: { 'Config-Tenant': TENANT },
-      captureExchange: (request, outcome, sensitive) => {
-        seen.push(sensitive);
-        const body = outcome.kind === 'response' ? new TextDecoder().decode(outcome.body) : '';
-        const scrub = (t: string) => sensitive.reduce((acc, v) => acc.split(v).join('[redacted]'), t);
-        return { request: { headers: Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k, scrub(v)])) }, response: { status: outcome.kind === 'response' ? outcome.status : undefined, body: scrub(body) } };
+    const out = await runWorkflowTool(
+      planFor(doc(), 'lookup'),
+      {
+        arguments: { q: 'angers' },
+        remainingMs: 10_000,
+        config: { 'Config-Tenant': TENANT },
+        captureExchange: (request, outcome, sensitive) => {
+          seen.push(sensitive);
+          const body = outcome.kind === 'response' ? new TextDecoder().decode(outcome.body) : '';
+          const scrub = (t: string) => sensitive.reduce((acc, v) => acc.split(v).join('[redacted]'), t);
+          return {
+            request: { headers: Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k, scrub(v)])) },
+            response: { status: outcome.kind === 'response' ? outcome.status : undefined, body: scrub(body) },
+          };
+        },
       },
-    }, { secrets: resolver(), limits });
+      { secrets: resolver(), limits },
+    );
     expect(out.debugSteps!.map((d) => [d.name, d.attempt, d.response?.status])).toEqual([
       ['lookup/poll', 1, 202],
       ['lookup/poll', 2, 200],
@@ -147,7 +187,11 @@ describe('runWorkflowTool', () => {
 
   it('without captureExchange, no captures at all', async () => {
     polls = 1;
-    const out = await runWorkflowTool(planFor(doc(), 'lookup'), { arguments: { q: 'x' }, remainingMs: 10_000 }, { secrets: resolver(), limits });
+    const out = await runWorkflowTool(
+      planFor(doc(), 'lookup'),
+      { arguments: { q: 'x' }, remainingMs: 10_000 },
+      { secrets: resolver(), limits },
+    );
     expect(out.debugSteps).toBeUndefined();
   });
 
@@ -155,11 +199,17 @@ describe('runWorkflowTool', () => {
     polls = 1; // the poll answers 200 at once
     const d = doc();
     d.flows[0]!.steps.pop(); // without the failing step
-    const out = await runWorkflowTool(planFor(d, 'lookup'), { arguments: { q: 'x' }, remainingMs: 10_000, config: { 'Config-Tenant': TENANT } }, { secrets: resolver(), limits });
+    const out = await runWorkflowTool(
+      planFor(d, 'lookup'),
+      { arguments: { q: 'x' }, remainingMs: 10_000, config: { 'Config-Tenant': TENANT } },
+      { secrets: resolver(), limits },
+    );
     expect(out.ok).toBe(true);
     expect(out.result.isError).toBeUndefined();
     expect(Object.keys(out.result.structuredContent ?? {})).toEqual(['echoed']);
-    expect(out.result.structuredContent!.echoed).toMatch(/^tenant \[(REDACTED|redacted)\] key \[(REDACTED|redacted)\]$/);
+    expect(out.result.structuredContent!.echoed).toMatch(
+      /^tenant \[(REDACTED|redacted)\] key \[(REDACTED|redacted)\]$/,
+    );
     expect(out.tree[0]).toMatchObject({ kind: 'flow.run', status: 'ok', outcome: 'completed' });
     expect(out.tree[0]!.children.map((s) => s.action)).toEqual(['next', 'next']);
   });
@@ -167,7 +217,11 @@ describe('runWorkflowTool', () => {
   it('fails before any request when a secret the workflow uses does not exist, naming it but no value', async () => {
     polls = 1;
     const empty = new SecretResolver({ get: async () => undefined }, 0);
-    const out = await runWorkflowTool(planFor(doc(), 'lookup'), { arguments: {}, remainingMs: 10_000 }, { secrets: empty, limits });
+    const out = await runWorkflowTool(
+      planFor(doc(), 'lookup'),
+      { arguments: {}, remainingMs: 10_000 },
+      { secrets: empty, limits },
+    );
     expect(out.ok).toBe(false);
     expect(out.errorCode).toBe('workflow.secret_missing');
     expect(out.steps).toEqual([]);

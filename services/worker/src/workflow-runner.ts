@@ -1,7 +1,34 @@
-import type { DebugExchange, ExecutionStep, ExecutionTreeNode, ToolResultPayload, WorkflowPlan } from '@toolplane/contracts';
-import { HttpTransportError, runWorkflow, type EngineDeps, type TraceEntry, type WorkflowDocumentIR, type WorkflowRunResult } from '@toolplane/workflow';
-import { attr, contextWith, runInSpan, SpanStatusCode, startSpan, tracingEnabled, type Span } from '@toolplane/telemetry';
-import { errorResult, sendRequest, type HttpLimits, type UpstreamOutcome, type UpstreamRequest } from './http-operation.ts';
+import type {
+  DebugExchange,
+  ExecutionStep,
+  ExecutionTreeNode,
+  ToolResultPayload,
+  WorkflowPlan,
+} from '@toolplane/contracts';
+import {
+  HttpTransportError,
+  runWorkflow,
+  type EngineDeps,
+  type TraceEntry,
+  type WorkflowDocumentIR,
+  type WorkflowRunResult,
+} from '@toolplane/workflow';
+import {
+  attr,
+  contextWith,
+  runInSpan,
+  SpanStatusCode,
+  startSpan,
+  tracingEnabled,
+  type Span,
+} from '@toolplane/telemetry';
+import {
+  errorResult,
+  sendRequest,
+  type HttpLimits,
+  type UpstreamOutcome,
+  type UpstreamRequest,
+} from './http-operation.ts';
 import { redactSecrets } from './redact.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 
@@ -53,7 +80,18 @@ export interface WorkflowCallOutcome {
 const utf8 = new TextDecoder();
 
 /** Engine trace attributes copied onto spans (ids, counts, codes: never URLs or messages). */
-const spanAttributes = ['outcome', 'action', 'attempt', 'attempts', 'retries', 'kind', 'target', 'status', 'code', 'steps'];
+const spanAttributes = [
+  'outcome',
+  'action',
+  'attempt',
+  'attempts',
+  'retries',
+  'kind',
+  'target',
+  'status',
+  'code',
+  'steps',
+];
 
 /**
  * The engine's live trace as OpenTelemetry spans: `flow.run <workflow>` → `step.run <step>` →
@@ -66,10 +104,14 @@ function workflowSpans() {
   const listener: NonNullable<EngineDeps['trace']> = {
     start(e) {
       const parent = e.parentId !== undefined ? open.get(e.parentId) : undefined;
-      const span = startSpan(`${e.name} ${e.name === 'flow.run' ? e.workflowId : (e.stepId ?? '')}`, {
-        [attr.workflowId]: e.workflowId,
-        ...(e.stepId !== undefined ? { [attr.workflowStep]: e.stepId } : {}),
-      }, parent ? { parent: contextWith(parent) } : undefined);
+      const span = startSpan(
+        `${e.name} ${e.name === 'flow.run' ? e.workflowId : (e.stepId ?? '')}`,
+        {
+          [attr.workflowId]: e.workflowId,
+          ...(e.stepId !== undefined ? { [attr.workflowStep]: e.stepId } : {}),
+        },
+        parent ? { parent: contextWith(parent) } : undefined,
+      );
       open.set(e.id, span);
       if (e.name === 'action.run') action = span;
     },
@@ -109,18 +151,27 @@ function engineHttp(
 ): EngineDeps['http'] {
   return async (req) => {
     const signal = req.signal ?? cancel;
-    const request: UpstreamRequest = { method: req.method, url: req.url, headers: req.headers, ...(req.body !== undefined ? { body: req.body } : {}) };
-    const send = () => sendRequest(
-      request,
-      { timeoutMs: req.timeoutMs, maxResponseBytes: req.maxResponseBytes },
-      signal,
-      { urlTemplate: req.urlTemplate, url: redact(req.url) },
-    );
+    const request: UpstreamRequest = {
+      method: req.method,
+      url: req.url,
+      headers: req.headers,
+      ...(req.body !== undefined ? { body: req.body } : {}),
+    };
+    const send = () =>
+      sendRequest(request, { timeoutMs: req.timeoutMs, maxResponseBytes: req.maxResponseBytes }, signal, {
+        urlTemplate: req.urlTemplate,
+        url: redact(req.url),
+      });
     const outcome = inAction ? await inAction(send) : await send();
     onExchange?.(request, outcome);
     switch (outcome.kind) {
       case 'response':
-        return { status: outcome.status, headers: outcome.headers ?? { 'content-type': outcome.contentType }, body: utf8.decode(outcome.body), size: outcome.body.byteLength };
+        return {
+          status: outcome.status,
+          headers: outcome.headers ?? { 'content-type': outcome.contentType },
+          body: utf8.decode(outcome.body),
+          size: outcome.body.byteLength,
+        };
       case 'timeout':
         throw new HttpTransportError('timeout', `no answer within ${req.timeoutMs} ms`);
       case 'too_large':
@@ -128,7 +179,10 @@ function engineHttp(
       case 'cancelled':
         throw new HttpTransportError('cancelled', 'the call was cancelled by its caller');
       case 'unreachable':
-        throw new HttpTransportError(/blocked|forbidden|not allowed/i.test(outcome.code) ? 'blocked' : 'unreachable', `the upstream could not be reached (${outcome.code})`);
+        throw new HttpTransportError(
+          /blocked|forbidden|not allowed/i.test(outcome.code) ? 'blocked' : 'unreachable',
+          `the upstream could not be reached (${outcome.code})`,
+        );
     }
   };
 }
@@ -162,22 +216,49 @@ export function traceToSteps(trace: readonly TraceEntry[]): ExecutionStep[] {
 export type { ExecutionTreeNode };
 
 /** The engine's trace as a tree, every text passed through `redact` (the engine already removed secrets; this adds per-caller values). */
-export function traceToTree(trace: readonly TraceEntry[], redact: (s: string) => string = (s) => s): ExecutionTreeNode[] {
+export function traceToTree(
+  trace: readonly TraceEntry[],
+  redact: (s: string) => string = (s) => s,
+): ExecutionTreeNode[] {
   const nodes = new Map<number, ExecutionTreeNode>();
   const roots: ExecutionTreeNode[] = [];
   const str = (v: unknown): string | undefined => (typeof v === 'string' ? redact(v) : undefined);
   const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
   for (const e of trace) {
     const a = e.attributes;
-    const node: ExecutionTreeNode = { kind: e.name, workflowId: e.workflowId, startedAt: new Date(e.startedAt).toISOString(), durationMs: e.durationMs, status: e.status, children: [] };
+    const node: ExecutionTreeNode = {
+      kind: e.name,
+      workflowId: e.workflowId,
+      startedAt: new Date(e.startedAt).toISOString(),
+      durationMs: e.durationMs,
+      status: e.status,
+      children: [],
+    };
     if (e.stepId !== undefined) node.stepId = e.stepId;
     const fields: Partial<ExecutionTreeNode> =
       e.name === 'action.run'
-        ? { method: str(a.method), urlTemplate: str(a.urlTemplate), url: str(a.url), httpStatus: num(a.status), attempt: num(a.attempt), responseBytes: num(a.responseBytes), action: str(a.action), error: str(a.error) }
+        ? {
+            method: str(a.method),
+            urlTemplate: str(a.urlTemplate),
+            url: str(a.url),
+            httpStatus: num(a.status),
+            attempt: num(a.attempt),
+            responseBytes: num(a.responseBytes),
+            action: str(a.action),
+            error: str(a.error),
+          }
         : e.name === 'step.run'
-          ? { outcome: str(a.outcome), attempts: num(a.attempts), retries: num(a.retries), action: str(a.action), target: str(a.target), errorCode: str(a.code) }
+          ? {
+              outcome: str(a.outcome),
+              attempts: num(a.attempts),
+              retries: num(a.retries),
+              action: str(a.action),
+              target: str(a.target),
+              errorCode: str(a.code),
+            }
           : { outcome: str(a.outcome), errorCode: str(a.code) };
-    for (const [k, v] of Object.entries(fields)) if (v !== undefined) (node as unknown as Record<string, unknown>)[k] = v;
+    for (const [k, v] of Object.entries(fields))
+      if (v !== undefined) (node as unknown as Record<string, unknown>)[k] = v;
     nodes.set(e.id, node);
     const parent = e.parentId !== undefined ? nodes.get(e.parentId) : undefined;
     (parent ? parent.children : roots).push(node);
@@ -189,18 +270,24 @@ export function traceToTree(trace: readonly TraceEntry[], redact: (s: string) =>
 export function toWorkflowResult(workflowId: string, run: WorkflowRunResult): ToolResultPayload {
   if (run.ok) return { content: [{ type: 'text', text: JSON.stringify(run.outputs) }], structuredContent: run.outputs };
   const e = run.error!;
-  const where = e.stepId ? ` at step "${e.stepId}"${e.workflowId && e.workflowId !== workflowId ? ` of "${e.workflowId}"` : ''}` : '';
+  const where = e.stepId
+    ? ` at step "${e.stepId}"${e.workflowId && e.workflowId !== workflowId ? ` of "${e.workflowId}"` : ''}`
+    : '';
   return errorResult(`Workflow "${workflowId}" failed${where} (${e.code}): ${e.message}`);
 }
 
 /** Adds a step-end callback to the engine's trace listener (keeping the span listener, if any). */
-function withStepEnd(inner: EngineDeps['trace'], onStepEnd: NonNullable<WorkflowCall['onStepEnd']>): NonNullable<EngineDeps['trace']> {
+function withStepEnd(
+  inner: EngineDeps['trace'],
+  onStepEnd: NonNullable<WorkflowCall['onStepEnd']>,
+): NonNullable<EngineDeps['trace']> {
   let completed = 0;
   return {
     start: (e) => inner?.start(e),
     end(e) {
       inner?.end(e);
-      if (e.name === 'step.run') onStepEnd({ workflowId: e.workflowId, stepId: e.stepId ?? '', status: e.status, completed: ++completed });
+      if (e.name === 'step.run')
+        onStepEnd({ workflowId: e.workflowId, stepId: e.stepId ?? '', status: e.status, completed: ++completed });
     },
   };
 }
@@ -211,7 +298,13 @@ function withStepEnd(inner: EngineDeps['trace'], onStepEnd: NonNullable<Workflow
  * attempt number from the action's end. Redacted and capped once the run is over (all secrets known).
  */
 function exchangeRecorder(inner: EngineDeps['trace']) {
-  const raw: { name: string; attempt: number; actionId: number | undefined; request: UpstreamRequest; outcome: UpstreamOutcome }[] = [];
+  const raw: {
+    name: string;
+    attempt: number;
+    actionId: number | undefined;
+    request: UpstreamRequest;
+    outcome: UpstreamOutcome;
+  }[] = [];
   let action: { id: number; name: string } | undefined;
   const listener: NonNullable<EngineDeps['trace']> = {
     start(e) {
@@ -237,9 +330,14 @@ function exchangeRecorder(inner: EngineDeps['trace']) {
   };
 }
 
-export async function runWorkflowTool(plan: WorkflowPlan, call: WorkflowCall, deps: WorkflowRunnerDeps): Promise<WorkflowCallOutcome> {
+export async function runWorkflowTool(
+  plan: WorkflowPlan,
+  call: WorkflowCall,
+  deps: WorkflowRunnerDeps,
+): Promise<WorkflowCallOutcome> {
   const secretValues: string[] = [];
-  const redact = (s: string): string => redactSecrets({ content: [{ type: 'text', text: s }] }, secretValues).content[0]!.text as string;
+  const redact = (s: string): string =>
+    redactSecrets({ content: [{ type: 'text', text: s }] }, secretValues).content[0]!.text as string;
   const spans = tracingEnabled() ? workflowSpans() : undefined;
   const recorder = call.captureExchange ? exchangeRecorder(spans?.listener) : undefined;
   const deps2: EngineDeps = {
@@ -269,9 +367,14 @@ export async function runWorkflowTool(plan: WorkflowPlan, call: WorkflowCall, de
   } finally {
     spans?.close();
   }
-  const sensitive = [...secretValues, ...Object.values(call.config ?? {}), ...(call.currentUserToken ? [call.currentUserToken] : [])];
+  const sensitive = [
+    ...secretValues,
+    ...Object.values(call.config ?? {}),
+    ...(call.currentUserToken ? [call.currentUserToken] : []),
+  ];
   const result = redactSecrets(toWorkflowResult(plan.workflowId, run), sensitive);
-  const redactAll = (text: string): string => redactSecrets({ content: [{ type: 'text', text }] }, sensitive).content[0]!.text as string;
+  const redactAll = (text: string): string =>
+    redactSecrets({ content: [{ type: 'text', text }] }, sensitive).content[0]!.text as string;
   const steps = traceToSteps(run.trace).map((s) => ({ ...s, url: redactAll(s.url) }));
   const outcome: WorkflowCallOutcome = { result, steps, tree: traceToTree(run.trace, redactAll), ok: run.ok };
   if (recorder && call.captureExchange) outcome.debugSteps = recorder.captures(call.captureExchange, sensitive);

@@ -12,7 +12,12 @@ if (command === 'deploy') {
   const applied = await migrate(env.DATABASE_URL);
   console.log(applied.length ? `applied: ${applied.join(', ')}` : 'no pending migrations');
 } else if (command === 'new' && name) {
-  const dir = (await engine.createMigration({ connectionString: env.DATABASE_URL, schemaPath, migrationsDir, name })) as string | null;
+  const dir = (await engine.createMigration({
+    connectionString: env.DATABASE_URL,
+    schemaPath,
+    migrationsDir,
+    name,
+  })) as string | null;
   console.log(dir ? `created prisma/migrations/${dir}` : 'schema.prisma and the migrations agree; nothing to do');
 } else {
   console.error('usage: migrate-cli.ts deploy | new <name>');

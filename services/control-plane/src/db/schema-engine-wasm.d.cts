@@ -7,6 +7,13 @@ interface MigrateOptions {
 declare const engine: {
   migrateDeploy(opts: MigrateOptions): Promise<string[]>;
   migrateStatus(opts: MigrateOptions): Promise<unknown>;
-  createMigration(opts: { connectionString: string; shadowDatabaseUrl?: string; schemaPath: string; migrationsDir: string; name: string; log?: (m: string) => void }): Promise<string | null>;
+  createMigration(opts: {
+    connectionString: string;
+    shadowDatabaseUrl?: string;
+    schemaPath: string;
+    migrationsDir: string;
+    name: string;
+    log?: (m: string) => void;
+  }): Promise<string | null>;
 };
 export = engine;

@@ -49,8 +49,14 @@ export function requireApiKey(db: Db, opts: { redis?: Redis; prefix?: string } =
     if (!key) throw new AuthError('auth.missing_key', 'the x-api-key header is required');
     const row = await db.apiKey.findUnique({ where: { hash: hashApiKey(key) } });
     if (!row || row.revokedAt) throw new AuthError('auth.invalid_key', 'the API key is invalid or revoked');
-    if (!row.scopes.includes('management')) throw new AuthError('auth.forbidden', 'this API key has no "management" scope');
-    callers.set(req, { workspaceId: row.workspaceId, keyId: row.id, scopes: row.scopes, ...(row.serverIds.length > 0 ? { serverIds: row.serverIds } : {}) });
+    if (!row.scopes.includes('management'))
+      throw new AuthError('auth.forbidden', 'this API key has no "management" scope');
+    callers.set(req, {
+      workspaceId: row.workspaceId,
+      keyId: row.id,
+      scopes: row.scopes,
+      ...(row.serverIds.length > 0 ? { serverIds: row.serverIds } : {}),
+    });
     recordUse(row.id);
     next();
   };
@@ -72,7 +78,8 @@ export function enforceServerRestriction() {
     const allowed = new Set(serverIds);
     const scoped = serverScoped.exec(req.path);
     if (scoped && scoped[1] !== 'load-tools-from-url') {
-      if (!allowed.has(decodeURIComponent(scoped[1]!))) throw new NotFoundError('MCP server', decodeURIComponent(scoped[1]!));
+      if (!allowed.has(decodeURIComponent(scoped[1]!)))
+        throw new NotFoundError('MCP server', decodeURIComponent(scoped[1]!));
       return next();
     }
     if (req.method === 'GET' && /^\/mcp_manager\/?$/.test(req.path)) {
@@ -87,7 +94,11 @@ export function enforceServerRestriction() {
       const single = /^\/execution_records\/([^/]+)\/?$/.exec(req.path);
       if (!single) {
         const requested = typeof req.query.server_id === 'string' ? req.query.server_id : undefined;
-        if (!requested || !allowed.has(requested)) throw new AuthError('auth.forbidden', `this API key is limited to servers ${serverIds.join(', ')}: pass one of them as server_id`);
+        if (!requested || !allowed.has(requested))
+          throw new AuthError(
+            'auth.forbidden',
+            `this API key is limited to servers ${serverIds.join(', ')}: pass one of them as server_id`,
+          );
         return next();
       }
       filterJson(res, (body) => {
@@ -97,7 +108,10 @@ export function enforceServerRestriction() {
       });
       return next();
     }
-    throw new AuthError('auth.forbidden', `this API key is limited to servers ${serverIds.join(', ')}; ${req.method} ${req.baseUrl}${req.path} needs a key without a server restriction`);
+    throw new AuthError(
+      'auth.forbidden',
+      `this API key is limited to servers ${serverIds.join(', ')}; ${req.method} ${req.baseUrl}${req.path} needs a key without a server restriction`,
+    );
   };
 }
 

@@ -13,14 +13,14 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     let appError: AppError;
     if (err instanceof z.ZodError) {
-      appError = new ValidationError(
-        'the request body is invalid',
-        requestIssues(err),
-        'request.invalid',
-        422,
-      );
+      appError = new ValidationError('the request body is invalid', requestIssues(err), 'request.invalid', 422);
     } else if (isBodyParserError(err)) {
-      appError = new ValidationError(err.type === 'entity.too.large' ? 'the request body is too large' : 'the request body could not be read', [{ path: '', message: err.message }], 'request.invalid', err.status);
+      appError = new ValidationError(
+        err.type === 'entity.too.large' ? 'the request body is too large' : 'the request body could not be read',
+        [{ path: '', message: err.message }],
+        'request.invalid',
+        err.status,
+      );
     } else {
       appError = toAppError(err);
     }
@@ -31,11 +31,26 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
 }
 
 function isBodyParserError(err: unknown): err is { type: string; status: number; message: string } {
-  return typeof err === 'object' && err !== null && 'type' in err && 'status' in err && typeof (err as { status: unknown }).status === 'number';
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    'type' in err &&
+    'status' in err &&
+    typeof (err as { status: unknown }).status === 'number'
+  );
 }
 
 export const notFoundHandler: RequestHandler = (req, res) => {
-  res.status(404).type('application/problem+json').send(
-    JSON.stringify({ type: 'https://toolplane.dev/errors/resource.not_found', title: 'Request rejected', status: 404, code: 'resource.not_found', detail: `no route for ${req.method} ${req.path}` }),
-  );
+  res
+    .status(404)
+    .type('application/problem+json')
+    .send(
+      JSON.stringify({
+        type: 'https://toolplane.dev/errors/resource.not_found',
+        title: 'Request rejected',
+        status: 404,
+        code: 'resource.not_found',
+        detail: `no route for ${req.method} ${req.path}`,
+      }),
+    );
 };

@@ -11,7 +11,10 @@ import type { RuntimePublisher } from '../publisher.ts';
 /** management: the REST API; runtime: MCP on the edge; admin: the organization's workspaces (POST /workspaces). */
 export const apiKeyScopes = ['management', 'runtime', 'admin'] as const;
 
-const ServerIds = z.array(z.string().min(1)).min(1, 'must name at least one server (omit it for every server of the workspace)').max(100);
+const ServerIds = z
+  .array(z.string().min(1))
+  .min(1, 'must name at least one server (omit it for every server of the workspace)')
+  .max(100);
 
 const CreateApiKeyBody = z
   .object({
@@ -34,18 +37,48 @@ export function newApiKeyValue(): string {
   return `tp_${randomBytes(32).toString('base64url')}`;
 }
 
-type KeyRow = { id: string; workspaceId: string; name: string; prefix: string; hash: string; scopes: string[]; serverIds: string[]; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null };
+type KeyRow = {
+  id: string;
+  workspaceId: string;
+  name: string;
+  prefix: string;
+  hash: string;
+  scopes: string[];
+  serverIds: string[];
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+};
 
 /** What the edge reads from Redis for a key (hash → record). */
 export function apiKeyRecord(row: Pick<KeyRow, 'id' | 'workspaceId' | 'scopes' | 'serverIds'>): ApiKeyRecord {
-  return { keyId: row.id, workspaceId: row.workspaceId, scopes: row.scopes, revoked: false, ...(row.serverIds.length > 0 ? { serverIds: row.serverIds } : {}) };
+  return {
+    keyId: row.id,
+    workspaceId: row.workspaceId,
+    scopes: row.scopes,
+    revoked: false,
+    ...(row.serverIds.length > 0 ? { serverIds: row.serverIds } : {}),
+  };
 }
 
-export async function createApiKey(db: Db, publisher: RuntimePublisher, input: { workspaceId: string; name: string; scopes: string[]; serverIds?: string[] | undefined; value?: string }) {
+export async function createApiKey(
+  db: Db,
+  publisher: RuntimePublisher,
+  input: { workspaceId: string; name: string; scopes: string[]; serverIds?: string[] | undefined; value?: string },
+) {
   const value = input.value ?? newApiKeyValue();
   const hash = hashApiKey(value);
   const row = await db.$transaction(async (tx) => {
-    const created = await tx.apiKey.create({ data: { workspaceId: input.workspaceId, name: input.name, prefix: value.slice(0, 10), hash, scopes: input.scopes, serverIds: input.serverIds ?? [] } });
+    const created = await tx.apiKey.create({
+      data: {
+        workspaceId: input.workspaceId,
+        name: input.name,
+        prefix: value.slice(0, 10),
+        hash,
+        scopes: input.scopes,
+        serverIds: input.serverIds ?? [],
+      },
+    });
     await publisher.publishApiKey(hash, apiKeyRecord(created));
     return created;
   });
@@ -55,21 +88,41 @@ export async function createApiKey(db: Db, publisher: RuntimePublisher, input: {
 function present(row: KeyRow, lastUsed?: number) {
   const recorded = lastUsed !== undefined ? new Date(lastUsed) : null;
   const lastUsedAt = recorded && (!row.lastUsedAt || recorded > row.lastUsedAt) ? recorded : row.lastUsedAt;
-  return { id: row.id, name: row.name, prefix: row.prefix, scopes: row.scopes, serverIds: row.serverIds.length > 0 ? row.serverIds : null, createdAt: row.createdAt, lastUsedAt, revokedAt: row.revokedAt };
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    scopes: row.scopes,
+    serverIds: row.serverIds.length > 0 ? row.serverIds : null,
+    createdAt: row.createdAt,
+    lastUsedAt,
+    revokedAt: row.revokedAt,
+  };
 }
 
 /** Every id must be a server of the workspace: one issue per unknown id. */
-async function serverIdIssues(db: Db, workspaceId: string, ids: string[] | null | undefined, path: string): Promise<ProblemIssue[]> {
+async function serverIdIssues(
+  db: Db,
+  workspaceId: string,
+  ids: string[] | null | undefined,
+  path: string,
+): Promise<ProblemIssue[]> {
   if (!ids) return [];
   const valid = ids.filter(isUuid);
-  const found = new Set((await db.mcpServer.findMany({ where: { workspaceId, id: { in: valid } }, select: { id: true } })).map((s) => s.id));
-  return ids.flatMap((id, i) => (found.has(id) ? [] : [{ path: `${path}/${i}`, message: `no MCP server ${id} in this workspace` }]));
+  const found = new Set(
+    (await db.mcpServer.findMany({ where: { workspaceId, id: { in: valid } }, select: { id: true } })).map((s) => s.id),
+  );
+  return ids.flatMap((id, i) =>
+    found.has(id) ? [] : [{ path: `${path}/${i}`, message: `no MCP server ${id} in this workspace` }],
+  );
 }
 
 export function apiKeysRouter(db: Db, publisher: RuntimePublisher): Router {
   const r = Router();
   const byId = async (req: { params: { id?: string } } & Parameters<typeof caller>[0]) => {
-    const row = isUuid(req.params.id) ? await db.apiKey.findFirst({ where: { id: req.params.id, workspaceId: caller(req).workspaceId } }) : null;
+    const row = isUuid(req.params.id)
+      ? await db.apiKey.findFirst({ where: { id: req.params.id, workspaceId: caller(req).workspaceId } })
+      : null;
     if (!row) throw new NotFoundError('API key', String(req.params.id));
     return row;
   };
@@ -77,8 +130,13 @@ export function apiKeysRouter(db: Db, publisher: RuntimePublisher): Router {
   // is brought forward here so that the value survives a Redis restart.
   const withLastUse = async (rows: KeyRow[]) => {
     const recorded = await publisher.apiKeysLastUsed(rows.map((k) => k.id)).catch(() => rows.map(() => undefined));
-    const stale = rows.flatMap((k, i) => (recorded[i] !== undefined && (!k.lastUsedAt || recorded[i]! > k.lastUsedAt.getTime()) ? [{ id: k.id, at: new Date(recorded[i]!) }] : []));
-    for (const s of stale) await db.apiKey.update({ where: { id: s.id }, data: { lastUsedAt: s.at } }).catch(() => undefined);
+    const stale = rows.flatMap((k, i) =>
+      recorded[i] !== undefined && (!k.lastUsedAt || recorded[i]! > k.lastUsedAt.getTime())
+        ? [{ id: k.id, at: new Date(recorded[i]!) }]
+        : [],
+    );
+    for (const s of stale)
+      await db.apiKey.update({ where: { id: s.id }, data: { lastUsedAt: s.at } }).catch(() => undefined);
     return rows.map((k, i) => present(k, recorded[i]));
   };
 
@@ -86,14 +144,19 @@ export function apiKeysRouter(db: Db, publisher: RuntimePublisher): Router {
     const body = CreateApiKeyBody.parse(req.body ?? {});
     const me = caller(req);
     // No escalation: a key grants only scopes it has itself.
-    const issues = body.scopes.flatMap((s, i) => (me.scopes.includes(s) ? [] : [{ path: `/scopes/${i}`, message: `this API key has no "${s}" scope to grant` }]));
+    const issues = body.scopes.flatMap((s, i) =>
+      me.scopes.includes(s) ? [] : [{ path: `/scopes/${i}`, message: `this API key has no "${s}" scope to grant` }],
+    );
     issues.push(...(await serverIdIssues(db, me.workspaceId, body.serverIds, '/serverIds')));
     if (issues.length > 0) throw new ValidationError('the API key is invalid', issues, 'request.invalid');
     const { row, value } = await createApiKey(db, publisher, { workspaceId: me.workspaceId, ...body });
     res.status(201).json({ ...present(row), key: value });
   });
   r.get('/', async (req, res) => {
-    const rows = await db.apiKey.findMany({ where: { workspaceId: caller(req).workspaceId }, orderBy: { createdAt: 'asc' } });
+    const rows = await db.apiKey.findMany({
+      where: { workspaceId: caller(req).workspaceId },
+      orderBy: { createdAt: 'asc' },
+    });
     res.json({ data: await withLastUse(rows) });
   });
   r.get('/:id', async (req, res) => {
@@ -109,7 +172,10 @@ export function apiKeysRouter(db: Db, publisher: RuntimePublisher): Router {
     const updated = await db.$transaction(async (tx) => {
       const u = await tx.apiKey.update({
         where: { id: row.id },
-        data: { ...(body.name !== undefined ? { name: body.name } : {}), ...(body.serverIds !== undefined ? { serverIds: body.serverIds ?? [] } : {}) },
+        data: {
+          ...(body.name !== undefined ? { name: body.name } : {}),
+          ...(body.serverIds !== undefined ? { serverIds: body.serverIds ?? [] } : {}),
+        },
       });
       await publisher.publishApiKey(u.hash, apiKeyRecord(u));
       return u;
@@ -132,5 +198,6 @@ export function apiKeysRouter(db: Db, publisher: RuntimePublisher): Router {
 
 /** Fails unless the caller's key has `scope`. */
 export function requireScope(req: Parameters<typeof caller>[0], scope: string): void {
-  if (!caller(req).scopes.includes(scope)) throw new AuthError('auth.forbidden', `this API key has no "${scope}" scope`);
+  if (!caller(req).scopes.includes(scope))
+    throw new AuthError('auth.forbidden', `this API key has no "${scope}" scope`);
 }

@@ -40,7 +40,12 @@ export function userCredentialSecretPrefix(workspaceId: string, userId: string, 
   return `ws/${workspaceId}/users/${userId}/connector-instances/${instanceId}/`;
 }
 
-export function userCredentialSecretName(workspaceId: string, userId: string, instanceId: string, field: string): string {
+export function userCredentialSecretName(
+  workspaceId: string,
+  userId: string,
+  instanceId: string,
+  field: string,
+): string {
   return userCredentialSecretPrefix(workspaceId, userId, instanceId) + field;
 }
 
@@ -48,20 +53,35 @@ type Field = ReturnType<typeof credentialFields>[number];
 
 export function credentialIssues(fields: Field[], given: Record<string, string>, stored: string[] = []) {
   return [
-    ...fields.filter((f) => f.required && !given[f.key] && !stored.includes(f.key)).map((f) => ({ path: `/credentials/${f.key}`, message: `credential "${f.key}" is required by the descriptor` })),
-    ...Object.keys(given).filter((k) => !fields.some((f) => f.key === k)).map((k) => ({ path: `/credentials/${k}`, message: `the descriptor declares no credential field "${k}"` })),
+    ...fields
+      .filter((f) => f.required && !given[f.key] && !stored.includes(f.key))
+      .map((f) => ({ path: `/credentials/${f.key}`, message: `credential "${f.key}" is required by the descriptor` })),
+    ...Object.keys(given)
+      .filter((k) => !fields.some((f) => f.key === k))
+      .map((k) => ({ path: `/credentials/${k}`, message: `the descriptor declares no credential field "${k}"` })),
   ];
 }
 
-export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publisher: RuntimePublisher, tasks: DataPlaneTaskClient, maxBodyBytes: number): Router {
+export function connectorInstancesRouter(
+  db: Db,
+  secrets: SecretsWriter,
+  publisher: RuntimePublisher,
+  tasks: DataPlaneTaskClient,
+  maxBodyBytes: number,
+): Router {
   const r = Router();
   const listExternal = externalListerFor(tasks);
   r.use(express.json({ limit: maxBodyBytes }));
   r.post('/', async (req, res) => {
     const body = CreateInstanceBody.parse(req.body ?? {});
     const { workspaceId } = caller(req);
-    const connector = isUuid(body.connector_id) ? await db.connector.findFirst({ where: { id: body.connector_id, workspaceId } }) : null;
-    if (!connector) throw new ValidationError('the connector instance is invalid', [{ path: '/connector_id', message: `no connector ${body.connector_id} in this workspace` }]);
+    const connector = isUuid(body.connector_id)
+      ? await db.connector.findFirst({ where: { id: body.connector_id, workspaceId } })
+      : null;
+    if (!connector)
+      throw new ValidationError('the connector instance is invalid', [
+        { path: '/connector_id', message: `no connector ${body.connector_id} in this workspace` },
+      ]);
     const fields = credentialFields(connector.descriptor as ConnectorDescriptor);
     const issues = credentialIssues(fields, body.credentials);
     if (issues.length > 0) throw new ValidationError('the connector instance is invalid', issues);
@@ -72,7 +92,16 @@ export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publish
     for (const key of keys) await secrets.put(credentialSecretName(workspaceId, id, key), body.credentials[key]!);
     let row;
     try {
-      row = await db.connectorInstance.create({ data: { id, workspaceId, connectorId: connector.id, name: body.name, baseUrl: body.base_url ?? null, credentialKeys: keys } });
+      row = await db.connectorInstance.create({
+        data: {
+          id,
+          workspaceId,
+          connectorId: connector.id,
+          name: body.name,
+          baseUrl: body.base_url ?? null,
+          credentialKeys: keys,
+        },
+      });
     } catch (err) {
       for (const key of keys) await secrets.delete(credentialSecretName(workspaceId, id, key)).catch(() => undefined);
       throw err;
@@ -82,11 +111,16 @@ export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publish
     res.status(201).json(present(row));
   });
   r.get('/', async (req, res) => {
-    const rows = await db.connectorInstance.findMany({ where: { workspaceId: caller(req).workspaceId }, orderBy: { createdAt: 'asc' } });
+    const rows = await db.connectorInstance.findMany({
+      where: { workspaceId: caller(req).workspaceId },
+      orderBy: { createdAt: 'asc' },
+    });
     res.json({ data: rows.map(present) });
   });
   r.get('/:id', async (req, res) => {
-    const row = isUuid(req.params.id) ? await db.connectorInstance.findFirst({ where: { id: req.params.id, workspaceId: caller(req).workspaceId } }) : null;
+    const row = isUuid(req.params.id)
+      ? await db.connectorInstance.findFirst({ where: { id: req.params.id, workspaceId: caller(req).workspaceId } })
+      : null;
     if (!row) throw new NotFoundError('connector instance', req.params.id);
     res.json(present(row));
   });
@@ -96,12 +130,22 @@ export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publish
   r.patch('/:id', async (req, res) => {
     const body = UpdateInstanceBody.parse(req.body ?? {});
     const { workspaceId } = caller(req);
-    const row = isUuid(req.params.id) ? await db.connectorInstance.findFirst({ where: { id: req.params.id, workspaceId }, include: { connector: true } }) : null;
+    const row = isUuid(req.params.id)
+      ? await db.connectorInstance.findFirst({
+          where: { id: req.params.id, workspaceId },
+          include: { connector: true },
+        })
+      : null;
     if (!row) throw new NotFoundError('connector instance', req.params.id);
     const given = body.credentials ?? {};
-    const issues = credentialIssues(credentialFields(row.connector.descriptor as ConnectorDescriptor), given, row.credentialKeys);
+    const issues = credentialIssues(
+      credentialFields(row.connector.descriptor as ConnectorDescriptor),
+      given,
+      row.credentialKeys,
+    );
     if (issues.length > 0) throw new ValidationError('the connector instance update is invalid', issues);
-    for (const [key, value] of Object.entries(given)) await secrets.put(credentialSecretName(workspaceId, row.id, key), value);
+    for (const [key, value] of Object.entries(given))
+      await secrets.put(credentialSecretName(workspaceId, row.id, key), value);
     const updated = await db.connectorInstance.update({
       where: { id: row.id },
       data: {
@@ -119,17 +163,33 @@ export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publish
   // control plane never calls customer APIs), and reports what the upstream answered.
   r.post('/:id/test', async (req, res) => {
     const { workspaceId } = caller(req);
-    const row = isUuid(req.params.id) ? await db.connectorInstance.findFirst({ where: { id: req.params.id, workspaceId }, include: { connector: true } }) : null;
+    const row = isUuid(req.params.id)
+      ? await db.connectorInstance.findFirst({
+          where: { id: req.params.id, workspaceId },
+          include: { connector: true },
+        })
+      : null;
     if (!row) throw new NotFoundError('connector instance', req.params.id);
     const descriptor = row.connector.descriptor as ConnectorDescriptor;
     const auth = descriptor.authentication.find((a) => a.test_endpoint);
     if (!auth?.test_endpoint) {
-      throw new ValidationError('the connector has no test endpoint', [{ path: '/authentication', message: 'no authentication method declares a test_endpoint' }]);
+      throw new ValidationError('the connector has no test endpoint', [
+        { path: '/authentication', message: 'no authentication method declares a test_endpoint' },
+      ]);
     }
     // The test request authenticates like the operations using this authentication method.
-    const headers = descriptor.operations.find((o) => (o.auth_type_ref ?? descriptor.authentication[0]?.type) === auth.type && Object.keys(o.auth_headers).length > 0)?.auth_headers ?? {};
-    const referenced = new Set(Object.values(headers).flatMap((t) => [...t.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!)));
-    const secretNames = Object.fromEntries(row.credentialKeys.filter((k) => referenced.has(k)).map((k) => [k, credentialSecretName(workspaceId, row.id, k)]));
+    const headers =
+      descriptor.operations.find(
+        (o) =>
+          (o.auth_type_ref ?? descriptor.authentication[0]?.type) === auth.type &&
+          Object.keys(o.auth_headers).length > 0,
+      )?.auth_headers ?? {};
+    const referenced = new Set(
+      Object.values(headers).flatMap((t) => [...t.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!)),
+    );
+    const secretNames = Object.fromEntries(
+      row.credentialKeys.filter((k) => referenced.has(k)).map((k) => [k, credentialSecretName(workspaceId, row.id, k)]),
+    );
     const result = await tasks.testConnector({
       v: 1,
       taskId: crypto.randomUUID(),
@@ -142,14 +202,24 @@ export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publish
       deadlineAt: Date.now() + 30_000,
       replyTo: tasks.clientId,
     });
-    res.json({ passed: result.passed, status: result.status ?? null, expected_status: result.expectedStatus, duration_ms: Math.round(result.durationMs), ...(result.error ? { error: result.error } : {}) });
+    res.json({
+      passed: result.passed,
+      status: result.status ?? null,
+      expected_status: result.expectedStatus,
+      duration_ms: Math.round(result.durationMs),
+      ...(result.error ? { error: result.error } : {}),
+    });
   });
 
   r.delete('/:id', async (req, res) => {
     const { workspaceId } = caller(req);
-    const row = isUuid(req.params.id) ? await db.connectorInstance.findFirst({ where: { id: req.params.id, workspaceId } }) : null;
+    const row = isUuid(req.params.id)
+      ? await db.connectorInstance.findFirst({ where: { id: req.params.id, workspaceId } })
+      : null;
     if (!row) throw new NotFoundError('connector instance', req.params.id);
-    const serverIds = (await db.mcpServer.findMany({ where: { connectorInstanceId: row.id }, select: { id: true } })).map((s) => s.id);
+    const serverIds = (
+      await db.mcpServer.findMany({ where: { connectorInstanceId: row.id }, select: { id: true } })
+    ).map((s) => s.id);
     await db.connectorInstance.delete({ where: { id: row.id } }); // servers keep existing, without a source
     for (const key of row.credentialKeys) await secrets.delete(credentialSecretName(workspaceId, row.id, key));
     await publisher.secretsChanged(credentialSecretPrefix(workspaceId, row.id));
@@ -159,6 +229,22 @@ export function connectorInstancesRouter(db: Db, secrets: SecretsWriter, publish
   return r;
 }
 
-function present(row: { id: string; connectorId: string; name: string; baseUrl: string | null; credentialKeys: string[]; createdAt: Date; updatedAt: Date }) {
-  return { id: row.id, connector_id: row.connectorId, name: row.name, base_url: row.baseUrl, credential_keys: row.credentialKeys, createdAt: row.createdAt, updatedAt: row.updatedAt };
+function present(row: {
+  id: string;
+  connectorId: string;
+  name: string;
+  baseUrl: string | null;
+  credentialKeys: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}) {
+  return {
+    id: row.id,
+    connector_id: row.connectorId,
+    name: row.name,
+    base_url: row.baseUrl,
+    credential_keys: row.credentialKeys,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
 }

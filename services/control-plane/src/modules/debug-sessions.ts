@@ -12,15 +12,34 @@ export const MAX_DEBUG_MINUTES = 240;
 
 const OpenBody = z.object({ duration_minutes: z.number().int().min(1).max(MAX_DEBUG_MINUTES).default(60) }).strict();
 
-type SessionRow = { id: string; serverId: string; openedAt: Date; endsAt: Date; closedAt: Date | null; openedByKeyId: string | null };
+type SessionRow = {
+  id: string;
+  serverId: string;
+  openedAt: Date;
+  endsAt: Date;
+  closedAt: Date | null;
+  openedByKeyId: string | null;
+};
 
 function present(s: SessionRow, now: Date) {
   const end = s.closedAt && s.closedAt < s.endsAt ? s.closedAt : s.endsAt;
-  return { id: s.id, server_id: s.serverId, opened_at: s.openedAt, ends_at: s.endsAt, closed_at: s.closedAt, active: end > now };
+  return {
+    id: s.id,
+    server_id: s.serverId,
+    opened_at: s.openedAt,
+    ends_at: s.endsAt,
+    closed_at: s.closedAt,
+    active: end > now,
+  };
 }
 
 /** Publishes a server's open session to Redis (expiring with it) so workers see it; removes it when closed. */
-export async function publishDebugSession(redis: Redis, prefix: string, s: SessionRow, now = new Date()): Promise<void> {
+export async function publishDebugSession(
+  redis: Redis,
+  prefix: string,
+  s: SessionRow,
+  now = new Date(),
+): Promise<void> {
   const key = redisKeys(prefix).debugSession(s.serverId);
   const ms = s.endsAt.getTime() - now.getTime();
   if (s.closedAt || ms <= 0) {
@@ -36,7 +55,9 @@ export function debugSessionsRouter(db: Db, redis: Redis, prefix: string, maxBod
   r.use(express.json({ limit: maxBodyBytes }));
   const server = async (req: express.Request) => {
     const id = String((req.params as Record<string, string>).id);
-    const row = isUuid(id) ? await db.mcpServer.findFirst({ where: { id, workspaceId: caller(req).workspaceId } }) : null;
+    const row = isUuid(id)
+      ? await db.mcpServer.findFirst({ where: { id, workspaceId: caller(req).workspaceId } })
+      : null;
     if (!row) throw new NotFoundError('MCP server', id);
     return row;
   };
@@ -46,8 +67,19 @@ export function debugSessionsRouter(db: Db, redis: Redis, prefix: string, maxBod
     const now = new Date();
     const session = (await db.$transaction(async (tx) => {
       // One open session per server: opening a new one closes the previous.
-      await tx.debugSession.updateMany({ where: { serverId: s.id, closedAt: null, endsAt: { gt: now } }, data: { closedAt: now } });
-      const created = await tx.debugSession.create({ data: { workspaceId: s.workspaceId, serverId: s.id, openedAt: now, endsAt: new Date(now.getTime() + body.duration_minutes * 60_000), openedByKeyId: caller(req).keyId } });
+      await tx.debugSession.updateMany({
+        where: { serverId: s.id, closedAt: null, endsAt: { gt: now } },
+        data: { closedAt: now },
+      });
+      const created = await tx.debugSession.create({
+        data: {
+          workspaceId: s.workspaceId,
+          serverId: s.id,
+          openedAt: now,
+          endsAt: new Date(now.getTime() + body.duration_minutes * 60_000),
+          openedByKeyId: caller(req).keyId,
+        },
+      });
       await publishDebugSession(redis, prefix, created, now);
       return created;
     })) as SessionRow;
@@ -55,16 +87,23 @@ export function debugSessionsRouter(db: Db, redis: Redis, prefix: string, maxBod
   });
   r.get('/', async (req, res) => {
     const s = await server(req);
-    const rows = (await db.debugSession.findMany({ where: { serverId: s.id }, orderBy: { openedAt: 'desc' } })) as SessionRow[];
+    const rows = (await db.debugSession.findMany({
+      where: { serverId: s.id },
+      orderBy: { openedAt: 'desc' },
+    })) as SessionRow[];
     const now = new Date();
     res.json({ data: rows.map((row) => present(row, now)) });
   });
   r.delete('/:sessionId', async (req, res) => {
     const s = await server(req);
     const sessionId = String(req.params.sessionId);
-    const row = isUuid(sessionId) ? ((await db.debugSession.findFirst({ where: { id: sessionId, serverId: s.id } })) as SessionRow | null) : null;
+    const row = isUuid(sessionId)
+      ? ((await db.debugSession.findFirst({ where: { id: sessionId, serverId: s.id } })) as SessionRow | null)
+      : null;
     if (!row) throw new NotFoundError('debug session', sessionId);
-    const closed = (row.closedAt ? row : await db.debugSession.update({ where: { id: row.id }, data: { closedAt: new Date() } })) as SessionRow;
+    const closed = (
+      row.closedAt ? row : await db.debugSession.update({ where: { id: row.id }, data: { closedAt: new Date() } })
+    ) as SessionRow;
     await publishDebugSession(redis, prefix, closed);
     res.json(present(closed, new Date()));
   });

@@ -34,12 +34,28 @@ const DeployBody = z.object({
   /** The workflow document, YAML or JSON text (Bump: `definition`). */
   definition: z.string().min(1, 'the workflow document is empty'),
   /** Documents the Arazzo source descriptions resolve to. */
-  references: z.array(z.object({ location: z.string().min(1), content: z.union([z.string(), z.record(z.string(), z.unknown())]) })).max(50).default([]),
+  references: z
+    .array(z.object({ location: z.string().min(1), content: z.union([z.string(), z.record(z.string(), z.unknown())]) }))
+    .max(50)
+    .default([]),
   /** Base URL per Arazzo source description name (replaces the servers of its OpenAPI document). */
-  servers: z.record(z.string(), z.string().url().refine((u) => /^https?:/i.test(u), 'must be an http(s) URL')).default({}),
+  servers: z
+    .record(
+      z.string(),
+      z
+        .string()
+        .url()
+        .refine((u) => /^https?:/i.test(u), 'must be an http(s) URL'),
+    )
+    .default({}),
 });
 
-const SecretBody = z.object({ value: z.string().min(1).max(64 * 1024) });
+const SecretBody = z.object({
+  value: z
+    .string()
+    .min(1)
+    .max(64 * 1024),
+});
 const secretName = /^[A-Za-z][A-Za-z0-9_-]{0,127}$/;
 
 export type DeploymentState = 'deploying' | 'active' | 'superseded' | 'errored';
@@ -68,19 +84,27 @@ function reachable(ir: WorkflowDocumentIR, workflowId: string): WorkflowIR[] {
 }
 
 /** `$current_user.token` anywhere in the workflows a tool may run (a conservative textual check). */
-const readsCallerToken = (workflows: WorkflowIR[]): boolean => /\$current_user\.token\b/.test(JSON.stringify(workflows));
+const readsCallerToken = (workflows: WorkflowIR[]): boolean =>
+  /\$current_user\.token\b/.test(JSON.stringify(workflows));
 
 /**
  * The server's opt-in to hand the caller's OAuth access token to its workflows (`$current_user.token`,
  * issue #7): `config.exposeCallerToken: true`. Off by default: the token is never forwarded upstream.
  */
 export function exposesCallerToken(serverConfig: unknown): boolean {
-  return typeof serverConfig === 'object' && serverConfig !== null && (serverConfig as { exposeCallerToken?: unknown }).exposeCallerToken === true;
+  return (
+    typeof serverConfig === 'object' &&
+    serverConfig !== null &&
+    (serverConfig as { exposeCallerToken?: unknown }).exposeCallerToken === true
+  );
 }
 
 /** Adds the tools of the server's active workflow deployment to a catalog (names already taken get `__workflow`). */
 export async function withWorkflowTools(tx: Tx, catalog: Catalog, serverConfig?: unknown): Promise<Catalog> {
-  const deployment = await tx.workflowDeployment.findFirst({ where: { serverId: catalog.serverId, state: 'active' }, orderBy: { activatedAt: 'desc' } });
+  const deployment = await tx.workflowDeployment.findFirst({
+    where: { serverId: catalog.serverId, state: 'active' },
+    orderBy: { activatedAt: 'desc' },
+  });
   if (!deployment?.ir) return catalog;
   const ir = deployment.ir as unknown as WorkflowDocumentIR;
   const taken = new Set(catalog.tools.map((t) => t.tool.name));
@@ -97,12 +121,20 @@ export async function withWorkflowTools(tx: Tx, catalog: Catalog, serverConfig?:
       deploymentId: deployment.id,
       workflowId: wf.id,
       ir: { ...ir, workflows } as unknown as Record<string, unknown>,
-      secretNames: Object.fromEntries(wf.secrets.map((n) => [n, serverSecretName(catalog.workspaceId, catalog.serverId, n)])),
+      secretNames: Object.fromEntries(
+        wf.secrets.map((n) => [n, serverSecretName(catalog.workspaceId, catalog.serverId, n)]),
+      ),
       // The edge carries the caller's token in the job only for these tools.
       ...(exposesCallerToken(serverConfig) && readsCallerToken(workflows) ? { callerToken: true } : {}),
     };
     tools.push({
-      tool: { name, description: t.description, ...(t.title ? { title: t.title } : {}), inputSchema: t.inputSchema, outputSchema: t.outputSchema },
+      tool: {
+        name,
+        description: t.description,
+        ...(t.title ? { title: t.title } : {}),
+        inputSchema: t.inputSchema,
+        outputSchema: t.outputSchema,
+      },
       plan,
       source: { connector: `workflow:${ir.id}`, instance: deployment.id },
     });
@@ -111,10 +143,17 @@ export async function withWorkflowTools(tx: Tx, catalog: Catalog, serverConfig?:
 }
 
 function digestOf(body: z.infer<typeof DeployBody>): string {
-  return createHash('sha256').update(JSON.stringify([body.definition, body.references, Object.entries(body.servers).sort()])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([body.definition, body.references, Object.entries(body.servers).sort()]))
+    .digest('hex');
 }
 
-function unprocessable(res: Response, message: string, errors: { path: string; message: string }[], extra: Record<string, unknown> = {}): void {
+function unprocessable(
+  res: Response,
+  message: string,
+  errors: { path: string; message: string }[],
+  extra: Record<string, unknown> = {},
+): void {
   res.status(422).json({ message, errors, ...extra });
 }
 
@@ -144,14 +183,22 @@ function present(d: DeploymentRow) {
   };
 }
 
-export function deploymentsRouter(db: Db, publisher: RuntimePublisher, secrets: SecretsWriter, tasks: DataPlaneTaskClient, maxBodyBytes: number): Router {
+export function deploymentsRouter(
+  db: Db,
+  publisher: RuntimePublisher,
+  secrets: SecretsWriter,
+  tasks: DataPlaneTaskClient,
+  maxBodyBytes: number,
+): Router {
   const listExternal = externalListerFor(tasks);
   const r = Router();
   r.use(express.json({ limit: maxBodyBytes }));
 
   /** Bump accepts an id or a slug: ours are UUIDs or the server's name. */
   async function findServer(workspaceId: string, idOrName: string): Promise<ServerRow> {
-    const row = (await db.mcpServer.findFirst({ where: isUuid(idOrName) ? { id: idOrName, workspaceId } : { name: idOrName, workspaceId } })) as ServerRow | null;
+    const row = (await db.mcpServer.findFirst({
+      where: isUuid(idOrName) ? { id: idOrName, workspaceId } : { name: idOrName, workspaceId },
+    })) as ServerRow | null;
     if (!row) throw new NotFoundError('MCP server', idOrName);
     return row;
   }
@@ -161,31 +208,56 @@ export function deploymentsRouter(db: Db, publisher: RuntimePublisher, secrets: 
     const server = await findServer(workspaceId, req.params.id);
     const parsed = DeployBody.safeParse(req.body ?? {});
     if (!parsed.success) {
-      return void unprocessable(res, 'Invalid MCP server deployment request', parsed.error.issues.map((i) => ({ path: `/${i.path.map(String).join('/')}`, message: i.message })));
+      return void unprocessable(
+        res,
+        'Invalid MCP server deployment request',
+        parsed.error.issues.map((i) => ({ path: `/${i.path.map(String).join('/')}`, message: i.message })),
+      );
     }
     const body = parsed.data;
     const digest = digestOf(body);
-    const active = await db.workflowDeployment.findFirst({ where: { serverId: server.id, state: 'active' }, orderBy: { activatedAt: 'desc' } });
+    const active = await db.workflowDeployment.findFirst({
+      where: { serverId: server.id, state: 'active' },
+      orderBy: { activatedAt: 'desc' },
+    });
     if (active?.digest === digest) return void res.status(204).end();
 
     const row = await db.workflowDeployment.create({
-      data: { workspaceId, serverId: server.id, state: 'deploying', digest, definition: body.definition, references: body.references as object[], servers: body.servers },
+      data: {
+        workspaceId,
+        serverId: server.id,
+        state: 'deploying',
+        digest,
+        definition: body.definition,
+        references: body.references as object[],
+        servers: body.servers,
+      },
     });
     const { compileWorkflowDocument } = await loadCompiler();
     let compiled: ReturnType<typeof compileWorkflowDocument>;
     try {
       compiled = compileWorkflowDocument(body.definition, { references: body.references, servers: body.servers });
     } catch (err) {
-      const issues = err instanceof ValidationError ? err.issues : [{ path: '', message: 'the document could not be compiled' }];
-      await db.workflowDeployment.update({ where: { id: row.id }, data: { state: 'errored', errors: issues as unknown as object[] } });
+      const issues =
+        err instanceof ValidationError ? err.issues : [{ path: '', message: 'the document could not be compiled' }];
+      await db.workflowDeployment.update({
+        where: { id: row.id },
+        data: { state: 'errored', errors: issues as unknown as object[] },
+      });
       if (!(err instanceof ValidationError)) throw err;
-      return void unprocessable(res, `Invalid definition file: ${err.message}`, issues, { id: row.id, mcp_server_id: server.id });
+      return void unprocessable(res, `Invalid definition file: ${err.message}`, issues, {
+        id: row.id,
+        mcp_server_id: server.id,
+      });
     }
 
     // Activation, the superseded previous deployment and the server's new catalog version succeed or fail together.
     try {
       await db.$transaction(async (tx) => {
-        await tx.workflowDeployment.updateMany({ where: { serverId: server.id, state: 'active' }, data: { state: 'superseded' } });
+        await tx.workflowDeployment.updateMany({
+          where: { serverId: server.id, state: 'active' },
+          data: { state: 'superseded' },
+        });
         await tx.workflowDeployment.update({
           where: { id: row.id },
           data: {
@@ -205,21 +277,38 @@ export function deploymentsRouter(db: Db, publisher: RuntimePublisher, secrets: 
         await publisher.publishCatalog(catalog);
       });
     } catch (err) {
-      await db.workflowDeployment.update({ where: { id: row.id }, data: { state: 'errored', errors: [{ path: '', message: 'the deployment could not be activated' }] } });
+      await db.workflowDeployment.update({
+        where: { id: row.id },
+        data: { state: 'errored', errors: [{ path: '', message: 'the deployment could not be activated' }] },
+      });
       throw err;
     }
-    res.status(201).json({ id: row.id, mcp_server_id: server.id, state: 'active', tools: compiled.tools.map((t) => t.name), warnings: compiled.warnings });
+    res
+      .status(201)
+      .json({
+        id: row.id,
+        mcp_server_id: server.id,
+        state: 'active',
+        tools: compiled.tools.map((t) => t.name),
+        warnings: compiled.warnings,
+      });
   });
 
   r.get('/:id/deployments', async (req, res) => {
     const server = await findServer(caller(req).workspaceId, req.params.id);
-    const rows = await db.workflowDeployment.findMany({ where: { serverId: server.id }, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }], take: 100 });
+    const rows = await db.workflowDeployment.findMany({
+      where: { serverId: server.id },
+      orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
+      take: 100,
+    });
     res.json({ data: rows.map(present) });
   });
 
   r.get('/:id/deployments/:deploymentId', async (req, res) => {
     const server = await findServer(caller(req).workspaceId, req.params.id);
-    const row = isUuid(req.params.deploymentId) ? await db.workflowDeployment.findFirst({ where: { id: req.params.deploymentId, serverId: server.id } }) : null;
+    const row = isUuid(req.params.deploymentId)
+      ? await db.workflowDeployment.findFirst({ where: { id: req.params.deploymentId, serverId: server.id } })
+      : null;
     if (!row) throw new NotFoundError('deployment', req.params.deploymentId);
     res.json({ ...present(row), definition: row.definition });
   });
@@ -229,7 +318,9 @@ export function deploymentsRouter(db: Db, publisher: RuntimePublisher, secrets: 
     const { workspaceId } = caller(req);
     const server = await findServer(workspaceId, req.params.id);
     if (!secretName.test(req.params.name)) {
-      throw new ValidationError('the secret name is invalid', [{ path: '/name', message: 'a letter, then letters, digits, _ or - (at most 128)' }]);
+      throw new ValidationError('the secret name is invalid', [
+        { path: '/name', message: 'a letter, then letters, digits, _ or - (at most 128)' },
+      ]);
     }
     const { value } = SecretBody.parse(req.body ?? {});
     const name = serverSecretName(workspaceId, server.id, req.params.name);

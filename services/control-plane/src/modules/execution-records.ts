@@ -1,6 +1,16 @@
 import type { ExecutionRecord } from '@toolplane/contracts';
 import { NotFoundError } from '@toolplane/errors';
-import { attr, contextFromIds, endSpan, noopSpan, recordExecutionRecordsStored, SpanKind, startSpan, tracingEnabled, type Span } from '@toolplane/telemetry';
+import {
+  attr,
+  contextFromIds,
+  endSpan,
+  noopSpan,
+  recordExecutionRecordsStored,
+  SpanKind,
+  startSpan,
+  tracingEnabled,
+  type Span,
+} from '@toolplane/telemetry';
 import { Router } from 'express';
 import type pg from 'pg';
 import { z } from 'zod';
@@ -35,7 +45,17 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
       col((r) => r.outcome),
       col((r) => r.errorCode ?? null),
       col((r) => r.message ?? null),
-      col((r) => JSON.stringify(r.traceId || r.tree ? { ...(r.traceId ? { traceId: r.traceId, spanId: r.spanId } : {}), steps: r.steps, ...(r.tree ? { tree: r.tree } : {}) } : r.steps)),
+      col((r) =>
+        JSON.stringify(
+          r.traceId || r.tree
+            ? {
+                ...(r.traceId ? { traceId: r.traceId, spanId: r.spanId } : {}),
+                steps: r.steps,
+                ...(r.tree ? { tree: r.tree } : {}),
+              }
+            : r.steps,
+        ),
+      ),
       col((r) => (r.debug ? JSON.stringify(r.debug) : null)),
       col((r) => r.debug?.sessionId ?? null),
     ],
@@ -52,14 +72,18 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
 
 function storeSpan(r: ExecutionRecord): Span {
   if (!r.traceId || !r.spanId) return noopSpan;
-  return startSpan('process execution-records', {
-    [attr.messagingSystem]: 'redis',
-    [attr.messagingOperationName]: 'process',
-    [attr.messagingOperationType]: 'process',
-    [attr.messagingDestinationName]: 'execution-records',
-    [attr.invocationId]: r.invocationId,
-    [attr.outcome]: r.outcome,
-  }, { kind: SpanKind.CONSUMER, parent: contextFromIds(r.traceId, r.spanId) });
+  return startSpan(
+    'process execution-records',
+    {
+      [attr.messagingSystem]: 'redis',
+      [attr.messagingOperationName]: 'process',
+      [attr.messagingOperationType]: 'process',
+      [attr.messagingDestinationName]: 'execution-records',
+      [attr.invocationId]: r.invocationId,
+      [attr.outcome]: r.outcome,
+    },
+    { kind: SpanKind.CONSUMER, parent: contextFromIds(r.traceId, r.spanId) },
+  );
 }
 
 /**
@@ -85,7 +109,21 @@ const ListQuery = z.object({
   cursor: z.string().uuid().optional(),
 });
 
-type Row = { id: string; serverId: string; catalogVersion: number; tool: string; keyId: string | null; username: string | null; startedAt: Date; durationMs: number; outcome: string; errorCode: string | null; message: string | null; steps: unknown; debug: unknown };
+type Row = {
+  id: string;
+  serverId: string;
+  catalogVersion: number;
+  tool: string;
+  keyId: string | null;
+  username: string | null;
+  startedAt: Date;
+  durationMs: number;
+  outcome: string;
+  errorCode: string | null;
+  message: string | null;
+  steps: unknown;
+  debug: unknown;
+};
 
 function present(r: Row, withSteps: boolean) {
   const { steps, traceId, tree } = unpackSteps(r.steps);
@@ -126,10 +164,17 @@ export function executionRecordsRouter(db: Db): Router {
       ...(q.cursor ? { cursor: { id: q.cursor }, skip: 1 } : {}),
     })) as Row[];
     const page = rows.slice(0, q.limit);
-    res.json({ data: page.map((row) => present(row, false)), next_cursor: rows.length > q.limit ? page.at(-1)!.id : null });
+    res.json({
+      data: page.map((row) => present(row, false)),
+      next_cursor: rows.length > q.limit ? page.at(-1)!.id : null,
+    });
   });
   r.get('/:id', async (req, res) => {
-    const row = isUuid(req.params.id) ? ((await db.executionRecord.findFirst({ where: { id: req.params.id, workspaceId: caller(req).workspaceId } })) as Row | null) : null;
+    const row = isUuid(req.params.id)
+      ? ((await db.executionRecord.findFirst({
+          where: { id: req.params.id, workspaceId: caller(req).workspaceId },
+        })) as Row | null)
+      : null;
     if (!row) throw new NotFoundError('execution record', req.params.id);
     res.json(present(row, true));
   });
@@ -141,11 +186,19 @@ export function executionRecordsRouter(db: Db): Router {
  * `debugHours` are dropped from the records that kept them; ended debug sessions older than
  * `recordsDays` are deleted. `now` is injectable for tests.
  */
-export async function applyRetention(pool: pg.Pool, opts: { now: Date; recordsDays: number; debugHours: number }): Promise<{ records: number; captures: number; sessions: number }> {
+export async function applyRetention(
+  pool: pg.Pool,
+  opts: { now: Date; recordsDays: number; debugHours: number },
+): Promise<{ records: number; captures: number; sessions: number }> {
   const recordsBefore = new Date(opts.now.getTime() - opts.recordsDays * 86_400_000).toISOString();
   const debugBefore = new Date(opts.now.getTime() - opts.debugHours * 3_600_000).toISOString();
-  const records = await pool.query('DELETE FROM execution_records WHERE started_at < $1::timestamp(3)', [recordsBefore]);
-  const captures = await pool.query('UPDATE execution_records SET debug = NULL WHERE debug IS NOT NULL AND started_at < $1::timestamp(3)', [debugBefore]);
+  const records = await pool.query('DELETE FROM execution_records WHERE started_at < $1::timestamp(3)', [
+    recordsBefore,
+  ]);
+  const captures = await pool.query(
+    'UPDATE execution_records SET debug = NULL WHERE debug IS NOT NULL AND started_at < $1::timestamp(3)',
+    [debugBefore],
+  );
   const sessions = await pool.query('DELETE FROM debug_sessions WHERE ends_at < $1::timestamp(3)', [recordsBefore]);
   return { records: records.rowCount ?? 0, captures: captures.rowCount ?? 0, sessions: sessions.rowCount ?? 0 };
 }

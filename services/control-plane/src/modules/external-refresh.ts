@@ -11,7 +11,10 @@ function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
 }
@@ -23,10 +26,18 @@ export function externalToolsDigest(catalog: Pick<Catalog, 'tools'>): string {
 }
 
 /** An external server's tools as the catalog last stored them (in the lister's format), for a server that cannot be listed now. */
-export function lastListedTools(catalog: Pick<Catalog, 'tools'> | undefined, cfg: StoredExternalConfig): ListRemoteToolsResult['tools'] {
+export function lastListedTools(
+  catalog: Pick<Catalog, 'tools'> | undefined,
+  cfg: StoredExternalConfig,
+): ListRemoteToolsResult['tools'] {
   return (catalog?.tools ?? [])
     .filter((t) => t.plan.kind === 'mcp' && t.plan.server === cfg.name && t.plan.url === cfg.url)
-    .map((t) => ({ name: (t.plan as { remoteTool: string }).remoteTool, description: t.tool.description, ...(t.tool.title ? { title: t.tool.title } : {}), inputSchema: t.tool.inputSchema }));
+    .map((t) => ({
+      name: (t.plan as { remoteTool: string }).remoteTool,
+      description: t.tool.description,
+      ...(t.tool.title ? { title: t.tool.title } : {}),
+      inputSchema: t.tool.inputSchema,
+    }));
 }
 
 export interface RefreshDeps {
@@ -55,7 +66,10 @@ export interface RefreshOutcome {
  */
 export async function refreshExternalTools(deps: RefreshDeps, opts: { deadlineAt: number }): Promise<RefreshOutcome> {
   const { db, log } = deps;
-  const servers = (await db.mcpServer.findMany({ where: { catalogVersion: { gt: 0 } }, orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }] })) as ServerRow[];
+  const servers = (await db.mcpServer.findMany({
+    where: { catalogVersion: { gt: 0 } },
+    orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }],
+  })) as ServerRow[];
   const withExternal = servers.filter((s) => Array.isArray(s.externalMcpConfigs) && s.externalMcpConfigs.length > 0);
   const outcome: RefreshOutcome = { checked: 0, republished: [], failed: [], skipped: 0 };
   for (const s of withExternal) {
@@ -71,14 +85,20 @@ export async function refreshExternalTools(deps: RefreshDeps, opts: { deadlineAt
       log.warn({ err, serverId: s.id }, 'external tools of a server could not be refreshed; keeping its catalog');
     }
   }
-  if (outcome.skipped > 0) log.warn({ skipped: outcome.skipped }, 'external tools refresh reached its deadline; the rest waits for the next run');
+  if (outcome.skipped > 0)
+    log.warn(
+      { skipped: outcome.skipped },
+      'external tools refresh reached its deadline; the rest waits for the next run',
+    );
   return outcome;
 }
 
 /** Lists a server's external servers outside any transaction; returns whether a new catalog version was published. */
 async function refreshServer(s: ServerRow, { db, publisher, listExternal, log }: RefreshDeps): Promise<boolean> {
   const configs = s.externalMcpConfigs as StoredExternalConfig[];
-  const currentRow = await db.catalogVersion.findUnique({ where: { serverId_version: { serverId: s.id, version: s.catalogVersion } } });
+  const currentRow = await db.catalogVersion.findUnique({
+    where: { serverId_version: { serverId: s.id, version: s.catalogVersion } },
+  });
   const current = currentRow?.catalog as Catalog | undefined;
   if (!current) return false;
   // Network calls happen here, never inside the transaction; the compilation below reads these answers.
@@ -86,16 +106,26 @@ async function refreshServer(s: ServerRow, { db, publisher, listExternal, log }:
   const unreachable: string[] = [];
   await Promise.all(
     configs.map(async (cfg) => {
-      const result = await listExternal(cfg).catch((err: unknown): ListRemoteToolsResult => ({ v: 1, taskId: '', ok: false, error: String(err), tools: [] }));
+      const result = await listExternal(cfg).catch((err: unknown): ListRemoteToolsResult => ({
+        v: 1,
+        taskId: '',
+        ok: false,
+        error: String(err),
+        tools: [],
+      }));
       if (result.ok) answers.set(cfg.name, result);
       else {
         unreachable.push(cfg.name);
-        log.info({ serverId: s.id, external: cfg.name, error: result.error }, 'external MCP server could not be listed; keeping its last list');
+        log.info(
+          { serverId: s.id, external: cfg.name, error: result.error },
+          'external MCP server could not be listed; keeping its last list',
+        );
         answers.set(cfg.name, { ...result, ok: true, tools: lastListedTools(current, cfg) });
       }
     }),
   );
-  const replay: ExternalLister = async (cfg) => answers.get(cfg.name) ?? { v: 1, taskId: '', ok: true, tools: lastListedTools(current, cfg) };
+  const replay: ExternalLister = async (cfg) =>
+    answers.get(cfg.name) ?? { v: 1, taskId: '', ok: true, tools: lastListedTools(current, cfg) };
   return db.$transaction(async (tx) => {
     const row = (await tx.mcpServer.findUnique({ where: { id: s.id } })) as ServerRow | null;
     // Changed or deleted meanwhile: that change published its own catalog; the next run compares again.
@@ -103,7 +133,12 @@ async function refreshServer(s: ServerRow, { db, publisher, listExternal, log }:
     const version = row.catalogVersion + 1;
     const compiled = await compileCatalog(tx, row, version, replay, { lenientSelection: true });
     if (externalToolsDigest(compiled) === externalToolsDigest(current)) return false;
-    const warnings = [...(compiled.warnings ?? []), ...unreachable.map((name) => `external MCP server "${name}" could not be listed at the last refresh; its last list is kept`)];
+    const warnings = [
+      ...(compiled.warnings ?? []),
+      ...unreachable.map(
+        (name) => `external MCP server "${name}" could not be listed at the last refresh; its last list is kept`,
+      ),
+    ];
     const catalog: Catalog = { ...compiled, ...(warnings.length > 0 ? { warnings } : {}) };
     await tx.catalogVersion.create({ data: { serverId: row.id, version, catalog: catalog as object } });
     await tx.mcpServer.update({ where: { id: row.id }, data: { catalogVersion: version } });
@@ -119,7 +154,10 @@ async function refreshServer(s: ServerRow, { db, publisher, listExternal, log }:
  * NX PX 0.9 × interval` succeeds, and the key is left to expire (about one run per interval cluster-wide).
  * A run stops starting servers at its deadline (the interval, at least 10 s).
  */
-export function startExternalToolsRefresher(deps: RefreshDeps & { redis: Redis; prefix: string; intervalMs: number }): { stop(): Promise<void>; runOnce(): Promise<RefreshOutcome | undefined> } {
+export function startExternalToolsRefresher(deps: RefreshDeps & { redis: Redis; prefix: string; intervalMs: number }): {
+  stop(): Promise<void>;
+  runOnce(): Promise<RefreshOutcome | undefined>;
+} {
   const lockKey = `${deps.prefix}:external-refresh:lock`;
   const owner = randomBytes(8).toString('hex');
   let running: Promise<RefreshOutcome | undefined> | undefined;

@@ -19,13 +19,22 @@ const ConnectionBody = z.object({ credentials: z.record(z.string(), z.string()) 
  * connection (credentials) per connector instance; `x-username` on MCP requests makes tools run with
  * that user's connection. The edge learns name → id from a Redis hash published here.
  */
-export function externalUsersRouter(db: Db, secrets: SecretsWriter, publisher: RuntimePublisher, redis: Redis, prefix: string, maxBodyBytes: number): Router {
+export function externalUsersRouter(
+  db: Db,
+  secrets: SecretsWriter,
+  publisher: RuntimePublisher,
+  redis: Redis,
+  prefix: string,
+  maxBodyBytes: number,
+): Router {
   const r = Router();
   r.use(express.json({ limit: maxBodyBytes }));
   const keys = redisKeys(prefix);
   const userByName = async (req: express.Request) => {
     const name = String(req.params.name);
-    const user = await db.externalUser.findUnique({ where: { workspaceId_name: { workspaceId: caller(req).workspaceId, name } } });
+    const user = await db.externalUser.findUnique({
+      where: { workspaceId_name: { workspaceId: caller(req).workspaceId, name } },
+    });
     if (!user) throw new NotFoundError('external user', name);
     return user;
   };
@@ -45,8 +54,19 @@ export function externalUsersRouter(db: Db, secrets: SecretsWriter, publisher: R
   });
 
   r.get('/', async (req, res) => {
-    const users = await db.externalUser.findMany({ where: { workspaceId: caller(req).workspaceId }, orderBy: { createdAt: 'asc' }, include: { connections: { select: { connectorInstanceId: true } } } });
-    res.json({ data: users.map((u) => ({ id: u.id, name: u.name, createdAt: u.createdAt, connections: u.connections.map((c) => c.connectorInstanceId) })) });
+    const users = await db.externalUser.findMany({
+      where: { workspaceId: caller(req).workspaceId },
+      orderBy: { createdAt: 'asc' },
+      include: { connections: { select: { connectorInstanceId: true } } },
+    });
+    res.json({
+      data: users.map((u) => ({
+        id: u.id,
+        name: u.name,
+        createdAt: u.createdAt,
+        connections: u.connections.map((c) => c.connectorInstanceId),
+      })),
+    });
   });
 
   r.delete('/:name', async (req, res) => {
@@ -57,7 +77,8 @@ export function externalUsersRouter(db: Db, secrets: SecretsWriter, publisher: R
       await redis.hdel(keys.users(user.workspaceId), user.name);
     });
     for (const c of connections) {
-      for (const key of c.credentialKeys) await secrets.delete(userCredentialSecretName(user.workspaceId, user.id, c.connectorInstanceId, key));
+      for (const key of c.credentialKeys)
+        await secrets.delete(userCredentialSecretName(user.workspaceId, user.id, c.connectorInstanceId, key));
       await publisher.secretsChanged(userCredentialSecretPrefix(user.workspaceId, user.id, c.connectorInstanceId));
     }
     res.status(204).end();
@@ -66,7 +87,14 @@ export function externalUsersRouter(db: Db, secrets: SecretsWriter, publisher: R
   r.get('/:name/connections', async (req, res) => {
     const user = await userByName(req);
     const rows = await db.userConnection.findMany({ where: { userId: user.id }, orderBy: { createdAt: 'asc' } });
-    res.json({ data: rows.map((c) => ({ connector_instance_id: c.connectorInstanceId, credential_keys: c.credentialKeys, createdAt: c.createdAt, updatedAt: c.updatedAt })) });
+    res.json({
+      data: rows.map((c) => ({
+        connector_instance_id: c.connectorInstanceId,
+        credential_keys: c.credentialKeys,
+        createdAt: c.createdAt,
+        updatedAt: c.updatedAt,
+      })),
+    });
   });
 
   // Creates or replaces the user's credentials for one connector instance.
@@ -74,27 +102,46 @@ export function externalUsersRouter(db: Db, secrets: SecretsWriter, publisher: R
     const user = await userByName(req);
     const { credentials } = ConnectionBody.parse(req.body ?? {});
     const instanceId = String(req.params.instanceId);
-    const instance = isUuid(instanceId) ? await db.connectorInstance.findFirst({ where: { id: instanceId, workspaceId: user.workspaceId }, include: { connector: true } }) : null;
+    const instance = isUuid(instanceId)
+      ? await db.connectorInstance.findFirst({
+          where: { id: instanceId, workspaceId: user.workspaceId },
+          include: { connector: true },
+        })
+      : null;
     if (!instance) throw new NotFoundError('connector instance', instanceId);
-    const issues = credentialIssues(credentialFields(instance.connector.descriptor as ConnectorDescriptor), credentials);
+    const issues = credentialIssues(
+      credentialFields(instance.connector.descriptor as ConnectorDescriptor),
+      credentials,
+    );
     if (issues.length > 0) throw new ValidationError('the connection is invalid', issues);
-    for (const [key, value] of Object.entries(credentials)) await secrets.put(userCredentialSecretName(user.workspaceId, user.id, instance.id, key), value);
+    for (const [key, value] of Object.entries(credentials))
+      await secrets.put(userCredentialSecretName(user.workspaceId, user.id, instance.id, key), value);
     const row = await db.userConnection.upsert({
       where: { userId_connectorInstanceId: { userId: user.id, connectorInstanceId: instance.id } },
       create: { userId: user.id, connectorInstanceId: instance.id, credentialKeys: Object.keys(credentials) },
       update: { credentialKeys: Object.keys(credentials) },
     });
     await publisher.secretsChanged(userCredentialSecretPrefix(user.workspaceId, user.id, instance.id));
-    res.json({ connector_instance_id: row.connectorInstanceId, credential_keys: row.credentialKeys, createdAt: row.createdAt, updatedAt: row.updatedAt });
+    res.json({
+      connector_instance_id: row.connectorInstanceId,
+      credential_keys: row.credentialKeys,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
+    });
   });
 
   r.delete('/:name/connections/:instanceId', async (req, res) => {
     const user = await userByName(req);
     const instanceId = String(req.params.instanceId);
-    const row = isUuid(instanceId) ? await db.userConnection.findUnique({ where: { userId_connectorInstanceId: { userId: user.id, connectorInstanceId: instanceId } } }) : null;
+    const row = isUuid(instanceId)
+      ? await db.userConnection.findUnique({
+          where: { userId_connectorInstanceId: { userId: user.id, connectorInstanceId: instanceId } },
+        })
+      : null;
     if (!row) throw new NotFoundError('connection', instanceId);
     await db.userConnection.delete({ where: { id: row.id } });
-    for (const key of row.credentialKeys) await secrets.delete(userCredentialSecretName(user.workspaceId, user.id, instanceId, key));
+    for (const key of row.credentialKeys)
+      await secrets.delete(userCredentialSecretName(user.workspaceId, user.id, instanceId, key));
     await publisher.secretsChanged(userCredentialSecretPrefix(user.workspaceId, user.id, instanceId));
     res.status(204).end();
   });

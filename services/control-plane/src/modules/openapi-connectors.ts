@@ -1,7 +1,15 @@
 import type { DocumentIssue } from '@toolplane/contracts';
 import { RateLimit, zodIssues } from '@toolplane/contracts';
 import { ValidationError } from '@toolplane/errors';
-import { compileOpenApiTools, importOpenApi, loadDocument, type ConnectorInstanceBinding, type HttpCatalogTool, type OpenApiSource, type OpenApiToolOptions } from '@toolplane/openapi';
+import {
+  compileOpenApiTools,
+  importOpenApi,
+  loadDocument,
+  type ConnectorInstanceBinding,
+  type HttpCatalogTool,
+  type OpenApiSource,
+  type OpenApiToolOptions,
+} from '@toolplane/openapi';
 import { z } from 'zod';
 
 /**
@@ -13,7 +21,10 @@ import { z } from 'zod';
 const ToolName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -');
 export const OpenApiEnvelope = z.object({
   kind: z.literal('openapi'),
-  slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,99}$/, 'must be lower-case letters, digits and dashes (1-100 chars)').optional(),
+  slug: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,99}$/, 'must be lower-case letters, digits and dashes (1-100 chars)')
+    .optional(),
   name: z.string().min(1).max(200).optional(),
   version: z.string().min(1).max(50).optional(),
   description: z.string().max(2000).optional(),
@@ -35,7 +46,13 @@ export const OpenApiEnvelope = z.object({
             parameter_mappings: z.record(z.string(), z.string().min(1)).default({}),
             /** Overrides of the annotations inferred from the method. */
             annotations: z
-              .object({ title: z.string().optional(), readOnlyHint: z.boolean().optional(), destructiveHint: z.boolean().optional(), idempotentHint: z.boolean().optional(), openWorldHint: z.boolean().optional() })
+              .object({
+                title: z.string().optional(),
+                readOnlyHint: z.boolean().optional(),
+                destructiveHint: z.boolean().optional(),
+                idempotentHint: z.boolean().optional(),
+                openWorldHint: z.boolean().optional(),
+              })
               .optional(),
           }),
         )
@@ -56,7 +73,10 @@ export interface StoredOpenApiConnector {
   operations: [];
   rate_limits: z.infer<typeof RateLimit>[];
   mcp_config: { enabled: boolean; server_name?: string; server_description?: string; route_mappings: RouteMappings };
-  openapi: { operations: { operationId: string; toolName: string; method: string; path: string; summary?: string }[]; warnings: DocumentIssue[] };
+  openapi: {
+    operations: { operationId: string; toolName: string; method: string; path: string; summary?: string }[];
+    warnings: DocumentIssue[];
+  };
 }
 
 export interface ImportedConnector {
@@ -74,7 +94,10 @@ const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typ
 
 /** Parses a request body: JSON fast (large documents), YAML otherwise or for the error positions. */
 export function parseBody(text: string): unknown {
-  if (!text.trim()) throw new ValidationError('the request body is empty', [{ path: '', message: 'send a connector descriptor or an OpenAPI document as YAML or JSON' }]);
+  if (!text.trim())
+    throw new ValidationError('the request body is empty', [
+      { path: '', message: 'send a connector descriptor or an OpenAPI document as YAML or JSON' },
+    ]);
   if (/^\s*[{[]/.test(text)) {
     try {
       return JSON.parse(text) as unknown;
@@ -87,23 +110,45 @@ export function parseBody(text: string): unknown {
 
 /** An OpenAPI document, or the envelope around one (anything else is a connector descriptor). */
 export function isOpenApiBody(value: unknown): boolean {
-  return isRecord(value) && (value.kind === 'openapi' || typeof value.openapi === 'string' || typeof value.swagger === 'string' || typeof value.swagger === 'number');
+  return (
+    isRecord(value) &&
+    (value.kind === 'openapi' ||
+      typeof value.openapi === 'string' ||
+      typeof value.swagger === 'string' ||
+      typeof value.swagger === 'number')
+  );
 }
 
 function slugOf(title: string): string {
-  const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 100).replace(/-+$/, '');
+  const slug = title
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 100)
+    .replace(/-+$/, '');
   return slug || 'openapi';
 }
 
-function mappingIssues(mappings: RouteMappings, operations: StoredOpenApiConnector['openapi']['operations']): DocumentIssue[] {
+function mappingIssues(
+  mappings: RouteMappings,
+  operations: StoredOpenApiConnector['openapi']['operations'],
+): DocumentIssue[] {
   const issues: DocumentIssue[] = [];
   const known = new Set(operations.flatMap((o) => [o.operationId, o.toolName]));
   const names = new Map<string, number>();
   mappings.forEach((m, i) => {
     if (!m.operation_id) return; // unreadable in an invalid request: its shape problem is reported already
-    if (!known.has(m.operation_id)) issues.push({ path: `/mcp_config/route_mappings/${i}/operation_id`, message: `operation_id "${m.operation_id}" matches no operationId (or generated tool name) of the document` });
+    if (!known.has(m.operation_id))
+      issues.push({
+        path: `/mcp_config/route_mappings/${i}/operation_id`,
+        message: `operation_id "${m.operation_id}" matches no operationId (or generated tool name) of the document`,
+      });
     const first = names.get(m.mcp_tool_name);
-    if (first !== undefined) issues.push({ path: `/mcp_config/route_mappings/${i}/mcp_tool_name`, message: `duplicate mcp_tool_name "${m.mcp_tool_name}" (first used at /mcp_config/route_mappings/${first})` });
+    if (first !== undefined)
+      issues.push({
+        path: `/mcp_config/route_mappings/${i}/mcp_tool_name`,
+        message: `duplicate mcp_tool_name "${m.mcp_tool_name}" (first used at /mcp_config/route_mappings/${first})`,
+      });
     else names.set(m.mcp_tool_name, i);
   });
   return issues;
@@ -111,19 +156,30 @@ function mappingIssues(mappings: RouteMappings, operations: StoredOpenApiConnect
 
 /** The parts of an invalid envelope that can still be checked: the document or bundle, and mappings naming an operation and a tool. */
 function readableEnvelope(body: Record<string, unknown>): OpenApiEnvelope {
-  const files = isRecord(body.files) && Object.values(body.files).every((v) => typeof v === 'string') ? (body.files as Record<string, string>) : undefined;
-  const mappings = isRecord(body.mcp_config) && Array.isArray(body.mcp_config.route_mappings) ? body.mcp_config.route_mappings : [];
+  const files =
+    isRecord(body.files) && Object.values(body.files).every((v) => typeof v === 'string')
+      ? (body.files as Record<string, string>)
+      : undefined;
+  const mappings =
+    isRecord(body.mcp_config) && Array.isArray(body.mcp_config.route_mappings) ? body.mcp_config.route_mappings : [];
   return {
     kind: 'openapi',
     rate_limits: [],
-    ...(typeof body.document === 'string' || isRecord(body.document) ? { document: body.document as string | Record<string, unknown> } : {}),
+    ...(typeof body.document === 'string' || isRecord(body.document)
+      ? { document: body.document as string | Record<string, unknown> }
+      : {}),
     ...(typeof body.entry === 'string' ? { entry: body.entry } : {}),
     ...(files ? { files } : {}),
     mcp_config: {
       // Unreadable entries keep their place (indices stay those of the request) and are not checked.
       route_mappings: mappings.map((m) =>
         isRecord(m) && typeof m.operation_id === 'string' && typeof m.mcp_tool_name === 'string'
-          ? { operation_id: m.operation_id, mcp_tool_name: m.mcp_tool_name, mcp_tool_description: String(m.mcp_tool_description ?? ''), parameter_mappings: {} }
+          ? {
+              operation_id: m.operation_id,
+              mcp_tool_name: m.mcp_tool_name,
+              mcp_tool_description: String(m.mcp_tool_description ?? ''),
+              parameter_mappings: {},
+            }
           : { operation_id: '', mcp_tool_name: '', mcp_tool_description: '', parameter_mappings: {} },
       ),
     },
@@ -140,7 +196,8 @@ export async function importOpenApiConnector(body: unknown, rawText: string): Pr
   // Shape problems of the envelope are reported together with those of the document and the
   // mappings: what is readable (document, files, mappings with string ids) is checked anyway.
   let shapeIssues: DocumentIssue[] = [];
-  const invalid = (issues: DocumentIssue[]) => new ValidationError('the OpenAPI connector is invalid', [...shapeIssues, ...issues]);
+  const invalid = (issues: DocumentIssue[]) =>
+    new ValidationError('the OpenAPI connector is invalid', [...shapeIssues, ...issues]);
   if (isRecord(body) && body.kind === 'openapi') {
     const parsed = OpenApiEnvelope.safeParse(body);
     if (parsed.success) envelope = parsed.data;
@@ -149,14 +206,23 @@ export async function importOpenApiConnector(body: unknown, rawText: string): Pr
       envelope = readableEnvelope(body);
     }
     if (envelope.files) {
-      const entry = envelope.entry ?? (typeof envelope.document === 'string' && envelope.files[envelope.document] !== undefined ? envelope.document : undefined);
+      const entry =
+        envelope.entry ??
+        (typeof envelope.document === 'string' && envelope.files[envelope.document] !== undefined
+          ? envelope.document
+          : undefined);
       if (!entry) throw invalid([{ path: '/entry', message: 'name the entry file of `files`' }]);
-      if (envelope.files[entry] === undefined) throw invalid([{ path: '/entry', message: `"${entry}" is not one of the files (${Object.keys(envelope.files).join(', ')})` }]);
+      if (envelope.files[entry] === undefined)
+        throw invalid([
+          { path: '/entry', message: `"${entry}" is not one of the files (${Object.keys(envelope.files).join(', ')})` },
+        ]);
       source = { entry, files: envelope.files };
     } else if (envelope.document !== undefined) {
       source = typeof envelope.document === 'string' ? envelope.document : JSON.stringify(envelope.document);
     } else {
-      throw invalid([{ path: '/document', message: 'send the OpenAPI document in `document`, or files in `files` with `entry`' }]);
+      throw invalid([
+        { path: '/document', message: 'send the OpenAPI document in `document`, or files in `files` with `entry`' },
+      ]);
     }
   } else {
     envelope = { kind: 'openapi', rate_limits: [] };
@@ -170,17 +236,38 @@ export async function importOpenApiConnector(body: unknown, rawText: string): Pr
     if (err instanceof ValidationError && shapeIssues.length > 0) throw invalid(err.issues);
     throw err;
   }
-  const operations = imported.operations.map((o) => ({ operationId: o.operationId, toolName: o.toolName, method: o.method, path: o.path, ...(o.summary ? { summary: o.summary } : {}) }));
+  const operations = imported.operations.map((o) => ({
+    operationId: o.operationId,
+    toolName: o.toolName,
+    method: o.method,
+    path: o.path,
+    ...(o.summary ? { summary: o.summary } : {}),
+  }));
   const mappings = envelope.mcp_config?.route_mappings ?? [];
   const issues = mappingIssues(mappings, operations);
   if (issues.length > 0 || shapeIssues.length > 0) throw invalid(issues);
   const name = envelope.name ?? imported.info.title;
   const descriptor: StoredOpenApiConnector = {
-    metadata: { name, slug: envelope.slug ?? slugOf(imported.info.title), version: envelope.version ?? imported.info.version, ...(envelope.description ?? imported.info.description ? { description: (envelope.description ?? imported.info.description)!.slice(0, 2000) } : {}) },
-    authentication: imported.credentialFields.length > 0 ? [{ type: 'openapi', fields: imported.credentialFields }] : [],
+    metadata: {
+      name,
+      slug: envelope.slug ?? slugOf(imported.info.title),
+      version: envelope.version ?? imported.info.version,
+      ...((envelope.description ?? imported.info.description)
+        ? { description: (envelope.description ?? imported.info.description)!.slice(0, 2000) }
+        : {}),
+    },
+    authentication:
+      imported.credentialFields.length > 0 ? [{ type: 'openapi', fields: imported.credentialFields }] : [],
     operations: [],
     rate_limits: envelope.rate_limits,
-    mcp_config: { enabled: envelope.mcp_config?.enabled ?? true, ...(envelope.mcp_config?.server_name ? { server_name: envelope.mcp_config.server_name } : {}), ...(envelope.mcp_config?.server_description ? { server_description: envelope.mcp_config.server_description } : {}), route_mappings: mappings },
+    mcp_config: {
+      enabled: envelope.mcp_config?.enabled ?? true,
+      ...(envelope.mcp_config?.server_name ? { server_name: envelope.mcp_config.server_name } : {}),
+      ...(envelope.mcp_config?.server_description
+        ? { server_description: envelope.mcp_config.server_description }
+        : {}),
+      route_mappings: mappings,
+    },
     openapi: { operations, warnings: imported.warnings },
   };
   // Compile once now: a document whose tools cannot be built is rejected here, not at server time.
@@ -189,14 +276,27 @@ export async function importOpenApiConnector(body: unknown, rawText: string): Pr
   const size = JSON.stringify(tools).length;
   if (size > maxToolsBytes) {
     throw new ValidationError('the OpenAPI connector is too large', [
-      { path: '/mcp_config/route_mappings', message: `the document's ${tools.length} tools take ${(size / 1e6).toFixed(0)} MB of schemas (at most ${maxToolsBytes / 1e6} MB): map the operations agents need with mcp_config.route_mappings` },
+      {
+        path: '/mcp_config/route_mappings',
+        message: `the document's ${tools.length} tools take ${(size / 1e6).toFixed(0)} MB of schemas (at most ${maxToolsBytes / 1e6} MB): map the operations agents need with mcp_config.route_mappings`,
+      },
     ]);
   }
-  return { slug: descriptor.metadata.slug, version: descriptor.metadata.version, name: name.slice(0, 200), descriptor, document: imported.document };
+  return {
+    slug: descriptor.metadata.slug,
+    version: descriptor.metadata.version,
+    name: name.slice(0, 200),
+    descriptor,
+    document: imported.document,
+  };
 }
 
 /** The tools of an OpenAPI connector for one binding (instance credentials, base URL, rate-limit owner). */
-export function compileConnectorTools(descriptor: StoredOpenApiConnector, document: Record<string, unknown>, binding: ConnectorInstanceBinding): HttpCatalogTool[] {
+export function compileConnectorTools(
+  descriptor: StoredOpenApiConnector,
+  document: Record<string, unknown>,
+  binding: ConnectorInstanceBinding,
+): HttpCatalogTool[] {
   const mappings: OpenApiToolOptions['mappings'] = descriptor.mcp_config.route_mappings.map((m) => ({
     operation_id: m.operation_id,
     mcp_tool_name: m.mcp_tool_name,
@@ -207,6 +307,10 @@ export function compileConnectorTools(descriptor: StoredOpenApiConnector, docume
   const tools = compileOpenApiTools(document, { ...(mappings.length > 0 ? { mappings } : {}), binding });
   if (descriptor.rate_limits.length === 0 || !binding.rateLimitOwner) return tools;
   // Every operation of the connector shares the account's budget (as for descriptors).
-  const rateLimits = descriptor.rate_limits.map((r, i) => ({ key: `${binding.rateLimitOwner}:${r.scope}:${i}`, limit: r.limit, intervalSeconds: r.interval_seconds }));
+  const rateLimits = descriptor.rate_limits.map((r, i) => ({
+    key: `${binding.rateLimitOwner}:${r.scope}:${i}`,
+    limit: r.limit,
+    intervalSeconds: r.interval_seconds,
+  }));
   return tools.map((t) => ({ ...t, plan: { ...t.plan, rateLimits } }));
 }

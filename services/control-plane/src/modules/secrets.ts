@@ -23,8 +23,14 @@ export const apiSecretName = /^[A-Za-z0-9_-]{1,128}$/;
 const nameMessage = 'letters, digits, _ and - only (1 to 128 characters)';
 const maxValueBytes = 64 * 1024;
 
-const SecretValue = z.string({ error: 'a string is required' }).min(1, 'must not be empty').refine((v) => Buffer.byteLength(v) <= maxValueBytes, `at most ${maxValueBytes} bytes`);
-const CreateBody = z.object({ name: z.string({ error: 'a string is required' }).regex(apiSecretName, nameMessage), value: SecretValue });
+const SecretValue = z
+  .string({ error: 'a string is required' })
+  .min(1, 'must not be empty')
+  .refine((v) => Buffer.byteLength(v) <= maxValueBytes, `at most ${maxValueBytes} bytes`);
+const CreateBody = z.object({
+  name: z.string({ error: 'a string is required' }).regex(apiSecretName, nameMessage),
+  value: SecretValue,
+});
 const PutBody = z.object({ value: SecretValue });
 
 /** Where a workspace's own secrets live in the store. */
@@ -40,24 +46,43 @@ interface Scope {
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
   const parsed = schema.safeParse(body ?? {});
-  if (!parsed.success) throw new ValidationError(`the ${what} is invalid`, requestIssues(parsed.error), 'request.invalid', 422);
+  if (!parsed.success)
+    throw new ValidationError(`the ${what} is invalid`, requestIssues(parsed.error), 'request.invalid', 422);
   return parsed.data;
 }
 
 function checkPathName(name: string | undefined): string {
-  if (!name || !apiSecretName.test(name)) throw new ValidationError('the secret name is invalid', [{ path: '/name', message: nameMessage }], 'request.invalid', 422);
+  if (!name || !apiSecretName.test(name))
+    throw new ValidationError(
+      'the secret name is invalid',
+      [{ path: '/name', message: nameMessage }],
+      'request.invalid',
+      422,
+    );
   return name;
 }
 
 function presenter(extra: Record<string, unknown>) {
   return (m: SecretMetadata) => {
     const name = m.name.slice(m.name.lastIndexOf('/') + 1);
-    return { name, ...extra, version: m.version, versions: m.versions, created_at: m.createdAt.toISOString(), updated_at: m.updatedAt.toISOString() };
+    return {
+      name,
+      ...extra,
+      version: m.version,
+      versions: m.versions,
+      created_at: m.createdAt.toISOString(),
+      updated_at: m.updatedAt.toISOString(),
+    };
   };
 }
 
 /** The same five routes for either scope; `scopeOf` finds the caller's scope (404 when it does not exist). */
-function secretsRoutes(secrets: SecretsWriter, publisher: RuntimePublisher, maxBodyBytes: number, scopeOf: (req: Request) => Promise<Scope>): Router {
+function secretsRoutes(
+  secrets: SecretsWriter,
+  publisher: RuntimePublisher,
+  maxBodyBytes: number,
+  scopeOf: (req: Request) => Promise<Scope>,
+): Router {
   const r = Router({ mergeParams: true });
   r.use(express.json({ limit: maxBodyBytes }));
 
@@ -112,21 +137,45 @@ function secretsRoutes(secrets: SecretsWriter, publisher: RuntimePublisher, maxB
 /** When a just-written secret is not yet visible to the metadata call (eventually consistent stores). */
 function placeholder(name: string, version = ''): SecretMetadata {
   const now = new Date();
-  return { name, version, versions: version ? [{ id: version, stages: ['current'] }] : [], createdAt: now, updatedAt: now };
+  return {
+    name,
+    version,
+    versions: version ? [{ id: version, stages: ['current'] }] : [],
+    createdAt: now,
+    updatedAt: now,
+  };
 }
 
 /** `/api/v1/secrets`: the workspace's secrets. */
-export function workspaceSecretsRouter(secrets: SecretsWriter, publisher: RuntimePublisher, maxBodyBytes: number): Router {
-  return secretsRoutes(secrets, publisher, maxBodyBytes, async (req) => ({ prefix: workspaceSecretPrefix(caller(req).workspaceId), present: presenter({ scope: 'workspace' }) }));
+export function workspaceSecretsRouter(
+  secrets: SecretsWriter,
+  publisher: RuntimePublisher,
+  maxBodyBytes: number,
+): Router {
+  return secretsRoutes(secrets, publisher, maxBodyBytes, async (req) => ({
+    prefix: workspaceSecretPrefix(caller(req).workspaceId),
+    present: presenter({ scope: 'workspace' }),
+  }));
 }
 
 /** `/api/v1/mcp_servers/{id}/secrets`: one MCP server's secrets (by id or name), `$secrets.NAME` of its workflows. */
-export function serverSecretsRouter(db: Db, secrets: SecretsWriter, publisher: RuntimePublisher, maxBodyBytes: number): Router {
+export function serverSecretsRouter(
+  db: Db,
+  secrets: SecretsWriter,
+  publisher: RuntimePublisher,
+  maxBodyBytes: number,
+): Router {
   return secretsRoutes(secrets, publisher, maxBodyBytes, async (req) => {
     const { workspaceId } = caller(req);
     const idOrName = String((req.params as Record<string, string>).id ?? '');
-    const server = await db.mcpServer.findFirst({ where: isUuid(idOrName) ? { id: idOrName, workspaceId } : { name: idOrName, workspaceId }, select: { id: true } });
+    const server = await db.mcpServer.findFirst({
+      where: isUuid(idOrName) ? { id: idOrName, workspaceId } : { name: idOrName, workspaceId },
+      select: { id: true },
+    });
     if (!server) throw new NotFoundError('MCP server', idOrName);
-    return { prefix: serverSecretName(workspaceId, server.id, ''), present: presenter({ scope: 'mcp_server', mcp_server_id: server.id }) };
+    return {
+      prefix: serverSecretName(workspaceId, server.id, ''),
+      present: presenter({ scope: 'mcp_server', mcp_server_id: server.id }),
+    };
   });
 }

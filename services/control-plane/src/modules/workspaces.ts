@@ -7,9 +7,20 @@ import type { RuntimePublisher } from '../publisher.ts';
 import { createApiKey, requireScope } from './api-keys.ts';
 import { publishWorkspaceAccess } from './access-policies.ts';
 
-const CreateWorkspaceBody = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,99}$/, 'must be a slug: lower-case letters, digits, - and _ (1-100 chars)') }).strict();
+const CreateWorkspaceBody = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,99}$/, 'must be a slug: lower-case letters, digits, - and _ (1-100 chars)'),
+  })
+  .strict();
 
-const present = (w: { id: string; organizationId: string; name: string; createdAt: Date }) => ({ id: w.id, organizationId: w.organizationId, name: w.name, createdAt: w.createdAt });
+const present = (w: { id: string; organizationId: string; name: string; createdAt: Date }) => ({
+  id: w.id,
+  organizationId: w.organizationId,
+  name: w.name,
+  createdAt: w.createdAt,
+});
 
 /**
  * Workspaces of the caller's organization. Everything else in the API lives inside one workspace (the
@@ -24,7 +35,12 @@ export function workspacesRouter(db: Db, publisher: RuntimePublisher, maxBodyByt
   r.get('/', async (req, res) => {
     const me = caller(req);
     const own = await db.workspace.findUniqueOrThrow({ where: { id: me.workspaceId } });
-    const rows = me.scopes.includes('admin') ? await db.workspace.findMany({ where: { organizationId: own.organizationId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }) : [own];
+    const rows = me.scopes.includes('admin')
+      ? await db.workspace.findMany({
+          where: { organizationId: own.organizationId },
+          orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        })
+      : [own];
     res.json({ data: rows.map(present) });
   });
 
@@ -36,13 +52,29 @@ export function workspacesRouter(db: Db, publisher: RuntimePublisher, maxBodyByt
     requireScope(req, 'admin');
     const { name } = CreateWorkspaceBody.parse(req.body ?? {});
     const own = await db.workspace.findUniqueOrThrow({ where: { id: caller(req).workspaceId } });
-    if (await db.workspace.findUnique({ where: { organizationId_name: { organizationId: own.organizationId, name } } })) {
-      throw new ValidationError('the workspace is invalid', [{ path: '/name', message: `a workspace named "${name}" already exists` }], 'resource.conflict', 409);
+    if (
+      await db.workspace.findUnique({ where: { organizationId_name: { organizationId: own.organizationId, name } } })
+    ) {
+      throw new ValidationError(
+        'the workspace is invalid',
+        [{ path: '/name', message: `a workspace named "${name}" already exists` }],
+        'resource.conflict',
+        409,
+      );
     }
     const ws = await db.workspace.create({ data: { organizationId: own.organizationId, name } });
-    const { row, value } = await createApiKey(db, publisher, { workspaceId: ws.id, name: 'initial', scopes: ['management', 'runtime'] });
+    const { row, value } = await createApiKey(db, publisher, {
+      workspaceId: ws.id,
+      name: 'initial',
+      scopes: ['management', 'runtime'],
+    });
     await publishWorkspaceAccess(db, publisher, ws.id);
-    res.status(201).json({ ...present(ws), apiKey: { id: row.id, name: row.name, prefix: row.prefix, scopes: row.scopes, key: value } });
+    res
+      .status(201)
+      .json({
+        ...present(ws),
+        apiKey: { id: row.id, name: row.name, prefix: row.prefix, scopes: row.scopes, key: value },
+      });
   });
   return r;
 }
