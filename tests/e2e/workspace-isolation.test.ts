@@ -36,14 +36,14 @@ function managementRoutes(): string[] {
   };
   const routesOf = (fn: string): [string, string][] => {
     const body = bodyOf(fn);
-    const own = [...body.matchAll(/\br\.(get|post|put|patch|delete)\('([^']*)'/g)].map(
+    const own = [...body.matchAll(/\br\.(get|post|put|patch|delete)\(\s*'([^']*)'/g)].map(
       (m) => [m[1]!.toUpperCase(), m[2]!] as [string, string],
     );
     const delegated = /return (\w+)\(/.exec(body)?.[1];
     return own.length === 0 && delegated ? routesOf(delegated) : own;
   };
   const routes: string[] = [];
-  for (const m of app.matchAll(/api\.use\('([^']+)',[^\n]*?\b(\w+Router)\(/g)) {
+  for (const m of app.matchAll(/api\.use\(\s*'([^']+)',[^;]*?\b(\w+Router)\(/g)) {
     for (const [method, path] of routesOf(m[2]!)) routes.push(`${method} ${m[1]}${path === '/' ? '' : path}`);
   }
   return routes.sort();
