@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Stack } from '@toolplane/cli';
+import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { startTestStack } from '../helpers.ts';
@@ -19,6 +20,8 @@ const forms = [CANARY, Buffer.from(CANARY).toString('base64').replace(/=+$/, '')
 const leaksIn = (text: string) => forms.some((f) => text.includes(f));
 
 let stack: Stack;
+/** A Redis of this file's own: MONITOR sees this stack's commands and nothing of other test files. */
+let redis: RedisHandle;
 let echo: Server;
 let echoUrl: string;
 const responses: string[] = [];
@@ -27,6 +30,8 @@ let receiver: Server;
 const exports: string[] = [];
 /** Redis MONITOR: commands seen, and those carrying the canary (job payloads, results, messages). */
 let monitor: Redis | undefined;
+/** The connection `monitor()` was called on (it returns a second connection in monitor mode). */
+let monitorBase: Redis | undefined;
 let commandsSeen = 0;
 const commandsWithCanary: string[] = [];
 
@@ -90,23 +95,28 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   const otlp = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  ({ stack } = await startTestStack('canary', {
-    logLevel: 'debug',
-    env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_BSP_SCHEDULE_DELAY: '100' },
-  }));
-  // Every command any client sends to the test Redis from now on (other test files share it: only
-  // matches are kept; the canary is unique to this file).
-  monitor = await new Redis(stack.redisUrl).monitor();
+  redis = await startRedisServer();
+  // Every command sent to this Redis, from before the stack starts (publication of keys and
+  // catalogs included) to the end of the file.
+  monitorBase = new Redis(redis.url);
+  monitor = await monitorBase.monitor();
   monitor.on('monitor', (_time: string, args: string[]) => {
     commandsSeen++;
     const text = args.join(' ');
     if (leaksIn(text)) commandsWithCanary.push(text.slice(0, 200));
   });
+  ({ stack } = await startTestStack('canary', {
+    redisUrl: redis.url,
+    logLevel: 'debug',
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_BSP_SCHEDULE_DELAY: '100' },
+  }));
 }, 120_000);
 
 afterAll(async () => {
   monitor?.disconnect();
+  monitorBase?.disconnect();
   await stack?.stop();
+  await redis?.stop();
   await new Promise<void>((r) => echo.close(() => r()));
   await new Promise<void>((r) => receiver.close(() => r()));
 });
@@ -233,19 +243,19 @@ describe('secrets never leave the data plane', () => {
     };
     for (const p of stack.processes) places[`log:${p.name}`] = p.output();
 
-    const redis = new Redis(stack.redisUrl);
+    const client = new Redis(stack.redisUrl);
     const dump: string[] = [];
-    for (const key of await redis.keys(`${stack.redisPrefix}:*`)) {
-      const type = await redis.type(key);
+    for (const key of await client.keys(`${stack.redisPrefix}:*`)) {
+      const type = await client.type(key);
       dump.push(key);
-      if (type === 'string') dump.push((await redis.get(key)) ?? '');
-      else if (type === 'hash') dump.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === 'list') dump.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-      else if (type === 'set') dump.push(JSON.stringify(await redis.smembers(key)));
-      else if (type === 'zset') dump.push(JSON.stringify(await redis.zrange(key, '0', '-1')));
-      else if (type === 'stream') dump.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+      if (type === 'string') dump.push((await client.get(key)) ?? '');
+      else if (type === 'hash') dump.push(JSON.stringify(await client.hgetall(key)));
+      else if (type === 'list') dump.push(JSON.stringify(await client.lrange(key, 0, -1)));
+      else if (type === 'set') dump.push(JSON.stringify(await client.smembers(key)));
+      else if (type === 'zset') dump.push(JSON.stringify(await client.zrange(key, '0', '-1')));
+      else if (type === 'stream') dump.push(JSON.stringify(await client.xrange(key, '-', '+')));
     }
-    redis.disconnect();
+    client.disconnect();
     places.redis = dump.join('\n');
     expect(dump.length).toBeGreaterThan(0);
 
