@@ -47,7 +47,7 @@ const stack = await startStack({
 });
 try {
   // The seed descriptor without its rate limit (1,000 calls a minute would throttle the benchmark).
-  const unlimited = ticketSystemDescriptorYaml.replace(/\nrate_limits:\n(?:  .*\n)+/, '\n');
+  const unlimited = ticketSystemDescriptorYaml.replace(/\nrate_limits:\n(?: {2}.*\n)+/, '\n');
   if (unlimited === ticketSystemDescriptorYaml)
     throw new Error('could not remove rate_limits from the example descriptor');
   const example = await registerTicketExample(

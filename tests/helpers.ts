@@ -43,7 +43,7 @@ export function uniquePrefix(label: string): string {
 
 /** The seed-001 descriptor without its `rate_limits` block (load tests would be throttled). */
 export function withoutRateLimits(descriptorYaml: string): string {
-  const out = descriptorYaml.replace(/\nrate_limits:\n(?:  .*\n)+/, '\n');
+  const out = descriptorYaml.replace(/\nrate_limits:\n(?: {2}.*\n)+/, '\n');
   if (out === descriptorYaml) throw new Error('no rate_limits block to remove');
   return out;
 }
@@ -54,7 +54,7 @@ export function withoutRateLimits(descriptorYaml: string): string {
  */
 export async function startTestStack(
   label: string,
-  opts: Omit<StackOptions, 'dataDir' | 'redisUrl' | 'redisPrefix' | 'databaseUrl'> = {},
+  opts: Omit<StackOptions, 'dataDir' | 'redisPrefix' | 'databaseUrl'> = {},
 ): Promise<{ stack: Stack; api: ControlPlaneClient }> {
   const stack = await startStack({
     dataDir: tempDir(label),

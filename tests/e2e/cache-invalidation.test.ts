@@ -76,7 +76,7 @@ describe('compiled server cache invalidation across two edges', () => {
     const changed = ticketSystemDescriptorYaml
       .replace('version: "1.0.0"', 'version: "1.1.0"')
       .replace(
-        /    - operation_id: create_ticket\n      mcp_tool_name: create_ticket\n      mcp_tool_description: .*\n/,
+        / {4}- operation_id: create_ticket\n {6}mcp_tool_name: create_ticket\n {6}mcp_tool_description: .*\n/,
         '',
       );
     await api.request('PUT', `/connectors/${example.connectorId}`, changed, 'application/yaml');

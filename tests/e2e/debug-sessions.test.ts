@@ -165,16 +165,14 @@ describe('debug sessions of workflow calls', () => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () =>
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              path: req.url,
-              got: body,
-              key: req.headers['x-api-key'],
-              tenant: req.headers['x-tenant'],
-            }),
-          ),
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            path: req.url,
+            got: body,
+            key: req.headers['x-api-key'],
+            tenant: req.headers['x-tenant'],
+          }),
+        ),
       );
     });
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));

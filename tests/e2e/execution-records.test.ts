@@ -135,7 +135,6 @@ describe('execution records', () => {
     // part of it always runs while the control plane is down, however fast the machine is.
     let done = 0;
     let cpStopped = false;
-    let doneWhenStopped = -1;
     const burst = (async () => {
       const statuses: number[] = [];
       while (done < 500 || !cpStopped) {
@@ -146,7 +145,7 @@ describe('execution records', () => {
     })();
     await new Promise((r) => setTimeout(r, 100));
     await stack.stopProcess(cp);
-    doneWhenStopped = done;
+    const doneWhenStopped = done;
     cpStopped = true;
     const statuses = await burst;
     expect(done).toBeGreaterThan(doneWhenStopped); // calls went on while the control plane was down

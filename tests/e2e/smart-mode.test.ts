@@ -92,7 +92,7 @@ describe('SMART mode: meta tools over the workspace catalog', () => {
       credentials: { api_key: 'k' },
     });
     const deadline = Date.now() + 1000;
-    let names: string[] = [];
+    let names: string[];
     do {
       const found = await client.callTool({ name: 'search_tools', arguments: { query: 'ticket', limit: 10 } });
       names = (found.structuredContent as { results: { name: string }[] }).results.map((r) => r.name);

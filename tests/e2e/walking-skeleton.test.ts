@@ -187,7 +187,7 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
     });
     expect(res.status).toBe(204);
     const deadline = Date.now() + 1000;
-    let status = 0;
+    let status: number;
     do {
       status = (
         await fetch(example.mcpUrl, {

@@ -23,6 +23,7 @@ export default async function globalSetup() {
     } catch (err) {
       throw new Error(
         `tests need Redis: ${err.message}. Run the test command (scripts/test.sh) which installs redis-server, or set TEST_REDIS_URL.`,
+        { cause: err },
       );
     }
   }

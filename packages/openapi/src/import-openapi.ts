@@ -121,7 +121,9 @@ async function bundle(entry: string, doc: Json, files: Record<string, string>): 
             } catch (err) {
               // ref-parser keeps only the message: the positions go into it.
               if (err instanceof ValidationError)
-                throw new Error(`${err.message}: ${err.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`);
+                throw new Error(`${err.message}: ${err.issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, {
+                  cause: err,
+                });
               throw err;
             }
           },

@@ -756,7 +756,7 @@ function buildRequest(
         break;
     }
   }
-  const unfilled = /\{([A-Za-z0-9_.\-]+)\}/.exec(url.split('?')[0]!.replace(/^[a-z]+:\/\/[^/]*/i, ''));
+  const unfilled = /\{([A-Za-z0-9_.-]+)\}/.exec(url.split('?')[0]!.replace(/^[a-z]+:\/\/[^/]*/i, ''));
   if (unfilled && target.operationId !== undefined) throw invalid(`the path parameter ${unfilled[1]} has no value`);
   if (pairs.length > 0) url += (url.includes('?') ? '&' : '?') + pairs.join('&');
   let parsed: URL;
@@ -791,7 +791,7 @@ function buildBody(
   invalid: (m: string) => RunFailure,
 ): { text: string; contentType: string; value: unknown } | undefined {
   let value: unknown;
-  let structured = false;
+  let structured: boolean;
   if (typeof spec.payload === 'string') {
     let template: unknown;
     try {

@@ -59,7 +59,7 @@ export interface ExpressionRef {
   pointer?: string[];
 }
 
-const nameChar = /[A-Za-z0-9_\-]/;
+const nameChar = /[A-Za-z0-9_-]/;
 /** RFC 9110 tchar: header names after `header.` / `headers.`. */
 const headerChar = /[A-Za-z0-9!#$%&'*+\-.^_`|~]/;
 
@@ -575,7 +575,7 @@ function tokenize(src: string, dialect: Dialect): Token[] {
           const ch = src[end]!;
           if (ch === '[') depth++;
           else if (ch === ']') depth--;
-          else if (depth === 0 && !/[A-Za-z0-9_.\-]/.test(ch)) break;
+          else if (depth === 0 && !/[A-Za-z0-9_.-]/.test(ch)) break;
           end++;
         }
       }

@@ -440,17 +440,15 @@ export function createEdgeMcpHandler(
         );
         if (mismatch) {
           const id = typeof message.id === 'string' || typeof message.id === 'number' ? message.id : null;
-          res
-            .status(400)
-            .json({
-              jsonrpc: '2.0',
-              id,
-              error: {
-                code: HEADER_MISMATCH,
-                message: `Bad Request: the request headers and body disagree: ${mismatch.message}`,
-                data: { mismatch: { header: mismatch.header, body: mismatch.message } },
-              },
-            });
+          res.status(400).json({
+            jsonrpc: '2.0',
+            id,
+            error: {
+              code: HEADER_MISMATCH,
+              message: `Bad Request: the request headers and body disagree: ${mismatch.message}`,
+              data: { mismatch: { header: mismatch.header, body: mismatch.message } },
+            },
+          });
           return;
         }
       }

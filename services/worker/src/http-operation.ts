@@ -325,7 +325,8 @@ async function send(req: UpstreamRequest, limits: HttpLimits, cancel?: AbortSign
       timeout: { ...guard.timeout, request: limits.timeoutMs },
       signal: controller.signal,
     });
-    promise.on('downloadProgress', (p: { transferred: number }) => {
+    // `on` returns the same promise, awaited below.
+    void promise.on('downloadProgress', (p: { transferred: number }) => {
       if (p.transferred > limits.maxResponseBytes) {
         tooLarge = true;
         controller.abort();

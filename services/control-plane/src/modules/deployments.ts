@@ -283,15 +283,13 @@ export function deploymentsRouter(
       });
       throw err;
     }
-    res
-      .status(201)
-      .json({
-        id: row.id,
-        mcp_server_id: server.id,
-        state: 'active',
-        tools: compiled.tools.map((t) => t.name),
-        warnings: compiled.warnings,
-      });
+    res.status(201).json({
+      id: row.id,
+      mcp_server_id: server.id,
+      state: 'active',
+      tools: compiled.tools.map((t) => t.name),
+      warnings: compiled.warnings,
+    });
   });
 
   r.get('/:id/deployments', async (req, res) => {

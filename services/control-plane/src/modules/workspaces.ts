@@ -69,12 +69,10 @@ export function workspacesRouter(db: Db, publisher: RuntimePublisher, maxBodyByt
       scopes: ['management', 'runtime'],
     });
     await publishWorkspaceAccess(db, publisher, ws.id);
-    res
-      .status(201)
-      .json({
-        ...present(ws),
-        apiKey: { id: row.id, name: row.name, prefix: row.prefix, scopes: row.scopes, key: value },
-      });
+    res.status(201).json({
+      ...present(ws),
+      apiKey: { id: row.id, name: row.name, prefix: row.prefix, scopes: row.scopes, key: value },
+    });
   });
   return r;
 }

@@ -1,0 +1,170 @@
+// The jest part of the test command. Starts Redis, PostgreSQL and moto_server once
+// (tests/setup/global-setup.js), runs the colocated unit tests in one jest process, then every file
+// under tests/ in a jest process of its own, two at a time. A file whose process does not exit by
+// itself once its results are written (an open handle) fails the run, so any file run alone exits.
+// Ends with the plain line "N passed, N failed".
+//
+//   node scripts/run-tests.ts [jest options] [path patterns]
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import globalSetup from '../tests/setup/global-setup.js';
+import globalTeardown from '../tests/setup/global-teardown.js';
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const jestBin = join(root, 'node_modules/jest/bin/jest.js');
+const nodeArgs = ['--experimental-vm-modules', '--no-warnings=ExperimentalWarning', jestBin];
+/** How long a jest process may take to exit after writing its results before it counts as hung. */
+const exitGraceMs = 15_000;
+/** One file (or the unit group) may not take longer than this. */
+const fileTimeoutMs = 15 * 60_000;
+const parallel = 2;
+
+/** Jest options that take a value as the next argument (the rest of the arguments are path patterns). */
+const valued = new Set(['-t', '--testNamePattern', '--maxWorkers', '-w', '--testTimeout', '--seed', '--shard']);
+const options: string[] = [];
+const patterns: string[] = [];
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  const a = argv[i]!;
+  if (!a.startsWith('-')) patterns.push(a);
+  else {
+    options.push(a);
+    if (valued.has(a) && i + 1 < argv.length) options.push(argv[++i]!);
+  }
+}
+
+interface Outcome {
+  label: string;
+  passed: number;
+  failed: number;
+  skipped: number;
+  problems: string[];
+  seconds: number;
+}
+
+function listTests(): string[] {
+  const r = spawnSync(process.execPath, [...nodeArgs, '--listTests', '--json', ...patterns], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`jest --listTests failed:\n${r.stdout}${r.stderr}`);
+  return (JSON.parse(r.stdout) as string[]).map((f) => relative(root, f)).sort();
+}
+
+const running = new Set<ChildProcess>();
+
+function killTree(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL'); // its own process group: services it started go too
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
+/** Runs jest on `files` in a process of its own; resolves with what it counted and what went wrong. */
+function runJest(label: string, files: string[], outDir: string, n: number): Promise<Outcome> {
+  const started = Date.now();
+  const outputFile = join(outDir, `${n}.json`);
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--ci', '--json', `--outputFile=${outputFile}`, ...options, '--runTestsByPath', ...files],
+    { cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  );
+  running.add(child);
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const problems: string[] = [];
+  return new Promise((done) => {
+    let resultsAt: number | undefined;
+    // jest writes its results file, then exits once nothing keeps the event loop alive.
+    const watch = setInterval(() => {
+      const now = Date.now();
+      if (resultsAt === undefined && existsSync(outputFile)) resultsAt = now;
+      if (resultsAt !== undefined && now - resultsAt > exitGraceMs) {
+        problems.push(
+          `${label}: jest did not exit ${exitGraceMs / 1000} s after its tests ended (an open handle: ` +
+            `run \`bash scripts/test.sh ${files[0]} --detectOpenHandles\` to find it)`,
+        );
+        killTree(child);
+      } else if (now - started > fileTimeoutMs) {
+        problems.push(`${label}: still running after ${fileTimeoutMs / 60_000} min`);
+        killTree(child);
+      }
+    }, 250);
+    child.on('close', (code, signal) => {
+      running.delete(child);
+      clearInterval(watch);
+      const outcome: Outcome = { label, passed: 0, failed: 0, skipped: 0, problems, seconds: 0 };
+      outcome.seconds = (Date.now() - started) / 1000;
+      if (existsSync(outputFile)) {
+        const r = JSON.parse(readFileSync(outputFile, 'utf8')) as Record<string, number>;
+        outcome.passed = r.numPassedTests!;
+        outcome.failed = r.numFailedTests! + r.numRuntimeErrorTestSuites!;
+        outcome.skipped = r.numPendingTests! + r.numTodoTests!;
+      } else problems.push(`${label}: jest wrote no results (exit ${code ?? signal})`);
+      if (code !== 0 && outcome.failed === 0 && problems.length === 0) problems.push(`${label}: jest exited ${code}`);
+      process.stdout.write(output);
+      done(outcome);
+    });
+  });
+}
+
+async function main(): Promise<number> {
+  const files = listTests();
+  if (files.length === 0) {
+    console.error(`no test files match ${patterns.join(' ')}`);
+    return 1;
+  }
+  // Colocated unit tests share one process (fakes only, nothing to leak across files); everything
+  // under tests/ starts real processes and gets a process of its own.
+  const units = files.filter((f) => !f.startsWith('tests/'));
+  const alone = files
+    .filter((f) => f.startsWith('tests/'))
+    .map((f) => ({ f, size: readFileSync(join(root, f)).length }))
+    .sort((a, b) => b.size - a.size) // larger files first: the two slots end closer together
+    .map((x) => x.f);
+
+  await globalSetup();
+  const outDir = mkdtempSync(join(tmpdir(), 'toolplane-jest-'));
+  const outcomes: Outcome[] = [];
+  let n = 0;
+  try {
+    if (units.length > 0) outcomes.push(await runJest(`unit tests (${units.length} files)`, units, outDir, n++));
+    const queue = [...alone];
+    await Promise.all(
+      Array.from({ length: parallel }, async () => {
+        for (let f = queue.shift(); f !== undefined; f = queue.shift())
+          outcomes.push(await runJest(f, [f], outDir, n++));
+      }),
+    );
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+    await globalTeardown();
+  }
+
+  const sum = (k: 'passed' | 'failed' | 'skipped') => outcomes.reduce((s, o) => s + o[k], 0);
+  const problems = outcomes.flatMap((o) => o.problems);
+  const slowest = [...outcomes].sort((a, b) => b.seconds - a.seconds).slice(0, 5);
+  console.log(`\nslowest: ${slowest.map((o) => `${o.label} ${o.seconds.toFixed(0)} s`).join(', ')}`);
+  for (const p of problems) console.error(`\u2717 ${p}`);
+  const skipped = sum('skipped');
+  if (skipped > 0) console.error('skipped or todo tests are not allowed');
+  const failed = sum('failed') + problems.length;
+  console.log(`\n${sum('passed')} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  return failed > 0 || skipped > 0 ? 1 : 0;
+}
+
+// Interrupted (Ctrl-C, or the test command's overall timeout): no jest process or service outlives the run.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const c of running) killTree(c);
+    void globalTeardown().finally(() => process.exit(1));
+  });
+}
+
+process.exitCode = await main();

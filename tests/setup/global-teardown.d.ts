@@ -1,0 +1,2 @@
+/** Stops what globalSetup started. */
+export default function globalTeardown(): Promise<void>;
