@@ -2,11 +2,7 @@ import { z } from 'zod';
 
 /** Queue and job names, and Redis key layout shared by edge, worker and control plane. */
 export const queueNames = { toolInvocations: 'tool-invocations', dataPlaneTasks: 'data-plane-tasks' } as const;
-export const jobNames = {
-  toolInvoke: 'tool.invoke',
-  connectorTest: 'connector.test',
-  listRemoteTools: 'mcp.list_tools',
-} as const;
+export const jobNames = { toolInvoke: 'tool.invoke' } as const;
 
 /**
  * Redis key layout shared by edge, worker and control plane. `prefix` isolates deployments (and

@@ -50,14 +50,6 @@ const DeployBody = z.object({
     .default({}),
 });
 
-const SecretBody = z.object({
-  value: z
-    .string()
-    .min(1)
-    .max(64 * 1024),
-});
-const secretName = /^[A-Za-z][A-Za-z0-9_-]{0,127}$/;
-
 export type DeploymentState = 'deploying' | 'active' | 'superseded' | 'errored';
 
 /** Where `$secrets.NAME` of a server's workflows lives in the secrets store. */
@@ -309,32 +301,6 @@ export function deploymentsRouter(
       : null;
     if (!row) throw new NotFoundError('deployment', req.params.deploymentId);
     res.json({ ...present(row), definition: row.definition });
-  });
-
-  // Server secrets for `$secrets.NAME` (write-only: values go straight to the store, never back).
-  r.put('/:id/secrets/:name', async (req, res) => {
-    const { workspaceId } = caller(req);
-    const server = await findServer(workspaceId, req.params.id);
-    if (!secretName.test(req.params.name)) {
-      throw new ValidationError('the secret name is invalid', [
-        { path: '/name', message: 'a letter, then letters, digits, _ or - (at most 128)' },
-      ]);
-    }
-    const { value } = SecretBody.parse(req.body ?? {});
-    const name = serverSecretName(workspaceId, server.id, req.params.name);
-    await secrets.put(name, value);
-    await publisher.secretsChanged(name);
-    res.status(204).end();
-  });
-
-  r.delete('/:id/secrets/:name', async (req, res) => {
-    const { workspaceId } = caller(req);
-    const server = await findServer(workspaceId, req.params.id);
-    if (!secretName.test(req.params.name)) throw new NotFoundError('secret', req.params.name);
-    const name = serverSecretName(workspaceId, server.id, req.params.name);
-    await secrets.delete(name);
-    await publisher.secretsChanged(name);
-    res.status(204).end();
   });
 
   return r;
