@@ -24,7 +24,7 @@ interface ServiceSchema {
   notes: string[];
 }
 
-export const serviceSchemas: ServiceSchema[] = [
+const serviceSchemas: ServiceSchema[] = [
   {
     service: 'edge',
     file: 'services/edge/src/env.ts',
@@ -119,7 +119,7 @@ export function typeOf(s: JsonSchema): string {
 }
 
 /** Doc comments (`/** … *\/`) on the keys of `export const <exportName> = z.object({ … })`. */
-export function docComments(sourceText: string, exportName: string): Map<string, string> {
+function docComments(sourceText: string, exportName: string): Map<string, string> {
   const sf = ts.createSourceFile('env.ts', sourceText, ts.ScriptTarget.Latest, true);
   const out = new Map<string, string>();
   const visit = (node: ts.Node): void => {

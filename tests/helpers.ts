@@ -9,7 +9,7 @@ import { exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import pg from 'pg';
 
 /** The real services started by tests/setup/global-setup.js. Missing ones fail the test, never skip it. */
-export function testServices(): { redisUrl: string; adminDatabaseUrl: string } {
+function testServices(): { redisUrl: string; adminDatabaseUrl: string } {
   const redisUrl = process.env.TEST_REDIS_URL;
   const adminDatabaseUrl = process.env.TEST_POSTGRES_ADMIN_URL ?? process.env.TEST_DATABASE_URL;
   if (!redisUrl || !adminDatabaseUrl)
@@ -18,7 +18,7 @@ export function testServices(): { redisUrl: string; adminDatabaseUrl: string } {
 }
 
 /** A new empty database on the test PostgreSQL server, for one test file. */
-export async function freshDatabase(label: string): Promise<string> {
+async function freshDatabase(label: string): Promise<string> {
   const { adminDatabaseUrl } = testServices();
   const name = `t_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
   const client = new pg.Client({ connectionString: adminDatabaseUrl });
@@ -37,7 +37,7 @@ export function tempDir(label: string): string {
   return mkdtempSync(join(tmpdir(), `toolplane-${label}-`));
 }
 
-export function uniquePrefix(label: string): string {
+function uniquePrefix(label: string): string {
   return `t${label.replace(/[^a-z0-9]/gi, '')}${randomBytes(3).toString('hex')}`;
 }
 

@@ -8,6 +8,7 @@ process.env.PRISMA_SCHEMA_ENGINE_BINARY ??= path.join(import.meta.dirname, 'pris
 process.env.CHECKPOINT_DISABLE ??= '1';
 process.env.PRISMA_HIDE_UPDATE_MESSAGE ??= '1';
 
+/** Read by the Prisma CLI. @public */
 export default defineConfig({
   schema: 'prisma/schema.prisma',
   migrations: { path: 'prisma/migrations' },

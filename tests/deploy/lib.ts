@@ -25,7 +25,7 @@ export function parseYaml(src: string): unknown {
   return yaml.parse(src, { merge: true });
 }
 
-export function parseYamlStream(src: string): unknown[] {
+function parseYamlStream(src: string): unknown[] {
   return yaml.parseAllDocuments(src).map((d) => {
     if (d.errors.length > 0) throw new Error(`invalid YAML: ${d.errors.map((e) => e.message).join('; ')}`);
     return d.toJS();
@@ -47,7 +47,7 @@ export interface K8sObject {
 }
 
 /** kubectl, or a failure (never a skip): the manifests cannot be checked without it. */
-export function kubectl(): string {
+function kubectl(): string {
   // KUBECTL, when set, is the only candidate.
   const candidates = process.env.KUBECTL
     ? [process.env.KUBECTL]
@@ -264,7 +264,7 @@ interface Selector {
   matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
 }
 
-export function selects(selector: Selector | undefined, labels: Labels): boolean {
+function selects(selector: Selector | undefined, labels: Labels): boolean {
   if (!selector) return false;
   for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (labels[k] !== v) return false;
   for (const e of selector.matchExpressions ?? []) {
@@ -287,7 +287,7 @@ function parseIp(s: string): { v: 4 | 6; n: bigint } {
   return { v: 6, n: groups.reduce((a, g) => a * 65536n + BigInt(parseInt(g || '0', 16)), 0n) };
 }
 
-export function inCidr(ip: string, cidr: string): boolean {
+function inCidr(ip: string, cidr: string): boolean {
   const [net, len] = cidr.split('/') as [string, string];
   const a = parseIp(net);
   const b = parseIp(ip);

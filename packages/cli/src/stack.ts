@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -14,7 +14,7 @@ import { generateSealingKeyPair } from '@toolplane/secrets';
 
 export const repoRoot = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 
-export type ServiceName = 'control-plane' | 'edge' | 'worker';
+type ServiceName = 'control-plane' | 'edge' | 'worker';
 
 export interface ServiceProcess {
   name: string;
@@ -284,8 +284,4 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
     throw err;
   }
-}
-
-export function readLog(dataDir: string, name: string): string {
-  return readFileSync(join(dataDir, 'logs', `${name}.log`), 'utf8');
 }

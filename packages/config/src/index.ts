@@ -17,24 +17,9 @@ export function loadEnv<S extends z.ZodType>(
   return parsed.data;
 }
 
-/** Parses env input without exiting (tests and embedded launchers). */
-export function parseEnv<S extends z.ZodType>(schema: S, source: Record<string, string | undefined>): z.infer<S> {
-  return schema.parse(source);
-}
-
-/** A boolean env var: only "true"/"1" are true, "false"/"0"/"" false. (`z.coerce.boolean()` reads "false" as true.) */
-export const boolEnv = z.enum(['true', 'false', '1', '0', '']).transform((v) => v === 'true' || v === '1');
-
 export const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
 
 export const port = z.coerce.number().int().min(0).max(65535);
-
-/** Drops values of variables whose names look secret before an env object is logged. */
-export function envForLogging(env: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(env).map(([k, v]) => [k, /SECRET|TOKEN|PASSWORD|KEY|DATABASE_URL/i.test(k) ? '[redacted]' : v]),
-  );
-}
 
 /**
  * The body of every service's `main.ts`: start the app, exit 1 if it cannot start, and stop it

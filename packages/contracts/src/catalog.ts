@@ -5,7 +5,7 @@ import { HttpMethod, ParameterLocation } from './descriptor.ts';
 export const JsonSchema = z.record(z.string(), z.unknown());
 export type JsonSchema = z.infer<typeof JsonSchema>;
 
-export const ToolAnnotations = z.object({
+const ToolAnnotations = z.object({
   title: z.string().optional(),
   readOnlyHint: z.boolean().optional(),
   destructiveHint: z.boolean().optional(),
@@ -107,7 +107,7 @@ export const HttpOperationPlan = z.object({
 export type HttpOperationPlan = z.infer<typeof HttpOperationPlan>;
 
 /** A tool of an external MCP server (seed 002 `externalMcpConfigs`), proxied by the worker. */
-export const McpToolPlan = z.object({
+const McpToolPlan = z.object({
   kind: z.literal('mcp'),
   /** The external server's `name` in the config. */
   server: z.string(),
@@ -117,7 +117,7 @@ export const McpToolPlan = z.object({
   /** Secret holding the configured headers as a JSON object (values are credentials). */
   headersSecret: z.string().optional(),
 });
-export type McpToolPlan = z.infer<typeof McpToolPlan>;
+type McpToolPlan = z.infer<typeof McpToolPlan>;
 
 /**
  * A Flower / Arazzo workflow (issue #4): the compiled IR of `@toolplane/workflow` (the workflow and
@@ -135,8 +135,8 @@ export const WorkflowPlan = z.object({
 });
 export type WorkflowPlan = z.infer<typeof WorkflowPlan>;
 
-export const ExecutionPlan = z.discriminatedUnion('kind', [HttpOperationPlan, McpToolPlan, WorkflowPlan]);
-export type ExecutionPlan = z.infer<typeof ExecutionPlan>;
+const ExecutionPlan = z.discriminatedUnion('kind', [HttpOperationPlan, McpToolPlan, WorkflowPlan]);
+type ExecutionPlan = z.infer<typeof ExecutionPlan>;
 
 export const CatalogTool = z.object({
   tool: ToolDefinition,

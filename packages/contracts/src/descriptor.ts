@@ -4,8 +4,8 @@ import { z } from 'zod';
  * Connector descriptor (seed 001). Field names are the seed's. Unknown top-level keys are kept
  * (`looseObject`) so newer descriptors survive a round trip; unknown keys inside known objects too.
  */
-export const FieldType = z.enum(['string', 'integer', 'number', 'boolean', 'array', 'object', 'secret']);
-export type FieldType = z.infer<typeof FieldType>;
+const FieldType = z.enum(['string', 'integer', 'number', 'boolean', 'array', 'object', 'secret']);
+type FieldType = z.infer<typeof FieldType>;
 
 export const HttpMethod = z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
 export type HttpMethod = z.infer<typeof HttpMethod>;
@@ -13,7 +13,7 @@ export type HttpMethod = z.infer<typeof HttpMethod>;
 export const ParameterLocation = z.enum(['path', 'query', 'header', 'cookie', 'body']);
 export type ParameterLocation = z.infer<typeof ParameterLocation>;
 
-export const DescriptorMetadata = z.looseObject({
+const DescriptorMetadata = z.looseObject({
   name: z.string().min(1).max(200),
   slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,99}$/, 'must be lower-case letters, digits and dashes (1-100 chars)'),
   version: z.string().min(1).max(50),
@@ -22,7 +22,7 @@ export const DescriptorMetadata = z.looseObject({
   categories: z.array(z.string()).optional(),
 });
 
-export const AuthField = z.looseObject({
+const AuthField = z.looseObject({
   key: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier (letters, digits, _)'),
   label: z.string().optional(),
   field_type: FieldType.default('string'),
@@ -30,7 +30,7 @@ export const AuthField = z.looseObject({
   secret: z.boolean().default(false),
 });
 
-export const TestEndpoint = z.looseObject({
+const TestEndpoint = z.looseObject({
   url: z.string().url(),
   method: HttpMethod.default('GET'),
   expected_status: z.number().int().min(100).max(599).default(200),
@@ -41,7 +41,7 @@ export const TestEndpoint = z.looseObject({
  * `bearer` (Authorization: Bearer <first secret field>), `basic` (fields `username`, `password`),
  * `oauth2_client_credentials` (fields `client_id`, `client_secret`; `token_url` and `scopes` here).
  */
-export const AuthenticationMethod = z.looseObject({
+const AuthenticationMethod = z.looseObject({
   type: z.string().min(1),
   fields: z.array(AuthField).default([]),
   test_endpoint: TestEndpoint.optional(),
@@ -59,7 +59,7 @@ export const OperationParameter = z.looseObject({
 });
 export type OperationParameter = z.infer<typeof OperationParameter>;
 
-export const Operation = z.looseObject({
+const Operation = z.looseObject({
   operation_id: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 letters, digits, _, . or -'),
   endpoint: z.string().url(),
   method: z
@@ -72,7 +72,7 @@ export const Operation = z.looseObject({
   auth_headers: z.record(z.string(), z.string()).default({}),
   parameters: z.array(OperationParameter).default([]),
 });
-export type Operation = z.infer<typeof Operation>;
+type Operation = z.infer<typeof Operation>;
 
 export const RateLimit = z.looseObject({
   scope: z.string().default('per_account'),
@@ -80,15 +80,15 @@ export const RateLimit = z.looseObject({
   interval_seconds: z.number().int().positive(),
 });
 
-export const RouteMapping = z.looseObject({
+const RouteMapping = z.looseObject({
   operation_id: z.string().min(1),
   mcp_tool_name: z.string().min(1).max(100),
   mcp_tool_description: z.string().min(1).max(500),
   parameter_mappings: z.record(z.string(), z.string().min(1)).default({}),
 });
-export type RouteMapping = z.infer<typeof RouteMapping>;
+type RouteMapping = z.infer<typeof RouteMapping>;
 
-export const McpConfig = z.looseObject({
+const McpConfig = z.looseObject({
   enabled: z.boolean().default(false),
   server_name: z.string().min(1).max(100).optional(),
   server_description: z.string().min(1).max(500).optional(),
@@ -116,7 +116,7 @@ export interface DocumentIssue {
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: DocumentIssue[] };
 
-export function pointer(path: ReadonlyArray<PropertyKey>): string {
+function pointer(path: ReadonlyArray<PropertyKey>): string {
   return path.length === 0 ? '' : '/' + path.map((s) => String(s).replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
 }
 
@@ -133,7 +133,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
  * The seed's cross-field rules, checked on the raw document so that they are reported together with
  * shape errors (a document with a bad length AND an unknown operation_id lists both).
  */
-export function descriptorRuleIssues(raw: unknown): DocumentIssue[] {
+function descriptorRuleIssues(raw: unknown): DocumentIssue[] {
   const issues: DocumentIssue[] = [];
   const add = (path: PropertyKey[], message: string) => issues.push({ path: pointer(path), message });
   const d = rec(raw);

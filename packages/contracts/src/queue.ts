@@ -61,7 +61,7 @@ export type Principal = z.infer<typeof Principal>;
  * `tool.invoke` job payload. References only: never secrets or resolved credentials (the edge can
  * read Redis too). New fields enter as `.optional()`; add a V2 to the union for breaking changes.
  */
-export const ToolInvokeJobV1 = z.object({
+const ToolInvokeJobV1 = z.object({
   v: z.literal(1),
   invocationId: z.string().min(1),
   serverId: z.string(),
@@ -108,7 +108,7 @@ export const ToolInvokeJobV1 = z.object({
 export const ToolInvokeJob = z.discriminatedUnion('v', [ToolInvokeJobV1]);
 export type ToolInvokeJob = z.infer<typeof ToolInvokeJob>;
 
-export const ContentBlock = z.looseObject({ type: z.string() });
+const ContentBlock = z.looseObject({ type: z.string() });
 
 export const ToolResultPayload = z.object({
   content: z.array(ContentBlock),
@@ -165,7 +165,7 @@ export type ToolInvokeEvent = z.infer<typeof ToolInvokeEvent>;
  * `connector.test` (control plane → worker): run a connector's `test_endpoint` with an instance's
  * credentials. The request holds secret names only; the worker resolves them.
  */
-export const ConnectorTestJobV1 = z.object({
+const ConnectorTestJobV1 = z.object({
   v: z.literal(1),
   taskId: z.string().min(1),
   kind: z.literal('connector.test'),
@@ -182,7 +182,7 @@ export const ConnectorTestJobV1 = z.object({
  * `mcp.list_tools` (control plane → worker): connect to an external MCP server and list its tools
  * (seed 002 `load-tools-from-url`). Header values are sent by the worker only.
  */
-export const ListRemoteToolsJobV1 = z.object({
+const ListRemoteToolsJobV1 = z.object({
   v: z.literal(1),
   taskId: z.string().min(1),
   kind: z.literal('mcp.list_tools'),

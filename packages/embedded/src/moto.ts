@@ -6,7 +6,7 @@ import { freePort } from './redis-server.ts';
  * moto_server, a real AWS API emulator (Secrets Manager among others), for the tests of the AWS
  * secrets backend. Found on PATH, else in pyenv's shims; `MOTO_SERVER_BIN` names it explicitly.
  */
-export function motoServerBinary(env: Record<string, string | undefined> = process.env): string | undefined {
+function motoServerBinary(env: Record<string, string | undefined> = process.env): string | undefined {
   if (env.MOTO_SERVER_BIN) return existsSync(env.MOTO_SERVER_BIN) ? env.MOTO_SERVER_BIN : undefined;
   const r = spawnSync('sh', ['-c', 'command -v moto_server'], { encoding: 'utf8' });
   const onPath = r.stdout.trim();

@@ -14,7 +14,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export function redisServerBinary(): string | undefined {
+function redisServerBinary(): string | undefined {
   const r = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
   const path = r.stdout.trim();
   return r.status === 0 && path ? path : undefined;

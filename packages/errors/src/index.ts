@@ -90,10 +90,6 @@ export class InternalError extends AppError {
   readonly kind = 'internal' as const;
 }
 
-export function isAppError(err: unknown): err is AppError {
-  return err instanceof AppError;
-}
-
 /** Wraps anything thrown into an AppError; unknown errors become internal. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
@@ -129,8 +125,4 @@ export function toProblem(err: AppError): Problem {
   };
   if (err instanceof ValidationError) problem.errors = err.issues;
   return problem;
-}
-
-export function assertNever(x: never): never {
-  throw new InternalError('internal.unexpected', `unexpected value: ${JSON.stringify(x)}`);
 }

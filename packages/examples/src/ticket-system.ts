@@ -8,7 +8,7 @@ export const ticketSystemDescriptorYaml = readFileSync(
   'utf8',
 );
 
-export interface Ticket {
+interface Ticket {
   id: string;
   title: string;
   description: string;
@@ -18,7 +18,7 @@ export interface Ticket {
   comments: { author: string; text: string }[];
 }
 
-export interface RecordedRequest {
+interface RecordedRequest {
   method: string;
   path: string;
   query: Record<string, string | string[]>;

@@ -3,7 +3,7 @@ import { pino, type Logger, type LoggerOptions } from 'pino';
 export type { Logger };
 
 /** Paths whose values are never logged, whatever the level. */
-export const redactPaths = [
+const redactPaths = [
   'arguments',
   '*.arguments',
   'headers',

@@ -1,5 +1,5 @@
 export { descriptorToOpenApi } from './descriptor-openapi.ts';
 export * from './descriptor-tools.ts';
-export { importOpenApi, type ImportedOpenApi, type OpenApiSource } from './import-openapi.ts';
+export { importOpenApi, type OpenApiSource } from './import-openapi.ts';
 export * from './load-document.ts';
 export { compileOpenApiTools, type OpenApiToolOptions } from './openapi-tools.ts';

@@ -78,7 +78,7 @@ function validPattern(p: string): boolean {
  * not a Unicode regular expression, `required: true`, a count that is not a number…) are dropped with a
  * warning, so that every tool schema compiles.
  */
-export function normaliseSchema(schema: unknown, path: At, warn: Warn, seen: WeakSet<object>): void {
+function normaliseSchema(schema: unknown, path: At, warn: Warn, seen: WeakSet<object>): void {
   if (!isObject(schema) || seen.has(schema)) return;
   seen.add(schema);
   if (typeof schema.$ref === 'string') {

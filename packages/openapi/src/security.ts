@@ -2,7 +2,7 @@ import type { AuthPlan } from '@toolplane/contracts';
 import { deref, isObject, type Json } from './json-pointer.ts';
 
 /** How one security scheme of the document is satisfied: the credential fields it needs and where they go. */
-export interface SchemeCredentials {
+interface SchemeCredentials {
   scheme: string;
   fields: { key: string; secret: boolean }[];
   /** apiKey schemes: `{field}` templates by header, query parameter or cookie name. */

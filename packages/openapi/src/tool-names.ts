@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 
 /** MCP clients commonly accept tool names of at most 64 characters from this set. */
-export const maxToolNameLength = 64;
+const maxToolNameLength = 64;
 
-export function shortHash(text: string, length = 6): string {
+function shortHash(text: string, length = 6): string {
   return createHash('sha256').update(text).digest('hex').slice(0, length);
 }
 
 /** Letters, digits, `_` and `-` only; runs of anything else become one `_`. */
-export function sanitiseName(text: string): string {
+function sanitiseName(text: string): string {
   return text
     .replace(/[^A-Za-z0-9_-]+/g, '_')
     .replace(/_{2,}/g, '_')
@@ -22,7 +22,7 @@ function fit(name: string, max = maxToolNameLength): string {
 }
 
 /** `get_pets_petId` for `GET /pets/{petId}`. */
-export function nameFromRoute(method: string, path: string): string {
+function nameFromRoute(method: string, path: string): string {
   return sanitiseName(`${method.toLowerCase()}_${path}`) || method.toLowerCase();
 }
 

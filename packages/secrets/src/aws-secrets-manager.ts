@@ -43,7 +43,7 @@ export interface AwsSecretsOptions {
   client?: SecretsManagerClient;
 }
 
-export const defaultAwsNamePrefix = 'toolplane/';
+const defaultAwsNamePrefix = 'toolplane/';
 const awsNamePrefixPattern = /^[A-Za-z0-9/_+=.@-]{0,256}$/;
 
 function clientFor(opts: AwsSecretsOptions): SecretsManagerClient {

@@ -9,7 +9,6 @@ export {
   extractContext,
   injectContext,
   logMixin,
-  markError,
   noopSpan,
   runInSpan,
   SpanKind,
@@ -20,4 +19,4 @@ export {
   tracingEnabled,
   withSpan,
 } from './tracing.ts';
-export type { Attributes, Context, Span, SpanOptions, TraceCarrier } from './tracing.ts';
+export type { Span } from './tracing.ts';

@@ -142,7 +142,7 @@ export function endSpan(span: Span, error?: unknown): void {
  * except for user errors (the caller's fault: a 4xx, not our failure). The error message is NOT
  * copied into the span: messages can quote URLs or upstream text, and spans never hold secrets.
  */
-export function markError(span: Span, error: unknown, errorType?: string): void {
+function markError(span: Span, error: unknown, errorType?: string): void {
   const e = error as { code?: unknown; kind?: unknown; name?: unknown } | null | undefined;
   const type = errorType ?? (typeof e?.code === 'string' ? e.code : typeof e?.name === 'string' ? e.name : 'Error');
   span.setAttribute(attr.errorType, type);

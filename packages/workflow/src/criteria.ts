@@ -32,7 +32,7 @@ function condition(text: string, dialect: Dialect): Condition {
  * RFC 9535 → jsonpath-plus: `?expr` filters get the parentheses jsonpath-plus wants, `==` / `!=`
  * stay loose (absent equals null), and the RFC functions are provided by the sandbox below.
  */
-export function toJsonPathPlus(query: string): string {
+function toJsonPathPlus(query: string): string {
   let out = '';
   let i = 0;
   while (i < query.length) {
@@ -109,7 +109,7 @@ export function jsonPathMatches(query: string, context: unknown): boolean {
 }
 
 /** Compile-time check of a JSONPath condition. */
-export function checkJsonPath(query: string): string | undefined {
+function checkJsonPath(query: string): string | undefined {
   if (!query.trim().startsWith('$')) return 'a JSONPath query starts with $';
   try {
     JSONPath({
@@ -147,7 +147,7 @@ export function checkCriterion(c: CriterionIR, dialect: Dialect): string | undef
   }
 }
 
-export function evaluateCriterion(c: CriterionIR, scope: Scope): boolean {
+function evaluateCriterion(c: CriterionIR, scope: Scope): boolean {
   switch (c.type) {
     case 'simple':
       return evaluateCondition(condition(c.condition, scope.dialect), scope);

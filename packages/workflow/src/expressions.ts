@@ -14,7 +14,7 @@ export class ExpressionError extends Error {
   override readonly name = 'ExpressionError';
 }
 
-export type Root =
+type Root =
   | 'url'
   | 'method'
   | 'statusCode'
@@ -67,7 +67,7 @@ const headerChar = /[A-Za-z0-9!#$%&'*+\-.^_`|~]/;
  * Reads one `$…` reference starting at `start` (which must be `$`). Returns undefined when the text
  * there is not a reference to a known root (e.g. `$100`).
  */
-export function parseRefAt(text: string, start: number): { ref: ExpressionRef; end: number } | undefined {
+function parseRefAt(text: string, start: number): { ref: ExpressionRef; end: number } | undefined {
   if (text[start] !== '$') return undefined;
   let root: Root | undefined;
   for (const r of roots) {
@@ -130,7 +130,7 @@ export function parseRefAt(text: string, start: number): { ref: ExpressionRef; e
 }
 
 /** Parses a whole string as exactly one reference (`$…` or `{$…}`), or returns undefined. */
-export function parseWholeRef(text: string): ExpressionRef | undefined {
+function parseWholeRef(text: string): ExpressionRef | undefined {
   const s = text.trim();
   if (s.startsWith('{$') && s.endsWith('}')) {
     const r = parseRefAt(s, 1);
@@ -228,7 +228,7 @@ function messageView(msg: RequestState | ResponseState | undefined, path: string
   return undefined;
 }
 
-export function resolveRef(ref: ExpressionRef, scope: Scope): unknown {
+function resolveRef(ref: ExpressionRef, scope: Scope): unknown {
   let value: unknown;
   const path = ref.path;
   switch (ref.root) {
@@ -300,7 +300,7 @@ function jmesIdentifier(seg: string): string {
 }
 
 /** True when a Flower value is a JMESPath query rather than a path or an interpolated string. */
-export function isJmesPath(text: string): boolean {
+function isJmesPath(text: string): boolean {
   const s = text.trim();
   // JMESPath functions are lower-case snake names: `avg($…)`, `max_by($…, &age).name`.
   if (/^[a-z_][a-z0-9_]*\(/.test(s) && s.includes('$')) return true;
@@ -312,7 +312,7 @@ export function isJmesPath(text: string): boolean {
 }
 
 /** Rewrites every `$root.a.0.b` in a JMESPath text to `root.a[0].b`, leaving literals alone. */
-export function toJmesPathText(text: string): string {
+function toJmesPathText(text: string): string {
   let out = '';
   let i = 0;
   while (i < text.length) {
@@ -374,7 +374,7 @@ function toJson(value: unknown): JSONValue {
   return JSON.parse(JSON.stringify(value ?? null)) as JSONValue;
 }
 
-export function evaluateJmesPath(text: string, scope: Scope): unknown {
+function evaluateJmesPath(text: string, scope: Scope): unknown {
   const query = toJmesPathText(text.trim());
   try {
     return jmesSearch(toJson(jmesData(scope)), query);
@@ -680,7 +680,7 @@ export function parseCondition(source: string, dialect: Dialect): Condition {
 }
 
 /** Truthiness of a lone operand (`when: $response.body.error`). */
-export function truthy(v: unknown): boolean {
+function truthy(v: unknown): boolean {
   if (v === undefined || v === null || v === false || v === 0 || v === '') return false;
   if (Array.isArray(v)) return v.length > 0;
   if (typeof v === 'string') return v.toLowerCase() !== 'false';
@@ -698,7 +698,7 @@ function asNumber(v: unknown): number | undefined {
  * compare as numbers; booleans and `'true'` / `'false'` compare as words; strings compare case
  * insensitively in Arazzo (the spec's MUST) and exactly in Flower; objects by their JSON.
  */
-export function compare(op: CmpOp, a: unknown, b: unknown, caseInsensitive: boolean): boolean {
+function compare(op: CmpOp, a: unknown, b: unknown, caseInsensitive: boolean): boolean {
   const aNull = a === undefined || a === null;
   const bNull = b === undefined || b === null;
   if (aNull || bNull) {

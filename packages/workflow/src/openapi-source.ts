@@ -38,7 +38,7 @@ export function decodePointer(pointer: string): string[] {
     .map((t) => decodeURIComponent(t).replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-export function encodePointer(tokens: readonly string[]): string {
+function encodePointer(tokens: readonly string[]): string {
   return tokens.map((t) => `/${t.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
 }
 
@@ -53,7 +53,7 @@ export function getPointer(doc: unknown, tokens: readonly string[]): unknown {
 }
 
 /** Follows local `$ref`s (`#/components/...`) up to a small depth. */
-export function deref(doc: Record<string, unknown>, value: unknown, depth = 0): unknown {
+function deref(doc: Record<string, unknown>, value: unknown, depth = 0): unknown {
   if (depth > 20 || !isObject(value) || typeof value.$ref !== 'string') return value;
   const ref = value.$ref;
   if (!ref.startsWith('#')) return value;
@@ -74,7 +74,7 @@ function serverUrlOf(doc: Record<string, unknown>, servers: unknown): string | u
 }
 
 /** Resolves a possibly relative server URL against the document's location (OpenAPI 3 rule). */
-export function absoluteServerUrl(server: string, bases: readonly string[]): string {
+function absoluteServerUrl(server: string, bases: readonly string[]): string {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(server)) return server;
   for (const base of bases) {
     if (/^https?:\/\//i.test(base)) {

@@ -3,7 +3,7 @@ import type { Clock, EngineDeps, HttpRequest, HttpResponse } from './engine.ts';
 
 /** Fakes of the engine's own interfaces (HTTP, clock, secrets) shared by this package's tests. */
 
-export const fixturesDir = new URL('../../../tests/fixtures/workflows/', import.meta.url);
+const fixturesDir = new URL('../../../tests/fixtures/workflows/', import.meta.url);
 
 export function fixture(path: string): string {
   return readFileSync(new URL(path, fixturesDir), 'utf8');

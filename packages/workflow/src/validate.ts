@@ -74,7 +74,7 @@ function escape(token: string): string {
 }
 
 /** Ajv errors → issues: the offending member named in the path, one line per problem, no branch noise. */
-export function toIssues(errors: readonly ErrorObject[]): ProblemIssue[] {
+function toIssues(errors: readonly ErrorObject[]): ProblemIssue[] {
   const issues: (ProblemIssue & { keyword: string })[] = [];
   const consts = new Map<string, Set<string>>();
   for (const e of errors) {

@@ -35,7 +35,7 @@ export interface ControlPlaneDeps {
 }
 
 /** The write side of the configured secrets backend (SECRETS_BACKEND); the control plane never builds a reader. */
-export function secretsWriterFor(env: ControlPlaneEnv): SecretsWriter {
+function secretsWriterFor(env: ControlPlaneEnv): SecretsWriter {
   if (env.SECRETS_BACKEND === 'aws') {
     if (!env.AWS_REGION) throw new Error('AWS_REGION is required when SECRETS_BACKEND=aws');
     return new AwsSecretsWriter({

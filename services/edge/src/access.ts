@@ -84,7 +84,7 @@ function intersect(a: ToolGrant, b: ToolGrant): ToolGrant {
   return new Set([...a].filter((t) => b.has(t)));
 }
 
-export function describeCaller(id: CallerIdentity): string {
+function describeCaller(id: CallerIdentity): string {
   const parts = [
     id.keyId
       ? `API key ${id.keyId}`

@@ -3,7 +3,7 @@ import { ApiKeyRecord, redisKeys, type RedisKeys } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
 import { TtlCache } from './ttl-cache.ts';
 
-export function hashApiKey(key: string): string {
+function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 

@@ -86,7 +86,7 @@ export class OAuthResourceServer {
 }
 
 /** The token's groups for access policies (ADR 0013): the `groups` claim, an array or a space-separated string. */
-export function groupsOf(payload: JWTPayload): string[] {
+function groupsOf(payload: JWTPayload): string[] {
   const claim = payload.groups;
   if (Array.isArray(claim)) return claim.filter((g): g is string => typeof g === 'string' && g.length > 0);
   if (typeof claim === 'string') return claim.split(' ').filter(Boolean);

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
  * reaching the edge that runs the request. Nothing here is on the path of a plain `tools/call`.
  */
 
-export const logLevels = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
+const logLevels = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
 export type LogLevel = (typeof logLevels)[number];
 
 export function isLogLevel(v: unknown): v is LogLevel {

@@ -57,8 +57,6 @@ export const metaTools: ToolDefinition[] = [
   },
 ];
 
-export const metaToolNames = new Set(metaTools.map((t) => t.name));
-
 /** Splits identifiers and text into lower-case words: `searchJiraIssues` / `search_jira-issues` → search, jira, issues. */
 function tokenize(text: string): string[] {
   return text
@@ -142,7 +140,7 @@ const synonyms: Record<string, string[]> = {
   account: ['user'],
 };
 
-export function expandQuery(query: string): string {
+function expandQuery(query: string): string {
   const words = tokenize(query);
   const extra = words.flatMap((w) => synonyms[w] ?? synonyms[stem(w)] ?? []);
   return [...words, ...extra].join(' ');

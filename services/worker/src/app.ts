@@ -24,7 +24,7 @@ export interface WorkerDeps {
 }
 
 /** The read side of the configured secrets backend (SECRETS_BACKEND). */
-export function secretsReaderFor(env: WorkerEnv): SecretsReader {
+function secretsReaderFor(env: WorkerEnv): SecretsReader {
   if (env.SECRETS_BACKEND === 'aws') {
     if (!env.AWS_REGION) throw new Error('AWS_REGION is required when SECRETS_BACKEND=aws');
     return new AwsSecretsReader({

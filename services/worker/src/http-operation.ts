@@ -32,7 +32,7 @@ const agents = {
   https: new https.Agent({ keepAlive: true, maxSockets: 256 }),
 };
 
-export const upstreamClient: Got = got.extend({
+const upstreamClient: Got = got.extend({
   agent: agents,
   throwHttpErrors: false,
   retry: { limit: 0 },

@@ -173,7 +173,7 @@ export function outboundRefusal(err: unknown, depth = 0): OutboundRefusedError |
 }
 
 /** The refusal for connecting to `ip` on behalf of `host`, or `undefined` when allowed. */
-export function checkAddress(
+function checkAddress(
   host: string,
   ip: string,
   policy: OutboundPolicy = active.policy,

@@ -1,6 +1,6 @@
 import type { ToolResultPayload } from '@toolplane/contracts';
 
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
 /** Secret values shorter than this are not searched for (they would match ordinary text). */
 const MIN_SECRET_LENGTH = 4;

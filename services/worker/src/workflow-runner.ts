@@ -63,7 +63,7 @@ export interface WorkflowCall {
 }
 
 /** A debug capture of one HTTP attempt of a workflow call (`name` = `<workflow>/<step>`, as in the record's steps). */
-export type DebugStep = DebugExchange & { name: string; attempt: number };
+type DebugStep = DebugExchange & { name: string; attempt: number };
 
 export interface WorkflowCallOutcome {
   result: ToolResultPayload;
@@ -197,7 +197,7 @@ function stepOutcome(e: TraceEntry): ExecutionStep['outcome'] {
 }
 
 /** The trace's HTTP attempts as execution-record steps (`name` = `<workflow>/<step>`; URLs already redacted by the engine). */
-export function traceToSteps(trace: readonly TraceEntry[]): ExecutionStep[] {
+function traceToSteps(trace: readonly TraceEntry[]): ExecutionStep[] {
   return trace
     .filter((e) => e.name === 'action.run' && typeof e.attributes.url === 'string')
     .map((e) => ({
@@ -216,10 +216,7 @@ export function traceToSteps(trace: readonly TraceEntry[]): ExecutionStep[] {
 export type { ExecutionTreeNode };
 
 /** The engine's trace as a tree, every text passed through `redact` (the engine already removed secrets; this adds per-caller values). */
-export function traceToTree(
-  trace: readonly TraceEntry[],
-  redact: (s: string) => string = (s) => s,
-): ExecutionTreeNode[] {
+function traceToTree(trace: readonly TraceEntry[], redact: (s: string) => string = (s) => s): ExecutionTreeNode[] {
   const nodes = new Map<number, ExecutionTreeNode>();
   const roots: ExecutionTreeNode[] = [];
   const str = (v: unknown): string | undefined => (typeof v === 'string' ? redact(v) : undefined);
@@ -267,7 +264,7 @@ export function traceToTree(
 }
 
 /** The MCP result: declared outputs as `structuredContent` (and as JSON text), or an `isError` result naming the step. */
-export function toWorkflowResult(workflowId: string, run: WorkflowRunResult): ToolResultPayload {
+function toWorkflowResult(workflowId: string, run: WorkflowRunResult): ToolResultPayload {
   if (run.ok) return { content: [{ type: 'text', text: JSON.stringify(run.outputs) }], structuredContent: run.outputs };
   const e = run.error!;
   const where = e.stepId

@@ -29,7 +29,7 @@ export function caller(req: Request): Caller {
  * Records a key's last use in Redis (the hash the edge writes too), at most once a minute per key and
  * process; `GET /api_keys` merges it. Failures are ignored: last use is informative.
  */
-export function lastUseRecorder(redis: Redis | undefined, prefix: string) {
+function lastUseRecorder(redis: Redis | undefined, prefix: string) {
   const written = new Map<string, number>();
   const key = redisKeys(prefix).apiKeyLastUsed;
   return (keyId: string) => {

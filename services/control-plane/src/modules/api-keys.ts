@@ -9,7 +9,7 @@ import { isUuid } from './ids.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 
 /** management: the REST API; runtime: MCP on the edge; admin: the organization's workspaces (POST /workspaces). */
-export const apiKeyScopes = ['management', 'runtime', 'admin'] as const;
+const apiKeyScopes = ['management', 'runtime', 'admin'] as const;
 
 const ServerIds = z
   .array(z.string().min(1))
@@ -33,7 +33,7 @@ const UpdateApiKeyBody = z
   .strict();
 
 /** A new key value: a recognisable prefix plus 32 random bytes. */
-export function newApiKeyValue(): string {
+function newApiKeyValue(): string {
   return `tp_${randomBytes(32).toString('base64url')}`;
 }
 

@@ -27,7 +27,7 @@ const UpdateInstanceBody = z.object({
 });
 
 /** Where an instance's credentials live in the secrets store (one secret per field). */
-export function credentialSecretPrefix(workspaceId: string, instanceId: string): string {
+function credentialSecretPrefix(workspaceId: string, instanceId: string): string {
   return `ws/${workspaceId}/connector-instances/${instanceId}/`;
 }
 

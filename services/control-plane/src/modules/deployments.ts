@@ -50,8 +50,6 @@ const DeployBody = z.object({
     .default({}),
 });
 
-export type DeploymentState = 'deploying' | 'active' | 'superseded' | 'errored';
-
 /** Where `$secrets.NAME` of a server's workflows lives in the secrets store. */
 export function serverSecretName(workspaceId: string, serverId: string, name: string): string {
   return `ws/${workspaceId}/servers/${serverId}/secrets/${name}`;
@@ -83,7 +81,7 @@ const readsCallerToken = (workflows: WorkflowIR[]): boolean =>
  * The server's opt-in to hand the caller's OAuth access token to its workflows (`$current_user.token`,
  * issue #7): `config.exposeCallerToken: true`. Off by default: the token is never forwarded upstream.
  */
-export function exposesCallerToken(serverConfig: unknown): boolean {
+function exposesCallerToken(serverConfig: unknown): boolean {
   return (
     typeof serverConfig === 'object' &&
     serverConfig !== null &&

@@ -64,7 +64,7 @@ export interface RefreshOutcome {
  * recompilations (server update, connector changes: recompileServers) still list afresh and leave an
  * unreachable server out with a warning.
  */
-export async function refreshExternalTools(deps: RefreshDeps, opts: { deadlineAt: number }): Promise<RefreshOutcome> {
+async function refreshExternalTools(deps: RefreshDeps, opts: { deadlineAt: number }): Promise<RefreshOutcome> {
   const { db, log } = deps;
   const servers = (await db.mcpServer.findMany({
     where: { catalogVersion: { gt: 0 } },

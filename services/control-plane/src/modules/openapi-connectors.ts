@@ -19,7 +19,7 @@ import { z } from 'zod';
  * `mcp_config.route_mappings` (by `operationId`, or the generated tool name when there is none).
  */
 const ToolName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -');
-export const OpenApiEnvelope = z.object({
+const OpenApiEnvelope = z.object({
   kind: z.literal('openapi'),
   slug: z
     .string()
@@ -61,7 +61,7 @@ export const OpenApiEnvelope = z.object({
     .optional(),
   rate_limits: z.array(RateLimit).default([]),
 });
-export type OpenApiEnvelope = z.infer<typeof OpenApiEnvelope>;
+type OpenApiEnvelope = z.infer<typeof OpenApiEnvelope>;
 
 type RouteMappings = NonNullable<OpenApiEnvelope['mcp_config']>['route_mappings'];
 

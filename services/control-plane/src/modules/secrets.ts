@@ -19,7 +19,7 @@ import { isUuid } from './ids.ts';
  */
 
 /** Names in the API: letters, digits, `_` and `-`. */
-export const apiSecretName = /^[A-Za-z0-9_-]{1,128}$/;
+const apiSecretName = /^[A-Za-z0-9_-]{1,128}$/;
 const nameMessage = 'letters, digits, _ and - only (1 to 128 characters)';
 const maxValueBytes = 64 * 1024;
 
@@ -34,7 +34,7 @@ const CreateBody = z.object({
 const PutBody = z.object({ value: SecretValue });
 
 /** Where a workspace's own secrets live in the store. */
-export function workspaceSecretPrefix(workspaceId: string): string {
+function workspaceSecretPrefix(workspaceId: string): string {
   return `ws/${workspaceId}/secrets/`;
 }
 

@@ -168,7 +168,7 @@ function instanceTools(workspaceId: string, instance: InstanceWithConnector): Ca
  * Every tool of the workspace (all connector instances), with unique names: a name used by more
  * than one instance gets the instance name appended (`get_ticket__eu`) on all but the first.
  */
-export async function workspaceTools(tx: Tx, workspaceId: string): Promise<CatalogTool[]> {
+async function workspaceTools(tx: Tx, workspaceId: string): Promise<CatalogTool[]> {
   const instances = await tx.connectorInstance.findMany({
     where: { workspaceId },
     include: { connector: true },
