@@ -12,9 +12,9 @@ import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, child: { type: 'string' } } });
 
-/** The description ships with @toolplane/openapi's devDependencies. */
+/** The description ships with the benchmarks' dependencies. */
 function descriptionPath(): string {
-  const require = createRequire(new URL('../packages/openapi/package.json', import.meta.url));
+  const require = createRequire(import.meta.url);
   return require.resolve('@octokit/openapi/generated/api.github.com.json');
 }
 

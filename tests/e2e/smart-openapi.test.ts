@@ -12,8 +12,8 @@ import { startTestStack } from '../helpers.ts';
 // description (npm @octokit/openapi, 1,223 operations) is imported as an OpenAPI connector, a SMART
 // server searches it with natural-language queries written for given tools (≥ 90 % in the top 3),
 // and execute_tool runs one against a local stand-in for api.github.com.
-// The document comes with packages/openapi's dev dependencies.
-const require = createRequire(new URL('../../packages/openapi/package.json', import.meta.url));
+// The document comes with the tests' dependencies.
+const require = createRequire(import.meta.url);
 const githubDocument = readFileSync(require.resolve('@octokit/openapi/generated/api.github.com.json'), 'utf8');
 
 const queries = githubSearchQueries;
