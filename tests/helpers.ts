@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ControlPlaneClient, startStack, type Stack, type StackOptions } from '@toolplane/cli';
+import { ControlPlaneClient, startStack, type ServiceProcess, type Stack, type StackOptions } from '@toolplane/cli';
 import { exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import pg from 'pg';
 
@@ -64,6 +64,50 @@ export async function startTestStack(
     ...opts,
   });
   return { stack, api: new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey) };
+}
+
+/**
+ * Polls `probe` until it returns something other than `undefined` (or `false`), and returns that.
+ * Fails after `timeoutMs` with `timed out waiting for <what>` and the last thing the probe returned or
+ * threw (a probe may throw while its condition does not hold yet, e.g. a record not found). For
+ * conditions the test causes, not as a pause: deadlines are generous (the machine may be loaded).
+ */
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      const shown = last instanceof Error ? last.message : JSON.stringify(last);
+      throw new Error(`timed out waiting for ${what} after ${timeoutMs} ms (last: ${shown})`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The JSON log lines a service process printed whose `msg` is `msg` (services log with pino, one JSON object a line). */
+export function logLines(p: ServiceProcess, msg: string): Record<string, unknown>[] {
+  const lines: Record<string, unknown>[] = [];
+  for (const line of p.output().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      if (parsed.msg === msg) lines.push(parsed);
+    } catch {
+      // a line still being written
+    }
+  }
+  return lines;
 }
 
 /** A local OAuth authorization server for tests: a JWKS endpoint (`/jwks`, key id `k1`) and the key that signs its tokens. */

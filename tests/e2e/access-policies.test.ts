@@ -10,7 +10,7 @@ import {
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { SignJWT, type CryptoKey } from 'jose';
-import { startAuthorizationServer, startTestStack, type LocalAuthorizationServer } from '../helpers.ts';
+import { startAuthorizationServer, startTestStack, waitFor, type LocalAuthorizationServer } from '../helpers.ts';
 
 // Issue #7 access management on the real stack: keys limited to servers, access policies for keys,
 // OAuth subjects and groups and external users (deny by default), enforced on the edge.
@@ -127,14 +127,12 @@ async function token(sub: string, groups?: string[], aud = `${edgeUrl}/mcp/${ser
 
 /** Polls the execution records until `match` finds one (records reach PostgreSQL through a stream). */
 async function findRecord(query: string, match: (r: RecordRow) => boolean): Promise<RecordRow> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
+  return waitFor(`a matching execution record (${query})`, async () => {
     const { data } = await api.request<{ data: RecordRow[] }>('GET', `/execution_records?${query}`);
     const hit = data.find(match);
-    if (hit) return hit;
-    if (Date.now() > deadline) throw new Error(`no execution record matched; saw ${JSON.stringify(data)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+    if (!hit) throw new Error(`no execution record matched; saw ${JSON.stringify(data)}`);
+    return hit;
+  });
 }
 
 /** Retries `check` for up to a second (policy and key changes reach edges through pub/sub). */

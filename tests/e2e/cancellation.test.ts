@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { ControlPlaneClient, Stack } from '@toolplane/cli';
-import { startTestStack } from '../helpers.ts';
+import { startTestStack, waitFor } from '../helpers.ts';
 
 // A caller that goes away (cancels or disconnects) stops the upstream call in the worker.
 let stack: Stack;
@@ -64,10 +64,15 @@ afterAll(async () => {
   await new Promise<void>((r) => upstream.close(() => r()));
 });
 
-async function waitFor(event: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!events.includes(event) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-}
+const upstreamStarted = () =>
+  waitFor('the upstream request to start', () => events.includes('started') || undefined, 15_000);
+/** Waits until the upstream request ended, aborted or (after five seconds) completed. */
+const upstreamEnded = () =>
+  waitFor(
+    'the upstream request to end',
+    () => events.includes('aborted') || events.includes('completed') || undefined,
+    15_000,
+  );
 
 describe('cancellation', () => {
   it('aborts the upstream request when a 2025-era caller disconnects', async () => {
@@ -84,10 +89,10 @@ describe('cancellation', () => {
       },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'slow', arguments: {} } }),
     });
-    await waitFor('started', 5000);
+    await upstreamStarted();
     controller.abort();
     await expect(call).rejects.toThrow();
-    await waitFor('aborted', 3000);
+    await upstreamEnded();
     expect(events).toEqual(['started', 'aborted']);
   }, 20_000);
 
@@ -101,10 +106,10 @@ describe('cancellation', () => {
     );
     const controller = new AbortController();
     const call = client.callTool({ name: 'slow', arguments: {} }, { signal: controller.signal });
-    await waitFor('started', 5000);
+    await upstreamStarted();
     controller.abort();
     await expect(call).rejects.toThrow();
-    await waitFor('aborted', 3000);
+    await upstreamEnded();
     expect(events).toEqual(['started', 'aborted']);
     await client.close();
   }, 20_000);

@@ -6,7 +6,7 @@ import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import pg from 'pg';
 import { applyRetention } from '../../services/control-plane/src/modules/execution-records.ts';
-import { startTestStack } from '../helpers.ts';
+import { logLines, startTestStack, waitFor } from '../helpers.ts';
 
 let stack: Stack;
 let api: ControlPlaneClient;
@@ -28,20 +28,38 @@ async function callAndGetRecord(args: Record<string, unknown>): Promise<Detail> 
     (await api.request<{ data: { id: string }[] }>('GET', '/execution_records?limit=200')).data.map((r) => r.id),
   );
   await client.callTool({ name: 'create_ticket', arguments: args });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const fresh = (await api.request<{ data: { id: string }[] }>('GET', '/execution_records?limit=200')).data.filter(
+  const fresh = await waitFor('the execution record of the call', async () =>
+    (await api.request<{ data: { id: string }[] }>('GET', '/execution_records?limit=200')).data.find(
       (r) => !before.has(r.id),
+    ),
+  );
+  return api.request<Detail>('GET', `/execution_records/${fresh.id}`);
+}
+
+/**
+ * Opens or closes a debug session (`change`), then waits until every worker has dropped its cached
+ * state of the server (the control plane publishes the change before it answers; each worker logs
+ * when it handled the message): the next call reads the new state.
+ */
+async function changeSession<T>(serverId: string, change: () => Promise<T>): Promise<T> {
+  const workers = stack.processes.filter((p) => p.service === 'worker');
+  const handled = () =>
+    workers.map(
+      (w) => logLines(w, 'debug session changed; cached state dropped').filter((l) => l.serverId === serverId).length,
     );
-    if (fresh.length > 0) return api.request<Detail>('GET', `/execution_records/${fresh[0]!.id}`);
-    if (Date.now() > deadline) throw new Error('no execution record arrived');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const before = handled();
+  const result = await change();
+  await waitFor(`every worker to drop its debug session state of ${serverId}`, () => {
+    const now = handled();
+    return now.every((n, i) => n > before[i]!) || undefined;
+  });
+  return result;
 }
 
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'upstream-key-77' });
-  ({ stack, api } = await startTestStack('debug'));
+  // Workers log (at debug level) when they drop a server's cached debug session state.
+  ({ stack, api } = await startTestStack('debug', { serviceEnv: { worker: { LOG_LEVEL: 'debug' } } }));
   example = await registerTicketExample(api, upstream.url, 'upstream-key-77');
   client = new Client({ name: 'debug', version: '1.0.0' });
   await client.connect(
@@ -64,14 +82,16 @@ describe('debug sessions', () => {
   });
 
   it('captures redacted headers and bodies while a session is open, and stops when it is closed', async () => {
-    const session = await api.request<{ id: string; active: boolean; ends_at: string; opened_at: string }>(
-      'POST',
-      `/mcp_manager/${example.serverId}/debug_sessions`,
-      { duration_minutes: 30 },
+    // The call before (first test) left the worker with a cached "no session": the change must drop it.
+    const session = await changeSession(example.serverId, () =>
+      api.request<{ id: string; active: boolean; ends_at: string; opened_at: string }>(
+        'POST',
+        `/mcp_manager/${example.serverId}/debug_sessions`,
+        { duration_minutes: 30 },
+      ),
     );
     expect(session.active).toBe(true);
     expect(Date.parse(session.ends_at) - Date.parse(session.opened_at)).toBe(30 * 60_000);
-    await new Promise((r) => setTimeout(r, 1100)); // workers re-check at most once a second
     const inside = await callAndGetRecord({ title: 'inside' });
     expect(inside.debug).toMatchObject({
       sessionId: session.id,
@@ -81,12 +101,10 @@ describe('debug sessions', () => {
     expect(inside.debug!.request.headers['x-api-key']).toBe('[redacted]');
     expect(JSON.stringify(inside)).not.toContain('upstream-key-77');
 
-    const closed = await api.request<{ active: boolean }>(
-      'DELETE',
-      `/mcp_manager/${example.serverId}/debug_sessions/${session.id}`,
+    const closed = await changeSession(example.serverId, () =>
+      api.request<{ active: boolean }>('DELETE', `/mcp_manager/${example.serverId}/debug_sessions/${session.id}`),
     );
     expect(closed.active).toBe(false);
-    await new Promise((r) => setTimeout(r, 1100)); // workers re-check at most once a second
     const after = await callAndGetRecord({ title: 'after' });
     expect(after.debug).toBeNull();
   });
@@ -149,14 +167,12 @@ describe('debug sessions of workflow calls', () => {
     );
     const result = await wfClient.callTool({ name: 'echo_twice', arguments: { note } });
     expect(result.isError).toBeFalsy();
-    for (let i = 0; i < 200; i++) {
-      const fresh = (
+    const fresh = await waitFor('the execution record of the workflow call', async () =>
+      (
         await api.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${wf.id}&limit=200`)
-      ).data.filter((r) => !before.has(r.id));
-      if (fresh.length > 0) return api.request<WfDetail>('GET', `/execution_records/${fresh[0]!.id}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error('no execution record arrived');
+      ).data.find((r) => !before.has(r.id)),
+    );
+    return api.request<WfDetail>('GET', `/execution_records/${fresh.id}`);
   }
 
   beforeAll(async () => {
@@ -220,10 +236,9 @@ describe('debug sessions of workflow calls', () => {
     const outside = await callWorkflow('outside');
     expect(outside.debug).toBeNull();
 
-    const session = await api.request<{ id: string }>('POST', `/mcp_manager/${wf.id}/debug_sessions`, {
-      duration_minutes: 5,
-    });
-    await new Promise((r) => setTimeout(r, 1100)); // workers re-check at most once a second
+    const session = await changeSession(wf.id, () =>
+      api.request<{ id: string }>('POST', `/mcp_manager/${wf.id}/debug_sessions`, { duration_minutes: 5 }),
+    );
     const inside = await callWorkflow('inside');
     expect(inside.debug).toMatchObject({
       sessionId: session.id,
@@ -249,8 +264,7 @@ describe('debug sessions of workflow calls', () => {
     expect(text).not.toContain(KEY);
     expect(text).not.toContain(TENANT);
 
-    await api.request('DELETE', `/mcp_manager/${wf.id}/debug_sessions/${session.id}`);
-    await new Promise((r) => setTimeout(r, 1100));
+    await changeSession(wf.id, () => api.request('DELETE', `/mcp_manager/${wf.id}/debug_sessions/${session.id}`));
     const after = await callWorkflow('after');
     expect(after.debug).toBeNull();
   }, 60_000);

@@ -5,7 +5,7 @@ import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from
 import { Redis } from 'ioredis';
 import { redisKeys } from '../../packages/contracts/src/index.ts';
 import { ExecutionRecordSink } from '../../packages/queue/src/index.ts';
-import { startTestStack, withoutRateLimits } from '../helpers.ts';
+import { startTestStack, waitFor, withoutRateLimits } from '../helpers.ts';
 
 let stack: Stack;
 let upstream: TicketSystem;
@@ -21,13 +21,12 @@ async function records(query = ''): Promise<Listed> {
   return api.request<Listed>('GET', `/execution_records${query}`);
 }
 
-async function waitForRecords(count: number, query = '', timeoutMs = 15_000): Promise<Listed> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const page = await records(`${query}${query ? '&' : '?'}limit=200`);
-    if (page.data.length >= count || Date.now() > deadline) return page;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+async function waitForRecords(count: number): Promise<Listed> {
+  return waitFor(`${count} execution records`, async () => {
+    const page = await records('?limit=200');
+    if (page.data.length < count) throw new Error(`${page.data.length} so far`);
+    return page;
+  });
 }
 
 async function rawCall(i: number): Promise<number> {
@@ -143,7 +142,7 @@ describe('execution records', () => {
       }
       return statuses;
     })();
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor('the first calls of the burst', () => done > 0 || undefined);
     await stack.stopProcess(cp);
     const doneWhenStopped = done;
     cpStopped = true;
@@ -162,13 +161,16 @@ describe('execution records', () => {
       } while (cursor);
       return total;
     };
-    const deadline = Date.now() + 30_000;
-    let total = await count();
-    while (total < done && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      total = await count();
-    }
-    expect(total).toBe(done);
+    await waitFor(
+      `the records of all ${done} calls`,
+      async () => {
+        const total = await count();
+        if (total < done) throw new Error(`${total} so far`);
+        return true;
+      },
+      45_000,
+    );
+    expect(await count()).toBe(done);
   }, 90_000);
 });
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { ControlPlaneClient, Stack } from '@toolplane/cli';
 import { startStreamableMcpServer, type ExternalMcpServer, type FixtureTool } from '../fixtures/mcp-servers.ts';
-import { startTestStack } from '../helpers.ts';
+import { logLines, startTestStack, waitFor } from '../helpers.ts';
 
 // The control plane lists external MCP servers again every EXTERNAL_TOOLS_REFRESH_SECONDS: a changed
 // list becomes a new catalog version (edges send tools/list_changed), an unchanged one never does, and
@@ -22,27 +22,25 @@ let live: ExternalMcpServer;
 let mortal: ExternalMcpServer;
 let server: { id: string; url: string; tools: string[] };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** What the control plane logs (at debug level) at the end of each refresh run. */
+type RefreshRun = { checked: number; republished: string[]; failed: string[]; skipped: number };
 
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const controlPlaneLog = (msg: string) =>
+  logLines(
+    stack.processes.find((p) => p.service === 'control-plane')!,
+    msg,
+  ) as unknown as RefreshRun[];
 
-/** Resolves once the control plane has listed `fixture` at least `runs` more times (each listing ends with a tools/list POST). */
-async function refreshRuns(fixture: ExternalMcpServer, runs: number): Promise<void> {
-  const start = fixture.requests.length;
-  // A listing is several requests (initialize, initialized, tools/list, close): wait for well over `runs` of them.
-  await until(`${runs} refresh runs`, () => fixture.requests.length - start >= runs * 3 || undefined);
+/**
+ * Waits until the control plane has finished `n` more refresh runs and returns them. The first may
+ * have started before the call (and seen the state before it); the others started after it.
+ */
+async function refreshRuns(n: number): Promise<RefreshRun[]> {
+  const start = controlPlaneLog('external tools refreshed').length;
+  return waitFor(`${n} refresh runs`, () => {
+    const runs = controlPlaneLog('external tools refreshed').slice(start);
+    return runs.length >= n ? runs : undefined;
+  });
 }
 
 const version = async () =>
@@ -68,7 +66,8 @@ beforeAll(async () => {
     tools: [{ name: 'mortal_tool', description: 'Dies later', inputSchema: { type: 'object' } }],
   });
   ({ stack, api } = await startTestStack('external-refresh', {
-    serviceEnv: { 'control-plane': { EXTERNAL_TOOLS_REFRESH_SECONDS: '0.5' } },
+    // The control plane logs each refresh run (and each external server it cannot list) at debug level.
+    serviceEnv: { 'control-plane': { EXTERNAL_TOOLS_REFRESH_SECONDS: '0.5', LOG_LEVEL: 'debug' } },
   }));
   server = await api.request('POST', '/mcp_manager', {
     name: 'refreshed',
@@ -90,7 +89,9 @@ afterAll(async () => {
 describe('refresh of external MCP tool lists', () => {
   it('publishes no new catalog version while nothing changes', async () => {
     expect(server.tools).toEqual(['lookup_order', 'cancel_order', 'mortal_tool']);
-    await refreshRuns(live, 4);
+    const runs = (await refreshRuns(4)).slice(1);
+    // Every run that started after the server was registered checked it and published nothing.
+    expect(runs).toEqual(runs.map(() => expect.objectContaining({ checked: 1, republished: [], failed: [] })));
     expect(await version()).toBe(1);
   });
 
@@ -125,11 +126,11 @@ describe('refresh of external MCP tool lists', () => {
         inputSchema: { type: 'object' },
       });
       liveTools[0] = { ...liveTools[0]!, description: 'Find an order by its id' };
-      await until('the new tool in tools/list', async () =>
+      await waitFor('the new tool in tools/list', async () =>
         (await toolNames()).includes('refund_order') ? true : undefined,
       );
-      await until('tools/list_changed on the SSE session', () => notified > 0 || undefined);
-      await until('tools/list_changed on the listen stream', () => modernNotified > 0 || undefined);
+      await waitFor('tools/list_changed on the SSE session', () => notified > 0 || undefined);
+      await waitFor('tools/list_changed on the listen stream', () => modernNotified > 0 || undefined);
       expect((await modern.listTools()).tools.map((t) => t.name)).toContain('refund_order');
       const listed = (await client.listTools()).tools;
       expect(listed.map((t) => t.name)).toEqual(['lookup_order', 'cancel_order', 'refund_order', 'mortal_tool']);
@@ -139,19 +140,29 @@ describe('refresh of external MCP tool lists', () => {
       await subscription.close();
       await Promise.all([client.close(), modern.close()]);
     }
-    // Nothing changed since: still version 2.
-    await refreshRuns(live, 3);
+    // Nothing changed since: the runs that started afterwards publish nothing; still version 2.
+    const runs = (await refreshRuns(4)).slice(1);
+    expect(runs).toEqual(runs.map(() => expect.objectContaining({ checked: 1, republished: [], failed: [] })));
     expect(await version()).toBe(2);
   });
 
   it('keeps the last list of an external server that cannot be listed, and still follows the others', async () => {
+    const unlisted = () =>
+      logLines(
+        stack.processes.find((p) => p.service === 'control-plane')!,
+        'external MCP server could not be listed; keeping its last list',
+      ).filter((l) => l.external === 'mortal').length;
+    const before = unlisted();
     await mortal.close();
-    await refreshRuns(live, 3);
+    // Positive signal: runs have found "mortal" unreachable (after the first, which may predate the close).
+    await waitFor('two refresh runs that could not list "mortal"', () => unlisted() - before >= 2 || undefined);
+    const runs = (await refreshRuns(2)).slice(1);
+    expect(runs).toEqual(runs.map(() => expect.objectContaining({ checked: 1, republished: [], failed: [] })));
     expect(await version()).toBe(2);
     expect(await toolNames()).toEqual(['lookup_order', 'cancel_order', 'refund_order', 'mortal_tool']);
 
     liveTools.splice(1, 1); // cancel_order removed
-    await until('the removal in tools/list', async () =>
+    await waitFor('the removal in tools/list', async () =>
       !(await toolNames()).includes('cancel_order') ? true : undefined,
     );
     expect(await toolNames()).toEqual(['lookup_order', 'refund_order', 'mortal_tool']);

@@ -6,7 +6,7 @@ import { registerTicketExample, type ControlPlaneClient, type RegisteredExample,
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { startAuthorizationServer, startTestStack, type LocalAuthorizationServer } from '../helpers.ts';
+import { startAuthorizationServer, startTestStack, waitFor, type LocalAuthorizationServer } from '../helpers.ts';
 
 // A local authorization server: a JWKS endpoint and a token issuer written for the test.
 let authServer: LocalAuthorizationServer | undefined;
@@ -214,25 +214,25 @@ describe('$current_user.token in workflows (opt-in per server, issues #4 and #7)
       await api.request('PATCH', `/mcp_manager/${server.id}`, { config: { exposeCallerToken: true } });
       const bearer = await token({ aud });
       // The edge reloads the catalog on the change event (pub/sub): retry until the new version serves.
-      let opted = await call({ authorization: `Bearer ${bearer}` });
-      for (let i = 0; i < 20 && opted['x-user-token'] === undefined; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        opted = await call({ authorization: `Bearer ${bearer}` });
-      }
+      const opted = await waitFor('the opted-in catalog on the edge', async () => {
+        const seen = await call({ authorization: `Bearer ${bearer}` });
+        return seen['x-user-token'] !== undefined ? seen : undefined;
+      });
       expect(opted['x-user-token']).toBe(bearer);
       // An API key is never a "user token".
       const withKey = await call({ 'x-api-key': stack.bootstrapKey });
       expect(withKey['x-user-token']).toBeUndefined();
       expect(JSON.stringify(withKey)).not.toContain(stack.bootstrapKey);
 
-      let records: unknown[] = [];
       const calls = received.length;
-      for (let i = 0; i < 100 && records.length < calls; i++) {
-        records = (
-          await api.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${server.id}&tool=whoami`)
-        ).data;
-        if (records.length < calls) await new Promise((r) => setTimeout(r, 100));
-      }
+      const records = await waitFor(`the execution records of ${calls} calls`, async () => {
+        const { data } = await api.request<{ data: { id: string }[] }>(
+          'GET',
+          `/execution_records?server_id=${server.id}&tool=whoami`,
+        );
+        if (data.length < calls) throw new Error(`${data.length} so far`);
+        return data;
+      });
       expect(records).toHaveLength(calls);
       const details = JSON.stringify(
         await Promise.all((records as { id: string }[]).map((r) => api.request('GET', `/execution_records/${r.id}`))),

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { ControlPlaneClient, Stack } from '@toolplane/cli';
-import { startTestStack } from '../helpers.ts';
+import { logLines, startTestStack, waitFor } from '../helpers.ts';
 
 // MCP protocol behaviour of the edge on the real stack (two edges, one worker): JSON-RPC errors,
 // transport limits and checks, tools/list order, progress notifications, and 2025-era cancellation
@@ -17,6 +17,8 @@ let up: string;
 let httpUrl: string;
 let flowUrl: string;
 const events: string[] = [];
+/** How long the upstream's /slow takes to answer. */
+let slowMs = 1500;
 
 const descriptor = (url: string) => `
 metadata: { name: Proto, slug: proto, version: "1.0.0" }
@@ -56,7 +58,7 @@ beforeAll(async () => {
       const timer = setTimeout(() => {
         events.push('completed');
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"done":true}');
-      }, 1500);
+      }, slowMs);
       res.on('close', () => {
         if (!res.writableEnded) {
           clearTimeout(timer);
@@ -75,7 +77,8 @@ beforeAll(async () => {
   up = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
   ({ stack, api } = await startTestStack('protocol', {
     edges: 2,
-    serviceEnv: { edge: { ALLOWED_ORIGINS: ALLOWED_ORIGIN, PROGRESS_INTERVAL_MS: '400' } },
+    // Edges log (at debug level) each notifications/cancelled they handle, and whether it aborted a request.
+    serviceEnv: { edge: { ALLOWED_ORIGINS: ALLOWED_ORIGIN, PROGRESS_INTERVAL_MS: '400', LOG_LEVEL: 'debug' } },
   }));
   const connector = await api.request<{ id: string }>('POST', '/connectors', descriptor(up), 'application/yaml');
   const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
@@ -156,9 +159,9 @@ async function connectModern(url: string): Promise<Client> {
   return client;
 }
 
-async function waitFor(event: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!events.includes(event) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+/** Waits until the upstream saw `event` ('started', 'aborted', 'completed'). */
+async function upstreamSaw(event: string): Promise<void> {
+  await waitFor(`the upstream to see ${event}`, () => events.includes(event) || undefined);
 }
 
 describe('JSON-RPC errors', () => {
@@ -360,45 +363,60 @@ describe('progress notifications', () => {
 describe('cancellation (2025 era)', () => {
   it('stops the job in the worker when notifications/cancelled for the request reaches another edge', async () => {
     events.length = 0;
-    const init = await post(httpUrl, {
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'p', version: '1' } },
-    });
-    const session = { ...v2025(), 'mcp-session-id': init.headers.get('mcp-session-id')! };
-    const call = post(
-      httpUrl,
-      { jsonrpc: '2.0', id: 'call-1', method: 'tools/call', params: { name: 'slow', arguments: {} } },
-      session,
-    ).then((r) => r.text());
-    await waitFor('started', 5000);
-    // Another client's notification naming the same request id changes nothing (scope: credentials +
-    // server + session), nor does one outside any session.
-    for (const other of [v2025(), { ...v2025(), 'mcp-session-id': 'another-session' }]) {
-      const stranger = await post(
-        onEdge(httpUrl, 1),
-        { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'call-1' } },
-        other,
-      );
-      expect(stranger.status).toBe(202);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-    expect(events).toEqual(['started']);
-    const cancel = await post(
-      onEdge(httpUrl, 1),
-      {
+    slowMs = 120_000; // the upstream holds the call until it is aborted (or the test fails)
+    try {
+      const init = await post(httpUrl, {
         jsonrpc: '2.0',
-        method: 'notifications/cancelled',
-        params: { requestId: 'call-1', reason: 'user pressed stop' },
-      },
-      session,
-    );
-    expect(cancel.status).toBe(202);
-    await waitFor('aborted', 3000);
-    expect(events).toEqual(['started', 'aborted']);
-    await call;
-  }, 20_000);
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'p', version: '1' } },
+      });
+      const session = { ...v2025(), 'mcp-session-id': init.headers.get('mcp-session-id')! };
+      const call = post(
+        httpUrl,
+        { jsonrpc: '2.0', id: 'call-1', method: 'tools/call', params: { name: 'slow', arguments: {} } },
+        session,
+      ).then((r) => r.text());
+      await upstreamSaw('started');
+      // The edge holding the request (the first) logs every cancellation it handles.
+      const holder = stack.processes.find((p) => p.url === stack.edgeUrls[0])!;
+      const handled = () => logLines(holder, 'notifications/cancelled handled').filter((l) => l.requestId === 'call-1');
+      expect(handled()).toEqual([]);
+      // Another client's notification naming the same request id changes nothing (scope: credentials +
+      // server + session), nor does one outside any session (answered without being published).
+      for (const other of [v2025(), { ...v2025(), 'mcp-session-id': 'another-session' }]) {
+        const stranger = await post(
+          onEdge(httpUrl, 1),
+          { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'call-1' } },
+          other,
+        );
+        expect(stranger.status).toBe(202);
+      }
+      // Positive signal: the holding edge has handled the other session's cancellation, and it aborted nothing.
+      const strangers = await waitFor('the holding edge to handle the stranger cancellation', () =>
+        handled().length >= 1 ? handled() : undefined,
+      );
+      expect(strangers.map((l) => l.aborted)).toEqual([false]);
+      expect(events).toEqual(['started']);
+      const cancel = await post(
+        onEdge(httpUrl, 1),
+        {
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId: 'call-1', reason: 'user pressed stop' },
+        },
+        session,
+      );
+      expect(cancel.status).toBe(202);
+      await upstreamSaw('aborted');
+      expect(events).toEqual(['started', 'aborted']);
+      // Handled in order on the holding edge: the stranger's ignored, the caller's own aborted the request.
+      expect(handled().map((l) => l.aborted)).toEqual([false, true]);
+      await call;
+    } finally {
+      slowMs = 1500;
+    }
+  }, 60_000);
 
   it('leaves other requests running', async () => {
     events.length = 0;

@@ -8,7 +8,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import type { ServiceProcess, Stack } from '@toolplane/cli';
 // Not a dependency of tests/: the package's source (readers are allowed in tests, never in services but the worker).
 import { AwsSecretsReader, AwsSecretsWriter, LocalSealedSecretsReader } from '../../packages/secrets/src/index.ts';
-import { startTestStack } from '../helpers.ts';
+import { startTestStack, waitFor } from '../helpers.ts';
 
 /**
  * The secrets REST API on the real stack: per workspace and per MCP server, metadata only in
@@ -104,16 +104,15 @@ async function callTool(
 /** Calls until the tool answers `want` (the invalidation message and the job travel on different connections). */
 async function untilWhich(stack: Stack, url: string, want: string): Promise<string[]> {
   const answers: string[] = [];
-  for (let i = 0; i < 20; i++) {
+  return waitFor(`the tool to answer ${want}`, async () => {
     const r = await callTool(stack, url, 'whoami');
     const which = r.isError
       ? `error: ${JSON.stringify(r.content)}`
       : String((r.structuredContent as { which?: string }).which);
     answers.push(which);
     if (which === want || (want === 'error' && r.isError)) return answers;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`the tool never answered ${want}: ${answers.join(', ')}`);
+    throw new Error(`answers so far: ${answers.join(', ')}`);
+  });
 }
 
 describe('secrets REST API (embedded sealed store)', () => {
@@ -308,14 +307,7 @@ describe('a rotation nobody announced (AWS rotation outside Toolplane) reaches t
     const awsName = `ws/${await workspaceOf(stack)}/servers/${server.id}/secrets/API_KEY`;
     await new AwsSecretsWriter(aws()).put(awsName, valueB);
     expect(await new AwsSecretsReader(aws()).get(awsName)).toBe(valueB);
-    const answers: string[] = [];
-    for (let i = 0; i < 100 && answers.at(-1) !== 'B'; i++) {
-      const r = await callTool(stack, server.url, 'whoami');
-      answers.push(
-        r.isError ? `error: ${JSON.stringify(r.content)}` : String((r.structuredContent as { which?: string }).which),
-      );
-      if (answers.at(-1) !== 'B') await new Promise((res) => setTimeout(res, 100));
-    }
+    const answers = await untilWhich(stack, server.url, 'B');
     expect(answers.at(-1)).toBe('B');
     expect(answers.filter((a) => a !== 'A' && a !== 'B')).toEqual([]);
   });

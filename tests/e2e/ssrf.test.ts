@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { ControlPlaneClient, Stack } from '@toolplane/cli';
-import { startTestStack } from '../helpers.ts';
+import { startTestStack, waitFor } from '../helpers.ts';
 
 /**
  * The worker's outbound guard on the real stack. Only 127.0.0.2 is allowlisted (OUTBOUND_ALLOW), as
@@ -133,13 +133,12 @@ describe('outbound guard (SSRF)', () => {
 
   it('never connected to a refused address, and records the refusals as unreachable steps', async () => {
     expect(forbiddenHits).toEqual([]);
-    let records: { tool: string; outcome: string; errorCode?: string; error_code?: string }[] = [];
-    for (let i = 0; i < 50 && records.filter((r) => r.tool === 'metadata').length === 0; i++) {
-      records = (await api.request<{ data: typeof records }>('GET', `/execution_records?server_id=${serverId}`)).data;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const metadata = records.find((r) => r.tool === 'metadata');
-    expect(metadata).toBeDefined();
+    type Row = { tool: string; outcome: string; errorCode?: string; error_code?: string };
+    const metadata = await waitFor('the execution record of the metadata call', async () =>
+      (await api.request<{ data: Row[] }>('GET', `/execution_records?server_id=${serverId}`)).data.find(
+        (r) => r.tool === 'metadata',
+      ),
+    );
     expect(JSON.stringify(metadata)).toContain('upstream.unreachable');
   });
 });

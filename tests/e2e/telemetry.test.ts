@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
-import { startTestStack } from '../helpers.ts';
+import { startTestStack, waitFor } from '../helpers.ts';
 
 // Issue #8: one trace per tool call across edge → Redis → worker → upstream (and the control plane
 // storing its record), received by an OTLP/HTTP endpoint of this test, with W3C context reaching the
@@ -113,16 +113,16 @@ async function waitForTrace(
   expected: [service: string, name: string][],
   timeoutMs = 20_000,
 ): Promise<ReceivedSpan[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = spans.filter((s) => s.traceId === traceId);
-    if (expected.every(([service, name]) => found.some((s) => s.service === service && s.name === name))) return found;
-    if (Date.now() > deadline)
-      throw new Error(
-        `trace ${traceId} incomplete: got ${JSON.stringify(found.map((s) => [s.service, s.name]))}, expected ${JSON.stringify(expected)}`,
-      );
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return waitFor(
+    `trace ${traceId} with ${JSON.stringify(expected)}`,
+    () => {
+      const found = spans.filter((s) => s.traceId === traceId);
+      if (expected.every(([service, name]) => found.some((s) => s.service === service && s.name === name)))
+        return found;
+      throw new Error(`got ${JSON.stringify(found.map((s) => [s.service, s.name]))}`);
+    },
+    timeoutMs,
+  );
 }
 
 function one(found: ReceivedSpan[], service: string, name: string): ReceivedSpan {
@@ -169,15 +169,12 @@ async function callTool(
 
 type RecordRow = { id: string; tool: string; outcome: string; trace_id: string | null };
 async function recordWithTrace(traceId: string, tool = 'get_ticket'): Promise<RecordRow> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
+  return waitFor(`an execution record with trace ${traceId}`, async () => {
     const page = await api.request<{ data: RecordRow[] }>('GET', `/execution_records?tool=${tool}&limit=200`);
     const hit = page.data.find((r) => r.trace_id === traceId);
-    if (hit) return hit;
-    if (Date.now() > deadline)
-      throw new Error(`no execution record with trace ${traceId}: ${JSON.stringify(page.data)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    if (!hit) throw new Error(`records so far: ${JSON.stringify(page.data)}`);
+    return hit;
+  });
 }
 
 beforeAll(async () => {
@@ -333,16 +330,10 @@ describe('OpenTelemetry traces of a tool call', () => {
     const before = new Set(spans.map((s) => s.traceId));
     const res = await callTool({ ticket_id: 'TCK-3' });
     expect(res.status).toBe(200);
-    const deadline = Date.now() + 20_000;
-    let fresh: ReceivedSpan | undefined;
-    while (!fresh && Date.now() < deadline) {
-      fresh = spans.find(
-        (s) => !before.has(s.traceId) && s.name === 'tools/call get_ticket' && s.parentSpanId === undefined,
-      );
-      if (!fresh) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(fresh).toBeDefined();
-    await waitForTrace(fresh!.traceId, [['toolplane-worker', 'GET /api/v1/tickets/{ticket_id}']]);
+    const fresh = await waitFor('a new root span of the call', () =>
+      spans.find((s) => !before.has(s.traceId) && s.name === 'tools/call get_ticket' && s.parentSpanId === undefined),
+    );
+    await waitForTrace(fresh.traceId, [['toolplane-worker', 'GET /api/v1/tickets/{ticket_id}']]);
   });
 
   it('puts no secret value in any span or resource attribute', async () => {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ApiError, type ControlPlaneClient, type Stack } from '@toolplane/cli';
-import { startTestStack } from '../helpers.ts';
+import { startTestStack, waitFor } from '../helpers.ts';
 
 /**
  * Flower documents deployed through the Bump-compatible API and run by the real stack (edge →
@@ -134,16 +134,15 @@ async function connectSse(
 
 /** The newest execution record of a server's tool, with its detail (steps, tree, debug). */
 async function latestRecord<T>(serverId: string, tool: string, count = 1): Promise<T[]> {
-  for (let i = 0; i < 150; i++) {
-    const page = await api.request<{ data: { id: string }[] }>(
+  const page = await waitFor(`${count} records of ${tool}`, async () => {
+    const { data } = await api.request<{ data: { id: string }[] }>(
       'GET',
       `/execution_records?server_id=${serverId}&tool=${tool}&limit=200`,
     );
-    if (page.data.length >= count)
-      return Promise.all(page.data.map((r) => api.request<T>('GET', `/execution_records/${r.id}`)));
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`fewer than ${count} records of ${tool} arrived`);
+    if (data.length < count) throw new Error(`${data.length} so far`);
+    return data;
+  });
+  return Promise.all(page.map((r) => api.request<T>('GET', `/execution_records/${r.id}`)));
 }
 
 async function deployError(
@@ -489,19 +488,20 @@ describe('secrets and execution records', () => {
     // The control plane never holds the value: not in the catalog, the deployment, nor the records.
     const config = JSON.stringify(await api.request('GET', `/mcp_manager/${server.id}/config`));
     expect(config).not.toContain('sk-wf-9f8e7d6c5b');
-    let record: { steps: { name: string; url: string; urlTemplate: string; status: number }[] } | undefined;
-    for (let i = 0; i < 150 && !record; i++) {
-      const page = await api.request<{ data: { id: string; server_id?: string; tool: string; outcome: string }[] }>(
-        'GET',
-        '/execution_records?limit=200',
-      );
-      const hit = page.data.find((r) => r.tool === 'whoami' && r.outcome === 'success');
-      if (hit) record = await api.request('GET', `/execution_records/${hit.id}`);
-      else await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(record).toBeDefined();
+    const hit = await waitFor('the record of the whoami call', async () =>
+      (
+        await api.request<{ data: { id: string; server_id?: string; tool: string; outcome: string }[] }>(
+          'GET',
+          '/execution_records?limit=200',
+        )
+      ).data.find((r) => r.tool === 'whoami' && r.outcome === 'success'),
+    );
+    const record = await api.request<{ steps: { name: string; url: string; urlTemplate: string; status: number }[] }>(
+      'GET',
+      `/execution_records/${hit.id}`,
+    );
     expect(JSON.stringify(record)).not.toContain('sk-wf-9f8e7d6c5b');
-    expect(record!.steps).toEqual([
+    expect(record.steps).toEqual([
       expect.objectContaining({
         name: 'whoami/me',
         urlTemplate: `${mockUrl}/api.private.test/me?key=$secrets.API_KEY`,
@@ -716,11 +716,12 @@ describe('tools/list_changed (issue #4)', () => {
     await deploy(server.id, docWith(['first']));
     let changed = 0;
     let otherChanged = 0;
+    let bystanderChanged = 0;
     const client = await connectSse(server.id, {}, (c) =>
       c.setNotificationHandler('notifications/tools/list_changed', () => void changed++),
     );
     const bystander = await connectSse(other.id, {}, (c) =>
-      c.setNotificationHandler('notifications/tools/list_changed', () => void otherChanged++),
+      c.setNotificationHandler('notifications/tools/list_changed', () => void bystanderChanged++),
     );
     // A 2026-07-28 client with a subscriptions/listen stream, and one on the other server.
     let modernChanged = 0;
@@ -748,20 +749,24 @@ describe('tools/list_changed (issue #4)', () => {
     );
     const otherSubscription = await modernOther.listen({ toolsListChanged: true });
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['first']);
-    const waitFor = async (n: number) => {
-      for (let i = 0; i < 100 && (changed < n || modernChanged < n); i++) await new Promise((r) => setTimeout(r, 100));
+    const notified = async (n: number) => {
+      await waitFor(`${n} tools/list_changed on each stream`, () => (changed >= n && modernChanged >= n) || undefined);
       expect([changed, modernChanged]).toEqual([n, n]);
     };
 
     await deploy(server.id, docWith(['first', 'second']));
-    await waitFor(1);
+    await notified(1);
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['first', 'second']);
     expect((await client.callTool({ name: 'second', arguments: {} })).isError).toBeFalsy();
 
     expect((await modern.listTools()).tools.map((t) => t.name)).toEqual(['first', 'second']);
 
     await api.request('PATCH', `/mcp_manager/${server.id}`, { description: 'now described' });
-    await waitFor(2);
+    await notified(2);
+    // Positive signal for the legacy SSE bystander: an answer on its stream comes after anything the
+    // edge wrote to it while handling the changes above.
+    await bystander.listTools();
+    expect(bystanderChanged).toBe(0);
     await subscription.close();
     await otherSubscription.close();
     await Promise.all([client.close(), bystander.close(), modern.close(), modernOther.close()]);

@@ -6,7 +6,7 @@ import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { SignJWT, type CryptoKey } from 'jose';
-import { startAuthorizationServer, startTestStack, type LocalAuthorizationServer } from '../helpers.ts';
+import { startAuthorizationServer, startTestStack, waitFor, type LocalAuthorizationServer } from '../helpers.ts';
 
 // Issue #7: organizations and workspaces isolate everything. Workspace A is the bootstrap workspace;
 // workspace B is created by A's admin key (POST /api/v1/workspaces). B's key then tries every
@@ -144,12 +144,11 @@ beforeAll(async () => {
   );
   await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
   await client.close();
-  for (let i = 0; i < 100 && !ids.record; i++) {
-    ids.record = (await apiA.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${a.serverId}`))
-      .data[0]?.id as string;
-    if (!ids.record) await new Promise((r) => setTimeout(r, 100));
-  }
-  expect(ids.record).toBeDefined();
+  ids.record = await waitFor(
+    'the execution record of the call',
+    async () =>
+      (await apiA.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${a.serverId}`)).data[0]?.id,
+  );
   markers.push(
     ...Object.values(ids),
     keyA.key,
@@ -562,11 +561,10 @@ describe('workspace isolation', () => {
         },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
       });
-    let own = await list(b);
-    for (let i = 0; i < 20 && own.status !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      own = await list(b);
-    }
+    const own = await waitFor('the policy to let mallory list her own server', async () => {
+      const res = await list(b);
+      return res.status === 200 ? res : undefined;
+    });
     expect(own.status).toBe(200);
     const foreign = await list(a);
     expect(foreign.status).toBe(403);

@@ -32,6 +32,8 @@ export function redisKeys(prefix: string) {
     users: (workspaceId: string) => `${prefix}:users:${workspaceId}`,
     /** String (JSON `{ sessionId, endsAt }`, expiring at endsAt): the open debug session of a server. */
     debugSession: (serverId: string) => `${prefix}:debug:${serverId}`,
+    /** Pub/sub: a server id whose debug session was opened or closed (workers drop their cached state). */
+    debugSessionChanged: `${prefix}:events:debug`,
     /** Stream: execution records from workers (and edges) to the control plane. */
     executionRecords: `${prefix}:execution-records`,
     /** Pub/sub: an invocation id whose caller went away (workers abort it if they run it). */

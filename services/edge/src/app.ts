@@ -68,8 +68,10 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const jsonBody = express.json({ limit: env.MAX_BODY_BYTES, type: () => true });
 
   events.on('message', (channel: string, message: string) => {
-    if (channel === cancels.channel) cancels.onMessage(message);
-    else if (channel === keys.catalogChanged) {
+    if (channel === cancels.channel) {
+      const aborted = cancels.onMessage(message);
+      log.debug({ requestId: CancelRegistry.requestIdOf(message), aborted }, 'notifications/cancelled handled');
+    } else if (channel === keys.catalogChanged) {
       catalogs.invalidate(message);
       // Open streams of that server hear about it: legacy HTTP+SSE sessions and 2026-07-28 listen
       // streams (2025-era Streamable HTTP is stateless: no stream to carry it).

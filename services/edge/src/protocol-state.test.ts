@@ -53,6 +53,10 @@ describe('CancelRegistry', () => {
       while (!running.signal.aborted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       expect(running.signal.aborted).toBe(true);
       expect(other.signal.aborted).toBe(false);
+      // Another session's request with the same id is not running here: nothing is aborted.
+      expect(here.onMessage(CancelRegistry.key('key-1', 'srv-1', 'sess-2', 7))).toBe(false);
+      expect(CancelRegistry.requestIdOf(CancelRegistry.key('key-1', 'srv-1', 'sess-2', 7))).toBe(7);
+      expect(here.onMessage(CancelRegistry.key('key-1', 'srv-1', 'sess-1', '7'))).toBe(true);
       untrack();
       expect(here.size).toBe(1);
     } finally {

@@ -79,9 +79,20 @@ export class CancelRegistry {
     await this.redis.publish(this.channel, key);
   }
 
-  /** A message on the cancellation channel. */
-  onMessage(key: string): void {
-    this.inFlight.get(key)?.abort();
+  /** A message on the cancellation channel: whether it aborted a request running here. */
+  onMessage(key: string): boolean {
+    const controller = this.inFlight.get(key);
+    controller?.abort();
+    return controller !== undefined;
+  }
+
+  /** The JSON-RPC id a cancellation key names (for logs: the rest identifies the caller). */
+  static requestIdOf(key: string): unknown {
+    try {
+      return (JSON.parse(key) as unknown[])[3];
+    } catch {
+      return undefined;
+    }
   }
 
   get size(): number {

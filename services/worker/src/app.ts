@@ -56,22 +56,30 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   const httpLimits = { timeoutMs: env.HTTP_TIMEOUT_MS, maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES };
   const resolver = new SecretResolver(secrets, env.SECRETS_CACHE_TTL_MS);
   const keys = redisKeys(env.REDIS_PREFIX);
-  // Credential updates take effect at once: the control plane announces changed secret names.
+  // Credential updates and debug sessions take effect at once: the control plane announces changed
+  // secret names and servers whose debug session opened or closed.
   const running = new RunningInvocations();
+  const debug = new DebugSessions(redis, env.REDIS_PREFIX, { maxBodyBytes: env.DEBUG_MAX_BODY_BYTES });
   const events = redis.duplicate();
   events.on('message', (channel: string, message: string) => {
     if (channel === keys.cancel) running.cancel(message);
-    else resolver.invalidate(message);
+    else if (channel === keys.debugSessionChanged) {
+      debug.invalidate(message);
+      log.debug({ serverId: message }, 'debug session changed; cached state dropped');
+    } else resolver.invalidate(message);
   });
-  // Invalidations sent while disconnected are lost: start from an empty cache after a reconnect.
-  events.on('ready', () => resolver.invalidate(undefined));
+  // Invalidations sent while disconnected are lost: start from empty caches after a reconnect.
+  events.on('ready', () => {
+    resolver.invalidate(undefined);
+    debug.invalidate(undefined);
+  });
   const processor = createToolInvocationProcessor({
     plans: new PlanCache(redis, env.REDIS_PREFIX),
     secrets: resolver,
     rateLimits: new RateLimits(redis, env.REDIS_PREFIX),
     records,
     running,
-    debug: new DebugSessions(redis, env.REDIS_PREFIX, { maxBodyBytes: env.DEBUG_MAX_BODY_BYTES }),
+    debug,
     authorizer: new Authorizer(httpLimits),
     limits: httpLimits,
     log,
@@ -108,7 +116,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
       return addr ? `http://${env.HEALTH_HOST}:${addr.port}` : undefined;
     },
     async start() {
-      await events.subscribe(keys.secretsChanged, keys.cancel);
+      await events.subscribe(keys.secretsChanged, keys.cancel, keys.debugSessionChanged);
       consumer.start();
       tasks.start();
       await Promise.all([consumer.waitUntilReady(), tasks.waitUntilReady()]);

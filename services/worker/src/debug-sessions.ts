@@ -13,8 +13,11 @@ import type { UpstreamOutcome, UpstreamRequest } from './http-operation.ts';
 const hiddenHeaders = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token)$/i;
 
 /**
- * Knows whether a server has an open debug session (looked up in Redis at most once a second per
- * server) and builds the redacted capture that goes into execution records while it is open.
+ * Knows whether a server has an open debug session and builds the redacted capture that goes into
+ * execution records while it is open. The state is read from Redis once and cached: the control
+ * plane announces every open and close on `debugSessionChanged`, and the worker calls `invalidate`
+ * then (and for every server after its subscriber connection reconnects, as messages sent meanwhile
+ * are lost). Entries also expire after `cacheMs` as a backstop.
  */
 export class DebugSessions {
   private readonly cache = new Map<string, { state: DebugSessionState | null; checkedAt: number }>();
@@ -22,25 +25,37 @@ export class DebugSessions {
   private readonly keys: RedisKeys;
   private readonly now: () => number;
   private readonly maxBodyBytes: number;
+  private readonly cacheMs: number;
+  /** Bumped by every invalidation: a lookup that was in flight meanwhile may have read the old state, and is not cached. */
+  private generation = 0;
 
-  constructor(redis: Redis, prefix: string, opts: { maxBodyBytes: number; now?: () => number }) {
+  constructor(redis: Redis, prefix: string, opts: { maxBodyBytes: number; now?: () => number; cacheMs?: number }) {
     this.redis = redis;
     this.keys = redisKeys(prefix);
     this.now = opts.now ?? Date.now;
     this.maxBodyBytes = opts.maxBodyBytes;
+    this.cacheMs = opts.cacheMs ?? 30_000;
   }
 
   /** The open session of a server, if any: its end time is checked against the clock on every call. */
   async active(serverId: string): Promise<DebugSessionState | null> {
     const t = this.now();
     let hit = this.cache.get(serverId);
-    if (!hit || t - hit.checkedAt > 1000) {
+    if (!hit || t - hit.checkedAt > this.cacheMs) {
+      const generation = this.generation;
       const raw = await this.redis.get(this.keys.debugSession(serverId));
       const parsed = raw ? DebugSessionState.safeParse(JSON.parse(raw)) : undefined;
       hit = { state: parsed?.success ? parsed.data : null, checkedAt: t };
-      this.cache.set(serverId, hit);
+      if (generation === this.generation) this.cache.set(serverId, hit);
     }
     return hit.state && hit.state.endsAt > t ? hit.state : null;
+  }
+
+  /** Forgets the cached state of one server (a `debugSessionChanged` message), or of all (undefined). */
+  invalidate(serverId: string | undefined): void {
+    this.generation++;
+    if (serverId === undefined) this.cache.clear();
+    else this.cache.delete(serverId);
   }
 
   capture(

@@ -33,21 +33,27 @@ function present(s: SessionRow, now: Date) {
   };
 }
 
-/** Publishes a server's open session to Redis (expiring with it) so workers see it; removes it when closed. */
+/**
+ * Publishes a server's open session to Redis (expiring with it) so workers see it; removes it when
+ * closed. Then announces the change on `debugSessionChanged`, so workers drop their cached state at
+ * once; resolves only after that PUBLISH (the REST answer follows it).
+ */
 export async function publishDebugSession(
   redis: Redis,
   prefix: string,
   s: SessionRow,
   now = new Date(),
 ): Promise<void> {
-  const key = redisKeys(prefix).debugSession(s.serverId);
+  const keys = redisKeys(prefix);
+  const key = keys.debugSession(s.serverId);
   const ms = s.endsAt.getTime() - now.getTime();
   if (s.closedAt || ms <= 0) {
     const current = await redis.get(key);
     if (current && (JSON.parse(current) as { sessionId: string }).sessionId === s.id) await redis.del(key);
-    return;
+  } else {
+    await redis.set(key, JSON.stringify({ sessionId: s.id, endsAt: s.endsAt.getTime() }), 'PX', ms);
   }
-  await redis.set(key, JSON.stringify({ sessionId: s.id, endsAt: s.endsAt.getTime() }), 'PX', ms);
+  await redis.publish(keys.debugSessionChanged, s.serverId);
 }
 
 export function debugSessionsRouter(db: Db, redis: Redis, prefix: string, maxBodyBytes: number): Router {
