@@ -67,6 +67,13 @@ export async function startTestStack(
 }
 
 /**
+ * How long a test waits for a change to reach edges and workers over pub/sub. Far below every cache
+ * lifetime a test relies on (API keys 60 s, tool lists 10 s, secrets 30 s), so a pass shows the change
+ * was pushed, not that a cache expired; generous, because the machine may be loaded.
+ */
+export const PROPAGATION_DEADLINE_MS = 5_000;
+
+/**
  * Polls `probe` until it returns something other than `undefined` (or `false`), and returns that.
  * Fails after `timeoutMs` with `timed out waiting for <what>` and the last thing the probe returned or
  * threw (a probe may throw while its condition does not hold yet, e.g. a record not found). For

@@ -10,7 +10,13 @@ import {
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { SignJWT, type CryptoKey } from 'jose';
-import { startAuthorizationServer, startTestStack, waitFor, type LocalAuthorizationServer } from '../helpers.ts';
+import {
+  PROPAGATION_DEADLINE_MS,
+  startAuthorizationServer,
+  startTestStack,
+  waitFor,
+  type LocalAuthorizationServer,
+} from '../helpers.ts';
 
 // Issue #7 access management on the real stack: keys limited to servers, access policies for keys,
 // OAuth subjects and groups and external users (deny by default), enforced on the edge.
@@ -135,9 +141,9 @@ async function findRecord(query: string, match: (r: RecordRow) => boolean): Prom
   });
 }
 
-/** Retries `check` for up to a second (policy and key changes reach edges through pub/sub). */
-async function within1s<T>(check: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 1000;
+/** Retries `check` until `ok` (policy and key changes reach edges through pub/sub), for at most PROPAGATION_DEADLINE_MS. */
+async function afterPropagation<T>(check: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  const deadline = Date.now() + PROPAGATION_DEADLINE_MS;
   for (;;) {
     const v = await check();
     if (ok(v) || Date.now() > deadline) return v;
@@ -201,7 +207,7 @@ describe('API keys', () => {
     });
     expect(res.status).toBe(204);
     const started = Date.now();
-    const status = await within1s(
+    const status = await afterPropagation(
       () => rpc(serverA.mcpUrl, { 'x-api-key': created.key }, 'tools/list').then((r) => r.status),
       (s) => s === 401,
     );
@@ -252,7 +258,7 @@ describe('API keys', () => {
 
     // Lifting the restriction reaches the edge at once.
     await api.request('PATCH', `/api_keys/${limited.id}`, { serverIds: null });
-    const names = await within1s(
+    const names = await afterPropagation(
       () => rpc(serverB.mcpUrl, { 'x-api-key': limited.key }, 'tools/list').then((r) => r.status),
       (s) => s === 200,
     );
@@ -335,7 +341,7 @@ describe('access policies', () => {
 
     const headers = { 'x-api-key': key.key };
     expect(
-      await within1s(
+      await afterPropagation(
         () => toolNames(serverA.mcpUrl, headers),
         (n) => n.length === 1,
       ),
@@ -365,7 +371,7 @@ describe('access policies', () => {
     // Widening the policy applies within a second; deleting it restores the key's workspace-wide access.
     await api.request('PATCH', `/access_policies/${policy.id}`, { tools: ['get_ticket', 'search_tickets'] });
     expect(
-      await within1s(
+      await afterPropagation(
         () => toolNames(serverA.mcpUrl, headers),
         (n) => n.length === 2,
       ),
@@ -376,7 +382,7 @@ describe('access policies', () => {
     });
     expect(del.status).toBe(204);
     expect(
-      await within1s(
+      await afterPropagation(
         () => toolNames(serverB.mcpUrl, headers).catch(() => []),
         (n) => n.length === 3,
       ),
@@ -397,7 +403,7 @@ describe('access policies', () => {
       await c.close();
       return (found.structuredContent as { results: { name: string }[] }).results.map((r) => r.name);
     };
-    expect(await within1s(search, (names) => names.length === 1)).toEqual(['get_ticket']);
+    expect(await afterPropagation(search, (names) => names.length === 1)).toEqual(['get_ticket']);
     const client = await connect(smartUrl, { 'x-api-key': key.key });
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual([
       'search_tools',
@@ -440,7 +446,7 @@ describe('access policies', () => {
     });
     const ann = { 'x-api-key': stack.bootstrapKey, 'x-username': 'ann' };
     expect(
-      await within1s(
+      await afterPropagation(
         () => toolNames(serverA.mcpUrl, ann),
         (n) => n.length === 1,
       ),
@@ -480,7 +486,7 @@ describe('access policies', () => {
       tools: ['*'],
     });
     expect(
-      await within1s(
+      await afterPropagation(
         async () => toolNames(serverA.mcpUrl, await bearer('carol', ['support', 'sales'])).catch(() => []),
         (n) => n.length === 2,
       ),

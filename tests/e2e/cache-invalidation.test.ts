@@ -2,11 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
-import { startTestStack } from '../helpers.ts';
+import { PROPAGATION_DEADLINE_MS, startTestStack } from '../helpers.ts';
 
 // Seed 001 "Server Caching": credential updates, descriptor changes and instance deletion reach
 // every edge and worker without a restart, within 1 s of the API call returning.
-const PROPAGATION_BOUND_MS = 1000;
 
 let stack: Stack;
 let upstream: TicketSystem;
@@ -25,7 +24,7 @@ async function connect(edgeUrl: string): Promise<Client> {
 
 /** Retries `check` until it passes or the propagation bound is exceeded. */
 async function eventually(check: () => Promise<void>): Promise<void> {
-  const deadline = Date.now() + PROPAGATION_BOUND_MS;
+  const deadline = Date.now() + PROPAGATION_DEADLINE_MS;
   for (;;) {
     try {
       return await check();

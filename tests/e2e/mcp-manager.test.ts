@@ -8,7 +8,7 @@ import {
   type Stack,
 } from '@toolplane/cli';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
-import { startTestStack } from '../helpers.ts';
+import { PROPAGATION_DEADLINE_MS, startTestStack } from '../helpers.ts';
 
 let stack: Stack;
 let upstream: TicketSystem;
@@ -141,9 +141,9 @@ describe('PATCH and DELETE /api/v1/mcp_manager/{id}', () => {
         },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
       });
-    // Catalog changes reach the edge over pub/sub: allow them up to 1 s.
+    // Catalog changes reach the edge over pub/sub.
     const statusSoon = async (want: number) => {
-      const deadline = Date.now() + 1000;
+      const deadline = Date.now() + PROPAGATION_DEADLINE_MS;
       let res = await anonymous();
       while (res.status !== want && Date.now() < deadline) res = await anonymous();
       return res;

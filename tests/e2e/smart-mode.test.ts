@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
-import { startTestStack } from '../helpers.ts';
+import { PROPAGATION_DEADLINE_MS, startTestStack } from '../helpers.ts';
 
 let stack: Stack;
 let upstream: TicketSystem;
@@ -91,7 +91,7 @@ describe('SMART mode: meta tools over the workspace catalog', () => {
       base_url: upstream.url,
       credentials: { api_key: 'k' },
     });
-    const deadline = Date.now() + 1000;
+    const deadline = Date.now() + PROPAGATION_DEADLINE_MS;
     let names: string[];
     do {
       const found = await client.callTool({ name: 'search_tools', arguments: { query: 'ticket', limit: 10 } });

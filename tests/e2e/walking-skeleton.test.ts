@@ -10,7 +10,7 @@ import { createMCPClient } from '@ai-sdk/mcp';
 import { StreamableHTTPClientTransport as StreamableHTTPClientTransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
-import { startTestStack, tempDir } from '../helpers.ts';
+import { PROPAGATION_DEADLINE_MS, startTestStack, tempDir } from '../helpers.ts';
 
 const UPSTREAM_KEY = 'upstream-secret-key-4f1c';
 
@@ -186,7 +186,7 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
       headers: { 'x-api-key': stack.bootstrapKey },
     });
     expect(res.status).toBe(204);
-    const deadline = Date.now() + 1000;
+    const deadline = Date.now() + PROPAGATION_DEADLINE_MS;
     let status: number;
     do {
       status = (
