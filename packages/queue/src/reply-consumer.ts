@@ -16,6 +16,20 @@ export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
    */
   handle: (job: J, received: ReceivedJob, notify: (message: unknown) => void) => Promise<R>;
   onInvalidJob?: (jobId: string | undefined, issues: unknown) => void;
+  /** Stalled-job detection (docs/operations.md, "Worker crashes"); BullMQ's defaults when absent. */
+  stalled?: StalledJobSettings;
+}
+
+/**
+ * How fast jobs of a dead worker are re-delivered. A job's lock lasts `lockDurationMs` and is renewed
+ * every half of it; every `stalledIntervalMs` each worker moves jobs whose lock expired back to the
+ * queue (in two passes), so a crashed worker's jobs run again after about lockDuration + 1-2 ×
+ * stalledInterval. A job that stalls more than `maxStalledCount` times fails.
+ */
+export interface StalledJobSettings {
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  maxStalledCount: number;
 }
 
 /** What the queue knows about a job besides its payload (for queue-wait metrics). */
@@ -24,6 +38,8 @@ export interface ReceivedJob {
   /** Epoch ms when the job was added. */
   readonly timestamp: number;
   readonly attemptsMade: number;
+  /** Times a worker took the job (2 and more: re-delivered after its worker stopped or lost the lock). */
+  readonly attemptsStarted?: number;
 }
 
 /** Runs jobs from a queue and publishes each reply to the requesting process (`replyTo`). */
@@ -60,7 +76,10 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
         autorun: false,
         removeOnComplete: { count: 0 },
         removeOnFail: { count: 1000 },
-        maxStalledCount: 1,
+        maxStalledCount: opts.stalled?.maxStalledCount ?? 1,
+        ...(opts.stalled
+          ? { lockDuration: opts.stalled.lockDurationMs, stalledInterval: opts.stalled.stalledIntervalMs }
+          : {}),
       },
     );
   }

@@ -15,6 +15,7 @@ import { DebugSessions } from './debug-sessions.ts';
 import { RateLimits } from './rate-limits.ts';
 import type { WorkerEnv } from './env.ts';
 import { configureOutbound, parseOutboundAllow } from './outbound-guard.ts';
+import { ExecutionLeases } from './execution-lease.ts';
 import { createToolInvocationProcessor, RunningInvocations } from './processor.ts';
 import { SecretResolver } from './secret-resolver.ts';
 
@@ -71,11 +72,17 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     rateLimits: new RateLimits(redis, env.REDIS_PREFIX),
     records,
     running,
+    leases: new ExecutionLeases(redis, env.REDIS_PREFIX, env.EXECUTION_LEASE_GRACE_MS),
     debug: new DebugSessions(redis, env.REDIS_PREFIX, { maxBodyBytes: env.DEBUG_MAX_BODY_BYTES }),
     authorizer: new Authorizer(httpLimits),
     limits: httpLimits,
     log,
   });
+  const stalled = {
+    lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+    stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
+    maxStalledCount: env.WORKER_MAX_STALLED_COUNT,
+  };
   const onInvalidJob = (jobId: string | undefined, issues: unknown) =>
     log.error({ jobId, issues }, 'invalid job payload');
   const consumer = new ReplyingConsumer({
@@ -86,6 +93,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     job: ToolInvokeJob,
     handle: processor,
     onInvalidJob,
+    stalled,
   });
   observeQueueDepth(queueNames.toolInvocations, () => consumer.jobCounts());
   // Egress on behalf of the control plane (connector test endpoints, external MCP tool lists).
@@ -97,6 +105,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     job: DataPlaneTask,
     handle: createDataPlaneTaskHandler({ secrets: resolver, limits: httpLimits }),
     onInvalidJob,
+    stalled,
   });
 
   let ready = false;
