@@ -15,6 +15,13 @@ const CALLS = 200;
 const CONCURRENCY = 64;
 const HOLD_MS = 1000;
 const CALL_TIMEOUT_MS = 90_000;
+/**
+ * The second platform mimics the default timeout with slower stall detection: its workers keep
+ * BullMQ's 30 s lock (a dead worker's lock expires 15-30 s after the kill), longer than the calls'
+ * SHORT_TIMEOUT_MS, so the killed worker's jobs are re-delivered after their deadline.
+ */
+const SHORT_TIMEOUT_MS = 12_000;
+const SLOW_DETECTION = { WORKER_LOCK_DURATION_MS: '30000' };
 
 interface Seen {
   ref: string;
@@ -142,25 +149,29 @@ const document = {
   },
 };
 
-let stack: Stack;
-let api: ControlPlaneClient;
-let upstream: Upstream;
-let serverUrl: string;
-let serverId: string;
-/** The worker running now (the one the next scenario kills). */
-let worker: ServiceProcess;
+/** One stack (edge, worker, control plane) with the orders API registered as an MCP server. */
+interface Platform {
+  stack: Stack;
+  api: ControlPlaneClient;
+  serverUrl: string;
+  serverId: string;
+  timeoutMs: number;
+  /** The worker running now (the one the next scenario kills). */
+  worker: ServiceProcess;
+}
 
-beforeAll(async () => {
-  upstream = new Upstream();
-  await upstream.start();
-  ({ stack, api } = await startTestStack('crash', {
+async function startPlatform(
+  label: string,
+  timeoutMs: number,
+  workerEnv: Record<string, string> = {},
+): Promise<Platform> {
+  const { stack, api } = await startTestStack(label, {
     logLevel: 'warn',
     serviceEnv: {
-      edge: { TOOL_CALL_TIMEOUT_MS: String(CALL_TIMEOUT_MS) },
-      worker: { WORKER_CONCURRENCY: String(CONCURRENCY), HTTP_TIMEOUT_MS: String(CALL_TIMEOUT_MS) },
+      edge: { TOOL_CALL_TIMEOUT_MS: String(timeoutMs) },
+      worker: { WORKER_CONCURRENCY: String(CONCURRENCY), HTTP_TIMEOUT_MS: String(timeoutMs), ...workerEnv },
     },
-  }));
-  worker = stack.processes.find((p) => p.service === 'worker')!;
+  });
   const connector = await api.request<{ id: string }>('POST', '/connectors', {
     kind: 'openapi',
     slug: 'orders',
@@ -185,12 +196,31 @@ beforeAll(async () => {
     mode: 'NORMAL',
     connectorInstanceId: instance.id,
   });
-  serverUrl = server.url;
-  serverId = server.id;
+  return {
+    stack,
+    api,
+    serverUrl: server.url,
+    serverId: server.id,
+    timeoutMs,
+    worker: stack.processes.find((p) => p.service === 'worker')!,
+  };
+}
+
+let upstream: Upstream;
+/** Calls have CALL_TIMEOUT_MS: the re-delivered jobs run before their deadline. */
+let platform: Platform;
+/** Calls time out before the killed worker's jobs are re-delivered (as with the default 30 s timeout and BullMQ's defaults). */
+let shortTimeouts: Platform | undefined;
+
+beforeAll(async () => {
+  upstream = new Upstream();
+  await upstream.start();
+  platform = await startPlatform('crash', CALL_TIMEOUT_MS);
 }, 180_000);
 
 afterAll(async () => {
-  await stack?.stop();
+  await platform?.stack.stop();
+  await shortTimeouts?.stack.stop();
   await upstream?.close();
 });
 
@@ -203,12 +233,12 @@ interface Answer {
   at: number;
 }
 
-async function call(id: number, tool: string, ref: string): Promise<Answer> {
+async function call(p: Platform, id: number, tool: string, ref: string): Promise<Answer> {
   const startedAt = Date.now();
-  const res = await fetch(serverUrl, {
+  const res = await fetch(p.serverUrl, {
     method: 'POST',
     headers: {
-      'x-api-key': stack.bootstrapKey,
+      'x-api-key': p.stack.bootstrapKey,
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
       'mcp-protocol-version': '2025-11-25',
@@ -226,15 +256,17 @@ async function call(id: number, tool: string, ref: string): Promise<Answer> {
   };
 }
 
-type Listed = { data: { id: string; outcome: string; error_code: string | null; message: string | null }[] };
+type Listed = {
+  data: { id: string; outcome: string; error_code: string | null; message: string | null; started_at: string }[];
+};
 
 /** The tool's execution records, once `count` are stored. */
-async function recordsOf(tool: string, count: number): Promise<Listed['data']> {
+async function recordsOf(p: Platform, tool: string, count: number): Promise<Listed['data']> {
   let page: Listed = { data: [] };
   await until(
     `${count} records of ${tool}`,
     async () => {
-      page = await api.request<Listed>('GET', `/execution_records?server_id=${serverId}&tool=${tool}&limit=200`);
+      page = await p.api.request<Listed>('GET', `/execution_records?server_id=${p.serverId}&tool=${tool}&limit=200`);
       return page.data.length >= count;
     },
     () => page.data.length,
@@ -247,13 +279,13 @@ async function recordsOf(tool: string, count: number): Promise<Listed['data']> {
  * upstream, starts a replacement, and waits for every answer. Returns the answers, the refs whose
  * answer was lost with the killed worker, and timings.
  */
-async function crashDuring(tool: string, prefix: string) {
+async function crashDuring(p: Platform, tool: string, prefix: string) {
   upstream.closed = true;
   const refs = Array.from({ length: CALLS }, (_, i) => `${prefix}-${i}`);
   const started = Date.now();
   const answers: Answer[] = [];
   const calls = refs.map((ref, i) =>
-    call(i, tool, ref).then((a) => {
+    call(p, i, tool, ref).then((a) => {
       answers.push(a);
       return a;
     }),
@@ -268,13 +300,14 @@ async function crashDuring(tool: string, prefix: string) {
   expect(inFlight.size).toBe(CONCURRENCY);
   expect(answers).toHaveLength(0);
 
-  const exited = new Promise<void>((resolve) => worker.child.once('exit', () => resolve()));
+  const killed = p.worker;
+  const exited = new Promise<void>((resolve) => killed.child.once('exit', () => resolve()));
   const killedAt = Date.now();
-  worker.child.kill('SIGKILL');
+  killed.child.kill('SIGKILL');
   await exited;
-  stack.processes.splice(stack.processes.indexOf(worker), 1);
+  p.stack.processes.splice(p.stack.processes.indexOf(killed), 1);
   upstream.open(); // the held answers go to closed connections: lost
-  worker = await stack.addWorker();
+  p.worker = await p.stack.addWorker();
   const replacementReadyAt = Date.now();
   const all = await Promise.all(calls);
   const lost = new Set(
@@ -283,28 +316,28 @@ async function crashDuring(tool: string, prefix: string) {
       .filter((s) => s.lost)
       .map((s) => s.ref),
   );
-  // The answers of the calls that had reached the upstream came back through a re-delivered job.
-  const redeliveredAt = Math.min(...all.filter((a) => inFlight.has(a.ref)).map((a) => a.at));
+  // With a long enough timeout, the answers of the calls that had reached the upstream come from re-delivered jobs.
+  const inFlightAnsweredAt = Math.min(...all.filter((a) => inFlight.has(a.ref)).map((a) => a.at));
   const figures = {
     tool,
     calls: CALLS,
     inFlightAtKill: inFlight.size,
     upstreamRequests: upstream.seen.length - firstSeen,
     replacementReadyMs: replacementReadyAt - killedAt,
-    firstRedeliveredAnswerMs: redeliveredAt - killedAt,
+    firstInFlightAnswerMs: inFlightAnsweredAt - killedAt,
     allAnsweredAfterKillMs: Math.max(...all.map((a) => a.at)) - killedAt,
     slowestCallMs: Math.max(...all.map((a) => a.ms)),
     totalMs: Date.now() - started,
   };
   console.log(`worker-crash figures ${JSON.stringify(figures)}`);
-  return { refs, all, inFlight, lost, figures };
+  return { refs, all, inFlight, lost, figures, killedAt };
 }
 
 const unknownAnswer = /The outcome of invocation ([0-9a-f-]{36}) is unknown/;
 
 describe('a worker killed with SIGKILL during slow calls', () => {
   it('never sends a non-idempotent POST twice; the calls it had sent get "outcome unknown", the others run', async () => {
-    const { refs, all, inFlight, lost, figures } = await crashDuring('create_order', 'order');
+    const { refs, all, inFlight, lost, figures, killedAt } = await crashDuring(platform, 'create_order', 'order');
     // At most once upstream.
     for (const ref of refs) expect(upstream.count(ref)).toBe(1);
     expect(figures.upstreamRequests).toBe(CALLS);
@@ -326,7 +359,7 @@ describe('a worker killed with SIGKILL during slow calls', () => {
     }
     expect(unknownIds.size).toBe(CONCURRENCY);
     // Records are truthful: the lost ones `unknown` (never success or "expired in the queue").
-    const records = await recordsOf('create_order', CALLS);
+    const records = await recordsOf(platform, 'create_order', CALLS);
     expect(records).toHaveLength(CALLS);
     const unknown = records.filter((r) => r.outcome === 'unknown');
     expect(new Set(unknown.map((r) => r.id))).toEqual(unknownIds);
@@ -335,15 +368,20 @@ describe('a worker killed with SIGKILL during slow calls', () => {
       expect(r.message).toContain(r.id);
     }
     expect(records.filter((r) => r.outcome === 'success')).toHaveLength(CALLS - CONCURRENCY);
-    const filtered = await api.request<Listed>(
+    // Stall detection: the re-delivered jobs started this long after the kill.
+    const redelivered = unknown.map((r) => Date.parse(r.started_at) - killedAt);
+    console.log(
+      `worker-crash re-delivery after SIGKILL: first ${Math.min(...redelivered)} ms, last ${Math.max(...redelivered)} ms`,
+    );
+    const filtered = await platform.api.request<Listed>(
       'GET',
-      `/execution_records?server_id=${serverId}&tool=create_order&outcome=unknown&limit=200`,
+      `/execution_records?server_id=${platform.serverId}&tool=create_order&outcome=unknown&limit=200`,
     );
     expect(filtered.data).toHaveLength(CONCURRENCY);
   }, 300_000);
 
   it('sends idempotent GETs again from the replacement worker and answers them with results', async () => {
-    const { refs, all, inFlight, lost, figures } = await crashDuring('get_order', 'read');
+    const { refs, all, inFlight, lost, figures } = await crashDuring(platform, 'get_order', 'read');
     expect(lost).toEqual(inFlight);
     for (const ref of refs) expect(upstream.count(ref)).toBe(inFlight.has(ref) ? 2 : 1);
     expect(figures.upstreamRequests).toBe(CALLS + CONCURRENCY);
@@ -352,12 +390,12 @@ describe('a worker killed with SIGKILL during slow calls', () => {
       expect({ ref: a.ref, isError: a.isError, text: a.text }).toMatchObject({ isError: false });
       expect(JSON.parse(a.text)).toEqual({ ref: a.ref, ok: true });
     }
-    const records = await recordsOf('get_order', CALLS);
+    const records = await recordsOf(platform, 'get_order', CALLS);
     expect(records.filter((r) => r.outcome === 'success')).toHaveLength(CALLS);
   }, 300_000);
 
   it('sends a POST with an idempotency key again, with the same Idempotency-Key header as the first attempt', async () => {
-    const { refs, all, inFlight, lost } = await crashDuring('create_payment', 'pay');
+    const { refs, all, inFlight, lost } = await crashDuring(platform, 'create_payment', 'pay');
     expect(lost).toEqual(inFlight);
     const keys = new Map<string, string>();
     for (const ref of refs) {
@@ -372,7 +410,38 @@ describe('a worker killed with SIGKILL during slow calls', () => {
       expect(a.ms).toBeLessThan(CALL_TIMEOUT_MS);
       expect({ ref: a.ref, isError: a.isError, text: a.text }).toMatchObject({ isError: false });
     }
-    const records = await recordsOf('create_payment', CALLS);
+    const records = await recordsOf(platform, 'create_payment', CALLS);
     expect(records.filter((r) => r.outcome === 'success')).toHaveLength(CALLS);
+  }, 300_000);
+
+  it('records the calls it had sent as "unknown" (not "expired in the queue") when they are re-delivered after their deadline', async () => {
+    shortTimeouts = await startPlatform('crashshort', SHORT_TIMEOUT_MS, SLOW_DETECTION);
+    const p = shortTimeouts;
+    const { refs, all, inFlight, lost, killedAt } = await crashDuring(p, 'create_order', 'late');
+    expect(lost).toEqual(inFlight);
+    for (const ref of refs) expect(upstream.count(ref)).toBeLessThanOrEqual(1);
+    // The edge answers at the deadline: "outcome unknown", naming the invocation.
+    const ids = new Set<string>();
+    for (const a of all) {
+      expect(a.ms).toBeLessThan(SHORT_TIMEOUT_MS + 5_000);
+      if (!inFlight.has(a.ref)) continue;
+      expect(a.isError).toBe(true);
+      const m = /no answer within the call timeout .* the outcome of invocation ([0-9a-f-]{36}) is unknown/i.exec(
+        a.text,
+      );
+      expect(m).not.toBeNull();
+      ids.add(m![1]!);
+    }
+    expect(ids.size).toBe(CONCURRENCY);
+    // The re-delivered jobs come after the deadline; their records say "unknown", never success or expired.
+    const records = await recordsOf(p, 'create_order', CALLS);
+    const unknown = records.filter((r) => r.outcome === 'unknown');
+    expect(new Set(unknown.map((r) => r.id))).toEqual(ids);
+    for (const r of unknown) expect(r.message).toMatch(/timed out/);
+    for (const r of records.filter((r) => !ids.has(r.id))) expect(r.outcome).not.toBe('unknown');
+    const redelivered = unknown.map((r) => Date.parse(r.started_at) - killedAt);
+    console.log(
+      `worker-crash re-delivery after SIGKILL (short timeouts): first ${Math.min(...redelivered)} ms, last ${Math.max(...redelivered)} ms`,
+    );
   }, 300_000);
 });
