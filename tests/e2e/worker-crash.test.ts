@@ -414,6 +414,68 @@ describe('a worker killed with SIGKILL during slow calls', () => {
     expect(records.filter((r) => r.outcome === 'success')).toHaveLength(CALLS);
   }, 300_000);
 
+  it('answers "outcome unknown" when the replacement worker is killed too (the queue gives the calls up)', async () => {
+    const p = platform;
+    upstream.closed = true;
+    const refs = Array.from({ length: CONCURRENCY }, (_, i) => `twice-${i}`);
+    const firstSeen = upstream.seen.length;
+    const calls = refs.map((ref, i) => call(p, i, 'get_order', ref));
+    const kill = async (): Promise<number> => {
+      const w = p.worker;
+      const exited = new Promise<void>((resolve) => w.child.once('exit', () => resolve()));
+      w.child.kill('SIGKILL');
+      await exited;
+      p.stack.processes.splice(p.stack.processes.indexOf(w), 1);
+      const at = Date.now();
+      p.worker = await p.stack.addWorker();
+      return at;
+    };
+    await until(
+      'every GET waits at the upstream',
+      () => upstream.pending >= CONCURRENCY,
+      () => upstream.pending,
+    );
+    await kill();
+    // The replacement sends the (idempotent) GETs again; they wait at the upstream too.
+    await until(
+      'the replacement sent every GET again',
+      () => upstream.pending >= 2 * CONCURRENCY,
+      () => upstream.pending,
+    );
+    const secondKillAt = await kill();
+    upstream.open();
+    const all = await Promise.all(calls);
+    const answeredMs = Math.max(...all.map((a) => a.at)) - secondKillAt;
+    console.log(`worker-crash second kill: all ${CONCURRENCY} calls answered ${answeredMs} ms after it`);
+    for (const ref of refs) expect(upstream.count(ref)).toBe(2); // never a third time
+    expect(upstream.seen.slice(firstSeen).every((s) => s.lost)).toBe(true);
+    const ids = new Set<string>();
+    for (const a of all) {
+      expect(a.ms).toBeLessThan(CALL_TIMEOUT_MS);
+      expect(a.isError).toBe(true);
+      const m = unknownAnswer.exec(a.text);
+      expect(m).not.toBeNull();
+      ids.add(m![1]!);
+    }
+    expect(ids.size).toBe(CONCURRENCY);
+    let unknown: Listed['data'] = [];
+    await until(
+      'the records of the abandoned calls',
+      async () => {
+        unknown = (
+          await p.api.request<Listed>(
+            'GET',
+            `/execution_records?server_id=${p.serverId}&tool=get_order&outcome=unknown&limit=200`,
+          )
+        ).data;
+        return unknown.length >= CONCURRENCY;
+      },
+      () => unknown.length,
+    );
+    expect(new Set(unknown.map((r) => r.id))).toEqual(ids);
+    for (const r of unknown) expect(r.message).toMatch(/gave up/);
+  }, 300_000);
+
   it('records the calls it had sent as "unknown" (not "expired in the queue") when they are re-delivered after their deadline', async () => {
     shortTimeouts = await startPlatform('crashshort', SHORT_TIMEOUT_MS, SLOW_DETECTION);
     const p = shortTimeouts;

@@ -16,6 +16,11 @@ export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
    */
   handle: (job: J, received: ReceivedJob, notify: (message: unknown) => void) => Promise<R>;
   onInvalidJob?: (jobId: string | undefined, issues: unknown) => void;
+  /**
+   * A job the queue fails without running it, because its workers stopped more than `maxStalledCount`
+   * times: its reply (published like any other, so the requester does not wait for its deadline).
+   */
+  onAbandoned?: (job: J, received: ReceivedJob) => Promise<R>;
   /** Stalled-job detection (docs/operations.md, "Worker crashes"); BullMQ's defaults when absent. */
   stalled?: StalledJobSettings;
 }
@@ -82,6 +87,19 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
           : {}),
       },
     );
+    this.worker.on('failed', (job) => this.onFailed(job, publisher, keys));
+  }
+
+  /** BullMQ fails a job that stalled too often (`deferredFailure`) when a worker takes it, without running it. */
+  private onFailed(job: Job | undefined, publisher: Redis, keys: ReturnType<typeof redisKeys>): void {
+    const onAbandoned = this.opts.onAbandoned;
+    if (!job || !onAbandoned || !job.deferredFailure) return;
+    const parsed = this.opts.job.safeParse(job.data);
+    if (!parsed.success) return;
+    const channel = keys.results(parsed.data.replyTo);
+    void onAbandoned(parsed.data, job)
+      .then((reply) => publisher.publish(channel, JSON.stringify(reply)))
+      .catch(() => undefined);
   }
 
   start(): void {

@@ -16,7 +16,7 @@ import { RateLimits } from './rate-limits.ts';
 import type { WorkerEnv } from './env.ts';
 import { configureOutbound, parseOutboundAllow } from './outbound-guard.ts';
 import { ExecutionLeases } from './execution-lease.ts';
-import { createToolInvocationProcessor, RunningInvocations } from './processor.ts';
+import { createAbandonedJobHandler, createToolInvocationProcessor, RunningInvocations } from './processor.ts';
 import { SecretResolver } from './secret-resolver.ts';
 
 export interface WorkerDeps {
@@ -66,13 +66,14 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   });
   // Invalidations sent while disconnected are lost: start from an empty cache after a reconnect.
   events.on('ready', () => resolver.invalidate(undefined));
+  const leases = new ExecutionLeases(redis, env.REDIS_PREFIX, env.EXECUTION_LEASE_GRACE_MS);
   const processor = createToolInvocationProcessor({
     plans: new PlanCache(redis, env.REDIS_PREFIX),
     secrets: resolver,
     rateLimits: new RateLimits(redis, env.REDIS_PREFIX),
     records,
     running,
-    leases: new ExecutionLeases(redis, env.REDIS_PREFIX, env.EXECUTION_LEASE_GRACE_MS),
+    leases,
     debug: new DebugSessions(redis, env.REDIS_PREFIX, { maxBodyBytes: env.DEBUG_MAX_BODY_BYTES }),
     authorizer: new Authorizer(httpLimits),
     limits: httpLimits,
@@ -92,6 +93,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     concurrency: env.WORKER_CONCURRENCY,
     job: ToolInvokeJob,
     handle: processor,
+    onAbandoned: createAbandonedJobHandler({ leases, records, log }),
     onInvalidJob,
     stalled,
   });

@@ -89,7 +89,7 @@ describe('the lease decision', () => {
   });
 
   it('tells the caller the invocation id and that the outcome is unknown', () => {
-    const e = outcomeUnknownError('inv-42', false);
+    const e = outcomeUnknownError('inv-42', 'not_idempotent');
     expect(e.code).toBe('tool.outcome_unknown');
     expect(e.kind).toBe('transient');
     expect(e.message).toContain('inv-42');

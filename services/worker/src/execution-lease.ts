@@ -64,13 +64,21 @@ export function decideDelivery(f: DeliveryFacts): DeliveryDecision {
   return f.idempotent || f.idempotencyKey ? 'resend' : 'outcome_unknown';
 }
 
+/** Why a call whose request may have left ends "outcome unknown". */
+export type UnknownReason = 'not_idempotent' | 'expired' | 'abandoned';
+
+const unknownBecause: Record<UnknownReason, string> = {
+  not_idempotent: 'the operation is not idempotent, so it was not sent again',
+  expired: 'the call timed out before it could be checked',
+  abandoned: 'the queue gave up on it after its workers stopped more than once',
+};
+
 /** The caller's and the record's message for an invocation whose outcome is unknown. */
-export function outcomeUnknownError(invocationId: string, expired: boolean): TransientError {
+export function outcomeUnknownError(invocationId: string, reason: UnknownReason): TransientError {
   return new TransientError(
     'tool.outcome_unknown',
     `The outcome of invocation ${invocationId} is unknown: the worker running it stopped after its request may have ` +
-      `reached the API, and ${expired ? 'the call timed out before it could be checked' : 'the operation is not idempotent, so it was not sent again'}. ` +
-      `Check the API before retrying.`,
+      `reached the API, and ${unknownBecause[reason]}. Check the API before retrying.`,
     { invocationId },
   );
 }

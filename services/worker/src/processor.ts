@@ -8,7 +8,7 @@ import {
   type ToolInvokeResult,
   type ToolResultPayload,
 } from '@toolplane/contracts';
-import { toAppError, UserError, type AppError } from '@toolplane/errors';
+import { toAppError, TransientError, UserError, type AppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { Authorizer } from './auth.ts';
 import type { DebugSessions } from './debug-sessions.ts';
@@ -168,7 +168,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         idempotencyKey: false,
       };
       if (remaining <= 0) {
-        if (decideDelivery(facts) === 'outcome_unknown') throw outcomeUnknownError(job.invocationId, true);
+        if (decideDelivery(facts) === 'outcome_unknown') throw outcomeUnknownError(job.invocationId, 'expired');
         record('rejected', { errorCode: 'tool.timeout', message: 'expired in the queue' });
         return {
           v: 1,
@@ -186,7 +186,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         idempotent: isIdempotent(entry.plan),
         idempotencyKey: keyHeader !== undefined,
       });
-      if (decision === 'outcome_unknown') throw outcomeUnknownError(job.invocationId, false);
+      if (decision === 'outcome_unknown') throw outcomeUnknownError(job.invocationId, 'not_idempotent');
       // The lease, written (and confirmed) before the first request of this delivery may leave.
       const delivery = sentBefore + 1;
       const markSent = () => deps.leases.mark(job.invocationId, delivery, job.deadlineAt, now());
@@ -380,6 +380,52 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       };
     }
   }
+}
+
+/**
+ * The reply and record of a job the queue gave up on without running it (its workers stopped more
+ * than `WORKER_MAX_STALLED_COUNT` times): "outcome unknown" when a request may have left (the lease
+ * exists, or could have expired), otherwise a failure that sent nothing.
+ */
+export function createAbandonedJobHandler(deps: Pick<ProcessorDeps, 'leases' | 'records' | 'log' | 'now'>) {
+  const now = deps.now ?? Date.now;
+  return async function abandoned(job: ToolInvokeJob): Promise<ToolInvokeResult> {
+    const started = now();
+    const sentBefore = await deps.leases.sends(job.invocationId).catch(() => 1);
+    const maybeSent = sentBefore > 0 || started > job.deadlineAt + deps.leases.graceMs;
+    const e = maybeSent
+      ? outcomeUnknownError(job.invocationId, 'abandoned')
+      : new TransientError(
+          'queue.unavailable',
+          'The call was not run: the workers that took it stopped more than once. Nothing was sent; it may be retried.',
+        );
+    deps.log.warn({ invocationId: job.invocationId, tool: job.tool, sentBefore }, 'invocation abandoned by the queue');
+    recordToolCall(job.serverId, job.tool, maybeSent ? 'unknown' : 'failed', 0);
+    deps.records.add({
+      v: 1,
+      invocationId: job.invocationId,
+      workspaceId: job.principal.workspaceId,
+      serverId: job.serverId,
+      catalogVersion: job.catalogVersion,
+      tool: job.tool,
+      caller: {
+        ...(job.principal.keyId ? { keyId: job.principal.keyId } : {}),
+        ...(job.principal.username ? { username: job.principal.username } : {}),
+      },
+      startedAt: new Date(started).toISOString(),
+      durationMs: 0,
+      outcome: maybeSent ? 'unknown' : 'failed',
+      errorCode: e.code,
+      message: e.message,
+      steps: [],
+    });
+    return {
+      v: 1,
+      invocationId: job.invocationId,
+      ok: false,
+      error: { kind: e.kind, code: e.code, message: e.message },
+    };
+  };
 }
 
 /** The job's `Config-*` values (names without the prefix) as the engine takes them: header names. */
