@@ -462,5 +462,6 @@ function observeOutcome(
   if (span === noopSpan) return;
   span.setAttribute(attr.outcome, outcome);
   if (errorCode !== undefined) span.setAttribute(attr.errorType, errorCode);
-  if (outcome === 'failed' || outcome === 'tool_error') span.setStatus({ code: SpanStatusCode.ERROR });
+  if (outcome === 'failed' || outcome === 'tool_error' || outcome === 'unknown')
+    span.setStatus({ code: SpanStatusCode.ERROR });
 }
