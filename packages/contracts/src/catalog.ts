@@ -103,6 +103,18 @@ export const HttpOperationPlan = z.object({
    * property the answer is put under when the response schema is not an object (`{ [wrap]: body }`).
    */
   output: z.object({ wrap: z.string().optional() }).optional(),
+  /**
+   * May the worker send this request again when the job is re-delivered after a worker stopped while it
+   * may already have been sent? Absent: by method (GET, HEAD, PUT, DELETE and OPTIONS are idempotent).
+   * From the OpenAPI extension `x-idempotent` or the descriptor's `idempotent`.
+   */
+  idempotent: z.boolean().optional(),
+  /**
+   * The upstream deduplicates requests carrying this header (OpenAPI `x-idempotency-key`, descriptor
+   * `idempotency_key_header`): the worker sends it with a value derived from the invocation id, the same
+   * on every delivery, so it may send again after a re-delivery.
+   */
+  idempotencyKeyHeader: z.string().optional(),
 });
 export type HttpOperationPlan = z.infer<typeof HttpOperationPlan>;
 
@@ -135,8 +147,8 @@ export const WorkflowPlan = z.object({
 });
 export type WorkflowPlan = z.infer<typeof WorkflowPlan>;
 
-const ExecutionPlan = z.discriminatedUnion('kind', [HttpOperationPlan, McpToolPlan, WorkflowPlan]);
-type ExecutionPlan = z.infer<typeof ExecutionPlan>;
+export const ExecutionPlan = z.discriminatedUnion('kind', [HttpOperationPlan, McpToolPlan, WorkflowPlan]);
+export type ExecutionPlan = z.infer<typeof ExecutionPlan>;
 
 export const CatalogTool = z.object({
   tool: ToolDefinition,

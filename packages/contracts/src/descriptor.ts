@@ -71,6 +71,13 @@ const Operation = z.looseObject({
   auth_type_ref: z.string().optional(),
   auth_headers: z.record(z.string(), z.string()).default({}),
   parameters: z.array(OperationParameter).default([]),
+  /** Overrides the method's default (GET, HEAD, PUT, DELETE, OPTIONS idempotent): may a re-delivered call send it again? */
+  idempotent: z.boolean().optional(),
+  /** The API deduplicates requests by this header (e.g. `Idempotency-Key`): the worker sends one per invocation. */
+  idempotency_key_header: z
+    .string()
+    .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/, 'must be an HTTP header name')
+    .optional(),
 });
 type Operation = z.infer<typeof Operation>;
 

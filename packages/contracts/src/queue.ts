@@ -36,6 +36,12 @@ export function redisKeys(prefix: string) {
     debugSessionChanged: `${prefix}:events:debug`,
     /** Stream: execution records from workers (and edges) to the control plane. */
     executionRecords: `${prefix}:execution-records`,
+    /**
+     * String (the number of deliveries that reached the sending point), expiring after the call's deadline
+     * plus a grace period: the execution lease. Written by the worker before a request of the invocation
+     * may leave for the upstream; a re-delivered job that finds it may have been sent already.
+     */
+    lease: (invocationId: string) => `${prefix}:lease:${invocationId}`,
     /** Pub/sub: an invocation id whose caller went away (workers abort it if they run it). */
     cancel: `${prefix}:events:cancel`,
     /** Pub/sub: results for one edge process (and, while a call runs, its progress/log events). */
@@ -327,8 +333,12 @@ export const ExecutionRecordV1 = z.object({
   caller: z.object({ keyId: z.string().optional(), username: z.string().optional() }),
   startedAt: z.string(),
   durationMs: z.number(),
-  /** success: 2xx; tool_error: the upstream failed (non-2xx, timeout…); rejected: refused before any request (arguments, rate limit); failed: our fault. */
-  outcome: z.enum(['success', 'tool_error', 'rejected', 'failed']),
+  /**
+   * success: 2xx; tool_error: the upstream failed (non-2xx, timeout…); rejected: refused before any request
+   * (arguments, rate limit, expired in the queue); failed: our fault; unknown: a request may have reached the
+   * upstream but its answer was lost (the worker running it stopped) and it was not sent again (`tool.outcome_unknown`).
+   */
+  outcome: z.enum(['success', 'tool_error', 'rejected', 'failed', 'unknown']),
   errorCode: z.string().optional(),
   message: z.string().optional(),
   steps: z.array(ExecutionStep),

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'tool.not_found'
   | 'tool.invalid_arguments'
   | 'tool.timeout'
+  | 'tool.outcome_unknown'
   | 'upstream.http_error'
   | 'upstream.unreachable'
   | 'upstream.timeout'

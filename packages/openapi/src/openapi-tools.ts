@@ -419,6 +419,7 @@ function buildTool(
     ...(authCookies ? { authCookies } : {}),
     ...(body && body.encoding !== 'json' ? { bodyEncoding: body.encoding } : {}),
     ...(output ? { output } : {}),
+    ...idempotencyOf(doc, entry.op),
   };
   const summary = entry.summary;
   const description =
@@ -427,6 +428,7 @@ function buildTool(
     summary ??
     `${entry.method} ${entry.path}`;
   const annotations: ToolDefinition['annotations'] = { title: summary, ...annotationsFor(entry.method) };
+  if (plan.idempotent !== undefined) annotations.idempotentHint = plan.idempotent;
   for (const [k, v] of Object.entries(mapping?.annotations ?? {})) (annotations as Record<string, unknown>)[k] = v;
   const tool: ToolDefinition = {
     name: mapping?.mcp_tool_name ?? entry.toolName,
@@ -437,6 +439,23 @@ function buildTool(
     annotations,
   };
   return { tool, plan };
+}
+
+const headerName = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
+
+/**
+ * Re-delivery rules of an operation (docs/api.md, "Idempotency"): `x-idempotent: true|false` overrides
+ * the method's default; `x-idempotency-key: <header name>` (on the operation, or on the document for
+ * all its operations; `false` on an operation opts out) says the API deduplicates requests by that header.
+ * Values of another type are ignored.
+ */
+function idempotencyOf(doc: Json, op: Json): Pick<HttpOperationPlan, 'idempotent' | 'idempotencyKeyHeader'> {
+  const idempotent = op['x-idempotent'];
+  const key = op['x-idempotency-key'] !== undefined ? op['x-idempotency-key'] : doc['x-idempotency-key'];
+  return {
+    ...(typeof idempotent === 'boolean' ? { idempotent } : {}),
+    ...(typeof key === 'string' && headerName.test(key) ? { idempotencyKeyHeader: key } : {}),
+  };
 }
 
 /** The shared core of compileOpenApiTools and compileDescriptorTools (`descriptor`: the document came from descriptorToOpenApi). */

@@ -16,6 +16,25 @@ export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
    */
   handle: (job: J, received: ReceivedJob, notify: (message: unknown) => void) => Promise<R>;
   onInvalidJob?: (jobId: string | undefined, issues: unknown) => void;
+  /**
+   * A job the queue fails without running it, because its workers stopped more than `maxStalledCount`
+   * times: its reply (published like any other, so the requester does not wait for its deadline).
+   */
+  onAbandoned?: (job: J, received: ReceivedJob) => Promise<R>;
+  /** Stalled-job detection (docs/operations.md, "Worker crashes"); BullMQ's defaults when absent. */
+  stalled?: StalledJobSettings;
+}
+
+/**
+ * How fast jobs of a dead worker are re-delivered. A job's lock lasts `lockDurationMs` and is renewed
+ * every half of it; every `stalledIntervalMs` each worker moves jobs whose lock expired back to the
+ * queue (in two passes), so a crashed worker's jobs run again after about lockDuration + 1-2 ×
+ * stalledInterval. A job that stalls more than `maxStalledCount` times fails.
+ */
+interface StalledJobSettings {
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  maxStalledCount: number;
 }
 
 /** What the queue knows about a job besides its payload (for queue-wait metrics). */
@@ -24,6 +43,8 @@ export interface ReceivedJob {
   /** Epoch ms when the job was added. */
   readonly timestamp: number;
   readonly attemptsMade: number;
+  /** Times a worker took the job (2 and more: re-delivered after its worker stopped or lost the lock). */
+  readonly attemptsStarted?: number;
 }
 
 /** Runs jobs from a queue and publishes each reply to the requesting process (`replyTo`). */
@@ -60,9 +81,25 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
         autorun: false,
         removeOnComplete: { count: 0 },
         removeOnFail: { count: 1000 },
-        maxStalledCount: 1,
+        maxStalledCount: opts.stalled?.maxStalledCount ?? 1,
+        ...(opts.stalled
+          ? { lockDuration: opts.stalled.lockDurationMs, stalledInterval: opts.stalled.stalledIntervalMs }
+          : {}),
       },
     );
+    this.worker.on('failed', (job) => this.onFailed(job, publisher, keys));
+  }
+
+  /** BullMQ fails a job that stalled too often (`deferredFailure`) when a worker takes it, without running it. */
+  private onFailed(job: Job | undefined, publisher: Redis, keys: ReturnType<typeof redisKeys>): void {
+    const onAbandoned = this.opts.onAbandoned;
+    if (!job || !onAbandoned || !job.deferredFailure) return;
+    const parsed = this.opts.job.safeParse(job.data);
+    if (!parsed.success) return;
+    const channel = keys.results(parsed.data.replyTo);
+    void onAbandoned(parsed.data, job)
+      .then((reply) => publisher.publish(channel, JSON.stringify(reply)))
+      .catch(() => undefined);
   }
 
   start(): void {

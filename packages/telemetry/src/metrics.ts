@@ -73,7 +73,7 @@ export function metricsEnabled(): boolean {
   return instruments !== undefined;
 }
 
-export type ToolCallOutcome = 'success' | 'tool_error' | 'rejected' | 'failed';
+export type ToolCallOutcome = 'success' | 'tool_error' | 'rejected' | 'failed' | 'unknown';
 
 /** One finished tool call (where its execution record is made). */
 export function recordToolCall(server: string, tool: string, outcome: ToolCallOutcome, durationMs: number): void {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Catalog, ToolInvokeJob } from '@toolplane/contracts';
+import { TransientError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
@@ -112,5 +113,36 @@ describe('callTool: what goes from the caller request into the job', () => {
     expect(configHeaders({ 'x-api-key': 'k' })).toBeUndefined();
     expect(configHeaders(undefined)).toBeUndefined();
     expect(configHeaders({ 'config-a': ['1', '2'] })).toEqual({ a: '1, 2' });
+  });
+});
+
+describe('callTool: a call without an answer by its deadline', () => {
+  it('answers "outcome unknown" naming the invocation id (the request may have reached the API)', async () => {
+    const { jobs, deps } = fakes();
+    deps.invocations = {
+      edgeId: 'edge-test',
+      invoke: async (job: ToolInvokeJob) => {
+        jobs.push(job);
+        throw new TransientError('tool.timeout', 'no answer within 1000 ms');
+      },
+    } as unknown as InvocationClient;
+    const result = await callTool(deps, loaded('NORMAL'), principal, 'http_tool', {});
+    expect(result.isError).toBe(true);
+    const text = String(result.content[0]!.text);
+    expect(text).toContain(`the outcome of invocation ${jobs[0]!.invocationId} is unknown`);
+    expect(text).toContain('1000 ms');
+  });
+
+  it('a cancelled call keeps its cancellation message', async () => {
+    const { deps } = fakes();
+    deps.invocations = {
+      edgeId: 'edge-test',
+      invoke: async () => {
+        throw new TransientError('tool.timeout', 'the caller cancelled the request');
+      },
+    } as unknown as InvocationClient;
+    const aborted = AbortSignal.abort();
+    const result = await callTool(deps, loaded('NORMAL'), principal, 'http_tool', {}, aborted);
+    expect(String(result.content[0]!.text)).toBe('the caller cancelled the request');
   });
 });

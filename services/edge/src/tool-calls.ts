@@ -256,6 +256,11 @@ async function runTool(
   } catch (err) {
     const e: AppError = toAppError(err);
     deps.log.warn({ invocationId, tool: name, code: e.code }, 'tool call failed');
+    // No answer by the deadline: the call may have run (or still be running) upstream.
+    if (e.code === 'tool.timeout' && !signal?.aborted)
+      return errorResult(
+        `No answer within the call timeout (${deps.timeoutMs} ms): the outcome of invocation ${invocationId} is unknown; its request may have reached the API. Check the API before retrying.`,
+      );
     return errorResult(e.kind === 'internal' ? 'The tool failed because of an internal error.' : e.message);
   }
 }

@@ -15,7 +15,8 @@ import { DebugSessions } from './debug-sessions.ts';
 import { RateLimits } from './rate-limits.ts';
 import type { WorkerEnv } from './env.ts';
 import { configureOutbound, parseOutboundAllow } from './outbound-guard.ts';
-import { createToolInvocationProcessor, RunningInvocations } from './processor.ts';
+import { ExecutionLeases } from './execution-lease.ts';
+import { createAbandonedJobHandler, createToolInvocationProcessor, RunningInvocations } from './processor.ts';
 import { SecretResolver } from './secret-resolver.ts';
 
 export interface WorkerDeps {
@@ -73,17 +74,24 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     resolver.invalidate(undefined);
     debug.invalidate(undefined);
   });
+  const leases = new ExecutionLeases(redis, env.REDIS_PREFIX, env.EXECUTION_LEASE_GRACE_MS);
   const processor = createToolInvocationProcessor({
     plans: new PlanCache(redis, env.REDIS_PREFIX),
     secrets: resolver,
     rateLimits: new RateLimits(redis, env.REDIS_PREFIX),
     records,
     running,
+    leases,
     debug,
     authorizer: new Authorizer(httpLimits),
     limits: httpLimits,
     log,
   });
+  const stalled = {
+    lockDurationMs: env.WORKER_LOCK_DURATION_MS,
+    stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
+    maxStalledCount: env.WORKER_MAX_STALLED_COUNT,
+  };
   const onInvalidJob = (jobId: string | undefined, issues: unknown) =>
     log.error({ jobId, issues }, 'invalid job payload');
   const consumer = new ReplyingConsumer({
@@ -93,7 +101,9 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     concurrency: env.WORKER_CONCURRENCY,
     job: ToolInvokeJob,
     handle: processor,
+    onAbandoned: createAbandonedJobHandler({ leases, records, log }),
     onInvalidJob,
+    stalled,
   });
   observeQueueDepth(queueNames.toolInvocations, () => consumer.jobCounts());
   // Egress on behalf of the control plane (connector test endpoints, external MCP tool lists).
@@ -105,6 +115,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     job: DataPlaneTask,
     handle: createDataPlaneTaskHandler({ secrets: resolver, limits: httpLimits }),
     onInvalidJob,
+    stalled,
   });
 
   let ready = false;

@@ -11,6 +11,25 @@ export const WorkerEnv = z.object({
     .default('tp'),
   /** Jobs run concurrently by one worker process (they are I/O bound). */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
+  /**
+   * Stalled-job detection (docs/operations.md, "Worker crashes"): a job's lock lasts this long and is
+   * renewed every half of it. Lower re-delivers a dead worker's jobs sooner; too low re-delivers jobs of
+   * a live worker whose event loop was blocked longer than this.
+   */
+  WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(10_000),
+  /** How often each worker looks for jobs whose lock expired (a crashed worker's jobs run again after about lock duration + 1-2 × this). */
+  WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(5_000),
+  /** Re-deliveries of one job after its worker stopped; after one more stall the queue gives it up (the caller gets "outcome unknown", or an error saying nothing was sent). */
+  WORKER_MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(10).default(1),
+  /**
+   * The execution lease of a call (written before its request may leave) lives until the call's deadline
+   * plus this: a job re-delivered later than that, past its deadline, is recorded "outcome unknown".
+   */
+  EXECUTION_LEASE_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(15 * 60_000),
   /** Where secrets are read from: `local` (the embedded sealed store: `SECRETS_DIR` + `SECRETS_PRIVATE_KEY_FILE`) or `aws` (AWS Secrets Manager: `AWS_REGION`). */
   SECRETS_BACKEND: z.enum(['local', 'aws']).default('local'),
   /** Directory of the embedded sealed secrets store (required when `SECRETS_BACKEND=local`). */

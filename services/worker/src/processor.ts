@@ -8,10 +8,18 @@ import {
   type ToolInvokeResult,
   type ToolResultPayload,
 } from '@toolplane/contracts';
-import { toAppError, UserError, type AppError } from '@toolplane/errors';
+import { toAppError, TransientError, UserError, type AppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { Authorizer } from './auth.ts';
 import type { DebugSessions } from './debug-sessions.ts';
+import {
+  decideDelivery,
+  idempotencyKeyFor,
+  idempotencyKeyHeader,
+  isIdempotent,
+  outcomeUnknownError,
+  type ExecutionLeases,
+} from './execution-lease.ts';
 import type { PlanCache } from './catalog-cache.ts';
 import { buildRequest, errorResult, sendRequest, toToolResult, type HttpLimits } from './http-operation.ts';
 import type { RateLimits } from './rate-limits.ts';
@@ -47,6 +55,8 @@ export interface ProcessorDeps {
   records: ExecutionRecordSink;
   debug: DebugSessions;
   running: RunningInvocations;
+  /** Execution leases: at most once upstream across worker crashes (execution-lease.ts). */
+  leases: ExecutionLeases;
   now?: () => number;
 }
 
@@ -83,6 +93,8 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
   ): Promise<ToolInvokeResult> {
     if (received) recordQueueWait(queueNames.toolInvocations, now() - received.timestamp);
     const cancel = deps.running.start(job.invocationId);
+    // Taken before: the worker that had it stopped (or lost its lock) and BullMQ delivered it again.
+    const redelivered = (received?.attemptsStarted ?? 1) > 1;
     // Progress and log events go to the waiting edge only when the caller asked for them.
     const emit =
       notify && (job.progress || job.logLevel)
@@ -95,10 +107,10 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         return await withSpan(
           `process ${queueNames.toolInvocations}`,
           consumerAttributes(job),
-          (span) => run(job, cancel, span, emit),
+          (span) => run(job, cancel, redelivered, span, emit),
           { kind: SpanKind.CONSUMER, parent: extractContext(job) },
         );
-      return await run(job, cancel, noopSpan, emit);
+      return await run(job, cancel, redelivered, noopSpan, emit);
     } finally {
       deps.running.end(job.invocationId);
     }
@@ -107,6 +119,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
   async function run(
     job: ToolInvokeJob,
     cancel: AbortSignal,
+    redelivered: boolean,
     span: Span = noopSpan,
     emit?: (event: ToolInvokeEvent['event']) => void,
   ): Promise<ToolInvokeResult> {
@@ -142,7 +155,20 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
     };
     try {
       const remaining = job.deadlineAt - started;
+      // Deliveries before this one that reached the sending point (only a re-delivered job can have any).
+      const sentBefore = redelivered ? await deps.leases.sends(job.invocationId) : 0;
+      if (redelivered)
+        deps.log.warn({ invocationId: job.invocationId, tool: job.tool, sentBefore }, 'invocation re-delivered');
+      const facts = {
+        redelivered,
+        sentBefore,
+        expired: remaining <= 0,
+        leaseLapsed: started > job.deadlineAt + deps.leases.graceMs,
+        idempotent: false,
+        idempotencyKey: false,
+      };
       if (remaining <= 0) {
+        if (decideDelivery(facts) === 'outcome_unknown') throw outcomeUnknownError(job.invocationId, 'expired');
         record('rejected', { errorCode: 'tool.timeout', message: 'expired in the queue' });
         return {
           v: 1,
@@ -154,10 +180,21 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       const entry = await deps.plans.get(job.serverId, job.catalogVersion, job.tool);
       if (!entry)
         throw new UserError('tool.not_found', `tool "${job.tool}" is not in catalog version ${job.catalogVersion}`);
+      const keyHeader = idempotencyKeyHeader(entry.plan);
+      const decision = decideDelivery({
+        ...facts,
+        idempotent: isIdempotent(entry.plan),
+        idempotencyKey: keyHeader !== undefined,
+      });
+      if (decision === 'outcome_unknown') throw outcomeUnknownError(job.invocationId, 'not_idempotent');
+      // The lease, written (and confirmed) before the first request of this delivery may leave.
+      const delivery = sentBefore + 1;
+      const markSent = () => deps.leases.mark(job.invocationId, delivery, job.deadlineAt, now());
       if (entry.plan.kind === 'mcp') {
         // A tool of an external MCP server: proxied with the configured headers (credentials).
         const plan = entry.plan;
         const headers = await externalHeaders(deps.secrets, {}, plan.headersSecret);
+        await markSent();
         const sentAt = now();
         let result: ToolResultPayload;
         let outcome: ExecutionStep['outcome'] = 'response';
@@ -229,6 +266,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
             arguments: job.arguments,
             remainingMs: remaining,
             cancel,
+            beforeFirstRequest: markSent,
             ...(onStepEnd ? { onStepEnd } : {}),
             // Caller-supplied `Config-*` values and the caller's token: never logged; redacted from result and record.
             ...(job.config ? { config: configHeaders(job.config) } : {}),
@@ -285,9 +323,13 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       if (plan.auth) credentials.__authorization = await deps.authorizer.authorization(plan.auth, credentials);
       const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, remaining) };
       const request = buildRequest(plan, job.arguments, credentials);
+      // The same key on every delivery, so the API can drop a repeat (unless the caller passed one).
+      if (keyHeader && request.headers[keyHeader.toLowerCase()] === undefined)
+        request.headers[keyHeader.toLowerCase()] = idempotencyKeyFor(job.invocationId);
       const secretValues = Object.values(credentials);
       const redactedUrl = redactSecrets({ content: [{ type: 'text', text: request.url }] }, secretValues).content[0]!
         .text as string;
+      await markSent();
       const sentAt = now();
       const outcome = await sendRequest(request, limits, cancel, { urlTemplate: plan.url, url: redactedUrl });
       steps.push({
@@ -299,7 +341,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         ...(outcome.kind === 'response' ? { status: outcome.status } : {}),
         outcome: outcome.kind,
         durationMs: now() - sentAt,
-        attempt: 1,
+        attempt: delivery,
       });
       const result = redactSecrets(toToolResult(outcome, limits, plan.output), secretValues);
       const session = await deps.debug.active(job.serverId);
@@ -322,7 +364,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         { invocationId: job.invocationId, tool: job.tool, code: e.code, err: e.kind === 'internal' ? e : undefined },
         'invocation failed',
       );
-      record(e.kind === 'user' ? 'rejected' : 'failed', {
+      record(e.code === 'tool.outcome_unknown' ? 'unknown' : e.kind === 'user' ? 'rejected' : 'failed', {
         errorCode: e.code,
         message: e.kind === 'internal' ? 'internal error' : e.message,
       });
@@ -338,6 +380,52 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       };
     }
   }
+}
+
+/**
+ * The reply and record of a job the queue gave up on without running it (its workers stopped more
+ * than `WORKER_MAX_STALLED_COUNT` times): "outcome unknown" when a request may have left (the lease
+ * exists, or could have expired), otherwise a failure that sent nothing.
+ */
+export function createAbandonedJobHandler(deps: Pick<ProcessorDeps, 'leases' | 'records' | 'log' | 'now'>) {
+  const now = deps.now ?? Date.now;
+  return async function abandoned(job: ToolInvokeJob): Promise<ToolInvokeResult> {
+    const started = now();
+    const sentBefore = await deps.leases.sends(job.invocationId).catch(() => 1);
+    const maybeSent = sentBefore > 0 || started > job.deadlineAt + deps.leases.graceMs;
+    const e = maybeSent
+      ? outcomeUnknownError(job.invocationId, 'abandoned')
+      : new TransientError(
+          'queue.unavailable',
+          'The call was not run: the workers that took it stopped more than once. Nothing was sent; it may be retried.',
+        );
+    deps.log.warn({ invocationId: job.invocationId, tool: job.tool, sentBefore }, 'invocation abandoned by the queue');
+    recordToolCall(job.serverId, job.tool, maybeSent ? 'unknown' : 'failed', 0);
+    deps.records.add({
+      v: 1,
+      invocationId: job.invocationId,
+      workspaceId: job.principal.workspaceId,
+      serverId: job.serverId,
+      catalogVersion: job.catalogVersion,
+      tool: job.tool,
+      caller: {
+        ...(job.principal.keyId ? { keyId: job.principal.keyId } : {}),
+        ...(job.principal.username ? { username: job.principal.username } : {}),
+      },
+      startedAt: new Date(started).toISOString(),
+      durationMs: 0,
+      outcome: maybeSent ? 'unknown' : 'failed',
+      errorCode: e.code,
+      message: e.message,
+      steps: [],
+    });
+    return {
+      v: 1,
+      invocationId: job.invocationId,
+      ok: false,
+      error: { kind: e.kind, code: e.code, message: e.message },
+    };
+  };
 }
 
 /** The job's `Config-*` values (names without the prefix) as the engine takes them: header names. */
@@ -374,5 +462,6 @@ function observeOutcome(
   if (span === noopSpan) return;
   span.setAttribute(attr.outcome, outcome);
   if (errorCode !== undefined) span.setAttribute(attr.errorType, errorCode);
-  if (outcome === 'failed' || outcome === 'tool_error') span.setStatus({ code: SpanStatusCode.ERROR });
+  if (outcome === 'failed' || outcome === 'tool_error' || outcome === 'unknown')
+    span.setStatus({ code: SpanStatusCode.ERROR });
 }

@@ -228,3 +228,56 @@ describe('runWorkflowTool', () => {
     expect(String(out.result.content[0]!.text)).toContain('API_KEY');
   });
 });
+
+describe('runWorkflowTool and the execution lease', () => {
+  const oneStep = () => ({
+    flower: '0.1',
+    id: 'doc',
+    flows: [
+      {
+        id: 'one',
+        steps: [
+          {
+            id: 'poll',
+            request: { method: 'GET', url: `${base}/poll` },
+            actions: [{ when: '$status == 202', do: 'retry', wait: 0, max_retry: 3 }],
+          },
+        ],
+      },
+    ],
+  });
+
+  it('awaits beforeFirstRequest once, before the first HTTP attempt (not again for retries)', async () => {
+    polls = 0;
+    const order: string[] = [];
+    const out = await runWorkflowTool(
+      planFor(oneStep(), 'one'),
+      {
+        arguments: {},
+        remainingMs: 10_000,
+        beforeFirstRequest: async () => void order.push(`lease before poll ${polls + 1}`),
+      },
+      { secrets: resolver(), limits },
+    );
+    expect(out.ok).toBe(true);
+    expect(out.steps).toHaveLength(2); // the 202 and its retry
+    expect(order).toEqual(['lease before poll 1']);
+  });
+
+  it('sends nothing when the lease cannot be written', async () => {
+    polls = 0;
+    const out = await runWorkflowTool(
+      planFor(oneStep(), 'one'),
+      {
+        arguments: {},
+        remainingMs: 10_000,
+        beforeFirstRequest: async () => {
+          throw new Error('Redis is gone');
+        },
+      },
+      { secrets: resolver(), limits },
+    );
+    expect(out.ok).toBe(false);
+    expect(polls).toBe(0);
+  });
+});

@@ -53,6 +53,11 @@ export interface WorkflowCall {
   /** The caller's `Config-*` headers, when the edge forwards them. */
   config?: Record<string, string>;
   currentUserToken?: string;
+  /**
+   * Awaited once, before the first HTTP attempt leaves (the execution lease); when it fails the attempt
+   * fails as unreachable and nothing is sent.
+   */
+  beforeFirstRequest?: () => Promise<void>;
   /** Called when a step run ends (MCP progress for callers that asked for it). */
   onStepEnd?: (step: { workflowId: string; stepId: string; status: 'ok' | 'error'; completed: number }) => void;
   /**
@@ -148,8 +153,17 @@ function engineHttp(
   redact: (s: string) => string,
   inAction?: <T>(fn: () => Promise<T>) => Promise<T>,
   onExchange?: (request: UpstreamRequest, outcome: UpstreamOutcome) => void,
+  beforeFirstRequest?: () => Promise<void>,
 ): EngineDeps['http'] {
+  let ready: Promise<void> | undefined;
   return async (req) => {
+    if (beforeFirstRequest) {
+      try {
+        await (ready ??= beforeFirstRequest());
+      } catch (err) {
+        throw new HttpTransportError('unreachable', `not sent: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
     const signal = req.signal ?? cancel;
     const request: UpstreamRequest = {
       method: req.method,
@@ -338,7 +352,7 @@ export async function runWorkflowTool(
   const spans = tracingEnabled() ? workflowSpans() : undefined;
   const recorder = call.captureExchange ? exchangeRecorder(spans?.listener) : undefined;
   const deps2: EngineDeps = {
-    http: engineHttp(call.cancel, redact, spans?.inAction, recorder?.onExchange),
+    http: engineHttp(call.cancel, redact, spans?.inAction, recorder?.onExchange, call.beforeFirstRequest),
     secret: async (name) => {
       const stored = plan.secretNames[name];
       const value = stored ? await deps.secrets.resolve(stored) : undefined;

@@ -101,7 +101,7 @@ function unpackSteps(value: unknown): { steps: unknown; traceId: string | null; 
 const ListQuery = z.object({
   server_id: z.string().uuid().optional(),
   tool: z.string().min(1).optional(),
-  outcome: z.enum(['success', 'tool_error', 'rejected', 'failed']).optional(),
+  outcome: z.enum(['success', 'tool_error', 'rejected', 'failed', 'unknown']).optional(),
   from: z.coerce.date().optional(),
   to: z.coerce.date().optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
