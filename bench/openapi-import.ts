@@ -73,7 +73,8 @@ if (values.child) {
   const imp = row('importOpenApi + compileOpenApiTools', samples.import);
   const size = readFileSync(descriptionPath()).length / 1e6;
   console.log(
-    `GitHub REST description: ${size.toFixed(1)} MB, ${samples.import[0]!.tools} tools, catalog ${samples.import[0]!.catalogMb!.toFixed(1)} MB as JSON; ${runs} runs each, fresh process per run, median (max)`,
+    `GitHub REST description: ${size.toFixed(1)} MB, ${samples.import[0]!.tools} tools, ` +
+      `catalog ${samples.import[0]!.catalogMb!.toFixed(1)} MB as JSON; ${runs} runs each, fresh process per run, median (max)`,
   );
   console.log('| step | wall time | peak RSS |');
   console.log('| --- | --- | --- |');

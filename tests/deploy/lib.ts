@@ -57,7 +57,10 @@ function kubectl(): string {
     if (r.status === 0) return c;
   }
   throw new Error(
-    `kubectl is required to render the Kustomize overlays (tried ${candidates.join(', ')}).${process.env.CI === 'true' ? ' CI=true: install kubectl on the CI machine.' : ' Install kubectl (client only) or set KUBECTL.'}`,
+    `kubectl is required to render the Kustomize overlays (tried ${candidates.join(', ')}).` +
+      (process.env.CI === 'true'
+        ? ' CI=true: install kubectl on the CI machine.'
+        : ' Install kubectl (client only) or set KUBECTL.'),
   );
 }
 

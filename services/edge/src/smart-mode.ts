@@ -7,7 +7,9 @@ export const metaTools: ToolDefinition[] = [
     name: 'search_tools',
     title: 'Search tools',
     description:
-      "Search this server's catalog of API tools by what you want to do (e.g. 'create a support ticket'). Returns the best matching tool names with their descriptions. Then call describe_tool to see a tool's arguments and execute_tool to run it.",
+      "Search this server's catalog of API tools by what you want to do (e.g. 'create a support ticket'). " +
+      'Returns the best matching tool names with their descriptions. ' +
+      "Then call describe_tool to see a tool's arguments and execute_tool to run it.",
     inputSchema: {
       type: 'object',
       properties: {

@@ -178,7 +178,8 @@ async function callMetaTool(
       return structured({
         connections: [...connections.values()],
         howToConnect:
-          'To connect another account, an administrator creates a connector instance with its credentials: POST /api/v1/connector_instances { connector_id, name, credentials }. Its tools then appear in search_tools.',
+          'To connect another account, an administrator creates a connector instance with its credentials: ' +
+          'POST /api/v1/connector_instances { connector_id, name, credentials }. Its tools then appear in search_tools.',
       });
     }
     default:

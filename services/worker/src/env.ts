@@ -59,7 +59,10 @@ export const WorkerEnv = z.object({
   HTTP_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** Redirects followed per upstream request (each target checked by the outbound guard); 0 follows none. */
   HTTP_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
-  /** Outbound guard allowlist, comma-separated IPs, CIDRs and host names (`*.example.internal`): these may be reached although loopback, private, link-local or cloud-metadata addresses are refused. For development only. */
+  /**
+   * Outbound guard allowlist, comma-separated IPs, CIDRs and host names (`*.example.internal`): these may be
+   * reached although loopback, private, link-local or cloud-metadata addresses are refused. For development only.
+   */
   OUTBOUND_ALLOW: z.string().default(''),
   /** Port of the worker's health endpoints (/healthz, /readyz); 0 picks a free one; unset disables. */
   HEALTH_PORT: port.optional(),

@@ -29,8 +29,10 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
   // While tracing is on, each traced record's storage is a span of its call's trace (child of the span that made it).
   const spans = tracingEnabled() ? records.map(storeSpan) : undefined;
   const insert = pool.query(
-    `INSERT INTO execution_records (id, workspace_id, server_id, catalog_version, tool, key_id, username, started_at, duration_ms, outcome, error_code, message, steps, debug, debug_session_id)
-     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[], $7::text[], $8::timestamp(3)[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::jsonb[], $15::uuid[])
+    `INSERT INTO execution_records (id, workspace_id, server_id, catalog_version, tool, key_id, username,
+       started_at, duration_ms, outcome, error_code, message, steps, debug, debug_session_id)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[], $7::text[],
+       $8::timestamp(3)[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::jsonb[], $15::uuid[])
      ON CONFLICT (id) DO NOTHING`,
     [
       col((r) => r.invocationId),

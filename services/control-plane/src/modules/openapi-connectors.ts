@@ -278,7 +278,9 @@ export async function importOpenApiConnector(body: unknown, rawText: string): Pr
     throw new ValidationError('the OpenAPI connector is too large', [
       {
         path: '/mcp_config/route_mappings',
-        message: `the document's ${tools.length} tools take ${(size / 1e6).toFixed(0)} MB of schemas (at most ${maxToolsBytes / 1e6} MB): map the operations agents need with mcp_config.route_mappings`,
+        message:
+          `the document's ${tools.length} tools take ${(size / 1e6).toFixed(0)} MB of schemas ` +
+          `(at most ${maxToolsBytes / 1e6} MB): map the operations agents need with mcp_config.route_mappings`,
       },
     ]);
   }
