@@ -411,7 +411,11 @@ describe('cancellation (2025 era)', () => {
       await upstreamSaw('aborted');
       expect(events).toEqual(['started', 'aborted']);
       // Handled in order on the holding edge: the stranger's ignored, the caller's own aborted the request.
-      expect(handled().map((l) => l.aborted)).toEqual([false, true]);
+      // (Its log line travels through the edge's stdout, which may arrive after the upstream saw the abort.)
+      const all = await waitFor('the holding edge to log the caller cancellation', () =>
+        handled().length >= 2 ? handled() : undefined,
+      );
+      expect(all.map((l) => l.aborted)).toEqual([false, true]);
       await call;
     } finally {
       slowMs = 1500;
