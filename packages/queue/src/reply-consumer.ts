@@ -16,6 +16,8 @@ export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
    */
   handle: (job: J, received: ReceivedJob, notify: (message: unknown) => void) => Promise<R>;
   onInvalidJob?: (jobId: string | undefined, issues: unknown) => void;
+  /** Queue errors (Redis unreachable, a job lost with Redis's data); the consumer keeps running. */
+  onError?: (err: unknown) => void;
 }
 
 /** What the queue knows about a job besides its payload (for queue-wait metrics). */
@@ -63,6 +65,8 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
         maxStalledCount: 1,
       },
     );
+    // BullMQ reconnects by itself; an 'error' event without a listener would throw and end the process.
+    this.worker.on('error', (err) => opts.onError?.(err));
   }
 
   start(): void {
@@ -75,7 +79,10 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
 
   /** Jobs in the queue by state (the queue-depth metric; a `Queue` is opened on first use). */
   async jobCounts(): Promise<Record<string, number>> {
-    this.queue ??= new Queue(this.opts.queueName, { connection: this.opts.redis, prefix: this.opts.prefix });
+    if (!this.queue) {
+      this.queue = new Queue(this.opts.queueName, { connection: this.opts.redis, prefix: this.opts.prefix });
+      this.queue.on('error', (err) => this.opts.onError?.(err));
+    }
     const c = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
     return { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0 };
   }

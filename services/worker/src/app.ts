@@ -78,6 +78,13 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   });
   const onInvalidJob = (jobId: string | undefined, issues: unknown) =>
     log.error({ jobId, issues }, 'invalid job payload');
+  // During a Redis outage BullMQ reports the same failure many times a second: one line per 5 s.
+  let lastQueueError = 0;
+  const onError = (err: unknown) => {
+    if (Date.now() - lastQueueError < 5000) return;
+    lastQueueError = Date.now();
+    log.warn({ err }, 'queue error (BullMQ reconnects by itself)');
+  };
   const consumer = new ReplyingConsumer({
     redis,
     prefix: env.REDIS_PREFIX,
@@ -86,6 +93,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     job: ToolInvokeJob,
     handle: processor,
     onInvalidJob,
+    onError,
   });
   observeQueueDepth(queueNames.toolInvocations, () => consumer.jobCounts());
   // Egress on behalf of the control plane (connector test endpoints, external MCP tool lists).
@@ -97,6 +105,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     job: DataPlaneTask,
     handle: createDataPlaneTaskHandler({ secrets: resolver, limits: httpLimits }),
     onInvalidJob,
+    onError,
   });
 
   let ready = false;
@@ -115,7 +124,8 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
       ready = true;
       if (env.HEALTH_PORT !== undefined) {
         health = createServer((req, res) => {
-          const ok = req.url === '/healthz' || (req.url === '/readyz' && ready);
+          // Ready: started, and Redis (its only source of work) reachable.
+          const ok = req.url === '/healthz' || (req.url === '/readyz' && ready && redis.status === 'ready');
           res
             .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
             .end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
