@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'upstream.response_too_large'
   | 'secret.not_found'
   | 'queue.unavailable'
+  | 'state.unavailable'
   | 'internal.unexpected';
 
 export interface ProblemIssue {

@@ -12,6 +12,7 @@ import type { ExecutionRecordSink } from '@toolplane/queue';
 import { currentTraceIds, recordDenied, recordToolCall } from '@toolplane/telemetry';
 import type { Redis } from 'ioredis';
 import type { LoadedCatalog } from './catalogs.ts';
+import { readState, stateMessages, stateUnavailable } from './runtime-state.ts';
 import { ToolSearch } from './smart-mode.ts';
 import { TtlCache } from './ttl-cache.ts';
 
@@ -35,10 +36,16 @@ export class AccessPolicyCache {
     this.cache.invalidate(workspaceId);
   }
 
+  /**
+   * The workspace's policies. The control plane publishes a document for every workspace, even one
+   * without policies, so a missing document means the state is missing (Redis lost it): that denies,
+   * with a retryable `state.unavailable` error, and is not cached. Never read as "no policies".
+   */
   get(workspaceId: string): Promise<WorkspaceAccess> {
     return this.cache.get(workspaceId, async () => {
-      const raw = await this.redis.get(this.keys.access(workspaceId));
-      return raw ? WorkspaceAccess.parse(JSON.parse(raw)) : { v: 1 as const, workspaceId, policies: [] };
+      const raw = await readState(() => this.redis.get(this.keys.access(workspaceId)));
+      if (!raw) throw stateUnavailable(stateMessages.access);
+      return WorkspaceAccess.parse(JSON.parse(raw));
     });
   }
 }
