@@ -59,6 +59,9 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   // Credential updates take effect at once: the control plane announces changed secret names.
   const running = new RunningInvocations();
   const events = redis.duplicate();
+  // Both reconnect by themselves; an outage shows in /readyz.
+  redis.on('error', () => undefined);
+  events.on('error', () => undefined);
   events.on('message', (channel: string, message: string) => {
     if (channel === keys.cancel) running.cancel(message);
     else resolver.invalidate(message);
