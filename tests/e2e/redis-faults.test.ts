@@ -1,7 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { registerTicketExample, type ControlPlaneClient, type RegisteredExample, type Stack } from '@toolplane/cli';
+import {
+  ApiError,
+  registerTicketExample,
+  type ControlPlaneClient,
+  type RegisteredExample,
+  type Stack,
+} from '@toolplane/cli';
 import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { startTestStack } from '../helpers.ts';
@@ -296,6 +302,13 @@ describe('Redis faults', () => {
       edge: await status(`${stack.edgeUrl}/readyz`),
       controlPlane: await status(`${stack.controlPlaneUrl}/readyz`),
     };
+    // A management write needs Redis too (it publishes in its transaction): a retryable 503, nothing stored.
+    const writeStarted = Date.now();
+    const write = await api.request('POST', '/api_keys', { name: 'during-outage', scopes: ['runtime'] }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const writeMs = Date.now() - writeStarted;
     expectAllRunning();
 
     await restartRedis();
@@ -313,6 +326,8 @@ describe('Redis faults', () => {
     );
     await until('the edge is ready again', async () => (await status(`${stack.edgeUrl}/readyz`)) === 200, 30_000);
     expectAllRunning();
+    const keys = await api.request<{ data: { name: string }[] }>('GET', '/api_keys');
+    expect(keys.data.map((k) => k.name)).not.toContain('during-outage');
 
     const pendingErrorMs = answered.map((r) => r.endedAt - downAt);
     const duringMs = during.map((r) => r.endedAt - r.startedAt);
@@ -325,6 +340,7 @@ describe('Redis faults', () => {
         duringOutageMaxMs: Math.max(...duringMs),
         duringOutageAnswers: [...new Set(during.map((r) => `${r.status} ${r.text.slice(0, 100)}`))],
         readinessDuringOutage: readiness,
+        managementWriteDuringOutage: { ms: writeMs, status: (write as ApiError | undefined)?.status },
         recoveryMsFromRestart: recoveredAt - restartedAt,
       }),
     );
@@ -338,5 +354,9 @@ describe('Redis faults', () => {
     }
     for (const ms of duringMs) expect(ms).toBeLessThan(10_000);
     expect(readiness).toEqual({ edge: 503, controlPlane: 503 });
+    expect(write).toBeInstanceOf(ApiError);
+    expect((write as ApiError).status).toBe(503);
+    expect((write as ApiError).body).toMatchObject({ code: 'state.unavailable' });
+    expect(writeMs).toBeLessThan(10_000);
   }, 240_000);
 });

@@ -37,9 +37,13 @@ interface Pending<R> {
   missingSince?: number | undefined;
 }
 
-/** Requests in flight whose job vanished from Redis (it restarted without its data): they will never be answered. */
+/**
+ * Requests in flight whose job left the queue without an answer: Redis restarted without its data, or
+ * the job failed without a reply (a worker crashed twice on it). Nothing will answer them.
+ */
 export const lostJobMessage =
-  'The call was lost: Redis restarted without its data before the call finished. It may not have run; retry.';
+  'The call was lost: its job left the queue without an answer (Redis restarted without its data, or a worker ' +
+  'failed). Its outcome is unknown; retry if the tool is safe to repeat.';
 /** Requests in flight while Redis is unreachable: the job may run later (Redis with persistence) or never. */
 export const outageMessage =
   'The call could not be completed: Redis (the queue) became unreachable, so its outcome is unknown. ' +

@@ -63,6 +63,9 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
         removeOnComplete: { count: 0 },
         removeOnFail: { count: 1000 },
         maxStalledCount: 1,
+        // After a lost connection BullMQ waits this long before fetching jobs again (default 15 s): calls
+        // must work again within seconds of Redis coming back.
+        runRetryDelay: 1000,
       },
     );
     // BullMQ reconnects by itself; an 'error' event without a listener would throw and end the process.

@@ -61,7 +61,8 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   });
   redis.on('error', () => undefined); // reconnects by itself; outages show in /readyz and the keeper's warnings
   const db: Db = createDb(env.DATABASE_URL);
-  const publisher = new RuntimePublisher(redis, env.REDIS_PREFIX);
+  // A failed write may leave PostgreSQL ahead of Redis: the keeper then republishes once Redis answers.
+  const publisher = new RuntimePublisher(redis, env.REDIS_PREFIX, () => keeper.markStale());
   // A small pool of its own for the record ingestion path (see storeExecutionRecords).
   const ingestPool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
   const records = new ExecutionRecordStream({

@@ -110,6 +110,19 @@ describe('RuntimeStateKeeper (detection of a Redis that lost the published state
     expect(published).toHaveLength(2);
   });
 
+  it('republishes after a failed publication (PostgreSQL ahead of Redis) although Redis kept its data', async () => {
+    const store = new FakeStore();
+    const { keeper, published } = keeperWith(store);
+    await keeper.restore('start');
+    keeper.markStale();
+    store.down = true;
+    expect(await keeper.check()).toBe('unreachable');
+    store.down = false;
+    expect(await keeper.check()).toBe('restored');
+    expect(await keeper.check()).toBe('intact');
+    expect(published).toHaveLength(2);
+  });
+
   it('runs one check at a time: concurrent triggers (reconnect + timer) share one publication', async () => {
     const store = new FakeStore();
     const { keeper, published } = keeperWith(store);

@@ -68,6 +68,8 @@ export class RuntimeStateKeeper {
   private running: Promise<CheckOutcome> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastWarning = 0;
+  /** A publication failed (Redis unreachable mid-write): PostgreSQL may be ahead of Redis. */
+  private stale = false;
   /** Epoch ms when the last restoration finished (for logs and tests). */
   lastRestoredAt: number | undefined;
 
@@ -87,6 +89,14 @@ export class RuntimeStateKeeper {
     await this.publishAndMark(runId, reason);
   }
 
+  /**
+   * Says that a write to Redis failed after PostgreSQL may have changed: the next check republishes
+   * everything even if Redis kept its data (the publisher calls it on every failure).
+   */
+  markStale(): void {
+    this.stale = true;
+  }
+
   start(): void {
     this.timer ??= setInterval(() => void this.check(), this.opts.intervalMs);
     this.timer.unref();
@@ -100,8 +110,19 @@ export class RuntimeStateKeeper {
   private async checkOnce(): Promise<CheckOutcome> {
     try {
       const [runId, marker] = await Promise.all([this.opts.store.runId(), this.opts.store.marker()]);
-      if (marker && marker.runId === runId) return 'intact';
-      await this.publishAndMark(runId, marker ? 'Redis restarted' : 'runtime state missing from Redis');
+      if (marker && marker.runId === runId && !this.stale) return 'intact';
+      const reason = !marker
+        ? 'runtime state missing from Redis'
+        : marker.runId !== runId
+          ? 'Redis restarted'
+          : 'a publication failed';
+      this.stale = false;
+      try {
+        await this.publishAndMark(runId, reason);
+      } catch (err) {
+        if (reason === 'a publication failed') this.stale = true;
+        throw err;
+      }
       return 'restored';
     } catch (err) {
       // Redis is unreachable (or went away mid-publication): the next check or reconnect tries again.

@@ -48,7 +48,12 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     maxRedirects: env.HTTP_MAX_REDIRECTS,
     maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES,
   });
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
+  // BullMQ's blocking connections (duplicates of this one) need `maxRetriesPerRequest: null`: commands
+  // wait for a reconnection, attempted at least every second.
+  const redis = new Redis(env.REDIS_URL, {
+    maxRetriesPerRequest: null,
+    retryStrategy: (times) => Math.min(times * 100, 1000),
+  });
   const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, {
     maxLen: env.EXECUTION_RECORDS_MAX_BACKLOG,
     onError: (err) => log.error({ err }, 'execution records could not be written'),
