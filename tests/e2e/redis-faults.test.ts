@@ -9,8 +9,9 @@ import {
   type Stack,
 } from '@toolplane/cli';
 import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
+import { Redis } from 'ioredis';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
-import { startTestStack } from '../helpers.ts';
+import { startTestStack, tempDir } from '../helpers.ts';
 
 // Redis faults on the real stack, with a Redis of this file's own (no persistence) that the tests kill
 // with SIGKILL and start again on the same port: PostgreSQL is the truth and the control plane
@@ -143,9 +144,38 @@ async function killRedis(): Promise<void> {
   await exited;
 }
 
-/** Starts an empty Redis on the same port (what a restart without persistence looks like). */
-async function restartRedis(): Promise<void> {
-  redis = await startRedisServer({ port: redis.port });
+/** Starts Redis again on the same port: empty (a restart without persistence), or from its AOF in `dir`. */
+async function restartRedis(aof?: { dir: string }): Promise<void> {
+  redis = await startRedisServer({ port: redis.port, ...(aof ? { dir: aof.dir, appendonly: true } : {}) });
+}
+
+async function recovered(): Promise<number> {
+  let recoveredAt = 0;
+  await until(
+    'a call works again',
+    async () => {
+      const r = await getTicket(stack.bootstrapKey);
+      if (r.ok) recoveredAt = r.endedAt;
+      return r.ok;
+    },
+    60_000,
+  );
+  return recoveredAt;
+}
+
+/** Whether the control plane's marker names the running Redis's run_id (the state is complete). */
+async function markerCurrent(): Promise<boolean> {
+  const probe = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  probe.on('error', () => undefined);
+  try {
+    const runId = /^run_id:(\S+)/m.exec(await probe.info('server'))?.[1];
+    const marker = await probe.get(`${stack.redisPrefix}:runtime-state`);
+    return !!runId && !!marker && (JSON.parse(marker) as { runId: string }).runId === runId;
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
 }
 
 async function status(url: string): Promise<number> {
@@ -358,5 +388,49 @@ describe('Redis faults', () => {
     expect((write as ApiError).status).toBe(503);
     expect((write as ApiError).body).toMatchObject({ code: 'state.unavailable' });
     expect(writeMs).toBeLessThan(10_000);
+  }, 240_000);
+
+  it('kill -9 and restart with AOF (appendfsync everysec): the call in flight ends within seconds, the state is republished for the new run_id', async () => {
+    // Switch to a Redis with AOF on the same port (an empty start: the control plane republishes).
+    const aof = { dir: tempDir('redis-aof') };
+    await killRedis();
+    await restartRedis(aof);
+    // A call may succeed from the edge's and worker's caches before the state is back: wait for the marker.
+    await until('the state is republished', markerCurrent);
+    await recovered();
+
+    gate.holding = true;
+    let early: Outcome | undefined;
+    const inFlight = call(stack.bootstrapKey, 'get_ticket', { ticket_id: 'TCK-3' });
+    void inFlight.then((r) => (early = r));
+    await until('the call reaches the upstream', () => {
+      if (early) throw new Error(`the call ended before reaching the upstream: ${JSON.stringify(early)}`);
+      return gate.heldCount >= 1;
+    });
+    const killedAt = Date.now();
+    await killRedis();
+    await restartRedis(aof);
+    const restartedAt = Date.now();
+    gate.release();
+    const answer = await inFlight;
+    const recoveredAt = await recovered();
+    // Redis kept its data, but its run_id changed: the control plane republished and marked the new run.
+    await until('the marker names the new run_id', markerCurrent);
+    console.log(
+      JSON.stringify({
+        figure: 'redis kill -9 + restart with AOF',
+        inFlightCallOk: answer.ok,
+        inFlightAnswer: answer.text.slice(0, 160),
+        inFlightAnsweredMsFromKill: answer.endedAt - killedAt,
+        recoveryMsFromRestart: recoveredAt - restartedAt,
+      }),
+    );
+    // The job survived in the AOF and the worker finished it; its reply reaches the caller unless it was
+    // published while the edge was still resubscribing (pub/sub keeps nothing): then the caller is told
+    // within seconds that the outcome is unknown. Never a 30 s wait.
+    if (!answer.ok) expect(answer.text).toMatch(/Redis/);
+    expect(answer.endedAt - killedAt).toBeLessThan(10_000);
+    expect(recoveredAt - restartedAt).toBeLessThan(10_000);
+    expectAllRunning();
   }, 240_000);
 });
