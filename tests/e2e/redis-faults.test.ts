@@ -433,4 +433,40 @@ describe('Redis faults', () => {
     expect(recoveredAt - restartedAt).toBeLessThan(10_000);
     expectAllRunning();
   }, 240_000);
+
+  it('an access-policy document lost alone: the workspace is denied (never "no policies") until the control plane, told by the edge, republishes it', async () => {
+    const probe = new Redis(redis.url);
+    try {
+      const catalog = JSON.parse((await probe.get(`${stack.redisPrefix}:catalog:${example.serverId}`))!) as {
+        workspaceId: string;
+      };
+      // The document alone goes missing (the marker stays): edges must not read that as "no policies".
+      await probe.del(`${stack.redisPrefix}:access:${catalog.workspaceId}`);
+      await probe.publish(`${stack.redisPrefix}:events:access`, catalog.workspaceId);
+      const lostAt = Date.now();
+      let restoring = 0;
+      const forbiddenSuccesses: string[] = [];
+      let restoredAt = 0;
+      await until('the document is back and the limited key works again', async () => {
+        const [forbidden, allowed] = await Promise.all([
+          call(limitedKey, 'create_ticket', { title: 'forbidden' }),
+          getTicket(limitedKey),
+        ]);
+        if (forbidden.ok) forbiddenSuccesses.push(forbidden.text);
+        for (const r of [forbidden, allowed]) if (r.text.includes('access policies are being restored')) restoring++;
+        if (allowed.ok) restoredAt = allowed.endedAt;
+        return allowed.ok && restoring > 0;
+      });
+      console.log(JSON.stringify({ figure: 'access document lost alone', restoredMs: restoredAt - lostAt, restoring }));
+      expect(forbiddenSuccesses).toEqual([]);
+      expect(restoring).toBeGreaterThan(0);
+      const forbidden = await call(limitedKey, 'create_ticket', { title: 'forbidden' });
+      expect(forbidden.ok).toBe(false);
+      expect(forbidden.text).toContain('Access denied');
+      expect(restoredAt - lostAt).toBeLessThan(10_000);
+    } finally {
+      probe.disconnect();
+    }
+    expectAllRunning();
+  }, 120_000);
 });

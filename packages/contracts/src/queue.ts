@@ -30,6 +30,8 @@ export function redisKeys(prefix: string) {
     apiKeyLastUsed: `${prefix}:apikeys:last-used`,
     /** String (JSON WorkspaceAccess): a workspace's access policies (edges read it). */
     access: (workspaceId: string) => `${prefix}:access:${workspaceId}`,
+    /** Pub/sub: an edge found published state missing (the workspace id whose access document it lacked): the control plane republishes. */
+    stateMissing: `${prefix}:events:state-missing`,
     /** Pub/sub: a workspace id whose access policies changed. */
     accessChanged: `${prefix}:events:access`,
     /** Pub/sub: a server id whose catalog changed (or was deleted). */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { redisKeys } from '@toolplane/contracts';
 import { createLogger, type Logger } from '@toolplane/logger';
 import { logMixin } from '@toolplane/telemetry';
 import { DataPlaneTaskClient, ExecutionRecordStream } from '@toolplane/queue';
@@ -146,6 +147,15 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   redis.on('ready', () => {
     if (keeping) void keeper.check();
   });
+  // Edges report state they found missing although the marker is there (a document lost alone).
+  const stateReports = redis.duplicate();
+  stateReports.on('error', () => undefined);
+  stateReports.on('message', (_channel: string, workspaceId: string) => {
+    if (!keeping) return;
+    log.warn({ workspaceId }, 'an edge found runtime state missing: republishing');
+    keeper.markStale();
+    void keeper.check();
+  });
 
   let server: Server | undefined;
   let retentionTimer: NodeJS.Timeout | undefined;
@@ -180,6 +190,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       // Redis may be ephemeral: publish everything now, then keep checking (docs/failure-modes/redis.md).
       await keeper.restore('start');
       keeper.start();
+      await stateReports.subscribe(redisKeys(env.REDIS_PREFIX).stateMissing);
       keeping = true;
       log.info({ workspaceId }, 'bootstrap done');
       await new Promise<void>((resolve, reject) => {
@@ -205,6 +216,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       clearInterval(retentionTimer);
       keeping = false;
       keeper.stop();
+      stateReports.disconnect();
       await refresher?.stop();
       await records.stop();
       await ingestPool.end();

@@ -26,10 +26,18 @@ export class AccessPolicyCache {
   private readonly cache: TtlCache<WorkspaceAccess>;
   private readonly keys: RedisKeys;
   private readonly redis: Redis;
+  private lastReport = 0;
   constructor(redis: Redis, prefix: string, ttlMs: number) {
     this.redis = redis;
     this.cache = new TtlCache(ttlMs);
     this.keys = redisKeys(prefix);
+  }
+
+  /** Tells the control plane that state is missing (it then republishes), at most once per 5 s per edge. */
+  private reportMissing(workspaceId: string): void {
+    if (Date.now() - this.lastReport < 5000) return;
+    this.lastReport = Date.now();
+    this.redis.publish(this.keys.stateMissing, workspaceId).catch(() => undefined);
   }
 
   invalidate(workspaceId: string | undefined): void {
@@ -39,12 +47,16 @@ export class AccessPolicyCache {
   /**
    * The workspace's policies. The control plane publishes a document for every workspace, even one
    * without policies, so a missing document means the state is missing (Redis lost it): that denies,
-   * with a retryable `state.unavailable` error, and is not cached. Never read as "no policies".
+   * with a retryable `state.unavailable` error, and is not cached (never read as "no policies"), and the
+   * control plane is told so that it republishes (a lost document alone leaves its marker in place).
    */
   get(workspaceId: string): Promise<WorkspaceAccess> {
     return this.cache.get(workspaceId, async () => {
       const raw = await readState(() => this.redis.get(this.keys.access(workspaceId)));
-      if (!raw) throw stateUnavailable(stateMessages.access);
+      if (!raw) {
+        this.reportMissing(workspaceId);
+        throw stateUnavailable(stateMessages.access);
+      }
       return WorkspaceAccess.parse(JSON.parse(raw));
     });
   }
