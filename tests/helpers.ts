@@ -50,7 +50,8 @@ export function withoutRateLimits(descriptorYaml: string): string {
 
 /**
  * The whole platform as separate processes on the test Redis (own key prefix) and a fresh
- * PostgreSQL database, plus a REST client with the bootstrap key.
+ * PostgreSQL database, plus a REST client with the bootstrap key. `redisUrl`: a Redis of the test's
+ * own instead (one it may kill and restart).
  */
 export async function startTestStack(
   label: string,
@@ -58,10 +59,10 @@ export async function startTestStack(
 ): Promise<{ stack: Stack; api: ControlPlaneClient }> {
   const stack = await startStack({
     dataDir: tempDir(label),
-    redisUrl: testServices().redisUrl,
     redisPrefix: uniquePrefix(label),
     databaseUrl: await freshDatabase(label),
     ...opts,
+    redisUrl: opts.redisUrl ?? testServices().redisUrl,
   });
   return { stack, api: new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey) };
 }

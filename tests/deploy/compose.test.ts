@@ -120,6 +120,18 @@ describe('infra/docker-compose.yml', () => {
     expect(services.edge!.volumes ?? []).toEqual([]);
   });
 
+  it('runs Redis with AOF fsynced every second and noeviction (a restart loses at most a second of writes)', () => {
+    const command = services.redis!.command!;
+    const option = (name: string) => command[command.indexOf(`--${name}`) + 1];
+    expect(command[0]).toBe('redis-server');
+    expect([option('appendonly'), option('appendfsync'), option('maxmemory-policy')]).toEqual([
+      'yes',
+      'everysec',
+      'noeviction',
+    ]);
+    expect(services.redis!.volumes).toEqual(['redis-data:/data']);
+  });
+
   it('pins every image, and uses the same Redis, PostgreSQL, Collector and Jaeger images as the dev cluster', () => {
     for (const [name, s] of Object.entries(services)) {
       expect([name, s.image]).toEqual([name, expect.stringMatching(/^[a-z0-9./-]+:[A-Za-z0-9._-]*\d[A-Za-z0-9._-]*$/)]);

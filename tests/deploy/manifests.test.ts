@@ -319,6 +319,21 @@ describe.each(names)('the %s overlay', (overlay) => {
   });
 });
 
+describe('the dev cluster’s Redis', () => {
+  it('keeps its data across container restarts: AOF fsynced every second into /data, noeviction', () => {
+    const redis = workloads(rendered.dev!).find((w) => w.name === 'redis')!;
+    const container = redis.pod.containers[0] as { args: string[]; volumeMounts: { mountPath: string }[] };
+    const option = (name: string) => container.args[container.args.indexOf(`--${name}`) + 1];
+    expect([option('appendonly'), option('appendfsync'), option('maxmemory-policy'), option('dir')]).toEqual([
+      'yes',
+      'everysec',
+      'noeviction',
+      '/data',
+    ]);
+    expect(container.volumeMounts.map((m) => m.mountPath)).toContain('/data');
+  });
+});
+
 describe('traces in the cluster (issue #8)', () => {
   const toolplaneEnv = (objects: K8sObject[]) =>
     Object.fromEntries(

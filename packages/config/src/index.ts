@@ -42,3 +42,27 @@ export function runService(app: { start(): Promise<void>; stop(): Promise<void> 
     });
   }
 }
+
+/** What `guardProcess` needs of a logger (pino's signature). */
+export interface ProcessGuardLogger {
+  error(obj: object, msg: string): void;
+  fatal(obj: object, msg: string): void;
+  flush?(): void;
+}
+
+/**
+ * Process-level safety nets, installed once in each service's `main.ts`. A promise rejection nobody
+ * handled (e.g. a Redis command failing during an outage) is logged and the process keeps serving:
+ * such a rejection concerns one operation, never the process's state. An uncaught exception leaves
+ * the state unknown: it is logged and the process exits 1 (the orchestrator restarts it).
+ */
+export function guardProcess(log: ProcessGuardLogger): void {
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason }, 'unhandled promise rejection (the process keeps serving)');
+  });
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception: exiting');
+    log.flush?.();
+    process.exit(1);
+  });
+}

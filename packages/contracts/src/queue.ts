@@ -16,10 +16,18 @@ export function redisKeys(prefix: string) {
     /** One immutable catalog version (workers read it, so calls enqueued just before an update still run). */
     catalogVersion: (serverId: string, version: number) => `${prefix}:catalog:${serverId}:v${version}`,
     apiKeys: `${prefix}:apikeys`,
+    /**
+     * String (JSON `{ epoch, runId, publishedAt }`): written by the control plane once every key, catalog
+     * and access policy is published to this Redis (`runId`: Redis's `run_id` then). Absent: the state
+     * is missing or being restored, and edges fail closed.
+     */
+    runtimeState: `${prefix}:runtime-state`,
     /** Hash: API key id → epoch ms of its last use (edges write it at most once a minute per key). */
     apiKeyLastUsed: `${prefix}:apikeys:last-used`,
     /** String (JSON WorkspaceAccess): a workspace's access policies (edges read it). */
     access: (workspaceId: string) => `${prefix}:access:${workspaceId}`,
+    /** Pub/sub: an edge found published state missing (the workspace id whose access document it lacked): the control plane republishes. */
+    stateMissing: `${prefix}:events:state-missing`,
     /** Pub/sub: a workspace id whose access policies changed. */
     accessChanged: `${prefix}:events:access`,
     /** Pub/sub: a server id whose catalog changed (or was deleted). */

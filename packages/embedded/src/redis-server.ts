@@ -28,10 +28,14 @@ export interface RedisHandle {
 }
 
 /**
- * Starts a private `redis-server` on a free loopback port (no persistence unless `dir` is given)
- * and resolves once it accepts connections.
+ * Starts a private `redis-server` on a free loopback port (or `port`: a restart on the same one) and
+ * resolves once it accepts connections. No persistence unless `appendonly` (AOF fsynced every second,
+ * in `dir`, which it then needs).
  */
-export async function startRedisServer(opts: { port?: number; dir?: string } = {}): Promise<RedisHandle> {
+export async function startRedisServer(
+  opts: { port?: number; dir?: string; appendonly?: boolean } = {},
+): Promise<RedisHandle> {
+  if (opts.appendonly && !opts.dir) throw new Error('startRedisServer: appendonly needs a dir');
   const bin = redisServerBinary();
   if (!bin) throw new Error('redis-server is not installed (apt-get install redis-server)');
   const port = opts.port ?? (await freePort());
@@ -43,7 +47,8 @@ export async function startRedisServer(opts: { port?: number; dir?: string } = {
     '--save',
     '',
     '--appendonly',
-    'no',
+    opts.appendonly ? 'yes' : 'no',
+    ...(opts.appendonly ? ['--appendfsync', 'everysec'] : []),
     '--protected-mode',
     'yes',
     '--loglevel',

@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'upstream.response_too_large'
   | 'secret.not_found'
   | 'queue.unavailable'
+  | 'state.unavailable'
   | 'internal.unexpected';
 
 export interface ProblemIssue {
@@ -89,6 +90,10 @@ export class TransientError extends AppError {
 
 export class InternalError extends AppError {
   readonly kind = 'internal' as const;
+}
+
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError;
 }
 
 /** Wraps anything thrown into an AppError; unknown errors become internal. */

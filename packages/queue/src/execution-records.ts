@@ -93,12 +93,17 @@ export class ExecutionRecordStream {
     this.claimIdleMs = opts.claimIdleMs ?? 2000;
   }
 
-  async start(): Promise<void> {
+  /** Creates the consumer group (and the stream) unless they exist; Redis may have restarted without them. */
+  async ensureGroup(): Promise<void> {
     try {
       await this.conn.xgroup('CREATE', this.key, this.group, '0', 'MKSTREAM');
     } catch (err) {
       if (!String(err).includes('BUSYGROUP')) throw err;
     }
+  }
+
+  async start(): Promise<void> {
+    await this.ensureGroup();
     this.running = true;
     this.loop = this.run();
   }
@@ -156,6 +161,17 @@ export class ExecutionRecordStream {
         await this.conn.xdel(this.key, ...ids);
       } catch (err) {
         if (!this.running) break;
+        // The stream and its group are gone with Redis's data: recreate them and carry on.
+        if (String(err).includes('NOGROUP')) {
+          const recreated = await this.ensureGroup().then(
+            () => true,
+            () => false,
+          );
+          if (recreated) {
+            pendingFirst = true;
+            continue;
+          }
+        }
         this.opts.onError(err);
         pendingFirst = true; // retry what is pending
         await new Promise((r) => setTimeout(r, 1000));

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { TransientError } from '@toolplane/errors';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { RequestReplyClient } from './reply-channel.ts';
+import { lostJobMessage, RequestReplyClient } from './reply-channel.ts';
 import { ReplyingConsumer } from './reply-consumer.ts';
 
 // Real Redis from tests/setup/global-setup.js; each test uses its own prefix and queue.
@@ -32,6 +32,8 @@ function setup(opts: { consumer: boolean; handle?: (j: Job) => Promise<Reply> })
     jobName: 'double',
     reply: Reply,
     idOf: (r) => r.id,
+    // Short, so the checks run during every test here (a job that is running or answered is never failed).
+    checkIntervalMs: 100,
   });
   const invalid: unknown[] = [];
   const consumer = opts.consumer
@@ -83,6 +85,29 @@ describe('request/reply over BullMQ with a per-client reply channel', () => {
     await expect(
       client.request(id, { id, n: 1, replyTo: client.clientId, deadlineAt: Date.now() + 200 }),
     ).rejects.toBeInstanceOf(TransientError);
+    expect(client.inFlight).toBe(0);
+  });
+
+  it('fails a request within seconds when its job vanished from Redis (restarted without its data)', async () => {
+    const { client, redis, prefix } = setup({ consumer: false });
+    const id = randomUUID();
+    const started = Date.now();
+    const call = client.request(id, { id, n: 1, replyTo: client.clientId, deadlineAt: Date.now() + 60_000 });
+    call.catch(() => undefined);
+    const deadline = Date.now() + 10_000;
+    while ((await redis.exists(`${prefix}:q:${id}`)) === 0) {
+      if (Date.now() > deadline) throw new Error('the job was never added');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await redis.del(`${prefix}:q:${id}`);
+    const err = await call.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TransientError);
+    expect((err as TransientError).code).toBe('queue.unavailable');
+    expect((err as TransientError).message).toBe(lostJobMessage);
+    expect(Date.now() - started).toBeLessThan(10_000);
     expect(client.inFlight).toBe(0);
   });
 

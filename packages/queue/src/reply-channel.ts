@@ -17,6 +17,13 @@ export interface RequestReplyOptions<R> {
   idOf: (reply: R) => string;
   /** Messages on the channel that are not replies but events of a running request (an `event` member). */
   event?: { schema: z.ZodType<unknown>; idOf: (event: unknown) => string };
+  /**
+   * How often requests in flight are checked against the queue (ms, default 1000): a request whose job
+   * is gone for this long without a reply, or whose Redis has been unreachable for `outageMs`, fails.
+   */
+  checkIntervalMs?: number;
+  /** How long Redis may be unreachable before requests in flight fail (ms, default 3000). */
+  outageMs?: number;
 }
 
 interface Pending<R> {
@@ -24,7 +31,23 @@ interface Pending<R> {
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
   onEvent?: ((event: unknown) => void) | undefined;
+  /** The job is in the queue (from then on its absence means it is lost or answered). */
+  enqueued: boolean;
+  /** Epoch ms since when the job has been seen missing without a reply arriving. */
+  missingSince?: number | undefined;
 }
+
+/**
+ * Requests in flight whose job left the queue without an answer: Redis restarted without its data, or
+ * the job failed without a reply (a worker crashed twice on it). Nothing will answer them.
+ */
+export const lostJobMessage =
+  'The call was lost: its job left the queue without an answer (Redis restarted without its data, or a worker ' +
+  'failed). Its outcome is unknown; retry if the tool is safe to repeat.';
+/** Requests in flight while Redis is unreachable: the job may run later (Redis with persistence) or never. */
+const outageMessage =
+  'The call could not be completed: Redis (the queue) became unreachable, so its outcome is unknown. ' +
+  'Retry in a few seconds if the tool is safe to repeat.';
 
 /**
  * Request/reply over BullMQ: enqueue a job, await its reply.
@@ -32,6 +55,11 @@ interface Pending<R> {
  * Replies come back on a pub/sub channel owned by this process (`replyTo`), so each process
  * receives only its own replies and the cost per reply is one PUBLISH, whatever the number of
  * processes (BullMQ's QueueEvents would fan every completion out to everyone). See ADR 0005.
+ *
+ * Pub/sub and queue state are not durable, so a caller never waits on state that is gone: every
+ * `checkIntervalMs` (and at each reconnect) the jobs of requests in flight are looked up; one missing
+ * for a whole interval with no reply fails (`lostJobMessage`), and every request fails once Redis has
+ * been unreachable for `outageMs` (`outageMessage`). Both are transient errors (`queue.unavailable`).
  */
 export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number }, R> {
   readonly clientId: string;
@@ -41,19 +69,85 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
   private readonly channel: string;
   private readonly opts: RequestReplyOptions<R>;
   private ready: Promise<void> | undefined;
+  private readonly checkIntervalMs: number;
+  private readonly outageMs: number;
+  private checker: NodeJS.Timeout | undefined;
+  private checking = false;
+  /** Epoch ms since when the command connection has been down (undefined while it is up). */
+  private downSince: number | undefined;
 
   constructor(opts: RequestReplyOptions<R>) {
     this.opts = opts;
     this.clientId = opts.clientId;
+    this.checkIntervalMs = opts.checkIntervalMs ?? 1000;
+    this.outageMs = opts.outageMs ?? 3000;
     this.queue = new Queue(opts.queueName, { connection: opts.redis, prefix: opts.prefix });
+    // A Queue emits its connection's errors; without a listener an EventEmitter 'error' would throw.
+    this.queue.on('error', () => undefined);
     this.subscriber = opts.redis.duplicate();
     this.channel = redisKeys(opts.prefix).results(opts.clientId);
     this.subscriber.on('message', (_channel: string, message: string) => this.onMessage(message));
+    opts.redis.on('close', () => (this.downSince ??= Date.now()));
+    opts.redis.on('ready', () => {
+      this.downSince = undefined;
+      void this.check();
+    });
   }
 
   start(): Promise<void> {
-    this.ready ??= this.subscriber.subscribe(this.channel).then(() => undefined);
+    this.checker ??= setInterval(() => void this.check(), this.checkIntervalMs).unref();
+    // A failed subscribe is tried again by the next caller (ioredis resubscribes after reconnects).
+    this.ready ??= this.subscriber
+      .subscribe(this.channel)
+      .then(() => undefined)
+      .catch((err: unknown) => {
+        this.ready = undefined;
+        throw err;
+      });
     return this.ready;
+  }
+
+  private fail(id: string, error: Error): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.pending.delete(id);
+    p.reject(error);
+  }
+
+  /** Fails requests whose job vanished or whose Redis stayed unreachable (see the class comment). */
+  async check(now = Date.now()): Promise<void> {
+    if (this.checking || this.pending.size === 0) return;
+    this.checking = true;
+    try {
+      if (this.opts.redis.status !== 'ready') {
+        this.downSince ??= now;
+        if (now - this.downSince >= this.outageMs)
+          for (const id of [...this.pending.keys()])
+            this.fail(id, new TransientError('queue.unavailable', outageMessage, { invocationId: id }));
+        return;
+      }
+      const ids = [...this.pending].filter(([, p]) => p.enqueued).map(([id]) => id);
+      if (ids.length === 0) return;
+      const pipeline = this.opts.redis.pipeline();
+      for (const id of ids) pipeline.exists(this.queue.toKey(id));
+      const results = (await pipeline.exec()) ?? [];
+      ids.forEach((id, i) => {
+        const p = this.pending.get(id);
+        const [err, exists] = results[i] ?? [new Error('no answer')];
+        if (!p || err) return;
+        if (exists === 1) p.missingSince = undefined;
+        else if (p.missingSince === undefined) p.missingSince = now;
+        // The worker publishes the reply before removing the job: a reply still missing after a
+        // whole interval is never coming.
+        else if (now - p.missingSince >= this.checkIntervalMs)
+          this.fail(id, new TransientError('queue.unavailable', lostJobMessage, { invocationId: id }));
+      });
+    } catch {
+      // Redis went away during the check: the next one sees it.
+    } finally {
+      this.checking = false;
+    }
   }
 
   private onMessage(message: string): void {
@@ -103,7 +197,7 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
         this.pending.delete(id);
         reject(new TransientError('tool.timeout', `no answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer, onEvent });
+      this.pending.set(id, { resolve, reject, timer, onEvent, enqueued: false });
       signal?.addEventListener(
         'abort',
         () => {
@@ -117,6 +211,8 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
         { once: true },
       );
     });
+    // The deadline may pass while the job is still being added: the rejection is then handled below.
+    reply.catch(() => undefined);
     try {
       await this.queue.add(this.opts.jobName, job, {
         jobId: id,
@@ -124,6 +220,8 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
         removeOnComplete: true,
         removeOnFail: true,
       });
+      const p = this.pending.get(id);
+      if (p) p.enqueued = true;
       onEnqueued?.();
     } catch (err) {
       onEnqueued?.(err);
@@ -132,7 +230,12 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
         clearTimeout(p.timer);
         this.pending.delete(id);
       }
-      throw new TransientError('queue.unavailable', 'the queue is unavailable', {}, { cause: err });
+      throw new TransientError(
+        'queue.unavailable',
+        'The call was not run: the queue (Redis) is unavailable. Retry in a few seconds.',
+        {},
+        { cause: err },
+      );
     }
     return reply;
   }
@@ -142,6 +245,7 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
   }
 
   async close(): Promise<void> {
+    clearInterval(this.checker);
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
       p.reject(new TransientError('queue.unavailable', 'shutting down'));

@@ -23,6 +23,8 @@ export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
   onAbandoned?: (job: J, received: ReceivedJob) => Promise<R>;
   /** Stalled-job detection (docs/operations.md, "Worker crashes"); BullMQ's defaults when absent. */
   stalled?: StalledJobSettings;
+  /** Queue errors (Redis unreachable, a job lost with Redis's data); the consumer keeps running. */
+  onError?: (err: unknown) => void;
 }
 
 /**
@@ -85,9 +87,14 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
         ...(opts.stalled
           ? { lockDuration: opts.stalled.lockDurationMs, stalledInterval: opts.stalled.stalledIntervalMs }
           : {}),
+        // After a lost connection BullMQ waits this long before fetching jobs again (default 15 s): calls
+        // must work again within seconds of Redis coming back.
+        runRetryDelay: 1000,
       },
     );
     this.worker.on('failed', (job) => this.onFailed(job, publisher, keys));
+    // BullMQ reconnects by itself; an 'error' event without a listener would throw and end the process.
+    this.worker.on('error', (err) => opts.onError?.(err));
   }
 
   /** BullMQ fails a job that stalled too often (`deferredFailure`) when a worker takes it, without running it. */
@@ -112,7 +119,10 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
 
   /** Jobs in the queue by state (the queue-depth metric; a `Queue` is opened on first use). */
   async jobCounts(): Promise<Record<string, number>> {
-    this.queue ??= new Queue(this.opts.queueName, { connection: this.opts.redis, prefix: this.opts.prefix });
+    if (!this.queue) {
+      this.queue = new Queue(this.opts.queueName, { connection: this.opts.redis, prefix: this.opts.prefix });
+      this.queue.on('error', (err) => this.opts.onError?.(err));
+    }
     const c = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
     return { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0 };
   }

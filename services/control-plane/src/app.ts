@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { redisKeys } from '@toolplane/contracts';
 import { createLogger, type Logger } from '@toolplane/logger';
 import { logMixin } from '@toolplane/telemetry';
 import { DataPlaneTaskClient, ExecutionRecordStream } from '@toolplane/queue';
@@ -28,6 +29,7 @@ import { startExternalToolsRefresher } from './modules/external-refresh.ts';
 import { externalListerFor, republishAll, serversRouter } from './modules/servers.ts';
 import { workspacesRouter } from './modules/workspaces.ts';
 import { RuntimePublisher } from './publisher.ts';
+import { redisStateStore, RuntimeStateKeeper } from './runtime-state.ts';
 
 export interface ControlPlaneDeps {
   log: Logger;
@@ -53,9 +55,15 @@ function secretsWriterFor(env: ControlPlaneEnv): SecretsWriter {
 export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<ControlPlaneDeps> = {}) {
   const log = overrides.log ?? createLogger({ service: 'control-plane', level: env.LOG_LEVEL, mixin: logMixin() });
   const secrets = overrides.secrets ?? secretsWriterFor(env);
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
+  // Commands fail after about 2 s of outage instead of waiting for Redis; reconnects at least every second.
+  const redis = new Redis(env.REDIS_URL, {
+    maxRetriesPerRequest: 2,
+    retryStrategy: (times) => Math.min(times * 100, 1000),
+  });
+  redis.on('error', () => undefined); // reconnects by itself; outages show in /readyz and the keeper's warnings
   const db: Db = createDb(env.DATABASE_URL);
-  const publisher = new RuntimePublisher(redis, env.REDIS_PREFIX);
+  // A failed write may leave PostgreSQL ahead of Redis: the keeper then republishes once Redis answers.
+  const publisher = new RuntimePublisher(redis, env.REDIS_PREFIX, () => keeper.markStale());
   // A small pool of its own for the record ingestion path (see storeExecutionRecords).
   const ingestPool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
   const records = new ExecutionRecordStream({
@@ -79,6 +87,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   });
   http.get('/readyz', async (_req, res) => {
     try {
+      if (redis.status !== 'ready') throw new Error('Redis is not connected');
       await db.$queryRawUnsafe('SELECT 1');
       await redis.ping();
       res.json({ status: 'ready' });
@@ -114,6 +123,40 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   http.use(notFoundHandler);
   http.use(errorHandler(log));
 
+  /**
+   * Everything edges and workers read from Redis, from PostgreSQL (the truth): at start, and again
+   * whenever the keeper sees that Redis lost it. Policies first: a catalog must never be served without
+   * its workspace's policies (edges fail closed without them, see services/edge/src/access.ts).
+   */
+  async function publishRuntimeState(): Promise<void> {
+    await records.ensureGroup();
+    const workspaces = await republishAccess(db, publisher);
+    const published = await republishAll(db, publisher);
+    const users = await republishUsers(db, redis, env.REDIS_PREFIX);
+    for (const s of await db.debugSession.findMany({ where: { closedAt: null, endsAt: { gt: new Date() } } }))
+      await publishDebugSession(redis, env.REDIS_PREFIX, s);
+    log.info({ workspaces, ...published, users }, 'runtime state published');
+  }
+  const keeper = new RuntimeStateKeeper({
+    store: redisStateStore(redis, env.REDIS_PREFIX),
+    publish: publishRuntimeState,
+    log,
+    intervalMs: env.RUNTIME_STATE_CHECK_MS,
+  });
+  let keeping = false; // from the end of start(): before it, the database may not be migrated yet
+  redis.on('ready', () => {
+    if (keeping) void keeper.check();
+  });
+  // Edges report state they found missing although the marker is there (a document lost alone).
+  const stateReports = redis.duplicate();
+  stateReports.on('error', () => undefined);
+  stateReports.on('message', (_channel: string, workspaceId: string) => {
+    if (!keeping) return;
+    log.warn({ workspaceId }, 'an edge found runtime state missing: republishing');
+    keeper.markStale();
+    void keeper.check();
+  });
+
   let server: Server | undefined;
   let retentionTimer: NodeJS.Timeout | undefined;
   let refresher: ReturnType<typeof startExternalToolsRefresher> | undefined;
@@ -144,13 +187,12 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       void retention();
       retentionTimer = setInterval(() => void retention(), 10 * 60_000);
       retentionTimer.unref();
-      // Policies first: a catalog must never be served without its workspace's policies (after a Redis flush).
-      await republishAccess(db, publisher);
-      const published = await republishAll(db, publisher);
-      await republishUsers(db, redis, env.REDIS_PREFIX);
-      for (const s of await db.debugSession.findMany({ where: { closedAt: null, endsAt: { gt: new Date() } } }))
-        await publishDebugSession(redis, env.REDIS_PREFIX, s);
-      log.info({ workspaceId, ...published }, 'runtime state published');
+      // Redis may be ephemeral: publish everything now, then keep checking (docs/failure-modes/redis.md).
+      await keeper.restore('start');
+      keeper.start();
+      await stateReports.subscribe(redisKeys(env.REDIS_PREFIX).stateMissing);
+      keeping = true;
+      log.info({ workspaceId }, 'bootstrap done');
       await new Promise<void>((resolve, reject) => {
         server = http.listen(env.PORT, env.HOST, () => resolve());
         server.once('error', reject);
@@ -172,6 +214,9 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
     async stop() {
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       clearInterval(retentionTimer);
+      keeping = false;
+      keeper.stop();
+      stateReports.disconnect();
       await refresher?.stop();
       await records.stop();
       await ingestPool.end();

@@ -49,6 +49,8 @@ export const ControlPlaneEnv = z.object({
     .int()
     .positive()
     .default(32 * 1024 * 1024),
+  /** How often (ms) the control plane checks that Redis still holds the runtime state it published (keys, catalogs, access policies) and republishes it when Redis lost it; also checked at every reconnect. */
+  RUNTIME_STATE_CHECK_MS: z.coerce.number().int().min(100).default(1000),
   /** Execution records older than this are deleted. */
   RECORDS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   /** Bodies captured in debug sessions are dropped from records after this long. */

@@ -12,6 +12,7 @@ import type { ExecutionRecordSink } from '@toolplane/queue';
 import { currentTraceIds, recordDenied, recordToolCall } from '@toolplane/telemetry';
 import type { Redis } from 'ioredis';
 import type { LoadedCatalog } from './catalogs.ts';
+import { readState, stateMessages, stateUnavailable } from './runtime-state.ts';
 import { ToolSearch } from './smart-mode.ts';
 import { TtlCache } from './ttl-cache.ts';
 
@@ -25,20 +26,38 @@ export class AccessPolicyCache {
   private readonly cache: TtlCache<WorkspaceAccess>;
   private readonly keys: RedisKeys;
   private readonly redis: Redis;
+  private lastReport = 0;
   constructor(redis: Redis, prefix: string, ttlMs: number) {
     this.redis = redis;
     this.cache = new TtlCache(ttlMs);
     this.keys = redisKeys(prefix);
   }
 
+  /** Tells the control plane that state is missing (it then republishes), at most once per 5 s per edge. */
+  private reportMissing(workspaceId: string): void {
+    if (Date.now() - this.lastReport < 5000) return;
+    this.lastReport = Date.now();
+    this.redis.publish(this.keys.stateMissing, workspaceId).catch(() => undefined);
+  }
+
   invalidate(workspaceId: string | undefined): void {
     this.cache.invalidate(workspaceId);
   }
 
+  /**
+   * The workspace's policies. The control plane publishes a document for every workspace, even one
+   * without policies, so a missing document means the state is missing (Redis lost it): that denies,
+   * with a retryable `state.unavailable` error, and is not cached (never read as "no policies"), and the
+   * control plane is told so that it republishes (a lost document alone leaves its marker in place).
+   */
   get(workspaceId: string): Promise<WorkspaceAccess> {
     return this.cache.get(workspaceId, async () => {
-      const raw = await this.redis.get(this.keys.access(workspaceId));
-      return raw ? WorkspaceAccess.parse(JSON.parse(raw)) : { v: 1 as const, workspaceId, policies: [] };
+      const raw = await readState(() => this.redis.get(this.keys.access(workspaceId)));
+      if (!raw) {
+        this.reportMissing(workspaceId);
+        throw stateUnavailable(stateMessages.access);
+      }
+      return WorkspaceAccess.parse(JSON.parse(raw));
     });
   }
 }

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { ApiKeyRecord, redisKeys, type RedisKeys } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
+import { readState, type RuntimeStateProbe } from './runtime-state.ts';
 import { TtlCache } from './ttl-cache.ts';
 
-function hashApiKey(key: string): string {
+export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
@@ -16,9 +17,11 @@ export class ApiKeyCache {
   private readonly keys: RedisKeys;
   private readonly redis: Redis;
   private readonly lastWritten = new Map<string, number>();
+  private readonly state: RuntimeStateProbe;
 
-  constructor(redis: Redis, prefix: string, ttlMs: number) {
+  constructor(redis: Redis, prefix: string, ttlMs: number, state: RuntimeStateProbe) {
     this.redis = redis;
+    this.state = state;
     this.cache = new TtlCache(ttlMs);
     this.keys = redisKeys(prefix);
   }
@@ -39,11 +42,19 @@ export class ApiKeyCache {
     this.redis.hset(this.keys.apiKeyLastUsed, keyId, String(now)).catch(() => this.lastWritten.delete(keyId));
   }
 
+  /**
+   * The key's record, or null for an unknown or revoked key (cached like a record). An unknown key is
+   * only "invalid" while the published state is complete; otherwise this throws `state.unavailable`
+   * and nothing is cached, so keys work again as soon as the control plane has republished them.
+   */
   authenticate(key: string): Promise<ApiKeyRecord | null> {
     const hash = hashApiKey(key);
     return this.cache.get(hash, async () => {
-      const raw = await this.redis.hget(this.keys.apiKeys, hash);
-      if (!raw) return null;
+      const raw = await readState(() => this.redis.hget(this.keys.apiKeys, hash));
+      if (!raw) {
+        await this.state.assertComplete();
+        return null;
+      }
       const parsed = ApiKeyRecord.safeParse(JSON.parse(raw));
       return parsed.success && !parsed.data.revoked ? parsed.data : null;
     });

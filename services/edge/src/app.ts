@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { redisKeys } from '@toolplane/contracts';
+import { TransientError } from '@toolplane/errors';
 import { createLogger, type Logger } from '@toolplane/logger';
 import { logMixin, recordDenied, tracingEnabled } from '@toolplane/telemetry';
 import { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
@@ -16,6 +17,7 @@ import { LegacySseSessions } from './legacy-sse.ts';
 import { buildServer, createEdgeMcpHandler, toAuthInfo, type EdgeCallContext } from './mcp-handler.ts';
 import { OAuthResourceServer } from './oauth.ts';
 import { CancelRegistry, SessionLogLevels } from './protocol-state.ts';
+import { readState, RuntimeStateProbe } from './runtime-state.ts';
 
 export interface EdgeDeps {
   log: Logger;
@@ -35,14 +37,37 @@ function jsonRpcError(
   return undefined;
 }
 
+/**
+ * A retryable refusal while Redis is unreachable or its state is being restored: a `tools/call` gets an
+ * `isError` result saying so (agents read those), anything else a 503 JSON-RPC error with Retry-After.
+ */
+function unavailable(req: Request, res: Response, message: string): undefined {
+  const body = req.body as { method?: unknown; id?: unknown } | undefined;
+  if (body?.method === 'tools/call' && (typeof body.id === 'string' || typeof body.id === 'number')) {
+    res.json({ jsonrpc: '2.0', id: body.id, result: { content: [{ type: 'text', text: message }], isError: true } });
+    return undefined;
+  }
+  return jsonRpcError(res, 503, -32000, message, { 'retry-after': '2' });
+}
+
 export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const log = overrides.log ?? createLogger({ service: 'edge', level: env.LOG_LEVEL, mixin: logMixin() });
   const edgeId = env.EDGE_ID ?? `edge-${randomBytes(6).toString('hex')}`;
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
+  // During a Redis outage commands fail within about 2 s (a retryable error for the caller) instead of
+  // waiting for Redis: one retry per command, reconnection attempts at least every second. This
+  // connection never blocks (BullMQ's Queue; workers need `null` for their blocking connections).
+  const redis = new Redis(env.REDIS_URL, {
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times) => Math.min(times * 100, 1000),
+  });
   const events = redis.duplicate();
+  // Both reconnect by themselves; outages show in /readyz and in callers' errors.
+  redis.on('error', () => undefined);
+  events.on('error', () => undefined);
   const keys = redisKeys(env.REDIS_PREFIX);
-  const apiKeys = new ApiKeyCache(redis, env.REDIS_PREFIX, env.API_KEY_CACHE_TTL_MS);
-  const catalogs = new CatalogCache(redis, env.REDIS_PREFIX);
+  const state = new RuntimeStateProbe(redis, env.REDIS_PREFIX);
+  const apiKeys = new ApiKeyCache(redis, env.REDIS_PREFIX, env.API_KEY_CACHE_TTL_MS, state);
+  const catalogs = new CatalogCache(redis, env.REDIS_PREFIX, state);
   const accessPolicies = new AccessPolicyCache(redis, env.REDIS_PREFIX, env.API_KEY_CACHE_TTL_MS);
   const invocations = new InvocationClient({ redis, prefix: env.REDIS_PREFIX, edgeId });
   const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, {
@@ -99,6 +124,18 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const anyOrigin = env.ALLOWED_ORIGINS.includes('*');
   /** Authenticates an MCP request and resolves its server; answers the error itself and returns undefined on failure. */
   async function authenticate(
+    req: Request,
+    res: Response,
+  ): Promise<(EdgeCallContext & { clientId: string }) | undefined> {
+    try {
+      return await authenticateOrThrow(req, res);
+    } catch (err) {
+      // Redis unreachable, or its state not restored yet: fail closed, retryable.
+      if (err instanceof TransientError) return unavailable(req, res, err.message);
+      throw err;
+    }
+  }
+  async function authenticateOrThrow(
     req: Request,
     res: Response,
   ): Promise<(EdgeCallContext & { clientId: string }) | undefined> {
@@ -163,7 +200,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     const username = req.header('x-username');
     if (username !== undefined) {
       // Seed 002: tools run with this external user's connections; an unknown user is refused.
-      const userId = await redis.hget(keys.users(principal.workspaceId), username);
+      const userId = await readState(() => redis.hget(keys.users(principal.workspaceId), username));
+      if (!userId) await state.assertComplete();
       if (!userId)
         return jsonRpcError(
           res,
@@ -260,6 +298,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   });
   http.get('/readyz', async (_req, res) => {
     try {
+      if (redis.status !== 'ready') throw new Error('Redis is not connected');
       await redis.ping();
       res.json({ status: 'ready' });
     } catch {

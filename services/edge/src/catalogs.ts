@@ -1,6 +1,7 @@
 import { Catalog, redisKeys, type CatalogTool, type RedisKeys } from '@toolplane/contracts';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { Redis } from 'ioredis';
+import { readState, type RuntimeStateProbe } from './runtime-state.ts';
 import { metaTools, ToolSearch } from './smart-mode.ts';
 
 export interface LoadedTool {
@@ -35,8 +36,10 @@ export class CatalogCache {
   private readonly metaValidators = new Map(metaTools.map((t) => [t.name, this.ajv.compile(t.inputSchema)]));
 
   private readonly redis: Redis;
-  constructor(redis: Redis, prefix: string) {
+  private readonly state: RuntimeStateProbe;
+  constructor(redis: Redis, prefix: string, state: RuntimeStateProbe) {
     this.redis = redis;
+    this.state = state;
     this.keys = redisKeys(prefix);
   }
 
@@ -64,9 +67,13 @@ export class CatalogCache {
     }
   }
 
+  /** Null (cached) only for a server that has no catalog; a catalog not restored yet throws `state.unavailable`. */
   private async load(serverId: string): Promise<LoadedCatalog | null> {
-    const raw = await this.redis.get(this.keys.catalog(serverId));
-    if (!raw) return null;
+    const raw = await readState(() => this.redis.get(this.keys.catalog(serverId)));
+    if (!raw) {
+      await this.state.assertComplete();
+      return null;
+    }
     const catalog = Catalog.parse(JSON.parse(raw));
     const tools = new Map<string, LoadedTool>();
     for (const t of catalog.tools) {

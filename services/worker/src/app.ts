@@ -49,7 +49,12 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     maxRedirects: env.HTTP_MAX_REDIRECTS,
     maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES,
   });
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
+  // BullMQ's blocking connections (duplicates of this one) need `maxRetriesPerRequest: null`: commands
+  // wait for a reconnection, attempted at least every second.
+  const redis = new Redis(env.REDIS_URL, {
+    maxRetriesPerRequest: null,
+    retryStrategy: (times) => Math.min(times * 100, 1000),
+  });
   const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, {
     maxLen: env.EXECUTION_RECORDS_MAX_BACKLOG,
     onError: (err) => log.error({ err }, 'execution records could not be written'),
@@ -62,6 +67,9 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   const running = new RunningInvocations();
   const debug = new DebugSessions(redis, env.REDIS_PREFIX, { maxBodyBytes: env.DEBUG_MAX_BODY_BYTES });
   const events = redis.duplicate();
+  // Both reconnect by themselves; an outage shows in /readyz.
+  redis.on('error', () => undefined);
+  events.on('error', () => undefined);
   events.on('message', (channel: string, message: string) => {
     if (channel === keys.cancel) running.cancel(message);
     else if (channel === keys.debugSessionChanged) {
@@ -94,6 +102,13 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   };
   const onInvalidJob = (jobId: string | undefined, issues: unknown) =>
     log.error({ jobId, issues }, 'invalid job payload');
+  // During a Redis outage BullMQ reports the same failure many times a second: one line per 5 s.
+  let lastQueueError = 0;
+  const onError = (err: unknown) => {
+    if (Date.now() - lastQueueError < 5000) return;
+    lastQueueError = Date.now();
+    log.warn({ err }, 'queue error (BullMQ reconnects by itself)');
+  };
   const consumer = new ReplyingConsumer({
     redis,
     prefix: env.REDIS_PREFIX,
@@ -104,6 +119,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     onAbandoned: createAbandonedJobHandler({ leases, records, log }),
     onInvalidJob,
     stalled,
+    onError,
   });
   observeQueueDepth(queueNames.toolInvocations, () => consumer.jobCounts());
   // Egress on behalf of the control plane (connector test endpoints, external MCP tool lists).
@@ -116,6 +132,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     handle: createDataPlaneTaskHandler({ secrets: resolver, limits: httpLimits }),
     onInvalidJob,
     stalled,
+    onError,
   });
 
   let ready = false;
@@ -134,7 +151,8 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
       ready = true;
       if (env.HEALTH_PORT !== undefined) {
         health = createServer((req, res) => {
-          const ok = req.url === '/healthz' || (req.url === '/readyz' && ready);
+          // Ready: started, and Redis (its only source of work) reachable.
+          const ok = req.url === '/healthz' || (req.url === '/readyz' && ready && redis.status === 'ready');
           res
             .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
             .end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));

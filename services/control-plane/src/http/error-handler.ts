@@ -1,4 +1,4 @@
-import { toAppError, toProblem, ValidationError, type AppError } from '@toolplane/errors';
+import { toAppError, toProblem, TransientError, ValidationError, type AppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
@@ -6,6 +6,18 @@ import { z } from 'zod';
 /** A request body's zod problems as problem+json issues (`/field/0/name`). */
 export function requestIssues(err: z.ZodError): { path: string; message: string }[] {
   return err.issues.map((i) => ({ path: '/' + i.path.map(String).join('/'), message: i.message }));
+}
+
+/**
+ * Whether `err` is ioredis failing a command because Redis is unreachable (its offline queue flushed
+ * after the retries, or the connection closed): a retryable condition, not a bug.
+ */
+function isRedisUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    /^(Connection is closed\.|Stream isn't writeable|connect ECONNREFUSED)/.test(err.message)
+  );
 }
 
 /** The REST boundary: every error becomes application/problem+json, mapped here and nowhere else. */
@@ -20,6 +32,15 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
         [{ path: '', message: err.message }],
         'request.invalid',
         err.status,
+      );
+    } else if (isRedisUnavailable(err)) {
+      // Most writes publish inside their transaction (then nothing was stored); a change stored
+      // anyway is published by the runtime-state keeper as soon as Redis answers.
+      appError = new TransientError(
+        'state.unavailable',
+        'Redis is unreachable: retry in a few seconds (a change already stored is published once Redis is back).',
+        {},
+        { cause: err },
       );
     } else {
       appError = toAppError(err);

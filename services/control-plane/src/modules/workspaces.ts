@@ -63,12 +63,13 @@ export function workspacesRouter(db: Db, publisher: RuntimePublisher, maxBodyByt
       );
     }
     const ws = await db.workspace.create({ data: { organizationId: own.organizationId, name } });
+    // The (empty) policy document before the first key: edges deny a workspace that has none.
+    await publishWorkspaceAccess(db, publisher, ws.id);
     const { row, value } = await createApiKey(db, publisher, {
       workspaceId: ws.id,
       name: 'initial',
       scopes: ['management', 'runtime'],
     });
-    await publishWorkspaceAccess(db, publisher, ws.id);
     res.status(201).json({
       ...present(ws),
       apiKey: { id: row.id, name: row.name, prefix: row.prefix, scopes: row.scopes, key: value },
