@@ -475,10 +475,10 @@ function compileStep(
       compileActions(raw.onFailure, 'failureActions', `${path}/onFailure`, stepIds, ctx, refs),
       wfFailure,
     ),
-    outputs: isObject(raw.outputs) ? raw.outputs : {},
+    outputs: isObject(raw.outputs) ? Object.entries(raw.outputs) : [],
   };
   if (typeof raw.description === 'string') step.description = raw.description;
-  for (const [name, value] of Object.entries(step.outputs))
+  for (const [name, value] of step.outputs)
     checkValue(value, `${path}/outputs/${escapePointer(name)}`, 'arazzo', ctx.problems, refs);
   if (isObject(raw.requestBody)) {
     const rb = raw.requestBody;
@@ -605,7 +605,7 @@ export function compileArazzo(doc: unknown, options: ArazzoCompileOptions = {}):
       inputSchema: objectInputSchema(inputs, `${wp}/inputs`, problems) as JsonSchemaObject,
       dependsOn,
       steps,
-      outputs,
+      outputs: Object.entries(outputs),
       secrets: secretNames(refs),
     };
     if (typeof w.summary === 'string') wf.summary = w.summary;
@@ -634,7 +634,7 @@ export function compileArazzo(doc: unknown, options: ArazzoCompileOptions = {}):
   const sources: Record<string, SourceIR> = {};
   for (const s of ctx.sources.values()) sources[s.name] = { name: s.name, url: s.url, type: 'openapi' };
   const ir: WorkflowDocumentIR = {
-    v: 1,
+    v: 2,
     format: 'arazzo',
     id: String(info.title),
     title: String(info.title),

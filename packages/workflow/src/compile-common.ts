@@ -92,7 +92,7 @@ export function checkStepRefs(workflow: WorkflowIR, refs: readonly RefUse[], pro
         path,
         `${ref.text}: a step exposes outputs, request and response; ${JSON.stringify(part)} always reads as absent`,
       );
-    } else if (part === 'outputs' && name !== undefined && !Object.hasOwn(step.outputs, name)) {
+    } else if (part === 'outputs' && name !== undefined && !step.outputs.some(([declared]) => declared === name)) {
       problems.warn(
         path,
         `${ref.text}: step ${JSON.stringify(id)} declares no output ${JSON.stringify(name)}; it reads as absent`,

@@ -109,7 +109,7 @@ function compileStep(
     successCriteria: [implicitSuccess],
     onSuccess: actions,
     onFailure: actions,
-    outputs,
+    outputs: Object.entries(outputs),
   };
   if (typeof raw.description === 'string') step.description = raw.description;
   if (req.body !== undefined) {
@@ -150,7 +150,7 @@ export function compileFlower(doc: unknown): CompileResult {
       inputSchema: objectInputSchema(flow.inputs, `${fp}/inputs`, problems),
       dependsOn: [],
       steps,
-      outputs,
+      outputs: Object.entries(outputs),
       secrets: secretNames(refs),
     };
     if (typeof flow.description === 'string') wf.description = flow.description;
@@ -164,7 +164,7 @@ export function compileFlower(doc: unknown): CompileResult {
   });
   if (problems.errors.length > 0) throw new ValidationError('the Flower document is not valid', problems.errors);
   closeSecrets(workflows);
-  const ir: WorkflowDocumentIR = { v: 1, format: 'flower', id: String(d.id), workflows, sources: {}, components: {} };
+  const ir: WorkflowDocumentIR = { v: 2, format: 'flower', id: String(d.id), workflows, sources: {}, components: {} };
   if (typeof d.title === 'string') ir.title = d.title;
   if (typeof d.description === 'string') ir.description = d.description;
   return { ir, warnings: problems.warnings };

@@ -21,7 +21,7 @@ export function sanitiseToolName(id: string): string {
 
 function outputSchema(w: WorkflowIR): JsonSchemaObject {
   const properties: Record<string, unknown> = {};
-  for (const name of Object.keys(w.outputs)) properties[name] = {};
+  for (const [name] of w.outputs) properties[name] = {};
   return { type: 'object', properties, additionalProperties: false };
 }
 
