@@ -67,7 +67,7 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-export const systemClock: Clock = {
+const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>
     new Promise<void>((resolve) => {
@@ -84,7 +84,7 @@ export const systemClock: Clock = {
     }),
 };
 
-export interface EngineLimits {
+interface EngineLimits {
   /** Step executions (every attempt, every sub-workflow step) per run; goto loops end here. */
   maxSteps: number;
   /** Wall-clock budget of the whole run. */
@@ -93,7 +93,7 @@ export interface EngineLimits {
   maxResponseBytes: number;
 }
 
-export const defaultLimits: EngineLimits = {
+const defaultLimits: EngineLimits = {
   maxSteps: 100,
   deadlineMs: 60_000,
   requestTimeoutMs: 15_000,
@@ -119,7 +119,7 @@ export interface EngineDeps {
   trace?: { start(entry: TraceEntry): void; end(entry: TraceEntry): void };
 }
 
-export type WorkflowErrorCode =
+type WorkflowErrorCode =
   | 'unknown_workflow'
   | 'secret_missing'
   | 'step_failed'
@@ -134,7 +134,7 @@ export type WorkflowErrorCode =
   | 'expression_error'
   | 'request_invalid';
 
-export interface WorkflowRunError {
+interface WorkflowRunError {
   code: WorkflowErrorCode;
   message: string;
   workflowId?: string;

@@ -81,7 +81,7 @@ export interface HttpTargetIR {
   defaultContentType?: string;
 }
 
-export interface WorkflowTargetIR {
+interface WorkflowTargetIR {
   kind: 'workflow';
   workflowId: string;
 }
@@ -93,7 +93,7 @@ export interface RequestBodyIR {
   replacements: { target: string; value: unknown }[];
 }
 
-export type CriterionType = 'simple' | 'regex' | 'jsonpath';
+type CriterionType = 'simple' | 'regex' | 'jsonpath';
 
 export interface CriterionIR {
   condition: string;

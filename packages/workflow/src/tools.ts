@@ -11,7 +11,7 @@ export interface WorkflowTool {
   outputSchema: JsonSchemaObject;
 }
 
-export const maxToolNameLength = 64;
+const maxToolNameLength = 64;
 
 /** `[A-Za-z0-9_-]`, at most 64 characters (what MCP clients accept everywhere). */
 export function sanitiseToolName(id: string): string {
