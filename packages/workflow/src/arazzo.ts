@@ -2,6 +2,7 @@ import { ValidationError } from '@toolplane/errors';
 import { loadDocument } from '@toolplane/openapi';
 import {
   checkCriteria,
+  checkOutputOrder,
   checkStepRefs,
   checkValue,
   closeSecrets,
@@ -480,6 +481,8 @@ function compileStep(
   if (typeof raw.description === 'string') step.description = raw.description;
   for (const [name, value] of step.outputs)
     checkValue(value, `${path}/outputs/${escapePointer(name)}`, 'arazzo', ctx.problems, refs);
+  // A workflow step's `$outputs` are the called workflow's, not its own.
+  if (step.target.kind === 'http') checkOutputOrder(step.outputs, `${path}/outputs`, 'arazzo', ctx.problems);
   if (isObject(raw.requestBody)) {
     const rb = raw.requestBody;
     const replacements: { target: string; value: unknown }[] = [];
@@ -610,6 +613,7 @@ export function compileArazzo(doc: unknown, options: ArazzoCompileOptions = {}):
     };
     if (typeof w.summary === 'string') wf.summary = w.summary;
     if (typeof w.description === 'string') wf.description = w.description;
+    checkOutputOrder(wf.outputs, `${wp}/outputs`, 'arazzo', problems);
     for (const r of refs) {
       if (
         r.ref.root === 'sourceDescriptions' &&

@@ -1,6 +1,7 @@
 import { ValidationError } from '@toolplane/errors';
 import {
   checkCriteria,
+  checkOutputOrder,
   checkStepRefs,
   checkValue,
   closeSecrets,
@@ -111,6 +112,7 @@ function compileStep(
     onFailure: actions,
     outputs: Object.entries(outputs),
   };
+  checkOutputOrder(step.outputs, `${path}/outputs`, 'flower', problems);
   if (typeof raw.description === 'string') step.description = raw.description;
   if (req.body !== undefined) {
     checkValue(req.body, `${path}/request/body`, 'flower', problems, refs);
@@ -154,6 +156,7 @@ export function compileFlower(doc: unknown): CompileResult {
       secrets: secretNames(refs),
     };
     if (typeof flow.description === 'string') wf.description = flow.description;
+    checkOutputOrder(wf.outputs, `${fp}/outputs`, 'flower', problems);
     for (const r of refs) {
       if (r.ref.root === 'workflows' || r.ref.root === 'sourceDescriptions' || r.ref.root === 'components') {
         problems.error(r.path, `${r.ref.text}: Flower documents have no ${r.ref.root}`);

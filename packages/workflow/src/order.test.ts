@@ -135,4 +135,66 @@ describe('declaration order survives storage', () => {
     const r = await runWorkflow(legacy, 'f', {}, { http: up.http, secret: none });
     expect(r.outputs).toEqual({ first: 7, second: 7 });
   });
+
+  it('warns at compile time about `$outputs.<name>` of an output declared below (or nowhere): it reads as absent', () => {
+    const flower = compileWorkflowDocument({
+      flower: '0.1',
+      id: 'doc',
+      flows: [
+        {
+          id: 'f',
+          steps: [
+            {
+              id: 's',
+              request: { method: 'GET', url: 'https://api.example/' },
+              outputs: { label: 'Lead in $outputs.lead_city', lead_city: '$response.body.city' },
+            },
+          ],
+          outputs: { aa: '$outputs.zz', zz: '$steps.s.outputs.label', ok: '$outputs.zz', ghost: '$outputs.nope' },
+        },
+      ],
+    });
+    expect(flower.warnings).toEqual([
+      {
+        path: '/flows/0/steps/0/outputs/label',
+        message: expect.stringContaining('the output "lead_city" is declared below "label"'),
+      },
+      { path: '/flows/0/outputs/aa', message: expect.stringContaining('the output "zz" is declared below "aa"') },
+      { path: '/flows/0/outputs/ghost', message: expect.stringContaining('there is no output "nope" declared above') },
+    ]);
+    const api = {
+      openapi: '3.1.0',
+      info: { title: 'api', version: '1' },
+      servers: [{ url: 'https://api.example/v1' }],
+      paths: { '/lead': { get: { operationId: 'getLead', responses: { '200': { description: 'ok' } } } } },
+    };
+    const arazzo = compileWorkflowDocument(
+      {
+        arazzo: '1.0.1',
+        info: { title: 'T', version: '1' },
+        sourceDescriptions: [{ name: 'api', url: 'api.yaml', type: 'openapi' }],
+        workflows: [
+          {
+            workflowId: 'inner',
+            steps: [{ stepId: 'get', operationId: 'getLead', outputs: { aa: '{$outputs.zz}', zz: '$statusCode' } }],
+            outputs: { zz: '$steps.get.outputs.zz' },
+          },
+          {
+            workflowId: 'outer',
+            // A workflow step's `$outputs` are the called workflow's: no warning there.
+            steps: [{ stepId: 'call', workflowId: 'inner', outputs: { aa: '$outputs.zz' } }],
+            outputs: { aa: '$outputs.zz', zz: '$steps.call.outputs.aa' },
+          },
+        ],
+      },
+      { references: [{ location: 'api.yaml', content: api }] },
+    );
+    expect(arazzo.warnings).toEqual([
+      {
+        path: '/workflows/0/steps/0/outputs/aa',
+        message: expect.stringContaining('the output "zz" is declared below "aa"'),
+      },
+      { path: '/workflows/1/outputs/aa', message: expect.stringContaining('the output "zz" is declared below "aa"') },
+    ]);
+  });
 });
