@@ -58,7 +58,7 @@ describe('declaration order survives storage', () => {
     const r = await runWorkflow(back, 'lead', {}, { http: up.http, secret: none });
     expect(r.error).toBeUndefined();
     expect(r.outputs).toEqual({ zz: 'Lead in Angers', aa: 'Lead in Angers', city: 'Angers' });
-    // The caller gets them in declaration order too, and the tool's output schema lists them so.
+    // The caller gets them in declaration order too; the compiled tool's output schema lists them so.
     expect(Object.keys(r.outputs)).toEqual(['zz', 'aa', 'city']);
     expect(Object.keys(tools[0]!.outputSchema.properties as object)).toEqual(['zz', 'aa', 'city']);
   });
