@@ -13,6 +13,7 @@ import {
   Problems,
   type RefUse,
   secretNames,
+  storedPayload,
 } from './compile-common.ts';
 import type { CompileResult } from './flower.ts';
 import type {
@@ -500,7 +501,7 @@ function compileStep(
       });
     }
     checkValue(rb.payload, `${path}/requestBody/payload`, 'arazzo', ctx.problems, refs);
-    step.body = { payload: rb.payload, replacements };
+    step.body = { payload: storedPayload(rb.payload), replacements };
     if (typeof rb.contentType === 'string') step.body.contentType = rb.contentType;
     if (target?.kind === 'workflow')
       ctx.problems.warn(`${path}/requestBody`, 'a step calling a workflow sends no request body; it is ignored');

@@ -129,6 +129,15 @@ export function checkOutputOrder(
   }
 }
 
+/**
+ * A request body template as the IR keeps it: an object or array as its JSON text, so that its fields
+ * keep their order through `jsonb`; the engine parses a JSON text payload back before evaluating it,
+ * exactly as it evaluates an object payload.
+ */
+export function storedPayload(payload: unknown): unknown {
+  return payload !== null && typeof payload === 'object' ? JSON.stringify(payload) : payload;
+}
+
 export function secretNames(refs: readonly RefUse[]): string[] {
   const names = new Set<string>();
   for (const { ref } of refs) if (ref.root === 'secrets' && ref.path.length > 0) names.add(ref.path.join('.'));

@@ -12,6 +12,7 @@ import {
   Problems,
   type RefUse,
   secretNames,
+  storedPayload,
 } from './compile-common.ts';
 import type { ActionIR, CriterionIR, ParameterIR, StepIR, WorkflowDocumentIR, WorkflowIR } from './ir.ts';
 import { validateFlowerSchema } from './validate.ts';
@@ -116,7 +117,7 @@ function compileStep(
   if (typeof raw.description === 'string') step.description = raw.description;
   if (req.body !== undefined) {
     checkValue(req.body, `${path}/request/body`, 'flower', problems, refs);
-    step.body = { payload: req.body, replacements: [] };
+    step.body = { payload: storedPayload(req.body), replacements: [] };
   }
   return step;
 }

@@ -88,6 +88,11 @@ interface WorkflowTargetIR {
 
 export interface RequestBodyIR {
   contentType?: string;
+  /**
+   * A string (text with expressions, or JSON text evaluated as the JSON value it holds) or a scalar.
+   * The compilers store an object or array payload as its JSON text, so that its fields keep the order
+   * written through `jsonb` (IR `v: 1` may hold objects; they are evaluated the same way).
+   */
   payload: unknown;
   /** JSON pointers into the payload and the values to set there. */
   replacements: { target: string; value: unknown }[];

@@ -197,4 +197,44 @@ describe('declaration order survives storage', () => {
       { path: '/workflows/1/outputs/aa', message: expect.stringContaining('the output "zz" is declared below "aa"') },
     ]);
   });
+
+  it('request bodies keep the order of their fields (JSON and form-encoded), through storage too', async () => {
+    const { ir } = compileWorkflowDocument({
+      flower: '0.1',
+      id: 'doc',
+      flows: [
+        {
+          id: 'f',
+          inputs: { properties: { who: { type: 'string' } } },
+          steps: [
+            {
+              id: 'json',
+              request: {
+                method: 'POST',
+                url: 'https://api.example/json',
+                body: { zz: '$inputs.who', aa: { zz: 1, a: [{ yy: true, b: null }] } },
+              },
+            },
+            {
+              id: 'form',
+              request: {
+                method: 'POST',
+                url: 'https://api.example/form',
+                headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+                body: { grant_type: 'client_credentials', scope: 'read', client_id: '$inputs.who' },
+              },
+            },
+          ],
+        },
+      ],
+    });
+    const up = fakeHttp(() => ({ body: {} }));
+    const r = await runWorkflow(stored(ir), 'f', { who: 'ann' }, { http: up.http, secret: none });
+    expect(r.error).toBeUndefined();
+    expect(up.requests.map((q) => q.body)).toEqual([
+      '{"zz":"ann","aa":{"zz":1,"a":[{"yy":true,"b":null}]}}',
+      'grant_type=client_credentials&scope=read&client_id=ann',
+    ]);
+    expect(up.requests[0]!.headers['content-type']).toBe('application/json');
+  });
 });
