@@ -1,7 +1,7 @@
 // Enforces the trust boundaries of docs/architecture.md on package manifests and import statements.
 // Run by the test command; exits non-zero listing every violation.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -86,6 +86,10 @@ for (const top of ['services', 'packages']) {
         }
         if (spec.includes('/services/') || spec.startsWith('../../services'))
           problems.push(`${relFile} imports ${spec}: no cross-service imports`);
+        // A service image holds its declared closure only (Dockerfile: pnpm --filter "<service>..."): another
+        // workspace package is a dependency in package.json, imported by name, never reached by a path.
+        else if (spec.startsWith('.') && relative(dir, resolve(dirname(file), spec)).startsWith('..'))
+          problems.push(`${relFile} imports ${spec}: outside ${rel}; declare the package and import it by name`);
       }
       if (
         readerSymbols.test(text) &&

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs (pinned Node, pnpm, redis-server),
-# generates the Prisma client, type-checks, checks module boundaries, formatting (Prettier), lint
+# generates the Prisma client, type-checks, checks module boundaries and import cycles, formatting (Prettier), lint
 # (ESLint with type information) and dead code (knip), then runs every jest test against real Redis
 # and PostgreSQL (scripts/run-tests.ts). Ends with the plain line "N passed, N failed".
 set -euo pipefail
@@ -15,6 +15,8 @@ log "typecheck"
 node_modules/.bin/tsc -p tsconfig.json
 log "module boundaries"
 node scripts/check-boundaries.ts
+log "import cycles"
+node scripts/check-import-cycles.ts
 
 if [ "$#" -eq 0 ]; then
   log "format (prettier)"

@@ -98,6 +98,20 @@ describe('scripts/check-boundaries.ts (run by the test command)', () => {
     expect(r.output).toContain('services/edge/src/app.ts imports @toolplane/secrets');
   });
 
+  it('fails when a service reaches another package by a relative path (not in its image closure) instead of a declared dependency', () => {
+    const r = check({
+      ...valid,
+      'packages/workflow/package.json': manifest('@toolplane/workflow'),
+      'packages/workflow/src/index.ts': 'export const compile = 1;\n',
+      'services/control-plane/src/deploy.ts':
+        "import { compile } from '../../../packages/workflow/src/index.ts';\nexport const c = compile;\n",
+    });
+    expect(r.code).toBe(1);
+    expect(r.output).toContain(
+      'services/control-plane/src/deploy.ts imports ../../../packages/workflow/src/index.ts: outside services/control-plane',
+    );
+  });
+
   it('fails on a bare side-effect import of the secrets package in the edge (no binding, still loaded)', () => {
     const r = check({
       ...valid,

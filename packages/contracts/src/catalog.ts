@@ -134,7 +134,9 @@ type McpToolPlan = z.infer<typeof McpToolPlan>;
 /**
  * A Flower / Arazzo workflow (issue #4): the compiled IR of `@toolplane/workflow` (the workflow and
  * those it may run) and which workflow to run. Secret names only: `secretNames` maps each
- * `$secrets.NAME` the workflow reads to the secret's name in the store.
+ * `$secrets.NAME` the workflow reads to the secret's name in the store. Catalogs are stored in
+ * PostgreSQL `jsonb`, which reorders object keys: every mapping of the IR whose order matters
+ * (outputs) is an array of `[name, value]` pairs there (`OrderedMap`, IR `v: 2`), never an object.
  */
 export const WorkflowPlan = z.object({
   kind: z.literal('workflow'),

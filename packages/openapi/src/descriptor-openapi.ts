@@ -1,5 +1,5 @@
 import type { ConnectorDescriptor, OperationParameter } from '@toolplane/contracts';
-import { rebaseUrl } from './descriptor-tools.ts';
+import { rebaseUrl } from './http-tools.ts';
 
 type Json = Record<string, unknown>;
 

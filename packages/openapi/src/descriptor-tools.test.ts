@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { parseConnectorDescriptor } from '@toolplane/contracts';
 import { ticketSystemDescriptorYaml } from '@toolplane/examples';
 import { descriptorToOpenApi } from './descriptor-openapi.ts';
-import { compileDescriptorTools, rebaseUrl } from './descriptor-tools.ts';
+import { compileDescriptorTools } from './descriptor-tools.ts';
+import { rebaseUrl } from './http-tools.ts';
 import { loadDocument } from './load-document.ts';
 
 function ticketDescriptor() {

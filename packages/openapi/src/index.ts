@@ -1,5 +1,6 @@
 export { descriptorToOpenApi } from './descriptor-openapi.ts';
 export * from './descriptor-tools.ts';
+export * from './http-tools.ts';
 export { importOpenApi, type OpenApiSource } from './import-openapi.ts';
 export * from './load-document.ts';
 export { compileOpenApiTools, type OpenApiToolOptions } from './openapi-tools.ts';

@@ -1,6 +1,6 @@
 import type { HttpOperationPlan, HttpParamPlan, JsonSchema, ToolDefinition } from '@toolplane/contracts';
 import { ValidationError } from '@toolplane/errors';
-import { type ConnectorInstanceBinding, annotationsFor, type HttpCatalogTool } from './descriptor-tools.ts';
+import { type ConnectorInstanceBinding, annotationsFor, type HttpCatalogTool } from './http-tools.ts';
 import { deref, isObject, type Json, pointer } from './json-pointer.ts';
 import { type DocumentOperation, listOperations, operationParameters } from './operations.ts';
 import { schemaBuilder, type SchemaBuilder } from './schema-defs.ts';

@@ -2,6 +2,7 @@ import { ValidationError } from '@toolplane/errors';
 import { loadDocument } from '@toolplane/openapi';
 import {
   checkCriteria,
+  checkOutputOrder,
   checkStepRefs,
   checkValue,
   closeSecrets,
@@ -12,6 +13,7 @@ import {
   Problems,
   type RefUse,
   secretNames,
+  storedPayload,
 } from './compile-common.ts';
 import type { CompileResult } from './flower.ts';
 import type {
@@ -475,11 +477,13 @@ function compileStep(
       compileActions(raw.onFailure, 'failureActions', `${path}/onFailure`, stepIds, ctx, refs),
       wfFailure,
     ),
-    outputs: isObject(raw.outputs) ? raw.outputs : {},
+    outputs: isObject(raw.outputs) ? Object.entries(raw.outputs) : [],
   };
   if (typeof raw.description === 'string') step.description = raw.description;
-  for (const [name, value] of Object.entries(step.outputs))
+  for (const [name, value] of step.outputs)
     checkValue(value, `${path}/outputs/${escapePointer(name)}`, 'arazzo', ctx.problems, refs);
+  // A workflow step's `$outputs` are the called workflow's, not its own.
+  if (step.target.kind === 'http') checkOutputOrder(step.outputs, `${path}/outputs`, 'arazzo', ctx.problems);
   if (isObject(raw.requestBody)) {
     const rb = raw.requestBody;
     const replacements: { target: string; value: unknown }[] = [];
@@ -497,7 +501,7 @@ function compileStep(
       });
     }
     checkValue(rb.payload, `${path}/requestBody/payload`, 'arazzo', ctx.problems, refs);
-    step.body = { payload: rb.payload, replacements };
+    step.body = { payload: storedPayload(rb.payload), replacements };
     if (typeof rb.contentType === 'string') step.body.contentType = rb.contentType;
     if (target?.kind === 'workflow')
       ctx.problems.warn(`${path}/requestBody`, 'a step calling a workflow sends no request body; it is ignored');
@@ -605,11 +609,12 @@ export function compileArazzo(doc: unknown, options: ArazzoCompileOptions = {}):
       inputSchema: objectInputSchema(inputs, `${wp}/inputs`, problems) as JsonSchemaObject,
       dependsOn,
       steps,
-      outputs,
+      outputs: Object.entries(outputs),
       secrets: secretNames(refs),
     };
     if (typeof w.summary === 'string') wf.summary = w.summary;
     if (typeof w.description === 'string') wf.description = w.description;
+    checkOutputOrder(wf.outputs, `${wp}/outputs`, 'arazzo', problems);
     for (const r of refs) {
       if (
         r.ref.root === 'sourceDescriptions' &&
@@ -634,7 +639,7 @@ export function compileArazzo(doc: unknown, options: ArazzoCompileOptions = {}):
   const sources: Record<string, SourceIR> = {};
   for (const s of ctx.sources.values()) sources[s.name] = { name: s.name, url: s.url, type: 'openapi' };
   const ir: WorkflowDocumentIR = {
-    v: 1,
+    v: 2,
     format: 'arazzo',
     id: String(info.title),
     title: String(info.title),

@@ -1,7 +1,7 @@
 import type { ProblemIssue } from '@toolplane/errors';
 import { checkCriterion } from './criteria.ts';
 import { checkTemplate, collectRefs, conditionRefs, type ExpressionRef, parseCondition } from './expressions.ts';
-import type { CriterionIR, Dialect, JsonSchemaObject, StepIR, WorkflowIR } from './ir.ts';
+import type { CriterionIR, Dialect, JsonSchemaObject, OrderedMap, StepIR, WorkflowIR } from './ir.ts';
 
 /** Problems found while compiling: errors stop the deployment, warnings are reported with it. */
 export class Problems {
@@ -92,13 +92,50 @@ export function checkStepRefs(workflow: WorkflowIR, refs: readonly RefUse[], pro
         path,
         `${ref.text}: a step exposes outputs, request and response; ${JSON.stringify(part)} always reads as absent`,
       );
-    } else if (part === 'outputs' && name !== undefined && !Object.hasOwn(step.outputs, name)) {
+    } else if (part === 'outputs' && name !== undefined && !step.outputs.some(([declared]) => declared === name)) {
       problems.warn(
         path,
         `${ref.text}: step ${JSON.stringify(id)} declares no output ${JSON.stringify(name)}; it reads as absent`,
       );
     }
   }
+}
+
+/**
+ * Outputs are evaluated in declaration order: `$outputs.<name>` in an output sees only the outputs
+ * declared above it. A reference to one declared below it (or not at all) always reads as absent: a
+ * warning naming the output (docs/workflows.md, "Declaration order").
+ */
+export function checkOutputOrder(
+  outputs: OrderedMap<unknown>,
+  path: string,
+  dialect: Dialect,
+  problems: Problems,
+): void {
+  const above = new Set<string>();
+  for (const [name, value] of outputs) {
+    for (const ref of collectRefs(value, dialect)) {
+      const target = ref.path[0];
+      if (ref.root !== 'outputs' || target === undefined || above.has(target)) continue;
+      const later = outputs.some(([n]) => n === target);
+      problems.warn(
+        `${path}/${escapePointer(name)}`,
+        later
+          ? `${ref.text}: the output ${JSON.stringify(target)} is declared below ${JSON.stringify(name)}, and outputs are evaluated in declaration order; it reads as absent (declare it first)`
+          : `${ref.text}: there is no output ${JSON.stringify(target)} declared above ${JSON.stringify(name)}; it reads as absent`,
+      );
+    }
+    above.add(name);
+  }
+}
+
+/**
+ * A request body template as the IR keeps it: an object or array as its JSON text, so that its fields
+ * keep their order through `jsonb`; the engine parses a JSON text payload back before evaluating it,
+ * exactly as it evaluates an object payload.
+ */
+export function storedPayload(payload: unknown): unknown {
+  return payload !== null && typeof payload === 'object' ? JSON.stringify(payload) : payload;
 }
 
 export function secretNames(refs: readonly RefUse[]): string[] {

@@ -10,7 +10,16 @@ import {
   type StepState,
   stringify,
 } from './expressions.ts';
-import type { ActionIR, Dialect, HttpTargetIR, RequestBodyIR, StepIR, WorkflowDocumentIR, WorkflowIR } from './ir.ts';
+import type {
+  ActionIR,
+  Dialect,
+  HttpTargetIR,
+  OrderedMap,
+  RequestBodyIR,
+  StepIR,
+  WorkflowDocumentIR,
+  WorkflowIR,
+} from './ir.ts';
 
 /**
  * The one workflow engine. Pure: HTTP, secrets and the clock are injected, so the worker runs it
@@ -58,7 +67,7 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-export const systemClock: Clock = {
+const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>
     new Promise<void>((resolve) => {
@@ -75,7 +84,7 @@ export const systemClock: Clock = {
     }),
 };
 
-export interface EngineLimits {
+interface EngineLimits {
   /** Step executions (every attempt, every sub-workflow step) per run; goto loops end here. */
   maxSteps: number;
   /** Wall-clock budget of the whole run. */
@@ -84,7 +93,7 @@ export interface EngineLimits {
   maxResponseBytes: number;
 }
 
-export const defaultLimits: EngineLimits = {
+const defaultLimits: EngineLimits = {
   maxSteps: 100,
   deadlineMs: 60_000,
   requestTimeoutMs: 15_000,
@@ -110,7 +119,7 @@ export interface EngineDeps {
   trace?: { start(entry: TraceEntry): void; end(entry: TraceEntry): void };
 }
 
-export type WorkflowErrorCode =
+type WorkflowErrorCode =
   | 'unknown_workflow'
   | 'secret_missing'
   | 'step_failed'
@@ -125,7 +134,7 @@ export type WorkflowErrorCode =
   | 'expression_error'
   | 'request_invalid';
 
-export interface WorkflowRunError {
+interface WorkflowRunError {
   code: WorkflowErrorCode;
   message: string;
   workflowId?: string;
@@ -211,6 +220,24 @@ interface FlowFrame {
 
 type Transition =
   { kind: 'next' } | { kind: 'goto'; index: number } | { kind: 'end' } | { kind: 'gotoWorkflow'; workflowId: string };
+
+/**
+ * An IR in today's shape. Catalogs stored before `v: 2` hold outputs as plain objects; they run with
+ * the order their keys arrive in (which PostgreSQL `jsonb` may already have changed: redeploy to fix).
+ */
+function currentIr(ir: WorkflowDocumentIR): WorkflowDocumentIR {
+  const pairs = (m: unknown): OrderedMap<unknown> =>
+    Array.isArray(m) ? (m as OrderedMap<unknown>) : Object.entries((m ?? {}) as Record<string, unknown>);
+  if (ir.workflows.every((w) => Array.isArray(w.outputs) && w.steps.every((s) => Array.isArray(s.outputs)))) return ir;
+  return {
+    ...ir,
+    workflows: ir.workflows.map((w) => ({
+      ...w,
+      outputs: pairs(w.outputs),
+      steps: w.steps.map((s) => ({ ...s, outputs: pairs(s.outputs) })),
+    })),
+  };
+}
 
 function findWorkflow(doc: WorkflowDocumentIR, id: string): WorkflowIR | undefined {
   return doc.workflows.find((w) => w.id === id);
@@ -309,11 +336,12 @@ function retryAfterMs(response: ResponseState | undefined, now: number): number 
 }
 
 export async function runWorkflow(
-  ir: WorkflowDocumentIR,
+  document: WorkflowDocumentIR,
   workflowId: string,
   inputs: Record<string, unknown>,
   deps: EngineDeps,
 ): Promise<WorkflowRunResult> {
+  const ir = currentIr(document);
   const clock = deps.clock ?? systemClock;
   const limits: EngineLimits = { ...defaultLimits, ...deps.limits };
   const startedAt = clock.now();
@@ -493,7 +521,7 @@ async function runFlow(
     }
     const outputs: Record<string, unknown> = {};
     const scope = scopeFor(state, frame, { outputs });
-    for (const [name, template] of Object.entries(wf.outputs)) {
+    for (const [name, template] of wf.outputs) {
       const v = evaluateTemplate(template, scope);
       if (v !== undefined) outputs[name] = v;
     }
@@ -552,7 +580,7 @@ async function runStep(state: RunState, frame: FlowFrame, step: StepIR): Promise
       const scope = scopeFor(state, frame, { ...base, outputs: outputsView });
       success = !attempt.failure && allCriteria(step.successCriteria, scope);
       if (!attempt.failure) {
-        for (const [name, template] of Object.entries(step.outputs)) {
+        for (const [name, template] of step.outputs) {
           const v = evaluateTemplate(template, scope);
           if (v !== undefined) stepState.outputs[name] = v;
         }
@@ -618,7 +646,7 @@ async function runStep(state: RunState, frame: FlowFrame, step: StepIR): Promise
             ...(side.response ? { response: side.response } : {}),
             outputs: side.subOutputs ?? sideState.outputs,
           });
-          for (const [name, template] of Object.entries(other.outputs)) {
+          for (const [name, template] of other.outputs) {
             const v = evaluateTemplate(template, sideScope);
             if (v !== undefined) sideState.outputs[name] = v;
           }

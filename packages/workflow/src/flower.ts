@@ -1,6 +1,7 @@
 import { ValidationError } from '@toolplane/errors';
 import {
   checkCriteria,
+  checkOutputOrder,
   checkStepRefs,
   checkValue,
   closeSecrets,
@@ -11,6 +12,7 @@ import {
   Problems,
   type RefUse,
   secretNames,
+  storedPayload,
 } from './compile-common.ts';
 import type { ActionIR, CriterionIR, ParameterIR, StepIR, WorkflowDocumentIR, WorkflowIR } from './ir.ts';
 import { validateFlowerSchema } from './validate.ts';
@@ -109,12 +111,13 @@ function compileStep(
     successCriteria: [implicitSuccess],
     onSuccess: actions,
     onFailure: actions,
-    outputs,
+    outputs: Object.entries(outputs),
   };
+  checkOutputOrder(step.outputs, `${path}/outputs`, 'flower', problems);
   if (typeof raw.description === 'string') step.description = raw.description;
   if (req.body !== undefined) {
     checkValue(req.body, `${path}/request/body`, 'flower', problems, refs);
-    step.body = { payload: req.body, replacements: [] };
+    step.body = { payload: storedPayload(req.body), replacements: [] };
   }
   return step;
 }
@@ -150,10 +153,11 @@ export function compileFlower(doc: unknown): CompileResult {
       inputSchema: objectInputSchema(flow.inputs, `${fp}/inputs`, problems),
       dependsOn: [],
       steps,
-      outputs,
+      outputs: Object.entries(outputs),
       secrets: secretNames(refs),
     };
     if (typeof flow.description === 'string') wf.description = flow.description;
+    checkOutputOrder(wf.outputs, `${fp}/outputs`, 'flower', problems);
     for (const r of refs) {
       if (r.ref.root === 'workflows' || r.ref.root === 'sourceDescriptions' || r.ref.root === 'components') {
         problems.error(r.path, `${r.ref.text}: Flower documents have no ${r.ref.root}`);
@@ -164,7 +168,7 @@ export function compileFlower(doc: unknown): CompileResult {
   });
   if (problems.errors.length > 0) throw new ValidationError('the Flower document is not valid', problems.errors);
   closeSecrets(workflows);
-  const ir: WorkflowDocumentIR = { v: 1, format: 'flower', id: String(d.id), workflows, sources: {}, components: {} };
+  const ir: WorkflowDocumentIR = { v: 2, format: 'flower', id: String(d.id), workflows, sources: {}, components: {} };
   if (typeof d.title === 'string') ir.title = d.title;
   if (typeof d.description === 'string') ir.description = d.description;
   return { ir, warnings: problems.warnings };

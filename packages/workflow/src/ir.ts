@@ -5,13 +5,22 @@
  * with the document's expression dialect; the compilers have already parsed every one of them.
  */
 
+/**
+ * A mapping whose order is part of its meaning, as `[name, value]` pairs in the order the document
+ * declares them. The IR is stored in PostgreSQL `jsonb` columns (deployments, catalog versions), which
+ * reorder object keys (shorter keys first) but keep arrays as they are; so every mapping the engine
+ * walks in order is one of these, never a plain object (docs/workflows.md, "Declaration order").
+ */
+export type OrderedMap<T> = [name: string, value: T][];
+
 /** Flower documents use Bump's dialect (bare `$…` interpolation, JMESPath); Arazzo uses its own grammar. */
 export type Dialect = 'flower' | 'arazzo';
 
 export type JsonSchemaObject = Record<string, unknown>;
 
 export interface WorkflowDocumentIR {
-  v: 1;
+  /** 2: outputs are `OrderedMap`s (1: plain objects, still run by the engine with the order they arrive in). */
+  v: 2;
   format: Dialect;
   /** Flower `id`; Arazzo `info.title`. */
   id: string;
@@ -39,8 +48,11 @@ export interface WorkflowIR {
   /** Workflows that run first (their outputs become `$workflows.<id>.outputs`). */
   dependsOn: string[];
   steps: StepIR[];
-  /** Declared outputs: name → value template. Only these reach the caller. */
-  outputs: Record<string, unknown>;
+  /**
+   * Declared outputs: name → value template, in declaration order (evaluated in that order, each seeing
+   * `$outputs` of those above it; the caller gets them in that order). Only these reach the caller.
+   */
+  outputs: OrderedMap<unknown>;
   /** Secret names referenced by this workflow and everything it may run (dependencies, sub-workflows). */
   secrets: string[];
 }
@@ -69,19 +81,24 @@ export interface HttpTargetIR {
   defaultContentType?: string;
 }
 
-export interface WorkflowTargetIR {
+interface WorkflowTargetIR {
   kind: 'workflow';
   workflowId: string;
 }
 
 export interface RequestBodyIR {
   contentType?: string;
+  /**
+   * A string (text with expressions, or JSON text evaluated as the JSON value it holds) or a scalar.
+   * The compilers store an object or array payload as its JSON text, so that its fields keep the order
+   * written through `jsonb` (IR `v: 1` may hold objects; they are evaluated the same way).
+   */
   payload: unknown;
   /** JSON pointers into the payload and the values to set there. */
   replacements: { target: string; value: unknown }[];
 }
 
-export type CriterionType = 'simple' | 'regex' | 'jsonpath';
+type CriterionType = 'simple' | 'regex' | 'jsonpath';
 
 export interface CriterionIR {
   condition: string;
@@ -116,5 +133,6 @@ export interface StepIR {
   successCriteria: CriterionIR[];
   onSuccess: ActionIR[];
   onFailure: ActionIR[];
-  outputs: Record<string, unknown>;
+  /** name → value template, in declaration order (evaluated in that order, after every attempt with a response). */
+  outputs: OrderedMap<unknown>;
 }

@@ -11,7 +11,7 @@ export interface WorkflowTool {
   outputSchema: JsonSchemaObject;
 }
 
-export const maxToolNameLength = 64;
+const maxToolNameLength = 64;
 
 /** `[A-Za-z0-9_-]`, at most 64 characters (what MCP clients accept everywhere). */
 export function sanitiseToolName(id: string): string {
@@ -21,7 +21,7 @@ export function sanitiseToolName(id: string): string {
 
 function outputSchema(w: WorkflowIR): JsonSchemaObject {
   const properties: Record<string, unknown> = {};
-  for (const name of Object.keys(w.outputs)) properties[name] = {};
+  for (const [name] of w.outputs) properties[name] = {};
   return { type: 'object', properties, additionalProperties: false };
 }
 

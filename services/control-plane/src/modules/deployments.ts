@@ -3,10 +3,14 @@ import type { Catalog, CatalogTool, WorkflowPlan } from '@toolplane/contracts';
 import { NotFoundError, ValidationError } from '@toolplane/errors';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
+import {
+  compileWorkflowDocument,
+  type WorkflowDocumentIR,
+  type WorkflowIR,
+  type WorkflowTool,
+} from '@toolplane/workflow';
 import express, { type Response, Router } from 'express';
 import { z } from 'zod';
-// Types only (erased at run time); the compiler itself is loaded by `loadCompiler` below.
-import type { WorkflowDocumentIR, WorkflowIR, WorkflowTool } from '../../../../packages/workflow/src/index.ts';
 import type { Db, Tx } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import type { RuntimePublisher } from '../publisher.ts';
@@ -20,15 +24,6 @@ import { compileCatalog, externalListerFor, type ServerRow } from './servers.ts'
  * becomes `superseded`) or `errored`. The server's catalog always carries the tools of its latest
  * active deployment (`withWorkflowTools`, called by `compileCatalog`).
  */
-
-/**
- * `@toolplane/workflow` is not (yet) a declared dependency of the control plane, so it is loaded from
- * the workspace on first use; a deployment is the only thing that needs the compiler (catalogs are
- * built from what the deployment stored).
- */
-async function loadCompiler(): Promise<typeof import('../../../../packages/workflow/src/index.ts')> {
-  return import('../../../../packages/workflow/src/index.ts');
-}
 
 const DeployBody = z.object({
   /** The workflow document, YAML or JSON text (Bump: `definition`). */
@@ -223,7 +218,6 @@ export function deploymentsRouter(
         servers: body.servers,
       },
     });
-    const { compileWorkflowDocument } = await loadCompiler();
     let compiled: ReturnType<typeof compileWorkflowDocument>;
     try {
       compiled = compileWorkflowDocument(body.definition, { references: body.references, servers: body.servers });

@@ -1,0 +1,101 @@
+// The import-cycle check of the test command (scripts/check-import-cycles.ts) really fails the build on
+// a cycle among package and service sources: the script is run on small workspaces written for the test.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { repoRoot } from './lib.ts';
+
+const roots: string[] = [];
+afterAll(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
+
+type Files = Record<string, string>;
+
+const manifest = (name: string) =>
+  JSON.stringify({ name, exports: { '.': { '@toolplane/source': './src/index.ts', default: './dist/index.js' } } });
+
+/** No cycle: index → a → shared, index → b → shared; a service uses the package by name. */
+const valid: Files = {
+  'packages/lib/package.json': manifest('@toolplane/lib'),
+  'packages/lib/src/index.ts': "export * from './a.ts';\nexport * from './b.ts';\n",
+  'packages/lib/src/a.ts': "import { shared } from './shared.ts';\nexport const a = shared;\n",
+  'packages/lib/src/b.ts': "import type { Shared } from './shared.ts';\nexport const b: Shared = 1;\n",
+  'packages/lib/src/shared.ts': 'export const shared = 1;\nexport type Shared = number;\n',
+  'services/worker/package.json': manifest('@toolplane/worker'),
+  'services/worker/src/index.ts': "import { a } from '@toolplane/lib';\nexport const w = a;\n",
+};
+
+function check(files: Files): { code: number; output: string } {
+  const root = mkdtempSync(join(tmpdir(), 'toolplane-cycles-'));
+  roots.push(root);
+  mkdirSync(join(root, 'scripts'));
+  cpSync(join(repoRoot, 'scripts/check-import-cycles.ts'), join(root, 'scripts/check-import-cycles.ts'));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  try {
+    const output = execFileSync(process.execPath, ['--no-warnings', join(root, 'scripts/check-import-cycles.ts')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return { code: 0, output };
+  } catch (err) {
+    const e = err as { status: number; stdout: string; stderr: string };
+    return { code: e.status, output: `${e.stdout}${e.stderr}` };
+  }
+}
+
+describe('scripts/check-import-cycles.ts (run by the test command)', () => {
+  it('passes a workspace without cycles', () => {
+    expect(check(valid)).toEqual({ code: 0, output: 'import cycles: none\n' });
+  });
+
+  it('fails on a cycle of relative imports inside a package, type-only imports included', () => {
+    const r = check({
+      ...valid,
+      'packages/lib/src/shared.ts':
+        "import type { B } from './b.ts';\nexport const shared = 1;\nexport type Shared = number;\nexport type S = B;\n",
+      'packages/lib/src/b.ts':
+        "import type { Shared } from './shared.ts';\nexport const b: Shared = 1;\nexport type B = Shared;\n",
+    });
+    expect(r.code).toBe(1);
+    expect(r.output).toContain('packages/lib/src/b.ts → packages/lib/src/shared.ts → packages/lib/src/b.ts');
+  });
+
+  it('fails on a cycle through workspace packages imported by name', () => {
+    const r = check({
+      ...valid,
+      'packages/other/package.json': manifest('@toolplane/other'),
+      'packages/other/src/index.ts': "import { a } from '@toolplane/lib';\nexport const o = a;\n",
+      'packages/lib/src/shared.ts':
+        "import { o } from '@toolplane/other';\nexport const shared = o;\nexport type Shared = number;\n",
+    });
+    expect(r.code).toBe(1);
+    expect(r.output).toContain('packages/other/src/index.ts');
+    expect(r.output).toContain('packages/lib/src/shared.ts');
+  });
+
+  it('tolerates the known knot of services/control-plane/src/modules/ only, and a cycle of the control plane elsewhere fails', () => {
+    const knot: Files = {
+      ...valid,
+      'services/control-plane/package.json': manifest('@toolplane/control-plane'),
+      'services/control-plane/src/modules/servers.ts': "import { d } from './deployments.ts';\nexport const s = d;\n",
+      'services/control-plane/src/modules/deployments.ts':
+        "import { s } from './servers.ts';\nexport const d = () => s;\n",
+    };
+    const tolerated = check(knot);
+    expect(tolerated.code).toBe(0);
+    expect(tolerated.output).toContain('1 tolerated');
+    const r = check({
+      ...knot,
+      'services/control-plane/src/app.ts': "import { x } from './http.ts';\nexport const app = x;\n",
+      'services/control-plane/src/http.ts': "import { app } from './app.ts';\nexport const x = () => app;\n",
+    });
+    expect(r.code).toBe(1);
+    expect(r.output).toContain('services/control-plane/src/app.ts → services/control-plane/src/http.ts');
+  });
+});
