@@ -66,7 +66,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   // Invalidations sent while disconnected are lost: start from an empty cache after a reconnect.
   events.on('ready', () => resolver.invalidate(undefined));
   const processor = createToolInvocationProcessor({
-    plans: new PlanCache(redis, env.REDIS_PREFIX),
+    plans: new PlanCache(redis, env.REDIS_PREFIX, env.PLAN_CACHE_MAX),
     secrets: resolver,
     rateLimits: new RateLimits(redis, env.REDIS_PREFIX),
     records,
