@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { WorkflowDocumentIR, WorkflowIR, WorkflowTool } from '../../../../packages/workflow/src/index.ts';
 import type { Db, Tx } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
+import { jsonBody } from '../http/body.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 import { isUuid } from './ids.ts';
 import { compileCatalog, externalListerFor, type ServerRow } from './servers.ts';
@@ -192,7 +193,7 @@ export function deploymentsRouter(
 ): Router {
   const listExternal = externalListerFor(tasks);
   const r = Router();
-  r.use(express.json({ limit: maxBodyBytes }));
+  r.use(jsonBody(maxBodyBytes));
 
   /** Bump accepts an id or a slug: ours are UUIDs or the server's name. */
   async function findServer(workspaceId: string, idOrName: string): Promise<ServerRow> {
@@ -283,15 +284,13 @@ export function deploymentsRouter(
       });
       throw err;
     }
-    res
-      .status(201)
-      .json({
-        id: row.id,
-        mcp_server_id: server.id,
-        state: 'active',
-        tools: compiled.tools.map((t) => t.name),
-        warnings: compiled.warnings,
-      });
+    res.status(201).json({
+      id: row.id,
+      mcp_server_id: server.id,
+      state: 'active',
+      tools: compiled.tools.map((t) => t.name),
+      warnings: compiled.warnings,
+    });
   });
 
   r.get('/:id/deployments', async (req, res) => {
