@@ -313,6 +313,10 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       res.status(503).json({ status: 'unavailable' });
     }
   });
+  // HEAD would open the legacy event stream (express serves HEAD with GET routes) and never end.
+  http.head('/api/v1/mcp/:serverId', (_req, res) => {
+    jsonRpcError(res, 405, -32000, 'Method not allowed.', { allow: 'GET, POST' });
+  });
   // Stateless Streamable HTTP has no GET stream, so a GET here is always the legacy transport.
   http.get('/api/v1/mcp/:serverId', (req, res, next) => {
     openLegacyStream(req, res).catch(next);
