@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -92,9 +93,10 @@ async function flood(count: number): Promise<Record<string, number>> {
   const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
   const one = (i: number) =>
     new Promise<void>((resolve) => {
-      const serverId = `${hex(8)}-${hex(4)}-4${hex(3)}-a${hex(3)}-${hex(12)}`;
       // A third each: no key, a random key, the valid key (with a server id that does not exist).
-      const key = i % 3 === 0 ? undefined : i % 3 === 1 ? `tp_${hex(32)}` : stack.bootstrapKey;
+      // Half of the ids are UUID-sized, half 2,000 characters (what an attacker would send to fill memory).
+      const serverId = i % 4 < 2 ? `${hex(4)}-${hex(2)}-${hex(2)}-${hex(2)}-${hex(6)}` : hex(1000);
+      const key = i % 3 === 0 ? undefined : i % 3 === 1 ? `tp_${hex(16)}` : stack.bootstrapKey;
       const req = request(
         {
           host: url.hostname,
