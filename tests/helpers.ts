@@ -50,18 +50,20 @@ export function withoutRateLimits(descriptorYaml: string): string {
 
 /**
  * The whole platform as separate processes on the test Redis (own key prefix) and a fresh
- * PostgreSQL database, plus a REST client with the bootstrap key.
+ * PostgreSQL database (or `databaseUrl`: a PostgreSQL of the test's own, which it may stop),
+ * plus a REST client with the bootstrap key.
  */
 export async function startTestStack(
   label: string,
-  opts: Omit<StackOptions, 'dataDir' | 'redisUrl' | 'redisPrefix' | 'databaseUrl'> = {},
+  opts: Omit<StackOptions, 'dataDir' | 'redisUrl' | 'redisPrefix'> = {},
 ): Promise<{ stack: Stack; api: ControlPlaneClient }> {
+  const { databaseUrl, ...rest } = opts;
   const stack = await startStack({
     dataDir: tempDir(label),
     redisUrl: testServices().redisUrl,
     redisPrefix: uniquePrefix(label),
-    databaseUrl: await freshDatabase(label),
-    ...opts,
+    databaseUrl: databaseUrl ?? (await freshDatabase(label)),
+    ...rest,
   });
   return { stack, api: new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey) };
 }

@@ -56,10 +56,18 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   const log = overrides.log ?? createLogger({ service: 'control-plane', level: env.LOG_LEVEL, mixin: logMixin() });
   const secrets = overrides.secrets ?? secretsWriterFor(env);
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
-  const db: Db = createDb(env.DATABASE_URL);
+  const onDatabaseError = (err: Error) => log.warn({ err: err.message }, 'database connection lost');
+  const db: Db = createDb(env.DATABASE_URL, onDatabaseError);
   const publisher = new RuntimePublisher(redis, env.REDIS_PREFIX);
   // A small pool of its own for the record ingestion path (see storeExecutionRecords).
-  const ingestPool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
+  // Bounded waits: a connection attempt to a restarting PostgreSQL must fail and be retried, never hang.
+  const ingestPool = new pg.Pool({
+    connectionString: env.DATABASE_URL,
+    max: 2,
+    connectionTimeoutMillis: 5_000,
+    query_timeout: 30_000,
+  });
+  ingestPool.on('error', onDatabaseError);
   const records = new ExecutionRecordStream({
     redis,
     prefix: env.REDIS_PREFIX,

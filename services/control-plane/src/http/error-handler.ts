@@ -64,7 +64,7 @@ function isDatabaseUnreachable(err: unknown): boolean {
     const name = (e as { name?: unknown }).name;
     if (name === 'PrismaClientInitializationError') return true;
     const message = e instanceof Error ? e.message : '';
-    return /Can't reach database server|Connection terminated|connection (?:refused|closed)|Server has closed the connection/i.test(
+    return /Can't reach database server|Connection terminated|connection (?:refused|closed)|Server has closed the connection|timeout exceeded when trying to connect/i.test(
       message,
     );
   });
