@@ -54,6 +54,7 @@ export const ControlPlaneEnv = z.object({
    * past it the address gets 429 with `Retry-After` until the window ends. 0 disables the limit.
    */
   UNAUTH_RATE_LIMIT: z.coerce.number().int().min(0).default(120),
+  /** The window of UNAUTH_RATE_LIMIT (seconds); an address over its budget waits until it ends. */
   UNAUTH_RATE_WINDOW_SECONDS: z.coerce.number().int().positive().default(60),
   /**
    * Express `trust proxy`: how the client address is found behind load balancers. `false` (the
@@ -62,6 +63,7 @@ export const ControlPlaneEnv = z.object({
   TRUST_PROXY: z.string().default('false'),
   /** Bodies above LARGE_IMPORT_BYTES (connector documents, deployments) imported at once; more get 429. */
   MAX_CONCURRENT_LARGE_IMPORTS: z.coerce.number().int().positive().default(2),
+  /** What counts as a large import body (bytes; bodies of unknown length count too). */
   LARGE_IMPORT_BYTES: z.coerce
     .number()
     .int()

@@ -36,6 +36,7 @@ export const EdgeEnv = z.object({
    * `Retry-After` until the window ends. 0 disables the limit.
    */
   UNAUTH_RATE_LIMIT: z.coerce.number().int().min(0).default(600),
+  /** The window of UNAUTH_RATE_LIMIT (seconds); an address over its budget waits until it ends. */
   UNAUTH_RATE_WINDOW_SECONDS: z.coerce.number().int().positive().default(60),
   /**
    * Express `trust proxy`: how the client address is found behind load balancers. `false` (the
