@@ -20,8 +20,8 @@ beforeAll(async () => {
     serviceEnv: {
       // The generator spreads requests over X-Forwarded-For addresses, so the per-address limits
       // are exercised without throttling everything.
-      'control-plane': { TRUST_PROXY: 'loopback', UNAUTH_RATE_LIMIT: '30' },
-      edge: { TRUST_PROXY: 'loopback', UNAUTH_RATE_LIMIT: '30', TOOL_CALL_TIMEOUT_MS: '5000' },
+      'control-plane': { TRUST_PROXY: 'loopback', UNAUTH_RATE_LIMIT: '10' },
+      edge: { TRUST_PROXY: 'loopback', UNAUTH_RATE_LIMIT: '10', TOOL_CALL_TIMEOUT_MS: '5000' },
     },
   }));
   example = await registerTicketExample(
