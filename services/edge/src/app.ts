@@ -156,8 +156,6 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     let identity: CallerIdentity;
     let loaded: Awaited<ReturnType<typeof catalogs.get>>;
     let accessToken: string | undefined;
-    // Without a credential: an anonymous call of a public server, or a 401; both count.
-    if (!key && !(bearer && oauth)) unauthenticated.count(address);
     if (key) {
       const record = await apiKeys.authenticate(key);
       if (!record) {
@@ -196,6 +194,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       principal = { workspaceId: loaded.catalog.workspaceId, subject: 'anonymous' };
       identity = { anonymous: true };
     } else {
+      unauthenticated.count(address);
       return jsonRpcError(
         res,
         401,

@@ -31,8 +31,8 @@ export const EdgeEnv = z.object({
   /** Most workspaces whose access policies are cached (for API_KEY_CACHE_TTL_MS each). */
   ACCESS_CACHE_MAX: z.coerce.number().int().positive().default(10_000),
   /**
-   * Requests without a valid credential (anonymous calls to public servers, missing or invalid keys
-   * and tokens) allowed per client address and window; past it the address gets 429 with
+   * Requests answered 401 (no credential for a server that is not public, an invalid key or token)
+   * allowed per client address and window; past it every request of the address gets 429 with
    * `Retry-After` until the window ends. 0 disables the limit.
    */
   UNAUTH_RATE_LIMIT: z.coerce.number().int().min(0).default(600),

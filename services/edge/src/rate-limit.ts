@@ -25,10 +25,11 @@ export function trustProxy(value: string): boolean | number | string {
 }
 
 /**
- * Requests that end without a valid credential (no credential on a public server, a missing or
+ * Requests that end unauthenticated (401: no credential for a server that is not public, an
  * invalid key or token), per client address: at most `points` per `windowSeconds`. Past that,
  * every request from the address is refused (429, `Retry-After`) before any lookup, until the
- * window ends. In memory, per process (each edge limits on its own). `points` 0 disables it.
+ * window ends. Anonymous calls of public servers do not count. In memory, per process (each edge
+ * limits on its own). `points` 0 disables it.
  */
 export class UnauthenticatedLimiter {
   private readonly limiter: RateLimiterMemory | undefined;
