@@ -54,7 +54,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     onError: (err) => log.error({ err }, 'execution records could not be written'),
   });
   const httpLimits = { timeoutMs: env.HTTP_TIMEOUT_MS, maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES };
-  const resolver = new SecretResolver(secrets, env.SECRETS_CACHE_TTL_MS);
+  const resolver = new SecretResolver(secrets, env.SECRETS_CACHE_TTL_MS, Date.now, env.SECRETS_CACHE_MAX);
   const keys = redisKeys(env.REDIS_PREFIX);
   // Credential updates take effect at once: the control plane announces changed secret names.
   const running = new RunningInvocations();
@@ -71,8 +71,11 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     rateLimits: new RateLimits(redis, env.REDIS_PREFIX),
     records,
     running,
-    debug: new DebugSessions(redis, env.REDIS_PREFIX, { maxBodyBytes: env.DEBUG_MAX_BODY_BYTES }),
-    authorizer: new Authorizer(httpLimits),
+    debug: new DebugSessions(redis, env.REDIS_PREFIX, {
+      maxBodyBytes: env.DEBUG_MAX_BODY_BYTES,
+      maxServers: env.PLAN_CACHE_MAX,
+    }),
+    authorizer: new Authorizer(httpLimits, Date.now, env.SECRETS_CACHE_MAX),
     limits: httpLimits,
     log,
   });
