@@ -71,10 +71,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     rateLimits: new RateLimits(redis, env.REDIS_PREFIX),
     records,
     running,
-    debug: new DebugSessions(redis, env.REDIS_PREFIX, {
-      maxBodyBytes: env.DEBUG_MAX_BODY_BYTES,
-      maxServers: env.PLAN_CACHE_MAX,
-    }),
+    debug: new DebugSessions(redis, env.REDIS_PREFIX, { maxBodyBytes: env.DEBUG_MAX_BODY_BYTES }),
     authorizer: new Authorizer(httpLimits, Date.now, env.SECRETS_CACHE_MAX),
     limits: httpLimits,
     log,

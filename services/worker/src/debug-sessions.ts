@@ -6,7 +6,6 @@ import {
   type RedisKeys,
 } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
-import { LRUCache } from 'lru-cache';
 import { redactSecrets } from './redact.ts';
 import type { UpstreamOutcome, UpstreamRequest } from './http-operation.ts';
 
@@ -18,15 +17,13 @@ const hiddenHeaders = /^(authorization|proxy-authorization|cookie|set-cookie|x-a
  * server) and builds the redacted capture that goes into execution records while it is open.
  */
 export class DebugSessions {
-  /** Per server, at most `maxServers` (least recently used evicted). */
-  private readonly cache: LRUCache<string, { state: DebugSessionState | null; checkedAt: number }>;
+  private readonly cache = new Map<string, { state: DebugSessionState | null; checkedAt: number }>();
   private readonly redis: Redis;
   private readonly keys: RedisKeys;
   private readonly now: () => number;
   private readonly maxBodyBytes: number;
 
-  constructor(redis: Redis, prefix: string, opts: { maxBodyBytes: number; now?: () => number; maxServers?: number }) {
-    this.cache = new LRUCache({ max: opts.maxServers ?? 10_000 });
+  constructor(redis: Redis, prefix: string, opts: { maxBodyBytes: number; now?: () => number }) {
     this.redis = redis;
     this.keys = redisKeys(prefix);
     this.now = opts.now ?? Date.now;
