@@ -22,7 +22,7 @@ const stack = await startStack({
     edge: { TRUST_PROXY: 'loopback', UNAUTH_RATE_LIMIT: '30', TOOL_CALL_TIMEOUT_MS: '5000' },
   },
 });
-let failed = false;
+let failed: boolean;
 try {
   const example = await registerTicketExample(
     new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey),

@@ -75,7 +75,7 @@ function randomValue(rng: Rng, depth = 0): unknown {
     case 1:
       return chance(rng, 0.5);
     case 2:
-      return pick(rng, [0, -1, 1e309 / 1e309, 2 ** 53 + 1, -0, 1.5, 1e300, Number.MAX_SAFE_INTEGER]);
+      return pick(rng, [0, -1, Number.NaN, 2 ** 53 + 1, -0, 1.5, 1e300, Number.MAX_SAFE_INTEGER]);
     case 3:
       return randomString(rng);
     case 4:

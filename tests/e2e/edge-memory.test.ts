@@ -82,7 +82,8 @@ async function settled(pid: number): Promise<{ rss: number; heap: number }> {
   }
 }
 
-const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('');
+/** `bytes` random bytes as hex (twice as many characters). */
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
 /** Sends `count` requests, `CONCURRENCY` at a time; returns the count per status. */
 async function flood(count: number): Promise<Record<string, number>> {

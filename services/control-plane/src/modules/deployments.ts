@@ -3,7 +3,7 @@ import type { Catalog, CatalogTool, WorkflowPlan } from '@toolplane/contracts';
 import { NotFoundError, ValidationError } from '@toolplane/errors';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
-import express, { type Response, Router } from 'express';
+import { type Response, Router } from 'express';
 import { z } from 'zod';
 // Types only (erased at run time); the compiler itself is loaded by `loadCompiler` below.
 import type { WorkflowDocumentIR, WorkflowIR, WorkflowTool } from '../../../../packages/workflow/src/index.ts';

@@ -1,6 +1,6 @@
 import { NotFoundError, ValidationError } from '@toolplane/errors';
 import type { SecretMetadata, SecretsWriter } from '@toolplane/secrets';
-import express, { type Request, Router } from 'express';
+import { type Request, Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
