@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
  */
 
 /** mulberry32: small, fast, deterministic. */
-export function prng(seed: number): () => number {
+function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -28,7 +28,7 @@ export interface FuzzTarget {
   serverId: string;
 }
 
-export interface FuzzRequest {
+interface FuzzRequest {
   /** Which generator made it (reported with 5xx answers). */
   label: string;
   base: string;
@@ -403,7 +403,7 @@ function restRequest(rng: Rng, target: FuzzTarget): FuzzRequest {
   };
 }
 
-export function generateRequest(rng: Rng, target: FuzzTarget): FuzzRequest {
+function generateRequest(rng: Rng, target: FuzzTarget): FuzzRequest {
   return chance(rng, 0.6) ? mcpRequest(rng, target) : restRequest(rng, target);
 }
 

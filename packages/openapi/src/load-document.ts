@@ -7,7 +7,7 @@ import { LineCounter, parseDocument } from 'yaml';
  * nests 21 levels, the deepest of APIs.guru's 2,639 documents 34); the importers and compilers
  * recurse, so anything deeper is refused before they run.
  */
-export const MAX_DOCUMENT_DEPTH = 256;
+const MAX_DOCUMENT_DEPTH = 256;
 
 /** Most aliases a YAML document may expand: more is an alias bomb (a few lines growing to gigabytes). */
 const MAX_YAML_ALIASES = 100;

@@ -6,7 +6,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
  * The key a client address is limited under: IPv4 as is, IPv6 by its /64 (one subscriber's
  * allocation, so rotating addresses within it does not reset the budget).
  */
-export function clientKey(address: string | undefined): string {
+function clientKey(address: string | undefined): string {
   if (!address) return 'unknown';
   const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (v4) return v4[1]!;
