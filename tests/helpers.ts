@@ -51,18 +51,19 @@ export function withoutRateLimits(descriptorYaml: string): string {
 /**
  * The whole platform as separate processes on the test Redis (own key prefix) and a fresh
  * PostgreSQL database, plus a REST client with the bootstrap key. `redisUrl`: a Redis of the test's
- * own instead (one it may kill and restart).
+ * own instead (one it may kill and restart); `databaseUrl`: a PostgreSQL of the test's own (one it may stop).
  */
 export async function startTestStack(
   label: string,
-  opts: Omit<StackOptions, 'dataDir' | 'redisPrefix' | 'databaseUrl'> = {},
+  opts: Omit<StackOptions, 'dataDir' | 'redisPrefix'> = {},
 ): Promise<{ stack: Stack; api: ControlPlaneClient }> {
+  const { databaseUrl, ...rest } = opts;
   const stack = await startStack({
     dataDir: tempDir(label),
     redisPrefix: uniquePrefix(label),
-    databaseUrl: await freshDatabase(label),
-    ...opts,
-    redisUrl: opts.redisUrl ?? testServices().redisUrl,
+    databaseUrl: databaseUrl ?? (await freshDatabase(label)),
+    ...rest,
+    redisUrl: rest.redisUrl ?? testServices().redisUrl,
   });
   return { stack, api: new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey) };
 }

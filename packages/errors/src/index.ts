@@ -12,6 +12,7 @@ export type ErrorKind = 'user' | 'transient' | 'internal';
 /** Dotted snake-case codes. Adding one is an API change: document it in docs/api.md. */
 export type ErrorCode =
   | 'request.invalid'
+  | 'request.rate_limited'
   | 'document.invalid'
   | 'auth.missing_key'
   | 'auth.invalid_key'
@@ -29,6 +30,7 @@ export type ErrorCode =
   | 'secret.not_found'
   | 'queue.unavailable'
   | 'state.unavailable'
+  | 'service.unavailable'
   | 'internal.unexpected';
 
 export interface ProblemIssue {

@@ -2,7 +2,7 @@ import { $RefParser, type FileInfo } from '@apidevtools/json-schema-ref-parser';
 import { ValidationError } from '@toolplane/errors';
 import { createRequire } from 'node:module';
 import { isDataKey, isObject, type Json, pointer, refSegments, resolvePointer, walkRefs } from './json-pointer.ts';
-import { loadDocument } from './load-document.ts';
+import { assertDocumentDepth, loadDocument } from './load-document.ts';
 import { normaliseDocumentSchemas } from './normalise-schemas.ts';
 import { analyseOperation } from './openapi-tools.ts';
 import { listOperations } from './operations.ts';
@@ -48,7 +48,10 @@ function parseText(text: string, file: string | undefined): Json {
   if (trimmed.startsWith('{')) {
     try {
       const v: unknown = JSON.parse(text);
-      if (isObject(v)) return v;
+      if (isObject(v)) {
+        assertDocumentDepth(v);
+        return v;
+      }
     } catch {
       // fall through: the YAML parser gives positions
     }

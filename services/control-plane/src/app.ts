@@ -15,6 +15,8 @@ import { createDb, type Db } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
 import type { ControlPlaneEnv } from './env.ts';
 import { enforceServerRestriction, requireApiKey } from './http/auth.ts';
+import { jsonBody } from './http/body.ts';
+import { largeImportLimit, trustProxy, unauthenticatedLimit } from './http/limits.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { accessPoliciesRouter, republishAccess } from './modules/access-policies.ts';
 import { apiKeysRouter } from './modules/api-keys.ts';
@@ -61,11 +63,19 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
     retryStrategy: (times) => Math.min(times * 100, 1000),
   });
   redis.on('error', () => undefined); // reconnects by itself; outages show in /readyz and the keeper's warnings
-  const db: Db = createDb(env.DATABASE_URL);
+  const onDatabaseError = (err: Error) => log.warn({ err: err.message }, 'database connection lost');
+  const db: Db = createDb(env.DATABASE_URL, onDatabaseError);
   // A failed write may leave PostgreSQL ahead of Redis: the keeper then republishes once Redis answers.
   const publisher = new RuntimePublisher(redis, env.REDIS_PREFIX, () => keeper.markStale());
   // A small pool of its own for the record ingestion path (see storeExecutionRecords).
-  const ingestPool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 2 });
+  // Bounded waits: a connection attempt to a restarting PostgreSQL must fail and be retried, never hang.
+  const ingestPool = new pg.Pool({
+    connectionString: env.DATABASE_URL,
+    max: 2,
+    connectionTimeoutMillis: 5_000,
+    query_timeout: 30_000,
+  });
+  ingestPool.on('error', onDatabaseError);
   const records = new ExecutionRecordStream({
     redis,
     prefix: env.REDIS_PREFIX,
@@ -82,6 +92,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   const http = express();
   http.disable('x-powered-by');
   http.set('etag', false);
+  http.set('trust proxy', trustProxy(env.TRUST_PROXY));
   http.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -96,9 +107,13 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
     }
   });
   const api = express.Router();
+  api.use(unauthenticatedLimit(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS));
   api.use(requireApiKey(db, { redis, prefix: env.REDIS_PREFIX }));
   // Keys limited to servers reach only those servers' endpoints (ADR 0013).
   api.use(enforceServerRestriction());
+  const largeImports = largeImportLimit(env.MAX_CONCURRENT_LARGE_IMPORTS, env.LARGE_IMPORT_BYTES);
+  api.use('/connectors', largeImports);
+  api.use('/mcp_servers', largeImports);
   api.use('/connectors', connectorsRouter(db, publisher, tasks, env.MAX_DOCUMENT_BYTES));
   api.use('/connector_instances', connectorInstancesRouter(db, secrets, publisher, tasks, env.MAX_BODY_BYTES));
   api.use('/mcp_manager/:id/debug_sessions', debugSessionsRouter(db, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
@@ -116,7 +131,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/mcp_servers', deploymentsRouter(db, publisher, secrets, tasks, env.MAX_BODY_BYTES));
   api.use('/execution_records', executionRecordsRouter(db));
   api.use('/external_users', externalUsersRouter(db, secrets, publisher, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
-  api.use('/api_keys', express.json({ limit: env.MAX_BODY_BYTES }), apiKeysRouter(db, publisher));
+  api.use('/api_keys', jsonBody(env.MAX_BODY_BYTES), apiKeysRouter(db, publisher));
   api.use('/access_policies', accessPoliciesRouter(db, publisher, env.MAX_BODY_BYTES));
   api.use('/workspaces', workspacesRouter(db, publisher, env.MAX_BODY_BYTES));
   http.use('/api/v1', api);

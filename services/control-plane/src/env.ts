@@ -51,6 +51,26 @@ export const ControlPlaneEnv = z.object({
     .default(32 * 1024 * 1024),
   /** How often (ms) the control plane checks that Redis still holds the runtime state it published (keys, catalogs, access policies) and republishes it when Redis lost it; also checked at every reconnect. */
   RUNTIME_STATE_CHECK_MS: z.coerce.number().int().min(100).default(1000),
+  /**
+   * Requests without a valid API key allowed per client address and window (those answering 401);
+   * past it the address gets 429 with `Retry-After` until the window ends. 0 disables the limit.
+   */
+  UNAUTH_RATE_LIMIT: z.coerce.number().int().min(0).default(120),
+  /** The window of UNAUTH_RATE_LIMIT (seconds); an address over its budget waits until it ends. */
+  UNAUTH_RATE_WINDOW_SECONDS: z.coerce.number().int().positive().default(60),
+  /**
+   * Express `trust proxy`: how the client address is found behind load balancers. `false` (the
+   * socket's address), a hop count, or comma-separated trusted addresses/subnets.
+   */
+  TRUST_PROXY: z.string().default('false'),
+  /** Bodies above LARGE_IMPORT_BYTES (connector documents, deployments) imported at once; more get 429. */
+  MAX_CONCURRENT_LARGE_IMPORTS: z.coerce.number().int().positive().default(2),
+  /** What counts as a large import body (bytes; bodies of unknown length count too). */
+  LARGE_IMPORT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(1024 * 1024),
   /** Execution records older than this are deleted. */
   RECORDS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   /** Bodies captured in debug sessions are dropped from records after this long. */

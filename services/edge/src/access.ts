@@ -27,9 +27,9 @@ export class AccessPolicyCache {
   private readonly keys: RedisKeys;
   private readonly redis: Redis;
   private lastReport = 0;
-  constructor(redis: Redis, prefix: string, ttlMs: number) {
+  constructor(redis: Redis, prefix: string, limits: { ttlMs: number; max: number }) {
     this.redis = redis;
-    this.cache = new TtlCache(ttlMs);
+    this.cache = new TtlCache({ ttlMs: limits.ttlMs, max: limits.max });
     this.keys = redisKeys(prefix);
   }
 

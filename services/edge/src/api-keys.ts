@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ApiKeyRecord, redisKeys, type RedisKeys } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import { readState, type RuntimeStateProbe } from './runtime-state.ts';
 import { TtlCache } from './ttl-cache.ts';
 
@@ -16,13 +17,25 @@ export class ApiKeyCache {
   private readonly cache: TtlCache<ApiKeyRecord | null>;
   private readonly keys: RedisKeys;
   private readonly redis: Redis;
-  private readonly lastWritten = new Map<string, number>();
+  /** Keys whose last use was written in the last minute (bounded like the caches). */
+  private readonly lastWritten: LRUCache<string, true>;
   private readonly state: RuntimeStateProbe;
 
-  constructor(redis: Redis, prefix: string, ttlMs: number, state: RuntimeStateProbe) {
+  constructor(
+    redis: Redis,
+    prefix: string,
+    limits: { ttlMs: number; max: number; negativeTtlMs: number },
+    state: RuntimeStateProbe,
+  ) {
     this.redis = redis;
     this.state = state;
-    this.cache = new TtlCache(ttlMs);
+    // Unknown keys are cached too (negative entries: one Redis lookup per key and TTL), bounded by `max`.
+    this.cache = new TtlCache({
+      max: limits.max,
+      ttlMs: limits.ttlMs,
+      negative: { is: (r) => r === null, ttlMs: Math.min(limits.negativeTtlMs, limits.ttlMs) },
+    });
+    this.lastWritten = new LRUCache({ max: limits.max, ttl: 60_000 });
     this.keys = redisKeys(prefix);
   }
 
@@ -35,10 +48,9 @@ export class ApiKeyCache {
    * most (fire and forget; last use is informative, never worth a failed call).
    */
   touch(keyId: string): void {
+    if (this.lastWritten.has(keyId)) return;
     const now = Date.now();
-    if ((this.lastWritten.get(keyId) ?? 0) > now - 60_000) return;
-    if (this.lastWritten.size > 100_000) this.lastWritten.clear();
-    this.lastWritten.set(keyId, now);
+    this.lastWritten.set(keyId, true);
     this.redis.hset(this.keys.apiKeyLastUsed, keyId, String(now)).catch(() => this.lastWritten.delete(keyId));
   }
 

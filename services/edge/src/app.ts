@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { redisKeys } from '@toolplane/contracts';
+import { exceedsJsonDepth, MAX_JSON_DEPTH, redisKeys } from '@toolplane/contracts';
 import { TransientError } from '@toolplane/errors';
 import { createLogger, type Logger } from '@toolplane/logger';
 import { logMixin, recordDenied, tracingEnabled } from '@toolplane/telemetry';
 import { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
-import express, { type Request, type Response } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { Redis } from 'ioredis';
 import { AccessPolicyCache, decideAccess, restrictCatalog, writeDenial, type CallerIdentity } from './access.ts';
 import { ApiKeyCache } from './api-keys.ts';
@@ -17,6 +17,7 @@ import { LegacySseSessions } from './legacy-sse.ts';
 import { buildServer, createEdgeMcpHandler, toAuthInfo, type EdgeCallContext } from './mcp-handler.ts';
 import { OAuthResourceServer } from './oauth.ts';
 import { CancelRegistry, SessionLogLevels } from './protocol-state.ts';
+import { clientKey, trustProxy, UnauthenticatedLimiter } from './rate-limit.ts';
 import { readState, RuntimeStateProbe } from './runtime-state.ts';
 
 export interface EdgeDeps {
@@ -50,6 +51,21 @@ function unavailable(req: Request, res: Response, message: string): undefined {
   return jsonRpcError(res, 503, -32000, message, { 'retry-after': '2' });
 }
 
+/**
+ * What is wrong with a JSON-RPC body before anything else reads it, if anything: values nested
+ * deeper than MAX_JSON_DEPTH (the SDK's validation recurses), or an id that is not a string, a
+ * number or null.
+ */
+function invalidEnvelope(body: unknown): string | undefined {
+  if (exceedsJsonDepth(body, MAX_JSON_DEPTH)) return `values may nest at most ${MAX_JSON_DEPTH} levels`;
+  for (const message of Array.isArray(body) ? body : [body]) {
+    if (message === null || typeof message !== 'object' || !('id' in message)) continue;
+    const id = (message as { id: unknown }).id;
+    if (id !== null && typeof id !== 'string' && typeof id !== 'number') return 'the id must be a string or a number';
+  }
+  return undefined;
+}
+
 export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const log = overrides.log ?? createLogger({ service: 'edge', level: env.LOG_LEVEL, mixin: logMixin() });
   const edgeId = env.EDGE_ID ?? `edge-${randomBytes(6).toString('hex')}`;
@@ -66,9 +82,23 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   events.on('error', () => undefined);
   const keys = redisKeys(env.REDIS_PREFIX);
   const state = new RuntimeStateProbe(redis, env.REDIS_PREFIX);
-  const apiKeys = new ApiKeyCache(redis, env.REDIS_PREFIX, env.API_KEY_CACHE_TTL_MS, state);
-  const catalogs = new CatalogCache(redis, env.REDIS_PREFIX, state);
-  const accessPolicies = new AccessPolicyCache(redis, env.REDIS_PREFIX, env.API_KEY_CACHE_TTL_MS);
+  const apiKeys = new ApiKeyCache(
+    redis,
+    env.REDIS_PREFIX,
+    { ttlMs: env.API_KEY_CACHE_TTL_MS, max: env.API_KEY_CACHE_MAX, negativeTtlMs: env.API_KEY_NEGATIVE_TTL_MS },
+    state,
+  );
+  const catalogs = new CatalogCache(
+    redis,
+    env.REDIS_PREFIX,
+    { max: env.CATALOG_CACHE_MAX, negativeTtlMs: env.CATALOG_NEGATIVE_TTL_MS },
+    state,
+  );
+  const accessPolicies = new AccessPolicyCache(redis, env.REDIS_PREFIX, {
+    ttlMs: env.API_KEY_CACHE_TTL_MS,
+    max: env.ACCESS_CACHE_MAX,
+  });
+  const unauthenticated = new UnauthenticatedLimiter(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS);
   const invocations = new InvocationClient({ redis, prefix: env.REDIS_PREFIX, edgeId });
   const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, {
     maxLen: 100_000,
@@ -90,7 +120,14 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     onerror: (err) => log.warn({ err: err.message }, 'mcp request rejected'),
   });
   const legacySessions = new LegacySseSessions();
-  const jsonBody = express.json({ limit: env.MAX_BODY_BYTES, type: () => true });
+  const jsonBody: RequestHandler[] = [
+    express.json({ limit: env.MAX_BODY_BYTES, type: () => true }),
+    (req, res, next) => {
+      const problem = invalidEnvelope(req.body);
+      if (problem) return void jsonRpcError(res, 400, -32600, `Invalid Request: ${problem}.`);
+      next();
+    },
+  ];
 
   events.on('message', (channel: string, message: string) => {
     if (channel === cancels.channel) {
@@ -143,6 +180,14 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     if (origin !== undefined && !anyOrigin && !env.ALLOWED_ORIGINS.includes(origin)) {
       return jsonRpcError(res, 403, -32001, `Origin ${origin} is not allowed.`);
     }
+    const address = clientKey(req.ip);
+    const blockedMs = await unauthenticated.blockedFor(address);
+    if (blockedMs > 0) {
+      const seconds = Math.ceil(blockedMs / 1000);
+      return jsonRpcError(res, 429, -32000, `Too many unauthenticated requests; retry in ${seconds} s.`, {
+        'retry-after': String(seconds),
+      });
+    }
     const serverId = String(req.params.serverId ?? '');
     const key = req.header('x-api-key');
     const bearer = /^Bearer (.+)$/i.exec(req.header('authorization') ?? '')?.[1];
@@ -155,7 +200,10 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     let accessToken: string | undefined;
     if (key) {
       const record = await apiKeys.authenticate(key);
-      if (!record) return jsonRpcError(res, 401, -32001, 'Invalid API key.', challenge());
+      if (!record) {
+        unauthenticated.count(address);
+        return jsonRpcError(res, 401, -32001, 'Invalid API key.', challenge());
+      }
       if (!record.scopes.includes('runtime'))
         return jsonRpcError(res, 403, -32001, 'This API key has no "runtime" scope.');
       loaded = await catalogs.get(serverId);
@@ -168,6 +216,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     } else if (bearer && oauth) {
       // The token's audience is this server's resource URL, so a valid token is valid for this server only.
       const check = await oauth.verify(bearer, serverId);
+      if (!check.ok) unauthenticated.count(address);
       if (!check.ok)
         return jsonRpcError(
           res,
@@ -187,6 +236,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       principal = { workspaceId: loaded.catalog.workspaceId, subject: 'anonymous' };
       identity = { anonymous: true };
     } else {
+      unauthenticated.count(address);
       return jsonRpcError(
         res,
         401,
@@ -272,6 +322,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const http = express();
   http.disable('x-powered-by');
   http.set('etag', false);
+  http.set('trust proxy', trustProxy(env.TRUST_PROXY));
   // Graceful shutdown (stop()): calls in flight are answered, then their keep-alive connections are
   // closed, so that no request is accepted once draining began (server.close() alone keeps serving
   // busy keep-alive connections until their idle timeout).
@@ -305,15 +356,23 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       res.status(503).json({ status: 'unavailable' });
     }
   });
+  // HEAD would open the legacy event stream (express serves HEAD with GET routes) and never end.
+  http.head('/api/v1/mcp/:serverId', (_req, res) => {
+    jsonRpcError(res, 405, -32000, 'Method not allowed.', { allow: 'GET, POST' });
+  });
   // Stateless Streamable HTTP has no GET stream, so a GET here is always the legacy transport.
   http.get('/api/v1/mcp/:serverId', (req, res, next) => {
     openLegacyStream(req, res).catch(next);
   });
-  http.post('/api/v1/mcp/:serverId/messages', jsonBody, (req, res, next) => {
-    postLegacyMessage(req, res).catch(next);
-  });
+  http.post(
+    '/api/v1/mcp/:serverId/messages',
+    ...jsonBody,
+    (req: Request, res: Response, next: (err: unknown) => void) => {
+      postLegacyMessage(req, res).catch(next);
+    },
+  );
   for (const path of ['/mcp/:serverId', '/api/v1/mcp/:serverId']) {
-    http.post(path, jsonBody, (req, res, next) => {
+    http.post(path, ...jsonBody, (req: Request, res: Response, next: (err: unknown) => void) => {
       serveMcp(req, res).catch(next);
     });
     http.all(path, (req, res, next) => {
@@ -326,6 +385,13 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       return jsonRpcError(res, 400, -32700, 'Parse error: the body is not valid JSON.');
     if (bodyError.type === 'entity.too.large')
       return jsonRpcError(res, 413, -32600, `The request body exceeds ${env.MAX_BODY_BYTES} bytes.`);
+    // Other client errors of express and body-parser: unsupported Content-Encoding or charset (415),
+    // a bad `%` escape in the path (400), an aborted body.
+    const status = (err as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      const message = err instanceof URIError ? 'the path is not valid percent-encoding' : (err as Error).message;
+      return jsonRpcError(res, status, -32600, `Invalid Request: ${message}.`);
+    }
     log.error({ err }, 'edge request failed');
     if (!res.headersSent) jsonRpcError(res, 500, -32603, 'Internal error.');
   });

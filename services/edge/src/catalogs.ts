@@ -3,6 +3,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import type { Redis } from 'ioredis';
 import { readState, type RuntimeStateProbe } from './runtime-state.ts';
 import { metaTools, ToolSearch } from './smart-mode.ts';
+import { TtlCache } from './ttl-cache.ts';
 
 export interface LoadedTool {
   def: CatalogTool['tool'];
@@ -24,38 +25,47 @@ export interface LoadedCatalog {
   restriction?: { hidden: (name: string) => boolean; who: string };
 }
 
+export interface CatalogCacheLimits {
+  /** Most catalogs kept (least recently used evicted). */
+  max: number;
+  /** How long "no such server" is remembered: unknown ids come from anyone, so they age out fast. */
+  negativeTtlMs: number;
+}
+
 /**
  * Catalogs by server id, loaded from Redis on first use with their argument validators compiled
- * once. A message on the catalog channel drops a server's entry, so the next call sees the new
- * version without a restart.
+ * once, at most `max` of them. A message on the catalog channel drops a server's entry, so the next
+ * call sees the new version without a restart.
  */
 export class CatalogCache {
-  private readonly cache = new Map<string, Promise<LoadedCatalog | null>>();
+  private readonly cache: TtlCache<LoadedCatalog | null>;
   private readonly keys: RedisKeys;
   private readonly ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
   private readonly metaValidators = new Map(metaTools.map((t) => [t.name, this.ajv.compile(t.inputSchema)]));
 
   private readonly redis: Redis;
   private readonly state: RuntimeStateProbe;
-  constructor(redis: Redis, prefix: string, state: RuntimeStateProbe) {
+  constructor(redis: Redis, prefix: string, limits: CatalogCacheLimits, state: RuntimeStateProbe) {
     this.redis = redis;
     this.state = state;
     this.keys = redisKeys(prefix);
+    this.cache = new TtlCache({
+      max: limits.max,
+      negative: { is: (c) => c === null, ttlMs: limits.negativeTtlMs },
+    });
   }
 
   invalidate(serverId: string | undefined): void {
-    if (serverId) this.cache.delete(serverId);
-    else this.cache.clear();
+    this.cache.invalidate(serverId || undefined);
+  }
+
+  /** Entries held (for tests and metrics). */
+  get size(): number {
+    return this.cache.size;
   }
 
   get(serverId: string): Promise<LoadedCatalog | null> {
-    let p = this.cache.get(serverId);
-    if (!p) {
-      p = this.load(serverId);
-      this.cache.set(serverId, p);
-      p.catch(() => this.cache.delete(serverId));
-    }
-    return p;
+    return this.cache.get(serverId, () => this.load(serverId));
   }
 
   /** A schema Ajv cannot compile (an external server's, say) must not take the whole catalog down: its tool then accepts any object. */

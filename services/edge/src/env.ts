@@ -20,6 +20,29 @@ export const EdgeEnv = z.object({
   TOOL_CALL_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   /** How long an API key lookup is cached when no invalidation arrives. */
   API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).default(60_000),
+  /** Most API key lookups cached (valid and unknown keys; least recently used evicted). */
+  API_KEY_CACHE_MAX: z.coerce.number().int().positive().default(10_000),
+  /** How long an unknown API key is remembered (at most API_KEY_CACHE_TTL_MS). */
+  API_KEY_NEGATIVE_TTL_MS: z.coerce.number().int().min(0).default(10_000),
+  /** Most server catalogs cached with their compiled validators (least recently used evicted). */
+  CATALOG_CACHE_MAX: z.coerce.number().int().positive().default(500),
+  /** How long an unknown server id is remembered. */
+  CATALOG_NEGATIVE_TTL_MS: z.coerce.number().int().min(0).default(10_000),
+  /** Most workspaces whose access policies are cached (for API_KEY_CACHE_TTL_MS each). */
+  ACCESS_CACHE_MAX: z.coerce.number().int().positive().default(10_000),
+  /**
+   * Requests answered 401 (no credential for a server that is not public, an invalid key or token)
+   * allowed per client address and window; past it every request of the address gets 429 with
+   * `Retry-After` until the window ends. 0 disables the limit.
+   */
+  UNAUTH_RATE_LIMIT: z.coerce.number().int().min(0).default(600),
+  /** The window of UNAUTH_RATE_LIMIT (seconds); an address over its budget waits until it ends. */
+  UNAUTH_RATE_WINDOW_SECONDS: z.coerce.number().int().positive().default(60),
+  /**
+   * Express `trust proxy`: how the client address is found behind load balancers. `false` (the
+   * socket's address), a hop count, or comma-separated trusted addresses/subnets.
+   */
+  TRUST_PROXY: z.string().default('false'),
   /** Largest accepted JSON-RPC request body. */
   MAX_BODY_BYTES: z.coerce
     .number()

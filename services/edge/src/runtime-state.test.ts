@@ -35,7 +35,7 @@ async function rejection(p: Promise<unknown>): Promise<TransientError> {
 describe('edge caches while the runtime state is missing', () => {
   it('denies on a missing access-policy document (never "no policies"), whatever the marker says', async () => {
     const { prefix, keys, markComplete } = setup();
-    const cache = new AccessPolicyCache(redis, prefix, 60_000);
+    const cache = new AccessPolicyCache(redis, prefix, { ttlMs: 60_000, max: 100 });
     const err = await rejection(cache.get('ws-1'));
     expect(err.code).toBe('state.unavailable');
     expect(err.message).toBe(stateMessages.access);
@@ -48,7 +48,7 @@ describe('edge caches while the runtime state is missing', () => {
 
   it('an unknown API key is "being restored" (not cached) without the marker, invalid (cached) with it', async () => {
     const { prefix, keys, state, markComplete } = setup();
-    const cache = new ApiKeyCache(redis, prefix, 60_000, state);
+    const cache = new ApiKeyCache(redis, prefix, { ttlMs: 60_000, max: 100, negativeTtlMs: 10_000 }, state);
     expect((await rejection(cache.authenticate('tp_unknown'))).message).toBe(stateMessages.restoring);
     const record = { keyId: 'k1', workspaceId: 'ws-1', scopes: ['runtime'] };
     await redis.hset(keys.apiKeys, hashApiKey('tp_known'), JSON.stringify(record));
@@ -62,7 +62,7 @@ describe('edge caches while the runtime state is missing', () => {
 
   it('a missing catalog is "being restored" without the marker, and a plain miss (404) with it', async () => {
     const { prefix, state, markComplete } = setup();
-    const cache = new CatalogCache(redis, prefix, state);
+    const cache = new CatalogCache(redis, prefix, { max: 100, negativeTtlMs: 10_000 }, state);
     expect((await rejection(cache.get('srv-1'))).code).toBe('state.unavailable');
     await markComplete();
     expect(await cache.get('srv-1')).toBeNull();
@@ -72,7 +72,7 @@ describe('edge caches while the runtime state is missing', () => {
     // Never connected, no offline queue: every command fails at once, as during an outage.
     const down = new Redis('redis://127.0.0.1:1', { lazyConnect: true, enableOfflineQueue: false });
     try {
-      const cache = new AccessPolicyCache(down, 'x', 60_000);
+      const cache = new AccessPolicyCache(down, 'x', { ttlMs: 60_000, max: 100 });
       expect((await rejection(cache.get('ws-1'))).message).toBe(stateMessages.unreachable);
     } finally {
       down.disconnect();

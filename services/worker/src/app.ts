@@ -60,7 +60,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     onError: (err) => log.error({ err }, 'execution records could not be written'),
   });
   const httpLimits = { timeoutMs: env.HTTP_TIMEOUT_MS, maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES };
-  const resolver = new SecretResolver(secrets, env.SECRETS_CACHE_TTL_MS);
+  const resolver = new SecretResolver(secrets, env.SECRETS_CACHE_TTL_MS, Date.now, env.SECRETS_CACHE_MAX);
   const keys = redisKeys(env.REDIS_PREFIX);
   // Credential updates and debug sessions take effect at once: the control plane announces changed
   // secret names and servers whose debug session opened or closed.
@@ -84,14 +84,14 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   });
   const leases = new ExecutionLeases(redis, env.REDIS_PREFIX, env.EXECUTION_LEASE_GRACE_MS);
   const processor = createToolInvocationProcessor({
-    plans: new PlanCache(redis, env.REDIS_PREFIX),
+    plans: new PlanCache(redis, env.REDIS_PREFIX, env.PLAN_CACHE_MAX),
     secrets: resolver,
     rateLimits: new RateLimits(redis, env.REDIS_PREFIX),
     records,
     running,
     leases,
     debug,
-    authorizer: new Authorizer(httpLimits),
+    authorizer: new Authorizer(httpLimits, Date.now, env.SECRETS_CACHE_MAX),
     limits: httpLimits,
     log,
   });

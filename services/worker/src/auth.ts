@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AuthPlan } from '@toolplane/contracts';
 import { UserError } from '@toolplane/errors';
+import { LRUCache } from 'lru-cache';
 import { sendRequest, type HttpLimits } from './http-operation.ts';
 
 interface CachedToken {
@@ -17,12 +18,14 @@ const utf8 = new TextDecoder();
  * never reuses an old token).
  */
 export class Authorizer {
-  private readonly tokens = new Map<string, CachedToken>();
+  /** At most `maxTokens` (least recently used evicted); each is used until shortly before it expires. */
+  private readonly tokens: LRUCache<string, CachedToken>;
   private readonly inflight = new Map<string, Promise<CachedToken>>();
   private readonly limits: HttpLimits;
   private readonly now: () => number;
 
-  constructor(limits: HttpLimits, now: () => number = Date.now) {
+  constructor(limits: HttpLimits, now: () => number = Date.now, maxTokens = 10_000) {
+    this.tokens = new LRUCache({ max: maxTokens });
     this.limits = limits;
     this.now = now;
   }

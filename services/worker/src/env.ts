@@ -45,8 +45,12 @@ export const WorkerEnv = z.object({
     .string()
     .regex(/^[A-Za-z0-9/_+=.@-]{0,256}$/)
     .default('toolplane/'),
+  /** Most catalog versions whose execution plans are kept in memory (least recently used evicted). */
+  PLAN_CACHE_MAX: z.coerce.number().int().positive().default(1000),
   /** How long a resolved secret stays in memory; rotation takes effect within this time. */
   SECRETS_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
+  /** Most secret values and OAuth client-credentials tokens kept in memory (least recently used evicted). */
+  SECRETS_CACHE_MAX: z.coerce.number().int().positive().default(10_000),
   /** Upper bound for one upstream HTTP request. */
   HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   /** Upstream responses larger than this are cut off and reported as an error. */

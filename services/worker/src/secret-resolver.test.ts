@@ -26,6 +26,16 @@ function clock(start = 1_000_000) {
 }
 
 describe('SecretResolver', () => {
+  it('keeps at most `max` names, evicting the least recently used', async () => {
+    const s = store({ a: '1', b: '2', c: '3' });
+    const c = clock();
+    const resolver = new SecretResolver(s.reader, 60_000, c.now, 2);
+    for (const name of ['a', 'b', 'c', 'c', 'b']) await resolver.resolve(name);
+    expect(s.reads).toEqual(['a', 'b', 'c']);
+    await resolver.resolve('a');
+    expect(s.reads).toEqual(['a', 'b', 'c', 'a']);
+  });
+
   it('serves a value from memory within the TTL and reads the rotated one once the TTL has passed', async () => {
     const s = store({ 'ws/1/API_KEY': 'old-value' });
     const c = clock();

@@ -1,14 +1,20 @@
 import type { SecretsReader } from '@toolplane/secrets';
+import { LRUCache } from 'lru-cache';
 
-/** Resolves secret names to values with a short in-memory TTL cache. Values never leave the worker. */
+/**
+ * Resolves secret names to values with a short in-memory TTL cache of at most `max` names (least
+ * recently used evicted; per-user secrets make the set of names grow with users). Values never
+ * leave the worker.
+ */
 export class SecretResolver {
-  private readonly cache = new Map<string, { value: string | undefined; expires: number }>();
+  private readonly cache: LRUCache<string, { value: string | undefined; expires: number }>;
 
   private readonly reader: SecretsReader;
   private readonly ttlMs: number;
   private readonly now: () => number;
 
-  constructor(reader: SecretsReader, ttlMs: number, now: () => number = Date.now) {
+  constructor(reader: SecretsReader, ttlMs: number, now: () => number = Date.now, max = 10_000) {
+    this.cache = new LRUCache({ max });
     this.reader = reader;
     this.ttlMs = ttlMs;
     this.now = now;
@@ -17,7 +23,7 @@ export class SecretResolver {
   /** Drops cached values whose names start with `prefix` (all of them when undefined). */
   invalidate(prefix: string | undefined): void {
     if (prefix === undefined) return this.cache.clear();
-    for (const name of this.cache.keys()) if (name.startsWith(prefix)) this.cache.delete(name);
+    for (const name of [...this.cache.keys()]) if (name.startsWith(prefix)) this.cache.delete(name);
   }
 
   /**

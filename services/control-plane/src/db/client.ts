@@ -5,7 +5,17 @@ export type Db = PrismaClient;
 /** The client handed to `$transaction(async (tx) => …)` callbacks. */
 export type Tx = Prisma.TransactionClient;
 
-/** Prisma over node-postgres (driver adapter): no query-engine binary, pure JS + wasm. */
-export function createDb(connectionString: string): Db {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString, max: 10 }) });
+/**
+ * Prisma over node-postgres (driver adapter): no query-engine binary, pure JS + wasm. A connection
+ * lost while idle (PostgreSQL restarted) is reported to `onError`, never thrown: unhandled, the
+ * pool's 'error' event would end the process; the pool opens a new connection for the next query.
+ * Connecting gives up after 5 s (an unreachable host answers 503, not a hung request).
+ */
+export function createDb(connectionString: string, onError: (err: Error) => void = () => undefined): Db {
+  return new PrismaClient({
+    adapter: new PrismaPg(
+      { connectionString, max: 10, connectionTimeoutMillis: 5_000 },
+      { onPoolError: onError, onConnectionError: onError },
+    ),
+  });
 }

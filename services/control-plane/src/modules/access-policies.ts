@@ -4,6 +4,7 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
+import { jsonBody } from '../http/body.ts';
 import { requestIssues } from '../http/error-handler.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 import { isUuid } from './ids.ts';
@@ -159,7 +160,7 @@ export async function republishAccess(db: Db, publisher: RuntimePublisher): Prom
  */
 export function accessPoliciesRouter(db: Db, publisher: RuntimePublisher, maxBodyBytes: number): Router {
   const r = Router();
-  r.use(express.json({ limit: maxBodyBytes }));
+  r.use(jsonBody(maxBodyBytes));
   const byId = async (req: express.Request) => {
     const id = String(req.params.id);
     const row = isUuid(id)

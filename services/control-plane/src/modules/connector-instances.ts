@@ -3,10 +3,11 @@ import { NotFoundError, ValidationError } from '@toolplane/errors';
 import { credentialFields, rebaseUrl } from '@toolplane/openapi';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
+import { jsonBody } from '../http/body.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 import { isUuid } from './ids.ts';
 import { externalListerFor, recompileServers } from './servers.ts';
@@ -71,7 +72,7 @@ export function connectorInstancesRouter(
 ): Router {
   const r = Router();
   const listExternal = externalListerFor(tasks);
-  r.use(express.json({ limit: maxBodyBytes }));
+  r.use(jsonBody(maxBodyBytes));
   r.post('/', async (req, res) => {
     const body = CreateInstanceBody.parse(req.body ?? {});
     const { workspaceId } = caller(req);

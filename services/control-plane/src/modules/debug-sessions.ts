@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
+import { jsonBody } from '../http/body.ts';
 import { isUuid } from './ids.ts';
 
 /** Debug sessions last at most 4 hours (seed 000 "Debug sessions"). */
@@ -58,7 +59,7 @@ export async function publishDebugSession(
 
 export function debugSessionsRouter(db: Db, redis: Redis, prefix: string, maxBodyBytes: number): Router {
   const r = Router({ mergeParams: true });
-  r.use(express.json({ limit: maxBodyBytes }));
+  r.use(jsonBody(maxBodyBytes));
   const server = async (req: express.Request) => {
     const id = String((req.params as Record<string, string>).id);
     const row = isUuid(id)

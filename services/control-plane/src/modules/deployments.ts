@@ -9,10 +9,11 @@ import {
   type WorkflowIR,
   type WorkflowTool,
 } from '@toolplane/workflow';
-import express, { type Response, Router } from 'express';
+import { type Response, Router } from 'express';
 import { z } from 'zod';
 import type { Db, Tx } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
+import { jsonBody } from '../http/body.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 import { isUuid } from './ids.ts';
 import { compileCatalog, externalListerFor, type ServerRow } from './servers.ts';
@@ -177,7 +178,7 @@ export function deploymentsRouter(
 ): Router {
   const listExternal = externalListerFor(tasks);
   const r = Router();
-  r.use(express.json({ limit: maxBodyBytes }));
+  r.use(jsonBody(maxBodyBytes));
 
   /** Bump accepts an id or a slug: ours are UUIDs or the server's name. */
   async function findServer(workspaceId: string, idOrName: string): Promise<ServerRow> {

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
+import { jsonBody } from '../http/body.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 import { credentialIssues, userCredentialSecretName, userCredentialSecretPrefix } from './connector-instances.ts';
 import { isUuid } from './ids.ts';
@@ -28,7 +29,7 @@ export function externalUsersRouter(
   maxBodyBytes: number,
 ): Router {
   const r = Router();
-  r.use(express.json({ limit: maxBodyBytes }));
+  r.use(jsonBody(maxBodyBytes));
   const keys = redisKeys(prefix);
   const userByName = async (req: express.Request) => {
     const name = String(req.params.name);

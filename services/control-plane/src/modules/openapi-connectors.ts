@@ -2,6 +2,7 @@ import type { DocumentIssue } from '@toolplane/contracts';
 import { RateLimit, zodIssues } from '@toolplane/contracts';
 import { ValidationError } from '@toolplane/errors';
 import {
+  assertDocumentDepth,
   compileOpenApiTools,
   importOpenApi,
   loadDocument,
@@ -99,10 +100,15 @@ export function parseBody(text: string): unknown {
       { path: '', message: 'send a connector descriptor or an OpenAPI document as YAML or JSON' },
     ]);
   if (/^\s*[{[]/.test(text)) {
+    let value: unknown;
     try {
-      return JSON.parse(text) as unknown;
+      value = JSON.parse(text) as unknown;
     } catch {
       // fall through: the YAML parser reports the line and column
+    }
+    if (value !== undefined) {
+      assertDocumentDepth(value);
+      return value;
     }
   }
   return loadDocument(text);

@@ -1,9 +1,10 @@
 import { NotFoundError, ValidationError } from '@toolplane/errors';
 import type { SecretMetadata, SecretsWriter } from '@toolplane/secrets';
-import express, { type Request, Router } from 'express';
+import { type Request, Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
+import { jsonBody } from '../http/body.ts';
 import { requestIssues } from '../http/error-handler.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 import { serverSecretName } from './deployments.ts';
@@ -84,7 +85,7 @@ function secretsRoutes(
   scopeOf: (req: Request) => Promise<Scope>,
 ): Router {
   const r = Router({ mergeParams: true });
-  r.use(express.json({ limit: maxBodyBytes }));
+  r.use(jsonBody(maxBodyBytes));
 
   r.get('/', async (req, res) => {
     const scope = await scopeOf(req);

@@ -5,10 +5,11 @@ import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { Redis } from 'ioredis';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import { compileDescriptorTools } from '@toolplane/openapi';
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import type { Db, Tx } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
+import { jsonBody } from '../http/body.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 import { credentialSecretName, userCredentialSecretName } from './connector-instances.ts';
 import { apiKeyRecord } from './api-keys.ts';
@@ -379,7 +380,7 @@ export function serversRouter(
 ): Router {
   const listExternal = externalListerFor(remote.tasks);
   const r = Router();
-  r.use(express.json({ limit: maxBodyBytes }));
+  r.use(jsonBody(maxBodyBytes));
   const present = (row: ServerRow, catalog?: Catalog) => ({
     id: row.id,
     name: row.name,

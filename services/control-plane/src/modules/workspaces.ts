@@ -1,8 +1,9 @@
 import { ValidationError } from '@toolplane/errors';
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
+import { jsonBody } from '../http/body.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 import { createApiKey, requireScope } from './api-keys.ts';
 import { publishWorkspaceAccess } from './access-policies.ts';
@@ -30,7 +31,7 @@ const present = (w: { id: string; organizationId: string; name: string; createdA
  */
 export function workspacesRouter(db: Db, publisher: RuntimePublisher, maxBodyBytes: number): Router {
   const r = Router();
-  r.use(express.json({ limit: maxBodyBytes }));
+  r.use(jsonBody(maxBodyBytes));
 
   r.get('/', async (req, res) => {
     const me = caller(req);

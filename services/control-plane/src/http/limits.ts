@@ -1,0 +1,75 @@
+import { UserError } from '@toolplane/errors';
+import type { NextFunction, Request, Response } from 'express';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+
+/**
+ * The key a client address is limited under: IPv4 as is, IPv6 by its /64 (one subscriber's
+ * allocation, so rotating addresses within it does not reset the budget).
+ */
+function clientKey(address: string | undefined): string {
+  if (!address) return 'unknown';
+  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (v4) return v4[1]!;
+  const [head = '', tail = ''] = address.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = address.includes('::')
+    ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+    : left;
+  return groups.slice(0, 4).join(':') + '::/64';
+}
+
+function rateLimited(retryAfterMs: number, what: string): UserError {
+  const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new UserError('request.rate_limited', `${what}; retry in ${seconds} s`, {
+    status: 429,
+    details: { retryAfterSeconds: seconds },
+  });
+}
+
+/**
+ * Requests without a valid API key, per client address: at most `points` per `windowSeconds` end
+ * unauthenticated (401); past that, every request from the address answers 429 with `Retry-After`
+ * until the window ends, before any database lookup. `points` 0 disables the limit.
+ */
+export function unauthenticatedLimit(points: number, windowSeconds: number) {
+  const limiter = points > 0 ? new RateLimiterMemory({ points, duration: windowSeconds }) : undefined;
+  return async (req: Request, res: Response, next: NextFunction) => {
+    if (!limiter) return next();
+    const key = clientKey(req.ip);
+    const state = await limiter.get(key);
+    if (state && state.consumedPoints >= points)
+      throw rateLimited(state.msBeforeNext, 'too many unauthenticated requests from this address');
+    res.once('finish', () => {
+      if (res.statusCode === 401) limiter.consume(key).catch(() => undefined);
+    });
+    next();
+  };
+}
+
+/**
+ * At most `max` large bodies (over `minBytes`, or of unknown length) are read and imported at once:
+ * parsing and compiling a big API description costs a lot of memory and CPU, so more answer 429 with
+ * `Retry-After` instead of queueing. The slot is held until the response is closed.
+ */
+export function largeImportLimit(max: number, minBytes: number, retryAfterSeconds = 5) {
+  let running = 0;
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (req.method !== 'POST' && req.method !== 'PUT') return next();
+    const declared = req.header('content-length');
+    if (declared === undefined && req.header('transfer-encoding') === undefined) return next();
+    const length = Number(declared ?? NaN);
+    if (Number.isFinite(length) && length <= minBytes) return next();
+    if (running >= max) throw rateLimited(retryAfterSeconds * 1000, `${max} large imports are already running`);
+    running++;
+    res.once('close', () => running--);
+    next();
+  };
+}
+
+/** Express's `trust proxy` value from its text form (`false`, `true`, a hop count, or addresses). */
+export function trustProxy(value: string): boolean | number | string {
+  if (value === 'false' || value === '') return false;
+  if (value === 'true') return true;
+  return /^\d+$/.test(value) ? Number(value) : value;
+}

@@ -1,0 +1,54 @@
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+
+/**
+ * The key a client address is limited under: IPv4 as is, IPv6 by its /64 (one subscriber's
+ * allocation, so rotating addresses within it does not reset the budget).
+ */
+export function clientKey(address: string | undefined): string {
+  if (!address) return 'unknown';
+  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (v4) return v4[1]!;
+  const [head = '', tail = ''] = address.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = address.includes('::')
+    ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+    : left;
+  return groups.slice(0, 4).join(':') + '::/64';
+}
+
+/** Express's `trust proxy` value from its text form (`false`, `true`, a hop count, or addresses). */
+export function trustProxy(value: string): boolean | number | string {
+  if (value === 'false' || value === '') return false;
+  if (value === 'true') return true;
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+/**
+ * Requests that end unauthenticated (401: no credential for a server that is not public, an
+ * invalid key or token), per client address: at most `points` per `windowSeconds`. Past that,
+ * every request from the address is refused (429, `Retry-After`) before any lookup, until the
+ * window ends. Anonymous calls of public servers do not count. In memory, per process (each edge
+ * limits on its own). `points` 0 disables it.
+ */
+export class UnauthenticatedLimiter {
+  private readonly limiter: RateLimiterMemory | undefined;
+  private readonly points: number;
+
+  constructor(points: number, windowSeconds: number) {
+    this.points = points;
+    this.limiter = points > 0 ? new RateLimiterMemory({ points, duration: windowSeconds }) : undefined;
+  }
+
+  /** Milliseconds until the address may try again, or 0 when it is within its budget. */
+  async blockedFor(key: string): Promise<number> {
+    if (!this.limiter) return 0;
+    const state = await this.limiter.get(key);
+    return state && state.consumedPoints >= this.points ? Math.max(1, state.msBeforeNext) : 0;
+  }
+
+  /** Counts one unauthenticated request of the address. */
+  count(key: string): void {
+    this.limiter?.consume(key).catch(() => undefined);
+  }
+}
