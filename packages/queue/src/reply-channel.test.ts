@@ -75,7 +75,11 @@ describe('request/reply over BullMQ with a per-client reply channel', () => {
     const { client, redis, prefix } = setup({ consumer: true });
     const id = randomUUID();
     await client.request(id, { id, n: 1, replyTo: client.clientId, deadlineAt: Date.now() + 10_000 });
-    await new Promise((r) => setTimeout(r, 50));
+    // The worker removes the job just after publishing the reply: wait for it (not for a fixed time).
+    const deadline = Date.now() + 10_000;
+    while ((await redis.exists(`${prefix}:q:${id}`)) !== 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     expect(await redis.exists(`${prefix}:q:${id}`)).toBe(0);
   });
 
