@@ -46,6 +46,17 @@ describe('REST error boundary', () => {
     expect(answer(err)).toMatchObject({ status: 422, problem: { code: 'request.invalid' } });
   });
 
+  it('maps an unreachable Redis to 503 state.unavailable with Retry-After (not to the database code)', () => {
+    for (const err of [
+      Object.assign(new Error('Reached the max retries per request limit (which is 2).'), {
+        name: 'MaxRetriesPerRequestError',
+      }),
+      new Error('Connection is closed.'),
+    ]) {
+      expect(answer(err)).toMatchObject({ status: 503, retryAfter: '5', problem: { code: 'state.unavailable' } });
+    }
+  });
+
   it('maps an unreachable database to 503 service.unavailable with Retry-After', () => {
     for (const err of [
       prismaError('P1001', "Can't reach database server at 127.0.0.1:5432"),

@@ -10,13 +10,13 @@ export function requestIssues(err: z.ZodError): { path: string; message: string 
 
 /**
  * Whether `err` is ioredis failing a command because Redis is unreachable (its offline queue flushed
- * after the retries, or the connection closed): a retryable condition, not a bug.
+ * after the retries, or the connection closed): a retryable condition, not a bug. (A bare
+ * `ECONNREFUSED` is not enough: PostgreSQL's driver reports the same.)
  */
 function isRedisUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return (
-    err.name === 'MaxRetriesPerRequestError' ||
-    /^(Connection is closed\.|Stream isn't writeable|connect ECONNREFUSED)/.test(err.message)
+    err.name === 'MaxRetriesPerRequestError' || /^(Connection is closed\.|Stream isn't writeable)/.test(err.message)
   );
 }
 
