@@ -65,7 +65,10 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   // Credential updates and debug sessions take effect at once: the control plane announces changed
   // secret names and servers whose debug session opened or closed.
   const running = new RunningInvocations();
-  const debug = new DebugSessions(redis, env.REDIS_PREFIX, { maxBodyBytes: env.DEBUG_MAX_BODY_BYTES });
+  const debug = new DebugSessions(redis, env.REDIS_PREFIX, {
+    maxBodyBytes: env.DEBUG_MAX_BODY_BYTES,
+    maxEntries: env.PLAN_CACHE_MAX,
+  });
   const events = redis.duplicate();
   // Both reconnect by themselves; an outage shows in /readyz.
   redis.on('error', () => undefined);

@@ -6,6 +6,7 @@ import {
   type RedisKeys,
 } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import { redactSecrets } from './redact.ts';
 import type { UpstreamOutcome, UpstreamRequest } from './http-operation.ts';
 
@@ -20,7 +21,8 @@ const hiddenHeaders = /^(authorization|proxy-authorization|cookie|set-cookie|x-a
  * are lost). Entries also expire after `cacheMs` as a backstop.
  */
 export class DebugSessions {
-  private readonly cache = new Map<string, { state: DebugSessionState | null; checkedAt: number }>();
+  /** One entry per server called recently, at most `maxEntries` (least recently used evicted). */
+  private readonly cache: LRUCache<string, { state: DebugSessionState | null; checkedAt: number }>;
   private readonly redis: Redis;
   private readonly keys: RedisKeys;
   private readonly now: () => number;
@@ -29,7 +31,12 @@ export class DebugSessions {
   /** Bumped by every invalidation: a lookup that was in flight meanwhile may have read the old state, and is not cached. */
   private generation = 0;
 
-  constructor(redis: Redis, prefix: string, opts: { maxBodyBytes: number; now?: () => number; cacheMs?: number }) {
+  constructor(
+    redis: Redis,
+    prefix: string,
+    opts: { maxBodyBytes: number; now?: () => number; cacheMs?: number; maxEntries?: number },
+  ) {
+    this.cache = new LRUCache({ max: opts.maxEntries ?? 1000 });
     this.redis = redis;
     this.keys = redisKeys(prefix);
     this.now = opts.now ?? Date.now;

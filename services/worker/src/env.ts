@@ -45,7 +45,7 @@ export const WorkerEnv = z.object({
     .string()
     .regex(/^[A-Za-z0-9/_+=.@-]{0,256}$/)
     .default('toolplane/'),
-  /** Most catalog versions whose execution plans are kept in memory (least recently used evicted). */
+  /** Most catalog versions whose execution plans are kept in memory, and most servers whose debug-session state is (least recently used evicted). */
   PLAN_CACHE_MAX: z.coerce.number().int().positive().default(1000),
   /** How long a resolved secret stays in memory; rotation takes effect within this time. */
   SECRETS_CACHE_TTL_MS: z.coerce.number().int().min(0).default(30_000),
