@@ -154,7 +154,8 @@ export const CatalogTool = z.object({
   tool: ToolDefinition,
   plan: ExecutionPlan,
   /** Where the tool comes from (for SMART-mode search results and connection listings). */
-  source: z.object({ connector: z.string(), instance: z.string() }).optional(),
+  /** Where the tool comes from; `instanceId` names the connector instance (bindings are checked against it). */
+  source: z.object({ connector: z.string(), instance: z.string(), instanceId: z.string().optional() }).optional(),
 });
 export type CatalogTool = z.infer<typeof CatalogTool>;
 

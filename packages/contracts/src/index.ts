@@ -1,3 +1,4 @@
 export * from './catalog.ts';
 export * from './descriptor.ts';
 export * from './queue.ts';
+export * from './smart.ts';

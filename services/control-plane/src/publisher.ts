@@ -22,6 +22,14 @@ export class RuntimePublisher {
     await this.redis.publish(this.keys.catalogChanged, catalog.serverId);
   }
 
+  /** The version of the server's catalog that Redis holds now (undefined: none). */
+  async publishedCatalogVersion(serverId: string): Promise<number | undefined> {
+    const json = await this.redis.get(this.keys.catalog(serverId));
+    if (!json) return undefined;
+    const version = (JSON.parse(json) as { version?: unknown }).version;
+    return typeof version === 'number' ? version : undefined;
+  }
+
   async removeCatalog(serverId: string): Promise<void> {
     await this.redis.del(this.keys.catalog(serverId));
     await this.redis.publish(this.keys.catalogChanged, serverId);

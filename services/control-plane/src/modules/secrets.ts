@@ -6,7 +6,7 @@ import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { requestIssues } from '../http/error-handler.ts';
 import type { RuntimePublisher } from '../publisher.ts';
-import { serverSecretName } from './deployments.ts';
+import { serverSecretName } from '../catalog/secret-names.ts';
 import { isUuid } from './ids.ts';
 
 /**
