@@ -26,7 +26,7 @@ import { credentialSecretPrefix, serverSecretPrefix } from './secret-names.ts';
 
 /** The part of RuntimePublisher the catalog service uses (a fake in unit tests). */
 export interface CatalogPublisher {
-  publishCatalog(catalog: Catalog): Promise<void>;
+  publishCatalog(catalog: Catalog, opts?: { force?: boolean }): Promise<void>;
   removeCatalog(serverId: string): Promise<void>;
   secretsChanged(namePrefix: string): Promise<void>;
   publishedCatalogVersion(serverId: string): Promise<number | undefined>;
@@ -369,13 +369,13 @@ export class CatalogService {
         where: { serverId_version: { serverId: s.id, version: s.catalogVersion } },
       });
       if (!v) continue;
-      await this.publisher.publishCatalog(v.catalog as Catalog);
+      await this.publisher.publishCatalog(v.catalog as Catalog, { force: opts.all === true });
       published++;
     }
     return published;
   }
 
-  /** Every server's latest committed catalog, published again (Redis restarted empty). */
+  /** Every server's latest committed catalog, published again, replacing whatever Redis holds (Redis lost or has foreign data). */
   republishAll(): Promise<number> {
     return this.reconcile({ all: true });
   }
