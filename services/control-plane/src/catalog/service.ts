@@ -5,7 +5,7 @@ import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
 import type { Db, Tx } from '../db/client.ts';
 import { compileCatalog, type ExternalLister, type ServerRow, type StoredExternalConfig } from './compile.ts';
-import { credentialSecretPrefix, serverSecretPrefix } from './secret-names.ts';
+import { credentialSecretPrefix, serverSecretPrefix, userCredentialSecretPrefix } from './secret-names.ts';
 
 /**
  * The catalog service: the single path by which what an MCP server exposes changes.
@@ -336,11 +336,20 @@ export class CatalogService {
   ) {
     return (async () => {
       const serverIds = await this.detachInstances(tx, instances, why);
-      await tx.userConnection.deleteMany({ where: { connectorInstanceId: { in: instances.map((i) => i.id) } } });
-      await tx.connectorInstance.deleteMany({ where: { id: { in: instances.map((i) => i.id) } } });
+      const ids = instances.map((i) => i.id);
+      // External users' own credentials for these instances go too.
+      const connections = await tx.userConnection.findMany({
+        where: { connectorInstanceId: { in: ids } },
+        include: { user: { select: { workspaceId: true } } },
+      });
+      await tx.userConnection.deleteMany({ where: { connectorInstanceId: { in: ids } } });
+      await tx.connectorInstance.deleteMany({ where: { id: { in: ids } } });
       return {
         serverIds,
-        prefixes: instances.map((i) => credentialSecretPrefix(i.workspaceId, i.id)),
+        prefixes: [
+          ...instances.map((i) => credentialSecretPrefix(i.workspaceId, i.id)),
+          ...connections.map((c) => userCredentialSecretPrefix(c.user.workspaceId, c.userId, c.connectorInstanceId)),
+        ],
       };
     })();
   }
