@@ -279,6 +279,30 @@ describe('seed 001 mcp_config', () => {
   });
 });
 
+describe('seed 001 mcp_config: a server_name that is not a slug', () => {
+  it('names the server by its slug; initialize and /config answer with server_name as written', async () => {
+    const yaml = variant('tickets-desk', 'desk_', { enabled: true, name: 'Ticket Desk', description: 'Desk tools' });
+    const connector = await api.request<{ id: string }>('POST', '/connectors', yaml, 'application/yaml');
+    const inst = await api.request<{ mcp_server_id: string }>('POST', '/connector_instances', {
+      connector_id: connector.id,
+      name: 'desk',
+      base_url: prod.url,
+      credentials: { api_key: 'prod-key' },
+    });
+    const server = await api.request<{ name: string; url: string }>('GET', `/mcp_manager/${inst.mcp_server_id}`);
+    expect(server.name).toBe('ticket_desk');
+    const config = await api.request<{ serverInfo: { name: string }; instructions: string }>(
+      'GET',
+      '/mcp_manager/ticket_desk/config',
+    );
+    expect(config).toMatchObject({ serverInfo: { name: 'Ticket Desk' }, instructions: 'Desk tools' });
+    const client = await connect(server.url);
+    expect(client.getServerVersion()?.name).toBe('Ticket Desk');
+    expect(client.getInstructions()).toBe('Desk tools');
+    await client.close();
+  });
+});
+
 describe('DELETE /api/v1/connectors/{id}', () => {
   it('is a 409 while instances use it; ?force=true deletes them first (their servers keep existing, without tools)', async () => {
     const yaml = variant('tickets-gone', 'gone_', { enabled: true, name: 'gone_tickets', description: 'Gone' });

@@ -56,6 +56,16 @@ type InstanceWithConnector = {
   connector: { slug: string; kind: string; descriptor: unknown; document: unknown };
 };
 
+/** A server name (slug) for a descriptor's `mcp_config.server_name`, which may be any text. */
+export function serverNameFor(serverName: string): string {
+  const slug = serverName
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '_')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, 100);
+  return slug || 'server';
+}
+
 /** Seed 001 `mcp_config.enabled: false`: the connector is stored and validated, but none of its operations is a tool. */
 export function mcpDisabled(descriptor: unknown): boolean {
   const cfg = (descriptor as { mcp_config?: { enabled?: unknown } } | null)?.mcp_config;
@@ -143,7 +153,7 @@ async function compileOwnTools(
   version: number,
   opts: { lenientSelection?: boolean },
 ): Promise<Catalog> {
-  const base = {
+  const base: Omit<Catalog, 'tools'> = {
     v: 1 as const,
     serverId: server.id,
     workspaceId: server.workspaceId,
@@ -165,6 +175,11 @@ async function compileOwnTools(
     // A server whose connector instance was deleted keeps existing with no tools.
     if (!instance) return { ...base, tools: [] };
     tools = instanceTools(server.workspaceId, instance);
+    // Created from the descriptor and not renamed since: `initialize` answers with `server_name` as written.
+    const declared = (instance.connector.descriptor as { mcp_config?: { server_name?: unknown } }).mcp_config
+      ?.server_name;
+    if (server.fromDescriptor && typeof declared === 'string' && serverNameFor(declared) === server.name)
+      base.serverInfo = { name: declared };
     from = `connector ${instance.connector.slug}`;
   } else {
     tools = await workspaceTools(tx, server.workspaceId);

@@ -5,6 +5,7 @@ import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
 import express, { Router } from 'express';
 import { z } from 'zod';
+import { serverNameFor } from '../catalog/compile.ts';
 import { credentialSecretName, credentialSecretPrefix } from '../catalog/secret-names.ts';
 import { isUniqueViolation, serverNameTaken, type CatalogService } from '../catalog/service.ts';
 import type { Db } from '../db/client.ts';
@@ -69,7 +70,8 @@ export function connectorInstancesRouter(
     // Secrets first, row second; a failed insert removes what was written (nothing half-saved).
     for (const key of keys) await secrets.put(credentialSecretName(workspaceId, id, key), body.credentials[key]!);
     const mcp = (connector.descriptor as ConnectorDescriptor).mcp_config;
-    const serverName = body.createServer && mcp?.enabled === true ? mcp.server_name : undefined;
+    const serverName =
+      body.createServer && mcp?.enabled === true && mcp.server_name ? serverNameFor(mcp.server_name) : undefined;
     // The instance, its MCP server (seed 001 mcp_config) and the new catalog versions of the servers it
     // changes commit together; a failure deletes the credentials written above (nothing half-saved).
     const { result: created } = await catalog.change(

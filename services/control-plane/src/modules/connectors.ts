@@ -2,7 +2,7 @@ import { parseConnectorDescriptor, type ConnectorDescriptor } from '@toolplane/c
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import { descriptorToOpenApi, loadDocument } from '@toolplane/openapi';
 import express, { Router } from 'express';
-import { mcpDisabled } from '../catalog/compile.ts';
+import { mcpDisabled, serverNameFor } from '../catalog/compile.ts';
 import { isUniqueViolation, serverNameTaken, type CatalogService } from '../catalog/service.ts';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
@@ -193,18 +193,27 @@ export function connectorsRouter(db: Db, catalog: CatalogService, maxBodyBytes: 
           },
         });
         if (mcp?.enabled === true && mcp.server_name) {
+          // What the servers were created with: a name or description the user changed since is kept.
+          const before = (row.descriptor as { mcp_config?: { server_name?: string; server_description?: string } })
+            .mcp_config;
           const own = await tx.mcpServer.findMany({
             where: { fromDescriptor: true, connectorInstanceId: { in: instances.map((i) => i.id) } },
-            select: { id: true },
+            select: { id: true, name: true, description: true },
           });
+          const name = serverNameFor(mcp.server_name);
           for (const s of own) {
+            const keepName = before?.server_name !== undefined && s.name !== serverNameFor(before.server_name);
+            const keepDescription = (s.description ?? undefined) !== before?.server_description;
             try {
               await tx.mcpServer.update({
                 where: { id: s.id },
-                data: { name: mcp.server_name, description: mcp.server_description ?? null },
+                data: {
+                  ...(keepName ? {} : { name }),
+                  ...(keepDescription ? {} : { description: mcp.server_description ?? null }),
+                },
               });
             } catch (err) {
-              if (isUniqueViolation(err)) throw serverNameTaken(mcp.server_name);
+              if (isUniqueViolation(err)) throw serverNameTaken(name);
               throw err;
             }
           }

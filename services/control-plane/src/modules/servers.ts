@@ -363,7 +363,7 @@ export function serversRouter(
       id: row.id,
       mode: row.mode,
       catalogVersion: row.catalogVersion,
-      serverInfo: { name: live?.name ?? row.name },
+      serverInfo: { name: live?.serverInfo?.name ?? live?.name ?? row.name },
       ...((live?.description ?? row.description) ? { instructions: live?.description ?? row.description } : {}),
       tools: row.mode === 'SMART' ? smartMetaTools : own,
       ...(row.mode === 'SMART' ? { catalog: { tools: own } } : {}),
