@@ -110,7 +110,7 @@ describe('deleting a connector instance', () => {
         createServer: false,
       });
     const sb = await instance('sandbox', sandbox.url, 'sandbox-key');
-    await instance('prod', prod.url, 'prod-key');
+    const pr = await instance('prod', prod.url, 'prod-key');
     const bound = await api.request<{ id: string; url: string; tools: string[] }>('POST', '/mcp_manager', {
       name: 'bound-picker',
       mode: 'NORMAL',
@@ -156,6 +156,15 @@ describe('deleting a connector instance', () => {
     }
     expect(prod.requests.length).toBe(0);
     expect(sandbox.requests.length).toBe(1);
+
+    // Other updates keep working; choosing a tool source again is explicit and clears the warning.
+    await api.request('PATCH', `/mcp_manager/${bound.id}`, { description: 'still here' });
+    const rebound = await api.request<{ tools: string[]; warnings?: string[] }>('PATCH', `/mcp_manager/${bound.id}`, {
+      connectorInstanceId: pr.id,
+      selectedTools: ['get_ticket'],
+    });
+    expect(rebound.tools).toEqual(['get_ticket']);
+    expect(rebound.warnings).toBeUndefined();
   });
 });
 

@@ -325,7 +325,8 @@ export function serversRouter(
         return {
           result: row.id,
           serverIds: [row.id],
-          strictServerIds: [row.id],
+          // Unknown names are an error when the selection or its source is being set; otherwise a warning.
+          strictServerIds: rebound ? [row.id] : [],
           // Replaced external headers: their secrets go once the new configs are committed.
           deleteSecrets: external ? headerSecretsOf(before.externalMcpConfigs) : [],
         };
