@@ -42,6 +42,7 @@ export type ServerRow = {
   config: unknown;
   externalMcpConfigs: unknown;
   bindingWarnings?: string[];
+  reservedToolNames?: string[];
   fromDescriptor?: boolean;
   catalogVersion: number;
   createdAt: Date;
@@ -109,13 +110,14 @@ function instanceTools(workspaceId: string, instance: InstanceWithConnector): Ca
  * Every tool of the workspace (all connector instances), with unique names: a name used by more
  * than one instance gets the instance name appended (`get_ticket__eu`) on all but the first.
  */
-async function workspaceTools(tx: Tx, workspaceId: string): Promise<CatalogTool[]> {
+async function workspaceTools(tx: Tx, workspaceId: string, reserved: ReadonlySet<string>): Promise<CatalogTool[]> {
   const instances = await tx.connectorInstance.findMany({
     where: { workspaceId },
     include: { connector: true },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
   });
-  const seen = new Set<string>();
+  // Names of deleted sources' tools are taken: another instance's tool of that name keeps its suffix.
+  const seen = new Set<string>(reserved);
   const out: CatalogTool[] = [];
   for (const instance of instances) {
     for (const t of instanceTools(workspaceId, instance)) {
@@ -141,10 +143,16 @@ export async function compileCatalog(
   listExternal: ExternalLister,
   opts: { lenientSelection?: boolean } = {},
 ): Promise<Catalog> {
-  const own = await compileOwnTools(tx, server, version, opts);
+  const reserved = new Set(server.reservedToolNames ?? []);
+  const own = await compileOwnTools(tx, server, version, opts, reserved);
   // Tools of the server's active workflow deployment (Flower / Arazzo, issue #4).
-  const withWorkflows = await withWorkflowTools(tx, own, server.config);
-  return mergeExternalTools(withWorkflows, (server.externalMcpConfigs ?? []) as StoredExternalConfig[], listExternal);
+  const withWorkflows = await withWorkflowTools(tx, own, server.config, reserved);
+  return mergeExternalTools(
+    withWorkflows,
+    (server.externalMcpConfigs ?? []) as StoredExternalConfig[],
+    listExternal,
+    reserved,
+  );
 }
 
 async function compileOwnTools(
@@ -152,6 +160,7 @@ async function compileOwnTools(
   server: ServerRow,
   version: number,
   opts: { lenientSelection?: boolean },
+  reserved: ReadonlySet<string>,
 ): Promise<Catalog> {
   const base: Omit<Catalog, 'tools'> = {
     v: 1 as const,
@@ -164,7 +173,7 @@ async function compileOwnTools(
     mode: server.mode,
     ...(server.bindingWarnings && server.bindingWarnings.length > 0 ? { warnings: [...server.bindingWarnings] } : {}),
   };
-  if (server.mode === 'SMART') return { ...base, tools: await workspaceTools(tx, server.workspaceId) };
+  if (server.mode === 'SMART') return { ...base, tools: await workspaceTools(tx, server.workspaceId, reserved) };
   let tools: CatalogTool[];
   let from: string;
   if (server.connectorInstanceId) {
@@ -182,7 +191,7 @@ async function compileOwnTools(
       base.serverInfo = { name: declared };
     from = `connector ${instance.connector.slug}`;
   } else {
-    tools = await workspaceTools(tx, server.workspaceId);
+    tools = await workspaceTools(tx, server.workspaceId, reserved);
     from = 'this workspace';
   }
   if (server.selectedTools.length > 0) {
@@ -222,11 +231,12 @@ async function mergeExternalTools(
   catalog: Catalog,
   configs: StoredExternalConfig[],
   listExternal: ExternalLister,
+  reserved: ReadonlySet<string>,
 ): Promise<Catalog> {
   if (configs.length === 0) return catalog;
   const tools = [...catalog.tools];
   const warnings = [...(catalog.warnings ?? [])];
-  const taken = new Set(tools.map((t) => t.tool.name));
+  const taken = new Set([...reserved, ...tools.map((t) => t.tool.name)]);
   const listed = await Promise.all(
     configs.map((c) =>
       listExternal(c).catch((err: unknown) => ({ ok: false as const, error: String(err), tools: [] })),
@@ -310,14 +320,19 @@ function exposesCallerToken(serverConfig: unknown): boolean {
 }
 
 /** Adds the tools of the server's active workflow deployment to a catalog (names already taken get `__workflow`). */
-async function withWorkflowTools(tx: Tx, catalog: Catalog, serverConfig?: unknown): Promise<Catalog> {
+async function withWorkflowTools(
+  tx: Tx,
+  catalog: Catalog,
+  serverConfig: unknown,
+  reserved: ReadonlySet<string>,
+): Promise<Catalog> {
   const deployment = await tx.workflowDeployment.findFirst({
     where: { serverId: catalog.serverId, state: 'active' },
     orderBy: { activatedAt: 'desc' },
   });
   if (!deployment?.ir) return catalog;
   const ir = deployment.ir as unknown as WorkflowDocumentIR;
-  const taken = new Set(catalog.tools.map((t) => t.tool.name));
+  const taken = new Set([...reserved, ...catalog.tools.map((t) => t.tool.name)]);
   const tools: CatalogTool[] = [...catalog.tools];
   for (const t of deployment.tools as unknown as WorkflowTool[]) {
     const wf = ir.workflows.find((w) => w.id === t.workflowId);

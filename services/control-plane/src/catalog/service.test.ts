@@ -199,6 +199,54 @@ describe('CatalogService', () => {
     expect(after.warnings?.[0]).toMatch(/connector instance "gone" .* was deleted/);
   });
 
+  it("keeps the names of a deleted instance's tools reserved on SMART servers: no name moves to another instance", async () => {
+    const publisher = new FakePublisher();
+    const catalog = service(publisher);
+    // A workspace of its own, so that the deleted instance is the first one (its tools have the bare names).
+    const org = await db.organization.create({ data: { name: 'org-smart' } });
+    const ws = (await db.workspace.create({ data: { organizationId: org.id, name: 'ws-smart' } })).id;
+    const conn = await db.connector.create({
+      data: {
+        workspaceId: ws,
+        slug: 'ticket-system',
+        version: '1.0.0',
+        name: 'Tickets',
+        descriptor: descriptor as object,
+      },
+    });
+    const make = async (name: string) =>
+      (
+        await db.connectorInstance.create({
+          data: { workspaceId: ws, connectorId: conn.id, name, credentialKeys: ['api_key'] },
+        })
+      ).id;
+    const sandbox = await make('sandbox');
+    const prod = await make('prod');
+    const id = crypto.randomUUID();
+    const { catalogs } = await catalog.change({}, async (tx) => {
+      await tx.mcpServer.create({ data: { id, workspaceId: ws, name: 'smart', mode: 'SMART' } });
+      return { result: id, serverIds: [id] };
+    });
+    const owner = (c: Catalog) => new Map(c.tools.map((t) => [t.tool.name, t.source?.instanceId]));
+    expect(owner(catalogs.get(id)!).get('get_ticket')).toBe(sandbox);
+    expect(owner(catalogs.get(id)!).get('get_ticket__prod')).toBe(prod);
+    const row = await db.connectorInstance.findUniqueOrThrow({ where: { id: sandbox } });
+    const after = await catalog.change({ instanceIds: [sandbox], workspaceId: ws }, async (tx) => {
+      const { serverIds } = await catalog.deleteInstancesWrites(tx, [row], 'was deleted');
+      return { result: undefined, serverIds };
+    });
+    const names = owner(after.catalogs.get(id)!);
+    expect([...names.keys()].sort()).toEqual(['create_ticket__prod', 'get_ticket__prod', 'search_tickets__prod']);
+    // Later changes keep it so.
+    const later = await catalog.change({ serverIds: [id] }, async () => ({ result: undefined }));
+    expect(
+      later.catalogs
+        .get(id)!
+        .tools.map((t) => t.tool.name)
+        .sort(),
+    ).toEqual([...names.keys()].sort());
+  });
+
   it('reconcile() republishes the latest committed version of servers missing or older in Redis', async () => {
     const publisher = new FakePublisher();
     const catalog = service(publisher);

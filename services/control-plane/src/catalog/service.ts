@@ -280,7 +280,7 @@ export class CatalogService {
       await tx.connectorInstance.findMany({ where: { id: { in: ids } }, select: { workspaceId: true } })
     ).map((i) => i.workspaceId);
     const servers = (await tx.mcpServer.findMany({
-      where: { workspaceId: { in: [...new Set(workspaceIds)] }, mode: 'NORMAL' },
+      where: { workspaceId: { in: [...new Set(workspaceIds)] } },
     })) as ServerRow[];
     const touched: string[] = [];
     for (const s of servers) {
@@ -300,24 +300,33 @@ export class CatalogService {
         touched.push(s.id);
         continue;
       }
-      if (s.connectorInstanceId || s.selectedTools.length === 0) continue;
+      if (s.connectorInstanceId) continue;
+      // SMART servers and NORMAL servers choosing by name: the deleted instance's tool names stay
+      // reserved, so another instance's tool of the same name keeps its suffixed name.
       const live = await tx.catalogVersion.findUnique({
         where: { serverId_version: { serverId: s.id, version: s.catalogVersion } },
       });
       const fromGone = ((live?.catalog as Catalog | undefined)?.tools ?? []).filter((t) =>
         ids.includes(t.source?.instanceId ?? ''),
       );
-      const gone = s.selectedTools.filter((name) => fromGone.some((t) => t.tool.name === name));
-      if (gone.length === 0) continue;
+      if (fromGone.length === 0) continue;
+      const reservedToolNames = [...new Set([...(s.reservedToolNames ?? []), ...fromGone.map((t) => t.tool.name)])];
+      const gone =
+        s.mode === 'NORMAL' ? s.selectedTools.filter((name) => fromGone.some((t) => t.tool.name === name)) : [];
       const names = fromGone.map((t) => t.source?.instance).filter((n, i, all) => n && all.indexOf(n) === i);
       await tx.mcpServer.update({
         where: { id: s.id },
         data: {
-          selectedTools: s.selectedTools.filter((n) => !gone.includes(n)),
-          bindingWarnings: [
-            ...(s.bindingWarnings ?? []),
-            `connector instance "${names.join('", "')}" ${why}: tools ${gone.join(', ')} were removed from this server`,
-          ],
+          reservedToolNames,
+          ...(gone.length > 0
+            ? {
+                selectedTools: s.selectedTools.filter((n) => !gone.includes(n)),
+                bindingWarnings: [
+                  ...(s.bindingWarnings ?? []),
+                  `connector instance "${names.join('", "')}" ${why}: tools ${gone.join(', ')} were removed from this server`,
+                ],
+              }
+            : {}),
         },
       });
       touched.push(s.id);

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { ServerRow, StoredExternalConfig } from '../catalog/compile.ts';
 import { externalHeadersSecretName } from '../catalog/secret-names.ts';
 import { isUniqueViolation, type CatalogService } from '../catalog/service.ts';
-import type { Db } from '../db/client.ts';
+import type { Db, Tx } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { isUuid } from './ids.ts';
 
@@ -68,6 +68,30 @@ async function storeExternalConfigs(
 
 const headerSecretsOf = (configs: unknown): string[] =>
   ((configs ?? []) as StoredExternalConfig[]).flatMap((c) => (c.headersSecret ? [c.headersSecret] : []));
+
+/**
+ * The tools of external MCP servers an update removes (from the live catalog): their names stay
+ * reserved, so a remaining external server's tool of the same name keeps its prefixed name.
+ */
+async function removedExternalTools(tx: Tx, before: ServerRow, next: StoredExternalConfig[]) {
+  const kept = new Set(next.map((c) => c.name));
+  const gone = ((before.externalMcpConfigs ?? []) as StoredExternalConfig[]).filter((c) => !kept.has(c.name));
+  if (gone.length === 0) return undefined;
+  const live = await tx.catalogVersion.findUnique({
+    where: { serverId_version: { serverId: before.id, version: before.catalogVersion } },
+  });
+  const tools = ((live?.catalog as Catalog | undefined)?.tools ?? []).filter(
+    (t) => t.plan.kind === 'mcp' && gone.some((c) => c.name === (t.plan as { server: string }).server),
+  );
+  if (tools.length === 0) return undefined;
+  const names = tools.map((t) => t.tool.name);
+  return {
+    names,
+    warnings: [
+      `external MCP server(s) "${gone.map((c) => c.name).join('", "')}" removed: tools ${names.join(', ')} are no longer served (their names are not given to other tools)`,
+    ],
+  };
+}
 
 /** A server of the caller's workspace by id or by name (404 otherwise). */
 export async function findServer(db: Db, workspaceId: string, idOrName: string): Promise<ServerRow> {
@@ -303,6 +327,10 @@ export function serversRouter(
       {},
       async (tx) => {
         const before = (await tx.mcpServer.findUniqueOrThrow({ where: { id: row.id } })) as ServerRow;
+        const removed = external ? await removedExternalTools(tx, before, external.stored) : undefined;
+        // Choosing the source again frees the names of deleted sources; removed external servers reserve theirs.
+        const reserved = [...(rebound ? [] : (before.reservedToolNames ?? [])), ...(removed?.names ?? [])];
+        const warnings = [...(rebound ? [] : (before.bindingWarnings ?? [])), ...(removed?.warnings ?? [])];
         try {
           await tx.mcpServer.update({
             where: { id: row.id },
@@ -315,7 +343,7 @@ export function serversRouter(
               ...(body.isPublic !== undefined ? { isPublic: body.isPublic } : {}),
               ...(body.config !== undefined ? { config: body.config as object } : {}),
               ...(external !== undefined ? { externalMcpConfigs: external.stored as object[] } : {}),
-              ...(rebound ? { bindingWarnings: [] } : {}),
+              ...(rebound || removed ? { bindingWarnings: warnings, reservedToolNames: [...new Set(reserved)] } : {}),
             },
           });
         } catch (err) {
