@@ -32,7 +32,9 @@ describe('RuntimePublisher.publishCatalog', () => {
     expect(await publisher.publishedCatalogVersion('server-1')).toBe(3);
     await publisher.publishCatalog(catalog(1), { force: true });
     expect(await publisher.publishedCatalogVersion('server-1')).toBe(1);
+    expect(await publisher.publishedCatalogServerIds()).toEqual(['server-1']);
     await publisher.removeCatalog('server-1');
+    expect(await publisher.publishedCatalogServerIds()).toEqual([]);
     expect(await publisher.publishedCatalogVersion('server-1')).toBeUndefined();
   });
 });

@@ -47,6 +47,22 @@ export class RuntimePublisher {
     return typeof version === 'number' ? version : undefined;
   }
 
+  /** The servers whose live catalog Redis holds (SCAN; not the versioned copies). */
+  async publishedCatalogServerIds(): Promise<string[]> {
+    const prefix = this.keys.catalog('');
+    const ids: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      for (const k of keys) {
+        const id = k.slice(prefix.length);
+        if (id && !id.includes(':')) ids.push(id);
+      }
+    } while (cursor !== '0');
+    return ids;
+  }
+
   async removeCatalog(serverId: string): Promise<void> {
     await this.redis.del(this.keys.catalog(serverId));
     await this.redis.publish(this.keys.catalogChanged, serverId);

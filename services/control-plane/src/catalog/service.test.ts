@@ -55,6 +55,9 @@ class FakePublisher implements CatalogPublisher {
   async publishedCatalogVersion(serverId: string): Promise<number | undefined> {
     return this.inRedis.get(serverId);
   }
+  async publishedCatalogServerIds(): Promise<string[]> {
+    return [...this.inRedis.keys()];
+  }
 }
 
 const fakeSecrets = { delete: async () => true, list: async () => [] };
@@ -214,14 +217,15 @@ describe('CatalogService', () => {
         descriptor: descriptor as object,
       },
     });
-    const make = async (name: string) =>
+    // Explicit creation times: the workspace's instances are ordered by them (then by id).
+    const make = async (name: string, createdAt: Date) =>
       (
         await db.connectorInstance.create({
-          data: { workspaceId: ws, connectorId: conn.id, name, credentialKeys: ['api_key'] },
+          data: { workspaceId: ws, connectorId: conn.id, name, credentialKeys: ['api_key'], createdAt },
         })
       ).id;
-    const sandbox = await make('sandbox');
-    const prod = await make('prod');
+    const sandbox = await make('sandbox', new Date(Date.now() - 60_000));
+    const prod = await make('prod', new Date());
     const id = crypto.randomUUID();
     const { catalogs } = await catalog.change({}, async (tx) => {
       await tx.mcpServer.create({ data: { id, workspaceId: ws, name: 'smart', mode: 'SMART' } });
@@ -255,8 +259,11 @@ describe('CatalogService', () => {
     publisher.inRedis.clear();
     publisher.inRedis.set(s.serverId, 1);
     publisher.published.length = 0;
+    // A server deleted while Redis was unreachable: still in Redis.
+    publisher.inRedis.set('00000000-0000-4000-8000-00000000dead', 7);
     expect(await catalog.reconcile()).toBe(servers - 1);
     expect(publisher.published.map((p) => p.serverId)).not.toContain(s.serverId);
+    expect(publisher.removed).toEqual(['00000000-0000-4000-8000-00000000dead']);
     expect(await catalog.reconcile()).toBe(0);
   });
 });

@@ -30,6 +30,7 @@ export interface CatalogPublisher {
   removeCatalog(serverId: string): Promise<void>;
   secretsChanged(namePrefix: string): Promise<void>;
   publishedCatalogVersion(serverId: string): Promise<number | undefined>;
+  publishedCatalogServerIds(): Promise<string[]>;
 }
 
 /** Which servers a change affects, beyond those the writes name. */
@@ -373,10 +374,16 @@ export class CatalogService {
    * (`all`: every server, e.g. after Redis lost its data). Returns how many were published.
    */
   async reconcile(opts: { all?: boolean } = {}): Promise<number> {
+    // Redis first, PostgreSQL second: a server published after the scan is not in it, one published
+    // before was committed before, so it is in the query below. Deleted servers left in Redis (the
+    // removal after the commit failed) are removed.
+    const inRedisIds = await this.publisher.publishedCatalogServerIds();
     const servers = await this.db.mcpServer.findMany({
       where: { catalogVersion: { gt: 0 } },
       select: { id: true, catalogVersion: true },
     });
+    const live = new Set(servers.map((s) => s.id));
+    for (const id of inRedisIds) if (!live.has(id)) await this.publisher.removeCatalog(id);
     let published = 0;
     for (const s of servers) {
       if (!opts.all) {
