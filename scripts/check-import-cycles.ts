@@ -7,17 +7,6 @@ import { dirname, join, relative, resolve } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 
-/**
- * Folders whose cycles are known and tolerated for now, with why. Nothing else is: a cycle that runs
- * through any other file fails the check.
- */
-const pending: { scope: string; why: string }[] = [
-  {
-    scope: 'services/control-plane/src/modules/',
-    why: 'servers, deployments and connector-instances import each other; the module is being rebuilt',
-  },
-];
-
 function* files(dir: string): Generator<string> {
   for (const name of readdirSync(dir)) {
     if (name === 'node_modules' || name === 'dist' || name === 'generated' || name.startsWith('.')) continue;
@@ -130,15 +119,12 @@ function cycleIn(component: string[]): string[] {
 
 const rel = (f: string) => relative(root, f);
 const problems: string[] = [];
-const tolerated: string[] = [];
 for (const component of components) {
   const names = component.map(rel);
   const cycle = cycleIn(component);
   const others = names.filter((n) => !cycle.map(rel).includes(n));
   const line = `${cycle.map(rel).join(' → ')}${others.length > 0 ? ` (and, in the same knot, ${others.join(', ')})` : ''}`;
-  const known = pending.find((p) => names.every((n) => n.startsWith(p.scope)));
-  if (known) tolerated.push(`${line} (tolerated: ${known.why})`);
-  else problems.push(line);
+  problems.push(line);
 }
 
 if (problems.length > 0) {
@@ -149,6 +135,4 @@ if (problems.length > 0) {
   );
   process.exit(1);
 }
-console.log(
-  `import cycles: none${tolerated.length > 0 ? ` (${tolerated.length} tolerated: ${tolerated.join('; ')})` : ''}`,
-);
+console.log('import cycles: none');

@@ -46,6 +46,7 @@ beforeAll(async () => {
   ({ stack, api } = await startTestStack('cancel'));
   const connector = await api.request<{ id: string }>('POST', '/connectors', descriptor(url), 'application/yaml');
   const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
+    createServer: false,
     connector_id: connector.id,
     name: 'slow',
   });

@@ -78,6 +78,7 @@ beforeAll(async () => {
   );
   instanceId = (
     await api.request<{ id: string }>('POST', '/connector_instances', {
+      createServer: false,
       connector_id: connector.id,
       name: 'profile',
       credentials: { token: 'default-token' },

@@ -144,11 +144,13 @@ describe('GET /api/v1/mcp_manager/{id} and /config', () => {
       'createdAt',
       'description',
       'externalMcpConfigs',
+      'fromDescriptor',
       'id',
       'isPublic',
       'mode',
       'name',
       'selectedTools',
+      'tools',
       'updatedAt',
       'url',
     ]);
@@ -157,6 +159,8 @@ describe('GET /api/v1/mcp_manager/{id} and /config', () => {
       mode: 'NORMAL',
       connectorInstanceId: example.instanceId,
       externalMcpConfigs: [],
+      fromDescriptor: false,
+      tools: ['search_tickets', 'get_ticket', 'create_ticket'],
     });
   });
 

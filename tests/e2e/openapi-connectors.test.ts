@@ -226,6 +226,7 @@ describe('OpenAPI 3.0 bundle as a connector', () => {
 
     const field = created.credentialFields[0]!.key;
     const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
+      createServer: false,
       connector_id: connectorId,
       name: 'pets-prod',
       base_url: `${upstreamUrl}/v1`,
@@ -334,6 +335,7 @@ describe('Swagger 2.0 JSON as a connector', () => {
     expect(created.slug).toBe('weather-service');
     expect(created.tools).toHaveLength(1);
     const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
+      createServer: false,
       connector_id: created.id,
       name: 'weather',
       base_url: `${upstreamUrl}/api`,

@@ -82,6 +82,7 @@ beforeAll(async () => {
   }));
   const connector = await api.request<{ id: string }>('POST', '/connectors', descriptor(up), 'application/yaml');
   const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
+    createServer: false,
     connector_id: connector.id,
     name: 'proto',
   });

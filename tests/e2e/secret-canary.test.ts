@@ -140,6 +140,7 @@ describe('secrets never leave the data plane', () => {
   it('uses the secret upstream, and the echoed value never reaches the agent', async () => {
     const connector = (await rest('POST', '/connectors', descriptor(echoUrl), 'application/yaml')) as { id: string };
     const instance = (await rest('POST', '/connector_instances', {
+      createServer: false,
       connector_id: connector.id,
       name: 'echo',
       credentials: { api_key: CANARY },

@@ -432,6 +432,7 @@ mcp_config:
     const connector = (await res.json()) as { id: string };
     const instance = (
       await rest('POST', '/connector_instances', {
+        createServer: false,
         connector_id: connector.id,
         name: 'echo',
         credentials: { api_key: valueB },

@@ -86,6 +86,7 @@ describe('SMART mode: meta tools over the workspace catalog', () => {
       { connector: 'ticket-system', instance: 'normal-tickets-instance', tools: 3 },
     ]);
     await api.request('POST', '/connector_instances', {
+      createServer: false,
       connector_id: example.connectorId,
       name: 'eu',
       base_url: upstream.url,

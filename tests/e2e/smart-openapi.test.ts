@@ -48,6 +48,7 @@ beforeAll(async () => {
   }>('GET', `/connectors/${connector.id}`);
   for (const o of full.descriptor.openapi.operations) toolOf.set(o.operationId, o.toolName);
   await api.request('POST', '/connector_instances', {
+    createServer: false,
     connector_id: connector.id,
     name: 'github',
     base_url: githubUrl,

@@ -86,6 +86,7 @@ describe('outbound guard (SSRF)', () => {
   beforeAll(async () => {
     const connector = await api.request<{ id: string }>('POST', '/connectors', descriptor(), 'application/yaml');
     const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
+      createServer: false,
       connector_id: connector.id,
       name: 'probe',
     });

@@ -578,6 +578,7 @@ describe('metrics', () => {
     expect(limited).toContain('limit: 1\n    interval_seconds: 3600');
     const connector = await api.request<{ id: string }>('POST', '/connectors', limited, 'application/yaml');
     const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
+      createServer: false,
       connector_id: connector.id,
       name: 'limited-instance',
       base_url: upstream.url,

@@ -364,6 +364,7 @@ describe('POST /api/v1/connector_instances/{id}/test', () => {
   it('reports a failure with the status seen when the credentials are wrong', async () => {
     const connector = (await api.request<{ data: { id: string }[] }>('GET', '/connectors')).data[0]!;
     const wrong = await api.request<{ id: string }>('POST', '/connector_instances', {
+      createServer: false,
       connector_id: connector.id,
       name: 'wrong-key',
       base_url: upstream.url,

@@ -186,6 +186,7 @@ async function startPlatform(
     },
   });
   const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
+    createServer: false,
     connector_id: connector.id,
     name: 'orders-test',
     base_url: upstream.url,

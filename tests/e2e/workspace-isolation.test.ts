@@ -224,6 +224,7 @@ function cases(): Case[] {
       'application/yaml',
     ),
     c('GET', '/connectors/:id/openapi.json', `/connectors/${ids.connector}/openapi.json`, 'denied'),
+    c('DELETE', '/connectors/:id', `/connectors/${ids.connector}?force=true`, 'denied'),
 
     c('POST', '/connector_instances', '/connector_instances', 'denied', {
       connector_id: ids.connector,
@@ -266,6 +267,8 @@ function cases(): Case[] {
     c('DELETE', '/mcp_manager/:id', `/mcp_manager/${s}`, 'denied'),
     c('GET', '/mcp_manager/:id', `/mcp_manager/${s}`, 'denied'),
     c('GET', '/mcp_manager/:id/config', `/mcp_manager/${s}/config`, 'denied'),
+    // By name: A's server name means nothing in B's workspace.
+    c('GET', '/mcp_manager/:id', '/mcp_manager/a-only-tickets', 'denied'),
 
     c('GET', '/secrets', '/secrets', 'scoped'),
     c('POST', '/secrets', '/secrets', 'scoped', { name: 'B_SECRET', value: 'b' }),

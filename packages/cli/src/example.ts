@@ -28,6 +28,7 @@ export async function registerTicketExample(
   const connector =
     existing ?? (await client.request<{ id: string }>('POST', '/connectors', descriptorYaml, 'application/yaml'));
   const instance = await client.request<{ id: string }>('POST', '/connector_instances', {
+    createServer: false,
     connector_id: connector.id,
     name: `${serverName}-instance`,
     base_url: upstreamUrl,

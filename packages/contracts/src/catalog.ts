@@ -156,7 +156,8 @@ export const CatalogTool = z.object({
   tool: ToolDefinition,
   plan: ExecutionPlan,
   /** Where the tool comes from (for SMART-mode search results and connection listings). */
-  source: z.object({ connector: z.string(), instance: z.string() }).optional(),
+  /** Where the tool comes from; `instanceId` names the connector instance (bindings are checked against it). */
+  source: z.object({ connector: z.string(), instance: z.string(), instanceId: z.string().optional() }).optional(),
 });
 export type CatalogTool = z.infer<typeof CatalogTool>;
 
@@ -171,6 +172,12 @@ export const Catalog = z.object({
   version: z.number().int().positive(),
   name: z.string(),
   description: z.string().optional(),
+  /**
+   * MCP `serverInfo.name` when it is not `name`: a server created from a descriptor's `mcp_config`
+   * answers `initialize` with its `server_name` as written (the server's own name is a slug of it).
+   * `instructions` are the `description`.
+   */
+  serverInfo: z.object({ name: z.string() }).optional(),
   isPublic: z.boolean().default(false),
   /**
    * NORMAL: `tools` are what `tools/list` shows. SMART (seed 002): `tools/list` shows the meta tools

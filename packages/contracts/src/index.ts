@@ -2,3 +2,4 @@ export * from './catalog.ts';
 export * from './descriptor.ts';
 export * from './queue.ts';
 export * from './json-limits.ts';
+export * from './smart.ts';

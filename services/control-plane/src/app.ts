@@ -19,7 +19,7 @@ import { jsonBody } from './http/body.ts';
 import { largeImportLimit, trustProxy, unauthenticatedLimit } from './http/limits.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { accessPoliciesRouter, republishAccess } from './modules/access-policies.ts';
-import { apiKeysRouter } from './modules/api-keys.ts';
+import { apiKeysRouter, republishApiKeys } from './modules/api-keys.ts';
 import { connectorInstancesRouter } from './modules/connector-instances.ts';
 import { connectorsRouter } from './modules/connectors.ts';
 import { externalUsersRouter, republishUsers } from './modules/external-users.ts';
@@ -28,10 +28,14 @@ import { deploymentsRouter } from './modules/deployments.ts';
 import { applyRetention, executionRecordsRouter, storeExecutionRecords } from './modules/execution-records.ts';
 import { serverSecretsRouter, workspaceSecretsRouter } from './modules/secrets.ts';
 import { startExternalToolsRefresher } from './modules/external-refresh.ts';
-import { externalListerFor, republishAll, serversRouter } from './modules/servers.ts';
+import { serversRouter } from './modules/servers.ts';
+import { CatalogService, externalListerFor } from './catalog/service.ts';
 import { workspacesRouter } from './modules/workspaces.ts';
 import { RuntimePublisher } from './publisher.ts';
 import { redisStateStore, RuntimeStateKeeper } from './runtime-state.ts';
+
+/** How often the catalog reconciler compares Redis with PostgreSQL. */
+const CATALOG_RECONCILE_MS = 30_000;
 
 export interface ControlPlaneDeps {
   log: Logger;
@@ -89,6 +93,9 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
     clientId: `control-plane-${randomBytes(6).toString('hex')}`,
   });
 
+  // Every change of what a server exposes goes through this (docs/architecture.md, "Catalog service").
+  const catalog = new CatalogService({ db, publisher, listExternal: externalListerFor(tasks), secrets, log });
+
   const http = express();
   http.disable('x-powered-by');
   http.set('etag', false);
@@ -110,16 +117,16 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use(unauthenticatedLimit(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS));
   api.use(requireApiKey(db, { redis, prefix: env.REDIS_PREFIX }));
   // Keys limited to servers reach only those servers' endpoints (ADR 0013).
-  api.use(enforceServerRestriction());
+  api.use(enforceServerRestriction(db));
   const largeImports = largeImportLimit(env.MAX_CONCURRENT_LARGE_IMPORTS, env.LARGE_IMPORT_BYTES);
   api.use('/connectors', largeImports);
   api.use('/mcp_servers', largeImports);
-  api.use('/connectors', connectorsRouter(db, publisher, tasks, env.MAX_DOCUMENT_BYTES));
-  api.use('/connector_instances', connectorInstancesRouter(db, secrets, publisher, tasks, env.MAX_BODY_BYTES));
+  api.use('/connectors', connectorsRouter(db, catalog, env.MAX_DOCUMENT_BYTES));
+  api.use('/connector_instances', connectorInstancesRouter(db, secrets, catalog, tasks, env.MAX_BODY_BYTES));
   api.use('/mcp_manager/:id/debug_sessions', debugSessionsRouter(db, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
   api.use(
     '/mcp_manager',
-    serversRouter(db, publisher, secrets, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES, {
+    serversRouter(db, catalog, secrets, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES, {
       tasks,
       redis,
       prefix: env.REDIS_PREFIX,
@@ -128,7 +135,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   // Secrets (issue #5): before the deployments router, whose older PUT/DELETE …/secrets/{name} these replace.
   api.use('/secrets', workspaceSecretsRouter(secrets, publisher, env.MAX_BODY_BYTES));
   api.use('/mcp_servers/:id/secrets', serverSecretsRouter(db, secrets, publisher, env.MAX_BODY_BYTES));
-  api.use('/mcp_servers', deploymentsRouter(db, publisher, secrets, tasks, env.MAX_BODY_BYTES));
+  api.use('/mcp_servers', deploymentsRouter(db, catalog, env.MAX_BODY_BYTES));
   api.use('/execution_records', executionRecordsRouter(db));
   api.use('/external_users', externalUsersRouter(db, secrets, publisher, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
   api.use('/api_keys', jsonBody(env.MAX_BODY_BYTES), apiKeysRouter(db, publisher));
@@ -146,7 +153,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   async function publishRuntimeState(): Promise<void> {
     await records.ensureGroup();
     const workspaces = await republishAccess(db, publisher);
-    const published = await republishAll(db, publisher);
+    const published = { catalogs: await catalog.republishAll(), keys: await republishApiKeys(db, publisher) };
     const users = await republishUsers(db, redis, env.REDIS_PREFIX);
     for (const s of await db.debugSession.findMany({ where: { closedAt: null, endsAt: { gt: new Date() } } }))
       await publishDebugSession(redis, env.REDIS_PREFIX, s);
@@ -175,6 +182,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   let server: Server | undefined;
   let retentionTimer: NodeJS.Timeout | undefined;
   let refresher: ReturnType<typeof startExternalToolsRefresher> | undefined;
+  let reconciler: ReturnType<CatalogService['startReconciler']> | undefined;
   const retention = () =>
     applyRetention(ingestPool, {
       now: new Date(),
@@ -187,6 +195,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   return {
     http,
     db,
+    catalog,
     get url() {
       const addr = server?.address() as AddressInfo | undefined;
       return addr ? `http://${env.HOST}:${addr.port}` : undefined;
@@ -213,11 +222,13 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
         server.once('error', reject);
       });
       log.info({ url: this.url }, 'control plane listening');
+      // A catalog committed but not published (Redis failed after the commit) is published by this.
+      reconciler = catalog.startReconciler(CATALOG_RECONCILE_MS);
       // External MCP servers' tool lists are re-listed periodically (docs/architecture.md, "External MCP servers").
       if (env.EXTERNAL_TOOLS_REFRESH_SECONDS > 0) {
         refresher = startExternalToolsRefresher({
           db,
-          publisher,
+          catalog,
           listExternal: externalListerFor(tasks),
           log,
           redis,
@@ -233,6 +244,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       keeper.stop();
       stateReports.disconnect();
       await refresher?.stop();
+      await reconciler?.stop();
       await records.stop();
       await ingestPool.end();
       await tasks.close();

@@ -2,6 +2,19 @@ import type { ApiKeyRecord, Catalog, WorkspaceAccess } from '@toolplane/contract
 import { redisKeys, type RedisKeys } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
 
+/** SET the live catalog unless Redis holds a higher version (KEYS[1] = live key, ARGV = json, version). */
+const LIVE_IF_NOT_OLDER = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, decoded = pcall(cjson.decode, current)
+  if ok and type(decoded) == 'table' and tonumber(decoded.version) and tonumber(decoded.version) > tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+`;
+
 /**
  * Publishes what edges and workers read from Redis: compiled catalogs and API key records (hashes
  * only). Every write is followed by a pub/sub message so caches drop stale entries at once.
@@ -26,16 +39,44 @@ export class RuntimePublisher {
     }
   }
 
-  publishCatalog(catalog: Catalog): Promise<void> {
-    return this.write(() => this.writeCatalog(catalog));
+  /** `force`: replace the live copy even when Redis holds a higher version (PostgreSQL is the truth: republish all). */
+  publishCatalog(catalog: Catalog, opts: { force?: boolean } = {}): Promise<void> {
+    return this.write(() => this.writeCatalog(catalog, opts));
   }
 
-  private async writeCatalog(catalog: Catalog): Promise<void> {
+  private async writeCatalog(catalog: Catalog, opts: { force?: boolean }): Promise<void> {
     const json = JSON.stringify(catalog);
     // The versioned copy outlives the switch long enough for calls already queued against it.
     await this.redis.set(this.keys.catalogVersion(catalog.serverId, catalog.version), json, 'EX', 24 * 3600);
-    await this.redis.set(this.keys.catalog(catalog.serverId), json);
+    // Never replaces a newer version: two changes committed in one order may publish in the other.
+    if (opts.force) await this.redis.set(this.keys.catalog(catalog.serverId), json);
+    else
+      await this.redis.eval(LIVE_IF_NOT_OLDER, 1, this.keys.catalog(catalog.serverId), json, String(catalog.version));
     await this.redis.publish(this.keys.catalogChanged, catalog.serverId);
+  }
+
+  /** The version of the server's catalog that Redis holds now (undefined: none). */
+  async publishedCatalogVersion(serverId: string): Promise<number | undefined> {
+    const json = await this.redis.get(this.keys.catalog(serverId));
+    if (!json) return undefined;
+    const version = (JSON.parse(json) as { version?: unknown }).version;
+    return typeof version === 'number' ? version : undefined;
+  }
+
+  /** The servers whose live catalog Redis holds (SCAN; not the versioned copies). */
+  async publishedCatalogServerIds(): Promise<string[]> {
+    const prefix = this.keys.catalog('');
+    const ids: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      for (const k of keys) {
+        const id = k.slice(prefix.length);
+        if (id && !id.includes(':')) ids.push(id);
+      }
+    } while (cursor !== '0');
+    return ids;
   }
 
   removeCatalog(serverId: string): Promise<void> {

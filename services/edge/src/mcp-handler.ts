@@ -83,7 +83,7 @@ export function buildServer(
 ): Server {
   const { loaded, traceparent, tracestate, protocolVersion } = call;
   const server = new Server(
-    { name: loaded.catalog.name, version },
+    { name: loaded.catalog.serverInfo?.name ?? loaded.catalog.name, version },
     {
       // logging: log messages of external MCP servers are relayed during their calls.
       capabilities: { tools: { listChanged: true }, logging: {} },

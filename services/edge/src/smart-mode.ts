@@ -1,63 +1,8 @@
-import type { CatalogTool, ToolDefinition, ToolResultPayload } from '@toolplane/contracts';
+import { smartMetaTools, type CatalogTool, type ToolDefinition, type ToolResultPayload } from '@toolplane/contracts';
 import MiniSearch from 'minisearch';
 
-/** The meta tools a SMART server shows instead of its catalog (seed 002). */
-export const metaTools: ToolDefinition[] = [
-  {
-    name: 'search_tools',
-    title: 'Search tools',
-    description:
-      "Search this server's catalog of API tools by what you want to do (e.g. 'create a support ticket'). " +
-      'Returns the best matching tool names with their descriptions. ' +
-      "Then call describe_tool to see a tool's arguments and execute_tool to run it.",
-    inputSchema: {
-      type: 'object',
-      properties: {
-        query: { type: 'string', minLength: 1, description: 'What you want to do, in plain words' },
-        limit: { type: 'integer', minimum: 1, maximum: 20, default: 5, description: 'How many tools to return' },
-      },
-      required: ['query'],
-      additionalProperties: false,
-    },
-    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  },
-  {
-    name: 'describe_tool',
-    title: 'Describe a tool',
-    description:
-      'Show one tool of the catalog in full: description, input JSON Schema (its arguments) and behaviour hints.',
-    inputSchema: {
-      type: 'object',
-      properties: { name: { type: 'string', minLength: 1 } },
-      required: ['name'],
-      additionalProperties: false,
-    },
-    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  },
-  {
-    name: 'execute_tool',
-    title: 'Execute a tool',
-    description:
-      'Run one tool of the catalog with arguments matching its input schema (see describe_tool). Returns the tool’s result.',
-    inputSchema: {
-      type: 'object',
-      properties: {
-        name: { type: 'string', minLength: 1 },
-        arguments: { type: 'object', description: 'The tool’s arguments', default: {} },
-      },
-      required: ['name'],
-      additionalProperties: false,
-    },
-    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-  },
-  {
-    name: 'list_connections',
-    title: 'List connections',
-    description: 'List the connected API accounts the catalog’s tools run with, and how to connect a missing one.',
-    inputSchema: { type: 'object', properties: {}, additionalProperties: false },
-    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  },
-];
+/** The meta tools a SMART server shows instead of its catalog (seed 002); the control plane shows the same in `/config`. */
+export const metaTools: ToolDefinition[] = smartMetaTools;
 
 /** Splits identifiers and text into lower-case words: `searchJiraIssues` / `search_jira-issues` → search, jira, issues. */
 function tokenize(text: string): string[] {

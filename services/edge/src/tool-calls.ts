@@ -171,7 +171,7 @@ async function callMetaTool(
       for (const t of loaded.catalog.tools) {
         if (!t.source) continue;
         const key = `${t.source.connector}/${t.source.instance}`;
-        const c = connections.get(key) ?? { ...t.source, tools: 0 };
+        const c = connections.get(key) ?? { connector: t.source.connector, instance: t.source.instance, tools: 0 };
         c.tools++;
         connections.set(key, c);
       }

@@ -4,6 +4,7 @@ import { AuthError, NotFoundError, toProblem, type AppError } from '@toolplane/e
 import type { NextFunction, Request, Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/client.ts';
+import { isUuid } from '../modules/ids.ts';
 
 export interface Caller {
   workspaceId: string;
@@ -71,25 +72,23 @@ const serverScoped = /^\/(?:mcp_manager|mcp_servers)\/([^/]+)(?:\/|$)/;
  * list filtered to theirs, and execution records of their servers. Workspace-wide endpoints (connectors,
  * instances, secrets, users, keys, policies, creating servers) need an unrestricted key (403).
  */
-export function enforceServerRestriction() {
-  return (req: Request, res: Response, next: NextFunction) => {
-    const { serverIds } = caller(req);
+export function enforceServerRestriction(db: Db) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const { serverIds, workspaceId } = caller(req);
     if (!serverIds) return next();
     const allowed = new Set(serverIds);
     const scoped = serverScoped.exec(req.path);
     if (scoped && scoped[1] !== 'load-tools-from-url') {
-      if (!allowed.has(decodeURIComponent(scoped[1]!)))
-        throw new NotFoundError('MCP server', decodeURIComponent(scoped[1]!));
+      const idOrName = decodeURIComponent(scoped[1]!);
+      // Servers are addressed by id or by name (where the routes accept one).
+      const id = isUuid(idOrName)
+        ? idOrName
+        : (await db.mcpServer.findFirst({ where: { workspaceId, name: idOrName }, select: { id: true } }))?.id;
+      if (!id || !allowed.has(id)) throw new NotFoundError('MCP server', idOrName);
       return next();
     }
-    if (req.method === 'GET' && /^\/mcp_manager\/?$/.test(req.path)) {
-      filterJson(res, (body) => {
-        const b = body as { data?: { id: string }[]; pagination?: { total?: number } };
-        if (Array.isArray(b?.data)) b.data = b.data.filter((s) => allowed.has(s.id));
-        return b;
-      });
-      return next();
-    }
+    // The list counts and pages through the key's servers only (servers.ts filters the query).
+    if (req.method === 'GET' && /^\/mcp_manager\/?$/.test(req.path)) return next();
     if (req.method === 'GET' && /^\/execution_records(?:\/|$)/.test(req.path)) {
       const single = /^\/execution_records\/([^/]+)\/?$/.exec(req.path);
       if (!single) {

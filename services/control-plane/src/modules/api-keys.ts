@@ -51,7 +51,7 @@ type KeyRow = {
 };
 
 /** What the edge reads from Redis for a key (hash → record). */
-export function apiKeyRecord(row: Pick<KeyRow, 'id' | 'workspaceId' | 'scopes' | 'serverIds'>): ApiKeyRecord {
+function apiKeyRecord(row: Pick<KeyRow, 'id' | 'workspaceId' | 'scopes' | 'serverIds'>): ApiKeyRecord {
   return {
     keyId: row.id,
     workspaceId: row.workspaceId,
@@ -200,4 +200,11 @@ export function apiKeysRouter(db: Db, publisher: RuntimePublisher): Router {
 export function requireScope(req: Parameters<typeof caller>[0], scope: string): void {
   if (!caller(req).scopes.includes(scope))
     throw new AuthError('auth.forbidden', `this API key has no "${scope}" scope`);
+}
+
+/** Re-publishes every active key (Redis may have restarted empty, as in the embedded default). */
+export async function republishApiKeys(db: Db, publisher: RuntimePublisher): Promise<number> {
+  const keys = await db.apiKey.findMany({ where: { revokedAt: null } });
+  for (const k of keys) await publisher.publishApiKey(k.hash, apiKeyRecord(k));
+  return keys.length;
 }

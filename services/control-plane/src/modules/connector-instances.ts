@@ -5,12 +5,13 @@ import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
 import { Router } from 'express';
 import { z } from 'zod';
+import { serverNameFor } from '../catalog/compile.ts';
+import { credentialSecretName, credentialSecretPrefix } from '../catalog/secret-names.ts';
+import { isUniqueViolation, serverNameTaken, type CatalogService } from '../catalog/service.ts';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
-import type { RuntimePublisher } from '../publisher.ts';
 import { isUuid } from './ids.ts';
-import { externalListerFor, recompileServers } from './servers.ts';
 
 const CreateInstanceBody = z.object({
   connector_id: z.string().min(1),
@@ -18,6 +19,8 @@ const CreateInstanceBody = z.object({
   /** Replaces the origin of every endpoint of the descriptor (sandbox, self-hosted, the local example). */
   base_url: z.string().url().optional(),
   credentials: z.record(z.string(), z.string()).default({}),
+  /** Seed 001 `mcp_config.enabled: true` creates the instance's MCP server too (named `server_name`); false opts out. */
+  createServer: z.boolean().default(true),
 });
 
 const UpdateInstanceBody = z.object({
@@ -26,29 +29,6 @@ const UpdateInstanceBody = z.object({
   /** Replaces the given fields; fields not named keep their stored values. */
   credentials: z.record(z.string(), z.string()).optional(),
 });
-
-/** Where an instance's credentials live in the secrets store (one secret per field). */
-function credentialSecretPrefix(workspaceId: string, instanceId: string): string {
-  return `ws/${workspaceId}/connector-instances/${instanceId}/`;
-}
-
-export function credentialSecretName(workspaceId: string, instanceId: string, field: string): string {
-  return credentialSecretPrefix(workspaceId, instanceId) + field;
-}
-
-/** Where an external user's own credentials for an instance live (`userId` may be the `{user}` template). */
-export function userCredentialSecretPrefix(workspaceId: string, userId: string, instanceId: string): string {
-  return `ws/${workspaceId}/users/${userId}/connector-instances/${instanceId}/`;
-}
-
-export function userCredentialSecretName(
-  workspaceId: string,
-  userId: string,
-  instanceId: string,
-  field: string,
-): string {
-  return userCredentialSecretPrefix(workspaceId, userId, instanceId) + field;
-}
 
 type Field = ReturnType<typeof credentialFields>[number];
 
@@ -66,12 +46,11 @@ export function credentialIssues(fields: Field[], given: Record<string, string>,
 export function connectorInstancesRouter(
   db: Db,
   secrets: SecretsWriter,
-  publisher: RuntimePublisher,
+  catalog: CatalogService,
   tasks: DataPlaneTaskClient,
   maxBodyBytes: number,
 ): Router {
   const r = Router();
-  const listExternal = externalListerFor(tasks);
   r.use(jsonBody(maxBodyBytes));
   r.post('/', async (req, res) => {
     const body = CreateInstanceBody.parse(req.body ?? {});
@@ -91,24 +70,49 @@ export function connectorInstancesRouter(
     const keys = Object.keys(body.credentials);
     // Secrets first, row second; a failed insert removes what was written (nothing half-saved).
     for (const key of keys) await secrets.put(credentialSecretName(workspaceId, id, key), body.credentials[key]!);
-    let row;
-    try {
-      row = await db.connectorInstance.create({
-        data: {
-          id,
-          workspaceId,
-          connectorId: connector.id,
-          name: body.name,
-          baseUrl: body.base_url ?? null,
-          credentialKeys: keys,
-        },
-      });
-    } catch (err) {
-      for (const key of keys) await secrets.delete(credentialSecretName(workspaceId, id, key)).catch(() => undefined);
-      throw err;
-    }
-    // New tools join the workspace-wide catalogs (SMART servers).
-    await recompileServers(db, publisher, listExternal, { id: { in: [] } }, workspaceId);
+    const mcp = (connector.descriptor as ConnectorDescriptor).mcp_config;
+    const serverName =
+      body.createServer && mcp?.enabled === true && mcp.server_name ? serverNameFor(mcp.server_name) : undefined;
+    // The instance, its MCP server (seed 001 mcp_config) and the new catalog versions of the servers it
+    // changes commit together; a failure deletes the credentials written above (nothing half-saved).
+    const { result: created } = await catalog.change(
+      { workspaceId },
+      async (tx) => {
+        const instance = await tx.connectorInstance.create({
+          data: {
+            id,
+            workspaceId,
+            connectorId: connector.id,
+            name: body.name,
+            baseUrl: body.base_url ?? null,
+            credentialKeys: keys,
+          },
+        });
+        if (!serverName) return { result: { instance, serverId: undefined as string | undefined } };
+        const serverId: string = crypto.randomUUID();
+        try {
+          await tx.mcpServer.create({
+            data: {
+              id: serverId,
+              workspaceId,
+              name: serverName,
+              description: mcp?.server_description ?? null,
+              mode: 'NORMAL',
+              connectorInstanceId: id,
+              fromDescriptor: true,
+            },
+          });
+        } catch (err) {
+          if (isUniqueViolation(err)) throw serverNameTaken(serverName);
+          throw err;
+        }
+        return { result: { instance, serverId }, serverIds: [serverId] };
+      },
+      { cleanupOnFailure: keys.map((key) => credentialSecretName(workspaceId, id, key)) },
+    );
+    const row = created.instance;
+    res.status(201).json({ ...present(row), mcp_server_id: created.serverId ?? null });
+    return;
     res.status(201).json(present(row));
   });
   r.get('/', async (req, res) => {
@@ -147,16 +151,17 @@ export function connectorInstancesRouter(
     if (issues.length > 0) throw new ValidationError('the connector instance update is invalid', issues);
     for (const [key, value] of Object.entries(given))
       await secrets.put(credentialSecretName(workspaceId, row.id, key), value);
-    const updated = await db.connectorInstance.update({
-      where: { id: row.id },
-      data: {
-        ...(body.name !== undefined ? { name: body.name } : {}),
-        ...(body.base_url !== undefined ? { baseUrl: body.base_url } : {}),
-        credentialKeys: [...new Set([...row.credentialKeys, ...Object.keys(given)])],
-      },
-    });
-    if (Object.keys(given).length > 0) await publisher.secretsChanged(credentialSecretPrefix(workspaceId, row.id));
-    await recompileServers(db, publisher, listExternal, { connectorInstanceId: row.id }, workspaceId);
+    const { result: updated } = await catalog.change({ instanceIds: [row.id], workspaceId }, async (tx) => ({
+      result: await tx.connectorInstance.update({
+        where: { id: row.id },
+        data: {
+          ...(body.name !== undefined ? { name: body.name } : {}),
+          ...(body.base_url !== undefined ? { baseUrl: body.base_url } : {}),
+          credentialKeys: [...new Set([...row.credentialKeys, ...Object.keys(given)])],
+        },
+      }),
+      secretsChanged: Object.keys(given).length > 0 ? [credentialSecretPrefix(workspaceId, row.id)] : [],
+    }));
     res.json(present(updated));
   });
 
@@ -218,13 +223,13 @@ export function connectorInstancesRouter(
       ? await db.connectorInstance.findFirst({ where: { id: req.params.id, workspaceId } })
       : null;
     if (!row) throw new NotFoundError('connector instance', req.params.id);
-    const serverIds = (
-      await db.mcpServer.findMany({ where: { connectorInstanceId: row.id }, select: { id: true } })
-    ).map((s) => s.id);
-    await db.connectorInstance.delete({ where: { id: row.id } }); // servers keep existing, without a source
-    for (const key of row.credentialKeys) await secrets.delete(credentialSecretName(workspaceId, row.id, key));
-    await publisher.secretsChanged(credentialSecretPrefix(workspaceId, row.id));
-    await recompileServers(db, publisher, listExternal, { id: { in: serverIds } }, workspaceId);
+    // Servers built on it are detached in the same transaction: they lose its tools (with a warning)
+    // and never fall back to another instance's. Its credentials go after the commit.
+    const { result: prefixes } = await catalog.change({ instanceIds: [row.id], workspaceId }, async (tx) => {
+      const { serverIds, prefixes } = await catalog.deleteInstancesWrites(tx, [row], 'was deleted');
+      return { result: prefixes, serverIds };
+    });
+    await catalog.deleteSecretPrefixes(prefixes);
     res.status(204).end();
   });
   return r;

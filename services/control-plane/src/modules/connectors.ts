@@ -2,10 +2,9 @@ import { parseConnectorDescriptor, type ConnectorDescriptor } from '@toolplane/c
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import { descriptorToOpenApi, loadDocument } from '@toolplane/openapi';
 import express, { Router } from 'express';
+import { mcpDisabled, serverNameFor } from '../catalog/compile.ts';
+import { isUniqueViolation, serverNameTaken, type CatalogService } from '../catalog/service.ts';
 import type { Db } from '../db/client.ts';
-import type { RuntimePublisher } from '../publisher.ts';
-import { externalListerFor, recompileServers } from './servers.ts';
-import type { DataPlaneTaskClient } from '@toolplane/queue';
 import { caller } from '../http/auth.ts';
 import { isUuid } from './ids.ts';
 import { importOpenApiConnector, isOpenApiBody, parseBody, type StoredOpenApiConnector } from './openapi-connectors.ts';
@@ -78,7 +77,11 @@ function present(row: ConnectorRow, withDescriptor = false) {
     return {
       ...common,
       operations: d.openapi.operations.map((o) => o.operationId),
-      tools: mapped.length > 0 ? mapped.map((m) => m.mcp_tool_name) : d.openapi.operations.map((o) => o.toolName),
+      tools: mcpDisabled(d)
+        ? []
+        : mapped.length > 0
+          ? mapped.map((m) => m.mcp_tool_name)
+          : d.openapi.operations.map((o) => o.toolName),
       credentialFields: d.authentication.flatMap((a) => a.fields),
       warnings: d.openapi.warnings,
     };
@@ -87,18 +90,14 @@ function present(row: ConnectorRow, withDescriptor = false) {
   return {
     ...common,
     operations: d.operations.map((o) => o.operation_id),
-    tools: (d.mcp_config?.route_mappings ?? []).map((m) => m.mcp_tool_name),
+    // `mcp_config.enabled: false`: stored and validated, no tool anywhere.
+    tools: mcpDisabled(d) ? [] : (d.mcp_config?.route_mappings ?? []).map((m) => m.mcp_tool_name),
+    mcp_enabled: !mcpDisabled(d),
   };
 }
 
-export function connectorsRouter(
-  db: Db,
-  publisher: RuntimePublisher,
-  tasks: DataPlaneTaskClient,
-  maxBodyBytes: number,
-): Router {
+export function connectorsRouter(db: Db, catalog: CatalogService, maxBodyBytes: number): Router {
   const r = Router();
-  const listExternal = externalListerFor(tasks);
   // The body is the document text itself (application/yaml, text/yaml or application/json).
   r.use(express.text({ type: () => true, limit: maxBodyBytes }));
   r.post('/', async (req, res) => {
@@ -177,20 +176,87 @@ export function connectorsRouter(
         status: 409,
         details: { id: clash.id },
       });
-    const updated = await db.connector.update({
-      where: { id: row.id },
-      data: {
-        version: source.version,
-        name: source.name,
-        descriptor: source.descriptor,
-        ...(source.document ? { document: source.document as object } : {}),
+    const instances = await db.connectorInstance.findMany({ where: { connectorId: row.id }, select: { id: true } });
+    const mcp = source.kind === 'descriptor' ? (source.descriptor as ConnectorDescriptor).mcp_config : undefined;
+    // The descriptor and every server built on it (new catalog versions; the servers it created from
+    // `mcp_config` take its new server_name / server_description) change in one transaction.
+    const { result: updated } = await catalog.change(
+      { instanceIds: instances.map((i) => i.id), workspaceId },
+      async (tx) => {
+        const saved = await tx.connector.update({
+          where: { id: row.id },
+          data: {
+            version: source.version,
+            name: source.name,
+            descriptor: source.descriptor,
+            ...(source.document ? { document: source.document as object } : {}),
+          },
+        });
+        if (mcp?.enabled === true && mcp.server_name) {
+          // What the servers were created with: a name or description the user changed since is kept.
+          const before = (row.descriptor as { mcp_config?: { server_name?: string; server_description?: string } })
+            .mcp_config;
+          const own = await tx.mcpServer.findMany({
+            where: { fromDescriptor: true, connectorInstanceId: { in: instances.map((i) => i.id) } },
+            select: { id: true, name: true, description: true },
+          });
+          const name = serverNameFor(mcp.server_name);
+          for (const s of own) {
+            const keepName = before?.server_name !== undefined && s.name !== serverNameFor(before.server_name);
+            const keepDescription = (s.description ?? undefined) !== before?.server_description;
+            try {
+              await tx.mcpServer.update({
+                where: { id: s.id },
+                data: {
+                  ...(keepName ? {} : { name }),
+                  ...(keepDescription ? {} : { description: mcp.server_description ?? null }),
+                },
+              });
+            } catch (err) {
+              if (isUniqueViolation(err)) throw serverNameTaken(name);
+              throw err;
+            }
+          }
+        }
+        return { result: saved };
       },
-    });
-    const instances = (
-      await db.connectorInstance.findMany({ where: { connectorId: row.id }, select: { id: true } })
-    ).map((i) => i.id);
-    await recompileServers(db, publisher, listExternal, { connectorInstanceId: { in: instances } }, workspaceId);
+    );
     res.json(present(updated));
+  });
+
+  // Deletes a connector. 409 while connector instances use it, unless `?force=true`: then those
+  // instances are deleted first, exactly as DELETE /connector_instances/{id} does (servers built on
+  // them keep existing without their tools, with a warning), all in one transaction.
+  r.delete('/:id', async (req, res) => {
+    const { workspaceId } = caller(req);
+    const row = isUuid(req.params.id)
+      ? await db.connector.findFirst({ where: { id: req.params.id, workspaceId }, omit: { document: true } })
+      : null;
+    if (!row) throw new NotFoundError('connector', req.params.id);
+    const force = req.query.force === 'true';
+    const instances = await db.connectorInstance.findMany({ where: { connectorId: row.id } });
+    if (instances.length > 0 && !force) {
+      throw new UserError(
+        'resource.conflict',
+        `connector ${row.slug}@${row.version} is used by ${instances.length} connector instance(s); delete them first or pass ?force=true`,
+        { status: 409, details: { instances: instances.map((i) => i.id) } },
+      );
+    }
+    const { result: prefixes } = await catalog.change(
+      { instanceIds: instances.map((i) => i.id), workspaceId },
+      async (tx) => {
+        const current = await tx.connectorInstance.findMany({ where: { connectorId: row.id } });
+        const { serverIds, prefixes } = await catalog.deleteInstancesWrites(
+          tx,
+          current,
+          `was deleted with its connector ${row.slug}@${row.version}`,
+        );
+        await tx.connector.delete({ where: { id: row.id } });
+        return { result: prefixes, serverIds };
+      },
+    );
+    await catalog.deleteSecretPrefixes(prefixes);
+    res.status(204).end();
   });
 
   r.get('/:id/openapi.json', async (req, res) => {

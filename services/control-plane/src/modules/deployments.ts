@@ -1,22 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { Catalog, CatalogTool, WorkflowPlan } from '@toolplane/contracts';
 import { NotFoundError, ValidationError } from '@toolplane/errors';
-import type { DataPlaneTaskClient } from '@toolplane/queue';
-import type { SecretsWriter } from '@toolplane/secrets';
-import {
-  compileWorkflowDocument,
-  type WorkflowDocumentIR,
-  type WorkflowIR,
-  type WorkflowTool,
-} from '@toolplane/workflow';
+import { compileWorkflowDocument, type WorkflowTool } from '@toolplane/workflow';
 import { type Response, Router } from 'express';
 import { z } from 'zod';
-import type { Db, Tx } from '../db/client.ts';
+import type { CatalogService } from '../catalog/service.ts';
+import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
-import type { RuntimePublisher } from '../publisher.ts';
 import { isUuid } from './ids.ts';
-import { compileCatalog, externalListerFor, type ServerRow } from './servers.ts';
+import { findServer as findServerIn } from './servers.ts';
 
 /**
  * Workflow deployments (issue #4), Bump-compatible: `POST /api/v1/mcp_servers/{id}/deploy` with
@@ -45,88 +37,6 @@ const DeployBody = z.object({
     )
     .default({}),
 });
-
-/** Where `$secrets.NAME` of a server's workflows lives in the secrets store. */
-export function serverSecretName(workspaceId: string, serverId: string, name: string): string {
-  return `ws/${workspaceId}/servers/${serverId}/secrets/${name}`;
-}
-
-/** The workflows one may run: itself, its dependencies, workflow steps, goto / retry targets. */
-function reachable(ir: WorkflowDocumentIR, workflowId: string): WorkflowIR[] {
-  const byId = new Map(ir.workflows.map((w) => [w.id, w]));
-  const seen = new Set<string>();
-  const visit = (id: string): void => {
-    const w = byId.get(id);
-    if (!w || seen.has(id)) return;
-    seen.add(id);
-    w.dependsOn.forEach(visit);
-    for (const s of w.steps) {
-      if (s.target.kind === 'workflow') visit(s.target.workflowId);
-      for (const a of [...s.onSuccess, ...s.onFailure]) if (a.workflowId) visit(a.workflowId);
-    }
-  };
-  visit(workflowId);
-  return ir.workflows.filter((w) => seen.has(w.id));
-}
-
-/** `$current_user.token` anywhere in the workflows a tool may run (a conservative textual check). */
-const readsCallerToken = (workflows: WorkflowIR[]): boolean =>
-  /\$current_user\.token\b/.test(JSON.stringify(workflows));
-
-/**
- * The server's opt-in to hand the caller's OAuth access token to its workflows (`$current_user.token`,
- * issue #7): `config.exposeCallerToken: true`. Off by default: the token is never forwarded upstream.
- */
-function exposesCallerToken(serverConfig: unknown): boolean {
-  return (
-    typeof serverConfig === 'object' &&
-    serverConfig !== null &&
-    (serverConfig as { exposeCallerToken?: unknown }).exposeCallerToken === true
-  );
-}
-
-/** Adds the tools of the server's active workflow deployment to a catalog (names already taken get `__workflow`). */
-export async function withWorkflowTools(tx: Tx, catalog: Catalog, serverConfig?: unknown): Promise<Catalog> {
-  const deployment = await tx.workflowDeployment.findFirst({
-    where: { serverId: catalog.serverId, state: 'active' },
-    orderBy: { activatedAt: 'desc' },
-  });
-  if (!deployment?.ir) return catalog;
-  const ir = deployment.ir as unknown as WorkflowDocumentIR;
-  const taken = new Set(catalog.tools.map((t) => t.tool.name));
-  const tools: CatalogTool[] = [...catalog.tools];
-  for (const t of deployment.tools as unknown as WorkflowTool[]) {
-    const wf = ir.workflows.find((w) => w.id === t.workflowId);
-    if (!wf) continue;
-    let name = t.name;
-    if (taken.has(name)) name = `${name}__workflow`.slice(0, 128);
-    taken.add(name);
-    const workflows = reachable(ir, wf.id);
-    const plan: WorkflowPlan = {
-      kind: 'workflow',
-      deploymentId: deployment.id,
-      workflowId: wf.id,
-      ir: { ...ir, workflows } as unknown as Record<string, unknown>,
-      secretNames: Object.fromEntries(
-        wf.secrets.map((n) => [n, serverSecretName(catalog.workspaceId, catalog.serverId, n)]),
-      ),
-      // The edge carries the caller's token in the job only for these tools.
-      ...(exposesCallerToken(serverConfig) && readsCallerToken(workflows) ? { callerToken: true } : {}),
-    };
-    tools.push({
-      tool: {
-        name,
-        description: t.description,
-        ...(t.title ? { title: t.title } : {}),
-        inputSchema: t.inputSchema,
-        outputSchema: t.outputSchema,
-      },
-      plan,
-      source: { connector: `workflow:${ir.id}`, instance: deployment.id },
-    });
-  }
-  return { ...catalog, tools };
-}
 
 function digestOf(body: z.infer<typeof DeployBody>): string {
   return createHash('sha256')
@@ -169,25 +79,12 @@ function present(d: DeploymentRow) {
   };
 }
 
-export function deploymentsRouter(
-  db: Db,
-  publisher: RuntimePublisher,
-  secrets: SecretsWriter,
-  tasks: DataPlaneTaskClient,
-  maxBodyBytes: number,
-): Router {
-  const listExternal = externalListerFor(tasks);
+export function deploymentsRouter(db: Db, catalog: CatalogService, maxBodyBytes: number): Router {
   const r = Router();
   r.use(jsonBody(maxBodyBytes));
 
   /** Bump accepts an id or a slug: ours are UUIDs or the server's name. */
-  async function findServer(workspaceId: string, idOrName: string): Promise<ServerRow> {
-    const row = (await db.mcpServer.findFirst({
-      where: isUuid(idOrName) ? { id: idOrName, workspaceId } : { name: idOrName, workspaceId },
-    })) as ServerRow | null;
-    if (!row) throw new NotFoundError('MCP server', idOrName);
-    return row;
-  }
+  const findServer = (workspaceId: string, idOrName: string) => findServerIn(db, workspaceId, idOrName);
 
   r.post('/:id/deploy', async (req, res) => {
     const { workspaceId } = caller(req);
@@ -238,7 +135,7 @@ export function deploymentsRouter(
 
     // Activation, the superseded previous deployment and the server's new catalog version succeed or fail together.
     try {
-      await db.$transaction(async (tx) => {
+      await catalog.change({ serverIds: [server.id] }, async (tx) => {
         await tx.workflowDeployment.updateMany({
           where: { serverId: server.id, state: 'active' },
           data: { state: 'superseded' },
@@ -254,12 +151,7 @@ export function deploymentsRouter(
             activatedAt: new Date(),
           },
         });
-        const current = (await tx.mcpServer.findUnique({ where: { id: server.id } })) as ServerRow;
-        const version = current.catalogVersion + 1;
-        const catalog = await compileCatalog(tx, current, version, listExternal, { lenientSelection: true });
-        await tx.catalogVersion.create({ data: { serverId: current.id, version, catalog: catalog as object } });
-        await tx.mcpServer.update({ where: { id: current.id }, data: { catalogVersion: version } });
-        await publisher.publishCatalog(catalog);
+        return { result: row.id };
       });
     } catch (err) {
       await db.workflowDeployment.update({

@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Catalog, ListRemoteToolsResult } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import type { Redis } from 'ioredis';
+import type { ExternalLister, ServerRow, StoredExternalConfig } from '../catalog/compile.ts';
+import { NothingToChange, type CatalogService } from '../catalog/service.ts';
 import type { Db } from '../db/client.ts';
-import type { RuntimePublisher } from '../publisher.ts';
-import { compileCatalog, type ExternalLister, type ServerRow, type StoredExternalConfig } from './servers.ts';
 
 /** JSON with sorted keys: catalogs come back from PostgreSQL (jsonb) with their keys reordered. */
 function canonical(value: unknown): string {
@@ -42,7 +42,7 @@ export function lastListedTools(
 
 export interface RefreshDeps {
   db: Db;
-  publisher: RuntimePublisher;
+  catalog: CatalogService;
   listExternal: ExternalLister;
   log: Logger;
 }
@@ -94,7 +94,10 @@ async function refreshExternalTools(deps: RefreshDeps, opts: { deadlineAt: numbe
 }
 
 /** Lists a server's external servers outside any transaction; returns whether a new catalog version was published. */
-async function refreshServer(s: ServerRow, { db, publisher, listExternal, log }: RefreshDeps): Promise<boolean> {
+async function refreshServer(
+  s: ServerRow,
+  { db, catalog: catalogs, listExternal, log }: RefreshDeps,
+): Promise<boolean> {
   const configs = s.externalMcpConfigs as StoredExternalConfig[];
   const currentRow = await db.catalogVersion.findUnique({
     where: { serverId_version: { serverId: s.id, version: s.catalogVersion } },
@@ -126,26 +129,34 @@ async function refreshServer(s: ServerRow, { db, publisher, listExternal, log }:
   );
   const replay: ExternalLister = async (cfg) =>
     answers.get(cfg.name) ?? { v: 1, taskId: '', ok: true, tools: lastListedTools(current, cfg) };
-  return db.$transaction(async (tx) => {
-    const row = (await tx.mcpServer.findUnique({ where: { id: s.id } })) as ServerRow | null;
-    // Changed or deleted meanwhile: that change published its own catalog; the next run compares again.
-    if (!row || row.catalogVersion !== s.catalogVersion) return false;
-    const version = row.catalogVersion + 1;
-    const compiled = await compileCatalog(tx, row, version, replay, { lenientSelection: true });
-    if (externalToolsDigest(compiled) === externalToolsDigest(current)) return false;
-    const warnings = [
-      ...(compiled.warnings ?? []),
-      ...unreachable.map(
-        (name) => `external MCP server "${name}" could not be listed at the last refresh; its last list is kept`,
-      ),
-    ];
-    const catalog: Catalog = { ...compiled, ...(warnings.length > 0 ? { warnings } : {}) };
-    await tx.catalogVersion.create({ data: { serverId: row.id, version, catalog: catalog as object } });
-    await tx.mcpServer.update({ where: { id: row.id }, data: { catalogVersion: version } });
-    await publisher.publishCatalog(catalog);
-    log.info({ serverId: row.id, version }, 'external tools changed; new catalog version published');
-    return true;
-  });
+  // Through the catalog service: stored in one transaction, published after its commit; nothing at
+  // all when the external tools did not change (the change is abandoned, no version number used).
+  const { catalogs: published } = await catalogs.change(
+    { serverIds: [s.id] },
+    async (tx) => {
+      const row = await tx.mcpServer.findUnique({ where: { id: s.id }, select: { catalogVersion: true } });
+      // Changed or deleted meanwhile: that change published its own catalog; the next run compares again.
+      if (!row || row.catalogVersion !== s.catalogVersion) throw new NothingToChange();
+      return { result: s.id };
+    },
+    {
+      lister: replay,
+      finish: (compiled) => {
+        if (externalToolsDigest(compiled) === externalToolsDigest(current)) return undefined;
+        const warnings = [
+          ...(compiled.warnings ?? []),
+          ...unreachable.map(
+            (name) => `external MCP server "${name}" could not be listed at the last refresh; its last list is kept`,
+          ),
+        ];
+        return { ...compiled, ...(warnings.length > 0 ? { warnings } : {}) };
+      },
+    },
+  );
+  const catalog = published.get(s.id);
+  if (catalog)
+    log.info({ serverId: s.id, version: catalog.version }, 'external tools changed; new catalog version published');
+  return catalog !== undefined;
 }
 
 /**

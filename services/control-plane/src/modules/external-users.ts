@@ -9,7 +9,8 @@ import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import type { RuntimePublisher } from '../publisher.ts';
-import { credentialIssues, userCredentialSecretName, userCredentialSecretPrefix } from './connector-instances.ts';
+import { userCredentialSecretName, userCredentialSecretPrefix } from '../catalog/secret-names.ts';
+import { credentialIssues } from './connector-instances.ts';
 import { isUuid } from './ids.ts';
 
 const CreateUserBody = z.object({ name: z.string().min(1).max(200) }).strict();

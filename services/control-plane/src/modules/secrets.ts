@@ -7,7 +7,7 @@ import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import { requestIssues } from '../http/error-handler.ts';
 import type { RuntimePublisher } from '../publisher.ts';
-import { serverSecretName } from './deployments.ts';
+import { serverSecretName } from '../catalog/secret-names.ts';
 import { isUuid } from './ids.ts';
 
 /**

@@ -1,21 +1,18 @@
-import { createHash } from 'node:crypto';
-import type { Catalog, CatalogTool, ConnectorDescriptor, ListRemoteToolsResult } from '@toolplane/contracts';
+import { createHash, randomBytes } from 'node:crypto';
+import { smartMetaTools, type Catalog } from '@toolplane/contracts';
 import type { SecretsWriter } from '@toolplane/secrets';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { Redis } from 'ioredis';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
-import { compileDescriptorTools } from '@toolplane/openapi';
 import { Router } from 'express';
 import { z } from 'zod';
+import type { ServerRow, StoredExternalConfig } from '../catalog/compile.ts';
+import { externalHeadersSecretName } from '../catalog/secret-names.ts';
+import { isUniqueViolation, type CatalogService } from '../catalog/service.ts';
 import type { Db, Tx } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
-import type { RuntimePublisher } from '../publisher.ts';
-import { credentialSecretName, userCredentialSecretName } from './connector-instances.ts';
-import { apiKeyRecord } from './api-keys.ts';
-import { withWorkflowTools } from './deployments.ts';
 import { isUuid } from './ids.ts';
-import { compileConnectorTools, type StoredOpenApiConnector } from './openapi-connectors.ts';
 
 /** CreateMcpServerDto (seed 002), plus `connectorInstanceId`: the tool source of this first version. */
 const CreateServerBody = z.object({
@@ -47,51 +44,79 @@ const CreateServerBody = z.object({
     .optional(),
 });
 
-/** What is stored of an external MCP config: header names only; the values are a secret. */
-export interface StoredExternalConfig {
-  name: string;
-  url: string;
-  tools: string[];
-  headerNames: string[];
-  headersSecret?: string;
-}
-
-export type ExternalLister = (cfg: StoredExternalConfig) => Promise<ListRemoteToolsResult>;
-
-/** Lists an external server's tools through the worker (the control plane has no egress). */
-export function externalListerFor(tasks: DataPlaneTaskClient, timeoutMs = 10_000): ExternalLister {
-  return (cfg) =>
-    tasks.listRemoteTools({
-      v: 1,
-      taskId: crypto.randomUUID(),
-      kind: 'mcp.list_tools',
-      url: cfg.url,
-      headers: {},
-      ...(cfg.headersSecret ? { headersSecret: cfg.headersSecret } : {}),
-      deadlineAt: Date.now() + timeoutMs,
-      replyTo: tasks.clientId,
-    });
-}
-
-/** Seals header values and returns what goes in the database. */
+/** Seals header values under new names (the old ones stay valid until the change commits); returns what goes in the database. */
 async function storeExternalConfigs(
   secrets: SecretsWriter,
   workspaceId: string,
   serverId: string,
   configs: NonNullable<z.infer<typeof CreateServerBody>['externalMcpConfigs']>,
-): Promise<StoredExternalConfig[]> {
+): Promise<{ stored: StoredExternalConfig[]; written: string[] }> {
   const stored: StoredExternalConfig[] = [];
+  const written: string[] = [];
+  const generation = randomBytes(6).toString('hex');
   for (const c of configs) {
     const headerNames = Object.keys(c.headers);
     let headersSecret: string | undefined;
     if (headerNames.length > 0) {
-      headersSecret = `ws/${workspaceId}/servers/${serverId}/external/${c.name}/headers`;
+      headersSecret = externalHeadersSecretName(workspaceId, serverId, c.name, generation);
       await secrets.put(headersSecret, JSON.stringify(c.headers));
+      written.push(headersSecret);
     }
     stored.push({ name: c.name, url: c.url, tools: c.tools, headerNames, ...(headersSecret ? { headersSecret } : {}) });
   }
-  return stored;
+  return { stored, written };
 }
+
+const headerSecretsOf = (configs: unknown): string[] =>
+  ((configs ?? []) as StoredExternalConfig[]).flatMap((c) => (c.headersSecret ? [c.headersSecret] : []));
+
+/**
+ * The tools of external MCP servers an update removes (from the live catalog): their names stay
+ * reserved, so a remaining external server's tool of the same name keeps its prefixed name.
+ */
+async function removedExternalTools(tx: Tx, before: ServerRow, next: StoredExternalConfig[]) {
+  const kept = new Set(next.map((c) => c.name));
+  const gone = ((before.externalMcpConfigs ?? []) as StoredExternalConfig[]).filter((c) => !kept.has(c.name));
+  if (gone.length === 0) return undefined;
+  const live = await tx.catalogVersion.findUnique({
+    where: { serverId_version: { serverId: before.id, version: before.catalogVersion } },
+  });
+  const tools = ((live?.catalog as Catalog | undefined)?.tools ?? []).filter(
+    (t) => t.plan.kind === 'mcp' && gone.some((c) => c.name === (t.plan as { server: string }).server),
+  );
+  if (tools.length === 0) return undefined;
+  const names = tools.map((t) => t.tool.name);
+  return {
+    names,
+    warnings: [
+      `external MCP server(s) "${gone.map((c) => c.name).join('", "')}" removed: tools ${names.join(', ')} are no longer served (their names are not given to other tools)`,
+    ],
+  };
+}
+
+/** A server of the caller's workspace by id or by name (404 otherwise). */
+export async function findServer(db: Db, workspaceId: string, idOrName: string): Promise<ServerRow> {
+  const row = (await db.mcpServer.findFirst({
+    where: isUuid(idOrName) ? { id: idOrName, workspaceId } : { name: idOrName, workspaceId },
+  })) as ServerRow | null;
+  if (!row) throw new NotFoundError('MCP server', idOrName);
+  return row;
+}
+
+async function liveCatalog(db: Db, row: ServerRow): Promise<Catalog | undefined> {
+  const version = await db.catalogVersion.findUnique({
+    where: { serverId_version: { serverId: row.id, version: row.catalogVersion } },
+  });
+  return version?.catalog as Catalog | undefined;
+}
+
+const nameTaken = (name: string) =>
+  new ValidationError(
+    'the MCP server is invalid',
+    [{ path: '/name', message: `a server named "${name}" already exists` }],
+    'resource.conflict',
+    409,
+  );
 
 const UpdateServerBody = CreateServerBody.omit({ connectorInstanceId: true, mode: true, isPublic: true })
   .partial()
@@ -108,251 +133,6 @@ const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().uuid().optional(),
 });
-
-export type ServerRow = {
-  id: string;
-  workspaceId: string;
-  name: string;
-  description: string | null;
-  mode: 'SMART' | 'NORMAL';
-  connectorInstanceId: string | null;
-  selectedTools: string[];
-  isPublic: boolean;
-  config: unknown;
-  externalMcpConfigs: unknown;
-  catalogVersion: number;
-  createdAt: Date;
-  updatedAt: Date;
-};
-
-type InstanceWithConnector = {
-  id: string;
-  name: string;
-  baseUrl: string | null;
-  credentialKeys: string[];
-  connector: { slug: string; kind: string; descriptor: unknown; document: unknown };
-};
-
-function instanceTools(workspaceId: string, instance: InstanceWithConnector): CatalogTool[] {
-  const secretNames = Object.fromEntries(
-    instance.credentialKeys.map((k) => [k, credentialSecretName(workspaceId, instance.id, k)]),
-  );
-  const binding = {
-    baseUrl: instance.baseUrl ?? undefined,
-    secretNames,
-    rateLimitOwner: `connector-instance:${instance.id}`,
-  };
-  const tools =
-    instance.connector.kind === 'openapi'
-      ? compileConnectorTools(
-          instance.connector.descriptor as StoredOpenApiConnector,
-          instance.connector.document as Record<string, unknown>,
-          binding,
-        )
-      : compileDescriptorTools(instance.connector.descriptor as ConnectorDescriptor, binding);
-  return tools.map((t) => ({
-    ...t,
-    plan: {
-      ...t.plan,
-      userSecrets: Object.fromEntries(
-        Object.keys(t.plan.secrets).map((field) => [
-          field,
-          userCredentialSecretName(workspaceId, '{user}', instance.id, field),
-        ]),
-      ),
-    },
-    source: { connector: instance.connector.slug, instance: instance.name },
-  }));
-}
-
-/**
- * Every tool of the workspace (all connector instances), with unique names: a name used by more
- * than one instance gets the instance name appended (`get_ticket__eu`) on all but the first.
- */
-async function workspaceTools(tx: Tx, workspaceId: string): Promise<CatalogTool[]> {
-  const instances = await tx.connectorInstance.findMany({
-    where: { workspaceId },
-    include: { connector: true },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-  });
-  const seen = new Set<string>();
-  const out: CatalogTool[] = [];
-  for (const instance of instances) {
-    for (const t of instanceTools(workspaceId, instance)) {
-      let name = t.tool.name;
-      if (seen.has(name)) name = `${name}__${instance.name.replace(/[^A-Za-z0-9_-]/g, '_')}`.slice(0, 128);
-      seen.add(name);
-      out.push({ ...t, tool: { ...t.tool, name } });
-    }
-  }
-  return out;
-}
-
-/**
- * Compiles a server's immutable catalog:
- * - NORMAL with a connector instance: its tools, narrowed to `selectedTools` when given;
- * - NORMAL without one: exactly `selectedTools`, looked up among all the workspace's tools;
- * - SMART: all the workspace's tools, searched and executed through meta tools on the edge.
- */
-export async function compileCatalog(
-  tx: Tx,
-  server: ServerRow,
-  version: number,
-  listExternal: ExternalLister,
-  opts: { lenientSelection?: boolean } = {},
-): Promise<Catalog> {
-  const own = await compileOwnTools(tx, server, version, opts);
-  // Tools of the server's active workflow deployment (Flower / Arazzo, issue #4).
-  const withWorkflows = await withWorkflowTools(tx, own, server.config);
-  return mergeExternalTools(withWorkflows, (server.externalMcpConfigs ?? []) as StoredExternalConfig[], listExternal);
-}
-
-async function compileOwnTools(
-  tx: Tx,
-  server: ServerRow,
-  version: number,
-  opts: { lenientSelection?: boolean },
-): Promise<Catalog> {
-  const base = {
-    v: 1 as const,
-    serverId: server.id,
-    workspaceId: server.workspaceId,
-    version,
-    name: server.name,
-    ...(server.description ? { description: server.description } : {}),
-    isPublic: server.isPublic,
-    mode: server.mode,
-  };
-  if (server.mode === 'SMART') return { ...base, tools: await workspaceTools(tx, server.workspaceId) };
-  let tools: CatalogTool[];
-  let from: string;
-  if (server.connectorInstanceId) {
-    const instance = await tx.connectorInstance.findUnique({
-      where: { id: server.connectorInstanceId },
-      include: { connector: true },
-    });
-    // A server whose connector instance was deleted keeps existing with no tools.
-    if (!instance) return { ...base, tools: [] };
-    tools = instanceTools(server.workspaceId, instance);
-    from = `connector ${instance.connector.slug}`;
-  } else {
-    tools = await workspaceTools(tx, server.workspaceId);
-    from = 'this workspace';
-  }
-  if (server.selectedTools.length > 0) {
-    const missing = server.selectedTools.filter((name) => !tools.some((t) => t.tool.name === name));
-    // On recompilation (descriptor changed), selected tools that no longer exist are dropped, not fatal.
-    if (missing.length > 0 && !opts.lenientSelection) {
-      throw new ValidationError(
-        'selectedTools names unknown tools',
-        missing.map((name) => ({
-          path: `/selectedTools/${server.selectedTools.indexOf(name)}`,
-          message: `no tool "${name}" in ${from}`,
-        })),
-      );
-    }
-    tools = server.selectedTools
-      .map((name) => tools.find((t) => t.tool.name === name))
-      .filter((t): t is CatalogTool => t !== undefined);
-  } else if (!server.connectorInstanceId) {
-    tools = [];
-  }
-  return { ...base, tools };
-}
-
-/**
- * Adds the tools of external MCP servers: listed by the worker, filtered by the config's `tools`,
- * prefixed `<name>__` when a name is already taken. A server that cannot be listed is reported in
- * `warnings` and left out; it never fails the catalog.
- */
-async function mergeExternalTools(
-  catalog: Catalog,
-  configs: StoredExternalConfig[],
-  listExternal: ExternalLister,
-): Promise<Catalog> {
-  if (configs.length === 0) return catalog;
-  const tools = [...catalog.tools];
-  const warnings = [...(catalog.warnings ?? [])];
-  const taken = new Set(tools.map((t) => t.tool.name));
-  const listed = await Promise.all(
-    configs.map((c) =>
-      listExternal(c).catch((err: unknown) => ({ ok: false as const, error: String(err), tools: [] })),
-    ),
-  );
-  configs.forEach((cfg, i) => {
-    const result = listed[i]!;
-    if (!result.ok) {
-      warnings.push(`external MCP server "${cfg.name}" could not be listed: ${result.error ?? 'unknown error'}`);
-      return;
-    }
-    for (const remote of result.tools as {
-      name?: unknown;
-      description?: unknown;
-      title?: unknown;
-      inputSchema?: unknown;
-      annotations?: unknown;
-    }[]) {
-      if (typeof remote.name !== 'string') continue;
-      if (cfg.tools.length > 0 && !cfg.tools.includes(remote.name)) continue;
-      let name = remote.name;
-      if (taken.has(name)) name = `${cfg.name}__${remote.name}`.slice(0, 128);
-      taken.add(name);
-      const inputSchema =
-        remote.inputSchema && typeof remote.inputSchema === 'object'
-          ? (remote.inputSchema as Record<string, unknown>)
-          : { type: 'object' };
-      tools.push({
-        tool: {
-          name,
-          description: typeof remote.description === 'string' ? remote.description : '',
-          ...(typeof remote.title === 'string' ? { title: remote.title } : {}),
-          inputSchema: inputSchema.type === 'object' ? inputSchema : { type: 'object' },
-        },
-        plan: {
-          kind: 'mcp',
-          server: cfg.name,
-          url: cfg.url,
-          remoteTool: remote.name,
-          ...(cfg.headersSecret ? { headersSecret: cfg.headersSecret } : {}),
-        },
-        source: { connector: `mcp:${cfg.name}`, instance: cfg.name },
-      });
-    }
-  });
-  return { ...catalog, tools, ...(warnings.length > 0 ? { warnings } : {}) };
-}
-
-/**
- * Compiles and publishes a new catalog version for every server matching `where` (after a
- * credential, base URL or descriptor change). Each server's new version is stored and published in
- * one transaction, so edges and workers never see a version the database does not have.
- */
-export async function recompileServers(
-  db: Db,
-  publisher: RuntimePublisher,
-  listExternal: ExternalLister,
-  where: { connectorInstanceId?: string | { in: string[] }; id?: string | { in: string[] } },
-  workspaceId?: string,
-): Promise<number> {
-  // Servers drawing on the whole workspace (SMART, or NORMAL picking by name) follow every change in it.
-  const servers = (await db.mcpServer.findMany({
-    where: workspaceId
-      ? { OR: [where, { workspaceId, mode: 'SMART' }, { workspaceId, connectorInstanceId: null }] }
-      : where,
-  })) as ServerRow[];
-  for (const s of servers) {
-    await db.$transaction(async (tx) => {
-      const current = (await tx.mcpServer.findUnique({ where: { id: s.id } })) as ServerRow | null;
-      if (!current) return;
-      const version = current.catalogVersion + 1;
-      const catalog = await compileCatalog(tx, current, version, listExternal, { lenientSelection: true });
-      await tx.catalogVersion.create({ data: { serverId: current.id, version, catalog: catalog as object } });
-      await tx.mcpServer.update({ where: { id: current.id }, data: { catalogVersion: version } });
-      await publisher.publishCatalog(catalog);
-    });
-  }
-  return servers.length;
-}
 
 const LoadToolsBody = z.object({
   url: z
@@ -372,16 +152,15 @@ export interface RemoteToolsDeps {
 
 export function serversRouter(
   db: Db,
-  publisher: RuntimePublisher,
+  catalog: CatalogService,
   secrets: SecretsWriter,
   publicEdgeUrl: string,
   maxBodyBytes: number,
   remote: RemoteToolsDeps,
 ): Router {
-  const listExternal = externalListerFor(remote.tasks);
   const r = Router();
   r.use(jsonBody(maxBodyBytes));
-  const present = (row: ServerRow, catalog?: Catalog) => ({
+  const present = (row: ServerRow, live?: Catalog) => ({
     id: row.id,
     name: row.name,
     description: row.description,
@@ -391,12 +170,13 @@ export function serversRouter(
     isPublic: row.isPublic,
     config: row.config ?? null,
     catalogVersion: row.catalogVersion,
+    fromDescriptor: row.fromDescriptor ?? false,
     url: `${publicEdgeUrl.replace(/\/+$/, '')}/mcp/${row.id}`,
     externalMcpConfigs: ((row.externalMcpConfigs ?? []) as StoredExternalConfig[]).map(
       ({ name, url, tools, headerNames }) => ({ name, url, tools, headerNames }),
     ),
-    ...(catalog
-      ? { tools: catalog.tools.map((t) => t.tool.name), ...(catalog.warnings ? { warnings: catalog.warnings } : {}) }
+    ...(live
+      ? { tools: live.tools.map((t) => t.tool.name), ...(live.warnings ? { warnings: live.warnings } : {}) }
       : {}),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
@@ -454,45 +234,46 @@ export function serversRouter(
       ]);
     }
     // A NORMAL server with no tool source yet gets its tools from a workflow deployment (POST /mcp_servers/{id}/deploy).
-    if (await db.mcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } })) {
-      throw new ValidationError(
-        'the MCP server is invalid',
-        [{ path: '/name', message: `a server named "${body.name}" already exists` }],
-        'resource.conflict',
-        409,
-      );
-    }
+    if (await db.mcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } }))
+      throw nameTaken(body.name);
     const id = crypto.randomUUID();
     const external = await storeExternalConfigs(secrets, workspaceId, id, body.externalMcpConfigs ?? []);
-    // Server row, catalog version and Redis publication succeed or fail together.
-    const { server, catalog } = await db.$transaction(async (tx) => {
-      const created = (await tx.mcpServer.create({
-        data: {
-          id,
-          externalMcpConfigs: external as object[],
-          workspaceId,
-          name: body.name,
-          description: body.description ?? null,
-          mode: body.mode,
-          connectorInstanceId: body.connectorInstanceId ?? null,
-          selectedTools: body.selectedTools ?? [],
-          isPublic: body.isPublic,
-          config: (body.config ?? undefined) as object | undefined,
-          catalogVersion: 1,
-        },
-      })) as ServerRow;
-      const compiled = await compileCatalog(tx, created, 1, listExternal);
-      await tx.catalogVersion.create({ data: { serverId: created.id, version: 1, catalog: compiled as object } });
-      await publisher.publishCatalog(compiled);
-      return { server: created, catalog: compiled };
-    });
-    res.status(201).json(present(server, catalog));
+    const { result: server, catalogs } = await catalog.change(
+      {},
+      async (tx) => {
+        try {
+          await tx.mcpServer.create({
+            data: {
+              id,
+              externalMcpConfigs: external.stored as object[],
+              workspaceId,
+              name: body.name,
+              description: body.description ?? null,
+              mode: body.mode,
+              connectorInstanceId: body.connectorInstanceId ?? null,
+              selectedTools: body.selectedTools ?? [],
+              isPublic: body.isPublic,
+              config: (body.config ?? undefined) as object | undefined,
+            },
+          });
+        } catch (err) {
+          if (isUniqueViolation(err)) throw nameTaken(body.name);
+          throw err;
+        }
+        return { result: id, serverIds: [id], strictServerIds: [id] };
+      },
+      { external: external.stored, cleanupOnFailure: external.written },
+    );
+    const row = (await db.mcpServer.findUniqueOrThrow({ where: { id: server } })) as ServerRow;
+    res.status(201).json(present(row, catalogs.get(server)));
   });
 
-  // Page-based (`page`, `limit`) or cursor-based (`cursor` = the last id seen, `limit`) listing.
+  // Page-based (`page`, `limit`) or cursor-based (`cursor` = the last id seen, `limit`) listing. A key
+  // limited to servers counts and pages through those servers only.
   r.get('/', async (req, res) => {
     const q = ListQuery.parse(req.query);
-    const where = { workspaceId: caller(req).workspaceId };
+    const { workspaceId, serverIds } = caller(req);
+    const where = { workspaceId, ...(serverIds ? { id: { in: serverIds } } : {}) };
     const orderBy = [{ createdAt: 'asc' as const }, { id: 'asc' as const }];
     const total = await db.mcpServer.count({ where });
     const rows = (await db.mcpServer.findMany({
@@ -517,10 +298,7 @@ export function serversRouter(
   r.patch('/:id', async (req, res) => {
     const body = UpdateServerBody.parse(req.body ?? {});
     const { workspaceId } = caller(req);
-    const row = isUuid(req.params.id)
-      ? ((await db.mcpServer.findFirst({ where: { id: req.params.id, workspaceId } })) as ServerRow | null)
-      : null;
-    if (!row) throw new NotFoundError('MCP server', req.params.id);
+    const row = await findServer(db, workspaceId, req.params.id);
     if (
       body.connectorInstanceId &&
       (!isUuid(body.connectorInstanceId) ||
@@ -537,105 +315,94 @@ export function serversRouter(
       body.name &&
       body.name !== row.name &&
       (await db.mcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } }))
-    ) {
-      throw new ValidationError(
-        'the MCP server update is invalid',
-        [{ path: '/name', message: `a server named "${body.name}" already exists` }],
-        'resource.conflict',
-        409,
-      );
-    }
+    )
+      throw nameTaken(body.name);
     const external = body.externalMcpConfigs
       ? await storeExternalConfigs(secrets, workspaceId, row.id, body.externalMcpConfigs)
       : undefined;
+    // Choosing the tool source again clears the warnings about a deleted one.
+    const rebound =
+      body.connectorInstanceId !== undefined || body.selectedTools !== undefined || body.mode !== undefined;
     // The update and the new catalog version succeed or fail together (an unknown selected tool rolls both back).
-    const { server, catalog } = await db.$transaction(async (tx) => {
-      const updated = (await tx.mcpServer.update({
-        where: { id: row.id },
-        data: {
-          ...(body.name !== undefined ? { name: body.name } : {}),
-          ...(body.description !== undefined ? { description: body.description } : {}),
-          ...(body.mode !== undefined ? { mode: body.mode } : {}),
-          ...(body.selectedTools !== undefined ? { selectedTools: body.selectedTools } : {}),
-          ...(body.connectorInstanceId !== undefined ? { connectorInstanceId: body.connectorInstanceId } : {}),
-          ...(body.isPublic !== undefined ? { isPublic: body.isPublic } : {}),
-          ...(body.config !== undefined ? { config: body.config as object } : {}),
-          ...(external !== undefined ? { externalMcpConfigs: external as object[] } : {}),
-          catalogVersion: row.catalogVersion + 1,
-        },
-      })) as ServerRow;
-      const compiled = await compileCatalog(tx, updated, updated.catalogVersion, listExternal);
-      await tx.catalogVersion.create({
-        data: { serverId: updated.id, version: updated.catalogVersion, catalog: compiled as object },
-      });
-      await publisher.publishCatalog(compiled);
-      return { server: updated, catalog: compiled };
-    });
-    res.json(present(server, catalog));
+    const { catalogs } = await catalog.change(
+      {},
+      async (tx) => {
+        const before = (await tx.mcpServer.findUniqueOrThrow({ where: { id: row.id } })) as ServerRow;
+        const removed = external ? await removedExternalTools(tx, before, external.stored) : undefined;
+        // Choosing the source again frees the names of deleted sources; removed external servers reserve theirs.
+        const reserved = [...(rebound ? [] : (before.reservedToolNames ?? [])), ...(removed?.names ?? [])];
+        const warnings = [...(rebound ? [] : (before.bindingWarnings ?? [])), ...(removed?.warnings ?? [])];
+        try {
+          await tx.mcpServer.update({
+            where: { id: row.id },
+            data: {
+              ...(body.name !== undefined ? { name: body.name } : {}),
+              ...(body.description !== undefined ? { description: body.description } : {}),
+              ...(body.mode !== undefined ? { mode: body.mode } : {}),
+              ...(body.selectedTools !== undefined ? { selectedTools: body.selectedTools } : {}),
+              ...(body.connectorInstanceId !== undefined ? { connectorInstanceId: body.connectorInstanceId } : {}),
+              ...(body.isPublic !== undefined ? { isPublic: body.isPublic } : {}),
+              ...(body.config !== undefined ? { config: body.config as object } : {}),
+              ...(external !== undefined ? { externalMcpConfigs: external.stored as object[] } : {}),
+              ...(rebound || removed ? { bindingWarnings: warnings, reservedToolNames: [...new Set(reserved)] } : {}),
+            },
+          });
+        } catch (err) {
+          if (isUniqueViolation(err) && body.name) throw nameTaken(body.name);
+          throw err;
+        }
+        return {
+          result: row.id,
+          serverIds: [row.id],
+          // Unknown names are an error when the selection or its source is being set; otherwise a warning.
+          strictServerIds: rebound ? [row.id] : [],
+          // Replaced external headers: their secrets go once the new configs are committed.
+          deleteSecrets: external ? headerSecretsOf(before.externalMcpConfigs) : [],
+        };
+      },
+      { ...(external ? { external: external.stored, cleanupOnFailure: external.written } : {}) },
+    );
+    const updated = (await db.mcpServer.findUniqueOrThrow({ where: { id: row.id } })) as ServerRow;
+    res.json(present(updated, catalogs.get(row.id)));
   });
 
+  // The server, its catalog versions and deployments go in one transaction; its Redis catalog and its
+  // secrets (workflow `$secrets`, external headers) after the commit.
   r.delete('/:id', async (req, res) => {
     const { workspaceId } = caller(req);
-    const row = isUuid(req.params.id)
-      ? await db.mcpServer.findFirst({ where: { id: req.params.id, workspaceId } })
-      : null;
-    if (!row) throw new NotFoundError('MCP server', req.params.id);
-    await db.$transaction(async (tx) => {
+    const row = await findServer(db, workspaceId, req.params.id);
+    await catalog.change({}, async (tx) => {
       await tx.mcpServer.delete({ where: { id: row.id } });
-      await publisher.removeCatalog(row.id);
+      return { result: row.id, removedServers: [{ id: row.id, workspaceId }] };
     });
     res.status(204).end();
   });
 
   r.get('/:id', async (req, res) => {
-    const row = isUuid(req.params.id)
-      ? ((await db.mcpServer.findFirst({
-          where: { id: req.params.id, workspaceId: caller(req).workspaceId },
-        })) as ServerRow | null)
-      : null;
-    if (!row) throw new NotFoundError('MCP server', req.params.id);
-    res.json(present(row));
+    const row = await findServer(db, caller(req).workspaceId, req.params.id);
+    res.json(present(row, await liveCatalog(db, row)));
   });
 
+  // What an MCP client of this server sees: serverInfo, instructions and `tools/list` (SMART: the meta
+  // tools); the searchable catalog of a SMART server under `catalog`.
   r.get('/:id/config', async (req, res) => {
-    const row = isUuid(req.params.id)
-      ? ((await db.mcpServer.findFirst({
-          where: { id: req.params.id, workspaceId: caller(req).workspaceId },
-        })) as ServerRow | null)
-      : null;
-    if (!row) throw new NotFoundError('MCP server', req.params.id);
-    const version = await db.catalogVersion.findUnique({
-      where: { serverId_version: { serverId: row.id, version: row.catalogVersion } },
-    });
-    const catalog = version?.catalog as Catalog | undefined;
+    const row = await findServer(db, caller(req).workspaceId, req.params.id);
+    const live = await liveCatalog(db, row);
+    const own = (live?.tools ?? []).map((t) => t.tool);
     res.json({
       id: row.id,
       mode: row.mode,
-      tools: (catalog?.tools ?? []).map((t) => t.tool),
+      catalogVersion: row.catalogVersion,
+      serverInfo: { name: live?.serverInfo?.name ?? live?.name ?? row.name },
+      ...((live?.description ?? row.description) ? { instructions: live?.description ?? row.description } : {}),
+      tools: row.mode === 'SMART' ? smartMetaTools : own,
+      ...(row.mode === 'SMART' ? { catalog: { tools: own } } : {}),
       externalMcpConfigs: ((row.externalMcpConfigs ?? []) as StoredExternalConfig[]).map(
         ({ name, url, tools, headerNames }) => ({ name, url, tools, headerNames }),
       ),
-      ...(catalog?.warnings ? { warnings: catalog.warnings } : {}),
+      ...(live?.warnings ? { warnings: live.warnings } : {}),
     });
   });
 
   return r;
-}
-
-/** Re-publishes every live catalog and active key (Redis may have restarted empty, as in the embedded default). */
-export async function republishAll(db: Db, publisher: RuntimePublisher): Promise<{ catalogs: number; keys: number }> {
-  const servers = await db.mcpServer.findMany({ where: { catalogVersion: { gt: 0 } } });
-  let catalogs = 0;
-  for (const s of servers) {
-    const v = await db.catalogVersion.findUnique({
-      where: { serverId_version: { serverId: s.id, version: s.catalogVersion } },
-    });
-    if (v) {
-      await publisher.publishCatalog(v.catalog as Catalog);
-      catalogs++;
-    }
-  }
-  const keys = await db.apiKey.findMany({ where: { revokedAt: null } });
-  for (const k of keys) await publisher.publishApiKey(k.hash, apiKeyRecord(k));
-  return { catalogs, keys: keys.length };
 }

@@ -1,0 +1,368 @@
+import type {
+  Catalog,
+  CatalogTool,
+  ConnectorDescriptor,
+  ListRemoteToolsResult,
+  WorkflowPlan,
+} from '@toolplane/contracts';
+import { ValidationError } from '@toolplane/errors';
+import { compileDescriptorTools } from '@toolplane/openapi';
+// Types only (erased at run time): deployments store the compiled IR, catalogs are built from it.
+import type { WorkflowDocumentIR, WorkflowIR, WorkflowTool } from '../../../../packages/workflow/src/index.ts';
+import type { Tx } from '../db/client.ts';
+import { compileConnectorTools, type StoredOpenApiConnector } from '../modules/openapi-connectors.ts';
+import { credentialSecretName, serverSecretName, userCredentialSecretName } from './secret-names.ts';
+
+/**
+ * Catalog compilation: what one MCP server exposes, from PostgreSQL rows only. No network call
+ * happens here: external MCP servers' tool lists are gathered before the transaction and handed in
+ * as an `ExternalLister` that answers from memory (see service.ts).
+ */
+
+/** What is stored of an external MCP config: header names only; the values are a secret. */
+export interface StoredExternalConfig {
+  name: string;
+  url: string;
+  tools: string[];
+  headerNames: string[];
+  headersSecret?: string;
+}
+
+export type ExternalLister = (cfg: StoredExternalConfig) => Promise<ListRemoteToolsResult>;
+
+export type ServerRow = {
+  id: string;
+  workspaceId: string;
+  name: string;
+  description: string | null;
+  mode: 'SMART' | 'NORMAL';
+  connectorInstanceId: string | null;
+  selectedTools: string[];
+  isPublic: boolean;
+  config: unknown;
+  externalMcpConfigs: unknown;
+  bindingWarnings?: string[];
+  reservedToolNames?: string[];
+  fromDescriptor?: boolean;
+  catalogVersion: number;
+  createdAt: Date;
+  updatedAt: Date;
+};
+
+type InstanceWithConnector = {
+  id: string;
+  name: string;
+  baseUrl: string | null;
+  credentialKeys: string[];
+  connector: { slug: string; kind: string; descriptor: unknown; document: unknown };
+};
+
+/** A server name (slug) for a descriptor's `mcp_config.server_name`, which may be any text. */
+export function serverNameFor(serverName: string): string {
+  const slug = serverName
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '_')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, 100);
+  return slug || 'server';
+}
+
+/** Seed 001 `mcp_config.enabled: false`: the connector is stored and validated, but none of its operations is a tool. */
+export function mcpDisabled(descriptor: unknown): boolean {
+  const cfg = (descriptor as { mcp_config?: { enabled?: unknown } } | null)?.mcp_config;
+  return cfg?.enabled === false;
+}
+
+function instanceTools(workspaceId: string, instance: InstanceWithConnector): CatalogTool[] {
+  if (mcpDisabled(instance.connector.descriptor)) return [];
+  const secretNames = Object.fromEntries(
+    instance.credentialKeys.map((k) => [k, credentialSecretName(workspaceId, instance.id, k)]),
+  );
+  const binding = {
+    baseUrl: instance.baseUrl ?? undefined,
+    secretNames,
+    rateLimitOwner: `connector-instance:${instance.id}`,
+  };
+  const tools =
+    instance.connector.kind === 'openapi'
+      ? compileConnectorTools(
+          instance.connector.descriptor as StoredOpenApiConnector,
+          instance.connector.document as Record<string, unknown>,
+          binding,
+        )
+      : compileDescriptorTools(instance.connector.descriptor as ConnectorDescriptor, binding);
+  return tools.map((t) => ({
+    ...t,
+    plan: {
+      ...t.plan,
+      userSecrets: Object.fromEntries(
+        Object.keys(t.plan.secrets).map((field) => [
+          field,
+          userCredentialSecretName(workspaceId, '{user}', instance.id, field),
+        ]),
+      ),
+    },
+    source: { connector: instance.connector.slug, instance: instance.name, instanceId: instance.id },
+  }));
+}
+
+/**
+ * Every tool of the workspace (all connector instances), with unique names: a name used by more
+ * than one instance gets the instance name appended (`get_ticket__eu`) on all but the first.
+ */
+async function workspaceTools(tx: Tx, workspaceId: string, reserved: ReadonlySet<string>): Promise<CatalogTool[]> {
+  const instances = await tx.connectorInstance.findMany({
+    where: { workspaceId },
+    include: { connector: true },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+  });
+  // Names of deleted sources' tools are taken: another instance's tool of that name keeps its suffix.
+  const seen = new Set<string>(reserved);
+  const out: CatalogTool[] = [];
+  for (const instance of instances) {
+    for (const t of instanceTools(workspaceId, instance)) {
+      let name = t.tool.name;
+      if (seen.has(name)) name = `${name}__${instance.name.replace(/[^A-Za-z0-9_-]/g, '_')}`.slice(0, 128);
+      seen.add(name);
+      out.push({ ...t, tool: { ...t.tool, name } });
+    }
+  }
+  return out;
+}
+
+/**
+ * Compiles a server's immutable catalog:
+ * - NORMAL with a connector instance: its tools, narrowed to `selectedTools` when given;
+ * - NORMAL without one: exactly `selectedTools`, looked up among all the workspace's tools;
+ * - SMART: all the workspace's tools, searched and executed through meta tools on the edge.
+ */
+export async function compileCatalog(
+  tx: Tx,
+  server: ServerRow,
+  version: number,
+  listExternal: ExternalLister,
+  opts: { lenientSelection?: boolean } = {},
+): Promise<Catalog> {
+  const reserved = new Set(server.reservedToolNames ?? []);
+  const own = await compileOwnTools(tx, server, version, opts, reserved);
+  // Tools of the server's active workflow deployment (Flower / Arazzo, issue #4).
+  const withWorkflows = await withWorkflowTools(tx, own, server.config, reserved);
+  return mergeExternalTools(
+    withWorkflows,
+    (server.externalMcpConfigs ?? []) as StoredExternalConfig[],
+    listExternal,
+    reserved,
+  );
+}
+
+async function compileOwnTools(
+  tx: Tx,
+  server: ServerRow,
+  version: number,
+  opts: { lenientSelection?: boolean },
+  reserved: ReadonlySet<string>,
+): Promise<Catalog> {
+  const base: Omit<Catalog, 'tools'> = {
+    v: 1 as const,
+    serverId: server.id,
+    workspaceId: server.workspaceId,
+    version,
+    name: server.name,
+    ...(server.description ? { description: server.description } : {}),
+    isPublic: server.isPublic,
+    mode: server.mode,
+    ...(server.bindingWarnings && server.bindingWarnings.length > 0 ? { warnings: [...server.bindingWarnings] } : {}),
+  };
+  if (server.mode === 'SMART') return { ...base, tools: await workspaceTools(tx, server.workspaceId, reserved) };
+  let tools: CatalogTool[];
+  let from: string;
+  if (server.connectorInstanceId) {
+    const instance = await tx.connectorInstance.findUnique({
+      where: { id: server.connectorInstanceId },
+      include: { connector: true },
+    });
+    // A server whose connector instance was deleted keeps existing with no tools.
+    if (!instance) return { ...base, tools: [] };
+    tools = instanceTools(server.workspaceId, instance);
+    // Created from the descriptor and not renamed since: `initialize` answers with `server_name` as written.
+    const declared = (instance.connector.descriptor as { mcp_config?: { server_name?: unknown } }).mcp_config
+      ?.server_name;
+    if (server.fromDescriptor && typeof declared === 'string' && serverNameFor(declared) === server.name)
+      base.serverInfo = { name: declared };
+    from = `connector ${instance.connector.slug}`;
+  } else {
+    tools = await workspaceTools(tx, server.workspaceId, reserved);
+    from = 'this workspace';
+  }
+  if (server.selectedTools.length > 0) {
+    const missing = server.selectedTools.filter((name) => !tools.some((t) => t.tool.name === name));
+    // On recompilation (descriptor changed), selected tools that no longer exist are dropped, not fatal.
+    if (missing.length > 0 && !opts.lenientSelection) {
+      throw new ValidationError(
+        'selectedTools names unknown tools',
+        missing.map((name) => ({
+          path: `/selectedTools/${server.selectedTools.indexOf(name)}`,
+          message: `no tool "${name}" in ${from}`,
+        })),
+      );
+    }
+    tools = server.selectedTools
+      .map((name) => tools.find((t) => t.tool.name === name))
+      .filter((t): t is CatalogTool => t !== undefined);
+    if (missing.length > 0) {
+      const warnings = [
+        ...(base.warnings ?? []),
+        ...missing.map((name) => `selected tool "${name}" is no longer available in ${from}; it is left out`),
+      ];
+      return { ...base, warnings, tools };
+    }
+  } else if (!server.connectorInstanceId) {
+    tools = [];
+  }
+  return { ...base, tools };
+}
+
+/**
+ * Adds the tools of external MCP servers: listed by the worker, filtered by the config's `tools`,
+ * prefixed `<name>__` when a name is already taken. A server that cannot be listed is reported in
+ * `warnings` and left out; it never fails the catalog.
+ */
+async function mergeExternalTools(
+  catalog: Catalog,
+  configs: StoredExternalConfig[],
+  listExternal: ExternalLister,
+  reserved: ReadonlySet<string>,
+): Promise<Catalog> {
+  if (configs.length === 0) return catalog;
+  const tools = [...catalog.tools];
+  const warnings = [...(catalog.warnings ?? [])];
+  const taken = new Set([...reserved, ...tools.map((t) => t.tool.name)]);
+  const listed = await Promise.all(
+    configs.map((c) =>
+      listExternal(c).catch((err: unknown) => ({ ok: false as const, error: String(err), tools: [] })),
+    ),
+  );
+  configs.forEach((cfg, i) => {
+    const result = listed[i]!;
+    if (!result.ok) {
+      warnings.push(`external MCP server "${cfg.name}" could not be listed: ${result.error ?? 'unknown error'}`);
+      return;
+    }
+    for (const remote of result.tools as {
+      name?: unknown;
+      description?: unknown;
+      title?: unknown;
+      inputSchema?: unknown;
+      annotations?: unknown;
+    }[]) {
+      if (typeof remote.name !== 'string') continue;
+      if (cfg.tools.length > 0 && !cfg.tools.includes(remote.name)) continue;
+      let name = remote.name;
+      if (taken.has(name)) name = `${cfg.name}__${remote.name}`.slice(0, 128);
+      taken.add(name);
+      const inputSchema =
+        remote.inputSchema && typeof remote.inputSchema === 'object'
+          ? (remote.inputSchema as Record<string, unknown>)
+          : { type: 'object' };
+      tools.push({
+        tool: {
+          name,
+          description: typeof remote.description === 'string' ? remote.description : '',
+          ...(typeof remote.title === 'string' ? { title: remote.title } : {}),
+          inputSchema: inputSchema.type === 'object' ? inputSchema : { type: 'object' },
+        },
+        plan: {
+          kind: 'mcp',
+          server: cfg.name,
+          url: cfg.url,
+          remoteTool: remote.name,
+          ...(cfg.headersSecret ? { headersSecret: cfg.headersSecret } : {}),
+        },
+        source: { connector: `mcp:${cfg.name}`, instance: cfg.name },
+      });
+    }
+  });
+  return { ...catalog, tools, ...(warnings.length > 0 ? { warnings } : {}) };
+}
+
+/** The workflows one may run: itself, its dependencies, workflow steps, goto / retry targets. */
+function reachable(ir: WorkflowDocumentIR, workflowId: string): WorkflowIR[] {
+  const byId = new Map(ir.workflows.map((w) => [w.id, w]));
+  const seen = new Set<string>();
+  const visit = (id: string): void => {
+    const w = byId.get(id);
+    if (!w || seen.has(id)) return;
+    seen.add(id);
+    w.dependsOn.forEach(visit);
+    for (const s of w.steps) {
+      if (s.target.kind === 'workflow') visit(s.target.workflowId);
+      for (const a of [...s.onSuccess, ...s.onFailure]) if (a.workflowId) visit(a.workflowId);
+    }
+  };
+  visit(workflowId);
+  return ir.workflows.filter((w) => seen.has(w.id));
+}
+
+/** `$current_user.token` anywhere in the workflows a tool may run (a conservative textual check). */
+const readsCallerToken = (workflows: WorkflowIR[]): boolean =>
+  /\$current_user\.token\b/.test(JSON.stringify(workflows));
+
+/**
+ * The server's opt-in to hand the caller's OAuth access token to its workflows (`$current_user.token`,
+ * issue #7): `config.exposeCallerToken: true`. Off by default: the token is never forwarded upstream.
+ */
+function exposesCallerToken(serverConfig: unknown): boolean {
+  return (
+    typeof serverConfig === 'object' &&
+    serverConfig !== null &&
+    (serverConfig as { exposeCallerToken?: unknown }).exposeCallerToken === true
+  );
+}
+
+/** Adds the tools of the server's active workflow deployment to a catalog (names already taken get `__workflow`). */
+async function withWorkflowTools(
+  tx: Tx,
+  catalog: Catalog,
+  serverConfig: unknown,
+  reserved: ReadonlySet<string>,
+): Promise<Catalog> {
+  const deployment = await tx.workflowDeployment.findFirst({
+    where: { serverId: catalog.serverId, state: 'active' },
+    orderBy: { activatedAt: 'desc' },
+  });
+  if (!deployment?.ir) return catalog;
+  const ir = deployment.ir as unknown as WorkflowDocumentIR;
+  const taken = new Set([...reserved, ...catalog.tools.map((t) => t.tool.name)]);
+  const tools: CatalogTool[] = [...catalog.tools];
+  for (const t of deployment.tools as unknown as WorkflowTool[]) {
+    const wf = ir.workflows.find((w) => w.id === t.workflowId);
+    if (!wf) continue;
+    let name = t.name;
+    if (taken.has(name)) name = `${name}__workflow`.slice(0, 128);
+    taken.add(name);
+    const workflows = reachable(ir, wf.id);
+    const plan: WorkflowPlan = {
+      kind: 'workflow',
+      deploymentId: deployment.id,
+      workflowId: wf.id,
+      ir: { ...ir, workflows } as unknown as Record<string, unknown>,
+      secretNames: Object.fromEntries(
+        wf.secrets.map((n) => [n, serverSecretName(catalog.workspaceId, catalog.serverId, n)]),
+      ),
+      // The edge carries the caller's token in the job only for these tools.
+      ...(exposesCallerToken(serverConfig) && readsCallerToken(workflows) ? { callerToken: true } : {}),
+    };
+    tools.push({
+      tool: {
+        name,
+        description: t.description,
+        ...(t.title ? { title: t.title } : {}),
+        inputSchema: t.inputSchema,
+        outputSchema: t.outputSchema,
+      },
+      plan,
+      source: { connector: `workflow:${ir.id}`, instance: deployment.id },
+    });
+  }
+  return { ...catalog, tools };
+}
