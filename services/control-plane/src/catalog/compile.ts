@@ -8,7 +8,7 @@ import type {
 import { ValidationError } from '@toolplane/errors';
 import { compileDescriptorTools } from '@toolplane/openapi';
 // Types only (erased at run time): deployments store the compiled IR, catalogs are built from it.
-import type { WorkflowDocumentIR, WorkflowIR, WorkflowTool } from '../../../../packages/workflow/src/index.ts';
+import type { WorkflowDocumentIR, WorkflowIR, WorkflowTool } from '@toolplane/workflow';
 import type { Tx } from '../db/client.ts';
 import { compileConnectorTools, type StoredOpenApiConnector } from '../modules/openapi-connectors.ts';
 import { credentialSecretName, serverSecretName, userCredentialSecretName } from './secret-names.ts';
