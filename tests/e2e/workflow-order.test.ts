@@ -8,8 +8,9 @@ import { startTestStack, waitFor } from '../helpers.ts';
 
 /**
  * Outputs run in the order the document declares them, whatever their names, although the control
- * plane keeps the compiled workflow (deployment, catalog version) in PostgreSQL `jsonb`, which reorders
- * object keys (shorter first): `label` would come before `lead_city`, `aa` before `zz`. Checked on the
+ * plane keeps the compiled workflow (deployment, catalog version) in PostgreSQL, where `jsonb` would
+ * reorder object keys (shorter first): `label` would come before `lead_city`, `aa` before `zz`, and a
+ * tool's input properties would be listed `id` before `zone_name`. Checked on the
  * catalog the deployment publishes and on the one the control plane re-publishes from PostgreSQL at
  * start (Redis emptied, a fresh worker with no cached plan).
  */
@@ -25,6 +26,10 @@ id: leads
 flows:
   - id: lead
     description: The city of a lead
+    inputs:
+      properties:
+        zone_name: { type: string }
+        id: { type: string }
     steps:
       - id: fetch
         request:
@@ -40,6 +45,20 @@ flows:
 `;
 
 const expected = { zz: 'Lead in Angers', aa: 'Lead in Angers', city: 'Angers' };
+
+/** The property names of the `lead` tool's input schema, in the order tools/list gives them. */
+async function inputOrder(url: string): Promise<string[]> {
+  const client = new Client({ name: 'workflow-order-e2e', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }),
+  );
+  try {
+    const tool = (await client.listTools()).tools.find((t) => t.name === 'lead')!;
+    return Object.keys(tool.inputSchema.properties ?? {});
+  } finally {
+    await client.close();
+  }
+}
 
 async function callLead(url: string): Promise<Record<string, unknown>> {
   const client = new Client({ name: 'workflow-order-e2e', version: '1.0.0' });
@@ -84,6 +103,8 @@ describe('declaration order of workflow outputs', () => {
     const first = await callLead(server.url);
     expect(first).toEqual(expected);
     expect(Object.keys(first)).toEqual(['zz', 'aa', 'city']);
+    // Tool schemas keep the document's property order too (jsonb would give `id` first).
+    expect(await inputOrder(server.url)).toEqual(['zone_name', 'id']);
 
     // Redis loses everything while the control plane is down; at start it re-publishes the catalog
     // stored in catalog_versions (jsonb). A fresh worker has no plan cached from the first call.
@@ -108,5 +129,6 @@ describe('declaration order of workflow outputs', () => {
     const second = await callLead(server.url);
     expect(second).toEqual(expected);
     expect(Object.keys(second)).toEqual(['zz', 'aa', 'city']);
+    expect(await inputOrder(server.url)).toEqual(['zone_name', 'id']);
   }, 180_000);
 });
