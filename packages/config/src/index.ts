@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+export { clientKey, trustProxy } from './client-address.ts';
+
 /**
  * Parses the environment once, in a service's `main.ts`. Prints every problem and exits on failure.
  * Nothing else in the codebase reads `process.env`.

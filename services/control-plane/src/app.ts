@@ -1,3 +1,4 @@
+import { trustProxy } from '@toolplane/config';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -16,7 +17,7 @@ import { migrate } from './db/migrate.ts';
 import type { ControlPlaneEnv } from './env.ts';
 import { enforceServerRestriction, requireApiKey } from './http/auth.ts';
 import { jsonBody } from './http/body.ts';
-import { largeImportLimit, trustProxy, unauthenticatedLimit } from './http/limits.ts';
+import { largeImportLimit, unauthenticatedLimit } from './http/limits.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { accessPoliciesRouter, republishAccess } from './modules/access-policies.ts';
 import { apiKeysRouter, republishApiKeys } from './modules/api-keys.ts';

@@ -1,3 +1,4 @@
+import { clientKey, trustProxy } from '@toolplane/config';
 import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,7 +18,7 @@ import { LegacySseSessions } from './legacy-sse.ts';
 import { buildServer, createEdgeMcpHandler, toAuthInfo, type EdgeCallContext } from './mcp-handler.ts';
 import { OAuthResourceServer } from './oauth.ts';
 import { CancelRegistry, SessionLogLevels } from './protocol-state.ts';
-import { clientKey, trustProxy, UnauthenticatedLimiter } from './rate-limit.ts';
+import { UnauthenticatedLimiter } from './rate-limit.ts';
 import { readState, RuntimeStateProbe } from './runtime-state.ts';
 
 export interface EdgeDeps {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { clientKey, trustProxy, UnauthenticatedLimiter } from './rate-limit.ts';
+import { clientKey, trustProxy } from '@toolplane/config';
+import { UnauthenticatedLimiter } from './rate-limit.ts';
 
 describe('clientKey', () => {
   it('keeps IPv4 addresses (also IPv4-mapped IPv6) and groups IPv6 by /64', () => {
