@@ -110,7 +110,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use(unauthenticatedLimit(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS));
   api.use(requireApiKey(db, { redis, prefix: env.REDIS_PREFIX }));
   // Keys limited to servers reach only those servers' endpoints (ADR 0013).
-  api.use(enforceServerRestriction());
+  api.use(enforceServerRestriction({ maxBodyBytes: env.MAX_BODY_BYTES }));
   const largeImports = largeImportLimit(env.MAX_CONCURRENT_LARGE_IMPORTS, env.LARGE_IMPORT_BYTES);
   api.use('/connectors', largeImports);
   api.use('/mcp_servers', largeImports);
