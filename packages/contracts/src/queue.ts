@@ -372,3 +372,17 @@ export type ExecutionRecord = z.infer<typeof ExecutionRecordV1>;
 
 export const DebugSessionState = z.object({ sessionId: z.string(), endsAt: z.number().int() });
 export type DebugSessionState = z.infer<typeof DebugSessionState>;
+
+/**
+ * Secret names of an external user's own credentials beyond connector connections (seed 002; the
+ * control plane writes them, the worker reads them for calls that name the user): everything under
+ * `userSecretsPrefix` belongs to that user and goes with them.
+ */
+export const userSecrets = {
+  prefix: (workspaceId: string, userId: string) => `ws/${workspaceId}/users/${userId}/`,
+  /** A workflow secret: `$secrets.NAME` of a call made for this user. */
+  workflow: (workspaceId: string, userId: string, name: string) => `ws/${workspaceId}/users/${userId}/secrets/${name}`,
+  /** The user's headers (a JSON object) for one external MCP server of one of our servers. */
+  externalMcp: (workspaceId: string, userId: string, serverId: string, external: string) =>
+    `ws/${workspaceId}/users/${userId}/servers/${serverId}/external/${external}/headers`,
+};

@@ -1,5 +1,6 @@
 import {
   queueNames,
+  userSecrets,
   type ExecutionRecord,
   type ExecutionStep,
   type ExecutionTreeNode,
@@ -7,6 +8,7 @@ import {
   type ToolInvokeJob,
   type ToolInvokeResult,
   type ToolResultPayload,
+  type WorkflowPlan,
 } from '@toolplane/contracts';
 import { toAppError, TransientError, UserError, type AppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
@@ -193,7 +195,9 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       if (entry.plan.kind === 'mcp') {
         // A tool of an external MCP server: proxied with the configured headers (credentials).
         const plan = entry.plan;
-        const headers = await externalHeaders(deps.secrets, {}, plan.headersSecret);
+        const headers = job.principal.userId
+          ? await userExternalHeaders(deps.secrets, job, plan.server, plan.headersSecret !== undefined)
+          : await externalHeaders(deps.secrets, {}, plan.headersSecret);
         await markSent();
         const sentAt = now();
         let result: ToolResultPayload;
@@ -259,9 +263,11 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
                 })
             : undefined;
         // Only while a debug session is open are the attempts' headers and bodies captured (redacted, capped).
+        // For an external user: `$secrets.NAME` is that user's own secret NAME, never the shared one.
+        const workflowPlan = job.principal.userId ? await userWorkflowPlan(deps.secrets, job, entry.plan) : entry.plan;
         const session = await deps.debug.active(job.serverId);
         const run = await runWorkflowTool(
-          entry.plan,
+          workflowPlan,
           {
             arguments: job.arguments,
             remainingMs: remaining,
@@ -426,6 +432,50 @@ export function createAbandonedJobHandler(deps: Pick<ProcessorDeps, 'leases' | '
       error: { kind: e.kind, code: e.code, message: e.message },
     };
   };
+}
+
+/**
+ * The headers of a call to an external MCP server made for an external user: the user's own (stored
+ * with PUT /external_users/{name}/mcp_connections/{serverId}/{external}), never the shared ones. A
+ * server configured without credentials needs none from the user either.
+ */
+async function userExternalHeaders(
+  secrets: SecretResolver,
+  job: ToolInvokeJob,
+  external: string,
+  sharedHasCredentials: boolean,
+): Promise<Record<string, string>> {
+  const { workspaceId, userId, username } = job.principal;
+  const raw = await secrets.resolve(userSecrets.externalMcp(workspaceId, userId!, job.serverId, external), {
+    fresh: true,
+  });
+  if (raw !== undefined) return JSON.parse(raw) as Record<string, string>;
+  if (!sharedHasCredentials) return {};
+  throw new UserError(
+    'secret.not_found',
+    `User "${username}" has no connection for the external MCP server "${external}" (the shared credentials are never used for a user). Connect one with PUT /api/v1/external_users/${username}/mcp_connections/${job.serverId}/${external} { "headers": { … } }.`,
+  );
+}
+
+/** A workflow plan whose `$secrets.NAME` are the external user's own secrets; every one must exist. */
+async function userWorkflowPlan(
+  secrets: SecretResolver,
+  job: ToolInvokeJob,
+  plan: WorkflowPlan,
+): Promise<WorkflowPlan> {
+  const { workspaceId, userId, username } = job.principal;
+  const secretNames: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const name of Object.keys(plan.secretNames)) {
+    secretNames[name] = userSecrets.workflow(workspaceId, userId!, name);
+    if ((await secrets.resolve(secretNames[name], { fresh: true })) === undefined) missing.push(name);
+  }
+  if (missing.length > 0)
+    throw new UserError(
+      'secret.not_found',
+      `User "${username}" has no value for ${missing.map((m) => `$secrets.${m}`).join(', ')} (the shared secrets are never used for a user). Set each with PUT /api/v1/external_users/${username}/secrets/{NAME} { "value": … }.`,
+    );
+  return { ...plan, secretNames };
 }
 
 /** The job's `Config-*` values (names without the prefix) as the engine takes them: header names. */

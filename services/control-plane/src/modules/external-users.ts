@@ -1,4 +1,4 @@
-import { redisKeys, type ConnectorDescriptor } from '@toolplane/contracts';
+import { redisKeys, userSecrets, type ConnectorDescriptor } from '@toolplane/contracts';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import { credentialFields } from '@toolplane/openapi';
 import type { SecretsWriter } from '@toolplane/secrets';
@@ -14,6 +14,13 @@ import { isUuid } from './ids.ts';
 
 const CreateUserBody = z.object({ name: z.string().min(1).max(200) }).strict();
 const ConnectionBody = z.object({ credentials: z.record(z.string(), z.string()) }).strict();
+const SecretBody = z.object({ value: z.string().min(1).max(65_536) }).strict();
+const HeadersBody = z
+  .object({ headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/), z.string().max(8192)) })
+  .strict()
+  .refine((b) => Object.keys(b.headers).length > 0, 'name at least one header');
+const secretNamePattern = /^[A-Za-z_][A-Za-z0-9_]{0,99}$/;
+const externalNamePattern = /^[a-z0-9][a-z0-9_-]{0,49}$/;
 
 /**
  * External users (seed 002): the end users of a workspace's app, named by it. Each can have its own
@@ -77,6 +84,11 @@ export function externalUsersRouter(
       await tx.externalUser.delete({ where: { id: user.id } });
       await redis.hdel(keys.users(user.workspaceId), user.name);
     });
+    // The user's workflow secrets and external MCP headers (connections are deleted below).
+    const own = userSecrets.prefix(user.workspaceId, user.id);
+    for (const meta of await secrets.list(own))
+      if (!meta.name.startsWith(`${own}connector-instances/`)) await secrets.delete(meta.name);
+    await publisher.secretsChanged(own);
     for (const c of connections) {
       for (const key of c.credentialKeys)
         await secrets.delete(userCredentialSecretName(user.workspaceId, user.id, c.connectorInstanceId, key));
@@ -144,6 +156,64 @@ export function externalUsersRouter(
     for (const key of row.credentialKeys)
       await secrets.delete(userCredentialSecretName(user.workspaceId, user.id, instanceId, key));
     await publisher.secretsChanged(userCredentialSecretPrefix(user.workspaceId, user.id, instanceId));
+    res.status(204).end();
+  });
+  // The user's own value of a workflow secret (`$secrets.NAME` in calls made for them).
+  const secretName = (req: express.Request) => {
+    const name = String(req.params.secret);
+    if (!secretNamePattern.test(name))
+      throw new ValidationError('the secret name is invalid', [
+        { path: '/name', message: 'must be letters, digits and _ (not starting with a digit), at most 100' },
+      ]);
+    return name;
+  };
+  r.get('/:name/secrets', async (req, res) => {
+    const user = await userByName(req);
+    const prefix = userSecrets.workflow(user.workspaceId, user.id, '');
+    const listed = await secrets.list(prefix);
+    res.json({ data: listed.map((m) => ({ name: m.name.slice(prefix.length), updatedAt: m.updatedAt })) });
+  });
+  r.put('/:name/secrets/:secret', async (req, res) => {
+    const user = await userByName(req);
+    const name = secretName(req);
+    const { value } = SecretBody.parse(req.body ?? {});
+    const stored = userSecrets.workflow(user.workspaceId, user.id, name);
+    await secrets.put(stored, value);
+    await publisher.secretsChanged(stored);
+    res.json({ name, user: user.name });
+  });
+  r.delete('/:name/secrets/:secret', async (req, res) => {
+    const user = await userByName(req);
+    const stored = userSecrets.workflow(user.workspaceId, user.id, secretName(req));
+    if (!(await secrets.delete(stored))) throw new NotFoundError('secret', String(req.params.secret));
+    await publisher.secretsChanged(stored);
+    res.status(204).end();
+  });
+
+  // The user's own headers (credentials) for one external MCP server of one of our servers.
+  const externalTarget = async (req: express.Request, workspaceId: string) => {
+    const serverId = String(req.params.serverId);
+    const external = String(req.params.external);
+    const server = isUuid(serverId) ? await db.mcpServer.findFirst({ where: { id: serverId, workspaceId } }) : null;
+    if (!server) throw new NotFoundError('MCP server', serverId);
+    if (!externalNamePattern.test(external)) throw new NotFoundError('external MCP server', external);
+    return { serverId, external };
+  };
+  r.put('/:name/mcp_connections/:serverId/:external', async (req, res) => {
+    const user = await userByName(req);
+    const { serverId, external } = await externalTarget(req, user.workspaceId);
+    const { headers } = HeadersBody.parse(req.body ?? {});
+    const stored = userSecrets.externalMcp(user.workspaceId, user.id, serverId, external);
+    await secrets.put(stored, JSON.stringify(headers));
+    await publisher.secretsChanged(stored);
+    res.json({ server_id: serverId, external, header_names: Object.keys(headers) });
+  });
+  r.delete('/:name/mcp_connections/:serverId/:external', async (req, res) => {
+    const user = await userByName(req);
+    const { serverId, external } = await externalTarget(req, user.workspaceId);
+    const stored = userSecrets.externalMcp(user.workspaceId, user.id, serverId, external);
+    if (!(await secrets.delete(stored))) throw new NotFoundError('connection', `${serverId}/${external}`);
+    await publisher.secretsChanged(stored);
     res.status(204).end();
   });
   return r;
