@@ -65,6 +65,8 @@ let remote: ExternalMcpServer;
 const received: { kind: 'connector' | 'workflow'; authorization: string | undefined }[] = [];
 const servers: Record<ServerKind, { id: string; tools: Record<ToolKind, string> }> = {} as never;
 let key: string;
+let keyId: string;
+const policyIds: Record<string, string> = {};
 
 const descriptor = (url: string) => `
 metadata: { name: Identity, slug: identity, version: "1.0.0" }
@@ -212,16 +214,19 @@ beforeAll(async () => {
   key = created.key;
   // The app's key and the app's OAuth subject may act as alice and carol (one policy names both);
   // mallory may use every tool, but no policy lets these callers act as her.
+  keyId = created.id;
   for (const [name, principal] of [
     ['key-for-users', { type: 'api_key', value: created.id }],
     ['oauth-for-users', { type: 'oauth_subject', value: 'app' }],
   ] as const)
-    await api.request('POST', '/access_policies', {
-      name,
-      principals: [principal, { type: 'external_user', value: 'alice' }, { type: 'external_user', value: 'carol' }],
-      servers: ['*'],
-      tools: ['*'],
-    });
+    policyIds[name] = (
+      await api.request<{ id: string }>('POST', '/access_policies', {
+        name,
+        principals: [principal, { type: 'external_user', value: 'alice' }, { type: 'external_user', value: 'carol' }],
+        servers: ['*'],
+        tools: ['*'],
+      })
+    ).id;
   await api.request('POST', '/access_policies', {
     name: 'mallory-tools',
     principals: [{ type: 'external_user', value: 'mallory' }],
@@ -332,6 +337,36 @@ describe('around the matrix', () => {
       expect(seen()[tool]).toEqual([credential[tool].own]);
     },
   );
+
+  it('records name the authenticating principal, the acting user and the policy that allowed it', async () => {
+    type Rec = {
+      tool: string;
+      outcome: string;
+      caller: { key_id: string | null; subject: string | null; username: string | null; acting_via: string | null };
+    };
+    const { id, tools } = servers.private;
+    const call = async (headers: Record<string, string>) =>
+      rpc(id, headers, 'tools/call', { name: tools.connector, arguments: {} });
+    await call(await headersFor('api_key', id, 'alice'));
+    await call(await headersFor('oauth', id, 'alice'));
+    await call({ authorization: `Bearer ${await token('alice', id)}` });
+    await call(await headersFor('oauth', id, 'mallory'));
+    const wanted = [
+      { key_id: keyId, subject: null, username: 'alice', acting_via: policyIds['key-for-users'] },
+      { key_id: null, subject: 'app', username: 'alice', acting_via: policyIds['oauth-for-users'] },
+      { key_id: null, subject: 'alice', username: 'alice', acting_via: 'token-user' },
+      { key_id: null, subject: 'app', username: 'mallory', acting_via: null },
+    ];
+    const records = await waitFor('the execution records of the four calls', async () => {
+      const r = await api.request<{ data: Rec[] }>(
+        'GET',
+        `/execution_records?server_id=${id}&tool=api_whoami&limit=200`,
+      );
+      return wanted.every((w) => r.data.some((d) => JSON.stringify(d.caller) === JSON.stringify(w))) && r.data;
+    });
+    const refusal = records.find((r) => r.caller.username === 'mallory')!;
+    expect(refusal.outcome).toBe('rejected');
+  });
 
   it('docs/security.md states the same matrix', () => {
     const doc = readFileSync(new URL('../../docs/security.md', import.meta.url), 'utf8');

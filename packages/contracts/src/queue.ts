@@ -70,8 +70,20 @@ export const Principal = z.object({
   /** The external user (`x-username`) the call runs for, resolved by the edge to its id. */
   userId: z.string().optional(),
   username: z.string().optional(),
+  /** With `username`: why the caller may act as that user (a policy id, `unnamed-key` or `token-user`; ADR 0013). */
+  actingVia: z.string().optional(),
 });
 export type Principal = z.infer<typeof Principal>;
+
+/** The `caller` of an execution record: the authenticating principal, the acting user and the reason it may act. */
+export function recordCaller(p: Principal): ExecutionRecord['caller'] {
+  return {
+    ...(p.keyId ? { keyId: p.keyId } : {}),
+    ...(p.subject !== undefined && !p.keyId ? { subject: p.subject } : {}),
+    ...(p.username ? { username: p.username } : {}),
+    ...(p.actingVia ? { actingVia: p.actingVia } : {}),
+  };
+}
 
 /**
  * `tool.invoke` job payload. References only: never secrets or resolved credentials (the edge can
@@ -338,7 +350,14 @@ export const ExecutionRecordV1 = z.object({
   serverId: z.string(),
   catalogVersion: z.number().int(),
   tool: z.string(),
-  caller: z.object({ keyId: z.string().optional(), username: z.string().optional() }),
+  caller: z.object({
+    keyId: z.string().optional(),
+    /** OAuth subject of a token caller (`anonymous` for a public server's unauthenticated caller). */
+    subject: z.string().optional(),
+    username: z.string().optional(),
+    /** Why the caller could act as `username`: the access policy id, `unnamed-key` or `token-user`. */
+    actingVia: z.string().optional(),
+  }),
   startedAt: z.string(),
   durationMs: z.number(),
   /**

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  recordCaller,
   redisKeys,
   WorkspaceAccess,
   type AccessPolicyRule,
@@ -293,10 +294,7 @@ export function writeDenial(
     serverId,
     catalogVersion,
     tool,
-    caller: {
-      ...(principal.keyId ? { keyId: principal.keyId } : {}),
-      ...(principal.username ? { username: principal.username } : {}),
-    },
+    caller: recordCaller(principal),
     startedAt: new Date().toISOString(),
     durationMs: 0,
     outcome: 'rejected',

@@ -194,7 +194,14 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     const challenge = (error?: { error: string; description: string }) => ({
       'www-authenticate': oauth ? oauth.challenge(serverId, error) : 'ApiKey header="x-api-key"',
     });
-    let principal: { workspaceId: string; keyId?: string; subject?: string; username?: string; userId?: string };
+    let principal: {
+      workspaceId: string;
+      keyId?: string;
+      subject?: string;
+      username?: string;
+      userId?: string;
+      actingVia?: string;
+    };
     let identity: CallerIdentity;
     let loaded: Awaited<ReturnType<typeof catalogs.get>>;
     let accessToken: string | undefined;
@@ -288,6 +295,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       }
       return jsonRpcError(res, 403, -32001, decision.reason);
     }
+    if (decision.actingVia) principal.actingVia = decision.actingVia;
     loaded = restrictCatalog(loaded, decision.grant, decision.who);
     const clientId = principal.keyId ?? `oauth:${principal.subject}`;
     // headers: a reference (workflow tools read Config-* from it; nothing is copied for other tools).

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   queueNames,
+  recordCaller,
   type Principal,
   type ToolInvokeEvent,
   type ToolInvokeJob,
@@ -208,10 +209,7 @@ async function runTool(
       serverId: loaded.catalog.serverId,
       catalogVersion: loaded.catalog.version,
       tool: name,
-      caller: {
-        ...(principal.keyId ? { keyId: principal.keyId } : {}),
-        ...(principal.username ? { username: principal.username } : {}),
-      },
+      caller: recordCaller(principal),
       startedAt: new Date().toISOString(),
       durationMs: 0,
       outcome: 'rejected',

@@ -1,5 +1,6 @@
 import {
   queueNames,
+  recordCaller,
   userSecrets,
   type ExecutionRecord,
   type ExecutionStep,
@@ -141,10 +142,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         serverId: job.serverId,
         catalogVersion: job.catalogVersion,
         tool: job.tool,
-        caller: {
-          ...(job.principal.keyId ? { keyId: job.principal.keyId } : {}),
-          ...(job.principal.username ? { username: job.principal.username } : {}),
-        },
+        caller: recordCaller(job.principal),
         startedAt: new Date(started).toISOString(),
         durationMs: now() - started,
         outcome,
@@ -414,10 +412,7 @@ export function createAbandonedJobHandler(deps: Pick<ProcessorDeps, 'leases' | '
       serverId: job.serverId,
       catalogVersion: job.catalogVersion,
       tool: job.tool,
-      caller: {
-        ...(job.principal.keyId ? { keyId: job.principal.keyId } : {}),
-        ...(job.principal.username ? { username: job.principal.username } : {}),
-      },
+      caller: recordCaller(job.principal),
       startedAt: new Date(started).toISOString(),
       durationMs: 0,
       outcome: maybeSent ? 'unknown' : 'failed',
@@ -497,6 +492,12 @@ function consumerAttributes(job: ToolInvokeJob) {
     [attr.serverId]: job.serverId,
     [attr.catalogVersion]: job.catalogVersion,
     [attr.invocationId]: job.invocationId,
+    ...(job.principal.keyId ? { [attr.callerKeyId]: job.principal.keyId } : {}),
+    ...(job.principal.subject !== undefined && !job.principal.keyId
+      ? { [attr.callerSubject]: job.principal.subject }
+      : {}),
+    ...(job.principal.username ? { [attr.actingUser]: job.principal.username } : {}),
+    ...(job.principal.actingVia ? { [attr.actingVia]: job.principal.actingVia } : {}),
   };
 }
 
