@@ -66,6 +66,7 @@ const received: { kind: 'connector' | 'workflow'; authorization: string | undefi
 const servers: Record<ServerKind, { id: string; tools: Record<ToolKind, string> }> = {} as never;
 let key: string;
 let keyId: string;
+let instanceId: string;
 const policyIds: Record<string, string> = {};
 
 const descriptor = (url: string) => `
@@ -189,6 +190,7 @@ beforeAll(async () => {
     name: 'identity',
     credentials: { token: 'shared-api' },
   });
+  instanceId = instance.id;
   for (const name of ['alice', 'mallory', 'carol']) await api.request('POST', '/external_users', { name });
   await api.request('PUT', `/external_users/alice/connections/${instance.id}`, { credentials: { token: 'alice-api' } });
   await api.request('PUT', '/external_users/alice/secrets/TOKEN', { value: 'alice-wf' });
@@ -366,6 +368,63 @@ describe('around the matrix', () => {
     });
     const refusal = records.find((r) => r.caller.username === 'mallory')!;
     expect(refusal.outcome).toBe('rejected');
+  });
+
+  it("SMART: list_connections shows the user's own connections and what lacks one; connect gives the exact call", async () => {
+    const smart = await api.request<{ id: string }>('POST', '/mcp_manager', {
+      name: 'identity-smart',
+      mode: 'SMART',
+      connectorInstanceId: instanceId,
+      externalMcpConfigs: [{ name: 'ext', url: remote.url, headers: { authorization: 'Bearer shared-mcp' } }],
+    });
+    await api.request('PUT', `/mcp_servers/${smart.id}/secrets/TOKEN`, { value: 'shared-wf' });
+    await api.request('POST', `/mcp_servers/${smart.id}/deploy`, { definition: flow(upstreamUrl) });
+    const asAlice = await headersFor('api_key', smart.id, 'alice');
+    type Listing = {
+      user: string;
+      connections: { kind: string; id: string; tools: string[] }[];
+      toolsWithoutConnection: { tool: string; needs: { kind: string; id: string }[] }[];
+    };
+    const meta = async <T>(name: string, args: Record<string, unknown> = {}) => {
+      const r = await rpc(smart.id, asAlice, 'tools/call', { name, arguments: args });
+      const text = r.body.result!.content![0]!.text;
+      // No secret value ever travels through the model.
+      for (const v of ['alice-api', 'alice-wf', 'alice-mcp', 'shared-api', 'shared-wf', 'shared-mcp'])
+        expect(text).not.toContain(v);
+      return JSON.parse(text) as T;
+    };
+    const listing = await waitFor('the SMART catalog with its three tools', async () => {
+      const l = await meta<Listing>('list_connections');
+      return l.connections.length + l.toolsWithoutConnection.length === 3 && l;
+    });
+    const ext = `/api/v1/external_users/alice/mcp_connections/${smart.id}/ext`;
+    expect(listing.user).toBe('alice');
+    expect(listing.connections.map((c) => [c.kind, c.id]).sort()).toEqual([
+      ['connector_instance', instanceId],
+      ['workflow_secret', 'TOKEN'],
+    ]);
+    expect(listing.toolsWithoutConnection).toEqual([
+      { tool: expect.stringContaining('ext_whoami'), needs: [{ kind: 'external_mcp', id: `${smart.id}/ext` }] },
+    ]);
+    const extTool = listing.toolsWithoutConnection[0]!.tool;
+    const connect = await meta<{ connected: boolean; calls: { method: string; path: string; body: unknown }[] }>(
+      'connect',
+      { tool: extTool },
+    );
+    expect(connect.connected).toBe(false);
+    expect(connect.calls).toEqual([
+      expect.objectContaining({ method: 'PUT', path: ext, body: { headers: { '<header name>': '<value>' } } }),
+    ]);
+    // The application makes that call (the value never passes through the model); the tool is then ready.
+    await api.request(connect.calls[0]!.method, connect.calls[0]!.path.replace('/api/v1', ''), {
+      headers: { authorization: 'Bearer alice-mcp' },
+    });
+    expect((await meta<Listing>('list_connections')).toolsWithoutConnection).toEqual([]);
+    expect(await meta('connect', { tool: extTool })).toMatchObject({ connected: true });
+    reset();
+    const run = await rpc(smart.id, asAlice, 'tools/call', { name: 'execute_tool', arguments: { name: extTool } });
+    expect(run.body.result?.isError).toBeFalsy();
+    expect(seen().external_mcp).toEqual([credential.external_mcp.own]);
   });
 
   it('docs/security.md states the same matrix', () => {

@@ -38,6 +38,8 @@ export function redisKeys(prefix: string) {
     secretsChanged: `${prefix}:events:secrets`,
     /** Hash: external user name → id, per workspace (x-username). */
     users: (workspaceId: string) => `${prefix}:users:${workspaceId}`,
+    /** Set: what one external user has connected (`instance:<id>`, `mcp:<serverId>/<external>`, `secret:<NAME>`), for SMART list_connections. */
+    userConnections: (workspaceId: string, userId: string) => `${prefix}:user-connections:${workspaceId}:${userId}`,
     /** String (JSON `{ sessionId, endsAt }`, expiring at endsAt): the open debug session of a server. */
     debugSession: (serverId: string) => `${prefix}:debug:${serverId}`,
     /** Pub/sub: a server id whose debug session was opened or closed (workers drop their cached state). */

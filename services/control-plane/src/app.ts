@@ -147,7 +147,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
     await records.ensureGroup();
     const workspaces = await republishAccess(db, publisher);
     const published = await republishAll(db, publisher);
-    const users = await republishUsers(db, redis, env.REDIS_PREFIX);
+    const users = await republishUsers(db, redis, env.REDIS_PREFIX, secrets);
     for (const s of await db.debugSession.findMany({ where: { closedAt: null, endsAt: { gt: new Date() } } }))
       await publishDebugSession(redis, env.REDIS_PREFIX, s);
     log.info({ workspaces, ...published, users }, 'runtime state published');

@@ -113,6 +113,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     logLevels: new SessionLogLevels(redis, env.REDIS_PREFIX),
     cancels,
     progressIntervalMs: env.PROGRESS_INTERVAL_MS,
+    userConnections: async (workspaceId: string, userId: string) =>
+      new Set(await readState(() => redis.smembers(keys.userConnections(workspaceId, userId)))),
   };
   const mcp = createEdgeMcpHandler(toolDeps, {
     version,

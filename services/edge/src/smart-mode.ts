@@ -53,11 +53,87 @@ export const metaTools: ToolDefinition[] = [
   {
     name: 'list_connections',
     title: 'List connections',
-    description: 'List the connected API accounts the catalog’s tools run with, and how to connect a missing one.',
+    description:
+      'List the connected API accounts the catalog’s tools run with: for a named user (x-username), that user’s own ' +
+      'connections and the tools that still lack one. Then call connect to learn how to add a missing one.',
     inputSchema: { type: 'object', properties: {}, additionalProperties: false },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   },
+  {
+    name: 'connect',
+    title: 'Connect an account',
+    description:
+      'For a tool that needs a connection the user lacks: the exact API call the application makes to add it. ' +
+      'Never ask the user for a secret or pass one through this conversation: the application sends it.',
+    inputSchema: {
+      type: 'object',
+      properties: { tool: { type: 'string', minLength: 1, description: 'The catalog tool that needs the connection' } },
+      required: ['tool'],
+      additionalProperties: false,
+    },
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  },
 ];
+
+/** What a call made for an external user needs connected for one catalog tool (seed 002 "manage connections"). */
+export interface NeededConnection {
+  /** The marker the control plane keeps in the user's connection set (`instance:…`, `mcp:…`, `secret:…`). */
+  marker: string;
+  kind: 'connector_instance' | 'external_mcp' | 'workflow_secret';
+  /** Instance id, `serverId/external` or secret name. */
+  id: string;
+  /** The management API call that adds it for `user` (placeholders where the application puts the values). */
+  call: (user: string) => { method: 'PUT'; path: string; body: Record<string, unknown> };
+}
+
+/** The connections a user needs for a tool: their credentials for each kind (none when the shared ones are not credentials). */
+export function neededConnections(tool: CatalogTool, serverId: string): NeededConnection[] {
+  const plan = tool.plan;
+  const user = (name: string) => encodeURIComponent(name);
+  if (plan.kind === 'mcp') {
+    if (!plan.headersSecret) return [];
+    const id = `${serverId}/${plan.server}`;
+    return [
+      {
+        marker: `mcp:${id}`,
+        kind: 'external_mcp',
+        id,
+        call: (u) => ({
+          method: 'PUT',
+          path: `/api/v1/external_users/${user(u)}/mcp_connections/${serverId}/${plan.server}`,
+          body: { headers: { '<header name>': '<value>' } },
+        }),
+      },
+    ];
+  }
+  if (plan.kind === 'workflow')
+    return Object.keys(plan.secretNames).map((name) => ({
+      marker: `secret:${name}`,
+      kind: 'workflow_secret',
+      id: name,
+      call: (u) => ({
+        method: 'PUT',
+        path: `/api/v1/external_users/${user(u)}/secrets/${name}`,
+        body: { value: `<${name}>` },
+      }),
+    }));
+  const template = Object.values(plan.userSecrets ?? {})[0];
+  const instance = template ? /connector-instances\/([^/]+)\//.exec(template)?.[1] : undefined;
+  if (!instance) return [];
+  const fields = Object.keys(plan.secrets);
+  return [
+    {
+      marker: `instance:${instance}`,
+      kind: 'connector_instance',
+      id: instance,
+      call: (u) => ({
+        method: 'PUT',
+        path: `/api/v1/external_users/${user(u)}/connections/${instance}`,
+        body: { credentials: Object.fromEntries(fields.map((f) => [f, `<${f}>`])) },
+      }),
+    },
+  ];
+}
 
 /** Splits identifiers and text into lower-case words: `searchJiraIssues` / `search_jira-issues` → search, jira, issues. */
 function tokenize(text: string): string[] {

@@ -84,6 +84,7 @@ export function externalUsersRouter(
       await tx.externalUser.delete({ where: { id: user.id } });
       await redis.hdel(keys.users(user.workspaceId), user.name);
     });
+    await redis.del(keys.userConnections(user.workspaceId, user.id));
     // The user's workflow secrets and external MCP headers (connections are deleted below).
     const own = userSecrets.prefix(user.workspaceId, user.id);
     for (const meta of await secrets.list(own))
@@ -135,6 +136,7 @@ export function externalUsersRouter(
       update: { credentialKeys: Object.keys(credentials) },
     });
     await publisher.secretsChanged(userCredentialSecretPrefix(user.workspaceId, user.id, instance.id));
+    await redis.sadd(keys.userConnections(user.workspaceId, user.id), `instance:${instance.id}`);
     res.json({
       connector_instance_id: row.connectorInstanceId,
       credential_keys: row.credentialKeys,
@@ -156,6 +158,7 @@ export function externalUsersRouter(
     for (const key of row.credentialKeys)
       await secrets.delete(userCredentialSecretName(user.workspaceId, user.id, instanceId, key));
     await publisher.secretsChanged(userCredentialSecretPrefix(user.workspaceId, user.id, instanceId));
+    await redis.srem(keys.userConnections(user.workspaceId, user.id), `instance:${instanceId}`);
     res.status(204).end();
   });
   // The user's own value of a workflow secret (`$secrets.NAME` in calls made for them).
@@ -180,13 +183,16 @@ export function externalUsersRouter(
     const stored = userSecrets.workflow(user.workspaceId, user.id, name);
     await secrets.put(stored, value);
     await publisher.secretsChanged(stored);
+    await redis.sadd(keys.userConnections(user.workspaceId, user.id), `secret:${name}`);
     res.json({ name, user: user.name });
   });
   r.delete('/:name/secrets/:secret', async (req, res) => {
     const user = await userByName(req);
-    const stored = userSecrets.workflow(user.workspaceId, user.id, secretName(req));
-    if (!(await secrets.delete(stored))) throw new NotFoundError('secret', String(req.params.secret));
+    const name = secretName(req);
+    const stored = userSecrets.workflow(user.workspaceId, user.id, name);
+    if (!(await secrets.delete(stored))) throw new NotFoundError('secret', name);
     await publisher.secretsChanged(stored);
+    await redis.srem(keys.userConnections(user.workspaceId, user.id), `secret:${name}`);
     res.status(204).end();
   });
 
@@ -206,6 +212,7 @@ export function externalUsersRouter(
     const stored = userSecrets.externalMcp(user.workspaceId, user.id, serverId, external);
     await secrets.put(stored, JSON.stringify(headers));
     await publisher.secretsChanged(stored);
+    await redis.sadd(keys.userConnections(user.workspaceId, user.id), `mcp:${serverId}/${external}`);
     res.json({ server_id: serverId, external, header_names: Object.keys(headers) });
   });
   r.delete('/:name/mcp_connections/:serverId/:external', async (req, res) => {
@@ -214,14 +221,32 @@ export function externalUsersRouter(
     const stored = userSecrets.externalMcp(user.workspaceId, user.id, serverId, external);
     if (!(await secrets.delete(stored))) throw new NotFoundError('connection', `${serverId}/${external}`);
     await publisher.secretsChanged(stored);
+    await redis.srem(keys.userConnections(user.workspaceId, user.id), `mcp:${serverId}/${external}`);
     res.status(204).end();
   });
   return r;
 }
 
-/** Re-publishes every workspace's user names (Redis may have restarted empty). */
-export async function republishUsers(db: Db, redis: Redis, prefix: string): Promise<number> {
-  const users = await db.externalUser.findMany();
-  for (const u of users) await redis.hset(redisKeys(prefix).users(u.workspaceId), u.name, u.id);
+/**
+ * Re-publishes every workspace's user names and what each user has connected (Redis may have
+ * restarted empty): connector connections from PostgreSQL, external MCP headers and workflow secrets
+ * from the secrets store's names (`secrets`; without it only connector connections).
+ */
+export async function republishUsers(db: Db, redis: Redis, prefix: string, secrets?: SecretsWriter): Promise<number> {
+  const keys = redisKeys(prefix);
+  const users = await db.externalUser.findMany({ include: { connections: { select: { connectorInstanceId: true } } } });
+  for (const u of users) {
+    await redis.hset(keys.users(u.workspaceId), u.name, u.id);
+    const markers = u.connections.map((c) => `instance:${c.connectorInstanceId}`);
+    const own = userSecrets.prefix(u.workspaceId, u.id);
+    for (const meta of secrets ? await secrets.list(own) : []) {
+      const rest = meta.name.slice(own.length);
+      const secret = /^secrets\/(.+)$/.exec(rest);
+      const external = /^servers\/([^/]+)\/external\/([^/]+)\/headers$/.exec(rest);
+      if (secret) markers.push(`secret:${secret[1]}`);
+      else if (external) markers.push(`mcp:${external[1]}/${external[2]}`);
+    }
+    if (markers.length > 0) await redis.sadd(keys.userConnections(u.workspaceId, u.id), ...markers);
+  }
   return users.length;
 }
