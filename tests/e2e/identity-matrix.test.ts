@@ -62,7 +62,7 @@ let upstream: Server;
 let upstreamUrl: string;
 let remote: ExternalMcpServer;
 /** Authorization headers received by the connector (`/api/…`) and workflow (`/wf/…`) upstream. */
-const received: { kind: 'connector' | 'workflow'; authorization: string | undefined }[] = [];
+const received: { kind: 'connector' | 'workflow'; authorization: string | undefined; user?: string }[] = [];
 const servers: Record<ServerKind, { id: string; tools: Record<ToolKind, string> }> = {} as never;
 let key: string;
 let keyId: string;
@@ -98,7 +98,11 @@ const flow = (url: string) =>
         steps: [
           {
             id: 'me',
-            request: { method: 'GET', url: `${url}/wf/me`, headers: { Authorization: 'Bearer $secrets.TOKEN' } },
+            request: {
+              method: 'GET',
+              url: `${url}/wf/me`,
+              headers: { Authorization: 'Bearer $secrets.TOKEN', 'X-User': '$current_user.name' },
+            },
             outputs: { ok: '$response.body.ok' },
           },
         ],
@@ -123,6 +127,8 @@ async function headersFor(caller: Caller, serverId: string, username?: string): 
     ...(caller === 'api_key' ? { 'x-api-key': key } : {}),
     ...(caller === 'oauth' ? { authorization: `Bearer ${await token('app', serverId)}` } : {}),
     ...(username ? { 'x-username': username } : {}),
+    // A caller-supplied Config-Name never passes for the user's name ($current_user.name).
+    'config-name': 'spoofed',
   };
 }
 
@@ -163,7 +169,7 @@ beforeAll(async () => {
   authServer = await startAuthorizationServer();
   upstream = createServer((req, res) => {
     const kind = req.url?.startsWith('/wf/') ? 'workflow' : 'connector';
-    received.push({ kind, authorization: req.headers.authorization });
+    received.push({ kind, authorization: req.headers.authorization, user: String(req.headers['x-user'] ?? '') });
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -284,6 +290,8 @@ describe('identity matrix: caller × server × tool kind × x-username', () => {
       expect(got[tool]).toEqual([credential[tool][outcome]]);
       // A user-named call never reaches an upstream with the shared credential.
       if (username) for (const k of toolKinds) expect(got[k]).not.toContain(credential[k].shared);
+      // A workflow run for a user sees the user's verified name as $current_user.name.
+      if (tool === 'workflow' && username) expect(received.map((x) => x.user)).toEqual([username]);
     } else {
       if (outcome === 'refused-401') {
         expect(r.status).toBe(401);

@@ -275,6 +275,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
             // Caller-supplied `Config-*` values and the caller's token: never logged; redacted from result and record.
             ...(job.config ? { config: configHeaders(job.config) } : {}),
             ...(job.callerToken !== undefined && entry.plan.callerToken ? { currentUserToken: job.callerToken } : {}),
+            ...(job.principal.username ? { currentUser: { name: job.principal.username } } : {}),
             ...(session
               ? { captureExchange: (request, outcome, sensitive) => deps.debug.exchange(request, outcome, sensitive) }
               : {}),
