@@ -435,6 +435,24 @@ describe('around the matrix', () => {
     expect(seen().external_mcp).toEqual([credential.external_mcp.own]);
   });
 
+  it("with the server's config fallbackToShared: true, a user without a connection runs with the shared credentials", async () => {
+    const { id, tools } = servers.private;
+    await api.request('PATCH', `/mcp_manager/${id}`, { config: { fallbackToShared: true } });
+    for (const tool of toolKinds) {
+      reset();
+      const r = await rpc(id, await headersFor('api_key', id, 'carol'), 'tools/call', {
+        name: tools[tool],
+        arguments: {},
+      });
+      expect(r.body.result?.isError).toBeFalsy();
+      expect(seen()[tool]).toEqual([credential[tool].shared]);
+      // A user with their own connection still uses it.
+      reset();
+      await rpc(id, await headersFor('api_key', id, 'alice'), 'tools/call', { name: tools[tool], arguments: {} });
+      expect(seen()[tool]).toEqual([credential[tool].own]);
+    }
+  });
+
   it('docs/security.md states the same matrix', () => {
     const doc = readFileSync(new URL('../../docs/security.md', import.meta.url), 'utf8');
     const section = doc.split('<!-- identity-matrix:start -->')[1]!.split('<!-- identity-matrix:end -->')[0]!;

@@ -38,6 +38,8 @@ export function redisKeys(prefix: string) {
     secretsChanged: `${prefix}:events:secrets`,
     /** Hash: external user name → id, per workspace (x-username). */
     users: (workspaceId: string) => `${prefix}:users:${workspaceId}`,
+    /** String (JSON `ServerIdentitySettings`): how a server treats calls made for external users. */
+    serverIdentity: (serverId: string) => `${prefix}:server-identity:${serverId}`,
     /** Set: what one external user has connected (`instance:<id>`, `mcp:<serverId>/<external>`, `secret:<NAME>`), for SMART list_connections. */
     userConnections: (workspaceId: string, userId: string) => `${prefix}:user-connections:${workspaceId}:${userId}`,
     /** String (JSON `{ sessionId, endsAt }`, expiring at endsAt): the open debug session of a server. */
@@ -76,6 +78,14 @@ export const Principal = z.object({
   actingVia: z.string().optional(),
 });
 export type Principal = z.infer<typeof Principal>;
+
+/** A server's settings for calls made for external users (from its `config`; seed 002). */
+export const ServerIdentitySettings = z.object({
+  v: z.literal(1),
+  /** A user without their own connection runs with the shared credentials (default: a tool error). */
+  fallbackToShared: z.boolean().default(false),
+});
+export type ServerIdentitySettings = z.infer<typeof ServerIdentitySettings>;
 
 /** The `caller` of an execution record: the authenticating principal, the acting user and the reason it may act. */
 export function recordCaller(p: Principal): ExecutionRecord['caller'] {

@@ -23,6 +23,7 @@ import { apiKeysRouter } from './modules/api-keys.ts';
 import { connectorInstancesRouter } from './modules/connector-instances.ts';
 import { connectorsRouter } from './modules/connectors.ts';
 import { externalUsersRouter, republishUsers } from './modules/external-users.ts';
+import { republishServerIdentity, serverIdentityPublisher } from './modules/server-identity.ts';
 import { debugSessionsRouter, publishDebugSession } from './modules/debug-sessions.ts';
 import { deploymentsRouter } from './modules/deployments.ts';
 import { applyRetention, executionRecordsRouter, storeExecutionRecords } from './modules/execution-records.ts';
@@ -117,6 +118,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/connectors', connectorsRouter(db, publisher, tasks, env.MAX_DOCUMENT_BYTES));
   api.use('/connector_instances', connectorInstancesRouter(db, secrets, publisher, tasks, env.MAX_BODY_BYTES));
   api.use('/mcp_manager/:id/debug_sessions', debugSessionsRouter(db, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
+  api.use('/mcp_manager', serverIdentityPublisher(db, redis, env.REDIS_PREFIX));
   api.use(
     '/mcp_manager',
     serversRouter(db, publisher, secrets, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES, {
@@ -148,6 +150,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
     const workspaces = await republishAccess(db, publisher);
     const published = await republishAll(db, publisher);
     const users = await republishUsers(db, redis, env.REDIS_PREFIX, secrets);
+    await republishServerIdentity(db, redis, env.REDIS_PREFIX);
     for (const s of await db.debugSession.findMany({ where: { closedAt: null, endsAt: { gt: new Date() } } }))
       await publishDebugSession(redis, env.REDIS_PREFIX, s);
     log.info({ workspaces, ...published, users }, 'runtime state published');

@@ -9,6 +9,7 @@ import {
   type ToolInvokeJob,
   type ToolInvokeResult,
   type ToolResultPayload,
+  type ServerIdentitySettings,
   type WorkflowPlan,
 } from '@toolplane/contracts';
 import { toAppError, TransientError, UserError, type AppError } from '@toolplane/errors';
@@ -60,6 +61,8 @@ export interface ProcessorDeps {
   running: RunningInvocations;
   /** Execution leases: at most once upstream across worker crashes (execution-lease.ts). */
   leases: ExecutionLeases;
+  /** A server's settings for calls made for external users (absent: no fallback to shared credentials). */
+  identitySettings?: (serverId: string) => Promise<ServerIdentitySettings>;
   now?: () => number;
 }
 
@@ -130,6 +133,12 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
     const steps: ExecutionStep[] = [];
     let tree: ExecutionTreeNode[] | undefined;
     const traceIds = currentTraceIds();
+    let fallbackSetting: Promise<boolean> | undefined;
+    /** Whether this server lets a user without their own connection use the shared credentials (read once per call). */
+    const fallback = () =>
+      (fallbackSetting ??= deps.identitySettings
+        ? deps.identitySettings(job.serverId).then((s) => s.fallbackToShared)
+        : Promise.resolve(false));
     const record = (
       outcome: ExecutionRecord['outcome'],
       extra: { errorCode?: string; message?: string; debug?: ExecutionRecord['debug'] } = {},
@@ -194,7 +203,13 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         // A tool of an external MCP server: proxied with the configured headers (credentials).
         const plan = entry.plan;
         const headers = job.principal.userId
-          ? await userExternalHeaders(deps.secrets, job, plan.server, plan.headersSecret !== undefined)
+          ? ((await userExternalHeaders(
+              deps.secrets,
+              job,
+              plan.server,
+              plan.headersSecret !== undefined,
+              await fallback(),
+            )) ?? (await externalHeaders(deps.secrets, {}, plan.headersSecret)))
           : await externalHeaders(deps.secrets, {}, plan.headersSecret);
         await markSent();
         const sentAt = now();
@@ -262,7 +277,9 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
             : undefined;
         // Only while a debug session is open are the attempts' headers and bodies captured (redacted, capped).
         // For an external user: `$secrets.NAME` is that user's own secret NAME, never the shared one.
-        const workflowPlan = job.principal.userId ? await userWorkflowPlan(deps.secrets, job, entry.plan) : entry.plan;
+        const workflowPlan = job.principal.userId
+          ? await userWorkflowPlan(deps.secrets, job, entry.plan, await fallback())
+          : entry.plan;
         const session = await deps.debug.active(job.serverId);
         const run = await runWorkflowTool(
           workflowPlan,
@@ -312,13 +329,19 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
           ),
         };
       }
-      const credentials: Record<string, string | undefined> = {};
+      let credentials: Record<string, string | undefined> = {};
       for (const [field, secretName] of Object.entries(plan.secrets)) {
         // For an external user (x-username): their own credentials, never the default ones.
         const name = userId ? plan.userSecrets?.[field]?.replace('{user}', userId) : secretName;
         // A user's own credentials are read fresh for each call (seed 001, per-request authentication).
         credentials[field] = name ? await deps.secrets.resolve(name, { fresh: userId !== undefined }) : undefined;
         if (userId && credentials[field] === undefined) {
+          if (await fallback()) {
+            // The server's config says fallbackToShared: the shared credentials as a whole, never mixed.
+            credentials = {};
+            for (const [f, shared] of Object.entries(plan.secrets)) credentials[f] = await deps.secrets.resolve(shared);
+            break;
+          }
           throw new UserError(
             'secret.not_found',
             `User "${job.principal.username}" has no connection for this tool's API. Connect one with PUT /api/v1/external_users/{name}/connections/{connector_instance_id}.`,
@@ -432,39 +455,48 @@ export function createAbandonedJobHandler(deps: Pick<ProcessorDeps, 'leases' | '
 
 /**
  * The headers of a call to an external MCP server made for an external user: the user's own (stored
- * with PUT /external_users/{name}/mcp_connections/{serverId}/{external}), never the shared ones. A
- * server configured without credentials needs none from the user either.
+ * with PUT /external_users/{name}/mcp_connections/{serverId}/{external}), never the shared ones (undefined
+ * when the server's config says `fallbackToShared`: the caller then uses them). A server configured
+ * without credentials needs none from the user either.
  */
 async function userExternalHeaders(
   secrets: SecretResolver,
   job: ToolInvokeJob,
   external: string,
   sharedHasCredentials: boolean,
-): Promise<Record<string, string>> {
+  fallbackToShared: boolean,
+): Promise<Record<string, string> | undefined> {
   const { workspaceId, userId, username } = job.principal;
   const raw = await secrets.resolve(userSecrets.externalMcp(workspaceId, userId!, job.serverId, external), {
     fresh: true,
   });
   if (raw !== undefined) return JSON.parse(raw) as Record<string, string>;
   if (!sharedHasCredentials) return {};
+  if (fallbackToShared) return undefined;
   throw new UserError(
     'secret.not_found',
     `User "${username}" has no connection for the external MCP server "${external}" (the shared credentials are never used for a user). Connect one with PUT /api/v1/external_users/${username}/mcp_connections/${job.serverId}/${external} { "headers": { … } }.`,
   );
 }
 
-/** A workflow plan whose `$secrets.NAME` are the external user's own secrets; every one must exist. */
+/**
+ * A workflow plan whose `$secrets.NAME` are the external user's own secrets: every one must exist,
+ * unless the server's config says `fallbackToShared` (then a missing one is the shared secret).
+ */
 async function userWorkflowPlan(
   secrets: SecretResolver,
   job: ToolInvokeJob,
   plan: WorkflowPlan,
+  fallbackToShared: boolean,
 ): Promise<WorkflowPlan> {
   const { workspaceId, userId, username } = job.principal;
   const secretNames: Record<string, string> = {};
   const missing: string[] = [];
   for (const name of Object.keys(plan.secretNames)) {
-    secretNames[name] = userSecrets.workflow(workspaceId, userId!, name);
-    if ((await secrets.resolve(secretNames[name], { fresh: true })) === undefined) missing.push(name);
+    const own = userSecrets.workflow(workspaceId, userId!, name);
+    const found = (await secrets.resolve(own, { fresh: true })) !== undefined;
+    secretNames[name] = found || !fallbackToShared ? own : plan.secretNames[name]!;
+    if (!found && !fallbackToShared) missing.push(name);
   }
   if (missing.length > 0)
     throw new UserError(
