@@ -329,6 +329,31 @@ function cases(): Case[] {
       `/external_users/a-only-user/connections/${ids.instance}`,
       'denied',
     ),
+    c('GET', '/external_users/:name/secrets', '/external_users/a-only-user/secrets', 'denied'),
+    c('PUT', '/external_users/:name/secrets/:secret', '/external_users/a-only-user/secrets/TOKEN', 'denied', {
+      value: 'x',
+    }),
+    c('DELETE', '/external_users/:name/secrets/:secret', '/external_users/a-only-user/secrets/TOKEN', 'denied'),
+    c(
+      'PUT',
+      '/external_users/:name/mcp_connections/:serverId/:external',
+      `/external_users/a-only-user/mcp_connections/${ids.server}/ext`,
+      'denied',
+      { headers: { authorization: 'x' } },
+    ),
+    c(
+      'PUT',
+      '/external_users/:name/mcp_connections/:serverId/:external',
+      `/external_users/b-user/mcp_connections/${ids.server}/ext`,
+      'denied',
+      { headers: { authorization: 'x' } },
+    ),
+    c(
+      'DELETE',
+      '/external_users/:name/mcp_connections/:serverId/:external',
+      `/external_users/a-only-user/mcp_connections/${ids.server}/ext`,
+      'denied',
+    ),
 
     c('POST', '/api_keys', '/api_keys', 'denied', { name: 'steal', scopes: ['runtime'], serverIds: [s] }),
     c('POST', '/api_keys', '/api_keys', 'denied', { name: 'escalate', scopes: ['admin'] }),
