@@ -62,7 +62,8 @@ let upstream: Server;
 let upstreamUrl: string;
 let remote: ExternalMcpServer;
 /** Authorization headers received by the connector (`/api/…`) and workflow (`/wf/…`) upstream. */
-const received: { kind: 'connector' | 'workflow'; authorization: string | undefined; user?: string }[] = [];
+const received: { kind: 'connector' | 'workflow'; authorization: string | undefined; user?: string; tier?: string }[] =
+  [];
 const servers: Record<ServerKind, { id: string; tools: Record<ToolKind, string> }> = {} as never;
 let key: string;
 let keyId: string;
@@ -101,7 +102,11 @@ const flow = (url: string) =>
             request: {
               method: 'GET',
               url: `${url}/wf/me`,
-              headers: { Authorization: 'Bearer $secrets.TOKEN', 'X-User': '$current_user.name' },
+              headers: {
+                Authorization: 'Bearer $secrets.TOKEN',
+                'X-User': '$current_user.name',
+                'X-Tier': '$current_user.tier',
+              },
             },
             outputs: { ok: '$response.body.ok' },
           },
@@ -169,7 +174,12 @@ beforeAll(async () => {
   authServer = await startAuthorizationServer();
   upstream = createServer((req, res) => {
     const kind = req.url?.startsWith('/wf/') ? 'workflow' : 'connector';
-    received.push({ kind, authorization: req.headers.authorization, user: String(req.headers['x-user'] ?? '') });
+    received.push({
+      kind,
+      authorization: req.headers.authorization,
+      user: String(req.headers['x-user'] ?? ''),
+      tier: String(req.headers['x-tier'] ?? ''),
+    });
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -197,7 +207,9 @@ beforeAll(async () => {
     credentials: { token: 'shared-api' },
   });
   instanceId = instance.id;
-  for (const name of ['alice', 'mallory', 'carol']) await api.request('POST', '/external_users', { name });
+  // alice declares an attribute: $current_user.tier in workflows run for her.
+  await api.request('POST', '/external_users', { name: 'alice', attributes: { tier: 'gold' } });
+  for (const name of ['mallory', 'carol']) await api.request('POST', '/external_users', { name });
   await api.request('PUT', `/external_users/alice/connections/${instance.id}`, { credentials: { token: 'alice-api' } });
   await api.request('PUT', '/external_users/alice/secrets/TOKEN', { value: 'alice-wf' });
   for (const kind of serverKinds) {
@@ -290,8 +302,8 @@ describe('identity matrix: caller × server × tool kind × x-username', () => {
       expect(got[tool]).toEqual([credential[tool][outcome]]);
       // A user-named call never reaches an upstream with the shared credential.
       if (username) for (const k of toolKinds) expect(got[k]).not.toContain(credential[k].shared);
-      // A workflow run for a user sees the user's verified name as $current_user.name.
-      if (tool === 'workflow' && username) expect(received.map((x) => x.user)).toEqual([username]);
+      // A workflow run for a user sees the user's verified name and declared attributes as $current_user.*.
+      if (tool === 'workflow' && username) expect(received.map((x) => [x.user, x.tier])).toEqual([[username, 'gold']]);
     } else {
       if (outcome === 'refused-401') {
         expect(r.status).toBe(401);

@@ -308,6 +308,7 @@ function cases(): Case[] {
     c('POST', '/external_users', '/external_users', 'scoped', { name: 'b-user-2' }),
     c('GET', '/external_users', '/external_users', 'scoped'),
     c('DELETE', '/external_users/:name', '/external_users/a-only-user', 'denied'),
+    c('PATCH', '/external_users/:name', '/external_users/a-only-user', 'denied', { attributes: { tier: 'x' } }),
     c('GET', '/external_users/:name/connections', '/external_users/a-only-user/connections', 'denied'),
     c(
       'PUT',

@@ -38,6 +38,8 @@ export function redisKeys(prefix: string) {
     secretsChanged: `${prefix}:events:secrets`,
     /** Hash: external user name → id, per workspace (x-username). */
     users: (workspaceId: string) => `${prefix}:users:${workspaceId}`,
+    /** Hash: user id → JSON of the user's declared attributes (`$current_user.<name>` in workflows). */
+    userAttributes: (workspaceId: string) => `${prefix}:user-attributes:${workspaceId}`,
     /** String (JSON `ServerIdentitySettings`): how a server treats calls made for external users. */
     serverIdentity: (serverId: string) => `${prefix}:server-identity:${serverId}`,
     /** Set: what one external user has connected (`instance:<id>`, `mcp:<serverId>/<external>`, `secret:<NAME>`), for SMART list_connections. */

@@ -98,6 +98,10 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     limits: httpLimits,
     log,
     // Read for calls made for external users only (one GET): `fallbackToShared` from the server's config.
+    userAttributes: async (workspaceId: string, userId: string) => {
+      const raw = await redis.hget(keys.userAttributes(workspaceId), userId);
+      return raw ? (JSON.parse(raw) as Record<string, string>) : {};
+    },
     identitySettings: async (serverId: string) => {
       const raw = await redis.get(keys.serverIdentity(serverId));
       return ServerIdentitySettings.parse(raw ? JSON.parse(raw) : { v: 1 });

@@ -63,6 +63,8 @@ export interface ProcessorDeps {
   leases: ExecutionLeases;
   /** A server's settings for calls made for external users (absent: no fallback to shared credentials). */
   identitySettings?: (serverId: string) => Promise<ServerIdentitySettings>;
+  /** An external user's declared attributes (`$current_user.<name>` in workflows; absent: none). */
+  userAttributes?: (workspaceId: string, userId: string) => Promise<Record<string, string>>;
   now?: () => number;
 }
 
@@ -292,7 +294,14 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
             // Caller-supplied `Config-*` values and the caller's token: never logged; redacted from result and record.
             ...(job.config ? { config: configHeaders(job.config) } : {}),
             ...(job.callerToken !== undefined && entry.plan.callerToken ? { currentUserToken: job.callerToken } : {}),
-            ...(job.principal.username ? { currentUser: { name: job.principal.username } } : {}),
+            ...(job.principal.username && job.principal.userId
+              ? {
+                  currentUser: {
+                    ...(await deps.userAttributes?.(job.principal.workspaceId, job.principal.userId)),
+                    name: job.principal.username,
+                  },
+                }
+              : {}),
             ...(session
               ? { captureExchange: (request, outcome, sensitive) => deps.debug.exchange(request, outcome, sensitive) }
               : {}),

@@ -12,7 +12,18 @@ import type { RuntimePublisher } from '../publisher.ts';
 import { credentialIssues, userCredentialSecretName, userCredentialSecretPrefix } from './connector-instances.ts';
 import { isUuid } from './ids.ts';
 
-const CreateUserBody = z.object({ name: z.string().min(1).max(200) }).strict();
+/** Declared attributes: `$current_user.<name>` in workflows (`name` and `token` are reserved). */
+const Attributes = z
+  .record(
+    z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]{0,49}$/, 'must be 1-50 lower-case letters, digits, - and _')
+      .refine((k) => k !== 'name' && k !== 'token', '"name" and "token" are reserved'),
+    z.string().max(1000),
+  )
+  .refine((a) => Object.keys(a).length <= 50, 'at most 50 attributes');
+const CreateUserBody = z.object({ name: z.string().min(1).max(200), attributes: Attributes.optional() }).strict();
+const UpdateUserBody = z.object({ attributes: Attributes }).strict();
 const ConnectionBody = z.object({ credentials: z.record(z.string(), z.string()) }).strict();
 const SecretBody = z.object({ value: z.string().min(1).max(65_536) }).strict();
 const HeadersBody = z
@@ -48,17 +59,26 @@ export function externalUsersRouter(
   };
 
   r.post('/', async (req, res) => {
-    const { name } = CreateUserBody.parse(req.body ?? {});
+    const { name, attributes } = CreateUserBody.parse(req.body ?? {});
     const { workspaceId } = caller(req);
     if (await db.externalUser.findUnique({ where: { workspaceId_name: { workspaceId, name } } })) {
       throw new UserError('resource.conflict', `an external user named "${name}" already exists`, { status: 409 });
     }
     const user = await db.$transaction(async (tx) => {
-      const created = await tx.externalUser.create({ data: { workspaceId, name } });
+      const created = await tx.externalUser.create({ data: { workspaceId, name, attributes: attributes ?? {} } });
+      await redis.hset(keys.userAttributes(workspaceId), created.id, JSON.stringify(attributes ?? {}));
       await redis.hset(keys.users(workspaceId), name, created.id);
       return created;
     });
-    res.status(201).json({ id: user.id, name: user.name, createdAt: user.createdAt });
+    res.status(201).json({ id: user.id, name: user.name, attributes: user.attributes, createdAt: user.createdAt });
+  });
+
+  r.patch('/:name', async (req, res) => {
+    const user = await userByName(req);
+    const { attributes } = UpdateUserBody.parse(req.body ?? {});
+    const updated = await db.externalUser.update({ where: { id: user.id }, data: { attributes } });
+    await redis.hset(keys.userAttributes(user.workspaceId), user.id, JSON.stringify(attributes));
+    res.json({ id: updated.id, name: updated.name, attributes: updated.attributes, createdAt: updated.createdAt });
   });
 
   r.get('/', async (req, res) => {
@@ -71,6 +91,7 @@ export function externalUsersRouter(
       data: users.map((u) => ({
         id: u.id,
         name: u.name,
+        attributes: u.attributes,
         createdAt: u.createdAt,
         connections: u.connections.map((c) => c.connectorInstanceId),
       })),
@@ -85,6 +106,7 @@ export function externalUsersRouter(
       await redis.hdel(keys.users(user.workspaceId), user.name);
     });
     await redis.del(keys.userConnections(user.workspaceId, user.id));
+    await redis.hdel(keys.userAttributes(user.workspaceId), user.id);
     // The user's workflow secrets and external MCP headers (connections are deleted below).
     const own = userSecrets.prefix(user.workspaceId, user.id);
     for (const meta of await secrets.list(own))
@@ -237,6 +259,7 @@ export async function republishUsers(db: Db, redis: Redis, prefix: string, secre
   const users = await db.externalUser.findMany({ include: { connections: { select: { connectorInstanceId: true } } } });
   for (const u of users) {
     await redis.hset(keys.users(u.workspaceId), u.name, u.id);
+    await redis.hset(keys.userAttributes(u.workspaceId), u.id, JSON.stringify(u.attributes ?? {}));
     const markers = u.connections.map((c) => `instance:${c.connectorInstanceId}`);
     const own = userSecrets.prefix(u.workspaceId, u.id);
     for (const meta of secrets ? await secrets.list(own) : []) {
