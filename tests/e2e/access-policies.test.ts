@@ -454,6 +454,7 @@ describe('access policies', () => {
       'describe_tool',
       'execute_tool',
       'list_connections',
+      'connect',
     ]);
     const connections = await client.callTool({ name: 'list_connections', arguments: {} });
     expect(
