@@ -42,7 +42,7 @@ type Key = {
   serverIds: string[] | null;
   lastUsedAt: string | null;
 };
-type Problem = { status: number; code: string; errors?: { path: string; message: string }[] };
+type Problem = { status: number; code: string; detail?: string; errors?: { path: string; message: string }[] };
 type RecordRow = {
   id: string;
   server_id: string;
@@ -264,6 +264,50 @@ describe('API keys', () => {
     );
     expect(names).toBe(200);
   });
+  // Each field that changes what a server exposes or who may call it, with a value that would widen the server.
+  const exposure: [string, () => unknown][] = [
+    ['mode', () => 'SMART'],
+    ['isPublic', () => true],
+    ['connectorInstanceId', () => serverB.instanceId],
+    ['selectedTools', () => ['create_ticket']],
+    ['externalMcpConfigs', () => [{ name: 'elsewhere', url: 'http://127.0.0.1:9/mcp' }]],
+    ['config', () => ({ exposeCallerToken: true })],
+  ];
+  it.each(exposure)(
+    "refuses a server-limited key that changes its own server's %s (403), and changes nothing",
+    async (field, value) => {
+      const limited = await newKey({ name: `limited-${field}`, scopes: ['management'], serverIds: [serverA.serverId] });
+      const client = new ControlPlaneClient(stack.controlPlaneUrl, limited.key);
+      const before = await api.request<Record<string, unknown>>('GET', `/mcp_manager/${serverA.serverId}`);
+      const p = await problem(client.request('PATCH', `/mcp_manager/${serverA.serverId}`, { [field]: value() }));
+      expect(p.status).toBe(403);
+      expect(p.detail).toContain(`changing ${field} (what the server exposes or who may call it) needs a key`);
+      expect(await api.request('GET', `/mcp_manager/${serverA.serverId}`)).toEqual(before);
+    },
+  );
+
+  it('lets a server-limited key rename its server, and a server_admin one change what it exposes', async () => {
+    const limited = await newKey({ name: 'limited-rename', scopes: ['management'], serverIds: [serverA.serverId] });
+    const client = new ControlPlaneClient(stack.controlPlaneUrl, limited.key);
+    await client.request('PATCH', `/mcp_manager/${serverA.serverId}`, { description: 'renamed by its own key' });
+    const admin = await newKey({
+      name: 'server-admin',
+      scopes: ['management', 'server_admin'],
+      serverIds: [serverA.serverId],
+    });
+    const adminClient = new ControlPlaneClient(stack.controlPlaneUrl, admin.key);
+    const updated = await adminClient.request<{ isPublic: boolean; description: string }>(
+      'PATCH',
+      `/mcp_manager/${serverA.serverId}`,
+      { isPublic: false },
+    );
+    expect(updated).toMatchObject({ isPublic: false, description: 'renamed by its own key' });
+    // A restricted key cannot grant server_admin; an unrestricted one can (it has those powers itself).
+    const p = await problem(
+      client.request('POST', '/api_keys', { name: 'x', scopes: ['server_admin'], serverIds: [serverA.serverId] }),
+    );
+    expect(p.status).toBe(403);
+  });
 });
 
 describe('access policies', () => {
@@ -410,6 +454,7 @@ describe('access policies', () => {
       'describe_tool',
       'execute_tool',
       'list_connections',
+      'connect',
     ]);
     const connections = await client.callTool({ name: 'list_connections', arguments: {} });
     expect(

@@ -143,6 +143,48 @@ describe('x-username and per-user connections', () => {
     expect(seen.map((s) => s.key)).toEqual(['alice-token-2']);
   });
 
+  it("refuses an anonymous caller that names a user on a public server, never running with anyone's token", async () => {
+    const publicUrl = (
+      await api.request<{ url: string }>('POST', '/mcp_manager', {
+        name: 'profile-public',
+        mode: 'NORMAL',
+        connectorInstanceId: instanceId,
+        isPublic: true,
+      })
+    ).url;
+    const anonymous = async (headers: Record<string, string>) => {
+      const res = await fetch(publicUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-11-25',
+          ...headers,
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'whoami', arguments: {} },
+        }),
+      });
+      return { status: res.status, body: (await res.json()) as { result?: unknown; error?: { message: string } } };
+    };
+    seen.length = 0;
+    const refused = await anonymous({ 'x-username': 'alice' });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error!.message).toContain('an anonymous caller may not act as external user "alice"');
+    // An unknown name gets the same answer: an anonymous caller learns nothing about the workspace's users.
+    const unknown = await anonymous({ 'x-username': 'mallory' });
+    expect(unknown.status).toBe(403);
+    expect(unknown.body.error!.message).toContain('an anonymous caller may not act as external user "mallory"');
+    expect(seen).toEqual([]);
+    // Without x-username the public server runs with its shared credentials, as configured.
+    const shared = await anonymous({});
+    expect(shared.status).toBe(200);
+    expect(seen.map((s) => s.key)).toEqual(['default-token']);
+  });
+
   it('lists users with their connections and deletes them', async () => {
     const listed = await api.request<{ data: { name: string; connections: string[] }[] }>('GET', '/external_users');
     expect(listed.data.map((u) => [u.name, u.connections])).toEqual([

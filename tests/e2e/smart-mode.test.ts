@@ -42,7 +42,13 @@ describe('SMART mode: meta tools over the workspace catalog', () => {
     const client = await connect();
     const { tools } = await client.listTools();
     await client.close();
-    expect(tools.map((t) => t.name)).toEqual(['search_tools', 'describe_tool', 'execute_tool', 'list_connections']);
+    expect(tools.map((t) => t.name)).toEqual([
+      'search_tools',
+      'describe_tool',
+      'execute_tool',
+      'list_connections',
+      'connect',
+    ]);
   });
 
   it('finds, describes and executes a catalog tool', async () => {

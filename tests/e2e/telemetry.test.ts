@@ -326,6 +326,37 @@ describe('OpenTelemetry traces of a tool call', () => {
     expect((await recordWithTrace(traceId)).outcome).toBe('tool_error');
   });
 
+  it("names who called, for which external user and why it could act, on the worker's span", async () => {
+    await api.request('POST', '/external_users', { name: 'traced-user' });
+    await api.request('PUT', `/external_users/traced-user/connections/${example.instanceId}`, {
+      credentials: { api_key: CANARY },
+    });
+    await api.request('POST', '/access_policies', {
+      name: 'traced-user-tools',
+      principals: [{ type: 'external_user', value: 'traced-user' }],
+      servers: ['*'],
+      tools: ['*'],
+    });
+    const traceId = hex(16);
+    const call = () =>
+      callTool(
+        { ticket_id: 'TCK-1' },
+        { headers: { traceparent: `00-${traceId}-${hex(8)}-01`, 'x-username': 'traced-user' } },
+      );
+    // The policy reaches the edge over pub/sub: the first calls may still be refused.
+    await waitFor('a call as traced-user', async () => (await call()).status === 200);
+    const trace = await waitForTrace(traceId, [['toolplane-worker', 'process tool-invocations']]);
+    const consumer = trace.find(
+      (s) => s.name === 'process tool-invocations' && s.attributes['toolplane.caller.username'] === 'traced-user',
+    )!;
+    expect(consumer.attributes).toMatchObject({
+      'toolplane.caller.username': 'traced-user',
+      // The bootstrap key is named by no policy: the workspace's own credential may act as its users.
+      'toolplane.caller.acting_via': 'unnamed-key',
+    });
+    expect(consumer.attributes['toolplane.caller.key_id']).toEqual(expect.any(String));
+  });
+
   it('starts a new trace when the agent sends none', async () => {
     const before = new Set(spans.map((s) => s.traceId));
     const res = await callTool({ ticket_id: 'TCK-3' });

@@ -311,6 +311,7 @@ function cases(): Case[] {
     c('POST', '/external_users', '/external_users', 'scoped', { name: 'b-user-2' }),
     c('GET', '/external_users', '/external_users', 'scoped'),
     c('DELETE', '/external_users/:name', '/external_users/a-only-user', 'denied'),
+    c('PATCH', '/external_users/:name', '/external_users/a-only-user', 'denied', { attributes: { tier: 'x' } }),
     c('GET', '/external_users/:name/connections', '/external_users/a-only-user/connections', 'denied'),
     c(
       'PUT',
@@ -330,6 +331,31 @@ function cases(): Case[] {
       'DELETE',
       '/external_users/:name/connections/:instanceId',
       `/external_users/a-only-user/connections/${ids.instance}`,
+      'denied',
+    ),
+    c('GET', '/external_users/:name/secrets', '/external_users/a-only-user/secrets', 'denied'),
+    c('PUT', '/external_users/:name/secrets/:secret', '/external_users/a-only-user/secrets/TOKEN', 'denied', {
+      value: 'x',
+    }),
+    c('DELETE', '/external_users/:name/secrets/:secret', '/external_users/a-only-user/secrets/TOKEN', 'denied'),
+    c(
+      'PUT',
+      '/external_users/:name/mcp_connections/:serverId/:external',
+      `/external_users/a-only-user/mcp_connections/${ids.server}/ext`,
+      'denied',
+      { headers: { authorization: 'x' } },
+    ),
+    c(
+      'PUT',
+      '/external_users/:name/mcp_connections/:serverId/:external',
+      `/external_users/b-user/mcp_connections/${ids.server}/ext`,
+      'denied',
+      { headers: { authorization: 'x' } },
+    ),
+    c(
+      'DELETE',
+      '/external_users/:name/mcp_connections/:serverId/:external',
+      `/external_users/a-only-user/mcp_connections/${ids.server}/ext`,
       'denied',
     ),
 

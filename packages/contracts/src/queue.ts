@@ -38,6 +38,12 @@ export function redisKeys(prefix: string) {
     secretsChanged: `${prefix}:events:secrets`,
     /** Hash: external user name → id, per workspace (x-username). */
     users: (workspaceId: string) => `${prefix}:users:${workspaceId}`,
+    /** Hash: user id → JSON of the user's declared attributes (`$current_user.<name>` in workflows). */
+    userAttributes: (workspaceId: string) => `${prefix}:user-attributes:${workspaceId}`,
+    /** String (JSON `ServerIdentitySettings`): how a server treats calls made for external users. */
+    serverIdentity: (serverId: string) => `${prefix}:server-identity:${serverId}`,
+    /** Set: what one external user has connected (`instance:<id>`, `mcp:<serverId>/<external>`, `secret:<NAME>`), for SMART list_connections. */
+    userConnections: (workspaceId: string, userId: string) => `${prefix}:user-connections:${workspaceId}:${userId}`,
     /** String (JSON `{ sessionId, endsAt }`, expiring at endsAt): the open debug session of a server. */
     debugSession: (serverId: string) => `${prefix}:debug:${serverId}`,
     /** Pub/sub: a server id whose debug session was opened or closed (workers drop their cached state). */
@@ -70,8 +76,28 @@ export const Principal = z.object({
   /** The external user (`x-username`) the call runs for, resolved by the edge to its id. */
   userId: z.string().optional(),
   username: z.string().optional(),
+  /** With `username`: why the caller may act as that user (a policy id, `unnamed-key` or `token-user`; ADR 0013). */
+  actingVia: z.string().optional(),
 });
 export type Principal = z.infer<typeof Principal>;
+
+/** A server's settings for calls made for external users (from its `config`; seed 002). */
+export const ServerIdentitySettings = z.object({
+  v: z.literal(1),
+  /** A user without their own connection runs with the shared credentials (default: a tool error). */
+  fallbackToShared: z.boolean().default(false),
+});
+export type ServerIdentitySettings = z.infer<typeof ServerIdentitySettings>;
+
+/** The `caller` of an execution record: the authenticating principal, the acting user and the reason it may act. */
+export function recordCaller(p: Principal): ExecutionRecord['caller'] {
+  return {
+    ...(p.keyId ? { keyId: p.keyId } : {}),
+    ...(p.subject !== undefined && !p.keyId ? { subject: p.subject } : {}),
+    ...(p.username ? { username: p.username } : {}),
+    ...(p.actingVia ? { actingVia: p.actingVia } : {}),
+  };
+}
 
 /**
  * `tool.invoke` job payload. References only: never secrets or resolved credentials (the edge can
@@ -338,7 +364,14 @@ export const ExecutionRecordV1 = z.object({
   serverId: z.string(),
   catalogVersion: z.number().int(),
   tool: z.string(),
-  caller: z.object({ keyId: z.string().optional(), username: z.string().optional() }),
+  caller: z.object({
+    keyId: z.string().optional(),
+    /** OAuth subject of a token caller (`anonymous` for a public server's unauthenticated caller). */
+    subject: z.string().optional(),
+    username: z.string().optional(),
+    /** Why the caller could act as `username`: the access policy id, `unnamed-key` or `token-user`. */
+    actingVia: z.string().optional(),
+  }),
   startedAt: z.string(),
   durationMs: z.number(),
   /**
@@ -372,3 +405,17 @@ export type ExecutionRecord = z.infer<typeof ExecutionRecordV1>;
 
 export const DebugSessionState = z.object({ sessionId: z.string(), endsAt: z.number().int() });
 export type DebugSessionState = z.infer<typeof DebugSessionState>;
+
+/**
+ * Secret names of an external user's own credentials beyond connector connections (seed 002; the
+ * control plane writes them, the worker reads them for calls that name the user): everything under
+ * `userSecretsPrefix` belongs to that user and goes with them.
+ */
+export const userSecrets = {
+  prefix: (workspaceId: string, userId: string) => `ws/${workspaceId}/users/${userId}/`,
+  /** A workflow secret: `$secrets.NAME` of a call made for this user. */
+  workflow: (workspaceId: string, userId: string, name: string) => `ws/${workspaceId}/users/${userId}/secrets/${name}`,
+  /** The user's headers (a JSON object) for one external MCP server of one of our servers. */
+  externalMcp: (workspaceId: string, userId: string, serverId: string, external: string) =>
+    `ws/${workspaceId}/users/${userId}/servers/${serverId}/external/${external}/headers`,
+};

@@ -52,8 +52,24 @@ export const smartMetaTools: ToolDefinition[] = [
   {
     name: 'list_connections',
     title: 'List connections',
-    description: 'List the connected API accounts the catalog’s tools run with, and how to connect a missing one.',
+    description:
+      'List the connected API accounts the catalog’s tools run with: for a named user (x-username), that user’s own ' +
+      'connections and the tools that still lack one. Then call connect to learn how to add a missing one.',
     inputSchema: { type: 'object', properties: {}, additionalProperties: false },
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  },
+  {
+    name: 'connect',
+    title: 'Connect an account',
+    description:
+      'For a tool that needs a connection the user lacks: the exact API call the application makes to add it. ' +
+      'Never ask the user for a secret or pass one through this conversation: the application sends it.',
+    inputSchema: {
+      type: 'object',
+      properties: { tool: { type: 'string', minLength: 1, description: 'The catalog tool that needs the connection' } },
+      required: ['tool'],
+      additionalProperties: false,
+    },
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   },
 ];

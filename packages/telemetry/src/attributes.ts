@@ -37,6 +37,11 @@ export const attr = {
   errorCode: 'toolplane.error.code',
   workflowId: 'toolplane.workflow.id',
   workflowStep: 'toolplane.workflow.step',
+  /** Who a call authenticated as, whom it acts for and why it may (ADR 0013 amendment). */
+  callerKeyId: 'toolplane.caller.key_id',
+  callerSubject: 'toolplane.caller.subject',
+  actingUser: 'toolplane.caller.username',
+  actingVia: 'toolplane.caller.acting_via',
 } as const;
 
 /** `gen_ai.operation.name` of a tool call. */

@@ -280,6 +280,24 @@ describe('secrets, per-caller config and outputs', () => {
     expect(up.requests[0]!.url.pathname).toBe('/orgs//items');
   });
 
+  it('$current_user.name is the verified external user, and a Config-Name header cannot claim another', async () => {
+    const named = flow([
+      {
+        id: 'call',
+        request: { method: 'GET', url: 'https://api.example/me', headers: { 'X-Name': '$current_user.name' } },
+      },
+    ]);
+    const up = fakeHttp(() => ({ body: {} }));
+    await runWorkflow(
+      named,
+      'f',
+      {},
+      { http: up.http, secret, config: { 'Config-Name': 'mallory' }, currentUser: { name: 'alice' } },
+    );
+    await runWorkflow(named, 'f', {}, { http: up.http, secret, config: { 'Config-Name': 'bob' } });
+    expect(up.requests.map((r) => r.headers['x-name'])).toEqual(['alice', 'bob']);
+  });
+
   it('keeps secret values out of the trace (URLs, errors) and fails early when a secret is missing', async () => {
     const up = fakeHttp(() => ({ status: 500 }));
     const r = await runWorkflow(ir, 'f', {}, { http: up.http, secret });

@@ -109,6 +109,11 @@ export interface EngineDeps {
   config?: Readonly<Record<string, string>>;
   /** The caller's OAuth access token, for `$current_user.token` (absent when not given). */
   currentUserToken?: string;
+  /**
+   * The verified external user the call runs for (`name` and declared attributes): `$current_user.<name>`
+   * reads these before any `Config-*` header, so a caller cannot claim another user's name with a header.
+   */
+  currentUser?: Readonly<Record<string, string>>;
   limits?: Partial<EngineLimits>;
   signal?: AbortSignal;
   /**
@@ -481,6 +486,7 @@ function scopeFor(state: RunState, frame: FlowFrame, extra: Partial<Scope> = {})
     ...extra,
   };
   if (state.deps.currentUserToken !== undefined) scope.currentUserToken = state.deps.currentUserToken;
+  if (state.deps.currentUser) scope.currentUser = state.deps.currentUser;
   return scope;
 }
 

@@ -182,6 +182,8 @@ export interface Scope {
   /** `Config-*` request headers: normalised name (lower case, `_` → `-`) → value. */
   config: ReadonlyMap<string, string>;
   currentUserToken?: string;
+  /** The verified external user (name, attributes): wins over `Config-*` headers in `$current_user.*`. */
+  currentUser?: Readonly<Record<string, string>>;
 }
 
 /** `Config-Org-Id`, `org_id`, `ORG_ID` and `Org-Id` all become `org-id`. */
@@ -283,6 +285,8 @@ function resolveRef(ref: ExpressionRef, scope: Scope): unknown {
       break;
     case 'current_user':
       if (path.length === 1 && path[0] === 'token') value = scope.currentUserToken;
+      else if (path.length === 1 && scope.currentUser && Object.hasOwn(scope.currentUser, path[0]!))
+        value = scope.currentUser[path[0]!];
       else value = path.length === 0 ? undefined : (scope.config.get(normaliseConfigName(path.join('.'))) ?? '');
       break;
   }
@@ -363,7 +367,7 @@ function jmesData(scope: Scope): Record<string, unknown> {
     status: scope.response?.status ?? null,
     secrets: Object.fromEntries(scope.secrets),
     config,
-    current_user: { ...config, token: scope.currentUserToken ?? null },
+    current_user: { ...config, ...scope.currentUser, token: scope.currentUserToken ?? null },
     sourceDescriptions: scope.sources,
     components: scope.components,
   };

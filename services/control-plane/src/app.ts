@@ -24,6 +24,7 @@ import { apiKeysRouter, republishApiKeys } from './modules/api-keys.ts';
 import { connectorInstancesRouter } from './modules/connector-instances.ts';
 import { connectorsRouter } from './modules/connectors.ts';
 import { externalUsersRouter, republishUsers } from './modules/external-users.ts';
+import { republishServerIdentity, serverIdentityPublisher } from './modules/server-identity.ts';
 import { debugSessionsRouter, publishDebugSession } from './modules/debug-sessions.ts';
 import { deploymentsRouter } from './modules/deployments.ts';
 import { applyRetention, executionRecordsRouter, storeExecutionRecords } from './modules/execution-records.ts';
@@ -118,13 +119,14 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use(unauthenticatedLimit(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS));
   api.use(requireApiKey(db, { redis, prefix: env.REDIS_PREFIX }));
   // Keys limited to servers reach only those servers' endpoints (ADR 0013).
-  api.use(enforceServerRestriction(db));
+  api.use(enforceServerRestriction(db, { maxBodyBytes: env.MAX_BODY_BYTES }));
   const largeImports = largeImportLimit(env.MAX_CONCURRENT_LARGE_IMPORTS, env.LARGE_IMPORT_BYTES);
   api.use('/connectors', largeImports);
   api.use('/mcp_servers', largeImports);
   api.use('/connectors', connectorsRouter(db, catalog, env.MAX_DOCUMENT_BYTES));
   api.use('/connector_instances', connectorInstancesRouter(db, secrets, catalog, tasks, env.MAX_BODY_BYTES));
   api.use('/mcp_manager/:id/debug_sessions', debugSessionsRouter(db, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
+  api.use('/mcp_manager', serverIdentityPublisher(db, redis, env.REDIS_PREFIX));
   api.use(
     '/mcp_manager',
     serversRouter(db, catalog, secrets, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES, {
@@ -155,7 +157,8 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
     await records.ensureGroup();
     const workspaces = await republishAccess(db, publisher);
     const published = { catalogs: await catalog.republishAll(), keys: await republishApiKeys(db, publisher) };
-    const users = await republishUsers(db, redis, env.REDIS_PREFIX);
+    const users = await republishUsers(db, redis, env.REDIS_PREFIX, secrets);
+    await republishServerIdentity(db, redis, env.REDIS_PREFIX);
     for (const s of await db.debugSession.findMany({ where: { closedAt: null, endsAt: { gt: new Date() } } }))
       await publishDebugSession(redis, env.REDIS_PREFIX, s);
     log.info({ workspaces, ...published, users }, 'runtime state published');

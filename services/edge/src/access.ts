@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  recordCaller,
   redisKeys,
   WorkspaceAccess,
   type AccessPolicyRule,
@@ -72,13 +73,48 @@ export interface CallerIdentity {
   /** A public server's unauthenticated caller. */
   anonymous?: boolean | undefined;
   username?: string | undefined;
+  /** The OAuth token itself names `username` (its user claim): the caller is that user, not acting for them. */
+  selfUser?: boolean | undefined;
 }
 
 /** The tools a caller may use on one server: all of them, or these names. */
 export type ToolGrant = 'all' | ReadonlySet<string>;
 
 export type AccessDecision =
-  { allowed: true; grant: ToolGrant; who: string } | { allowed: false; who: string; reason: string };
+  | {
+      allowed: true;
+      grant: ToolGrant;
+      who: string;
+      /** With an external user: why the caller may act as them (a policy id, `unnamed-key` or `token-user`). */
+      actingVia?: string;
+    }
+  | { allowed: false; who: string; reason: string };
+
+/**
+ * Who may act as an external user (seed 002 `x-username`; ADR 0013 amendment): never an anonymous
+ * caller; an API key no policy names (the workspace's own credential) for any user of its workspace;
+ * an OAuth token whose user claim names the user (it is that user); otherwise only a principal that
+ * one policy names **together with** that user (or `external_user: "*"`) for this server. Returns the
+ * reason it may (a policy id, `unnamed-key`, `token-user`) or null.
+ */
+function impersonation(
+  policies: AccessPolicyRule[],
+  id: CallerIdentity,
+  matchesCaller: (p: PolicyPrincipal) => boolean,
+  keyUnnamed: boolean,
+  serverId: string,
+): string | null {
+  if (id.anonymous || id.username === undefined) return null;
+  if (id.keyId && keyUnnamed) return 'unnamed-key';
+  if (!id.keyId && id.selfUser) return 'token-user';
+  for (const policy of policies) {
+    if (!policy.servers.includes('*') && !policy.servers.includes(serverId)) continue;
+    if (!policy.principals.some(matchesCaller)) continue;
+    if (policy.principals.some((x) => x.type === 'external_user' && (x.value === '*' || x.value === id.username)))
+      return policy.id;
+  }
+  return null;
+}
 
 function grantOf(
   policies: AccessPolicyRule[],
@@ -123,6 +159,13 @@ export function decideAccess(access: WorkspaceAccess, id: CallerIdentity, server
   const who = describeCaller(id);
   const { policies } = access;
   let grant: ToolGrant;
+  let actingVia: string | null = null;
+  if (id.username !== undefined && (id.anonymous || (!id.keyId && id.subject === undefined)))
+    return {
+      allowed: false,
+      who,
+      reason: `Access denied: an anonymous caller may not act as external user "${id.username}" (x-username). Authenticate with an API key or OAuth token that an access policy lets act as this user.`,
+    };
   if (id.keyId) {
     if (id.keyServerIds && !id.keyServerIds.includes(serverId))
       return {
@@ -130,8 +173,10 @@ export function decideAccess(access: WorkspaceAccess, id: CallerIdentity, server
         who,
         reason: `This API key is limited to other MCP servers (${id.keyServerIds.join(', ')}).`,
       };
-    const named = policies.some((p) => p.principals.some((x) => x.type === 'api_key' && x.value === id.keyId));
-    const g = named ? grantOf(policies, (x) => x.type === 'api_key' && x.value === id.keyId, serverId) : 'all';
+    const isKey = (x: PolicyPrincipal) => x.type === 'api_key' && x.value === id.keyId;
+    const named = policies.some((p) => p.principals.some(isKey));
+    const g = named ? grantOf(policies, isKey, serverId) : 'all';
+    actingVia = impersonation(policies, id, isKey, !named, serverId);
     if (!g)
       return {
         allowed: false,
@@ -141,13 +186,11 @@ export function decideAccess(access: WorkspaceAccess, id: CallerIdentity, server
     grant = g;
   } else if (id.subject !== undefined && !id.anonymous) {
     const groups = new Set(id.groups ?? []);
-    const g = grantOf(
-      policies,
-      (x) =>
-        (x.type === 'oauth_subject' && (x.value === '*' || x.value === id.subject)) ||
-        (x.type === 'oauth_group' && (x.value === '*' ? groups.size > 0 : groups.has(x.value))),
-      serverId,
-    );
+    const isToken = (x: PolicyPrincipal) =>
+      (x.type === 'oauth_subject' && (x.value === '*' || x.value === id.subject)) ||
+      (x.type === 'oauth_group' && (x.value === '*' ? groups.size > 0 : groups.has(x.value)));
+    const g = grantOf(policies, isToken, serverId);
+    actingVia = impersonation(policies, id, isToken, false, serverId);
     if (!g)
       return {
         allowed: false,
@@ -156,10 +199,16 @@ export function decideAccess(access: WorkspaceAccess, id: CallerIdentity, server
       };
     grant = g;
   } else {
-    // Seed 002 isPublic: anyone may use the server's tools.
+    // Seed 002 isPublic: anyone may use the server's tools, with the server's shared credentials only.
     grant = 'all';
   }
   if (id.username !== undefined) {
+    if (!actingVia)
+      return {
+        allowed: false,
+        who,
+        reason: `Access denied: ${describeCaller({ ...id, username: undefined })} may not act as external user "${id.username}" (x-username) on MCP server ${serverId}: no access policy names both (add the user, or external_user "*", to a policy naming this caller).`,
+      };
     const g = grantOf(
       policies,
       (x) => x.type === 'external_user' && (x.value === '*' || x.value === id.username),
@@ -172,6 +221,7 @@ export function decideAccess(access: WorkspaceAccess, id: CallerIdentity, server
         reason: `Access denied: no access policy grants external user "${id.username}" access to MCP server ${serverId}.`,
       };
     grant = intersect(grant, g);
+    return { allowed: true, grant, who, actingVia };
   }
   return { allowed: true, grant, who };
 }
@@ -244,10 +294,7 @@ export function writeDenial(
     serverId,
     catalogVersion,
     tool,
-    caller: {
-      ...(principal.keyId ? { keyId: principal.keyId } : {}),
-      ...(principal.username ? { username: principal.username } : {}),
-    },
+    caller: recordCaller(principal),
     startedAt: new Date().toISOString(),
     durationMs: 0,
     outcome: 'rejected',

@@ -114,6 +114,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     logLevels: new SessionLogLevels(redis, env.REDIS_PREFIX),
     cancels,
     progressIntervalMs: env.PROGRESS_INTERVAL_MS,
+    userConnections: async (workspaceId: string, userId: string) =>
+      new Set(await readState(() => redis.smembers(keys.userConnections(workspaceId, userId)))),
   };
   const mcp = createEdgeMcpHandler(toolDeps, {
     version,
@@ -195,10 +197,19 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     const challenge = (error?: { error: string; description: string }) => ({
       'www-authenticate': oauth ? oauth.challenge(serverId, error) : 'ApiKey header="x-api-key"',
     });
-    let principal: { workspaceId: string; keyId?: string; subject?: string; username?: string; userId?: string };
+    let principal: {
+      workspaceId: string;
+      keyId?: string;
+      subject?: string;
+      username?: string;
+      userId?: string;
+      actingVia?: string;
+    };
     let identity: CallerIdentity;
     let loaded: Awaited<ReturnType<typeof catalogs.get>>;
     let accessToken: string | undefined;
+    /** The external user an OAuth token names through its user claim (`OAUTH_USER_CLAIM`). */
+    let tokenUser: string | undefined;
     if (key) {
       const record = await apiKeys.authenticate(key);
       if (!record) {
@@ -232,6 +243,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       identity = { subject: check.subject, groups: check.groups };
       // Only workflows of servers that opted in ever receive it (`$current_user.token`, see tool-calls.ts).
       accessToken = bearer;
+      const claim = check.claims[env.OAUTH_USER_CLAIM];
+      if (typeof claim === 'string' && claim.length > 0) tokenUser = claim;
     } else if ((loaded = await catalogs.get(serverId))?.catalog.isPublic) {
       // Seed 002 `isPublic`: anyone may list and call this server's tools, without a key.
       principal = { workspaceId: loaded.catalog.workspaceId, subject: 'anonymous' };
@@ -248,10 +261,20 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
         challenge(),
       );
     }
-    const username = req.header('x-username');
-    if (username !== undefined) {
+    const requested = req.header('x-username');
+    // An OAuth token that names a user of the workspace (its user claim) is that user, without x-username.
+    const claimedUserId =
+      tokenUser !== undefined && (requested === undefined || requested === tokenUser)
+        ? await readState(() => redis.hget(keys.users(principal.workspaceId), tokenUser!))
+        : null;
+    const username = requested ?? (claimedUserId ? tokenUser : undefined);
+    if (username !== undefined && identity.anonymous) {
+      // Never looked up: an unauthenticated caller learns nothing about the workspace's users (decideAccess refuses).
+      principal.username = username;
+      identity.username = username;
+    } else if (username !== undefined) {
       // Seed 002: tools run with this external user's connections; an unknown user is refused.
-      const userId = await readState(() => redis.hget(keys.users(principal.workspaceId), username));
+      const userId = claimedUserId ?? (await readState(() => redis.hget(keys.users(principal.workspaceId), username)));
       if (!userId) await state.assertComplete();
       if (!userId)
         return jsonRpcError(
@@ -263,6 +286,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       principal.username = username;
       principal.userId = userId;
       identity.username = username;
+      if (claimedUserId) identity.selfUser = true;
     }
     // Access policies (ADR 0013): no access to the server is a 403 (a tools/call among it is recorded);
     // partial access narrows the catalog this caller sees and may call.
@@ -274,6 +298,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       }
       return jsonRpcError(res, 403, -32001, decision.reason);
     }
+    if (decision.actingVia) principal.actingVia = decision.actingVia;
     loaded = restrictCatalog(loaded, decision.grant, decision.who);
     const clientId = principal.keyId ?? `oauth:${principal.subject}`;
     // headers: a reference (workflow tools read Config-* from it; nothing is copied for other tools).

@@ -4,6 +4,66 @@ import MiniSearch from 'minisearch';
 /** The meta tools a SMART server shows instead of its catalog (seed 002); the control plane shows the same in `/config`. */
 export const metaTools: ToolDefinition[] = smartMetaTools;
 
+/** What a call made for an external user needs connected for one catalog tool (seed 002 "manage connections"). */
+export interface NeededConnection {
+  /** The marker the control plane keeps in the user's connection set (`instance:…`, `mcp:…`, `secret:…`). */
+  marker: string;
+  kind: 'connector_instance' | 'external_mcp' | 'workflow_secret';
+  /** Instance id, `serverId/external` or secret name. */
+  id: string;
+  /** The management API call that adds it for `user` (placeholders where the application puts the values). */
+  call: (user: string) => { method: 'PUT'; path: string; body: Record<string, unknown> };
+}
+
+/** The connections a user needs for a tool: their credentials for each kind (none when the shared ones are not credentials). */
+export function neededConnections(tool: CatalogTool, serverId: string): NeededConnection[] {
+  const plan = tool.plan;
+  const user = (name: string) => encodeURIComponent(name);
+  if (plan.kind === 'mcp') {
+    if (!plan.headersSecret) return [];
+    const id = `${serverId}/${plan.server}`;
+    return [
+      {
+        marker: `mcp:${id}`,
+        kind: 'external_mcp',
+        id,
+        call: (u) => ({
+          method: 'PUT',
+          path: `/api/v1/external_users/${user(u)}/mcp_connections/${serverId}/${plan.server}`,
+          body: { headers: { '<header name>': '<value>' } },
+        }),
+      },
+    ];
+  }
+  if (plan.kind === 'workflow')
+    return Object.keys(plan.secretNames).map((name) => ({
+      marker: `secret:${name}`,
+      kind: 'workflow_secret',
+      id: name,
+      call: (u) => ({
+        method: 'PUT',
+        path: `/api/v1/external_users/${user(u)}/secrets/${name}`,
+        body: { value: `<${name}>` },
+      }),
+    }));
+  const template = Object.values(plan.userSecrets ?? {})[0];
+  const instance = template ? /connector-instances\/([^/]+)\//.exec(template)?.[1] : undefined;
+  if (!instance) return [];
+  const fields = Object.keys(plan.secrets);
+  return [
+    {
+      marker: `instance:${instance}`,
+      kind: 'connector_instance',
+      id: instance,
+      call: (u) => ({
+        method: 'PUT',
+        path: `/api/v1/external_users/${user(u)}/connections/${instance}`,
+        body: { credentials: Object.fromEntries(fields.map((f) => [f, `<${f}>`])) },
+      }),
+    },
+  ];
+}
+
 /** Splits identifiers and text into lower-case words: `searchJiraIssues` / `search_jira-issues` → search, jira, issues. */
 function tokenize(text: string): string[] {
   return text

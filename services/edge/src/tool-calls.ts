@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   queueNames,
+  recordCaller,
   type Principal,
   type ToolInvokeEvent,
   type ToolInvokeJob,
@@ -24,7 +25,7 @@ import {
 import { deniedToolCall } from './access.ts';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
 import type { CancelRegistry, SessionLogLevels } from './protocol-state.ts';
-import { structured } from './smart-mode.ts';
+import { neededConnections, structured } from './smart-mode.ts';
 
 export interface ToolCallDeps {
   invocations: InvocationClient;
@@ -38,6 +39,8 @@ export interface ToolCallDeps {
   cancels?: CancelRegistry;
   /** While a caller that asked for progress waits, a progress notification at least this often (0: none). */
   progressIntervalMs?: number;
+  /** What an external user has connected (markers, see `NeededConnection`); absent: SMART connection tools show none. */
+  userConnections?: (workspaceId: string, userId: string) => Promise<ReadonlySet<string>>;
 }
 
 /** A call whose caller wants to hear from it while it runs: progress and/or relayed log messages. */
@@ -166,7 +169,17 @@ async function callMetaTool(
         request,
       );
     }
-    case 'list_connections': {
+    case 'list_connections':
+    case 'connect': {
+      if (principal.userId && principal.username)
+        return userConnectionsTool(deps, loaded, principal, meta.def.name, input, unknown);
+      if (meta.def.name === 'connect')
+        return structured({
+          tool: String(input.tool),
+          message:
+            'These calls run with the server’s shared credentials: there is nothing to connect for you. Connections are ' +
+            'per end user: the application names the user with the x-username header, then each user connects their own accounts.',
+        });
       const connections = new Map<string, { connector: string; instance: string; tools: number }>();
       for (const t of loaded.catalog.tools) {
         if (!t.source) continue;
@@ -185,6 +198,66 @@ async function callMetaTool(
     default:
       throw new UnknownToolError(meta.def.name);
   }
+}
+
+/**
+ * SMART "manage connections" for an external user: `list_connections` shows the user's own
+ * connections and the tools that lack one; `connect` gives the exact management API call that adds
+ * what a tool lacks (placeholders only: no secret ever travels through the model).
+ */
+async function userConnectionsTool(
+  deps: ToolCallDeps,
+  loaded: LoadedCatalog,
+  principal: Principal,
+  which: string,
+  input: Record<string, unknown>,
+  unknown: (name: string) => ToolResultPayload,
+): Promise<ToolResultPayload> {
+  const username = principal.username!;
+  const have = (await deps.userConnections?.(principal.workspaceId, principal.userId!)) ?? new Set<string>();
+  const serverId = loaded.catalog.serverId;
+  const how =
+    'Your application (not this conversation) sends this request to the Toolplane management API with its API key; ' +
+    'never ask the user to type a secret here.';
+  if (which === 'connect') {
+    const name = String(input.tool);
+    const tool = loaded.catalog.tools.find((t) => t.tool.name === name);
+    if (!tool) return deniedToolCall(deps.records, loaded, principal, name, false) ?? unknown(name);
+    const missing = neededConnections(tool, serverId).filter((n) => !have.has(n.marker));
+    if (missing.length === 0)
+      return structured({
+        user: username,
+        tool: name,
+        connected: true,
+        message: `"${name}" is ready for ${username}.`,
+      });
+    return structured({
+      user: username,
+      tool: name,
+      connected: false,
+      calls: missing.map((n) => ({ kind: n.kind, id: n.id, ...n.call(username) })),
+      message: how,
+    });
+  }
+  const connections = new Map<string, { kind: string; id: string; tools: string[] }>();
+  const lacking: { tool: string; needs: { kind: string; id: string }[] }[] = [];
+  for (const t of loaded.catalog.tools) {
+    const needs = neededConnections(t, serverId);
+    for (const n of needs.filter((x) => have.has(x.marker))) {
+      const c = connections.get(n.marker) ?? { kind: n.kind, id: n.id, tools: [] };
+      c.tools.push(t.tool.name);
+      connections.set(n.marker, c);
+    }
+    const missing = needs.filter((x) => !have.has(x.marker));
+    if (missing.length > 0)
+      lacking.push({ tool: t.tool.name, needs: missing.map((x) => ({ kind: x.kind, id: x.id })) });
+  }
+  return structured({
+    user: username,
+    connections: [...connections.values()],
+    toolsWithoutConnection: lacking,
+    howToConnect: `Call connect with a tool's name for the exact request that adds its connection. ${how}`,
+  });
 }
 
 async function runTool(
@@ -208,10 +281,7 @@ async function runTool(
       serverId: loaded.catalog.serverId,
       catalogVersion: loaded.catalog.version,
       tool: name,
-      caller: {
-        ...(principal.keyId ? { keyId: principal.keyId } : {}),
-        ...(principal.username ? { username: principal.username } : {}),
-      },
+      caller: recordCaller(principal),
       startedAt: new Date().toISOString(),
       durationMs: 0,
       outcome: 'rejected',

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '@toolplane/logger';
 import { createLogger } from '@toolplane/logger';
 import { logMixin, observeQueueDepth } from '@toolplane/telemetry';
-import { DataPlaneTask, queueNames, redisKeys, ToolInvokeJob } from '@toolplane/contracts';
+import { DataPlaneTask, queueNames, redisKeys, ServerIdentitySettings, ToolInvokeJob } from '@toolplane/contracts';
 import { ExecutionRecordSink, ReplyingConsumer } from '@toolplane/queue';
 import { AwsSecretsReader, LocalSealedSecretsReader, type SecretsReader } from '@toolplane/secrets';
 import { Redis } from 'ioredis';
@@ -97,6 +97,15 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     authorizer: new Authorizer(httpLimits, Date.now, env.SECRETS_CACHE_MAX),
     limits: httpLimits,
     log,
+    // Read for calls made for external users only (one GET): `fallbackToShared` from the server's config.
+    userAttributes: async (workspaceId: string, userId: string) => {
+      const raw = await redis.hget(keys.userAttributes(workspaceId), userId);
+      return raw ? (JSON.parse(raw) as Record<string, string>) : {};
+    },
+    identitySettings: async (serverId: string) => {
+      const raw = await redis.get(keys.serverIdentity(serverId));
+      return ServerIdentitySettings.parse(raw ? JSON.parse(raw) : { v: 1 });
+    },
   });
   const stalled = {
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,

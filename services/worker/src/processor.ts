@@ -1,5 +1,7 @@
 import {
   queueNames,
+  recordCaller,
+  userSecrets,
   type ExecutionRecord,
   type ExecutionStep,
   type ExecutionTreeNode,
@@ -7,6 +9,8 @@ import {
   type ToolInvokeJob,
   type ToolInvokeResult,
   type ToolResultPayload,
+  type ServerIdentitySettings,
+  type WorkflowPlan,
 } from '@toolplane/contracts';
 import { toAppError, TransientError, UserError, type AppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
@@ -57,6 +61,10 @@ export interface ProcessorDeps {
   running: RunningInvocations;
   /** Execution leases: at most once upstream across worker crashes (execution-lease.ts). */
   leases: ExecutionLeases;
+  /** A server's settings for calls made for external users (absent: no fallback to shared credentials). */
+  identitySettings?: (serverId: string) => Promise<ServerIdentitySettings>;
+  /** An external user's declared attributes (`$current_user.<name>` in workflows; absent: none). */
+  userAttributes?: (workspaceId: string, userId: string) => Promise<Record<string, string>>;
   now?: () => number;
 }
 
@@ -127,6 +135,12 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
     const steps: ExecutionStep[] = [];
     let tree: ExecutionTreeNode[] | undefined;
     const traceIds = currentTraceIds();
+    let fallbackSetting: Promise<boolean> | undefined;
+    /** Whether this server lets a user without their own connection use the shared credentials (read once per call). */
+    const fallback = () =>
+      (fallbackSetting ??= deps.identitySettings
+        ? deps.identitySettings(job.serverId).then((s) => s.fallbackToShared)
+        : Promise.resolve(false));
     const record = (
       outcome: ExecutionRecord['outcome'],
       extra: { errorCode?: string; message?: string; debug?: ExecutionRecord['debug'] } = {},
@@ -139,10 +153,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         serverId: job.serverId,
         catalogVersion: job.catalogVersion,
         tool: job.tool,
-        caller: {
-          ...(job.principal.keyId ? { keyId: job.principal.keyId } : {}),
-          ...(job.principal.username ? { username: job.principal.username } : {}),
-        },
+        caller: recordCaller(job.principal),
         startedAt: new Date(started).toISOString(),
         durationMs: now() - started,
         outcome,
@@ -193,7 +204,15 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       if (entry.plan.kind === 'mcp') {
         // A tool of an external MCP server: proxied with the configured headers (credentials).
         const plan = entry.plan;
-        const headers = await externalHeaders(deps.secrets, {}, plan.headersSecret);
+        const headers = job.principal.userId
+          ? ((await userExternalHeaders(
+              deps.secrets,
+              job,
+              plan.server,
+              plan.headersSecret !== undefined,
+              await fallback(),
+            )) ?? (await externalHeaders(deps.secrets, {}, plan.headersSecret)))
+          : await externalHeaders(deps.secrets, {}, plan.headersSecret);
         await markSent();
         const sentAt = now();
         let result: ToolResultPayload;
@@ -259,9 +278,13 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
                 })
             : undefined;
         // Only while a debug session is open are the attempts' headers and bodies captured (redacted, capped).
+        // For an external user: `$secrets.NAME` is that user's own secret NAME, never the shared one.
+        const workflowPlan = job.principal.userId
+          ? await userWorkflowPlan(deps.secrets, job, entry.plan, await fallback())
+          : entry.plan;
         const session = await deps.debug.active(job.serverId);
         const run = await runWorkflowTool(
-          entry.plan,
+          workflowPlan,
           {
             arguments: job.arguments,
             remainingMs: remaining,
@@ -271,6 +294,14 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
             // Caller-supplied `Config-*` values and the caller's token: never logged; redacted from result and record.
             ...(job.config ? { config: configHeaders(job.config) } : {}),
             ...(job.callerToken !== undefined && entry.plan.callerToken ? { currentUserToken: job.callerToken } : {}),
+            ...(job.principal.username && job.principal.userId
+              ? {
+                  currentUser: {
+                    ...(await deps.userAttributes?.(job.principal.workspaceId, job.principal.userId)),
+                    name: job.principal.username,
+                  },
+                }
+              : {}),
             ...(session
               ? { captureExchange: (request, outcome, sensitive) => deps.debug.exchange(request, outcome, sensitive) }
               : {}),
@@ -307,13 +338,19 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
           ),
         };
       }
-      const credentials: Record<string, string | undefined> = {};
+      let credentials: Record<string, string | undefined> = {};
       for (const [field, secretName] of Object.entries(plan.secrets)) {
         // For an external user (x-username): their own credentials, never the default ones.
         const name = userId ? plan.userSecrets?.[field]?.replace('{user}', userId) : secretName;
         // A user's own credentials are read fresh for each call (seed 001, per-request authentication).
         credentials[field] = name ? await deps.secrets.resolve(name, { fresh: userId !== undefined }) : undefined;
         if (userId && credentials[field] === undefined) {
+          if (await fallback()) {
+            // The server's config says fallbackToShared: the shared credentials as a whole, never mixed.
+            credentials = {};
+            for (const [f, shared] of Object.entries(plan.secrets)) credentials[f] = await deps.secrets.resolve(shared);
+            break;
+          }
           throw new UserError(
             'secret.not_found',
             `User "${job.principal.username}" has no connection for this tool's API. Connect one with PUT /api/v1/external_users/{name}/connections/{connector_instance_id}.`,
@@ -408,10 +445,7 @@ export function createAbandonedJobHandler(deps: Pick<ProcessorDeps, 'leases' | '
       serverId: job.serverId,
       catalogVersion: job.catalogVersion,
       tool: job.tool,
-      caller: {
-        ...(job.principal.keyId ? { keyId: job.principal.keyId } : {}),
-        ...(job.principal.username ? { username: job.principal.username } : {}),
-      },
+      caller: recordCaller(job.principal),
       startedAt: new Date(started).toISOString(),
       durationMs: 0,
       outcome: maybeSent ? 'unknown' : 'failed',
@@ -426,6 +460,59 @@ export function createAbandonedJobHandler(deps: Pick<ProcessorDeps, 'leases' | '
       error: { kind: e.kind, code: e.code, message: e.message },
     };
   };
+}
+
+/**
+ * The headers of a call to an external MCP server made for an external user: the user's own (stored
+ * with PUT /external_users/{name}/mcp_connections/{serverId}/{external}), never the shared ones (undefined
+ * when the server's config says `fallbackToShared`: the caller then uses them). A server configured
+ * without credentials needs none from the user either.
+ */
+async function userExternalHeaders(
+  secrets: SecretResolver,
+  job: ToolInvokeJob,
+  external: string,
+  sharedHasCredentials: boolean,
+  fallbackToShared: boolean,
+): Promise<Record<string, string> | undefined> {
+  const { workspaceId, userId, username } = job.principal;
+  const raw = await secrets.resolve(userSecrets.externalMcp(workspaceId, userId!, job.serverId, external), {
+    fresh: true,
+  });
+  if (raw !== undefined) return JSON.parse(raw) as Record<string, string>;
+  if (!sharedHasCredentials) return {};
+  if (fallbackToShared) return undefined;
+  throw new UserError(
+    'secret.not_found',
+    `User "${username}" has no connection for the external MCP server "${external}" (the shared credentials are never used for a user). Connect one with PUT /api/v1/external_users/${username}/mcp_connections/${job.serverId}/${external} { "headers": { … } }.`,
+  );
+}
+
+/**
+ * A workflow plan whose `$secrets.NAME` are the external user's own secrets: every one must exist,
+ * unless the server's config says `fallbackToShared` (then a missing one is the shared secret).
+ */
+async function userWorkflowPlan(
+  secrets: SecretResolver,
+  job: ToolInvokeJob,
+  plan: WorkflowPlan,
+  fallbackToShared: boolean,
+): Promise<WorkflowPlan> {
+  const { workspaceId, userId, username } = job.principal;
+  const secretNames: Record<string, string> = {};
+  const missing: string[] = [];
+  for (const name of Object.keys(plan.secretNames)) {
+    const own = userSecrets.workflow(workspaceId, userId!, name);
+    const found = (await secrets.resolve(own, { fresh: true })) !== undefined;
+    secretNames[name] = found || !fallbackToShared ? own : plan.secretNames[name]!;
+    if (!found && !fallbackToShared) missing.push(name);
+  }
+  if (missing.length > 0)
+    throw new UserError(
+      'secret.not_found',
+      `User "${username}" has no value for ${missing.map((m) => `$secrets.${m}`).join(', ')} (the shared secrets are never used for a user). Set each with PUT /api/v1/external_users/${username}/secrets/{NAME} { "value": … }.`,
+    );
+  return { ...plan, secretNames };
 }
 
 /** The job's `Config-*` values (names without the prefix) as the engine takes them: header names. */
@@ -447,6 +534,12 @@ function consumerAttributes(job: ToolInvokeJob) {
     [attr.serverId]: job.serverId,
     [attr.catalogVersion]: job.catalogVersion,
     [attr.invocationId]: job.invocationId,
+    ...(job.principal.keyId ? { [attr.callerKeyId]: job.principal.keyId } : {}),
+    ...(job.principal.subject !== undefined && !job.principal.keyId
+      ? { [attr.callerSubject]: job.principal.subject }
+      : {}),
+    ...(job.principal.username ? { [attr.actingUser]: job.principal.username } : {}),
+    ...(job.principal.actingVia ? { [attr.actingVia]: job.principal.actingVia } : {}),
   };
 }
 

@@ -53,6 +53,8 @@ export interface WorkflowCall {
   /** The caller's `Config-*` headers, when the edge forwards them. */
   config?: Record<string, string>;
   currentUserToken?: string;
+  /** The external user the call runs for (`$current_user.name`), verified by the edge. */
+  currentUser?: Readonly<Record<string, string>>;
   /**
    * Awaited once, before the first HTTP attempt leaves (the execution lease); when it fails the attempt
    * fails as unreachable and nothing is sent.
@@ -369,6 +371,7 @@ export async function runWorkflowTool(
   if (call.cancel) deps2.signal = call.cancel;
   if (call.config) deps2.config = call.config;
   if (call.currentUserToken !== undefined) deps2.currentUserToken = call.currentUserToken;
+  if (call.currentUser) deps2.currentUser = call.currentUser;
   if (spans) deps2.trace = spans.listener;
   if (recorder) deps2.trace = recorder.listener;
   if (call.onStepEnd) deps2.trace = withStepEnd(deps2.trace, call.onStepEnd);

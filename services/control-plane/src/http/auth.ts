@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { redisKeys } from '@toolplane/contracts';
 import { AuthError, NotFoundError, toProblem, type AppError } from '@toolplane/errors';
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/client.ts';
 import { isUuid } from '../modules/ids.ts';
+import { jsonBody } from './body.ts';
 
 export interface Caller {
   workspaceId: string;
@@ -63,6 +64,21 @@ export function requireApiKey(db: Db, opts: { redis?: Redis; prefix?: string } =
   };
 }
 
+/**
+ * Fields of `PATCH /mcp_manager/{id}` that change what a server exposes or who may call it: a key
+ * limited to servers could otherwise widen its own server (another connector instance, SMART mode over
+ * the workspace's tools, external servers, a public URL for anonymous callers). They need a key without
+ * a server restriction, or the `server_admin` scope.
+ */
+const exposureFields = [
+  'mode',
+  'isPublic',
+  'connectorInstanceId',
+  'selectedTools',
+  'externalMcpConfigs',
+  'config',
+] as const;
+
 /** Routes where a server id is the first path segment after the mount point. */
 const serverScoped = /^\/(?:mcp_manager|mcp_servers)\/([^/]+)(?:\/|$)/;
 
@@ -72,9 +88,11 @@ const serverScoped = /^\/(?:mcp_manager|mcp_servers)\/([^/]+)(?:\/|$)/;
  * list filtered to theirs, and execution records of their servers. Workspace-wide endpoints (connectors,
  * instances, secrets, users, keys, policies, creating servers) need an unrestricted key (403).
  */
-export function enforceServerRestriction(db: Db) {
+export function enforceServerRestriction(db: Db, opts: { maxBodyBytes?: number } = {}) {
+  const parseJson = jsonBody(opts.maxBodyBytes ?? 1024 * 1024);
   return async (req: Request, res: Response, next: NextFunction) => {
-    const { serverIds, workspaceId } = caller(req);
+    const c = caller(req);
+    const { serverIds, workspaceId } = c;
     if (!serverIds) return next();
     const allowed = new Set(serverIds);
     const scoped = serverScoped.exec(req.path);
@@ -85,7 +103,21 @@ export function enforceServerRestriction(db: Db) {
         ? idOrName
         : (await db.mcpServer.findFirst({ where: { workspaceId, name: idOrName }, select: { id: true } }))?.id;
       if (!id || !allowed.has(id)) throw new NotFoundError('MCP server', idOrName);
-      return next();
+      if (req.method !== 'PATCH' || !/^\/mcp_manager\/[^/]+\/?$/.test(req.path) || c.scopes.includes('server_admin'))
+        return next();
+      // The body is parsed here (the router's parser then sees it parsed) to look at the fields it changes.
+      return runAll(parseJson, req, res, (err?: unknown) => {
+        if (err) return next(err);
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        const fields = exposureFields.filter((f) => typeof body === 'object' && body[f] !== undefined);
+        if (fields.length === 0) return next();
+        next(
+          new AuthError(
+            'auth.forbidden',
+            `this API key is limited to servers ${serverIds.join(', ')}: changing ${fields.join(', ')} (what the server exposes or who may call it) needs a key without a server restriction or with the "server_admin" scope`,
+          ),
+        );
+      });
     }
     // The list counts and pages through the key's servers only (servers.ts filters the query).
     if (req.method === 'GET' && /^\/mcp_manager\/?$/.test(req.path)) return next();
@@ -112,6 +144,19 @@ export function enforceServerRestriction(db: Db) {
       `this API key is limited to servers ${serverIds.join(', ')}; ${req.method} ${req.baseUrl}${req.path} needs a key without a server restriction`,
     );
   };
+}
+
+/** Runs middleware in order, stopping at the first error. */
+function runAll(handlers: RequestHandler[], req: Request, res: Response, done: (err?: unknown) => void): void {
+  const step = (i: number, err?: unknown): void => {
+    if (err || i === handlers.length) return done(err);
+    try {
+      handlers[i]!(req, res, (e?: unknown) => step(i + 1, e));
+    } catch (e) {
+      done(e);
+    }
+  };
+  step(0);
 }
 
 /** Rewrites a JSON response body of a successful answer before it is sent; a throw becomes that error's problem+json. */

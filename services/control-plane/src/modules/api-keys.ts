@@ -8,8 +8,12 @@ import { caller, hashApiKey } from '../http/auth.ts';
 import { isUuid } from './ids.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 
-/** management: the REST API; runtime: MCP on the edge; admin: the organization's workspaces (POST /workspaces). */
-const apiKeyScopes = ['management', 'runtime', 'admin'] as const;
+/**
+ * management: the REST API; runtime: MCP on the edge; admin: the organization's workspaces (POST /workspaces);
+ * server_admin: a key limited to servers may still change what they expose and who may call them
+ * (`mode`, `isPublic`, `connectorInstanceId`, `selectedTools`, `externalMcpConfigs`, `config`).
+ */
+const apiKeyScopes = ['management', 'runtime', 'admin', 'server_admin'] as const;
 
 const ServerIds = z
   .array(z.string().min(1))
@@ -143,9 +147,12 @@ export function apiKeysRouter(db: Db, publisher: RuntimePublisher): Router {
   r.post('/', async (req, res) => {
     const body = CreateApiKeyBody.parse(req.body ?? {});
     const me = caller(req);
-    // No escalation: a key grants only scopes it has itself.
+    // No escalation: a key grants only scopes it has itself (a key without a server restriction has
+    // every power server_admin gives back to a restricted key, so it may grant that one).
     const issues = body.scopes.flatMap((s, i) =>
-      me.scopes.includes(s) ? [] : [{ path: `/scopes/${i}`, message: `this API key has no "${s}" scope to grant` }],
+      me.scopes.includes(s) || (s === 'server_admin' && !me.serverIds)
+        ? []
+        : [{ path: `/scopes/${i}`, message: `this API key has no "${s}" scope to grant` }],
     );
     issues.push(...(await serverIdIssues(db, me.workspaceId, body.serverIds, '/serverIds')));
     if (issues.length > 0) throw new ValidationError('the API key is invalid', issues, 'request.invalid');

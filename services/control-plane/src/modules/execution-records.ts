@@ -49,11 +49,14 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
       col((r) => r.message ?? null),
       col((r) =>
         JSON.stringify(
-          r.traceId || r.tree
+          r.traceId || r.tree || r.caller.subject !== undefined || r.caller.actingVia
             ? {
                 ...(r.traceId ? { traceId: r.traceId, spanId: r.spanId } : {}),
                 steps: r.steps,
                 ...(r.tree ? { tree: r.tree } : {}),
+                ...(r.caller.subject !== undefined || r.caller.actingVia
+                  ? { caller: { subject: r.caller.subject ?? null, actingVia: r.caller.actingVia ?? null } }
+                  : {}),
               }
             : r.steps,
         ),
@@ -90,14 +93,25 @@ function storeSpan(r: ExecutionRecord): Span {
 
 /**
  * The `steps` column holds the step list, or `{ traceId?, spanId?, steps, tree? }` for traced calls
- * and workflow calls (their step tree): neither has a column of its own (no schema change needed).
+ * and workflow calls (their step tree), and `caller: { subject, actingVia }` (OAuth subject, why a caller could act as a user): none has a column of its own (no schema change needed).
  */
-function unpackSteps(value: unknown): { steps: unknown; traceId: string | null; tree: unknown } {
+function unpackSteps(value: unknown): {
+  steps: unknown;
+  traceId: string | null;
+  tree: unknown;
+  caller: { subject: string | null; actingVia: string | null };
+} {
+  const none = { subject: null, actingVia: null };
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const v = value as { steps?: unknown; traceId?: unknown; tree?: unknown };
-    return { steps: v.steps ?? [], traceId: typeof v.traceId === 'string' ? v.traceId : null, tree: v.tree ?? null };
+    const v = value as { steps?: unknown; traceId?: unknown; tree?: unknown; caller?: typeof none };
+    return {
+      steps: v.steps ?? [],
+      traceId: typeof v.traceId === 'string' ? v.traceId : null,
+      tree: v.tree ?? null,
+      caller: v.caller ?? none,
+    };
   }
-  return { steps: value, traceId: null, tree: null };
+  return { steps: value, traceId: null, tree: null, caller: none };
 }
 
 const ListQuery = z.object({
@@ -128,13 +142,13 @@ type Row = {
 };
 
 function present(r: Row, withSteps: boolean) {
-  const { steps, traceId, tree } = unpackSteps(r.steps);
+  const { steps, traceId, tree, caller: identity } = unpackSteps(r.steps);
   return {
     id: r.id,
     server_id: r.serverId,
     catalog_version: r.catalogVersion,
     tool: r.tool,
-    caller: { key_id: r.keyId, username: r.username },
+    caller: { key_id: r.keyId, subject: identity.subject, username: r.username, acting_via: identity.actingVia },
     started_at: r.startedAt,
     duration_ms: r.durationMs,
     outcome: r.outcome,

@@ -1,4 +1,4 @@
-import { redisKeys, type ConnectorDescriptor } from '@toolplane/contracts';
+import { redisKeys, userSecrets, type ConnectorDescriptor } from '@toolplane/contracts';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import { credentialFields } from '@toolplane/openapi';
 import type { SecretsWriter } from '@toolplane/secrets';
@@ -13,8 +13,26 @@ import { userCredentialSecretName, userCredentialSecretPrefix } from '../catalog
 import { credentialIssues } from './connector-instances.ts';
 import { isUuid } from './ids.ts';
 
-const CreateUserBody = z.object({ name: z.string().min(1).max(200) }).strict();
+/** Declared attributes: `$current_user.<name>` in workflows (`name` and `token` are reserved). */
+const Attributes = z
+  .record(
+    z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]{0,49}$/, 'must be 1-50 lower-case letters, digits, - and _')
+      .refine((k) => k !== 'name' && k !== 'token', '"name" and "token" are reserved'),
+    z.string().max(1000),
+  )
+  .refine((a) => Object.keys(a).length <= 50, 'at most 50 attributes');
+const CreateUserBody = z.object({ name: z.string().min(1).max(200), attributes: Attributes.optional() }).strict();
+const UpdateUserBody = z.object({ attributes: Attributes }).strict();
 const ConnectionBody = z.object({ credentials: z.record(z.string(), z.string()) }).strict();
+const SecretBody = z.object({ value: z.string().min(1).max(65_536) }).strict();
+const HeadersBody = z
+  .object({ headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/), z.string().max(8192)) })
+  .strict()
+  .refine((b) => Object.keys(b.headers).length > 0, 'name at least one header');
+const secretNamePattern = /^[A-Za-z_][A-Za-z0-9_]{0,99}$/;
+const externalNamePattern = /^[a-z0-9][a-z0-9_-]{0,49}$/;
 
 /**
  * External users (seed 002): the end users of a workspace's app, named by it. Each can have its own
@@ -42,17 +60,26 @@ export function externalUsersRouter(
   };
 
   r.post('/', async (req, res) => {
-    const { name } = CreateUserBody.parse(req.body ?? {});
+    const { name, attributes } = CreateUserBody.parse(req.body ?? {});
     const { workspaceId } = caller(req);
     if (await db.externalUser.findUnique({ where: { workspaceId_name: { workspaceId, name } } })) {
       throw new UserError('resource.conflict', `an external user named "${name}" already exists`, { status: 409 });
     }
     const user = await db.$transaction(async (tx) => {
-      const created = await tx.externalUser.create({ data: { workspaceId, name } });
+      const created = await tx.externalUser.create({ data: { workspaceId, name, attributes: attributes ?? {} } });
+      await redis.hset(keys.userAttributes(workspaceId), created.id, JSON.stringify(attributes ?? {}));
       await redis.hset(keys.users(workspaceId), name, created.id);
       return created;
     });
-    res.status(201).json({ id: user.id, name: user.name, createdAt: user.createdAt });
+    res.status(201).json({ id: user.id, name: user.name, attributes: user.attributes, createdAt: user.createdAt });
+  });
+
+  r.patch('/:name', async (req, res) => {
+    const user = await userByName(req);
+    const { attributes } = UpdateUserBody.parse(req.body ?? {});
+    const updated = await db.externalUser.update({ where: { id: user.id }, data: { attributes } });
+    await redis.hset(keys.userAttributes(user.workspaceId), user.id, JSON.stringify(attributes));
+    res.json({ id: updated.id, name: updated.name, attributes: updated.attributes, createdAt: updated.createdAt });
   });
 
   r.get('/', async (req, res) => {
@@ -65,6 +92,7 @@ export function externalUsersRouter(
       data: users.map((u) => ({
         id: u.id,
         name: u.name,
+        attributes: u.attributes,
         createdAt: u.createdAt,
         connections: u.connections.map((c) => c.connectorInstanceId),
       })),
@@ -78,6 +106,13 @@ export function externalUsersRouter(
       await tx.externalUser.delete({ where: { id: user.id } });
       await redis.hdel(keys.users(user.workspaceId), user.name);
     });
+    await redis.del(keys.userConnections(user.workspaceId, user.id));
+    await redis.hdel(keys.userAttributes(user.workspaceId), user.id);
+    // The user's workflow secrets and external MCP headers (connections are deleted below).
+    const own = userSecrets.prefix(user.workspaceId, user.id);
+    for (const meta of await secrets.list(own))
+      if (!meta.name.startsWith(`${own}connector-instances/`)) await secrets.delete(meta.name);
+    await publisher.secretsChanged(own);
     for (const c of connections) {
       for (const key of c.credentialKeys)
         await secrets.delete(userCredentialSecretName(user.workspaceId, user.id, c.connectorInstanceId, key));
@@ -124,6 +159,7 @@ export function externalUsersRouter(
       update: { credentialKeys: Object.keys(credentials) },
     });
     await publisher.secretsChanged(userCredentialSecretPrefix(user.workspaceId, user.id, instance.id));
+    await redis.sadd(keys.userConnections(user.workspaceId, user.id), `instance:${instance.id}`);
     res.json({
       connector_instance_id: row.connectorInstanceId,
       credential_keys: row.credentialKeys,
@@ -145,14 +181,96 @@ export function externalUsersRouter(
     for (const key of row.credentialKeys)
       await secrets.delete(userCredentialSecretName(user.workspaceId, user.id, instanceId, key));
     await publisher.secretsChanged(userCredentialSecretPrefix(user.workspaceId, user.id, instanceId));
+    await redis.srem(keys.userConnections(user.workspaceId, user.id), `instance:${instanceId}`);
+    res.status(204).end();
+  });
+  // The user's own value of a workflow secret (`$secrets.NAME` in calls made for them).
+  const secretName = (req: express.Request) => {
+    const name = String(req.params.secret);
+    if (!secretNamePattern.test(name))
+      throw new ValidationError('the secret name is invalid', [
+        { path: '/name', message: 'must be letters, digits and _ (not starting with a digit), at most 100' },
+      ]);
+    return name;
+  };
+  r.get('/:name/secrets', async (req, res) => {
+    const user = await userByName(req);
+    const prefix = userSecrets.workflow(user.workspaceId, user.id, '');
+    const listed = await secrets.list(prefix);
+    res.json({ data: listed.map((m) => ({ name: m.name.slice(prefix.length), updatedAt: m.updatedAt })) });
+  });
+  r.put('/:name/secrets/:secret', async (req, res) => {
+    const user = await userByName(req);
+    const name = secretName(req);
+    const { value } = SecretBody.parse(req.body ?? {});
+    const stored = userSecrets.workflow(user.workspaceId, user.id, name);
+    await secrets.put(stored, value);
+    await publisher.secretsChanged(stored);
+    await redis.sadd(keys.userConnections(user.workspaceId, user.id), `secret:${name}`);
+    res.json({ name, user: user.name });
+  });
+  r.delete('/:name/secrets/:secret', async (req, res) => {
+    const user = await userByName(req);
+    const name = secretName(req);
+    const stored = userSecrets.workflow(user.workspaceId, user.id, name);
+    if (!(await secrets.delete(stored))) throw new NotFoundError('secret', name);
+    await publisher.secretsChanged(stored);
+    await redis.srem(keys.userConnections(user.workspaceId, user.id), `secret:${name}`);
+    res.status(204).end();
+  });
+
+  // The user's own headers (credentials) for one external MCP server of one of our servers.
+  const externalTarget = async (req: express.Request, workspaceId: string) => {
+    const serverId = String(req.params.serverId);
+    const external = String(req.params.external);
+    const server = isUuid(serverId) ? await db.mcpServer.findFirst({ where: { id: serverId, workspaceId } }) : null;
+    if (!server) throw new NotFoundError('MCP server', serverId);
+    if (!externalNamePattern.test(external)) throw new NotFoundError('external MCP server', external);
+    return { serverId, external };
+  };
+  r.put('/:name/mcp_connections/:serverId/:external', async (req, res) => {
+    const user = await userByName(req);
+    const { serverId, external } = await externalTarget(req, user.workspaceId);
+    const { headers } = HeadersBody.parse(req.body ?? {});
+    const stored = userSecrets.externalMcp(user.workspaceId, user.id, serverId, external);
+    await secrets.put(stored, JSON.stringify(headers));
+    await publisher.secretsChanged(stored);
+    await redis.sadd(keys.userConnections(user.workspaceId, user.id), `mcp:${serverId}/${external}`);
+    res.json({ server_id: serverId, external, header_names: Object.keys(headers) });
+  });
+  r.delete('/:name/mcp_connections/:serverId/:external', async (req, res) => {
+    const user = await userByName(req);
+    const { serverId, external } = await externalTarget(req, user.workspaceId);
+    const stored = userSecrets.externalMcp(user.workspaceId, user.id, serverId, external);
+    if (!(await secrets.delete(stored))) throw new NotFoundError('connection', `${serverId}/${external}`);
+    await publisher.secretsChanged(stored);
+    await redis.srem(keys.userConnections(user.workspaceId, user.id), `mcp:${serverId}/${external}`);
     res.status(204).end();
   });
   return r;
 }
 
-/** Re-publishes every workspace's user names (Redis may have restarted empty). */
-export async function republishUsers(db: Db, redis: Redis, prefix: string): Promise<number> {
-  const users = await db.externalUser.findMany();
-  for (const u of users) await redis.hset(redisKeys(prefix).users(u.workspaceId), u.name, u.id);
+/**
+ * Re-publishes every workspace's user names and what each user has connected (Redis may have
+ * restarted empty): connector connections from PostgreSQL, external MCP headers and workflow secrets
+ * from the secrets store's names (`secrets`; without it only connector connections).
+ */
+export async function republishUsers(db: Db, redis: Redis, prefix: string, secrets?: SecretsWriter): Promise<number> {
+  const keys = redisKeys(prefix);
+  const users = await db.externalUser.findMany({ include: { connections: { select: { connectorInstanceId: true } } } });
+  for (const u of users) {
+    await redis.hset(keys.users(u.workspaceId), u.name, u.id);
+    await redis.hset(keys.userAttributes(u.workspaceId), u.id, JSON.stringify(u.attributes ?? {}));
+    const markers = u.connections.map((c) => `instance:${c.connectorInstanceId}`);
+    const own = userSecrets.prefix(u.workspaceId, u.id);
+    for (const meta of secrets ? await secrets.list(own) : []) {
+      const rest = meta.name.slice(own.length);
+      const secret = /^secrets\/(.+)$/.exec(rest);
+      const external = /^servers\/([^/]+)\/external\/([^/]+)\/headers$/.exec(rest);
+      if (secret) markers.push(`secret:${secret[1]}`);
+      else if (external) markers.push(`mcp:${external[1]}/${external[2]}`);
+    }
+    if (markers.length > 0) await redis.sadd(keys.userConnections(u.workspaceId, u.id), ...markers);
+  }
   return users.length;
 }
