@@ -212,6 +212,7 @@ describe('seed 001 mcp_config', () => {
       'describe_tool',
       'execute_tool',
       'list_connections',
+      'connect',
     ]);
   });
 

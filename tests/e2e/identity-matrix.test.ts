@@ -456,6 +456,7 @@ describe('around the matrix', () => {
         name: tools[tool],
         arguments: {},
       });
+      expect(r.body.error).toBeUndefined();
       expect(r.body.result?.isError).toBeFalsy();
       expect(seen()[tool]).toEqual([credential[tool].shared]);
       // A user with their own connection still uses it.

@@ -324,8 +324,10 @@ export function serversRouter(
     const rebound =
       body.connectorInstanceId !== undefined || body.selectedTools !== undefined || body.mode !== undefined;
     // The update and the new catalog version succeed or fail together (an unknown selected tool rolls both back).
+    // The server is named as affected so that its external MCP servers are listed again (an update that
+    // leaves `externalMcpConfigs` alone keeps their tools).
     const { catalogs } = await catalog.change(
-      {},
+      { serverIds: [row.id] },
       async (tx) => {
         const before = (await tx.mcpServer.findUniqueOrThrow({ where: { id: row.id } })) as ServerRow;
         const removed = external ? await removedExternalTools(tx, before, external.stored) : undefined;
