@@ -214,10 +214,17 @@ beforeAll(async () => {
     servers: [example.serverId],
     tools: ['get_ticket'],
   });
-  await until('the policy reaches the edge', async () => {
-    const r = await call(limitedKey, 'create_ticket', { title: 'forbidden' });
-    return !r.ok && r.text.includes('Access denied');
-  });
+  let last: Outcome | undefined;
+  try {
+    await until('the policy reaches the edge', async () => {
+      last = await call(limitedKey, 'create_ticket', { title: 'forbidden' });
+      return !last.ok && last.text.includes('Access denied');
+    });
+  } catch (err) {
+    // What the edge answered last, and what the services said, to explain a rare failure.
+    const logs = stack.processes.map((p) => `--- ${p.name}\n${p.output().slice(-4000)}`).join('\n');
+    throw new Error(`${(err as Error).message}; last answer: ${JSON.stringify(last)}\n${logs}`, { cause: err });
+  }
 }, 120_000);
 
 afterAll(async () => {
