@@ -413,7 +413,7 @@ describe('NetworkPolicies', () => {
   );
 
   it.each(['dev', 'prod'] as const)(
-    '%s: from outside, clients reach the edge and the control plane API only; Prometheus reaches /metrics',
+    '%s: from outside, clients reach the edge only; Prometheus reaches /metrics',
     (overlay) => {
       const policies = byKind(rendered[overlay], 'NetworkPolicy');
       const client: Endpoint = { ip: '198.51.100.7' };
@@ -432,15 +432,39 @@ describe('NetworkPolicies', () => {
       expect(open.sort()).toEqual(
         [
           'client -> edge:8080',
-          'client -> control-plane:8081',
           'prometheus -> edge:8080',
-          'prometheus -> control-plane:8081',
           'prometheus -> edge:9464',
           'prometheus -> worker:9464',
           'prometheus -> control-plane:9464',
           ...(overlay === 'dev' ? ['client -> jaeger:16686', 'prometheus -> jaeger:16686'] : []),
         ].sort(),
       );
+    },
+  );
+
+  it.each(['dev', 'prod'] as const)(
+    '%s: the control-plane API (8081) admits the edge and the ingress controller only',
+    (overlay) => {
+      const policies = byKind(rendered[overlay], 'NetworkPolicy');
+      const all = pods(rendered[overlay], '10.4.1');
+      const cp = all.find((p) => p.name === 'control-plane')!;
+      const ingress: Endpoint = {
+        pod: { 'app.kubernetes.io/name': 'ingress-nginx' },
+        namespace: 'ingress-nginx',
+        ip: '10.0.60.4',
+      };
+      const other: Endpoint = {
+        pod: { 'app.kubernetes.io/name': 'ingress-nginx' },
+        namespace: 'default',
+        ip: '10.0.60.5',
+      };
+      expect(allowed(policies, ingress, cp.endpoint, { port: 8081 })).toBe(true);
+      expect(allowed(policies, other, cp.endpoint, { port: 8081 })).toBe(false);
+      const edge = all.find((p) => p.name === 'edge')!;
+      expect(allowed(policies, ingress, edge.endpoint, { port: 8080 })).toBe(true);
+      expect(
+        all.filter((p) => p !== cp && allowed(policies, p.endpoint, cp.endpoint, { port: 8081 })).map((p) => p.name),
+      ).toEqual(['edge']);
     },
   );
 
