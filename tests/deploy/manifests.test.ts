@@ -227,8 +227,15 @@ describe.each(names)('the %s overlay', (overlay) => {
     const problems: string[] = [];
     for (const w of toolplane(objects)) {
       const schema = schemas[w.service];
+      // Downward-API helpers that only feed `$(NAME)` expansions (OTEL_RESOURCE_ATTRIBUTES) are not read by the service.
+      const expanded = new Set(
+        (w.container.env ?? []).flatMap((e: { value?: string }) =>
+          [...(e.value ?? '').matchAll(/\$\(([A-Z0-9_]+)\)/g)].map((m) => m[1]),
+        ),
+      );
       for (const n of envNames(objects, w.container)) {
-        if (!(schema.names as readonly string[]).includes(n)) problems.push(`${w.name}: ${n} is not in its env schema`);
+        if (!(schema.names as readonly string[]).includes(n) && !expanded.has(n))
+          problems.push(`${w.name}: ${n} is not in its env schema`);
       }
       const parsed = schema.parse(containerEnv(objects, w, w.container));
       if (!parsed.success)
@@ -294,6 +301,33 @@ describe.each(names)('the %s overlay', (overlay) => {
     expect([...owned].sort()).toEqual(['edge', 'worker']);
     for (const d of byKind(objects, 'Deployment')) {
       expect([d.metadata.name, 'replicas' in d.spec]).toEqual([d.metadata.name, !owned.has(d.metadata.name)]);
+    }
+  });
+
+  it('gives spans and metrics the pod, namespace, node and version as resource attributes (downward API)', () => {
+    for (const w of toolplane(objects).filter((x) => x.service !== 'migrate')) {
+      const env = Object.fromEntries(
+        (w.container.env as { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[]).map(
+          (e) => [e.name, e],
+        ),
+      );
+      const attributes = Object.fromEntries(
+        env.OTEL_RESOURCE_ATTRIBUTES!.value!.split(',').map((kv) => kv.split('=') as [string, string]),
+      );
+      const source = (attribute: string) => {
+        const ref = /^\$\(([A-Z0-9_]+)\)$/.exec(attributes[attribute] ?? '')?.[1];
+        return ref ? env[ref]?.valueFrom?.fieldRef?.fieldPath : undefined;
+      };
+      expect([w.name, source('k8s.pod.name'), source('k8s.namespace.name'), source('k8s.node.name')]).toEqual([
+        w.name,
+        'metadata.name',
+        'metadata.namespace',
+        'spec.nodeName',
+      ]);
+      expect(source('service.version')).toBe("metadata.labels['app.kubernetes.io/version']");
+      // The version label on the pod is the image's tag.
+      const tag = /:([^:@/]+)(@|$)/.exec(w.container.image)?.[1];
+      expect(w.labels['app.kubernetes.io/version']).toBe(tag);
     }
   });
 
