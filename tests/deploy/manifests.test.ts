@@ -133,7 +133,15 @@ describe.each(names)('the %s overlay', (overlay) => {
       objects
         .filter((o) => o.kind !== 'Namespace' && o.metadata.namespace !== 'toolplane')
         .map((o) => `${o.kind}/${o.metadata.name}`),
-    ).toEqual([]);
+    ).toEqual(
+      // Cluster-scoped: the dev collector's read-only access to pods for k8sattributes.
+      overlay.startsWith('dev')
+        ? ['ClusterRole/toolplane-otel-collector', 'ClusterRoleBinding/toolplane-otel-collector']
+        : [],
+    );
+    for (const role of byKind(objects, 'ClusterRole'))
+      for (const rule of role.rules as { verbs: string[] }[])
+        expect(rule.verbs.sort()).toEqual(['get', 'list', 'watch']);
   });
 
   it('runs a Deployment, ServiceAccount and PodDisruptionBudget per service, and the migration Job', () => {
@@ -170,7 +178,8 @@ describe.each(names)('the %s overlay', (overlay) => {
       if (pod.securityContext?.runAsNonRoot !== true) problems.push(`${w.name}: pod runAsNonRoot`);
       if (pod.securityContext?.seccompProfile?.type !== 'RuntimeDefault')
         problems.push(`${w.name}: seccomp RuntimeDefault`);
-      if (pod.automountServiceAccountToken !== false)
+      // The dev collector's k8sattributes processor reads pods from the API server (read-only ClusterRole).
+      if (pod.automountServiceAccountToken !== false && w.name !== 'otel-collector')
         problems.push(`${w.name}: automountServiceAccountToken must be false`);
       for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
         const at = `${w.name}/${c.name}`;
