@@ -4,6 +4,7 @@
 #   docker build --build-arg SERVICE=edge          -t toolplane/edge:0.1.0 .
 #   docker build --build-arg SERVICE=worker        -t toolplane/worker:0.1.0 .
 #   docker build --build-arg SERVICE=control-plane -t toolplane/control-plane:0.1.0 .
+# CI adds --build-arg VERSION=<release> --build-arg REVISION=<git sha> (OCI labels).
 #
 # The services run from their TypeScript sources exactly as in development and tests
 # (`node --conditions=@toolplane/source services/<svc>/src/main.ts`). Node strips types only outside
@@ -13,9 +14,13 @@
 
 # Same version as .nvmrc and package.json "engines".
 ARG NODE_VERSION=24.21.0
+# The base image by digest (a tag can move, a digest cannot): the multi-arch index digest of
+# node:${NODE_VERSION}-bookworm-slim. Check or update it together with NODE_VERSION:
+#   docker buildx imagetools inspect node:24.21.0-bookworm-slim   (the "Digest:" line)
+ARG NODE_DIGEST=sha256:0e0ff40c39bc087845bfb27465a0df4ea419520094bc35842ff83dd8cbe6f9b6
 
 # ---- build stages: Node + pnpm --------------------------------------------------------------------
-FROM node:${NODE_VERSION}-bookworm-slim AS pnpm
+FROM node:${NODE_VERSION}-bookworm-slim@${NODE_DIGEST} AS pnpm
 # Same version as package.json "toolchain.pnpm".
 ARG PNPM_VERSION=12.21.0
 ENV CI=true
@@ -52,14 +57,21 @@ RUN mkdir -p /out \
  && test -f "/out/services/${SERVICE}/src/main.ts"
 
 # ---- final image: node and the sources, nothing else ----------------------------------------------
-FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+FROM node:${NODE_VERSION}-bookworm-slim@${NODE_DIGEST} AS runtime
 ARG SERVICE
 # The slim base has no compilers; drop the package managers too (the service needs node only).
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
       /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
 ENV NODE_ENV=production
+# OCI labels: where the image comes from (set by CI: --build-arg VERSION=0.1.0 --build-arg REVISION=$(git rev-parse HEAD)).
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG SOURCE=https://github.com/toolplane/toolplane
 LABEL org.opencontainers.image.title="toolplane-${SERVICE}" \
-      org.opencontainers.image.description="Toolplane ${SERVICE}"
+      org.opencontainers.image.description="Toolplane ${SERVICE}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
 # Owned by root and not writable by the service user: the code is read-only even without
 # readOnlyRootFilesystem. Writable paths are volumes (/tmp, SECRETS_DIR).
 COPY --from=prod /out /app

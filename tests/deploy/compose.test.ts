@@ -150,8 +150,21 @@ describe('OpenTelemetry Collector configuration', () => {
     service: { pipelines: Record<string, { receivers: string[]; exporters: string[] }> };
   };
 
-  it('is the same file for docker compose and the dev cluster', () => {
-    expect(readRepoFile('k8s/overlays/dev/otel-collector-config.yaml')).toBe(readRepoFile('infra/otel-collector.yaml'));
+  it('is the same for docker compose and the dev cluster, which adds the k8sattributes processor to traces', () => {
+    const dev = parseYaml(readRepoFile('k8s/overlays/dev/otel-collector-config.yaml')) as {
+      processors: Record<string, { extract?: { metadata: string[] } }>;
+      service: { pipelines: Record<string, { processors: string[] }> };
+    };
+    const k8s = dev.processors.k8sattributes!;
+    expect(k8s.extract!.metadata).toEqual(
+      expect.arrayContaining(['k8s.pod.name', 'k8s.namespace.name', 'k8s.node.name', 'k8s.deployment.name']),
+    );
+    expect(dev.service.pipelines.traces!.processors).toEqual(['memory_limiter', 'k8sattributes', 'batch']);
+    delete dev.processors.k8sattributes;
+    dev.service.pipelines.traces!.processors = dev.service.pipelines.traces!.processors.filter(
+      (p) => p !== 'k8sattributes',
+    );
+    expect(dev).toEqual(config);
   });
 
   it('receives OTLP where the services send it and exports traces to Jaeger over OTLP', () => {

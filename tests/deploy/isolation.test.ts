@@ -100,6 +100,12 @@ function effectiveActions(policy: PolicyDocument, universe: string[]): string[] 
 const iamDir = join(repoRoot, 'k8s/overlays/prod/iam');
 const readJson = (file: string) => JSON.parse(readFileSync(join(iamDir, file), 'utf8')) as PolicyDocument;
 
+/** The data of the (hash-suffixed) ConfigMap a generator named `name` produced. */
+function configOf(objects: K8sObject[], name: string): Record<string, string> {
+  const cm = byKind(objects, 'ConfigMap').find((c) => c.metadata.name.replace(/-[a-z0-9]{10}$/, '') === name);
+  return ((cm as { data?: Record<string, string> } | undefined)?.data ?? {}) as Record<string, string>;
+}
+
 function roles(objects: K8sObject[]): { sa: string; role?: string }[] {
   return byKind(objects, 'ServiceAccount').map((sa) => {
     const arn = sa.metadata.annotations?.['eks.amazonaws.com/role-arn'];
@@ -135,17 +141,20 @@ describe('cloud identities (prod overlay, IRSA)', () => {
     expect(readers).toEqual(['worker']);
   });
 
-  it('limits the worker to reading and the control plane to creating, writing, deleting, listing and tagging', () => {
+  it('limits the worker to reading and the control plane to creating, writing, describing, deleting, listing and tagging', () => {
     const actions = (role: string) => effectiveActions(readJson(`${role}.policy.json`), secretsManagerActions);
     expect(actions('toolplane-worker')).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
     expect(actions('toolplane-control-plane')).toEqual([
       'secretsmanager:CreateSecret',
       'secretsmanager:DeleteSecret',
+      'secretsmanager:DescribeSecret',
       'secretsmanager:ListSecrets',
       'secretsmanager:PutSecretValue',
       'secretsmanager:TagResource',
     ]);
-    // KMS only through Secrets Manager; the control plane can never decrypt.
+    // KMS only through Secrets Manager. Writing with a customer managed key needs kms:GenerateDataKey and
+    // kms:Decrypt (Secrets Manager user guide, "Permissions for the KMS key"); the control plane still never
+    // sees a value, since GetSecretValue/BatchGetSecretValue are denied to it (previous test).
     for (const role of ['toolplane-worker', 'toolplane-control-plane']) {
       for (const s of readJson(`${role}.policy.json`).Statement.filter(
         (x) => x.Effect === 'Allow' && list(x.Action).some((a) => a.startsWith('kms:')),
@@ -153,7 +162,45 @@ describe('cloud identities (prod overlay, IRSA)', () => {
         expect(s.Condition?.StringEquals?.['kms:ViaService']).toMatch(/^secretsmanager\.[a-z0-9-]+\.amazonaws\.com$/);
       }
     }
-    expect(effectiveActions(readJson('toolplane-control-plane.policy.json'), kmsActions)).not.toContain('kms:Decrypt');
+    expect(effectiveActions(readJson('toolplane-control-plane.policy.json'), kmsActions)).toEqual([
+      'kms:Decrypt',
+      'kms:GenerateDataKey',
+    ]);
+    expect(effectiveActions(readJson('toolplane-worker.policy.json'), kmsActions)).toEqual(['kms:Decrypt']);
+  });
+
+  it('grants every Secrets Manager call AwsSecretsWriter/AwsSecretsReader make (packages/secrets)', () => {
+    const source = readFileSync(join(repoRoot, 'packages/secrets/src/aws-secrets-manager.ts'), 'utf8');
+    const section = (cls: string) => source.slice(source.indexOf(`export class ${cls}`)).split(/\nexport class /)[0]!;
+    const calls = (cls: string) =>
+      [...new Set([...section(cls).matchAll(/new (\w+)Command\(/g)].map((m) => `secretsmanager:${m[1]}`))].sort();
+    // DescribeSecret: after every write (the version) and before every delete ("was there one").
+    expect(calls('AwsSecretsWriter')).toContain('secretsmanager:DescribeSecret');
+    const granted = (role: string) => effectiveActions(readJson(`${role}.policy.json`), secretsManagerActions);
+    for (const a of calls('AwsSecretsWriter')) expect(granted('toolplane-control-plane')).toContain(a);
+    for (const a of calls('AwsSecretsReader')) expect(granted('toolplane-worker')).toContain(a);
+    // Each role's secrets are the prefix the services are configured with.
+    const prefix = configOf(objects, 'toolplane-worker').SECRETS_NAME_PREFIX;
+    expect(configOf(objects, 'toolplane-control-plane').SECRETS_NAME_PREFIX).toBe(prefix);
+    for (const role of ['toolplane-worker', 'toolplane-control-plane']) {
+      const resources = readJson(`${role}.policy.json`)
+        .Statement.filter((s) => s.Effect === 'Allow' && list(s.Action).some((a) => a.startsWith('secretsmanager:')))
+        .flatMap((s) => list(s.Resource))
+        .filter((r) => r !== '*');
+      for (const r of resources) expect(r).toMatch(new RegExp(`:secret:${prefix}\\*$`));
+    }
+  });
+
+  it('selects AWS Secrets Manager in the worker and the control plane, in the region the policies name', () => {
+    for (const cm of ['toolplane-worker', 'toolplane-control-plane']) {
+      const config = configOf(objects, cm);
+      expect(config.SECRETS_BACKEND).toBe('aws');
+      expect(config.AWS_REGION).toMatch(/^[a-z]{2}-[a-z]+-\d$/);
+      expect(JSON.stringify(readJson(`${cm}.policy.json`))).toContain(`:${config.AWS_REGION}:`);
+      expect(config.SECRETS_DIR).toBeUndefined();
+    }
+    expect(configOf(objects, 'toolplane-control-plane').SECRETS_AWS_KMS_KEY_ID).toMatch(/^arn:aws:kms:/);
+    expect(configOf(objects, 'toolplane-edge').SECRETS_BACKEND).toBeUndefined();
   });
 
   it('lets each role be assumed only by its own ServiceAccount, used only by its own pods', () => {
@@ -178,7 +225,19 @@ describe('cloud identities (prod overlay, IRSA)', () => {
 
 // ---- sealed store ------------------------------------------------------------------------------------
 
-describe.each(['dev', 'prod'] as const)('the sealed secrets store (%s overlay)', (overlay) => {
+describe('the prod overlay has no sealed store (AWS Secrets Manager instead)', () => {
+  it('mounts no sealing key, no public key and no shared volume', () => {
+    const objects = rendered.prod;
+    expect(byKind(objects, 'PersistentVolumeClaim')).toEqual([]);
+    for (const w of workloads(objects)) {
+      for (const v of w.pod.volumes ?? []) {
+        expect(v.persistentVolumeClaim ?? v.secret ?? v.configMap).toBeUndefined();
+      }
+    }
+  });
+});
+
+describe.each(['dev'] as const)('the sealed secrets store (%s overlay)', (overlay) => {
   const objects = rendered[overlay];
   const mounts = (volumeTest: (v: any) => boolean) =>
     workloads(objects)
@@ -354,7 +413,7 @@ describe('NetworkPolicies', () => {
   );
 
   it.each(['dev', 'prod'] as const)(
-    '%s: from outside, clients reach the edge and the control plane API only; Prometheus reaches /metrics',
+    '%s: from outside, clients reach the edge only; Prometheus reaches /metrics',
     (overlay) => {
       const policies = byKind(rendered[overlay], 'NetworkPolicy');
       const client: Endpoint = { ip: '198.51.100.7' };
@@ -373,15 +432,39 @@ describe('NetworkPolicies', () => {
       expect(open.sort()).toEqual(
         [
           'client -> edge:8080',
-          'client -> control-plane:8081',
           'prometheus -> edge:8080',
-          'prometheus -> control-plane:8081',
           'prometheus -> edge:9464',
           'prometheus -> worker:9464',
           'prometheus -> control-plane:9464',
           ...(overlay === 'dev' ? ['client -> jaeger:16686', 'prometheus -> jaeger:16686'] : []),
         ].sort(),
       );
+    },
+  );
+
+  it.each(['dev', 'prod'] as const)(
+    '%s: the control-plane API (8081) admits the edge and the ingress controller only',
+    (overlay) => {
+      const policies = byKind(rendered[overlay], 'NetworkPolicy');
+      const all = pods(rendered[overlay], '10.4.1');
+      const cp = all.find((p) => p.name === 'control-plane')!;
+      const ingress: Endpoint = {
+        pod: { 'app.kubernetes.io/name': 'ingress-nginx' },
+        namespace: 'ingress-nginx',
+        ip: '10.0.60.4',
+      };
+      const other: Endpoint = {
+        pod: { 'app.kubernetes.io/name': 'ingress-nginx' },
+        namespace: 'default',
+        ip: '10.0.60.5',
+      };
+      expect(allowed(policies, ingress, cp.endpoint, { port: 8081 })).toBe(true);
+      expect(allowed(policies, other, cp.endpoint, { port: 8081 })).toBe(false);
+      const edge = all.find((p) => p.name === 'edge')!;
+      expect(allowed(policies, ingress, edge.endpoint, { port: 8080 })).toBe(true);
+      expect(
+        all.filter((p) => p !== cp && allowed(policies, p.endpoint, cp.endpoint, { port: 8081 })).map((p) => p.name),
+      ).toEqual(['edge']);
     },
   );
 

@@ -146,6 +146,9 @@ export function workloads(objects: K8sObject[]): Workload[] {
 function modelSpecifier(apiVersion: string, kind: string): string {
   const [group, version] = apiVersion.includes('/') ? (apiVersion.split('/') as [string, string]) : ['', apiVersion];
   if (group === 'keda.sh') return `@kubernetes-models/keda/keda.sh/${version}/${kind}`;
+  // Custom resources of the optional components (Prometheus Operator, External Secrets Operator).
+  if (group === 'monitoring.coreos.com') return `@kubernetes-models/prometheus-operator/${group}/${version}/${kind}`;
+  if (group === 'external-secrets.io') return `@kubernetes-models/external-secrets/${group}/${version}/${kind}`;
   return group ? `kubernetes-models/${group}/${version}/${kind}` : `kubernetes-models/${version}/${kind}`;
 }
 
@@ -154,7 +157,7 @@ interface ModelClass {
 }
 
 /**
- * Validates one object against its Kubernetes (or KEDA) JSON Schema. Throws for an unknown
+ * Validates one object against its Kubernetes (or KEDA, Prometheus Operator, External Secrets) JSON Schema. Throws for an unknown
  * apiVersion/kind and for schema violations (types, required fields, formats, enums).
  */
 export async function validateObject(o: K8sObject): Promise<void> {

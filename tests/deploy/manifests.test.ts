@@ -133,7 +133,15 @@ describe.each(names)('the %s overlay', (overlay) => {
       objects
         .filter((o) => o.kind !== 'Namespace' && o.metadata.namespace !== 'toolplane')
         .map((o) => `${o.kind}/${o.metadata.name}`),
-    ).toEqual([]);
+    ).toEqual(
+      // Cluster-scoped: the dev collector's read-only access to pods for k8sattributes.
+      overlay.startsWith('dev')
+        ? ['ClusterRole/toolplane-otel-collector', 'ClusterRoleBinding/toolplane-otel-collector']
+        : [],
+    );
+    for (const role of byKind(objects, 'ClusterRole'))
+      for (const rule of role.rules as { verbs: string[] }[])
+        expect(rule.verbs.sort()).toEqual(['get', 'list', 'watch']);
   });
 
   it('runs a Deployment, ServiceAccount and PodDisruptionBudget per service, and the migration Job', () => {
@@ -170,7 +178,8 @@ describe.each(names)('the %s overlay', (overlay) => {
       if (pod.securityContext?.runAsNonRoot !== true) problems.push(`${w.name}: pod runAsNonRoot`);
       if (pod.securityContext?.seccompProfile?.type !== 'RuntimeDefault')
         problems.push(`${w.name}: seccomp RuntimeDefault`);
-      if (pod.automountServiceAccountToken !== false)
+      // The dev collector's k8sattributes processor reads pods from the API server (read-only ClusterRole).
+      if (pod.automountServiceAccountToken !== false && w.name !== 'otel-collector')
         problems.push(`${w.name}: automountServiceAccountToken must be false`);
       for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
         const at = `${w.name}/${c.name}`;
@@ -191,7 +200,7 @@ describe.each(names)('the %s overlay', (overlay) => {
           /:latest(@|$)/.test(c.image)
         )
           problems.push(`${at}: image ${c.image} is not pinned`);
-        if (w.object.kind !== 'Job') {
+        if (w.object.kind !== 'Job' && !(pod.initContainers ?? []).includes(c)) {
           if (!c.readinessProbe) problems.push(`${at}: readinessProbe`);
           if (!c.livenessProbe) problems.push(`${at}: livenessProbe`);
         }
@@ -210,12 +219,14 @@ describe.each(names)('the %s overlay', (overlay) => {
       if (w.service === 'migrate') continue;
       const env = containerEnv(objects, w, c);
       const port = (name: string) => c.ports.find((p: { name: string }) => p.name === name)?.containerPort;
-      // The probes hit the ports the service really listens on, on every interface.
+      // The probes hit the ports the service really listens on, on every interface: `::` (Node listens
+      // dual-stack there), so the pod IP answers on IPv4, IPv6-only and dual-stack clusters alike.
       const healthPort = w.service === 'worker' ? 'health' : 'http';
       expect(String(port(healthPort))).toBe(w.service === 'worker' ? env.HEALTH_PORT : env.PORT);
-      expect(w.service === 'worker' ? env.HEALTH_HOST : env.HOST).toBe('0.0.0.0');
       expect(String(port('metrics'))).toBe(env.METRICS_PORT);
-      expect(env.METRICS_HOST).toBe('0.0.0.0');
+      const hostVariables = schemas[w.service].names.filter((n) => n.endsWith('HOST'));
+      expect(hostVariables.length).toBeGreaterThanOrEqual(2);
+      for (const name of hostVariables) expect([name, env[name]]).toEqual([name, '::']);
       expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: healthPort });
       expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: healthPort });
     }
@@ -225,8 +236,15 @@ describe.each(names)('the %s overlay', (overlay) => {
     const problems: string[] = [];
     for (const w of toolplane(objects)) {
       const schema = schemas[w.service];
+      // Downward-API helpers that only feed `$(NAME)` expansions (OTEL_RESOURCE_ATTRIBUTES) are not read by the service.
+      const expanded = new Set(
+        (w.container.env ?? []).flatMap((e: { value?: string }) =>
+          [...(e.value ?? '').matchAll(/\$\(([A-Z0-9_]+)\)/g)].map((m) => m[1]),
+        ),
+      );
       for (const n of envNames(objects, w.container)) {
-        if (!(schema.names as readonly string[]).includes(n)) problems.push(`${w.name}: ${n} is not in its env schema`);
+        if (!(schema.names as readonly string[]).includes(n) && !expanded.has(n))
+          problems.push(`${w.name}: ${n} is not in its env schema`);
       }
       const parsed = schema.parse(containerEnv(objects, w, w.container));
       if (!parsed.success)
@@ -262,14 +280,89 @@ describe.each(names)('the %s overlay', (overlay) => {
     expect(scaled).toHaveLength(1);
     const so = scaled[0]!;
     expect(so.spec.scaleTargetRef.name).toBe('worker');
-    expect(so.spec.triggers).toHaveLength(1);
-    const trigger = so.spec.triggers[0];
-    expect(trigger.type).toBe('redis');
-    // BullMQ keeps waiting jobs in the list `<prefix>:<queue>:wait`.
-    expect(trigger.metadata.listName).toBe(`${prefix}:${queueNames.toolInvocations}:wait`);
-    expect(trigger.metadata.address).toMatch(/^[a-z0-9.-]+:\d+$/);
+    // BullMQ keeps waiting jobs in the list `<prefix>:<queue>:wait`, running ones in `…:active`. Scaling on
+    // both keeps busy workers under a steady load (waiting alone drops to 0 once the workers keep up).
+    const triggers = so.spec.triggers as {
+      type: string;
+      metadata: Record<string, string>;
+      authenticationRef?: unknown;
+    }[];
+    expect(triggers.map((t) => [t.type, t.metadata.listName])).toEqual([
+      ['redis', `${prefix}:${queueNames.toolInvocations}:wait`],
+      ['redis', `${prefix}:${queueNames.toolInvocations}:active`],
+    ]);
+    for (const t of triggers) {
+      expect(t.metadata.address).toMatch(/^[a-z0-9.-]+:\d+$/);
+      expect(t.metadata.address).toBe(triggers[0]!.metadata.address);
+      expect(t.metadata.enableTLS).toBe(triggers[0]!.metadata.enableTLS);
+      expect(t.authenticationRef).toEqual(triggers[0]!.authenticationRef);
+      expect(Number(t.metadata.listLength)).toBeGreaterThan(0);
+    }
     expect(so.spec.fallback.replicas).toBeGreaterThanOrEqual(so.spec.minReplicaCount);
     expect(byKind(objects, 'HorizontalPodAutoscaler').map((h) => h.metadata.name)).toEqual(['edge']);
+  });
+
+  it('sets no replicas on a Deployment an autoscaler owns (HPA or KEDA), and keeps the others explicit', () => {
+    const owned = new Set([
+      ...byKind(objects, 'HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name as string),
+      ...byKind(objects, 'ScaledObject').map((s) => s.spec.scaleTargetRef.name as string),
+    ]);
+    expect([...owned].sort()).toEqual(['edge', 'worker']);
+    for (const d of byKind(objects, 'Deployment')) {
+      expect([d.metadata.name, 'replicas' in d.spec]).toEqual([d.metadata.name, !owned.has(d.metadata.name)]);
+    }
+  });
+
+  it('gives spans and metrics the pod, namespace, node and version as resource attributes (downward API)', () => {
+    for (const w of toolplane(objects).filter((x) => x.service !== 'migrate')) {
+      const env = Object.fromEntries(
+        (w.container.env as { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[]).map(
+          (e) => [e.name, e],
+        ),
+      );
+      const attributes = Object.fromEntries(
+        env.OTEL_RESOURCE_ATTRIBUTES!.value!.split(',').map((kv) => kv.split('=') as [string, string]),
+      );
+      const source = (attribute: string) => {
+        const ref = /^\$\(([A-Z0-9_]+)\)$/.exec(attributes[attribute] ?? '')?.[1];
+        return ref ? env[ref]?.valueFrom?.fieldRef?.fieldPath : undefined;
+      };
+      expect([w.name, source('k8s.pod.name'), source('k8s.namespace.name'), source('k8s.node.name')]).toEqual([
+        w.name,
+        'metadata.name',
+        'metadata.namespace',
+        'spec.nodeName',
+      ]);
+      expect(source('service.version')).toBe("metadata.labels['app.kubernetes.io/version']");
+      // The version label on the pod is the image's tag.
+      const tag = /:([^:@/]+)(@|$)/.exec(w.container.image)?.[1];
+      expect(w.labels['app.kubernetes.io/version']).toBe(tag);
+    }
+  });
+
+  it('keeps a legacy HTTP+SSE client on the edge pod that holds its session (ClientIP affinity)', () => {
+    const edge = find(objects, 'Service', 'edge');
+    expect(edge.spec.sessionAffinity).toBe('ClientIP');
+    expect(edge.spec.sessionAffinityConfig.clientIP.timeoutSeconds).toBeGreaterThanOrEqual(3600);
+  });
+
+  it('migrates before a new control plane serves: an init container in every pod, and a re-runnable pre-sync Job', () => {
+    const deployment = find(objects, 'Deployment', 'control-plane').spec.template.spec;
+    const job = find(objects, 'Job', 'migrate');
+    const jobContainer = job.spec.template.spec.containers[0];
+    expect(deployment.initContainers).toHaveLength(1);
+    const init = deployment.initContainers[0];
+    expect(init.command).toEqual(jobContainer.command);
+    expect(init.image).toBe(deployment.containers[0].image);
+    expect(init.env.map((e: { name: string }) => e.name)).toEqual(['DATABASE_URL']);
+    // Argo CD runs it before the sync and deletes the previous one first; Flux recreates it when its
+    // immutable template changes; plain `kubectl apply` finds it gone after the TTL.
+    expect(job.metadata.annotations).toMatchObject({
+      'argocd.argoproj.io/hook': 'PreSync',
+      'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation',
+      'kustomize.toolkit.fluxcd.io/force': 'enabled',
+    });
+    expect(job.spec.ttlSecondsAfterFinished).toBeLessThanOrEqual(3600);
   });
 
   it('scales the edge on CPU', () => {

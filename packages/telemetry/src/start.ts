@@ -22,6 +22,8 @@ export interface TelemetryOptions {
   /** `service.name` of every span and metric (e.g. `toolplane-edge`). */
   serviceName: string;
   serviceVersion?: string;
+  /** Extra resource attributes (`OTEL_RESOURCE_ATTRIBUTES`, e.g. `k8s.pod.name`); they may set `service.version`. */
+  resourceAttributes?: Record<string, string> | undefined;
   /** OTLP/HTTP base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`): traces go to `<endpoint>/v1/traces`. Unset: tracing is off. */
   otlpEndpoint?: string | undefined;
   /** Full traces URL (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`); wins over `otlpEndpoint`. */
@@ -94,6 +96,7 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
     'service.namespace': 'toolplane',
     'service.version': opts.serviceVersion ?? '0.1.0',
     'service.instance.id': randomUUID(),
+    ...opts.resourceAttributes,
   });
 
   let tracerProvider: TracerProvider | undefined;
@@ -165,6 +168,7 @@ export interface TelemetryEnv {
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string | undefined;
   OTEL_EXPORTER_OTLP_HEADERS?: string | undefined;
   OTEL_SERVICE_NAME?: string | undefined;
+  OTEL_RESOURCE_ATTRIBUTES?: string | undefined;
   OTEL_TRACES_SAMPLER_ARG?: number | undefined;
   OTEL_BSP_SCHEDULE_DELAY?: number | undefined;
   METRICS_PORT?: number | undefined;
@@ -189,6 +193,8 @@ export function telemetryOptionsFromEnv(defaultServiceName: string, env: Telemet
     otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
     otlpTracesEndpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
     otlpHeaders: parseOtlpHeaders(env.OTEL_EXPORTER_OTLP_HEADERS),
+    // Same `k=v,k=v` (URL-encoded) format as the OTLP headers (OpenTelemetry specification).
+    resourceAttributes: parseOtlpHeaders(env.OTEL_RESOURCE_ATTRIBUTES),
     sampleRatio: env.OTEL_TRACES_SAMPLER_ARG,
     exportDelayMs: env.OTEL_BSP_SCHEDULE_DELAY,
     metricsPort: env.METRICS_PORT,

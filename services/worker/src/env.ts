@@ -86,6 +86,8 @@ export const WorkerEnv = z.object({
   /** Headers for the collector, `k1=v1,k2=v2` (values URL-encoded). */
   OTEL_EXPORTER_OTLP_HEADERS: z.string().optional(),
   OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  /** Extra resource attributes of spans and metrics, `k=v,k=v` (Kubernetes: pod, namespace, node, `service.version`). */
+  OTEL_RESOURCE_ATTRIBUTES: z.string().optional(),
   /** Share of new traces recorded (0…1, default 1); traces the agent started follow its sampled flag. */
   OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
   /** Longest time finished spans wait before export (ms, default 5000). */
