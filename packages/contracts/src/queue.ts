@@ -22,6 +22,8 @@ export function redisKeys(prefix: string) {
      * is missing or being restored, and edges fail closed.
      */
     runtimeState: `${prefix}:runtime-state`,
+    /** String (a random token, expiring): a control plane publishes `resource` from PostgreSQL (ADR 0017). */
+    publicationLock: (resource: string) => `${prefix}:lock:${resource}`,
     /** Hash: API key id → epoch ms of its last use (edges write it at most once a minute per key). */
     apiKeyLastUsed: `${prefix}:apikeys:last-used`,
     /** String (JSON WorkspaceAccess): a workspace's access policies (edges read it). */

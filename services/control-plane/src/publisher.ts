@@ -1,6 +1,7 @@
 import type { ApiKeyRecord, Catalog, WorkspaceAccess } from '@toolplane/contracts';
 import { redisKeys, type RedisKeys } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
+import { PublicationLock, type PublicationLockOptions } from './publication-lock.ts';
 
 /** SET the live catalog unless Redis holds a higher version (KEYS[1] = live key, ARGV = json, version). */
 const LIVE_IF_NOT_OLDER = `
@@ -15,24 +16,45 @@ redis.call('SET', KEYS[1], ARGV[1])
 return 1
 `;
 
+/** The resources publications lock (ADR 0017): one per catalog, per workspace's policies, all API keys. */
+export const publicationResources = {
+  catalog: (serverId: string) => `catalog:${serverId}`,
+  access: (workspaceId: string) => `access:${workspaceId}`,
+  apiKeys: 'apikeys',
+} as const;
+
 /**
  * Publishes what edges and workers read from Redis: compiled catalogs and API key records (hashes
  * only). Every write is followed by a pub/sub message so caches drop stale entries at once.
+ * Whoever reads PostgreSQL to publish does so inside `exclusive()` on the resource, so that an older
+ * read never overwrites a newer publication (ADR 0017).
  */
 export class RuntimePublisher {
   private readonly keys: RedisKeys;
   private readonly redis: Redis;
   private readonly onFailure: (err: unknown) => void;
+  private readonly lock: PublicationLock;
   /** `onFailure`: a write failed (Redis unreachable); the caller's change may be in PostgreSQL only. */
-  constructor(redis: Redis, prefix: string, onFailure: (err: unknown) => void = () => undefined) {
+  constructor(
+    redis: Redis,
+    prefix: string,
+    onFailure: (err: unknown) => void = () => undefined,
+    lockOptions: PublicationLockOptions = {},
+  ) {
     this.redis = redis;
     this.keys = redisKeys(prefix);
     this.onFailure = onFailure;
+    this.lock = new PublicationLock(redis, this.keys.publicationLock, lockOptions);
   }
 
-  private async write(op: () => Promise<unknown>): Promise<void> {
+  /** Runs `fn` (read PostgreSQL, then publish) holding the lock on `resource` across replicas. */
+  exclusive<T>(resource: string, fn: () => Promise<T>): Promise<T> {
+    return this.write(() => this.lock.run(resource, fn));
+  }
+
+  private async write<T>(op: () => Promise<T>): Promise<T> {
     try {
-      await op();
+      return await op();
     } catch (err) {
       this.onFailure(err);
       throw err;
@@ -91,17 +113,30 @@ export class RuntimePublisher {
     await this.redis.publish(this.keys.secretsChanged, namePrefix);
   }
 
-  publishApiKey(hash: string, record: ApiKeyRecord): Promise<void> {
+  /** One key's record (`undefined`: revoked or gone, removed). Inside `exclusive(publicationResources.apiKeys)`. */
+  setApiKey(hash: string, record: ApiKeyRecord | undefined): Promise<void> {
     return this.write(async () => {
-      await this.redis.hset(this.keys.apiKeys, hash, JSON.stringify(record));
+      if (record) await this.redis.hset(this.keys.apiKeys, hash, JSON.stringify(record));
+      else await this.redis.hdel(this.keys.apiKeys, hash);
       await this.redis.publish(this.keys.apiKeyChanged, hash);
     });
   }
 
-  removeApiKey(hash: string): Promise<void> {
+  /**
+   * Makes the key records exactly `records` (every active key): writes them and removes every other
+   * hash, so a revocation whose removal failed cannot survive a republication. Inside `exclusive()`.
+   */
+  replaceApiKeys(records: Map<string, ApiKeyRecord>): Promise<void> {
     return this.write(async () => {
-      await this.redis.hdel(this.keys.apiKeys, hash);
-      await this.redis.publish(this.keys.apiKeyChanged, hash);
+      const stale = (await this.redis.hkeys(this.keys.apiKeys)).filter((h) => !records.has(h));
+      const tx = this.redis.multi();
+      if (records.size > 0)
+        tx.hset(this.keys.apiKeys, ...[...records].flatMap(([hash, r]) => [hash, JSON.stringify(r)]));
+      if (stale.length > 0) tx.hdel(this.keys.apiKeys, ...stale);
+      for (const hash of [...stale, ...records.keys()]) tx.publish(this.keys.apiKeyChanged, hash);
+      const results = await tx.exec();
+      const failed = results?.find(([err]) => err);
+      if (!results || failed) throw failed?.[0] ?? new Error('the API key transaction was discarded');
     });
   }
 

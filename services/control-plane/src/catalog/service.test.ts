@@ -34,6 +34,9 @@ class FakePublisher implements CatalogPublisher {
   readonly published: { serverId: string; version: number; committed: boolean; tools: string[] }[] = [];
   readonly removed: string[] = [];
   readonly inRedis = new Map<string, number>();
+  exclusive<T>(_resource: string, fn: () => Promise<T>): Promise<T> {
+    return fn();
+  }
   async publishCatalog(catalog: Catalog): Promise<void> {
     const seen = await observer.query('SELECT 1 FROM catalog_versions WHERE server_id = $1 AND version = $2', [
       catalog.serverId,

@@ -4,6 +4,8 @@ import type { Logger } from '@toolplane/logger';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
 import type { Db, Tx } from '../db/client.ts';
+import { isUuid } from '../modules/ids.ts';
+import { publicationResources } from '../publisher.ts';
 import { compileCatalog, type ExternalLister, type ServerRow, type StoredExternalConfig } from './compile.ts';
 import { credentialSecretPrefix, serverSecretPrefix, userCredentialSecretPrefix } from './secret-names.ts';
 
@@ -26,6 +28,8 @@ import { credentialSecretPrefix, serverSecretPrefix, userCredentialSecretPrefix 
 
 /** The part of RuntimePublisher the catalog service uses (a fake in unit tests). */
 export interface CatalogPublisher {
+  /** Runs `fn` holding the publication lock on `resource` (ADR 0017). */
+  exclusive<T>(resource: string, fn: () => Promise<T>): Promise<T>;
   publishCatalog(catalog: Catalog, opts?: { force?: boolean }): Promise<void>;
   removeCatalog(serverId: string): Promise<void>;
   secretsChanged(namePrefix: string): Promise<void>;
@@ -237,18 +241,24 @@ export class CatalogService {
 
   private async afterCommit<T>(written: Written<T>, catalogs: Map<string, Catalog>): Promise<void> {
     for (const catalog of catalogs.values()) {
-      await this.publisher.publishCatalog(catalog).catch((err: unknown) => {
-        // Committed: the reconciler publishes it (at start and periodically).
-        this.log?.error(
-          { err, serverId: catalog.serverId },
-          'catalog committed but not published; the reconciler retries',
-        );
-      });
+      const lock = publicationResources.catalog(catalog.serverId);
+      await this.publisher
+        .exclusive(lock, () => this.publisher.publishCatalog(catalog))
+        .catch((err: unknown) => {
+          // Committed: the reconciler publishes it (at start and periodically).
+          this.log?.error(
+            { err, serverId: catalog.serverId },
+            'catalog committed but not published; the reconciler retries',
+          );
+        });
     }
     for (const s of written.removedServers ?? []) {
-      await this.publisher.removeCatalog(s.id).catch((err: unknown) => {
-        this.log?.error({ err, serverId: s.id }, 'deleted server still in Redis');
-      });
+      const lock = publicationResources.catalog(s.id);
+      await this.publisher
+        .exclusive(lock, () => this.publisher.removeCatalog(s.id))
+        .catch((err: unknown) => {
+          this.log?.error({ err, serverId: s.id }, 'deleted server still in Redis');
+        });
       await this.deleteSecretsUnder(serverSecretPrefix(s.workspaceId, s.id));
     }
     for (const name of written.deleteSecrets ?? []) {
@@ -374,28 +384,35 @@ export class CatalogService {
    * (`all`: every server, e.g. after Redis lost its data). Returns how many were published.
    */
   async reconcile(opts: { all?: boolean } = {}): Promise<number> {
-    // Redis first, PostgreSQL second: a server published after the scan is not in it, one published
-    // before was committed before, so it is in the query below. Deleted servers left in Redis (the
-    // removal after the commit failed) are removed.
-    const inRedisIds = await this.publisher.publishedCatalogServerIds();
-    const servers = await this.db.mcpServer.findMany({
-      where: { catalogVersion: { gt: 0 } },
-      select: { id: true, catalogVersion: true },
-    });
-    const live = new Set(servers.map((s) => s.id));
-    for (const id of inRedisIds) if (!live.has(id)) await this.publisher.removeCatalog(id);
+    // Every server Redis or PostgreSQL knows, each decided under its publication lock from a fresh read
+    // (ADR 0017): a change committed meanwhile publishes after this, or this reads it. A server published
+    // after the listing was published by its own change. Deleted servers left in Redis (the removal after
+    // the commit failed) are removed.
+    const inRedis = new Set(await this.publisher.publishedCatalogServerIds());
+    const listed = await this.db.mcpServer.findMany({ where: { catalogVersion: { gt: 0 } }, select: { id: true } });
+    const ids = new Set([...inRedis, ...listed.map((s) => s.id)]);
     let published = 0;
-    for (const s of servers) {
-      if (!opts.all) {
-        const inRedis = await this.publisher.publishedCatalogVersion(s.id);
-        if (inRedis !== undefined && inRedis >= s.catalogVersion) continue;
-      }
-      const v = await this.db.catalogVersion.findUnique({
-        where: { serverId_version: { serverId: s.id, version: s.catalogVersion } },
+    for (const id of ids) {
+      const done = await this.publisher.exclusive(publicationResources.catalog(id), async () => {
+        const s = isUuid(id)
+          ? await this.db.mcpServer.findUnique({ where: { id }, select: { catalogVersion: true } })
+          : null;
+        if (!s || s.catalogVersion === 0) {
+          if (inRedis.has(id)) await this.publisher.removeCatalog(id);
+          return false;
+        }
+        if (!opts.all) {
+          const live = await this.publisher.publishedCatalogVersion(id);
+          if (live !== undefined && live >= s.catalogVersion) return false;
+        }
+        const v = await this.db.catalogVersion.findUnique({
+          where: { serverId_version: { serverId: id, version: s.catalogVersion } },
+        });
+        if (!v) return false;
+        await this.publisher.publishCatalog(v.catalog as Catalog, { force: opts.all === true });
+        return true;
       });
-      if (!v) continue;
-      await this.publisher.publishCatalog(v.catalog as Catalog, { force: opts.all === true });
-      published++;
+      if (done) published++;
     }
     return published;
   }

@@ -6,7 +6,7 @@ import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import { requestIssues } from '../http/error-handler.ts';
-import type { RuntimePublisher } from '../publisher.ts';
+import { publicationResources, type RuntimePublisher } from '../publisher.ts';
 import { isUuid } from './ids.ts';
 
 const Names = (what: string) =>
@@ -128,22 +128,25 @@ async function referenceIssues(
 }
 
 /** Publishes one workspace's policies for the edges (replacing the previous set as a whole). */
-export async function publishWorkspaceAccess(db: Db, publisher: RuntimePublisher, workspaceId: string): Promise<void> {
-  const rows = await db.accessPolicy.findMany({
-    where: { workspaceId },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+export function publishWorkspaceAccess(db: Db, publisher: RuntimePublisher, workspaceId: string): Promise<void> {
+  // Read and written under the workspace's publication lock: an older read never overwrites a newer one (ADR 0017).
+  return publisher.exclusive(publicationResources.access(workspaceId), async () => {
+    const rows = await db.accessPolicy.findMany({
+      where: { workspaceId },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    });
+    const access: WorkspaceAccess = {
+      v: 1,
+      workspaceId,
+      policies: rows.map((r) => ({
+        id: r.id,
+        principals: r.principals as PolicyPrincipal[],
+        servers: r.servers,
+        tools: r.tools,
+      })),
+    };
+    await publisher.publishAccess(access);
   });
-  const access: WorkspaceAccess = {
-    v: 1,
-    workspaceId,
-    policies: rows.map((r) => ({
-      id: r.id,
-      principals: r.principals as PolicyPrincipal[],
-      servers: r.servers,
-      tools: r.tools,
-    })),
-  };
-  await publisher.publishAccess(access);
 }
 
 /** At start: every workspace's policies (Redis may have restarted empty). */

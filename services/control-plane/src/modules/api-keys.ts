@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller, hashApiKey } from '../http/auth.ts';
 import { isUuid } from './ids.ts';
-import type { RuntimePublisher } from '../publisher.ts';
+import { publicationResources, type RuntimePublisher } from '../publisher.ts';
 
 /**
  * management: the REST API; runtime: MCP on the edge; admin: the organization's workspaces (POST /workspaces);
@@ -72,20 +72,18 @@ export async function createApiKey(
 ) {
   const value = input.value ?? newApiKeyValue();
   const hash = hashApiKey(value);
-  const row = await db.$transaction(async (tx) => {
-    const created = await tx.apiKey.create({
-      data: {
-        workspaceId: input.workspaceId,
-        name: input.name,
-        prefix: value.slice(0, 10),
-        hash,
-        scopes: input.scopes,
-        serverIds: input.serverIds ?? [],
-      },
-    });
-    await publisher.publishApiKey(hash, apiKeyRecord(created));
-    return created;
+  const row = await db.apiKey.create({
+    data: {
+      workspaceId: input.workspaceId,
+      name: input.name,
+      prefix: value.slice(0, 10),
+      hash,
+      scopes: input.scopes,
+      serverIds: input.serverIds ?? [],
+    },
   });
+  // After the commit; if Redis fails here the caller gets an error and the keeper publishes the key later.
+  await syncApiKey(db, publisher, hash);
   return { row, value };
 }
 
@@ -176,28 +174,22 @@ export function apiKeysRouter(db: Db, publisher: RuntimePublisher): Router {
     const issues = await serverIdIssues(db, row.workspaceId, body.serverIds, '/serverIds');
     if (issues.length > 0) throw new ValidationError('the API key update is invalid', issues, 'request.invalid');
     if (row.revokedAt) throw new UserError('resource.conflict', `API key ${row.id} is revoked`, { status: 409 });
-    const updated = await db.$transaction(async (tx) => {
-      const u = await tx.apiKey.update({
-        where: { id: row.id },
-        data: {
-          ...(body.name !== undefined ? { name: body.name } : {}),
-          ...(body.serverIds !== undefined ? { serverIds: body.serverIds ?? [] } : {}),
-        },
-      });
-      await publisher.publishApiKey(u.hash, apiKeyRecord(u));
-      return u;
+    const updated = await db.apiKey.update({
+      where: { id: row.id },
+      data: {
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(body.serverIds !== undefined ? { serverIds: body.serverIds ?? [] } : {}),
+      },
     });
+    await syncApiKey(db, publisher, updated.hash);
     res.json((await withLastUse([updated]))[0]);
   });
   // Revocation reaches every edge at once: the key record is removed from Redis and the change announced.
   r.delete('/:id', async (req, res) => {
     const row = await byId(req);
-    if (!row.revokedAt) {
-      await db.$transaction(async (tx) => {
-        await tx.apiKey.update({ where: { id: row.id }, data: { revokedAt: new Date() } });
-        await publisher.removeApiKey(row.hash);
-      });
-    }
+    if (!row.revokedAt) await db.apiKey.update({ where: { id: row.id }, data: { revokedAt: new Date() } });
+    // Also when already revoked: a retry after a failed removal (503) removes it now.
+    await syncApiKey(db, publisher, row.hash);
     res.status(204).end();
   });
   return r;
@@ -209,9 +201,25 @@ export function requireScope(req: Parameters<typeof caller>[0], scope: string): 
     throw new AuthError('auth.forbidden', `this API key has no "${scope}" scope`);
 }
 
-/** Re-publishes every active key (Redis may have restarted empty, as in the embedded default). */
-export async function republishApiKeys(db: Db, publisher: RuntimePublisher): Promise<number> {
-  const keys = await db.apiKey.findMany({ where: { revokedAt: null } });
-  for (const k of keys) await publisher.publishApiKey(k.hash, apiKeyRecord(k));
-  return keys.length;
+/**
+ * Publishes one key as PostgreSQL has it now (active: its record; revoked or missing: removed), under
+ * the API keys' publication lock, so that it cannot interleave with a republication (ADR 0017).
+ */
+export function syncApiKey(db: Db, publisher: RuntimePublisher, hash: string): Promise<void> {
+  return publisher.exclusive(publicationResources.apiKeys, async () => {
+    const row = await db.apiKey.findUnique({ where: { hash } });
+    await publisher.setApiKey(hash, row && !row.revokedAt ? apiKeyRecord(row) : undefined);
+  });
+}
+
+/**
+ * Re-publishes every active key and removes every other one (Redis may have restarted empty, as in the
+ * embedded default, or a revocation's removal may have failed).
+ */
+export function republishApiKeys(db: Db, publisher: RuntimePublisher): Promise<number> {
+  return publisher.exclusive(publicationResources.apiKeys, async () => {
+    const keys = await db.apiKey.findMany({ where: { revokedAt: null } });
+    await publisher.replaceApiKeys(new Map(keys.map((k) => [k.hash, apiKeyRecord(k)])));
+    return keys.length;
+  });
 }
