@@ -3,7 +3,7 @@ import type { ApiKeyRecord } from '@toolplane/contracts';
 import { AuthError, NotFoundError, UserError, ValidationError, type ProblemIssue } from '@toolplane/errors';
 import { Router } from 'express';
 import { z } from 'zod';
-import type { Db } from '../db/client.ts';
+import type { Db, Tx } from '../db/client.ts';
 import { caller, hashApiKey } from '../http/auth.ts';
 import { isUuid } from './ids.ts';
 import { publicationResources, type RuntimePublisher } from '../publisher.ts';
@@ -72,18 +72,18 @@ export async function createApiKey(
 ) {
   const value = input.value ?? newApiKeyValue();
   const hash = hashApiKey(value);
-  const row = await db.apiKey.create({
-    data: {
-      workspaceId: input.workspaceId,
-      name: input.name,
-      prefix: value.slice(0, 10),
-      hash,
-      scopes: input.scopes,
-      serverIds: input.serverIds ?? [],
-    },
-  });
-  // After the commit; if Redis fails here the caller gets an error and the keeper publishes the key later.
-  await syncApiKey(db, publisher, hash);
+  const row = await changeApiKey(db, publisher, (tx) =>
+    tx.apiKey.create({
+      data: {
+        workspaceId: input.workspaceId,
+        name: input.name,
+        prefix: value.slice(0, 10),
+        hash,
+        scopes: input.scopes,
+        serverIds: input.serverIds ?? [],
+      },
+    }),
+  );
   return { row, value };
 }
 
@@ -174,22 +174,25 @@ export function apiKeysRouter(db: Db, publisher: RuntimePublisher): Router {
     const issues = await serverIdIssues(db, row.workspaceId, body.serverIds, '/serverIds');
     if (issues.length > 0) throw new ValidationError('the API key update is invalid', issues, 'request.invalid');
     if (row.revokedAt) throw new UserError('resource.conflict', `API key ${row.id} is revoked`, { status: 409 });
-    const updated = await db.apiKey.update({
-      where: { id: row.id },
-      data: {
-        ...(body.name !== undefined ? { name: body.name } : {}),
-        ...(body.serverIds !== undefined ? { serverIds: body.serverIds ?? [] } : {}),
-      },
-    });
-    await syncApiKey(db, publisher, updated.hash);
+    const updated = await changeApiKey(db, publisher, (tx) =>
+      tx.apiKey.update({
+        where: { id: row.id },
+        data: {
+          ...(body.name !== undefined ? { name: body.name } : {}),
+          ...(body.serverIds !== undefined ? { serverIds: body.serverIds ?? [] } : {}),
+        },
+      }),
+    );
     res.json((await withLastUse([updated]))[0]);
   });
   // Revocation reaches every edge at once: the key record is removed from Redis and the change announced.
   r.delete('/:id', async (req, res) => {
     const row = await byId(req);
-    if (!row.revokedAt) await db.apiKey.update({ where: { id: row.id }, data: { revokedAt: new Date() } });
-    // Also when already revoked: a retry after a failed removal (503) removes it now.
-    await syncApiKey(db, publisher, row.hash);
+    if (!row.revokedAt)
+      await changeApiKey(db, publisher, (tx) =>
+        tx.apiKey.update({ where: { id: row.id }, data: { revokedAt: new Date() } }),
+      );
+    else await syncApiKey(db, publisher, row.hash); // a retry removes it again (no-op when gone)
     res.status(204).end();
   });
   return r;
@@ -199,6 +202,25 @@ export function apiKeysRouter(db: Db, publisher: RuntimePublisher): Router {
 export function requireScope(req: Parameters<typeof caller>[0], scope: string): void {
   if (!caller(req).scopes.includes(scope))
     throw new AuthError('auth.forbidden', `this API key has no "${scope}" scope`);
+}
+
+/**
+ * One key's change, all or nothing: the row written in a transaction whose last step publishes the row as
+ * written (Redis unreachable: the transaction rolls back, nothing is saved, the caller gets 503), then,
+ * after the commit, published again from what PostgreSQL holds, under the publication lock (a
+ * republication that read before the commit may have overwritten the first write; ADR 0017). A failure of
+ * that second write marks the runtime state stale (the publisher's `onFailure`): the keeper republishes.
+ */
+async function changeApiKey(db: Db, publisher: RuntimePublisher, write: (tx: Tx) => Promise<KeyRow>): Promise<KeyRow> {
+  const row = await db.$transaction(async (tx) => {
+    const written = await write(tx);
+    await publisher.exclusive(publicationResources.apiKeys, () =>
+      publisher.setApiKey(written.hash, written.revokedAt ? undefined : apiKeyRecord(written)),
+    );
+    return written;
+  });
+  await syncApiKey(db, publisher, row.hash).catch(() => undefined);
+  return row;
 }
 
 /**
