@@ -6,11 +6,11 @@
 #   docker build --build-arg SERVICE=control-plane -t toolplane/control-plane:0.1.0 .
 # CI adds --build-arg VERSION=<release> --build-arg REVISION=<git sha> (OCI labels).
 #
-# The services run from their TypeScript sources exactly as in development and tests
-# (`node --conditions=@toolplane/source services/<svc>/src/main.ts`). Node strips types only outside
-# node_modules, so the workspace layout is kept (packages/* stay where they are, linked from
-# node_modules) instead of `pnpm deploy`, which copies workspace packages into node_modules.
-# Why: docs/adr/0011-deployment.md. Checked statically by tests/deploy/dockerfile.test.ts.
+# Each image holds one service's production closure, built by scripts/build-service.sh (the same script
+# tests/e2e/production-build.test.ts builds and starts): compiled JavaScript (`tsc`), the Prisma client
+# compiled with it, and `pnpm deploy --prod` (production dependencies only, workspace packages copied
+# in as dist/). It runs `node dist/main.js` with NODE_ENV=production. Why: docs/adr/0011-deployment.md.
+# Checked statically by tests/deploy/dockerfile.test.ts.
 
 # Same version as .nvmrc and package.json "engines".
 ARG NODE_VERSION=24.21.0
@@ -32,31 +32,18 @@ FROM pnpm AS fetch
 COPY pnpm-lock.yaml pnpm-workspace.yaml ./
 RUN pnpm fetch --store-dir /pnpm-store
 
-# The control plane's Prisma client: generated TypeScript, written by the prisma CLI (a dev
-# dependency, so it never reaches the final image). No engine binary is downloaded (ADR 0003).
-FROM fetch AS prisma
-COPY . .
-RUN pnpm install --offline --frozen-lockfile --store-dir /pnpm-store --filter "@toolplane/control-plane..." \
- && pnpm --filter @toolplane/control-plane run generate
-
-# The service and the workspace packages it depends on, with production dependencies only.
-FROM fetch AS prod
+# The service and the workspace packages it depends on, compiled, then its production closure in /out.
+# The build needs the dev dependencies (TypeScript, the Prisma CLI, the root's @types/node); none of
+# them reaches /out. No engine binary is downloaded (ADR 0003).
+FROM fetch AS build
 ARG SERVICE
 COPY . .
 RUN case "${SERVICE}" in edge|worker|control-plane) ;; \
       *) echo "build with --build-arg SERVICE=edge|worker|control-plane (got '${SERVICE}')" >&2; exit 1 ;; esac
-RUN pnpm install --offline --frozen-lockfile --prod --store-dir /pnpm-store --filter "@toolplane/${SERVICE}..."
-COPY --from=prisma /src/services/control-plane/src/generated /tmp/prisma-generated
-# /out: the root manifest, the virtual store, and only the projects in the service's closure.
-RUN mkdir -p /out \
- && cp -a package.json node_modules /out/ \
- && for dir in $(pnpm --filter "@toolplane/${SERVICE}..." list --depth -1 --parseable); do \
-      rel="${dir#/src/}"; mkdir -p "/out/${rel}" && cp -a "${dir}/." "/out/${rel}/"; \
-    done \
- && if [ "${SERVICE}" = control-plane ]; then cp -a /tmp/prisma-generated /out/services/control-plane/src/generated; fi \
- && test -f "/out/services/${SERVICE}/src/main.ts"
+RUN pnpm install --offline --frozen-lockfile --store-dir /pnpm-store --filter toolplane --filter "@toolplane/${SERVICE}..."
+RUN PNPM_STORE_DIR=/pnpm-store bash scripts/build-service.sh "${SERVICE}" /out
 
-# ---- final image: node and the sources, nothing else ----------------------------------------------
+# ---- final image: node and the compiled closure, nothing else ----------------------------------------------
 FROM node:${NODE_VERSION}-bookworm-slim@${NODE_DIGEST} AS runtime
 ARG SERVICE
 # The slim base has no compilers; drop the package managers too (the service needs node only).
@@ -74,9 +61,9 @@ LABEL org.opencontainers.image.title="toolplane-${SERVICE}" \
       org.opencontainers.image.revision="${REVISION}"
 # Owned by root and not writable by the service user: the code is read-only even without
 # readOnlyRootFilesystem. Writable paths are volumes (/tmp, SECRETS_DIR).
-COPY --from=prod /out /app
-WORKDIR /app/services/${SERVICE}
+COPY --from=build /out /app
+WORKDIR /app
 # The base image's `node` user, numeric so that Kubernetes can verify runAsNonRoot.
 USER 1000:1000
-# control-plane migrations: `node --conditions=@toolplane/source src/db/migrate-cli.ts deploy`
-CMD ["node", "--conditions=@toolplane/source", "src/main.ts"]
+# control-plane migrations: `node dist/db/migrate-cli.js deploy`
+CMD ["node", "dist/main.js"]

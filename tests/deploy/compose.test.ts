@@ -67,12 +67,7 @@ describe('infra/docker-compose.yml', () => {
       expect(svc.build).toEqual({ context: '..', dockerfile: 'Dockerfile', args: { SERVICE: built } });
       expect(svc.image).toBe(`toolplane/${built}:0.1.0-dev`);
     }
-    expect(services.migrate!.command).toEqual([
-      'node',
-      '--conditions=@toolplane/source',
-      'src/db/migrate-cli.ts',
-      'deploy',
-    ]);
+    expect(services.migrate!.command).toEqual(['node', 'dist/db/migrate-cli.js', 'deploy']);
   });
 
   it('runs the services as a non-root user on a read-only filesystem without capabilities', () => {

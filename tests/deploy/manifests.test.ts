@@ -39,7 +39,7 @@ const schemas = {
     names: Object.keys(ControlPlaneEnv.shape),
     parse: (env: Record<string, string>) => ControlPlaneEnv.safeParse(env),
   },
-  // src/db/migrate-cli.ts reads DATABASE_URL only.
+  // dist/db/migrate-cli.js (src/db/migrate-cli.ts) reads DATABASE_URL only.
   migrate: {
     names: ['DATABASE_URL'],
     parse: (env: Record<string, string>) => ControlPlaneEnv.pick({ DATABASE_URL: true }).strict().safeParse(env),
@@ -166,7 +166,7 @@ describe.each(names)('the %s overlay', (overlay) => {
     }
     const job = find(objects, 'Job', 'migrate');
     const c = job.spec.template.spec.containers[0];
-    expect(c.command).toEqual(['node', '--conditions=@toolplane/source', 'src/db/migrate-cli.ts', 'deploy']);
+    expect(c.command).toEqual(['node', 'dist/db/migrate-cli.js', 'deploy']);
     expect(c.image).toBe(find(objects, 'Deployment', 'control-plane').spec.template.spec.containers[0].image);
     expect(job.spec.template.spec.serviceAccountName).toBe('migrate');
   });

@@ -49,6 +49,12 @@ export interface StackOptions {
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   /** Also copy service output to this process's stdout/stderr. */
   echo?: boolean;
+  /**
+   * How each service is started: node with these arguments in this directory. Default: its TypeScript
+   * sources in this checkout (`--conditions=@toolplane/source services/<svc>/src/main.ts`); the
+   * production-build test starts built closures instead (`dist/main.js` in scripts/build-service.sh's output).
+   */
+  launch?: (service: ServiceName) => { args: string[]; cwd: string };
   logLevel?: string;
 }
 
@@ -88,16 +94,22 @@ async function waitForHttp(url: string, proc: ServiceProcess, timeoutMs = 30_000
   }
 }
 
+const fromSources = (service: ServiceName) => ({
+  args: ['--conditions=@toolplane/source', join(repoRoot, 'services', service, 'src', 'main.ts')],
+  cwd: repoRoot,
+});
+
 function spawnService(
   service: ServiceName,
   name: string,
   env: Record<string, string>,
   logFile: WriteStream,
   echo: boolean,
+  launch: StackOptions['launch'] = fromSources,
 ): ServiceProcess {
-  const main = join(repoRoot, 'services', service, 'src', 'main.ts');
-  const child = spawn(process.execPath, ['--conditions=@toolplane/source', main], {
-    cwd: repoRoot,
+  const { args, cwd } = launch(service);
+  const child = spawn(process.execPath, args, {
+    cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -210,6 +222,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         },
         log('control-plane'),
         echo,
+        opts.launch,
       );
       cp.url = `http://127.0.0.1:${cpPort}`;
       processes.push(cp);
@@ -235,6 +248,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         },
         log(name),
         echo,
+        opts.launch,
       );
       w.url = `http://127.0.0.1:${port}`;
       processes.push(w);
@@ -248,6 +262,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         { ...common, PORT: String(port), ...opts.serviceEnv?.edge },
         log(edgeCount > 1 ? `edge-${i + 1}` : 'edge'),
         echo,
+        opts.launch,
       );
       e.url = edgeUrls[i]!;
       processes.push(e);

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds one service's production closure into OUT_DIR: what its image runs (Dockerfile, `build` stage)
+# and what tests/deploy/production-build.test.ts starts. One script for both, so they cannot drift.
+#
+#   scripts/build-service.sh <edge|worker|control-plane> <OUT_DIR>
+#
+# Run from the repository root of an installed workspace (`pnpm install` with dev dependencies: the
+# build needs TypeScript and the Prisma CLI). Steps:
+#   1. the control plane's Prisma client (generated TypeScript, compiled with the rest), when missing or stale;
+#   2. `tsc -p tsconfig.build.json` in the service and every workspace package it depends on (dist/);
+#   3. files tsc does not emit (the Prisma schema engine's .cjs wrapper);
+#   4. `pnpm deploy --prod`: the service's files ("files" of its package.json) and an isolated
+#      node_modules with production dependencies only; workspace packages are copied in, dist/ only.
+# The result starts with `node dist/main.js` (no source condition, NODE_ENV=production).
+# PNPM_STORE_DIR: the pnpm store to install from (the image build's `pnpm fetch` store); --offline always.
+set -euo pipefail
+service="${1:-}"
+out="${2:-}"
+case "${service}" in
+  edge | worker | control-plane) ;;
+  *)
+    echo "usage: scripts/build-service.sh <edge|worker|control-plane> <OUT_DIR> (got '${service}')" >&2
+    exit 2
+    ;;
+esac
+[ -n "${out}" ] || { echo "usage: scripts/build-service.sh ${service} <OUT_DIR>" >&2; exit 2; }
+[ ! -e "${out}" ] || [ -z "$(ls -A "${out}")" ] || { echo "${out} exists and is not empty" >&2; exit 2; }
+store=()
+[ -z "${PNPM_STORE_DIR:-}" ] || store=(--store-dir "${PNPM_STORE_DIR}")
+
+# Generated when missing or older than the schema (the image build always generates; the test command has
+# generated it already, and regenerating while other tests start control planes from it would race them).
+client=services/control-plane/src/generated/prisma/client.ts
+if [ "${service}" = control-plane ] && { [ ! -f "${client}" ] || [ services/control-plane/prisma/schema.prisma -nt "${client}" ]; }; then
+  pnpm --filter @toolplane/control-plane run generate
+fi
+pnpm --filter "@toolplane/${service}..." run build
+if [ "${service}" = control-plane ]; then
+  cp services/control-plane/src/db/schema-engine-wasm.cjs services/control-plane/dist/db/
+fi
+pnpm --filter "@toolplane/${service}" --prod --offline "${store[@]}" --config.node-linker=isolated deploy "${out}"
+test -f "${out}/dist/main.js"
