@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { ControlPlaneClient, registerTicketExample, repoRoot, startStack } from '@toolplane/cli';
 import { ticketSystemDescriptorYaml } from '@toolplane/examples';
 import { runLoad, type LoadResult } from './load.ts';
+import { commandsPerCall } from './redis-commands.ts';
 
 const { values } = parseArgs({
   options: {
@@ -128,6 +129,24 @@ try {
         ' (CPU ms per call)',
     );
   }
+  // Redis commands per call (INFO commandstats deltas), at c=1 and c=32, in the 2025-11-25 wire format.
+  const redisCommands: string[] = [];
+  const oneCall = async () => {
+    const res = await fetch(mcp.url, { method: 'POST', headers: mcp.headers, body: mcp.body });
+    const body = await res.text();
+    if (!mcp.check(res.status, body)) throw new Error(`unexpected answer ${res.status}: ${body.slice(0, 200)}`);
+  };
+  for (const [c, n] of [
+    [1, 500],
+    [32, 3200],
+  ] as const) {
+    const { total, byCommand } = await commandsPerCall(stack.redisUrl, oneCall, n, c);
+    redisCommands.push(
+      `c=${c}: ${total.toFixed(1)} Redis commands per call (` +
+        byCommand.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ') +
+        ')',
+    );
+  }
   const row = (r: LoadResult) =>
     `| ${r.label} | ${r.concurrency} | ${r.throughput.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} |`;
   console.log(
@@ -138,6 +157,7 @@ try {
   );
   for (const r of results) console.log(row(r));
   console.log('\n' + cpu.join('\n'));
+  console.log('\n' + redisCommands.join('\n'));
   console.log('\nratios (Toolplane / direct):');
   for (const c of [1, 32]) {
     const d = results.find((r) => r.concurrency === c && r.label === 'upstream direct')!;
