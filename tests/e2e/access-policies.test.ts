@@ -286,6 +286,37 @@ describe('API keys', () => {
     },
   );
 
+  it('refuses a server-limited key that deploys a workflow to its own server (403), and deploys nothing; server_admin may', async () => {
+    const workflow = (flow: string) =>
+      JSON.stringify({
+        flower: '0.1',
+        id: `limited-${flow}`,
+        flows: [{ id: flow, steps: [{ id: 's', request: { method: 'GET', url: 'http://127.0.0.1:9/x' } }] }],
+      });
+    // A server of its own: the deployment would change what serverA exposes to the other tests.
+    const target = await api.request<{ id: string }>('POST', '/mcp_manager', { name: 'deploy-target', mode: 'NORMAL' });
+    const limited = await newKey({ name: 'limited-deploy', scopes: ['management'], serverIds: [target.id] });
+    const client = new ControlPlaneClient(stack.controlPlaneUrl, limited.key);
+    const before = await api.request<{ data: unknown[] }>('GET', `/mcp_servers/${target.id}/deployments`);
+    const p = await problem(
+      client.request('POST', `/mcp_servers/${target.id}/deploy`, { definition: workflow('sneaky') }),
+    );
+    expect(p.status).toBe(403);
+    expect(p.detail).toContain('deploying a workflow (what the server exposes) needs a key');
+    expect(await api.request('GET', `/mcp_servers/${target.id}/deployments`)).toEqual(before);
+
+    const admin = await newKey({
+      name: 'server-admin-deploy',
+      scopes: ['management', 'server_admin'],
+      serverIds: [target.id],
+    });
+    const adminClient = new ControlPlaneClient(stack.controlPlaneUrl, admin.key);
+    const deployed = await adminClient.request<{ tools: string[] }>('POST', `/mcp_servers/${target.id}/deploy`, {
+      definition: workflow('allowed'),
+    });
+    expect(deployed.tools).toEqual(['allowed']);
+  });
+
   it('lets a server-limited key rename its server, and a server_admin one change what it exposes', async () => {
     const limited = await newKey({ name: 'limited-rename', scopes: ['management'], serverIds: [serverA.serverId] });
     const client = new ControlPlaneClient(stack.controlPlaneUrl, limited.key);

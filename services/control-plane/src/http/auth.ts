@@ -68,7 +68,8 @@ export function requireApiKey(db: Db, opts: { redis?: Redis; prefix?: string } =
  * Fields of `PATCH /mcp_manager/{id}` that change what a server exposes or who may call it: a key
  * limited to servers could otherwise widen its own server (another connector instance, SMART mode over
  * the workspace's tools, external servers, a public URL for anonymous callers). They need a key without
- * a server restriction, or the `server_admin` scope.
+ * a server restriction, or the `server_admin` scope. So does `POST /mcp_servers/{id}/deploy` (a workflow
+ * deployment replaces the server's tools).
  */
 const exposureFields = [
   'mode',
@@ -103,6 +104,16 @@ export function enforceServerRestriction(db: Db, opts: { maxBodyBytes?: number }
         ? idOrName
         : (await db.mcpServer.findFirst({ where: { workspaceId, name: idOrName }, select: { id: true } }))?.id;
       if (!id || !allowed.has(id)) throw new NotFoundError('MCP server', idOrName);
+      // A workflow deployment replaces the server's tools (and decides where its $secrets are sent).
+      if (
+        req.method === 'POST' &&
+        /^\/mcp_servers\/[^/]+\/deploy\/?$/.test(req.path) &&
+        !c.scopes.includes('server_admin')
+      )
+        throw new AuthError(
+          'auth.forbidden',
+          `this API key is limited to servers ${serverIds.join(', ')}: deploying a workflow (what the server exposes) needs a key without a server restriction or with the "server_admin" scope`,
+        );
       if (req.method !== 'PATCH' || !/^\/mcp_manager\/[^/]+\/?$/.test(req.path) || c.scopes.includes('server_admin'))
         return next();
       // The body is parsed here (the router's parser then sees it parsed) to look at the fields it changes.
