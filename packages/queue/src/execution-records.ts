@@ -5,8 +5,12 @@ import type { Redis } from 'ioredis';
  * Sends execution records to the control plane through a Redis stream. Records are buffered for up
  * to `flushMs` (or `maxBatch` records) and written as ONE stream entry holding the batch, so the cost
  * in Redis does not grow with the call rate. The stream is capped (about `maxLen` entries) so an absent
- * control plane cannot exhaust Redis; records wait there until it is back. A crashed process loses at
- * most its unflushed buffer.
+ * control plane cannot exhaust Redis; records wait there until it is back. A batch Redis refused
+ * (unreachable, restarting) is kept and written again every `retryMs` until Redis takes it, up to
+ * `maxBuffered` records (beyond it the oldest are dropped and reported through `onDropped`); `onError`
+ * hears the first failure of an outage only. A write
+ * whose reply was lost may land twice, which the store ignores (records are keyed by id). A crashed
+ * process loses at most its unflushed buffer.
  */
 export class ExecutionRecordSink {
   private readonly redis: Redis;
@@ -14,46 +18,92 @@ export class ExecutionRecordSink {
   private readonly maxLen: number;
   private readonly flushMs: number;
   private readonly maxBatch: number;
+  private readonly retryMs: number;
+  private readonly maxBuffered: number;
   private batch: ExecutionRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inflight: Promise<void> = Promise.resolve();
   private readonly onError: (err: unknown) => void;
+  private readonly onDropped: (count: number) => void;
+  /** The last write failed: later failures of the same outage are not reported again. */
+  private failing = false;
 
   constructor(
     redis: Redis,
     prefix: string,
-    opts: { maxLen: number; onError: (err: unknown) => void; flushMs?: number; maxBatch?: number },
+    opts: {
+      maxLen: number;
+      onError: (err: unknown) => void;
+      onDropped?: (count: number) => void;
+      flushMs?: number;
+      maxBatch?: number;
+      retryMs?: number;
+      maxBuffered?: number;
+    },
   ) {
     this.redis = redis;
     this.key = redisKeys(prefix).executionRecords;
     this.maxLen = opts.maxLen;
     this.onError = opts.onError;
+    this.onDropped = opts.onDropped ?? (() => undefined);
     this.flushMs = opts.flushMs ?? 50;
     this.maxBatch = opts.maxBatch ?? 500;
+    this.retryMs = opts.retryMs ?? 1000;
+    this.maxBuffered = opts.maxBuffered ?? 10_000;
+  }
+
+  /** Records waiting to be written (buffered or refused by Redis). */
+  get buffered(): number {
+    return this.batch.length;
   }
 
   add(record: ExecutionRecord): void {
     this.batch.push(record);
+    this.bound();
     if (this.batch.length >= this.maxBatch) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.flushMs);
   }
 
-  /** Writes what is buffered; resolves when everything added so far is in Redis. */
+  /** Writes what is buffered; resolves when that write ended (in Redis, or kept for a retry). */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const records = this.batch;
-    this.batch = [];
+    const records = this.batch.splice(0, this.maxBatch);
+    if (this.batch.length > 0) this.timer = setTimeout(() => void this.flush(), 0);
     if (records.length > 0) {
       const write = this.redis
         .xadd(this.key, 'MAXLEN', '~', String(this.maxLen), '*', 'b', JSON.stringify(records))
         .then(
-          () => undefined,
-          (err: unknown) => this.onError(err),
+          () => void (this.failing = false),
+          (err: unknown) => {
+            if (!this.failing) this.onError(err);
+            this.failing = true;
+            // Kept, before anything added meanwhile (order), and tried again later.
+            this.batch.unshift(...records);
+            this.bound();
+            if (this.timer) clearTimeout(this.timer);
+            this.timer = setTimeout(() => void this.flush(), this.retryMs);
+          },
         );
       this.inflight = Promise.all([this.inflight, write]).then(() => undefined);
     }
     return this.inflight;
+  }
+
+  /** Drops the oldest records beyond `maxBuffered` (Redis away for long at a high call rate). */
+  private bound(): void {
+    const excess = this.batch.length - this.maxBuffered;
+    if (excess > 0) {
+      this.batch.splice(0, excess);
+      this.onDropped(excess);
+    }
+  }
+
+  /** Stops retrying (shutdown); what is still buffered is returned to the caller to report. */
+  close(): number {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    return this.batch.length;
   }
 }
 

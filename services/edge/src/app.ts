@@ -103,7 +103,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const invocations = new InvocationClient({ redis, prefix: env.REDIS_PREFIX, edgeId });
   const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, {
     maxLen: 100_000,
-    onError: (err) => log.error({ err }, 'execution records could not be written'),
+    onError: (err) => log.error({ err }, 'execution records could not be written; kept and retried every second'),
+    onDropped: (count) => log.error({ count }, 'execution records dropped: Redis unreachable and the buffer full'),
   });
   const cancels = new CancelRegistry(redis, env.REDIS_PREFIX);
   const toolDeps = {
@@ -451,6 +452,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       await invocations.close();
       await records.flush();
+      const unwritten = records.close();
+      if (unwritten > 0) log.error({ unwritten }, 'execution records not written at shutdown (Redis unreachable)');
       events.disconnect();
       redis.disconnect();
       log.flush();

@@ -57,7 +57,8 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   });
   const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, {
     maxLen: env.EXECUTION_RECORDS_MAX_BACKLOG,
-    onError: (err) => log.error({ err }, 'execution records could not be written'),
+    onError: (err) => log.error({ err }, 'execution records could not be written; kept and retried every second'),
+    onDropped: (count) => log.error({ count }, 'execution records dropped: Redis unreachable and the buffer full'),
   });
   const httpLimits = { timeoutMs: env.HTTP_TIMEOUT_MS, maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES };
   const resolver = new SecretResolver(secrets, env.SECRETS_CACHE_TTL_MS, Date.now, env.SECRETS_CACHE_MAX);
@@ -177,6 +178,8 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
       ready = false;
       await Promise.all([consumer.close(), tasks.close()]);
       await records.flush();
+      const unwritten = records.close();
+      if (unwritten > 0) log.error({ unwritten }, 'execution records not written at shutdown (Redis unreachable)');
       await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
       events.disconnect();
       redis.disconnect();

@@ -1,0 +1,102 @@
+import { afterAll, describe, expect, it } from '@jest/globals';
+import type { ExecutionRecord } from '@toolplane/contracts';
+import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
+import { Redis } from 'ioredis';
+import { ExecutionRecordSink } from './execution-records.ts';
+
+/**
+ * The record sink across a Redis outage, on a redis-server of this test (stopped and started again on
+ * its port), with the edge's client settings (commands fail after one retry instead of waiting).
+ */
+
+const handles: RedisHandle[] = [];
+const clients: Redis[] = [];
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  for (const h of handles) await h.stop();
+});
+
+const record = (n: number): ExecutionRecord => ({
+  v: 1,
+  invocationId: `inv-${n}`,
+  workspaceId: 'ws',
+  serverId: 'srv',
+  catalogVersion: 1,
+  tool: 'get_ticket',
+  caller: {},
+  startedAt: new Date(0).toISOString(),
+  durationMs: 1,
+  outcome: 'success',
+  steps: [],
+});
+
+async function stored(redis: Redis, key: string): Promise<string[]> {
+  const entries = await redis.xrange(key, '-', '+');
+  return entries.flatMap(([, fields]) => (JSON.parse(fields[1]!) as ExecutionRecord[]).map((r) => r.invocationId));
+}
+
+/** Polls until `probe` holds (a condition this test causes: Redis coming back and the retry landing). */
+async function until(what: string, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await probe().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function setup(opts: { maxBuffered?: number } = {}) {
+  const server = await startRedisServer();
+  handles.push(server);
+  const redis = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  redis.on('error', () => undefined);
+  const reader = new Redis(server.url, { retryStrategy: () => 100 });
+  reader.on('error', () => undefined);
+  clients.push(redis, reader);
+  const errors: unknown[] = [];
+  const dropped: number[] = [];
+  const sink = new ExecutionRecordSink(redis, 'trec', {
+    maxLen: 1000,
+    flushMs: 5,
+    retryMs: 100,
+    onError: (err) => errors.push(err),
+    onDropped: (n) => dropped.push(n),
+    ...opts,
+  });
+  return { server, sink, reader, errors, dropped, key: 'trec:execution-records' };
+}
+
+describe('ExecutionRecordSink across a Redis outage', () => {
+  it('keeps the records Redis refused and writes them, in order, once it is back; one error reported', async () => {
+    const { server, sink, reader, errors, key } = await setup();
+    sink.add(record(1));
+    await sink.flush();
+    expect(await stored(reader, key)).toEqual(['inv-1']);
+
+    await server.stop();
+    for (let n = 2; n <= 6; n++) sink.add(record(n));
+    await sink.flush(); // refused: kept
+    await until('the write was refused', async () => errors.length > 0);
+    expect(sink.buffered).toBe(5);
+    sink.add(record(7));
+
+    const again = await startRedisServer({ port: server.port }); // empty: the first record is gone with it
+    handles.push(again);
+    await until('the kept records are in Redis', async () => (await stored(reader, key)).length === 6);
+    expect(await stored(reader, key)).toEqual(['inv-2', 'inv-3', 'inv-4', 'inv-5', 'inv-6', 'inv-7']);
+    expect(sink.buffered).toBe(0);
+    expect(errors).toHaveLength(1); // the outage, once (retries are not reported again)
+    expect(sink.close()).toBe(0);
+  });
+
+  it('keeps at most maxBuffered records while Redis is away, dropping the oldest and saying how many', async () => {
+    const { server, sink, reader, dropped, key } = await setup({ maxBuffered: 3 });
+    await server.stop();
+    for (let n = 1; n <= 5; n++) sink.add(record(n));
+    expect(dropped.reduce((a, b) => a + b, 0)).toBe(2);
+    expect(sink.buffered).toBe(3);
+    const again = await startRedisServer({ port: server.port });
+    handles.push(again);
+    await until('the kept records are in Redis', async () => (await stored(reader, key)).length === 3);
+    expect(await stored(reader, key)).toEqual(['inv-3', 'inv-4', 'inv-5']);
+  });
+});
