@@ -132,6 +132,10 @@ async function callTraced(url: string, name: string, args: Record<string, unknow
   }
 }
 
+function newServer(name: string): Promise<{ id: string; url: string }> {
+  return api.request('POST', '/mcp_manager', { name, mode: 'NORMAL' });
+}
+
 beforeAll(async () => {
   if (!process.env.TEST_MOTO_URL)
     throw new Error(
@@ -205,10 +209,7 @@ describe('the production build (scripts/build-service.sh, as the Dockerfile runs
   });
 
   it('deploys and runs a Flower workflow whose $secrets come from AWS Secrets Manager', async () => {
-    const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
-      name: 'prodbuild-flower',
-      mode: 'NORMAL',
-    });
+    const server = await newServer('prodbuild-flower');
     const flower = [
       "flower: '0.1'",
       'id: prodbuild',
@@ -236,10 +237,7 @@ describe('the production build (scripts/build-service.sh, as the Dockerfile runs
   });
 
   it('deploys and runs an Arazzo workflow against its OpenAPI source', async () => {
-    const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
-      name: 'prodbuild-arazzo',
-      mode: 'NORMAL',
-    });
+    const server = await newServer('prodbuild-arazzo');
     const openapi = [
       'openapi: 3.1.0',
       'info: { title: tickets, version: "1" }',

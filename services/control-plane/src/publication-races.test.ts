@@ -2,10 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { redisKeys, type Catalog } from '@toolplane/contracts';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { CatalogService } from './catalog/service.ts';
 import { createDb, type Db } from './db/client.ts';
-import { migrate } from './db/migrate.ts';
+import { migratedTestDatabase } from './db/test-database.ts';
 import { publishWorkspaceAccess } from './modules/access-policies.ts';
 import { createApiKey, republishApiKeys, syncApiKey } from './modules/api-keys.ts';
 import { PublicationLock } from './publication-lock.ts';
@@ -83,17 +82,7 @@ function waiting(contended: Promise<void>, change: Promise<unknown>): Promise<vo
 }
 
 beforeAll(async () => {
-  const admin = process.env.TEST_POSTGRES_ADMIN_URL ?? process.env.TEST_DATABASE_URL;
-  if (!admin) throw new Error('TEST_DATABASE_URL must be set (jest globalSetup starts PostgreSQL)');
-  const name = `t_pubrace_${randomBytes(4).toString('hex')}`;
-  const c = new pg.Client({ connectionString: admin });
-  await c.connect();
-  await c.query(`CREATE DATABASE "${name}"`);
-  await c.end();
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  await migrate(url.toString());
-  db = createDb(url.toString());
+  db = createDb(await migratedTestDatabase('pubrace'));
   const org = await db.organization.create({ data: { name: 'org' } });
   workspaceId = (await db.workspace.create({ data: { organizationId: org.id, name: 'ws' } })).id;
 }, 60_000);

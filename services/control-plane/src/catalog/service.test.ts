@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseConnectorDescriptor, type Catalog } from '@toolplane/contracts';
 import { loadDocument } from '@toolplane/openapi';
 import pg from 'pg';
 import { createDb, type Db } from '../db/client.ts';
-import { migrate } from '../db/migrate.ts';
+import { migratedTestDatabase } from '../db/test-database.ts';
 import { credentialSecretName } from './secret-names.ts';
 import { CatalogService, type CatalogPublisher } from './service.ts';
 
@@ -92,18 +91,9 @@ async function server(
 }
 
 beforeAll(async () => {
-  const admin = process.env.TEST_POSTGRES_ADMIN_URL ?? process.env.TEST_DATABASE_URL;
-  if (!admin) throw new Error('TEST_DATABASE_URL must be set (jest globalSetup starts PostgreSQL)');
-  const name = `t_catalog_unit_${randomBytes(4).toString('hex')}`;
-  const c = new pg.Client({ connectionString: admin });
-  await c.connect();
-  await c.query(`CREATE DATABASE "${name}"`);
-  await c.end();
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  await migrate(url.toString());
-  db = createDb(url.toString());
-  observer = new pg.Client({ connectionString: url.toString() });
+  const url = await migratedTestDatabase('catalog_unit');
+  db = createDb(url);
+  observer = new pg.Client({ connectionString: url });
   await observer.connect();
   const org = await db.organization.create({ data: { name: 'org' } });
   workspaceId = (await db.workspace.create({ data: { organizationId: org.id, name: 'ws' } })).id;
