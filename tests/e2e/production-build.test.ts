@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -176,6 +176,7 @@ afterAll(async () => {
   await stack?.stop();
   await upstream?.close();
   await new Promise((r) => (receiver ? receiver.close(r) : r(undefined)));
+  if (out) rmSync(out, { recursive: true, force: true }); // about 300 MB
 });
 
 describe('the production build (scripts/build-service.sh, as the Dockerfile runs it)', () => {
