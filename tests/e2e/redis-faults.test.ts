@@ -1,5 +1,3 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   ApiError,
@@ -11,69 +9,13 @@ import {
 import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
 import { Redis } from 'ioredis';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
-import { startTestStack, tempDir } from '../helpers.ts';
+import { Gate, startTestStack, tempDir } from '../helpers.ts';
 
 // Redis faults on the real stack, with a Redis of this file's own (no persistence) that the tests kill
 // with SIGKILL and start again on the same port: PostgreSQL is the truth and the control plane
 // republishes what Redis lost, edges fail closed meanwhile (a key limited by an access policy never
 // gets another tool), callers get retryable errors within seconds, and no process dies.
 // Figures are printed (console.log) for docs/failure-modes/redis.md.
-
-/** Forwards requests to the upstream; while `holding`, keeps them until released (calls stay in flight). */
-class Gate {
-  holding = false;
-  url = '';
-  private readonly held: (() => void)[] = [];
-  private readonly server: Server;
-  private readonly upstream: string;
-
-  constructor(upstream: string) {
-    this.upstream = upstream;
-    this.server = createServer((req, res) => this.onRequest(req, res));
-  }
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  get heldCount(): number {
-    return this.held.length;
-  }
-
-  release(): void {
-    this.holding = false;
-    for (const forward of this.held.splice(0)) forward();
-  }
-
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const forward = () => {
-        const headers = Object.fromEntries(
-          Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length'].includes(k)),
-        ) as Record<string, string>;
-        const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
-        fetch(`${this.upstream}${req.url}`, { method: req.method ?? 'GET', headers, ...(body ? { body } : {}) }).then(
-          async (r) => {
-            const text = await r.text();
-            res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' }).end(text);
-          },
-          (err: unknown) => res.writeHead(502).end(String(err)),
-        );
-      };
-      if (this.holding) this.held.push(forward);
-      else forward();
-    });
-  }
-
-  async close(): Promise<void> {
-    this.release();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 /** Polls a condition the test causes until it holds; fails with `what` after `timeoutMs` (never a fixed sleep). */
 async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
@@ -267,6 +209,7 @@ describe('Redis faults', () => {
     expect(lost.ok).toBe(false);
     expect(lost.text).toMatch(/Redis/);
     const inFlightErrorMs = lost.endedAt - killedAt;
+    gate.holding = false;
     gate.release();
 
     let recoveredAt = 0;
@@ -350,6 +293,7 @@ describe('Redis faults', () => {
 
     await restartRedis();
     const restartedAt = Date.now();
+    gate.holding = false;
     gate.release();
     let recoveredAt = 0;
     await until(
@@ -418,6 +362,7 @@ describe('Redis faults', () => {
     await killRedis();
     await restartRedis(aof);
     const restartedAt = Date.now();
+    gate.holding = false;
     gate.release();
     const answer = await inFlight;
     const recoveredAt = await recovered();
