@@ -121,7 +121,9 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const mcp = createEdgeMcpHandler(toolDeps, {
     version,
     toolsListTtlMs: env.TOOLS_LIST_TTL_MS,
+    fastPath: env.MCP_FAST_PATH,
     onerror: (err) => log.warn({ err: err.message }, 'mcp request rejected'),
+    onFastPath: (tool) => log.debug({ tool }, 'tools/call fast path'),
   });
   const legacySessions = new LegacySseSessions();
   const jsonBody: RequestHandler[] = [

@@ -43,6 +43,14 @@ export const EdgeEnv = z.object({
    * socket's address), a hop count, or comma-separated trusted addresses/subnets.
    */
   TRUST_PROXY: z.string().default('false'),
+  /**
+   * Plain 2025-era `tools/call` requests skip the MCP SDK's generic dispatch (same bytes out, checked by
+   * tests/e2e/fast-path.test.ts). `false` sends every request through the SDK (for comparison).
+   */
+  MCP_FAST_PATH: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   /** Largest accepted JSON-RPC request body. */
   MAX_BODY_BYTES: z.coerce
     .number()

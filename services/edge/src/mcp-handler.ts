@@ -17,6 +17,7 @@ import {
   INVALID_PARAMS,
   ProtocolError,
   Server,
+  SUPPORTED_PROTOCOL_VERSIONS,
   type AuthInfo,
   type CallToolResult,
   type ListToolsResult,
@@ -308,16 +309,64 @@ async function observeToolCall(
 
 type AuthedRequest = Request & { auth?: AuthInfo };
 
+const plainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const onlyKeys = (o: Record<string, unknown>, allowed: readonly string[]) =>
+  Object.keys(o).every((k) => allowed.includes(k));
+
+/**
+ * The common 2025-era call (issue #18 fast path): one JSON-RPC `tools/call` request, valid as the SDK
+ * would find it, of a tool of a NORMAL server that this caller sees and that is not proxied to an
+ * external MCP server (only those may answer with protocol errors, `input_required` or log messages),
+ * without `_meta` (no progress token, no trace context in the message), and headers the SDK's transport
+ * accepts. Anything else (or anything unusual) goes through the SDK. Returns the call's parts, or undefined.
+ */
+/** As the SDK normalizes a result without content (`content: []` added last). */
+function contentful(result: ToolResultPayload): ToolResultPayload {
+  return result.content === undefined ? { ...result, content: [] } : result;
+}
+
+function plainToolsCall(
+  req: Pick<Request, 'get'>,
+  body: unknown,
+  loaded: LoadedCatalog,
+): { id: string | number; name: string; args: Record<string, unknown> | undefined } | undefined {
+  if (!plainObject(body) || !onlyKeys(body, ['jsonrpc', 'id', 'method', 'params'])) return undefined;
+  if (body.jsonrpc !== '2.0' || body.method !== 'tools/call') return undefined;
+  const id = body.id;
+  if (!(typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id)))) return undefined;
+  const params = body.params;
+  if (!plainObject(params) || !onlyKeys(params, ['name', 'arguments'])) return undefined;
+  const { name, arguments: args } = params;
+  if (typeof name !== 'string' || (args !== undefined && !plainObject(args))) return undefined;
+  if (loaded.catalog.mode !== 'NORMAL' || !loaded.tools.has(name) || isProxiedTool(loaded, name)) return undefined;
+  const accept = req.get('accept') ?? '';
+  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
+  if (!/^application\/json\s*(;|$)/i.test(req.get('content-type') ?? '')) return undefined;
+  const version = req.get('mcp-protocol-version');
+  if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
+  return { id, name, args };
+}
+
 /**
  * The MCP protocol layer, stateless (no sessions: any edge serves any request). 2026-07-28 requests go
- * to the SDK's `createMcpHandler`; 2025-era requests to a per-request 2025 transport with JSON
+ * to the SDK's `createMcpHandler`; plain 2025-era tools/call requests to the fast path (`plainToolsCall`);
+ * other 2025-era requests to a per-request 2025 transport with JSON
  * responses (the SDK's documented hybrid routing: its own 2025 fallback always answers SSE, which
  * costs more per call). Both use the same server builder, so the eras cannot drift apart.
  * Expects `req.auth` set by the authentication step and `req.body` parsed as JSON.
  */
 export function createEdgeMcpHandler(
   deps: ToolCallDeps,
-  opts: { version: string; toolsListTtlMs: number; onerror: (err: Error) => void },
+  opts: {
+    version: string;
+    toolsListTtlMs: number;
+    onerror: (err: Error) => void;
+    /** Plain 2025-era tools/call requests skip the SDK (see `plainToolsCall`); default on. */
+    fastPath?: boolean;
+    /** Told of each call the fast path served (debug logs; the comparison test counts them). */
+    onFastPath?: (tool: string) => void;
+  },
 ) {
   // 2026-07-28 `subscriptions/listen` streams, per server (tools/list_changed after a catalog change).
   const bus = new ServerScopedEventBus();
@@ -374,6 +423,11 @@ export function createEdgeMcpHandler(
             connection,
           )
         : undefined;
+    const plain = stream || opts.fastPath === false ? undefined : plainToolsCall(req, body, ctx.loaded);
+    if (plain) {
+      opts.onFastPath?.(plain.name);
+      return fastToolsCall(res, ctx, plain, connection, untrack);
+    }
     const server = buildServer(ctx, deps, opts.version, opts.toolsListTtlMs, connection.signal);
     const transport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
@@ -387,6 +441,42 @@ export function createEdgeMcpHandler(
     });
     await server.connect(transport);
     await transport.handleRequest(req, res, req.body);
+  }
+
+  /**
+   * The plain call without the SDK's generic dispatch (a per-request server and transport, message and
+   * params schemas, web Request/Response conversion): the same tool call (`callTool`, observed the same
+   * way) and the same bytes the SDK writes for it (`{"result":…,"jsonrpc":"2.0","id":…}`, 200,
+   * application/json; tests/e2e/fast-path.test.ts compares both on a corpus). The worker's results are
+   * already in the SDK's output shape (content, structuredContent, isError).
+   */
+  async function fastToolsCall(
+    res: Response,
+    ctx: EdgeCallContext,
+    call: { id: string | number; name: string; args: Record<string, unknown> | undefined },
+    connection: AbortController,
+    untrack: (() => void) | undefined | false | '',
+  ): Promise<void> {
+    res.on('close', () => {
+      if (untrack) untrack();
+      if (!res.writableFinished) connection.abort();
+    });
+    const { loaded, principal, traceparent, tracestate, protocolVersion } = ctx;
+    const run = () => callTool(deps, loaded, principal, call.name, call.args, connection.signal, undefined, ctx);
+    const result =
+      tracingEnabled() || metricsEnabled()
+        ? await observeToolCall(
+            run,
+            call.name,
+            call.id,
+            undefined,
+            { traceparent, tracestate, protocolVersion },
+            loaded.catalog.serverId,
+          )
+        : await run();
+    if (res.destroyed) return; // the caller went away (the call was cancelled)
+    const json = JSON.stringify({ result: contentful(result), jsonrpc: '2.0', id: call.id });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json);
   }
 
   /** A 2025-era `notifications/cancelled` (in a session): published to every edge; answered 202 like any notification. */
