@@ -3,7 +3,7 @@
 // straight to the upstream, measured in one run on this machine. Not a test: it prints a table
 // and the ratios; copy them into docs/benchmarks.md.
 //
-//   pnpm bench:tool-call [--seconds 10] [--workers 1] [--edges 1]
+//   pnpm bench:tool-call [--seconds 10] [--workers 1] [--edges 1] [--fast-path false]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -20,6 +20,8 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     edges: { type: 'string', default: '1' },
     'worker-concurrency': { type: 'string' },
+    /** `false`: every request through the MCP SDK (the edge's MCP_FAST_PATH), for comparison. */
+    'fast-path': { type: 'string', default: 'true' },
     /** Write V8 CPU profiles of every service process into this directory. */
     'cpu-prof': { type: 'string' },
   },
@@ -42,9 +44,10 @@ const stack = await startStack({
   edges: Number(values.edges),
   logLevel: 'warn',
   ...(values['cpu-prof'] ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}` } } : {}),
-  ...(values['worker-concurrency']
-    ? { serviceEnv: { worker: { WORKER_CONCURRENCY: values['worker-concurrency'] } } }
-    : {}),
+  serviceEnv: {
+    edge: { MCP_FAST_PATH: values['fast-path'] === 'false' ? 'false' : 'true' },
+    ...(values['worker-concurrency'] ? { worker: { WORKER_CONCURRENCY: values['worker-concurrency'] } } : {}),
+  },
 });
 try {
   // The seed descriptor without its rate limit (1,000 calls a minute would throttle the benchmark).
@@ -150,7 +153,7 @@ try {
   const row = (r: LoadResult) =>
     `| ${r.label} | ${r.concurrency} | ${r.throughput.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} |`;
   console.log(
-    `\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ${seconds}s per run, 1s warm-up; workers=${values.workers}, edges=${values.edges}\n`,
+    `\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ${seconds}s per run, 1s warm-up; workers=${values.workers}, edges=${values.edges}, fast path ${values['fast-path']}\n`,
   );
   console.log(
     '| path | concurrency | calls/s | p50 ms | p99 ms | errors |\n| --- | ---: | ---: | ---: | ---: | ---: |',
