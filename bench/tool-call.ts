@@ -61,6 +61,37 @@ try {
     'bench',
     unlimited,
   );
+  // A three-step Flower workflow tool (each step one upstream GET, the key from the server's $secrets):
+  // what a workflow step costs on top of the queue hop.
+  const api = new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  const flowServer = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
+    name: 'bench-flow',
+    mode: 'NORMAL',
+  });
+  const step = (id: string, ticket: string) => ({
+    id,
+    request: {
+      method: 'GET',
+      url: `${upstreamUrl}/api/v1/tickets/${ticket}`,
+      headers: { 'X-API-Key': '$secrets.API_KEY' },
+    },
+    outputs: { title: '$response.body.title' },
+  });
+  await api.request('POST', `/mcp_servers/${flowServer.id}/deploy`, {
+    definition: JSON.stringify({
+      flower: '0.1',
+      id: 'bench-flow',
+      flows: [
+        {
+          id: 'three_tickets',
+          description: 'Three tickets, one request each',
+          steps: [step('a', 'TCK-1'), step('b', 'TCK-2'), step('c', 'TCK-3')],
+          outputs: { a: '$steps.a.outputs.title', b: '$steps.b.outputs.title', c: '$steps.c.outputs.title' },
+        },
+      ],
+    }),
+  });
+  await api.request('PUT', `/mcp_servers/${flowServer.id}/secrets/API_KEY`, { value: apiKey });
   const direct = {
     url: `${upstreamUrl}/api/v1/tickets/TCK-1`,
     method: 'GET' as const,
@@ -115,6 +146,17 @@ try {
       params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' }, _meta: envelope },
     }),
   };
+  const workflow = {
+    ...mcp,
+    url: flowServer.url,
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'three_tickets', arguments: {} },
+    }),
+    check: (_s: number, body: string) => body.includes('Typo on pricing page') && !body.includes('"isError":true'),
+  };
   const results: LoadResult[] = [];
   const cpu: string[] = [];
   for (const c of [1, 32]) {
@@ -131,6 +173,7 @@ try {
         procs.map((p, i) => `${p.name} ${((cpuMs(p.pid) - before[i]!) / calls).toFixed(3)}`).join(', ') +
         ' (CPU ms per call)',
     );
+    results.push(await runLoad('three-step Flower workflow via Toolplane', workflow, c, seconds));
   }
   // Redis commands per call (INFO commandstats deltas), at c=1 and c=32, in the 2025-11-25 wire format.
   const redisCommands: string[] = [];
@@ -167,6 +210,14 @@ try {
     const t = results.find((r) => r.concurrency === c && r.label === 'tools/call via Toolplane')!;
     console.log(
       `  c=${c}: throughput ${(t.throughput / d.throughput).toFixed(2)}×, p50 ${(t.p50 / d.p50).toFixed(2)}×, p50 added ${(t.p50 - d.p50).toFixed(2)} ms`,
+    );
+  }
+  console.log('\nthree-step workflow against one HTTP tool (same wire format):');
+  for (const c of [1, 32]) {
+    const t = results.find((r) => r.concurrency === c && r.label === 'tools/call via Toolplane')!;
+    const w = results.find((r) => r.concurrency === c && r.label === 'three-step Flower workflow via Toolplane')!;
+    console.log(
+      `  c=${c}: ${w.throughput.toFixed(0)} vs ${t.throughput.toFixed(0)} calls/s; p50 ${w.p50.toFixed(2)} vs ${t.p50.toFixed(2)} ms: ${((w.p50 - t.p50) / 2).toFixed(2)} ms per extra step`,
     );
   }
   const t32 = results.find((r) => r.concurrency === 32 && r.label === 'tools/call via Toolplane')!;
