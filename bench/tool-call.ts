@@ -196,7 +196,8 @@ try {
   const row = (r: LoadResult) =>
     `| ${r.label} | ${r.concurrency} | ${r.throughput.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} |`;
   console.log(
-    `\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ${seconds}s per run, 1s warm-up; workers=${values.workers}, edges=${values.edges}, fast path ${values['fast-path']}\n`,
+    `\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ` +
+      `${seconds}s per run, 1s warm-up; workers=${values.workers}, edges=${values.edges}, fast path ${values['fast-path']}\n`,
   );
   console.log(
     '| path | concurrency | calls/s | p50 ms | p99 ms | errors |\n| --- | ---: | ---: | ---: | ---: | ---: |',
@@ -217,7 +218,8 @@ try {
     const t = results.find((r) => r.concurrency === c && r.label === 'tools/call via Toolplane')!;
     const w = results.find((r) => r.concurrency === c && r.label === 'three-step Flower workflow via Toolplane')!;
     console.log(
-      `  c=${c}: ${w.throughput.toFixed(0)} vs ${t.throughput.toFixed(0)} calls/s; p50 ${w.p50.toFixed(2)} vs ${t.p50.toFixed(2)} ms: ${((w.p50 - t.p50) / 2).toFixed(2)} ms per extra step`,
+      `  c=${c}: ${w.throughput.toFixed(0)} vs ${t.throughput.toFixed(0)} calls/s; ` +
+        `p50 ${w.p50.toFixed(2)} vs ${t.p50.toFixed(2)} ms: ${((w.p50 - t.p50) / 2).toFixed(2)} ms per extra step`,
     );
   }
   const t32 = results.find((r) => r.concurrency === 32 && r.label === 'tools/call via Toolplane')!;

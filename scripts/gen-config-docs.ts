@@ -37,7 +37,8 @@ const serviceSchemas: ServiceSchema[] = [
     file: 'services/control-plane/src/env.ts',
     exportName: 'ControlPlaneEnv',
     notes: [
-      'The migration command (`node dist/db/migrate-cli.js deploy` in the image, `src/db/migrate-cli.ts` in a checkout; the Kubernetes `migrate` Job) reads `DATABASE_URL` only.',
+      'The migration command (`node dist/db/migrate-cli.js deploy` in the image, `src/db/migrate-cli.ts` in a checkout; ' +
+        'the Kubernetes `migrate` Job) reads `DATABASE_URL` only.',
     ],
   },
 ];

@@ -69,6 +69,24 @@ export async function startTestStack(
 }
 
 /**
+ * POSTs one JSON-RPC message to an MCP endpoint as a stateless Streamable HTTP client does (JSON or SSE
+ * accepted); `headers` adds credentials, the protocol version and the like. Gives the raw response.
+ */
+export function postMcp(
+  url: string,
+  message: unknown,
+  headers: Record<string, string> = {},
+  timeoutMs?: number,
+): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body: JSON.stringify(message),
+    ...(timeoutMs !== undefined ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+  });
+}
+
+/**
  * How long a test waits for a change to reach edges and workers over pub/sub. Far below every cache
  * lifetime a test relies on (API keys 60 s, tool lists 10 s, secrets 30 s), so a pass shows the change
  * was pushed, not that a cache expired; generous, because the machine may be loaded.

@@ -1,5 +1,5 @@
 // The module-boundary check of the test command (scripts/check-boundaries.ts) really fails the build
-// when a service other than the worker reads secrets (issue #5): the script is run on small
+// when a service other than the worker reads secrets: the script is run on small
 // workspaces written for the test, one rule broken at a time.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

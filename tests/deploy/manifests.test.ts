@@ -427,7 +427,7 @@ describe('the dev cluster’s Redis', () => {
   });
 });
 
-describe('traces in the cluster (issue #8)', () => {
+describe('traces in the cluster', () => {
   const toolplaneEnv = (objects: K8sObject[]) =>
     Object.fromEntries(
       toolplane(objects)

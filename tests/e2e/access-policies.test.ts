@@ -11,6 +11,7 @@ import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { SignJWT, type CryptoKey } from 'jose';
 import {
+  postMcp,
   PROPAGATION_DEADLINE_MS,
   startAuthorizationServer,
   startTestStack,
@@ -18,7 +19,7 @@ import {
   type LocalAuthorizationServer,
 } from '../helpers.ts';
 
-// Issue #7 access management on the real stack: keys limited to servers, access policies for keys,
+// Access management on the real stack: keys limited to servers, access policies for keys,
 // OAuth subjects and groups and external users (deny by default), enforced on the edge.
 let stack: Stack;
 let api: ControlPlaneClient;
@@ -90,16 +91,11 @@ async function refused(url: string, headers: Headers): Promise<string> {
 
 /** One raw JSON-RPC request (stateless Streamable HTTP, JSON response). */
 async function rpc(url: string, headers: Headers, method: string, params: Record<string, unknown> = {}) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2025-11-25',
-      ...headers,
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-  });
+  const res = await postMcp(
+    url,
+    { jsonrpc: '2.0', id: 1, method, params },
+    { 'mcp-protocol-version': '2025-11-25', ...headers },
+  );
   return {
     status: res.status,
     body: (await res.json()) as { result?: Record<string, unknown>; error?: { code: number; message: string } },

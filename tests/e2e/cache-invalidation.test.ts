@@ -4,7 +4,7 @@ import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { PROPAGATION_DEADLINE_MS, startTestStack } from '../helpers.ts';
 
-// Seed 001 "Server Caching": credential updates, descriptor changes and instance deletion reach
+// Server caching: credential updates, descriptor changes and instance deletion reach
 // every edge and worker without a restart, within 1 s of the API call returning.
 
 let stack: Stack;

@@ -8,7 +8,7 @@ import { PROPAGATION_DEADLINE_MS, startTestStack, waitFor } from '../helpers.ts'
 
 /**
  * The catalog service (docs/architecture.md, "Catalog service"): bindings never silently change,
- * seed 001 `mcp_config`, secrets of deleted servers, DELETE /connectors, restricted keys' listing.
+ * `mcp_config`, secrets of deleted servers, DELETE /connectors, restricted keys' listing.
  */
 
 let stack: Stack;
@@ -168,7 +168,7 @@ describe('deleting a connector instance', () => {
   });
 });
 
-describe('seed 001 mcp_config', () => {
+describe('mcp_config', () => {
   it('enabled: false: stored and validated, but no operation is a tool anywhere (NORMAL, SMART)', async () => {
     const yaml = variant('tickets-off', 'off_', { enabled: false, name: 'off_tickets', description: 'Off' });
     const connector = await api.request<{ id: string; tools: string[]; operations: string[] }>(
@@ -216,7 +216,7 @@ describe('seed 001 mcp_config', () => {
     ]);
   });
 
-  it('enabled: true: an instance creates its server (serverInfo.name, instructions); createServer: false opts out; a taken name is a 409 that changes nothing', async () => {
+  it('enabled: true: an instance creates its named server; createServer: false opts out; a taken name is a 409', async () => {
     const yaml = variant('tickets-auto', 'auto_', {
       enabled: true,
       name: 'auto_tickets',
@@ -289,7 +289,7 @@ describe('seed 001 mcp_config', () => {
   });
 });
 
-describe('seed 001 mcp_config: a server_name that is not a slug', () => {
+describe('mcp_config: a server_name that is not a slug', () => {
   it('names the server by its slug; initialize and /config answer with server_name as written', async () => {
     const yaml = variant('tickets-desk', 'desk_', { enabled: true, name: 'Ticket Desk', description: 'Desk tools' });
     const connector = await api.request<{ id: string }>('POST', '/connectors', yaml, 'application/yaml');

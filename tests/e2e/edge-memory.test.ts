@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
-import { startTestStack } from '../helpers.ts';
+import { postMcp, startTestStack } from '../helpers.ts';
 
 /**
  * Hostile traffic cannot grow the edge without bound: 100,000 requests to random server ids with no,
@@ -157,16 +157,12 @@ describe('edge memory under hostile traffic', () => {
     expect(after.rss - before.rss).toBeLessThan(MAX_GROWTH_MB);
     expect(after.heap - before.heap).toBeLessThan(MAX_HEAP_GROWTH_MB);
     // The real server is still served.
-    const res = await fetch(example.mcpUrl, {
-      method: 'POST',
-      headers: {
-        'x-api-key': stack.bootstrapKey,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
-      signal: AbortSignal.timeout(10_000),
-    });
+    const res = await postMcp(
+      example.mcpUrl,
+      { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      { 'x-api-key': stack.bootstrapKey },
+      10_000,
+    );
     expect(res.status).toBe(200);
   }, 180_000);
 });

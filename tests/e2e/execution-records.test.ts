@@ -5,7 +5,7 @@ import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from
 import { Redis } from 'ioredis';
 import { redisKeys } from '../../packages/contracts/src/index.ts';
 import { ExecutionRecordSink } from '../../packages/queue/src/index.ts';
-import { startTestStack, waitFor, withoutRateLimits } from '../helpers.ts';
+import { postMcp, startTestStack, waitFor, withoutRateLimits } from '../helpers.ts';
 
 let stack: Stack;
 let upstream: TicketSystem;
@@ -30,21 +30,11 @@ async function waitForRecords(count: number): Promise<Listed> {
 }
 
 async function rawCall(i: number): Promise<number> {
-  const res = await fetch(example.mcpUrl, {
-    method: 'POST',
-    headers: {
-      'x-api-key': stack.bootstrapKey,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2025-11-25',
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: i,
-      method: 'tools/call',
-      params: { name: 'search_tickets', arguments: { status: 'open' } },
-    }),
-  });
+  const res = await postMcp(
+    example.mcpUrl,
+    { jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'search_tickets', arguments: { status: 'open' } } },
+    { 'x-api-key': stack.bootstrapKey, 'mcp-protocol-version': '2025-11-25' },
+  );
   await res.text();
   return res.status;
 }

@@ -5,7 +5,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import type { ControlPlaneClient, Stack } from '@toolplane/cli';
 import { startTestStack } from '../helpers.ts';
 
-// Seed 002 per-user connections: x-username makes every tool run with that user's own credentials.
+// Per-user connections: x-username makes every tool run with that user's own credentials.
 let stack: Stack;
 let api: ControlPlaneClient;
 let upstream: Server;

@@ -3,7 +3,7 @@ import { registerTicketExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { logLines, startTestStack, waitFor } from '../helpers.ts';
 
-// Issue #18: the edge answers plain 2025-era `tools/call` requests without the MCP SDK's generic
+// The edge answers plain 2025-era `tools/call` requests without the MCP SDK's generic
 // dispatch. It must write exactly what the SDK writes. Two stacks, identical but for MCP_FAST_PATH
 // (each with its own freshly seeded upstream, so that the same calls in the same order give the same
 // answers), receive the same corpus of requests: status, content type and body must be equal byte for

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { runFuzz } from '../fuzz-generator.ts';
-import { startTestStack } from '../helpers.ts';
+import { postMcp, startTestStack } from '../helpers.ts';
 
 /**
  * Seeded fuzzing of the edge's MCP endpoints and the control plane's REST API (generator shared
@@ -60,16 +60,12 @@ describe('seeded fuzzing', () => {
       expect(health.status).toBe(200);
     }
     // The real server still serves after the storm.
-    const list = await fetch(`${stack.edgeUrl}/mcp/${example.serverId}`, {
-      method: 'POST',
-      headers: {
-        'x-api-key': stack.bootstrapKey,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
-      signal: AbortSignal.timeout(10_000),
-    });
+    const list = await postMcp(
+      `${stack.edgeUrl}/mcp/${example.serverId}`,
+      { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+      { 'x-api-key': stack.bootstrapKey },
+      10_000,
+    );
     expect(list.status).toBeLessThan(500);
   }, 120_000);
 });

@@ -6,7 +6,13 @@ import type { ControlPlaneClient, Stack } from '@toolplane/cli';
 import { freePort } from '@toolplane/embedded';
 import { SignJWT } from 'jose';
 import { startStreamableMcpServer, type ExternalMcpServer } from '../fixtures/mcp-servers.ts';
-import { startAuthorizationServer, startTestStack, waitFor, type LocalAuthorizationServer } from '../helpers.ts';
+import {
+  postMcp,
+  startAuthorizationServer,
+  startTestStack,
+  waitFor,
+  type LocalAuthorizationServer,
+} from '../helpers.ts';
 
 // Who may act as an external user, and with whose credentials each tool kind then runs (ADR 0013
 // amendment; docs/security.md "Acting as an external user"). One table of expectations drives every
@@ -138,16 +144,11 @@ async function headersFor(caller: Caller, serverId: string, username?: string): 
 }
 
 async function rpc(serverId: string, headers: Record<string, string>, method: string, params: unknown = {}) {
-  const res = await fetch(`${edgeUrl}/mcp/${serverId}`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2025-11-25',
-      ...headers,
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-  });
+  const res = await postMcp(
+    `${edgeUrl}/mcp/${serverId}`,
+    { jsonrpc: '2.0', id: 1, method, params },
+    { 'mcp-protocol-version': '2025-11-25', ...headers },
+  );
   return {
     status: res.status,
     body: (await res.json()) as {

@@ -5,7 +5,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { ApiError, type ControlPlaneClient, type Stack } from '@toolplane/cli';
 import { startTestStack } from '../helpers.ts';
 
-// OpenAPI documents as a connector source (issue #3), through the real control plane, edge, Redis and
+// OpenAPI documents as a connector source, through the real control plane, edge, Redis and
 // worker: a bundle of YAML files with relative $refs, a Swagger 2.0 JSON document, mappings,
 // serialization styles, body encodings, credentials from security schemes, output schemas, and every
 // kind of bad input rejected with all its problems and nothing stored.

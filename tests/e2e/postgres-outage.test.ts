@@ -4,7 +4,7 @@ import { registerTicketExample, type RegisteredExample, type Stack } from '@tool
 import { startEmbeddedPostgres, type PostgresHandle } from '@toolplane/embedded';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { ControlPlaneClient } from '@toolplane/cli';
-import { startTestStack, tempDir, withoutRateLimits } from '../helpers.ts';
+import { postMcp, startTestStack, tempDir, withoutRateLimits } from '../helpers.ts';
 
 /**
  * PostgreSQL is only on the control plane's side: while it is down, MCP calls go on (edge and
@@ -41,21 +41,12 @@ afterAll(async () => {
 });
 
 async function callTool(id: number): Promise<{ status: number; succeeded: boolean }> {
-  const res = await fetch(example.mcpUrl, {
-    method: 'POST',
-    headers: {
-      'x-api-key': stack.bootstrapKey,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id,
-      method: 'tools/call',
-      params: { name: 'search_tickets', arguments: { status: 'open' } },
-    }),
-    signal: AbortSignal.timeout(20_000),
-  });
+  const res = await postMcp(
+    example.mcpUrl,
+    { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'search_tickets', arguments: { status: 'open' } } },
+    { 'x-api-key': stack.bootstrapKey },
+    20_000,
+  );
   const body = (await res.json()) as { result?: { isError?: boolean } };
   return { status: res.status, succeeded: body.result !== undefined && body.result.isError !== true };
 }

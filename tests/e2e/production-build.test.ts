@@ -11,7 +11,7 @@ import { registerTicketExample, repoRoot, type ControlPlaneClient, type Stack } 
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { startTestStack, tempDir, waitFor } from '../helpers.ts';
 
-// Issue #17: what the images run is what this test runs. scripts/build-service.sh (the script the
+// What the images run is what this test runs. scripts/build-service.sh (the script the
 // Dockerfile's build stage calls) builds each service's production closure: compiled JavaScript, a
 // `pnpm deploy --prod` node_modules, no sources, no dev dependencies. The three services start from those
 // directories (`node dist/main.js`, NODE_ENV=production, no source condition) with the AWS Secrets

@@ -8,7 +8,7 @@ import type { ControlPlaneClient, Stack } from '@toolplane/cli';
 import { githubSearchQueries } from '@toolplane/examples';
 import { startTestStack } from '../helpers.ts';
 
-// SMART mode over a large real catalog deployed through the whole platform (issue #6): GitHub's REST
+// SMART mode over a large real catalog deployed through the whole platform: GitHub's REST
 // description (npm @octokit/openapi, 1,223 operations) is imported as an OpenAPI connector, a SMART
 // server searches it with natural-language queries written for given tools (≥ 90 % in the top 3),
 // and execute_tool runs one against a local stand-in for api.github.com.

@@ -7,7 +7,7 @@ import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { startTestStack, waitFor } from '../helpers.ts';
 
-// Issue #8: one trace per tool call across edge → Redis → worker → upstream (and the control plane
+// One trace per tool call across edge → Redis → worker → upstream (and the control plane
 // storing its record), received by an OTLP/HTTP endpoint of this test, with W3C context reaching the
 // upstream and no secret value in any span.
 

@@ -512,7 +512,7 @@ describe('secrets and execution records', () => {
   });
 });
 
-describe('per-caller values: Config-* headers (issue #4)', () => {
+describe('per-caller values: Config-* headers', () => {
   const tenantDoc = () =>
     JSON.stringify({
       flower: '0.1',
@@ -601,7 +601,7 @@ describe('per-caller values: Config-* headers (issue #4)', () => {
   }, 30_000);
 });
 
-describe('execution records of workflow calls (issue #8)', () => {
+describe('execution records of workflow calls', () => {
   it('a multi-step call leaves its flow.run → step.run → action.run tree: order, statuses, retries, actions; no secret values', async () => {
     const server = await createServer_('treed');
     await api.request('PUT', `/mcp_servers/${server.id}/secrets/TREE_KEY`, { value: 'sk-wf-9f8e7d6c5b' });
@@ -699,7 +699,7 @@ describe('execution records of workflow calls (issue #8)', () => {
   }, 60_000);
 });
 
-describe('tools/list_changed (issue #4)', () => {
+describe('tools/list_changed', () => {
   const docWith = (flows: string[]) =>
     JSON.stringify({
       flower: '0.1',

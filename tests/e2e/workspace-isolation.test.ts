@@ -8,7 +8,7 @@ import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from
 import { SignJWT, type CryptoKey } from 'jose';
 import { startAuthorizationServer, startTestStack, waitFor, type LocalAuthorizationServer } from '../helpers.ts';
 
-// Issue #7: organizations and workspaces isolate everything. Workspace A is the bootstrap workspace;
+// Organizations and workspaces isolate everything. Workspace A is the bootstrap workspace;
 // workspace B is created by A's admin key (POST /api/v1/workspaces). B's key then tries every
 // management endpoint with A's ids, and the MCP runtime on A's server: nothing succeeds, nothing of
 // A is revealed (an id the request itself carried may be echoed in the 404).

@@ -83,7 +83,7 @@ export const HttpOperationPlan = z.object({
   /** Checked atomically in Redis before the upstream call. */
   rateLimits: z.array(RateLimitPlan).optional(),
   /**
-   * Per-user connections (seed 002 `x-username`): for each credential field, the secret name of a
+   * Per-user connections (`x-username`): for each credential field, the secret name of a
    * user's own value, with `{user}` standing for the user's id. Calls made for a user use these and
    * never fall back to the default credentials.
    */
@@ -118,7 +118,7 @@ export const HttpOperationPlan = z.object({
 });
 export type HttpOperationPlan = z.infer<typeof HttpOperationPlan>;
 
-/** A tool of an external MCP server (seed 002 `externalMcpConfigs`), proxied by the worker. */
+/** A tool of an external MCP server (`externalMcpConfigs`), proxied by the worker. */
 const McpToolPlan = z.object({
   kind: z.literal('mcp'),
   /** The external server's `name` in the config. */
@@ -132,7 +132,7 @@ const McpToolPlan = z.object({
 type McpToolPlan = z.infer<typeof McpToolPlan>;
 
 /**
- * A Flower / Arazzo workflow (issue #4): the compiled IR of `@toolplane/workflow` (the workflow and
+ * A Flower / Arazzo workflow: the compiled IR of `@toolplane/workflow` (the workflow and
  * those it may run) and which workflow to run. Secret names only: `secretNames` maps each
  * `$secrets.NAME` the workflow reads to the secret's name in the store. Catalogs are stored in
  * PostgreSQL `jsonb`, which reorders object keys: every mapping of the IR whose order matters
@@ -180,7 +180,7 @@ export const Catalog = z.object({
   serverInfo: z.object({ name: z.string() }).optional(),
   isPublic: z.boolean().default(false),
   /**
-   * NORMAL: `tools` are what `tools/list` shows. SMART (seed 002): `tools/list` shows the meta tools
+   * NORMAL: `tools` are what `tools/list` shows. SMART: `tools/list` shows the meta tools
    * (search, describe, execute, connections) and `tools` is the searchable catalog they act on.
    */
   mode: z.enum(['NORMAL', 'SMART']).default('NORMAL'),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Connector descriptor (seed 001). Field names are the seed's. Unknown top-level keys are kept
+ * Connector descriptor. Field names are the product specification's, exactly. Unknown top-level keys are kept
  * (`looseObject`) so newer descriptors survive a round trip; unknown keys inside known objects too.
  */
 const FieldType = z.enum(['string', 'integer', 'number', 'boolean', 'array', 'object', 'secret']);

@@ -83,7 +83,7 @@ export const Principal = z.object({
 });
 export type Principal = z.infer<typeof Principal>;
 
-/** A server's settings for calls made for external users (from its `config`; seed 002). */
+/** A server's settings for calls made for external users (from its `config`). */
 export const ServerIdentitySettings = z.object({
   v: z.literal(1),
   /** A user without their own connection runs with the shared credentials (default: a tool error). */
@@ -224,7 +224,7 @@ const ConnectorTestJobV1 = z.object({
 });
 /**
  * `mcp.list_tools` (control plane → worker): connect to an external MCP server and list its tools
- * (seed 002 `load-tools-from-url`). Header values are sent by the worker only.
+ * (`load-tools-from-url`). Header values are sent by the worker only.
  */
 const ListRemoteToolsJobV1 = z.object({
   v: z.literal(1),
@@ -285,7 +285,7 @@ export const ExecutionStep = z.object({
 export type ExecutionStep = z.infer<typeof ExecutionStep>;
 
 /**
- * One node of a workflow call's step tree (issue #8): `flow.run` → `step.run` → `action.run` (one
+ * One node of a workflow call's step tree: `flow.run` → `step.run` → `action.run` (one
  * HTTP attempt: method, URL template, resolved URL with secrets redacted, status). Never headers or bodies.
  */
 export interface ExecutionTreeNode {
@@ -356,7 +356,7 @@ export const DebugExchange = z.object({
 export type DebugExchange = z.infer<typeof DebugExchange>;
 
 /**
- * What every tool call leaves behind (issue #8): who called what, when, how long, how it ended, and
+ * What every tool call leaves behind: who called what, when, how long, how it ended, and
  * the requests made. Never request or response bodies, never secret values.
  */
 export const ExecutionRecordV1 = z.object({
@@ -409,7 +409,7 @@ export const DebugSessionState = z.object({ sessionId: z.string(), endsAt: z.num
 export type DebugSessionState = z.infer<typeof DebugSessionState>;
 
 /**
- * Secret names of an external user's own credentials beyond connector connections (seed 002; the
+ * Secret names of an external user's own credentials beyond connector connections (the
  * control plane writes them, the worker reads them for calls that name the user): everything under
  * `userSecretsPrefix` belongs to that user and goes with them.
  */

@@ -1,6 +1,6 @@
 import type { ToolDefinition } from './catalog.ts';
 
-/** The meta tools a SMART server shows instead of its catalog (seed 002). */
+/** The meta tools a SMART server shows instead of its catalog. */
 export const smartMetaTools: ToolDefinition[] = [
   {
     name: 'search_tools',

@@ -68,7 +68,7 @@ function securitySchemeFor(descriptor: ConnectorDescriptor, authType: string): J
 }
 
 /**
- * The OpenAPI 3.1 document of a connector descriptor (seed 001: "the platform generates an OpenAPI
+ * The OpenAPI 3.1 document of a connector descriptor ("the platform generates an OpenAPI
  * spec from the descriptor"). Every operation is included (route mappings select tools later);
  * `x-toolplane-*` extensions keep what OpenAPI cannot say (auth header templates).
  */

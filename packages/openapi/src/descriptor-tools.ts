@@ -7,8 +7,8 @@ import { compileTools } from './openapi-tools.ts';
  * The tools of a connector descriptor: one per route mapping (selective exposure: unmapped
  * operations are not tools). The descriptor must already be validated.
  *
- * Seed 001: "the platform generates an OpenAPI spec from the descriptor; a server is created from the
- * OpenAPI spec". The tools are compiled from `descriptorToOpenApi(descriptor)` by the OpenAPI compiler
+ * The platform generates an OpenAPI document from the descriptor, and a server is created from that
+ * document. The tools are compiled from `descriptorToOpenApi(descriptor)` by the OpenAPI compiler
  * in descriptor mode: `in: body` parameters are properties of one JSON object, defaults are sent by the
  * worker, header templates (`auth_headers`) are kept verbatim and only the built-in methods (bearer,
  * basic, OAuth2 client credentials) are computed.

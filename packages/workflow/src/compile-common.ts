@@ -121,7 +121,8 @@ export function checkOutputOrder(
       problems.warn(
         `${path}/${escapePointer(name)}`,
         later
-          ? `${ref.text}: the output ${JSON.stringify(target)} is declared below ${JSON.stringify(name)}, and outputs are evaluated in declaration order; it reads as absent (declare it first)`
+          ? `${ref.text}: the output ${JSON.stringify(target)} is declared below ${JSON.stringify(name)}, ` +
+              'and outputs are evaluated in declaration order; it reads as absent (declare it first)'
           : `${ref.text}: there is no output ${JSON.stringify(target)} declared above ${JSON.stringify(name)}; it reads as absent`,
       );
     }

@@ -135,7 +135,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       prefix: env.REDIS_PREFIX,
     }),
   );
-  // Secrets (issue #5): before the deployments router, whose older PUT/DELETE …/secrets/{name} these replace.
+  // Secrets: before the deployments router, whose older PUT/DELETE …/secrets/{name} these replace.
   api.use('/secrets', workspaceSecretsRouter(secrets, publisher, env.MAX_BODY_BYTES));
   api.use('/mcp_servers/:id/secrets', serverSecretsRouter(db, secrets, publisher, env.MAX_BODY_BYTES));
   api.use('/mcp_servers', deploymentsRouter(db, catalog, env.MAX_BODY_BYTES));

@@ -49,7 +49,10 @@ export const ControlPlaneEnv = z.object({
     .int()
     .positive()
     .default(32 * 1024 * 1024),
-  /** How often (ms) the control plane checks that Redis still holds the runtime state it published (keys, catalogs, access policies) and republishes it when Redis lost it; also checked at every reconnect. */
+  /**
+   * How often (ms) the control plane checks that Redis still holds the runtime state it published (keys,
+   * catalogs, access policies) and republishes it when Redis lost it; also checked at every reconnect.
+   */
   RUNTIME_STATE_CHECK_MS: z.coerce.number().int().min(100).default(1000),
   /**
    * Requests without a valid API key allowed per client address and window (those answering 401);

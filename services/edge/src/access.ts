@@ -91,7 +91,7 @@ export type AccessDecision =
   | { allowed: false; who: string; reason: string };
 
 /**
- * Who may act as an external user (seed 002 `x-username`; ADR 0013 amendment): never an anonymous
+ * Who may act as an external user (`x-username`; ADR 0013 amendment): never an anonymous
  * caller; an API key no policy names (the workspace's own credential) for any user of its workspace;
  * an OAuth token whose user claim names the user (it is that user); otherwise only a principal that
  * one policy names **together with** that user (or `external_user: "*"`) for this server. Returns the
@@ -164,7 +164,9 @@ export function decideAccess(access: WorkspaceAccess, id: CallerIdentity, server
     return {
       allowed: false,
       who,
-      reason: `Access denied: an anonymous caller may not act as external user "${id.username}" (x-username). Authenticate with an API key or OAuth token that an access policy lets act as this user.`,
+      reason:
+        `Access denied: an anonymous caller may not act as external user "${id.username}" (x-username). ` +
+        'Authenticate with an API key or OAuth token that an access policy lets act as this user.',
     };
   if (id.keyId) {
     if (id.keyServerIds && !id.keyServerIds.includes(serverId))
@@ -199,7 +201,7 @@ export function decideAccess(access: WorkspaceAccess, id: CallerIdentity, server
       };
     grant = g;
   } else {
-    // Seed 002 isPublic: anyone may use the server's tools, with the server's shared credentials only.
+    // isPublic: anyone may use the server's tools, with the server's shared credentials only.
     grant = 'all';
   }
   if (id.username !== undefined) {
@@ -207,7 +209,10 @@ export function decideAccess(access: WorkspaceAccess, id: CallerIdentity, server
       return {
         allowed: false,
         who,
-        reason: `Access denied: ${describeCaller({ ...id, username: undefined })} may not act as external user "${id.username}" (x-username) on MCP server ${serverId}: no access policy names both (add the user, or external_user "*", to a policy naming this caller).`,
+        reason:
+          `Access denied: ${describeCaller({ ...id, username: undefined })} may not act as external user ` +
+          `"${id.username}" (x-username) on MCP server ${serverId}: no access policy names both ` +
+          '(add the user, or external_user "*", to a policy naming this caller).',
       };
     const g = grantOf(
       policies,

@@ -249,7 +249,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       const claim = check.claims[env.OAUTH_USER_CLAIM];
       if (typeof claim === 'string' && claim.length > 0) tokenUser = claim;
     } else if ((loaded = await catalogs.get(serverId))?.catalog.isPublic) {
-      // Seed 002 `isPublic`: anyone may list and call this server's tools, without a key.
+      // `isPublic`: anyone may list and call this server's tools, without a key.
       principal = { workspaceId: loaded.catalog.workspaceId, subject: 'anonymous' };
       identity = { anonymous: true };
     } else {
@@ -276,7 +276,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       principal.username = username;
       identity.username = username;
     } else if (username !== undefined) {
-      // Seed 002: tools run with this external user's connections; an unknown user is refused.
+      // Tools run with this external user's connections; an unknown user is refused.
       const userId = claimedUserId ?? (await readState(() => redis.hget(keys.users(principal.workspaceId), username)));
       if (!userId) await state.assertComplete();
       if (!userId)
@@ -323,7 +323,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     await mcp(req, res);
   }
 
-  // Legacy HTTP+SSE transport (seed 002): GET opens the event stream, POSTs to …/messages feed it.
+  // Legacy HTTP+SSE transport: GET opens the event stream, POSTs to …/messages feed it.
   async function openLegacyStream(req: Request, res: Response): Promise<void> {
     const ctx = await authenticate(req, res);
     if (!ctx) return;

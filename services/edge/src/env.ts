@@ -78,7 +78,10 @@ export const EdgeEnv = z.object({
   OAUTH_JWKS_URL: z.string().url().optional(),
   /** Scope a token needs to list and call tools. */
   OAUTH_REQUIRED_SCOPE: z.string().default('mcp:tools'),
-  /** Token claim naming the external user an OAuth caller is (seed 002): when it names a user of the workspace, tools run with that user's connections. */
+  /**
+   * Token claim naming the external user an OAuth caller is: when it names a user of the workspace,
+   * tools run with that user's connections.
+   */
   OAUTH_USER_CLAIM: z.string().min(1).default('sub'),
   /** While a caller that sent `_meta.progressToken` waits, a progress notification at least this often (ms; 0 disables). */
   PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),

@@ -315,7 +315,7 @@ const onlyKeys = (o: Record<string, unknown>, allowed: readonly string[]) =>
   Object.keys(o).every((k) => allowed.includes(k));
 
 /**
- * The common 2025-era call (issue #18 fast path): one JSON-RPC `tools/call` request, valid as the SDK
+ * The common 2025-era call (fast path): one JSON-RPC `tools/call` request, valid as the SDK
  * would find it, of a tool of a NORMAL server that this caller sees and that is not proxied to an
  * external MCP server (only those may answer with protocol errors, `input_required` or log messages),
  * without `_meta` (no progress token, no trace context in the message), and headers the SDK's transport
@@ -423,10 +423,14 @@ export function createEdgeMcpHandler(
             connection,
           )
         : undefined;
+    res.on('close', () => {
+      if (untrack) untrack();
+      if (!res.writableFinished) connection.abort();
+    });
     const plain = stream || opts.fastPath === false ? undefined : plainToolsCall(req, body, ctx.loaded);
     if (plain) {
       opts.onFastPath?.(plain.name);
-      return fastToolsCall(res, ctx, plain, connection, untrack);
+      return fastToolsCall(res, ctx, plain, connection.signal);
     }
     const server = buildServer(ctx, deps, opts.version, opts.toolsListTtlMs, connection.signal);
     const transport = new NodeStreamableHTTPServerTransport({
@@ -434,8 +438,6 @@ export function createEdgeMcpHandler(
       enableJsonResponse: !stream,
     });
     res.on('close', () => {
-      untrack?.();
-      if (!res.writableFinished) connection.abort();
       void transport.close();
       void server.close();
     });
@@ -454,15 +456,10 @@ export function createEdgeMcpHandler(
     res: Response,
     ctx: EdgeCallContext,
     call: { id: string | number; name: string; args: Record<string, unknown> | undefined },
-    connection: AbortController,
-    untrack: (() => void) | undefined | false | '',
+    signal: AbortSignal,
   ): Promise<void> {
-    res.on('close', () => {
-      if (untrack) untrack();
-      if (!res.writableFinished) connection.abort();
-    });
     const { loaded, principal, traceparent, tracestate, protocolVersion } = ctx;
-    const run = () => callTool(deps, loaded, principal, call.name, call.args, connection.signal, undefined, ctx);
+    const run = () => callTool(deps, loaded, principal, call.name, call.args, signal, undefined, ctx);
     const result =
       tracingEnabled() || metricsEnabled()
         ? await observeToolCall(

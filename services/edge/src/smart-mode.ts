@@ -1,10 +1,10 @@
 import { smartMetaTools, type CatalogTool, type ToolDefinition, type ToolResultPayload } from '@toolplane/contracts';
 import MiniSearch from 'minisearch';
 
-/** The meta tools a SMART server shows instead of its catalog (seed 002); the control plane shows the same in `/config`. */
+/** The meta tools a SMART server shows instead of its catalog; the control plane shows the same in `/config`. */
 export const metaTools: ToolDefinition[] = smartMetaTools;
 
-/** What a call made for an external user needs connected for one catalog tool (seed 002 "manage connections"). */
+/** What a call made for an external user needs connected for one catalog tool ("manage connections"). */
 export interface NeededConnection {
   /** The marker the control plane keeps in the user's connection set (`instance:…`, `mcp:…`, `secret:…`). */
   marker: string;

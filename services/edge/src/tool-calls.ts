@@ -126,7 +126,7 @@ function invalidArguments(tool: LoadedTool): ToolResultPayload {
   );
 }
 
-/** SMART mode (seed 002): search, describe and connections are answered here; execute runs the target tool. */
+/** SMART mode: search, describe and connections are answered here; execute runs the target tool. */
 async function callMetaTool(
   deps: ToolCallDeps,
   loaded: LoadedCatalog,
@@ -330,7 +330,8 @@ async function runTool(
     // No answer by the deadline: the call may have run (or still be running) upstream.
     if (e.code === 'tool.timeout' && !signal?.aborted)
       return errorResult(
-        `No answer within the call timeout (${deps.timeoutMs} ms): the outcome of invocation ${invocationId} is unknown; its request may have reached the API. Check the API before retrying.`,
+        `No answer within the call timeout (${deps.timeoutMs} ms): the outcome of invocation ${invocationId} ` +
+          'is unknown; its request may have reached the API. Check the API before retrying.',
       );
     return errorResult(e.kind === 'internal' ? 'The tool failed because of an internal error.' : e.message);
   }

@@ -19,7 +19,10 @@ export const WorkerEnv = z.object({
   WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(10_000),
   /** How often each worker looks for jobs whose lock expired (a crashed worker's jobs run again after about lock duration + 1-2 × this). */
   WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(5_000),
-  /** Re-deliveries of one job after its worker stopped; after one more stall the queue gives it up (the caller gets "outcome unknown", or an error saying nothing was sent). */
+  /**
+   * Re-deliveries of one job after its worker stopped; after one more stall the queue gives it up (the
+   * caller gets "outcome unknown", or an error saying nothing was sent).
+   */
   WORKER_MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(10).default(1),
   /**
    * The execution lease of a call (written before its request may leave) lives until the call's deadline

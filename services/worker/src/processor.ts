@@ -147,15 +147,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
     ) => {
       observeOutcome(span, job, outcome, extra.errorCode, now() - started);
       const rec: ExecutionRecord = {
-        v: 1,
-        invocationId: job.invocationId,
-        workspaceId: job.principal.workspaceId,
-        serverId: job.serverId,
-        catalogVersion: job.catalogVersion,
-        tool: job.tool,
-        caller: recordCaller(job.principal),
-        startedAt: new Date(started).toISOString(),
-        durationMs: now() - started,
+        ...recordBase(job, started, now() - started),
         outcome,
         ...extra,
         steps,
@@ -267,7 +259,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         return { v: 1, invocationId: job.invocationId, ok: true, result };
       }
       if (entry.plan.kind === 'workflow') {
-        // A Flower / Arazzo workflow (issue #4): every HTTP attempt becomes a step of the record.
+        // A Flower / Arazzo workflow: every HTTP attempt becomes a step of the record.
         const onStepEnd =
           emit && job.progress
             ? (s: { stepId: string; status: 'ok' | 'error'; completed: number }) =>
@@ -342,7 +334,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       for (const [field, secretName] of Object.entries(plan.secrets)) {
         // For an external user (x-username): their own credentials, never the default ones.
         const name = userId ? plan.userSecrets?.[field]?.replace('{user}', userId) : secretName;
-        // A user's own credentials are read fresh for each call (seed 001, per-request authentication).
+        // A user's own credentials are read fresh for each call (per-request authentication).
         credentials[field] = name ? await deps.secrets.resolve(name, { fresh: userId !== undefined }) : undefined;
         if (userId && credentials[field] === undefined) {
           if (await fallback()) {
@@ -439,15 +431,7 @@ export function createAbandonedJobHandler(deps: Pick<ProcessorDeps, 'leases' | '
     deps.log.warn({ invocationId: job.invocationId, tool: job.tool, sentBefore }, 'invocation abandoned by the queue');
     recordToolCall(job.serverId, job.tool, maybeSent ? 'unknown' : 'failed', 0);
     deps.records.add({
-      v: 1,
-      invocationId: job.invocationId,
-      workspaceId: job.principal.workspaceId,
-      serverId: job.serverId,
-      catalogVersion: job.catalogVersion,
-      tool: job.tool,
-      caller: recordCaller(job.principal),
-      startedAt: new Date(started).toISOString(),
-      durationMs: 0,
+      ...recordBase(job, started, 0),
       outcome: maybeSent ? 'unknown' : 'failed',
       errorCode: e.code,
       message: e.message,
@@ -484,7 +468,10 @@ async function userExternalHeaders(
   if (fallbackToShared) return undefined;
   throw new UserError(
     'secret.not_found',
-    `User "${username}" has no connection for the external MCP server "${external}" (the shared credentials are never used for a user). Connect one with PUT /api/v1/external_users/${username}/mcp_connections/${job.serverId}/${external} { "headers": { … } }.`,
+    `User "${username}" has no connection for the external MCP server "${external}" ` +
+      '(the shared credentials are never used for a user). ' +
+      `Connect one with PUT /api/v1/external_users/${username}/mcp_connections/${job.serverId}/${external} ` +
+      '{ "headers": { … } }.',
   );
 }
 
@@ -510,12 +497,29 @@ async function userWorkflowPlan(
   if (missing.length > 0)
     throw new UserError(
       'secret.not_found',
-      `User "${username}" has no value for ${missing.map((m) => `$secrets.${m}`).join(', ')} (the shared secrets are never used for a user). Set each with PUT /api/v1/external_users/${username}/secrets/{NAME} { "value": … }.`,
+      `User "${username}" has no value for ${missing.map((m) => `$secrets.${m}`).join(', ')} ` +
+        '(the shared secrets are never used for a user). ' +
+        `Set each with PUT /api/v1/external_users/${username}/secrets/{NAME} { "value": … }.`,
     );
   return { ...plan, secretNames };
 }
 
 /** The job's `Config-*` values (names without the prefix) as the engine takes them: header names. */
+/** What every execution record of `job` says: which call, by whom, when, how long. */
+function recordBase(job: ToolInvokeJob, startedAt: number, durationMs: number) {
+  return {
+    v: 1 as const,
+    invocationId: job.invocationId,
+    workspaceId: job.principal.workspaceId,
+    serverId: job.serverId,
+    catalogVersion: job.catalogVersion,
+    tool: job.tool,
+    caller: recordCaller(job.principal),
+    startedAt: new Date(startedAt).toISOString(),
+    durationMs,
+  };
+}
+
 function configHeaders(config: Record<string, string>): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(config)) headers[`config-${name}`] = value;

@@ -3,7 +3,7 @@ import type { SecretsReader } from '@toolplane/secrets';
 import { SecretResolver } from './secret-resolver.ts';
 
 /**
- * The worker's secret cache (issue #5): values are kept at most SECRETS_CACHE_TTL_MS, so a rotation
+ * The worker's secret cache: values are kept at most SECRETS_CACHE_TTL_MS, so a rotation
  * the worker was not told about takes effect within the TTL; an invalidation message takes effect at
  * once. Fake reader and fake clock.
  */

@@ -27,7 +27,7 @@ export class SecretResolver {
   }
 
   /**
-   * `fresh`: read the store, never the cache (seed 001: a call with a user-specific credential gets a
+   * `fresh`: read the store, never the cache (a call with a user-specific credential gets a
    * credential context built for that request). The value read still refreshes the cache entry.
    */
   async resolve(name: string, opts: { fresh?: boolean } = {}): Promise<string | undefined> {

@@ -67,7 +67,7 @@ export function serverNameFor(serverName: string): string {
   return slug || 'server';
 }
 
-/** Seed 001 `mcp_config.enabled: false`: the connector is stored and validated, but none of its operations is a tool. */
+/** `mcp_config.enabled: false`: the connector is stored and validated, but none of its operations is a tool. */
 export function mcpDisabled(descriptor: unknown): boolean {
   const cfg = (descriptor as { mcp_config?: { enabled?: unknown } } | null)?.mcp_config;
   return cfg?.enabled === false;
@@ -145,7 +145,7 @@ export async function compileCatalog(
 ): Promise<Catalog> {
   const reserved = new Set(server.reservedToolNames ?? []);
   const own = await compileOwnTools(tx, server, version, opts, reserved);
-  // Tools of the server's active workflow deployment (Flower / Arazzo, issue #4).
+  // Tools of the server's active workflow deployment (Flower / Arazzo).
   const withWorkflows = await withWorkflowTools(tx, own, server.config, reserved);
   return mergeExternalTools(
     withWorkflows,
@@ -308,8 +308,8 @@ const readsCallerToken = (workflows: WorkflowIR[]): boolean =>
   /\$current_user\.token\b/.test(JSON.stringify(workflows));
 
 /**
- * The server's opt-in to hand the caller's OAuth access token to its workflows (`$current_user.token`,
- * issue #7): `config.exposeCallerToken: true`. Off by default: the token is never forwarded upstream.
+ * The server's opt-in to hand the caller's OAuth access token to its workflows (`$current_user.token`):
+ * `config.exposeCallerToken: true`. Off by default: the token is never forwarded upstream.
  */
 function exposesCallerToken(serverConfig: unknown): boolean {
   return (

@@ -104,30 +104,24 @@ export function enforceServerRestriction(db: Db, opts: { maxBodyBytes?: number }
         ? idOrName
         : (await db.mcpServer.findFirst({ where: { workspaceId, name: idOrName }, select: { id: true } }))?.id;
       if (!id || !allowed.has(id)) throw new NotFoundError('MCP server', idOrName);
-      // A workflow deployment replaces the server's tools (and decides where its $secrets are sent).
-      if (
-        req.method === 'POST' &&
-        /^\/mcp_servers\/[^/]+\/deploy\/?$/.test(req.path) &&
-        !c.scopes.includes('server_admin')
-      )
-        throw new AuthError(
+      if (c.scopes.includes('server_admin')) return next();
+      const refuse = (change: string) =>
+        new AuthError(
           'auth.forbidden',
-          `this API key is limited to servers ${serverIds.join(', ')}: deploying a workflow (what the server exposes) needs a key without a server restriction or with the "server_admin" scope`,
+          `this API key is limited to servers ${serverIds.join(', ')}: ${change} needs a key without a server ` +
+            'restriction or with the "server_admin" scope',
         );
-      if (req.method !== 'PATCH' || !/^\/mcp_manager\/[^/]+\/?$/.test(req.path) || c.scopes.includes('server_admin'))
-        return next();
+      // A workflow deployment replaces the server's tools (and decides where its $secrets are sent).
+      if (req.method === 'POST' && /^\/mcp_servers\/[^/]+\/deploy\/?$/.test(req.path))
+        throw refuse('deploying a workflow (what the server exposes)');
+      if (req.method !== 'PATCH' || !/^\/mcp_manager\/[^/]+\/?$/.test(req.path)) return next();
       // The body is parsed here (the router's parser then sees it parsed) to look at the fields it changes.
       return runAll(parseJson, req, res, (err?: unknown) => {
         if (err) return next(err);
         const body = (req.body ?? {}) as Record<string, unknown>;
         const fields = exposureFields.filter((f) => typeof body === 'object' && body[f] !== undefined);
         if (fields.length === 0) return next();
-        next(
-          new AuthError(
-            'auth.forbidden',
-            `this API key is limited to servers ${serverIds.join(', ')}: changing ${fields.join(', ')} (what the server exposes or who may call it) needs a key without a server restriction or with the "server_admin" scope`,
-          ),
-        );
+        next(refuse(`changing ${fields.join(', ')} (what the server exposes or who may call it)`));
       });
     }
     // The list counts and pages through the key's servers only (servers.ts filters the query).

@@ -69,6 +69,15 @@ function chain(err: unknown): unknown[] {
   return out;
 }
 
+/** Driver messages of a lost or refused connection (errors that carry no code). */
+const unreachableMessages = [
+  /Can't reach database server/i,
+  /Connection terminated/i,
+  /connection (?:refused|closed)/i,
+  /Server has closed the connection/i,
+  /timeout exceeded when trying to connect/i,
+];
+
 function isDatabaseUnreachable(err: unknown): boolean {
   return chain(err).some((e) => {
     const code = codeOf(e);
@@ -76,9 +85,7 @@ function isDatabaseUnreachable(err: unknown): boolean {
     const name = (e as { name?: unknown }).name;
     if (name === 'PrismaClientInitializationError') return true;
     const message = e instanceof Error ? e.message : '';
-    return /Can't reach database server|Connection terminated|connection (?:refused|closed)|Server has closed the connection|timeout exceeded when trying to connect/i.test(
-      message,
-    );
+    return unreachableMessages.some((re) => re.test(message));
   });
 }
 

@@ -157,7 +157,7 @@ export async function republishAccess(db: Db, publisher: RuntimePublisher): Prom
 }
 
 /**
- * Access policies (issue #7, ADR 0013): allow rules granting servers and tools to API keys, OAuth
+ * Access policies (ADR 0013): allow rules granting servers and tools to API keys, OAuth
  * subjects and groups, and external users. Stored here, published per workspace to Redis; the edge
  * decides on every tools/list and tools/call from its cached copy.
  */

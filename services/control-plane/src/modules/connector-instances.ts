@@ -19,7 +19,7 @@ const CreateInstanceBody = z.object({
   /** Replaces the origin of every endpoint of the descriptor (sandbox, self-hosted, the local example). */
   base_url: z.string().url().optional(),
   credentials: z.record(z.string(), z.string()).default({}),
-  /** Seed 001 `mcp_config.enabled: true` creates the instance's MCP server too (named `server_name`); false opts out. */
+  /** `mcp_config.enabled: true` creates the instance's MCP server too (named `server_name`); false opts out. */
   createServer: z.boolean().default(true),
 });
 
@@ -73,7 +73,7 @@ export function connectorInstancesRouter(
     const mcp = (connector.descriptor as ConnectorDescriptor).mcp_config;
     const serverName =
       body.createServer && mcp?.enabled === true && mcp.server_name ? serverNameFor(mcp.server_name) : undefined;
-    // The instance, its MCP server (seed 001 mcp_config) and the new catalog versions of the servers it
+    // The instance, its MCP server (mcp_config) and the new catalog versions of the servers it
     // changes commit together; a failure deletes the credentials written above (nothing half-saved).
     const { result: created } = await catalog.change(
       { workspaceId },
@@ -131,7 +131,7 @@ export function connectorInstancesRouter(
   });
 
   // Credential or base URL changes: new secret values, then a new catalog version for every server
-  // using the instance, and a message telling workers to drop cached values (seed 001 cache rules).
+  // using the instance, and a message telling workers to drop cached values (a credential update is never served stale).
   r.patch('/:id', async (req, res) => {
     const body = UpdateInstanceBody.parse(req.body ?? {});
     const { workspaceId } = caller(req);

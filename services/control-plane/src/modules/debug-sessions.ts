@@ -8,7 +8,7 @@ import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import { isUuid } from './ids.ts';
 
-/** Debug sessions last at most 4 hours (seed 000 "Debug sessions"). */
+/** Debug sessions last at most 4 hours. */
 const MAX_DEBUG_MINUTES = 240;
 
 const OpenBody = z.object({ duration_minutes: z.number().int().min(1).max(MAX_DEBUG_MINUTES).default(60) }).strict();

@@ -11,7 +11,7 @@ import { isUuid } from './ids.ts';
 import { findServer as findServerIn } from './servers.ts';
 
 /**
- * Workflow deployments (issue #4), Bump-compatible: `POST /api/v1/mcp_servers/{id}/deploy` with
+ * Workflow deployments, Bump-compatible: `POST /api/v1/mcp_servers/{id}/deploy` with
  * `{definition, references?}` → 201 `{id, mcp_server_id}`, 204 when the same document is already
  * active, 422 `{message, errors}`. A deployment is `deploying`, then `active` (the previous active one
  * becomes `superseded`) or `errored`. The server's catalog always carries the tools of its latest

@@ -93,7 +93,8 @@ function storeSpan(r: ExecutionRecord): Span {
 
 /**
  * The `steps` column holds the step list, or `{ traceId?, spanId?, steps, tree? }` for traced calls
- * and workflow calls (their step tree), and `caller: { subject, actingVia }` (OAuth subject, why a caller could act as a user): none has a column of its own (no schema change needed).
+ * and workflow calls (their step tree), and `caller: { subject, actingVia }` (OAuth subject, why a caller
+ * could act as a user): none has a column of its own (no schema change needed).
  */
 function unpackSteps(value: unknown): {
   steps: unknown;

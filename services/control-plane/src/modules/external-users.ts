@@ -35,7 +35,7 @@ const secretNamePattern = /^[A-Za-z_][A-Za-z0-9_]{0,99}$/;
 const externalNamePattern = /^[a-z0-9][a-z0-9_-]{0,49}$/;
 
 /**
- * External users (seed 002): the end users of a workspace's app, named by it. Each can have its own
+ * External users: the end users of a workspace's app, named by it. Each can have its own
  * connection (credentials) per connector instance; `x-username` on MCP requests makes tools run with
  * that user's connection. The edge learns name → id from a Redis hash published here.
  */

@@ -14,7 +14,7 @@ import {
 import { z } from 'zod';
 
 /**
- * OpenAPI documents as a connector source (issue #3). `POST /api/v1/connectors` takes either a plain
+ * OpenAPI documents as a connector source. `POST /api/v1/connectors` takes either a plain
  * OpenAPI 2.0/3.x document (every operation becomes a tool, slug from `info.title`), or this envelope,
  * which adds the connector's identity, a bundle of files with relative `$ref`s, and seed-001
  * `mcp_config.route_mappings` (by `operationId`, or the generated tool name when there is none).

@@ -11,7 +11,7 @@ import { serverSecretName } from '../catalog/secret-names.ts';
 import { isUuid } from './ids.ts';
 
 /**
- * Secrets REST API (issue #5): create, rotate, delete and list secrets of a workspace
+ * Secrets REST API: create, rotate, delete and list secrets of a workspace
  * (`/api/v1/secrets`) or of one MCP server (`/api/v1/mcp_servers/{id}/secrets`, the values of its
  * workflows' `$secrets.NAME`). Values go straight to the secrets store (write-only) and never come
  * back: responses carry names, versions and times, read from the store's metadata; PostgreSQL holds

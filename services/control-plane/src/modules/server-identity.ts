@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Db } from '../db/client.ts';
 
 /**
- * Per-server identity settings for the worker (seed 002 per-user credentials), from the server's
+ * Per-server identity settings for the worker (per-user credentials), from the server's
  * `config`: `fallbackToShared: true` lets a call made for an external user without their own
  * connection run with the server's shared credentials (off by default: such a call is a tool error).
  * Published to Redis next to the catalog, outside the catalog compilation.

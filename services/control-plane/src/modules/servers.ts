@@ -14,7 +14,7 @@ import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import { isUuid } from './ids.ts';
 
-/** CreateMcpServerDto (seed 002), plus `connectorInstanceId`: the tool source of this first version. */
+/** CreateMcpServerDto, plus `connectorInstanceId`: the tool source of this first version. */
 const CreateServerBody = z.object({
   name: z
     .string()
@@ -26,7 +26,7 @@ const CreateServerBody = z.object({
   connectorInstanceId: z.string().min(1).optional(),
   config: z.record(z.string(), z.unknown()).optional(),
   isPublic: z.boolean().default(false),
-  /** Seed 002: external MCP servers whose tools are merged in (`tools` empty = all of them). */
+  /** External MCP servers whose tools are merged in (`tools` empty = all of them). */
   externalMcpConfigs: z
     .array(
       z.object({
@@ -89,7 +89,8 @@ async function removedExternalTools(tx: Tx, before: ServerRow, next: StoredExter
   return {
     names,
     warnings: [
-      `external MCP server(s) "${gone.map((c) => c.name).join('", "')}" removed: tools ${names.join(', ')} are no longer served (their names are not given to other tools)`,
+      `external MCP server(s) "${gone.map((c) => c.name).join('", "')}" removed: tools ${names.join(', ')} ` +
+        'are no longer served (their names are not given to other tools)',
     ],
   };
 }
@@ -182,7 +183,7 @@ export function serversRouter(
     updatedAt: row.updatedAt,
   });
 
-  // Seed 002: preview an external MCP server's tools without registering it. The worker connects
+  // Preview an external MCP server's tools without registering it. The worker connects
   // (the control plane has no egress); lists are cached by a hash of URL and headers (never the values).
   r.post('/load-tools-from-url', async (req, res) => {
     const body = LoadToolsBody.parse(req.body ?? {});
