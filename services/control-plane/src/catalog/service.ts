@@ -384,15 +384,24 @@ export class CatalogService {
    * (`all`: every server, e.g. after Redis lost its data). Returns how many were published.
    */
   async reconcile(opts: { all?: boolean } = {}): Promise<number> {
-    // Every server Redis or PostgreSQL knows, each decided under its publication lock from a fresh read
-    // (ADR 0017): a change committed meanwhile publishes after this, or this reads it. A server published
-    // after the listing was published by its own change. Deleted servers left in Redis (the removal after
-    // the commit failed) are removed.
+    // A first look without locks finds what may need work: servers whose Redis copy is missing or older
+    // (all of them with `all`), and Redis catalogs of servers PostgreSQL no longer has (the removal after
+    // the commit failed). Each of those is then decided again under its publication lock from a fresh read
+    // (ADR 0017): a change committed meanwhile publishes after this, or this reads it. A server created
+    // after the listing was published by its own change.
     const inRedis = new Set(await this.publisher.publishedCatalogServerIds());
-    const listed = await this.db.mcpServer.findMany({ where: { catalogVersion: { gt: 0 } }, select: { id: true } });
-    const ids = new Set([...inRedis, ...listed.map((s) => s.id)]);
+    const listed = await this.db.mcpServer.findMany({
+      where: { catalogVersion: { gt: 0 } },
+      select: { id: true, catalogVersion: true },
+    });
+    const live = new Set(listed.map((s) => s.id));
+    const candidates = [...inRedis].filter((id) => !live.has(id));
+    for (const s of listed) {
+      const published = opts.all ? undefined : await this.publisher.publishedCatalogVersion(s.id);
+      if (published === undefined || published < s.catalogVersion) candidates.push(s.id);
+    }
     let published = 0;
-    for (const id of ids) {
+    for (const id of candidates) {
       const done = await this.publisher.exclusive(publicationResources.catalog(id), async () => {
         const s = isUuid(id)
           ? await this.db.mcpServer.findUnique({ where: { id }, select: { catalogVersion: true } })
@@ -402,8 +411,8 @@ export class CatalogService {
           return false;
         }
         if (!opts.all) {
-          const live = await this.publisher.publishedCatalogVersion(id);
-          if (live !== undefined && live >= s.catalogVersion) return false;
+          const inRedisNow = await this.publisher.publishedCatalogVersion(id);
+          if (inRedisNow !== undefined && inRedisNow >= s.catalogVersion) return false;
         }
         const v = await this.db.catalogVersion.findUnique({
           where: { serverId_version: { serverId: id, version: s.catalogVersion } },
