@@ -1,19 +1,16 @@
 // The module-boundary check of the test command (scripts/check-boundaries.ts) really fails the build
 // when a service other than the worker reads secrets: the script is run on small
 // workspaces written for the test, one rule broken at a time.
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { repoRoot } from './lib.ts';
+import { runCheckScript, type WorkspaceFiles } from './lib.ts';
 
 const roots: string[] = [];
 afterAll(() => {
   for (const r of roots) rmSync(r, { recursive: true, force: true });
 });
 
-type Files = Record<string, string>;
+type Files = WorkspaceFiles;
 
 const manifest = (name: string, deps: string[] = []) =>
   JSON.stringify({ name, dependencies: Object.fromEntries(deps.map((d) => [d, 'workspace:*'])) });
@@ -35,27 +32,7 @@ const valid: Files = {
   'services/edge/src/app.ts': 'export const edge = 1;\n',
 };
 
-/** Runs the repository's check script on a workspace made of `files`. */
-function check(files: Files): { code: number; output: string } {
-  const root = mkdtempSync(join(tmpdir(), 'toolplane-boundaries-'));
-  roots.push(root);
-  mkdirSync(join(root, 'scripts'));
-  cpSync(join(repoRoot, 'scripts/check-boundaries.ts'), join(root, 'scripts/check-boundaries.ts'));
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(root, path)), { recursive: true });
-    writeFileSync(join(root, path), text);
-  }
-  try {
-    const output = execFileSync(process.execPath, ['--no-warnings', join(root, 'scripts/check-boundaries.ts')], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    return { code: 0, output };
-  } catch (err) {
-    const e = err as { status: number; stdout: string; stderr: string };
-    return { code: e.status, output: `${e.stdout}${e.stderr}` };
-  }
-}
+const check = (files: Files) => runCheckScript('check-boundaries.ts', files, roots);
 
 describe('scripts/check-boundaries.ts (run by the test command)', () => {
   it('passes a workspace where only the worker reads secrets (tests may open the store to prove what was written)', () => {

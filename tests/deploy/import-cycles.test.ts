@@ -1,18 +1,15 @@
 // The import-cycle check of the test command (scripts/check-import-cycles.ts) really fails the build on
 // a cycle among package and service sources: the script is run on small workspaces written for the test.
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { repoRoot } from './lib.ts';
+import { runCheckScript, type WorkspaceFiles } from './lib.ts';
 
 const roots: string[] = [];
 afterAll(() => {
   for (const r of roots) rmSync(r, { recursive: true, force: true });
 });
 
-type Files = Record<string, string>;
+type Files = WorkspaceFiles;
 
 const manifest = (name: string) =>
   JSON.stringify({ name, exports: { '.': { '@toolplane/source': './src/index.ts', default: './dist/index.js' } } });
@@ -28,26 +25,7 @@ const valid: Files = {
   'services/worker/src/index.ts': "import { a } from '@toolplane/lib';\nexport const w = a;\n",
 };
 
-function check(files: Files): { code: number; output: string } {
-  const root = mkdtempSync(join(tmpdir(), 'toolplane-cycles-'));
-  roots.push(root);
-  mkdirSync(join(root, 'scripts'));
-  cpSync(join(repoRoot, 'scripts/check-import-cycles.ts'), join(root, 'scripts/check-import-cycles.ts'));
-  for (const [path, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(root, path)), { recursive: true });
-    writeFileSync(join(root, path), text);
-  }
-  try {
-    const output = execFileSync(process.execPath, ['--no-warnings', join(root, 'scripts/check-import-cycles.ts')], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    return { code: 0, output };
-  } catch (err) {
-    const e = err as { status: number; stdout: string; stderr: string };
-    return { code: e.status, output: `${e.stdout}${e.stderr}` };
-  }
-}
+const check = (files: Files) => runCheckScript('check-import-cycles.ts', files, roots);
 
 describe('scripts/check-import-cycles.ts (run by the test command)', () => {
   it('passes a workspace without cycles', () => {

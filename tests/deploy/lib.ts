@@ -1,10 +1,10 @@
 // Helpers for the deployment tests: render Kustomize overlays with kubectl, parse YAML, validate
 // objects against the Kubernetes schemas (kubernetes-models, offline), evaluate NetworkPolicies.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
@@ -385,4 +385,36 @@ export function allowed(policies: K8sObject[], from: Endpoint, to: Endpoint, con
 
 export function readRepoFile(path: string): string {
   return readFileSync(join(repoRoot, path), 'utf8');
+}
+
+/** Paths (relative to a workspace root) and their contents. */
+export type WorkspaceFiles = Record<string, string>;
+
+/**
+ * Runs one of the repository's check scripts (`scripts/<name>.ts`) on a small workspace made of `files`
+ * in a fresh directory (added to `roots`, which the caller removes after its tests). Exit code and output.
+ */
+export function runCheckScript(
+  script: string,
+  files: WorkspaceFiles,
+  roots: string[],
+): { code: number; output: string } {
+  const root = mkdtempSync(join(tmpdir(), 'toolplane-check-'));
+  roots.push(root);
+  mkdirSync(join(root, 'scripts'));
+  cpSync(join(repoRoot, 'scripts', script), join(root, 'scripts', script));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  try {
+    const output = execFileSync(process.execPath, ['--no-warnings', join(root, 'scripts', script)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return { code: 0, output };
+  } catch (err) {
+    const e = err as { status: number; stdout: string; stderr: string };
+    return { code: e.status, output: `${e.stdout}${e.stderr}` };
+  }
 }
