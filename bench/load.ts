@@ -13,6 +13,8 @@ export interface LoadResult {
 
 export interface LoadTarget {
   url: string;
+  /** The same endpoint on other processes (more edges): the loops are spread over `url` and these. */
+  alternates?: string[];
   method: 'GET' | 'POST';
   headers?: Record<string, string>;
   body?: string;
@@ -37,12 +39,12 @@ export async function runLoad(
   warmupSeconds = 1,
 ): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const url = new URL(target.url);
+  const urls = [target.url, ...(target.alternates ?? [])].map((u) => new URL(u));
   const headers = {
     ...target.headers,
     ...(target.body ? { 'content-length': String(Buffer.byteLength(target.body)) } : {}),
   };
-  const once = () =>
+  const once = (url: URL) =>
     new Promise<{ ok: boolean }>((resolve) => {
       const req = http.request(
         { agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: target.method, headers },
@@ -65,10 +67,11 @@ export async function runLoad(
   let stop = false;
   const latencies: number[] = [];
   let errors = 0;
-  const loop = async () => {
+  const loop = async (_: unknown, i: number) => {
+    const url = urls[i % urls.length]!;
     while (!stop) {
       const t0 = process.hrtime.bigint();
-      const { ok } = await once();
+      const { ok } = await once(url);
       if (!measuring) continue;
       if (!ok) errors++;
       latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);

@@ -97,8 +97,12 @@ try {
     method: 'GET' as const,
     headers: { 'x-api-key': apiKey, accept: 'application/json' },
   };
+  // With more edges the load is spread over all of them (the same path on each edge's origin).
+  const onOtherEdges = (url: string) =>
+    stack.edgeUrls.slice(1).map((origin) => new URL(new URL(url).pathname, origin).href);
   const mcp = {
     url: example.mcpUrl,
+    alternates: onOtherEdges(example.mcpUrl),
     method: 'POST' as const,
     headers: {
       'x-api-key': stack.bootstrapKey,
@@ -149,6 +153,7 @@ try {
   const workflow = {
     ...mcp,
     url: flowServer.url,
+    alternates: onOtherEdges(flowServer.url),
     body: JSON.stringify({
       jsonrpc: '2.0',
       id: 1,
