@@ -33,6 +33,7 @@ import { startExternalToolsRefresher } from './modules/external-refresh.ts';
 import { serversRouter } from './modules/servers.ts';
 import { CatalogService, externalListerFor } from './catalog/service.ts';
 import { workspacesRouter } from './modules/workspaces.ts';
+import { openApiDocumentText } from './openapi/document.ts';
 import { RuntimePublisher } from './publisher.ts';
 import { redisStateStore, RuntimeStateKeeper } from './runtime-state.ts';
 
@@ -114,6 +115,11 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
     } catch {
       res.status(503).json({ status: 'unavailable' });
     }
+  });
+  // The API's own description is public, like the document of any API (no key needed to read it).
+  const documentText = openApiDocumentText();
+  http.get('/api/v1/openapi.json', (_req, res) => {
+    res.type('application/json').send(documentText);
   });
   const api = express.Router();
   api.use(unauthenticatedLimit(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS));

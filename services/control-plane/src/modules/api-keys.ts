@@ -13,14 +13,14 @@ import { publicationResources, type RuntimePublisher } from '../publisher.ts';
  * server_admin: a key limited to servers may still change what they expose and who may call them
  * (`mode`, `isPublic`, `connectorInstanceId`, `selectedTools`, `externalMcpConfigs`, `config`).
  */
-const apiKeyScopes = ['management', 'runtime', 'admin', 'server_admin'] as const;
+export const apiKeyScopes = ['management', 'runtime', 'admin', 'server_admin'] as const;
 
 const ServerIds = z
   .array(z.string().min(1))
   .min(1, 'must name at least one server (omit it for every server of the workspace)')
   .max(100);
 
-const CreateApiKeyBody = z
+export const CreateApiKeyBody = z
   .object({
     name: z.string().min(1).max(100),
     scopes: z.array(z.enum(apiKeyScopes)).min(1).default(['management', 'runtime']),
@@ -28,7 +28,7 @@ const CreateApiKeyBody = z
   })
   .strict();
 
-const UpdateApiKeyBody = z
+export const UpdateApiKeyBody = z
   .object({
     name: z.string().min(1).max(100).optional(),
     /** null lifts the restriction. */

@@ -1,0 +1,77 @@
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { accessPoliciesRoutes } from '../modules/access-policies.openapi.ts';
+import { apiKeysRoutes } from '../modules/api-keys.openapi.ts';
+import { connectorInstancesRoutes } from '../modules/connector-instances.openapi.ts';
+import { connectorsRoutes } from '../modules/connectors.openapi.ts';
+import { debugSessionsRoutes } from '../modules/debug-sessions.openapi.ts';
+import { deploymentsRoutes } from '../modules/deployments.openapi.ts';
+import { executionRecordsRoutes } from '../modules/execution-records.openapi.ts';
+import { externalUsersRoutes } from '../modules/external-users.openapi.ts';
+import { secretsRoutes } from '../modules/secrets.openapi.ts';
+import { serversRoutes } from '../modules/servers.openapi.ts';
+import { workspacesRoutes } from '../modules/workspaces.openapi.ts';
+import { json, type RouteDoc } from './registry.ts';
+
+const documentRoute: RouteDoc = {
+  method: 'get',
+  path: '/openapi.json',
+  operationId: 'getOpenApiDocument',
+  tags: ['meta'],
+  summary: 'This document',
+  security: [],
+  responses: { 200: json('The OpenAPI 3.1 description of /api/v1.', z.object({}).passthrough()) },
+};
+
+/** Every documented route, in document order. */
+export const apiRoutes: RouteDoc[] = [
+  ...workspacesRoutes,
+  ...apiKeysRoutes,
+  ...accessPoliciesRoutes,
+  ...connectorsRoutes,
+  ...connectorInstancesRoutes,
+  ...serversRoutes,
+  ...deploymentsRoutes,
+  ...secretsRoutes,
+  ...externalUsersRoutes,
+  ...debugSessionsRoutes,
+  ...executionRecordsRoutes,
+  documentRoute,
+];
+
+/** The OpenAPI 3.1 document of the management API (`GET /api/v1/openapi.json`, `docs/openapi.json`). */
+/** The version of the management API the document describes. */
+const apiVersion = '1.0.0';
+
+/** Where the committed copy lives (scripts/gen-openapi.ts writes it). */
+export const openApiDocumentPath = fileURLToPath(new URL('../../../../docs/openapi.json', import.meta.url));
+
+export function openApiDocument() {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'apiKey', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'x-api-key',
+    description: 'A workspace API key (`tp_…`); its scopes decide what it may do (docs/api.md, "API keys").',
+  });
+  for (const route of apiRoutes) registry.registerPath(route);
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Toolplane management API',
+      version: apiVersion,
+      description:
+        'The control plane’s REST API: workspaces, API keys, access policies, connectors, MCP servers, ' +
+        'deployments, secrets, end users, debug sessions and execution records. Errors are ' +
+        '`application/problem+json` (`Problem`). Generated from the zod schemas that validate requests.',
+    },
+    servers: [{ url: '/api/v1', description: 'The control plane (`toolplane dev`: http://127.0.0.1:8081/api/v1)' }],
+    security: [{ apiKey: [] }],
+  });
+}
+
+/** The document as committed and served: JSON, two-space indented, with a final newline. */
+export function openApiDocumentText(): string {
+  return JSON.stringify(openApiDocument(), null, 2) + '\n';
+}

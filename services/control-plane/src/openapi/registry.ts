@@ -1,0 +1,74 @@
+/**
+ * The management API's OpenAPI 3.1 description, built from the zod schemas that validate requests
+ * (ADR 0018). Each module declares its routes (`modules/<name>.openapi.ts`, a `RouteDoc[]`) next to
+ * its router; `document.ts` collects them. Paths are written as OpenAPI paths (`/api_keys/{id}`),
+ * relative to `/api/v1`.
+ */
+import { extendZodWithOpenApi, type RouteConfig, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+
+extendZodWithOpenApi(z);
+
+/** One documented route: zod-to-openapi's route config, path relative to `/api/v1`. */
+export type RouteDoc = RouteConfig;
+
+/** The problem+json body of every error (docs/api.md, "Errors"). */
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.string(),
+    detail: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .openapi('Problem');
+
+const problemDescriptions: Record<number, string> = {
+  400: 'The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`.',
+  401: 'No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`.',
+  403: 'The key lacks the scope, or is limited to other servers: `auth.forbidden`.',
+  404: 'No such resource in the caller’s workspace: `resource.not_found`.',
+  409: 'The resource already exists: `resource.conflict`.',
+  413: 'The body is too large: `request.invalid`.',
+  415: 'Unsupported content type, `Content-Encoding` or charset: `request.invalid`.',
+  422: 'The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`).',
+  429: 'Too many requests; `Retry-After` says when to retry: `request.rate_limited`.',
+  500: 'A bug; details are logged, not returned: `internal.unexpected`.',
+  503: 'A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry: `service.unavailable`.',
+};
+
+/** Statuses every authenticated route can answer. */
+const common = [401, 429, 500, 503] as const;
+
+/**
+ * Error responses of a route: the given statuses plus the ones every route can answer.
+ * `problems(404, 422)` for a route that looks something up and validates a body.
+ */
+export function problems(...statuses: number[]): Record<number, ResponseConfig> {
+  const out: Record<number, ResponseConfig> = {};
+  for (const status of [...new Set([...statuses, ...common])].sort((a, b) => a - b))
+    out[status] = {
+      description: problemDescriptions[status] ?? 'An error.',
+      content: { 'application/problem+json': { schema: Problem } },
+    };
+  return out;
+}
+
+/** A JSON response. */
+export function json(description: string, schema: z.ZodType): ResponseConfig {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+/** A JSON request body. */
+export function jsonBody(schema: z.ZodType, description?: string) {
+  return { required: true, ...(description ? { description } : {}), content: { 'application/json': { schema } } };
+}
+
+/** Path parameters: `pathParams('id')` → `{ id: string }`. */
+export function pathParams<K extends string>(...names: K[]) {
+  return z.object(Object.fromEntries(names.map((n) => [n, z.string()])) as Record<K, z.ZodString>);
+}
+
+/** The 204 of a delete. */
+export const noContent: ResponseConfig = { description: 'Done; no body.' };
