@@ -12,6 +12,7 @@ export default tseslint.config(
       '.toolchain/',
       'coverage/',
       'services/control-plane/src/generated/',
+      'packages/client/src/schema.ts',
       'bench/results/',
     ],
   },

@@ -1,17 +1,25 @@
 // Writes docs/openapi.json, the OpenAPI 3.1 description of the control plane's /api/v1, from the
 // route declarations next to each module (services/control-plane/src/modules/*.openapi.ts). The
 // control plane serves the same document at GET /api/v1/openapi.json;
-// services/control-plane/src/openapi/document.test.ts fails when the committed file is stale.
+// services/control-plane/src/openapi/document.test.ts fails when the committed file is stale. It also
+// writes packages/client/src/schema.ts, the typed client's types (packages/client/src/schema.test.ts).
 //
 //   node --conditions=@toolplane/source scripts/gen-openapi.ts          write docs/openapi.json
 //   node --conditions=@toolplane/source scripts/gen-openapi.ts --check  exit 1 if it is not current
 import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { renderClientSchema } from '../packages/client/src/generate.ts';
 import { openApiDocumentText, openApiDocumentPath } from '../services/control-plane/src/openapi/document.ts';
 
-const text = openApiDocumentText();
+const clientSchemaPath = fileURLToPath(new URL('../packages/client/src/schema.ts', import.meta.url));
+const outputs: [string, string][] = [
+  [openApiDocumentPath, openApiDocumentText()],
+  [clientSchemaPath, await renderClientSchema(JSON.parse(openApiDocumentText()) as object)],
+];
 if (process.argv.includes('--check')) {
-  if (readFileSync(openApiDocumentPath, 'utf8') !== text) {
-    console.error('docs/openapi.json is stale: run `node --conditions=@toolplane/source scripts/gen-openapi.ts`');
+  const stale = outputs.filter(([path, text]) => readFileSync(path, 'utf8') !== text).map(([path]) => path);
+  if (stale.length > 0) {
+    console.error(`stale: ${stale.join(', ')}; run \`node --conditions=@toolplane/source scripts/gen-openapi.ts\``);
     process.exit(1);
   }
-} else writeFileSync(openApiDocumentPath, text);
+} else for (const [path, text] of outputs) writeFileSync(path, text);

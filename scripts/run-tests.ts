@@ -2,6 +2,8 @@
 // (tests/setup/global-setup.js), runs the colocated unit tests in one jest process, then every file
 // under tests/ in a jest process of its own, two at a time. A file whose process does not exit by
 // itself once its results are written (an open handle) fails the run, so any file run alone exits.
+// Every stack a test starts checks the management API against docs/openapi.json (tests/contract/); a
+// full run (no path patterns) also fails when some documented operation was called by no test.
 // Ends with the plain line "N passed, N failed".
 //
 //   node scripts/run-tests.ts [jest options] [path patterns]
@@ -10,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { contractReport } from '../tests/contract/api-contract.ts';
 import globalSetup from '../tests/setup/global-setup.js';
 import globalTeardown from '../tests/setup/global-teardown.js';
 
@@ -66,13 +69,13 @@ function killTree(child: ChildProcess): void {
 }
 
 /** Runs jest on `files` in a process of its own; resolves with what it counted and what went wrong. */
-function runJest(label: string, files: string[], outDir: string, n: number): Promise<Outcome> {
+function runJest(label: string, files: string[], outDir: string, n: number, env: NodeJS.ProcessEnv): Promise<Outcome> {
   const started = Date.now();
   const outputFile = join(outDir, `${n}.json`);
   const child = spawn(
     process.execPath,
     [...nodeArgs, '--ci', '--json', `--outputFile=${outputFile}`, ...options, '--runTestsByPath', ...files],
-    { cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   running.add(child);
   let output = '';
@@ -114,6 +117,26 @@ function runJest(label: string, files: string[], outDir: string, n: number): Pro
   });
 }
 
+/** The contract's coverage over the whole run: every documented operation called at least once. */
+function coverage(contractDir: string): Outcome {
+  const { uncovered } = contractReport(contractDir);
+  const outcome: Outcome = {
+    label: 'API contract coverage',
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+    problems: [],
+    seconds: 0,
+  };
+  if (uncovered.length === 0) outcome.passed = 1;
+  else
+    outcome.problems.push(
+      `no test called these operations of docs/openapi.json (cover each in an e2e test): ${uncovered.join(', ')}`,
+    );
+  console.log(`API contract: ${uncovered.length === 0 ? 'every operation covered' : `${uncovered.length} uncovered`}`);
+  return outcome;
+}
+
 async function main(): Promise<number> {
   const files = listTests();
   if (files.length === 0) {
@@ -131,18 +154,22 @@ async function main(): Promise<number> {
 
   await globalSetup();
   const outDir = mkdtempSync(join(tmpdir(), 'toolplane-jest-'));
+  const contractDir = mkdtempSync(join(tmpdir(), 'toolplane-contract-'));
+  const env = { ...process.env, TOOLPLANE_CONTRACT_DIR: contractDir };
   const outcomes: Outcome[] = [];
   let n = 0;
   try {
-    if (units.length > 0) outcomes.push(await runJest(`unit tests (${units.length} files)`, units, outDir, n++));
+    if (units.length > 0) outcomes.push(await runJest(`unit tests (${units.length} files)`, units, outDir, n++, env));
     const queue = [...alone];
     await Promise.all(
       Array.from({ length: parallel }, async () => {
         for (let f = queue.shift(); f !== undefined; f = queue.shift())
-          outcomes.push(await runJest(f, [f], outDir, n++));
+          outcomes.push(await runJest(f, [f], outDir, n++, env));
       }),
     );
+    if (patterns.length === 0) outcomes.push(coverage(contractDir));
   } finally {
+    rmSync(contractDir, { recursive: true, force: true });
     rmSync(outDir, { recursive: true, force: true });
     await globalTeardown();
   }

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { ControlPlaneClient, startStack, type ServiceProcess, type Stack, type StackOptions } from '@toolplane/cli';
 import { exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import pg from 'pg';
+import { startContractProxy } from './contract/api-contract.ts';
 
 /** The real services started by tests/setup/global-setup.js. Missing ones fail the test, never skip it. */
 function testServices(): { redisUrl: string; adminDatabaseUrl: string } {
@@ -58,13 +59,27 @@ export async function startTestStack(
   opts: Omit<StackOptions, 'dataDir' | 'redisPrefix'> = {},
 ): Promise<{ stack: Stack; api: ControlPlaneClient }> {
   const { databaseUrl, ...rest } = opts;
-  const stack = await startStack({
+  const started = await startStack({
     dataDir: tempDir(label),
     redisPrefix: uniquePrefix(label),
     databaseUrl: databaseUrl ?? (await freshDatabase(label)),
     ...rest,
     redisUrl: rest.redisUrl ?? testServices().redisUrl,
   });
+  // Every call to the management API goes through the contract proxy (tests/contract/api-contract.ts):
+  // a response or accepted request the OpenAPI document does not describe fails the file at stop.
+  const proxy = await startContractProxy(started.controlPlaneUrl, label);
+  const stack: Stack = {
+    ...started,
+    controlPlaneUrl: proxy.url,
+    stop: async () => {
+      await started.stop();
+      await proxy.close();
+      const violations = proxy.violations();
+      if (violations.length > 0)
+        throw new Error(`the management API broke its OpenAPI document (docs/openapi.json):\n${violations.join('\n')}`);
+    },
+  };
   return { stack, api: new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey) };
 }
 

@@ -12,7 +12,7 @@ import { isUuid } from './ids.ts';
 const Names = (what: string) =>
   z.array(z.string().min(1).max(200)).min(1, `name at least one ${what}, or ["*"]`).max(500);
 
-const PolicyBody = z
+export const PolicyBody = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'must be 1-100 letters, digits, ".", "-" or "_"'),
     description: z.string().max(1000).nullable().optional(),
@@ -21,7 +21,7 @@ const PolicyBody = z
     tools: Names('tool name'),
   })
   .strict();
-const UpdatePolicyBody = PolicyBody.partial().strict();
+export const UpdatePolicyBody = PolicyBody.partial().strict();
 
 type PolicyRow = {
   id: string;

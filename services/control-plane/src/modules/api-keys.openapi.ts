@@ -17,11 +17,11 @@ const ApiKey = z
     revokedAt: timestamp.nullable(),
   })
   .strict()
-  .openapi('ApiKey');
+  .meta({ id: 'ApiKey' });
 
 const CreatedApiKey = ApiKey.extend({ key: z.string().describe('The key; shown once.') })
   .strict()
-  .openapi('CreatedApiKey');
+  .meta({ id: 'CreatedApiKey' });
 
 const tags = ['api keys'];
 
@@ -34,7 +34,7 @@ export const apiKeysRoutes: RouteDoc[] = [
     tags,
     summary: 'Create an API key',
     description: 'A key grants only scopes the calling key has (`server_admin` also by an unrestricted key).',
-    request: { body: jsonBody(CreateApiKeyBody.openapi('CreateApiKeyBody')) },
+    request: { body: jsonBody(CreateApiKeyBody.meta({ id: 'CreateApiKeyBody' })) },
     responses: {
       201: json('The key, with its value (shown once).', CreatedApiKey),
       ...problems(400, 403, 413, 415, 422),
@@ -66,7 +66,7 @@ export const apiKeysRoutes: RouteDoc[] = [
     operationId: 'updateApiKey',
     tags,
     summary: 'Rename a key, or limit it to servers (null lifts the limit)',
-    request: { params: pathParams('id'), body: jsonBody(UpdateApiKeyBody.openapi('UpdateApiKeyBody')) },
+    request: { params: pathParams('id'), body: jsonBody(UpdateApiKeyBody.meta({ id: 'UpdateApiKeyBody' })) },
     responses: { 200: json('The key as changed.', ApiKey), ...problems(400, 403, 404, 409, 413, 415, 422) },
   },
   {

@@ -13,7 +13,7 @@ import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import { isUuid } from './ids.ts';
 
-const CreateInstanceBody = z.object({
+export const CreateInstanceBody = z.object({
   connector_id: z.string().min(1),
   name: z.string().min(1).max(100),
   /** Replaces the origin of every endpoint of the descriptor (sandbox, self-hosted, the local example). */
@@ -23,7 +23,7 @@ const CreateInstanceBody = z.object({
   createServer: z.boolean().default(true),
 });
 
-const UpdateInstanceBody = z.object({
+export const UpdateInstanceBody = z.object({
   name: z.string().min(1).max(100).optional(),
   base_url: z.string().url().nullable().optional(),
   /** Replaces the given fields; fields not named keep their stored values. */

@@ -1,4 +1,63 @@
-import type { RouteDoc } from '../openapi/registry.ts';
+import { z } from 'zod';
+import { json, jsonBody, pathParams, problems, type RouteDoc } from '../openapi/registry.ts';
+import { OpenBody } from './debug-sessions.ts';
+
+const timestamp = z.iso.datetime();
+
+/** A debug session as the API shows it (`present` in debug-sessions.ts). */
+const DebugSession = z
+  .object({
+    id: z.uuid(),
+    server_id: z.uuid(),
+    opened_at: timestamp,
+    ends_at: timestamp,
+    closed_at: timestamp.nullable().describe('When it was stopped; null: not stopped (it may still have ended).'),
+    active: z.boolean().describe('Whether it is open now: neither stopped nor past `ends_at`.'),
+  })
+  .strict()
+  .meta({ id: 'DebugSession' });
+
+const tags = ['debug sessions'];
 
 /** The debug-sessions routes, for the OpenAPI document (services/control-plane/src/openapi/document.ts). */
-export const debugSessionsRoutes: RouteDoc[] = [];
+export const debugSessionsRoutes: RouteDoc[] = [
+  {
+    method: 'post',
+    path: '/mcp_manager/{id}/debug_sessions',
+    operationId: 'startDebugSession',
+    tags,
+    summary: 'Open a debug session on an MCP server (closes the open one)',
+    description:
+      'While it is open, the server’s execution records also keep redacted, size-capped request and response bodies. ' +
+      'The body is optional (60 minutes).',
+    request: {
+      params: pathParams('id'),
+      body: { ...jsonBody(OpenBody.meta({ id: 'StartDebugSessionBody' })), required: false },
+    },
+    responses: {
+      201: json('The session.', DebugSession),
+      ...problems(400, 403, 404, 413, 415, 422),
+    },
+  },
+  {
+    method: 'get',
+    path: '/mcp_manager/{id}/debug_sessions',
+    operationId: 'listDebugSessions',
+    tags,
+    summary: 'List an MCP server’s debug sessions',
+    request: { params: pathParams('id') },
+    responses: {
+      200: json('Every session of the server, newest first.', z.object({ data: z.array(DebugSession) }).strict()),
+      ...problems(403, 404),
+    },
+  },
+  {
+    method: 'delete',
+    path: '/mcp_manager/{id}/debug_sessions/{sessionId}',
+    operationId: 'stopDebugSession',
+    tags,
+    summary: 'Stop a debug session',
+    request: { params: pathParams('id', 'sessionId') },
+    responses: { 200: json('The session as stopped.', DebugSession), ...problems(403, 404) },
+  },
+];

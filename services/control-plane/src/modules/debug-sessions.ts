@@ -11,7 +11,9 @@ import { isUuid } from './ids.ts';
 /** Debug sessions last at most 4 hours. */
 const MAX_DEBUG_MINUTES = 240;
 
-const OpenBody = z.object({ duration_minutes: z.number().int().min(1).max(MAX_DEBUG_MINUTES).default(60) }).strict();
+export const OpenBody = z
+  .object({ duration_minutes: z.number().int().min(1).max(MAX_DEBUG_MINUTES).default(60) })
+  .strict();
 
 type SessionRow = {
   id: string;

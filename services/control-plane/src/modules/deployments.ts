@@ -18,7 +18,7 @@ import { findServer as findServerIn } from './servers.ts';
  * active deployment (`withWorkflowTools`, called by `compileCatalog`).
  */
 
-const DeployBody = z.object({
+export const DeployBody = z.object({
   /** The workflow document, YAML or JSON text (Bump: `definition`). */
   definition: z.string().min(1, 'the workflow document is empty'),
   /** Documents the Arazzo source descriptions resolve to. */

@@ -115,7 +115,7 @@ function unpackSteps(value: unknown): {
   return { steps: value, traceId: null, tree: null, caller: none };
 }
 
-const ListQuery = z.object({
+export const ListQuery = z.object({
   server_id: z.string().uuid().optional(),
   tool: z.string().min(1).optional(),
   outcome: z.enum(['success', 'tool_error', 'rejected', 'failed', 'unknown']).optional(),

@@ -1,4 +1,192 @@
-import type { RouteDoc } from '../openapi/registry.ts';
+import { z } from 'zod';
+import { json, jsonBody, noContent, pathParams, problems, type RouteDoc } from '../openapi/registry.ts';
+import { ConnectionBody, CreateUserBody, HeadersBody, SecretBody, UpdateUserBody } from './external-users.ts';
+
+const timestamp = z.iso.datetime();
+
+const attributes = z
+  .record(z.string(), z.string())
+  .describe('Declared attributes: `$current_user.<name>` in workflows run for this user.');
+
+/** An external user as the create and update responses show it. */
+const ExternalUser = z
+  .object({ id: z.uuid(), name: z.string(), attributes, createdAt: timestamp })
+  .strict()
+  .meta({ id: 'ExternalUser' });
+
+/** An external user in the list: with the connector instances the user has connected. */
+const ListedExternalUser = ExternalUser.extend({
+  connections: z.array(z.uuid()).describe('Ids of the connector instances the user has credentials for.'),
+})
+  .strict()
+  .meta({ id: 'ListedExternalUser' });
+
+/** A user's credentials for one connector instance: key names only, never values. */
+const UserConnection = z
+  .object({
+    connector_instance_id: z.uuid(),
+    credential_keys: z.array(z.string()),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .strict()
+  .meta({ id: 'UserConnection' });
+
+const UserSecretListing = z
+  .object({ name: z.string(), updatedAt: timestamp })
+  .strict()
+  .meta({ id: 'UserSecretListing' });
+
+const UserSecretWritten = z
+  .object({ name: z.string(), user: z.string().describe('The user’s name.') })
+  .strict()
+  .meta({ id: 'UserSecretWritten' });
+
+const UserMcpConnection = z
+  .object({
+    server_id: z.uuid(),
+    external: z.string().describe('The external MCP server’s name in the server’s configuration.'),
+    header_names: z.array(z.string()),
+  })
+  .strict()
+  .meta({ id: 'UserMcpConnection' });
+
+const tags = ['external users'];
 
 /** The external-users routes, for the OpenAPI document (services/control-plane/src/openapi/document.ts). */
-export const externalUsersRoutes: RouteDoc[] = [];
+export const externalUsersRoutes: RouteDoc[] = [
+  {
+    method: 'post',
+    path: '/external_users',
+    operationId: 'createExternalUser',
+    tags,
+    summary: 'Create an external user (an end user of the workspace’s app)',
+    request: { body: jsonBody(CreateUserBody.meta({ id: 'CreateExternalUserBody' })) },
+    responses: {
+      201: json('The user.', ExternalUser),
+      ...problems(400, 403, 409, 413, 415, 422),
+    },
+  },
+  {
+    method: 'get',
+    path: '/external_users',
+    operationId: 'listExternalUsers',
+    tags,
+    summary: 'List the workspace’s external users',
+    responses: {
+      200: json('Every user, oldest first.', z.object({ data: z.array(ListedExternalUser) }).strict()),
+      ...problems(403),
+    },
+  },
+  {
+    method: 'patch',
+    path: '/external_users/{name}',
+    operationId: 'updateExternalUser',
+    tags,
+    summary: 'Replace an external user’s attributes',
+    request: { params: pathParams('name'), body: jsonBody(UpdateUserBody.meta({ id: 'UpdateExternalUserBody' })) },
+    responses: { 200: json('The user as changed.', ExternalUser), ...problems(400, 403, 404, 413, 415, 422) },
+  },
+  {
+    method: 'delete',
+    path: '/external_users/{name}',
+    operationId: 'deleteExternalUser',
+    tags,
+    summary: 'Delete an external user with their connections and secrets',
+    request: { params: pathParams('name') },
+    responses: { 204: noContent, ...problems(403, 404) },
+  },
+  {
+    method: 'get',
+    path: '/external_users/{name}/connections',
+    operationId: 'listUserConnections',
+    tags,
+    summary: 'List an external user’s connector connections',
+    request: { params: pathParams('name') },
+    responses: {
+      200: json('Every connection, oldest first.', z.object({ data: z.array(UserConnection) }).strict()),
+      ...problems(403, 404),
+    },
+  },
+  {
+    method: 'put',
+    path: '/external_users/{name}/connections/{instanceId}',
+    operationId: 'setUserConnection',
+    tags,
+    summary: 'Create or replace an external user’s credentials for a connector instance',
+    request: {
+      params: pathParams('name', 'instanceId'),
+      body: jsonBody(ConnectionBody.meta({ id: 'UserConnectionBody' })),
+    },
+    responses: {
+      200: json('The connection (key names only).', UserConnection),
+      ...problems(400, 403, 404, 413, 415, 422),
+    },
+  },
+  {
+    method: 'delete',
+    path: '/external_users/{name}/connections/{instanceId}',
+    operationId: 'deleteUserConnection',
+    tags,
+    summary: 'Delete an external user’s connection to a connector instance',
+    request: { params: pathParams('name', 'instanceId') },
+    responses: { 204: noContent, ...problems(403, 404) },
+  },
+  {
+    method: 'get',
+    path: '/external_users/{name}/secrets',
+    operationId: 'listUserSecrets',
+    tags,
+    summary: 'List an external user’s own workflow secrets (names only)',
+    request: { params: pathParams('name') },
+    responses: {
+      200: json('Every secret of the user.', z.object({ data: z.array(UserSecretListing) }).strict()),
+      ...problems(403, 404),
+    },
+  },
+  {
+    method: 'put',
+    path: '/external_users/{name}/secrets/{secret}',
+    operationId: 'setUserSecret',
+    tags,
+    summary: 'Set an external user’s own value of a workflow secret (`$secrets.NAME`)',
+    request: { params: pathParams('name', 'secret'), body: jsonBody(SecretBody.meta({ id: 'UserSecretBody' })) },
+    responses: {
+      200: json('The secret was stored.', UserSecretWritten),
+      ...problems(400, 403, 404, 413, 415, 422),
+    },
+  },
+  {
+    method: 'delete',
+    path: '/external_users/{name}/secrets/{secret}',
+    operationId: 'deleteUserSecret',
+    tags,
+    summary: 'Delete an external user’s own value of a workflow secret',
+    request: { params: pathParams('name', 'secret') },
+    responses: { 204: noContent, ...problems(403, 404, 422) },
+  },
+  {
+    method: 'put',
+    path: '/external_users/{name}/mcp_connections/{serverId}/{external}',
+    operationId: 'setUserMcpConnection',
+    tags,
+    summary: 'Set an external user’s headers for an external MCP server of one of the workspace’s servers',
+    request: {
+      params: pathParams('name', 'serverId', 'external'),
+      body: jsonBody(HeadersBody.meta({ id: 'UserMcpHeadersBody' })),
+    },
+    responses: {
+      200: json('The headers were stored (names only).', UserMcpConnection),
+      ...problems(400, 403, 404, 413, 415, 422),
+    },
+  },
+  {
+    method: 'delete',
+    path: '/external_users/{name}/mcp_connections/{serverId}/{external}',
+    operationId: 'deleteUserMcpConnection',
+    tags,
+    summary: 'Delete an external user’s headers for an external MCP server',
+    request: { params: pathParams('name', 'serverId', 'external') },
+    responses: { 204: noContent, ...problems(403, 404) },
+  },
+];

@@ -23,11 +23,13 @@ const Attributes = z
     z.string().max(1000),
   )
   .refine((a) => Object.keys(a).length <= 50, 'at most 50 attributes');
-const CreateUserBody = z.object({ name: z.string().min(1).max(200), attributes: Attributes.optional() }).strict();
-const UpdateUserBody = z.object({ attributes: Attributes }).strict();
-const ConnectionBody = z.object({ credentials: z.record(z.string(), z.string()) }).strict();
-const SecretBody = z.object({ value: z.string().min(1).max(65_536) }).strict();
-const HeadersBody = z
+export const CreateUserBody = z
+  .object({ name: z.string().min(1).max(200), attributes: Attributes.optional() })
+  .strict();
+export const UpdateUserBody = z.object({ attributes: Attributes }).strict();
+export const ConnectionBody = z.object({ credentials: z.record(z.string(), z.string()) }).strict();
+export const SecretBody = z.object({ value: z.string().min(1).max(65_536) }).strict();
+export const HeadersBody = z
   .object({ headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/), z.string().max(8192)) })
   .strict()
   .refine((b) => Object.keys(b.headers).length > 0, 'name at least one header');

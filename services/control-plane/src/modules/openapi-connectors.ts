@@ -20,7 +20,7 @@ import { z } from 'zod';
  * `mcp_config.route_mappings` (by `operationId`, or the generated tool name when there is none).
  */
 const ToolName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -');
-const OpenApiEnvelope = z.object({
+export const OpenApiEnvelope = z.object({
   kind: z.literal('openapi'),
   slug: z
     .string()

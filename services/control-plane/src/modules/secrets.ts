@@ -28,11 +28,11 @@ const SecretValue = z
   .string({ error: 'a string is required' })
   .min(1, 'must not be empty')
   .refine((v) => Buffer.byteLength(v) <= maxValueBytes, `at most ${maxValueBytes} bytes`);
-const CreateBody = z.object({
+export const CreateBody = z.object({
   name: z.string({ error: 'a string is required' }).regex(apiSecretName, nameMessage),
   value: SecretValue,
 });
-const PutBody = z.object({ value: SecretValue });
+export const PutBody = z.object({ value: SecretValue });
 
 /** Where a workspace's own secrets live in the store. */
 function workspaceSecretPrefix(workspaceId: string): string {

@@ -15,7 +15,7 @@ import { jsonBody } from '../http/body.ts';
 import { isUuid } from './ids.ts';
 
 /** CreateMcpServerDto, plus `connectorInstanceId`: the tool source of this first version. */
-const CreateServerBody = z.object({
+export const CreateServerBody = z.object({
   name: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]{0,99}$/, 'must be a slug: lower-case letters, digits, - and _ (1-100 chars)'),
@@ -119,7 +119,7 @@ const nameTaken = (name: string) =>
     409,
   );
 
-const UpdateServerBody = CreateServerBody.omit({ connectorInstanceId: true, mode: true, isPublic: true })
+export const UpdateServerBody = CreateServerBody.omit({ connectorInstanceId: true, mode: true, isPublic: true })
   .partial()
   .extend({
     mode: z.enum(['SMART', 'NORMAL']).optional(),
@@ -129,13 +129,13 @@ const UpdateServerBody = CreateServerBody.omit({ connectorInstanceId: true, mode
   })
   .strict();
 
-const ListQuery = z.object({
+export const ListQuery = z.object({
   page: z.coerce.number().int().min(1).default(1),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().uuid().optional(),
 });
 
-const LoadToolsBody = z.object({
+export const LoadToolsBody = z.object({
   url: z
     .string()
     .url()

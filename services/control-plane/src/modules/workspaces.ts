@@ -8,7 +8,7 @@ import type { RuntimePublisher } from '../publisher.ts';
 import { createApiKey, requireScope } from './api-keys.ts';
 import { publishWorkspaceAccess } from './access-policies.ts';
 
-const CreateWorkspaceBody = z
+export const CreateWorkspaceBody = z
   .object({
     name: z
       .string()

@@ -5,6 +5,21 @@ import { openApiDocument, openApiDocumentPath, openApiDocumentText } from './doc
 
 const methods = ['get', 'put', 'post', 'delete', 'patch'] as const;
 
+/** `METHOD /path` with parameter names dropped (`/api_keys/{}`), so prose and document compare. */
+const routeKey = (method: string, path: string) => `${method.toUpperCase()} ${path.replace(/\{[^}]*\}/g, '{}')}`;
+
+/**
+ * Routes the prose names: `POST /api/v1/connectors`, `DELETE /connector_instances/{id}` (prefix optional),
+ * among the API's resources (`resources`: first path segments; the edge's `/mcp/{id}` is not this API's).
+ */
+function proseRoutes(resources: Set<string>): Set<string> {
+  const text = readFileSync(new URL('../../../../docs/api.md', import.meta.url), 'utf8');
+  const found = new Set<string>();
+  for (const m of text.matchAll(/`(GET|POST|PUT|PATCH|DELETE)\s+(?:\/api\/v1)?(\/[A-Za-z0-9_{}/.-]*[A-Za-z0-9_}])/g))
+    if (resources.has(m[2]!.split('/')[1]!)) found.add(routeKey(m[1]!, m[2]!));
+  return found;
+}
+
 describe('the management API document', () => {
   it('is a valid OpenAPI 3.1 document', async () => {
     const validator = new Validator();
@@ -36,5 +51,19 @@ describe('the management API document', () => {
           expect(Object.keys(op.responses?.[status]?.content ?? {})).toEqual(['application/problem+json']);
       }
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('names the same routes as docs/api.md: every documented route in the prose, every prose route documented', () => {
+    const doc = openApiDocument();
+    const documented = new Set(
+      Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>
+        methods.filter((m) => item[m]).map((m) => routeKey(m, path)),
+      ),
+    );
+    const prose = proseRoutes(new Set(Object.keys(doc.paths ?? {}).map((p) => p.split('/')[1]!)));
+    expect({
+      missingFromProse: [...documented].filter((r) => !prose.has(r)).sort(),
+      notInDocument: [...prose].filter((r) => !documented.has(r)).sort(),
+    }).toEqual({ missingFromProse: [], notInDocument: [] });
   });
 });

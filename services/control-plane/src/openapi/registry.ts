@@ -2,12 +2,12 @@
  * The management API's OpenAPI 3.1 description, built from the zod schemas that validate requests
  * (ADR 0018). Each module declares its routes (`modules/<name>.openapi.ts`, a `RouteDoc[]`) next to
  * its router; `document.ts` collects them. Paths are written as OpenAPI paths (`/api_keys/{id}`),
- * relative to `/api/v1`.
+ * relative to `/api/v1`. Components are named with zod's own metadata, `.meta({ id: 'Name' })` (which
+ * zod-to-openapi reads), not its `.openapi()` extension: zod 4 gives an extension's methods only to schemas
+ * built after it ran, and the modules' schemas are built first.
  */
-import { extendZodWithOpenApi, type RouteConfig, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
+import type { RouteConfig, ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-
-extendZodWithOpenApi(z);
 
 /** One documented route: zod-to-openapi's route config, path relative to `/api/v1`. */
 export type RouteDoc = RouteConfig;
@@ -22,7 +22,7 @@ export const Problem = z
     detail: z.string(),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
-  .openapi('Problem');
+  .meta({ id: 'Problem' });
 
 const problemDescriptions: Record<number, string> = {
   400: 'The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`.',

@@ -1,0 +1,241 @@
+// The management API's contract, held to by the e2e suite: every stack a test starts with
+// `startTestStack` puts this recording proxy in front of its control plane, so every request a test,
+// the CLI or a worker sends to /api/v1 and every response it gets is checked against docs/openapi.json:
+// an undocumented route, status or response field, or a request the API accepted although the document
+// forbids it, is a violation. A stack's violations fail its test file when the stack stops; the
+// operations and statuses seen go to TOOLPLANE_CONTRACT_DIR (set by scripts/run-tests.ts), whose full
+// runs fail on any operation no test called (`uncoveredOperations`).
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+
+interface Operation {
+  method: string;
+  template: string;
+  operationId: string;
+  /** Path pattern of the template (`{id}` → one segment). */
+  pattern: RegExp;
+  /** Literal segments first: `/workspaces/current` wins over `/workspaces/{id}`. */
+  params: number;
+  responses: Record<string, { content?: Record<string, unknown> }>;
+  /** The request body is documented as JSON (its schema checks accepted requests). */
+  jsonBody: boolean;
+}
+
+interface OpenApiDocument {
+  paths: Record<
+    string,
+    Record<
+      string,
+      { operationId: string; responses: Operation['responses']; requestBody?: { content?: Record<string, unknown> } }
+    >
+  >;
+}
+
+export const documentUrl = new URL('../../docs/openapi.json', import.meta.url);
+const httpMethods = ['get', 'put', 'post', 'delete', 'patch'];
+/** Bodies larger than this are passed through unchecked (imports of big documents). */
+const maxCheckedBytes = 4 * 1024 * 1024;
+
+/** One request/response pair as seen by the proxy: what the coverage report keeps (no bodies). */
+export interface Exchange {
+  operationId: string | null;
+  method: string;
+  path: string;
+  status: number;
+  violations: string[];
+}
+
+const pointer = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
+
+export class ApiContract {
+  private readonly ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false, logger: false });
+  private readonly operations: Operation[];
+  private readonly validators = new Map<string, ValidateFunction>();
+
+  constructor(document: OpenApiDocument = JSON.parse(readFileSync(documentUrl, 'utf8')) as OpenApiDocument) {
+    this.ajv.addSchema(document as object, 'api');
+    this.operations = Object.entries(document.paths)
+      .flatMap(([template, item]) =>
+        httpMethods
+          .filter((m) => item[m])
+          .map((m) => ({
+            method: m.toUpperCase(),
+            template,
+            operationId: item[m]!.operationId,
+            pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+            params: (template.match(/\{/g) ?? []).length,
+            responses: item[m]!.responses,
+            jsonBody: item[m]!.requestBody?.content?.['application/json'] !== undefined,
+          })),
+      )
+      .sort((a, b) => a.params - b.params);
+  }
+
+  get operationIds(): string[] {
+    return this.operations.map((o) => o.operationId);
+  }
+
+  private validator(ref: string): ValidateFunction {
+    let v = this.validators.get(ref);
+    if (!v) {
+      v = this.ajv.getSchema(`api#${ref}`);
+      if (!v) throw new Error(`no schema at ${ref}`);
+      this.validators.set(ref, v);
+    }
+    return v;
+  }
+
+  private errorsOf(ref: string, value: unknown): string[] {
+    const v = this.validator(ref);
+    if (v(value)) return [];
+    return (v.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
+  }
+
+  /** Checks one exchange; `path` is relative to /api/v1, bodies are parsed JSON (undefined: none or not JSON). */
+  check(x: {
+    method: string;
+    path: string;
+    status: number;
+    contentType: string;
+    requestBody?: unknown;
+    responseBody?: unknown;
+    responseText: string;
+  }): Exchange {
+    const candidates = this.operations.filter((o) => o.pattern.test(x.path));
+    const op = candidates.find((o) => o.method === x.method);
+    const violations: string[] = [];
+    const out = (operationId: string | null) => ({
+      operationId,
+      method: x.method,
+      path: x.path,
+      status: x.status,
+      violations,
+    });
+    if (!op) {
+      // Unknown routes answer 404 (a test may ask for one on purpose); anything else is an undocumented route.
+      if (x.status !== 404) violations.push(`${x.method} ${x.path}: undocumented route answered ${x.status}`);
+      return out(null);
+    }
+    const where = `${op.method} ${op.template} (${op.operationId})`;
+    const response = op.responses[String(x.status)];
+    if (!response) {
+      violations.push(`${where}: undocumented status ${x.status}: ${x.responseText.slice(0, 300)}`);
+      return out(op.operationId);
+    }
+    const base = `/paths/${pointer(op.template)}/${op.method.toLowerCase()}`;
+    const mediaType = x.contentType.split(';')[0]!.trim();
+    if (response.content && x.responseText.length > 0) {
+      if (!(mediaType in response.content))
+        violations.push(
+          `${where}: ${x.status} answered ${mediaType || 'no content type'}, documented ${Object.keys(response.content).join(', ')}`,
+        );
+      else if (x.responseBody !== undefined)
+        for (const e of this.errorsOf(
+          `${base}/responses/${x.status}/content/${pointer(mediaType)}/schema`,
+          x.responseBody,
+        ))
+          violations.push(`${where}: response ${x.status} ${e}`);
+    } else if (!response.content && x.responseText.length > 0)
+      violations.push(`${where}: ${x.status} documented without a body, answered ${x.responseText.slice(0, 200)}`);
+    // A request the API accepted must be one the document allows (a stricter document would mislead clients).
+    if (x.status < 300 && op.jsonBody && x.requestBody !== undefined)
+      for (const e of this.errorsOf(`${base}/requestBody/content/application~1json/schema`, x.requestBody))
+        violations.push(`${where}: accepted a request body the document forbids: ${e}`);
+    return out(op.operationId);
+  }
+}
+
+function parseJson(bytes: Buffer, headers: IncomingHttpHeaders): unknown {
+  try {
+    const raw = headers['content-encoding'] === 'gzip' ? gunzipSync(bytes) : bytes;
+    if (!/json/.test(String(headers['content-type'] ?? ''))) return undefined;
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A proxy in front of a control plane that checks every /api/v1 exchange against the contract. Bytes
+ * pass through unchanged in both directions (bad JSON, gzip and oversized bodies reach the API as sent).
+ */
+export async function startContractProxy(
+  target: string,
+  label: string,
+  contract = new ApiContract(),
+): Promise<{ url: string; exchanges: Exchange[]; violations: () => string[]; close: () => Promise<void> }> {
+  const exchanges: Exchange[] = [];
+  const targetUrl = new URL(target);
+  const reportDir = process.env.TOOLPLANE_CONTRACT_DIR;
+  const reportFile = reportDir
+    ? join(reportDir, `${label.replace(/[^\w-]/g, '_')}-${randomBytes(4).toString('hex')}.jsonl`)
+    : undefined;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const requestBytes = Buffer.concat(chunks);
+      const upstream = request(
+        { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers: req.headers },
+        (up) => {
+          const body: Buffer[] = [];
+          up.on('data', (c: Buffer) => body.push(c));
+          up.on('end', () => {
+            const responseBytes = Buffer.concat(body);
+            res.writeHead(up.statusCode ?? 502, up.rawHeaders);
+            res.end(responseBytes);
+            const path = new URL(req.url ?? '/', 'http://x').pathname;
+            if (!path.startsWith('/api/v1/') || requestBytes.length + responseBytes.length > maxCheckedBytes) return;
+            const exchange = contract.check({
+              method: req.method ?? 'GET',
+              path: path.slice('/api/v1'.length),
+              status: up.statusCode ?? 0,
+              contentType: String(up.headers['content-type'] ?? ''),
+              requestBody: parseJson(requestBytes, req.headers),
+              responseBody: parseJson(responseBytes, up.headers),
+              responseText: responseBytes.toString('utf8'),
+            });
+            exchanges.push(exchange);
+            if (reportFile) appendFileSync(reportFile, JSON.stringify(exchange) + '\n');
+          });
+        },
+      );
+      upstream.on('error', () => {
+        res.writeHead(502).end();
+      });
+      upstream.end(requestBytes);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    exchanges,
+    violations: () => exchanges.flatMap((e) => e.violations),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Operations of the document that no exchange in `dir`'s reports reached, and the reports' violations. */
+export function contractReport(
+  dir: string,
+  contract = new ApiContract(),
+): { uncovered: string[]; violations: string[] } {
+  const seen = new Set<string>();
+  const violations: string[] = [];
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.jsonl')))
+    for (const line of readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean)) {
+      const e = JSON.parse(line) as Exchange;
+      if (e.operationId) seen.add(e.operationId);
+      violations.push(...e.violations);
+    }
+  return { uncovered: contract.operationIds.filter((id) => !seen.has(id)), violations };
+}
