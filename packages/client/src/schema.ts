@@ -1702,6 +1702,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -1713,6 +1722,15 @@ export interface operations {
             };
             /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1771,7 +1789,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedWorkspace"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1825,7 +1843,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1881,6 +1899,15 @@ export interface operations {
                     "application/json": components["schemas"]["Workspace"];
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -1892,6 +1919,15 @@ export interface operations {
             };
             /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1948,6 +1984,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -1959,6 +2004,15 @@ export interface operations {
             };
             /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2017,7 +2071,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedApiKey"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2062,7 +2116,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2120,6 +2174,15 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -2140,6 +2203,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2194,6 +2266,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -2214,6 +2295,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2274,7 +2364,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2337,7 +2427,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2395,6 +2485,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -2406,6 +2505,15 @@ export interface operations {
             };
             /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2464,7 +2572,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccessPolicy"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2518,7 +2626,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2576,6 +2684,15 @@ export interface operations {
                     "application/json": components["schemas"]["AccessPolicy"];
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -2596,6 +2713,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2650,6 +2776,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -2670,6 +2805,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2730,7 +2874,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccessPolicy"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2793,7 +2937,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2851,6 +2995,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -2862,6 +3015,15 @@ export interface operations {
             };
             /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2923,7 +3085,7 @@ export interface operations {
                     "application/json": components["schemas"]["Connector"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2977,7 +3139,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3035,6 +3197,15 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectorWithDescriptor"];
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -3055,6 +3226,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3118,7 +3298,7 @@ export interface operations {
                     "application/json": components["schemas"]["Connector"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3181,7 +3361,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3240,6 +3420,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -3269,6 +3458,15 @@ export interface operations {
             };
             /** @description The resource already exists: `resource.conflict`. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3329,6 +3527,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -3349,6 +3556,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3405,6 +3621,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -3416,6 +3641,15 @@ export interface operations {
             };
             /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3474,7 +3708,7 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedConnectorInstance"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3528,7 +3762,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3586,6 +3820,15 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectorInstance"];
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -3606,6 +3849,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3660,6 +3912,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -3680,6 +3941,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3740,7 +4010,7 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectorInstance"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3794,7 +4064,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3852,6 +4122,15 @@ export interface operations {
                     "application/json": components["schemas"]["ConnectorTestResult"];
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -3879,7 +4158,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3939,7 +4218,7 @@ export interface operations {
                     "application/json": components["schemas"]["RemoteTools"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3984,7 +4263,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4053,6 +4332,15 @@ export interface operations {
                     "application/json": components["schemas"]["McpServerList"];
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -4071,7 +4359,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4131,7 +4419,7 @@ export interface operations {
                     "application/json": components["schemas"]["McpServer"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4185,7 +4473,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4244,6 +4532,15 @@ export interface operations {
                     "application/json": components["schemas"]["McpServer"];
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -4264,6 +4561,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4319,6 +4625,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -4339,6 +4654,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4400,7 +4724,7 @@ export interface operations {
                     "application/json": components["schemas"]["McpServer"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4463,7 +4787,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4522,6 +4846,15 @@ export interface operations {
                     "application/json": components["schemas"]["McpServerConfig"];
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -4542,6 +4875,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4610,7 +4952,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4726,6 +5068,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -4746,6 +5097,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4804,6 +5164,15 @@ export interface operations {
                     "application/json": components["schemas"]["WorkflowDeploymentWithDefinition"];
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -4824,6 +5193,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4880,6 +5258,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -4891,6 +5278,15 @@ export interface operations {
             };
             /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4949,7 +5345,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkspaceSecret"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5003,7 +5399,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5061,6 +5457,15 @@ export interface operations {
                     "application/json": components["schemas"]["WorkspaceSecret"];
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -5088,7 +5493,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5159,7 +5564,7 @@ export interface operations {
                     "application/json": components["schemas"]["WorkspaceSecret"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5204,7 +5609,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5260,6 +5665,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -5287,7 +5701,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5348,6 +5762,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -5368,6 +5791,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5429,7 +5861,7 @@ export interface operations {
                     "application/json": components["schemas"]["ServerSecret"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5492,7 +5924,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5552,6 +5984,15 @@ export interface operations {
                     "application/json": components["schemas"]["ServerSecret"];
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -5579,7 +6020,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5652,7 +6093,7 @@ export interface operations {
                     "application/json": components["schemas"]["ServerSecret"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5706,7 +6147,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5764,6 +6205,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -5791,7 +6241,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5849,6 +6299,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -5860,6 +6319,15 @@ export interface operations {
             };
             /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5918,7 +6386,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExternalUser"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5972,7 +6440,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6028,6 +6496,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -6048,6 +6525,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6108,7 +6594,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExternalUser"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6162,7 +6648,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6222,6 +6708,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -6242,6 +6737,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6303,7 +6807,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserConnection"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6357,7 +6861,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6414,6 +6918,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -6434,6 +6947,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6492,6 +7014,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -6512,6 +7043,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6573,7 +7113,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserSecretWritten"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6627,7 +7167,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6684,6 +7224,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -6711,7 +7260,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6775,7 +7324,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserMcpConnection"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6829,7 +7378,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -6887,6 +7436,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -6907,6 +7465,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6965,6 +7532,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -6985,6 +7561,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7045,7 +7630,7 @@ export interface operations {
                     "application/json": components["schemas"]["DebugSession"];
                 };
             };
-            /** @description The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`. */
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7099,7 +7684,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7158,6 +7743,15 @@ export interface operations {
                     "application/json": components["schemas"]["DebugSession"];
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -7178,6 +7772,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7251,6 +7854,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -7269,7 +7881,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7327,6 +7939,15 @@ export interface operations {
                     "application/json": components["schemas"]["ExecutionRecord"];
                 };
             };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
             401: {
                 headers: {
@@ -7347,6 +7968,15 @@ export interface operations {
             };
             /** @description No such resource in the caller’s workspace: `resource.not_found`. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -25,7 +25,7 @@ const documentRoute: RouteDoc = {
 };
 
 /** Every documented route, in document order. */
-export const apiRoutes: RouteDoc[] = [
+const apiRoutes: RouteDoc[] = [
   ...workspacesRoutes,
   ...apiKeysRoutes,
   ...accessPoliciesRoutes,

@@ -25,21 +25,24 @@ export const Problem = z
   .meta({ id: 'Problem' });
 
 const problemDescriptions: Record<number, string> = {
-  400: 'The request cannot be read (bad JSON, bad escape, bad encoding): `request.invalid`.',
+  400: 'The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`.',
   401: 'No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`.',
   403: 'The key lacks the scope, or is limited to other servers: `auth.forbidden`.',
   404: 'No such resource in the caller’s workspace: `resource.not_found`.',
   409: 'The resource already exists: `resource.conflict`.',
   413: 'The body is too large: `request.invalid`.',
   415: 'Unsupported content type, `Content-Encoding` or charset: `request.invalid`.',
-  422: 'The body or document is invalid; `errors` lists every problem (`request.invalid`, `document.invalid`).',
+  422: 'The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`).',
   429: 'Too many requests; `Retry-After` says when to retry: `request.rate_limited`.',
   500: 'A bug; details are logged, not returned: `internal.unexpected`.',
   503: 'A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry: `service.unavailable`.',
 };
 
-/** Statuses every authenticated route can answer. */
-const common = [401, 429, 500, 503] as const;
+/**
+ * Statuses every authenticated route can answer: 400 for a path with a bad `%` escape, 422 for path or query
+ * text PostgreSQL cannot store (NUL).
+ */
+const common = [400, 401, 422, 429, 500, 503] as const;
 
 /**
  * Error responses of a route: the given statuses plus the ones every route can answer.
