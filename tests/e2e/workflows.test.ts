@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { ApiError, type ControlPlaneClient, type Stack } from '@toolplane/cli';
+import { createManagementClient } from '@toolplane/client';
 import { startTestStack, waitFor } from '../helpers.ts';
 
 /**
@@ -88,8 +89,8 @@ function toMock(doc: string): string {
 let stack: Stack;
 let api: ControlPlaneClient;
 
-async function createServer_(name: string): Promise<{ id: string; url: string }> {
-  return api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name, mode: 'NORMAL' });
+async function createServer_(name: string): Promise<{ id: string; name: string; url: string }> {
+  return api.request<{ id: string; name: string; url: string }>('POST', '/mcp_manager', { name, mode: 'NORMAL' });
 }
 
 async function deploy(
@@ -354,6 +355,39 @@ describe('deployments', () => {
     expect((await fresh.callTool({ name: 'second', arguments: {} })).structuredContent).toEqual({ n: 142 });
     await fresh.close();
     await client.close();
+  });
+
+  it('validates without deploying with dry_run=true (typed client): the tools it would create, 422 for an invalid one, nothing stored', async () => {
+    const server = await createServer_('dry-run');
+    const client = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
+    const path = { id: server.name };
+    const valid = await client.POST('/mcp_servers/{id}/deploy', {
+      params: { path, query: { dry_run: 'true' } },
+      body: { definition: doc('v1', 'first') },
+    });
+    expect(valid.response.status).toBe(200);
+    expect(valid.data).toEqual({
+      mcp_server_id: server.id,
+      state: 'validated',
+      format: 'flower',
+      tools: ['first'],
+      warnings: [],
+    });
+    const invalid = await client.POST('/mcp_servers/{id}/deploy', {
+      params: { path, query: { dry_run: 'true' } },
+      body: { definition: 'flower: "0.1"\nid: broken\nflows: [{ id: x }]' },
+    });
+    expect(invalid.response.status).toBe(422);
+    expect(invalid.error).toMatchObject({
+      message: expect.stringMatching(/^Invalid definition file/),
+      errors: [expect.anything()],
+    });
+    // Neither left a deployment, and the server still has no tools.
+    const deployments = await client.GET('/mcp_servers/{id}/deployments', { params: { path } });
+    expect(deployments.data?.data).toEqual([]);
+    const mcp = await connect(server.url);
+    expect((await mcp.listTools()).tools).toEqual([]);
+    await mcp.close();
   });
 
   it('answers 404 for an unknown server and 422 for a request without a definition', async () => {

@@ -347,7 +347,7 @@ export interface paths {
         put?: never;
         /**
          * Deploy a Flower or Arazzo workflow document as the server’s tools
-         * @description Bump-compatible. The new deployment becomes active (the previous one superseded) and the server gets a new catalog version; the same document already active is a 204. A key limited to servers needs the `server_admin` scope (403).
+         * @description Bump-compatible. The new deployment becomes active (the previous one superseded) and the server gets a new catalog version; the same document already active is a 204. With `dry_run=true` the document is only validated and compiled (200). A key limited to servers needs the `server_admin` scope (403).
          */
         post: operations["deployWorkflow"];
         delete?: never;
@@ -764,7 +764,7 @@ export interface components {
              *       "runtime"
              *     ]
              */
-            scopes: ("management" | "runtime" | "admin" | "server_admin")[];
+            scopes?: ("management" | "runtime" | "admin" | "server_admin")[];
             serverIds?: string[];
         };
         ApiKey: {
@@ -901,21 +901,21 @@ export interface components {
                 [key: string]: unknown;
             };
             /** @default [] */
-            authentication: ({
+            authentication?: ({
                 type: string;
                 /** @default [] */
-                fields: ({
+                fields?: ({
                     key: string;
                     label?: string;
                     /**
                      * @default string
                      * @enum {string}
                      */
-                    field_type: "string" | "integer" | "number" | "boolean" | "array" | "object" | "secret";
+                    field_type?: "string" | "integer" | "number" | "boolean" | "array" | "object" | "secret";
                     /** @default false */
-                    required: boolean;
+                    required?: boolean;
                     /** @default false */
-                    secret: boolean;
+                    secret?: boolean;
                 } & {
                     [key: string]: unknown;
                 })[];
@@ -926,9 +926,9 @@ export interface components {
                      * @default GET
                      * @enum {string}
                      */
-                    method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS";
+                    method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS";
                     /** @default 200 */
-                    expected_status: number;
+                    expected_status?: number;
                 } & {
                     [key: string]: unknown;
                 };
@@ -947,11 +947,11 @@ export interface components {
                 description?: string;
                 auth_type_ref?: string;
                 /** @default {} */
-                auth_headers: {
+                auth_headers?: {
                     [key: string]: string;
                 };
                 /** @default [] */
-                parameters: ({
+                parameters?: ({
                     name: string;
                     /** @enum {string} */
                     location: "path" | "query" | "header" | "cookie" | "body";
@@ -976,9 +976,9 @@ export interface components {
                 [key: string]: unknown;
             };
             /** @default [] */
-            rate_limits: ({
+            rate_limits?: ({
                 /** @default per_account */
-                scope: string;
+                scope?: string;
                 limit: number;
                 interval_seconds: number;
             } & {
@@ -989,16 +989,16 @@ export interface components {
             };
             mcp_config?: {
                 /** @default false */
-                enabled: boolean;
+                enabled?: boolean;
                 server_name?: string;
                 server_description?: string;
                 /** @default [] */
-                route_mappings: ({
+                route_mappings?: ({
                     operation_id: string;
                     mcp_tool_name: string;
                     mcp_tool_description: string;
                     /** @default {} */
-                    parameter_mappings: {
+                    parameter_mappings?: {
                         [key: string]: string;
                     };
                 } & {
@@ -1029,12 +1029,12 @@ export interface components {
                 server_name?: string;
                 server_description?: string;
                 /** @default [] */
-                route_mappings: {
+                route_mappings?: {
                     operation_id: string;
                     mcp_tool_name: string;
                     mcp_tool_description: string;
                     /** @default {} */
-                    parameter_mappings: {
+                    parameter_mappings?: {
                         [key: string]: string;
                     };
                     annotations?: {
@@ -1047,9 +1047,9 @@ export interface components {
                 }[];
             };
             /** @default [] */
-            rate_limits: ({
+            rate_limits?: ({
                 /** @default per_account */
-                scope: string;
+                scope?: string;
                 limit: number;
                 interval_seconds: number;
             } & {
@@ -1140,11 +1140,11 @@ export interface components {
             /** Format: uri */
             base_url?: string;
             /** @default {} */
-            credentials: {
+            credentials?: {
                 [key: string]: string;
             };
             /** @default true */
-            createServer: boolean;
+            createServer?: boolean;
         };
         ConnectorInstance: {
             /** Format: uuid */
@@ -1198,11 +1198,11 @@ export interface components {
             /** Format: uri */
             url: string;
             /** @default {} */
-            headers: {
+            headers?: {
                 [key: string]: string;
             };
             /** @default 5 */
-            cacheMinutes: number;
+            cacheMinutes?: number;
         };
         McpServer: {
             /** Format: uuid */
@@ -1248,24 +1248,24 @@ export interface components {
              * @default SMART
              * @enum {string}
              */
-            mode: "SMART" | "NORMAL";
+            mode?: "SMART" | "NORMAL";
             selectedTools?: string[];
             connectorInstanceId?: string;
             config?: {
                 [key: string]: unknown;
             };
             /** @default false */
-            isPublic: boolean;
+            isPublic?: boolean;
             externalMcpConfigs?: {
                 name: string;
                 /** Format: uri */
                 url: string;
                 /** @default {} */
-                headers: {
+                headers?: {
                     [key: string]: string;
                 };
                 /** @default [] */
-                tools: string[];
+                tools?: string[];
             }[];
         };
         McpServerList: {
@@ -1320,11 +1320,11 @@ export interface components {
                 /** Format: uri */
                 url: string;
                 /** @default {} */
-                headers: {
+                headers?: {
                     [key: string]: string;
                 };
                 /** @default [] */
-                tools: string[];
+                tools?: string[];
             }[];
             /** @enum {string} */
             mode?: "SMART" | "NORMAL";
@@ -1368,6 +1368,20 @@ export interface components {
                 openWorldHint?: boolean;
             };
         };
+        ValidatedWorkflow: {
+            /** Format: uuid */
+            mcp_server_id: string;
+            /** @enum {string} */
+            state: "validated";
+            /** @enum {string} */
+            format: "flower" | "arazzo";
+            /** @description The tools a deployment would create, in document order. */
+            tools: string[];
+            warnings: {
+                path: string;
+                message: string;
+            }[];
+        };
         DeployedWorkflow: {
             /** Format: uuid */
             id: string;
@@ -1398,14 +1412,14 @@ export interface components {
         DeployWorkflowBody: {
             definition: string;
             /** @default [] */
-            references: {
+            references?: {
                 location: string;
                 content: string | {
                     [key: string]: unknown;
                 };
             }[];
             /** @default {} */
-            servers: {
+            servers?: {
                 [key: string]: string;
             };
         };
@@ -1605,7 +1619,7 @@ export interface components {
         };
         StartDebugSessionBody: {
             /** @default 60 */
-            duration_minutes: number;
+            duration_minutes?: number;
         };
         ExecutionRecordSummary: {
             /**
@@ -4922,7 +4936,10 @@ export interface operations {
     };
     deployWorkflow: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `true`: validate and compile the document, answer with the tools it would create; nothing changes. */
+                dry_run?: "true" | "false";
+            };
             header?: never;
             path: {
                 /** @description The server’s id, or its name. */
@@ -4936,6 +4953,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description `dry_run=true`: the document is valid; nothing was stored or changed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidatedWorkflow"];
+                };
+            };
             /** @description The deployment, active. */
             201: {
                 headers: {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { json, jsonBody, problems, Problem, type RouteDoc } from '../openapi/registry.ts';
-import { DeployBody } from './deployments.ts';
+import { DeployBody, DeployQuery } from './deployments.ts';
 
 const timestamp = z.iso.datetime();
 
@@ -40,6 +40,18 @@ const DeployedWorkflow = z
   .strict()
   .meta({ id: 'DeployedWorkflow' });
 
+/** The answer of a dry run (`?dry_run=true`): what a deployment of the document would create. */
+const ValidatedWorkflow = z
+  .object({
+    mcp_server_id: z.uuid(),
+    state: z.literal('validated'),
+    format: z.enum(['flower', 'arazzo']),
+    tools: z.array(z.string()).describe('The tools a deployment would create, in document order.'),
+    warnings: z.array(Issue),
+  })
+  .strict()
+  .meta({ id: 'ValidatedWorkflow' });
+
 /** The Bump-compatible 422 of a deployment (not problem+json). */
 const DeploymentRejected = z
   .object({
@@ -63,13 +75,15 @@ export const deploymentsRoutes: RouteDoc[] = [
     summary: 'Deploy a Flower or Arazzo workflow document as the server’s tools',
     description:
       'Bump-compatible. The new deployment becomes active (the previous one superseded) and the server gets a ' +
-      'new catalog version; the same document already active is a 204. A key limited to servers needs the ' +
-      '`server_admin` scope (403).',
+      'new catalog version; the same document already active is a 204. With `dry_run=true` the document is ' +
+      'only validated and compiled (200). A key limited to servers needs the `server_admin` scope (403).',
     request: {
       params: z.object({ id: serverId }),
+      query: DeployQuery,
       body: jsonBody(DeployBody.meta({ id: 'DeployWorkflowBody' })),
     },
     responses: {
+      200: json('`dry_run=true`: the document is valid; nothing was stored or changed.', ValidatedWorkflow),
       201: json('The deployment, active.', DeployedWorkflow),
       204: { description: 'The same document (with the same references and servers) is already active.' },
       ...problems(400, 403, 404, 413, 415),

@@ -38,6 +38,14 @@ export const DeployBody = z.object({
     .default({}),
 });
 
+/** `?dry_run=true`: compile and validate only; nothing is stored and the server does not change. */
+export const DeployQuery = z.object({
+  dry_run: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('`true`: validate and compile the document, answer with the tools it would create; nothing changes.'),
+});
+
 function digestOf(body: z.infer<typeof DeployBody>): string {
   return createHash('sha256')
     .update(JSON.stringify([body.definition, body.references, Object.entries(body.servers).sort()]))
@@ -98,6 +106,32 @@ export function deploymentsRouter(db: Db, catalog: CatalogService, maxBodyBytes:
       );
     }
     const body = parsed.data;
+    const query = DeployQuery.safeParse(req.query);
+    if (!query.success) {
+      return void unprocessable(
+        res,
+        'Invalid MCP server deployment request',
+        query.error.issues.map((i) => ({ path: `/${i.path.map(String).join('/')}`, message: i.message })),
+      );
+    }
+    if (query.data.dry_run === 'true') {
+      let checked: ReturnType<typeof compileWorkflowDocument>;
+      try {
+        checked = compileWorkflowDocument(body.definition, { references: body.references, servers: body.servers });
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+        return void unprocessable(res, `Invalid definition file: ${err.message}`, err.issues, {
+          mcp_server_id: server.id,
+        });
+      }
+      return void res.status(200).json({
+        mcp_server_id: server.id,
+        state: 'validated',
+        format: checked.ir.format,
+        tools: checked.tools.map((t) => t.name),
+        warnings: checked.warnings,
+      });
+    }
     const digest = digestOf(body);
     const active = await db.workflowDeployment.findFirst({
       where: { serverId: server.id, state: 'active' },
