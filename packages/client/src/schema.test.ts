@@ -7,7 +7,9 @@ describe('the typed client', () => {
     const document = JSON.parse(readFileSync(new URL('../../../docs/openapi.json', import.meta.url), 'utf8')) as object;
     const committed = readFileSync(new URL('./schema.ts', import.meta.url), 'utf8');
     if (committed !== (await renderClientSchema(document)))
-      throw new Error('packages/client/src/schema.ts is stale: run `node --conditions=@toolplane/source scripts/gen-openapi.ts`');
+      throw new Error(
+        'packages/client/src/schema.ts is stale: run `node --conditions=@toolplane/source scripts/gen-openapi.ts`',
+      );
     expect(committed).toContain('export interface paths');
   });
 });

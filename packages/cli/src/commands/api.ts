@@ -1,0 +1,282 @@
+import { createManagementClient, type components, type ManagementClient } from '@toolplane/client';
+import { CliError, ExitCode, exitCodeForStatus, type Issue } from './errors.ts';
+
+/**
+ * Every HTTP request of the management commands goes through this module, on the typed client generated
+ * from docs/openapi.json (@toolplane/client): paths, parameters, bodies and answers are the document's.
+ * Non-2xx answers become `CliError`s carrying the exit code of their class and the problem's `detail`
+ * and `errors[]`.
+ */
+
+export interface Connection {
+  url: string;
+  apiKey: string;
+}
+
+type Json = Record<string, unknown>;
+type Schemas = components['schemas'];
+
+/** A server as `get`, `create` and `update` answer it (with its live catalog's tools). */
+export type Server = Schemas['McpServer'];
+/** A server as `list` answers it (no tools). */
+export type ServerSummary = Schemas['McpServerSummary'];
+export type CreateServerBody = Schemas['CreateServerBody'];
+export type UpdateServerBody = Schemas['UpdateServerBody'];
+export type Connector = Schemas['Connector'];
+export type DeployWorkflowBody = Schemas['DeployWorkflowBody'];
+export type Deployment = Schemas['WorkflowDeployment'];
+export type Secret = Schemas['WorkspaceSecret'] | Schemas['ServerSecret'];
+export type CreateApiKeyBody = Schemas['CreateApiKeyBody'];
+export type ApiKey = Schemas['ApiKey'];
+export type CreatedApiKey = Schemas['CreatedApiKey'];
+/** One line of `GET /execution_records` (the record without its steps). */
+export type ExecutionRecord = Schemas['ExecutionRecordSummary'];
+/** `GET /execution_records/{id}`: the record with its steps. */
+export type ExecutionRecordDetail = Schemas['ExecutionRecord'];
+export type AccessPolicyBody = Schemas['AccessPolicyBody'];
+export type AccessPolicy = Schemas['AccessPolicy'];
+export type DebugSession = Schemas['DebugSession'];
+
+export interface DeployResult {
+  /** 201: a new active deployment; 204: the same documents were already active. */
+  changed: boolean;
+  id?: string;
+  tools: string[];
+  warnings: { path: string; message: string }[];
+}
+
+/** The problem+json (or Bump-style `{message, errors}`) body of a failed request, as the CLI reports it. */
+function problemToError(status: number, body: unknown, fallback: string): CliError {
+  const problem = (body && typeof body === 'object' ? body : {}) as Json;
+  const detail =
+    (typeof problem.detail === 'string' && problem.detail) ||
+    (typeof problem.message === 'string' && problem.message) ||
+    (typeof problem.title === 'string' && problem.title) ||
+    fallback;
+  const issues: Issue[] = Array.isArray(problem.errors)
+    ? (problem.errors as Json[]).map((e) => ({ path: String(e.path ?? ''), message: String(e.message ?? e) }))
+    : [];
+  return new CliError(detail, exitCodeForStatus(status), {
+    status,
+    code: typeof problem.code === 'string' ? problem.code : undefined,
+    issues,
+  });
+}
+
+/** What every openapi-fetch call answers: `data` on 2xx, the parsed error body otherwise. */
+interface Answer<D> {
+  data?: D;
+  error?: unknown;
+  response: Response;
+}
+
+export class Api {
+  readonly baseUrl: string;
+  readonly #client: ManagementClient;
+
+  constructor(connection: Connection) {
+    this.baseUrl = connection.url.replace(/\/+$/, '');
+    this.#client = createManagementClient(this.baseUrl, connection.apiKey);
+    const baseUrl = this.baseUrl;
+    this.#client.use({
+      onRequest({ request }) {
+        request.headers.set('accept', 'application/json, application/problem+json');
+        return request;
+      },
+      // Network failures (refused, DNS, reset) are transient (exit 6); only fetch's own failures get here.
+      onError({ error }) {
+        const err = error as Error & { cause?: { code?: string; message?: string } };
+        return new CliError(
+          `cannot reach the control plane at ${baseUrl}: ${err.cause?.code ?? err.cause?.message ?? err.message}`,
+          ExitCode.transient,
+        );
+      },
+    });
+  }
+
+  /** The 2xx answer's status and body, or the problem as a `CliError`. */
+  async #answer<D>(method: string, call: Promise<Answer<D>>): Promise<{ status: number; data: D }> {
+    const { data, error, response } = await call;
+    if (!response.ok) {
+      const path = response.url ? new URL(response.url).pathname : '';
+      throw problemToError(response.status, error, `${method} ${path} answered HTTP ${response.status}`);
+    }
+    // 204 (and empty 2xx answers) carry no body: `data` is undefined then, as the operations' types say.
+    return { status: response.status, data: data as D };
+  }
+
+  async #data<D>(method: string, call: Promise<Answer<D>>): Promise<D> {
+    return (await this.#answer(method, call)).data;
+  }
+
+  /** A cheap authenticated GET every management key may make (also keys limited to some servers). */
+  async checkKey(): Promise<void> {
+    await this.#data('GET', this.#client.GET('/mcp_manager', { params: { query: { limit: 1 } } }));
+  }
+
+  // MCP servers (/mcp_manager; a server is accepted by id or name in paths)
+  async listServers(): Promise<ServerSummary[]> {
+    const all: ServerSummary[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.#data(
+        'GET',
+        this.#client.GET('/mcp_manager', { params: { query: { limit: 100, cursor } } }),
+      );
+      all.push(...page.data);
+      cursor = page.pagination.nextCursor ?? undefined;
+    } while (cursor);
+    return all;
+  }
+  getServer(idOrName: string): Promise<Server> {
+    return this.#data('GET', this.#client.GET('/mcp_manager/{id}', { params: { path: { id: idOrName } } }));
+  }
+  createServer(body: CreateServerBody): Promise<Server> {
+    return this.#data('POST', this.#client.POST('/mcp_manager', { body }));
+  }
+  updateServer(idOrName: string, body: UpdateServerBody): Promise<Server> {
+    return this.#data('PATCH', this.#client.PATCH('/mcp_manager/{id}', { params: { path: { id: idOrName } }, body }));
+  }
+  async deleteServer(idOrName: string): Promise<void> {
+    await this.#data('DELETE', this.#client.DELETE('/mcp_manager/{id}', { params: { path: { id: idOrName } } }));
+  }
+
+  // Connectors
+  /**
+   * The document's text goes as is (`application/yaml` or `application/json`), so the control plane's
+   * problem paths point into the file the user wrote. The generated body type is the parsed document
+   * (`ConnectorSource`), hence the cast of the text; `bodySerializer` keeps openapi-fetch from
+   * JSON-encoding it and the header names its media type.
+   */
+  pushConnector(text: string, contentType: string): Promise<Connector> {
+    return this.#data(
+      'POST',
+      this.#client.POST('/connectors', {
+        body: text as unknown as Schemas['ConnectorSource'],
+        bodySerializer: (body) => body as unknown as string,
+        headers: { 'content-type': contentType },
+      }),
+    );
+  }
+
+  // Workflow deployments
+  async deploy(server: string, body: DeployWorkflowBody): Promise<DeployResult> {
+    const res = await this.#answer(
+      'POST',
+      this.#client.POST('/mcp_servers/{id}/deploy', {
+        params: { path: { id: server } },
+        body,
+      }),
+    );
+    // Without `dry_run` the answer is 201 (the new, active deployment) or 204; a dry run's 200 never comes.
+    if (res.status === 204 || !res.data || res.data.state !== 'active')
+      return { changed: false, tools: [], warnings: [] };
+    return { changed: true, id: res.data.id, tools: res.data.tools, warnings: res.data.warnings ?? [] };
+  }
+  /** `?dry_run=true`: the control plane validates and compiles the document; nothing is stored or changed. */
+  validateDeployment(server: string, body: DeployWorkflowBody): Promise<Schemas['ValidatedWorkflow']> {
+    return this.#data(
+      'POST',
+      this.#client.POST('/mcp_servers/{id}/deploy', {
+        params: { path: { id: server }, query: { dry_run: 'true' } },
+        body,
+      }),
+    ) as Promise<Schemas['ValidatedWorkflow']>;
+  }
+  async activeDeployment(server: string): Promise<Deployment | undefined> {
+    const list = await this.#data(
+      'GET',
+      this.#client.GET('/mcp_servers/{id}/deployments', { params: { path: { id: server } } }),
+    );
+    return list.data.find((d) => d.state === 'active');
+  }
+
+  // Secrets: a server's (`$secrets.NAME` of its workflows) or, without a server, the workspace's
+  async listSecrets(server?: string): Promise<Secret[]> {
+    const list = server
+      ? await this.#data('GET', this.#client.GET('/mcp_servers/{id}/secrets', { params: { path: { id: server } } }))
+      : await this.#data('GET', this.#client.GET('/secrets'));
+    return list.data;
+  }
+  putSecret(server: string | undefined, name: string, value: string): Promise<Secret> {
+    return server
+      ? this.#data(
+          'PUT',
+          this.#client.PUT('/mcp_servers/{id}/secrets/{name}', {
+            params: { path: { id: server, name } },
+            body: { value },
+          }),
+        )
+      : this.#data('PUT', this.#client.PUT('/secrets/{name}', { params: { path: { name } }, body: { value } }));
+  }
+  async deleteSecret(server: string | undefined, name: string): Promise<void> {
+    await (server
+      ? this.#data(
+          'DELETE',
+          this.#client.DELETE('/mcp_servers/{id}/secrets/{name}', { params: { path: { id: server, name } } }),
+        )
+      : this.#data('DELETE', this.#client.DELETE('/secrets/{name}', { params: { path: { name } } })));
+  }
+
+  // API keys
+  createKey(body: CreateApiKeyBody): Promise<CreatedApiKey> {
+    return this.#data('POST', this.#client.POST('/api_keys', { body }));
+  }
+  async listKeys(): Promise<ApiKey[]> {
+    return (await this.#data('GET', this.#client.GET('/api_keys'))).data;
+  }
+  async revokeKey(id: string): Promise<void> {
+    await this.#data('DELETE', this.#client.DELETE('/api_keys/{id}', { params: { path: { id } } }));
+  }
+
+  // Execution records
+  listRecords(query: {
+    server_id?: string;
+    limit?: number;
+    cursor?: string;
+  }): Promise<{ data: ExecutionRecord[]; next_cursor: string | null }> {
+    return this.#data('GET', this.#client.GET('/execution_records', { params: { query } }));
+  }
+  getRecord(id: string): Promise<ExecutionRecordDetail> {
+    return this.#data('GET', this.#client.GET('/execution_records/{id}', { params: { path: { id } } }));
+  }
+
+  // Access policies
+  async listPolicies(): Promise<AccessPolicy[]> {
+    return (await this.#data('GET', this.#client.GET('/access_policies'))).data;
+  }
+  createPolicy(body: AccessPolicyBody): Promise<AccessPolicy> {
+    return this.#data('POST', this.#client.POST('/access_policies', { body }));
+  }
+  async deletePolicy(id: string): Promise<void> {
+    await this.#data('DELETE', this.#client.DELETE('/access_policies/{id}', { params: { path: { id } } }));
+  }
+
+  // Debug sessions
+  startDebug(server: string, minutes?: number): Promise<DebugSession> {
+    return this.#data(
+      'POST',
+      this.#client.POST('/mcp_manager/{id}/debug_sessions', {
+        params: { path: { id: server } },
+        // `{}`: the control plane's default duration (the generated type makes the defaulted field required).
+        body: minutes === undefined ? {} : { duration_minutes: minutes },
+      }),
+    );
+  }
+  async listDebug(server: string): Promise<DebugSession[]> {
+    return (
+      await this.#data(
+        'GET',
+        this.#client.GET('/mcp_manager/{id}/debug_sessions', { params: { path: { id: server } } }),
+      )
+    ).data;
+  }
+  async stopDebug(server: string, sessionId: string): Promise<void> {
+    await this.#data(
+      'DELETE',
+      this.#client.DELETE('/mcp_manager/{id}/debug_sessions/{sessionId}', {
+        params: { path: { id: server, sessionId } },
+      }),
+    );
+  }
+}

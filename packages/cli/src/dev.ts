@@ -1,0 +1,77 @@
+// toolplane dev: the whole platform on one machine, on embedded defaults, with the seed-001
+// ticket-system example registered and ready to call.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { startTicketSystem } from '@toolplane/examples';
+import { ControlPlaneClient } from './api-client.ts';
+import { registerTicketExample } from './example.ts';
+import { repoRoot, startStack } from './stack.ts';
+
+export interface DevOptions {
+  /** Default: `.data` in the checkout. */
+  dataDir?: string;
+  port: string;
+  apiPort: string;
+  examplePort: string;
+  verbose: boolean;
+}
+
+/** Starts the platform and the example, prints how to use them, and runs until SIGINT/SIGTERM. */
+export async function runDev(options: DevOptions): Promise<void> {
+  const values = { ...options, dataDir: options.dataDir ?? join(repoRoot, '.data') };
+  const upstreamKey = `demo_${randomBytes(8).toString('hex')}`;
+  const upstream = await startTicketSystem({ apiKey: upstreamKey, port: Number(values.examplePort), record: false });
+  const stack = await startStack({
+    dataDir: values.dataDir,
+    edgePort: Number(values.port),
+    controlPlanePort: Number(values.apiPort),
+    echo: values.verbose,
+    // The example upstream runs on 127.0.0.1; production workers refuse private addresses (issue #5).
+    outboundAllow: '127.0.0.1',
+  });
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nstopping…');
+    await stack.stop();
+    await upstream.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown());
+  process.on('SIGTERM', () => void shutdown());
+
+  const client = new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  const serverName = `ticket-system-${randomBytes(3).toString('hex')}`;
+  const example = await registerTicketExample(client, upstream.url, upstreamKey, serverName);
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  // The inspector v2 CLI installed with the workspace, run by the pinned Node (it needs Node >= 22.19).
+  const inspectorBin = join(
+    repoRoot,
+    'tests',
+    'node_modules',
+    '@modelcontextprotocol',
+    'inspector',
+    'clients',
+    'launcher',
+    'build',
+    'index.js',
+  );
+  const inspector = `${q(process.execPath)} ${q(inspectorBin)} --cli ${example.mcpUrl} --transport http --header ${q(`x-api-key: ${stack.bootstrapKey}`)}`;
+
+  console.log(`
+Toolplane is running (data in ${values.dataDir}, logs in ${join(values.dataDir, 'logs')}).
+
+  control plane  ${stack.controlPlaneUrl}/api/v1
+  MCP server     ${example.mcpUrl}    (tools: ${example.tools.join(', ')})
+  API key        ${stack.bootstrapKey}
+  example API    ${upstream.url}  (the seed-001 ticket system)
+
+List the tools:
+  ${inspector} --method tools/list
+
+Call one:
+  ${inspector} --method tools/call --tool-name search_tickets --tool-arg status=open
+
+Press Ctrl-C to stop.`);
+}

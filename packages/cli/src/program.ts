@@ -1,0 +1,75 @@
+import { existsSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { connectorsCommand } from './commands/connectors.ts';
+import { debugCommand } from './commands/debug.ts';
+import { deployCommand } from './commands/deploy.ts';
+import { ExitCode } from './commands/errors.ts';
+import { keysCommand } from './commands/keys.ts';
+import { loginCommand } from './commands/login.ts';
+import { policiesCommand } from './commands/policies.ts';
+import { recordsCommand } from './commands/records.ts';
+import { secretsCommand } from './commands/secrets.ts';
+import { serversCommand } from './commands/servers.ts';
+
+/** `toolplane dev`: unchanged flags; its modules (embedded Redis/PostgreSQL, the example) load only when run. */
+function devCommand(program: Command): void {
+  program
+    .command('dev')
+    .description('run the whole platform locally with the seed-001 example')
+    .option('--data-dir <dir>', 'where data and logs live (default: .data in the checkout)')
+    .option('--port <port>', 'edge port', '8080')
+    .option('--api-port <port>', 'control-plane port', '8081')
+    .option('--example-port <port>', 'example ticket system port', '4010')
+    .option('--verbose', 'echo service output', false)
+    .action(
+      async (opts: { dataDir?: string; port: string; apiPort: string; examplePort: string; verbose: boolean }) => {
+        // The services run from a clone's sources; the packed CLI (management commands) does not carry them.
+        if (!existsSync(new URL('../../../services/edge/src/main.ts', import.meta.url))) {
+          console.error(
+            'toolplane dev runs the platform from a clone of the Toolplane repository (the services are not part ' +
+              'of the CLI package): run `bash scripts/dev.sh` in a clone.',
+          );
+          process.exitCode = ExitCode.usage;
+          return;
+        }
+        const { runDev } = await import('./dev.ts');
+        await runDev(opts);
+      },
+    );
+}
+
+function buildProgram(): Command {
+  const program = new Command('toolplane')
+    .description('Toolplane: hosted MCP servers from connectors, OpenAPI and workflow documents')
+    .showHelpAfterError()
+    .exitOverride();
+  devCommand(program);
+  loginCommand(program);
+  serversCommand(program);
+  connectorsCommand(program);
+  deployCommand(program);
+  secretsCommand(program);
+  keysCommand(program);
+  recordsCommand(program);
+  policiesCommand(program);
+  debugCommand(program);
+  // Every (sub)command: usage errors exit 2 (commander's default is 1, which we keep for bugs).
+  const walk = (c: Command) => {
+    c.exitOverride();
+    c.commands.forEach(walk);
+  };
+  walk(program);
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code (handlers set `process.exitCode` for their own errors). */
+export async function runCli(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (err) {
+    // `--help` exits 0; unknown commands or options, missing arguments (and bare `toolplane`) are usage errors.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    throw err;
+  }
+}

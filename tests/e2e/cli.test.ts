@@ -1,0 +1,355 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { repoRoot, type ControlPlaneClient, type Stack } from '@toolplane/cli';
+import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import { postMcp, startTestStack, tempDir, waitFor } from '../helpers.ts';
+
+/**
+ * The `toolplane` management CLI as packed (scripts/pack-cli.sh: `pnpm pack` of the CLI and its workspace
+ * packages, installed from the packs) run as a child process against the real stack, as CI would run it:
+ * login (key on stdin), connectors push (errors at file:line:column), servers, deploy (Flower, Arazzo
+ * with references, dry run), secrets from stdin, records, keys, and the exit code of each error class.
+ */
+
+const UPSTREAM_KEY = 'tickets-upstream-key-7d2e';
+const SECRET_VALUE = UPSTREAM_KEY; // the workflow secret the CLI sets: must never be echoed
+
+let stack: Stack;
+let api: ControlPlaneClient;
+let upstream: TicketSystem;
+let configHome: string;
+let work: string;
+/** The installed pack's `toolplane` (node_modules/.bin). */
+let toolplaneBin: string;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the packed `toolplane <args>` with its own config home; `stdin` is piped (never a TTY). */
+function cli(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  const env: Record<string, string | undefined> = { ...process.env, XDG_CONFIG_HOME: configHome, NO_COLOR: '1' };
+  delete env.TOOLPLANE_URL;
+  delete env.TOOLPLANE_API_KEY;
+  const child = spawn(toolplaneBin, args, { cwd: work, env: { ...env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.end(opts.stdin ?? '');
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** `--json` output parsed, after checking the exit code (the output is in the failure message). */
+async function cliJson<T = Record<string, unknown>>(args: string[], opts?: Parameters<typeof cli>[1]): Promise<T> {
+  const run = await cli([...args, '--json'], opts);
+  if (run.code !== 0) throw new Error(`toolplane ${args.join(' ')} exited ${run.code}: ${run.stderr}`);
+  return JSON.parse(run.stdout) as T;
+}
+
+function write(path: string, text: string): string {
+  const full = join(work, path);
+  mkdirSync(dirname(full), { recursive: true });
+  writeFileSync(full, text);
+  return full;
+}
+
+/** 1-based line of the first line containing `needle`, and the column where `key` starts on it. */
+function position(text: string, needle: string, key = needle): string {
+  const lines = text.split('\n');
+  const i = lines.findIndex((l) => l.includes(needle));
+  if (i < 0) throw new Error(`${needle} not in the text`);
+  return `${i + 1}:${lines[i]!.indexOf(key) + 1}`;
+}
+
+beforeAll(async () => {
+  const packed = tempDir('cli-pack');
+  execFileSync('bash', [join(repoRoot, 'scripts/pack-cli.sh'), packed], { cwd: repoRoot, stdio: 'inherit' });
+  toolplaneBin = join(packed, 'app/node_modules/.bin/toolplane');
+  upstream = await startTicketSystem({ apiKey: UPSTREAM_KEY });
+  ({ stack, api } = await startTestStack('cli'));
+  configHome = tempDir('cli-config');
+  work = tempDir('cli-work');
+}, 300_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await upstream?.close();
+});
+
+describe('toolplane CLI', () => {
+  it('is the packed package: its dev command says it needs a clone (exit 2), the management commands run', async () => {
+    const dev = await cli(['dev']);
+    expect(dev.code).toBe(2);
+    expect(dev.stderr).toContain('runs the platform from a clone');
+    const help = await cli(['--help']);
+    expect(help.code).toBe(0);
+    for (const command of [
+      'login',
+      'servers',
+      'connectors',
+      'deploy',
+      'secrets',
+      'keys',
+      'records',
+      'policies',
+      'debug',
+    ])
+      expect(help.stdout).toContain(command);
+  });
+
+  it('login: reads the key from stdin, checks it, stores it 0600 in a 0700 directory', async () => {
+    const bad = await cli(['login', '--url', stack.controlPlaneUrl], { stdin: 'not-a-key\n' });
+    expect(bad.code).toBe(4);
+    expect(bad.stderr).toContain('HTTP 401');
+
+    const run = await cli(['login', '--url', stack.controlPlaneUrl], { stdin: `${stack.bootstrapKey}\n` });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toContain(stack.bootstrapKey);
+    const file = join(configHome, 'toolplane', 'config.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(dirname(file)).mode & 0o777).toBe(0o700);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ url: stack.controlPlaneUrl, apiKey: stack.bootstrapKey });
+  });
+
+  it('connectors push: the seed-001 descriptor is registered; a broken copy exits 3 with file:line:column per error', async () => {
+    const good = write('connectors/ticket-system.yaml', ticketSystemDescriptorYaml);
+    const pushed = await cliJson<{ results: { ok: boolean; connector: { tools: string[] } }[] }>([
+      'connectors',
+      'push',
+      good,
+    ]);
+    expect(pushed.results).toHaveLength(1);
+    expect(pushed.results[0]!.connector.tools).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
+
+    const brokenText = ticketSystemDescriptorYaml
+      .replace('slug: "ticket-system"', 'slug: "ticket-system-broken"')
+      .replace('    - operation_id: get_ticket\n', '    - operation_id: get_tikcet\n')
+      .replace(/\n {2}server_name: .*\n/, '\n');
+    const broken = write('broken/ticket-system.yaml', brokenText);
+    const run = await cli(['connectors', 'push', broken]);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain(`${broken}:${position(brokenText, 'operation_id: get_tikcet', 'operation_id')}: `);
+    expect(run.stderr).toContain('(/mcp_config/route_mappings/1/operation_id)');
+    // A missing field lands on its nearest existing ancestor, the mcp_config key.
+    expect(run.stderr).toContain(`${broken}:${position(brokenText, 'mcp_config:')}: `);
+    expect(run.stderr).toContain('(/mcp_config/server_name)');
+    for (const line of run.stderr.split('\n').filter((l) => l.startsWith(broken)))
+      expect(line).toMatch(/^\S+:\d+:\d+: .+ \(\/\S*\)$/);
+  });
+
+  it('servers create / get / list by name; unknown server exits 5; bad key exits 4; bad flags exit 2', async () => {
+    const connectors = await api.request<{ data: { id: string; slug: string }[] }>('GET', '/connectors');
+    const connector = connectors.data.find((c) => c.slug === 'ticket-system')!;
+    const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
+      connector_id: connector.id,
+      name: 'tickets-cli',
+      base_url: upstream.url,
+      credentials: { api_key: UPSTREAM_KEY },
+      createServer: false,
+    });
+    const created = await cliJson<{ id: string; name: string; tools: string[] }>([
+      'servers',
+      'create',
+      '--name',
+      'tickets',
+      '--mode',
+      'NORMAL',
+      '--connector',
+      instance.id,
+    ]);
+    expect(created.tools).toEqual(['search_tickets', 'get_ticket', 'create_ticket']);
+    expect((await cliJson<{ id: string }>(['servers', 'get', 'tickets'])).id).toBe(created.id);
+    const listed = await cliJson<{ data: { name: string }[] }>(['servers', 'list']);
+    expect(listed.data.map((s) => s.name)).toContain('tickets');
+
+    const missing = await cli(['servers', 'get', 'no-such-server']);
+    expect(missing.code).toBe(5);
+    expect(missing.stderr).toContain('no-such-server');
+
+    const unauthorized = await cli(['servers', 'list', '--json'], {
+      env: { TOOLPLANE_URL: stack.controlPlaneUrl, TOOLPLANE_API_KEY: 'tp_wrong_key' },
+    });
+    expect(unauthorized.code).toBe(4);
+    expect(JSON.parse(unauthorized.stdout)).toMatchObject({ error: { status: 401, exitCode: 4 } });
+
+    expect((await cli(['servers', 'create'])).code).toBe(2);
+    expect((await cli(['servers', 'frobnicate'])).code).toBe(2);
+  });
+
+  it('deploy: --dry-run creates nothing; a Flower document and an Arazzo document with --references become tools', async () => {
+    await cliJson(['servers', 'create', '--name', 'flows', '--mode', 'NORMAL']);
+    const flower = write(
+      'workflows/open-tickets.flower.yaml',
+      [
+        "flower: '0.1'",
+        'id: tickets',
+        'flows:',
+        '  - id: open_tickets',
+        '    description: Open tickets of the support queue',
+        '    steps:',
+        '      - id: search',
+        '        request:',
+        '          method: GET',
+        `          url: ${upstream.url}/api/v1/tickets?status=open`,
+        '          headers:',
+        '            X-API-Key: $secrets.TICKETS_KEY',
+        '        outputs:',
+        '          total: $response.body.total',
+        '    outputs:',
+        '      total: $steps.search.outputs.total',
+        '',
+      ].join('\n'),
+    );
+    const dry = await cliJson<{ dryRun: boolean; tools: string[]; url: string }>([
+      'deploy',
+      flower,
+      '--server',
+      'flows',
+      '--dry-run',
+    ]);
+    expect(dry).toMatchObject({ dryRun: true, tools: ['open_tickets'] });
+    expect(dry.url).toMatch(/\/mcp\//);
+    const none = await api.request<{ data: unknown[] }>('GET', '/mcp_servers/flows/deployments');
+    expect(none.data).toEqual([]);
+    expect((await api.request<{ tools: string[] }>('GET', '/mcp_manager/flows')).tools).toEqual([]);
+
+    const deployed = await cli(['deploy', flower, '--server', 'flows']);
+    expect(deployed.code).toBe(0);
+    expect(deployed.stdout).toContain('tools: open_tickets');
+    expect(deployed.stdout).toMatch(/server URL: http:\/\/\S+\/mcp\/[0-9a-f-]+/);
+
+    // An invalid document: exit 3, each problem placed in the file.
+    const badText = readFileSync(flower, 'utf8').replace('        request:\n', '        requestt:\n');
+    const bad = write('workflows/bad.flower.yaml', badText);
+    for (const dryRun of [['--dry-run'], []]) {
+      const refused = await cli(['deploy', bad, '--server', 'flows', ...dryRun]);
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toMatch(new RegExp(`${bad}:\\d+:\\d+: .+ \\(/flows/0/steps/0\\S*\\)`));
+    }
+
+    // Arazzo, its OpenAPI source given as a reference file.
+    write(
+      'refs/tickets.openapi.yaml',
+      [
+        'openapi: 3.1.0',
+        'info: { title: tickets, version: "1" }',
+        `servers: [{ url: "${upstream.url}/api/v1" }]`,
+        'paths:',
+        '  /tickets/{ticket_id}:',
+        '    get:',
+        '      operationId: getTicket',
+        '      parameters:',
+        '        - { name: ticket_id, in: path, required: true, schema: { type: string } }',
+        '        - { name: X-API-Key, in: header, required: true, schema: { type: string } }',
+        "      responses: { '200': { description: ok, content: { application/json: { schema: { type: object } } } } }",
+        '',
+      ].join('\n'),
+    );
+    const arazzo = write(
+      'workflows/ticket.arazzo.yaml',
+      [
+        'arazzo: 1.0.1',
+        'info: { title: tickets, version: "1" }',
+        'sourceDescriptions:',
+        '  - { name: tickets, url: ./tickets.openapi.yaml, type: openapi }',
+        'workflows:',
+        '  - workflowId: ticketDetails',
+        '    inputs: { type: object, properties: { ticket_id: { type: string } }, required: [ticket_id] }',
+        '    steps:',
+        '      - stepId: get',
+        '        operationId: getTicket',
+        '        parameters:',
+        '          - { name: ticket_id, in: path, value: $inputs.ticket_id }',
+        '          - { name: X-API-Key, in: header, value: $secrets.TICKETS_KEY }',
+        '        successCriteria: [{ condition: $statusCode == 200 }]',
+        '',
+      ].join('\n'),
+    );
+    await cliJson(['servers', 'create', '--name', 'arazzo-flows', '--mode', 'NORMAL']);
+    const viaArazzo = await cliJson<{ tools: string[]; url: string }>([
+      'deploy',
+      arazzo,
+      '--server',
+      'arazzo-flows',
+      '--references',
+      join(work, 'refs'),
+    ]);
+    expect(viaArazzo.tools).toEqual(['ticketDetails']);
+    expect((await api.request<{ tools: string[] }>('GET', '/mcp_manager/arazzo-flows')).tools).toEqual([
+      'ticketDetails',
+    ]);
+  });
+
+  it('secrets set reads the value from stdin and never prints it; the workflow tool then runs and leaves a record', async () => {
+    const set = await cli(['secrets', 'set', 'TICKETS_KEY', '--server', 'flows'], { stdin: `${SECRET_VALUE}\n` });
+    expect(set.code).toBe(0);
+    const setJson = await cli(['secrets', 'set', 'TICKETS_KEY', '--server', 'flows', '--json'], {
+      stdin: SECRET_VALUE,
+    });
+    expect(setJson.code).toBe(0);
+    const listed = await cliJson<{ data: { name: string }[] }>(['secrets', 'list', '--server', 'flows']);
+    expect(listed.data.map((s) => s.name)).toEqual(['TICKETS_KEY']);
+    for (const run of [set, setJson]) expect(run.stdout + run.stderr).not.toContain(SECRET_VALUE);
+    expect(JSON.stringify(listed)).not.toContain(SECRET_VALUE);
+
+    const server = await api.request<{ url: string }>('GET', '/mcp_manager/flows');
+    const res = await postMcp(
+      server.url,
+      { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'open_tickets', arguments: {} } },
+      { 'x-api-key': stack.bootstrapKey, 'mcp-protocol-version': '2025-11-25' },
+    );
+    const body = (await res.json()) as { result: { isError?: boolean; structuredContent?: unknown } };
+    expect(body.result.isError).toBeFalsy();
+    expect(body.result.structuredContent).toEqual({ total: 1 });
+
+    const record = await waitFor('the open_tickets record in `records list --json`', async () => {
+      const page = await cliJson<{ data: { id: string; tool: string; outcome: string }[] }>([
+        'records',
+        'list',
+        '--server',
+        'flows',
+        '--limit',
+        '10',
+      ]);
+      return page.data.find((r) => r.tool === 'open_tickets');
+    });
+    expect(record.outcome).toBe('success');
+    const shown = await cliJson<{ steps: { name: string; status: number }[] }>(['records', 'show', record.id]);
+    expect(shown.steps).toMatchObject([{ name: 'open_tickets/search', status: 200 }]);
+    expect(JSON.stringify(shown)).not.toContain(SECRET_VALUE);
+
+    const rm = await cli(['secrets', 'rm', 'TICKETS_KEY', '--server', 'flows']);
+    expect(rm.code).toBe(0);
+    expect((await cli(['secrets', 'rm', 'TICKETS_KEY', '--server', 'flows'])).code).toBe(5);
+  });
+
+  it('keys create / list / revoke; a revoked key exits 4', async () => {
+    const key = await cliJson<{ id: string; key: string; scopes: string[] }>([
+      'keys',
+      'create',
+      '--name',
+      'ci',
+      '--scope',
+      'management',
+      '--server',
+      'tickets',
+    ]);
+    expect(key.scopes).toEqual(['management']);
+    const listed = await cliJson<{ data: { id: string; serverIds: string[] }[] }>(['keys', 'list']);
+    expect(listed.data.find((k) => k.id === key.id)?.serverIds).toHaveLength(1);
+
+    const asCi = { TOOLPLANE_URL: stack.controlPlaneUrl, TOOLPLANE_API_KEY: key.key };
+    const own = await cliJson<{ data: { name: string }[] }>(['servers', 'list'], { env: asCi });
+    expect(own.data.map((s) => s.name)).toEqual(['tickets']);
+
+    expect((await cli(['keys', 'revoke', key.id])).code).toBe(0);
+    const refused = await cli(['servers', 'list'], { env: asCi });
+    expect(refused.code).toBe(4);
+  });
+});
