@@ -352,4 +352,88 @@ describe('toolplane CLI', () => {
     const refused = await cli(['servers', 'list'], { env: asCi });
     expect(refused.code).toBe(4);
   });
+
+  it('servers update / delete, policies create / list / delete, debug start / show / stop, records list --follow', async () => {
+    const updated = await cliJson<{ description: string | null }>([
+      'servers',
+      'update',
+      'arazzo-flows',
+      '--description',
+      'Ticket details',
+    ]);
+    expect(updated.description).toBe('Ticket details');
+
+    const key = await api.request<{ id: string }>('POST', '/api_keys', { name: 'policy-subject', scopes: ['runtime'] });
+    const policy = await cliJson<{ id: string; servers: string[]; tools: string[] }>([
+      'policies',
+      'create',
+      '--name',
+      'flows-only',
+      '--principal',
+      `api_key:${key.id}`,
+      '--servers',
+      'flows',
+    ]);
+    const flows = await api.request<{ id: string }>('GET', '/mcp_manager/flows');
+    expect(policy).toMatchObject({ servers: [flows.id], tools: ['*'] });
+    expect((await cliJson<{ data: { id: string }[] }>(['policies', 'list'])).data.map((p) => p.id)).toEqual([
+      policy.id,
+    ]);
+    expect((await cli(['policies', 'delete', policy.id])).code).toBe(0);
+    expect((await cliJson<{ data: unknown[] }>(['policies', 'list'])).data).toEqual([]);
+
+    const session = await cliJson<{ id: string; active: boolean }>([
+      'debug',
+      'start',
+      '--server',
+      'flows',
+      '--minutes',
+      '5',
+    ]);
+    expect(session.active).toBe(true);
+    const shown = await cliJson<{ data: { id: string; active: boolean }[] }>(['debug', 'show', '--server', 'flows']);
+    expect(shown.data).toMatchObject([{ id: session.id, active: true }]);
+    expect(await cliJson(['debug', 'stop', '--server', 'flows'])).toEqual({ closed: session.id });
+    expect((await cli(['debug', 'stop', '--server', 'flows'])).code).toBe(5); // none active any more
+
+    // --follow prints the records there are, then each new one as a JSON line, until interrupted.
+    const env: Record<string, string | undefined> = { ...process.env, XDG_CONFIG_HOME: configHome, NO_COLOR: '1' };
+    delete env.TOOLPLANE_URL;
+    delete env.TOOLPLANE_API_KEY;
+    const follower = spawn(toolplaneBin, ['records', 'list', '--server', 'flows', '--follow', '--json'], {
+      cwd: work,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let lines: { id: string; tool: string }[] = [];
+    let partial = '';
+    follower.stdout.on('data', (d: Buffer) => {
+      const text = partial + d.toString();
+      const complete = text.split('\n');
+      partial = complete.pop()!;
+      lines = [...lines, ...complete.filter(Boolean).map((l) => JSON.parse(l) as { id: string; tool: string })];
+    });
+    const exited = new Promise<string | null>((resolve) => follower.on('close', (_code, signal) => resolve(signal)));
+    try {
+      const before = await waitFor('the existing records', () => (lines.length > 0 ? lines.length : undefined));
+      const server = await api.request<{ url: string }>('GET', '/mcp_manager/flows');
+      const call = await postMcp(
+        server.url,
+        { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'open_tickets', arguments: {} } },
+        { 'x-api-key': stack.bootstrapKey, 'mcp-protocol-version': '2025-11-25' },
+      );
+      expect(call.status).toBe(200);
+      const added = await waitFor('the new record on the --follow output', () =>
+        lines.length > before ? lines.slice(before) : undefined,
+      );
+      expect(added.map((r) => r.tool)).toEqual(['open_tickets']);
+      expect(new Set(lines.map((r) => r.id)).size).toBe(lines.length); // each record printed once
+    } finally {
+      follower.kill('SIGINT');
+    }
+    expect(await exited).toBe('SIGINT'); // Ctrl-C ends it
+
+    expect((await cli(['servers', 'delete', 'arazzo-flows'])).code).toBe(0);
+    expect((await cli(['servers', 'get', 'arazzo-flows'])).code).toBe(5);
+  });
 });

@@ -7,6 +7,7 @@ import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import { isUuid } from './ids.ts';
+import { findServer } from './servers.ts';
 
 /** Debug sessions last at most 4 hours. */
 const MAX_DEBUG_MINUTES = 240;
@@ -62,14 +63,9 @@ export async function publishDebugSession(
 export function debugSessionsRouter(db: Db, redis: Redis, prefix: string, maxBodyBytes: number): Router {
   const r = Router({ mergeParams: true });
   r.use(jsonBody(maxBodyBytes));
-  const server = async (req: express.Request) => {
-    const id = String((req.params as Record<string, string>).id);
-    const row = isUuid(id)
-      ? await db.mcpServer.findFirst({ where: { id, workspaceId: caller(req).workspaceId } })
-      : null;
-    if (!row) throw new NotFoundError('MCP server', id);
-    return row;
-  };
+  // By id or by name, as every /mcp_manager/{id}… route.
+  const server = (req: express.Request) =>
+    findServer(db, caller(req).workspaceId, String((req.params as Record<string, string>).id));
   r.post('/', async (req, res) => {
     const body = OpenBody.parse(req.body ?? {});
     const s = await server(req);
