@@ -52,7 +52,7 @@ export interface Exchange {
 
 const pointer = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 
-class ApiContract {
+export class ApiContract {
   private readonly ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false, logger: false });
   private readonly operations: Operation[];
   private readonly validators = new Map<string, ValidateFunction>();

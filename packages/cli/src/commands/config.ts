@@ -42,8 +42,15 @@ function readStored(path: string): Partial<StoredConfig> {
   } catch {
     return {};
   }
-  const parsed = StoredConfig.partial().safeParse(JSON.parse(text));
-  if (!parsed.success) throw new CliError(`${path} is not a valid toolplane configuration`, ExitCode.usage);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const parsed = StoredConfig.partial().safeParse(json);
+  if (!parsed.success)
+    throw new CliError(`${path} is not a valid toolplane configuration: run \`toolplane login\` again`, ExitCode.usage);
   return parsed.data;
 }
 
