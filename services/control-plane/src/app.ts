@@ -17,6 +17,7 @@ import { migrate } from './db/migrate.ts';
 import type { ControlPlaneEnv } from './env.ts';
 import { enforceServerRestriction, requireApiKey } from './http/auth.ts';
 import { jsonBody } from './http/body.ts';
+import { dashboardRouter } from './http/dashboard.ts';
 import { largeImportLimit, unauthenticatedLimit } from './http/limits.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { accessPoliciesRouter, republishAccess } from './modules/access-policies.ts';
@@ -151,6 +152,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/access_policies', accessPoliciesRouter(db, publisher, env.MAX_BODY_BYTES));
   api.use('/workspaces', workspacesRouter(db, publisher, env.MAX_BODY_BYTES));
   http.use('/api/v1', api);
+  http.use(dashboardRouter({ dir: env.DASHBOARD_DIR, edgeUrl: env.PUBLIC_EDGE_URL }));
   http.use(notFoundHandler);
   http.use(errorHandler(log));
 

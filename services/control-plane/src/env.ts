@@ -30,6 +30,8 @@ export const ControlPlaneEnv = z.object({
   SECRETS_AWS_KMS_KEY_ID: z.string().min(1).optional(),
   /** Base URL agents use to reach the edge; MCP URLs in responses are built from it. */
   PUBLIC_EDGE_URL: z.string().url().default('http://127.0.0.1:8080'),
+  /** Directory of the dashboard's build (`packages/dashboard/dist`), served at `/`; default: that directory in a clone. */
+  DASHBOARD_DIR: z.string().min(1).optional(),
   /** When set, an API key with this value is ensured at start (first-run bootstrap). */
   BOOTSTRAP_API_KEY: z.string().min(20).optional(),
   /** Apply pending migrations at start (the embedded default); production runs them as a Job. */
