@@ -444,7 +444,7 @@ export interface paths {
         get: operations["listServerSecrets"];
         put?: never;
         /**
-         * Create a secret of an MCP server (`$secrets.NAME` of its workflows)
+         * Create an MCP server secret
          * @description The value goes to the secrets store and never comes back.
          */
         post: operations["createServerSecret"];

@@ -43,122 +43,107 @@ const tags = ['secrets'];
 const serverParams = (...names: 'name'[]) =>
   pathParams('id', ...names).extend({ id: z.string().describe('The MCP server’s id or name.') });
 
+interface Scope {
+  /** Path of the collection: `/secrets`, `/mcp_servers/{id}/secrets`. */
+  base: string;
+  /** Operation id part: `Secret` → `listSecrets`, `createSecret`, … */
+  noun: 'Secret' | 'ServerSecret';
+  /** "a workspace secret", "an MCP server secret". */
+  what: string;
+  schema: z.ZodType;
+  params: (...names: 'name'[]) => z.ZodObject;
+  /** 404 besides a missing secret (an unknown server). */
+  scopeNotFound: number[];
+  listSummary: string;
+  listDescription: string;
+}
+
+/** The same five routes for either scope, as `secretsRoutes` in secrets.ts serves them. */
+function scopeRoutes(s: Scope): RouteDoc[] {
+  const one = `${s.base}/{name}`;
+  const named = { params: s.params('name') };
+  const collection = Object.keys(s.params().shape).length > 0 ? { params: s.params() } : {};
+  return [
+    {
+      method: 'get',
+      path: s.base,
+      operationId: `list${s.noun}s`,
+      tags,
+      summary: s.listSummary,
+      ...(Object.keys(collection).length > 0 ? { request: collection } : {}),
+      responses: {
+        200: json(s.listDescription, z.object({ data: z.array(s.schema) }).strict()),
+        ...problems(403, ...s.scopeNotFound),
+      },
+    },
+    {
+      method: 'post',
+      path: s.base,
+      operationId: `create${s.noun}`,
+      tags,
+      summary: `Create ${s.what}`,
+      description: 'The value goes to the secrets store and never comes back.',
+      request: { ...collection, body: jsonBody(CreateSecretBody) },
+      responses: {
+        201: json('The secret’s metadata.', s.schema),
+        ...problems(400, 403, ...s.scopeNotFound, 409, 413, 415, 422),
+      },
+    },
+    {
+      method: 'get',
+      path: one,
+      operationId: `get${s.noun}`,
+      tags,
+      summary: `Get ${s.what}’s metadata`,
+      request: named,
+      responses: { 200: json('The secret’s metadata.', s.schema), ...problems(403, 404, 422) },
+    },
+    {
+      method: 'put',
+      path: one,
+      operationId: `set${s.noun}`,
+      tags,
+      summary: `Create or rotate ${s.what}`,
+      description: 'The value becomes a new version; the previous one stays in the store as `previous`.',
+      request: { ...named, body: jsonBody(PutSecretBody) },
+      responses: {
+        200: json('Rotated: the secret’s metadata.', s.schema),
+        201: json('Created: the secret’s metadata.', s.schema),
+        ...problems(400, 403, ...s.scopeNotFound, 413, 415, 422),
+      },
+    },
+    {
+      method: 'delete',
+      path: one,
+      operationId: `delete${s.noun}`,
+      tags,
+      summary: `Delete ${s.what}`,
+      request: named,
+      responses: { 204: noContent, ...problems(403, 404, 422) },
+    },
+  ];
+}
+
 /** The secrets routes, for the OpenAPI document (services/control-plane/src/openapi/document.ts). */
 export const secretsRoutes: RouteDoc[] = [
-  {
-    method: 'get',
-    path: '/secrets',
-    operationId: 'listSecrets',
-    tags,
-    summary: 'List the workspace’s secrets (metadata only)',
-    responses: {
-      200: json(
-        'Every workspace secret (server secrets are not listed).',
-        z.object({ data: z.array(WorkspaceSecret) }).strict(),
-      ),
-      ...problems(403),
-    },
-  },
-  {
-    method: 'post',
-    path: '/secrets',
-    operationId: 'createSecret',
-    tags,
-    summary: 'Create a workspace secret',
-    description: 'The value goes to the secrets store and never comes back.',
-    request: { body: jsonBody(CreateSecretBody) },
-    responses: {
-      201: json('The secret’s metadata.', WorkspaceSecret),
-      ...problems(400, 403, 409, 413, 415, 422),
-    },
-  },
-  {
-    method: 'get',
-    path: '/secrets/{name}',
-    operationId: 'getSecret',
-    tags,
-    summary: 'Get a workspace secret’s metadata',
-    request: { params: pathParams('name') },
-    responses: { 200: json('The secret’s metadata.', WorkspaceSecret), ...problems(403, 404, 422) },
-  },
-  {
-    method: 'put',
-    path: '/secrets/{name}',
-    operationId: 'setSecret',
-    tags,
-    summary: 'Create or rotate a workspace secret',
-    description: 'The value becomes a new version; the previous one stays in the store as `previous`.',
-    request: { params: pathParams('name'), body: jsonBody(PutSecretBody) },
-    responses: {
-      200: json('Rotated: the secret’s metadata.', WorkspaceSecret),
-      201: json('Created: the secret’s metadata.', WorkspaceSecret),
-      ...problems(400, 403, 413, 415, 422),
-    },
-  },
-  {
-    method: 'delete',
-    path: '/secrets/{name}',
-    operationId: 'deleteSecret',
-    tags,
-    summary: 'Delete a workspace secret',
-    request: { params: pathParams('name') },
-    responses: { 204: noContent, ...problems(403, 404, 422) },
-  },
-  {
-    method: 'get',
-    path: '/mcp_servers/{id}/secrets',
-    operationId: 'listServerSecrets',
-    tags,
-    summary: 'List an MCP server’s secrets (metadata only)',
-    request: { params: serverParams() },
-    responses: {
-      200: json('Every secret of the server.', z.object({ data: z.array(ServerSecret) }).strict()),
-      ...problems(403, 404),
-    },
-  },
-  {
-    method: 'post',
-    path: '/mcp_servers/{id}/secrets',
-    operationId: 'createServerSecret',
-    tags,
-    summary: 'Create a secret of an MCP server (`$secrets.NAME` of its workflows)',
-    description: 'The value goes to the secrets store and never comes back.',
-    request: { params: serverParams(), body: jsonBody(CreateSecretBody) },
-    responses: {
-      201: json('The secret’s metadata.', ServerSecret),
-      ...problems(400, 403, 404, 409, 413, 415, 422),
-    },
-  },
-  {
-    method: 'get',
-    path: '/mcp_servers/{id}/secrets/{name}',
-    operationId: 'getServerSecret',
-    tags,
-    summary: 'Get an MCP server secret’s metadata',
-    request: { params: serverParams('name') },
-    responses: { 200: json('The secret’s metadata.', ServerSecret), ...problems(403, 404, 422) },
-  },
-  {
-    method: 'put',
-    path: '/mcp_servers/{id}/secrets/{name}',
-    operationId: 'setServerSecret',
-    tags,
-    summary: 'Create or rotate an MCP server secret',
-    description: 'The value becomes a new version; the previous one stays in the store as `previous`.',
-    request: { params: serverParams('name'), body: jsonBody(PutSecretBody) },
-    responses: {
-      200: json('Rotated: the secret’s metadata.', ServerSecret),
-      201: json('Created: the secret’s metadata.', ServerSecret),
-      ...problems(400, 403, 404, 413, 415, 422),
-    },
-  },
-  {
-    method: 'delete',
-    path: '/mcp_servers/{id}/secrets/{name}',
-    operationId: 'deleteServerSecret',
-    tags,
-    summary: 'Delete an MCP server secret',
-    request: { params: serverParams('name') },
-    responses: { 204: noContent, ...problems(403, 404, 422) },
-  },
+  ...scopeRoutes({
+    base: '/secrets',
+    noun: 'Secret',
+    what: 'a workspace secret',
+    schema: WorkspaceSecret,
+    params: (...names) => pathParams(...names),
+    scopeNotFound: [],
+    listSummary: 'List the workspace’s secrets (metadata only)',
+    listDescription: 'Every workspace secret (server secrets are not listed).',
+  }),
+  ...scopeRoutes({
+    base: '/mcp_servers/{id}/secrets',
+    noun: 'ServerSecret',
+    what: 'an MCP server secret',
+    schema: ServerSecret,
+    params: serverParams,
+    scopeNotFound: [404],
+    listSummary: 'List an MCP server’s secrets (metadata only)',
+    listDescription: 'Every secret of the server.',
+  }),
 ];
