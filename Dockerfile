@@ -40,7 +40,9 @@ ARG SERVICE
 COPY . .
 RUN case "${SERVICE}" in edge|worker|control-plane) ;; \
       *) echo "build with --build-arg SERVICE=edge|worker|control-plane (got '${SERVICE}')" >&2; exit 1 ;; esac
-RUN pnpm install --offline --frozen-lockfile --store-dir /pnpm-store --filter toolplane --filter "@toolplane/${SERVICE}..."
+# The control plane also serves the dashboard (built by scripts/build-service.sh): its build dependencies too.
+RUN pnpm install --offline --frozen-lockfile --store-dir /pnpm-store --filter toolplane --filter "@toolplane/${SERVICE}..." \
+      $([ "${SERVICE}" = control-plane ] && echo --filter "@toolplane/dashboard...")
 RUN PNPM_STORE_DIR=/pnpm-store bash scripts/build-service.sh "${SERVICE}" /out
 
 # ---- final image: node and the compiled closure, nothing else ----------------------------------------------

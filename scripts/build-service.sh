@@ -8,7 +8,8 @@
 # build needs TypeScript and the Prisma CLI). Steps:
 #   1. the control plane's Prisma client (generated TypeScript, compiled with the rest), when missing or stale;
 #   2. `tsc -p tsconfig.build.json` in the service and every workspace package it depends on (dist/);
-#   3. files tsc does not emit (the Prisma schema engine's .cjs wrapper);
+#   3. files tsc does not emit (the Prisma schema engine's .cjs wrapper) and, for the control plane, the
+#      dashboard's static build (`dashboard/`, served at /);
 #   4. `pnpm deploy --prod`: the service's files ("files" of its package.json) and an isolated
 #      node_modules with production dependencies only; workspace packages are copied in, dist/ only.
 # The result starts with `node dist/main.js` (no source condition, NODE_ENV=production).
@@ -39,6 +40,9 @@ mkdir -p node_modules/.cache
 flock node_modules/.cache/toolplane-build.lock pnpm --filter "@toolplane/${service}..." run build
 if [ "${service}" = control-plane ]; then
   cp services/control-plane/src/db/schema-engine-wasm.cjs services/control-plane/dist/db/
+  # The dashboard the control plane serves at / (static files, found next to dist/ at run time).
+  flock node_modules/.cache/toolplane-build.lock pnpm --filter @toolplane/dashboard run build >/dev/null
 fi
 pnpm --filter "@toolplane/${service}" --prod --offline "${store[@]}" --config.node-linker=isolated deploy "${out}"
+if [ "${service}" = control-plane ]; then cp -r packages/dashboard/dist "${out}/dashboard"; fi
 test -f "${out}/dist/main.js"

@@ -9,4 +9,5 @@ ensure_redis
 ensure_deps
 cd "$TOOLPLANE_ROOT"
 generate_prisma_client
+build_dashboard
 exec node --conditions=@toolplane/source packages/cli/src/main.ts dev "$@"

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: installs what it needs (pinned Node, pnpm, redis-server),
-# generates the Prisma client, type-checks, checks module boundaries and import cycles, formatting (Prettier), lint
+# The whole test suite, from a fresh clone: installs what it needs (pinned Node, pnpm, redis-server, chromium),
+# generates the Prisma client, builds the dashboard, type-checks, checks module boundaries and import cycles, formatting (Prettier), lint
 # (ESLint with type information) and dead code (knip), then runs every jest test against real Redis
 # and PostgreSQL (scripts/run-tests.ts). Ends with the plain line "N passed, N failed".
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/toolchain.sh"
 ensure_redis
+ensure_chromium
 ensure_deps
 cd "$TOOLPLANE_ROOT"
 
 log "prisma generate"
 generate_prisma_client
+log "dashboard build"
+build_dashboard
 log "typecheck"
 node_modules/.bin/tsc -p tsconfig.json
 log "module boundaries"

@@ -59,6 +59,16 @@ ensure_redis() {
   # The Debian package starts a system service on :6379; we never use it (each run starts a private one).
 }
 
+ensure_chromium() {
+  # The dashboard's browser tests drive Debian's Chromium (playwright-core, no downloaded browser).
+  command -v chromium >/dev/null || apt_install chromium
+}
+
+build_dashboard() {
+  # The web dashboard the control plane serves at / (packages/dashboard/dist).
+  (cd "$TOOLPLANE_ROOT" && pnpm --filter @toolplane/dashboard run build >/dev/null)
+}
+
 ensure_deps() {
   cd "$TOOLPLANE_ROOT"
   local stamp="$TOOLCHAIN_DIR/.install-stamp"

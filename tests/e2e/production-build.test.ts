@@ -201,6 +201,17 @@ describe('the production build (scripts/build-service.sh, as the Dockerfile runs
     expect(existsSync(join(out, 'control-plane/prisma/migrations'))).toBe(true);
   });
 
+  it('serves the dashboard from the control plane build at /', async () => {
+    expect(existsSync(join(out, 'control-plane/dashboard/index.html'))).toBe(true);
+    const page = await fetch(`${stack.controlPlaneUrl}/`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    const html = await page.text();
+    const script = /<script type="module"[^>]* src="([^"]+)"/.exec(html)?.[1];
+    expect(script).toMatch(/^\/assets\//);
+    expect((await fetch(`${stack.controlPlaneUrl}${script!}`)).status).toBe(200);
+  });
+
   it('runs the seed-001 example with its credential in AWS Secrets Manager, one trace per call', async () => {
     const example = await registerTicketExample(api, upstream.url, UPSTREAM_KEY, 'prodbuild');
     const { result } = await callTraced(example.mcpUrl, 'get_ticket', { ticket_id: 'TCK-1' });

@@ -1,5 +1,4 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
-import type { Issue } from './errors.ts';
 
 /**
  * Maps the JSON pointers of a 422's `errors[].path` back to `file:line:column` in the YAML or JSON file
@@ -37,8 +36,21 @@ function offsetOf(root: Node | null, segments: string[]): number {
   return offset;
 }
 
-/** Adds `location` (`file:line:column`, 1-based) to each issue whose path can be placed in `text`. */
-export function locateIssues(file: string, text: string, issues: Issue[]): Issue[] {
+/** One problem of a 422 (`errors[]` of a problem+json body): a JSON pointer into the submitted document. */
+interface LocatableIssue {
+  path: string;
+  message: string;
+}
+
+/**
+ * Adds `location` (`file:line:column`, 1-based) to each issue, placing its path in `text` (YAML or JSON).
+ * Text that cannot be parsed puts every issue at 1:1.
+ */
+export function locateIssues<T extends LocatableIssue>(
+  file: string,
+  text: string,
+  issues: readonly T[],
+): (T & { location: string })[] {
   const lineCounter = new LineCounter();
   let doc: ReturnType<typeof parseDocument>;
   try {

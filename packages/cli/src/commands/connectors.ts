@@ -1,9 +1,9 @@
+import { locateIssues } from '@toolplane/client';
 import type { Command } from 'commander';
 import { action, withJson } from './context.ts';
 import { CliError, ExitCode } from './errors.ts';
 import { contentTypeOf, documentFiles, readText } from './files.ts';
 import { createOutput, type Output } from './output.ts';
-import { locateIssues } from './source-map.ts';
 
 /** `toolplane connectors push <file|dir>`: registers descriptors / OpenAPI documents, errors at file:line:column. */
 

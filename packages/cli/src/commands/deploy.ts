@@ -1,9 +1,9 @@
+import { locateIssues } from '@toolplane/client';
 import type { Command } from 'commander';
 import type { Api } from './api.ts';
 import { action, withJson } from './context.ts';
 import { CliError, ExitCode, usageError } from './errors.ts';
 import { readText, referenceFiles } from './files.ts';
-import { locateIssues } from './source-map.ts';
 
 /**
  * `toolplane deploy <file> --server S`: a Flower or Arazzo document (and the OpenAPI documents its

@@ -3,8 +3,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { Router } from 'express';
 
-/** Where the dashboard's build is in a clone (`pnpm --filter @toolplane/dashboard build`). */
-const workspaceBuild = fileURLToPath(new URL('../../../../packages/dashboard/dist', import.meta.url));
+/**
+ * Where the dashboard's build is when `DASHBOARD_DIR` is not set: next to the compiled service (`dashboard/`
+ * of scripts/build-service.sh's output, what the image runs), else in a clone (`packages/dashboard/dist`).
+ */
+const builds = [
+  fileURLToPath(new URL('../../dashboard', import.meta.url)),
+  fileURLToPath(new URL('../../../../packages/dashboard/dist', import.meta.url)),
+];
+const defaultBuild = () => builds.find((dir) => existsSync(join(dir, 'index.html'))) ?? builds[1]!;
 
 /**
  * The web dashboard (`packages/dashboard`, a static single-page app) at `/`, same origin as the API it calls
@@ -14,7 +21,7 @@ const workspaceBuild = fileURLToPath(new URL('../../../../packages/dashboard/dis
  * MCP calls to the edge ("Try a tool"), and no framing.
  */
 export function dashboardRouter(opts: { dir?: string | undefined; edgeUrl: string }): Router {
-  const dir = opts.dir ?? workspaceBuild;
+  const dir = opts.dir ?? defaultBuild();
   const r = Router();
   const index = join(dir, 'index.html');
   const policy = [

@@ -1,0 +1,246 @@
+import type { ManagementClient } from '@toolplane/client';
+import { unwrap } from '../api.ts';
+import { Link, navigate } from '../router.tsx';
+import { Empty, Json, Show, useLoad } from '../ui.tsx';
+
+const outcomes = ['success', 'tool_error', 'rejected', 'failed', 'unknown'] as const;
+type Outcome = (typeof outcomes)[number];
+
+const ms = (n: unknown) => (typeof n === 'number' ? `${Math.round(n * 10) / 10} ms` : '—');
+
+export function RecordsPage({ client, query }: { client: ManagementClient; query: URLSearchParams }) {
+  const serverId = query.get('server_id') ?? '';
+  const outcomeParam = query.get('outcome') ?? '';
+  const outcome = (outcomes as readonly string[]).includes(outcomeParam) ? (outcomeParam as Outcome) : undefined;
+  const [servers] = useLoad(() => unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })), [client]);
+  const [records, reload] = useLoad(
+    () =>
+      unwrap(
+        client.GET('/execution_records', {
+          params: {
+            query: { limit: 50, ...(serverId ? { server_id: serverId } : {}), ...(outcome ? { outcome } : {}) },
+          },
+        }),
+      ),
+    [client, serverId, outcome],
+  );
+  const setFilter = (key: string, value: string) => {
+    const next = new URLSearchParams(query);
+    if (value) next.set(key, value);
+    else next.delete(key);
+    const qs = next.toString();
+    navigate(`/records${qs ? `?${qs}` : ''}`);
+  };
+  const serverName = (id: string) =>
+    servers.state === 'done' ? (servers.data.data.find((s) => s.id === id)?.name ?? id) : id;
+  return (
+    <>
+      <h1>Execution records</h1>
+      <form className="filters" onSubmit={(e) => e.preventDefault()}>
+        <div className="field">
+          <label htmlFor="filter-server">Server</label>
+          <select id="filter-server" value={serverId} onChange={(e) => setFilter('server_id', e.target.value)}>
+            <option value="">All servers</option>
+            {servers.state === 'done' &&
+              servers.data.data.map((s) => (
+                <option key={s.id} value={s.id}>
+                  {s.name}
+                </option>
+              ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="filter-outcome">Outcome</label>
+          <select id="filter-outcome" value={outcome ?? ''} onChange={(e) => setFilter('outcome', e.target.value)}>
+            <option value="">Any outcome</option>
+            {outcomes.map((o) => (
+              <option key={o} value={o}>
+                {o}
+              </option>
+            ))}
+          </select>
+        </div>
+        <button type="button" className="secondary" onClick={reload}>
+          Refresh
+        </button>
+      </form>
+      <Show loaded={records} what="the execution records">
+        {(list) =>
+          list.data.length === 0 ? (
+            <Empty>No execution record{serverId || outcome ? ' matches these filters' : ' yet: call a tool'}.</Empty>
+          ) : (
+            <table>
+              <caption className="visually-hidden">Execution records, newest first</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Started</th>
+                  <th scope="col">Tool</th>
+                  <th scope="col">Server</th>
+                  <th scope="col">Outcome</th>
+                  <th scope="col">Duration</th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.data.map((r) => (
+                  <tr key={r.id}>
+                    <td>
+                      <Link href={`/records/${r.id}`}>{new Date(r.started_at).toLocaleString()}</Link>
+                    </td>
+                    <td>
+                      <code>{r.tool}</code>
+                    </td>
+                    <td>{serverName(r.server_id)}</td>
+                    <td>
+                      <span className={`outcome ${r.outcome}`}>{r.outcome}</span>
+                      {r.error_code && <code> {r.error_code}</code>}
+                    </td>
+                    <td>{ms(r.duration_ms)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )
+        }
+      </Show>
+    </>
+  );
+}
+
+type Node = Record<string, unknown> & { kind?: string; children?: unknown };
+
+function nodeTitle(n: Node): string {
+  switch (n.kind) {
+    case 'flow.run':
+      return `flow.run ${String(n.workflowId ?? '')}`;
+    case 'step.run':
+      return `step.run ${String(n.stepId ?? '')}`;
+    case 'action.run':
+      return `action.run ${String(n.method ?? '')} ${String(n.url ?? n.urlTemplate ?? '')}`;
+    default:
+      return String(n.kind ?? 'node');
+  }
+}
+
+function nodeFacts(n: Node): string[] {
+  const facts: string[] = [];
+  const add = (label: string, v: unknown) => {
+    if (v !== undefined && v !== null && v !== '') facts.push(`${label} ${String(v)}`);
+  };
+  add('status', n.status);
+  add('outcome', n.outcome);
+  add('HTTP', n.httpStatus);
+  add('attempts', n.attempts);
+  add('retries', n.retries);
+  add('attempt', n.attempt);
+  add('action', n.action);
+  add('target', n.target);
+  if (typeof n.durationMs === 'number') facts.push(ms(n.durationMs));
+  add('error', n.errorCode ?? n.error);
+  return facts;
+}
+
+function Tree({ nodes }: { nodes: unknown[] }) {
+  return (
+    <ol className="timeline">
+      {nodes.map((raw, i) => {
+        const n = (raw ?? {}) as Node;
+        const children = Array.isArray(n.children) ? (n.children as unknown[]) : [];
+        const bad = n.status === 'error' || n.outcome === 'failure' || n.outcome === 'failed';
+        return (
+          <li key={i} className={`node ${String(n.kind ?? '').replace('.', '-')}${bad ? ' bad' : ''}`}>
+            <div className="node-title">{nodeTitle(n)}</div>
+            <div className="node-facts">{nodeFacts(n).join(' · ')}</div>
+            {children.length > 0 && <Tree nodes={children} />}
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+function Steps({ steps }: { steps: unknown[] }) {
+  return (
+    <ol className="timeline">
+      {steps.map((raw, i) => {
+        const s = (raw ?? {}) as Record<string, unknown>;
+        const status = typeof s.status === 'number' ? s.status : null;
+        return (
+          <li key={i} className={`node step${status !== null && status >= 400 ? ' bad' : ''}`}>
+            <div className="node-title">
+              {String(s.name ?? `step ${i + 1}`)}: {String(s.method ?? '')} {String(s.url ?? s.urlTemplate ?? '')}
+            </div>
+            <div className="node-facts">
+              HTTP {status ?? 'no answer'} · {String(s.outcome ?? '')} · attempt {String(s.attempt ?? 1)} ·{' '}
+              {ms(s.durationMs)}
+            </div>
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+export function RecordPage({ client, id }: { client: ManagementClient; id: string }) {
+  const [record] = useLoad(
+    () => unwrap(client.GET('/execution_records/{id}', { params: { path: { id } } })),
+    [client, id],
+  );
+  return (
+    <>
+      <p className="crumbs">
+        <Link href="/records">Execution records</Link> / {id}
+      </p>
+      <Show loaded={record} what="the execution record">
+        {(r) => (
+          <>
+            <h1>
+              <code>{r.tool}</code>: <span className={`outcome ${r.outcome}`}>{r.outcome}</span>
+            </h1>
+            <dl className="facts">
+              <dt>Started</dt>
+              <dd>{new Date(r.started_at).toLocaleString()}</dd>
+              <dt>Duration</dt>
+              <dd>{ms(r.duration_ms)}</dd>
+              <dt>Server</dt>
+              <dd>
+                <Link href={`/servers/${r.server_id}`}>{r.server_id}</Link> (catalog version {r.catalog_version})
+              </dd>
+              <dt>Caller</dt>
+              <dd>{r.caller.username ?? r.caller.subject ?? r.caller.key_id ?? '—'}</dd>
+              {r.error_code && (
+                <>
+                  <dt>Error</dt>
+                  <dd>
+                    <code>{r.error_code}</code> {r.message}
+                  </dd>
+                </>
+              )}
+              {r.trace_id && (
+                <>
+                  <dt>Trace</dt>
+                  <dd>
+                    <code>{r.trace_id}</code>
+                  </dd>
+                </>
+              )}
+            </dl>
+            <h2>Timeline</h2>
+            {r.tree && r.tree.length > 0 ? (
+              <Tree nodes={r.tree} />
+            ) : r.steps.length > 0 ? (
+              <Steps steps={r.steps} />
+            ) : (
+              <Empty>No request was made (the call was refused or failed before any).</Empty>
+            )}
+            {r.debug && (
+              <>
+                <h2>Debug captures</h2>
+                <Json value={r.debug} label="Debug captures" />
+              </>
+            )}
+          </>
+        )}
+      </Show>
+    </>
+  );
+}

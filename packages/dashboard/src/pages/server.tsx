@@ -1,0 +1,117 @@
+import { useState } from 'react';
+import type { ManagementClient } from '@toolplane/client';
+import { storedKey, unwrap } from '../api.ts';
+import { TryTool } from '../try-tool.tsx';
+import { Link } from '../router.tsx';
+import { CopyBlock, Empty, Json, Show, useLoad } from '../ui.tsx';
+
+/** What to paste into MCP clients to use a server at `url` with `key`. */
+function clientConfigs(name: string, url: string, key: string): { label: string; text: string }[] {
+  const headers = { 'x-api-key': key };
+  return [
+    {
+      label: 'Claude Desktop (claude_desktop_config.json)',
+      text: JSON.stringify(
+        {
+          mcpServers: {
+            [name]: { command: 'npx', args: ['-y', 'mcp-remote', url, '--header', `x-api-key:${key}`] },
+          },
+        },
+        null,
+        2,
+      ),
+    },
+    {
+      label: 'Cursor (.cursor/mcp.json)',
+      text: JSON.stringify({ mcpServers: { [name]: { url, headers } } }, null, 2),
+    },
+    {
+      label: 'VS Code (.vscode/mcp.json)',
+      text: JSON.stringify({ servers: { [name]: { type: 'http', url, headers } } }, null, 2),
+    },
+    {
+      label: 'MCP Inspector (command line)',
+      text: `npx @modelcontextprotocol/inspector --cli ${url} --header "x-api-key: ${key}" --method tools/list`,
+    },
+  ];
+}
+
+export function ServerPage({ client, id }: { client: ManagementClient; id: string }) {
+  const [loaded] = useLoad(async () => {
+    const path = { params: { path: { id } } };
+    const [server, config] = await Promise.all([
+      unwrap(client.GET('/mcp_manager/{id}', path)),
+      unwrap(client.GET('/mcp_manager/{id}/config', path)),
+    ]);
+    return { server, config };
+  }, [client, id]);
+  const [key, setKey] = useState('YOUR_API_KEY');
+  return (
+    <>
+      <p className="crumbs">
+        <Link href="/servers">MCP servers</Link> / {id}
+      </p>
+      <Show loaded={loaded} what="the server">
+        {({ server, config }) => (
+          <>
+            <h1>{server.name}</h1>
+            {server.description && <p>{server.description}</p>}
+            <dl className="facts">
+              <dt>MCP URL</dt>
+              <dd>
+                <code data-testid="mcp-url">{server.url}</code>
+              </dd>
+              <dt>Mode</dt>
+              <dd>{server.mode}</dd>
+              <dt>Access</dt>
+              <dd>{server.isPublic ? 'public' : 'private (x-api-key)'}</dd>
+              <dt>Catalog version</dt>
+              <dd>{server.catalogVersion}</dd>
+              <dt>Records</dt>
+              <dd>
+                <Link href={`/records?server_id=${server.id}`}>Execution records of {server.name}</Link>
+              </dd>
+            </dl>
+            {(server.warnings ?? []).length > 0 && (
+              <div className="warning" role="note">
+                <strong>Warnings:</strong>
+                <ul>
+                  {(server.warnings ?? []).map((w) => (
+                    <li key={w}>{w}</li>
+                  ))}
+                </ul>
+              </div>
+            )}
+            <h2>Connect a client</h2>
+            <label htmlFor="config-key">API key to put in the configurations</label>
+            <input id="config-key" value={key} onChange={(e) => setKey(e.target.value)} autoComplete="off" />
+            <p className="hint">Use a key limited to this server; the configurations below update as you type.</p>
+            <div className="configs">
+              {clientConfigs(server.name, server.url, key).map((c) => (
+                <CopyBlock key={c.label} label={c.label} text={c.text} />
+              ))}
+            </div>
+            <h2>Tools ({config.tools.length})</h2>
+            {config.tools.length === 0 ? (
+              <Empty>No tools: choose a connector instance or deploy a workflow.</Empty>
+            ) : (
+              <ul className="tools">
+                {config.tools.map((t) => (
+                  <li key={t.name}>
+                    <code>{t.name}</code>
+                    {t.description && <span className="desc"> — {t.description}</span>}
+                    <details>
+                      <summary>Input schema of {t.name}</summary>
+                      <Json value={t.inputSchema} label={`Input schema of ${t.name}`} />
+                    </details>
+                  </li>
+                ))}
+              </ul>
+            )}
+            {config.tools.length > 0 && <TryTool url={server.url} apiKey={storedKey() ?? ''} tools={config.tools} />}
+          </>
+        )}
+      </Show>
+    </>
+  );
+}

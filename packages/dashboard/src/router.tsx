@@ -1,0 +1,33 @@
+import { useEffect, useState, type AnchorHTMLAttributes, type MouseEvent } from 'react';
+
+/** A tiny client-side router over the History API: the control plane answers every page path with index.html. */
+const listeners = new Set<() => void>();
+
+export function navigate(to: string): void {
+  window.history.pushState(null, '', to);
+  for (const l of listeners) l();
+}
+
+export function usePath(): string {
+  const [path, setPath] = useState(window.location.pathname + window.location.search);
+  useEffect(() => {
+    const update = () => setPath(window.location.pathname + window.location.search);
+    listeners.add(update);
+    window.addEventListener('popstate', update);
+    return () => {
+      listeners.delete(update);
+      window.removeEventListener('popstate', update);
+    };
+  }, []);
+  return path;
+}
+
+export function Link({ href, onClick, ...rest }: AnchorHTMLAttributes<HTMLAnchorElement> & { href: string }) {
+  const go = (e: MouseEvent<HTMLAnchorElement>) => {
+    onClick?.(e);
+    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    e.preventDefault();
+    navigate(href);
+  };
+  return <a href={href} onClick={go} {...rest} />;
+}

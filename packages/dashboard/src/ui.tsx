@@ -1,0 +1,91 @@
+import { useEffect, useState, type ReactNode } from 'react';
+import { errorMessage } from './api.ts';
+
+/** The state of one load: loading, failed or done. */
+export type Loaded<T> = { state: 'loading' } | { state: 'error'; error: unknown } | { state: 'done'; data: T };
+
+/** Runs `load` on mount and when `deps` change; `reload` runs it again. Errors of a reload replace the data. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): [Loaded<T>, () => void] {
+  const [result, setResult] = useState<Loaded<T>>({ state: 'loading' });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    // A reload keeps showing what was loaded (and the forms under it) until the new data comes.
+    setResult((prev) => (prev.state === 'done' ? prev : { state: 'loading' }));
+    load().then(
+      (data) => live && setResult({ state: 'done', data }),
+      (error: unknown) => live && setResult({ state: 'error', error }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [...deps, tick]);
+  return [result, () => setTick((t) => t + 1)];
+}
+
+export function Loading({ what }: { what: string }) {
+  return (
+    <p className="loading" role="status">
+      Loading {what}…
+    </p>
+  );
+}
+
+export function ErrorBox({ error, title = 'Something went wrong' }: { error: unknown; title?: string }) {
+  return (
+    <div className="error" role="alert">
+      <strong>{title}:</strong> {errorMessage(error)}
+    </div>
+  );
+}
+
+export function Empty({ children }: { children: ReactNode }) {
+  return <p className="empty">{children}</p>;
+}
+
+/** Renders `loaded` with `children` once done; loading and error states otherwise. */
+export function Show<T>({
+  loaded,
+  what,
+  children,
+}: {
+  loaded: Loaded<T>;
+  what: string;
+  children: (d: T) => ReactNode;
+}) {
+  if (loaded.state === 'loading') return <Loading what={what} />;
+  if (loaded.state === 'error') return <ErrorBox error={loaded.error} title={`Could not load ${what}`} />;
+  return <>{children(loaded.data)}</>;
+}
+
+/** A block of text to copy, with a Copy button. */
+export function CopyBlock({ label, text }: { label: string; text: string }) {
+  const [copied, setCopied] = useState(false);
+  const copy = () => {
+    navigator.clipboard.writeText(text).then(
+      () => setCopied(true),
+      () => setCopied(false),
+    );
+  };
+  return (
+    <figure className="copy">
+      <figcaption>
+        <span>{label}</span>
+        <button type="button" onClick={copy} aria-label={`Copy ${label}`}>
+          {copied ? 'Copied' : 'Copy'}
+        </button>
+      </figcaption>
+      <pre tabIndex={0} aria-label={label}>
+        {text}
+      </pre>
+    </figure>
+  );
+}
+
+export function Json({ value, label }: { value: unknown; label: string }) {
+  return (
+    <pre className="json" tabIndex={0} aria-label={label}>
+      {JSON.stringify(value, null, 2)}
+    </pre>
+  );
+}

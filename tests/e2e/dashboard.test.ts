@@ -1,0 +1,316 @@
+// The web dashboard (packages/dashboard) in a real browser against the real stack: Debian's Chromium driven by
+// playwright-core, every page checked by axe-core, screenshots kept in docs/images/. A missing Chromium fails
+// the file (no skip).
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import type { ControlPlaneClient, Stack } from '@toolplane/cli';
+import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import axe from 'axe-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { postMcp, startTestStack, waitFor } from '../helpers.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const dashboardDir = join(root, 'packages/dashboard');
+const dist = join(dashboardDir, 'dist');
+const images = join(root, 'docs/images');
+const CHROMIUM = '/usr/bin/chromium';
+
+let stack: Stack;
+let api: ControlPlaneClient;
+let upstream: TicketSystem;
+let browser: Browser;
+let page: Page;
+
+/** What the page reported as broken: uncaught errors, and anything its Content-Security-Policy refused. */
+const pageProblems: string[] = [];
+
+/**
+ * Runs axe-core on the page as it is: no `serious` or `critical` violation. The control plane's CSP refuses
+ * inline scripts (`addScriptTag` would be blocked), so axe's source is evaluated through the DevTools
+ * protocol instead, leaving the page's policy in force for the app itself.
+ */
+async function audit(name: string): Promise<void> {
+  await page.evaluate(axe.source);
+  const result = await page.evaluate(() => (window as unknown as { axe: typeof axe }).axe.run());
+  const bad = result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${name}: ${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  expect(bad).toEqual([]);
+}
+
+/** Clicks a link of the main navigation and waits for the page's heading. */
+async function openFromNav(label: string, heading: string): Promise<void> {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label }).click();
+  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+}
+
+beforeAll(async () => {
+  // The build the control plane serves (its default DASHBOARD_DIR in a clone), built again so that it is this
+  // checkout's. NODE_ENV=production: under jest it is `test`, which would bundle React's development build.
+  // Under the build lock of scripts/build-service.sh: the production-build test copies the same dist/.
+  mkdirSync(join(root, 'node_modules/.cache'), { recursive: true });
+  execFileSync(
+    'flock',
+    [
+      join(root, 'node_modules/.cache/toolplane-build.lock'),
+      process.execPath,
+      join(dashboardDir, 'node_modules/vite/bin/vite.js'),
+      'build',
+      '--logLevel',
+      'warn',
+    ],
+    { cwd: dashboardDir, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } },
+  );
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package`);
+  upstream = await startTicketSystem({ apiKey: 'ticket-key' });
+  ({ stack, api } = await startTestStack('dashboard', { logLevel: 'warn' }));
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.setDefaultTimeout(20_000);
+  page.on('pageerror', (err) => pageProblems.push(`uncaught: ${err.message}`));
+  page.on('console', (msg) => {
+    if (/Content Security Policy|Refused to/i.test(msg.text())) pageProblems.push(msg.text());
+  });
+  mkdirSync(images, { recursive: true });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+  await upstream?.close();
+});
+
+describe('the dashboard', () => {
+  it('keeps the initial JavaScript (the entry module and its static imports) within 300 kB gzipped', () => {
+    const html = readFileSync(join(dist, 'index.html'), 'utf8');
+    const entry = /<script type="module"[^>]*src="\/([^"]+)"/.exec(html)?.[1];
+    expect(entry).toBeDefined();
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const code = readFileSync(join(dist, file), 'utf8');
+      // Static imports of a Vite chunk: `import{a}from"./x.js"`, `import"./x.js"` (not `import("./x.js")`).
+      for (const m of code.matchAll(/\bimport\s*(?:[\w$*{}\s,]+from\s*)?["']([^"']+\.js)["']/g))
+        visit(join(dirname(file), m[1]!));
+    };
+    visit(entry!);
+    const gzipped = [...seen].reduce((sum, f) => sum + gzipSync(readFileSync(join(dist, f))).length, 0);
+    process.stdout.write(`dashboard initial JavaScript: ${seen.size} file(s), ${gzipped} bytes gzipped\n`);
+    expect(gzipped).toBeLessThanOrEqual(300_000);
+  });
+
+  it('signs in, uploads connectors, creates an instance and a server, and shows a call’s record', async () => {
+    // Sign in.
+    const started = Date.now();
+    await page.goto(`${stack.controlPlaneUrl}/`);
+    await page.getByLabel('API key').waitFor();
+    process.stdout.write(`dashboard first page (sign-in form shown): ${Date.now() - started} ms\n`);
+    await audit('sign-in');
+    await page.getByLabel('API key').fill('not-a-key-of-this-workspace');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').waitFor();
+    await page.getByLabel('API key').fill(stack.bootstrapKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'MCP servers' }).waitFor();
+    await page.getByText('No MCP server yet').waitFor();
+    await audit('servers (empty)');
+
+    // A broken descriptor: every problem at its line:column, the lines marked.
+    await openFromNav('Connectors', 'Connectors');
+    await page.getByText('No connector yet').waitFor();
+    await audit('connectors (empty)');
+    const broken = ticketSystemDescriptorYaml
+      .replace('  version: "1.0.0"\n', '')
+      .replace(
+        '    - operation_id: get_ticket\n      mcp_tool_name',
+        '    - operation_id: no_such_op\n      mcp_tool_name',
+      );
+    const lines = broken.split('\n');
+    const unknownLine = lines.findIndex((l) => l.includes('operation_id: no_such_op')) + 1;
+    const metadataLine = lines.findIndex((l) => l.startsWith('metadata:')) + 1;
+    await page.getByLabel('Or paste it').fill(broken);
+    await page.getByRole('button', { name: 'Upload connector' }).click();
+    const issues = page.getByRole('list', { name: 'Problems of the document' });
+    await issues.waitFor();
+    const shown = await issues.getByRole('listitem').allInnerTexts();
+    expect(shown).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(new RegExp(`^${unknownLine}:7: .*\\(/mcp_config/route_mappings/1/operation_id\\)$`)),
+        expect.stringMatching(new RegExp(`^${metadataLine}:1: .*\\(/metadata/version\\)$`)),
+      ]),
+    );
+    const marked = await page.locator('.docview li.marked').evaluateAll((els) => els.map((e) => e.dataset.line));
+    expect(marked).toEqual(expect.arrayContaining([String(unknownLine), String(metadataLine)]));
+    await audit('connectors (invalid document)');
+
+    // The seed-001 descriptor, from a file.
+    await page.getByLabel(/file/).setInputFiles({
+      name: 'descriptor.yaml',
+      mimeType: 'application/yaml',
+      buffer: Buffer.from(ticketSystemDescriptorYaml),
+    });
+    await waitFor(
+      'the file in the text area',
+      async () => !(await page.getByLabel('Or paste it').inputValue()).includes('no_such_op'),
+    );
+    await page.getByRole('button', { name: 'Upload connector' }).click();
+    await page.getByRole('status').filter({ hasText: 'Created Ticket System' }).waitFor();
+    await page.getByRole('cell', { name: 'ticket-system', exact: true }).waitFor();
+    await audit('connectors (listed)');
+
+    // An instance on the real upstream, tested.
+    await openFromNav('Connector instances', 'Connector instances');
+    await page.getByText('No connector instance yet').waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('tickets');
+    await page.getByLabel(/Base URL/).fill(upstream.url);
+    await page.getByLabel(/API Key/).fill('ticket-key');
+    expect(await page.getByLabel(/API Key/).getAttribute('type')).toBe('password');
+    await page.getByRole('button', { name: 'Create instance' }).click();
+    await page.getByRole('status').filter({ hasText: 'Created tickets' }).waitFor();
+    await page.getByRole('button', { name: 'Test tickets' }).click();
+    await page.getByRole('status').filter({ hasText: 'Passed: HTTP 200' }).waitFor();
+    await audit('connector instances');
+
+    // A NORMAL server with two tools chosen in the picker.
+    await openFromNav('MCP servers', 'MCP servers');
+    await page.getByRole('link', { name: 'Create a server' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Create an MCP server' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('support');
+    await page.getByLabel('Description').fill('Support desk tools');
+    await page.getByLabel('Connector instance', { exact: true }).selectOption({ label: 'tickets' });
+    const search = page.getByLabel('Search tools');
+    await search.waitFor();
+    await expect(page.locator('ul.tools > li').count()).resolves.toBe(3);
+    await search.fill('get');
+    await page.getByRole('checkbox', { name: /search_tickets/ }).waitFor({ state: 'detached' });
+    await page.getByRole('checkbox', { name: /get_ticket/ }).check();
+    await page.getByText('Input schema of get_ticket').click();
+    const schema = page.getByLabel('Input schema of get_ticket', { exact: true });
+    await schema.waitFor();
+    expect(await schema.innerText()).toContain('ticket_id');
+    await search.fill('search');
+    await page.getByRole('checkbox', { name: /search_tickets/ }).check();
+    await search.fill('');
+    await page.getByText('2 selected.').waitFor();
+    await page.getByText('Input schema of get_ticket').click();
+    await schema.waitFor();
+    await audit('server creation');
+    await page.screenshot({ path: join(images, 'dashboard-create-server.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Create server' }).click();
+    await page.getByRole('heading', { level: 1, name: 'support' }).waitFor();
+    const mcpUrl = await page.getByTestId('mcp-url').innerText();
+    expect(mcpUrl.startsWith(stack.edgeUrl)).toBe(true);
+    await page.getByRole('heading', { name: 'Tools (2)' }).waitFor();
+    const inspector = page.getByLabel('MCP Inspector (command line)', { exact: true });
+    expect(await inspector.innerText()).toBe(
+      `npx @modelcontextprotocol/inspector --cli ${mcpUrl} --header "x-api-key: YOUR_API_KEY" --method tools/list`,
+    );
+    for (const client of ['Claude Desktop', 'Cursor', 'VS Code'])
+      JSON.parse(
+        await page
+          .getByLabel(new RegExp(`^${client} \\(`))
+          .last()
+          .innerText(),
+      );
+    await audit('server');
+
+    // A call through MCP, then its record.
+    const res = await postMcp(
+      mcpUrl,
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } },
+      },
+      { 'x-api-key': stack.bootstrapKey, 'mcp-protocol-version': '2025-11-25' },
+    );
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('TCK-1');
+    await waitFor('the call’s execution record', async () => {
+      const listed = await api.request<{ data: { tool: string }[] }>('GET', '/execution_records');
+      return listed.data.some((r) => r.tool === 'get_ticket');
+    });
+    await openFromNav('Execution records', 'Execution records');
+    await page.getByLabel('Server').selectOption({ label: 'support' });
+    await page.waitForURL(/server_id=/);
+    await page.getByLabel('Outcome').selectOption('success');
+    await page.waitForURL(/outcome=success/);
+    const row = page.getByRole('row').filter({ hasText: 'get_ticket' });
+    await row.waitFor();
+    await audit('records');
+    await row.getByRole('link').click();
+    await page.getByRole('heading', { level: 2, name: 'Timeline' }).waitFor();
+    const step = page.locator('ol.timeline > li');
+    await expect(step.count()).resolves.toBe(1);
+    const stepText = await step.innerText();
+    expect(stepText).toContain('/api/v1/tickets/TCK-1');
+    expect(stepText).toContain('HTTP 200');
+    await audit('record');
+    await page.screenshot({ path: join(images, 'dashboard-record.png'), fullPage: true });
+
+    // A workflow document: validated (its problem at its line), then deployed, in the server's history.
+    await openFromNav('Workflows', 'Workflows');
+    await page.getByLabel('Server', { exact: true }).selectOption({ label: 'support' });
+    const flower = (extra: string) =>
+      [
+        'flower: "0.1"',
+        'id: tickets-flow',
+        'flows:',
+        '  - id: open_tickets',
+        '    description: The open tickets',
+        '    steps:',
+        '      - id: list',
+        '        request:',
+        '          method: GET',
+        `          url: ${upstream.url}/api/v1/tickets?status=open`,
+        ...(extra ? [extra] : []),
+        '',
+      ].join('\n');
+    await page.getByLabel(/Flower 0.1 or Arazzo/).fill(flower('          whatever: 1'));
+    await page.getByRole('button', { name: 'Validate' }).click();
+    const workflowIssues = page.getByRole('list', { name: 'Problems of the workflow document' });
+    await workflowIssues.waitFor();
+    expect(await workflowIssues.innerText()).toMatch(/^11:11: .*\(\/flows\/0\/steps\/0\/request\/whatever\)$/m);
+    await expect(page.locator('.docview li.marked').getAttribute('data-line')).resolves.toBe('11');
+    await audit('workflows (invalid)');
+    await page.getByLabel(/Flower 0.1 or Arazzo/).fill(flower(''));
+    await page.getByRole('button', { name: 'Validate' }).click();
+    await page.getByRole('status').filter({ hasText: 'it would give the tools open_tickets' }).waitFor();
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.getByRole('status').filter({ hasText: 'Deployed' }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'active' }).waitFor();
+    await audit('workflows (deployed)');
+
+    // "Try a tool" on the server's page: a form generated from the tool's input schema. (The call itself goes
+    // from the browser to the edge, another origin: it needs the edge to answer CORS for the dashboard.)
+    await openFromNav('MCP servers', 'MCP servers');
+    await page.getByRole('link', { name: 'support', exact: true }).click();
+    await page.getByRole('heading', { name: 'Try a tool' }).waitFor();
+    await page.getByLabel('Tool', { exact: true }).selectOption('get_ticket');
+    expect(await page.getByLabel(/^ticket_id/).getAttribute('required')).not.toBeNull();
+
+    // Signing out forgets the key.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API key').waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(pageProblems).toEqual([]);
+  }, 180_000);
+});
