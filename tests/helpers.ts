@@ -59,16 +59,22 @@ export async function startTestStack(
   opts: Omit<StackOptions, 'dataDir' | 'redisPrefix'> = {},
 ): Promise<{ stack: Stack; api: ControlPlaneClient }> {
   const { databaseUrl, ...rest } = opts;
+  // Every call to the management API goes through the contract proxy (tests/contract/api-contract.ts):
+  // a response or accepted request the OpenAPI document does not describe fails the file at stop. The
+  // dashboard is reached through it too, so its origin is the one the edge allows (CORS, "Try a tool").
+  const proxy = await startContractProxy(label);
   const started = await startStack({
     dataDir: tempDir(label),
     redisPrefix: uniquePrefix(label),
     databaseUrl: databaseUrl ?? (await freshDatabase(label)),
     ...rest,
     redisUrl: rest.redisUrl ?? testServices().redisUrl,
+    serviceEnv: { ...rest.serviceEnv, edge: { ALLOWED_ORIGINS: proxy.url, ...rest.serviceEnv?.edge } },
+  }).catch(async (err: unknown) => {
+    await proxy.close(); // a failed start must not leave the proxy keeping the test process alive
+    throw err;
   });
-  // Every call to the management API goes through the contract proxy (tests/contract/api-contract.ts):
-  // a response or accepted request the OpenAPI document does not describe fails the file at stop.
-  const proxy = await startContractProxy(started.controlPlaneUrl, label);
+  proxy.setTarget(started.controlPlaneUrl);
   const stack: Stack = {
     ...started,
     controlPlaneUrl: proxy.url,

@@ -185,12 +185,18 @@ function parseJson(bytes: Buffer, headers: IncomingHttpHeaders): unknown {
  * pass through unchanged in both directions (bad JSON, gzip and oversized bodies reach the API as sent).
  */
 export async function startContractProxy(
-  target: string,
   label: string,
   contract = new ApiContract(),
-): Promise<{ url: string; exchanges: Exchange[]; violations: () => string[]; close: () => Promise<void> }> {
+): Promise<{
+  url: string;
+  /** The control plane to forward to (known once it started; until then requests get 502). */
+  setTarget: (target: string) => void;
+  exchanges: Exchange[];
+  violations: () => string[];
+  close: () => Promise<void>;
+}> {
   const exchanges: Exchange[] = [];
-  const targetUrl = new URL(target);
+  let targetUrl: URL | undefined;
   const reportDir = process.env.TOOLPLANE_CONTRACT_DIR;
   const reportFile = reportDir
     ? join(reportDir, `${label.replace(/[^\w-]/g, '_')}-${randomBytes(4).toString('hex')}.jsonl`)
@@ -199,6 +205,7 @@ export async function startContractProxy(
     // Streamed both ways, as a client and the API would see each other (a body the API refuses half-way,
     // concurrency limits on large imports); copies are kept for the check up to `maxCheckedBytes`.
     const requestCopy = boundedCopy();
+    if (!targetUrl) return void res.writeHead(502).end();
     const upstream = request(
       { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers: req.headers },
       (up) => {
@@ -238,6 +245,9 @@ export async function startContractProxy(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    setTarget: (target: string) => {
+      targetUrl = new URL(target);
+    },
     exchanges,
     violations: () => exchanges.flatMap((e) => e.violations),
     close: () =>

@@ -1,5 +1,5 @@
 // The web dashboard (packages/dashboard) in a real browser against the real stack: Debian's Chromium driven by
-// playwright-core, every page checked by axe-core, screenshots kept in docs/images/. A missing Chromium fails
+// playwright-core, every page checked by axe-core, screenshots for docs/images/ (UPDATE_SCREENSHOTS=1). A missing Chromium fails
 // the file (no skip).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
@@ -11,12 +11,16 @@ import type { ControlPlaneClient, Stack } from '@toolplane/cli';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import axe from 'axe-core';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { postMcp, startTestStack, waitFor } from '../helpers.ts';
+import { postMcp, startTestStack, tempDir, waitFor } from '../helpers.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dashboardDir = join(root, 'packages/dashboard');
 const dist = join(dashboardDir, 'dist');
-const images = join(root, 'docs/images');
+/**
+ * Where the screenshots go: docs/images/ (the README's) with UPDATE_SCREENSHOTS=1, else a scratch directory, so
+ * that a test run leaves the checkout as it was.
+ */
+const images = process.env.UPDATE_SCREENSHOTS === '1' ? join(root, 'docs/images') : tempDir('dashboard-screenshots');
 const CHROMIUM = '/usr/bin/chromium';
 
 let stack: Stack;
@@ -299,13 +303,20 @@ describe('the dashboard', () => {
     await page.getByRole('row').filter({ hasText: 'active' }).waitFor();
     await audit('workflows (deployed)');
 
-    // "Try a tool" on the server's page: a form generated from the tool's input schema. (The call itself goes
-    // from the browser to the edge, another origin: it needs the edge to answer CORS for the dashboard.)
+    // "Try a tool" on the server's page: a form generated from the tool's input schema, called from the browser
+    // on the edge (another origin, which allows the dashboard's: CORS).
     await openFromNav('MCP servers', 'MCP servers');
     await page.getByRole('link', { name: 'support', exact: true }).click();
     await page.getByRole('heading', { name: 'Try a tool' }).waitFor();
     await page.getByLabel('Tool', { exact: true }).selectOption('get_ticket');
     expect(await page.getByLabel(/^ticket_id/).getAttribute('required')).not.toBeNull();
+    await page.getByLabel(/^ticket_id/).fill('TCK-1');
+    await page.getByRole('button', { name: 'Call tool' }).click();
+    const outcome = page.getByRole('status').filter({ has: page.getByLabel('Tool result') });
+    await outcome.waitFor();
+    expect(await outcome.locator('p').innerText()).toBe('Result');
+    expect(await page.getByLabel('Tool result').innerText()).toContain('Login page returns 500');
+    await audit('try a tool (result)');
 
     // Signing out forgets the key.
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -246,6 +246,35 @@ describe('HTTP transport checks', () => {
     expect((await post(httpUrl, list)).status).toBe(200);
   });
 
+  it('answers CORS for an allowed origin only: preflight with the requested headers, readable responses', async () => {
+    const preflight = (origin: string) =>
+      fetch(httpUrl, {
+        method: 'OPTIONS',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type,x-api-key,mcp-protocol-version,mcp-param-city',
+        },
+      });
+    const allowed = await preflight(ALLOWED_ORIGIN);
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
+    expect(allowed.headers.get('access-control-allow-methods')).toBe('GET, POST, DELETE');
+    expect(allowed.headers.get('access-control-allow-headers')).toBe(
+      'content-type,x-api-key,mcp-protocol-version,mcp-param-city',
+    );
+    const foreign = await preflight('http://evil.example');
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    expect(foreign.status).not.toBe(204);
+
+    const list = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} };
+    const read = await post(httpUrl, list, { ...v2025(), origin: ALLOWED_ORIGIN });
+    expect(read.headers.get('access-control-allow-origin')).toBe(ALLOWED_ORIGIN);
+    expect(read.headers.get('vary')).toMatch(/origin/i);
+    const refused = await post(httpUrl, list, { ...v2025(), origin: 'http://evil.example' });
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('issues an Mcp-Session-Id at initialize (2025 era) and accepts it on any edge; GET and DELETE are 405', async () => {
     const init = await post(httpUrl, {
       jsonrpc: '2.0',

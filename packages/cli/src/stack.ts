@@ -259,7 +259,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const e = spawnService(
         'edge',
         edgeCount > 1 ? `edge-${i + 1}` : 'edge',
-        { ...common, PORT: String(port), ...opts.serviceEnv?.edge },
+        // The dashboard (served by the control plane) may call the edge from the browser ("Try a tool").
+        { ...common, PORT: String(port), ALLOWED_ORIGINS: `http://127.0.0.1:${cpPort}`, ...opts.serviceEnv?.edge },
         log(edgeCount > 1 ? `edge-${i + 1}` : 'edge'),
         echo,
         opts.launch,

@@ -363,6 +363,26 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     res.once('close', () => inFlight.delete(res));
     next();
   });
+  // CORS for the browser origins of ALLOWED_ORIGINS (the dashboard's "Try a tool", browser MCP clients): their
+  // preflights are answered and their responses readable. Other origins get no CORS headers, and their requests
+  // are refused by `authenticate` (403), so a page elsewhere can neither call nor read.
+  http.use(['/mcp', '/api/v1/mcp'], (req, res, next) => {
+    const origin = req.header('origin');
+    if (origin === undefined || !(anyOrigin || env.ALLOWED_ORIGINS.includes(origin))) return next();
+    res.setHeader('access-control-allow-origin', origin);
+    res.vary('origin');
+    res.setHeader(
+      'access-control-expose-headers',
+      'mcp-session-id, mcp-protocol-version, www-authenticate, retry-after',
+    );
+    if (req.method !== 'OPTIONS') return next();
+    res.setHeader('access-control-allow-methods', 'GET, POST, DELETE');
+    // MCP's headers include per-call ones (`Mcp-Param-*`, `Config-*`): the origin is trusted, its list is echoed.
+    const requested = req.header('access-control-request-headers');
+    if (requested) res.setHeader('access-control-allow-headers', requested);
+    res.setHeader('access-control-max-age', '600');
+    res.status(204).end();
+  });
   // RFC 9728: where clients learn which authorization server issues tokens for an MCP server URL.
   for (const path of [
     '/.well-known/oauth-protected-resource/mcp/:serverId',

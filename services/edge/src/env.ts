@@ -58,8 +58,9 @@ export const EdgeEnv = z.object({
     .positive()
     .default(1024 * 1024),
   /**
-   * Browser origins allowed to call the MCP endpoints (comma-separated, `*` for any). Requests with
-   * another `Origin` header get 403 (DNS-rebinding protection); requests without one are not browsers.
+   * Browser origins allowed to call the MCP endpoints (comma-separated, `*` for any), with CORS (the dashboard's
+   * origin, for "Try a tool"). Requests with another `Origin` header get 403 (DNS-rebinding protection); requests
+   * without one are not browsers.
    */
   ALLOWED_ORIGINS: z
     .string()
