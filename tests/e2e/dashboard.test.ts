@@ -302,6 +302,7 @@ describe('the dashboard', () => {
     await page.getByRole('status').filter({ hasText: 'Deployed' }).waitFor();
     await page.getByRole('row').filter({ hasText: 'active' }).waitFor();
     await audit('workflows (deployed)');
+    await page.screenshot({ path: join(images, 'dashboard-workflow.png'), fullPage: true });
 
     // "Try a tool" on the server's page: a form generated from the tool's input schema, called from the browser
     // on the edge (another origin, which allows the dashboard's: CORS).

@@ -62,6 +62,7 @@ export async function runDev(options: DevOptions): Promise<void> {
   console.log(`
 Toolplane is running (data in ${values.dataDir}, logs in ${join(values.dataDir, 'logs')}).
 
+  dashboard      ${stack.controlPlaneUrl}/    (sign in with the API key below)
   control plane  ${stack.controlPlaneUrl}/api/v1
   MCP server     ${example.mcpUrl}    (tools: ${example.tools.join(', ')})
   API key        ${stack.bootstrapKey}
