@@ -268,7 +268,25 @@ describe('the dashboard', () => {
     expect(stepText).toContain('/api/v1/tickets/TCK-1');
     expect(stepText).toContain('HTTP 200');
     await audit('record');
-    await page.screenshot({ path: join(images, 'dashboard-record.png'), fullPage: true });
+
+    // The server's secret its workflow reads: typed once into a password field, then appears nowhere in the page.
+    await openFromNav('Secrets', 'Secrets');
+    await page.getByText('No secret yet.').waitFor();
+    await audit('secrets (empty)');
+    await page.getByLabel('Show the secrets of').selectOption({ label: 'Server support' });
+    await page.waitForURL(/secrets\?server=/);
+    await page.getByRole('heading', { level: 2, name: 'Secrets of the server support' }).waitFor();
+    await page.getByText('No secret yet.').waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('TICKETS_KEY');
+    const valueField = page.getByLabel(/^Value/);
+    expect(await valueField.getAttribute('type')).toBe('password');
+    await valueField.fill('ticket-key');
+    await page.getByRole('button', { name: 'Save secret' }).click();
+    await page.getByRole('status').filter({ hasText: 'Created TICKETS_KEY' }).waitFor();
+    await page.getByRole('cell', { name: 'TICKETS_KEY', exact: true }).waitFor();
+    expect(await valueField.inputValue()).toBe('');
+    expect(await page.content()).not.toContain('ticket-key');
+    await audit('secrets (server, set)');
 
     // A workflow document: validated (its problem at its line), then deployed, in the server's history.
     await openFromNav('Workflows', 'Workflows');
@@ -285,6 +303,7 @@ describe('the dashboard', () => {
         '        request:',
         '          method: GET',
         `          url: ${upstream.url}/api/v1/tickets?status=open`,
+        '          headers: { X-API-Key: $secrets.TICKETS_KEY }',
         ...(extra ? [extra] : []),
         '',
       ].join('\n');
@@ -292,8 +311,8 @@ describe('the dashboard', () => {
     await page.getByRole('button', { name: 'Validate' }).click();
     const workflowIssues = page.getByRole('list', { name: 'Problems of the workflow document' });
     await workflowIssues.waitFor();
-    expect(await workflowIssues.innerText()).toMatch(/^11:11: .*\(\/flows\/0\/steps\/0\/request\/whatever\)$/m);
-    await expect(page.locator('.docview li.marked').getAttribute('data-line')).resolves.toBe('11');
+    expect(await workflowIssues.innerText()).toMatch(/^12:11: .*\(\/flows\/0\/steps\/0\/request\/whatever\)$/m);
+    await expect(page.locator('.docview li.marked').getAttribute('data-line')).resolves.toBe('12');
     await audit('workflows (invalid)');
     await page.getByLabel(/Flower 0.1 or Arazzo/).fill(flower(''));
     await page.getByRole('button', { name: 'Validate' }).click();
@@ -318,6 +337,170 @@ describe('the dashboard', () => {
     expect(await outcome.locator('p').innerText()).toBe('Result');
     expect(await page.getByLabel('Tool result').innerText()).toContain('Login page returns 500');
     await audit('try a tool (result)');
+
+    // The deployed Flower workflow from "Try a tool", then its record: each step of the run in the timeline.
+    await page.getByLabel('Tool', { exact: true }).selectOption('open_tickets');
+    await page.getByRole('button', { name: 'Call tool' }).click();
+    await outcome.waitFor();
+    expect(await outcome.locator('p').innerText()).toBe('Result');
+    const recordLink = page.getByRole('link', { name: 'Open its record' });
+    await recordLink.waitFor();
+    await audit('try a tool (record found)');
+    await recordLink.click();
+    await page.getByRole('heading', { level: 2, name: 'Timeline' }).waitFor();
+    await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toContain('open_tickets');
+    const titles = await page.locator('ol.timeline .node-title').allInnerTexts();
+    expect(titles).toEqual([
+      'flow.run open_tickets',
+      'step.run list',
+      `action.run GET ${upstream.url}/api/v1/tickets?status=open`,
+    ]);
+    expect(await page.locator('ol.timeline li.action-run .node-facts').innerText()).toContain('HTTP 200');
+    await audit('record (workflow run)');
+    await page.screenshot({ path: join(images, 'dashboard-record.png'), fullPage: true });
+
+    // A debug session started from the server's page: a call appears in the live tail, its record shows the
+    // captured request and response; then the session is stopped.
+    await page.getByRole('link', { name: /^[0-9a-f-]{36}$/ }).click();
+    await page.getByRole('heading', { level: 2, name: 'Debug sessions' }).waitFor();
+    await page.getByText('No debug session yet.').waitFor();
+    await audit('server (no debug session)');
+    await page.getByLabel('Duration (minutes, 1–240)').fill('5');
+    await page.getByRole('button', { name: 'Start a debug session' }).click();
+    await page.getByRole('status').filter({ hasText: 'A debug session is open until' }).waitFor();
+    await page.getByText('No call yet: call a tool of this server.').waitFor();
+    await audit('server (debug session open)');
+    await page.getByLabel('Tool', { exact: true }).selectOption('get_ticket');
+    await page.getByLabel(/^ticket_id/).fill('TCK-1');
+    await page.getByRole('button', { name: 'Call tool' }).click();
+    const tail = page.getByRole('table', { name: 'Live tail of the server’s calls' });
+    const tailRow = tail.getByRole('row').filter({ hasText: 'get_ticket' });
+    await tailRow.waitFor();
+    expect(await tail.getByRole('row').count()).toBe(2); // the header and the call made in the session
+    await audit('server (live tail)');
+    await tailRow.getByRole('link').click();
+    await page.getByRole('heading', { level: 2, name: 'Debug captures' }).waitFor();
+    expect(await page.getByTestId('capture-url').innerText()).toBe(`${upstream.url}/api/v1/tickets/TCK-1`);
+    expect(await page.getByTestId('capture-status').innerText()).toBe('HTTP 200');
+    expect(await page.getByLabel('Response body of The HTTP exchange').innerText()).toContain('Login page returns 500');
+    const headerRows = await page.getByRole('table', { name: 'Request headers of The HTTP exchange' }).innerText();
+    expect(headerRows).toContain('[redacted]');
+    expect(await page.content()).not.toContain('ticket-key');
+    await audit('record (debug capture)');
+    await page.screenshot({ path: join(images, 'dashboard-debug-capture.png'), fullPage: true });
+    await page.goBack();
+    await page.getByRole('button', { name: 'Stop the debug session' }).click();
+    await page.getByRole('status').filter({ hasText: 'No debug session is open.' }).waitFor();
+    await expect(page.getByRole('cell', { name: 'ended', exact: true }).count()).resolves.toBe(1);
+    await audit('server (debug session stopped)');
+
+    // An API key: shown once, in a field to copy it from; afterwards only its prefix. Then revoked.
+    await openFromNav('API keys', 'API keys');
+    await page
+      .getByRole('cell', { name: /^bootstrap|this session’s key/ })
+      .first()
+      .waitFor();
+    await audit('api keys');
+    await page.getByLabel('Name', { exact: true }).fill('ci-key');
+    await page.getByRole('checkbox', { name: 'support' }).check();
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const newKey = page.getByLabel('The key ci-key');
+    await newKey.waitFor();
+    const key = await newKey.inputValue();
+    expect(key.length).toBeGreaterThan(20);
+    await page.getByText('it is shown only this once').waitFor();
+    const keyRow = page.getByRole('row').filter({ hasText: 'ci-key' });
+    await keyRow.waitFor();
+    expect(await keyRow.innerText()).toContain(key.slice(0, 10));
+    expect(await keyRow.innerText()).toContain('support');
+    await audit('api keys (created)');
+    await openFromNav('Secrets', 'Secrets');
+    await openFromNav('API keys', 'API keys');
+    await keyRow.waitFor();
+    expect(await keyRow.innerText()).toContain(key.slice(0, 10));
+    expect(await page.content()).not.toContain(key);
+    await expect(page.getByLabel('The key ci-key').count()).resolves.toBe(0);
+    await keyRow.getByRole('button', { name: 'Revoke ci-key' }).click();
+    await page.getByRole('group', { name: /^Confirm: Revoke ci-key/ }).waitFor();
+    await audit('api keys (confirm revoke)');
+    await page
+      .getByRole('group', { name: /^Confirm: Revoke ci-key/ })
+      .getByRole('button', { name: 'Revoke ci-key' })
+      .click();
+    await waitFor('the key revoked', async () => (await keyRow.getByRole('cell').nth(5).innerText()) !== 'no');
+    await expect(keyRow.getByRole('button', { name: 'Revoke ci-key' }).count()).resolves.toBe(0);
+    const revoked = await api.request<{ data: { name: string; revokedAt: string | null }[] }>('GET', '/api_keys');
+    expect(revoked.data.find((k) => k.name === 'ci-key')?.revokedAt).not.toBeNull();
+
+    // A workspace secret: set, rotated, deleted after a confirmation; its values appear nowhere in the page.
+    await openFromNav('Secrets', 'Secrets');
+    await page.getByLabel('Show the secrets of').selectOption({ label: 'The workspace' });
+    await page.getByText('No secret yet.').waitFor();
+    const secretValue = 'sv-4f1d9c2e-never-shown';
+    await page.getByLabel('Name', { exact: true }).fill('SHARED_TOKEN');
+    await valueField.fill(secretValue);
+    await page.getByRole('button', { name: 'Save secret' }).click();
+    await page.getByRole('status').filter({ hasText: 'Created SHARED_TOKEN' }).waitFor();
+    const secretRow = page.getByRole('row').filter({ hasText: 'SHARED_TOKEN' });
+    await secretRow.waitFor();
+    await secretRow.getByRole('button', { name: 'Rotate SHARED_TOKEN' }).click();
+    expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe('SHARED_TOKEN');
+    await valueField.fill(`${secretValue}-2`);
+    await page.getByRole('button', { name: 'Save secret' }).click();
+    await page.getByRole('status').filter({ hasText: 'Rotated SHARED_TOKEN' }).waitFor();
+    await waitFor('the previous version listed', async () => (await secretRow.innerText()).includes('previous'));
+    expect(await valueField.inputValue()).toBe('');
+    expect(await page.content()).not.toContain(secretValue);
+    await audit('secrets (workspace, rotated)');
+    await secretRow.getByRole('button', { name: 'Delete SHARED_TOKEN' }).click();
+    const confirmDelete = page.getByRole('group', { name: /^Confirm: Delete SHARED_TOKEN/ });
+    await confirmDelete.waitFor();
+    await audit('secrets (confirm delete)');
+    await confirmDelete.getByRole('button', { name: 'Delete SHARED_TOKEN' }).click();
+    await page.getByRole('status').filter({ hasText: 'Deleted SHARED_TOKEN' }).waitFor();
+    await page.getByText('No secret yet.').waitFor();
+    expect(await page.content()).not.toContain(secretValue);
+
+    // External users and access policies: created, listed, deleted after a confirmation.
+    await openFromNav('External users', 'External users');
+    await page.getByText('No external user yet.').waitFor();
+    await audit('external users (empty)');
+    await page.getByLabel('Name', { exact: true }).fill('alice');
+    await page.getByLabel(/^Attributes/).fill('team=support');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await page.getByRole('status').filter({ hasText: 'Created alice' }).waitFor();
+    const userRow = page.getByRole('row').filter({ hasText: 'team=support' });
+    await userRow.waitFor();
+    await audit('external users (listed)');
+    await openFromNav('Access policies', 'Access policies');
+    await page.getByText('No access policy').waitFor();
+    await audit('access policies (empty)');
+    await page.getByLabel('Name', { exact: true }).fill('alice-support');
+    await page.getByLabel('Kind of principal 1').selectOption({ label: 'External user' });
+    await page.getByLabel('Value of principal 1').fill('alice');
+    await page.getByRole('checkbox', { name: 'Every server (*)' }).uncheck();
+    await page.getByRole('checkbox', { name: 'support' }).check();
+    await page.getByLabel(/^Which tools/).fill('get_ticket, open_tickets');
+    await page.getByRole('button', { name: 'Create policy' }).click();
+    await page.getByRole('status').filter({ hasText: 'Created alice-support' }).waitFor();
+    const policyRow = page.getByRole('row').filter({ hasText: 'alice-support' });
+    await policyRow.waitFor();
+    expect(await policyRow.innerText()).toContain('External user alice');
+    expect(await policyRow.innerText()).toContain('get_ticket, open_tickets');
+    await audit('access policies (listed)');
+    await policyRow.getByRole('button', { name: 'Delete alice-support' }).click();
+    await page
+      .getByRole('group', { name: /^Confirm: Delete alice-support/ })
+      .getByRole('button', { name: 'Delete alice-support' })
+      .click();
+    await page.getByText('No access policy').waitFor();
+    await openFromNav('External users', 'External users');
+    await userRow.getByRole('button', { name: 'Delete alice' }).click();
+    await page
+      .getByRole('group', { name: /^Confirm: Delete alice/ })
+      .getByRole('button', { name: 'Delete alice' })
+      .click();
+    await page.getByText('No external user yet.').waitFor();
 
     // Signing out forgets the key.
     await page.getByRole('button', { name: 'Sign out' }).click();

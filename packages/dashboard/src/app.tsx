@@ -9,6 +9,10 @@ import { ServerCreatePage } from './pages/server-create.tsx';
 import { ServerPage } from './pages/server.tsx';
 import { ServersPage } from './pages/servers.tsx';
 import { WorkflowsPage } from './pages/workflows.tsx';
+import { ApiKeysPage } from './pages/api-keys.tsx';
+import { SecretsPage } from './pages/secrets.tsx';
+import { AccessPoliciesPage } from './pages/access-policies.tsx';
+import { ExternalUsersPage } from './pages/external-users.tsx';
 
 const nav = [
   { href: '/servers', label: 'MCP servers' },
@@ -16,6 +20,10 @@ const nav = [
   { href: '/instances', label: 'Connector instances' },
   { href: '/workflows', label: 'Workflows' },
   { href: '/records', label: 'Execution records' },
+  { href: '/api-keys', label: 'API keys' },
+  { href: '/secrets', label: 'Secrets' },
+  { href: '/access-policies', label: 'Access policies' },
+  { href: '/external-users', label: 'External users' },
 ];
 
 function SignIn({ onSignIn }: { onSignIn: (key: string) => void }) {
@@ -73,6 +81,10 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
     return <WorkflowsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'records' && second) return <RecordPage client={client} id={second} />;
   if (first === 'records') return <RecordsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
+  if (first === 'api-keys') return <ApiKeysPage client={client} />;
+  if (first === 'secrets') return <SecretsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
+  if (first === 'access-policies') return <AccessPoliciesPage client={client} />;
+  if (first === 'external-users') return <ExternalUsersPage client={client} />;
   if (first === 'servers' || parts.length === 0) return <ServersPage client={client} />;
   return (
     <>

@@ -1,5 +1,7 @@
-import { useState, type FormEvent } from 'react';
-import type { Schemas } from './api.ts';
+import { useEffect, useState, type FormEvent } from 'react';
+import type { ManagementClient } from '@toolplane/client';
+import { unwrap, type Schemas } from './api.ts';
+import { Link } from './router.tsx';
 
 type Json = Record<string, unknown>;
 type Field = { name: string; type: string; required: boolean; description: string };
@@ -39,8 +41,85 @@ function rpcResponse(body: string, contentType: string): unknown {
   return messages.find((m) => 'result' in m || 'error' in m) ?? messages.at(-1);
 }
 
-/** A form generated from a tool's input schema; sends MCP `tools/call` to the server's URL with the key. */
-export function TryTool({ url, apiKey, tools }: { url: string; apiKey: string; tools: Schemas['ToolDefinition'][] }) {
+const FIND_EVERY_MS = 500;
+const FIND_FOR_MS = 15_000;
+/** Leeway for the browser's clock being ahead of the services' when matching a call to its record. */
+const CLOCK_SLACK_MS = 1000;
+
+type Call = { tool: string; sentAt: number };
+type Found = { state: 'finding' } | { state: 'found'; id: string } | { state: 'missing' };
+
+/**
+ * The execution record of a call made from this page: the newest record of `call.tool` on the server started
+ * after the call was sent, polled for briefly (records arrive through a stream, shortly after the answer).
+ */
+function RecordLink({ client, serverId, call }: { client: ManagementClient; serverId: string; call: Call }) {
+  const [found, setFound] = useState<Found>({ state: 'finding' });
+  useEffect(() => {
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    setFound({ state: 'finding' });
+    const from = new Date(call.sentAt - CLOCK_SLACK_MS).toISOString();
+    const look = () => {
+      unwrap(
+        client.GET('/execution_records', {
+          params: { query: { server_id: serverId, tool: call.tool, from, limit: 1 } },
+        }),
+      ).then(
+        (list) => {
+          if (!live) return;
+          const record = list.data[0];
+          if (record) setFound({ state: 'found', id: record.id });
+          else if (Date.now() - call.sentAt > FIND_FOR_MS) setFound({ state: 'missing' });
+          else timer = setTimeout(look, FIND_EVERY_MS);
+        },
+        () => live && setFound({ state: 'missing' }),
+      );
+    };
+    look();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [client, serverId, call]);
+  if (found.state === 'finding')
+    return (
+      <p className="loading" role="status">
+        Looking for its execution record…
+      </p>
+    );
+  if (found.state === 'found')
+    return (
+      <p>
+        <Link href={`/records/${found.id}`}>Open its record</Link>
+      </p>
+    );
+  return (
+    <p>
+      Its record has not appeared yet: see the{' '}
+      <Link href={`/records?server_id=${encodeURIComponent(serverId)}`}>server’s execution records</Link>.
+    </p>
+  );
+}
+
+/**
+ * A form generated from a tool's input schema; sends MCP `tools/call` to the server's URL with the key, then
+ * links the call's execution record.
+ */
+export function TryTool({
+  client,
+  serverId,
+  url,
+  apiKey,
+  tools,
+}: {
+  client: ManagementClient;
+  serverId: string;
+  url: string;
+  apiKey: string;
+  tools: Schemas['ToolDefinition'][];
+}) {
+  const [call, setCall] = useState<Call | null>(null);
   const [name, setName] = useState(tools[0]?.name ?? '');
   const [values, setValues] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
@@ -51,6 +130,7 @@ export function TryTool({ url, apiKey, tools }: { url: string; apiKey: string; t
     e.preventDefault();
     setBusy(true);
     setResult(null);
+    setCall(null);
     let args: Json;
     try {
       args = argumentsOf(fields, values);
@@ -59,6 +139,7 @@ export function TryTool({ url, apiKey, tools }: { url: string; apiKey: string; t
       setBusy(false);
       return;
     }
+    const sentAt = Date.now();
     fetch(url, {
       method: 'POST',
       headers: {
@@ -74,6 +155,7 @@ export function TryTool({ url, apiKey, tools }: { url: string; apiKey: string; t
         const rpc = rpcResponse(body, res.headers.get('content-type') ?? '') as Json | undefined;
         const isError = !res.ok || !rpc || 'error' in rpc || (rpc.result as Json | undefined)?.isError === true;
         setResult({ ok: !isError, text: JSON.stringify(rpc ?? body, null, 2) });
+        setCall({ tool: name, sentAt });
       })
       .catch((err: unknown) =>
         setResult({
@@ -94,6 +176,7 @@ export function TryTool({ url, apiKey, tools }: { url: string; apiKey: string; t
           setName(e.target.value);
           setValues({});
           setResult(null);
+          setCall(null);
         }}
       >
         {tools.map((t) => (
@@ -153,6 +236,7 @@ export function TryTool({ url, apiKey, tools }: { url: string; apiKey: string; t
           </pre>
         </div>
       )}
+      {call && <RecordLink client={client} serverId={serverId} call={call} />}
     </form>
   );
 }

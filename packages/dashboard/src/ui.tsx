@@ -1,4 +1,4 @@
-import { useEffect, useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { errorMessage } from './api.ts';
 
 /** The state of one load: loading, failed or done. */
@@ -89,3 +89,92 @@ export function Json({ value, label }: { value: unknown; label: string }) {
     </pre>
   );
 }
+
+/**
+ * A destructive action behind an inline confirmation: the first click asks (focus moves to the confirming button),
+ * Cancel or Escape backs out and gives the focus back.
+ */
+export function ConfirmButton({
+  label,
+  name,
+  question,
+  confirmLabel,
+  busy = false,
+  onConfirm,
+}: {
+  label: string;
+  /** What it acts on, for the accessible names (`Revoke deploy-key`). */
+  name: string;
+  question: string;
+  confirmLabel: string;
+  busy?: boolean;
+  onConfirm: () => void;
+}) {
+  const [asking, setAsking] = useState(false);
+  const confirmRef = useRef<HTMLButtonElement>(null);
+  const triggerRef = useRef<HTMLButtonElement>(null);
+  const backedOut = useRef(false);
+  useEffect(() => {
+    if (asking) confirmRef.current?.focus();
+    else if (backedOut.current) {
+      backedOut.current = false;
+      triggerRef.current?.focus();
+    }
+  }, [asking]);
+  const cancel = () => {
+    backedOut.current = true;
+    setAsking(false);
+  };
+  if (!asking)
+    return (
+      <button
+        type="button"
+        className="secondary"
+        ref={triggerRef}
+        disabled={busy}
+        onClick={() => setAsking(true)}
+        aria-label={`${label} ${name}`}
+      >
+        {busy ? `${label}…` : label}
+      </button>
+    );
+  return (
+    <span
+      className="confirm"
+      role="group"
+      aria-label={`Confirm: ${question}`}
+      onKeyDown={(e) => {
+        if (e.key === 'Escape') cancel();
+      }}
+    >
+      <span>{question}</span>{' '}
+      <button
+        type="button"
+        className="danger"
+        ref={confirmRef}
+        onClick={() => {
+          setAsking(false);
+          onConfirm();
+        }}
+      >
+        {confirmLabel}
+      </button>{' '}
+      <button type="button" className="secondary" onClick={cancel}>
+        Cancel
+      </button>
+    </span>
+  );
+}
+
+/** When the document is visible (not a background tab, not minimised). */
+export function useVisible(): boolean {
+  const [visible, setVisible] = useState(document.visibilityState === 'visible');
+  useEffect(() => {
+    const update = () => setVisible(document.visibilityState === 'visible');
+    document.addEventListener('visibilitychange', update);
+    return () => document.removeEventListener('visibilitychange', update);
+  }, []);
+  return visible;
+}
+
+export const when = (iso: string | null | undefined, never = '—') => (iso ? new Date(iso).toLocaleString() : never);

@@ -2,6 +2,7 @@ import { useState } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { storedKey, unwrap } from '../api.ts';
 import { TryTool } from '../try-tool.tsx';
+import { DebugSessions } from './debug-sessions.tsx';
 import { Link } from '../router.tsx';
 import { CopyBlock, Empty, Json, Show, useLoad } from '../ui.tsx';
 
@@ -71,6 +72,10 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
               <dd>
                 <Link href={`/records?server_id=${server.id}`}>Execution records of {server.name}</Link>
               </dd>
+              <dt>Secrets</dt>
+              <dd>
+                <Link href={`/secrets?server=${server.id}`}>Secrets of {server.name}</Link>
+              </dd>
             </dl>
             {(server.warnings ?? []).length > 0 && (
               <div className="warning" role="note">
@@ -108,7 +113,16 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
                 ))}
               </ul>
             )}
-            {config.tools.length > 0 && <TryTool url={server.url} apiKey={storedKey() ?? ''} tools={config.tools} />}
+            {config.tools.length > 0 && (
+              <TryTool
+                client={client}
+                serverId={server.id}
+                url={server.url}
+                apiKey={storedKey() ?? ''}
+                tools={config.tools}
+              />
+            )}
+            <DebugSessions client={client} serverId={server.id} />
           </>
         )}
       </Show>
