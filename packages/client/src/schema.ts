@@ -336,6 +336,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/mcp_manager/{id}/catalog_versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List an MCP server’s catalog versions
+         * @description Newest first, each with its tool names and the tools added and removed since the version before it. Page with `limit` and `before` (a version number).
+         */
+        get: operations["listServerCatalogVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/mcp_servers/{id}/deploy": {
         parameters: {
             query?: never;
@@ -615,6 +635,26 @@ export interface paths {
          * @description While it is open, the server’s execution records also keep redacted, size-capped request and response bodies. The body is optional (60 minutes).
          */
         post: operations["startDebugSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mcp_manager/{id}/debug_sessions/{sessionId}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow a debug session: the server’s execution records as server-sent events
+         * @description A `text/event-stream` of the execution records of the server stored since the session opened: first those stored already, then each as it is stored (by any control plane replica). Send `Last-Event-ID` (the `id` of the last event received) to resume after it without loss or repetition. At most 10 open streams per API key and control plane process (429 beyond).
+         */
+        get: operations["streamDebugSessionEvents"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1367,6 +1407,27 @@ export interface components {
                 idempotentHint?: boolean;
                 openWorldHint?: boolean;
             };
+        };
+        CatalogVersionList: {
+            data: components["schemas"]["CatalogVersionSummary"][];
+            /** @description Pass as `before` for the older versions; null: no more. */
+            nextBefore: number | null;
+        };
+        CatalogVersionSummary: {
+            version: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The version the server serves now. */
+            live: boolean;
+            /** @description The version `added` and `removed` compare with; null for the first one. */
+            previousVersion: number | null;
+            /** @description The names of the version’s tools (SMART: its searchable catalog). */
+            tools: string[];
+            /** @description Tools not in the previous version. */
+            added: string[];
+            /** @description Tools of the previous version no longer in this one. */
+            removed: string[];
+            warnings?: string[];
         };
         ValidatedWorkflow: {
             /** Format: uuid */
@@ -4934,6 +4995,104 @@ export interface operations {
             };
         };
     };
+    listServerCatalogVersions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                before?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The server’s id, or its name. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of catalog versions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogVersionList"];
+                };
+            };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry: `service.unavailable`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     deployWorkflow: {
         parameters: {
             query?: {
@@ -7703,6 +7862,104 @@ export interface operations {
             };
             /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every problem (`request.invalid`, `document.invalid`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry: `service.unavailable`. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    streamDebugSessionEvents: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The id of the last event received: the stream resumes after that record. */
+                "last-event-id"?: string;
+            };
+            path: {
+                id: string;
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-sent events. `event: record`, `id:` a record id, `data:` the record as a line of `GET /execution_records` (`ExecutionRecordSummary`), in the order the calls finished; a comment (`: keep-alive`) every 15 s; `event: end`, `data: { session_id, reason: "stopped" | "ended", ended_at }` when the session is stopped or its time is up (the stream then closes); `event: error`, `data: { code: "service.unavailable", detail }` when Redis or the database fails (the stream closes: reconnect with `Last-Event-ID`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

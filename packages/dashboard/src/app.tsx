@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { lazy, Suspense, useEffect, useMemo, useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { clientFor, errorMessage, storedKey, storeKey, unwrap } from './api.ts';
 import { Link, navigate, usePath } from './router.tsx';
@@ -13,18 +13,41 @@ import { ApiKeysPage } from './pages/api-keys.tsx';
 import { SecretsPage } from './pages/secrets.tsx';
 import { AccessPoliciesPage } from './pages/access-policies.tsx';
 import { ExternalUsersPage } from './pages/external-users.tsx';
+import { Loading } from './ui.tsx';
 
-const nav = [
-  { href: '/servers', label: 'MCP servers' },
-  { href: '/connectors', label: 'Connectors' },
-  { href: '/instances', label: 'Connector instances' },
-  { href: '/workflows', label: 'Workflows' },
-  { href: '/records', label: 'Execution records' },
-  { href: '/api-keys', label: 'API keys' },
-  { href: '/secrets', label: 'Secrets' },
-  { href: '/access-policies', label: 'Access policies' },
-  { href: '/external-users', label: 'External users' },
+// Pages few sessions open: loaded when first shown, out of the initial JavaScript.
+const ExternalUserPage = lazy(() => import('./pages/external-user.tsx').then((m) => ({ default: m.ExternalUserPage })));
+const WorkspacesPage = lazy(() => import('./pages/workspaces.tsx').then((m) => ({ default: m.WorkspacesPage })));
+
+/** The main navigation in groups: what the MCP servers are made of, what runs on them, the workspace's administration. */
+const navGroups: { label: string; links: { href: string; label: string }[] }[] = [
+  {
+    label: 'Build',
+    links: [
+      { href: '/servers', label: 'MCP servers' },
+      { href: '/connectors', label: 'Connectors' },
+      { href: '/instances', label: 'Connector instances' },
+      { href: '/workflows', label: 'Workflows' },
+      { href: '/secrets', label: 'Secrets' },
+    ],
+  },
+  {
+    label: 'Run',
+    links: [
+      { href: '/records', label: 'Execution records' },
+      { href: '/external-users', label: 'External users' },
+      { href: '/access-policies', label: 'Access policies' },
+    ],
+  },
+  {
+    label: 'Admin',
+    links: [
+      { href: '/api-keys', label: 'API keys' },
+      { href: '/workspaces', label: 'Workspaces' },
+    ],
+  },
 ];
+const nav = navGroups.flatMap((g) => g.links);
 
 function SignIn({ onSignIn }: { onSignIn: (key: string) => void }) {
   const [key, setKey] = useState('');
@@ -84,7 +107,9 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   if (first === 'api-keys') return <ApiKeysPage client={client} />;
   if (first === 'secrets') return <SecretsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'access-policies') return <AccessPoliciesPage client={client} />;
+  if (first === 'external-users' && second) return <ExternalUserPage client={client} name={second} />;
   if (first === 'external-users') return <ExternalUsersPage client={client} />;
+  if (first === 'workspaces') return <WorkspacesPage client={client} />;
   if (first === 'servers' || parts.length === 0) return <ServersPage client={client} />;
   return (
     <>
@@ -93,6 +118,27 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
         No page at <code>{pathname}</code>. <Link href="/servers">Go to the MCP servers</Link>.
       </p>
     </>
+  );
+}
+
+/** The session's workspace, in the header: which workspace every page acts on. */
+function CurrentWorkspace({ client }: { client: ManagementClient }) {
+  const [name, setName] = useState<string | null>(null);
+  useEffect(() => {
+    let live = true;
+    unwrap(client.GET('/workspaces/current')).then(
+      (w) => live && setName(w.name),
+      () => live && setName(null),
+    );
+    return () => {
+      live = false;
+    };
+  }, [client]);
+  if (name === null) return null;
+  return (
+    <Link href="/workspaces" className="workspace">
+      <span className="workspace-label">Workspace</span> {name}
+    </Link>
   );
 }
 
@@ -125,22 +171,32 @@ export function App() {
       <header className="top">
         <span className="brand">Toolplane</span>
         <nav aria-label="Main">
-          <ul>
-            {nav.map((n) => (
-              <li key={n.href}>
-                <Link href={n.href} aria-current={section === n.href ? 'page' : undefined}>
-                  {n.label}
-                </Link>
-              </li>
-            ))}
-          </ul>
+          {navGroups.map((g) => (
+            <div key={g.label} className="nav-group">
+              <span className="nav-group-label" id={`nav-${g.label.toLowerCase()}`}>
+                {g.label}
+              </span>
+              <ul aria-labelledby={`nav-${g.label.toLowerCase()}`}>
+                {g.links.map((n) => (
+                  <li key={n.href}>
+                    <Link href={n.href} aria-current={section === n.href ? 'page' : undefined}>
+                      {n.label}
+                    </Link>
+                  </li>
+                ))}
+              </ul>
+            </div>
+          ))}
         </nav>
+        <CurrentWorkspace client={client} />
         <button type="button" className="secondary" onClick={signOut}>
           Sign out
         </button>
       </header>
       <main>
-        <Page path={path} client={client} />
+        <Suspense fallback={<Loading what="the page" />}>
+          <Page path={path} client={client} />
+        </Suspense>
       </main>
     </>
   );

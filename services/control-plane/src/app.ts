@@ -26,9 +26,15 @@ import { connectorInstancesRouter } from './modules/connector-instances.ts';
 import { connectorsRouter } from './modules/connectors.ts';
 import { externalUsersRouter, republishUsers } from './modules/external-users.ts';
 import { republishServerIdentity, serverIdentityPublisher } from './modules/server-identity.ts';
+import { DebugEventHub } from './modules/debug-events.ts';
 import { debugSessionsRouter, publishDebugSession } from './modules/debug-sessions.ts';
 import { deploymentsRouter } from './modules/deployments.ts';
-import { applyRetention, executionRecordsRouter, storeExecutionRecords } from './modules/execution-records.ts';
+import {
+  announceStoredRecords,
+  applyRetention,
+  executionRecordsRouter,
+  storeExecutionRecords,
+} from './modules/execution-records.ts';
 import { serverSecretsRouter, workspaceSecretsRouter } from './modules/secrets.ts';
 import { startExternalToolsRefresher } from './modules/external-refresh.ts';
 import { serversRouter } from './modules/servers.ts';
@@ -88,7 +94,11 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
     redis,
     prefix: env.REDIS_PREFIX,
     consumer: `control-plane-${randomBytes(6).toString('hex')}`,
-    store: (batch) => storeExecutionRecords(ingestPool, batch),
+    // Announced after the commit: every replica's debug-session event streams then read them.
+    store: async (batch) => {
+      await storeExecutionRecords(ingestPool, batch);
+      await announceStoredRecords(redis, env.REDIS_PREFIX, batch);
+    },
     onError: (err) => log.error({ err }, 'execution records could not be stored; retrying'),
   });
   const tasks = new DataPlaneTaskClient({
@@ -132,7 +142,11 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/mcp_servers', largeImports);
   api.use('/connectors', connectorsRouter(db, catalog, env.MAX_DOCUMENT_BYTES));
   api.use('/connector_instances', connectorInstancesRouter(db, secrets, catalog, tasks, env.MAX_BODY_BYTES));
-  api.use('/mcp_manager/:id/debug_sessions', debugSessionsRouter(db, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
+  const debugEvents = new DebugEventHub(redis, env.REDIS_PREFIX, log);
+  api.use(
+    '/mcp_manager/:id/debug_sessions',
+    debugSessionsRouter(db, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES, debugEvents),
+  );
   api.use('/mcp_manager', serverIdentityPublisher(db, redis, env.REDIS_PREFIX));
   api.use(
     '/mcp_manager',
@@ -152,7 +166,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/access_policies', accessPoliciesRouter(db, publisher, env.MAX_BODY_BYTES));
   api.use('/workspaces', workspacesRouter(db, publisher, env.MAX_BODY_BYTES));
   http.use('/api/v1', api);
-  http.use(dashboardRouter({ dir: env.DASHBOARD_DIR, edgeUrl: env.PUBLIC_EDGE_URL }));
+  http.use(dashboardRouter({ dir: env.DASHBOARD_DIR, edgeUrl: env.PUBLIC_EDGE_URL, jaegerUiUrl: env.JAEGER_UI_URL }));
   http.use(notFoundHandler);
   http.use(errorHandler(log));
 
@@ -250,7 +264,9 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       }
     },
     async stop() {
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      const closing = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      debugEvents.close(); // open event streams would keep the server from closing
+      await closing;
       clearInterval(retentionTimer);
       keeping = false;
       keeper.stop();

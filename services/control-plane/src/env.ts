@@ -32,6 +32,19 @@ export const ControlPlaneEnv = z.object({
   PUBLIC_EDGE_URL: z.string().url().default('http://127.0.0.1:8080'),
   /** Directory of the dashboard's build (`packages/dashboard/dist`), served at `/`; default: that directory in a clone. */
   DASHBOARD_DIR: z.string().min(1).optional(),
+  /**
+   * Jaeger's web UI (`http://127.0.0.1:16686`, may have a path prefix): the dashboard links an execution record
+   * to its trace there (`<url>/trace/<trace_id>`). http(s) only; unset: no link.
+   */
+  JAEGER_UI_URL: z
+    .union([
+      z.literal('').transform(() => undefined),
+      z
+        .string()
+        .url()
+        .refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL'),
+    ])
+    .optional(),
   /** When set, an API key with this value is ensured at start (first-run bootstrap). */
   BOOTSTRAP_API_KEY: z.string().min(20).optional(),
   /** Apply pending migrations at start (the embedded default); production runs them as a Job. */

@@ -1,67 +1,104 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
-import { unwrap, type Schemas } from '../api.ts';
+import { ApiError, unwrap, type Schemas } from '../api.ts';
+import { followServerSentEvents, StreamRefused } from '../event-stream.ts';
 import { Link } from '../router.tsx';
 import { Empty, ErrorBox, Show, useLoad, useVisible, when } from '../ui.tsx';
 
-const TAIL_POLL_MS = 2000;
-
 const isOpen = (s: Schemas['DebugSession']) => s.active && Date.parse(s.ends_at) > Date.now();
 
+type Summary = Schemas['ExecutionRecordSummary'];
+
 /**
- * The server's calls since `session` opened, newest first. There is no server-sent events (or other push) endpoint
- * for execution records, so this polls `GET /execution_records?server_id=…` every 2 s — only while the page is
- * visible and the session is open (the parent unmounts the tail when it ends).
+ * The server's calls since `session` opened, newest first, from the session's server-sent events
+ * (`GET /mcp_manager/{id}/debug_sessions/{sessionId}/events`, read with `fetch`: `EventSource` cannot send the
+ * key). Each call shows as it is stored; a dropped stream reconnects with `Last-Event-ID` (nothing lost, nothing
+ * twice). Only while the page is visible: hidden, the stream is closed, and resumed where it was when shown
+ * again. `onEnd`: the session was stopped or ended (the parent reloads and unmounts the tail).
  */
 function LiveTail({
   client,
   serverId,
   session,
+  onEnd,
 }: {
   client: ManagementClient;
   serverId: string;
   session: Schemas['DebugSession'];
+  onEnd: () => void;
 }) {
   const visible = useVisible();
-  const [records, setRecords] = useState<Schemas['ExecutionRecordSummary'][] | null>(null);
+  const [records, setRecords] = useState<Summary[] | null>(null);
+  const [state, setState] = useState<'connecting' | 'live' | 'reconnecting'>('connecting');
   const [error, setError] = useState<unknown>(null);
+  // Where the stream was (kept while the page is hidden): the next connection resumes after it.
+  const lastEventId = useRef<string | undefined>(undefined);
+  const seen = useRef(new Set<string>());
   useEffect(() => {
     if (!visible) return;
-    let live = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const poll = () => {
-      unwrap(
-        client.GET('/execution_records', {
-          params: { query: { server_id: serverId, from: session.opened_at, limit: 50 } },
-        }),
-      )
-        .then(
-          (list) => {
-            if (!live) return;
-            setRecords(list.data);
-            setError(null);
-          },
-          (err: unknown) => live && setError(err),
-        )
-        .finally(() => {
-          if (live) timer = setTimeout(poll, TAIL_POLL_MS);
+    const controller = new AbortController();
+    setState('connecting');
+    followServerSentEvents({
+      signal: controller.signal,
+      lastEventId: lastEventId.current,
+      open: async (last, signal) => {
+        const {
+          data,
+          error: problem,
+          response,
+        } = await client.GET('/mcp_manager/{id}/debug_sessions/{sessionId}/events', {
+          params: { path: { id: serverId, sessionId: session.id }, header: last ? { 'last-event-id': last } : {} },
+          parseAs: 'stream',
+          signal,
         });
-    };
-    poll();
-    return () => {
-      live = false;
-      clearTimeout(timer);
-    };
-  }, [client, serverId, session.opened_at, visible]);
+        if (!response.ok || !data) throw new StreamRefused(response.status, problem);
+        return data;
+      },
+      onState: (now, err) => {
+        setState(now);
+        if (now === 'live') {
+          setError(null);
+          setRecords((r) => r ?? []);
+        } else if (err !== undefined) setError(err);
+      },
+      onEvent: (e) => {
+        lastEventId.current = e.lastEventId;
+        if (e.event === 'end') {
+          onEnd();
+          return 'stop';
+        }
+        if (e.event === 'error') {
+          // The server could not follow the calls any more (Redis or the database failed): it closes, this reconnects.
+          const problem = JSON.parse(e.data) as { detail?: string; code?: string };
+          setError(new ApiError(503, problem.detail ?? 'the stream failed', problem.code, []));
+          return;
+        }
+        if (e.event !== 'record') return;
+        const record = JSON.parse(e.data) as Summary;
+        if (seen.current.has(record.id)) return;
+        seen.current.add(record.id);
+        setRecords((r) => [record, ...(r ?? [])]);
+      },
+    }).catch((err: unknown) => {
+      if (controller.signal.aborted) return;
+      if (err instanceof StreamRefused) {
+        const problem = (err.error ?? {}) as { detail?: string; code?: string };
+        setError(new ApiError(err.status, problem.detail ?? err.message, problem.code, []));
+      } else setError(err);
+    });
+    return () => controller.abort();
+  }, [client, serverId, session.id, visible]);
   return (
     <section className="tail" aria-labelledby="tail-title">
       <h3 id="tail-title">Live tail</h3>
       <p className="hint">
-        {visible
-          ? 'Calls to this server since the session opened, checked every 2 seconds.'
-          : 'Paused while this page is hidden.'}
+        {!visible
+          ? 'Paused while this page is hidden.'
+          : state === 'reconnecting'
+            ? 'Connection lost: reconnecting (no call will be missed).'
+            : 'Calls to this server since the session opened, shown as they are recorded.'}
       </p>
-      {error !== null && <ErrorBox error={error} title="Could not load the calls" />}
+      {error !== null && <ErrorBox error={error} title="Could not follow the calls" />}
       {records === null ? (
         error === null && (
           <p className="loading" role="status">
@@ -184,7 +221,7 @@ export function DebugSessions({ client, serverId }: { client: ManagementClient; 
                     Stop the debug session
                   </button>
                 </p>
-                <LiveTail client={client} serverId={serverId} session={open} />
+                <LiveTail client={client} serverId={serverId} session={open} onEnd={reload} />
               </>
             ) : (
               <p role="status">No debug session is open.</p>

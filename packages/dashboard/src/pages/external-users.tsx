@@ -1,10 +1,11 @@
 import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap } from '../api.ts';
+import { Link } from '../router.tsx';
 import { ConfirmButton, Empty, ErrorBox, Show, useLoad, when } from '../ui.tsx';
 
 /** `name=value` lines → attributes; a line without `=` is an error naming it. */
-function parseAttributes(text: string): Record<string, string> {
+export function parseAttributes(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [i, raw] of text.split('\n').entries()) {
     const line = raw.trim();
@@ -14,6 +15,13 @@ function parseAttributes(text: string): Record<string, string> {
     out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
   }
   return out;
+}
+
+/** Attributes → `name=value` lines, as `parseAttributes` reads them. */
+export function formatAttributes(attributes: Record<string, string>): string {
+  return Object.entries(attributes)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n');
 }
 
 export function ExternalUsersPage({ client }: { client: ManagementClient }) {
@@ -67,7 +75,8 @@ export function ExternalUsersPage({ client }: { client: ManagementClient }) {
       <h1>External users</h1>
       <p className="hint">
         The people your application calls tools for (<code>x-username</code>): each may have their own credentials;
-        attributes are what workflows read as <code>$current_user.&lt;name&gt;</code>.
+        attributes are what workflows read as <code>$current_user.&lt;name&gt;</code>. Open a user to edit their
+        attributes, connections, MCP connections and secrets.
       </p>
       <section aria-labelledby="create-user-title">
         <h2 id="create-user-title">Create an external user</h2>
@@ -114,7 +123,9 @@ export function ExternalUsersPage({ client }: { client: ManagementClient }) {
                 <tbody>
                   {list.map((u) => (
                     <tr key={u.id}>
-                      <td>{u.name}</td>
+                      <td>
+                        <Link href={`/external-users/${encodeURIComponent(u.name)}`}>{u.name}</Link>
+                      </td>
                       <td>
                         {Object.entries(u.attributes)
                           .map(([k, v]) => `${k}=${v}`)

@@ -6,6 +6,46 @@ import { Empty, Json, Show, useLoad } from '../ui.tsx';
 const outcomes = ['success', 'tool_error', 'rejected', 'failed', 'unknown'] as const;
 type Outcome = (typeof outcomes)[number];
 
+/**
+ * Jaeger's UI, when the control plane was given one (JAEGER_UI_URL): a `<meta>` it puts into index.html, so no API
+ * call is needed. Only an http(s) URL is used (never a `javascript:` one).
+ */
+function jaegerUi(): string | null {
+  const content = document.querySelector('meta[name="toolplane-jaeger-ui"]')?.getAttribute('content');
+  if (!content) return null;
+  try {
+    const url = new URL(content);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href.replace(/\/+$/, '') : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The record's trace in Jaeger. A record carries the trace id of its worker span (`trace_id`, set whenever the call
+ * was traced and sampled), so the link opens that trace directly (`/trace/<id>`): exact, and it works for every
+ * service name. Searching by the `toolplane.invocation.id` span attribute instead (edge and worker spans carry it)
+ * would only help for calls whose worker did not trace them, and those leave nothing in Jaeger in a consistent
+ * setup (all services share one sampling decision, carried in the job's `traceparent`): no link then.
+ */
+function jaegerTraceUrl(traceId: string | null): string | null {
+  const base = jaegerUi();
+  return base && traceId && /^[0-9a-f]{32}$/i.test(traceId) ? `${base}/trace/${traceId.toLowerCase()}` : null;
+}
+
+function JaegerLink({ traceId }: { traceId: string | null }) {
+  const href = jaegerTraceUrl(traceId);
+  if (!href) return null;
+  return (
+    <>
+      {' '}
+      <a href={href} target="_blank" rel="noopener noreferrer">
+        Open the trace in Jaeger<span className="visually-hidden"> (opens in a new tab)</span>
+      </a>
+    </>
+  );
+}
+
 const ms = (n: unknown) => (typeof n === 'number' ? `${Math.round(n * 10) / 10} ms` : '—');
 
 export function RecordsPage({ client, query }: { client: ManagementClient; query: URLSearchParams }) {
@@ -339,6 +379,7 @@ export function RecordPage({ client, id }: { client: ManagementClient; id: strin
                   <dt>Trace</dt>
                   <dd>
                     <code>{r.trace_id}</code>
+                    <JaegerLink traceId={r.trace_id} />
                   </dd>
                 </>
               )}

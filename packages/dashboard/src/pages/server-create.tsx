@@ -4,6 +4,7 @@ import { ApiError, unwrap, type Schemas } from '../api.ts';
 import { Link, navigate } from '../router.tsx';
 import { instanceTools, type ToolInfo } from '../tools.ts';
 import { Empty, ErrorBox, Json, Loading, Show, useLoad, type Loaded } from '../ui.tsx';
+import { ExternalServers, externalConfigs, type ExternalDraft } from './external-mcp.tsx';
 
 /** A searchable list of checkboxes, one per tool, each with its input schema on expand. */
 function ToolPicker({
@@ -82,6 +83,7 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const [externals, setExternals] = useState<ExternalDraft[]>([]);
 
   useEffect(() => {
     setSelected(new Set());
@@ -102,6 +104,7 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
     e.preventDefault();
     setBusy(true);
     setError(null);
+    const external = externalConfigs(externals);
     const body: Schemas['CreateServerBody'] = {
       name: name.trim(),
       mode,
@@ -109,6 +112,7 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
       ...(description.trim() ? { description: description.trim() } : {}),
       ...(mode === 'NORMAL' && instanceId ? { connectorInstanceId: instanceId } : {}),
       ...(mode === 'NORMAL' && selected.size > 0 ? { selectedTools: [...selected] } : {}),
+      ...(external.length > 0 ? { externalMcpConfigs: external } : {}),
     };
     unwrap(client.POST('/mcp_manager', { body })).then(
       (server) => navigate(`/servers/${server.id}`),
@@ -217,6 +221,7 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
             )}
           </>
         )}
+        <ExternalServers client={client} drafts={externals} onChange={setExternals} />
         {error !== null && (
           <div className="error" role="alert">
             <strong>Not created:</strong> {error instanceof Error ? error.message : String(error)}

@@ -2,6 +2,7 @@ import { useState } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { storedKey, unwrap } from '../api.ts';
 import { TryTool } from '../try-tool.tsx';
+import { CatalogHistory } from './catalog-history.tsx';
 import { DebugSessions } from './debug-sessions.tsx';
 import { Link } from '../router.tsx';
 import { CopyBlock, Empty, Json, Show, useLoad } from '../ui.tsx';
@@ -122,6 +123,34 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
                 tools={config.tools}
               />
             )}
+            {server.externalMcpConfigs.length > 0 && (
+              <>
+                <h2>External MCP servers ({server.externalMcpConfigs.length})</h2>
+                <table aria-label="External MCP servers">
+                  <thead>
+                    <tr>
+                      <th scope="col">Name</th>
+                      <th scope="col">URL</th>
+                      <th scope="col">Tools taken</th>
+                      <th scope="col">Headers sent</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {server.externalMcpConfigs.map((e) => (
+                      <tr key={e.name}>
+                        <td>{e.name}</td>
+                        <td>
+                          <code>{e.url}</code>
+                        </td>
+                        <td>{e.tools.length === 0 ? 'all' : e.tools.join(', ')}</td>
+                        <td>{e.headerNames.length === 0 ? 'none' : `${e.headerNames.join(', ')} (values sealed)`}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </>
+            )}
+            <CatalogHistory client={client} serverId={server.id} />
             <DebugSessions client={client} serverId={server.id} />
           </>
         )}

@@ -11,15 +11,18 @@ let server: Server;
 let base: string;
 const build = mkdtempSync(join(tmpdir(), 'dashboard-build-'));
 const missing = join(build, 'nothing-here');
+/** A Jaeger UI URL with everything an attribute value must escape. */
+const jaeger = 'https://jaeger.example/ui?a=1&b="x"><script>alert(1)</script>\'$&';
 
 beforeAll(async () => {
-  writeFileSync(join(build, 'index.html'), '<!doctype html><title>Toolplane</title>');
+  writeFileSync(join(build, 'index.html'), '<!doctype html><html><head><title>Toolplane</title></head></html>');
   writeFileSync(join(build, 'favicon.svg'), '<svg/>');
   mkdirSync(join(build, 'assets'));
   writeFileSync(join(build, 'assets', 'index-abc123.js'), 'console.log(1)');
   const app = express();
   app.get('/api/v1/thing', (_req, res) => void res.json({ ok: true }));
   app.use('/unbuilt', dashboardRouter({ dir: missing, edgeUrl: 'http://127.0.0.1:8080' }));
+  app.use('/traced', dashboardRouter({ dir: build, edgeUrl: 'http://127.0.0.1:8080', jaegerUiUrl: jaeger }));
   app.use(dashboardRouter({ dir: build, edgeUrl: 'http://127.0.0.1:8080/' }));
   app.use((_req, res) => void res.status(404).type('application/problem+json').send('{"status":404}'));
   server = app.listen(0, '127.0.0.1');
@@ -44,6 +47,27 @@ describe('the dashboard at /', () => {
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; " +
           "connect-src 'self' http://127.0.0.1:8080; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
       );
+    }
+  });
+
+  it('puts JAEGER_UI_URL into index.html as an escaped <meta>, and nothing when it is unset', async () => {
+    for (const path of ['/traced/', '/traced/records/5f0c', '/traced/index.html']) {
+      const res = await fetch(base + path, { headers: html });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('cache-control')).toBe('no-cache');
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      const text = await res.text();
+      expect(text).toBe(
+        '<!doctype html><html><head><title>Toolplane</title>' +
+          '<meta name="toolplane-jaeger-ui" content="https://jaeger.example/ui?a=1&#38;b=&#34;x&#34;&#62;' +
+          '&#60;script&#62;alert(1)&#60;/script&#62;&#39;$&#38;"></head></html>',
+      );
+      expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
+    }
+    for (const path of ['/', '/index.html']) {
+      const res = await fetch(base + path, { headers: html });
+      expect(res.headers.get('cache-control')).toBe('no-cache');
+      expect(await res.text()).not.toContain('toolplane-jaeger-ui');
     }
   });
 

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { Router } from 'express';
@@ -19,8 +20,16 @@ const defaultBuild = () => builds.find((dir) => existsSync(join(dir, 'index.html
  * is seen at once); any other GET that wants HTML gets `index.html` (client-side routes). Nothing under
  * `/api/` is ever answered here. The policy allows scripts, styles and requests from this origin only, plus
  * MCP calls to the edge ("Try a tool"), and no framing.
+ *
+ * Settings the app needs before any API call (and without one) go into `index.html` as `<meta>` elements:
+ * `toolplane-jaeger-ui` (JAEGER_UI_URL) when set, so that a record links to its trace. A plain link to another
+ * origin needs nothing of the policy.
  */
-export function dashboardRouter(opts: { dir?: string | undefined; edgeUrl: string }): Router {
+export function dashboardRouter(opts: {
+  dir?: string | undefined;
+  edgeUrl: string;
+  jaegerUiUrl?: string | undefined;
+}): Router {
   const dir = opts.dir ?? defaultBuild();
   const r = Router();
   const index = join(dir, 'index.html');
@@ -39,6 +48,13 @@ export function dashboardRouter(opts: { dir?: string | undefined; edgeUrl: strin
     res.setHeader('referrer-policy', 'no-referrer');
   };
   const built = () => existsSync(index);
+  const metas = opts.jaegerUiUrl ? `<meta name="toolplane-jaeger-ui" content="${escapeHtml(opts.jaegerUiUrl)}">` : '';
+  /** `index.html` with the settings (read at every request: a new build is seen at once). */
+  const page = async () => {
+    const html = await readFile(index, 'utf8');
+    if (!metas) return html;
+    return /<\/head>/i.test(html) ? html.replace(/<\/head>/i, (end) => metas + end) : metas + html;
+  };
   r.use((req, res, next) => {
     if (req.path.startsWith('/api/') || !built()) return next();
     headers(res);
@@ -59,10 +75,19 @@ export function dashboardRouter(opts: { dir?: string | undefined; edgeUrl: strin
     }
     // Top-level files of the build (favicon, …) as they are (plain names only: no `..`, no dotfiles);
     // everything else is a client route.
-    if (/^\/[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(req.path) && existsSync(join(dir, req.path)))
+    if (
+      /^\/[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(req.path) &&
+      req.path !== '/index.html' &&
+      existsSync(join(dir, req.path))
+    )
       return res.sendFile(join(dir, req.path));
     res.setHeader('cache-control', 'no-cache');
-    res.sendFile(index);
+    void page().then((html) => res.type('html').send(html), next);
   });
   return r;
+}
+
+/** Text as the value of a double-quoted HTML attribute. */
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

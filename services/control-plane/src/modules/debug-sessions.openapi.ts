@@ -52,6 +52,40 @@ export const debugSessionsRoutes: RouteDoc[] = [
     },
   },
   {
+    method: 'get',
+    path: '/mcp_manager/{id}/debug_sessions/{sessionId}/events',
+    operationId: 'streamDebugSessionEvents',
+    tags,
+    summary: 'Follow a debug session: the server’s execution records as server-sent events',
+    description:
+      'A `text/event-stream` of the execution records of the server stored since the session opened: first those ' +
+      'stored already, then each as it is stored (by any control plane replica). Send `Last-Event-ID` (the `id` of ' +
+      'the last event received) to resume after it without loss or repetition. At most 10 open streams per API key ' +
+      'and control plane process (429 beyond).',
+    request: {
+      params: pathParams('id', 'sessionId'),
+      headers: z.object({
+        'last-event-id': z
+          .string()
+          .optional()
+          .describe('The id of the last event received: the stream resumes after that record.'),
+      }),
+    },
+    responses: {
+      200: {
+        description:
+          'Server-sent events. `event: record`, `id:` a record id, `data:` the record as a line of ' +
+          '`GET /execution_records` (`ExecutionRecordSummary`), in the order the calls finished; a comment ' +
+          '(`: keep-alive`) every 15 s; `event: end`, `data: { session_id, reason: "stopped" | "ended", ended_at }` ' +
+          'when the session is stopped or its time is up (the stream then closes); `event: error`, ' +
+          '`data: { code: "service.unavailable", detail }` when Redis or the database fails (the stream closes: ' +
+          'reconnect with `Last-Event-ID`).',
+        content: { 'text/event-stream': { schema: z.string() } },
+      },
+      ...problems(403, 404, 429),
+    },
+  },
+  {
     method: 'delete',
     path: '/mcp_manager/{id}/debug_sessions/{sessionId}',
     operationId: 'stopDebugSession',

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
+import { streamDebugEvents, type DebugEventHub } from './debug-events.ts';
 import { isUuid } from './ids.ts';
 import { findServer } from './servers.ts';
 
@@ -60,7 +61,13 @@ export async function publishDebugSession(
   await redis.publish(keys.debugSessionChanged, s.serverId);
 }
 
-export function debugSessionsRouter(db: Db, redis: Redis, prefix: string, maxBodyBytes: number): Router {
+export function debugSessionsRouter(
+  db: Db,
+  redis: Redis,
+  prefix: string,
+  maxBodyBytes: number,
+  events: DebugEventHub,
+): Router {
   const r = Router({ mergeParams: true });
   r.use(jsonBody(maxBodyBytes));
   // By id or by name, as every /mcp_manager/{id}… route.
@@ -99,13 +106,21 @@ export function debugSessionsRouter(db: Db, redis: Redis, prefix: string, maxBod
     const now = new Date();
     res.json({ data: rows.map((row) => present(row, now)) });
   });
-  r.delete('/:sessionId', async (req, res) => {
+  const session = async (req: express.Request) => {
     const s = await server(req);
-    const sessionId = String(req.params.sessionId);
+    const sessionId = String((req.params as Record<string, string>).sessionId);
     const row = isUuid(sessionId)
       ? ((await db.debugSession.findFirst({ where: { id: sessionId, serverId: s.id } })) as SessionRow | null)
       : null;
     if (!row) throw new NotFoundError('debug session', sessionId);
+    return row;
+  };
+  // Server-sent events: the session's execution records as they are stored (debug-events.ts).
+  r.get('/:sessionId/events', async (req, res) => {
+    await streamDebugEvents(events, db, req, res, await session(req));
+  });
+  r.delete('/:sessionId', async (req, res) => {
+    const row = await session(req);
     const closed = (
       row.closedAt ? row : await db.debugSession.update({ where: { id: row.id }, data: { closedAt: new Date() } })
     ) as SessionRow;

@@ -12,6 +12,7 @@ import {
   type Span,
 } from '@toolplane/telemetry';
 import { Router } from 'express';
+import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
@@ -75,6 +76,23 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
   recordExecutionRecordsStored(records.length);
 }
 
+/** Pub/sub: the number of a server's execution records just stored (debug-session event streams listen). */
+export const recordsStoredChannel = (prefix: string, serverId: string) => `${prefix}:events:records-stored:${serverId}`;
+
+/**
+ * Announces stored records, one message per server of the batch, so that every control-plane replica's
+ * debug-session event streams (debug-events.ts) read them from PostgreSQL. Called after
+ * `storeExecutionRecords` resolved (the rows are committed); a failure fails the batch, which is then
+ * stored (idempotently) and announced again.
+ */
+export async function announceStoredRecords(redis: Redis, prefix: string, records: ExecutionRecord[]): Promise<void> {
+  const counts = new Map<string, number>();
+  for (const r of records) counts.set(r.serverId, (counts.get(r.serverId) ?? 0) + 1);
+  await Promise.all(
+    [...counts].map(([serverId, n]) => redis.publish(recordsStoredChannel(prefix, serverId), String(n))),
+  );
+}
+
 function storeSpan(r: ExecutionRecord): Span {
   if (!r.traceId || !r.spanId) return noopSpan;
   return startSpan(
@@ -126,7 +144,7 @@ export const ListQuery = z.object({
   cursor: z.string().uuid().optional(),
 });
 
-type Row = {
+export type RecordRow = {
   id: string;
   serverId: string;
   catalogVersion: number;
@@ -142,7 +160,8 @@ type Row = {
   debug: unknown;
 };
 
-function present(r: Row, withSteps: boolean) {
+/** A record as the API shows it (with `steps`, `tree` and `debug` for `GET /execution_records/{id}`). */
+export function presentRecord(r: RecordRow, withSteps: boolean) {
   const { steps, traceId, tree, caller: identity } = unpackSteps(r.steps);
   return {
     id: r.id,
@@ -179,10 +198,10 @@ export function executionRecordsRouter(db: Db): Router {
       orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
       take: q.limit + 1,
       ...(q.cursor ? { cursor: { id: q.cursor }, skip: 1 } : {}),
-    })) as Row[];
+    })) as RecordRow[];
     const page = rows.slice(0, q.limit);
     res.json({
-      data: page.map((row) => present(row, false)),
+      data: page.map((row) => presentRecord(row, false)),
       next_cursor: rows.length > q.limit ? page.at(-1)!.id : null,
     });
   });
@@ -190,10 +209,10 @@ export function executionRecordsRouter(db: Db): Router {
     const row = isUuid(req.params.id)
       ? ((await db.executionRecord.findFirst({
           where: { id: req.params.id, workspaceId: caller(req).workspaceId },
-        })) as Row | null)
+        })) as RecordRow | null)
       : null;
     if (!row) throw new NotFoundError('execution record', req.params.id);
-    res.json(present(row, true));
+    res.json(presentRecord(row, true));
   });
   return r;
 }

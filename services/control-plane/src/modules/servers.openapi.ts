@@ -1,7 +1,7 @@
 import { ToolDefinition } from '@toolplane/contracts';
 import { z } from 'zod';
 import { json, jsonBody, noContent, problems, Problem, type RouteDoc } from '../openapi/registry.ts';
-import { CreateServerBody, ListQuery, LoadToolsBody, UpdateServerBody } from './servers.ts';
+import { CatalogVersionsQuery, CreateServerBody, ListQuery, LoadToolsBody, UpdateServerBody } from './servers.ts';
 
 const timestamp = z.iso.datetime();
 
@@ -102,6 +102,33 @@ const RemoteTools = z
   .strict()
   .meta({ id: 'RemoteTools' });
 
+/** `GET /mcp_manager/{id}/catalog_versions`: the server's catalog versions, newest first. */
+const CatalogVersionList = z
+  .object({
+    data: z.array(
+      z
+        .object({
+          version: z.number().int(),
+          createdAt: timestamp,
+          live: z.boolean().describe('The version the server serves now.'),
+          previousVersion: z
+            .number()
+            .int()
+            .nullable()
+            .describe('The version `added` and `removed` compare with; null for the first one.'),
+          tools: z.array(z.string()).describe('The names of the version’s tools (SMART: its searchable catalog).'),
+          added: z.array(z.string()).describe('Tools not in the previous version.'),
+          removed: z.array(z.string()).describe('Tools of the previous version no longer in this one.'),
+          warnings: z.array(z.string()).optional(),
+        })
+        .strict()
+        .meta({ id: 'CatalogVersionSummary' }),
+    ),
+    nextBefore: z.number().int().nullable().describe('Pass as `before` for the older versions; null: no more.'),
+  })
+  .strict()
+  .meta({ id: 'CatalogVersionList' });
+
 const tags = ['mcp servers'];
 
 /** The servers routes, for the OpenAPI document (services/control-plane/src/openapi/document.ts). */
@@ -198,5 +225,17 @@ export const serversRoutes: RouteDoc[] = [
       'searchable catalog under `catalog`).',
     request: { params: ServerParams },
     responses: { 200: json('The server’s MCP configuration.', McpServerConfig), ...problems(403, 404) },
+  },
+  {
+    method: 'get',
+    path: '/mcp_manager/{id}/catalog_versions',
+    operationId: 'listServerCatalogVersions',
+    tags,
+    summary: 'List an MCP server’s catalog versions',
+    description:
+      'Newest first, each with its tool names and the tools added and removed since the version before it. ' +
+      'Page with `limit` and `before` (a version number).',
+    request: { params: ServerParams, query: CatalogVersionsQuery.meta({ id: 'CatalogVersionsQuery' }) },
+    responses: { 200: json('A page of catalog versions.', CatalogVersionList), ...problems(403, 404, 422) },
   },
 ];

@@ -135,6 +135,14 @@ export const ListQuery = z.object({
   cursor: z.string().uuid().optional(),
 });
 
+/** `GET /mcp_manager/{id}/catalog_versions`: newest first, `before` = a version number (the page after it). */
+export const CatalogVersionsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  before: z.coerce.number().int().min(1).optional(),
+});
+
+const toolNames = (catalog: unknown): string[] => ((catalog as Catalog | null)?.tools ?? []).map((t) => t.tool.name);
+
 export const LoadToolsBody = z.object({
   url: z
     .string()
@@ -384,6 +392,40 @@ export function serversRouter(
   r.get('/:id', async (req, res) => {
     const row = await findServer(db, caller(req).workspaceId, req.params.id);
     res.json(present(row, await liveCatalog(db, row)));
+  });
+
+  // The server's catalog versions, newest first, each with its tool names and what changed from the
+  // version before it (one more row is read for the diff of the oldest of the page).
+  r.get('/:id/catalog_versions', async (req, res) => {
+    const q = CatalogVersionsQuery.parse(req.query);
+    const row = await findServer(db, caller(req).workspaceId, req.params.id);
+    const rows = await db.catalogVersion.findMany({
+      where: { serverId: row.id, ...(q.before !== undefined ? { version: { lt: q.before } } : {}) },
+      orderBy: { version: 'desc' },
+      take: q.limit + 1,
+      select: { version: true, createdAt: true, catalog: true },
+    });
+    const page = rows.slice(0, q.limit);
+    res.json({
+      data: page.map((v, i) => {
+        const tools = toolNames(v.catalog);
+        const previous = rows[i + 1];
+        const before = previous ? new Set(toolNames(previous.catalog)) : new Set<string>();
+        const now = new Set(tools);
+        const warnings = (v.catalog as Catalog | null)?.warnings;
+        return {
+          version: v.version,
+          createdAt: v.createdAt.toISOString(),
+          live: v.version === row.catalogVersion,
+          previousVersion: previous?.version ?? null,
+          tools,
+          added: tools.filter((t) => !before.has(t)),
+          removed: [...before].filter((t) => !now.has(t)),
+          ...(warnings && warnings.length > 0 ? { warnings } : {}),
+        };
+      }),
+      nextBefore: rows.length > q.limit ? page.at(-1)!.version : null,
+    });
   });
 
   // What an MCP client of this server sees: serverInfo, instructions and `tools/list` (SMART: the meta

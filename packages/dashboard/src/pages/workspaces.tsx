@@ -1,0 +1,184 @@
+import { useState, type FormEvent } from 'react';
+import type { ManagementClient } from '@toolplane/client';
+import { storedKey, unwrap, type Schemas } from '../api.ts';
+import { Link } from '../router.tsx';
+import { Empty, ErrorBox, Show, useLoad, when } from '../ui.tsx';
+
+/** The new workspace's first key, shown once: a read-only field to copy it from, with a warning. */
+function NewWorkspaceKey({ created, onDone }: { created: Schemas['CreatedWorkspace']; onDone: () => void }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <div className="warning" role="status" aria-labelledby="new-workspace-title">
+      <h3 id="new-workspace-title">Workspace {created.name} created</h3>
+      <p>
+        <strong>Copy its first API key now: it is shown only this once.</strong> Toolplane keeps only a hash of it. It
+        has the <code>{created.apiKey.scopes.join('</code> and <code>')}</code> scopes of the new workspace; sign in
+        with it to work there. If it is lost, an admin of the organization cannot show it again.
+      </p>
+      <label htmlFor="new-workspace-key">The first API key of {created.name}</label>
+      <div className="secret-key">
+        <input
+          id="new-workspace-key"
+          readOnly
+          value={created.apiKey.key}
+          autoComplete="off"
+          onFocus={(e) => e.target.select()}
+        />
+        <button
+          type="button"
+          onClick={() =>
+            navigator.clipboard.writeText(created.apiKey.key).then(
+              () => setCopied(true),
+              () => setCopied(false),
+            )
+          }
+        >
+          {copied ? 'Copied' : 'Copy the key'}
+        </button>
+        <button type="button" className="secondary" onClick={onDone}>
+          I have stored it
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function CreateWorkspace({ client, onCreated }: { client: ManagementClient; onCreated: () => void }) {
+  const [name, setName] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [created, setCreated] = useState<Schemas['CreatedWorkspace'] | null>(null);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    setCreated(null);
+    unwrap(client.POST('/workspaces', { body: { name: name.trim() } }))
+      .then(
+        (workspace) => {
+          setCreated(workspace);
+          setName('');
+          onCreated();
+        },
+        (err: unknown) => setError(err),
+      )
+      .finally(() => setBusy(false));
+  };
+  return (
+    <section aria-labelledby="create-workspace-title">
+      <h2 id="create-workspace-title">Create a workspace</h2>
+      <form className="form" onSubmit={submit}>
+        <label htmlFor="workspace-name">Name (a slug: lower-case letters, digits, - and _)</label>
+        <input id="workspace-name" required autoComplete="off" value={name} onChange={(e) => setName(e.target.value)} />
+        {error !== null && <ErrorBox error={error} title="Not created" />}
+        <button type="submit" disabled={busy || !name.trim()}>
+          {busy ? 'Creating…' : 'Create workspace'}
+        </button>
+      </form>
+      {created && <NewWorkspaceKey created={created} onDone={() => setCreated(null)} />}
+    </section>
+  );
+}
+
+/**
+ * Whether this session's key has the `admin` scope: its entry among the workspace's keys (by prefix). Null when the
+ * keys cannot be listed (then the page does not offer what the key may not do).
+ */
+async function sessionKeyIsAdmin(client: ManagementClient): Promise<boolean | null> {
+  const prefix = storedKey()?.slice(0, 10);
+  try {
+    const keys = await unwrap(client.GET('/api_keys'));
+    const mine = keys.data.find((k) => k.prefix === prefix && !k.revokedAt);
+    return mine ? mine.scopes.includes('admin') : null;
+  } catch {
+    return null;
+  }
+}
+
+export function WorkspacesPage({ client }: { client: ManagementClient }) {
+  const [loaded, reload] = useLoad(async () => {
+    const [current, list, admin] = await Promise.all([
+      unwrap(client.GET('/workspaces/current')),
+      unwrap(client.GET('/workspaces')),
+      sessionKeyIsAdmin(client),
+    ]);
+    return { current, workspaces: list.data, admin };
+  }, [client]);
+  return (
+    <>
+      <h1>Workspaces</h1>
+      <p className="hint">
+        Every resource belongs to one workspace; keys of one workspace see and reach nothing of another. An API key with
+        the <code>admin</code> scope sees all the workspaces of its organization and may create more.
+      </p>
+      <Show loaded={loaded} what="the workspaces">
+        {({ current, workspaces, admin }) => (
+          <>
+            <section aria-labelledby="current-workspace-title">
+              <h2 id="current-workspace-title">This session’s workspace</h2>
+              <dl className="facts">
+                <dt>Name</dt>
+                <dd>{current.name}</dd>
+                <dt>Id</dt>
+                <dd>
+                  <code>{current.id}</code>
+                </dd>
+                <dt>Organization</dt>
+                <dd>
+                  <code>{current.organizationId}</code>
+                </dd>
+                <dt>Created</dt>
+                <dd>{when(current.createdAt)}</dd>
+              </dl>
+            </section>
+            {admin ? (
+              <CreateWorkspace client={client} onCreated={reload} />
+            ) : (
+              <section aria-labelledby="create-workspace-title">
+                <h2 id="create-workspace-title">Create a workspace</h2>
+                <p>
+                  {admin === false
+                    ? 'This session’s API key has no admin scope, so it cannot create workspaces and sees only its own.'
+                    : 'This session’s API key could not be checked for the admin scope, so no workspace can be created here.'}{' '}
+                  Sign in with a key that has the <code>admin</code> scope (see <Link href="/api-keys">API keys</Link>)
+                  to create one.
+                </p>
+              </section>
+            )}
+            <section aria-labelledby="workspaces-title">
+              <h2 id="workspaces-title">{admin ? 'Workspaces of the organization' : 'Workspaces you can see'}</h2>
+              {workspaces.length === 0 ? (
+                <Empty>No workspace.</Empty>
+              ) : (
+                <table>
+                  <caption className="visually-hidden">Workspaces</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Name</th>
+                      <th scope="col">Id</th>
+                      <th scope="col">Created</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {workspaces.map((w) => (
+                      <tr key={w.id}>
+                        <td>
+                          {w.name}
+                          {w.id === current.id && <span className="hint"> (this session’s)</span>}
+                        </td>
+                        <td>
+                          <code>{w.id}</code>
+                        </td>
+                        <td>{when(w.createdAt)}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              )}
+            </section>
+          </>
+        )}
+      </Show>
+    </>
+  );
+}

@@ -1,0 +1,253 @@
+// The dashboard's MCP server pages in a real browser against the real stack (Debian's Chromium driven by
+// playwright-core, axe-core on every page state): a server created with an external MCP server whose tools are
+// loaded and picked in the form, and the server's catalog version history. Plus the API of that history
+// (`GET /mcp_manager/{id}/catalog_versions`). A missing Chromium fails the file (no skip).
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiError, ControlPlaneClient, type Stack } from '@toolplane/cli';
+import axe from 'axe-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startStreamableMcpServer, type ExternalMcpServer, type FixtureTool } from '../fixtures/mcp-servers.ts';
+import { startTestStack } from '../helpers.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const dashboardDir = join(root, 'packages/dashboard');
+const CHROMIUM = '/usr/bin/chromium';
+const TOKEN = 'Bearer remote-token-5f1c';
+
+const tools: FixtureTool[] = [
+  {
+    name: 'lookup_order',
+    description: 'Find an order by id',
+    inputSchema: { type: 'object', properties: { order_id: { type: 'string' } }, required: ['order_id'] },
+  },
+  {
+    name: 'refund_order',
+    description: 'Refund an order',
+    inputSchema: { type: 'object', properties: { order_id: { type: 'string' } } },
+  },
+];
+
+let stack: Stack;
+let api: ControlPlaneClient;
+let remote: ExternalMcpServer;
+let browser: Browser;
+let page: Page;
+let serverId: string;
+
+/** What the page reported as broken: uncaught errors, and anything its Content-Security-Policy refused. */
+const pageProblems: string[] = [];
+
+/** axe-core on the page as it is (evaluated through DevTools: the CSP refuses inline scripts): nothing serious. */
+async function audit(name: string): Promise<void> {
+  await page.evaluate(axe.source);
+  const result = await page.evaluate(() => (window as unknown as { axe: typeof axe }).axe.run());
+  const bad = result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${name}: ${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  expect(bad).toEqual([]);
+}
+
+/** The status of a management call that is expected to fail. */
+async function failure(call: Promise<unknown>): Promise<ApiError> {
+  return call.then(
+    () => {
+      throw new Error('the call succeeded');
+    },
+    (e: unknown) => e as ApiError,
+  );
+}
+
+beforeAll(async () => {
+  // The build the control plane serves (as tests/e2e/dashboard.test.ts builds it, under the same lock).
+  mkdirSync(join(root, 'node_modules/.cache'), { recursive: true });
+  execFileSync(
+    'flock',
+    [
+      join(root, 'node_modules/.cache/toolplane-build.lock'),
+      process.execPath,
+      join(dashboardDir, 'node_modules/vite/bin/vite.js'),
+      'build',
+      '--logLevel',
+      'warn',
+    ],
+    { cwd: dashboardDir, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } },
+  );
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package`);
+  remote = await startStreamableMcpServer({ tools, requiredHeader: ['authorization', TOKEN] });
+  ({ stack, api } = await startTestStack('dashboard-servers', { logLevel: 'warn' }));
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.setDefaultTimeout(20_000);
+  page.on('pageerror', (err) => pageProblems.push(`uncaught: ${err.message}`));
+  page.on('console', (msg) => {
+    if (/Content Security Policy|Refused to/i.test(msg.text())) pageProblems.push(msg.text());
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+  await remote?.close();
+});
+
+type Versions = {
+  data: {
+    version: number;
+    live: boolean;
+    previousVersion: number | null;
+    tools: string[];
+    added: string[];
+    removed: string[];
+  }[];
+  nextBefore: number | null;
+};
+
+describe('the dashboard’s MCP server pages', () => {
+  it('creates a server with an external MCP server’s picked tool, then shows its catalog versions grow', async () => {
+    await page.goto(`${stack.controlPlaneUrl}/`);
+    await page.getByLabel('API key').fill(stack.bootstrapKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'MCP servers' }).waitFor();
+    await page.getByRole('link', { name: 'Create a server' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Create an MCP server' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('orders');
+
+    // The external server, with its secret header in a password field.
+    await page.getByRole('button', { name: 'Add an external MCP server' }).click();
+    await page.getByLabel('Name of external server 1').fill('shop');
+    await page.getByLabel('URL of external server 1').fill(remote.url);
+    await page.getByRole('button', { name: 'Add a header' }).click();
+    await page.getByLabel('Header name').fill('authorization');
+    const value = page.getByLabel('Header value');
+    expect(await value.getAttribute('type')).toBe('password');
+    await value.fill(TOKEN);
+    await audit('server creation (external server)');
+
+    // Its tools, previewed through the worker; one picked, its input schema on expand.
+    await page.getByRole('button', { name: 'Load tools of shop' }).click();
+    const list = page.getByRole('list', { name: 'Tools of shop' });
+    await list.waitFor();
+    expect(await list.getByRole('listitem').count()).toBe(2);
+    expect(remote.requests.some((h) => h.authorization === TOKEN)).toBe(true);
+    await list.getByRole('checkbox', { name: /lookup_order/ }).check();
+    await page.getByText('1 selected.').waitFor();
+    await list.getByText('Input schema of lookup_order').click();
+    const schema = page.getByLabel('Input schema of lookup_order', { exact: true });
+    await schema.waitFor();
+    expect(await schema.innerText()).toContain('order_id');
+    await audit('server creation (external tools loaded)');
+
+    await page.getByRole('button', { name: 'Create server' }).click();
+    await page.getByRole('heading', { level: 1, name: 'orders' }).waitFor();
+    await page.getByRole('heading', { name: 'Tools (1)' }).waitFor();
+    await page.locator('ul.tools').getByText('lookup_order', { exact: true }).waitFor();
+    const external = page.getByRole('table', { name: 'External MCP servers' });
+    await external.getByRole('cell', { name: 'authorization (values sealed)' }).waitFor();
+    await external.getByRole('cell', { name: 'lookup_order', exact: true }).waitFor();
+    const history = page.getByRole('table', { name: 'Catalog versions' });
+    await history.getByRole('row').filter({ hasText: 'First version: 1 tool(s).' }).waitFor();
+    expect(await page.content()).not.toContain('remote-token-5f1c');
+    await audit('server (first version)');
+    serverId = /\/servers\/([^/?#]+)/.exec(page.url())![1]!;
+
+    const created = await api.request<{ externalMcpConfigs: { tools: string[]; headerNames: string[] }[] }>(
+      'GET',
+      `/mcp_manager/${serverId}`,
+    );
+    expect(created.externalMcpConfigs).toEqual([
+      expect.objectContaining({ tools: ['lookup_order'], headerNames: ['authorization'] }),
+    ]);
+
+    // A change through the API: the other tool instead. The history shows what it added and removed.
+    await api.request('PATCH', `/mcp_manager/${serverId}`, {
+      externalMcpConfigs: [
+        { name: 'shop', url: remote.url, headers: { authorization: TOKEN }, tools: ['refund_order'] },
+      ],
+    });
+    await page.getByRole('button', { name: 'Refresh versions' }).click();
+    const second = history.locator('tr[data-version="2"]');
+    await second.waitFor();
+    expect(await second.innerText()).toMatch(/2\s*\(live\)/);
+    await second.getByText('refund_order').waitFor();
+    expect(await second.getByRole('listitem').allInnerTexts()).toEqual(['added refund_order', 'removed lookup_order']);
+    expect(await history.locator('tr[data-version="1"]').innerText()).not.toContain('live');
+    await audit('server (second version)');
+
+    // A reload shows the new tool list too.
+    await page.reload();
+    await page.getByRole('heading', { name: 'Tools (1)' }).waitFor();
+    await page.locator('ul.tools').getByText('refund_order', { exact: true }).waitFor();
+    await history.locator('tr[data-version="2"]').waitFor();
+    await audit('server (reloaded)');
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+
+  it('lists the catalog versions over the API: newest first, paged, by id or name; 404 elsewhere', async () => {
+    const all = await api.request<Versions>('GET', '/mcp_manager/orders/catalog_versions');
+    expect(all.nextBefore).toBeNull();
+    expect(all.data).toEqual([
+      {
+        version: 2,
+        createdAt: expect.any(String),
+        live: true,
+        previousVersion: 1,
+        tools: ['refund_order'],
+        added: ['refund_order'],
+        removed: ['lookup_order'],
+      },
+      {
+        version: 1,
+        createdAt: expect.any(String),
+        live: false,
+        previousVersion: null,
+        tools: ['lookup_order'],
+        added: ['lookup_order'],
+        removed: [],
+      },
+    ]);
+    // A page of one still compares with the version before it.
+    const first = await api.request<Versions>('GET', `/mcp_manager/${serverId}/catalog_versions?limit=1`);
+    expect(first.data.map((v) => [v.version, v.removed])).toEqual([[2, ['lookup_order']]]);
+    expect(first.nextBefore).toBe(2);
+    const rest = await api.request<Versions>('GET', `/mcp_manager/${serverId}/catalog_versions?limit=1&before=2`);
+    expect(rest.data.map((v) => v.version)).toEqual([1]);
+    expect(rest.nextBefore).toBeNull();
+
+    expect((await failure(api.request('GET', '/mcp_manager/no-such-server/catalog_versions'))).status).toBe(404);
+    expect(
+      (await failure(api.request('GET', '/mcp_manager/00000000-0000-4000-8000-000000000000/catalog_versions'))).status,
+    ).toBe(404);
+    expect((await failure(api.request('GET', `/mcp_manager/${serverId}/catalog_versions?limit=0`))).status).toBe(422);
+
+    // A key limited to another server does not see this one's history (as if it were in another workspace).
+    const other = await api.request<{ id: string }>('POST', '/mcp_manager', { name: 'other', mode: 'NORMAL' });
+    const limited = await api.request<{ key: string }>('POST', '/api_keys', {
+      name: 'only-other',
+      scopes: ['management'],
+      serverIds: [other.id],
+    });
+    const limitedApi = new ControlPlaneClient(stack.controlPlaneUrl, limited.key);
+    for (const ref of [serverId, 'orders'])
+      expect([403, 404]).toContain(
+        (await failure(limitedApi.request('GET', `/mcp_manager/${ref}/catalog_versions`))).status,
+      );
+    const own = await limitedApi.request<Versions>('GET', '/mcp_manager/other/catalog_versions');
+    expect(own.data.map((v) => [v.version, v.live, v.tools])).toEqual([[1, true, []]]);
+  });
+});
