@@ -251,6 +251,19 @@ function cases(): Case[] {
       `/mcp_manager/${b.serverId}/debug_sessions/${ids.debugSession}`,
       'denied',
     ),
+    c(
+      'GET',
+      '/mcp_manager/:id/debug_sessions/:sessionId/events',
+      `/mcp_manager/${s}/debug_sessions/${ids.debugSession}/events`,
+      'denied',
+    ),
+    // B's own server with A's session: the stream of another workspace's session is never opened.
+    c(
+      'GET',
+      '/mcp_manager/:id/debug_sessions/:sessionId/events',
+      `/mcp_manager/${b.serverId}/debug_sessions/${ids.debugSession}/events`,
+      'denied',
+    ),
 
     // A's server URL without A's credentials: the worker is refused by the edge (no cached list of A's either).
     c('POST', '/mcp_manager/load-tools-from-url', '/mcp_manager/load-tools-from-url', [502], {
@@ -267,6 +280,7 @@ function cases(): Case[] {
     c('DELETE', '/mcp_manager/:id', `/mcp_manager/${s}`, 'denied'),
     c('GET', '/mcp_manager/:id', `/mcp_manager/${s}`, 'denied'),
     c('GET', '/mcp_manager/:id/config', `/mcp_manager/${s}/config`, 'denied'),
+    c('GET', '/mcp_manager/:id/catalog_versions', `/mcp_manager/${s}/catalog_versions`, 'denied'),
     // By name: A's server name means nothing in B's workspace.
     c('GET', '/mcp_manager/:id', '/mcp_manager/a-only-tickets', 'denied'),
 
