@@ -2,97 +2,27 @@
 // Chromium driven by playwright-core, every page state checked by axe-core), as tests/e2e/dashboard.test.ts does.
 // A missing Chromium fails the file (no skip).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { registerTicketExample, type ControlPlaneClient, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
-import axe from 'axe-core';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { audit, buildDashboard, launchChromium, newDashboardPage, openFromNav, signIn, signOut } from '../browser.ts';
 import { startTestStack, waitFor } from '../helpers.ts';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const dashboardDir = join(root, 'packages/dashboard');
-const CHROMIUM = '/usr/bin/chromium';
 
 let stack: Stack;
 let api: ControlPlaneClient;
 let upstream: TicketSystem;
 let example: RegisteredExample;
-let browser: Browser;
-let page: Page;
 
-/** What the page reported as broken: uncaught errors, and anything its Content-Security-Policy refused. */
-const pageProblems: string[] = [];
-
-/** Runs axe-core on the page as it is (through the DevTools protocol: the CSP refuses inline scripts): no `serious` or `critical` violation. */
-async function audit(name: string): Promise<void> {
-  await page.evaluate(axe.source);
-  const result = await page.evaluate(() => (window as unknown as { axe: typeof axe }).axe.run());
-  const bad = result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${name}: ${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  expect(bad).toEqual([]);
-}
-
-/** Clicks a link of the main navigation and waits for the page's heading. */
-async function openFromNav(label: string, heading: string | RegExp): Promise<void> {
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true }).click();
-  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
-}
-
-async function signIn(key: string): Promise<void> {
-  await page.goto(`${stack.controlPlaneUrl}/`);
-  await page.getByLabel('API key').fill(key);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { level: 1, name: 'MCP servers' }).waitFor();
-}
-
-async function signOut(): Promise<void> {
-  await page.getByRole('button', { name: 'Sign out' }).click();
-  await page.getByLabel('API key').waitFor();
-}
+/** Chromium, its dashboard page, and what the page reported as broken (uncaught errors, CSP refusals). */
+let browser: Browser, page: Page, pageProblems: string[];
 
 beforeAll(async () => {
-  // The build the control plane serves, built again under the lock tests/e2e/dashboard.test.ts and
-  // scripts/build-service.sh take (NODE_ENV=production: React's production build).
-  mkdirSync(join(root, 'node_modules/.cache'), { recursive: true });
-  execFileSync(
-    'flock',
-    [
-      join(root, 'node_modules/.cache/toolplane-build.lock'),
-      process.execPath,
-      join(dashboardDir, 'node_modules/vite/bin/vite.js'),
-      'build',
-      '--logLevel',
-      'warn',
-    ],
-    { cwd: dashboardDir, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } },
-  );
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package`);
+  buildDashboard();
+  browser = await launchChromium();
   upstream = await startTicketSystem({ apiKey: 'ticket-key' });
   ({ stack, api } = await startTestStack('dashboard-admin', { logLevel: 'warn' }));
   example = await registerTicketExample(api, upstream.url, 'ticket-key', 'support');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(20_000);
-  page.on('pageerror', (err) => pageProblems.push(`uncaught: ${err.message}`));
-  page.on('console', (msg) => {
-    if (/Content Security Policy|Refused to/i.test(msg.text())) pageProblems.push(msg.text());
-  });
+  ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
 }, 180_000);
 
 afterAll(async () => {
@@ -103,7 +33,7 @@ afterAll(async () => {
 
 describe('the dashboard for admins', () => {
   it('shows an external user: attributes, a connection, MCP connections and secrets', async () => {
-    await signIn(stack.bootstrapKey);
+    await signIn(page, stack.bootstrapKey);
     // The navigation in groups, every link reachable by the keyboard.
     const nav = page.getByRole('navigation', { name: 'Main' });
     for (const group of ['Build', 'Run', 'Admin']) await nav.getByRole('list', { name: group }).waitFor();
@@ -115,9 +45,9 @@ describe('the dashboard for admins', () => {
       .getByRole('banner')
       .getByRole('link', { name: /^Workspace default/ })
       .waitFor();
-    await audit('servers (grouped navigation)');
+    await audit(page, 'servers (grouped navigation)');
 
-    await openFromNav('External users', 'External users');
+    await openFromNav(page, 'External users', 'External users');
     await page.getByText('No external user yet.').waitFor();
     await page.getByLabel('Name', { exact: true }).fill('alice');
     await page.getByLabel(/^Attributes/).fill('team=support');
@@ -129,7 +59,7 @@ describe('the dashboard for admins', () => {
     await page.getByText('No secret yet.').waitFor();
     await page.getByText('None of your MCP servers uses an external MCP server.').waitFor();
     expect(await nav.getByRole('link', { name: 'External users' }).getAttribute('aria-current')).toBe('page');
-    await audit('external user (empty)');
+    await audit(page, 'external user (empty)');
 
     // Attributes: edited, saved, read back.
     const attributes = page.getByRole('textbox', { name: /^Attributes/ });
@@ -145,7 +75,7 @@ describe('the dashboard for admins', () => {
     await attributes.fill('no equals sign');
     await page.getByRole('button', { name: 'Save attributes' }).click();
     await page.getByRole('alert').filter({ hasText: 'line 1: write name=value' }).waitFor();
-    await audit('external user (attributes invalid)');
+    await audit(page, 'external user (attributes invalid)');
     await attributes.fill('team=billing\nregion=eu');
 
     // A connection to the seed-001 instance: the credential as a password input, write-only.
@@ -166,7 +96,7 @@ describe('the dashboard for admins', () => {
       '/external_users/alice/connections',
     );
     expect(connections.data.map((c) => c.connector_instance_id)).toEqual([example.instanceId]);
-    await audit('external user (connection set)');
+    await audit(page, 'external user (connection set)');
 
     // A secret: set, listed by name only, deleted after a confirmation; its value appears nowhere.
     const secretValue = 'us-93b1f0d4-never-shown';
@@ -180,7 +110,7 @@ describe('the dashboard for admins', () => {
     await secretRow.waitFor();
     expect(await secretField.inputValue()).toBe('');
     expect(await page.content()).not.toContain(secretValue);
-    await audit('external user (secret set)');
+    await audit(page, 'external user (secret set)');
     await secretRow.getByRole('button', { name: 'Rotate CRM_TOKEN' }).click();
     expect(await page.getByLabel('Secret name').inputValue()).toBe('CRM_TOKEN');
     await waitFor('the value field focused', () =>
@@ -194,7 +124,7 @@ describe('the dashboard for admins', () => {
     await secretRow.getByRole('button', { name: 'Delete CRM_TOKEN' }).click();
     const confirmDelete = page.getByRole('group', { name: /^Confirm: Delete alice’s secret CRM_TOKEN/ });
     await confirmDelete.waitFor();
-    await audit('external user (confirm secret delete)');
+    await audit(page, 'external user (confirm secret delete)');
     await confirmDelete.getByRole('button', { name: 'Delete CRM_TOKEN' }).click();
     await page.getByRole('status').filter({ hasText: 'Secret CRM_TOKEN deleted.' }).waitFor();
     await page.getByText('No secret yet.').waitFor();
@@ -207,7 +137,7 @@ describe('the dashboard for admins', () => {
     await connectionRow.getByRole('button', { name: 'Remove the connection to support-instance' }).click();
     const confirmRemove = page.getByRole('group', { name: /^Confirm: Remove alice’s credentials/ });
     await confirmRemove.waitFor();
-    await audit('external user (confirm connection removal)');
+    await audit(page, 'external user (confirm connection removal)');
     await confirmRemove.getByRole('button', { name: 'Remove the connection' }).click();
     await page.getByRole('status').filter({ hasText: 'Connection to support-instance removed.' }).waitFor();
     await page.getByText('No connection yet.').waitFor();
@@ -231,11 +161,11 @@ describe('the dashboard for admins', () => {
     await page.getByRole('status').filter({ hasText: 'Headers for far (of remote) saved: authorization.' }).waitFor();
     expect(await headerField.inputValue()).toBe('');
     expect(await page.content()).not.toContain(headerValue);
-    await audit('external user (MCP connection set)');
+    await audit(page, 'external user (MCP connection set)');
     await page.getByRole('button', { name: 'Remove headers for far (of remote)' }).click();
     const confirmHeaders = page.getByRole('group', { name: /^Confirm: Remove alice’s headers for far/ });
     await confirmHeaders.waitFor();
-    await audit('external user (confirm MCP connection removal)');
+    await audit(page, 'external user (confirm MCP connection removal)');
     await confirmHeaders.getByRole('button', { name: 'Remove the headers' }).click();
     await page.getByRole('status').filter({ hasText: 'Headers for far (of remote) removed.' }).waitFor();
 
@@ -243,23 +173,23 @@ describe('the dashboard for admins', () => {
     await page.goto(`${stack.controlPlaneUrl}/external-users/nobody`);
     await page.getByRole('heading', { level: 1, name: 'Not found' }).waitFor();
     await page.getByText('No external user named').waitFor();
-    await audit('external user (unknown)');
+    await audit(page, 'external user (unknown)');
     expect(pageProblems).toEqual([]);
   }, 180_000);
 
   it('creates a workspace with an admin key and shows its first key once; a non-admin key gets no form', async () => {
     await page.goto(`${stack.controlPlaneUrl}/servers`);
     await page.getByRole('heading', { level: 1, name: 'MCP servers' }).waitFor();
-    await openFromNav('Workspaces', 'Workspaces');
+    await openFromNav(page, 'Workspaces', 'Workspaces');
     await page.getByRole('heading', { level: 2, name: 'This session’s workspace' }).waitFor();
     await page.getByRole('heading', { level: 2, name: 'Workspaces of the organization' }).waitFor();
     await page.getByRole('row').filter({ hasText: '(this session’s)' }).waitFor();
-    await audit('workspaces (admin)');
+    await audit(page, 'workspaces (admin)');
 
     await page.getByLabel(/^Name/).fill('Not A Slug');
     await page.getByRole('button', { name: 'Create workspace' }).click();
     await page.getByRole('alert').filter({ hasText: 'Not created' }).waitFor();
-    await audit('workspaces (invalid name)');
+    await audit(page, 'workspaces (invalid name)');
     await page.getByLabel(/^Name/).fill('partners');
     await page.getByRole('button', { name: 'Create workspace' }).click();
     const newKey = page.getByLabel('The first API key of partners');
@@ -269,15 +199,15 @@ describe('the dashboard for admins', () => {
     await page.getByText('it is shown only this once').waitFor();
     await page.getByRole('button', { name: 'Copy the key' }).waitFor();
     await page.getByRole('row').filter({ hasText: 'partners' }).waitFor();
-    await audit('workspaces (created, key shown once)');
+    await audit(page, 'workspaces (created, key shown once)');
     // The key works, in the new workspace.
     const other = await fetch(`${stack.controlPlaneUrl}/api/v1/workspaces/current`, { headers: { 'x-api-key': key } });
     expect(((await other.json()) as { name: string }).name).toBe('partners');
     // Shown once: gone after "I have stored it", and after leaving the page.
     await page.getByRole('button', { name: 'I have stored it' }).click();
     await expect(page.getByLabel('The first API key of partners').count()).resolves.toBe(0);
-    await openFromNav('API keys', 'API keys');
-    await openFromNav('Workspaces', 'Workspaces');
+    await openFromNav(page, 'API keys', 'API keys');
+    await openFromNav(page, 'Workspaces', 'Workspaces');
     await page.getByRole('row').filter({ hasText: 'partners' }).waitFor();
     expect(await page.content()).not.toContain(key);
 
@@ -286,15 +216,15 @@ describe('the dashboard for admins', () => {
       name: 'plain',
       scopes: ['management', 'runtime'],
     });
-    await signOut();
-    await signIn(plain.key);
-    await openFromNav('Workspaces', 'Workspaces');
+    await signOut(page);
+    await signIn(page, plain.key);
+    await openFromNav(page, 'Workspaces', 'Workspaces');
     await page.getByRole('heading', { level: 2, name: 'Workspaces you can see' }).waitFor();
     await page.getByText('has no admin scope').waitFor();
     await expect(page.getByRole('button', { name: 'Create workspace' }).count()).resolves.toBe(0);
     await expect(page.getByRole('row').filter({ hasText: 'partners' }).count()).resolves.toBe(0);
-    await audit('workspaces (not admin)');
-    await signOut();
+    await audit(page, 'workspaces (not admin)');
+    await signOut(page);
     expect(pageProblems).toEqual([]);
   }, 120_000);
 });

@@ -3,19 +3,12 @@
 // loaded and picked in the form, and the server's catalog version history. Plus the API of that history
 // (`GET /mcp_manager/{id}/catalog_versions`). A missing Chromium fails the file (no skip).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ApiError, ControlPlaneClient, type Stack } from '@toolplane/cli';
-import axe from 'axe-core';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { audit, buildDashboard, launchChromium, newDashboardPage, signIn } from '../browser.ts';
 import { startStreamableMcpServer, type ExternalMcpServer, type FixtureTool } from '../fixtures/mcp-servers.ts';
 import { startTestStack } from '../helpers.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const dashboardDir = join(root, 'packages/dashboard');
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'Bearer remote-token-5f1c';
 
 const tools: FixtureTool[] = [
@@ -34,22 +27,10 @@ const tools: FixtureTool[] = [
 let stack: Stack;
 let api: ControlPlaneClient;
 let remote: ExternalMcpServer;
-let browser: Browser;
-let page: Page;
 let serverId: string;
 
-/** What the page reported as broken: uncaught errors, and anything its Content-Security-Policy refused. */
-const pageProblems: string[] = [];
-
-/** axe-core on the page as it is (evaluated through DevTools: the CSP refuses inline scripts): nothing serious. */
-async function audit(name: string): Promise<void> {
-  await page.evaluate(axe.source);
-  const result = await page.evaluate(() => (window as unknown as { axe: typeof axe }).axe.run());
-  const bad = result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${name}: ${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  expect(bad).toEqual([]);
-}
+/** Chromium, its dashboard page, and what the page reported as broken (uncaught errors, CSP refusals). */
+let browser: Browser, page: Page, pageProblems: string[];
 
 /** The status of a management call that is expected to fail. */
 async function failure(call: Promise<unknown>): Promise<ApiError> {
@@ -62,42 +43,11 @@ async function failure(call: Promise<unknown>): Promise<ApiError> {
 }
 
 beforeAll(async () => {
-  // The build the control plane serves (as tests/e2e/dashboard.test.ts builds it, under the same lock).
-  mkdirSync(join(root, 'node_modules/.cache'), { recursive: true });
-  execFileSync(
-    'flock',
-    [
-      join(root, 'node_modules/.cache/toolplane-build.lock'),
-      process.execPath,
-      join(dashboardDir, 'node_modules/vite/bin/vite.js'),
-      'build',
-      '--logLevel',
-      'warn',
-    ],
-    { cwd: dashboardDir, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } },
-  );
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package`);
+  buildDashboard();
+  browser = await launchChromium();
   remote = await startStreamableMcpServer({ tools, requiredHeader: ['authorization', TOKEN] });
   ({ stack, api } = await startTestStack('dashboard-servers', { logLevel: 'warn' }));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(20_000);
-  page.on('pageerror', (err) => pageProblems.push(`uncaught: ${err.message}`));
-  page.on('console', (msg) => {
-    if (/Content Security Policy|Refused to/i.test(msg.text())) pageProblems.push(msg.text());
-  });
+  ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
 }, 180_000);
 
 afterAll(async () => {
@@ -120,10 +70,7 @@ type Versions = {
 
 describe('the dashboard’s MCP server pages', () => {
   it('creates a server with an external MCP server’s picked tool, then shows its catalog versions grow', async () => {
-    await page.goto(`${stack.controlPlaneUrl}/`);
-    await page.getByLabel('API key').fill(stack.bootstrapKey);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'MCP servers' }).waitFor();
+    await signIn(page, stack.bootstrapKey);
     await page.getByRole('link', { name: 'Create a server' }).click();
     await page.getByRole('heading', { level: 1, name: 'Create an MCP server' }).waitFor();
     await page.getByLabel('Name', { exact: true }).fill('orders');
@@ -137,7 +84,7 @@ describe('the dashboard’s MCP server pages', () => {
     const value = page.getByLabel('Header value');
     expect(await value.getAttribute('type')).toBe('password');
     await value.fill(TOKEN);
-    await audit('server creation (external server)');
+    await audit(page, 'server creation (external server)');
 
     // Its tools, previewed through the worker; one picked, its input schema on expand.
     await page.getByRole('button', { name: 'Load tools of shop' }).click();
@@ -151,7 +98,7 @@ describe('the dashboard’s MCP server pages', () => {
     const schema = page.getByLabel('Input schema of lookup_order', { exact: true });
     await schema.waitFor();
     expect(await schema.innerText()).toContain('order_id');
-    await audit('server creation (external tools loaded)');
+    await audit(page, 'server creation (external tools loaded)');
 
     await page.getByRole('button', { name: 'Create server' }).click();
     await page.getByRole('heading', { level: 1, name: 'orders' }).waitFor();
@@ -163,7 +110,7 @@ describe('the dashboard’s MCP server pages', () => {
     const history = page.getByRole('table', { name: 'Catalog versions' });
     await history.getByRole('row').filter({ hasText: 'First version: 1 tool(s).' }).waitFor();
     expect(await page.content()).not.toContain('remote-token-5f1c');
-    await audit('server (first version)');
+    await audit(page, 'server (first version)');
     serverId = /\/servers\/([^/?#]+)/.exec(page.url())![1]!;
 
     const created = await api.request<{ externalMcpConfigs: { tools: string[]; headerNames: string[] }[] }>(
@@ -187,14 +134,14 @@ describe('the dashboard’s MCP server pages', () => {
     await second.getByText('refund_order').waitFor();
     expect(await second.getByRole('listitem').allInnerTexts()).toEqual(['added refund_order', 'removed lookup_order']);
     expect(await history.locator('tr[data-version="1"]').innerText()).not.toContain('live');
-    await audit('server (second version)');
+    await audit(page, 'server (second version)');
 
     // A reload shows the new tool list too.
     await page.reload();
     await page.getByRole('heading', { name: 'Tools (1)' }).waitFor();
     await page.locator('ul.tools').getByText('refund_order', { exact: true }).waitFor();
     await history.locator('tr[data-version="2"]').waitFor();
-    await audit('server (reloaded)');
+    await audit(page, 'server (reloaded)');
     expect(pageProblems).toEqual([]);
   }, 120_000);
 

@@ -4,26 +4,17 @@
 // source URL override, is deployed and called over MCP; its record links to its trace in Jaeger (JAEGER_UI_URL).
 // A missing Chromium fails the file (no skip).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ControlPlaneClient, Stack } from '@toolplane/cli';
-import axe from 'axe-core';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { audit, buildDashboard, launchChromium, newDashboardPage, openFromNav, signIn } from '../browser.ts';
 import { postMcp, startTestStack, waitFor } from '../helpers.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const dashboardDir = join(root, 'packages/dashboard');
-const CHROMIUM = '/usr/bin/chromium';
 const JAEGER_UI_URL = 'http://127.0.0.1:16686';
 
 let stack: Stack;
 let api: ControlPlaneClient;
-let browser: Browser;
-let page: Page;
 /** The API the Arazzo workflow calls: `GET /v1/items/{id}` → `{ id, name }`. */
 let upstream: Server;
 let upstreamUrl: string;
@@ -31,27 +22,8 @@ let upstreamUrl: string;
 let receiver: Server;
 const exportedTraceIds = new Set<string>();
 
-/** What the page reported as broken: uncaught errors, and anything its Content-Security-Policy refused. */
-const pageProblems: string[] = [];
-
-/**
- * Runs axe-core on the page as it is: no `serious` or `critical` violation. The control plane's CSP refuses
- * inline scripts, so axe's source is evaluated through the DevTools protocol, leaving the page's policy in force.
- */
-async function audit(name: string): Promise<void> {
-  await page.evaluate(axe.source);
-  const result = await page.evaluate(() => (window as unknown as { axe: typeof axe }).axe.run());
-  const bad = result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${name}: ${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  expect(bad).toEqual([]);
-}
-
-/** Clicks a link of the main navigation and waits for the page's heading. */
-async function openFromNav(label: string, heading: string): Promise<void> {
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label }).click();
-  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
-}
+/** Chromium, its dashboard page, and what the page reported as broken (uncaught errors, CSP refusals). */
+let browser: Browser, page: Page, pageProblems: string[];
 
 function listen(server: Server): Promise<string> {
   return new Promise((resolve) =>
@@ -60,22 +32,8 @@ function listen(server: Server): Promise<string> {
 }
 
 beforeAll(async () => {
-  // The build the control plane serves, built again so that it is this checkout's (NODE_ENV=production: React's
-  // production build), under the build lock other tests share.
-  mkdirSync(join(root, 'node_modules/.cache'), { recursive: true });
-  execFileSync(
-    'flock',
-    [
-      join(root, 'node_modules/.cache/toolplane-build.lock'),
-      process.execPath,
-      join(dashboardDir, 'node_modules/vite/bin/vite.js'),
-      'build',
-      '--logLevel',
-      'warn',
-    ],
-    { cwd: dashboardDir, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } },
-  );
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package`);
+  buildDashboard();
+  browser = await launchChromium();
   upstream = createServer((req, res) => {
     const id = /^\/v1\/items\/([^/?]+)$/.exec(req.url ?? '')?.[1];
     if (req.method !== 'GET' || !id) return void res.writeHead(404).end();
@@ -103,25 +61,7 @@ beforeAll(async () => {
     logLevel: 'warn',
     serviceEnv: { 'control-plane': { ...otel, JAEGER_UI_URL }, edge: otel, worker: otel },
   }));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(20_000);
-  page.on('pageerror', (err) => pageProblems.push(`uncaught: ${err.message}`));
-  page.on('console', (msg) => {
-    if (/Content Security Policy|Refused to/i.test(msg.text())) pageProblems.push(msg.text());
-  });
+  ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
 }, 180_000);
 
 afterAll(async () => {
@@ -190,16 +130,13 @@ describe('the dashboard’s workflows editor', () => {
     });
 
     // Sign in, and the Jaeger UI's address is in the page without any API call.
-    await page.goto(`${stack.controlPlaneUrl}/`);
-    await page.getByLabel('API key').fill(stack.bootstrapKey);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'MCP servers' }).waitFor();
+    await signIn(page, stack.bootstrapKey);
     expect(await page.locator('meta[name="toolplane-jaeger-ui"]').getAttribute('content')).toBe(JAEGER_UI_URL);
-    await openFromNav('Workflows', 'Workflows');
+    await openFromNav(page, 'Workflows', 'Workflows');
     await page.getByLabel('Server', { exact: true }).selectOption({ label: 'items' });
     const editor = page.getByLabel(/Flower 0.1 or Arazzo/);
     await editor.waitFor();
-    await audit('workflows (empty)');
+    await audit(page, 'workflows (empty)');
 
     // An invalid Flower document, typed key by key: checked once typing pauses, nothing pressed; the problem at
     // its line, the line marked.
@@ -214,7 +151,7 @@ describe('the dashboard’s workflows editor', () => {
     // Debounced: far fewer checks than keystrokes (typing pauses of the machine may add one or two).
     expect(dryRuns.length).toBeGreaterThanOrEqual(1);
     expect(dryRuns.length).toBeLessThan(invalid.length / 20);
-    await audit('workflows (invalid, live)');
+    await audit(page, 'workflows (invalid, live)');
 
     // Fixed: valid, still without pressing anything. A check still running when the text changes again is aborted
     // (its answer could only be stale): the first check after this edit is held unanswered.
@@ -235,13 +172,13 @@ describe('the dashboard’s workflows editor', () => {
     expect((await aborted).failure()?.errorText).toMatch(/ABORTED/);
     expect(held).toBe(2);
     await page.unrouteAll({ behavior: 'ignoreErrors' });
-    await audit('workflows (valid, live)');
+    await audit(page, 'workflows (valid, live)');
 
     // An Arazzo document without its OpenAPI source: the problem at the source description's line.
     await editor.fill(arazzo);
     await issues.waitFor();
     expect(await issues.innerText()).toMatch(/^4:\d+: .*\(\/sourceDescriptions\/0\S*\)$/m);
-    await audit('workflows (Arazzo, reference missing)');
+    await audit(page, 'workflows (Arazzo, reference missing)');
 
     // The reference uploaded (with a stray file, removed again): the document becomes valid.
     await page.getByLabel('Add reference files').setInputFiles([
@@ -251,7 +188,7 @@ describe('the dashboard’s workflows editor', () => {
     const files = page.getByRole('list', { name: 'Reference files' });
     await files.getByText('stray.yaml').waitFor();
     expect(await files.getByRole('listitem').count()).toBe(2);
-    await audit('workflows (references listed)');
+    await audit(page, 'workflows (references listed)');
     await page.getByRole('button', { name: 'Remove stray.yaml' }).click();
     await files.getByText('stray.yaml').waitFor({ state: 'detached' });
     await files.getByText('items.openapi.yaml').waitFor();
@@ -269,10 +206,10 @@ describe('the dashboard’s workflows editor', () => {
       .getByRole('listitem')
       .filter({ hasText: 'must be an http(s) URL (/servers/items)' })
       .waitFor();
-    await audit('workflows (override refused)');
+    await audit(page, 'workflows (override refused)');
     await page.getByLabel('Base URL').fill(`${upstreamUrl}/v1`);
     await valid.waitFor();
-    await audit('workflows (Arazzo, valid)');
+    await audit(page, 'workflows (Arazzo, valid)');
 
     // Deployed: in the history.
     const body = JSON.parse(
@@ -285,7 +222,7 @@ describe('the dashboard’s workflows editor', () => {
     expect(body.servers).toEqual({ items: `${upstreamUrl}/v1` });
     await page.getByRole('status').filter({ hasText: 'Deployed: the server now has the tools itemDetails' }).waitFor();
     await page.getByRole('row').filter({ hasText: 'active' }).waitFor();
-    await audit('workflows (deployed)');
+    await audit(page, 'workflows (deployed)');
 
     // The tool through MCP, on the override's server.
     const server = await api.request<{ url: string; id: string }>('GET', '/mcp_manager/items');
@@ -309,13 +246,13 @@ describe('the dashboard’s workflows editor', () => {
     await waitFor('the trace at the collector', () => exportedTraceIds.has(record.trace_id!));
 
     // Its record: a link to the trace in Jaeger.
-    await openFromNav('Execution records', 'Execution records');
+    await openFromNav(page, 'Execution records', 'Execution records');
     await page.getByRole('row').filter({ hasText: 'itemDetails' }).getByRole('link').click();
     await page.getByRole('heading', { level: 2, name: 'Timeline' }).waitFor();
     const jaeger = page.getByRole('link', { name: /Open the trace in Jaeger/ });
     expect(await jaeger.getAttribute('href')).toBe(`${JAEGER_UI_URL}/trace/${record.trace_id}`);
     expect(await jaeger.getAttribute('rel')).toBe('noopener noreferrer');
-    await audit('record (Jaeger link)');
+    await audit(page, 'record (Jaeger link)');
     expect(pageProblems).toEqual([]);
   }, 180_000);
 });

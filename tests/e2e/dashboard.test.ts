@@ -2,96 +2,41 @@
 // playwright-core, every page checked by axe-core, screenshots for docs/images/ (UPDATE_SCREENSHOTS=1). A missing Chromium fails
 // the file (no skip).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { ControlPlaneClient, Stack } from '@toolplane/cli';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
-import axe from 'axe-core';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { postMcp, startTestStack, tempDir, waitFor } from '../helpers.ts';
+import type { Browser, Page } from 'playwright-core';
+import {
+  audit,
+  buildDashboard,
+  dashboardDist as dist,
+  launchChromium,
+  newDashboardPage,
+  openFromNav,
+  screenshotsDir,
+  signOut,
+} from '../browser.ts';
+import { postMcp, startTestStack, waitFor } from '../helpers.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const dashboardDir = join(root, 'packages/dashboard');
-const dist = join(dashboardDir, 'dist');
-/**
- * Where the screenshots go: docs/images/ (the README's) with UPDATE_SCREENSHOTS=1, else a scratch directory, so
- * that a test run leaves the checkout as it was.
- */
-const images = process.env.UPDATE_SCREENSHOTS === '1' ? join(root, 'docs/images') : tempDir('dashboard-screenshots');
-const CHROMIUM = '/usr/bin/chromium';
+/** Where the screenshots go: docs/images/ with UPDATE_SCREENSHOTS=1, else a scratch directory. */
+let images: string;
 
 let stack: Stack;
 let api: ControlPlaneClient;
 let upstream: TicketSystem;
-let browser: Browser;
-let page: Page;
 
-/** What the page reported as broken: uncaught errors, and anything its Content-Security-Policy refused. */
-const pageProblems: string[] = [];
-
-/**
- * Runs axe-core on the page as it is: no `serious` or `critical` violation. The control plane's CSP refuses
- * inline scripts (`addScriptTag` would be blocked), so axe's source is evaluated through the DevTools
- * protocol instead, leaving the page's policy in force for the app itself.
- */
-async function audit(name: string): Promise<void> {
-  await page.evaluate(axe.source);
-  const result = await page.evaluate(() => (window as unknown as { axe: typeof axe }).axe.run());
-  const bad = result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${name}: ${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  expect(bad).toEqual([]);
-}
-
-/** Clicks a link of the main navigation and waits for the page's heading. */
-async function openFromNav(label: string, heading: string): Promise<void> {
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label }).click();
-  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
-}
+/** Chromium, its dashboard page, and what the page reported as broken (uncaught errors, CSP refusals). */
+let browser: Browser, page: Page, pageProblems: string[];
 
 beforeAll(async () => {
-  // The build the control plane serves (its default DASHBOARD_DIR in a clone), built again so that it is this
-  // checkout's. NODE_ENV=production: under jest it is `test`, which would bundle React's development build.
-  // Under the build lock of scripts/build-service.sh: the production-build test copies the same dist/.
-  mkdirSync(join(root, 'node_modules/.cache'), { recursive: true });
-  execFileSync(
-    'flock',
-    [
-      join(root, 'node_modules/.cache/toolplane-build.lock'),
-      process.execPath,
-      join(dashboardDir, 'node_modules/vite/bin/vite.js'),
-      'build',
-      '--logLevel',
-      'warn',
-    ],
-    { cwd: dashboardDir, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } },
-  );
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium package`);
+  buildDashboard();
+  browser = await launchChromium();
   upstream = await startTicketSystem({ apiKey: 'ticket-key' });
   ({ stack, api } = await startTestStack('dashboard', { logLevel: 'warn' }));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(20_000);
-  page.on('pageerror', (err) => pageProblems.push(`uncaught: ${err.message}`));
-  page.on('console', (msg) => {
-    if (/Content Security Policy|Refused to/i.test(msg.text())) pageProblems.push(msg.text());
-  });
-  mkdirSync(images, { recursive: true });
+  ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
+  images = screenshotsDir();
 }, 180_000);
 
 afterAll(async () => {
@@ -126,7 +71,7 @@ describe('the dashboard', () => {
     await page.goto(`${stack.controlPlaneUrl}/`);
     await page.getByLabel('API key').waitFor();
     process.stdout.write(`dashboard first page (sign-in form shown): ${Date.now() - started} ms\n`);
-    await audit('sign-in');
+    await audit(page, 'sign-in');
     await page.getByLabel('API key').fill('not-a-key-of-this-workspace');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').waitFor();
@@ -134,12 +79,12 @@ describe('the dashboard', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { level: 1, name: 'MCP servers' }).waitFor();
     await page.getByText('No MCP server yet').waitFor();
-    await audit('servers (empty)');
+    await audit(page, 'servers (empty)');
 
     // A broken descriptor: every problem at its line:column, the lines marked.
-    await openFromNav('Connectors', 'Connectors');
+    await openFromNav(page, 'Connectors', 'Connectors');
     await page.getByText('No connector yet').waitFor();
-    await audit('connectors (empty)');
+    await audit(page, 'connectors (empty)');
     const broken = ticketSystemDescriptorYaml
       .replace('  version: "1.0.0"\n', '')
       .replace(
@@ -162,7 +107,7 @@ describe('the dashboard', () => {
     );
     const marked = await page.locator('.docview li.marked').evaluateAll((els) => els.map((e) => e.dataset.line));
     expect(marked).toEqual(expect.arrayContaining([String(unknownLine), String(metadataLine)]));
-    await audit('connectors (invalid document)');
+    await audit(page, 'connectors (invalid document)');
 
     // The seed-001 descriptor, from a file.
     await page.getByLabel(/file/).setInputFiles({
@@ -177,10 +122,10 @@ describe('the dashboard', () => {
     await page.getByRole('button', { name: 'Upload connector' }).click();
     await page.getByRole('status').filter({ hasText: 'Created Ticket System' }).waitFor();
     await page.getByRole('cell', { name: 'ticket-system', exact: true }).waitFor();
-    await audit('connectors (listed)');
+    await audit(page, 'connectors (listed)');
 
     // An instance on the real upstream, tested.
-    await openFromNav('Connector instances', 'Connector instances');
+    await openFromNav(page, 'Connector instances', 'Connector instances');
     await page.getByText('No connector instance yet').waitFor();
     await page.getByLabel('Name', { exact: true }).fill('tickets');
     await page.getByLabel(/Base URL/).fill(upstream.url);
@@ -190,10 +135,10 @@ describe('the dashboard', () => {
     await page.getByRole('status').filter({ hasText: 'Created tickets' }).waitFor();
     await page.getByRole('button', { name: 'Test tickets' }).click();
     await page.getByRole('status').filter({ hasText: 'Passed: HTTP 200' }).waitFor();
-    await audit('connector instances');
+    await audit(page, 'connector instances');
 
     // A NORMAL server with two tools chosen in the picker.
-    await openFromNav('MCP servers', 'MCP servers');
+    await openFromNav(page, 'MCP servers', 'MCP servers');
     await page.getByRole('link', { name: 'Create a server' }).click();
     await page.getByRole('heading', { level: 1, name: 'Create an MCP server' }).waitFor();
     await page.getByLabel('Name', { exact: true }).fill('support');
@@ -215,7 +160,7 @@ describe('the dashboard', () => {
     await page.getByText('2 selected.').waitFor();
     await page.getByText('Input schema of get_ticket').click();
     await schema.waitFor();
-    await audit('server creation');
+    await audit(page, 'server creation');
     await page.screenshot({ path: join(images, 'dashboard-create-server.png'), fullPage: true });
     await page.getByRole('button', { name: 'Create server' }).click();
     await page.getByRole('heading', { level: 1, name: 'support' }).waitFor();
@@ -233,7 +178,7 @@ describe('the dashboard', () => {
           .last()
           .innerText(),
       );
-    await audit('server');
+    await audit(page, 'server');
 
     // A call through MCP, then its record.
     const res = await postMcp(
@@ -252,14 +197,14 @@ describe('the dashboard', () => {
       const listed = await api.request<{ data: { tool: string }[] }>('GET', '/execution_records');
       return listed.data.some((r) => r.tool === 'get_ticket');
     });
-    await openFromNav('Execution records', 'Execution records');
+    await openFromNav(page, 'Execution records', 'Execution records');
     await page.getByLabel('Server').selectOption({ label: 'support' });
     await page.waitForURL(/server_id=/);
     await page.getByLabel('Outcome').selectOption('success');
     await page.waitForURL(/outcome=success/);
     const row = page.getByRole('row').filter({ hasText: 'get_ticket' });
     await row.waitFor();
-    await audit('records');
+    await audit(page, 'records');
     await row.getByRole('link').click();
     await page.getByRole('heading', { level: 2, name: 'Timeline' }).waitFor();
     const step = page.locator('ol.timeline > li');
@@ -267,12 +212,12 @@ describe('the dashboard', () => {
     const stepText = await step.innerText();
     expect(stepText).toContain('/api/v1/tickets/TCK-1');
     expect(stepText).toContain('HTTP 200');
-    await audit('record');
+    await audit(page, 'record');
 
     // The server's secret its workflow reads: typed once into a password field, then appears nowhere in the page.
-    await openFromNav('Secrets', 'Secrets');
+    await openFromNav(page, 'Secrets', 'Secrets');
     await page.getByText('No secret yet.').waitFor();
-    await audit('secrets (empty)');
+    await audit(page, 'secrets (empty)');
     await page.getByLabel('Show the secrets of').selectOption({ label: 'Server support' });
     await page.waitForURL(/secrets\?server=/);
     await page.getByRole('heading', { level: 2, name: 'Secrets of the server support' }).waitFor();
@@ -286,10 +231,10 @@ describe('the dashboard', () => {
     await page.getByRole('cell', { name: 'TICKETS_KEY', exact: true }).waitFor();
     expect(await valueField.inputValue()).toBe('');
     expect(await page.content()).not.toContain('ticket-key');
-    await audit('secrets (server, set)');
+    await audit(page, 'secrets (server, set)');
 
     // A workflow document: validated (its problem at its line), then deployed, in the server's history.
-    await openFromNav('Workflows', 'Workflows');
+    await openFromNav(page, 'Workflows', 'Workflows');
     await page.getByLabel('Server', { exact: true }).selectOption({ label: 'support' });
     const flower = (extra: string) =>
       [
@@ -313,19 +258,19 @@ describe('the dashboard', () => {
     await workflowIssues.waitFor();
     expect(await workflowIssues.innerText()).toMatch(/^12:11: .*\(\/flows\/0\/steps\/0\/request\/whatever\)$/m);
     await expect(page.locator('.docview li.marked').getAttribute('data-line')).resolves.toBe('12');
-    await audit('workflows (invalid)');
+    await audit(page, 'workflows (invalid)');
     await page.getByLabel(/Flower 0.1 or Arazzo/).fill(flower(''));
     await page.getByRole('button', { name: 'Validate' }).click();
     await page.getByRole('status').filter({ hasText: 'it would give the tools open_tickets' }).waitFor();
     await page.getByRole('button', { name: 'Deploy' }).click();
     await page.getByRole('status').filter({ hasText: 'Deployed' }).waitFor();
     await page.getByRole('row').filter({ hasText: 'active' }).waitFor();
-    await audit('workflows (deployed)');
+    await audit(page, 'workflows (deployed)');
     await page.screenshot({ path: join(images, 'dashboard-workflow.png'), fullPage: true });
 
     // "Try a tool" on the server's page: a form generated from the tool's input schema, called from the browser
     // on the edge (another origin, which allows the dashboard's: CORS).
-    await openFromNav('MCP servers', 'MCP servers');
+    await openFromNav(page, 'MCP servers', 'MCP servers');
     await page.getByRole('link', { name: 'support', exact: true }).click();
     await page.getByRole('heading', { name: 'Try a tool' }).waitFor();
     await page.getByLabel('Tool', { exact: true }).selectOption('get_ticket');
@@ -336,7 +281,7 @@ describe('the dashboard', () => {
     await outcome.waitFor();
     expect(await outcome.locator('p').innerText()).toBe('Result');
     expect(await page.getByLabel('Tool result').innerText()).toContain('Login page returns 500');
-    await audit('try a tool (result)');
+    await audit(page, 'try a tool (result)');
 
     // The deployed Flower workflow from "Try a tool", then its record: each step of the run in the timeline.
     await page.getByLabel('Tool', { exact: true }).selectOption('open_tickets');
@@ -345,7 +290,7 @@ describe('the dashboard', () => {
     expect(await outcome.locator('p').innerText()).toBe('Result');
     const recordLink = page.getByRole('link', { name: 'Open its record' });
     await recordLink.waitFor();
-    await audit('try a tool (record found)');
+    await audit(page, 'try a tool (record found)');
     await recordLink.click();
     await page.getByRole('heading', { level: 2, name: 'Timeline' }).waitFor();
     await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toContain('open_tickets');
@@ -356,7 +301,7 @@ describe('the dashboard', () => {
       `action.run GET ${upstream.url}/api/v1/tickets?status=open`,
     ]);
     expect(await page.locator('ol.timeline li.action-run .node-facts').innerText()).toContain('HTTP 200');
-    await audit('record (workflow run)');
+    await audit(page, 'record (workflow run)');
     await page.screenshot({ path: join(images, 'dashboard-record.png'), fullPage: true });
 
     // A debug session started from the server's page: a call appears in the live tail, its record shows the
@@ -364,12 +309,12 @@ describe('the dashboard', () => {
     await page.getByRole('link', { name: /^[0-9a-f-]{36}$/ }).click();
     await page.getByRole('heading', { level: 2, name: 'Debug sessions' }).waitFor();
     await page.getByText('No debug session yet.').waitFor();
-    await audit('server (no debug session)');
+    await audit(page, 'server (no debug session)');
     await page.getByLabel('Duration (minutes, 1–240)').fill('5');
     await page.getByRole('button', { name: 'Start a debug session' }).click();
     await page.getByRole('status').filter({ hasText: 'A debug session is open until' }).waitFor();
     await page.getByText('No call yet: call a tool of this server.').waitFor();
-    await audit('server (debug session open)');
+    await audit(page, 'server (debug session open)');
     await page.getByLabel('Tool', { exact: true }).selectOption('get_ticket');
     await page.getByLabel(/^ticket_id/).fill('TCK-1');
     await page.getByRole('button', { name: 'Call tool' }).click();
@@ -377,7 +322,7 @@ describe('the dashboard', () => {
     const tailRow = tail.getByRole('row').filter({ hasText: 'get_ticket' });
     await tailRow.waitFor();
     expect(await tail.getByRole('row').count()).toBe(2); // the header and the call made in the session
-    await audit('server (live tail)');
+    await audit(page, 'server (live tail)');
     await tailRow.getByRole('link').click();
     await page.getByRole('heading', { level: 2, name: 'Debug captures' }).waitFor();
     expect(await page.getByTestId('capture-url').innerText()).toBe(`${upstream.url}/api/v1/tickets/TCK-1`);
@@ -386,21 +331,21 @@ describe('the dashboard', () => {
     const headerRows = await page.getByRole('table', { name: 'Request headers of The HTTP exchange' }).innerText();
     expect(headerRows).toContain('[redacted]');
     expect(await page.content()).not.toContain('ticket-key');
-    await audit('record (debug capture)');
+    await audit(page, 'record (debug capture)');
     await page.screenshot({ path: join(images, 'dashboard-debug-capture.png'), fullPage: true });
     await page.goBack();
     await page.getByRole('button', { name: 'Stop the debug session' }).click();
     await page.getByRole('status').filter({ hasText: 'No debug session is open.' }).waitFor();
     await expect(page.getByRole('cell', { name: 'ended', exact: true }).count()).resolves.toBe(1);
-    await audit('server (debug session stopped)');
+    await audit(page, 'server (debug session stopped)');
 
     // An API key: shown once, in a field to copy it from; afterwards only its prefix. Then revoked.
-    await openFromNav('API keys', 'API keys');
+    await openFromNav(page, 'API keys', 'API keys');
     await page
       .getByRole('cell', { name: /^bootstrap|this session’s key/ })
       .first()
       .waitFor();
-    await audit('api keys');
+    await audit(page, 'api keys');
     await page.getByLabel('Name', { exact: true }).fill('ci-key');
     await page.getByRole('checkbox', { name: 'support' }).check();
     await page.getByRole('button', { name: 'Create key' }).click();
@@ -413,16 +358,16 @@ describe('the dashboard', () => {
     await keyRow.waitFor();
     expect(await keyRow.innerText()).toContain(key.slice(0, 10));
     expect(await keyRow.innerText()).toContain('support');
-    await audit('api keys (created)');
-    await openFromNav('Secrets', 'Secrets');
-    await openFromNav('API keys', 'API keys');
+    await audit(page, 'api keys (created)');
+    await openFromNav(page, 'Secrets', 'Secrets');
+    await openFromNav(page, 'API keys', 'API keys');
     await keyRow.waitFor();
     expect(await keyRow.innerText()).toContain(key.slice(0, 10));
     expect(await page.content()).not.toContain(key);
     await expect(page.getByLabel('The key ci-key').count()).resolves.toBe(0);
     await keyRow.getByRole('button', { name: 'Revoke ci-key' }).click();
     await page.getByRole('group', { name: /^Confirm: Revoke ci-key/ }).waitFor();
-    await audit('api keys (confirm revoke)');
+    await audit(page, 'api keys (confirm revoke)');
     await page
       .getByRole('group', { name: /^Confirm: Revoke ci-key/ })
       .getByRole('button', { name: 'Revoke ci-key' })
@@ -433,7 +378,7 @@ describe('the dashboard', () => {
     expect(revoked.data.find((k) => k.name === 'ci-key')?.revokedAt).not.toBeNull();
 
     // A workspace secret: set, rotated, deleted after a confirmation; its values appear nowhere in the page.
-    await openFromNav('Secrets', 'Secrets');
+    await openFromNav(page, 'Secrets', 'Secrets');
     await page.getByLabel('Show the secrets of').selectOption({ label: 'The workspace' });
     await page.getByText('No secret yet.').waitFor();
     const secretValue = 'sv-4f1d9c2e-never-shown';
@@ -451,30 +396,30 @@ describe('the dashboard', () => {
     await waitFor('the previous version listed', async () => (await secretRow.innerText()).includes('previous'));
     expect(await valueField.inputValue()).toBe('');
     expect(await page.content()).not.toContain(secretValue);
-    await audit('secrets (workspace, rotated)');
+    await audit(page, 'secrets (workspace, rotated)');
     await secretRow.getByRole('button', { name: 'Delete SHARED_TOKEN' }).click();
     const confirmDelete = page.getByRole('group', { name: /^Confirm: Delete SHARED_TOKEN/ });
     await confirmDelete.waitFor();
-    await audit('secrets (confirm delete)');
+    await audit(page, 'secrets (confirm delete)');
     await confirmDelete.getByRole('button', { name: 'Delete SHARED_TOKEN' }).click();
     await page.getByRole('status').filter({ hasText: 'Deleted SHARED_TOKEN' }).waitFor();
     await page.getByText('No secret yet.').waitFor();
     expect(await page.content()).not.toContain(secretValue);
 
     // External users and access policies: created, listed, deleted after a confirmation.
-    await openFromNav('External users', 'External users');
+    await openFromNav(page, 'External users', 'External users');
     await page.getByText('No external user yet.').waitFor();
-    await audit('external users (empty)');
+    await audit(page, 'external users (empty)');
     await page.getByLabel('Name', { exact: true }).fill('alice');
     await page.getByLabel(/^Attributes/).fill('team=support');
     await page.getByRole('button', { name: 'Create user' }).click();
     await page.getByRole('status').filter({ hasText: 'Created alice' }).waitFor();
     const userRow = page.getByRole('row').filter({ hasText: 'team=support' });
     await userRow.waitFor();
-    await audit('external users (listed)');
-    await openFromNav('Access policies', 'Access policies');
+    await audit(page, 'external users (listed)');
+    await openFromNav(page, 'Access policies', 'Access policies');
     await page.getByText('No access policy').waitFor();
-    await audit('access policies (empty)');
+    await audit(page, 'access policies (empty)');
     await page.getByLabel('Name', { exact: true }).fill('alice-support');
     await page.getByLabel('Kind of principal 1').selectOption({ label: 'External user' });
     await page.getByLabel('Value of principal 1').fill('alice');
@@ -487,14 +432,14 @@ describe('the dashboard', () => {
     await policyRow.waitFor();
     expect(await policyRow.innerText()).toContain('External user alice');
     expect(await policyRow.innerText()).toContain('get_ticket, open_tickets');
-    await audit('access policies (listed)');
+    await audit(page, 'access policies (listed)');
     await policyRow.getByRole('button', { name: 'Delete alice-support' }).click();
     await page
       .getByRole('group', { name: /^Confirm: Delete alice-support/ })
       .getByRole('button', { name: 'Delete alice-support' })
       .click();
     await page.getByText('No access policy').waitFor();
-    await openFromNav('External users', 'External users');
+    await openFromNav(page, 'External users', 'External users');
     await userRow.getByRole('button', { name: 'Delete alice' }).click();
     await page
       .getByRole('group', { name: /^Confirm: Delete alice/ })
@@ -503,8 +448,7 @@ describe('the dashboard', () => {
     await page.getByText('No external user yet.').waitFor();
 
     // Signing out forgets the key.
-    await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByLabel('API key').waitFor();
+    await signOut(page);
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     expect(pageProblems).toEqual([]);
   }, 180_000);

@@ -3,32 +3,8 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
 import { ConfirmButton, Empty, ErrorBox, Show, useLoad, when, type Loaded } from '../ui.tsx';
+import { credentialFields, type CredentialField } from '../credentials.ts';
 import { formatAttributes, parseAttributes } from './external-users.tsx';
-
-interface Field {
-  key: string;
-  label: string;
-  required: boolean;
-}
-
-/** The credential fields of a connector: its descriptor's authentication fields, or an OpenAPI connector's. */
-function credentialFields(c: Schemas['ConnectorWithDescriptor']): Field[] {
-  if (c.kind === 'openapi') return c.credentialFields.map((f) => ({ key: f.key, label: f.key, required: f.required }));
-  const auth = Array.isArray(c.descriptor.authentication) ? (c.descriptor.authentication as unknown[]) : [];
-  const fields: Field[] = [];
-  for (const method of auth) {
-    const list = (method as { fields?: unknown }).fields;
-    if (!Array.isArray(list)) continue;
-    for (const f of list as { key?: unknown; label?: unknown; required?: unknown }[])
-      if (typeof f.key === 'string' && !fields.some((x) => x.key === f.key))
-        fields.push({
-          key: f.key,
-          label: typeof f.label === 'string' ? f.label : f.key,
-          required: f.required === true,
-        });
-  }
-  return fields;
-}
 
 /** What a section reports after an action: done (a status) or failed (an alert). */
 type Outcome = { ok: true; message: string } | { ok: false; error: unknown; title: string } | null;
@@ -117,7 +93,7 @@ function Connections({
     [client, user],
   );
   const [instanceId, setInstanceId] = useState(instances[0]?.id ?? '');
-  const [fields, setFields] = useState<Loaded<Field[]>>({ state: 'loading' });
+  const [fields, setFields] = useState<Loaded<CredentialField[]>>({ state: 'loading' });
   const [credentials, setCredentials] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
   const [removing, setRemoving] = useState<string | null>(null);

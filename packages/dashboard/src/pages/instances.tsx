@@ -3,31 +3,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
 import { Empty, ErrorBox, Show, useLoad, type Loaded } from '../ui.tsx';
-
-interface Field {
-  key: string;
-  label: string;
-  required: boolean;
-}
-
-/** The credential fields of a connector: its descriptor's authentication fields, or an OpenAPI connector's. */
-function credentialFields(c: Schemas['ConnectorWithDescriptor']): Field[] {
-  if (c.kind === 'openapi') return c.credentialFields.map((f) => ({ key: f.key, label: f.key, required: f.required }));
-  const auth = Array.isArray(c.descriptor.authentication) ? (c.descriptor.authentication as unknown[]) : [];
-  const fields: Field[] = [];
-  for (const method of auth) {
-    const list = (method as { fields?: unknown }).fields;
-    if (!Array.isArray(list)) continue;
-    for (const f of list as { key?: unknown; label?: unknown; required?: unknown }[])
-      if (typeof f.key === 'string' && !fields.some((x) => x.key === f.key))
-        fields.push({
-          key: f.key,
-          label: typeof f.label === 'string' ? f.label : f.key,
-          required: f.required === true,
-        });
-  }
-  return fields;
-}
+import { credentialFields, type CredentialField } from '../credentials.ts';
 
 function CreateInstance({
   client,
@@ -42,7 +18,7 @@ function CreateInstance({
   const [name, setName] = useState('');
   const [baseUrl, setBaseUrl] = useState('');
   const [credentials, setCredentials] = useState<Record<string, string>>({});
-  const [fields, setFields] = useState<Loaded<Field[]>>({ state: 'loading' });
+  const [fields, setFields] = useState<Loaded<CredentialField[]>>({ state: 'loading' });
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [created, setCreated] = useState<Schemas['CreatedConnectorInstance'] | null>(null);
