@@ -9,8 +9,9 @@ import { postMcp, startTestStack, tempDir, waitFor } from '../helpers.ts';
 /**
  * The `toolplane` management CLI as packed (scripts/pack-cli.sh: `pnpm pack` of the CLI and its workspace
  * packages, installed from the packs) run as a child process against the real stack, as CI would run it:
- * login (key on stdin), connectors push (errors at file:line:column), servers, deploy (Flower, Arazzo
- * with references, dry run), secrets from stdin, records, keys, and the exit code of each error class.
+ * login (key on stdin), connectors push (errors at file:line:column) / list / rm, connector instances
+ * (credentials on stdin, test), servers, deploy (Flower, Arazzo with references, dry run), secrets from
+ * stdin, records, keys, and the exit code of each error class.
  */
 
 const UPSTREAM_KEY = 'tickets-upstream-key-7d2e';
@@ -92,6 +93,7 @@ describe('toolplane CLI', () => {
       'login',
       'servers',
       'connectors',
+      'instances',
       'deploy',
       'secrets',
       'keys',
@@ -143,16 +145,44 @@ describe('toolplane CLI', () => {
       expect(line).toMatch(/^\S+:\d+:\d+: .+ \(\/\S*\)$/);
   });
 
+  it('instances create reads the credential from stdin and never prints it; test passes (0) or is refused (3); list', async () => {
+    const args = ['instances', 'create', '--connector', 'ticket-system', '--base-url', upstream.url, '--no-server'];
+    const created = await cli([...args, '--name', 'tickets-cli', '--json'], { stdin: `api_key=${UPSTREAM_KEY}\n` });
+    expect(created.code).toBe(0);
+    const instance = JSON.parse(created.stdout) as { id: string; credential_keys: string[]; mcp_server: unknown };
+    expect(instance).toMatchObject({ credential_keys: ['api_key'], mcp_server: null });
+    const text = await cli([...args, '--name', 'tickets-wrong-key'], { stdin: 'api_key=not-the-upstream-key\n' });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('credentials  api_key');
+    for (const run of [created, text])
+      expect(run.stdout + run.stderr).not.toMatch(/tickets-upstream-key|not-the-upstream-key/);
+    const wrongKey = /\(([0-9a-f-]{36})\)/.exec(text.stdout)![1]!;
+
+    const passed = await cli(['instances', 'test', instance.id, '--json']);
+    expect(passed.code).toBe(0);
+    expect(JSON.parse(passed.stdout)).toMatchObject({ passed: true, status: 200, expected_status: 200 });
+    const refused = await cli(['instances', 'test', wrongKey]);
+    expect(refused.code).toBe(3);
+    expect(refused.stdout).toContain('failed: the upstream answered 401 (expected 200)');
+
+    // A line that is not KEY=VALUE is refused before any request (exit 3), without echoing it.
+    const bad = await cli([...args, '--name', 'tickets-bad'], { stdin: 'tickets-upstream-key-7d2e\n' });
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toContain('stdin line 1: expected KEY=VALUE');
+    expect(bad.stdout + bad.stderr).not.toContain(UPSTREAM_KEY);
+
+    const listed = await cliJson<{ data: { id: string; name: string; credential_keys: string[] }[] }>([
+      'instances',
+      'list',
+    ]);
+    expect(listed.data.map((i) => i.name).sort()).toEqual(['tickets-cli', 'tickets-wrong-key']);
+    expect(JSON.stringify(listed)).not.toContain(UPSTREAM_KEY);
+    expect((await cli(['instances', 'test', '00000000-0000-4000-8000-000000000000'])).code).toBe(5);
+  });
+
   it('servers create / get / list by name; unknown server exits 5; bad key exits 4; bad flags exit 2', async () => {
-    const connectors = await api.request<{ data: { id: string; slug: string }[] }>('GET', '/connectors');
-    const connector = connectors.data.find((c) => c.slug === 'ticket-system')!;
-    const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
-      connector_id: connector.id,
-      name: 'tickets-cli',
-      base_url: upstream.url,
-      credentials: { api_key: UPSTREAM_KEY },
-      createServer: false,
-    });
+    const instances = await cliJson<{ data: { id: string; name: string }[] }>(['instances', 'list']);
+    const instance = instances.data.find((i) => i.name === 'tickets-cli')!;
     const created = await cliJson<{ id: string; name: string; tools: string[] }>([
       'servers',
       'create',
@@ -435,5 +465,47 @@ describe('toolplane CLI', () => {
 
     expect((await cli(['servers', 'delete', 'arazzo-flows'])).code).toBe(0);
     expect((await cli(['servers', 'get', 'arazzo-flows'])).code).toBe(5);
+  });
+
+  it('connectors list; instances create with its MCP server; instances rm; connectors rm (409 while used, exit 5)', async () => {
+    const spare = write(
+      'connectors/spare.yaml',
+      ticketSystemDescriptorYaml.replace('slug: "ticket-system"', 'slug: "ticket-system-spare"'),
+    );
+    expect((await cli(['connectors', 'push', spare])).code).toBe(0);
+    const listed = await cliJson<{ data: { id: string; slug: string; kind: string; tools: string[] }[] }>([
+      'connectors',
+      'list',
+    ]);
+    expect(listed.data.map((c) => c.slug)).toEqual(['ticket-system', 'ticket-system-spare']);
+    expect(listed.data[0]).toMatchObject({
+      kind: 'descriptor',
+      tools: ['search_tickets', 'get_ticket', 'create_ticket'],
+    });
+    const text = await cli(['connectors', 'list']);
+    expect(text.stdout.split('\n')[0]).toMatch(/^SLUG\s+VERSION\s+KIND\s+TOOLS\s+ID$/);
+    expect(text.stdout).toMatch(/ticket-system-spare\s+\S+\s+descriptor\s+3\s+[0-9a-f-]{36}/);
+
+    // Without --no-server, the descriptor's mcp_config gives the instance an MCP server.
+    const withServer = await cli(
+      ['instances', 'create', '--connector', listed.data[1]!.id, '--name', 'spare', '--base-url', upstream.url],
+      { stdin: `# the upstream key\napi_key=${UPSTREAM_KEY}\n` },
+    );
+    expect(withServer.code).toBe(0);
+    expect(withServer.stdout).toMatch(/MCP server {3}\S+ {2}http:\/\/\S+\/mcp\//);
+    expect(withServer.stdout + withServer.stderr).not.toContain(UPSTREAM_KEY);
+
+    const used = await cli(['connectors', 'rm', 'ticket-system-spare']);
+    expect(used.code).toBe(5);
+    expect(used.stderr).toContain('HTTP 409');
+    const instances = await cliJson<{ data: { id: string; name: string }[] }>(['instances', 'list']);
+    const spareInstance = instances.data.find((i) => i.name === 'spare')!;
+    expect(await cliJson(['instances', 'rm', spareInstance.id])).toEqual({ deleted: spareInstance.id });
+    expect((await cli(['instances', 'rm', spareInstance.id])).code).toBe(5);
+
+    expect(await cliJson(['connectors', 'rm', 'ticket-system-spare'])).toEqual({ deleted: listed.data[1]!.id });
+    const after = await cliJson<{ data: { slug: string }[] }>(['connectors', 'list']);
+    expect(after.data.map((c) => c.slug)).toEqual(['ticket-system']);
+    expect((await cli(['connectors', 'rm', 'ticket-system-spare'])).code).toBe(5);
   });
 });

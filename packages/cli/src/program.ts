@@ -4,6 +4,7 @@ import { connectorsCommand } from './commands/connectors.ts';
 import { debugCommand } from './commands/debug.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { ExitCode } from './commands/errors.ts';
+import { instancesCommand } from './commands/instances.ts';
 import { keysCommand } from './commands/keys.ts';
 import { loginCommand } from './commands/login.ts';
 import { policiesCommand } from './commands/policies.ts';
@@ -47,6 +48,7 @@ function buildProgram(): Command {
   loginCommand(program);
   serversCommand(program);
   connectorsCommand(program);
+  instancesCommand(program);
   deployCommand(program);
   secretsCommand(program);
   keysCommand(program);

@@ -23,6 +23,12 @@ export type ServerSummary = Schemas['McpServerSummary'];
 export type CreateServerBody = Schemas['CreateServerBody'];
 export type UpdateServerBody = Schemas['UpdateServerBody'];
 export type Connector = Schemas['Connector'];
+/** `GET /connectors/{id}`: the connector with its stored descriptor. */
+export type ConnectorDetail = Schemas['ConnectorWithDescriptor'];
+export type ConnectorInstance = Schemas['ConnectorInstance'];
+export type CreateConnectorInstanceBody = Schemas['CreateConnectorInstanceBody'];
+export type CreatedConnectorInstance = Schemas['CreatedConnectorInstance'];
+export type ConnectorTestResult = Schemas['ConnectorTestResult'];
 export type DeployWorkflowBody = Schemas['DeployWorkflowBody'];
 export type Deployment = Schemas['WorkflowDeployment'];
 export type Secret = Schemas['WorkspaceSecret'] | Schemas['ServerSecret'];
@@ -157,6 +163,37 @@ export class Api {
         headers: { 'content-type': contentType },
       }),
     );
+  }
+
+  async listConnectors(): Promise<Connector[]> {
+    return (await this.#data('GET', this.#client.GET('/connectors'))).data;
+  }
+  getConnector(id: string): Promise<ConnectorDetail> {
+    return this.#data('GET', this.#client.GET('/connectors/{id}', { params: { path: { id } } }));
+  }
+  /** `force`: also deletes the connector instances using it (else 409 while there are any). */
+  async deleteConnector(id: string, force: boolean): Promise<void> {
+    await this.#data(
+      'DELETE',
+      this.#client.DELETE('/connectors/{id}', {
+        params: { path: { id }, query: force ? { force: 'true' } : {} },
+      }),
+    );
+  }
+
+  // Connector instances (credentials are write-only: answers name their keys, never their values)
+  async listInstances(): Promise<ConnectorInstance[]> {
+    return (await this.#data('GET', this.#client.GET('/connector_instances'))).data;
+  }
+  createInstance(body: CreateConnectorInstanceBody): Promise<CreatedConnectorInstance> {
+    return this.#data('POST', this.#client.POST('/connector_instances', { body }));
+  }
+  /** Runs the descriptor's test endpoint from a worker; 200 also when the upstream refused (`passed: false`). */
+  testInstance(id: string): Promise<ConnectorTestResult> {
+    return this.#data('POST', this.#client.POST('/connector_instances/{id}/test', { params: { path: { id } } }));
+  }
+  async deleteInstance(id: string): Promise<void> {
+    await this.#data('DELETE', this.#client.DELETE('/connector_instances/{id}', { params: { path: { id } } }));
   }
 
   // Workflow deployments

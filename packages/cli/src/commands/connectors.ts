@@ -1,11 +1,38 @@
 import { locateIssues } from '@toolplane/client';
 import type { Command } from 'commander';
+import type { Api, Connector } from './api.ts';
 import { action, withJson } from './context.ts';
-import { CliError, ExitCode } from './errors.ts';
+import { CliError, ExitCode, usageError } from './errors.ts';
 import { contentTypeOf, documentFiles, readText } from './files.ts';
-import { createOutput, type Output } from './output.ts';
+import { createOutput, table, type Output } from './output.ts';
 
-/** `toolplane connectors push <file|dir>`: registers descriptors / OpenAPI documents, errors at file:line:column. */
+/**
+ * `toolplane connectors push <file|dir>`: registers descriptors / OpenAPI documents, errors at file:line:column.
+ * `connectors list`, `connectors rm <id|slug>`.
+ */
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A connector given as its id, `slug@version` or `slug` (resolved through `GET /connectors`). A slug with
+ * several registered versions is ambiguous: `newest` picks the last one registered, else it is a usage error.
+ */
+export async function resolveConnector(api: Api, ref: string, opts: { newest: boolean }): Promise<string> {
+  if (uuid.test(ref)) return ref;
+  const at = ref.lastIndexOf('@');
+  const [slug, version] = at > 0 ? [ref.slice(0, at), ref.slice(at + 1)] : [ref, undefined];
+  // The list is ordered by slug, then by registration time.
+  const matches = (await api.listConnectors()).filter(
+    (c: Connector) => c.slug === slug && (version === undefined || c.version === version),
+  );
+  if (matches.length === 0) throw new CliError(`no connector ${ref} in this workspace`, ExitCode.notFound);
+  if (matches.length > 1 && !opts.newest)
+    throw usageError(
+      `connector ${ref} has several versions (${matches.map((c) => `${c.slug}@${c.version}`).join(', ')}): ` +
+        'name one as slug@version or by its id',
+    );
+  return matches.at(-1)!.id;
+}
 
 interface PushResult {
   file: string;
@@ -55,6 +82,33 @@ export function connectorsCommand(program: Command): void {
       if (ctx.out.json) process.stdout.write(`${JSON.stringify({ results }, null, 2)}\n`);
       const failed = results.find((r) => !r.ok);
       if (failed) process.exitCode = failed.error?.exitCode ?? ExitCode.internal;
+    }),
+  );
+
+  withJson(connectors.command('list').description('list the registered connectors')).action(
+    action(async (ctx) => {
+      const list = await ctx.api().listConnectors();
+      ctx.out.result({ data: list }, () =>
+        table(
+          list.map((c) => ({ ...c, tools: c.tools.length })),
+          ['slug', 'version', 'kind', 'tools', 'id'],
+        ),
+      );
+    }),
+  );
+
+  withJson(
+    connectors
+      .command('rm')
+      .description('delete a connector (refused while connector instances use it, unless --force)')
+      .argument('<connector>', 'id, slug@version, or a slug with a single version')
+      .option('--force', 'also delete the connector instances using it'),
+  ).action(
+    action(async (ctx, [ref], opts) => {
+      const api = ctx.api();
+      const id = await resolveConnector(api, ref!, { newest: false });
+      await api.deleteConnector(id, opts.force === true);
+      ctx.out.result({ deleted: id }, () => [`deleted connector ${ref === id ? id : `${ref} (${id})`}`]);
     }),
   );
 }

@@ -46,3 +46,38 @@ export async function readSecret(question: string): Promise<string> {
   if (!value) throw invalidInput(`${question.replace(/:\s*$/, '')}: an empty value was given`);
   return value;
 }
+
+interface CredentialField {
+  key: string;
+  required: boolean;
+}
+
+/**
+ * A connector instance's credentials: `KEY=VALUE` lines from piped stdin (blank lines and `#` comments
+ * skipped; the value is everything after the first `=`), else one hidden prompt per field (an optional
+ * field may be left empty). Errors name keys and line numbers, never values.
+ */
+export async function readCredentials(fields: CredentialField[]): Promise<Record<string, string>> {
+  // No prototype: a key such as `__proto__` stays a plain key (the control plane refuses unknown ones).
+  const credentials = Object.create(null) as Record<string, string>;
+  if (process.stdin.isTTY) {
+    for (const field of fields) {
+      const value = await hiddenPrompt(`${field.key}${field.required ? '' : ' (optional, Enter to skip)'}: `);
+      if (value) credentials[field.key] = value;
+      else if (field.required) throw invalidInput(`credential ${field.key}: an empty value was given`);
+    }
+    return credentials;
+  }
+  const lines = (await readAll(process.stdin)).split(/\r?\n/);
+  lines.forEach((line, i) => {
+    if (!line.trim() || line.trimStart().startsWith('#')) return;
+    const eq = line.indexOf('=');
+    const key = eq < 0 ? '' : line.slice(0, eq).trim();
+    if (!key) throw invalidInput(`stdin line ${i + 1}: expected KEY=VALUE`);
+    if (key in credentials) throw invalidInput(`stdin line ${i + 1}: credential ${key} is given twice`);
+    const value = line.slice(eq + 1);
+    if (!value) throw invalidInput(`credential ${key}: an empty value was given`);
+    credentials[key] = value;
+  });
+  return credentials;
+}
