@@ -26,7 +26,7 @@ export async function runDev(options: DevOptions): Promise<void> {
     edgePort: Number(values.port),
     controlPlanePort: Number(values.apiPort),
     echo: values.verbose,
-    // The example upstream runs on 127.0.0.1; production workers refuse private addresses (issue #5).
+    // The example upstream runs on 127.0.0.1, and workers refuse private addresses unless allowed (outbound guard).
     outboundAllow: '127.0.0.1',
   });
   let stopping = false;
