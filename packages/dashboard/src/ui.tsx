@@ -178,3 +178,42 @@ export function useVisible(): boolean {
 }
 
 export const when = (iso: string | null | undefined, never = '—') => (iso ? new Date(iso).toLocaleString() : never);
+
+/**
+ * A key shown once (a new API key, a new workspace's first key): a warning, a read-only field to copy it from,
+ * and a button to dismiss it. `children` says what it is and why it cannot be shown again.
+ */
+export function OneTimeKey(props: {
+  id: string;
+  title: string;
+  label: string;
+  value: string;
+  onDone: () => void;
+  children: ReactNode;
+}) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <div className="warning" role="status" aria-labelledby={`${props.id}-title`}>
+      <h3 id={`${props.id}-title`}>{props.title}</h3>
+      <p>{props.children}</p>
+      <label htmlFor={props.id}>{props.label}</label>
+      <div className="secret-key">
+        <input id={props.id} readOnly value={props.value} autoComplete="off" onFocus={(e) => e.target.select()} />
+        <button
+          type="button"
+          onClick={() =>
+            navigator.clipboard.writeText(props.value).then(
+              () => setCopied(true),
+              () => setCopied(false),
+            )
+          }
+        >
+          {copied ? 'Copied' : 'Copy the key'}
+        </button>
+        <button type="button" className="secondary" onClick={props.onDone}>
+          I have stored it
+        </button>
+      </div>
+    </div>
+  );
+}

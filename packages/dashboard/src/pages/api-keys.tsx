@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { storedKey, unwrap, type Schemas } from '../api.ts';
-import { ConfirmButton, Empty, ErrorBox, Show, useLoad, when } from '../ui.tsx';
+import { ConfirmButton, Empty, ErrorBox, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 
 type Scope = Schemas['ApiKey']['scopes'][number];
 const scopes: { scope: Scope; help: string }[] = [
@@ -11,35 +11,19 @@ const scopes: { scope: Scope; help: string }[] = [
   { scope: 'server_admin', help: 'change what its servers expose' },
 ];
 
-/** The new key, shown once: a read-only field to copy it from, with a warning. */
+/** The new key, shown once. */
 function NewKey({ created, onDone }: { created: Schemas['CreatedApiKey']; onDone: () => void }) {
-  const [copied, setCopied] = useState(false);
   return (
-    <div className="warning" role="status" aria-labelledby="new-key-title">
-      <h3 id="new-key-title">Key {created.name} created</h3>
-      <p>
-        <strong>Copy it now: it is shown only this once.</strong> Toolplane keeps only a hash of it; if it is lost,
-        create another key and revoke this one.
-      </p>
-      <label htmlFor="new-key">The key {created.name}</label>
-      <div className="secret-key">
-        <input id="new-key" readOnly value={created.key} autoComplete="off" onFocus={(e) => e.target.select()} />
-        <button
-          type="button"
-          onClick={() =>
-            navigator.clipboard.writeText(created.key).then(
-              () => setCopied(true),
-              () => setCopied(false),
-            )
-          }
-        >
-          {copied ? 'Copied' : 'Copy the key'}
-        </button>
-        <button type="button" className="secondary" onClick={onDone}>
-          I have stored it
-        </button>
-      </div>
-    </div>
+    <OneTimeKey
+      id="new-key"
+      title={`Key ${created.name} created`}
+      label={`The key ${created.name}`}
+      value={created.key}
+      onDone={onDone}
+    >
+      <strong>Copy it now: it is shown only this once.</strong> Toolplane keeps only a hash of it; if it is lost, create
+      another key and revoke this one.
+    </OneTimeKey>
   );
 }
 

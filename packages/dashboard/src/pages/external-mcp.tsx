@@ -165,26 +165,13 @@ function ExternalServer({
                 </p>
                 <ul className="tools" aria-label={`Tools of ${label}`}>
                   {tools.map((t) => (
-                    <li key={t.name}>
-                      <input
-                        type="checkbox"
-                        id={`${id}-tool-${t.name}`}
-                        checked={draft.selected.includes(t.name)}
-                        onChange={(e) => toggle(t.name, e.target.checked)}
-                      />
-                      <label htmlFor={`${id}-tool-${t.name}`}>
-                        <code>{t.name}</code>
-                        {t.description && <span className="desc"> — {t.description}</span>}
-                      </label>
-                      <details>
-                        <summary>Input schema of {t.name}</summary>
-                        {t.inputSchema ? (
-                          <Json value={t.inputSchema} label={`Input schema of ${t.name}`} />
-                        ) : (
-                          <p>Not available.</p>
-                        )}
-                      </details>
-                    </li>
+                    <ToolChoice
+                      key={t.name}
+                      id={`${id}-tool-${t.name}`}
+                      tool={t}
+                      checked={draft.selected.includes(t.name)}
+                      onChange={(checked) => toggle(t.name, checked)}
+                    />
                   ))}
                 </ul>
               </>
@@ -224,5 +211,28 @@ export function ExternalServers({
         Add an external MCP server
       </button>
     </section>
+  );
+}
+
+/** One tool of a picker: a checkbox with its name and description, its input schema on expand. */
+export function ToolChoice(props: {
+  id: string;
+  tool: ToolInfo;
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+}) {
+  const t = props.tool;
+  return (
+    <li>
+      <input type="checkbox" id={props.id} checked={props.checked} onChange={(e) => props.onChange(e.target.checked)} />
+      <label htmlFor={props.id}>
+        <code>{t.name}</code>
+        {t.description && <span className="desc"> — {t.description}</span>}
+      </label>
+      <details>
+        <summary>Input schema of {t.name}</summary>
+        {t.inputSchema ? <Json value={t.inputSchema} label={`Input schema of ${t.name}`} /> : <p>Not available.</p>}
+      </details>
+    </li>
   );
 }

@@ -3,8 +3,8 @@ import type { ManagementClient } from '@toolplane/client';
 import { ApiError, unwrap, type Schemas } from '../api.ts';
 import { Link, navigate } from '../router.tsx';
 import { instanceTools, type ToolInfo } from '../tools.ts';
-import { Empty, ErrorBox, Json, Loading, Show, useLoad, type Loaded } from '../ui.tsx';
-import { ExternalServers, externalConfigs, type ExternalDraft } from './external-mcp.tsx';
+import { Empty, ErrorBox, Loading, Show, useLoad, type Loaded } from '../ui.tsx';
+import { ExternalServers, ToolChoice, externalConfigs, type ExternalDraft } from './external-mcp.tsx';
 
 /** A searchable list of checkboxes, one per tool, each with its input schema on expand. */
 function ToolPicker({
@@ -45,26 +45,13 @@ function ToolPicker({
       ) : (
         <ul className="tools">
           {shown.map((t) => (
-            <li key={t.name}>
-              <input
-                type="checkbox"
-                id={`tool-${t.name}`}
-                checked={selected.has(t.name)}
-                onChange={(e) => toggle(t.name, e.target.checked)}
-              />
-              <label htmlFor={`tool-${t.name}`}>
-                <code>{t.name}</code>
-                {t.description && <span className="desc"> — {t.description}</span>}
-              </label>
-              <details>
-                <summary>Input schema of {t.name}</summary>
-                {t.inputSchema ? (
-                  <Json value={t.inputSchema} label={`Input schema of ${t.name}`} />
-                ) : (
-                  <p>Not available.</p>
-                )}
-              </details>
-            </li>
+            <ToolChoice
+              key={t.name}
+              id={`tool-${t.name}`}
+              tool={t}
+              checked={selected.has(t.name)}
+              onChange={(checked) => toggle(t.name, checked)}
+            />
           ))}
         </ul>
       )}

@@ -2,44 +2,29 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { storedKey, unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
-import { Empty, ErrorBox, Show, useLoad, when } from '../ui.tsx';
+import { Empty, ErrorBox, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 
-/** The new workspace's first key, shown once: a read-only field to copy it from, with a warning. */
+/** The new workspace's first key, shown once. */
 function NewWorkspaceKey({ created, onDone }: { created: Schemas['CreatedWorkspace']; onDone: () => void }) {
-  const [copied, setCopied] = useState(false);
   return (
-    <div className="warning" role="status" aria-labelledby="new-workspace-title">
-      <h3 id="new-workspace-title">Workspace {created.name} created</h3>
-      <p>
-        <strong>Copy its first API key now: it is shown only this once.</strong> Toolplane keeps only a hash of it. It
-        has the <code>{created.apiKey.scopes.join('</code> and <code>')}</code> scopes of the new workspace; sign in
-        with it to work there. If it is lost, an admin of the organization cannot show it again.
-      </p>
-      <label htmlFor="new-workspace-key">The first API key of {created.name}</label>
-      <div className="secret-key">
-        <input
-          id="new-workspace-key"
-          readOnly
-          value={created.apiKey.key}
-          autoComplete="off"
-          onFocus={(e) => e.target.select()}
-        />
-        <button
-          type="button"
-          onClick={() =>
-            navigator.clipboard.writeText(created.apiKey.key).then(
-              () => setCopied(true),
-              () => setCopied(false),
-            )
-          }
-        >
-          {copied ? 'Copied' : 'Copy the key'}
-        </button>
-        <button type="button" className="secondary" onClick={onDone}>
-          I have stored it
-        </button>
-      </div>
-    </div>
+    <OneTimeKey
+      id="new-workspace-key"
+      title={`Workspace ${created.name} created`}
+      label={`The first API key of ${created.name}`}
+      value={created.apiKey.key}
+      onDone={onDone}
+    >
+      <strong>Copy its first API key now: it is shown only this once.</strong> Toolplane keeps only a hash of it. It has
+      the{' '}
+      {created.apiKey.scopes.map((scope, i) => (
+        <span key={scope}>
+          {i > 0 && ' and '}
+          <code>{scope}</code>
+        </span>
+      ))}{' '}
+      scopes of the new workspace; sign in with it to work there. If it is lost, an admin of the organization cannot
+      show it again.
+    </OneTimeKey>
   );
 }
 
