@@ -1,4 +1,4 @@
-import { createManagementClient, type components, type ManagementClient } from '@toolplane/client';
+import { createManagementClient, readProblem, type components, type ManagementClient } from '@toolplane/client';
 
 export type Schemas = components['schemas'];
 
@@ -37,17 +37,8 @@ export class ApiError extends Error {
 }
 
 function toApiError(status: number, body: unknown): ApiError {
-  const problem = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
-  const issues = Array.isArray(problem.errors)
-    ? (problem.errors as Record<string, unknown>[]).map((e) => ({
-        path: typeof e.path === 'string' ? e.path : '',
-        message: typeof e.message === 'string' ? e.message : JSON.stringify(e),
-      }))
-    : [];
-  const message =
-    [problem.detail, problem.message, problem.title].find((m): m is string => typeof m === 'string') ??
-    `request failed (${status})`;
-  return new ApiError(status, message, typeof problem.code === 'string' ? problem.code : undefined, issues);
+  const { detail, code, issues } = readProblem(body, `request failed (${status})`);
+  return new ApiError(status, detail, code, issues);
 }
 
 /** The data of an openapi-fetch call, or an `ApiError` thrown with its problem. */

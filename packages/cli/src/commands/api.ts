@@ -1,5 +1,5 @@
-import { createManagementClient, type components, type ManagementClient } from '@toolplane/client';
-import { CliError, ExitCode, exitCodeForStatus, type Issue } from './errors.ts';
+import { createManagementClient, readProblem, type components, type ManagementClient } from '@toolplane/client';
+import { CliError, ExitCode, exitCodeForStatus } from './errors.ts';
 
 /**
  * Every HTTP request of the management commands goes through this module, on the typed client generated
@@ -13,7 +13,6 @@ export interface Connection {
   apiKey: string;
 }
 
-type Json = Record<string, unknown>;
 type Schemas = components['schemas'];
 
 /** A server as `get`, `create` and `update` answer it (with its live catalog's tools). */
@@ -53,20 +52,8 @@ export interface DeployResult {
 
 /** The problem+json (or Bump-style `{message, errors}`) body of a failed request, as the CLI reports it. */
 function problemToError(status: number, body: unknown, fallback: string): CliError {
-  const problem = (body && typeof body === 'object' ? body : {}) as Json;
-  const detail =
-    (typeof problem.detail === 'string' && problem.detail) ||
-    (typeof problem.message === 'string' && problem.message) ||
-    (typeof problem.title === 'string' && problem.title) ||
-    fallback;
-  const issues: Issue[] = Array.isArray(problem.errors)
-    ? (problem.errors as Json[]).map((e) => ({ path: String(e.path ?? ''), message: String(e.message ?? e) }))
-    : [];
-  return new CliError(detail, exitCodeForStatus(status), {
-    status,
-    code: typeof problem.code === 'string' ? problem.code : undefined,
-    issues,
-  });
+  const { detail, code, issues } = readProblem(body, fallback);
+  return new CliError(detail, exitCodeForStatus(status), { status, code, issues });
 }
 
 /** What every openapi-fetch call answers: `data` on 2xx, the parsed error body otherwise. */
