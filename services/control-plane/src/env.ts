@@ -30,7 +30,10 @@ export const ControlPlaneEnv = z.object({
   SECRETS_AWS_KMS_KEY_ID: z.string().min(1).optional(),
   /** Base URL agents use to reach the edge; MCP URLs in responses are built from it. */
   PUBLIC_EDGE_URL: z.string().url().default('http://127.0.0.1:8080'),
-  /** Directory of the dashboard's build (`packages/dashboard/dist`), served at `/`; default: that directory in a clone. */
+  /**
+   * Directory of the dashboard's build, served at `/`; default: `dashboard/` next to the compiled service (the
+   * image), else `packages/dashboard/dist` in a clone.
+   */
   DASHBOARD_DIR: z.string().min(1).optional(),
   /**
    * Jaeger's web UI (`http://127.0.0.1:16686`, may have a path prefix): the dashboard links an execution record
