@@ -139,12 +139,14 @@ describe('external-secrets', () => {
 });
 
 describe('edge-oauth-egress', () => {
-  it('lets the edge reach public HTTPS (the issuer’s JWKS) and nothing private; without it, no internet', () => {
+  it('lets the edge and the control plane reach public HTTPS (the issuer) and nothing private; without it, no internet', () => {
     const jwks: Endpoint = { ip: '104.16.1.1' };
-    const edgeOf = (objects: K8sObject[]) => {
-      const w = workloads(objects).find((x) => x.name === 'edge')!;
+    const podOf = (name: string) => (objects: K8sObject[]) => {
+      const w = workloads(objects).find((x) => x.name === name)!;
       return { pod: w.labels, namespace: w.namespace, ip: '10.0.32.10' };
     };
+    const edgeOf = podOf('edge');
+    const controlPlaneOf = podOf('control-plane');
     const on = withComponent('edge-oauth-egress');
     const policies = byKind(on, 'NetworkPolicy');
     expect(allowed(policies, edgeOf(on), jwks, { port: 443 })).toBe(true);
@@ -152,7 +154,11 @@ describe('edge-oauth-egress', () => {
     expect(allowed(policies, edgeOf(on), jwks, { port: 80 })).toBe(false);
     for (const ip of ['10.0.8.20', '169.254.169.254', '172.20.0.1', '192.168.1.1', 'fd00::1'])
       expect([ip, allowed(policies, edgeOf(on), { ip }, { port: 443 })]).toEqual([ip, false]);
-    // The worker's policies are unchanged: the component selects the edge only.
+    // The control plane (the issuer's JWKS and metadata, for dashboard sign-in) the same way.
+    expect(allowed(policies, controlPlaneOf(on), jwks, { port: 443 })).toBe(true);
+    expect(allowed(policies, controlPlaneOf(on), { ip: '10.0.8.20' }, { port: 443 })).toBe(false);
+    // Without the component neither reaches the internet.
     expect(allowed(byKind(prod, 'NetworkPolicy'), edgeOf(prod), jwks, { port: 443 })).toBe(false);
+    expect(allowed(byKind(prod, 'NetworkPolicy'), controlPlaneOf(prod), jwks, { port: 443 })).toBe(false);
   });
 });

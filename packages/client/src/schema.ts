@@ -1833,7 +1833,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -1842,7 +1845,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -1929,7 +1932,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -1938,7 +1944,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -2048,7 +2054,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -2057,7 +2066,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -2142,7 +2151,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -2151,7 +2163,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -2238,7 +2250,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -2247,7 +2262,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -2350,7 +2365,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -2359,7 +2377,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -2451,7 +2469,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -2460,7 +2481,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -2558,7 +2579,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -2567,7 +2591,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -2688,7 +2712,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -2697,7 +2724,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -2784,7 +2811,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -2793,7 +2823,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -2905,7 +2935,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -2914,7 +2947,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -3006,7 +3039,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -3015,7 +3051,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -3113,7 +3149,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -3122,7 +3161,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -3243,7 +3282,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -3252,7 +3294,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -3342,7 +3384,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -3351,7 +3396,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -3463,7 +3508,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -3472,7 +3520,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -3573,7 +3621,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -3582,7 +3633,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -3706,7 +3757,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -3715,7 +3769,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -3822,7 +3876,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -3831,7 +3888,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -3925,7 +3982,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -3934,7 +3994,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4021,7 +4081,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -4030,7 +4093,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4142,7 +4205,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -4151,7 +4217,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4243,7 +4309,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -4252,7 +4321,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4350,7 +4419,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -4359,7 +4431,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4471,7 +4543,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -4480,7 +4555,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4576,7 +4651,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -4585,7 +4663,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4699,7 +4777,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -4708,7 +4789,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4795,7 +4876,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -4804,7 +4888,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4917,7 +5001,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -4926,7 +5013,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5019,7 +5106,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -5028,7 +5118,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5127,7 +5217,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -5136,7 +5229,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5258,7 +5351,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -5267,7 +5363,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5365,7 +5461,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -5374,7 +5473,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5495,7 +5594,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -5504,7 +5606,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5620,7 +5722,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -5629,7 +5734,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5725,7 +5830,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -5734,7 +5842,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5828,7 +5936,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -5837,7 +5948,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5924,7 +6035,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -5933,7 +6047,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6045,7 +6159,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -6054,7 +6171,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6161,7 +6278,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -6170,7 +6290,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6271,7 +6391,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -6280,7 +6403,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6377,7 +6500,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -6386,7 +6512,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6485,7 +6611,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -6494,7 +6623,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6617,7 +6746,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -6626,7 +6758,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6735,7 +6867,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -6744,7 +6879,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6856,7 +6991,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -6865,7 +7003,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6959,7 +7097,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -6968,7 +7109,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7055,7 +7196,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -7064,7 +7208,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7174,7 +7318,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -7183,7 +7330,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7281,7 +7428,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -7290,7 +7440,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7404,7 +7554,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -7413,7 +7566,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7512,7 +7665,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -7521,7 +7677,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7632,7 +7788,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -7641,7 +7800,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7737,7 +7896,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -7746,7 +7908,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7845,7 +8007,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -7854,7 +8019,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7965,7 +8130,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -7974,7 +8142,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8074,7 +8242,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -8083,7 +8254,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8195,7 +8366,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -8204,7 +8378,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8300,7 +8474,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -8309,7 +8486,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8407,7 +8584,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -8416,7 +8596,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8538,7 +8718,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -8547,7 +8730,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8642,7 +8825,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -8651,7 +8837,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8762,7 +8948,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -8771,7 +8960,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8856,7 +9045,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`. */
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
       401: {
         headers: {
           [name: string]: unknown;
@@ -8865,7 +9057,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key lacks the scope, or is limited to other servers: `auth.forbidden`. */
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
         headers: {
           [name: string]: unknown;

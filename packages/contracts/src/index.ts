@@ -3,3 +3,4 @@ export * from './descriptor.ts';
 export * from './queue.ts';
 export * from './json-limits.ts';
 export * from './smart.ts';
+export * from './oauth-claims.ts';

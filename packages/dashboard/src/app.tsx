@@ -1,6 +1,7 @@
-import { lazy, Suspense, useEffect, useMemo, useState, type FormEvent } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
-import { clientFor, errorMessage, storedKey, storeKey, unwrap } from './api.ts';
+import { clientFor, errorMessage, storedCredential, storeCredential, unwrap, type Credential } from './api.ts';
+import { callbackPath, oauthSettings, oauthUnavailable } from './oauth-settings.ts';
 import { Link, navigate, usePath } from './router.tsx';
 import { ConnectorsPage } from './pages/connectors.tsx';
 import { InstancesPage } from './pages/instances.tsx';
@@ -49,26 +50,74 @@ const navGroups: { label: string; links: { href: string; label: string }[] }[] =
 ];
 const nav = navGroups.flatMap((g) => g.links);
 
-function SignIn({ onSignIn }: { onSignIn: (key: string) => void }) {
+/**
+ * The end of an OAuth sign-in (the issuer sent the user back to /oauth/callback): completed once per page load,
+ * before anything renders, so that the one-use code is redeemed exactly once.
+ */
+const callback: Promise<{ credential: Credential; returnTo: string }> | undefined = (() => {
+  const settings = oauthSettings();
+  if (window.location.pathname !== callbackPath) return undefined;
+  if (!settings) return Promise.reject(new Error('OAuth sign-in is not configured on this control plane.'));
+  return import('./oauth.ts').then(async (m) => {
+    const done = await m.completeSignIn(settings, new URL(window.location.href));
+    // The control plane must accept the token (its audience, scopes, workspace) before the tab counts as signed in.
+    await unwrap(clientFor(done.credential).GET('/workspaces/current'));
+    return done;
+  });
+})();
+
+function SignIn({ onSignIn, notice }: { onSignIn: (c: Credential) => void; notice: string | null }) {
   const [key, setKey] = useState('');
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(notice);
   const [busy, setBusy] = useState(false);
+  const oauth = oauthSettings();
+  const unavailable = oauthUnavailable();
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
     setError(null);
-    unwrap(clientFor(key.trim()).GET('/workspaces/current')).then(
-      () => onSignIn(key.trim()),
+    const credential: Credential = { kind: 'key', key: key.trim() };
+    unwrap(clientFor(credential).GET('/workspaces/current')).then(
+      () => onSignIn(credential),
       (err: unknown) => {
         setError(errorMessage(err));
         setBusy(false);
       },
     );
   };
+  const signInWithIssuer = () => {
+    if (!oauth) return;
+    setBusy(true);
+    setError(null);
+    const here = window.location.pathname + window.location.search;
+    import('./oauth.ts')
+      .then((m) => m.beginSignIn(oauth, here === callbackPath ? '/' : here))
+      .catch((err: unknown) => {
+        setError(errorMessage(err));
+        setBusy(false);
+      });
+  };
   return (
     <main className="signin">
       <h1>Toolplane</h1>
+      {oauth && (
+        <section aria-labelledby="signin-oauth">
+          <h2 id="signin-oauth">Your organisation’s account</h2>
+          <p>
+            Sign in at <code>{new URL(oauth.issuer).host}</code>; you come back here signed in to your workspace.
+          </p>
+          <button type="button" onClick={signInWithIssuer} disabled={busy}>
+            Sign in with {new URL(oauth.issuer).host}
+          </button>
+        </section>
+      )}
+      {unavailable && (
+        <p className="notice" role="status">
+          Sign-in with your organisation’s account is unavailable right now: {unavailable}
+        </p>
+      )}
       <form onSubmit={submit} aria-describedby="signin-help">
+        {oauth && <h2>Or an API key</h2>}
         <p id="signin-help">Sign in with an API key of your workspace. It is kept in this tab only.</p>
         <label htmlFor="api-key">API key</label>
         <input
@@ -82,12 +131,39 @@ function SignIn({ onSignIn }: { onSignIn: (key: string) => void }) {
         <button type="submit" disabled={busy || key.trim() === ''}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
-        {error && (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
       </form>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+    </main>
+  );
+}
+
+/** The callback page while the code is redeemed; then the page the sign-in started from, or the error. */
+function CompleteSignIn({ onSignIn, onFail }: { onSignIn: (c: Credential) => void; onFail: (why: string) => void }) {
+  useEffect(() => {
+    let live = true;
+    callback!.then(
+      ({ credential, returnTo }) => {
+        if (!live) return;
+        navigate(returnTo, { replace: true }); // the code leaves the address bar and the history
+        onSignIn(credential);
+      },
+      (err: unknown) => {
+        if (!live) return;
+        navigate('/', { replace: true });
+        onFail(errorMessage(err));
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [onSignIn, onFail]);
+  return (
+    <main className="signin">
+      <Loading what="your sign-in" />
     </main>
   );
 }
@@ -143,27 +219,45 @@ function CurrentWorkspace({ client }: { client: ManagementClient }) {
 }
 
 export function App() {
-  const [apiKey, setApiKey] = useState<string | null>(storedKey);
+  const [credential, setCredential] = useState<Credential | null>(storedCredential);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [completing, setCompleting] = useState(callback !== undefined);
   const path = usePath();
-  const client = useMemo(() => (apiKey ? clientFor(apiKey) : null), [apiKey]);
+  const client = useMemo(() => (credential ? clientFor(credential) : null), [credential]);
   const section = '/' + (path.split('/')[1]?.split('?')[0] ?? '');
   useEffect(() => {
     const label = nav.find((n) => n.href === section)?.label;
     document.title = label ? `${label} · Toolplane` : 'Toolplane';
   }, [section]);
-  if (!client) {
-    return (
-      <SignIn
-        onSignIn={(key) => {
-          storeKey(key);
-          setApiKey(key);
-        }}
-      />
+  const signIn = useCallback((c: Credential) => {
+    storeCredential(c);
+    setNotice(null);
+    setCompleting(false);
+    setCredential(c);
+  }, []);
+  const signInFailed = useCallback((why: string) => {
+    setNotice(why);
+    setCompleting(false);
+  }, []);
+  // A user's access token ends: back to the sign-in page, saying why (nothing is refreshed behind their back).
+  const expiresAt = credential?.kind === 'token' ? credential.expiresAt : undefined;
+  useEffect(() => {
+    if (expiresAt === undefined) return;
+    const timer = setTimeout(
+      () => {
+        storeCredential(null);
+        setCredential(null);
+        setNotice('Your sign-in has expired: sign in again.');
+      },
+      Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1),
     );
-  }
+    return () => clearTimeout(timer);
+  }, [expiresAt]);
+  if (completing) return <CompleteSignIn onSignIn={signIn} onFail={signInFailed} />;
+  if (!client || !credential) return <SignIn onSignIn={signIn} notice={notice} />;
   const signOut = () => {
-    storeKey(null);
-    setApiKey(null);
+    storeCredential(null);
+    setCredential(null);
     navigate('/');
   };
   return (
@@ -189,6 +283,11 @@ export function App() {
           ))}
         </nav>
         <CurrentWorkspace client={client} />
+        {credential.kind === 'token' && credential.subject && (
+          <span className="who" title="Signed in with your organisation’s account">
+            {credential.subject}
+          </span>
+        )}
         <button type="button" className="secondary" onClick={signOut}>
           Sign out
         </button>

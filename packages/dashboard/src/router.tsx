@@ -3,8 +3,10 @@ import { useEffect, useState, type AnchorHTMLAttributes, type MouseEvent } from 
 /** A tiny client-side router over the History API: the control plane answers every page path with index.html. */
 const listeners = new Set<() => void>();
 
-export function navigate(to: string): void {
-  window.history.pushState(null, '', to);
+/** Goes to `to`; `replace`: in place of the current entry of the history (which then never holds it). */
+export function navigate(to: string, opts: { replace?: boolean } = {}): void {
+  if (opts.replace) window.history.replaceState(null, '', to);
+  else window.history.pushState(null, '', to);
   for (const l of listeners) l();
 }
 

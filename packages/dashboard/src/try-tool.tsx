@@ -102,9 +102,12 @@ function RecordLink({ client, serverId, call }: { client: ManagementClient; serv
   );
 }
 
+const RUNTIME_KEY = 'toolplane.runtimeKey';
+
 /**
  * A form generated from a tool's input schema; sends MCP `tools/call` to the server's URL with the key, then
- * links the call's execution record.
+ * links the call's execution record. A session signed in with OAuth has no key the edge accepts (its token is for
+ * the control plane only, ADR 0020): the form then asks for one with the `runtime` scope, kept in this tab.
  */
 export function TryTool({
   client,
@@ -119,6 +122,7 @@ export function TryTool({
   apiKey: string;
   tools: Schemas['ToolDefinition'][];
 }) {
+  const [runtimeKey, setRuntimeKey] = useState(() => apiKey || sessionStorage.getItem(RUNTIME_KEY) || '');
   const [call, setCall] = useState<Call | null>(null);
   const [name, setName] = useState(tools[0]?.name ?? '');
   const [values, setValues] = useState<Record<string, string>>({});
@@ -139,6 +143,7 @@ export function TryTool({
       setBusy(false);
       return;
     }
+    if (!apiKey) sessionStorage.setItem(RUNTIME_KEY, runtimeKey);
     const sentAt = Date.now();
     fetch(url, {
       method: 'POST',
@@ -146,7 +151,7 @@ export function TryTool({
         'content-type': 'application/json',
         accept: 'application/json, text/event-stream',
         'mcp-protocol-version': '2025-11-25',
-        'x-api-key': apiKey,
+        'x-api-key': runtimeKey,
       },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } }),
     })
@@ -225,7 +230,24 @@ export function TryTool({
           {f.description && <span className="hint">{f.description}</span>}
         </div>
       ))}
-      <button type="submit" disabled={busy || !tool}>
+      {!apiKey && (
+        <div className="field">
+          <label htmlFor="try-key">API key for MCP calls</label>
+          <input
+            id="try-key"
+            type="password"
+            autoComplete="off"
+            required
+            value={runtimeKey}
+            onChange={(e) => setRuntimeKey(e.target.value)}
+          />
+          <span className="hint">
+            A key of this workspace with the <code>runtime</code> scope (API keys page): MCP servers do not accept your
+            sign-in.
+          </span>
+        </div>
+      )}
+      <button type="submit" disabled={busy || !tool || runtimeKey === ''}>
         {busy ? 'Calling…' : 'Call tool'}
       </button>
       {result && (

@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'document.invalid'
   | 'auth.missing_key'
   | 'auth.invalid_key'
+  | 'auth.invalid_token'
   | 'auth.forbidden'
   | 'resource.not_found'
   | 'resource.conflict'
@@ -81,7 +82,10 @@ export class NotFoundError extends UserError {
 }
 
 export class AuthError extends UserError {
-  constructor(code: 'auth.missing_key' | 'auth.invalid_key' | 'auth.forbidden', message: string) {
+  constructor(
+    code: 'auth.missing_key' | 'auth.invalid_key' | 'auth.invalid_token' | 'auth.forbidden',
+    message: string,
+  ) {
     super(code, message, { status: code === 'auth.forbidden' ? 403 : 401 });
   }
 }

@@ -15,7 +15,8 @@ import { bootstrap } from './bootstrap.ts';
 import { createDb, type Db } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
 import type { ControlPlaneEnv } from './env.ts';
-import { enforceServerRestriction, requireApiKey } from './http/auth.ts';
+import { enforceServerRestriction, requireCaller } from './http/auth.ts';
+import { AuthorizationServerDiscovery, ManagementTokenVerifier } from './http/oauth.ts';
 import { jsonBody } from './http/body.ts';
 import { dashboardRouter } from './http/dashboard.ts';
 import { largeImportLimit, unauthenticatedLimit } from './http/limits.ts';
@@ -134,7 +135,21 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   });
   const api = express.Router();
   api.use(unauthenticatedLimit(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS));
-  api.use(requireApiKey(db, { redis, prefix: env.REDIS_PREFIX }));
+  // Signed-in users' access tokens besides API keys, when an issuer is configured (ADR 0020).
+  const oauth =
+    env.OAUTH_ISSUER && env.OAUTH_JWKS_URL && env.OAUTH_AUDIENCE
+      ? new ManagementTokenVerifier(
+          {
+            issuer: env.OAUTH_ISSUER,
+            jwksUrl: env.OAUTH_JWKS_URL,
+            audience: env.OAUTH_AUDIENCE,
+            workspaceClaim: env.OAUTH_WORKSPACE_CLAIM,
+            scopePrefix: env.OAUTH_SCOPE_PREFIX,
+          },
+          db,
+        )
+      : undefined;
+  api.use(requireCaller(db, { redis, prefix: env.REDIS_PREFIX, ...(oauth ? { oauth } : {}) }));
   // Keys limited to servers reach only those servers' endpoints (ADR 0013).
   api.use(enforceServerRestriction(db, { maxBodyBytes: env.MAX_BODY_BYTES }));
   const largeImports = largeImportLimit(env.MAX_CONCURRENT_LARGE_IMPORTS, env.LARGE_IMPORT_BYTES);
@@ -166,7 +181,24 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/access_policies', accessPoliciesRouter(db, publisher, env.MAX_BODY_BYTES));
   api.use('/workspaces', workspacesRouter(db, publisher, env.MAX_BODY_BYTES));
   http.use('/api/v1', api);
-  http.use(dashboardRouter({ dir: env.DASHBOARD_DIR, edgeUrl: env.PUBLIC_EDGE_URL, jaegerUiUrl: env.JAEGER_UI_URL }));
+  http.use(
+    dashboardRouter({
+      dir: env.DASHBOARD_DIR,
+      edgeUrl: env.PUBLIC_EDGE_URL,
+      jaegerUiUrl: env.JAEGER_UI_URL,
+      oauth:
+        oauth && env.OAUTH_CLIENT_ID
+          ? {
+              issuer: oauth.config.issuer,
+              clientId: env.OAUTH_CLIENT_ID,
+              scopes: env.OAUTH_SCOPES,
+              resource: oauth.config.audience,
+              scopePrefix: oauth.config.scopePrefix,
+              discovery: new AuthorizationServerDiscovery(oauth.config.issuer),
+            }
+          : undefined,
+    }),
+  );
   http.use(notFoundHandler);
   http.use(errorHandler(log));
 

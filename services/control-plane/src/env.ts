@@ -48,6 +48,35 @@ export const ControlPlaneEnv = z.object({
         .refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL'),
     ])
     .optional(),
+  /**
+   * OAuth sign-in (ADR 0020): the issuer (`iss`) whose access tokens the management API accepts besides API keys,
+   * and the dashboard signs users in with. Unset: API keys only. Needs OAUTH_JWKS_URL and OAUTH_AUDIENCE.
+   */
+  OAUTH_ISSUER: z.string().url().optional(),
+  /** The issuer's JWKS URL (the keys tokens are signed with). */
+  OAUTH_JWKS_URL: z.string().url().optional(),
+  /**
+   * The audience (`aud`) tokens must name: this control plane's identifier at the issuer (e.g. its URL); the
+   * dashboard asks for it as the RFC 8707 `resource`. Must differ from OAUTH_CLIENT_ID (an ID token is no access token).
+   */
+  OAUTH_AUDIENCE: z.string().min(1).optional(),
+  /**
+   * The dashboard's client id at the issuer: a public client (authorization code with PKCE, no secret) whose
+   * redirect URI is `<control plane URL>/oauth/callback`. Unset: tokens are accepted but the dashboard has no OAuth sign-in.
+   */
+  OAUTH_CLIENT_ID: z.string().min(1).optional(),
+  /** The scopes the dashboard asks for (space-separated). */
+  OAUTH_SCOPES: z.string().min(1).default('openid toolplane:management toolplane:runtime'),
+  /** The token claim holding the id of the workspace its user acts on (the workspace must exist). */
+  OAUTH_WORKSPACE_CLAIM: z.string().min(1).default('toolplane_workspace'),
+  /**
+   * Token scopes are API-key scopes with this prefix: `<prefix>management` is required, `<prefix>runtime`,
+   * `<prefix>admin` and `<prefix>server_admin` grant those; other scopes are ignored.
+   */
+  OAUTH_SCOPE_PREFIX: z
+    .string()
+    .regex(/^[\x21\x23-\x5b\x5d-\x7e]*$/, 'scope characters only')
+    .default('toolplane:'),
   /** When set, an API key with this value is ensured at start (first-run bootstrap). */
   BOOTSTRAP_API_KEY: z.string().min(20).optional(),
   /** Apply pending migrations at start (the embedded default); production runs them as a Job. */
@@ -117,3 +146,19 @@ export const ControlPlaneEnv = z.object({
   LOG_LEVEL: logLevel,
 });
 export type ControlPlaneEnv = z.infer<typeof ControlPlaneEnv>;
+
+/** Cross-field rules, applied by `ControlPlaneEnvChecked` (what the service parses at start). */
+export const ControlPlaneEnvChecked = ControlPlaneEnv.superRefine((env, ctx) => {
+  if (env.OAUTH_ISSUER && (!env.OAUTH_JWKS_URL || !env.OAUTH_AUDIENCE))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['OAUTH_ISSUER'],
+      message: 'OAUTH_ISSUER needs OAUTH_JWKS_URL and OAUTH_AUDIENCE',
+    });
+  if (env.OAUTH_AUDIENCE !== undefined && env.OAUTH_AUDIENCE === env.OAUTH_CLIENT_ID)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['OAUTH_AUDIENCE'],
+      message: "OAUTH_AUDIENCE must differ from OAUTH_CLIENT_ID: the client's ID tokens name it as their audience",
+    });
+});

@@ -1,3 +1,4 @@
+import { tokenGroups, tokenScopes } from '@toolplane/contracts';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 
 export interface OAuthConfig {
@@ -58,12 +59,7 @@ export class OAuthResourceServer {
         audience: this.resource(serverId),
         algorithms: ['RS256', 'ES256', 'EdDSA', 'PS256'],
       });
-      const scopes =
-        typeof payload.scope === 'string'
-          ? payload.scope.split(' ').filter(Boolean)
-          : Array.isArray(payload.scp)
-            ? payload.scp.map(String)
-            : [];
+      const scopes = tokenScopes(payload);
       if (!scopes.includes(this.config.requiredScope)) {
         return {
           ok: false,
@@ -72,7 +68,7 @@ export class OAuthResourceServer {
           description: `the token lacks the "${this.config.requiredScope}" scope`,
         };
       }
-      return { ok: true, subject: payload.sub ?? 'unknown', scopes, groups: groupsOf(payload), claims: payload };
+      return { ok: true, subject: payload.sub ?? 'unknown', scopes, groups: tokenGroups(payload), claims: payload };
     } catch (err) {
       const description =
         err instanceof errors.JWTExpired
@@ -83,12 +79,4 @@ export class OAuthResourceServer {
       return { ok: false, status: 401, error: 'invalid_token', description };
     }
   }
-}
-
-/** The token's groups for access policies (ADR 0013): the `groups` claim, an array or a space-separated string. */
-function groupsOf(payload: JWTPayload): string[] {
-  const claim = payload.groups;
-  if (Array.isArray(claim)) return claim.filter((g): g is string => typeof g === 'string' && g.length > 0);
-  if (typeof claim === 'string') return claim.split(' ').filter(Boolean);
-  return [];
 }

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
-import { storedKey, unwrap, type Schemas } from '../api.ts';
+import { storedCredential, storedKey, unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
 import { Empty, ErrorBox, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 
@@ -66,10 +66,13 @@ function CreateWorkspace({ client, onCreated }: { client: ManagementClient; onCr
 }
 
 /**
- * Whether this session's key has the `admin` scope: its entry among the workspace's keys (by prefix). Null when the
- * keys cannot be listed (then the page does not offer what the key may not do).
+ * Whether this session has the `admin` scope: a signed-in user's token says so; a key, its entry among the
+ * workspace's keys (by prefix). Null when the keys cannot be listed (then the page does not offer what the key may
+ * not do).
  */
 async function sessionKeyIsAdmin(client: ManagementClient): Promise<boolean | null> {
+  const credential = storedCredential();
+  if (credential?.kind === 'token') return credential.scopes.includes('admin');
   const prefix = storedKey()?.slice(0, 10);
   try {
     const keys = await unwrap(client.GET('/api_keys'));

@@ -9,7 +9,12 @@ import { jsonBody } from './body.ts';
 
 export interface Caller {
   workspaceId: string;
-  keyId: string;
+  /** The API key that called; undefined for a signed-in user (an OAuth access token, ADR 0020). */
+  keyId?: string | undefined;
+  /** The signed-in user (the token's `sub`); undefined for an API key. */
+  subject?: string | undefined;
+  /** Who calls, for per-caller limits: `key:<id>` or `user:<sub>`. */
+  principal: string;
   scopes: string[];
   /** The only servers this key may touch; undefined = every server of the workspace. */
   serverIds?: string[] | undefined;
@@ -43,12 +48,49 @@ function lastUseRecorder(redis: Redis | undefined, prefix: string) {
   };
 }
 
-/** Management API authentication: `x-api-key`, looked up by hash. */
-export function requireApiKey(db: Db, opts: { redis?: Redis; prefix?: string } = {}) {
+/** Turns an OAuth bearer token into its caller, or throws (`ManagementTokenVerifier`, http/oauth.ts). */
+export interface BearerVerifier {
+  verify(token: string): Promise<Caller>;
+}
+
+/** How errors name the caller's credential: "this API key" or "this access token". */
+export function credentialName(c: Caller): string {
+  return c.keyId === undefined ? 'this access token' : 'this API key';
+}
+
+/**
+ * Management API authentication: `x-api-key`, looked up by hash, or, when an OAuth issuer is configured
+ * (`oauth`), `Authorization: Bearer <access token>` of a signed-in user (ADR 0020). A key wins when both are sent.
+ */
+export function requireCaller(db: Db, opts: { redis?: Redis; prefix?: string; oauth?: BearerVerifier } = {}) {
   const recordUse = lastUseRecorder(opts.redis, opts.prefix ?? '');
-  return async (req: Request, _res: Response, next: NextFunction) => {
+  return async (req: Request, res: Response, next: NextFunction) => {
     const key = req.header('x-api-key');
-    if (!key) throw new AuthError('auth.missing_key', 'the x-api-key header is required');
+    if (!key) {
+      const bearer = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(req.header('authorization') ?? '')?.[1];
+      if (bearer === undefined) {
+        if (opts.oauth) res.setHeader('www-authenticate', 'Bearer realm="toolplane"');
+        throw new AuthError(
+          'auth.missing_key',
+          opts.oauth
+            ? 'the x-api-key header or an OAuth access token (Authorization: Bearer) is required'
+            : 'the x-api-key header is required',
+        );
+      }
+      if (!opts.oauth)
+        throw new AuthError(
+          'auth.invalid_token',
+          'this control plane accepts API keys only (x-api-key): no OAuth issuer is configured (OAUTH_ISSUER)',
+        );
+      try {
+        callers.set(req, await opts.oauth.verify(bearer));
+      } catch (err) {
+        if (err instanceof AuthError && err.status === 401)
+          res.setHeader('www-authenticate', 'Bearer realm="toolplane", error="invalid_token"');
+        throw err;
+      }
+      return next();
+    }
     const row = await db.apiKey.findUnique({ where: { hash: hashApiKey(key) } });
     if (!row || row.revokedAt) throw new AuthError('auth.invalid_key', 'the API key is invalid or revoked');
     if (!row.scopes.includes('management'))
@@ -56,6 +98,7 @@ export function requireApiKey(db: Db, opts: { redis?: Redis; prefix?: string } =
     callers.set(req, {
       workspaceId: row.workspaceId,
       keyId: row.id,
+      principal: `key:${row.id}`,
       scopes: row.scopes,
       ...(row.serverIds.length > 0 ? { serverIds: row.serverIds } : {}),
     });

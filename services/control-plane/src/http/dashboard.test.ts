@@ -23,6 +23,8 @@ beforeAll(async () => {
   app.get('/api/v1/thing', (_req, res) => void res.json({ ok: true }));
   app.use('/unbuilt', dashboardRouter({ dir: missing, edgeUrl: 'http://127.0.0.1:8080' }));
   app.use('/traced', dashboardRouter({ dir: build, edgeUrl: 'http://127.0.0.1:8080', jaegerUiUrl: jaeger }));
+  app.use('/oauth-ok', dashboardRouter({ dir: build, edgeUrl: 'http://127.0.0.1:8080', oauth: oauth(discovered) }));
+  app.use('/oauth-down', dashboardRouter({ dir: build, edgeUrl: 'http://127.0.0.1:8080', oauth: oauth(unreachable) }));
   app.use(dashboardRouter({ dir: build, edgeUrl: 'http://127.0.0.1:8080/' }));
   app.use((_req, res) => void res.status(404).type('application/problem+json').send('{"status":404}'));
   server = app.listen(0, '127.0.0.1');
@@ -35,6 +37,33 @@ afterAll(async () => {
 });
 
 const html = { accept: 'text/html' };
+
+/** Issuer metadata as AuthorizationServerDiscovery finds it, or its failure. */
+const discovered = async () => ({
+  authorization_endpoint: 'https://login.example/authorize',
+  token_endpoint: 'https://tokens.example:8443/oauth/token',
+});
+const unreachable = async (): Promise<never> => {
+  throw new Error(
+    'the OAuth issuer\'s metadata could not be read (https://login.example/.well-known/…: HTTP 503) "<b>"',
+  );
+};
+function oauth(endpoints: () => Promise<{ authorization_endpoint: string; token_endpoint: string }>) {
+  return {
+    issuer: 'https://login.example',
+    clientId: 'toolplane-dashboard',
+    scopes: 'openid toolplane:management',
+    resource: 'https://toolplane.example/api',
+    scopePrefix: 'toolplane:',
+    discovery: { endpoints },
+  };
+}
+
+/** The `content` of `<meta name="…">` in `page`, unescaped. */
+function metaOf(page: string, name: string): string | undefined {
+  const m = new RegExp(`<meta name="${name}" content="([^"]*)">`).exec(page);
+  return m?.[1]?.replace(/&#(\d+);/g, (_, c: string) => String.fromCharCode(Number(c)));
+}
 
 describe('the dashboard at /', () => {
   it('serves index.html for / and for client routes, never cached, with a same-origin policy', async () => {
@@ -96,5 +125,41 @@ describe('the dashboard at /', () => {
     const res = await fetch(`${base}/unbuilt/`, { headers: html });
     expect(res.status).toBe(404);
     expect(await res.text()).toContain('pnpm --filter @toolplane/dashboard build');
+  });
+});
+
+describe('OAuth sign-in settings in the page', () => {
+  it('gives the issuer, its endpoints, client, scopes and resource, and lets the page reach the token endpoint only', async () => {
+    const res = await fetch(`${base}/oauth-ok/records`, { headers: html });
+    expect(res.status).toBe(200);
+    const settings = JSON.parse(metaOf(await res.text(), 'toolplane-oauth') ?? 'null') as unknown;
+    expect(settings).toEqual({
+      issuer: 'https://login.example',
+      client_id: 'toolplane-dashboard',
+      scope: 'openid toolplane:management',
+      resource: 'https://toolplane.example/api',
+      scope_prefix: 'toolplane:',
+      authorization_endpoint: 'https://login.example/authorize',
+      token_endpoint: 'https://tokens.example:8443/oauth/token',
+    });
+    // The authorization endpoint is a navigation (no policy needed); the token endpoint is fetched.
+    expect(res.headers.get('content-security-policy')).toContain(
+      "connect-src 'self' http://127.0.0.1:8080 https://tokens.example:8443;",
+    );
+  });
+
+  it('says why OAuth sign-in is unavailable when the issuer cannot be read, escaped, and allows nothing more', async () => {
+    const res = await fetch(`${base}/oauth-down/`, { headers: html });
+    expect(res.status).toBe(200);
+    const page = await res.text();
+    expect(metaOf(page, 'toolplane-oauth')).toBeUndefined();
+    expect(metaOf(page, 'toolplane-oauth-error')).toContain('HTTP 503) "<b>"');
+    expect(page).not.toContain('"<b>"');
+    expect(res.headers.get('content-security-policy')).toContain("connect-src 'self' http://127.0.0.1:8080;");
+  });
+
+  it('puts no OAuth settings into the page of a deployment without an issuer', async () => {
+    const page = await (await fetch(`${base}/`, { headers: html })).text();
+    expect(page).not.toContain('toolplane-oauth');
   });
 });

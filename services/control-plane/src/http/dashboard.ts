@@ -3,6 +3,19 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { Router } from 'express';
+import type { AuthorizationServerDiscovery } from './oauth.ts';
+
+/** OAuth sign-in settings the dashboard gets (ADR 0020): who to ask, as which client, for what. */
+export interface DashboardOAuth {
+  issuer: string;
+  clientId: string;
+  scopes: string;
+  /** The RFC 8707 `resource` asked for: the control plane's audience. */
+  resource: string;
+  /** Token scopes are API-key scopes with this prefix (the dashboard's hints of what the user may do). */
+  scopePrefix: string;
+  discovery: Pick<AuthorizationServerDiscovery, 'endpoints'>;
+}
 
 /**
  * Where the dashboard's build is when `DASHBOARD_DIR` is not set: next to the compiled service (`dashboard/`
@@ -23,35 +36,64 @@ const defaultBuild = () => builds.find((dir) => existsSync(join(dir, 'index.html
  *
  * Settings the app needs before any API call (and without one) go into `index.html` as `<meta>` elements:
  * `toolplane-jaeger-ui` (JAEGER_UI_URL) when set, so that a record links to its trace. A plain link to another
- * origin needs nothing of the policy.
+ * origin needs nothing of the policy. With OAuth sign-in (`oauth`), `toolplane-oauth` carries the issuer, its
+ * endpoints (discovered here), the client id, scopes and resource, and the policy allows requests to the token
+ * endpoint; while the issuer's metadata cannot be read, `toolplane-oauth-error` says why (API keys still work).
  */
 export function dashboardRouter(opts: {
   dir?: string | undefined;
   edgeUrl: string;
   jaegerUiUrl?: string | undefined;
+  oauth?: DashboardOAuth | undefined;
 }): Router {
   const dir = opts.dir ?? defaultBuild();
   const r = Router();
   const index = join(dir, 'index.html');
-  const policy = [
-    "default-src 'self'",
-    "img-src 'self' data:",
-    "style-src 'self' 'unsafe-inline'",
-    `connect-src 'self' ${new URL(opts.edgeUrl).origin}`,
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-  ].join('; ');
+  const policy = (connect: string[] = []) =>
+    [
+      "default-src 'self'",
+      "img-src 'self' data:",
+      "style-src 'self' 'unsafe-inline'",
+      `connect-src ${["'self'", new URL(opts.edgeUrl).origin, ...connect].join(' ')}`,
+      "frame-ancestors 'none'",
+      "base-uri 'none'",
+      "form-action 'self'",
+    ].join('; ');
   const headers = (res: express.Response) => {
-    res.setHeader('content-security-policy', policy);
+    res.setHeader('content-security-policy', policy());
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('referrer-policy', 'no-referrer');
   };
   const built = () => existsSync(index);
-  const metas = opts.jaegerUiUrl ? `<meta name="toolplane-jaeger-ui" content="${escapeHtml(opts.jaegerUiUrl)}">` : '';
-  /** `index.html` with the settings (read at every request: a new build is seen at once). */
-  const page = async () => {
+  const meta = (name: string, content: string) => `<meta name="${name}" content="${escapeHtml(content)}">`;
+  /** The OAuth settings' `<meta>` and the origin the page may then fetch tokens from. */
+  const oauthSettings = async (): Promise<{ meta: string; connect: string[] }> => {
+    const o = opts.oauth;
+    if (!o) return { meta: '', connect: [] };
+    try {
+      const endpoints = await o.discovery.endpoints();
+      const settings = {
+        issuer: o.issuer,
+        client_id: o.clientId,
+        scope: o.scopes,
+        resource: o.resource,
+        scope_prefix: o.scopePrefix,
+        ...endpoints,
+      };
+      return {
+        meta: meta('toolplane-oauth', JSON.stringify(settings)),
+        connect: [new URL(endpoints.token_endpoint).origin],
+      };
+    } catch (err) {
+      return { meta: meta('toolplane-oauth-error', err instanceof Error ? err.message : String(err)), connect: [] };
+    }
+  };
+  /** `index.html` with the settings (read at every request: a new build is seen at once), and its policy. */
+  const page = async (res: express.Response) => {
     const html = await readFile(index, 'utf8');
+    const oauth = await oauthSettings();
+    res.setHeader('content-security-policy', policy(oauth.connect));
+    const metas = (opts.jaegerUiUrl ? meta('toolplane-jaeger-ui', opts.jaegerUiUrl) : '') + oauth.meta;
     if (!metas) return html;
     return /<\/head>/i.test(html) ? html.replace(/<\/head>/i, (end) => metas + end) : metas + html;
   };
@@ -82,7 +124,7 @@ export function dashboardRouter(opts: {
     )
       return res.sendFile(join(dir, req.path));
     res.setHeader('cache-control', 'no-cache');
-    void page().then((html) => res.type('html').send(html), next);
+    void page(res).then((html) => res.type('html').send(html), next);
   });
   return r;
 }

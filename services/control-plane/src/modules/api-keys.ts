@@ -4,7 +4,7 @@ import { AuthError, NotFoundError, UserError, ValidationError, type ProblemIssue
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Db, Tx } from '../db/client.ts';
-import { caller, hashApiKey } from '../http/auth.ts';
+import { caller, credentialName, hashApiKey } from '../http/auth.ts';
 import { isUuid } from './ids.ts';
 import { publicationResources, type RuntimePublisher } from '../publisher.ts';
 
@@ -150,7 +150,7 @@ export function apiKeysRouter(db: Db, publisher: RuntimePublisher): Router {
     const issues = body.scopes.flatMap((s, i) =>
       me.scopes.includes(s) || (s === 'server_admin' && !me.serverIds)
         ? []
-        : [{ path: `/scopes/${i}`, message: `this API key has no "${s}" scope to grant` }],
+        : [{ path: `/scopes/${i}`, message: `${credentialName(me)} has no "${s}" scope to grant` }],
     );
     issues.push(...(await serverIdIssues(db, me.workspaceId, body.serverIds, '/serverIds')));
     if (issues.length > 0) throw new ValidationError('the API key is invalid', issues, 'request.invalid');
@@ -198,10 +198,11 @@ export function apiKeysRouter(db: Db, publisher: RuntimePublisher): Router {
   return r;
 }
 
-/** Fails unless the caller's key has `scope`. */
+/** Fails unless the caller (its API key or access token) has `scope`. */
 export function requireScope(req: Parameters<typeof caller>[0], scope: string): void {
-  if (!caller(req).scopes.includes(scope))
-    throw new AuthError('auth.forbidden', `this API key has no "${scope}" scope`);
+  const me = caller(req);
+  if (!me.scopes.includes(scope))
+    throw new AuthError('auth.forbidden', `${credentialName(me)} has no "${scope}" scope`);
 }
 
 /**

@@ -4,7 +4,7 @@ import type { Logger } from '@toolplane/logger';
 import type { Request, Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/client.ts';
-import { caller } from '../http/auth.ts';
+import { caller, credentialName } from '../http/auth.ts';
 import { isUuid } from './ids.ts';
 import { presentRecord, recordsStoredChannel, type RecordRow } from './execution-records.ts';
 
@@ -67,18 +67,18 @@ export class DebugEventHub {
     return this.listeners.size;
   }
 
-  /** Takes a stream slot of `keyId` (false: none left); `release` gives it back. */
-  acquire(keyId: string): boolean {
-    const n = this.perKey.get(keyId) ?? 0;
+  /** Takes a stream slot of a caller (`Caller.principal`; false: none left); `release` gives it back. */
+  acquire(principal: string): boolean {
+    const n = this.perKey.get(principal) ?? 0;
     if (n >= this.maxStreamsPerKey) return false;
-    this.perKey.set(keyId, n + 1);
+    this.perKey.set(principal, n + 1);
     return true;
   }
 
-  release(keyId: string): void {
-    const n = (this.perKey.get(keyId) ?? 1) - 1;
-    if (n <= 0) this.perKey.delete(keyId);
-    else this.perKey.set(keyId, n);
+  release(principal: string): void {
+    const n = (this.perKey.get(principal) ?? 1) - 1;
+    if (n <= 0) this.perKey.delete(principal);
+    else this.perKey.set(principal, n);
   }
 
   /** Keeps `end` (which ends a stream) until `untrack`; `close` calls every one kept. */
@@ -184,11 +184,12 @@ export async function streamDebugEvents(
   res: Response,
   initial: SessionRow,
 ): Promise<void> {
-  const keyId = caller(req).keyId;
-  if (!hub.acquire(keyId))
+  const me = caller(req);
+  const principal = me.principal;
+  if (!hub.acquire(principal))
     throw new UserError(
       'request.rate_limited',
-      `this API key already has ${hub.maxStreamsPerKey} debug event streams open on this control plane; close one`,
+      `${credentialName(me)} already has ${hub.maxStreamsPerKey} debug event streams open on this control plane; close one`,
       { status: 429, details: { retryAfterSeconds: 5 } },
     );
   let session = initial;
@@ -208,7 +209,7 @@ export async function streamDebugEvents(
     clearInterval(timers.heartbeat);
     clearTimeout(timers.end);
     unlisten?.();
-    hub.release(keyId);
+    hub.release(principal);
     log.debug({ streams: hub.streams, subscriptions: hub.subscriptions }, 'debug event stream closed');
   };
   res.on('close', cleanup);

@@ -24,6 +24,7 @@ type SessionRow = {
   endsAt: Date;
   closedAt: Date | null;
   openedByKeyId: string | null;
+  openedBySubject: string | null;
 };
 
 function present(s: SessionRow, now: Date) {
@@ -89,7 +90,8 @@ export function debugSessionsRouter(
           serverId: s.id,
           openedAt: now,
           endsAt: new Date(now.getTime() + body.duration_minutes * 60_000),
-          openedByKeyId: caller(req).keyId,
+          openedByKeyId: caller(req).keyId ?? null,
+          openedBySubject: caller(req).subject ?? null,
         },
       });
       await publishDebugSession(redis, prefix, created, now);

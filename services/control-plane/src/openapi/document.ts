@@ -55,6 +55,15 @@ export function openApiDocument() {
     name: 'x-api-key',
     description: 'A workspace API key (`tp_…`); its scopes decide what it may do (docs/api.md, "API keys").',
   });
+  registry.registerComponent('securitySchemes', 'oauthToken', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description:
+      'An OAuth access token of a signed-in user, where the deployment configures an issuer (`OAUTH_ISSUER`; ' +
+      'docs/api.md, "Signing in with OAuth"): its audience is the control plane, a claim names the workspace, ' +
+      'scopes `toolplane:<scope>` grant the API-key scopes (`toolplane:management` required).',
+  });
   for (const route of apiRoutes) registry.registerPath(route);
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
@@ -67,7 +76,7 @@ export function openApiDocument() {
         '`application/problem+json` (`Problem`). Generated from the zod schemas that validate requests.',
     },
     servers: [{ url: '/api/v1', description: 'The control plane (`toolplane dev`: http://127.0.0.1:8081/api/v1)' }],
-    security: [{ apiKey: [] }],
+    security: [{ apiKey: [] }, { oauthToken: [] }],
   });
 }
 

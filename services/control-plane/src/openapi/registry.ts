@@ -26,8 +26,10 @@ export const Problem = z
 
 const problemDescriptions: Record<number, string> = {
   400: 'The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding): `request.invalid`.',
-  401: 'No key, or an unknown or revoked `x-api-key`: `auth.missing_key`, `auth.invalid_key`.',
-  403: 'The key lacks the scope, or is limited to other servers: `auth.forbidden`.',
+  401:
+    'No credential, an unknown or revoked `x-api-key`, or an access token not accepted: `auth.missing_key`, ' +
+    '`auth.invalid_key`, `auth.invalid_token`.',
+  403: 'The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`.',
   404: 'No such resource in the caller’s workspace: `resource.not_found`.',
   409: 'The resource already exists: `resource.conflict`.',
   413: 'The body is too large: `request.invalid`.',

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "debug_sessions" ADD COLUMN     "opened_by_subject" TEXT;
