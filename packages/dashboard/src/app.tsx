@@ -14,7 +14,7 @@ import { ApiKeysPage } from './pages/api-keys.tsx';
 import { SecretsPage } from './pages/secrets.tsx';
 import { AccessPoliciesPage } from './pages/access-policies.tsx';
 import { ExternalUsersPage } from './pages/external-users.tsx';
-import { Loading } from './ui.tsx';
+import { Loading, SecretInput } from './ui.tsx';
 
 // Pages few sessions open: loaded when first shown, out of the initial JavaScript.
 const ExternalUserPage = lazy(() => import('./pages/external-user.tsx').then((m) => ({ default: m.ExternalUserPage })));
@@ -120,14 +120,7 @@ function SignIn({ onSignIn, notice }: { onSignIn: (c: Credential) => void; notic
         {oauth && <h2>Or an API key</h2>}
         <p id="signin-help">Sign in with an API key of your workspace. It is kept in this tab only.</p>
         <label htmlFor="api-key">API key</label>
-        <input
-          id="api-key"
-          type="password"
-          autoComplete="off"
-          required
-          value={key}
-          onChange={(e) => setKey(e.target.value)}
-        />
+        <SecretInput id="api-key" autoComplete="off" required value={key} onValue={setKey} />
         <button type="submit" disabled={busy || key.trim() === ''}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>

@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from './api.ts';
 import { Link } from './router.tsx';
+import { SecretInput } from './ui.tsx';
 
 type Json = Record<string, unknown>;
 type Field = { name: string; type: string; required: boolean; description: string };
@@ -233,14 +234,7 @@ export function TryTool({
       {!apiKey && (
         <div className="field">
           <label htmlFor="try-key">API key for MCP calls</label>
-          <input
-            id="try-key"
-            type="password"
-            autoComplete="off"
-            required
-            value={runtimeKey}
-            onChange={(e) => setRuntimeKey(e.target.value)}
-          />
+          <SecretInput id="try-key" autoComplete="off" required value={runtimeKey} onValue={setRuntimeKey} />
           <span className="hint">
             A key of this workspace with the <code>runtime</code> scope (API keys page): MCP servers do not accept your
             sign-in.

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode, type Ref } from 'react';
 import { errorMessage } from './api.ts';
 
 /** The state of one load: loading, failed or done. */
@@ -215,5 +215,38 @@ export function OneTimeKey(props: {
         </button>
       </div>
     </div>
+  );
+}
+
+/**
+ * A field for a secret value (a key, a credential, a header value): masked, never offered to the browser's form
+ * history; `onValue` gets the text. `autoComplete="new-password"` for values being set (password managers do not
+ * fill them in), `off` for keys entered to use.
+ */
+export function SecretInput({
+  id,
+  value,
+  onValue,
+  required = false,
+  inputRef,
+  autoComplete = 'new-password',
+}: {
+  id: string;
+  value: string;
+  onValue: (value: string) => void;
+  required?: boolean;
+  inputRef?: Ref<HTMLInputElement>;
+  autoComplete?: 'new-password' | 'off';
+}) {
+  return (
+    <input
+      id={id}
+      ref={inputRef}
+      type="password"
+      autoComplete={autoComplete}
+      required={required}
+      value={value}
+      onChange={(e) => onValue(e.target.value)}
+    />
   );
 }

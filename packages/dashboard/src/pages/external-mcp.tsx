@@ -1,7 +1,7 @@
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import type { ToolInfo } from '../tools.ts';
-import { Empty, Json, Show, type Loaded } from '../ui.tsx';
+import { Empty, Json, SecretInput, Show, type Loaded } from '../ui.tsx';
 
 /** One header sent to an external MCP server; the value is a secret (a password input, never shown back). */
 interface HeaderRow {
@@ -115,13 +115,7 @@ function ExternalServer({
             onChange={(e) => setHeader(h.key, { name: e.target.value })}
           />
           <label htmlFor={`${id}-h${h.key}-value`}>Header value</label>
-          <input
-            id={`${id}-h${h.key}-value`}
-            type="password"
-            autoComplete="new-password"
-            value={h.value}
-            onChange={(e) => setHeader(h.key, { value: e.target.value })}
-          />
+          <SecretInput id={`${id}-h${h.key}-value`} value={h.value} onValue={(v) => setHeader(h.key, { value: v })} />
           <button
             type="button"
             className="secondary"

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
-import { ConfirmButton, Empty, ErrorBox, Show, useLoad, when, type Loaded } from '../ui.tsx';
+import { ConfirmButton, Empty, ErrorBox, SecretInput, Show, useLoad, when, type Loaded } from '../ui.tsx';
 import { credentialFields, type CredentialField } from '../credentials.ts';
 import { formatAttributes, parseAttributes } from './external-users.tsx';
 
@@ -223,13 +223,11 @@ function Connections({
                       <label htmlFor={`user-cred-${f.key}`}>
                         {f.label} {f.required && <span>(required)</span>}
                       </label>
-                      <input
+                      <SecretInput
                         id={`user-cred-${f.key}`}
-                        type="password"
-                        autoComplete="new-password"
                         required={f.required}
                         value={credentials[f.key] ?? ''}
-                        onChange={(e) => setCredentials({ ...credentials, [f.key]: e.target.value })}
+                        onValue={(v) => setCredentials({ ...credentials, [f.key]: v })}
                       />
                     </div>
                   ))
@@ -371,12 +369,10 @@ function McpConnections({
                 </div>
                 <div className="field">
                   <label htmlFor={`mcp-header-value-${r.id}`}>Header {i + 1} value</label>
-                  <input
+                  <SecretInput
                     id={`mcp-header-value-${r.id}`}
-                    type="password"
-                    autoComplete="new-password"
                     value={r.value}
-                    onChange={(e) => update(r.id, { value: e.target.value })}
+                    onValue={(v) => update(r.id, { value: v })}
                   />
                 </div>
                 {rows.length > 1 && (
@@ -540,15 +536,7 @@ function Secrets({ client, user }: { client: ManagementClient; user: string }) {
           onChange={(e) => setName(e.target.value)}
         />
         <label htmlFor="user-secret-value">Secret value (write-only)</label>
-        <input
-          id="user-secret-value"
-          ref={valueRef}
-          type="password"
-          autoComplete="new-password"
-          required
-          value={value}
-          onChange={(e) => setValue(e.target.value)}
-        />
+        <SecretInput id="user-secret-value" inputRef={valueRef} required value={value} onValue={setValue} />
         <button type="submit" disabled={busy || !name.trim() || value === ''}>
           {busy ? 'Setting…' : 'Set secret'}
         </button>

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
-import { Empty, ErrorBox, Show, useLoad, type Loaded } from '../ui.tsx';
+import { Empty, ErrorBox, SecretInput, Show, useLoad, type Loaded } from '../ui.tsx';
 import { credentialFields, type CredentialField } from '../credentials.ts';
 
 function CreateInstance({
@@ -92,13 +92,11 @@ function CreateInstance({
                     <label htmlFor={`cred-${f.key}`}>
                       {f.label} {f.required && <span>(required)</span>}
                     </label>
-                    <input
+                    <SecretInput
                       id={`cred-${f.key}`}
-                      type="password"
-                      autoComplete="new-password"
                       required={f.required}
                       value={credentials[f.key] ?? ''}
-                      onChange={(e) => setCredentials({ ...credentials, [f.key]: e.target.value })}
+                      onValue={(v) => setCredentials({ ...credentials, [f.key]: v })}
                     />
                   </div>
                 ))

@@ -2,7 +2,7 @@ import { useRef, useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { navigate } from '../router.tsx';
-import { ConfirmButton, Empty, ErrorBox, Show, useLoad, when } from '../ui.tsx';
+import { ConfirmButton, Empty, ErrorBox, SecretInput, Show, useLoad, when } from '../ui.tsx';
 
 type Secret = Schemas['WorkspaceSecret'] | Schemas['ServerSecret'];
 
@@ -125,15 +125,7 @@ export function SecretsPage({ client, query }: { client: ManagementClient; query
             onChange={(e) => setName(e.target.value)}
           />
           <label htmlFor="secret-value">Value (write-only: never shown again)</label>
-          <input
-            id="secret-value"
-            ref={valueRef}
-            type="password"
-            required
-            autoComplete="new-password"
-            value={value}
-            onChange={(e) => setValue(e.target.value)}
-          />
+          <SecretInput id="secret-value" inputRef={valueRef} required value={value} onValue={setValue} />
           <p className="hint">
             {known.includes(name.trim())
               ? `${name.trim()} exists: saving rotates it (the current value stays as the previous version).`
