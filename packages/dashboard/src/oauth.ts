@@ -1,3 +1,4 @@
+import { tokenScopes } from '@toolplane/contracts/oauth-claims';
 import * as oauth from 'oauth4webapi';
 import type { Credential } from './api.ts';
 import { callbackPath, type OAuthSettings } from './oauth-settings.ts';
@@ -49,15 +50,9 @@ export async function beginSignIn(s: OAuthSettings, returnTo: string): Promise<v
 function claimsOf(token: string, prefix: string): { scopes: string[]; subject: string } {
   try {
     const part = token.split('.')[1] ?? '';
-    const claims = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as {
-      scope?: unknown;
-      scp?: unknown;
-      sub?: unknown;
-    };
-    const raw =
-      typeof claims.scope === 'string' ? claims.scope.split(' ') : Array.isArray(claims.scp) ? claims.scp : [];
-    const scopes = raw
-      .filter((x): x is string => typeof x === 'string' && x.startsWith(prefix))
+    const claims = JSON.parse(atob(part.replace(/-/g, '+').replace(/_/g, '/'))) as Record<string, unknown>;
+    const scopes = tokenScopes(claims)
+      .filter((x) => x.startsWith(prefix))
       .map((x) => x.slice(prefix.length));
     return { scopes, subject: typeof claims.sub === 'string' ? claims.sub : '' };
   } catch {

@@ -250,3 +250,24 @@ export function SecretInput({
     />
   );
 }
+
+/**
+ * An action on one row of a list (delete, revoke): the row it runs on (its button shows busy) and, when it failed,
+ * why. `run(row, call, onDone)` clears the last failure, runs `call`, then `onDone` (a reload of the list).
+ */
+export function useRowAction(): {
+  pending: string | null;
+  error: unknown;
+  run: (row: string, call: () => Promise<unknown>, onDone: () => void) => void;
+} {
+  const [pending, setPending] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const run = (row: string, call: () => Promise<unknown>, onDone: () => void) => {
+    setPending(row);
+    setError(null);
+    call()
+      .then(onDone, (err: unknown) => setError(err))
+      .finally(() => setPending(null));
+  };
+  return { pending, error, run };
+}

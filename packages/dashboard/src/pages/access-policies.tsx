@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
-import { ConfirmButton, Empty, ErrorBox, Show, useLoad } from '../ui.tsx';
+import { ConfirmButton, Empty, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 
 type Principal = Schemas['AccessPolicyBody']['principals'][number];
 const principalTypes: { type: Principal['type']; label: string }[] = [
@@ -185,15 +185,9 @@ export function AccessPoliciesPage({ client }: { client: ManagementClient }) {
     ]);
     return { policies: policies.data, keys: keys.data, servers: servers.data };
   }, [client]);
-  const [deleting, setDeleting] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const remove = (id: string) => {
-    setDeleting(id);
-    setError(null);
-    unwrap(client.DELETE('/access_policies/{id}', { params: { path: { id } } }))
-      .then(reload, (err: unknown) => setError(err))
-      .finally(() => setDeleting(null));
-  };
+  const { pending: deleting, error, run } = useRowAction();
+  const remove = (id: string) =>
+    run(id, () => unwrap(client.DELETE('/access_policies/{id}', { params: { path: { id } } })), reload);
   return (
     <>
       <h1>Access policies</h1>

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { storedKey, unwrap, type Schemas } from '../api.ts';
-import { ConfirmButton, Empty, ErrorBox, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
+import { ConfirmButton, Empty, ErrorBox, OneTimeKey, Show, useLoad, useRowAction, when } from '../ui.tsx';
 
 type Scope = Schemas['ApiKey']['scopes'][number];
 const scopes: { scope: Scope; help: string }[] = [
@@ -127,16 +127,10 @@ export function ApiKeysPage({ client }: { client: ManagementClient }) {
     ]);
     return { keys: keys.data, servers: servers.data };
   }, [client]);
-  const [revoking, setRevoking] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const { pending: revoking, error, run } = useRowAction();
   const mine = storedKey()?.slice(0, 10);
-  const revoke = (id: string) => {
-    setRevoking(id);
-    setError(null);
-    unwrap(client.DELETE('/api_keys/{id}', { params: { path: { id } } }))
-      .then(reload, (err: unknown) => setError(err))
-      .finally(() => setRevoking(null));
-  };
+  const revoke = (id: string) =>
+    run(id, () => unwrap(client.DELETE('/api_keys/{id}', { params: { path: { id } } })), reload);
   return (
     <>
       <h1>API keys</h1>
