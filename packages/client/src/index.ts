@@ -2,7 +2,7 @@ import createClient, { type Client } from 'openapi-fetch';
 import type { paths } from './schema.ts';
 
 export type { components } from './schema.ts';
-export { readProblem } from './problem.ts';
+export { ApiError, readProblem, unwrap, type ProblemIssue } from './problem.ts';
 export { locateIssues } from './source-map.ts';
 
 /** A typed client of the management API (`/api/v1`), generated from docs/openapi.json. */

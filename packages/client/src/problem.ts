@@ -1,5 +1,5 @@
 /** One problem of a rejected request or document: a JSON pointer and what is wrong there. */
-interface ProblemIssue {
+export interface ProblemIssue {
   path: string;
   message: string;
 }
@@ -31,4 +31,31 @@ export function readProblem(body: unknown, fallback: string): ReadProblem {
       })
     : [];
   return { detail, code: typeof problem.code === 'string' ? problem.code : undefined, issues };
+}
+
+/**
+ * A failed management call: the status, the problem+json body as sent (`body`) and what `readProblem` reads of it
+ * (`message` = its detail, `code`, `issues`). The one error type of every client of the API (CLI, dashboard, tests).
+ */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string | undefined;
+  readonly issues: ProblemIssue[];
+  readonly body: unknown;
+  constructor(status: number, body: unknown) {
+    const { detail, code, issues } = readProblem(body, `request failed (${status})`);
+    super(detail);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.issues = issues;
+    this.body = body;
+  }
+}
+
+/** The data of a typed-client call (`client.GET(…)`), or an `ApiError` thrown with the failed answer's problem. */
+export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await call;
+  if (!response.ok) throw new ApiError(response.status, error);
+  return data as T;
 }

@@ -1,4 +1,4 @@
-import { createManagementClient, readProblem, type components, type ManagementClient } from '@toolplane/client';
+import { ApiError, createManagementClient, unwrap, type components, type ManagementClient, type ProblemIssue } from '@toolplane/client';
 
 export type Schemas = components['schemas'];
 
@@ -39,36 +39,10 @@ export function clientFor(c: Credential): ManagementClient {
   return createManagementClient(window.location.origin, c.kind === 'key' ? c.key : { accessToken: c.token });
 }
 
+export { ApiError, unwrap };
+
 /** One problem of a rejected document or body: a JSON pointer and what is wrong there. */
-export interface Issue {
-  path: string;
-  message: string;
-}
-
-/** A failed management call: the status and the problem+json body's title, detail, code and `errors`. */
-export class ApiError extends Error {
-  readonly status: number;
-  readonly code: string | undefined;
-  readonly issues: Issue[];
-  constructor(status: number, message: string, code: string | undefined, issues: Issue[]) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.issues = issues;
-  }
-}
-
-function toApiError(status: number, body: unknown): ApiError {
-  const { detail, code, issues } = readProblem(body, `request failed (${status})`);
-  return new ApiError(status, detail, code, issues);
-}
-
-/** The data of an openapi-fetch call, or an `ApiError` thrown with its problem. */
-export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
-  const { data, error, response } = await call;
-  if (!response.ok) throw toApiError(response.status, error);
-  return data as T;
-}
+export type Issue = ProblemIssue;
 
 export function errorMessage(err: unknown): string {
   if (err instanceof ApiError) return `${err.message} (HTTP ${err.status}${err.code ? `, ${err.code}` : ''})`;

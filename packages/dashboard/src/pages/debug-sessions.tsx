@@ -69,8 +69,7 @@ function LiveTail({
         }
         if (e.event === 'error') {
           // The server could not follow the calls any more (Redis or the database failed): it closes, this reconnects.
-          const problem = JSON.parse(e.data) as { detail?: string; code?: string };
-          setError(new ApiError(503, problem.detail ?? 'the stream failed', problem.code, []));
+          setError(new ApiError(503, { detail: 'the stream failed', ...(JSON.parse(e.data) as object) }));
           return;
         }
         if (e.event !== 'record') return;
@@ -82,8 +81,7 @@ function LiveTail({
     }).catch((err: unknown) => {
       if (controller.signal.aborted) return;
       if (err instanceof StreamRefused) {
-        const problem = (err.error ?? {}) as { detail?: string; code?: string };
-        setError(new ApiError(err.status, problem.detail ?? err.message, problem.code, []));
+        setError(new ApiError(err.status, { detail: err.message, ...((err.error ?? {}) as object) }));
       } else setError(err);
     });
     return () => controller.abort();

@@ -109,7 +109,7 @@ function Editor({ client, server, onDeployed }: { client: ManagementClient; serv
               issues: inDocument ? placeIssues(sent, all) : [],
               bodyIssues: inDocument ? [] : all,
             });
-          } else setOutcome({ kind: 'error', error: new ApiError(response.status, message, undefined, []) });
+          } else setOutcome({ kind: 'error', error: new ApiError(response.status, { detail: message }) });
         },
         (err: unknown) => {
           if (current() && !controller.signal.aborted) setOutcome({ kind: 'error', error: err });
