@@ -9,7 +9,7 @@
 #   1. the control plane's Prisma client (generated TypeScript, compiled with the rest), when missing or stale;
 #   2. `tsc -p tsconfig.build.json` in the service and every workspace package it depends on (dist/);
 #   3. files tsc does not emit (the Prisma schema engine's .cjs wrapper) and, for the control plane, the
-#      dashboard's static build (`dashboard/`, served at /);
+#      dashboard's static build (`dashboard/`, served at /; built in a scratch directory, not packages/dashboard/dist);
 #   4. `pnpm deploy --prod`: the service's files ("files" of its package.json) and an isolated
 #      node_modules with production dependencies only; workspace packages are copied in, dist/ only.
 # The result starts with `node dist/main.js` (no source condition, NODE_ENV=production).
@@ -38,11 +38,17 @@ fi
 # One build at a time: builds write the shared packages' dist/ (tests build services and the CLI in parallel).
 mkdir -p node_modules/.cache
 flock node_modules/.cache/toolplane-build.lock pnpm --filter "@toolplane/${service}..." run build
+dashboard=""
 if [ "${service}" = control-plane ]; then
   cp services/control-plane/src/db/schema-engine-wasm.cjs services/control-plane/dist/db/
-  # The dashboard the control plane serves at / (static files, found next to dist/ at run time).
-  flock node_modules/.cache/toolplane-build.lock pnpm --filter @toolplane/dashboard run build >/dev/null
+  # The dashboard the control plane serves at / (static files, found next to dist/ at run time), built into a
+  # directory of this build's own: never packages/dashboard/dist, which Vite empties before writing and which
+  # control planes running from this clone (dev, other tests) serve.
+  dashboard="$(mktemp -d)"
+  trap 'rm -rf "${dashboard}"' EXIT
+  (cd packages/dashboard && NODE_ENV=production node node_modules/vite/bin/vite.js build \
+    --outDir "${dashboard}" --emptyOutDir --logLevel warn)
 fi
 pnpm --filter "@toolplane/${service}" --prod --offline "${store[@]}" --config.node-linker=isolated deploy "${out}"
-if [ "${service}" = control-plane ]; then cp -r packages/dashboard/dist "${out}/dashboard"; fi
+if [ -n "${dashboard}" ]; then cp -r "${dashboard}" "${out}/dashboard"; fi
 test -f "${out}/dist/main.js"

@@ -3,8 +3,9 @@
 // no skip), a page that collects what it reports as broken, sign-in, axe-core audits and the screenshots' directory.
 import { expect } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import axe from 'axe-core';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -14,28 +15,62 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 const dashboardDir = join(root, 'packages/dashboard');
 const CHROMIUM = '/usr/bin/chromium';
 
-/** The dashboard's build (what `buildDashboard` writes and the control plane serves in a clone). */
-export const dashboardDist = join(dashboardDir, 'dist');
+/** What the dashboard's bundle is made of: its package and the workspace packages it bundles from their sources. */
+const dashboardInputs = ['packages/dashboard', 'packages/client/src', 'packages/contracts/src', 'pnpm-lock.yaml'];
+
+function hashInputs(): string {
+  const hash = createHash('sha256');
+  const visit = (path: string) => {
+    const stat = statSync(path);
+    if (stat.isDirectory()) {
+      for (const name of readdirSync(path).sort())
+        if (name !== 'node_modules' && name !== 'dist' && !name.startsWith('.')) visit(join(path, name));
+    } else hash.update(relative(root, path)).update('\0').update(readFileSync(path)).update('\0');
+  };
+  for (const input of dashboardInputs) visit(join(root, input));
+  return hash.digest('hex').slice(0, 16);
+}
 
 /**
- * Builds the dashboard the control plane serves (its default DASHBOARD_DIR in a clone) again, so that it is this
- * checkout's. NODE_ENV=production: under jest it is `test`, which would bundle React's development build. Under the
- * build lock of scripts/build-service.sh: the production-build test copies the same dist/.
+ * A build of this checkout's dashboard that no other test will ever rewrite: `node_modules/.cache/dashboard-builds/
+ * <hash of its inputs>`, built once into a private directory and renamed into place whole. Start the stack with it
+ * as the control plane's `DASHBOARD_DIR` (`dashboardEnv`). Never `packages/dashboard/dist`: Vite empties its output
+ * directory before writing, and a rebuild there under stacks that serve it (the other files of a parallel run) took
+ * `index.html` and the lazily loaded chunks away from pages already open. NODE_ENV=production: under jest it is
+ * `test`, which would bundle React's development build.
  */
-export function buildDashboard(): void {
-  mkdirSync(join(root, 'node_modules/.cache'), { recursive: true });
+export function buildDashboard(): string {
+  const builds = join(root, 'node_modules/.cache/dashboard-builds');
+  const dir = join(builds, hashInputs());
+  if (existsSync(join(dir, 'index.html'))) return dir;
+  mkdirSync(builds, { recursive: true });
+  const scratch = mkdtempSync(join(builds, 'building-'));
   execFileSync(
-    'flock',
+    process.execPath,
     [
-      join(root, 'node_modules/.cache/toolplane-build.lock'),
-      process.execPath,
       join(dashboardDir, 'node_modules/vite/bin/vite.js'),
       'build',
+      '--outDir',
+      scratch,
+      '--emptyOutDir',
       '--logLevel',
       'warn',
     ],
     { cwd: dashboardDir, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' } },
   );
+  try {
+    renameSync(scratch, dir);
+  } catch (err) {
+    // Another file built the same inputs first: theirs is as good, and it is in place.
+    rmSync(scratch, { recursive: true, force: true });
+    if (!existsSync(join(dir, 'index.html'))) throw err;
+  }
+  return dir;
+}
+
+/** The control plane's environment serving `build` (from `buildDashboard`), for `startTestStack`'s `serviceEnv`. */
+export function dashboardEnv(build: string): { 'control-plane': Record<string, string> } {
+  return { 'control-plane': { DASHBOARD_DIR: build } };
 }
 
 /** Launches Debian's Chromium (headless) through playwright-core; throws when it is not installed. */

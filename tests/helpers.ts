@@ -171,6 +171,8 @@ export interface LocalAuthorizationServer {
   user: { sub: string; claims: Record<string, unknown>; deny?: boolean };
   /** Lifetime of the access tokens `/token` issues (seconds). */
   tokenLifetime: number;
+  /** While true, the metadata documents (RFC 8414, OpenID Connect discovery) answer 503: an issuer having a bad minute. */
+  discoveryDown: boolean;
   requests: string[];
   /** The clients `/authorize` knows (may be added to once their redirect URI is known). */
   clients: { clientId: string; redirectUri: string }[];
@@ -205,6 +207,8 @@ export async function startAuthorizationServer(
     const url = new URL(req.url ?? '/', as.issuer);
     as.requests.push(url.pathname + url.search);
     if (url.pathname === '/jwks') return json(res, 200, { keys: [jwk] });
+    if (as.discoveryDown && url.pathname.startsWith('/.well-known/'))
+      return json(res, 503, { error: 'temporarily_unavailable' });
     if (url.pathname === '/.well-known/oauth-authorization-server')
       return json(res, 200, {
         issuer: as.issuer,
@@ -293,6 +297,7 @@ export async function startAuthorizationServer(
     signingKey: pair.privateKey,
     user: { sub: 'alice', claims: {} },
     tokenLifetime: 300,
+    discoveryDown: false,
     requests: [],
     clients: opts.clients ?? [],
     close: () =>

@@ -5,7 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerTicketExample, type ControlPlaneClient, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import type { Browser, Page } from 'playwright-core';
-import { audit, buildDashboard, launchChromium, newDashboardPage, openFromNav, signIn, signOut } from '../browser.ts';
+import {
+  audit,
+  buildDashboard,
+  dashboardEnv,
+  launchChromium,
+  newDashboardPage,
+  openFromNav,
+  signIn,
+  signOut,
+} from '../browser.ts';
 import { startTestStack, waitFor } from '../helpers.ts';
 
 let stack: Stack;
@@ -16,11 +25,14 @@ let example: RegisteredExample;
 /** Chromium, its dashboard page, and what the page reported as broken (uncaught errors, CSP refusals). */
 let browser: Browser, page: Page, pageProblems: string[];
 
+/** The dashboard build this file's control plane serves. */
+let build: string;
+
 beforeAll(async () => {
-  buildDashboard();
+  build = buildDashboard();
   browser = await launchChromium();
   upstream = await startTicketSystem({ apiKey: 'ticket-key' });
-  ({ stack, api } = await startTestStack('dashboard-admin', { logLevel: 'warn' }));
+  ({ stack, api } = await startTestStack('dashboard-admin', { logLevel: 'warn', serviceEnv: dashboardEnv(build) }));
   example = await registerTicketExample(api, upstream.url, 'ticket-key', 'support');
   ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
 }, 180_000);

@@ -10,7 +10,7 @@ import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { SignJWT } from 'jose';
 import pg from 'pg';
 import type { Browser, Page } from 'playwright-core';
-import { audit, buildDashboard, launchChromium, newDashboardPage, openFromNav } from '../browser.ts';
+import { audit, buildDashboard, dashboardEnv, launchChromium, newDashboardPage, openFromNav } from '../browser.ts';
 import { startAuthorizationServer, startTestStack, type LocalAuthorizationServer } from '../helpers.ts';
 
 const audience = 'https://toolplane.test/api';
@@ -46,8 +46,11 @@ function asUser(token: string): ManagementClient {
   return createManagementClient(stack.controlPlaneUrl, { accessToken: token });
 }
 
+/** The dashboard build this file's control plane serves. */
+let build: string;
+
 beforeAll(async () => {
-  buildDashboard();
+  build = buildDashboard();
   browser = await launchChromium();
   as = await startAuthorizationServer();
   upstream = await startTicketSystem({ apiKey: 'ticket-key' });
@@ -60,6 +63,7 @@ beforeAll(async () => {
         OAUTH_JWKS_URL: `${as.issuer}/jwks`,
         OAUTH_AUDIENCE: audience,
         OAUTH_CLIENT_ID: clientId,
+        ...dashboardEnv(build)['control-plane'],
       },
     },
   }));

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ApiError, ControlPlaneClient, type Stack } from '@toolplane/cli';
 import type { Browser, Page } from 'playwright-core';
-import { audit, buildDashboard, launchChromium, newDashboardPage, signIn } from '../browser.ts';
+import { audit, buildDashboard, dashboardEnv, launchChromium, newDashboardPage, signIn } from '../browser.ts';
 import { startStreamableMcpServer, type ExternalMcpServer, type FixtureTool } from '../fixtures/mcp-servers.ts';
 import { startTestStack } from '../helpers.ts';
 
@@ -42,11 +42,14 @@ async function failure(call: Promise<unknown>): Promise<ApiError> {
   );
 }
 
+/** The dashboard build this file's control plane serves. */
+let build: string;
+
 beforeAll(async () => {
-  buildDashboard();
+  build = buildDashboard();
   browser = await launchChromium();
   remote = await startStreamableMcpServer({ tools, requiredHeader: ['authorization', TOKEN] });
-  ({ stack, api } = await startTestStack('dashboard-servers', { logLevel: 'warn' }));
+  ({ stack, api } = await startTestStack('dashboard-servers', { logLevel: 'warn', serviceEnv: dashboardEnv(build) }));
   ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
 }, 180_000);
 

@@ -31,8 +31,11 @@ function listen(server: Server): Promise<string> {
   );
 }
 
+/** The dashboard build this file's control plane serves. */
+let build: string;
+
 beforeAll(async () => {
-  buildDashboard();
+  build = buildDashboard();
   browser = await launchChromium();
   upstream = createServer((req, res) => {
     const id = /^\/v1\/items\/([^/?]+)$/.exec(req.url ?? '')?.[1];
@@ -59,7 +62,7 @@ beforeAll(async () => {
   const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: await listen(receiver), OTEL_BSP_SCHEDULE_DELAY: '100' };
   ({ stack, api } = await startTestStack('dashboard-workflows', {
     logLevel: 'warn',
-    serviceEnv: { 'control-plane': { ...otel, JAEGER_UI_URL }, edge: otel, worker: otel },
+    serviceEnv: { 'control-plane': { ...otel, JAEGER_UI_URL, DASHBOARD_DIR: build }, edge: otel, worker: otel },
   }));
   ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
 }, 180_000);

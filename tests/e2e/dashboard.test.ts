@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import {
   audit,
   buildDashboard,
-  dashboardDist as dist,
+  dashboardEnv,
   launchChromium,
   newDashboardPage,
   openFromNav,
@@ -24,6 +24,8 @@ import { postMcp, startTestStack, waitFor } from '../helpers.ts';
 let images: string;
 
 let stack: Stack;
+/** The dashboard build this file's control plane serves. */
+let dist: string;
 let api: ControlPlaneClient;
 let upstream: TicketSystem;
 
@@ -31,10 +33,10 @@ let upstream: TicketSystem;
 let browser: Browser, page: Page, pageProblems: string[];
 
 beforeAll(async () => {
-  buildDashboard();
+  dist = buildDashboard();
   browser = await launchChromium();
   upstream = await startTicketSystem({ apiKey: 'ticket-key' });
-  ({ stack, api } = await startTestStack('dashboard', { logLevel: 'warn' }));
+  ({ stack, api } = await startTestStack('dashboard', { logLevel: 'warn', serviceEnv: dashboardEnv(dist) }));
   ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
   images = screenshotsDir();
 }, 180_000);

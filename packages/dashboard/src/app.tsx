@@ -1,7 +1,7 @@
 import { lazy, Suspense, useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { clientFor, errorMessage, storedCredential, storeCredential, unwrap, type Credential } from './api.ts';
-import { callbackPath, oauthSettings, oauthUnavailable } from './oauth-settings.ts';
+import { callbackPath, oauthSettings, useOAuthSettings } from './oauth-settings.ts';
 import { Link, navigate, usePath } from './router.tsx';
 import { ConnectorsPage } from './pages/connectors.tsx';
 import { InstancesPage } from './pages/instances.tsx';
@@ -70,8 +70,7 @@ function SignIn({ onSignIn, notice }: { onSignIn: (c: Credential) => void; notic
   const [key, setKey] = useState('');
   const [error, setError] = useState<string | null>(notice);
   const [busy, setBusy] = useState(false);
-  const oauth = oauthSettings();
-  const unavailable = oauthUnavailable();
+  const { settings: oauth, unavailable } = useOAuthSettings();
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
