@@ -176,7 +176,7 @@ async function main(): Promise<number> {
 
   const sum = (k: 'passed' | 'failed' | 'skipped') => outcomes.reduce((s, o) => s + o[k], 0);
   const problems = outcomes.flatMap((o) => o.problems);
-  const slowest = [...outcomes].sort((a, b) => b.seconds - a.seconds).slice(0, 5);
+  const slowest = [...outcomes].sort((a, b) => b.seconds - a.seconds).slice(0, 10);
   console.log(`\nslowest: ${slowest.map((o) => `${o.label} ${o.seconds.toFixed(0)} s`).join(', ')}`);
   for (const p of problems) console.error(`\u2717 ${p}`);
   const skipped = sum('skipped');
