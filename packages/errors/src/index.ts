@@ -76,8 +76,9 @@ export class ValidationError extends UserError {
 }
 
 export class NotFoundError extends UserError {
+  /** `id` comes from the request (a path segment): quoted, as a JSON string, never echoed bare. */
   constructor(what: string, id: string) {
-    super('resource.not_found', `${what} ${id} was not found`, { status: 404, details: { id } });
+    super('resource.not_found', `${what} ${JSON.stringify(id)} was not found`, { status: 404, details: { id } });
   }
 }
 

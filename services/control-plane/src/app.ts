@@ -115,6 +115,12 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   http.disable('x-powered-by');
   http.set('etag', false);
   http.set('trust proxy', trustProxy(env.TRUST_PROXY));
+  // Every answer is what its Content-Type says (JSON, problem+json, event streams, the dashboard's files):
+  // browsers must not guess otherwise (a problem's detail quotes parts of the request).
+  http.use((_req, res, next) => {
+    res.setHeader('x-content-type-options', 'nosniff');
+    next();
+  });
   http.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -60,15 +60,25 @@ export class ApiKeyCache {
    * and nothing is cached, so keys work again as soon as the control plane has republished them.
    */
   authenticate(key: string): Promise<ApiKeyRecord | null> {
-    const hash = hashApiKey(key);
-    return this.cache.get(hash, async () => {
-      const raw = await readState(() => this.redis.hget(this.keys.apiKeys, hash));
-      if (!raw) {
-        await this.state.assertComplete();
-        return null;
-      }
-      const parsed = ApiKeyRecord.safeParse(JSON.parse(raw));
-      return parsed.success && !parsed.data.revoked ? parsed.data : null;
-    });
+    return this.authenticateHash(hashApiKey(key));
+  }
+
+  /** `authenticate` of a key already hashed. */
+  authenticateHash(hash: string): Promise<ApiKeyRecord | null> {
+    return this.cache.get(hash, () => this.read(hash));
+  }
+
+  /**
+   * The record Redis holds now for a key hash, past the cache (open streams check their key again when its
+   * change is announced): null for an unknown or revoked key; throws `state.unavailable` as `authenticate`.
+   */
+  async read(hash: string): Promise<ApiKeyRecord | null> {
+    const raw = await readState(() => this.redis.hget(this.keys.apiKeys, hash));
+    if (!raw) {
+      await this.state.assertComplete();
+      return null;
+    }
+    const parsed = ApiKeyRecord.safeParse(JSON.parse(raw));
+    return parsed.success && !parsed.data.revoked ? parsed.data : null;
   }
 }

@@ -11,19 +11,23 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { Redis } from 'ioredis';
 import { AccessPolicyCache, decideAccess, restrictCatalog, writeDenial, type CallerIdentity } from './access.ts';
-import { ApiKeyCache } from './api-keys.ts';
+import { ApiKeyCache, hashApiKey } from './api-keys.ts';
 import { CatalogCache } from './catalogs.ts';
 import type { EdgeEnv } from './env.ts';
 import { LegacySseSessions } from './legacy-sse.ts';
 import { buildServer, createEdgeMcpHandler, toAuthInfo, type EdgeCallContext } from './mcp-handler.ts';
 import { OAuthResourceServer } from './oauth.ts';
+import { OpenStreams, type StreamCredential } from './open-streams.ts';
 import { CancelRegistry, SessionLogLevels } from './protocol-state.ts';
 import { UnauthenticatedLimiter } from './rate-limit.ts';
-import { readState, RuntimeStateProbe } from './runtime-state.ts';
+import { readState, RuntimeStateProbe, stateMessages } from './runtime-state.ts';
 
 export interface EdgeDeps {
   log: Logger;
 }
+
+/** An authenticated MCP request: its call context, who calls, and the credential it came with. */
+type Authenticated = EdgeCallContext & { clientId: string; credential: StreamCredential };
 
 const version = '0.1.0';
 
@@ -77,7 +81,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => Math.min(times * 100, 1000),
   });
-  const events = redis.duplicate();
+  // Named (CLIENT LIST) after the key prefix: an operator, or a test, can tell it from other connections.
+  const events = redis.duplicate({ connectionName: `${env.REDIS_PREFIX}:edge-events` });
   // Both reconnect by themselves; outages show in /readyz and in callers' errors.
   redis.on('error', () => undefined);
   events.on('error', () => undefined);
@@ -126,6 +131,15 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     onFastPath: (tool) => log.debug({ tool }, 'tools/call fast path'),
   });
   const legacySessions = new LegacySseSessions();
+  // Long-lived answers end with their credential (docs/security.md, "Long-lived answers").
+  const openStreams = new OpenStreams(
+    (hash) => apiKeys.read(hash),
+    (stream, reason) =>
+      log.info(
+        { serverId: stream.serverId, credential: stream.credential.kind, reason },
+        'stream ended: its credential no longer reaches the server',
+      ),
+  );
   const jsonBody: RequestHandler[] = [
     express.json({ limit: env.MAX_BODY_BYTES, type: () => true }),
     (req, res, next) => {
@@ -145,9 +159,18 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       // streams (2025-era Streamable HTTP is stateless: no stream to carry it).
       legacySessions.toolsChanged(message);
       mcp.toolsChanged(message);
-    } else if (channel === keys.apiKeyChanged) apiKeys.invalidate(message);
-    else if (channel === keys.accessChanged) accessPolicies.invalidate(message);
+    } else if (channel === keys.apiKeyChanged) {
+      apiKeys.invalidate(message);
+      void openStreams.keyChanged(message);
+    } else if (channel === keys.accessChanged) accessPolicies.invalidate(message);
   });
+  // Without the subscription, key changes go unheard: open streams end (fail closed), and none opens
+  // until it is back (`streamsHeard`). Their clients reconnect.
+  events.on('close', () => {
+    const ended = openStreams.endAll('the Redis pub/sub connection was lost');
+    if (ended > 0) log.warn({ ended }, 'open streams ended: the Redis pub/sub connection was lost');
+  });
+  const streamsHeard = () => events.status === 'ready';
   // After a reconnect, messages sent meanwhile are lost: drop everything cached (revocations included).
   events.on('ready', () => {
     catalogs.invalidate(undefined);
@@ -166,10 +189,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       : undefined;
   const anyOrigin = env.ALLOWED_ORIGINS.includes('*');
   /** Authenticates an MCP request and resolves its server; answers the error itself and returns undefined on failure. */
-  async function authenticate(
-    req: Request,
-    res: Response,
-  ): Promise<(EdgeCallContext & { clientId: string }) | undefined> {
+  async function authenticate(req: Request, res: Response): Promise<Authenticated | undefined> {
     try {
       return await authenticateOrThrow(req, res);
     } catch (err) {
@@ -178,10 +198,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       throw err;
     }
   }
-  async function authenticateOrThrow(
-    req: Request,
-    res: Response,
-  ): Promise<(EdgeCallContext & { clientId: string }) | undefined> {
+  async function authenticateOrThrow(req: Request, res: Response): Promise<Authenticated | undefined> {
     const origin = req.header('origin');
     if (origin !== undefined && !anyOrigin && !env.ALLOWED_ORIGINS.includes(origin)) {
       return jsonRpcError(res, 403, -32001, `Origin ${origin} is not allowed.`);
@@ -211,10 +228,12 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     let identity: CallerIdentity;
     let loaded: Awaited<ReturnType<typeof catalogs.get>>;
     let accessToken: string | undefined;
+    let credential: StreamCredential;
     /** The external user an OAuth token names through its user claim (`OAUTH_USER_CLAIM`). */
     let tokenUser: string | undefined;
     if (key) {
-      const record = await apiKeys.authenticate(key);
+      const keyHash = hashApiKey(key);
+      const record = await apiKeys.authenticateHash(keyHash);
       if (!record) {
         unauthenticated.count(address);
         return jsonRpcError(res, 401, -32001, 'Invalid API key.', challenge());
@@ -227,6 +246,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
         return jsonRpcError(res, 404, -32002, `MCP server ${serverId} not found.`);
       principal = { workspaceId: record.workspaceId, keyId: record.keyId };
       identity = { keyId: record.keyId, keyServerIds: record.serverIds };
+      credential = { kind: 'key', keyHash };
       apiKeys.touch(record.keyId);
     } else if (bearer && oauth) {
       // The token's audience is this server's resource URL, so a valid token is valid for this server only.
@@ -244,6 +264,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       if (!loaded) return jsonRpcError(res, 404, -32002, `MCP server ${serverId} not found.`);
       principal = { workspaceId: loaded.catalog.workspaceId, subject: check.subject };
       identity = { subject: check.subject, groups: check.groups };
+      const exp = check.claims.exp;
+      credential = { kind: 'token', expiresAt: typeof exp === 'number' ? exp * 1000 : undefined };
       // Only workflows of servers that opted in ever receive it (`$current_user.token`, see tool-calls.ts).
       accessToken = bearer;
       const claim = check.claims[env.OAUTH_USER_CLAIM];
@@ -252,6 +274,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       // `isPublic`: anyone may list and call this server's tools, without a key.
       principal = { workspaceId: loaded.catalog.workspaceId, subject: 'anonymous' };
       identity = { anonymous: true };
+      credential = { kind: 'anonymous' };
     } else {
       unauthenticated.count(address);
       return jsonRpcError(
@@ -305,7 +328,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     loaded = restrictCatalog(loaded, decision.grant, decision.who);
     const clientId = principal.keyId ?? `oauth:${principal.subject}`;
     // headers: a reference (workflow tools read Config-* from it; nothing is copied for other tools).
-    const ctx: EdgeCallContext & { clientId: string } = { principal, loaded, clientId, headers: req.headers };
+    const ctx: Authenticated = { principal, loaded, clientId, headers: req.headers, credential };
     if (accessToken) ctx.accessToken = accessToken;
     return ctx;
   }
@@ -320,6 +343,16 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       ctx.protocolVersion = req.header('mcp-protocol-version');
     }
     (req as Request & { auth?: unknown }).auth = toAuthInfo(ctx, ctx.clientId);
+    // A 2026-07-28 listen stream stays open: it ends with its credential, like a legacy stream.
+    if (req.method === 'POST' && (req.body as { method?: unknown } | undefined)?.method === 'subscriptions/listen') {
+      if (!streamsHeard()) return void unavailable(req, res, stateMessages.unreachable);
+      const forget = openStreams.add({
+        serverId: ctx.loaded.catalog.serverId,
+        credential: ctx.credential,
+        end: () => res.destroy(),
+      });
+      res.once('close', forget);
+    }
     await mcp(req, res);
   }
 
@@ -327,14 +360,20 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   async function openLegacyStream(req: Request, res: Response): Promise<void> {
     const ctx = await authenticate(req, res);
     if (!ctx) return;
+    if (!streamsHeard()) return void unavailable(req, res, stateMessages.unreachable);
     const serverId = String(req.params.serverId);
-    await legacySessions.open(
+    let gone = false;
+    res.once('close', () => (gone = true));
+    const session = await legacySessions.open(
       res,
       serverId,
       ctx.clientId,
       `/api/v1/mcp/${serverId}/messages`,
       buildServer(ctx, toolDeps, version, env.TOOLS_LIST_TTL_MS),
     );
+    if (gone) return;
+    const forget = openStreams.add({ serverId, credential: ctx.credential, end: () => void session.transport.close() });
+    res.once('close', forget);
   }
   async function postLegacyMessage(req: Request, res: Response): Promise<void> {
     const ctx = await authenticate(req, res);

@@ -63,14 +63,23 @@ export interface LegacySession {
 export class LegacySseSessions {
   private readonly sessions = new Map<string, LegacySession>();
 
-  async open(res: Response, serverId: string, owner: string, messagesUrl: string, server: Server): Promise<void> {
+  /** Opens the event stream on `res`; the session's `transport.close()` ends it. */
+  async open(
+    res: Response,
+    serverId: string,
+    owner: string,
+    messagesUrl: string,
+    server: Server,
+  ): Promise<LegacySession> {
     const transport = new SseSessionTransport(res, messagesUrl);
-    this.sessions.set(transport.sessionId, { transport, owner, serverId, server });
+    const session = { transport, owner, serverId, server };
+    this.sessions.set(transport.sessionId, session);
     transport.onclose = () => {
       this.sessions.delete(transport.sessionId);
       void server.close();
     };
     await server.connect(transport);
+    return session;
   }
 
   get(sessionId: string): LegacySession | undefined {

@@ -12,15 +12,36 @@ import { CliError, ExitCode } from './errors.ts';
 
 const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
 
+/**
+ * What is wrong with a control-plane URL, if anything: it must be http(s) and carry no credentials
+ * (`https://user:<key>@host`): the key belongs in TOOLPLANE_API_KEY or `login`'s prompt, never in a URL that
+ * error messages, logs and shell history show. The messages never repeat the value.
+ */
+export function controlPlaneUrlProblem(value: string): string | undefined {
+  if (!URL.canParse(value)) return 'must be a URL';
+  const url = new URL(value);
+  if (url.username !== '' || url.password !== '')
+    return 'must not contain credentials (user:password@): pass the API key in TOOLPLANE_API_KEY or to `toolplane login`';
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http(s) URL';
+  return undefined;
+}
+
+/** A zod string that is a control-plane URL (`name` names it in the message). */
+const controlPlaneUrl = (name: string) =>
+  z.string().superRefine((value, ctx) => {
+    const problem = controlPlaneUrlProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${name} ${problem}` });
+  });
+
 const CliEnv = z.object({
-  TOOLPLANE_URL: z.preprocess(emptyAsUndefined, z.string().url('TOOLPLANE_URL must be a URL').optional()),
+  TOOLPLANE_URL: z.preprocess(emptyAsUndefined, controlPlaneUrl('TOOLPLANE_URL').optional()),
   TOOLPLANE_API_KEY: z.preprocess(emptyAsUndefined, z.string().min(1).optional()),
   XDG_CONFIG_HOME: z.preprocess(emptyAsUndefined, z.string().optional()),
   NO_COLOR: z.preprocess(emptyAsUndefined, z.string().optional()),
 });
 export type CliEnv = z.infer<typeof CliEnv>;
 
-const StoredConfig = z.object({ url: z.string().url(), apiKey: z.string().min(1) });
+const StoredConfig = z.object({ url: controlPlaneUrl('url'), apiKey: z.string().min(1) });
 type StoredConfig = z.infer<typeof StoredConfig>;
 
 /** Reads the environment once; a malformed `TOOLPLANE_URL` is a usage error, not a crash later. */

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { Api } from './api.ts';
 import { action, withJson } from './context.ts';
-import { saveConnection } from './config.ts';
+import { controlPlaneUrlProblem, saveConnection } from './config.ts';
 import { usageError } from './errors.ts';
 import { readSecret } from './prompt.ts';
 
@@ -15,7 +15,8 @@ export function loginCommand(program: Command): void {
   ).action(
     action(async (ctx, _args, opts) => {
       const url = String(opts.url);
-      if (!URL.canParse(url) || !/^https?:/i.test(url)) throw usageError(`--url must be an http(s) URL, got ${url}`);
+      const problem = controlPlaneUrlProblem(url);
+      if (problem) throw usageError(`--url ${problem}`);
       const apiKey = await readSecret('API key: ');
       await new Api({ url, apiKey }).checkKey();
       const path = saveConnection(ctx.env, { url, apiKey });

@@ -19,6 +19,11 @@ export interface Output {
   green(s: string): string;
 }
 
+/** `scheme://user:password@host` → `scheme://***@host`: an error must not show credentials a URL carried. */
+function maskUrlCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, '$1***@');
+}
+
 const paint = (on: boolean, code: number) => (s: string) => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
 
 function issueLine(issue: Issue): string {
@@ -42,19 +47,21 @@ export function createOutput(json: boolean, noColorEnv: boolean): Output {
       if (!json) process.stderr.write(`${message}\n`);
     },
     error(err) {
+      // Expected failures are CliErrors: their message only. Anything else is a bug: its stack on stderr
+      // (for the report), never on stdout. Credentials in URLs are masked in both.
       const e =
         err instanceof CliError
           ? err
-          : new CliError(
-              `internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
-              ExitCode.internal,
-            );
+          : new CliError(`internal error: ${err instanceof Error ? err.message : String(err)}`, ExitCode.internal);
+      const message = maskUrlCredentials(e.message);
       process.stderr.write(
-        `${red('error:')} ${e.message}${e.status ? ` (HTTP ${e.status}${e.code ? `, ${e.code}` : ''})` : ''}\n`,
+        `${red('error:')} ${message}${e.status ? ` (HTTP ${e.status}${e.code ? `, ${e.code}` : ''})` : ''}\n`,
       );
-      for (const issue of e.issues) process.stderr.write(`${issueLine(issue)}\n`);
+      for (const issue of e.issues) process.stderr.write(`${maskUrlCredentials(issueLine(issue))}\n`);
+      if (!(err instanceof CliError) && err instanceof Error && err.stack)
+        process.stderr.write(`${maskUrlCredentials(err.stack.split('\n').slice(1).join('\n'))}\n`);
       if (json) {
-        const error = { message: e.message, exitCode: e.exitCode, status: e.status, code: e.code, errors: e.issues };
+        const error = { message, exitCode: e.exitCode, status: e.status, code: e.code, errors: e.issues };
         process.stdout.write(`${JSON.stringify({ error }, null, 2)}\n`);
       }
       return e.exitCode;

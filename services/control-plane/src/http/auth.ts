@@ -18,6 +18,10 @@ export interface Caller {
   scopes: string[];
   /** The only servers this key may touch; undefined = every server of the workspace. */
   serverIds?: string[] | undefined;
+  /** The API key's hash (what key changes are announced by, on `apiKeyChanged`); undefined for a token. */
+  keyHash?: string | undefined;
+  /** When the access token expires (epoch ms, its `exp`); undefined for an API key. */
+  expiresAt?: number | undefined;
 }
 
 export function hashApiKey(key: string): string {
@@ -77,11 +81,14 @@ export function requireCaller(db: Db, opts: { redis?: Redis; prefix?: string; oa
             : 'the x-api-key header is required',
         );
       }
-      if (!opts.oauth)
+      if (!opts.oauth) {
+        // A bearer challenge all the same (RFC 6750 3.1), as docs/api.md says of every `auth.invalid_token`.
+        res.setHeader('www-authenticate', 'Bearer realm="toolplane", error="invalid_token"');
         throw new AuthError(
           'auth.invalid_token',
           'this control plane accepts API keys only (x-api-key): no OAuth issuer is configured (OAUTH_ISSUER)',
         );
+      }
       try {
         callers.set(req, await opts.oauth.verify(bearer));
       } catch (err) {
@@ -91,13 +98,13 @@ export function requireCaller(db: Db, opts: { redis?: Redis; prefix?: string; oa
       }
       return next();
     }
-    const row = await db.apiKey.findUnique({ where: { hash: hashApiKey(key) } });
-    if (!row || row.revokedAt) throw new AuthError('auth.invalid_key', 'the API key is invalid or revoked');
-    if (!row.scopes.includes('management'))
-      throw new AuthError('auth.forbidden', 'this API key has no "management" scope');
+    const keyHash = hashApiKey(key);
+    const row = checkedKey(await db.apiKey.findUnique({ where: { hash: keyHash } }));
+    if (row instanceof AuthError) throw row;
     callers.set(req, {
       workspaceId: row.workspaceId,
       keyId: row.id,
+      keyHash,
       principal: `key:${row.id}`,
       scopes: row.scopes,
       ...(row.serverIds.length > 0 ? { serverIds: row.serverIds } : {}),
@@ -105,6 +112,28 @@ export function requireCaller(db: Db, opts: { redis?: Redis; prefix?: string; oa
     recordUse(row.id);
     next();
   };
+}
+
+type KeyRow = { id: string; revokedAt: Date | null; scopes: string[]; serverIds: string[] };
+
+/** The key row if it may use the management API, else why not (unknown, revoked, no "management" scope). */
+function checkedKey<T extends KeyRow>(row: T | null): T | AuthError {
+  if (!row || row.revokedAt) return new AuthError('auth.invalid_key', 'the API key is invalid or revoked');
+  if (!row.scopes.includes('management'))
+    return new AuthError('auth.forbidden', 'this API key has no "management" scope');
+  return row;
+}
+
+/**
+ * What the management API would answer the key with this hash for MCP server `serverId` now (as
+ * `requireCaller` and `enforceServerRestriction` decide): the error, or undefined while it still reaches the
+ * server. Long-lived answers (debug event streams) ask again whenever the key's change is announced.
+ */
+export async function keyAccessError(db: Db, keyHash: string, serverId: string): Promise<AppError | undefined> {
+  const row = checkedKey(await db.apiKey.findUnique({ where: { hash: keyHash } }));
+  if (row instanceof AuthError) return row;
+  if (row.serverIds.length > 0 && !row.serverIds.includes(serverId)) return new NotFoundError('MCP server', serverId);
+  return undefined;
 }
 
 /**
@@ -189,7 +218,7 @@ export function enforceServerRestriction(db: Db, opts: { maxBodyBytes?: number }
     }
     throw new AuthError(
       'auth.forbidden',
-      `this API key is limited to servers ${serverIds.join(', ')}; ${req.method} ${req.baseUrl}${req.path} needs a key without a server restriction`,
+      `this API key is limited to servers ${serverIds.join(', ')}; ${req.method} ${JSON.stringify(req.baseUrl + req.path)} needs a key without a server restriction`,
     );
   };
 }

@@ -157,7 +157,7 @@ export const notFoundHandler: RequestHandler = (req, res) => {
         title: 'Request rejected',
         status: 404,
         code: 'resource.not_found',
-        detail: `no route for ${req.method} ${req.path}`,
+        detail: `no route for ${req.method} ${JSON.stringify(req.path)}`,
       }),
     );
 };

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AppError, AuthError, TransientError } from '@toolplane/errors';
 import express from 'express';
-import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey } from 'jose';
 import type { Db } from '../db/client.ts';
 import { requireCaller } from './auth.ts';
 import { AuthorizationServerDiscovery, ManagementTokenVerifier } from './oauth.ts';
@@ -88,14 +88,15 @@ async function refusal(t: string | Promise<string>) {
 
 describe('ManagementTokenVerifier', () => {
   it('accepts a token of the issuer for this audience: its workspace, its subject, the API-key scopes it grants', async () => {
-    const caller = await verifier.verify(
-      await token({ claims: { scope: 'openid toolplane:management toolplane:admin other:thing management' } }),
-    );
+    const t = await token({ claims: { scope: 'openid toolplane:management toolplane:admin other:thing management' } });
+    const caller = await verifier.verify(t);
     expect(caller).toEqual({
       workspaceId: workspace,
       subject: 'alice',
       principal: 'user:alice',
       scopes: ['management', 'admin'],
+      // Its `exp` (seconds) in epoch ms: a debug event stream opened with it ends then.
+      expiresAt: decodeJwt(t).exp! * 1000,
     });
     // `scp` as an array (Entra ID, Okta) works the same.
     const scp = await verifier.verify(
@@ -186,6 +187,8 @@ describe('the management API without an issuer', () => {
       const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}/x`;
       const res = await fetch(url, { headers: { authorization: `Bearer ${await token()}` } });
       expect(res.status).toBe(401);
+      // A bearer challenge, as for every auth.invalid_token (docs/api.md).
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="toolplane", error="invalid_token"');
       expect(await res.json()).toEqual({
         code: 'auth.invalid_token',
         message: 'this control plane accepts API keys only (x-api-key): no OAuth issuer is configured (OAUTH_ISSUER)',

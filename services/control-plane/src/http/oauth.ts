@@ -72,7 +72,8 @@ export class ManagementTokenVerifier implements BearerVerifier {
     const workspace = await this.db.workspace.findUnique({ where: { id: workspaceId }, select: { id: true } });
     if (!workspace) throw new AuthError('auth.forbidden', `the access token's workspace ${workspaceId} does not exist`);
     const subject = String(claims.sub);
-    return { workspaceId, subject, principal: `user:${subject}`, scopes };
+    // `exp` is required (and a number, or jose refuses the token): long-lived answers end then.
+    return { workspaceId, subject, principal: `user:${subject}`, scopes, expiresAt: Number(claims.exp) * 1000 };
   }
 }
 

@@ -4,7 +4,7 @@ import type { Logger } from '@toolplane/logger';
 import type { Request, Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { Db } from '../db/client.ts';
-import { caller, credentialName } from '../http/auth.ts';
+import { caller, credentialName, keyAccessError } from '../http/auth.ts';
 import { isUuid } from './ids.ts';
 import { presentRecord, recordsStoredChannel, type RecordRow } from './execution-records.ts';
 
@@ -22,19 +22,25 @@ const LATE_MS = 30_000;
 const PAGE = 500;
 
 interface Listener {
+  /** The hash of the API key the stream was opened with (undefined: an access token). */
+  keyHash?: string | undefined;
   /** Records of the server were stored (by any replica). */
   records(): void;
   /** A debug session of the server was opened or closed. */
   session(): void;
-  /** Redis is unreachable: the stream cannot learn about new records any more. */
+  /** The stream's API key changed (revoked, restricted to other servers): its access is checked again. */
+  keyChanged(): void;
+  /** Redis is unreachable: the stream cannot learn about new records (or key changes) any more. */
   failed(err: Error): void;
 }
 
 /**
  * One Redis subscriber connection per process for every open debug-event stream: a channel per server
- * with listeners (`records-stored:<serverId>`, published by the replica that stored them) and the debug
- * session changes. Channels are unsubscribed with their last listener and the connection is closed with
- * the last stream; if the connection fails, every stream hears it (and ends) and the next one reconnects.
+ * with listeners (`records-stored:<serverId>`, published by the replica that stored them), the debug
+ * session changes and the API key changes (`apiKeyChanged`: the hash of each key the control plane
+ * publishes, created, revoked or restricted). Channels are unsubscribed with their last listener and the
+ * connection is closed with the last stream; if the connection fails, every stream hears it (and ends)
+ * and the next one reconnects.
  */
 export class DebugEventHub {
   private readonly redis: Redis;
@@ -109,9 +115,12 @@ export class DebugEventHub {
     };
     sub.on('error', (err: Error) => fail(err));
     sub.on('close', () => fail(new Error('the Redis connection closed')));
+    const keys = redisKeys(this.prefix);
     sub.on('message', (channel: string, message: string) => {
-      if (channel === redisKeys(this.prefix).debugSessionChanged) {
+      if (channel === keys.debugSessionChanged) {
         for (const l of this.listeners.get(recordsStoredChannel(this.prefix, message)) ?? []) l.session();
+      } else if (channel === keys.apiKeyChanged) {
+        for (const set of this.listeners.values()) for (const l of set) if (l.keyHash === message) l.keyChanged();
       } else for (const l of this.listeners.get(channel) ?? []) l.records();
     });
     this.sub = sub;
@@ -140,7 +149,7 @@ export class DebugEventHub {
       let timer: NodeJS.Timeout | undefined;
       try {
         await Promise.race([
-          sub.subscribe(channel, redisKeys(this.prefix).debugSessionChanged),
+          sub.subscribe(channel, redisKeys(this.prefix).debugSessionChanged, redisKeys(this.prefix).apiKeyChanged),
           new Promise((_, reject) => {
             timer = setTimeout(() => reject(new Error('Redis did not answer SUBSCRIBE')), SUBSCRIBE_TIMEOUT_MS);
           }),
@@ -174,8 +183,11 @@ const columns = `id, server_id AS "serverId", catalog_version AS "catalogVersion
  * the session opened, as server-sent events (`event: record`, `id:` the record id, data: the summary of
  * `GET /execution_records`), first those stored already (after `Last-Event-ID`, when resuming), then each
  * as it is stored; a comment every 15 s; `event: end` when the session is stopped or ends (then the
- * stream closes); `event: error` when Redis or the database fails (then it closes too). The session and
- * server were checked by the caller (404s); `session` is the row read then.
+ * stream closes); `event: error` when Redis or the database fails (then it closes too), and when the
+ * credential no longer reaches the server: its API key revoked or restricted to other servers (checked
+ * again on each announcement of the key's change, at the start and with each heartbeat), or its access
+ * token expired (at its `exp`). The session and server were checked by the caller (404s); `session` is
+ * the row read then.
  */
 export async function streamDebugEvents(
   hub: DebugEventHub,
@@ -197,7 +209,7 @@ export async function streamDebugEvents(
   const log = hub.log.child({ serverId, sessionId: session.id });
   let closed = false;
   let unlisten: (() => void) | undefined;
-  const timers: { heartbeat?: NodeJS.Timeout; end?: NodeJS.Timeout } = {};
+  const timers: { heartbeat?: NodeJS.Timeout; end?: NodeJS.Timeout; expiry?: NodeJS.Timeout } = {};
   const untrack = hub.track(() => {
     cleanup();
     res.end();
@@ -208,6 +220,7 @@ export async function streamDebugEvents(
     untrack();
     clearInterval(timers.heartbeat);
     clearTimeout(timers.end);
+    clearTimeout(timers.expiry);
     unlisten?.();
     hub.release(principal);
     log.debug({ streams: hub.streams, subscriptions: hub.subscriptions }, 'debug event stream closed');
@@ -324,13 +337,47 @@ export async function streamDebugEvents(
   };
   const checkOrFail = () => void checkSession().catch(fail);
 
+  /** Ends the stream with `event: error` (what REST would answer now): the credential no longer reaches the server. */
+  const refuse = (code: string, detail: string) => {
+    if (closed) return;
+    log.info({ principal, code }, 'debug event stream ended: its credential no longer reaches the server');
+    finish('error', { code, detail });
+  };
+  const checkKey = async () => {
+    if (me.keyHash === undefined || closed) return;
+    const denied = await keyAccessError(db, me.keyHash, serverId);
+    if (denied) refuse(denied.code, `${denied.message}: the stream ended`);
+  };
+  const checkKeyOrFail = () => void checkKey().catch(fail);
+
   try {
-    unlisten = await hub.listen(serverId, { records: pumpOrFail, session: checkOrFail, failed: fail });
+    unlisten = await hub.listen(serverId, {
+      keyHash: me.keyHash,
+      records: pumpOrFail,
+      session: checkOrFail,
+      keyChanged: checkKeyOrFail,
+      failed: fail,
+    });
   } catch (err) {
     fail(err);
     return;
   }
   if (closed) return unlisten();
+  // An access token ends the stream when it expires; a key is checked again now that its changes are heard
+  // (one revoked between the authentication and the subscription would otherwise keep the stream).
+  if (me.expiresAt !== undefined) {
+    const expire = () => refuse('auth.invalid_token', 'the access token has expired: the stream ended');
+    const ms = me.expiresAt - Date.now();
+    if (ms <= 0) return expire();
+    timers.expiry = setTimeout(expire, Math.min(ms, 2 ** 31 - 1));
+  }
+  try {
+    await checkKey();
+  } catch (err) {
+    fail(err);
+    return;
+  }
+  if (closed) return;
   log.debug(
     { streams: hub.streams, subscriptions: hub.subscriptions, resumeAfter: floor?.id },
     'debug event stream opened',
@@ -339,6 +386,7 @@ export async function streamDebugEvents(
   timers.heartbeat = setInterval(() => {
     write(': keep-alive\n\n');
     checkOrFail();
+    checkKeyOrFail(); // belt and braces: a key change whose announcement was lost ends the stream here
   }, HEARTBEAT_MS);
   const untilEnd = endOf(session).getTime() - Date.now();
   if (untilEnd > 0) timers.end = setTimeout(checkOrFail, Math.min(untilEnd + 100, 2 ** 31 - 1));
