@@ -9,8 +9,8 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { startTestStack } from '../helpers.ts';
 
-// A secret with a unique random value is used by a connector call and by a Flower flow; the upstream
-// echoes it back in headers and body. Then every output we can reach is searched for it: every log
+// A secret with a unique random value is used by a connector call and by a Flower flow (as a server
+// secret and as a workspace secret); the upstream echoes it back in headers and body. Then every output we can reach is searched for it: every log
 // line of the three services, every exported span (an OTLP receiver of this test), every Redis key and
 // value and every command sent to Redis while the calls ran (job payloads, results, pub/sub: MONITOR),
 // every PostgreSQL row (execution records included), every REST response and every tool result.
@@ -206,12 +206,31 @@ describe('secrets never leave the data plane', () => {
             sent: '$steps.echo.outputs.sent',
           },
         },
+        // A workspace secret (the server has none of that name): read the same way, redacted the same way.
+        {
+          id: 'echo_workspace',
+          steps: [
+            {
+              id: 'echo',
+              request: {
+                method: 'POST',
+                url: `${echoUrl}/echo?k=$secrets.WS_KEY`,
+                headers: { 'X-API-Key': '$secrets.WS_KEY' },
+                body: { message: 'from-workspace-secret', key: '$secrets.WS_KEY' },
+              },
+              outputs: { key: '$response.body.key', sent: '$response.body.youSent' },
+            },
+          ],
+          outputs: { key: '$steps.echo.outputs.key', sent: '$steps.echo.outputs.sent' },
+        },
       ],
     });
     await rest('POST', `/mcp_servers/${server.id}/deploy`, { definition });
     await rest('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: CANARY });
+    await rest('PUT', '/secrets/WS_KEY', { value: CANARY });
     for (const path of [
       '/secrets',
+      '/secrets/WS_KEY',
       `/mcp_servers/${server.id}/secrets`,
       `/mcp_servers/${server.id}/secrets/API_KEY`,
       `/mcp_servers/${server.id}/deployments`,
@@ -222,6 +241,11 @@ describe('secrets never leave the data plane', () => {
     expect(flowResults).not.toContain('isError":true');
     expect(flowResults).toContain('from-flow');
     expect(flowResults.toLowerCase()).toContain('[redacted]');
+    const workspaceResult = await callTool(server.url, 'echo_workspace', {});
+    flowResults += workspaceResult;
+    expect(workspaceResult).not.toContain('isError":true');
+    expect(workspaceResult).toContain('from-workspace-secret');
+    expect(workspaceResult.toLowerCase()).toContain('[redacted]');
   });
 
   it('leaves no trace in tool results, REST responses, logs, spans, Redis or PostgreSQL', async () => {

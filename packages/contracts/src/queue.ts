@@ -421,3 +421,14 @@ export const userSecrets = {
   externalMcp: (workspaceId: string, userId: string, serverId: string, external: string) =>
     `ws/${workspaceId}/users/${userId}/servers/${serverId}/external/${external}/headers`,
 };
+
+/**
+ * Secret names of a workspace's own secrets (`/api/v1/secrets`, written by the control plane): shared by
+ * the workspace's servers, the last place the worker looks for a workflow's `$secrets.NAME` (after the
+ * external user's, when the call names one and the server allows it, and the server's own).
+ */
+export const workspaceSecrets = {
+  prefix: (workspaceId: string) => `ws/${workspaceId}/secrets/`,
+  /** `$secrets.NAME` of any workflow of the workspace's servers, when the server has no secret of that name. */
+  workflow: (workspaceId: string, name: string) => `ws/${workspaceId}/secrets/${name}`,
+};

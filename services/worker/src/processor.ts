@@ -2,6 +2,7 @@ import {
   queueNames,
   recordCaller,
   userSecrets,
+  workspaceSecrets,
   type ExecutionRecord,
   type ExecutionStep,
   type ExecutionTreeNode,
@@ -270,10 +271,12 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
                 })
             : undefined;
         // Only while a debug session is open are the attempts' headers and bodies captured (redacted, capped).
-        // For an external user: `$secrets.NAME` is that user's own secret NAME, never the shared one.
+        // For an external user: `$secrets.NAME` is that user's own secret NAME, never the shared one
+        // (unless `fallbackToShared`). A shared one is the server's, else the workspace's.
         const workflowPlan = job.principal.userId
           ? await userWorkflowPlan(deps.secrets, job, entry.plan, await fallback())
           : entry.plan;
+        const workspaceSecretNames = workspaceFallbacks(job, entry.plan, workflowPlan);
         const session = await deps.debug.active(job.serverId);
         const run = await runWorkflowTool(
           workflowPlan,
@@ -282,6 +285,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
             remainingMs: remaining,
             cancel,
             beforeFirstRequest: markSent,
+            workspaceSecretNames,
             ...(onStepEnd ? { onStepEnd } : {}),
             // Caller-supplied `Config-*` values and the caller's token: never logged; redacted from result and record.
             ...(job.config ? { config: configHeaders(job.config) } : {}),
@@ -477,7 +481,8 @@ async function userExternalHeaders(
 
 /**
  * A workflow plan whose `$secrets.NAME` are the external user's own secrets: every one must exist,
- * unless the server's config says `fallbackToShared` (then a missing one is the shared secret).
+ * unless the server's config says `fallbackToShared` (then a missing one is the shared secret: the
+ * server's, else the workspace's, see `workspaceFallbacks`).
  */
 async function userWorkflowPlan(
   secrets: SecretResolver,
@@ -502,6 +507,16 @@ async function userWorkflowPlan(
         `Set each with PUT /api/v1/external_users/${username}/secrets/{NAME} { "value": … }.`,
     );
   return { ...plan, secretNames };
+}
+
+/**
+ * The workspace's secret of each `$secrets.NAME` that `plan` reads from the server's own (`shared`: the
+ * catalog's plan), read when the server has no secret of that name. A name mapped to an external user's
+ * own secret gets none: a user's secret is never replaced by a shared one unless `fallbackToShared` chose it.
+ */
+function workspaceFallbacks(job: ToolInvokeJob, shared: WorkflowPlan, plan: WorkflowPlan): Record<string, string> {
+  const names = Object.keys(plan.secretNames).filter((n) => plan.secretNames[n] === shared.secretNames[n]);
+  return Object.fromEntries(names.map((n) => [n, workspaceSecrets.workflow(job.principal.workspaceId, n)]));
 }
 
 /** The job's `Config-*` values (names without the prefix) as the engine takes them: header names. */

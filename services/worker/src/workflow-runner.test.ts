@@ -15,6 +15,7 @@ import { runWorkflowTool, type ExecutionTreeNode } from './workflow-runner.ts';
 
 const SECRET = 'sk-runner-5d1c9e7a2b';
 const TENANT = 'acme-tenant-42';
+const WORKSPACE_SECRET = 'sk-workspace-8e41c07d';
 const limits = { timeoutMs: 5_000, maxResponseBytes: 1024 * 1024 };
 
 let upstream: Server;
@@ -27,6 +28,10 @@ beforeAll(async () => {
     const json = (status: number, body: unknown) =>
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (u.pathname === '/poll') return json(++polls === 1 ? 202 : 200, { ready: polls > 1 });
+    if (u.pathname === '/whose') {
+      const key = String(req.headers['x-key']);
+      return json(200, { whose: key === SECRET ? 'server' : key === WORKSPACE_SECRET ? 'workspace' : 'other' });
+    }
     // Echoes the tenant from the path and the key it was sent: both must come back redacted.
     if (u.pathname.startsWith('/items/'))
       return json(200, {
@@ -226,6 +231,57 @@ describe('runWorkflowTool', () => {
     expect(out.errorCode).toBe('workflow.secret_missing');
     expect(out.steps).toEqual([]);
     expect(String(out.result.content[0]!.text)).toContain('API_KEY');
+  });
+});
+
+describe('where $secrets.NAME is read', () => {
+  const whose = () => ({
+    flower: '0.1',
+    id: 'doc',
+    flows: [
+      {
+        id: 'whose',
+        steps: [
+          {
+            id: 'ask',
+            request: { method: 'GET', url: `${base}/whose`, headers: { 'X-Key': '$secrets.API_KEY' } },
+            outputs: { whose: '$response.body.whose' },
+          },
+        ],
+        outputs: { whose: '$steps.ask.outputs.whose' },
+      },
+    ],
+  });
+  const serverName = 'ws/w1/servers/s1/secrets/API_KEY';
+  const workspaceName = 'ws/w1/secrets/API_KEY';
+  const store = (names: string[]) =>
+    new SecretResolver(
+      {
+        get: async (name) => (!names.includes(name) ? undefined : name === workspaceName ? WORKSPACE_SECRET : SECRET),
+      },
+      0,
+    );
+  const run = (names: string[], workspaceSecretNames?: Record<string, string>) =>
+    runWorkflowTool(
+      planFor(whose(), 'whose'),
+      { arguments: {}, remainingMs: 10_000, ...(workspaceSecretNames ? { workspaceSecretNames } : {}) },
+      { secrets: store(names), limits },
+    );
+
+  it("reads the server's secret first, then the workspace's, and redacts either value", async () => {
+    const fallback = { API_KEY: workspaceName };
+    expect((await run([serverName, workspaceName], fallback)).result.structuredContent).toEqual({ whose: 'server' });
+    const shared = await run([workspaceName], fallback);
+    expect(shared.result.structuredContent).toEqual({ whose: 'workspace' });
+    expect(JSON.stringify(shared)).not.toContain(WORKSPACE_SECRET);
+    const none = await run([], fallback);
+    expect(none.errorCode).toBe('workflow.secret_missing');
+  });
+
+  it("never reads the workspace for a name the call gives no second place (an external user's own)", async () => {
+    const out = await run([workspaceName]);
+    expect(out.errorCode).toBe('workflow.secret_missing');
+    expect(out.steps).toEqual([]);
   });
 });
 

@@ -56,6 +56,11 @@ export interface WorkflowCall {
   /** The external user the call runs for (`$current_user.name`), verified by the edge. */
   currentUser?: Readonly<Record<string, string>>;
   /**
+   * Where `$secrets.NAME` is read when the plan's own name (the server's secret) has no value: the
+   * workspace's secret of that name. Absent for a name (an external user's own secret): no second place.
+   */
+  workspaceSecretNames?: Readonly<Record<string, string>>;
+  /**
    * Awaited once, before the first HTTP attempt leaves (the execution lease); when it fails the attempt
    * fails as unreachable and nothing is sent.
    */
@@ -357,7 +362,9 @@ export async function runWorkflowTool(
     http: engineHttp(call.cancel, redact, spans?.inAction, recorder?.onExchange, call.beforeFirstRequest),
     secret: async (name) => {
       const stored = plan.secretNames[name];
-      const value = stored ? await deps.secrets.resolve(stored) : undefined;
+      const shared = call.workspaceSecretNames?.[name];
+      let value = stored ? await deps.secrets.resolve(stored) : undefined;
+      if (value === undefined && shared) value = await deps.secrets.resolve(shared);
       if (value !== undefined) secretValues.push(value);
       return value;
     },

@@ -107,8 +107,8 @@ export function SecretsPage({ client, query }: { client: ManagementClient; query
       {servers.state === 'error' && <ErrorBox error={servers.error} title="Could not load the servers" />}
       <p className="hint">
         {serverId
-          ? 'A server’s secrets are what its workflows read as $secrets.NAME.'
-          : 'Workspace secrets are shared by the workspace’s servers.'}{' '}
+          ? 'A server’s secrets are what its workflows read as $secrets.NAME (before a workspace secret of the same name).'
+          : 'Workspace secrets are shared by the workspace’s servers: a workflow reads $secrets.NAME here when its server has no secret of that name.'}{' '}
         Values go straight to the secrets store and never come back.
       </p>
       <section aria-labelledby="set-secret-title">

@@ -1,3 +1,4 @@
+import { workspaceSecrets } from '@toolplane/contracts';
 import { NotFoundError, ValidationError } from '@toolplane/errors';
 import type { SecretMetadata, SecretsWriter } from '@toolplane/secrets';
 import { type Request, Router } from 'express';
@@ -12,10 +13,11 @@ import { isUuid } from './ids.ts';
 
 /**
  * Secrets REST API: create, rotate, delete and list secrets of a workspace
- * (`/api/v1/secrets`) or of one MCP server (`/api/v1/mcp_servers/{id}/secrets`, the values of its
- * workflows' `$secrets.NAME`). Values go straight to the secrets store (write-only) and never come
- * back: responses carry names, versions and times, read from the store's metadata; PostgreSQL holds
- * nothing of them. Every write tells workers to drop the cached value (`secretsChanged`), so a
+ * (`/api/v1/secrets`) or of one MCP server (`/api/v1/mcp_servers/{id}/secrets`). The worker reads a
+ * workflow's `$secrets.NAME` as the external user's when the call names one, else (no user, or the
+ * server's `fallbackToShared`) the server's, else the workspace's (docs/workflows.md). Values go
+ * straight to the secrets store (write-only) and never come back: responses carry names, versions and
+ * times, read from the store's metadata; PostgreSQL holds nothing of them. Every write tells workers to drop the cached value (`secretsChanged`), so a
  * rotation takes effect at once, and at the latest after the workers' SECRETS_CACHE_TTL_MS.
  */
 
@@ -33,11 +35,6 @@ export const CreateBody = z.object({
   value: SecretValue,
 });
 export const PutBody = z.object({ value: SecretValue });
-
-/** Where a workspace's own secrets live in the store. */
-function workspaceSecretPrefix(workspaceId: string): string {
-  return `ws/${workspaceId}/secrets/`;
-}
 
 interface Scope {
   /** Store name prefix of this scope's secrets. */
@@ -154,7 +151,7 @@ export function workspaceSecretsRouter(
   maxBodyBytes: number,
 ): Router {
   return secretsRoutes(secrets, publisher, maxBodyBytes, async (req) => ({
-    prefix: workspaceSecretPrefix(caller(req).workspaceId),
+    prefix: workspaceSecrets.prefix(caller(req).workspaceId),
     present: presenter({ scope: 'workspace' }),
   }));
 }
