@@ -40,7 +40,7 @@ describe('the configuration reference', () => {
     expect(get('worker', 'SECRETS_PRIVATE_KEY_FILE')).toMatchObject({ required: false });
     expect(get('worker', 'SECRETS_BACKEND')).toMatchObject({ type: '`local`, `aws`', default: 'local' });
     expect(get('control-plane', 'MIGRATE_ON_START')).toMatchObject({ type: '`true`, `false`', default: 'true' });
-    expect(get('worker', 'WORKER_CONCURRENCY').type).toBe('integer 1–1000');
+    expect(get('worker', 'WORKER_CONCURRENCY').type).toBe('integer 1–20000');
     expect(
       typeOf({
         anyOf: [

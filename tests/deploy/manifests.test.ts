@@ -280,17 +280,26 @@ describe.each(names)('the %s overlay', (overlay) => {
     expect(scaled).toHaveLength(1);
     const so = scaled[0]!;
     expect(so.spec.scaleTargetRef.name).toBe('worker');
-    // BullMQ keeps waiting jobs in the list `<prefix>:<queue>:wait`, running ones in `…:active`. Scaling on
-    // both keeps busy workers under a steady load (waiting alone drops to 0 once the workers keep up).
-    const triggers = so.spec.triggers as {
+    // BullMQ keeps waiting jobs in the list `<prefix>:<queue>:wait`, running ones (calls in flight) in
+    // `…:active`. Scaling on both keeps busy workers under a steady load (waiting alone drops to 0 once the
+    // workers keep up); CPU covers fast upstreams, where many calls per second leave few in flight.
+    const all = so.spec.triggers as {
       type: string;
+      metricType?: string;
       metadata: Record<string, string>;
       authenticationRef?: unknown;
     }[];
-    expect(triggers.map((t) => [t.type, t.metadata.listName])).toEqual([
+    expect(all.map((t) => [t.type, t.metadata.listName])).toEqual([
       ['redis', `${prefix}:${queueNames.toolInvocations}:wait`],
       ['redis', `${prefix}:${queueNames.toolInvocations}:active`],
+      ['cpu', undefined],
     ]);
+    expect(all[2]).toMatchObject({ metricType: 'Utilization', metadata: { value: expect.any(String) } });
+    // In flight per worker: a target below the worker's concurrency (the calls one worker may hold).
+    const worker = toolplane(objects).find((w) => w.service === 'worker')!;
+    const concurrency = Number(containerEnv(objects, worker, worker.container).WORKER_CONCURRENCY);
+    expect(Number(all[1]!.metadata.listLength)).toBeLessThan(concurrency);
+    const triggers = all.filter((t) => t.type === 'redis');
     for (const t of triggers) {
       expect(t.metadata.address).toMatch(/^[a-z0-9.-]+:\d+$/);
       expect(t.metadata.address).toBe(triggers[0]!.metadata.address);

@@ -1,3 +1,4 @@
+export * from './coalesce-writes.ts';
 export * from './data-plane-tasks.ts';
 export * from './execution-records.ts';
 export * from './invocation-client.ts';

@@ -3,9 +3,10 @@ import { TransientError } from '@toolplane/errors';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
+import { coalesceWrites } from './coalesce-writes.ts';
 
 export interface RequestReplyOptions<R> {
-  /** A connection for commands; the client duplicates it for its subscriber. */
+  /** A connection for commands (its writes are coalesced: `coalesceWrites`); the client duplicates it for its subscriber. */
   redis: Redis;
   prefix: string;
   /** Unique per process: replies for this process arrive on its own channel. */
@@ -81,6 +82,8 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
     this.clientId = opts.clientId;
     this.checkIntervalMs = opts.checkIntervalMs ?? 1000;
     this.outageMs = opts.outageMs ?? 3000;
+    // Enqueues made in one event-loop turn leave in one socket write.
+    coalesceWrites(opts.redis);
     this.queue = new Queue(opts.queueName, { connection: opts.redis, prefix: opts.prefix });
     // A Queue emits its connection's errors; without a listener an EventEmitter 'error' would throw.
     this.queue.on('error', () => undefined);

@@ -2,6 +2,7 @@ import { redisKeys } from '@toolplane/contracts';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
+import { coalesceWrites } from './coalesce-writes.ts';
 
 export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
   redis: Redis;
@@ -61,7 +62,7 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
     this.opts = opts;
     const publisher = opts.redis;
     // BullMQ leaves a connection it was given open; this one is ours to close.
-    this.connection = opts.redis.duplicate();
+    this.connection = coalesceWrites(opts.redis.duplicate());
     this.worker = new Worker(
       opts.queueName,
       async (job: Job) => {

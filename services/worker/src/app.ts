@@ -5,7 +5,7 @@ import type { Logger } from '@toolplane/logger';
 import { createLogger } from '@toolplane/logger';
 import { logMixin, observeQueueDepth } from '@toolplane/telemetry';
 import { DataPlaneTask, queueNames, redisKeys, ServerIdentitySettings, ToolInvokeJob } from '@toolplane/contracts';
-import { ExecutionRecordSink, ReplyingConsumer } from '@toolplane/queue';
+import { coalesceWrites, ExecutionRecordSink, ReplyingConsumer } from '@toolplane/queue';
 import { AwsSecretsReader, LocalSealedSecretsReader, type SecretsReader } from '@toolplane/secrets';
 import { Redis } from 'ioredis';
 import { Authorizer } from './auth.ts';
@@ -16,6 +16,7 @@ import { RateLimits } from './rate-limits.ts';
 import type { WorkerEnv } from './env.ts';
 import { configureOutbound, parseOutboundAllow } from './outbound-guard.ts';
 import { ExecutionLeases } from './execution-lease.ts';
+import { configureUpstreamConnections } from './http-operation.ts';
 import { createAbandonedJobHandler, createToolInvocationProcessor, RunningInvocations } from './processor.ts';
 import { SecretResolver } from './secret-resolver.ts';
 
@@ -50,11 +51,15 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES,
   });
   // BullMQ's blocking connections (duplicates of this one) need `maxRetriesPerRequest: null`: commands
+  configureUpstreamConnections(env.HTTP_MAX_CONNECTIONS_PER_ORIGIN);
   // wait for a reconnection, attempted at least every second.
-  const redis = new Redis(env.REDIS_URL, {
-    maxRetriesPerRequest: null,
-    retryStrategy: (times) => Math.min(times * 100, 1000),
-  });
+  // Commands of one event-loop turn (replies, leases, records) leave in one socket write.
+  const redis = coalesceWrites(
+    new Redis(env.REDIS_URL, {
+      maxRetriesPerRequest: null,
+      retryStrategy: (times) => Math.min(times * 100, 1000),
+    }),
+  );
   const records = new ExecutionRecordSink(redis, env.REDIS_PREFIX, {
     maxLen: env.EXECUTION_RECORDS_MAX_BACKLOG,
     onError: (err) => log.error({ err }, 'execution records could not be written; kept and retried every second'),

@@ -9,8 +9,13 @@ export const WorkerEnv = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)
     .default('tp'),
-  /** Jobs run concurrently by one worker process (they are I/O bound). */
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(64),
+  /**
+   * Calls one worker process runs at once. They mostly wait on upstreams (a waiting call costs memory,
+   * about 0.15 MB, not CPU), so this is sized for I/O: at 100 ms upstream latency 2,000 in flight allow
+   * 20,000 calls/s, more than a core serves. It bounds the worker's memory; per-origin connections
+   * (HTTP_MAX_CONNECTIONS_PER_ORIGIN) and the connectors' rate limits protect the upstreams.
+   */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(20_000).default(2000),
   /**
    * Stalled-job detection (docs/operations.md, "Worker crashes"): a job's lock lasts this long and is
    * renewed every half of it. Lower re-delivers a dead worker's jobs sooner; too low re-delivers jobs of
@@ -68,6 +73,11 @@ export const WorkerEnv = z.object({
   HTTP_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
   /**
    * Outbound guard allowlist, comma-separated IPs, CIDRs and host names (`*.example.internal`): these may be
+  /**
+   * Most open connections (kept alive between calls) from this worker to one upstream origin
+   * (scheme, host, port); requests beyond it wait for a free connection.
+   */
+  HTTP_MAX_CONNECTIONS_PER_ORIGIN: z.coerce.number().int().min(1).default(1024),
    * reached although loopback, private, link-local or cloud-metadata addresses are refused. For development only.
    */
   OUTBOUND_ALLOW: z.string().default(''),

@@ -1,5 +1,4 @@
-import http from 'node:http';
-import https from 'node:https';
+import type { LookupFunction } from 'node:net';
 import type { HttpOperationPlan, HttpParamPlan, ToolResultPayload } from '@toolplane/contracts';
 import {
   attr,
@@ -11,8 +10,8 @@ import {
   tracingEnabled,
   withSpan,
 } from '@toolplane/telemetry';
-import got, { type Got, RequestError } from 'got';
-import { checkUrlSync, guardedGotOptions, outboundRefusal, outboundSettings } from './outbound-guard.ts';
+import { Agent, interceptors, type Dispatcher } from 'undici';
+import { checkUrlSync, guardedLookup, outboundRefusal, outboundSettings, redirectHeaders } from './outbound-guard.ts';
 
 export interface HttpLimits {
   timeoutMs: number;
@@ -26,20 +25,42 @@ export interface UpstreamRequest {
   body?: string;
 }
 
-/** Keep-alive agents shared by every call: connection reuse is most of the per-call cost. */
-const agents = {
-  http: new http.Agent({ keepAlive: true, maxSockets: 256 }),
-  https: new https.Agent({ keepAlive: true, maxSockets: 256 }),
-};
+/** Most connections per upstream origin (`configureUpstreamConnections`). */
+let maxConnectionsPerOrigin = 1024;
+let client: { dispatcher: Dispatcher; connectTimeoutMs: number; connections: number } | undefined;
 
-const upstreamClient: Got = got.extend({
-  agent: agents,
-  throwHttpErrors: false,
-  retry: { limit: 0 },
-  followRedirect: false,
-  decompress: true,
-  responseType: 'buffer',
-});
+/**
+ * Sets the most connections per upstream origin (HTTP_MAX_CONNECTIONS_PER_ORIGIN; the worker does this
+ * once at start). Requests beyond it wait for a free connection of their origin.
+ */
+export function configureUpstreamConnections(maxPerOrigin: number): void {
+  maxConnectionsPerOrigin = maxPerOrigin;
+}
+
+/**
+ * The client every upstream request goes through: undici, one keep-alive pool per origin (scheme, host,
+ * port) of at most `maxConnectionsPerOrigin` connections, each opened through the outbound guard
+ * (`guardedLookup`: the address connected to is the one checked) within the connect timeout, bodies
+ * decompressed (gzip, deflate, br). Built once per setting, so a call merges no options.
+ */
+function upstreamClient(): Dispatcher {
+  const { connectTimeoutMs } = outboundSettings();
+  if (client?.connectTimeoutMs !== connectTimeoutMs || client.connections !== maxConnectionsPerOrigin) {
+    const previous = client?.dispatcher;
+    const agent = new Agent({
+      connections: maxConnectionsPerOrigin,
+      connect: { lookup: guardedLookup() as unknown as LookupFunction, timeout: connectTimeoutMs },
+    });
+    client = {
+      dispatcher: agent.compose(interceptors.decompress({ skipErrorResponses: false })),
+      connectTimeoutMs,
+      connections: maxConnectionsPerOrigin,
+    };
+    // Requests still running on the previous pools finish there.
+    void previous?.close().catch(() => undefined);
+  }
+  return client.dispatcher;
+}
 
 function serialize(value: unknown): string {
   return typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
@@ -308,62 +329,110 @@ async function observeRequest(
   }
 }
 
+/** Statuses whose `Location` is followed (at most HTTP_MAX_REDIRECTS times); 303 turns the request into a GET. */
+const redirectStatuses = new Set([300, 301, 302, 303, 307, 308]);
+/** Error codes of a request that ran out of time (connecting, waiting for the headers, reading the body). */
+const timeoutCodes = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
 async function send(req: UpstreamRequest, limits: HttpLimits, cancel?: AbortSignal): Promise<UpstreamOutcome> {
-  const controller = new AbortController();
   if (cancel?.aborted) return { kind: 'cancelled' };
-  cancel?.addEventListener('abort', () => controller.abort(), { once: true });
-  let tooLarge = false;
+  const controller = new AbortController();
+  const onCancel = () => controller.abort();
+  cancel?.addEventListener('abort', onCancel, { once: true });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, limits.timeoutMs);
   try {
+    const { maxRedirects } = outboundSettings();
     // The outbound guard (outbound-guard.ts): literal addresses now, resolved ones at connect time, redirects each hop.
-    checkUrlSync(req.url);
-    const guard = guardedGotOptions(req.url);
-    const promise = upstreamClient(req.url, {
-      ...guard,
-      method: req.method as 'GET',
-      headers: req.headers,
-      body: req.body,
-      timeout: { ...guard.timeout, request: limits.timeoutMs },
-      signal: controller.signal,
-    });
-    // `on` returns the same promise, awaited below.
-    void promise.on('downloadProgress', (p: { transferred: number }) => {
-      if (p.transferred > limits.maxResponseBytes) {
-        tooLarge = true;
-        controller.abort();
+    let url = checkUrlSync(req.url);
+    const origin = url.origin;
+    let method = req.method;
+    let body = req.body;
+    let headers: Record<string, string> = { 'accept-encoding': 'gzip, deflate, br', ...req.headers };
+    for (let redirects = 0; ; redirects++) {
+      const res = await upstreamClient().request({
+        origin: url.origin,
+        path: url.pathname + url.search,
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body,
+        signal: controller.signal,
+        headersTimeout: limits.timeoutMs,
+        bodyTimeout: limits.timeoutMs,
+      });
+      const location = res.headers.location;
+      if (maxRedirects > 0 && redirectStatuses.has(res.statusCode) && typeof location === 'string') {
+        await res.body.dump();
+        if (redirects >= maxRedirects) return tooManyRedirects(maxRedirects);
+        const target = checkUrlSync(new URL(location, url));
+        headers = redirectHeaders(headers, origin, target);
+        if (res.statusCode === 303 && method !== 'HEAD') {
+          method = 'GET';
+          body = undefined;
+          headers = Object.fromEntries(
+            Object.entries(headers).filter(([k]) => k !== 'content-type' && k !== 'content-length'),
+          );
+        }
+        url = target;
+        continue;
       }
-    });
-    const res = await promise;
-    if (res.rawBody.length > limits.maxResponseBytes) return { kind: 'too_large' };
-    // Response headers (lower-case, repeated ones joined) for workflows: `$response.header.*`, Retry-After.
-    const headers = Object.fromEntries(
-      Object.entries(res.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v ?? '')]),
-    );
-    return {
-      kind: 'response',
-      status: res.statusCode,
-      contentType: String(res.headers['content-type'] ?? ''),
-      body: res.rawBody,
-      headers,
-    };
+      // Read up to the limit (decompressed bytes), then stop reading.
+      if (Number(res.headers['content-length'] ?? 0) > limits.maxResponseBytes) {
+        res.body.destroy();
+        return { kind: 'too_large' };
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > limits.maxResponseBytes) {
+          res.body.destroy();
+          return { kind: 'too_large' };
+        }
+        chunks.push(chunk);
+      }
+      // Response headers (lower-case, repeated ones joined) for workflows: `$response.header.*`, Retry-After.
+      const responseHeaders: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers))
+        responseHeaders[k] = Array.isArray(v) ? v.join(', ') : String(v ?? '');
+      return {
+        kind: 'response',
+        status: res.statusCode,
+        contentType: responseHeaders['content-type'] ?? '',
+        body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size),
+        headers: responseHeaders,
+      };
+    }
   } catch (err) {
-    if (tooLarge) return { kind: 'too_large' };
     if (cancel?.aborted) return { kind: 'cancelled' };
+    if (timedOut) return { kind: 'timeout' };
     const refusal = outboundRefusal(err);
     if (refusal)
       return { kind: 'unreachable', code: refusal.code, message: `The upstream request was ${refusal.message}.` };
-    if (err instanceof RequestError && err.code === 'ERR_TOO_MANY_REDIRECTS') {
-      return {
-        kind: 'unreachable',
-        code: err.code,
-        message: `The upstream API redirected more than ${outboundSettings().maxRedirects} times; the request was stopped.`,
-      };
-    }
-    if (err instanceof RequestError) {
-      if (err.code === 'ETIMEDOUT' || err.name === 'TimeoutError') return { kind: 'timeout' };
-      return { kind: 'unreachable', code: err.code ?? 'ERR' };
-    }
-    throw err;
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code !== 'string') throw err;
+    if (timeoutCodes.has(code)) return { kind: 'timeout' };
+    return { kind: 'unreachable', code };
+  } finally {
+    clearTimeout(timer);
+    cancel?.removeEventListener('abort', onCancel);
   }
+}
+
+function tooManyRedirects(maxRedirects: number): UpstreamOutcome {
+  return {
+    kind: 'unreachable',
+    code: 'ERR_TOO_MANY_REDIRECTS',
+    message: `The upstream API redirected more than ${maxRedirects} times; the request was stopped.`,
+  };
 }
 
 const errorBodyPreview = 2048;

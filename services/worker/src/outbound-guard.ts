@@ -143,6 +143,16 @@ function hostAllowed(host: string, policy: OutboundPolicy): boolean {
   return policy.hosts.includes(h) || policy.hostSuffixes.some((s) => h.endsWith(s));
 }
 
+/**
+ * Whether a URL's host is one `OUTBOUND_ALLOW` lists by name, or an address literal in its ranges (no DNS
+ * lookup: a name is allowlisted only as written). Documents fetched at deploy time may use plain `http`
+ * only for these hosts.
+ */
+export function isAllowlisted(url: URL, policy: OutboundPolicy = active.policy): boolean {
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return hostAllowed(host, policy) || (ipaddr.isValid(host) && /^[0-9a-f:.]+$/i.test(host) && inRanges(host, policy));
+}
+
 /** A refused outbound request. `code` is `EBLOCKED` (got and the workflow runner map it). */
 export class OutboundRefusedError extends Error {
   readonly code = 'EBLOCKED';
@@ -268,11 +278,20 @@ const crossOriginSafeHeaders = new Set([
 ]);
 
 /**
+ * The headers a request may carry when a redirect leads to `target`: all of them within the original
+ * `origin`, only a few safe ones (never credentials) beyond it.
+ */
+export function redirectHeaders(headers: Record<string, string>, origin: string, target: URL): Record<string, string> {
+  if (target.origin === origin) return headers;
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => crossOriginSafeHeaders.has(name.toLowerCase())));
+}
+
+/**
  * got options that route a request through the guard: the guarded `dnsLookup`, connection
  * timeouts, the redirect limit, and a `beforeRedirect` hook that checks every target and drops
  * credentials (any header but a few safe ones) when a redirect leaves the original origin.
  */
-export interface GuardedGotOptions {
+interface GuardedGotOptions {
   dnsLookup: NonNullable<OptionsInit['dnsLookup']>;
   followRedirect: boolean;
   maxRedirects: number;
@@ -280,7 +299,7 @@ export interface GuardedGotOptions {
   timeout: Delays;
 }
 
-export function guardedGotOptions(originalUrl: string, follow = true): GuardedGotOptions {
+function guardedGotOptions(originalUrl: string, follow = true): GuardedGotOptions {
   const { connectTimeoutMs, maxRedirects } = active;
   const origin = new URL(originalUrl).origin;
   return {
