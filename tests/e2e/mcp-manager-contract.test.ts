@@ -90,6 +90,7 @@ describe('POST /api/v1/mcp_manager', () => {
     const created = await api.request<{
       id: string;
       name: string;
+      perRequestAuth: false,
       mode: string;
       isPublic: boolean;
       url: string;
@@ -150,6 +151,7 @@ describe('GET /api/v1/mcp_manager/{id} and /config', () => {
       'mode',
       'name',
       'selectedTools',
+      'perRequestAuth',
       'tools',
       'updatedAt',
       'url',

@@ -259,8 +259,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const e = spawnService(
         'edge',
         edgeCount > 1 ? `edge-${i + 1}` : 'edge',
-        // The dashboard (served by the control plane) may call the edge from the browser ("Try a tool").
-        { ...common, PORT: String(port), ALLOWED_ORIGINS: `http://127.0.0.1:${cpPort}`, ...opts.serviceEnv?.edge },
+        // The dashboard (served by the control plane) may call the edge from the browser ("Try a tool"). The
+        // workers' public key seals per-request credentials (X-Upstream-Authorization); they open them with the private one.
+        {
+          ...common,
+          PORT: String(port),
+          ALLOWED_ORIGINS: `http://127.0.0.1:${cpPort}`,
+          REQUEST_CREDENTIALS_PUBLIC_KEY_FILE: publicKeyFile,
+          ...opts.serviceEnv?.edge,
+        },
         log(edgeCount > 1 ? `edge-${i + 1}` : 'edge'),
         echo,
         opts.launch,

@@ -323,8 +323,8 @@ export interface paths {
     /**
      * Change an MCP server (omitted fields are kept; a null description clears it)
      * @description A change of what the server exposes makes a new catalog version. A key limited to servers needs the
-     * `server_admin` scope to change `mode`, `isPublic`, `connectorInstanceId`, `selectedTools`, `externalMcpConfigs`
-     * or `config` (403).
+     * `server_admin` scope to change `mode`, `isPublic`, `perRequestAuth`, `connectorInstanceId`, `selectedTools`,
+     * `externalMcpConfigs` or `config` (403).
      */
     patch: operations['updateServer'];
     trace?: never;
@@ -1293,6 +1293,11 @@ export interface components {
       /** Format: uuid */
       connectorInstanceId: string | null;
       isPublic: boolean;
+      /**
+       * @description Callers may pass their own upstream credential with a call (`X-Upstream-Authorization`), used
+       * instead of the stored credentials of connector and OpenAPI tools; false: a call with the header is refused.
+       */
+      perRequestAuth: boolean;
       config: {
         [key: string]: unknown;
       } | null;
@@ -1336,6 +1341,8 @@ export interface components {
       };
       /** @default false */
       isPublic?: boolean;
+      /** @default false */
+      perRequestAuth?: boolean;
       externalMcpConfigs?: {
         name: string;
         /** Format: uri */
@@ -1373,6 +1380,11 @@ export interface components {
       /** Format: uuid */
       connectorInstanceId: string | null;
       isPublic: boolean;
+      /**
+       * @description Callers may pass their own upstream credential with a call (`X-Upstream-Authorization`), used
+       * instead of the stored credentials of connector and OpenAPI tools; false: a call with the header is refused.
+       */
+      perRequestAuth: boolean;
       config: {
         [key: string]: unknown;
       } | null;
@@ -1410,6 +1422,7 @@ export interface components {
       mode?: 'SMART' | 'NORMAL';
       connectorInstanceId?: string;
       isPublic?: boolean;
+      perRequestAuth?: boolean;
     };
     McpServerConfig: {
       /** Format: uuid */

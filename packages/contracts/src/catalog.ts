@@ -194,6 +194,11 @@ export type Catalog = z.infer<typeof Catalog>;
 export const ApiKeyRecord = z.object({
   keyId: z.string(),
   workspaceId: z.string(),
+  /**
+   * Callers may pass their own upstream credential with a call (`X-Upstream-Authorization`), used instead of
+   * the stored credentials of connector and OpenAPI tools; absent or false: the header is refused.
+   */
+  perRequestAuth: z.boolean().optional(),
   scopes: z.array(z.string()),
   revoked: z.boolean().default(false),
   /** The only servers this key may reach; absent = every server of its workspace. */

@@ -136,6 +136,14 @@ const ToolInvokeJobV1 = z.object({
    */
   callerToken: z.string().optional(),
   /**
+   * Connector and OpenAPI tools only, and only when the server allows per-request authentication
+   * (`perRequestAuth`): the caller's `X-Upstream-Authorization` value, sealed by the edge to the workers'
+   * request-credentials key (compact JWE, ECDH-ES with X25519, A256GCM; its protected header names this
+   * `invocationId`). Never in clear: the edge cannot open it, the worker uses it for this call instead of
+   * the stored credentials and keeps it nowhere (docs/security.md, "Per-request credentials").
+   */
+  upstreamAuthorization: z.string().optional(),
+  /**
    * External MCP tools only, 2026-07-28 multi-round-trip (SEP-2322): the caller's retry of a call that
    * returned `input_required` (its `inputResponses` and the echoed opaque `requestState`), and the
    * client capabilities it declared (`elicitation`, `sampling`, `roots`), which the worker declares to

@@ -25,6 +25,9 @@ const redactPaths = [
   '*.config',
   'callerToken',
   '*.callerToken',
+  // A caller's per-request upstream credential: sealed in jobs, never logged even so.
+  'upstreamAuthorization',
+  '*.upstreamAuthorization',
 ];
 
 export interface CreateLoggerOptions {

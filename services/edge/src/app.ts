@@ -1,5 +1,6 @@
 import { clientKey, trustProxy } from '@toolplane/config';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exceedsJsonDepth, MAX_JSON_DEPTH, redisKeys } from '@toolplane/contracts';
@@ -21,6 +22,7 @@ import { OpenStreams, type StreamCredential } from './open-streams.ts';
 import { CancelRegistry, SessionLogLevels } from './protocol-state.ts';
 import { UnauthenticatedLimiter } from './rate-limit.ts';
 import { readState, RuntimeStateProbe, stateMessages } from './runtime-state.ts';
+import { upstreamCredentialSealer } from './upstream-auth.ts';
 
 export interface EdgeDeps {
   log: Logger;
@@ -122,6 +124,13 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     progressIntervalMs: env.PROGRESS_INTERVAL_MS,
     userConnections: async (workspaceId: string, userId: string) =>
       new Set(await readState(() => redis.smembers(keys.userConnections(workspaceId, userId)))),
+    ...(env.REQUEST_CREDENTIALS_PUBLIC_KEY_FILE
+      ? {
+          sealUpstreamCredential: upstreamCredentialSealer(
+            readFileSync(env.REQUEST_CREDENTIALS_PUBLIC_KEY_FILE, 'utf8'),
+          ),
+        }
+      : {}),
   };
   const mcp = createEdgeMcpHandler(toolDeps, {
     version,

@@ -4,12 +4,15 @@ import type { Redis } from 'ioredis';
 import { readState, type RuntimeStateProbe } from './runtime-state.ts';
 import { metaTools, ToolSearch } from './smart-mode.ts';
 import { TtlCache } from './ttl-cache.ts';
+import { takesUpstreamCredential } from './upstream-auth.ts';
 
 export interface LoadedTool {
   def: CatalogTool['tool'];
   validate: ValidateFunction;
   /** Workflow tools only: the job carries the caller's `Config-*` headers (and, when opted in, their OAuth token). */
   workflow?: { callerToken: boolean };
+  /** Connector and OpenAPI tools that send a credential upstream: a caller's `X-Upstream-Authorization` may replace it. */
+  upstreamCredential?: true;
 }
 
 export interface LoadedCatalog {
@@ -89,6 +92,7 @@ export class CatalogCache {
     for (const t of catalog.tools) {
       const tool: LoadedTool = { def: t.tool, validate: this.compile(t.tool.inputSchema) };
       if (t.plan.kind === 'workflow') tool.workflow = { callerToken: t.plan.callerToken === true };
+      else if (takesUpstreamCredential(t)) tool.upstreamCredential = true;
       tools.set(t.tool.name, tool);
     }
     if (catalog.mode === 'SMART') {

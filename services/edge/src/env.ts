@@ -84,6 +84,11 @@ export const EdgeEnv = z.object({
    * tools run with that user's connections.
    */
   OAUTH_USER_CLAIM: z.string().min(1).default('sub'),
+  /**
+   * PEM file of the workers' X25519 public key for per-request credentials: the edge seals a caller's
+   * `X-Upstream-Authorization` to it (it can seal, never open). Unset: the header is refused.
+   */
+  REQUEST_CREDENTIALS_PUBLIC_KEY_FILE: z.string().min(1).optional(),
   /** While a caller that sent `_meta.progressToken` waits, a progress notification at least this often (ms; 0 disables). */
   PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
   /** 2026-07-28 `tools/list` cache hint (ms): how long clients may reuse the list. */

@@ -7,7 +7,7 @@ import {
   type ToolInvokeJob,
   type ToolResultPayload,
 } from '@toolplane/contracts';
-import { AppError, toAppError } from '@toolplane/errors';
+import { AppError, toAppError, type ErrorCode } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import {
@@ -26,6 +26,7 @@ import { deniedToolCall } from './access.ts';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
 import type { CancelRegistry, SessionLogLevels } from './protocol-state.ts';
 import { neededConnections, structured } from './smart-mode.ts';
+import { upstreamAuthorizationOf, type UpstreamCredentialSealer } from './upstream-auth.ts';
 
 export interface ToolCallDeps {
   invocations: InvocationClient;
@@ -41,6 +42,8 @@ export interface ToolCallDeps {
   progressIntervalMs?: number;
   /** What an external user has connected (markers, see `NeededConnection`); absent: SMART connection tools show none. */
   userConnections?: (workspaceId: string, userId: string) => Promise<ReadonlySet<string>>;
+  /** Seals a caller's `X-Upstream-Authorization` for the workers (absent: REQUEST_CREDENTIALS_PUBLIC_KEY_FILE unset, the header is refused). */
+  sealUpstreamCredential?: UpstreamCredentialSealer;
 }
 
 /** A call whose caller wants to hear from it while it runs: progress and/or relayed log messages. */
@@ -272,8 +275,8 @@ async function runTool(
 ): Promise<ToolResultPayload> {
   const name = tool.def.name;
   const invocationId = randomUUID();
-  if (!tool.validate(input)) {
-    const refused = invalidArguments(tool);
+  /** A call refused on the edge: an `isError` result, and an execution record saying why. */
+  const reject = (errorCode: string, message: string, result: ToolResultPayload) => {
     deps.records.add({
       v: 1,
       invocationId,
@@ -285,13 +288,23 @@ async function runTool(
       startedAt: new Date().toISOString(),
       durationMs: 0,
       outcome: 'rejected',
-      errorCode: 'tool.invalid_arguments',
-      message: describeArgumentErrors(tool.validate.errors),
+      errorCode,
+      message,
       steps: [],
       ...currentTraceIds(),
     });
     recordToolCall(loaded.catalog.serverId, name, 'rejected', 0);
-    return refused;
+    return result;
+  };
+  if (!tool.validate(input))
+    return reject('tool.invalid_arguments', describeArgumentErrors(tool.validate.errors), invalidArguments(tool));
+  // Per-request authentication: the caller's own upstream credential, sealed for the workers (never in clear in Redis).
+  const upstream = upstreamAuthorizationOf(request?.headers);
+  let upstreamAuthorization: string | undefined;
+  if (upstream !== undefined) {
+    const refusal = upstreamRefusal(loaded, deps);
+    if (refusal) return reject(refusal.code, refusal.message, errorResult(refusal.message));
+    if (tool.upstreamCredential) upstreamAuthorization = await deps.sealUpstreamCredential!(upstream, invocationId);
   }
   // The enqueue is a PRODUCER span (messaging conventions); its traceparent travels in the job, so the
   // worker's CONSUMER span is its child. While tracing is off: no span, no traceparent.
@@ -316,6 +329,7 @@ async function runTool(
         ...(live?.logLevel ? { logLevel: live.logLevel } : {}),
         ...(config ? { config } : {}),
         ...(callerToken ? { callerToken } : {}),
+        ...(upstreamAuthorization ? { upstreamAuthorization } : {}),
         ...(request?.multiRound ? { multiRound: request.multiRound } : {}),
       },
       signal,
@@ -335,6 +349,26 @@ async function runTool(
       );
     return errorResult(e.kind === 'internal' ? 'The tool failed because of an internal error.' : e.message);
   }
+}
+
+/** Why a call carrying `X-Upstream-Authorization` is refused, if it is. */
+function upstreamRefusal(loaded: LoadedCatalog, deps: ToolCallDeps): { code: ErrorCode; message: string } | undefined {
+  if (!loaded.catalog.perRequestAuth)
+    return {
+      code: 'auth.upstream_authorization_refused',
+      message:
+        'This MCP server does not accept the X-Upstream-Authorization header: per-request authentication is off ' +
+        `(perRequestAuth). Call without the header, or enable it with PATCH /api/v1/mcp_manager/${loaded.catalog.serverId} ` +
+        '{ "perRequestAuth": true }.',
+    };
+  if (!deps.sealUpstreamCredential)
+    return {
+      code: 'auth.upstream_authorization_unavailable',
+      message:
+        'This deployment cannot carry per-request credentials (the edge has no REQUEST_CREDENTIALS_PUBLIC_KEY_FILE): ' +
+        'call without the X-Upstream-Authorization header.',
+    };
+  return undefined;
 }
 
 function startProducerSpan(invocationId: string, tool: string) {

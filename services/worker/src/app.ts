@@ -18,6 +18,7 @@ import { configureOutbound, parseOutboundAllow } from './outbound-guard.ts';
 import { ExecutionLeases } from './execution-lease.ts';
 import { configureUpstreamConnections } from './http-operation.ts';
 import { createAbandonedJobHandler, createToolInvocationProcessor, RunningInvocations } from './processor.ts';
+import { requestCredentialOpener } from './request-credentials.ts';
 import { SecretResolver } from './secret-resolver.ts';
 
 export interface WorkerDeps {
@@ -92,6 +93,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     debug.invalidate(undefined);
   });
   const leases = new ExecutionLeases(redis, env.REDIS_PREFIX, env.EXECUTION_LEASE_GRACE_MS);
+  const requestCredentialsKey = env.REQUEST_CREDENTIALS_PRIVATE_KEY_FILE ?? env.SECRETS_PRIVATE_KEY_FILE;
   const processor = createToolInvocationProcessor({
     plans: new PlanCache(redis, env.REDIS_PREFIX, env.PLAN_CACHE_MAX),
     secrets: resolver,
@@ -112,6 +114,9 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
       const raw = await redis.get(keys.serverIdentity(serverId));
       return ServerIdentitySettings.parse(raw ? JSON.parse(raw) : { v: 1 });
     },
+    ...(requestCredentialsKey
+      ? { openRequestCredential: requestCredentialOpener(readFileSync(requestCredentialsKey, 'utf8')) }
+      : {}),
   });
   const stalled = {
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,

@@ -44,6 +44,12 @@ export const WorkerEnv = z.object({
   SECRETS_DIR: z.string().min(1).optional(),
   /** PEM file of the X25519 private key that opens sealed secrets; only the worker has it (required when `SECRETS_BACKEND=local`). */
   SECRETS_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+  /**
+   * PEM file of the X25519 private key that opens per-request credentials (a caller's `X-Upstream-Authorization`,
+   * sealed by the edge to its public half; the edge's `REQUEST_CREDENTIALS_PUBLIC_KEY_FILE`). Default:
+   * `SECRETS_PRIVATE_KEY_FILE`. Unset (and no default): calls carrying such a credential fail.
+   */
+  REQUEST_CREDENTIALS_PRIVATE_KEY_FILE: z.string().min(1).optional(),
   /** AWS region of Secrets Manager (required when `SECRETS_BACKEND=aws`); credentials come from the SDK's default chain (IRSA). */
   AWS_REGION: z.string().min(1).optional(),
   /** Secrets Manager endpoint override (an emulator such as moto_server, or a VPC endpoint). */

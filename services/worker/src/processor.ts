@@ -46,6 +46,7 @@ import {
   type Span,
 } from '@toolplane/telemetry';
 import { redactSecrets } from './redact.ts';
+import { perRequestCredentials, type RequestCredentialOpener } from './request-credentials.ts';
 import { callRemoteTool, externalHeaders, RemoteRequestError, RemoteTimeoutError } from './remote-tools.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 import { runWorkflowTool } from './workflow-runner.ts';
@@ -66,6 +67,8 @@ export interface ProcessorDeps {
   identitySettings?: (serverId: string) => Promise<ServerIdentitySettings>;
   /** An external user's declared attributes (`$current_user.<name>` in workflows; absent: none). */
   userAttributes?: (workspaceId: string, userId: string) => Promise<Record<string, string>>;
+  /** Opens a caller's sealed `X-Upstream-Authorization` (absent: REQUEST_CREDENTIALS_PRIVATE_KEY_FILE unset, such calls fail). */
+  openRequestCredential?: RequestCredentialOpener;
   now?: () => number;
 }
 
@@ -334,8 +337,13 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
           ),
         };
       }
-      let credentials: Record<string, string | undefined> = {};
-      for (const [field, secretName] of Object.entries(plan.secrets)) {
+      // Per-request authentication: the caller's own credential for this call only; no stored one is read.
+      const perRequest =
+        job.upstreamAuthorization !== undefined
+          ? perRequestCredentials(plan, await openUpstreamAuthorization(deps, job.upstreamAuthorization, job))
+          : undefined;
+      let credentials: Record<string, string | undefined> = perRequest?.credentials ?? {};
+      for (const [field, secretName] of perRequest ? [] : Object.entries(plan.secrets)) {
         // For an external user (x-username): their own credentials, never the default ones.
         const name = userId ? plan.userSecrets?.[field]?.replace('{user}', userId) : secretName;
         // A user's own credentials are read fresh for each call (per-request authentication).
@@ -353,13 +361,14 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
           );
         }
       }
-      if (plan.auth) credentials.__authorization = await deps.authorizer.authorization(plan.auth, credentials);
+      if (plan.auth && !perRequest)
+        credentials.__authorization = await deps.authorizer.authorization(plan.auth, credentials);
       const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, remaining) };
       const request = buildRequest(plan, job.arguments, credentials);
       // The same key on every delivery, so the API can drop a repeat (unless the caller passed one).
       if (keyHeader && request.headers[keyHeader.toLowerCase()] === undefined)
         request.headers[keyHeader.toLowerCase()] = idempotencyKeyFor(job.invocationId);
-      const secretValues = Object.values(credentials);
+      const secretValues = perRequest?.secretValues ?? Object.values(credentials);
       const redactedUrl = redactSecrets({ content: [{ type: 'text', text: request.url }] }, secretValues).content[0]!
         .text as string;
       await markSent();
@@ -451,6 +460,17 @@ export function createAbandonedJobHandler(deps: Pick<ProcessorDeps, 'leases' | '
 }
 
 /**
+/** The caller's `X-Upstream-Authorization` of this job, opened. */
+function openUpstreamAuthorization(deps: ProcessorDeps, sealed: string, job: ToolInvokeJob): Promise<string> {
+  if (!deps.openRequestCredential)
+    throw new UserError(
+      'auth.upstream_authorization_unavailable',
+      'The workers cannot open per-request credentials (no REQUEST_CREDENTIALS_PRIVATE_KEY_FILE): call without the ' +
+        'X-Upstream-Authorization header.',
+    );
+  return deps.openRequestCredential(sealed, job.invocationId);
+}
+
  * The headers of a call to an external MCP server made for an external user: the user's own (stored
  * with PUT /external_users/{name}/mcp_connections/{serverId}/{external}), never the shared ones (undefined
  * when the server's config says `fallbackToShared`: the caller then uses them). A server configured

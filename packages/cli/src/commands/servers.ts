@@ -37,6 +37,7 @@ function serverFields(opts: Record<string, unknown>): Partial<CreateServerBody> 
   if (opts.connector !== undefined) body.connectorInstanceId = String(opts.connector);
   if (opts.tools !== undefined) body.selectedTools = opts.tools as string[];
   if (opts.public !== undefined) body.isPublic = opts.public === true;
+  if (opts.perRequestAuth !== undefined) body.perRequestAuth = opts.perRequestAuth === true;
   const config = parseConfig(opts.config);
   if (config) body.config = config;
   return body;
@@ -50,6 +51,8 @@ function fieldOptions(command: Command): Command {
     .option('--tools <names>', 'selected tool names (comma-separated, repeatable)', listOption)
     .option('--public', 'callable without a key')
     .option('--no-public', 'private (the default)')
+    .option('--per-request-auth', 'callers may pass their own upstream credential (X-Upstream-Authorization)')
+    .option('--no-per-request-auth', 'the stored credentials only (the default)')
     .option('--config <json>', 'free-form server config (JSON object)');
 }
 

@@ -65,6 +65,7 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
   const [mode, setMode] = useState<'NORMAL' | 'SMART'>('NORMAL');
   const [description, setDescription] = useState('');
   const [isPublic, setIsPublic] = useState(false);
+  const [perRequestAuth, setPerRequestAuth] = useState(false);
   const [instanceId, setInstanceId] = useState('');
   const [tools, setTools] = useState<Loaded<ToolInfo[]> | null>(null);
   const [selected, setSelected] = useState<Set<string>>(new Set());
@@ -96,6 +97,7 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
       name: name.trim(),
       mode,
       isPublic,
+      perRequestAuth,
       ...(description.trim() ? { description: description.trim() } : {}),
       ...(mode === 'NORMAL' && instanceId ? { connectorInstanceId: instanceId } : {}),
       ...(mode === 'NORMAL' && selected.size > 0 ? { selectedTools: [...selected] } : {}),
@@ -170,6 +172,18 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
             onChange={(e) => setIsPublic(e.target.checked)}
           />
           <label htmlFor="server-public">Public (callable without an API key)</label>
+        </div>
+        <div className="check">
+          <input
+            id="server-per-request-auth"
+            type="checkbox"
+            checked={perRequestAuth}
+            onChange={(e) => setPerRequestAuth(e.target.checked)}
+          />
+          <label htmlFor="server-per-request-auth">
+            Per-request authentication (callers may send their own upstream credential in X-Upstream-Authorization, used
+            instead of the stored one for that call)
+          </label>
         </div>
         {mode === 'NORMAL' && (
           <>

@@ -67,6 +67,12 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
               <dd>{server.mode}</dd>
               <dt>Access</dt>
               <dd>{server.isPublic ? 'public' : 'private (x-api-key)'}</dd>
+              <dt>Upstream credentials</dt>
+              <dd>
+                {server.perRequestAuth
+                  ? 'the caller’s X-Upstream-Authorization when sent, else the stored ones'
+                  : 'stored only (X-Upstream-Authorization refused)'}
+              </dd>
               <dt>Catalog version</dt>
               <dd>{server.catalogVersion}</dd>
               <dt>Records</dt>

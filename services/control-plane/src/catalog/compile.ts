@@ -40,6 +40,7 @@ export type ServerRow = {
   selectedTools: string[];
   isPublic: boolean;
   config: unknown;
+  perRequestAuth?: boolean;
   externalMcpConfigs: unknown;
   bindingWarnings?: string[];
   reservedToolNames?: string[];
@@ -171,6 +172,7 @@ async function compileOwnTools(
     ...(server.description ? { description: server.description } : {}),
     isPublic: server.isPublic,
     mode: server.mode,
+    ...(server.perRequestAuth ? { perRequestAuth: true } : {}),
     ...(server.bindingWarnings && server.bindingWarnings.length > 0 ? { warnings: [...server.bindingWarnings] } : {}),
   };
   if (server.mode === 'SMART') return { ...base, tools: await workspaceTools(tx, server.workspaceId, reserved) };

@@ -146,6 +146,7 @@ export async function keyAccessError(db: Db, keyHash: string, serverId: string):
 const exposureFields = [
   'mode',
   'isPublic',
+  'perRequestAuth',
   'connectorInstanceId',
   'selectedTools',
   'externalMcpConfigs',

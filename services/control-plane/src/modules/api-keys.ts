@@ -11,7 +11,7 @@ import { publicationResources, type RuntimePublisher } from '../publisher.ts';
 /**
  * management: the REST API; runtime: MCP on the edge; admin: the organization's workspaces (POST /workspaces);
  * server_admin: a key limited to servers may still change what they expose and who may call them
- * (`mode`, `isPublic`, `connectorInstanceId`, `selectedTools`, `externalMcpConfigs`, `config`).
+ * (`mode`, `isPublic`, `perRequestAuth`, `connectorInstanceId`, `selectedTools`, `externalMcpConfigs`, `config`).
  */
 export const apiKeyScopes = ['management', 'runtime', 'admin', 'server_admin'] as const;
 

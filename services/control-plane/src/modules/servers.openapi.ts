@@ -29,6 +29,12 @@ const serverShape = {
   selectedTools: z.array(z.string()),
   connectorInstanceId: z.uuid().nullable(),
   isPublic: z.boolean(),
+  perRequestAuth: z
+    .boolean()
+    .describe(
+      'Callers may pass their own upstream credential with a call (`X-Upstream-Authorization`), used instead of ' +
+        'the stored credentials of connector and OpenAPI tools; false: a call with the header is refused.',
+    ),
   config: z.record(z.string(), z.unknown()).nullable(),
   catalogVersion: z.number().int().describe('The live catalog version.'),
   fromDescriptor: z.boolean().describe('Created with its connector instance from the descriptor’s `mcp_config`.'),
@@ -197,7 +203,7 @@ export const serversRoutes: RouteDoc[] = [
     summary: 'Change an MCP server (omitted fields are kept; a null description clears it)',
     description:
       'A change of what the server exposes makes a new catalog version. A key limited to servers needs the ' +
-      '`server_admin` scope to change `mode`, `isPublic`, `connectorInstanceId`, `selectedTools`, ' +
+      '`server_admin` scope to change `mode`, `isPublic`, `perRequestAuth`, `connectorInstanceId`, `selectedTools`, ' +
       '`externalMcpConfigs` or `config` (403).',
     request: { params: ServerParams, body: jsonBody(UpdateServerBody.meta({ id: 'UpdateServerBody' })) },
     responses: {

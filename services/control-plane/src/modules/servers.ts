@@ -26,6 +26,11 @@ export const CreateServerBody = z.object({
   connectorInstanceId: z.string().min(1).optional(),
   config: z.record(z.string(), z.unknown()).optional(),
   isPublic: z.boolean().default(false),
+  /**
+   * Callers may pass their own upstream credential with a call (the `X-Upstream-Authorization` header), used
+   * for that call instead of the stored credentials of connector and OpenAPI tools; off: the header is refused.
+   */
+  perRequestAuth: z.boolean().default(false),
   /** External MCP servers whose tools are merged in (`tools` empty = all of them). */
   externalMcpConfigs: z
     .array(
@@ -119,12 +124,18 @@ const nameTaken = (name: string) =>
     409,
   );
 
-export const UpdateServerBody = CreateServerBody.omit({ connectorInstanceId: true, mode: true, isPublic: true })
+export const UpdateServerBody = CreateServerBody.omit({
+  connectorInstanceId: true,
+  mode: true,
+  isPublic: true,
+  perRequestAuth: true,
+})
   .partial()
   .extend({
     mode: z.enum(['SMART', 'NORMAL']).optional(),
     connectorInstanceId: z.string().min(1).optional(),
     isPublic: z.boolean().optional(),
+    perRequestAuth: z.boolean().optional(),
     description: z.string().max(1000).nullable().optional(),
   })
   .strict();
@@ -177,6 +188,7 @@ export function serversRouter(
     selectedTools: row.selectedTools,
     connectorInstanceId: row.connectorInstanceId,
     isPublic: row.isPublic,
+    perRequestAuth: row.perRequestAuth ?? false,
     config: row.config ?? null,
     catalogVersion: row.catalogVersion,
     fromDescriptor: row.fromDescriptor ?? false,
@@ -262,6 +274,7 @@ export function serversRouter(
               connectorInstanceId: body.connectorInstanceId ?? null,
               selectedTools: body.selectedTools ?? [],
               isPublic: body.isPublic,
+              perRequestAuth: body.perRequestAuth,
               config: (body.config ?? undefined) as object | undefined,
             },
           });
@@ -353,6 +366,7 @@ export function serversRouter(
               ...(body.selectedTools !== undefined ? { selectedTools: body.selectedTools } : {}),
               ...(body.connectorInstanceId !== undefined ? { connectorInstanceId: body.connectorInstanceId } : {}),
               ...(body.isPublic !== undefined ? { isPublic: body.isPublic } : {}),
+              ...(body.perRequestAuth !== undefined ? { perRequestAuth: body.perRequestAuth } : {}),
               ...(body.config !== undefined ? { config: body.config as object } : {}),
               ...(external !== undefined ? { externalMcpConfigs: external.stored as object[] } : {}),
               ...(rebound || removed ? { bindingWarnings: warnings, reservedToolNames: [...new Set(reserved)] } : {}),
