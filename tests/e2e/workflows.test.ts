@@ -372,6 +372,7 @@ describe('deployments', () => {
       format: 'flower',
       tools: ['first'],
       warnings: [],
+      sources: [],
     });
     const invalid = await client.POST('/mcp_servers/{id}/deploy', {
       params: { path, query: { dry_run: 'true' } },

@@ -384,9 +384,37 @@ export interface paths {
      * Deploy a Flower or Arazzo workflow document as the server’s tools
      * @description Bump-compatible. The new deployment becomes active (the previous one superseded) and the server gets
      * a new catalog version; the same document already active is a 204. With `dry_run=true` the document is only
-     * validated and compiled (200). A key limited to servers needs the `server_admin` scope (403).
+     * validated and compiled (200). A key limited to servers needs the `server_admin` scope (403). An Arazzo source
+     * description no reference answers is taken from its `url`: an `https` URL is fetched by the data plane through the
+     * outbound guard (10 MB, 30 s, no private address, redirects checked; plain `http` only for hosts the worker’s
+     * `OUTBOUND_ALLOW` lists), `toolplane:connectors/<slug>` (or `…/instances/<name or id>`) uses an OpenAPI
+     * connector’s document and its instance’s credentials. Documents that cannot be fetched or found are a 422 naming
+     * the source description.
      */
     post: operations['deployWorkflow'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/mcp_servers/{id}/deployments/{deploymentId}/redeploy': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Deploy a past deployment again, from the documents it stored
+     * @description A new deployment with the same definition, server overrides and stored documents (fetched or taken
+     * from a connector at the time): nothing is fetched again, so the result is what was deployed then. A
+     * connector-bound source needs its instance to still exist. The same input already active is a 204. A key limited
+     * to servers needs the `server_admin` scope (403).
+     */
+    post: operations['redeployWorkflow'];
     delete?: never;
     options?: never;
     head?: never;
@@ -1495,6 +1523,34 @@ export interface components {
         path: string;
         message: string;
       }[];
+      sources: components['schemas']['DeploymentSource'][];
+    };
+    DeploymentSource: {
+      /** @description The reference’s location, or the source description’s `url` it answers. */
+      location: string;
+      /**
+       * @description `inline`: uploaded in `references`; `url`: fetched from the source description’s `url` at deploy
+       * time; `connector`: an OpenAPI connector of the workspace (`toolplane:connectors/<slug>[/instances/<name or
+       * id>]`).
+       * @enum {string}
+       */
+      origin: 'inline' | 'url' | 'connector';
+      /** @description The source description it answers (fetched and connector documents). */
+      source?: string;
+      /** @description SHA-256 of the document as used (the text fetched; a connector’s document as JSON). */
+      sha256: string;
+      /** Format: date-time */
+      fetchedAt?: string;
+      /** @description Where the fetched document came from after redirects. */
+      finalUrl?: string;
+      /** @description The connector and the instance whose credentials the steps calling its operations send. */
+      connector?: {
+        slug: string;
+        version: string;
+        /** Format: uuid */
+        instanceId: string;
+        instanceName: string;
+      };
     };
     DeployedWorkflow: {
       /** Format: uuid */
@@ -1508,6 +1564,7 @@ export interface components {
         path: string;
         message: string;
       }[];
+      sources: components['schemas']['DeploymentSource'][];
     };
     DeploymentRejected: {
       message: string;
@@ -1566,6 +1623,8 @@ export interface components {
       created_at: string;
       /** Format: date-time */
       activated_at: string | null;
+      /** @description The OpenAPI documents it was compiled with, stored with it. */
+      sources: components['schemas']['DeploymentSource'][];
     };
     WorkflowDeploymentWithDefinition: {
       /** Format: uuid */
@@ -1594,6 +1653,8 @@ export interface components {
       created_at: string;
       /** Format: date-time */
       activated_at: string | null;
+      /** @description The OpenAPI documents it was compiled with, stored with it. */
+      sources: components['schemas']['DeploymentSource'][];
       /** @description The workflow document as deployed. */
       definition: string;
     };
@@ -5666,6 +5727,118 @@ export interface operations {
         content: {
           'application/json': components['schemas']['DeploymentRejected'];
           'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  redeployWorkflow: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The server’s id, or its name. */
+        id: string;
+        deploymentId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The new deployment, active. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeployedWorkflow'];
+        };
+      };
+      /** @description The same input is already active. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The stored document no longer compiles, or a connector instance it used is gone. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['DeploymentRejected'];
         };
       };
       /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */

@@ -146,6 +146,21 @@ export const WorkflowPlan = z.object({
   secretNames: z.record(z.string(), z.string()),
   /** The server opted in (`config.exposeCallerToken`) and the workflow reads `$current_user.token`: the edge puts the caller's OAuth token in the job. */
   callerToken: z.boolean().optional(),
+  /**
+   * Arazzo sources bound to a connector instance (`toolplane:connectors/…`), by source description name:
+   * the secret name of each of the instance's credential fields (and of an external user's own, `{user}`
+   * standing for the user's id), filling the credential templates of the steps calling its operations.
+   */
+  connectors: z
+    .record(
+      z.string(),
+      z.object({
+        instanceId: z.string(),
+        secrets: z.record(z.string(), z.string()),
+        userSecrets: z.record(z.string(), z.string()).optional(),
+      }),
+    )
+    .optional(),
 });
 export type WorkflowPlan = z.infer<typeof WorkflowPlan>;
 

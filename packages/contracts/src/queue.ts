@@ -246,10 +246,50 @@ const ListRemoteToolsJobV1 = z.object({
   replyTo: z.string(),
 });
 
-export const DataPlaneTask = z.discriminatedUnion('kind', [ConnectorTestJobV1, ListRemoteToolsJobV1]);
+/**
+ * `document.fetch` (control plane → worker): fetch a document (an Arazzo source description's OpenAPI
+ * document) at deploy time through the outbound guard. `https` only, except for hosts the worker's
+ * `OUTBOUND_ALLOW` lists (development and tests); every redirect is checked the same way.
+ */
+const FetchDocumentJobV1 = z.object({
+  v: z.literal(1),
+  taskId: z.string().min(1),
+  kind: z.literal('document.fetch'),
+  url: z.string().url(),
+  /** The body is refused beyond this size. */
+  maxBytes: z
+    .number()
+    .int()
+    .positive()
+    .max(64 * 1024 * 1024),
+  deadlineAt: z.number().int(),
+  replyTo: z.string(),
+});
+
+export const DataPlaneTask = z.discriminatedUnion('kind', [
+  ConnectorTestJobV1,
+  ListRemoteToolsJobV1,
+  FetchDocumentJobV1,
+]);
 export type DataPlaneTask = z.infer<typeof DataPlaneTask>;
 export type ConnectorTestJob = z.infer<typeof ConnectorTestJobV1>;
 export type ListRemoteToolsJob = z.infer<typeof ListRemoteToolsJobV1>;
+export type FetchDocumentJob = z.infer<typeof FetchDocumentJobV1>;
+
+export const FetchDocumentResult = z.object({
+  v: z.literal(1),
+  taskId: z.string(),
+  kind: z.literal('document.fetch'),
+  ok: z.boolean(),
+  /** The document as text (UTF-8), when `ok`. */
+  content: z.string().optional(),
+  contentType: z.string().optional(),
+  /** The URL the document came from after redirects. */
+  finalUrl: z.string().optional(),
+  /** Why it could not be fetched (a refusal of the outbound guard, an HTTP status, a limit). */
+  error: z.string().optional(),
+});
+export type FetchDocumentResult = z.infer<typeof FetchDocumentResult>;
 
 export const ListRemoteToolsResult = z.object({
   v: z.literal(1),
@@ -275,7 +315,8 @@ export const ConnectorTestResult = z.object({
 });
 export type ConnectorTestResult = z.infer<typeof ConnectorTestResult>;
 
-export const DataPlaneTaskResult = z.union([ConnectorTestResult, ListRemoteToolsResult]);
+// FetchDocumentResult first: its `kind` keeps it from matching the others (zod objects strip unknown keys).
+export const DataPlaneTaskResult = z.union([FetchDocumentResult, ConnectorTestResult, ListRemoteToolsResult]);
 export type DataPlaneTaskResult = z.infer<typeof DataPlaneTaskResult>;
 
 /** One HTTP request made for a call, as recorded (URL with secret values redacted). */

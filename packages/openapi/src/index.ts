@@ -3,4 +3,9 @@ export * from './descriptor-tools.ts';
 export * from './http-tools.ts';
 export { importOpenApi, type OpenApiSource } from './import-openapi.ts';
 export * from './load-document.ts';
-export { compileOpenApiTools, type OpenApiToolOptions } from './openapi-tools.ts';
+export {
+  compileOpenApiTools,
+  type OpenApiToolOptions,
+  type OperationCredentials,
+  operationCredentials,
+} from './openapi-tools.ts';

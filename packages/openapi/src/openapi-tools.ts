@@ -369,40 +369,15 @@ function buildTool(
     if (outRefs.size > 0) outputSchema.$defs = b.output.defs(outRefs);
   }
 
-  // Credentials: descriptor documents keep their header templates; otherwise the security requirement decides.
-  let authHeaders: Record<string, string> = {};
-  let authQuery: Record<string, string> | undefined;
-  let authCookies: Record<string, string> | undefined;
-  let auth: HttpOperationPlan['auth'];
-  const templates = entry.op['x-toolplane-auth-headers'];
-  if (descriptor && isObject(templates) && Object.keys(templates).length > 0) {
-    authHeaders = { ...(templates as Record<string, string>) };
-  } else {
-    const sec = operationSecurity(doc, entry.op, model);
-    for (const { creds, scopes } of sec.schemes) {
-      if (descriptor && !(creds.auth && creds.explicit)) continue; // the descriptor's built-in methods only
-      if (creds.headers) Object.assign(authHeaders, creds.headers);
-      if (creds.query) authQuery = { ...authQuery, ...creds.query };
-      if (creds.cookies) authCookies = { ...authCookies, ...creds.cookies };
-      if (creds.auth && !auth) {
-        auth = creds.auth.kind === 'oauth2_client_credentials' ? { ...creds.auth, scopes } : creds.auth;
-        authHeaders.Authorization = '{__authorization}';
-      }
-    }
-  }
-  const referenced = new Set<string>();
-  for (const template of [
-    ...Object.values(authHeaders),
-    ...Object.values(authQuery ?? {}),
-    ...Object.values(authCookies ?? {}),
-  ]) {
-    for (const m of template.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) referenced.add(m[1]!);
-  }
-  if (auth)
-    for (const [k, v] of Object.entries(auth))
-      if (k !== 'kind' && k !== 'tokenUrl' && typeof v === 'string') referenced.add(v);
+  const {
+    headers: authHeaders,
+    query: authQuery,
+    cookies: authCookies,
+    auth,
+    fields,
+  } = credentialsOf(doc, entry.op, model, descriptor);
   const secrets: Record<string, string> = {};
-  for (const field of referenced) {
+  for (const field of fields) {
     const name = options.binding.secretNames[field];
     if (name) secrets[field] = name;
   }
@@ -439,6 +414,76 @@ function buildTool(
     annotations,
   };
   return { tool, plan };
+}
+
+/**
+ * Where an operation's credentials go: `{field}` templates by header, query parameter and cookie, the
+ * computed `auth` (its `Authorization` header is the reserved template `{__authorization}`), and the
+ * credential fields the templates and `auth` read.
+ */
+export interface OperationCredentials {
+  headers: Record<string, string>;
+  query?: Record<string, string>;
+  cookies?: Record<string, string>;
+  auth?: HttpOperationPlan['auth'];
+  fields: string[];
+}
+
+/** Credentials: descriptor documents keep their header templates; otherwise the security requirement decides. */
+function credentialsOf(
+  doc: Json,
+  op: Json,
+  model: ReturnType<typeof securityModel>,
+  descriptor: boolean,
+): OperationCredentials {
+  let headers: Record<string, string> = {};
+  let query: Record<string, string> | undefined;
+  let cookies: Record<string, string> | undefined;
+  let auth: HttpOperationPlan['auth'];
+  const templates = op['x-toolplane-auth-headers'];
+  if (descriptor && isObject(templates) && Object.keys(templates).length > 0) {
+    headers = { ...(templates as Record<string, string>) };
+  } else {
+    const sec = operationSecurity(doc, op, model);
+    for (const { creds, scopes } of sec.schemes) {
+      if (descriptor && !(creds.auth && creds.explicit)) continue; // the descriptor's built-in methods only
+      if (creds.headers) Object.assign(headers, creds.headers);
+      if (creds.query) query = { ...query, ...creds.query };
+      if (creds.cookies) cookies = { ...cookies, ...creds.cookies };
+      if (creds.auth && !auth) {
+        auth = creds.auth.kind === 'oauth2_client_credentials' ? { ...creds.auth, scopes } : creds.auth;
+        headers.Authorization = '{__authorization}';
+      }
+    }
+  }
+  const referenced = new Set<string>();
+  for (const template of [...Object.values(headers), ...Object.values(query ?? {}), ...Object.values(cookies ?? {})]) {
+    for (const m of template.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g))
+      if (m[1] !== '__authorization') referenced.add(m[1]!);
+  }
+  if (auth)
+    for (const [k, v] of Object.entries(auth))
+      if (k !== 'kind' && k !== 'tokenUrl' && typeof v === 'string') referenced.add(v);
+  return {
+    headers,
+    ...(query ? { query } : {}),
+    ...(cookies ? { cookies } : {}),
+    ...(auth ? { auth } : {}),
+    fields: [...referenced],
+  };
+}
+
+/**
+ * The credentials of every operation of an OpenAPI document (as `importOpenApi` stores it), by
+ * `METHOD path` (`GET /pets/{id}`): what a workflow step calling one of a connector's operations sends
+ * with the connector instance's credential values.
+ */
+export function operationCredentials(document: Record<string, unknown>): Map<string, OperationCredentials> {
+  const model = securityModel(document);
+  const out = new Map<string, OperationCredentials>();
+  for (const o of listOperations(document))
+    out.set(`${o.method.toUpperCase()} ${o.path}`, credentialsOf(document, o.op, model, false));
+  return out;
 }
 
 const headerName = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;

@@ -1,10 +1,12 @@
 import {
   ConnectorTestResult,
   DataPlaneTaskResult,
+  FetchDocumentResult,
   ListRemoteToolsResult,
   queueNames,
   type ConnectorTestJob,
   type DataPlaneTask,
+  type FetchDocumentJob,
   type ListRemoteToolsJob,
 } from '@toolplane/contracts';
 import { InternalError } from '@toolplane/errors';
@@ -13,7 +15,8 @@ import { RequestReplyClient } from './reply-channel.ts';
 
 /**
  * The control plane's way to have the data plane do egress for it (connector `test_endpoint`,
- * `load-tools-from-url`): the control plane never calls customer APIs or external servers itself.
+ * `load-tools-from-url`, documents named by URL in a workflow deployment): the control plane never calls
+ * customer APIs or external servers itself.
  */
 export class DataPlaneTaskClient {
   readonly clientId: string;
@@ -45,6 +48,13 @@ export class DataPlaneTaskClient {
     const r = await this.rpc.request(task.taskId, task);
     const parsed = ListRemoteToolsResult.safeParse(r);
     if (!parsed.success) throw new InternalError('internal.unexpected', 'unexpected reply to mcp.list_tools');
+    return parsed.data;
+  }
+
+  async fetchDocument(task: FetchDocumentJob): Promise<FetchDocumentResult> {
+    const r = await this.rpc.request(task.taskId, task);
+    const parsed = FetchDocumentResult.safeParse(r);
+    if (!parsed.success) throw new InternalError('internal.unexpected', 'unexpected reply to document.fetch');
     return parsed.data;
   }
 

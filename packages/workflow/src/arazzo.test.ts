@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { ValidationError } from '@toolplane/errors';
 import { parse } from 'yaml';
-import type { ArazzoCompileOptions, SourceReference } from './arazzo.ts';
+import { type ArazzoCompileOptions, type SourceReference, unresolvedSources } from './arazzo.ts';
 import { compileWorkflowDocument } from './document.ts';
 import { runWorkflow } from './engine.ts';
 import { fakeClock, fakeHttp, fixture, secretsFrom } from './test-support.ts';
@@ -774,5 +774,101 @@ describe('Arazzo runs', () => {
     expect(result.outputs).toEqual({
       all: { sentId: 'j-7', method: 'GET', url: 'https://api.example/v1/jobs/j-7', header: 'api.yaml' },
     });
+  });
+});
+
+describe('sources bound to a connector instance', () => {
+  const secured = {
+    ...api,
+    components: {
+      securitySchemes: {
+        key: { type: 'apiKey', in: 'header', name: 'X-Key' },
+        token: { type: 'apiKey', in: 'query', name: 'token' },
+      },
+    },
+    security: [{ key: [] }],
+    paths: {
+      ...api.paths,
+      '/jobs': {
+        post: { operationId: 'createJob', security: [{ token: [] }], responses: { '202': { description: 'ok' } } },
+      },
+    },
+  };
+  const doc = arazzoDoc([
+    {
+      workflowId: 'w',
+      steps: [
+        { stepId: 'make', operationId: 'createJob' },
+        { stepId: 'read', operationId: 'getJob', parameters: [{ name: 'id', in: 'path', value: 'j-1' }] },
+      ],
+    },
+  ]);
+  const refs = { references: [{ location: 'api.yaml', content: secured }] };
+
+  it('gives each step its operation’s credential templates and the instance’s base URL', () => {
+    const { ir } = compileWorkflowDocument(doc, {
+      ...refs,
+      connectors: { api: { baseUrl: 'https://eu.api.example/' } },
+    });
+    const targets = ir.workflows[0]!.steps.map((s) => s.target);
+    expect(targets).toEqual([
+      expect.objectContaining({ url: 'https://eu.api.example/jobs', credentials: { query: { token: '{token}' } } }),
+      expect.objectContaining({
+        url: 'https://eu.api.example/jobs/{id}',
+        credentials: { headers: { 'X-Key': '{key}' } },
+      }),
+    ]);
+  });
+
+  it('keeps a relative server after the base URL, and adds nothing to unbound sources', () => {
+    const relative = { ...secured, servers: [{ url: '/v2' }] };
+    const bound = compileWorkflowDocument(doc, {
+      references: [{ location: 'api.yaml', content: relative }],
+      connectors: { api: { baseUrl: 'https://eu.api.example' } },
+    });
+    expect(bound.ir.workflows[0]!.steps[0]!.target).toMatchObject({ url: 'https://eu.api.example/v2/jobs' });
+    const unbound = compileWorkflowDocument(doc, refs);
+    expect(unbound.ir.workflows[0]!.steps.map((s) => 'credentials' in s.target)).toEqual([false, false]);
+  });
+
+  it('hands the templates to the HTTP dependency with the source name, never values', async () => {
+    const { ir } = compileWorkflowDocument(doc, { ...refs, connectors: { api: {} } });
+    const seen: unknown[] = [];
+    await runWorkflow(
+      ir,
+      'w',
+      {},
+      {
+        http: async (req) => {
+          seen.push(req.credentials);
+          return { status: 200, headers: {}, body: '{}', size: 2 };
+        },
+        secret: noSecrets,
+      },
+    );
+    expect(seen).toEqual([
+      { source: 'api', query: { token: '{token}' } },
+      { source: 'api', headers: { 'X-Key': '{key}' } },
+    ]);
+  });
+
+  it('lists the source descriptions no reference answers (what a deployment fetches or looks up)', () => {
+    const two = arazzoDoc([{ workflowId: 'w', steps: [{ stepId: 's', operationId: 'createJob' }] }], {
+      sourceDescriptions: [
+        { name: 'api', url: 'https://docs.example/api.yaml', type: 'openapi' },
+        { name: 'vault', url: 'toolplane:connectors/vault', type: 'openapi' },
+        { name: 'flows', url: 'https://docs.example/flows.arazzo.yaml', type: 'arazzo' },
+      ],
+    });
+    expect(unresolvedSources(JSON.stringify(two), [])).toEqual([
+      { index: 0, name: 'api', url: 'https://docs.example/api.yaml' },
+      { index: 1, name: 'vault', url: 'toolplane:connectors/vault' },
+    ]);
+    // An uploaded document answers by its file name, as before.
+    expect(unresolvedSources(two, [{ location: 'api.yaml', content: api }])).toEqual([
+      { index: 1, name: 'vault', url: 'toolplane:connectors/vault' },
+    ]);
+    expect(unresolvedSources('flower: "0.1"', [])).toEqual([]);
+    expect(unresolvedSources('{ not yaml', [])).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { ValidationError } from '@toolplane/errors';
-import { loadDocument } from '@toolplane/openapi';
+import { loadDocument, type OperationCredentials, operationCredentials } from '@toolplane/openapi';
 import {
   checkCriteria,
   checkOutputOrder,
@@ -18,6 +18,7 @@ import {
 import type { CompileResult } from './flower.ts';
 import type {
   ActionIR,
+  CredentialsIR,
   CriterionIR,
   JsonSchemaObject,
   ParameterIR,
@@ -39,9 +40,10 @@ import { validateArazzoSchema } from './validate.ts';
 
 /**
  * Arazzo 1.0.x → IR. Source descriptions are resolved from the documents handed over with the
- * deployment (`references`), never fetched. Steps calling an operation (`operationId`,
- * `operationPath`) become HTTP steps with the operation's server URL and path; `workflowId` steps
- * call another workflow of the same document.
+ * deployment (`references`: uploaded, fetched by the worker at deploy time, or a connector's), never
+ * fetched here. Steps calling an operation (`operationId`, `operationPath`) become HTTP steps with the
+ * operation's server URL and path (and, for a source bound to a connector instance, its credential
+ * templates); `workflowId` steps call another workflow of the same document.
  */
 
 export interface SourceReference {
@@ -55,6 +57,28 @@ export interface ArazzoCompileOptions {
   references?: readonly SourceReference[];
   /** Base URL per source description name, replacing the servers its OpenAPI document declares. */
   servers?: Readonly<Record<string, string>>;
+  /**
+   * Sources bound to a connector instance, by source description name: steps calling their operations
+   * carry the operations' credential templates (from the document's security requirements), and the
+   * instance's `baseUrl` replaces the document's server as it does for the connector's tools.
+   */
+  connectors?: Readonly<Record<string, { baseUrl?: string }>>;
+}
+
+/** A connector instance's base URL in front of an operation's server (as the connector's own tools do). */
+function rebase(serverUrl: string, baseUrl: string): string {
+  const base = baseUrl.replace(/\/+$/, '');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(serverUrl)) return base;
+  return base + serverUrl.replace(/\/+$/, '');
+}
+
+function credentialsIR(c: OperationCredentials): CredentialsIR | undefined {
+  const out: CredentialsIR = {};
+  if (Object.keys(c.headers).length > 0) out.headers = c.headers;
+  if (c.query && Object.keys(c.query).length > 0) out.query = c.query;
+  if (c.cookies && Object.keys(c.cookies).length > 0) out.cookies = c.cookies;
+  if (c.auth) out.auth = c.auth;
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 type Raw = Record<string, unknown>;
@@ -77,6 +101,33 @@ function findReference(url: string, name: string, refs: readonly SourceReference
     refs.find((r) => baseName(r.location) !== '' && baseName(r.location) === baseName(url)) ??
     refs.find((r) => r.location === name)
   );
+}
+
+/**
+ * The source descriptions of an Arazzo document no reference answers (`index` in `sourceDescriptions`):
+ * what the deployment has to fetch or look up before compiling. Nothing for a document that cannot be
+ * read or is not Arazzo (the compiler reports those).
+ */
+export function unresolvedSources(
+  definition: unknown,
+  references: readonly SourceReference[],
+): { index: number; name: string; url: string }[] {
+  let doc: unknown = definition;
+  if (typeof definition === 'string') {
+    try {
+      doc = loadDocument(definition);
+    } catch {
+      return [];
+    }
+  }
+  if (!isObject(doc) || !('arazzo' in doc) || !Array.isArray(doc.sourceDescriptions)) return [];
+  const out: { index: number; name: string; url: string }[] = [];
+  doc.sourceDescriptions.forEach((sd: unknown, index) => {
+    if (!isObject(sd) || typeof sd.name !== 'string' || typeof sd.url !== 'string') return;
+    if ((sd.type ?? 'openapi') !== 'openapi') return;
+    if (!findReference(sd.url, sd.name, references)) out.push({ index, name: sd.name, url: sd.url });
+  });
+  return out;
 }
 
 interface Ctx {
@@ -107,7 +158,8 @@ function resolveSources(doc: Raw, options: ArazzoCompileOptions, problems: Probl
     if (!ref) {
       problems.error(
         `${path}/url`,
-        `no document was provided for ${url}: deploy it with the workflow document as a reference (location ${JSON.stringify(baseName(url) || url)})`,
+        `no document was provided for ${url}: deploy it with the workflow document as a reference (location ${JSON.stringify(baseName(url) || url)}), ` +
+          'or name it by an https URL or an OpenAPI connector of the workspace (toolplane:connectors/<slug>)',
       );
       return;
     }
@@ -140,6 +192,16 @@ function resolveSources(doc: Raw, options: ArazzoCompileOptions, problems: Probl
     }
     const source = indexOpenApi(name, url, ref.location, document);
     const override = options.servers?.[name];
+    const connector = options.connectors?.[name];
+    if (connector) {
+      const credentials = operationCredentials(document);
+      for (const op of source.operations) {
+        const c = credentials.get(`${op.method} ${op.path}`);
+        const ir = c ? credentialsIR(c) : undefined;
+        if (ir) op.credentials = ir;
+        if (connector.baseUrl && !override) op.serverUrl = rebase(op.serverUrl, connector.baseUrl);
+      }
+    }
     if (override) for (const op of source.operations) op.serverUrl = override;
     else if (source.operations.some((op) => !/^https?:\/\//i.test(op.serverUrl))) {
       problems.warn(
@@ -439,6 +501,7 @@ function compileStep(
     else target = { kind: 'workflow', workflowId: raw.workflowId };
   }
   if (target?.kind === 'http' && op?.requestContentTypes[0]) target.defaultContentType = op.requestContentTypes[0];
+  if (target?.kind === 'http' && op?.credentials) target.credentials = op.credentials;
 
   const params = mergeParameters(wfParams, compileParameters(raw.parameters, `${path}/parameters`, ctx));
   for (const p of params) {

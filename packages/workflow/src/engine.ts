@@ -12,6 +12,7 @@ import {
 } from './expressions.ts';
 import type {
   ActionIR,
+  CredentialsIR,
   Dialect,
   HttpTargetIR,
   OrderedMap,
@@ -39,6 +40,11 @@ export interface HttpRequest {
   timeoutMs: number;
   maxResponseBytes: number;
   signal?: AbortSignal;
+  /**
+   * An Arazzo step calling an operation of a source bound to a connector instance: the source and the
+   * operation's credential templates, for the worker to add (the engine never sees credential values).
+   */
+  credentials?: CredentialsIR & { source: string };
 }
 
 export interface HttpResponse {
@@ -916,6 +922,7 @@ async function executeHttp(
   };
   if (body !== undefined) req.body = body;
   if (state.deps.signal) req.signal = state.deps.signal;
+  if (target.credentials && target.source) req.credentials = { ...target.credentials, source: target.source };
   const base = { method: request.method, urlTemplate, url: request.url, attempt };
   const where = { workflowId: frame.wf.id, stepId: step.id };
   try {

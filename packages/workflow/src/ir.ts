@@ -79,6 +79,21 @@ export interface HttpTargetIR {
   operationId?: string;
   /** Arazzo: the first request media type the operation declares. */
   defaultContentType?: string;
+  /**
+   * Arazzo, a source bound to a connector instance (`toolplane:connectors/…`): where the operation's
+   * credentials go, as `{field}` templates the worker fills with the instance's credential values
+   * (names only here; the worker holds the values).
+   */
+  credentials?: CredentialsIR;
+}
+
+/** An operation's credentials (from its OpenAPI security requirement), as templates over credential field keys. */
+export interface CredentialsIR {
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+  cookies?: Record<string, string>;
+  /** Computed `Authorization` (basic, bearer, OAuth2 client credentials): the `{__authorization}` header template. */
+  auth?: { kind: string } & Record<string, unknown>;
 }
 
 interface WorkflowTargetIR {

@@ -1,9 +1,11 @@
 import { isObject } from './compile-common.ts';
+import type { CredentialsIR } from './ir.ts';
 
 /**
  * What the Arazzo compiler needs from an OpenAPI 3.x source description: its operations (by id and
  * by JSON pointer), their parameters, request media types and server URL. Local `$ref`s are
- * followed; the document is never fetched (the deployment carries it).
+ * followed; the document is never fetched here (the deployment carries it: inline, fetched by the
+ * worker at deploy time, or a connector's).
  */
 
 export interface SourceOperation {
@@ -16,6 +18,8 @@ export interface SourceOperation {
   parameters: Set<string>;
   requestContentTypes: string[];
   serverUrl: string;
+  /** A source bound to a connector instance: where the operation's credentials go. */
+  credentials?: CredentialsIR;
 }
 
 export interface OpenApiSource {

@@ -180,7 +180,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   // Secrets: before the deployments router, whose older PUT/DELETE …/secrets/{name} these replace.
   api.use('/secrets', workspaceSecretsRouter(secrets, publisher, env.MAX_BODY_BYTES));
   api.use('/mcp_servers/:id/secrets', serverSecretsRouter(db, secrets, publisher, env.MAX_BODY_BYTES));
-  api.use('/mcp_servers', deploymentsRouter(db, catalog, env.MAX_BODY_BYTES));
+  api.use('/mcp_servers', deploymentsRouter(db, catalog, tasks, env.MAX_BODY_BYTES));
   api.use('/execution_records', executionRecordsRouter(db));
   api.use('/external_users', externalUsersRouter(db, secrets, publisher, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
   api.use('/api_keys', jsonBody(env.MAX_BODY_BYTES), apiKeysRouter(db, publisher));

@@ -1,5 +1,6 @@
 import type { DataPlaneTask, DataPlaneTaskResult } from '@toolplane/contracts';
 import { createConnectorTestHandler } from './connector-test.ts';
+import { createDocumentFetchHandler } from './document-fetch.ts';
 import type { HttpLimits } from './http-operation.ts';
 import { createRemoteToolsHandler } from './remote-tools.ts';
 import type { SecretResolver } from './secret-resolver.ts';
@@ -8,12 +9,15 @@ import type { SecretResolver } from './secret-resolver.ts';
 export function createDataPlaneTaskHandler(deps: { secrets: SecretResolver; limits: HttpLimits }) {
   const connectorTest = createConnectorTestHandler(deps);
   const remoteTools = createRemoteToolsHandler({ timeoutMs: deps.limits.timeoutMs, secrets: deps.secrets });
+  const fetchDocument = createDocumentFetchHandler({ timeoutMs: deps.limits.timeoutMs });
   return (task: DataPlaneTask): Promise<DataPlaneTaskResult> => {
     switch (task.kind) {
       case 'connector.test':
         return connectorTest(task);
       case 'mcp.list_tools':
         return remoteTools(task);
+      case 'document.fetch':
+        return fetchDocument(task);
     }
   };
 }

@@ -299,13 +299,14 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
                     ...(await deps.userAttributes?.(job.principal.workspaceId, job.principal.userId)),
                     name: job.principal.username,
                   },
+                  connectorUser: { id: job.principal.userId, name: job.principal.username, fallbackToShared: fallback },
                 }
               : {}),
             ...(session
               ? { captureExchange: (request, outcome, sensitive) => deps.debug.exchange(request, outcome, sensitive) }
               : {}),
           },
-          { secrets: deps.secrets, limits: deps.limits },
+          { secrets: deps.secrets, limits: deps.limits, authorizer: deps.authorizer },
         );
         steps.push(...run.steps);
         tree = run.tree;

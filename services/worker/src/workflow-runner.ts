@@ -29,8 +29,10 @@ import {
   type UpstreamOutcome,
   type UpstreamRequest,
 } from './http-operation.ts';
+import type { Authorizer } from './auth.ts';
 import { redactSecrets } from './redact.ts';
 import type { SecretResolver } from './secret-resolver.ts';
+import { connectorCredentials, type ConnectorUser, withCredentials } from './workflow-credentials.ts';
 
 /**
  * Runs a workflow tool (Flower / Arazzo) with the one engine of @toolplane/workflow: HTTP through the
@@ -41,6 +43,8 @@ import type { SecretResolver } from './secret-resolver.ts';
 export interface WorkflowRunnerDeps {
   secrets: SecretResolver;
   limits: HttpLimits;
+  /** Computed credentials (basic, bearer, OAuth2 client credentials) of steps calling a connector's operations. */
+  authorizer?: Authorizer;
   /** Step executions per run (goto / retry loops end here). */
   maxSteps?: number;
 }
@@ -60,6 +64,8 @@ export interface WorkflowCall {
    * workspace's secret of that name. Absent for a name (an external user's own secret): no second place.
    */
   workspaceSecretNames?: Readonly<Record<string, string>>;
+  /** The external user whose own connections the steps calling a connector's operations use. */
+  connectorUser?: ConnectorUser;
   /**
    * Awaited once, before the first HTTP attempt leaves (the execution lease); when it fails the attempt
    * fails as unreachable and nothing is sent.
@@ -154,13 +160,14 @@ function workflowSpans() {
   };
 }
 
-/** The engine's HTTP dependency on top of `sendRequest`. */
+/** The engine's HTTP dependency on top of `sendRequest` (`credentials`: a connector's, for the steps that carry templates). */
 function engineHttp(
   cancel: AbortSignal | undefined,
   redact: (s: string) => string,
   inAction?: <T>(fn: () => Promise<T>) => Promise<T>,
   onExchange?: (request: UpstreamRequest, outcome: UpstreamOutcome) => void,
   beforeFirstRequest?: () => Promise<void>,
+  credentials?: ReturnType<typeof connectorCredentials>,
 ): EngineDeps['http'] {
   let ready: Promise<void> | undefined;
   return async (req) => {
@@ -172,12 +179,13 @@ function engineHttp(
       }
     }
     const signal = req.signal ?? cancel;
-    const request: UpstreamRequest = {
+    let request: UpstreamRequest = {
       method: req.method,
       url: req.url,
       headers: req.headers,
       ...(req.body !== undefined ? { body: req.body } : {}),
     };
+    if (req.credentials && credentials) request = withCredentials(request, await credentials(req.credentials));
     const send = () =>
       sendRequest(request, { timeoutMs: req.timeoutMs, maxResponseBytes: req.maxResponseBytes }, signal, {
         urlTemplate: req.urlTemplate,
@@ -358,8 +366,11 @@ export async function runWorkflowTool(
     redactSecrets({ content: [{ type: 'text', text: s }] }, secretValues).content[0]!.text as string;
   const spans = tracingEnabled() ? workflowSpans() : undefined;
   const recorder = call.captureExchange ? exchangeRecorder(spans?.listener) : undefined;
+  const credentials = plan.connectors
+    ? connectorCredentials(plan, deps, call.connectorUser, (v) => secretValues.push(v))
+    : undefined;
   const deps2: EngineDeps = {
-    http: engineHttp(call.cancel, redact, spans?.inAction, recorder?.onExchange, call.beforeFirstRequest),
+    http: engineHttp(call.cancel, redact, spans?.inAction, recorder?.onExchange, call.beforeFirstRequest, credentials),
     secret: async (name) => {
       const stored = plan.secretNames[name];
       const shared = call.workspaceSecretNames?.[name];

@@ -11,6 +11,7 @@ import { compileDescriptorTools } from '@toolplane/openapi';
 import type { WorkflowDocumentIR, WorkflowIR, WorkflowTool } from '@toolplane/workflow';
 import type { Tx } from '../db/client.ts';
 import { compileConnectorTools, type StoredOpenApiConnector } from '../modules/openapi-connectors.ts';
+import type { StoredReference } from '../modules/workflow-sources.ts';
 import { credentialSecretName, serverSecretName, userCredentialSecretName } from './secret-names.ts';
 
 /**
@@ -336,6 +337,7 @@ async function withWorkflowTools(
   const ir = deployment.ir as unknown as WorkflowDocumentIR;
   const taken = new Set([...reserved, ...catalog.tools.map((t) => t.tool.name)]);
   const tools: CatalogTool[] = [...catalog.tools];
+  const { connectors, warnings } = await workflowConnectors(tx, catalog.workspaceId, deployment.references);
   for (const t of deployment.tools as unknown as WorkflowTool[]) {
     const wf = ir.workflows.find((w) => w.id === t.workflowId);
     if (!wf) continue;
@@ -353,6 +355,7 @@ async function withWorkflowTools(
       ),
       // The edge carries the caller's token in the job only for these tools.
       ...(exposesCallerToken(serverConfig) && readsCallerToken(workflows) ? { callerToken: true } : {}),
+      ...(Object.keys(connectors).length > 0 ? { connectors } : {}),
     };
     tools.push({
       tool: {
@@ -366,5 +369,43 @@ async function withWorkflowTools(
       source: { connector: `workflow:${ir.id}`, instance: deployment.id },
     });
   }
-  return { ...catalog, tools };
+  const allWarnings = [...(catalog.warnings ?? []), ...warnings];
+  return { ...catalog, tools, ...(allWarnings.length > 0 ? { warnings: allWarnings } : {}) };
+}
+
+/**
+ * The credentials of a deployment's connector-bound Arazzo sources (stored with its documents by
+ * modules/workflow-sources.ts): per source, the secret name of each of the instance's credential fields.
+ * An instance deleted since leaves its source without credentials (its steps then fail with a clear
+ * error) and a warning on the catalog.
+ */
+async function workflowConnectors(tx: Tx, workspaceId: string, references: unknown) {
+  const bound = ((references ?? []) as StoredReference[]).filter((r) => r.origin === 'connector' && r.connector);
+  const connectors: NonNullable<WorkflowPlan['connectors']> = {};
+  const warnings: string[] = [];
+  if (bound.length === 0) return { connectors, warnings };
+  const instances = await tx.connectorInstance.findMany({
+    where: { workspaceId, id: { in: bound.map((r) => r.connector!.instanceId) } },
+    select: { id: true, credentialKeys: true },
+  });
+  for (const r of bound) {
+    const { instanceId, instanceName } = r.connector!;
+    const instance = instances.find((i) => i.id === instanceId);
+    if (!instance) {
+      warnings.push(
+        `connector instance "${instanceName}" (${instanceId}) of workflow source "${r.source}" was deleted: its steps fail until the workflow is deployed with another`,
+      );
+      continue;
+    }
+    connectors[r.source ?? r.location] = {
+      instanceId,
+      secrets: Object.fromEntries(
+        instance.credentialKeys.map((k) => [k, credentialSecretName(workspaceId, instanceId, k)]),
+      ),
+      userSecrets: Object.fromEntries(
+        instance.credentialKeys.map((k) => [k, userCredentialSecretName(workspaceId, '{user}', instanceId, k)]),
+      ),
+    };
+  }
+  return { connectors, warnings };
 }

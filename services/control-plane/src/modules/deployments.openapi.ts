@@ -9,6 +9,29 @@ const Issue = z.object({ path: z.string(), message: z.string() }).strict();
 /** Servers are addressed by id or by name (Bump: id or slug). */
 const serverId = z.string().describe('The server’s id, or its name.');
 
+/** Where one of a deployment's OpenAPI documents came from (`presentSources` in workflow-sources.ts); never its content. */
+const DeploymentSource = z
+  .object({
+    location: z.string().describe('The reference’s location, or the source description’s `url` it answers.'),
+    origin: z
+      .enum(['inline', 'url', 'connector'])
+      .describe(
+        '`inline`: uploaded in `references`; `url`: fetched from the source description’s `url` at deploy time; ' +
+          '`connector`: an OpenAPI connector of the workspace (`toolplane:connectors/<slug>[/instances/<name or id>]`).',
+      ),
+    source: z.string().optional().describe('The source description it answers (fetched and connector documents).'),
+    sha256: z.string().describe('SHA-256 of the document as used (the text fetched; a connector’s document as JSON).'),
+    fetchedAt: z.iso.datetime().optional(),
+    finalUrl: z.string().optional().describe('Where the fetched document came from after redirects.'),
+    connector: z
+      .object({ slug: z.string(), version: z.string(), instanceId: z.uuid(), instanceName: z.string() })
+      .strict()
+      .optional()
+      .describe('The connector and the instance whose credentials the steps calling its operations send.'),
+  })
+  .strict()
+  .meta({ id: 'DeploymentSource' });
+
 const deploymentShape = {
   id: z.uuid(),
   mcp_server_id: z.uuid(),
@@ -19,6 +42,7 @@ const deploymentShape = {
   errors: z.array(Issue).describe('Why it was rejected.'),
   created_at: timestamp,
   activated_at: timestamp.nullable(),
+  sources: z.array(DeploymentSource).describe('The OpenAPI documents it was compiled with, stored with it.'),
 };
 
 /** A workflow deployment as the API shows it (`present` in deployments.ts). */
@@ -36,6 +60,7 @@ const DeployedWorkflow = z
     state: z.literal('active'),
     tools: z.array(z.string()),
     warnings: z.array(Issue),
+    sources: z.array(DeploymentSource),
   })
   .strict()
   .meta({ id: 'DeployedWorkflow' });
@@ -48,6 +73,7 @@ const ValidatedWorkflow = z
     format: z.enum(['flower', 'arazzo']),
     tools: z.array(z.string()).describe('The tools a deployment would create, in document order.'),
     warnings: z.array(Issue),
+    sources: z.array(DeploymentSource),
   })
   .strict()
   .meta({ id: 'ValidatedWorkflow' });
@@ -76,7 +102,12 @@ export const deploymentsRoutes: RouteDoc[] = [
     description:
       'Bump-compatible. The new deployment becomes active (the previous one superseded) and the server gets a ' +
       'new catalog version; the same document already active is a 204. With `dry_run=true` the document is ' +
-      'only validated and compiled (200). A key limited to servers needs the `server_admin` scope (403).',
+      'only validated and compiled (200). A key limited to servers needs the `server_admin` scope (403). ' +
+      'An Arazzo source description no reference answers is taken from its `url`: an `https` URL is fetched ' +
+      'by the data plane through the outbound guard (10 MB, 30 s, no private address, redirects checked; plain ' +
+      '`http` only for hosts the worker’s `OUTBOUND_ALLOW` lists), `toolplane:connectors/<slug>` (or ' +
+      '`…/instances/<name or id>`) uses an OpenAPI connector’s document and its instance’s credentials. ' +
+      'Documents that cannot be fetched or found are a 422 naming the source description.',
     request: {
       params: z.object({ id: serverId }),
       query: DeployQuery,
@@ -95,6 +126,28 @@ export const deploymentsRoutes: RouteDoc[] = [
           'application/json': { schema: DeploymentRejected },
           'application/problem+json': { schema: Problem },
         },
+      },
+    },
+  },
+  {
+    method: 'post',
+    path: '/mcp_servers/{id}/deployments/{deploymentId}/redeploy',
+    operationId: 'redeployWorkflow',
+    tags,
+    summary: 'Deploy a past deployment again, from the documents it stored',
+    description:
+      'A new deployment with the same definition, server overrides and stored documents (fetched or taken from ' +
+      'a connector at the time): nothing is fetched again, so the result is what was deployed then. A ' +
+      'connector-bound source needs its instance to still exist. The same input already active is a 204. A key ' +
+      'limited to servers needs the `server_admin` scope (403).',
+    request: { params: z.object({ id: serverId, deploymentId: z.string() }) },
+    responses: {
+      201: json('The new deployment, active.', DeployedWorkflow),
+      204: { description: 'The same input is already active.' },
+      ...problems(403, 404),
+      422: {
+        description: 'The stored document no longer compiles, or a connector instance it used is gone.',
+        content: { 'application/json': { schema: DeploymentRejected } },
       },
     },
   },

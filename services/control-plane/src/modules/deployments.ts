@@ -1,21 +1,33 @@
 import { createHash } from 'node:crypto';
 import { NotFoundError, ValidationError } from '@toolplane/errors';
+import type { DataPlaneTaskClient } from '@toolplane/queue';
 import { compileWorkflowDocument, type WorkflowTool } from '@toolplane/workflow';
 import { type Response, Router } from 'express';
 import { z } from 'zod';
+import type { ServerRow } from '../catalog/compile.ts';
 import type { CatalogService } from '../catalog/service.ts';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import { isUuid } from './ids.ts';
 import { findServer as findServerIn } from './servers.ts';
+import {
+  connectorsOf,
+  presentSources,
+  resolveWorkflowSources,
+  type ResolvedSources,
+  type StoredReference,
+} from './workflow-sources.ts';
 
 /**
  * Workflow deployments, Bump-compatible: `POST /api/v1/mcp_servers/{id}/deploy` with
  * `{definition, references?}` → 201 `{id, mcp_server_id}`, 204 when the same document is already
  * active, 422 `{message, errors}`. A deployment is `deploying`, then `active` (the previous active one
  * becomes `superseded`) or `errored`. The server's catalog always carries the tools of its latest
- * active deployment (`withWorkflowTools`, called by `compileCatalog`).
+ * active deployment (`withWorkflowTools`, called by `compileCatalog`). Arazzo source descriptions not
+ * uploaded are fetched by URL or taken from a connector (workflow-sources.ts) and stored with the
+ * deployment; `POST …/deployments/{deploymentId}/redeploy` activates a deployment again from what it
+ * stored, fetching nothing.
  */
 
 export const DeployBody = z.object({
@@ -46,10 +58,35 @@ export const DeployQuery = z.object({
     .describe('`true`: validate and compile the document, answer with the tools it would create; nothing changes.'),
 });
 
-function digestOf(body: z.infer<typeof DeployBody>): string {
+/** What a deployment compiles: the document, every source document as used, base URL overrides, bound instances. */
+interface DeploymentInput {
+  definition: string;
+  references: StoredReference[];
+  servers: Record<string, string>;
+}
+
+/**
+ * The same input twice is the same deployment (204). Fetched and connector documents count by their
+ * content, so a source that changed upstream makes a new deployment and an unchanged one does not.
+ */
+function digestOf(input: DeploymentInput): string {
+  // Uploaded documents as before (a deployment's digest does not change with this code).
+  const refs = input.references.map((r) =>
+    r.origin
+      ? { origin: r.origin, location: r.location, sha256: r.sha256, instance: r.connector?.instanceId }
+      : { location: r.location, content: r.content },
+  );
   return createHash('sha256')
-    .update(JSON.stringify([body.definition, body.references, Object.entries(body.servers).sort()]))
+    .update(JSON.stringify([input.definition, refs, Object.entries(input.servers).sort()]))
     .digest('hex');
+}
+
+function compile(input: DeploymentInput, connectors: ResolvedSources['connectors']) {
+  return compileWorkflowDocument(input.definition, {
+    references: input.references.map((r) => ({ location: r.location, content: r.content })),
+    servers: input.servers,
+    connectors,
+  });
 }
 
 function unprocessable(
@@ -71,6 +108,7 @@ interface DeploymentRow {
   errors: unknown;
   createdAt: Date;
   activatedAt: Date | null;
+  references: unknown;
 }
 
 function present(d: DeploymentRow) {
@@ -84,55 +122,35 @@ function present(d: DeploymentRow) {
     errors: d.errors,
     created_at: d.createdAt,
     activated_at: d.activatedAt,
+    sources: presentSources((d.references ?? []) as StoredReference[]),
   };
 }
 
-export function deploymentsRouter(db: Db, catalog: CatalogService, maxBodyBytes: number): Router {
+export function deploymentsRouter(
+  db: Db,
+  catalog: CatalogService,
+  tasks: DataPlaneTaskClient,
+  maxBodyBytes: number,
+): Router {
   const r = Router();
   r.use(jsonBody(maxBodyBytes));
 
   /** Bump accepts an id or a slug: ours are UUIDs or the server's name. */
   const findServer = (workspaceId: string, idOrName: string) => findServerIn(db, workspaceId, idOrName);
 
-  r.post('/:id/deploy', async (req, res) => {
-    const { workspaceId } = caller(req);
-    const server = await findServer(workspaceId, req.params.id);
-    const parsed = DeployBody.safeParse(req.body ?? {});
-    if (!parsed.success) {
-      return void unprocessable(
-        res,
-        'Invalid MCP server deployment request',
-        parsed.error.issues.map((i) => ({ path: `/${i.path.map(String).join('/')}`, message: i.message })),
-      );
-    }
-    const body = parsed.data;
-    const query = DeployQuery.safeParse(req.query);
-    if (!query.success) {
-      return void unprocessable(
-        res,
-        'Invalid MCP server deployment request',
-        query.error.issues.map((i) => ({ path: `/${i.path.map(String).join('/')}`, message: i.message })),
-      );
-    }
-    if (query.data.dry_run === 'true') {
-      let checked: ReturnType<typeof compileWorkflowDocument>;
-      try {
-        checked = compileWorkflowDocument(body.definition, { references: body.references, servers: body.servers });
-      } catch (err) {
-        if (!(err instanceof ValidationError)) throw err;
-        return void unprocessable(res, `Invalid definition file: ${err.message}`, err.issues, {
-          mcp_server_id: server.id,
-        });
-      }
-      return void res.status(200).json({
-        mcp_server_id: server.id,
-        state: 'validated',
-        format: checked.ir.format,
-        tools: checked.tools.map((t) => t.name),
-        warnings: checked.warnings,
-      });
-    }
-    const digest = digestOf(body);
+  /**
+   * Stores the deployment, compiles it and activates it (the previous active one superseded, the
+   * server's new catalog version) in one change; 204 when the same input is already active, 422 when
+   * it does not compile (the errored deployment stays, with its problems).
+   */
+  async function deploy(
+    res: Response,
+    workspaceId: string,
+    server: ServerRow,
+    input: DeploymentInput,
+    resolved: Pick<ResolvedSources, 'connectors' | 'issues'>,
+  ): Promise<void> {
+    const digest = digestOf(input);
     const active = await db.workflowDeployment.findFirst({
       where: { serverId: server.id, state: 'active' },
       orderBy: { activatedAt: 'desc' },
@@ -145,14 +163,16 @@ export function deploymentsRouter(db: Db, catalog: CatalogService, maxBodyBytes:
         serverId: server.id,
         state: 'deploying',
         digest,
-        definition: body.definition,
-        references: body.references as object[],
-        servers: body.servers,
+        definition: input.definition,
+        references: input.references as unknown as object[],
+        servers: input.servers,
       },
     });
     let compiled: ReturnType<typeof compileWorkflowDocument>;
     try {
-      compiled = compileWorkflowDocument(body.definition, { references: body.references, servers: body.servers });
+      if (resolved.issues.length > 0)
+        throw new ValidationError('a source description could not be resolved', resolved.issues);
+      compiled = compile(input, resolved.connectors);
     } catch (err) {
       const issues =
         err instanceof ValidationError ? err.issues : [{ path: '', message: 'the document could not be compiled' }];
@@ -200,7 +220,93 @@ export function deploymentsRouter(db: Db, catalog: CatalogService, maxBodyBytes:
       state: 'active',
       tools: compiled.tools.map((t) => t.name),
       warnings: compiled.warnings,
+      sources: presentSources(input.references),
     });
+  }
+
+  r.post('/:id/deploy', async (req, res) => {
+    const { workspaceId } = caller(req);
+    const server = await findServer(workspaceId, req.params.id);
+    const parsed = DeployBody.safeParse(req.body ?? {});
+    if (!parsed.success) {
+      return void unprocessable(
+        res,
+        'Invalid MCP server deployment request',
+        parsed.error.issues.map((i) => ({ path: `/${i.path.map(String).join('/')}`, message: i.message })),
+      );
+    }
+    const body = parsed.data;
+    const query = DeployQuery.safeParse(req.query);
+    if (!query.success) {
+      return void unprocessable(
+        res,
+        'Invalid MCP server deployment request',
+        query.error.issues.map((i) => ({ path: `/${i.path.map(String).join('/')}`, message: i.message })),
+      );
+    }
+    const resolved = await resolveWorkflowSources({ db, tasks }, workspaceId, body.definition, body.references);
+    const input: DeploymentInput = {
+      definition: body.definition,
+      references: resolved.references,
+      servers: body.servers,
+    };
+    if (query.data.dry_run === 'true') {
+      let checked: ReturnType<typeof compileWorkflowDocument>;
+      try {
+        if (resolved.issues.length > 0)
+          throw new ValidationError('a source description could not be resolved', resolved.issues);
+        checked = compile(input, resolved.connectors);
+      } catch (err) {
+        if (!(err instanceof ValidationError)) throw err;
+        return void unprocessable(res, `Invalid definition file: ${err.message}`, err.issues, {
+          mcp_server_id: server.id,
+        });
+      }
+      return void res.status(200).json({
+        mcp_server_id: server.id,
+        state: 'validated',
+        format: checked.ir.format,
+        tools: checked.tools.map((t) => t.name),
+        warnings: checked.warnings,
+        sources: presentSources(input.references),
+      });
+    }
+    await deploy(res, workspaceId, server, input, resolved);
+  });
+
+  // A deployment again, from what it stored (documents fetched or taken from a connector then): nothing
+  // is fetched. A connector-bound source needs its instance still in the workspace (its credentials are
+  // read at call time).
+  r.post('/:id/deployments/:deploymentId/redeploy', async (req, res) => {
+    const { workspaceId } = caller(req);
+    const server = await findServer(workspaceId, req.params.id);
+    const row = isUuid(req.params.deploymentId)
+      ? await db.workflowDeployment.findFirst({ where: { id: req.params.deploymentId, serverId: server.id } })
+      : null;
+    if (!row) throw new NotFoundError('deployment', req.params.deploymentId);
+    const references = (row.references ?? []) as unknown as StoredReference[];
+    const bound = references.filter((ref) => ref.origin === 'connector' && ref.connector);
+    const present = new Set(
+      (
+        await db.connectorInstance.findMany({
+          where: { workspaceId, id: { in: bound.map((ref) => ref.connector!.instanceId) } },
+          select: { id: true },
+        })
+      ).map((i) => i.id),
+    );
+    const issues = bound
+      .filter((ref) => !present.has(ref.connector!.instanceId))
+      .map((ref) => ({
+        path: '/references',
+        message: `connector instance "${ref.connector!.instanceName}" (${ref.connector!.instanceId}) of source "${ref.source ?? ref.location}" no longer exists`,
+      }));
+    await deploy(
+      res,
+      workspaceId,
+      server,
+      { definition: row.definition, references, servers: (row.servers ?? {}) as Record<string, string> },
+      { connectors: connectorsOf(references), issues },
+    );
   });
 
   r.get('/:id/deployments', async (req, res) => {

@@ -1,0 +1,312 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Stack } from '@toolplane/cli';
+import { type components, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
+import { startTestStack } from '../helpers.ts';
+
+/**
+ * Arazzo source descriptions named by URL and by connector (docs/workflows.md, "Source descriptions"),
+ * on the real stack. The documents are served on 127.0.0.1 over plain http: the test stack's worker
+ * allows 127.0.0.1 (`OUTBOUND_ALLOW`, its documented loopback exception), the only case where a
+ * document is fetched without https. The upstream the steps call is the same local server.
+ */
+
+let stack: Stack;
+let client: ManagementClient;
+let local: Server;
+let base: string;
+/** The pets document served at /docs/pets.yaml: v1 first, then v2 (another server path). */
+let petsVersion = 1;
+const docFetches: string[] = [];
+const calls: { path: string; headers: Record<string, string | string[] | undefined> }[] = [];
+
+const petsDocument = () => `
+openapi: 3.0.3
+info: { title: Pets, version: "${petsVersion}" }
+servers: [{ url: "${base}/v${petsVersion}" }]
+paths:
+  /pets/{id}:
+    get:
+      operationId: getPet
+      parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
+      responses: { "200": { description: the pet } }
+`;
+
+const vaultDocument = () => `
+openapi: 3.0.3
+info: { title: Pet Vault, version: "1.0.0" }
+servers: [{ url: "${base}/vault" }]
+components:
+  securitySchemes:
+    vault_key: { type: apiKey, in: header, name: X-Vault-Key }
+security: [{ vault_key: [] }]
+paths:
+  /pets/{id}:
+    get:
+      operationId: vaultPet
+      parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
+      responses: { "200": { description: the pet, with the key it was asked with } }
+`;
+
+const workflow = (url: string, operationId = 'getPet') => `
+arazzo: 1.0.1
+info: { title: Pet lookup, version: 1.0.0 }
+sourceDescriptions:
+  - { name: pets, url: "${url}", type: openapi }
+workflows:
+  - workflowId: find_pet
+    summary: Find a pet by id
+    inputs: { type: object, properties: { id: { type: string } }, required: [id] }
+    steps:
+      - stepId: fetch
+        operationId: ${operationId}
+        parameters: [{ name: id, in: path, value: $inputs.id }]
+        successCriteria: [{ condition: $statusCode == 200 }]
+        outputs: { name: $response.body#/name, path: $response.body#/path, key: $response.body#/key }
+    outputs: { name: $steps.fetch.outputs.name, path: $steps.fetch.outputs.path, key: $steps.fetch.outputs.key }
+`;
+
+type Server_ = components['schemas']['McpServer'];
+type Deployed = components['schemas']['DeployedWorkflow'];
+
+/** Deploys (201 expected: a dry run is not asked for). */
+async function deploy(serverId: string, definition: string): Promise<Deployed> {
+  return (await unwrap(
+    client.POST('/mcp_servers/{id}/deploy', { params: { path: { id: serverId } }, body: { definition } }),
+  )) as Deployed;
+}
+
+async function newServer(name: string): Promise<Server_> {
+  return unwrap(
+    client.POST('/mcp_manager', { body: { name, mode: 'NORMAL' } as components['schemas']['CreateServerBody'] }),
+  );
+}
+
+async function callFindPet(server: Server_, id: string) {
+  const mcp = new Client({ name: 'workflow-sources-e2e', version: '1.0.0' });
+  await mcp.connect(
+    new StreamableHTTPClientTransport(new URL(server.url), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+    }),
+  );
+  try {
+    return await mcp.callTool({ name: 'find_pet', arguments: { id } });
+  } finally {
+    await mcp.close();
+  }
+}
+
+beforeAll(async () => {
+  local = createServer((req, res) => {
+    const path = req.url ?? '';
+    if (path === '/docs/pets.yaml') {
+      docFetches.push(path);
+      return void res.writeHead(200, { 'content-type': 'application/yaml' }).end(petsDocument());
+    }
+    if (path === '/docs/moved.yaml') return void res.writeHead(302, { location: '/docs/pets.yaml' }).end();
+    if (path === '/docs/to-private') return void res.writeHead(302, { location: 'https://10.0.0.1/x.yaml' }).end();
+    calls.push({ path, headers: req.headers });
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ name: `pet ${path.split('/').at(-1)}`, path, key: req.headers['x-vault-key'] ?? null }));
+  });
+  await new Promise<void>((r) => local.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(local.address() as AddressInfo).port}`;
+  ({ stack } = await startTestStack('wf-sources'));
+  client = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await new Promise<void>((r) => local.close(() => r()));
+});
+
+describe('a source description named by URL', () => {
+  it('is fetched once at deploy time through the worker, stored with the deployment, and its operations run', async () => {
+    const server = await newServer('pets-by-url');
+    const url = `${base}/docs/pets.yaml`;
+    const before = docFetches.length;
+    const deployed = await deploy(server.id, workflow(url));
+    expect(deployed.tools).toEqual(['find_pet']);
+    expect(docFetches.length).toBe(before + 1);
+    expect(deployed.sources).toEqual([
+      expect.objectContaining({
+        location: url,
+        origin: 'url',
+        source: 'pets',
+        sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      }),
+    ]);
+    const result = await callFindPet(server, '7');
+    expect(result.structuredContent).toMatchObject({ name: 'pet 7', path: '/v1/pets/7' });
+
+    // Listed and read back with where the document came from.
+    const one = await unwrap(
+      client.GET('/mcp_servers/{id}/deployments/{deploymentId}', {
+        params: { path: { id: server.id, deploymentId: deployed.id } },
+      }),
+    );
+    expect(one.sources).toEqual(deployed.sources);
+    expect(one.sources[0]!.fetchedAt).toEqual(expect.any(String));
+  });
+
+  it('makes a redeploy reproducible: a changed document is a new deployment, the old one redeploys from what it stored', async () => {
+    petsVersion = 1;
+    const server = await newServer('pets-redeploy');
+    const path = { id: server.id };
+    const definition = workflow(`${base}/docs/pets.yaml`);
+    const first = await deploy(server.id, definition);
+    // The same definition and the same document: nothing new (the document is fetched to know).
+    const same = await client.POST('/mcp_servers/{id}/deploy', { params: { path }, body: { definition } });
+    expect(same.response.status).toBe(204);
+
+    petsVersion = 2;
+    const second = await deploy(server.id, definition);
+    expect(second.sources[0]!.sha256).not.toBe(first.sources[0]!.sha256);
+    expect((await callFindPet(server, '8')).structuredContent).toMatchObject({ path: '/v2/pets/8' });
+
+    const fetchesBefore = docFetches.length;
+    const again = await unwrap(
+      client.POST('/mcp_servers/{id}/deployments/{deploymentId}/redeploy', {
+        params: { path: { id: server.id, deploymentId: first.id } },
+      }),
+    );
+    expect(again.id).not.toBe(first.id);
+    expect(again.sources).toEqual(first.sources);
+    expect(docFetches.length).toBe(fetchesBefore);
+    expect((await callFindPet(server, '9')).structuredContent).toMatchObject({ path: '/v1/pets/9' });
+    // Redeploying what is active already changes nothing.
+    const noop = await client.POST('/mcp_servers/{id}/deployments/{deploymentId}/redeploy', {
+      params: { path: { id: server.id, deploymentId: again.id } },
+    });
+    expect(noop.response.status).toBe(204);
+    petsVersion = 1;
+  });
+
+  it('follows a redirect and validates with dry_run=true without storing anything', async () => {
+    const server = await newServer('pets-dry-run');
+    const checked = await client.POST('/mcp_servers/{id}/deploy', {
+      params: { path: { id: server.id }, query: { dry_run: 'true' } },
+      body: { definition: workflow(`${base}/docs/moved.yaml`) },
+    });
+    expect(checked.response.status).toBe(200);
+    expect(checked.data?.sources).toEqual([
+      expect.objectContaining({ origin: 'url', finalUrl: `${base}/docs/pets.yaml` }),
+    ]);
+    const listed = await unwrap(client.GET('/mcp_servers/{id}/deployments', { params: { path: { id: server.id } } }));
+    expect(listed.data).toEqual([]);
+  });
+
+  it('refuses private and metadata addresses, redirects to them and plain http elsewhere, with the reason', async () => {
+    const server = await newServer('pets-refused');
+    const cases: [string, string][] = [
+      ['https://10.0.0.1/openapi.yaml', 'refused: 10.0.0.1 is a private address'],
+      ['https://169.254.169.254/latest/openapi.yaml', 'refused: 169.254.169.254 is a cloud metadata address'],
+      [`${base}/docs/to-private`, 'refused: 10.0.0.1 is a private address'],
+      ['http://api.example.com/openapi.yaml', 'is plain http; documents are fetched over https only'],
+    ];
+    for (const [url, reason] of cases) {
+      const res = await client.POST('/mcp_servers/{id}/deploy', {
+        params: { path: { id: server.id } },
+        body: { definition: workflow(url) },
+      });
+      expect(res.response.status).toBe(422);
+      expect(res.error).toMatchObject({
+        message: 'Invalid definition file: a source description could not be resolved',
+        errors: [{ path: '/sourceDescriptions/0/url', message: expect.stringContaining(reason) }],
+      });
+      expect((res.error as { errors: { message: string }[] }).errors[0]!.message).toContain(
+        `${url} could not be fetched`,
+      );
+    }
+    // The errored deployments are kept with their reasons; nothing was activated.
+    const listed = await unwrap(client.GET('/mcp_servers/{id}/deployments', { params: { path: { id: server.id } } }));
+    expect(listed.data.map((d) => d.state)).toEqual(['errored', 'errored', 'errored', 'errored']);
+  });
+});
+
+describe('a source description naming a connector', () => {
+  let connectorId: string;
+
+  beforeAll(async () => {
+    const connector = await unwrap(
+      client.POST('/connectors', {
+        body: vaultDocument() as unknown as components['schemas']['ConnectorSource'],
+        bodySerializer: (body) => body as unknown as string,
+        headers: { 'content-type': 'application/yaml' },
+      }),
+    );
+    connectorId = connector.id;
+  });
+
+  it('reuses the connector’s operations and its instance’s credentials, which never reach the result', async () => {
+    const server = await newServer('pets-by-connector');
+    const missing = await client.POST('/mcp_servers/{id}/deploy', {
+      params: { path: { id: server.id } },
+      body: { definition: workflow('toolplane:connectors/pet-vault', 'vaultPet') },
+    });
+    expect(missing.response.status).toBe(422);
+    expect(missing.error).toMatchObject({
+      errors: [
+        {
+          path: '/sourceDescriptions/0/url',
+          message: expect.stringContaining('connector "pet-vault" has no instance'),
+        },
+      ],
+    });
+
+    await unwrap(
+      client.POST('/connector_instances', {
+        body: {
+          connector_id: connectorId,
+          name: 'eu',
+          base_url: `${base}/vault-eu`,
+          credentials: { vault_key: 'vk-secret-4242' },
+          createServer: false,
+        },
+      }),
+    );
+    const deployed = await deploy(server.id, workflow('toolplane:connectors/pet-vault', 'vaultPet'));
+    expect(deployed.sources).toEqual([
+      expect.objectContaining({
+        location: 'toolplane:connectors/pet-vault',
+        origin: 'connector',
+        source: 'pets',
+        connector: expect.objectContaining({ slug: 'pet-vault', instanceName: 'eu' }),
+      }),
+    ]);
+    const result = await callFindPet(server, '3');
+    expect(result.isError).toBeFalsy();
+    // The instance's base URL, and its credential in the header the security scheme names.
+    expect(calls.at(-1)).toMatchObject({ path: '/vault-eu/pets/3', headers: { 'x-vault-key': 'vk-secret-4242' } });
+    expect(result.structuredContent).toMatchObject({ name: 'pet 3', key: '[redacted]' });
+    expect(JSON.stringify(result)).not.toContain('vk-secret-4242');
+  });
+
+  it('asks to name the instance when there are several, and accepts it by name', async () => {
+    await unwrap(
+      client.POST('/connector_instances', {
+        body: { connector_id: connectorId, name: 'us', credentials: { vault_key: 'vk-us-1' }, createServer: false },
+      }),
+    );
+    const server = await newServer('pets-two-instances');
+    const ambiguous = await client.POST('/mcp_servers/{id}/deploy', {
+      params: { path: { id: server.id } },
+      body: { definition: workflow('toolplane:connectors/pet-vault', 'vaultPet') },
+    });
+    expect(ambiguous.response.status).toBe(422);
+    expect(JSON.stringify(ambiguous.error)).toContain('toolplane:connectors/pet-vault/instances/<name or id>');
+    await deploy(server.id, workflow('toolplane:connectors/pet-vault/instances/us', 'vaultPet'));
+    await callFindPet(server, '4');
+    // No base URL on this instance: the document's server.
+    expect(calls.at(-1)).toMatchObject({ path: '/vault/pets/4', headers: { 'x-vault-key': 'vk-us-1' } });
+
+    const unknown = await client.POST('/mcp_servers/{id}/deploy', {
+      params: { path: { id: server.id } },
+      body: { definition: workflow('toolplane:connectors/no-such-api', 'vaultPet') },
+    });
+    expect(JSON.stringify(unknown.error)).toContain('no connector \\"no-such-api\\" in this workspace');
+  });
+});
