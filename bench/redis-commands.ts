@@ -66,3 +66,21 @@ export async function commandsPerCall(
     .sort((a, b) => b[1] - a[1]);
   return { total: byCommand.reduce((a, [, v]) => a + v, 0), byCommand };
 }
+
+/** `LLEN key` over a connection of its own (RESP by hand, as `commandStats`). */
+export function listLength(redisUrl: string, key: string): Promise<number> {
+  const { hostname, port } = new URL(redisUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port || 6379), hostname);
+    let data = '';
+    socket.on('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      data += chunk.toString('utf8');
+      const m = /^:(\d+)\r\n/.exec(data);
+      if (!m) return;
+      socket.end();
+      resolve(Number(m[1]));
+    });
+    socket.write(`*2\r\n$4\r\nLLEN\r\n$${Buffer.byteLength(key)}\r\n${key}\r\n`);
+  });
+}

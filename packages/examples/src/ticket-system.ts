@@ -72,6 +72,8 @@ export async function startTicketSystem(opts: {
   host?: string;
   record?: boolean;
   maxRecorded?: number;
+  /** Every answer waits this long (ms), as a remote API would (the benchmark's `--upstream-delay-ms`). */
+  delayMs?: number;
 }): Promise<TicketSystem> {
   const tickets = seedTickets();
   const requests: RecordedRequest[] = [];
@@ -101,8 +103,12 @@ export async function startTicketSystem(opts: {
       }
       const send = (status: number, payload: unknown) => {
         const text = JSON.stringify(payload);
-        res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-        res.end(text);
+        const write = () => {
+          res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+          res.end(text);
+        };
+        if (opts.delayMs) setTimeout(write, opts.delayMs);
+        else write();
       };
       if (req.headers['x-api-key'] !== opts.apiKey) return send(401, { error: 'invalid or missing X-API-Key' });
       const path = url.pathname;
