@@ -25,19 +25,18 @@ const { values } = parseArgs({
     'fast-path': { type: 'string', default: 'true' },
     /** Write V8 CPU profiles of every service process into this directory. */
     'cpu-prof': { type: 'string' },
-  },
     /** Every upstream answer waits this long (ms), as a remote API would. */
     'upstream-delay-ms': { type: 'string', default: '0' },
     /** The load's concurrencies (closed loops), e.g. "64 512" with a slow upstream. */
     concurrency: { type: 'string', default: '1 32' },
+  },
 });
-const seconds = Number(values.seconds);
 const upstreamDelayMs = Number(values['upstream-delay-ms']);
 const concurrencies = values.concurrency
   .split(/[\s,]+/)
   .filter(Boolean)
   .map(Number);
-const apiKey = 'bench-upstream-key';
+const seconds = Number(values.seconds);
 
 /**
  * Watches the stack while runs go on (every 250 ms): each process's peak RSS, and the calls in flight in
@@ -66,6 +65,7 @@ function watchProcesses(procs: { pid: number }[], redisUrl: string, activeList: 
     },
   };
 }
+const apiKey = 'bench-upstream-key';
 
 const upstreamProc = spawn(
   process.execPath,
@@ -205,25 +205,25 @@ try {
   for (const c of concurrencies) {
     results.push(await runLoad('upstream direct', direct, c, seconds));
     const before = procs.map((p) => cpuMs(p.pid));
+    const watch = watchProcesses(procs, stack.redisUrl, `${stack.redisPrefix}:tool-invocations:active`);
     const r = await runLoad('tools/call via Toolplane', mcp, c, seconds);
     results.push(r);
-    const watch = watchProcesses(procs, stack.redisUrl, `${stack.redisPrefix}:tool-invocations:active`);
     const modern = await runLoad('tools/call via Toolplane (2026-07-28)', mcpModern, c, seconds);
     results.push(modern);
+    const seen = await watch.stop();
     // The CPU window spans both Toolplane runs: divide by the calls of both (measured windows plus the 1 s warm-ups, approximately).
     const calls = (r.requests + modern.requests) * (1 + 1 / seconds);
-    const seen = await watch.stop();
     cpu.push(
       `c=${c}: ` +
         procs.map((p, i) => `${p.name} ${((cpuMs(p.pid) - before[i]!) / calls).toFixed(3)}`).join(', ') +
         ' (CPU ms per call)',
-    );
-    results.push(await runLoad('three-step Flower workflow via Toolplane', workflow, c, seconds));
       `c=${c}: ` +
         procs.map((p, i) => `${p.name} ${seen.peakRssMb[i]!.toFixed(0)}`).join(', ') +
         ' (peak RSS MB); calls in flight: edges ' +
         `${c} (the load's loops), workers ${seen.inFlight.peak} at most, ${seen.inFlight.mean.toFixed(0)} on average ` +
         '(BullMQ active jobs)',
+    );
+    results.push(await runLoad('three-step Flower workflow via Toolplane', workflow, c, seconds));
   }
   // Redis commands per call (INFO commandstats deltas), at c=1 and c=32, in the 2025-11-25 wire format.
   const redisCommands: string[] = [];

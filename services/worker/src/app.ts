@@ -51,8 +51,8 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     maxRedirects: env.HTTP_MAX_REDIRECTS,
     maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES,
   });
-  // BullMQ's blocking connections (duplicates of this one) need `maxRetriesPerRequest: null`: commands
   configureUpstreamConnections(env.HTTP_MAX_CONNECTIONS_PER_ORIGIN);
+  // BullMQ's blocking connections (duplicates of this one) need `maxRetriesPerRequest: null`: commands
   // wait for a reconnection, attempted at least every second.
   // Commands of one event-loop turn (replies, leases, records) leave in one socket write.
   const redis = coalesceWrites(

@@ -73,17 +73,17 @@ export const WorkerEnv = z.object({
     .int()
     .positive()
     .default(5 * 1024 * 1024),
+  /**
+   * Most open connections (kept alive between calls) from this worker to one upstream origin
+   * (scheme, host, port); requests beyond it wait for a free connection.
+   */
+  HTTP_MAX_CONNECTIONS_PER_ORIGIN: z.coerce.number().int().min(1).default(1024),
   /** Upper bound for DNS lookup plus TCP/TLS connection setup of one upstream request. */
   HTTP_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** Redirects followed per upstream request (each target checked by the outbound guard); 0 follows none. */
   HTTP_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
   /**
    * Outbound guard allowlist, comma-separated IPs, CIDRs and host names (`*.example.internal`): these may be
-  /**
-   * Most open connections (kept alive between calls) from this worker to one upstream origin
-   * (scheme, host, port); requests beyond it wait for a free connection.
-   */
-  HTTP_MAX_CONNECTIONS_PER_ORIGIN: z.coerce.number().int().min(1).default(1024),
    * reached although loopback, private, link-local or cloud-metadata addresses are refused. For development only.
    */
   OUTBOUND_ALLOW: z.string().default(''),
