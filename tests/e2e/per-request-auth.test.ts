@@ -211,9 +211,12 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await stack?.stop();
-  await watch?.close();
-  await new Promise<void>((r) => echo.close(() => r()));
+  try {
+    await stack?.stop();
+  } finally {
+    await watch?.close();
+    await new Promise<void>((r) => echo.close(() => r()));
+  }
 });
 
 describe('per-request authentication (X-Upstream-Authorization)', () => {
