@@ -90,7 +90,6 @@ describe('POST /api/v1/mcp_manager', () => {
     const created = await api.request<{
       id: string;
       name: string;
-      perRequestAuth: false,
       mode: string;
       isPublic: boolean;
       url: string;
@@ -102,6 +101,7 @@ describe('POST /api/v1/mcp_manager', () => {
       name: 'defaults',
       mode: 'SMART',
       isPublic: false,
+      perRequestAuth: false,
       catalogVersion: 1,
       description: null,
       config: null,
@@ -150,8 +150,8 @@ describe('GET /api/v1/mcp_manager/{id} and /config', () => {
       'isPublic',
       'mode',
       'name',
-      'selectedTools',
       'perRequestAuth',
+      'selectedTools',
       'tools',
       'updatedAt',
       'url',

@@ -195,6 +195,11 @@ export const Catalog = z.object({
   serverInfo: z.object({ name: z.string() }).optional(),
   isPublic: z.boolean().default(false),
   /**
+   * Callers may pass their own upstream credential with a call (`X-Upstream-Authorization`), used instead of
+   * the stored credentials of connector and OpenAPI tools; absent or false: the header is refused.
+   */
+  perRequestAuth: z.boolean().optional(),
+  /**
    * NORMAL: `tools` are what `tools/list` shows. SMART: `tools/list` shows the meta tools
    * (search, describe, execute, connections) and `tools` is the searchable catalog they act on.
    */
@@ -209,11 +214,6 @@ export type Catalog = z.infer<typeof Catalog>;
 export const ApiKeyRecord = z.object({
   keyId: z.string(),
   workspaceId: z.string(),
-  /**
-   * Callers may pass their own upstream credential with a call (`X-Upstream-Authorization`), used instead of
-   * the stored credentials of connector and OpenAPI tools; absent or false: the header is refused.
-   */
-  perRequestAuth: z.boolean().optional(),
   scopes: z.array(z.string()),
   revoked: z.boolean().default(false),
   /** The only servers this key may reach; absent = every server of its workspace. */

@@ -460,7 +460,6 @@ export function createAbandonedJobHandler(deps: Pick<ProcessorDeps, 'leases' | '
   };
 }
 
-/**
 /** The caller's `X-Upstream-Authorization` of this job, opened. */
 function openUpstreamAuthorization(deps: ProcessorDeps, sealed: string, job: ToolInvokeJob): Promise<string> {
   if (!deps.openRequestCredential)
@@ -472,6 +471,7 @@ function openUpstreamAuthorization(deps: ProcessorDeps, sealed: string, job: Too
   return deps.openRequestCredential(sealed, job.invocationId);
 }
 
+/**
  * The headers of a call to an external MCP server made for an external user: the user's own (stored
  * with PUT /external_users/{name}/mcp_connections/{serverId}/{external}), never the shared ones (undefined
  * when the server's config says `fallbackToShared`: the caller then uses them). A server configured
