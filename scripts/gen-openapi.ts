@@ -2,7 +2,9 @@
 // route declarations next to each module (services/control-plane/src/modules/*.openapi.ts). The
 // control plane serves the same document at GET /api/v1/openapi.json;
 // services/control-plane/src/openapi/document.test.ts fails when the committed file is stale. It also
-// writes packages/client/src/schema.ts, the typed client's types (packages/client/src/schema.test.ts).
+// writes packages/client/src/schema.ts, the typed client's types (packages/client/src/schema.test.ts), and
+// docs/edge-openapi.json, the edge's MCP endpoints (services/edge/src/openapi.ts, served at GET /openapi.json on
+// the edge; tests/contract/edge-openapi.test.ts fails when it is stale).
 //
 //   node --conditions=@toolplane/source scripts/gen-openapi.ts          write docs/openapi.json
 //   node --conditions=@toolplane/source scripts/gen-openapi.ts --check  exit 1 if it is not current
@@ -10,11 +12,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { renderClientSchema } from '../packages/client/src/generate.ts';
 import { openApiDocumentText, openApiDocumentPath } from '../services/control-plane/src/openapi/document.ts';
+import { edgeOpenApiDocumentPath, edgeOpenApiDocumentText } from '../services/edge/src/openapi.ts';
 
 const clientSchemaPath = fileURLToPath(new URL('../packages/client/src/schema.ts', import.meta.url));
 const outputs: [string, string][] = [
   [openApiDocumentPath, openApiDocumentText()],
   [clientSchemaPath, await renderClientSchema(JSON.parse(openApiDocumentText()) as object)],
+  [edgeOpenApiDocumentPath, edgeOpenApiDocumentText()],
 ];
 if (process.argv.includes('--check')) {
   const stale = outputs.filter(([path, text]) => readFileSync(path, 'utf8') !== text).map(([path]) => path);

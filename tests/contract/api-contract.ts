@@ -183,10 +183,13 @@ function parseJson(bytes: Buffer, headers: IncomingHttpHeaders): unknown {
 /**
  * A proxy in front of a control plane that checks every /api/v1 exchange against the contract. Bytes
  * pass through unchanged in both directions (bad JSON, gzip and oversized bodies reach the API as sent).
+ * `prefix`: the paths checked, and what is cut off them before the document's paths are matched (the
+ * edge's document, docs/edge-openapi.json, has full paths: `''`).
  */
 export async function startContractProxy(
   label: string,
   contract = new ApiContract(),
+  { prefix = '/api/v1' }: { prefix?: string } = {},
 ): Promise<{
   url: string;
   /** The control plane to forward to (known once it started; until then requests get 502). */
@@ -213,23 +216,29 @@ export async function startContractProxy(
         const responseCopy = boundedCopy();
         up.on('data', responseCopy.add);
         up.pipe(res);
-        up.on('end', () => {
+        // A response that ended is checked whole; one cut off (a stream the client closed) by route and status.
+        let checked = false;
+        const check = (ended: boolean) => {
+          if (checked) return;
+          checked = true;
           // As sent, not normalised: the API routes the raw path (`/a/../b` is not `/b` to it).
           const path = (req.url ?? '/').split('?')[0]!;
-          if (!path.startsWith('/api/v1/')) return;
+          if (!path.startsWith(`${prefix}/`)) return;
           const exchange = contract.check({
             method: req.method ?? 'GET',
-            path: path.slice('/api/v1'.length),
+            path: path.slice(prefix.length),
             status: up.statusCode ?? 0,
             contentType: String(up.headers['content-type'] ?? ''),
             requestBody: requestCopy.complete ? parseJson(requestCopy.bytes(), req.headers) : undefined,
             responseBody: responseCopy.complete ? parseJson(responseCopy.bytes(), up.headers) : undefined,
             responseText: responseCopy.bytes().toString('utf8'),
-            bodiesChecked: requestCopy.complete && responseCopy.complete,
+            bodiesChecked: ended && requestCopy.complete && responseCopy.complete,
           });
           exchanges.push(exchange);
           if (reportFile) appendFileSync(reportFile, JSON.stringify(exchange) + '\n');
-        });
+        };
+        up.on('end', () => check(true));
+        up.on('close', () => check(false));
       },
     );
     upstream.on('error', () => {

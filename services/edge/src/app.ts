@@ -18,6 +18,7 @@ import type { EdgeEnv } from './env.ts';
 import { LegacySseSessions } from './legacy-sse.ts';
 import { buildServer, createEdgeMcpHandler, toAuthInfo, type EdgeCallContext } from './mcp-handler.ts';
 import { OAuthResourceServer } from './oauth.ts';
+import { edgeOpenApiDocumentText } from './openapi.ts';
 import { OpenStreams, type StreamCredential } from './open-streams.ts';
 import { CancelRegistry, SessionLogLevels } from './protocol-state.ts';
 import { UnauthenticatedLimiter } from './rate-limit.ts';
@@ -441,6 +442,11 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       res.json(oauth.metadata(String(req.params.serverId)));
     });
   }
+  // The OpenAPI description of the MCP endpoints (docs/edge-openapi.json), built once.
+  const openApiText = edgeOpenApiDocumentText();
+  http.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send(openApiText);
+  });
   http.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
