@@ -124,6 +124,10 @@ describe('the dashboard', () => {
     await page.getByRole('button', { name: 'Upload connector' }).click();
     await page.getByRole('status').filter({ hasText: 'Created Ticket System' }).waitFor();
     await page.getByRole('cell', { name: 'ticket-system', exact: true }).waitFor();
+    // Its capabilities and SLA (seed 001's blocks), in a few words.
+    await page
+      .getByRole('cell', { name: 'full_refresh sync · no schema discovery · 99.5% availability · p95 1500 ms' })
+      .waitFor();
     await audit(page, 'connectors (listed)');
 
     // An instance on the real upstream, tested.

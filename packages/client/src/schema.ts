@@ -933,6 +933,8 @@ export interface components {
       operations: string[];
       /** @description The MCP tool names it gives an instance; [] when `mcp_config.enabled` is false. */
       tools: string[];
+      capabilities: components['schemas']['ConnectorCapabilities'];
+      sla: components['schemas']['ConnectorSla'];
       /**
        * @description discriminator enum property added by openapi-typescript
        * @enum {string}
@@ -941,6 +943,30 @@ export interface components {
       /** @description `mcp_config.enabled` of the descriptor. */
       mcp_enabled: boolean;
     };
+    /**
+     * @description The descriptor’s `capabilities` as written (`sync_modes`: `full_refresh`, `incremental`;
+     * `supports_schema_discovery`; other keys kept); null without one.
+     */
+    ConnectorCapabilities:
+      | ({
+          sync_modes?: ('full_refresh' | 'incremental')[];
+          supports_schema_discovery?: boolean;
+        } & {
+          [key: string]: unknown;
+        })
+      | null;
+    /**
+     * @description The descriptor’s `sla` as written (`availability_percentage` 0-100, `latency_ms_p95` in ms; other
+     * keys kept); null without one.
+     */
+    ConnectorSla:
+      | ({
+          availability_percentage?: number;
+          latency_ms_p95?: number;
+        } & {
+          [key: string]: unknown;
+        })
+      | null;
     OpenApiConnector: {
       /** Format: uuid */
       id: string;
@@ -953,6 +979,8 @@ export interface components {
       operations: string[];
       /** @description The MCP tool names it gives an instance; [] when `mcp_config.enabled` is false. */
       tools: string[];
+      capabilities: components['schemas']['ConnectorCapabilities'];
+      sla: components['schemas']['ConnectorSla'];
       /**
        * @description discriminator enum property added by openapi-typescript
        * @enum {string}
@@ -1071,6 +1099,9 @@ export interface components {
         [key: string]: unknown;
       })[];
       capabilities?: {
+        sync_modes?: ('full_refresh' | 'incremental')[];
+        supports_schema_discovery?: boolean;
+      } & {
         [key: string]: unknown;
       };
       /** @default [] */
@@ -1083,6 +1114,9 @@ export interface components {
         [key: string]: unknown;
       })[];
       sla?: {
+        availability_percentage?: number;
+        latency_ms_p95?: number;
+      } & {
         [key: string]: unknown;
       };
       mcp_config?: {
@@ -1155,6 +1189,18 @@ export interface components {
       } & {
         [key: string]: unknown;
       })[];
+      capabilities?: {
+        sync_modes?: ('full_refresh' | 'incremental')[];
+        supports_schema_discovery?: boolean;
+      } & {
+        [key: string]: unknown;
+      };
+      sla?: {
+        availability_percentage?: number;
+        latency_ms_p95?: number;
+      } & {
+        [key: string]: unknown;
+      };
     };
     ConnectorWithDescriptor:
       | components['schemas']['DescriptorConnectorWithDescriptor']
@@ -1171,6 +1217,8 @@ export interface components {
       operations: string[];
       /** @description The MCP tool names it gives an instance; [] when `mcp_config.enabled` is false. */
       tools: string[];
+      capabilities: components['schemas']['ConnectorCapabilities'];
+      sla: components['schemas']['ConnectorSla'];
       /**
        * @description discriminator enum property added by openapi-typescript
        * @enum {string}
@@ -1197,6 +1245,8 @@ export interface components {
       operations: string[];
       /** @description The MCP tool names it gives an instance; [] when `mcp_config.enabled` is false. */
       tools: string[];
+      capabilities: components['schemas']['ConnectorCapabilities'];
+      sla: components['schemas']['ConnectorSla'];
       /**
        * @description discriminator enum property added by openapi-typescript
        * @enum {string}

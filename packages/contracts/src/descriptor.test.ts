@@ -138,3 +138,53 @@ describe('parseConnectorDescriptor', () => {
     expect(issuesOf(d)).toEqual([{ path: '/operations/0/endpoint', message: expect.stringContaining('{ticket_id}') }]);
   });
 });
+
+describe('capabilities and sla', () => {
+  it("accepts seed 001's blocks and keeps them as written (other keys too), adding no defaults", () => {
+    const capabilities = { sync_modes: ['full_refresh', 'incremental'], supports_schema_discovery: false, beta: 1 };
+    const sla = { availability_percentage: 99.5, latency_ms_p95: 1500, support: 'business hours' };
+    const r = parseConnectorDescriptor(descriptor({ capabilities, sla }));
+    expect(r.ok && { capabilities: r.value.capabilities, sla: r.value.sla }).toEqual({ capabilities, sla });
+    for (const availability_percentage of [0, 100]) {
+      const edge = parseConnectorDescriptor(descriptor({ sla: { availability_percentage } }));
+      expect(edge.ok).toBe(true);
+    }
+    const none = parseConnectorDescriptor(descriptor());
+    expect(none.ok && [none.value.capabilities, none.value.sla]).toEqual([undefined, undefined]);
+  });
+
+  it("lists every problem of both blocks with its path, together with the other blocks' problems", () => {
+    const d = descriptor({
+      capabilities: { sync_modes: ['full_refresh', 'realtime', 'full_refresh'], supports_schema_discovery: 'yes' },
+      sla: { availability_percentage: 150, latency_ms_p95: -3 },
+    });
+    d.mcp_config.route_mappings[0]!.operation_id = 'nope';
+    const issues = issuesOf(d);
+    expect(issues.map((i) => i.path).sort()).toEqual([
+      '/capabilities/supports_schema_discovery',
+      '/capabilities/sync_modes/1',
+      '/capabilities/sync_modes/2',
+      '/mcp_config/route_mappings/0/operation_id',
+      '/sla/availability_percentage',
+      '/sla/latency_ms_p95',
+    ]);
+    const at = (path: string) => issues.find((i) => i.path === path)!.message;
+    expect(at('/capabilities/sync_modes/1')).toMatch(/full_refresh.*incremental/);
+    expect(at('/capabilities/sync_modes/2')).toBe('duplicate sync mode "full_refresh"');
+    expect(at('/sla/availability_percentage')).toBe('must be between 0 and 100');
+    expect(at('/sla/latency_ms_p95')).toBe('must be a positive number of milliseconds');
+  });
+
+  it('rejects blocks of the wrong type, and an availability that is not a number', () => {
+    expect(issuesOf(descriptor({ capabilities: ['full_refresh'], sla: 'high' })).map((i) => i.path)).toEqual([
+      '/capabilities',
+      '/sla',
+    ]);
+    expect(issuesOf(descriptor({ sla: { availability_percentage: '99.9%' } }))).toEqual([
+      { path: '/sla/availability_percentage', message: 'must be a number (a percentage)' },
+    ]);
+    expect(issuesOf(descriptor({ capabilities: { sync_modes: [] } }))).toEqual([
+      { path: '/capabilities/sync_modes', message: 'list at least one sync mode, or leave sync_modes out' },
+    ]);
+  });
+});

@@ -102,13 +102,40 @@ const McpConfig = z.looseObject({
   route_mappings: z.array(RouteMapping).default([]),
 });
 
+/**
+ * How a connector's data can be synchronised (seed 001 `capabilities.sync_modes`): `full_refresh` reads
+ * everything each time, `incremental` only what changed since the last run.
+ */
+export const SyncMode = z.enum(['full_refresh', 'incremental']);
+
+/** What the connector can do beyond its operations (seed 001 `capabilities`). Other keys are kept as written. */
+export const ConnectorCapabilities = z.looseObject({
+  sync_modes: z.array(SyncMode).min(1, 'list at least one sync mode, or leave sync_modes out').optional(),
+  supports_schema_discovery: z.boolean().optional(),
+});
+export type ConnectorCapabilities = z.infer<typeof ConnectorCapabilities>;
+
+/** What the API behind the connector promises (seed 001 `sla`). Other keys are kept as written. */
+export const ConnectorSla = z.looseObject({
+  availability_percentage: z
+    .number({ error: 'must be a number (a percentage)' })
+    .min(0, 'must be between 0 and 100')
+    .max(100, 'must be between 0 and 100')
+    .optional(),
+  latency_ms_p95: z
+    .number({ error: 'must be a number of milliseconds' })
+    .positive('must be a positive number of milliseconds')
+    .optional(),
+});
+export type ConnectorSla = z.infer<typeof ConnectorSla>;
+
 const ConnectorDescriptorShape = z.looseObject({
   metadata: DescriptorMetadata,
   authentication: z.array(AuthenticationMethod).default([]),
   operations: z.array(Operation).min(1),
-  capabilities: z.record(z.string(), z.unknown()).optional(),
+  capabilities: ConnectorCapabilities.optional(),
   rate_limits: z.array(RateLimit).default([]),
-  sla: z.record(z.string(), z.unknown()).optional(),
+  sla: ConnectorSla.optional(),
   mcp_config: McpConfig.optional(),
 });
 
@@ -135,6 +162,16 @@ const rec = (v: unknown): Record<string, unknown> | undefined =>
   v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** What the shape of `capabilities` cannot say: each sync mode once (raw value; paths from the document's root). */
+export function capabilitiesRuleIssues(capabilities: unknown): DocumentIssue[] {
+  const modes = arr(rec(capabilities)?.sync_modes);
+  return modes.flatMap((m, i) =>
+    typeof m === 'string' && modes.indexOf(m) !== i
+      ? [{ path: pointer(['capabilities', 'sync_modes', i]), message: `duplicate sync mode "${m}"` }]
+      : [],
+  );
+}
 
 /**
  * The seed's cross-field rules, checked on the raw document so that they are reported together with
@@ -208,6 +245,7 @@ function descriptorRuleIssues(raw: unknown): DocumentIssue[] {
         add(['authentication', i, 'token_url'], 'an "oauth2_client_credentials" method needs token_url');
     }
   });
+  issues.push(...capabilitiesRuleIssues(d.capabilities));
   const mcp = rec(d.mcp_config);
   if (!mcp) return issues;
   if (mcp.enabled === true && !str(mcp.server_name))

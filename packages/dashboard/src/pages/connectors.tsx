@@ -15,6 +15,31 @@ function contentType(text: string): string {
   return /^\s*[{[]/.test(text) ? 'application/json' : 'application/yaml';
 }
 
+/**
+ * A connector's `capabilities` and `sla` in a few words ("full_refresh sync · no schema discovery · 99.5%
+ * availability · p95 1500 ms"), other keys as `key: value`; "none declared" without either block.
+ */
+function promisesText(c: Pick<Schemas['Connector'], 'capabilities' | 'sla'>): string {
+  const parts: string[] = [];
+  const rest = (block: Record<string, unknown>, known: string[]) => {
+    for (const [k, v] of Object.entries(block)) if (!known.includes(k)) parts.push(`${k}: ${JSON.stringify(v)}`);
+  };
+  if (c.capabilities) {
+    const { sync_modes, supports_schema_discovery } = c.capabilities;
+    if (sync_modes) parts.push(`${sync_modes.join(', ')} sync`);
+    if (supports_schema_discovery !== undefined)
+      parts.push(supports_schema_discovery ? 'schema discovery' : 'no schema discovery');
+    rest(c.capabilities, ['sync_modes', 'supports_schema_discovery']);
+  }
+  if (c.sla) {
+    const { availability_percentage, latency_ms_p95 } = c.sla;
+    if (availability_percentage !== undefined) parts.push(`${availability_percentage}% availability`);
+    if (latency_ms_p95 !== undefined) parts.push(`p95 ${latency_ms_p95} ms`);
+    rest(c.sla, ['availability_percentage', 'latency_ms_p95']);
+  }
+  return parts.length > 0 ? parts.join(' · ') : 'none declared';
+}
+
 function Upload({ client, onCreated }: { client: ManagementClient; onCreated: () => void }) {
   const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
@@ -116,6 +141,7 @@ export function ConnectorsPage({ client }: { client: ManagementClient }) {
                     <th scope="col">Version</th>
                     <th scope="col">Kind</th>
                     <th scope="col">Tools</th>
+                    <th scope="col">Capabilities and SLA</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -128,6 +154,7 @@ export function ConnectorsPage({ client }: { client: ManagementClient }) {
                       <td>{c.version}</td>
                       <td>{c.kind}</td>
                       <td>{c.tools.length > 0 ? c.tools.join(', ') : 'none (MCP not enabled)'}</td>
+                      <td>{promisesText(c)}</td>
                     </tr>
                   ))}
                 </tbody>

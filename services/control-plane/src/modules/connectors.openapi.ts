@@ -1,4 +1,4 @@
-import { ConnectorDescriptor } from '@toolplane/contracts';
+import { ConnectorCapabilities, ConnectorDescriptor, ConnectorSla } from '@toolplane/contracts';
 import { z } from 'zod';
 import { json, noContent, pathParams, problems, type RouteDoc } from '../openapi/registry.ts';
 import { OpenApiEnvelope } from './openapi-connectors.ts';
@@ -49,6 +49,18 @@ const connectorCommon = {
   tools: z
     .array(z.string())
     .describe('The MCP tool names it gives an instance; [] when `mcp_config.enabled` is false.'),
+  capabilities: ConnectorCapabilities.nullable().meta({
+    id: 'ConnectorCapabilities',
+    description:
+      'The descriptor’s `capabilities` as written (`sync_modes`: `full_refresh`, `incremental`; ' +
+      '`supports_schema_discovery`; other keys kept); null without one.',
+  }),
+  sla: ConnectorSla.nullable().meta({
+    id: 'ConnectorSla',
+    description:
+      'The descriptor’s `sla` as written (`availability_percentage` 0-100, `latency_ms_p95` in ms; other keys ' +
+      'kept); null without one.',
+  }),
 };
 
 const descriptorConnector = {

@@ -1,4 +1,9 @@
-import { parseConnectorDescriptor, type ConnectorDescriptor } from '@toolplane/contracts';
+import {
+  ConnectorCapabilities,
+  ConnectorSla,
+  parseConnectorDescriptor,
+  type ConnectorDescriptor,
+} from '@toolplane/contracts';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import { descriptorToOpenApi, loadDocument } from '@toolplane/openapi';
 import express, { Router } from 'express';
@@ -61,6 +66,16 @@ type ConnectorRow = {
   createdAt: Date;
 };
 
+/**
+ * `capabilities` and `sla` as the API shows them: as written (validated when stored), null when absent or
+ * when a connector stored before they were validated holds a value that is not valid.
+ */
+function promises(d: { capabilities?: unknown; sla?: unknown }) {
+  const capabilities = ConnectorCapabilities.safeParse(d.capabilities);
+  const sla = ConnectorSla.safeParse(d.sla);
+  return { capabilities: capabilities.success ? capabilities.data : null, sla: sla.success ? sla.data : null };
+}
+
 function present(row: ConnectorRow, withDescriptor = false) {
   const common = {
     id: row.id,
@@ -69,6 +84,7 @@ function present(row: ConnectorRow, withDescriptor = false) {
     version: row.version,
     name: row.name,
     createdAt: row.createdAt,
+    ...promises(row.descriptor as { capabilities?: unknown; sla?: unknown }),
     ...(withDescriptor ? { descriptor: row.descriptor } : {}),
   };
   if (row.kind === 'openapi') {

@@ -1,5 +1,11 @@
 import type { DocumentIssue } from '@toolplane/contracts';
-import { RateLimit, zodIssues } from '@toolplane/contracts';
+import {
+  capabilitiesRuleIssues,
+  ConnectorCapabilities,
+  ConnectorSla,
+  RateLimit,
+  zodIssues,
+} from '@toolplane/contracts';
 import { ValidationError } from '@toolplane/errors';
 import {
   assertDocumentDepth,
@@ -61,6 +67,9 @@ export const OpenApiEnvelope = z.object({
     })
     .optional(),
   rate_limits: z.array(RateLimit).default([]),
+  /** As in a seed-001 descriptor (validated the same way, shown on the connector). */
+  capabilities: ConnectorCapabilities.optional(),
+  sla: ConnectorSla.optional(),
 });
 type OpenApiEnvelope = z.infer<typeof OpenApiEnvelope>;
 
@@ -73,6 +82,8 @@ export interface StoredOpenApiConnector {
   authentication: { type: 'openapi'; fields: { key: string; required: boolean; secret: boolean }[] }[];
   operations: [];
   rate_limits: z.infer<typeof RateLimit>[];
+  capabilities?: ConnectorCapabilities;
+  sla?: ConnectorSla;
   mcp_config: { enabled: boolean; server_name?: string; server_description?: string; route_mappings: RouteMappings };
   openapi: {
     operations: { operationId: string; toolName: string; method: string; path: string; summary?: string }[];
@@ -206,9 +217,10 @@ export async function importOpenApiConnector(body: unknown, rawText: string): Pr
     new ValidationError('the OpenAPI connector is invalid', [...shapeIssues, ...issues]);
   if (isRecord(body) && body.kind === 'openapi') {
     const parsed = OpenApiEnvelope.safeParse(body);
-    if (parsed.success) envelope = parsed.data;
+    const rules = capabilitiesRuleIssues(body.capabilities);
+    if (parsed.success && rules.length === 0) envelope = parsed.data;
     else {
-      shapeIssues = zodIssues(parsed.error);
+      shapeIssues = [...(parsed.success ? [] : zodIssues(parsed.error)), ...rules];
       envelope = readableEnvelope(body);
     }
     if (envelope.files) {
@@ -266,6 +278,8 @@ export async function importOpenApiConnector(body: unknown, rawText: string): Pr
       imported.credentialFields.length > 0 ? [{ type: 'openapi', fields: imported.credentialFields }] : [],
     operations: [],
     rate_limits: envelope.rate_limits,
+    ...(envelope.capabilities ? { capabilities: envelope.capabilities } : {}),
+    ...(envelope.sla ? { sla: envelope.sla } : {}),
     mcp_config: {
       enabled: envelope.mcp_config?.enabled ?? true,
       ...(envelope.mcp_config?.server_name ? { server_name: envelope.mcp_config.server_name } : {}),
