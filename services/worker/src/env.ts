@@ -11,7 +11,7 @@ export const WorkerEnv = z.object({
     .default('tp'),
   /**
    * Calls one worker process runs at once. They mostly wait on upstreams (a waiting call costs memory,
-   * about 0.15 MB, not CPU), so this is sized for I/O: at 100 ms upstream latency 2,000 in flight allow
+   * about 70 KB, not CPU), so this is sized for I/O: at 100 ms upstream latency 2,000 in flight allow
    * 20,000 calls/s, more than a core serves. It bounds the worker's memory; per-origin connections
    * (HTTP_MAX_CONNECTIONS_PER_ORIGIN) and the connectors' rate limits protect the upstreams.
    */
