@@ -10,7 +10,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ControlPlaneClient, registerTicketExample, repoRoot, startStack } from '@toolplane/cli';
+import { registerTicketExample, repoRoot, startStack } from '@toolplane/cli';
+import { createManagementClient, unwrap } from '@toolplane/client';
 import { ticketSystemDescriptorYaml } from '@toolplane/examples';
 import { runLoad, type LoadResult } from './load.ts';
 import { commandsPerCall, listLength } from './redis-commands.ts';
@@ -92,20 +93,11 @@ try {
   const unlimited = ticketSystemDescriptorYaml.replace(/\nrate_limits:\n(?: {2}.*\n)+/, '\n');
   if (unlimited === ticketSystemDescriptorYaml)
     throw new Error('could not remove rate_limits from the example descriptor');
-  const example = await registerTicketExample(
-    new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey),
-    upstreamUrl,
-    apiKey,
-    'bench',
-    unlimited,
-  );
+  const api = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  const example = await registerTicketExample(api, upstreamUrl, apiKey, 'bench', unlimited);
   // A three-step Flower workflow tool (each step one upstream GET, the key from the server's $secrets):
   // what a workflow step costs on top of the queue hop.
-  const api = new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey);
-  const flowServer = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
-    name: 'bench-flow',
-    mode: 'NORMAL',
-  });
+  const flowServer = await unwrap(api.POST('/mcp_manager', { body: { name: 'bench-flow', mode: 'NORMAL' } }));
   const step = (id: string, ticket: string) => ({
     id,
     request: {
@@ -115,21 +107,31 @@ try {
     },
     outputs: { title: '$response.body.title' },
   });
-  await api.request('POST', `/mcp_servers/${flowServer.id}/deploy`, {
-    definition: JSON.stringify({
-      flower: '0.1',
-      id: 'bench-flow',
-      flows: [
-        {
-          id: 'three_tickets',
-          description: 'Three tickets, one request each',
-          steps: [step('a', 'TCK-1'), step('b', 'TCK-2'), step('c', 'TCK-3')],
-          outputs: { a: '$steps.a.outputs.title', b: '$steps.b.outputs.title', c: '$steps.c.outputs.title' },
-        },
-      ],
+  await unwrap(
+    api.POST('/mcp_servers/{id}/deploy', {
+      params: { path: { id: flowServer.id } },
+      body: {
+        definition: JSON.stringify({
+          flower: '0.1',
+          id: 'bench-flow',
+          flows: [
+            {
+              id: 'three_tickets',
+              description: 'Three tickets, one request each',
+              steps: [step('a', 'TCK-1'), step('b', 'TCK-2'), step('c', 'TCK-3')],
+              outputs: { a: '$steps.a.outputs.title', b: '$steps.b.outputs.title', c: '$steps.c.outputs.title' },
+            },
+          ],
+        }),
+      },
     }),
-  });
-  await api.request('PUT', `/mcp_servers/${flowServer.id}/secrets/API_KEY`, { value: apiKey });
+  );
+  await unwrap(
+    api.PUT('/mcp_servers/{id}/secrets/{name}', {
+      params: { path: { id: flowServer.id, name: 'API_KEY' } },
+      body: { value: apiKey },
+    }),
+  );
   const direct = {
     url: `${upstreamUrl}/api/v1/tickets/TCK-1`,
     method: 'GET' as const,

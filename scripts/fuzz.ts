@@ -8,7 +8,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ControlPlaneClient, registerTicketExample, startStack } from '../packages/cli/src/index.ts';
+import { registerTicketExample, startStack } from '../packages/cli/src/index.ts';
+import { createManagementClient } from '../packages/client/src/index.ts';
 import { runFuzz } from '../tests/fuzz-generator.ts';
 
 const seed = Number(process.argv[2] ?? 1);
@@ -25,7 +26,7 @@ const stack = await startStack({
 let failed: boolean;
 try {
   const example = await registerTicketExample(
-    new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey),
+    createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey),
     'http://127.0.0.1:9',
     'unused',
   );

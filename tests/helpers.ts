@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ControlPlaneClient, startStack, type ServiceProcess, type Stack, type StackOptions } from '@toolplane/cli';
+import { startStack, type ServiceProcess, type Stack, type StackOptions } from '@toolplane/cli';
+import { createManagementClient, type ManagementClient } from '@toolplane/client';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import pg from 'pg';
 import { startContractProxy } from './contract/api-contract.ts';
@@ -50,14 +51,14 @@ export function withoutRateLimits(descriptorYaml: string): string {
 }
 
 /**
- * The whole platform as separate processes on the test Redis (own key prefix) and a fresh
- * PostgreSQL database, plus a REST client with the bootstrap key. `redisUrl`: a Redis of the test's
+ * The whole platform as separate processes on the test Redis (own key prefix) and a fresh PostgreSQL database,
+ * plus a typed management client (@toolplane/client) with the bootstrap key. `redisUrl`: a Redis of the test's
  * own instead (one it may kill and restart); `databaseUrl`: a PostgreSQL of the test's own (one it may stop).
  */
 export async function startTestStack(
   label: string,
   opts: Omit<StackOptions, 'dataDir' | 'redisPrefix'> = {},
-): Promise<{ stack: Stack; api: ControlPlaneClient }> {
+): Promise<{ stack: Stack; api: ManagementClient }> {
   const { databaseUrl, ...rest } = opts;
   // Every call to the management API goes through the contract proxy (tests/contract/api-contract.ts):
   // a response or accepted request the OpenAPI document does not describe fails the file at stop. The
@@ -86,7 +87,19 @@ export async function startTestStack(
         throw new Error(`the management API broke its OpenAPI document (docs/openapi.json):\n${violations.join('\n')}`);
     },
   };
-  return { stack, api: new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey) };
+  return { stack, api: createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey) };
+}
+
+/**
+ * The options of a typed-client call that sends `text` as it is, as `application/yaml` (a connector descriptor or
+ * document upload): the generated body types are the parsed document, which openapi-fetch would send as JSON.
+ */
+export function yamlBody(text: string) {
+  return {
+    body: text as never,
+    bodySerializer: (body: unknown) => body as string,
+    headers: { 'content-type': 'application/yaml' },
+  };
 }
 
 /**

@@ -2,8 +2,8 @@
 // ticket-system example registered and ready to call.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { createManagementClient } from '@toolplane/client';
 import { startTicketSystem } from '@toolplane/examples';
-import { ControlPlaneClient } from './api-client.ts';
 import { registerTicketExample } from './example.ts';
 import { repoRoot, startStack } from './stack.ts';
 
@@ -41,9 +41,9 @@ export async function runDev(options: DevOptions): Promise<void> {
   process.on('SIGINT', () => void shutdown());
   process.on('SIGTERM', () => void shutdown());
 
-  const client = new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  const api = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
   const serverName = `ticket-system-${randomBytes(3).toString('hex')}`;
-  const example = await registerTicketExample(client, upstream.url, upstreamKey, serverName);
+  const example = await registerTicketExample(api, upstream.url, upstreamKey, serverName);
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   // The inspector v2 CLI installed with the workspace, run by the pinned Node (it needs Node >= 22.19).
   const inspectorBin = join(

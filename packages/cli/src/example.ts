@@ -1,6 +1,5 @@
-import { createManagementClient, type components } from '@toolplane/client';
+import { unwrap, type components, type ManagementClient } from '@toolplane/client';
 import { ticketSystemDescriptorYaml } from '@toolplane/examples';
-import { ApiError, type ControlPlaneClient } from './api-client.ts';
 
 export interface RegisteredExample {
   connectorId: string;
@@ -10,31 +9,23 @@ export interface RegisteredExample {
   tools: string[];
 }
 
-/** The body of a 2xx answer of the typed client, else the `ApiError` `ControlPlaneClient` would throw. */
-async function ok<D>(call: Promise<{ data?: D; error?: unknown; response: Response }>): Promise<D> {
-  const { data, error, response } = await call;
-  if (!response.ok) throw new ApiError(response.status, error);
-  return data as D;
-}
-
 /**
  * Registers the seed-001 ticket-system descriptor, binds it to a running ticket system
  * (`upstreamUrl`, `upstreamApiKey`) and creates a NORMAL-mode MCP server exposing its tools.
- * Requests go through the typed client (@toolplane/client) with `client`'s URL and key.
+ * Requests go through `api`, a typed client (@toolplane/client); a failed one throws its `ApiError`.
  */
 export async function registerTicketExample(
-  client: ControlPlaneClient,
+  api: ManagementClient,
   upstreamUrl: string,
   upstreamApiKey: string,
   serverName = 'ticket-system',
   descriptorYaml = ticketSystemDescriptorYaml,
 ): Promise<RegisteredExample> {
-  const api = createManagementClient(client.baseUrl, client.apiKey);
-  const connectors = await ok(api.GET('/connectors'));
+  const connectors = await unwrap(api.GET('/connectors'));
   const existing = connectors.data.find((c) => c.slug === 'ticket-system' && c.version === '1.0.0');
   const connector =
     existing ??
-    (await ok(
+    (await unwrap(
       api.POST('/connectors', {
         // The descriptor's YAML text as is: the generated body type is the parsed document, and
         // openapi-fetch would JSON-encode it without the identity `bodySerializer`.
@@ -43,7 +34,7 @@ export async function registerTicketExample(
         headers: { 'content-type': 'application/yaml' },
       }),
     ));
-  const instance = await ok(
+  const instance = await unwrap(
     api.POST('/connector_instances', {
       body: {
         createServer: false,
@@ -54,7 +45,7 @@ export async function registerTicketExample(
       },
     }),
   );
-  const server = await ok(
+  const server = await unwrap(
     api.POST('/mcp_manager', {
       // `isPublic` is left to the control plane's default (false); the generated type makes defaulted fields required.
       body: {
