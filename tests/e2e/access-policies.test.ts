@@ -1,12 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import {
-  ApiError,
-  ControlPlaneClient,
-  registerTicketExample,
-  type RegisteredExample,
-  type Stack,
-} from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { ApiError, type components, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { SignJWT, type CryptoKey } from 'jose';
@@ -22,7 +17,7 @@ import {
 // Access management on the real stack: keys limited to servers, access policies for keys,
 // OAuth subjects and groups and external users (deny by default), enforced on the edge.
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let upstream: TicketSystem;
 let serverA: RegisteredExample;
 let serverB: RegisteredExample;
@@ -112,8 +107,8 @@ async function problem(p: Promise<unknown>): Promise<Problem> {
   throw new Error('the request succeeded');
 }
 
-async function newKey(body: Record<string, unknown>): Promise<Key> {
-  return api.request<Key>('POST', '/api_keys', body);
+async function newKey(body: components['schemas']['CreateApiKeyBody']): Promise<Key> {
+  return unwrap(api.POST('/api_keys', { body }));
 }
 
 async function token(sub: string, groups?: string[], aud = `${edgeUrl}/mcp/${serverA.serverId}`): Promise<string> {
@@ -128,9 +123,12 @@ async function token(sub: string, groups?: string[], aud = `${edgeUrl}/mcp/${ser
 }
 
 /** Polls the execution records until `match` finds one (records reach PostgreSQL through a stream). */
-async function findRecord(query: string, match: (r: RecordRow) => boolean): Promise<RecordRow> {
-  return waitFor(`a matching execution record (${query})`, async () => {
-    const { data } = await api.request<{ data: RecordRow[] }>('GET', `/execution_records?${query}`);
+async function findRecord(
+  query: { server_id: string; outcome: 'rejected' },
+  match: (r: RecordRow) => boolean,
+): Promise<RecordRow> {
+  return waitFor(`a matching execution record (${new URLSearchParams(query)})`, async () => {
+    const { data } = await unwrap(api.GET('/execution_records', { params: { query } }));
     const hit = data.find(match);
     if (!hit) throw new Error(`no execution record matched; saw ${JSON.stringify(data)}`);
     return hit;
@@ -159,10 +157,7 @@ beforeAll(async () => {
   }));
   serverA = await registerTicketExample(api, upstream.url, 'k', 'tickets-a');
   serverB = await registerTicketExample(api, upstream.url, 'k', 'tickets-b');
-  const smart = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
-    name: 'smart',
-    mode: 'SMART',
-  });
+  const smart = await unwrap(api.POST('/mcp_manager', { body: { name: 'smart', mode: 'SMART' } }));
   smartId = smart.id;
   smartUrl = smart.url;
 }, 120_000);
@@ -178,10 +173,7 @@ describe('API keys', () => {
     const created = await newKey({ name: 'ci', scopes: ['runtime'] });
     expect(created.key).toMatch(/^tp_/);
     expect(created.prefix).toBe(created.key.slice(0, 10));
-    const listed = () =>
-      api
-        .request<{ data: (Key & { createdAt: string })[] }>('GET', '/api_keys')
-        .then((r) => r.data.find((k) => k.id === created.id)!);
+    const listed = () => unwrap(api.GET('/api_keys')).then((r) => r.data.find((k) => k.id === created.id)!);
     const before = await listed();
     expect(before).toMatchObject({
       name: 'ci',
@@ -212,16 +204,20 @@ describe('API keys', () => {
   });
 
   it('refuses to grant scopes the creating key lacks, and unknown servers, listing every field', async () => {
-    const runtimeOnlyManager = new ControlPlaneClient(
+    const runtimeOnlyManager = createManagementClient(
       stack.controlPlaneUrl,
       (await newKey({ name: 'mgr', scopes: ['management'] })).key,
     );
     const p = await problem(
-      runtimeOnlyManager.request('POST', '/api_keys', {
-        name: 'x',
-        scopes: ['admin', 'runtime'],
-        serverIds: ['00000000-0000-4000-8000-000000000000', serverA.serverId, 'nope'],
-      }),
+      unwrap(
+        runtimeOnlyManager.POST('/api_keys', {
+          body: {
+            name: 'x',
+            scopes: ['admin', 'runtime'],
+            serverIds: ['00000000-0000-4000-8000-000000000000', serverA.serverId, 'nope'],
+          },
+        }),
+      ),
     );
     expect(p.status).toBe(422);
     expect(p.errors!.map((e) => e.path).sort()).toEqual(['/scopes/0', '/scopes/1', '/serverIds/0', '/serverIds/2']);
@@ -238,22 +234,38 @@ describe('API keys', () => {
     });
     expect(call.status).toBe(403);
 
-    const client = new ControlPlaneClient(stack.controlPlaneUrl, limited.key);
-    const servers = await client.request<{ data: { id: string }[] }>('GET', '/mcp_manager');
+    const client = createManagementClient(stack.controlPlaneUrl, limited.key);
+    const servers = await unwrap(client.GET('/mcp_manager'));
     expect(servers.data.map((s) => s.id)).toEqual([serverA.serverId]);
-    expect((await client.request<{ id: string }>('GET', `/mcp_manager/${serverA.serverId}`)).id).toBe(serverA.serverId);
-    expect((await problem(client.request('GET', `/mcp_manager/${serverB.serverId}`))).status).toBe(404);
-    expect((await problem(client.request('GET', `/mcp_manager/${serverB.serverId}/config`))).status).toBe(404);
+    expect((await unwrap(client.GET('/mcp_manager/{id}', { params: { path: { id: serverA.serverId } } }))).id).toBe(
+      serverA.serverId,
+    );
     expect(
-      (await problem(client.request('POST', `/mcp_servers/${serverB.serverId}/deploy`, { definition: 'x' }))).status,
+      (await problem(unwrap(client.GET('/mcp_manager/{id}', { params: { path: { id: serverB.serverId } } })))).status,
     ).toBe(404);
-    expect((await problem(client.request('GET', '/connectors'))).status).toBe(403);
-    expect((await problem(client.request('POST', '/api_keys', { name: 'escape' }))).status).toBe(403);
-    expect((await problem(client.request('GET', '/execution_records'))).status).toBe(403);
-    await client.request('GET', `/execution_records?server_id=${serverA.serverId}`);
+    expect(
+      (await problem(unwrap(client.GET('/mcp_manager/{id}/config', { params: { path: { id: serverB.serverId } } }))))
+        .status,
+    ).toBe(404);
+    expect(
+      (
+        await problem(
+          unwrap(
+            client.POST('/mcp_servers/{id}/deploy', {
+              params: { path: { id: serverB.serverId } },
+              body: { definition: 'x' },
+            }),
+          ),
+        )
+      ).status,
+    ).toBe(404);
+    expect((await problem(unwrap(client.GET('/connectors')))).status).toBe(403);
+    expect((await problem(unwrap(client.POST('/api_keys', { body: { name: 'escape' } })))).status).toBe(403);
+    expect((await problem(unwrap(client.GET('/execution_records')))).status).toBe(403);
+    await unwrap(client.GET('/execution_records', { params: { query: { server_id: serverA.serverId } } }));
 
     // Lifting the restriction reaches the edge at once.
-    await api.request('PATCH', `/api_keys/${limited.id}`, { serverIds: null });
+    await unwrap(api.PATCH('/api_keys/{id}', { params: { path: { id: limited.id } }, body: { serverIds: null } }));
     const names = await afterPropagation(
       () => rpc(serverB.mcpUrl, { 'x-api-key': limited.key }, 'tools/list').then((r) => r.status),
       (s) => s === 200,
@@ -273,12 +285,18 @@ describe('API keys', () => {
     "refuses a server-limited key that changes its own server's %s (403), and changes nothing",
     async (field, value) => {
       const limited = await newKey({ name: `limited-${field}`, scopes: ['management'], serverIds: [serverA.serverId] });
-      const client = new ControlPlaneClient(stack.controlPlaneUrl, limited.key);
-      const before = await api.request<Record<string, unknown>>('GET', `/mcp_manager/${serverA.serverId}`);
-      const p = await problem(client.request('PATCH', `/mcp_manager/${serverA.serverId}`, { [field]: value() }));
+      const client = createManagementClient(stack.controlPlaneUrl, limited.key);
+      const before = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: serverA.serverId } } }));
+      const p = await problem(
+        unwrap(
+          client.PATCH('/mcp_manager/{id}', { params: { path: { id: serverA.serverId } }, body: { [field]: value() } }),
+        ),
+      );
       expect(p.status).toBe(403);
       expect(p.detail).toContain(`changing ${field} (what the server exposes or who may call it) needs a key`);
-      expect(await api.request('GET', `/mcp_manager/${serverA.serverId}`)).toEqual(before);
+      expect(await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: serverA.serverId } } }))).toEqual(
+        before,
+      );
     },
   );
 
@@ -290,48 +308,63 @@ describe('API keys', () => {
         flows: [{ id: flow, steps: [{ id: 's', request: { method: 'GET', url: 'http://127.0.0.1:9/x' } }] }],
       });
     // A server of its own: the deployment would change what serverA exposes to the other tests.
-    const target = await api.request<{ id: string }>('POST', '/mcp_manager', { name: 'deploy-target', mode: 'NORMAL' });
+    const target = await unwrap(api.POST('/mcp_manager', { body: { name: 'deploy-target', mode: 'NORMAL' } }));
     const limited = await newKey({ name: 'limited-deploy', scopes: ['management'], serverIds: [target.id] });
-    const client = new ControlPlaneClient(stack.controlPlaneUrl, limited.key);
-    const before = await api.request<{ data: unknown[] }>('GET', `/mcp_servers/${target.id}/deployments`);
+    const client = createManagementClient(stack.controlPlaneUrl, limited.key);
+    const before = await unwrap(api.GET('/mcp_servers/{id}/deployments', { params: { path: { id: target.id } } }));
     const p = await problem(
-      client.request('POST', `/mcp_servers/${target.id}/deploy`, { definition: workflow('sneaky') }),
+      unwrap(
+        client.POST('/mcp_servers/{id}/deploy', {
+          params: { path: { id: target.id } },
+          body: { definition: workflow('sneaky') },
+        }),
+      ),
     );
     expect(p.status).toBe(403);
     expect(p.detail).toContain('deploying a workflow (what the server exposes) needs a key');
-    expect(await api.request('GET', `/mcp_servers/${target.id}/deployments`)).toEqual(before);
+    expect(await unwrap(api.GET('/mcp_servers/{id}/deployments', { params: { path: { id: target.id } } }))).toEqual(
+      before,
+    );
 
     const admin = await newKey({
       name: 'server-admin-deploy',
       scopes: ['management', 'server_admin'],
       serverIds: [target.id],
     });
-    const adminClient = new ControlPlaneClient(stack.controlPlaneUrl, admin.key);
-    const deployed = await adminClient.request<{ tools: string[] }>('POST', `/mcp_servers/${target.id}/deploy`, {
-      definition: workflow('allowed'),
-    });
+    const adminClient = createManagementClient(stack.controlPlaneUrl, admin.key);
+    const deployed = await unwrap(
+      adminClient.POST('/mcp_servers/{id}/deploy', {
+        params: { path: { id: target.id } },
+        body: { definition: workflow('allowed') },
+      }),
+    );
     expect(deployed.tools).toEqual(['allowed']);
   });
 
   it('lets a server-limited key rename its server, and a server_admin one change what it exposes', async () => {
     const limited = await newKey({ name: 'limited-rename', scopes: ['management'], serverIds: [serverA.serverId] });
-    const client = new ControlPlaneClient(stack.controlPlaneUrl, limited.key);
-    await client.request('PATCH', `/mcp_manager/${serverA.serverId}`, { description: 'renamed by its own key' });
+    const client = createManagementClient(stack.controlPlaneUrl, limited.key);
+    await unwrap(
+      client.PATCH('/mcp_manager/{id}', {
+        params: { path: { id: serverA.serverId } },
+        body: { description: 'renamed by its own key' },
+      }),
+    );
     const admin = await newKey({
       name: 'server-admin',
       scopes: ['management', 'server_admin'],
       serverIds: [serverA.serverId],
     });
-    const adminClient = new ControlPlaneClient(stack.controlPlaneUrl, admin.key);
-    const updated = await adminClient.request<{ isPublic: boolean; description: string }>(
-      'PATCH',
-      `/mcp_manager/${serverA.serverId}`,
-      { isPublic: false },
+    const adminClient = createManagementClient(stack.controlPlaneUrl, admin.key);
+    const updated = await unwrap(
+      adminClient.PATCH('/mcp_manager/{id}', { params: { path: { id: serverA.serverId } }, body: { isPublic: false } }),
     );
     expect(updated).toMatchObject({ isPublic: false, description: 'renamed by its own key' });
     // A restricted key cannot grant server_admin; an unrestricted one can (it has those powers itself).
     const p = await problem(
-      client.request('POST', '/api_keys', { name: 'x', scopes: ['server_admin'], serverIds: [serverA.serverId] }),
+      unwrap(
+        client.POST('/api_keys', { body: { name: 'x', scopes: ['server_admin'], serverIds: [serverA.serverId] } }),
+      ),
     );
     expect(p.status).toBe(403);
   });
@@ -340,27 +373,35 @@ describe('API keys', () => {
 describe('access policies', () => {
   it('validates every field (problem+json) and answers 404 for unknown ids', async () => {
     const p = await problem(
-      api.request('POST', '/access_policies', {
-        name: '',
-        principals: [{ type: 'robot', value: 'x' }],
-        servers: [],
-        tools: 'all',
-        extra: 1,
-      }),
+      unwrap(
+        api.POST('/access_policies', {
+          body: {
+            name: '',
+            principals: [{ type: 'robot', value: 'x' }],
+            servers: [],
+            tools: 'all',
+            extra: 1,
+          } as never,
+        }),
+      ),
     );
     expect(p.status).toBe(422);
     const paths = p.errors!.map((e) => e.path);
     for (const path of ['/name', '/principals/0/type', '/servers', '/tools']) expect(paths).toContain(path);
     const refs = await problem(
-      api.request('POST', '/access_policies', {
-        name: 'refs',
-        principals: [
-          { type: 'api_key', value: '00000000-0000-4000-8000-000000000000' },
-          { type: 'api_key', value: '*' },
-        ],
-        servers: ['00000000-0000-4000-8000-000000000000', serverA.serverId],
-        tools: ['*', 'get_ticket'],
-      }),
+      unwrap(
+        api.POST('/access_policies', {
+          body: {
+            name: 'refs',
+            principals: [
+              { type: 'api_key', value: '00000000-0000-4000-8000-000000000000' },
+              { type: 'api_key', value: '*' },
+            ],
+            servers: ['00000000-0000-4000-8000-000000000000', serverA.serverId],
+            tools: ['*', 'get_ticket'],
+          },
+        }),
+      ),
     );
     expect(refs.status).toBe(422);
     expect(refs.errors!.map((e) => e.path).sort()).toEqual([
@@ -371,40 +412,44 @@ describe('access policies', () => {
     ]);
     // Field errors and unknown references come back together.
     const both = await problem(
-      api.request('POST', '/access_policies', {
-        name: 'both',
-        principals: [{ type: 'oauth_group', value: 'g' }],
-        servers: ['00000000-0000-4000-8000-000000000000'],
-        tools: [],
-      }),
+      unwrap(
+        api.POST('/access_policies', {
+          body: {
+            name: 'both',
+            principals: [{ type: 'oauth_group', value: 'g' }],
+            servers: ['00000000-0000-4000-8000-000000000000'],
+            tools: [],
+          },
+        }),
+      ),
     );
     expect(both.errors!.map((e) => e.path).sort()).toEqual(['/servers/0', '/tools']);
-    for (const [method, body] of [
-      ['GET', undefined],
-      ['PATCH', { tools: ['*'] }],
-      ['DELETE', undefined],
-    ] as const) {
-      expect(
-        (await problem(api.request(method, '/access_policies/00000000-0000-4000-8000-000000000000', body))).status,
-      ).toBe(404);
-    }
+    const unknown = { params: { path: { id: '00000000-0000-4000-8000-000000000000' } } };
+    for (const call of [
+      () => api.GET('/access_policies/{id}', unknown),
+      () => api.PATCH('/access_policies/{id}', { ...unknown, body: { tools: ['*'] } }),
+      () => api.DELETE('/access_policies/{id}', unknown),
+    ])
+      expect((await problem(unwrap(call()))).status).toBe(404);
   });
 
   it('a policy allowing one tool: tools/list shows only it, another tool is denied clearly and recorded', async () => {
     const key = await newKey({ name: 'one-tool', scopes: ['runtime'] });
     // Unnamed by any policy, a runtime key reaches every tool of its workspace.
     expect(await toolNames(serverA.mcpUrl, { 'x-api-key': key.key })).toEqual(serverA.tools);
-    const policy = await api.request<{ id: string; name: string }>('POST', '/access_policies', {
-      name: 'one-tool',
-      description: 'support bot reads tickets',
-      principals: [{ type: 'api_key', value: key.id }],
-      servers: [serverA.serverId],
-      tools: ['get_ticket'],
-    });
-    expect((await api.request<{ data: { id: string }[] }>('GET', '/access_policies')).data.map((p) => p.id)).toContain(
-      policy.id,
+    const policy = await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'one-tool',
+          description: 'support bot reads tickets',
+          principals: [{ type: 'api_key', value: key.id }],
+          servers: [serverA.serverId],
+          tools: ['get_ticket'],
+        },
+      }),
     );
-    expect(await api.request('GET', `/access_policies/${policy.id}`)).toMatchObject({
+    expect((await unwrap(api.GET('/access_policies'))).data.map((p) => p.id)).toContain(policy.id);
+    expect(await unwrap(api.GET('/access_policies/{id}', { params: { path: { id: policy.id } } }))).toMatchObject({
       name: 'one-tool',
       tools: ['get_ticket'],
       servers: [serverA.serverId],
@@ -429,7 +474,7 @@ describe('access policies', () => {
     );
     expect(upstream.requests.length).toBe(before);
     const record = await findRecord(
-      `server_id=${serverA.serverId}&outcome=rejected`,
+      { server_id: serverA.serverId, outcome: 'rejected' },
       (r) => r.tool === 'create_ticket' && r.caller.key_id === key.id,
     );
     expect(record).toMatchObject({ error_code: 'access.denied', outcome: 'rejected' });
@@ -440,7 +485,12 @@ describe('access policies', () => {
     );
 
     // Widening the policy applies within a second; deleting it restores the key's workspace-wide access.
-    await api.request('PATCH', `/access_policies/${policy.id}`, { tools: ['get_ticket', 'search_tickets'] });
+    await unwrap(
+      api.PATCH('/access_policies/{id}', {
+        params: { path: { id: policy.id } },
+        body: { tools: ['get_ticket', 'search_tickets'] },
+      }),
+    );
     expect(
       await afterPropagation(
         () => toolNames(serverA.mcpUrl, headers),
@@ -462,12 +512,16 @@ describe('access policies', () => {
 
   it('SMART mode: search shows allowed tools only, execute_tool of another is denied and recorded', async () => {
     const key = await newKey({ name: 'smart-one', scopes: ['runtime'] });
-    await api.request('POST', '/access_policies', {
-      name: 'smart-one',
-      principals: [{ type: 'api_key', value: key.id }],
-      servers: [smartId],
-      tools: ['get_ticket'],
-    });
+    await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'smart-one',
+          principals: [{ type: 'api_key', value: key.id }],
+          servers: [smartId],
+          tools: ['get_ticket'],
+        },
+      }),
+    );
     const search = async () => {
       const c = await connect(smartUrl, { 'x-api-key': key.key });
       const found = await c.callTool({ name: 'search_tools', arguments: { query: 'ticket', limit: 10 } });
@@ -503,19 +557,23 @@ describe('access policies', () => {
     expect(described.isError).toBe(true);
     expect((described.content as { text: string }[])[0]!.text).toContain('Access denied');
     await findRecord(
-      `server_id=${smartId}&outcome=rejected`,
+      { server_id: smartId, outcome: 'rejected' },
       (r) => r.tool === 'create_ticket' && r.error_code === 'access.denied' && r.caller.key_id === key.id,
     );
   });
 
   it('external users need a grant: an allowed user lists tools, another is refused and its call recorded', async () => {
-    for (const name of ['ann', 'ben']) await api.request('POST', '/external_users', { name });
-    await api.request('POST', '/access_policies', {
-      name: 'ann-reads',
-      principals: [{ type: 'external_user', value: 'ann' }],
-      servers: [serverA.serverId],
-      tools: ['search_tickets'],
-    });
+    for (const name of ['ann', 'ben']) await unwrap(api.POST('/external_users', { body: { name } }));
+    await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'ann-reads',
+          principals: [{ type: 'external_user', value: 'ann' }],
+          servers: [serverA.serverId],
+          tools: ['search_tickets'],
+        },
+      }),
+    );
     const ann = { 'x-api-key': stack.bootstrapKey, 'x-username': 'ann' };
     expect(
       await afterPropagation(
@@ -533,7 +591,7 @@ describe('access policies', () => {
     expect(call.status).toBe(403);
     expect(call.body.error!.message).toContain('Access denied');
     await findRecord(
-      `server_id=${serverA.serverId}&outcome=rejected`,
+      { server_id: serverA.serverId, outcome: 'rejected' },
       (r) => r.caller.username === 'ben' && r.tool === 'get_ticket' && r.error_code === 'access.denied',
     );
     // Without x-username the same key is not limited by user policies.
@@ -545,18 +603,21 @@ describe('access policies', () => {
     expect(await refused(serverA.mcpUrl, await bearer('dave', ['sales']))).toContain(
       'no access policy grants OAuth subject "dave" (groups: sales)',
     );
-    await api.request('POST', '/access_policies', {
-      name: 'support-group',
-      principals: [{ type: 'oauth_group', value: 'support' }],
-      servers: [serverA.serverId],
-      tools: ['get_ticket', 'search_tickets'],
-    });
-    await api.request('POST', '/access_policies', {
-      name: 'erin',
-      principals: [{ type: 'oauth_subject', value: 'erin' }],
-      servers: ['*'],
-      tools: ['*'],
-    });
+    await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'support-group',
+          principals: [{ type: 'oauth_group', value: 'support' }],
+          servers: [serverA.serverId],
+          tools: ['get_ticket', 'search_tickets'],
+        },
+      }),
+    );
+    await unwrap(
+      api.POST('/access_policies', {
+        body: { name: 'erin', principals: [{ type: 'oauth_subject', value: 'erin' }], servers: ['*'], tools: ['*'] },
+      }),
+    );
     expect(
       await afterPropagation(
         async () => toolNames(serverA.mcpUrl, await bearer('carol', ['support', 'sales'])).catch(() => []),
@@ -575,7 +636,7 @@ describe('access policies', () => {
       'Access denied: OAuth subject "carol" (groups: support) may not use tool "create_ticket" on this MCP server (no access policy grants it).',
     );
     await findRecord(
-      `server_id=${serverA.serverId}&outcome=rejected`,
+      { server_id: serverA.serverId, outcome: 'rejected' },
       (r) => r.tool === 'create_ticket' && r.message !== null && r.message.includes('"carol"'),
     );
   });

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ApiError, ControlPlaneClient, type ServiceProcess, type Stack } from '@toolplane/cli';
+import type { ServiceProcess, Stack } from '@toolplane/cli';
+import { ApiError, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { LocalSealedSecretsReader, LocalSealedSecretsWriter } from '../../packages/secrets/src/index.ts';
-import { PROPAGATION_DEADLINE_MS, startTestStack, waitFor } from '../helpers.ts';
+import { PROPAGATION_DEADLINE_MS, startTestStack, waitFor, yamlBody } from '../helpers.ts';
 
 /**
  * The catalog service (docs/architecture.md, "Catalog service"): bindings never silently change,
@@ -12,7 +13,7 @@ import { PROPAGATION_DEADLINE_MS, startTestStack, waitFor } from '../helpers.ts'
  */
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let sandbox: TicketSystem;
 let prod: TicketSystem;
 let connectorId: string;
@@ -88,9 +89,7 @@ beforeAll(async () => {
   sandbox = await startTicketSystem({ apiKey: 'sandbox-key' });
   prod = await startTicketSystem({ apiKey: 'prod-key' });
   ({ stack, api } = await startTestStack('catalog'));
-  connectorId = (
-    await api.request<{ id: string }>('POST', '/connectors', ticketSystemDescriptorYaml, 'application/yaml')
-  ).id;
+  connectorId = (await unwrap(api.POST('/connectors', yamlBody(ticketSystemDescriptorYaml)))).id;
 }, 120_000);
 
 afterAll(async () => {
@@ -102,27 +101,22 @@ afterAll(async () => {
 describe('deleting a connector instance', () => {
   it("leaves its servers without its tools, never with another instance's (no call reaches the other upstream)", async () => {
     const instance = (name: string, url: string, key: string) =>
-      api.request<{ id: string }>('POST', '/connector_instances', {
-        connector_id: connectorId,
-        name,
-        base_url: url,
-        credentials: { api_key: key },
-        createServer: false,
-      });
+      unwrap(
+        api.POST('/connector_instances', {
+          body: { connector_id: connectorId, name, base_url: url, credentials: { api_key: key }, createServer: false },
+        }),
+      );
     const sb = await instance('sandbox', sandbox.url, 'sandbox-key');
     const pr = await instance('prod', prod.url, 'prod-key');
-    const bound = await api.request<{ id: string; url: string; tools: string[] }>('POST', '/mcp_manager', {
-      name: 'bound-picker',
-      mode: 'NORMAL',
-      connectorInstanceId: sb.id,
-      selectedTools: ['get_ticket'],
-    });
+    const bound = await unwrap(
+      api.POST('/mcp_manager', {
+        body: { name: 'bound-picker', mode: 'NORMAL', connectorInstanceId: sb.id, selectedTools: ['get_ticket'] },
+      }),
+    );
     // No instance: `get_ticket` is looked up by name in the workspace (the first instance, sandbox).
-    const byName = await api.request<{ id: string; url: string; tools: string[] }>('POST', '/mcp_manager', {
-      name: 'name-picker',
-      mode: 'NORMAL',
-      selectedTools: ['get_ticket'],
-    });
+    const byName = await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'name-picker', mode: 'NORMAL', selectedTools: ['get_ticket'] } }),
+    );
     expect(bound.tools).toEqual(['get_ticket']);
     expect(byName.tools).toEqual(['get_ticket']);
     const client = await connect(bound.url);
@@ -131,13 +125,10 @@ describe('deleting a connector instance', () => {
     expect(before.isError).toBeFalsy();
     expect(sandbox.requests.length).toBe(1);
 
-    await api.request('DELETE', `/connector_instances/${sb.id}`);
+    await unwrap(api.DELETE('/connector_instances/{id}', { params: { path: { id: sb.id } } }));
 
     for (const s of [bound, byName]) {
-      const shown = await api.request<{ tools: string[]; warnings?: string[]; connectorInstanceId: string | null }>(
-        'GET',
-        `/mcp_manager/${s.id}`,
-      );
+      const shown = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: s.id } } }));
       expect(shown.tools).toEqual([]);
       expect(shown.warnings?.join('\n')).toMatch(/connector instance "sandbox".* was deleted/);
       await waitFor(
@@ -158,11 +149,15 @@ describe('deleting a connector instance', () => {
     expect(sandbox.requests.length).toBe(1);
 
     // Other updates keep working; choosing a tool source again is explicit and clears the warning.
-    await api.request('PATCH', `/mcp_manager/${bound.id}`, { description: 'still here' });
-    const rebound = await api.request<{ tools: string[]; warnings?: string[] }>('PATCH', `/mcp_manager/${bound.id}`, {
-      connectorInstanceId: pr.id,
-      selectedTools: ['get_ticket'],
-    });
+    await unwrap(
+      api.PATCH('/mcp_manager/{id}', { params: { path: { id: bound.id } }, body: { description: 'still here' } }),
+    );
+    const rebound = await unwrap(
+      api.PATCH('/mcp_manager/{id}', {
+        params: { path: { id: bound.id } },
+        body: { connectorInstanceId: pr.id, selectedTools: ['get_ticket'] },
+      }),
+    );
     expect(rebound.tools).toEqual(['get_ticket']);
     expect(rebound.warnings).toBeUndefined();
   });
@@ -171,41 +166,32 @@ describe('deleting a connector instance', () => {
 describe('mcp_config', () => {
   it('enabled: false: stored and validated, but no operation is a tool anywhere (NORMAL, SMART)', async () => {
     const yaml = variant('tickets-off', 'off_', { enabled: false, name: 'off_tickets', description: 'Off' });
-    const connector = await api.request<{ id: string; tools: string[]; operations: string[] }>(
-      'POST',
-      '/connectors',
-      yaml,
-      'application/yaml',
-    );
+    const connector = await unwrap(api.POST('/connectors', yamlBody(yaml)));
     expect(connector.operations.length).toBeGreaterThan(0);
     expect(connector.tools).toEqual([]);
-    const inst = await api.request<{ id: string; mcp_server_id: string | null }>('POST', '/connector_instances', {
-      connector_id: connector.id,
-      name: 'off',
-      base_url: prod.url,
-      credentials: { api_key: 'prod-key' },
-    });
+    const inst = await unwrap(
+      api.POST('/connector_instances', {
+        body: { connector_id: connector.id, name: 'off', base_url: prod.url, credentials: { api_key: 'prod-key' } },
+      }),
+    );
     expect(inst.mcp_server_id).toBeNull();
-    const normal = await api.request<{ tools: string[] }>('POST', '/mcp_manager', {
-      name: 'off-normal',
-      mode: 'NORMAL',
-      connectorInstanceId: inst.id,
-    });
+    const normal = await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'off-normal', mode: 'NORMAL', connectorInstanceId: inst.id } }),
+    );
     expect(normal.tools).toEqual([]);
     expect(
       (
         await failure(
-          api.request('POST', '/mcp_manager', { name: 'off-pick', mode: 'NORMAL', selectedTools: ['off_get_ticket'] }),
+          unwrap(
+            api.POST('/mcp_manager', { body: { name: 'off-pick', mode: 'NORMAL', selectedTools: ['off_get_ticket'] } }),
+          ),
         )
       ).status,
     ).toBe(422);
-    const smart = await api.request<{ id: string }>('POST', '/mcp_manager', { name: 'off-smart', mode: 'SMART' });
-    const config = await api.request<{ tools: { name: string }[]; catalog: { tools: { name: string }[] } }>(
-      'GET',
-      `/mcp_manager/${smart.id}/config`,
-    );
-    expect(config.catalog.tools.length).toBeGreaterThan(0);
-    expect(config.catalog.tools.filter((t) => t.name.startsWith('off_'))).toEqual([]);
+    const smart = await unwrap(api.POST('/mcp_manager', { body: { name: 'off-smart', mode: 'SMART' } }));
+    const config = await unwrap(api.GET('/mcp_manager/{id}/config', { params: { path: { id: smart.id } } }));
+    expect(config.catalog!.tools.length).toBeGreaterThan(0);
+    expect(config.catalog!.tools.filter((t) => t.name.startsWith('off_'))).toEqual([]);
     // /config shows what an MCP client sees: the meta tools of a SMART server.
     expect(config.tools.map((t) => t.name)).toEqual([
       'search_tools',
@@ -222,18 +208,14 @@ describe('mcp_config', () => {
       name: 'auto_tickets',
       description: 'Auto ticket tools',
     });
-    const connector = await api.request<{ id: string }>('POST', '/connectors', yaml, 'application/yaml');
-    const inst = await api.request<{ id: string; mcp_server_id: string | null }>('POST', '/connector_instances', {
-      connector_id: connector.id,
-      name: 'auto',
-      base_url: prod.url,
-      credentials: { api_key: 'prod-key' },
-    });
-    expect(inst.mcp_server_id).toEqual(expect.any(String));
-    const server = await api.request<{ name: string; url: string; tools: string[]; connectorInstanceId: string }>(
-      'GET',
-      `/mcp_manager/${inst.mcp_server_id}`,
+    const connector = await unwrap(api.POST('/connectors', yamlBody(yaml)));
+    const inst = await unwrap(
+      api.POST('/connector_instances', {
+        body: { connector_id: connector.id, name: 'auto', base_url: prod.url, credentials: { api_key: 'prod-key' } },
+      }),
     );
+    expect(inst.mcp_server_id).toEqual(expect.any(String));
+    const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: inst.mcp_server_id! } } }));
     expect(server).toMatchObject({ name: 'auto_tickets', connectorInstanceId: inst.id });
     expect(server.tools).toEqual(['auto_search_tickets', 'auto_get_ticket', 'auto_create_ticket']);
     const client = await connect(server.url);
@@ -241,40 +223,48 @@ describe('mcp_config', () => {
     expect(client.getInstructions()).toBe('Auto ticket tools');
     await client.close();
 
-    const optOut = await api.request<{ id: string; mcp_server_id: string | null }>('POST', '/connector_instances', {
-      connector_id: connector.id,
-      name: 'auto-2',
-      base_url: prod.url,
-      credentials: { api_key: 'prod-key' },
-      createServer: false,
-    });
+    const optOut = await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          connector_id: connector.id,
+          name: 'auto-2',
+          base_url: prod.url,
+          credentials: { api_key: 'prod-key' },
+          createServer: false,
+        },
+      }),
+    );
     expect(optOut.mcp_server_id).toBeNull();
 
     // The name is taken: the instance, the server and the SMART servers' new versions roll back together.
-    const smart = await api.request<{ id: string }>('GET', '/mcp_manager/off-smart');
-    const versionBefore = (await api.request<{ catalogVersion: number }>('GET', `/mcp_manager/${smart.id}`))
+    const smart = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: 'off-smart' } } }));
+    const versionBefore = (await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: smart.id } } })))
       .catalogVersion;
     const taken = await failure(
-      api.request('POST', '/connector_instances', {
-        connector_id: connector.id,
-        name: 'auto-3',
-        base_url: prod.url,
-        credentials: { api_key: 'prod-key' },
-      }),
+      unwrap(
+        api.POST('/connector_instances', {
+          body: {
+            connector_id: connector.id,
+            name: 'auto-3',
+            base_url: prod.url,
+            credentials: { api_key: 'prod-key' },
+          },
+        }),
+      ),
     );
     expect(taken.status).toBe(409);
-    const instances = await api.request<{ data: { name: string }[] }>('GET', '/connector_instances');
+    const instances = await unwrap(api.GET('/connector_instances'));
     expect(instances.data.map((i) => i.name)).not.toContain('auto-3');
-    expect((await api.request<{ catalogVersion: number }>('GET', `/mcp_manager/${smart.id}`)).catalogVersion).toBe(
+    expect((await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: smart.id } } }))).catalogVersion).toBe(
       versionBefore,
     );
 
     // A descriptor update updates the server it created.
-    await api.request(
-      'PUT',
-      `/connectors/${connector.id}`,
-      yaml.replace('"Auto ticket tools"', '"Auto ticket tools, revised"'),
-      'application/yaml',
+    await unwrap(
+      api.PUT('/connectors/{id}', {
+        params: { path: { id: connector.id } },
+        ...yamlBody(yaml.replace('"Auto ticket tools"', '"Auto ticket tools, revised"')),
+      }),
     );
     await waitFor(
       'the new instructions',
@@ -292,19 +282,15 @@ describe('mcp_config', () => {
 describe('mcp_config: a server_name that is not a slug', () => {
   it('names the server by its slug; initialize and /config answer with server_name as written', async () => {
     const yaml = variant('tickets-desk', 'desk_', { enabled: true, name: 'Ticket Desk', description: 'Desk tools' });
-    const connector = await api.request<{ id: string }>('POST', '/connectors', yaml, 'application/yaml');
-    const inst = await api.request<{ mcp_server_id: string }>('POST', '/connector_instances', {
-      connector_id: connector.id,
-      name: 'desk',
-      base_url: prod.url,
-      credentials: { api_key: 'prod-key' },
-    });
-    const server = await api.request<{ name: string; url: string }>('GET', `/mcp_manager/${inst.mcp_server_id}`);
-    expect(server.name).toBe('ticket_desk');
-    const config = await api.request<{ serverInfo: { name: string }; instructions: string }>(
-      'GET',
-      '/mcp_manager/ticket_desk/config',
+    const connector = await unwrap(api.POST('/connectors', yamlBody(yaml)));
+    const inst = await unwrap(
+      api.POST('/connector_instances', {
+        body: { connector_id: connector.id, name: 'desk', base_url: prod.url, credentials: { api_key: 'prod-key' } },
+      }),
     );
+    const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: inst.mcp_server_id! } } }));
+    expect(server.name).toBe('ticket_desk');
+    const config = await unwrap(api.GET('/mcp_manager/{id}/config', { params: { path: { id: 'ticket_desk' } } }));
     expect(config).toMatchObject({ serverInfo: { name: 'Ticket Desk' }, instructions: 'Desk tools' });
     const client = await connect(server.url);
     expect(client.getServerVersion()?.name).toBe('Ticket Desk');
@@ -316,59 +302,77 @@ describe('mcp_config: a server_name that is not a slug', () => {
 describe('DELETE /api/v1/connectors/{id}', () => {
   it('is a 409 while instances use it; ?force=true deletes them first (their servers keep existing, without tools)', async () => {
     const yaml = variant('tickets-gone', 'gone_', { enabled: true, name: 'gone_tickets', description: 'Gone' });
-    const connector = await api.request<{ id: string }>('POST', '/connectors', yaml, 'application/yaml');
-    const inst = await api.request<{ id: string; mcp_server_id: string }>('POST', '/connector_instances', {
-      connector_id: connector.id,
-      name: 'gone',
-      base_url: prod.url,
-      credentials: { api_key: 'prod-key' },
-    });
-    const refused = await failure(api.request('DELETE', `/connectors/${connector.id}`));
-    expect(refused.status).toBe(409);
-    await api.request('DELETE', `/connectors/${connector.id}?force=true`);
-    expect((await failure(api.request('GET', `/connectors/${connector.id}`))).status).toBe(404);
-    expect((await failure(api.request('GET', `/connector_instances/${inst.id}`))).status).toBe(404);
-    const server = await api.request<{ tools: string[]; warnings?: string[] }>(
-      'GET',
-      `/mcp_manager/${inst.mcp_server_id}`,
+    const connector = await unwrap(api.POST('/connectors', yamlBody(yaml)));
+    const inst = await unwrap(
+      api.POST('/connector_instances', {
+        body: { connector_id: connector.id, name: 'gone', base_url: prod.url, credentials: { api_key: 'prod-key' } },
+      }),
     );
+    const refused = await failure(unwrap(api.DELETE('/connectors/{id}', { params: { path: { id: connector.id } } })));
+    expect(refused.status).toBe(409);
+    await unwrap(api.DELETE('/connectors/{id}', { params: { path: { id: connector.id }, query: { force: 'true' } } }));
+    expect(
+      (await failure(unwrap(api.GET('/connectors/{id}', { params: { path: { id: connector.id } } })))).status,
+    ).toBe(404);
+    expect(
+      (await failure(unwrap(api.GET('/connector_instances/{id}', { params: { path: { id: inst.id } } })))).status,
+    ).toBe(404);
+    const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: inst.mcp_server_id! } } }));
     expect(server.tools).toEqual([]);
     expect(server.warnings?.join('\n')).toContain('was deleted with its connector tickets-gone');
     // Without instances, a plain DELETE works.
-    const lone = await api.request<{ id: string }>(
-      'POST',
-      '/connectors',
-      variant('tickets-lone', 'lone_', { enabled: false, name: 'x', description: 'x' }),
-      'application/yaml',
+    const lone = await unwrap(
+      api.POST(
+        '/connectors',
+        yamlBody(variant('tickets-lone', 'lone_', { enabled: false, name: 'x', description: 'x' })),
+      ),
     );
-    await api.request('DELETE', `/connectors/${lone.id}`);
+    await unwrap(api.DELETE('/connectors/{id}', { params: { path: { id: lone.id } } }));
   });
 });
 
 describe("a server's secrets", () => {
   it('are deleted with the server; replaced external headers are deleted once the new ones are stored', async () => {
-    const server = await api.request<{ id: string }>('POST', '/mcp_manager', {
-      name: 'secretive',
-      mode: 'NORMAL',
-      externalMcpConfigs: [{ name: 'far', url: 'http://127.0.0.1:9/mcp', headers: { authorization: 'Bearer one' } }],
-    });
-    await api.request('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: 'workflow-secret' });
+    const server = await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: 'secretive',
+          mode: 'NORMAL',
+          externalMcpConfigs: [
+            { name: 'far', url: 'http://127.0.0.1:9/mcp', headers: { authorization: 'Bearer one' } },
+          ],
+        },
+      }),
+    );
+    await unwrap(
+      api.PUT('/mcp_servers/{id}/secrets/{name}', {
+        params: { path: { id: server.id, name: 'API_KEY' } },
+        body: { value: 'workflow-secret' },
+      }),
+    );
     const { names, reader } = store();
     const owned = await names(`/servers/${server.id}/`);
     expect(owned).toHaveLength(2);
     const headers1 = owned.find((n) => n.includes('/external/far/'))!;
     expect(await reader.get(headers1)).toBe(JSON.stringify({ authorization: 'Bearer one' }));
 
-    await api.request('PATCH', `/mcp_manager/${server.id}`, {
-      externalMcpConfigs: [{ name: 'far', url: 'http://127.0.0.1:9/mcp', headers: { authorization: 'Bearer two' } }],
-    });
+    await unwrap(
+      api.PATCH('/mcp_manager/{id}', {
+        params: { path: { id: server.id } },
+        body: {
+          externalMcpConfigs: [
+            { name: 'far', url: 'http://127.0.0.1:9/mcp', headers: { authorization: 'Bearer two' } },
+          ],
+        },
+      }),
+    );
     const replaced = await names(`/servers/${server.id}/external/`);
     expect(replaced).toHaveLength(1);
     expect(replaced[0]).not.toBe(headers1);
     expect(await reader.get(headers1)).toBeUndefined();
     expect(await reader.get(replaced[0]!)).toBe(JSON.stringify({ authorization: 'Bearer two' }));
 
-    await api.request('DELETE', `/mcp_manager/${server.id}`);
+    await unwrap(api.DELETE('/mcp_manager/{id}', { params: { path: { id: server.id } } }));
     expect(await names(`/servers/${server.id}/`)).toEqual([]);
     for (const name of [...owned, ...replaced]) expect(await reader.get(name)).toBeUndefined();
   });
@@ -376,28 +380,28 @@ describe("a server's secrets", () => {
 
 describe('a key limited to servers', () => {
   it('pages through its servers only and addresses them by name', async () => {
-    const make = (name: string) => api.request<{ id: string }>('POST', '/mcp_manager', { name, mode: 'SMART' });
+    const make = (name: string) => unwrap(api.POST('/mcp_manager', { body: { name, mode: 'SMART' } }));
     const a = await make('limited-a');
     await make('limited-b');
     const c = await make('limited-c');
-    const { key } = await api.request<{ key: string }>('POST', '/api_keys', {
-      name: 'limited',
-      serverIds: [a.id, c.id],
-    });
-    const limited = new ControlPlaneClient(stack.controlPlaneUrl, key);
-    type Page = { data: { id: string }[]; pagination: { total: number; nextCursor: string | null; page?: number } };
-    const first = await limited.request<Page>('GET', '/mcp_manager?limit=1');
+    const { key } = await unwrap(api.POST('/api_keys', { body: { name: 'limited', serverIds: [a.id, c.id] } }));
+    const limited = createManagementClient(stack.controlPlaneUrl, key);
+    const first = await unwrap(limited.GET('/mcp_manager', { params: { query: { limit: 1 } } }));
     expect(first.data.map((s) => s.id)).toEqual([a.id]);
     expect(first.pagination).toMatchObject({ total: 2, nextCursor: a.id });
-    const second = await limited.request<Page>('GET', '/mcp_manager?limit=1&page=2');
+    const second = await unwrap(limited.GET('/mcp_manager', { params: { query: { limit: 1, page: 2 } } }));
     expect(second.data.map((s) => s.id)).toEqual([c.id]);
     expect(second.pagination).toMatchObject({ total: 2, nextCursor: null });
-    const byCursor = await limited.request<Page>('GET', `/mcp_manager?limit=1&cursor=${a.id}`);
+    const byCursor = await unwrap(limited.GET('/mcp_manager', { params: { query: { limit: 1, cursor: a.id } } }));
     expect(byCursor.data.map((s) => s.id)).toEqual([c.id]);
     expect(byCursor.pagination.nextCursor).toBeNull();
 
-    expect((await limited.request<{ id: string }>('GET', '/mcp_manager/limited-a')).id).toBe(a.id);
-    expect((await limited.request<{ id: string }>('GET', '/mcp_manager/limited-c/config')).id).toBe(c.id);
-    expect((await failure(limited.request('GET', '/mcp_manager/limited-b'))).status).toBe(404);
+    expect((await unwrap(limited.GET('/mcp_manager/{id}', { params: { path: { id: 'limited-a' } } }))).id).toBe(a.id);
+    expect((await unwrap(limited.GET('/mcp_manager/{id}/config', { params: { path: { id: 'limited-c' } } }))).id).toBe(
+      c.id,
+    );
+    expect(
+      (await failure(unwrap(limited.GET('/mcp_manager/{id}', { params: { path: { id: 'limited-b' } } })))).status,
+    ).toBe(404);
   });
 });

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { ControlPlaneClient, Stack } from '@toolplane/cli';
+import type { Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { freePort } from '@toolplane/embedded';
 import { SignJWT } from 'jose';
 import { startStreamableMcpServer, type ExternalMcpServer } from '../fixtures/mcp-servers.ts';
@@ -12,6 +13,7 @@ import {
   startTestStack,
   waitFor,
   type LocalAuthorizationServer,
+  yamlBody,
 } from '../helpers.ts';
 
 // Who may act as an external user, and with whose credentials each tool kind then runs (ADR 0013
@@ -62,7 +64,7 @@ const credential: Record<ToolKind, Record<'shared' | 'own', string>> = {
 
 let authServer: LocalAuthorizationServer;
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let edgeUrl: string;
 let upstream: Server;
 let upstreamUrl: string;
@@ -196,42 +198,61 @@ beforeAll(async () => {
       edge: { OAUTH_ISSUER: authServer.issuer, OAUTH_JWKS_URL: `${authServer.issuer}/jwks`, PUBLIC_URL: edgeUrl },
     },
   }));
-  const connector = await api.request<{ id: string }>(
-    'POST',
-    '/connectors',
-    descriptor(upstreamUrl),
-    'application/yaml',
+  const connector = await unwrap(api.POST('/connectors', yamlBody(descriptor(upstreamUrl))));
+  const instance = await unwrap(
+    api.POST('/connector_instances', {
+      body: { connector_id: connector.id, name: 'identity', credentials: { token: 'shared-api' } },
+    }),
   );
-  const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
-    connector_id: connector.id,
-    name: 'identity',
-    credentials: { token: 'shared-api' },
-  });
   instanceId = instance.id;
   // alice declares an attribute: $current_user.tier in workflows run for her.
-  await api.request('POST', '/external_users', { name: 'alice', attributes: { tier: 'gold' } });
-  for (const name of ['mallory', 'carol']) await api.request('POST', '/external_users', { name });
-  await api.request('PUT', `/external_users/alice/connections/${instance.id}`, { credentials: { token: 'alice-api' } });
-  await api.request('PUT', '/external_users/alice/secrets/TOKEN', { value: 'alice-wf' });
+  await unwrap(api.POST('/external_users', { body: { name: 'alice', attributes: { tier: 'gold' } } }));
+  for (const name of ['mallory', 'carol']) await unwrap(api.POST('/external_users', { body: { name } }));
+  await unwrap(
+    api.PUT('/external_users/{name}/connections/{instanceId}', {
+      params: { path: { name: 'alice', instanceId: instance.id } },
+      body: { credentials: { token: 'alice-api' } },
+    }),
+  );
+  await unwrap(
+    api.PUT('/external_users/{name}/secrets/{secret}', {
+      params: { path: { name: 'alice', secret: 'TOKEN' } },
+      body: { value: 'alice-wf' },
+    }),
+  );
   for (const kind of serverKinds) {
-    const server = await api.request<{ id: string }>('POST', '/mcp_manager', {
-      name: `identity-${kind}`,
-      mode: 'NORMAL',
-      connectorInstanceId: instance.id,
-      isPublic: kind === 'public',
-      externalMcpConfigs: [{ name: 'ext', url: remote.url, headers: { authorization: 'Bearer shared-mcp' } }],
-    });
-    await api.request('PUT', `/mcp_servers/${server.id}/secrets/TOKEN`, { value: 'shared-wf' });
-    await api.request('POST', `/mcp_servers/${server.id}/deploy`, { definition: flow(upstreamUrl) });
-    await api.request('PUT', `/external_users/alice/mcp_connections/${server.id}/ext`, {
-      headers: { authorization: 'Bearer alice-mcp' },
-    });
+    const server = await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: `identity-${kind}`,
+          mode: 'NORMAL',
+          connectorInstanceId: instance.id,
+          isPublic: kind === 'public',
+          externalMcpConfigs: [{ name: 'ext', url: remote.url, headers: { authorization: 'Bearer shared-mcp' } }],
+        },
+      }),
+    );
+    await unwrap(
+      api.PUT('/mcp_servers/{id}/secrets/{name}', {
+        params: { path: { id: server.id, name: 'TOKEN' } },
+        body: { value: 'shared-wf' },
+      }),
+    );
+    await unwrap(
+      api.POST('/mcp_servers/{id}/deploy', {
+        params: { path: { id: server.id } },
+        body: { definition: flow(upstreamUrl) },
+      }),
+    );
+    await unwrap(
+      api.PUT('/external_users/{name}/mcp_connections/{serverId}/{external}', {
+        params: { path: { name: 'alice', serverId: server.id, external: 'ext' } },
+        body: { headers: { authorization: 'Bearer alice-mcp' } },
+      }),
+    );
     servers[kind] = { id: server.id, tools: {} as Record<ToolKind, string> };
   }
-  const created = await api.request<{ id: string; key: string }>('POST', '/api_keys', {
-    name: 'app',
-    scopes: ['runtime'],
-  });
+  const created = await unwrap(api.POST('/api_keys', { body: { name: 'app', scopes: ['runtime'] } }));
   key = created.key;
   // The app's key and the app's OAuth subject may act as alice and carol (one policy names both);
   // mallory may use every tool, but no policy lets these callers act as her.
@@ -241,25 +262,41 @@ beforeAll(async () => {
     ['oauth-for-users', { type: 'oauth_subject', value: 'app' }],
   ] as const)
     policyIds[name] = (
-      await api.request<{ id: string }>('POST', '/access_policies', {
-        name,
-        principals: [principal, { type: 'external_user', value: 'alice' }, { type: 'external_user', value: 'carol' }],
+      await unwrap(
+        api.POST('/access_policies', {
+          body: {
+            name,
+            principals: [
+              principal,
+              { type: 'external_user', value: 'alice' },
+              { type: 'external_user', value: 'carol' },
+            ],
+            servers: ['*'],
+            tools: ['*'],
+          },
+        }),
+      )
+    ).id;
+  await unwrap(
+    api.POST('/access_policies', {
+      body: {
+        name: 'mallory-tools',
+        principals: [{ type: 'external_user', value: 'mallory' }],
         servers: ['*'],
         tools: ['*'],
-      })
-    ).id;
-  await api.request('POST', '/access_policies', {
-    name: 'mallory-tools',
-    principals: [{ type: 'external_user', value: 'mallory' }],
-    servers: ['*'],
-    tools: ['*'],
-  });
-  await api.request('POST', '/access_policies', {
-    name: 'alice-herself',
-    principals: [{ type: 'oauth_subject', value: 'alice' }],
-    servers: ['*'],
-    tools: ['*'],
-  });
+      },
+    }),
+  );
+  await unwrap(
+    api.POST('/access_policies', {
+      body: {
+        name: 'alice-herself',
+        principals: [{ type: 'oauth_subject', value: 'alice' }],
+        servers: ['*'],
+        tools: ['*'],
+      },
+    }),
+  );
   // Every server shows its three tools to the key (catalogs and policies have reached the edge).
   for (const kind of serverKinds) {
     const names = await waitFor(`tools of the ${kind} server`, async () => {
@@ -362,11 +399,6 @@ describe('around the matrix', () => {
   );
 
   it('records name the authenticating principal, the acting user and the policy that allowed it', async () => {
-    type Rec = {
-      tool: string;
-      outcome: string;
-      caller: { key_id: string | null; subject: string | null; username: string | null; acting_via: string | null };
-    };
     const { id, tools } = servers.private;
     const call = async (headers: Record<string, string>) =>
       rpc(id, headers, 'tools/call', { name: tools.connector, arguments: {} });
@@ -381,9 +413,8 @@ describe('around the matrix', () => {
       { key_id: null, subject: 'app', username: 'mallory', acting_via: null },
     ];
     const records = await waitFor('the execution records of the four calls', async () => {
-      const r = await api.request<{ data: Rec[] }>(
-        'GET',
-        `/execution_records?server_id=${id}&tool=api_whoami&limit=200`,
+      const r = await unwrap(
+        api.GET('/execution_records', { params: { query: { server_id: id, tool: 'api_whoami', limit: 200 } } }),
       );
       return wanted.every((w) => r.data.some((d) => JSON.stringify(d.caller) === JSON.stringify(w))) && r.data;
     });
@@ -392,14 +423,28 @@ describe('around the matrix', () => {
   });
 
   it("SMART: list_connections shows the user's own connections and what lacks one; connect gives the exact call", async () => {
-    const smart = await api.request<{ id: string }>('POST', '/mcp_manager', {
-      name: 'identity-smart',
-      mode: 'SMART',
-      connectorInstanceId: instanceId,
-      externalMcpConfigs: [{ name: 'ext', url: remote.url, headers: { authorization: 'Bearer shared-mcp' } }],
-    });
-    await api.request('PUT', `/mcp_servers/${smart.id}/secrets/TOKEN`, { value: 'shared-wf' });
-    await api.request('POST', `/mcp_servers/${smart.id}/deploy`, { definition: flow(upstreamUrl) });
+    const smart = await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: 'identity-smart',
+          mode: 'SMART',
+          connectorInstanceId: instanceId,
+          externalMcpConfigs: [{ name: 'ext', url: remote.url, headers: { authorization: 'Bearer shared-mcp' } }],
+        },
+      }),
+    );
+    await unwrap(
+      api.PUT('/mcp_servers/{id}/secrets/{name}', {
+        params: { path: { id: smart.id, name: 'TOKEN' } },
+        body: { value: 'shared-wf' },
+      }),
+    );
+    await unwrap(
+      api.POST('/mcp_servers/{id}/deploy', {
+        params: { path: { id: smart.id } },
+        body: { definition: flow(upstreamUrl) },
+      }),
+    );
     const asAlice = await headersFor('api_key', smart.id, 'alice');
     type Listing = {
       user: string;
@@ -436,10 +481,14 @@ describe('around the matrix', () => {
     expect(connect.calls).toEqual([
       expect.objectContaining({ method: 'PUT', path: ext, body: { headers: { '<header name>': '<value>' } } }),
     ]);
-    // The application makes that call (the value never passes through the model); the tool is then ready.
-    await api.request(connect.calls[0]!.method, connect.calls[0]!.path.replace('/api/v1', ''), {
-      headers: { authorization: 'Bearer alice-mcp' },
-    });
+    // The application makes that call, PUT `ext` as checked above (the value never passes through the model);
+    // the tool is then ready.
+    await unwrap(
+      api.PUT('/external_users/{name}/mcp_connections/{serverId}/{external}', {
+        params: { path: { name: 'alice', serverId: smart.id, external: 'ext' } },
+        body: { headers: { authorization: 'Bearer alice-mcp' } },
+      }),
+    );
     expect((await meta<Listing>('list_connections')).toolsWithoutConnection).toEqual([]);
     expect(await meta('connect', { tool: extTool })).toMatchObject({ connected: true });
     reset();
@@ -450,7 +499,9 @@ describe('around the matrix', () => {
 
   it("with the server's config fallbackToShared: true, a user without a connection runs with the shared credentials", async () => {
     const { id, tools } = servers.private;
-    await api.request('PATCH', `/mcp_manager/${id}`, { config: { fallbackToShared: true } });
+    await unwrap(
+      api.PATCH('/mcp_manager/{id}', { params: { path: { id } }, body: { config: { fallbackToShared: true } } }),
+    );
     for (const tool of toolKinds) {
       reset();
       const r = await rpc(id, await headersFor('api_key', id, 'carol'), 'tools/call', {

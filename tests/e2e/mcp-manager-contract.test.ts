@@ -1,11 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  ApiError,
-  ControlPlaneClient,
-  registerTicketExample,
-  type RegisteredExample,
-  type Stack,
-} from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { ApiError, type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { startTestStack } from '../helpers.ts';
 
@@ -19,16 +14,17 @@ type Problem = { status: number; code: string; errors?: { path: string; message:
 let stack: Stack;
 let upstream: TicketSystem;
 let example: RegisteredExample;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 
-async function rejected(method: string, path: string, body?: unknown): Promise<{ status: number; body: Problem }> {
+/** The status and problem a call of the management API (`unwrap`ped) fails with. */
+async function rejected(call: Promise<unknown>): Promise<{ status: number; body: Problem }> {
   try {
-    await api.request(method, path, body);
+    await call;
   } catch (err) {
     if (err instanceof ApiError) return { status: err.status, body: err.body as Problem };
     throw err;
   }
-  throw new Error(`${method} ${path} was accepted`);
+  throw new Error('the request was accepted');
 }
 
 async function rpc(
@@ -86,17 +82,10 @@ describe('POST /api/v1/mcp_manager', () => {
   });
 
   it('requires a name, defaults to SMART and private, and refuses a duplicate name with 409', async () => {
-    expect((await rejected('POST', '/mcp_manager', {})).body.errors!.map((e) => e.path)).toEqual(['/name']);
-    const created = await api.request<{
-      id: string;
-      name: string;
-      mode: string;
-      isPublic: boolean;
-      url: string;
-      catalogVersion: number;
-      description: string | null;
-      config: unknown;
-    }>('POST', '/mcp_manager', { name: 'defaults' });
+    expect(
+      (await rejected(unwrap(api.POST('/mcp_manager', { body: {} as never })))).body.errors!.map((e) => e.path),
+    ).toEqual(['/name']);
+    const created = await unwrap(api.POST('/mcp_manager', { body: { name: 'defaults' } }));
     expect(created).toMatchObject({
       name: 'defaults',
       mode: 'SMART',
@@ -107,37 +96,45 @@ describe('POST /api/v1/mcp_manager', () => {
       config: null,
     });
     expect(created.url).toBe(`${stack.edgeUrl}/mcp/${created.id}`);
-    const dup = await rejected('POST', '/mcp_manager', { name: 'defaults' });
+    const dup = await rejected(unwrap(api.POST('/mcp_manager', { body: { name: 'defaults' } })));
     expect(dup.status).toBe(409);
     expect(dup.body.errors).toEqual([{ path: '/name', message: 'a server named "defaults" already exists' }]);
   });
 
   it('rejects unknown selected tools for NORMAL servers and stores nothing', async () => {
-    const before = (await api.request<{ pagination: { total: number } }>('GET', '/mcp_manager')).pagination.total;
-    const err = await rejected('POST', '/mcp_manager', {
-      name: 'picky',
-      mode: 'NORMAL',
-      connectorInstanceId: example.instanceId,
-      selectedTools: ['get_ticket', 'nope'],
-    });
+    const before = (await unwrap(api.GET('/mcp_manager'))).pagination.total;
+    const err = await rejected(
+      unwrap(
+        api.POST('/mcp_manager', {
+          body: {
+            name: 'picky',
+            mode: 'NORMAL',
+            connectorInstanceId: example.instanceId,
+            selectedTools: ['get_ticket', 'nope'],
+          },
+        }),
+      ),
+    );
     expect(err.status).toBe(422);
     expect(JSON.stringify(err.body.errors)).toContain('nope');
     expect(
       (
-        await rejected('POST', '/mcp_manager', {
-          name: 'ghost',
-          mode: 'NORMAL',
-          connectorInstanceId: '00000000-0000-4000-8000-000000000000',
-        })
+        await rejected(
+          unwrap(
+            api.POST('/mcp_manager', {
+              body: { name: 'ghost', mode: 'NORMAL', connectorInstanceId: '00000000-0000-4000-8000-000000000000' },
+            }),
+          ),
+        )
       ).body.errors![0]!.path,
     ).toBe('/connectorInstanceId');
-    expect((await api.request<{ pagination: { total: number } }>('GET', '/mcp_manager')).pagination.total).toBe(before);
+    expect((await unwrap(api.GET('/mcp_manager'))).pagination.total).toBe(before);
   });
 });
 
 describe('GET /api/v1/mcp_manager/{id} and /config', () => {
   it('returns the server’s connection details and metadata', async () => {
-    const got = await api.request<Record<string, unknown>>('GET', `/mcp_manager/${example.serverId}`);
+    const got = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: example.serverId } } }));
     expect(Object.keys(got).sort()).toEqual([
       'catalogVersion',
       'config',
@@ -167,33 +164,41 @@ describe('GET /api/v1/mcp_manager/{id} and /config', () => {
   });
 
   it('lists the exposed tools in standard MCP format (name, description, inputSchema)', async () => {
-    const config = await api.request<{
-      id: string;
-      mode: string;
-      tools: { name: string; description: string; inputSchema: { type: string } }[];
-    }>('GET', `/mcp_manager/${example.serverId}/config`);
+    const config = await unwrap(api.GET('/mcp_manager/{id}/config', { params: { path: { id: example.serverId } } }));
     expect(config.mode).toBe('NORMAL');
     expect(config.tools.map((t) => t.name).sort()).toEqual(['create_ticket', 'get_ticket', 'search_tickets']);
     for (const t of config.tools) {
       expect(typeof t.description).toBe('string');
       expect(t.inputSchema.type).toBe('object');
     }
-    expect((await rejected('GET', '/mcp_manager/00000000-0000-4000-8000-000000000000/config')).status).toBe(404);
+    expect(
+      (
+        await rejected(
+          unwrap(
+            api.GET('/mcp_manager/{id}/config', { params: { path: { id: '00000000-0000-4000-8000-000000000000' } } }),
+          ),
+        )
+      ).status,
+    ).toBe(404);
   });
 });
 
 describe('PATCH /api/v1/mcp_manager/{id} semantics', () => {
   it('keeps omitted fields, clears description with null, renames, and bumps the catalog version', async () => {
-    const s = await api.request<{ id: string; catalogVersion: number }>('POST', '/mcp_manager', {
-      name: 'patchme',
-      description: 'first',
-      mode: 'NORMAL',
-      connectorInstanceId: example.instanceId,
-      config: { team: 'a' },
-    });
-    const described = await api.request<Record<string, unknown>>('PATCH', `/mcp_manager/${s.id}`, {
-      description: 'second',
-    });
+    const s = await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: 'patchme',
+          description: 'first',
+          mode: 'NORMAL',
+          connectorInstanceId: example.instanceId,
+          config: { team: 'a' },
+        },
+      }),
+    );
+    const described = await unwrap(
+      api.PATCH('/mcp_manager/{id}', { params: { path: { id: s.id } }, body: { description: 'second' } }),
+    );
     expect(described).toMatchObject({
       name: 'patchme',
       description: 'second',
@@ -202,16 +207,21 @@ describe('PATCH /api/v1/mcp_manager/{id} semantics', () => {
       connectorInstanceId: example.instanceId,
       catalogVersion: 2,
     });
-    const renamed = await api.request<Record<string, unknown>>('PATCH', `/mcp_manager/${s.id}`, {
-      name: 'patched',
-      description: null,
-    });
+    const renamed = await unwrap(
+      api.PATCH('/mcp_manager/{id}', { params: { path: { id: s.id } }, body: { name: 'patched', description: null } }),
+    );
     expect(renamed).toMatchObject({ name: 'patched', description: null, config: { team: 'a' }, catalogVersion: 3 });
-    const clash = await rejected('PATCH', `/mcp_manager/${s.id}`, { name: 'contract-tickets' });
+    const clash = await rejected(
+      unwrap(api.PATCH('/mcp_manager/{id}', { params: { path: { id: s.id } }, body: { name: 'contract-tickets' } })),
+    );
     expect(clash.status).toBe(409);
-    const invalid = await rejected('PATCH', `/mcp_manager/${s.id}`, { name: 'UPPER', mode: 'X' });
+    const invalid = await rejected(
+      unwrap(
+        api.PATCH('/mcp_manager/{id}', { params: { path: { id: s.id } }, body: { name: 'UPPER', mode: 'X' } as never }),
+      ),
+    );
     expect(invalid.body.errors!.map((e) => e.path).sort()).toEqual(['/mode', '/name']);
-    expect(await api.request<Record<string, unknown>>('GET', `/mcp_manager/${s.id}`)).toMatchObject({
+    expect(await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: s.id } } }))).toMatchObject({
       name: 'patched',
       catalogVersion: 3,
     });
@@ -220,41 +230,57 @@ describe('PATCH /api/v1/mcp_manager/{id} semantics', () => {
 
 describe('pagination edges', () => {
   it('accepts the largest limit, answers an empty page past the end, and rejects limit 0 and an unknown cursor gracefully', async () => {
-    const all = await api.request<{ data: unknown[]; pagination: { total: number; nextCursor: string | null } }>(
-      'GET',
-      '/mcp_manager?limit=100',
-    );
+    const all = await unwrap(api.GET('/mcp_manager', { params: { query: { limit: 100 } } }));
     expect(all.data.length).toBe(all.pagination.total);
     expect(all.pagination.nextCursor).toBeNull();
-    const past = await api.request<{ data: unknown[] }>('GET', '/mcp_manager?page=999&limit=100');
+    const past = await unwrap(api.GET('/mcp_manager', { params: { query: { page: 999, limit: 100 } } }));
     expect(past.data).toEqual([]);
-    expect((await rejected('GET', '/mcp_manager?limit=0')).body.errors!.map((e) => e.path)).toEqual(['/limit']);
-    expect((await rejected('GET', '/mcp_manager?page=abc')).status).toBe(422);
+    expect(
+      (await rejected(unwrap(api.GET('/mcp_manager', { params: { query: { limit: 0 } } })))).body.errors!.map(
+        (e) => e.path,
+      ),
+    ).toEqual(['/limit']);
+    expect(
+      (await rejected(unwrap(api.GET('/mcp_manager', { params: { query: { page: 'abc' as never } } })))).status,
+    ).toBe(422);
   });
 });
 
 describe('external users API', () => {
   it('creates, lists and deletes users by name; validates and answers 404/409', async () => {
-    const created = await api.request<{ name: string }>('POST', '/external_users', { name: 'ada@example.com' });
+    const created = await unwrap(api.POST('/external_users', { body: { name: 'ada@example.com' } }));
     expect(created.name).toBe('ada@example.com');
-    expect((await rejected('POST', '/external_users', { name: 'ada@example.com' })).status).toBe(409);
-    const invalid = await rejected('POST', '/external_users', { name: '', extra: 1 });
+    expect((await rejected(unwrap(api.POST('/external_users', { body: { name: 'ada@example.com' } })))).status).toBe(
+      409,
+    );
+    const invalid = await rejected(unwrap(api.POST('/external_users', { body: { name: '', extra: 1 } })));
     expect(invalid.status).toBe(422);
     expect(invalid.body.errors!.length).toBeGreaterThanOrEqual(2);
-    const list = await api.request<{ data: { name: string }[] }>('GET', '/external_users');
+    const list = await unwrap(api.GET('/external_users'));
     expect(list.data.map((u) => u.name)).toContain('ada@example.com');
-    expect((await rejected('GET', '/external_users/nobody/connections')).status).toBe(404);
+    expect(
+      (await rejected(unwrap(api.GET('/external_users/{name}/connections', { params: { path: { name: 'nobody' } } }))))
+        .status,
+    ).toBe(404);
     expect(
       (
-        await rejected('PUT', `/external_users/nobody/connections/${example.instanceId}`, {
-          credentials: { api_key: 'x' },
-        })
+        await rejected(
+          unwrap(
+            api.PUT('/external_users/{name}/connections/{instanceId}', {
+              params: { path: { name: 'nobody', instanceId: example.instanceId } },
+              body: { credentials: { api_key: 'x' } },
+            }),
+          ),
+        )
       ).status,
     ).toBe(404);
     const badConnection = await rejected(
-      'PUT',
-      `/external_users/${encodeURIComponent('ada@example.com')}/connections/${example.instanceId}`,
-      { credentials: { no_such_field: 'x' } },
+      unwrap(
+        api.PUT('/external_users/{name}/connections/{instanceId}', {
+          params: { path: { name: 'ada@example.com', instanceId: example.instanceId } },
+          body: { credentials: { no_such_field: 'x' } },
+        }),
+      ),
     );
     expect(badConnection.status).toBe(422);
     const res = await fetch(`${stack.controlPlaneUrl}/api/v1/external_users/${encodeURIComponent('ada@example.com')}`, {
@@ -262,7 +288,10 @@ describe('external users API', () => {
       headers: { 'x-api-key': stack.bootstrapKey },
     });
     expect(res.status).toBe(204);
-    expect((await rejected('DELETE', `/external_users/${encodeURIComponent('ada@example.com')}`)).status).toBe(404);
+    expect(
+      (await rejected(unwrap(api.DELETE('/external_users/{name}', { params: { path: { name: 'ada@example.com' } } }))))
+        .status,
+    ).toBe(404);
   });
 });
 

@@ -1,19 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import {
-  ApiError,
-  ControlPlaneClient,
-  registerTicketExample,
-  type RegisteredExample,
-  type Stack,
-} from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { ApiError, type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { PROPAGATION_DEADLINE_MS, startTestStack } from '../helpers.ts';
 
 let stack: Stack;
 let upstream: TicketSystem;
 let example: RegisteredExample;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 const serverIds: string[] = [];
 
 async function toolNames(url: string): Promise<string[]> {
@@ -26,14 +21,15 @@ async function toolNames(url: string): Promise<string[]> {
   return tools.map((t) => t.name);
 }
 
-async function rejected(method: string, path: string, body?: unknown): Promise<ApiError> {
+/** The `ApiError` a call of the management API (`unwrap`ped) fails with. */
+async function rejected(call: Promise<unknown>): Promise<ApiError> {
   try {
-    await api.request(method, path, body);
+    await call;
   } catch (err) {
     if (err instanceof ApiError) return err;
     throw err;
   }
-  throw new Error(`${method} ${path} was accepted`);
+  throw new Error('the request was accepted');
 }
 
 beforeAll(async () => {
@@ -42,11 +38,9 @@ beforeAll(async () => {
   example = await registerTicketExample(api, upstream.url, 'k', 'srv-a');
   serverIds.push(example.serverId);
   for (const name of ['srv-b', 'srv-c', 'srv-d', 'srv-e']) {
-    const s = await api.request<{ id: string }>('POST', '/mcp_manager', {
-      name,
-      mode: 'NORMAL',
-      connectorInstanceId: example.instanceId,
-    });
+    const s = await unwrap(
+      api.POST('/mcp_manager', { body: { name, mode: 'NORMAL', connectorInstanceId: example.instanceId } }),
+    );
     serverIds.push(s.id);
   }
 }, 120_000);
@@ -63,9 +57,9 @@ describe('GET /api/v1/mcp_manager pagination', () => {
   };
 
   it('pages by page and limit in creation order', async () => {
-    const p1 = await api.request<Page>('GET', '/mcp_manager?page=1&limit=2');
-    const p3 = await api.request<Page>('GET', '/mcp_manager?page=3&limit=2');
-    const p4 = await api.request<Page>('GET', '/mcp_manager?page=4&limit=2');
+    const p1 = await unwrap(api.GET('/mcp_manager', { params: { query: { page: 1, limit: 2 } } }));
+    const p3 = await unwrap(api.GET('/mcp_manager', { params: { query: { page: 3, limit: 2 } } }));
+    const p4 = await unwrap(api.GET('/mcp_manager', { params: { query: { page: 4, limit: 2 } } }));
     expect(p1.data.map((s) => s.name)).toEqual(['srv-a', 'srv-b']);
     expect(p1.pagination).toEqual({ page: 1, limit: 2, total: 5, nextCursor: serverIds[1] });
     expect(p3.data.map((s) => s.name)).toEqual(['srv-e']);
@@ -77,7 +71,9 @@ describe('GET /api/v1/mcp_manager pagination', () => {
     const names: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: Page = await api.request<Page>('GET', `/mcp_manager?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      const page: Page = await unwrap(
+        api.GET('/mcp_manager', { params: { query: { limit: 2, ...(cursor ? { cursor } : {}) } } }),
+      );
       names.push(...page.data.map((s) => s.name));
       cursor = page.pagination.nextCursor;
     } while (cursor);
@@ -85,7 +81,9 @@ describe('GET /api/v1/mcp_manager pagination', () => {
   });
 
   it('rejects invalid paging parameters with every field listed', async () => {
-    const err = await rejected('GET', '/mcp_manager?page=0&limit=1000&cursor=nope');
+    const err = await rejected(
+      unwrap(api.GET('/mcp_manager', { params: { query: { page: 0, limit: 1000, cursor: 'nope' } } })),
+    );
     expect(err.status).toBe(422);
     expect((err.body as { errors: { path: string }[] }).errors.map((e) => e.path).sort()).toEqual([
       '/cursor',
@@ -97,10 +95,11 @@ describe('GET /api/v1/mcp_manager pagination', () => {
 
 describe('PATCH and DELETE /api/v1/mcp_manager/{id}', () => {
   it('narrows the exposed tools with selectedTools, live on the edge', async () => {
-    const updated = await api.request<{ selectedTools: string[]; tools: string[]; catalogVersion: number }>(
-      'PATCH',
-      `/mcp_manager/${example.serverId}`,
-      { selectedTools: ['get_ticket'] },
+    const updated = await unwrap(
+      api.PATCH('/mcp_manager/{id}', {
+        params: { path: { id: example.serverId } },
+        body: { selectedTools: ['get_ticket'] },
+      }),
     );
     expect(updated.tools).toEqual(['get_ticket']);
     expect(updated.catalogVersion).toBe(2);
@@ -108,23 +107,29 @@ describe('PATCH and DELETE /api/v1/mcp_manager/{id}', () => {
   });
 
   it('rejects an unknown selected tool or field and changes nothing', async () => {
-    const before = await api.request<{ catalogVersion: number; selectedTools: string[] }>(
-      'GET',
-      `/mcp_manager/${example.serverId}`,
+    const before = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: example.serverId } } }));
+    const unknownTool = await rejected(
+      unwrap(
+        api.PATCH('/mcp_manager/{id}', {
+          params: { path: { id: example.serverId } },
+          body: { selectedTools: ['get_ticket', 'drop_database'] },
+        }),
+      ),
     );
-    const unknownTool = await rejected('PATCH', `/mcp_manager/${example.serverId}`, {
-      selectedTools: ['get_ticket', 'drop_database'],
-    });
     expect(unknownTool.status).toBe(422);
     expect((unknownTool.body as { errors: { path: string; message: string }[] }).errors).toEqual([
       { path: '/selectedTools/1', message: 'no tool "drop_database" in connector ticket-system' },
     ]);
-    const unknownField = await rejected('PATCH', `/mcp_manager/${example.serverId}`, { selectTools: [] });
-    expect(unknownField.status).toBe(422);
-    const after = await api.request<{ catalogVersion: number; selectedTools: string[] }>(
-      'GET',
-      `/mcp_manager/${example.serverId}`,
+    const unknownField = await rejected(
+      unwrap(
+        api.PATCH('/mcp_manager/{id}', {
+          params: { path: { id: example.serverId } },
+          body: { selectTools: [] } as never,
+        }),
+      ),
     );
+    expect(unknownField.status).toBe(422);
+    const after = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: example.serverId } } }));
     expect(after).toEqual(before);
     expect(await toolNames(example.mcpUrl)).toEqual(['get_ticket']);
   });
@@ -149,18 +154,22 @@ describe('PATCH and DELETE /api/v1/mcp_manager/{id}', () => {
       return res;
     };
     expect((await anonymous()).status).toBe(401); // private by default
-    await api.request('PATCH', `/mcp_manager/${target}`, { isPublic: true });
+    await unwrap(api.PATCH('/mcp_manager/{id}', { params: { path: { id: target } }, body: { isPublic: true } }));
     const open = await statusSoon(200);
     expect(open.status).toBe(200);
     expect(await open.text()).toContain('search_tickets');
-    await api.request('PATCH', `/mcp_manager/${target}`, { isPublic: false });
+    await unwrap(api.PATCH('/mcp_manager/{id}', { params: { path: { id: target } }, body: { isPublic: false } }));
     expect((await statusSoon(401)).status).toBe(401);
   });
 
   it('answers 404 for unknown ids, malformed ids included', async () => {
-    expect((await rejected('GET', '/mcp_manager/00000000-0000-4000-8000-000000000000')).status).toBe(404);
-    expect((await rejected('PATCH', '/mcp_manager/not-a-uuid', { description: 'x' })).status).toBe(404);
-    expect((await rejected('DELETE', '/mcp_manager/not-a-uuid')).status).toBe(404);
+    const unknown = { params: { path: { id: '00000000-0000-4000-8000-000000000000' } } };
+    const notUuid = { params: { path: { id: 'not-a-uuid' } } };
+    expect((await rejected(unwrap(api.GET('/mcp_manager/{id}', unknown)))).status).toBe(404);
+    expect(
+      (await rejected(unwrap(api.PATCH('/mcp_manager/{id}', { ...notUuid, body: { description: 'x' } })))).status,
+    ).toBe(404);
+    expect((await rejected(unwrap(api.DELETE('/mcp_manager/{id}', notUuid)))).status).toBe(404);
   });
 
   it('deletes a server: gone from the API and from the edge', async () => {
@@ -170,7 +179,9 @@ describe('PATCH and DELETE /api/v1/mcp_manager/{id}', () => {
       headers: { 'x-api-key': stack.bootstrapKey },
     });
     expect(res.status).toBe(204);
-    expect((await rejected('GET', `/mcp_manager/${victim}`)).status).toBe(404);
+    expect((await rejected(unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: victim } } })))).status).toBe(
+      404,
+    );
     const mcp = await fetch(`${stack.edgeUrl}/mcp/${victim}`, {
       method: 'POST',
       headers: {

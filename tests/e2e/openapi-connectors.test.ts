@@ -2,8 +2,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ApiError, type ControlPlaneClient, type Stack } from '@toolplane/cli';
-import { startTestStack } from '../helpers.ts';
+import type { Stack } from '@toolplane/cli';
+import { ApiError, type components, type ManagementClient, unwrap } from '@toolplane/client';
+import { startTestStack, yamlBody } from '../helpers.ts';
 
 // OpenAPI documents as a connector source, through the real control plane, edge, Redis and
 // worker: a bundle of YAML files with relative $refs, a Swagger 2.0 JSON document, mappings,
@@ -18,10 +19,14 @@ interface Seen {
 }
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let upstream: Server;
 let upstreamUrl: string;
 const seen: Seen[] = [];
+/** What POST /connectors answers for an OpenAPI document (the schema's answer is either kind of connector). */
+type OpenApiConnector = components['schemas']['OpenApiConnector'];
+/** The part of a stored OpenAPI connector's descriptor these tests read (the schema leaves it open). */
+type StoredOpenApi = { openapi: { operations: { toolName: string }[] } };
 
 const files: Record<string, string> = {
   'openapi.yaml': `
@@ -175,7 +180,7 @@ afterAll(async () => {
 describe('OpenAPI 3.0 bundle as a connector', () => {
   let connectorId: string;
   let serverUrl: string;
-  const envelope = {
+  const envelope: components['schemas']['OpenApiConnectorEnvelope'] = {
     kind: 'openapi',
     slug: 'pets',
     entry: 'openapi.yaml',
@@ -201,14 +206,7 @@ describe('OpenAPI 3.0 bundle as a connector', () => {
   };
 
   it('imports the bundle: refs across files resolved, credentials from the security scheme', async () => {
-    const created = await api.request<{
-      id: string;
-      kind: string;
-      slug: string;
-      version: string;
-      tools: string[];
-      credentialFields: { key: string }[];
-    }>('POST', '/connectors', envelope);
+    const created = (await unwrap(api.POST('/connectors', { body: envelope }))) as OpenApiConnector;
     expect(created).toMatchObject({
       kind: 'openapi',
       slug: 'pets',
@@ -217,26 +215,25 @@ describe('OpenAPI 3.0 bundle as a connector', () => {
     });
     expect(created.credentialFields.length).toBe(1);
     connectorId = created.id;
-    const doc = await api.request<{ openapi: string; paths: Record<string, unknown> }>(
-      'GET',
-      `/connectors/${connectorId}/openapi.json`,
-    );
+    const doc = await unwrap(api.GET('/connectors/{id}/openapi.json', { params: { path: { id: connectorId } } }));
     expect(doc.openapi).toMatch(/^3\.1/);
     expect(JSON.stringify(doc)).not.toContain('schemas/pet.yaml');
 
     const field = created.credentialFields[0]!.key;
-    const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
-      createServer: false,
-      connector_id: connectorId,
-      name: 'pets-prod',
-      base_url: `${upstreamUrl}/v1`,
-      credentials: { [field]: 'pet-secret' },
-    });
-    const server = await api.request<{ url: string }>('POST', '/mcp_manager', {
-      name: 'pets',
-      mode: 'NORMAL',
-      connectorInstanceId: instance.id,
-    });
+    const instance = await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          createServer: false,
+          connector_id: connectorId,
+          name: 'pets-prod',
+          base_url: `${upstreamUrl}/v1`,
+          credentials: { [field]: 'pet-secret' },
+        },
+      }),
+    );
+    const server = await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'pets', mode: 'NORMAL', connectorInstanceId: instance.id } }),
+    );
     serverUrl = server.url;
   });
 
@@ -304,19 +301,17 @@ describe('OpenAPI 3.0 bundle as a connector', () => {
   });
 
   it('keeps tool names stable across a re-import', async () => {
-    const before = await api.request<{ descriptor: { openapi: { operations: { toolName: string }[] } } }>(
-      'GET',
-      `/connectors/${connectorId}`,
+    const before = await unwrap(api.GET('/connectors/{id}', { params: { path: { id: connectorId } } }));
+    await unwrap(
+      api.PUT('/connectors/{id}', {
+        params: { path: { id: connectorId } },
+        body: { ...envelope, version: '1.2.1', mcp_config: undefined },
+      }),
     );
-    await api.request('PUT', `/connectors/${connectorId}`, { ...envelope, version: '1.2.1', mcp_config: undefined });
-    const after = await api.request<{
-      version: string;
-      tools: string[];
-      descriptor: { openapi: { operations: { toolName: string }[] } };
-    }>('GET', `/connectors/${connectorId}`);
+    const after = await unwrap(api.GET('/connectors/{id}', { params: { path: { id: connectorId } } }));
     expect(after.version).toBe('1.2.1');
-    expect(after.descriptor.openapi.operations.map((o) => o.toolName)).toEqual(
-      before.descriptor.openapi.operations.map((o) => o.toolName),
+    expect((after.descriptor as StoredOpenApi).openapi.operations.map((o) => o.toolName)).toEqual(
+      (before.descriptor as StoredOpenApi).openapi.operations.map((o) => o.toolName),
     );
     // Without mappings every operation is a tool, the one without operationId included.
     expect(after.tools).toHaveLength(5);
@@ -326,26 +321,23 @@ describe('OpenAPI 3.0 bundle as a connector', () => {
 
 describe('Swagger 2.0 JSON as a connector', () => {
   it('imports a plain document (no envelope): every operation a tool, apiKey in the query', async () => {
-    const created = await api.request<{
-      id: string;
-      slug: string;
-      tools: string[];
-      credentialFields: { key: string }[];
-    }>('POST', '/connectors', swagger2);
+    const created = (await unwrap(api.POST('/connectors', { body: swagger2 }))) as OpenApiConnector;
     expect(created.slug).toBe('weather-service');
     expect(created.tools).toHaveLength(1);
-    const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
-      createServer: false,
-      connector_id: created.id,
-      name: 'weather',
-      base_url: `${upstreamUrl}/api`,
-      credentials: { [created.credentialFields[0]!.key]: 'w-key' },
-    });
-    const server = await api.request<{ url: string }>('POST', '/mcp_manager', {
-      name: 'weather',
-      mode: 'NORMAL',
-      connectorInstanceId: instance.id,
-    });
+    const instance = await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          createServer: false,
+          connector_id: created.id,
+          name: 'weather',
+          base_url: `${upstreamUrl}/api`,
+          credentials: { [created.credentialFields[0]!.key]: 'w-key' },
+        },
+      }),
+    );
+    const server = await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'weather', mode: 'NORMAL', connectorInstanceId: instance.id } }),
+    );
     const client = await connect(server.url);
     try {
       const { tools } = await client.listTools();
@@ -363,13 +355,11 @@ describe('Swagger 2.0 JSON as a connector', () => {
 });
 
 describe('bad OpenAPI input', () => {
-  const count = async () => (await api.request<{ data: unknown[] }>('GET', '/connectors')).data.length;
+  const count = async () => (await unwrap(api.GET('/connectors'))).data.length;
 
   it('rejects broken YAML with line and column, and stores nothing', async () => {
     const before = await count();
-    const err = await rejected(
-      api.request('POST', '/connectors', 'openapi: 3.1.0\ninfo: [unclosed\n', 'application/yaml'),
-    );
+    const err = await rejected(unwrap(api.POST('/connectors', yamlBody('openapi: 3.1.0\ninfo: [unclosed\n'))));
     expect(err.status).toBe(422);
     expect(JSON.stringify(err.body)).toMatch(/line \d+, column \d+/);
     expect(await count()).toBe(before);
@@ -378,11 +368,11 @@ describe('bad OpenAPI input', () => {
   it('refuses a missing bundle file, an unresolvable ref and an unsupported version, storing nothing', async () => {
     const before = await count();
     const missing = await rejected(
-      api.request('POST', '/connectors', {
-        kind: 'openapi',
-        entry: 'openapi.yaml',
-        files: { 'openapi.yaml': files['openapi.yaml'] },
-      }),
+      unwrap(
+        api.POST('/connectors', {
+          body: { kind: 'openapi', entry: 'openapi.yaml', files: { 'openapi.yaml': files['openapi.yaml']! } },
+        }),
+      ),
     );
     expect(missing.status).toBe(422);
     expect(JSON.stringify(missing.body)).toContain('schemas/pet.yaml');
@@ -404,12 +394,14 @@ describe('bad OpenAPI input', () => {
         },
       },
     };
-    const unresolved = await rejected(api.request('POST', '/connectors', doc));
+    const unresolved = await rejected(unwrap(api.POST('/connectors', { body: doc })));
     expect(unresolved.status).toBe(422);
     expect(JSON.stringify(unresolved.body)).toContain('#/components/schemas/Nope');
 
     const unsupported = await rejected(
-      api.request('POST', '/connectors', { openapi: '4.0.0', info: { title: 'Future', version: '1' }, paths: {} }),
+      unwrap(
+        api.POST('/connectors', { body: { openapi: '4.0.0', info: { title: 'Future', version: '1' }, paths: {} } }),
+      ),
     );
     expect(unsupported.status).toBe(422);
     expect(await count()).toBe(before);
@@ -417,19 +409,23 @@ describe('bad OpenAPI input', () => {
 
   it('reports a malformed mapping, an unknown operation and a duplicate tool name in one response', async () => {
     const err = await rejected(
-      api.request('POST', '/connectors', {
-        kind: 'openapi',
-        entry: 'openapi.yaml',
-        files,
-        mcp_config: {
-          route_mappings: [
-            { operation_id: 'nope', mcp_tool_name: 'x', mcp_tool_description: 'x' },
-            { operation_id: 'listPets', mcp_tool_name: 'dup', mcp_tool_description: 'x' },
-            { operation_id: 'createPet', mcp_tool_name: 'dup', mcp_tool_description: 'x' },
-            { operation_id: 'deletePets', mcp_tool_name: 'bad name!', mcp_tool_description: 'x' },
-          ],
-        },
-      }),
+      unwrap(
+        api.POST('/connectors', {
+          body: {
+            kind: 'openapi',
+            entry: 'openapi.yaml',
+            files,
+            mcp_config: {
+              route_mappings: [
+                { operation_id: 'nope', mcp_tool_name: 'x', mcp_tool_description: 'x' },
+                { operation_id: 'listPets', mcp_tool_name: 'dup', mcp_tool_description: 'x' },
+                { operation_id: 'createPet', mcp_tool_name: 'dup', mcp_tool_description: 'x' },
+                { operation_id: 'deletePets', mcp_tool_name: 'bad name!', mcp_tool_description: 'x' },
+              ],
+            },
+          },
+        }),
+      ),
     );
     expect(err.status).toBe(422);
     const paths = (err.body as { errors: { path: string }[] }).errors.map((e) => e.path).sort();
@@ -459,17 +455,16 @@ describe('bad OpenAPI input', () => {
         },
       };
     }
-    const before = (await api.request<{ data: unknown[] }>('GET', '/connectors')).data.length;
+    const before = (await unwrap(api.GET('/connectors'))).data.length;
     const err = await rejected(
-      api.request('POST', '/connectors', {
-        openapi: '3.1.0',
-        info: { title: 'Huge', version: '1' },
-        paths,
-        components: { schemas },
-      }),
+      unwrap(
+        api.POST('/connectors', {
+          body: { openapi: '3.1.0', info: { title: 'Huge', version: '1' }, paths, components: { schemas } },
+        }),
+      ),
     );
     expect(err.status).toBe(422);
     expect(JSON.stringify(err.body)).toContain('route_mappings');
-    expect((await api.request<{ data: unknown[] }>('GET', '/connectors')).data.length).toBe(before);
+    expect((await unwrap(api.GET('/connectors'))).data.length).toBe(before);
   });
 });

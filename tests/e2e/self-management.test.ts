@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { ControlPlaneClient, Stack } from '@toolplane/cli';
+import type { Stack } from '@toolplane/cli';
+import { type components, type ManagementClient, unwrap } from '@toolplane/client';
 import { startTestStack } from '../helpers.ts';
 
 // The platform manages itself over MCP: the management API's own OpenAPI document (docs/openapi.json,
@@ -9,7 +10,7 @@ import { startTestStack } from '../helpers.ts';
 // Toolplane's management operations, called through the edge and the worker like any other API.
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 const document = JSON.parse(readFileSync(new URL('../../docs/openapi.json', import.meta.url), 'utf8')) as {
   paths: Record<string, Record<string, { operationId?: string }>>;
 };
@@ -32,41 +33,49 @@ describe('Toolplane as an MCP server of its own management API', () => {
 
   it('imports the whole document as a connector: every operation becomes a tool', async () => {
     const operations = Object.values(document.paths).flatMap((item) => Object.values(item));
-    const created = await api.request<{ tools: string[]; credentialFields: { key: string }[] }>('POST', '/connectors', {
-      kind: 'openapi',
-      slug: 'toolplane-all',
-      document,
-    });
+    const created = (await unwrap(
+      api.POST('/connectors', { body: { kind: 'openapi', slug: 'toolplane-all', document } }),
+    )) as components['schemas']['OpenApiConnector'];
     expect(created.tools.length).toBe(operations.length);
     expect(created.tools).toEqual(expect.arrayContaining(['listServers', 'createServer', 'deployWorkflow']));
     expect(created.credentialFields.map((f) => f.key)).toHaveLength(1);
   });
 
   it('lists the servers through MCP with a key held by the data plane only', async () => {
-    const connector = await api.request<{ id: string; credentialFields: { key: string }[] }>('POST', '/connectors', {
-      kind: 'openapi',
-      slug: 'toolplane-admin',
-      document,
-      mcp_config: {
-        route_mappings: [
-          { operation_id: 'listServers', mcp_tool_name: 'servers_list', mcp_tool_description: 'List the MCP servers' },
-        ],
-      },
-    });
+    const connector = (await unwrap(
+      api.POST('/connectors', {
+        body: {
+          kind: 'openapi',
+          slug: 'toolplane-admin',
+          document,
+          mcp_config: {
+            route_mappings: [
+              {
+                operation_id: 'listServers',
+                mcp_tool_name: 'servers_list',
+                mcp_tool_description: 'List the MCP servers',
+              },
+            ],
+          },
+        },
+      }),
+    )) as components['schemas']['OpenApiConnector'];
     // A key of its own for the connector: management scope only, never handed to the agent.
-    const key = await api.request<{ key: string }>('POST', '/api_keys', { name: 'self', scopes: ['management'] });
-    const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
-      createServer: false,
-      connector_id: connector.id,
-      name: 'toolplane-itself',
-      base_url: stack.controlPlaneUrl, // the document's server is /api/v1 on this origin
-      credentials: { [connector.credentialFields[0]!.key]: key.key },
-    });
-    const server = await api.request<{ url: string }>('POST', '/mcp_manager', {
-      name: 'toolplane-admin',
-      mode: 'NORMAL',
-      connectorInstanceId: instance.id,
-    });
+    const key = await unwrap(api.POST('/api_keys', { body: { name: 'self', scopes: ['management'] } }));
+    const instance = await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          createServer: false,
+          connector_id: connector.id,
+          name: 'toolplane-itself',
+          base_url: stack.controlPlaneUrl, // the document's server is /api/v1 on this origin
+          credentials: { [connector.credentialFields[0]!.key]: key.key },
+        },
+      }),
+    );
+    const server = await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'toolplane-admin', mode: 'NORMAL', connectorInstanceId: instance.id } }),
+    );
 
     const client = new Client({ name: 'self-management-e2e', version: '1.0.0' });
     await client.connect(

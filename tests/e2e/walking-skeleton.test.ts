@@ -8,7 +8,8 @@ import { SSEClientTransport as SSEClientTransportV1 } from '@modelcontextprotoco
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { createMCPClient } from '@ai-sdk/mcp';
 import { StreamableHTTPClientTransport as StreamableHTTPClientTransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { PROPAGATION_DEADLINE_MS, startTestStack, tempDir } from '../helpers.ts';
 
@@ -17,7 +18,7 @@ const UPSTREAM_KEY = 'upstream-secret-key-4f1c';
 let stack: Stack;
 let upstream: TicketSystem;
 let example: RegisteredExample;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 
 async function connectV2(url: string, apiKey: string, era: 'legacy' | 'auto' = 'legacy'): Promise<Client> {
   const client = new Client({ name: 'e2e-v2', version: '1.0.0' }, { versionNegotiation: { mode: era } });
@@ -164,10 +165,9 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
       body,
     });
     expect(foreign.status).toBe(403);
-    const managementOnly = await api.request<{ key: string }>('POST', '/api_keys', {
-      name: 'admin-only',
-      scopes: ['management'],
-    });
+    const managementOnly = await unwrap(
+      api.POST('/api_keys', { body: { name: 'admin-only', scopes: ['management'] } }),
+    );
     const denied = await fetch(example.mcpUrl, {
       method: 'POST',
       headers: { ...headers, 'x-api-key': managementOnly.key },
@@ -177,7 +177,7 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
   });
 
   it('stops accepting a revoked key on the edge', async () => {
-    const created = await api.request<{ id: string; key: string }>('POST', '/api_keys', { name: 'short-lived' });
+    const created = await unwrap(api.POST('/api_keys', { body: { name: 'short-lived' } }));
     const client = await connectV2(example.mcpUrl, created.key);
     expect((await client.listTools()).tools).toHaveLength(3);
     await client.close();
@@ -202,7 +202,7 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
       ).status;
     } while (status !== 401 && Date.now() < deadline);
     expect(status).toBe(401);
-    const listed = await api.request<{ data: { id: string; revokedAt: string | null }[] }>('GET', '/api_keys');
+    const listed = await unwrap(api.GET('/api_keys'));
     expect(listed.data.find((k) => k.id === created.id)!.revokedAt).not.toBeNull();
   });
 
@@ -352,9 +352,8 @@ describe('a connector descriptor served as an MCP server (edge → Redis → wor
 describe('POST /api/v1/connector_instances/{id}/test', () => {
   it("runs the descriptor's test_endpoint from the worker with the instance's credentials", async () => {
     const before = upstream.requests.length;
-    const passed = await api.request<Record<string, unknown>>(
-      'POST',
-      `/connector_instances/${example.instanceId}/test`,
+    const passed = await unwrap(
+      api.POST('/connector_instances/{id}/test', { params: { path: { id: example.instanceId } } }),
     );
     expect(passed).toMatchObject({ passed: true, status: 200, expected_status: 200 });
     const seen = upstream.requests.slice(before);
@@ -362,15 +361,19 @@ describe('POST /api/v1/connector_instances/{id}/test', () => {
   });
 
   it('reports a failure with the status seen when the credentials are wrong', async () => {
-    const connector = (await api.request<{ data: { id: string }[] }>('GET', '/connectors')).data[0]!;
-    const wrong = await api.request<{ id: string }>('POST', '/connector_instances', {
-      createServer: false,
-      connector_id: connector.id,
-      name: 'wrong-key',
-      base_url: upstream.url,
-      credentials: { api_key: 'nope' },
-    });
-    const result = await api.request<Record<string, unknown>>('POST', `/connector_instances/${wrong.id}/test`);
+    const connector = (await unwrap(api.GET('/connectors'))).data[0]!;
+    const wrong = await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          createServer: false,
+          connector_id: connector.id,
+          name: 'wrong-key',
+          base_url: upstream.url,
+          credentials: { api_key: 'nope' },
+        },
+      }),
+    );
+    const result = await unwrap(api.POST('/connector_instances/{id}/test', { params: { path: { id: wrong.id } } }));
     expect(result).toMatchObject({
       passed: false,
       status: 401,
@@ -383,13 +386,13 @@ describe('POST /api/v1/connector_instances/{id}/test', () => {
 describe('POST /api/v1/connectors validation', () => {
   const base = () => ticketSystemDescriptorYaml;
   async function rejected(text: string) {
-    const before = (await api.request<{ data: unknown[] }>('GET', '/connectors')).data.length;
+    const before = (await unwrap(api.GET('/connectors'))).data.length;
     const res = await fetch(`${stack.controlPlaneUrl}/api/v1/connectors`, {
       method: 'POST',
       headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/yaml' },
       body: text,
     });
-    const after = (await api.request<{ data: unknown[] }>('GET', '/connectors')).data.length;
+    const after = (await unwrap(api.GET('/connectors'))).data.length;
     expect(after).toBe(before);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
     return {
@@ -443,7 +446,9 @@ describe('POST /api/v1/connectors validation', () => {
   });
 
   it('generates a valid OpenAPI 3.1 document from the descriptor', async () => {
-    const doc = await api.request<Record<string, any>>('GET', `/connectors/${example.connectorId}/openapi.json`);
+    const doc: Record<string, any> = await unwrap(
+      api.GET('/connectors/{id}/openapi.json', { params: { path: { id: example.connectorId } } }),
+    );
     const validator = new Validator();
     const result = await validator.validate(doc);
     expect(result.errors).toBeUndefined();

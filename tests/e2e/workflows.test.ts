@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ApiError, type ControlPlaneClient, type Stack } from '@toolplane/cli';
-import { createManagementClient } from '@toolplane/client';
+import type { Stack } from '@toolplane/cli';
+import { ApiError, type components, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { startTestStack, waitFor } from '../helpers.ts';
 
 /**
@@ -87,17 +87,17 @@ function toMock(doc: string): string {
 }
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 
 async function createServer_(name: string): Promise<{ id: string; name: string; url: string }> {
-  return api.request<{ id: string; name: string; url: string }>('POST', '/mcp_manager', { name, mode: 'NORMAL' });
+  return unwrap(api.POST('/mcp_manager', { body: { name, mode: 'NORMAL' } }));
 }
 
-async function deploy(
-  serverId: string,
-  definition: string,
-): Promise<{ id: string; mcp_server_id: string; tools: string[] }> {
-  return api.request('POST', `/mcp_servers/${serverId}/deploy`, { definition });
+async function deploy(serverId: string, definition: string): Promise<components['schemas']['DeployedWorkflow']> {
+  // Without `dry_run` the answer is the deployment (201), not the validation a dry run answers (200).
+  return (await unwrap(
+    api.POST('/mcp_servers/{id}/deploy', { params: { path: { id: serverId } }, body: { definition } }),
+  )) as components['schemas']['DeployedWorkflow'];
 }
 
 async function connect(url: string, extraHeaders: Record<string, string> = {}): Promise<Client> {
@@ -133,17 +133,18 @@ async function connectSse(
   return client;
 }
 
-/** The newest execution record of a server's tool, with its detail (steps, tree, debug). */
+/** The newest execution record of a server's tool, with its detail (steps, tree, debug: open in the schema, `T` here). */
 async function latestRecord<T>(serverId: string, tool: string, count = 1): Promise<T[]> {
   const page = await waitFor(`${count} records of ${tool}`, async () => {
-    const { data } = await api.request<{ data: { id: string }[] }>(
-      'GET',
-      `/execution_records?server_id=${serverId}&tool=${tool}&limit=200`,
+    const { data } = await unwrap(
+      api.GET('/execution_records', { params: { query: { server_id: serverId, tool, limit: 200 } } }),
     );
     if (data.length < count) throw new Error(`${data.length} so far`);
     return data;
   });
-  return Promise.all(page.map((r) => api.request<T>('GET', `/execution_records/${r.id}`)));
+  return Promise.all(
+    page.map(async (r) => (await unwrap(api.GET('/execution_records/{id}', { params: { path: { id: r.id } } }))) as T),
+  );
 }
 
 async function deployError(
@@ -296,7 +297,7 @@ describe('every valid Flower example deploys and runs', () => {
     ]);
     const test = await deployError(server.id, example('invalid/test.yml'));
     expect(test.body.errors).toContainEqual({ path: '/id', message: 'is required' });
-    const states = await api.request<{ data: { state: string }[] }>('GET', `/mcp_servers/${server.id}/deployments`);
+    const states = await unwrap(api.GET('/mcp_servers/{id}/deployments', { params: { path: { id: server.id } } }));
     expect(states.data.map((d) => d.state)).toEqual(['errored', 'errored', 'errored']);
   });
 });
@@ -337,10 +338,7 @@ describe('deployments', () => {
     expect(res.status).toBe(204);
     expect((await deployError(server.id, 'flower: "0.1"\nid: broken\nflows: [{ id: x }]')).status).toBe(422);
 
-    const list = await api.request<{ data: { id: string; state: string; tools: string[] }[] }>(
-      'GET',
-      `/mcp_servers/${server.id}/deployments`,
-    );
+    const list = await unwrap(api.GET('/mcp_servers/{id}/deployments', { params: { path: { id: server.id } } }));
     expect(list.data.map((d) => [d.state, d.tools])).toEqual([
       ['errored', []],
       ['active', ['second']],
@@ -413,14 +411,15 @@ describe('Arazzo deployments', () => {
 
   it('oauth.arazzo.yaml with its OpenAPI source as a reference and the server overridden: one tool per workflow, runs through the stack', async () => {
     const server = await createServer_('arazzo-oauth');
-    const deployed = await api.request<{ id: string; mcp_server_id: string; tools: string[] }>(
-      'POST',
-      `/mcp_servers/${server.id}/deploy`,
-      {
-        definition: official('oauth.arazzo.yaml'),
-        references: [{ location: './oauth.openapi.yaml', content: official('oauth.openapi.yaml') }],
-        servers: { 'apim-auth': `${mockUrl}/oauth.example` },
-      },
+    const deployed = await unwrap(
+      api.POST('/mcp_servers/{id}/deploy', {
+        params: { path: { id: server.id } },
+        body: {
+          definition: official('oauth.arazzo.yaml'),
+          references: [{ location: './oauth.openapi.yaml', content: official('oauth.openapi.yaml') }],
+          servers: { 'apim-auth': `${mockUrl}/oauth.example` },
+        },
+      }),
     );
     expect(deployed).toMatchObject({ mcp_server_id: server.id });
     expect([...deployed.tools].sort()).toEqual([
@@ -512,7 +511,12 @@ describe('secrets and execution records', () => {
     expect(missing.isError).toBe(true);
     expect(JSON.stringify(missing.content)).toContain('secret_missing');
 
-    await api.request('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: 'sk-wf-9f8e7d6c5b' });
+    await unwrap(
+      api.PUT('/mcp_servers/{id}/secrets/{name}', {
+        params: { path: { id: server.id, name: 'API_KEY' } },
+        body: { value: 'sk-wf-9f8e7d6c5b' },
+      }),
+    );
     const before = seen.length;
     const result = await client.callTool({ name: 'whoami', arguments: {} });
     await client.close();
@@ -521,20 +525,16 @@ describe('secrets and execution records', () => {
     expect(seen.slice(before).map((c) => c.headers.authorization)).toEqual(['Bearer sk-wf-9f8e7d6c5b']);
 
     // The control plane never holds the value: not in the catalog, the deployment, nor the records.
-    const config = JSON.stringify(await api.request('GET', `/mcp_manager/${server.id}/config`));
+    const config = JSON.stringify(
+      await unwrap(api.GET('/mcp_manager/{id}/config', { params: { path: { id: server.id } } })),
+    );
     expect(config).not.toContain('sk-wf-9f8e7d6c5b');
     const hit = await waitFor('the record of the whoami call', async () =>
-      (
-        await api.request<{ data: { id: string; server_id?: string; tool: string; outcome: string }[] }>(
-          'GET',
-          '/execution_records?limit=200',
-        )
-      ).data.find((r) => r.tool === 'whoami' && r.outcome === 'success'),
+      (await unwrap(api.GET('/execution_records', { params: { query: { limit: 200 } } }))).data.find(
+        (r) => r.tool === 'whoami' && r.outcome === 'success',
+      ),
     );
-    const record = await api.request<{ steps: { name: string; url: string; urlTemplate: string; status: number }[] }>(
-      'GET',
-      `/execution_records/${hit.id}`,
-    );
+    const record = await unwrap(api.GET('/execution_records/{id}', { params: { path: { id: hit.id } } }));
     expect(JSON.stringify(record)).not.toContain('sk-wf-9f8e7d6c5b');
     expect(record.steps).toEqual([
       expect.objectContaining({
@@ -622,10 +622,7 @@ describe('per-caller values: Config-* headers', () => {
   }, 60_000);
 
   it('reach a workflow run by SMART mode execute_tool', async () => {
-    const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
-      name: 'tenanted-smart',
-      mode: 'SMART',
-    });
+    const server = await unwrap(api.POST('/mcp_manager', { body: { name: 'tenanted-smart', mode: 'SMART' } }));
     await deploy(server.id, tenantDoc());
     const before = seen.length;
     const client = await connect(server.url, config);
@@ -639,7 +636,12 @@ describe('per-caller values: Config-* headers', () => {
 describe('execution records of workflow calls', () => {
   it('a multi-step call leaves its flow.run → step.run → action.run tree: order, statuses, retries, actions; no secret values', async () => {
     const server = await createServer_('treed');
-    await api.request('PUT', `/mcp_servers/${server.id}/secrets/TREE_KEY`, { value: 'sk-wf-9f8e7d6c5b' });
+    await unwrap(
+      api.PUT('/mcp_servers/{id}/secrets/{name}', {
+        params: { path: { id: server.id, name: 'TREE_KEY' } },
+        body: { value: 'sk-wf-9f8e7d6c5b' },
+      }),
+    );
     await deploy(
       server.id,
       JSON.stringify({
@@ -796,7 +798,9 @@ describe('tools/list_changed', () => {
 
     expect((await modern.listTools()).tools.map((t) => t.name)).toEqual(['first', 'second']);
 
-    await api.request('PATCH', `/mcp_manager/${server.id}`, { description: 'now described' });
+    await unwrap(
+      api.PATCH('/mcp_manager/{id}', { params: { path: { id: server.id } }, body: { description: 'now described' } }),
+    );
     await notified(2);
     // Positive signal for the legacy SSE bystander: an answer on its stream comes after anything the
     // edge wrote to it while handling the changes above.

@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { type components, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { SignJWT, type CryptoKey } from 'jose';
@@ -54,8 +55,8 @@ let authServer: LocalAuthorizationServer | undefined;
 let issuer: string;
 let signingKey: CryptoKey;
 let upstream: TicketSystem;
-let apiA: ControlPlaneClient;
-let apiB: ControlPlaneClient;
+let apiA: ManagementClient;
+let apiB: ManagementClient;
 let keyB: string;
 let a: RegisteredExample;
 let b: RegisteredExample;
@@ -86,22 +87,32 @@ beforeAll(async () => {
   }));
   // Workspace A: one of everything.
   a = await registerTicketExample(apiA, upstream.url, 'k', 'a-only-tickets');
-  const current = await apiA.request<{ id: string }>('GET', '/workspaces/current');
+  const current = await unwrap(apiA.GET('/workspaces/current'));
   ids.workspace = current.id;
   ids.connector = a.connectorId;
   ids.instance = a.instanceId;
   ids.server = a.serverId;
-  await apiA.request('PATCH', `/mcp_manager/${a.serverId}`, { description: 'a-only-description' });
-  ids.user = (await apiA.request<{ id: string }>('POST', '/external_users', { name: 'a-only-user' })).id;
-  await apiA.request('PUT', `/external_users/a-only-user/connections/${a.instanceId}`, {
-    credentials: { api_key: 'a-only-user-credential' },
-  });
-  await apiA.request('POST', '/secrets', { name: 'A_ONLY_SECRET', value: 'a-only-secret-value' });
-  await apiA.request('POST', `/mcp_servers/${a.serverId}/secrets`, {
-    name: 'A_ONLY_SERVER_SECRET',
-    value: 'a-only-server-secret-value',
-  });
-  const flows = await apiA.request<{ id: string }>('POST', '/mcp_manager', { name: 'a-only-flows', mode: 'NORMAL' });
+  await unwrap(
+    apiA.PATCH('/mcp_manager/{id}', {
+      params: { path: { id: a.serverId } },
+      body: { description: 'a-only-description' },
+    }),
+  );
+  ids.user = (await unwrap(apiA.POST('/external_users', { body: { name: 'a-only-user' } }))).id;
+  await unwrap(
+    apiA.PUT('/external_users/{name}/connections/{instanceId}', {
+      params: { path: { name: 'a-only-user', instanceId: a.instanceId } },
+      body: { credentials: { api_key: 'a-only-user-credential' } },
+    }),
+  );
+  await unwrap(apiA.POST('/secrets', { body: { name: 'A_ONLY_SECRET', value: 'a-only-secret-value' } }));
+  await unwrap(
+    apiA.POST('/mcp_servers/{id}/secrets', {
+      params: { path: { id: a.serverId } },
+      body: { name: 'A_ONLY_SERVER_SECRET', value: 'a-only-server-secret-value' },
+    }),
+  );
+  const flows = await unwrap(apiA.POST('/mcp_manager', { body: { name: 'a-only-flows', mode: 'NORMAL' } }));
   ids.flowServer = flows.id;
   const flower = {
     flower: '0.1',
@@ -115,25 +126,35 @@ beforeAll(async () => {
     ],
   };
   ids.deployment = (
-    await apiA.request<{ id: string }>('POST', `/mcp_servers/${flows.id}/deploy`, {
-      definition: JSON.stringify(flower),
-    })
-  ).id;
+    (await unwrap(
+      apiA.POST('/mcp_servers/{id}/deploy', {
+        params: { path: { id: flows.id } },
+        body: { definition: JSON.stringify(flower) },
+      }),
+    )) as components['schemas']['DeployedWorkflow']
+  ) // not a dry run: the deployment (201)
+  .id;
   ids.debugSession = (
-    await apiA.request<{ id: string }>('POST', `/mcp_manager/${a.serverId}/debug_sessions`, { duration_minutes: 30 })
+    await unwrap(
+      apiA.POST('/mcp_manager/{id}/debug_sessions', {
+        params: { path: { id: a.serverId } },
+        body: { duration_minutes: 30 },
+      }),
+    )
   ).id;
-  const keyA = await apiA.request<{ id: string; key: string; prefix: string }>('POST', '/api_keys', {
-    name: 'a-only-key',
-    scopes: ['runtime'],
-  });
+  const keyA = await unwrap(apiA.POST('/api_keys', { body: { name: 'a-only-key', scopes: ['runtime'] } }));
   ids.key = keyA.id;
   ids.policy = (
-    await apiA.request<{ id: string }>('POST', '/access_policies', {
-      name: 'a-only-policy',
-      principals: [{ type: 'external_user', value: 'a-only-user' }],
-      servers: [a.serverId],
-      tools: ['*'],
-    })
+    await unwrap(
+      apiA.POST('/access_policies', {
+        body: {
+          name: 'a-only-policy',
+          principals: [{ type: 'external_user', value: 'a-only-user' }],
+          servers: [a.serverId],
+          tools: ['*'],
+        },
+      }),
+    )
   ).id;
   // An execution record of A.
   const client = new Client({ name: 'a', version: '1.0.0' });
@@ -147,7 +168,7 @@ beforeAll(async () => {
   ids.record = await waitFor(
     'the execution record of the call',
     async () =>
-      (await apiA.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${a.serverId}`)).data[0]?.id,
+      (await unwrap(apiA.GET('/execution_records', { params: { query: { server_id: a.serverId } } }))).data[0]?.id,
   );
   markers.push(
     ...Object.values(ids),
@@ -167,16 +188,12 @@ beforeAll(async () => {
   );
 
   // Workspace B, created by A's admin (bootstrap) key; its first key has management + runtime.
-  const created = await apiA.request<{ id: string; name: string; apiKey: { key: string; scopes: string[] } }>(
-    'POST',
-    '/workspaces',
-    { name: 'other' },
-  );
+  const created = await unwrap(apiA.POST('/workspaces', { body: { name: 'other' } }));
   expect(created.apiKey.scopes).toEqual(['management', 'runtime']);
   keyB = created.apiKey.key;
-  apiB = new ControlPlaneClient(stack.controlPlaneUrl, keyB);
+  apiB = createManagementClient(stack.controlPlaneUrl, keyB);
   b = await registerTicketExample(apiB, upstream.url, 'k', 'b-tickets');
-  await apiB.request('POST', '/external_users', { name: 'b-user' });
+  await unwrap(apiB.POST('/external_users', { body: { name: 'b-user' } }));
 }, 180_000);
 
 afterAll(async () => {
@@ -441,54 +458,55 @@ describe('workspace isolation', () => {
   });
 
   it("B's lists show B's resources only", async () => {
-    const list = async (path: string) => (await apiB.request<{ data: Record<string, unknown>[] }>('GET', path)).data;
-    expect((await list('/mcp_manager')).map((s) => s.id)).toEqual([b.serverId]);
-    expect((await list('/connector_instances')).map((s) => s.id)).toEqual([b.instanceId]);
-    expect(await list(`/execution_records?server_id=${a.serverId}`)).toEqual([]);
-    expect((await list('/workspaces')).map((w) => w.name)).toEqual(['other']);
-    expect((await list('/external_users')).map((u) => u.name)).toEqual(['b-user', 'b-user-2']);
+    expect((await unwrap(apiB.GET('/mcp_manager'))).data.map((s) => s.id)).toEqual([b.serverId]);
+    expect((await unwrap(apiB.GET('/connector_instances'))).data.map((s) => s.id)).toEqual([b.instanceId]);
+    expect(
+      (await unwrap(apiB.GET('/execution_records', { params: { query: { server_id: a.serverId } } }))).data,
+    ).toEqual([]);
+    expect((await unwrap(apiB.GET('/workspaces'))).data.map((w) => w.name)).toEqual(['other']);
+    expect((await unwrap(apiB.GET('/external_users'))).data.map((u) => u.name)).toEqual(['b-user', 'b-user-2']);
   });
 
   it("A's resources are untouched", async () => {
-    expect(await apiA.request('GET', `/mcp_manager/${a.serverId}`)).toMatchObject({
+    expect(await unwrap(apiA.GET('/mcp_manager/{id}', { params: { path: { id: a.serverId } } }))).toMatchObject({
       description: 'a-only-description',
       name: 'a-only-tickets',
     });
-    expect(await apiA.request('GET', `/connector_instances/${a.instanceId}`)).toMatchObject({
+    expect(
+      await unwrap(apiA.GET('/connector_instances/{id}', { params: { path: { id: a.instanceId } } })),
+    ).toMatchObject({
       name: 'a-only-tickets-instance',
     });
-    expect(await apiA.request('GET', `/api_keys/${ids.key}`)).toMatchObject({ name: 'a-only-key', revokedAt: null });
-    expect(await apiA.request('GET', `/access_policies/${ids.policy}`)).toMatchObject({
+    expect(await unwrap(apiA.GET('/api_keys/{id}', { params: { path: { id: ids.key! } } }))).toMatchObject({
+      name: 'a-only-key',
+      revokedAt: null,
+    });
+    expect(await unwrap(apiA.GET('/access_policies/{id}', { params: { path: { id: ids.policy! } } }))).toMatchObject({
       name: 'a-only-policy',
       tools: ['*'],
     });
     expect(
       (
-        await apiA.request<{ data: { connector_instance_id: string }[] }>(
-          'GET',
-          '/external_users/a-only-user/connections',
-        )
+        await unwrap(apiA.GET('/external_users/{name}/connections', { params: { path: { name: 'a-only-user' } } }))
       ).data.map((c) => c.connector_instance_id),
     ).toEqual([a.instanceId]);
-    expect(await apiA.request('GET', '/secrets/A_ONLY_SECRET')).toMatchObject({
+    expect(await unwrap(apiA.GET('/secrets/{name}', { params: { path: { name: 'A_ONLY_SECRET' } } }))).toMatchObject({
       name: 'A_ONLY_SECRET',
       versions: [expect.anything()],
     });
-    expect(await apiA.request('GET', `/mcp_servers/${a.serverId}/secrets/A_ONLY_SERVER_SECRET`)).toMatchObject({
+    expect(
+      await unwrap(
+        apiA.GET('/mcp_servers/{id}/secrets/{name}', {
+          params: { path: { id: a.serverId, name: 'A_ONLY_SERVER_SECRET' } },
+        }),
+      ),
+    ).toMatchObject({
       name: 'A_ONLY_SERVER_SECRET',
     });
     expect(
-      (
-        await apiA.request<{ data: { id: string; active: boolean }[] }>(
-          'GET',
-          `/mcp_manager/${a.serverId}/debug_sessions`,
-        )
-      ).data,
+      (await unwrap(apiA.GET('/mcp_manager/{id}/debug_sessions', { params: { path: { id: a.serverId } } }))).data,
     ).toEqual([expect.objectContaining({ id: ids.debugSession, active: true })]);
-    expect((await apiA.request<{ data: { name: string }[] }>('GET', '/workspaces')).data.map((w) => w.name)).toEqual([
-      'default',
-      'other',
-    ]);
+    expect((await unwrap(apiA.GET('/workspaces'))).data.map((w) => w.name)).toEqual(['default', 'other']);
   });
 
   it("B's key on A's MCP server: tools/list, tools/call, the legacy SSE stream and its messages are all 404s", async () => {
@@ -575,15 +593,19 @@ describe('workspace isolation', () => {
   });
 
   it("a policy of B granting every OAuth subject on every server does not reach A's servers", async () => {
-    await apiB.request('POST', '/access_policies', {
-      name: 'everyone',
-      principals: [
-        { type: 'oauth_subject', value: '*' },
-        { type: 'oauth_group', value: '*' },
-      ],
-      servers: ['*'],
-      tools: ['*'],
-    });
+    await unwrap(
+      apiB.POST('/access_policies', {
+        body: {
+          name: 'everyone',
+          principals: [
+            { type: 'oauth_subject', value: '*' },
+            { type: 'oauth_group', value: '*' },
+          ],
+          servers: ['*'],
+          tools: ['*'],
+        },
+      }),
+    );
     const token = (server: RegisteredExample) =>
       new SignJWT({ scope: 'mcp:tools', groups: ['all'] })
         .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
