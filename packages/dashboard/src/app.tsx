@@ -19,6 +19,7 @@ import { Loading, SecretInput } from './ui.tsx';
 // Pages few sessions open: loaded when first shown, out of the initial JavaScript.
 const ExternalUserPage = lazy(() => import('./pages/external-user.tsx').then((m) => ({ default: m.ExternalUserPage })));
 const WorkspacesPage = lazy(() => import('./pages/workspaces.tsx').then((m) => ({ default: m.WorkspacesPage })));
+const ServerEditPage = lazy(() => import('./pages/server-edit.tsx').then((m) => ({ default: m.ServerEditPage })));
 
 /** The main navigation in groups: what the MCP servers are made of, what runs on them, the workspace's administration. */
 const navGroups: { label: string; links: { href: string; label: string }[] }[] = [
@@ -163,8 +164,9 @@ function CompleteSignIn({ onSignIn, onFail }: { onSignIn: (c: Credential) => voi
 function Page({ path, client }: { path: string; client: ManagementClient }) {
   const pathname = path.split('?')[0] ?? '/';
   const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
-  const [first, second] = parts;
+  const [first, second, third] = parts;
   if (first === 'servers' && second === 'new') return <ServerCreatePage client={client} />;
+  if (first === 'servers' && second && third === 'edit') return <ServerEditPage client={client} id={second} />;
   if (first === 'servers' && second) return <ServerPage client={client} id={second} />;
   if (first === 'connectors') return <ConnectorsPage client={client} />;
   if (first === 'instances') return <InstancesPage client={client} />;

