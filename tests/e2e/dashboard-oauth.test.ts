@@ -4,8 +4,8 @@
 // sign-in, a deep link kept, refusals and forged callbacks shown, expiry). A missing Chromium fails the file.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { createManagementClient, type ManagementClient } from '@toolplane/client';
-import { registerTicketExample, type ControlPlaneClient, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { SignJWT } from 'jose';
 import pg from 'pg';
@@ -54,7 +54,7 @@ beforeAll(async () => {
   browser = await launchChromium();
   as = await startAuthorizationServer();
   upstream = await startTicketSystem({ apiKey: 'ticket-key' });
-  let api: ControlPlaneClient;
+  let api: ManagementClient;
   ({ stack, api } = await startTestStack('dashboardoauth', {
     logLevel: 'info',
     serviceEnv: {

@@ -3,7 +3,8 @@
 // loaded and picked in the form, and the server's catalog version history. Plus the API of that history
 // (`GET /mcp_manager/{id}/catalog_versions`). A missing Chromium fails the file (no skip).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ApiError, ControlPlaneClient, type Stack } from '@toolplane/cli';
+import type { Stack } from '@toolplane/cli';
+import { ApiError, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import type { Browser, Page } from 'playwright-core';
 import { audit, buildDashboard, dashboardEnv, launchChromium, newDashboardPage, signIn } from '../browser.ts';
 import { startStreamableMcpServer, type ExternalMcpServer, type FixtureTool } from '../fixtures/mcp-servers.ts';
@@ -25,7 +26,7 @@ const tools: FixtureTool[] = [
 ];
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let remote: ExternalMcpServer;
 let serverId: string;
 
@@ -58,18 +59,6 @@ afterAll(async () => {
   await stack?.stop();
   await remote?.close();
 });
-
-type Versions = {
-  data: {
-    version: number;
-    live: boolean;
-    previousVersion: number | null;
-    tools: string[];
-    added: string[];
-    removed: string[];
-  }[];
-  nextBefore: number | null;
-};
 
 describe('the dashboard’s MCP server pages', () => {
   it('creates a server with an external MCP server’s picked tool, then shows its catalog versions grow', async () => {
@@ -116,20 +105,22 @@ describe('the dashboard’s MCP server pages', () => {
     await audit(page, 'server (first version)');
     serverId = /\/servers\/([^/?#]+)/.exec(page.url())![1]!;
 
-    const created = await api.request<{ externalMcpConfigs: { tools: string[]; headerNames: string[] }[] }>(
-      'GET',
-      `/mcp_manager/${serverId}`,
-    );
+    const created = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: serverId } } }));
     expect(created.externalMcpConfigs).toEqual([
       expect.objectContaining({ tools: ['lookup_order'], headerNames: ['authorization'] }),
     ]);
 
     // A change through the API: the other tool instead. The history shows what it added and removed.
-    await api.request('PATCH', `/mcp_manager/${serverId}`, {
-      externalMcpConfigs: [
-        { name: 'shop', url: remote.url, headers: { authorization: TOKEN }, tools: ['refund_order'] },
-      ],
-    });
+    await unwrap(
+      api.PATCH('/mcp_manager/{id}', {
+        params: { path: { id: serverId } },
+        body: {
+          externalMcpConfigs: [
+            { name: 'shop', url: remote.url, headers: { authorization: TOKEN }, tools: ['refund_order'] },
+          ],
+        },
+      }),
+    );
     await page.getByRole('button', { name: 'Refresh versions' }).click();
     const second = history.locator('tr[data-version="2"]');
     await second.waitFor();
@@ -149,7 +140,7 @@ describe('the dashboard’s MCP server pages', () => {
   }, 120_000);
 
   it('lists the catalog versions over the API: newest first, paged, by id or name; 404 elsewhere', async () => {
-    const all = await api.request<Versions>('GET', '/mcp_manager/orders/catalog_versions');
+    const all = await unwrap(api.GET('/mcp_manager/{id}/catalog_versions', { params: { path: { id: 'orders' } } }));
     expect(all.nextBefore).toBeNull();
     expect(all.data).toEqual([
       {
@@ -172,32 +163,61 @@ describe('the dashboard’s MCP server pages', () => {
       },
     ]);
     // A page of one still compares with the version before it.
-    const first = await api.request<Versions>('GET', `/mcp_manager/${serverId}/catalog_versions?limit=1`);
+    const first = await unwrap(
+      api.GET('/mcp_manager/{id}/catalog_versions', { params: { path: { id: serverId }, query: { limit: 1 } } }),
+    );
     expect(first.data.map((v) => [v.version, v.removed])).toEqual([[2, ['lookup_order']]]);
     expect(first.nextBefore).toBe(2);
-    const rest = await api.request<Versions>('GET', `/mcp_manager/${serverId}/catalog_versions?limit=1&before=2`);
+    const rest = await unwrap(
+      api.GET('/mcp_manager/{id}/catalog_versions', {
+        params: { path: { id: serverId }, query: { limit: 1, before: 2 } },
+      }),
+    );
     expect(rest.data.map((v) => v.version)).toEqual([1]);
     expect(rest.nextBefore).toBeNull();
 
-    expect((await failure(api.request('GET', '/mcp_manager/no-such-server/catalog_versions'))).status).toBe(404);
     expect(
-      (await failure(api.request('GET', '/mcp_manager/00000000-0000-4000-8000-000000000000/catalog_versions'))).status,
+      (
+        await failure(
+          unwrap(api.GET('/mcp_manager/{id}/catalog_versions', { params: { path: { id: 'no-such-server' } } })),
+        )
+      ).status,
     ).toBe(404);
-    expect((await failure(api.request('GET', `/mcp_manager/${serverId}/catalog_versions?limit=0`))).status).toBe(422);
+    expect(
+      (
+        await failure(
+          unwrap(
+            api.GET('/mcp_manager/{id}/catalog_versions', {
+              params: { path: { id: '00000000-0000-4000-8000-000000000000' } },
+            }),
+          ),
+        )
+      ).status,
+    ).toBe(404);
+    expect(
+      (
+        await failure(
+          unwrap(
+            api.GET('/mcp_manager/{id}/catalog_versions', { params: { path: { id: serverId }, query: { limit: 0 } } }),
+          ),
+        )
+      ).status,
+    ).toBe(422);
 
     // A key limited to another server does not see this one's history (as if it were in another workspace).
-    const other = await api.request<{ id: string }>('POST', '/mcp_manager', { name: 'other', mode: 'NORMAL' });
-    const limited = await api.request<{ key: string }>('POST', '/api_keys', {
-      name: 'only-other',
-      scopes: ['management'],
-      serverIds: [other.id],
-    });
-    const limitedApi = new ControlPlaneClient(stack.controlPlaneUrl, limited.key);
+    const other = await unwrap(api.POST('/mcp_manager', { body: { name: 'other', mode: 'NORMAL' } }));
+    const limited = await unwrap(
+      api.POST('/api_keys', { body: { name: 'only-other', scopes: ['management'], serverIds: [other.id] } }),
+    );
+    const limitedApi = createManagementClient(stack.controlPlaneUrl, limited.key);
     for (const ref of [serverId, 'orders'])
       expect([403, 404]).toContain(
-        (await failure(limitedApi.request('GET', `/mcp_manager/${ref}/catalog_versions`))).status,
+        (await failure(unwrap(limitedApi.GET('/mcp_manager/{id}/catalog_versions', { params: { path: { id: ref } } }))))
+          .status,
       );
-    const own = await limitedApi.request<Versions>('GET', '/mcp_manager/other/catalog_versions');
+    const own = await unwrap(
+      limitedApi.GET('/mcp_manager/{id}/catalog_versions', { params: { path: { id: 'other' } } }),
+    );
     expect(own.data.map((v) => [v.version, v.live, v.tools])).toEqual([[1, true, []]]);
   });
 });

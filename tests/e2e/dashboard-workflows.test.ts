@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ControlPlaneClient, Stack } from '@toolplane/cli';
+import type { Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import type { Browser, Page } from 'playwright-core';
 import { audit, buildDashboard, launchChromium, newDashboardPage, openFromNav, signIn } from '../browser.ts';
 import { postMcp, startTestStack, waitFor } from '../helpers.ts';
@@ -14,7 +15,7 @@ import { postMcp, startTestStack, waitFor } from '../helpers.ts';
 const JAEGER_UI_URL = 'http://127.0.0.1:16686';
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 /** The API the Arazzo workflow calls: `GET /v1/items/{id}` → `{ id, name }`. */
 let upstream: Server;
 let upstreamUrl: string;
@@ -126,7 +127,7 @@ const arazzo = [
 
 describe('the dashboard’s workflows editor', () => {
   it('validates as one types, deploys an Arazzo document with a reference, and links its record to Jaeger', async () => {
-    await api.request('POST', '/mcp_manager', { name: 'items', mode: 'NORMAL' });
+    await unwrap(api.POST('/mcp_manager', { body: { name: 'items', mode: 'NORMAL' } }));
     const dryRuns: string[] = [];
     page.on('request', (req) => {
       if (req.method() === 'POST' && /\/deploy\?dry_run=true$/.test(req.url())) dryRuns.push(req.url());
@@ -228,7 +229,7 @@ describe('the dashboard’s workflows editor', () => {
     await audit(page, 'workflows (deployed)');
 
     // The tool through MCP, on the override's server.
-    const server = await api.request<{ url: string; id: string }>('GET', '/mcp_manager/items');
+    const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: 'items' } } }));
     const res = await postMcp(
       server.url,
       { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'itemDetails', arguments: { id: '42' } } },
@@ -238,12 +239,9 @@ describe('the dashboard’s workflows editor', () => {
     expect(answer.result.isError).toBeFalsy();
     expect(answer.result.structuredContent).toEqual({ name: 'item 42' });
     const record = await waitFor('the itemDetails record with its trace id', async () => {
-      const listed = await api.request<{ data: { id: string; tool: string }[] }>(
-        'GET',
-        `/execution_records?server_id=${server.id}`,
-      );
+      const listed = await unwrap(api.GET('/execution_records', { params: { query: { server_id: server.id } } }));
       const found = listed.data.find((r) => r.tool === 'itemDetails');
-      return found && api.request<{ id: string; trace_id: string | null }>('GET', `/execution_records/${found.id}`);
+      return found && unwrap(api.GET('/execution_records/{id}', { params: { path: { id: found.id } } }));
     });
     expect(record.trace_id).toMatch(/^[0-9a-f]{32}$/);
     await waitFor('the trace at the collector', () => exportedTraceIds.has(record.trace_id!));

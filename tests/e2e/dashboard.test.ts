@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { ControlPlaneClient, Stack } from '@toolplane/cli';
+import type { Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import type { Browser, Page } from 'playwright-core';
 import {
@@ -26,7 +27,7 @@ let images: string;
 let stack: Stack;
 /** The dashboard build this file's control plane serves. */
 let dist: string;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let upstream: TicketSystem;
 
 /** Chromium, its dashboard page, and what the page reported as broken (uncaught errors, CSP refusals). */
@@ -200,7 +201,7 @@ describe('the dashboard', () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('TCK-1');
     await waitFor('the call’s execution record', async () => {
-      const listed = await api.request<{ data: { tool: string }[] }>('GET', '/execution_records');
+      const listed = await unwrap(api.GET('/execution_records'));
       return listed.data.some((r) => r.tool === 'get_ticket');
     });
     await openFromNav(page, 'Execution records', 'Execution records');
@@ -380,7 +381,7 @@ describe('the dashboard', () => {
       .click();
     await waitFor('the key revoked', async () => (await keyRow.getByRole('cell').nth(5).innerText()) !== 'no');
     await expect(keyRow.getByRole('button', { name: 'Revoke ci-key' }).count()).resolves.toBe(0);
-    const revoked = await api.request<{ data: { name: string; revokedAt: string | null }[] }>('GET', '/api_keys');
+    const revoked = await unwrap(api.GET('/api_keys'));
     expect(revoked.data.find((k) => k.name === 'ci-key')?.revokedAt).not.toBeNull();
 
     // A workspace secret: set, rotated, deleted after a confirmation; its values appear nowhere in the page.
