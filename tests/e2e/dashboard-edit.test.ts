@@ -240,4 +240,112 @@ describe('changing and deleting in the dashboard', () => {
     await expectTools(smart.url, ['get_ticket']);
     expect(pageProblems).toEqual([]);
   }, 120_000);
+
+  it('renames a connector instance and rotates its credential (what the upstream receives), then deletes another', async () => {
+    const desk = await unwrap(
+      api.POST('/mcp_manager', {
+        body: { name: 'desk', mode: 'NORMAL', isPublic: false, perRequestAuth: false, connectorInstanceId: instanceId },
+      }),
+    );
+    const callTicket = async () => {
+      const client = new Client({ name: 'dashboard-edit', version: '1.0.0' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(desk.url), {
+          requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+        }),
+      );
+      try {
+        return await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
+      } finally {
+        await client.close();
+      }
+    };
+    const lastKey = (path: string) => upstream.requests.filter((r) => r.path === path).at(-1)?.headers['x-api-key'];
+    // The stored key is wrong: the upstream gets it and refuses.
+    expect((await callTicket()).isError).toBe(true);
+    expect(lastKey('/api/v1/tickets/TCK-1')).toBe('old-key');
+
+    await page.goto('/instances');
+    await page.getByRole('heading', { level: 1, name: 'Connector instances' }).waitFor();
+    await page.getByRole('button', { name: 'Test tickets', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Failed: HTTP 401' }).waitFor();
+    await page.getByRole('button', { name: 'Change tickets', exact: true }).click();
+    const change = page.getByRole('region', { name: 'Change tickets' });
+    await change.waitFor();
+    const key = change.getByLabel(/API Key/);
+    expect(await key.getAttribute('type')).toBe('password');
+    expect(await key.inputValue()).toBe(''); // write-only: nothing of the stored value comes back
+    await change.getByText('(set: leave empty to keep it)').waitFor();
+    await audit(page, 'connector instance change');
+    await change.getByLabel('Name', { exact: true }).fill('tickets-eu');
+    await key.fill('ticket-key');
+    await change.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved tickets-eu: api_key replaced.' }).waitFor();
+    await page.getByRole('cell', { name: 'tickets-eu', exact: true }).waitFor();
+    expect(await key.inputValue()).toBe('');
+    expect(await page.content()).not.toContain('ticket-key');
+    await audit(page, 'connector instance changed');
+
+    expect(await unwrap(api.GET('/connector_instances/{id}', { params: { path: { id: instanceId } } }))).toMatchObject({
+      name: 'tickets-eu',
+      credential_keys: ['api_key'],
+    });
+    // "Test" stays, and now passes with the rotated key.
+    await page.getByRole('button', { name: 'Test tickets-eu', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Passed: HTTP 200' }).waitFor();
+    expect(lastKey('/api/v1/me')).toBe('ticket-key');
+    // A tool call sends the rotated key (workers drop their cached value on the change's announcement).
+    const result = await waitFor(
+      'a call with the rotated key',
+      async () => {
+        const r = await callTicket();
+        return r.isError ? undefined : r;
+      },
+      PROPAGATION_DEADLINE_MS,
+    );
+    expect(JSON.stringify(result.content)).toContain('TCK-1');
+    expect(lastKey('/api/v1/tickets/TCK-1')).toBe('ticket-key');
+
+    // Another instance, with a server built on it: deleting it says what it takes away.
+    const staging = await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          connector_id: connectorId,
+          name: 'tickets-staging',
+          base_url: upstream.url,
+          credentials: { api_key: 'ticket-key' },
+          createServer: false,
+        },
+      }),
+    );
+    const onStaging = await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: 'staging',
+          mode: 'NORMAL',
+          isPublic: false,
+          perRequestAuth: false,
+          connectorInstanceId: staging.id,
+        },
+      }),
+    );
+    await expectTools(onStaging.url, ['create_ticket', 'get_ticket', 'search_tickets']);
+    await page.goto('/instances');
+    await page.getByRole('button', { name: 'Change tickets-staging', exact: true }).click();
+    const removal = page.getByRole('list', { name: 'What deleting tickets-staging takes away' });
+    await removal.getByRole('link', { name: 'staging', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Delete instance tickets-staging' }).click();
+    await audit(page, 'connector instance deletion (confirming)');
+    await page.getByRole('button', { name: 'Delete tickets-staging', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Deleted tickets-staging.' }).waitFor();
+    await page.getByRole('cell', { name: 'tickets-staging', exact: true }).waitFor({ state: 'detached' });
+    expect(
+      (await failure(unwrap(api.GET('/connector_instances/{id}', { params: { path: { id: staging.id } } })))).status,
+    ).toBe(404);
+    const left = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: onStaging.id } } }));
+    expect(left.tools).toEqual([]);
+    expect(left.warnings?.join(' ')).toContain('tickets-staging');
+    await expectTools(onStaging.url, []);
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
 });
