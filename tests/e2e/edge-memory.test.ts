@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { createManagementClient } from '@toolplane/client';
 import { postMcp, startTestStack } from '../helpers.ts';
 
 /**
@@ -43,7 +44,7 @@ beforeAll(async () => {
     },
   }));
   example = await registerTicketExample(
-    new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey),
+    createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey),
     'http://127.0.0.1:9',
     'unused',
   );

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { Redis } from 'ioredis';
 import { redisKeys } from '../../packages/contracts/src/index.ts';
@@ -10,20 +11,27 @@ import { postMcp, startTestStack, waitFor, withoutRateLimits } from '../helpers.
 let stack: Stack;
 let upstream: TicketSystem;
 let example: RegisteredExample;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 
-type Listed = {
-  data: { id: string; tool: string; outcome: string; error_code: string | null; caller: { key_id: string } }[];
-  next_cursor: string | null;
-};
+type Listed = Awaited<ReturnType<typeof records>>;
 
-async function records(query = ''): Promise<Listed> {
-  return api.request<Listed>('GET', `/execution_records${query}`);
+async function records(
+  query: {
+    server_id?: string;
+    tool?: string;
+    outcome?: 'tool_error';
+    from?: string;
+    to?: string;
+    limit?: number;
+    cursor?: string;
+  } = {},
+) {
+  return unwrap(api.GET('/execution_records', { params: { query } }));
 }
 
 async function waitForRecords(count: number): Promise<Listed> {
   return waitFor(`${count} execution records`, async () => {
-    const page = await records('?limit=200');
+    const page = await records({ limit: 200 });
     if (page.data.length < count) throw new Error(`${page.data.length} so far`);
     return page;
   });
@@ -68,7 +76,7 @@ describe('execution records', () => {
     expect(page.data.map((r) => r.outcome).sort()).toEqual(['rejected', 'success', 'tool_error']);
     for (const r of page.data) expect(r.tool).toBe('get_ticket');
     const failed = page.data.find((r) => r.outcome === 'tool_error')!;
-    const detail = await api.request<Record<string, any>>('GET', `/execution_records/${failed.id}`);
+    const detail = await unwrap(api.GET('/execution_records/{id}', { params: { path: { id: failed.id } } }));
     expect(detail).toMatchObject({
       server_id: example.serverId,
       catalog_version: 1,
@@ -89,27 +97,27 @@ describe('execution records', () => {
   });
 
   it('filters by outcome and tool, and pages with a cursor', async () => {
-    expect((await records('?outcome=tool_error')).data).toHaveLength(1);
-    expect((await records('?tool=search_tickets')).data).toHaveLength(0);
-    const first = await records('?limit=2');
+    expect((await records({ outcome: 'tool_error' })).data).toHaveLength(1);
+    expect((await records({ tool: 'search_tickets' })).data).toHaveLength(0);
+    const first = await records({ limit: 2 });
     expect(first.data).toHaveLength(2);
-    const second = await records(`?limit=2&cursor=${first.next_cursor}`);
+    const second = await records({ limit: 2, cursor: first.next_cursor! });
     expect(second.data).toHaveLength(1);
     expect(second.next_cursor).toBeNull();
     expect(new Set([...first.data, ...second.data].map((r) => r.id)).size).toBe(3);
   });
 
   it('filters by server and time range, and names the caller and the duration', async () => {
-    expect((await records(`?server_id=${example.serverId}`)).data).toHaveLength(3);
-    expect((await records('?server_id=00000000-0000-4000-8000-000000000000')).data).toEqual([]);
+    expect((await records({ server_id: example.serverId })).data).toHaveLength(3);
+    expect((await records({ server_id: '00000000-0000-4000-8000-000000000000' })).data).toEqual([]);
     const hour = 3_600_000;
     const iso = (offset: number) => new Date(Date.now() + offset).toISOString();
-    expect((await records(`?from=${iso(-hour)}&to=${iso(hour)}`)).data).toHaveLength(3);
-    expect((await records(`?from=${iso(hour)}`)).data).toEqual([]);
-    expect((await records(`?to=${iso(-hour)}`)).data).toEqual([]);
-    const keyIds = new Set<string>();
+    expect((await records({ from: iso(-hour), to: iso(hour) })).data).toHaveLength(3);
+    expect((await records({ from: iso(hour) })).data).toEqual([]);
+    expect((await records({ to: iso(-hour) })).data).toEqual([]);
+    const keyIds = new Set<string | null>();
     for (const r of (await records()).data) {
-      const detail = await api.request<Record<string, any>>('GET', `/execution_records/${r.id}`);
+      const detail = await unwrap(api.GET('/execution_records/{id}', { params: { path: { id: r.id } } }));
       expect(typeof detail.duration_ms).toBe('number');
       expect(detail.duration_ms).toBeGreaterThanOrEqual(0);
       expect(typeof detail.caller.key_id).toBe('string');
@@ -145,7 +153,7 @@ describe('execution records', () => {
       let total = 0;
       let cursor: string | null = null;
       do {
-        const p: Listed = await records(`?tool=search_tickets&limit=200${cursor ? `&cursor=${cursor}` : ''}`);
+        const p: Listed = await records({ tool: 'search_tickets', limit: 200, ...(cursor ? { cursor } : {}) });
         total += p.data.length;
         cursor = p.next_cursor;
       } while (cursor);

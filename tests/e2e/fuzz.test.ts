@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { createManagementClient } from '@toolplane/client';
 import { runFuzz } from '../fuzz-generator.ts';
 import { postMcp, startTestStack } from '../helpers.ts';
 
@@ -25,7 +26,7 @@ beforeAll(async () => {
     },
   }));
   example = await registerTicketExample(
-    new ControlPlaneClient(stack.controlPlaneUrl, stack.bootstrapKey),
+    createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey),
     'http://127.0.0.1:9',
     'unused',
   );

@@ -2,7 +2,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { registerTicketExample, type ControlPlaneClient, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
@@ -17,7 +18,7 @@ let stack: Stack;
 let upstream: TicketSystem;
 let example: RegisteredExample;
 let resource: string;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 
 async function token(
   claims: { aud?: string; iss?: string; scope?: string; exp?: number | string; key?: CryptoKey } = {},
@@ -60,12 +61,11 @@ beforeAll(async () => {
   api = started.api;
   example = await registerTicketExample(started.api, upstream.url, 'k');
   // OAuth subjects need a grant (ADR 0013): alice may use every server and tool.
-  await started.api.request('POST', '/access_policies', {
-    name: 'alice',
-    principals: [{ type: 'oauth_subject', value: 'alice' }],
-    servers: ['*'],
-    tools: ['*'],
-  });
+  await unwrap(
+    started.api.POST('/access_policies', {
+      body: { name: 'alice', principals: [{ type: 'oauth_subject', value: 'alice' }], servers: ['*'], tools: ['*'] },
+    }),
+  );
   resource = `${edgeUrl}/mcp/${example.serverId}`;
 }, 120_000);
 
@@ -167,31 +167,33 @@ describe('$current_user.token in workflows (opt-in per server, issues #4 and #7)
     await new Promise<void>((r) => mock.listen(0, '127.0.0.1', r));
     const mockUrl = `http://127.0.0.1:${(mock.address() as AddressInfo).port}`;
     try {
-      const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
-        name: 'tokened',
-        mode: 'NORMAL',
-      });
-      await api.request('POST', `/mcp_servers/${server.id}/deploy`, {
-        definition: JSON.stringify({
-          flower: '0.1',
-          id: 'tokened',
-          flows: [
-            {
-              id: 'whoami',
-              steps: [
+      const server = await unwrap(api.POST('/mcp_manager', { body: { name: 'tokened', mode: 'NORMAL' } }));
+      await unwrap(
+        api.POST('/mcp_servers/{id}/deploy', {
+          params: { path: { id: server.id } },
+          body: {
+            definition: JSON.stringify({
+              flower: '0.1',
+              id: 'tokened',
+              flows: [
                 {
-                  id: 'me',
-                  request: {
-                    method: 'GET',
-                    url: `${mockUrl}/me`,
-                    headers: { 'X-User-Token': '$current_user.token', 'X-Tenant': '$current_user.tenant' },
-                  },
+                  id: 'whoami',
+                  steps: [
+                    {
+                      id: 'me',
+                      request: {
+                        method: 'GET',
+                        url: `${mockUrl}/me`,
+                        headers: { 'X-User-Token': '$current_user.token', 'X-Tenant': '$current_user.tenant' },
+                      },
+                    },
+                  ],
                 },
               ],
-            },
-          ],
+            }),
+          },
         }),
-      });
+      );
       const call = async (headers: Record<string, string>) => {
         const client = new Client({ name: 'oauth-wf', version: '1.0.0' });
         await client.connect(
@@ -211,7 +213,12 @@ describe('$current_user.token in workflows (opt-in per server, issues #4 and #7)
       expect(before['x-user-token']).toBeUndefined();
       expect(before['x-tenant']).toBe('acme');
 
-      await api.request('PATCH', `/mcp_manager/${server.id}`, { config: { exposeCallerToken: true } });
+      await unwrap(
+        api.PATCH('/mcp_manager/{id}', {
+          params: { path: { id: server.id } },
+          body: { config: { exposeCallerToken: true } },
+        }),
+      );
       const bearer = await token({ aud });
       // The edge reloads the catalog on the change event (pub/sub): retry until the new version serves.
       const opted = await waitFor('the opted-in catalog on the edge', async () => {
@@ -226,16 +233,19 @@ describe('$current_user.token in workflows (opt-in per server, issues #4 and #7)
 
       const calls = received.length;
       const records = await waitFor(`the execution records of ${calls} calls`, async () => {
-        const { data } = await api.request<{ data: { id: string }[] }>(
-          'GET',
-          `/execution_records?server_id=${server.id}&tool=whoami`,
+        const { data } = await unwrap(
+          api.GET('/execution_records', { params: { query: { server_id: server.id, tool: 'whoami' } } }),
         );
         if (data.length < calls) throw new Error(`${data.length} so far`);
         return data;
       });
       expect(records).toHaveLength(calls);
       const details = JSON.stringify(
-        await Promise.all((records as { id: string }[]).map((r) => api.request('GET', `/execution_records/${r.id}`))),
+        await Promise.all(
+          (records as { id: string }[]).map((r) =>
+            unwrap(api.GET('/execution_records/{id}', { params: { path: { id: r.id } } })),
+          ),
+        ),
       );
       expect(details).not.toContain(bearer);
       expect(details).not.toContain('acme');

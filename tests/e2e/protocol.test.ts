@@ -2,8 +2,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { ControlPlaneClient, Stack } from '@toolplane/cli';
-import { logLines, startTestStack, waitFor } from '../helpers.ts';
+import type { Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
+import { logLines, startTestStack, waitFor, yamlBody } from '../helpers.ts';
 
 // MCP protocol behaviour of the edge on the real stack (two edges, one worker): JSON-RPC errors,
 // transport limits and checks, tools/list order, progress notifications, and 2025-era cancellation
@@ -11,7 +12,7 @@ import { logLines, startTestStack, waitFor } from '../helpers.ts';
 const ALLOWED_ORIGIN = 'https://app.example';
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let upstream: Server;
 let up: string;
 let httpUrl: string;
@@ -80,22 +81,15 @@ beforeAll(async () => {
     // Edges log (at debug level) each notifications/cancelled they handle, and whether it aborted a request.
     serviceEnv: { edge: { ALLOWED_ORIGINS: ALLOWED_ORIGIN, PROGRESS_INTERVAL_MS: '400', LOG_LEVEL: 'debug' } },
   }));
-  const connector = await api.request<{ id: string }>('POST', '/connectors', descriptor(up), 'application/yaml');
-  const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
-    createServer: false,
-    connector_id: connector.id,
-    name: 'proto',
-  });
-  const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
-    name: 'proto',
-    mode: 'NORMAL',
-    connectorInstanceId: instance.id,
-  });
+  const connector = await unwrap(api.POST('/connectors', yamlBody(descriptor(up))));
+  const instance = await unwrap(
+    api.POST('/connector_instances', { body: { createServer: false, connector_id: connector.id, name: 'proto' } }),
+  );
+  const server = await unwrap(
+    api.POST('/mcp_manager', { body: { name: 'proto', mode: 'NORMAL', connectorInstanceId: instance.id } }),
+  );
   httpUrl = server.url;
-  const flow = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
-    name: 'proto-flow',
-    mode: 'NORMAL',
-  });
+  const flow = await unwrap(api.POST('/mcp_manager', { body: { name: 'proto-flow', mode: 'NORMAL' } }));
   const definition = JSON.stringify({
     flower: '0.1',
     id: 'proto-flow',
@@ -115,7 +109,7 @@ beforeAll(async () => {
       },
     ],
   });
-  await api.request('POST', `/mcp_servers/${flow.id}/deploy`, { definition });
+  await unwrap(api.POST('/mcp_servers/{id}/deploy', { params: { path: { id: flow.id } }, body: { definition } }));
   flowUrl = flow.url;
 }, 120_000);
 

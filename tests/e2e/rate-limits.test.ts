@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
-import { startTestStack } from '../helpers.ts';
+import { startTestStack, yamlBody } from '../helpers.ts';
 
 const LIMIT = 5;
 const CALLS = 40;
@@ -13,7 +14,7 @@ let example: RegisteredExample;
 
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'k' });
-  let api: ControlPlaneClient;
+  let api: ManagementClient;
   ({ stack, api } = await startTestStack('ratelimit', { workers: 2 }));
   // The seed descriptor with a tight per-account budget.
   const limited = ticketSystemDescriptorYaml.replace(
@@ -21,7 +22,7 @@ beforeAll(async () => {
     `limit: ${LIMIT}\n    interval_seconds: 60`,
   );
   expect(limited).not.toBe(ticketSystemDescriptorYaml);
-  await api.request('POST', '/connectors', limited, 'application/yaml');
+  await unwrap(api.POST('/connectors', yamlBody(limited)));
   example = await registerTicketExample(api, upstream.url, 'k');
 }, 120_000);
 

@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { PROPAGATION_DEADLINE_MS, startTestStack } from '../helpers.ts';
 
 let stack: Stack;
 let upstream: TicketSystem;
 let example: RegisteredExample;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let smartUrl: string;
 
 async function connect(): Promise<Client> {
@@ -24,10 +25,9 @@ beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'k' });
   ({ stack, api } = await startTestStack('smart'));
   example = await registerTicketExample(api, upstream.url, 'k', 'normal-tickets');
-  const smart = await api.request<{ url: string; mode: string }>('POST', '/mcp_manager', {
-    name: 'smart-all',
-    description: 'Everything in the workspace',
-  });
+  const smart = await unwrap(
+    api.POST('/mcp_manager', { body: { name: 'smart-all', description: 'Everything in the workspace' } }),
+  );
   expect(smart.mode).toBe('SMART'); // the seed's default mode
   smartUrl = smart.url;
 }, 120_000);
@@ -91,13 +91,17 @@ describe('SMART mode: meta tools over the workspace catalog', () => {
     expect((first.structuredContent as { connections: unknown[] }).connections).toEqual([
       { connector: 'ticket-system', instance: 'normal-tickets-instance', tools: 3 },
     ]);
-    await api.request('POST', '/connector_instances', {
-      createServer: false,
-      connector_id: example.connectorId,
-      name: 'eu',
-      base_url: upstream.url,
-      credentials: { api_key: 'k' },
-    });
+    await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          createServer: false,
+          connector_id: example.connectorId,
+          name: 'eu',
+          base_url: upstream.url,
+          credentials: { api_key: 'k' },
+        },
+      }),
+    );
     const deadline = Date.now() + PROPAGATION_DEADLINE_MS;
     let names: string[];
     do {
@@ -116,11 +120,11 @@ describe('SMART mode: meta tools over the workspace catalog', () => {
   });
 
   it('NORMAL servers can pick tools by name from the whole workspace', async () => {
-    const picked = await api.request<{ url: string; tools: string[] }>('POST', '/mcp_manager', {
-      name: 'picked',
-      mode: 'NORMAL',
-      selectedTools: ['search_tickets', 'get_ticket__eu'],
-    });
+    const picked = await unwrap(
+      api.POST('/mcp_manager', {
+        body: { name: 'picked', mode: 'NORMAL', selectedTools: ['search_tickets', 'get_ticket__eu'] },
+      }),
+    );
     expect(picked.tools).toEqual(['search_tickets', 'get_ticket__eu']);
   });
 });

@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { ControlPlaneClient, Stack } from '@toolplane/cli';
+import type { Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { Redis } from 'ioredis';
 import { startTestStack, waitFor } from '../helpers.ts';
 
@@ -18,7 +19,7 @@ import { startTestStack, waitFor } from '../helpers.ts';
 let mock: Server;
 let mockUrl: string;
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 
 const flow = (base: string) => `
 flower: "0.1"
@@ -90,13 +91,13 @@ afterAll(async () => {
 
 describe('declaration order of workflow outputs', () => {
   it('each output sees those declared above it, after the deployment and after a re-publish from PostgreSQL', async () => {
-    const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
-      name: 'order',
-      mode: 'NORMAL',
-    });
-    const deployed = await api.request<{ tools: string[] }>('POST', `/mcp_servers/${server.id}/deploy`, {
-      definition: flow(mockUrl),
-    });
+    const server = await unwrap(api.POST('/mcp_manager', { body: { name: 'order', mode: 'NORMAL' } }));
+    const deployed = await unwrap(
+      api.POST('/mcp_servers/{id}/deploy', {
+        params: { path: { id: server.id } },
+        body: { definition: flow(mockUrl) },
+      }),
+    );
     expect(deployed.tools).toEqual(['lead']);
 
     // The catalog the deployment published (its IR was read back from the deployment's jsonb column).
