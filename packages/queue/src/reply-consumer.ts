@@ -53,7 +53,6 @@ export interface ReceivedJob {
 /** Runs jobs from a queue and publishes each reply to the requesting process (`replyTo`). */
 export class ReplyingConsumer<J extends { replyTo: string }, R> {
   private readonly worker: Worker;
-  private readonly connection: Redis;
   private readonly opts: ReplyingConsumerOptions<J, R>;
   private queue: Queue | undefined;
 
@@ -61,8 +60,10 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
     const keys = redisKeys(opts.prefix);
     this.opts = opts;
     const publisher = opts.redis;
-    // BullMQ leaves a connection it was given open; this one is ours to close.
-    this.connection = coalesceWrites(opts.redis.duplicate());
+    // BullMQ's commands share the replies' connection (BullMQ leaves it open; its blocking reads get a
+    // duplicate of their own): a reply and the job's completion then leave in one socket write, and Redis
+    // runs the PUBLISH before the job is removed (one connection, in order).
+    const connection = coalesceWrites(opts.redis);
     this.worker = new Worker(
       opts.queueName,
       async (job: Job) => {
@@ -75,10 +76,12 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
         const notify = (message: unknown) =>
           void publisher.publish(channel, JSON.stringify(message)).catch(() => undefined);
         const reply = await opts.handle(parsed.data, job, notify);
-        await publisher.publish(channel, JSON.stringify(reply));
+        // Not awaited, so BullMQ's completion joins it in the same write. A reply Redis could not take is
+        // a lost job for the requester (its job is gone without an answer: it fails within seconds).
+        void publisher.publish(channel, JSON.stringify(reply)).catch((err: unknown) => opts.onError?.(err));
       },
       {
-        connection: this.connection,
+        connection,
         prefix: opts.prefix,
         concurrency: opts.concurrency,
         autorun: false,
@@ -132,6 +135,5 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
   async close(): Promise<void> {
     await this.queue?.close();
     await this.worker.close();
-    this.connection.disconnect();
   }
 }
