@@ -7,7 +7,7 @@ import {
 } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import { redactSecrets } from './redact.ts';
+import { redactText } from './redact.ts';
 import type { UpstreamOutcome, UpstreamRequest } from './http-operation.ts';
 
 /** Header names whose values are never kept, even in a debug session. */
@@ -74,34 +74,36 @@ export class DebugSessions {
     return { sessionId, ...this.exchange(request, outcome, secretValues) };
   }
 
-  /** One exchange, redacted (hidden headers, secret values anywhere) and size-capped: also for each HTTP attempt of a workflow call. */
+  /**
+   * One exchange, redacted (hidden headers, secret values anywhere) and size-capped: also for each HTTP
+   * attempt of a workflow call. Redacted before it is capped: a cut through a secret would leave its
+   * first part, which no longer matches.
+   */
   exchange(request: UpstreamRequest, outcome: UpstreamOutcome, secretValues: (string | undefined)[]): DebugExchange {
+    const redact = (text: string) => redactText(text, secretValues);
     const cap = (text: string) =>
       Buffer.byteLength(text) > this.maxBodyBytes
         ? { text: Buffer.from(text).subarray(0, this.maxBodyBytes).toString('utf8'), truncated: true }
         : { text, truncated: false };
     const headers = Object.fromEntries(
-      Object.entries(request.headers).map(([k, v]) => [k, hiddenHeaders.test(k) ? '[redacted]' : v]),
+      Object.entries(request.headers).map(([k, v]) => [redact(k), hiddenHeaders.test(k) ? '[redacted]' : redact(v)]),
     );
-    const reqBody = request.body !== undefined ? cap(request.body) : undefined;
+    const reqBody = request.body !== undefined ? cap(redact(request.body)) : undefined;
     const response =
       outcome.kind === 'response'
         ? (() => {
-            const body = cap(new TextDecoder().decode(outcome.body));
+            const body = cap(redact(new TextDecoder().decode(outcome.body)));
             return {
               status: outcome.status,
-              contentType: outcome.contentType,
+              contentType: redact(outcome.contentType),
               body: body.text,
               ...(body.truncated ? { truncated: true } : {}),
             };
           })()
         : undefined;
-    const capture = {
+    return {
       request: { headers, ...(reqBody ? { body: reqBody.text } : {}) },
       ...(response ? { response } : {}),
     };
-    // Secret values can appear anywhere (echoed bodies, query strings): scrub the whole capture.
-    return redactSecrets({ content: [], structuredContent: capture }, secretValues)
-      .structuredContent as unknown as DebugExchange;
   }
 }

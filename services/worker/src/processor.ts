@@ -45,7 +45,7 @@ import {
   withSpan,
   type Span,
 } from '@toolplane/telemetry';
-import { redactSecrets } from './redact.ts';
+import { redactSecrets, sentSecretForms } from './redact.ts';
 import { perRequestCredentials, type RequestCredentialOpener } from './request-credentials.ts';
 import { callRemoteTool, externalHeaders, RemoteRequestError, RemoteTimeoutError } from './remote-tools.ts';
 import type { SecretResolver } from './secret-resolver.ts';
@@ -369,7 +369,9 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
       // The same key on every delivery, so the API can drop a repeat (unless the caller passed one).
       if (keyHeader && request.headers[keyHeader.toLowerCase()] === undefined)
         request.headers[keyHeader.toLowerCase()] = idempotencyKeyFor(job.invocationId);
-      const secretValues = perRequest?.secretValues ?? Object.values(credentials);
+      // The values, and the forms they took in the bytes of this request (redact.ts).
+      const given = perRequest?.secretValues ?? Object.values(credentials);
+      const secretValues = [...given, ...sentSecretForms(request, given)];
       const redactedUrl = redactSecrets({ content: [{ type: 'text', text: request.url }] }, secretValues).content[0]!
         .text as string;
       await markSent();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { redactSecrets } from './redact.ts';
+import { redactSecrets, redactText, sentSecretForms } from './redact.ts';
 
 describe('redactSecrets', () => {
   const secret = 's3cr3t-Value/+=';
@@ -23,6 +23,66 @@ describe('redactSecrets', () => {
       '[redacted]': 1,
       nested: [{ v: 'pre[redacted]post' }],
     });
+  });
+
+  it('finds a query credential in every percent-encoding in use, in either hex case (issue #27, 1)', () => {
+    const key = 'Passw0rd!2026';
+    for (const sent of [
+      `/e?k=Passw0rd%212026`, // URLSearchParams, strict RFC 3986
+      `/e?k=Passw0rd%212026`.toLowerCase().replace('passw0rd', 'Passw0rd'),
+      `/e?k=${encodeURIComponent(key)}`,
+      `{"url":"/e?k=Passw0rd%212026"}`,
+    ])
+      expect(redactText(sent, [key])).not.toMatch(/Passw0rd|%21/i);
+    const tricky = "it's (a) ~secret* + more";
+    for (const sent of [
+      'it%27s%20%28a%29%20~secret%2A%20%2B%20more', // strict RFC 3986
+      'it%27s%20%28a%29%20%7Esecret%2A%20%2B%20more', // all but alphanumerics and -._
+      "it's%20(a)%20~secret*%20%2B%20more", // encodeURIComponent
+      'it%27s+%28a%29+%7Esecret*+%2B+more', // form
+      'it%27s%20%28a%29%20%7esecret*%20%2b%20more', // lower-case hex
+      JSON.stringify({ k: tricky }),
+      Buffer.from(tricky).toString('base64url'),
+    ])
+      expect(redactText(sent, [tricky])).not.toMatch(/secret/);
+  });
+
+  it('finds JSON-escaped values, once and twice, and non-ASCII ones escaped as \\uXXXX', () => {
+    const secret = 'qu"ote\\back/slash-é🙂';
+    const once = JSON.stringify({ k: secret });
+    const twice = JSON.stringify({ body: once });
+    const ascii = once.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const asciiUpper = ascii.replace(/\\u[0-9a-f]{4}/g, (e) => `\\u${e.slice(2).toUpperCase()}`);
+    for (const text of [once, twice, ascii, asciiUpper])
+      expect(redactText(text, [secret])).toBe(
+        text.startsWith('{"body"') ? '{"body":"{\\"k\\":\\"[redacted]\\"}"}' : '{"k":"[redacted]"}',
+      );
+  });
+
+  it('finds a secret inside longer base64 (Basic user:secret), and the credentials of an Authorization value', () => {
+    const basic = `Basic ${Buffer.from('someone:Passw0rd!2026').toString('base64')}`;
+    const echoed = `you sent ${basic.slice(6)} (${Buffer.from('x:Passw0rd!2026:y').toString('base64')})`;
+    const out = redactText(echoed, ['Passw0rd!2026', basic]);
+    expect(out).not.toContain(basic.slice(6));
+    expect(out).toMatch(/^you sent \[redacted\] \(/);
+    expect(
+      Buffer.from(out.slice(out.indexOf('(') + 1, -1).replace('[redacted]', ''), 'base64').toString(),
+    ).not.toContain('Passw0rd');
+  });
+
+  it('reads the forms a request carried from its bytes: a secret split by the URL serialiser, a Basic token', () => {
+    const secret = 'a b?c d#e';
+    // Raw text in a workflow URL: the path, the query and the fragment encode it differently.
+    const url = new URL(`http://h/p/${secret}`).toString();
+    expect(url).toBe('http://h/p/a%20b?c%20d#e');
+    const basic = `Basic ${Buffer.from(`u:${secret}`).toString('base64')}`;
+    const forms = sentSecretForms({ url, headers: { authorization: basic, 'x-other': 'plain' } }, [secret]);
+    expect(forms).toEqual(expect.arrayContaining(['a%20b?c%20d#e', basic.slice(6)]));
+    expect(redactText(`${url} ${basic}`, [secret, ...forms])).toBe('http://h/p/[redacted] Basic [redacted]');
+  });
+
+  it('leaves values shorter than 4 characters alone', () => {
+    expect(redactText('abc %61bc', ['abc'])).toBe('abc %61bc');
   });
 
   it('leaves results untouched when there is nothing to hide', () => {

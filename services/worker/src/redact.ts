@@ -1,45 +1,248 @@
 import type { ToolResultPayload } from '@toolplane/contracts';
+import { LRUCache } from 'lru-cache';
 
 const REDACTED = '[redacted]';
 
 /** Secret values shorter than this are not searched for (they would match ordinary text). */
 const MIN_SECRET_LENGTH = 4;
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A base64 window of a secret inside a longer base64 text is searched for from this many characters on. */
+const MIN_BASE64_WINDOW = 6;
+
+const hex2 = (byte: number) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+const hex4 = (unit: number) => `\\u${unit.toString(16).padStart(4, '0')}`;
+
+/**
+ * The percent-encodings the worker's request builders apply to a value, each computed by the encoder
+ * itself: `encodeURIComponent` (path values, cookies, workflow query values), strict RFC 3986 (also
+ * `!'()*`), `URLSearchParams` (OpenAPI query credentials, form bodies: `+` for a space, and the `%20`
+ * form the query builder sends), and the WHATWG URL serialiser (`new URL`, used by the workflow engine
+ * and by got) for raw text in a path, a query, a fragment or user info.
+ */
+function percentForms(value: string): string[] {
+  const forms: string[] = [];
+  let uri: string | undefined;
+  try {
+    uri = encodeURIComponent(value);
+  } catch {
+    // A lone surrogate: nothing can send it as such (URLs and bodies carry U+FFFD instead).
+  }
+  if (uri !== undefined) {
+    // Strict RFC 3986 (unreserved characters only), and all but alphanumerics and `-._` (`~` too).
+    const strict = uri.replace(/[!'()*]/g, (c) => hex2(c.charCodeAt(0)));
+    forms.push(uri, strict, strict.replace(/~/g, '%7E'));
+    // The workflow engine's Flower encoder keeps `%XX` escapes already in the value.
+    forms.push(
+      value
+        .split(/(%[0-9A-Fa-f]{2})/)
+        .map((part, i) => (i % 2 === 1 ? part : encodeURIComponent(part)))
+        .join(''),
+    );
+  }
+  const form = new URLSearchParams([['', value]]).toString().slice(1);
+  forms.push(form, form.replace(/\+/g, '%20'));
+  const url = new URL('http://h/');
+  url.pathname = `/${value}`;
+  forms.push(url.pathname.slice(1));
+  url.search = `?${value}`;
+  forms.push(url.search.slice(1));
+  url.hash = `#${value}`;
+  forms.push(url.hash.slice(1));
+  url.username = value;
+  forms.push(url.username);
+  return forms;
+}
+
+/** A value inside a JSON string (as `JSON.stringify` writes it, with `\/` for `/`, and ASCII-only with `\uXXXX`). */
+function jsonForms(value: string): string[] {
+  const plain = JSON.stringify(value).slice(1, -1);
+  const ascii = plain.replace(/[\u007f-\uffff]/g, (c) => hex4(c.charCodeAt(0)));
+  return [plain, ascii, plain.replace(/\//g, '\\/'), ascii.replace(/\//g, '\\/')];
 }
 
 /**
- * Removes every occurrence of the given secret values (and their base64 forms, as in Basic auth
- * headers echoed back) from a tool result before it leaves the worker: upstreams sometimes echo
- * credentials in bodies or error messages, and the result goes to the model.
+ * The base64 and base64url forms of a value: alone (no padding: a padded one contains it), and the
+ * windows that stay the same wherever the value sits inside longer base64 text (a Basic `user:secret`,
+ * a token that embeds it), for each of the three byte alignments.
+ */
+function base64Forms(value: string): string[] {
+  const bytes = Buffer.from(value);
+  const forms: string[] = [];
+  for (let shift = 0; shift < 3; shift++) {
+    const encoded = Buffer.concat([Buffer.alloc(shift), bytes]).toString('base64');
+    // Characters whose 6 bits all come from the value's bytes.
+    const window =
+      shift === 0
+        ? encoded.replace(/=+$/, '')
+        : encoded.slice(Math.ceil((8 * shift) / 6), Math.floor((8 * (shift + bytes.length)) / 6));
+    if (shift === 0 || window.length >= MIN_BASE64_WINDOW)
+      forms.push(window, window.replace(/\+/g, '-').replace(/\//g, '_'));
+  }
+  return forms;
+}
+
+/**
+ * Every form of a secret value the worker may have put on the wire, and the way an upstream echoes
+ * it back: as is, each percent-encoding in use, inside a JSON string (once, and twice for a JSON body
+ * echoed inside JSON), base64 / base64url. An `Authorization` value (`Basic …`, `Bearer …`: the exact
+ * value the worker sent) also gives its credentials part alone.
+ */
+export function secretForms(value: string): string[] {
+  const forms = new Set<string>();
+  const add = (v: string) => {
+    for (const f of [v, ...percentForms(v)]) {
+      forms.add(f);
+      for (const j of jsonForms(f)) {
+        forms.add(j);
+        forms.add(JSON.stringify(j).slice(1, -1));
+      }
+    }
+    for (const b of base64Forms(v)) forms.add(b);
+  };
+  add(value);
+  // `<scheme> <token68>` (RFC 9110, 11.4)
+  const credentials = /^[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]* +([A-Za-z0-9._~+/-]{8,}=*)$/.exec(value)?.[1];
+  if (credentials) add(credentials);
+  return [...forms].filter((f) => f.length >= MIN_SECRET_LENGTH || f === value);
+}
+
+/** A form as it is, and with the hex digits of its `%XX` and `\uXXXX` escapes in upper and in lower case. */
+function hexCases(form: string): string[] {
+  const escape = /%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}/g;
+  const upper = form.replace(escape, (e) => (e[0] === '%' ? e.toUpperCase() : `\\u${e.slice(2).toUpperCase()}`));
+  const lower = form.replace(escape, (e) => e.toLowerCase());
+  return [form, upper, lower];
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+/**
+ * The compiled pattern of each value used recently: a call's set of values changes (a workflow reads
+ * its secrets one by one), the values themselves repeat from call to call.
+ */
+const patterns = new LRUCache<string, RegExp>({ max: 2000 });
+
+function patternOf(value: string): RegExp {
+  let pattern = patterns.get(value);
+  if (!pattern) {
+    // Literal alternatives only (no backtracking between them), the longest first: a longer form wins over one it contains.
+    const needles = [...new Set(secretForms(value).flatMap(hexCases))].sort((a, b) => b.length - a.length);
+    pattern = new RegExp(needles.map(escapeRegExp).join('|'), 'g');
+    patterns.set(value, pattern);
+  }
+  return pattern;
+}
+
+/** The patterns of the values to redact, longest value first (a value inside a longer one goes with it). */
+function patternsFor(secretValues: Iterable<string | undefined>): RegExp[] {
+  const values = new Set<string>();
+  for (const v of secretValues) if (v && v.length >= MIN_SECRET_LENGTH) values.add(v);
+  return [...values].sort((a, b) => b.length - a.length).map(patternOf);
+}
+
+const scrubText = (text: string, patterns: RegExp[]) => {
+  for (const p of patterns) text = text.replace(p, REDACTED);
+  return text;
+};
+
+/** `text` with every form of the given secret values replaced by `[redacted]`. */
+export function redactText(text: string, secretValues: Iterable<string | undefined>): string {
+  return scrubText(text, patternsFor(secretValues));
+}
+
+/**
+ * Removes every form of the given secret values (`secretForms`) from a tool result before it leaves the
+ * worker, in text, structured content and object keys: upstreams sometimes echo credentials in bodies
+ * or error messages, and the result goes to the model. Also used for record URLs and debug captures.
  */
 export function redactSecrets(
   result: ToolResultPayload,
   secretValues: Iterable<string | undefined>,
 ): ToolResultPayload {
-  const needles = new Set<string>();
-  for (const v of secretValues) {
-    if (!v || v.length < MIN_SECRET_LENGTH) continue;
-    needles.add(v);
-    needles.add(Buffer.from(v).toString('base64').replace(/=+$/, ''));
-    needles.add(encodeURIComponent(v));
-  }
-  if (needles.size === 0) return result;
-  const pattern = new RegExp(
-    [...needles]
-      .sort((a, b) => b.length - a.length)
-      .map(escapeRegExp)
-      .join('|'),
-    'g',
-  );
+  const patterns = patternsFor(secretValues);
+  if (patterns.length === 0) return result;
   const scrub = (value: unknown): unknown => {
-    if (typeof value === 'string')
-      return pattern.test(value) ? ((pattern.lastIndex = 0), value.replace(pattern, REDACTED)) : value;
+    if (typeof value === 'string') return scrubText(value, patterns);
     if (Array.isArray(value)) return value.map(scrub);
     if (value !== null && typeof value === 'object')
       return Object.fromEntries(Object.entries(value).map(([k, v]) => [scrub(k) as string, scrub(v)]));
     return value;
   };
   return scrub(result) as ToolResultPayload;
+}
+
+/**
+ * `text` percent-decoded (`+` as a space too with `plus`), with, for each character of the decoded
+ * text, where it came from in `text` (`from` inclusive, `to` exclusive).
+ */
+function percentDecodedWithMap(text: string, plus: boolean): { decoded: string; from: number[]; to: number[] } {
+  let decoded = '';
+  const from: number[] = [];
+  const to: number[] = [];
+  const push = (s: string, start: number, end: number) => {
+    for (let k = 0; k < s.length; k++) {
+      from.push(start);
+      to.push(end);
+    }
+    decoded += s;
+  };
+  const byteAt = (i: number) =>
+    text[i] === '%' && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 1, i + 3)) ? parseInt(text.slice(i + 1, i + 3), 16) : -1;
+  let i = 0;
+  while (i < text.length) {
+    const lead = byteAt(i);
+    if (lead < 0) {
+      push(plus && text[i] === '+' ? ' ' : text[i]!, i, i + 1);
+      i++;
+      continue;
+    }
+    // One UTF-8 sequence of escapes (1 to 4 bytes); an invalid one decodes byte by byte.
+    const length = lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    const bytes = [lead];
+    for (let k = 1; k < length && byteAt(i + 3 * k) >= 0x80 && byteAt(i + 3 * k) < 0xc0; k++)
+      bytes.push(byteAt(i + 3 * k));
+    if (bytes.length === length) {
+      push(Buffer.from(bytes).toString('utf8'), i, i + 3 * length);
+      i += 3 * length;
+    } else {
+      push(String.fromCharCode(lead), i, i + 3);
+      i += 3;
+    }
+  }
+  return { decoded, from, to };
+}
+
+/**
+ * The forms of the secret values in a request as the worker sent it, read from its bytes: the parts of
+ * its URL and header values that decode (percent-encoding, `+` for a space) to a secret, however they
+ * were encoded (the WHATWG serialiser encodes raw text in a workflow URL differently in the path, the
+ * query and the fragment), and each base64 token of a header whose decoded text holds a secret (the
+ * `Authorization: Basic` value the worker built, wherever the secret sits in it). Redact them with the
+ * values themselves.
+ */
+export function sentSecretForms(
+  request: { url: string; headers: Record<string, string> },
+  secretValues: Iterable<string | undefined>,
+): string[] {
+  const values = [...secretValues].filter((v): v is string => !!v && v.length >= MIN_SECRET_LENGTH);
+  if (values.length === 0) return [];
+  const found = new Set<string>();
+  for (const text of [request.url, ...Object.values(request.headers)]) {
+    if (text.includes('%') || text.includes('+'))
+      for (const plus of [false, true]) {
+        const { decoded, from, to } = percentDecodedWithMap(text, plus);
+        for (const v of values)
+          for (let at = decoded.indexOf(v); at >= 0; at = decoded.indexOf(v, at + 1))
+            found.add(text.slice(from[at], to[at + v.length - 1]));
+      }
+  }
+  for (const header of Object.values(request.headers))
+    for (const token of header.match(/[A-Za-z0-9+/_-]{6,}={0,2}/g) ?? []) {
+      const text = Buffer.from(token, 'base64').toString('utf8');
+      // OAuth client credentials are percent-encoded before base64 (RFC 6749, 2.3.1).
+      const decoded = text.includes('%') ? percentDecodedWithMap(text, false).decoded : text;
+      if (values.some((v) => text.includes(v) || decoded.includes(v))) found.add(token);
+    }
+  for (const v of values) found.delete(v);
+  return [...found];
 }

@@ -30,7 +30,7 @@ import {
   type UpstreamRequest,
 } from './http-operation.ts';
 import type { Authorizer } from './auth.ts';
-import { redactSecrets } from './redact.ts';
+import { redactSecrets, sentSecretForms } from './redact.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 import { connectorCredentials, type ConnectorUser, withCredentials } from './workflow-credentials.ts';
 
@@ -168,6 +168,7 @@ function engineHttp(
   onExchange?: (request: UpstreamRequest, outcome: UpstreamOutcome) => void,
   beforeFirstRequest?: () => Promise<void>,
   credentials?: ReturnType<typeof connectorCredentials>,
+  onRequest?: (request: UpstreamRequest) => void,
 ): EngineDeps['http'] {
   let ready: Promise<void> | undefined;
   return async (req) => {
@@ -186,6 +187,7 @@ function engineHttp(
       ...(req.body !== undefined ? { body: req.body } : {}),
     };
     if (req.credentials && credentials) request = withCredentials(request, await credentials(req.credentials));
+    onRequest?.(request);
     const send = () =>
       sendRequest(request, { timeoutMs: req.timeoutMs, maxResponseBytes: req.maxResponseBytes }, signal, {
         urlTemplate: req.urlTemplate,
@@ -364,13 +366,26 @@ export async function runWorkflowTool(
   const secretValues: string[] = [];
   const redact = (s: string): string =>
     redactSecrets({ content: [{ type: 'text', text: s }] }, secretValues).content[0]!.text as string;
+  const perCaller = [...Object.values(call.config ?? {}), ...(call.currentUserToken ? [call.currentUserToken] : [])];
   const spans = tracingEnabled() ? workflowSpans() : undefined;
   const recorder = call.captureExchange ? exchangeRecorder(spans?.listener) : undefined;
   const credentials = plan.connectors
     ? connectorCredentials(plan, deps, call.connectorUser, (v) => secretValues.push(v))
     : undefined;
   const deps2: EngineDeps = {
-    http: engineHttp(call.cancel, redact, spans?.inAction, recorder?.onExchange, call.beforeFirstRequest, credentials),
+    http: engineHttp(
+      call.cancel,
+      redact,
+      spans?.inAction,
+      recorder?.onExchange,
+      call.beforeFirstRequest,
+      credentials,
+      // The forms the secrets took in the bytes of each request (its URL's encoding), redacted with them.
+      (request) => {
+        for (const f of sentSecretForms(request, [...secretValues, ...perCaller]))
+          if (!secretValues.includes(f)) secretValues.push(f);
+      },
+    ),
     secret: async (name) => {
       const stored = plan.secretNames[name];
       const shared = call.workspaceSecretNames?.[name];
@@ -399,11 +414,7 @@ export async function runWorkflowTool(
   } finally {
     spans?.close();
   }
-  const sensitive = [
-    ...secretValues,
-    ...Object.values(call.config ?? {}),
-    ...(call.currentUserToken ? [call.currentUserToken] : []),
-  ];
+  const sensitive = [...secretValues, ...perCaller];
   const result = redactSecrets(toWorkflowResult(plan.workflowId, run), sensitive);
   const redactAll = (text: string): string =>
     redactSecrets({ content: [{ type: 'text', text }] }, sensitive).content[0]!.text as string;
