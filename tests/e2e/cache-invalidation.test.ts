@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
-import { PROPAGATION_DEADLINE_MS, startTestStack } from '../helpers.ts';
+import { PROPAGATION_DEADLINE_MS, startTestStack, yamlBody } from '../helpers.ts';
 
 // Server caching: credential updates, descriptor changes and instance deletion reach
 // every edge and worker without a restart, within 1 s of the API call returning.
@@ -10,7 +11,7 @@ import { PROPAGATION_DEADLINE_MS, startTestStack } from '../helpers.ts';
 let stack: Stack;
 let upstream: TicketSystem;
 let example: RegisteredExample;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 
 async function connect(edgeUrl: string): Promise<Client> {
   const client = new Client({ name: 'cache-e2e', version: '1.0.0' });
@@ -54,9 +55,12 @@ describe('compiled server cache invalidation across two edges', () => {
       const r = await c.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
       expect(r.isError).toBe(true); // 401 from the upstream: stale key (and now cached by the worker)
     }
-    await api.request('PATCH', `/connector_instances/${example.instanceId}`, {
-      credentials: { api_key: 'rotated-key' },
-    });
+    await unwrap(
+      api.PATCH('/connector_instances/{id}', {
+        params: { path: { id: example.instanceId } },
+        body: { credentials: { api_key: 'rotated-key' } },
+      }),
+    );
     const before = upstream.requests.length;
     for (const c of clients) {
       await eventually(async () => {
@@ -78,7 +82,7 @@ describe('compiled server cache invalidation across two edges', () => {
         / {4}- operation_id: create_ticket\n {6}mcp_tool_name: create_ticket\n {6}mcp_tool_description: .*\n/,
         '',
       );
-    await api.request('PUT', `/connectors/${example.connectorId}`, changed, 'application/yaml');
+    await unwrap(api.PUT('/connectors/{id}', { params: { path: { id: example.connectorId } }, ...yamlBody(changed) }));
     for (const c of clients) {
       await eventually(async () => {
         expect((await c.listTools()).tools.map((t) => t.name)).toEqual(['search_tickets', 'get_ticket']);

@@ -2,12 +2,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { ControlPlaneClient, Stack } from '@toolplane/cli';
-import { startTestStack, waitFor } from '../helpers.ts';
+import type { Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
+import { startTestStack, waitFor, yamlBody } from '../helpers.ts';
 
 // A caller that goes away (cancels or disconnects) stops the upstream call in the worker.
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let upstream: Server;
 let mcpUrl: string;
 const events: string[] = [];
@@ -44,18 +45,12 @@ beforeAll(async () => {
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
   ({ stack, api } = await startTestStack('cancel'));
-  const connector = await api.request<{ id: string }>('POST', '/connectors', descriptor(url), 'application/yaml');
-  const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
-    createServer: false,
-    connector_id: connector.id,
-    name: 'slow',
-  });
+  const connector = await unwrap(api.POST('/connectors', yamlBody(descriptor(url))));
+  const instance = await unwrap(
+    api.POST('/connector_instances', { body: { createServer: false, connector_id: connector.id, name: 'slow' } }),
+  );
   mcpUrl = (
-    await api.request<{ url: string }>('POST', '/mcp_manager', {
-      name: 'slow',
-      mode: 'NORMAL',
-      connectorInstanceId: instance.id,
-    })
+    await unwrap(api.POST('/mcp_manager', { body: { name: 'slow', mode: 'NORMAL', connectorInstanceId: instance.id } }))
   ).url;
 }, 120_000);
 

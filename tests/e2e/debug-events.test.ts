@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -14,7 +15,7 @@ import {
 import { logLines, PROPAGATION_DEADLINE_MS, startTestStack, waitFor } from '../helpers.ts';
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let upstream: TicketSystem;
 let example: RegisteredExample;
 let client: Client;
@@ -104,9 +105,10 @@ async function call(title: string): Promise<void> {
 /** The server's records since the session opened, oldest first (the order of these sequential calls). */
 async function storedSince(session: Session, count: number): Promise<string[]> {
   return waitFor(`${count} stored records`, async () => {
-    const list = await api.request<{ data: Summary[] }>(
-      'GET',
-      `/execution_records?server_id=${example.serverId}&from=${encodeURIComponent(session.opened_at)}&limit=200`,
+    const list = await unwrap(
+      api.GET('/execution_records', {
+        params: { query: { server_id: example.serverId, from: session.opened_at, limit: 200 } },
+      }),
     );
     return list.data.length >= count ? list.data.map((r) => r.id).reverse() : undefined;
   });
@@ -148,9 +150,12 @@ describe('debug session events', () => {
   it('sends the records stored since the session opened, then each new one, in order and once', async () => {
     await call('before the session'); // not part of the session
     await storedSince({ id: '', opened_at: new Date(0).toISOString() }, 1);
-    session = await api.request<Session>('POST', `/mcp_manager/${example.serverId}/debug_sessions`, {
-      duration_minutes: 30,
-    });
+    session = await unwrap(
+      api.POST('/mcp_manager/{id}/debug_sessions', {
+        params: { path: { id: example.serverId } },
+        body: { duration_minutes: 30 },
+      }),
+    );
     await call('one');
     await call('two');
     await storedSince(session, 2);
@@ -219,7 +224,11 @@ describe('debug session events', () => {
     expect(new Set(resumed.records().map((r) => r.id)).size).toBe(4);
 
     // Stopping the session ends the stream (event: end, then the server closes it).
-    await api.request('DELETE', `/mcp_manager/${example.serverId}/debug_sessions/${session.id}`);
+    await unwrap(
+      api.DELETE('/mcp_manager/{id}/debug_sessions/{sessionId}', {
+        params: { path: { id: example.serverId, sessionId: session.id } },
+      }),
+    );
     await resumed.closed;
     expect(resumed.events.at(-1)).toMatchObject({ event: 'end' });
     expect(JSON.parse(resumed.events.at(-1)!.data)).toMatchObject({ session_id: session.id, reason: 'stopped' });
@@ -233,7 +242,9 @@ describe('debug session events', () => {
   });
 
   it('limits the streams per key', async () => {
-    const open = await api.request<Session>('POST', `/mcp_manager/${example.serverId}/debug_sessions`, {});
+    const open = await unwrap(
+      api.POST('/mcp_manager/{id}/debug_sessions', { params: { path: { id: example.serverId } }, body: {} }),
+    );
     const streams: EventStream[] = [];
     for (let i = 0; i < 10; i++) streams.push(await openEvents(open.id));
     expect(streams.map((s) => s.status)).toEqual(Array(10).fill(200));
@@ -241,16 +252,20 @@ describe('debug session events', () => {
     expect(refused.status).toBe(429);
     for (const s of streams) s.abort();
     await waitFor('every stream closed', () => closedLines().at(-1)?.streams === 0 || undefined);
-    await api.request('DELETE', `/mcp_manager/${example.serverId}/debug_sessions/${open.id}`);
+    await unwrap(
+      api.DELETE('/mcp_manager/{id}/debug_sessions/{sessionId}', {
+        params: { path: { id: example.serverId, sessionId: open.id } },
+      }),
+    );
   });
 
   it('answers 404 to a key limited to another server, and for an unknown session', async () => {
     const other = await registerTicketExample(api, upstream.url, 'upstream-key-88', 'other-server');
-    const { key } = await api.request<{ key: string }>('POST', '/api_keys', {
-      name: 'other server only',
-      scopes: ['management'],
-      serverIds: [other.serverId],
-    });
+    const { key } = await unwrap(
+      api.POST('/api_keys', {
+        body: { name: 'other server only', scopes: ['management'], serverIds: [other.serverId] },
+      }),
+    );
     const foreign = await openEvents(session.id, { key });
     expect(foreign.status).toBe(404);
     const unknown = await openEvents(randomUUID());
@@ -263,7 +278,9 @@ describe('debug session events', () => {
   });
 
   it('ends the stream with an error event when the Redis connection fails, rather than hanging', async () => {
-    const open = await api.request<Session>('POST', `/mcp_manager/${example.serverId}/debug_sessions`, {});
+    const open = await unwrap(
+      api.POST('/mcp_manager/{id}/debug_sessions', { params: { path: { id: example.serverId } }, body: {} }),
+    );
     const stream = await openEvents(open.id);
     await waitFor('the subscription', async () => (await subscribers()) === 1 || undefined);
     // The control plane's subscriber connection (named after the stack's prefix) is cut.
@@ -278,6 +295,10 @@ describe('debug session events', () => {
     const again = await openEvents(open.id);
     await waitFor('the new subscription', async () => (await subscribers()) === 1 || undefined);
     again.abort();
-    await api.request('DELETE', `/mcp_manager/${example.serverId}/debug_sessions/${open.id}`);
+    await unwrap(
+      api.DELETE('/mcp_manager/{id}/debug_sessions/{sessionId}', {
+        params: { path: { id: example.serverId, sessionId: open.id } },
+      }),
+    );
   });
 });

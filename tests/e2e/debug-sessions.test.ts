@@ -2,14 +2,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import pg from 'pg';
 import { applyRetention } from '../../services/control-plane/src/modules/execution-records.ts';
 import { logLines, startTestStack, waitFor } from '../helpers.ts';
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let upstream: TicketSystem;
 let example: RegisteredExample;
 let client: Client;
@@ -25,15 +26,16 @@ type Detail = {
 
 async function callAndGetRecord(args: Record<string, unknown>): Promise<Detail> {
   const before = new Set(
-    (await api.request<{ data: { id: string }[] }>('GET', '/execution_records?limit=200')).data.map((r) => r.id),
+    (await unwrap(api.GET('/execution_records', { params: { query: { limit: 200 } } }))).data.map((r) => r.id),
   );
   await client.callTool({ name: 'create_ticket', arguments: args });
   const fresh = await waitFor('the execution record of the call', async () =>
-    (await api.request<{ data: { id: string }[] }>('GET', '/execution_records?limit=200')).data.find(
+    (await unwrap(api.GET('/execution_records', { params: { query: { limit: 200 } } }))).data.find(
       (r) => !before.has(r.id),
     ),
   );
-  return api.request<Detail>('GET', `/execution_records/${fresh.id}`);
+  // The document leaves `debug` open (an object); this test reads the capture's fields.
+  return (await unwrap(api.GET('/execution_records/{id}', { params: { path: { id: fresh.id } } }))) as Detail;
 }
 
 /**
@@ -84,10 +86,11 @@ describe('debug sessions', () => {
   it('captures redacted headers and bodies while a session is open, and stops when it is closed', async () => {
     // The call before (first test) left the worker with a cached "no session": the change must drop it.
     const session = await changeSession(example.serverId, () =>
-      api.request<{ id: string; active: boolean; ends_at: string; opened_at: string }>(
-        'POST',
-        `/mcp_manager/${example.serverId}/debug_sessions`,
-        { duration_minutes: 30 },
+      unwrap(
+        api.POST('/mcp_manager/{id}/debug_sessions', {
+          params: { path: { id: example.serverId } },
+          body: { duration_minutes: 30 },
+        }),
       ),
     );
     expect(session.active).toBe(true);
@@ -102,7 +105,11 @@ describe('debug sessions', () => {
     expect(JSON.stringify(inside)).not.toContain('upstream-key-77');
 
     const closed = await changeSession(example.serverId, () =>
-      api.request<{ active: boolean }>('DELETE', `/mcp_manager/${example.serverId}/debug_sessions/${session.id}`),
+      unwrap(
+        api.DELETE('/mcp_manager/{id}/debug_sessions/{sessionId}', {
+          params: { path: { id: example.serverId, sessionId: session.id } },
+        }),
+      ),
     );
     expect(closed.active).toBe(false);
     const after = await callAndGetRecord({ title: 'after' });
@@ -111,7 +118,12 @@ describe('debug sessions', () => {
 
   it('refuses sessions longer than 4 hours', async () => {
     await expect(
-      api.request('POST', `/mcp_manager/${example.serverId}/debug_sessions`, { duration_minutes: 241 }),
+      unwrap(
+        api.POST('/mcp_manager/{id}/debug_sessions', {
+          params: { path: { id: example.serverId } },
+          body: { duration_minutes: 241 },
+        }),
+      ),
     ).rejects.toMatchObject({ status: 422 });
   });
 
@@ -161,18 +173,18 @@ describe('debug sessions of workflow calls', () => {
 
   async function callWorkflow(note: string): Promise<WfDetail> {
     const before = new Set(
-      (
-        await api.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${wf.id}&limit=200`)
-      ).data.map((r) => r.id),
+      (await unwrap(api.GET('/execution_records', { params: { query: { server_id: wf.id, limit: 200 } } }))).data.map(
+        (r) => r.id,
+      ),
     );
     const result = await wfClient.callTool({ name: 'echo_twice', arguments: { note } });
     expect(result.isError).toBeFalsy();
     const fresh = await waitFor('the execution record of the workflow call', async () =>
-      (
-        await api.request<{ data: { id: string }[] }>('GET', `/execution_records?server_id=${wf.id}&limit=200`)
-      ).data.find((r) => !before.has(r.id)),
+      (await unwrap(api.GET('/execution_records', { params: { query: { server_id: wf.id, limit: 200 } } }))).data.find(
+        (r) => !before.has(r.id),
+      ),
     );
-    return api.request<WfDetail>('GET', `/execution_records/${fresh.id}`);
+    return (await unwrap(api.GET('/execution_records/{id}', { params: { path: { id: fresh.id } } }))) as WfDetail;
   }
 
   beforeAll(async () => {
@@ -193,32 +205,42 @@ describe('debug sessions of workflow calls', () => {
     });
     await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
     echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
-    wf = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', { name: 'wf-debug', mode: 'NORMAL' });
-    await api.request('PUT', `/mcp_servers/${wf.id}/secrets/DBG_KEY`, { value: KEY });
-    await api.request('POST', `/mcp_servers/${wf.id}/deploy`, {
-      definition: JSON.stringify({
-        flower: '0.1',
-        id: 'wf-debug',
-        flows: [
-          {
-            id: 'echo_twice',
-            inputs: { properties: { note: { type: 'string' } } },
-            steps: [
-              {
-                id: 'first',
-                request: {
-                  method: 'POST',
-                  url: `${echoUrl}/one`,
-                  headers: { 'X-Api-Key': '$secrets.DBG_KEY', 'X-Tenant': '$config.tenant' },
-                  body: { note: '$inputs.note', key: '$secrets.DBG_KEY' },
-                },
-              },
-              { id: 'second', request: { method: 'GET', url: `${echoUrl}/two?note=$inputs.note` } },
-            ],
-          },
-        ],
+    wf = await unwrap(api.POST('/mcp_manager', { body: { name: 'wf-debug', mode: 'NORMAL' } }));
+    await unwrap(
+      api.PUT('/mcp_servers/{id}/secrets/{name}', {
+        params: { path: { id: wf.id, name: 'DBG_KEY' } },
+        body: { value: KEY },
       }),
-    });
+    );
+    await unwrap(
+      api.POST('/mcp_servers/{id}/deploy', {
+        params: { path: { id: wf.id } },
+        body: {
+          definition: JSON.stringify({
+            flower: '0.1',
+            id: 'wf-debug',
+            flows: [
+              {
+                id: 'echo_twice',
+                inputs: { properties: { note: { type: 'string' } } },
+                steps: [
+                  {
+                    id: 'first',
+                    request: {
+                      method: 'POST',
+                      url: `${echoUrl}/one`,
+                      headers: { 'X-Api-Key': '$secrets.DBG_KEY', 'X-Tenant': '$config.tenant' },
+                      body: { note: '$inputs.note', key: '$secrets.DBG_KEY' },
+                    },
+                  },
+                  { id: 'second', request: { method: 'GET', url: `${echoUrl}/two?note=$inputs.note` } },
+                ],
+              },
+            ],
+          }),
+        },
+      }),
+    );
     wfClient = new Client({ name: 'debug-wf', version: '1.0.0' });
     await wfClient.connect(
       new StreamableHTTPClientTransport(new URL(wf.url), {
@@ -237,7 +259,12 @@ describe('debug sessions of workflow calls', () => {
     expect(outside.debug).toBeNull();
 
     const session = await changeSession(wf.id, () =>
-      api.request<{ id: string }>('POST', `/mcp_manager/${wf.id}/debug_sessions`, { duration_minutes: 5 }),
+      unwrap(
+        api.POST('/mcp_manager/{id}/debug_sessions', {
+          params: { path: { id: wf.id } },
+          body: { duration_minutes: 5 },
+        }),
+      ),
     );
     const inside = await callWorkflow('inside');
     expect(inside.debug).toMatchObject({
@@ -264,7 +291,13 @@ describe('debug sessions of workflow calls', () => {
     expect(text).not.toContain(KEY);
     expect(text).not.toContain(TENANT);
 
-    await changeSession(wf.id, () => api.request('DELETE', `/mcp_manager/${wf.id}/debug_sessions/${session.id}`));
+    await changeSession(wf.id, () =>
+      unwrap(
+        api.DELETE('/mcp_manager/{id}/debug_sessions/{sessionId}', {
+          params: { path: { id: wf.id, sessionId: session.id } },
+        }),
+      ),
+    );
     const after = await callWorkflow('after');
     expect(after.debug).toBeNull();
   }, 60_000);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { registerTicketExample, type ControlPlaneClient, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { type components, type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import {
   startSseMcpServer,
@@ -24,11 +25,11 @@ const tools: FixtureTool[] = [
 ];
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let upstream: TicketSystem;
 let example: RegisteredExample;
 let remote: ExternalMcpServer;
-let server: { id: string; url: string; tools: string[]; warnings?: string[] };
+let server: components['schemas']['McpServer'];
 
 beforeAll(async () => {
   remote = await startStreamableMcpServer({ tools, requiredHeader: ['authorization', `Bearer ${REMOTE_SECRET}`] });
@@ -37,20 +38,24 @@ beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'k' });
   ({ stack, api } = await startTestStack('external'));
   example = await registerTicketExample(api, upstream.url, 'k');
-  server = await api.request('POST', '/mcp_manager', {
-    name: 'with-externals',
-    mode: 'NORMAL',
-    connectorInstanceId: example.instanceId,
-    externalMcpConfigs: [
-      {
-        name: 'orders',
-        url: remote.url,
-        headers: { authorization: `Bearer ${REMOTE_SECRET}` },
-        tools: ['lookup_order', 'get_ticket'],
+  server = await unwrap(
+    api.POST('/mcp_manager', {
+      body: {
+        name: 'with-externals',
+        mode: 'NORMAL',
+        connectorInstanceId: example.instanceId,
+        externalMcpConfigs: [
+          {
+            name: 'orders',
+            url: remote.url,
+            headers: { authorization: `Bearer ${REMOTE_SECRET}` },
+            tools: ['lookup_order', 'get_ticket'],
+          },
+          { name: 'dead', url: dead.url, tools: [] },
+        ],
       },
-      { name: 'dead', url: dead.url, tools: [] },
-    ],
-  });
+    }),
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -121,12 +126,12 @@ describe('external MCP servers merged into a server', () => {
   it('never returns the header values from the API', async () => {
     const texts = [
       JSON.stringify(server),
-      JSON.stringify(await api.request('GET', `/mcp_manager/${server.id}`)),
-      JSON.stringify(await api.request('GET', `/mcp_manager/${server.id}/config`)),
-      JSON.stringify(await api.request('GET', '/mcp_manager')),
+      JSON.stringify(await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: server.id } } }))),
+      JSON.stringify(await unwrap(api.GET('/mcp_manager/{id}/config', { params: { path: { id: server.id } } }))),
+      JSON.stringify(await unwrap(api.GET('/mcp_manager'))),
     ];
     for (const t of texts) expect(t).not.toContain(REMOTE_SECRET);
-    const config = await api.request<{ externalMcpConfigs: unknown[] }>('GET', `/mcp_manager/${server.id}/config`);
+    const config = await unwrap(api.GET('/mcp_manager/{id}/config', { params: { path: { id: server.id } } }));
     expect(config.externalMcpConfigs).toEqual([
       { name: 'orders', url: remote.url, tools: ['lookup_order', 'get_ticket'], headerNames: ['authorization'] },
       { name: 'dead', url: expect.any(String), tools: [], headerNames: [] },
@@ -137,20 +142,24 @@ describe('external MCP servers merged into a server', () => {
     const mortal = await startSseMcpServer({
       tools: [{ name: 'mortal_tool', description: 'Lives on a legacy SSE server', inputSchema: { type: 'object' } }],
     });
-    const mixed = await api.request<{ url: string; tools: string[] }>('POST', '/mcp_manager', {
-      name: 'with-mortal',
-      mode: 'NORMAL',
-      selectedTools: [],
-      externalMcpConfigs: [
-        {
-          name: 'orders',
-          url: remote.url,
-          headers: { authorization: `Bearer ${REMOTE_SECRET}` },
-          tools: ['lookup_order'],
+    const mixed = await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: 'with-mortal',
+          mode: 'NORMAL',
+          selectedTools: [],
+          externalMcpConfigs: [
+            {
+              name: 'orders',
+              url: remote.url,
+              headers: { authorization: `Bearer ${REMOTE_SECRET}` },
+              tools: ['lookup_order'],
+            },
+            { name: 'mortal', url: mortal.url, tools: [] },
+          ],
         },
-        { name: 'mortal', url: mortal.url, tools: [] },
-      ],
-    });
+      }),
+    );
     expect(mixed.tools).toEqual(['lookup_order', 'mortal_tool']);
     const client = new Client({ name: 'ext', version: '1.0.0' });
     await client.connect(

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { ControlPlaneClient, Stack } from '@toolplane/cli';
+import type { Stack } from '@toolplane/cli';
+import { type components, type ManagementClient, unwrap } from '@toolplane/client';
 import { startStreamableMcpServer, type ExternalMcpServer, type FixtureTool } from '../fixtures/mcp-servers.ts';
 import { logLines, startTestStack, waitFor } from '../helpers.ts';
 
@@ -17,10 +18,10 @@ const liveTools: FixtureTool[] = [
 ];
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let live: ExternalMcpServer;
 let mortal: ExternalMcpServer;
-let server: { id: string; url: string; tools: string[] };
+let server: components['schemas']['McpServer'];
 
 /** What the control plane logs (at debug level) at the end of each refresh run. */
 type RefreshRun = { checked: number; republished: string[]; failed: string[]; skipped: number };
@@ -44,7 +45,7 @@ async function refreshRuns(n: number): Promise<RefreshRun[]> {
 }
 
 const version = async () =>
-  (await api.request<{ catalogVersion: number }>('GET', `/mcp_manager/${server.id}`)).catalogVersion;
+  (await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: server.id } } }))).catalogVersion;
 
 async function toolNames(): Promise<string[]> {
   const client = new Client({ name: 'refresh', version: '1.0.0' });
@@ -69,15 +70,19 @@ beforeAll(async () => {
     // The control plane logs each refresh run (and each external server it cannot list) at debug level.
     serviceEnv: { 'control-plane': { EXTERNAL_TOOLS_REFRESH_SECONDS: '0.5', LOG_LEVEL: 'debug' } },
   }));
-  server = await api.request('POST', '/mcp_manager', {
-    name: 'refreshed',
-    mode: 'NORMAL',
-    selectedTools: [],
-    externalMcpConfigs: [
-      { name: 'live', url: live.url, tools: [] },
-      { name: 'mortal', url: mortal.url, tools: [] },
-    ],
-  });
+  server = await unwrap(
+    api.POST('/mcp_manager', {
+      body: {
+        name: 'refreshed',
+        mode: 'NORMAL',
+        selectedTools: [],
+        externalMcpConfigs: [
+          { name: 'live', url: live.url, tools: [] },
+          { name: 'mortal', url: mortal.url, tools: [] },
+        ],
+      },
+    }),
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -167,7 +172,7 @@ describe('refresh of external MCP tool lists', () => {
     );
     expect(await toolNames()).toEqual(['lookup_order', 'refund_order', 'mortal_tool']);
     expect(await version()).toBe(3);
-    const config = await api.request<{ warnings?: string[] }>('GET', `/mcp_manager/${server.id}/config`);
+    const config = await unwrap(api.GET('/mcp_manager/{id}/config', { params: { path: { id: server.id } } }));
     expect(config.warnings).toEqual([
       expect.stringMatching(
         /^external MCP server "mortal" could not be listed at the last refresh; its last list is kept/,

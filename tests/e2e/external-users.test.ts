@@ -2,12 +2,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { ControlPlaneClient, Stack } from '@toolplane/cli';
-import { startTestStack } from '../helpers.ts';
+import type { Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
+import { startTestStack, yamlBody } from '../helpers.ts';
 
 // Per-user connections: x-username makes every tool run with that user's own credentials.
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let upstream: Server;
 let upstreamUrl: string;
 let mcpUrl: string;
@@ -70,39 +71,43 @@ beforeAll(async () => {
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
   ({ stack, api } = await startTestStack('users'));
-  const connector = await api.request<{ id: string }>(
-    'POST',
-    '/connectors',
-    descriptor(upstreamUrl),
-    'application/yaml',
-  );
+  const connector = await unwrap(api.POST('/connectors', yamlBody(descriptor(upstreamUrl))));
   instanceId = (
-    await api.request<{ id: string }>('POST', '/connector_instances', {
-      createServer: false,
-      connector_id: connector.id,
-      name: 'profile',
-      credentials: { token: 'default-token' },
-    })
+    await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          createServer: false,
+          connector_id: connector.id,
+          name: 'profile',
+          credentials: { token: 'default-token' },
+        },
+      }),
+    )
   ).id;
   mcpUrl = (
-    await api.request<{ url: string }>('POST', '/mcp_manager', {
-      name: 'profile',
-      mode: 'NORMAL',
-      connectorInstanceId: instanceId,
-    })
+    await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'profile', mode: 'NORMAL', connectorInstanceId: instanceId } }),
+    )
   ).url;
-  for (const name of ['alice', 'bob', 'carol']) await api.request('POST', '/external_users', { name });
+  for (const name of ['alice', 'bob', 'carol']) await unwrap(api.POST('/external_users', { body: { name } }));
   // External users need a grant (ADR 0013): every user of this workspace may use every tool.
-  await api.request('POST', '/access_policies', {
-    name: 'all-users',
-    principals: [{ type: 'external_user', value: '*' }],
-    servers: ['*'],
-    tools: ['*'],
-  });
-  await api.request('PUT', `/external_users/alice/connections/${instanceId}`, {
-    credentials: { token: 'alice-token' },
-  });
-  await api.request('PUT', `/external_users/bob/connections/${instanceId}`, { credentials: { token: 'bob-token' } });
+  await unwrap(
+    api.POST('/access_policies', {
+      body: { name: 'all-users', principals: [{ type: 'external_user', value: '*' }], servers: ['*'], tools: ['*'] },
+    }),
+  );
+  await unwrap(
+    api.PUT('/external_users/{name}/connections/{instanceId}', {
+      params: { path: { name: 'alice', instanceId } },
+      body: { credentials: { token: 'alice-token' } },
+    }),
+  );
+  await unwrap(
+    api.PUT('/external_users/{name}/connections/{instanceId}', {
+      params: { path: { name: 'bob', instanceId } },
+      body: { credentials: { token: 'bob-token' } },
+    }),
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -135,9 +140,12 @@ describe('x-username and per-user connections', () => {
   });
 
   it("uses a user's replaced credentials on the next call", async () => {
-    await api.request('PUT', `/external_users/alice/connections/${instanceId}`, {
-      credentials: { token: 'alice-token-2' },
-    });
+    await unwrap(
+      api.PUT('/external_users/{name}/connections/{instanceId}', {
+        params: { path: { name: 'alice', instanceId } },
+        body: { credentials: { token: 'alice-token-2' } },
+      }),
+    );
     seen.length = 0;
     expect((await whoami('alice')).text).toBe('{"user":"alice"}');
     expect(seen.map((s) => s.key)).toEqual(['alice-token-2']);
@@ -145,12 +153,11 @@ describe('x-username and per-user connections', () => {
 
   it("refuses an anonymous caller that names a user on a public server, never running with anyone's token", async () => {
     const publicUrl = (
-      await api.request<{ url: string }>('POST', '/mcp_manager', {
-        name: 'profile-public',
-        mode: 'NORMAL',
-        connectorInstanceId: instanceId,
-        isPublic: true,
-      })
+      await unwrap(
+        api.POST('/mcp_manager', {
+          body: { name: 'profile-public', mode: 'NORMAL', connectorInstanceId: instanceId, isPublic: true },
+        }),
+      )
     ).url;
     const anonymous = async (headers: Record<string, string>) => {
       const res = await fetch(publicUrl, {
@@ -186,7 +193,7 @@ describe('x-username and per-user connections', () => {
   });
 
   it('lists users with their connections and deletes them', async () => {
-    const listed = await api.request<{ data: { name: string; connections: string[] }[] }>('GET', '/external_users');
+    const listed = await unwrap(api.GET('/external_users'));
     expect(listed.data.map((u) => [u.name, u.connections])).toEqual([
       ['alice', [instanceId]],
       ['bob', [instanceId]],

@@ -1,6 +1,7 @@
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { createManagementClient } from '@toolplane/client';
 import { startTestStack } from '../helpers.ts';
 
 /**
@@ -29,7 +30,7 @@ beforeAll(async () => {
   }));
   key = stack.bootstrapKey;
   example = await registerTicketExample(
-    new ControlPlaneClient(stack.controlPlaneUrl, key),
+    createManagementClient(stack.controlPlaneUrl, key),
     'http://127.0.0.1:9',
     'unused',
   );

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ApiError, ControlPlaneClient, type Stack } from '@toolplane/cli';
+import type { Stack } from '@toolplane/cli';
+import { ApiError, type ManagementClient, unwrap } from '@toolplane/client';
 import {
   startSseMcpServer,
   startStreamableMcpServer,
@@ -22,7 +23,7 @@ const tools: FixtureTool[] = [
 ];
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let streamable: ExternalMcpServer;
 let sse: ExternalMcpServer;
 
@@ -38,15 +39,13 @@ afterAll(async () => {
   await sse?.close();
 });
 
-type Loaded = { url: string; transport: string; tools: { name: string; description: string }[]; cached: boolean };
-
 describe('POST /api/v1/mcp_manager/load-tools-from-url', () => {
   it('lists a Streamable HTTP server’s tools through the worker, sending the given headers, and caches the list', async () => {
-    const first = await api.request<Loaded>('POST', '/mcp_manager/load-tools-from-url', {
-      url: streamable.url,
-      headers: { authorization: 'Bearer remote-token' },
-      cacheMinutes: 5,
-    });
+    const first = await unwrap(
+      api.POST('/mcp_manager/load-tools-from-url', {
+        body: { url: streamable.url, headers: { authorization: 'Bearer remote-token' }, cacheMinutes: 5 },
+      }),
+    );
     expect(first).toMatchObject({ transport: 'streamable-http', cached: false });
     expect(first.tools.map((t) => [t.name, t.description])).toEqual([
       ['lookup_order', 'Find an order by id'],
@@ -54,21 +53,20 @@ describe('POST /api/v1/mcp_manager/load-tools-from-url', () => {
     ]);
     expect(streamable.requests.some((h) => h.authorization === 'Bearer remote-token')).toBe(true);
     const seen = streamable.requests.length;
-    const second = await api.request<Loaded>('POST', '/mcp_manager/load-tools-from-url', {
-      url: streamable.url,
-      headers: { authorization: 'Bearer remote-token' },
-      cacheMinutes: 5,
-    });
+    const second = await unwrap(
+      api.POST('/mcp_manager/load-tools-from-url', {
+        body: { url: streamable.url, headers: { authorization: 'Bearer remote-token' }, cacheMinutes: 5 },
+      }),
+    );
     expect(second.cached).toBe(true);
     expect(second.tools).toEqual(first.tools);
     expect(streamable.requests.length).toBe(seen);
   });
 
   it('falls back to the legacy HTTP+SSE transport', async () => {
-    const loaded = await api.request<Loaded>('POST', '/mcp_manager/load-tools-from-url', {
-      url: sse.url,
-      cacheMinutes: 0,
-    });
+    const loaded = await unwrap(
+      api.POST('/mcp_manager/load-tools-from-url', { body: { url: sse.url, cacheMinutes: 0 } }),
+    );
     expect(loaded).toMatchObject({ transport: 'sse', cached: false });
     expect(loaded.tools.map((t) => t.name)).toEqual(['lookup_order']);
   });
@@ -78,7 +76,7 @@ describe('POST /api/v1/mcp_manager/load-tools-from-url', () => {
       { url: 'http://127.0.0.1:9/mcp', cacheMinutes: 0 },
       { url: streamable.url, headers: { authorization: 'Bearer wrong' }, cacheMinutes: 0 },
     ]) {
-      const err = await api.request('POST', '/mcp_manager/load-tools-from-url', body).then(
+      const err = await unwrap(api.POST('/mcp_manager/load-tools-from-url', { body })).then(
         () => undefined,
         (e: unknown) => e as ApiError,
       );
@@ -91,12 +89,12 @@ describe('POST /api/v1/mcp_manager/load-tools-from-url', () => {
   });
 
   it('validates the body', async () => {
-    const err = await api
-      .request('POST', '/mcp_manager/load-tools-from-url', { url: 'ftp://x', cacheMinutes: -1 })
-      .then(
-        () => undefined,
-        (e: unknown) => e as ApiError,
-      );
+    const err = await unwrap(
+      api.POST('/mcp_manager/load-tools-from-url', { body: { url: 'ftp://x', cacheMinutes: -1 } }),
+    ).then(
+      () => undefined,
+      (e: unknown) => e as ApiError,
+    );
     expect(err?.status).toBe(422);
     expect((err?.body as { errors: { path: string }[] }).errors.map((e) => e.path).sort()).toEqual([
       '/cacheMinutes',

@@ -2,8 +2,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { ControlPlaneClient, Stack } from '@toolplane/cli';
-import { startTestStack, waitFor } from '../helpers.ts';
+import type { Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
+import { startTestStack, waitFor, yamlBody } from '../helpers.ts';
 
 /**
  * The worker's outbound guard on the real stack. Only 127.0.0.2 is allowlisted (OUTBOUND_ALLOW), as
@@ -14,7 +15,7 @@ import { startTestStack, waitFor } from '../helpers.ts';
  */
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 /** An upstream that must never be reached (loopback, not allowlisted). */
 let forbidden: Server;
 let forbiddenPort: number;
@@ -84,17 +85,13 @@ describe('outbound guard (SSRF)', () => {
   let serverId: string;
 
   beforeAll(async () => {
-    const connector = await api.request<{ id: string }>('POST', '/connectors', descriptor(), 'application/yaml');
-    const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
-      createServer: false,
-      connector_id: connector.id,
-      name: 'probe',
-    });
-    const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
-      name: 'probe',
-      mode: 'NORMAL',
-      connectorInstanceId: instance.id,
-    });
+    const connector = await unwrap(api.POST('/connectors', yamlBody(descriptor())));
+    const instance = await unwrap(
+      api.POST('/connector_instances', { body: { createServer: false, connector_id: connector.id, name: 'probe' } }),
+    );
+    const server = await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'probe', mode: 'NORMAL', connectorInstanceId: instance.id } }),
+    );
     serverId = server.id;
     client = new Client({ name: 'ssrf', version: '1.0.0' });
     await client.connect(
@@ -134,9 +131,8 @@ describe('outbound guard (SSRF)', () => {
 
   it('never connected to a refused address, and records the refusals as unreachable steps', async () => {
     expect(forbiddenHits).toEqual([]);
-    type Row = { tool: string; outcome: string; errorCode?: string; error_code?: string };
     const metadata = await waitFor('the execution record of the metadata call', async () =>
-      (await api.request<{ data: Row[] }>('GET', `/execution_records?server_id=${serverId}`)).data.find(
+      (await unwrap(api.GET('/execution_records', { params: { query: { server_id: serverId } } }))).data.find(
         (r) => r.tool === 'metadata',
       ),
     );
