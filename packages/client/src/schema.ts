@@ -257,6 +257,51 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api_catalog': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Search the API catalog (APIs.guru) by words and category
+     * @description `q` matches titles, provider and service names, categories and descriptions (BM25; every word first,
+     * any word when no API has them all); `category` keeps one category. The first call after start (or after
+     * `API_CATALOG_CACHE_MINUTES`) reads the source; 503 when it cannot be read and no older index is at hand.
+     */
+    get: operations['searchApiCatalog'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api_catalog/{id}/add': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Add an API of the catalog as an OpenAPI connector
+     * @description Fetches the API’s document (through a worker for a listing URL) and imports it as uploading it in
+     * the OpenAPI envelope with `slug` would: every operation a tool, the security schemes its `credentialFields`.
+     * Added already (same slug and version): 409, its detail naming the connector; pass another `slug` for a second
+     * copy. An unknown id: 404. A document the importer refuses: 422. The source unreachable: 503.
+     */
+    post: operations['addFromApiCatalog'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/mcp_manager/load-tools-from-url': {
     parameters: {
       query?: never;
@@ -1333,6 +1378,57 @@ export interface components {
       duration_ms: number;
       /** @description Why it failed (never a credential value). */
       error?: string;
+    };
+    ApiCatalogPage: {
+      /** @description Best match first with `q`; by title without. */
+      data: components['schemas']['ApiCatalogEntry'][];
+      pagination: {
+        page: number;
+        limit: number;
+        total: number;
+      };
+      /** @description Every category of the catalog and how many APIs it has (for a filter). */
+      categories: {
+        name: string;
+        count: number;
+      }[];
+      /** @description Where the catalog is read from (`API_CATALOG_SOURCE`; a directory’s path is not shown). */
+      source: {
+        /** @enum {string} */
+        kind: 'url' | 'directory';
+        url?: string;
+      };
+      /**
+       * Format: date-time
+       * @description When the source was last read.
+       */
+      indexedAt: string;
+    };
+    ApiCatalogEntry: {
+      /** @description The APIs.guru id, `<provider>` or `<provider>:<service>` (`1password.com:events`). */
+      id: string;
+      title: string;
+      provider: string;
+      service?: string;
+      /** @description The start of its description (Markdown, at most 300 characters). */
+      description?: string;
+      /** @description APIs.guru categories (`financial`, `developer_tools`, …). */
+      categories: string[];
+      /** @description The version the catalog lists (its document’s `info.version`). */
+      version: string;
+      /** @description `2.0` (Swagger) or the OpenAPI 3 version of the document. */
+      openapiVersion?: string;
+      /**
+       * Format: uuid
+       * @description The workspace’s connector added from it (its catalog slug; the newest), or null.
+       */
+      connectorId: string | null;
+    };
+    AddFromCatalogBody: {
+      /**
+       * @description The connector’s slug; default: the catalog id’s (`1password.com:events` → `1password-com-events`).
+       */
+      slug?: string;
     };
     RemoteTools: {
       url: string;
@@ -4690,6 +4786,243 @@ export interface operations {
       };
       /** @description No such resource in the caller’s workspace: `resource.not_found`. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  searchApiCatalog: {
+    parameters: {
+      query?: {
+        q?: string;
+        category?: string;
+        page?: number;
+        limit?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of matching APIs. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ApiCatalogPage'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  addFromApiCatalog: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': components['schemas']['AddFromCatalogBody'];
+      };
+    };
+    responses: {
+      /** @description The connector. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Connector'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
         headers: {
           [name: string]: unknown;
         };

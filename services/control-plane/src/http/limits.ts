@@ -38,15 +38,24 @@ export function unauthenticatedLimit(points: number, windowSeconds: number) {
  */
 export function largeImportLimit(max: number, minBytes: number, retryAfterSeconds = 5) {
   let running = 0;
-  return (req: Request, res: Response, next: NextFunction) => {
+  const take = (res: Response) => {
+    if (running >= max) throw rateLimited(retryAfterSeconds * 1000, `${max} large imports are already running`);
+    running++;
+    res.once('close', () => running--);
+  };
+  const limit = (req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'POST' && req.method !== 'PUT') return next();
     const declared = req.header('content-length');
     if (declared === undefined && req.header('transfer-encoding') === undefined) return next();
     const length = Number(declared ?? NaN);
     if (Number.isFinite(length) && length <= minBytes) return next();
-    if (running >= max) throw rateLimited(retryAfterSeconds * 1000, `${max} large imports are already running`);
-    running++;
-    res.once('close', () => running--);
+    take(res);
     next();
   };
+  /** A slot whatever the body: for imports of a document the request only names (an API of the catalog). */
+  const always = (_req: Request, res: Response, next: NextFunction) => {
+    take(res);
+    next();
+  };
+  return Object.assign(limit, { always });
 }

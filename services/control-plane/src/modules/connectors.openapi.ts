@@ -79,7 +79,7 @@ const openApiConnector = {
 };
 
 /** A connector as the API shows it (`present` in connectors.ts). */
-const Connector = z
+export const Connector = z
   .discriminatedUnion('kind', [
     z.object(descriptorConnector).strict().meta({ id: 'DescriptorConnector' }),
     z.object(openApiConnector).strict().meta({ id: 'OpenApiConnector' }),

@@ -30,20 +30,23 @@ interface ConnectorSource {
   document?: Record<string, unknown>;
 }
 
+/** An OpenAPI document or envelope (already parsed; `text` as sent), imported as a connector source. */
+export async function openApiConnectorSource(body: unknown, text: string): Promise<ConnectorSource> {
+  const imported = await importOpenApiConnector(body, text);
+  return {
+    kind: 'openapi',
+    slug: imported.slug,
+    version: imported.version,
+    name: imported.name,
+    descriptor: imported.descriptor,
+    document: imported.document,
+  };
+}
+
 /** A request body: a seed-001 descriptor, an OpenAPI 2.0/3.x document, or the OpenAPI envelope (openapi-connectors.ts). */
 async function readConnectorSource(text: string): Promise<ConnectorSource> {
   const body = parseBody(text);
-  if (isOpenApiBody(body)) {
-    const imported = await importOpenApiConnector(body, text);
-    return {
-      kind: 'openapi',
-      slug: imported.slug,
-      version: imported.version,
-      name: imported.name,
-      descriptor: imported.descriptor,
-      document: imported.document,
-    };
-  }
+  if (isOpenApiBody(body)) return openApiConnectorSource(body, text);
   // Descriptors are small: read with the strict YAML parser as before (duplicate keys are an error,
   // which JSON.parse, the fast path for large OpenAPI documents, would let through).
   const descriptor = validateDescriptor(loadDocument(text));
@@ -112,35 +115,39 @@ function present(row: ConnectorRow, withDescriptor = false) {
   };
 }
 
+/** Stores a new connector (409 when its slug and version exist in the workspace); answers it as the API shows it. */
+export async function createConnector(db: Db, workspaceId: string, source: ConnectorSource) {
+  const existing = await db.connector.findUnique({
+    where: { workspaceId_slug_version: { workspaceId, slug: source.slug, version: source.version } },
+  });
+  if (existing) {
+    throw new UserError(
+      'resource.conflict',
+      `connector ${source.slug}@${source.version} already exists; publish a new version`,
+      { status: 409, details: { id: existing.id } },
+    );
+  }
+  const row = await db.connector.create({
+    data: {
+      workspaceId,
+      kind: source.kind,
+      slug: source.slug,
+      version: source.version,
+      name: source.name,
+      descriptor: source.descriptor,
+      ...(source.document ? { document: source.document as object } : {}),
+    },
+  });
+  return present(row);
+}
+
 export function connectorsRouter(db: Db, catalog: CatalogService, maxBodyBytes: number): Router {
   const r = Router();
   // The body is the document text itself (application/yaml, text/yaml or application/json).
   r.use(express.text({ type: () => true, limit: maxBodyBytes }));
   r.post('/', async (req, res) => {
     const source = await readConnectorSource(typeof req.body === 'string' ? req.body : '');
-    const { workspaceId } = caller(req);
-    const existing = await db.connector.findUnique({
-      where: { workspaceId_slug_version: { workspaceId, slug: source.slug, version: source.version } },
-    });
-    if (existing) {
-      throw new UserError(
-        'resource.conflict',
-        `connector ${source.slug}@${source.version} already exists; publish a new version`,
-        { status: 409, details: { id: existing.id } },
-      );
-    }
-    const row = await db.connector.create({
-      data: {
-        workspaceId,
-        kind: source.kind,
-        slug: source.slug,
-        version: source.version,
-        name: source.name,
-        descriptor: source.descriptor,
-        ...(source.document ? { document: source.document as object } : {}),
-      },
-    });
-    res.status(201).json(present(row));
+    res.status(201).json(await createConnector(db, caller(req).workspaceId, source));
   });
   r.get('/', async (req, res) => {
     const rows = await db.connector.findMany({

@@ -2,6 +2,7 @@ import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-ope
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { accessPoliciesRoutes } from '../modules/access-policies.openapi.ts';
+import { apiCatalogRoutes } from '../modules/api-catalog.openapi.ts';
 import { apiKeysRoutes } from '../modules/api-keys.openapi.ts';
 import { connectorInstancesRoutes } from '../modules/connector-instances.openapi.ts';
 import { connectorsRoutes } from '../modules/connectors.openapi.ts';
@@ -31,6 +32,7 @@ const apiRoutes: RouteDoc[] = [
   ...accessPoliciesRoutes,
   ...connectorsRoutes,
   ...connectorInstancesRoutes,
+  ...apiCatalogRoutes,
   ...serversRoutes,
   ...deploymentsRoutes,
   ...secretsRoutes,
