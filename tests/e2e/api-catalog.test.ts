@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -5,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { repoRoot, type Stack } from '@toolplane/cli';
 import { ApiError, createManagementClient, unwrap, type ManagementClient } from '@toolplane/client';
-import { startTestStack } from '../helpers.ts';
+import { startTestStack, tempDir } from '../helpers.ts';
 
 /**
  * The API catalog from an APIs.guru listing URL (the default kind of source): the listing and the documents
@@ -185,5 +186,52 @@ describe('POST /api_catalog/{id}/add', () => {
     expect(down.message).toContain('mineskin.org');
     const connectors = await unwrap(api.GET('/connectors'));
     expect(connectors.data.map((c) => c.slug)).not.toContain('mineskin-org');
+  });
+});
+
+describe('toolplane catalog', () => {
+  const configHome = tempDir('api-catalog-cli');
+  /** The CLI from its sources (as scripts/toolplane runs it), against the stack. */
+  const cli = (args: string[]) => {
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@toolplane/source', join(repoRoot, 'packages/cli/src/main.ts'), ...args],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          XDG_CONFIG_HOME: configHome,
+          NO_COLOR: '1',
+          TOOLPLANE_URL: stack.controlPlaneUrl,
+          TOOLPLANE_API_KEY: stack.bootstrapKey,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+      child.on('close', (code) => resolve({ code, stdout, stderr })),
+    );
+  };
+
+  it('searches the catalog and adds an API; adding it twice exits with the not-found/conflict code', async () => {
+    const searched = await cli(['catalog', 'search', 'events', '--category', 'security', '--json']);
+    expect(searched.code).toBe(0);
+    expect((JSON.parse(searched.stdout) as { data: { id: string }[] }).data.map((a) => a.id)).toEqual([
+      '1password.com:events',
+    ]);
+    const table = await cli(['catalog', 'search', 'exchange']);
+    expect(table.stdout).toMatch(/^ID\s+TITLE\s+CATEGORIES\s+VERSION\s+ADDED$/m);
+    expect(table.stdout).toMatch(/^exchangerate-api\.com\s+ExchangeRate-API\s+financial\s+4\s+-$/m);
+
+    const added = await cli(['catalog', 'add', '1password.com:events']);
+    expect(added.code).toBe(0);
+    expect(added.stdout).toContain('added 1password.com:events as connector 1password-com-events@1.2.0');
+    expect(added.stdout).toMatch(/^credential fields: \S+/m);
+    const again = await cli(['catalog', 'add', '1password.com:events']);
+    expect(again.code).toBe(5);
+    expect(again.stderr).toContain('already in this workspace as connector 1password-com-events@1.2.0');
   });
 });

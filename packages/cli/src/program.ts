@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { catalogCommand } from './commands/catalog.ts';
 import { connectorsCommand } from './commands/connectors.ts';
 import { debugCommand } from './commands/debug.ts';
 import { deployCommand } from './commands/deploy.ts';
@@ -48,6 +49,7 @@ function buildProgram(): Command {
   loginCommand(program);
   serversCommand(program);
   connectorsCommand(program);
+  catalogCommand(program);
   instancesCommand(program);
   deployCommand(program);
   secretsCommand(program);

@@ -25,6 +25,14 @@ export type Connector = Schemas['Connector'];
 /** `GET /connectors/{id}`: the connector with its stored descriptor. */
 export type ConnectorDetail = Schemas['ConnectorWithDescriptor'];
 export type ConnectorInstance = Schemas['ConnectorInstance'];
+/** `GET /api_catalog`'s query. */
+export interface ApiCatalogQuery {
+  q?: string;
+  category?: string;
+  page?: number;
+  limit?: number;
+}
+export type ApiCatalogPage = Schemas['ApiCatalogPage'];
 export type CreateConnectorInstanceBody = Schemas['CreateConnectorInstanceBody'];
 export type CreatedConnectorInstance = Schemas['CreatedConnectorInstance'];
 export type ConnectorTestResult = Schemas['ConnectorTestResult'];
@@ -158,6 +166,18 @@ export class Api {
   getConnector(id: string): Promise<ConnectorDetail> {
     return this.#data('GET', this.#client.GET('/connectors/{id}', { params: { path: { id } } }));
   }
+  // The API catalog (APIs.guru)
+  searchApiCatalog(query: ApiCatalogQuery): Promise<ApiCatalogPage> {
+    return this.#data('GET', this.#client.GET('/api_catalog', { params: { query } }));
+  }
+  /** Adds a catalog API as an OpenAPI connector (`slug`: a second copy under another slug). */
+  addFromApiCatalog(id: string, slug?: string): Promise<Connector> {
+    return this.#data(
+      'POST',
+      this.#client.POST('/api_catalog/{id}/add', { params: { path: { id } }, body: slug ? { slug } : {} }),
+    );
+  }
+
   /** `force`: also deletes the connector instances using it (else 409 while there are any). */
   async deleteConnector(id: string, force: boolean): Promise<void> {
     await this.#data(
