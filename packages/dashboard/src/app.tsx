@@ -19,6 +19,7 @@ import { Loading, SecretInput } from './ui.tsx';
 // Pages few sessions open: loaded when first shown, out of the initial JavaScript.
 const ExternalUserPage = lazy(() => import('./pages/external-user.tsx').then((m) => ({ default: m.ExternalUserPage })));
 const WorkspacesPage = lazy(() => import('./pages/workspaces.tsx').then((m) => ({ default: m.WorkspacesPage })));
+const CatalogPage = lazy(() => import('./pages/catalog.tsx').then((m) => ({ default: m.CatalogPage })));
 const ServerEditPage = lazy(() => import('./pages/server-edit.tsx').then((m) => ({ default: m.ServerEditPage })));
 
 /** The main navigation in groups: what the MCP servers are made of, what runs on them, the workspace's administration. */
@@ -28,6 +29,7 @@ const navGroups: { label: string; links: { href: string; label: string }[] }[] =
     links: [
       { href: '/servers', label: 'MCP servers' },
       { href: '/connectors', label: 'Connectors' },
+      { href: '/catalog', label: 'API catalog' },
       { href: '/instances', label: 'Connector instances' },
       { href: '/workflows', label: 'Workflows' },
       { href: '/secrets', label: 'Secrets' },
@@ -169,6 +171,7 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   if (first === 'servers' && second && third === 'edit') return <ServerEditPage client={client} id={second} />;
   if (first === 'servers' && second) return <ServerPage client={client} id={second} />;
   if (first === 'connectors') return <ConnectorsPage client={client} />;
+  if (first === 'catalog') return <CatalogPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'instances') return <InstancesPage client={client} />;
   if (first === 'workflows')
     return <WorkflowsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;

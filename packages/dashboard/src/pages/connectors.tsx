@@ -130,7 +130,10 @@ export function ConnectorsPage({ client }: { client: ManagementClient }) {
         <Show loaded={connectors} what="the connectors">
           {(list) =>
             list.data.length === 0 ? (
-              <Empty>No connector yet: upload a descriptor or an OpenAPI document above.</Empty>
+              <Empty>
+                No connector yet: upload a descriptor or an OpenAPI document above, or add an API from the{' '}
+                <Link href="/catalog">API catalog</Link>.
+              </Empty>
             ) : (
               <table>
                 <caption className="visually-hidden">Connectors</caption>

