@@ -35,7 +35,7 @@ export interface StoredReference extends SourceReference {
   };
 }
 
-export interface Issue {
+interface Issue {
   path: string;
   message: string;
 }
@@ -48,12 +48,12 @@ export interface ResolvedSources {
 }
 
 /** Largest document fetched for a source description. */
-export const maxSourceDocumentBytes = 10 * 1024 * 1024;
+const maxSourceDocumentBytes = 10 * 1024 * 1024;
 const fetchTimeoutMs = 30_000;
 
 const connectorUrl = /^toolplane:connectors\/([a-z0-9][a-z0-9-]{0,99})(?:\/instances\/([^/?#]+))?\/?$/;
 
-export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** The compile options of stored references (a redeploy): connector-bound sources keep the instance they were deployed with. */
 export function connectorsOf(references: readonly StoredReference[]): ResolvedSources['connectors'] {
