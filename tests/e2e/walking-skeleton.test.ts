@@ -8,10 +8,10 @@ import { SSEClientTransport as SSEClientTransportV1 } from '@modelcontextprotoco
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { createMCPClient } from '@ai-sdk/mcp';
 import { StreamableHTTPClientTransport as StreamableHTTPClientTransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, reuseTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
-import { PROPAGATION_DEADLINE_MS, startTestStack, tempDir } from '../helpers.ts';
+import { PROPAGATION_DEADLINE_MS, startTestStack, tempDir, waitFor } from '../helpers.ts';
 
 const UPSTREAM_KEY = 'upstream-secret-key-4f1c';
 
@@ -470,5 +470,38 @@ describe('POST /api/v1/connectors validation', () => {
       body: base(),
     });
     expect(res.status).toBe(409);
+  });
+});
+
+describe('toolplane dev started again on the same data (reuseTicketExample)', () => {
+  it('finds its example server again and points it at the new ticket system, registering nothing twice', async () => {
+    expect(await reuseTicketExample(api, upstream.url, UPSTREAM_KEY, 'dev-example')).toBeUndefined();
+    const first = await registerTicketExample(api, upstream.url, UPSTREAM_KEY, 'dev-example');
+    // The next start: a new ticket system with a new key.
+    const again = await startTicketSystem({ apiKey: 'second-start-key' });
+    try {
+      const reused = await reuseTicketExample(api, again.url, 'second-start-key', 'dev-example');
+      expect(reused).toEqual({ ...first, tools: expect.arrayContaining(first.tools) as unknown as string[] });
+      const servers = await unwrap(api.GET('/mcp_manager', { params: { query: { limit: 100 } } }));
+      expect(servers.data.filter((s) => s.name.startsWith('dev-example'))).toHaveLength(1);
+      const client = await connectV2(reused!.mcpUrl, stack.bootstrapKey);
+      try {
+        // The instance's new base URL and key reach the worker with the catalog version the PATCH published.
+        const result = await waitFor(
+          'the call to reach the new ticket system',
+          async () => {
+            const r = await client.callTool({ name: 'search_tickets', arguments: { status: 'open' } });
+            return again.requests.length > 0 ? r : undefined;
+          },
+          PROPAGATION_DEADLINE_MS,
+        );
+        expect(result.isError).toBeFalsy();
+        expect(again.requests.at(-1)?.headers['x-api-key']).toBe('second-start-key');
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await again.close();
+    }
   });
 });

@@ -4,8 +4,11 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createManagementClient } from '@toolplane/client';
 import { startTicketSystem } from '@toolplane/examples';
-import { registerTicketExample } from './example.ts';
+import { registerTicketExample, reuseTicketExample } from './example.ts';
 import { repoRoot, startStack } from './stack.ts';
+
+/** The example's MCP server: one per data directory, found again by this name on every start. */
+const EXAMPLE_SERVER = 'ticket-system';
 
 export interface DevOptions {
   /** Default: `.data` in the checkout. */
@@ -42,8 +45,10 @@ export async function runDev(options: DevOptions): Promise<void> {
   process.on('SIGTERM', () => void shutdown());
 
   const api = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
-  const serverName = `ticket-system-${randomBytes(3).toString('hex')}`;
-  const example = await registerTicketExample(api, upstream.url, upstreamKey, serverName);
+  // The same data directory again: the example registered last time, pointed at this run's ticket system.
+  const example =
+    (await reuseTicketExample(api, upstream.url, upstreamKey, EXAMPLE_SERVER)) ??
+    (await registerTicketExample(api, upstream.url, upstreamKey, EXAMPLE_SERVER));
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   // The inspector v2 CLI installed with the workspace, run by the pinned Node (it needs Node >= 22.19).
   const inspectorBin = join(
@@ -73,6 +78,10 @@ List the tools:
 
 Call one:
   ${inspector} --method tools/call --tool-name search_tickets --tool-arg status=open
+
+Manage it with the CLI (docs/cli.md), from another terminal:
+  export TOOLPLANE_URL=${stack.controlPlaneUrl} TOOLPLANE_API_KEY=${stack.bootstrapKey}
+  ${q(join(repoRoot, 'scripts', 'toolplane'))} servers list
 
 Press Ctrl-C to stop.`);
 }

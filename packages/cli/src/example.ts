@@ -64,3 +64,33 @@ export async function registerTicketExample(
     tools: server.tools ?? [],
   };
 }
+
+/**
+ * The example a previous start on the same data registered (the server `serverName`, every /mcp_manager route takes a
+ * name), pointed at this run's ticket system: its instance gets `upstreamUrl` and `upstreamApiKey` (one PATCH, a new
+ * catalog version). Undefined when there is no such server, or it has no connector instance.
+ */
+export async function reuseTicketExample(
+  api: ManagementClient,
+  upstreamUrl: string,
+  upstreamApiKey: string,
+  serverName = 'ticket-system',
+): Promise<RegisteredExample | undefined> {
+  const found = await api.GET('/mcp_manager/{id}', { params: { path: { id: serverName } } });
+  if (found.response.status === 404) return undefined;
+  const server = await unwrap(Promise.resolve(found));
+  if (!server.connectorInstanceId) return undefined;
+  const instance = await unwrap(
+    api.PATCH('/connector_instances/{id}', {
+      params: { path: { id: server.connectorInstanceId } },
+      body: { base_url: upstreamUrl, credentials: { api_key: upstreamApiKey } },
+    }),
+  );
+  return {
+    connectorId: instance.connector_id,
+    instanceId: instance.id,
+    serverId: server.id,
+    mcpUrl: server.url,
+    tools: server.tools ?? [],
+  };
+}
