@@ -123,8 +123,8 @@ let commandsSeen = 0;
 const commandLeaks: string[] = [];
 let echo: Server;
 let echoUrl: string;
-/** What reached the upstream, per request (path, headers as received, body). */
-let received: string[] = [];
+/** What reached the upstream, per request (path, headers as received, body), by the operation's path segment. */
+let received: { operation: string; text: string }[] = [];
 let otlp: Server;
 const exportedSpans: string[] = [];
 const clients: Record<'openapi' | 'descriptor' | 'flow', Client> = {} as never;
@@ -246,7 +246,7 @@ beforeAll(async () => {
         form: Object.fromEntries(new URLSearchParams(body)),
         basic: /^basic /i.test(authorization) ? Buffer.from(authorization.slice(6), 'base64').toString() : undefined,
       };
-      received.push(JSON.stringify(echoed));
+      received.push({ operation: parsed.pathname.split('/')[2] ?? '', text: JSON.stringify(echoed) });
       if (parsed.pathname.startsWith('/raw/'))
         res
           .writeHead(200, { 'content-type': 'text/plain' })
@@ -359,58 +359,72 @@ function openapiCredentials(c: Case) {
   return { qkey: c.v, ckey: c.v, hkey: c.hv, username: c.user, password: c.pv, bearer: c.hv };
 }
 
+/** The case's values, where each goes (independent resources: all at once). */
 async function setValues(c: Case): Promise<void> {
-  await unwrap(
-    api.PATCH('/connector_instances/{id}', {
-      params: { path: { id: ids.openapiInstance } },
-      body: { credentials: openapiCredentials(c) },
-    }),
-  );
-  await unwrap(
-    api.PATCH('/connector_instances/{id}', {
-      params: { path: { id: ids.descriptorInstance } },
-      body: { credentials: { api_key: c.hv } },
-    }),
-  );
-  for (const [name, value] of [
-    ['WF_V', c.v],
-    ['WF_H', c.hv],
-  ] as const)
-    await unwrap(
-      api.PUT('/mcp_servers/{id}/secrets/{name}', {
-        params: { path: { id: ids.flowServer, name } },
-        body: { value },
+  await Promise.all([
+    unwrap(
+      api.PATCH('/connector_instances/{id}', {
+        params: { path: { id: ids.openapiInstance } },
+        body: { credentials: openapiCredentials(c) },
       }),
-    );
+    ),
+    unwrap(
+      api.PATCH('/connector_instances/{id}', {
+        params: { path: { id: ids.descriptorInstance } },
+        body: { credentials: { api_key: c.hv } },
+      }),
+    ),
+    ...(
+      [
+        ['WF_V', c.v],
+        ['WF_H', c.hv],
+      ] as const
+    ).map(([name, value]) =>
+      unwrap(
+        api.PUT('/mcp_servers/{id}/secrets/{name}', {
+          params: { path: { id: ids.flowServer, name } },
+          body: { value },
+        }),
+      ),
+    ),
+  ]);
 }
 
+/** The tools called in each case, the values each sends, and the path segments of its requests. */
 const calls = [
-  { client: 'openapi', tool: 'keys', sends: ['v'] },
-  { client: 'openapi', tool: 'header', sends: ['hv'] },
-  { client: 'openapi', tool: 'basic', sends: ['user', 'pv'] },
-  { client: 'openapi', tool: 'bearer', sends: ['hv'] },
-  { client: 'descriptor', tool: 'tmpl', sends: ['hv'] },
-  { client: 'flow', tool: 'flow', sends: ['v', 'hv'] },
+  { client: 'openapi', tool: 'keys', sends: ['v'], operations: ['keys'] },
+  { client: 'openapi', tool: 'header', sends: ['hv'], operations: ['header'] },
+  { client: 'openapi', tool: 'basic', sends: ['user', 'pv'], operations: ['basic'] },
+  { client: 'openapi', tool: 'bearer', sends: ['hv'], operations: ['bearer'] },
+  { client: 'descriptor', tool: 'tmpl', sends: ['hv'], operations: ['tmpl'] },
+  { client: 'flow', tool: 'flow', sends: ['v', 'hv'], operations: ['p', 'form'] },
 ] as const;
 
 describe(`redaction on the real stack (seed ${seed})`, () => {
   it(`generated values in every credential place never reach a tool result (${CASES} cases)`, async () => {
     for (const [i, c] of cases.entries()) {
       await setValues(c);
-      for (const call of calls) {
-        received = [];
-        const result = JSON.stringify(
-          await clients[call.client].callTool({
-            name: call.tool,
-            arguments: call.tool === 'tmpl' ? {} : { style: c.style },
-          }),
-        );
+      received = [];
+      // The case's calls at once (each reaches its own path of the upstream).
+      const answers = await Promise.all(
+        calls.map(async (call) =>
+          JSON.stringify(
+            await clients[call.client].callTool({
+              name: call.tool,
+              arguments: call.tool === 'tmpl' ? {} : { style: c.style },
+            }),
+          ),
+        ),
+      );
+      for (const [k, call] of calls.entries()) {
+        const result = answers[k]!;
         results.push(result);
         const where = `case ${i} of seed ${seed} (REDACTION_SEED=${seed}), tool ${call.tool}`;
         // The values did go out (decoded from what the upstream received), and the upstream echoed them.
+        const got = received.filter((r) => (call.operations as readonly string[]).includes(r.operation));
         for (const name of call.sends) {
           const value = c[name];
-          const sent = received.some((r) => views(r).some(([, view]) => view.includes(value)));
+          const sent = got.some((r) => views(r.text).some(([, view]) => view.includes(value)));
           if (!sent) throw new Error(`${where}: the upstream never received ${name} ${JSON.stringify(value)}`);
         }
         expect(result.toLowerCase()).toContain('[redacted]');
