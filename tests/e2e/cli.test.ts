@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { repoRoot, type ControlPlaneClient, type Stack } from '@toolplane/cli';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import { startStreamableMcpServer } from '../fixtures/mcp-servers.ts';
 import { postMcp, startTestStack, tempDir, waitFor } from '../helpers.ts';
 
 /**
@@ -507,5 +508,63 @@ describe('toolplane CLI', () => {
     const after = await cliJson<{ data: { slug: string }[] }>(['connectors', 'list']);
     expect(after.data.map((c) => c.slug)).toEqual(['ticket-system']);
     expect((await cli(['connectors', 'rm', 'ticket-system-spare'])).code).toBe(5);
+  });
+
+  it('external-servers add / update / rm: header values from stdin, never printed; servers use them by name', async () => {
+    const HEADER = 'Bearer ext-cli-9a1c';
+    const mcp = await startStreamableMcpServer({
+      tools: [{ name: 'lookup_order', description: 'Find an order', inputSchema: { type: 'object' } }],
+      requiredHeader: ['authorization', HEADER],
+    });
+    try {
+      const added = await cli(
+        ['external-servers', 'add', '--name', 'orders', '--url', mcp.url, '--header', 'Authorization'],
+        { stdin: `Authorization=${HEADER}\n` },
+      );
+      expect(added.code).toBe(0);
+      expect(added.stdout).toContain('tools    lookup_order');
+      expect(added.stdout + added.stderr).not.toContain(HEADER);
+      const server = await cliJson<{ externalMcpServers: { name: string }[]; tools: string[] }>([
+        'servers',
+        'create',
+        '--name',
+        'uses-orders',
+        '--mode',
+        'NORMAL',
+        '--external-server',
+        'orders:lookup_order',
+      ]);
+      expect(server.externalMcpServers.map((e) => e.name)).toEqual(['orders']);
+      expect(server.tools).toEqual(['lookup_order']);
+      const updated = await cliJson<{ headerNames: string[]; url: string }>(
+        ['external-servers', 'update', 'orders', '--header', 'X-Trace', '--url', `${mcp.url}?v=2`],
+        { stdin: 'X-Trace=t-1\n' },
+      );
+      expect(updated).toMatchObject({ headerNames: ['Authorization', 'X-Trace'], url: `${mcp.url}?v=2` });
+      const listed = await cli(['external-servers', 'list']);
+      expect(listed.stdout).toMatch(
+        /orders\s+[0-9a-f-]{36}\s+\S+\s+Authorization,X-Trace\s+lookup_order\s+uses-orders/,
+      );
+      // A header named on stdin but not with --header is a usage error; nothing is sent.
+      expect((await cli(['external-servers', 'update', 'orders', '--header', 'X-A'], { stdin: 'X-B=1\n' })).code).toBe(
+        2,
+      );
+      const removed = await cliJson<{ headerNames: string[] }>([
+        'external-servers',
+        'update',
+        'orders',
+        '--remove-header',
+        'X-Trace',
+      ]);
+      expect(removed.headerNames).toEqual(['Authorization']);
+      const inUse = await cli(['external-servers', 'rm', 'orders']);
+      expect(inUse.code).toBe(5);
+      expect(inUse.stderr).toContain('uses-orders');
+      expect((await cli(['servers', 'update', 'uses-orders', '--no-external-servers'])).code).toBe(0);
+      expect(await cliJson(['external-servers', 'rm', 'orders'])).toEqual({ deleted: 'orders' });
+      expect((await cli(['external-servers', 'get', 'orders'])).code).toBe(5);
+    } finally {
+      await mcp.close();
+    }
   });
 });

@@ -142,6 +142,7 @@ describe('GET /api/v1/mcp_manager/{id} and /config', () => {
       'createdAt',
       'description',
       'externalMcpConfigs',
+      'externalMcpServers',
       'fromDescriptor',
       'id',
       'isPublic',

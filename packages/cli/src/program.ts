@@ -5,6 +5,7 @@ import { connectorsCommand } from './commands/connectors.ts';
 import { debugCommand } from './commands/debug.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { ExitCode } from './commands/errors.ts';
+import { externalServersCommand } from './commands/external-servers.ts';
 import { instancesCommand } from './commands/instances.ts';
 import { keysCommand } from './commands/keys.ts';
 import { loginCommand } from './commands/login.ts';
@@ -48,6 +49,7 @@ function buildProgram(): Command {
   devCommand(program);
   loginCommand(program);
   serversCommand(program);
+  externalServersCommand(program);
   connectorsCommand(program);
   catalogCommand(program);
   instancesCommand(program);

@@ -340,8 +340,9 @@ export interface paths {
     /**
      * Create an MCP server
      * @description NORMAL servers expose a connector instance’s tools (narrowed by `selectedTools`), workspace tools
-     * picked by name, or a workflow deployment’s; SMART servers expose meta tools over the workspace’s tools. A name
-     * already used is a 409.
+     * picked by name, or a workflow deployment’s; SMART servers expose meta tools over the workspace’s tools. External
+     * MCP servers are merged in from `externalMcpConfigs` (stored on this server) and `externalMcpServers` (registered
+     * on the workspace, by name: 422 for an unknown one). A name already used is a 409.
      */
     post: operations['createServer'];
     delete?: never;
@@ -369,7 +370,7 @@ export interface paths {
      * Change an MCP server (omitted fields are kept; a null description clears it)
      * @description A change of what the server exposes makes a new catalog version. A key limited to servers needs the
      * `server_admin` scope to change `mode`, `isPublic`, `perRequestAuth`, `connectorInstanceId`, `selectedTools`,
-     * `externalMcpConfigs` or `config` (403).
+     * `externalMcpConfigs`, `externalMcpServers` or `config` (403).
      */
     patch: operations['updateServer'];
     trace?: never;
@@ -414,6 +415,58 @@ export interface paths {
     options?: never;
     head?: never;
     patch?: never;
+    trace?: never;
+  };
+  '/external_mcp_servers': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List the external MCP servers registered on the workspace */
+    get: operations['listExternalMcpServers'];
+    put?: never;
+    /**
+     * Register an external MCP server on the workspace
+     * @description A name, a URL and headers (their values are secrets: sealed, never shown again). A worker lists its
+     * tools once (the control plane has no egress); a server that cannot be listed is registered anyway, with the
+     * reason in `listError`. Hosted servers use it by naming it in `externalMcpServers`. A name already registered is a
+     * 409.
+     */
+    post: operations['createExternalMcpServer'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/external_mcp_servers/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get a registered external MCP server */
+    get: operations['getExternalMcpServer'];
+    put?: never;
+    post?: never;
+    /**
+     * Unregister an external MCP server (its header secrets go with it)
+     * @description Only when no hosted server uses it: 409 naming those that do.
+     */
+    delete: operations['deleteExternalMcpServer'];
+    options?: never;
+    head?: never;
+    /**
+     * Change a registered external MCP server field by field
+     * @description Only what the body names changes: `url`, `name`, and in `headers` each header named (a value sets
+     * it, `null` removes it; the other headers keep their sealed values). It is listed again, and every hosted server
+     * using it gets a new catalog version in one change (edges send `tools/list_changed`). A name already registered,
+     * or already used by an external config of a server using it, is a 409.
+     */
+    patch: operations['updateExternalMcpServer'];
     trace?: never;
   };
   '/mcp_servers/{id}/deploy': {
@@ -1482,6 +1535,8 @@ export interface components {
       /** @description The MCP endpoint on the edge. */
       url: string;
       externalMcpConfigs: components['schemas']['ExternalMcpConfig'][];
+      /** @description The external MCP servers registered on the workspace that this server uses, by name. */
+      externalMcpServers: components['schemas']['UsedExternalMcpServer'][];
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -1494,6 +1549,18 @@ export interface components {
       warnings?: string[];
     };
     ExternalMcpConfig: {
+      name: string;
+      url: string;
+      /** @description The tools taken from it; [] = all of them. */
+      tools: string[];
+      headerNames: string[];
+    };
+    UsedExternalMcpServer: {
+      /**
+       * Format: uuid
+       * @description The registered server (`/external_mcp_servers/{id}`).
+       */
+      id: string;
       name: string;
       url: string;
       /** @description The tools taken from it; [] = all of them. */
@@ -1525,6 +1592,11 @@ export interface components {
         headers?: {
           [key: string]: string;
         };
+        /** @default [] */
+        tools?: string[];
+      }[];
+      externalMcpServers?: {
+        name: string;
         /** @default [] */
         tools?: string[];
       }[];
@@ -1569,6 +1641,8 @@ export interface components {
       /** @description The MCP endpoint on the edge. */
       url: string;
       externalMcpConfigs: components['schemas']['ExternalMcpConfig'][];
+      /** @description The external MCP servers registered on the workspace that this server uses, by name. */
+      externalMcpServers: components['schemas']['UsedExternalMcpServer'][];
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -1589,6 +1663,11 @@ export interface components {
         headers?: {
           [key: string]: string;
         };
+        /** @default [] */
+        tools?: string[];
+      }[];
+      externalMcpServers?: {
+        name: string;
         /** @default [] */
         tools?: string[];
       }[];
@@ -1615,6 +1694,7 @@ export interface components {
         tools: components['schemas']['ToolDefinition'][];
       };
       externalMcpConfigs: components['schemas']['ExternalMcpConfig'][];
+      externalMcpServers: components['schemas']['UsedExternalMcpServer'][];
       warnings?: string[];
     };
     ToolDefinition: {
@@ -1655,6 +1735,52 @@ export interface components {
       /** @description Tools of the previous version no longer in this one. */
       removed: string[];
       warnings?: string[];
+    };
+    ExternalMcpServer: {
+      /** Format: uuid */
+      id: string;
+      /** @description What hosted servers name it by (`externalMcpServers[].name`). */
+      name: string;
+      url: string;
+      /** @description The headers sent to it; their values are secrets, never shown. */
+      headerNames: string[];
+      /** @description The tools it listed last (at registration, at a change, at each refresh). */
+      tools: {
+        name: string;
+        title?: string;
+        description: string;
+      }[];
+      /** Format: date-time */
+      listedAt: string | null;
+      /** @description Why the last listing failed; null when it succeeded. */
+      listError: string | null;
+      /** @description The hosted servers using it. */
+      usedBy: {
+        /** Format: uuid */
+        id: string;
+        name: string;
+      }[];
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    CreateExternalMcpServerBody: {
+      name: string;
+      /** Format: uri */
+      url: string;
+      /** @default {} */
+      headers?: {
+        [key: string]: string;
+      };
+    };
+    UpdateExternalMcpServerBody: {
+      name?: string;
+      /** Format: uri */
+      url?: string;
+      headers?: {
+        [key: string]: string | null;
+      };
     };
     ValidatedWorkflow: {
       /** Format: uuid */
@@ -5941,6 +6067,588 @@ export interface operations {
       };
       /** @description No such resource in the caller’s workspace: `resource.not_found`. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listExternalMcpServers: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Every registered server, by name. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: components['schemas']['ExternalMcpServer'][];
+          };
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  createExternalMcpServer: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CreateExternalMcpServerBody'];
+      };
+    };
+    responses: {
+      /** @description The registered server. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ExternalMcpServer'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getExternalMcpServer: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The registered server’s id, or its name. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The registered server. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ExternalMcpServer'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  deleteExternalMcpServer: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The registered server’s id, or its name. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no body. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  updateExternalMcpServer: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The registered server’s id, or its name. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['UpdateExternalMcpServerBody'];
+      };
+    };
+    responses: {
+      /** @description The registered server as changed. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ExternalMcpServer'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
         headers: {
           [name: string]: unknown;
         };

@@ -128,6 +128,8 @@ const McpToolPlan = z.object({
   remoteTool: z.string(),
   /** Secret holding the configured headers as a JSON object (values are credentials). */
   headersSecret: z.string().optional(),
+  /** A server registered on the workspace: header name → the secret holding its value (one per header). */
+  headerSecrets: z.record(z.string(), z.string()).optional(),
 });
 type McpToolPlan = z.infer<typeof McpToolPlan>;
 

@@ -242,6 +242,8 @@ const ListRemoteToolsJobV1 = z.object({
   headers: z.record(z.string(), z.string()),
   /** Secret holding more headers (a JSON object), resolved by the worker. */
   headersSecret: z.string().optional(),
+  /** More headers, one secret each (header name → secret name), resolved by the worker. */
+  headerSecrets: z.record(z.string(), z.string()).optional(),
   deadlineAt: z.number().int(),
   replyTo: z.string(),
 });

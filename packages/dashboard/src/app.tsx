@@ -21,6 +21,9 @@ const ExternalUserPage = lazy(() => import('./pages/external-user.tsx').then((m)
 const WorkspacesPage = lazy(() => import('./pages/workspaces.tsx').then((m) => ({ default: m.WorkspacesPage })));
 const CatalogPage = lazy(() => import('./pages/catalog.tsx').then((m) => ({ default: m.CatalogPage })));
 const ServerEditPage = lazy(() => import('./pages/server-edit.tsx').then((m) => ({ default: m.ServerEditPage })));
+const ExternalServersPage = lazy(() =>
+  import('./pages/external-servers.tsx').then((m) => ({ default: m.ExternalServersPage })),
+);
 
 /** The main navigation in groups: what the MCP servers are made of, what runs on them, the workspace's administration. */
 const navGroups: { label: string; links: { href: string; label: string }[] }[] = [
@@ -31,6 +34,7 @@ const navGroups: { label: string; links: { href: string; label: string }[] }[] =
       { href: '/connectors', label: 'Connectors' },
       { href: '/catalog', label: 'API catalog' },
       { href: '/instances', label: 'Connector instances' },
+      { href: '/external-servers', label: 'External MCP servers' },
       { href: '/workflows', label: 'Workflows' },
       { href: '/secrets', label: 'Secrets' },
     ],
@@ -170,6 +174,7 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   if (first === 'servers' && second === 'new') return <ServerCreatePage client={client} />;
   if (first === 'servers' && second && third === 'edit') return <ServerEditPage client={client} id={second} />;
   if (first === 'servers' && second) return <ServerPage client={client} id={second} />;
+  if (first === 'external-servers') return <ExternalServersPage client={client} />;
   if (first === 'connectors') return <ConnectorsPage client={client} />;
   if (first === 'catalog') return <CatalogPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'instances') return <InstancesPage client={client} />;

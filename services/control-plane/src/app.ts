@@ -32,6 +32,7 @@ import { republishServerIdentity, serverIdentityPublisher } from './modules/serv
 import { DebugEventHub } from './modules/debug-events.ts';
 import { debugSessionsRouter, publishDebugSession } from './modules/debug-sessions.ts';
 import { deploymentsRouter } from './modules/deployments.ts';
+import { externalMcpServersRouter } from './modules/external-mcp-servers.ts';
 import {
   announceStoredRecords,
   applyRetention,
@@ -203,6 +204,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/secrets', workspaceSecretsRouter(secrets, publisher, env.MAX_BODY_BYTES));
   api.use('/mcp_servers/:id/secrets', serverSecretsRouter(db, secrets, publisher, env.MAX_BODY_BYTES));
   api.use('/mcp_servers', deploymentsRouter(db, catalog, tasks, env.MAX_BODY_BYTES));
+  api.use('/external_mcp_servers', externalMcpServersRouter(db, catalog, secrets, env.MAX_BODY_BYTES));
   api.use('/execution_records', executionRecordsRouter(db));
   api.use('/external_users', externalUsersRouter(db, secrets, publisher, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
   api.use('/api_keys', jsonBody(env.MAX_BODY_BYTES), apiKeysRouter(db, publisher));

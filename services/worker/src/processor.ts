@@ -205,10 +205,10 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
               deps.secrets,
               job,
               plan.server,
-              plan.headersSecret !== undefined,
+              plan.headersSecret !== undefined || Object.keys(plan.headerSecrets ?? {}).length > 0,
               await fallback(),
-            )) ?? (await externalHeaders(deps.secrets, {}, plan.headersSecret)))
-          : await externalHeaders(deps.secrets, {}, plan.headersSecret);
+            )) ?? (await externalHeaders(deps.secrets, {}, plan)))
+          : await externalHeaders(deps.secrets, {}, plan);
         await markSent();
         const sentAt = now();
         let result: ToolResultPayload;

@@ -22,15 +22,25 @@ export class RemoteRequestError extends Error {}
 /** No answer within the call's time budget. */
 export class RemoteTimeoutError extends Error {}
 
-/** Headers configured for an external server: plain ones plus those sealed in a secret (a JSON object). */
+/**
+ * Headers configured for an external server: plain ones, plus those sealed in one secret (a JSON object:
+ * a server's `externalMcpConfigs`) or one secret per header (a server registered on the workspace).
+ */
 export async function externalHeaders(
   secrets: SecretResolver,
   plain: Record<string, string>,
-  headersSecret: string | undefined,
+  sealed: { headersSecret?: string | undefined; headerSecrets?: Record<string, string> | undefined },
 ): Promise<Record<string, string>> {
-  if (!headersSecret) return plain;
-  const raw = await secrets.resolve(headersSecret);
-  return { ...plain, ...(raw ? (JSON.parse(raw) as Record<string, string>) : {}) };
+  const out = { ...plain };
+  if (sealed.headersSecret) {
+    const raw = await secrets.resolve(sealed.headersSecret);
+    Object.assign(out, raw ? (JSON.parse(raw) as Record<string, string>) : {});
+  }
+  for (const [name, secret] of Object.entries(sealed.headerSecrets ?? {})) {
+    const value = await secrets.resolve(secret);
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }
 
 /** Connects with Streamable HTTP, falling back to the legacy HTTP+SSE transport, and runs `use`. */
@@ -216,7 +226,7 @@ export function createRemoteToolsHandler(opts: { timeoutMs: number; secrets: Sec
     const base = { v: 1 as const, taskId: task.taskId };
     const timeoutMs = Math.max(1, Math.min(opts.timeoutMs, task.deadlineAt - now()));
     const signal = AbortSignal.timeout(timeoutMs);
-    const requestInit = { headers: await externalHeaders(opts.secrets, task.headers, task.headersSecret) };
+    const requestInit = { headers: await externalHeaders(opts.secrets, task.headers, task) };
     const url = new URL(task.url);
     const errors: string[] = [];
     for (const [kind, make] of [

@@ -49,6 +49,8 @@ export type ExecutionRecordDetail = Schemas['ExecutionRecord'];
 export type AccessPolicyBody = Schemas['AccessPolicyBody'];
 export type AccessPolicy = Schemas['AccessPolicy'];
 export type DebugSession = Schemas['DebugSession'];
+/** An external MCP server registered on the workspace (header names only). */
+export type ExternalServer = Schemas['ExternalMcpServer'];
 
 export interface DeployResult {
   /** 201: a new active deployment; 204: the same documents were already active. */
@@ -140,6 +142,30 @@ export class Api {
   }
   async deleteServer(idOrName: string): Promise<void> {
     await this.#data('DELETE', this.#client.DELETE('/mcp_manager/{id}', { params: { path: { id: idOrName } } }));
+  }
+
+  // External MCP servers registered on the workspace (a server is accepted by id or name in paths)
+  async listExternalServers(): Promise<ExternalServer[]> {
+    return (await this.#data('GET', this.#client.GET('/external_mcp_servers'))).data;
+  }
+  getExternalServer(idOrName: string): Promise<ExternalServer> {
+    return this.#data('GET', this.#client.GET('/external_mcp_servers/{id}', { params: { path: { id: idOrName } } }));
+  }
+  createExternalServer(body: Schemas['CreateExternalMcpServerBody']): Promise<ExternalServer> {
+    return this.#data('POST', this.#client.POST('/external_mcp_servers', { body }));
+  }
+  /** Only the fields given change; in `headers`, a value sets one header and null removes it. */
+  updateExternalServer(idOrName: string, body: Schemas['UpdateExternalMcpServerBody']): Promise<ExternalServer> {
+    return this.#data(
+      'PATCH',
+      this.#client.PATCH('/external_mcp_servers/{id}', { params: { path: { id: idOrName } }, body }),
+    );
+  }
+  async deleteExternalServer(idOrName: string): Promise<void> {
+    await this.#data(
+      'DELETE',
+      this.#client.DELETE('/external_mcp_servers/{id}', { params: { path: { id: idOrName } } }),
+    );
   }
 
   // Connectors

@@ -12,6 +12,7 @@ function serverLines(s: Server): string[] {
     `  mode   ${s.mode}`,
     `  url    ${s.url}`,
     `  tools  ${(s.tools ?? []).join(', ') || '-'}`,
+    ...s.externalMcpServers.map((e) => `  external server ${e.name}  ${e.url}`),
     ...(s.warnings ?? []).map((w) => `  warning: ${w}`),
   ];
 }
@@ -40,7 +41,26 @@ function serverFields(opts: Record<string, unknown>): Partial<CreateServerBody> 
   if (opts.perRequestAuth !== undefined) body.perRequestAuth = opts.perRequestAuth === true;
   const config = parseConfig(opts.config);
   if (config) body.config = config;
+  if (opts.externalServer !== undefined) body.externalMcpServers = externalServers(opts.externalServer as string[]);
+  else if (opts.externalServers === false) body.externalMcpServers = [];
   return body;
+}
+
+/** Each `--external-server` value as given (commas belong to its tool list). */
+const eachValue = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/** `--external-server name` or `name:tool,tool` (only those tools): registered external MCP servers to use. */
+function externalServers(values: string[]): NonNullable<CreateServerBody['externalMcpServers']> {
+  return values.map((value) => {
+    const colon = value.indexOf(':');
+    if (colon < 0) return { name: value.trim(), tools: [] };
+    const tools = value
+      .slice(colon + 1)
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
+    return { name: value.slice(0, colon).trim(), tools };
+  });
 }
 
 function fieldOptions(command: Command): Command {
@@ -53,7 +73,13 @@ function fieldOptions(command: Command): Command {
     .option('--no-public', 'private (the default)')
     .option('--per-request-auth', 'callers may pass their own upstream credential (X-Upstream-Authorization)')
     .option('--no-per-request-auth', 'the stored credentials only (the default)')
-    .option('--config <json>', 'free-form server config (JSON object)');
+    .option('--config <json>', 'free-form server config (JSON object)')
+    .option(
+      '--external-server <name[:tool,…]>',
+      'use a registered external MCP server, optionally only those tools (repeatable; replaces the list on update)',
+      eachValue,
+    )
+    .option('--no-external-servers', 'update: stop using every registered external MCP server');
 }
 
 export function serversCommand(program: Command): void {

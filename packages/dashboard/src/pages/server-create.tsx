@@ -72,6 +72,8 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [externals, setExternals] = useState<ExternalDraft[]>([]);
+  const [registered] = useLoad(() => unwrap(client.GET('/external_mcp_servers')).then((r) => r.data), [client]);
+  const [used, setUsed] = useState<Set<string>>(new Set());
 
   useEffect(() => {
     setSelected(new Set());
@@ -102,6 +104,7 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
       ...(mode === 'NORMAL' && instanceId ? { connectorInstanceId: instanceId } : {}),
       ...(mode === 'NORMAL' && selected.size > 0 ? { selectedTools: [...selected] } : {}),
       ...(external.length > 0 ? { externalMcpConfigs: external } : {}),
+      ...(used.size > 0 ? { externalMcpServers: [...used].map((n) => ({ name: n, tools: [] })) } : {}),
     };
     unwrap(client.POST('/mcp_manager', { body })).then(
       (server) => navigate(`/servers/${server.id}`),
@@ -221,6 +224,33 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
               </Show>
             )}
           </>
+        )}
+        {registered.state === 'done' && registered.data.length > 0 && (
+          <fieldset>
+            <legend>External MCP servers registered on the workspace</legend>
+            <p className="hint">
+              All their tools; a change of one (<Link href="/external-servers">External MCP servers</Link>) reaches this
+              server.
+            </p>
+            {registered.data.map((r) => (
+              <div className="check" key={r.id}>
+                <input
+                  type="checkbox"
+                  id={`use-${r.id}`}
+                  checked={used.has(r.name)}
+                  onChange={(e) => {
+                    const next = new Set(used);
+                    if (e.target.checked) next.add(r.name);
+                    else next.delete(r.name);
+                    setUsed(next);
+                  }}
+                />
+                <label htmlFor={`use-${r.id}`}>
+                  {r.name} <code>{r.url}</code> ({r.tools.length} tool{r.tools.length === 1 ? '' : 's'})
+                </label>
+              </div>
+            ))}
+          </fieldset>
         )}
         <ExternalServers client={client} drafts={externals} onChange={setExternals} />
         {error !== null && (

@@ -134,9 +134,9 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
                 tools={config.tools}
               />
             )}
-            {server.externalMcpConfigs.length > 0 && (
+            {server.externalMcpConfigs.length + server.externalMcpServers.length > 0 && (
               <>
-                <h2>External MCP servers ({server.externalMcpConfigs.length})</h2>
+                <h2>External MCP servers ({server.externalMcpConfigs.length + server.externalMcpServers.length})</h2>
                 <table aria-label="External MCP servers">
                   <thead>
                     <tr>
@@ -147,9 +147,20 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
                     </tr>
                   </thead>
                   <tbody>
-                    {server.externalMcpConfigs.map((e) => (
+                    {[
+                      ...server.externalMcpConfigs.map((e) => ({ ...e, registered: false })),
+                      ...server.externalMcpServers.map((e) => ({ ...e, registered: true })),
+                    ].map((e) => (
                       <tr key={e.name}>
-                        <td>{e.name}</td>
+                        <td>
+                          {e.registered ? (
+                            <>
+                              <Link href="/external-servers">{e.name}</Link> (registered on the workspace)
+                            </>
+                          ) : (
+                            e.name
+                          )}
+                        </td>
                         <td>
                           <code>{e.url}</code>
                         </td>

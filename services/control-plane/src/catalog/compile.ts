@@ -20,13 +20,61 @@ import { credentialSecretName, serverSecretName, userCredentialSecretName } from
  * as an `ExternalLister` that answers from memory (see service.ts).
  */
 
-/** What is stored of an external MCP config: header names only; the values are a secret. */
+/**
+ * An external MCP server as a catalog uses it: a config stored on the server (`externalMcpConfigs`:
+ * header names only, the values in one secret) or a server registered on the workspace that the hosted
+ * server references (`registryId`; one secret per header value, `headerSecrets`). `tools` narrows the
+ * tools taken (none = all).
+ */
 export interface StoredExternalConfig {
   name: string;
   url: string;
   tools: string[];
   headerNames: string[];
   headersSecret?: string;
+  headerSecrets?: Record<string, string>;
+  registryId?: string;
+}
+
+/** A registered external MCP server as stored (the `external_mcp_servers` row). */
+export interface RegisteredExternalServer {
+  id: string;
+  name: string;
+  url: string;
+  headerSecrets: unknown;
+}
+
+/** How a hosted server using a registered external MCP server sees it (its own tool selection). */
+export function registeredConfig(entry: RegisteredExternalServer, tools: string[]): StoredExternalConfig {
+  const headerSecrets = (entry.headerSecrets ?? {}) as Record<string, string>;
+  return {
+    name: entry.name,
+    url: entry.url,
+    tools,
+    headerNames: Object.keys(headerSecrets).sort(),
+    ...(Object.keys(headerSecrets).length > 0 ? { headerSecrets } : {}),
+    registryId: entry.id,
+  };
+}
+
+/** The registered external MCP servers each of `serverIds` references, in the order it lists them. */
+export async function registeredExternalConfigs(
+  db: Pick<Tx, 'mcpServerExternalServer'>,
+  serverIds: string[],
+): Promise<Map<string, StoredExternalConfig[]>> {
+  const out = new Map<string, StoredExternalConfig[]>();
+  if (serverIds.length === 0) return out;
+  const refs = await db.mcpServerExternalServer.findMany({
+    where: { serverId: { in: serverIds } },
+    include: { externalServer: true },
+    orderBy: [{ serverId: 'asc' }, { position: 'asc' }],
+  });
+  for (const r of refs) {
+    const list = out.get(r.serverId) ?? [];
+    list.push(registeredConfig(r.externalServer, r.tools));
+    out.set(r.serverId, list);
+  }
+  return out;
 }
 
 export type ExternalLister = (cfg: StoredExternalConfig) => Promise<ListRemoteToolsResult>;
@@ -149,9 +197,10 @@ export async function compileCatalog(
   const own = await compileOwnTools(tx, server, version, opts, reserved);
   // Tools of the server's active workflow deployment (Flower / Arazzo).
   const withWorkflows = await withWorkflowTools(tx, own, server.config, reserved);
+  const registered = (await registeredExternalConfigs(tx, [server.id])).get(server.id) ?? [];
   return mergeExternalTools(
     withWorkflows,
-    (server.externalMcpConfigs ?? []) as StoredExternalConfig[],
+    [...((server.externalMcpConfigs ?? []) as StoredExternalConfig[]), ...registered],
     listExternal,
     reserved,
   );
@@ -280,6 +329,7 @@ async function mergeExternalTools(
           url: cfg.url,
           remoteTool: remote.name,
           ...(cfg.headersSecret ? { headersSecret: cfg.headersSecret } : {}),
+          ...(cfg.headerSecrets ? { headerSecrets: cfg.headerSecrets } : {}),
         },
         source: { connector: `mcp:${cfg.name}`, instance: cfg.name },
       });

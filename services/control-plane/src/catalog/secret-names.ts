@@ -48,3 +48,22 @@ export function externalHeadersSecretName(
 ): string {
   return `${serverSecretPrefix(workspaceId, serverId)}external/${configName}/headers-${generation}`;
 }
+
+/** A workspace's registered external MCP server (its header values): deleted with it. */
+export function externalServerSecretPrefix(workspaceId: string, externalServerId: string): string {
+  return `ws/${workspaceId}/external-mcp-servers/${externalServerId}/`;
+}
+
+/**
+ * One header value of a registered external MCP server (the header name hex-encoded, lower case: any
+ * HTTP token fits a secret name). `generation` makes every write a new name, as for external configs.
+ */
+export function externalServerHeaderSecretName(
+  workspaceId: string,
+  externalServerId: string,
+  header: string,
+  generation: string,
+): string {
+  const hex = Buffer.from(header.toLowerCase()).toString('hex');
+  return `${externalServerSecretPrefix(workspaceId, externalServerId)}headers/${hex}-${generation}`;
+}

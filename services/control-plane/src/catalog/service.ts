@@ -6,7 +6,13 @@ import type { SecretsWriter } from '@toolplane/secrets';
 import type { Db, Tx } from '../db/client.ts';
 import { isUuid } from '../modules/ids.ts';
 import { publicationResources } from '../publisher.ts';
-import { compileCatalog, type ExternalLister, type ServerRow, type StoredExternalConfig } from './compile.ts';
+import {
+  compileCatalog,
+  type ExternalLister,
+  registeredExternalConfigs,
+  type ServerRow,
+  type StoredExternalConfig,
+} from './compile.ts';
 import { credentialSecretPrefix, serverSecretPrefix, userCredentialSecretPrefix } from './secret-names.ts';
 
 /**
@@ -45,6 +51,8 @@ export interface Affected {
   instanceIds?: string[];
   /** Servers drawing on the whole workspace (SMART, NORMAL choosing tools by name): every instance change. */
   workspaceId?: string;
+  /** Servers using these registered external MCP servers. */
+  externalServerIds?: string[];
 }
 
 /** What the writes of a change report back. */
@@ -69,6 +77,11 @@ export interface ChangeOptions {
   cleanupOnFailure?: string[];
   /** Answers gathered by the caller (the external refresh), instead of listing here. */
   lister?: ExternalLister;
+  /**
+   * Registered external MCP servers the caller has just listed in their new form (a change of the
+   * registered server): used for it instead of listing the stored one again.
+   */
+  listed?: { config: StoredExternalConfig; result: ListRemoteToolsResult }[];
   /** Last look at each compiled catalog (inside the transaction): `undefined` abandons the whole change (nothing changed). */
   finish?: (catalog: Catalog) => Catalog | undefined;
 }
@@ -92,12 +105,14 @@ export function externalListerFor(tasks: DataPlaneTaskClient, timeoutMs = 10_000
       url: cfg.url,
       headers: {},
       ...(cfg.headersSecret ? { headersSecret: cfg.headersSecret } : {}),
+      ...(cfg.headerSecrets ? { headerSecrets: cfg.headerSecrets } : {}),
       deadlineAt: Date.now() + timeoutMs,
       replyTo: tasks.clientId,
     });
 }
 
-const externalKey = (cfg: StoredExternalConfig) => JSON.stringify([cfg.name, cfg.url, cfg.headersSecret ?? null]);
+const externalKey = (cfg: StoredExternalConfig) =>
+  JSON.stringify([cfg.name, cfg.url, cfg.headersSecret ?? null, Object.entries(cfg.headerSecrets ?? {}).sort()]);
 
 /** Answers a compilation from lists gathered before the transaction; a config not gathered is reported, not fetched. */
 function replayLister(answers: Map<string, ListRemoteToolsResult>): ExternalLister {
@@ -146,18 +161,45 @@ export class CatalogService {
         { workspaceId: affected.workspaceId, mode: 'SMART' as const },
         { workspaceId: affected.workspaceId, connectorInstanceId: null },
       );
+    if (affected.externalServerIds?.length)
+      or.push({ externalServers: { some: { externalServerId: { in: affected.externalServerIds } } } });
     return or.length > 0 ? { OR: or } : undefined;
   }
 
-  /** Lists every external MCP config the affected servers (and `extra`) have, outside any transaction. */
-  private async gatherExternal(affected: Affected, extra: StoredExternalConfig[] = []) {
+  /** Lists one external MCP server's tools through the worker (a registered server being created or changed). */
+  listOne(cfg: StoredExternalConfig): Promise<ListRemoteToolsResult> {
+    return this.listExternal(cfg).catch((err: unknown): ListRemoteToolsResult => ({
+      v: 1,
+      taskId: '',
+      ok: false,
+      error: String(err),
+      tools: [],
+    }));
+  }
+
+  /** Lists every external MCP server the affected servers (and `extra`) use, outside any transaction. */
+  private async gatherExternal(
+    affected: Affected,
+    extra: StoredExternalConfig[] = [],
+    listed: NonNullable<ChangeOptions['listed']> = [],
+  ) {
     const where = this.where(affected);
-    const servers = where ? await this.db.mcpServer.findMany({ where, select: { externalMcpConfigs: true } }) : [];
+    const servers = where
+      ? await this.db.mcpServer.findMany({ where, select: { id: true, externalMcpConfigs: true } })
+      : [];
+    const registered = await registeredExternalConfigs(
+      this.db,
+      servers.map((s) => s.id),
+    );
+    const replaced = new Set(listed.map((l) => l.config.registryId));
     const configs = [
-      ...servers.flatMap((s) => (s.externalMcpConfigs ?? []) as unknown as StoredExternalConfig[]),
+      ...servers.flatMap((s) => [
+        ...((s.externalMcpConfigs ?? []) as unknown as StoredExternalConfig[]),
+        ...(registered.get(s.id) ?? []).filter((c) => !replaced.has(c.registryId)),
+      ]),
       ...extra,
     ];
-    const answers = new Map<string, ListRemoteToolsResult>();
+    const answers = new Map<string, ListRemoteToolsResult>(listed.map((l) => [externalKey(l.config), l.result]));
     await Promise.all(
       configs.map(async (cfg) => {
         const key = externalKey(cfg);
@@ -185,7 +227,7 @@ export class CatalogService {
     write: (tx: Tx) => Promise<Written<T>>,
     opts: ChangeOptions = {},
   ): Promise<ChangeOutcome<T>> {
-    const lister = opts.lister ?? replayLister(await this.gatherExternal(affected, opts.external));
+    const lister = opts.lister ?? replayLister(await this.gatherExternal(affected, opts.external, opts.listed));
     let committed: { written: Written<T>; catalogs: Map<string, Catalog> };
     try {
       committed = await this.db.$transaction(

@@ -150,6 +150,7 @@ const exposureFields = [
   'connectorInstanceId',
   'selectedTools',
   'externalMcpConfigs',
+  'externalMcpServers',
   'config',
 ] as const;
 

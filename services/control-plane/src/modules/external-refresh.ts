@@ -2,9 +2,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Catalog, ListRemoteToolsResult } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import type { Redis } from 'ioredis';
-import type { ExternalLister, ServerRow, StoredExternalConfig } from '../catalog/compile.ts';
+import {
+  type ExternalLister,
+  registeredConfig,
+  registeredExternalConfigs,
+  type ServerRow,
+  type StoredExternalConfig,
+} from '../catalog/compile.ts';
 import { NothingToChange, type CatalogService } from '../catalog/service.ts';
 import type { Db } from '../db/client.ts';
+import { listingOf } from './external-mcp-servers.ts';
 
 /** JSON with sorted keys: catalogs come back from PostgreSQL (jsonb) with their keys reordered. */
 function canonical(value: unknown): string {
@@ -70,15 +77,36 @@ async function refreshExternalTools(deps: RefreshDeps, opts: { deadlineAt: numbe
     where: { catalogVersion: { gt: 0 } },
     orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }],
   })) as ServerRow[];
-  const withExternal = servers.filter((s) => Array.isArray(s.externalMcpConfigs) && s.externalMcpConfigs.length > 0);
+  const registered = await registeredExternalConfigs(
+    db,
+    servers.map((s) => s.id),
+  );
+  const configsOf = (s: ServerRow) => [
+    ...((s.externalMcpConfigs ?? []) as StoredExternalConfig[]),
+    ...(registered.get(s.id) ?? []),
+  ];
+  const withExternal = servers.filter((s) => configsOf(s).length > 0);
   const outcome: RefreshOutcome = { checked: 0, republished: [], failed: [], skipped: 0 };
+  // Servers registered on the workspace are listed once per run, however many servers use them; their
+  // registry entries keep the list (or the reason it failed).
+  const listings = new Map<string, Promise<ListRemoteToolsResult>>();
+  const listOnce: ExternalLister = (cfg) => {
+    if (!cfg.registryId) return deps.listExternal(cfg);
+    let p = listings.get(cfg.registryId);
+    if (!p) {
+      p = deps.listExternal(cfg);
+      listings.set(cfg.registryId, p);
+    }
+    return p;
+  };
+  await refreshRegistry(deps, listOnce, opts.deadlineAt);
   for (const s of withExternal) {
     if (Date.now() >= opts.deadlineAt) {
       outcome.skipped++;
       continue;
     }
     try {
-      if (await refreshServer(s, deps)) outcome.republished.push(s.id);
+      if (await refreshServer(s, configsOf(s), { ...deps, listExternal: listOnce })) outcome.republished.push(s.id);
       outcome.checked++;
     } catch (err) {
       outcome.failed.push(s.id);
@@ -93,12 +121,34 @@ async function refreshExternalTools(deps: RefreshDeps, opts: { deadlineAt: numbe
   return outcome;
 }
 
+/** Lists every external MCP server registered on a workspace and keeps its tool list (or the reason it failed) on its entry. */
+async function refreshRegistry(deps: RefreshDeps, list: ExternalLister, deadlineAt: number): Promise<void> {
+  const entries = await deps.db.externalMcpServer.findMany({ orderBy: [{ updatedAt: 'asc' }, { id: 'asc' }] });
+  for (const entry of entries) {
+    if (Date.now() >= deadlineAt) return;
+    const result = await list(registeredConfig(entry, [])).catch((err: unknown): ListRemoteToolsResult => ({
+      v: 1,
+      taskId: '',
+      ok: false,
+      error: String(err),
+      tools: [],
+    }));
+    // Only the entry as it was listed (a change meanwhile lists it anew).
+    await deps.db.externalMcpServer
+      .updateMany({
+        where: { id: entry.id, url: entry.url, updatedAt: entry.updatedAt },
+        data: { ...listingOf(result), updatedAt: entry.updatedAt },
+      })
+      .catch((err: unknown) => deps.log.warn({ err, id: entry.id }, 'registered external MCP server not updated'));
+  }
+}
+
 /** Lists a server's external servers outside any transaction; returns whether a new catalog version was published. */
 async function refreshServer(
   s: ServerRow,
+  configs: StoredExternalConfig[],
   { db, catalog: catalogs, listExternal, log }: RefreshDeps,
 ): Promise<boolean> {
-  const configs = s.externalMcpConfigs as StoredExternalConfig[];
   const currentRow = await db.catalogVersion.findUnique({
     where: { serverId_version: { serverId: s.id, version: s.catalogVersion } },
   });

@@ -21,6 +21,18 @@ const ExternalMcpConfig = z
   .strict()
   .meta({ id: 'ExternalMcpConfig' });
 
+/** A registered external MCP server a server uses (`externalMcpServers`; header values are secrets: only their names). */
+const UsedExternalMcpServer = z
+  .object({
+    id: z.uuid().describe('The registered server (`/external_mcp_servers/{id}`).'),
+    name: z.string(),
+    url: z.string(),
+    tools: z.array(z.string()).describe('The tools taken from it; [] = all of them.'),
+    headerNames: z.array(z.string()),
+  })
+  .strict()
+  .meta({ id: 'UsedExternalMcpServer' });
+
 const serverShape = {
   id: z.uuid(),
   name: z.string(),
@@ -40,6 +52,9 @@ const serverShape = {
   fromDescriptor: z.boolean().describe('Created with its connector instance from the descriptor’s `mcp_config`.'),
   url: z.string().describe('The MCP endpoint on the edge.'),
   externalMcpConfigs: z.array(ExternalMcpConfig),
+  externalMcpServers: z
+    .array(UsedExternalMcpServer)
+    .describe('The external MCP servers registered on the workspace that this server uses, by name.'),
   createdAt: timestamp,
   updatedAt: timestamp,
 };
@@ -92,6 +107,7 @@ const McpServerConfig = z
       .optional()
       .describe('SMART servers: the searchable catalog the meta tools act on.'),
     externalMcpConfigs: z.array(ExternalMcpConfig),
+    externalMcpServers: z.array(UsedExternalMcpServer),
     warnings: z.array(z.string()).optional(),
   })
   .strict()
@@ -166,8 +182,9 @@ export const serversRoutes: RouteDoc[] = [
     summary: 'Create an MCP server',
     description:
       'NORMAL servers expose a connector instance’s tools (narrowed by `selectedTools`), workspace tools picked ' +
-      'by name, or a workflow deployment’s; SMART servers expose meta tools over the workspace’s tools. A name ' +
-      'already used is a 409.',
+      'by name, or a workflow deployment’s; SMART servers expose meta tools over the workspace’s tools. External ' +
+      'MCP servers are merged in from `externalMcpConfigs` (stored on this server) and `externalMcpServers` (registered ' +
+      'on the workspace, by name: 422 for an unknown one). A name already used is a 409.',
     request: { body: jsonBody(CreateServerBody.meta({ id: 'CreateServerBody' })) },
     responses: {
       201: json('The server, with its first catalog’s tools.', McpServer),
@@ -204,7 +221,7 @@ export const serversRoutes: RouteDoc[] = [
     description:
       'A change of what the server exposes makes a new catalog version. A key limited to servers needs the ' +
       '`server_admin` scope to change `mode`, `isPublic`, `perRequestAuth`, `connectorInstanceId`, `selectedTools`, ' +
-      '`externalMcpConfigs` or `config` (403).',
+      '`externalMcpConfigs`, `externalMcpServers` or `config` (403).',
     request: { params: ServerParams, body: jsonBody(UpdateServerBody.meta({ id: 'UpdateServerBody' })) },
     responses: {
       200: json('The server as changed.', McpServer),

@@ -6,12 +6,18 @@ import type { Redis } from 'ioredis';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import { Router } from 'express';
 import { z } from 'zod';
-import type { ServerRow, StoredExternalConfig } from '../catalog/compile.ts';
+import {
+  registeredConfig,
+  registeredExternalConfigs,
+  type ServerRow,
+  type StoredExternalConfig,
+} from '../catalog/compile.ts';
 import { externalHeadersSecretName } from '../catalog/secret-names.ts';
 import { isUniqueViolation, type CatalogService } from '../catalog/service.ts';
 import type { Db, Tx } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
+import { externalServerName } from './external-mcp-servers.ts';
 import { isUuid } from './ids.ts';
 
 /** CreateMcpServerDto, plus `connectorInstanceId`: the tool source of this first version. */
@@ -47,7 +53,70 @@ export const CreateServerBody = z.object({
     .max(20)
     .refine((list) => new Set(list.map((c) => c.name)).size === list.length, 'names must be unique')
     .optional(),
+  /**
+   * External MCP servers registered on the workspace (`/external_mcp_servers`), by name, and which of their
+   * tools to take (`tools` empty = all). A change of a registered server reaches every server using it.
+   */
+  externalMcpServers: z
+    .array(z.object({ name: externalServerName, tools: z.array(z.string().min(1)).default([]) }).strict())
+    .max(20)
+    .refine((list) => new Set(list.map((c) => c.name)).size === list.length, 'names must be unique')
+    .optional(),
 });
+
+type RegistryRefs = NonNullable<z.infer<typeof CreateServerBody>['externalMcpServers']>;
+
+/**
+ * The registered external MCP servers a body names, as configs; a 422 naming each unknown one and each
+ * whose name one of the server's own `externalMcpConfigs` already uses (`inline`).
+ */
+async function registeredFor(
+  db: Db,
+  workspaceId: string,
+  refs: RegistryRefs,
+  inline: readonly { name: string }[],
+  conflictPath: 'externalMcpServers' | 'externalMcpConfigs',
+): Promise<StoredExternalConfig[]> {
+  const rows = refs.length
+    ? await db.externalMcpServer.findMany({ where: { workspaceId, name: { in: refs.map((r) => r.name) } } })
+    : [];
+  const issues: { path: string; message: string }[] = [];
+  refs.forEach((ref, i) => {
+    if (!rows.some((row) => row.name === ref.name))
+      issues.push({
+        path: `/externalMcpServers/${i}/name`,
+        message: `no external MCP server "${ref.name}" is registered in this workspace (POST /api/v1/external_mcp_servers)`,
+      });
+  });
+  inline.forEach((c, i) => {
+    const j = refs.findIndex((r) => r.name === c.name);
+    if (j >= 0)
+      issues.push({
+        path: conflictPath === 'externalMcpServers' ? `/externalMcpServers/${j}/name` : `/externalMcpConfigs/${i}/name`,
+        message: `"${c.name}" is both a registered external MCP server and one of externalMcpConfigs: names must differ`,
+      });
+  });
+  if (issues.length > 0) throw new ValidationError('the MCP server is invalid', issues);
+  return refs.map((ref) =>
+    registeredConfig(
+      rows.find((row) => row.name === ref.name)!,
+      ref.tools,
+    ),
+  );
+}
+
+/** Replaces a server's references to registered external MCP servers (inside the change's transaction). */
+async function setRegisteredRefs(tx: Tx, serverId: string, configs: StoredExternalConfig[]): Promise<void> {
+  await tx.mcpServerExternalServer.deleteMany({ where: { serverId } });
+  if (configs.length > 0)
+    await tx.mcpServerExternalServer.createMany({
+      data: configs.map((c, position) => ({ serverId, externalServerId: c.registryId!, tools: c.tools, position })),
+    });
+}
+
+/** What the API shows of a registered external MCP server a server uses (header names only). */
+const presentRegistered = (configs: StoredExternalConfig[]) =>
+  configs.map(({ registryId, name, url, tools, headerNames }) => ({ id: registryId!, name, url, tools, headerNames }));
 
 /** Seals header values under new names (the old ones stay valid until the change commits); returns what goes in the database. */
 async function storeExternalConfigs(
@@ -79,9 +148,14 @@ const headerSecretsOf = (configs: unknown): string[] =>
  * The tools of external MCP servers an update removes (from the live catalog): their names stay
  * reserved, so a remaining external server's tool of the same name keeps its prefixed name.
  */
-async function removedExternalTools(tx: Tx, before: ServerRow, next: StoredExternalConfig[]) {
+async function removedExternalTools(
+  tx: Tx,
+  before: ServerRow,
+  previous: StoredExternalConfig[],
+  next: StoredExternalConfig[],
+) {
   const kept = new Set(next.map((c) => c.name));
-  const gone = ((before.externalMcpConfigs ?? []) as StoredExternalConfig[]).filter((c) => !kept.has(c.name));
+  const gone = previous.filter((c) => !kept.has(c.name));
   if (gone.length === 0) return undefined;
   const live = await tx.catalogVersion.findUnique({
     where: { serverId_version: { serverId: before.id, version: before.catalogVersion } },
@@ -180,7 +254,7 @@ export function serversRouter(
 ): Router {
   const r = Router();
   r.use(jsonBody(maxBodyBytes));
-  const present = (row: ServerRow, live?: Catalog) => ({
+  const present = (row: ServerRow, live?: Catalog, registered: StoredExternalConfig[] = []) => ({
     id: row.id,
     name: row.name,
     description: row.description,
@@ -196,6 +270,7 @@ export function serversRouter(
     externalMcpConfigs: ((row.externalMcpConfigs ?? []) as StoredExternalConfig[]).map(
       ({ name, url, tools, headerNames }) => ({ name, url, tools, headerNames }),
     ),
+    externalMcpServers: presentRegistered(registered),
     ...(live
       ? { tools: live.tools.map((t) => t.tool.name), ...(live.warnings ? { warnings: live.warnings } : {}) }
       : {}),
@@ -257,6 +332,13 @@ export function serversRouter(
     // A NORMAL server with no tool source yet gets its tools from a workflow deployment (POST /mcp_servers/{id}/deploy).
     if (await db.mcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } }))
       throw nameTaken(body.name);
+    const registered = await registeredFor(
+      db,
+      workspaceId,
+      body.externalMcpServers ?? [],
+      body.externalMcpConfigs ?? [],
+      'externalMcpServers',
+    );
     const id = crypto.randomUUID();
     const external = await storeExternalConfigs(secrets, workspaceId, id, body.externalMcpConfigs ?? []);
     const { result: server, catalogs } = await catalog.change(
@@ -282,12 +364,13 @@ export function serversRouter(
           if (isUniqueViolation(err)) throw nameTaken(body.name);
           throw err;
         }
+        await setRegisteredRefs(tx, id, registered);
         return { result: id, serverIds: [id], strictServerIds: [id] };
       },
-      { external: external.stored, cleanupOnFailure: external.written },
+      { external: [...external.stored, ...registered], cleanupOnFailure: external.written },
     );
     const row = (await db.mcpServer.findUniqueOrThrow({ where: { id: server } })) as ServerRow;
-    res.status(201).json(present(row, catalogs.get(server)));
+    res.status(201).json(present(row, catalogs.get(server), registered));
   });
 
   // Page-based (`page`, `limit`) or cursor-based (`cursor` = the last id seen, `limit`) listing. A key
@@ -306,8 +389,12 @@ export function serversRouter(
     })) as ServerRow[];
     const more = rows.length > q.limit;
     const page = rows.slice(0, q.limit);
+    const registered = await registeredExternalConfigs(
+      db,
+      page.map((row) => row.id),
+    );
     res.json({
-      data: page.map((row) => present(row)),
+      data: page.map((row) => present(row, undefined, registered.get(row.id))),
       pagination: {
         ...(q.cursor ? {} : { page: q.page }),
         limit: q.limit,
@@ -339,6 +426,22 @@ export function serversRouter(
       (await db.mcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } }))
     )
       throw nameTaken(body.name);
+    // Registered external MCP servers: names and tools only (their headers are the registry's). Their names
+    // must differ from the server's own external configs, as those will be after this update.
+    const inlineNames = body.externalMcpConfigs ?? ((row.externalMcpConfigs ?? []) as StoredExternalConfig[]);
+    const currentRegistered = (await registeredExternalConfigs(db, [row.id])).get(row.id) ?? [];
+    const registered =
+      body.externalMcpServers !== undefined
+        ? await registeredFor(db, workspaceId, body.externalMcpServers, inlineNames, 'externalMcpServers')
+        : body.externalMcpConfigs !== undefined
+          ? await registeredFor(
+              db,
+              workspaceId,
+              currentRegistered.map((c) => ({ name: c.name, tools: c.tools })),
+              inlineNames,
+              'externalMcpConfigs',
+            )
+          : undefined;
     const external = body.externalMcpConfigs
       ? await storeExternalConfigs(secrets, workspaceId, row.id, body.externalMcpConfigs)
       : undefined;
@@ -352,7 +455,18 @@ export function serversRouter(
       { serverIds: [row.id] },
       async (tx) => {
         const before = (await tx.mcpServer.findUniqueOrThrow({ where: { id: row.id } })) as ServerRow;
-        const removed = external ? await removedExternalTools(tx, before, external.stored) : undefined;
+        const beforeInline = (before.externalMcpConfigs ?? []) as StoredExternalConfig[];
+        const beforeRegistered = (await registeredExternalConfigs(tx, [row.id])).get(row.id) ?? [];
+        const removed =
+          external || body.externalMcpServers !== undefined
+            ? await removedExternalTools(
+                tx,
+                before,
+                [...beforeInline, ...beforeRegistered],
+                [...(external?.stored ?? beforeInline), ...(registered ?? beforeRegistered)],
+              )
+            : undefined;
+        if (body.externalMcpServers !== undefined) await setRegisteredRefs(tx, row.id, registered ?? []);
         // Choosing the source again frees the names of deleted sources; removed external servers reserve theirs.
         const reserved = [...(rebound ? [] : (before.reservedToolNames ?? [])), ...(removed?.names ?? [])];
         const warnings = [...(rebound ? [] : (before.bindingWarnings ?? [])), ...(removed?.warnings ?? [])];
@@ -385,10 +499,16 @@ export function serversRouter(
           deleteSecrets: external ? headerSecretsOf(before.externalMcpConfigs) : [],
         };
       },
-      { ...(external ? { external: external.stored, cleanupOnFailure: external.written } : {}) },
+      {
+        ...(external ? { cleanupOnFailure: external.written } : {}),
+        ...(external || body.externalMcpServers !== undefined
+          ? { external: [...(external?.stored ?? []), ...(body.externalMcpServers !== undefined ? registered! : [])] }
+          : {}),
+      },
     );
     const updated = (await db.mcpServer.findUniqueOrThrow({ where: { id: row.id } })) as ServerRow;
-    res.json(present(updated, catalogs.get(row.id)));
+    const now = (await registeredExternalConfigs(db, [row.id])).get(row.id) ?? [];
+    res.json(present(updated, catalogs.get(row.id), now));
   });
 
   // The server, its catalog versions and deployments go in one transaction; its Redis catalog and its
@@ -405,7 +525,8 @@ export function serversRouter(
 
   r.get('/:id', async (req, res) => {
     const row = await findServer(db, caller(req).workspaceId, req.params.id);
-    res.json(present(row, await liveCatalog(db, row)));
+    const registered = (await registeredExternalConfigs(db, [row.id])).get(row.id) ?? [];
+    res.json(present(row, await liveCatalog(db, row), registered));
   });
 
   // The server's catalog versions, newest first, each with its tool names and what changed from the
@@ -459,6 +580,7 @@ export function serversRouter(
       externalMcpConfigs: ((row.externalMcpConfigs ?? []) as StoredExternalConfig[]).map(
         ({ name, url, tools, headerNames }) => ({ name, url, tools, headerNames }),
       ),
+      externalMcpServers: presentRegistered((await registeredExternalConfigs(db, [row.id])).get(row.id) ?? []),
       ...(live?.warnings ? { warnings: live.warnings } : {}),
     });
   });

@@ -9,6 +9,7 @@ import { connectorsRoutes } from '../modules/connectors.openapi.ts';
 import { debugSessionsRoutes } from '../modules/debug-sessions.openapi.ts';
 import { deploymentsRoutes } from '../modules/deployments.openapi.ts';
 import { executionRecordsRoutes } from '../modules/execution-records.openapi.ts';
+import { externalMcpServersRoutes } from '../modules/external-mcp-servers.openapi.ts';
 import { externalUsersRoutes } from '../modules/external-users.openapi.ts';
 import { secretsRoutes } from '../modules/secrets.openapi.ts';
 import { serversRoutes } from '../modules/servers.openapi.ts';
@@ -34,6 +35,7 @@ const apiRoutes: RouteDoc[] = [
   ...connectorInstancesRoutes,
   ...apiCatalogRoutes,
   ...serversRoutes,
+  ...externalMcpServersRoutes,
   ...deploymentsRoutes,
   ...secretsRoutes,
   ...externalUsersRoutes,

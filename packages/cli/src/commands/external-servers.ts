@@ -1,0 +1,115 @@
+import type { Command } from 'commander';
+import type { ExternalServer } from './api.ts';
+import { action, listOption, withJson } from './context.ts';
+import { usageError } from './errors.ts';
+import { table } from './output.ts';
+import { readCredentials } from './prompt.ts';
+
+/**
+ * `toolplane external-servers …`: external MCP servers registered on the workspace
+ * (`/api/v1/external_mcp_servers`), used by name from any server (`servers create|update --external-server`).
+ * Header values are secrets: they come from stdin (`Name=VALUE` lines) or hidden prompts, one per
+ * `--header` name, never from argv, and are never printed (answers carry header names only).
+ */
+
+function lines(e: ExternalServer): string[] {
+  return [
+    `${e.name}  (${e.id})`,
+    `  url      ${e.url}`,
+    `  headers  ${e.headerNames.join(', ') || '-'}`,
+    `  tools    ${e.tools.map((t) => t.name).join(', ') || '-'}`,
+    ...(e.listError ? [`  last listing failed: ${e.listError}`] : []),
+    `  used by  ${e.usedBy.map((s) => s.name).join(', ') || '-'}`,
+  ];
+}
+
+/** The values of the headers named by `--header`, read from stdin or prompted (nothing is read without one). */
+async function headerValues(names: string[]): Promise<Record<string, string>> {
+  if (names.length === 0) return {};
+  const values = await readCredentials(names.map((key) => ({ key, required: true })));
+  const unknown = Object.keys(values).filter((k) => !names.includes(k));
+  if (unknown.length > 0) throw usageError(`stdin names headers not given with --header: ${unknown.join(', ')}`);
+  const missing = names.filter((n) => values[n] === undefined);
+  if (missing.length > 0) throw usageError(`no value on stdin for --header ${missing.join(', ')}`);
+  return values;
+}
+
+export function externalServersCommand(program: Command): void {
+  const ext = program
+    .command('external-servers')
+    .description('manage the external MCP servers registered on the workspace (header values are write-only)');
+
+  withJson(ext.command('list').description('list the registered external MCP servers')).action(
+    action(async (ctx) => {
+      const list = await ctx.api().listExternalServers();
+      ctx.out.result({ data: list }, () =>
+        table(
+          list.map((e) => ({ ...e, tools: e.tools.map((t) => t.name), usedBy: e.usedBy.map((s) => s.name) })),
+          ['name', 'id', 'url', 'headerNames', 'tools', 'usedBy'],
+        ),
+      );
+    }),
+  );
+
+  withJson(
+    ext
+      .command('add')
+      .description('register an external MCP server; header values from stdin as Name=VALUE lines, or hidden prompts')
+      .requiredOption('--name <slug>', 'the name servers use it by')
+      .requiredOption('--url <url>', 'its MCP endpoint (Streamable HTTP, or legacy HTTP+SSE)')
+      .option('--header <name>', 'a header sent to it (repeatable; its value is read, never an argument)', listOption),
+  ).action(
+    action(async (ctx, _args, opts) => {
+      const headers = await headerValues((opts.header as string[] | undefined) ?? []);
+      const e = await ctx.api().createExternalServer({ name: String(opts.name), url: String(opts.url), headers });
+      ctx.out.result(e, () => [`registered ${ctx.out.bold(e.name)}`, ...lines(e)]);
+    }),
+  );
+
+  withJson(
+    ext.command('get').description('show a registered external MCP server').argument('<server>', 'name or id'),
+  ).action(
+    action(async (ctx, [server]) => {
+      const e = await ctx.api().getExternalServer(server!);
+      ctx.out.result(e, () => lines(e));
+    }),
+  );
+
+  withJson(
+    ext
+      .command('update')
+      .description('change a registered external MCP server field by field (the headers not named keep their values)')
+      .argument('<server>', 'name or id')
+      .option('--name <slug>', 'rename')
+      .option('--url <url>', 'a new URL')
+      .option('--header <name>', 'set this header (repeatable; its value is read, never an argument)', listOption)
+      .option('--remove-header <name>', 'remove this header (repeatable)', listOption),
+  ).action(
+    action(async (ctx, [server], opts) => {
+      const set = await headerValues((opts.header as string[] | undefined) ?? []);
+      const removed = (opts.removeHeader as string[] | undefined) ?? [];
+      const headers: Record<string, string | null> = { ...set };
+      for (const name of removed) headers[name] = null;
+      const body = {
+        ...(opts.name !== undefined ? { name: String(opts.name) } : {}),
+        ...(opts.url !== undefined ? { url: String(opts.url) } : {}),
+        ...(Object.keys(headers).length > 0 ? { headers } : {}),
+      };
+      if (Object.keys(body).length === 0) throw usageError('nothing to update: give at least one option');
+      const e = await ctx.api().updateExternalServer(server!, body);
+      ctx.out.result(e, () => [`updated ${ctx.out.bold(e.name)}`, ...lines(e)]);
+    }),
+  );
+
+  withJson(
+    ext
+      .command('rm')
+      .description('unregister an external MCP server (exit 5 while servers use it)')
+      .argument('<server>', 'name or id'),
+  ).action(
+    action(async (ctx, [server]) => {
+      await ctx.api().deleteExternalServer(server!);
+      ctx.out.result({ deleted: server }, () => [`unregistered ${server}`]);
+    }),
+  );
+}
