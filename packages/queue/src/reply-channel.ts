@@ -27,6 +27,13 @@ export interface RequestReplyOptions<R> {
   outageMs?: number;
 }
 
+/**
+ * Queue options of every request/reply queue. BullMQ appends every job's state changes to an event
+ * stream (`<prefix>:<queue>:events`) that it cannot leave out; nothing here reads it (replies travel on
+ * pub/sub, ADR 0005), so it is kept short: 100 entries instead of BullMQ's 10,000.
+ */
+export const queueStreams = { events: { maxLen: 100 } };
+
 interface Pending<R> {
   resolve: (r: R) => void;
   reject: (e: Error) => void;
@@ -84,7 +91,7 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
     this.outageMs = opts.outageMs ?? 3000;
     // Enqueues made in one event-loop turn leave in one socket write.
     coalesceWrites(opts.redis);
-    this.queue = new Queue(opts.queueName, { connection: opts.redis, prefix: opts.prefix });
+    this.queue = new Queue(opts.queueName, { connection: opts.redis, prefix: opts.prefix, streams: queueStreams });
     // A Queue emits its connection's errors; without a listener an EventEmitter 'error' would throw.
     this.queue.on('error', () => undefined);
     this.subscriber = opts.redis.duplicate();

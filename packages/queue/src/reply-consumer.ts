@@ -3,6 +3,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
 import { coalesceWrites } from './coalesce-writes.ts';
+import { queueStreams } from './reply-channel.ts';
 
 export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
   redis: Redis;
@@ -124,7 +125,11 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
   /** Jobs in the queue by state (the queue-depth metric; a `Queue` is opened on first use). */
   async jobCounts(): Promise<Record<string, number>> {
     if (!this.queue) {
-      this.queue = new Queue(this.opts.queueName, { connection: this.opts.redis, prefix: this.opts.prefix });
+      this.queue = new Queue(this.opts.queueName, {
+        connection: this.opts.redis,
+        prefix: this.opts.prefix,
+        streams: queueStreams,
+      });
       this.queue.on('error', (err) => this.opts.onError?.(err));
     }
     const c = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
