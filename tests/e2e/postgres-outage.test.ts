@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import type { ManagementClient } from '@toolplane/client';
 import { startEmbeddedPostgres, type PostgresHandle } from '@toolplane/embedded';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
-import { ControlPlaneClient } from '@toolplane/cli';
 import { postMcp, startTestStack, tempDir, withoutRateLimits } from '../helpers.ts';
 
 /**
@@ -17,7 +17,7 @@ let pgDir: string;
 let stack: Stack;
 let upstream: TicketSystem;
 let example: RegisteredExample;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 
 beforeAll(async () => {
   pgDir = join(tempDir('pg-outage'), 'postgres');

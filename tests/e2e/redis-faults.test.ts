@@ -1,11 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  ApiError,
-  registerTicketExample,
-  type ControlPlaneClient,
-  type RegisteredExample,
-  type Stack,
-} from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { ApiError, type ManagementClient, unwrap } from '@toolplane/client';
 import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
 import { Redis } from 'ioredis';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
@@ -36,7 +31,7 @@ interface Outcome {
 }
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let redis: RedisHandle;
 let upstream: TicketSystem;
 let gate: Gate;
@@ -146,17 +141,18 @@ beforeAll(async () => {
   await gate.start();
   ({ stack, api } = await startTestStack('redisfaults', { redisUrl: redis.url, logLevel: 'warn' }));
   example = await registerTicketExample(api, gate.url, 'k', 'faults');
-  const key = await api.request<{ id: string; key: string }>('POST', '/api_keys', {
-    name: 'get-only',
-    scopes: ['runtime'],
-  });
+  const key = await unwrap(api.POST('/api_keys', { body: { name: 'get-only', scopes: ['runtime'] } }));
   limitedKey = key.key;
-  await api.request('POST', '/access_policies', {
-    name: 'get-only',
-    principals: [{ type: 'api_key', value: key.id }],
-    servers: [example.serverId],
-    tools: ['get_ticket'],
-  });
+  await unwrap(
+    api.POST('/access_policies', {
+      body: {
+        name: 'get-only',
+        principals: [{ type: 'api_key', value: key.id }],
+        servers: [example.serverId],
+        tools: ['get_ticket'],
+      },
+    }),
+  );
   let last: Outcome | undefined;
   try {
     await until('the policy reaches the edge', async () => {
@@ -246,9 +242,8 @@ describe('Redis faults', () => {
     await until(
       'the call after the recovery has an execution record',
       async () => {
-        const { data } = await api.request<{ data: { tool: string; outcome: string; started_at: string }[] }>(
-          'GET',
-          `/execution_records?server_id=${example.serverId}`,
+        const { data } = await unwrap(
+          api.GET('/execution_records', { params: { query: { server_id: example.serverId } } }),
         );
         return data.some(
           (r) =>
@@ -278,7 +273,7 @@ describe('Redis faults', () => {
     };
     // A management write needs Redis too (it publishes in its transaction): a retryable 503, nothing stored.
     const writeStarted = Date.now();
-    const write = await api.request('POST', '/api_keys', { name: 'during-outage', scopes: ['runtime'] }).then(
+    const write = await unwrap(api.POST('/api_keys', { body: { name: 'during-outage', scopes: ['runtime'] } })).then(
       () => undefined,
       (err: unknown) => err,
     );
@@ -292,7 +287,7 @@ describe('Redis faults', () => {
     const recoveredAt = await recovered();
     await until('the edge is ready again', async () => (await status(`${stack.edgeUrl}/readyz`)) === 200, 30_000);
     expectAllRunning();
-    const keys = await api.request<{ data: { name: string }[] }>('GET', '/api_keys');
+    const keys = await unwrap(api.GET('/api_keys'));
     expect(keys.data.map((k) => k.name)).not.toContain('during-outage');
 
     const pendingErrorMs = answered.map((r) => r.endedAt - downAt);

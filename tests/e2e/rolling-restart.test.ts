@@ -1,12 +1,7 @@
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  ControlPlaneClient,
-  registerTicketExample,
-  type RegisteredExample,
-  type ServiceProcess,
-  type Stack,
-} from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type ServiceProcess, type Stack } from '@toolplane/cli';
+import type { ManagementClient } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { Gate, startTestStack, withoutRateLimits } from '../helpers.ts';
 
@@ -40,7 +35,7 @@ beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'k' });
   gate = new Gate(upstream.url);
   await gate.start();
-  let api: ControlPlaneClient;
+  let api: ManagementClient;
   ({ stack, api } = await startTestStack('restart', {
     workers: WORKERS,
     logLevel: 'warn',

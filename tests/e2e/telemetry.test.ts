@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ControlPlaneClient, registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
-import { startTestStack, waitFor } from '../helpers.ts';
+import { startTestStack, waitFor, yamlBody } from '../helpers.ts';
 
 // One trace per tool call across edge → Redis → worker → upstream (and the control plane
 // storing its record), received by an OTLP/HTTP endpoint of this test, with W3C context reaching the
@@ -46,7 +47,7 @@ interface ReceivedSpan {
 }
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let upstream: TicketSystem;
 let example: RegisteredExample;
 let receiver: Server;
@@ -170,7 +171,7 @@ async function callTool(
 type RecordRow = { id: string; tool: string; outcome: string; trace_id: string | null };
 async function recordWithTrace(traceId: string, tool = 'get_ticket'): Promise<RecordRow> {
   return waitFor(`an execution record with trace ${traceId}`, async () => {
-    const page = await api.request<{ data: RecordRow[] }>('GET', `/execution_records?tool=${tool}&limit=200`);
+    const page = await unwrap(api.GET('/execution_records', { params: { query: { tool, limit: 200 } } }));
     const hit = page.data.find((r) => r.trace_id === traceId);
     if (!hit) throw new Error(`records so far: ${JSON.stringify(page.data)}`);
     return hit;
@@ -268,7 +269,7 @@ describe('OpenTelemetry traces of a tool call', () => {
     // The execution record shows the trace id; the worker's log lines carry it too.
     const record = await recordWithTrace(traceId);
     expect(record).toMatchObject({ id: invocationId, outcome: 'success' });
-    const detail = await api.request<{ trace_id: string; steps: unknown[] }>('GET', `/execution_records/${record.id}`);
+    const detail = await unwrap(api.GET('/execution_records/{id}', { params: { path: { id: record.id } } }));
     expect(detail.trace_id).toBe(traceId);
     expect(detail.steps).toHaveLength(1);
     const worker = stack.processes.find((p) => p.service === 'worker')!;
@@ -327,16 +328,23 @@ describe('OpenTelemetry traces of a tool call', () => {
   });
 
   it("names who called, for which external user and why it could act, on the worker's span", async () => {
-    await api.request('POST', '/external_users', { name: 'traced-user' });
-    await api.request('PUT', `/external_users/traced-user/connections/${example.instanceId}`, {
-      credentials: { api_key: CANARY },
-    });
-    await api.request('POST', '/access_policies', {
-      name: 'traced-user-tools',
-      principals: [{ type: 'external_user', value: 'traced-user' }],
-      servers: ['*'],
-      tools: ['*'],
-    });
+    await unwrap(api.POST('/external_users', { body: { name: 'traced-user' } }));
+    await unwrap(
+      api.PUT('/external_users/{name}/connections/{instanceId}', {
+        params: { path: { name: 'traced-user', instanceId: example.instanceId } },
+        body: { credentials: { api_key: CANARY } },
+      }),
+    );
+    await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'traced-user-tools',
+          principals: [{ type: 'external_user', value: 'traced-user' }],
+          servers: ['*'],
+          tools: ['*'],
+        },
+      }),
+    );
     const traceId = hex(16);
     const call = () =>
       callTool(
@@ -406,10 +414,7 @@ describe('OpenTelemetry traces of a multi-step Flower workflow call', () => {
     await new Promise<void>((r) => wfUpstream.listen(0, '127.0.0.1', r));
     const up = `http://127.0.0.1:${(wfUpstream.address() as AddressInfo).port}`;
     try {
-      const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
-        name: 'telemetry-flower',
-        mode: 'NORMAL',
-      });
+      const server = await unwrap(api.POST('/mcp_manager', { body: { name: 'telemetry-flower', mode: 'NORMAL' } }));
       const definition = JSON.stringify({
         flower: '0.1',
         id: 'telemetry-flower',
@@ -438,8 +443,13 @@ describe('OpenTelemetry traces of a multi-step Flower workflow call', () => {
           },
         ],
       });
-      await api.request('POST', `/mcp_servers/${server.id}/deploy`, { definition });
-      await api.request('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: WORKFLOW_SECRET });
+      await unwrap(api.POST('/mcp_servers/{id}/deploy', { params: { path: { id: server.id } }, body: { definition } }));
+      await unwrap(
+        api.PUT('/mcp_servers/{id}/secrets/{name}', {
+          params: { path: { id: server.id, name: 'API_KEY' } },
+          body: { value: WORKFLOW_SECRET },
+        }),
+      );
 
       const traceId = hex(16);
       const agentSpanId = hex(8);
@@ -607,19 +617,23 @@ describe('metrics', () => {
       .replace('limit: 1000\n    interval_seconds: 60', 'limit: 1\n    interval_seconds: 3600');
     expect(limited).toContain('slug: "ticket-system-limited"');
     expect(limited).toContain('limit: 1\n    interval_seconds: 3600');
-    const connector = await api.request<{ id: string }>('POST', '/connectors', limited, 'application/yaml');
-    const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
-      createServer: false,
-      connector_id: connector.id,
-      name: 'limited-instance',
-      base_url: upstream.url,
-      credentials: { api_key: CANARY },
-    });
-    const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
-      name: 'telemetry-limited',
-      mode: 'NORMAL',
-      connectorInstanceId: instance.id,
-    });
+    const connector = await unwrap(api.POST('/connectors', yamlBody(limited)));
+    const instance = await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          createServer: false,
+          connector_id: connector.id,
+          name: 'limited-instance',
+          base_url: upstream.url,
+          credentials: { api_key: CANARY },
+        },
+      }),
+    );
+    const server = await unwrap(
+      api.POST('/mcp_manager', {
+        body: { name: 'telemetry-limited', mode: 'NORMAL', connectorInstanceId: instance.id },
+      }),
+    );
 
     const w0 = await scrape('worker');
     const first = await callTool({ ticket_id: 'TCK-1' }, { url: server.url });

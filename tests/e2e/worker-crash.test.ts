@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { ControlPlaneClient, ServiceProcess, Stack } from '@toolplane/cli';
+import type { ServiceProcess, Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTestStack } from '../helpers.ts';
 
 // A worker is killed with SIGKILL while CONCURRENCY slow upstream requests are in flight and the rest
@@ -152,7 +153,7 @@ const document = {
 /** One stack (edge, worker, control plane) with the orders API registered as an MCP server. */
 interface Platform {
   stack: Stack;
-  api: ControlPlaneClient;
+  api: ManagementClient;
   serverUrl: string;
   serverId: string;
   timeoutMs: number;
@@ -172,31 +173,37 @@ async function startPlatform(
       worker: { WORKER_CONCURRENCY: String(CONCURRENCY), HTTP_TIMEOUT_MS: String(timeoutMs), ...workerEnv },
     },
   });
-  const connector = await api.request<{ id: string }>('POST', '/connectors', {
-    kind: 'openapi',
-    slug: 'orders',
-    entry: 'openapi.json',
-    files: { 'openapi.json': JSON.stringify(document) },
-    mcp_config: {
-      route_mappings: [
-        { operation_id: 'createOrder', mcp_tool_name: 'create_order', mcp_tool_description: 'Create an order' },
-        { operation_id: 'getOrder', mcp_tool_name: 'get_order', mcp_tool_description: 'Read an order' },
-        { operation_id: 'createPayment', mcp_tool_name: 'create_payment', mcp_tool_description: 'Pay' },
-      ],
-    },
-  });
-  const instance = await api.request<{ id: string }>('POST', '/connector_instances', {
-    createServer: false,
-    connector_id: connector.id,
-    name: 'orders-test',
-    base_url: upstream.url,
-    credentials: {},
-  });
-  const server = await api.request<{ id: string; url: string }>('POST', '/mcp_manager', {
-    name: 'orders',
-    mode: 'NORMAL',
-    connectorInstanceId: instance.id,
-  });
+  const connector = await unwrap(
+    api.POST('/connectors', {
+      body: {
+        kind: 'openapi',
+        slug: 'orders',
+        entry: 'openapi.json',
+        files: { 'openapi.json': JSON.stringify(document) },
+        mcp_config: {
+          route_mappings: [
+            { operation_id: 'createOrder', mcp_tool_name: 'create_order', mcp_tool_description: 'Create an order' },
+            { operation_id: 'getOrder', mcp_tool_name: 'get_order', mcp_tool_description: 'Read an order' },
+            { operation_id: 'createPayment', mcp_tool_name: 'create_payment', mcp_tool_description: 'Pay' },
+          ],
+        },
+      },
+    }),
+  );
+  const instance = await unwrap(
+    api.POST('/connector_instances', {
+      body: {
+        createServer: false,
+        connector_id: connector.id,
+        name: 'orders-test',
+        base_url: upstream.url,
+        credentials: {},
+      },
+    }),
+  );
+  const server = await unwrap(
+    api.POST('/mcp_manager', { body: { name: 'orders', mode: 'NORMAL', connectorInstanceId: instance.id } }),
+  );
   return {
     stack,
     api,
@@ -267,7 +274,9 @@ async function recordsOf(p: Platform, tool: string, count: number): Promise<List
   await until(
     `${count} records of ${tool}`,
     async () => {
-      page = await p.api.request<Listed>('GET', `/execution_records?server_id=${p.serverId}&tool=${tool}&limit=200`);
+      page = await unwrap(
+        p.api.GET('/execution_records', { params: { query: { server_id: p.serverId, tool, limit: 200 } } }),
+      );
       return page.data.length >= count;
     },
     () => page.data.length,
@@ -374,9 +383,10 @@ describe('a worker killed with SIGKILL during slow calls', () => {
     console.log(
       `worker-crash re-delivery after SIGKILL: first ${Math.min(...redelivered)} ms, last ${Math.max(...redelivered)} ms`,
     );
-    const filtered = await platform.api.request<Listed>(
-      'GET',
-      `/execution_records?server_id=${platform.serverId}&tool=create_order&outcome=unknown&limit=200`,
+    const filtered = await unwrap(
+      platform.api.GET('/execution_records', {
+        params: { query: { server_id: platform.serverId, tool: 'create_order', outcome: 'unknown', limit: 200 } },
+      }),
     );
     expect(filtered.data).toHaveLength(CONCURRENCY);
   }, 300_000);
@@ -464,9 +474,10 @@ describe('a worker killed with SIGKILL during slow calls', () => {
       'the records of the abandoned calls',
       async () => {
         unknown = (
-          await p.api.request<Listed>(
-            'GET',
-            `/execution_records?server_id=${p.serverId}&tool=get_order&outcome=unknown&limit=200`,
+          await unwrap(
+            p.api.GET('/execution_records', {
+              params: { query: { server_id: p.serverId, tool: 'get_order', outcome: 'unknown', limit: 200 } },
+            }),
           )
         ).data;
         return unknown.length >= CONCURRENCY;
