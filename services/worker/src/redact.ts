@@ -116,38 +116,41 @@ function hexCases(form: string): string[] {
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
-/**
- * The compiled pattern of each value used recently: a call's set of values changes (a workflow reads
- * its secrets one by one), the values themselves repeat from call to call.
- */
-const patterns = new LRUCache<string, RegExp>({ max: 2000 });
+/** The needles of each value used recently (its forms, both hex cases): values repeat from call to call. */
+const needleCache = new LRUCache<string, string[]>({ max: 5000 });
 
-function patternOf(value: string): RegExp {
-  let pattern = patterns.get(value);
+function needlesOf(value: string): string[] {
+  let needles = needleCache.get(value);
+  if (!needles) {
+    needles = [...new Set(secretForms(value).flatMap(hexCases))];
+    needleCache.set(value, needles);
+  }
+  return needles;
+}
+
+/** One compiled pattern per set of secret values (the calls of one API share theirs). */
+const patterns = new LRUCache<string, RegExp>({ max: 1000 });
+
+function patternFor(secretValues: Iterable<string | undefined>): RegExp | undefined {
+  const values = new Set<string>();
+  for (const v of secretValues) if (v && v.length >= MIN_SECRET_LENGTH) values.add(v);
+  if (values.size === 0) return undefined;
+  const key = [...values].sort().join('\u0000');
+  let pattern = patterns.get(key);
   if (!pattern) {
-    // Literal alternatives only (no backtracking between them), the longest first: a longer form wins over one it contains.
-    const needles = [...new Set(secretForms(value).flatMap(hexCases))].sort((a, b) => b.length - a.length);
+    // Literal alternatives only (no backtracking between them), the longest first: a longer form wins
+    // over one it contains, a longer value over one inside it.
+    const needles = [...new Set([...values].flatMap(needlesOf))].sort((a, b) => b.length - a.length);
     pattern = new RegExp(needles.map(escapeRegExp).join('|'), 'g');
-    patterns.set(value, pattern);
+    patterns.set(key, pattern);
   }
   return pattern;
 }
 
-/** The patterns of the values to redact, longest value first (a value inside a longer one goes with it). */
-function patternsFor(secretValues: Iterable<string | undefined>): RegExp[] {
-  const values = new Set<string>();
-  for (const v of secretValues) if (v && v.length >= MIN_SECRET_LENGTH) values.add(v);
-  return [...values].sort((a, b) => b.length - a.length).map(patternOf);
-}
-
-const scrubText = (text: string, patterns: RegExp[]) => {
-  for (const p of patterns) text = text.replace(p, REDACTED);
-  return text;
-};
-
 /** `text` with every form of the given secret values replaced by `[redacted]`. */
 export function redactText(text: string, secretValues: Iterable<string | undefined>): string {
-  return scrubText(text, patternsFor(secretValues));
+  const pattern = patternFor(secretValues);
+  return pattern ? text.replace(pattern, REDACTED) : text;
 }
 
 /**
@@ -159,10 +162,10 @@ export function redactSecrets(
   result: ToolResultPayload,
   secretValues: Iterable<string | undefined>,
 ): ToolResultPayload {
-  const patterns = patternsFor(secretValues);
-  if (patterns.length === 0) return result;
+  const pattern = patternFor(secretValues);
+  if (!pattern) return result;
   const scrub = (value: unknown): unknown => {
-    if (typeof value === 'string') return scrubText(value, patterns);
+    if (typeof value === 'string') return value.replace(pattern, REDACTED);
     if (Array.isArray(value)) return value.map(scrub);
     if (value !== null && typeof value === 'object')
       return Object.fromEntries(Object.entries(value).map(([k, v]) => [scrub(k) as string, scrub(v)]));
