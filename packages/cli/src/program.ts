@@ -13,6 +13,7 @@ import { policiesCommand } from './commands/policies.ts';
 import { recordsCommand } from './commands/records.ts';
 import { secretsCommand } from './commands/secrets.ts';
 import { serversCommand } from './commands/servers.ts';
+import { statsCommand } from './commands/stats.ts';
 
 /** `toolplane dev`: unchanged flags; its modules (embedded Redis/PostgreSQL, the example) load only when run. */
 function devCommand(program: Command): void {
@@ -57,6 +58,7 @@ function buildProgram(): Command {
   secretsCommand(program);
   keysCommand(program);
   recordsCommand(program);
+  statsCommand(program);
   policiesCommand(program);
   debugCommand(program);
   // Every (sub)command: usage errors exit 2 (commander's default is 1, which we keep for bugs).

@@ -864,6 +864,30 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/stats': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Traffic over the last hour or day: calls, errors, p50/p95 latency, busiest tools
+     * @description Read from the per-minute rollup the control plane writes as it stores execution records (by the
+     * records’ `started_at`), never from the records themselves. Latency percentiles come from a fixed histogram;
+     * bucket bounds (ms): 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000,
+     * 3000, 5000, 7500, 10000, 15000, 30000, 60000. A key limited to servers must pass one of them as `server_id` (403
+     * otherwise).
+     */
+    get: operations['getTrafficStats'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/openapi.json': {
     parameters: {
       query?: never;
@@ -2137,6 +2161,74 @@ export interface components {
       debug: {
         [key: string]: unknown;
       } | null;
+    };
+    TrafficStats: {
+      /** @enum {string} */
+      window: '1h' | '24h';
+      /**
+       * Format: date-time
+       * @description Start of the window (inclusive), a whole minute.
+       */
+      from: string;
+      /**
+       * Format: date-time
+       * @description End of the window (exclusive): `to` (or now) rounded up to a whole minute.
+       */
+      to: string;
+      /** @description Length of each `series` step: 60 for `1h`, 600 for `24h`. */
+      step_seconds: number;
+      totals: {
+        calls: number;
+        /** @description Calls whose outcome is not `success`. */
+        errors: number;
+        /** @description errors / calls; 0 without calls. */
+        error_rate: number;
+        /**
+         * @description Median latency (ms): the upper bound of the latency bucket holding that call, at most the
+         * slowest call; null without calls.
+         */
+        p50_ms: number | null;
+        /**
+         * @description 95th percentile latency (ms): the upper bound of the latency bucket holding that call, at most
+         * the slowest call; null without calls.
+         */
+        p95_ms: number | null;
+      };
+      /** @description Every step of the window, oldest first (steps without calls included, with zeros). */
+      series: components['schemas']['TrafficStep'][];
+      /** @description Tools by calls, most first (ties by server id, then name). */
+      busiest_tools: components['schemas']['ToolTraffic'][];
+      /** @description Tools with errors, by errors, most first. */
+      most_errors: components['schemas']['ToolTraffic'][];
+    };
+    TrafficStep: {
+      /** Format: date-time */
+      start: string;
+      calls: number;
+      /** @description Calls whose outcome is not `success`. */
+      errors: number;
+      /** @description errors / calls; 0 without calls. */
+      error_rate: number;
+      /**
+       * @description Median latency (ms): the upper bound of the latency bucket holding that call, at most the slowest
+       * call; null without calls.
+       */
+      p50_ms: number | null;
+      /**
+       * @description 95th percentile latency (ms): the upper bound of the latency bucket holding that call, at most the
+       * slowest call; null without calls.
+       */
+      p95_ms: number | null;
+    };
+    ToolTraffic: {
+      /** Format: uuid */
+      server_id: string;
+      tool: string;
+      calls: number;
+      /** @description Calls whose outcome is not `success`. */
+      errors: number;
+      /** @description errors / calls; 0 without calls. */
+      error_rate: number;
     };
   };
   responses: never;
@@ -10345,6 +10437,115 @@ export interface operations {
       };
       /** @description No such resource in the caller’s workspace: `resource.not_found`. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getTrafficStats: {
+    parameters: {
+      query?: {
+        /** @description The last hour (`1h`, per minute) or day (`24h`, per 10 minutes). */
+        window?: '1h' | '24h';
+        /** @description One server’s traffic. */
+        server_id?: string;
+        /** @description One tool’s traffic (by name, on every server unless `server_id`). */
+        tool?: string;
+        /**
+         * @description End of the window (default now), rounded up to a whole minute: a fixed window for reports and
+         * tests.
+         */
+        to?: string;
+        /** @description Length of `busiest_tools` and `most_errors`. */
+        top?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The figures. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['TrafficStats'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
         headers: {
           [name: string]: unknown;
         };

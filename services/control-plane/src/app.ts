@@ -42,6 +42,7 @@ import {
 import { serverSecretsRouter, workspaceSecretsRouter } from './modules/secrets.ts';
 import { startExternalToolsRefresher } from './modules/external-refresh.ts';
 import { serversRouter } from './modules/servers.ts';
+import { statsRouter } from './modules/stats.ts';
 import { CatalogService, externalListerFor } from './catalog/service.ts';
 import { workspacesRouter } from './modules/workspaces.ts';
 import { openApiDocumentText } from './openapi/document.ts';
@@ -206,6 +207,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/mcp_servers', deploymentsRouter(db, catalog, tasks, env.MAX_BODY_BYTES));
   api.use('/external_mcp_servers', externalMcpServersRouter(db, catalog, secrets, env.MAX_BODY_BYTES));
   api.use('/execution_records', executionRecordsRouter(db));
+  api.use('/stats', statsRouter(db));
   api.use('/external_users', externalUsersRouter(db, secrets, publisher, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
   api.use('/api_keys', jsonBody(env.MAX_BODY_BYTES), apiKeysRouter(db, publisher));
   api.use('/access_policies', accessPoliciesRouter(db, publisher, env.MAX_BODY_BYTES));

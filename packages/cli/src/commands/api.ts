@@ -25,6 +25,8 @@ export type Connector = Schemas['Connector'];
 /** `GET /connectors/{id}`: the connector with its stored descriptor. */
 export type ConnectorDetail = Schemas['ConnectorWithDescriptor'];
 export type ConnectorInstance = Schemas['ConnectorInstance'];
+/** `GET /stats`: traffic over the last hour or day. */
+export type TrafficStats = Schemas['TrafficStats'];
 /** `GET /api_catalog`'s query. */
 export interface ApiCatalogQuery {
   q?: string;
@@ -306,6 +308,15 @@ export class Api {
     cursor?: string;
   }): Promise<{ data: ExecutionRecord[]; next_cursor: string | null }> {
     return this.#data('GET', this.#client.GET('/execution_records', { params: { query } }));
+  }
+  getStats(query: {
+    window?: '1h' | '24h';
+    server_id?: string;
+    tool?: string;
+    to?: string;
+    top?: number;
+  }): Promise<TrafficStats> {
+    return this.#data('GET', this.#client.GET('/stats', { params: { query } }));
   }
   getRecord(id: string): Promise<ExecutionRecordDetail> {
     return this.#data('GET', this.#client.GET('/execution_records/{id}', { params: { path: { id } } }));

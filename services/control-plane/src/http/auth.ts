@@ -160,8 +160,9 @@ const serverScoped = /^\/(?:mcp_manager|mcp_servers)\/([^/]+)(?:\/|$)/;
 /**
  * Keys limited to servers (`serverIds`) on the management API: they reach only `/mcp_manager/{id}/…`
  * and `/mcp_servers/{id}/…` of their servers (another id is a 404, as in another workspace), the server
- * list filtered to theirs, and execution records of their servers. Workspace-wide endpoints (connectors,
- * instances, secrets, users, keys, policies, creating servers) need an unrestricted key (403).
+ * list filtered to theirs, and execution records and traffic figures (`/stats`) of their servers.
+ * Workspace-wide endpoints (connectors, instances, secrets, users, keys, policies, creating servers)
+ * need an unrestricted key (403).
  */
 export function enforceServerRestriction(db: Db, opts: { maxBodyBytes?: number } = {}) {
   const parseJson = jsonBody(opts.maxBodyBytes ?? 1024 * 1024);
@@ -200,6 +201,16 @@ export function enforceServerRestriction(db: Db, opts: { maxBodyBytes?: number }
     }
     // The list counts and pages through the key's servers only (servers.ts filters the query).
     if (req.method === 'GET' && /^\/mcp_manager\/?$/.test(req.path)) return next();
+    // Traffic figures: of one of the key's servers.
+    if (req.method === 'GET' && /^\/stats\/?$/.test(req.path)) {
+      const requested = typeof req.query.server_id === 'string' ? req.query.server_id : undefined;
+      if (!requested || !allowed.has(requested))
+        throw new AuthError(
+          'auth.forbidden',
+          `this API key is limited to servers ${serverIds.join(', ')}: pass one of them as server_id`,
+        );
+      return next();
+    }
     if (req.method === 'GET' && /^\/execution_records(?:\/|$)/.test(req.path)) {
       const single = /^\/execution_records\/([^/]+)\/?$/.exec(req.path);
       if (!single) {

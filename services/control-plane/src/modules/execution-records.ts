@@ -18,10 +18,11 @@ import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { isUuid } from './ids.ts';
+import { rollupUpsertSql } from './stats.ts';
 
 /**
  * Stores a batch idempotently (the invocation id is the key: a redelivered batch inserts nothing
- * twice) with one multi-row statement on node-postgres: this is the control plane's hottest write
+ * twice, and adds nothing to the traffic rollup) with one multi-row statement on node-postgres: this is the control plane's hottest write
  * path (one row per tool call), and going through the ORM cost about 1 ms of CPU per row.
  */
 export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRecord[]): Promise<void> {
@@ -29,12 +30,17 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
   const col = <T>(f: (r: ExecutionRecord) => T) => records.map(f);
   // While tracing is on, each traced record's storage is a span of its call's trace (child of the span that made it).
   const spans = tracingEnabled() ? records.map(storeSpan) : undefined;
+  // One statement: the records, and the rollup's increments from the rows it inserted (none for a record
+  // already stored), commit or fail together (stats.ts).
   const insert = pool.query(
-    `INSERT INTO execution_records (id, workspace_id, server_id, catalog_version, tool, key_id, username,
-       started_at, duration_ms, outcome, error_code, message, steps, debug, debug_session_id)
-     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[], $7::text[],
-       $8::timestamp(3)[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::jsonb[], $15::uuid[])
-     ON CONFLICT (id) DO NOTHING`,
+    `WITH inserted AS (
+       INSERT INTO execution_records (id, workspace_id, server_id, catalog_version, tool, key_id, username,
+         started_at, duration_ms, outcome, error_code, message, steps, debug, debug_session_id)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[], $7::text[],
+         $8::timestamp(3)[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::jsonb[], $15::uuid[])
+       ON CONFLICT (id) DO NOTHING
+       RETURNING workspace_id, server_id, tool, started_at, duration_ms, outcome
+     )${rollupUpsertSql}`,
     [
       col((r) => r.invocationId),
       col((r) => r.workspaceId),
@@ -220,12 +226,12 @@ export function executionRecordsRouter(db: Db): Router {
 /**
  * Retention: records older than `recordsDays` are deleted; debug captures (bodies) older than
  * `debugHours` are dropped from the records that kept them; ended debug sessions older than
- * `recordsDays` are deleted. `now` is injectable for tests.
+ * `recordsDays` are deleted, and so are the rollup's minutes (stats.ts). `now` is injectable for tests.
  */
 export async function applyRetention(
   pool: pg.Pool,
   opts: { now: Date; recordsDays: number; debugHours: number },
-): Promise<{ records: number; captures: number; sessions: number }> {
+): Promise<{ records: number; captures: number; sessions: number; statsMinutes: number }> {
   const recordsBefore = new Date(opts.now.getTime() - opts.recordsDays * 86_400_000).toISOString();
   const debugBefore = new Date(opts.now.getTime() - opts.debugHours * 3_600_000).toISOString();
   const records = await pool.query('DELETE FROM execution_records WHERE started_at < $1::timestamp(3)', [
@@ -236,5 +242,14 @@ export async function applyRetention(
     [debugBefore],
   );
   const sessions = await pool.query('DELETE FROM debug_sessions WHERE ends_at < $1::timestamp(3)', [recordsBefore]);
-  return { records: records.rowCount ?? 0, captures: captures.rowCount ?? 0, sessions: sessions.rowCount ?? 0 };
+  // The traffic rollup is kept as long as the records it sums.
+  const minutes = await pool.query('DELETE FROM execution_stats_minutes WHERE minute < $1::timestamp(3)', [
+    recordsBefore,
+  ]);
+  return {
+    records: records.rowCount ?? 0,
+    captures: captures.rowCount ?? 0,
+    sessions: sessions.rowCount ?? 0,
+    statsMinutes: minutes.rowCount ?? 0,
+  };
 }

@@ -13,6 +13,7 @@ import { externalMcpServersRoutes } from '../modules/external-mcp-servers.openap
 import { externalUsersRoutes } from '../modules/external-users.openapi.ts';
 import { secretsRoutes } from '../modules/secrets.openapi.ts';
 import { serversRoutes } from '../modules/servers.openapi.ts';
+import { statsRoutes } from '../modules/stats.openapi.ts';
 import { workspacesRoutes } from '../modules/workspaces.openapi.ts';
 import { json, type RouteDoc } from './registry.ts';
 
@@ -41,6 +42,7 @@ const apiRoutes: RouteDoc[] = [
   ...externalUsersRoutes,
   ...debugSessionsRoutes,
   ...executionRecordsRoutes,
+  ...statsRoutes,
   documentRoute,
 ];
 

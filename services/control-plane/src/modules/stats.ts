@@ -1,0 +1,174 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Db } from '../db/client.ts';
+import { caller } from '../http/auth.ts';
+
+/**
+ * The traffic rollup (table `execution_stats_minutes`): one row per server, tool and minute of the
+ * records' own `started_at`, with the calls, the errors (every outcome but `success`), the sum and the
+ * maximum of the durations, and a fixed latency histogram. It is written by the same statement that
+ * stores the records (execution-records.ts), from the rows that statement inserted: a batch delivered
+ * again inserts no record and adds nothing. `GET /stats` sums rows; it never scans the records.
+ *
+ * The histogram's bounds (ms) are part of the table's meaning: bucket `k` (0-based) counts the calls
+ * with `LATENCY_BOUNDS_MS[k-1] <= duration < LATENCY_BOUNDS_MS[k]` (bucket 0: below the first bound,
+ * the last bucket: the last bound and above). Changing them needs a migration of the stored rows.
+ */
+export const LATENCY_BOUNDS_MS = [
+  1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10_000,
+  15_000, 30_000, 60_000,
+] as const;
+export const LATENCY_BUCKETS = LATENCY_BOUNDS_MS.length + 1;
+
+const indexes = Array.from({ length: LATENCY_BUCKETS }, (_, k) => k);
+
+/**
+ * The statement's tail that turns the inserted records (a CTE named `inserted` with workspace_id,
+ * server_id, tool, started_at, duration_ms, outcome) into increments of the rollup. Rows are upserted
+ * in key order so that two replicas storing batches at once take the row locks in the same order.
+ */
+export const rollupUpsertSql = `,
+  bucketed AS (
+    SELECT workspace_id, server_id, tool, date_trunc('minute', started_at) AS minute, outcome, duration_ms,
+      width_bucket(duration_ms, ARRAY[${LATENCY_BOUNDS_MS.join(', ')}]::float8[]) AS k
+    FROM inserted
+  )
+  INSERT INTO execution_stats_minutes (workspace_id, server_id, tool, minute, calls, errors, duration_sum_ms,
+    duration_max_ms, latency_buckets)
+  SELECT workspace_id, server_id, tool, minute, count(*)::int, (count(*) FILTER (WHERE outcome <> 'success'))::int,
+    sum(duration_ms), max(duration_ms),
+    ARRAY[${indexes.map((k) => `(count(*) FILTER (WHERE k = ${k}))::int`).join(', ')}]
+  FROM bucketed
+  GROUP BY workspace_id, server_id, tool, minute
+  ORDER BY server_id, tool, minute
+  ON CONFLICT (server_id, tool, minute) DO UPDATE SET
+    calls = execution_stats_minutes.calls + EXCLUDED.calls,
+    errors = execution_stats_minutes.errors + EXCLUDED.errors,
+    duration_sum_ms = execution_stats_minutes.duration_sum_ms + EXCLUDED.duration_sum_ms,
+    duration_max_ms = greatest(execution_stats_minutes.duration_max_ms, EXCLUDED.duration_max_ms),
+    latency_buckets = ARRAY[${indexes.map((k) => `execution_stats_minutes.latency_buckets[${k + 1}] + EXCLUDED.latency_buckets[${k + 1}]`).join(', ')}]`;
+
+/**
+ * The latency at quantile `q` from a histogram: the upper bound of the bucket holding the call of rank
+ * ⌈q·n⌉, never more than the largest duration seen (the last bucket has no bound: the largest duration).
+ * Null without calls.
+ */
+export function quantileFromBuckets(buckets: readonly number[], q: number, maxMs: number): number | null {
+  const n = buckets.reduce((a, b) => a + b, 0);
+  if (n === 0) return null;
+  const rank = Math.max(1, Math.ceil(q * n));
+  let seen = 0;
+  for (let k = 0; k < buckets.length; k++) {
+    seen += buckets[k]!;
+    if (seen >= rank) return Math.min(LATENCY_BOUNDS_MS[k] ?? maxMs, maxMs);
+  }
+  return maxMs;
+}
+
+/** Figures of a set of rollup rows: calls, errors, error rate (errors / calls, 0 without calls), p50, p95. */
+export function figures(calls: number, errors: number, buckets: readonly number[], maxMs: number) {
+  return {
+    calls,
+    errors,
+    error_rate: calls === 0 ? 0 : errors / calls,
+    p50_ms: quantileFromBuckets(buckets, 0.5, maxMs),
+    p95_ms: quantileFromBuckets(buckets, 0.95, maxMs),
+  };
+}
+
+export const windows = { '1h': { ms: 3_600_000, stepSeconds: 60 }, '24h': { ms: 86_400_000, stepSeconds: 600 } };
+
+export const StatsQuery = z.object({
+  window: z.enum(['1h', '24h']).default('1h'),
+  server_id: z.string().uuid().optional(),
+  tool: z.string().min(1).optional(),
+  /** The window's end (default now), rounded up to a whole minute. */
+  to: z.coerce.date().optional(),
+  /** How many tools the two top lists hold. */
+  top: z.coerce.number().int().min(1).max(50).default(10),
+});
+
+type SeriesRow = { minute_ms: number; calls: number; errors: number; max_ms: number; buckets: number[] };
+type ToolRow = { server_id: string; tool: string; calls: number; errors: number };
+
+const bucketSums = indexes.map((k) => `sum(latency_buckets[${k + 1}])::float8`).join(', ');
+
+/** `GET /stats`: the workspace's traffic (or one server's, or one tool's) over the last hour or day. */
+export function statsRouter(db: Db): Router {
+  const r = Router();
+  r.get('/', async (req, res) => {
+    const q = StatsQuery.parse(req.query);
+    const { ms, stepSeconds } = windows[q.window];
+    const end = Math.ceil((q.to ?? new Date()).getTime() / 60_000) * 60_000;
+    const start = end - ms;
+    const params: unknown[] = [caller(req).workspaceId, new Date(start).toISOString(), new Date(end).toISOString()];
+    let where = 'workspace_id = $1::uuid AND minute >= $2::timestamp(3) AND minute < $3::timestamp(3)';
+    if (q.server_id) where += ` AND server_id = $${params.push(q.server_id)}::uuid`;
+    if (q.tool) where += ` AND tool = $${params.push(q.tool)}`;
+    const [minutes, tools] = await Promise.all([
+      db.$queryRawUnsafe<SeriesRow[]>(
+        `SELECT (extract(epoch FROM minute) * 1000)::float8 AS minute_ms, sum(calls)::float8 AS calls,
+           sum(errors)::float8 AS errors, max(duration_max_ms) AS max_ms, ARRAY[${bucketSums}] AS buckets
+         FROM execution_stats_minutes WHERE ${where} GROUP BY minute ORDER BY minute`,
+        ...params,
+      ),
+      db.$queryRawUnsafe<ToolRow[]>(
+        `SELECT server_id::text, tool, sum(calls)::float8 AS calls, sum(errors)::float8 AS errors
+         FROM execution_stats_minutes WHERE ${where} GROUP BY server_id, tool`,
+        ...params,
+      ),
+    ]);
+    res.json(summarise(minutes, tools, { start, end, stepSeconds, top: q.top, window: q.window }));
+  });
+  return r;
+}
+
+/** Sums per-minute rows into steps and totals; ranks the tools. Exported for unit tests. */
+export function summarise(
+  minutes: SeriesRow[],
+  tools: ToolRow[],
+  o: { start: number; end: number; stepSeconds: number; top: number; window: string },
+) {
+  const stepMs = o.stepSeconds * 1000;
+  type Acc = { calls: number; errors: number; max: number; buckets: number[] };
+  const empty = (): Acc => ({ calls: 0, errors: 0, max: 0, buckets: new Array<number>(LATENCY_BUCKETS).fill(0) });
+  const add = (acc: Acc, row: SeriesRow) => {
+    acc.calls += Number(row.calls);
+    acc.errors += Number(row.errors);
+    acc.max = Math.max(acc.max, Number(row.max_ms));
+    row.buckets.forEach((n, k) => (acc.buckets[k]! += Number(n)));
+  };
+  const steps = Array.from({ length: Math.round((o.end - o.start) / stepMs) }, empty);
+  const total = empty();
+  for (const row of minutes) {
+    const i = Math.floor((Number(row.minute_ms) - o.start) / stepMs);
+    if (i < 0 || i >= steps.length) continue;
+    add(steps[i]!, row);
+    add(total, row);
+  }
+  const toolFigures = tools.map((t) => ({
+    server_id: t.server_id,
+    tool: t.tool,
+    calls: Number(t.calls),
+    errors: Number(t.errors),
+    error_rate: Number(t.calls) === 0 ? 0 : Number(t.errors) / Number(t.calls),
+  }));
+  const byName = (a: { server_id: string; tool: string }, b: { server_id: string; tool: string }) =>
+    a.server_id.localeCompare(b.server_id) || a.tool.localeCompare(b.tool);
+  return {
+    window: o.window,
+    from: new Date(o.start).toISOString(),
+    to: new Date(o.end).toISOString(),
+    step_seconds: o.stepSeconds,
+    totals: figures(total.calls, total.errors, total.buckets, total.max),
+    series: steps.map((s, i) => ({
+      start: new Date(o.start + i * stepMs).toISOString(),
+      ...figures(s.calls, s.errors, s.buckets, s.max),
+    })),
+    busiest_tools: [...toolFigures].sort((a, b) => b.calls - a.calls || byName(a, b)).slice(0, o.top),
+    most_errors: toolFigures
+      .filter((t) => t.errors > 0)
+      .sort((a, b) => b.errors - a.errors || byName(a, b))
+      .slice(0, o.top),
+  };
+}
