@@ -87,7 +87,7 @@ function base64Forms(value: string): string[] {
  * echoed inside JSON), base64 / base64url. An `Authorization` value (`Basic …`, `Bearer …`: the exact
  * value the worker sent) also gives its credentials part alone.
  */
-export function secretForms(value: string): string[] {
+function secretForms(value: string): string[] {
   const forms = new Set<string>();
   const add = (v: string) => {
     for (const f of [v, ...percentForms(v)]) {
