@@ -202,7 +202,7 @@ describe('mcp_config', () => {
     ]);
   });
 
-  it('enabled: true: an instance creates its named server; createServer: false opts out; a taken name is a 409', async () => {
+  it('enabled: true: each instance gets its own named server; createServer: false opts out; never a 409', async () => {
     const yaml = variant('tickets-auto', 'auto_', {
       enabled: true,
       name: 'auto_tickets',
@@ -236,27 +236,21 @@ describe('mcp_config', () => {
     );
     expect(optOut.mcp_server_id).toBeNull();
 
-    // The name is taken: the instance, the server and the SMART servers' new versions roll back together.
+    // `server_name` is taken by the first instance's server: the next instance gets its own (ADR 0024), and
+    // the instance, its server and the SMART servers' new versions commit together.
     const smart = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: 'off-smart' } } }));
-    const versionBefore = (await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: smart.id } } })))
-      .catalogVersion;
-    const taken = await failure(
-      unwrap(
-        api.POST('/connector_instances', {
-          body: {
-            connector_id: connector.id,
-            name: 'auto-3',
-            base_url: prod.url,
-            credentials: { api_key: 'prod-key' },
-          },
-        }),
-      ),
+    const versionBefore = smart.catalogVersion;
+    const third = await unwrap(
+      api.POST('/connector_instances', {
+        body: { connector_id: connector.id, name: 'auto-3', base_url: prod.url, credentials: { api_key: 'prod-key' } },
+      }),
     );
-    expect(taken.status).toBe(409);
-    const instances = await unwrap(api.GET('/connector_instances'));
-    expect(instances.data.map((i) => i.name)).not.toContain('auto-3');
+    expect(third).toMatchObject({ mcp_server_id: expect.any(String), mcp_server_name: 'auto_tickets-auto-3' });
+    expect(
+      await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: third.mcp_server_id! } } })),
+    ).toMatchObject({ name: 'auto_tickets-auto-3', connectorInstanceId: third.id, fromDescriptor: true });
     expect((await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: smart.id } } }))).catalogVersion).toBe(
-      versionBefore,
+      versionBefore + 1,
     );
 
     // A descriptor update updates the server it created.
@@ -300,13 +294,16 @@ describe('mcp_config: a server_name that is not a slug', () => {
 });
 
 describe('DELETE /api/v1/connectors/{id}', () => {
-  it('is a 409 while instances use it; ?force=true deletes them first (their servers keep existing, without tools)', async () => {
+  it('is a 409 while instances use it; ?force=true deletes them first (and their generated servers)', async () => {
     const yaml = variant('tickets-gone', 'gone_', { enabled: true, name: 'gone_tickets', description: 'Gone' });
     const connector = await unwrap(api.POST('/connectors', yamlBody(yaml)));
     const inst = await unwrap(
       api.POST('/connector_instances', {
         body: { connector_id: connector.id, name: 'gone', base_url: prod.url, credentials: { api_key: 'prod-key' } },
       }),
+    );
+    const bound = await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'gone-by-hand', mode: 'NORMAL', connectorInstanceId: inst.id } }),
     );
     const refused = await failure(unwrap(api.DELETE('/connectors/{id}', { params: { path: { id: connector.id } } })));
     expect(refused.status).toBe(409);
@@ -317,9 +314,13 @@ describe('DELETE /api/v1/connectors/{id}', () => {
     expect(
       (await failure(unwrap(api.GET('/connector_instances/{id}', { params: { path: { id: inst.id } } })))).status,
     ).toBe(404);
-    const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: inst.mcp_server_id! } } }));
-    expect(server.tools).toEqual([]);
-    expect(server.warnings?.join('\n')).toContain('was deleted with its connector tickets-gone');
+    expect(
+      (await failure(unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: inst.mcp_server_id! } } })))).status,
+    ).toBe(404);
+    // A server the user bound to an instance is kept, without its tools, saying why.
+    const handMade = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: bound.id } } }));
+    expect(handMade.tools).toEqual([]);
+    expect(handMade.warnings?.join('\n')).toContain('was deleted with its connector tickets-gone');
     // Without instances, a plain DELETE works.
     const lone = await unwrap(
       api.POST(

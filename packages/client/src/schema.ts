@@ -151,15 +151,16 @@ export interface paths {
     get: operations['getConnector'];
     /**
      * Replace a connector’s descriptor or document (same slug and kind)
-     * @description Every MCP server built on an instance of the connector gets a new catalog version. A version used by
-     * another connector of the slug, or a server name taken by another server, is a 409.
+     * @description Every MCP server built on an instance of the connector gets a new catalog version;
+     * `mcp_config.enabled` false → true generates a server for each instance without one, true → false leaves them
+     * listing none of its tools (ADR 0024). A version used by another connector of the slug is a 409.
      */
     put: operations['updateConnector'];
     post?: never;
     /**
      * Delete a connector
      * @description While connector instances use it: 409 (`details.instances` lists them), unless `force=true`, which
-     * deletes them first in the same transaction.
+     * deletes them (and the servers generated for them) first in the same transaction.
      */
     delete: operations['deleteConnector'];
     options?: never;
@@ -201,7 +202,8 @@ export interface paths {
     /**
      * Bind a connector to credentials
      * @description Credentials go to the secrets store. With the descriptor’s `mcp_config.enabled: true` (and
-     * `createServer` not false) its MCP server is created too; 409 when that name is taken.
+     * `createServer` not false) its MCP server is generated too, in the same transaction, named by the rule of
+     * `mcp_server_name` (never a 409: a taken name makes it take the next).
      */
     post: operations['createConnectorInstance'];
     delete?: never;
@@ -223,7 +225,8 @@ export interface paths {
     post?: never;
     /**
      * Delete a connector instance and its credentials
-     * @description Servers built on it lose its tools (with a warning); they are not deleted.
+     * @description The MCP server generated for it (`mcp_server_id`) is deleted with it; other servers built on it lose
+     * its tools (with a warning) and are not deleted.
      */
     delete: operations['deleteConnectorInstance'];
     options?: never;
@@ -1408,9 +1411,16 @@ export interface components {
       updatedAt: string;
       /**
        * Format: uuid
-       * @description The MCP server created with it (the descriptor’s `mcp_config.enabled: true`); null: none.
+       * @description The MCP server generated for it (its connector’s `mcp_config.enabled: true`; deleted with the
+       * instance); null: none (MCP not enabled, or `createServer: false`).
        */
       mcp_server_id: string | null;
+      /**
+       * @description That server’s name: the first free one of `<server_name>`, `<server_name>-<instance>`,
+       * `<server_name>-<instance>-2`, … (`server_name` and the instance’s name as slugs), so the first instance gets
+       * `server_name` itself and the others their own; null: none.
+       */
+      mcp_server_name: string | null;
     };
     CreateConnectorInstanceBody: {
       connector_id: string;
@@ -1434,6 +1444,18 @@ export interface components {
       base_url: string | null;
       /** @description The credential fields set (the values are never returned). */
       credential_keys: string[];
+      /**
+       * Format: uuid
+       * @description The MCP server generated for it (its connector’s `mcp_config.enabled: true`; deleted with the
+       * instance); null: none (MCP not enabled, or `createServer: false`).
+       */
+      mcp_server_id: string | null;
+      /**
+       * @description That server’s name: the first free one of `<server_name>`, `<server_name>-<instance>`,
+       * `<server_name>-<instance>-2`, … (`server_name` and the instance’s name as slugs), so the first instance gets
+       * `server_name` itself and the others their own; null: none.
+       */
+      mcp_server_name: string | null;
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -4498,7 +4520,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description The instance, and the id of the server created with it. */
+      /** @description The instance, and the server generated for it. */
       201: {
         headers: {
           [name: string]: unknown;
@@ -4533,15 +4555,6 @@ export interface operations {
       };
       /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': components['schemas']['Problem'];
-        };
-      };
-      /** @description The resource already exists: `resource.conflict`. */
-      409: {
         headers: {
           [name: string]: unknown;
         };

@@ -142,7 +142,7 @@ function CreateInstance({
           {created.mcp_server_id && (
             <>
               {' '}
-              and its <Link href={`/servers/${created.mcp_server_id}`}>MCP server</Link>
+              and its MCP server <Link href={`/servers/${created.mcp_server_id}`}>{created.mcp_server_name}</Link>
             </>
           )}
           .
@@ -225,7 +225,8 @@ function ChangeInstance({
       },
     );
   };
-  const bound = servers.filter((s) => s.connectorInstanceId === instance.id);
+  // The server generated for it goes with it; other servers built on it stay, without its tools.
+  const bound = servers.filter((s) => s.connectorInstanceId === instance.id && s.id !== instance.mcp_server_id);
   const id = `change-${instance.id}`;
   return (
     <section aria-labelledby={`${id}-title`}>
@@ -266,11 +267,17 @@ function ChangeInstance({
         <h3>Delete {instance.name}</h3>
         <ul aria-label={`What deleting ${instance.name} takes away`}>
           <li>Its credentials are deleted, and external users’ own credentials for it.</li>
+          {instance.mcp_server_id && (
+            <li>
+              Its MCP server <Link href={`/servers/${instance.mcp_server_id}`}>{instance.mcp_server_name}</Link>{' '}
+              (generated for it from the connector’s mcp_config) is deleted with it.
+            </li>
+          )}
           {bound.length === 0 ? (
-            <li>No server is built on it.</li>
+            <li>No other server is built on it.</li>
           ) : (
             <li>
-              The servers built on it keep existing without its tools (with a warning):{' '}
+              The other servers built on it keep existing without its tools (with a warning):{' '}
               {bound.map((s, n) => (
                 <span key={s.id}>
                   {n > 0 && ', '}

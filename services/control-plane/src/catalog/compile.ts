@@ -236,6 +236,14 @@ async function compileOwnTools(
     // A server whose connector instance was deleted keeps existing with no tools.
     if (!instance) return { ...base, tools: [] };
     tools = instanceTools(server.workspaceId, instance);
+    // MCP switched off on its connector (`mcp_config.enabled: false`): the server stays, with none of its tools
+    // until it is switched on again (ADR 0024), and says why.
+    if (mcpDisabled(instance.connector.descriptor))
+      base.warnings = [
+        ...(base.warnings ?? []),
+        `connector ${instance.connector.slug} has mcp_config.enabled: false: none of its operations is a tool ` +
+          'until it is enabled again',
+      ];
     // Created from the descriptor and not renamed since: `initialize` answers with `server_name` as written.
     const declared = (instance.connector.descriptor as { mcp_config?: { server_name?: unknown } }).mcp_config
       ?.server_name;

@@ -1,5 +1,4 @@
 import type { Catalog, ListRemoteToolsResult } from '@toolplane/contracts';
-import { UserError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
@@ -13,6 +12,7 @@ import {
   type ServerRow,
   type StoredExternalConfig,
 } from './compile.ts';
+import { deleteInstanceServers } from './instance-servers.ts';
 import { credentialSecretPrefix, serverSecretPrefix, userCredentialSecretPrefix } from './secret-names.ts';
 
 /**
@@ -388,8 +388,9 @@ export class CatalogService {
   }
 
   /**
-   * Deletes connector instances (and what refers to them) inside one change: servers detached, rows
-   * deleted, credentials deleted after commit.
+   * Deletes connector instances (and what refers to them) inside one change: the servers generated for them
+   * deleted (`removedServers`, their catalogs and secrets go after commit), other servers bound to them
+   * detached, rows deleted, credentials deleted after commit.
    */
   deleteInstancesWrites(
     tx: Tx,
@@ -397,8 +398,9 @@ export class CatalogService {
     why: string,
   ) {
     return (async () => {
-      const serverIds = await this.detachInstances(tx, instances, why);
       const ids = instances.map((i) => i.id);
+      const removedServers = await deleteInstanceServers(tx, ids);
+      const serverIds = await this.detachInstances(tx, instances, why);
       // External users' own credentials for these instances go too.
       const connections = await tx.userConnection.findMany({
         where: { connectorInstanceId: { in: ids } },
@@ -408,6 +410,7 @@ export class CatalogService {
       await tx.connectorInstance.deleteMany({ where: { id: { in: ids } } });
       return {
         serverIds,
+        removedServers,
         prefixes: [
           ...instances.map((i) => credentialSecretPrefix(i.workspaceId, i.id)),
           ...connections.map((c) => userCredentialSecretPrefix(c.user.workspaceId, c.userId, c.connectorInstanceId)),
@@ -493,13 +496,4 @@ export class CatalogService {
       },
     };
   }
-}
-
-/** A 409 for a server name taken (the auto-created server of an instance, a rename). */
-export function serverNameTaken(name: string): UserError {
-  return new UserError(
-    'resource.conflict',
-    `a server named "${name}" already exists in this workspace (pass "createServer": false to create the instance without its server)`,
-    { status: 409 },
-  );
 }

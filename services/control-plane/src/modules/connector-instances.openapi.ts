@@ -10,6 +10,21 @@ const instanceShape = {
   name: z.string(),
   base_url: z.string().nullable().describe('Replaces the origin of every endpoint; null: the descriptor’s own.'),
   credential_keys: z.array(z.string()).describe('The credential fields set (the values are never returned).'),
+  mcp_server_id: z
+    .uuid()
+    .nullable()
+    .describe(
+      'The MCP server generated for it (its connector’s `mcp_config.enabled: true`; deleted with the instance); ' +
+        'null: none (MCP not enabled, or `createServer: false`).',
+    ),
+  mcp_server_name: z
+    .string()
+    .nullable()
+    .describe(
+      'That server’s name: the first free one of `<server_name>`, `<server_name>-<instance>`, ' +
+        '`<server_name>-<instance>-2`, … (`server_name` and the instance’s name as slugs), so the first instance ' +
+        'gets `server_name` itself and the others their own; null: none.',
+    ),
   createdAt: timestamp,
   updatedAt: timestamp,
 };
@@ -17,16 +32,8 @@ const instanceShape = {
 /** A connector instance as the API shows it (`present` in connector-instances.ts). */
 const ConnectorInstance = z.object(instanceShape).strict().meta({ id: 'ConnectorInstance' });
 
-const CreatedConnectorInstance = z
-  .object({
-    ...instanceShape,
-    mcp_server_id: z
-      .uuid()
-      .nullable()
-      .describe('The MCP server created with it (the descriptor’s `mcp_config.enabled: true`); null: none.'),
-  })
-  .strict()
-  .meta({ id: 'CreatedConnectorInstance' });
+/** What `POST /connector_instances` answers: the same as `ConnectorInstance` (a name kept for clients of it). */
+const CreatedConnectorInstance = z.object(instanceShape).strict().meta({ id: 'CreatedConnectorInstance' });
 
 /** What `POST /connector_instances/{id}/test` reports. */
 const ConnectorTestResult = z
@@ -52,11 +59,12 @@ export const connectorInstancesRoutes: RouteDoc[] = [
     summary: 'Bind a connector to credentials',
     description:
       'Credentials go to the secrets store. With the descriptor’s `mcp_config.enabled: true` (and `createServer` ' +
-      'not false) its MCP server is created too; 409 when that name is taken.',
+      'not false) its MCP server is generated too, in the same transaction, named by the rule of ' +
+      '`mcp_server_name` (never a 409: a taken name makes it take the next).',
     request: { body: jsonBody(CreateInstanceBody.meta({ id: 'CreateConnectorInstanceBody' })) },
     responses: {
-      201: json('The instance, and the id of the server created with it.', CreatedConnectorInstance),
-      ...problems(400, 403, 409, 413, 415, 422),
+      201: json('The instance, and the server generated for it.', CreatedConnectorInstance),
+      ...problems(400, 403, 413, 415, 422),
     },
   },
   {
@@ -118,7 +126,9 @@ export const connectorInstancesRoutes: RouteDoc[] = [
     operationId: 'deleteConnectorInstance',
     tags,
     summary: 'Delete a connector instance and its credentials',
-    description: 'Servers built on it lose its tools (with a warning); they are not deleted.',
+    description:
+      'The MCP server generated for it (`mcp_server_id`) is deleted with it; other servers built on it lose its ' +
+      'tools (with a warning) and are not deleted.',
     request: { params: pathParams('id') },
     responses: { 204: noContent, ...problems(403, 404) },
   },

@@ -5,9 +5,9 @@ import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
 import { Router } from 'express';
 import { z } from 'zod';
-import { serverNameFor } from '../catalog/compile.ts';
+import { createInstanceServer, generating, instanceServers } from '../catalog/instance-servers.ts';
 import { credentialSecretName, credentialSecretPrefix } from '../catalog/secret-names.ts';
-import { isUniqueViolation, serverNameTaken, type CatalogService } from '../catalog/service.ts';
+import type { CatalogService } from '../catalog/service.ts';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
@@ -19,7 +19,10 @@ export const CreateInstanceBody = z.object({
   /** Replaces the origin of every endpoint of the descriptor (sandbox, self-hosted, the local example). */
   base_url: z.string().url().optional(),
   credentials: z.record(z.string(), z.string()).default({}),
-  /** `mcp_config.enabled: true` creates the instance's MCP server too (named `server_name`); false opts out. */
+  /**
+   * `mcp_config.enabled: true` creates the instance's MCP server too (named from `server_name` and the
+   * instance: catalog/instance-servers.ts); false opts out (until the connector's MCP is enabled again).
+   */
   createServer: z.boolean().default(true),
 });
 
@@ -70,11 +73,10 @@ export function connectorInstancesRouter(
     const keys = Object.keys(body.credentials);
     // Secrets first, row second; a failed insert removes what was written (nothing half-saved).
     for (const key of keys) await secrets.put(credentialSecretName(workspaceId, id, key), body.credentials[key]!);
-    const mcp = (connector.descriptor as ConnectorDescriptor).mcp_config;
-    const serverName =
-      body.createServer && mcp?.enabled === true && mcp.server_name ? serverNameFor(mcp.server_name) : undefined;
-    // The instance, its MCP server (mcp_config) and the new catalog versions of the servers it
-    // changes commit together; a failure deletes the credentials written above (nothing half-saved).
+    const mcp = body.createServer ? generating(connector.descriptor) : undefined;
+    // The instance, its MCP server (mcp_config; never a 409: the name rule takes the next free name) and
+    // the new catalog versions of the servers it changes commit together; a failure deletes the credentials
+    // written above (nothing half-saved).
     const { result: created } = await catalog.change(
       { workspaceId },
       async (tx) => {
@@ -88,46 +90,31 @@ export function connectorInstancesRouter(
             credentialKeys: keys,
           },
         });
-        if (!serverName) return { result: { instance, serverId: undefined as string | undefined } };
-        const serverId: string = crypto.randomUUID();
-        try {
-          await tx.mcpServer.create({
-            data: {
-              id: serverId,
-              workspaceId,
-              name: serverName,
-              description: mcp?.server_description ?? null,
-              mode: 'NORMAL',
-              connectorInstanceId: id,
-              fromDescriptor: true,
-            },
-          });
-        } catch (err) {
-          if (isUniqueViolation(err)) throw serverNameTaken(serverName);
-          throw err;
-        }
-        return { result: { instance, serverId }, serverIds: [serverId] };
+        if (!mcp) return { result: { instance, server: undefined as { id: string; name: string } | undefined } };
+        const server = await createInstanceServer(tx, workspaceId, instance, mcp);
+        return { result: { instance, server }, serverIds: [server.id] };
       },
       { cleanupOnFailure: keys.map((key) => credentialSecretName(workspaceId, id, key)) },
     );
-    const row = created.instance;
-    res.status(201).json({ ...present(row), mcp_server_id: created.serverId ?? null });
-    return;
-    res.status(201).json(present(row));
+    res.status(201).json(present(created.instance, created.server));
   });
   r.get('/', async (req, res) => {
     const rows = await db.connectorInstance.findMany({
       where: { workspaceId: caller(req).workspaceId },
       orderBy: { createdAt: 'asc' },
     });
-    res.json({ data: rows.map(present) });
+    const servers = await instanceServers(
+      db,
+      rows.map((r) => r.id),
+    );
+    res.json({ data: rows.map((row) => present(row, servers.get(row.id))) });
   });
   r.get('/:id', async (req, res) => {
     const row = isUuid(req.params.id)
       ? await db.connectorInstance.findFirst({ where: { id: req.params.id, workspaceId: caller(req).workspaceId } })
       : null;
     if (!row) throw new NotFoundError('connector instance', req.params.id);
-    res.json(present(row));
+    res.json(present(row, (await instanceServers(db, [row.id])).get(row.id)));
   });
 
   // Credential or base URL changes: new secret values, then a new catalog version for every server
@@ -162,7 +149,7 @@ export function connectorInstancesRouter(
       }),
       secretsChanged: Object.keys(given).length > 0 ? [credentialSecretPrefix(workspaceId, row.id)] : [],
     }));
-    res.json(present(updated));
+    res.json(present(updated, (await instanceServers(db, [updated.id])).get(updated.id)));
   });
 
   // Runs the descriptor's test_endpoint with this instance's credentials, from the worker (the
@@ -223,11 +210,12 @@ export function connectorInstancesRouter(
       ? await db.connectorInstance.findFirst({ where: { id: req.params.id, workspaceId } })
       : null;
     if (!row) throw new NotFoundError('connector instance', req.params.id);
-    // Servers built on it are detached in the same transaction: they lose its tools (with a warning)
-    // and never fall back to another instance's. Its credentials go after the commit.
+    // The server generated for it is deleted with it; other servers built on it are detached in the same
+    // transaction: they lose its tools (with a warning) and never fall back to another instance's. Its
+    // credentials go after the commit.
     const { result: prefixes } = await catalog.change({ instanceIds: [row.id], workspaceId }, async (tx) => {
-      const { serverIds, prefixes } = await catalog.deleteInstancesWrites(tx, [row], 'was deleted');
-      return { result: prefixes, serverIds };
+      const { serverIds, removedServers, prefixes } = await catalog.deleteInstancesWrites(tx, [row], 'was deleted');
+      return { result: prefixes, serverIds, removedServers };
     });
     await catalog.deleteSecretPrefixes(prefixes);
     res.status(204).end();
@@ -235,21 +223,27 @@ export function connectorInstancesRouter(
   return r;
 }
 
-function present(row: {
-  id: string;
-  connectorId: string;
-  name: string;
-  baseUrl: string | null;
-  credentialKeys: string[];
-  createdAt: Date;
-  updatedAt: Date;
-}) {
+/** An instance as the API shows it, with the MCP server generated for it (`server`; none: nulls). */
+function present(
+  row: {
+    id: string;
+    connectorId: string;
+    name: string;
+    baseUrl: string | null;
+    credentialKeys: string[];
+    createdAt: Date;
+    updatedAt: Date;
+  },
+  server: { id: string; name: string } | undefined,
+) {
   return {
     id: row.id,
     connector_id: row.connectorId,
     name: row.name,
     base_url: row.baseUrl,
     credential_keys: row.credentialKeys,
+    mcp_server_id: server?.id ?? null,
+    mcp_server_name: server?.name ?? null,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };

@@ -160,8 +160,9 @@ export const connectorsRoutes: RouteDoc[] = [
     tags,
     summary: 'Replace a connector’s descriptor or document (same slug and kind)',
     description:
-      'Every MCP server built on an instance of the connector gets a new catalog version. A version used by ' +
-      'another connector of the slug, or a server name taken by another server, is a 409.',
+      'Every MCP server built on an instance of the connector gets a new catalog version; `mcp_config.enabled` ' +
+      'false → true generates a server for each instance without one, true → false leaves them listing none of ' +
+      'its tools (ADR 0024). A version used by another connector of the slug is a 409.',
     request: {
       params: pathParams('id'),
       body: sourceBody('The new descriptor or document, of the kind the connector was registered from.'),
@@ -179,7 +180,7 @@ export const connectorsRoutes: RouteDoc[] = [
     summary: 'Delete a connector',
     description:
       'While connector instances use it: 409 (`details.instances` lists them), unless `force=true`, which ' +
-      'deletes them first in the same transaction.',
+      'deletes them (and the servers generated for them) first in the same transaction.',
     request: { params: pathParams('id'), query: DeleteConnectorQuery },
     responses: { 204: noContent, ...problems(403, 404, 409) },
   },

@@ -7,8 +7,9 @@ import {
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import { descriptorToOpenApi, loadDocument } from '@toolplane/openapi';
 import express, { Router } from 'express';
-import { mcpDisabled, serverNameFor } from '../catalog/compile.ts';
-import { isUniqueViolation, serverNameTaken, type CatalogService } from '../catalog/service.ts';
+import { mcpDisabled } from '../catalog/compile.ts';
+import { syncInstanceServers } from '../catalog/instance-servers.ts';
+import type { CatalogService } from '../catalog/service.ts';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { isUuid } from './ids.ts';
@@ -200,9 +201,9 @@ export function connectorsRouter(db: Db, catalog: CatalogService, maxBodyBytes: 
         details: { id: clash.id },
       });
     const instances = await db.connectorInstance.findMany({ where: { connectorId: row.id }, select: { id: true } });
-    const mcp = source.kind === 'descriptor' ? (source.descriptor as ConnectorDescriptor).mcp_config : undefined;
-    // The descriptor and every server built on it (new catalog versions; the servers it created from
-    // `mcp_config` take its new server_name / server_description) change in one transaction.
+    // The descriptor and every server built on it (new catalog versions; the servers generated from
+    // `mcp_config` follow its server_name / server_description, and `enabled` false → true generates the
+    // instances' servers: catalog/instance-servers.ts) change in one transaction.
     const { result: updated } = await catalog.change(
       { instanceIds: instances.map((i) => i.id), workspaceId },
       async (tx) => {
@@ -215,32 +216,14 @@ export function connectorsRouter(db: Db, catalog: CatalogService, maxBodyBytes: 
             ...(source.document ? { document: source.document as object } : {}),
           },
         });
-        if (mcp?.enabled === true && mcp.server_name) {
-          // What the servers were created with: a name or description the user changed since is kept.
-          const before = (row.descriptor as { mcp_config?: { server_name?: string; server_description?: string } })
-            .mcp_config;
-          const own = await tx.mcpServer.findMany({
-            where: { fromDescriptor: true, connectorInstanceId: { in: instances.map((i) => i.id) } },
-            select: { id: true, name: true, description: true },
-          });
-          const name = serverNameFor(mcp.server_name);
-          for (const s of own) {
-            const keepName = before?.server_name !== undefined && s.name !== serverNameFor(before.server_name);
-            const keepDescription = (s.description ?? undefined) !== before?.server_description;
-            try {
-              await tx.mcpServer.update({
-                where: { id: s.id },
-                data: {
-                  ...(keepName ? {} : { name }),
-                  ...(keepDescription ? {} : { description: mcp.server_description ?? null }),
-                },
-              });
-            } catch (err) {
-              if (isUniqueViolation(err)) throw serverNameTaken(name);
-              throw err;
-            }
-          }
-        }
+        // The servers generated for the instances are bound to them: the change recompiles new ones too.
+        await syncInstanceServers(
+          tx,
+          workspaceId,
+          row.descriptor,
+          source.descriptor,
+          instances.map((i) => i.id),
+        );
         return { result: saved };
       },
     );
@@ -248,8 +231,9 @@ export function connectorsRouter(db: Db, catalog: CatalogService, maxBodyBytes: 
   });
 
   // Deletes a connector. 409 while connector instances use it, unless `?force=true`: then those
-  // instances are deleted first, exactly as DELETE /connector_instances/{id} does (servers built on
-  // them keep existing without their tools, with a warning), all in one transaction.
+  // instances are deleted first, exactly as DELETE /connector_instances/{id} does (the servers generated
+  // for them go too; other servers built on them keep existing without their tools, with a warning), all in
+  // one transaction.
   r.delete('/:id', async (req, res) => {
     const { workspaceId } = caller(req);
     const row = isUuid(req.params.id)
@@ -269,13 +253,13 @@ export function connectorsRouter(db: Db, catalog: CatalogService, maxBodyBytes: 
       { instanceIds: instances.map((i) => i.id), workspaceId },
       async (tx) => {
         const current = await tx.connectorInstance.findMany({ where: { connectorId: row.id } });
-        const { serverIds, prefixes } = await catalog.deleteInstancesWrites(
+        const { serverIds, removedServers, prefixes } = await catalog.deleteInstancesWrites(
           tx,
           current,
           `was deleted with its connector ${row.slug}@${row.version}`,
         );
         await tx.connector.delete({ where: { id: row.id } });
-        return { result: prefixes, serverIds };
+        return { result: prefixes, serverIds, removedServers };
       },
     );
     await catalog.deleteSecretPrefixes(prefixes);
