@@ -1,4 +1,11 @@
-import { ApiError, createManagementClient, unwrap, type components, type ManagementClient, type ProblemIssue } from '@toolplane/client';
+import {
+  ApiError,
+  createManagementClient,
+  unwrap,
+  type components,
+  type ManagementClient,
+  type ProblemIssue,
+} from '@toolplane/client';
 
 export type Schemas = components['schemas'];
 
