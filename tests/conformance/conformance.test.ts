@@ -4,7 +4,8 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { ControlPlaneClient, Stack } from '@toolplane/cli';
+import type { Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { freePort } from '@toolplane/embedded';
 import { startTestStack, tempDir } from '../helpers.ts';
 import { startConformanceFixture, type ConformanceFixture } from './fixture-server.ts';
@@ -34,7 +35,7 @@ const runs = [
 ];
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let fixture: ConformanceFixture;
 let url: string;
 
@@ -51,12 +52,16 @@ beforeAll(async () => {
       'control-plane': { EXTERNAL_TOOLS_REFRESH_SECONDS: '0.5' },
     },
   }));
-  const server = await api.request<{ url: string; tools: string[] }>('POST', '/mcp_manager', {
-    name: 'conformance',
-    mode: 'NORMAL',
-    isPublic: true,
-    externalMcpConfigs: [{ name: 'fixture', url: fixture.url }],
-  });
+  const server = await unwrap(
+    api.POST('/mcp_manager', {
+      body: {
+        name: 'conformance',
+        mode: 'NORMAL',
+        isPublic: true,
+        externalMcpConfigs: [{ name: 'fixture', url: fixture.url }],
+      },
+    }),
+  );
   expect(server.tools).toContain('test_simple_text');
   url = server.url;
 }, 120_000);

@@ -2,7 +2,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { repoRoot, type ControlPlaneClient, type Stack } from '@toolplane/cli';
+import { repoRoot, type Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { startStreamableMcpServer } from '../fixtures/mcp-servers.ts';
 import { postMcp, startTestStack, tempDir, waitFor } from '../helpers.ts';
@@ -19,7 +20,7 @@ const UPSTREAM_KEY = 'tickets-upstream-key-7d2e';
 const SECRET_VALUE = UPSTREAM_KEY; // the workflow secret the CLI sets: must never be echoed
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let upstream: TicketSystem;
 let configHome: string;
 let work: string;
@@ -246,9 +247,9 @@ describe('toolplane CLI', () => {
     ]);
     expect(dry).toMatchObject({ dryRun: true, tools: ['open_tickets'] });
     expect(dry.url).toMatch(/\/mcp\//);
-    const none = await api.request<{ data: unknown[] }>('GET', '/mcp_servers/flows/deployments');
+    const none = await unwrap(api.GET('/mcp_servers/{id}/deployments', { params: { path: { id: 'flows' } } }));
     expect(none.data).toEqual([]);
-    expect((await api.request<{ tools: string[] }>('GET', '/mcp_manager/flows')).tools).toEqual([]);
+    expect((await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: 'flows' } } }))).tools).toEqual([]);
 
     const deployed = await cli(['deploy', flower, '--server', 'flows']);
     expect(deployed.code).toBe(0);
@@ -312,7 +313,7 @@ describe('toolplane CLI', () => {
       join(work, 'refs'),
     ]);
     expect(viaArazzo.tools).toEqual(['ticketDetails']);
-    expect((await api.request<{ tools: string[] }>('GET', '/mcp_manager/arazzo-flows')).tools).toEqual([
+    expect((await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: 'arazzo-flows' } } }))).tools).toEqual([
       'ticketDetails',
     ]);
   });
@@ -329,7 +330,7 @@ describe('toolplane CLI', () => {
     for (const run of [set, setJson]) expect(run.stdout + run.stderr).not.toContain(SECRET_VALUE);
     expect(JSON.stringify(listed)).not.toContain(SECRET_VALUE);
 
-    const server = await api.request<{ url: string }>('GET', '/mcp_manager/flows');
+    const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: 'flows' } } }));
     const res = await postMcp(
       server.url,
       { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'open_tickets', arguments: {} } },
@@ -394,7 +395,7 @@ describe('toolplane CLI', () => {
     ]);
     expect(updated.description).toBe('Ticket details');
 
-    const key = await api.request<{ id: string }>('POST', '/api_keys', { name: 'policy-subject', scopes: ['runtime'] });
+    const key = await unwrap(api.POST('/api_keys', { body: { name: 'policy-subject', scopes: ['runtime'] } }));
     const policy = await cliJson<{ id: string; servers: string[]; tools: string[] }>([
       'policies',
       'create',
@@ -405,7 +406,7 @@ describe('toolplane CLI', () => {
       '--servers',
       'flows',
     ]);
-    const flows = await api.request<{ id: string }>('GET', '/mcp_manager/flows');
+    const flows = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: 'flows' } } }));
     expect(policy).toMatchObject({ servers: [flows.id], tools: ['*'] });
     expect((await cliJson<{ data: { id: string }[] }>(['policies', 'list'])).data.map((p) => p.id)).toEqual([
       policy.id,
@@ -447,7 +448,7 @@ describe('toolplane CLI', () => {
     const exited = new Promise<string | null>((resolve) => follower.on('close', (_code, signal) => resolve(signal)));
     try {
       const before = await waitFor('the existing records', () => (lines.length > 0 ? lines.length : undefined));
-      const server = await api.request<{ url: string }>('GET', '/mcp_manager/flows');
+      const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: 'flows' } } }));
       const call = await postMcp(
         server.url,
         { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'open_tickets', arguments: {} } },

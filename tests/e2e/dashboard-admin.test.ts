@@ -2,7 +2,8 @@
 // Chromium driven by playwright-core, every page state checked by axe-core), as tests/e2e/dashboard.test.ts does.
 // A missing Chromium fails the file (no skip).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { registerTicketExample, type ControlPlaneClient, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import type { Browser, Page } from 'playwright-core';
 import {
@@ -18,7 +19,7 @@ import {
 import { startTestStack, waitFor } from '../helpers.ts';
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let upstream: TicketSystem;
 let example: RegisteredExample;
 
@@ -79,10 +80,7 @@ describe('the dashboard for admins', () => {
     await attributes.fill('team=billing\nregion=eu');
     await page.getByRole('button', { name: 'Save attributes' }).click();
     await page.getByRole('status').filter({ hasText: 'Attributes saved.' }).waitFor();
-    const users = await api.request<{ data: { name: string; attributes: Record<string, string> }[] }>(
-      'GET',
-      '/external_users',
-    );
+    const users = await unwrap(api.GET('/external_users'));
     expect(users.data.find((u) => u.name === 'alice')?.attributes).toEqual({ team: 'billing', region: 'eu' });
     await attributes.fill('no equals sign');
     await page.getByRole('button', { name: 'Save attributes' }).click();
@@ -103,9 +101,8 @@ describe('the dashboard for admins', () => {
     expect(await connectionRow.innerText()).toContain('api_key');
     expect(await apiKeyField.inputValue()).toBe('');
     expect(await page.content()).not.toContain(credential);
-    const connections = await api.request<{ data: { connector_instance_id: string }[] }>(
-      'GET',
-      '/external_users/alice/connections',
+    const connections = await unwrap(
+      api.GET('/external_users/{name}/connections', { params: { path: { name: 'alice' } } }),
     );
     expect(connections.data.map((c) => c.connector_instance_id)).toEqual([example.instanceId]);
     await audit(page, 'external user (connection set)');
@@ -141,7 +138,9 @@ describe('the dashboard for admins', () => {
     await page.getByRole('status').filter({ hasText: 'Secret CRM_TOKEN deleted.' }).waitFor();
     await page.getByText('No secret yet.').waitFor();
     expect(await page.content()).not.toContain(secretValue);
-    await expect(api.request<{ data: unknown[] }>('GET', '/external_users/alice/secrets')).resolves.toEqual({
+    await expect(
+      unwrap(api.GET('/external_users/{name}/secrets', { params: { path: { name: 'alice' } } })),
+    ).resolves.toEqual({
       data: [],
     });
 
@@ -156,11 +155,17 @@ describe('the dashboard for admins', () => {
     expect(await page.content()).not.toContain(credential);
 
     // MCP connections: headers for an external MCP server of a server, the configured names offered, values write-only.
-    await api.request('POST', '/mcp_manager', {
-      name: 'remote',
-      mode: 'NORMAL',
-      externalMcpConfigs: [{ name: 'far', url: 'http://127.0.0.1:9/mcp', headers: { authorization: 'Bearer shared' } }],
-    });
+    await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: 'remote',
+          mode: 'NORMAL',
+          externalMcpConfigs: [
+            { name: 'far', url: 'http://127.0.0.1:9/mcp', headers: { authorization: 'Bearer shared' } },
+          ],
+        },
+      }),
+    );
     await page.reload();
     await page.getByRole('heading', { level: 1, name: 'External user alice' }).waitFor();
     await page.getByLabel('External MCP server').selectOption({ label: 'far (of remote)' });
@@ -224,10 +229,7 @@ describe('the dashboard for admins', () => {
     expect(await page.content()).not.toContain(key);
 
     // A key without the admin scope: its own workspace only, no create form and why.
-    const plain = await api.request<{ key: string }>('POST', '/api_keys', {
-      name: 'plain',
-      scopes: ['management', 'runtime'],
-    });
+    const plain = await unwrap(api.POST('/api_keys', { body: { name: 'plain', scopes: ['management', 'runtime'] } }));
     await signOut(page);
     await signIn(page, plain.key);
     await openFromNav(page, 'Workspaces', 'Workspaces');

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { registerTicketExample, repoRoot, type ControlPlaneClient, type Stack } from '@toolplane/cli';
+import { registerTicketExample, repoRoot, type Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { startTestStack, tempDir, waitFor } from '../helpers.ts';
 
@@ -33,7 +34,7 @@ interface ReceivedSpan {
 
 let out: string;
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let upstream: TicketSystem;
 let receiver: Server;
 const spans: ReceivedSpan[] = [];
@@ -133,7 +134,7 @@ async function callTraced(url: string, name: string, args: Record<string, unknow
 }
 
 function newServer(name: string): Promise<{ id: string; url: string }> {
-  return api.request('POST', '/mcp_manager', { name, mode: 'NORMAL' });
+  return unwrap(api.POST('/mcp_manager', { body: { name, mode: 'NORMAL' } }));
 }
 
 beforeAll(async () => {
@@ -238,11 +239,16 @@ describe('the production build (scripts/build-service.sh, as the Dockerfile runs
       '        outputs: { title: $response.body.title }',
       '    outputs: { title: $steps.get.outputs.title }',
     ].join('\n');
-    const deployed = await api.request<{ tools: string[] }>('POST', `/mcp_servers/${server.id}/deploy`, {
-      definition: flower,
-    });
+    const deployed = await unwrap(
+      api.POST('/mcp_servers/{id}/deploy', { params: { path: { id: server.id } }, body: { definition: flower } }),
+    );
     expect(deployed.tools).toEqual(['ticket_title']);
-    await api.request('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: UPSTREAM_KEY });
+    await unwrap(
+      api.PUT('/mcp_servers/{id}/secrets/{name}', {
+        params: { path: { id: server.id, name: 'API_KEY' } },
+        body: { value: UPSTREAM_KEY },
+      }),
+    );
     const { result } = await callTraced(server.url, 'ticket_title', { id: 'TCK-2' });
     expect(result.isError).toBeFalsy();
     expect(result.structuredContent).toEqual({ title: 'Export to CSV is slow' });
@@ -281,10 +287,12 @@ describe('the production build (scripts/build-service.sh, as the Dockerfile runs
       '        outputs: { status: $response.body#/status }',
       '    outputs: { status: $steps.get.outputs.status }',
     ].join('\n');
-    const deployed = await api.request<{ tools: string[] }>('POST', `/mcp_servers/${server.id}/deploy`, {
-      definition: arazzo,
-      references: [{ location: './tickets.openapi.yaml', content: openapi }],
-    });
+    const deployed = await unwrap(
+      api.POST('/mcp_servers/{id}/deploy', {
+        params: { path: { id: server.id } },
+        body: { definition: arazzo, references: [{ location: './tickets.openapi.yaml', content: openapi }] },
+      }),
+    );
     expect(deployed.tools).toEqual(['ticket-status']);
     const { result } = await callTraced(server.url, 'ticket-status', { id: 'TCK-3', key: UPSTREAM_KEY });
     expect(result.isError).toBeFalsy();

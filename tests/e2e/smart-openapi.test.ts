@@ -4,7 +4,8 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { ControlPlaneClient, Stack } from '@toolplane/cli';
+import type { Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { githubSearchQueries } from '@toolplane/examples';
 import { startTestStack } from '../helpers.ts';
 
@@ -19,7 +20,7 @@ const githubDocument = readFileSync(require.resolve('@octokit/openapi/generated/
 const queries = githubSearchQueries;
 
 let stack: Stack;
-let api: ControlPlaneClient;
+let api: ManagementClient;
 let github: Server;
 let githubUrl: string;
 const requests: { method: string; url: string }[] = [];
@@ -36,29 +37,23 @@ beforeAll(async () => {
   await new Promise<void>((r) => github.listen(0, '127.0.0.1', r));
   githubUrl = `http://127.0.0.1:${(github.address() as AddressInfo).port}`;
   ({ stack, api } = await startTestStack('smartgh'));
-  const connector = await api.request<{ id: string; tools: string[] }>(
-    'POST',
-    '/connectors',
-    githubDocument,
-    'application/json',
+  // The document's JSON text as it is (the client would serialize a parsed document again).
+  const connector = await unwrap(
+    api.POST('/connectors', { body: githubDocument as never, bodySerializer: (body: unknown) => body as string }),
   );
   expect(connector.tools.length).toBeGreaterThan(1000);
-  const full = await api.request<{
-    descriptor: { openapi: { operations: { operationId: string; toolName: string }[] } };
-  }>('GET', `/connectors/${connector.id}`);
-  for (const o of full.descriptor.openapi.operations) toolOf.set(o.operationId, o.toolName);
-  await api.request('POST', '/connector_instances', {
-    createServer: false,
-    connector_id: connector.id,
-    name: 'github',
-    base_url: githubUrl,
-  });
+  const full = await unwrap(api.GET('/connectors/{id}', { params: { path: { id: connector.id } } }));
+  const { openapi } = full.descriptor as { openapi: { operations: { operationId: string; toolName: string }[] } };
+  for (const o of openapi.operations) toolOf.set(o.operationId, o.toolName);
+  await unwrap(
+    api.POST('/connector_instances', {
+      body: { createServer: false, connector_id: connector.id, name: 'github', base_url: githubUrl },
+    }),
+  );
   smartUrl = (
-    await api.request<{ url: string }>('POST', '/mcp_manager', {
-      name: 'github-smart',
-      mode: 'SMART',
-      description: 'All of GitHub',
-    })
+    await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'github-smart', mode: 'SMART', description: 'All of GitHub' } }),
+    )
   ).url;
 }, 180_000);
 
