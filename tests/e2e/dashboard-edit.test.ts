@@ -69,6 +69,32 @@ async function failure(call: Promise<unknown>): Promise<ApiError> {
 
 const serverIdOf = (url: string) => /\/servers\/([^/?#]+)/.exec(url)![1]!;
 
+/**
+ * Version 1.1.0 of the ticket-system descriptor: `get_me` added (GET /api/v1/me), `create_ticket` no longer a tool,
+ * `get_ticket` described anew, `search_tickets` as it was.
+ */
+const descriptorV2 = ticketSystemDescriptorYaml
+  .replace('version: "1.0.0"', 'version: "1.1.0"')
+  .replace(
+    '\ncapabilities:',
+    [
+      '  - operation_id: get_me',
+      '    endpoint: "https://tickets.internal.com/api/v1/me"',
+      '    method: GET',
+      '    summary: "The service account the key belongs to"',
+      '    auth_type_ref: api_key',
+      '    auth_headers:',
+      '      X-API-Key: "{api_key}"',
+      '',
+      'capabilities:',
+    ].join('\n'),
+  )
+  .replace(
+    / {4}- operation_id: create_ticket\n {6}mcp_tool_name: create_ticket\n {6}mcp_tool_description: "[^"]*"/,
+    '    - operation_id: get_me\n      mcp_tool_name: get_me\n      mcp_tool_description: "Who the ticket system sees."',
+  )
+  .replace(/(mcp_tool_name: get_ticket\n {6}mcp_tool_description: )"[^"]*"/, '$1"One ticket, in full."');
+
 beforeAll(async () => {
   const build = buildDashboard();
   browser = await launchChromium();
@@ -346,6 +372,111 @@ describe('changing and deleting in the dashboard', () => {
     expect(left.tools).toEqual([]);
     expect(left.warnings?.join(' ')).toContain('tickets-staging');
     await expectTools(onStaging.url, []);
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+  it('uploads a new connector version, showing what it does to the servers’ tools first, then deletes the connector', async () => {
+    const catalogued = await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: 'catalogued',
+          mode: 'NORMAL',
+          isPublic: false,
+          perRequestAuth: false,
+          connectorInstanceId: instanceId,
+        },
+      }),
+    );
+    await expectTools(catalogued.url, ['create_ticket', 'get_ticket', 'search_tickets']);
+    await page.goto('/connectors');
+    await page.getByRole('link', { name: 'Ticket System', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Ticket System 1.0.0' }).waitFor();
+    await audit(page, 'connector');
+
+    // An invalid version: its problems at their lines, as at creation.
+    const broken = descriptorV2.replace(
+      '    - operation_id: get_ticket\n      mcp_tool_name',
+      '    - operation_id: no_such_op\n      mcp_tool_name',
+    );
+    const brokenLine = broken.split('\n').findIndex((l) => l.includes('operation_id: no_such_op')) + 1;
+    await page.getByLabel('Or paste it').fill(broken);
+    await page.getByRole('button', { name: 'Preview the change' }).click();
+    const issues = page.getByRole('list', { name: 'Problems of the document' });
+    await issues.waitFor();
+    expect(await issues.getByRole('listitem').allInnerTexts()).toEqual(
+      expect.arrayContaining([expect.stringMatching(new RegExp(`^${brokenLine}:7: .*operation_id\\)$`))]),
+    );
+    expect(await page.locator('.docview li.marked').evaluateAll((els) => els.map((e) => e.dataset.line))).toEqual([
+      String(brokenLine),
+    ]);
+    await audit(page, 'connector new version (invalid)');
+
+    // The valid one: what it would do, per server, before anything is saved.
+    await page.getByLabel(/file/).setInputFiles({
+      name: 'descriptor.yaml',
+      mimeType: 'application/yaml',
+      buffer: Buffer.from(descriptorV2),
+    });
+    await waitFor(
+      'the file in the text area',
+      async () => !(await page.getByLabel('Or paste it').inputValue()).includes('no_such_op'),
+    );
+    await page.getByRole('button', { name: 'Preview the change' }).click();
+    await page.getByRole('status').filter({ hasText: 'Valid: Ticket System 1.0.0 → 1.1.0' }).waitFor();
+    const effects = page.getByRole('table', { name: 'What the new version does to the servers’ tools' });
+    const row = effects.locator('tr[data-server="catalogued"]');
+    expect(await row.getByRole('cell').allInnerTexts()).toEqual(['get_me', 'create_ticket', 'get_ticket: description']);
+    await audit(page, 'connector new version (preview)');
+    // A dry run: nothing changed yet.
+    expect((await unwrap(api.GET('/connectors/{id}', { params: { path: { id: connectorId } } }))).version).toBe(
+      '1.0.0',
+    );
+    expect(await mcpTools(catalogued.url, stack.bootstrapKey)).toEqual([
+      'create_ticket',
+      'get_ticket',
+      'search_tickets',
+    ]);
+
+    await page.getByRole('button', { name: 'Save version 1.1.0' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /^Saved Ticket System 1\.1\.0: \d+ server\(s\) got a new/ })
+      .waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Ticket System 1.1.0' }).waitFor();
+    expect((await unwrap(api.GET('/connectors/{id}', { params: { path: { id: connectorId } } }))).tools).toEqual([
+      'search_tickets',
+      'get_ticket',
+      'get_me',
+    ]);
+    await expectTools(catalogued.url, ['get_me', 'get_ticket', 'search_tickets']);
+    const client = new Client({ name: 'dashboard-edit', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(catalogued.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
+    const described = (await client.listTools()).tools.find((t) => t.name === 'get_ticket');
+    await client.close();
+    expect(described?.description).toBe('One ticket, in full.');
+
+    // Deleting it takes its instances along (force), which it says first.
+    const consequences = page.getByRole('list', { name: 'What deleting the connector takes away' });
+    const said = await consequences.innerText();
+    expect(said).toContain('force=true');
+    expect(said).toContain('tickets-eu');
+    expect(said).toContain('catalogued');
+    await page.getByRole('button', { name: 'Delete connector Ticket System' }).click();
+    await page.getByRole('group', { name: /Confirm: Delete Ticket System and its 1 instance/ }).waitFor();
+    await audit(page, 'connector deletion (confirming)');
+    await page.getByRole('button', { name: 'Delete Ticket System', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Connectors' }).waitFor();
+    await page.getByText('No connector yet').waitFor();
+    expect((await failure(unwrap(api.GET('/connectors/{id}', { params: { path: { id: connectorId } } })))).status).toBe(
+      404,
+    );
+    expect(
+      (await failure(unwrap(api.GET('/connector_instances/{id}', { params: { path: { id: instanceId } } })))).status,
+    ).toBe(404);
+    await expectTools(catalogued.url, []);
     expect(pageProblems).toEqual([]);
   }, 120_000);
 });

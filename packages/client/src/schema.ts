@@ -153,7 +153,9 @@ export interface paths {
      * Replace a connector’s descriptor or document (same slug and kind)
      * @description Every MCP server built on an instance of the connector gets a new catalog version;
      * `mcp_config.enabled` false → true generates a server for each instance without one, true → false leaves them
-     * listing none of its tools (ADR 0024). A version used by another connector of the slug is a 409.
+     * listing none of its tools (ADR 0024). A version used by another connector of the slug is a 409. With
+     * `dry_run=true` the change is compiled and rolled back: the answer lists, per server, the tools it would add,
+     * remove and change (the same 409 and 422 as the change itself).
      */
     put: operations['updateConnector'];
     post?: never;
@@ -1395,6 +1397,35 @@ export interface components {
         [key: string]: unknown;
       };
     };
+    ConnectorUpdatePreview: {
+      /** @enum {string} */
+      state: 'validated';
+      connector: components['schemas']['Connector'];
+      /**
+       * @description Every server bound to an instance of the connector (changed or not), and any other server whose
+       * tools would change (SMART servers search every instance’s tools), by name.
+       */
+      servers: components['schemas']['ServerToolChanges'][];
+    };
+    ServerToolChanges: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      /** @description A server created from the descriptor’s `mcp_config` takes its new `server_name`. */
+      renamedTo?: string;
+      /** @enum {string} */
+      mode: 'SMART' | 'NORMAL';
+      /** @description Tools the server would gain. */
+      added: string[];
+      /** @description Tools the server would lose. */
+      removed: string[];
+      /** @description Tools kept under the same name whose definition or upstream request would change. */
+      changed: {
+        name: string;
+        /** @description What changes: parts of the MCP definition, or `request` (the upstream call it makes). */
+        fields: ('title' | 'description' | 'inputSchema' | 'outputSchema' | 'annotations' | 'request')[];
+      }[];
+    };
     CreatedConnectorInstance: {
       /** Format: uuid */
       id: string;
@@ -1405,10 +1436,6 @@ export interface components {
       base_url: string | null;
       /** @description The credential fields set (the values are never returned). */
       credential_keys: string[];
-      /** Format: date-time */
-      createdAt: string;
-      /** Format: date-time */
-      updatedAt: string;
       /**
        * Format: uuid
        * @description The MCP server generated for it (its connector’s `mcp_config.enabled: true`; deleted with the
@@ -1421,6 +1448,10 @@ export interface components {
        * `server_name` itself and the others their own; null: none.
        */
       mcp_server_name: string | null;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
     };
     CreateConnectorInstanceBody: {
       connector_id: string;
@@ -4044,7 +4075,13 @@ export interface operations {
   };
   updateConnector: {
     parameters: {
-      query?: never;
+      query?: {
+        /**
+         * @description `true`: validate the document and compile the change, answer with what it would do to each
+         * server’s tools; nothing is stored or published.
+         */
+        dry_run?: 'true' | 'false';
+      };
       header?: never;
       path: {
         id: string;
@@ -4060,13 +4097,16 @@ export interface operations {
       };
     };
     responses: {
-      /** @description The connector as changed. */
+      /** @description The connector as changed; with `dry_run=true`, what the change would do. */
       200: {
         headers: {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Connector'];
+          'application/json':
+            | components['schemas']['DescriptorConnector']
+            | components['schemas']['OpenApiConnector']
+            | components['schemas']['ConnectorUpdatePreview'];
         };
       };
       /**

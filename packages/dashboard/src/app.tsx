@@ -21,6 +21,7 @@ const ExternalUserPage = lazy(() => import('./pages/external-user.tsx').then((m)
 const WorkspacesPage = lazy(() => import('./pages/workspaces.tsx').then((m) => ({ default: m.WorkspacesPage })));
 const CatalogPage = lazy(() => import('./pages/catalog.tsx').then((m) => ({ default: m.CatalogPage })));
 const ServerEditPage = lazy(() => import('./pages/server-edit.tsx').then((m) => ({ default: m.ServerEditPage })));
+const ConnectorPage = lazy(() => import('./pages/connector.tsx').then((m) => ({ default: m.ConnectorPage })));
 const ExternalServersPage = lazy(() =>
   import('./pages/external-servers.tsx').then((m) => ({ default: m.ExternalServersPage })),
 );
@@ -175,6 +176,7 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   if (first === 'servers' && second && third === 'edit') return <ServerEditPage client={client} id={second} />;
   if (first === 'servers' && second) return <ServerPage client={client} id={second} />;
   if (first === 'external-servers') return <ExternalServersPage client={client} />;
+  if (first === 'connectors' && second) return <ConnectorPage client={client} id={second} />;
   if (first === 'connectors') return <ConnectorsPage client={client} />;
   if (first === 'catalog') return <CatalogPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'instances') return <InstancesPage client={client} />;

@@ -11,7 +11,7 @@ type Result =
   | { kind: 'error'; error: unknown };
 
 /** JSON when the text starts like JSON, else YAML (a superset the API reads too). */
-function contentType(text: string): string {
+export function contentType(text: string): string {
   return /^\s*[{[]/.test(text) ? 'application/json' : 'application/yaml';
 }
 
@@ -150,7 +150,9 @@ export function ConnectorsPage({ client }: { client: ManagementClient }) {
                 <tbody>
                   {list.data.map((c) => (
                     <tr key={c.id}>
-                      <td>{c.name}</td>
+                      <td>
+                        <Link href={`/connectors/${c.id}`}>{c.name}</Link>
+                      </td>
                       <td>
                         <code>{c.slug}</code>
                       </td>

@@ -167,6 +167,38 @@ describe('CatalogService', () => {
     ]);
   });
 
+  it('a dry run compiles what the change would commit, then rolls it all back and publishes nothing', async () => {
+    const publisher = new FakePublisher();
+    const catalog = service(publisher);
+    const inst = await instance('dry-run');
+    const first = await server(catalog, { name: 'previewed', connectorInstanceId: inst });
+    const { result, catalogs } = await catalog.change(
+      { instanceIds: [inst] },
+      async (tx) => {
+        await tx.connectorInstance.update({ where: { id: inst }, data: { name: 'dry-run-renamed' } });
+        await tx.mcpServer.update({ where: { id: first.serverId }, data: { selectedTools: ['get_ticket'] } });
+        return { result: 'would be saved' };
+      },
+      { dryRun: true },
+    );
+    expect(result).toBe('would be saved');
+    const would = catalogs.get(first.serverId)!;
+    expect(would.version).toBe(2);
+    expect(would.tools.map((t) => [t.tool.name, t.source?.instance])).toEqual([['get_ticket', 'dry-run-renamed']]);
+    // Nothing of it stayed: the rows, the counter, the versions; nothing published.
+    expect(publisher.published.map((p) => p.version)).toEqual([1]);
+    const row = await db.mcpServer.findUniqueOrThrow({ where: { id: first.serverId } });
+    expect([row.catalogVersion, row.selectedTools]).toEqual([1, []]);
+    expect((await db.connectorInstance.findUniqueOrThrow({ where: { id: inst } })).name).toBe('dry-run');
+    expect(await db.catalogVersion.count({ where: { serverId: first.serverId } })).toBe(1);
+    // The next real change takes the number the dry run did not keep.
+    const { catalogs: real } = await catalog.change({ serverIds: [first.serverId] }, async (tx) => {
+      await tx.mcpServer.update({ where: { id: first.serverId }, data: { selectedTools: ['get_ticket'] } });
+      return { result: undefined };
+    });
+    expect(real.get(first.serverId)!.version).toBe(2);
+  });
+
   it('concurrent changes of one server get distinct, consecutive numbers', async () => {
     const publisher = new FakePublisher();
     const catalog = service(publisher);

@@ -84,10 +84,26 @@ export interface ChangeOptions {
   listed?: { config: StoredExternalConfig; result: ListRemoteToolsResult }[];
   /** Last look at each compiled catalog (inside the transaction): `undefined` abandons the whole change (nothing changed). */
   finish?: (catalog: Catalog) => Catalog | undefined;
+  /**
+   * A dry run: the writes and every compilation run as they would, then the transaction is rolled back; the
+   * catalogs it would have committed are returned and nothing is published (a preview of the change).
+   */
+  dryRun?: boolean;
 }
 
 /** Thrown by a change's writes (or `finish`) to roll everything back as "nothing to do": `change` then returns no catalogs. */
 export class NothingToChange extends Error {}
+
+/** Rolls a dry run's transaction back, carrying out what it would have committed. */
+class DryRunDone extends Error {
+  readonly written: unknown;
+  readonly catalogs: Map<string, Catalog>;
+  constructor(written: unknown, catalogs: Map<string, Catalog>) {
+    super('dry run');
+    this.written = written;
+    this.catalogs = catalogs;
+  }
+}
 
 export interface ChangeOutcome<T> {
   result: T;
@@ -248,6 +264,7 @@ export class CatalogService {
             const catalog = await this.compileNext(tx, id, lister, !strict.has(id), opts.finish);
             if (catalog) catalogs.set(id, catalog);
           }
+          if (opts.dryRun) throw new DryRunDone(written.result, catalogs);
           return { written, catalogs };
         },
         { timeout: 30_000, maxWait: 10_000 },
@@ -255,6 +272,7 @@ export class CatalogService {
     } catch (err) {
       for (const name of opts.cleanupOnFailure ?? []) await this.secrets.delete(name).catch(() => undefined);
       if (err instanceof NothingToChange) return { result: undefined as T, catalogs: new Map() };
+      if (err instanceof DryRunDone) return { result: err.written as T, catalogs: err.catalogs };
       throw err;
     }
     await this.afterCommit(committed.written, committed.catalogs);

@@ -111,6 +111,62 @@ const DeleteConnectorQuery = z.object({
     .describe('`true` deletes the connector instances using it first (as `DELETE /connector_instances/{id}`).'),
 });
 
+const UpdateConnectorQuery = z.object({
+  dry_run: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe(
+      '`true`: validate the document and compile the change, answer with what it would do to each server’s tools; ' +
+        'nothing is stored or published.',
+    ),
+});
+
+const ToolChangesShape = {
+  added: z.array(z.string()).describe('Tools the server would gain.'),
+  removed: z.array(z.string()).describe('Tools the server would lose.'),
+  changed: z
+    .array(
+      z
+        .object({
+          name: z.string(),
+          fields: z
+            .array(z.enum(['title', 'description', 'inputSchema', 'outputSchema', 'annotations', 'request']))
+            .describe('What changes: parts of the MCP definition, or `request` (the upstream call it makes).'),
+        })
+        .strict(),
+    )
+    .describe('Tools kept under the same name whose definition or upstream request would change.'),
+};
+
+/** The answer of `PUT /connectors/{id}?dry_run=true`. */
+const ConnectorUpdatePreview = z
+  .object({
+    state: z.literal('validated'),
+    connector: Connector,
+    servers: z
+      .array(
+        z
+          .object({
+            id: z.uuid(),
+            name: z.string(),
+            renamedTo: z
+              .string()
+              .optional()
+              .describe('A server created from the descriptor’s `mcp_config` takes its new `server_name`.'),
+            mode: z.enum(['SMART', 'NORMAL']),
+            ...ToolChangesShape,
+          })
+          .strict()
+          .meta({ id: 'ServerToolChanges' }),
+      )
+      .describe(
+        'Every server bound to an instance of the connector (changed or not), and any other server whose tools ' +
+          'would change (SMART servers search every instance’s tools), by name.',
+      ),
+  })
+  .strict()
+  .meta({ id: 'ConnectorUpdatePreview' });
+
 const tags = ['connectors'];
 
 /** The connectors routes, for the OpenAPI document (services/control-plane/src/openapi/document.ts). */
@@ -162,13 +218,19 @@ export const connectorsRoutes: RouteDoc[] = [
     description:
       'Every MCP server built on an instance of the connector gets a new catalog version; `mcp_config.enabled` ' +
       'false → true generates a server for each instance without one, true → false leaves them listing none of ' +
-      'its tools (ADR 0024). A version used by another connector of the slug is a 409.',
+      'its tools (ADR 0024). A version used by another connector of the slug is a 409. With `dry_run=true` ' +
+      'the change is compiled and rolled back: the answer lists, per server, the tools it would add, remove and ' +
+      'change (the same 409 and 422 as the change itself).',
     request: {
       params: pathParams('id'),
+      query: UpdateConnectorQuery,
       body: sourceBody('The new descriptor or document, of the kind the connector was registered from.'),
     },
     responses: {
-      200: json('The connector as changed.', Connector),
+      200: json(
+        'The connector as changed; with `dry_run=true`, what the change would do.',
+        z.union([Connector, ConnectorUpdatePreview]),
+      ),
       ...problems(400, 403, 404, 409, 413, 415, 422),
     },
   },

@@ -2,6 +2,7 @@ import {
   ConnectorCapabilities,
   ConnectorSla,
   parseConnectorDescriptor,
+  type Catalog,
   type ConnectorDescriptor,
 } from '@toolplane/contracts';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
@@ -9,6 +10,7 @@ import { descriptorToOpenApi, loadDocument } from '@toolplane/openapi';
 import express, { Router } from 'express';
 import { mcpDisabled } from '../catalog/compile.ts';
 import { syncInstanceServers } from '../catalog/instance-servers.ts';
+import { diffTools } from '../catalog/diff.ts';
 import type { CatalogService } from '../catalog/service.ts';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
@@ -142,6 +144,37 @@ export async function createConnector(db: Db, workspaceId: string, source: Conne
   return present(row);
 }
 
+/**
+ * What a change's catalogs (a dry run's) would do to each server's tools, against its live catalog: the servers
+ * bound to `instanceIds` (the connector's instances) always, the others (SMART, tools by name) when their tools change.
+ */
+async function toolChanges(db: Db, catalogs: Map<string, Catalog>, instanceIds: string[]) {
+  const servers = await db.mcpServer.findMany({
+    where: { id: { in: [...catalogs.keys()] } },
+    select: { id: true, name: true, mode: true, catalogVersion: true, connectorInstanceId: true },
+    orderBy: { name: 'asc' },
+  });
+  const live = await db.catalogVersion.findMany({
+    where: { OR: servers.map((s) => ({ serverId: s.id, version: s.catalogVersion })) },
+    select: { serverId: true, catalog: true },
+  });
+  return servers
+    .map((s) => {
+      const next = catalogs.get(s.id)!;
+      const before = (live.find((v) => v.serverId === s.id)?.catalog as Catalog | undefined)?.tools ?? [];
+      return {
+        id: s.id,
+        name: s.name,
+        ...(next.name !== s.name ? { renamedTo: next.name } : {}),
+        mode: s.mode,
+        bound: s.connectorInstanceId !== null && instanceIds.includes(s.connectorInstanceId),
+        ...diffTools(before, next.tools),
+      };
+    })
+    .filter((s) => s.bound || s.added.length + s.removed.length + s.changed.length > 0 || s.renamedTo)
+    .map(({ bound: _bound, ...s }) => s);
+}
+
 export function connectorsRouter(db: Db, catalog: CatalogService, maxBodyBytes: number): Router {
   const r = Router();
   // The body is the document text itself (application/yaml, text/yaml or application/json).
@@ -204,7 +237,9 @@ export function connectorsRouter(db: Db, catalog: CatalogService, maxBodyBytes: 
     // The descriptor and every server built on it (new catalog versions; the servers generated from
     // `mcp_config` follow its server_name / server_description, and `enabled` false → true generates the
     // instances' servers: catalog/instance-servers.ts) change in one transaction.
-    const { result: updated } = await catalog.change(
+    // `dry_run=true`: the same change, compiled and rolled back; the answer says what it would do to each server.
+    const dryRun = req.query.dry_run === 'true';
+    const { result: updated, catalogs } = await catalog.change(
       { instanceIds: instances.map((i) => i.id), workspaceId },
       async (tx) => {
         const saved = await tx.connector.update({
@@ -226,8 +261,18 @@ export function connectorsRouter(db: Db, catalog: CatalogService, maxBodyBytes: 
         );
         return { result: saved };
       },
+      { dryRun },
     );
-    res.json(present(updated));
+    if (!dryRun) return void res.json(present(updated));
+    res.json({
+      state: 'validated',
+      connector: present(updated),
+      servers: await toolChanges(
+        db,
+        catalogs,
+        instances.map((i) => i.id),
+      ),
+    });
   });
 
   // Deletes a connector. 409 while connector instances use it, unless `?force=true`: then those

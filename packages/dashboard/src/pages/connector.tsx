@@ -1,0 +1,341 @@
+import { useState, type ChangeEvent, type FormEvent } from 'react';
+import type { ManagementClient } from '@toolplane/client';
+import { ApiError, errorMessage, unwrap, type Schemas } from '../api.ts';
+import { DocumentView, IssueList, placeIssues, type PlacedIssue } from '../document-view.tsx';
+import { Link, navigate } from '../router.tsx';
+import { ConfirmButton, Empty, ErrorBox, Show, useLoad, when } from '../ui.tsx';
+import { contentType } from './connectors.tsx';
+
+type Preview = Schemas['ConnectorUpdatePreview'];
+type Connector = Schemas['ConnectorWithDescriptor'];
+
+type Outcome =
+  | { kind: 'previewed'; text: string; preview: Preview }
+  | { kind: 'saved'; connector: Schemas['Connector']; servers: number }
+  | { kind: 'invalid'; message: string; text: string; issues: PlacedIssue[] }
+  | { kind: 'error'; error: unknown };
+
+const fieldNames: Record<string, string> = {
+  title: 'title',
+  description: 'description',
+  inputSchema: 'input schema',
+  outputSchema: 'output schema',
+  annotations: 'annotations',
+  request: 'upstream request',
+};
+
+/** What the new version does to each server's tools, from the dry run: added, removed, changed (and what of them). */
+function Effects({ preview }: { preview: Preview }) {
+  if (preview.servers.length === 0) return <Empty>No server uses this connector: no server’s tools change.</Empty>;
+  return (
+    <table aria-label="What the new version does to the servers’ tools">
+      <thead>
+        <tr>
+          <th scope="col">Server</th>
+          <th scope="col">Tools added</th>
+          <th scope="col">Tools removed</th>
+          <th scope="col">Tools changed</th>
+        </tr>
+      </thead>
+      <tbody>
+        {preview.servers.map((s) => (
+          <tr key={s.id} data-server={s.name}>
+            <th scope="row">
+              <Link href={`/servers/${s.id}`}>{s.name}</Link> ({s.mode}){s.renamedTo && <> → renamed {s.renamedTo}</>}
+            </th>
+            <td>{s.added.length === 0 ? 'none' : s.added.join(', ')}</td>
+            <td>{s.removed.length === 0 ? 'none' : s.removed.join(', ')}</td>
+            <td>
+              {s.changed.length === 0 ? (
+                'none'
+              ) : (
+                <ul className="changes">
+                  {s.changed.map((c) => (
+                    <li key={c.name}>
+                      <code>{c.name}</code>: {c.fields.map((f) => fieldNames[f] ?? f).join(', ')}
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/**
+ * A new version of the connector: the document is first sent as a dry run (`PUT …?dry_run=true`), which shows its
+ * problems at their lines or what it does to each server's tools; saving sends the same text again.
+ */
+function NewVersion({
+  client,
+  connector,
+  onSaved,
+}: {
+  client: ManagementClient;
+  connector: Connector;
+  onSaved: () => void;
+}) {
+  const [text, setText] = useState('');
+  const [busy, setBusy] = useState<'preview' | 'save' | null>(null);
+  const [outcome, setOutcome] = useState<Outcome | null>(null);
+  const readFile = (e: ChangeEvent<HTMLInputElement>) => {
+    const file = e.target.files?.[0];
+    if (file) file.text().then(setText, (err: unknown) => setOutcome({ kind: 'error', error: err }));
+  };
+  const put = (sent: string, dryRun: boolean) =>
+    unwrap(
+      client.PUT('/connectors/{id}', {
+        params: { path: { id: connector.id }, query: dryRun ? { dry_run: 'true' } : {} },
+        body: sent as unknown as Schemas['ConnectorSource'],
+        bodySerializer: (body) => body as unknown as string,
+        headers: { 'content-type': contentType(sent) },
+      }),
+    );
+  const failed = (sent: string) => (err: unknown) =>
+    setOutcome(
+      err instanceof ApiError && err.status === 422
+        ? { kind: 'invalid', message: err.message, text: sent, issues: placeIssues(sent, err.issues) }
+        : { kind: 'error', error: err },
+    );
+  const preview = (e: FormEvent) => {
+    e.preventDefault();
+    const sent = text;
+    setBusy('preview');
+    setOutcome(null);
+    put(sent, true)
+      .then((answer) => {
+        if ('state' in answer) setOutcome({ kind: 'previewed', text: sent, preview: answer });
+        else failed(sent)(new Error('the dry run changed the connector'));
+      }, failed(sent))
+      .finally(() => setBusy(null));
+  };
+  const save = (previewed: Preview) => {
+    const sent = text;
+    setBusy('save');
+    put(sent, false)
+      .then((answer) => {
+        if ('state' in answer) return;
+        setOutcome({ kind: 'saved', connector: answer, servers: previewed.servers.length });
+        setText('');
+        onSaved();
+      }, failed(sent))
+      .finally(() => setBusy(null));
+  };
+  // A preview holds for the text it was made of: editing the text asks for a new one.
+  const current = outcome?.kind === 'previewed' && outcome.text === text ? outcome.preview : null;
+  return (
+    <section aria-labelledby="new-version-title">
+      <h2 id="new-version-title">Upload a new version</h2>
+      <p className="hint">
+        The same slug ({connector.slug}) and kind (
+        {connector.kind === 'openapi' ? 'an OpenAPI document' : 'a descriptor'}
+        ). Preview it first: the servers built on the connector get a new catalog version when it is saved.
+      </p>
+      <form onSubmit={preview} className="form">
+        <label htmlFor="version-file">Descriptor or OpenAPI document file (YAML or JSON)</label>
+        <input
+          id="version-file"
+          type="file"
+          accept=".yaml,.yml,.json,application/json,application/yaml"
+          onChange={readFile}
+        />
+        <label htmlFor="version-text">Or paste it</label>
+        <textarea
+          id="version-text"
+          className="code"
+          rows={14}
+          spellCheck={false}
+          value={text}
+          onChange={(e) => setText(e.target.value)}
+        />
+        <div className="buttons">
+          {connector.kind === 'descriptor' && (
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => setText(JSON.stringify(connector.descriptor, null, 2))}
+            >
+              Start from the current descriptor
+            </button>
+          )}
+          <button type="submit" disabled={busy !== null || text.trim() === ''}>
+            {busy === 'preview' ? 'Checking…' : 'Preview the change'}
+          </button>
+        </div>
+      </form>
+      {current && (
+        <section aria-labelledby="preview-title">
+          <h3 id="preview-title">Preview</h3>
+          <p className="success" role="status">
+            Valid: {current.connector.name} {connector.version} → <strong>{current.connector.version}</strong>, tools{' '}
+            {current.connector.tools.join(', ') || 'none'}. Nothing is saved yet.
+          </p>
+          <Effects preview={current} />
+          <button type="button" disabled={busy !== null} onClick={() => save(current)}>
+            {busy === 'save' ? 'Saving…' : `Save version ${current.connector.version}`}
+          </button>
+        </section>
+      )}
+      {outcome?.kind === 'saved' && (
+        <p className="success" role="status">
+          Saved {outcome.connector.name} {outcome.connector.version}
+          {outcome.servers > 0 ? `: ${outcome.servers} server(s) got a new catalog version.` : '.'}
+        </p>
+      )}
+      {outcome?.kind === 'error' && <ErrorBox error={outcome.error} title="Not saved" />}
+      {outcome?.kind === 'invalid' && (
+        <div className="invalid">
+          <div className="error" role="alert">
+            <strong>The document is invalid</strong> ({outcome.message}): {outcome.issues.length} problem
+            {outcome.issues.length === 1 ? '' : 's'}.
+          </div>
+          <IssueList issues={outcome.issues} label="Problems of the document" />
+          <DocumentView text={outcome.text} issues={outcome.issues} label="The submitted document, problems marked" />
+        </div>
+      )}
+    </section>
+  );
+}
+
+/**
+ * Deleting the connector, with its consequence spelled out: the instances using it go with it (`force=true`), their
+ * credentials too, and the servers built on them lose their tools.
+ */
+function DeleteConnector({
+  client,
+  connector,
+  instances,
+  servers,
+}: {
+  client: ManagementClient;
+  connector: Connector;
+  instances: Schemas['ConnectorInstance'][];
+  servers: Schemas['McpServerSummary'][];
+}) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  // The servers generated for the instances (the descriptor's mcp_config) go with them; others stay, without tools.
+  const generated = servers.filter((s) => instances.some((i) => i.mcp_server_id === s.id));
+  const bound = servers.filter((s) => instances.some((i) => i.id === s.connectorInstanceId) && !generated.includes(s));
+  const remove = () => {
+    setBusy(true);
+    setError(null);
+    unwrap(
+      client.DELETE('/connectors/{id}', {
+        params: { path: { id: connector.id }, query: instances.length > 0 ? { force: 'true' } : {} },
+      }),
+    ).then(
+      () => navigate('/connectors'),
+      (err: unknown) => {
+        setError(err);
+        setBusy(false);
+      },
+    );
+  };
+  return (
+    <section aria-labelledby="delete-title" className="danger-zone">
+      <h2 id="delete-title">Delete this connector</h2>
+      <ul aria-label="What deleting the connector takes away">
+        {instances.length === 0 ? (
+          <li>No connector instance uses it: only the connector goes.</li>
+        ) : (
+          <>
+            <li>
+              Its {instances.length} connector instance(s) are deleted with it (<code>force=true</code>), with their
+              credentials: {instances.map((i) => i.name).join(', ')}.
+            </li>
+            {generated.length > 0 && (
+              <li>
+                The MCP servers generated for them (the descriptor’s <code>mcp_config</code>) are deleted too, their
+                URLs then answer 404: {generated.map((s) => s.name).join(', ')}.
+              </li>
+            )}
+            <li>
+              {bound.length === 0
+                ? `No ${generated.length > 0 ? 'other ' : ''}server is built on them.`
+                : `The ${generated.length > 0 ? 'other ' : ''}servers built on them keep existing without their tools (with a warning): ${bound
+                    .map((s) => s.name)
+                    .join(', ')}.`}
+            </li>
+            <li>SMART servers no longer find their tools; servers that chose them by name lose them.</li>
+          </>
+        )}
+      </ul>
+      {error !== null && <ErrorBox error={error} title="Not deleted" />}
+      <ConfirmButton
+        label="Delete connector"
+        name={connector.name}
+        question={
+          instances.length > 0
+            ? `Delete ${connector.name} and its ${instances.length} instance(s)?`
+            : `Delete ${connector.name}?`
+        }
+        confirmLabel={`Delete ${connector.name}`}
+        busy={busy}
+        onConfirm={remove}
+      />
+    </section>
+  );
+}
+
+/** `/connectors/{id}`: a connector, its instances and the servers on them; a new version; deletion. */
+export function ConnectorPage({ client, id }: { client: ManagementClient; id: string }) {
+  const [loaded, reload] = useLoad(async () => {
+    const [connector, instances, servers] = await Promise.all([
+      unwrap(client.GET('/connectors/{id}', { params: { path: { id } } })),
+      unwrap(client.GET('/connector_instances')),
+      unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })),
+    ]);
+    return {
+      connector,
+      instances: instances.data.filter((i) => i.connector_id === connector.id),
+      servers: servers.data,
+    };
+  }, [client, id]);
+  return (
+    <>
+      <p className="crumbs">
+        <Link href="/connectors">Connectors</Link> / {loaded.state === 'done' ? loaded.data.connector.name : id}
+      </p>
+      <Show loaded={loaded} what="the connector">
+        {({ connector, instances, servers }) => (
+          <>
+            <h1>
+              {connector.name} {connector.version}
+            </h1>
+            <dl className="facts">
+              <dt>Slug</dt>
+              <dd>
+                <code>{connector.slug}</code>
+              </dd>
+              <dt>Kind</dt>
+              <dd>{connector.kind === 'openapi' ? 'OpenAPI document' : 'descriptor'}</dd>
+              <dt>Registered</dt>
+              <dd>{when(connector.createdAt)}</dd>
+              <dt>Tools</dt>
+              <dd>{connector.tools.join(', ') || 'none (MCP not enabled)'}</dd>
+              <dt>Instances</dt>
+              <dd>
+                {instances.length === 0 ? (
+                  'none'
+                ) : (
+                  <Link href="/instances">{instances.map((i) => i.name).join(', ')}</Link>
+                )}
+              </dd>
+            </dl>
+            <NewVersion client={client} connector={connector} onSaved={reload} />
+            <DeleteConnector client={client} connector={connector} instances={instances} servers={servers} />
+          </>
+        )}
+      </Show>
+      {loaded.state === 'error' && loaded.error instanceof ApiError && loaded.error.status === 404 && (
+        <p>
+          {errorMessage(loaded.error)}: <Link href="/connectors">back to the connectors</Link>.
+        </p>
+      )}
+    </>
+  );
+}
