@@ -339,3 +339,57 @@ describe('toolplane stats', () => {
     expect(failed).toMatchObject({ code: 2 });
   });
 });
+
+describe('who called', () => {
+  it('records name the key, the OAuth subject and the external user, and are filtered by each and by tool', async () => {
+    const named = await unwrap(api.POST('/api_keys', { body: { name: 'reporting-bot', scopes: ['runtime'] } }));
+    const res = await postMcp(
+      example.mcpUrl,
+      {
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'search_tickets', arguments: { status: 'open' } },
+      },
+      { 'x-api-key': named.key, 'mcp-protocol-version': '2025-11-25' },
+    );
+    expect(res.status).toBe(200);
+    await res.text();
+    const byKey = await waitFor('the named key’s record', async () => {
+      const page = await unwrap(api.GET('/execution_records', { params: { query: { key_id: named.id } } }));
+      return page.data.length === 1 ? page : undefined;
+    });
+    expect(byKey.data[0]!.caller).toMatchObject({ key_id: named.id, key_name: 'reporting-bot', subject: null });
+    expect(byKey.data[0]!.tool).toBe('search_tickets');
+    const one = await unwrap(api.GET('/execution_records/{id}', { params: { path: { id: byKey.data[0]!.id } } }));
+    expect(one.caller.key_name).toBe('reporting-bot');
+
+    // A token caller acting for an external user (as the worker records it), through the record stream.
+    const tokenCall = records(serverA, 'create_ticket', new Date().toISOString(), 1, 7).map((r) => ({
+      ...r,
+      caller: { subject: 'alice@idp.example', username: 'customer-42', actingVia: 'token-user' },
+    }));
+    await send(tokenCall);
+    const bySubject = await waitFor('the token caller’s record', async () => {
+      const page = await unwrap(api.GET('/execution_records', { params: { query: { subject: 'alice@idp.example' } } }));
+      return page.data.length === 1 ? page : undefined;
+    });
+    expect(bySubject.data[0]!.caller).toEqual({
+      key_id: null,
+      key_name: null,
+      subject: 'alice@idp.example',
+      username: 'customer-42',
+      acting_via: 'token-user',
+    });
+    const byUser = await unwrap(api.GET('/execution_records', { params: { query: { username: 'customer-42' } } }));
+    expect(byUser.data.map((r) => r.id)).toEqual([tokenCall[0]!.invocationId]);
+    const byUserAndTool = await unwrap(
+      api.GET('/execution_records', { params: { query: { username: 'customer-42', tool: 'search_tickets' } } }),
+    );
+    expect(byUserAndTool.data).toEqual([]);
+    const byKeyAndTool = await unwrap(
+      api.GET('/execution_records', { params: { query: { key_id: named.id, tool: 'search_tickets' } } }),
+    );
+    expect(byKeyAndTool.data).toHaveLength(1);
+  }, 60_000);
+});

@@ -839,9 +839,10 @@ export interface paths {
     };
     /**
      * List execution records, newest first
-     * @description Filters: `server_id`, `tool`, `outcome`, `from` (inclusive) and `to` (exclusive) on `started_at`.
-     * Pages of `limit` records (1 to 200, default 50): pass the previous page’s `next_cursor` as `cursor` for the next.
-     * A key limited to servers must pass one of them as `server_id` (403 otherwise).
+     * @description Filters: `server_id`, `tool`, the caller (`key_id`, `subject`, `username`), `outcome`, `from`
+     * (inclusive) and `to` (exclusive) on `started_at`. Pages of `limit` records (1 to 200, default 50): pass the
+     * previous page’s `next_cursor` as `cursor` for the next. A key limited to servers must pass one of them as
+     * `server_id` (403 otherwise).
      */
     get: operations['listExecutionRecords'];
     put?: never;
@@ -2159,6 +2160,8 @@ export interface components {
       tool: string;
       caller: {
         key_id: string | null;
+        /** @description The API key’s name; null for a token caller or a deleted key. */
+        key_name: string | null;
         /** @description OAuth subject of a token caller (`anonymous` on a public server). */
         subject: string | null;
         /** @description The external user the call was made for. */
@@ -2188,6 +2191,8 @@ export interface components {
       tool: string;
       caller: {
         key_id: string | null;
+        /** @description The API key’s name; null for a token caller or a deleted key. */
+        key_name: string | null;
         /** @description OAuth subject of a token caller (`anonymous` on a public server). */
         subject: string | null;
         /** @description The external user the call was made for. */
@@ -10326,6 +10331,12 @@ export interface operations {
       query?: {
         server_id?: string;
         tool?: string;
+        /** @description Calls made with this API key (its id). */
+        key_id?: string;
+        /** @description Calls made with an access token of this OAuth subject. */
+        subject?: string;
+        /** @description Calls made for this external user. */
+        username?: string;
         outcome?: 'success' | 'tool_error' | 'rejected' | 'failed' | 'unknown';
         /** @description Records started at or after this time (inclusive). */
         from?: string;

@@ -365,7 +365,14 @@ export function RecordPage({ client, id }: { client: ManagementClient; id: strin
                 <Link href={`/servers/${r.server_id}`}>{r.server_id}</Link> (catalog version {r.catalog_version})
               </dd>
               <dt>Caller</dt>
-              <dd>{r.caller.username ?? r.caller.subject ?? r.caller.key_id ?? '—'}</dd>
+              <dd>
+                {r.caller.key_name
+                  ? `API key ${r.caller.key_name}`
+                  : r.caller.subject
+                    ? `OAuth ${r.caller.subject}`
+                    : (r.caller.key_id ?? '—')}
+                {r.caller.username && `, for user ${r.caller.username}`}
+              </dd>
               {r.error_code && (
                 <>
                   <dt>Error</dt>

@@ -176,6 +176,7 @@ const endOf = (s: SessionRow) => (s.closedAt && s.closedAt < s.endsAt ? s.closed
 
 const columns = `id, server_id AS "serverId", catalog_version AS "catalogVersion", tool, key_id AS "keyId", username,
   started_at AS "startedAt", duration_ms AS "durationMs", outcome, error_code AS "errorCode", message, steps,
+  (SELECT k.name FROM api_keys k WHERE k.id::text = execution_records.key_id) AS "keyName",
   (extract(epoch FROM started_at) * 1000 + duration_ms)::float8 AS "finishMs"`;
 
 /**

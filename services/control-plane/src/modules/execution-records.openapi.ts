@@ -15,6 +15,7 @@ const ExecutionRecordSummary = z
     caller: z
       .object({
         key_id: z.string().nullable(),
+        key_name: z.string().nullable().describe('The API key’s name; null for a token caller or a deleted key.'),
         subject: z.string().nullable().describe('OAuth subject of a token caller (`anonymous` on a public server).'),
         username: z.string().nullable().describe('The external user the call was made for.'),
         acting_via: z
@@ -58,6 +59,9 @@ const ListExecutionRecordsQuery = ListQuery.extend({
   to: ListQuery.shape.to.meta(dateParam('Records started before this time (exclusive).')),
   limit: ListQuery.shape.limit.meta({ description: 'Records per page.' }),
   cursor: ListQuery.shape.cursor.meta({ description: 'The previous page’s `next_cursor`.' }),
+  key_id: ListQuery.shape.key_id.meta({ description: 'Calls made with this API key (its id).' }),
+  subject: ListQuery.shape.subject.meta({ description: 'Calls made with an access token of this OAuth subject.' }),
+  username: ListQuery.shape.username.meta({ description: 'Calls made for this external user.' }),
 });
 
 const tags = ['execution records'];
@@ -71,7 +75,8 @@ export const executionRecordsRoutes: RouteDoc[] = [
     tags,
     summary: 'List execution records, newest first',
     description:
-      'Filters: `server_id`, `tool`, `outcome`, `from` (inclusive) and `to` (exclusive) on `started_at`. ' +
+      'Filters: `server_id`, `tool`, the caller (`key_id`, `subject`, `username`), `outcome`, `from` (inclusive) ' +
+      'and `to` (exclusive) on `started_at`. ' +
       'Pages of `limit` records (1 to 200, default 50): pass the previous page’s `next_cursor` as `cursor` for the ' +
       'next. A key limited to servers must pass one of them as `server_id` (403 otherwise).',
     request: { query: ListExecutionRecordsQuery },

@@ -142,6 +142,10 @@ function unpackSteps(value: unknown): {
 export const ListQuery = z.object({
   server_id: z.string().uuid().optional(),
   tool: z.string().min(1).optional(),
+  /** The caller: an API key's id, an OAuth subject, or the external user the call ran for. */
+  key_id: z.string().min(1).optional(),
+  subject: z.string().min(1).optional(),
+  username: z.string().min(1).optional(),
   outcome: z.enum(['success', 'tool_error', 'rejected', 'failed', 'unknown']).optional(),
   from: z.coerce.date().optional(),
   to: z.coerce.date().optional(),
@@ -164,7 +168,21 @@ export type RecordRow = {
   message: string | null;
   steps: unknown;
   debug: unknown;
+  /** The API key's name (looked up; null for a deleted key or a token caller). */
+  keyName?: string | null;
 };
+
+/**
+ * The names of the keys that made these records (one query per page). Key ids are uuids; anything else
+ * (a record of a token caller has none) names no key.
+ */
+export async function keyNames(db: Db, workspaceId: string, rows: RecordRow[]): Promise<RecordRow[]> {
+  const ids = [...new Set(rows.map((r) => r.keyId ?? undefined).filter((id): id is string => isUuid(id)))];
+  if (ids.length === 0) return rows;
+  const keys = await db.apiKey.findMany({ where: { workspaceId, id: { in: ids } }, select: { id: true, name: true } });
+  const names = new Map(keys.map((k) => [k.id, k.name]));
+  return rows.map((r) => ({ ...r, keyName: (r.keyId && names.get(r.keyId)) ?? null }));
+}
 
 /** A record as the API shows it (with `steps`, `tree` and `debug` for `GET /execution_records/{id}`). */
 export function presentRecord(r: RecordRow, withSteps: boolean) {
@@ -174,7 +192,13 @@ export function presentRecord(r: RecordRow, withSteps: boolean) {
     server_id: r.serverId,
     catalog_version: r.catalogVersion,
     tool: r.tool,
-    caller: { key_id: r.keyId, subject: identity.subject, username: r.username, acting_via: identity.actingVia },
+    caller: {
+      key_id: r.keyId,
+      key_name: r.keyName ?? null,
+      subject: identity.subject,
+      username: r.username,
+      acting_via: identity.actingVia,
+    },
     started_at: r.startedAt,
     duration_ms: r.durationMs,
     outcome: r.outcome,
@@ -196,6 +220,10 @@ export function executionRecordsRouter(db: Db): Router {
       workspaceId: caller(req).workspaceId,
       ...(q.server_id ? { serverId: q.server_id } : {}),
       ...(q.tool ? { tool: q.tool } : {}),
+      ...(q.key_id ? { keyId: q.key_id } : {}),
+      ...(q.username ? { username: q.username } : {}),
+      // The OAuth subject lives in the steps column (unpackSteps).
+      ...(q.subject ? { steps: { path: ['caller', 'subject'], equals: q.subject } } : {}),
       ...(q.outcome ? { outcome: q.outcome } : {}),
       ...(q.from || q.to ? { startedAt: { ...(q.from ? { gte: q.from } : {}), ...(q.to ? { lt: q.to } : {}) } } : {}),
     };
@@ -205,7 +233,7 @@ export function executionRecordsRouter(db: Db): Router {
       take: q.limit + 1,
       ...(q.cursor ? { cursor: { id: q.cursor }, skip: 1 } : {}),
     })) as RecordRow[];
-    const page = rows.slice(0, q.limit);
+    const page = await keyNames(db, where.workspaceId, rows.slice(0, q.limit));
     res.json({
       data: page.map((row) => presentRecord(row, false)),
       next_cursor: rows.length > q.limit ? page.at(-1)!.id : null,
@@ -218,7 +246,7 @@ export function executionRecordsRouter(db: Db): Router {
         })) as RecordRow | null)
       : null;
     if (!row) throw new NotFoundError('execution record', req.params.id);
-    res.json(presentRecord(row, true));
+    res.json(presentRecord((await keyNames(db, caller(req).workspaceId, [row]))[0]!, true));
   });
   return r;
 }
