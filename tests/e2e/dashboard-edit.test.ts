@@ -374,6 +374,78 @@ describe('changing and deleting in the dashboard', () => {
     await expectTools(onStaging.url, []);
     expect(pageProblems).toEqual([]);
   }, 120_000);
+  it('takes a workflow deployment’s tools off its server and rolls back to an earlier deployment', async () => {
+    const flower = (flow: string) =>
+      [
+        'flower: "0.1"',
+        `id: ${flow}-doc`,
+        'flows:',
+        `  - id: ${flow}`,
+        `    description: The ${flow} workflow`,
+        '    steps:',
+        '      - id: me',
+        '        request:',
+        '          method: GET',
+        `          url: ${upstream.url}/api/v1/me`,
+        '',
+      ].join('\n');
+    const flows = await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'flows', mode: 'NORMAL', isPublic: false, perRequestAuth: false } }),
+    );
+    for (const flow of ['first_flow', 'second_flow'])
+      await unwrap(
+        api.POST('/mcp_servers/{id}/deploy', {
+          params: { path: { id: flows.id } },
+          body: { definition: flower(flow) },
+        }),
+      );
+    await expectTools(flows.url, ['second_flow']);
+    const states = async () =>
+      (await unwrap(api.GET('/mcp_servers/{id}/deployments', { params: { path: { id: flows.id } } }))).data.map((d) => [
+        d.state,
+        d.tools,
+      ]);
+
+    await page.goto(`/workflows?server=${flows.id}`);
+    const history = page.getByRole('table', { name: 'Deployments, newest first' });
+    await history.getByRole('rowheader', { name: '#2' }).waitFor();
+    await audit(page, 'workflow deployments');
+
+    // Back to the first deployment: a new deployment from what it stored.
+    await page.getByRole('button', { name: 'Roll back to deployment #1' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'deployment #1 deployed again: the server now has the tools first_flow.' })
+      .waitFor();
+    await history.getByRole('rowheader', { name: '#3' }).waitFor();
+    expect(await states()).toEqual([
+      ['active', ['first_flow']],
+      ['superseded', ['second_flow']],
+      ['superseded', ['first_flow']],
+    ]);
+    await expectTools(flows.url, ['first_flow']);
+
+    // The active deployment's tools off the server; it stays in the history.
+    await page.getByRole('button', { name: 'Remove its tools of deployment #3' }).click();
+    await page.getByRole('group', { name: 'Confirm: Take first_flow off the server?' }).waitFor();
+    await audit(page, 'workflow tools removal (confirming)');
+    await page.getByRole('button', { name: 'Remove the tools' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'The tools of deployment #3 were taken off the server.' })
+      .waitFor();
+    await history.locator('tr[data-state="withdrawn"]').getByRole('rowheader', { name: '#3' }).waitFor();
+    expect((await states())[0]).toEqual(['withdrawn', ['first_flow']]);
+    await expectTools(flows.url, []);
+    await audit(page, 'workflow deployments (withdrawn)');
+
+    // And back again.
+    await page.getByRole('button', { name: 'Deploy again deployment #3' }).click();
+    await history.getByRole('rowheader', { name: '#4' }).waitFor();
+    await expectTools(flows.url, ['first_flow']);
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+
   it('uploads a new connector version, showing what it does to the servers’ tools first, then deletes the connector', async () => {
     const catalogued = await unwrap(
       api.POST('/mcp_manager', {

@@ -524,6 +524,28 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/mcp_servers/{id}/deployments/{deploymentId}/withdraw': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Take the active deployment’s tools off the server
+     * @description The server gets a new catalog version without the deployment’s tools; the deployment stays in the
+     * history as `withdrawn` (redeploy it to bring them back). Already withdrawn: 204, nothing changes. A deployment
+     * that is not active is a 409. A key limited to servers needs the `server_admin` scope (403).
+     */
+    post: operations['withdrawDeployment'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/mcp_servers/{id}/deployments': {
     parameters: {
       query?: never;
@@ -1951,8 +1973,11 @@ export interface components {
       id: string;
       /** Format: uuid */
       mcp_server_id: string;
-      /** @enum {string} */
-      state: 'deploying' | 'active' | 'superseded' | 'errored';
+      /**
+       * @description `withdrawn`: its tools were taken off the server (`…/withdraw`); redeploy brings them back.
+       * @enum {string}
+       */
+      state: 'deploying' | 'active' | 'superseded' | 'errored' | 'withdrawn';
       /**
        * @description null when the document could not be read.
        * @enum {string|null}
@@ -1981,8 +2006,11 @@ export interface components {
       id: string;
       /** Format: uuid */
       mcp_server_id: string;
-      /** @enum {string} */
-      state: 'deploying' | 'active' | 'superseded' | 'errored';
+      /**
+       * @description `withdrawn`: its tools were taken off the server (`…/withdraw`); redeploy brings them back.
+       * @enum {string}
+       */
+      state: 'deploying' | 'active' | 'superseded' | 'errored' | 'withdrawn';
       /**
        * @description null when the document could not be read.
        * @enum {string|null}
@@ -7080,6 +7108,121 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['DeploymentRejected'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  withdrawDeployment: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The server’s id, or its name. */
+        id: string;
+        deploymentId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no body. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */

@@ -3,7 +3,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { ApiError, unwrap } from '../api.ts';
 import { DocumentView, IssueList, placeIssues, type PlacedIssue } from '../document-view.tsx';
 import { Link, navigate } from '../router.tsx';
-import { Empty, ErrorBox, Show, useLoad } from '../ui.tsx';
+import { ConfirmButton, Empty, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 
 /** How long typing must pause before the document is validated (`?dry_run=true`). */
 const LIVE_DELAY_MS = 500;
@@ -324,14 +324,65 @@ function Editor({ client, server, onDeployed }: { client: ManagementClient; serv
   );
 }
 
-function History({ client, server, tick }: { client: ManagementClient; server: string; tick: number }) {
+/**
+ * The deployments, newest first, numbered from the oldest (#1). The active one's tools can be taken off the server
+ * (`…/withdraw`); an earlier one that compiled can be deployed again from what it stored (`…/redeploy`): a rollback.
+ */
+function History({
+  client,
+  server,
+  tick,
+  onChanged,
+}: {
+  client: ManagementClient;
+  server: string;
+  tick: number;
+  onChanged: () => void;
+}) {
   const [deployments] = useLoad(
     () => unwrap(client.GET('/mcp_servers/{id}/deployments', { params: { path: { id: server } } })),
     [client, server, tick],
   );
+  const { pending, error, run } = useRowAction();
+  const [done, setDone] = useState<string | null>(null);
+  const path = (deploymentId: string) => ({ params: { path: { id: server, deploymentId } } });
+  const rollBack = (id: string, label: string) => {
+    setDone(null);
+    run(
+      id,
+      async () => {
+        const {
+          data,
+          error: failure,
+          response,
+        } = await client.POST('/mcp_servers/{id}/deployments/{deploymentId}/redeploy', path(id));
+        if (response.status === 204) return setDone(`${label} is already the active deployment: nothing changed.`);
+        if (!data) throw new ApiError(response.status, failure);
+        setDone(`${label} deployed again: the server now has the tools ${data.tools.join(', ') || '(none)'}.`);
+      },
+      onChanged,
+    );
+  };
+  const withdraw = (id: string, label: string) => {
+    setDone(null);
+    run(
+      id,
+      () =>
+        unwrap(client.POST('/mcp_servers/{id}/deployments/{deploymentId}/withdraw', path(id))).then(() =>
+          setDone(`The tools of ${label} were taken off the server.`),
+        ),
+      onChanged,
+    );
+  };
   return (
     <section aria-labelledby="history-title">
       <h2 id="history-title">Deployment history</h2>
+      {done && (
+        <p className="success" role="status">
+          {done}
+        </p>
+      )}
+      {error !== null && <ErrorBox error={error} title="Not done" />}
       <Show loaded={deployments} what="the deployments">
         {(list) =>
           list.data.length === 0 ? (
@@ -341,23 +392,52 @@ function History({ client, server, tick }: { client: ManagementClient; server: s
               <caption className="visually-hidden">Deployments, newest first</caption>
               <thead>
                 <tr>
+                  <th scope="col">Deployment</th>
                   <th scope="col">Created</th>
                   <th scope="col">State</th>
                   <th scope="col">Format</th>
                   <th scope="col">Tools</th>
                   <th scope="col">Problems</th>
+                  <th scope="col">Actions</th>
                 </tr>
               </thead>
               <tbody>
-                {list.data.map((d) => (
-                  <tr key={d.id}>
-                    <td>{new Date(d.created_at).toLocaleString()}</td>
-                    <td>{d.state}</td>
-                    <td>{d.format ?? '—'}</td>
-                    <td>{d.tools.join(', ')}</td>
-                    <td>{[...d.errors, ...d.warnings].map((p) => `${p.message} (${p.path})`).join('; ')}</td>
-                  </tr>
-                ))}
+                {list.data.map((d, n) => {
+                  const label = `deployment #${list.data.length - n}`;
+                  return (
+                    <tr key={d.id} data-state={d.state}>
+                      <th scope="row">#{list.data.length - n}</th>
+                      <td>{new Date(d.created_at).toLocaleString()}</td>
+                      <td>{d.state}</td>
+                      <td>{d.format ?? '—'}</td>
+                      <td>{d.tools.join(', ')}</td>
+                      <td>{[...d.errors, ...d.warnings].map((p) => `${p.message} (${p.path})`).join('; ')}</td>
+                      <td>
+                        {d.state === 'active' && (
+                          <ConfirmButton
+                            label="Remove its tools"
+                            name={`of ${label}`}
+                            question={`Take ${d.tools.join(', ') || 'its tools'} off the server?`}
+                            confirmLabel="Remove the tools"
+                            busy={pending === d.id}
+                            onConfirm={() => withdraw(d.id, label)}
+                          />
+                        )}
+                        {(d.state === 'superseded' || d.state === 'withdrawn') && (
+                          <button
+                            type="button"
+                            className="secondary"
+                            disabled={pending !== null}
+                            onClick={() => rollBack(d.id, label)}
+                            aria-label={`${d.state === 'withdrawn' ? 'Deploy again' : 'Roll back to'} ${label}`}
+                          >
+                            {pending === d.id ? 'Deploying…' : d.state === 'withdrawn' ? 'Deploy again' : 'Roll back'}
+                          </button>
+                        )}
+                      </td>
+                    </tr>
+                  );
+                })}
               </tbody>
             </table>
           )
@@ -408,7 +488,7 @@ export function WorkflowsPage({ client, query }: { client: ManagementClient; que
       {server && (
         <>
           <Editor key={server} client={client} server={server} onDeployed={() => setTick((t) => t + 1)} />
-          <History client={client} server={server} tick={tick} />
+          <History client={client} server={server} tick={tick} onChanged={() => setTick((t) => t + 1)} />
         </>
       )}
     </>

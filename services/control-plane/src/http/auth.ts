@@ -140,8 +140,9 @@ export async function keyAccessError(db: Db, keyHash: string, serverId: string):
  * Fields of `PATCH /mcp_manager/{id}` that change what a server exposes or who may call it: a key
  * limited to servers could otherwise widen its own server (another connector instance, SMART mode over
  * the workspace's tools, external servers, a public URL for anonymous callers). They need a key without
- * a server restriction, or the `server_admin` scope. So do `POST /mcp_servers/{id}/deploy` and
- * `POST /mcp_servers/{id}/deployments/{deploymentId}/redeploy` (a workflow deployment replaces the server's tools).
+ * a server restriction, or the `server_admin` scope. So do `POST /mcp_servers/{id}/deploy`,
+ * `POST /mcp_servers/{id}/deployments/{deploymentId}/redeploy` (a workflow deployment replaces the server's tools)
+ * and `…/withdraw` (its tools leave the server).
  */
 const exposureFields = [
   'mode',
@@ -187,7 +188,10 @@ export function enforceServerRestriction(db: Db, opts: { maxBodyBytes?: number }
             'restriction or with the "server_admin" scope',
         );
       // A workflow deployment replaces the server's tools (and decides where its $secrets are sent).
-      if (req.method === 'POST' && /^\/mcp_servers\/[^/]+\/(?:deploy|deployments\/[^/]+\/redeploy)\/?$/.test(req.path))
+      if (
+        req.method === 'POST' &&
+        /^\/mcp_servers\/[^/]+\/(?:deploy|deployments\/[^/]+\/(?:redeploy|withdraw))\/?$/.test(req.path)
+      )
         throw refuse('deploying a workflow (what the server exposes)');
       if (req.method !== 'PATCH' || !/^\/mcp_manager\/[^/]+\/?$/.test(req.path)) return next();
       // The body is parsed here (the router's parser then sees it parsed) to look at the fields it changes.

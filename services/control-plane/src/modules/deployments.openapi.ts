@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { json, jsonBody, problems, Problem, type RouteDoc } from '../openapi/registry.ts';
+import { json, jsonBody, noContent, problems, Problem, type RouteDoc } from '../openapi/registry.ts';
 import { DeployBody, DeployQuery } from './deployments.ts';
 
 const timestamp = z.iso.datetime();
@@ -35,7 +35,9 @@ const DeploymentSource = z
 const deploymentShape = {
   id: z.uuid(),
   mcp_server_id: z.uuid(),
-  state: z.enum(['deploying', 'active', 'superseded', 'errored']),
+  state: z
+    .enum(['deploying', 'active', 'superseded', 'errored', 'withdrawn'])
+    .describe('`withdrawn`: its tools were taken off the server (`…/withdraw`); redeploy brings them back.'),
   format: z.enum(['flower', 'arazzo']).nullable().describe('null when the document could not be read.'),
   tools: z.array(z.string()).describe('The names of the tools it defines, in document order.'),
   warnings: z.array(Issue),
@@ -150,6 +152,19 @@ export const deploymentsRoutes: RouteDoc[] = [
         content: { 'application/json': { schema: DeploymentRejected } },
       },
     },
+  },
+  {
+    method: 'post',
+    path: '/mcp_servers/{id}/deployments/{deploymentId}/withdraw',
+    operationId: 'withdrawDeployment',
+    tags,
+    summary: 'Take the active deployment’s tools off the server',
+    description:
+      'The server gets a new catalog version without the deployment’s tools; the deployment stays in the ' +
+      'history as `withdrawn` (redeploy it to bring them back). Already withdrawn: 204, nothing changes. A ' +
+      'deployment that is not active is a 409. A key limited to servers needs the `server_admin` scope (403).',
+    request: { params: z.object({ id: serverId, deploymentId: z.string() }) },
+    responses: { 204: noContent, ...problems(403, 404, 409) },
   },
   {
     method: 'get',

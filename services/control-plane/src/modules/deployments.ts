@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { NotFoundError, ValidationError } from '@toolplane/errors';
+import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import { compileWorkflowDocument, type WorkflowTool } from '@toolplane/workflow';
 import { type Response, Router } from 'express';
 import { z } from 'zod';
 import type { ServerRow } from '../catalog/compile.ts';
-import type { CatalogService } from '../catalog/service.ts';
+import { NothingToChange, type CatalogService } from '../catalog/service.ts';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
@@ -27,7 +27,8 @@ import {
  * active deployment (`withWorkflowTools`, called by `compileCatalog`). Arazzo source descriptions not
  * uploaded are fetched by URL or taken from a connector (workflow-sources.ts) and stored with the
  * deployment; `POST …/deployments/{deploymentId}/redeploy` activates a deployment again from what it
- * stored, fetching nothing.
+ * stored, fetching nothing (a rollback, when it is an earlier one), and `…/withdraw` takes the active
+ * deployment's tools off the server (it becomes `withdrawn`).
  */
 
 export const DeployBody = z.object({
@@ -307,6 +308,37 @@ export function deploymentsRouter(
       { definition: row.definition, references, servers: (row.servers ?? {}) as Record<string, string> },
       { connectors: connectorsOf(references), issues },
     );
+  });
+
+  // Withdraws a deployment: the active one's tools leave the server (a new catalog version), and it stays in the
+  // history as `withdrawn` (redeploy brings it back). Already withdrawn: nothing changes; any other state: 409.
+  r.post('/:id/deployments/:deploymentId/withdraw', async (req, res) => {
+    const server = await findServer(caller(req).workspaceId, req.params.id);
+    const row = isUuid(req.params.deploymentId)
+      ? await db.workflowDeployment.findFirst({
+          where: { id: req.params.deploymentId, serverId: server.id },
+          select: { id: true },
+        })
+      : null;
+    if (!row) throw new NotFoundError('deployment', req.params.deploymentId);
+    await catalog.change({ serverIds: [server.id] }, async (tx) => {
+      // Only while active (a deployment activated meanwhile supersedes it first: then it is not withdrawn).
+      const { count } = await tx.workflowDeployment.updateMany({
+        where: { id: row.id, state: 'active' },
+        data: { state: 'withdrawn' },
+      });
+      if (count === 0) {
+        const { state } = await tx.workflowDeployment.findUniqueOrThrow({ where: { id: row.id } });
+        if (state === 'withdrawn') throw new NothingToChange();
+        throw new UserError(
+          'resource.conflict',
+          `deployment ${row.id} is ${state}: only the active deployment's tools are on the server`,
+          { status: 409 },
+        );
+      }
+      return { result: row.id };
+    });
+    res.status(204).end();
   });
 
   r.get('/:id/deployments', async (req, res) => {
