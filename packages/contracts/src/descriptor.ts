@@ -106,7 +106,7 @@ const McpConfig = z.looseObject({
  * How a connector's data can be synchronised (seed 001 `capabilities.sync_modes`): `full_refresh` reads
  * everything each time, `incremental` only what changed since the last run.
  */
-export const SyncMode = z.enum(['full_refresh', 'incremental']);
+const SyncMode = z.enum(['full_refresh', 'incremental']);
 
 /** What the connector can do beyond its operations (seed 001 `capabilities`). Other keys are kept as written. */
 export const ConnectorCapabilities = z.looseObject({
