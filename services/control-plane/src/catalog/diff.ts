@@ -1,7 +1,7 @@
 import type { CatalogTool } from '@toolplane/contracts';
 
 /** What a change of one tool touches: a part of its MCP definition, or the upstream request it makes (`request`). */
-export type ToolChangeField = 'title' | 'description' | 'inputSchema' | 'outputSchema' | 'annotations' | 'request';
+type ToolChangeField = 'title' | 'description' | 'inputSchema' | 'outputSchema' | 'annotations' | 'request';
 
 /** How a server's tools differ between two catalogs, by tool name. */
 export interface ToolChanges {
