@@ -97,30 +97,34 @@ const bucketSums = indexes.map((k) => `sum(latency_buckets[${k + 1}])::float8`).
 export function statsRouter(db: Db): Router {
   const r = Router();
   r.get('/', async (req, res) => {
-    const q = StatsQuery.parse(req.query);
-    const { ms, stepSeconds } = windows[q.window];
-    const end = Math.ceil((q.to ?? new Date()).getTime() / 60_000) * 60_000;
-    const start = end - ms;
-    const params: unknown[] = [caller(req).workspaceId, new Date(start).toISOString(), new Date(end).toISOString()];
-    let where = 'workspace_id = $1::uuid AND minute >= $2::timestamp(3) AND minute < $3::timestamp(3)';
-    if (q.server_id) where += ` AND server_id = $${params.push(q.server_id)}::uuid`;
-    if (q.tool) where += ` AND tool = $${params.push(q.tool)}`;
-    const [minutes, tools] = await Promise.all([
-      db.$queryRawUnsafe<SeriesRow[]>(
-        `SELECT (extract(epoch FROM minute) * 1000)::float8 AS minute_ms, sum(calls)::float8 AS calls,
-           sum(errors)::float8 AS errors, max(duration_max_ms) AS max_ms, ARRAY[${bucketSums}] AS buckets
-         FROM execution_stats_minutes WHERE ${where} GROUP BY minute ORDER BY minute`,
-        ...params,
-      ),
-      db.$queryRawUnsafe<ToolRow[]>(
-        `SELECT server_id::text, tool, sum(calls)::float8 AS calls, sum(errors)::float8 AS errors
-         FROM execution_stats_minutes WHERE ${where} GROUP BY server_id, tool`,
-        ...params,
-      ),
-    ]);
-    res.json(summarise(minutes, tools, { start, end, stepSeconds, top: q.top, window: q.window }));
+    res.json(await trafficStats(db, caller(req).workspaceId, StatsQuery.parse(req.query)));
   });
   return r;
+}
+
+/** The figures of `GET /stats` for a workspace (two aggregate queries over the rollup). */
+export async function trafficStats(db: Db, workspaceId: string, q: z.infer<typeof StatsQuery>) {
+  const { ms, stepSeconds } = windows[q.window];
+  const end = Math.ceil((q.to ?? new Date()).getTime() / 60_000) * 60_000;
+  const start = end - ms;
+  const params: unknown[] = [workspaceId, new Date(start).toISOString(), new Date(end).toISOString()];
+  let where = 'workspace_id = $1::uuid AND minute >= $2::timestamp(3) AND minute < $3::timestamp(3)';
+  if (q.server_id) where += ` AND server_id = $${params.push(q.server_id)}::uuid`;
+  if (q.tool) where += ` AND tool = $${params.push(q.tool)}`;
+  const [minutes, tools] = await Promise.all([
+    db.$queryRawUnsafe<SeriesRow[]>(
+      `SELECT (extract(epoch FROM minute) * 1000)::float8 AS minute_ms, sum(calls)::float8 AS calls,
+           sum(errors)::float8 AS errors, max(duration_max_ms) AS max_ms, ARRAY[${bucketSums}] AS buckets
+         FROM execution_stats_minutes WHERE ${where} GROUP BY minute ORDER BY minute`,
+      ...params,
+    ),
+    db.$queryRawUnsafe<ToolRow[]>(
+      `SELECT server_id::text, tool, sum(calls)::float8 AS calls, sum(errors)::float8 AS errors
+         FROM execution_stats_minutes WHERE ${where} GROUP BY server_id, tool`,
+      ...params,
+    ),
+  ]);
+  return summarise(minutes, tools, { start, end, stepSeconds, top: q.top, window: q.window });
 }
 
 /** Sums per-minute rows into steps and totals; ranks the tools. Exported for unit tests. */
