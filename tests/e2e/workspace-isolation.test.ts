@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
@@ -83,6 +84,8 @@ beforeAll(async () => {
     edgePort,
     serviceEnv: {
       edge: { OAUTH_ISSUER: issuer, OAUTH_JWKS_URL: `${issuer}/jwks`, PUBLIC_URL: `http://127.0.0.1:${edgePort}` },
+      // The API catalog from a local copy (shared by every workspace; what each added is not).
+      'control-plane': { API_CATALOG_SOURCE: fileURLToPath(new URL('../fixtures/api-catalog', import.meta.url)) },
     },
   }));
   // Workspace A: one of everything.
@@ -142,6 +145,22 @@ beforeAll(async () => {
       }),
     )
   ).id;
+  // A registered external MCP server (A's own example server, with A's key as its header) and an API of the catalog.
+  ids.externalServer = (
+    await unwrap(
+      apiA.POST('/external_mcp_servers', {
+        body: { name: 'a-only-external', url: a.mcpUrl, headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    )
+  ).id;
+  ids.catalogConnector = (
+    await unwrap(
+      apiA.POST('/api_catalog/{id}/add', {
+        params: { path: { id: 'exchangerate-api.com' } },
+        body: { slug: 'a-only-rates' },
+      }),
+    )
+  ).id;
   const keyA = await unwrap(apiA.POST('/api_keys', { body: { name: 'a-only-key', scopes: ['runtime'] } }));
   ids.key = keyA.id;
   ids.policy = (
@@ -185,6 +204,8 @@ beforeAll(async () => {
     'a-only-flow',
     'a-only-key',
     'a-only-policy',
+    'a-only-external',
+    'a-only-rates',
   );
 
   // Workspace B, created by A's admin (bootstrap) key; its first key has management + runtime.
@@ -334,6 +355,50 @@ function cases(): Case[] {
       `/mcp_servers/${b.serverId}/deployments/${ids.deployment}`,
       'denied',
     ),
+
+    c(
+      'POST',
+      '/mcp_servers/:id/deployments/:deploymentId/redeploy',
+      `/mcp_servers/${ids.flowServer}/deployments/${ids.deployment}/redeploy`,
+      'denied',
+    ),
+    c(
+      'POST',
+      '/mcp_servers/:id/deployments/:deploymentId/redeploy',
+      `/mcp_servers/${b.serverId}/deployments/${ids.deployment}/redeploy`,
+      'denied',
+    ),
+    c(
+      'POST',
+      '/mcp_servers/:id/deployments/:deploymentId/withdraw',
+      `/mcp_servers/${ids.flowServer}/deployments/${ids.deployment}/withdraw`,
+      'denied',
+    ),
+    c(
+      'POST',
+      '/mcp_servers/:id/deployments/:deploymentId/withdraw',
+      `/mcp_servers/${b.serverId}/deployments/${ids.deployment}/withdraw`,
+      'denied',
+    ),
+
+    c('GET', '/external_mcp_servers', '/external_mcp_servers', 'scoped'),
+    c('POST', '/external_mcp_servers', '/external_mcp_servers', 'scoped', {
+      name: 'b-external',
+      url: 'http://127.0.0.1:9/mcp',
+    }),
+    c('GET', '/external_mcp_servers/:id', `/external_mcp_servers/${ids.externalServer}`, 'denied'),
+    c('GET', '/external_mcp_servers/:id', '/external_mcp_servers/a-only-external', 'denied'),
+    c('PATCH', '/external_mcp_servers/:id', `/external_mcp_servers/${ids.externalServer}`, 'denied', {
+      url: 'http://127.0.0.1:9/pwned',
+    }),
+    c('DELETE', '/external_mcp_servers/:id', `/external_mcp_servers/${ids.externalServer}`, 'denied'),
+
+    // The catalog is shared; which of its APIs a workspace added (and as which connector) is not.
+    c('GET', '/api_catalog', '/api_catalog?q=exchangerate', 'scoped'),
+    c('POST', '/api_catalog/:id/add', '/api_catalog/exchangerate-api.com/add', 'scoped', { slug: 'b-rates' }),
+
+    c('GET', '/stats', '/stats', 'scoped'),
+    c('GET', '/stats', `/stats?server_id=${s}`, 'scoped'),
 
     c('GET', '/execution_records', '/execution_records', 'scoped'),
     c('GET', '/execution_records', `/execution_records?server_id=${s}`, 'scoped'),
