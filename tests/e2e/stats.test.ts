@@ -202,6 +202,8 @@ describe('GET /stats over a known traffic mix', () => {
       return true;
     });
     expect((await stats({})).totals).toEqual({ calls: 27, errors: 8, error_rate: 8 / 27, p50_ms: 50, p95_ms: 2000 });
+    // The day's table (per 10 minutes) too: the day before plus the one new record.
+    expect((await stats({ window: '24h' })).totals).toMatchObject({ calls: 28, errors: 8 });
   }, 60_000);
 });
 
@@ -261,6 +263,7 @@ describe('faults', () => {
       await locker.query('ROLLBACK');
       const after = await waitForCalls(before.calls + 3);
       expect(after.totals).toMatchObject({ calls: before.calls + 3, errors: before.errors + 3 });
+      expect((await stats({ window: '24h' })).totals).toMatchObject({ calls: 31, errors: 11 });
       expect(await stored()).toBe(3);
     } finally {
       await locker.end();

@@ -2253,12 +2253,12 @@ export interface components {
       window: '1h' | '24h';
       /**
        * Format: date-time
-       * @description Start of the window (inclusive), a whole minute.
+       * @description Start of the window (inclusive), a whole step.
        */
       from: string;
       /**
        * Format: date-time
-       * @description End of the window (exclusive): `to` (or now) rounded up to a whole minute.
+       * @description End of the window (exclusive): `to` (or now) rounded up to a whole step.
        */
       to: string;
       /** @description Length of each `series` step: 60 for `1h`, 600 for `24h`. */
@@ -10705,8 +10705,8 @@ export interface operations {
         /** @description One tool’s traffic (by name, on every server unless `server_id`). */
         tool?: string;
         /**
-         * @description End of the window (default now), rounded up to a whole minute: a fixed window for reports and
-         * tests.
+         * @description End of the window (default now), rounded up to a whole step (a minute; 10 minutes for `24h`): a
+         * fixed window for reports and tests.
          */
         to?: string;
         /** @description Length of `busiest_tools` and `most_errors`. */

@@ -274,6 +274,7 @@ export async function applyRetention(
   const minutes = await pool.query('DELETE FROM execution_stats_minutes WHERE minute < $1::timestamp(3)', [
     recordsBefore,
   ]);
+  await pool.query('DELETE FROM execution_stats_ten_minutes WHERE minute < $1::timestamp(3)', [recordsBefore]);
   return {
     records: records.rowCount ?? 0,
     captures: captures.rowCount ?? 0,

@@ -32,8 +32,8 @@ const ToolFigures = z
 const Stats = z
   .object({
     window: StatsQuery.shape.window.unwrap(),
-    from: z.iso.datetime().describe('Start of the window (inclusive), a whole minute.'),
-    to: z.iso.datetime().describe('End of the window (exclusive): `to` (or now) rounded up to a whole minute.'),
+    from: z.iso.datetime().describe('Start of the window (inclusive), a whole step.'),
+    to: z.iso.datetime().describe('End of the window (exclusive): `to` (or now) rounded up to a whole step.'),
     step_seconds: z.number().int().describe('Length of each `series` step: 60 for `1h`, 600 for `24h`.'),
     totals: z.object(Figures).strict(),
     series: z
@@ -53,7 +53,8 @@ const Stats = z
 const dateParam = {
   type: 'string' as const,
   format: 'date-time',
-  description: 'End of the window (default now), rounded up to a whole minute: a fixed window for reports and tests.',
+  description:
+    'End of the window (default now), rounded up to a whole step (a minute; 10 minutes for `24h`): a fixed window for reports and tests.',
 };
 const StatsQueryDoc = StatsQuery.extend({
   window: StatsQuery.shape.window.meta({

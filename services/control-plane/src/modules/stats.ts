@@ -4,7 +4,8 @@ import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 
 /**
- * The traffic rollup (table `execution_stats_minutes`): one row per server, tool and minute of the
+ * The traffic rollup (table `execution_stats_minutes`, and `execution_stats_ten_minutes`, the same per
+ * 10 minutes, for the day's figures): one row per server, tool and minute of the
  * records' own `started_at`, with the calls, the errors (every outcome but `success`), the sum and the
  * maximum of the durations, and a fixed latency histogram. It is written by the same statement that
  * stores the records (execution-records.ts), from the rows that statement inserted: a batch delivered
@@ -22,31 +23,40 @@ export const LATENCY_BUCKETS = LATENCY_BOUNDS_MS.length + 1;
 
 const indexes = Array.from({ length: LATENCY_BUCKETS }, (_, k) => k);
 
+/** The rollup's tables: per minute (the hour's figures), and per 10 minutes (the day's: 144 rows per tool). */
+export const rollupTables = { minute: 'execution_stats_minutes', tenMinutes: 'execution_stats_ten_minutes' } as const;
+
+/** One rollup table's upsert from the `bucketed` CTE; `period` is the start of the row's period. */
+function upsert(table: string, period: string): string {
+  return `INSERT INTO ${table} (workspace_id, server_id, tool, minute, calls, errors, duration_sum_ms,
+    duration_max_ms, latency_buckets)
+  SELECT workspace_id, server_id, tool, ${period} AS period, count(*)::int,
+    (count(*) FILTER (WHERE outcome <> 'success'))::int, sum(duration_ms), max(duration_ms),
+    ARRAY[${indexes.map((k) => `(count(*) FILTER (WHERE k = ${k}))::int`).join(', ')}]
+  FROM bucketed
+  GROUP BY workspace_id, server_id, tool, period
+  ORDER BY server_id, tool, period
+  ON CONFLICT (server_id, tool, minute) DO UPDATE SET
+    calls = ${table}.calls + EXCLUDED.calls,
+    errors = ${table}.errors + EXCLUDED.errors,
+    duration_sum_ms = ${table}.duration_sum_ms + EXCLUDED.duration_sum_ms,
+    duration_max_ms = greatest(${table}.duration_max_ms, EXCLUDED.duration_max_ms),
+    latency_buckets = ARRAY[${indexes.map((k) => `${table}.latency_buckets[${k + 1}] + EXCLUDED.latency_buckets[${k + 1}]`).join(', ')}]`;
+}
+
 /**
  * The statement's tail that turns the inserted records (a CTE named `inserted` with workspace_id,
- * server_id, tool, started_at, duration_ms, outcome) into increments of the rollup. Rows are upserted
- * in key order so that two replicas storing batches at once take the row locks in the same order.
+ * server_id, tool, started_at, duration_ms, outcome) into increments of both rollup tables. Rows are
+ * upserted in key order so that two replicas storing batches at once take the row locks in the same order.
  */
 export const rollupUpsertSql = `,
   bucketed AS (
-    SELECT workspace_id, server_id, tool, date_trunc('minute', started_at) AS minute, outcome, duration_ms,
+    SELECT workspace_id, server_id, tool, started_at, outcome, duration_ms,
       width_bucket(duration_ms, ARRAY[${LATENCY_BOUNDS_MS.join(', ')}]::float8[]) AS k
     FROM inserted
-  )
-  INSERT INTO execution_stats_minutes (workspace_id, server_id, tool, minute, calls, errors, duration_sum_ms,
-    duration_max_ms, latency_buckets)
-  SELECT workspace_id, server_id, tool, minute, count(*)::int, (count(*) FILTER (WHERE outcome <> 'success'))::int,
-    sum(duration_ms), max(duration_ms),
-    ARRAY[${indexes.map((k) => `(count(*) FILTER (WHERE k = ${k}))::int`).join(', ')}]
-  FROM bucketed
-  GROUP BY workspace_id, server_id, tool, minute
-  ORDER BY server_id, tool, minute
-  ON CONFLICT (server_id, tool, minute) DO UPDATE SET
-    calls = execution_stats_minutes.calls + EXCLUDED.calls,
-    errors = execution_stats_minutes.errors + EXCLUDED.errors,
-    duration_sum_ms = execution_stats_minutes.duration_sum_ms + EXCLUDED.duration_sum_ms,
-    duration_max_ms = greatest(execution_stats_minutes.duration_max_ms, EXCLUDED.duration_max_ms),
-    latency_buckets = ARRAY[${indexes.map((k) => `execution_stats_minutes.latency_buckets[${k + 1}] + EXCLUDED.latency_buckets[${k + 1}]`).join(', ')}]`;
+  ),
+  per_minute AS (${upsert(rollupTables.minute, "date_trunc('minute', started_at)")} RETURNING 1)
+  ${upsert(rollupTables.tenMinutes, "date_bin('10 minutes', started_at, TIMESTAMP '2000-01-01')")}`;
 
 /**
  * The latency at quantile `q` from a histogram: the upper bound of the bucket holding the call of rank
@@ -76,13 +86,17 @@ export function figures(calls: number, errors: number, buckets: readonly number[
   };
 }
 
-export const windows = { '1h': { ms: 3_600_000, stepSeconds: 60 }, '24h': { ms: 86_400_000, stepSeconds: 600 } };
+/** Each window reads the table whose period is its step; its end is rounded up to a whole step. */
+export const windows = {
+  '1h': { ms: 3_600_000, stepSeconds: 60, table: rollupTables.minute },
+  '24h': { ms: 86_400_000, stepSeconds: 600, table: rollupTables.tenMinutes },
+};
 
 export const StatsQuery = z.object({
   window: z.enum(['1h', '24h']).default('1h'),
   server_id: z.string().uuid().optional(),
   tool: z.string().min(1).optional(),
-  /** The window's end (default now), rounded up to a whole minute. */
+  /** The window's end (default now), rounded up to a whole step (a minute; 10 minutes for 24h). */
   to: z.coerce.date().optional(),
   /** How many tools the two top lists hold. */
   top: z.coerce.number().int().min(1).max(50).default(10),
@@ -104,8 +118,9 @@ export function statsRouter(db: Db): Router {
 
 /** The figures of `GET /stats` for a workspace (two aggregate queries over the rollup). */
 export async function trafficStats(db: Db, workspaceId: string, q: z.infer<typeof StatsQuery>) {
-  const { ms, stepSeconds } = windows[q.window];
-  const end = Math.ceil((q.to ?? new Date()).getTime() / 60_000) * 60_000;
+  const { ms, stepSeconds, table } = windows[q.window];
+  const stepMs = stepSeconds * 1000;
+  const end = Math.ceil((q.to ?? new Date()).getTime() / stepMs) * stepMs;
   const start = end - ms;
   const params: unknown[] = [workspaceId, new Date(start).toISOString(), new Date(end).toISOString()];
   let where = 'workspace_id = $1::uuid AND minute >= $2::timestamp(3) AND minute < $3::timestamp(3)';
@@ -115,12 +130,12 @@ export async function trafficStats(db: Db, workspaceId: string, q: z.infer<typeo
     db.$queryRawUnsafe<SeriesRow[]>(
       `SELECT (extract(epoch FROM minute) * 1000)::float8 AS minute_ms, sum(calls)::float8 AS calls,
            sum(errors)::float8 AS errors, max(duration_max_ms) AS max_ms, ARRAY[${bucketSums}] AS buckets
-         FROM execution_stats_minutes WHERE ${where} GROUP BY minute ORDER BY minute`,
+         FROM ${table} WHERE ${where} GROUP BY minute ORDER BY minute`,
       ...params,
     ),
     db.$queryRawUnsafe<ToolRow[]>(
       `SELECT server_id::text, tool, sum(calls)::float8 AS calls, sum(errors)::float8 AS errors
-         FROM execution_stats_minutes WHERE ${where} GROUP BY server_id, tool`,
+         FROM ${table} WHERE ${where} GROUP BY server_id, tool`,
       ...params,
     ),
   ]);
