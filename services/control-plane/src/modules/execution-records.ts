@@ -176,7 +176,7 @@ export type RecordRow = {
  * The names of the keys that made these records (one query per page). Key ids are uuids; anything else
  * (a record of a token caller has none) names no key.
  */
-export async function keyNames(db: Db, workspaceId: string, rows: RecordRow[]): Promise<RecordRow[]> {
+async function keyNames(db: Db, workspaceId: string, rows: RecordRow[]): Promise<RecordRow[]> {
   const ids = [...new Set(rows.map((r) => r.keyId ?? undefined).filter((id): id is string => isUuid(id)))];
   if (ids.length === 0) return rows;
   const keys = await db.apiKey.findMany({ where: { workspaceId, id: { in: ids } }, select: { id: true, name: true } });

@@ -24,7 +24,7 @@ export const LATENCY_BUCKETS = LATENCY_BOUNDS_MS.length + 1;
 const indexes = Array.from({ length: LATENCY_BUCKETS }, (_, k) => k);
 
 /** The rollup's tables: per minute (the hour's figures), and per 10 minutes (the day's: 144 rows per tool). */
-export const rollupTables = { minute: 'execution_stats_minutes', tenMinutes: 'execution_stats_ten_minutes' } as const;
+const rollupTables = { minute: 'execution_stats_minutes', tenMinutes: 'execution_stats_ten_minutes' } as const;
 
 /** One rollup table's upsert from the `bucketed` CTE; `period` is the start of the row's period. */
 function upsert(table: string, period: string): string {
@@ -76,7 +76,7 @@ export function quantileFromBuckets(buckets: readonly number[], q: number, maxMs
 }
 
 /** Figures of a set of rollup rows: calls, errors, error rate (errors / calls, 0 without calls), p50, p95. */
-export function figures(calls: number, errors: number, buckets: readonly number[], maxMs: number) {
+function figures(calls: number, errors: number, buckets: readonly number[], maxMs: number) {
   return {
     calls,
     errors,
@@ -87,7 +87,7 @@ export function figures(calls: number, errors: number, buckets: readonly number[
 }
 
 /** Each window reads the table whose period is its step; its end is rounded up to a whole step. */
-export const windows = {
+const windows = {
   '1h': { ms: 3_600_000, stepSeconds: 60, table: rollupTables.minute },
   '24h': { ms: 86_400_000, stepSeconds: 600, table: rollupTables.tenMinutes },
 };
@@ -117,7 +117,7 @@ export function statsRouter(db: Db): Router {
 }
 
 /** The figures of `GET /stats` for a workspace (two aggregate queries over the rollup). */
-export async function trafficStats(db: Db, workspaceId: string, q: z.infer<typeof StatsQuery>) {
+async function trafficStats(db: Db, workspaceId: string, q: z.infer<typeof StatsQuery>) {
   const { ms, stepSeconds, table } = windows[q.window];
   const stepMs = stepSeconds * 1000;
   const end = Math.ceil((q.to ?? new Date()).getTime() / stepMs) * stepMs;
