@@ -406,17 +406,19 @@ describe('around the matrix', () => {
     await call(await headersFor('oauth', id, 'alice'));
     await call({ authorization: `Bearer ${await token('alice', id)}` });
     await call(await headersFor('oauth', id, 'mallory'));
+    // `key_name`: the key's name as it is now (null for token callers).
     const wanted = [
-      { key_id: keyId, subject: null, username: 'alice', acting_via: policyIds['key-for-users'] },
-      { key_id: null, subject: 'app', username: 'alice', acting_via: policyIds['oauth-for-users'] },
-      { key_id: null, subject: 'alice', username: 'alice', acting_via: 'token-user' },
-      { key_id: null, subject: 'app', username: 'mallory', acting_via: null },
+      { key_id: keyId, key_name: 'app', subject: null, username: 'alice', acting_via: policyIds['key-for-users'] },
+      { key_id: null, key_name: null, subject: 'app', username: 'alice', acting_via: policyIds['oauth-for-users'] },
+      { key_id: null, key_name: null, subject: 'alice', username: 'alice', acting_via: 'token-user' },
+      { key_id: null, key_name: null, subject: 'app', username: 'mallory', acting_via: null },
     ];
     const records = await waitFor('the execution records of the four calls', async () => {
       const r = await unwrap(
         api.GET('/execution_records', { params: { query: { server_id: id, tool: 'api_whoami', limit: 200 } } }),
       );
-      return wanted.every((w) => r.data.some((d) => JSON.stringify(d.caller) === JSON.stringify(w))) && r.data;
+      const fields = (c: object) => JSON.stringify(Object.fromEntries(Object.entries(c).sort()));
+      return wanted.every((w) => r.data.some((d) => fields(d.caller) === fields(w))) && r.data;
     });
     const refusal = records.find((r) => r.caller.username === 'mallory')!;
     expect(refusal.outcome).toBe('rejected');
