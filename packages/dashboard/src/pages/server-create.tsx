@@ -59,6 +59,71 @@ export function ToolPicker({
   );
 }
 
+/** The server's mode, as creation and editing offer it. */
+export function ModeChoice({ mode, onMode }: { mode: 'NORMAL' | 'SMART'; onMode: (m: 'NORMAL' | 'SMART') => void }) {
+  return (
+    <fieldset>
+      <legend>Mode</legend>
+      <div className="radio">
+        <input
+          type="radio"
+          id="mode-normal"
+          name="mode"
+          value="NORMAL"
+          checked={mode === 'NORMAL'}
+          onChange={() => onMode('NORMAL')}
+        />
+        <label htmlFor="mode-normal">NORMAL: the tools of one connector instance (or the ones you choose)</label>
+      </div>
+      <div className="radio">
+        <input
+          type="radio"
+          id="mode-smart"
+          name="mode"
+          value="SMART"
+          checked={mode === 'SMART'}
+          onChange={() => onMode('SMART')}
+        />
+        <label htmlFor="mode-smart">SMART: search, describe and execute any tool of the workspace</label>
+      </div>
+    </fieldset>
+  );
+}
+
+/** Who may call the server and with which credential: public, and per-request authentication. */
+export function AccessChoice(props: {
+  isPublic: boolean;
+  onPublic: (v: boolean) => void;
+  perRequestAuth: boolean;
+  onPerRequestAuth: (v: boolean) => void;
+}) {
+  return (
+    <>
+      <div className="check">
+        <input
+          id="server-public"
+          type="checkbox"
+          checked={props.isPublic}
+          onChange={(e) => props.onPublic(e.target.checked)}
+        />
+        <label htmlFor="server-public">Public (callable without an API key)</label>
+      </div>
+      <div className="check">
+        <input
+          id="server-per-request-auth"
+          type="checkbox"
+          checked={props.perRequestAuth}
+          onChange={(e) => props.onPerRequestAuth(e.target.checked)}
+        />
+        <label htmlFor="server-per-request-auth">
+          Per-request authentication (callers may send their own upstream credential in X-Upstream-Authorization, used
+          instead of the stored one for that call)
+        </label>
+      </div>
+    </>
+  );
+}
+
 export function ServerCreatePage({ client }: { client: ManagementClient }) {
   const [instances] = useLoad(() => unwrap(client.GET('/connector_instances')), [client]);
   const [name, setName] = useState('');
@@ -134,31 +199,7 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
         <p className="hint" id="server-name-help">
           Lower-case letters, digits, <code>_</code> and <code>-</code>; it names the server in its URL.
         </p>
-        <fieldset>
-          <legend>Mode</legend>
-          <div className="radio">
-            <input
-              type="radio"
-              id="mode-normal"
-              name="mode"
-              value="NORMAL"
-              checked={mode === 'NORMAL'}
-              onChange={() => setMode('NORMAL')}
-            />
-            <label htmlFor="mode-normal">NORMAL: the tools of one connector instance (or the ones you choose)</label>
-          </div>
-          <div className="radio">
-            <input
-              type="radio"
-              id="mode-smart"
-              name="mode"
-              value="SMART"
-              checked={mode === 'SMART'}
-              onChange={() => setMode('SMART')}
-            />
-            <label htmlFor="mode-smart">SMART: search, describe and execute any tool of the workspace</label>
-          </div>
-        </fieldset>
+        <ModeChoice mode={mode} onMode={setMode} />
         <label htmlFor="server-description">Description</label>
         <textarea
           id="server-description"
@@ -167,27 +208,12 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
           value={description}
           onChange={(e) => setDescription(e.target.value)}
         />
-        <div className="check">
-          <input
-            id="server-public"
-            type="checkbox"
-            checked={isPublic}
-            onChange={(e) => setIsPublic(e.target.checked)}
-          />
-          <label htmlFor="server-public">Public (callable without an API key)</label>
-        </div>
-        <div className="check">
-          <input
-            id="server-per-request-auth"
-            type="checkbox"
-            checked={perRequestAuth}
-            onChange={(e) => setPerRequestAuth(e.target.checked)}
-          />
-          <label htmlFor="server-per-request-auth">
-            Per-request authentication (callers may send their own upstream credential in X-Upstream-Authorization, used
-            instead of the stored one for that call)
-          </label>
-        </div>
+        <AccessChoice
+          isPublic={isPublic}
+          onPublic={setIsPublic}
+          perRequestAuth={perRequestAuth}
+          onPerRequestAuth={setPerRequestAuth}
+        />
         {mode === 'NORMAL' && (
           <>
             <label htmlFor="server-instance">Connector instance</label>

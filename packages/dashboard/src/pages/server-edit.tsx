@@ -4,7 +4,7 @@ import { ApiError, errorMessage, unwrap, type Schemas } from '../api.ts';
 import { Link, navigate } from '../router.tsx';
 import { instanceTools, type ToolInfo } from '../tools.ts';
 import { ConfirmButton, Empty, Show, useLoad, type Loaded } from '../ui.tsx';
-import { ToolPicker } from './server-create.tsx';
+import { AccessChoice, ModeChoice, ToolPicker } from './server-create.tsx';
 
 type Server = Schemas['McpServer'];
 type Instance = Schemas['ConnectorInstance'];
@@ -117,47 +117,13 @@ function EditForm({ client, server, instances }: { client: ManagementClient; ser
         value={description}
         onChange={(e) => setDescription(e.target.value)}
       />
-      <fieldset>
-        <legend>Mode</legend>
-        <div className="radio">
-          <input
-            type="radio"
-            id="mode-normal"
-            name="mode"
-            value="NORMAL"
-            checked={mode === 'NORMAL'}
-            onChange={() => setMode('NORMAL')}
-          />
-          <label htmlFor="mode-normal">NORMAL: the tools of one connector instance (or the ones you choose)</label>
-        </div>
-        <div className="radio">
-          <input
-            type="radio"
-            id="mode-smart"
-            name="mode"
-            value="SMART"
-            checked={mode === 'SMART'}
-            onChange={() => setMode('SMART')}
-          />
-          <label htmlFor="mode-smart">SMART: search, describe and execute any tool of the workspace</label>
-        </div>
-      </fieldset>
-      <div className="check">
-        <input id="server-public" type="checkbox" checked={isPublic} onChange={(e) => setIsPublic(e.target.checked)} />
-        <label htmlFor="server-public">Public (callable without an API key)</label>
-      </div>
-      <div className="check">
-        <input
-          id="server-per-request-auth"
-          type="checkbox"
-          checked={perRequestAuth}
-          onChange={(e) => setPerRequestAuth(e.target.checked)}
-        />
-        <label htmlFor="server-per-request-auth">
-          Per-request authentication (callers may send their own upstream credential in X-Upstream-Authorization, used
-          instead of the stored one for that call)
-        </label>
-      </div>
+      <ModeChoice mode={mode} onMode={setMode} />
+      <AccessChoice
+        isPublic={isPublic}
+        onPublic={setIsPublic}
+        perRequestAuth={perRequestAuth}
+        onPerRequestAuth={setPerRequestAuth}
+      />
       {mode === 'NORMAL' && (
         <>
           <label htmlFor="server-instance">Connector instance</label>
