@@ -9,6 +9,18 @@ import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
+/**
+ * A `fetch` that pushes the text of every response to `into` (pass it to `createManagementClient` as `fetchImpl`),
+ * so that a test can search every REST answer it got for secret values.
+ */
+export function recordingFetch(into: string[]): typeof fetch {
+  return async (input, init) => {
+    const res = await fetch(input, init);
+    into.push(await res.clone().text());
+    return res;
+  };
+}
+
 /** A secret as it may appear: as is, base64 (Basic auth headers, echoed), percent-encoded (URLs). */
 function secretForms(secret: string): string[] {
   return [secret, Buffer.from(secret).toString('base64').replace(/=+$/, ''), encodeURIComponent(secret)];

@@ -4,10 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Stack } from '@toolplane/cli';
+import { createManagementClient, unwrap, type ManagementClient } from '@toolplane/client';
 import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { startTestStack } from '../helpers.ts';
+import { startTestStack, yamlBody } from '../helpers.ts';
+import { recordingFetch } from '../output-search.ts';
 
 // A secret with a unique random value is used by a connector call and by a Flower flow (as a server
 // secret and as a workspace secret); the upstream echoes it back in headers and body. Then every output we can reach is searched for it: every log
@@ -20,6 +22,8 @@ const forms = [CANARY, Buffer.from(CANARY).toString('base64').replace(/=+$/, '')
 const leaksIn = (text: string) => forms.some((f) => text.includes(f));
 
 let stack: Stack;
+/** The management client; its fetch keeps every response text in `responses` (searched at the end). */
+let api: ManagementClient;
 /** A Redis of this file's own: MONITOR sees this stack's commands and nothing of other test files. */
 let redis: RedisHandle;
 let echo: Server;
@@ -34,22 +38,6 @@ let monitor: Redis | undefined;
 let monitorBase: Redis | undefined;
 let commandsSeen = 0;
 const commandsWithCanary: string[] = [];
-
-function track(text: string): string {
-  responses.push(text);
-  return text;
-}
-
-async function rest(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<unknown> {
-  const res = await fetch(`${stack.controlPlaneUrl}/api/v1${path}`, {
-    method,
-    headers: { 'x-api-key': stack.bootstrapKey, ...(body !== undefined ? { 'content-type': contentType } : {}) },
-    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-  });
-  const text = track(await res.text());
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
 
 const descriptor = (url: string) => `
 metadata: { name: Echo, slug: echo, version: "1.0.0" }
@@ -110,6 +98,7 @@ beforeAll(async () => {
     logLevel: 'debug',
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp, OTEL_BSP_SCHEDULE_DELAY: '100' },
   }));
+  api = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey, recordingFetch(responses));
 }, 120_000);
 
 afterAll(async () => {
@@ -138,32 +127,26 @@ describe('secrets never leave the data plane', () => {
   let flowResults = '';
 
   it('uses the secret upstream, and the echoed value never reaches the agent', async () => {
-    const connector = (await rest('POST', '/connectors', descriptor(echoUrl), 'application/yaml')) as { id: string };
-    const instance = (await rest('POST', '/connector_instances', {
-      createServer: false,
-      connector_id: connector.id,
-      name: 'echo',
-      credentials: { api_key: CANARY },
-    })) as { id: string };
-    const server = (await rest('POST', '/mcp_manager', {
-      name: 'echo',
-      mode: 'NORMAL',
-      connectorInstanceId: instance.id,
-    })) as { id: string; url: string };
-    await rest('POST', `/connector_instances/${instance.id}/test`);
-    for (const path of [
-      '/connectors',
-      `/connectors/${connector.id}`,
-      `/connectors/${connector.id}/openapi.json`,
-      '/connector_instances',
-      `/connector_instances/${instance.id}`,
-      '/mcp_manager',
-      `/mcp_manager/${server.id}`,
-      `/mcp_manager/${server.id}/config`,
-      '/api_keys',
-    ]) {
-      await rest('GET', path);
-    }
+    const connector = await unwrap(api.POST('/connectors', yamlBody(descriptor(echoUrl))));
+    const instance = await unwrap(
+      api.POST('/connector_instances', {
+        body: { createServer: false, connector_id: connector.id, name: 'echo', credentials: { api_key: CANARY } },
+      }),
+    );
+    const server = (await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'echo', mode: 'NORMAL', connectorInstanceId: instance.id } }),
+    )) as { id: string; url: string };
+    await unwrap(api.POST('/connector_instances/{id}/test', { params: { path: { id: instance.id } } }));
+    const byId = (id: string) => ({ params: { path: { id } } });
+    await unwrap(api.GET('/connectors'));
+    await unwrap(api.GET('/connectors/{id}', byId(connector.id)));
+    await unwrap(api.GET('/connectors/{id}/openapi.json', byId(connector.id)));
+    await unwrap(api.GET('/connector_instances'));
+    await unwrap(api.GET('/connector_instances/{id}', byId(instance.id)));
+    await unwrap(api.GET('/mcp_manager'));
+    await unwrap(api.GET('/mcp_manager/{id}', byId(server.id)));
+    await unwrap(api.GET('/mcp_manager/{id}/config', byId(server.id)));
+    await unwrap(api.GET('/api_keys'));
     toolResults = await callTool(server.url, 'echo', { message: 'hello' });
     // The upstream did receive the real value and echoed it: the result shows it was redacted.
     expect(toolResults).toContain('[redacted]');
@@ -174,7 +157,7 @@ describe('secrets never leave the data plane', () => {
   // flow whose upstream echoes it. (Hook for workflow-specific cases: add more flows or steps here;
   // their tool results go into `flowResults`, everything else is searched by the last test.)
   it('uses the secret in a Flower flow, and the echoed value never reaches the agent', async () => {
-    const server = (await rest('POST', '/mcp_manager', { name: 'echo-flow', mode: 'NORMAL' })) as {
+    const server = (await unwrap(api.POST('/mcp_manager', { body: { name: 'echo-flow', mode: 'NORMAL' } }))) as {
       id: string;
       url: string;
     };
@@ -225,18 +208,18 @@ describe('secrets never leave the data plane', () => {
         },
       ],
     });
-    await rest('POST', `/mcp_servers/${server.id}/deploy`, { definition });
-    await rest('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: CANARY });
-    await rest('PUT', '/secrets/WS_KEY', { value: CANARY });
-    for (const path of [
-      '/secrets',
-      '/secrets/WS_KEY',
-      `/mcp_servers/${server.id}/secrets`,
-      `/mcp_servers/${server.id}/secrets/API_KEY`,
-      `/mcp_servers/${server.id}/deployments`,
-      `/mcp_manager/${server.id}/config`,
-    ])
-      await rest('GET', path);
+    const byId = { params: { path: { id: server.id } } };
+    const apiKey = { params: { path: { id: server.id, name: 'API_KEY' } } };
+    const wsKey = { params: { path: { name: 'WS_KEY' } } };
+    await unwrap(api.POST('/mcp_servers/{id}/deploy', { ...byId, body: { definition } }));
+    await unwrap(api.PUT('/mcp_servers/{id}/secrets/{name}', { ...apiKey, body: { value: CANARY } }));
+    await unwrap(api.PUT('/secrets/{name}', { ...wsKey, body: { value: CANARY } }));
+    await unwrap(api.GET('/secrets'));
+    await unwrap(api.GET('/secrets/{name}', wsKey));
+    await unwrap(api.GET('/mcp_servers/{id}/secrets', byId));
+    await unwrap(api.GET('/mcp_servers/{id}/secrets/{name}', apiKey));
+    await unwrap(api.GET('/mcp_servers/{id}/deployments', byId));
+    await unwrap(api.GET('/mcp_manager/{id}/config', byId));
     flowResults = await callTool(server.url, 'echo_flow', {});
     expect(flowResults).not.toContain('isError":true');
     expect(flowResults).toContain('from-flow');
@@ -249,7 +232,7 @@ describe('secrets never leave the data plane', () => {
   });
 
   it('leaves no trace in tool results, REST responses, logs, spans, Redis or PostgreSQL', async () => {
-    await rest('GET', '/execution_records');
+    await unwrap(api.GET('/execution_records'));
     // Stopping the services flushes their logs and span exports.
     await Promise.all(
       stack.processes.map(
@@ -303,6 +286,8 @@ describe('secrets never leave the data plane', () => {
     expect(leaks).toEqual([]);
     // The search covered real output: logs, spans of the three services, Redis traffic, both calls' results.
     expect(places['log:worker-1']!.length).toBeGreaterThan(0);
+    // Every REST answer of the management client was recorded (24 calls).
+    expect(responses.length).toBeGreaterThan(20);
     for (const service of ['toolplane-edge', 'toolplane-worker', 'toolplane-control-plane'])
       expect(places.spans).toContain(service);
     expect(places.spans).toContain('echo_flow');

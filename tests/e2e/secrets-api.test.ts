@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { ServiceProcess, Stack } from '@toolplane/cli';
+import { createManagementClient, unwrap, type components, type ManagementClient } from '@toolplane/client';
 // Not a dependency of tests/: the package's source (readers are allowed in tests, never in services but the worker).
 import { AwsSecretsReader, AwsSecretsWriter, LocalSealedSecretsReader } from '../../packages/secrets/src/index.ts';
-import { startTestStack, waitFor } from '../helpers.ts';
+import { startTestStack, waitFor, yamlBody } from '../helpers.ts';
+import { recordingFetch } from '../output-search.ts';
 
 /**
  * The secrets REST API on the real stack: per workspace and per MCP server, metadata only in
@@ -58,28 +60,20 @@ const flowDoc = () =>
     ],
   });
 
-/** A REST client that keeps every response text (searched for values at the end). */
-function restClient(stack: Stack, responses: string[]) {
-  return async (
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = { 'x-api-key': stack.bootstrapKey },
-  ) => {
-    const res = await fetch(`${stack.controlPlaneUrl}/api/v1${path}`, {
-      method,
-      headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-    });
-    const text = await res.text();
-    responses.push(text);
-    return {
-      status: res.status,
-      type: res.headers.get('content-type') ?? '',
-      body: text ? (JSON.parse(text) as Record<string, any>) : undefined,
-    };
+/** The status, content type and problem body of a typed-client call that is meant to fail. */
+async function failure(call: Promise<{ error?: unknown; response: Response }>) {
+  const { error, response } = await call;
+  return {
+    status: response.status,
+    type: response.headers.get('content-type') ?? '',
+    body: error as components['schemas']['Problem'] | undefined,
   };
 }
+
+/** The path parameters of a workspace secret, or of a server's secret `API_KEY`. */
+const secret = (name: string) => ({ params: { path: { name } } });
+const apiKeyOf = (id: string) => ({ params: { path: { id, name: 'API_KEY' } } });
+const serverPath = (id: string) => ({ params: { path: { id } } });
 
 async function callTool(
   stack: Stack,
@@ -117,15 +111,15 @@ async function untilWhich(stack: Stack, url: string, want: string): Promise<stri
 
 describe('secrets REST API (embedded sealed store)', () => {
   let stack: Stack;
-  let rest: ReturnType<typeof restClient>;
+  let client: ManagementClient;
   const responses: string[] = [];
   let server: { id: string; url: string };
 
   beforeAll(async () => {
     // A 10-minute cache: a rotation seen at once proves the invalidation message, not expiry.
     ({ stack } = await startTestStack('secrets-api', { serviceEnv: { worker: { SECRETS_CACHE_TTL_MS: '600000' } } }));
-    rest = restClient(stack, responses);
-    server = (await rest('POST', '/mcp_manager', { name: 'secretive', mode: 'NORMAL' })).body as {
+    client = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey, recordingFetch(responses));
+    server = (await unwrap(client.POST('/mcp_manager', { body: { name: 'secretive', mode: 'NORMAL' } }))) as {
       id: string;
       url: string;
     };
@@ -136,90 +130,105 @@ describe('secrets REST API (embedded sealed store)', () => {
   });
 
   it('creates, reads metadata of, rotates, lists and deletes workspace secrets; values never come back', async () => {
-    const created = await rest('POST', '/secrets', { name: 'SHARED_TOKEN', value: valueA });
-    expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({
+    const created = await client.POST('/secrets', { body: { name: 'SHARED_TOKEN', value: valueA } });
+    expect(created.response.status).toBe(201);
+    expect(created.data).toMatchObject({
       name: 'SHARED_TOKEN',
       scope: 'workspace',
       version: expect.any(String),
       versions: [{ stages: ['current'] }],
     });
-    expect(Date.parse(created.body!.updated_at)).not.toBeNaN();
+    expect(Date.parse(created.data!.updated_at)).not.toBeNaN();
 
-    const again = await rest('POST', '/secrets', { name: 'SHARED_TOKEN', value: valueB });
+    const again = await failure(client.POST('/secrets', { body: { name: 'SHARED_TOKEN', value: valueB } }));
     expect(again).toMatchObject({
       status: 409,
       type: expect.stringContaining('application/problem+json'),
       body: { code: 'resource.conflict' },
     });
 
-    const rotated = await rest('PUT', '/secrets/SHARED_TOKEN', { value: valueB });
-    expect(rotated.status).toBe(200);
-    expect(rotated.body!.version).not.toBe(created.body!.version);
-    expect(rotated.body!.versions).toEqual([
-      { id: rotated.body!.version, stages: ['current'] },
-      { id: created.body!.version, stages: ['previous'] },
+    const rotated = await client.PUT('/secrets/{name}', { ...secret('SHARED_TOKEN'), body: { value: valueB } });
+    expect(rotated.response.status).toBe(200);
+    expect(rotated.data!.version).not.toBe(created.data!.version);
+    expect(rotated.data!.versions).toEqual([
+      { id: rotated.data!.version, stages: ['current'] },
+      { id: created.data!.version, stages: ['previous'] },
     ]);
 
-    expect((await rest('PUT', '/secrets/OTHER-1', { value: valueA })).status).toBe(201);
-    const list = await rest('GET', '/secrets');
-    expect(list.body!.data.map((s: { name: string }) => s.name)).toEqual(['OTHER-1', 'SHARED_TOKEN']);
-    expect((await rest('GET', '/secrets/SHARED_TOKEN')).body).toMatchObject({
+    expect(
+      (await client.PUT('/secrets/{name}', { ...secret('OTHER-1'), body: { value: valueA } })).response.status,
+    ).toBe(201);
+    const list = await unwrap(client.GET('/secrets'));
+    expect(list.data.map((s) => s.name)).toEqual(['OTHER-1', 'SHARED_TOKEN']);
+    expect(await unwrap(client.GET('/secrets/{name}', secret('SHARED_TOKEN')))).toMatchObject({
       name: 'SHARED_TOKEN',
-      version: rotated.body!.version,
+      version: rotated.data!.version,
     });
 
-    expect((await rest('DELETE', '/secrets/OTHER-1')).status).toBe(204);
-    expect((await rest('DELETE', '/secrets/OTHER-1')).status).toBe(404);
-    expect((await rest('GET', '/secrets/OTHER-1')).status).toBe(404);
-    expect((await rest('GET', '/secrets')).body!.data.map((s: { name: string }) => s.name)).toEqual(['SHARED_TOKEN']);
+    expect((await client.DELETE('/secrets/{name}', secret('OTHER-1'))).response.status).toBe(204);
+    expect((await client.DELETE('/secrets/{name}', secret('OTHER-1'))).response.status).toBe(404);
+    expect((await client.GET('/secrets/{name}', secret('OTHER-1'))).response.status).toBe(404);
+    expect((await unwrap(client.GET('/secrets'))).data.map((s) => s.name)).toEqual(['SHARED_TOKEN']);
   });
 
   it('answers invalid input with problem+json listing each field', async () => {
-    const bad = await rest('POST', '/secrets', { name: 'bad name!', value: '' });
+    const bad = await failure(client.POST('/secrets', { body: { name: 'bad name!', value: '' } }));
     expect(bad.status).toBe(422);
     expect(bad.type).toContain('application/problem+json');
     expect(bad.body).toMatchObject({ code: 'request.invalid' });
-    expect(bad.body!.errors.map((e: { path: string }) => e.path).sort()).toEqual(['/name', '/value']);
-    const empty = await rest('POST', '/secrets', {});
-    expect(empty.body!.errors.map((e: { path: string }) => e.path).sort()).toEqual(['/name', '/value']);
-    const badPath = await rest('PUT', '/secrets/has.dot', { value: 'x' });
+    expect(bad.body!.errors!.map((e) => e.path).sort()).toEqual(['/name', '/value']);
+    const empty = await failure(client.POST('/secrets', { body: {} as never }));
+    expect(empty.body!.errors!.map((e) => e.path).sort()).toEqual(['/name', '/value']);
+    const badPath = await failure(client.PUT('/secrets/{name}', { ...secret('has.dot'), body: { value: 'x' } }));
     expect(badPath).toMatchObject({ status: 422, body: { errors: [{ path: '/name' }] } });
-    const badValue = await rest('PUT', '/secrets/OK_NAME', { value: 42 });
+    const badValue = await failure(
+      client.PUT('/secrets/{name}', { ...secret('OK_NAME'), body: { value: 42 as never } }),
+    );
     expect(badValue).toMatchObject({ status: 422, body: { errors: [{ path: '/value' }] } });
-    const noKey = await rest('GET', '/secrets', undefined, {});
-    expect(noKey.status).toBe(401);
-    expect((await rest('GET', '/mcp_servers/00000000-0000-4000-8000-000000000000/secrets')).status).toBe(404);
+    // No credential at all (null removes the client's x-api-key header).
+    const noKey = await client.GET('/secrets', { headers: { 'x-api-key': null } });
+    expect(noKey.response.status).toBe(401);
+    expect(
+      (await client.GET('/mcp_servers/{id}/secrets', serverPath('00000000-0000-4000-8000-000000000000'))).response
+        .status,
+    ).toBe(404);
   });
 
   it('keeps server secrets apart from workspace ones, and a rotation reaches the worker at once', async () => {
-    expect((await rest('POST', `/mcp_servers/${server.id}/deploy`, { definition: flowDoc() })).status).toBe(201);
+    expect(
+      (await client.POST('/mcp_servers/{id}/deploy', { ...serverPath(server.id), body: { definition: flowDoc() } }))
+        .response.status,
+    ).toBe(201);
     const missing = await callTool(stack, server.url, 'whoami');
     expect(missing.isError).toBe(true);
     expect(JSON.stringify(missing.content)).toContain('secret_missing');
 
-    const put = await rest('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: valueA });
-    expect(put).toMatchObject({
-      status: 201,
-      body: { name: 'API_KEY', scope: 'mcp_server', mcp_server_id: server.id },
+    const put = await client.PUT('/mcp_servers/{id}/secrets/{name}', {
+      ...apiKeyOf(server.id),
+      body: { value: valueA },
     });
+    expect(put.response.status).toBe(201);
+    expect(put.data).toMatchObject({ name: 'API_KEY', scope: 'mcp_server', mcp_server_id: server.id });
     expect(await untilWhich(stack, server.url, 'A')).toContain('A');
     // By name as well as by id.
     expect(
-      (await rest('GET', `/mcp_servers/secretive/secrets`)).body!.data.map((s: { name: string }) => s.name),
+      (await unwrap(client.GET('/mcp_servers/{id}/secrets', serverPath('secretive')))).data.map((s) => s.name),
     ).toEqual(['API_KEY']);
-    expect((await rest('GET', '/secrets')).body!.data.map((s: { name: string }) => s.name)).toEqual(['SHARED_TOKEN']);
+    expect((await unwrap(client.GET('/secrets'))).data.map((s) => s.name)).toEqual(['SHARED_TOKEN']);
 
-    expect((await rest('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: valueB })).status).toBe(200);
+    expect(
+      (await client.PUT('/mcp_servers/{id}/secrets/{name}', { ...apiKeyOf(server.id), body: { value: valueB } }))
+        .response.status,
+    ).toBe(200);
     expect((await untilWhich(stack, server.url, 'B')).at(-1)).toBe('B');
 
-    expect((await rest('DELETE', `/mcp_servers/${server.id}/secrets/API_KEY`)).status).toBe(204);
+    expect((await client.DELETE('/mcp_servers/{id}/secrets/{name}', apiKeyOf(server.id))).response.status).toBe(204);
     await untilWhich(stack, server.url, 'error');
     expect(seen).toEqual(expect.arrayContaining([`Bearer ${valueA}`, `Bearer ${valueB}`]));
   });
 
   it("the control plane's runtime identity cannot read a secret it wrote", async () => {
-    await rest('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: valueA });
+    await unwrap(client.PUT('/mcp_servers/{id}/secrets/{name}', { ...apiKeyOf(server.id), body: { value: valueA } }));
     const cp = stack.processes.find((p) => p.service === 'control-plane') as ServiceProcess;
     // What the running control-plane process was given (its real environment, from the kernel).
     const environ = Object.fromEntries(
@@ -247,7 +256,7 @@ describe('secrets REST API (embedded sealed store)', () => {
     const privateKeyFile = /(?:^|\0)SECRETS_PRIVATE_KEY_FILE=([^\0]+)/.exec(workerEnv)![1]!;
     expect(keyFiles).not.toContain(privateKeyFile);
     const reader = new LocalSealedSecretsReader(secretsDir, readFileSync(privateKeyFile, 'utf8'));
-    const names = (await rest('GET', `/mcp_servers/${server.id}/secrets`)).body!.data as { name: string }[];
+    const names = (await unwrap(client.GET('/mcp_servers/{id}/secrets', serverPath(server.id)))).data;
     expect(names.map((n) => n.name)).toEqual(['API_KEY']);
     const workspaceId = await workspaceOf(stack);
     expect(await reader.get(`ws/${workspaceId}/servers/${server.id}/secrets/API_KEY`)).toBe(valueA);
@@ -262,7 +271,7 @@ describe('secrets REST API (embedded sealed store)', () => {
 
 describe('a rotation nobody announced (AWS rotation outside Toolplane) reaches the worker within its cache TTL', () => {
   let stack: Stack;
-  let rest: ReturnType<typeof restClient>;
+  let client: ManagementClient;
   const prefix = `tp-e2e-ttl-${randomBytes(4).toString('hex')}/`;
   const aws = () => ({
     region: 'us-east-1',
@@ -288,7 +297,7 @@ describe('a rotation nobody announced (AWS rotation outside Toolplane) reaches t
       },
       serviceEnv: { worker: { SECRETS_CACHE_TTL_MS: '1000' } },
     }));
-    rest = restClient(stack, []);
+    client = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
   }, 120_000);
 
   afterAll(async () => {
@@ -296,12 +305,18 @@ describe('a rotation nobody announced (AWS rotation outside Toolplane) reaches t
   });
 
   it('uses the new value once the cached one expired, without any invalidation message', async () => {
-    const server = (await rest('POST', '/mcp_manager', { name: 'ttl-secretive', mode: 'NORMAL' })).body as {
+    const server = (await unwrap(client.POST('/mcp_manager', { body: { name: 'ttl-secretive', mode: 'NORMAL' } }))) as {
       id: string;
       url: string;
     };
-    expect((await rest('POST', `/mcp_servers/${server.id}/deploy`, { definition: flowDoc() })).status).toBe(201);
-    expect((await rest('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: valueA })).status).toBe(201);
+    expect(
+      (await client.POST('/mcp_servers/{id}/deploy', { ...serverPath(server.id), body: { definition: flowDoc() } }))
+        .response.status,
+    ).toBe(201);
+    expect(
+      (await client.PUT('/mcp_servers/{id}/secrets/{name}', { ...apiKeyOf(server.id), body: { value: valueA } }))
+        .response.status,
+    ).toBe(201);
     expect(await untilWhich(stack, server.url, 'A')).toContain('A');
     // Rotated directly in Secrets Manager: the control plane publishes nothing, only expiry can help.
     const awsName = `ws/${await workspaceOf(stack)}/servers/${server.id}/secrets/API_KEY`;
@@ -327,7 +342,7 @@ async function workspaceOf(stack: Stack): Promise<string> {
 
 describe('secrets REST API on the AWS Secrets Manager backend (moto_server)', () => {
   let stack: Stack;
-  let rest: ReturnType<typeof restClient>;
+  let client: ManagementClient;
   const responses: string[] = [];
   const prefix = `tp-e2e-${randomBytes(4).toString('hex')}/`;
   /** Reads Secrets Manager directly (the worker's kind of identity), under the deployment prefix. */
@@ -357,7 +372,7 @@ describe('secrets REST API on the AWS Secrets Manager backend (moto_server)', ()
       },
       serviceEnv: { worker: { SECRETS_CACHE_TTL_MS: '600000' } },
     }));
-    rest = restClient(stack, responses);
+    client = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey, recordingFetch(responses));
   }, 120_000);
 
   afterAll(async () => {
@@ -365,13 +380,20 @@ describe('secrets REST API on the AWS Secrets Manager backend (moto_server)', ()
   });
 
   it('stores server secrets in Secrets Manager under the prefix, the worker resolves and follows rotations', async () => {
-    const server = (await rest('POST', '/mcp_manager', { name: 'aws-secretive', mode: 'NORMAL' })).body as {
+    const server = (await unwrap(client.POST('/mcp_manager', { body: { name: 'aws-secretive', mode: 'NORMAL' } }))) as {
       id: string;
       url: string;
     };
-    expect((await rest('POST', `/mcp_servers/${server.id}/deploy`, { definition: flowDoc() })).status).toBe(201);
-    const put = await rest('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: valueA });
-    expect(put).toMatchObject({ status: 201, body: { name: 'API_KEY', scope: 'mcp_server' } });
+    expect(
+      (await client.POST('/mcp_servers/{id}/deploy', { ...serverPath(server.id), body: { definition: flowDoc() } }))
+        .response.status,
+    ).toBe(201);
+    const put = await client.PUT('/mcp_servers/{id}/secrets/{name}', {
+      ...apiKeyOf(server.id),
+      body: { value: valueA },
+    });
+    expect(put.response.status).toBe(201);
+    expect(put.data).toMatchObject({ name: 'API_KEY', scope: 'mcp_server' });
     const workspaceId = await workspaceOf(stack);
     const awsName = `ws/${workspaceId}/servers/${server.id}/secrets/API_KEY`;
     expect(await aws.get(awsName)).toBe(valueA);
@@ -389,20 +411,20 @@ describe('secrets REST API on the AWS Secrets Manager backend (moto_server)', ()
     expect(existsSync(sealedDir) ? readdirSync(sealedDir) : []).toEqual([]);
     expect(await untilWhich(stack, server.url, 'A')).toContain('A');
 
-    const rotated = await rest('PUT', `/mcp_servers/${server.id}/secrets/API_KEY`, { value: valueB });
-    expect(rotated.status).toBe(200);
-    expect(rotated.body!.versions.slice(0, 2).map((v: { stages: string[] }) => v.stages)).toEqual([
-      ['current'],
-      ['previous'],
-    ]);
+    const rotated = await client.PUT('/mcp_servers/{id}/secrets/{name}', {
+      ...apiKeyOf(server.id),
+      body: { value: valueB },
+    });
+    expect(rotated.response.status).toBe(200);
+    expect(rotated.data!.versions.slice(0, 2).map((v) => v.stages)).toEqual([['current'], ['previous']]);
     expect((await untilWhich(stack, server.url, 'B')).at(-1)).toBe('B');
     expect(await aws.get(awsName, 'previous')).toBe(valueA);
 
-    const listed = await rest('GET', `/mcp_servers/${server.id}/secrets`);
-    expect(listed.body!.data).toEqual([expect.objectContaining({ name: 'API_KEY', version: rotated.body!.version })]);
-    expect((await rest('DELETE', `/mcp_servers/${server.id}/secrets/API_KEY`)).status).toBe(204);
+    const listed = await unwrap(client.GET('/mcp_servers/{id}/secrets', serverPath(server.id)));
+    expect(listed.data).toEqual([expect.objectContaining({ name: 'API_KEY', version: rotated.data!.version })]);
+    expect((await client.DELETE('/mcp_servers/{id}/secrets/{name}', apiKeyOf(server.id))).response.status).toBe(204);
     await untilWhich(stack, server.url, 'error');
-    expect((await rest('DELETE', `/mcp_servers/${server.id}/secrets/API_KEY`)).status).toBe(404);
+    expect((await client.DELETE('/mcp_servers/{id}/secrets/{name}', apiKeyOf(server.id))).response.status).toBe(404);
   });
 
   it('stores connector instance credentials there too, and returns no value anywhere', async () => {
@@ -424,20 +446,12 @@ mcp_config:
   route_mappings:
     - { operation_id: echo, mcp_tool_name: echo, mcp_tool_description: "Echo" }
 `;
-    const res = await fetch(`${stack.controlPlaneUrl}/api/v1/connectors`, {
-      method: 'POST',
-      headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/yaml' },
-      body: descriptor,
-    });
-    const connector = (await res.json()) as { id: string };
-    const instance = (
-      await rest('POST', '/connector_instances', {
-        createServer: false,
-        connector_id: connector.id,
-        name: 'echo',
-        credentials: { api_key: valueB },
-      })
-    ).body as { id: string };
+    const connector = await unwrap(client.POST('/connectors', yamlBody(descriptor)));
+    const instance = await unwrap(
+      client.POST('/connector_instances', {
+        body: { createServer: false, connector_id: connector.id, name: 'echo', credentials: { api_key: valueB } },
+      }),
+    );
     const workspaceId = await workspaceOf(stack);
     expect(await aws.get(`ws/${workspaceId}/connector-instances/${instance.id}/api_key`)).toBe(valueB);
     expect(responses.filter((r) => r.includes(valueA) || r.includes(valueB))).toEqual([]);
