@@ -282,7 +282,8 @@ try {
   const t1 = results.find((r) => r.concurrency === 1 && r.label === 'tools/call via Toolplane');
   if (t32 && t1 && upstreamDelayMs === 0)
     console.log(
-      `\ntarget (docs/benchmarks.md): ≥ 2400 calls/s at c=32 → ${t32.throughput.toFixed(0)} (${((t32.throughput / 2400) * 100).toFixed(0)}%); p50 ≤ 1.5 ms at c=1 → ${t1.p50.toFixed(2)} ms`,
+      `\ntarget (docs/benchmarks.md): ≥ 2400 calls/s at c=32 → ${t32.throughput.toFixed(0)} ` +
+        `(${((t32.throughput / 2400) * 100).toFixed(0)}%); p50 ≤ 1.5 ms at c=1 → ${t1.p50.toFixed(2)} ms`,
     );
 } finally {
   await stack.stop();

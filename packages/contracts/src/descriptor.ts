@@ -103,19 +103,19 @@ const McpConfig = z.looseObject({
 });
 
 /**
- * How a connector's data can be synchronised (seed 001 `capabilities.sync_modes`): `full_refresh` reads
+ * How a connector's data can be synchronised (the descriptor's `capabilities.sync_modes`): `full_refresh` reads
  * everything each time, `incremental` only what changed since the last run.
  */
 const SyncMode = z.enum(['full_refresh', 'incremental']);
 
-/** What the connector can do beyond its operations (seed 001 `capabilities`). Other keys are kept as written. */
+/** What the connector can do beyond its operations (the descriptor's `capabilities` block). Other keys are kept as written. */
 export const ConnectorCapabilities = z.looseObject({
   sync_modes: z.array(SyncMode).min(1, 'list at least one sync mode, or leave sync_modes out').optional(),
   supports_schema_discovery: z.boolean().optional(),
 });
 export type ConnectorCapabilities = z.infer<typeof ConnectorCapabilities>;
 
-/** What the API behind the connector promises (seed 001 `sla`). Other keys are kept as written. */
+/** What the API behind the connector promises (the descriptor's `sla` block). Other keys are kept as written. */
 export const ConnectorSla = z.looseObject({
   availability_percentage: z
     .number({ error: 'must be a number (a percentage)' })

@@ -19,7 +19,8 @@ function checkScheme(url: URL): void {
   if (url.protocol === 'http:' && isAllowlisted(url)) return;
   throw new FetchRefused(
     url.protocol === 'http:'
-      ? `refused: ${url.href} is plain http; documents are fetched over https only (plain http only for hosts the worker's OUTBOUND_ALLOW lists, for development)`
+      ? `refused: ${url.href} is plain http; documents are fetched over https only ` +
+          "(plain http only for hosts the worker's OUTBOUND_ALLOW lists, for development)"
       : `refused: the scheme "${url.protocol}" is not allowed (https only)`,
   );
 }

@@ -1,5 +1,5 @@
 // The CLI run as a process (from the sources): a control-plane URL carrying credentials is refused with a usage
-// error that does not repeat it, and expected errors print no stack trace (issue #27).
+// error that does not repeat it, and expected errors print no stack trace.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';

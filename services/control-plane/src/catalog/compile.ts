@@ -451,7 +451,8 @@ async function workflowConnectors(tx: Tx, workspaceId: string, references: unkno
     const instance = instances.find((i) => i.id === instanceId);
     if (!instance) {
       warnings.push(
-        `connector instance "${instanceName}" (${instanceId}) of workflow source "${r.source}" was deleted: its steps fail until the workflow is deployed with another`,
+        `connector instance "${instanceName}" (${instanceId}) of workflow source "${r.source}" was deleted: ` +
+          'its steps fail until the workflow is deployed with another',
       );
       continue;
     }

@@ -12,7 +12,7 @@ describe('the name rule', () => {
       'ticket-system-staging-eu-2',
       'ticket-system-staging-eu-3',
     ]);
-    // server_name as its slug, as for the first instance's server since seed 001's mcp_config.
+    // server_name as its slug, as the first instance's server has always been named from mcp_config.
     expect(generatedName('Ticket System', staging, 1)).toBe('ticket_system-staging-eu');
   });
 

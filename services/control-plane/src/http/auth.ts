@@ -235,7 +235,8 @@ export function enforceServerRestriction(db: Db, opts: { maxBodyBytes?: number }
     }
     throw new AuthError(
       'auth.forbidden',
-      `this API key is limited to servers ${serverIds.join(', ')}; ${req.method} ${JSON.stringify(req.baseUrl + req.path)} needs a key without a server restriction`,
+      `this API key is limited to servers ${serverIds.join(', ')}; ` +
+        `${req.method} ${JSON.stringify(req.baseUrl + req.path)} needs a key without a server restriction`,
     );
   };
 }

@@ -299,7 +299,9 @@ export function deploymentsRouter(
       .filter((ref) => !present.has(ref.connector!.instanceId))
       .map((ref) => ({
         path: '/references',
-        message: `connector instance "${ref.connector!.instanceName}" (${ref.connector!.instanceId}) of source "${ref.source ?? ref.location}" no longer exists`,
+        message:
+          `connector instance "${ref.connector!.instanceName}" (${ref.connector!.instanceId}) ` +
+          `of source "${ref.source ?? ref.location}" no longer exists`,
       }));
     await deploy(
       res,
