@@ -97,31 +97,8 @@ export async function watchOutputs(secrets: string[], probes: string[] = []): Pr
         redisCommands: commandsWithSecret.join('\n'),
       };
       for (const p of stack.processes) places[`log:${p.name}`] = p.output();
-      const client = new Redis(stack.redisUrl);
-      const dump: string[] = [];
-      for (const key of await client.keys(`${stack.redisPrefix}:*`)) {
-        const type = await client.type(key);
-        dump.push(key);
-        if (type === 'string') dump.push((await client.get(key)) ?? '');
-        else if (type === 'hash') dump.push(JSON.stringify(await client.hgetall(key)));
-        else if (type === 'list') dump.push(JSON.stringify(await client.lrange(key, 0, -1)));
-        else if (type === 'set') dump.push(JSON.stringify(await client.smembers(key)));
-        else if (type === 'zset') dump.push(JSON.stringify(await client.zrange(key, '0', '-1')));
-        else if (type === 'stream') dump.push(JSON.stringify(await client.xrange(key, '-', '+')));
-      }
-      client.disconnect();
-      places.redis = dump.join('\n');
-      const db = new pg.Client({ connectionString: stack.databaseUrl });
-      await db.connect();
-      const tables = (
-        await db.query<{ table_name: string }>(
-          `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`,
-        )
-      ).rows.map((r) => r.table_name);
-      const rows: string[] = [];
-      for (const t of tables) rows.push(JSON.stringify((await db.query(`SELECT * FROM "${t}"`)).rows));
-      await db.end();
-      places.postgres = rows.join('\n');
+      places.redis = (await dumpRedis(stack)).join('\n');
+      places.postgres = (await dumpPostgres(stack)).rows.join('\n');
       const leaks = Object.entries(places)
         .filter(([, text]) => leaksIn(text))
         .map(([where]) => where);
@@ -134,4 +111,43 @@ export async function watchOutputs(secrets: string[], probes: string[] = []): Pr
       await new Promise<void>((r) => receiver.close(() => r()));
     },
   };
+}
+
+/** Every key under the stack's Redis prefix and its value (strings, hashes, lists, sets, sorted sets, streams). */
+export async function dumpRedis(stack: Pick<Stack, 'redisUrl' | 'redisPrefix'>): Promise<string[]> {
+  const client = new Redis(stack.redisUrl);
+  const dump: string[] = [];
+  try {
+    for (const key of await client.keys(`${stack.redisPrefix}:*`)) {
+      const type = await client.type(key);
+      dump.push(key);
+      if (type === 'string') dump.push((await client.get(key)) ?? '');
+      else if (type === 'hash') dump.push(JSON.stringify(await client.hgetall(key)));
+      else if (type === 'list') dump.push(JSON.stringify(await client.lrange(key, 0, -1)));
+      else if (type === 'set') dump.push(JSON.stringify(await client.smembers(key)));
+      else if (type === 'zset') dump.push(JSON.stringify(await client.zrange(key, '0', '-1')));
+      else if (type === 'stream') dump.push(JSON.stringify(await client.xrange(key, '-', '+')));
+    }
+  } finally {
+    client.disconnect();
+  }
+  return dump;
+}
+
+/** Every row of every table of the stack's database, a JSON line per table, and the tables' names. */
+export async function dumpPostgres(stack: Pick<Stack, 'databaseUrl'>): Promise<{ tables: string[]; rows: string[] }> {
+  const db = new pg.Client({ connectionString: stack.databaseUrl });
+  await db.connect();
+  try {
+    const tables = (
+      await db.query<{ table_name: string }>(
+        `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`,
+      )
+    ).rows.map((r) => r.table_name);
+    const rows: string[] = [];
+    for (const t of tables) rows.push(JSON.stringify((await db.query(`SELECT * FROM "${t}"`)).rows));
+    return { tables, rows };
+  } finally {
+    await db.end();
+  }
 }

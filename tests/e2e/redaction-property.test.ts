@@ -7,8 +7,8 @@ import { createManagementClient, type ManagementClient, unwrap } from '@toolplan
 import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { startTestStack, waitFor, yamlBody } from '../helpers.ts';
+import { dumpPostgres, dumpRedis } from '../output-search.ts';
 
 // Redaction as a property of the real stack (issue #27, 1). Generated credential values (printable
 // ASCII and beyond) go into every place a credential goes: an OpenAPI connector's apiKey in the query,
@@ -478,30 +478,8 @@ describe(`redaction on the real stack (seed ${seed})`, () => {
       spans: exportedSpans.join('\n'),
     };
     for (const p of stack.processes) places[`log of ${p.name}`] = p.output();
-    const client = new Redis(stack.redisUrl);
-    const dump: string[] = [];
-    for (const key of await client.keys(`${stack.redisPrefix}:*`)) {
-      const type = await client.type(key);
-      dump.push(key);
-      if (type === 'string') dump.push((await client.get(key)) ?? '');
-      else if (type === 'hash') dump.push(JSON.stringify(await client.hgetall(key)));
-      else if (type === 'list') dump.push(JSON.stringify(await client.lrange(key, 0, -1)));
-      else if (type === 'set') dump.push(JSON.stringify(await client.smembers(key)));
-      else if (type === 'zset') dump.push(JSON.stringify(await client.zrange(key, '0', '-1')));
-      else if (type === 'stream') dump.push(JSON.stringify(await client.xrange(key, '-', '+')));
-    }
-    client.disconnect();
-    places.redis = dump.join('\n');
-    const db = new pg.Client({ connectionString: stack.databaseUrl });
-    await db.connect();
-    const tables = (
-      await db.query<{ table_name: string }>(
-        `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`,
-      )
-    ).rows.map((r) => r.table_name);
-    const rows: string[] = [];
-    for (const t of tables) rows.push(JSON.stringify((await db.query(`SELECT * FROM "${t}"`)).rows));
-    await db.end();
+    places.redis = (await dumpRedis(stack)).join('\n');
+    const { tables, rows } = await dumpPostgres(stack);
     places.postgres = rows.join('\n');
 
     const leaks = Object.entries(places).flatMap(([where, text]) => leaksIn(text).map((l) => `${where}: ${l}`));

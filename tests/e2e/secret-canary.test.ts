@@ -7,9 +7,8 @@ import type { Stack } from '@toolplane/cli';
 import { createManagementClient, unwrap, type ManagementClient } from '@toolplane/client';
 import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { startTestStack, yamlBody } from '../helpers.ts';
-import { recordingFetch } from '../output-search.ts';
+import { dumpPostgres, dumpRedis, recordingFetch } from '../output-search.ts';
 
 // A secret with a unique random value is used by a connector call and by a Flower flow (as a server
 // secret and as a workspace secret); the upstream echoes it back in headers and body. Then every output we can reach is searched for it: every log
@@ -251,32 +250,11 @@ describe('secrets never leave the data plane', () => {
     };
     for (const p of stack.processes) places[`log:${p.name}`] = p.output();
 
-    const client = new Redis(stack.redisUrl);
-    const dump: string[] = [];
-    for (const key of await client.keys(`${stack.redisPrefix}:*`)) {
-      const type = await client.type(key);
-      dump.push(key);
-      if (type === 'string') dump.push((await client.get(key)) ?? '');
-      else if (type === 'hash') dump.push(JSON.stringify(await client.hgetall(key)));
-      else if (type === 'list') dump.push(JSON.stringify(await client.lrange(key, 0, -1)));
-      else if (type === 'set') dump.push(JSON.stringify(await client.smembers(key)));
-      else if (type === 'zset') dump.push(JSON.stringify(await client.zrange(key, '0', '-1')));
-      else if (type === 'stream') dump.push(JSON.stringify(await client.xrange(key, '-', '+')));
-    }
-    client.disconnect();
+    const dump = await dumpRedis(stack);
     places.redis = dump.join('\n');
     expect(dump.length).toBeGreaterThan(0);
 
-    const db = new pg.Client({ connectionString: stack.databaseUrl });
-    await db.connect();
-    const tables = (
-      await db.query<{ table_name: string }>(
-        `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`,
-      )
-    ).rows.map((r) => r.table_name);
-    const rows: string[] = [];
-    for (const t of tables) rows.push(JSON.stringify((await db.query(`SELECT * FROM "${t}"`)).rows));
-    await db.end();
+    const { tables, rows } = await dumpPostgres(stack);
     places.postgres = rows.join('\n');
     expect(tables).toEqual(expect.arrayContaining(['connector_instances', 'catalog_versions']));
 
