@@ -106,12 +106,12 @@ export async function newDashboardPage(browser: Browser, baseUrl: string): Promi
   return { page, problems };
 }
 
-/** Opens the dashboard, signs in with `key` and waits for the first page (MCP servers). */
+/** Opens the dashboard, signs in with `key` and waits for the first page (the overview). */
 export async function signIn(page: Page, key: string): Promise<void> {
   await page.goto('/');
   await page.getByLabel('API key').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { level: 1, name: 'MCP servers' }).waitFor();
+  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
 }
 
 /** Signs out and waits for the sign-in form. */

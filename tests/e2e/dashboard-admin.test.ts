@@ -50,7 +50,7 @@ describe('the dashboard for admins', () => {
     // The navigation in groups, every link reachable by the keyboard.
     const nav = page.getByRole('navigation', { name: 'Main' });
     for (const group of ['Build', 'Run', 'Admin']) await nav.getByRole('list', { name: group }).waitFor();
-    await expect(nav.getByRole('link').count()).resolves.toBe(12);
+    await expect(nav.getByRole('link').count()).resolves.toBe(13);
     await nav.getByRole('link', { name: 'MCP servers', exact: true }).focus();
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Connectors');
@@ -58,7 +58,7 @@ describe('the dashboard for admins', () => {
       .getByRole('banner')
       .getByRole('link', { name: /^Workspace default/ })
       .waitFor();
-    await audit(page, 'servers (grouped navigation)');
+    await audit(page, 'overview (grouped navigation)');
 
     await openFromNav(page, 'External users', 'External users');
     await page.getByText('No external user yet.').waitFor();

@@ -6,7 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Stack } from '@toolplane/cli';
 import { ApiError, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import type { Browser, Page } from 'playwright-core';
-import { audit, buildDashboard, dashboardEnv, launchChromium, newDashboardPage, signIn } from '../browser.ts';
+import {
+  audit,
+  buildDashboard,
+  dashboardEnv,
+  launchChromium,
+  newDashboardPage,
+  openFromNav,
+  signIn,
+} from '../browser.ts';
 import { startStreamableMcpServer, type ExternalMcpServer, type FixtureTool } from '../fixtures/mcp-servers.ts';
 import { startTestStack } from '../helpers.ts';
 
@@ -63,6 +71,7 @@ afterAll(async () => {
 describe('the dashboard’s MCP server pages', () => {
   it('creates a server with an external MCP server’s picked tool, then shows its catalog versions grow', async () => {
     await signIn(page, stack.bootstrapKey);
+    await openFromNav(page, 'MCP servers', 'MCP servers');
     await page.getByRole('link', { name: 'Create a server' }).click();
     await page.getByRole('heading', { level: 1, name: 'Create an MCP server' }).waitFor();
     await page.getByLabel('Name', { exact: true }).fill('orders');

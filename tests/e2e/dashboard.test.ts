@@ -80,7 +80,12 @@ describe('the dashboard', () => {
     await page.getByRole('alert').waitFor();
     await page.getByLabel('API key').fill(stack.bootstrapKey);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'MCP servers' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    await page.getByText('No calls in this window.').waitFor();
+    await audit(page, 'overview (empty)');
+    await page.getByRole('link', { name: 'create one' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Create an MCP server' }).waitFor();
+    await openFromNav(page, 'MCP servers', 'MCP servers');
     await page.getByText('No MCP server yet').waitFor();
     await audit(page, 'servers (empty)');
 

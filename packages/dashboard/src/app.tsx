@@ -14,6 +14,7 @@ import { ApiKeysPage } from './pages/api-keys.tsx';
 import { SecretsPage } from './pages/secrets.tsx';
 import { AccessPoliciesPage } from './pages/access-policies.tsx';
 import { ExternalUsersPage } from './pages/external-users.tsx';
+import { OverviewPage } from './pages/overview.tsx';
 import { Loading, SecretInput } from './ui.tsx';
 
 // Pages few sessions open: loaded when first shown, out of the initial JavaScript.
@@ -43,6 +44,7 @@ const navGroups: { label: string; links: { href: string; label: string }[] }[] =
   {
     label: 'Run',
     links: [
+      { href: '/', label: 'Overview' },
       { href: '/records', label: 'Execution records' },
       { href: '/external-users', label: 'External users' },
       { href: '/access-policies', label: 'Access policies' },
@@ -190,7 +192,8 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   if (first === 'external-users' && second) return <ExternalUserPage client={client} name={second} />;
   if (first === 'external-users') return <ExternalUsersPage client={client} />;
   if (first === 'workspaces') return <WorkspacesPage client={client} />;
-  if (first === 'servers' || parts.length === 0) return <ServersPage client={client} />;
+  if (first === 'servers') return <ServersPage client={client} />;
+  if (parts.length === 0) return <OverviewPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   return (
     <>
       <h1>Not found</h1>

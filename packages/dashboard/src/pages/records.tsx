@@ -1,3 +1,4 @@
+import type { FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap } from '../api.ts';
 import { Link, navigate } from '../router.tsx';
@@ -48,35 +49,87 @@ function JaegerLink({ traceId }: { traceId: string | null }) {
 
 const ms = (n: unknown) => (typeof n === 'number' ? `${Math.round(n * 10) / 10} ms` : '—');
 
+/** The text filters of the records list: one value each, applied with the form (not at every keystroke). */
+const textFilters = [
+  { key: 'tool', label: 'Tool' },
+  { key: 'username', label: 'External user' },
+  { key: 'subject', label: 'OAuth subject' },
+] as const;
+
+/** Who called, in words: the key's name (or id), the OAuth subject, and the external user acted for. */
+function callerText(c: {
+  key_id: string | null;
+  key_name: string | null;
+  subject: string | null;
+  username: string | null;
+}): string {
+  const who = c.key_name
+    ? `API key ${c.key_name}`
+    : c.subject
+      ? `OAuth ${c.subject}`
+      : c.key_id
+        ? `API key ${c.key_id}`
+        : '—';
+  return c.username ? `${who}, for user ${c.username}` : who;
+}
+
 export function RecordsPage({ client, query }: { client: ManagementClient; query: URLSearchParams }) {
   const serverId = query.get('server_id') ?? '';
+  const keyId = query.get('key_id') ?? '';
   const outcomeParam = query.get('outcome') ?? '';
   const outcome = (outcomes as readonly string[]).includes(outcomeParam) ? (outcomeParam as Outcome) : undefined;
+  const texts = Object.fromEntries(textFilters.map((f) => [f.key, query.get(f.key) ?? ''])) as Record<
+    (typeof textFilters)[number]['key'],
+    string
+  >;
+  const filtered = Boolean(serverId || outcome || keyId || Object.values(texts).some(Boolean));
   const [servers] = useLoad(() => unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })), [client]);
+  const [keys] = useLoad(() => unwrap(client.GET('/api_keys')).catch(() => null), [client]);
   const [records, reload] = useLoad(
     () =>
       unwrap(
         client.GET('/execution_records', {
           params: {
-            query: { limit: 50, ...(serverId ? { server_id: serverId } : {}), ...(outcome ? { outcome } : {}) },
+            query: {
+              limit: 50,
+              ...(serverId ? { server_id: serverId } : {}),
+              ...(outcome ? { outcome } : {}),
+              ...(keyId ? { key_id: keyId } : {}),
+              ...Object.fromEntries(Object.entries(texts).filter(([, v]) => v)),
+            },
           },
         }),
       ),
-    [client, serverId, outcome],
+    [client, serverId, outcome, keyId, texts.tool, texts.username, texts.subject],
   );
+  const go = (next: URLSearchParams) => {
+    const qs = next.toString();
+    navigate(`/records${qs ? `?${qs}` : ''}`);
+  };
   const setFilter = (key: string, value: string) => {
     const next = new URLSearchParams(query);
     if (value) next.set(key, value);
     else next.delete(key);
-    const qs = next.toString();
-    navigate(`/records${qs ? `?${qs}` : ''}`);
+    go(next);
+  };
+  const applyTexts = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    const next = new URLSearchParams(query);
+    for (const f of textFilters) {
+      const v = String(form.get(f.key) ?? '').trim();
+      if (v) next.set(f.key, v);
+      else next.delete(f.key);
+    }
+    go(next);
   };
   const serverName = (id: string) =>
     servers.state === 'done' ? (servers.data.data.find((s) => s.id === id)?.name ?? id) : id;
+  const keyList = keys.state === 'done' && keys.data ? keys.data.data : [];
   return (
     <>
       <h1>Execution records</h1>
-      <form className="filters" onSubmit={(e) => e.preventDefault()}>
+      <form className="filters" onSubmit={applyTexts} key={query.toString()}>
         <div className="field">
           <label htmlFor="filter-server">Server</label>
           <select id="filter-server" value={serverId} onChange={(e) => setFilter('server_id', e.target.value)}>
@@ -100,6 +153,25 @@ export function RecordsPage({ client, query }: { client: ManagementClient; query
             ))}
           </select>
         </div>
+        <div className="field">
+          <label htmlFor="filter-key">API key</label>
+          <select id="filter-key" value={keyId} onChange={(e) => setFilter('key_id', e.target.value)}>
+            <option value="">Any key</option>
+            {keyId && !keyList.some((k) => k.id === keyId) && <option value={keyId}>{keyId}</option>}
+            {keyList.map((k) => (
+              <option key={k.id} value={k.id}>
+                {k.name}
+              </option>
+            ))}
+          </select>
+        </div>
+        {textFilters.map((f) => (
+          <div className="field" key={f.key}>
+            <label htmlFor={`filter-${f.key}`}>{f.label}</label>
+            <input id={`filter-${f.key}`} name={f.key} defaultValue={texts[f.key]} autoComplete="off" />
+          </div>
+        ))}
+        <button type="submit">Apply filters</button>
         <button type="button" className="secondary" onClick={reload}>
           Refresh
         </button>
@@ -107,7 +179,7 @@ export function RecordsPage({ client, query }: { client: ManagementClient; query
       <Show loaded={records} what="the execution records">
         {(list) =>
           list.data.length === 0 ? (
-            <Empty>No execution record{serverId || outcome ? ' matches these filters' : ' yet: call a tool'}.</Empty>
+            <Empty>No execution record{filtered ? ' matches these filters' : ' yet: call a tool'}.</Empty>
           ) : (
             <table>
               <caption className="visually-hidden">Execution records, newest first</caption>
@@ -116,6 +188,7 @@ export function RecordsPage({ client, query }: { client: ManagementClient; query
                   <th scope="col">Started</th>
                   <th scope="col">Tool</th>
                   <th scope="col">Server</th>
+                  <th scope="col">Caller</th>
                   <th scope="col">Outcome</th>
                   <th scope="col">Duration</th>
                 </tr>
@@ -130,6 +203,7 @@ export function RecordsPage({ client, query }: { client: ManagementClient; query
                       <code>{r.tool}</code>
                     </td>
                     <td>{serverName(r.server_id)}</td>
+                    <td>{callerText(r.caller)}</td>
                     <td>
                       <span className={`outcome ${r.outcome}`}>{r.outcome}</span>
                       {r.error_code && <code> {r.error_code}</code>}
@@ -365,14 +439,7 @@ export function RecordPage({ client, id }: { client: ManagementClient; id: strin
                 <Link href={`/servers/${r.server_id}`}>{r.server_id}</Link> (catalog version {r.catalog_version})
               </dd>
               <dt>Caller</dt>
-              <dd>
-                {r.caller.key_name
-                  ? `API key ${r.caller.key_name}`
-                  : r.caller.subject
-                    ? `OAuth ${r.caller.subject}`
-                    : (r.caller.key_id ?? '—')}
-                {r.caller.username && `, for user ${r.caller.username}`}
-              </dd>
+              <dd>{callerText(r.caller)}</dd>
               {r.error_code && (
                 <>
                   <dt>Error</dt>

@@ -4,6 +4,7 @@ import { storedKey, unwrap } from '../api.ts';
 import { TryTool } from '../try-tool.tsx';
 import { CatalogHistory } from './catalog-history.tsx';
 import { DebugSessions } from './debug-sessions.tsx';
+import { ServerTraffic } from './traffic.tsx';
 import { Link } from '../router.tsx';
 import { CopyBlock, Empty, Json, Show, useLoad } from '../ui.tsx';
 
@@ -172,6 +173,7 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
                 </table>
               </>
             )}
+            <ServerTraffic client={client} server={server} tools={config.tools.map((t) => t.name)} />
             <CatalogHistory client={client} serverId={server.id} />
             <DebugSessions client={client} serverId={server.id} />
           </>

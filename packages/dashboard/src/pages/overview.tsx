@@ -1,0 +1,76 @@
+import type { ManagementClient } from '@toolplane/client';
+import { unwrap } from '../api.ts';
+import { Link, navigate } from '../router.tsx';
+import { useLoad } from '../ui.tsx';
+import { TrafficPanel, windowLabels, type TrafficWindow } from './traffic.tsx';
+
+/** `window` from the address: `1h` unless `24h`. */
+function trafficWindow(query: URLSearchParams): TrafficWindow {
+  return query.get('window') === '24h' ? '24h' : '1h';
+}
+
+/**
+ * The first page after sign-in: the workspace's traffic (or one server's) over the last hour or day, drawn from the
+ * control plane's rollup (`GET /stats`), with the busiest tools and the tools with the most errors. The address holds
+ * the choices (`?window=24h&server_id=…`, and `to` for a fixed window), so a view can be shared.
+ */
+export function OverviewPage({ client, query }: { client: ManagementClient; query: URLSearchParams }) {
+  const window = trafficWindow(query);
+  const serverId = query.get('server_id') ?? '';
+  const to = query.get('to') ?? undefined;
+  const [servers] = useLoad(() => unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })), [client]);
+  const list = servers.state === 'done' ? servers.data.data : [];
+  const serverName = (id: string) => list.find((s) => s.id === id)?.name ?? id;
+  const choose = (key: string, value: string) => {
+    const next = new URLSearchParams(query);
+    if (value) next.set(key, value);
+    else next.delete(key);
+    const qs = next.toString();
+    navigate(`/${qs ? `?${qs}` : ''}`);
+  };
+  const what = serverId ? serverName(serverId) : 'the workspace';
+  return (
+    <>
+      <h1>Overview</h1>
+      <form className="filters" onSubmit={(e) => e.preventDefault()}>
+        <div className="field">
+          <label htmlFor="overview-window">Window</label>
+          <select id="overview-window" value={window} onChange={(e) => choose('window', e.target.value)}>
+            {(Object.keys(windowLabels) as TrafficWindow[]).map((w) => (
+              <option key={w} value={w}>
+                {windowLabels[w]}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="overview-server">Server</label>
+          <select id="overview-server" value={serverId} onChange={(e) => choose('server_id', e.target.value)}>
+            <option value="">All servers</option>
+            {list.map((s) => (
+              <option key={s.id} value={s.id}>
+                {s.name}
+              </option>
+            ))}
+          </select>
+        </div>
+      </form>
+      {servers.state === 'done' && list.length === 0 && (
+        <p className="notice">
+          No MCP server yet: <Link href="/servers/new">create one</Link>, then its calls show here.
+        </p>
+      )}
+      <h2>
+        {windowLabels[window]}: {what}
+      </h2>
+      <TrafficPanel
+        client={client}
+        window={window}
+        serverId={serverId || undefined}
+        to={to}
+        what={what}
+        serverName={serverName}
+      />
+    </>
+  );
+}
