@@ -311,6 +311,10 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
         server = http.listen(env.PORT, env.HOST, () => resolve());
         server.once('error', reject);
       });
+      // As the edge: idle keep-alive connections stay open longer than clients and load balancers keep theirs (60 s
+      // is common). With Node's 5 s a client reusing a connection just as the server closed it got ECONNRESET (seen
+      // once in the fuzz test on a loaded machine; behind a load balancer, a 502).
+      server!.keepAliveTimeout = 65_000;
       log.info({ url: this.url }, 'control plane listening');
       // A catalog committed but not published (Redis failed after the commit) is published by this.
       reconciler = catalog.startReconciler(CATALOG_RECONCILE_MS);
