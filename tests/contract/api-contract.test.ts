@@ -1,5 +1,7 @@
+import { Agent, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
-import { ApiContract } from './api-contract.ts';
+import { ApiContract, startContractProxy } from './api-contract.ts';
 
 // The contract check itself: what it lets through and what it reports, on a small document.
 const problem = { content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
@@ -124,4 +126,53 @@ describe('the API contract check', () => {
   it('lists every operation for the coverage report', () => {
     expect(contract.operationIds.sort()).toEqual(['createThing', 'deleteThing', 'getCurrentThing']);
   });
+});
+
+describe('the contract proxy', () => {
+  it('closes a connection whose request body the API answered before reading, so its next request is not stuck', async () => {
+    // The API refuses at once (as a 404 or a limit does), without reading the body.
+    const api = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/problem+json' });
+      res.end('{"type":"about:blank","title":"Not Found","status":404}');
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const proxy = await startContractProxy('proxy-unread-body', contract);
+    proxy.setTarget(`http://127.0.0.1:${(api.address() as AddressInfo).port}`);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const target = new URL(proxy.url);
+    const send = (method: string, body?: Buffer) =>
+      new Promise<{ status: string; connection: string | undefined }>((resolve) => {
+        const req = request(
+          {
+            host: target.hostname,
+            port: target.port,
+            method,
+            path: '/api/v1/things',
+            agent,
+            signal: AbortSignal.timeout(10_000),
+            headers: body ? { 'content-type': 'application/json', 'content-length': String(body.length) } : {},
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: String(res.statusCode), connection: res.headers.connection }));
+          },
+        );
+        req.on('error', (err: NodeJS.ErrnoException) =>
+          resolve({ status: `error:${err.code ?? err.name}`, connection: undefined }),
+        );
+        req.end(body);
+      });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const big = await send('POST', Buffer.alloc(6_000_000, 0x20));
+        expect(big.status).toBe('404');
+        // A GET on the same (or, after a close, a new) connection answers.
+        expect((await send('GET')).status).toBe('404');
+      }
+    } finally {
+      agent.destroy();
+      await proxy.close();
+      await new Promise((resolve) => api.close(resolve));
+    }
+  }, 60_000);
 });

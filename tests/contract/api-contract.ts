@@ -212,7 +212,13 @@ export async function startContractProxy(
     const upstream = request(
       { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers: req.headers },
       (up) => {
-        res.writeHead(up.statusCode ?? 502, up.rawHeaders);
+        // The API answered before the whole request body arrived (a 404 or a refusal before reading it): the rest of
+        // the body would stay unread on the client's connection, which the client would then reuse and find reset.
+        // Say so and close, as a server that does not read a body must (RFC 9112, 9.6).
+        const headers = req.complete
+          ? up.rawHeaders
+          : [...withoutConnectionHeaders(up.rawHeaders), 'Connection', 'close'];
+        res.writeHead(up.statusCode ?? 502, headers);
         const responseCopy = boundedCopy();
         up.on('data', responseCopy.add);
         up.pipe(res);
@@ -252,6 +258,8 @@ export async function startContractProxy(
     req.pipe(upstream);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  // As the services: idle connections outlive the clients' (Node's 5 s default closes one as a client reuses it).
+  server.keepAliveTimeout = 65_000;
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     setTarget: (target: string) => {
@@ -265,6 +273,14 @@ export async function startContractProxy(
         server.close(() => resolve());
       }),
   };
+}
+
+/** Raw headers (name, value, name, value…) without the hop-by-hop `Connection` and `Keep-Alive`. */
+function withoutConnectionHeaders(raw: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2)
+    if (!/^(connection|keep-alive)$/i.test(raw[i]!)) out.push(raw[i]!, raw[i + 1]!);
+  return out;
 }
 
 /** Operations of the document that no exchange in `dir`'s reports reached, and the reports' violations. */
