@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'upstream.timeout'
   | 'upstream.response_too_large'
   | 'secret.not_found'
+  | 'connection.required'
   | 'queue.unavailable'
   | 'state.unavailable'
   | 'service.unavailable'

@@ -1,0 +1,272 @@
+import { randomBytes } from 'node:crypto';
+import { TransientError, UserError } from '@toolplane/errors';
+import type { Redis } from 'ioredis';
+import { sendRequest, type HttpLimits } from './http-operation.ts';
+
+/**
+ * A person's OAuth tokens for one connection, as the secrets store holds them: one JSON value, so a rotation
+ * (new access token and new refresh token) is stored as a whole or not at all. Never leaves the worker.
+ */
+export interface StoredTokens {
+  access_token: string;
+  refresh_token?: string;
+  /** Epoch milliseconds; absent: the provider gave no lifetime (used until the upstream refuses it). */
+  expires_at?: number;
+  scope?: string;
+}
+
+/** Where the tokens live: the secrets store, read and written by the worker only. */
+export interface TokenStore {
+  read(name: string): Promise<string | undefined>;
+  write(name: string, value: string): Promise<void>;
+}
+
+/** The workspace's OAuth app for the connector: what the token endpoint needs to refresh. */
+export interface OAuthClient {
+  tokenUrl: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+/** What a connection needs from its person: connecting once, or again after the provider refused a refresh. */
+type ConnectionStatus = 'needs_reauthorization';
+
+/** The person has no usable connection: the caller answers with a connect link. */
+export class ConnectionRequiredError extends UserError {
+  readonly reason: 'missing' | 'needs_reauthorization';
+  constructor(reason: 'missing' | 'needs_reauthorization', message: string) {
+    super('connection.required', message, { details: { reason } });
+    this.reason = reason;
+  }
+}
+
+const utf8 = new TextDecoder();
+
+/** A token endpoint's JSON answer (RFC 6749 5.1 and 5.2), unchecked. */
+interface TokenAnswer {
+  access_token?: unknown;
+  refresh_token?: unknown;
+  expires_in?: unknown;
+  scope?: unknown;
+  error?: unknown;
+}
+/** Compare-and-delete: a lock is released only by the holder that set it (its random value). */
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+function parse(raw: string | undefined): StoredTokens | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    const t = JSON.parse(raw) as StoredTokens;
+    return typeof t.access_token === 'string' ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Gives calls a usable access token for a person's connection, refreshing it in the data plane.
+ *
+ * - A token that expires within `marginMs` is refreshed before the call.
+ * - Concurrent calls for one connection, on any number of workers, cause one refresh: the refresher holds a lock in
+ *   Redis (`SET NX PX`, released by compare-and-delete); the others wait for the lock to go, then read what it
+ *   stored. A holder that dies leaves the lock to expire after `lockTtlMs`, and the next caller refreshes.
+ * - `stale`: a token the upstream just refused (401). It is refreshed unless the store already holds another one,
+ *   so a burst of 401s for one token also causes one refresh.
+ * - A refresh the provider refuses (`invalid_grant`) marks the connection `needs_reauthorization` (a Redis key the
+ *   control plane reads, holding no secret) and throws `ConnectionRequiredError`; a provider that is down or
+ *   answers 5xx throws a `TransientError` and marks nothing.
+ */
+export class UserTokenKeeper {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly store: TokenStore;
+  private readonly limits: HttpLimits;
+  private readonly now: () => number;
+  private readonly marginMs: number;
+  private readonly lockTtlMs: number;
+  private readonly waitMs: number;
+
+  constructor(opts: {
+    redis: Redis;
+    prefix: string;
+    store: TokenStore;
+    limits: HttpLimits;
+    now?: () => number;
+    /** Refresh a token that expires within this long (default 60 s). */
+    marginMs?: number;
+    /** How long a refresher may hold the lock before others take over (default 30 s, above the token timeout). */
+    lockTtlMs?: number;
+    /** How long a call waits for another refresher before giving up with a TransientError (default 45 s). */
+    waitMs?: number;
+  }) {
+    this.redis = opts.redis;
+    this.prefix = opts.prefix;
+    this.store = opts.store;
+    this.limits = opts.limits;
+    this.now = opts.now ?? Date.now;
+    this.marginMs = opts.marginMs ?? 60_000;
+    this.lockTtlMs = opts.lockTtlMs ?? 30_000;
+    this.waitMs = opts.waitMs ?? 45_000;
+  }
+
+  /** The Redis key holding a connection's status for the control plane (absent: usable as far as known). */
+  statusKey(name: string): string {
+    return `${this.prefix}:oauth-connection-status:${name}`;
+  }
+
+  private lockKey(name: string): string {
+    return `${this.prefix}:oauth-refresh-lock:${name}`;
+  }
+
+  private usable(t: StoredTokens, stale: string | undefined): boolean {
+    if (stale !== undefined && t.access_token === stale) return false;
+    return t.expires_at === undefined || t.expires_at - this.marginMs > this.now();
+  }
+
+  private async load(name: string): Promise<StoredTokens> {
+    const status = await this.redis.get(this.statusKey(name));
+    if (status === 'needs_reauthorization')
+      throw new ConnectionRequiredError('needs_reauthorization', 'the connected account must be authorised again');
+    const tokens = parse(await this.store.read(name));
+    if (!tokens) throw new ConnectionRequiredError('missing', 'no account is connected for this user');
+    return tokens;
+  }
+
+  /** A usable access token of connection `name` (the secret's name), refreshed with `client` when needed. */
+  async accessToken(name: string, client: OAuthClient, stale?: string): Promise<string> {
+    const tokens = await this.load(name);
+    if (this.usable(tokens, stale)) return tokens.access_token;
+    return this.refresh(name, client, stale ?? tokens.access_token);
+  }
+
+  /**
+   * Completes a connection: exchanges the authorization `code` (with its PKCE `verifier`) at the token endpoint,
+   * stores the tokens as connection `name` and clears a `needs_reauthorization` mark. Answers only what the caller
+   * may show the person: `connected`, or the provider's error code. Nothing is stored when the exchange fails.
+   */
+  async connect(
+    name: string,
+    client: OAuthClient,
+    grant: { code: string; verifier: string; redirectUri: string },
+  ): Promise<{ ok: true } | { ok: false; error: string }> {
+    const answer = await this.tokenRequest(client, {
+      grant_type: 'authorization_code',
+      code: grant.code,
+      code_verifier: grant.verifier,
+      redirect_uri: grant.redirectUri,
+    });
+    if (!answer.ok) return { ok: false, error: answer.error };
+    const tokens = this.toStored(answer.body, undefined);
+    if (!tokens) return { ok: false, error: 'invalid_token_response' };
+    await this.store.write(name, JSON.stringify(tokens));
+    await this.redis.del(this.statusKey(name));
+    return { ok: true };
+  }
+
+  private async refresh(name: string, client: OAuthClient, stale: string): Promise<string> {
+    const deadline = this.now() + this.waitMs;
+    const lock = this.lockKey(name);
+    const holder = randomBytes(16).toString('hex');
+    for (;;) {
+      if ((await this.redis.set(lock, holder, 'PX', this.lockTtlMs, 'NX')) === 'OK') {
+        try {
+          // Another worker may have refreshed between our read and the lock.
+          const current = await this.load(name);
+          if (this.usable(current, stale)) return current.access_token;
+          const next = await this.requestRefresh(name, client, current);
+          await this.store.write(name, JSON.stringify(next));
+          return next.access_token;
+        } finally {
+          await this.redis.eval(RELEASE, 1, lock, holder);
+        }
+      }
+      // Someone else is refreshing: wait for the lock to go, then use what they stored.
+      while ((await this.redis.exists(lock)) === 1) {
+        if (this.now() > deadline)
+          throw new TransientError('service.unavailable', 'another refresh of this connection did not finish');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const current = await this.load(name);
+      if (this.usable(current, stale)) return current.access_token;
+      if (this.now() > deadline)
+        throw new TransientError('service.unavailable', 'the connection could not be refreshed in time');
+    }
+  }
+
+  private async requestRefresh(name: string, client: OAuthClient, current: StoredTokens): Promise<StoredTokens> {
+    if (!current.refresh_token) return this.needsReauthorization(name, 'the provider gave no refresh token');
+    const answer = await this.tokenRequest(client, {
+      grant_type: 'refresh_token',
+      refresh_token: current.refresh_token,
+    });
+    // invalid_grant: the refresh token is revoked, expired or already used; the person must connect again.
+    if (!answer.ok && answer.error === 'invalid_grant')
+      return this.needsReauthorization(name, 'the provider refused the refresh');
+    if (!answer.ok)
+      throw new UserError('upstream.http_error', `the OAuth token endpoint refused the refresh (${answer.error})`);
+    const next = this.toStored(answer.body, current);
+    if (!next) throw new UserError('upstream.http_error', 'the OAuth token endpoint answered without an access token');
+    return next;
+  }
+
+  /**
+   * One request to the token endpoint (client authentication by HTTP Basic, RFC 6749 2.3.1). A provider that cannot
+   * be reached or answers 5xx/429 is a TransientError; a 4xx gives the provider's `error` code.
+   */
+  private async tokenRequest(
+    client: OAuthClient,
+    form: Record<string, string>,
+  ): Promise<{ ok: true; body: TokenAnswer } | { ok: false; error: string }> {
+    const basic = Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`);
+    const outcome = await sendRequest(
+      {
+        method: 'POST',
+        url: client.tokenUrl,
+        headers: {
+          authorization: `Basic ${basic.toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: new URLSearchParams(form).toString(),
+      },
+      this.limits,
+    );
+    if (outcome.kind !== 'response')
+      throw new TransientError(
+        'upstream.unreachable',
+        `the OAuth token endpoint could not be reached (${outcome.kind})`,
+      );
+    if (outcome.status >= 500 || outcome.status === 429)
+      throw new TransientError('upstream.unreachable', `the OAuth token endpoint answered HTTP ${outcome.status}`);
+    let body: TokenAnswer;
+    try {
+      body = JSON.parse(utf8.decode(outcome.body)) as TokenAnswer;
+    } catch {
+      body = {};
+    }
+    if (outcome.status >= 200 && outcome.status < 300) return { ok: true, body };
+    return { ok: false, error: typeof body.error === 'string' ? body.error : `http_${outcome.status}` };
+  }
+
+  /** The tokens to store from a token answer; `current`: what a refresh replaces (its refresh token and scope kept). */
+  private toStored(body: TokenAnswer, current: StoredTokens | undefined): StoredTokens | undefined {
+    if (typeof body.access_token !== 'string') return undefined;
+    // Providers that do not rotate answer a refresh without a refresh token: the old one stays valid.
+    const refresh = typeof body.refresh_token === 'string' ? body.refresh_token : current?.refresh_token;
+    const scope = typeof body.scope === 'string' ? body.scope : current?.scope;
+    return {
+      access_token: body.access_token,
+      ...(refresh ? { refresh_token: refresh } : {}),
+      ...(typeof body.expires_in === 'number' ? { expires_at: this.now() + body.expires_in * 1000 } : {}),
+      ...(scope ? { scope } : {}),
+    };
+  }
+
+  private async needsReauthorization(name: string, why: string): Promise<never> {
+    await this.redis.set(this.statusKey(name), 'needs_reauthorization' satisfies ConnectionStatus);
+    throw new ConnectionRequiredError(
+      'needs_reauthorization',
+      `${why}: the connected account must be authorised again`,
+    );
+  }
+}
