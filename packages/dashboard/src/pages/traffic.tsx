@@ -17,8 +17,19 @@ const percent = (rate: number) => `${Math.round(rate * 1000) / 10} %`;
 const latency = (ms: number | null) => (ms === null ? '—' : `${ms} ms`);
 const clock = (iso: string) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
-/** The traffic of the workspace, a server or one tool over `window`, as figures, charts and a table. */
-export function TrafficPanel({
+type TrafficPanelProps = Parameters<typeof TrafficLoader>[0];
+
+/**
+ * The traffic of the workspace, a server or one tool over `window`, as figures, charts and a table. Another choice
+ * (window, server, tool, end) is another panel: it shows "Loading" until its figures come, never the previous
+ * choice's figures under the new name.
+ */
+export function TrafficPanel(props: TrafficPanelProps) {
+  const { window, serverId, tool, to } = props;
+  return <TrafficLoader key={[window, serverId ?? '', tool ?? '', to ?? ''].join('|')} {...props} />;
+}
+
+function TrafficLoader({
   client,
   window,
   serverId,
