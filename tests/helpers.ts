@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { createManagementClient, type ManagementClient } from '@toolplane/client
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import pg from 'pg';
 import { startContractProxy } from './contract/api-contract.ts';
+import type { ExecutionRecord } from '../packages/contracts/src/index.ts';
 
 /** The real services started by tests/setup/global-setup.js. Missing ones fail the test, never skip it. */
 function testServices(): { redisUrl: string; adminDatabaseUrl: string } {
@@ -380,4 +381,28 @@ export class Gate {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/**
+ * `n` execution records of one tool as a worker sends them to the record stream (caller: key `k`, no steps), for
+ * tests that feed the traffic rollup a known mix with chosen times and durations. Every outcome but `success` carries
+ * the error code `tool.upstream_error`.
+ */
+export function executionRecords(
+  at: { workspaceId: string; serverId: string; tool: string; startedAt: string },
+  n: number,
+  durationMs: number,
+  outcome: ExecutionRecord['outcome'] = 'success',
+): ExecutionRecord[] {
+  return Array.from({ length: n }, () => ({
+    v: 1 as const,
+    invocationId: randomUUID(),
+    ...at,
+    catalogVersion: 1,
+    caller: { keyId: 'k' },
+    durationMs,
+    outcome,
+    ...(outcome === 'success' ? {} : { errorCode: 'tool.upstream_error' }),
+    steps: [],
+  }));
 }

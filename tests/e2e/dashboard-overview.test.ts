@@ -6,7 +6,6 @@
 // table (the charts' accessible form: the charts draw the same series) and its tool tables. Real calls through the
 // edge then show on the server's page, per tool, and the records list filters them by tool and caller. A missing
 // Chromium fails the file (no skip).
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
@@ -25,9 +24,10 @@ import {
   screenshotsDir,
   signIn,
 } from '../browser.ts';
-import { postMcp, startTestStack, waitFor, withoutRateLimits } from '../helpers.ts';
+import { executionRecords, postMcp, startTestStack, waitFor, withoutRateLimits } from '../helpers.ts';
 
 type Stats = components['schemas']['TrafficStats'];
+type Outcome = ExecutionRecord['outcome'];
 
 let stack: Stack;
 let api: ManagementClient;
@@ -52,26 +52,12 @@ const TO = '2026-01-01T11:00:00.000Z';
 function knownMix(): { records: ExecutionRecord[]; perTool: Record<string, { calls: number; errors: number }> } {
   const out: ExecutionRecord[] = [];
   const perTool: Record<string, { calls: number; errors: number }> = {};
-  const add = (serverId: string, tool: string, minute: number, n: number, ms: number, outcome = 'success') => {
+  const add = (serverId: string, tool: string, minute: number, n: number, ms: number, outcome: Outcome = 'success') => {
     const startedAt = new Date(Date.parse(TO) - 3_600_000 + minute * 60_000 + 5_000).toISOString();
     const figures = (perTool[tool] ??= { calls: 0, errors: 0 });
     figures.calls += n;
     if (outcome !== 'success') figures.errors += n;
-    for (let i = 0; i < n; i++)
-      out.push({
-        v: 1,
-        invocationId: randomUUID(),
-        workspaceId,
-        serverId,
-        catalogVersion: 1,
-        tool,
-        caller: { keyId: 'k' },
-        startedAt,
-        durationMs: ms,
-        outcome: outcome as ExecutionRecord['outcome'],
-        ...(outcome === 'success' ? {} : { errorCode: 'tool.upstream_error' }),
-        steps: [],
-      });
+    out.push(...executionRecords({ workspaceId, serverId, tool, startedAt }, n, ms, outcome));
   };
   for (let m = 0; m < 60; m++) {
     add(example.serverId, 'search_tickets', m, 6 + ((m * 7) % 5), 20 + (m % 6) * 10);

@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { redisKeys, type ExecutionRecord } from '../../packages/contracts/src/index.ts';
 import { ExecutionRecordSink } from '../../packages/queue/src/index.ts';
-import { postMcp, startTestStack, waitFor, withoutRateLimits } from '../helpers.ts';
+import { executionRecords, postMcp, startTestStack, waitFor, withoutRateLimits } from '../helpers.ts';
 
 /**
  * The traffic rollup and GET /stats (issue #31). A known mix of records with chosen timestamps and
@@ -31,29 +31,8 @@ const serverB = randomUUID();
 const TO = '2026-01-01T11:00:00.000Z';
 
 type Outcome = ExecutionRecord['outcome'];
-function records(
-  serverId: string,
-  tool: string,
-  startedAt: string,
-  n: number,
-  durationMs: number,
-  outcome: Outcome = 'success',
-): ExecutionRecord[] {
-  return Array.from({ length: n }, () => ({
-    v: 1 as const,
-    invocationId: randomUUID(),
-    workspaceId,
-    serverId,
-    catalogVersion: 1,
-    tool,
-    caller: { keyId: 'k' },
-    startedAt,
-    durationMs,
-    outcome,
-    ...(outcome === 'success' ? {} : { errorCode: 'tool.upstream_error' }),
-    steps: [],
-  }));
-}
+const records = (serverId: string, tool: string, startedAt: string, n: number, durationMs: number, outcome?: Outcome) =>
+  executionRecords({ workspaceId, serverId, tool, startedAt }, n, durationMs, outcome);
 
 /** The known mix (see the expected figures below); built once, sent again as a redelivery. */
 let known: ExecutionRecord[] | undefined;

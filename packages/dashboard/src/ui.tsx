@@ -4,14 +4,22 @@ import { errorMessage } from './api.ts';
 /** The state of one load: loading, failed or done. */
 export type Loaded<T> = { state: 'loading' } | { state: 'error'; error: unknown } | { state: 'done'; data: T };
 
-/** Runs `load` on mount and when `deps` change; `reload` runs it again. Errors of a reload replace the data. */
-export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): [Loaded<T>, () => void] {
+/**
+ * Runs `load` on mount and when `deps` change; `reload` (or a change of `refresh`) runs it again. A reload keeps
+ * showing what was loaded, and the forms under it, until the new data comes; a change of `deps` (another server,
+ * other filters) shows "Loading" instead, never the previous inputs' data under the new ones. Errors replace the data.
+ */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[], refresh: unknown = 0): [Loaded<T>, () => void] {
   const [result, setResult] = useState<Loaded<T>>({ state: 'loading' });
   const [tick, setTick] = useState(0);
+  const loadedFor = useRef<unknown[] | null>(null);
   useEffect(() => {
     let live = true;
-    // A reload keeps showing what was loaded (and the forms under it) until the new data comes.
-    setResult((prev) => (prev.state === 'done' ? prev : { state: 'loading' }));
+    const before = loadedFor.current;
+    const sameInputs =
+      before !== null && before.length === deps.length && deps.every((d, i) => Object.is(d, before[i]));
+    loadedFor.current = deps;
+    setResult((prev) => (sameInputs && prev.state === 'done' ? prev : { state: 'loading' }));
     load().then(
       (data) => live && setResult({ state: 'done', data }),
       (error: unknown) => live && setResult({ state: 'error', error }),
@@ -19,7 +27,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): [Loaded<T>,
     return () => {
       live = false;
     };
-  }, [...deps, tick]);
+  }, [...deps, tick, refresh]);
   return [result, () => setTick((t) => t + 1)];
 }
 

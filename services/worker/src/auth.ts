@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { AuthPlan } from '@toolplane/contracts';
 import { UserError } from '@toolplane/errors';
 import { LRUCache } from 'lru-cache';
-import { sendRequest, type HttpLimits } from './http-operation.ts';
+import { sendRequest, type HttpLimits, type UpstreamOutcome } from './http-operation.ts';
 
 interface CachedToken {
   value: string;
@@ -64,21 +64,9 @@ export class Authorizer {
     clientId: string,
     clientSecret: string,
   ): Promise<CachedToken> {
-    const form = new URLSearchParams({ grant_type: 'client_credentials' });
-    if (plan.scopes.length > 0) form.set('scope', plan.scopes.join(' '));
-    const outcome = await sendRequest(
-      {
-        method: 'POST',
-        url: plan.tokenUrl,
-        headers: {
-          authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-        },
-        body: form.toString(),
-      },
-      this.limits,
-    );
+    const form: Record<string, string> = { grant_type: 'client_credentials' };
+    if (plan.scopes.length > 0) form.scope = plan.scopes.join(' ');
+    const { outcome, body } = await postTokenForm(plan.tokenUrl, { clientId, clientSecret }, form, this.limits);
     if (outcome.kind !== 'response')
       throw new UserError(
         'upstream.unreachable',
@@ -86,17 +74,54 @@ export class Authorizer {
       );
     if (outcome.status < 200 || outcome.status >= 300)
       throw new UserError('upstream.http_error', `the OAuth2 token endpoint answered HTTP ${outcome.status}`);
-    let body: { access_token?: unknown; expires_in?: unknown };
-    try {
-      body = JSON.parse(utf8.decode(outcome.body)) as typeof body;
-    } catch {
-      throw new UserError('upstream.http_error', 'the OAuth2 token endpoint did not answer JSON');
-    }
+    if (!body) throw new UserError('upstream.http_error', 'the OAuth2 token endpoint did not answer JSON');
     if (typeof body.access_token !== 'string')
       throw new UserError('upstream.http_error', 'the OAuth2 token response has no access_token');
     const lifetimeS = typeof body.expires_in === 'number' ? body.expires_in : 300;
     // Renew 30 s early (or at half-life for short tokens) so calls never carry an expiring token.
     const margin = Math.min(30, lifetimeS / 2);
     return { value: body.access_token, expiresAt: this.now() + (lifetimeS - margin) * 1000 };
+  }
+}
+
+/** A token endpoint's JSON answer (RFC 6749 5.1 and 5.2), unchecked. */
+export interface TokenAnswer {
+  access_token?: unknown;
+  refresh_token?: unknown;
+  expires_in?: unknown;
+  scope?: unknown;
+  error?: unknown;
+}
+
+/**
+ * One form POST to an OAuth 2.0 token endpoint, the client authenticated by HTTP Basic (RFC 6749 2.3.1), through
+ * the outbound guard and the worker's limits. `body`: the answer's JSON object, when it is one.
+ */
+export async function postTokenForm(
+  tokenUrl: string,
+  client: { clientId: string; clientSecret: string },
+  form: Record<string, string>,
+  limits: HttpLimits,
+): Promise<{ outcome: UpstreamOutcome; body: TokenAnswer | undefined }> {
+  const basic = Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`);
+  const outcome = await sendRequest(
+    {
+      method: 'POST',
+      url: tokenUrl,
+      headers: {
+        authorization: `Basic ${basic.toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
+      body: new URLSearchParams(form).toString(),
+    },
+    limits,
+  );
+  if (outcome.kind !== 'response') return { outcome, body: undefined };
+  try {
+    const parsed: unknown = JSON.parse(utf8.decode(outcome.body));
+    return { outcome, body: parsed && typeof parsed === 'object' ? (parsed as TokenAnswer) : undefined };
+  } catch {
+    return { outcome, body: undefined };
   }
 }

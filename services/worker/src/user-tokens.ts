@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { TransientError, UserError } from '@toolplane/errors';
 import type { Redis } from 'ioredis';
-import { sendRequest, type HttpLimits } from './http-operation.ts';
+import { postTokenForm, type TokenAnswer } from './auth.ts';
+import type { HttpLimits } from './http-operation.ts';
 
 /**
  * A person's OAuth tokens for one connection, as the secrets store holds them: one JSON value, so a rotation
@@ -40,16 +41,6 @@ export class ConnectionRequiredError extends UserError {
   }
 }
 
-const utf8 = new TextDecoder();
-
-/** A token endpoint's JSON answer (RFC 6749 5.1 and 5.2), unchecked. */
-interface TokenAnswer {
-  access_token?: unknown;
-  refresh_token?: unknown;
-  expires_in?: unknown;
-  scope?: unknown;
-  error?: unknown;
-}
 /** Compare-and-delete: a lock is released only by the holder that set it (its random value). */
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
@@ -217,20 +208,7 @@ export class UserTokenKeeper {
     client: OAuthClient,
     form: Record<string, string>,
   ): Promise<{ ok: true; body: TokenAnswer } | { ok: false; error: string }> {
-    const basic = Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`);
-    const outcome = await sendRequest(
-      {
-        method: 'POST',
-        url: client.tokenUrl,
-        headers: {
-          authorization: `Basic ${basic.toString('base64')}`,
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-        },
-        body: new URLSearchParams(form).toString(),
-      },
-      this.limits,
-    );
+    const { outcome, body } = await postTokenForm(client.tokenUrl, client, form, this.limits);
     if (outcome.kind !== 'response')
       throw new TransientError(
         'upstream.unreachable',
@@ -238,14 +216,8 @@ export class UserTokenKeeper {
       );
     if (outcome.status >= 500 || outcome.status === 429)
       throw new TransientError('upstream.unreachable', `the OAuth token endpoint answered HTTP ${outcome.status}`);
-    let body: TokenAnswer;
-    try {
-      body = JSON.parse(utf8.decode(outcome.body)) as TokenAnswer;
-    } catch {
-      body = {};
-    }
-    if (outcome.status >= 200 && outcome.status < 300) return { ok: true, body };
-    return { ok: false, error: typeof body.error === 'string' ? body.error : `http_${outcome.status}` };
+    if (outcome.status >= 200 && outcome.status < 300) return { ok: true, body: body ?? {} };
+    return { ok: false, error: typeof body?.error === 'string' ? body.error : `http_${outcome.status}` };
   }
 
   /** The tokens to store from a token answer; `current`: what a refresh replaces (its refresh token and scope kept). */

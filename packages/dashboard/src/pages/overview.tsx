@@ -2,7 +2,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap } from '../api.ts';
 import { Link, navigate } from '../router.tsx';
 import { useLoad } from '../ui.tsx';
-import { TrafficPanel, windowLabels, type TrafficWindow } from './traffic.tsx';
+import { TrafficPanel, windowLabels, WindowSelect, type TrafficWindow } from './traffic.tsx';
 
 /** `window` from the address: `1h` unless `24h`. */
 function trafficWindow(query: URLSearchParams): TrafficWindow {
@@ -33,16 +33,7 @@ export function OverviewPage({ client, query }: { client: ManagementClient; quer
     <>
       <h1>Overview</h1>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
-        <div className="field">
-          <label htmlFor="overview-window">Window</label>
-          <select id="overview-window" value={window} onChange={(e) => choose('window', e.target.value)}>
-            {(Object.keys(windowLabels) as TrafficWindow[]).map((w) => (
-              <option key={w} value={w}>
-                {windowLabels[w]}
-              </option>
-            ))}
-          </select>
-        </div>
+        <WindowSelect id="overview-window" value={window} onChange={(w) => choose('window', w)} />
         <div className="field">
           <label htmlFor="overview-server">Server</label>
           <select id="overview-server" value={serverId} onChange={(e) => choose('server_id', e.target.value)}>

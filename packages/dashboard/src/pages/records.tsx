@@ -1,6 +1,6 @@
 import type { FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
-import { unwrap } from '../api.ts';
+import { ApiError, unwrap } from '../api.ts';
 import { Link, navigate } from '../router.tsx';
 import { Empty, Json, Show, useLoad } from '../ui.tsx';
 
@@ -84,7 +84,15 @@ export function RecordsPage({ client, query }: { client: ManagementClient; query
   >;
   const filtered = Boolean(serverId || outcome || keyId || Object.values(texts).some(Boolean));
   const [servers] = useLoad(() => unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })), [client]);
-  const [keys] = useLoad(() => unwrap(client.GET('/api_keys')).catch(() => null), [client]);
+  // A key that may not list the workspace's keys (403) still filters by the key id in the address.
+  const [keys] = useLoad(
+    () =>
+      unwrap(client.GET('/api_keys')).catch((err: unknown) => {
+        if (err instanceof ApiError && err.status === 403) return null;
+        throw err;
+      }),
+    [client],
+  );
   const [records, reload] = useLoad(
     () =>
       unwrap(

@@ -17,19 +17,32 @@ const percent = (rate: number) => `${Math.round(rate * 1000) / 10} %`;
 const latency = (ms: number | null) => (ms === null ? '—' : `${ms} ms`);
 const clock = (iso: string) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
-type TrafficPanelProps = Parameters<typeof TrafficLoader>[0];
-
-/**
- * The traffic of the workspace, a server or one tool over `window`, as figures, charts and a table. Another choice
- * (window, server, tool, end) is another panel: it shows "Loading" until its figures come, never the previous
- * choice's figures under the new name.
- */
-export function TrafficPanel(props: TrafficPanelProps) {
-  const { window, serverId, tool, to } = props;
-  return <TrafficLoader key={[window, serverId ?? '', tool ?? '', to ?? ''].join('|')} {...props} />;
+/** The window's field of a traffic form: the last hour or the last day. */
+export function WindowSelect({
+  id,
+  value,
+  onChange,
+}: {
+  id: string;
+  value: TrafficWindow;
+  onChange: (w: TrafficWindow) => void;
+}) {
+  return (
+    <div className="field">
+      <label htmlFor={id}>Window</label>
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value as TrafficWindow)}>
+        {(Object.keys(windowLabels) as TrafficWindow[]).map((w) => (
+          <option key={w} value={w}>
+            {windowLabels[w]}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
 }
 
-function TrafficLoader({
+/** The traffic of the workspace, a server or one tool over `window`, as figures, charts and a table. */
+export function TrafficPanel({
   client,
   window,
   serverId,
@@ -265,16 +278,7 @@ export function ServerTraffic({
     <>
       <h2>Traffic</h2>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
-        <div className="field">
-          <label htmlFor="traffic-window">Window</label>
-          <select id="traffic-window" value={window} onChange={(e) => setWindow(e.target.value as TrafficWindow)}>
-            {(Object.keys(windowLabels) as TrafficWindow[]).map((w) => (
-              <option key={w} value={w}>
-                {windowLabels[w]}
-              </option>
-            ))}
-          </select>
-        </div>
+        <WindowSelect id="traffic-window" value={window} onChange={setWindow} />
         <div className="field">
           <label htmlFor="traffic-tool">Show the traffic of</label>
           <select id="traffic-tool" value={tool} onChange={(e) => setTool(e.target.value)}>

@@ -341,7 +341,8 @@ function History({
 }) {
   const [deployments] = useLoad(
     () => unwrap(client.GET('/mcp_servers/{id}/deployments', { params: { path: { id: server } } })),
-    [client, server, tick],
+    [client, server],
+    tick, // a deployment or rollback: the table is refreshed in place
   );
   const { pending, error, run } = useRowAction();
   const [done, setDone] = useState<string | null>(null);
