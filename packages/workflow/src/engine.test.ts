@@ -256,7 +256,7 @@ describe('secrets, per-caller config and outputs', () => {
       {
         http: up.http,
         secret,
-        config: { 'Config-Org-Id': 'acme-eu', 'config-api-key': 'user-key', Authorization: 'not config' },
+        config: { 'org-id': 'acme-eu', 'api-key': 'user-key' },
         currentUserToken: 'oauth-token-abc',
       },
     );
@@ -273,11 +273,13 @@ describe('secrets, per-caller config and outputs', () => {
     expect(r.outputs).toEqual({ id: 'it-1', echoed: '[REDACTED]', note: 'org [REDACTED]' });
   });
 
-  it('$current_user.token is absent when the caller has none (the header is not sent); unprefixed headers never reach $config', async () => {
+  it('$current_user.token is absent when the caller has none (the header is not sent); an absent $config reads empty', async () => {
     const up = fakeHttp(() => ({ body: {} }));
-    await runWorkflow(ir, 'f', {}, { http: up.http, secret, config: { 'Org-Id': 'x' } });
+    await runWorkflow(ir, 'f', {}, { http: up.http, secret, config: { other: 'x' } });
+    await runWorkflow(ir, 'f', {}, { http: up.http, secret, config: { ORG_ID: 'any-case' } });
     expect(up.requests[0]!.headers).not.toHaveProperty('x-user');
     expect(up.requests[0]!.url.pathname).toBe('/orgs//items');
+    expect(up.requests[1]!.url.pathname).toBe('/orgs/any-case/items');
   });
 
   it('$current_user.name is the verified external user, and a Config-Name header cannot claim another', async () => {
@@ -292,9 +294,9 @@ describe('secrets, per-caller config and outputs', () => {
       named,
       'f',
       {},
-      { http: up.http, secret, config: { 'Config-Name': 'mallory' }, currentUser: { name: 'alice' } },
+      { http: up.http, secret, config: { name: 'mallory' }, currentUser: { name: 'alice' } },
     );
-    await runWorkflow(named, 'f', {}, { http: up.http, secret, config: { 'Config-Name': 'bob' } });
+    await runWorkflow(named, 'f', {}, { http: up.http, secret, config: { name: 'bob' } });
     expect(up.requests.map((r) => r.headers['x-name'])).toEqual(['alice', 'bob']);
   });
 

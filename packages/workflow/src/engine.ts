@@ -111,7 +111,10 @@ export interface EngineDeps {
   /** A secret's value by name (undefined when it does not exist). Only called for names the workflow uses. */
   secret(name: string): Promise<string | undefined>;
   clock?: Clock;
-  /** The caller's `Config-*` request headers (other headers are ignored): `$config.<name>`, `$current_user.<name>`. */
+  /**
+   * The caller's `Config-<Name>` request headers as the edge read them, names without the prefix (any case, `_` or `-`):
+   * `$config.<name>`, `$current_user.<name>`. The edge alone picks them out of the request's headers.
+   */
   config?: Readonly<Record<string, string>>;
   /** The caller's OAuth access token, for `$current_user.token` (absent when not given). */
   currentUserToken?: string;
@@ -357,9 +360,7 @@ export async function runWorkflow(
   const limits: EngineLimits = { ...defaultLimits, ...deps.limits };
   const startedAt = clock.now();
   const config = new Map<string, string>();
-  for (const [name, value] of Object.entries(deps.config ?? {})) {
-    if (/^config-/i.test(name)) config.set(normaliseConfigName(name), value);
-  }
+  for (const [name, value] of Object.entries(deps.config ?? {})) config.set(normaliseConfigName(name), value);
   const state: RunState = {
     doc: ir,
     deps,

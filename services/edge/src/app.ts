@@ -16,7 +16,8 @@ import { ApiKeyCache, hashApiKey } from './api-keys.ts';
 import { CatalogCache } from './catalogs.ts';
 import type { EdgeEnv } from './env.ts';
 import { LegacySseSessions } from './legacy-sse.ts';
-import { buildServer, createEdgeMcpHandler, toAuthInfo, type EdgeCallContext } from './mcp-handler.ts';
+import { toAuthInfo, type EdgeCallContext } from './call-context.ts';
+import { buildServer, createEdgeMcpHandler } from './mcp-handler.ts';
 import { OAuthResourceServer } from './oauth.ts';
 import { edgeOpenApiDocumentText } from './openapi.ts';
 import { OpenStreams, type StreamCredential } from './open-streams.ts';
@@ -24,6 +25,7 @@ import { CancelRegistry, SessionLogLevels } from './protocol-state.ts';
 import { UnauthenticatedLimiter } from './rate-limit.ts';
 import { readState, RuntimeStateProbe, stateMessages } from './runtime-state.ts';
 import { upstreamCredentialSealer } from './upstream-auth.ts';
+import { requestFacts } from './tool-calls.ts';
 
 export interface EdgeDeps {
   log: Logger;
@@ -337,10 +339,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     if (decision.actingVia) principal.actingVia = decision.actingVia;
     loaded = restrictCatalog(loaded, decision.grant, decision.who);
     const clientId = principal.keyId ?? `oauth:${principal.subject}`;
-    // headers: a reference (workflow tools read Config-* from it; nothing is copied for other tools).
-    const ctx: Authenticated = { principal, loaded, clientId, headers: req.headers, credential };
-    if (accessToken) ctx.accessToken = accessToken;
-    return ctx;
+    const request = requestFacts(req.headers, accessToken);
+    return { principal, loaded, clientId, request, credential };
   }
 
   async function serveMcp(req: Request, res: Response): Promise<void> {

@@ -118,3 +118,14 @@ export function describeArgumentErrors(errors: ErrorObject[] | null | undefined)
   });
   return [...new Set(lines)].join('; ');
 }
+
+/** Names of a catalog's tools proxied to external MCP servers (the only tools that can relay log messages or their own progress). */
+const proxiedTools = new WeakMap<LoadedCatalog, Set<string>>();
+export function isProxiedTool(loaded: LoadedCatalog, name: string): boolean {
+  let names = proxiedTools.get(loaded);
+  if (!names) {
+    names = new Set(loaded.catalog.tools.filter((t) => t.plan.kind === 'mcp').map((t) => t.tool.name));
+    proxiedTools.set(loaded, names);
+  }
+  return names.has(name);
+}

@@ -1,23 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Principal, ToolInvokeEvent, ToolResultPayload } from '@toolplane/contracts';
-import {
-  attr,
-  EXECUTE_TOOL,
-  extractContext,
-  metricsEnabled,
-  recordMcpOperation,
-  SpanKind,
-  tracingEnabled,
-  withSpan,
-} from '@toolplane/telemetry';
 import {
   classifyInboundRequest,
   createMcpHandler,
-  INTERNAL_ERROR,
   INVALID_PARAMS,
   ProtocolError,
   Server,
-  SUPPORTED_PROTOCOL_VERSIONS,
   type AuthInfo,
   type CallToolResult,
   type ListToolsResult,
@@ -25,54 +12,15 @@ import {
 } from '@modelcontextprotocol/server';
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
 import type { Request, Response } from 'express';
-import type { LoadedCatalog } from './catalogs.ts';
-import { CancelRegistry, isLogLevel, logPasses, sessionScope, type LogLevel } from './protocol-state.ts';
+import { callContext, clientIdOf, type EdgeCallContext } from './call-context.ts';
+import { observedCall } from './call-span.ts';
+import { isProxiedTool } from './catalogs.ts';
+import { fastToolsCall, plainToolsCall } from './fast-path.ts';
 import { ServerScopedEventBus } from './listen-bus.ts';
+import { liveCall } from './live-call.ts';
 import { checkParamHeaders, HEADER_MISMATCH } from './param-headers.ts';
-import { callTool, UnknownToolError, type CallerRequest, type LiveCall, type ToolCallDeps } from './tool-calls.ts';
-
-/** What the HTTP layer resolved before MCP handling: who calls, and which catalog they reach. */
-export interface EdgeCallContext {
-  principal: Principal;
-  loaded: LoadedCatalog;
-  /** The HTTP request's W3C trace context and MCP protocol version (set only while tracing is on). */
-  traceparent?: string | undefined;
-  tracestate?: string | undefined;
-  protocolVersion?: string | undefined;
-  /** Who calls, as the HTTP layer names it (key id or `oauth:<sub>`): scopes session state. */
-  clientId?: string | undefined;
-  /** 2025-era Streamable HTTP: the `Mcp-Session-Id` the edge issued at initialize (a correlation id, no server state). */
-  sessionId?: string | undefined;
-  /** 2025-era: the session's `logging/setLevel`, looked up once for calls that may log. */
-  logLevel?: LogLevel | undefined;
-  /** The HTTP request's headers (a reference): workflow tools read `Config-*` from it. */
-  headers?: CallerRequest['headers'];
-  /** The verified OAuth access token of the request (OAuth callers only). */
-  accessToken?: string | undefined;
-  /** 2026-07-28 calls of external MCP tools: the multi-round-trip fields (set per call). */
-  multiRound?: CallerRequest['multiRound'];
-}
-
-/** Names of a catalog's tools proxied to external MCP servers (the only tools that can relay log messages or their own progress). */
-const proxiedTools = new WeakMap<LoadedCatalog, Set<string>>();
-function isProxiedTool(loaded: LoadedCatalog, name: string): boolean {
-  let names = proxiedTools.get(loaded);
-  if (!names) {
-    names = new Set(loaded.catalog.tools.filter((t) => t.plan.kind === 'mcp').map((t) => t.tool.name));
-    proxiedTools.set(loaded, names);
-  }
-  return names.has(name);
-}
-
-export function toAuthInfo(ctx: EdgeCallContext, clientId: string): AuthInfo {
-  return { token: 'x-api-key', clientId, scopes: [], extra: { toolplane: ctx } };
-}
-
-function callContext(authInfo: AuthInfo | undefined): EdgeCallContext {
-  const c = authInfo?.extra?.toolplane as EdgeCallContext | undefined;
-  if (!c) throw new Error('MCP request reached the handler without an authenticated context');
-  return c;
-}
+import { CancelRegistry, isLogLevel, sessionScope } from './protocol-state.ts';
+import { UnknownToolError, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
 
 /** A light low-level `Server` bound to the caller's cached catalog (one per HTTP request, ~µs). */
 export function buildServer(
@@ -82,7 +30,7 @@ export function buildServer(
   toolsListTtlMs = 0,
   connection?: AbortSignal,
 ): Server {
-  const { loaded, traceparent, tracestate, protocolVersion } = call;
+  const { loaded } = call;
   const server = new Server(
     { name: loaded.catalog.serverInfo?.name ?? loaded.catalog.name, version },
     {
@@ -117,8 +65,18 @@ export function buildServer(
   });
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const { name, arguments: args } = request.params;
-    let c = current(ctx);
+    const c = current(ctx);
     const live = await liveCall(c, deps, ctx, name);
+    const call: ToolCall = {
+      loaded: c.loaded,
+      principal: c.principal,
+      name,
+      arguments: args ?? {},
+      // The request's signal aborts when the client cancels or disconnects: the worker is told to stop.
+      signal: connection ? AbortSignal.any([ctx.mcpReq.signal, connection]) : ctx.mcpReq.signal,
+      live,
+      request: c.request,
+    };
     // 2026-07-28 (SEP-2322): an external MCP tool may answer `input_required`; the caller's retry
     // carries `inputResponses` and the opaque `requestState`, relayed as they are (nothing is kept).
     const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
@@ -127,34 +85,16 @@ export function buildServer(
       const inputResponses = ctx.mcpReq.inputResponses;
       const requestState = ctx.mcpReq.requestState();
       const declared = envelope['io.modelcontextprotocol/clientCapabilities'];
-      c = {
-        ...c,
-        multiRound: {
-          ...(inputResponses !== undefined ? { inputResponses } : {}),
-          ...(requestState !== undefined ? { requestState } : {}),
-          ...(declared && typeof declared === 'object'
-            ? { clientCapabilities: declared as Record<string, unknown> }
-            : {}),
-        },
+      call.multiRound = {
+        ...(inputResponses !== undefined ? { inputResponses } : {}),
+        ...(requestState !== undefined ? { requestState } : {}),
+        ...(declared && typeof declared === 'object'
+          ? { clientCapabilities: declared as Record<string, unknown> }
+          : {}),
       };
     }
     try {
-      // The request's signal aborts when the client cancels or disconnects: the worker is told to stop.
-      const signal = connection ? AbortSignal.any([ctx.mcpReq.signal, connection]) : ctx.mcpReq.signal;
-      let result: ToolResultPayload;
-      if (tracingEnabled() || metricsEnabled()) {
-        const run = () => callTool(deps, c.loaded, c.principal, name, args, signal, live, c);
-        result = await observeToolCall(
-          run,
-          name,
-          ctx.mcpReq.id,
-          ctx.mcpReq._meta,
-          { traceparent, tracestate, protocolVersion },
-          c.loaded.catalog.serverId,
-        );
-      } else {
-        result = await callTool(deps, c.loaded, c.principal, name, args, signal, live, c);
-      }
+      const result = await observedCall(deps, call, ctx.mcpReq.id, ctx.mcpReq._meta, c);
       // Notifications of the call go out before its result (clients drop progress after the result).
       if (live) await live.flush();
       if (result.protocolError)
@@ -177,176 +117,7 @@ export function buildServer(
   return server;
 }
 
-function clientIdOf(call: EdgeCallContext): string {
-  return call.clientId ?? call.principal.keyId ?? `oauth:${call.principal.subject ?? ''}`;
-}
-
-/**
- * What the caller wants to hear while the call runs: progress (it sent `_meta.progressToken`) and the
- * log messages of a proxied external MCP server (at its log level: 2026-07-28 `_meta`, or the 2025
- * session's `logging/setLevel`). Undefined, and no cost, for a plain call.
- * Progress values: a proxied server's own, passed on; otherwise the edge counts one per event (a
- * workflow step ended, or `progressIntervalMs` passed while waiting), with a message saying which.
- */
-async function liveCall(
-  call: EdgeCallContext,
-  deps: ToolCallDeps,
-  ctx: ServerContext,
-  name: string,
-): Promise<(LiveCall & { stop(): void; flush(): Promise<unknown> }) | undefined> {
-  const token = ctx.mcpReq._meta?.progressToken;
-  const proxied = isProxiedTool(call.loaded, name);
-  let logLevel: LogLevel | undefined;
-  if (proxied) {
-    const modern = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/logLevel'];
-    logLevel = isLogLevel(modern) ? modern : call.logLevel;
-    // A legacy SSE session (stateful transport): its level was not looked up before the request.
-    if (logLevel === undefined && ctx.sessionId && deps.logLevels)
-      logLevel = await deps.logLevels.get(sessionScope(clientIdOf(call), call.loaded.catalog.serverId, ctx.sessionId));
-  }
-  if (token === undefined && logLevel === undefined) return undefined;
-  const sending = new Set<Promise<void>>();
-  const notify = (method: string, params: Record<string, unknown>) => {
-    const p = ctx.mcpReq.notify({ method, params }).catch(() => undefined);
-    sending.add(p);
-    void p.then(() => sending.delete(p));
-  };
-  let count = 0;
-  const progress = (value: number | undefined, total?: number, message?: string) => {
-    if (token === undefined) return;
-    const p = proxied && value !== undefined ? value : ++count;
-    notify('notifications/progress', {
-      progressToken: token,
-      progress: p,
-      ...(total !== undefined ? { total } : {}),
-      ...(message !== undefined ? { message } : {}),
-    });
-  };
-  let timer: NodeJS.Timeout | undefined;
-  const interval = deps.progressIntervalMs ?? 0;
-  if (token !== undefined && !proxied && interval > 0) {
-    const started = Date.now();
-    timer = setInterval(
-      () => progress(undefined, undefined, `Still running (${Math.round((Date.now() - started) / 1000)} s)`),
-      interval,
-    );
-    timer.unref();
-  }
-  return {
-    progress: token !== undefined,
-    ...(logLevel ? { logLevel } : {}),
-    onEvent(event: ToolInvokeEvent['event']) {
-      if (event.kind === 'progress')
-        progress(proxied ? event.progress : undefined, proxied ? event.total : undefined, event.message);
-      else if (logLevel && logPasses(event.level, logLevel))
-        notify('notifications/message', {
-          level: event.level,
-          data: event.data,
-          ...(event.logger !== undefined ? { logger: event.logger } : {}),
-        });
-    },
-    stop() {
-      if (timer) clearInterval(timer);
-    },
-    flush: () => Promise.all(sending),
-  };
-}
-
-/**
- * The edge's MCP server span for one `tools/call` (OTel MCP / GenAI semantic conventions), continuing
- * the agent's trace (`params._meta.traceparent`, else the HTTP `traceparent` header), and the
- * `mcp.server.operation.duration` metric. The upstream work (enqueue, worker) nests under it.
- */
-async function observeToolCall(
-  call: () => Promise<ToolResultPayload>,
-  tool: string,
-  requestId: string | number,
-  meta: Record<string, unknown> | undefined,
-  http: { traceparent?: string | undefined; tracestate?: string | undefined; protocolVersion?: string | undefined },
-  serverId: string,
-): Promise<ToolResultPayload> {
-  const started = performance.now();
-  let errorType: string | undefined;
-  const fromMeta = typeof meta?.traceparent === 'string';
-  const parent = extractContext(
-    fromMeta
-      ? {
-          traceparent: meta!.traceparent as string,
-          tracestate: typeof meta!.tracestate === 'string' ? meta!.tracestate : undefined,
-        }
-      : http,
-  );
-  const attributes = {
-    [attr.mcpMethodName]: 'tools/call',
-    [attr.genAiOperationName]: EXECUTE_TOOL,
-    [attr.genAiToolName]: tool,
-    [attr.jsonrpcRequestId]: String(requestId),
-    [attr.networkTransport]: 'tcp',
-    [attr.networkProtocolName]: 'http',
-    [attr.serverId]: serverId,
-    ...(http.protocolVersion ? { [attr.mcpProtocolVersion]: http.protocolVersion } : {}),
-  };
-  try {
-    return await withSpan(
-      `tools/call ${tool}`,
-      attributes,
-      async (span) => {
-        const result = await call();
-        if (result.isError) span.setAttribute(attr.errorType, (errorType = 'tool_error'));
-        return result;
-      },
-      {
-        kind: SpanKind.SERVER,
-        parent,
-        errorType: (err) =>
-          (errorType = err instanceof UnknownToolError ? String(INVALID_PARAMS) : String(INTERNAL_ERROR)),
-      },
-    );
-  } finally {
-    recordMcpOperation('tools/call', tool, performance.now() - started, errorType);
-  }
-}
-
 type AuthedRequest = Request & { auth?: AuthInfo };
-
-const plainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-const onlyKeys = (o: Record<string, unknown>, allowed: readonly string[]) =>
-  Object.keys(o).every((k) => allowed.includes(k));
-
-/**
- * The common 2025-era call (fast path): one JSON-RPC `tools/call` request, valid as the SDK
- * would find it, of a tool of a NORMAL server that this caller sees and that is not proxied to an
- * external MCP server (only those may answer with protocol errors, `input_required` or log messages),
- * without `_meta` (no progress token, no trace context in the message), and headers the SDK's transport
- * accepts. Anything else (or anything unusual) goes through the SDK. Returns the call's parts, or undefined.
- */
-/** As the SDK normalizes a result without content (`content: []` added last). */
-function contentful(result: ToolResultPayload): ToolResultPayload {
-  return result.content === undefined ? { ...result, content: [] } : result;
-}
-
-function plainToolsCall(
-  req: Pick<Request, 'get'>,
-  body: unknown,
-  loaded: LoadedCatalog,
-): { id: string | number; name: string; args: Record<string, unknown> | undefined } | undefined {
-  if (!plainObject(body) || !onlyKeys(body, ['jsonrpc', 'id', 'method', 'params'])) return undefined;
-  if (body.jsonrpc !== '2.0' || body.method !== 'tools/call') return undefined;
-  const id = body.id;
-  if (!(typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id)))) return undefined;
-  const params = body.params;
-  if (!plainObject(params) || !onlyKeys(params, ['name', 'arguments'])) return undefined;
-  const { name, arguments: args } = params;
-  if (typeof name !== 'string' || (args !== undefined && !plainObject(args))) return undefined;
-  if (loaded.catalog.mode !== 'NORMAL' || !loaded.tools.has(name) || isProxiedTool(loaded, name)) return undefined;
-  const accept = req.get('accept') ?? '';
-  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
-  if (!/^application\/json\s*(;|$)/i.test(req.get('content-type') ?? '')) return undefined;
-  const version = req.get('mcp-protocol-version');
-  if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
-  return { id, name, args };
-}
 
 /**
  * The MCP protocol layer, stateless (no sessions: any edge serves any request). 2026-07-28 requests go
@@ -430,7 +201,7 @@ export function createEdgeMcpHandler(
     const plain = stream || opts.fastPath === false ? undefined : plainToolsCall(req, body, ctx.loaded);
     if (plain) {
       opts.onFastPath?.(plain.name);
-      return fastToolsCall(res, ctx, plain, connection.signal);
+      return fastToolsCall(deps, res, ctx, plain, connection.signal);
     }
     const server = buildServer(ctx, deps, opts.version, opts.toolsListTtlMs, connection.signal);
     const transport = new NodeStreamableHTTPServerTransport({
@@ -443,37 +214,6 @@ export function createEdgeMcpHandler(
     });
     await server.connect(transport);
     await transport.handleRequest(req, res, req.body);
-  }
-
-  /**
-   * The plain call without the SDK's generic dispatch (a per-request server and transport, message and
-   * params schemas, web Request/Response conversion): the same tool call (`callTool`, observed the same
-   * way) and the same bytes the SDK writes for it (`{"result":…,"jsonrpc":"2.0","id":…}`, 200,
-   * application/json; tests/e2e/fast-path.test.ts compares both on a corpus). The worker's results are
-   * already in the SDK's output shape (content, structuredContent, isError).
-   */
-  async function fastToolsCall(
-    res: Response,
-    ctx: EdgeCallContext,
-    call: { id: string | number; name: string; args: Record<string, unknown> | undefined },
-    signal: AbortSignal,
-  ): Promise<void> {
-    const { loaded, principal, traceparent, tracestate, protocolVersion } = ctx;
-    const run = () => callTool(deps, loaded, principal, call.name, call.args, signal, undefined, ctx);
-    const result =
-      tracingEnabled() || metricsEnabled()
-        ? await observeToolCall(
-            run,
-            call.name,
-            call.id,
-            undefined,
-            { traceparent, tracestate, protocolVersion },
-            loaded.catalog.serverId,
-          )
-        : await run();
-    if (res.destroyed) return; // the caller went away (the call was cancelled)
-    const json = JSON.stringify({ result: contentful(result), jsonrpc: '2.0', id: call.id });
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json);
   }
 
   /** A 2025-era `notifications/cancelled` (in a session): published to every edge; answered 202 like any notification. */

@@ -4,7 +4,7 @@ import { TransientError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
-import { callTool, configHeaders, type ToolCallDeps } from './tool-calls.ts';
+import { callTool, configHeaders, requestFacts, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
 
 /**
  * What a job carries from the caller's HTTP request: `Config-*` headers for workflow tools only, the
@@ -59,8 +59,8 @@ function loaded(mode: 'NORMAL' | 'SMART'): LoadedCatalog {
 }
 
 const principal = { workspaceId: 'w1', subject: 'alice' };
-const request = {
-  headers: {
+const request = requestFacts(
+  {
     'config-tenant': 'acme',
     'config-org_id': 'o-1',
     'x-config-not': 'no',
@@ -68,14 +68,24 @@ const request = {
     'config-': 'no',
     authorization: 'Bearer tok-1',
   },
-  accessToken: 'tok-1',
-};
+  'tok-1',
+);
+
+/** A call as the MCP layer builds it (`loaded('NORMAL')`, alice, no request facts unless given). */
+const call = (name: string, extra: Partial<ToolCall> = {}): ToolCall => ({
+  loaded: loaded('NORMAL'),
+  principal,
+  name,
+  arguments: {},
+  request: {},
+  ...extra,
+});
 
 describe('callTool: what goes from the caller request into the job', () => {
   it('Config-* headers (name without the prefix) for workflow tools; nothing for HTTP tools', async () => {
     const { jobs, deps } = fakes();
-    await callTool(deps, loaded('NORMAL'), principal, 'http_tool', {}, undefined, undefined, request);
-    await callTool(deps, loaded('NORMAL'), principal, 'wf_tool', {}, undefined, undefined, request);
+    await callTool(deps, call('http_tool', { request }));
+    await callTool(deps, call('wf_tool', { request }));
     expect(jobs[0]).not.toHaveProperty('config');
     expect(jobs[0]).not.toHaveProperty('callerToken');
     expect(jobs[1]!.config).toEqual({ tenant: 'acme', org_id: 'o-1' });
@@ -84,10 +94,14 @@ describe('callTool: what goes from the caller request into the job', () => {
 
   it('the OAuth token only for an opted-in workflow tool, and only when the caller used one', async () => {
     const { jobs, deps } = fakes();
-    await callTool(deps, loaded('NORMAL'), principal, 'wf_token', {}, undefined, undefined, request);
-    await callTool(deps, loaded('NORMAL'), { workspaceId: 'w1', keyId: 'k1' }, 'wf_token', {}, undefined, undefined, {
-      headers: { 'x-api-key': 'tp_secret' },
-    });
+    await callTool(deps, call('wf_token', { request }));
+    await callTool(
+      deps,
+      call('wf_token', {
+        principal: { workspaceId: 'w1', keyId: 'k1' },
+        request: requestFacts({ 'x-api-key': 'tp_secret' }),
+      }),
+    );
     expect(jobs[0]!.callerToken).toBe('tok-1');
     expect(jobs[1]).not.toHaveProperty('callerToken');
     expect(jobs[1]).not.toHaveProperty('config');
@@ -98,13 +112,7 @@ describe('callTool: what goes from the caller request into the job', () => {
     const { jobs, deps } = fakes();
     await callTool(
       deps,
-      loaded('SMART'),
-      principal,
-      'execute_tool',
-      { name: 'wf_tool', arguments: {} },
-      undefined,
-      undefined,
-      request,
+      call('execute_tool', { loaded: loaded('SMART'), arguments: { name: 'wf_tool', arguments: {} }, request }),
     );
     expect(jobs[0]).toMatchObject({ tool: 'wf_tool', config: { tenant: 'acme', org_id: 'o-1' } });
   });
@@ -113,6 +121,16 @@ describe('callTool: what goes from the caller request into the job', () => {
     expect(configHeaders({ 'x-api-key': 'k' })).toBeUndefined();
     expect(configHeaders(undefined)).toBeUndefined();
     expect(configHeaders({ 'config-a': ['1', '2'] })).toEqual({ a: '1, 2' });
+  });
+
+  it('requestFacts: read once from the headers; nothing but Config-*, the OAuth token and X-Upstream-Authorization', () => {
+    expect(requestFacts({ 'x-api-key': 'k', authorization: 'Bearer t' })).toEqual({});
+    expect(requestFacts({ 'config-a': 'x', 'x-upstream-authorization': 'Bearer u' }, 'tok')).toEqual({
+      config: { a: 'x' },
+      accessToken: 'tok',
+      upstreamAuthorization: 'Bearer u',
+    });
+    expect(requestFacts({ 'x-upstream-authorization': '  ' })).toEqual({});
   });
 });
 
@@ -126,7 +144,7 @@ describe('callTool: a call without an answer by its deadline', () => {
         throw new TransientError('tool.timeout', 'no answer within 1000 ms');
       },
     } as unknown as InvocationClient;
-    const result = await callTool(deps, loaded('NORMAL'), principal, 'http_tool', {});
+    const result = await callTool(deps, call('http_tool'));
     expect(result.isError).toBe(true);
     const text = String(result.content[0]!.text);
     expect(text).toContain(`the outcome of invocation ${jobs[0]!.invocationId} is unknown`);
@@ -142,7 +160,7 @@ describe('callTool: a call without an answer by its deadline', () => {
       },
     } as unknown as InvocationClient;
     const aborted = AbortSignal.abort();
-    const result = await callTool(deps, loaded('NORMAL'), principal, 'http_tool', {}, aborted);
+    const result = await callTool(deps, call('http_tool', { signal: aborted }));
     expect(String(result.content[0]!.text)).toBe('the caller cancelled the request');
   });
 });

@@ -54,22 +54,43 @@ export interface LiveCall {
 }
 
 /**
- * What a workflow tool may take from the caller's HTTP request (Bump's dialect): `Config-*` headers
- * and, only for servers that opted in, the OAuth access token the caller authenticated with. The
- * edge's HTTP layer passes references only; nothing is copied for other tools.
+ * What a call may take from the caller's HTTP request, read once in the edge's HTTP layer: `Config-*`
+ * values (workflow tools only read them), the verified OAuth access token (only workflows of servers that
+ * opted in receive it), and an `X-Upstream-Authorization` value (sealed for the workers when a tool takes it).
  */
-export interface CallerRequest {
-  headers?: Record<string, string | string[] | undefined> | undefined;
+export interface RequestFacts {
+  /** `Config-<Name>` headers as `{ name: value }`: lower-case names without the prefix (the job's `config`). */
+  config?: Readonly<Record<string, string>> | undefined;
   /** The verified OAuth access token (never an API key); absent for key and anonymous callers. */
   accessToken?: string | undefined;
+  /** The caller's own upstream credential, in clear: never enqueued as it is (see `upstreamRefusal`). */
+  upstreamAuthorization?: string | undefined;
+}
+
+/**
+ * One `tools/call`, built once where the edge's MCP layer reads it (the SDK's handler or the fast path)
+ * and passed whole to `callTool`: who calls, which catalog version, which tool with which arguments, how
+ * it is cancelled, who hears its progress, and what it takes from the HTTP request.
+ */
+export interface ToolCall {
+  loaded: LoadedCatalog;
+  principal: Principal;
+  name: string;
+  arguments: Record<string, unknown>;
+  /** Aborts when the caller cancels or disconnects: the worker is told to stop. */
+  signal?: AbortSignal | undefined;
+  live?: LiveCall | undefined;
+  request: RequestFacts;
   /** 2026-07-28 callers of external MCP tools: their multi-round-trip fields and capabilities (job `multiRound`). */
   multiRound?: ToolInvokeJob['multiRound'];
 }
 
+type HeaderBag = Record<string, string | string[] | undefined>;
+
 const configPrefix = /^config-/i;
 
 /** The request's `Config-<Name>` headers as `{ name: value }` (lower-case names without the prefix), or undefined if none. */
-export function configHeaders(headers: CallerRequest['headers']): Record<string, string> | undefined {
+export function configHeaders(headers: HeaderBag | undefined): Record<string, string> | undefined {
   if (!headers) return undefined;
   let config: Record<string, string> | undefined;
   for (const name of Object.keys(headers)) {
@@ -79,6 +100,17 @@ export function configHeaders(headers: CallerRequest['headers']): Record<string,
     (config ??= {})[name.slice(7).toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   }
   return config;
+}
+
+/** The request facts of an HTTP request (headers as Node gives them: lower-case names). */
+export function requestFacts(headers: HeaderBag, accessToken?: string): RequestFacts {
+  const facts: RequestFacts = {};
+  const config = configHeaders(headers);
+  if (config) facts.config = config;
+  if (accessToken) facts.accessToken = accessToken;
+  const upstream = upstreamAuthorizationOf(headers);
+  if (upstream !== undefined) facts.upstreamAuthorization = upstream;
+  return facts;
 }
 
 /** Thrown for calls naming a tool the server does not expose (a JSON-RPC error, not a tool result). */
@@ -102,25 +134,17 @@ function errorResult(text: string): ToolResultPayload {
  * `tools/call` on the edge: validate the arguments against the tool's schema, enqueue one job with
  * references only, await the worker's result and map failures to `isError` results.
  */
-export async function callTool(
-  deps: ToolCallDeps,
-  loaded: LoadedCatalog,
-  principal: Principal,
-  name: string,
-  args: Record<string, unknown> | undefined,
-  signal?: AbortSignal,
-  live?: LiveCall,
-  request?: CallerRequest,
-): Promise<ToolResultPayload> {
+export async function callTool(deps: ToolCallDeps, call: ToolCall): Promise<ToolResultPayload> {
+  const { loaded, principal, name } = call;
   if (loaded.catalog.mode === 'SMART') {
     const meta = loaded.meta.get(name);
     if (!meta) throw new UnknownToolError(name);
-    return callMetaTool(deps, loaded, principal, meta, args ?? {}, signal, live, request);
+    return callMetaTool(deps, call, meta);
   }
   const tool = loaded.tools.get(name);
   // A tool the caller's access policies hide is refused (isError + execution record), not unknown.
   if (!tool) return deniedToolCall(deps.records, loaded, principal, name) ?? throwUnknownTool(name);
-  return runTool(deps, loaded, principal, tool, args ?? {}, signal, live, request);
+  return runTool(deps, call, tool);
 }
 
 function invalidArguments(tool: LoadedTool): ToolResultPayload {
@@ -130,16 +154,8 @@ function invalidArguments(tool: LoadedTool): ToolResultPayload {
 }
 
 /** SMART mode: search, describe and connections are answered here; execute runs the target tool. */
-async function callMetaTool(
-  deps: ToolCallDeps,
-  loaded: LoadedCatalog,
-  principal: Principal,
-  meta: LoadedTool,
-  input: Record<string, unknown>,
-  signal?: AbortSignal,
-  live?: LiveCall,
-  request?: CallerRequest,
-): Promise<ToolResultPayload> {
+async function callMetaTool(deps: ToolCallDeps, call: ToolCall, meta: LoadedTool): Promise<ToolResultPayload> {
+  const { loaded, principal, arguments: input } = call;
   if (!meta.validate(input)) return invalidArguments(meta);
   const unknown = (name: string) =>
     errorResult(`No tool named "${name}" in this catalog. Use search_tools to find the right name.`);
@@ -161,16 +177,8 @@ async function callMetaTool(
       const target = loaded.tools.get(String(input.name));
       if (!target)
         return deniedToolCall(deps.records, loaded, principal, String(input.name)) ?? unknown(String(input.name));
-      return runTool(
-        deps,
-        loaded,
-        principal,
-        target,
-        (input.arguments ?? {}) as Record<string, unknown>,
-        signal,
-        live,
-        request,
-      );
+      const args = (input.arguments ?? {}) as Record<string, unknown>;
+      return runTool(deps, { ...call, name: target.def.name, arguments: args }, target);
     }
     case 'list_connections':
     case 'connect': {
@@ -263,16 +271,9 @@ async function userConnectionsTool(
   });
 }
 
-async function runTool(
-  deps: ToolCallDeps,
-  loaded: LoadedCatalog,
-  principal: Principal,
-  tool: LoadedTool,
-  input: Record<string, unknown>,
-  signal?: AbortSignal,
-  live?: LiveCall,
-  request?: CallerRequest,
-): Promise<ToolResultPayload> {
+/** Validates the arguments, enqueues the job (references only, sealed credentials) and awaits its result. */
+async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Promise<ToolResultPayload> {
+  const { loaded, principal, arguments: input, signal, live, request } = call;
   const name = tool.def.name;
   const invocationId = randomUUID();
   /** A call refused on the edge: an `isError` result, and an execution record saying why. */
@@ -299,7 +300,7 @@ async function runTool(
   if (!tool.validate(input))
     return reject('tool.invalid_arguments', describeArgumentErrors(tool.validate.errors), invalidArguments(tool));
   // Per-request authentication: the caller's own upstream credential, sealed for the workers (never in clear in Redis).
-  const upstream = upstreamAuthorizationOf(request?.headers);
+  const upstream = request.upstreamAuthorization;
   let upstreamAuthorization: string | undefined;
   if (upstream !== undefined) {
     const refusal = upstreamRefusal(loaded, deps);
@@ -310,8 +311,8 @@ async function runTool(
   // worker's CONSUMER span is its child. While tracing is off: no span, no traceparent.
   const producer = tracingEnabled() ? startProducerSpan(invocationId, name) : noopSpan;
   // Workflow tools only: Config-* headers, and the OAuth token when the server opted in (never logged).
-  const config = tool.workflow ? configHeaders(request?.headers) : undefined;
-  const callerToken = tool.workflow?.callerToken ? request?.accessToken : undefined;
+  const config = tool.workflow ? request.config : undefined;
+  const callerToken = tool.workflow?.callerToken ? request.accessToken : undefined;
   try {
     const result = await deps.invocations.invoke(
       {
@@ -330,7 +331,7 @@ async function runTool(
         ...(config ? { config } : {}),
         ...(callerToken ? { callerToken } : {}),
         ...(upstreamAuthorization ? { upstreamAuthorization } : {}),
-        ...(request?.multiRound ? { multiRound: request.multiRound } : {}),
+        ...(call.multiRound ? { multiRound: call.multiRound } : {}),
       },
       signal,
       producer === noopSpan ? undefined : (err) => endSpan(producer, err),

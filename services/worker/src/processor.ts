@@ -10,6 +10,8 @@ import {
   type ToolInvokeJob,
   type ToolInvokeResult,
   type ToolResultPayload,
+  type ExecutionPlan,
+  type HttpOperationPlan,
   type ServerIdentitySettings,
   type WorkflowPlan,
 } from '@toolplane/contracts';
@@ -95,6 +97,42 @@ export class RunningInvocations {
   }
 }
 
+/** One invocation as the steps below see it: its job, clock and cancellation, and what its record collects. */
+interface Invocation {
+  job: ToolInvokeJob;
+  cancel: AbortSignal;
+  now: () => number;
+  started: number;
+  /** Milliseconds left before the caller's deadline. */
+  remaining: number;
+  /** This delivery's number among those that reached the sending point (the execution lease's count). */
+  delivery: number;
+  /** Writes (and confirms) the execution lease: called right before the first request of this delivery leaves. */
+  markSent: () => Promise<void>;
+  /** Whether this server lets a user without their own connection use the shared credentials (read once per call). */
+  fallback: () => Promise<boolean>;
+  /** Progress and log events to the waiting edge, only when the caller asked for them. */
+  emit?: ((event: ToolInvokeEvent['event']) => void) | undefined;
+  steps: ExecutionStep[];
+  /** Writes the execution record (with `steps`) and observes the outcome. */
+  record: (outcome: ExecutionRecord['outcome'], extra?: RecordExtra) => void;
+}
+
+type RecordExtra = {
+  errorCode?: string;
+  message?: string;
+  debug?: ExecutionRecord['debug'];
+  tree?: ExecutionTreeNode[] | undefined;
+};
+type McpPlan = Extract<ExecutionPlan, { kind: 'mcp' }>;
+
+const answer = (job: ToolInvokeJob, result: ToolResultPayload): ToolInvokeResult => ({
+  v: 1,
+  invocationId: job.invocationId,
+  ok: true,
+  result,
+});
+
 /** Runs one `tool.invoke` job. Tool-level failures become `isError` results; only our own faults become `ok: false`. */
 export function createToolInvocationProcessor(deps: ProcessorDeps) {
   const now = deps.now ?? Date.now;
@@ -107,7 +145,6 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
     const cancel = deps.running.start(job.invocationId);
     // Taken before: the worker that had it stopped (or lost its lock) and BullMQ delivered it again.
     const redelivered = (received?.attemptsStarted ?? 1) > 1;
-    // Progress and log events go to the waiting edge only when the caller asked for them.
     const emit =
       notify && (job.progress || job.logLevel)
         ? (event: ToolInvokeEvent['event']) =>
@@ -119,312 +156,335 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         return await withSpan(
           `process ${queueNames.toolInvocations}`,
           consumerAttributes(job),
-          (span) => run(job, cancel, redelivered, span, emit),
+          (span) => run(deps, now, job, cancel, redelivered, span, emit),
           { kind: SpanKind.CONSUMER, parent: extractContext(job) },
         );
-      return await run(job, cancel, redelivered, noopSpan, emit);
+      return await run(deps, now, job, cancel, redelivered, noopSpan, emit);
     } finally {
       deps.running.end(job.invocationId);
     }
   };
+}
 
-  async function run(
-    job: ToolInvokeJob,
-    cancel: AbortSignal,
-    redelivered: boolean,
-    span: Span = noopSpan,
-    emit?: (event: ToolInvokeEvent['event']) => void,
-  ): Promise<ToolInvokeResult> {
-    const started = now();
-    const steps: ExecutionStep[] = [];
-    let tree: ExecutionTreeNode[] | undefined;
-    const traceIds = currentTraceIds();
-    let fallbackSetting: Promise<boolean> | undefined;
-    /** Whether this server lets a user without their own connection use the shared credentials (read once per call). */
-    const fallback = () =>
-      (fallbackSetting ??= deps.identitySettings
-        ? deps.identitySettings(job.serverId).then((s) => s.fallbackToShared)
-        : Promise.resolve(false));
-    const record = (
-      outcome: ExecutionRecord['outcome'],
-      extra: { errorCode?: string; message?: string; debug?: ExecutionRecord['debug'] } = {},
-    ) => {
-      observeOutcome(span, job, outcome, extra.errorCode, now() - started);
-      const rec: ExecutionRecord = {
-        ...recordBase(job, started, now() - started),
-        outcome,
-        ...extra,
-        steps,
-        ...traceIds,
-      };
-      if (tree) rec.tree = tree; // workflow calls only
-      deps.records.add(rec);
+/** The invocation's steps: delivery rules, the plan, then the kind of tool; any failure becomes its record and reply. */
+async function run(
+  deps: ProcessorDeps,
+  now: () => number,
+  job: ToolInvokeJob,
+  cancel: AbortSignal,
+  redelivered: boolean,
+  span: Span,
+  emit: Invocation['emit'],
+): Promise<ToolInvokeResult> {
+  const started = now();
+  const steps: ExecutionStep[] = [];
+  const traceIds = currentTraceIds();
+  const record = (outcome: ExecutionRecord['outcome'], extra: RecordExtra = {}) => {
+    observeOutcome(span, job, outcome, extra.errorCode, now() - started);
+    const { tree, ...rest } = extra;
+    const rec: ExecutionRecord = { ...recordBase(job, started, now() - started), outcome, ...rest, steps, ...traceIds };
+    if (tree) rec.tree = tree; // workflow calls only
+    deps.records.add(rec);
+  };
+  try {
+    const remaining = job.deadlineAt - started;
+    // Deliveries before this one that reached the sending point (only a re-delivered job can have any).
+    const sentBefore = redelivered ? await deps.leases.sends(job.invocationId) : 0;
+    if (redelivered)
+      deps.log.warn({ invocationId: job.invocationId, tool: job.tool, sentBefore }, 'invocation re-delivered');
+    const facts = {
+      redelivered,
+      sentBefore,
+      expired: remaining <= 0,
+      leaseLapsed: started > job.deadlineAt + deps.leases.graceMs,
+      idempotent: false,
+      idempotencyKey: false,
     };
-    try {
-      const remaining = job.deadlineAt - started;
-      // Deliveries before this one that reached the sending point (only a re-delivered job can have any).
-      const sentBefore = redelivered ? await deps.leases.sends(job.invocationId) : 0;
-      if (redelivered)
-        deps.log.warn({ invocationId: job.invocationId, tool: job.tool, sentBefore }, 'invocation re-delivered');
-      const facts = {
-        redelivered,
-        sentBefore,
-        expired: remaining <= 0,
-        leaseLapsed: started > job.deadlineAt + deps.leases.graceMs,
-        idempotent: false,
-        idempotencyKey: false,
-      };
-      if (remaining <= 0) {
-        if (decideDelivery(facts) === 'outcome_unknown') throw outcomeUnknownError(job.invocationId, 'expired');
-        record('rejected', { errorCode: 'tool.timeout', message: 'expired in the queue' });
-        return {
-          v: 1,
-          invocationId: job.invocationId,
-          ok: true,
-          result: errorResult('The call expired in the queue before it could run.'),
-        };
-      }
-      const entry = await deps.plans.get(job.serverId, job.catalogVersion, job.tool);
-      if (!entry)
-        throw new UserError('tool.not_found', `tool "${job.tool}" is not in catalog version ${job.catalogVersion}`);
-      const keyHeader = idempotencyKeyHeader(entry.plan);
-      const decision = decideDelivery({
-        ...facts,
-        idempotent: isIdempotent(entry.plan),
-        idempotencyKey: keyHeader !== undefined,
-      });
-      if (decision === 'outcome_unknown') throw outcomeUnknownError(job.invocationId, 'not_idempotent');
-      // The lease, written (and confirmed) before the first request of this delivery may leave.
-      const delivery = sentBefore + 1;
-      const markSent = () => deps.leases.mark(job.invocationId, delivery, job.deadlineAt, now());
-      if (entry.plan.kind === 'mcp') {
-        // A tool of an external MCP server: proxied with the configured headers (credentials).
-        const plan = entry.plan;
-        const headers = job.principal.userId
-          ? ((await userExternalHeaders(
-              deps.secrets,
-              job,
-              plan.server,
-              plan.headersSecret !== undefined || Object.keys(plan.headerSecrets ?? {}).length > 0,
-              await fallback(),
-            )) ?? (await externalHeaders(deps.secrets, {}, plan)))
-          : await externalHeaders(deps.secrets, {}, plan);
-        await markSent();
-        const sentAt = now();
-        let result: ToolResultPayload;
-        let outcome: ExecutionStep['outcome'] = 'response';
-        try {
-          result = await callRemoteTool(
-            plan.url,
-            headers,
-            plan.remoteTool,
-            job.arguments,
-            Math.min(deps.limits.timeoutMs, remaining),
-            {
-              cancel,
-              ...(emit && job.progress ? { onProgress: (p) => emit({ kind: 'progress', ...p }) } : {}),
-              ...(emit && job.logLevel ? { logLevel: job.logLevel, onLog: (m) => emit({ kind: 'log', ...m }) } : {}),
-              ...(job.multiRound ? { multiRound: job.multiRound } : {}),
+    if (remaining <= 0) {
+      if (decideDelivery(facts) === 'outcome_unknown') throw outcomeUnknownError(job.invocationId, 'expired');
+      record('rejected', { errorCode: 'tool.timeout', message: 'expired in the queue' });
+      return answer(job, errorResult('The call expired in the queue before it could run.'));
+    }
+    const entry = await deps.plans.get(job.serverId, job.catalogVersion, job.tool);
+    if (!entry)
+      throw new UserError('tool.not_found', `tool "${job.tool}" is not in catalog version ${job.catalogVersion}`);
+    const keyHeader = idempotencyKeyHeader(entry.plan);
+    const decision = decideDelivery({
+      ...facts,
+      idempotent: isIdempotent(entry.plan),
+      idempotencyKey: keyHeader !== undefined,
+    });
+    if (decision === 'outcome_unknown') throw outcomeUnknownError(job.invocationId, 'not_idempotent');
+    // The lease, written (and confirmed) before the first request of this delivery may leave.
+    const delivery = sentBefore + 1;
+    let fallbackSetting: Promise<boolean> | undefined;
+    const call: Invocation = {
+      job,
+      cancel,
+      now,
+      started,
+      remaining,
+      delivery,
+      markSent: () => deps.leases.mark(job.invocationId, delivery, job.deadlineAt, now()),
+      fallback: () =>
+        (fallbackSetting ??= deps.identitySettings
+          ? deps.identitySettings(job.serverId).then((s) => s.fallbackToShared)
+          : Promise.resolve(false)),
+      emit,
+      steps,
+      record,
+    };
+    const plan = entry.plan;
+    if (plan.kind === 'mcp') return await runMcpTool(deps, call, plan);
+    if (plan.kind === 'workflow') return await runWorkflow(deps, call, plan);
+    return await runHttpTool(deps, call, plan, keyHeader);
+  } catch (err) {
+    const e: AppError = toAppError(err);
+    const level = e.kind === 'internal' ? 'error' : 'warn';
+    deps.log[level](
+      { invocationId: job.invocationId, tool: job.tool, code: e.code, err: e.kind === 'internal' ? e : undefined },
+      'invocation failed',
+    );
+    record(e.code === 'tool.outcome_unknown' ? 'unknown' : e.kind === 'user' ? 'rejected' : 'failed', {
+      errorCode: e.code,
+      message: e.kind === 'internal' ? 'internal error' : e.message,
+    });
+    return {
+      v: 1,
+      invocationId: job.invocationId,
+      ok: false,
+      error: {
+        kind: e.kind,
+        code: e.code,
+        message: e.kind === 'internal' ? 'internal error in the data plane' : e.message,
+      },
+    };
+  }
+}
+
+/** A tool of an external MCP server: proxied with the configured headers (credentials). */
+async function runMcpTool(deps: ProcessorDeps, call: Invocation, plan: McpPlan): Promise<ToolInvokeResult> {
+  const { job, cancel, emit, now } = call;
+  const headers = job.principal.userId
+    ? ((await userExternalHeaders(
+        deps.secrets,
+        job,
+        plan.server,
+        plan.headersSecret !== undefined || Object.keys(plan.headerSecrets ?? {}).length > 0,
+        await call.fallback(),
+      )) ?? (await externalHeaders(deps.secrets, {}, plan)))
+    : await externalHeaders(deps.secrets, {}, plan);
+  await call.markSent();
+  const sentAt = now();
+  let result: ToolResultPayload;
+  let outcome: ExecutionStep['outcome'] = 'response';
+  try {
+    result = await callRemoteTool(
+      plan.url,
+      headers,
+      plan.remoteTool,
+      job.arguments,
+      Math.min(deps.limits.timeoutMs, call.remaining),
+      {
+        cancel,
+        ...(emit && job.progress ? { onProgress: (p) => emit({ kind: 'progress', ...p }) } : {}),
+        ...(emit && job.logLevel ? { logLevel: job.logLevel, onLog: (m) => emit({ kind: 'log', ...m }) } : {}),
+        ...(job.multiRound ? { multiRound: job.multiRound } : {}),
+      },
+    );
+  } catch (err) {
+    const answered = err instanceof RemoteRequestError && !cancel.aborted;
+    outcome = cancel.aborted
+      ? 'cancelled'
+      : err instanceof RemoteTimeoutError
+        ? 'timeout'
+        : answered
+          ? 'response'
+          : 'unreachable';
+    const why = err instanceof Error ? err.message : String(err);
+    result = errorResult(
+      outcome === 'timeout'
+        ? `The external MCP server "${plan.server}" did not answer in time (${why}).`
+        : answered
+          ? `The external MCP server "${plan.server}" failed the call: ${why}`
+          : `The external MCP server "${plan.server}" could not be reached: ${why}`,
+    );
+  }
+  result = redactSecrets(result, Object.values(headers));
+  call.steps.push({
+    kind: 'mcp',
+    name: plan.remoteTool,
+    method: 'tools/call',
+    urlTemplate: plan.url,
+    url: plan.url,
+    outcome,
+    durationMs: now() - sentAt,
+    attempt: 1,
+  });
+  call.record(
+    result.isError ? 'tool_error' : 'success',
+    result.isError ? { errorCode: outcome === 'response' ? 'upstream.tool_error' : `upstream.${outcome}` } : {},
+  );
+  return answer(job, result);
+}
+
+/** A Flower / Arazzo workflow: every HTTP attempt becomes a step of the record. */
+async function runWorkflow(deps: ProcessorDeps, call: Invocation, plan: WorkflowPlan): Promise<ToolInvokeResult> {
+  const { job, emit } = call;
+  const onStepEnd =
+    emit && job.progress
+      ? (s: { stepId: string; status: 'ok' | 'error'; completed: number }) =>
+          emit({
+            kind: 'progress',
+            progress: s.completed,
+            message: `Step "${s.stepId}" ${s.status === 'ok' ? 'done' : 'failed'} (${s.completed} step${s.completed === 1 ? '' : 's'} run)`,
+          })
+      : undefined;
+  // For an external user: `$secrets.NAME` is that user's own secret NAME, never the shared one
+  // (unless `fallbackToShared`). A shared one is the server's, else the workspace's.
+  const workflowPlan = job.principal.userId
+    ? await userWorkflowPlan(deps.secrets, job, plan, await call.fallback())
+    : plan;
+  const workspaceSecretNames = workspaceFallbacks(job, plan, workflowPlan);
+  // Only while a debug session is open are the attempts' headers and bodies captured (redacted, capped).
+  const session = await deps.debug.active(job.serverId);
+  const run = await runWorkflowTool(
+    workflowPlan,
+    {
+      arguments: job.arguments,
+      remainingMs: call.remaining,
+      cancel: call.cancel,
+      beforeFirstRequest: call.markSent,
+      workspaceSecretNames,
+      ...(onStepEnd ? { onStepEnd } : {}),
+      // Caller-supplied `Config-*` values and the caller's token: never logged; redacted from result and record.
+      ...(job.config ? { config: job.config } : {}),
+      ...(job.callerToken !== undefined && plan.callerToken ? { currentUserToken: job.callerToken } : {}),
+      ...(job.principal.username && job.principal.userId
+        ? {
+            currentUser: {
+              ...(await deps.userAttributes?.(job.principal.workspaceId, job.principal.userId)),
+              name: job.principal.username,
             },
-          );
-        } catch (err) {
-          const answered = err instanceof RemoteRequestError && !cancel.aborted;
-          outcome = cancel.aborted
-            ? 'cancelled'
-            : err instanceof RemoteTimeoutError
-              ? 'timeout'
-              : answered
-                ? 'response'
-                : 'unreachable';
-          const why = err instanceof Error ? err.message : String(err);
-          result = errorResult(
-            outcome === 'timeout'
-              ? `The external MCP server "${plan.server}" did not answer in time (${why}).`
-              : answered
-                ? `The external MCP server "${plan.server}" failed the call: ${why}`
-                : `The external MCP server "${plan.server}" could not be reached: ${why}`,
-          );
-        }
-        result = redactSecrets(result, Object.values(headers));
-        steps.push({
-          kind: 'mcp',
-          name: plan.remoteTool,
-          method: 'tools/call',
-          urlTemplate: plan.url,
-          url: plan.url,
-          outcome,
-          durationMs: now() - sentAt,
-          attempt: 1,
-        });
-        record(
-          result.isError ? 'tool_error' : 'success',
-          result.isError ? { errorCode: outcome === 'response' ? 'upstream.tool_error' : `upstream.${outcome}` } : {},
-        );
-        return { v: 1, invocationId: job.invocationId, ok: true, result };
-      }
-      if (entry.plan.kind === 'workflow') {
-        // A Flower / Arazzo workflow: every HTTP attempt becomes a step of the record.
-        const onStepEnd =
-          emit && job.progress
-            ? (s: { stepId: string; status: 'ok' | 'error'; completed: number }) =>
-                emit({
-                  kind: 'progress',
-                  progress: s.completed,
-                  message: `Step "${s.stepId}" ${s.status === 'ok' ? 'done' : 'failed'} (${s.completed} step${s.completed === 1 ? '' : 's'} run)`,
-                })
-            : undefined;
-        // Only while a debug session is open are the attempts' headers and bodies captured (redacted, capped).
-        // For an external user: `$secrets.NAME` is that user's own secret NAME, never the shared one
-        // (unless `fallbackToShared`). A shared one is the server's, else the workspace's.
-        const workflowPlan = job.principal.userId
-          ? await userWorkflowPlan(deps.secrets, job, entry.plan, await fallback())
-          : entry.plan;
-        const workspaceSecretNames = workspaceFallbacks(job, entry.plan, workflowPlan);
-        const session = await deps.debug.active(job.serverId);
-        const run = await runWorkflowTool(
-          workflowPlan,
-          {
-            arguments: job.arguments,
-            remainingMs: remaining,
-            cancel,
-            beforeFirstRequest: markSent,
-            workspaceSecretNames,
-            ...(onStepEnd ? { onStepEnd } : {}),
-            // Caller-supplied `Config-*` values and the caller's token: never logged; redacted from result and record.
-            ...(job.config ? { config: configHeaders(job.config) } : {}),
-            ...(job.callerToken !== undefined && entry.plan.callerToken ? { currentUserToken: job.callerToken } : {}),
-            ...(job.principal.username && job.principal.userId
-              ? {
-                  currentUser: {
-                    ...(await deps.userAttributes?.(job.principal.workspaceId, job.principal.userId)),
-                    name: job.principal.username,
-                  },
-                  connectorUser: { id: job.principal.userId, name: job.principal.username, fallbackToShared: fallback },
-                }
-              : {}),
-            ...(session
-              ? { captureExchange: (request, outcome, sensitive) => deps.debug.exchange(request, outcome, sensitive) }
-              : {}),
-          },
-          { secrets: deps.secrets, limits: deps.limits, authorizer: deps.authorizer },
-        );
-        steps.push(...run.steps);
-        tree = run.tree;
-        const debug = session ? { debug: { sessionId: session.sessionId, steps: run.debugSteps ?? [] } } : {};
-        record(run.ok ? 'success' : 'tool_error', {
-          ...(run.ok ? {} : { errorCode: run.errorCode!, message: run.message! }),
-          ...debug,
-        });
-        return { v: 1, invocationId: job.invocationId, ok: true, result: run.result };
-      }
-      const plan = entry.plan;
-      const userId = job.principal.userId;
-      // A user's calls spend that user's budget (their own account upstream).
-      const rateLimits = userId
-        ? plan.rateLimits?.map((l) => ({ ...l, key: `${l.key}:user:${userId}` }))
-        : plan.rateLimits;
-      const allowed = await deps.rateLimits.take(rateLimits);
-      if (!allowed.ok) {
-        const seconds = Math.max(1, Math.ceil(allowed.retryAfterMs / 1000));
-        const { limit, intervalSeconds } = allowed.limit;
-        recordRateLimited(job.serverId, job.tool);
-        record('rejected', { errorCode: 'rate_limited', message: `retry after ${seconds} s` });
-        return {
-          v: 1,
-          invocationId: job.invocationId,
-          ok: true,
-          result: errorResult(
-            `Rate limit reached for this API (${limit} calls per ${intervalSeconds} s). Retry after ${seconds} s.`,
-          ),
-        };
-      }
-      // Per-request authentication: the caller's own credential for this call only; no stored one is read.
-      const perRequest =
-        job.upstreamAuthorization !== undefined
-          ? perRequestCredentials(plan, await openUpstreamAuthorization(deps, job.upstreamAuthorization, job))
-          : undefined;
-      let credentials: Record<string, string | undefined> = perRequest?.credentials ?? {};
-      for (const [field, secretName] of perRequest ? [] : Object.entries(plan.secrets)) {
-        // For an external user (x-username): their own credentials, never the default ones.
-        const name = userId ? plan.userSecrets?.[field]?.replace('{user}', userId) : secretName;
-        // A user's own credentials are read fresh for each call (per-request authentication).
-        credentials[field] = name ? await deps.secrets.resolve(name, { fresh: userId !== undefined }) : undefined;
-        if (userId && credentials[field] === undefined) {
-          if (await fallback()) {
-            // The server's config says fallbackToShared: the shared credentials as a whole, never mixed.
-            credentials = {};
-            for (const [f, shared] of Object.entries(plan.secrets)) credentials[f] = await deps.secrets.resolve(shared);
-            break;
+            connectorUser: { id: job.principal.userId, name: job.principal.username, fallbackToShared: call.fallback },
           }
-          throw new UserError(
-            'secret.not_found',
-            `User "${job.principal.username}" has no connection for this tool's API. Connect one with PUT /api/v1/external_users/{name}/connections/{connector_instance_id}.`,
-          );
-        }
+        : {}),
+      ...(session
+        ? { captureExchange: (request, outcome, sensitive) => deps.debug.exchange(request, outcome, sensitive) }
+        : {}),
+    },
+    { secrets: deps.secrets, limits: deps.limits, authorizer: deps.authorizer },
+  );
+  call.steps.push(...run.steps);
+  call.record(run.ok ? 'success' : 'tool_error', {
+    ...(run.ok ? {} : { errorCode: run.errorCode!, message: run.message! }),
+    ...(session ? { debug: { sessionId: session.sessionId, steps: run.debugSteps ?? [] } } : {}),
+    tree: run.tree,
+  });
+  return answer(job, run.result);
+}
+
+/** A connector or OpenAPI operation: rate limits, credentials, one request, its result redacted and recorded. */
+async function runHttpTool(
+  deps: ProcessorDeps,
+  call: Invocation,
+  plan: HttpOperationPlan,
+  keyHeader: string | undefined,
+): Promise<ToolInvokeResult> {
+  const { job, now } = call;
+  const userId = job.principal.userId;
+  // A user's calls spend that user's budget (their own account upstream).
+  const rateLimits = userId ? plan.rateLimits?.map((l) => ({ ...l, key: `${l.key}:user:${userId}` })) : plan.rateLimits;
+  const allowed = await deps.rateLimits.take(rateLimits);
+  if (!allowed.ok) {
+    const seconds = Math.max(1, Math.ceil(allowed.retryAfterMs / 1000));
+    const { limit, intervalSeconds } = allowed.limit;
+    recordRateLimited(job.serverId, job.tool);
+    call.record('rejected', { errorCode: 'rate_limited', message: `retry after ${seconds} s` });
+    return answer(
+      job,
+      errorResult(
+        `Rate limit reached for this API (${limit} calls per ${intervalSeconds} s). Retry after ${seconds} s.`,
+      ),
+    );
+  }
+  const { credentials, given } = await httpCredentials(deps, call, plan);
+  const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, call.remaining) };
+  const request = buildRequest(plan, job.arguments, credentials);
+  // The same key on every delivery, so the API can drop a repeat (unless the caller passed one).
+  if (keyHeader && request.headers[keyHeader.toLowerCase()] === undefined)
+    request.headers[keyHeader.toLowerCase()] = idempotencyKeyFor(job.invocationId);
+  // The values, and the forms they took in the bytes of this request (redact.ts).
+  const secretValues = [...given, ...sentSecretForms(request, given)];
+  const redactedUrl = redactSecrets({ content: [{ type: 'text', text: request.url }] }, secretValues).content[0]!
+    .text as string;
+  await call.markSent();
+  const sentAt = now();
+  const outcome = await sendRequest(request, limits, call.cancel, { urlTemplate: plan.url, url: redactedUrl });
+  call.steps.push({
+    kind: 'http',
+    name: job.tool,
+    method: request.method,
+    urlTemplate: plan.url,
+    url: redactedUrl,
+    ...(outcome.kind === 'response' ? { status: outcome.status } : {}),
+    outcome: outcome.kind,
+    durationMs: now() - sentAt,
+    attempt: call.delivery,
+  });
+  const result = redactSecrets(toToolResult(outcome, limits, plan.output), secretValues);
+  const session = await deps.debug.active(job.serverId);
+  call.record(result.isError ? 'tool_error' : 'success', {
+    ...(result.isError
+      ? { errorCode: outcome.kind === 'response' ? 'upstream.http_error' : `upstream.${outcome.kind}` }
+      : {}),
+    ...(session ? { debug: deps.debug.capture(session.sessionId, request, outcome, secretValues) } : {}),
+  });
+  deps.log.debug(
+    { invocationId: job.invocationId, tool: job.tool, outcome: outcome.kind, ms: now() - call.started },
+    'invocation done',
+  );
+  return answer(job, result);
+}
+
+/**
+ * The credentials of an HTTP tool's request and the secret values to redact: the caller's own for this call
+ * (per-request authentication, no stored one is read), an external user's own connection (or, with
+ * `fallbackToShared`, the shared credentials as a whole, never mixed), or the server's.
+ */
+async function httpCredentials(
+  deps: ProcessorDeps,
+  call: Invocation,
+  plan: HttpOperationPlan,
+): Promise<{ credentials: Record<string, string | undefined>; given: (string | undefined)[] }> {
+  const { job } = call;
+  const userId = job.principal.userId;
+  if (job.upstreamAuthorization !== undefined) {
+    const perRequest = perRequestCredentials(
+      plan,
+      await openUpstreamAuthorization(deps, job.upstreamAuthorization, job),
+    );
+    return { credentials: perRequest.credentials, given: perRequest.secretValues };
+  }
+  let credentials: Record<string, string | undefined> = {};
+  for (const [field, secretName] of Object.entries(plan.secrets)) {
+    const name = userId ? plan.userSecrets?.[field]?.replace('{user}', userId) : secretName;
+    // A user's own credentials are read fresh for each call (per-request authentication).
+    credentials[field] = name ? await deps.secrets.resolve(name, { fresh: userId !== undefined }) : undefined;
+    if (userId && credentials[field] === undefined) {
+      if (await call.fallback()) {
+        credentials = {};
+        for (const [f, shared] of Object.entries(plan.secrets)) credentials[f] = await deps.secrets.resolve(shared);
+        break;
       }
-      if (plan.auth && !perRequest)
-        credentials.__authorization = await deps.authorizer.authorization(plan.auth, credentials);
-      const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, remaining) };
-      const request = buildRequest(plan, job.arguments, credentials);
-      // The same key on every delivery, so the API can drop a repeat (unless the caller passed one).
-      if (keyHeader && request.headers[keyHeader.toLowerCase()] === undefined)
-        request.headers[keyHeader.toLowerCase()] = idempotencyKeyFor(job.invocationId);
-      // The values, and the forms they took in the bytes of this request (redact.ts).
-      const given = perRequest?.secretValues ?? Object.values(credentials);
-      const secretValues = [...given, ...sentSecretForms(request, given)];
-      const redactedUrl = redactSecrets({ content: [{ type: 'text', text: request.url }] }, secretValues).content[0]!
-        .text as string;
-      await markSent();
-      const sentAt = now();
-      const outcome = await sendRequest(request, limits, cancel, { urlTemplate: plan.url, url: redactedUrl });
-      steps.push({
-        kind: 'http',
-        name: job.tool,
-        method: request.method,
-        urlTemplate: plan.url,
-        url: redactedUrl,
-        ...(outcome.kind === 'response' ? { status: outcome.status } : {}),
-        outcome: outcome.kind,
-        durationMs: now() - sentAt,
-        attempt: delivery,
-      });
-      const result = redactSecrets(toToolResult(outcome, limits, plan.output), secretValues);
-      const session = await deps.debug.active(job.serverId);
-      const debug = session ? { debug: deps.debug.capture(session.sessionId, request, outcome, secretValues) } : {};
-      record(result.isError ? 'tool_error' : 'success', {
-        ...(result.isError
-          ? { errorCode: outcome.kind === 'response' ? 'upstream.http_error' : `upstream.${outcome.kind}` }
-          : {}),
-        ...debug,
-      });
-      deps.log.debug(
-        { invocationId: job.invocationId, tool: job.tool, outcome: outcome.kind, ms: now() - started },
-        'invocation done',
+      throw new UserError(
+        'secret.not_found',
+        `User "${job.principal.username}" has no connection for this tool's API. Connect one with PUT /api/v1/external_users/{name}/connections/{connector_instance_id}.`,
       );
-      return { v: 1, invocationId: job.invocationId, ok: true, result };
-    } catch (err) {
-      const e: AppError = toAppError(err);
-      const level = e.kind === 'internal' ? 'error' : 'warn';
-      deps.log[level](
-        { invocationId: job.invocationId, tool: job.tool, code: e.code, err: e.kind === 'internal' ? e : undefined },
-        'invocation failed',
-      );
-      record(e.code === 'tool.outcome_unknown' ? 'unknown' : e.kind === 'user' ? 'rejected' : 'failed', {
-        errorCode: e.code,
-        message: e.kind === 'internal' ? 'internal error' : e.message,
-      });
-      return {
-        v: 1,
-        invocationId: job.invocationId,
-        ok: false,
-        error: {
-          kind: e.kind,
-          code: e.code,
-          message: e.kind === 'internal' ? 'internal error in the data plane' : e.message,
-        },
-      };
     }
   }
+  if (plan.auth) credentials.__authorization = await deps.authorizer.authorization(plan.auth, credentials);
+  return { credentials, given: Object.values(credentials) };
 }
 
 /**
@@ -556,12 +616,6 @@ function recordBase(job: ToolInvokeJob, startedAt: number, durationMs: number) {
     startedAt: new Date(startedAt).toISOString(),
     durationMs,
   };
-}
-
-function configHeaders(config: Record<string, string>): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(config)) headers[`config-${name}`] = value;
-  return headers;
 }
 
 function consumerAttributes(job: ToolInvokeJob) {

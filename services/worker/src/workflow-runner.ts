@@ -54,7 +54,7 @@ export interface WorkflowCall {
   /** Time left before the job's deadline: the run's total budget. */
   remainingMs: number;
   cancel?: AbortSignal;
-  /** The caller's `Config-*` headers, when the edge forwards them. */
+  /** The caller's `Config-*` values as the job carries them (names without the prefix), when the edge forwards them. */
   config?: Record<string, string>;
   currentUserToken?: string;
   /** The external user the call runs for (`$current_user.name`), verified by the edge. */

@@ -1,0 +1,68 @@
+import type { ToolResultPayload } from '@toolplane/contracts';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
+import type { Request, Response } from 'express';
+import type { EdgeCallContext } from './call-context.ts';
+import { observedCall } from './call-span.ts';
+import { isProxiedTool, type LoadedCatalog } from './catalogs.ts';
+import type { ToolCall, ToolCallDeps } from './tool-calls.ts';
+
+const plainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const onlyKeys = (o: Record<string, unknown>, allowed: readonly string[]) =>
+  Object.keys(o).every((k) => allowed.includes(k));
+
+/** As the SDK normalizes a result without content (`content: []` added last). */
+function contentful(result: ToolResultPayload): ToolResultPayload {
+  return result.content === undefined ? { ...result, content: [] } : result;
+}
+
+/**
+ * The common 2025-era call (fast path): one JSON-RPC `tools/call` request, valid as the SDK
+ * would find it, of a tool of a NORMAL server that this caller sees and that is not proxied to an
+ * external MCP server (only those may answer with protocol errors, `input_required` or log messages),
+ * without `_meta` (no progress token, no trace context in the message), and headers the SDK's transport
+ * accepts. Anything else (or anything unusual) goes through the SDK. Returns the call's parts, or undefined.
+ */
+export function plainToolsCall(
+  req: Pick<Request, 'get'>,
+  body: unknown,
+  loaded: LoadedCatalog,
+): { id: string | number; name: string; args: Record<string, unknown> | undefined } | undefined {
+  if (!plainObject(body) || !onlyKeys(body, ['jsonrpc', 'id', 'method', 'params'])) return undefined;
+  if (body.jsonrpc !== '2.0' || body.method !== 'tools/call') return undefined;
+  const id = body.id;
+  if (!(typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id)))) return undefined;
+  const params = body.params;
+  if (!plainObject(params) || !onlyKeys(params, ['name', 'arguments'])) return undefined;
+  const { name, arguments: args } = params;
+  if (typeof name !== 'string' || (args !== undefined && !plainObject(args))) return undefined;
+  if (loaded.catalog.mode !== 'NORMAL' || !loaded.tools.has(name) || isProxiedTool(loaded, name)) return undefined;
+  const accept = req.get('accept') ?? '';
+  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
+  if (!/^application\/json\s*(;|$)/i.test(req.get('content-type') ?? '')) return undefined;
+  const version = req.get('mcp-protocol-version');
+  if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
+  return { id, name, args };
+}
+
+/**
+ * The plain call without the SDK's generic dispatch (a per-request server and transport, message and
+ * params schemas, web Request/Response conversion): the same tool call (`callTool`, observed the same
+ * way) and the same bytes the SDK writes for it (`{"result":…,"jsonrpc":"2.0","id":…}`, 200,
+ * application/json; tests/e2e/fast-path.test.ts compares both on a corpus). The worker's results are
+ * already in the SDK's output shape (content, structuredContent, isError).
+ */
+export async function fastToolsCall(
+  deps: ToolCallDeps,
+  res: Response,
+  ctx: EdgeCallContext,
+  call: { id: string | number; name: string; args: Record<string, unknown> | undefined },
+  signal: AbortSignal,
+): Promise<void> {
+  const { loaded, principal, request } = ctx;
+  const toolCall: ToolCall = { loaded, principal, name: call.name, arguments: call.args ?? {}, signal, request };
+  const result = await observedCall(deps, toolCall, call.id, undefined, ctx);
+  if (res.destroyed) return; // the caller went away (the call was cancelled)
+  const json = JSON.stringify({ result: contentful(result), jsonrpc: '2.0', id: call.id });
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json);
+}
