@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { ApiKeyRecord, redisKeys, type RedisKeys } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
@@ -6,7 +6,7 @@ import { readState, type RuntimeStateProbe } from './runtime-state.ts';
 import { TtlCache } from './ttl-cache.ts';
 
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 /**

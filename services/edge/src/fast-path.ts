@@ -45,6 +45,27 @@ export function plainToolsCall(
   return { id, name, args };
 }
 
+/** The SDK's first protocol revision of the modern era (its `FIRST_MODERN_PROTOCOL_VERSION`, not exported). */
+const FIRST_MODERN_VERSION = '2026-07-28';
+
+/**
+ * Whether the SDK's era classification (`classifyInboundRequest`) is sure to call this POST legacy (2025 era),
+ * decided from its shape alone: a well-formed JSON-RPC request (no other keys) whose params carry no `_meta`
+ * (so no 2026-07-28 envelope claim), under no modern `MCP-Protocol-Version` header. The classification
+ * validates the body with zod schemas that fail, and build their issues, for every 2025-era request
+ * (`isJSONRPCResultResponse` first): this skips that work for the common call. `false` means "ask the SDK".
+ * `fast-path.test.ts` (unit) checks it against the SDK on a corpus of bodies and headers.
+ */
+export function plainLegacyRequest(body: unknown, versionHeader: string | undefined): boolean {
+  if (versionHeader !== undefined && versionHeader.trim() >= FIRST_MODERN_VERSION) return false;
+  if (!plainObject(body) || !onlyKeys(body, ['jsonrpc', 'id', 'method', 'params'])) return false;
+  if (body.jsonrpc !== '2.0' || typeof body.method !== 'string') return false;
+  const id = body.id;
+  if (!(typeof id === 'string' || (typeof id === 'number' && Number.isSafeInteger(id)))) return false;
+  const params = body.params;
+  return params === undefined || (plainObject(params) && !('_meta' in params));
+}
+
 /**
  * The plain call without the SDK's generic dispatch (a per-request server and transport, message and
  * params schemas, web Request/Response conversion): the same tool call (`callTool`, observed the same

@@ -15,7 +15,7 @@ import type { Request, Response } from 'express';
 import { callContext, clientIdOf, type EdgeCallContext } from './call-context.ts';
 import { observedCall } from './call-span.ts';
 import { isProxiedTool } from './catalogs.ts';
-import { fastToolsCall, plainToolsCall } from './fast-path.ts';
+import { fastToolsCall, plainLegacyRequest, plainToolsCall } from './fast-path.ts';
 import { ServerScopedEventBus } from './listen-bus.ts';
 import { liveCall } from './live-call.ts';
 import { checkParamHeaders, HEADER_MISMATCH } from './param-headers.ts';
@@ -245,6 +245,7 @@ export function createEdgeMcpHandler(
     const isModern =
       req.method === 'POST' &&
       req.body !== undefined &&
+      !plainLegacyRequest(req.body, req.get('mcp-protocol-version')) &&
       classifyInboundRequest({
         httpMethod: 'POST',
         protocolVersionHeader: req.get('mcp-protocol-version'),
