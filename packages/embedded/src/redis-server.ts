@@ -1,8 +1,51 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
+/** Ports handed out by `freePort` in any process of this machine, one file each (`<port>`), for `reservedForMs`. */
+const reservations = join(tmpdir(), 'toolplane-ports');
+const reservedForMs = 10 * 60_000;
+
+/**
+ * Claims `port` for this process unless another process claimed it within `reservedForMs`: an exclusive create,
+ * or, for a stale claim, a rename of it (which only one process can win) then the create.
+ */
+export function claimPort(port: number, dir = reservations): boolean {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, String(port));
+  try {
+    writeFileSync(file, String(process.pid), { flag: 'wx' });
+    return true;
+  } catch {
+    try {
+      if (Date.now() - statSync(file).mtimeMs < reservedForMs) return false;
+      const stale = `${file}.${process.pid}.stale`;
+      renameSync(file, stale);
+      rmSync(stale, { force: true });
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
+ * A free TCP port on 127.0.0.1 that no other `freePort` caller on this machine was given in the last ten minutes.
+ * The port is free when asked but bound later (by a child process): without the claim, two test stacks started at
+ * once (the test runner runs two files in parallel) could be given the same port, and the second one's readiness
+ * check would be answered by the first one's service.
+ */
 export async function freePort(): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await osFreePort();
+    if (claimPort(port) || attempt >= 100) return port;
+  }
+}
+
+function osFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
