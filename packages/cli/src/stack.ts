@@ -59,6 +59,8 @@ export interface StackOptions {
 }
 
 export interface Stack {
+  /** `StackOptions.dataDir`: PostgreSQL data, sealed secrets (`secrets/`), keys (`keys/`) and logs. */
+  dataDir: string;
   controlPlaneUrl: string;
   edgeUrl: string;
   edgeUrls: string[];
@@ -280,6 +282,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await Promise.all([...edges.map((e) => waitForHttp(`${e.url}/readyz`, e)), ...workers]);
 
     return {
+      dataDir,
       controlPlaneUrl: `http://127.0.0.1:${cpPort}`,
       edgeUrl: edgeUrls[0]!,
       edgeUrls,

@@ -1209,7 +1209,11 @@ export interface components {
           [key: string]: unknown;
         };
         /** Format: uri */
+        authorization_url?: string;
+        /** Format: uri */
         token_url?: string;
+        /** Format: uri */
+        revocation_url?: string;
         scopes?: string[];
       } & {
         [key: string]: unknown;

@@ -65,6 +65,22 @@ export const AuthPlan = z.discriminatedUnion('kind', [
     clientId: z.string(),
     clientSecret: z.string(),
   }),
+  /**
+   * A person's own account (ADR 0027): the connector instance's credential fields `clientId`/`clientSecret` are
+   * the workspace's OAuth app; the bearer token is the calling external user's, from their connection
+   * (`connection`, a secret name with `{user}` for the user's id), exchanged and refreshed by the worker.
+   */
+  z.object({
+    kind: z.literal('oauth2_authorization_code'),
+    authorizeUrl: z.string(),
+    tokenUrl: z.string(),
+    revocationUrl: z.string().optional(),
+    scopes: z.array(z.string()).default([]),
+    clientId: z.string(),
+    clientSecret: z.string(),
+    /** Set when the catalog is compiled for a connector instance. */
+    connection: z.string().optional(),
+  }),
 ]);
 export type AuthPlan = z.infer<typeof AuthPlan>;
 

@@ -39,13 +39,18 @@ const TestEndpoint = z.looseObject({
 /**
  * `type` is free-form; these have built-in behaviour when an operation has no `auth_headers`:
  * `bearer` (Authorization: Bearer <first secret field>), `basic` (fields `username`, `password`),
- * `oauth2_client_credentials` (fields `client_id`, `client_secret`; `token_url` and `scopes` here).
+ * `oauth2_client_credentials` (fields `client_id`, `client_secret`; `token_url` and `scopes` here), and
+ * `oauth2_authorization_code`: each external user connects their own account (fields `client_id`,
+ * `client_secret`: the workspace's OAuth app; `authorization_url`, `token_url`, optional `revocation_url` and
+ * `scopes` here).
  */
 const AuthenticationMethod = z.looseObject({
   type: z.string().min(1),
   fields: z.array(AuthField).default([]),
   test_endpoint: TestEndpoint.optional(),
+  authorization_url: z.string().url().optional(),
   token_url: z.string().url().optional(),
+  revocation_url: z.string().url().optional(),
   scopes: z.array(z.string()).optional(),
 });
 
@@ -243,6 +248,11 @@ function descriptorRuleIssues(raw: unknown): DocumentIssue[] {
       need(['client_id', 'client_secret']);
       if (!str(m?.token_url))
         add(['authentication', i, 'token_url'], 'an "oauth2_client_credentials" method needs token_url');
+    }
+    if (str(m?.type) === 'oauth2_authorization_code') {
+      need(['client_id', 'client_secret']);
+      for (const url of ['authorization_url', 'token_url'])
+        if (!str(m?.[url])) add(['authentication', i, url], `an "oauth2_authorization_code" method needs ${url}`);
     }
   });
   issues.push(...capabilitiesRuleIssues(d.capabilities));

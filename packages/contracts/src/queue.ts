@@ -471,6 +471,9 @@ export const userSecrets = {
   /** The user's headers (a JSON object) for one external MCP server of one of our servers. */
   externalMcp: (workspaceId: string, userId: string, serverId: string, external: string) =>
     `ws/${workspaceId}/users/${userId}/servers/${serverId}/external/${external}/headers`,
+  /** The user's OAuth tokens (JSON) for one connector instance's `oauth2_authorization_code` API: written by the worker only. */
+  oauth: (workspaceId: string, userId: string, instanceId: string) =>
+    `ws/${workspaceId}/users/${userId}/oauth/${instanceId}`,
 };
 
 /**

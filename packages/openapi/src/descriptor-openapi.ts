@@ -25,7 +25,7 @@ function splitEndpoint(endpoint: string): { origin: string; path: string } {
 /**
  * How an authentication method of the descriptor appears as an OpenAPI security scheme. Header
  * templates that are exactly `{field}` become `apiKey` schemes; `Bearer {field}` an HTTP bearer
- * scheme; the `basic` and `oauth2_client_credentials` types their standard schemes.
+ * scheme; the `basic`, `oauth2_client_credentials` and `oauth2_authorization_code` types their standard schemes.
  */
 function securitySchemeFor(descriptor: ConnectorDescriptor, authType: string): Json | undefined {
   const auth = descriptor.authentication.find((a) => a.type === authType);
@@ -55,6 +55,22 @@ function securitySchemeFor(descriptor: ConnectorDescriptor, authType: string): J
       ...(typeof tokenUrl === 'string'
         ? { 'x-toolplane-credential-fields': { client_id: 'client_id', client_secret: 'client_secret' } }
         : {}),
+    };
+  }
+  if (authType === 'oauth2_authorization_code') {
+    const m = auth as Json;
+    const url = (key: string, fallback: string) => (typeof m[key] === 'string' ? (m[key] as string) : fallback);
+    return {
+      type: 'oauth2',
+      flows: {
+        authorizationCode: {
+          authorizationUrl: url('authorization_url', 'https://example.invalid/oauth/authorize'),
+          tokenUrl: url('token_url', 'https://example.invalid/oauth/token'),
+          scopes: Object.fromEntries((auth.scopes ?? []).map((s) => [s, s])),
+        },
+      },
+      ...(typeof m.revocation_url === 'string' ? { 'x-toolplane-revocation-url': m.revocation_url } : {}),
+      'x-toolplane-credential-fields': { client_id: 'client_id', client_secret: 'client_secret' },
     };
   }
   for (const op of descriptor.operations) {
@@ -128,7 +144,7 @@ export function descriptorToOpenApi(
         operation.security = [
           {
             [authType]:
-              authType === 'oauth2_client_credentials'
+              authType === 'oauth2_client_credentials' || authType === 'oauth2_authorization_code'
                 ? (descriptor.authentication.find((a) => a.type === authType)?.scopes ?? [])
                 : [],
           },

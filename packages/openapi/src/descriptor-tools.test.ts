@@ -151,6 +151,32 @@ describe('built-in authentication methods', () => {
     expect(plan.secrets).toEqual({ client_id: 's/client_id', client_secret: 's/client_secret' });
   });
 
+  it("plans a person's own account (oauth2_authorization_code) with its endpoints and scopes", () => {
+    const r = withAuth(
+      {
+        type: 'oauth2_authorization_code',
+        authorization_url: 'https://auth.example.com/authorize',
+        token_url: 'https://auth.example.com/token',
+        revocation_url: 'https://auth.example.com/revoke',
+        scopes: ['calendar.read'],
+      },
+      ['client_id', 'client_secret'],
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.issues));
+    const plan = compileDescriptorTools(r.value, { secretNames: names(['client_id', 'client_secret']) })[0]!.plan;
+    expect(plan.auth).toEqual({
+      kind: 'oauth2_authorization_code',
+      authorizeUrl: 'https://auth.example.com/authorize',
+      tokenUrl: 'https://auth.example.com/token',
+      revocationUrl: 'https://auth.example.com/revoke',
+      scopes: ['calendar.read'],
+      clientId: 'client_id',
+      clientSecret: 'client_secret',
+    });
+    expect(plan.secrets).toEqual({ client_id: 's/client_id', client_secret: 's/client_secret' });
+    expect(plan.authHeaders).toEqual({ Authorization: '{__authorization}' });
+  });
+
   it('rejects methods missing their required fields, and header templates naming unknown fields', () => {
     const basic = withAuth({ type: 'basic' }, ['user']);
     expect(basic.ok ? [] : basic.issues).toEqual([
@@ -160,6 +186,19 @@ describe('built-in authentication methods', () => {
     const oauth = withAuth({ type: 'oauth2_client_credentials' }, ['client_id', 'client_secret']);
     expect(oauth.ok ? [] : oauth.issues).toEqual([
       { path: '/authentication/0/token_url', message: 'an "oauth2_client_credentials" method needs token_url' },
+    ]);
+    const person = withAuth({ type: 'oauth2_authorization_code', revocation_url: 'not a url' }, ['client_id']);
+    expect(person.ok ? [] : person.issues).toEqual([
+      { path: '/authentication/0/revocation_url', message: expect.stringMatching(/url/i) },
+      {
+        path: '/authentication/0/fields',
+        message: 'a "oauth2_authorization_code" method needs a field with key "client_secret"',
+      },
+      {
+        path: '/authentication/0/authorization_url',
+        message: 'an "oauth2_authorization_code" method needs authorization_url',
+      },
+      { path: '/authentication/0/token_url', message: 'an "oauth2_authorization_code" method needs token_url' },
     ]);
     const d = JSON.parse(JSON.stringify(ticketDescriptor())) as Record<string, any>;
     d.operations[0].auth_headers = { 'X-API-Key': '{apikey}' };

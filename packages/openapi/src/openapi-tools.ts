@@ -451,7 +451,10 @@ function credentialsOf(
       if (creds.query) query = { ...query, ...creds.query };
       if (creds.cookies) cookies = { ...cookies, ...creds.cookies };
       if (creds.auth && !auth) {
-        auth = creds.auth.kind === 'oauth2_client_credentials' ? { ...creds.auth, scopes } : creds.auth;
+        auth =
+          creds.auth.kind === 'oauth2_client_credentials' || creds.auth.kind === 'oauth2_authorization_code'
+            ? { ...creds.auth, scopes }
+            : creds.auth;
         headers.Authorization = '{__authorization}';
       }
     }
@@ -463,7 +466,8 @@ function credentialsOf(
   }
   if (auth)
     for (const [k, v] of Object.entries(auth))
-      if (k !== 'kind' && k !== 'tokenUrl' && typeof v === 'string') referenced.add(v);
+      if (['username', 'password', 'token', 'clientId', 'clientSecret'].includes(k) && typeof v === 'string')
+        referenced.add(v);
   return {
     headers,
     ...(query ? { query } : {}),

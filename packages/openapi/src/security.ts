@@ -84,6 +84,19 @@ export function securityModel(doc: Json): SecurityModel {
       propose('client_id', 'client_id', false);
       propose('client_secret', 'client_secret', true);
       kinds.set(name, { kind: 'oauth2', s });
+    } else if (
+      type === 'oauth2' &&
+      isObject(s.flows) &&
+      isObject(s.flows.authorizationCode) &&
+      typeof s.flows.authorizationCode.authorizationUrl === 'string' &&
+      typeof s.flows.authorizationCode.tokenUrl === 'string' &&
+      own.client_id !== undefined
+    ) {
+      // People's own accounts (ADR 0027): for now only where the scheme names its app's fields (connector
+      // descriptors' `oauth2_authorization_code`); other documents' authorization-code flows take a ready token below.
+      propose('client_id', own.client_id, false);
+      propose('client_secret', own.client_secret ?? 'client_secret', true);
+      kinds.set(name, { kind: 'oauth2_authorization_code', s });
     } else if (type === 'oauth2' || type === 'openIdConnect') {
       propose('token', fieldKey(name), true);
       kinds.set(name, { kind: 'bearer', s });
@@ -123,6 +136,18 @@ export function securityModel(doc: Json): SecurityModel {
       creds.auth = { kind: 'bearer', token: key('token') };
     } else if (kind === 'basic') {
       creds.auth = { kind: 'basic', username: key('username'), password: key('password') };
+    } else if (kind === 'oauth2_authorization_code') {
+      const flow = (s.flows as Json).authorizationCode as Json;
+      const revocation = s['x-toolplane-revocation-url'];
+      creds.auth = {
+        kind: 'oauth2_authorization_code',
+        authorizeUrl: flow.authorizationUrl as string,
+        tokenUrl: flow.tokenUrl as string,
+        ...(typeof revocation === 'string' ? { revocationUrl: revocation } : {}),
+        scopes: [],
+        clientId: key('client_id'),
+        clientSecret: key('client_secret'),
+      };
     } else {
       const flow = (s.flows as Json).clientCredentials as Json;
       creds.auth = {

@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,7 +7,14 @@ import { createLogger } from '@toolplane/logger';
 import { logMixin, observeQueueDepth } from '@toolplane/telemetry';
 import { DataPlaneTask, queueNames, redisKeys, ServerIdentitySettings, ToolInvokeJob } from '@toolplane/contracts';
 import { coalesceWrites, ExecutionRecordSink, ReplyingConsumer } from '@toolplane/queue';
-import { AwsSecretsReader, LocalSealedSecretsReader, type SecretsReader } from '@toolplane/secrets';
+import {
+  AwsSecretsReader,
+  AwsSecretsWriter,
+  LocalSealedSecretsReader,
+  LocalSealedSecretsWriter,
+  type SecretsReader,
+  type SecretsWriter,
+} from '@toolplane/secrets';
 import { Redis } from 'ioredis';
 import { Authorizer } from './auth.ts';
 import { PlanCache } from './catalog-cache.ts';
@@ -20,10 +28,13 @@ import { configureUpstreamConnections } from './http-operation.ts';
 import { createAbandonedJobHandler, createToolInvocationProcessor, RunningInvocations } from './processor.ts';
 import { requestCredentialOpener } from './request-credentials.ts';
 import { SecretResolver } from './secret-resolver.ts';
+import { UserTokenKeeper } from './user-tokens.ts';
 
 export interface WorkerDeps {
   log: Logger;
   secrets: SecretsReader;
+  /** Writes people's OAuth tokens (secrets named `ws/<ws>/users/<user>/oauth/<instance>`) after an exchange or a refresh (ADR 0027). */
+  tokenWriter: SecretsWriter;
 }
 
 /** The read side of the configured secrets backend (SECRETS_BACKEND). */
@@ -39,6 +50,23 @@ function secretsReaderFor(env: WorkerEnv): SecretsReader {
   if (!env.SECRETS_DIR || !env.SECRETS_PRIVATE_KEY_FILE)
     throw new Error('SECRETS_DIR and SECRETS_PRIVATE_KEY_FILE are required when SECRETS_BACKEND=local');
   return new LocalSealedSecretsReader(env.SECRETS_DIR, readFileSync(env.SECRETS_PRIVATE_KEY_FILE, 'utf8'));
+}
+
+/**
+ * The write side the worker holds for people's OAuth tokens only (ADR 0027): the local store seals with the
+ * public half of the key it already has; on AWS its role may `PutSecretValue` on people's OAuth token secrets only.
+ */
+function tokenWriterFor(env: WorkerEnv): SecretsWriter {
+  if (env.SECRETS_BACKEND === 'aws')
+    return new AwsSecretsWriter({
+      region: env.AWS_REGION!,
+      namePrefix: env.SECRETS_NAME_PREFIX,
+      ...(env.SECRETS_AWS_ENDPOINT ? { endpoint: env.SECRETS_AWS_ENDPOINT } : {}),
+    });
+  const publicKey = createPublicKey(readFileSync(env.SECRETS_PRIVATE_KEY_FILE!, 'utf8'))
+    .export({ type: 'spki', format: 'pem' })
+    .toString();
+  return new LocalSealedSecretsWriter(env.SECRETS_DIR!, publicKey);
 }
 
 export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> = {}) {
@@ -93,6 +121,18 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     debug.invalidate(undefined);
   });
   const leases = new ExecutionLeases(redis, env.REDIS_PREFIX, env.EXECUTION_LEASE_GRACE_MS);
+  // Created on the first person's call: a worker whose tools all use stored credentials never builds the writer.
+  let tokenWriter = overrides.tokenWriter;
+  const userTokens = new UserTokenKeeper({
+    redis,
+    prefix: env.REDIS_PREFIX,
+    limits: httpLimits,
+    store: {
+      // Always the store's current value (never the resolver's cache): another worker may have rotated it.
+      read: (name) => secrets.get(name),
+      write: async (name, value) => void (await (tokenWriter ??= tokenWriterFor(env)).put(name, value)),
+    },
+  });
   const requestCredentialsKey = env.REQUEST_CREDENTIALS_PRIVATE_KEY_FILE ?? env.SECRETS_PRIVATE_KEY_FILE;
   const processor = createToolInvocationProcessor({
     plans: new PlanCache(redis, env.REDIS_PREFIX, env.PLAN_CACHE_MAX),
@@ -117,6 +157,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     ...(requestCredentialsKey
       ? { openRequestCredential: requestCredentialOpener(readFileSync(requestCredentialsKey, 'utf8')) }
       : {}),
+    userTokens,
   });
   const stalled = {
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,

@@ -56,6 +56,9 @@ export class Authorizer {
         this.tokens.set(key, token);
         return `Bearer ${token.value}`;
       }
+      case 'oauth2_authorization_code':
+        // A person's token, not the app's: the processor asks the UserTokenKeeper (personCredentials).
+        throw new Error('oauth2_authorization_code is authorised per person, not by the Authorizer');
     }
   }
 

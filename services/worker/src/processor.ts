@@ -51,6 +51,7 @@ import { redactSecrets, sentSecretForms } from './redact.ts';
 import { perRequestCredentials, type RequestCredentialOpener } from './request-credentials.ts';
 import { callRemoteTool, externalHeaders, RemoteRequestError, RemoteTimeoutError } from './remote-tools.ts';
 import type { SecretResolver } from './secret-resolver.ts';
+import { ConnectionRequiredError, type OAuthClient, type UserTokenKeeper } from './user-tokens.ts';
 import { runWorkflowTool } from './workflow-runner.ts';
 
 export interface ProcessorDeps {
@@ -71,6 +72,8 @@ export interface ProcessorDeps {
   userAttributes?: (workspaceId: string, userId: string) => Promise<Record<string, string>>;
   /** Opens a caller's sealed `X-Upstream-Authorization` (absent: REQUEST_CREDENTIALS_PRIVATE_KEY_FILE unset, such calls fail). */
   openRequestCredential?: RequestCredentialOpener;
+  /** People's OAuth tokens (`oauth2_authorization_code` tools; absent: such calls fail). ADR 0027. */
+  userTokens?: UserTokenKeeper;
   now?: () => number;
 }
 
@@ -408,30 +411,16 @@ async function runHttpTool(
       ),
     );
   }
-  const { credentials, given } = await httpCredentials(deps, call, plan);
   const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, call.remaining) };
-  const request = buildRequest(plan, job.arguments, credentials);
-  // The same key on every delivery, so the API can drop a repeat (unless the caller passed one).
-  if (keyHeader && request.headers[keyHeader.toLowerCase()] === undefined)
-    request.headers[keyHeader.toLowerCase()] = idempotencyKeyFor(job.invocationId);
-  // The values, and the forms they took in the bytes of this request (redact.ts).
-  const secretValues = [...given, ...sentSecretForms(request, given)];
-  const redactedUrl = redactSecrets({ content: [{ type: 'text', text: request.url }] }, secretValues).content[0]!
-    .text as string;
-  await call.markSent();
-  const sentAt = now();
-  const outcome = await sendRequest(request, limits, call.cancel, { urlTemplate: plan.url, url: redactedUrl });
-  call.steps.push({
-    kind: 'http',
-    name: job.tool,
-    method: request.method,
-    urlTemplate: plan.url,
-    url: redactedUrl,
-    ...(outcome.kind === 'response' ? { status: outcome.status } : {}),
-    outcome: outcome.kind,
-    durationMs: now() - sentAt,
-    attempt: call.delivery,
-  });
+  let credentials = await httpCredentials(deps, call, plan);
+  let sent = await sendHttp(deps, call, plan, keyHeader, credentials, limits, true);
+  // A person's token the upstream refused (401: it did nothing): refreshed once and sent once more (ADR 0027).
+  if (credentials.person && sent.outcome.kind === 'response' && sent.outcome.status === 401 && !call.cancel.aborted) {
+    credentials = await personCredentials(deps, call, plan, credentials.person.token);
+    const left = { ...limits, timeoutMs: Math.max(1, Math.min(limits.timeoutMs, job.deadlineAt - now())) };
+    sent = await sendHttp(deps, call, plan, keyHeader, credentials, left, false);
+  }
+  const { request, outcome, secretValues } = sent;
   const result = redactSecrets(toToolResult(outcome, limits, plan.output), secretValues);
   const session = await deps.debug.active(job.serverId);
   call.record(result.isError ? 'tool_error' : 'success', {
@@ -447,6 +436,50 @@ async function runHttpTool(
   return answer(job, result);
 }
 
+/** One request of an HTTP tool: built with `credentials`, sent (after the lease when `first`), recorded as a step. */
+async function sendHttp(
+  deps: ProcessorDeps,
+  call: Invocation,
+  plan: HttpOperationPlan,
+  keyHeader: string | undefined,
+  { credentials, given }: HttpCredentials,
+  limits: HttpLimits,
+  first: boolean,
+) {
+  const { job, now } = call;
+  const request = buildRequest(plan, job.arguments, credentials);
+  // The same key on every delivery, so the API can drop a repeat (unless the caller passed one).
+  if (keyHeader && request.headers[keyHeader.toLowerCase()] === undefined)
+    request.headers[keyHeader.toLowerCase()] = idempotencyKeyFor(job.invocationId);
+  // The values, and the forms they took in the bytes of this request (redact.ts).
+  const secretValues = [...given, ...sentSecretForms(request, given)];
+  const redactedUrl = redactSecrets({ content: [{ type: 'text', text: request.url }] }, secretValues).content[0]!
+    .text as string;
+  if (first) await call.markSent();
+  const sentAt = now();
+  const outcome = await sendRequest(request, limits, call.cancel, { urlTemplate: plan.url, url: redactedUrl });
+  call.steps.push({
+    kind: 'http',
+    name: job.tool,
+    method: request.method,
+    urlTemplate: plan.url,
+    url: redactedUrl,
+    ...(outcome.kind === 'response' ? { status: outcome.status } : {}),
+    outcome: outcome.kind,
+    durationMs: now() - sentAt,
+    attempt: call.delivery,
+  });
+  return { request, outcome, secretValues };
+}
+
+interface HttpCredentials {
+  credentials: Record<string, string | undefined>;
+  /** Values to redact from what comes back. */
+  given: (string | undefined)[];
+  /** A person's OAuth connection (`oauth2_authorization_code`): the token sent, refreshed on a 401. */
+  person?: { token: string };
+}
+
 /**
  * The credentials of an HTTP tool's request and the secret values to redact: the caller's own for this call
  * (per-request authentication, no stored one is read), an external user's own connection (or, with
@@ -456,8 +489,10 @@ async function httpCredentials(
   deps: ProcessorDeps,
   call: Invocation,
   plan: HttpOperationPlan,
-): Promise<{ credentials: Record<string, string | undefined>; given: (string | undefined)[] }> {
+): Promise<HttpCredentials> {
   const { job } = call;
+  if (plan.auth?.kind === 'oauth2_authorization_code' && job.upstreamAuthorization === undefined)
+    return personCredentials(deps, call, plan);
   const userId = job.principal.userId;
   if (job.upstreamAuthorization !== undefined) {
     const perRequest = perRequestCredentials(
@@ -485,6 +520,57 @@ async function httpCredentials(
   }
   if (plan.auth) credentials.__authorization = await deps.authorizer.authorization(plan.auth, credentials);
   return { credentials, given: Object.values(credentials) };
+}
+
+/**
+ * `oauth2_authorization_code`: the calling person's own token for this connector instance, from their
+ * connection (the UserTokenKeeper refreshes it when it expires, or when `stale` is the token the upstream just
+ * refused). The instance's `client_id`/`client_secret` are the workspace's OAuth app. A call made for nobody in
+ * particular, or for a person who has not connected, is refused with a message the model can act on.
+ */
+async function personCredentials(
+  deps: ProcessorDeps,
+  call: Invocation,
+  plan: HttpOperationPlan,
+  stale?: string,
+): Promise<HttpCredentials> {
+  const auth = plan.auth as Extract<HttpOperationPlan['auth'], { kind: 'oauth2_authorization_code' }>;
+  const { userId, username } = call.job.principal;
+  if (!userId)
+    throw new UserError(
+      'connection.required',
+      "This tool acts on a person's own account: call it for an external user (the x-username header, or an OAuth token naming one).",
+      { details: { reason: 'no_user' } },
+    );
+  if (!deps.userTokens || !auth.connection)
+    throw new Error('people’s OAuth connections are not configured in this worker');
+  const app = async (field: string) => {
+    const name = plan.secrets[field];
+    const value = name ? await deps.secrets.resolve(name) : undefined;
+    if (value === undefined)
+      throw new UserError('secret.not_found', `the connector instance has no OAuth app credential "${field}"`);
+    return value;
+  };
+  const client: OAuthClient = {
+    tokenUrl: auth.tokenUrl,
+    clientId: await app(auth.clientId),
+    clientSecret: await app(auth.clientSecret),
+  };
+  let token: string;
+  try {
+    token = await deps.userTokens.accessToken(auth.connection.replace('{user}', userId), client, stale);
+  } catch (err) {
+    if (!(err instanceof ConnectionRequiredError)) throw err;
+    throw new ConnectionRequiredError(
+      err.reason,
+      `User "${username}" has ${err.reason === 'missing' ? 'not connected' : 'to authorise again'} their own account for this tool's API (${err.message}).`,
+    );
+  }
+  return {
+    credentials: { __authorization: `Bearer ${token}` },
+    given: [token, client.clientSecret],
+    person: { token },
+  };
 }
 
 /**

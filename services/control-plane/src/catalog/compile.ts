@@ -5,6 +5,7 @@ import type {
   ListRemoteToolsResult,
   WorkflowPlan,
 } from '@toolplane/contracts';
+import { userSecrets } from '@toolplane/contracts';
 import { ValidationError } from '@toolplane/errors';
 import { compileDescriptorTools } from '@toolplane/openapi';
 // Types only (erased at run time): deployments store the compiled IR, catalogs are built from it.
@@ -151,6 +152,10 @@ function instanceTools(workspaceId: string, instance: InstanceWithConnector): Ca
           userCredentialSecretName(workspaceId, '{user}', instance.id, field),
         ]),
       ),
+      // People's own accounts: each user's tokens for this instance (ADR 0027).
+      ...(t.plan.auth?.kind === 'oauth2_authorization_code'
+        ? { auth: { ...t.plan.auth, connection: userSecrets.oauth(workspaceId, '{user}', instance.id) } }
+        : {}),
     },
     source: { connector: instance.connector.slug, instance: instance.name, instanceId: instance.id },
   }));
