@@ -1,8 +1,8 @@
 // People's OAuth connections in calls (ADR 0027), on the real stack with two workers: a connector whose descriptor
 // declares `oauth2_authorization_code` calls a local provider's API with the calling person's own token, refreshed
-// by the workers (once for many calls, across workers) when it expires or the API refuses it. The connect link and
-// its browser flow are not built yet: the tests store a person's tokens as the flow's end would (sealed, in the
-// stack's secrets store).
+// by the workers (once for many calls, across workers) when it expires or the API refuses it; a person without a
+// usable connection gets a connect link, followed here over HTTP (the provider consents at once: no browser yet).
+// Some tests store a person's tokens as the flow's end would (sealed, in the stack's secrets store).
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -78,6 +78,20 @@ async function connect(user: string, expiresAt = Date.now() + 3_600_000): Promis
   return t.accessToken;
 }
 
+/** The connect link an error names (an absolute URL on the control plane). */
+function linkIn(text: string): string {
+  const link = /(http:\/\/127\.0\.0\.1:\d+\/connect\/[A-Za-z0-9_-]{43})\b/.exec(text)?.[1];
+  if (!link) throw new Error(`no connect link in: ${text}`);
+  return link;
+}
+
+/** Opens a link as a browser would, through the provider, to the callback page. */
+async function followLink(link: string): Promise<Response> {
+  const toProvider = await fetch(link, { redirect: 'manual' });
+  const toCallback = await fetch(toProvider.headers.get('location')!, { redirect: 'manual' });
+  return fetch(toCallback.headers.get('location')!);
+}
+
 const statusKey = (user: string) => `${stack.redisPrefix}:oauth-connection-status:${connection(user)}`;
 
 beforeAll(async () => {
@@ -106,7 +120,7 @@ beforeAll(async () => {
   mcpUrl = server.url;
   const catalog = JSON.parse((await redis.get(`${stack.redisPrefix}:catalog:${server.id}`))!) as Catalog;
   workspaceId = catalog.workspaceId;
-  for (const name of ['alice', 'bob', 'carol', 'dave']) {
+  for (const name of ['alice', 'bob', 'carol', 'dave', 'erin']) {
     const user = await unwrap(api.POST('/external_users', { body: { name } }));
     userIds.set(name, user.id);
   }
@@ -179,6 +193,62 @@ describe("a person's own account in calls (oauth2_authorization_code)", () => {
     } finally {
       provider.refuseRefresh = false;
     }
+  });
+
+  it('a connect link: opened once, it sends the person to the provider with PKCE, and the callback connects them', async () => {
+    const first = await myEvents('bob');
+    const link = linkIn(first.text);
+    provider.consentAs = 'bob';
+    const toProvider = await fetch(link, { redirect: 'manual' });
+    expect(toProvider.status).toBe(302);
+    const authorize = new URL(toProvider.headers.get('location')!);
+    expect(`${authorize.origin}${authorize.pathname}`).toBe(`${provider.url}/authorize`);
+    expect(Object.fromEntries(authorize.searchParams)).toMatchObject({
+      response_type: 'code',
+      client_id: provider.clientId,
+      scope: 'calendar.read',
+      code_challenge_method: 'S256',
+      redirect_uri: `${new URL(link).origin}/connect/callback`,
+    });
+    expect(authorize.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const toCallback = await fetch(authorize, { redirect: 'manual' });
+    const callback = toCallback.headers.get('location')!;
+    const done = await fetch(callback);
+    expect(done.status).toBe(200);
+    expect(await done.text()).toContain('You can return to your agent');
+
+    const bob = await myEvents('bob');
+    expect(bob).toEqual({ isError: false, text: JSON.stringify({ user: 'bob', path: '/events' }) });
+
+    // Replayed link, replayed callback, forged state: refused, and no code is exchanged.
+    const issued = provider.issuedTokens().length;
+    const replayed = await fetch(link, { redirect: 'manual' });
+    expect(replayed.status).toBe(410);
+    expect(await replayed.text()).toContain('This link has expired');
+    expect((await fetch(callback)).status).toBe(400);
+    const forged = new URL(callback);
+    forged.searchParams.set('state', 'forged-state');
+    expect((await fetch(forged)).status).toBe(400);
+    expect(provider.issuedTokens().length).toBe(issued);
+  });
+
+  it('a person who refuses at the provider stays unconnected; a connection needing re-authorisation is renewed by a new link', async () => {
+    provider.consentAs = undefined;
+    const refused = await followLink(linkIn((await myEvents('erin')).text));
+    expect(refused.status).toBe(200);
+    expect(await refused.text()).toContain('You did not allow access');
+    expect((await myEvents('erin')).text).toContain('User "erin" has not connected');
+
+    // alice's refresh was refused in an earlier test: her error carries a new link, and connecting again clears the mark.
+    const alice = await myEvents('alice');
+    expect(alice.text).toContain('User "alice" has to authorise again');
+    provider.consentAs = 'alice';
+    expect((await followLink(linkIn(alice.text))).status).toBe(200);
+    expect(await redis.get(statusKey('alice'))).toBeNull();
+    expect(await myEvents('alice')).toEqual({
+      isError: false,
+      text: JSON.stringify({ user: 'alice', path: '/events' }),
+    });
   });
 
   it('no access token, refresh token or client secret in any tool result or execution record', async () => {

@@ -219,6 +219,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           SECRETS_DIR: secretsDir,
           SECRETS_PUBLIC_KEY_FILE: publicKeyFile,
           PUBLIC_EDGE_URL: edgeUrls[0]!,
+          PUBLIC_API_URL: `http://127.0.0.1:${cpPort}`,
           BOOTSTRAP_API_KEY: bootstrapKey,
           ...opts.serviceEnv?.['control-plane'],
         },
@@ -245,6 +246,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           SECRETS_DIR: secretsDir,
           SECRETS_PRIVATE_KEY_FILE: privateKeyFile,
           HEALTH_PORT: String(port),
+          // Connect links for people's OAuth connections point at the control plane (ADR 0027).
+          PUBLIC_API_URL: `http://127.0.0.1:${cpPort}`,
           OUTBOUND_ALLOW: opts.outboundAllow ?? opts.env?.OUTBOUND_ALLOW ?? '127.0.0.1',
           ...opts.serviceEnv?.worker,
         },

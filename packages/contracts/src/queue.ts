@@ -66,6 +66,10 @@ export function redisKeys(prefix: string) {
     mcpCancel: `${prefix}:events:mcp-cancel`,
     /** String (a log level, expiring): what `logging/setLevel` asked for, per caller and MCP session. */
     mcpLogLevel: (scope: string) => `${prefix}:mcp-log-level:${scope}`,
+    /** String (JSON `ConnectLink`, 10 minutes, taken once with GETDEL): a person's connect link (ADR 0027). */
+    oauthConnectLink: (token: string) => `${prefix}:oauth-connect-link:${token}`,
+    /** String (JSON `{ link, verifier }`, 10 minutes, taken once): an opened link waiting for the provider's callback. */
+    oauthConnectState: (state: string) => `${prefix}:oauth-connect-state:${state}`,
   } as const;
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;
@@ -268,10 +272,50 @@ const FetchDocumentJobV1 = z.object({
   replyTo: z.string(),
 });
 
+/**
+ * What a person's connect link stands for (ADR 0027), written by the worker that found the person without a usable
+ * connection: whose connection, which tool's OAuth app (the catalog version names it), and what the browser is
+ * sent to the provider with. No secret: the client id is public, the app's secret stays in the store.
+ */
+export const ConnectLink = z.object({
+  v: z.literal(1),
+  workspaceId: z.string(),
+  userId: z.string(),
+  username: z.string(),
+  serverId: z.string(),
+  catalogVersion: z.number().int(),
+  tool: z.string(),
+  /** The person's connection: the secret name their tokens are stored under. */
+  connection: z.string(),
+  authorizeUrl: z.string().url(),
+  clientId: z.string(),
+  scopes: z.array(z.string()),
+});
+export type ConnectLink = z.infer<typeof ConnectLink>;
+
+/**
+ * `oauth.exchange` (control plane → worker): the provider's authorization code for a connect link, with the PKCE
+ * verifier, to be exchanged by the worker (the only reader of the app's client secret) and stored as the person's
+ * connection. The code is single-use and useless without the client secret.
+ */
+const OAuthExchangeJobV1 = z.object({
+  v: z.literal(1),
+  taskId: z.string().min(1),
+  kind: z.literal('oauth.exchange'),
+  link: ConnectLink,
+  code: z.string().min(1),
+  verifier: z.string().min(43),
+  redirectUri: z.string().url(),
+  deadlineAt: z.number().int(),
+  replyTo: z.string(),
+});
+export type OAuthExchangeJob = z.infer<typeof OAuthExchangeJobV1>;
+
 export const DataPlaneTask = z.discriminatedUnion('kind', [
   ConnectorTestJobV1,
   ListRemoteToolsJobV1,
   FetchDocumentJobV1,
+  OAuthExchangeJobV1,
 ]);
 export type DataPlaneTask = z.infer<typeof DataPlaneTask>;
 export type ConnectorTestJob = z.infer<typeof ConnectorTestJobV1>;
@@ -317,8 +361,23 @@ export const ConnectorTestResult = z.object({
 });
 export type ConnectorTestResult = z.infer<typeof ConnectorTestResult>;
 
-// FetchDocumentResult first: its `kind` keeps it from matching the others (zod objects strip unknown keys).
-export const DataPlaneTaskResult = z.union([FetchDocumentResult, ConnectorTestResult, ListRemoteToolsResult]);
+/** `oauth.exchange`'s answer: connected, or what the person may be told (the provider's error code). */
+export const OAuthExchangeResult = z.object({
+  v: z.literal(1),
+  taskId: z.string(),
+  kind: z.literal('oauth.exchange'),
+  ok: z.boolean(),
+  error: z.string().optional(),
+});
+export type OAuthExchangeResult = z.infer<typeof OAuthExchangeResult>;
+
+// The results with a `kind` first: it keeps them from matching the others (zod objects strip unknown keys).
+export const DataPlaneTaskResult = z.union([
+  FetchDocumentResult,
+  OAuthExchangeResult,
+  ConnectorTestResult,
+  ListRemoteToolsResult,
+]);
 export type DataPlaneTaskResult = z.infer<typeof DataPlaneTaskResult>;
 
 /** One HTTP request made for a call, as recorded (URL with secret values redacted). */

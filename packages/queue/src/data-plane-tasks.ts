@@ -3,11 +3,13 @@ import {
   DataPlaneTaskResult,
   FetchDocumentResult,
   ListRemoteToolsResult,
+  OAuthExchangeResult,
   queueNames,
   type ConnectorTestJob,
   type DataPlaneTask,
   type FetchDocumentJob,
   type ListRemoteToolsJob,
+  type OAuthExchangeJob,
 } from '@toolplane/contracts';
 import { InternalError } from '@toolplane/errors';
 import type { Redis } from 'ioredis';
@@ -55,6 +57,13 @@ export class DataPlaneTaskClient {
     const r = await this.rpc.request(task.taskId, task);
     const parsed = FetchDocumentResult.safeParse(r);
     if (!parsed.success) throw new InternalError('internal.unexpected', 'unexpected reply to document.fetch');
+    return parsed.data;
+  }
+
+  async exchangeOAuthCode(task: OAuthExchangeJob): Promise<OAuthExchangeResult> {
+    const r = await this.rpc.request(task.taskId, task);
+    const parsed = OAuthExchangeResult.safeParse(r);
+    if (!parsed.success) throw new InternalError('internal.unexpected', 'unexpected reply to oauth.exchange');
     return parsed.data;
   }
 

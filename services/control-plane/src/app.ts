@@ -18,6 +18,7 @@ import type { ControlPlaneEnv } from './env.ts';
 import { enforceServerRestriction, requireCaller } from './http/auth.ts';
 import { AuthorizationServerDiscovery, ManagementTokenVerifier } from './http/oauth.ts';
 import { jsonBody } from './http/body.ts';
+import { connectRouter } from './http/connect.ts';
 import { dashboardRouter } from './http/dashboard.ts';
 import { largeImportLimit, unauthenticatedLimit } from './http/limits.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
@@ -213,6 +214,8 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/access_policies', accessPoliciesRouter(db, publisher, env.MAX_BODY_BYTES));
   api.use('/workspaces', workspacesRouter(db, publisher, env.MAX_BODY_BYTES));
   http.use('/api/v1', api);
+  // People's connect links and the OAuth providers' callback (ADR 0027): public pages, the link is the credential.
+  http.use(connectRouter({ redis, prefix: env.REDIS_PREFIX, tasks, publicApiUrl: env.PUBLIC_API_URL }));
   http.use(
     dashboardRouter({
       dir: env.DASHBOARD_DIR,

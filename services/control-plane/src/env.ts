@@ -28,6 +28,12 @@ export const ControlPlaneEnv = z.object({
     .default('toolplane/'),
   /** KMS key (id or ARN) new secrets are encrypted with; the account's `aws/secretsmanager` key when unset. */
   SECRETS_AWS_KMS_KEY_ID: z.string().min(1).optional(),
+  /**
+   * Base URL people's browsers and OAuth providers reach this control plane at: connect links are
+   * `<PUBLIC_API_URL>/connect/<token>` and the providers' redirect URI `<PUBLIC_API_URL>/connect/callback` (ADR 0027;
+   * give the workers the same value). Unset: the redirect URI is built from the request's origin.
+   */
+  PUBLIC_API_URL: z.string().url().optional(),
   /** Base URL agents use to reach the edge; MCP URLs in responses are built from it. */
   PUBLIC_EDGE_URL: z.string().url().default('http://127.0.0.1:8080'),
   /**

@@ -18,6 +18,7 @@ import {
 import { Redis } from 'ioredis';
 import { Authorizer } from './auth.ts';
 import { PlanCache } from './catalog-cache.ts';
+import { ConnectLinks, createOAuthExchangeHandler } from './connect-links.ts';
 import { createDataPlaneTaskHandler } from './data-plane-tasks.ts';
 import { DebugSessions } from './debug-sessions.ts';
 import { RateLimits } from './rate-limits.ts';
@@ -134,8 +135,9 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     },
   });
   const requestCredentialsKey = env.REQUEST_CREDENTIALS_PRIVATE_KEY_FILE ?? env.SECRETS_PRIVATE_KEY_FILE;
+  const plans = new PlanCache(redis, env.REDIS_PREFIX, env.PLAN_CACHE_MAX);
   const processor = createToolInvocationProcessor({
-    plans: new PlanCache(redis, env.REDIS_PREFIX, env.PLAN_CACHE_MAX),
+    plans,
     secrets: resolver,
     rateLimits: new RateLimits(redis, env.REDIS_PREFIX),
     records,
@@ -158,6 +160,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
       ? { openRequestCredential: requestCredentialOpener(readFileSync(requestCredentialsKey, 'utf8')) }
       : {}),
     userTokens,
+    connectLinks: new ConnectLinks(redis, env.REDIS_PREFIX, env.PUBLIC_API_URL),
   });
   const stalled = {
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,
@@ -193,7 +196,11 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     queueName: queueNames.dataPlaneTasks,
     concurrency: 4,
     job: DataPlaneTask,
-    handle: createDataPlaneTaskHandler({ secrets: resolver, limits: httpLimits }),
+    handle: createDataPlaneTaskHandler({
+      secrets: resolver,
+      limits: httpLimits,
+      exchangeOAuthCode: createOAuthExchangeHandler({ plans, secrets: resolver, userTokens }),
+    }),
     onInvalidJob,
     stalled,
     onError,

@@ -1,4 +1,4 @@
-import type { DataPlaneTask, DataPlaneTaskResult } from '@toolplane/contracts';
+import type { DataPlaneTask, DataPlaneTaskResult, OAuthExchangeJob, OAuthExchangeResult } from '@toolplane/contracts';
 import { createConnectorTestHandler } from './connector-test.ts';
 import { createDocumentFetchHandler } from './document-fetch.ts';
 import type { HttpLimits } from './http-operation.ts';
@@ -6,7 +6,12 @@ import { createRemoteToolsHandler } from './remote-tools.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 
 /** Egress the control plane asks the data plane to do. */
-export function createDataPlaneTaskHandler(deps: { secrets: SecretResolver; limits: HttpLimits }) {
+export function createDataPlaneTaskHandler(deps: {
+  secrets: SecretResolver;
+  limits: HttpLimits;
+  /** A person's authorization code exchanged and stored as their connection (ADR 0027). */
+  exchangeOAuthCode: (task: OAuthExchangeJob) => Promise<OAuthExchangeResult>;
+}) {
   const connectorTest = createConnectorTestHandler(deps);
   const remoteTools = createRemoteToolsHandler({ timeoutMs: deps.limits.timeoutMs, secrets: deps.secrets });
   const fetchDocument = createDocumentFetchHandler({ timeoutMs: deps.limits.timeoutMs });
@@ -18,6 +23,8 @@ export function createDataPlaneTaskHandler(deps: { secrets: SecretResolver; limi
         return remoteTools(task);
       case 'document.fetch':
         return fetchDocument(task);
+      case 'oauth.exchange':
+        return deps.exchangeOAuthCode(task);
     }
   };
 }

@@ -87,6 +87,11 @@ export const WorkerEnv = z.object({
    * reached although loopback, private, link-local or cloud-metadata addresses are refused. For development only.
    */
   OUTBOUND_ALLOW: z.string().default(''),
+  /**
+   * Base URL people's browsers reach the control plane at (its `PUBLIC_API_URL`): a person without a usable OAuth
+   * connection is given `<PUBLIC_API_URL>/connect/<token>` (ADR 0027). Unset: they are told so without a link.
+   */
+  PUBLIC_API_URL: z.string().url().optional(),
   /** Port of the worker's health endpoints (/healthz, /readyz); 0 picks a free one; unset disables. */
   HEALTH_PORT: port.optional(),
   HEALTH_HOST: z.string().default('127.0.0.1'),

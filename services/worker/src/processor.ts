@@ -51,7 +51,8 @@ import { redactSecrets, sentSecretForms } from './redact.ts';
 import { perRequestCredentials, type RequestCredentialOpener } from './request-credentials.ts';
 import { callRemoteTool, externalHeaders, RemoteRequestError, RemoteTimeoutError } from './remote-tools.ts';
 import type { SecretResolver } from './secret-resolver.ts';
-import { ConnectionRequiredError, type OAuthClient, type UserTokenKeeper } from './user-tokens.ts';
+import { oauthAppOf, type ConnectLinks, type PersonAuth } from './connect-links.ts';
+import { ConnectionRequiredError, type UserTokenKeeper } from './user-tokens.ts';
 import { runWorkflowTool } from './workflow-runner.ts';
 
 export interface ProcessorDeps {
@@ -74,6 +75,8 @@ export interface ProcessorDeps {
   openRequestCredential?: RequestCredentialOpener;
   /** People's OAuth tokens (`oauth2_authorization_code` tools; absent: such calls fail). ADR 0027. */
   userTokens?: UserTokenKeeper;
+  /** Connect links for people without a usable connection (absent: they are told so without a link). */
+  connectLinks?: ConnectLinks;
   now?: () => number;
 }
 
@@ -534,9 +537,9 @@ async function personCredentials(
   plan: HttpOperationPlan,
   stale?: string,
 ): Promise<HttpCredentials> {
-  const auth = plan.auth as Extract<HttpOperationPlan['auth'], { kind: 'oauth2_authorization_code' }>;
-  const { userId, username } = call.job.principal;
-  if (!userId)
+  const auth = plan.auth as PersonAuth;
+  const { userId, username, workspaceId } = call.job.principal;
+  if (!userId || !username)
     throw new UserError(
       'connection.required',
       "This tool acts on a person's own account: call it for an external user (the x-username header, or an OAuth token naming one).",
@@ -544,26 +547,34 @@ async function personCredentials(
     );
   if (!deps.userTokens || !auth.connection)
     throw new Error('people’s OAuth connections are not configured in this worker');
-  const app = async (field: string) => {
-    const name = plan.secrets[field];
-    const value = name ? await deps.secrets.resolve(name) : undefined;
-    if (value === undefined)
-      throw new UserError('secret.not_found', `the connector instance has no OAuth app credential "${field}"`);
-    return value;
-  };
-  const client: OAuthClient = {
-    tokenUrl: auth.tokenUrl,
-    clientId: await app(auth.clientId),
-    clientSecret: await app(auth.clientSecret),
-  };
+  const client = await oauthAppOf(deps.secrets, plan, auth);
+  const connection = auth.connection.replace('{user}', userId);
   let token: string;
   try {
-    token = await deps.userTokens.accessToken(auth.connection.replace('{user}', userId), client, stale);
+    token = await deps.userTokens.accessToken(connection, client, stale);
   } catch (err) {
     if (!(err instanceof ConnectionRequiredError)) throw err;
+    const { job } = call;
+    const url = await deps.connectLinks?.create({
+      v: 1,
+      workspaceId,
+      userId,
+      username,
+      serverId: job.serverId,
+      catalogVersion: job.catalogVersion,
+      tool: job.tool,
+      connection,
+      authorizeUrl: auth.authorizeUrl,
+      clientId: client.clientId,
+      scopes: auth.scopes,
+    });
+    const what = err.reason === 'missing' ? 'has not connected' : 'has to authorise again';
     throw new ConnectionRequiredError(
       err.reason,
-      `User "${username}" has ${err.reason === 'missing' ? 'not connected' : 'to authorise again'} their own account for this tool's API (${err.message}).`,
+      url
+        ? `User "${username}" ${what} their own account for this tool's API. Give them this link to open in a browser ` +
+            `(it works once, for 10 minutes), then call the tool again: ${url}`
+        : `User "${username}" ${what} their own account for this tool's API (${err.message}).`,
     );
   }
   return {

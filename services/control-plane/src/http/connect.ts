@@ -1,0 +1,129 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { ConnectLink, redisKeys } from '@toolplane/contracts';
+import type { DataPlaneTaskClient } from '@toolplane/queue';
+import { Router, type Request, type Response } from 'express';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+
+/** An opened link waiting for the provider's callback: the link's binding and the PKCE verifier. */
+const OpenedLink = z.object({ link: ConnectLink, verifier: z.string(), redirectUri: z.string().url() });
+
+/** How long the provider round trip may take once a link is opened. */
+const STATE_TTL_SECONDS = 600;
+/** How long the worker has to exchange the code. */
+const EXCHANGE_TIMEOUT_MS = 30_000;
+
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** A page for the person (not for the agent): what happened and what to do now. */
+function page(res: Response, status: number, title: string, text: string): void {
+  res
+    .status(status)
+    .set({
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+      'referrer-policy': 'no-referrer',
+    })
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` +
+        `<body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p></main></body></html>`,
+    );
+}
+
+/**
+ * People's connect links (ADR 0027), outside the management API: the link itself is the credential (opaque,
+ * single-use, ten minutes, written by a worker). Opening it sends the browser to the provider with `state` and a
+ * PKCE S256 challenge; the provider's callback has the worker exchange the code (the only reader of the app's
+ * client secret) and store the tokens. A replayed, expired or forged link or state finds nothing and stores nothing.
+ */
+export function connectRouter(opts: {
+  redis: Redis;
+  prefix: string;
+  tasks: DataPlaneTaskClient;
+  /** The control plane's public base URL (the redirect URI is `<url>/connect/callback`); unset: the request's origin. */
+  publicApiUrl: string | undefined;
+}): Router {
+  const keys = redisKeys(opts.prefix);
+  const r = Router();
+  const callbackUrl = (req: Request) =>
+    `${opts.publicApiUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.get('host') ?? ''}`}/connect/callback`;
+
+  r.get('/connect/callback', async (req, res) => {
+    const state = typeof req.query.state === 'string' ? req.query.state : '';
+    const raw = state ? await opts.redis.getdel(keys.oauthConnectState(state)) : null;
+    const opened = raw ? OpenedLink.safeParse(JSON.parse(raw)) : undefined;
+    if (!opened?.success)
+      return page(res, 400, 'This link has expired', 'Ask your agent for a new link, and open it within 10 minutes.');
+    const providerError = typeof req.query.error === 'string' ? req.query.error : undefined;
+    if (providerError)
+      return page(
+        res,
+        200,
+        'Not connected',
+        providerError === 'access_denied'
+          ? 'You did not allow access. Nothing was connected; your agent can give you a new link if you change your mind.'
+          : `The provider refused the connection (${providerError}). Nothing was connected.`,
+      );
+    const code = typeof req.query.code === 'string' ? req.query.code : '';
+    if (!code)
+      return page(res, 400, 'Not connected', 'The provider sent no authorization code. Nothing was connected.');
+    const { link, verifier, redirectUri } = opened.data;
+    const result = await opts.tasks.exchangeOAuthCode({
+      v: 1,
+      taskId: randomUUID(),
+      kind: 'oauth.exchange',
+      link,
+      code,
+      verifier,
+      redirectUri,
+      deadlineAt: Date.now() + EXCHANGE_TIMEOUT_MS,
+      replyTo: opts.tasks.clientId,
+    });
+    if (result.ok)
+      return page(
+        res,
+        200,
+        'Connected',
+        `Your account is connected for ${link.username}. You can return to your agent now.`,
+      );
+    page(
+      res,
+      result.error === 'temporarily_unavailable' ? 503 : 400,
+      'Not connected',
+      `The provider did not complete the connection (${result.error ?? 'unknown error'}). Ask your agent for a new link.`,
+    );
+  });
+
+  r.get('/connect/:token', async (req, res) => {
+    const raw = await opts.redis.getdel(keys.oauthConnectLink(req.params.token));
+    const link = raw ? ConnectLink.safeParse(JSON.parse(raw)) : undefined;
+    if (!link?.success)
+      return page(
+        res,
+        410,
+        'This link has expired',
+        'Connect links work once, for 10 minutes. Ask your agent for a new one (calling the tool again gives one).',
+      );
+    const state = randomBytes(32).toString('base64url');
+    const verifier = randomBytes(32).toString('base64url');
+    const redirectUri = callbackUrl(req);
+    await opts.redis.set(
+      keys.oauthConnectState(state),
+      JSON.stringify({ link: link.data, verifier, redirectUri }),
+      'EX',
+      STATE_TTL_SECONDS,
+    );
+    const to = new URL(link.data.authorizeUrl);
+    to.searchParams.set('response_type', 'code');
+    to.searchParams.set('client_id', link.data.clientId);
+    to.searchParams.set('redirect_uri', redirectUri);
+    if (link.data.scopes.length > 0) to.searchParams.set('scope', link.data.scopes.join(' '));
+    to.searchParams.set('state', state);
+    to.searchParams.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
+    to.searchParams.set('code_challenge_method', 'S256');
+    res.set({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).redirect(302, to.toString());
+  });
+  return r;
+}
