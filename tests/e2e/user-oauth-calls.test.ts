@@ -251,9 +251,12 @@ describe("a person's own account in calls (oauth2_authorization_code)", () => {
     });
   });
 
-  it('no access token, refresh token or client secret in any tool result or execution record', async () => {
+  it('no access token, refresh token, client secret or connect link in any execution record', async () => {
     const records = JSON.stringify(await unwrap(api.GET('/execution_records', { params: { query: { limit: 200 } } })));
     expect(records).toContain('my_events');
     for (const secret of [...provider.issuedTokens(), provider.clientSecret]) expect(records).not.toContain(secret);
+    // Connect links go to the caller only: whoever opens one first connects their account as that person.
+    expect(records).toContain('A connect link was given to the caller');
+    expect(records).not.toMatch(/\/connect\/[A-Za-z0-9_-]{43}/);
   });
 });

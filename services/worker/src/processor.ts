@@ -253,7 +253,12 @@ async function run(
     );
     record(e.code === 'tool.outcome_unknown' ? 'unknown' : e.kind === 'user' ? 'rejected' : 'failed', {
       errorCode: e.code,
-      message: e.kind === 'internal' ? 'internal error' : e.message,
+      message:
+        err instanceof ConnectionRequiredError
+          ? err.recordMessage
+          : e.kind === 'internal'
+            ? 'internal error'
+            : e.message,
     });
     return {
       v: 1,
@@ -568,13 +573,15 @@ async function personCredentials(
       clientId: client.clientId,
       scopes: auth.scopes,
     });
-    const what = err.reason === 'missing' ? 'has not connected' : 'has to authorise again';
+    const what = `User "${username}" ${err.reason === 'missing' ? 'has not connected' : 'has to authorise again'}`;
+    const plain = `${what} their own account for this tool's API (${err.message}).`;
     throw new ConnectionRequiredError(
       err.reason,
       url
-        ? `User "${username}" ${what} their own account for this tool's API. Give them this link to open in a browser ` +
+        ? `${what} their own account for this tool's API. Give them this link to open in a browser ` +
             `(it works once, for 10 minutes), then call the tool again: ${url}`
-        : `User "${username}" ${what} their own account for this tool's API (${err.message}).`,
+        : plain,
+      url ? `${plain} A connect link was given to the caller.` : plain,
     );
   }
   return {

@@ -35,9 +35,15 @@ type ConnectionStatus = 'needs_reauthorization';
 /** The person has no usable connection: the caller answers with a connect link. */
 export class ConnectionRequiredError extends UserError {
   readonly reason: 'missing' | 'needs_reauthorization';
-  constructor(reason: 'missing' | 'needs_reauthorization', message: string) {
+  /**
+   * What the execution record says: the message without the connect link. Whoever opens a link first connects
+   * their account as that person, so it goes to the caller only, never to records others can read.
+   */
+  readonly recordMessage: string;
+  constructor(reason: 'missing' | 'needs_reauthorization', message: string, recordMessage = message) {
     super('connection.required', message, { details: { reason } });
     this.reason = reason;
+    this.recordMessage = recordMessage;
   }
 }
 

@@ -70,17 +70,20 @@ export function connectRouter(opts: {
     if (!code)
       return page(res, 400, 'Not connected', 'The provider sent no authorization code. Nothing was connected.');
     const { link, verifier, redirectUri } = opened.data;
-    const result = await opts.tasks.exchangeOAuthCode({
-      v: 1,
-      taskId: randomUUID(),
-      kind: 'oauth.exchange',
-      link,
-      code,
-      verifier,
-      redirectUri,
-      deadlineAt: Date.now() + EXCHANGE_TIMEOUT_MS,
-      replyTo: opts.tasks.clientId,
-    });
+    const result = await opts.tasks
+      .exchangeOAuthCode({
+        v: 1,
+        taskId: randomUUID(),
+        kind: 'oauth.exchange',
+        link,
+        code,
+        verifier,
+        redirectUri,
+        deadlineAt: Date.now() + EXCHANGE_TIMEOUT_MS,
+        replyTo: opts.tasks.clientId,
+      })
+      // No worker answered in time (or Redis is down): the person is told, not shown an API error.
+      .catch(() => ({ ok: false, error: 'temporarily_unavailable' }));
     if (result.ok)
       return page(
         res,
