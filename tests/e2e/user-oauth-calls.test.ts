@@ -85,9 +85,9 @@ function linkIn(text: string): string {
   return link;
 }
 
-/** Opens a link as a browser would, through the provider, to the callback page. */
+/** Opens a link and presses its button as a browser would, through the provider, to the callback page. */
 async function followLink(link: string): Promise<Response> {
-  const toProvider = await fetch(link, { redirect: 'manual' });
+  const toProvider = await fetch(link, { method: 'POST', redirect: 'manual' });
   const toCallback = await fetch(toProvider.headers.get('location')!, { redirect: 'manual' });
   return fetch(toCallback.headers.get('location')!);
 }
@@ -199,8 +199,17 @@ describe("a person's own account in calls (oauth2_authorization_code)", () => {
     const first = await myEvents('bob');
     const link = linkIn(first.text);
     provider.consentAs = 'bob';
-    const toProvider = await fetch(link, { redirect: 'manual' });
-    expect(toProvider.status).toBe(302);
+    // Opening it (as a chat app's link preview would) shows a button and uses nothing up.
+    for (let i = 0; i < 2; i++) {
+      const shown = await fetch(link);
+      expect(shown.status).toBe(200);
+      expect(shown.headers.get('content-security-policy')).toContain(`form-action 'self' ${provider.url}`);
+      const html = await shown.text();
+      expect(html).toContain('<form method="post">');
+      expect(html).toContain('for bob');
+    }
+    const toProvider = await fetch(link, { method: 'POST', redirect: 'manual' });
+    expect(toProvider.status).toBe(303);
     const authorize = new URL(toProvider.headers.get('location')!);
     expect(`${authorize.origin}${authorize.pathname}`).toBe(`${provider.url}/authorize`);
     expect(Object.fromEntries(authorize.searchParams)).toMatchObject({
@@ -222,9 +231,10 @@ describe("a person's own account in calls (oauth2_authorization_code)", () => {
 
     // Replayed link, replayed callback, forged state: refused, and no code is exchanged.
     const issued = provider.issuedTokens().length;
-    const replayed = await fetch(link, { redirect: 'manual' });
+    const replayed = await fetch(link, { method: 'POST', redirect: 'manual' });
     expect(replayed.status).toBe(410);
     expect(await replayed.text()).toContain('This link has expired');
+    expect((await fetch(link)).status).toBe(410);
     expect((await fetch(callback)).status).toBe(400);
     const forged = new URL(callback);
     forged.searchParams.set('state', 'forged-state');

@@ -39,6 +39,21 @@ describe('Authorizer', () => {
     expect(await a.authorization({ kind: 'bearer', token: 'token' }, { token: 't0' })).toBe('Bearer t0');
   });
 
+  it("refuses a person's own account (only HTTP tools ask the token keeper for it) with a user error", async () => {
+    const plan = {
+      kind: 'oauth2_authorization_code' as const,
+      authorizeUrl: 'https://a/authorize',
+      tokenUrl: 'https://a/token',
+      scopes: [],
+      clientId: 'client_id',
+      clientSecret: 'client_secret',
+    };
+    await expect(new Authorizer(limits).authorization(plan, {})).rejects.toMatchObject({
+      code: 'connection.required',
+      kind: 'user',
+    });
+  });
+
   it('reports a missing credential field by name', async () => {
     await expect(new Authorizer(limits).authorization({ kind: 'bearer', token: 'token' }, {})).rejects.toThrow(
       'the connection has no "token" credential',

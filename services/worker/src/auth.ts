@@ -57,8 +57,13 @@ export class Authorizer {
         return `Bearer ${token.value}`;
       }
       case 'oauth2_authorization_code':
-        // A person's token, not the app's: the processor asks the UserTokenKeeper (personCredentials).
-        throw new Error('oauth2_authorization_code is authorised per person, not by the Authorizer');
+        // A person's token, not the app's: HTTP tools ask the UserTokenKeeper (personCredentials). Only a workflow
+        // step calling such an operation gets here.
+        throw new UserError(
+          'connection.required',
+          "Workflow steps cannot use a person's own OAuth account yet: call the connector's tool itself.",
+          { details: { reason: 'not_supported' } },
+        );
     }
   }
 

@@ -16,26 +16,36 @@ const EXCHANGE_TIMEOUT_MS = 30_000;
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-/** A page for the person (not for the agent): what happened and what to do now. */
-function page(res: Response, status: number, title: string, text: string): void {
+/** A page for the person (not for the agent): what happened and what to do now, and maybe one button. */
+function page(
+  res: Response,
+  status: number,
+  title: string,
+  text: string,
+  button?: { label: string; formActionOrigin: string },
+): void {
+  const form = button ? `<form method="post"><button type="submit">${escapeHtml(button.label)}</button></form>` : '';
   res
     .status(status)
     .set({
       'content-type': 'text/html; charset=utf-8',
       'cache-control': 'no-store',
-      'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+      // The button posts here, and the answer redirects to the provider: both are allowed form targets.
+      'content-security-policy': `default-src 'none'; frame-ancestors 'none'; form-action 'self'${
+        button ? ` ${button.formActionOrigin}` : ''
+      }`,
       'referrer-policy': 'no-referrer',
     })
     .send(
       `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` +
-        `<body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p></main></body></html>`,
+        `<body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p>${form}</main></body></html>`,
     );
 }
 
 /**
  * People's connect links (ADR 0027), outside the management API: the link itself is the credential (opaque,
- * single-use, ten minutes, written by a worker). Opening it sends the browser to the provider with `state` and a
- * PKCE S256 challenge; the provider's callback has the worker exchange the code (the only reader of the app's
+ * single-use, ten minutes, written by a worker). Opening it shows a button; pressing it uses the link up and sends
+ * the browser to the provider with `state` and a PKCE S256 challenge; the provider's callback has the worker exchange the code (the only reader of the app's
  * client secret) and store the tokens. A replayed, expired or forged link or state finds nothing and stores nothing.
  */
 export function connectRouter(opts: {
@@ -99,16 +109,34 @@ export function connectRouter(opts: {
     );
   });
 
+  const expired = (res: Response) =>
+    page(
+      res,
+      410,
+      'This link has expired',
+      'Connect links work once, for 10 minutes. Ask your agent for a new one (calling the tool again gives one).',
+    );
+  const readLink = (raw: string | null) => (raw ? ConnectLink.safeParse(JSON.parse(raw)) : undefined);
+
+  // Opening the link only shows what it does: chat apps fetch links to preview them, and must not use it up.
   r.get('/connect/:token', async (req, res) => {
-    const raw = await opts.redis.getdel(keys.oauthConnectLink(req.params.token));
-    const link = raw ? ConnectLink.safeParse(JSON.parse(raw)) : undefined;
-    if (!link?.success)
-      return page(
-        res,
-        410,
-        'This link has expired',
-        'Connect links work once, for 10 minutes. Ask your agent for a new one (calling the tool again gives one).',
-      );
+    const link = readLink(await opts.redis.get(keys.oauthConnectLink(req.params.token)));
+    if (!link?.success) return expired(res);
+    const provider = new URL(link.data.authorizeUrl);
+    page(
+      res,
+      200,
+      'Connect your account',
+      `Continue to ${provider.host} to let Toolplane use your account there for ${link.data.username}. ` +
+        'Your agent never sees your password or tokens.',
+      { label: `Continue to ${provider.host}`, formActionOrigin: provider.origin },
+    );
+  });
+
+  // The button: the link is used up, and the browser goes to the provider with `state` and a PKCE S256 challenge.
+  r.post('/connect/:token', async (req, res) => {
+    const link = readLink(await opts.redis.getdel(keys.oauthConnectLink(req.params.token)));
+    if (!link?.success) return expired(res);
     const state = randomBytes(32).toString('base64url');
     const verifier = randomBytes(32).toString('base64url');
     const redirectUri = callbackUrl(req);
@@ -126,7 +154,7 @@ export function connectRouter(opts: {
     to.searchParams.set('state', state);
     to.searchParams.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
     to.searchParams.set('code_challenge_method', 'S256');
-    res.set({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).redirect(302, to.toString());
+    res.set({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).redirect(303, to.toString());
   });
   return r;
 }
