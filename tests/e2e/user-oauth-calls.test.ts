@@ -2,7 +2,9 @@
 // declares `oauth2_authorization_code` calls a local provider's API with the calling person's own token, refreshed
 // by the workers (once for many calls, across workers) when it expires or the API refuses it; a person without a
 // usable connection gets a connect link, followed here over HTTP (the provider consents at once: no browser yet).
+// Connections are listed with their status (API, CLI, SMART tools) and ended with a revocation at the provider.
 // Some tests store a person's tokens as the flow's end would (sealed, in the stack's secrets store).
+import { spawn } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +16,7 @@ import { type ManagementClient, unwrap } from '@toolplane/client';
 import { LocalSealedSecretsWriter } from '../../packages/secrets/src/index.ts';
 import { Redis } from 'ioredis';
 import { startUserOAuthProvider, type UserOAuthProvider } from '../fixtures/user-oauth-provider.ts';
-import { startTestStack, yamlBody } from '../helpers.ts';
+import { startTestStack, tempDir, yamlBody } from '../helpers.ts';
 
 let stack: Stack;
 let api: ManagementClient;
@@ -32,6 +34,7 @@ authentication:
   - type: oauth2_authorization_code
     authorization_url: "${p.url}/authorize"
     token_url: "${p.tokenUrl}"
+    revocation_url: "${p.revocationUrl}"
     scopes: [calendar.read]
     fields:
       - { key: client_id, field_type: string, required: true }
@@ -50,20 +53,51 @@ mcp_config:
     - { operation_id: my_events, mcp_tool_name: my_events, mcp_tool_description: "My calendar events" }
 `;
 
-/** One `my_events` call through the MCP SDK client, as `username` (or nobody). */
-async function myEvents(username?: string): Promise<{ isError: boolean; text: string }> {
+/** One tool call through the MCP SDK client, as `username` (or nobody): `my_events` on the NORMAL server by default. */
+async function callAs(
+  username: string | undefined,
+  tool = 'my_events',
+  args: Record<string, unknown> = {},
+  url = mcpUrl,
+): Promise<{ isError: boolean; text: string }> {
   const client = new Client({ name: 'people', version: '1.0.0' });
   await client.connect(
-    new StreamableHTTPClientTransport(new URL(mcpUrl), {
+    new StreamableHTTPClientTransport(new URL(url), {
       requestInit: { headers: { 'x-api-key': stack.bootstrapKey, ...(username ? { 'x-username': username } : {}) } },
     }),
   );
   try {
-    const r = await client.callTool({ name: 'my_events', arguments: {} });
+    const r = await client.callTool({ name: tool, arguments: args });
     return { isError: r.isError === true, text: (r.content as { text: string }[])[0]!.text };
   } finally {
     await client.close();
   }
+}
+const myEvents = (username?: string) => callAs(username);
+
+/** The CLI from its sources (as scripts/toolplane runs it), against the stack: `--json` output parsed. */
+async function cliJson(args: string[]): Promise<unknown> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@toolplane/source', join(import.meta.dirname, '../../packages/cli/src/main.ts'), ...args, '--json'],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        XDG_CONFIG_HOME: tempDir('user-oauth-cli'),
+        NO_COLOR: '1',
+        TOOLPLANE_URL: stack.controlPlaneUrl,
+        TOOLPLANE_API_KEY: stack.bootstrapKey,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`toolplane ${args.join(' ')} exited ${code}: ${stderr}`);
+  return JSON.parse(stdout) as unknown;
 }
 
 const connection = (user: string) => userSecrets.oauth(workspaceId, userIds.get(user)!, instanceId);
@@ -92,7 +126,10 @@ async function followLink(link: string): Promise<Response> {
   return fetch(toCallback.headers.get('location')!);
 }
 
-const statusKey = (user: string) => `${stack.redisPrefix}:oauth-connection-status:${connection(user)}`;
+/** The connection's status as the worker recorded it (a Redis hash holding no secret). */
+const status = (user: string) => redis.hget(`${stack.redisPrefix}:oauth-connection:${connection(user)}`, 'status');
+const listed = async (user: string) =>
+  (await unwrap(api.GET('/external_users/{name}/connections', { params: { path: { name: user } } }))).data;
 
 beforeAll(async () => {
   provider = await startUserOAuthProvider();
@@ -180,7 +217,7 @@ describe("a person's own account in calls (oauth2_authorization_code)", () => {
       const down = await myEvents('alice');
       expect(down.isError).toBe(true);
       expect(down.text).toMatch(/token endpoint/i);
-      expect(await redis.get(statusKey('alice'))).toBeNull();
+      expect(await status('alice')).toBeNull();
     } finally {
       provider.down = false;
     }
@@ -189,7 +226,7 @@ describe("a person's own account in calls (oauth2_authorization_code)", () => {
       const refused = await myEvents('alice');
       expect(refused.isError).toBe(true);
       expect(refused.text).toContain('User "alice" has to authorise again their own account');
-      expect(await redis.get(statusKey('alice'))).toBe('needs_reauthorization');
+      expect(await status('alice')).toBe('needs_reauthorization');
     } finally {
       provider.refuseRefresh = false;
     }
@@ -254,11 +291,81 @@ describe("a person's own account in calls (oauth2_authorization_code)", () => {
     expect(alice.text).toContain('User "alice" has to authorise again');
     provider.consentAs = 'alice';
     expect((await followLink(linkIn(alice.text))).status).toBe(200);
-    expect(await redis.get(statusKey('alice'))).toBeNull();
+    expect(await status('alice')).toBe('connected');
     expect(await myEvents('alice')).toEqual({
       isError: false,
       text: JSON.stringify({ user: 'alice', path: '/events' }),
     });
+  });
+
+  it("lists each person's connection with its status (API, CLI, SMART tools); disconnecting revokes it at the provider", async () => {
+    // bob connected with a link in an earlier test.
+    const [bob] = await listed('bob');
+    expect(bob).toMatchObject({ connector_instance_id: instanceId, kind: 'oauth', status: 'connected' });
+    expect(bob!.scopes).toEqual(['calendar.read']);
+    expect(Date.parse(bob!.expires_at!)).toBeGreaterThan(Date.now());
+    expect(await cliJson(['users', 'connections', 'bob'])).toEqual({ data: [bob] });
+
+    // SMART tools show the same, without any token.
+    const smart = await unwrap(api.POST('/mcp_manager', { body: { name: 'calendar-smart', mode: 'SMART' } }));
+    const mine = await callAs('bob', 'list_connections', {}, smart.url);
+    expect(mine.isError).toBe(false);
+    expect(JSON.parse(mine.text)).toMatchObject({
+      user: 'bob',
+      connections: [{ kind: 'oauth_account', id: instanceId, status: 'connected', tools: ['my_events'] }],
+      toolsWithoutConnection: [],
+    });
+    const dave = JSON.parse((await callAs('dave', 'connect', { tool: 'my_events' }, smart.url)).text) as {
+      connected: boolean;
+      message: string;
+    };
+    expect(dave.connected).toBe(false);
+    expect(dave.message).toContain('Call my_events for dave');
+
+    // The provider refuses bob's next refresh: every listing says he must authorise again.
+    provider.expireAccessTokens();
+    provider.refuseRefresh = true;
+    try {
+      expect((await myEvents('bob')).text).toContain('User "bob" has to authorise again');
+    } finally {
+      provider.refuseRefresh = false;
+    }
+    expect((await listed('bob'))[0]).toMatchObject({ kind: 'oauth', status: 'needs_reauthorization' });
+    expect(JSON.parse((await callAs('bob', 'list_connections', {}, smart.url)).text)).toMatchObject({
+      toolsWithoutConnection: [
+        { tool: 'my_events', needs: [{ kind: 'oauth_account', status: 'needs_reauthorization' }] },
+      ],
+    });
+
+    // alice (connected again in an earlier test) disconnects from the CLI: her refresh token is revoked at the provider.
+    const aliceTokens = provider.issuedTokens();
+    const ended = await cliJson(['users', 'disconnect', 'alice', instanceId]);
+    expect(ended).toEqual({ connector_instance_id: instanceId, kind: 'oauth', revocation: 'revoked' });
+    expect(aliceTokens).toContain(provider.revocations.at(-1)!.token);
+    expect(provider.revocations.at(-1)!.hint).toBe('refresh_token');
+    expect(await listed('alice')).toEqual([]);
+    expect(await status('alice')).toBeNull();
+    expect((await myEvents('alice')).text).toContain('User "alice" has not connected');
+
+    // Provider down: bob is disconnected all the same, and told the revocation failed.
+    provider.down = true;
+    try {
+      const down = await unwrap(
+        api.DELETE('/external_users/{name}/connections/{instanceId}', {
+          params: { path: { name: 'bob', instanceId } },
+        }),
+      );
+      expect(down).toEqual({
+        connector_instance_id: instanceId,
+        kind: 'oauth',
+        revocation: 'failed',
+        revocation_error: 'temporarily_unavailable',
+      });
+    } finally {
+      provider.down = false;
+    }
+    expect(await listed('bob')).toEqual([]);
+    expect((await myEvents('bob')).text).toContain('User "bob" has not connected');
   });
 
   it('no access token, refresh token, client secret or connect link in any execution record', async () => {

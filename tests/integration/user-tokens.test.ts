@@ -38,7 +38,11 @@ function keeper(redis: Redis, opts: { lockTtlMs?: number } = {}) {
     redis,
     prefix,
     limits,
-    store: { read: (name) => reader.get(name), write: async (name, value) => void (await writer.put(name, value)) },
+    store: {
+      read: (name) => reader.get(name),
+      write: async (name, value) => void (await writer.put(name, value)),
+      delete: async (name) => void (await writer.delete(name)),
+    },
     ...opts,
   });
 }
@@ -136,7 +140,7 @@ describe('UserTokenKeeper', () => {
     const refused = await workers[0]!.keeper.accessToken(name, client).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ConnectionRequiredError);
     expect((refused as ConnectionRequiredError).reason).toBe('needs_reauthorization');
-    expect(await workers[0]!.redis.get(workers[0]!.keeper.statusKey(name))).toBe('needs_reauthorization');
+    expect(await workers[0]!.redis.hget(workers[0]!.keeper.statusKey(name), 'status')).toBe('needs_reauthorization');
     // The other worker does not ask the provider again.
     const before = provider.refreshCount;
     const again = await workers[1]!.keeper.accessToken(name, client).catch((e: unknown) => e);
@@ -149,7 +153,7 @@ describe('UserTokenKeeper', () => {
     provider.down = true;
     const failed = await workers[0]!.keeper.accessToken(name, client).catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(TransientError);
-    expect(await workers[0]!.redis.get(workers[0]!.keeper.statusKey(name))).toBeNull();
+    expect(await workers[0]!.redis.hget(workers[0]!.keeper.statusKey(name), 'status')).toBeNull();
     expect(await stored(name)).toEqual(tokens);
     provider.down = false;
     const token = await workers[1]!.keeper.accessToken(name, client);
@@ -179,12 +183,12 @@ describe('UserTokenKeeper', () => {
   it('connects with an authorization code and its PKCE verifier, and clears a re-authorisation mark', async () => {
     const name = `users/hana/oauth/${randomUUID()}`;
     const redis = workers[0]!.redis;
-    await redis.set(workers[0]!.keeper.statusKey(name), 'needs_reauthorization');
+    await redis.hset(workers[0]!.keeper.statusKey(name), 'status', 'needs_reauthorization');
     const verifier = 'v'.repeat(43);
     const redirectUri = 'http://127.0.0.1:1/oauth/connect/callback';
     const code = provider.codeFor('hana', verifier, redirectUri);
     expect(await workers[0]!.keeper.connect(name, client, { code, verifier, redirectUri })).toEqual({ ok: true });
-    expect(await redis.get(workers[0]!.keeper.statusKey(name))).toBeNull();
+    expect(await redis.hget(workers[0]!.keeper.statusKey(name), 'status')).toBe('connected');
     const token = await workers[1]!.keeper.accessToken(name, client);
     expect(await callApi(token)).toBe(200);
     expect(provider.apiCalls.at(-1)!.user).toBe('hana');
@@ -223,10 +227,58 @@ describe('UserTokenKeeper', () => {
     expect(await reader.get(name)).toBeUndefined();
   });
 
+  it('disconnecting revokes the refresh token at the provider and deletes the tokens and what was known', async () => {
+    const name = `users/jack/oauth/${randomUUID()}`;
+    const verifier = 'j'.repeat(43);
+    const code = provider.codeFor('jack', verifier, 'http://127.0.0.1:1/cb');
+    await workers[0]!.keeper.connect(name, client, { code, verifier, redirectUri: 'http://127.0.0.1:1/cb' });
+    const redis = workers[0]!.redis;
+    const state = await redis.hgetall(workers[0]!.keeper.statusKey(name));
+    expect(state).toMatchObject({ status: 'connected', scope: 'read' });
+    expect(Number(state.expires_at)).toBeGreaterThan(Date.now());
+    const tokens = await stored(name);
+    expect(await callApi(tokens.access_token)).toBe(200);
+    expect(await workers[1]!.keeper.disconnect(name, client, provider.revocationUrl)).toEqual({
+      revocation: 'revoked',
+    });
+    expect(provider.revocations.at(-1)).toEqual({ token: tokens.refresh_token, hint: 'refresh_token' });
+    // The provider ended the grant: its access token no longer works.
+    expect(await callApi(tokens.access_token)).toBe(401);
+    expect(await reader.get(name)).toBeUndefined();
+    expect(await redis.exists(workers[0]!.keeper.statusKey(name))).toBe(0);
+    const after = await workers[0]!.keeper.accessToken(name, client).catch((e: unknown) => e);
+    expect((after as ConnectionRequiredError).reason).toBe('missing');
+    // Nothing left to revoke.
+    expect(await workers[0]!.keeper.disconnect(name, client, provider.revocationUrl)).toEqual({
+      revocation: 'not_connected',
+    });
+  });
+
+  it('disconnecting without a revocation endpoint, or with the provider down, still deletes the tokens', async () => {
+    const first = await connect('kim');
+    expect(await workers[0]!.keeper.disconnect(first.name, client, undefined)).toEqual({ revocation: 'no_endpoint' });
+    expect(await reader.get(first.name)).toBeUndefined();
+    const second = await connect('kim');
+    const revocations = provider.revocations.length;
+    provider.down = true;
+    try {
+      expect(await workers[0]!.keeper.disconnect(second.name, client, provider.revocationUrl)).toEqual({
+        revocation: 'failed',
+        error: 'temporarily_unavailable',
+      });
+    } finally {
+      provider.down = false;
+    }
+    expect(provider.revocations.length).toBe(revocations);
+    expect(await reader.get(second.name)).toBeUndefined();
+  });
+
   it('puts no token into Redis', async () => {
     const redis = workers[0]!.redis;
     const keys = await redis.keys(`${prefix}:*`);
-    const values = await Promise.all(keys.map((k) => redis.get(k)));
+    const values = await Promise.all(
+      keys.map(async (k) => ((await redis.type(k)) === 'hash' ? JSON.stringify(await redis.hgetall(k)) : redis.get(k))),
+    );
     const tokens = provider.issuedTokens();
     expect(tokens.length).toBeGreaterThan(0);
     for (const v of values) for (const t of tokens) expect(v ?? '').not.toContain(t);

@@ -14,6 +14,7 @@ import { recordsCommand } from './commands/records.ts';
 import { secretsCommand } from './commands/secrets.ts';
 import { serversCommand } from './commands/servers.ts';
 import { statsCommand } from './commands/stats.ts';
+import { usersCommand } from './commands/users.ts';
 
 /** `toolplane dev`: unchanged flags; its modules (embedded Redis/PostgreSQL, the example) load only when run. */
 function devCommand(program: Command): void {
@@ -60,6 +61,7 @@ function buildProgram(): Command {
   recordsCommand(program);
   statsCommand(program);
   policiesCommand(program);
+  usersCommand(program);
   debugCommand(program);
   // Every (sub)command: usage errors exit 2 (commander's default is 1, which we keep for bugs).
   const walk = (c: Command) => {

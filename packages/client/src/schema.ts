@@ -730,7 +730,12 @@ export interface paths {
     /** Create or replace an external user’s credentials for a connector instance */
     put: operations['setUserConnection'];
     post?: never;
-    /** Delete an external user’s connection to a connector instance */
+    /**
+     * Delete an external user’s connection to a connector instance
+     * @description Credentials: deleted (204). The person’s own account (`kind: oauth`): a worker revokes the token at
+     * the provider when the connector declares a revocation endpoint, and the tokens are deleted whatever the provider
+     * answered (200, saying how the revocation went).
+     */
     delete: operations['deleteUserConnection'];
     options?: never;
     head?: never;
@@ -2123,7 +2128,26 @@ export interface components {
     UserConnection: {
       /** Format: uuid */
       connector_instance_id: string;
+      /**
+       * @description `credentials`: pushed with this API; `oauth`: the person connected their own account (ADR 0027).
+       * @enum {string}
+       */
+      kind: 'credentials' | 'oauth';
       credential_keys: string[];
+      /**
+       * @description `oauth` only: `needs_reauthorization` once the provider refused a refresh (the next call gives a
+       * new link).
+       * @enum {string}
+       */
+      status?: 'connected' | 'needs_reauthorization';
+      /**
+       * Format: date-time
+       * @description `oauth` only: when the current access token expires (the worker refreshes it before); null:
+       * unknown.
+       */
+      expires_at?: string | null;
+      /** @description `oauth` only: the scopes the provider granted. */
+      scopes?: string[];
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -2133,6 +2157,20 @@ export interface components {
       credentials: {
         [key: string]: string;
       };
+    };
+    AccountDisconnected: {
+      /** Format: uuid */
+      connector_instance_id: string;
+      /** @enum {string} */
+      kind: 'oauth';
+      /**
+       * @description `revoked`: the provider accepted the revocation; `no_endpoint`: the connector declares no
+       * revocation_url; `failed`: the provider refused or could not be reached (see revocation_error); `not_connected`:
+       * no tokens were stored. The tokens are deleted in every case.
+       * @enum {string}
+       */
+      revocation: 'revoked' | 'no_endpoint' | 'failed' | 'not_connected';
+      revocation_error?: string;
     };
     UserSecretListing: {
       name: string;
@@ -9269,6 +9307,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description The body is too large: `request.invalid`. */
       413: {
         headers: {
@@ -9343,6 +9390,15 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
+      /** @description An own-account connection ended. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AccountDisconnected'];
+        };
+      };
       /** @description Done; no body. */
       204: {
         headers: {

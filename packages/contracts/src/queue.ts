@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AuthPlan } from './catalog.ts';
 
 /** Queue and job names, and Redis key layout shared by edge, worker and control plane. */
 export const queueNames = { toolInvocations: 'tool-invocations', dataPlaneTasks: 'data-plane-tasks' } as const;
@@ -70,6 +71,12 @@ export function redisKeys(prefix: string) {
     oauthConnectLink: (token: string) => `${prefix}:oauth-connect-link:${token}`,
     /** String (JSON `{ link, verifier }`, 10 minutes, taken once): an opened link waiting for the provider's callback. */
     oauthConnectState: (state: string) => `${prefix}:oauth-connect-state:${state}`,
+    /**
+     * Hash (`OAuthConnectionState`, no secret): what is known of a person's OAuth connection (its status, when the
+     * access token expires, the granted scopes), written by the worker, read by the control plane and the edge.
+     * Absent (Redis restarted empty): connected as far as known; the next refresh or call says otherwise.
+     */
+    oauthConnection: (connection: string) => `${prefix}:oauth-connection:${connection}`,
   } as const;
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;
@@ -311,11 +318,31 @@ const OAuthExchangeJobV1 = z.object({
 });
 export type OAuthExchangeJob = z.infer<typeof OAuthExchangeJobV1>;
 
+/**
+ * `oauth.revoke` (control plane → worker): ends a person's connection. The worker revokes the token at the provider
+ * (RFC 7009, when the connector declares a revocation endpoint; the refresh token when there is one) with the app's
+ * credentials, then deletes the tokens. `auth` and `secrets` are the instance's compiled plan (secret names only).
+ */
+const OAuthRevokeJobV1 = z.object({
+  v: z.literal(1),
+  taskId: z.string().min(1),
+  kind: z.literal('oauth.revoke'),
+  workspaceId: z.string(),
+  /** The person's connection: the secret name their tokens are stored under. */
+  connection: z.string(),
+  auth: AuthPlan,
+  secrets: z.record(z.string(), z.string()),
+  deadlineAt: z.number().int(),
+  replyTo: z.string(),
+});
+export type OAuthRevokeJob = z.infer<typeof OAuthRevokeJobV1>;
+
 export const DataPlaneTask = z.discriminatedUnion('kind', [
   ConnectorTestJobV1,
   ListRemoteToolsJobV1,
   FetchDocumentJobV1,
   OAuthExchangeJobV1,
+  OAuthRevokeJobV1,
 ]);
 export type DataPlaneTask = z.infer<typeof DataPlaneTask>;
 export type ConnectorTestJob = z.infer<typeof ConnectorTestJobV1>;
@@ -371,10 +398,37 @@ export const OAuthExchangeResult = z.object({
 });
 export type OAuthExchangeResult = z.infer<typeof OAuthExchangeResult>;
 
+/**
+ * `oauth.revoke`'s answer. `revocation`: `revoked` (the provider accepted it), `no_endpoint` (the connector declares
+ * none), `failed` (the provider refused or could not be reached: `error` says how; the tokens are deleted anyway),
+ * `not_connected` (no tokens were stored).
+ */
+export const OAuthRevokeResult = z.object({
+  v: z.literal(1),
+  taskId: z.string(),
+  kind: z.literal('oauth.revoke'),
+  revocation: z.enum(['revoked', 'no_endpoint', 'failed', 'not_connected']),
+  error: z.string().optional(),
+});
+export type OAuthRevokeResult = z.infer<typeof OAuthRevokeResult>;
+
+/** What `oauthConnection` holds (Redis hash fields, strings). */
+export const OAuthConnectionState = z.object({
+  status: z.enum(['connected', 'needs_reauthorization']),
+  /** Epoch ms the access token was first stored. */
+  connected_at: z.string().optional(),
+  /** Epoch ms the current access token expires ('' when the provider gave no lifetime). */
+  expires_at: z.string().optional(),
+  /** The scopes the provider granted (space-separated), when it said. */
+  scope: z.string().optional(),
+});
+export type OAuthConnectionState = z.infer<typeof OAuthConnectionState>;
+
 // The results with a `kind` first: it keeps them from matching the others (zod objects strip unknown keys).
 export const DataPlaneTaskResult = z.union([
   FetchDocumentResult,
   OAuthExchangeResult,
+  OAuthRevokeResult,
   ConnectorTestResult,
   ListRemoteToolsResult,
 ]);
@@ -533,6 +587,11 @@ export const userSecrets = {
   /** The user's OAuth tokens (JSON) for one connector instance's `oauth2_authorization_code` API: written by the worker only. */
   oauth: (workspaceId: string, userId: string, instanceId: string) =>
     `ws/${workspaceId}/users/${userId}/oauth/${instanceId}`,
+  /** The parts of an `oauth` name (undefined for any other name). */
+  parseOauth: (name: string): { workspaceId: string; userId: string; instanceId: string } | undefined => {
+    const m = /^ws\/([^/]+)\/users\/([^/]+)\/oauth\/([^/]+)$/.exec(name);
+    return m ? { workspaceId: m[1]!, userId: m[2]!, instanceId: m[3]! } : undefined;
+  },
 };
 
 /**

@@ -4,12 +4,14 @@ import {
   FetchDocumentResult,
   ListRemoteToolsResult,
   OAuthExchangeResult,
+  OAuthRevokeResult,
   queueNames,
   type ConnectorTestJob,
   type DataPlaneTask,
   type FetchDocumentJob,
   type ListRemoteToolsJob,
   type OAuthExchangeJob,
+  type OAuthRevokeJob,
 } from '@toolplane/contracts';
 import { InternalError } from '@toolplane/errors';
 import type { Redis } from 'ioredis';
@@ -64,6 +66,13 @@ export class DataPlaneTaskClient {
     const r = await this.rpc.request(task.taskId, task);
     const parsed = OAuthExchangeResult.safeParse(r);
     if (!parsed.success) throw new InternalError('internal.unexpected', 'unexpected reply to oauth.exchange');
+    return parsed.data;
+  }
+
+  async revokeOAuthConnection(task: OAuthRevokeJob): Promise<OAuthRevokeResult> {
+    const r = await this.rpc.request(task.taskId, task);
+    const parsed = OAuthRevokeResult.safeParse(r);
+    if (!parsed.success) throw new InternalError('internal.unexpected', 'unexpected reply to oauth.revoke');
     return parsed.data;
   }
 

@@ -28,7 +28,7 @@ import { ApiCatalog, apiCatalogSource } from './modules/api-catalog-source.ts';
 import { apiKeysRouter, republishApiKeys } from './modules/api-keys.ts';
 import { connectorInstancesRouter } from './modules/connector-instances.ts';
 import { connectorsRouter } from './modules/connectors.ts';
-import { externalUsersRouter, republishUsers } from './modules/external-users.ts';
+import { externalUsersRouter, listOAuthConnection, republishUsers } from './modules/external-users.ts';
 import { republishServerIdentity, serverIdentityPublisher } from './modules/server-identity.ts';
 import { DebugEventHub } from './modules/debug-events.ts';
 import { debugSessionsRouter, publishDebugSession } from './modules/debug-sessions.ts';
@@ -209,13 +209,35 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   api.use('/external_mcp_servers', externalMcpServersRouter(db, catalog, secrets, env.MAX_BODY_BYTES));
   api.use('/execution_records', executionRecordsRouter(db));
   api.use('/stats', statsRouter(db));
-  api.use('/external_users', externalUsersRouter(db, secrets, publisher, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES));
+  api.use(
+    '/external_users',
+    externalUsersRouter({
+      db,
+      secrets,
+      publisher,
+      redis,
+      prefix: env.REDIS_PREFIX,
+      maxBodyBytes: env.MAX_BODY_BYTES,
+      tasks,
+    }),
+  );
   api.use('/api_keys', jsonBody(env.MAX_BODY_BYTES), apiKeysRouter(db, publisher));
   api.use('/access_policies', accessPoliciesRouter(db, publisher, env.MAX_BODY_BYTES));
   api.use('/workspaces', workspacesRouter(db, publisher, env.MAX_BODY_BYTES));
   http.use('/api/v1', api);
   // People's connect links and the OAuth providers' callback (ADR 0027): public pages, the link is the credential.
-  http.use(connectRouter({ redis, prefix: env.REDIS_PREFIX, tasks, publicApiUrl: env.PUBLIC_API_URL }));
+  http.use(
+    connectRouter({
+      redis,
+      prefix: env.REDIS_PREFIX,
+      tasks,
+      publicApiUrl: env.PUBLIC_API_URL,
+      onConnected: (link) =>
+        listOAuthConnection(db, redis, env.REDIS_PREFIX, link).catch((err: unknown) =>
+          log.error({ err }, 'a connected account could not be listed'),
+        ),
+    }),
+  );
   http.use(
     dashboardRouter({
       dir: env.DASHBOARD_DIR,

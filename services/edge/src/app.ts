@@ -127,6 +127,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     progressIntervalMs: env.PROGRESS_INTERVAL_MS,
     userConnections: async (workspaceId: string, userId: string) =>
       new Set(await readState(() => redis.smembers(keys.userConnections(workspaceId, userId)))),
+    oauthConnectionState: (connection: string) => readState(() => redis.hgetall(keys.oauthConnection(connection))),
     ...(env.REQUEST_CREDENTIALS_PUBLIC_KEY_FILE
       ? {
           sealUpstreamCredential: upstreamCredentialSealer(

@@ -8,11 +8,16 @@ export const metaTools: ToolDefinition[] = smartMetaTools;
 export interface NeededConnection {
   /** The marker the control plane keeps in the user's connection set (`instance:…`, `mcp:…`, `secret:…`). */
   marker: string;
-  kind: 'connector_instance' | 'external_mcp' | 'workflow_secret';
+  kind: 'connector_instance' | 'external_mcp' | 'workflow_secret' | 'oauth_account';
   /** Instance id, `serverId/external` or secret name. */
   id: string;
-  /** The management API call that adds it for `user` (placeholders where the application puts the values). */
-  call: (user: string) => { method: 'PUT'; path: string; body: Record<string, unknown> };
+  /**
+   * The management API call that adds it for `user` (placeholders where the application puts the values); none for
+   * an `oauth_account`, which the person connects themselves with the link a call of the tool gives.
+   */
+  call?: (user: string) => { method: 'PUT'; path: string; body: Record<string, unknown> };
+  /** `oauth_account`: the person's connection (its secret name's template, `{user}` for the user's id). */
+  connection?: string;
 }
 
 /** The connections a user needs for a tool: their credentials for each kind (none when the shared ones are not credentials). */
@@ -46,6 +51,11 @@ export function neededConnections(tool: CatalogTool, serverId: string): NeededCo
         body: { value: `<${name}>` },
       }),
     }));
+  // The person's own account (ADR 0027): connected with a connect link, not with credentials pushed by the app.
+  if (plan.auth?.kind === 'oauth2_authorization_code' && plan.auth.connection) {
+    const id = /\/oauth\/([^/]+)$/.exec(plan.auth.connection)?.[1];
+    return id ? [{ marker: `oauth:${id}`, kind: 'oauth_account', id, connection: plan.auth.connection }] : [];
+  }
   const template = Object.values(plan.userSecrets ?? {})[0];
   const instance = template ? /connector-instances\/([^/]+)\//.exec(template)?.[1] : undefined;
   if (!instance) return [];

@@ -25,7 +25,7 @@ import {
 import { deniedToolCall } from './access.ts';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
 import type { CancelRegistry, SessionLogLevels } from './protocol-state.ts';
-import { neededConnections, structured } from './smart-mode.ts';
+import { neededConnections, structured, type NeededConnection } from './smart-mode.ts';
 import { upstreamAuthorizationOf, type UpstreamCredentialSealer } from './upstream-auth.ts';
 
 export interface ToolCallDeps {
@@ -42,6 +42,8 @@ export interface ToolCallDeps {
   progressIntervalMs?: number;
   /** What an external user has connected (markers, see `NeededConnection`); absent: SMART connection tools show none. */
   userConnections?: (workspaceId: string, userId: string) => Promise<ReadonlySet<string>>;
+  /** What the worker recorded of a person's OAuth connection (`OAuthConnectionState` fields; no secret). */
+  oauthConnectionState?: (connection: string) => Promise<Record<string, string>>;
   /** Seals a caller's `X-Upstream-Authorization` for the workers (absent: REQUEST_CREDENTIALS_PUBLIC_KEY_FILE unset, the header is refused). */
   sealUpstreamCredential?: UpstreamCredentialSealer;
 }
@@ -230,11 +232,40 @@ async function userConnectionsTool(
   const how =
     'Your application (not this conversation) sends this request to the Toolplane management API with its API key; ' +
     'never ask the user to type a secret here.';
+  const userId = principal.userId!;
+  /** An OAuth account's status as the worker recorded it: one that needs re-authorisation counts as missing. */
+  const accounts = new Map<string, { status: string; expires_at: string | null; scopes: string[] }>();
+  const accountOf = async (n: NeededConnection) => {
+    if (n.kind !== 'oauth_account' || !have.has(n.marker)) return undefined;
+    let known = accounts.get(n.marker);
+    if (!known) {
+      const state = (await deps.oauthConnectionState?.(n.connection!.replace('{user}', userId))) ?? {};
+      const expires = state.expires_at ? Number(state.expires_at) : NaN;
+      known = {
+        status: state.status ?? 'connected',
+        expires_at: Number.isFinite(expires) ? new Date(expires).toISOString() : null,
+        scopes: (state.scope ?? '').split(' ').filter(Boolean),
+      };
+      accounts.set(n.marker, known);
+    }
+    return known;
+  };
+  const connected = async (n: NeededConnection) =>
+    have.has(n.marker) && (n.kind !== 'oauth_account' || (await accountOf(n))?.status === 'connected');
+  const split = async (needs: NeededConnection[]) => {
+    const ok: NeededConnection[] = [];
+    const missing: NeededConnection[] = [];
+    for (const n of needs) ((await connected(n)) ? ok : missing).push(n);
+    return { ok, missing };
+  };
+  const accountHow = (tool: string) =>
+    `Call ${tool} for ${username}: while their account is not connected, its error carries a link for them to open ` +
+    '(it works once, for 10 minutes). They sign in at the provider; the agent never sees their tokens.';
   if (which === 'connect') {
     const name = String(input.tool);
     const tool = loaded.catalog.tools.find((t) => t.tool.name === name);
     if (!tool) return deniedToolCall(deps.records, loaded, principal, name, false) ?? unknown(name);
-    const missing = neededConnections(tool, serverId).filter((n) => !have.has(n.marker));
+    const { missing } = await split(neededConnections(tool, serverId));
     if (missing.length === 0)
       return structured({
         user: username,
@@ -242,26 +273,40 @@ async function userConnectionsTool(
         connected: true,
         message: `"${name}" is ready for ${username}.`,
       });
+    const calls = missing.filter((n) => n.call).map((n) => ({ kind: n.kind, id: n.id, ...n.call!(username) }));
+    const account = missing.find((n) => n.kind === 'oauth_account');
     return structured({
       user: username,
       tool: name,
       connected: false,
-      calls: missing.map((n) => ({ kind: n.kind, id: n.id, ...n.call(username) })),
-      message: how,
+      ...(calls.length > 0 ? { calls } : {}),
+      ...(account
+        ? { account: { kind: account.kind, id: account.id, status: (await accountOf(account))?.status ?? 'missing' } }
+        : {}),
+      message: [calls.length > 0 ? how : '', account ? accountHow(name) : ''].filter(Boolean).join(' '),
     });
   }
-  const connections = new Map<string, { kind: string; id: string; tools: string[] }>();
-  const lacking: { tool: string; needs: { kind: string; id: string }[] }[] = [];
+  const connections = new Map<string, { kind: string; id: string; tools: string[]; [k: string]: unknown }>();
+  const lacking: { tool: string; needs: { kind: string; id: string; status?: string }[] }[] = [];
   for (const t of loaded.catalog.tools) {
     const needs = neededConnections(t, serverId);
+    const { missing } = await split(needs);
     for (const n of needs.filter((x) => have.has(x.marker))) {
-      const c = connections.get(n.marker) ?? { kind: n.kind, id: n.id, tools: [] };
+      const account = await accountOf(n);
+      const c = connections.get(n.marker) ?? { kind: n.kind, id: n.id, ...(account ?? {}), tools: [] };
       c.tools.push(t.tool.name);
       connections.set(n.marker, c);
     }
-    const missing = needs.filter((x) => !have.has(x.marker));
     if (missing.length > 0)
-      lacking.push({ tool: t.tool.name, needs: missing.map((x) => ({ kind: x.kind, id: x.id })) });
+      lacking.push({
+        tool: t.tool.name,
+        needs: await Promise.all(
+          missing.map(async (x) => {
+            const account = await accountOf(x);
+            return { kind: x.kind, id: x.id, ...(account ? { status: account.status } : {}) };
+          }),
+        ),
+      });
   }
   return structured({
     user: username,

@@ -18,7 +18,7 @@ import {
 import { Redis } from 'ioredis';
 import { Authorizer } from './auth.ts';
 import { PlanCache } from './catalog-cache.ts';
-import { ConnectLinks, createOAuthExchangeHandler } from './connect-links.ts';
+import { ConnectLinks, createOAuthExchangeHandler, createOAuthRevokeHandler } from './connect-links.ts';
 import { createDataPlaneTaskHandler } from './data-plane-tasks.ts';
 import { DebugSessions } from './debug-sessions.ts';
 import { RateLimits } from './rate-limits.ts';
@@ -132,6 +132,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
       // Always the store's current value (never the resolver's cache): another worker may have rotated it.
       read: (name) => secrets.get(name),
       write: async (name, value) => void (await (tokenWriter ??= tokenWriterFor(env)).put(name, value)),
+      delete: async (name) => void (await (tokenWriter ??= tokenWriterFor(env)).delete(name)),
     },
   });
   const requestCredentialsKey = env.REQUEST_CREDENTIALS_PRIVATE_KEY_FILE ?? env.SECRETS_PRIVATE_KEY_FILE;
@@ -200,6 +201,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
       secrets: resolver,
       limits: httpLimits,
       exchangeOAuthCode: createOAuthExchangeHandler({ plans, secrets: resolver, userTokens }),
+      revokeOAuthConnection: createOAuthRevokeHandler({ secrets: resolver, userTokens }),
     }),
     onInvalidJob,
     stalled,

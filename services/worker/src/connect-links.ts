@@ -5,6 +5,8 @@ import {
   type HttpOperationPlan,
   type OAuthExchangeJob,
   type OAuthExchangeResult,
+  type OAuthRevokeJob,
+  type OAuthRevokeResult,
   type RedisKeys,
 } from '@toolplane/contracts';
 import { TransientError, UserError } from '@toolplane/errors';
@@ -22,7 +24,7 @@ const LINK_TTL_SECONDS = 600;
 /** The workspace's OAuth app for a person's tool: the connector instance's `client_id`/`client_secret` (shared). */
 export async function oauthAppOf(
   secrets: SecretResolver,
-  plan: HttpOperationPlan,
+  plan: Pick<HttpOperationPlan, 'secrets'>,
   auth: PersonAuth,
 ): Promise<OAuthClient & { clientId: string }> {
   const field = async (name: string) => {
@@ -99,5 +101,40 @@ export function createOAuthExchangeHandler(deps: {
       if (err instanceof UserError) return answer('server_error');
       throw err;
     }
+  };
+}
+
+/**
+ * `oauth.revoke`: a person's connection ended from the management API. The task carries the instance's compiled
+ * auth (secret names only); the app's credentials must be the workspace's instance credentials and the connection
+ * one of the workspace's people's, so a task cannot point the app's secret at another workspace's names.
+ */
+export function createOAuthRevokeHandler(deps: { secrets: SecretResolver; userTokens: UserTokenKeeper }) {
+  return async (task: OAuthRevokeJob): Promise<OAuthRevokeResult> => {
+    const reply = (revocation: OAuthRevokeResult['revocation'], error?: string): OAuthRevokeResult => ({
+      v: 1,
+      taskId: task.taskId,
+      kind: 'oauth.revoke',
+      revocation,
+      ...(error !== undefined ? { error } : {}),
+    });
+    const own = `ws/${task.workspaceId}/`;
+    const { auth } = task;
+    if (
+      auth.kind !== 'oauth2_authorization_code' ||
+      !task.connection.startsWith(`${own}users/`) ||
+      ![auth.clientId, auth.clientSecret].every((f) => task.secrets[f]?.startsWith(`${own}connector-instances/`))
+    )
+      return reply('failed', 'invalid_task');
+    let client: OAuthClient;
+    try {
+      client = await oauthAppOf(deps.secrets, task, auth);
+    } catch (err) {
+      // The app's credentials are gone: the control plane deletes the tokens without a revocation.
+      if (err instanceof UserError) return reply('failed', 'app_credentials_missing');
+      throw err;
+    }
+    const outcome = await deps.userTokens.disconnect(task.connection, client, auth.revocationUrl);
+    return reply(outcome.revocation, outcome.error);
   };
 }

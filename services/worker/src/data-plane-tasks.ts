@@ -1,4 +1,11 @@
-import type { DataPlaneTask, DataPlaneTaskResult, OAuthExchangeJob, OAuthExchangeResult } from '@toolplane/contracts';
+import type {
+  DataPlaneTask,
+  DataPlaneTaskResult,
+  OAuthExchangeJob,
+  OAuthExchangeResult,
+  OAuthRevokeJob,
+  OAuthRevokeResult,
+} from '@toolplane/contracts';
 import { createConnectorTestHandler } from './connector-test.ts';
 import { createDocumentFetchHandler } from './document-fetch.ts';
 import type { HttpLimits } from './http-operation.ts';
@@ -11,6 +18,8 @@ export function createDataPlaneTaskHandler(deps: {
   limits: HttpLimits;
   /** A person's authorization code exchanged and stored as their connection (ADR 0027). */
   exchangeOAuthCode: (task: OAuthExchangeJob) => Promise<OAuthExchangeResult>;
+  /** A person's connection revoked at the provider and deleted. */
+  revokeOAuthConnection: (task: OAuthRevokeJob) => Promise<OAuthRevokeResult>;
 }) {
   const connectorTest = createConnectorTestHandler(deps);
   const remoteTools = createRemoteToolsHandler({ timeoutMs: deps.limits.timeoutMs, secrets: deps.secrets });
@@ -25,6 +34,8 @@ export function createDataPlaneTaskHandler(deps: {
         return fetchDocument(task);
       case 'oauth.exchange':
         return deps.exchangeOAuthCode(task);
+      case 'oauth.revoke':
+        return deps.revokeOAuthConnection(task);
     }
   };
 }

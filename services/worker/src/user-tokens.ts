@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { redisKeys, type OAuthConnectionState, type RedisKeys } from '@toolplane/contracts';
 import { TransientError, UserError } from '@toolplane/errors';
 import type { Redis } from 'ioredis';
 import { postTokenForm, type TokenAnswer } from './auth.ts';
@@ -20,6 +21,7 @@ export interface StoredTokens {
 export interface TokenStore {
   read(name: string): Promise<string | undefined>;
   write(name: string, value: string): Promise<void>;
+  delete(name: string): Promise<void>;
 }
 
 /** The workspace's OAuth app for the connector: what the token endpoint needs to refresh. */
@@ -28,9 +30,6 @@ export interface OAuthClient {
   clientId: string;
   clientSecret: string;
 }
-
-/** What a connection needs from its person: connecting once, or again after the provider refused a refresh. */
-type ConnectionStatus = 'needs_reauthorization';
 
 /** The person has no usable connection: the caller answers with a connect link. */
 export class ConnectionRequiredError extends UserError {
@@ -69,13 +68,15 @@ function parse(raw: string | undefined): StoredTokens | undefined {
  *   stored. A holder that dies leaves the lock to expire after `lockTtlMs`, and the next caller refreshes.
  * - `stale`: a token the upstream just refused (401). It is refreshed unless the store already holds another one,
  *   so a burst of 401s for one token also causes one refresh.
- * - A refresh the provider refuses (`invalid_grant`) marks the connection `needs_reauthorization` (a Redis key the
- *   control plane reads, holding no secret) and throws `ConnectionRequiredError`; a provider that is down or
- *   answers 5xx throws a `TransientError` and marks nothing.
+ * - A refresh the provider refuses (`invalid_grant`) marks the connection `needs_reauthorization` and throws
+ *   `ConnectionRequiredError`; a provider that is down or answers 5xx throws a `TransientError` and marks nothing.
+ * - What is known of each connection (status, expiry, scopes; no secret) is kept in a Redis hash
+ *   (`oauthConnection`) for the control plane's and the edge's listings.
  */
 export class UserTokenKeeper {
   private readonly redis: Redis;
   private readonly prefix: string;
+  private readonly keys: RedisKeys;
   private readonly store: TokenStore;
   private readonly limits: HttpLimits;
   private readonly now: () => number;
@@ -98,6 +99,7 @@ export class UserTokenKeeper {
   }) {
     this.redis = opts.redis;
     this.prefix = opts.prefix;
+    this.keys = redisKeys(opts.prefix);
     this.store = opts.store;
     this.limits = opts.limits;
     this.now = opts.now ?? Date.now;
@@ -106,9 +108,20 @@ export class UserTokenKeeper {
     this.waitMs = opts.waitMs ?? 45_000;
   }
 
-  /** The Redis key holding a connection's status for the control plane (absent: usable as far as known). */
+  /** The Redis hash describing a connection (`OAuthConnectionState`; absent: usable as far as known). */
   statusKey(name: string): string {
-    return `${this.prefix}:oauth-connection-status:${name}`;
+    return this.keys.oauthConnection(name);
+  }
+
+  /** Records what is known of a connection after its tokens were stored (no secret in it). */
+  private async stored(name: string, tokens: StoredTokens, first: boolean): Promise<void> {
+    const state: OAuthConnectionState = {
+      status: 'connected',
+      ...(first ? { connected_at: String(this.now()) } : {}),
+      expires_at: tokens.expires_at === undefined ? '' : String(tokens.expires_at),
+      scope: tokens.scope ?? '',
+    };
+    await this.redis.hset(this.statusKey(name), state);
   }
 
   private lockKey(name: string): string {
@@ -121,7 +134,7 @@ export class UserTokenKeeper {
   }
 
   private async load(name: string): Promise<StoredTokens> {
-    const status = await this.redis.get(this.statusKey(name));
+    const status = await this.redis.hget(this.statusKey(name), 'status');
     if (status === 'needs_reauthorization')
       throw new ConnectionRequiredError('needs_reauthorization', 'the connected account must be authorised again');
     const tokens = parse(await this.store.read(name));
@@ -156,8 +169,39 @@ export class UserTokenKeeper {
     const tokens = this.toStored(answer.body, undefined);
     if (!tokens) return { ok: false, error: 'invalid_token_response' };
     await this.store.write(name, JSON.stringify(tokens));
-    await this.redis.del(this.statusKey(name));
+    await this.stored(name, tokens, true);
     return { ok: true };
+  }
+
+  /**
+   * Ends a connection: revokes its token at the provider (RFC 7009: the refresh token when there is one, else the
+   * access token; client authentication as for the token endpoint) when `revocationUrl` is given, then deletes the
+   * tokens and what is known of the connection, whatever the provider answered (the person asked to disconnect).
+   */
+  async disconnect(
+    name: string,
+    client: OAuthClient,
+    revocationUrl: string | undefined,
+  ): Promise<{ revocation: 'revoked' | 'no_endpoint' | 'failed' | 'not_connected'; error?: string }> {
+    const tokens = parse(await this.store.read(name));
+    let outcome: { revocation: 'revoked' | 'no_endpoint' | 'failed' | 'not_connected'; error?: string };
+    if (!tokens) outcome = { revocation: 'not_connected' };
+    else if (!revocationUrl) outcome = { revocation: 'no_endpoint' };
+    else {
+      const form = tokens.refresh_token
+        ? { token: tokens.refresh_token, token_type_hint: 'refresh_token' }
+        : { token: tokens.access_token, token_type_hint: 'access_token' };
+      try {
+        const answer = await this.tokenRequest({ ...client, tokenUrl: revocationUrl }, form);
+        outcome = answer.ok ? { revocation: 'revoked' } : { revocation: 'failed', error: answer.error };
+      } catch (err) {
+        if (!(err instanceof TransientError)) throw err;
+        outcome = { revocation: 'failed', error: 'temporarily_unavailable' };
+      }
+    }
+    await this.store.delete(name);
+    await this.redis.del(this.statusKey(name));
+    return outcome;
   }
 
   private async refresh(name: string, client: OAuthClient, stale: string): Promise<string> {
@@ -172,6 +216,7 @@ export class UserTokenKeeper {
           if (this.usable(current, stale)) return current.access_token;
           const next = await this.requestRefresh(name, client, current);
           await this.store.write(name, JSON.stringify(next));
+          await this.stored(name, next, false);
           return next.access_token;
         } finally {
           await this.redis.eval(RELEASE, 1, lock, holder);
@@ -241,7 +286,11 @@ export class UserTokenKeeper {
   }
 
   private async needsReauthorization(name: string, why: string): Promise<never> {
-    await this.redis.set(this.statusKey(name), 'needs_reauthorization' satisfies ConnectionStatus);
+    await this.redis.hset(
+      this.statusKey(name),
+      'status',
+      'needs_reauthorization' satisfies OAuthConnectionState['status'],
+    );
     throw new ConnectionRequiredError(
       'needs_reauthorization',
       `${why}: the connected account must be authorised again`,

@@ -38,6 +38,9 @@ export type ApiCatalogPage = Schemas['ApiCatalogPage'];
 export type CreateConnectorInstanceBody = Schemas['CreateConnectorInstanceBody'];
 export type CreatedConnectorInstance = Schemas['CreatedConnectorInstance'];
 export type ConnectorTestResult = Schemas['ConnectorTestResult'];
+export type ExternalUser = Schemas['ListedExternalUser'];
+export type UserConnection = Schemas['UserConnection'];
+export type AccountDisconnected = Schemas['AccountDisconnected'];
 export type DeployWorkflowBody = Schemas['DeployWorkflowBody'];
 export type Deployment = Schemas['WorkflowDeployment'];
 export type Secret = Schemas['WorkspaceSecret'] | Schemas['ServerSecret'];
@@ -281,6 +284,24 @@ export class Api {
         )
       : this.#data('PUT', this.#client.PUT('/secrets/{name}', { params: { path: { name } }, body: { value } }));
   }
+  // External users and their connections (/external_users)
+  async listExternalUsers(): Promise<ExternalUser[]> {
+    return (await this.#data('GET', this.#client.GET('/external_users'))).data;
+  }
+  async listUserConnections(name: string): Promise<UserConnection[]> {
+    const path = { name };
+    return (await this.#data('GET', this.#client.GET('/external_users/{name}/connections', { params: { path } }))).data;
+  }
+  /** Ends a connection; an own-account (OAuth) connection answers how the revocation at the provider went. */
+  async deleteUserConnection(name: string, instanceId: string): Promise<AccountDisconnected | undefined> {
+    const path = { name, instanceId };
+    const { status, data } = await this.#answer(
+      'DELETE',
+      this.#client.DELETE('/external_users/{name}/connections/{instanceId}', { params: { path } }),
+    );
+    return status === 200 ? (data as AccountDisconnected) : undefined;
+  }
+
   async deleteSecret(server: string | undefined, name: string): Promise<void> {
     await (server
       ? this.#data(

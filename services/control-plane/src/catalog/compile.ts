@@ -1,4 +1,5 @@
 import type {
+  AuthPlan,
   Catalog,
   CatalogTool,
   ConnectorDescriptor,
@@ -159,6 +160,20 @@ function instanceTools(workspaceId: string, instance: InstanceWithConnector): Ca
     },
     source: { connector: instance.connector.slug, instance: instance.name, instanceId: instance.id },
   }));
+}
+
+/**
+ * The person's-account auth of an instance (`oauth2_authorization_code`), as its compiled tools carry it: the
+ * endpoints and the app's credential fields with their secret names. Undefined for other instances.
+ */
+export function personAuthOf(
+  workspaceId: string,
+  instance: InstanceWithConnector,
+): { auth: AuthPlan; secrets: Record<string, string> } | undefined {
+  for (const t of instanceTools(workspaceId, instance))
+    if (t.plan.kind === 'http' && t.plan.auth?.kind === 'oauth2_authorization_code')
+      return { auth: t.plan.auth, secrets: t.plan.secrets };
+  return undefined;
 }
 
 /**

@@ -54,6 +54,8 @@ export function connectRouter(opts: {
   tasks: DataPlaneTaskClient;
   /** The control plane's public base URL (the redirect URI is `<url>/connect/callback`); unset: the request's origin. */
   publicApiUrl: string | undefined;
+  /** Lists the connection (the tokens are stored by then); a failure here is logged, the person is still connected. */
+  onConnected: (link: ConnectLink) => Promise<void>;
 }): Router {
   const keys = redisKeys(opts.prefix);
   const r = Router();
@@ -94,13 +96,15 @@ export function connectRouter(opts: {
       })
       // No worker answered in time (or Redis is down): the person is told, not shown an API error.
       .catch(() => ({ ok: false, error: 'temporarily_unavailable' }));
-    if (result.ok)
+    if (result.ok) {
+      await opts.onConnected(link);
       return page(
         res,
         200,
         'Connected',
         `Your account is connected for ${link.username}. You can return to your agent now.`,
       );
+    }
     page(
       res,
       result.error === 'temporarily_unavailable' ? 503 : 400,

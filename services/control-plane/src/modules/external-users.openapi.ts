@@ -21,16 +21,50 @@ const ListedExternalUser = ExternalUser.extend({
   .strict()
   .meta({ id: 'ListedExternalUser' });
 
-/** A user's credentials for one connector instance: key names only, never values. */
+/**
+ * A user's connection to one connector instance: credentials pushed by the app (key names only, never values), or
+ * their own account connected with a connect link (status, expiry and scopes; never a token).
+ */
 const UserConnection = z
   .object({
     connector_instance_id: z.uuid(),
+    kind: z
+      .enum(['credentials', 'oauth'])
+      .describe('`credentials`: pushed with this API; `oauth`: the person connected their own account (ADR 0027).'),
     credential_keys: z.array(z.string()),
+    status: z
+      .enum(['connected', 'needs_reauthorization'])
+      .optional()
+      .describe(
+        '`oauth` only: `needs_reauthorization` once the provider refused a refresh (the next call gives a new link).',
+      ),
+    expires_at: timestamp
+      .nullable()
+      .optional()
+      .describe('`oauth` only: when the current access token expires (the worker refreshes it before); null: unknown.'),
+    scopes: z.array(z.string()).optional().describe('`oauth` only: the scopes the provider granted.'),
     createdAt: timestamp,
     updatedAt: timestamp,
   })
   .strict()
   .meta({ id: 'UserConnection' });
+
+/** A person's own-account connection ended: how the revocation at the provider went. */
+const AccountDisconnected = z
+  .object({
+    connector_instance_id: z.uuid(),
+    kind: z.literal('oauth'),
+    revocation: z
+      .enum(['revoked', 'no_endpoint', 'failed', 'not_connected'])
+      .describe(
+        '`revoked`: the provider accepted the revocation; `no_endpoint`: the connector declares no revocation_url; ' +
+          '`failed`: the provider refused or could not be reached (see revocation_error); `not_connected`: no tokens ' +
+          'were stored. The tokens are deleted in every case.',
+      ),
+    revocation_error: z.string().optional(),
+  })
+  .strict()
+  .meta({ id: 'AccountDisconnected' });
 
 const UserSecretListing = z
   .object({ name: z.string(), updatedAt: timestamp })
@@ -120,7 +154,7 @@ export const externalUsersRoutes: RouteDoc[] = [
     },
     responses: {
       200: json('The connection (key names only).', UserConnection),
-      ...problems(400, 403, 404, 413, 415, 422),
+      ...problems(400, 403, 404, 409, 413, 415, 422),
     },
   },
   {
@@ -129,8 +163,16 @@ export const externalUsersRoutes: RouteDoc[] = [
     operationId: 'deleteUserConnection',
     tags,
     summary: 'Delete an external user’s connection to a connector instance',
+    description:
+      'Credentials: deleted (204). The person’s own account (`kind: oauth`): a worker revokes the token at the ' +
+      'provider when the connector declares a revocation endpoint, and the tokens are deleted whatever the provider ' +
+      'answered (200, saying how the revocation went).',
     request: { params: pathParams('name', 'instanceId') },
-    responses: { 204: noContent, ...problems(403, 404) },
+    responses: {
+      200: json('An own-account connection ended.', AccountDisconnected),
+      204: noContent,
+      ...problems(403, 404),
+    },
   },
   {
     method: 'get',

@@ -1,6 +1,15 @@
-import { redisKeys, userSecrets, type ConnectorDescriptor } from '@toolplane/contracts';
+import { randomUUID } from 'node:crypto';
+import {
+  OAuthConnectionState,
+  redisKeys,
+  userSecrets,
+  type ConnectLink,
+  type ConnectorDescriptor,
+  type OAuthRevokeResult,
+} from '@toolplane/contracts';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import { credentialFields } from '@toolplane/openapi';
+import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
 import express, { Router } from 'express';
 import type { Redis } from 'ioredis';
@@ -9,6 +18,7 @@ import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import type { RuntimePublisher } from '../publisher.ts';
+import { personAuthOf } from '../catalog/compile.ts';
 import { userCredentialSecretName, userCredentialSecretPrefix } from '../catalog/secret-names.ts';
 import { credentialIssues } from './connector-instances.ts';
 import { isUuid } from './ids.ts';
@@ -36,19 +46,54 @@ export const HeadersBody = z
 const secretNamePattern = /^[A-Za-z_][A-Za-z0-9_]{0,99}$/;
 const externalNamePattern = /^[a-z0-9][a-z0-9_-]{0,49}$/;
 
+/** How long a disconnect waits for a worker to revoke the token at the provider. */
+const REVOKE_TIMEOUT_MS = 15_000;
+
+/** The marker of a connection in the user's Redis set (what the edge's SMART tools see). */
+const connectionMarker = (kind: string, instanceId: string) =>
+  `${kind === 'oauth' ? 'oauth' : 'instance'}:${instanceId}`;
+
+/** A connection as the API shows it: an OAuth connection's status from what the worker recorded (no secret). */
+function connectionView(
+  row: { connectorInstanceId: string; kind: string; credentialKeys: string[]; createdAt: Date; updatedAt: Date },
+  state: Record<string, string> | undefined,
+) {
+  const base = {
+    connector_instance_id: row.connectorInstanceId,
+    kind: row.kind === 'oauth' ? ('oauth' as const) : ('credentials' as const),
+    credential_keys: row.credentialKeys,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+  if (row.kind !== 'oauth') return base;
+  const known = OAuthConnectionState.safeParse(state ?? {});
+  const expires = known.success && known.data.expires_at ? Number(known.data.expires_at) : undefined;
+  return {
+    ...base,
+    // Nothing recorded (Redis restarted empty): connected as far as known; the next call or refresh says otherwise.
+    status: known.success ? known.data.status : ('connected' as const),
+    expires_at: expires !== undefined && Number.isFinite(expires) ? new Date(expires).toISOString() : null,
+    scopes: known.success && known.data.scope ? known.data.scope.split(' ').filter(Boolean) : [],
+  };
+}
+
 /**
  * External users: the end users of a workspace's app, named by it. Each can have its own
- * connection (credentials) per connector instance; `x-username` on MCP requests makes tools run with
- * that user's connection. The edge learns name → id from a Redis hash published here.
+ * connection per connector instance: credentials pushed here, or their own account connected with a connect link
+ * (ADR 0027); `x-username` on MCP requests makes tools run with that user's connection. The edge learns name → id
+ * from a Redis hash published here.
  */
-export function externalUsersRouter(
-  db: Db,
-  secrets: SecretsWriter,
-  publisher: RuntimePublisher,
-  redis: Redis,
-  prefix: string,
-  maxBodyBytes: number,
-): Router {
+export function externalUsersRouter(opts: {
+  db: Db;
+  secrets: SecretsWriter;
+  publisher: RuntimePublisher;
+  redis: Redis;
+  prefix: string;
+  maxBodyBytes: number;
+  /** The data plane: revokes people's OAuth tokens at the provider on disconnect. */
+  tasks: DataPlaneTaskClient;
+}): Router {
+  const { db, secrets, publisher, redis, prefix, maxBodyBytes, tasks } = opts;
   const r = Router();
   r.use(jsonBody(maxBodyBytes));
   const keys = redisKeys(prefix);
@@ -115,6 +160,8 @@ export function externalUsersRouter(
     for (const meta of await secrets.list(own))
       if (!meta.name.startsWith(`${own}connector-instances/`)) await secrets.delete(meta.name);
     await publisher.secretsChanged(own);
+    for (const c of connections.filter((x) => x.kind === 'oauth'))
+      await redis.del(keys.oauthConnection(userSecrets.oauth(user.workspaceId, user.id, c.connectorInstanceId)));
     for (const c of connections) {
       for (const key of c.credentialKeys)
         await secrets.delete(userCredentialSecretName(user.workspaceId, user.id, c.connectorInstanceId, key));
@@ -126,14 +173,17 @@ export function externalUsersRouter(
   r.get('/:name/connections', async (req, res) => {
     const user = await userByName(req);
     const rows = await db.userConnection.findMany({ where: { userId: user.id }, orderBy: { createdAt: 'asc' } });
-    res.json({
-      data: rows.map((c) => ({
-        connector_instance_id: c.connectorInstanceId,
-        credential_keys: c.credentialKeys,
-        createdAt: c.createdAt,
-        updatedAt: c.updatedAt,
-      })),
-    });
+    const data = [];
+    for (const c of rows) {
+      const state =
+        c.kind === 'oauth'
+          ? await redis.hgetall(
+              keys.oauthConnection(userSecrets.oauth(user.workspaceId, user.id, c.connectorInstanceId)),
+            )
+          : undefined;
+      data.push(connectionView(c, state));
+    }
+    res.json({ data });
   });
 
   // Creates or replaces the user's credentials for one connector instance.
@@ -155,6 +205,15 @@ export function externalUsersRouter(
     if (issues.length > 0) throw new ValidationError('the connection is invalid', issues);
     for (const [key, value] of Object.entries(credentials))
       await secrets.put(userCredentialSecretName(user.workspaceId, user.id, instance.id, key), value);
+    const existing = await db.userConnection.findUnique({
+      where: { userId_connectorInstanceId: { userId: user.id, connectorInstanceId: instance.id } },
+    });
+    if (existing?.kind === 'oauth')
+      throw new UserError(
+        'resource.conflict',
+        'this user connected their own account for this connector instance: disconnect it first',
+        { status: 409 },
+      );
     const row = await db.userConnection.upsert({
       where: { userId_connectorInstanceId: { userId: user.id, connectorInstanceId: instance.id } },
       create: { userId: user.id, connectorInstanceId: instance.id, credentialKeys: Object.keys(credentials) },
@@ -162,12 +221,7 @@ export function externalUsersRouter(
     });
     await publisher.secretsChanged(userCredentialSecretPrefix(user.workspaceId, user.id, instance.id));
     await redis.sadd(keys.userConnections(user.workspaceId, user.id), `instance:${instance.id}`);
-    res.json({
-      connector_instance_id: row.connectorInstanceId,
-      credential_keys: row.credentialKeys,
-      createdAt: row.createdAt,
-      updatedAt: row.updatedAt,
-    });
+    res.json(connectionView(row, undefined));
   });
 
   r.delete('/:name/connections/:instanceId', async (req, res) => {
@@ -179,6 +233,10 @@ export function externalUsersRouter(
         })
       : null;
     if (!row) throw new NotFoundError('connection', instanceId);
+    if (row.kind === 'oauth') {
+      res.json(await disconnectAccount(user, instanceId, row.id));
+      return;
+    }
     await db.userConnection.delete({ where: { id: row.id } });
     for (const key of row.credentialKeys)
       await secrets.delete(userCredentialSecretName(user.workspaceId, user.id, instanceId, key));
@@ -186,6 +244,46 @@ export function externalUsersRouter(
     await redis.srem(keys.userConnections(user.workspaceId, user.id), `instance:${instanceId}`);
     res.status(204).end();
   });
+  /**
+   * Ends a person's own-account connection: a worker revokes the token at the provider (when the connector declares
+   * a revocation endpoint) and deletes the tokens; the tokens are deleted here too, so a disconnect never depends on
+   * a worker or the provider answering. Answers how the revocation went.
+   */
+  async function disconnectAccount(user: { id: string; workspaceId: string }, instanceId: string, rowId: string) {
+    const connection = userSecrets.oauth(user.workspaceId, user.id, instanceId);
+    const instance = await db.connectorInstance.findFirst({
+      where: { id: instanceId, workspaceId: user.workspaceId },
+      include: { connector: true },
+    });
+    const person = instance ? personAuthOf(user.workspaceId, instance) : undefined;
+    let outcome: Pick<OAuthRevokeResult, 'revocation' | 'error'> = { revocation: 'no_endpoint' };
+    if (person)
+      outcome = await tasks
+        .revokeOAuthConnection({
+          v: 1,
+          taskId: randomUUID(),
+          kind: 'oauth.revoke',
+          workspaceId: user.workspaceId,
+          connection,
+          auth: person.auth,
+          secrets: person.secrets,
+          deadlineAt: Date.now() + REVOKE_TIMEOUT_MS,
+          replyTo: tasks.clientId,
+        })
+        .catch(() => ({ revocation: 'failed' as const, error: 'no worker answered' }));
+    await secrets.delete(connection);
+    await redis.del(keys.oauthConnection(connection));
+    await db.userConnection.delete({ where: { id: rowId } });
+    await publisher.secretsChanged(connection);
+    await redis.srem(keys.userConnections(user.workspaceId, user.id), connectionMarker('oauth', instanceId));
+    return {
+      connector_instance_id: instanceId,
+      kind: 'oauth' as const,
+      revocation: outcome.revocation,
+      ...(outcome.error ? { revocation_error: outcome.error } : {}),
+    };
+  }
+
   // The user's own value of a workflow secret (`$secrets.NAME` in calls made for them).
   const secretName = (req: express.Request) => {
     const name = String(req.params.secret);
@@ -259,11 +357,13 @@ export function externalUsersRouter(
  */
 export async function republishUsers(db: Db, redis: Redis, prefix: string, secrets?: SecretsWriter): Promise<number> {
   const keys = redisKeys(prefix);
-  const users = await db.externalUser.findMany({ include: { connections: { select: { connectorInstanceId: true } } } });
+  const users = await db.externalUser.findMany({
+    include: { connections: { select: { connectorInstanceId: true, kind: true } } },
+  });
   for (const u of users) {
     await redis.hset(keys.users(u.workspaceId), u.name, u.id);
     await redis.hset(keys.userAttributes(u.workspaceId), u.id, JSON.stringify(u.attributes ?? {}));
-    const markers = u.connections.map((c) => `instance:${c.connectorInstanceId}`);
+    const markers = u.connections.map((c) => connectionMarker(c.kind, c.connectorInstanceId));
     const own = userSecrets.prefix(u.workspaceId, u.id);
     for (const meta of secrets ? await secrets.list(own) : []) {
       const rest = meta.name.slice(own.length);
@@ -275,4 +375,22 @@ export async function republishUsers(db: Db, redis: Redis, prefix: string, secre
     if (markers.length > 0) await redis.sadd(keys.userConnections(u.workspaceId, u.id), ...markers);
   }
   return users.length;
+}
+
+/**
+ * Lists a person's own-account connection once a connect link's flow stored their tokens (the callback page's
+ * `onConnected`): the row for the API and the dashboard, the marker for the edge's SMART tools.
+ */
+export async function listOAuthConnection(db: Db, redis: Redis, prefix: string, link: ConnectLink): Promise<void> {
+  const parts = userSecrets.parseOauth(link.connection);
+  if (!parts || parts.userId !== link.userId || parts.workspaceId !== link.workspaceId) return;
+  await db.userConnection.upsert({
+    where: { userId_connectorInstanceId: { userId: parts.userId, connectorInstanceId: parts.instanceId } },
+    create: { userId: parts.userId, connectorInstanceId: parts.instanceId, kind: 'oauth', credentialKeys: [] },
+    update: { kind: 'oauth', credentialKeys: [] },
+  });
+  await redis.sadd(
+    redisKeys(prefix).userConnections(parts.workspaceId, parts.userId),
+    connectionMarker('oauth', parts.instanceId),
+  );
 }
