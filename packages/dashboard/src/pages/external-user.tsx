@@ -76,6 +76,21 @@ function Attributes({
   );
 }
 
+/** How a disconnect's revocation at the provider went, for the person reading the outcome. */
+const revocationText: Record<string, string> = {
+  revoked: 'The provider revoked the access.',
+  no_endpoint: 'The connector names no revocation endpoint: the tokens were deleted here only.',
+  failed: 'The provider did not confirm the revocation; the tokens were deleted here anyway.',
+  not_connected: '',
+};
+
+/** A connection's status in words: an own account's, with its access token's expiry. */
+function connectionStatus(c: Schemas['UserConnection']): string {
+  if (c.kind !== 'oauth') return 'Stored';
+  if (c.status === 'needs_reauthorization') return 'Needs re-authorisation (the next call gives a new link)';
+  return c.expires_at ? `Connected (token renewed before ${when(c.expires_at)})` : 'Connected';
+}
+
 function Connections({
   client,
   user,
@@ -143,8 +158,13 @@ function Connections({
       }),
     )
       .then(
-        () => {
-          setOutcome({ ok: true, message: `Connection to ${nameOf(id)} removed.` });
+        (ended) => {
+          // An own account answers how the revocation at the provider went.
+          const revocation = ended ? revocationText[ended.revocation] : '';
+          setOutcome({
+            ok: true,
+            message: `Connection to ${nameOf(id)} removed.${revocation ? ` ${revocation}` : ''}`,
+          });
           reload();
         },
         (error: unknown) => setOutcome({ ok: false, error, title: 'Not removed' }),
@@ -155,8 +175,9 @@ function Connections({
     <section aria-labelledby="connections-title">
       <h2 id="connections-title">Connections</h2>
       <p className="hint">
-        The user’s own credentials for a connector instance: their calls of its tools use these instead of the
-        instance’s. Values are write-only: only the names of the keys set are shown.
+        The user’s own credentials for a connector instance (their calls of its tools use these instead of the
+        instance’s; values are write-only: only the names of the keys set are shown), or their own account, connected by
+        the person with a link their agent gave them (never a token shown).
       </p>
       <Show loaded={connections} what="the connections">
         {(list) =>
@@ -168,7 +189,9 @@ function Connections({
               <thead>
                 <tr>
                   <th scope="col">Connector instance</th>
-                  <th scope="col">Credentials set</th>
+                  <th scope="col">Kind</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Credentials or scopes</th>
                   <th scope="col">Updated</th>
                   <th scope="col">Actions</th>
                 </tr>
@@ -177,14 +200,24 @@ function Connections({
                 {list.map((c) => (
                   <tr key={c.connector_instance_id}>
                     <td>{nameOf(c.connector_instance_id)}</td>
-                    <td>{c.credential_keys.join(', ') || 'none'}</td>
+                    <td>{c.kind === 'oauth' ? 'Own account' : 'Credentials'}</td>
+                    <td>{connectionStatus(c)}</td>
+                    <td>
+                      {c.kind === 'oauth'
+                        ? (c.scopes ?? []).join(', ') || 'none stated'
+                        : c.credential_keys.join(', ') || 'none'}
+                    </td>
                     <td>{when(c.updatedAt)}</td>
                     <td>
                       <ConfirmButton
-                        label="Remove"
+                        label={c.kind === 'oauth' ? 'Disconnect' : 'Remove'}
                         name={`the connection to ${nameOf(c.connector_instance_id)}`}
-                        question={`Remove ${user}’s credentials for ${nameOf(c.connector_instance_id)}?`}
-                        confirmLabel="Remove the connection"
+                        question={
+                          c.kind === 'oauth'
+                            ? `Disconnect ${user}’s account for ${nameOf(c.connector_instance_id)}? The provider is asked to revoke it.`
+                            : `Remove ${user}’s credentials for ${nameOf(c.connector_instance_id)}?`
+                        }
+                        confirmLabel={c.kind === 'oauth' ? 'Disconnect the account' : 'Remove the connection'}
                         busy={removing === c.connector_instance_id}
                         onConfirm={() => remove(c.connector_instance_id)}
                       />
