@@ -110,7 +110,10 @@ describe('infra/docker-compose.yml', () => {
     expect(mounting('sealing-private-key')).toEqual(['init-volumes', 'worker']);
     expect(mounting('sealing-public-key')).toEqual(['control-plane', 'init-volumes']);
     expect(mounting('sealed-secrets')).toEqual(['control-plane', 'init-volumes', 'worker']);
-    expect(services.worker!.volumes!.every((v) => v.endsWith(':ro'))).toBe(true);
+    // The key read-only; the store writable for people's OAuth tokens (the worker's writer refuses other names).
+    expect(services.worker!.volumes!.filter((v) => !v.endsWith(':ro'))).toEqual([
+      'sealed-secrets:/var/lib/toolplane/secrets',
+    ]);
     expect(env('worker').SECRETS_PRIVATE_KEY_FILE).toMatch(/^\/etc\/toolplane\/sealing-key\//);
     expect(services.edge!.volumes ?? []).toEqual([]);
   });

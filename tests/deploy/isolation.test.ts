@@ -141,9 +141,25 @@ describe('cloud identities (prod overlay, IRSA)', () => {
     expect(readers).toEqual(['worker']);
   });
 
-  it('limits the worker to reading and the control plane to creating, writing, describing, deleting, listing and tagging', () => {
+  it('limits the worker to reading (and writing people’s OAuth tokens only) and the control plane to creating, writing, describing, deleting, listing and tagging', () => {
     const actions = (role: string) => effectiveActions(readJson(`${role}.policy.json`), secretsManagerActions);
-    expect(actions('toolplane-worker')).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+    expect(actions('toolplane-worker')).toEqual([
+      'secretsmanager:CreateSecret',
+      'secretsmanager:DeleteSecret',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+      'secretsmanager:PutSecretValue',
+      'secretsmanager:TagResource',
+    ]);
+    // The worker writes people's OAuth tokens (ADR 0027) and nothing else: every statement letting it write names
+    // only the tokens' secrets.
+    const writes = ['CreateSecret', 'PutSecretValue', 'DeleteSecret', 'TagResource'].map((a) => `secretsmanager:${a}`);
+    const writing = readJson('toolplane-worker.policy.json').Statement.filter(
+      (st) => st.Effect === 'Allow' && writes.some((a) => statementCovers(st, a)),
+    );
+    expect(writing.length).toBeGreaterThan(0);
+    for (const st of writing)
+      for (const r of list(st.Resource)) expect(r).toMatch(/:secret:toolplane\/ws\/\*\/users\/\*\/oauth\/\*$/);
     expect(actions('toolplane-control-plane')).toEqual([
       'secretsmanager:CreateSecret',
       'secretsmanager:DeleteSecret',
@@ -166,7 +182,10 @@ describe('cloud identities (prod overlay, IRSA)', () => {
       'kms:Decrypt',
       'kms:GenerateDataKey',
     ]);
-    expect(effectiveActions(readJson('toolplane-worker.policy.json'), kmsActions)).toEqual(['kms:Decrypt']);
+    expect(effectiveActions(readJson('toolplane-worker.policy.json'), kmsActions)).toEqual([
+      'kms:Decrypt',
+      'kms:GenerateDataKey',
+    ]);
   });
 
   it('grants every Secrets Manager call AwsSecretsWriter/AwsSecretsReader make (packages/secrets)', () => {
@@ -179,6 +198,9 @@ describe('cloud identities (prod overlay, IRSA)', () => {
     const granted = (role: string) => effectiveActions(readJson(`${role}.policy.json`), secretsManagerActions);
     for (const a of calls('AwsSecretsWriter')) expect(granted('toolplane-control-plane')).toContain(a);
     for (const a of calls('AwsSecretsReader')) expect(granted('toolplane-worker')).toContain(a);
+    // The worker stores people's OAuth tokens with AwsSecretsWriter too.
+    for (const a of calls('AwsSecretsWriter').filter((x) => x !== 'secretsmanager:ListSecrets'))
+      expect(granted('toolplane-worker')).toContain(a);
     // Each role's secrets are the prefix the services are configured with.
     const prefix = configOf(objects, 'toolplane-worker').SECRETS_NAME_PREFIX;
     expect(configOf(objects, 'toolplane-control-plane').SECRETS_NAME_PREFIX).toBe(prefix);
@@ -187,7 +209,7 @@ describe('cloud identities (prod overlay, IRSA)', () => {
         .Statement.filter((s) => s.Effect === 'Allow' && list(s.Action).some((a) => a.startsWith('secretsmanager:')))
         .flatMap((s) => list(s.Resource))
         .filter((r) => r !== '*');
-      for (const r of resources) expect(r).toMatch(new RegExp(`:secret:${prefix}\\*$`));
+      for (const r of resources) expect(r).toMatch(new RegExp(`:secret:${prefix}(ws/\\*/users/\\*/oauth/)?\\*$`));
     }
   });
 
@@ -250,11 +272,12 @@ describe.each(['dev'] as const)('the sealed secrets store (%s overlay)', (overla
     expect(mounts((v) => v.configMap?.name === 'toolplane-sealing-public-key')).toEqual(['control-plane']);
   });
 
-  it('shares the store between the control plane (writes) and the worker (reads only); the edge has neither', () => {
+  it('shares the store between the control plane (writes) and the worker (reads; writes people’s OAuth tokens only, in code); the edge has neither', () => {
     expect(mounts((v) => v.persistentVolumeClaim?.claimName === 'sealed-secrets')).toEqual(['control-plane', 'worker']);
     const worker = workloads(objects).find((w) => w.name === 'worker')!;
     const store = worker.pod.containers[0].volumeMounts.find((m: { name: string }) => m.name === 'sealed-secrets');
-    expect(store.readOnly).toBe(true);
+    // A sealed store on a volume has no per-name permissions: the worker's writer refuses every other name.
+    expect(store.readOnly).toBeUndefined();
     const edge = workloads(objects).find((w) => w.name === 'edge')!;
     expect(edge.pod.volumes.every((v: { emptyDir?: unknown }) => v.emptyDir !== undefined)).toBe(true);
   });

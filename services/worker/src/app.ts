@@ -29,13 +29,13 @@ import { configureUpstreamConnections } from './http-operation.ts';
 import { createAbandonedJobHandler, createToolInvocationProcessor, RunningInvocations } from './processor.ts';
 import { requestCredentialOpener } from './request-credentials.ts';
 import { SecretResolver } from './secret-resolver.ts';
-import { UserTokenKeeper } from './user-tokens.ts';
+import { peopleTokensOnly, UserTokenKeeper } from './user-tokens.ts';
 
 export interface WorkerDeps {
   log: Logger;
   secrets: SecretsReader;
   /** Writes people's OAuth tokens (secrets named `ws/<ws>/users/<user>/oauth/<instance>`) after an exchange or a refresh (ADR 0027). */
-  tokenWriter: SecretsWriter;
+  tokenWriter: Pick<SecretsWriter, 'put' | 'delete'>;
 }
 
 /** The read side of the configured secrets backend (SECRETS_BACKEND). */
@@ -57,7 +57,12 @@ function secretsReaderFor(env: WorkerEnv): SecretsReader {
  * The write side the worker holds for people's OAuth tokens only (ADR 0027): the local store seals with the
  * public half of the key it already has; on AWS its role may `PutSecretValue` on people's OAuth token secrets only.
  */
-function tokenWriterFor(env: WorkerEnv): SecretsWriter {
+/** The worker's writer, for people's OAuth tokens only (ADR 0027). */
+function tokenWriterFor(env: WorkerEnv): Pick<SecretsWriter, 'put' | 'delete'> {
+  return peopleTokensOnly(storeWriterFor(env));
+}
+
+function storeWriterFor(env: WorkerEnv): SecretsWriter {
   if (env.SECRETS_BACKEND === 'aws')
     return new AwsSecretsWriter({
       region: env.AWS_REGION!,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { redisKeys, type OAuthConnectionState, type RedisKeys } from '@toolplane/contracts';
-import { TransientError, UserError } from '@toolplane/errors';
+import { redisKeys, userSecrets, type OAuthConnectionState, type RedisKeys } from '@toolplane/contracts';
+import { InternalError, TransientError, UserError } from '@toolplane/errors';
 import type { Redis } from 'ioredis';
 import { postTokenForm, type TokenAnswer } from './auth.ts';
 import type { HttpLimits } from './http-operation.ts';
@@ -22,6 +22,24 @@ export interface TokenStore {
   read(name: string): Promise<string | undefined>;
   write(name: string, value: string): Promise<void>;
   delete(name: string): Promise<void>;
+}
+
+/**
+ * A secrets writer limited to people's OAuth tokens (`ws/<ws>/users/<user>/oauth/<instance>`): the worker writes
+ * nothing else. A sealed store on a volume has no per-name permissions, so the limit is here (on AWS the worker's IAM
+ * policy also names the tokens' secrets only).
+ */
+export function peopleTokensOnly<
+  W extends { put(name: string, value: string): Promise<unknown>; delete(name: string): Promise<unknown> },
+>(writer: W): Pick<W, 'put' | 'delete'> {
+  const only = (name: string) => {
+    if (!userSecrets.parseOauth(name))
+      throw new InternalError('internal.unexpected', 'the worker writes people’s OAuth tokens only');
+  };
+  return {
+    put: ((name: string, value: string) => (only(name), writer.put(name, value))) as W['put'],
+    delete: ((name: string) => (only(name), writer.delete(name))) as W['delete'],
+  };
 }
 
 /** The workspace's OAuth app for the connector: what the token endpoint needs to refresh. */
