@@ -49,9 +49,12 @@ export interface OutputWatch {
  * Starts the receivers (Redis with MONITOR, OTLP) before the stack, so nothing it does goes unseen.
  * `probes`: text whose Redis commands are kept too (to show what did travel, e.g. a sealed field).
  */
-export async function watchOutputs(secrets: string[], probes: string[] = []): Promise<OutputWatch> {
-  const forms = secrets.flatMap(secretForms);
-  const leaksIn = (text: string) => forms.some((f) => text.includes(f));
+export async function watchOutputs(secrets: string[] | (() => string[]), probes: string[] = []): Promise<OutputWatch> {
+  // Secrets known only at the end (tokens a provider issues during the test): every command is kept and searched then.
+  const known = typeof secrets === 'function' ? undefined : secrets.flatMap(secretForms);
+  const formsNow = () => known ?? (secrets as () => string[])().flatMap(secretForms);
+  const leaksIn = (text: string, forms = formsNow()) => forms.some((f) => text.includes(f));
+  const commands: string[] = [];
   const exports: string[] = [];
   const receiver: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -71,7 +74,8 @@ export async function watchOutputs(secrets: string[], probes: string[] = []): Pr
   monitor.on('monitor', (_time: string, args: string[]) => {
     commandsSeen++;
     const text = args.join(' ');
-    if (leaksIn(text)) commandsWithSecret.push(text.slice(0, 200));
+    if (!known) commands.push(text);
+    else if (leaksIn(text, known)) commandsWithSecret.push(text.slice(0, 200));
     for (const [probe, seen] of probed) if (text.includes(probe)) seen.push(text.slice(0, 2000));
   });
   return {
@@ -91,16 +95,17 @@ export async function watchOutputs(secrets: string[], probes: string[] = []): Pr
             ),
         ),
       );
+      const forms = formsNow();
       const places: Record<string, string> = {
         ...extra,
         spans: exports.join('\n'),
-        redisCommands: commandsWithSecret.join('\n'),
+        redisCommands: known ? commandsWithSecret.join('\n') : commands.filter((c) => leaksIn(c, forms)).join('\n'),
       };
       for (const p of stack.processes) places[`log:${p.name}`] = p.output();
       places.redis = (await dumpRedis(stack)).join('\n');
       places.postgres = (await dumpPostgres(stack)).rows.join('\n');
       const leaks = Object.entries(places)
-        .filter(([, text]) => leaksIn(text))
+        .filter(([, text]) => leaksIn(text, forms))
         .map(([where]) => where);
       return { places, leaks };
     },
