@@ -141,7 +141,7 @@ describe('cloud identities (prod overlay, IRSA)', () => {
     expect(readers).toEqual(['worker']);
   });
 
-  it('limits the worker to reading (and writing people’s OAuth tokens only) and the control plane to creating, writing, describing, deleting, listing and tagging', () => {
+  it('limits the worker to reading and writing people’s OAuth tokens, the control plane to creating, writing, describing, deleting, listing, tagging', () => {
     const actions = (role: string) => effectiveActions(readJson(`${role}.policy.json`), secretsManagerActions);
     expect(actions('toolplane-worker')).toEqual([
       'secretsmanager:CreateSecret',

@@ -5,9 +5,8 @@
 // the connection (status, scopes) and disconnects it, which revokes the token at the provider. Every page state is
 // checked by axe-core. A missing Chromium fails the file (no skip).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Stack } from '@toolplane/cli';
-import { type ManagementClient, unwrap } from '@toolplane/client';
+import type { ManagementClient } from '@toolplane/client';
 import type { Browser, Page } from 'playwright-core';
 import {
   audit,
@@ -19,90 +18,26 @@ import {
   signIn,
 } from '../browser.ts';
 import { startUserOAuthProvider, type UserOAuthProvider } from '../fixtures/user-oauth-provider.ts';
-import { startTestStack, yamlBody } from '../helpers.ts';
+import { startTestStack } from '../helpers.ts';
+import { callToolAs, connectLinkIn, setUpCalendar } from '../fixtures/calendar-connector.ts';
 
 let stack: Stack;
 let api: ManagementClient;
 let provider: UserOAuthProvider;
 let browser: Browser, page: Page, pageProblems: string[];
 let mcpUrl: string;
-let instanceId: string;
 
-const descriptor = (p: UserOAuthProvider) => `
-metadata: { name: Calendar, slug: calendar, version: "1.0.0" }
-authentication:
-  - type: oauth2_authorization_code
-    authorization_url: "${p.url}/authorize"
-    token_url: "${p.tokenUrl}"
-    revocation_url: "${p.revocationUrl}"
-    scopes: [calendar.read]
-    fields:
-      - { key: client_id, field_type: string, required: true }
-      - { key: client_secret, field_type: secret, required: true, secret: true }
-operations:
-  - operation_id: my_events
-    endpoint: "${p.apiUrl}/events"
-    method: GET
-    auth_type_ref: oauth2_authorization_code
-    parameters: []
-mcp_config:
-  enabled: true
-  server_name: calendar
-  server_description: Calendar
-  route_mappings:
-    - { operation_id: my_events, mcp_tool_name: my_events, mcp_tool_description: "My calendar events" }
-`;
-
-/** One `my_events` call through the MCP SDK client, as `username`. */
-async function myEvents(username: string): Promise<{ isError: boolean; text: string }> {
-  const client = new Client({ name: 'people', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(mcpUrl), {
-      requestInit: { headers: { 'x-api-key': stack.bootstrapKey, 'x-username': username } },
-    }),
-  );
-  try {
-    const r = await client.callTool({ name: 'my_events', arguments: {} });
-    return { isError: r.isError === true, text: (r.content as { text: string }[])[0]!.text };
-  } finally {
-    await client.close();
-  }
-}
-
-/** The connect link an error names (an absolute URL on the control plane). */
-function linkIn(text: string): string {
-  const link = /(http:\/\/127\.0\.0\.1:\d+\/connect\/[A-Za-z0-9_-]{43})\b/.exec(text)?.[1];
-  if (!link) throw new Error(`no connect link in: ${text}`);
-  return link;
-}
+const myEvents = (username: string) =>
+  callToolAs(mcpUrl, stack.bootstrapKey, username).then(({ isError, text }) => ({ isError, text }));
+const linkIn = connectLinkIn;
 
 beforeAll(async () => {
   const build = buildDashboard();
   browser = await launchChromium();
   provider = await startUserOAuthProvider();
   ({ stack, api } = await startTestStack('user-oauth-browser', { logLevel: 'warn', serviceEnv: dashboardEnv(build) }));
-  const connector = await unwrap(api.POST('/connectors', yamlBody(descriptor(provider))));
-  const instance = await unwrap(
-    api.POST('/connector_instances', {
-      body: {
-        createServer: false,
-        connector_id: connector.id,
-        name: 'calendar',
-        credentials: { client_id: provider.clientId, client_secret: provider.clientSecret },
-      },
-    }),
-  );
-  instanceId = instance.id;
-  const server = await unwrap(
-    api.POST('/mcp_manager', { body: { name: 'calendar', mode: 'NORMAL', connectorInstanceId: instanceId } }),
-  );
-  mcpUrl = server.url;
-  for (const name of ['alice', 'bob']) await unwrap(api.POST('/external_users', { body: { name } }));
-  await unwrap(
-    api.POST('/access_policies', {
-      body: { name: 'all-users', principals: [{ type: 'external_user', value: '*' }], servers: ['*'], tools: ['*'] },
-    }),
-  );
+  const calendar = await setUpCalendar(api, provider, ['alice', 'bob']);
+  mcpUrl = calendar.server.url;
   ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
 }, 180_000);
 

@@ -9,14 +9,14 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { userSecrets, type Catalog } from '../../packages/contracts/src/index.ts';
 import type { Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { LocalSealedSecretsWriter } from '../../packages/secrets/src/index.ts';
 import { Redis } from 'ioredis';
 import { startUserOAuthProvider, type UserOAuthProvider } from '../fixtures/user-oauth-provider.ts';
-import { startTestStack, tempDir, yamlBody } from '../helpers.ts';
+import { startTestStack, tempDir } from '../helpers.ts';
+import { callToolAs, connectLinkIn, followConnectLink, setUpCalendar } from '../fixtures/calendar-connector.ts';
 
 let stack: Stack;
 let api: ManagementClient;
@@ -28,51 +28,9 @@ let workspaceId: string;
 let instanceId: string;
 const userIds = new Map<string, string>();
 
-const descriptor = (p: UserOAuthProvider) => `
-metadata: { name: Calendar, slug: calendar, version: "1.0.0" }
-authentication:
-  - type: oauth2_authorization_code
-    authorization_url: "${p.url}/authorize"
-    token_url: "${p.tokenUrl}"
-    revocation_url: "${p.revocationUrl}"
-    scopes: [calendar.read]
-    fields:
-      - { key: client_id, field_type: string, required: true }
-      - { key: client_secret, field_type: secret, required: true, secret: true }
-operations:
-  - operation_id: my_events
-    endpoint: "${p.apiUrl}/events"
-    method: GET
-    auth_type_ref: oauth2_authorization_code
-    parameters: []
-mcp_config:
-  enabled: true
-  server_name: calendar
-  server_description: Calendar
-  route_mappings:
-    - { operation_id: my_events, mcp_tool_name: my_events, mcp_tool_description: "My calendar events" }
-`;
-
-/** One tool call through the MCP SDK client, as `username` (or nobody): `my_events` on the NORMAL server by default. */
-async function callAs(
-  username: string | undefined,
-  tool = 'my_events',
-  args: Record<string, unknown> = {},
-  url = mcpUrl,
-): Promise<{ isError: boolean; text: string }> {
-  const client = new Client({ name: 'people', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(url), {
-      requestInit: { headers: { 'x-api-key': stack.bootstrapKey, ...(username ? { 'x-username': username } : {}) } },
-    }),
-  );
-  try {
-    const r = await client.callTool({ name: tool, arguments: args });
-    return { isError: r.isError === true, text: (r.content as { text: string }[])[0]!.text };
-  } finally {
-    await client.close();
-  }
-}
+/** One tool call as `username` (or nobody): `my_events` on the NORMAL server by default. */
+const callAs = (username: string | undefined, tool = 'my_events', args: Record<string, unknown> = {}, url = mcpUrl) =>
+  callToolAs(url, stack.bootstrapKey, username, tool, args).then(({ isError, text }) => ({ isError, text }));
 const myEvents = (username?: string) => callAs(username);
 
 /** The CLI from its sources (as scripts/toolplane runs it), against the stack: `--json` output parsed. */
@@ -112,19 +70,8 @@ async function connect(user: string, expiresAt = Date.now() + 3_600_000): Promis
   return t.accessToken;
 }
 
-/** The connect link an error names (an absolute URL on the control plane). */
-function linkIn(text: string): string {
-  const link = /(http:\/\/127\.0\.0\.1:\d+\/connect\/[A-Za-z0-9_-]{43})\b/.exec(text)?.[1];
-  if (!link) throw new Error(`no connect link in: ${text}`);
-  return link;
-}
-
-/** Opens a link and presses its button as a browser would, through the provider, to the callback page. */
-async function followLink(link: string): Promise<Response> {
-  const toProvider = await fetch(link, { method: 'POST', redirect: 'manual' });
-  const toCallback = await fetch(toProvider.headers.get('location')!, { redirect: 'manual' });
-  return fetch(toCallback.headers.get('location')!);
-}
+const linkIn = connectLinkIn;
+const followLink = followConnectLink;
 
 /** The connection's status as the worker recorded it (a Redis hash holding no secret). */
 const status = (user: string) => redis.hget(`${stack.redisPrefix}:oauth-connection:${connection(user)}`, 'status');
@@ -139,33 +86,12 @@ beforeAll(async () => {
     .export({ type: 'spki', format: 'pem' })
     .toString();
   writer = new LocalSealedSecretsWriter(join(stack.dataDir, 'secrets'), publicKey);
-  const connector = await unwrap(api.POST('/connectors', yamlBody(descriptor(provider))));
-  const instance = await unwrap(
-    api.POST('/connector_instances', {
-      body: {
-        createServer: false,
-        connector_id: connector.id,
-        name: 'calendar',
-        credentials: { client_id: provider.clientId, client_secret: provider.clientSecret },
-      },
-    }),
-  );
-  instanceId = instance.id;
-  const server = await unwrap(
-    api.POST('/mcp_manager', { body: { name: 'calendar', mode: 'NORMAL', connectorInstanceId: instanceId } }),
-  );
-  mcpUrl = server.url;
-  const catalog = JSON.parse((await redis.get(`${stack.redisPrefix}:catalog:${server.id}`))!) as Catalog;
+  const calendar = await setUpCalendar(api, provider, ['alice', 'bob', 'carol', 'dave', 'erin']);
+  instanceId = calendar.instanceId;
+  mcpUrl = calendar.server.url;
+  for (const [name, id] of calendar.userIds) userIds.set(name, id);
+  const catalog = JSON.parse((await redis.get(`${stack.redisPrefix}:catalog:${calendar.server.id}`))!) as Catalog;
   workspaceId = catalog.workspaceId;
-  for (const name of ['alice', 'bob', 'carol', 'dave', 'erin']) {
-    const user = await unwrap(api.POST('/external_users', { body: { name } }));
-    userIds.set(name, user.id);
-  }
-  await unwrap(
-    api.POST('/access_policies', {
-      body: { name: 'all-users', principals: [{ type: 'external_user', value: '*' }], servers: ['*'], tools: ['*'] },
-    }),
-  );
 }, 120_000);
 
 afterAll(async () => {
@@ -305,6 +231,14 @@ describe("a person's own account in calls (oauth2_authorization_code)", () => {
     expect(bob!.scopes).toEqual(['calendar.read']);
     expect(Date.parse(bob!.expires_at!)).toBeGreaterThan(Date.now());
     expect(await cliJson(['users', 'connections', 'bob'])).toEqual({ data: [bob] });
+    // Credentials cannot be pushed over an own account: refused before anything is written.
+    const pushed = await api.PUT('/external_users/{name}/connections/{instanceId}', {
+      params: { path: { name: 'bob', instanceId } },
+      body: { credentials: { client_id: 'pushed-id', client_secret: 'pushed-secret' } },
+    });
+    expect(pushed.response.status).toBe(409);
+    expect(await writer.list(`ws/${workspaceId}/users/${userIds.get('bob')}/connector-instances/`)).toEqual([]);
+    expect(await listed('bob')).toEqual([bob]);
 
     // SMART tools show the same, without any token.
     const smart = await unwrap(api.POST('/mcp_manager', { body: { name: 'calendar-smart', mode: 'SMART' } }));

@@ -6,11 +6,11 @@
 // every span they exported, every command sent to Redis and every key left there, every PostgreSQL row, every REST
 // answer, tool result and page the test got.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Stack } from '@toolplane/cli';
 import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { startUserOAuthProvider, type UserOAuthProvider } from '../fixtures/user-oauth-provider.ts';
-import { logLines, startTestStack, waitFor, yamlBody } from '../helpers.ts';
+import { logLines, startTestStack, waitFor } from '../helpers.ts';
+import { callToolAs, connectLinkIn, followConnectLink, setUpCalendar } from '../fixtures/calendar-connector.ts';
 import { recordingFetch, watchOutputs, type OutputWatch } from '../output-search.ts';
 
 let watch: OutputWatch;
@@ -22,56 +22,17 @@ let instanceId: string;
 /** REST answers, tool results and pages, searched at the end. */
 const outputs: string[] = [];
 
-const descriptor = (p: UserOAuthProvider) => `
-metadata: { name: Calendar, slug: calendar, version: "1.0.0" }
-authentication:
-  - type: oauth2_authorization_code
-    authorization_url: "${p.url}/authorize"
-    token_url: "${p.tokenUrl}"
-    revocation_url: "${p.revocationUrl}"
-    scopes: [calendar.read]
-    fields:
-      - { key: client_id, field_type: string, required: true }
-      - { key: client_secret, field_type: secret, required: true, secret: true }
-operations:
-  - operation_id: my_events
-    endpoint: "${p.apiUrl}/events"
-    method: GET
-    auth_type_ref: oauth2_authorization_code
-    parameters: []
-mcp_config:
-  enabled: true
-  server_name: calendar
-  server_description: Calendar
-  route_mappings:
-    - { operation_id: my_events, mcp_tool_name: my_events, mcp_tool_description: "My calendar events" }
-`;
-
 async function myEvents(username: string): Promise<string> {
-  const client = new Client({ name: 'people', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(mcpUrl), {
-      requestInit: { headers: { 'x-api-key': stack.bootstrapKey, 'x-username': username } },
-    }),
-  );
-  try {
-    const r = await client.callTool({ name: 'my_events', arguments: {} });
-    const text = JSON.stringify(r);
-    outputs.push(text);
-    return text;
-  } finally {
-    await client.close();
-  }
+  const { raw } = await callToolAs(mcpUrl, stack.bootstrapKey, username);
+  outputs.push(raw);
+  return raw;
 }
 
 /** Follows a connect link as a browser would (the page, its button, the provider, the callback page). */
 async function follow(text: string): Promise<void> {
-  const link = /(http:\/\/127\.0\.0\.1:\d+\/connect\/[A-Za-z0-9_-]{43})/.exec(text)?.[1];
-  if (!link) throw new Error(`no connect link in: ${text}`);
+  const link = connectLinkIn(text);
   outputs.push(await (await fetch(link)).text());
-  const toProvider = await fetch(link, { method: 'POST', redirect: 'manual' });
-  const toCallback = await fetch(toProvider.headers.get('location')!, { redirect: 'manual' });
-  const done = await fetch(toCallback.headers.get('location')!);
+  const done = await followConnectLink(link);
   const page = await done.text();
   outputs.push(page);
   expect(page).toContain('You can return to your agent');
@@ -86,28 +47,10 @@ beforeAll(async () => {
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: watch.otlpUrl, OTEL_BSP_SCHEDULE_DELAY: '100' },
   }));
   api = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey, recordingFetch(outputs));
-  const connector = await unwrap(api.POST('/connectors', yamlBody(descriptor(provider))));
-  const instance = await unwrap(
-    api.POST('/connector_instances', {
-      body: {
-        createServer: false,
-        connector_id: connector.id,
-        name: 'calendar',
-        credentials: { client_id: provider.clientId, client_secret: provider.clientSecret },
-      },
-    }),
-  );
-  instanceId = instance.id;
-  const server = await unwrap(
-    api.POST('/mcp_manager', { body: { name: 'calendar', mode: 'NORMAL', connectorInstanceId: instanceId } }),
-  );
-  mcpUrl = server.url;
-  await unwrap(api.POST('/external_users', { body: { name: 'alice' } }));
-  await unwrap(
-    api.POST('/access_policies', {
-      body: { name: 'all-users', principals: [{ type: 'external_user', value: '*' }], servers: ['*'], tools: ['*'] },
-    }),
-  );
+  const calendar = await setUpCalendar(api, provider, ['alice']);
+  instanceId = calendar.instanceId;
+  mcpUrl = calendar.server.url;
+  const server = calendar.server;
   // A debug session: its captures of the calls are searched too.
   await unwrap(
     api.POST('/mcp_manager/{id}/debug_sessions', {

@@ -424,6 +424,25 @@ export const OAuthConnectionState = z.object({
 });
 export type OAuthConnectionState = z.infer<typeof OAuthConnectionState>;
 
+/**
+ * What may be shown of a person's OAuth connection, from its `oauthConnection` hash (fields as Redis returns them):
+ * nothing recorded (Redis restarted empty) reads as connected; the next call or refresh says otherwise.
+ */
+export function oauthConnectionView(hash: Record<string, string> | undefined): {
+  status: OAuthConnectionState['status'];
+  expires_at: string | null;
+  scopes: string[];
+} {
+  const known = OAuthConnectionState.safeParse(hash ?? {});
+  const state = known.success ? known.data : undefined;
+  const expires = state?.expires_at ? Number(state.expires_at) : NaN;
+  return {
+    status: state?.status ?? 'connected',
+    expires_at: Number.isFinite(expires) ? new Date(expires).toISOString() : null,
+    scopes: (state?.scope ?? '').split(' ').filter(Boolean),
+  };
+}
+
 // The results with a `kind` first: it keeps them from matching the others (zod objects strip unknown keys).
 export const DataPlaneTaskResult = z.union([
   FetchDocumentResult,

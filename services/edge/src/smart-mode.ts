@@ -1,4 +1,10 @@
-import { smartMetaTools, type CatalogTool, type ToolDefinition, type ToolResultPayload } from '@toolplane/contracts';
+import {
+  smartMetaTools,
+  userSecrets,
+  type CatalogTool,
+  type ToolDefinition,
+  type ToolResultPayload,
+} from '@toolplane/contracts';
 import MiniSearch from 'minisearch';
 
 /** The meta tools a SMART server shows instead of its catalog; the control plane shows the same in `/config`. */
@@ -53,7 +59,7 @@ export function neededConnections(tool: CatalogTool, serverId: string): NeededCo
     }));
   // The person's own account (ADR 0027): connected with a connect link, not with credentials pushed by the app.
   if (plan.auth?.kind === 'oauth2_authorization_code' && plan.auth.connection) {
-    const id = /\/oauth\/([^/]+)$/.exec(plan.auth.connection)?.[1];
+    const id = userSecrets.parseOauth(plan.auth.connection)?.instanceId;
     return id ? [{ marker: `oauth:${id}`, kind: 'oauth_account', id, connection: plan.auth.connection }] : [];
   }
   const template = Object.values(plan.userSecrets ?? {})[0];

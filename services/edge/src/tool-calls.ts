@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  oauthConnectionView,
   queueNames,
   recordCaller,
   type Principal,
@@ -234,29 +235,23 @@ async function userConnectionsTool(
     'never ask the user to type a secret here.';
   const userId = principal.userId!;
   /** An OAuth account's status as the worker recorded it: one that needs re-authorisation counts as missing. */
-  const accounts = new Map<string, { status: string; expires_at: string | null; scopes: string[] }>();
+  const accounts = new Map<string, ReturnType<typeof oauthConnectionView>>();
   const accountOf = async (n: NeededConnection) => {
     if (n.kind !== 'oauth_account' || !have.has(n.marker)) return undefined;
     let known = accounts.get(n.marker);
     if (!known) {
-      const state = (await deps.oauthConnectionState?.(n.connection!.replace('{user}', userId))) ?? {};
-      const expires = state.expires_at ? Number(state.expires_at) : NaN;
-      known = {
-        status: state.status ?? 'connected',
-        expires_at: Number.isFinite(expires) ? new Date(expires).toISOString() : null,
-        scopes: (state.scope ?? '').split(' ').filter(Boolean),
-      };
+      known = oauthConnectionView(await deps.oauthConnectionState?.(n.connection!.replace('{user}', userId)));
       accounts.set(n.marker, known);
     }
     return known;
   };
   const connected = async (n: NeededConnection) =>
     have.has(n.marker) && (n.kind !== 'oauth_account' || (await accountOf(n))?.status === 'connected');
-  const split = async (needs: NeededConnection[]) => {
-    const ok: NeededConnection[] = [];
+  /** The needs not met (in order). */
+  const missingOf = async (needs: NeededConnection[]) => {
     const missing: NeededConnection[] = [];
-    for (const n of needs) ((await connected(n)) ? ok : missing).push(n);
-    return { ok, missing };
+    for (const n of needs) if (!(await connected(n))) missing.push(n);
+    return missing;
   };
   const accountHow = (tool: string) =>
     `Call ${tool} for ${username}: while their account is not connected, its error carries a link for them to open ` +
@@ -265,7 +260,7 @@ async function userConnectionsTool(
     const name = String(input.tool);
     const tool = loaded.catalog.tools.find((t) => t.tool.name === name);
     if (!tool) return deniedToolCall(deps.records, loaded, principal, name, false) ?? unknown(name);
-    const { missing } = await split(neededConnections(tool, serverId));
+    const missing = await missingOf(neededConnections(tool, serverId));
     if (missing.length === 0)
       return structured({
         user: username,
@@ -290,7 +285,7 @@ async function userConnectionsTool(
   const lacking: { tool: string; needs: { kind: string; id: string; status?: string }[] }[] = [];
   for (const t of loaded.catalog.tools) {
     const needs = neededConnections(t, serverId);
-    const { missing } = await split(needs);
+    const missing = await missingOf(needs);
     for (const n of needs.filter((x) => have.has(x.marker))) {
       const account = await accountOf(n);
       const c = connections.get(n.marker) ?? { kind: n.kind, id: n.id, ...(account ?? {}), tools: [] };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
-  OAuthConnectionState,
+  oauthConnectionView,
   redisKeys,
   userSecrets,
   type ConnectLink,
@@ -65,16 +65,7 @@ function connectionView(
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
-  if (row.kind !== 'oauth') return base;
-  const known = OAuthConnectionState.safeParse(state ?? {});
-  const expires = known.success && known.data.expires_at ? Number(known.data.expires_at) : undefined;
-  return {
-    ...base,
-    // Nothing recorded (Redis restarted empty): connected as far as known; the next call or refresh says otherwise.
-    status: known.success ? known.data.status : ('connected' as const),
-    expires_at: expires !== undefined && Number.isFinite(expires) ? new Date(expires).toISOString() : null,
-    scopes: known.success && known.data.scope ? known.data.scope.split(' ').filter(Boolean) : [],
-  };
+  return row.kind === 'oauth' ? { ...base, ...oauthConnectionView(state) } : base;
 }
 
 /**
@@ -203,8 +194,7 @@ export function externalUsersRouter(opts: {
       credentials,
     );
     if (issues.length > 0) throw new ValidationError('the connection is invalid', issues);
-    for (const [key, value] of Object.entries(credentials))
-      await secrets.put(userCredentialSecretName(user.workspaceId, user.id, instance.id, key), value);
+    // Checked before anything is written: a refused request stores nothing.
     const existing = await db.userConnection.findUnique({
       where: { userId_connectorInstanceId: { userId: user.id, connectorInstanceId: instance.id } },
     });
@@ -214,6 +204,8 @@ export function externalUsersRouter(opts: {
         'this user connected their own account for this connector instance: disconnect it first',
         { status: 409 },
       );
+    for (const [key, value] of Object.entries(credentials))
+      await secrets.put(userCredentialSecretName(user.workspaceId, user.id, instance.id, key), value);
     const row = await db.userConnection.upsert({
       where: { userId_connectorInstanceId: { userId: user.id, connectorInstanceId: instance.id } },
       create: { userId: user.id, connectorInstanceId: instance.id, credentialKeys: Object.keys(credentials) },
