@@ -251,10 +251,12 @@ describe("a person's own account in calls (oauth2_authorization_code)", () => {
     });
     const dave = JSON.parse((await callAs('dave', 'connect', { tool: 'my_events' }, smart.url)).text) as {
       connected: boolean;
+      link: string;
       message: string;
     };
     expect(dave.connected).toBe(false);
-    expect(dave.message).toContain('Call my_events for dave');
+    // The link itself (tests/e2e/user-oauth-links.test.ts follows one).
+    expect(dave.message).toContain(`then call my_events again: ${linkIn(dave.link)}`);
 
     // The provider refuses bob's next refresh: every listing says he must authorise again.
     provider.expireAccessTokens();

@@ -1,7 +1,7 @@
 // The canary rule for people's OAuth connections (ADR 0027): every access token and refresh token the provider
 // issues, and the OAuth app's client secret, appear in no output of the stack, through a whole life of a connection:
-// a call without a connection (its connect link), the link followed to the provider and back (the code exchanged by a
-// worker), calls with the person's token under a debug session, an expired token refreshed, the listing, and the
+// a call without a connection (its connect link, as a tool error and as URL-mode elicitation), SMART `connect` (a
+// link a worker makes for the edge), the link followed to the provider and back (the code exchanged by a worker), calls with the person's token under a debug session, an expired token refreshed, the listing, and the
 // disconnect with its revocation. Searched: every log line of the services,
 // every span they exported, every command sent to Redis and every key left there, every PostgreSQL row, every REST
 // answer, tool result and page the test got.
@@ -10,7 +10,13 @@ import type { Stack } from '@toolplane/cli';
 import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { startUserOAuthProvider, type UserOAuthProvider } from '../fixtures/user-oauth-provider.ts';
 import { logLines, startTestStack, waitFor } from '../helpers.ts';
-import { callToolAs, connectLinkIn, followConnectLink, setUpCalendar } from '../fixtures/calendar-connector.ts';
+import {
+  callToolAs,
+  connectLinkIn,
+  followConnectLink,
+  mcpClientAs,
+  setUpCalendar,
+} from '../fixtures/calendar-connector.ts';
 import { recordingFetch, watchOutputs, type OutputWatch } from '../output-search.ts';
 
 let watch: OutputWatch;
@@ -18,6 +24,7 @@ let stack: Stack;
 let api: ManagementClient;
 let provider: UserOAuthProvider;
 let mcpUrl: string;
+let smartUrl: string;
 let instanceId: string;
 /** REST answers, tool results and pages, searched at the end. */
 const outputs: string[] = [];
@@ -50,6 +57,7 @@ beforeAll(async () => {
   const calendar = await setUpCalendar(api, provider, ['alice']);
   instanceId = calendar.instanceId;
   mcpUrl = calendar.server.url;
+  smartUrl = (await unwrap(api.POST('/mcp_manager', { body: { name: 'calendar-smart', mode: 'SMART' } }))).url;
   const server = calendar.server;
   // A debug session: its captures of the calls are searched too.
   await unwrap(
@@ -75,7 +83,21 @@ afterAll(async () => {
 describe("people's OAuth tokens and the app's client secret in no output", () => {
   it('through connecting, calls, refreshes, the listing and the disconnect', async () => {
     provider.consentAs = 'alice';
-    await follow(await myEvents('alice'));
+    // The link as each path gives it: the tool error, URL-mode elicitation (-32042), SMART connect; the last followed.
+    expect(await myEvents('alice')).toContain('/connect/');
+    const declaring = await mcpClientAs(mcpUrl, stack.bootstrapKey, 'alice', {
+      capabilities: { elicitation: { url: {} } },
+    });
+    const elicitation = await declaring.callTool({ name: 'my_events', arguments: {} }).then(
+      () => undefined,
+      (err: unknown) => err as { code: number; message: string; data: unknown },
+    );
+    await declaring.close();
+    expect(elicitation?.code).toBe(-32042);
+    outputs.push(JSON.stringify({ message: elicitation?.message, data: elicitation?.data }));
+    const connect = await callToolAs(smartUrl, stack.bootstrapKey, 'alice', 'connect', { tool: 'my_events' });
+    outputs.push(connect.raw);
+    await follow((JSON.parse(connect.text) as { link: string }).link);
     expect(await myEvents('alice')).toContain('\\"user\\":\\"alice\\"');
     // The access token expires: the worker refreshes it before the call.
     provider.expireAccessTokens();

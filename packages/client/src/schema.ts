@@ -1348,6 +1348,25 @@ export interface components {
       } & {
         [key: string]: unknown;
       })[];
+      /**
+       * @description People connect their own accounts (docs/connecting-accounts.md): the document's oauth2
+       * authorizationCode (or openIdConnect) scheme; the fields override its endpoints and scopes. Absent: the scheme
+       * takes a ready token.
+       */
+      user_oauth?:
+        | true
+        | {
+            scheme?: string;
+            /** Format: uri */
+            authorization_url?: string;
+            /** Format: uri */
+            token_url?: string;
+            /** Format: uri */
+            refresh_url?: string;
+            /** Format: uri */
+            revocation_url?: string;
+            scopes?: string[];
+          };
       capabilities?: {
         sync_modes?: ('full_refresh' | 'incremental')[];
         supports_schema_discovery?: boolean;

@@ -74,6 +74,8 @@ export const AuthPlan = z.discriminatedUnion('kind', [
     kind: z.literal('oauth2_authorization_code'),
     authorizeUrl: z.string(),
     tokenUrl: z.string(),
+    /** Where refreshes go when not the token endpoint (OpenAPI `refreshUrl`). */
+    refreshUrl: z.string().optional(),
     revocationUrl: z.string().optional(),
     scopes: z.array(z.string()).default([]),
     clientId: z.string(),

@@ -67,6 +67,11 @@ export function redisKeys(prefix: string) {
     mcpCancel: `${prefix}:events:mcp-cancel`,
     /** String (a log level, expiring): what `logging/setLevel` asked for, per caller and MCP session. */
     mcpLogLevel: (scope: string) => `${prefix}:mcp-log-level:${scope}`,
+    /**
+     * String (`1`, expiring like `mcpLogLevel`): the MCP session's client declared URL-mode elicitation
+     * (`capabilities.elicitation.url` in its 2025-11-25 `initialize`); absent for every other session.
+     */
+    mcpUrlElicitation: (scope: string) => `${prefix}:mcp-url-elicitation:${scope}`,
     /** String (JSON `ConnectLink`, 10 minutes, taken once with GETDEL): a person's connect link (ADR 0027). */
     oauthConnectLink: (token: string) => `${prefix}:oauth-connect-link:${token}`,
     /** String (JSON `{ link, verifier }`, 10 minutes, taken once): an opened link waiting for the provider's callback. */
@@ -195,7 +200,16 @@ export const ToolInvokeResult = z.discriminatedUnion('ok', [
     v: z.literal(1),
     invocationId: z.string(),
     ok: z.literal(false),
-    error: z.object({ kind: z.enum(['user', 'transient', 'internal']), code: z.string(), message: z.string() }),
+    error: z.object({
+      kind: z.enum(['user', 'transient', 'internal']),
+      code: z.string(),
+      message: z.string(),
+      /**
+       * `connection.required` only: the person's connect link, also in `message` (ADR 0027). The edge asks a client
+       * that declared URL-mode elicitation to open it (MCP `-32042`, or `input_required` on 2026-07-28).
+       */
+      connectUrl: z.string().url().optional(),
+    }),
   }),
 ]);
 export type ToolInvokeResult = z.infer<typeof ToolInvokeResult>;
@@ -337,12 +351,33 @@ const OAuthRevokeJobV1 = z.object({
 });
 export type OAuthRevokeJob = z.infer<typeof OAuthRevokeJobV1>;
 
+/**
+ * `oauth.connect_link` (edge → worker): a connect link for a person's own account (ADR 0027), asked by SMART
+ * `connect`. Only the worker makes links (they name the app's client id, read from the secrets store); it takes the
+ * tool's plan from the catalog version named here and writes the link's binding, so the edge sees only the URL.
+ */
+const OAuthConnectLinkJobV1 = z.object({
+  v: z.literal(1),
+  taskId: z.string().min(1),
+  kind: z.literal('oauth.connect_link'),
+  workspaceId: z.string(),
+  userId: z.string(),
+  username: z.string(),
+  serverId: z.string(),
+  catalogVersion: z.number().int(),
+  tool: z.string(),
+  deadlineAt: z.number().int(),
+  replyTo: z.string(),
+});
+export type OAuthConnectLinkJob = z.infer<typeof OAuthConnectLinkJobV1>;
+
 export const DataPlaneTask = z.discriminatedUnion('kind', [
   ConnectorTestJobV1,
   ListRemoteToolsJobV1,
   FetchDocumentJobV1,
   OAuthExchangeJobV1,
   OAuthRevokeJobV1,
+  OAuthConnectLinkJobV1,
 ]);
 export type DataPlaneTask = z.infer<typeof DataPlaneTask>;
 export type ConnectorTestJob = z.infer<typeof ConnectorTestJobV1>;
@@ -412,6 +447,20 @@ export const OAuthRevokeResult = z.object({
 });
 export type OAuthRevokeResult = z.infer<typeof OAuthRevokeResult>;
 
+/**
+ * `oauth.connect_link`'s answer: the link (`<PUBLIC_API_URL>/connect/<token>`, single-use, 10 minutes), or why there
+ * is none: `no_public_url` (the workers have no `PUBLIC_API_URL`), `not_an_account_tool` (the tool does not act on a
+ * person's own account), `invalid_task`, `app_credentials_missing` (the instance lost its OAuth app's credentials).
+ */
+export const OAuthConnectLinkResult = z.object({
+  v: z.literal(1),
+  taskId: z.string(),
+  kind: z.literal('oauth.connect_link'),
+  url: z.string().url().optional(),
+  error: z.string().optional(),
+});
+export type OAuthConnectLinkResult = z.infer<typeof OAuthConnectLinkResult>;
+
 /** What `oauthConnection` holds (Redis hash fields, strings). */
 export const OAuthConnectionState = z.object({
   status: z.enum(['connected', 'needs_reauthorization']),
@@ -445,6 +494,7 @@ export function oauthConnectionView(hash: Record<string, string> | undefined): {
 
 // The results with a `kind` first: it keeps them from matching the others (zod objects strip unknown keys).
 export const DataPlaneTaskResult = z.union([
+  OAuthConnectLinkResult,
   FetchDocumentResult,
   OAuthExchangeResult,
   OAuthRevokeResult,

@@ -7,6 +7,7 @@ import { normaliseDocumentSchemas } from './normalise-schemas.ts';
 import { analyseOperation } from './openapi-tools.ts';
 import { listOperations } from './operations.ts';
 import { operationSecurity, securityModel } from './security.ts';
+import { applyUserOAuth, type Discovery, type UserOAuthOptIn, userOAuthDiscoveryUrl } from './user-oauth.ts';
 
 const require = createRequire(import.meta.url);
 const swagger2openapi = require('swagger2openapi') as {
@@ -29,6 +30,18 @@ export interface ImportedOpenApi {
   /** Credential fields derived from the security schemes. */
   credentialFields: { key: string; required: boolean; secret: boolean }[];
   warnings: { path: string; message: string }[];
+  /** Why `options.userOAuth` could not be applied (paths under `/user_oauth`); the document is then as without it. */
+  userOAuthIssues: { path: string; message: string }[];
+}
+
+export interface ImportOptions {
+  /** The connector opts in to people's own accounts for its authorizationCode / openIdConnect scheme (ADR 0028). */
+  userOAuth?: UserOAuthOptIn | undefined;
+  /**
+   * Reads an `openIdConnect` scheme's discovery document for the opt-in (the caller's I/O: the control plane asks a
+   * worker, `document.fetch`). Absent: such a scheme's endpoints must be given in the opt-in.
+   */
+  discover?: ((url: string) => Promise<Discovery>) | undefined;
 }
 
 type Issue = { path: string; message: string };
@@ -240,9 +253,9 @@ function versionOf(doc: Json): Version | Issue {
  * Imports an OpenAPI 2.0, 3.0 or 3.1 description (JSON or YAML, one file or a bundle with relative `$ref`s)
  * into a self-contained OpenAPI 3.1 document. Throws ValidationError (422) listing every problem with a
  * path: broken YAML/JSON (line/column), unsupported version, unresolvable `$ref` (which ref, where), a
- * bundle file missing, no operations. Never does network or filesystem I/O.
+ * bundle file missing, no operations. Never does network or filesystem I/O itself (`options.discover` is the caller's).
  */
-export async function importOpenApi(source: OpenApiSource): Promise<ImportedOpenApi> {
+export async function importOpenApi(source: OpenApiSource, options: ImportOptions = {}): Promise<ImportedOpenApi> {
   const bundleMode = typeof source !== 'string';
   const entry = bundleMode ? source.entry : 'openapi';
   const files = bundleMode ? source.files : {};
@@ -320,6 +333,10 @@ export async function importOpenApi(source: OpenApiSource): Promise<ImportedOpen
   if (title !== info.title) warn('/info/title', 'missing; "Untitled API" used');
   if (infoVersion !== info.version && String(info.version) !== infoVersion) warn('/info/version', 'missing; "0" used');
 
+  const discoveryUrl =
+    options.userOAuth && options.discover ? userOAuthDiscoveryUrl(doc, options.userOAuth) : undefined;
+  const discovery = discoveryUrl ? await options.discover!(discoveryUrl) : undefined;
+  const userOAuthIssues = applyUserOAuth(doc, options.userOAuth, discovery);
   const model = securityModel(doc);
   for (const [name, why] of model.unsupported) warn(pointer(['components', 'securitySchemes', name]), why);
   const required = new Set<string>();
@@ -368,5 +385,6 @@ export async function importOpenApi(source: OpenApiSource): Promise<ImportedOpen
     })),
     credentialFields: [...credentialFields.values()],
     warnings,
+    userOAuthIssues,
   };
 }

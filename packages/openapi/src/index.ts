@@ -2,6 +2,7 @@ export { descriptorToOpenApi } from './descriptor-openapi.ts';
 export * from './descriptor-tools.ts';
 export * from './http-tools.ts';
 export { importOpenApi, type OpenApiSource } from './import-openapi.ts';
+export type { Discovery } from './user-oauth.ts';
 export * from './load-document.ts';
 export {
   compileOpenApiTools,

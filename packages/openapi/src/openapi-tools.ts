@@ -452,9 +452,10 @@ function credentialsOf(
       if (creds.cookies) cookies = { ...cookies, ...creds.cookies };
       if (creds.auth && !auth) {
         auth =
-          creds.auth.kind === 'oauth2_client_credentials' || creds.auth.kind === 'oauth2_authorization_code'
+          creds.auth.kind === 'oauth2_client_credentials' ||
+          (creds.auth.kind === 'oauth2_authorization_code' && creds.auth.scopes.length === 0)
             ? { ...creds.auth, scopes }
-            : creds.auth;
+            : creds.auth; // a person's account with the connector's fixed scopes (`user_oauth.scopes`) keeps them
         headers.Authorization = '{__authorization}';
       }
     }

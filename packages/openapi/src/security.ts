@@ -21,6 +21,37 @@ export interface SecurityModel {
   unsupported: Map<string, string>;
 }
 
+/**
+ * `x-toolplane-user-oauth` on an `oauth2` or `openIdConnect` scheme: the endpoints (and fixed scopes) of a person's
+ * own account, written at import when the connector opts in (`applyUserOAuth`). Undefined without both endpoints.
+ */
+export interface PersonOAuth {
+  authorizationUrl: string;
+  tokenUrl: string;
+  refreshUrl?: string;
+  revocationUrl?: string;
+  /** Requested for every operation instead of the operation's own requirement. */
+  scopes?: string[];
+}
+
+export const personOAuthExtension = 'x-toolplane-user-oauth';
+
+function personOAuthOf(s: Json): PersonOAuth | undefined {
+  const p = s[personOAuthExtension];
+  if (!isObject(p) || typeof p.authorizationUrl !== 'string' || typeof p.tokenUrl !== 'string') return undefined;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const refreshUrl = str(p.refreshUrl);
+  const revocationUrl = str(p.revocationUrl);
+  const scopes = Array.isArray(p.scopes) ? p.scopes.filter((x): x is string => typeof x === 'string') : undefined;
+  return {
+    authorizationUrl: p.authorizationUrl,
+    tokenUrl: p.tokenUrl,
+    ...(refreshUrl !== undefined ? { refreshUrl } : {}),
+    ...(revocationUrl !== undefined ? { revocationUrl } : {}),
+    ...(scopes !== undefined ? { scopes } : {}),
+  };
+}
+
 /** A template field key the worker can fill (`{key}`): `[A-Za-z_][A-Za-z0-9_]*`, never the reserved `__` prefix. */
 function fieldKey(text: string): string {
   let k = text.replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '');
@@ -33,8 +64,8 @@ function fieldKey(text: string): string {
  * Credential fields for the security schemes of a document. apiKey and HTTP bearer schemes use a field
  * named after the scheme (sanitised to an identifier); HTTP basic uses `username`/`password` and OAuth2 client credentials `client_id`/`client_secret`, prefixed
  * with the scheme name when two schemes would share a key. OAuth2 flows other than client credentials and
- * OpenID Connect take a ready access token (bearer) with a warning; mutualTLS and other HTTP schemes are
- * unsupported.
+ * OpenID Connect take a ready access token (bearer) with a warning, unless the connector opted in to people's own
+ * accounts (`x-toolplane-user-oauth`, set by `applyUserOAuth`); mutualTLS and other HTTP schemes are unsupported.
  *
  * A scheme may carry `x-toolplane-credential-fields` (role → field key), which descriptor-generated
  * documents use to keep the descriptor's field names.
@@ -61,7 +92,14 @@ export function securityModel(doc: Json): SecurityModel {
     };
     const type = typeof s.type === 'string' ? s.type : '';
     const httpScheme = typeof s.scheme === 'string' ? s.scheme.toLowerCase() : '';
-    if (type === 'apiKey') {
+    const person = personOAuthOf(s);
+    if ((type === 'oauth2' || type === 'openIdConnect') && person) {
+      // A connector opted in (`user_oauth`, ADR 0028): each person connects their own account with the
+      // workspace's OAuth app (the instance's `client_id`/`client_secret`), as a descriptor's `oauth2_authorization_code`.
+      propose('client_id', own.client_id ?? 'client_id', false);
+      propose('client_secret', own.client_secret ?? 'client_secret', true);
+      kinds.set(name, { kind: 'user_oauth', s });
+    } else if (type === 'apiKey') {
       if (typeof s.name !== 'string' || !['header', 'query', 'cookie'].includes(String(s.in))) {
         unsupported.set(name, 'an apiKey scheme needs `name` and `in` (header, query or cookie)');
         continue;
@@ -136,6 +174,18 @@ export function securityModel(doc: Json): SecurityModel {
       creds.auth = { kind: 'bearer', token: key('token') };
     } else if (kind === 'basic') {
       creds.auth = { kind: 'basic', username: key('username'), password: key('password') };
+    } else if (kind === 'user_oauth') {
+      const p = personOAuthOf(s)!;
+      creds.auth = {
+        kind: 'oauth2_authorization_code',
+        authorizeUrl: p.authorizationUrl,
+        tokenUrl: p.tokenUrl,
+        ...(p.refreshUrl !== undefined ? { refreshUrl: p.refreshUrl } : {}),
+        ...(p.revocationUrl !== undefined ? { revocationUrl: p.revocationUrl } : {}),
+        scopes: p.scopes ?? [],
+        clientId: key('client_id'),
+        clientSecret: key('client_secret'),
+      };
     } else if (kind === 'oauth2_authorization_code') {
       const flow = (s.flows as Json).authorizationCode as Json;
       const revocation = s['x-toolplane-revocation-url'];

@@ -3,6 +3,7 @@ import {
   DataPlaneTaskResult,
   FetchDocumentResult,
   ListRemoteToolsResult,
+  OAuthConnectLinkResult,
   OAuthExchangeResult,
   OAuthRevokeResult,
   queueNames,
@@ -10,6 +11,7 @@ import {
   type DataPlaneTask,
   type FetchDocumentJob,
   type ListRemoteToolsJob,
+  type OAuthConnectLinkJob,
   type OAuthExchangeJob,
   type OAuthRevokeJob,
 } from '@toolplane/contracts';
@@ -20,7 +22,8 @@ import { RequestReplyClient } from './reply-channel.ts';
 /**
  * The control plane's way to have the data plane do egress for it (connector `test_endpoint`,
  * `load-tools-from-url`, documents named by URL in a workflow deployment): the control plane never calls
- * customer APIs or external servers itself.
+ * customer APIs or external servers itself. The edge uses it for one task, a person's connect link (SMART `connect`):
+ * only workers read the OAuth app's credentials that a link names.
  */
 export class DataPlaneTaskClient {
   readonly clientId: string;
@@ -73,6 +76,14 @@ export class DataPlaneTaskClient {
     const r = await this.rpc.request(task.taskId, task);
     const parsed = OAuthRevokeResult.safeParse(r);
     if (!parsed.success) throw new InternalError('internal.unexpected', 'unexpected reply to oauth.revoke');
+    return parsed.data;
+  }
+
+  /** A person's connect link, made by a worker (the edge's SMART `connect`). */
+  async createConnectLink(task: OAuthConnectLinkJob): Promise<OAuthConnectLinkResult> {
+    const r = await this.rpc.request(task.taskId, task);
+    const parsed = OAuthConnectLinkResult.safeParse(r);
+    if (!parsed.success) throw new InternalError('internal.unexpected', 'unexpected reply to oauth.connect_link');
     return parsed.data;
   }
 

@@ -166,7 +166,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   const largeImports = largeImportLimit(env.MAX_CONCURRENT_LARGE_IMPORTS, env.LARGE_IMPORT_BYTES);
   api.use('/connectors', largeImports);
   api.use('/mcp_servers', largeImports);
-  api.use('/connectors', connectorsRouter(db, catalog, env.MAX_DOCUMENT_BYTES));
+  api.use('/connectors', connectorsRouter(db, catalog, env.MAX_DOCUMENT_BYTES, workerFetcher(tasks)));
   // The API catalog (APIs.guru): search, and add an API as an OpenAPI connector (a large import, whatever the body).
   const apiCatalog = new ApiCatalog({
     source: apiCatalogSource(env.API_CATALOG_SOURCE, {

@@ -1,5 +1,5 @@
 import { clientKey, trustProxy } from '@toolplane/config';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,7 +7,7 @@ import { exceedsJsonDepth, MAX_JSON_DEPTH, redisKeys } from '@toolplane/contract
 import { TransientError } from '@toolplane/errors';
 import { createLogger, type Logger } from '@toolplane/logger';
 import { logMixin, recordDenied, tracingEnabled } from '@toolplane/telemetry';
-import { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
+import { DataPlaneTaskClient, ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { Redis } from 'ioredis';
@@ -21,11 +21,11 @@ import { buildServer, createEdgeMcpHandler } from './mcp-handler.ts';
 import { OAuthResourceServer } from './oauth.ts';
 import { edgeOpenApiDocumentText } from './openapi.ts';
 import { OpenStreams, type StreamCredential } from './open-streams.ts';
-import { CancelRegistry, SessionLogLevels } from './protocol-state.ts';
+import { CancelRegistry, SessionLogLevels, SessionUrlElicitation } from './protocol-state.ts';
 import { UnauthenticatedLimiter } from './rate-limit.ts';
 import { readState, RuntimeStateProbe, stateMessages } from './runtime-state.ts';
 import { upstreamCredentialSealer } from './upstream-auth.ts';
-import { requestFacts } from './tool-calls.ts';
+import { requestFacts, type ConnectLinkRequest } from './tool-calls.ts';
 
 export interface EdgeDeps {
   log: Logger;
@@ -117,12 +117,38 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     onDropped: (count) => log.error({ count }, 'execution records dropped: Redis unreachable and the buffer full'),
   });
   const cancels = new CancelRegistry(redis, env.REDIS_PREFIX);
+  // A person's connect links for SMART `connect` come from the workers (data-plane task `oauth.connect_link`): a
+  // client of its own, with its own connection, made at the first such request (nothing on the tool-call path).
+  let tasks: { client: DataPlaneTaskClient; redis: Redis } | undefined;
+  const connectLink = (request: ConnectLinkRequest) => {
+    if (!tasks) {
+      const connection = redis.duplicate({ connectionName: `${env.REDIS_PREFIX}:edge-tasks` });
+      connection.on('error', () => undefined);
+      const client = new DataPlaneTaskClient({
+        redis: connection,
+        prefix: env.REDIS_PREFIX,
+        clientId: `${edgeId}-tasks`,
+      });
+      tasks = { client, redis: connection };
+    }
+    const { client } = tasks;
+    return client.createConnectLink({
+      v: 1,
+      taskId: randomUUID(),
+      kind: 'oauth.connect_link',
+      ...request,
+      deadlineAt: Date.now() + Math.min(env.TOOL_CALL_TIMEOUT_MS, 15_000),
+      replyTo: client.clientId,
+    });
+  };
   const toolDeps = {
     invocations,
     records,
     timeoutMs: env.TOOL_CALL_TIMEOUT_MS,
     log,
     logLevels: new SessionLogLevels(redis, env.REDIS_PREFIX),
+    urlElicitations: new SessionUrlElicitation(redis, env.REDIS_PREFIX),
+    connectLink,
     cancels,
     progressIntervalMs: env.PROGRESS_INTERVAL_MS,
     userConnections: async (workspaceId: string, userId: string) =>
@@ -528,6 +554,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       mcp.close();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       await invocations.close();
+      await tasks?.client.close();
+      tasks?.redis.disconnect();
       await records.flush();
       const unwritten = records.close();
       if (unwritten > 0) log.error({ unwritten }, 'execution records not written at shutdown (Redis unreachable)');

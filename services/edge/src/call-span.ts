@@ -66,6 +66,8 @@ async function observeToolCall(
       async (span) => {
         const result = await call();
         if (result.isError) span.setAttribute(attr.errorType, (errorType = 'tool_error'));
+        else if (result.protocolError)
+          span.setAttribute(attr.errorType, (errorType = String(result.protocolError.code)));
         return result;
       },
       {

@@ -1,9 +1,10 @@
 import type { ToolResultPayload } from '@toolplane/contracts';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
-import type { EdgeCallContext } from './call-context.ts';
+import { clientIdOf, type EdgeCallContext } from './call-context.ts';
 import { observedCall } from './call-span.ts';
 import { isProxiedTool, type LoadedCatalog } from './catalogs.ts';
+import { sessionScope, sessionUrlElicitation } from './protocol-state.ts';
 import type { ToolCall, ToolCallDeps } from './tool-calls.ts';
 
 const plainObject = (v: unknown): v is Record<string, unknown> =>
@@ -19,7 +20,7 @@ function contentful(result: ToolResultPayload): ToolResultPayload {
 /**
  * The common 2025-era call (fast path): one JSON-RPC `tools/call` request, valid as the SDK
  * would find it, of a tool of a NORMAL server that this caller sees and that is not proxied to an
- * external MCP server (only those may answer with protocol errors, `input_required` or log messages),
+ * external MCP server (only those may answer with `input_required` or log messages),
  * without `_meta` (no progress token, no trace context in the message), and headers the SDK's transport
  * accepts. Anything else (or anything unusual) goes through the SDK. Returns the call's parts, or undefined.
  */
@@ -71,7 +72,8 @@ export function plainLegacyRequest(body: unknown, versionHeader: string | undefi
  * params schemas, web Request/Response conversion): the same tool call (`callTool`, observed the same
  * way) and the same bytes the SDK writes for it (`{"result":…,"jsonrpc":"2.0","id":…}`, 200,
  * application/json; tests/e2e/fast-path.test.ts compares both on a corpus). The worker's results are
- * already in the SDK's output shape (content, structuredContent, isError).
+ * already in the SDK's output shape (content, structuredContent, isError). A protocol error (a person's connect link
+ * for a session that declared URL-mode elicitation: -32042) is written as the SDK writes a thrown `ProtocolError`.
  */
 export async function fastToolsCall(
   deps: ToolCallDeps,
@@ -81,9 +83,27 @@ export async function fastToolsCall(
   signal: AbortSignal,
 ): Promise<void> {
   const { loaded, principal, request } = ctx;
-  const toolCall: ToolCall = { loaded, principal, name: call.name, arguments: call.args ?? {}, signal, request };
+  const toolCall: ToolCall = {
+    loaded,
+    principal,
+    name: call.name,
+    arguments: call.args ?? {},
+    signal,
+    request,
+    ...(deps.urlElicitations && ctx.sessionId
+      ? {
+          urlElicitation: sessionUrlElicitation(
+            deps.urlElicitations,
+            sessionScope(clientIdOf(ctx), loaded.catalog.serverId, ctx.sessionId),
+          ),
+        }
+      : {}),
+  };
   const result = await observedCall(deps, toolCall, call.id, undefined, ctx);
   if (res.destroyed) return; // the caller went away (the call was cancelled)
-  const json = JSON.stringify({ result: contentful(result), jsonrpc: '2.0', id: call.id });
+  const { protocolError } = result;
+  const json = protocolError
+    ? JSON.stringify({ jsonrpc: '2.0', id: call.id, error: protocolError })
+    : JSON.stringify({ result: contentful(result), jsonrpc: '2.0', id: call.id });
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json);
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   classifyInboundRequest,
+  CLIENT_CAPABILITIES_META_KEY,
   createMcpHandler,
   INVALID_PARAMS,
   ProtocolError,
@@ -19,7 +20,13 @@ import { fastToolsCall, plainLegacyRequest, plainToolsCall } from './fast-path.t
 import { ServerScopedEventBus } from './listen-bus.ts';
 import { liveCall } from './live-call.ts';
 import { checkParamHeaders, HEADER_MISMATCH } from './param-headers.ts';
-import { CancelRegistry, isLogLevel, sessionScope } from './protocol-state.ts';
+import {
+  CancelRegistry,
+  declaresUrlElicitation,
+  isLogLevel,
+  sessionScope,
+  sessionUrlElicitation,
+} from './protocol-state.ts';
 import { UnknownToolError, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
 
 /** A light low-level `Server` bound to the caller's cached catalog (one per HTTP request, ~µs). */
@@ -84,7 +91,7 @@ export function buildServer(
       // The SDK lifts both out of the params into the context.
       const inputResponses = ctx.mcpReq.inputResponses;
       const requestState = ctx.mcpReq.requestState();
-      const declared = envelope['io.modelcontextprotocol/clientCapabilities'];
+      const declared = envelope[CLIENT_CAPABILITIES_META_KEY];
       call.multiRound = {
         ...(inputResponses !== undefined ? { inputResponses } : {}),
         ...(requestState !== undefined ? { requestState } : {}),
@@ -92,6 +99,23 @@ export function buildServer(
           ? { clientCapabilities: declared as Record<string, unknown> }
           : {}),
       };
+    }
+    // A person's connect link goes to callers that declared URL-mode elicitation as such (ADR 0027): on 2026-07-28
+    // per request (the envelope; not again after they declined or cancelled it), on 2025-11-25 per session (this
+    // server's own initialize on a legacy HTTP+SSE stream, else what the session's initialize left in Redis).
+    if (envelope) {
+      const declined = (ctx.mcpReq.inputResponses as Record<string, { action?: unknown }> | undefined)?.connect;
+      if (declaresUrlElicitation(envelope[CLIENT_CAPABILITIES_META_KEY]) && (!declined || declined.action === 'accept'))
+        call.urlElicitation = () => Promise.resolve('input_required');
+    } else if (declaresUrlElicitation(server.getClientCapabilities())) {
+      call.urlElicitation = () => Promise.resolve('error');
+    } else {
+      const sessionId = ctx.sessionId ?? c.sessionId;
+      if (deps.urlElicitations && sessionId)
+        call.urlElicitation = sessionUrlElicitation(
+          deps.urlElicitations,
+          sessionScope(clientIdOf(c), c.loaded.catalog.serverId, sessionId),
+        );
     }
     try {
       const result = await observedCall(deps, call, ctx.mcpReq.id, ctx.mcpReq._meta, c);
@@ -156,9 +180,18 @@ export function createEdgeMcpHandler(
     const ctx = callContext(req.auth);
     const sessionId = req.get('mcp-session-id');
     if (body?.method === 'initialize') {
-      // A session id without server state: any edge accepts it. It scopes logging/setLevel and
-      // notifications/cancelled to one client connection instead of to its credentials.
-      res.setHeader('mcp-session-id', randomUUID());
+      // A session id without server state: any edge accepts it. It scopes logging/setLevel,
+      // notifications/cancelled and the client's URL-mode elicitation to one client connection instead of to its
+      // credentials.
+      const issued = randomUUID();
+      res.setHeader('mcp-session-id', issued);
+      const capabilities = (body.params as { capabilities?: unknown } | undefined)?.capabilities;
+      if (deps.urlElicitations && declaresUrlElicitation(capabilities)) {
+        // Not remembered (Redis unreachable): the session's calls get tool errors carrying the link.
+        await deps.urlElicitations
+          .declare(sessionScope(clientIdOf(ctx), ctx.loaded.catalog.serverId, issued))
+          .catch((err: unknown) => deps.log.warn({ err }, 'URL-mode elicitation of a session not remembered'));
+      }
     } else if (sessionId) {
       ctx.sessionId = sessionId;
     }

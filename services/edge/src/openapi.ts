@@ -20,7 +20,8 @@ const McpJsonRpcError = z
         'JSON-RPC 2.0 / MCP error code: -32700 parse error, -32600 invalid request, -32601 unknown method, -32602 ' +
           'invalid params (an unknown tool), -32603 internal, -32000 unavailable or not allowed (HTTP 503, 405), ' +
           '-32001 authentication or access refused (HTTP 401, 403, and 404 for an unknown session), -32002 unknown ' +
-          'server (HTTP 404), -32020 `Mcp-Param-*` headers disagree with the body.',
+          'server (HTTP 404), -32020 `Mcp-Param-*` headers disagree with the body, -32042 a person has to open a ' +
+          'connect link first (URL-mode elicitation: `data.elicitations`, to 2025-11-25 sessions that declared it).',
       ),
     message: z.string(),
     data: z.unknown().optional(),

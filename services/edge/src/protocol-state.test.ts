@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { CancelRegistry, logPasses, SessionLogLevels, sessionScope } from './protocol-state.ts';
+import {
+  CancelRegistry,
+  declaresUrlElicitation,
+  logPasses,
+  SessionLogLevels,
+  sessionScope,
+  SessionUrlElicitation,
+  sessionUrlElicitation,
+} from './protocol-state.ts';
 
 // Real Redis from tests/setup/global-setup.js, own prefix.
 const redisUrl = process.env.TEST_REDIS_URL;
@@ -31,6 +39,31 @@ describe('log levels', () => {
     expect(await levels.get(sessionScope('key-1', 'srv-1', 'sess-2'))).toBeUndefined();
     expect(await levels.get(sessionScope('key-2', 'srv-1', 'sess-1'))).toBeUndefined();
     const ttl = await redis.ttl(`${prefix}:mcp-log-level:${scope}`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60);
+  });
+});
+
+describe('URL-mode elicitation', () => {
+  it('is declared by an `elicitation.url` object only (an empty `elicitation` means form mode)', () => {
+    expect(declaresUrlElicitation({ elicitation: { url: {} } })).toBe(true);
+    expect(declaresUrlElicitation({ elicitation: { form: {}, url: {} } })).toBe(true);
+    expect(declaresUrlElicitation({ elicitation: {} })).toBe(false);
+    expect(declaresUrlElicitation({ elicitation: { url: true } })).toBe(false);
+    expect(declaresUrlElicitation({ elicitation: { url: null } })).toBe(false);
+    expect(declaresUrlElicitation({})).toBe(false);
+    expect(declaresUrlElicitation(undefined)).toBe(false);
+    expect(declaresUrlElicitation('elicitation')).toBe(false);
+  });
+
+  it('is remembered for a declaring session only, expiring, and nothing for other sessions or callers', async () => {
+    const store = new SessionUrlElicitation(redis, prefix, 60);
+    const scope = sessionScope('key-1', 'srv-1', 'sess-1');
+    await store.declare(scope);
+    expect(await sessionUrlElicitation(store, scope)()).toBe('error');
+    expect(await sessionUrlElicitation(store, sessionScope('key-1', 'srv-1', 'sess-2'))()).toBeUndefined();
+    expect(await store.declared(sessionScope('key-2', 'srv-1', 'sess-1'))).toBe(false);
+    const ttl = await redis.ttl(`${prefix}:mcp-url-elicitation:${scope}`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(60);
   });

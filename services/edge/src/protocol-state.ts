@@ -4,8 +4,9 @@ import type { Redis } from 'ioredis';
 
 /**
  * The little 2025-era protocol state a stateless edge still needs, kept in Redis so that any edge
- * serves any request: the `logging/setLevel` of an MCP session, and `notifications/cancelled`
- * reaching the edge that runs the request. Nothing here is on the path of a plain `tools/call`.
+ * serves any request: the `logging/setLevel` of an MCP session, whether its client declared URL-mode
+ * elicitation, and `notifications/cancelled` reaching the edge that runs the request. Nothing here is on the
+ * path of a plain `tools/call`.
  */
 
 const logLevels = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
@@ -45,6 +46,51 @@ export class SessionLogLevels {
     const v = await this.redis.get(this.keys.mcpLogLevel(scope));
     return isLogLevel(v) ? v : undefined;
   }
+}
+
+/** Whether client capabilities (an `initialize`'s, or a 2026-07-28 request's envelope's) declare URL-mode elicitation. */
+export function declaresUrlElicitation(capabilities: unknown): boolean {
+  const elicitation = (capabilities as { elicitation?: { url?: unknown } } | null | undefined)?.elicitation;
+  return typeof elicitation?.url === 'object' && elicitation.url !== null;
+}
+
+/**
+ * 2025-11-25 URL-mode elicitation per session: whether the session's client declared `capabilities.elicitation.url`
+ * in its `initialize` (its later calls may be served by any edge). A key only for sessions that declared it, expiring
+ * like a session's log level; read only when a call comes back needing a person to open a connect link.
+ */
+export class SessionUrlElicitation {
+  private readonly redis: Redis;
+  private readonly keys: RedisKeys;
+  private readonly ttlSeconds: number;
+
+  constructor(redis: Redis, prefix: string, ttlSeconds = 24 * 3600) {
+    this.redis = redis;
+    this.keys = redisKeys(prefix);
+    this.ttlSeconds = ttlSeconds;
+  }
+
+  async declare(scope: string): Promise<void> {
+    await this.redis.set(this.keys.mcpUrlElicitation(scope), '1', 'EX', this.ttlSeconds);
+  }
+
+  async declared(scope: string): Promise<boolean> {
+    return (await this.redis.get(this.keys.mcpUrlElicitation(scope))) === '1';
+  }
+}
+
+/**
+ * How a caller that declared MCP URL-mode elicitation is asked to open a person's connect link: `error` (2025-11-25:
+ * the URL-elicitation-required error, -32042) or `input_required` (2026-07-28: an `input_required` result).
+ */
+export type UrlElicitationMode = 'error' | 'input_required';
+
+/** A session's declared URL-mode elicitation as a call asks for it (`ToolCall.urlElicitation`): one GET, when asked. */
+export function sessionUrlElicitation(
+  store: SessionUrlElicitation,
+  scope: string,
+): () => Promise<UrlElicitationMode | undefined> {
+  return async () => ((await store.declared(scope)) ? 'error' : undefined);
 }
 
 /**

@@ -164,3 +164,72 @@ describe('callTool: a call without an answer by its deadline', () => {
     expect(String(result.content[0]!.text)).toBe('the caller cancelled the request');
   });
 });
+
+describe('callTool: a person who has to connect, for callers that declared URL-mode elicitation', () => {
+  const link = 'https://api.example.com/connect/tok';
+  const message = `User "alice" has not connected their own account for this tool's API. Give them this link: ${link}`;
+  function needsLink(connectUrl: string | undefined = link) {
+    const { deps } = fakes();
+    deps.invocations = {
+      edgeId: 'edge-test',
+      invoke: async (job: ToolInvokeJob) => ({
+        v: 1 as const,
+        invocationId: job.invocationId,
+        ok: false as const,
+        error: { kind: 'user', code: 'connection.required', message, ...(connectUrl ? { connectUrl } : {}) },
+      }),
+    } as unknown as InvocationClient;
+    return deps;
+  }
+  const as = (urlElicitation: ToolCall['urlElicitation']) =>
+    call('http_tool', { principal: { workspaceId: 'w1', userId: 'u1', username: 'alice' }, urlElicitation });
+
+  it('2025-11-25: the URL-elicitation-required error (-32042) naming the link', async () => {
+    const result = await callTool(
+      needsLink(),
+      as(() => Promise.resolve('error')),
+    );
+    expect(result.content).toEqual([]);
+    expect(result.protocolError).toMatchObject({
+      code: -32042,
+      data: { elicitations: [{ mode: 'url', url: link, elicitationId: expect.any(String) }] },
+    });
+    const [elicitation] = (result.protocolError!.data as { elicitations: { message: string }[] }).elicitations;
+    expect(elicitation!.message).toContain("alice's own account");
+    expect(result.protocolError!.message).toBe(elicitation!.message);
+  });
+
+  it('2026-07-28: an input_required result with one URL elicitation', async () => {
+    const result = await callTool(
+      needsLink(),
+      as(() => Promise.resolve('input_required')),
+    );
+    expect(result).toMatchObject({
+      content: [],
+      resultType: 'input_required',
+      inputRequests: { connect: { method: 'elicitation/create', params: { mode: 'url', url: link } } },
+    });
+    expect(result).not.toHaveProperty('protocolError');
+  });
+
+  it('the tool error carrying the link otherwise: not declared, the lookup failing, or no link made', async () => {
+    const toolError = { content: [{ type: 'text', text: message }], isError: true };
+    expect(await callTool(needsLink(), as(undefined))).toEqual(toolError);
+    expect(
+      await callTool(
+        needsLink(),
+        as(() => Promise.resolve(undefined)),
+      ),
+    ).toEqual(toolError);
+    expect(
+      await callTool(
+        needsLink(),
+        as(() => Promise.reject(new Error('Redis down'))),
+      ),
+    ).toEqual(toolError);
+    let asked = false;
+    const lookup = () => ((asked = true), Promise.resolve('error' as const));
+    expect(await callTool(needsLink(''), as(lookup))).toEqual(toolError);
+    expect(asked).toBe(false); // read only when a link came back
+  });
+});

@@ -3,6 +3,8 @@ import {
   oauthConnectionView,
   queueNames,
   recordCaller,
+  type OAuthConnectLinkJob,
+  type OAuthConnectLinkResult,
   type Principal,
   type ToolInvokeEvent,
   type ToolInvokeJob,
@@ -11,6 +13,7 @@ import {
 import { AppError, toAppError, type ErrorCode } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
+import { inputRequired, UrlElicitationRequiredError } from '@modelcontextprotocol/server';
 import {
   attr,
   currentTraceIds,
@@ -25,7 +28,7 @@ import {
 } from '@toolplane/telemetry';
 import { deniedToolCall } from './access.ts';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
-import type { CancelRegistry, SessionLogLevels } from './protocol-state.ts';
+import type { CancelRegistry, SessionLogLevels, SessionUrlElicitation, UrlElicitationMode } from './protocol-state.ts';
 import { neededConnections, structured, type NeededConnection } from './smart-mode.ts';
 import { upstreamAuthorizationOf, type UpstreamCredentialSealer } from './upstream-auth.ts';
 
@@ -37,6 +40,13 @@ export interface ToolCallDeps {
   log: Logger;
   /** 2025-era `logging/setLevel` per session (absent: log levels are not remembered). */
   logLevels?: SessionLogLevels;
+  /** 2025-era URL-mode elicitation declared per session (absent: not remembered; those callers get the tool error). */
+  urlElicitations?: SessionUrlElicitation;
+  /**
+   * A person's connect link, made by a worker (`oauth.connect_link`) for SMART `connect` (absent: `connect` tells the
+   * agent to call the tool, whose error carries a link).
+   */
+  connectLink?: (task: ConnectLinkRequest) => Promise<OAuthConnectLinkResult>;
   /** 2025-era `notifications/cancelled` across edges (absent: only disconnects cancel). */
   cancels?: CancelRegistry;
   /** While a caller that asked for progress waits, a progress notification at least this often (0: none). */
@@ -48,6 +58,9 @@ export interface ToolCallDeps {
   /** Seals a caller's `X-Upstream-Authorization` for the workers (absent: REQUEST_CREDENTIALS_PUBLIC_KEY_FILE unset, the header is refused). */
   sealUpstreamCredential?: UpstreamCredentialSealer;
 }
+
+/** What the edge names when it asks a worker for a person's connect link (the task's envelope aside). */
+export type ConnectLinkRequest = Omit<OAuthConnectLinkJob, 'v' | 'taskId' | 'kind' | 'deadlineAt' | 'replyTo'>;
 
 /** A call whose caller wants to hear from it while it runs: progress and/or relayed log messages. */
 export interface LiveCall {
@@ -86,6 +99,11 @@ export interface ToolCall {
   request: RequestFacts;
   /** 2026-07-28 callers of external MCP tools: their multi-round-trip fields and capabilities (job `multiRound`). */
   multiRound?: ToolInvokeJob['multiRound'];
+  /**
+   * Whether (and how) the caller declared URL-mode elicitation: asked only when the call comes back
+   * `connection.required` with a connect link. Absent or undefined: the tool error carrying the link.
+   */
+  urlElicitation?: (() => Promise<UrlElicitationMode | undefined>) | undefined;
 }
 
 type HeaderBag = Record<string, string | string[] | undefined>;
@@ -217,7 +235,8 @@ async function callMetaTool(deps: ToolCallDeps, call: ToolCall, meta: LoadedTool
 /**
  * SMART "manage connections" for an external user: `list_connections` shows the user's own
  * connections and the tools that lack one; `connect` gives the exact management API call that adds
- * what a tool lacks (placeholders only: no secret ever travels through the model).
+ * what a tool lacks (placeholders only: no secret ever travels through the model), and for a person's
+ * own account a connect link made by a worker (the person signs in at the provider).
  */
 async function userConnectionsTool(
   deps: ToolCallDeps,
@@ -253,6 +272,9 @@ async function userConnectionsTool(
     for (const n of needs) if (!(await connected(n))) missing.push(n);
     return missing;
   };
+  const linkHow = (tool: string, link: string) =>
+    `Give ${username} this link to open in a browser (it works once, for 10 minutes; whoever opens it first connects ` +
+    `their account as ${username}, so give it to them only), then call ${tool} again: ${link}`;
   const accountHow = (tool: string) =>
     `Call ${tool} for ${username}: while their account is not connected, its error carries a link for them to open ` +
     '(it works once, for 10 minutes). They sign in at the provider; the agent never sees their tokens.';
@@ -270,6 +292,7 @@ async function userConnectionsTool(
       });
     const calls = missing.filter((n) => n.call).map((n) => ({ kind: n.kind, id: n.id, ...n.call!(username) }));
     const account = missing.find((n) => n.kind === 'oauth_account');
+    const link = account ? await accountLink(deps, loaded, principal, name) : undefined;
     return structured({
       user: username,
       tool: name,
@@ -278,7 +301,10 @@ async function userConnectionsTool(
       ...(account
         ? { account: { kind: account.kind, id: account.id, status: (await accountOf(account))?.status ?? 'missing' } }
         : {}),
-      message: [calls.length > 0 ? how : '', account ? accountHow(name) : ''].filter(Boolean).join(' '),
+      ...(link ? { link } : {}),
+      message: [calls.length > 0 ? how : '', account ? (link ? linkHow(name, link) : accountHow(name)) : '']
+        .filter(Boolean)
+        .join(' '),
     });
   }
   const connections = new Map<string, { kind: string; id: string; tools: string[]; [k: string]: unknown }>();
@@ -309,6 +335,35 @@ async function userConnectionsTool(
     toolsWithoutConnection: lacking,
     howToConnect: `Call connect with a tool's name for the exact request that adds its connection. ${how}`,
   });
+}
+
+/**
+ * A new connect link for the person's own account of `tool`, made by a worker (only workers read the OAuth app's
+ * credentials a link names); undefined when none can be made (the tool error of a call then carries one, or says
+ * why not).
+ */
+async function accountLink(
+  deps: ToolCallDeps,
+  loaded: LoadedCatalog,
+  principal: Principal,
+  tool: string,
+): Promise<string | undefined> {
+  if (!deps.connectLink) return undefined;
+  try {
+    const r = await deps.connectLink({
+      workspaceId: principal.workspaceId,
+      userId: principal.userId!,
+      username: principal.username!,
+      serverId: loaded.catalog.serverId,
+      catalogVersion: loaded.catalog.version,
+      tool,
+    });
+    if (!r.url) deps.log.debug({ tool, reason: r.error }, 'no connect link for SMART connect');
+    return r.url;
+  } catch (err) {
+    deps.log.warn({ tool, code: toAppError(err).code }, 'connect link not made for SMART connect');
+    return undefined;
+  }
 }
 
 /** Validates the arguments, enqueues the job (references only, sealed credentials) and awaits its result. */
@@ -378,6 +433,8 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
       live?.onEvent,
     );
     if (result.ok) return result.result;
+    if (result.error.connectUrl && call.urlElicitation)
+      return (await connectElicitation(call, result.error.connectUrl)) ?? errorResult(result.error.message);
     return errorResult(result.error.message);
   } catch (err) {
     const e: AppError = toAppError(err);
@@ -390,6 +447,27 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
       );
     return errorResult(e.kind === 'internal' ? 'The tool failed because of an internal error.' : e.message);
   }
+}
+
+/**
+ * A person's connect link as MCP URL-mode elicitation, for a caller that declared it: the 2025-11-25
+ * URL-elicitation-required error (-32042, `data.elicitations`), or on 2026-07-28 an `input_required` result whose
+ * retry runs the call again (nothing is kept between the rounds). Undefined for other callers, or when the lookup
+ * fails: they get the tool error carrying the link. The MCP layer sends either as it is (`protocolError`,
+ * `resultType`).
+ */
+async function connectElicitation(call: ToolCall, url: string): Promise<ToolResultPayload | undefined> {
+  const mode = await call.urlElicitation!().catch(() => undefined);
+  if (!mode) return undefined;
+  const message =
+    `"${call.name}" acts on ${call.principal.username ?? 'a person'}'s own account at its API: open this link to ` +
+    'connect it (it works once, for 10 minutes), then call the tool again.';
+  if (mode === 'input_required') {
+    const { inputRequests } = inputRequired({ inputRequests: { connect: inputRequired.elicitUrl({ url, message }) } });
+    return { content: [], resultType: 'input_required', ...(inputRequests ? { inputRequests } : {}) };
+  }
+  const e = new UrlElicitationRequiredError([{ mode: 'url', elicitationId: randomUUID(), url, message }], message);
+  return { content: [], protocolError: { code: e.code, message: e.message, data: e.data } };
 }
 
 /** Why a call carrying `X-Upstream-Authorization` is refused, if it is. */

@@ -19,6 +19,7 @@ import { Redis } from 'ioredis';
 import { Authorizer } from './auth.ts';
 import { PlanCache } from './catalog-cache.ts';
 import { ConnectLinks, createOAuthExchangeHandler, createOAuthRevokeHandler } from './connect-links.ts';
+import { createConnectLinkHandler } from './connect-link-task.ts';
 import { createDataPlaneTaskHandler } from './data-plane-tasks.ts';
 import { DebugSessions } from './debug-sessions.ts';
 import { RateLimits } from './rate-limits.ts';
@@ -142,6 +143,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
   });
   const requestCredentialsKey = env.REQUEST_CREDENTIALS_PRIVATE_KEY_FILE ?? env.SECRETS_PRIVATE_KEY_FILE;
   const plans = new PlanCache(redis, env.REDIS_PREFIX, env.PLAN_CACHE_MAX);
+  const connectLinks = new ConnectLinks(redis, env.REDIS_PREFIX, env.PUBLIC_API_URL);
   const processor = createToolInvocationProcessor({
     plans,
     secrets: resolver,
@@ -166,7 +168,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
       ? { openRequestCredential: requestCredentialOpener(readFileSync(requestCredentialsKey, 'utf8')) }
       : {}),
     userTokens,
-    connectLinks: new ConnectLinks(redis, env.REDIS_PREFIX, env.PUBLIC_API_URL),
+    connectLinks,
   });
   const stalled = {
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,
@@ -195,7 +197,8 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     onError,
   });
   observeQueueDepth(queueNames.toolInvocations, () => consumer.jobCounts());
-  // Egress on behalf of the control plane (connector test endpoints, external MCP tool lists).
+  // Egress on behalf of the control plane (connector test endpoints, external MCP tool lists), and the edge's
+  // connect links (SMART `connect`).
   const tasks = new ReplyingConsumer({
     redis,
     prefix: env.REDIS_PREFIX,
@@ -207,6 +210,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
       limits: httpLimits,
       exchangeOAuthCode: createOAuthExchangeHandler({ plans, secrets: resolver, userTokens }),
       revokeOAuthConnection: createOAuthRevokeHandler({ secrets: resolver, userTokens }),
+      createConnectLink: createConnectLinkHandler({ plans, secrets: resolver, links: connectLinks }),
     }),
     onInvalidJob,
     stalled,

@@ -39,7 +39,7 @@ describe('Authorizer', () => {
     expect(await a.authorization({ kind: 'bearer', token: 'token' }, { token: 't0' })).toBe('Bearer t0');
   });
 
-  it("refuses a person's own account (only HTTP tools ask the token keeper for it) with a user error", async () => {
+  it("never computes a person's own account (HTTP tools and workflow steps ask the token keeper)", async () => {
     const plan = {
       kind: 'oauth2_authorization_code' as const,
       authorizeUrl: 'https://a/authorize',
@@ -49,8 +49,8 @@ describe('Authorizer', () => {
       clientSecret: 'client_secret',
     };
     await expect(new Authorizer(limits).authorization(plan, {})).rejects.toMatchObject({
-      code: 'connection.required',
-      kind: 'user',
+      code: 'internal.unexpected',
+      kind: 'internal',
     });
   });
 

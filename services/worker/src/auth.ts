@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AuthPlan } from '@toolplane/contracts';
-import { UserError } from '@toolplane/errors';
+import { InternalError, UserError } from '@toolplane/errors';
 import { LRUCache } from 'lru-cache';
 import { sendRequest, type HttpLimits, type UpstreamOutcome } from './http-operation.ts';
 
@@ -57,13 +57,8 @@ export class Authorizer {
         return `Bearer ${token.value}`;
       }
       case 'oauth2_authorization_code':
-        // A person's token, not the app's: HTTP tools ask the UserTokenKeeper (personCredentials). Only a workflow
-        // step calling such an operation gets here.
-        throw new UserError(
-          'connection.required',
-          "Workflow steps cannot use a person's own OAuth account yet: call the connector's tool itself.",
-          { details: { reason: 'not_supported' } },
-        );
+        // A person's token, not the app's: HTTP tools and workflow steps ask the UserTokenKeeper (`personToken`).
+        throw new InternalError('internal.unexpected', 'a person’s token is never computed by the Authorizer');
     }
   }
 

@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import {
   redisKeys,
+  userSecrets,
   type ConnectLink,
+  type ExecutionPlan,
   type HttpOperationPlan,
+  type ToolInvokeJob,
+  type WorkflowPlan,
   type OAuthExchangeJob,
   type OAuthExchangeResult,
   type OAuthRevokeJob,
@@ -13,10 +17,13 @@ import { TransientError, UserError } from '@toolplane/errors';
 import type { Redis } from 'ioredis';
 import type { PlanCache } from './catalog-cache.ts';
 import type { SecretResolver } from './secret-resolver.ts';
-import type { OAuthClient, UserTokenKeeper } from './user-tokens.ts';
+import { ConnectionRequiredError, type OAuthClient, type UserTokenKeeper } from './user-tokens.ts';
 
 /** A tool's plan authorised per person (the descriptor's `oauth2_authorization_code`). */
 export type PersonAuth = Extract<HttpOperationPlan['auth'], { kind: 'oauth2_authorization_code' }>;
+
+/** The workspace's OAuth app of a person's tool, as the token endpoint needs it. */
+export type OAuthApp = OAuthClient & { clientId: string };
 
 /** How long a connect link, and then the provider's round trip it starts, may take. */
 const LINK_TTL_SECONDS = 600;
@@ -26,7 +33,7 @@ export async function oauthAppOf(
   secrets: SecretResolver,
   plan: Pick<HttpOperationPlan, 'secrets'>,
   auth: PersonAuth,
-): Promise<OAuthClient & { clientId: string }> {
+): Promise<OAuthApp> {
   const field = async (name: string) => {
     const secret = plan.secrets[name];
     const value = secret ? await secrets.resolve(secret) : undefined;
@@ -36,9 +43,119 @@ export async function oauthAppOf(
   };
   return {
     tokenUrl: auth.tokenUrl,
+    ...(auth.refreshUrl ? { refreshUrl: auth.refreshUrl } : {}),
     clientId: await field(auth.clientId),
     clientSecret: await field(auth.clientSecret),
   };
+}
+
+/**
+ * The person's-account auth of each connector-bound source of a workflow that steps call with it (Arazzo sources
+ * `toolplane:connectors/…` whose operations' scheme is `oauth2_authorization_code`), by source name: the auth of its
+ * first such step, with the scopes of all of them (one connect link covers the workflow's steps on that source).
+ */
+export function workflowPersonAuths(plan: Pick<WorkflowPlan, 'ir'>): Map<string, PersonAuth> {
+  const out = new Map<string, PersonAuth>();
+  const workflows = (plan.ir as { workflows?: { steps?: { target?: Record<string, unknown> }[] }[] }).workflows ?? [];
+  for (const wf of workflows)
+    for (const step of wf.steps ?? []) {
+      const target = step.target;
+      const auth = (target?.credentials as { auth?: { kind?: string } } | undefined)?.auth;
+      if (target?.kind !== 'http' || typeof target.source !== 'string' || auth?.kind !== 'oauth2_authorization_code')
+        continue;
+      const mine = auth as PersonAuth;
+      const seen = out.get(target.source);
+      out.set(
+        target.source,
+        seen
+          ? { ...seen, scopes: [...new Set([...seen.scopes, ...(mine.scopes ?? [])])] }
+          : { ...mine, scopes: mine.scopes ?? [] },
+      );
+    }
+  return out;
+}
+
+/**
+ * The person's-account auth a connect link's tool uses for the link's connection, with the secret names of the app's
+ * credentials: an HTTP tool's own, or a workflow's source bound to the link's connector instance. Undefined when the
+ * tool (in that catalog version) has none for that connection: the link is not honoured.
+ */
+function linkedAuth(
+  plan: ExecutionPlan | undefined,
+  link: ConnectLink,
+): { auth: PersonAuth; secrets: Record<string, string> } | undefined {
+  if (plan?.kind === 'http') {
+    if (plan.auth?.kind !== 'oauth2_authorization_code') return undefined;
+    if (plan.auth.connection?.replace('{user}', link.userId) !== link.connection) return undefined;
+    return { auth: plan.auth, secrets: plan.secrets };
+  }
+  if (plan?.kind !== 'workflow') return undefined;
+  for (const [source, auth] of workflowPersonAuths(plan)) {
+    const bound = plan.connectors?.[source];
+    if (bound && userSecrets.oauth(link.workspaceId, link.userId, bound.instanceId) === link.connection)
+      return { auth, secrets: bound.secrets };
+  }
+  return undefined;
+}
+
+/** What a call's person's token needs to know of the call: who it runs for, and the tool a connect link names. */
+type PersonCall = Pick<ToolInvokeJob, 'principal' | 'serverId' | 'catalogVersion' | 'tool'>;
+
+/**
+ * The calling person's access token for a connection (`connection(userId)`: its secret name; `app`: the workspace's
+ * OAuth app, read once the call is known to be for a person), refreshed by the
+ * UserTokenKeeper when it expires or when `stale` is the token the upstream just refused. A call made for nobody
+ * in particular, or for a person who has not connected (or must authorise again), is refused with a
+ * `connection.required` error the model can act on, carrying a new connect link for the call's tool. Used by HTTP
+ * tools (processor.ts) and workflow steps (workflow-credentials.ts) alike.
+ */
+export async function personToken(
+  deps: { userTokens?: UserTokenKeeper | undefined; connectLinks?: ConnectLinks | undefined },
+  call: PersonCall,
+  auth: PersonAuth,
+  app: () => Promise<OAuthApp>,
+  connection: (userId: string) => string,
+  stale?: string,
+): Promise<{ token: string; client: OAuthApp }> {
+  const { userId, username, workspaceId } = call.principal;
+  if (!userId || !username)
+    throw new UserError(
+      'connection.required',
+      "This tool acts on a person's own account: call it for an external user (the x-username header, or an OAuth token naming one).",
+      { details: { reason: 'no_user' } },
+    );
+  if (!deps.userTokens) throw new Error('people’s OAuth connections are not configured in this worker');
+  const client = await app();
+  const name = connection(userId);
+  try {
+    return { token: await deps.userTokens.accessToken(name, client, stale), client };
+  } catch (err) {
+    if (!(err instanceof ConnectionRequiredError)) throw err;
+    const url = await deps.connectLinks?.create({
+      v: 1,
+      workspaceId,
+      userId,
+      username,
+      serverId: call.serverId,
+      catalogVersion: call.catalogVersion,
+      tool: call.tool,
+      connection: name,
+      authorizeUrl: auth.authorizeUrl,
+      clientId: client.clientId,
+      scopes: auth.scopes,
+    });
+    const what = `User "${username}" ${err.reason === 'missing' ? 'has not connected' : 'has to authorise again'}`;
+    const plain = `${what} their own account for this tool's API (${err.message}).`;
+    throw new ConnectionRequiredError(
+      err.reason,
+      url
+        ? `${what} their own account for this tool's API. Give them this link to open in a browser ` +
+            `(it works once, for 10 minutes), then call the tool again: ${url}`
+        : plain,
+      url ? `${plain} A connect link was given to the caller.` : plain,
+      url,
+    );
+  }
 }
 
 /**
@@ -67,8 +184,9 @@ export class ConnectLinks {
 
 /**
  * `oauth.exchange`: the provider's code for an opened link, exchanged with the app's client secret (read here, the
- * only place it is read) and stored as the person's connection. The link's tool must still be a person's tool whose
- * connection is the one the link names (the plan of that catalog version decides, not the link alone).
+ * only place it is read) and stored as the person's connection. The link's tool must still be a person's tool (or a
+ * workflow with a step on such an operation) whose connection is the one the link names (the plan of that catalog
+ * version decides, not the link alone).
  */
 export function createOAuthExchangeHandler(deps: {
   plans: PlanCache;
@@ -85,11 +203,10 @@ export function createOAuthExchangeHandler(deps: {
     });
     const { link } = task;
     const entry = await deps.plans.get(link.serverId, link.catalogVersion, link.tool);
-    const plan = entry?.plan;
-    if (plan?.kind !== 'http' || plan.auth?.kind !== 'oauth2_authorization_code') return answer('invalid_link');
-    if (plan.auth.connection?.replace('{user}', link.userId) !== link.connection) return answer('invalid_link');
+    const linked = linkedAuth(entry?.plan, link);
+    if (!linked) return answer('invalid_link');
     try {
-      const client = await oauthAppOf(deps.secrets, plan, plan.auth);
+      const client = await oauthAppOf(deps.secrets, linked, linked.auth);
       const result = await deps.userTokens.connect(link.connection, client, {
         code: task.code,
         verifier: task.verifier,

@@ -1,6 +1,8 @@
 import type {
   DataPlaneTask,
   DataPlaneTaskResult,
+  OAuthConnectLinkJob,
+  OAuthConnectLinkResult,
   OAuthExchangeJob,
   OAuthExchangeResult,
   OAuthRevokeJob,
@@ -12,7 +14,7 @@ import type { HttpLimits } from './http-operation.ts';
 import { createRemoteToolsHandler } from './remote-tools.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 
-/** Egress the control plane asks the data plane to do. */
+/** Egress the control plane asks the data plane to do, and the edge's one task (a person's connect link). */
 export function createDataPlaneTaskHandler(deps: {
   secrets: SecretResolver;
   limits: HttpLimits;
@@ -20,6 +22,8 @@ export function createDataPlaneTaskHandler(deps: {
   exchangeOAuthCode: (task: OAuthExchangeJob) => Promise<OAuthExchangeResult>;
   /** A person's connection revoked at the provider and deleted. */
   revokeOAuthConnection: (task: OAuthRevokeJob) => Promise<OAuthRevokeResult>;
+  /** A person's connect link, asked by the edge (SMART `connect`). */
+  createConnectLink: (task: OAuthConnectLinkJob) => Promise<OAuthConnectLinkResult>;
 }) {
   const connectorTest = createConnectorTestHandler(deps);
   const remoteTools = createRemoteToolsHandler({ timeoutMs: deps.limits.timeoutMs, secrets: deps.secrets });
@@ -36,6 +40,8 @@ export function createDataPlaneTaskHandler(deps: {
         return deps.exchangeOAuthCode(task);
       case 'oauth.revoke':
         return deps.revokeOAuthConnection(task);
+      case 'oauth.connect_link':
+        return deps.createConnectLink(task);
     }
   };
 }

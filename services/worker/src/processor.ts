@@ -51,9 +51,9 @@ import { redactSecrets, sentSecretForms } from './redact.ts';
 import { perRequestCredentials, type RequestCredentialOpener } from './request-credentials.ts';
 import { callRemoteTool, externalHeaders, RemoteRequestError, RemoteTimeoutError } from './remote-tools.ts';
 import type { SecretResolver } from './secret-resolver.ts';
-import { oauthAppOf, type ConnectLinks, type PersonAuth } from './connect-links.ts';
+import { oauthAppOf, personToken, type ConnectLinks, type PersonAuth } from './connect-links.ts';
 import { ConnectionRequiredError, type UserTokenKeeper } from './user-tokens.ts';
-import { runWorkflowTool } from './workflow-runner.ts';
+import { runWorkflowTool, WorkflowStopped } from './workflow-runner.ts';
 
 export interface ProcessorDeps {
   plans: PlanCache;
@@ -268,6 +268,7 @@ async function run(
         kind: e.kind,
         code: e.code,
         message: e.kind === 'internal' ? 'internal error in the data plane' : e.message,
+        ...(err instanceof ConnectionRequiredError && err.connectUrl ? { connectUrl: err.connectUrl } : {}),
       },
     };
   }
@@ -362,6 +363,16 @@ async function runWorkflow(deps: ProcessorDeps, call: Invocation, plan: Workflow
   const run = await runWorkflowTool(
     workflowPlan,
     {
+      // Steps on an operation of the person's own account (ADR 0027): their token, or a connect link.
+      personToken: ({ instanceId, auth, app, stale }) =>
+        personToken(
+          deps,
+          job,
+          auth,
+          app,
+          (userId) => userSecrets.oauth(job.principal.workspaceId, userId, instanceId),
+          stale,
+        ),
       arguments: job.arguments,
       remainingMs: call.remaining,
       cancel: call.cancel,
@@ -385,7 +396,12 @@ async function runWorkflow(deps: ProcessorDeps, call: Invocation, plan: Workflow
         : {}),
     },
     { secrets: deps.secrets, limits: deps.limits, authorizer: deps.authorizer },
-  );
+  ).catch((err: unknown) => {
+    // Stopped by the call's own error (no connection): recorded and answered as for a plain tool.
+    if (!(err instanceof WorkflowStopped)) throw err;
+    call.steps.push(...err.steps);
+    throw err.cause;
+  });
   call.steps.push(...run.steps);
   call.record(run.ok ? 'success' : 'tool_error', {
     ...(run.ok ? {} : { errorCode: run.errorCode!, message: run.message! }),
@@ -532,9 +548,9 @@ async function httpCredentials(
 
 /**
  * `oauth2_authorization_code`: the calling person's own token for this connector instance, from their
- * connection (the UserTokenKeeper refreshes it when it expires, or when `stale` is the token the upstream just
- * refused). The instance's `client_id`/`client_secret` are the workspace's OAuth app. A call made for nobody in
- * particular, or for a person who has not connected, is refused with a message the model can act on.
+ * connection (`personToken`: refreshed when it expires, or when `stale` is the token the upstream just refused;
+ * no connection: a `connection.required` error with a connect link). The instance's `client_id`/`client_secret`
+ * are the workspace's OAuth app.
  */
 async function personCredentials(
   deps: ProcessorDeps,
@@ -543,47 +559,16 @@ async function personCredentials(
   stale?: string,
 ): Promise<HttpCredentials> {
   const auth = plan.auth as PersonAuth;
-  const { userId, username, workspaceId } = call.job.principal;
-  if (!userId || !username)
-    throw new UserError(
-      'connection.required',
-      "This tool acts on a person's own account: call it for an external user (the x-username header, or an OAuth token naming one).",
-      { details: { reason: 'no_user' } },
-    );
-  if (!deps.userTokens || !auth.connection)
-    throw new Error('people’s OAuth connections are not configured in this worker');
-  const client = await oauthAppOf(deps.secrets, plan, auth);
-  const connection = auth.connection.replace('{user}', userId);
-  let token: string;
-  try {
-    token = await deps.userTokens.accessToken(connection, client, stale);
-  } catch (err) {
-    if (!(err instanceof ConnectionRequiredError)) throw err;
-    const { job } = call;
-    const url = await deps.connectLinks?.create({
-      v: 1,
-      workspaceId,
-      userId,
-      username,
-      serverId: job.serverId,
-      catalogVersion: job.catalogVersion,
-      tool: job.tool,
-      connection,
-      authorizeUrl: auth.authorizeUrl,
-      clientId: client.clientId,
-      scopes: auth.scopes,
-    });
-    const what = `User "${username}" ${err.reason === 'missing' ? 'has not connected' : 'has to authorise again'}`;
-    const plain = `${what} their own account for this tool's API (${err.message}).`;
-    throw new ConnectionRequiredError(
-      err.reason,
-      url
-        ? `${what} their own account for this tool's API. Give them this link to open in a browser ` +
-            `(it works once, for 10 minutes), then call the tool again: ${url}`
-        : plain,
-      url ? `${plain} A connect link was given to the caller.` : plain,
-    );
-  }
+  if (!auth.connection) throw new Error('a person’s tool compiled without its connection');
+  const connection = auth.connection;
+  const { token, client } = await personToken(
+    deps,
+    call.job,
+    auth,
+    () => oauthAppOf(deps.secrets, plan, auth),
+    (userId) => connection.replace('{user}', userId),
+    stale,
+  );
   return {
     credentials: { __authorization: `Bearer ${token}` },
     given: [token, client.clientSecret],

@@ -45,6 +45,8 @@ export function peopleTokensOnly<
 /** The workspace's OAuth app for the connector: what the token endpoint needs to refresh. */
 export interface OAuthClient {
   tokenUrl: string;
+  /** Where refreshes go, when not `tokenUrl` (OpenAPI's `refreshUrl`). */
+  refreshUrl?: string;
   clientId: string;
   clientSecret: string;
 }
@@ -57,10 +59,18 @@ export class ConnectionRequiredError extends UserError {
    * their account as that person, so it goes to the caller only, never to records others can read.
    */
   readonly recordMessage: string;
-  constructor(reason: 'missing' | 'needs_reauthorization', message: string, recordMessage = message) {
+  /** The connect link `message` carries, if one was made: the caller's reply names it apart too (URL-mode elicitation). */
+  readonly connectUrl: string | undefined;
+  constructor(
+    reason: 'missing' | 'needs_reauthorization',
+    message: string,
+    recordMessage = message,
+    connectUrl?: string,
+  ) {
     super('connection.required', message, { details: { reason } });
     this.reason = reason;
     this.recordMessage = recordMessage;
+    this.connectUrl = connectUrl;
   }
 }
 
@@ -255,7 +265,7 @@ export class UserTokenKeeper {
 
   private async requestRefresh(name: string, client: OAuthClient, current: StoredTokens): Promise<StoredTokens> {
     if (!current.refresh_token) return this.needsReauthorization(name, 'the provider gave no refresh token');
-    const answer = await this.tokenRequest(client, {
+    const answer = await this.tokenRequest(client.refreshUrl ? { ...client, tokenUrl: client.refreshUrl } : client, {
       grant_type: 'refresh_token',
       refresh_token: current.refresh_token,
     });

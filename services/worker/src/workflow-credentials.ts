@@ -2,6 +2,7 @@ import { AuthPlan, type WorkflowPlan } from '@toolplane/contracts';
 import { UserError } from '@toolplane/errors';
 import type { CredentialsIR } from '@toolplane/workflow';
 import type { Authorizer } from './auth.ts';
+import { oauthAppOf, workflowPersonAuths, type OAuthApp, type PersonAuth } from './connect-links.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 
 /**
@@ -12,7 +13,20 @@ import type { SecretResolver } from './secret-resolver.ts';
  * through `onValue` so that every output is scrubbed of them. For an external user (`x-username`) the
  * user's own connection to the instance is used, never the shared one unless the server's config says
  * `fallbackToShared` (as for the connector's tools).
+ *
+ * An operation whose scheme is a person's own account (`oauth2_authorization_code`, ADR 0027) is sent with the
+ * calling person's token (`personToken`: the worker's UserTokenKeeper, refreshed before expiry; `stale` names a
+ * token the upstream just refused, to refresh once); the instance's credentials are the OAuth app, never the
+ * token. A person without a connection gets the same `connection.required` error, with a link, as a plain tool.
  */
+
+/** The calling person's token for a connector instance (processor.ts binds it to the call: user, tool, links). */
+export type PersonTokenSource = (request: {
+  instanceId: string;
+  auth: PersonAuth;
+  app: () => Promise<OAuthApp>;
+  stale?: string | undefined;
+}) => Promise<{ token: string; client: OAuthApp }>;
 
 export interface ConnectorUser {
   id: string;
@@ -27,6 +41,8 @@ export interface CredentialAdditions {
   query: [string, string][];
   /** `name=value` cookie pairs. */
   cookies: string[];
+  /** A person's own account: the token sent (refreshed once when the upstream answers 401). */
+  person?: { token: string };
 }
 
 const field = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
@@ -44,18 +60,20 @@ function fieldsOf(c: CredentialsIR): string[] {
     ...Object.values(c.cookies ?? {}),
   ])
     for (const m of t.matchAll(field)) if (m[1] !== '__authorization') out.add(m[1]!);
-  for (const [k, v] of Object.entries(c.auth ?? {}))
-    if (k !== 'kind' && k !== 'tokenUrl' && k !== 'scopes' && typeof v === 'string') out.add(v);
+  if (c.auth?.kind !== 'oauth2_authorization_code')
+    for (const [k, v] of Object.entries(c.auth ?? {}))
+      if (k !== 'kind' && k !== 'tokenUrl' && k !== 'scopes' && typeof v === 'string') out.add(v);
   return [...out];
 }
 
 export function connectorCredentials(
-  plan: Pick<WorkflowPlan, 'connectors'>,
-  deps: { secrets: SecretResolver; authorizer?: Authorizer },
+  plan: Pick<WorkflowPlan, 'connectors' | 'ir'>,
+  deps: { secrets: SecretResolver; authorizer?: Authorizer | undefined; personToken?: PersonTokenSource | undefined },
   user: ConnectorUser | undefined,
   onValue: (value: string) => void,
-): (credentials: CredentialsIR & { source: string }) => Promise<CredentialAdditions> {
-  return async (c) => {
+): (credentials: CredentialsIR & { source: string }, stale?: string) => Promise<CredentialAdditions> {
+  let personAuths: Map<string, PersonAuth> | undefined;
+  return async (c, stale) => {
     const bound = plan.connectors?.[c.source];
     if (!bound)
       throw new UserError(
@@ -64,12 +82,29 @@ export function connectorCredentials(
       );
     const fields = fieldsOf(c);
     let values: Record<string, string | undefined> = {};
+    let person: CredentialAdditions['person'];
+    if (c.auth?.kind === 'oauth2_authorization_code') {
+      if (!deps.personToken) throw new Error('people’s OAuth connections are not configured in this worker');
+      // The scopes of every step of the workflow on this source: one connect link covers them all.
+      const auth = (personAuths ??= workflowPersonAuths(plan)).get(c.source) ?? (c.auth as PersonAuth);
+      const { token, client } = await deps.personToken({
+        instanceId: bound.instanceId,
+        auth,
+        app: () => oauthAppOf(deps.secrets, bound, auth),
+        stale,
+      });
+      onValue(token);
+      onValue(client.clientSecret);
+      person = { token };
+    }
     const read = async (names: Record<string, string>, fresh: boolean) => {
       const out: Record<string, string | undefined> = {};
       for (const f of fields) out[f] = names[f] ? await deps.secrets.resolve(names[f], { fresh }) : undefined;
       return out;
     };
-    if (user) {
+    if (fields.length === 0) {
+      // Nothing but the person's token (or no credentials at all).
+    } else if (user) {
       const own = Object.fromEntries(
         Object.entries(bound.userSecrets ?? {}).map(([f, name]) => [f, name.replace('{user}', user.id)]),
       );
@@ -94,7 +129,8 @@ export function connectorCredentials(
           `(set it with PATCH /api/v1/connector_instances/${bound.instanceId})`,
       );
     for (const v of Object.values(values)) if (v !== undefined) onValue(v);
-    if (c.auth) {
+    if (person) values.__authorization = `Bearer ${person.token}`;
+    else if (c.auth) {
       if (!deps.authorizer) throw new UserError('secret.not_found', 'computed credentials are not available here');
       values.__authorization = await deps.authorizer.authorization(AuthPlan.parse(c.auth), values);
       onValue(values.__authorization);
@@ -103,6 +139,7 @@ export function connectorCredentials(
       headers: Object.fromEntries(Object.entries(c.headers ?? {}).map(([k, t]) => [k.toLowerCase(), fill(t, values)])),
       query: Object.entries(c.query ?? {}).map(([k, t]) => [k, fill(t, values)]),
       cookies: Object.entries(c.cookies ?? {}).map(([k, t]) => `${k}=${encodeURIComponent(fill(t, values))}`),
+      ...(person ? { person } : {}),
     };
   };
 }

@@ -32,7 +32,12 @@ import {
 import type { Authorizer } from './auth.ts';
 import { redactSecrets, sentSecretForms } from './redact.ts';
 import type { SecretResolver } from './secret-resolver.ts';
-import { connectorCredentials, type ConnectorUser, withCredentials } from './workflow-credentials.ts';
+import {
+  connectorCredentials,
+  type ConnectorUser,
+  type PersonTokenSource,
+  withCredentials,
+} from './workflow-credentials.ts';
 
 /**
  * Runs a workflow tool (Flower / Arazzo) with the one engine of @toolplane/workflow: HTTP through the
@@ -66,6 +71,8 @@ export interface WorkflowCall {
   workspaceSecretNames?: Readonly<Record<string, string>>;
   /** The external user whose own connections the steps calling a connector's operations use. */
   connectorUser?: ConnectorUser;
+  /** The calling person's token, for steps on an operation of their own account (`oauth2_authorization_code`). */
+  personToken?: PersonTokenSource;
   /**
    * Awaited once, before the first HTTP attempt leaves (the execution lease); when it fails the attempt
    * fails as unreachable and nothing is sent.
@@ -172,29 +179,41 @@ function engineHttp(
 ): EngineDeps['http'] {
   let ready: Promise<void> | undefined;
   return async (req) => {
-    if (beforeFirstRequest) {
-      try {
-        await (ready ??= beforeFirstRequest());
-      } catch (err) {
-        throw new HttpTransportError('unreachable', `not sent: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    }
     const signal = req.signal ?? cancel;
-    let request: UpstreamRequest = {
+    const built: UpstreamRequest = {
       method: req.method,
       url: req.url,
       headers: req.headers,
       ...(req.body !== undefined ? { body: req.body } : {}),
     };
-    if (req.credentials && credentials) request = withCredentials(request, await credentials(req.credentials));
-    onRequest?.(request);
-    const send = () =>
-      sendRequest(request, { timeoutMs: req.timeoutMs, maxResponseBytes: req.maxResponseBytes }, signal, {
-        urlTemplate: req.urlTemplate,
-        url: redact(req.url),
-      });
-    const outcome = inAction ? await inAction(send) : await send();
-    onExchange?.(request, outcome);
+    const started = Date.now();
+    const exchange = async (stale?: string) => {
+      const added = req.credentials && credentials ? await credentials(req.credentials, stale) : undefined;
+      // The lease, once the credentials are known (a person without a connection sends nothing, as for HTTP tools).
+      if (beforeFirstRequest) {
+        try {
+          await (ready ??= beforeFirstRequest());
+        } catch (err) {
+          throw new HttpTransportError('unreachable', `not sent: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      const request = added ? withCredentials(built, added) : built;
+      onRequest?.(request);
+      const timeoutMs = stale === undefined ? req.timeoutMs : Math.max(1, req.timeoutMs - (Date.now() - started));
+      const send = () =>
+        sendRequest(request, { timeoutMs, maxResponseBytes: req.maxResponseBytes }, signal, {
+          urlTemplate: req.urlTemplate,
+          url: redact(req.url),
+        });
+      const outcome = inAction ? await inAction(send) : await send();
+      onExchange?.(request, outcome);
+      return { outcome, person: added?.person };
+    };
+    const first = await exchange();
+    let outcome = first.outcome;
+    // A person's token the upstream refused (401: it did nothing): refreshed once and sent once more (ADR 0027).
+    if (first.person && outcome.kind === 'response' && outcome.status === 401 && !signal?.aborted)
+      ({ outcome } = await exchange(first.person.token));
     switch (outcome.kind) {
       case 'response':
         return {
@@ -294,6 +313,21 @@ function traceToTree(trace: readonly TraceEntry[], redact: (s: string) => string
   return roots;
 }
 
+/**
+ * A run stopped by an error that is the call's, not the workflow's (a person without a connection: the
+ * `connection.required` error with its link, as a plain tool gives): `cause` is that error, `steps` the HTTP
+ * attempts that ran before it (for the execution record). Nothing after the step that needed it runs.
+ */
+export class WorkflowStopped extends Error {
+  override readonly cause: unknown;
+  readonly steps: ExecutionStep[];
+  constructor(cause: unknown, steps: ExecutionStep[]) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.cause = cause;
+    this.steps = steps;
+  }
+}
+
 /** The MCP result: declared outputs as `structuredContent` (and as JSON text), or an `isError` result naming the step. */
 function toWorkflowResult(workflowId: string, run: WorkflowRunResult): ToolResultPayload {
   if (run.ok) return { content: [{ type: 'text', text: JSON.stringify(run.outputs) }], structuredContent: run.outputs };
@@ -370,7 +404,9 @@ export async function runWorkflowTool(
   const spans = tracingEnabled() ? workflowSpans() : undefined;
   const recorder = call.captureExchange ? exchangeRecorder(spans?.listener) : undefined;
   const credentials = plan.connectors
-    ? connectorCredentials(plan, deps, call.connectorUser, (v) => secretValues.push(v))
+    ? connectorCredentials(plan, { ...deps, personToken: call.personToken }, call.connectorUser, (v) =>
+        secretValues.push(v),
+      )
     : undefined;
   const deps2: EngineDeps = {
     http: engineHttp(
@@ -408,9 +444,21 @@ export async function runWorkflowTool(
   if (spans) deps2.trace = spans.listener;
   if (recorder) deps2.trace = recorder.listener;
   if (call.onStepEnd) deps2.trace = withStepEnd(deps2.trace, call.onStepEnd);
+  // The entries as they start (each filled in when it ends): the attempts made before an error that stops the run.
+  const started: TraceEntry[] = [];
+  const inner = deps2.trace;
+  deps2.trace = { start: (e) => (started.push(e), inner?.start(e)), end: (e) => inner?.end(e) };
   let run: WorkflowRunResult;
   try {
     run = await runWorkflow(plan.ir as unknown as WorkflowDocumentIR, plan.workflowId, call.arguments, deps2);
+  } catch (err) {
+    const sensitive = [...secretValues, ...perCaller];
+    const redactAll = (text: string): string =>
+      redactSecrets({ content: [{ type: 'text', text }] }, sensitive).content[0]!.text as string;
+    throw new WorkflowStopped(
+      err,
+      traceToSteps(started).map((s) => ({ ...s, url: redactAll(s.url) })),
+    );
   } finally {
     spans?.close();
   }

@@ -14,6 +14,7 @@ import { diffTools } from '../catalog/diff.ts';
 import type { CatalogService } from '../catalog/service.ts';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
+import type { Fetcher } from './api-catalog-source.ts';
 import { isUuid } from './ids.ts';
 import { importOpenApiConnector, isOpenApiBody, parseBody, type StoredOpenApiConnector } from './openapi-connectors.ts';
 
@@ -34,8 +35,12 @@ interface ConnectorSource {
 }
 
 /** An OpenAPI document or envelope (already parsed; `text` as sent), imported as a connector source. */
-export async function openApiConnectorSource(body: unknown, text: string): Promise<ConnectorSource> {
-  const imported = await importOpenApiConnector(body, text);
+export async function openApiConnectorSource(
+  body: unknown,
+  text: string,
+  fetchDocument?: Fetcher,
+): Promise<ConnectorSource> {
+  const imported = await importOpenApiConnector(body, text, fetchDocument);
   return {
     kind: 'openapi',
     slug: imported.slug,
@@ -47,9 +52,9 @@ export async function openApiConnectorSource(body: unknown, text: string): Promi
 }
 
 /** A request body: a seed-001 descriptor, an OpenAPI 2.0/3.x document, or the OpenAPI envelope (openapi-connectors.ts). */
-async function readConnectorSource(text: string): Promise<ConnectorSource> {
+async function readConnectorSource(text: string, fetchDocument?: Fetcher): Promise<ConnectorSource> {
   const body = parseBody(text);
-  if (isOpenApiBody(body)) return openApiConnectorSource(body, text);
+  if (isOpenApiBody(body)) return openApiConnectorSource(body, text, fetchDocument);
   // Descriptors are small: read with the strict YAML parser as before (duplicate keys are an error,
   // which JSON.parse, the fast path for large OpenAPI documents, would let through).
   const descriptor = validateDescriptor(loadDocument(text));
@@ -175,12 +180,21 @@ async function toolChanges(db: Db, catalogs: Map<string, Catalog>, instanceIds: 
     .map(({ bound: _bound, ...s }) => s);
 }
 
-export function connectorsRouter(db: Db, catalog: CatalogService, maxBodyBytes: number): Router {
+/**
+ * `fetchDocument`: reads documents through a worker (`document.fetch`), for what an OpenAPI envelope names by URL (an
+ * opted-in `openIdConnect` scheme's discovery document).
+ */
+export function connectorsRouter(
+  db: Db,
+  catalog: CatalogService,
+  maxBodyBytes: number,
+  fetchDocument?: Fetcher,
+): Router {
   const r = Router();
   // The body is the document text itself (application/yaml, text/yaml or application/json).
   r.use(express.text({ type: () => true, limit: maxBodyBytes }));
   r.post('/', async (req, res) => {
-    const source = await readConnectorSource(typeof req.body === 'string' ? req.body : '');
+    const source = await readConnectorSource(typeof req.body === 'string' ? req.body : '', fetchDocument);
     res.status(201).json(await createConnector(db, caller(req).workspaceId, source));
   });
   r.get('/', async (req, res) => {
@@ -208,7 +222,7 @@ export function connectorsRouter(db: Db, catalog: CatalogService, maxBodyBytes: 
       ? await db.connector.findFirst({ where: { id: req.params.id, workspaceId } })
       : null;
     if (!row) throw new NotFoundError('connector', req.params.id);
-    const source = await readConnectorSource(typeof req.body === 'string' ? req.body : '');
+    const source = await readConnectorSource(typeof req.body === 'string' ? req.body : '', fetchDocument);
     if (source.kind !== row.kind) {
       throw new ValidationError('the connector source is invalid', [
         {

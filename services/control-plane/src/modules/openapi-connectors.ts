@@ -13,11 +13,13 @@ import {
   importOpenApi,
   loadDocument,
   type ConnectorInstanceBinding,
+  type Discovery,
   type HttpCatalogTool,
   type OpenApiSource,
   type OpenApiToolOptions,
 } from '@toolplane/openapi';
 import { z } from 'zod';
+import type { Fetcher } from './api-catalog-source.ts';
 
 /**
  * OpenAPI documents as a connector source. `POST /api/v1/connectors` takes either a plain
@@ -25,6 +27,29 @@ import { z } from 'zod';
  * which adds the connector's identity, a bundle of files with relative `$ref`s, and seed-001
  * `mcp_config.route_mappings` (by `operationId`, or the generated tool name when there is none).
  */
+const UserOAuth = z
+  .object({
+    scheme: z.string().min(1).optional(),
+    authorization_url: z.string().url().optional(),
+    token_url: z.string().url().optional(),
+    refresh_url: z.string().url().optional(),
+    revocation_url: z.string().url().optional(),
+    scopes: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+
+/** The readable part of an invalid `user_oauth` (each valid field), so the document's own problems are listed too. */
+function readableUserOAuth(value: unknown): OpenApiEnvelope['user_oauth'] {
+  if (value === true) return true;
+  if (!isRecord(value)) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(UserOAuth.shape)) {
+    const parsed = field.safeParse(value[key]);
+    if (parsed.success && parsed.data !== undefined) out[key] = parsed.data;
+  }
+  return out as z.infer<typeof UserOAuth>;
+}
+
 const ToolName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -');
 export const OpenApiEnvelope = z.object({
   kind: z.literal('openapi'),
@@ -67,6 +92,19 @@ export const OpenApiEnvelope = z.object({
     })
     .optional(),
   rate_limits: z.array(RateLimit).default([]),
+  /**
+   * People connect their own accounts (ADR 0028): the document's `oauth2` `authorizationCode` (or `openIdConnect`)
+   * scheme becomes the descriptor's `oauth2_authorization_code` method; the instance's credentials are the OAuth app
+   * (`client_id`, `client_secret`). Endpoints and scopes default to the document's (an `openIdConnect` scheme's:
+   * its discovery document's, read by a worker). Absent: the scheme's field takes a ready access token, as before.
+   */
+  user_oauth: z
+    .union([z.literal(true), UserOAuth])
+    .optional()
+    .describe(
+      "People connect their own accounts (docs/connecting-accounts.md): the document's oauth2 authorizationCode " +
+        '(or openIdConnect) scheme; the fields override its endpoints and scopes. Absent: the scheme takes a ready token.',
+    ),
   /** As in a seed-001 descriptor (validated the same way, shown on the connector). */
   capabilities: ConnectorCapabilities.optional(),
   sla: ConnectorSla.optional(),
@@ -179,9 +217,11 @@ function readableEnvelope(body: Record<string, unknown>): OpenApiEnvelope {
       : undefined;
   const mappings =
     isRecord(body.mcp_config) && Array.isArray(body.mcp_config.route_mappings) ? body.mcp_config.route_mappings : [];
+  const userOAuth = readableUserOAuth(body.user_oauth);
   return {
     kind: 'openapi',
     rate_limits: [],
+    ...(userOAuth !== undefined ? { user_oauth: userOAuth } : {}),
     ...(typeof body.document === 'string' || isRecord(body.document)
       ? { document: body.document as string | Record<string, unknown> }
       : {}),
@@ -207,7 +247,11 @@ function readableEnvelope(body: Record<string, unknown>): OpenApiEnvelope {
  * Imports an OpenAPI connector from a request body (a document or the envelope). Throws a 422
  * listing every problem (document, references, mappings); nothing is stored by the caller then.
  */
-export async function importOpenApiConnector(body: unknown, rawText: string): Promise<ImportedConnector> {
+export async function importOpenApiConnector(
+  body: unknown,
+  rawText: string,
+  fetchDocument?: Fetcher,
+): Promise<ImportedConnector> {
   let envelope: OpenApiEnvelope;
   let source: OpenApiSource;
   // Shape problems of the envelope are reported together with those of the document and the
@@ -249,7 +293,13 @@ export async function importOpenApiConnector(body: unknown, rawText: string): Pr
 
   let imported: Awaited<ReturnType<typeof importOpenApi>>;
   try {
-    imported = await importOpenApi(source);
+    const optIn = envelope.user_oauth;
+    imported = await importOpenApi(
+      source,
+      optIn
+        ? { userOAuth: optIn === true ? {} : optIn, ...(fetchDocument ? { discover: discoverer(fetchDocument) } : {}) }
+        : {},
+    );
   } catch (err) {
     if (err instanceof ValidationError && shapeIssues.length > 0) throw invalid(err.issues);
     throw err;
@@ -262,7 +312,7 @@ export async function importOpenApiConnector(body: unknown, rawText: string): Pr
     ...(o.summary ? { summary: o.summary } : {}),
   }));
   const mappings = envelope.mcp_config?.route_mappings ?? [];
-  const issues = mappingIssues(mappings, operations);
+  const issues = [...mappingIssues(mappings, operations), ...imported.userOAuthIssues];
   if (issues.length > 0 || shapeIssues.length > 0) throw invalid(issues);
   const name = envelope.name ?? imported.info.title;
   const descriptor: StoredOpenApiConnector = {
@@ -310,6 +360,23 @@ export async function importOpenApiConnector(body: unknown, rawText: string): Pr
     name: name.slice(0, 200),
     descriptor,
     document: imported.document,
+  };
+}
+
+/** Largest OpenID Connect discovery document read for a `user_oauth` opt-in. */
+const maxDiscoveryBytes = 1024 * 1024;
+
+/** Reads an OpenID Connect discovery document through a worker (`document.fetch`: outbound guard, limits). */
+function discoverer(fetchDocument: Fetcher) {
+  return async (url: string): Promise<Discovery> => {
+    const fetched = await fetchDocument(url, maxDiscoveryBytes);
+    if (!fetched.ok) return { ok: false, error: fetched.error };
+    try {
+      const document: unknown = JSON.parse(fetched.content);
+      return isRecord(document) ? { ok: true, document } : { ok: false, error: 'not a JSON object' };
+    } catch {
+      return { ok: false, error: 'not JSON' };
+    }
   };
 }
 

@@ -1,0 +1,99 @@
+import { describe, expect, it } from '@jest/globals';
+import type { CatalogTool, ConnectLink, OAuthConnectLinkJob } from '@toolplane/contracts';
+import type { PlanCache } from './catalog-cache.ts';
+import { createConnectLinkHandler } from './connect-link-task.ts';
+import type { ConnectLinks } from './connect-links.ts';
+import type { SecretResolver } from './secret-resolver.ts';
+
+/** `oauth.connect_link`: the plan of the named catalog version decides; the edge gets a URL or a reason, never the binding. */
+
+const app = 'ws/w1/connector-instances/i1/';
+const personTool = {
+  tool: { name: 'my_events', inputSchema: { type: 'object' } },
+  plan: {
+    kind: 'http',
+    secrets: { client_id: `${app}client_id`, client_secret: `${app}client_secret` },
+    auth: {
+      kind: 'oauth2_authorization_code',
+      authorizeUrl: 'https://p.example/authorize',
+      tokenUrl: 'https://p.example/token',
+      scopes: ['calendar.read'],
+      clientId: 'client_id',
+      clientSecret: 'client_secret',
+      connection: 'ws/w1/users/{user}/oauth/i1',
+    },
+  },
+} as unknown as CatalogTool;
+
+function handler(opts: { tools?: Record<string, CatalogTool>; secrets?: Record<string, string>; url?: boolean } = {}) {
+  const tools = opts.tools ?? { my_events: personTool };
+  const secrets = opts.secrets ?? { [`${app}client_id`]: 'app-id', [`${app}client_secret`]: 'app-secret' };
+  const made: ConnectLink[] = [];
+  const handle = createConnectLinkHandler({
+    plans: { get: (_s: string, _v: number, tool: string) => Promise.resolve(tools[tool]) } as unknown as PlanCache,
+    secrets: { resolve: (name: string) => Promise.resolve(secrets[name]) } as unknown as SecretResolver,
+    links: {
+      create: (link: ConnectLink) => {
+        made.push(link);
+        return Promise.resolve(opts.url === false ? undefined : `https://cp.example/connect/tok${made.length}`);
+      },
+    } as unknown as ConnectLinks,
+  });
+  return { handle, made };
+}
+
+const task = (extra: Partial<OAuthConnectLinkJob> = {}): OAuthConnectLinkJob => ({
+  v: 1,
+  taskId: 't1',
+  kind: 'oauth.connect_link',
+  workspaceId: 'w1',
+  userId: 'u1',
+  username: 'alice',
+  serverId: 's1',
+  catalogVersion: 3,
+  tool: 'my_events',
+  deadlineAt: Date.now() + 1000,
+  replyTo: 'edge-1-tasks',
+  ...extra,
+});
+
+describe('oauth.connect_link', () => {
+  it("makes a link bound to the person's connection and the app's client id, and answers the URL only", async () => {
+    const { handle, made } = handler();
+    expect(await handle(task())).toEqual({
+      v: 1,
+      taskId: 't1',
+      kind: 'oauth.connect_link',
+      url: 'https://cp.example/connect/tok1',
+    });
+    expect(made).toEqual([
+      {
+        v: 1,
+        workspaceId: 'w1',
+        userId: 'u1',
+        username: 'alice',
+        serverId: 's1',
+        catalogVersion: 3,
+        tool: 'my_events',
+        connection: 'ws/w1/users/u1/oauth/i1',
+        authorizeUrl: 'https://p.example/authorize',
+        clientId: 'app-id',
+        scopes: ['calendar.read'],
+      },
+    ]);
+    expect(JSON.stringify(made)).not.toContain('app-secret');
+  });
+
+  it('refuses a tool without a person’s account, another workspace, a lost OAuth app; says when there is no public URL', async () => {
+    const shared = { ...personTool, plan: { kind: 'http', secrets: {} } } as unknown as CatalogTool;
+    const { handle, made } = handler({ tools: { my_events: personTool, shared } });
+    expect(await handle(task({ tool: 'shared' }))).toMatchObject({ error: 'not_an_account_tool' });
+    expect(await handle(task({ tool: 'gone' }))).toMatchObject({ error: 'not_an_account_tool' });
+    expect(await handle(task({ workspaceId: 'w2' }))).toMatchObject({ error: 'invalid_task' });
+    expect(made).toEqual([]);
+    expect(await handler({ secrets: {} }).handle(task())).toMatchObject({ error: 'app_credentials_missing' });
+    const none = await handler({ url: false }).handle(task());
+    expect(none).toMatchObject({ error: 'no_public_url' });
+    expect(none).not.toHaveProperty('url');
+  });
+});

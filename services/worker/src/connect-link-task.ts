@@ -1,0 +1,50 @@
+import type { OAuthConnectLinkJob, OAuthConnectLinkResult } from '@toolplane/contracts';
+import { UserError } from '@toolplane/errors';
+import type { PlanCache } from './catalog-cache.ts';
+import { oauthAppOf, type ConnectLinks } from './connect-links.ts';
+import type { SecretResolver } from './secret-resolver.ts';
+
+/**
+ * `oauth.connect_link`: a connect link for a person's own account, asked by the edge (SMART `connect`) without a
+ * call (ADR 0027). The plan of the named catalog version decides the connection and the OAuth app, as for a call,
+ * and the connection must be the task's person's, in the task's workspace. Only a worker makes links: they name the
+ * app's client id, read from the secrets store. The edge gets the URL only; the link's binding stays in Redis.
+ */
+export function createConnectLinkHandler(deps: { plans: PlanCache; secrets: SecretResolver; links: ConnectLinks }) {
+  return async (task: OAuthConnectLinkJob): Promise<OAuthConnectLinkResult> => {
+    const answer = (outcome: { url: string } | { error: string }): OAuthConnectLinkResult => ({
+      v: 1,
+      taskId: task.taskId,
+      kind: 'oauth.connect_link',
+      ...outcome,
+    });
+    const plan = (await deps.plans.get(task.serverId, task.catalogVersion, task.tool))?.plan;
+    if (plan?.kind !== 'http' || plan.auth?.kind !== 'oauth2_authorization_code' || !plan.auth.connection)
+      return answer({ error: 'not_an_account_tool' });
+    const auth = plan.auth;
+    const connection = auth.connection!.replace('{user}', task.userId);
+    if (!connection.startsWith(`ws/${task.workspaceId}/users/${task.userId}/`))
+      return answer({ error: 'invalid_task' });
+    let clientId: string;
+    try {
+      ({ clientId } = await oauthAppOf(deps.secrets, plan, auth));
+    } catch (err) {
+      if (err instanceof UserError) return answer({ error: 'app_credentials_missing' });
+      throw err;
+    }
+    const url = await deps.links.create({
+      v: 1,
+      workspaceId: task.workspaceId,
+      userId: task.userId,
+      username: task.username,
+      serverId: task.serverId,
+      catalogVersion: task.catalogVersion,
+      tool: task.tool,
+      connection,
+      authorizeUrl: auth.authorizeUrl,
+      clientId,
+      scopes: auth.scopes,
+    });
+    return answer(url ? { url } : { error: 'no_public_url' });
+  };
+}
