@@ -5,7 +5,7 @@
 //
 //   pnpm bench:tool-call [--seconds 10] [--workers 1] [--edges 1] [--fast-path false] [--worker-fetchers N]
 //                        [--upstream-delay-ms 0] [--concurrency "1 32"] [--paths all|fast]
-//                        [--node-options "--max-semi-space-size=32"] [--cpu-prof DIR]
+//                        [--node-options=--max-semi-space-size=32] [--cpu-prof DIR]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
