@@ -3,10 +3,11 @@
 // straight to the upstream, measured in one run on this machine. Not a test: it prints a table
 // and the ratios; copy them into docs/benchmarks.md.
 //
-//   pnpm bench:tool-call [--seconds 10] [--workers 1] [--edges 1] [--fast-path false]
-//                        [--upstream-delay-ms 0] [--concurrency "1 32"]
+//   pnpm bench:tool-call [--seconds 10] [--workers 1] [--edges 1] [--fast-path false] [--worker-fetchers N]
+//                        [--upstream-delay-ms 0] [--concurrency "1 32"] [--paths all|fast]
+//                        [--node-options=--max-semi-space-size=32] [--cpu-prof DIR]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +23,8 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     edges: { type: 'string', default: '1' },
     'worker-concurrency': { type: 'string' },
+    /** WORKER_FETCHERS of the workers (BullMQ workers per process). */
+    'worker-fetchers': { type: 'string' },
     /** `false`: every request through the MCP SDK (the edge's MCP_FAST_PATH), for comparison. */
     'fast-path': { type: 'string', default: 'true' },
     /** Write V8 CPU profiles of every service process into this directory. */
@@ -30,6 +33,10 @@ const { values } = parseArgs({
     'upstream-delay-ms': { type: 'string', default: '0' },
     /** The load's concurrencies (closed loops), e.g. "64 512" with a slow upstream. */
     concurrency: { type: 'string', default: '1 32' },
+    /** NODE_OPTIONS for every service process (e.g. GC flags), to compare runtime settings side by side. */
+    'node-options': { type: 'string' },
+    /** Which rows to run: `all`, or `fast` (the 2025-era tools/call only, and the upstream direct). */
+    paths: { type: 'string', default: 'all' },
   },
 });
 const upstreamDelayMs = Number(values['upstream-delay-ms']);
@@ -38,6 +45,13 @@ const concurrencies = values.concurrency
   .filter(Boolean)
   .map(Number);
 const seconds = Number(values.seconds);
+const allPaths = values.paths !== 'fast';
+const nodeOptions = [
+  values['node-options'],
+  values['cpu-prof'] ? `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}` : undefined,
+]
+  .filter(Boolean)
+  .join(' ');
 
 /**
  * Watches the stack while runs go on (every 250 ms): each process's peak RSS, and the calls in flight in
@@ -82,10 +96,13 @@ const stack = await startStack({
   workers: Number(values.workers),
   edges: Number(values.edges),
   logLevel: 'warn',
-  ...(values['cpu-prof'] ? { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values['cpu-prof']}` } } : {}),
+  ...(nodeOptions ? { env: { NODE_OPTIONS: nodeOptions } } : {}),
   serviceEnv: {
     edge: { MCP_FAST_PATH: values['fast-path'] === 'false' ? 'false' : 'true' },
-    ...(values['worker-concurrency'] ? { worker: { WORKER_CONCURRENCY: values['worker-concurrency'] } } : {}),
+    worker: {
+      ...(values['worker-concurrency'] ? { WORKER_CONCURRENCY: values['worker-concurrency'] } : {}),
+      ...(values['worker-fetchers'] ? { WORKER_FETCHERS: values['worker-fetchers'] } : {}),
+    },
   },
 });
 try {
@@ -159,16 +176,34 @@ try {
     check: (_s: number, body: string) => body.includes('"structuredContent"') && !body.includes('"isError":true'),
   };
   // CPU time each process spends per call (utime + stime from /proc), to see where the cost is.
+  const postmaster = Number(readFileSync(join(stack.dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const statOf = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const ownCpuMs = (pid: number) => {
+    const fields = statOf(pid);
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks → ms (USER_HZ = 100)
+  };
+  /** PostgreSQL: the postmaster, its live backends, and what its ended children used (cutime + cstime). */
+  const postgresCpuMs = () => {
+    const own = statOf(postmaster);
+    let ms = ownCpuMs(postmaster) + ((Number(own[13]) + Number(own[14])) * 1000) / 100;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (Number(statOf(Number(entry))[1]) === postmaster) ms += ownCpuMs(Number(entry));
+      } catch {
+        // ended meanwhile
+      }
+    }
+    return ms;
+  };
+  const cpuMs = (pid: number) => (pid === postmaster ? postgresCpuMs() : ownCpuMs(pid));
   const procs = [
     ...stack.processes.map((p) => ({ name: p.name, pid: p.child.pid! })),
     { name: 'upstream', pid: upstreamProc.pid! },
     ...(stack.redisPid ? [{ name: 'redis', pid: stack.redisPid }] : []),
+    { name: 'postgres', pid: postmaster },
     { name: 'bench (load generator)', pid: process.pid },
   ];
-  const cpuMs = (pid: number) => {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks → ms (USER_HZ = 100)
-  };
   // The same call in the 2026-07-28 wire format: per-request envelope, routing headers, JSON response.
   const envelope = {
     'io.modelcontextprotocol/protocolVersion': '2026-07-28',
@@ -210,11 +245,11 @@ try {
     const watch = watchProcesses(procs, stack.redisUrl, `${stack.redisPrefix}:tool-invocations:active`);
     const r = await runLoad('tools/call via Toolplane', mcp, c, seconds);
     results.push(r);
-    const modern = await runLoad('tools/call via Toolplane (2026-07-28)', mcpModern, c, seconds);
-    results.push(modern);
+    const modern = allPaths ? await runLoad('tools/call via Toolplane (2026-07-28)', mcpModern, c, seconds) : undefined;
+    if (modern) results.push(modern);
     const seen = await watch.stop();
     // The CPU window spans both Toolplane runs: divide by the calls of both (measured windows plus the 1 s warm-ups, approximately).
-    const calls = (r.requests + modern.requests) * (1 + 1 / seconds);
+    const calls = (r.requests + (modern?.requests ?? 0)) * (1 + 1 / seconds);
     cpu.push(
       `c=${c}: ` +
         procs.map((p, i) => `${p.name} ${((cpuMs(p.pid) - before[i]!) / calls).toFixed(3)}`).join(', ') +
@@ -225,7 +260,7 @@ try {
         `${c} (the load's loops), workers ${seen.inFlight.peak} at most, ${seen.inFlight.mean.toFixed(0)} on average ` +
         '(BullMQ active jobs)',
     );
-    results.push(await runLoad('three-step Flower workflow via Toolplane', workflow, c, seconds));
+    if (allPaths) results.push(await runLoad('three-step Flower workflow via Toolplane', workflow, c, seconds));
   }
   // Redis commands per call (INFO commandstats deltas), at c=1 and c=32, in the 2025-11-25 wire format.
   const redisCommands: string[] = [];
@@ -235,7 +270,7 @@ try {
     if (!mcp.check(res.status, body)) throw new Error(`unexpected answer ${res.status}: ${body.slice(0, 200)}`);
   };
   // (Not with a slow upstream: the counts do not change, the runs would only take longer.)
-  for (const [c, n] of upstreamDelayMs > 0
+  for (const [c, n] of upstreamDelayMs > 0 || !allPaths
     ? []
     : ([
         [1, 500],
@@ -270,7 +305,7 @@ try {
     );
   }
   console.log('\nthree-step workflow against one HTTP tool (same wire format):');
-  for (const c of concurrencies) {
+  for (const c of allPaths ? concurrencies : []) {
     const t = results.find((r) => r.concurrency === c && r.label === 'tools/call via Toolplane')!;
     const w = results.find((r) => r.concurrency === c && r.label === 'three-step Flower workflow via Toolplane')!;
     console.log(

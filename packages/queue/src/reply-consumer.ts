@@ -9,7 +9,14 @@ export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
   redis: Redis;
   prefix: string;
   queueName: string;
+  /** Jobs run at once by this process, shared among its fetchers. */
   concurrency: number;
+  /**
+   * BullMQ workers in this process (default 1), each taking `concurrency / fetchers` jobs. A BullMQ worker
+   * fetches the jobs of a burst one Redis round trip after the other and starts none of them before its run
+   * of fetches ends; several fetch the burst in parallel (docs/benchmarks.md, issue #29).
+   */
+  fetchers?: number;
   /** Parses every job on receipt; an invalid job fails without retries. */
   job: z.ZodType<J>;
   /**
@@ -53,7 +60,7 @@ export interface ReceivedJob {
 
 /** Runs jobs from a queue and publishes each reply to the requesting process (`replyTo`). */
 export class ReplyingConsumer<J extends { replyTo: string }, R> {
-  private readonly worker: Worker;
+  private readonly workers: Worker[];
   private readonly opts: ReplyingConsumerOptions<J, R>;
   private queue: Queue | undefined;
 
@@ -65,41 +72,48 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
     // duplicate of their own): a reply and the job's completion then leave in one socket write, and Redis
     // runs the PUBLISH before the job is removed (one connection, in order).
     const connection = coalesceWrites(opts.redis);
-    this.worker = new Worker(
-      opts.queueName,
-      async (job: Job) => {
-        const parsed = opts.job.safeParse(job.data);
-        if (!parsed.success) {
-          opts.onInvalidJob?.(job.id, parsed.error.issues);
-          throw new UnrecoverableError(`invalid ${opts.queueName} payload`);
-        }
-        const channel = keys.results(parsed.data.replyTo);
-        const notify = (message: unknown) =>
-          void publisher.publish(channel, JSON.stringify(message)).catch(() => undefined);
-        const reply = await opts.handle(parsed.data, job, notify);
-        // Not awaited, so BullMQ's completion joins it in the same write. A reply Redis could not take is
-        // a lost job for the requester (its job is gone without an answer: it fails within seconds).
-        void publisher.publish(channel, JSON.stringify(reply)).catch((err: unknown) => opts.onError?.(err));
-      },
-      {
-        connection,
-        prefix: opts.prefix,
-        concurrency: opts.concurrency,
-        autorun: false,
-        removeOnComplete: { count: 0 },
-        removeOnFail: { count: 1000 },
-        maxStalledCount: opts.stalled?.maxStalledCount ?? 1,
-        ...(opts.stalled
-          ? { lockDuration: opts.stalled.lockDurationMs, stalledInterval: opts.stalled.stalledIntervalMs }
-          : {}),
-        // After a lost connection BullMQ waits this long before fetching jobs again (default 15 s): calls
-        // must work again within seconds of Redis coming back.
-        runRetryDelay: 1000,
-      },
+    const fetchers = Math.max(1, Math.min(opts.fetchers ?? 1, opts.concurrency));
+    const run = async (job: Job) => {
+      const parsed = opts.job.safeParse(job.data);
+      if (!parsed.success) {
+        opts.onInvalidJob?.(job.id, parsed.error.issues);
+        throw new UnrecoverableError(`invalid ${opts.queueName} payload`);
+      }
+      const channel = keys.results(parsed.data.replyTo);
+      const notify = (message: unknown) =>
+        void publisher.publish(channel, JSON.stringify(message)).catch(() => undefined);
+      const reply = await opts.handle(parsed.data, job, notify);
+      // Not awaited, so BullMQ's completion joins it in the same write. A reply Redis could not take is
+      // a lost job for the requester (its job is gone without an answer: it fails within seconds).
+      void publisher.publish(channel, JSON.stringify(reply)).catch((err: unknown) => opts.onError?.(err));
+    };
+    this.workers = Array.from({ length: fetchers }, (_, i) =>
+      this.newWorker(run, connection, Math.ceil((opts.concurrency - i) / fetchers)),
     );
-    this.worker.on('failed', (job) => this.onFailed(job, publisher, keys));
-    // BullMQ reconnects by itself; an 'error' event without a listener would throw and end the process.
-    this.worker.on('error', (err) => opts.onError?.(err));
+    for (const worker of this.workers) {
+      worker.on('failed', (job) => this.onFailed(job, publisher, keys));
+      // BullMQ reconnects by itself; an 'error' event without a listener would throw and end the process.
+      worker.on('error', (err) => opts.onError?.(err));
+    }
+  }
+
+  private newWorker(run: (job: Job) => Promise<void>, connection: Redis, concurrency: number): Worker {
+    const opts = this.opts;
+    return new Worker(opts.queueName, run, {
+      connection,
+      prefix: opts.prefix,
+      concurrency,
+      autorun: false,
+      removeOnComplete: { count: 0 },
+      removeOnFail: { count: 1000 },
+      maxStalledCount: opts.stalled?.maxStalledCount ?? 1,
+      ...(opts.stalled
+        ? { lockDuration: opts.stalled.lockDurationMs, stalledInterval: opts.stalled.stalledIntervalMs }
+        : {}),
+      // After a lost connection BullMQ waits this long before fetching jobs again (default 15 s): calls
+      // must work again within seconds of Redis coming back.
+      runRetryDelay: 1000,
+    });
   }
 
   /** BullMQ fails a job that stalled too often (`deferredFailure`) when a worker takes it, without running it. */
@@ -115,11 +129,11 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
   }
 
   start(): void {
-    void this.worker.run();
+    for (const worker of this.workers) void worker.run();
   }
 
   waitUntilReady(): Promise<unknown> {
-    return this.worker.waitUntilReady();
+    return Promise.all(this.workers.map((w) => w.waitUntilReady()));
   }
 
   /** Jobs in the queue by state (the queue-depth metric; a `Queue` is opened on first use). */
@@ -139,6 +153,6 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
   /** Stops taking jobs and waits for running ones to finish. */
   async close(): Promise<void> {
     await this.queue?.close();
-    await this.worker.close();
+    await Promise.all(this.workers.map((w) => w.close()));
   }
 }

@@ -189,6 +189,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     prefix: env.REDIS_PREFIX,
     queueName: queueNames.toolInvocations,
     concurrency: env.WORKER_CONCURRENCY,
+    fetchers: env.WORKER_FETCHERS,
     job: ToolInvokeJob,
     handle: processor,
     onAbandoned: createAbandonedJobHandler({ leases, records, log }),

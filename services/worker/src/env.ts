@@ -17,6 +17,12 @@ export const WorkerEnv = z.object({
    */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(20_000).default(2000),
   /**
+   * BullMQ workers (job fetchers) in one worker process, sharing WORKER_CONCURRENCY. One fetches a burst of
+   * jobs one Redis round trip after the other and starts none before its run of fetches ends; several fetch
+   * a burst in parallel, which shortens the wait of calls that arrive together (docs/benchmarks.md).
+   */
+  WORKER_FETCHERS: z.coerce.number().int().min(1).max(64).default(4),
+  /**
    * Stalled-job detection (docs/operations.md, "Worker crashes"): a job's lock lasts this long and is
    * renewed every half of it. Lower re-delivers a dead worker's jobs sooner; too low re-delivers jobs of
    * a live worker whose event loop was blocked longer than this.

@@ -49,7 +49,10 @@ beforeEach(() => {
   leaseWritesFail = false;
 });
 
-function processorFor(plan: Partial<HttpOperationPlan>) {
+function processorFor(
+  plan: Partial<HttpOperationPlan>,
+  leaseStore?: { graceMs: number; sends: (id: string) => Promise<number>; mark: () => Promise<void> },
+) {
   const entry: CatalogTool = {
     tool: { name: 't', description: 'd', inputSchema: { type: 'object' } },
     plan: { kind: 'http', method: 'POST', url: `${base}/things`, params: [], authHeaders: {}, secrets: {}, ...plan },
@@ -73,7 +76,7 @@ function processorFor(plan: Partial<HttpOperationPlan>) {
     records: { add: (r: ExecutionRecord) => void records.push(r) } as unknown as ExecutionRecordSink,
     debug: { active: async () => undefined } as unknown as DebugSessions,
     running: new RunningInvocations(),
-    leases: fakeLeases as unknown as ExecutionLeases,
+    leases: (leaseStore ?? fakeLeases) as unknown as ExecutionLeases,
   };
   return { process: createToolInvocationProcessor(deps), abandoned: createAbandonedJobHandler(deps) };
 }
@@ -107,6 +110,27 @@ describe('the execution lease in the processor', () => {
     expect(sent).toHaveLength(0);
     expect(r.ok).toBe(false);
     expect(records[0]).toMatchObject({ outcome: 'failed' });
+  });
+
+  it('an operation safe to send again does not wait for the lease: a GET is sent even when Redis refuses the lease', async () => {
+    // Its re-delivery sends it again whatever the lease says (ADR 0015), so the wait would only cost a round trip.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const { process } = processorFor({ method: 'GET' });
+    const slowLeases = { graceMs: 60_000, sends: async () => 0, mark: () => held };
+    const r = await processorFor({ method: 'GET' }).process(job(), delivery(1));
+    expect(r.ok && !r.result.isError).toBe(true);
+    expect(sent).toHaveLength(1);
+    leaseWritesFail = true;
+    const refused = await process(job(), delivery(1));
+    expect(refused.ok && !refused.result.isError).toBe(true);
+    expect(sent).toHaveLength(2);
+    // A POST with an idempotency key is also safe to send again: sent while its lease write is still pending.
+    const keyed = processorFor({ method: 'POST', idempotencyKeyHeader: 'Idempotency-Key' }, slowLeases);
+    const answer = await keyed.process(job(), delivery(1));
+    expect(answer.ok && !answer.result.isError).toBe(true);
+    expect(sent).toHaveLength(3);
+    release();
   });
 
   it('re-delivery of a POST that may have been sent: not sent again, "outcome unknown" naming the invocation', async () => {

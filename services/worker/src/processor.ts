@@ -113,7 +113,12 @@ interface Invocation {
   remaining: number;
   /** This delivery's number among those that reached the sending point (the execution lease's count). */
   delivery: number;
-  /** Writes (and confirms) the execution lease: called right before the first request of this delivery leaves. */
+  /**
+   * Writes the execution lease: called right before the first request of this delivery leaves. Confirmed by
+   * Redis before it resolves, except for an operation that is safe to send again (idempotent, or deduplicated
+   * by an idempotency key): a re-delivery sends those again whatever the lease says, so their request does not
+   * wait for Redis (ADR 0015, "Idempotent operations").
+   */
   markSent: () => Promise<void>;
   /** Whether this server lets a user without their own connection use the shared credentials (read once per call). */
   fallback: () => Promise<boolean>;
@@ -215,14 +220,14 @@ async function run(
     if (!entry)
       throw new UserError('tool.not_found', `tool "${job.tool}" is not in catalog version ${job.catalogVersion}`);
     const keyHeader = idempotencyKeyHeader(entry.plan);
-    const decision = decideDelivery({
-      ...facts,
-      idempotent: isIdempotent(entry.plan),
-      idempotencyKey: keyHeader !== undefined,
-    });
+    const idempotent = isIdempotent(entry.plan);
+    const decision = decideDelivery({ ...facts, idempotent, idempotencyKey: keyHeader !== undefined });
     if (decision === 'outcome_unknown') throw outcomeUnknownError(job.invocationId, 'not_idempotent');
-    // The lease, written (and confirmed) before the first request of this delivery may leave.
+    // The lease, written (and, unless the operation is safe to send again, confirmed) before the first request
+    // of this delivery may leave.
     const delivery = sentBefore + 1;
+    const resendable = idempotent || keyHeader !== undefined;
+    const markSent = () => deps.leases.mark(job.invocationId, delivery, job.deadlineAt, now());
     let fallbackSetting: Promise<boolean> | undefined;
     const call: Invocation = {
       job,
@@ -231,7 +236,14 @@ async function run(
       started,
       remaining,
       delivery,
-      markSent: () => deps.leases.mark(job.invocationId, delivery, job.deadlineAt, now()),
+      markSent: resendable
+        ? () => {
+            markSent().catch((err: unknown) =>
+              deps.log.debug({ invocationId: job.invocationId, err }, 'execution lease not written (resendable call)'),
+            );
+            return Promise.resolve();
+          }
+        : markSent,
       fallback: () =>
         (fallbackSetting ??= deps.identitySettings
           ? deps.identitySettings(job.serverId).then((s) => s.fallbackToShared)
