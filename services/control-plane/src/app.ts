@@ -28,7 +28,12 @@ import { ApiCatalog, apiCatalogSource } from './modules/api-catalog-source.ts';
 import { apiKeysRouter, republishApiKeys } from './modules/api-keys.ts';
 import { connectorInstancesRouter } from './modules/connector-instances.ts';
 import { connectorsRouter } from './modules/connectors.ts';
-import { externalUsersRouter, listOAuthConnection, republishUsers } from './modules/external-users.ts';
+import {
+  externalUsersRouter,
+  listOAuthConnection,
+  oauthLinkBelongs,
+  republishUsers,
+} from './modules/external-users.ts';
 import { republishServerIdentity, serverIdentityPublisher } from './modules/server-identity.ts';
 import { DebugEventHub } from './modules/debug-events.ts';
 import { debugSessionsRouter, publishDebugSession } from './modules/debug-sessions.ts';
@@ -232,6 +237,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       prefix: env.REDIS_PREFIX,
       tasks,
       publicApiUrl: env.PUBLIC_API_URL,
+      linkBelongs: (link) => oauthLinkBelongs(db, link),
       onConnected: (link) =>
         listOAuthConnection(db, redis, env.REDIS_PREFIX, link).catch((err: unknown) =>
           log.error({ err }, 'a connected account could not be listed'),

@@ -202,6 +202,10 @@ export function createOAuthExchangeHandler(deps: {
       ...(error !== undefined ? { error } : {}),
     });
     const { link } = task;
+    // The connection must be the named person's in the named workspace (the control plane checks the same against
+    // its database): a link rewritten to store tokens under another workspace's or person's name stores nothing.
+    const named = userSecrets.parseOauth(link.connection);
+    if (named?.workspaceId !== link.workspaceId || named.userId !== link.userId) return answer('invalid_link');
     const entry = await deps.plans.get(link.serverId, link.catalogVersion, link.tool);
     const linked = linkedAuth(entry?.plan, link);
     if (!linked) return answer('invalid_link');

@@ -56,6 +56,12 @@ export function connectRouter(opts: {
   publicApiUrl: string | undefined;
   /** Lists the connection (the tokens are stored by then); a failure here is logged, the person is still connected. */
   onConnected: (link: ConnectLink) => Promise<void>;
+  /**
+   * Whether a link's binding holds together: its person and its server are the named workspace's, and its connection
+   * is that person's in that workspace. Links are written by workers; one that does not (another workspace's person or
+   * server, a rewritten record) is refused before the provider and before the exchange, and stores nothing.
+   */
+  linkBelongs: (link: ConnectLink) => Promise<boolean>;
 }): Router {
   const keys = redisKeys(opts.prefix);
   const r = Router();
@@ -82,6 +88,7 @@ export function connectRouter(opts: {
     if (!code)
       return page(res, 400, 'Not connected', 'The provider sent no authorization code. Nothing was connected.');
     const { link, verifier, redirectUri } = opened.data;
+    if (!(await opts.linkBelongs(link))) return invalid(res);
     const result = await opts.tasks
       .exchangeOAuthCode({
         v: 1,
@@ -120,6 +127,8 @@ export function connectRouter(opts: {
       'This link has expired',
       'Connect links work once, for 10 minutes. Ask your agent for a new one (calling the tool again gives one).',
     );
+  const invalid = (res: Response) =>
+    page(res, 400, 'This link is not valid', 'Nothing was connected. Ask your agent for a new link.');
   const readLink = (raw: string | null) => (raw ? ConnectLink.safeParse(JSON.parse(raw)) : undefined);
 
   // Opening the link only shows what it does: chat apps fetch links to preview them, and must not use it up.
@@ -141,6 +150,7 @@ export function connectRouter(opts: {
   r.post('/connect/:token', async (req, res) => {
     const link = readLink(await opts.redis.getdel(keys.oauthConnectLink(req.params.token)));
     if (!link?.success) return expired(res);
+    if (!(await opts.linkBelongs(link.data))) return invalid(res);
     const state = randomBytes(32).toString('base64url');
     const verifier = randomBytes(32).toString('base64url');
     const redirectUri = callbackUrl(req);

@@ -373,6 +373,21 @@ export async function republishUsers(db: Db, redis: Redis, prefix: string, secre
  * Lists a person's own-account connection once a connect link's flow stored their tokens (the callback page's
  * `onConnected`): the row for the API and the dashboard, the marker for the edge's SMART tools.
  */
+/**
+ * Whether a connect link's binding holds together (ADR 0027): its person (by id and name) and its server are the named
+ * workspace's, and its connection is that person's own account in that workspace.
+ */
+export async function oauthLinkBelongs(db: Db, link: ConnectLink): Promise<boolean> {
+  const parts = userSecrets.parseOauth(link.connection);
+  if (!parts || parts.userId !== link.userId || parts.workspaceId !== link.workspaceId) return false;
+  if (![link.workspaceId, link.userId, link.serverId].every(isUuid)) return false;
+  const [user, server] = await Promise.all([
+    db.externalUser.findFirst({ where: { id: link.userId, workspaceId: link.workspaceId, name: link.username } }),
+    db.mcpServer.findFirst({ where: { id: link.serverId, workspaceId: link.workspaceId }, select: { id: true } }),
+  ]);
+  return user !== null && server !== null;
+}
+
 export async function listOAuthConnection(db: Db, redis: Redis, prefix: string, link: ConnectLink): Promise<void> {
   const parts = userSecrets.parseOauth(link.connection);
   if (!parts || parts.userId !== link.userId || parts.workspaceId !== link.workspaceId) return;
