@@ -1,16 +1,19 @@
 // The canary rule for people's OAuth connections (ADR 0027): every access token and refresh token the provider
 // issues, and the OAuth app's client secret, appear in no output of the stack, through a whole life of a connection:
 // a call without a connection (its connect link, as a tool error and as URL-mode elicitation), SMART `connect` (a
-// link a worker makes for the edge), the link followed to the provider and back (the code exchanged by a worker), calls with the person's token under a debug session, an expired token refreshed, the listing, and the
+// link a worker makes for the edge), the link followed to the provider and back (the code exchanged by a worker),
+// calls with the person's token under a debug session (a tool's and a workflow step's), an expired token refreshed
+// (for each), the listing, and the
 // disconnect with its revocation. Searched: every log line of the services,
 // every span they exported, every command sent to Redis and every key left there, every PostgreSQL row, every REST
 // answer, tool result and page the test got.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Stack } from '@toolplane/cli';
-import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
+import { type components, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { startUserOAuthProvider, type UserOAuthProvider } from '../fixtures/user-oauth-provider.ts';
 import { logLines, startTestStack, waitFor } from '../helpers.ts';
 import {
+  calendarDocument,
   callToolAs,
   connectLinkIn,
   followConnectLink,
@@ -25,6 +28,7 @@ let api: ManagementClient;
 let provider: UserOAuthProvider;
 let mcpUrl: string;
 let smartUrl: string;
+let agendaUrl: string;
 let instanceId: string;
 /** REST answers, tool results and pages, searched at the end. */
 const outputs: string[] = [];
@@ -58,21 +62,70 @@ beforeAll(async () => {
   instanceId = calendar.instanceId;
   mcpUrl = calendar.server.url;
   smartUrl = (await unwrap(api.POST('/mcp_manager', { body: { name: 'calendar-smart', mode: 'SMART' } }))).url;
-  const server = calendar.server;
-  // A debug session: its captures of the calls are searched too.
-  await unwrap(
-    api.POST('/mcp_manager/{id}/debug_sessions', {
-      params: { path: { id: server.id } },
-      body: { duration_minutes: 30 },
+  // A workflow whose step runs on the person's own account: an OpenAPI connector opted in (ADR 0028), its instance
+  // holding the same OAuth app, and an Arazzo workflow calling its operation.
+  const openapi = await unwrap(
+    api.POST('/connectors', {
+      body: {
+        kind: 'openapi',
+        slug: 'calendar-api',
+        document: calendarDocument(provider),
+        user_oauth: { revocation_url: provider.revocationUrl },
+      } as unknown as components['schemas']['ConnectorSource'],
     }),
   );
-  const workers = stack.processes.filter((p) => p.service === 'worker');
-  await waitFor('the workers to see the debug session', () =>
-    workers.every((w) =>
-      logLines(w, 'debug session changed; cached state dropped').some((l) => l.serverId === server.id),
-    ),
+  await unwrap(
+    api.POST('/connector_instances', {
+      body: {
+        createServer: false,
+        connector_id: openapi.id,
+        name: 'calendar-api',
+        credentials: { client_id: provider.clientId, client_secret: provider.clientSecret },
+      },
+    }),
   );
+  const agenda = await unwrap(api.POST('/mcp_manager', { body: { name: 'agenda', mode: 'NORMAL' } }));
+  await unwrap(
+    api.POST('/mcp_servers/{id}/deploy', { params: { path: { id: agenda.id } }, body: { definition: agendaWorkflow } }),
+  );
+  agendaUrl = agenda.url;
+  // Debug sessions: their captures of the calls are searched too.
+  for (const server of [calendar.server, agenda]) {
+    await unwrap(
+      api.POST('/mcp_manager/{id}/debug_sessions', {
+        params: { path: { id: server.id } },
+        body: { duration_minutes: 30 },
+      }),
+    );
+    const workers = stack.processes.filter((p) => p.service === 'worker');
+    await waitFor('the workers to see the debug session', () =>
+      workers.every((w) =>
+        logLines(w, 'debug session changed; cached state dropped').some((l) => l.serverId === server.id),
+      ),
+    );
+  }
 }, 120_000);
+
+const agendaWorkflow = `
+arazzo: 1.0.1
+info: { title: Agenda, version: 1.0.0 }
+sourceDescriptions:
+  - { name: calendar, url: "toolplane:connectors/calendar-api", type: openapi }
+workflows:
+  - workflowId: agenda
+    summary: The person's events, through a workflow step
+    steps:
+      - stepId: events
+        operationId: my_events
+        successCriteria: [{ condition: $statusCode == 200 }]
+        outputs: { user: $response.body#/user }
+    outputs: { user: $steps.events.outputs.user }
+`;
+async function agendaOf(username: string): Promise<string> {
+  const { raw } = await callToolAs(agendaUrl, stack.bootstrapKey, username, 'agenda');
+  outputs.push(raw);
+  return raw;
+}
 
 afterAll(async () => {
   await stack?.stop();
@@ -85,6 +138,7 @@ describe("people's OAuth tokens and the app's client secret in no output", () =>
     provider.consentAs = 'alice';
     // The link as each path gives it: the tool error, URL-mode elicitation (-32042), SMART connect; the last followed.
     expect(await myEvents('alice')).toContain('/connect/');
+    expect(await agendaOf('alice')).toContain('/connect/');
     const declaring = await mcpClientAs(mcpUrl, stack.bootstrapKey, 'alice', {
       capabilities: { elicitation: { url: {} } },
     });
@@ -99,15 +153,20 @@ describe("people's OAuth tokens and the app's client secret in no output", () =>
     outputs.push(connect.raw);
     await follow((JSON.parse(connect.text) as { link: string }).link);
     expect(await myEvents('alice')).toContain('\\"user\\":\\"alice\\"');
-    // The access token expires: the worker refreshes it before the call.
+    // The workflow's connector is another instance: its own connection, through the link its error carries.
+    await follow(await agendaOf('alice'));
+    expect(await agendaOf('alice')).toContain('\\"user\\":\\"alice\\"');
+    // The access token expires: the worker refreshes it before the call (a tool's, then a workflow step's).
     provider.expireAccessTokens();
     expect(await myEvents('alice')).toContain('\\"user\\":\\"alice\\"');
-    const refreshes = provider.refreshCount;
-    expect(refreshes).toBeGreaterThan(0);
+    provider.expireAccessTokens();
+    expect(await agendaOf('alice')).toContain('\\"user\\":\\"alice\\"');
+    expect(provider.refreshCount).toBeGreaterThanOrEqual(2);
     // The records (with the debug session's captures) and the listing.
     await unwrap(api.GET('/execution_records', { params: { query: { limit: 200 } } }));
     const listed = await unwrap(api.GET('/external_users/{name}/connections', { params: { path: { name: 'alice' } } }));
-    expect(listed.data).toMatchObject([{ kind: 'oauth', status: 'connected' }]);
+    expect(listed.data).toHaveLength(2);
+    for (const connection of listed.data) expect(connection).toMatchObject({ kind: 'oauth', status: 'connected' });
     const ended = await unwrap(
       api.DELETE('/external_users/{name}/connections/{instanceId}', {
         params: { path: { name: 'alice', instanceId } },
@@ -126,6 +185,7 @@ describe("people's OAuth tokens and the app's client secret in no output", () =>
       expect(places.spans).toContain(service);
     expect(watch.commandsSeen).toBeGreaterThan(0);
     expect(places.postgres).toContain('my_events');
+    expect(places.postgres).toContain('agenda');
     expect(places.outputs).toContain('"revocation":"revoked"');
   });
 });

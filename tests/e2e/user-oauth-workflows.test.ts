@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Stack } from '@toolplane/cli';
 import { type components, type ManagementClient, unwrap } from '@toolplane/client';
 import { startUserOAuthProvider, type UserOAuthProvider } from '../fixtures/user-oauth-provider.ts';
-import { callToolAs, connectLinkIn, followConnectLink } from '../fixtures/calendar-connector.ts';
+import { calendarDocument, callToolAs, connectLinkIn, followConnectLink } from '../fixtures/calendar-connector.ts';
 import { startTestStack, waitFor } from '../helpers.ts';
 
 let stack: Stack;
@@ -21,37 +21,6 @@ let directoryUrl: string;
 const directoryCalls: string[] = [];
 let toolsUrl: string;
 let workflowUrl: string;
-
-/** The calendar API as an OpenAPI document: one operation, behind an authorization-code scheme. */
-const calendarDocument = (p: UserOAuthProvider) => ({
-  openapi: '3.0.3',
-  info: { title: 'Calendar API', version: '1.0.0' },
-  servers: [{ url: p.apiUrl }],
-  components: {
-    securitySchemes: {
-      calendarAuth: {
-        type: 'oauth2',
-        flows: {
-          authorizationCode: {
-            authorizationUrl: `${p.url}/authorize`,
-            tokenUrl: p.tokenUrl,
-            scopes: { 'calendar.read': 'Read your calendar' },
-          },
-        },
-      },
-    },
-  },
-  paths: {
-    '/events': {
-      get: {
-        operationId: 'my_events',
-        summary: 'My calendar events',
-        security: [{ calendarAuth: ['calendar.read'] }],
-        responses: { '200': { description: 'the events' } },
-      },
-    },
-  },
-});
 
 /** A public API the workflow calls before and after the person's step. */
 const directoryDocument = () => `
