@@ -92,9 +92,8 @@ export async function fastToolsCall(
     request,
     ...(deps.urlElicitations && ctx.sessionId
       ? {
-          urlElicitation: sessionUrlElicitation(
-            deps.urlElicitations,
-            sessionScope(clientIdOf(ctx), loaded.catalog.serverId, ctx.sessionId),
+          urlElicitation: sessionUrlElicitation(deps.urlElicitations, () =>
+            sessionScope(clientIdOf(ctx), loaded.catalog.serverId, ctx.sessionId!),
           ),
         }
       : {}),

@@ -112,8 +112,7 @@ export function buildServer(
     } else {
       const sessionId = ctx.sessionId ?? c.sessionId;
       if (deps.urlElicitations && sessionId)
-        call.urlElicitation = sessionUrlElicitation(
-          deps.urlElicitations,
+        call.urlElicitation = sessionUrlElicitation(deps.urlElicitations, () =>
           sessionScope(clientIdOf(c), c.loaded.catalog.serverId, sessionId),
         );
     }

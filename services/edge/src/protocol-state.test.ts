@@ -60,8 +60,8 @@ describe('URL-mode elicitation', () => {
     const store = new SessionUrlElicitation(redis, prefix, 60);
     const scope = sessionScope('key-1', 'srv-1', 'sess-1');
     await store.declare(scope);
-    expect(await sessionUrlElicitation(store, scope)()).toBe('error');
-    expect(await sessionUrlElicitation(store, sessionScope('key-1', 'srv-1', 'sess-2'))()).toBeUndefined();
+    expect(await sessionUrlElicitation(store, () => scope)()).toBe('error');
+    expect(await sessionUrlElicitation(store, () => sessionScope('key-1', 'srv-1', 'sess-2'))()).toBeUndefined();
     expect(await store.declared(sessionScope('key-2', 'srv-1', 'sess-1'))).toBe(false);
     const ttl = await redis.ttl(`${prefix}:mcp-url-elicitation:${scope}`);
     expect(ttl).toBeGreaterThan(0);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { redisKeys, type RedisKeys } from '@toolplane/contracts';
+import { redisKeys } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
 
 /**
@@ -26,24 +26,41 @@ export function sessionScope(clientId: string, serverId: string, sessionId: stri
   return createHash('sha256').update(`${clientId}\n${serverId}\n${sessionId}`).digest('base64url');
 }
 
-/** `logging/setLevel` per session (2025 era; 2026-07-28 requests carry their level in `_meta`). */
-export class SessionLogLevels {
+/** A value the stateless edge remembers for a session (any edge may serve its next request), expiring after `ttlSeconds`. */
+class SessionValue {
   private readonly redis: Redis;
-  private readonly keys: RedisKeys;
+  private readonly key: (scope: string) => string;
   private readonly ttlSeconds: number;
 
-  constructor(redis: Redis, prefix: string, ttlSeconds = 24 * 3600) {
+  constructor(redis: Redis, key: (scope: string) => string, ttlSeconds: number) {
     this.redis = redis;
-    this.keys = redisKeys(prefix);
+    this.key = key;
     this.ttlSeconds = ttlSeconds;
   }
 
-  async set(scope: string, level: LogLevel): Promise<void> {
-    await this.redis.set(this.keys.mcpLogLevel(scope), level, 'EX', this.ttlSeconds);
+  async set(scope: string, value: string): Promise<void> {
+    await this.redis.set(this.key(scope), value, 'EX', this.ttlSeconds);
+  }
+
+  get(scope: string): Promise<string | null> {
+    return this.redis.get(this.key(scope));
+  }
+}
+
+/** `logging/setLevel` per session (2025 era; 2026-07-28 requests carry their level in `_meta`). */
+export class SessionLogLevels {
+  private readonly values: SessionValue;
+
+  constructor(redis: Redis, prefix: string, ttlSeconds = 24 * 3600) {
+    this.values = new SessionValue(redis, redisKeys(prefix).mcpLogLevel, ttlSeconds);
+  }
+
+  set(scope: string, level: LogLevel): Promise<void> {
+    return this.values.set(scope, level);
   }
 
   async get(scope: string): Promise<LogLevel | undefined> {
-    const v = await this.redis.get(this.keys.mcpLogLevel(scope));
+    const v = await this.values.get(scope);
     return isLogLevel(v) ? v : undefined;
   }
 }
@@ -60,22 +77,18 @@ export function declaresUrlElicitation(capabilities: unknown): boolean {
  * like a session's log level; read only when a call comes back needing a person to open a connect link.
  */
 export class SessionUrlElicitation {
-  private readonly redis: Redis;
-  private readonly keys: RedisKeys;
-  private readonly ttlSeconds: number;
+  private readonly values: SessionValue;
 
   constructor(redis: Redis, prefix: string, ttlSeconds = 24 * 3600) {
-    this.redis = redis;
-    this.keys = redisKeys(prefix);
-    this.ttlSeconds = ttlSeconds;
+    this.values = new SessionValue(redis, redisKeys(prefix).mcpUrlElicitation, ttlSeconds);
   }
 
-  async declare(scope: string): Promise<void> {
-    await this.redis.set(this.keys.mcpUrlElicitation(scope), '1', 'EX', this.ttlSeconds);
+  declare(scope: string): Promise<void> {
+    return this.values.set(scope, '1');
   }
 
   async declared(scope: string): Promise<boolean> {
-    return (await this.redis.get(this.keys.mcpUrlElicitation(scope))) === '1';
+    return (await this.values.get(scope)) === '1';
   }
 }
 
@@ -85,12 +98,15 @@ export class SessionUrlElicitation {
  */
 export type UrlElicitationMode = 'error' | 'input_required';
 
-/** A session's declared URL-mode elicitation as a call asks for it (`ToolCall.urlElicitation`): one GET, when asked. */
+/**
+ * A session's declared URL-mode elicitation as a call asks for it (`ToolCall.urlElicitation`): the scope (a hash) and
+ * one GET, only when asked (a call that needs a person's connect link), never on the way of an ordinary call.
+ */
 export function sessionUrlElicitation(
   store: SessionUrlElicitation,
-  scope: string,
+  scope: () => string,
 ): () => Promise<UrlElicitationMode | undefined> {
-  return async () => ((await store.declared(scope)) ? 'error' : undefined);
+  return async () => ((await store.declared(scope())) ? 'error' : undefined);
 }
 
 /**
