@@ -67,7 +67,9 @@ function choose(
       return {
         issue: {
           path: `${at}/scheme`,
-          message: `security scheme "${optIn.scheme}" (${String(s.type)}) is neither an oauth2 scheme with an authorizationCode flow nor an openIdConnect scheme`,
+          message:
+            `security scheme "${optIn.scheme}" (${String(s.type)}) is neither an oauth2 scheme with an ` +
+            'authorizationCode flow nor an openIdConnect scheme',
         },
       };
     return { name: optIn.scheme, scheme: s };

@@ -14,7 +14,7 @@ export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
   /**
    * BullMQ workers in this process (default 1), each taking `concurrency / fetchers` jobs. A BullMQ worker
    * fetches the jobs of a burst one Redis round trip after the other and starts none of them before its run
-   * of fetches ends; several fetch the burst in parallel (docs/benchmarks.md, issue #29).
+   * of fetches ends; several fetch the burst in parallel, so calls that arrive together wait less (docs/benchmarks.md).
    */
   fetchers?: number;
   /** Parses every job on receipt; an invalid job fails without retries. */

@@ -1,7 +1,7 @@
 import type { OAuthConnectLinkJob, OAuthConnectLinkResult } from '@toolplane/contracts';
 import { UserError } from '@toolplane/errors';
 import type { PlanCache } from './catalog-cache.ts';
-import { oauthAppOf, type ConnectLinks } from './connect-links.ts';
+import { connectLinkFor, isOwnConnection, oauthAppOf, type ConnectLinks } from './connect-links.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 
 /**
@@ -23,8 +23,7 @@ export function createConnectLinkHandler(deps: { plans: PlanCache; secrets: Secr
       return answer({ error: 'not_an_account_tool' });
     const auth = plan.auth;
     const connection = auth.connection!.replace('{user}', task.userId);
-    if (!connection.startsWith(`ws/${task.workspaceId}/users/${task.userId}/`))
-      return answer({ error: 'invalid_task' });
+    if (!isOwnConnection(connection, task.workspaceId, task.userId)) return answer({ error: 'invalid_task' });
     let clientId: string;
     try {
       ({ clientId } = await oauthAppOf(deps.secrets, plan, auth));
@@ -32,19 +31,7 @@ export function createConnectLinkHandler(deps: { plans: PlanCache; secrets: Secr
       if (err instanceof UserError) return answer({ error: 'app_credentials_missing' });
       throw err;
     }
-    const url = await deps.links.create({
-      v: 1,
-      workspaceId: task.workspaceId,
-      userId: task.userId,
-      username: task.username,
-      serverId: task.serverId,
-      catalogVersion: task.catalogVersion,
-      tool: task.tool,
-      connection,
-      authorizeUrl: auth.authorizeUrl,
-      clientId,
-      scopes: auth.scopes,
-    });
+    const url = await deps.links.create(connectLinkFor(task, task, auth, clientId, connection));
     return answer(url ? { url } : { error: 'no_public_url' });
   };
 }

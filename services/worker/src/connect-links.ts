@@ -101,6 +101,35 @@ function linkedAuth(
 /** What a call's person's token needs to know of the call: who it runs for, and the tool a connect link names. */
 type PersonCall = Pick<ToolInvokeJob, 'principal' | 'serverId' | 'catalogVersion' | 'tool'>;
 
+/** Whether `connection` (a secret name) is `userId`'s own account in `workspaceId`. */
+export function isOwnConnection(connection: string, workspaceId: string, userId: string): boolean {
+  const named = userSecrets.parseOauth(connection);
+  return named?.workspaceId === workspaceId && named.userId === userId;
+}
+
+/** A connect link's binding: the person, the tool (in its catalog version) and its connection, the app's sign-in. */
+export function connectLinkFor(
+  person: { workspaceId: string; userId: string; username: string },
+  tool: Omit<PersonCall, 'principal'>,
+  auth: PersonAuth,
+  clientId: string,
+  connection: string,
+): ConnectLink {
+  return {
+    v: 1,
+    workspaceId: person.workspaceId,
+    userId: person.userId,
+    username: person.username,
+    serverId: tool.serverId,
+    catalogVersion: tool.catalogVersion,
+    tool: tool.tool,
+    connection,
+    authorizeUrl: auth.authorizeUrl,
+    clientId,
+    scopes: auth.scopes,
+  };
+}
+
 /**
  * The calling person's access token for a connection (`connection(userId)`: its secret name; `app`: the workspace's
  * OAuth app, read once the call is known to be for a person), refreshed by the
@@ -131,19 +160,9 @@ export async function personToken(
     return { token: await deps.userTokens.accessToken(name, client, stale), client };
   } catch (err) {
     if (!(err instanceof ConnectionRequiredError)) throw err;
-    const url = await deps.connectLinks?.create({
-      v: 1,
-      workspaceId,
-      userId,
-      username,
-      serverId: call.serverId,
-      catalogVersion: call.catalogVersion,
-      tool: call.tool,
-      connection: name,
-      authorizeUrl: auth.authorizeUrl,
-      clientId: client.clientId,
-      scopes: auth.scopes,
-    });
+    const url = await deps.connectLinks?.create(
+      connectLinkFor({ workspaceId, userId, username }, call, auth, client.clientId, name),
+    );
     const what = `User "${username}" ${err.reason === 'missing' ? 'has not connected' : 'has to authorise again'}`;
     const plain = `${what} their own account for this tool's API (${err.message}).`;
     throw new ConnectionRequiredError(
@@ -204,8 +223,7 @@ export function createOAuthExchangeHandler(deps: {
     const { link } = task;
     // The connection must be the named person's in the named workspace (the control plane checks the same against
     // its database): a link rewritten to store tokens under another workspace's or person's name stores nothing.
-    const named = userSecrets.parseOauth(link.connection);
-    if (named?.workspaceId !== link.workspaceId || named.userId !== link.userId) return answer('invalid_link');
+    if (!isOwnConnection(link.connection, link.workspaceId, link.userId)) return answer('invalid_link');
     const entry = await deps.plans.get(link.serverId, link.catalogVersion, link.tool);
     const linked = linkedAuth(entry?.plan, link);
     if (!linked) return answer('invalid_link');
