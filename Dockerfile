@@ -29,7 +29,9 @@ WORKDIR /src
 
 # Every package of the lockfile, in a store layer that is rebuilt only when the lockfile changes.
 FROM pnpm AS fetch
+# patches/: dependencies the workspace patches (pnpm's patchedDependencies; ADR 0029), applied at install.
 COPY pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY patches/ ./patches/
 RUN pnpm fetch --store-dir /pnpm-store
 
 # The service and the workspace packages it depends on, compiled, then its production closure in /out.

@@ -72,7 +72,7 @@ build_dashboard() {
 ensure_deps() {
   cd "$TOOLPLANE_ROOT"
   local stamp="$TOOLCHAIN_DIR/.install-stamp"
-  local sum; sum="$(cat pnpm-lock.yaml package.json pnpm-workspace.yaml 2>/dev/null | sha1sum | cut -d' ' -f1)"
+  local sum; sum="$(cat pnpm-lock.yaml package.json pnpm-workspace.yaml patches/* 2>/dev/null | sha1sum | cut -d' ' -f1)"
   if [ ! -d node_modules ] || [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
     log "pnpm install"
     pnpm install --frozen-lockfile --reporter=silent

@@ -207,6 +207,11 @@ describe('.dockerignore', () => {
       ...manifests,
       'pnpm-lock.yaml',
       'pnpm-workspace.yaml',
+      // Every patch pnpm-workspace.yaml names (applied by the frozen install).
+      ...Object.values(
+        (parseYaml(readRepoFile('pnpm-workspace.yaml')) as { patchedDependencies?: Record<string, string> })
+          .patchedDependencies ?? {},
+      ),
       'tsconfig.base.json',
       ...services.map((s) => `services/${s}/src/main.ts`),
       'services/control-plane/prisma/schema.prisma',

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { z } from 'zod';
+import { RequestReplyClient } from './reply-channel.ts';
+import { ReplyingConsumer } from './reply-consumer.ts';
+
+// BullMQ's scripts as patched by patches/bullmq@6.7.0.patch (ADR 0029), on the real Redis of
+// tests/setup/global-setup.js; each test uses its own prefix.
+const redisUrl = process.env.TEST_REDIS_URL;
+if (!redisUrl) throw new Error('TEST_REDIS_URL is not set: the queue tests need Redis');
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+function redisWithPrefix() {
+  const prefix = `tm${randomUUID().slice(0, 8)}`;
+  const redis = new Redis(redisUrl!, { maxRetriesPerRequest: null });
+  cleanups.push(async () => {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  });
+  return { prefix, redis };
+}
+
+describe("BullMQ's wake-up marker", () => {
+  it('is put back after a fetch only while another job waits', async () => {
+    const { prefix, redis } = redisWithPrefix();
+    const queue = new Queue('q', { connection: redis, prefix });
+    const worker = new Worker('q', null, { connection: redis, prefix, autorun: false });
+    cleanups.push(() => Promise.all([worker.close(), queue.close()]));
+    const marker = `${prefix}:q:marker`;
+
+    await queue.add('a', {});
+    expect(await redis.zcard(marker)).toBe(1); // an add wakes one blocked fetcher
+    await redis.del(marker); // which took the marker with its BZPOPMIN
+    const a = await worker.getNextJob('token-a', { block: false });
+    expect(a?.name).toBe('a');
+    // Nothing else waits: no other fetcher is woken to find nothing (unpatched BullMQ put it back).
+    expect(await redis.zcard(marker)).toBe(0);
+
+    await queue.add('b', {});
+    const c = await queue.add('c', {});
+    await queue.add('d', {});
+    await redis.del(marker);
+    const b = await worker.getNextJob('token-b', { block: false });
+    expect(b?.name).toBe('b');
+    expect(await redis.zcard(marker)).toBe(1); // c and d wait: another fetcher is woken
+
+    // Finishing a job fetches the next one in the same script: the same rule there.
+    await redis.del(marker);
+    const next = (await b!.moveToCompleted('done', 'token-b', true)) as unknown[];
+    expect(next[1]).toBe(c.id);
+    expect(await redis.zcard(marker)).toBe(1); // d still waits
+    await redis.del(marker);
+    const d = await worker.getNextJob('token-d', { block: false });
+    expect(d?.name).toBe('d');
+    expect(await redis.zcard(marker)).toBe(0);
+  });
+
+  it('wakes a fetcher for every job: trickles and bursts through four fetchers are all answered', async () => {
+    const { prefix, redis } = redisWithPrefix();
+    const Job = z.object({ n: z.number(), replyTo: z.string(), deadlineAt: z.number() });
+    const Reply = z.object({ id: z.string(), n: z.number() });
+    const consumer = new ReplyingConsumer<z.infer<typeof Job>, z.infer<typeof Reply>>({
+      redis,
+      prefix,
+      queueName: 'calls',
+      concurrency: 8,
+      fetchers: 4,
+      job: Job,
+      handle: async (j, job) => ({ id: job.id!, n: j.n }),
+    });
+    const clientRedis = redis.duplicate();
+    const client = new RequestReplyClient<z.infer<typeof Job>, z.infer<typeof Reply>>({
+      redis: clientRedis,
+      prefix,
+      clientId: `c-${randomUUID()}`,
+      queueName: 'calls',
+      jobName: 'call',
+      reply: Reply,
+      idOf: (r) => r.id,
+    });
+    consumer.start();
+    await consumer.waitUntilReady();
+    cleanups.push(async () => {
+      await client.close();
+      await consumer.close();
+      clientRedis.disconnect();
+    });
+    const call = (n: number) =>
+      client.request(randomUUID(), { n, replyTo: client.clientId, deadlineAt: Date.now() + 30_000 });
+
+    // One at a time: each job finds every fetcher blocked on the marker.
+    for (let n = 0; n < 40; n++) expect((await call(n)).n).toBe(n);
+    // Bursts larger than the concurrency, then a trickle again after the queue drained.
+    for (let burst = 0; burst < 3; burst++) {
+      const replies = await Promise.all(Array.from({ length: 100 }, (_, i) => call(i)));
+      expect(replies.map((r) => r.n)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+      expect((await call(1000 + burst)).n).toBe(1000 + burst);
+    }
+  });
+});
