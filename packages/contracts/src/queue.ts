@@ -239,12 +239,22 @@ export const ToolInvokeEvent = z.object({
 export type ToolInvokeEvent = z.infer<typeof ToolInvokeEvent>;
 
 /**
+ * What every data-plane task carries besides its `kind` and its own fields: the version, an id, when its asker stops
+ * waiting, and the process its reply goes to.
+ */
+const taskEnvelope = {
+  v: z.literal(1),
+  taskId: z.string().min(1),
+  deadlineAt: z.number().int(),
+  replyTo: z.string(),
+};
+
+/**
  * `connector.test` (control plane → worker): run a connector's `test_endpoint` with an instance's
  * credentials. The request holds secret names only; the worker resolves them.
  */
 const ConnectorTestJobV1 = z.object({
-  v: z.literal(1),
-  taskId: z.string().min(1),
+  ...taskEnvelope,
   kind: z.literal('connector.test'),
   method: z.string(),
   url: z.string(),
@@ -252,16 +262,13 @@ const ConnectorTestJobV1 = z.object({
   headers: z.record(z.string(), z.string()),
   secrets: z.record(z.string(), z.string()),
   expectedStatus: z.number().int(),
-  deadlineAt: z.number().int(),
-  replyTo: z.string(),
 });
 /**
  * `mcp.list_tools` (control plane → worker): connect to an external MCP server and list its tools
  * (`load-tools-from-url`). Header values are sent by the worker only.
  */
 const ListRemoteToolsJobV1 = z.object({
-  v: z.literal(1),
-  taskId: z.string().min(1),
+  ...taskEnvelope,
   kind: z.literal('mcp.list_tools'),
   url: z.string().url(),
   headers: z.record(z.string(), z.string()),
@@ -269,8 +276,6 @@ const ListRemoteToolsJobV1 = z.object({
   headersSecret: z.string().optional(),
   /** More headers, one secret each (header name → secret name), resolved by the worker. */
   headerSecrets: z.record(z.string(), z.string()).optional(),
-  deadlineAt: z.number().int(),
-  replyTo: z.string(),
 });
 
 /**
@@ -279,8 +284,7 @@ const ListRemoteToolsJobV1 = z.object({
  * `OUTBOUND_ALLOW` lists (development and tests); every redirect is checked the same way.
  */
 const FetchDocumentJobV1 = z.object({
-  v: z.literal(1),
-  taskId: z.string().min(1),
+  ...taskEnvelope,
   kind: z.literal('document.fetch'),
   url: z.string().url(),
   /** The body is refused beyond this size. */
@@ -289,8 +293,6 @@ const FetchDocumentJobV1 = z.object({
     .int()
     .positive()
     .max(64 * 1024 * 1024),
-  deadlineAt: z.number().int(),
-  replyTo: z.string(),
 });
 
 /**
@@ -320,15 +322,12 @@ export type ConnectLink = z.infer<typeof ConnectLink>;
  * connection. The code is single-use and useless without the client secret.
  */
 const OAuthExchangeJobV1 = z.object({
-  v: z.literal(1),
-  taskId: z.string().min(1),
+  ...taskEnvelope,
   kind: z.literal('oauth.exchange'),
   link: ConnectLink,
   code: z.string().min(1),
   verifier: z.string().min(43),
   redirectUri: z.string().url(),
-  deadlineAt: z.number().int(),
-  replyTo: z.string(),
 });
 export type OAuthExchangeJob = z.infer<typeof OAuthExchangeJobV1>;
 
@@ -338,16 +337,13 @@ export type OAuthExchangeJob = z.infer<typeof OAuthExchangeJobV1>;
  * credentials, then deletes the tokens. `auth` and `secrets` are the instance's compiled plan (secret names only).
  */
 const OAuthRevokeJobV1 = z.object({
-  v: z.literal(1),
-  taskId: z.string().min(1),
+  ...taskEnvelope,
   kind: z.literal('oauth.revoke'),
   workspaceId: z.string(),
   /** The person's connection: the secret name their tokens are stored under. */
   connection: z.string(),
   auth: AuthPlan,
   secrets: z.record(z.string(), z.string()),
-  deadlineAt: z.number().int(),
-  replyTo: z.string(),
 });
 export type OAuthRevokeJob = z.infer<typeof OAuthRevokeJobV1>;
 
@@ -357,17 +353,17 @@ export type OAuthRevokeJob = z.infer<typeof OAuthRevokeJobV1>;
  * tool's plan from the catalog version named here and writes the link's binding, so the edge sees only the URL.
  */
 const OAuthConnectLinkJobV1 = z.object({
-  v: z.literal(1),
-  taskId: z.string().min(1),
+  ...taskEnvelope,
   kind: z.literal('oauth.connect_link'),
-  workspaceId: z.string(),
-  userId: z.string(),
-  username: z.string(),
-  serverId: z.string(),
-  catalogVersion: z.number().int(),
-  tool: z.string(),
-  deadlineAt: z.number().int(),
-  replyTo: z.string(),
+  // Whose link, for which tool: the binding's own fields.
+  ...ConnectLink.pick({
+    workspaceId: true,
+    userId: true,
+    username: true,
+    serverId: true,
+    catalogVersion: true,
+    tool: true,
+  }).shape,
 });
 export type OAuthConnectLinkJob = z.infer<typeof OAuthConnectLinkJobV1>;
 
