@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { RequestReplyClient } from './reply-channel.ts';
 import { ReplyingConsumer } from './reply-consumer.ts';
 
-// BullMQ's scripts as patched by patches/bullmq@6.7.0.patch (ADR 0029), on the real Redis of
+// BullMQ's scripts and worker as patched by patches/bullmq@6.7.0.patch (ADR 0029), on the real Redis of
 // tests/setup/global-setup.js; each test uses its own prefix.
 const redisUrl = process.env.TEST_REDIS_URL;
 if (!redisUrl) throw new Error('TEST_REDIS_URL is not set: the queue tests need Redis');
@@ -94,9 +94,20 @@ describe("BullMQ's wake-up marker", () => {
     });
     const call = (n: number) =>
       client.request(randomUUID(), { n, replyTo: client.clientId, deadlineAt: Date.now() + 30_000 });
+    // Every moveToActive of this queue (11 keys, the wait list first), seen by Redis's MONITOR.
+    const monitor = await redis.monitor();
+    cleanups.push(async () => monitor.disconnect());
+    let fetches = 0;
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0]?.toLowerCase() === 'evalsha' && args[2] === '11' && args[3] === `${prefix}:calls:wait`) fetches++;
+    });
 
-    // One at a time: each job finds every fetcher blocked on the marker.
+    // One at a time: each job finds every fetcher blocked on the marker, and the fetcher that takes it
+    // learns that the queue is empty: it blocks again without another moveToActive that finds nothing
+    // (unpatched: two per job). At most one more per fetcher: the fetches that start the consumer.
     for (let n = 0; n < 40; n++) expect((await call(n)).n).toBe(n);
+    expect(fetches).toBeGreaterThanOrEqual(40);
+    expect(fetches).toBeLessThanOrEqual(40 + 4);
     // Bursts larger than the concurrency, then a trickle again after the queue drained.
     for (let burst = 0; burst < 3; burst++) {
       const replies = await Promise.all(Array.from({ length: 100 }, (_, i) => call(i)));
