@@ -57,8 +57,9 @@ const nodeOptions = [
  * Watches the stack while runs go on (every 250 ms): each process's peak RSS, and the calls in flight in
  * the workers (the length of BullMQ's active list `activeList`, i.e. `<prefix>:tool-invocations:active`).
  */
+const rssMb = (pid: number) => (Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * 4096) / 1e6;
+
 function watchProcesses(procs: { pid: number }[], redisUrl: string, activeList: string) {
-  const rssMb = (pid: number) => (Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * 4096) / 1e6;
   const peakRssMb = procs.map(() => 0);
   const inFlight: number[] = [];
   let busy = false;
@@ -238,6 +239,8 @@ try {
     check: (_s: number, body: string) => body.includes('Typo on pricing page') && !body.includes('"isError":true'),
   };
   const results: LoadResult[] = [];
+  // Each process's RSS before any load: what "above idle" is measured from.
+  const idleRssMb = procs.map((p) => rssMb(p.pid));
   const cpu: string[] = [];
   for (const c of concurrencies) {
     results.push(await runLoad('upstream direct', direct, c, seconds));
@@ -255,8 +258,10 @@ try {
         procs.map((p, i) => `${p.name} ${((cpuMs(p.pid) - before[i]!) / calls).toFixed(3)}`).join(', ') +
         ' (CPU ms per call)',
       `c=${c}: ` +
-        procs.map((p, i) => `${p.name} ${seen.peakRssMb[i]!.toFixed(0)}`).join(', ') +
-        ' (peak RSS MB); calls in flight: edges ' +
+        procs
+          .map((p, i) => `${p.name} ${seen.peakRssMb[i]!.toFixed(0)} (idle ${idleRssMb[i]!.toFixed(0)})`)
+          .join(', ') +
+        ' (peak RSS MB, idle before the runs in brackets); calls in flight: edges ' +
         `${c} (the load's loops), workers ${seen.inFlight.peak} at most, ${seen.inFlight.mean.toFixed(0)} on average ` +
         '(BullMQ active jobs)',
     );
