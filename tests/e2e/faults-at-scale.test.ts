@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ServiceProcess, Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
+import { ordersDocument, refOf } from '../fixtures/orders-api.ts';
 import { postMcp, startTestStack, waitFor } from '../helpers.ts';
 
 // The fault tests' promises with thousands of calls in flight in one worker on its default settings: PER_TOOL
@@ -61,10 +62,7 @@ class HoldingApi {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
-      const ref =
-        req.method === 'GET'
-          ? decodeURIComponent(req.url!.split('/').pop()!)
-          : (JSON.parse(body) as { ref: string }).ref;
+      const ref = refOf(req, body);
       this.sent.set(ref, this.count(ref) + 1);
       res.on('close', () => {
         if (!res.writableEnded) this.abandoned++;
@@ -86,34 +84,6 @@ class HoldingApi {
     }
   }
 }
-
-const document = {
-  openapi: '3.1.0',
-  info: { title: 'Orders', version: '1.0.0' },
-  paths: {
-    '/orders': {
-      post: {
-        operationId: 'createOrder',
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: { type: 'object', required: ['ref'], properties: { ref: { type: 'string' } } },
-            },
-          },
-        },
-        responses: { '200': { description: 'created' } },
-      },
-    },
-    '/orders/{ref}': {
-      get: {
-        operationId: 'getOrder',
-        parameters: [{ name: 'ref', in: 'path', required: true, schema: { type: 'string' } }],
-        responses: { '200': { description: 'the order' } },
-      },
-    },
-  },
-};
 
 let redis: RedisHandle;
 let upstream: HoldingApi;
@@ -140,7 +110,7 @@ beforeAll(async () => {
         kind: 'openapi',
         slug: 'orders',
         entry: 'openapi.json',
-        files: { 'openapi.json': JSON.stringify(document) },
+        files: { 'openapi.json': JSON.stringify(ordersDocument) },
       },
     }),
   );

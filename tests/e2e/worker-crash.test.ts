@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ServiceProcess, Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
+import { ordersDocument, refOf } from '../fixtures/orders-api.ts';
 import { startTestStack } from '../helpers.ts';
 
 // A worker is killed with SIGKILL while CONCURRENCY slow upstream requests are in flight and the rest
@@ -65,10 +66,7 @@ class Upstream {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
-      const ref =
-        req.method === 'GET'
-          ? decodeURIComponent(req.url!.split('/').pop()!)
-          : (JSON.parse(body) as { ref: string }).ref;
+      const ref = refOf(req, body);
       const key = req.headers['idempotency-key'];
       const entry: Seen = { ref, idempotencyKey: typeof key === 'string' ? key : undefined, lost: false };
       this.seen.push(entry);
@@ -106,50 +104,6 @@ async function until(
   }
 }
 
-const document = {
-  openapi: '3.1.0',
-  info: { title: 'Orders', version: '1.0.0' },
-  servers: [{ url: 'https://orders.example.com' }],
-  paths: {
-    '/orders': {
-      post: {
-        operationId: 'createOrder',
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: { type: 'object', required: ['ref'], properties: { ref: { type: 'string' } } },
-            },
-          },
-        },
-        responses: { '200': { description: 'created' } },
-      },
-    },
-    '/orders/{ref}': {
-      get: {
-        operationId: 'getOrder',
-        parameters: [{ name: 'ref', in: 'path', required: true, schema: { type: 'string' } }],
-        responses: { '200': { description: 'the order' } },
-      },
-    },
-    '/payments': {
-      post: {
-        operationId: 'createPayment',
-        'x-idempotency-key': 'Idempotency-Key',
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: { type: 'object', required: ['ref'], properties: { ref: { type: 'string' } } },
-            },
-          },
-        },
-        responses: { '200': { description: 'paid' } },
-      },
-    },
-  },
-};
-
 /** One stack (edge, worker, control plane) with the orders API registered as an MCP server. */
 interface Platform {
   stack: Stack;
@@ -179,7 +133,7 @@ async function startPlatform(
         kind: 'openapi',
         slug: 'orders',
         entry: 'openapi.json',
-        files: { 'openapi.json': JSON.stringify(document) },
+        files: { 'openapi.json': JSON.stringify(ordersDocument) },
         mcp_config: {
           route_mappings: [
             { operation_id: 'createOrder', mcp_tool_name: 'create_order', mcp_tool_description: 'Create an order' },
