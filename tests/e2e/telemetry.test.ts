@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
-import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { startTestStack, waitFor, yamlBody } from '../helpers.ts';
 
@@ -54,7 +53,6 @@ let receiver: Server;
 /** Every OTLP request body received, raw (for the canary search) and decoded. */
 const rawPayloads: string[] = [];
 const spans: ReceivedSpan[] = [];
-const metricsPorts: Record<'edge' | 'worker', number> = { edge: 0, worker: 0 };
 
 function scalar(v: OtlpValue): string | number | boolean | undefined {
   if (v.stringValue !== undefined) return v.stringValue;
@@ -181,17 +179,15 @@ async function recordWithTrace(traceId: string, tool = 'get_ticket'): Promise<Re
 beforeAll(async () => {
   const endpoint = await startReceiver();
   upstream = await startTicketSystem({ apiKey: CANARY, host: '127.0.0.1' });
-  metricsPorts.edge = await freePort();
-  metricsPorts.worker = await freePort();
+  // Metrics on in every service, each on a free port (`toolplane dev --metrics-port` uses the same option).
   ({ stack, api } = await startTestStack('telemetry', {
     logLevel: 'warn',
+    metricsPort: 0,
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' },
-    serviceEnv: {
-      edge: { METRICS_PORT: String(metricsPorts.edge) },
-      // Debug level: the worker's per-call line must carry the trace ids.
-      worker: { METRICS_PORT: String(metricsPorts.worker), LOG_LEVEL: 'debug' },
-    },
+    // Debug level: the worker's per-call line must carry the trace ids.
+    serviceEnv: { worker: { LOG_LEVEL: 'debug' } },
   }));
+  expect(Object.keys(stack.metricsUrls).sort()).toEqual(['control-plane', 'edge', 'worker-1']);
   example = await registerTicketExample(api, upstream.url, CANARY, 'telemetry');
 }, 120_000);
 
@@ -563,10 +559,19 @@ function sample(page: string, name: string, labels: Record<string, string>): num
 }
 
 async function scrape(service: 'edge' | 'worker'): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${metricsPorts[service]}/metrics`)).text();
+  return (await fetch(stack.metricsUrls[service === 'worker' ? 'worker-1' : service]!)).text();
 }
 
 describe('metrics', () => {
+  it("count the control plane's stored execution records on its own endpoint", async () => {
+    const stored = await waitFor('the control plane to count stored records', async () => {
+      const text = await (await fetch(stack.metricsUrls['control-plane']!)).text();
+      const m = /^toolplane_execution_records_stored_total(?:\{[^}]*\})? (\d+)/m.exec(text);
+      return m && Number(m[1]) > 0 ? Number(m[1]) : undefined;
+    });
+    expect(stored).toBeGreaterThan(0);
+  });
+
   it('count tool calls by server, tool and outcome, latency, queue wait and depth, and denied requests', async () => {
     const server = example.serverId;
     const [w0, e0] = await Promise.all([scrape('worker'), scrape('edge')]);

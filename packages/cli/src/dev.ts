@@ -16,6 +16,8 @@ export interface DevOptions {
   port: string;
   apiPort: string;
   examplePort: string;
+  /** Prometheus metrics on (as in the k8s base): the control plane on this port, the edge and the worker on the next two. */
+  metricsPort?: string;
   verbose: boolean;
 }
 
@@ -29,6 +31,7 @@ export async function runDev(options: DevOptions): Promise<void> {
     edgePort: Number(values.port),
     controlPlanePort: Number(values.apiPort),
     echo: values.verbose,
+    ...(values.metricsPort ? { metricsPort: Number(values.metricsPort) } : {}),
     // The example upstream runs on 127.0.0.1, and workers refuse private addresses unless allowed (outbound guard).
     outboundAllow: '127.0.0.1',
   });
@@ -71,7 +74,9 @@ Toolplane is running (data in ${values.dataDir}, logs in ${join(values.dataDir, 
   control plane  ${stack.controlPlaneUrl}/api/v1
   MCP server     ${example.mcpUrl}    (tools: ${example.tools.join(', ')})
   API key        ${stack.bootstrapKey}
-  example API    ${upstream.url}  (the seed-001 ticket system)
+  example API    ${upstream.url}  (the seed-001 ticket system)${Object.entries(stack.metricsUrls)
+    .map(([name, url]) => `\n  metrics        ${url}  (${name})`)
+    .join('')}
 
 List the tools:
   ${inspector} --method tools/list

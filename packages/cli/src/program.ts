@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { catalogCommand } from './commands/catalog.ts';
 import { connectorsCommand } from './commands/connectors.ts';
 import { debugCommand } from './commands/debug.ts';
@@ -25,9 +25,22 @@ function devCommand(program: Command): void {
     .option('--port <port>', 'edge port', '8080')
     .option('--api-port <port>', 'control-plane port', '8081')
     .option('--example-port <port>', 'example ticket system port', '4010')
+    .addOption(
+      new Option(
+        '--metrics-port <port>',
+        'Prometheus metrics on, as in the k8s base: the control plane on this port, the edge and the worker on the next two',
+      ).env('TOOLPLANE_METRICS_PORT'),
+    )
     .option('--verbose', 'echo service output', false)
     .action(
-      async (opts: { dataDir?: string; port: string; apiPort: string; examplePort: string; verbose: boolean }) => {
+      async (opts: {
+        dataDir?: string;
+        port: string;
+        apiPort: string;
+        examplePort: string;
+        metricsPort?: string;
+        verbose: boolean;
+      }) => {
         // The services run from a clone's sources; the packed CLI (management commands) does not carry them.
         if (!existsSync(new URL('../../../services/edge/src/main.ts', import.meta.url))) {
           console.error(

@@ -56,6 +56,11 @@ export interface StackOptions {
    */
   launch?: (service: ServiceName) => { args: string[]; cwd: string };
   logLevel?: string;
+  /**
+   * Prometheus metrics on, as the k8s base turns them on: the control plane's `/metrics` on this port, each
+   * edge's and then each worker's on the ports after it (`Stack.metricsUrls`); 0: each on a free port. Off when unset.
+   */
+  metricsPort?: number;
 }
 
 export interface Stack {
@@ -71,6 +76,8 @@ export interface Stack {
   processes: ServiceProcess[];
   /** The private redis-server's pid, when the stack started one. */
   redisPid?: number;
+  /** Each service's Prometheus endpoint by process name, when `metricsPort` was given. */
+  metricsUrls: Record<string, string>;
   /** Starts one more worker process (scale out, restart tests). */
   addWorker(): Promise<ServiceProcess>;
   /** Starts the control plane again after `stopProcess` (same port and database). */
@@ -199,6 +206,19 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ...opts.env,
     };
     const log = (name: string) => createWriteStream(join(dataDir, 'logs', `${name}.log`), { flags: 'a' });
+    // Metrics ports in start order: the control plane, the edges, then each worker as it is added (0: any free port each).
+    const metricsUrls: Record<string, string> = {};
+    let nextMetricsPort = opts.metricsPort;
+    const metricsEnv = async (name: string): Promise<Record<string, string>> => {
+      if (nextMetricsPort === undefined) return {};
+      const port = nextMetricsPort === 0 ? await freePort() : nextMetricsPort++;
+      metricsUrls[name] = `http://127.0.0.1:${port}/metrics`;
+      return { METRICS_HOST: '127.0.0.1', METRICS_PORT: String(port) };
+    };
+    const cpMetrics = await metricsEnv('control-plane');
+    const edgeMetrics: Record<string, string>[] = [];
+    for (let i = 0; i < (opts.edges ?? 1); i++)
+      edgeMetrics.push(await metricsEnv((opts.edges ?? 1) > 1 ? `edge-${i + 1}` : 'edge'));
     const echo = opts.echo ?? false;
 
     const edgeCount = opts.edges ?? 1;
@@ -221,6 +241,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           PUBLIC_EDGE_URL: edgeUrls[0]!,
           PUBLIC_API_URL: `http://127.0.0.1:${cpPort}`,
           BOOTSTRAP_API_KEY: bootstrapKey,
+          ...cpMetrics,
           ...opts.serviceEnv?.['control-plane'],
         },
         log('control-plane'),
@@ -249,6 +270,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           // Connect links for people's OAuth connections point at the control plane (ADR 0027).
           PUBLIC_API_URL: `http://127.0.0.1:${cpPort}`,
           OUTBOUND_ALLOW: opts.outboundAllow ?? opts.env?.OUTBOUND_ALLOW ?? '127.0.0.1',
+          ...(await metricsEnv(name)),
           ...opts.serviceEnv?.worker,
         },
         log(name),
@@ -271,6 +293,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           PORT: String(port),
           ALLOWED_ORIGINS: `http://127.0.0.1:${cpPort}`,
           REQUEST_CREDENTIALS_PUBLIC_KEY_FILE: publicKeyFile,
+          ...edgeMetrics[i],
           ...opts.serviceEnv?.edge,
         },
         log(edgeCount > 1 ? `edge-${i + 1}` : 'edge'),
@@ -295,6 +318,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       bootstrapKey,
       processes,
       ...(redis?.process.pid ? { redisPid: redis.process.pid } : {}),
+      metricsUrls,
       addWorker,
       startControlPlane,
       async stopProcess(p: ServiceProcess) {
