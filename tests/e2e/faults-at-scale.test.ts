@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ServiceProcess, Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
-import { ordersDocument, refOf } from '../fixtures/orders-api.ts';
+import { onOrderRequest, ordersDocument } from '../fixtures/orders-api.ts';
 import { postMcp, startTestStack, waitFor } from '../helpers.ts';
 
 // The fault tests' promises with thousands of calls in flight in one worker on its default settings: PER_TOOL
@@ -59,10 +59,7 @@ class HoldingApi {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      const ref = refOf(req, body);
+    onOrderRequest(req, (ref) => {
       this.sent.set(ref, this.count(ref) + 1);
       res.on('close', () => {
         if (!res.writableEnded) this.abandoned++;

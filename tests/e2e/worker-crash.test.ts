@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ServiceProcess, Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
-import { ordersDocument, refOf } from '../fixtures/orders-api.ts';
+import { onOrderRequest, ordersDocument } from '../fixtures/orders-api.ts';
 import { startTestStack } from '../helpers.ts';
 
 // A worker is killed with SIGKILL while CONCURRENCY slow upstream requests are in flight and the rest
@@ -63,10 +63,7 @@ class Upstream {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      const ref = refOf(req, body);
+    onOrderRequest(req, (ref) => {
       const key = req.headers['idempotency-key'];
       const entry: Seen = { ref, idempotencyKey: typeof key === 'string' ? key : undefined, lost: false };
       this.seen.push(entry);

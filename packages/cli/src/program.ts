@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import type { DevOptions } from './dev.ts';
 import { catalogCommand } from './commands/catalog.ts';
 import { connectorsCommand } from './commands/connectors.ts';
 import { debugCommand } from './commands/debug.ts';
@@ -32,28 +33,19 @@ function devCommand(program: Command): void {
       ).env('TOOLPLANE_METRICS_PORT'),
     )
     .option('--verbose', 'echo service output', false)
-    .action(
-      async (opts: {
-        dataDir?: string;
-        port: string;
-        apiPort: string;
-        examplePort: string;
-        metricsPort?: string;
-        verbose: boolean;
-      }) => {
-        // The services run from a clone's sources; the packed CLI (management commands) does not carry them.
-        if (!existsSync(new URL('../../../services/edge/src/main.ts', import.meta.url))) {
-          console.error(
-            'toolplane dev runs the platform from a clone of the Toolplane repository (the services are not part ' +
-              'of the CLI package): run `bash scripts/dev.sh` in a clone.',
-          );
-          process.exitCode = ExitCode.usage;
-          return;
-        }
-        const { runDev } = await import('./dev.ts');
-        await runDev(opts);
-      },
-    );
+    .action(async (opts: DevOptions) => {
+      // The services run from a clone's sources; the packed CLI (management commands) does not carry them.
+      if (!existsSync(new URL('../../../services/edge/src/main.ts', import.meta.url))) {
+        console.error(
+          'toolplane dev runs the platform from a clone of the Toolplane repository (the services are not part ' +
+            'of the CLI package): run `bash scripts/dev.sh` in a clone.',
+        );
+        process.exitCode = ExitCode.usage;
+        return;
+      }
+      const { runDev } = await import('./dev.ts');
+      await runDev(opts);
+    });
 }
 
 function buildProgram(): Command {
