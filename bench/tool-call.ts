@@ -8,7 +8,6 @@
 //                        [--node-options=--max-semi-space-size=32] [--cpu-prof DIR]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -38,7 +37,7 @@ const { values } = parseArgs({
     'node-options': { type: 'string' },
     /** Which rows to run: `all`, or `fast` (the 2025-era tools/call only, and the upstream direct). */
     paths: { type: 'string', default: 'all' },
-    /** Prometheus metrics on in every service (METRICS_PORT, as the k8s base sets it); one edge and one worker. */
+    /** Prometheus metrics on in every service (METRICS_PORT, as the k8s base sets it). */
     metrics: { type: 'boolean', default: false },
     /** LOG_LEVEL of the services (`info` is the default of `scripts/dev.sh` and of the k8s base). */
     'log-level': { type: 'string', default: 'warn' },
@@ -58,12 +57,13 @@ const nodeOptions = [
   .filter(Boolean)
   .join(' ');
 
+/** A process's resident memory (MB), from /proc. */
+const rssMb = (pid: number) => (Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * 4096) / 1e6;
+
 /**
  * Watches the stack while runs go on (every 250 ms): each process's peak RSS, and the calls in flight in
  * the workers (the length of BullMQ's active list `activeList`, i.e. `<prefix>:tool-invocations:active`).
  */
-const rssMb = (pid: number) => (Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * 4096) / 1e6;
-
 function watchProcesses(procs: { pid: number }[], redisUrl: string, activeList: string) {
   const peakRssMb = procs.map(() => 0);
   const inFlight: number[] = [];
@@ -97,28 +97,17 @@ const upstreamUrl = await new Promise<string>((resolve) =>
   upstreamProc.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())),
 );
 
-/** A port nothing listens on now (for the services' metrics endpoints). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-const metricsEnv = async (): Promise<Record<string, string>> =>
-  values.metrics ? { METRICS_HOST: '127.0.0.1', METRICS_PORT: String(await freePort()) } : {};
-
 const stack = await startStack({
   dataDir: mkdtempSync(join(tmpdir(), 'toolplane-bench-')),
   workers: Number(values.workers),
   edges: Number(values.edges),
   logLevel: values['log-level'],
+  // Each service's /metrics on a free port, as the k8s base turns them on.
+  ...(values.metrics ? { metricsPort: 0 } : {}),
   ...(nodeOptions ? { env: { NODE_OPTIONS: nodeOptions } } : {}),
   serviceEnv: {
-    'control-plane': await metricsEnv(),
-    edge: { MCP_FAST_PATH: values['fast-path'] === 'false' ? 'false' : 'true', ...(await metricsEnv()) },
+    edge: { MCP_FAST_PATH: values['fast-path'] === 'false' ? 'false' : 'true' },
     worker: {
-      ...(await metricsEnv()),
       ...(values['worker-concurrency'] ? { WORKER_CONCURRENCY: values['worker-concurrency'] } : {}),
       ...(values['worker-fetchers'] ? { WORKER_FETCHERS: values['worker-fetchers'] } : {}),
     },

@@ -548,28 +548,26 @@ describe('OpenTelemetry traces of a multi-step Flower workflow call', () => {
 /** The value of one series in a Prometheus text page (0 when absent); `labels` must all match. */
 function sample(page: string, name: string, labels: Record<string, string>): number {
   for (const line of page.split('\n')) {
-    const m = /^([a-z_:][a-z0-9_:]*)\{(.*)\} (\S+)$/i.exec(line);
+    const m = /^([a-z_:][a-z0-9_:]*)(?:\{(.*)\})? (\S+)$/i.exec(line);
     if (!m || m[1] !== name) continue;
     const have = Object.fromEntries(
-      [...m[2]!.matchAll(/([a-z_][a-z0-9_]*)="((?:[^"\\]|\\.)*)"/gi)].map((x) => [x[1], x[2]]),
+      [...(m[2] ?? '').matchAll(/([a-z_][a-z0-9_]*)="((?:[^"\\]|\\.)*)"/gi)].map((x) => [x[1], x[2]]),
     );
     if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
   }
   return 0;
 }
 
-async function scrape(service: 'edge' | 'worker'): Promise<string> {
+async function scrape(service: 'control-plane' | 'edge' | 'worker'): Promise<string> {
   return (await fetch(stack.metricsUrls[service === 'worker' ? 'worker-1' : service]!)).text();
 }
 
 describe('metrics', () => {
   it("count the control plane's stored execution records on its own endpoint", async () => {
-    const stored = await waitFor('the control plane to count stored records', async () => {
-      const text = await (await fetch(stack.metricsUrls['control-plane']!)).text();
-      const m = /^toolplane_execution_records_stored_total(?:\{[^}]*\})? (\d+)/m.exec(text);
-      return m && Number(m[1]) > 0 ? Number(m[1]) : undefined;
-    });
-    expect(stored).toBeGreaterThan(0);
+    const stored = async () => sample(await scrape('control-plane'), 'toolplane_execution_records_stored_total', {});
+    const before = await stored();
+    expect((await callTool({ ticket_id: 'TCK-1' })).status).toBe(200);
+    await waitFor('the call to be counted as a stored record', async () => (await stored()) > before);
   });
 
   it('count tool calls by server, tool and outcome, latency, queue wait and depth, and denied requests', async () => {

@@ -206,6 +206,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ...opts.env,
     };
     const log = (name: string) => createWriteStream(join(dataDir, 'logs', `${name}.log`), { flags: 'a' });
+    const echo = opts.echo ?? false;
+
+    const edgeCount = opts.edges ?? 1;
+    const edgeName = (i: number) => (edgeCount > 1 ? `edge-${i + 1}` : 'edge');
+    const edgePorts: number[] = [];
+    for (let i = 0; i < edgeCount; i++)
+      edgePorts.push(i === 0 && opts.edgePort !== undefined ? opts.edgePort : await freePort());
+    const edgeUrls = edgePorts.map((p) => `http://127.0.0.1:${p}`);
     // Metrics ports in start order: the control plane, the edges, then each worker as it is added (0: any free port each).
     const metricsUrls: Record<string, string> = {};
     let nextMetricsPort = opts.metricsPort;
@@ -217,15 +225,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     };
     const cpMetrics = await metricsEnv('control-plane');
     const edgeMetrics: Record<string, string>[] = [];
-    for (let i = 0; i < (opts.edges ?? 1); i++)
-      edgeMetrics.push(await metricsEnv((opts.edges ?? 1) > 1 ? `edge-${i + 1}` : 'edge'));
-    const echo = opts.echo ?? false;
-
-    const edgeCount = opts.edges ?? 1;
-    const edgePorts: number[] = [];
-    for (let i = 0; i < edgeCount; i++)
-      edgePorts.push(i === 0 && opts.edgePort !== undefined ? opts.edgePort : await freePort());
-    const edgeUrls = edgePorts.map((p) => `http://127.0.0.1:${p}`);
+    for (let i = 0; i < edgeCount; i++) edgeMetrics.push(await metricsEnv(edgeName(i)));
 
     const cpPort = opts.controlPlanePort ?? (await freePort());
     const startControlPlane = async (): Promise<ServiceProcess> => {
@@ -285,7 +285,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const edges = edgePorts.map((port, i) => {
       const e = spawnService(
         'edge',
-        edgeCount > 1 ? `edge-${i + 1}` : 'edge',
+        edgeName(i),
         // The dashboard (served by the control plane) may call the edge from the browser ("Try a tool"). The
         // workers' public key seals per-request credentials (X-Upstream-Authorization); they open them with the private one.
         {
@@ -296,7 +296,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           ...edgeMetrics[i],
           ...opts.serviceEnv?.edge,
         },
-        log(edgeCount > 1 ? `edge-${i + 1}` : 'edge'),
+        log(edgeName(i)),
         echo,
         opts.launch,
       );
