@@ -142,3 +142,61 @@ describe('the tools/call fast path', () => {
     expect(seen(fast)).toEqual(seen(sdk));
   });
 });
+
+// The edge takes a plain MCP POST past express's router and body parser (services/edge/src/hot-lane.ts); a
+// query string sends the same request through express. Both must answer alike, errors included.
+describe('the hot lane', () => {
+  const raw = (label: string, body: string, headers: Record<string, string> = {}) => ({ label, body, headers });
+  const cases = [
+    ...corpus.filter((c) => !c.label.startsWith('a POST')).map((c) => raw(c.label, JSON.stringify(c.body), c.headers)),
+    raw(
+      'initialize',
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+      }),
+    ),
+    raw('tools/list', JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' })),
+    raw('a notification', JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })),
+    raw('a batch', JSON.stringify([{ jsonrpc: '2.0', id: 3, method: 'tools/list' }])),
+    raw('not JSON', '{"jsonrpc":'),
+    raw('a JSON number', '1'),
+    raw('a byte order mark', `\ufeff${JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/list' })}`),
+    raw('an object id', JSON.stringify({ jsonrpc: '2.0', id: {}, method: 'tools/list' })),
+    raw('too deep', `${'['.repeat(200)}${']'.repeat(200)}`),
+    raw('charset utf-8', JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/list' }), {
+      'content-type': 'application/json; charset=utf-8',
+    }),
+    raw('no API key', JSON.stringify({ jsonrpc: '2.0', id: 6, method: 'tools/list' }), { 'x-api-key': '' }),
+    raw('a wrong API key', JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/list' }), { 'x-api-key': 'tp_nope' }),
+  ];
+
+  async function post(url: string, c: (typeof cases)[number]) {
+    const headers = Object.fromEntries(
+      Object.entries({ ...HEADERS, 'x-api-key': fast.stack.bootstrapKey, ...c.headers }).filter(([, v]) => v !== ''),
+    );
+    const res = await fetch(url, { method: 'POST', headers, body: c.body });
+    const kept = ['content-type', 'www-authenticate', 'retry-after'];
+    return {
+      status: res.status,
+      // A session id is new each time: whether one is given must match.
+      headers: [...kept.map((h) => res.headers.get(h)), res.headers.has('mcp-session-id')],
+      body: await res.text(),
+    };
+  }
+
+  it('answers every request as express does, errors included, on a known and an unknown server', async () => {
+    const unknown = fast.url.replace(/[^/]+$/, '00000000-0000-4000-8000-000000000000');
+    const differences: unknown[] = [];
+    for (const url of [fast.url, unknown])
+      for (const c of cases) {
+        const hot = await post(url, c);
+        const viaExpress = await post(`${url}?via=express`, c);
+        if (JSON.stringify(hot) !== JSON.stringify(viaExpress))
+          differences.push({ case: c.label, url, hot, viaExpress });
+      }
+    expect(differences).toEqual([]);
+  });
+});

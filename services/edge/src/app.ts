@@ -1,7 +1,7 @@
 import { clientKey, trustProxy } from '@toolplane/config';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Server as HttpServer } from 'node:http';
+import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exceedsJsonDepth, MAX_JSON_DEPTH, redisKeys } from '@toolplane/contracts';
 import { TransientError } from '@toolplane/errors';
@@ -15,6 +15,7 @@ import { AccessPolicyCache, decideAccess, restrictCatalog, writeDenial, type Cal
 import { ApiKeyCache, hashApiKey } from './api-keys.ts';
 import { CatalogCache } from './catalogs.ts';
 import type { EdgeEnv } from './env.ts';
+import { hotLane } from './hot-lane.ts';
 import { LegacySseSessions } from './legacy-sse.ts';
 import { toAuthInfo, type EdgeCallContext } from './call-context.ts';
 import { buildServer, createEdgeMcpHandler } from './mcp-handler.ts';
@@ -179,13 +180,15 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
         'stream ended: its credential no longer reaches the server',
       ),
   );
+  /** Answers 400 and returns true when a parsed body's JSON-RPC envelope is invalid. */
+  const refuseEnvelope = (req: Request, res: Response): boolean => {
+    const problem = invalidEnvelope(req.body);
+    if (problem) jsonRpcError(res, 400, -32600, `Invalid Request: ${problem}.`);
+    return problem !== undefined;
+  };
   const jsonBody: RequestHandler[] = [
     express.json({ limit: env.MAX_BODY_BYTES, type: () => true }),
-    (req, res, next) => {
-      const problem = invalidEnvelope(req.body);
-      if (problem) return void jsonRpcError(res, 400, -32600, `Invalid Request: ${problem}.`);
-      next();
-    },
+    (req, res, next) => void (refuseEnvelope(req, res) || next()),
   ];
 
   events.on('message', (channel: string, message: string) => {
@@ -433,10 +436,13 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   // busy keep-alive connections until their idle timeout).
   let draining = false;
   const inFlight = new Set<Response>();
-  http.use((_req, res, next) => {
+  const track = (res: Response) => {
     if (draining) res.setHeader('connection', 'close');
     inFlight.add(res);
     res.once('close', () => inFlight.delete(res));
+  };
+  http.use((_req, res, next) => {
+    track(res);
     next();
   });
   // CORS for the browser origins of ALLOWED_ORIGINS (the dashboard's "Try a tool", browser MCP clients): their
@@ -509,7 +515,7 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       serveMcp(req, res).catch(next);
     });
   }
-  http.use((err: unknown, _req: Request, res: Response, _next: unknown) => {
+  function onHttpError(err: unknown, _req: Request, res: Response): undefined {
     const bodyError = err as { type?: string };
     if (bodyError.type === 'entity.parse.failed')
       return jsonRpcError(res, 400, -32700, 'Parse error: the body is not valid JSON.');
@@ -524,6 +530,16 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     }
     log.error({ err }, 'edge request failed');
     if (!res.headersSent) jsonRpcError(res, 500, -32603, 'Internal error.');
+    return undefined;
+  }
+  http.use((err: unknown, req: Request, res: Response, _next: unknown) => onHttpError(err, req, res));
+  // The common MCP POST skips the router and body parser (hot-lane.ts); the rest goes to express.
+  const hot = hotLane({
+    app: http,
+    maxBodyBytes: env.MAX_BODY_BYTES,
+    track,
+    serve: (req, res) => (refuseEnvelope(req, res) ? Promise.resolve() : serveMcp(req, res)),
+    onError: onHttpError,
   });
 
   let server: HttpServer | undefined;
@@ -538,7 +554,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       await events.subscribe(keys.catalogChanged, keys.apiKeyChanged, keys.accessChanged, cancels.channel);
       await invocations.start();
       await new Promise<void>((resolve, reject) => {
-        server = http.listen(env.PORT, env.HOST, () => resolve());
+        server = createServer((req, res) => void (hot(req, res) || http(req, res)));
+        server.listen(env.PORT, env.HOST, () => resolve());
         server.once('error', reject);
       });
       server!.keepAliveTimeout = 65_000;

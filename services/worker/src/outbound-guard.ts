@@ -194,6 +194,14 @@ function checkAddress(
 }
 
 /**
+ * The URL hosts each policy let through `checkUrlSync`, so that the calls of one API (one host) do not parse
+ * and classify its address again (several microseconds per call). A verdict depends only on the host and the
+ * policy; at most `maxPassedHosts` per policy are kept (the set starts over when full).
+ */
+const passedHosts = new WeakMap<OutboundPolicy, Set<string>>();
+const maxPassedHosts = 1024;
+
+/**
  * Checks what can be checked without DNS: the scheme, an IP literal host, metadata host names.
  * Throws `OutboundRefusedError`. Host names are checked again at connection time (`guardedLookup`).
  */
@@ -206,6 +214,8 @@ export function checkUrlSync(url: string | URL, policy: OutboundPolicy = active.
       undefined,
       `the scheme "${u.protocol}" is not allowed (http and https only)`,
     );
+  let passed = passedHosts.get(policy);
+  if (passed?.has(u.hostname)) return u;
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   if (ipaddr.isValid(host) && /^[0-9a-f:.]+$/i.test(host)) {
     const refusal = checkAddress(host, host, policy);
@@ -213,6 +223,8 @@ export function checkUrlSync(url: string | URL, policy: OutboundPolicy = active.
   } else if (metadataHosts.has(host.toLowerCase().replace(/\.$/, '')) && !hostAllowed(host, policy)) {
     throw new OutboundRefusedError(host, undefined, 'cloud metadata', `${host} is a cloud metadata service`);
   }
+  if (!passed || passed.size >= maxPassedHosts) passedHosts.set(policy, (passed = new Set()));
+  passed.add(u.hostname);
   return u;
 }
 

@@ -239,8 +239,12 @@ export function sentSecretForms(
             found.add(text.slice(from[at], to[at + v.length - 1]));
       }
   }
+  // A token decodes to at most 3 characters per 4: one too short for the shortest value cannot hold a value.
+  let shortest = Infinity;
+  for (const v of values) shortest = Math.min(shortest, v.length);
   for (const header of Object.values(request.headers))
     for (const token of header.match(/[A-Za-z0-9+/_-]{6,}={0,2}/g) ?? []) {
+      if ((token.length * 3) >> 2 < shortest) continue;
       const text = Buffer.from(token, 'base64').toString('utf8');
       // OAuth client credentials are percent-encoded before base64 (RFC 6749, 2.3.1).
       const decoded = text.includes('%') ? percentDecodedWithMap(text, false).decoded : text;
