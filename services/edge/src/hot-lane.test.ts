@@ -34,10 +34,9 @@ function onError(err: unknown, _req: Request, res: Response) {
 
 beforeAll(async () => {
   const app = express();
-  app.use((_req, res, next) => {
+  app.use((_req, _res, next) => {
     tracked.push('express');
     next();
-    return res;
   });
   app.post('/mcp/:serverId', express.json({ limit, type: () => true }), (req, res, next) => {
     answer('express')(req, res).catch(next);
