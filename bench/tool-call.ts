@@ -97,6 +97,7 @@ const upstreamUrl = await new Promise<string>((resolve) =>
   upstreamProc.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())),
 );
 
+// A stack that fails to start must not leave the upstream running (its pipe would keep this process waiting).
 const stack = await startStack({
   dataDir: mkdtempSync(join(tmpdir(), 'toolplane-bench-')),
   workers: Number(values.workers),
@@ -112,6 +113,9 @@ const stack = await startStack({
       ...(values['worker-fetchers'] ? { WORKER_FETCHERS: values['worker-fetchers'] } : {}),
     },
   },
+}).catch((err: unknown) => {
+  upstreamProc.kill('SIGTERM');
+  throw err;
 });
 try {
   // The seed descriptor without its rate limit (1,000 calls a minute would throttle the benchmark).
@@ -205,6 +209,8 @@ try {
     return ms;
   };
   const cpuMs = (pid: number) => (pid === postmaster ? postgresCpuMs() : ownCpuMs(pid));
+  /** The kernel's part of a process's CPU time (stime): system calls, and on a VM their exits. */
+  const sysMs = (pid: number) => (Number(statOf(pid)[12]) * 1000) / 100;
   const procs = [
     ...stack.processes.map((p) => ({ name: p.name, pid: p.child.pid! })),
     { name: 'upstream', pid: upstreamProc.pid! },
@@ -252,6 +258,7 @@ try {
   for (const c of concurrencies) {
     results.push(await runLoad('upstream direct', direct, c, seconds));
     const before = procs.map((p) => cpuMs(p.pid));
+    const sysBefore = procs.map((p) => sysMs(p.pid));
     const watch = watchProcesses(procs, stack.redisUrl, `${stack.redisPrefix}:tool-invocations:active`);
     const r = await runLoad('tools/call via Toolplane', mcp, c, seconds);
     results.push(r);
@@ -262,8 +269,13 @@ try {
     const calls = (r.requests + (modern?.requests ?? 0)) * (1 + 1 / seconds);
     cpu.push(
       `c=${c}: ` +
-        procs.map((p, i) => `${p.name} ${((cpuMs(p.pid) - before[i]!) / calls).toFixed(3)}`).join(', ') +
-        ' (CPU ms per call)',
+        procs
+          .map((p, i) => {
+            const sys = p.pid === postmaster ? '' : ` [sys ${((sysMs(p.pid) - sysBefore[i]!) / calls).toFixed(3)}]`;
+            return `${p.name} ${((cpuMs(p.pid) - before[i]!) / calls).toFixed(3)}${sys}`;
+          })
+          .join(', ') +
+        ' (CPU ms per call, the system part in brackets)',
       `c=${c}: ` +
         procs
           .map((p, i) => `${p.name} ${seen.peakRssMb[i]!.toFixed(0)} (idle ${idleRssMb[i]!.toFixed(0)})`)
