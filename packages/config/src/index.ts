@@ -23,6 +23,46 @@ export const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fata
 
 export const port = z.coerce.number().int().min(0).max(65535);
 
+const optionalUrl = z.union([z.literal('').transform(() => undefined), z.string().url()]).optional();
+
+/**
+ * The telemetry settings every service reads (docs/operations.md, "Tracing and metrics"), spread into its
+ * schema. Described here with `.describe()`: scripts/gen-config-docs.ts reads that for docs/configuration.md.
+ */
+export const telemetryEnv = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl.describe(
+    'OpenTelemetry (docs/operations.md, "Tracing and metrics"): OTLP/HTTP collector base URL; traces are off when unset.',
+  ),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl.describe(
+    'Full OTLP traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT.',
+  ),
+  OTEL_EXPORTER_OTLP_HEADERS: z
+    .string()
+    .optional()
+    .describe('Headers for the collector, `k1=v1,k2=v2` (values URL-encoded).'),
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  OTEL_RESOURCE_ATTRIBUTES: z
+    .string()
+    .optional()
+    .describe(
+      'Extra resource attributes of spans and metrics, `k=v,k=v` (Kubernetes: pod, namespace, node, `service.version`).',
+    ),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .describe('Share of new traces recorded (0…1, default 1); traces the agent started follow its sampled flag.'),
+  OTEL_BSP_SCHEDULE_DELAY: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe('Longest time finished spans wait before export (ms, default 5000).'),
+  METRICS_PORT: port.optional().describe('Port of the Prometheus `/metrics` endpoint; unset disables metrics.'),
+  METRICS_HOST: z.string().default('127.0.0.1'),
+};
+
 /**
  * The body of every service's `main.ts`: start the app, exit 1 if it cannot start, and stop it
  * cleanly (finish in-flight work, close connections) on SIGTERM or SIGINT.

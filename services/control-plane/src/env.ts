@@ -1,4 +1,4 @@
-import { logLevel, port } from '@toolplane/config';
+import { logLevel, port, telemetryEnv } from '@toolplane/config';
 import { z } from 'zod';
 
 export const ControlPlaneEnv = z.object({
@@ -146,22 +146,7 @@ export const ControlPlaneEnv = z.object({
   API_CATALOG_CACHE_MINUTES: z.coerce.number().int().min(1).default(1440),
   /** How often external MCP servers (externalMcpConfigs) are listed again; a changed list publishes a new catalog version (edges send tools/list_changed). 0 disables; fractions allowed. */
   EXTERNAL_TOOLS_REFRESH_SECONDS: z.coerce.number().min(0).default(300),
-  /** OpenTelemetry (docs/operations.md, "Tracing and metrics"): OTLP/HTTP collector base URL; traces are off when unset. */
-  OTEL_EXPORTER_OTLP_ENDPOINT: z.union([z.literal('').transform(() => undefined), z.string().url()]).optional(),
-  /** Full OTLP traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT. */
-  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.union([z.literal('').transform(() => undefined), z.string().url()]).optional(),
-  /** Headers for the collector, `k1=v1,k2=v2` (values URL-encoded). */
-  OTEL_EXPORTER_OTLP_HEADERS: z.string().optional(),
-  OTEL_SERVICE_NAME: z.string().min(1).optional(),
-  /** Extra resource attributes of spans and metrics, `k=v,k=v` (Kubernetes: pod, namespace, node, `service.version`). */
-  OTEL_RESOURCE_ATTRIBUTES: z.string().optional(),
-  /** Share of new traces recorded (0…1, default 1); traces the agent started follow its sampled flag. */
-  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
-  /** Longest time finished spans wait before export (ms, default 5000). */
-  OTEL_BSP_SCHEDULE_DELAY: z.coerce.number().int().min(1).optional(),
-  /** Port of the Prometheus `/metrics` endpoint; unset disables metrics. */
-  METRICS_PORT: port.optional(),
-  METRICS_HOST: z.string().default('127.0.0.1'),
+  ...telemetryEnv,
   LOG_LEVEL: logLevel,
 });
 export type ControlPlaneEnv = z.infer<typeof ControlPlaneEnv>;
