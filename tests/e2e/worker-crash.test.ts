@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ServiceProcess, Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
+import { Redis } from 'ioredis';
 import { onOrderRequest, ordersDocument } from '../fixtures/orders-api.ts';
 import { startTestStack } from '../helpers.ts';
 
@@ -296,6 +297,17 @@ async function crashDuring(p: Platform, tool: string, prefix: string) {
 
 const unknownAnswer = /The outcome of invocation ([0-9a-f-]{36}) is unknown/;
 
+/** How many of these invocations have an execution lease in Redis (`<prefix>:lease:<invocationId>`). */
+async function leasesOf(p: Platform, ids: string[]): Promise<number> {
+  const redis = new Redis(p.stack.redisUrl, { lazyConnect: true });
+  try {
+    await redis.connect();
+    return await redis.exists(...ids.map((id) => `${p.stack.redisPrefix}:lease:${id}`));
+  } finally {
+    redis.disconnect();
+  }
+}
+
 describe('a worker killed with SIGKILL during slow calls', () => {
   it('never sends a non-idempotent POST twice; the calls it had sent get "outcome unknown", the others run', async () => {
     const { refs, all, inFlight, lost, figures, killedAt } = await crashDuring(platform, 'create_order', 'order');
@@ -329,6 +341,13 @@ describe('a worker killed with SIGKILL during slow calls', () => {
       expect(r.message).toContain(r.id);
     }
     expect(records.filter((r) => r.outcome === 'success')).toHaveLength(CALLS - CONCURRENCY);
+    // Each POST wrote its lease before its request left.
+    expect(
+      await leasesOf(
+        platform,
+        records.map((r) => r.id),
+      ),
+    ).toBe(CALLS);
     // Stall detection: the re-delivered jobs started this long after the kill.
     const redelivered = unknown.map((r) => Date.parse(r.started_at) - killedAt);
     console.log(
@@ -354,6 +373,13 @@ describe('a worker killed with SIGKILL during slow calls', () => {
     }
     const records = await recordsOf(platform, 'get_order', CALLS);
     expect(records.filter((r) => r.outcome === 'success')).toHaveLength(CALLS);
+    // Safe to send again, a GET writes no lease (ADR 0015).
+    expect(
+      await leasesOf(
+        platform,
+        records.map((r) => r.id),
+      ),
+    ).toBe(0);
   }, 300_000);
 
   it('sends a POST with an idempotency key again, with the same Idempotency-Key header as the first attempt', async () => {
@@ -374,6 +400,12 @@ describe('a worker killed with SIGKILL during slow calls', () => {
     }
     const records = await recordsOf(platform, 'create_payment', CALLS);
     expect(records.filter((r) => r.outcome === 'success')).toHaveLength(CALLS);
+    expect(
+      await leasesOf(
+        platform,
+        records.map((r) => r.id),
+      ),
+    ).toBe(0);
   }, 300_000);
 
   it('answers "outcome unknown" when the replacement worker is killed too (the queue gives the calls up)', async () => {

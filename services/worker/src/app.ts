@@ -192,7 +192,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     fetchers: env.WORKER_FETCHERS,
     job: ToolInvokeJob,
     handle: processor,
-    onAbandoned: createAbandonedJobHandler({ leases, records, log }),
+    onAbandoned: createAbandonedJobHandler({ leases, plans, records, log }),
     onInvalidJob,
     stalled,
     onError,

@@ -36,8 +36,8 @@ export const WorkerEnv = z.object({
    */
   WORKER_MAX_STALLED_COUNT: z.coerce.number().int().min(0).max(10).default(1),
   /**
-   * The execution lease of a call (written before its request may leave) lives until the call's deadline
-   * plus this: a job re-delivered later than that, past its deadline, is recorded "outcome unknown".
+   * The execution lease of a call not safe to send again (written before its request may leave) lives until
+   * the call's deadline plus this: a job re-delivered later than that, past its deadline, is recorded "outcome unknown".
    */
   EXECUTION_LEASE_GRACE_MS: z.coerce
     .number()

@@ -5,6 +5,7 @@ import {
   idempotencyKeyFor,
   idempotencyKeyHeader,
   isIdempotent,
+  isResendable,
   outcomeUnknownError,
   type DeliveryFacts,
 } from './execution-lease.ts';
@@ -24,8 +25,7 @@ const first: DeliveryFacts = {
   sentBefore: 0,
   expired: false,
   leaseLapsed: false,
-  idempotent: false,
-  idempotencyKey: false,
+  resendable: false,
 };
 const again = (f: Partial<DeliveryFacts>): DeliveryFacts => ({ ...first, redelivered: true, ...f });
 
@@ -48,38 +48,47 @@ describe('which operations may be sent again', () => {
     expect(idempotencyKeyFor('3f1c')).toBe(idempotencyKeyFor('3f1c'));
     expect(idempotencyKeyFor('3f1c')).not.toBe(idempotencyKeyFor('3f1d'));
   });
+
+  it('is safe to send again (and writes no lease) when idempotent or deduplicated by an idempotency key', () => {
+    expect(isResendable(http('GET'))).toBe(true);
+    expect(isResendable(http('POST', { idempotencyKeyHeader: 'Idempotency-Key' }))).toBe(true);
+    expect(isResendable(http('PUT', { idempotent: false, idempotencyKeyHeader: 'Idempotency-Key' }))).toBe(true);
+    expect(isResendable(http('POST'))).toBe(false);
+    expect(isResendable(http('PUT', { idempotent: false }))).toBe(false);
+    expect(isResendable({ kind: 'workflow', deploymentId: 'd', workflowId: 'w', ir: {}, secretNames: {} })).toBe(false);
+  });
 });
 
 describe('the lease decision', () => {
   it('first delivery: sends, whatever the operation', () => {
     expect(decideDelivery(first)).toBe('send');
-    expect(decideDelivery({ ...first, idempotent: true })).toBe('send');
-    expect(decideDelivery({ ...first, idempotencyKey: true })).toBe('send');
+    expect(decideDelivery({ ...first, resendable: true })).toBe('send');
   });
 
   it('first delivery past its deadline: expired in the queue (nothing was sent)', () => {
     expect(decideDelivery({ ...first, expired: true })).toBe('expired');
+    expect(decideDelivery({ ...first, expired: true, resendable: true })).toBe('expired');
   });
 
   it('re-delivery without a lease: nothing left before, so it is sent', () => {
     expect(decideDelivery(again({}))).toBe('send');
-    expect(decideDelivery(again({ idempotent: true }))).toBe('send');
   });
 
   it('re-delivery with a lease, not idempotent and no key: outcome unknown, never sent twice', () => {
     expect(decideDelivery(again({ sentBefore: 1 }))).toBe('outcome_unknown');
   });
 
-  it('re-delivery with a lease of an idempotent operation, or one with an idempotency key: sent again', () => {
-    expect(decideDelivery(again({ sentBefore: 1, idempotent: true }))).toBe('resend');
-    expect(decideDelivery(again({ sentBefore: 1, idempotencyKey: true }))).toBe('resend');
-    expect(decideDelivery(again({ sentBefore: 2, idempotent: true, idempotencyKey: true }))).toBe('resend');
+  it('re-delivery of a call safe to send again (it writes no lease, so it may have left): sent again', () => {
+    expect(decideDelivery(again({ resendable: true }))).toBe('resend');
+    // A lease of an older worker, which wrote them for every call, changes nothing.
+    expect(decideDelivery(again({ sentBefore: 1, resendable: true }))).toBe('resend');
   });
 
   it('re-delivery past the deadline: expired when nothing left, unknown when something may have', () => {
     expect(decideDelivery(again({ expired: true }))).toBe('expired');
     expect(decideDelivery(again({ expired: true, sentBefore: 1 }))).toBe('outcome_unknown');
-    expect(decideDelivery(again({ expired: true, sentBefore: 1, idempotent: true }))).toBe('outcome_unknown');
+    // No lease tells whether a call safe to send again left before: it may have.
+    expect(decideDelivery(again({ expired: true, resendable: true }))).toBe('outcome_unknown');
   });
 
   it('re-delivery after the lease could have expired: unknown (whether a request left cannot be told)', () => {

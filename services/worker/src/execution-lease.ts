@@ -10,12 +10,17 @@ import type { Redis } from 'ioredis';
  * operation, the `tools/call` of an external MCP tool, the first HTTP attempt of a workflow), the worker
  * writes the invocation's lease in Redis and waits for Redis to confirm; if it cannot, nothing is sent.
  * A job is re-delivered by BullMQ when its worker stopped renewing its lock (crash, kill -9, lost Redis
- * connection). A re-delivered job that finds the lease may have been sent already, and is sent again
- * only when that is harmless: the operation is idempotent (by method, or as declared), or the API
- * deduplicates by an idempotency key, which the worker derives from the invocation id (the same on every
- * delivery). Otherwise the caller and the execution record get "outcome unknown". Workflows and external
- * MCP tools are never sent again (a workflow cannot resume at the step it had reached: earlier steps'
- * outputs are gone, and running them again may repeat non-idempotent steps).
+ * connection). A re-delivered job that finds the lease may have been sent already, and is not sent
+ * again: the caller and the execution record get "outcome unknown". Workflows and external MCP tools are
+ * never sent again (a workflow cannot resume at the step it had reached: earlier steps' outputs are gone,
+ * and running them again may repeat non-idempotent steps).
+ *
+ * A call that is safe to send again writes no lease: the operation is idempotent (by method, or as
+ * declared), or the API deduplicates by an idempotency key, which the worker derives from the invocation
+ * id (the same on every delivery). Its re-delivery sends it again whatever a lease would say, so the lease
+ * would only cost a Redis write and ~150 bytes of Redis memory per call until the deadline plus the grace;
+ * where a lease would have told "nothing left" (a re-delivery past the deadline, a job the queue gave up
+ * on), such a call is counted as possibly sent (ADR 0015, "Calls safe to send again").
  */
 
 /** Methods whose requests may be repeated without changing the result beyond the first one (RFC 9110 §9.2.2). */
@@ -32,6 +37,11 @@ export function idempotencyKeyHeader(plan: ExecutionPlan): string | undefined {
   return plan.kind === 'http' ? plan.idempotencyKeyHeader : undefined;
 }
 
+/** Is a request of this plan safe to send again (idempotent, or deduplicated by an idempotency key)? Such calls write no lease. */
+export function isResendable(plan: ExecutionPlan): boolean {
+  return isIdempotent(plan) || idempotencyKeyHeader(plan) !== undefined;
+}
+
 /** The idempotency key of an invocation: its id (unique per call, the same on every delivery of its job). */
 export function idempotencyKeyFor(invocationId: string): string {
   return invocationId;
@@ -46,8 +56,8 @@ export interface DeliveryFacts {
   expired: boolean;
   /** Re-delivered later than the lease lives (deadline + grace): whether a request left is no longer known. */
   leaseLapsed: boolean;
-  idempotent: boolean;
-  idempotencyKey: boolean;
+  /** Safe to send again (`isResendable`): such a call writes no lease, so any earlier delivery may have sent it. */
+  resendable: boolean;
 }
 
 /**
@@ -58,10 +68,10 @@ export interface DeliveryFacts {
 export type DeliveryDecision = 'send' | 'resend' | 'expired' | 'outcome_unknown';
 
 export function decideDelivery(f: DeliveryFacts): DeliveryDecision {
-  const maybeSent = f.sentBefore > 0 || (f.redelivered && f.leaseLapsed);
+  const maybeSent = f.sentBefore > 0 || (f.redelivered && (f.leaseLapsed || f.resendable));
   if (f.expired) return maybeSent ? 'outcome_unknown' : 'expired';
   if (!maybeSent) return 'send';
-  return f.idempotent || f.idempotencyKey ? 'resend' : 'outcome_unknown';
+  return f.resendable ? 'resend' : 'outcome_unknown';
 }
 
 /** Why a call whose request may have left ends "outcome unknown". */

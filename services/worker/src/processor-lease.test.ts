@@ -13,8 +13,9 @@ import { createAbandonedJobHandler, createToolInvocationProcessor, RunningInvoca
 import type { RateLimits } from './rate-limits.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 
-// The execution lease inside the processor: written before the request leaves, read on re-delivery,
-// and the decision it leads to (send, send again with the same idempotency key, or "outcome unknown").
+// The execution lease inside the processor: written before the request leaves (except for a call safe to
+// send again, which writes none), read on re-delivery, and the decision it leads to (send, send again with
+// the same idempotency key, or "outcome unknown").
 
 let upstream: Server;
 let base: string;
@@ -52,6 +53,7 @@ beforeEach(() => {
 function processorFor(
   plan: Partial<HttpOperationPlan>,
   leaseStore?: { graceMs: number; sends: (id: string) => Promise<number>; mark: () => Promise<void> },
+  plans?: Pick<PlanCache, 'get'>,
 ) {
   const entry: CatalogTool = {
     tool: { name: 't', description: 'd', inputSchema: { type: 'object' } },
@@ -67,7 +69,7 @@ function processorFor(
   };
   const silent = () => undefined;
   const deps = {
-    plans: { get: async () => entry } as unknown as PlanCache,
+    plans: (plans ?? { get: async () => entry }) as unknown as PlanCache,
     secrets: { resolve: async () => undefined } as unknown as SecretResolver,
     rateLimits: { take: async () => ({ ok: true }) } as unknown as RateLimits,
     authorizer: {} as Authorizer,
@@ -112,25 +114,30 @@ describe('the execution lease in the processor', () => {
     expect(records[0]).toMatchObject({ outcome: 'failed' });
   });
 
-  it('an operation safe to send again does not wait for the lease: a GET is sent even when Redis refuses the lease', async () => {
-    // Its re-delivery sends it again whatever the lease says (ADR 0015), so the wait would only cost a round trip.
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    const { process } = processorFor({ method: 'GET' });
-    const slowLeases = { graceMs: 60_000, sends: async () => 0, mark: () => held };
-    const r = await processorFor({ method: 'GET' }).process(job(), delivery(1));
-    expect(r.ok && !r.result.isError).toBe(true);
-    expect(sent).toHaveLength(1);
-    leaseWritesFail = true;
-    const refused = await process(job(), delivery(1));
-    expect(refused.ok && !refused.result.isError).toBe(true);
+  it('an operation safe to send again writes no lease: a GET, or a POST with an idempotency key, is sent without one', async () => {
+    // Its re-delivery sends it again whatever a lease says (ADR 0015): a lease would only cost a Redis write.
+    let marks = 0;
+    const counted = {
+      graceMs: 60_000,
+      sends: async () => 0,
+      mark: async () => void marks++,
+    };
+    for (const plan of [
+      { method: 'GET' as const },
+      { method: 'POST' as const, idempotencyKeyHeader: 'Idempotency-Key' },
+    ]) {
+      const r = await processorFor(plan, counted).process(job(), delivery(1));
+      expect(r.ok && !r.result.isError).toBe(true);
+    }
     expect(sent).toHaveLength(2);
-    // A POST with an idempotency key is also safe to send again: sent while its lease write is still pending.
-    const keyed = processorFor({ method: 'POST', idempotencyKeyHeader: 'Idempotency-Key' }, slowLeases);
-    const answer = await keyed.process(job(), delivery(1));
-    expect(answer.ok && !answer.result.isError).toBe(true);
+    expect(marks).toBe(0);
+    // Redis refusing writes does not hold such a call back either.
+    leaseWritesFail = true;
+    const refused = await processorFor({ method: 'GET' }).process(job(), delivery(1));
+    expect(refused.ok && !refused.result.isError).toBe(true);
     expect(sent).toHaveLength(3);
-    release();
+    expect(leases.size).toBe(0);
+    expect(records.map((r) => r.steps[0]?.attempt)).toEqual([1, 1, 1]);
   });
 
   it('re-delivery of a POST that may have been sent: not sent again, "outcome unknown" naming the invocation', async () => {
@@ -150,17 +157,21 @@ describe('the execution lease in the processor', () => {
     expect(sent).toHaveLength(1);
   });
 
-  it('re-delivery of an idempotent operation (by method, or declared): sent again as attempt 2', async () => {
+  it("re-delivery of an idempotent operation (by method, or declared): sent again, numbered by the queue's deliveries", async () => {
     for (const plan of [{ method: 'PUT' as const }, { method: 'POST' as const, idempotent: true }]) {
       sent = [];
       records = [];
-      leases.set('inv-1', 1);
       const r = await processorFor(plan).process(job(), delivery(2));
       expect(r.ok).toBe(true);
       expect(sent).toHaveLength(1);
-      expect(sent[0]!.leaseAtArrival).toBe(2);
+      expect(sent[0]!.leaseAtArrival).toBe(0);
       expect(records[0]).toMatchObject({ outcome: 'success', steps: [{ attempt: 2 }] });
     }
+    // A lease left by an older worker (which wrote one for every call) changes nothing.
+    leases.set('inv-1', 1);
+    await processorFor({ method: 'GET' }).process(job(), delivery(3));
+    expect(sent).toHaveLength(2);
+    expect(records[1]).toMatchObject({ outcome: 'success', steps: [{ attempt: 3 }] });
   });
 
   it('a PUT declared not idempotent is not sent again', async () => {
@@ -192,6 +203,18 @@ describe('the execution lease in the processor', () => {
     ]);
   });
 
+  it('re-delivery past the deadline of a call safe to send again: "unknown" (it writes no lease that could tell)', async () => {
+    const { process } = processorFor({ method: 'GET' });
+    await process(job(-1), delivery(2));
+    // A first delivery that late sent nothing.
+    await process(job(-1), delivery(1));
+    // Its plan unreadable (the catalog unreachable): whether it left cannot be told either.
+    const unreadable = { get: async () => Promise.reject(new Error('control plane away')) };
+    await processorFor({ method: 'POST' }, undefined, unreadable).process(job(-1), delivery(2));
+    expect(sent).toHaveLength(0);
+    expect(records.map((r) => r.outcome)).toEqual(['unknown', 'rejected', 'unknown']);
+  });
+
   it('a job the queue gave up on: "unknown" with a lease, "failed" (nothing sent) without', async () => {
     const { abandoned } = processorFor({});
     leases.set('inv-1', 2);
@@ -200,5 +223,22 @@ describe('the execution lease in the processor', () => {
     expect(await abandoned(job())).toMatchObject({ ok: false, error: { code: 'queue.unavailable' } });
     expect(records.map((r) => r.outcome)).toEqual(['unknown', 'failed']);
     expect(sent).toHaveLength(0);
+  });
+
+  it('a job the queue gave up on, safe to send again: "unknown" (no lease tells whether it left)', async () => {
+    expect(await processorFor({ method: 'GET' }).abandoned(job())).toMatchObject({
+      ok: false,
+      error: { code: 'tool.outcome_unknown' },
+    });
+    // Its plan unreadable: unknown too; a tool its catalog version lacks was never sent.
+    const unreadable = { get: async () => Promise.reject(new Error('control plane away')) };
+    expect(await processorFor({}, undefined, unreadable).abandoned(job())).toMatchObject({
+      error: { code: 'tool.outcome_unknown' },
+    });
+    const absent = { get: async () => undefined };
+    expect(await processorFor({ method: 'GET' }, undefined, absent).abandoned(job())).toMatchObject({
+      error: { code: 'queue.unavailable' },
+    });
+    expect(records.map((r) => r.outcome)).toEqual(['unknown', 'unknown', 'failed']);
   });
 });

@@ -23,7 +23,7 @@ import {
   decideDelivery,
   idempotencyKeyFor,
   idempotencyKeyHeader,
-  isIdempotent,
+  isResendable,
   outcomeUnknownError,
   type ExecutionLeases,
 } from './execution-lease.ts';
@@ -111,13 +111,15 @@ interface Invocation {
   started: number;
   /** Milliseconds left before the caller's deadline. */
   remaining: number;
-  /** This delivery's number among those that reached the sending point (the execution lease's count). */
+  /**
+   * This delivery's number: among those that reached the sending point (the execution lease's count), or,
+   * for a call safe to send again (which writes no lease), among the queue's deliveries of the job.
+   */
   delivery: number;
   /**
-   * Writes the execution lease: called right before the first request of this delivery leaves. Confirmed by
-   * Redis before it resolves, except for an operation that is safe to send again (idempotent, or deduplicated
-   * by an idempotency key): a re-delivery sends those again whatever the lease says, so their request does not
-   * wait for Redis (ADR 0015, "Idempotent operations").
+   * Writes the execution lease, confirmed by Redis before it resolves: called right before the first request
+   * of this delivery leaves. Nothing for a call that is safe to send again (idempotent, or deduplicated by an
+   * idempotency key): a re-delivery sends it again whatever a lease says (ADR 0015, "Calls safe to send again").
    */
   markSent: () => Promise<void>;
   /** Whether this server lets a user without their own connection use the shared credentials (read once per call). */
@@ -154,8 +156,8 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
   ): Promise<ToolInvokeResult> {
     if (received) recordQueueWait(queueNames.toolInvocations, now() - received.timestamp);
     const cancel = deps.running.start(job.invocationId);
-    // Taken before: the worker that had it stopped (or lost its lock) and BullMQ delivered it again.
-    const redelivered = (received?.attemptsStarted ?? 1) > 1;
+    // Above 1: the worker that had it stopped (or lost its lock) and BullMQ delivered it again.
+    const delivered = received?.attemptsStarted ?? 1;
     const emit =
       notify && (job.progress || job.logLevel)
         ? (event: ToolInvokeEvent['event']) =>
@@ -167,10 +169,10 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         return await withSpan(
           `process ${queueNames.toolInvocations}`,
           consumerAttributes(job),
-          (span) => run(deps, now, job, cancel, redelivered, span, emit),
+          (span) => run(deps, now, job, cancel, delivered, span, emit),
           { kind: SpanKind.CONSUMER, parent: extractContext(job) },
         );
-      return await run(deps, now, job, cancel, redelivered, noopSpan, emit);
+      return await run(deps, now, job, cancel, delivered, noopSpan, emit);
     } finally {
       deps.running.end(job.invocationId);
     }
@@ -183,11 +185,13 @@ async function run(
   now: () => number,
   job: ToolInvokeJob,
   cancel: AbortSignal,
-  redelivered: boolean,
+  /** The queue's deliveries of this job so far, this one included (BullMQ `attemptsStarted`). */
+  delivered: number,
   span: Span,
   emit: Invocation['emit'],
 ): Promise<ToolInvokeResult> {
   const started = now();
+  const redelivered = delivered > 1;
   const steps: ExecutionStep[] = [];
   const traceIds = currentTraceIds();
   const record = (outcome: ExecutionRecord['outcome'], extra: RecordExtra = {}) => {
@@ -208,11 +212,12 @@ async function run(
       sentBefore,
       expired: remaining <= 0,
       leaseLapsed: started > job.deadlineAt + deps.leases.graceMs,
-      idempotent: false,
-      idempotencyKey: false,
     };
     if (remaining <= 0) {
-      if (decideDelivery(facts) === 'outcome_unknown') throw outcomeUnknownError(job.invocationId, 'expired');
+      // A re-delivered call without a lease may be one safe to send again, which writes none: its plan tells.
+      const resendable = redelivered && sentBefore === 0 && (await resendableTool(deps, job));
+      if (decideDelivery({ ...facts, resendable }) === 'outcome_unknown')
+        throw outcomeUnknownError(job.invocationId, 'expired');
       record('rejected', { errorCode: 'tool.timeout', message: 'expired in the queue' });
       return answer(job, errorResult('The call expired in the queue before it could run.'));
     }
@@ -220,14 +225,12 @@ async function run(
     if (!entry)
       throw new UserError('tool.not_found', `tool "${job.tool}" is not in catalog version ${job.catalogVersion}`);
     const keyHeader = idempotencyKeyHeader(entry.plan);
-    const idempotent = isIdempotent(entry.plan);
-    const decision = decideDelivery({ ...facts, idempotent, idempotencyKey: keyHeader !== undefined });
-    if (decision === 'outcome_unknown') throw outcomeUnknownError(job.invocationId, 'not_idempotent');
-    // The lease, written (and, unless the operation is safe to send again, confirmed) before the first request
-    // of this delivery may leave.
-    const delivery = sentBefore + 1;
-    const resendable = idempotent || keyHeader !== undefined;
-    const markSent = () => deps.leases.mark(job.invocationId, delivery, job.deadlineAt, now());
+    const resendable = isResendable(entry.plan);
+    if (decideDelivery({ ...facts, resendable }) === 'outcome_unknown')
+      throw outcomeUnknownError(job.invocationId, 'not_idempotent');
+    // The lease, written and confirmed before the first request of this delivery may leave; none for a call
+    // safe to send again, which counts the queue's deliveries instead.
+    const delivery = resendable ? delivered : sentBefore + 1;
     let fallbackSetting: Promise<boolean> | undefined;
     const call: Invocation = {
       job,
@@ -236,14 +239,7 @@ async function run(
       started,
       remaining,
       delivery,
-      markSent: resendable
-        ? () => {
-            markSent().catch((err: unknown) =>
-              deps.log.debug({ invocationId: job.invocationId, err }, 'execution lease not written (resendable call)'),
-            );
-            return Promise.resolve();
-          }
-        : markSent,
+      markSent: resendable ? writeNoLease : () => deps.leases.mark(job.invocationId, delivery, job.deadlineAt, now()),
       fallback: () =>
         (fallbackSetting ??= deps.identitySettings
           ? deps.identitySettings(job.serverId).then((s) => s.fallbackToShared)
@@ -588,17 +584,35 @@ async function personCredentials(
   };
 }
 
+/** A call safe to send again writes no lease (ADR 0015). */
+const writeNoLease = () => Promise.resolve();
+
+/**
+ * Whether the job's tool is safe to send again, so that, writing no lease, an earlier delivery may have sent it
+ * unseen. A plan that cannot be read counts as such (whether a request left cannot be told); a tool absent
+ * from its catalog version was never sent.
+ */
+async function resendableTool(deps: Pick<ProcessorDeps, 'plans'>, job: ToolInvokeJob): Promise<boolean> {
+  try {
+    const entry = await deps.plans.get(job.serverId, job.catalogVersion, job.tool);
+    return entry !== undefined && isResendable(entry.plan);
+  } catch {
+    return true;
+  }
+}
+
 /**
  * The reply and record of a job the queue gave up on without running it (its workers stopped more
  * than `WORKER_MAX_STALLED_COUNT` times): "outcome unknown" when a request may have left (the lease
- * exists, or could have expired), otherwise a failure that sent nothing.
+ * exists or could have expired, or the call writes none), otherwise a failure that sent nothing.
  */
-export function createAbandonedJobHandler(deps: Pick<ProcessorDeps, 'leases' | 'records' | 'log' | 'now'>) {
+export function createAbandonedJobHandler(deps: Pick<ProcessorDeps, 'leases' | 'plans' | 'records' | 'log' | 'now'>) {
   const now = deps.now ?? Date.now;
   return async function abandoned(job: ToolInvokeJob): Promise<ToolInvokeResult> {
     const started = now();
     const sentBefore = await deps.leases.sends(job.invocationId).catch(() => 1);
-    const maybeSent = sentBefore > 0 || started > job.deadlineAt + deps.leases.graceMs;
+    const maybeSent =
+      sentBefore > 0 || started > job.deadlineAt + deps.leases.graceMs || (await resendableTool(deps, job));
     const e = maybeSent
       ? outcomeUnknownError(job.invocationId, 'abandoned')
       : new TransientError(
