@@ -33,7 +33,7 @@ const { values } = parseArgs({
     'upstream-delay-ms': { type: 'string', default: '0' },
     /** The load's concurrencies (closed loops), e.g. "64 512" with a slow upstream. */
     concurrency: { type: 'string', default: '1 32' },
-    /** NODE_OPTIONS for every service process (e.g. GC flags), to compare runtime settings side by side. */
+    /** NODE_OPTIONS for every service process (e.g. GC flags), after the services' own (`serviceNodeOptions`): these win. */
     'node-options': { type: 'string' },
     /** Which rows to run: `all`, or `fast` (the 2025-era tools/call only, and the upstream direct). */
     paths: { type: 'string', default: 'all' },

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { serviceNodeOptions } from '@toolplane/cli';
 import { parseYaml, readRepoFile, repoRoot } from './lib.ts';
 
 interface Instruction {
@@ -153,6 +154,10 @@ describe('Dockerfile', () => {
     expect(JSON.parse(cmd.args)).toEqual(['node', 'dist/main.js']);
     expect(final.instructions.find((i) => i.op === 'WORKDIR')?.args).toBe('/app');
     expect(final.instructions.some((i) => i.op === 'ENV' && i.args === 'NODE_ENV=production')).toBe(true);
+    // The same Node options as a stack started from the sources (ADR 0031).
+    expect(final.instructions.some((i) => i.op === 'ENV' && i.args === `NODE_OPTIONS=${serviceNodeOptions}`)).toBe(
+      true,
+    );
     for (const svc of services) {
       const pkg = JSON.parse(readRepoFile(`services/${svc}/package.json`)) as { files?: string[] };
       expect(pkg.files).toContain('dist');

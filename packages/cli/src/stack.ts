@@ -103,6 +103,13 @@ async function waitForHttp(url: string, proc: ServiceProcess, timeoutMs = 30_000
   }
 }
 
+/**
+ * Node options every service starts with, before any the caller adds (its `NODE_OPTIONS`, which win): V8's young
+ * generation capped at 16 MB semi-spaces (V8 grows them to 64 MB under load), for fewer page faults, less memory and
+ * more calls per CPU second (ADR 0031). The Dockerfile sets the same for the images.
+ */
+export const serviceNodeOptions = '--max-semi-space-size=16';
+
 const fromSources = (service: ServiceName) => ({
   args: ['--conditions=@toolplane/source', join(repoRoot, 'services', service, 'src', 'main.ts')],
   cwd: repoRoot,
@@ -119,7 +126,12 @@ function spawnService(
   const { args, cwd } = launch(service);
   const child = spawn(process.execPath, args, {
     cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      ...env,
+      NODE_OPTIONS: [serviceNodeOptions, env.NODE_OPTIONS].filter(Boolean).join(' '),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const chunks: string[] = [];
