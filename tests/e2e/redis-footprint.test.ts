@@ -58,18 +58,22 @@ async function callMany(tool: string, args: (i: number) => Record<string, unknow
   );
 }
 
+/** The stack's keys matching `pattern` (after its prefix). */
+async function keysMatching(pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  const scan = redis.scanStream({ match: `${stack.redisPrefix}:${pattern}`, count: 1000 });
+  for await (const keys of scan as AsyncIterable<string[]>) found.push(...keys);
+  return found;
+}
+
 /** The stack's keys by shape (ids and numbers replaced), with their counts. */
 async function keyShapes(): Promise<Map<string, number>> {
   const shapes = new Map<string, number>();
-  for await (const keys of redis.scanStream({ match: `${stack.redisPrefix}:*`, count: 1000 }) as AsyncIterable<
-    string[]
-  >) {
-    for (const key of keys) {
-      const shape = key
-        .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<id>')
-        .replace(/:\d+(?=:|$)/g, ':<n>');
-      shapes.set(shape, (shapes.get(shape) ?? 0) + 1);
-    }
+  for (const key of await keysMatching('*')) {
+    const shape = key
+      .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<id>')
+      .replace(/:\d+(?=:|$)/g, ':<n>');
+    shapes.set(shape, (shapes.get(shape) ?? 0) + 1);
   }
   return shapes;
 }
@@ -115,11 +119,8 @@ describe('what an answered call leaves in Redis', () => {
       [],
     );
     // Each lease lives until its call's deadline plus the grace, not longer.
-    const leaseKeys: string[] = [];
-    for await (const keys of redis.scanStream({ match: `${stack.redisPrefix}:lease:*`, count: 1000 }) as AsyncIterable<
-      string[]
-    >)
-      leaseKeys.push(...keys);
+    const leaseKeys = await keysMatching('lease:*');
+    expect(leaseKeys.length).toBe(posts + 1); // with the warm-up's POST
     const ttls = await Promise.all(leaseKeys.map((k) => redis.pttl(k)));
     for (const ttl of ttls) {
       expect(ttl).toBeGreaterThan(0);
