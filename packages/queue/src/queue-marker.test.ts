@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { RequestReplyClient } from './reply-channel.ts';
+import { queueStreams, RequestReplyClient } from './reply-channel.ts';
 import { ReplyingConsumer } from './reply-consumer.ts';
 
 // BullMQ's scripts and worker as patched by patches/bullmq@6.7.0.patch (ADR 0029), on the real Redis of
@@ -114,5 +114,37 @@ describe("BullMQ's wake-up marker", () => {
       expect(replies.map((r) => r.n)).toEqual(Array.from({ length: 100 }, (_, i) => i));
       expect((await call(1000 + burst)).n).toBe(1000 + burst);
     }
+  });
+});
+
+describe("BullMQ's event stream", () => {
+  /** Adds a job, runs it to completion, fails another one, and returns what the queue's event stream holds. */
+  async function eventsAfterJobs(streams?: { events: { maxLen: number } }) {
+    const { prefix, redis } = redisWithPrefix();
+    const queue = new Queue('q', { connection: redis, prefix, ...(streams ? { streams } : {}) });
+    const worker = new Worker('q', null, { connection: redis, prefix, autorun: false });
+    cleanups.push(() => Promise.all([worker.close(), queue.close()]));
+    await queue.waitUntilReady(); // the queue's settings (the stream's length among them) are in Redis
+    await queue.add('a', {});
+    await queue.add('b', {});
+    const a = await worker.getNextJob('token-a', { block: false });
+    await a!.moveToCompleted('done', 'token-a', false);
+    const b = await worker.getNextJob('token-b', { block: false });
+    await b!.moveToFailed(new Error('failed on purpose'), 'token-b', false);
+    const entries = await redis.xrange(`${prefix}:q:events`, '-', '+');
+    return { entries: entries.map(([, fields]) => fields[1]), counts: await queue.getJobCounts() };
+  }
+
+  it('is not written when its length is capped at 0, as for the request/reply queues (ADR 0032)', async () => {
+    const { entries, counts } = await eventsAfterJobs(queueStreams);
+    expect(queueStreams.events.maxLen).toBe(0);
+    expect(entries).toEqual([]);
+    // The jobs themselves went through every state as usual.
+    expect(counts).toMatchObject({ waiting: 0, active: 0, failed: 1 });
+  });
+
+  it("is written as BullMQ does for any other queue (the patch changes only a 0 cap's meaning)", async () => {
+    const { entries } = await eventsAfterJobs();
+    for (const event of ['added', 'waiting', 'active', 'completed', 'failed']) expect(entries).toContain(event);
   });
 });

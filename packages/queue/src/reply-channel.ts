@@ -29,10 +29,11 @@ export interface RequestReplyOptions<R> {
 
 /**
  * Queue options of every request/reply queue. BullMQ appends every job's state changes to an event
- * stream (`<prefix>:<queue>:events`) that it cannot leave out; nothing here reads it (replies travel on
- * pub/sub, ADR 0005), so it is kept short: 100 entries instead of BullMQ's 10,000.
+ * stream (`<prefix>:<queue>:events`); nothing here reads it (replies travel on pub/sub, ADR 0005). With
+ * its length capped at 0, BullMQ's scripts as patched by patches/bullmq@6.7.0.patch write no events at
+ * all (ADR 0032): four stream entries and a trim less per job.
  */
-export const queueStreams = { events: { maxLen: 100 } };
+export const queueStreams = { events: { maxLen: 0 } };
 
 interface Pending<R> {
   resolve: (r: R) => void;
