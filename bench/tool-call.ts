@@ -211,6 +211,11 @@ try {
   const cpuMs = (pid: number) => (pid === postmaster ? postgresCpuMs() : ownCpuMs(pid));
   /** The kernel's part of a process's CPU time (stime): system calls, and on a VM their exits. */
   const sysMs = (pid: number) => (Number(statOf(pid)[12]) * 1000) / 100;
+  /** Read and write system calls of a process so far (`syscr`, `syscw` in /proc/<pid>/io). */
+  const syscalls = (pid: number) => {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    return [Number(/syscr: (\d+)/.exec(io)?.[1]), Number(/syscw: (\d+)/.exec(io)?.[1])] as const;
+  };
   const procs = [
     ...stack.processes.map((p) => ({ name: p.name, pid: p.child.pid! })),
     { name: 'upstream', pid: upstreamProc.pid! },
@@ -259,6 +264,7 @@ try {
     results.push(await runLoad('upstream direct', direct, c, seconds));
     const before = procs.map((p) => cpuMs(p.pid));
     const sysBefore = procs.map((p) => sysMs(p.pid));
+    const ioBefore = procs.map((p) => syscalls(p.pid));
     const watch = watchProcesses(procs, stack.redisUrl, `${stack.redisPrefix}:tool-invocations:active`);
     const r = await runLoad('tools/call via Toolplane', mcp, c, seconds);
     results.push(r);
@@ -276,6 +282,16 @@ try {
           })
           .join(', ') +
         ' (CPU ms per call, the system part in brackets)',
+      `c=${c}: ` +
+        procs
+          .filter((p) => p.pid !== postmaster)
+          .map((p) => {
+            const [r0, w0] = ioBefore[procs.indexOf(p)]!;
+            const [r1, w1] = syscalls(p.pid);
+            return `${p.name} ${((r1 - r0) / calls).toFixed(2)} / ${((w1 - w0) / calls).toFixed(2)}`;
+          })
+          .join(', ') +
+        ' (read / write system calls per call)',
       `c=${c}: ` +
         procs
           .map((p, i) => `${p.name} ${seen.peakRssMb[i]!.toFixed(0)} (idle ${idleRssMb[i]!.toFixed(0)})`)
