@@ -284,11 +284,11 @@ try {
         ' (CPU ms per call, the system part in brackets)',
       `c=${c}: ` +
         procs
-          .filter((p) => p.pid !== postmaster)
-          .map((p) => {
-            const [r0, w0] = ioBefore[procs.indexOf(p)]!;
+          .flatMap((p, i) => {
+            if (p.pid === postmaster) return []; // its backends are other processes
+            const [r0, w0] = ioBefore[i]!;
             const [r1, w1] = syscalls(p.pid);
-            return `${p.name} ${((r1 - r0) / calls).toFixed(2)} / ${((w1 - w0) / calls).toFixed(2)}`;
+            return [`${p.name} ${((r1 - r0) / calls).toFixed(2)} / ${((w1 - w0) / calls).toFixed(2)}`];
           })
           .join(', ') +
         ' (read / write system calls per call)',
