@@ -5,7 +5,7 @@
 //
 //   pnpm bench:tool-call [--seconds 10] [--workers 1] [--edges 1] [--fast-path false] [--worker-fetchers N]
 //                        [--upstream-delay-ms 0] [--concurrency "1 32"] [--paths all|fast]
-//                        [--node-options=--max-semi-space-size=32] [--cpu-prof DIR]
+//                        [--node-options=--max-semi-space-size=32] [--worker-node-options=…] [--cpu-prof DIR]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -35,6 +35,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '1 32' },
     /** NODE_OPTIONS for every service process (e.g. GC flags), after the services' own (`serviceNodeOptions`): these win. */
     'node-options': { type: 'string' },
+    /** NODE_OPTIONS for the workers only, after `--node-options` (these win there): a flag for one service. */
+    'worker-node-options': { type: 'string' },
     /** Which rows to run: `all`, or `fast` (the 2025-era tools/call only, and the upstream direct). */
     paths: { type: 'string', default: 'all' },
     /** Prometheus metrics on in every service (METRICS_PORT, as the k8s base sets it). */
@@ -109,6 +111,9 @@ const stack = await startStack({
   serviceEnv: {
     edge: { MCP_FAST_PATH: values['fast-path'] === 'false' ? 'false' : 'true' },
     worker: {
+      ...(values['worker-node-options']
+        ? { NODE_OPTIONS: [nodeOptions, values['worker-node-options']].filter(Boolean).join(' ') }
+        : {}),
       ...(values['worker-concurrency'] ? { WORKER_CONCURRENCY: values['worker-concurrency'] } : {}),
       ...(values['worker-fetchers'] ? { WORKER_FETCHERS: values['worker-fetchers'] } : {}),
     },

@@ -717,7 +717,6 @@ function workspaceFallbacks(job: ToolInvokeJob, shared: WorkflowPlan, plan: Work
   return Object.fromEntries(names.map((n) => [n, workspaceSecrets.workflow(job.principal.workspaceId, n)]));
 }
 
-/** The job's `Config-*` values (names without the prefix) as the engine takes them: header names. */
 /** What every execution record of `job` says: which call, by whom, when, how long. */
 function recordBase(job: ToolInvokeJob, startedAt: number, durationMs: number) {
   return {
