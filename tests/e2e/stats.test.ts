@@ -186,6 +186,54 @@ describe('GET /stats over a known traffic mix', () => {
   }, 60_000);
 });
 
+describe('one snapshot per read', () => {
+  it('totals, steps and tool lists agree on every read while batches are being stored', async () => {
+    // Its own server and hour, so the figures above are untouched.
+    const to = '2026-03-01T11:00:00.000Z';
+    const server = randomUUID();
+    const torn: string[] = [];
+    let reads = 0;
+    const read = async () => {
+      const s = await stats({ to, server_id: server, top: 50 });
+      reads++;
+      const bySteps = s.series.reduce((n, p) => n + p.calls, 0);
+      const byTools = s.busiest_tools.reduce((n, t) => n + t.calls, 0);
+      const errorsByTools = s.most_errors.reduce((n, t) => n + t.errors, 0);
+      if (bySteps !== s.totals.calls || byTools !== s.totals.calls || errorsByTools !== s.totals.errors) {
+        torn.push(`totals ${s.totals.calls}/${s.totals.errors}, steps ${bySteps}, tools ${byTools}/${errorsByTools}`);
+      }
+      return s;
+    };
+    let writing = true;
+    const reader = (async () => {
+      while (writing) await read();
+    })();
+    const batches = 40;
+    try {
+      for (let i = 0; i < batches; i++) {
+        const minute = `2026-03-01T10:${String(i).padStart(2, '0')}:30.000Z`;
+        await send([
+          ...records(server, 'alpha', minute, 2, 5),
+          ...records(server, 'beta', minute, 1, 50, 'tool_error'),
+          ...records(server, `tool-${i}`, minute, 1, 500),
+        ]);
+        await waitFor(`batch ${i} stored`, async () => (await read()).totals.calls === (i + 1) * 4);
+      }
+    } finally {
+      writing = false;
+      await reader;
+    }
+    expect(torn).toEqual([]);
+    const last = await read();
+    expect(last.totals).toMatchObject({ calls: batches * 4, errors: batches });
+    expect(last.busiest_tools.slice(0, 2).map((t) => [t.tool, t.calls])).toEqual([
+      ['alpha', batches * 2],
+      ['beta', batches],
+    ]);
+    expect(reads).toBeGreaterThan(batches);
+  }, 120_000);
+});
+
 describe('faults', () => {
   it('PostgreSQL ending the storing connection mid-statement: nothing kept, the batch stored once on retry', async () => {
     const admin = new pg.Client({ connectionString: stack.databaseUrl });

@@ -9,7 +9,7 @@ import { caller } from '../http/auth.ts';
  * records' own `started_at`, with the calls, the errors (every outcome but `success`), the sum and the
  * maximum of the durations, and a fixed latency histogram. It is written by the same statement that
  * stores the records (execution-records.ts), from the rows that statement inserted: a batch delivered
- * again inserts no record and adds nothing. `GET /stats` sums rows; it never scans the records.
+ * again inserts no record and adds nothing. `GET /stats` sums rows in one statement; it never scans the records.
  *
  * The histogram's bounds (ms) are part of the table's meaning: bucket `k` (0-based) counts the calls
  * with `LATENCY_BOUNDS_MS[k-1] <= duration < LATENCY_BOUNDS_MS[k]` (bucket 0: below the first bound,
@@ -116,7 +116,12 @@ export function statsRouter(db: Db): Router {
   return r;
 }
 
-/** The figures of `GET /stats` for a workspace (two aggregate queries over the rollup). */
+/**
+ * The figures of `GET /stats` for a workspace: one aggregate statement over the rollup, grouped both per
+ * minute (the series and totals) and per server and tool (the top lists), so that every figure of a response
+ * comes from one snapshot. Two statements would each see the batches committed by their own start: a read
+ * during a store could show tools that do not add up to the totals.
+ */
 async function trafficStats(db: Db, workspaceId: string, q: z.infer<typeof StatsQuery>) {
   const { ms, stepSeconds, table } = windows[q.window];
   const stepMs = stepSeconds * 1000;
@@ -126,19 +131,15 @@ async function trafficStats(db: Db, workspaceId: string, q: z.infer<typeof Stats
   let where = 'workspace_id = $1::uuid AND minute >= $2::timestamp(3) AND minute < $3::timestamp(3)';
   if (q.server_id) where += ` AND server_id = $${params.push(q.server_id)}::uuid`;
   if (q.tool) where += ` AND tool = $${params.push(q.tool)}`;
-  const [minutes, tools] = await Promise.all([
-    db.$queryRawUnsafe<SeriesRow[]>(
-      `SELECT (extract(epoch FROM minute) * 1000)::float8 AS minute_ms, sum(calls)::float8 AS calls,
-           sum(errors)::float8 AS errors, max(duration_max_ms) AS max_ms, ARRAY[${bucketSums}] AS buckets
-         FROM ${table} WHERE ${where} GROUP BY minute ORDER BY minute`,
-      ...params,
-    ),
-    db.$queryRawUnsafe<ToolRow[]>(
-      `SELECT server_id::text, tool, sum(calls)::float8 AS calls, sum(errors)::float8 AS errors
-         FROM ${table} WHERE ${where} GROUP BY server_id, tool`,
-      ...params,
-    ),
-  ]);
+  const rows = await db.$queryRawUnsafe<(SeriesRow & ToolRow & { per_minute: boolean })[]>(
+    `SELECT grouping(minute) = 0 AS per_minute, (extract(epoch FROM minute) * 1000)::float8 AS minute_ms,
+         server_id::text, tool, sum(calls)::float8 AS calls, sum(errors)::float8 AS errors,
+         max(duration_max_ms) AS max_ms, ARRAY[${bucketSums}] AS buckets
+       FROM ${table} WHERE ${where} GROUP BY GROUPING SETS ((minute), (server_id, tool)) ORDER BY minute`,
+    ...params,
+  );
+  const minutes = rows.filter((r) => r.per_minute);
+  const tools = rows.filter((r) => !r.per_minute);
   return summarise(minutes, tools, { start, end, stepSeconds, top: q.top, window: q.window });
 }
 
