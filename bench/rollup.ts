@@ -12,7 +12,7 @@
 //    database, then `GET /stats` is timed over HTTP as the overview page calls it (the workspace and one server,
 //    the hour and the day; median and slowest of 9), beside `GET /mcp_manager`, the page's other call.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -150,4 +150,6 @@ try {
   redis.disconnect();
   await db.end();
   await stack.stop();
+  // A month of rows for 100 servers is gigabytes: the run's data directory goes with it.
+  rmSync(stack.dataDir, { recursive: true, force: true });
 }

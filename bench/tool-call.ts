@@ -7,7 +7,7 @@
 //                        [--upstream-delay-ms 0] [--concurrency "1 32"] [--paths all|fast]
 //                        [--node-options=--max-semi-space-size=32] [--worker-node-options=…] [--cpu-prof DIR]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -368,4 +368,7 @@ try {
 } finally {
   await stack.stop();
   upstreamProc.kill('SIGTERM');
+  // The services' logs stay (GC observers and the like write there); the database cluster (150 MB a run) goes.
+  rmSync(join(stack.dataDir, 'postgres'), { recursive: true, force: true });
+  console.error(`logs: ${join(stack.dataDir, 'logs')}`);
 }
