@@ -89,4 +89,30 @@ describe('redactSecrets', () => {
     const r = { content: [{ type: 'text', text: 'ok' }] };
     expect(redactSecrets(r, [undefined, 'ab'])).toBe(r);
   });
+
+  it('copies only what it redacts: a clean result is returned as it is, a dirty one leaves its input unchanged', () => {
+    const clean = {
+      content: [{ type: 'text', text: 'no credential here' }],
+      structuredContent: { items: [{ id: 1, tags: ['a', 'b'] }], meta: null },
+    };
+    expect(redactSecrets(clean, [secret])).toBe(clean);
+
+    const untouched = { id: 1, tags: ['a', 'b'] };
+    const dirty = {
+      content: [{ type: 'text', text: 'no credential here' }],
+      structuredContent: JSON.parse(
+        `{"items":[${JSON.stringify(untouched)},{"key":"${secret}","${secret}":2}],"__proto__":{"x":1}}`,
+      ) as Record<string, unknown>,
+    };
+    const before = JSON.stringify(dirty);
+    const result = redactSecrets(dirty, [secret]);
+    expect(JSON.stringify(dirty)).toBe(before);
+    expect(result.content).toBe(dirty.content);
+    const items = result.structuredContent!.items as unknown[];
+    expect(items[0]).toBe((dirty.structuredContent.items as unknown[])[0]);
+    expect(items[1]).toEqual({ key: '[redacted]', '[redacted]': 2 });
+    // An own `__proto__` key stays a key of the copy (not its prototype).
+    expect(Object.keys(result.structuredContent!)).toEqual(['items', '__proto__']);
+    expect(Object.getPrototypeOf(result.structuredContent)).toBe(Object.prototype);
+  });
 });

@@ -164,14 +164,38 @@ export function redactSecrets(
 ): ToolResultPayload {
   const pattern = patternFor(secretValues);
   if (!pattern) return result;
-  const scrub = (value: unknown): unknown => {
-    if (typeof value === 'string') return value.replace(pattern, REDACTED);
-    if (Array.isArray(value)) return value.map(scrub);
-    if (value !== null && typeof value === 'object')
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [scrub(k) as string, scrub(v)]));
-    return value;
-  };
-  return scrub(result) as ToolResultPayload;
+  return scrubbed(result, pattern) as ToolResultPayload;
+}
+
+/**
+ * `value` with `pattern` replaced in every string and object key, copied only where something was replaced: a
+ * result without a secret (nearly all) comes back as it is, with no copy of an API answer's whole tree.
+ */
+function scrubbed(value: unknown, pattern: RegExp): unknown {
+  if (typeof value === 'string') return value.replace(pattern, REDACTED);
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      const clean = scrubbed(item, pattern);
+      if (clean !== item) (copy ??= value.slice())[i] = clean;
+    }
+    return copy ?? value;
+  }
+  if (value === null || typeof value !== 'object') return value;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  let entries: [string, unknown][] | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const item = record[key];
+    const cleanKey = key.replace(pattern, REDACTED);
+    const clean = scrubbed(item, pattern);
+    if (!entries && (cleanKey !== key || clean !== item)) entries = keys.slice(0, i).map((k) => [k, record[k]]);
+    entries?.push([cleanKey, clean]);
+  }
+  // `fromEntries` defines every key as an own property (a `__proto__` key stays a key).
+  return entries ? Object.fromEntries(entries) : value;
 }
 
 /**
