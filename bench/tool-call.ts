@@ -4,7 +4,7 @@
 // and the ratios; copy them into docs/benchmarks.md.
 //
 //   pnpm bench:tool-call [--seconds 10] [--workers 1] [--edges 1] [--fast-path false] [--worker-fetchers N]
-//                        [--upstream-delay-ms 0] [--concurrency "1 32"] [--paths all|fast]
+//                        [--upstream-delay-ms 0] [--response-bytes 0] [--concurrency "1 32"] [--paths all|fast]
 //                        [--node-options=--max-semi-space-size=32] [--worker-node-options=…] [--cpu-prof DIR]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -31,6 +31,8 @@ const { values } = parseArgs({
     'cpu-prof': { type: 'string' },
     /** Every upstream answer waits this long (ms), as a remote API would. */
     'upstream-delay-ms': { type: 'string', default: '0' },
+    /** The called ticket's JSON grows to about this many bytes (comments), as a real API answer would. */
+    'response-bytes': { type: 'string', default: '0' },
     /** The load's concurrencies (closed loops), e.g. "64 512" with a slow upstream. */
     concurrency: { type: 'string', default: '1 32' },
     /** NODE_OPTIONS for every service process (e.g. GC flags), after the services' own (`serviceNodeOptions`): these win. */
@@ -92,7 +94,14 @@ const apiKey = 'bench-upstream-key';
 
 const upstreamProc = spawn(
   process.execPath,
-  ['--conditions=@toolplane/source', join(repoRoot, 'bench', 'upstream.ts'), apiKey, '0', String(upstreamDelayMs)],
+  [
+    '--conditions=@toolplane/source',
+    join(repoRoot, 'bench', 'upstream.ts'),
+    apiKey,
+    '0',
+    String(upstreamDelayMs),
+    values['response-bytes'],
+  ],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 );
 const upstreamUrl = await new Promise<string>((resolve) =>
@@ -333,7 +342,7 @@ try {
   console.log(
     `\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ` +
       `${seconds}s per run, 1s warm-up; workers=${values.workers}, edges=${values.edges}, fast path ${values['fast-path']}; ` +
-      `upstream delay ${upstreamDelayMs} ms\n`,
+      `upstream delay ${upstreamDelayMs} ms, answers of ${values['response-bytes'] === '0' ? 'the seed size' : `about ${values['response-bytes']} bytes`}\n`,
   );
   console.log(
     '| path | concurrency | calls/s | p50 ms | p99 ms | errors |\n| --- | ---: | ---: | ---: | ---: | ---: |',
