@@ -172,6 +172,11 @@ const ToolInvokeJobV1 = z.object({
       clientCapabilities: z.record(z.string(), z.unknown()).optional(),
     })
     .optional(),
+  /**
+   * The edge takes a plain result as the JSON its worker serialised (`SerializedToolResult`, ADR 0033): the worker
+   * may then publish it as a second part of the reply. A worker that does not know this field answers as before.
+   */
+  serializedResult: z.literal(true).optional(),
 });
 export const ToolInvokeJob = z.discriminatedUnion('v', [ToolInvokeJobV1]);
 export type ToolInvokeJob = z.infer<typeof ToolInvokeJob>;
@@ -194,25 +199,70 @@ export const ToolResultPayload = z.object({
 });
 export type ToolResultPayload = z.infer<typeof ToolResultPayload>;
 
+const ToolInvokeFailure = z.object({
+  v: z.literal(1),
+  invocationId: z.string(),
+  ok: z.literal(false),
+  error: z.object({
+    kind: z.enum(['user', 'transient', 'internal']),
+    code: z.string(),
+    message: z.string(),
+    /**
+     * `connection.required` only: the person's connect link, also in `message` (ADR 0027). The edge asks a client
+     * that declared URL-mode elicitation to open it (MCP `-32042`, or `input_required` on 2026-07-28).
+     */
+    connectUrl: z.string().url().optional(),
+  }),
+});
+
+/** What a worker answers for a tool invocation. */
 export const ToolInvokeResult = z.discriminatedUnion('ok', [
   z.object({ v: z.literal(1), invocationId: z.string(), ok: z.literal(true), result: ToolResultPayload }),
+  ToolInvokeFailure,
+]);
+export type ToolInvokeResult = z.infer<typeof ToolInvokeResult>;
+
+const utf8 = new TextDecoder();
+
+/**
+ * A plain tool result (only `content`, `structuredContent` and `isError`, in that order) as its worker serialised it:
+ * UTF-8 JSON that the edge writes into its answer as it came, without parsing and serialising it again (ADR 0033).
+ * `value()` parses it where a value is needed (the SDK's path).
+ */
+export class SerializedToolResult {
+  readonly json: Uint8Array;
+  readonly isError: boolean | undefined;
+  private parsed: ToolResultPayload | undefined;
+
+  constructor(json: Uint8Array, isError: boolean | undefined) {
+    this.json = json;
+    this.isError = isError;
+  }
+
+  /** The result as a value, parsed and checked on first use. */
+  value(): ToolResultPayload {
+    return (this.parsed ??= ToolResultPayload.parse(JSON.parse(utf8.decode(this.json))));
+  }
+}
+
+/** A tool result as the edge holds it: a value, or the JSON its worker serialised. */
+export type ToolOutcome = ToolResultPayload | SerializedToolResult;
+
+/** The result of a `ToolOutcome` as a value. */
+export const toolResultValue = (outcome: ToolOutcome): ToolResultPayload =>
+  outcome instanceof SerializedToolResult ? outcome.value() : outcome;
+
+/** What the edge receives for a tool invocation: the worker's answer, its result possibly still serialised. */
+export const ReceivedToolInvokeResult = z.discriminatedUnion('ok', [
   z.object({
     v: z.literal(1),
     invocationId: z.string(),
-    ok: z.literal(false),
-    error: z.object({
-      kind: z.enum(['user', 'transient', 'internal']),
-      code: z.string(),
-      message: z.string(),
-      /**
-       * `connection.required` only: the person's connect link, also in `message` (ADR 0027). The edge asks a client
-       * that declared URL-mode elicitation to open it (MCP `-32042`, or `input_required` on 2026-07-28).
-       */
-      connectUrl: z.string().url().optional(),
-    }),
+    ok: z.literal(true),
+    result: z.union([z.instanceof(SerializedToolResult), ToolResultPayload]),
   }),
+  ToolInvokeFailure,
 ]);
-export type ToolInvokeResult = z.infer<typeof ToolInvokeResult>;
+export type ReceivedToolInvokeResult = z.infer<typeof ReceivedToolInvokeResult>;
 
 /**
  * What a worker publishes on the edge's result channel while a call runs (only when the job asked for

@@ -1,10 +1,13 @@
 import {
   jobNames,
   queueNames,
+  ReceivedToolInvokeResult,
   redisKeys,
+  SerializedToolResult,
   ToolInvokeEvent,
-  ToolInvokeResult,
   type ToolInvokeJob,
+  type ToolInvokeResult,
+  type ToolResultPayload,
 } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
 import { RequestReplyClient } from './reply-channel.ts';
@@ -19,7 +22,7 @@ export interface InvocationClientOptions {
 /** The edge's side of the queue hop: enqueue a `tool.invoke` job and await its result. */
 export class InvocationClient {
   readonly edgeId: string;
-  private readonly rpc: RequestReplyClient<ToolInvokeJob, ToolInvokeResult>;
+  private readonly rpc: RequestReplyClient<ToolInvokeJob, ReceivedToolInvokeResult>;
   private readonly redis: Redis;
   private readonly cancelChannel: string;
 
@@ -33,7 +36,11 @@ export class InvocationClient {
       clientId: opts.edgeId,
       queueName: queueNames.toolInvocations,
       jobName: jobNames.toolInvoke,
-      reply: ToolInvokeResult,
+      reply: ReceivedToolInvokeResult,
+      withPart: (envelope, json) => ({
+        ...(envelope as object),
+        result: new SerializedToolResult(json, (envelope as { isError?: boolean }).isError),
+      }),
       idOf: (r) => r.invocationId,
       event: { schema: ToolInvokeEvent, idOf: (e) => (e as ToolInvokeEvent).invocationId },
     });
@@ -53,7 +60,7 @@ export class InvocationClient {
     signal?: AbortSignal,
     onEnqueued?: (error?: unknown) => void,
     onEvent?: (event: ToolInvokeEvent['event']) => void,
-  ): Promise<ToolInvokeResult> {
+  ): Promise<ReceivedToolInvokeResult> {
     return this.rpc.request(
       job.invocationId,
       job,
@@ -73,4 +80,29 @@ export class InvocationClient {
   close(): Promise<void> {
     return this.rpc.close();
   }
+}
+
+/** The only members of a plain result (what an HTTP, connector or workflow tool answers), in `ToolResultPayload`'s order. */
+const plainMembers = new Set(['content', 'structuredContent', 'isError']);
+
+/**
+ * How a worker publishes a tool invocation's reply (`ReplyingConsumer`'s `message`). For a job that takes a serialised
+ * result (`serializedResult`), a plain result goes as a second part after the envelope, serialised once here and
+ * written by the edge into its answer as it is (ADR 0033): `{"v":1,"invocationId":…,"ok":true}\n{"content":…}`. The
+ * result's members are in `ToolResultPayload`'s order and each content block's `type` first: the bytes the edge's
+ * parse and serialisation made before. Anything else is one JSON message.
+ */
+export function toolReplyMessage(job: ToolInvokeJob, reply: ToolInvokeResult): string {
+  if (!job.serializedResult || !reply.ok || !Object.keys(reply.result).every((k) => plainMembers.has(k)))
+    return JSON.stringify(reply);
+  const { content, structuredContent, isError } = reply.result;
+  const envelope = { v: reply.v, invocationId: reply.invocationId, ok: true, ...(isError ? { isError } : {}) };
+  const result: ToolResultPayload = { content: content.map(typeFirst), structuredContent, isError };
+  return `${JSON.stringify(envelope)}\n${JSON.stringify(result)}`;
+}
+
+function typeFirst(block: ToolResultPayload['content'][number]): ToolResultPayload['content'][number] {
+  if (Object.keys(block)[0] === 'type') return block;
+  const { type, ...rest } = block;
+  return { type, ...rest };
 }

@@ -16,6 +16,11 @@ export interface RequestReplyOptions<R> {
   /** Parses a reply; `idOf` says which request it answers. */
   reply: z.ZodType<R>;
   idOf: (reply: R) => string;
+  /**
+   * A reply published in two parts (`<envelope JSON>\n<part>`, see `ReplyingConsumer`'s `message`): the value
+   * `reply` parses, made of the envelope and the second part's bytes (not decoded here).
+   */
+  withPart?: (envelope: unknown, part: Uint8Array) => unknown;
   /** Messages on the channel that are not replies but events of a running request (an `event` member). */
   event?: { schema: z.ZodType<unknown>; idOf: (event: unknown) => string };
   /**
@@ -97,7 +102,8 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
     this.queue.on('error', () => undefined);
     this.subscriber = opts.redis.duplicate();
     this.channel = redisKeys(opts.prefix).results(opts.clientId);
-    this.subscriber.on('message', (_channel: string, message: string) => this.onMessage(message));
+    // As bytes: a reply's second part is passed on undecoded (ioredis decodes only for `message` listeners).
+    this.subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.onMessage(message));
     opts.redis.on('close', () => (this.downSince ??= Date.now()));
     opts.redis.on('ready', () => {
       this.downSince = undefined;
@@ -161,12 +167,15 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
     }
   }
 
-  private onMessage(message: string): void {
+  private onMessage(message: Buffer): void {
     let parsed: R;
     try {
-      const raw: unknown = JSON.parse(message);
-      if (this.opts.event && typeof raw === 'object' && raw !== null && 'event' in raw) return this.onEvent(raw);
-      parsed = this.opts.reply.parse(raw);
+      // JSON text holds no raw line feed: the first one ends a two-part reply's envelope.
+      const split = this.opts.withPart ? message.indexOf(0x0a) : -1;
+      const raw: unknown = JSON.parse((split < 0 ? message : message.subarray(0, split)).toString('utf8'));
+      if (split >= 0) parsed = this.opts.reply.parse(this.opts.withPart!(raw, message.subarray(split + 1)));
+      else if (this.opts.event && typeof raw === 'object' && raw !== null && 'event' in raw) return this.onEvent(raw);
+      else parsed = this.opts.reply.parse(raw);
     } catch {
       return; // a malformed message cannot be matched to a caller
     }

@@ -24,6 +24,8 @@ export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
    * interim message (an event of the running job, not its reply) to the requesting process.
    */
   handle: (job: J, received: ReceivedJob, notify: (message: unknown) => void) => Promise<R>;
+  /** How a reply is published (default its JSON); a two-part reply is `<envelope JSON>\n<part>` (`withPart` of the client). */
+  message?: (job: J, reply: R) => string;
   onInvalidJob?: (jobId: string | undefined, issues: unknown) => void;
   /**
    * A job the queue fails without running it, because its workers stopped more than `maxStalledCount`
@@ -62,11 +64,13 @@ export interface ReceivedJob {
 export class ReplyingConsumer<J extends { replyTo: string }, R> {
   private readonly workers: Worker[];
   private readonly opts: ReplyingConsumerOptions<J, R>;
+  private readonly message: (job: J, reply: R) => string;
   private queue: Queue | undefined;
 
   constructor(opts: ReplyingConsumerOptions<J, R>) {
     const keys = redisKeys(opts.prefix);
     this.opts = opts;
+    this.message = opts.message ?? ((_job, reply) => JSON.stringify(reply));
     const publisher = opts.redis;
     // BullMQ's commands share the replies' connection (BullMQ leaves it open; its blocking reads get a
     // duplicate of their own): a reply and the job's completion then leave in one socket write, and Redis
@@ -85,7 +89,7 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
       const reply = await opts.handle(parsed.data, job, notify);
       // Not awaited, so BullMQ's completion joins it in the same write. A reply Redis could not take is
       // a lost job for the requester (its job is gone without an answer: it fails within seconds).
-      void publisher.publish(channel, JSON.stringify(reply)).catch((err: unknown) => opts.onError?.(err));
+      void publisher.publish(channel, this.message(parsed.data, reply)).catch((err: unknown) => opts.onError?.(err));
     };
     this.workers = Array.from({ length: fetchers }, (_, i) =>
       this.newWorker(run, connection, Math.ceil((opts.concurrency - i) / fetchers)),
@@ -124,7 +128,7 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
     if (!parsed.success) return;
     const channel = keys.results(parsed.data.replyTo);
     void onAbandoned(parsed.data, job)
-      .then((reply) => publisher.publish(channel, JSON.stringify(reply)))
+      .then((reply) => publisher.publish(channel, this.message(parsed.data, reply)))
       .catch(() => undefined);
   }
 

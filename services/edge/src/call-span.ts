@@ -1,4 +1,4 @@
-import type { ToolResultPayload } from '@toolplane/contracts';
+import { SerializedToolResult, type ToolOutcome } from '@toolplane/contracts';
 import {
   attr,
   EXECUTE_TOOL,
@@ -20,7 +20,7 @@ export function observedCall(
   requestId: string | number,
   meta: Record<string, unknown> | undefined,
   http: Pick<EdgeCallContext, 'traceparent' | 'tracestate' | 'protocolVersion'>,
-): Promise<ToolResultPayload> {
+): Promise<ToolOutcome> {
   if (!tracingEnabled() && !metricsEnabled()) return callTool(deps, call);
   return observeToolCall(() => callTool(deps, call), call.name, requestId, meta, http, call.loaded.catalog.serverId);
 }
@@ -31,13 +31,13 @@ export function observedCall(
  * `mcp.server.operation.duration` metric. The upstream work (enqueue, worker) nests under it.
  */
 async function observeToolCall(
-  call: () => Promise<ToolResultPayload>,
+  call: () => Promise<ToolOutcome>,
   tool: string,
   requestId: string | number,
   meta: Record<string, unknown> | undefined,
   http: { traceparent?: string | undefined; tracestate?: string | undefined; protocolVersion?: string | undefined },
   serverId: string,
-): Promise<ToolResultPayload> {
+): Promise<ToolOutcome> {
   const started = performance.now();
   let errorType: string | undefined;
   const fromMeta = typeof meta?.traceparent === 'string';
@@ -66,7 +66,7 @@ async function observeToolCall(
       async (span) => {
         const result = await call();
         if (result.isError) span.setAttribute(attr.errorType, (errorType = 'tool_error'));
-        else if (result.protocolError)
+        else if (!(result instanceof SerializedToolResult) && result.protocolError)
           span.setAttribute(attr.errorType, (errorType = String(result.protocolError.code)));
         return result;
       },

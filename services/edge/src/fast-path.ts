@@ -1,4 +1,4 @@
-import type { ToolResultPayload } from '@toolplane/contracts';
+import { SerializedToolResult, type ToolResultPayload } from '@toolplane/contracts';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
 import { clientIdOf, type EdgeCallContext } from './call-context.ts';
@@ -11,6 +11,8 @@ const plainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 const onlyKeys = (o: Record<string, unknown>, allowed: readonly string[]) =>
   Object.keys(o).every((k) => allowed.includes(k));
+
+const resultOpening = Buffer.from('{"result":');
 
 /** As the SDK normalizes a result without content (`content: []` added last). */
 function contentful(result: ToolResultPayload): ToolResultPayload {
@@ -100,6 +102,16 @@ export async function fastToolsCall(
   };
   const result = await observedCall(deps, toolCall, call.id, undefined, ctx);
   if (res.destroyed) return; // the caller went away (the call was cancelled)
+  if (result instanceof SerializedToolResult) {
+    // The worker's JSON as it came (ADR 0033): the SDK's member order around it.
+    const body = Buffer.concat([
+      resultOpening,
+      result.json,
+      Buffer.from(`,"jsonrpc":"2.0","id":${JSON.stringify(call.id)}}`),
+    ]);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body);
+    return;
+  }
   const { protocolError } = result;
   const json = protocolError
     ? JSON.stringify({ jsonrpc: '2.0', id: call.id, error: protocolError })

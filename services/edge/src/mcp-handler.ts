@@ -11,6 +11,7 @@ import {
   type ListToolsResult,
   type ServerContext,
 } from '@modelcontextprotocol/server';
+import { toolResultValue } from '@toolplane/contracts';
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
 import type { Request, Response } from 'express';
 import { callContext, clientIdOf, type EdgeCallContext } from './call-context.ts';
@@ -117,7 +118,7 @@ export function buildServer(
         );
     }
     try {
-      const result = await observedCall(deps, call, ctx.mcpReq.id, ctx.mcpReq._meta, c);
+      const result = toolResultValue(await observedCall(deps, call, ctx.mcpReq.id, ctx.mcpReq._meta, c));
       // Notifications of the call go out before its result (clients drop progress after the result).
       if (live) await live.flush();
       if (result.protocolError)

@@ -1,10 +1,19 @@
 import { describe, expect, it } from '@jest/globals';
-import type { Catalog, ToolInvokeJob } from '@toolplane/contracts';
+import { toolResultValue, type Catalog, type ToolInvokeJob } from '@toolplane/contracts';
 import { TransientError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
-import { callTool, configHeaders, requestFacts, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
+import {
+  callTool as callToolOutcome,
+  configHeaders,
+  requestFacts,
+  type ToolCall,
+  type ToolCallDeps,
+} from './tool-calls.ts';
+
+/** `callTool`'s result as a value. */
+const callTool = async (...args: Parameters<typeof callToolOutcome>) => toolResultValue(await callToolOutcome(...args));
 
 /**
  * What a job carries from the caller's HTTP request: `Config-*` headers for workflow tools only, the

@@ -8,6 +8,7 @@ import {
   type Principal,
   type ToolInvokeEvent,
   type ToolInvokeJob,
+  type ToolOutcome,
   type ToolResultPayload,
 } from '@toolplane/contracts';
 import { AppError, toAppError, type ErrorCode } from '@toolplane/errors';
@@ -155,7 +156,7 @@ function errorResult(text: string): ToolResultPayload {
  * `tools/call` on the edge: validate the arguments against the tool's schema, enqueue one job with
  * references only, await the worker's result and map failures to `isError` results.
  */
-export async function callTool(deps: ToolCallDeps, call: ToolCall): Promise<ToolResultPayload> {
+export async function callTool(deps: ToolCallDeps, call: ToolCall): Promise<ToolOutcome> {
   const { loaded, principal, name } = call;
   if (loaded.catalog.mode === 'SMART') {
     const meta = loaded.meta.get(name);
@@ -175,7 +176,7 @@ function invalidArguments(tool: LoadedTool): ToolResultPayload {
 }
 
 /** SMART mode: search, describe and connections are answered here; execute runs the target tool. */
-async function callMetaTool(deps: ToolCallDeps, call: ToolCall, meta: LoadedTool): Promise<ToolResultPayload> {
+async function callMetaTool(deps: ToolCallDeps, call: ToolCall, meta: LoadedTool): Promise<ToolOutcome> {
   const { loaded, principal, arguments: input } = call;
   if (!meta.validate(input)) return invalidArguments(meta);
   const unknown = (name: string) =>
@@ -367,7 +368,7 @@ async function accountLink(
 }
 
 /** Validates the arguments, enqueues the job (references only, sealed credentials) and awaits its result. */
-async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Promise<ToolResultPayload> {
+async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Promise<ToolOutcome> {
   const { loaded, principal, arguments: input, signal, live, request } = call;
   const name = tool.def.name;
   const invocationId = randomUUID();
@@ -427,6 +428,7 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
         ...(callerToken ? { callerToken } : {}),
         ...(upstreamAuthorization ? { upstreamAuthorization } : {}),
         ...(call.multiRound ? { multiRound: call.multiRound } : {}),
+        serializedResult: true,
       },
       signal,
       producer === noopSpan ? undefined : (err) => endSpan(producer, err),

@@ -6,7 +6,7 @@ import type { Logger } from '@toolplane/logger';
 import { createLogger } from '@toolplane/logger';
 import { logMixin, observeQueueDepth } from '@toolplane/telemetry';
 import { DataPlaneTask, queueNames, redisKeys, ServerIdentitySettings, ToolInvokeJob } from '@toolplane/contracts';
-import { coalesceWrites, ExecutionRecordSink, ReplyingConsumer } from '@toolplane/queue';
+import { coalesceWrites, ExecutionRecordSink, ReplyingConsumer, toolReplyMessage } from '@toolplane/queue';
 import {
   AwsSecretsReader,
   AwsSecretsWriter,
@@ -192,6 +192,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     fetchers: env.WORKER_FETCHERS,
     job: ToolInvokeJob,
     handle: processor,
+    message: toolReplyMessage,
     onAbandoned: createAbandonedJobHandler({ leases, plans, records, log }),
     onInvalidJob,
     stalled,
