@@ -19,6 +19,9 @@ let sdk: Side;
 
 async function side(label: string, fastPath: boolean): Promise<Side> {
   const upstream = await startTicketSystem({ apiKey: 'k', host: '127.0.0.1' });
+  // An answer of about 40 KB, past the size the fast path copies into one buffer (ADR 0033).
+  const comments = Array.from({ length: 400 }, (_, i) => ({ author: `u${i}@example.com`, text: `“${i}” \\ "q"\nok` }));
+  upstream.tickets.set('TCK-BIG', { ...upstream.tickets.get('TCK-1')!, id: 'TCK-BIG', comments });
   const { stack, api } = await startTestStack(label, {
     logLevel: 'warn',
     serviceEnv: { edge: { MCP_FAST_PATH: String(fastPath), LOG_LEVEL: 'debug' } },
@@ -58,6 +61,7 @@ const corpus: Case[] = [
   { label: 'an argument of the wrong type', fast: true, body: call(4, 'get_ticket', { ticket_id: 5 }) },
   { label: 'no arguments member', fast: true, body: call(5, 'search_tickets') },
   { label: 'a query', fast: true, body: call(6, 'search_tickets', { status: 'open', limit: 2 }) },
+  { label: 'a large answer', fast: true, body: call(11, 'get_ticket', { ticket_id: 'TCK-BIG' }) },
   {
     label: 'a POST with a body, non-ASCII text',
     fast: true,
@@ -120,12 +124,15 @@ describe('the tools/call fast path', () => {
     const fastEdge = fast.stack.processes.find((p) => p.service === 'edge')!;
     const sdkEdge = sdk.stack.processes.find((p) => p.service === 'edge')!;
     const differences: unknown[] = [];
+    const sizes = new Map<string, number>();
     for (const c of corpus) {
       const a = await send(fast.url, c, fast.stack.bootstrapKey);
       const b = await send(sdk.url, c, sdk.stack.bootstrapKey);
+      sizes.set(c.label, a.body.length);
       if (JSON.stringify(a) !== JSON.stringify(b)) differences.push({ case: c.label, fast: a, sdk: b });
     }
     expect(differences).toEqual([]);
+    expect(sizes.get('a large answer')).toBeGreaterThan(32 * 1024);
     // The fast edge logs each call it serves. The corpus ends with a fast case, and stdout is ordered:
     // once that line is read, every earlier one is, so the count says which cases took the fast path.
     expect(corpus.at(-1)!.fast).toBe(true);

@@ -13,6 +13,8 @@ const onlyKeys = (o: Record<string, unknown>, allowed: readonly string[]) =>
   Object.keys(o).every((k) => allowed.includes(k));
 
 const resultOpening = Buffer.from('{"result":');
+/** Below this size a serialised result is copied into one buffer with its envelope (cheaper than three writes). */
+const copyBelowBytes = 16 * 1024;
 
 /** As the SDK normalizes a result without content (`content: []` added last). */
 function contentful(result: ToolResultPayload): ToolResultPayload {
@@ -104,12 +106,15 @@ export async function fastToolsCall(
   if (res.destroyed) return; // the caller went away (the call was cancelled)
   if (result instanceof SerializedToolResult) {
     // The worker's JSON as it came (ADR 0033): the SDK's member order around it.
-    const body = Buffer.concat([
-      resultOpening,
-      result.json,
-      Buffer.from(`,"jsonrpc":"2.0","id":${JSON.stringify(call.id)}}`),
-    ]);
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body);
+    const closing = Buffer.from(`,"jsonrpc":"2.0","id":${JSON.stringify(call.id)}}`);
+    const length = resultOpening.length + result.json.length + closing.length;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': length });
+    if (result.json.length < copyBelowBytes) return void res.end(Buffer.concat([resultOpening, result.json, closing]));
+    // A large answer is not copied: its parts leave in one write with the head (`end` uncorks the socket).
+    res.socket?.cork();
+    res.write(resultOpening);
+    res.write(result.json);
+    res.end(closing);
     return;
   }
   const { protocolError } = result;
