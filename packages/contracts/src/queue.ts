@@ -215,11 +215,15 @@ const ToolInvokeFailure = z.object({
   }),
 });
 
+const ToolInvokeSuccess = z.object({
+  v: z.literal(1),
+  invocationId: z.string(),
+  ok: z.literal(true),
+  result: ToolResultPayload,
+});
+
 /** What a worker answers for a tool invocation. */
-export const ToolInvokeResult = z.discriminatedUnion('ok', [
-  z.object({ v: z.literal(1), invocationId: z.string(), ok: z.literal(true), result: ToolResultPayload }),
-  ToolInvokeFailure,
-]);
+export const ToolInvokeResult = z.discriminatedUnion('ok', [ToolInvokeSuccess, ToolInvokeFailure]);
 export type ToolInvokeResult = z.infer<typeof ToolInvokeResult>;
 
 const utf8 = new TextDecoder();
@@ -254,12 +258,7 @@ export const toolResultValue = (outcome: ToolOutcome): ToolResultPayload =>
 
 /** What the edge receives for a tool invocation: the worker's answer, its result possibly still serialised. */
 export const ReceivedToolInvokeResult = z.discriminatedUnion('ok', [
-  z.object({
-    v: z.literal(1),
-    invocationId: z.string(),
-    ok: z.literal(true),
-    result: z.union([z.instanceof(SerializedToolResult), ToolResultPayload]),
-  }),
+  ToolInvokeSuccess.extend({ result: z.union([z.instanceof(SerializedToolResult), ToolResultPayload]) }),
   ToolInvokeFailure,
 ]);
 export type ReceivedToolInvokeResult = z.infer<typeof ReceivedToolInvokeResult>;

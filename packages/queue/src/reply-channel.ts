@@ -171,9 +171,10 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
     let parsed: R;
     try {
       // JSON text holds no raw line feed: the first one ends a two-part reply's envelope.
-      const split = this.opts.withPart ? message.indexOf(0x0a) : -1;
+      const { withPart } = this.opts;
+      const split = withPart ? message.indexOf(0x0a) : -1;
       const raw: unknown = JSON.parse((split < 0 ? message : message.subarray(0, split)).toString('utf8'));
-      if (split >= 0) parsed = this.opts.reply.parse(this.opts.withPart!(raw, message.subarray(split + 1)));
+      if (withPart && split >= 0) parsed = this.opts.reply.parse(withPart(raw, message.subarray(split + 1)));
       else if (this.opts.event && typeof raw === 'object' && raw !== null && 'event' in raw) return this.onEvent(raw);
       else parsed = this.opts.reply.parse(raw);
     } catch {
