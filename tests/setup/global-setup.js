@@ -1,7 +1,7 @@
 // Starts the real services the tests need, once per run: a private redis-server and an embedded
 // PostgreSQL. Under CI=true a missing service fails the run; nothing is ever skipped silently.
 // TEST_REDIS_URL / TEST_DATABASE_URL, when already set, point the tests at existing servers instead.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres, startMotoServer, startRedisServer } from '../../packages/embedded/src/index.ts';
@@ -29,6 +29,9 @@ export default async function globalSetup() {
   }
   if (!process.env.TEST_DATABASE_URL) {
     const root = mkdtempSync(join(tmpdir(), 'toolplane-test-pg-'));
+    // Ours (mkdtemp makes it 0700): as root, PostgreSQL runs as the postgres user, which must reach the cluster in it.
+    // Nothing else is opened; where that user cannot reach, the cluster goes to its own directory (postgres-runtime.ts).
+    chmodSync(root, 0o755);
     // Teardown stops handles in reverse order: the cluster (hundreds of MB) is removed once stopped.
     handles.push({ stop: async () => rmSync(root, { recursive: true, force: true }) });
     const pg = await startEmbeddedPostgres({ dataDir: join(root, 'data') });
