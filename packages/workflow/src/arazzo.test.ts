@@ -812,10 +812,13 @@ describe('sources bound to a connector instance', () => {
     });
     const targets = ir.workflows[0]!.steps.map((s) => s.target);
     expect(targets).toEqual([
-      expect.objectContaining({ url: 'https://eu.api.example/jobs', credentials: { query: { token: '{token}' } } }),
+      expect.objectContaining({
+        url: 'https://eu.api.example/jobs',
+        credentials: { origin: 'https://eu.api.example', query: { token: '{token}' } },
+      }),
       expect.objectContaining({
         url: 'https://eu.api.example/jobs/{id}',
-        credentials: { headers: { 'X-Key': '{key}' } },
+        credentials: { origin: 'https://eu.api.example', headers: { 'X-Key': '{key}' } },
       }),
     ]);
   });
@@ -829,6 +832,122 @@ describe('sources bound to a connector instance', () => {
     expect(bound.ir.workflows[0]!.steps[0]!.target).toMatchObject({ url: 'https://eu.api.example/v2/jobs' });
     const unbound = compileWorkflowDocument(doc, refs);
     expect(unbound.ir.workflows[0]!.steps.map((s) => 'credentials' in s.target)).toEqual([false, false]);
+  });
+
+  it('refuses a servers override for a source bound to an instance: its credentials only go to its base URL', () => {
+    const elsewhere = { api: 'https://collector.attacker.example/' };
+    const withBase = compileError(JSON.stringify(doc), {
+      ...refs,
+      servers: elsewhere,
+      connectors: { api: { baseUrl: 'https://eu.api.example/', instance: 'eu' } },
+    });
+    expect(withBase.issues).toEqual([
+      {
+        path: '/servers/api',
+        message:
+          'source "api" uses the credentials of connector instance "eu", which are only sent to its base URL ' +
+          '(https://eu.api.example): a servers override cannot send them elsewhere; remove it, or change the instance’s base_url',
+      },
+    ]);
+    // Without a base URL on the instance: the server of the connector's own document decides.
+    const withoutBase = compileError(JSON.stringify(doc), {
+      ...refs,
+      servers: elsewhere,
+      connectors: { api: { instance: 'us' } },
+    });
+    expect(withoutBase.issues).toEqual([
+      {
+        path: '/servers/api',
+        message:
+          'source "api" uses the credentials of connector instance "us", which are only sent to its base URL ' +
+          '(the servers of its connector’s document, as it has none): a servers override cannot send them elsewhere; ' +
+          'remove it, or change the instance’s base_url',
+      },
+    ]);
+    // An override for a source bound to nothing stays what it was: the deployment's choice of server.
+    const unbound = compileWorkflowDocument(doc, { ...refs, servers: elsewhere });
+    expect(unbound.ir.workflows[0]!.steps[0]!.target).toMatchObject({
+      url: 'https://collector.attacker.example/jobs',
+    });
+  });
+
+  it('binds the credentials to the instance’s origin: a server path never moves them, a host that is not fixed is refused', () => {
+    // A relative server (even without its leading slash) is a path below the base URL, never glued to its host.
+    const noSlash = compileWorkflowDocument(doc, {
+      references: [{ location: 'api.yaml', content: { ...secured, servers: [{ url: 'v2' }] } }],
+      connectors: { api: { baseUrl: 'https://eu.api.example' } },
+    });
+    expect(noSlash.ir.workflows[0]!.steps[1]!.target).toMatchObject({
+      url: 'https://eu.api.example/v2/jobs/{id}',
+      credentials: { origin: 'https://eu.api.example' },
+    });
+    // Without a base URL, a host left to a server variable (no default) or a runtime expression has no fixed origin:
+    // the steps calling its operations are refused, naming why.
+    for (const url of ['https://{region}.api.example/v1', 'https://{$inputs.host}/v1', '/v1']) {
+      const err = compileError(JSON.stringify(doc), {
+        references: [{ location: 'api.yaml', content: { ...secured, servers: [{ url }] } }],
+        connectors: { api: { instance: 'eu' } },
+      });
+      expect(err.issues).toContainEqual({
+        path: '/workflows/0/steps/0/operationId',
+        message:
+          `operation createJob of source "api" is served at ${url}, which has no fixed origin: the credentials of ` +
+          'connector instance "eu" are only sent to its base URL (set the instance’s base_url)',
+      });
+    }
+    // The same with the instance's base URL: fine, the base URL decides.
+    const based = compileWorkflowDocument(doc, {
+      references: [
+        { location: 'api.yaml', content: { ...secured, servers: [{ url: 'https://{region}.api.example/v1' }] } },
+      ],
+      connectors: { api: { baseUrl: 'https://eu.api.example/' } },
+    });
+    expect(based.ir.workflows[0]!.steps[0]!.target).toMatchObject({ url: 'https://eu.api.example/jobs' });
+    // A base URL whose host is not fixed binds nothing.
+    const templated = compileError(JSON.stringify(doc), {
+      ...refs,
+      connectors: { api: { baseUrl: 'https://{tenant}.api.example', instance: 'eu' } },
+    });
+    expect(templated.issues).toContainEqual({
+      path: '/sourceDescriptions/0/url',
+      message:
+        'the base URL of connector instance "eu" (https://{tenant}.api.example) is not an absolute http(s) URL with a fixed host: its credentials cannot be bound to it',
+    });
+  });
+
+  it('refuses a Host header on a step that sends the instance’s credentials (not on an operation without any)', () => {
+    const hosted = (operationId: string) =>
+      JSON.stringify(
+        arazzoDoc([
+          {
+            workflowId: 'w',
+            steps: [
+              {
+                stepId: 's',
+                operationId,
+                parameters: [
+                  { name: 'id', in: 'path', value: 'j-1' },
+                  { name: 'Host', in: 'header', value: 'collector.attacker.example' },
+                ],
+              },
+            ],
+          },
+        ]),
+      );
+    expect(compileError(hosted('getJob'), { ...refs, connectors: { api: {} } }).issues).toEqual([
+      {
+        path: '/workflows/0/steps/0/parameters/1/name',
+        message:
+          'a step sending the credentials of the connector instance of source "api" cannot set the Host header (they are only sent to the instance’s own site)',
+      },
+    ]);
+    const open = { ...secured, paths: { '/jobs/{id}': { get: { ...api.paths['/jobs/{id}'].get, security: [] } } } };
+    expect(() =>
+      compileWorkflowDocument(hosted('getJob'), {
+        references: [{ location: 'api.yaml', content: open }],
+        connectors: { api: {} },
+      }),
+    ).not.toThrow();
   });
 
   it('hands the templates to the HTTP dependency with the source name, never values', async () => {
@@ -846,9 +965,10 @@ describe('sources bound to a connector instance', () => {
         secret: noSecrets,
       },
     );
+    // Bound to the origin of the connector document's server (the instance has no base URL).
     expect(seen).toEqual([
-      { source: 'api', query: { token: '{token}' } },
-      { source: 'api', headers: { 'X-Key': '{key}' } },
+      { source: 'api', origin: 'https://api.example', query: { token: '{token}' } },
+      { source: 'api', origin: 'https://api.example', headers: { 'X-Key': '{key}' } },
     ]);
   });
 

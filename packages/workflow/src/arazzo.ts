@@ -15,6 +15,7 @@ import {
   secretNames,
   storedPayload,
 } from './compile-common.ts';
+import { fixedOrigin } from './credentials.ts';
 import type { CompileResult } from './flower.ts';
 import type {
   ActionIR,
@@ -55,21 +56,30 @@ export interface SourceReference {
 
 export interface ArazzoCompileOptions {
   references?: readonly SourceReference[];
-  /** Base URL per source description name, replacing the servers its OpenAPI document declares. */
+  /**
+   * Base URL per source description name, replacing the servers its OpenAPI document declares. Refused for a
+   * source bound to a connector instance: its credentials go to the instance's base URL only (issue #47).
+   */
   servers?: Readonly<Record<string, string>>;
   /**
    * Sources bound to a connector instance, by source description name: steps calling their operations
-   * carry the operations' credential templates (from the document's security requirements), and the
-   * instance's `baseUrl` replaces the document's server as it does for the connector's tools.
+   * carry the operations' credential templates (from the document's security requirements) bound to one
+   * origin (`CredentialsIR.origin`), and the instance's `baseUrl` replaces the document's server as it
+   * does for the connector's tools. `instance`: its name, for messages.
    */
-  connectors?: Readonly<Record<string, { baseUrl?: string }>>;
+  connectors?: Readonly<Record<string, { baseUrl?: string; instance?: string }>>;
 }
 
-/** A connector instance's base URL in front of an operation's server (as the connector's own tools do). */
+/**
+ * A connector instance's base URL in front of an operation's server (as the connector's own tools do): an
+ * absolute server is replaced by it, a relative one is a path below it (never glued to its host).
+ */
 function rebase(serverUrl: string, baseUrl: string): string {
   const base = baseUrl.replace(/\/+$/, '');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(serverUrl)) return base;
-  return base + serverUrl.replace(/\/+$/, '');
+  const path = serverUrl.replace(/\/+$/, '');
+  if (path === '') return base;
+  return path.startsWith('/') ? base + path : `${base}/${path}`;
 }
 
 function credentialsIR(c: OperationCredentials): CredentialsIR | undefined {
@@ -128,6 +138,53 @@ export function unresolvedSources(
     if (!findReference(sd.url, sd.name, references)) out.push({ index, name: sd.name, url: sd.url });
   });
   return out;
+}
+
+/**
+ * A source bound to a connector instance: its operations on the instance's base URL, each operation's credential
+ * templates bound to that one origin (the instance's base URL's; without one, the server of the connector's own
+ * document). A deployment's `servers` override of the source is refused, as is a server whose origin is not fixed
+ * (the steps calling such an operation are refused): whoever deploys a document cannot send the credentials
+ * anywhere else (issue #47).
+ */
+function bindToInstance(
+  name: string,
+  path: string,
+  source: OpenApiSource,
+  document: Raw,
+  connector: { baseUrl?: string; instance?: string },
+  overridden: boolean,
+  problems: Problems,
+): void {
+  const instance = `connector instance${connector.instance !== undefined ? ` ${JSON.stringify(connector.instance)}` : ''}`;
+  const baseUrl = connector.baseUrl ? connector.baseUrl.replace(/\/+$/, '') : undefined;
+  if (overridden)
+    problems.error(
+      `/servers/${escapePointer(name)}`,
+      `source ${JSON.stringify(name)} uses the credentials of ${instance}, which are only sent to its base URL ` +
+        `(${baseUrl ?? 'the servers of its connector’s document, as it has none'}): a servers override cannot send ` +
+        'them elsewhere; remove it, or change the instance’s base_url',
+    );
+  const baseOrigin = baseUrl !== undefined ? fixedOrigin(baseUrl) : undefined;
+  if (baseUrl !== undefined && baseOrigin === undefined)
+    problems.error(
+      `${path}/url`,
+      `the base URL of ${instance} (${baseUrl}) is not an absolute http(s) URL with a fixed host: its credentials cannot be bound to it`,
+    );
+  const credentials = operationCredentials(document);
+  for (const op of source.operations) {
+    if (baseUrl !== undefined) op.serverUrl = rebase(op.serverUrl, baseUrl);
+    const c = credentials.get(`${op.method} ${op.path}`);
+    const ir = c ? credentialsIR(c) : undefined;
+    if (!ir) continue;
+    const origin = baseUrl !== undefined ? baseOrigin : fixedOrigin(op.serverUrl);
+    if (origin !== undefined && fixedOrigin(op.serverUrl) === origin) op.credentials = { origin, ...ir };
+    else
+      op.unbound =
+        `operation ${op.operationId ?? op.pointer} of source ${JSON.stringify(name)} is served at ${op.serverUrl}, ` +
+        `which has no fixed origin${origin !== undefined ? ` or is not on ${origin}` : ''}: the credentials of ${instance} ` +
+        'are only sent to its base URL (set the instance’s base_url)';
+  }
 }
 
 interface Ctx {
@@ -193,20 +250,14 @@ function resolveSources(doc: Raw, options: ArazzoCompileOptions, problems: Probl
     const source = indexOpenApi(name, url, ref.location, document);
     const override = options.servers?.[name];
     const connector = options.connectors?.[name];
-    if (connector) {
-      const credentials = operationCredentials(document);
-      for (const op of source.operations) {
-        const c = credentials.get(`${op.method} ${op.path}`);
-        const ir = c ? credentialsIR(c) : undefined;
-        if (ir) op.credentials = ir;
-        if (connector.baseUrl && !override) op.serverUrl = rebase(op.serverUrl, connector.baseUrl);
-      }
-    }
-    if (override) for (const op of source.operations) op.serverUrl = override;
-    else if (source.operations.some((op) => !/^https?:\/\//i.test(op.serverUrl))) {
+    if (connector) bindToInstance(name, path, source, document, connector, override !== undefined, problems);
+    else if (override) for (const op of source.operations) op.serverUrl = override;
+    if (!override && source.operations.some((op) => !/^https?:\/\//i.test(op.serverUrl))) {
       problems.warn(
         `${path}/url`,
-        `the servers of ${url} are relative and its location is not an absolute URL; its operations cannot be called until a server URL is configured`,
+        connector
+          ? `the servers of ${url} are relative and its connector instance has no base URL; its operations cannot be called until the instance has a base_url`
+          : `the servers of ${url} are relative and its location is not an absolute URL; its operations cannot be called until a server URL is configured`,
       );
     }
     sources.set(name, source);
@@ -476,6 +527,7 @@ function compileStep(
   const id = String(raw.stepId);
   let target: StepIR['target'] | undefined;
   let op: SourceOperation | undefined;
+  const opPath = `${path}/${typeof raw.operationId === 'string' ? 'operationId' : 'operationPath'}`;
   if (typeof raw.operationId === 'string') {
     const r = resolveOperationId(raw.operationId, `${path}/operationId`, ctx);
     if (r) {
@@ -502,12 +554,19 @@ function compileStep(
   }
   if (target?.kind === 'http' && op?.requestContentTypes[0]) target.defaultContentType = op.requestContentTypes[0];
   if (target?.kind === 'http' && op?.credentials) target.credentials = op.credentials;
+  if (target?.kind === 'http' && op?.unbound) ctx.problems.error(opPath, op.unbound);
 
   const params = mergeParameters(wfParams, compileParameters(raw.parameters, `${path}/parameters`, ctx));
   for (const p of params) {
     checkValue(p.value, `${p.path}/value`, 'arazzo', ctx.problems, refs);
     if (target?.kind === 'http') {
       if (!p.in) ctx.problems.error(`${p.path}/in`, 'is required for a parameter of an operation');
+      else if (p.in === 'header' && p.name.toLowerCase() === 'host' && target.credentials)
+        ctx.problems.error(
+          `${p.path}/name`,
+          `a step sending the credentials of the connector instance of source ${JSON.stringify(target.source)} cannot set ` +
+            'the Host header (they are only sent to the instance’s own site)',
+        );
       else if (
         op &&
         p.in !== 'cookie' &&

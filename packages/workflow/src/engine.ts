@@ -41,6 +41,11 @@ export interface HttpRequest {
   maxResponseBytes: number;
   signal?: AbortSignal;
   /**
+   * Arazzo: the source description of the operation the step calls. For a source bound to a connector instance,
+   * the worker spends the instance's `rate_limits` on each request of it, as its tools' calls do.
+   */
+  source?: string;
+  /**
    * An Arazzo step calling an operation of a source bound to a connector instance: the source and the
    * operation's credential templates, for the worker to add (the engine never sees credential values).
    */
@@ -923,6 +928,7 @@ async function executeHttp(
   };
   if (body !== undefined) req.body = body;
   if (state.deps.signal) req.signal = state.deps.signal;
+  if (target.source !== undefined) req.source = target.source;
   if (target.credentials && target.source) req.credentials = { ...target.credentials, source: target.source };
   const base = { method: request.method, urlTemplate, url: request.url, attempt };
   const where = { workflowId: frame.wf.id, stepId: step.id };

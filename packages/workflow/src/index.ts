@@ -1,6 +1,7 @@
 // What the services use: the compiler (control plane), the engine (worker) and the IR types.
 export type * from './ir.ts';
 export { type SourceReference, unresolvedSources } from './arazzo.ts';
+export { credentialsRefusal, hasUnboundCredentials } from './credentials.ts';
 export { compileWorkflowDocument } from './document.ts';
 export type { WorkflowTool } from './tools.ts';
 export { type EngineDeps, HttpTransportError, runWorkflow, type TraceEntry, type WorkflowRunResult } from './engine.ts';

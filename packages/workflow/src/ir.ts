@@ -89,6 +89,13 @@ export interface HttpTargetIR {
 
 /** An operation's credentials (from its OpenAPI security requirement), as templates over credential field keys. */
 export interface CredentialsIR {
+  /**
+   * The only origin (`scheme://host[:port]`) they may be sent to: the connector instance's base URL's, else that of
+   * the server its connector's document declares for the operation (computed at compile time). The worker refuses
+   * to add them to a request for any other origin (`credentialsRefusal`). Absent in IRs compiled before this field
+   * existed: those are refused too, until deployed again (docs/workflows.md).
+   */
+  origin?: string;
   headers?: Record<string, string>;
   query?: Record<string, string>;
   cookies?: Record<string, string>;

@@ -20,6 +20,8 @@ export interface SourceOperation {
   serverUrl: string;
   /** A source bound to a connector instance: where the operation's credentials go. */
   credentials?: CredentialsIR;
+  /** A source bound to a connector instance: why a step may not call this operation (its server has no fixed origin). */
+  unbound?: string;
 }
 
 export interface OpenApiSource {

@@ -1,6 +1,6 @@
 import { AuthPlan, type WorkflowPlan } from '@toolplane/contracts';
 import { UserError } from '@toolplane/errors';
-import type { CredentialsIR } from '@toolplane/workflow';
+import { type CredentialsIR, credentialsRefusal, HttpTransportError } from '@toolplane/workflow';
 import type { Authorizer } from './auth.ts';
 import { oauthAppOf, workflowPersonAuths, type OAuthApp, type PersonAuth } from './connect-links.ts';
 import type { SecretResolver } from './secret-resolver.ts';
@@ -18,6 +18,11 @@ import type { SecretResolver } from './secret-resolver.ts';
  * calling person's token (`personToken`: the worker's UserTokenKeeper, refreshed before expiry; `stale` names a
  * token the upstream just refused, to refresh once); the instance's credentials are the OAuth app, never the
  * token. A person without a connection gets the same `connection.required` error, with a link, as a plain tool.
+ *
+ * They go only to the origin the compiler bound them to (the instance's base URL's, `CredentialsIR.origin`; issue
+ * #47): for a request to any other origin, or one setting its own `Host`, nothing is read or added and the step fails
+ * (`upstream_blocked`, naming both origins) before anything is sent. Steps compiled before origins were bound carry
+ * none and are refused the same way until the workflow is deployed again.
  */
 
 /** The calling person's token for a connector instance (processor.ts binds it to the call: user, tool, links). */
@@ -71,9 +76,16 @@ export function connectorCredentials(
   deps: { secrets: SecretResolver; authorizer?: Authorizer | undefined; personToken?: PersonTokenSource | undefined },
   user: ConnectorUser | undefined,
   onValue: (value: string) => void,
-): (credentials: CredentialsIR & { source: string }, stale?: string) => Promise<CredentialAdditions> {
+): (
+  credentials: CredentialsIR & { source: string },
+  request: { url: string; headers: Readonly<Record<string, string>> },
+  stale?: string,
+) => Promise<CredentialAdditions> {
   let personAuths: Map<string, PersonAuth> | undefined;
-  return async (c, stale) => {
+  return async (c, request, stale) => {
+    // Before any value is read: the request must go where the credentials are bound (throws: nothing is sent).
+    const refusal = credentialsRefusal(request, c);
+    if (refusal !== undefined) throw new HttpTransportError('blocked', refusal);
     const bound = plan.connectors?.[c.source];
     if (!bound)
       throw new UserError(

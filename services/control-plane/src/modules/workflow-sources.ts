@@ -43,7 +43,7 @@ interface Issue {
 export interface ResolvedSources {
   references: StoredReference[];
   /** Compile options for the sources bound to a connector instance (`ArazzoCompileOptions['connectors']`). */
-  connectors: Record<string, { baseUrl?: string }>;
+  connectors: Record<string, { baseUrl?: string; instance?: string }>;
   issues: Issue[];
 }
 
@@ -55,12 +55,16 @@ const connectorUrl = /^toolplane:connectors\/([a-z0-9][a-z0-9-]{0,99})(?:\/insta
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
+/** A connector-bound source's compile options: the instance's base URL (its credentials go there only) and name. */
+function bindingOf(c: NonNullable<StoredReference['connector']>): ResolvedSources['connectors'][string] {
+  return { ...(c.baseUrl ? { baseUrl: c.baseUrl } : {}), instance: c.instanceName };
+}
+
 /** The compile options of stored references (a redeploy): connector-bound sources keep the instance they were deployed with. */
 export function connectorsOf(references: readonly StoredReference[]): ResolvedSources['connectors'] {
   const out: ResolvedSources['connectors'] = {};
   for (const r of references)
-    if (r.origin === 'connector' && r.source && r.connector)
-      out[r.source] = r.connector.baseUrl ? { baseUrl: r.connector.baseUrl } : {};
+    if (r.origin === 'connector' && r.source && r.connector) out[r.source] = bindingOf(r.connector);
   return out;
 }
 
@@ -188,8 +192,7 @@ export async function resolveWorkflowSources(
     if ('message' in r) issues.push(r);
     else {
       references.push(r);
-      if (r.origin === 'connector' && r.source)
-        connectors[r.source] = r.connector?.baseUrl ? { baseUrl: r.connector.baseUrl } : {};
+      if (r.origin === 'connector' && r.source && r.connector) connectors[r.source] = bindingOf(r.connector);
     }
   }
   return { references, connectors, issues };
