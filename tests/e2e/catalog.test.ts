@@ -406,3 +406,148 @@ describe('a key limited to servers', () => {
     ).toBe(404);
   });
 });
+
+/**
+ * Seed 001's defaults and the instance's credential rules (issue #48), each as the seed words it. A small descriptor
+ * on the ticket system (`prod`), its `mcp_config` block written per case.
+ */
+describe('seed 001 defaults', () => {
+  const seedDescriptor = (slug: string, mcpConfig: string) => `
+metadata: { name: "Seed ${slug}", slug: ${slug}, version: "1.0.0" }
+authentication:
+  - type: api_key
+    fields:
+      - { key: api_key, field_type: secret, required: true, secret: true }
+      - { key: region, field_type: string }
+operations:
+  - operation_id: create_issue
+    endpoint: "https://tickets.internal.com/api/v1/tickets"
+    method: POST
+    auth_type_ref: api_key
+    auth_headers: { X-API-Key: "{api_key}" }
+    parameters:
+      - { name: title, location: body, field_type: string, required: true }
+      - { name: project_key, location: body, field_type: string, required: true }
+      - { name: issue_type, location: body, field_type: string }
+${mcpConfig}`;
+  const mapping = `
+    - operation_id: create_issue
+      mcp_tool_name: seed_create_issue
+      mcp_tool_description: "Create a new issue in a project"
+      parameter_mappings:
+        project_key: project
+        issue_type: type`;
+
+  async function instanceOf(connectorId: string, name: string) {
+    return unwrap(
+      api.POST('/connector_instances', {
+        body: { connector_id: connectorId, name, base_url: prod.url, credentials: { api_key: 'prod-key' } },
+      }),
+    );
+  }
+
+  it('a connector instance missing a `required: true` credential field and naming an unknown one: 422 listing each', async () => {
+    // Seed 001, authentication fields: `required: true` (api_key); the instance's credentials are the descriptor's fields.
+    const res = await api.POST('/connector_instances', {
+      body: { connector_id: connectorId, name: 'seed-creds', base_url: prod.url, credentials: { apikey: 'prod-key' } },
+    });
+    expect(res.response.status).toBe(422);
+    const errors = (res.error as { errors: { path: string; message: string }[] }).errors;
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        { path: '/credentials/api_key', message: 'credential "api_key" is required by the descriptor' },
+        { path: '/credentials/apikey', message: 'the descriptor declares no credential field "apikey"' },
+      ]),
+    );
+    expect(errors).toHaveLength(2);
+    // Nothing was created.
+    const listed = await unwrap(api.GET('/connector_instances'));
+    expect(listed.data.map((i) => i.name)).not.toContain('seed-creds');
+  });
+
+  it('parameter_mappings rename a body parameter of a POST (`project_key: project`): the tool takes `project`, the API gets `project_key`', async () => {
+    // Seed 001, "Parameter Mappings": `project_key: project  # connector param "project_key" → MCP param "project"`.
+    const yaml = seedDescriptor(
+      'seed-mapped',
+      `mcp_config:
+  enabled: true
+  server_name: seed_mapped
+  server_description: "Issues with agent-friendly parameter names"
+  route_mappings:${mapping}`,
+    );
+    const connector = await unwrap(api.POST('/connectors', yamlBody(yaml)));
+    expect(connector.tools).toEqual(['seed_create_issue']);
+    const inst = await instanceOf(connector.id, 'seed-mapped');
+    const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: inst.mcp_server_id! } } }));
+    const client = await connect(server.url);
+    try {
+      const tool = (await client.listTools()).tools.find((t) => t.name === 'seed_create_issue')!;
+      expect(Object.keys(tool.inputSchema.properties ?? {}).sort()).toEqual(['project', 'title', 'type']);
+      expect([...(tool.inputSchema.required ?? [])].sort()).toEqual(['project', 'title']);
+      const before = prod.requests.length;
+      const result = await client.callTool({
+        name: 'seed_create_issue',
+        arguments: { title: 'Printer on fire', project: 'OPS', type: 'incident' },
+      });
+      expect(result.isError).toBeFalsy();
+      expect(prod.requests.length).toBe(before + 1);
+      expect(prod.requests.at(-1)).toMatchObject({
+        method: 'POST',
+        path: '/api/v1/tickets',
+        body: { title: 'Printer on fire', project_key: 'OPS', issue_type: 'incident' },
+      });
+      expect(Object.keys(prod.requests.at(-1)!.body as object).sort()).toEqual(['issue_type', 'project_key', 'title']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('`enabled` left out means false: no operation is a tool, as with `enabled: false`', async () => {
+    // Seed 001, "Configuration Fields": `enabled` | No | Whether MCP generation is active. Defaults to false.
+    const yaml = seedDescriptor(
+      'seed-unset',
+      `mcp_config:
+  server_name: seed_unset
+  server_description: "Enabled is not written"
+  route_mappings:${mapping.replace('seed_create_issue', 'seed_unset_create_issue')}`,
+    );
+    const connector = await unwrap(api.POST('/connectors', yamlBody(yaml)));
+    expect(connector.tools).toEqual([]);
+    const inst = await instanceOf(connector.id, 'seed-unset');
+    expect(inst.mcp_server_id).toBeNull();
+    const bound = await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'seed-unset-bound', mode: 'NORMAL', connectorInstanceId: inst.id } }),
+    );
+    expect(bound.tools).toEqual([]);
+    expect((await toolNames(bound.url)).filter((n) => n.includes('create_issue'))).toEqual([]);
+  });
+
+  it('`enabled: true` with `route_mappings` left out means no tools (an empty list)', async () => {
+    // Seed 001, "Configuration Fields": `route_mappings` | No | List of operation-to-tool mappings. Defaults to
+    // empty list; "Selective Operation Exposure": only operations listed in route_mappings become MCP tools.
+    const yaml = seedDescriptor(
+      'seed-unmapped',
+      `mcp_config:
+  enabled: true
+  server_name: seed_unmapped
+  server_description: "No route mappings"`,
+    );
+    const connector = await unwrap(api.POST('/connectors', yamlBody(yaml)));
+    expect(connector.tools).toEqual([]);
+    const inst = await instanceOf(connector.id, 'seed-unmapped');
+    const servers = [
+      ...(inst.mcp_server_id
+        ? [await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: inst.mcp_server_id } } }))]
+        : []),
+      await unwrap(
+        api.POST('/mcp_manager', {
+          body: { name: 'seed-unmapped-bound', mode: 'NORMAL', connectorInstanceId: inst.id },
+        }),
+      ),
+    ];
+    for (const s of servers) {
+      expect(s.tools).toEqual([]);
+      expect(await toolNames(s.url)).toEqual([]);
+    }
+  });
+});

@@ -178,6 +178,8 @@ export const WorkflowPlan = z.object({
         instanceId: z.string(),
         secrets: z.record(z.string(), z.string()),
         userSecrets: z.record(z.string(), z.string()).optional(),
+        /** The instance's `rate_limits`, keyed as its tools' (`connectorRateLimits`): each step calling its operations spends them. */
+        rateLimits: z.array(RateLimitPlan).optional(),
       }),
     )
     .optional(),

@@ -1,6 +1,6 @@
 import type { ConnectorDescriptor } from '@toolplane/contracts';
 import { descriptorToOpenApi } from './descriptor-openapi.ts';
-import type { ConnectorInstanceBinding, HttpCatalogTool } from './http-tools.ts';
+import { connectorRateLimits, type ConnectorInstanceBinding, type HttpCatalogTool } from './http-tools.ts';
 import { compileTools } from './openapi-tools.ts';
 
 /**
@@ -41,14 +41,9 @@ export function compileDescriptorTools(
     // The descriptor's parameter order (the OpenAPI document lists body properties after the others).
     const order = (name: string): number => op.parameters.findIndex((p) => p.name === name);
     t.plan.params.sort((a, b) => order(a.name) - order(b.name));
-    if (descriptor.rate_limits.length > 0 && binding.rateLimitOwner) {
-      // Every operation of the connector shares the account's budget.
-      t.plan.rateLimits = descriptor.rate_limits.map((r, j) => ({
-        key: `${binding.rateLimitOwner}:${r.scope}:${j}`,
-        limit: r.limit,
-        intervalSeconds: r.interval_seconds,
-      }));
-    }
+    // Every operation of the connector shares the account's budget.
+    const rateLimits = connectorRateLimits(descriptor.rate_limits, binding.rateLimitOwner);
+    if (rateLimits) t.plan.rateLimits = rateLimits;
     return t;
   });
 }

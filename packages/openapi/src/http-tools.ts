@@ -1,4 +1,4 @@
-import type { CatalogTool, HttpOperationPlan, ToolDefinition } from '@toolplane/contracts';
+import type { CatalogTool, HttpOperationPlan, RateLimitPlan, ToolDefinition } from '@toolplane/contracts';
 
 /**
  * What the descriptor compiler (descriptor-tools.ts, descriptor-openapi.ts) and the OpenAPI compiler
@@ -18,6 +18,29 @@ export interface ConnectorInstanceBinding {
   secretNames: Record<string, string>;
   /** Identifies the credential holder for `rate_limits` scopes (`per_account` = this instance). */
   rateLimitOwner?: string | undefined;
+}
+
+/** Who holds a connector instance's budget: the descriptor's `per_account` scope is the instance. */
+export function instanceRateLimitOwner(instanceId: string): string {
+  return `connector-instance:${instanceId}`;
+}
+
+/**
+ * The one key function of a connector's `rate_limits` (seed 001): every upstream call of an operation of the
+ * instance (`owner`, instanceRateLimitOwner) spends the same buckets, one per entry, whether it is a plain tool call
+ * (descriptor and OpenAPI connectors) or a workflow step calling the instance's operation. The worker adds the
+ * calling external user, if any (services/worker/src/rate-limits.ts). Undefined when there is nothing to enforce.
+ */
+export function connectorRateLimits(
+  rateLimits: readonly { scope: string; limit: number; interval_seconds: number }[] | undefined,
+  owner: string | undefined,
+): RateLimitPlan[] | undefined {
+  if (!rateLimits?.length || !owner) return undefined;
+  return rateLimits.map((r, i) => ({
+    key: `${owner}:${r.scope}:${i}`,
+    limit: r.limit,
+    intervalSeconds: r.interval_seconds,
+  }));
 }
 
 /** MCP tool annotations inferred from the HTTP method (overridable per mapping: OpenApiToolOptions.mappings[].annotations). */

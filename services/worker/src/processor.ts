@@ -29,7 +29,7 @@ import {
 } from './execution-lease.ts';
 import type { PlanCache } from './catalog-cache.ts';
 import { buildRequest, errorResult, sendRequest, toToolResult, type HttpLimits } from './http-operation.ts';
-import type { RateLimits } from './rate-limits.ts';
+import { rateLimitMessage, RateLimitedError, type RateLimits } from './rate-limits.ts';
 import type { ExecutionRecordSink, ReceivedJob } from '@toolplane/queue';
 import {
   attr,
@@ -382,6 +382,8 @@ async function runWorkflow(deps: ProcessorDeps, call: Invocation, plan: Workflow
           stale,
         ),
       arguments: job.arguments,
+      // Steps on a connector instance's operations spend its rate limits as the user's plain calls do.
+      ...(job.principal.userId ? { rateLimitUser: job.principal.userId } : {}),
       remainingMs: call.remaining,
       cancel: call.cancel,
       beforeFirstRequest: call.markSent,
@@ -403,13 +405,15 @@ async function runWorkflow(deps: ProcessorDeps, call: Invocation, plan: Workflow
         ? { captureExchange: (request, outcome, sensitive) => deps.debug.exchange(request, outcome, sensitive) }
         : {}),
     },
-    { secrets: deps.secrets, limits: deps.limits, authorizer: deps.authorizer },
+    { secrets: deps.secrets, limits: deps.limits, authorizer: deps.authorizer, rateLimits: deps.rateLimits },
   ).catch((err: unknown) => {
-    // Stopped by the call's own error (no connection): recorded and answered as for a plain tool.
+    // Stopped by the call's own error (no connection, a rate limit): recorded and answered as for a plain tool.
     if (!(err instanceof WorkflowStopped)) throw err;
     call.steps.push(...err.steps);
+    if (err.cause instanceof RateLimitedError) return err.cause;
     throw err.cause;
   });
+  if (run instanceof RateLimitedError) return rateLimited(call, run.refusal);
   call.steps.push(...run.steps);
   call.record(run.ok ? 'success' : 'tool_error', {
     ...(run.ok ? {} : { errorCode: run.errorCode!, message: run.message! }),
@@ -417,6 +421,18 @@ async function runWorkflow(deps: ProcessorDeps, call: Invocation, plan: Workflow
     tree: run.tree,
   });
   return answer(job, run.result);
+}
+
+/**
+ * A call past a connector instance's `rate_limits` (a plain call before it sends, or a workflow step: the run
+ * stops there): recorded `rate_limited`, answered with when to retry. Nothing more is sent.
+ */
+function rateLimited(call: Invocation, refusal: RateLimitedError['refusal']): ToolInvokeResult {
+  const { job } = call;
+  const seconds = Math.max(1, Math.ceil(refusal.retryAfterMs / 1000));
+  recordRateLimited(job.serverId, job.tool);
+  call.record('rejected', { errorCode: 'rate_limited', message: `retry after ${seconds} s` });
+  return answer(job, errorResult(rateLimitMessage(refusal)));
 }
 
 /** A connector or OpenAPI operation: rate limits, credentials, one request, its result redacted and recorded. */
@@ -427,22 +443,9 @@ async function runHttpTool(
   keyHeader: string | undefined,
 ): Promise<ToolInvokeResult> {
   const { job, now } = call;
-  const userId = job.principal.userId;
   // A user's calls spend that user's budget (their own account upstream).
-  const rateLimits = userId ? plan.rateLimits?.map((l) => ({ ...l, key: `${l.key}:user:${userId}` })) : plan.rateLimits;
-  const allowed = await deps.rateLimits.take(rateLimits);
-  if (!allowed.ok) {
-    const seconds = Math.max(1, Math.ceil(allowed.retryAfterMs / 1000));
-    const { limit, intervalSeconds } = allowed.limit;
-    recordRateLimited(job.serverId, job.tool);
-    call.record('rejected', { errorCode: 'rate_limited', message: `retry after ${seconds} s` });
-    return answer(
-      job,
-      errorResult(
-        `Rate limit reached for this API (${limit} calls per ${intervalSeconds} s). Retry after ${seconds} s.`,
-      ),
-    );
-  }
+  const allowed = await deps.rateLimits.take(plan.rateLimits, job.principal.userId);
+  if (!allowed.ok) return rateLimited(call, allowed);
   const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, call.remaining) };
   let credentials = await httpCredentials(deps, call, plan);
   let sent = await sendHttp(deps, call, plan, keyHeader, credentials, limits, true);

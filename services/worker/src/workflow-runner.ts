@@ -30,6 +30,7 @@ import {
   type UpstreamRequest,
 } from './http-operation.ts';
 import type { Authorizer } from './auth.ts';
+import { RateLimitedError, type RateLimits } from './rate-limits.ts';
 import { redactSecrets, sentSecretForms } from './redact.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 import {
@@ -52,6 +53,8 @@ export interface WorkflowRunnerDeps {
   authorizer?: Authorizer;
   /** Step executions per run (goto / retry loops end here). */
   maxSteps?: number;
+  /** The connector instances' `rate_limits` (steps calling their operations spend them as plain calls do). */
+  rateLimits?: Pick<RateLimits, 'take'>;
 }
 
 export interface WorkflowCall {
@@ -71,6 +74,8 @@ export interface WorkflowCall {
   workspaceSecretNames?: Readonly<Record<string, string>>;
   /** The external user whose own connections the steps calling a connector's operations use. */
   connectorUser?: ConnectorUser;
+  /** The calling external user's id, whose own budget of each instance's `rate_limits` the steps spend. */
+  rateLimitUser?: string;
   /** The calling person's token, for steps on an operation of their own account (`oauth2_authorization_code`). */
   personToken?: PersonTokenSource;
   /**
@@ -176,9 +181,12 @@ function engineHttp(
   beforeFirstRequest?: () => Promise<void>,
   credentials?: ReturnType<typeof connectorCredentials>,
   onRequest?: (request: UpstreamRequest) => void,
+  takeRateLimit?: (source: string) => Promise<void>,
 ): EngineDeps['http'] {
   let ready: Promise<void> | undefined;
   return async (req) => {
+    // A step on a connector instance's operation spends its rate limits first, as a plain call (throws past them).
+    if (takeRateLimit && req.source !== undefined) await takeRateLimit(req.source);
     const signal = req.signal ?? cancel;
     const built: UpstreamRequest = {
       method: req.method,
@@ -188,7 +196,7 @@ function engineHttp(
     };
     const started = Date.now();
     const exchange = async (stale?: string) => {
-      const added = req.credentials && credentials ? await credentials(req.credentials, stale) : undefined;
+      const added = req.credentials && credentials ? await credentials(req.credentials, built, stale) : undefined;
       // The lease, once the credentials are known (a person without a connection sends nothing, as for HTTP tools).
       if (beforeFirstRequest) {
         try {
@@ -408,6 +416,17 @@ export async function runWorkflowTool(
         secretValues.push(v),
       )
     : undefined;
+  const { rateLimits } = deps;
+  // The instance's buckets, keyed as its tools' calls (one key function: `RateLimits.take`); refused: the run stops.
+  const takeRateLimit =
+    rateLimits && plan.connectors
+      ? async (source: string) => {
+          const bound = Object.hasOwn(plan.connectors!, source) ? plan.connectors![source] : undefined;
+          if (!bound?.rateLimits) return;
+          const taken = await rateLimits.take(bound.rateLimits, call.rateLimitUser);
+          if (!taken.ok) throw new RateLimitedError(taken);
+        }
+      : undefined;
   const deps2: EngineDeps = {
     http: engineHttp(
       call.cancel,
@@ -421,6 +440,7 @@ export async function runWorkflowTool(
         for (const f of sentSecretForms(request, [...secretValues, ...perCaller]))
           if (!secretValues.includes(f)) secretValues.push(f);
       },
+      takeRateLimit,
     ),
     secret: async (name) => {
       const stored = plan.secretNames[name];

@@ -8,7 +8,7 @@ import type {
 } from '@toolplane/contracts';
 import { userSecrets } from '@toolplane/contracts';
 import { ValidationError } from '@toolplane/errors';
-import { compileDescriptorTools } from '@toolplane/openapi';
+import { compileDescriptorTools, connectorRateLimits, instanceRateLimitOwner } from '@toolplane/openapi';
 // Types only (erased at run time): deployments store the compiled IR, catalogs are built from it.
 import type { WorkflowDocumentIR, WorkflowIR, WorkflowTool } from '@toolplane/workflow';
 import type { Tx } from '../db/client.ts';
@@ -125,7 +125,7 @@ export function mcpDisabled(descriptor: unknown): boolean {
   return cfg?.enabled === false;
 }
 
-function instanceTools(workspaceId: string, instance: InstanceWithConnector): CatalogTool[] {
+export function instanceTools(workspaceId: string, instance: InstanceWithConnector): CatalogTool[] {
   if (mcpDisabled(instance.connector.descriptor)) return [];
   const secretNames = Object.fromEntries(
     instance.credentialKeys.map((k) => [k, credentialSecretName(workspaceId, instance.id, k)]),
@@ -133,7 +133,7 @@ function instanceTools(workspaceId: string, instance: InstanceWithConnector): Ca
   const binding = {
     baseUrl: instance.baseUrl ?? undefined,
     secretNames,
-    rateLimitOwner: `connector-instance:${instance.id}`,
+    rateLimitOwner: instanceRateLimitOwner(instance.id),
   };
   const tools =
     instance.connector.kind === 'openapi'
@@ -464,7 +464,7 @@ async function workflowConnectors(tx: Tx, workspaceId: string, references: unkno
   if (bound.length === 0) return { connectors, warnings };
   const instances = await tx.connectorInstance.findMany({
     where: { workspaceId, id: { in: bound.map((r) => r.connector!.instanceId) } },
-    select: { id: true, credentialKeys: true },
+    select: { id: true, credentialKeys: true, connector: { select: { descriptor: true } } },
   });
   for (const r of bound) {
     const { instanceId, instanceName } = r.connector!;
@@ -485,6 +485,12 @@ async function workflowConnectors(tx: Tx, workspaceId: string, references: unkno
         instance.credentialKeys.map((k) => [k, userCredentialSecretName(workspaceId, '{user}', instanceId, k)]),
       ),
     };
+    // The steps calling the instance's operations spend its budget, keyed as its tools' calls (issue #48).
+    const rateLimits = connectorRateLimits(
+      (instance.connector.descriptor as Partial<Pick<ConnectorDescriptor, 'rate_limits'>> | null)?.rate_limits,
+      instanceRateLimitOwner(instanceId),
+    );
+    if (rateLimits) connectors[r.source ?? r.location]!.rateLimits = rateLimits;
   }
   return { connectors, warnings };
 }
