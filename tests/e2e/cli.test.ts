@@ -1,10 +1,12 @@
 import { execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { repoRoot, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import pg from 'pg';
 import { startStreamableMcpServer } from '../fixtures/mcp-servers.ts';
 import { postMcp, startTestStack, tempDir, waitFor } from '../helpers.ts';
 
@@ -567,5 +569,52 @@ describe('toolplane CLI', () => {
     } finally {
       await mcp.close();
     }
+  });
+
+  it('escapes control characters in what it prints: tables, records show, errors; --json stays the same data', async () => {
+    // A name stored before names were checked, and a provider's error text in a record (the API never refuses those).
+    const name = 'eve\u001b]0;pwned\u0007\nfake line \u202etxt.exe';
+    const message = 'upstream said: \u001b[2J\u009b2J\u001b]8;;https://evil.example\u0007click\u001b]8;;\u0007';
+    const workspaceId = (await unwrap(api.GET('/workspaces/current'))).id;
+    const recordId = randomUUID();
+    const db = new pg.Client({ connectionString: stack.databaseUrl });
+    await db.connect();
+    try {
+      await db.query('INSERT INTO external_users (id, workspace_id, name) VALUES ($1, $2, $3)', [
+        randomUUID(),
+        workspaceId,
+        name,
+      ]);
+      await db.query(
+        `INSERT INTO execution_records (id, workspace_id, server_id, catalog_version, tool, started_at, duration_ms,
+           outcome, error_code, message, steps)
+         VALUES ($1, $2, $3, 1, 'get_ticket', now(), 12, 'tool_error', 'upstream.error', $4, '[]'::jsonb)`,
+        [recordId, workspaceId, randomUUID(), message],
+      );
+    } finally {
+      await db.end();
+    }
+    // eslint-disable-next-line no-control-regex -- finding control characters is the point
+    const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+    const users = await cli(['users', 'list']);
+    expect(users.code).toBe(0);
+    expect(users.stdout).not.toMatch(raw);
+    expect(users.stdout).toContain('eve\\x1b]0;pwned\\x07\\nfake line \\u202etxt.exe');
+    expect(users.stdout.split('\n').filter((l) => l.startsWith('fake'))).toEqual([]);
+    const shown = await cli(['records', 'show', recordId]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).not.toMatch(raw);
+    expect(shown.stdout).toContain('upstream said: \\x1b[2J\\x9b2J\\x1b]8;;https://evil.example\\x07click');
+    const missing = await cli(['users', 'connections', 'nobody\u009b2J\u202e']);
+    expect(missing.code).toBe(5);
+    expect(missing.stderr).not.toMatch(raw);
+    expect(missing.stderr).toContain('nobody\\x9b2J\\u202e');
+    // --json: the same strings once parsed; no raw control character in the text either.
+    const json = await cli(['users', 'list', '--json']);
+    expect(json.stdout).not.toMatch(raw);
+    expect((JSON.parse(json.stdout) as { data: { name: string }[] }).data.map((u) => u.name)).toContain(name);
+    const record = await cli(['records', 'show', recordId, '--json']);
+    expect(record.stdout).not.toMatch(raw);
+    expect((JSON.parse(record.stdout) as { message: string }).message).toBe(message);
   });
 });

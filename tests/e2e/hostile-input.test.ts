@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
-import { createManagementClient } from '@toolplane/client';
+import { createManagementClient, unwrap } from '@toolplane/client';
 import { startTestStack } from '../helpers.ts';
 
 /**
@@ -281,6 +282,109 @@ describe('MCP: each bad input gets a JSON-RPC error with a 4xx', () => {
     const text = await res.text();
     expect({ status: res.status, body: text.slice(0, 300) }).toMatchObject({ status: c.status });
     expect(JSON.parse(text)).toMatchObject({ jsonrpc: '2.0', error: { code: c.code } });
+  });
+});
+
+describe('unknown fields in request bodies', () => {
+  type Operation = { operationId: string; requestBody?: { content?: Record<string, unknown> } };
+  const document = JSON.parse(readFileSync(new URL('../../docs/openapi.json', import.meta.url), 'utf8')) as {
+    paths: Record<string, Record<string, Operation>>;
+  };
+  /** Every operation of docs/openapi.json taking a JSON body. */
+  const operations = Object.entries(document.paths).flatMap(([template, item]) =>
+    Object.entries(item)
+      .filter(([, op]) => op.requestBody?.content?.['application/json'] !== undefined)
+      .map(([method, op]) => ({ method: method.toUpperCase(), template, operationId: op.operationId })),
+  );
+  /** What a body needs besides the unknown field to be read as the kind of body the test is about. */
+  const base: Record<string, Record<string, unknown>> = {
+    // A body without `kind: openapi` or `openapi` is a connector descriptor, a document that keeps other keys.
+    pushConnector: { kind: 'openapi' },
+    updateConnector: { kind: 'openapi' },
+  };
+
+  it('covers every operation with a JSON body', () => {
+    expect(operations.length).toBeGreaterThan(25);
+  });
+
+  it('each one answers 422 naming the unknown field, top-level and nested', async () => {
+    const api = createManagementClient(stack.controlPlaneUrl, key);
+    const user = await unwrap(api.POST('/external_users', { body: { name: 'unknown-fields' } }));
+    const apiKey = await unwrap(api.POST('/api_keys', { body: { name: 'unknown-fields', scopes: ['runtime'] } }));
+    const policy = await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'unknown-fields',
+          principals: [{ type: 'external_user', value: '*' }],
+          servers: ['*'],
+          tools: ['*'],
+        },
+      }),
+    );
+    const ids: Record<string, string> = {
+      api_keys: apiKey.id,
+      access_policies: policy.id,
+      connectors: example.connectorId,
+      connector_instances: example.instanceId,
+      api_catalog: 'petstore',
+      mcp_manager: example.serverId,
+      mcp_servers: example.serverId,
+      external_mcp_servers: 'not-registered',
+      external_users: user.name,
+      secrets: 'TOKEN',
+    };
+    const values: Record<string, string> = {
+      instanceId: example.instanceId,
+      serverId: example.serverId,
+      external: 'ext',
+      secret: 'TOKEN',
+    };
+    const failures: unknown[] = [];
+    for (const op of operations) {
+      const path = op.template.replace(/\{([^}]+)\}/g, (_, param: string, at: number) =>
+        encodeURIComponent(
+          values[param] ?? (at === op.template.indexOf('{') ? ids[op.template.split('/')[1]!] : undefined) ?? 'TOKEN',
+        ),
+      );
+      const res = await fetch(`${stack.controlPlaneUrl}/api/v1${path}`, {
+        method: op.method,
+        headers: { 'x-api-key': key, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...base[op.operationId], zz_unknown_field: true }),
+        signal: signal(),
+      });
+      const body = (await res.json()) as { errors?: { path: string; message: string }[] };
+      const named = body.errors?.find((e) => e.path === '/zz_unknown_field');
+      if (res.status !== 422 || named?.message !== 'unknown field')
+        failures.push({ operation: `${op.method} ${path} (${op.operationId})`, status: res.status, body });
+    }
+    expect(failures).toEqual([]);
+
+    // Nested objects too: an external MCP config of a new server, a reference of a deployment.
+    const nested = [
+      {
+        path: '/mcp_manager',
+        body: { name: 'nested-unknown', externalMcpConfigs: [{ name: 'x', url: 'https://x.example', colour: 1 }] },
+        field: '/externalMcpConfigs/0/colour',
+      },
+      {
+        path: `/mcp_servers/${example.serverId}/deploy`,
+        body: { definition: 'flower: "0.1"', references: [{ location: 'a.yaml', content: '{}', colour: 1 }] },
+        field: '/references/0/colour',
+      },
+    ];
+    for (const n of nested) {
+      const res = await fetch(`${stack.controlPlaneUrl}/api/v1${n.path}`, {
+        method: 'POST',
+        headers: { 'x-api-key': key, 'content-type': 'application/json' },
+        body: JSON.stringify(n.body),
+        signal: signal(),
+      });
+      const body = (await res.json()) as { errors?: { path: string; message: string }[] };
+      expect({ status: res.status, errors: body.errors }).toEqual({
+        status: 422,
+        errors: [{ path: n.field, message: 'unknown field' }],
+      });
+    }
   });
 });
 

@@ -436,6 +436,72 @@ describe('bad OpenAPI input', () => {
     ]);
   });
 
+  it('refuses an OAuth endpoint that is not http(s) in a descriptor, an envelope or a document, naming it', async () => {
+    const before = await count();
+    const bad = 'javascript:alert(document.cookie)//';
+    const errorsOf = async (body: unknown) => {
+      const err = await rejected(unwrap(api.POST('/connectors', { body: body as never })));
+      expect(err.status).toBe(422);
+      return (err.body as { errors: { path: string; message: string }[] }).errors;
+    };
+    const descriptor = {
+      metadata: { name: 'Calendar', slug: 'calendar-js', version: '1' },
+      authentication: [
+        {
+          type: 'oauth2_authorization_code',
+          fields: [{ key: 'client_id' }, { key: 'client_secret', secret: true }],
+          authorization_url: bad,
+          token_url: 'https://id.example.com/token',
+          revocation_url: 'data:text/plain,x',
+        },
+      ],
+      operations: [{ operation_id: 'me', endpoint: 'https://api.example.com/me', method: 'GET' }],
+    };
+    expect(await errorsOf(descriptor)).toEqual([
+      { path: '/authentication/0/authorization_url', message: 'must be an http(s) URL' },
+      { path: '/authentication/0/revocation_url', message: 'must be an http(s) URL' },
+    ]);
+    const scheme = {
+      type: 'oauth2',
+      flows: {
+        authorizationCode: { authorizationUrl: bad, tokenUrl: 'https://id.example.com/token', scopes: {} },
+      },
+    };
+    const document = {
+      openapi: '3.1.0',
+      info: { title: 'Calendar JS', version: '1' },
+      servers: [{ url: 'https://api.example.com' }],
+      security: [{ calendarAuth: [] }],
+      paths: { '/me': { get: { operationId: 'me', responses: { '200': { description: 'ok' } } } } },
+      components: { securitySchemes: { calendarAuth: scheme } },
+    };
+    expect(await errorsOf({ kind: 'openapi', document, user_oauth: true })).toEqual([
+      { path: '/user_oauth/authorization_url', message: expect.stringContaining('not an absolute http(s) URL') },
+    ]);
+    expect(
+      await errorsOf({
+        kind: 'openapi',
+        document: { ...document, components: { securitySchemes: { calendarAuth: { ...scheme, flows: {} } } } },
+        user_oauth: { authorization_url: bad, token_url: 'https://id.example.com/token' },
+      }),
+    ).toContainEqual({ path: '/user_oauth/authorization_url', message: 'must be an http(s) URL' });
+    const selfDeclared = {
+      ...document,
+      components: {
+        securitySchemes: {
+          calendarAuth: { ...scheme, 'x-toolplane-credential-fields': { client_id: 'client_id' } },
+        },
+      },
+    };
+    expect(await errorsOf(selfDeclared)).toEqual([
+      {
+        path: '/components/securitySchemes/calendarAuth/flows/authorizationCode/authorizationUrl',
+        message: 'must be an http(s) URL',
+      },
+    ]);
+    expect(await count()).toBe(before);
+  });
+
   it('refuses a document whose tools would make an oversized catalog, and says to map a subset', async () => {
     // 64 linked schemas of ~3 KB each, all reachable from every one of 250 operations: ~50 MB of tool schemas.
     const schemas: Record<string, unknown> = {};

@@ -186,6 +186,42 @@ describe('GET /stats over a known traffic mix', () => {
   }, 60_000);
 });
 
+describe('dates in queries', () => {
+  const get = async (path: string) => {
+    const res = await fetch(`${stack.controlPlaneUrl}/api/v1${path}`, { headers: { 'x-api-key': stack.bootstrapKey } });
+    return { status: res.status, body: (await res.json()) as { code?: string; errors?: { path: string }[] } };
+  };
+
+  it('an unparseable or out-of-range date is a 422 naming the parameter, on /stats and /execution_records', async () => {
+    for (const bad of ['10000-01-01', '+275760-09-13T00:00:00Z', '-000001-01-01T00:00:00Z', '99999', 'yesterday']) {
+      const q = encodeURIComponent(bad);
+      for (const [path, param] of [
+        [`/stats?to=${q}`, '/to'],
+        [`/stats?window=24h&to=${q}`, '/to'],
+        [`/execution_records?from=${q}`, '/from'],
+        [`/execution_records?to=${q}`, '/to'],
+      ] as const) {
+        const { status, body } = await get(path);
+        expect({ path, status, code: body.code, paths: body.errors?.map((e) => e.path) }).toEqual({
+          path,
+          status: 422,
+          code: 'request.invalid',
+          paths: [param],
+        });
+      }
+    }
+  });
+
+  it('the first and last days of years 1 to 9999 are answered', async () => {
+    for (const to of ['0001-01-01T00:00:00Z', '9999-12-31T23:59:59.999Z'])
+      for (const window of ['1h', '24h'] as const) expect((await stats({ window, to })).totals.calls).toBe(0);
+    const page = await unwrap(
+      api.GET('/execution_records', { params: { query: { from: '0001-01-01', to: '9999-12-31T23:59:59Z' } } }),
+    );
+    expect(page.data.length).toBeGreaterThan(0);
+  });
+});
+
 describe('one snapshot per read', () => {
   it('totals, steps and tool lists agree on every read while batches are being stored', async () => {
     // Its own server and hour, so the figures above are untouched.

@@ -137,6 +137,56 @@ describe('parseConnectorDescriptor', () => {
     d.operations[0]!.parameters = [];
     expect(issuesOf(d)).toEqual([{ path: '/operations/0/endpoint', message: expect.stringContaining('{ticket_id}') }]);
   });
+
+  it('refuses an OAuth, endpoint or test URL that is not an absolute http(s) URL, naming each', () => {
+    const fields = [{ key: 'client_id' }, { key: 'client_secret', secret: true }];
+    const d = descriptor({
+      authentication: [
+        {
+          type: 'oauth2_authorization_code',
+          fields,
+          authorization_url: 'javascript:alert(document.cookie)',
+          token_url: 'file:///etc/passwd',
+          revocation_url: 'data:text/plain,x',
+          test_endpoint: { url: 'ftp://tickets.example.com/' },
+        },
+        { type: 'oauth2_client_credentials', fields, token_url: 'javascript:void 0' },
+      ],
+    });
+    Object.assign(d.operations[0]!, {
+      endpoint: 'gopher://tickets.example.com/{ticket_id}',
+      auth_type_ref: 'oauth2_authorization_code',
+      auth_headers: {},
+    });
+    expect(issuesOf(d).sort((a, b) => a.path.localeCompare(b.path))).toEqual(
+      [
+        '/authentication/0/authorization_url',
+        '/authentication/0/revocation_url',
+        '/authentication/0/test_endpoint/url',
+        '/authentication/0/token_url',
+        '/authentication/1/token_url',
+        '/operations/0/endpoint',
+      ].map((path) => ({ path, message: 'must be an http(s) URL' })),
+    );
+    const fine = descriptor({
+      authentication: [
+        {
+          type: 'oauth2_authorization_code',
+          fields,
+          authorization_url: 'https://id.example.com/authorize',
+          token_url: 'http://127.0.0.1:4010/token',
+        },
+      ],
+    });
+    Object.assign(fine.operations[0]!, { auth_type_ref: 'oauth2_authorization_code', auth_headers: {} });
+    expect(parseConnectorDescriptor(fine).ok).toBe(true);
+  });
+
+  it('refuses a connector name with control characters', () => {
+    expect(
+      issuesOf(descriptor({ metadata: { name: 'Tickets\u001b]0;pwned\u0007', slug: 't', version: '1' } })),
+    ).toEqual([{ path: '/metadata/name', message: expect.stringMatching(/control characters/) }]);
+  });
 });
 
 describe('capabilities and sla', () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HttpUrl, humanName } from './input-rules.ts';
 
 /**
  * Connector descriptor. Field names are the product specification's, exactly. Unknown top-level keys are kept
@@ -14,7 +15,7 @@ export const ParameterLocation = z.enum(['path', 'query', 'header', 'cookie', 'b
 export type ParameterLocation = z.infer<typeof ParameterLocation>;
 
 const DescriptorMetadata = z.looseObject({
-  name: z.string().min(1).max(200),
+  name: humanName(200),
   slug: z.string().regex(/^[a-z0-9][a-z0-9-]{0,99}$/, 'must be lower-case letters, digits and dashes (1-100 chars)'),
   version: z.string().min(1).max(50),
   description: z.string().max(2000).optional(),
@@ -31,7 +32,7 @@ const AuthField = z.looseObject({
 });
 
 const TestEndpoint = z.looseObject({
-  url: z.string().url(),
+  url: HttpUrl,
   method: HttpMethod.default('GET'),
   expected_status: z.number().int().min(100).max(599).default(200),
 });
@@ -48,9 +49,9 @@ const AuthenticationMethod = z.looseObject({
   type: z.string().min(1),
   fields: z.array(AuthField).default([]),
   test_endpoint: TestEndpoint.optional(),
-  authorization_url: z.string().url().optional(),
-  token_url: z.string().url().optional(),
-  revocation_url: z.string().url().optional(),
+  authorization_url: HttpUrl.optional(),
+  token_url: HttpUrl.optional(),
+  revocation_url: HttpUrl.optional(),
   scopes: z.array(z.string()).optional(),
 });
 
@@ -66,7 +67,7 @@ export type OperationParameter = z.infer<typeof OperationParameter>;
 
 const Operation = z.looseObject({
   operation_id: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be 1-100 letters, digits, _, . or -'),
-  endpoint: z.string().url(),
+  endpoint: HttpUrl,
   method: z
     .string()
     .transform((m) => m.toUpperCase())
@@ -159,8 +160,20 @@ function pointer(path: ReadonlyArray<PropertyKey>): string {
   return path.length === 0 ? '' : '/' + path.map((s) => String(s).replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
 }
 
+/**
+ * zod's problems of a value, each with its path: an unknown key (refused by a strict object) is one problem per
+ * key, at the key's own path, `unknown field` (zod reports them together, at the object's path).
+ */
+export function zodIssueList(error: z.ZodError): { path: PropertyKey[]; message: string }[] {
+  return error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((key) => ({ path: [...i.path, key], message: 'unknown field' }))
+      : [{ path: i.path, message: i.message }],
+  );
+}
+
 export function zodIssues(error: z.ZodError): DocumentIssue[] {
-  return error.issues.map((i) => ({ path: pointer(i.path), message: i.message }));
+  return zodIssueList(error).map((i) => ({ path: pointer(i.path), message: i.message }));
 }
 
 const rec = (v: unknown): Record<string, unknown> | undefined =>

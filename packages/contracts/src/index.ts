@@ -1,5 +1,6 @@
 export * from './catalog.ts';
 export * from './descriptor.ts';
+export * from './input-rules.ts';
 export * from './queue.ts';
 export * from './json-limits.ts';
 export * from './smart.ts';

@@ -30,7 +30,11 @@ export interface ImportedOpenApi {
   /** Credential fields derived from the security schemes. */
   credentialFields: { key: string; required: boolean; secret: boolean }[];
   warnings: { path: string; message: string }[];
-  /** Why `options.userOAuth` could not be applied (paths under `/user_oauth`); the document is then as without it. */
+  /**
+   * Why people's OAuth cannot be run as given: why `options.userOAuth` could not be applied (paths under
+   * `/user_oauth`; the document is then as without it), and endpoints of a flow the document runs for people that are
+   * not http(s) URLs (paths into the document). The caller refuses the import with them.
+   */
   userOAuthIssues: { path: string; message: string }[];
 }
 
@@ -338,6 +342,7 @@ export async function importOpenApi(source: OpenApiSource, options: ImportOption
   const discovery = discoveryUrl ? await options.discover!(discoveryUrl) : undefined;
   const userOAuthIssues = applyUserOAuth(doc, options.userOAuth, discovery);
   const model = securityModel(doc);
+  userOAuthIssues.push(...model.refused);
   for (const [name, why] of model.unsupported) warn(pointer(['components', 'securitySchemes', name]), why);
   const required = new Set<string>();
   const used = new Set<string>();

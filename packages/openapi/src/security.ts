@@ -1,4 +1,4 @@
-import type { AuthPlan } from '@toolplane/contracts';
+import { isHttpUrl, type AuthPlan } from '@toolplane/contracts';
 import { deref, isObject, type Json } from './json-pointer.ts';
 
 /** How one security scheme of the document is satisfied: the credential fields it needs and where they go. */
@@ -19,6 +19,11 @@ export interface SecurityModel {
   schemes: Map<string, SchemeCredentials>;
   /** Unsupported schemes, with the reason (also reported as import warnings). */
   unsupported: Map<string, string>;
+  /**
+   * Problems that refuse the document at import: an endpoint of a flow run for people (a scheme naming its app's
+   * fields) that is not an absolute http(s) URL. Such a scheme is also unsupported: no plan ever carries the URL.
+   */
+  refused: { path: string; message: string }[];
 }
 
 /**
@@ -75,6 +80,7 @@ export function securityModel(doc: Json): SecurityModel {
   const defined = isObject(components.securitySchemes) ? components.securitySchemes : {};
   const schemes = new Map<string, SchemeCredentials>();
   const unsupported = new Map<string, string>();
+  const refused: SecurityModel['refused'] = [];
   const proposals: { scheme: string; role: string; key: string; secret: boolean; explicit: boolean }[] = [];
   const kinds = new Map<string, { kind: string; s: Json }>();
 
@@ -132,6 +138,21 @@ export function securityModel(doc: Json): SecurityModel {
     ) {
       // People's own accounts (ADR 0027): for now only where the scheme names its app's fields (connector
       // descriptors' `oauth2_authorization_code`); other documents' authorization-code flows take a ready token below.
+      // The browser is sent to its authorizationUrl and the workers post to the others: http(s) only (`HttpUrl`).
+      const at = `/components/securitySchemes/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      const flow = (s.flows as Json).authorizationCode as Json;
+      const endpoints: [string, unknown][] = [
+        [`${at}/flows/authorizationCode/authorizationUrl`, flow.authorizationUrl],
+        [`${at}/flows/authorizationCode/tokenUrl`, flow.tokenUrl],
+        [`${at}/flows/authorizationCode/refreshUrl`, flow.refreshUrl],
+        [`${at}/x-toolplane-revocation-url`, s['x-toolplane-revocation-url']],
+      ];
+      const bad = endpoints.filter(([, url]) => url !== undefined && !(typeof url === 'string' && isHttpUrl(url)));
+      if (bad.length > 0) {
+        for (const [path] of bad) refused.push({ path, message: 'must be an http(s) URL' });
+        unsupported.set(name, 'an endpoint of its authorizationCode flow is not an http(s) URL');
+        continue;
+      }
       propose('client_id', own.client_id, false);
       propose('client_secret', own.client_secret ?? 'client_secret', true);
       kinds.set(name, { kind: 'oauth2_authorization_code', s });
@@ -210,7 +231,7 @@ export function securityModel(doc: Json): SecurityModel {
     }
     schemes.set(name, creds);
   }
-  return { schemes, unsupported };
+  return { schemes, unsupported, refused };
 }
 
 export interface OperationSecurity {

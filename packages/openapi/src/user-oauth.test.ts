@@ -214,4 +214,31 @@ describe('OpenAPI authorizationCode / openIdConnect schemes and the user_oauth o
     expect(plain.plan.auth).toEqual({ kind: 'bearer', token: 'calendarAuth' });
     expect(JSON.stringify(plain.imported.document)).not.toContain('evil.example.com');
   });
+
+  it('a scheme run for people (naming its app fields) with an endpoint that is not http(s) is refused, naming it', async () => {
+    const hostile = doc({
+      calendarAuth: {
+        type: 'oauth2',
+        flows: {
+          authorizationCode: {
+            authorizationUrl: 'javascript:alert(document.cookie)',
+            tokenUrl: 'https://id.example.com/token',
+            refreshUrl: 'data:text/plain,x',
+            scopes: {},
+          },
+        },
+        'x-toolplane-revocation-url': 'file:///etc/passwd',
+        'x-toolplane-credential-fields': { client_id: 'client_id', client_secret: 'client_secret' },
+      },
+    });
+    const { imported, plan } = await compiled(hostile);
+    const at = '/components/securitySchemes/calendarAuth';
+    expect(imported.userOAuthIssues).toEqual([
+      { path: `${at}/flows/authorizationCode/authorizationUrl`, message: 'must be an http(s) URL' },
+      { path: `${at}/flows/authorizationCode/refreshUrl`, message: 'must be an http(s) URL' },
+      { path: `${at}/x-toolplane-revocation-url`, message: 'must be an http(s) URL' },
+    ]);
+    expect(plan.auth?.kind).not.toBe('oauth2_authorization_code');
+    expect(JSON.stringify(plan)).not.toMatch(/javascript:|data:|file:/);
+  });
 });

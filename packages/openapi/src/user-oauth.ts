@@ -1,3 +1,4 @@
+import { isHttpUrl } from '@toolplane/contracts';
 import { deref, isObject, type Json } from './json-pointer.ts';
 import { personOAuthExtension, type PersonOAuth } from './security.ts';
 
@@ -22,14 +23,6 @@ export interface UserOAuthOptIn {
 export type Discovery = { ok: true; document: Json } | { ok: false; error: string };
 
 type Issue = { path: string; message: string };
-
-const absolute = (url: string): boolean => {
-  try {
-    return ['http:', 'https:'].includes(new URL(url).protocol);
-  } catch {
-    return false;
-  }
-};
 
 /** The document's security schemes by name, `$ref`s followed. */
 function schemesOf(doc: Json): Map<string, Json> {
@@ -102,7 +95,7 @@ export function userOAuthDiscoveryUrl(doc: Json, optIn: UserOAuthOptIn): string 
   if ('issue' in chosen || chosen.scheme.type !== 'openIdConnect') return undefined;
   if (optIn.authorization_url !== undefined && optIn.token_url !== undefined) return undefined;
   const url = chosen.scheme.openIdConnectUrl;
-  return typeof url === 'string' && absolute(url) ? url : undefined;
+  return typeof url === 'string' && isHttpUrl(url) ? url : undefined;
 }
 
 /**
@@ -152,7 +145,7 @@ export function applyUserOAuth(
         });
       return undefined;
     }
-    if (!absolute(url)) {
+    if (!isHttpUrl(url)) {
       issues.push({
         path: `${at}/${field}`,
         message:

@@ -4,7 +4,7 @@ import type { Api, Connector } from './api.ts';
 import { action, withJson } from './context.ts';
 import { CliError, ExitCode, usageError } from './errors.ts';
 import { contentTypeOf, documentFiles, readText } from './files.ts';
-import { createOutput, table, type Output } from './output.ts';
+import { createOutput, jsonText, table, type Output } from './output.ts';
 
 /**
  * `toolplane connectors push <file|dir>`: registers descriptors / OpenAPI documents, errors at file:line:column.
@@ -72,14 +72,14 @@ export function connectorsCommand(program: Command): void {
           const connector = await api.pushConnector(text, contentTypeOf(file));
           results.push({ file, ok: true, connector });
           if (!ctx.out.json)
-            process.stdout.write(
-              `${ctx.out.green('pushed')} ${file}: ${connector.slug}@${connector.version} (${connector.id}), tools: ${connector.tools.join(', ') || '-'}\n`,
+            ctx.out.line(
+              `${ctx.out.green('pushed')} ${file}: ${connector.slug}@${connector.version} (${connector.id}), tools: ${connector.tools.join(', ') || '-'}`,
             );
         } catch (err) {
           results.push(failure(quiet, file, text, err));
         }
       }
-      if (ctx.out.json) process.stdout.write(`${JSON.stringify({ results }, null, 2)}\n`);
+      if (ctx.out.json) process.stdout.write(`${jsonText({ results }, 2)}\n`);
       const failed = results.find((r) => !r.ok);
       if (failed) process.exitCode = failed.error?.exitCode ?? ExitCode.internal;
     }),

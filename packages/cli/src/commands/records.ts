@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { ExecutionRecord } from './api.ts';
 import { action, withJson } from './context.ts';
 import { usageError } from './errors.ts';
-import { table } from './output.ts';
+import { jsonText, table } from './output.ts';
 
 /** `toolplane records list|show`: execution records of tool calls (`/api/v1/execution_records`). */
 
@@ -54,9 +54,9 @@ export function recordsCommand(program: Command): void {
         return;
       }
       const print = (r: ExecutionRecord) =>
-        process.stdout.write(
-          ctx.out.json ? `${JSON.stringify(r)}\n` : `${columns.map((c) => String(r[c] ?? '-')).join('  ')}\n`,
-        );
+        ctx.out.json
+          ? process.stdout.write(`${jsonText(r)}\n`)
+          : ctx.out.line(columns.map((c) => String(r[c] ?? '-')).join('  '));
       [...page].reverse().forEach(print);
       await follow(fetchPage, new Set(page.map((r) => r.id)), print);
     }),

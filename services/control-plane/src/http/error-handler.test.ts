@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Logger } from '@toolplane/logger';
 import type { Request, Response } from 'express';
+import { z } from 'zod';
 import { errorHandler } from './error-handler.ts';
 
 /** Runs the REST error boundary on one error; returns status, Retry-After and the problem. */
@@ -31,6 +32,23 @@ const prismaError = (code: string, message: string, meta?: object) =>
   Object.assign(new Error(message), { name: 'PrismaClientKnownRequestError', code, meta });
 
 describe('REST error boundary', () => {
+  it('lists each unknown field of a body at its own path, with the other problems', () => {
+    const Body = z.object({ name: z.string(), items: z.array(z.object({ id: z.string() }).strict()) }).strict();
+    const parsed = Body.safeParse({ nmae: 'typo', items: [{ id: 'a', colour: 'red' }], extra: true });
+    expect(answer(parsed.error)).toMatchObject({
+      status: 422,
+      problem: {
+        code: 'request.invalid',
+        errors: [
+          { path: '/name', message: expect.any(String) },
+          { path: '/items/0/colour', message: 'unknown field' },
+          { path: '/nmae', message: 'unknown field' },
+          { path: '/extra', message: 'unknown field' },
+        ],
+      },
+    });
+  });
+
   it('maps a unique-constraint violation (P2002) to 409 resource.conflict', () => {
     expect(answer(prismaError('P2002', 'Unique constraint failed'))).toMatchObject({
       status: 409,

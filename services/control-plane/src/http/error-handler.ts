@@ -1,11 +1,15 @@
+import { zodIssueList } from '@toolplane/contracts';
 import { TransientError, toAppError, toProblem, UserError, ValidationError, type AppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { z } from 'zod';
 
-/** A request body's zod problems as problem+json issues (`/field/0/name`). */
+/**
+ * A request's zod problems as problem+json issues (`/field/0/name`, `/to` for a query parameter); an unknown field
+ * of a body (every body schema is strict) is one issue at its own path, `unknown field`.
+ */
 export function requestIssues(err: z.ZodError): { path: string; message: string }[] {
-  return err.issues.map((i) => ({ path: '/' + i.path.map(String).join('/'), message: i.message }));
+  return zodIssueList(err).map((i) => ({ path: '/' + i.path.map(String).join('/'), message: i.message }));
 }
 
 /**
@@ -109,7 +113,7 @@ function httpClientStatus(err: unknown): number | undefined {
 
 function classify(err: unknown): AppError {
   if (err instanceof z.ZodError)
-    return new ValidationError('the request body is invalid', requestIssues(err), 'request.invalid', 422);
+    return new ValidationError('the request is invalid', requestIssues(err), 'request.invalid', 422);
   if (err instanceof UserError || err instanceof TransientError) return err;
   const status = httpClientStatus(err);
   if (status !== undefined) {
