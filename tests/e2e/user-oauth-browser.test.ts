@@ -3,7 +3,11 @@
 // presses its button, consents at the local provider and lands on the callback page; the same call then runs with
 // Alice's token (the API sees it) while Bob still gets his own link. The dashboard's external user page then shows
 // the connection (status, scopes) and disconnects it, which revokes the token at the provider. Every page state is
-// checked by axe-core. A missing Chromium fails the file (no skip).
+// checked by axe-core. A missing Chromium fails the file (no skip). The provider's authorization page is on another
+// site (localhost) than the control plane (127.0.0.1), as real providers are, and asks the person to allow access: the
+// connect page's cookie must come back with the redirect that follows that click on another site's page (a
+// SameSite=Strict cookie does not: tried, the callback then refuses alice's own flow). A page on a third site cannot press mallory's link in another person's browser, and
+// a provider callback reached in a browser that did not press the button connects nobody.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Stack } from '@toolplane/cli';
 import type { ManagementClient } from '@toolplane/client';
@@ -18,8 +22,16 @@ import {
   signIn,
 } from '../browser.ts';
 import { startUserOAuthProvider, type UserOAuthProvider } from '../fixtures/user-oauth-provider.ts';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startTestStack } from '../helpers.ts';
-import { callToolAs, connectLinkIn, setUpCalendar } from '../fixtures/calendar-connector.ts';
+import {
+  callToolAs,
+  connectLinkIn,
+  openConnectPage,
+  pressConnectLink,
+  setUpCalendar,
+} from '../fixtures/calendar-connector.ts';
 
 let stack: Stack;
 let api: ManagementClient;
@@ -34,9 +46,9 @@ const linkIn = connectLinkIn;
 beforeAll(async () => {
   const build = buildDashboard();
   browser = await launchChromium();
-  provider = await startUserOAuthProvider();
+  provider = await startUserOAuthProvider({ authorizeHost: 'localhost', consentPage: true });
   ({ stack, api } = await startTestStack('user-oauth-browser', { logLevel: 'warn', serviceEnv: dashboardEnv(build) }));
-  const calendar = await setUpCalendar(api, provider, ['alice', 'bob']);
+  const calendar = await setUpCalendar(api, provider, ['alice', 'bob', 'mallory']);
   mcpUrl = calendar.server.url;
   ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
 }, 180_000);
@@ -59,9 +71,10 @@ describe('a person connects their own account in a browser, and the dashboard sh
     await page.getByRole('heading', { level: 1, name: 'Connect your account' }).waitFor();
     expect(await page.getByRole('main').innerText()).toContain('for alice');
     await audit(page, 'connect link');
-    await page.getByRole('button', { name: `Continue to ${new URL(provider.url).host}` }).click();
-    // The provider consents at once and sends the browser back to the callback page.
-    await page.getByRole('heading', { level: 1, name: 'Connected' }).waitFor();
+    await page.getByRole('button', { name: `Continue to ${new URL(provider.authorizeUrl).host}` }).click();
+    // alice allows access on the provider's page (another site), which sends the browser back to the callback page.
+    await page.getByRole('link', { name: 'Allow' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Connected', exact: true }).waitFor();
     expect(await page.getByRole('main').innerText()).toContain('You can return to your agent now.');
     expect(new URL(page.url()).pathname).toBe('/connect/callback');
     await audit(page, 'connect callback (connected)');
@@ -112,5 +125,79 @@ describe('a person connects their own account in a browser, and the dashboard sh
     expect(provider.revocations.at(-1)!.hint).toBe('refresh_token');
     expect((await myEvents('alice')).text).toContain('User "alice" has not connected');
     expect(pageProblems).toEqual([]);
+  });
+});
+
+describe("mallory's link cannot connect another person's account", () => {
+  let attacker: Server;
+  afterAll(async () => {
+    attacker?.closeAllConnections();
+    await new Promise((resolve) => attacker?.close(resolve));
+  });
+
+  it('a page on another site auto-submitting her link in alice’s browser connects nobody; nothing reaches the provider', async () => {
+    const link = linkIn((await myEvents('mallory')).text);
+    // The attacker's page, on another site (localhost): a form posting mallory's link, with the nonce of her own
+    // visit, sent by script as soon as alice's browser opens the page.
+    const { nonce } = await openConnectPage(link);
+    attacker = createServer((_req, res) => {
+      res
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+        .end(
+          `<!doctype html><html lang="en"><head><title>Win a prize</title></head><body>` +
+            `<form method="post" action="${link}"><input type="hidden" name="nonce" value="${nonce ?? ''}"></form>` +
+            `<script>document.forms[0].submit()</script></body></html>`,
+        );
+    });
+    await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
+    provider.consentAs = 'alice'; // alice is signed in at the provider
+    const authorizations = provider.authorizeRequests.length;
+    const issued = provider.issuedTokens().length;
+
+    const alice = await browser.newContext();
+    try {
+      const tab = await alice.newPage();
+      await tab.goto(`http://localhost:${(attacker.address() as AddressInfo).port}/`);
+      await tab.waitForURL((url) => url.hostname === '127.0.0.1');
+      const heading = tab.getByRole('heading', { level: 1 });
+      await heading.waitFor();
+      expect(await heading.innerText()).toBe('Not connected');
+      expect(await tab.getByRole('main').innerText()).toContain('open the link again');
+      await audit(tab, 'connect link (pressed from another site)');
+    } finally {
+      await alice.close();
+    }
+    expect(provider.authorizeRequests.length).toBe(authorizations);
+    expect(provider.issuedTokens().length).toBe(issued);
+    expect((await myEvents('mallory')).text).toContain('User "mallory" has not connected');
+    // Her link was not used up: she can still connect her own account with it.
+    expect((await pressConnectLink(link)).response.status).toBe(303);
+  });
+
+  it("the provider's callback for mallory's flow, reached in alice's browser, connects nobody", async () => {
+    // mallory presses her own link and, instead of consenting, has alice open the provider's page.
+    provider.consentAs = undefined;
+    const link = linkIn((await myEvents('mallory')).text);
+    const { response } = await pressConnectLink(link);
+    const authorize = response.headers.get('location')!;
+    expect(new URL(authorize).host).toBe(new URL(provider.authorizeUrl).host);
+    provider.consentAs = 'alice';
+    const issued = provider.issuedTokens().length;
+    const alice = await browser.newContext();
+    try {
+      const tab = await alice.newPage();
+      await tab.goto(authorize);
+      await tab.getByRole('link', { name: 'Allow' }).click();
+      await tab.waitForURL((url) => url.pathname === '/connect/callback');
+      const heading = tab.getByRole('heading', { level: 1 });
+      await heading.waitFor();
+      expect(await heading.innerText()).toBe('Not connected');
+      expect(await tab.getByRole('main').innerText()).toContain('another browser');
+      await audit(tab, 'connect callback (another browser)');
+    } finally {
+      await alice.close();
+    }
+    expect(provider.issuedTokens().length).toBe(issued);
+    expect((await myEvents('mallory')).text).toContain('User "mallory" has not connected');
   });
 });

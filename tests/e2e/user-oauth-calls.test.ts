@@ -15,8 +15,17 @@ import { type ManagementClient, unwrap } from '@toolplane/client';
 import { LocalSealedSecretsWriter } from '../../packages/secrets/src/index.ts';
 import { Redis } from 'ioredis';
 import { startUserOAuthProvider, type UserOAuthProvider } from '../fixtures/user-oauth-provider.ts';
-import { startTestStack, tempDir } from '../helpers.ts';
-import { callToolAs, connectLinkIn, followConnectLink, setUpCalendar } from '../fixtures/calendar-connector.ts';
+import { logLines, startTestStack, tempDir } from '../helpers.ts';
+import {
+  callbackOfConnectLink,
+  callToolAs,
+  connectLinkIn,
+  followConnectLink,
+  openConnectPage,
+  pressConnectLink,
+  setUpCalendar,
+  visitConnectCallback,
+} from '../fixtures/calendar-connector.ts';
 
 let stack: Stack;
 let api: ManagementClient;
@@ -86,7 +95,16 @@ beforeAll(async () => {
     .export({ type: 'spki', format: 'pem' })
     .toString();
   writer = new LocalSealedSecretsWriter(join(stack.dataDir, 'secrets'), publicKey);
-  const calendar = await setUpCalendar(api, provider, ['alice', 'bob', 'carol', 'dave', 'erin']);
+  const calendar = await setUpCalendar(api, provider, [
+    'alice',
+    'bob',
+    'carol',
+    'dave',
+    'erin',
+    'frank',
+    'gina',
+    'ivy',
+  ]);
   instanceId = calendar.instanceId;
   mcpUrl = calendar.server.url;
   for (const [name, id] of calendar.userIds) userIds.set(name, id);
@@ -171,7 +189,7 @@ describe("a person's own account in calls (oauth2_authorization_code)", () => {
       expect(html).toContain('<form method="post">');
       expect(html).toContain('for bob');
     }
-    const toProvider = await fetch(link, { method: 'POST', redirect: 'manual' });
+    const { response: toProvider, cookie } = await pressConnectLink(link);
     expect(toProvider.status).toBe(303);
     const authorize = new URL(toProvider.headers.get('location')!);
     expect(`${authorize.origin}${authorize.pathname}`).toBe(`${provider.url}/authorize`);
@@ -185,7 +203,7 @@ describe("a person's own account in calls (oauth2_authorization_code)", () => {
     expect(authorize.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const toCallback = await fetch(authorize, { redirect: 'manual' });
     const callback = toCallback.headers.get('location')!;
-    const done = await fetch(callback);
+    const done = await visitConnectCallback(callback, cookie);
     expect(done.status).toBe(200);
     expect(await done.text()).toContain('You can return to your agent');
 
@@ -198,10 +216,10 @@ describe("a person's own account in calls (oauth2_authorization_code)", () => {
     expect(replayed.status).toBe(410);
     expect(await replayed.text()).toContain('This link has expired');
     expect((await fetch(link)).status).toBe(410);
-    expect((await fetch(callback)).status).toBe(400);
+    expect((await visitConnectCallback(callback, cookie)).status).toBe(400);
     const forged = new URL(callback);
     forged.searchParams.set('state', 'forged-state');
-    expect((await fetch(forged)).status).toBe(400);
+    expect((await visitConnectCallback(forged, cookie)).status).toBe(400);
     expect(provider.issuedTokens().length).toBe(issued);
   });
 
@@ -221,6 +239,57 @@ describe("a person's own account in calls (oauth2_authorization_code)", () => {
     expect(await myEvents('alice')).toEqual({
       isError: false,
       text: JSON.stringify({ user: 'alice', path: '/events' }),
+    });
+  });
+
+  it('an older link, or a flow still at the provider, stops working once a newer link connected; connecting again revokes the previous grant', async () => {
+    const older = linkIn((await myEvents('frank')).text);
+    // A flow that reached the provider as another account (mallory's) and has not come back yet.
+    provider.consentAs = 'mallory';
+    const pending = await callbackOfConnectLink(linkIn((await myEvents('frank')).text));
+    const newer = linkIn((await myEvents('frank')).text);
+    provider.consentAs = 'frank';
+    const before = provider.issuedTokens().length;
+    expect((await followLink(newer)).status).toBe(200);
+    const [, frankRefresh] = provider.issuedTokens().slice(before);
+    expect(await myEvents('frank')).toEqual({
+      isError: false,
+      text: JSON.stringify({ user: 'frank', path: '/events' }),
+    });
+
+    // Neither the older link nor the pending flow swaps mallory's account in: nothing reaches the token endpoint.
+    provider.consentAs = 'mallory';
+    const issued = provider.issuedTokens().length;
+    const authorizations = provider.authorizeRequests.length;
+    expect((await openConnectPage(older)).status).toBe(410);
+    expect((await pressConnectLink(older)).response.status).toBe(410);
+    const late = await visitConnectCallback(pending.url, pending.cookie);
+    expect(late.status).toBe(400);
+    expect(await late.text()).toContain('This link has expired');
+    expect(provider.issuedTokens().length).toBe(issued);
+    expect(provider.authorizeRequests.length).toBe(authorizations);
+    expect(await myEvents('frank')).toEqual({
+      isError: false,
+      text: JSON.stringify({ user: 'frank', path: '/events' }),
+    });
+
+    // Frank must authorise again: the new grant replaces the old one, which is revoked at the provider.
+    provider.expireAccessTokens();
+    provider.refuseRefresh = true;
+    let again: { text: string };
+    try {
+      again = await myEvents('frank');
+    } finally {
+      provider.refuseRefresh = false;
+    }
+    expect(again.text).toContain('User "frank" has to authorise again');
+    provider.consentAs = 'frank';
+    const revocations = provider.revocations.length;
+    expect((await followLink(linkIn(again.text))).status).toBe(200);
+    expect(provider.revocations.slice(revocations)).toEqual([{ token: frankRefresh, hint: 'refresh_token' }]);
+    expect(await myEvents('frank')).toEqual({
+      isError: false,
+      text: JSON.stringify({ user: 'frank', path: '/events' }),
     });
   });
 
@@ -311,5 +380,99 @@ describe("a person's own account in calls (oauth2_authorization_code)", () => {
     // Connect links go to the caller only: whoever opens one first connects their account as that person.
     expect(records).toContain('A connect link was given to the caller');
     expect(records).not.toMatch(/\/connect\/[A-Za-z0-9_-]{43}/);
+  });
+});
+
+describe("deleting a connector instance, its connector or a person ends people's own-account connections", () => {
+  const markers = (user: string) =>
+    redis.smembers(`${stack.redisPrefix}:user-connections:${workspaceId}:${userIds.get(user)}`);
+  const stateOf = (name: string) => redis.exists(`${stack.redisPrefix}:oauth-connection:${name}`);
+  /** The names the secrets store holds for `user`. */
+  const stored = async (user: string) =>
+    (await writer.list(`ws/${workspaceId}/users/${userIds.get(user)}/`)).map((m) => m.name);
+  const connectorId = async () =>
+    (await unwrap(api.GET('/connector_instances/{id}', { params: { path: { id: instanceId } } }))).connector_id;
+
+  it("deleting an instance revokes each person's grant and leaves no token, state, marker or usable link", async () => {
+    const second = await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          createServer: false,
+          connector_id: await connectorId(),
+          name: 'calendar-2',
+          credentials: { client_id: provider.clientId, client_secret: provider.clientSecret },
+        },
+      }),
+    );
+    const server = await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'calendar-2', mode: 'NORMAL', connectorInstanceId: second.id } }),
+    );
+    const on = (user: string) => callAs(user, 'my_events', {}, server.url);
+    provider.consentAs = 'gina';
+    const before = provider.issuedTokens().length;
+    expect((await followLink(linkIn((await on('gina')).text))).status).toBe(200);
+    const [, ginaRefresh] = provider.issuedTokens().slice(before);
+    expect(await on('gina')).toEqual({ isError: false, text: JSON.stringify({ user: 'gina', path: '/events' }) });
+    const gina = userSecrets.oauth(workspaceId, userIds.get('gina')!, second.id);
+    expect(await stored('gina')).toEqual([gina]);
+    expect(await markers('gina')).toContain(`oauth:${second.id}`);
+    const ivysLink = linkIn((await on('ivy')).text); // not pressed yet
+
+    const revocations = provider.revocations.length;
+    const issued = provider.issuedTokens().length;
+    await unwrap(api.DELETE('/connector_instances/{id}', { params: { path: { id: second.id } } }));
+    expect(provider.revocations.slice(revocations)).toEqual([{ token: ginaRefresh, hint: 'refresh_token' }]);
+    expect(await stored('gina')).toEqual([]);
+    expect(await stateOf(gina)).toBe(0);
+    expect(await markers('gina')).toEqual([]);
+    // A link to the deleted instance connects nobody.
+    provider.consentAs = 'ivy';
+    expect((await pressConnectLink(ivysLink)).response.status).toBe(400);
+    expect(provider.issuedTokens().length).toBe(issued);
+    expect(await stored('ivy')).toEqual([]);
+  });
+
+  it('deleting a person revokes their own account, and nothing pushed for them before they connected it is left', async () => {
+    await unwrap(
+      api.PUT('/external_users/{name}/connections/{instanceId}', {
+        params: { path: { name: 'ivy', instanceId } },
+        body: { credentials: { client_id: provider.clientId, client_secret: provider.clientSecret } },
+      }),
+    );
+    provider.consentAs = 'ivy';
+    const before = provider.issuedTokens().length;
+    expect((await followLink(linkIn((await myEvents('ivy')).text))).status).toBe(200);
+    const [, ivyRefresh] = provider.issuedTokens().slice(before);
+    // Her own account replaced the pushed credentials.
+    expect(await stored('ivy')).toEqual([connection('ivy')]);
+
+    const revocations = provider.revocations.length;
+    await unwrap(api.DELETE('/external_users/{name}', { params: { path: { name: 'ivy' } } }));
+    expect(provider.revocations.slice(revocations)).toEqual([{ token: ivyRefresh, hint: 'refresh_token' }]);
+    expect(await stored('ivy')).toEqual([]);
+    expect(await stateOf(connection('ivy'))).toBe(0);
+    expect(await markers('ivy')).toEqual([]);
+  });
+
+  it('deleting the connector with force=true ends every connection of its instances, also with the provider down', async () => {
+    // frank connected with a link (listed); carol and dave have tokens in the store only.
+    const people = ['frank', 'carol', 'dave'];
+    for (const user of people) expect(await stored(user)).toEqual([connection(user)]);
+    provider.down = true;
+    try {
+      await unwrap(
+        api.DELETE('/connectors/{id}', { params: { path: { id: await connectorId() }, query: { force: 'true' } } }),
+      );
+    } finally {
+      provider.down = false;
+    }
+    for (const user of people) {
+      expect(await stored(user)).toEqual([]);
+      expect(await stateOf(connection(user))).toBe(0);
+      expect(await markers(user)).toEqual([]);
+    }
+    const controlPlane = stack.processes.find((p) => p.service === 'control-plane')!;
+    const unrevoked = logLines(controlPlane, "a person's connection ended without a revocation at the provider");
+    expect(unrevoked.map((l) => l.connection)).toEqual(expect.arrayContaining(people.map(connection)));
   });
 });

@@ -3,7 +3,7 @@
 // server (links are written by workers into Redis; one that does not hold together is refused by the control plane
 // before the provider and before the exchange, and by the worker's exchange). Each is refused, no code is exchanged
 // and no token is stored.
-import { createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -12,7 +12,15 @@ import { createManagementClient, type ManagementClient, unwrap } from '@toolplan
 import type { Catalog } from '../../packages/contracts/src/index.ts';
 import { LocalSealedSecretsWriter } from '../../packages/secrets/src/index.ts';
 import { Redis } from 'ioredis';
-import { callToolAs, connectLinkIn, setUpCalendar } from '../fixtures/calendar-connector.ts';
+import {
+  callbackOfConnectLink,
+  callToolAs,
+  connectLinkIn,
+  openConnectPage,
+  pressConnectLink,
+  setUpCalendar,
+  visitConnectCallback,
+} from '../fixtures/calendar-connector.ts';
 import { startUserOAuthProvider, type UserOAuthProvider } from '../fixtures/user-oauth-provider.ts';
 import { startTestStack, waitFor } from '../helpers.ts';
 
@@ -29,21 +37,18 @@ const userIds = new Map<string, string>();
 let otherWorkspaceId: string;
 let malloryId: string;
 
-const linkKey = (link: string) => `${stack.redisPrefix}:oauth-connect-link:${new URL(link).pathname.split('/').pop()}`;
-const stateKey = (state: string) => `${stack.redisPrefix}:oauth-connect-state:${state}`;
+const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+const tokenOf = (link: string) => new URL(link).pathname.split('/').pop()!;
+/** Links and states are kept under the SHA-256 of their token, never the token itself. */
+const linkKey = (link: string) => `${stack.redisPrefix}:oauth-connect-link:${sha256(tokenOf(link))}`;
+const stateKey = (state: string) => `${stack.redisPrefix}:oauth-connect-state:${sha256(state)}`;
 const newLink = async (user: string) => connectLinkIn((await callToolAs(mcpUrl, stack.bootstrapKey, user)).text);
 /** Makes a Redis key expire now, and waits until Redis says it is gone. */
 async function expire(key: string): Promise<void> {
   expect(await redis.pexpire(key, 1)).toBe(1);
   await waitFor(`${key} expired`, async () => (await redis.exists(key)) === 0);
 }
-/** Presses a link's button and lets the provider consent: the callback URL the browser would be sent to. */
-async function callbackOf(link: string): Promise<URL> {
-  const toProvider = await fetch(link, { method: 'POST', redirect: 'manual' });
-  expect(toProvider.status).toBe(303);
-  const toCallback = await fetch(toProvider.headers.get('location')!, { redirect: 'manual' });
-  return new URL(toCallback.headers.get('location')!);
-}
+const callbackOf = callbackOfConnectLink;
 /** Nobody got tokens: the provider issued none since `issued`, and the store holds no connection of anybody. */
 async function nothingStored(issued: number): Promise<void> {
   expect(provider.issuedTokens().length).toBe(issued);
@@ -95,9 +100,9 @@ describe('connect links that connect nobody', () => {
   it('an opened link whose state expired before the provider sent the person back: no code is exchanged', async () => {
     const issued = provider.issuedTokens().length;
     const callback = await callbackOf(await newLink('alice'));
-    expect(callback.searchParams.get('code')).toBeTruthy();
-    await expire(stateKey(callback.searchParams.get('state')!));
-    const done = await fetch(callback);
+    expect(callback.url.searchParams.get('code')).toBeTruthy();
+    await expire(stateKey(callback.url.searchParams.get('state')!));
+    const done = await visitConnectCallback(callback.url, callback.cookie);
     expect(done.status).toBe(400);
     expect(await done.text()).toContain('This link has expired');
     await nothingStored(issued);
@@ -117,7 +122,7 @@ describe('connect links that connect nobody', () => {
       connection: `ws/${workspaceId}/users/${malloryId}/oauth/${instanceId}`,
     };
     await redis.set(key, JSON.stringify(rewritten), 'EX', 600);
-    const pressed = await fetch(link, { method: 'POST', redirect: 'manual' });
+    const { response: pressed } = await pressConnectLink(link);
     expect(pressed.status).toBe(400);
     expect(pressed.headers.get('location')).toBeNull();
     expect(await pressed.text()).toContain('This link is not valid');
@@ -125,10 +130,25 @@ describe('connect links that connect nobody', () => {
     await nothingStored(issued);
   });
 
+  it('a link whose provider address is not http(s) is refused: no page leads there, no Location goes there', async () => {
+    const issued = provider.issuedTokens().length;
+    const link = await newLink('alice');
+    const key = linkKey(link);
+    const record = JSON.parse((await redis.get(key))!) as Record<string, unknown>;
+    await redis.set(key, JSON.stringify({ ...record, authorizeUrl: 'javascript:alert(document.cookie)//' }), 'EX', 600);
+    const shown = await fetch(link);
+    expect(shown.status).toBeGreaterThanOrEqual(400);
+    expect(await shown.text()).not.toContain('javascript');
+    const { response } = await pressConnectLink(link);
+    expect(response.status).toBeGreaterThanOrEqual(400);
+    expect(response.headers.get('location')).toBeNull();
+    await nothingStored(issued);
+  });
+
   it('an opened link whose state was rewritten to another workspace is refused before the exchange', async () => {
     const issued = provider.issuedTokens().length;
     const callback = await callbackOf(await newLink('bob'));
-    const key = stateKey(callback.searchParams.get('state')!);
+    const key = stateKey(callback.url.searchParams.get('state')!);
     const opened = JSON.parse((await redis.get(key))!) as { link: Record<string, unknown> };
     expect(opened.link).toMatchObject({ workspaceId, userId: userIds.get('bob') });
     // Bob's connect flow, retargeted at workspace B's mallory: the tokens would land under B's name.
@@ -140,10 +160,85 @@ describe('connect links that connect nobody', () => {
       connection: `ws/${otherWorkspaceId}/users/${malloryId}/oauth/${instanceId}`,
     };
     await redis.set(key, JSON.stringify(opened), 'EX', 600);
-    const done = await fetch(callback);
+    const done = await visitConnectCallback(callback.url, callback.cookie);
     expect(done.status).toBe(400);
     expect(await done.text()).toContain('This link is not valid');
     await nothingStored(issued);
     expect((await callToolAs(mcpUrl, stack.bootstrapKey, 'bob')).text).toContain('User "bob" has not connected');
+  });
+});
+
+describe("a link's button works on its own page only, and its callback in the browser that pressed it", () => {
+  it('a POST from another site, or without the page’s nonce and cookie, is refused and uses nothing up', async () => {
+    const issued = provider.issuedTokens().length;
+    const link = await newLink('alice');
+    const own = await openConnectPage(link);
+    const elsewhere = await openConnectPage(link); // another browser: a cookie of its own
+    const origin = new URL(link).origin;
+    const press = (headers: Record<string, string>, nonce = own.nonce!) =>
+      fetch(link, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams({ nonce }).toString(),
+      });
+    const refusals: [string, Response][] = [
+      ['another site', await press({ origin: 'https://attacker.example', cookie: own.cookie! })],
+      ['a cross-site fetch', await press({ 'sec-fetch-site': 'cross-site', cookie: own.cookie! })],
+      ['no Origin nor Sec-Fetch-Site', await press({ cookie: own.cookie! })],
+      ['no cookie', await press({ origin })],
+      ["another browser's cookie", await press({ origin, cookie: elsewhere.cookie! })],
+      ['a forged nonce', await press({ origin, cookie: own.cookie! }, 'A'.repeat(43))],
+    ];
+    for (const [why, refused] of refusals) {
+      expect([why, refused.status, refused.headers.get('location')]).toEqual([why, 403, null]);
+      expect(await refused.text()).toContain('open the link again');
+    }
+    expect(await redis.exists(linkKey(link))).toBe(1); // not used up
+    // On http (this stack's PUBLIC_API_URL) the cookie cannot be `__Host-` (that needs Secure, hence https).
+    expect(own.nonce).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(own.cookie).toMatch(/^toolplane-connect=[A-Za-z0-9_-]{43}$/);
+    expect(elsewhere.cookie).not.toBe(own.cookie);
+
+    // From its page it goes on; the provider's callback reached in another browser exchanges nothing.
+    const callback = await callbackOf(link);
+    const other = await visitConnectCallback(callback.url, elsewhere.cookie);
+    expect(other.status).toBe(400);
+    expect(await other.text()).toContain('another browser');
+    await nothingStored(issued);
+  });
+
+  it('links and states are kept in Redis under their SHA-256 only: neither raw value is in any key or value', async () => {
+    const waiting = await newLink('bob');
+    const callback = await callbackOf(await newLink('bob'));
+    const state = callback.url.searchParams.get('state')!;
+    const entries: [string, string][] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${stack.redisPrefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) {
+        const type = await redis.type(key);
+        const value =
+          type === 'string'
+            ? await redis.get(key)
+            : type === 'set'
+              ? await redis.smembers(key)
+              : type === 'hash'
+                ? await redis.hgetall(key)
+                : type === 'list'
+                  ? await redis.lrange(key, 0, -1)
+                  : type === 'zset'
+                    ? await redis.zrange(key, '0', '-1')
+                    : type === 'stream'
+                      ? await redis.xrange(key, '-', '+')
+                      : type;
+        entries.push([key, JSON.stringify(value)]);
+      }
+    } while (cursor !== '0');
+    const holding = (raw: string) => entries.filter(([k, v]) => k.includes(raw) || v.includes(raw)).map(([k]) => k);
+    expect({ link: holding(tokenOf(waiting)), state: holding(state) }).toEqual({ link: [], state: [] });
+    expect(await redis.exists(linkKey(waiting))).toBe(1);
+    expect(await redis.exists(stateKey(state))).toBe(1);
   });
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AuthPlan } from './catalog.ts';
+import { HttpUrl } from './input-rules.ts';
 
 /** Queue and job names, and Redis key layout shared by edge, worker and control plane. */
 export const queueNames = { toolInvocations: 'tool-invocations', dataPlaneTasks: 'data-plane-tasks' } as const;
@@ -72,10 +73,22 @@ export function redisKeys(prefix: string) {
      * (`capabilities.elicitation.url` in its 2025-11-25 `initialize`); absent for every other session.
      */
     mcpUrlElicitation: (scope: string) => `${prefix}:mcp-url-elicitation:${scope}`,
-    /** String (JSON `ConnectLink`, 10 minutes, taken once with GETDEL): a person's connect link (ADR 0027). */
-    oauthConnectLink: (token: string) => `${prefix}:oauth-connect-link:${token}`,
-    /** String (JSON `{ link, verifier }`, 10 minutes, taken once): an opened link waiting for the provider's callback. */
-    oauthConnectState: (state: string) => `${prefix}:oauth-connect-state:${state}`,
+    /**
+     * String (JSON `ConnectLink`, 10 minutes, taken once with GETDEL): a person's connect link (ADR 0027), under the
+     * SHA-256 (hex) of its token, as API keys are: what Redis holds opens nothing.
+     */
+    oauthConnectLink: (tokenHash: string) => `${prefix}:oauth-connect-link:${tokenHash}`,
+    /**
+     * String (JSON `{ link, verifier, redirectUri, browser }`, 10 minutes, taken once): an opened link waiting for
+     * the provider's callback, under the SHA-256 (hex) of its `state`; `browser` is the hash of the connect page's
+     * cookie in the browser that pressed the button (the callback must come with it).
+     */
+    oauthConnectState: (stateHash: string) => `${prefix}:oauth-connect-state:${stateHash}`,
+    /**
+     * Set (the `oauthConnectLink` and `oauthConnectState` keys, expiring with the last of them): what is pending for
+     * one connection (its secret name); all of it is cancelled once the connection is made or ended.
+     */
+    oauthConnectPending: (connection: string) => `${prefix}:oauth-connect-pending:${connection}`,
     /**
      * Hash (`OAuthConnectionState`, no secret): what is known of a person's OAuth connection (its status, when the
      * access token expires, the granted scopes), written by the worker, read by the control plane and the edge.
@@ -359,7 +372,8 @@ export const ConnectLink = z.object({
   tool: z.string(),
   /** The person's connection: the secret name their tokens are stored under. */
   connection: z.string(),
-  authorizeUrl: z.string().url(),
+  /** Where the browser is sent: never anything but an http(s) URL, whatever a rewritten record says. */
+  authorizeUrl: HttpUrl,
   clientId: z.string(),
   scopes: z.array(z.string()),
 });

@@ -210,7 +210,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     handle: createDataPlaneTaskHandler({
       secrets: resolver,
       limits: httpLimits,
-      exchangeOAuthCode: createOAuthExchangeHandler({ plans, secrets: resolver, userTokens }),
+      exchangeOAuthCode: createOAuthExchangeHandler({ plans, secrets: resolver, userTokens, log }),
       revokeOAuthConnection: createOAuthRevokeHandler({ secrets: resolver, userTokens }),
       createConnectLink: createConnectLinkHandler({ plans, secrets: resolver, links: connectLinks }),
     }),

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   redisKeys,
   userSecrets,
@@ -14,6 +14,7 @@ import {
   type RedisKeys,
 } from '@toolplane/contracts';
 import { TransientError, UserError } from '@toolplane/errors';
+import type { Logger } from '@toolplane/logger';
 import type { Redis } from 'ioredis';
 import type { PlanCache } from './catalog-cache.ts';
 import type { SecretResolver } from './secret-resolver.ts';
@@ -27,6 +28,8 @@ export type OAuthApp = OAuthClient & { clientId: string };
 
 /** How long a connect link, and then the provider's round trip it starts, may take. */
 const LINK_TTL_SECONDS = 600;
+/** How long a connection's index of pending links and states lives: a link's time, then its state's. */
+const PENDING_TTL_SECONDS = 2 * LINK_TTL_SECONDS;
 
 /** The workspace's OAuth app for a person's tool: the connector instance's `client_id`/`client_secret` (shared). */
 export async function oauthAppOf(
@@ -192,11 +195,24 @@ export class ConnectLinks {
     this.publicApiUrl = publicApiUrl?.replace(/\/+$/, '');
   }
 
-  /** A new link for `link`, as an absolute URL; undefined when this deployment has no public control-plane URL. */
+  /**
+   * A new link for `link`, as an absolute URL; undefined when this deployment has no public control-plane URL. Redis
+   * holds the link under the SHA-256 of its token (the token itself only in the URL), indexed under its connection
+   * so that connecting or ending the connection cancels it.
+   */
   async create(link: ConnectLink): Promise<string | undefined> {
     if (!this.publicApiUrl) return undefined;
     const token = randomBytes(32).toString('base64url');
-    await this.redis.set(this.keys.oauthConnectLink(token), JSON.stringify(link), 'EX', LINK_TTL_SECONDS);
+    const key = this.keys.oauthConnectLink(createHash('sha256').update(token).digest('hex'));
+    const pending = this.keys.oauthConnectPending(link.connection);
+    const written = await this.redis
+      .multi()
+      .set(key, JSON.stringify(link), 'EX', LINK_TTL_SECONDS)
+      .sadd(pending, key)
+      .expire(pending, PENDING_TTL_SECONDS)
+      .exec();
+    const failed = written?.find(([err]) => err)?.[0];
+    if (!written || failed) throw failed ?? new Error('the connect link could not be stored');
     return `${this.publicApiUrl}/connect/${token}`;
   }
 }
@@ -211,6 +227,7 @@ export function createOAuthExchangeHandler(deps: {
   plans: PlanCache;
   secrets: SecretResolver;
   userTokens: UserTokenKeeper;
+  log?: Pick<Logger, 'warn'>;
 }) {
   return async (task: OAuthExchangeJob): Promise<OAuthExchangeResult> => {
     const answer = (error?: string): OAuthExchangeResult => ({
@@ -229,11 +246,18 @@ export function createOAuthExchangeHandler(deps: {
     if (!linked) return answer('invalid_link');
     try {
       const client = await oauthAppOf(deps.secrets, linked, linked.auth);
-      const result = await deps.userTokens.connect(link.connection, client, {
-        code: task.code,
-        verifier: task.verifier,
-        redirectUri: task.redirectUri,
-      });
+      // A connection made again (another grant) ends the previous one at the provider, as a disconnect would.
+      const result = await deps.userTokens.connect(
+        link.connection,
+        client,
+        { code: task.code, verifier: task.verifier, redirectUri: task.redirectUri },
+        linked.auth.revocationUrl,
+      );
+      if (result.ok && result.replaced?.revocation === 'failed')
+        deps.log?.warn(
+          { connection: link.connection, error: result.replaced.error },
+          "a person's previous grant could not be revoked at the provider (replaced by a new connection)",
+        );
       return result.ok ? answer() : answer(result.error);
     } catch (err) {
       if (err instanceof TransientError) return answer('temporarily_unavailable');

@@ -74,6 +74,9 @@ export class ConnectionRequiredError extends UserError {
   }
 }
 
+/** How revoking a grant at the provider went (RFC 7009). */
+type RevocationOutcome = { revocation: 'revoked' | 'no_endpoint' | 'failed'; error?: string };
+
 /** Compare-and-delete: a lock is released only by the holder that set it (its random value). */
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
@@ -181,12 +184,17 @@ export class UserTokenKeeper {
    * Completes a connection: exchanges the authorization `code` (with its PKCE `verifier`) at the token endpoint,
    * stores the tokens as connection `name` and clears a `needs_reauthorization` mark. Answers only what the caller
    * may show the person: `connected`, or the provider's error code. Nothing is stored when the exchange fails.
+   *
+   * Tokens the connection held before (another grant: the person connected again, maybe another account) are
+   * replaced under the refresh lock (a refresh of the old grant cannot write over the new one), then revoked at
+   * `revocationUrl` as a disconnect does; how that went is in `replaced` (the connection is made either way).
    */
   async connect(
     name: string,
     client: OAuthClient,
     grant: { code: string; verifier: string; redirectUri: string },
-  ): Promise<{ ok: true } | { ok: false; error: string }> {
+    revocationUrl?: string,
+  ): Promise<{ ok: true; replaced?: RevocationOutcome } | { ok: false; error: string }> {
     const answer = await this.tokenRequest(client, {
       grant_type: 'authorization_code',
       code: grant.code,
@@ -196,9 +204,57 @@ export class UserTokenKeeper {
     if (!answer.ok) return { ok: false, error: answer.error };
     const tokens = this.toStored(answer.body, undefined);
     if (!tokens) return { ok: false, error: 'invalid_token_response' };
-    await this.store.write(name, JSON.stringify(tokens));
-    await this.stored(name, tokens, true);
-    return { ok: true };
+    const previous = await this.locked(name, async () => {
+      const before = parse(await this.store.read(name));
+      await this.store.write(name, JSON.stringify(tokens));
+      await this.stored(name, tokens, true);
+      return before;
+    });
+    // Maybe the same grant: the refresh token given before, or none this time (providers such as Google answer a new
+    // authorisation of a grant they already hold without one). Revoking it would end the new tokens too.
+    if (!previous || (previous.refresh_token !== undefined && tokens.refresh_token === undefined)) return { ok: true };
+    if (previous.refresh_token !== undefined && previous.refresh_token === tokens.refresh_token) return { ok: true };
+    return { ok: true, replaced: await this.revoke(previous, client, revocationUrl) };
+  }
+
+  /**
+   * RFC 7009: revokes `tokens` at `revocationUrl` (the refresh token when there is one, else the access token; client
+   * authentication as for the token endpoint). Never throws for the provider's sake: its refusal or absence is the
+   * outcome.
+   */
+  private async revoke(
+    tokens: StoredTokens,
+    client: OAuthClient,
+    revocationUrl: string | undefined,
+  ): Promise<RevocationOutcome> {
+    if (!revocationUrl) return { revocation: 'no_endpoint' };
+    const form = tokens.refresh_token
+      ? { token: tokens.refresh_token, token_type_hint: 'refresh_token' }
+      : { token: tokens.access_token, token_type_hint: 'access_token' };
+    try {
+      const answer = await this.tokenRequest({ ...client, tokenUrl: revocationUrl }, form);
+      return answer.ok ? { revocation: 'revoked' } : { revocation: 'failed', error: answer.error };
+    } catch (err) {
+      if (!(err instanceof TransientError)) throw err;
+      return { revocation: 'failed', error: 'temporarily_unavailable' };
+    }
+  }
+
+  /** Runs `fn` holding the connection's refresh lock (waiting for another holder, as refreshes do). */
+  private async locked<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const deadline = this.now() + this.waitMs;
+    const lock = this.lockKey(name);
+    const holder = randomBytes(16).toString('hex');
+    while ((await this.redis.set(lock, holder, 'PX', this.lockTtlMs, 'NX')) !== 'OK') {
+      if (this.now() > deadline)
+        throw new TransientError('service.unavailable', 'a refresh of this connection did not finish');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    try {
+      return await fn();
+    } finally {
+      await this.redis.eval(RELEASE, 1, lock, holder);
+    }
   }
 
   /**
@@ -210,23 +266,11 @@ export class UserTokenKeeper {
     name: string,
     client: OAuthClient,
     revocationUrl: string | undefined,
-  ): Promise<{ revocation: 'revoked' | 'no_endpoint' | 'failed' | 'not_connected'; error?: string }> {
+  ): Promise<{ revocation: RevocationOutcome['revocation'] | 'not_connected'; error?: string }> {
     const tokens = parse(await this.store.read(name));
-    let outcome: { revocation: 'revoked' | 'no_endpoint' | 'failed' | 'not_connected'; error?: string };
-    if (!tokens) outcome = { revocation: 'not_connected' };
-    else if (!revocationUrl) outcome = { revocation: 'no_endpoint' };
-    else {
-      const form = tokens.refresh_token
-        ? { token: tokens.refresh_token, token_type_hint: 'refresh_token' }
-        : { token: tokens.access_token, token_type_hint: 'access_token' };
-      try {
-        const answer = await this.tokenRequest({ ...client, tokenUrl: revocationUrl }, form);
-        outcome = answer.ok ? { revocation: 'revoked' } : { revocation: 'failed', error: answer.error };
-      } catch (err) {
-        if (!(err instanceof TransientError)) throw err;
-        outcome = { revocation: 'failed', error: 'temporarily_unavailable' };
-      }
-    }
+    const outcome = tokens
+      ? await this.revoke(tokens, client, revocationUrl)
+      : { revocation: 'not_connected' as const };
     await this.store.delete(name);
     await this.redis.del(this.statusKey(name));
     return outcome;
