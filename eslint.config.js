@@ -40,6 +40,38 @@ export default tseslint.config(
     },
   },
   {
+    // The management API's routers come from apiRouter() (http/route-access.ts): case-sensitive and strict, so that
+    // a request reaches a handler only by its documented path and is authorised on the route that matched (#47).
+    files: ['services/control-plane/src/**/*.ts'],
+    ignores: [
+      'services/control-plane/src/http/route-access.ts',
+      'services/control-plane/src/http/connect.ts',
+      'services/control-plane/src/http/dashboard.ts',
+    ],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: 'express',
+              importNames: ['Router'],
+              allowTypeImports: true,
+              message: 'Build management API routers with apiRouter() from http/route-access.ts.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[object.name='express'][property.name='Router']",
+          message: 'Build management API routers with apiRouter() from http/route-access.ts.',
+        },
+      ],
+    },
+  },
+  {
     // Tests may reach into untyped results (JSON bodies, SDK internals) without declaring every shape.
     files: ['**/*.test.ts', 'tests/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

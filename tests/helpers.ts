@@ -59,7 +59,12 @@ export function withoutRateLimits(descriptorYaml: string): string {
 export async function startTestStack(
   label: string,
   opts: Omit<StackOptions, 'dataDir' | 'redisPrefix'> = {},
-): Promise<{ stack: Stack; api: ManagementClient }> {
+): Promise<{
+  stack: Stack;
+  api: ManagementClient;
+  /** The control plane itself, past the contract proxy: for requests the document must not describe. */
+  directControlPlaneUrl: string;
+}> {
   const { databaseUrl, ...rest } = opts;
   // Every call to the management API goes through the contract proxy (tests/contract/api-contract.ts):
   // a response or accepted request the OpenAPI document does not describe fails the file at stop. The
@@ -88,7 +93,11 @@ export async function startTestStack(
         throw new Error(`the management API broke its OpenAPI document (docs/openapi.json):\n${violations.join('\n')}`);
     },
   };
-  return { stack, api: createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey) };
+  return {
+    stack,
+    api: createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey),
+    directControlPlaneUrl: started.controlPlaneUrl,
+  };
 }
 
 /**

@@ -321,7 +321,9 @@ describe('API keys', () => {
       ),
     );
     expect(p.status).toBe(403);
-    expect(p.detail).toContain('deploying a workflow (what the server exposes) needs a key');
+    expect(p.detail).toContain(
+      'POST /mcp_servers/{id}/deploy (it changes what the server exposes, or deletes it) needs a key',
+    );
     expect(await unwrap(api.GET('/mcp_servers/{id}/deployments', { params: { path: { id: target.id } } }))).toEqual(
       before,
     );

@@ -207,3 +207,39 @@ describe('x-username and per-user connections', () => {
     expect((await whoami('bob')).isError).toBe(true);
   });
 });
+
+describe('names people give', () => {
+  it('a name with control characters is refused (422 naming the field): users, keys, instances', async () => {
+    const hostile = [
+      'eve\u001b]0;pwned\u0007', // would set a terminal's title when listed
+      'eve\nalice  ok',
+      'eve\u009b2J',
+      'eve\u202etxt.exe',
+      'eve\u2066x\u2069',
+      'eve\u007f',
+    ];
+    const send = async (method: string, path: string, body: unknown) => {
+      const res = await fetch(`${stack.controlPlaneUrl}/api/v1${path}`, {
+        method,
+        headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, errors: ((await res.json()) as { errors?: { path: string }[] }).errors };
+    };
+    const connector = (await unwrap(api.GET('/connectors'))).data[0]!;
+    for (const name of hostile)
+      for (const [method, path, body] of [
+        ['POST', '/external_users', { name }],
+        ['POST', '/api_keys', { name, scopes: ['runtime'] }],
+        ['POST', '/connector_instances', { connector_id: connector.id, name, createServer: false }],
+        ['PATCH', `/connector_instances/${instanceId}`, { name }],
+      ] as const)
+        expect({ name, path, ...(await send(method, path, body)) }).toEqual({
+          name,
+          path,
+          status: 422,
+          errors: [{ path: '/name', message: expect.stringMatching(/control characters/) }],
+        });
+    expect((await unwrap(api.GET('/external_users'))).data.filter((u) => u.name.startsWith('eve'))).toEqual([]);
+  });
+});

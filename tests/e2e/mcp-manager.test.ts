@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
-import { ApiError, type ManagementClient, unwrap } from '@toolplane/client';
+import { ApiError, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { PROPAGATION_DEADLINE_MS, startTestStack } from '../helpers.ts';
 
@@ -90,6 +90,50 @@ describe('GET /api/v1/mcp_manager pagination', () => {
       '/limit',
       '/page',
     ]);
+  });
+});
+
+describe('GET /api/v1/mcp_manager/{id}/tools and /api/v1/connector_instances/{id}/tools', () => {
+  it('lists the instance’s tools and a server’s, with their schemas and where they come from', async () => {
+    const instance = await unwrap(
+      api.GET('/connector_instances/{id}/tools', { params: { path: { id: example.instanceId } } }),
+    );
+    expect(instance.instanceId).toBe(example.instanceId);
+    expect(instance.connector).toBe('ticket-system');
+    expect(instance.data.map((t) => t.name).sort()).toEqual([...example.tools].sort());
+    for (const t of instance.data) {
+      expect(t.inputSchema.type).toBe('object');
+      expect(t.source).toMatchObject({ kind: 'connector_instance', instanceId: example.instanceId });
+    }
+    // srv-c: bound to the instance without a selection, by id or by name; the schemas the edge serves.
+    const byId = await unwrap(api.GET('/mcp_manager/{id}/tools', { params: { path: { id: serverIds[2]! } } }));
+    const byName = await unwrap(api.GET('/mcp_manager/{id}/tools', { params: { path: { id: 'srv-c' } } }));
+    expect(byName).toEqual(byId);
+    expect(byId).toMatchObject({ serverId: serverIds[2], mode: 'NORMAL', catalogVersion: 1 });
+    expect(byId.data).toEqual(instance.data);
+    const config = await unwrap(api.GET('/mcp_manager/{id}/config', { params: { path: { id: serverIds[2]! } } }));
+    expect(byId.data.map(({ source: _source, ...tool }) => tool)).toEqual(config.tools);
+  });
+
+  it('lets a key limited to servers read its own server’s tools only, and no instance’s', async () => {
+    const created = await unwrap(
+      api.POST('/api_keys', { body: { name: 'tools-limited', scopes: ['management'], serverIds: [serverIds[2]!] } }),
+    );
+    const limited = createManagementClient(stack.controlPlaneUrl, created.key);
+    const own = await unwrap(limited.GET('/mcp_manager/{id}/tools', { params: { path: { id: serverIds[2]! } } }));
+    expect(own.data.length).toBe(example.tools.length);
+    const other = limited.GET('/mcp_manager/{id}/tools', { params: { path: { id: serverIds[1]! } } });
+    expect((await rejected(unwrap(other))).status).toBe(404);
+    const instance = limited.GET('/connector_instances/{id}/tools', { params: { path: { id: example.instanceId } } });
+    expect((await rejected(unwrap(instance))).status).toBe(403);
+  });
+
+  it('answers 404 for unknown servers and instances', async () => {
+    const unknown = { params: { path: { id: '00000000-0000-4000-8000-000000000000' } } };
+    expect((await rejected(unwrap(api.GET('/mcp_manager/{id}/tools', unknown)))).status).toBe(404);
+    expect((await rejected(unwrap(api.GET('/connector_instances/{id}/tools', unknown)))).status).toBe(404);
+    const notUuid = { params: { path: { id: 'not-a-uuid' } } };
+    expect((await rejected(unwrap(api.GET('/connector_instances/{id}/tools', notUuid)))).status).toBe(404);
   });
 });
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Stack } from '@toolplane/cli';
 import { type components, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
-import { startTestStack } from '../helpers.ts';
+import { startTestStack, waitFor } from '../helpers.ts';
 
 /**
  * Arazzo source descriptions named by URL and by connector (docs/workflows.md, "Source descriptions"),
@@ -308,5 +308,171 @@ describe('a source description naming a connector', () => {
       body: { definition: workflow('toolplane:connectors/no-such-api', 'vaultPet') },
     });
     expect(JSON.stringify(unknown.error)).toContain('no connector \\"no-such-api\\" in this workspace');
+  });
+
+  it('refuses a servers override for the instance’s source (issue #47): its credential never reaches another URL', async () => {
+    // Another listener, on another port: where a deployer would like the instance's key to go.
+    const received: { path: string; key: unknown }[] = [];
+    const elsewhere = createServer((req, res) => {
+      received.push({ path: req.url ?? '', key: req.headers['x-vault-key'] });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'caught', path: req.url }));
+    });
+    await new Promise<void>((r) => elsewhere.listen(0, '127.0.0.1', r));
+    try {
+      const server = await newServer('pets-redirected');
+      const res = await client.POST('/mcp_servers/{id}/deploy', {
+        params: { path: { id: server.id } },
+        body: {
+          definition: workflow('toolplane:connectors/pet-vault/instances/eu', 'vaultPet'),
+          servers: { pets: `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}` },
+        },
+      });
+      // Whatever the deployment answered, a call of the tool (there is none after a refusal) sends nothing there.
+      await callFindPet(server, '5').catch(() => undefined);
+      expect(received).toEqual([]);
+      expect(res.response.status).toBe(422);
+      expect(res.error).toMatchObject({
+        errors: [
+          {
+            path: '/servers/pets',
+            message: expect.stringContaining(
+              `source "pets" uses the credentials of connector instance "eu", which are only sent to its base URL (${base}/vault-eu)`,
+            ),
+          },
+        ],
+      });
+      const listed = await unwrap(client.GET('/mcp_servers/{id}/deployments', { params: { path: { id: server.id } } }));
+      expect(listed.data.map((d) => d.state)).toEqual(['errored']);
+    } finally {
+      await new Promise<void>((r) => elsewhere.close(() => r()));
+    }
+  });
+});
+
+/**
+ * Issue #48: the connector's `rate_limits` (seed 001) bound every upstream call of its instance's operations, a
+ * workflow step's as a plain tool call's: one budget, one key function, and a step past it is limited as a plain call
+ * is (the same answer; nothing sent; recorded `rate_limited`).
+ */
+describe('a connector’s rate_limits on workflow steps calling its instance’s operations', () => {
+  const LIMIT = 3;
+  const meterDocument = () => `
+openapi: 3.0.3
+info: { title: Pet Meter, version: "1.0.0" }
+servers: [{ url: "${base}/meter" }]
+paths:
+  /pets/{id}:
+    get:
+      operationId: getPet
+      parameters: [{ name: id, in: path, required: true, schema: { type: string } }]
+      responses: { "200": { description: the pet } }
+`;
+  /** N + 1 steps, each one call of the instance's operation. */
+  const fourPets = (instance: string) => `
+arazzo: 1.0.1
+info: { title: Four pets, version: 1.0.0 }
+sourceDescriptions:
+  - { name: meter, url: "toolplane:connectors/pet-meter/instances/${instance}", type: openapi }
+workflows:
+  - workflowId: four_pets
+    summary: Four lookups of the metered API
+    inputs: { type: object, properties: {} }
+    steps:
+${['a', 'b', 'c', 'd']
+  .map(
+    (id) => `      - stepId: ${id}
+        operationId: getPet
+        parameters: [{ name: id, in: path, value: ${id} }]
+        successCriteria: [{ condition: $statusCode == 200 }]`,
+  )
+  .join('\n')}
+`;
+  const limitedText = /^Rate limit reached for this API \(3 calls per 60 s\)\. Retry after \d+ s\.$/;
+  let connectorId: string;
+
+  async function call(url: string, name: string, args: Record<string, unknown> = {}) {
+    const mcp = new Client({ name: 'workflow-rate-limits-e2e', version: '1.0.0' });
+    await mcp.connect(
+      new StreamableHTTPClientTransport(new URL(url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
+    try {
+      return await mcp.callTool({ name, arguments: args });
+    } finally {
+      await mcp.close();
+    }
+  }
+
+  /** An instance (its own budget) with its server (the plain tool `get_pet`), and a server running `four_pets` on it. */
+  async function meteredInstance(name: string) {
+    const instance = await unwrap(
+      client.POST('/connector_instances', {
+        body: { connector_id: connectorId, name, base_url: `${base}/meter-${name}` },
+      }),
+    );
+    const plain = await unwrap(client.GET('/mcp_manager/{id}', { params: { path: { id: instance.mcp_server_id! } } }));
+    expect(plain.tools).toEqual(['get_pet']);
+    const workflowServer = await newServer(`meter-workflow-${name}`);
+    await deploy(workflowServer.id, fourPets(name));
+    const sent = () => calls.filter((c) => c.path.startsWith(`/meter-${name}/`)).map((c) => c.path);
+    return { plainUrl: plain.url, workflowServer, sent };
+  }
+
+  beforeAll(async () => {
+    const connector = await unwrap(
+      client.POST('/connectors', {
+        body: {
+          kind: 'openapi',
+          slug: 'pet-meter',
+          document: meterDocument(),
+          rate_limits: [{ scope: 'per_account', limit: LIMIT, interval_seconds: 60 }],
+          mcp_config: {
+            server_name: 'pet_meter',
+            route_mappings: [{ operation_id: 'getPet', mcp_tool_name: 'get_pet', mcp_tool_description: 'Get a pet' }],
+          },
+        } as unknown as components['schemas']['ConnectorSource'],
+      }),
+    );
+    connectorId = connector.id;
+  });
+
+  it('limits the (N+1)th step in the window as a plain call, and the plain calls after it share the budget', async () => {
+    const a = await meteredInstance('a');
+    const run = await call(a.workflowServer.url, 'four_pets');
+    expect(run.isError).toBe(true);
+    expect((run.content as { text: string }[])[0]!.text).toMatch(limitedText);
+    // Three steps reached the upstream; the fourth was never sent.
+    expect(a.sent()).toEqual(['/meter-a/pets/a', '/meter-a/pets/b', '/meter-a/pets/c']);
+    // The budget is the instance's: a plain call of the same operation is limited too, with the same answer.
+    const plain = await call(a.plainUrl, 'get_pet', { id: 'e' });
+    expect(plain.isError).toBe(true);
+    expect((plain.content as { text: string }[])[0]!.text).toMatch(limitedText);
+    expect(a.sent()).toHaveLength(LIMIT);
+    // Recorded as a plain call past the limit is, with the steps that ran.
+    const record = await waitFor('the workflow call’s record', async () => {
+      const { data } = await unwrap(
+        client.GET('/execution_records', {
+          params: { query: { server_id: a.workflowServer.id, tool: 'four_pets', limit: 10 } },
+        }),
+      );
+      return data[0];
+    });
+    expect(record).toMatchObject({ outcome: 'rejected', error_code: 'rate_limited' });
+    const detail = await unwrap(client.GET('/execution_records/{id}', { params: { path: { id: record.id } } }));
+    expect((detail.steps as { name: string }[]).map((s) => s.name)).toEqual([
+      'four_pets/a',
+      'four_pets/b',
+      'four_pets/c',
+    ]);
+  });
+
+  it('counts plain calls made before a run: their units are gone for its steps', async () => {
+    const b = await meteredInstance('b');
+    const plain = await call(b.plainUrl, 'get_pet', { id: 'p' });
+    expect(plain.isError).toBeFalsy();
+    const run = await call(b.workflowServer.url, 'four_pets');
+    expect((run.content as { text: string }[])[0]!.text).toMatch(limitedText);
+    expect(b.sent()).toEqual(['/meter-b/pets/p', '/meter-b/pets/a', '/meter-b/pets/b']);
   });
 });

@@ -921,6 +921,49 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/mcp_manager/{id}/tools': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List an MCP server’s tools with their schemas and sources
+     * @description The tools of the live catalog version as the edge serves them: name, title, description, input and
+     * output schemas, annotations, and where each comes from (a connector instance, a workflow deployment, an external
+     * MCP server). A SMART server lists the searchable catalog its meta tools act on.
+     */
+    get: operations['listServerTools'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/connector_instances/{id}/tools': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List a connector instance’s tools with their schemas
+     * @description Every tool the instance gives, compiled as for a NORMAL server bound to it without `selectedTools`:
+     * what a server would expose before narrowing.
+     */
+    get: operations['listConnectorInstanceTools'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/openapi.json': {
     parameters: {
       query?: never;
@@ -2376,6 +2419,76 @@ export interface components {
       errors: number;
       /** @description errors / calls; 0 without calls. */
       error_rate: number;
+    };
+    ServerTools: {
+      /** Format: uuid */
+      serverId: string;
+      /** @enum {string} */
+      mode: 'SMART' | 'NORMAL';
+      /** @description The live catalog version the tools are read from. */
+      catalogVersion: number;
+      /** @description The tools, as the edge serves them (SMART: the searchable catalog). */
+      data: components['schemas']['SourcedTool'][];
+      warnings?: string[];
+    };
+    SourcedTool: {
+      name: string;
+      title?: string;
+      description: string;
+      inputSchema: {
+        [key: string]: unknown;
+      };
+      outputSchema?: {
+        [key: string]: unknown;
+      };
+      annotations?: {
+        title?: string;
+        readOnlyHint?: boolean;
+        destructiveHint?: boolean;
+        idempotentHint?: boolean;
+        openWorldHint?: boolean;
+      };
+      source: components['schemas']['ToolSource'];
+    };
+    ToolSource:
+      | {
+          /** @enum {string} */
+          kind: 'connector_instance';
+          /**
+           * Format: uuid
+           * @description Absent in catalog versions compiled before instances were named.
+           */
+          instanceId?: string;
+          /** @description The instance’s name. */
+          instance: string;
+          /** @description Its connector’s slug. */
+          connector: string;
+        }
+      | {
+          /** @enum {string} */
+          kind: 'workflow';
+          /** @description The deployment (`/mcp_servers/{id}/deployments`). */
+          deploymentId: string;
+          workflowId: string;
+          /** @description The id of the Flower or Arazzo document. */
+          document: string;
+        }
+      | {
+          /** @enum {string} */
+          kind: 'external_mcp_server';
+          /** @description The external MCP server’s name. */
+          server: string;
+          url: string;
+          /** @description The tool’s name on that server (the exposed name may carry a prefix). */
+          remoteTool: string;
+        };
+    InstanceTools: {
+      /** Format: uuid */
+      instanceId: string;
+      /** @description The slug of the instance’s connector. */
+      connector: string;
+      /** @description Every tool of the instance; [] when its connector does not enable MCP. */
+      data: components['schemas']['SourcedTool'][];
     };
   };
   responses: never;
@@ -10832,6 +10945,219 @@ export interface operations {
       };
       /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listServerTools: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The server’s id, or its name. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The server’s tools. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ServerTools'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listConnectorInstanceTools: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The instance’s tools. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['InstanceTools'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
         headers: {
           [name: string]: unknown;
         };

@@ -15,7 +15,8 @@ import { bootstrap } from './bootstrap.ts';
 import { createDb, type Db } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
 import type { ControlPlaneEnv } from './env.ts';
-import { enforceServerRestriction, requireCaller } from './http/auth.ts';
+import { requireCaller } from './http/auth.ts';
+import { apiRouter, installRouteAccess, serverRestriction } from './http/route-access.ts';
 import { AuthorizationServerDiscovery, ManagementTokenVerifier } from './http/oauth.ts';
 import { jsonBody } from './http/body.ts';
 import { connectRouter } from './http/connect.ts';
@@ -28,12 +29,8 @@ import { ApiCatalog, apiCatalogSource } from './modules/api-catalog-source.ts';
 import { apiKeysRouter, republishApiKeys } from './modules/api-keys.ts';
 import { connectorInstancesRouter } from './modules/connector-instances.ts';
 import { connectorsRouter } from './modules/connectors.ts';
-import {
-  externalUsersRouter,
-  listOAuthConnection,
-  oauthLinkBelongs,
-  republishUsers,
-} from './modules/external-users.ts';
+import { externalUsersRouter, oauthLinkBelongs, republishUsers } from './modules/external-users.ts';
+import { PeopleConnections } from './modules/people-connections.ts';
 import { republishServerIdentity, serverIdentityPublisher } from './modules/server-identity.ts';
 import { DebugEventHub } from './modules/debug-events.ts';
 import { debugSessionsRouter, publishDebugSession } from './modules/debug-sessions.ts';
@@ -48,10 +45,11 @@ import {
 import { serverSecretsRouter, workspaceSecretsRouter } from './modules/secrets.ts';
 import { startExternalToolsRefresher } from './modules/external-refresh.ts';
 import { serversRouter } from './modules/servers.ts';
+import { serverToolsRouter } from './modules/server-tools.ts';
 import { statsRouter } from './modules/stats.ts';
 import { CatalogService, externalListerFor } from './catalog/service.ts';
 import { workspacesRouter } from './modules/workspaces.ts';
-import { openApiDocumentText } from './openapi/document.ts';
+import { openApiDocumentText, operationAccess } from './openapi/document.ts';
 import { RuntimePublisher } from './publisher.ts';
 import { redisStateStore, RuntimeStateKeeper } from './runtime-state.ts';
 
@@ -120,11 +118,16 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
 
   // Every change of what a server exposes goes through this (docs/architecture.md, "Catalog service").
   const catalog = new CatalogService({ db, publisher, listExternal: externalListerFor(tasks), secrets, log });
+  // People's own-account connections: made by connect links, ended by disconnects and deletions (ADR 0027).
+  const people = new PeopleConnections({ db, secrets, publisher, redis, prefix: env.REDIS_PREFIX, tasks, log });
 
   const http = express();
   http.disable('x-powered-by');
   http.set('etag', false);
   http.set('trust proxy', trustProxy(env.TRUST_PROXY));
+  // A path names one route or none: `/API/v1/…`, `…/Deploy` and `…/deploy/` are no route (http/route-access.ts).
+  http.set('case sensitive routing', true);
+  http.set('strict routing', true);
   // Every answer is what its Content-Type says (JSON, problem+json, event streams, the dashboard's files):
   // browsers must not guess otherwise (a problem's detail quotes parts of the request).
   http.use((_req, res, next) => {
@@ -149,7 +152,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   http.get('/api/v1/openapi.json', (_req, res) => {
     res.type('application/json').send(documentText);
   });
-  const api = express.Router();
+  const api = apiRouter();
   api.use(unauthenticatedLimit(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS));
   // Signed-in users' access tokens besides API keys, when an issuer is configured (ADR 0020).
   const oauth =
@@ -166,12 +169,10 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
         )
       : undefined;
   api.use(requireCaller(db, { redis, prefix: env.REDIS_PREFIX, ...(oauth ? { oauth } : {}) }));
-  // Keys limited to servers reach only those servers' endpoints (ADR 0013).
-  api.use(enforceServerRestriction(db, { maxBodyBytes: env.MAX_BODY_BYTES }));
   const largeImports = largeImportLimit(env.MAX_CONCURRENT_LARGE_IMPORTS, env.LARGE_IMPORT_BYTES);
   api.use('/connectors', largeImports);
   api.use('/mcp_servers', largeImports);
-  api.use('/connectors', connectorsRouter(db, catalog, env.MAX_DOCUMENT_BYTES, workerFetcher(tasks)));
+  api.use('/connectors', connectorsRouter(db, catalog, env.MAX_DOCUMENT_BYTES, people, workerFetcher(tasks)));
   // The API catalog (APIs.guru): search, and add an API as an OpenAPI connector (a large import, whatever the body).
   const apiCatalog = new ApiCatalog({
     source: apiCatalogSource(env.API_CATALOG_SOURCE, {
@@ -192,7 +193,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       importSlot: largeImports.always,
     }),
   );
-  api.use('/connector_instances', connectorInstancesRouter(db, secrets, catalog, tasks, env.MAX_BODY_BYTES));
+  api.use('/connector_instances', connectorInstancesRouter(db, secrets, catalog, tasks, env.MAX_BODY_BYTES, people));
   const debugEvents = new DebugEventHub(redis, env.REDIS_PREFIX, log);
   api.use(
     '/mcp_manager/:id/debug_sessions',
@@ -223,12 +224,15 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       redis,
       prefix: env.REDIS_PREFIX,
       maxBodyBytes: env.MAX_BODY_BYTES,
-      tasks,
+      people,
     }),
   );
   api.use('/api_keys', jsonBody(env.MAX_BODY_BYTES), apiKeysRouter(db, publisher));
   api.use('/access_policies', accessPoliciesRouter(db, publisher, env.MAX_BODY_BYTES));
   api.use('/workspaces', workspacesRouter(db, publisher, env.MAX_BODY_BYTES));
+  api.use(serverToolsRouter(db));
+  // Keys limited to servers reach only what each route declares (ADR 0013): decided on the route that matched.
+  installRouteAccess(api, operationAccess(), serverRestriction(db));
   http.use('/api/v1', api);
   // People's connect links and the OAuth providers' callback (ADR 0027): public pages, the link is the credential.
   http.use(
@@ -239,9 +243,7 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       publicApiUrl: env.PUBLIC_API_URL,
       linkBelongs: (link) => oauthLinkBelongs(db, link),
       onConnected: (link) =>
-        listOAuthConnection(db, redis, env.REDIS_PREFIX, link).catch((err: unknown) =>
-          log.error({ err }, 'a connected account could not be listed'),
-        ),
+        people.connected(link).catch((err: unknown) => log.error({ err }, 'a connected account could not be listed')),
     }),
   );
   http.use(

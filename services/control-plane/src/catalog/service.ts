@@ -408,7 +408,8 @@ export class CatalogService {
   /**
    * Deletes connector instances (and what refers to them) inside one change: the servers generated for them
    * deleted (`removedServers`, their catalogs and secrets go after commit), other servers bound to them
-   * detached, rows deleted, credentials deleted after commit.
+   * detached, rows deleted, credentials deleted after commit. `connections`: the external users' connections
+   * deleted with them (their own accounts are ended after commit: `PeopleConnections.endForInstances`).
    */
   deleteInstancesWrites(
     tx: Tx,
@@ -429,6 +430,7 @@ export class CatalogService {
       return {
         serverIds,
         removedServers,
+        connections,
         prefixes: [
           ...instances.map((i) => credentialSecretPrefix(i.workspaceId, i.id)),
           ...connections.map((c) => userCredentialSecretPrefix(c.user.workspaceId, c.userId, c.connectorInstanceId)),

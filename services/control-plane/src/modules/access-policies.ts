@@ -1,6 +1,6 @@
 import { PolicyPrincipal, type WorkspaceAccess } from '@toolplane/contracts';
 import { NotFoundError, ValidationError, type ProblemIssue } from '@toolplane/errors';
-import express, { Router } from 'express';
+import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
@@ -8,6 +8,7 @@ import { jsonBody } from '../http/body.ts';
 import { requestIssues } from '../http/error-handler.ts';
 import { publicationResources, type RuntimePublisher } from '../publisher.ts';
 import { isUuid } from './ids.ts';
+import { apiRouter } from '../http/route-access.ts';
 
 const Names = (what: string) =>
   z.array(z.string().min(1).max(200)).min(1, `name at least one ${what}, or ["*"]`).max(500);
@@ -162,7 +163,7 @@ export async function republishAccess(db: Db, publisher: RuntimePublisher): Prom
  * decides on every tools/list and tools/call from its cached copy.
  */
 export function accessPoliciesRouter(db: Db, publisher: RuntimePublisher, maxBodyBytes: number): Router {
-  const r = Router();
+  const r = apiRouter();
   r.use(jsonBody(maxBodyBytes));
   const byId = async (req: express.Request) => {
     const id = String(req.params.id);

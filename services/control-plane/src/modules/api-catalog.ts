@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
-import { Router, type RequestHandler } from 'express';
+import { type RequestHandler, type Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import type { ApiCatalog, Fetcher, IndexedApi } from './api-catalog-source.ts';
 import { createConnector, openApiConnectorSource } from './connectors.ts';
+import { apiRouter } from '../http/route-access.ts';
 
 /**
  * `GET /api_catalog`: search the API catalog (api-catalog-source.ts) by words and category;
@@ -79,7 +80,7 @@ export function apiCatalogRouter(
   catalog: ApiCatalog,
   opts: { maxBodyBytes: number; maxDocumentBytes: number; importSlot: RequestHandler },
 ): Router {
-  const r = Router();
+  const r = apiRouter();
   const source = {
     kind: catalog.source.kind,
     ...(catalog.source.kind === 'url' ? { url: catalog.source.location } : {}),

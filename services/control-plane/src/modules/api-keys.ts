@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { ApiKeyRecord } from '@toolplane/contracts';
+import { humanName, type ApiKeyRecord } from '@toolplane/contracts';
 import { AuthError, NotFoundError, UserError, ValidationError, type ProblemIssue } from '@toolplane/errors';
-import { Router } from 'express';
+import { type Router } from 'express';
 import { z } from 'zod';
 import type { Db, Tx } from '../db/client.ts';
 import { caller, credentialName, hashApiKey } from '../http/auth.ts';
 import { isUuid } from './ids.ts';
 import { publicationResources, type RuntimePublisher } from '../publisher.ts';
+import { apiRouter } from '../http/route-access.ts';
 
 /**
  * management: the REST API; runtime: MCP on the edge; admin: the organization's workspaces (POST /workspaces);
@@ -22,7 +23,7 @@ const ServerIds = z
 
 export const CreateApiKeyBody = z
   .object({
-    name: z.string().min(1).max(100),
+    name: humanName(100),
     scopes: z.array(z.enum(apiKeyScopes)).min(1).default(['management', 'runtime']),
     serverIds: ServerIds.optional(),
   })
@@ -30,7 +31,7 @@ export const CreateApiKeyBody = z
 
 export const UpdateApiKeyBody = z
   .object({
-    name: z.string().min(1).max(100).optional(),
+    name: humanName(100).optional(),
     /** null lifts the restriction. */
     serverIds: ServerIds.nullable().optional(),
   })
@@ -120,7 +121,7 @@ async function serverIdIssues(
 }
 
 export function apiKeysRouter(db: Db, publisher: RuntimePublisher): Router {
-  const r = Router();
+  const r = apiRouter();
   const byId = async (req: { params: { id?: string } } & Parameters<typeof caller>[0]) => {
     const row = isUuid(req.params.id)
       ? await db.apiKey.findFirst({ where: { id: req.params.id, workspaceId: caller(req).workspaceId } })

@@ -1,9 +1,9 @@
-import type { ConnectorDescriptor } from '@toolplane/contracts';
+import { HttpUrl, humanName, type ConnectorDescriptor } from '@toolplane/contracts';
 import { NotFoundError, ValidationError } from '@toolplane/errors';
 import { credentialFields, rebaseUrl } from '@toolplane/openapi';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
-import { Router } from 'express';
+import { type Router } from 'express';
 import { z } from 'zod';
 import { createInstanceServer, generating, instanceServers } from '../catalog/instance-servers.ts';
 import { credentialSecretName, credentialSecretPrefix } from '../catalog/secret-names.ts';
@@ -12,12 +12,14 @@ import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import { isUuid } from './ids.ts';
+import type { PeopleConnections } from './people-connections.ts';
+import { apiRouter } from '../http/route-access.ts';
 
-export const CreateInstanceBody = z.object({
+export const CreateInstanceBody = z.strictObject({
   connector_id: z.string().min(1),
-  name: z.string().min(1).max(100),
+  name: humanName(100),
   /** Replaces the origin of every endpoint of the descriptor (sandbox, self-hosted, the local example). */
-  base_url: z.string().url().optional(),
+  base_url: HttpUrl.optional(),
   credentials: z.record(z.string(), z.string()).default({}),
   /**
    * `mcp_config.enabled: true` creates the instance's MCP server too (named from `server_name` and the
@@ -26,9 +28,9 @@ export const CreateInstanceBody = z.object({
   createServer: z.boolean().default(true),
 });
 
-export const UpdateInstanceBody = z.object({
-  name: z.string().min(1).max(100).optional(),
-  base_url: z.string().url().nullable().optional(),
+export const UpdateInstanceBody = z.strictObject({
+  name: humanName(100).optional(),
+  base_url: HttpUrl.nullable().optional(),
   /** Replaces the given fields; fields not named keep their stored values. */
   credentials: z.record(z.string(), z.string()).optional(),
 });
@@ -52,8 +54,9 @@ export function connectorInstancesRouter(
   catalog: CatalogService,
   tasks: DataPlaneTaskClient,
   maxBodyBytes: number,
+  people: PeopleConnections,
 ): Router {
-  const r = Router();
+  const r = apiRouter();
   r.use(jsonBody(maxBodyBytes));
   r.post('/', async (req, res) => {
     const body = CreateInstanceBody.parse(req.body ?? {});
@@ -211,13 +214,20 @@ export function connectorInstancesRouter(
       : null;
     if (!row) throw new NotFoundError('connector instance', req.params.id);
     // The server generated for it is deleted with it; other servers built on it are detached in the same
-    // transaction: they lose its tools (with a warning) and never fall back to another instance's. Its
-    // credentials go after the commit.
-    const { result: prefixes } = await catalog.change({ instanceIds: [row.id], workspaceId }, async (tx) => {
-      const { serverIds, removedServers, prefixes } = await catalog.deleteInstancesWrites(tx, [row], 'was deleted');
-      return { result: prefixes, serverIds, removedServers };
+    // transaction: they lose its tools (with a warning) and never fall back to another instance's. After the
+    // commit, people's own accounts end as a disconnect ends them (revoked with its OAuth app, read now), then its
+    // credentials go.
+    const apps = await people.appsOf(workspaceId, [row.id]);
+    const { result } = await catalog.change({ instanceIds: [row.id], workspaceId }, async (tx) => {
+      const { serverIds, removedServers, prefixes, connections } = await catalog.deleteInstancesWrites(
+        tx,
+        [row],
+        'was deleted',
+      );
+      return { result: { prefixes, connections }, serverIds, removedServers };
     });
-    await catalog.deleteSecretPrefixes(prefixes);
+    await people.endForInstances(workspaceId, apps, result.connections);
+    await catalog.deleteSecretPrefixes(result.prefixes);
     res.status(204).end();
   });
   return r;

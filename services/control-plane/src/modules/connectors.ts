@@ -7,7 +7,7 @@ import {
 } from '@toolplane/contracts';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import { descriptorToOpenApi, loadDocument } from '@toolplane/openapi';
-import express, { Router } from 'express';
+import express, { type Router } from 'express';
 import { mcpDisabled } from '../catalog/compile.ts';
 import { syncInstanceServers } from '../catalog/instance-servers.ts';
 import { diffTools } from '../catalog/diff.ts';
@@ -16,7 +16,9 @@ import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import type { Fetcher } from './api-catalog-source.ts';
 import { isUuid } from './ids.ts';
+import type { PeopleConnections } from './people-connections.ts';
 import { importOpenApiConnector, isOpenApiBody, parseBody, type StoredOpenApiConnector } from './openapi-connectors.ts';
+import { apiRouter } from '../http/route-access.ts';
 
 /** Validates a parsed descriptor document; throws a 422 listing every problem. */
 function validateDescriptor(value: unknown): ConnectorDescriptor {
@@ -188,9 +190,11 @@ export function connectorsRouter(
   db: Db,
   catalog: CatalogService,
   maxBodyBytes: number,
+  /** Ends people's own-account connections of the instances `?force=true` deletes. */
+  people: PeopleConnections,
   fetchDocument?: Fetcher,
 ): Router {
-  const r = Router();
+  const r = apiRouter();
   // The body is the document text itself (application/yaml, text/yaml or application/json).
   r.use(express.text({ type: () => true, limit: maxBodyBytes }));
   r.post('/', async (req, res) => {
@@ -308,20 +312,24 @@ export function connectorsRouter(
         { status: 409, details: { instances: instances.map((i) => i.id) } },
       );
     }
-    const { result: prefixes } = await catalog.change(
-      { instanceIds: instances.map((i) => i.id), workspaceId },
-      async (tx) => {
-        const current = await tx.connectorInstance.findMany({ where: { connectorId: row.id } });
-        const { serverIds, removedServers, prefixes } = await catalog.deleteInstancesWrites(
-          tx,
-          current,
-          `was deleted with its connector ${row.slug}@${row.version}`,
-        );
-        await tx.connector.delete({ where: { id: row.id } });
-        return { result: prefixes, serverIds, removedServers };
-      },
+    // People's own accounts of those instances end as a disconnect ends them, after the commit and before the
+    // instances' credentials (their OAuth app, read now) go.
+    const apps = await people.appsOf(
+      workspaceId,
+      instances.map((i) => i.id),
     );
-    await catalog.deleteSecretPrefixes(prefixes);
+    const { result } = await catalog.change({ instanceIds: instances.map((i) => i.id), workspaceId }, async (tx) => {
+      const current = await tx.connectorInstance.findMany({ where: { connectorId: row.id } });
+      const { serverIds, removedServers, prefixes, connections } = await catalog.deleteInstancesWrites(
+        tx,
+        current,
+        `was deleted with its connector ${row.slug}@${row.version}`,
+      );
+      await tx.connector.delete({ where: { id: row.id } });
+      return { result: { prefixes, connections }, serverIds, removedServers };
+    });
+    await people.endForInstances(workspaceId, apps, result.connections);
+    await catalog.deleteSecretPrefixes(result.prefixes);
     res.status(204).end();
   });
 

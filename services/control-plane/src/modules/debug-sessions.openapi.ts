@@ -24,6 +24,7 @@ export const debugSessionsRoutes: RouteDoc[] = [
   {
     method: 'post',
     path: '/mcp_manager/{id}/debug_sessions',
+    'x-server-limited-keys': 'own_server',
     operationId: 'startDebugSession',
     tags,
     summary: 'Open a debug session on an MCP server (closes the open one)',
@@ -42,6 +43,7 @@ export const debugSessionsRoutes: RouteDoc[] = [
   {
     method: 'get',
     path: '/mcp_manager/{id}/debug_sessions',
+    'x-server-limited-keys': 'own_server',
     operationId: 'listDebugSessions',
     tags,
     summary: 'List an MCP server’s debug sessions',
@@ -54,6 +56,7 @@ export const debugSessionsRoutes: RouteDoc[] = [
   {
     method: 'get',
     path: '/mcp_manager/{id}/debug_sessions/{sessionId}/events',
+    'x-server-limited-keys': 'own_server',
     operationId: 'streamDebugSessionEvents',
     tags,
     summary: 'Follow a debug session: the server’s execution records as server-sent events',
@@ -88,6 +91,7 @@ export const debugSessionsRoutes: RouteDoc[] = [
   {
     method: 'delete',
     path: '/mcp_manager/{id}/debug_sessions/{sessionId}',
+    'x-server-limited-keys': 'own_server',
     operationId: 'stopDebugSession',
     tags,
     summary: 'Stop a debug session',

@@ -1,6 +1,6 @@
 import { redisKeys } from '@toolplane/contracts';
 import { NotFoundError } from '@toolplane/errors';
-import express, { Router } from 'express';
+import express, { type Router } from 'express';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
@@ -9,6 +9,7 @@ import { jsonBody } from '../http/body.ts';
 import { streamDebugEvents, type DebugEventHub } from './debug-events.ts';
 import { isUuid } from './ids.ts';
 import { findServer } from './servers.ts';
+import { apiRouter } from '../http/route-access.ts';
 
 /** Debug sessions last at most 4 hours. */
 const MAX_DEBUG_MINUTES = 240;
@@ -69,7 +70,7 @@ export function debugSessionsRouter(
   maxBodyBytes: number,
   events: DebugEventHub,
 ): Router {
-  const r = Router({ mergeParams: true });
+  const r = apiRouter({ mergeParams: true });
   r.use(jsonBody(maxBodyBytes));
   // By id or by name, as every /mcp_manager/{id}… route.
   const server = (req: express.Request) =>

@@ -98,6 +98,7 @@ export const deploymentsRoutes: RouteDoc[] = [
   {
     method: 'post',
     path: '/mcp_servers/{id}/deploy',
+    'x-server-limited-keys': 'server_admin',
     operationId: 'deployWorkflow',
     tags,
     summary: 'Deploy a Flower or Arazzo workflow document as the server’s tools',
@@ -134,6 +135,7 @@ export const deploymentsRoutes: RouteDoc[] = [
   {
     method: 'post',
     path: '/mcp_servers/{id}/deployments/{deploymentId}/redeploy',
+    'x-server-limited-keys': 'server_admin',
     operationId: 'redeployWorkflow',
     tags,
     summary: 'Deploy a past deployment again, from the documents it stored',
@@ -156,6 +158,7 @@ export const deploymentsRoutes: RouteDoc[] = [
   {
     method: 'post',
     path: '/mcp_servers/{id}/deployments/{deploymentId}/withdraw',
+    'x-server-limited-keys': 'server_admin',
     operationId: 'withdrawDeployment',
     tags,
     summary: 'Take the active deployment’s tools off the server',
@@ -169,6 +172,7 @@ export const deploymentsRoutes: RouteDoc[] = [
   {
     method: 'get',
     path: '/mcp_servers/{id}/deployments',
+    'x-server-limited-keys': 'own_server',
     operationId: 'listDeployments',
     tags,
     summary: 'List the server’s workflow deployments',
@@ -181,6 +185,7 @@ export const deploymentsRoutes: RouteDoc[] = [
   {
     method: 'get',
     path: '/mcp_servers/{id}/deployments/{deploymentId}',
+    'x-server-limited-keys': 'own_server',
     operationId: 'getDeployment',
     tags,
     summary: 'Get a workflow deployment, with its document',

@@ -1,13 +1,20 @@
 import { createHash } from 'node:crypto';
+import { HttpUrl } from '@toolplane/contracts';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
-import { compileWorkflowDocument, type WorkflowTool } from '@toolplane/workflow';
-import { type Response, Router } from 'express';
+import {
+  compileWorkflowDocument,
+  hasUnboundCredentials,
+  type WorkflowDocumentIR,
+  type WorkflowTool,
+} from '@toolplane/workflow';
+import { type Response, type Router } from 'express';
 import { z } from 'zod';
 import type { ServerRow } from '../catalog/compile.ts';
 import { NothingToChange, type CatalogService } from '../catalog/service.ts';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
+import { requestIssues } from '../http/error-handler.ts';
 import { jsonBody } from '../http/body.ts';
 import { isUuid } from './ids.ts';
 import { findServer as findServerIn } from './servers.ts';
@@ -18,6 +25,7 @@ import {
   type ResolvedSources,
   type StoredReference,
 } from './workflow-sources.ts';
+import { apiRouter } from '../http/route-access.ts';
 
 /**
  * Workflow deployments, Bump-compatible: `POST /api/v1/mcp_servers/{id}/deploy` with
@@ -31,25 +39,23 @@ import {
  * deployment's tools off the server (it becomes `withdrawn`).
  */
 
-export const DeployBody = z.object({
-  /** The workflow document, YAML or JSON text (Bump: `definition`). */
-  definition: z.string().min(1, 'the workflow document is empty'),
-  /** Documents the Arazzo source descriptions resolve to. */
-  references: z
-    .array(z.object({ location: z.string().min(1), content: z.union([z.string(), z.record(z.string(), z.unknown())]) }))
-    .max(50)
-    .default([]),
-  /** Base URL per Arazzo source description name (replaces the servers of its OpenAPI document). */
-  servers: z
-    .record(
-      z.string(),
-      z
-        .string()
-        .url()
-        .refine((u) => /^https?:/i.test(u), 'must be an http(s) URL'),
-    )
-    .default({}),
-});
+export const DeployBody = z
+  .object({
+    /** The workflow document, YAML or JSON text (Bump: `definition`). */
+    definition: z.string().min(1, 'the workflow document is empty'),
+    /** Documents the Arazzo source descriptions resolve to (Bump's CLI sends `{ location, content }`). */
+    references: z
+      .array(
+        z
+          .object({ location: z.string().min(1), content: z.union([z.string(), z.record(z.string(), z.unknown())]) })
+          .strict(),
+      )
+      .max(50)
+      .default([]),
+    /** Base URL per Arazzo source description name (replaces the servers of its OpenAPI document). */
+    servers: z.record(z.string(), HttpUrl).default({}),
+  })
+  .strict();
 
 /** `?dry_run=true`: compile and validate only; nothing is stored and the server does not change. */
 export const DeployQuery = z.object({
@@ -133,7 +139,7 @@ export function deploymentsRouter(
   tasks: DataPlaneTaskClient,
   maxBodyBytes: number,
 ): Router {
-  const r = Router();
+  const r = apiRouter();
   r.use(jsonBody(maxBodyBytes));
 
   /** Bump accepts an id or a slug: ours are UUIDs or the server's name. */
@@ -156,7 +162,10 @@ export function deploymentsRouter(
       where: { serverId: server.id, state: 'active' },
       orderBy: { activatedAt: 'desc' },
     });
-    if (active?.digest === digest) return void res.status(204).end();
+    // Compiled before connector credentials were bound to their instance's origin (issue #47): the workers refuse
+    // those, so the same input is compiled again rather than found unchanged.
+    const stale = active?.ir ? hasUnboundCredentials(active.ir as unknown as WorkflowDocumentIR) : false;
+    if (active?.digest === digest && !stale) return void res.status(204).end();
 
     const row = await db.workflowDeployment.create({
       data: {
@@ -230,20 +239,12 @@ export function deploymentsRouter(
     const server = await findServer(workspaceId, req.params.id);
     const parsed = DeployBody.safeParse(req.body ?? {});
     if (!parsed.success) {
-      return void unprocessable(
-        res,
-        'Invalid MCP server deployment request',
-        parsed.error.issues.map((i) => ({ path: `/${i.path.map(String).join('/')}`, message: i.message })),
-      );
+      return void unprocessable(res, 'Invalid MCP server deployment request', requestIssues(parsed.error));
     }
     const body = parsed.data;
     const query = DeployQuery.safeParse(req.query);
     if (!query.success) {
-      return void unprocessable(
-        res,
-        'Invalid MCP server deployment request',
-        query.error.issues.map((i) => ({ path: `/${i.path.map(String).join('/')}`, message: i.message })),
-      );
+      return void unprocessable(res, 'Invalid MCP server deployment request', requestIssues(query.error));
     }
     const resolved = await resolveWorkflowSources({ db, tasks }, workspaceId, body.definition, body.references);
     const input: DeploymentInput = {

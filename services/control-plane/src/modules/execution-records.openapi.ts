@@ -71,6 +71,7 @@ export const executionRecordsRoutes: RouteDoc[] = [
   {
     method: 'get',
     path: '/execution_records',
+    'x-server-limited-keys': 'server_query',
     operationId: 'listExecutionRecords',
     tags,
     summary: 'List execution records, newest first',
@@ -96,6 +97,7 @@ export const executionRecordsRoutes: RouteDoc[] = [
   {
     method: 'get',
     path: '/execution_records/{id}',
+    'x-server-limited-keys': 'filtered',
     operationId: 'getExecutionRecord',
     tags,
     summary: 'Get an execution record with its steps',

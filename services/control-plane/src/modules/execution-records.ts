@@ -11,14 +11,16 @@ import {
   tracingEnabled,
   type Span,
 } from '@toolplane/telemetry';
-import { Router } from 'express';
+import { type Router } from 'express';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
+import { QueryDate } from '../http/query-date.ts';
 import { isUuid } from './ids.ts';
 import { rollupUpsertSql } from './stats.ts';
+import { apiRouter } from '../http/route-access.ts';
 
 /**
  * Stores a batch idempotently (the invocation id is the key: a redelivered batch inserts nothing
@@ -147,8 +149,8 @@ export const ListQuery = z.object({
   subject: z.string().min(1).optional(),
   username: z.string().min(1).optional(),
   outcome: z.enum(['success', 'tool_error', 'rejected', 'failed', 'unknown']).optional(),
-  from: z.coerce.date().optional(),
-  to: z.coerce.date().optional(),
+  from: QueryDate.optional(),
+  to: QueryDate.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   /** The last id of the previous page. */
   cursor: z.string().uuid().optional(),
@@ -212,7 +214,7 @@ export function presentRecord(r: RecordRow, withSteps: boolean) {
 }
 
 export function executionRecordsRouter(db: Db): Router {
-  const r = Router();
+  const r = apiRouter();
   // Newest first; filter by server, tool, outcome and time range; cursor pagination.
   r.get('/', async (req, res) => {
     const q = ListQuery.parse(req.query);
@@ -240,12 +242,13 @@ export function executionRecordsRouter(db: Db): Router {
     });
   });
   r.get('/:id', async (req, res) => {
+    const { workspaceId, serverIds } = caller(req);
     const row = isUuid(req.params.id)
-      ? ((await db.executionRecord.findFirst({
-          where: { id: req.params.id, workspaceId: caller(req).workspaceId },
-        })) as RecordRow | null)
+      ? ((await db.executionRecord.findFirst({ where: { id: req.params.id, workspaceId } })) as RecordRow | null)
       : null;
-    if (!row) throw new NotFoundError('execution record', req.params.id);
+    // A key limited to servers sees its servers' records only (`x-server-limited-keys: filtered`).
+    if (!row || (serverIds && !serverIds.includes(row.serverId)))
+      throw new NotFoundError('execution record', req.params.id);
     res.json(presentRecord((await keyNames(db, caller(req).workspaceId, [row]))[0]!, true));
   });
   return r;

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { ListRemoteToolsResult } from '@toolplane/contracts';
+import { HttpUrl, type ListRemoteToolsResult } from '@toolplane/contracts';
 import { NotFoundError, UserError } from '@toolplane/errors';
 import type { SecretsWriter } from '@toolplane/secrets';
-import { Router } from 'express';
+import { type Router } from 'express';
 import { z } from 'zod';
 import { registeredConfig, type StoredExternalConfig } from '../catalog/compile.ts';
 import { externalServerHeaderSecretName, externalServerSecretPrefix } from '../catalog/secret-names.ts';
@@ -11,6 +11,7 @@ import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import { isUuid } from './ids.ts';
+import { apiRouter } from '../http/route-access.ts';
 
 /**
  * External MCP servers registered on the workspace (seed 002: "register MCP servers (by URL) in your
@@ -24,10 +25,6 @@ import { isUuid } from './ids.ts';
 export const externalServerName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,49}$/, 'must be a slug (lower-case letters, digits, - and _; 1-50 chars)');
-const httpUrl = z
-  .string()
-  .url()
-  .refine((u) => /^https?:/i.test(u), 'must be an http(s) URL');
 const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/, 'must be an HTTP header name');
 const headerValue = z.string().max(8192);
 const maxHeaders = 20;
@@ -35,7 +32,7 @@ const maxHeaders = 20;
 export const CreateExternalServerBody = z
   .object({
     name: externalServerName,
-    url: httpUrl,
+    url: HttpUrl,
     /** Header values are secrets: stored sealed, never shown again. */
     headers: z
       .record(headerName, headerValue)
@@ -47,7 +44,7 @@ export const CreateExternalServerBody = z
 export const UpdateExternalServerBody = z
   .object({
     name: externalServerName.optional(),
-    url: httpUrl.optional(),
+    url: HttpUrl.optional(),
     /** Only the headers named change: a value sets one, null removes it; the others keep their values. */
     headers: z.record(headerName, headerValue.nullable()).optional(),
   })
@@ -117,7 +114,7 @@ export function externalMcpServersRouter(
   secrets: SecretsWriter,
   maxBodyBytes: number,
 ): Router {
-  const r = Router();
+  const r = apiRouter();
   r.use(jsonBody(maxBodyBytes));
 
   const find = async (workspaceId: string, idOrName: string): Promise<Row> => {

@@ -1,27 +1,26 @@
-import { randomUUID } from 'node:crypto';
 import {
+  humanName,
   oauthConnectionView,
   redisKeys,
   userSecrets,
   type ConnectLink,
   type ConnectorDescriptor,
-  type OAuthRevokeResult,
 } from '@toolplane/contracts';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import { credentialFields } from '@toolplane/openapi';
-import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
-import express, { Router } from 'express';
+import express, { type Router } from 'express';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import type { RuntimePublisher } from '../publisher.ts';
-import { personAuthOf } from '../catalog/compile.ts';
 import { userCredentialSecretName, userCredentialSecretPrefix } from '../catalog/secret-names.ts';
 import { credentialIssues } from './connector-instances.ts';
 import { isUuid } from './ids.ts';
+import { connectionMarker, type PeopleConnections } from './people-connections.ts';
+import { apiRouter } from '../http/route-access.ts';
 
 /** Declared attributes: `$current_user.<name>` in workflows (`name` and `token` are reserved). */
 const Attributes = z
@@ -33,9 +32,7 @@ const Attributes = z
     z.string().max(1000),
   )
   .refine((a) => Object.keys(a).length <= 50, 'at most 50 attributes');
-export const CreateUserBody = z
-  .object({ name: z.string().min(1).max(200), attributes: Attributes.optional() })
-  .strict();
+export const CreateUserBody = z.object({ name: humanName(200), attributes: Attributes.optional() }).strict();
 export const UpdateUserBody = z.object({ attributes: Attributes }).strict();
 export const ConnectionBody = z.object({ credentials: z.record(z.string(), z.string()) }).strict();
 export const SecretBody = z.object({ value: z.string().min(1).max(65_536) }).strict();
@@ -45,13 +42,6 @@ export const HeadersBody = z
   .refine((b) => Object.keys(b.headers).length > 0, 'name at least one header');
 const secretNamePattern = /^[A-Za-z_][A-Za-z0-9_]{0,99}$/;
 const externalNamePattern = /^[a-z0-9][a-z0-9_-]{0,49}$/;
-
-/** How long a disconnect waits for a worker to revoke the token at the provider. */
-const REVOKE_TIMEOUT_MS = 15_000;
-
-/** The marker of a connection in the user's Redis set (what the edge's SMART tools see). */
-const connectionMarker = (kind: string, instanceId: string) =>
-  `${kind === 'oauth' ? 'oauth' : 'instance'}:${instanceId}`;
 
 /** A connection as the API shows it: an OAuth connection's status from what the worker recorded (no secret). */
 function connectionView(
@@ -81,11 +71,11 @@ export function externalUsersRouter(opts: {
   redis: Redis;
   prefix: string;
   maxBodyBytes: number;
-  /** The data plane: revokes people's OAuth tokens at the provider on disconnect. */
-  tasks: DataPlaneTaskClient;
+  /** Ends people's own-account connections (revoked at the provider through a worker) on disconnect and deletion. */
+  people: PeopleConnections;
 }): Router {
-  const { db, secrets, publisher, redis, prefix, maxBodyBytes, tasks } = opts;
-  const r = Router();
+  const { db, secrets, publisher, redis, prefix, maxBodyBytes, people } = opts;
+  const r = apiRouter();
   r.use(jsonBody(maxBodyBytes));
   const keys = redisKeys(prefix);
   const userByName = async (req: express.Request) => {
@@ -139,25 +129,28 @@ export function externalUsersRouter(opts: {
 
   r.delete('/:name', async (req, res) => {
     const user = await userByName(req);
-    const connections = await db.userConnection.findMany({ where: { userId: user.id } });
+    const own = userSecrets.prefix(user.workspaceId, user.id);
+    // Their own accounts end first, as a disconnect ends them (revoked at the provider): those listed, and any
+    // tokens the store holds for them without a listing.
+    const listed = await db.userConnection.findMany({ where: { userId: user.id, kind: 'oauth' } });
+    const accounts = new Set(listed.map((c) => c.connectorInstanceId));
+    for (const meta of await secrets.list(`${own}oauth/`)) {
+      const named = userSecrets.parseOauth(meta.name);
+      if (named) accounts.add(named.instanceId);
+    }
+    const apps = await people.appsOf(user.workspaceId, [...accounts]);
+    for (const instanceId of accounts)
+      await people.endAccount(user.workspaceId, user.id, instanceId, apps.get(instanceId));
     await db.$transaction(async (tx) => {
       await tx.externalUser.delete({ where: { id: user.id } });
       await redis.hdel(keys.users(user.workspaceId), user.name);
     });
     await redis.del(keys.userConnections(user.workspaceId, user.id));
     await redis.hdel(keys.userAttributes(user.workspaceId), user.id);
-    // The user's workflow secrets and external MCP headers (connections are deleted below).
-    const own = userSecrets.prefix(user.workspaceId, user.id);
-    for (const meta of await secrets.list(own))
-      if (!meta.name.startsWith(`${own}connector-instances/`)) await secrets.delete(meta.name);
+    // Everything else under the user's name: pushed credentials (also those an own account replaced), workflow
+    // secrets, external MCP headers.
+    for (const meta of await secrets.list(own)) await secrets.delete(meta.name);
     await publisher.secretsChanged(own);
-    for (const c of connections.filter((x) => x.kind === 'oauth'))
-      await redis.del(keys.oauthConnection(userSecrets.oauth(user.workspaceId, user.id, c.connectorInstanceId)));
-    for (const c of connections) {
-      for (const key of c.credentialKeys)
-        await secrets.delete(userCredentialSecretName(user.workspaceId, user.id, c.connectorInstanceId, key));
-      await publisher.secretsChanged(userCredentialSecretPrefix(user.workspaceId, user.id, c.connectorInstanceId));
-    }
     res.status(204).end();
   });
 
@@ -239,35 +232,13 @@ export function externalUsersRouter(opts: {
   /**
    * Ends a person's own-account connection: a worker revokes the token at the provider (when the connector declares
    * a revocation endpoint) and deletes the tokens; the tokens are deleted here too, so a disconnect never depends on
-   * a worker or the provider answering. Answers how the revocation went.
+   * a worker or the provider answering; its pending connect links are cancelled (`PeopleConnections.endAccount`).
+   * Answers how the revocation went.
    */
   async function disconnectAccount(user: { id: string; workspaceId: string }, instanceId: string, rowId: string) {
-    const connection = userSecrets.oauth(user.workspaceId, user.id, instanceId);
-    const instance = await db.connectorInstance.findFirst({
-      where: { id: instanceId, workspaceId: user.workspaceId },
-      include: { connector: true },
-    });
-    const person = instance ? personAuthOf(user.workspaceId, instance) : undefined;
-    let outcome: Pick<OAuthRevokeResult, 'revocation' | 'error'> = { revocation: 'no_endpoint' };
-    if (person)
-      outcome = await tasks
-        .revokeOAuthConnection({
-          v: 1,
-          taskId: randomUUID(),
-          kind: 'oauth.revoke',
-          workspaceId: user.workspaceId,
-          connection,
-          auth: person.auth,
-          secrets: person.secrets,
-          deadlineAt: Date.now() + REVOKE_TIMEOUT_MS,
-          replyTo: tasks.clientId,
-        })
-        .catch(() => ({ revocation: 'failed' as const, error: 'no worker answered' }));
-    await secrets.delete(connection);
-    await redis.del(keys.oauthConnection(connection));
+    const apps = await people.appsOf(user.workspaceId, [instanceId]);
+    const outcome = await people.endAccount(user.workspaceId, user.id, instanceId, apps.get(instanceId));
     await db.userConnection.delete({ where: { id: rowId } });
-    await publisher.secretsChanged(connection);
-    await redis.srem(keys.userConnections(user.workspaceId, user.id), connectionMarker('oauth', instanceId));
     return {
       connector_instance_id: instanceId,
       kind: 'oauth' as const,
@@ -370,34 +341,21 @@ export async function republishUsers(db: Db, redis: Redis, prefix: string, secre
 }
 
 /**
- * Lists a person's own-account connection once a connect link's flow stored their tokens (the callback page's
- * `onConnected`): the row for the API and the dashboard, the marker for the edge's SMART tools.
- */
-/**
- * Whether a connect link's binding holds together (ADR 0027): its person (by id and name) and its server are the named
- * workspace's, and its connection is that person's own account in that workspace.
+ * Whether a connect link's binding holds together (ADR 0027): its person (by id and name), its server and its
+ * connection's connector instance are the named workspace's (a link to a deleted instance connects nobody), and its
+ * connection is that person's own account in that workspace.
  */
 export async function oauthLinkBelongs(db: Db, link: ConnectLink): Promise<boolean> {
   const parts = userSecrets.parseOauth(link.connection);
   if (!parts || parts.userId !== link.userId || parts.workspaceId !== link.workspaceId) return false;
-  if (![link.workspaceId, link.userId, link.serverId].every(isUuid)) return false;
-  const [user, server] = await Promise.all([
+  if (![link.workspaceId, link.userId, link.serverId, parts.instanceId].every(isUuid)) return false;
+  const [user, server, instance] = await Promise.all([
     db.externalUser.findFirst({ where: { id: link.userId, workspaceId: link.workspaceId, name: link.username } }),
     db.mcpServer.findFirst({ where: { id: link.serverId, workspaceId: link.workspaceId }, select: { id: true } }),
+    db.connectorInstance.findFirst({
+      where: { id: parts.instanceId, workspaceId: link.workspaceId },
+      select: { id: true },
+    }),
   ]);
-  return user !== null && server !== null;
-}
-
-export async function listOAuthConnection(db: Db, redis: Redis, prefix: string, link: ConnectLink): Promise<void> {
-  const parts = userSecrets.parseOauth(link.connection);
-  if (!parts || parts.userId !== link.userId || parts.workspaceId !== link.workspaceId) return;
-  await db.userConnection.upsert({
-    where: { userId_connectorInstanceId: { userId: parts.userId, connectorInstanceId: parts.instanceId } },
-    create: { userId: parts.userId, connectorInstanceId: parts.instanceId, kind: 'oauth', credentialKeys: [] },
-    update: { kind: 'oauth', credentialKeys: [] },
-  });
-  await redis.sadd(
-    redisKeys(prefix).userConnections(parts.workspaceId, parts.userId),
-    connectionMarker('oauth', parts.instanceId),
-  );
+  return user !== null && server !== null && instance !== null;
 }

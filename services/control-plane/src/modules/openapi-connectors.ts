@@ -3,6 +3,8 @@ import {
   capabilitiesRuleIssues,
   ConnectorCapabilities,
   ConnectorSla,
+  HttpUrl,
+  humanName,
   RateLimit,
   zodIssues,
 } from '@toolplane/contracts';
@@ -10,6 +12,7 @@ import { ValidationError } from '@toolplane/errors';
 import {
   assertDocumentDepth,
   compileOpenApiTools,
+  connectorRateLimits,
   importOpenApi,
   loadDocument,
   type ConnectorInstanceBinding,
@@ -30,10 +33,10 @@ import type { Fetcher } from './api-catalog-source.ts';
 const UserOAuth = z
   .object({
     scheme: z.string().min(1).optional(),
-    authorization_url: z.string().url().optional(),
-    token_url: z.string().url().optional(),
-    refresh_url: z.string().url().optional(),
-    revocation_url: z.string().url().optional(),
+    authorization_url: HttpUrl.optional(),
+    token_url: HttpUrl.optional(),
+    refresh_url: HttpUrl.optional(),
+    revocation_url: HttpUrl.optional(),
     scopes: z.array(z.string().min(1)).optional(),
   })
   .strict();
@@ -51,13 +54,17 @@ function readableUserOAuth(value: unknown): OpenApiEnvelope['user_oauth'] {
 }
 
 const ToolName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -');
-export const OpenApiEnvelope = z.object({
+/**
+ * Strict, as every request body: an unknown field is a 422 (a typo such as `mcp_confg` would otherwise be dropped
+ * silently). Its `capabilities`, `sla` and `rate_limits` are the descriptor's blocks and keep other keys, as there.
+ */
+export const OpenApiEnvelope = z.strictObject({
   kind: z.literal('openapi'),
   slug: z
     .string()
     .regex(/^[a-z0-9][a-z0-9-]{0,99}$/, 'must be lower-case letters, digits and dashes (1-100 chars)')
     .optional(),
-  name: z.string().min(1).max(200).optional(),
+  name: humanName(200).optional(),
   version: z.string().min(1).max(50).optional(),
   description: z.string().max(2000).optional(),
   /** The document itself (text or parsed), or the entry file of `files`. */
@@ -65,20 +72,20 @@ export const OpenApiEnvelope = z.object({
   entry: z.string().min(1).optional(),
   files: z.record(z.string(), z.string()).optional(),
   mcp_config: z
-    .object({
+    .strictObject({
       enabled: z.boolean().optional(),
       server_name: z.string().min(1).max(100).optional(),
       server_description: z.string().min(1).max(500).optional(),
       route_mappings: z
         .array(
-          z.object({
+          z.strictObject({
             operation_id: z.string().min(1),
             mcp_tool_name: ToolName,
             mcp_tool_description: z.string().min(1).max(500),
             parameter_mappings: z.record(z.string(), z.string().min(1)).default({}),
             /** Overrides of the annotations inferred from the method. */
             annotations: z
-              .object({
+              .strictObject({
                 title: z.string().optional(),
                 readOnlyHint: z.boolean().optional(),
                 destructiveHint: z.boolean().optional(),
@@ -394,12 +401,8 @@ export function compileConnectorTools(
     ...(m.annotations ? { annotations: m.annotations } : {}),
   }));
   const tools = compileOpenApiTools(document, { ...(mappings.length > 0 ? { mappings } : {}), binding });
-  if (descriptor.rate_limits.length === 0 || !binding.rateLimitOwner) return tools;
-  // Every operation of the connector shares the account's budget (as for descriptors).
-  const rateLimits = descriptor.rate_limits.map((r, i) => ({
-    key: `${binding.rateLimitOwner}:${r.scope}:${i}`,
-    limit: r.limit,
-    intervalSeconds: r.interval_seconds,
-  }));
+  // Every operation of the connector shares the account's budget (as for descriptors, and workflow steps).
+  const rateLimits = connectorRateLimits(descriptor.rate_limits, binding.rateLimitOwner);
+  if (!rateLimits) return tools;
   return tools.map((t) => ({ ...t, plan: { ...t.plan, rateLimits } }));
 }

@@ -56,6 +56,8 @@ interface Scope {
   scopeNotFound: number[];
   listSummary: string;
   listDescription: string;
+  /** What a key limited to servers may do (a server's secrets: its own servers'). */
+  access: RouteDoc['x-server-limited-keys'];
 }
 
 /** The same five routes for either scope, as `secretsRoutes` in secrets.ts serves them. */
@@ -63,7 +65,8 @@ function scopeRoutes(s: Scope): RouteDoc[] {
   const one = `${s.base}/{name}`;
   const named = { params: s.params('name') };
   const collection = Object.keys(s.params().shape).length > 0 ? { params: s.params() } : {};
-  return [
+  const access = s.access ? { 'x-server-limited-keys': s.access } : {};
+  const routes: RouteDoc[] = [
     {
       method: 'get',
       path: s.base,
@@ -122,6 +125,7 @@ function scopeRoutes(s: Scope): RouteDoc[] {
       responses: { 204: noContent, ...problems(403, 404, 422) },
     },
   ];
+  return routes.map((r) => ({ ...r, ...access }));
 }
 
 /** The secrets routes, for the OpenAPI document (services/control-plane/src/openapi/document.ts). */
@@ -135,6 +139,7 @@ export const secretsRoutes: RouteDoc[] = [
     scopeNotFound: [],
     listSummary: 'List the workspace’s secrets (metadata only)',
     listDescription: 'Every workspace secret (server secrets are not listed).',
+    access: undefined,
   }),
   ...scopeRoutes({
     base: '/mcp_servers/{id}/secrets',
@@ -145,5 +150,6 @@ export const secretsRoutes: RouteDoc[] = [
     scopeNotFound: [404],
     listSummary: 'List an MCP server’s secrets (metadata only)',
     listDescription: 'Every secret of the server.',
+    access: 'own_server',
   }),
 ];

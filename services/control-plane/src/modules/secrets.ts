@@ -1,7 +1,7 @@
 import { workspaceSecrets } from '@toolplane/contracts';
 import { NotFoundError, ValidationError } from '@toolplane/errors';
 import type { SecretMetadata, SecretsWriter } from '@toolplane/secrets';
-import { type Request, Router } from 'express';
+import { type Request, type Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
@@ -10,6 +10,7 @@ import { requestIssues } from '../http/error-handler.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 import { serverSecretName } from '../catalog/secret-names.ts';
 import { isUuid } from './ids.ts';
+import { apiRouter } from '../http/route-access.ts';
 
 /**
  * Secrets REST API: create, rotate, delete and list secrets of a workspace
@@ -30,11 +31,13 @@ const SecretValue = z
   .string({ error: 'a string is required' })
   .min(1, 'must not be empty')
   .refine((v) => Buffer.byteLength(v) <= maxValueBytes, `at most ${maxValueBytes} bytes`);
-export const CreateBody = z.object({
-  name: z.string({ error: 'a string is required' }).regex(apiSecretName, nameMessage),
-  value: SecretValue,
-});
-export const PutBody = z.object({ value: SecretValue });
+export const CreateBody = z
+  .object({
+    name: z.string({ error: 'a string is required' }).regex(apiSecretName, nameMessage),
+    value: SecretValue,
+  })
+  .strict();
+export const PutBody = z.object({ value: SecretValue }).strict();
 
 interface Scope {
   /** Store name prefix of this scope's secrets. */
@@ -81,7 +84,7 @@ function secretsRoutes(
   maxBodyBytes: number,
   scopeOf: (req: Request) => Promise<Scope>,
 ): Router {
-  const r = Router({ mergeParams: true });
+  const r = apiRouter({ mergeParams: true });
   r.use(jsonBody(maxBodyBytes));
 
   r.get('/', async (req, res) => {

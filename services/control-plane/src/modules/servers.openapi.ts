@@ -194,6 +194,7 @@ export const serversRoutes: RouteDoc[] = [
   {
     method: 'get',
     path: '/mcp_manager',
+    'x-server-limited-keys': 'filtered',
     operationId: 'listServers',
     tags,
     summary: 'List the workspace’s MCP servers',
@@ -206,6 +207,7 @@ export const serversRoutes: RouteDoc[] = [
   {
     method: 'get',
     path: '/mcp_manager/{id}',
+    'x-server-limited-keys': 'own_server',
     operationId: 'getServer',
     tags,
     summary: 'Get an MCP server',
@@ -215,6 +217,7 @@ export const serversRoutes: RouteDoc[] = [
   {
     method: 'patch',
     path: '/mcp_manager/{id}',
+    'x-server-limited-keys': 'own_server',
     operationId: 'updateServer',
     tags,
     summary: 'Change an MCP server (omitted fields are kept; a null description clears it)',
@@ -231,6 +234,7 @@ export const serversRoutes: RouteDoc[] = [
   {
     method: 'delete',
     path: '/mcp_manager/{id}',
+    'x-server-limited-keys': 'server_admin',
     operationId: 'deleteServer',
     tags,
     summary: 'Delete an MCP server, its catalog versions and deployments',
@@ -240,6 +244,7 @@ export const serversRoutes: RouteDoc[] = [
   {
     method: 'get',
     path: '/mcp_manager/{id}/config',
+    'x-server-limited-keys': 'own_server',
     operationId: 'getServerConfig',
     tags,
     summary: 'What an MCP client of the server sees',
@@ -252,6 +257,7 @@ export const serversRoutes: RouteDoc[] = [
   {
     method: 'get',
     path: '/mcp_manager/{id}/catalog_versions',
+    'x-server-limited-keys': 'own_server',
     operationId: 'listServerCatalogVersions',
     tags,
     summary: 'List an MCP server’s catalog versions',

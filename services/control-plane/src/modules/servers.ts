@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { smartMetaTools, type Catalog } from '@toolplane/contracts';
+import { HttpUrl, smartMetaTools, type Catalog } from '@toolplane/contracts';
 import type { SecretsWriter } from '@toolplane/secrets';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { Redis } from 'ioredis';
-import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
-import { Router } from 'express';
+import { AuthError, NotFoundError, UserError, ValidationError } from '@toolplane/errors';
+import type { Request, Router } from 'express';
 import { z } from 'zod';
 import {
   registeredConfig,
@@ -19,50 +19,54 @@ import { caller } from '../http/auth.ts';
 import { jsonBody } from '../http/body.ts';
 import { externalServerName } from './external-mcp-servers.ts';
 import { isUuid } from './ids.ts';
+import { apiRouter } from '../http/route-access.ts';
 
 /** CreateMcpServerDto, plus `connectorInstanceId`: the tool source of this first version. */
-export const CreateServerBody = z.object({
-  name: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,99}$/, 'must be a slug: lower-case letters, digits, - and _ (1-100 chars)'),
-  description: z.string().max(1000).optional(),
-  mode: z.enum(['SMART', 'NORMAL']).default('SMART'),
-  selectedTools: z.array(z.string().min(1)).optional(),
-  /** NORMAL: expose this instance's tools (narrowed by selectedTools); omit to pick workspace tools by name. */
-  connectorInstanceId: z.string().min(1).optional(),
-  config: z.record(z.string(), z.unknown()).optional(),
-  isPublic: z.boolean().default(false),
-  /**
-   * Callers may pass their own upstream credential with a call (the `X-Upstream-Authorization` header), used
-   * for that call instead of the stored credentials of connector and OpenAPI tools; off: the header is refused.
-   */
-  perRequestAuth: z.boolean().default(false),
-  /** External MCP servers whose tools are merged in (`tools` empty = all of them). */
-  externalMcpConfigs: z
-    .array(
-      z.object({
-        name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,49}$/, 'must be a slug (lower-case letters, digits, - and _)'),
-        url: z
-          .string()
-          .url()
-          .refine((u) => /^https?:/i.test(u), 'must be an http(s) URL'),
-        headers: z.record(z.string(), z.string()).default({}),
-        tools: z.array(z.string().min(1)).default([]),
-      }),
-    )
-    .max(20)
-    .refine((list) => new Set(list.map((c) => c.name)).size === list.length, 'names must be unique')
-    .optional(),
-  /**
-   * External MCP servers registered on the workspace (`/external_mcp_servers`), by name, and which of their
-   * tools to take (`tools` empty = all). A change of a registered server reaches every server using it.
-   */
-  externalMcpServers: z
-    .array(z.object({ name: externalServerName, tools: z.array(z.string().min(1)).default([]) }).strict())
-    .max(20)
-    .refine((list) => new Set(list.map((c) => c.name)).size === list.length, 'names must be unique')
-    .optional(),
-});
+export const CreateServerBody = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,99}$/, 'must be a slug: lower-case letters, digits, - and _ (1-100 chars)'),
+    description: z.string().max(1000).optional(),
+    mode: z.enum(['SMART', 'NORMAL']).default('SMART'),
+    selectedTools: z.array(z.string().min(1)).optional(),
+    /** NORMAL: expose this instance's tools (narrowed by selectedTools); omit to pick workspace tools by name. */
+    connectorInstanceId: z.string().min(1).optional(),
+    config: z.record(z.string(), z.unknown()).optional(),
+    isPublic: z.boolean().default(false),
+    /**
+     * Callers may pass their own upstream credential with a call (the `X-Upstream-Authorization` header), used
+     * for that call instead of the stored credentials of connector and OpenAPI tools; off: the header is refused.
+     */
+    perRequestAuth: z.boolean().default(false),
+    /** External MCP servers whose tools are merged in (`tools` empty = all of them). */
+    externalMcpConfigs: z
+      .array(
+        z
+          .object({
+            name: z
+              .string()
+              .regex(/^[a-z0-9][a-z0-9_-]{0,49}$/, 'must be a slug (lower-case letters, digits, - and _)'),
+            url: HttpUrl,
+            headers: z.record(z.string(), z.string()).default({}),
+            tools: z.array(z.string().min(1)).default([]),
+          })
+          .strict(),
+      )
+      .max(20)
+      .refine((list) => new Set(list.map((c) => c.name)).size === list.length, 'names must be unique')
+      .optional(),
+    /**
+     * External MCP servers registered on the workspace (`/external_mcp_servers`), by name, and which of their
+     * tools to take (`tools` empty = all). A change of a registered server reaches every server using it.
+     */
+    externalMcpServers: z
+      .array(z.object({ name: externalServerName, tools: z.array(z.string().min(1)).default([]) }).strict())
+      .max(20)
+      .refine((list) => new Set(list.map((c) => c.name)).size === list.length, 'names must be unique')
+      .optional(),
+  })
+  .strict();
 
 type RegistryRefs = NonNullable<z.infer<typeof CreateServerBody>['externalMcpServers']>;
 
@@ -228,20 +232,53 @@ export const CatalogVersionsQuery = z.object({
 
 const toolNames = (catalog: unknown): string[] => ((catalog as Catalog | null)?.tools ?? []).map((t) => t.tool.name);
 
-export const LoadToolsBody = z.object({
-  url: z
-    .string()
-    .url()
-    .refine((u) => /^https?:/i.test(u), 'must be an http(s) URL'),
-  headers: z.record(z.string(), z.string()).default({}),
-  /** How long the list is reused for the same URL and headers; 0 always fetches. */
-  cacheMinutes: z.number().int().min(0).max(1440).default(5),
-});
+export const LoadToolsBody = z
+  .object({
+    url: HttpUrl,
+    headers: z.record(z.string(), z.string()).default({}),
+    /** How long the list is reused for the same URL and headers; 0 always fetches. */
+    cacheMinutes: z.number().int().min(0).max(1440).default(5),
+  })
+  .strict();
 
 export interface RemoteToolsDeps {
   tasks: DataPlaneTaskClient;
   redis: Redis;
   prefix: string;
+}
+
+/**
+ * Fields of `PATCH /mcp_manager/{id}` that change what a server exposes or who may call it: a key limited to
+ * servers could otherwise widen its own server (another connector instance, SMART mode over the workspace's
+ * tools, external servers, a public URL for anonymous callers). They need a key without a server restriction, or
+ * the `server_admin` scope, as deploying a workflow does (`x-server-limited-keys: server_admin`).
+ */
+const exposureFields = [
+  'mode',
+  'isPublic',
+  'perRequestAuth',
+  'connectorInstanceId',
+  'selectedTools',
+  'externalMcpConfigs',
+  'externalMcpServers',
+  'config',
+] as const;
+
+/** Refuses (403), before the body is validated, a limited key's change of what its server exposes. */
+function refuseExposureChange(req: Request): void {
+  const { serverIds, scopes } = caller(req);
+  if (!serverIds || scopes.includes('server_admin')) return;
+  const body: unknown = req.body;
+  const fields =
+    typeof body === 'object' && body !== null
+      ? exposureFields.filter((f) => (body as Record<string, unknown>)[f] !== undefined)
+      : [];
+  if (fields.length > 0)
+    throw new AuthError(
+      'auth.forbidden',
+      `this API key is limited to servers ${serverIds.join(', ')}: changing ${fields.join(', ')} (what the server ` +
+        'exposes or who may call it) needs a key without a server restriction or with the "server_admin" scope',
+    );
 }
 
 export function serversRouter(
@@ -252,7 +289,7 @@ export function serversRouter(
   maxBodyBytes: number,
   remote: RemoteToolsDeps,
 ): Router {
-  const r = Router();
+  const r = apiRouter();
   r.use(jsonBody(maxBodyBytes));
   const present = (row: ServerRow, live?: Catalog, registered: StoredExternalConfig[] = []) => ({
     id: row.id,
@@ -405,6 +442,7 @@ export function serversRouter(
   });
 
   r.patch('/:id', async (req, res) => {
+    refuseExposureChange(req);
     const body = UpdateServerBody.parse(req.body ?? {});
     const { workspaceId } = caller(req);
     const row = await findServer(db, workspaceId, req.params.id);

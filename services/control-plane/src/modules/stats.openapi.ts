@@ -73,6 +73,7 @@ export const statsRoutes: RouteDoc[] = [
   {
     method: 'get',
     path: '/stats',
+    'x-server-limited-keys': 'server_query',
     operationId: 'getTrafficStats',
     tags: ['stats'],
     summary: 'Traffic over the last hour or day: calls, errors, p50/p95 latency, busiest tools',

@@ -1,7 +1,9 @@
-import { Router } from 'express';
+import { type Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
+import { QUERY_DATE_MAX_MS, QUERY_DATE_MIN_MS, QueryDate } from '../http/query-date.ts';
+import { apiRouter } from '../http/route-access.ts';
 
 /**
  * The traffic rollup (table `execution_stats_minutes`, and `execution_stats_ten_minutes`, the same per
@@ -97,7 +99,7 @@ export const StatsQuery = z.object({
   server_id: z.string().uuid().optional(),
   tool: z.string().min(1).optional(),
   /** The window's end (default now), rounded up to a whole step (a minute; 10 minutes for 24h). */
-  to: z.coerce.date().optional(),
+  to: QueryDate.optional(),
   /** How many tools the two top lists hold. */
   top: z.coerce.number().int().min(1).max(50).default(10),
 });
@@ -109,7 +111,7 @@ const bucketSums = indexes.map((k) => `sum(latency_buckets[${k + 1}])::float8`).
 
 /** `GET /stats`: the workspace's traffic (or one server's, or one tool's) over the last hour or day. */
 export function statsRouter(db: Db): Router {
-  const r = Router();
+  const r = apiRouter();
   r.get('/', async (req, res) => {
     res.json(await trafficStats(db, caller(req).workspaceId, StatsQuery.parse(req.query)));
   });
@@ -125,7 +127,15 @@ export function statsRouter(db: Db): Router {
 async function trafficStats(db: Db, workspaceId: string, q: z.infer<typeof StatsQuery>) {
   const { ms, stepSeconds, table } = windows[q.window];
   const stepMs = stepSeconds * 1000;
-  const end = Math.ceil((q.to ?? new Date()).getTime() / stepMs) * stepMs;
+  // Whole steps, and a window within the years 1 to 9999 (PostgreSQL's ISO input): the first hour or day of year 1
+  // ends an hour or a day after it starts, the last one at its last whole step.
+  const end = Math.min(
+    Math.max(
+      Math.ceil((q.to ?? new Date()).getTime() / stepMs) * stepMs,
+      Math.ceil(QUERY_DATE_MIN_MS / stepMs) * stepMs + ms,
+    ),
+    Math.floor(QUERY_DATE_MAX_MS / stepMs) * stepMs,
+  );
   const start = end - ms;
   const params: unknown[] = [workspaceId, new Date(start).toISOString(), new Date(end).toISOString()];
   let where = 'workspace_id = $1::uuid AND minute >= $2::timestamp(3) AND minute < $3::timestamp(3)';

@@ -1,5 +1,5 @@
 import { ValidationError } from '@toolplane/errors';
-import { Router } from 'express';
+import { type Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../db/client.ts';
 import { caller } from '../http/auth.ts';
@@ -7,6 +7,7 @@ import { jsonBody } from '../http/body.ts';
 import type { RuntimePublisher } from '../publisher.ts';
 import { createApiKey, requireScope } from './api-keys.ts';
 import { publishWorkspaceAccess } from './access-policies.ts';
+import { apiRouter } from '../http/route-access.ts';
 
 export const CreateWorkspaceBody = z
   .object({
@@ -30,7 +31,7 @@ const present = (w: { id: string; organizationId: string; name: string; createdA
  * sees its own workspace only.
  */
 export function workspacesRouter(db: Db, publisher: RuntimePublisher, maxBodyBytes: number): Router {
-  const r = Router();
+  const r = apiRouter();
   r.use(jsonBody(maxBodyBytes));
 
   r.get('/', async (req, res) => {

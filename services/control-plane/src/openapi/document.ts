@@ -14,8 +14,9 @@ import { externalUsersRoutes } from '../modules/external-users.openapi.ts';
 import { secretsRoutes } from '../modules/secrets.openapi.ts';
 import { serversRoutes } from '../modules/servers.openapi.ts';
 import { statsRoutes } from '../modules/stats.openapi.ts';
+import { serverToolsRoutes } from '../modules/server-tools.openapi.ts';
 import { workspacesRoutes } from '../modules/workspaces.openapi.ts';
-import { json, type RouteDoc } from './registry.ts';
+import { json, type RouteDoc, type ServerLimitedAccess } from './registry.ts';
 
 const documentRoute: RouteDoc = {
   method: 'get',
@@ -43,8 +44,25 @@ const apiRoutes: RouteDoc[] = [
   ...debugSessionsRoutes,
   ...executionRecordsRoutes,
   ...statsRoutes,
+  ...serverToolsRoutes,
   documentRoute,
 ];
+
+/** A route with its access for keys limited to servers said explicitly (`refused` unless it says otherwise). */
+function withAccess(route: RouteDoc): RouteDoc {
+  return route.security?.length === 0 ? route : { ...route, 'x-server-limited-keys': accessOf(route) };
+}
+
+function accessOf(route: RouteDoc): ServerLimitedAccess {
+  return route['x-server-limited-keys'] ?? 'refused';
+}
+
+/** Every authenticated operation and what a key limited to servers may do with it (http/route-access.ts). */
+export function operationAccess(): { method: string; path: string; access: ServerLimitedAccess }[] {
+  return apiRoutes
+    .filter((r) => r.security?.length !== 0)
+    .map((r) => ({ method: r.method, path: r.path, access: accessOf(r) }));
+}
 
 /** The OpenAPI 3.1 document of the management API (`GET /api/v1/openapi.json`, `docs/openapi.json`). */
 /** The version of the management API the document describes. */
@@ -70,7 +88,7 @@ export function openApiDocument() {
       'docs/api.md, "Signing in with OAuth"): its audience is the control plane, a claim names the workspace, ' +
       'scopes `toolplane:<scope>` grant the API-key scopes (`toolplane:management` required).',
   });
-  for (const route of apiRoutes) registry.registerPath(route);
+  for (const route of apiRoutes) registry.registerPath(withAccess(route));
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {

@@ -9,8 +9,22 @@
 import type { RouteConfig, ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 
+/**
+ * What a key limited to servers (`serverIds`) may do with one operation, declared on the operation as
+ * `x-server-limited-keys` (docs/openapi.json) and enforced on the route that matched (http/route-access.ts):
+ * - `refused` (the default): a workspace-wide operation; such a key gets a 403;
+ * - `own_server`: the operation's `{id}` (an id, or a name where the route takes one) must be one of the key's
+ *   servers, else a 404 as for a server of another workspace;
+ * - `server_admin`: the same, and the key needs the `server_admin` scope (403): the operation changes what the
+ *   server exposes, or deletes it;
+ * - `server_query`: the `server_id` query parameter must be one of the key's servers (403);
+ * - `filtered`: the handler answers with the key's servers only.
+ * Unrestricted keys and signed-in users are not concerned.
+ */
+export type ServerLimitedAccess = 'refused' | 'own_server' | 'server_admin' | 'server_query' | 'filtered';
+
 /** One documented route: zod-to-openapi's route config, path relative to `/api/v1`. */
-export type RouteDoc = RouteConfig;
+export type RouteDoc = RouteConfig & { 'x-server-limited-keys'?: ServerLimitedAccess };
 
 /** The problem+json body of every error (docs/api.md, "Errors"). */
 export const Problem = z
