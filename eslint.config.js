@@ -45,7 +45,7 @@ export default tseslint.config(
     files: ['services/control-plane/src/**/*.ts'],
     ignores: [
       'services/control-plane/src/http/route-access.ts',
-      'services/control-plane/src/http/connect.ts',
+      'services/control-plane/src/resources/connect/router.ts',
       'services/control-plane/src/http/dashboard.ts',
     ],
     rules: {

@@ -58,6 +58,41 @@ function* files(dir: string): Generator<string> {
   }
 }
 
+/**
+ * The control plane's layers, bottom first (docs/architecture.md, "Control plane layout"): a file imports its own layer
+ * and the layers below, never one above. Resources (`src/resources/<name>/`) may import one another (cycles are
+ * refused by check-import-cycles.ts); library code (documents, catalog, publication) never imports a resource.
+ * Tests may sit at any layer and import what they exercise.
+ */
+const controlPlaneLayers = [
+  ['generated', 'env.ts'],
+  ['db'],
+  ['openapi'],
+  ['publication'],
+  ['http'],
+  ['documents'],
+  ['catalog'],
+  ['resources'],
+  ['api-document.ts', 'bootstrap.ts'],
+  ['app.ts'],
+  ['main.ts'],
+];
+
+function controlPlaneLayer(path: string): number {
+  const top = path.split('/')[0]!;
+  const i = controlPlaneLayers.findIndex((names) => names.includes(top));
+  if (i < 0) throw new Error(`services/control-plane/src/${path}: not in any layer of scripts/check-boundaries.ts`);
+  return i;
+}
+
+function controlPlaneLayerProblem(from: string, to: string): string | undefined {
+  if (from.endsWith('.test.ts')) return undefined;
+  const [a, b] = [controlPlaneLayer(from), controlPlaneLayer(to)];
+  return b > a
+    ? `the control plane's ${controlPlaneLayers[a]!.join('/')} layer imports ${controlPlaneLayers[b]!.join('/')}, a layer above it`
+    : undefined;
+}
+
 const problems: string[] = [];
 for (const top of ['services', 'packages']) {
   for (const pkg of readdirSync(join(root, top))) {
@@ -90,6 +125,13 @@ for (const top of ['services', 'packages']) {
         // workspace package is a dependency in package.json, imported by name, never reached by a path.
         else if (spec.startsWith('.') && relative(dir, resolve(dirname(file), spec)).startsWith('..'))
           problems.push(`${relFile} imports ${spec}: outside ${rel}; declare the package and import it by name`);
+        else if (spec.startsWith('.') && rel === 'services/control-plane') {
+          const upward = controlPlaneLayerProblem(
+            relative(join(dir, 'src'), file),
+            relative(join(dir, 'src'), resolve(dirname(file), spec)),
+          );
+          if (upward) problems.push(`${relFile} imports ${spec}: ${upward}`);
+        }
       }
       if (
         readerSymbols.test(text) &&

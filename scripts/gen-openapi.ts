@@ -1,7 +1,7 @@
 // Writes docs/openapi.json, the OpenAPI 3.1 description of the control plane's /api/v1, from the
-// route declarations next to each module (services/control-plane/src/modules/*.openapi.ts). The
+// route declarations next to each module (services/control-plane/src/resources/*/openapi.ts). The
 // control plane serves the same document at GET /api/v1/openapi.json;
-// services/control-plane/src/openapi/document.test.ts fails when the committed file is stale. It also
+// services/control-plane/src/api-document.test.ts fails when the committed file is stale. It also
 // writes packages/client/src/schema.ts, the typed client's types (packages/client/src/schema.test.ts), and
 // docs/edge-openapi.json, the edge's MCP endpoints (services/edge/src/openapi.ts, served at GET /openapi.json on
 // the edge; tests/contract/edge-openapi.test.ts fails when it is stale).
@@ -11,7 +11,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { renderClientSchema } from '../packages/client/src/generate.ts';
-import { openApiDocumentText, openApiDocumentPath } from '../services/control-plane/src/openapi/document.ts';
+import { openApiDocumentText, openApiDocumentPath } from '../services/control-plane/src/api-document.ts';
 import { edgeOpenApiDocumentPath, edgeOpenApiDocumentText } from '../services/edge/src/openapi.ts';
 
 const clientSchemaPath = fileURLToPath(new URL('../packages/client/src/schema.ts', import.meta.url));

@@ -11,7 +11,7 @@ import {
   announceStoredRecords,
   recordsStoredChannel,
   storeExecutionRecords,
-} from '../../services/control-plane/src/modules/execution-records.ts';
+} from '../../services/control-plane/src/resources/execution-records/store.ts';
 import { logLines, PROPAGATION_DEADLINE_MS, startTestStack, waitFor } from '../helpers.ts';
 
 let stack: Stack;

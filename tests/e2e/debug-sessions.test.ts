@@ -6,7 +6,7 @@ import { registerTicketExample, type RegisteredExample, type Stack } from '@tool
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import pg from 'pg';
-import { applyRetention } from '../../services/control-plane/src/modules/execution-records.ts';
+import { applyRetention } from '../../services/control-plane/src/resources/execution-records/retention.ts';
 import { logLines, startTestStack, waitFor } from '../helpers.ts';
 
 let stack: Stack;

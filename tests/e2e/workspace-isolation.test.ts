@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -18,37 +18,20 @@ import { startAuthorizationServer, startTestStack, waitFor, type LocalAuthorizat
 const controlPlaneSrc = join(import.meta.dirname, '../../services/control-plane/src');
 
 /**
- * Every management route, read from the sources: the routers mounted on `/api/v1` in app.ts and the
- * `r.<method>('<path>')` calls of each router function (following `return otherRoutes(...)`).
+ * Every management route: the operations of docs/openapi.json (the control plane refuses to start with a route its
+ * document does not describe, http/route-access.ts), in Express's notation, without the public document itself.
  */
 function managementRoutes(): string[] {
-  const app = readFileSync(join(controlPlaneSrc, 'app.ts'), 'utf8');
-  const modules = readdirSync(join(controlPlaneSrc, 'modules'))
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
-    .map((f) => readFileSync(join(controlPlaneSrc, 'modules', f), 'utf8'));
-  const bodyOf = (fn: string): string => {
-    for (const src of modules) {
-      const start = src.search(new RegExp(`\\n(?:export )?function ${fn}\\(`));
-      if (start < 0) continue;
-      const rest = src.slice(start + 1);
-      const end = rest.slice(1).search(/\n(?:export )?(?:async )?function /);
-      return end < 0 ? rest : rest.slice(0, end + 1);
-    }
-    throw new Error(`router function ${fn} not found in services/control-plane/src/modules`);
+  const document = JSON.parse(readFileSync(join(controlPlaneSrc, '../../../docs/openapi.json'), 'utf8')) as {
+    paths: Record<string, Record<string, { security?: unknown[] }>>;
   };
-  const routesOf = (fn: string): [string, string][] => {
-    const body = bodyOf(fn);
-    const own = [...body.matchAll(/\br\.(get|post|put|patch|delete)\(\s*'([^']*)'/g)].map(
-      (m) => [m[1]!.toUpperCase(), m[2]!] as [string, string],
-    );
-    const delegated = /return (\w+)\(/.exec(body)?.[1];
-    return own.length === 0 && delegated ? routesOf(delegated) : own;
-  };
-  const routes: string[] = [];
-  for (const m of app.matchAll(/api\.use\(\s*'([^']+)',[^;]*?\b(\w+Router)\(/g)) {
-    for (const [method, path] of routesOf(m[2]!)) routes.push(`${method} ${m[1]}${path === '/' ? '' : path}`);
-  }
-  return routes.sort();
+  return Object.entries(document.paths)
+    .flatMap(([path, item]) =>
+      Object.entries(item)
+        .filter(([, op]) => op.security?.length !== 0)
+        .map(([method]) => `${method.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`),
+    )
+    .sort();
 }
 
 let stack: Stack;
@@ -273,6 +256,8 @@ function cases(): Case[] {
     c('GET', '/connector_instances/:id', `/connector_instances/${ids.instance}`, 'denied'),
     c('PATCH', '/connector_instances/:id', `/connector_instances/${ids.instance}`, 'denied', { name: 'pwned' }),
     c('POST', '/connector_instances/:id/test', `/connector_instances/${ids.instance}/test`, 'denied', {}),
+    c('GET', '/connector_instances/:id/tools', `/connector_instances/${ids.instance}/tools`, 'denied'),
+    c('GET', '/mcp_manager/:id/tools', `/mcp_manager/${ids.server}/tools`, 'denied'),
     c('DELETE', '/connector_instances/:id', `/connector_instances/${ids.instance}`, 'denied'),
 
     c('POST', '/mcp_manager/:id/debug_sessions', `/mcp_manager/${s}/debug_sessions`, 'denied', {}),

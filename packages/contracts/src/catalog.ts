@@ -232,6 +232,14 @@ export const Catalog = z.object({
 });
 export type Catalog = z.infer<typeof Catalog>;
 
+/**
+ * The scopes of an API key. management: the REST API; runtime: MCP on the edge; admin: the organization's workspaces
+ * (POST /workspaces); server_admin: a key limited to servers may still change what they expose and who may call them,
+ * deploy workflows on them and delete them.
+ */
+export const apiKeyScopes = ['management', 'runtime', 'admin', 'server_admin'] as const;
+export type ApiKeyScope = (typeof apiKeyScopes)[number];
+
 /** What the edge needs to authenticate a key without touching the database. */
 export const ApiKeyRecord = z.object({
   keyId: z.string(),

@@ -1,4 +1,3 @@
-import { trustProxy } from '@toolplane/config';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -8,55 +7,36 @@ import { createLogger, type Logger } from '@toolplane/logger';
 import { logMixin } from '@toolplane/telemetry';
 import { DataPlaneTaskClient, ExecutionRecordStream } from '@toolplane/queue';
 import { AwsSecretsWriter, LocalSealedSecretsWriter, type SecretsWriter } from '@toolplane/secrets';
-import express from 'express';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { bootstrap } from './bootstrap.ts';
 import { createDb, type Db } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
 import type { ControlPlaneEnv } from './env.ts';
-import { requireCaller } from './http/auth.ts';
-import { apiRouter, installRouteAccess, serverRestriction } from './http/route-access.ts';
-import { AuthorizationServerDiscovery, ManagementTokenVerifier } from './http/oauth.ts';
-import { jsonBody } from './http/body.ts';
-import { connectRouter } from './http/connect.ts';
-import { dashboardRouter } from './http/dashboard.ts';
-import { largeImportLimit, unauthenticatedLimit } from './http/limits.ts';
-import { errorHandler, notFoundHandler } from './http/error-handler.ts';
-import { accessPoliciesRouter, republishAccess } from './modules/access-policies.ts';
-import { apiCatalogRouter, workerFetcher } from './modules/api-catalog.ts';
-import { ApiCatalog, apiCatalogSource } from './modules/api-catalog-source.ts';
-import { apiKeysRouter, republishApiKeys } from './modules/api-keys.ts';
-import { connectorInstancesRouter } from './modules/connector-instances.ts';
-import { connectorsRouter } from './modules/connectors.ts';
-import { externalUsersRouter, oauthLinkBelongs, republishUsers } from './modules/external-users.ts';
-import { PeopleConnections } from './modules/people-connections.ts';
-import { republishServerIdentity, serverIdentityPublisher } from './modules/server-identity.ts';
-import { DebugEventHub } from './modules/debug-events.ts';
-import { debugSessionsRouter, publishDebugSession } from './modules/debug-sessions.ts';
-import { deploymentsRouter } from './modules/deployments.ts';
-import { externalMcpServersRouter } from './modules/external-mcp-servers.ts';
-import {
-  announceStoredRecords,
-  applyRetention,
-  executionRecordsRouter,
-  storeExecutionRecords,
-} from './modules/execution-records.ts';
-import { serverSecretsRouter, workspaceSecretsRouter } from './modules/secrets.ts';
-import { startExternalToolsRefresher } from './modules/external-refresh.ts';
-import { serversRouter } from './modules/servers.ts';
-import { serverToolsRouter } from './modules/server-tools.ts';
-import { statsRouter } from './modules/stats.ts';
+import { largeImportLimit } from './http/limits.ts';
+import { republishAccess } from './resources/access-policies/publish.ts';
+import { workerFetcher } from './documents/fetch.ts';
+import { ApiCatalog, apiCatalogSource } from './resources/api-catalog/source.ts';
+import { republishApiKeys } from './resources/api-keys/keys.ts';
+import { republishUsers } from './resources/external-users/republish.ts';
+import { PeopleConnections } from './resources/external-users/people-connections.ts';
+import { republishServerIdentity } from './resources/servers/identity.ts';
+import { DebugEventHub } from './resources/debug-sessions/events.ts';
+import { publishDebugSession } from './resources/debug-sessions/sessions.ts';
+import { applyRetention } from './resources/execution-records/retention.ts';
+import { announceStoredRecords, storeExecutionRecords } from './resources/execution-records/store.ts';
+import { startExternalToolsRefresher } from './resources/external-mcp-servers/refresh.ts';
 import { CatalogService, externalListerFor } from './catalog/service.ts';
-import { workspacesRouter } from './modules/workspaces.ts';
-import { openApiDocumentText, operationAccess } from './openapi/document.ts';
-import { RuntimePublisher } from './publisher.ts';
-import { redisStateStore, RuntimeStateKeeper } from './runtime-state.ts';
+import { RuntimePublisher } from './publication/publisher.ts';
+import { redisStateStore, RuntimeStateKeeper } from './publication/runtime-state.ts';
+import type { ControlPlaneDeps } from './resources/deps.ts';
+import { httpApp, managementTokenVerifier } from './http-app.ts';
 
 /** How often the catalog reconciler compares Redis with PostgreSQL. */
 const CATALOG_RECONCILE_MS = 30_000;
 
-export interface ControlPlaneDeps {
+/** What a test or an embedding may supply instead of what the environment configures. */
+export interface ControlPlaneOverrides {
   log: Logger;
   secrets: SecretsWriter;
 }
@@ -77,7 +57,7 @@ function secretsWriterFor(env: ControlPlaneEnv): SecretsWriter {
   return new LocalSealedSecretsWriter(env.SECRETS_DIR, readFileSync(env.SECRETS_PUBLIC_KEY_FILE, 'utf8'));
 }
 
-export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<ControlPlaneDeps> = {}) {
+export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<ControlPlaneOverrides> = {}) {
   const log = overrides.log ?? createLogger({ service: 'control-plane', level: env.LOG_LEVEL, mixin: logMixin() });
   const secrets = overrides.secrets ?? secretsWriterFor(env);
   // Commands fail after about 2 s of outage instead of waiting for Redis; reconnects at least every second.
@@ -121,151 +101,37 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   // People's own-account connections: made by connect links, ended by disconnects and deletions (ADR 0027).
   const people = new PeopleConnections({ db, secrets, publisher, redis, prefix: env.REDIS_PREFIX, tasks, log });
 
-  const http = express();
-  http.disable('x-powered-by');
-  http.set('etag', false);
-  http.set('trust proxy', trustProxy(env.TRUST_PROXY));
-  // A path names one route or none: `/API/v1/…`, `…/Deploy` and `…/deploy/` are no route (http/route-access.ts).
-  http.set('case sensitive routing', true);
-  http.set('strict routing', true);
-  // Every answer is what its Content-Type says (JSON, problem+json, event streams, the dashboard's files):
-  // browsers must not guess otherwise (a problem's detail quotes parts of the request).
-  http.use((_req, res, next) => {
-    res.setHeader('x-content-type-options', 'nosniff');
-    next();
-  });
-  http.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  http.get('/readyz', async (_req, res) => {
-    try {
-      if (redis.status !== 'ready') throw new Error('Redis is not connected');
-      await db.$queryRawUnsafe('SELECT 1');
-      await redis.ping();
-      res.json({ status: 'ready' });
-    } catch {
-      res.status(503).json({ status: 'unavailable' });
-    }
-  });
-  // The API's own description is public, like the document of any API (no key needed to read it).
-  const documentText = openApiDocumentText();
-  http.get('/api/v1/openapi.json', (_req, res) => {
-    res.type('application/json').send(documentText);
-  });
-  const api = apiRouter();
-  api.use(unauthenticatedLimit(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS));
-  // Signed-in users' access tokens besides API keys, when an issuer is configured (ADR 0020).
-  const oauth =
-    env.OAUTH_ISSUER && env.OAUTH_JWKS_URL && env.OAUTH_AUDIENCE
-      ? new ManagementTokenVerifier(
-          {
-            issuer: env.OAUTH_ISSUER,
-            jwksUrl: env.OAUTH_JWKS_URL,
-            audience: env.OAUTH_AUDIENCE,
-            workspaceClaim: env.OAUTH_WORKSPACE_CLAIM,
-            scopePrefix: env.OAUTH_SCOPE_PREFIX,
-          },
-          db,
-        )
-      : undefined;
-  api.use(requireCaller(db, { redis, prefix: env.REDIS_PREFIX, ...(oauth ? { oauth } : {}) }));
-  const largeImports = largeImportLimit(env.MAX_CONCURRENT_LARGE_IMPORTS, env.LARGE_IMPORT_BYTES);
-  api.use('/connectors', largeImports);
-  api.use('/mcp_servers', largeImports);
-  api.use('/connectors', connectorsRouter(db, catalog, env.MAX_DOCUMENT_BYTES, people, workerFetcher(tasks)));
-  // The API catalog (APIs.guru): search, and add an API as an OpenAPI connector (a large import, whatever the body).
-  const apiCatalog = new ApiCatalog({
-    source: apiCatalogSource(env.API_CATALOG_SOURCE, {
-      fetch: workerFetcher(tasks),
-      maxDocumentBytes: env.MAX_DOCUMENT_BYTES,
-      log,
-    }),
+  const oauth = managementTokenVerifier(env, db);
+  const fetchDocument = workerFetcher(tasks);
+  const deps: ControlPlaneDeps = {
+    env,
+    log,
+    db,
     redis,
     prefix: env.REDIS_PREFIX,
-    cacheSeconds: env.API_CATALOG_CACHE_MINUTES * 60,
-    log,
-  });
-  api.use(
-    '/api_catalog',
-    apiCatalogRouter(db, apiCatalog, {
-      maxBodyBytes: env.MAX_BODY_BYTES,
-      maxDocumentBytes: env.MAX_DOCUMENT_BYTES,
-      importSlot: largeImports.always,
-    }),
-  );
-  api.use('/connector_instances', connectorInstancesRouter(db, secrets, catalog, tasks, env.MAX_BODY_BYTES, people));
-  const debugEvents = new DebugEventHub(redis, env.REDIS_PREFIX, log);
-  api.use(
-    '/mcp_manager/:id/debug_sessions',
-    debugSessionsRouter(db, redis, env.REDIS_PREFIX, env.MAX_BODY_BYTES, debugEvents),
-  );
-  api.use('/mcp_manager', serverIdentityPublisher(db, redis, env.REDIS_PREFIX));
-  api.use(
-    '/mcp_manager',
-    serversRouter(db, catalog, secrets, env.PUBLIC_EDGE_URL, env.MAX_BODY_BYTES, {
-      tasks,
+    secrets,
+    publisher,
+    catalog,
+    tasks,
+    fetchDocument,
+    people,
+    debugEvents: new DebugEventHub(redis, env.REDIS_PREFIX, log),
+    // The API catalog (APIs.guru): search, and add an API as an OpenAPI connector.
+    apiCatalog: new ApiCatalog({
+      source: apiCatalogSource(env.API_CATALOG_SOURCE, {
+        fetch: fetchDocument,
+        maxDocumentBytes: env.MAX_DOCUMENT_BYTES,
+        log,
+      }),
       redis,
       prefix: env.REDIS_PREFIX,
+      cacheSeconds: env.API_CATALOG_CACHE_MINUTES * 60,
+      log,
     }),
-  );
-  // Secrets: before the deployments router, whose older PUT/DELETE …/secrets/{name} these replace.
-  api.use('/secrets', workspaceSecretsRouter(secrets, publisher, env.MAX_BODY_BYTES));
-  api.use('/mcp_servers/:id/secrets', serverSecretsRouter(db, secrets, publisher, env.MAX_BODY_BYTES));
-  api.use('/mcp_servers', deploymentsRouter(db, catalog, tasks, env.MAX_BODY_BYTES));
-  api.use('/external_mcp_servers', externalMcpServersRouter(db, catalog, secrets, env.MAX_BODY_BYTES));
-  api.use('/execution_records', executionRecordsRouter(db));
-  api.use('/stats', statsRouter(db));
-  api.use(
-    '/external_users',
-    externalUsersRouter({
-      db,
-      secrets,
-      publisher,
-      redis,
-      prefix: env.REDIS_PREFIX,
-      maxBodyBytes: env.MAX_BODY_BYTES,
-      people,
-    }),
-  );
-  api.use('/api_keys', jsonBody(env.MAX_BODY_BYTES), apiKeysRouter(db, publisher));
-  api.use('/access_policies', accessPoliciesRouter(db, publisher, env.MAX_BODY_BYTES));
-  api.use('/workspaces', workspacesRouter(db, publisher, env.MAX_BODY_BYTES));
-  api.use(serverToolsRouter(db));
-  // Keys limited to servers reach only what each route declares (ADR 0013): decided on the route that matched.
-  installRouteAccess(api, operationAccess(), serverRestriction(db));
-  http.use('/api/v1', api);
-  // People's connect links and the OAuth providers' callback (ADR 0027): public pages, the link is the credential.
-  http.use(
-    connectRouter({
-      redis,
-      prefix: env.REDIS_PREFIX,
-      tasks,
-      publicApiUrl: env.PUBLIC_API_URL,
-      linkBelongs: (link) => oauthLinkBelongs(db, link),
-      onConnected: (link) =>
-        people.connected(link).catch((err: unknown) => log.error({ err }, 'a connected account could not be listed')),
-    }),
-  );
-  http.use(
-    dashboardRouter({
-      dir: env.DASHBOARD_DIR,
-      edgeUrl: env.PUBLIC_EDGE_URL,
-      jaegerUiUrl: env.JAEGER_UI_URL,
-      oauth:
-        oauth && env.OAUTH_CLIENT_ID
-          ? {
-              issuer: oauth.config.issuer,
-              clientId: env.OAUTH_CLIENT_ID,
-              scopes: env.OAUTH_SCOPES,
-              resource: oauth.config.audience,
-              scopePrefix: oauth.config.scopePrefix,
-              discovery: new AuthorizationServerDiscovery(oauth.config.issuer),
-            }
-          : undefined,
-    }),
-  );
-  http.use(notFoundHandler);
-  http.use(errorHandler(log));
+    largeImports: largeImportLimit(env.MAX_CONCURRENT_LARGE_IMPORTS, env.LARGE_IMPORT_BYTES),
+  };
+  const { debugEvents } = deps;
+  const http = httpApp(deps, oauth);
 
   /**
    * Everything edges and workers read from Redis, from PostgreSQL (the truth): at start, and again

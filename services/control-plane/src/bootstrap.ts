@@ -1,7 +1,7 @@
 import type { Db } from './db/client.ts';
 import { hashApiKey } from './http/auth.ts';
-import { createApiKey } from './modules/api-keys.ts';
-import type { RuntimePublisher } from './publisher.ts';
+import { createApiKey } from './resources/api-keys/keys.ts';
+import type { RuntimePublisher } from './publication/publisher.ts';
 
 /**
  * First-run bootstrap: a default organization and workspace, and (when BOOTSTRAP_API_KEY is set)

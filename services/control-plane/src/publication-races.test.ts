@@ -5,10 +5,10 @@ import { Redis } from 'ioredis';
 import { CatalogService } from './catalog/service.ts';
 import { createDb, type Db } from './db/client.ts';
 import { migratedTestDatabase } from './db/test-database.ts';
-import { publishWorkspaceAccess } from './modules/access-policies.ts';
-import { createApiKey, republishApiKeys, syncApiKey } from './modules/api-keys.ts';
-import { PublicationLock } from './publication-lock.ts';
-import { RuntimePublisher } from './publisher.ts';
+import { publishWorkspaceAccess } from './resources/access-policies/publish.ts';
+import { createApiKey, republishApiKeys, syncApiKey } from './resources/api-keys/keys.ts';
+import { PublicationLock } from './publication/publication-lock.ts';
+import { RuntimePublisher } from './publication/publisher.ts';
 
 /**
  * ADR 0017 on the real PostgreSQL and Redis: a republication that read PostgreSQL before a change

@@ -12,8 +12,8 @@ import { compileDescriptorTools, connectorRateLimits, instanceRateLimitOwner } f
 // Types only (erased at run time): deployments store the compiled IR, catalogs are built from it.
 import type { WorkflowDocumentIR, WorkflowIR, WorkflowTool } from '@toolplane/workflow';
 import type { Tx } from '../db/client.ts';
-import { compileConnectorTools, type StoredOpenApiConnector } from '../modules/openapi-connectors.ts';
-import type { StoredReference } from '../modules/workflow-sources.ts';
+import { compileConnectorTools, type StoredOpenApiConnector } from '../documents/openapi-connectors.ts';
+import type { StoredReference } from '../documents/workflow-sources.ts';
 import { credentialSecretName, serverSecretName, userCredentialSecretName } from './secret-names.ts';
 
 /**

@@ -3,8 +3,8 @@ import type { Logger } from '@toolplane/logger';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
 import type { Db, Tx } from '../db/client.ts';
-import { isUuid } from '../modules/ids.ts';
-import { publicationResources } from '../publisher.ts';
+import { isUuid } from '../db/ids.ts';
+import { publicationResources } from '../publication/publisher.ts';
 import {
   compileCatalog,
   type ExternalLister,

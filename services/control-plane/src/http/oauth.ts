@@ -1,9 +1,8 @@
-import { tokenScopes } from '@toolplane/contracts';
+import { apiKeyScopes, tokenScopes } from '@toolplane/contracts';
 import { AuthError, TransientError } from '@toolplane/errors';
 import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
 import type { Db } from '../db/client.ts';
-import { apiKeyScopes } from '../modules/api-keys.ts';
-import { isUuid } from '../modules/ids.ts';
+import { isUuid } from '../db/ids.ts';
 import type { BearerVerifier, Caller } from './auth.ts';
 
 export interface ManagementOAuthConfig {

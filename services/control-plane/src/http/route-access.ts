@@ -2,7 +2,7 @@ import { AuthError, NotFoundError } from '@toolplane/errors';
 import { Router, type Request, type RequestHandler } from 'express';
 import type { Db } from '../db/client.ts';
 import type { ServerLimitedAccess } from '../openapi/registry.ts';
-import { isUuid } from '../modules/ids.ts';
+import { isUuid } from '../db/ids.ts';
 import { caller, type Caller } from './auth.ts';
 
 /** One documented operation's method, OpenAPI path (relative to `/api/v1`) and access for limited keys. */

@@ -1,0 +1,144 @@
+import { trustProxy } from '@toolplane/config';
+import express from 'express';
+import { openApiDocumentText, operationAccess } from './api-document.ts';
+import type { ControlPlaneEnv } from './env.ts';
+import type { Db } from './db/client.ts';
+import { requireCaller } from './http/auth.ts';
+import { dashboardRouter } from './http/dashboard.ts';
+import { errorHandler, notFoundHandler } from './http/error-handler.ts';
+import { unauthenticatedLimit } from './http/limits.ts';
+import { AuthorizationServerDiscovery, ManagementTokenVerifier } from './http/oauth.ts';
+import { apiRouter, installRouteAccess, serverRestriction } from './http/route-access.ts';
+import { accessPoliciesRouter } from './resources/access-policies/router.ts';
+import { apiCatalogRouter } from './resources/api-catalog/router.ts';
+import { apiKeysRouter } from './resources/api-keys/router.ts';
+import { connectRouter } from './resources/connect/router.ts';
+import { connectorInstancesRouter } from './resources/connector-instances/router.ts';
+import { connectorsRouter } from './resources/connectors/router.ts';
+import { debugSessionsRouter } from './resources/debug-sessions/router.ts';
+import type { ControlPlaneDeps } from './resources/deps.ts';
+import { deploymentsRouter } from './resources/deployments/router.ts';
+import { executionRecordsRouter } from './resources/execution-records/router.ts';
+import { externalMcpServersRouter } from './resources/external-mcp-servers/router.ts';
+import { externalUsersRouter } from './resources/external-users/router.ts';
+import { serverSecretsRouter, workspaceSecretsRouter } from './resources/secrets/router.ts';
+import { serverToolsRouter } from './resources/server-tools/router.ts';
+import { serverIdentityPublisher } from './resources/servers/identity.ts';
+import { serversRouter } from './resources/servers/router.ts';
+import { statsRouter } from './resources/stats/router.ts';
+import { workspacesRouter } from './resources/workspaces/router.ts';
+
+/** Signed-in users' access tokens besides API keys, when an issuer is configured (ADR 0020). */
+export function managementTokenVerifier(env: ControlPlaneEnv, db: Db): ManagementTokenVerifier | undefined {
+  return env.OAUTH_ISSUER && env.OAUTH_JWKS_URL && env.OAUTH_AUDIENCE
+    ? new ManagementTokenVerifier(
+        {
+          issuer: env.OAUTH_ISSUER,
+          jwksUrl: env.OAUTH_JWKS_URL,
+          audience: env.OAUTH_AUDIENCE,
+          workspaceClaim: env.OAUTH_WORKSPACE_CLAIM,
+          scopePrefix: env.OAUTH_SCOPE_PREFIX,
+        },
+        db,
+      )
+    : undefined;
+}
+
+/**
+ * The management API (`/api/v1`): authentication, then every resource's router, each built from the same
+ * dependencies; keys limited to servers reach only what each route declares (ADR 0013), decided on the route that
+ * matched.
+ */
+function managementApi(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier | undefined) {
+  const { env, db, redis } = deps;
+  const api = apiRouter();
+  api.use(unauthenticatedLimit(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS));
+  api.use(requireCaller(db, { redis, prefix: env.REDIS_PREFIX, ...(oauth ? { oauth } : {}) }));
+  api.use('/connectors', deps.largeImports);
+  api.use('/mcp_servers', deps.largeImports);
+  api.use('/connectors', connectorsRouter(deps));
+  api.use('/api_catalog', apiCatalogRouter(deps));
+  api.use('/connector_instances', connectorInstancesRouter(deps));
+  api.use('/mcp_manager/:id/debug_sessions', debugSessionsRouter(deps));
+  api.use('/mcp_manager', serverIdentityPublisher(db, redis, env.REDIS_PREFIX));
+  api.use('/mcp_manager', serversRouter(deps));
+  api.use('/secrets', workspaceSecretsRouter(deps));
+  api.use('/mcp_servers/:id/secrets', serverSecretsRouter(deps));
+  api.use('/mcp_servers', deploymentsRouter(deps));
+  api.use('/external_mcp_servers', externalMcpServersRouter(deps));
+  api.use('/execution_records', executionRecordsRouter(deps));
+  api.use('/stats', statsRouter(deps));
+  api.use('/external_users', externalUsersRouter(deps));
+  api.use('/api_keys', apiKeysRouter(deps));
+  api.use('/access_policies', accessPoliciesRouter(deps));
+  api.use('/workspaces', workspacesRouter(deps));
+  api.use(serverToolsRouter(deps));
+  installRouteAccess(api, operationAccess(), serverRestriction(db));
+  return api;
+}
+
+/** The dashboard's settings: where the edge is, and how people sign in when an issuer is configured. */
+function dashboard(env: ControlPlaneEnv, oauth: ManagementTokenVerifier | undefined) {
+  return dashboardRouter({
+    dir: env.DASHBOARD_DIR,
+    edgeUrl: env.PUBLIC_EDGE_URL,
+    jaegerUiUrl: env.JAEGER_UI_URL,
+    oauth:
+      oauth && env.OAUTH_CLIENT_ID
+        ? {
+            issuer: oauth.config.issuer,
+            clientId: env.OAUTH_CLIENT_ID,
+            scopes: env.OAUTH_SCOPES,
+            resource: oauth.config.audience,
+            scopePrefix: oauth.config.scopePrefix,
+            discovery: new AuthorizationServerDiscovery(oauth.config.issuer),
+          }
+        : undefined,
+  });
+}
+
+/** Health and readiness, and the API's own description (public, like the document of any API). */
+function publicRoutes(http: express.Express, { db, redis }: ControlPlaneDeps): void {
+  http.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  http.get('/readyz', async (_req, res) => {
+    try {
+      if (redis.status !== 'ready') throw new Error('Redis is not connected');
+      await db.$queryRawUnsafe('SELECT 1');
+      await redis.ping();
+      res.json({ status: 'ready' });
+    } catch {
+      res.status(503).json({ status: 'unavailable' });
+    }
+  });
+  const documentText = openApiDocumentText();
+  http.get('/api/v1/openapi.json', (_req, res) => {
+    res.type('application/json').send(documentText);
+  });
+}
+
+/** The control plane's HTTP application: health, the management API, people's connect pages, the dashboard. */
+export function httpApp(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier | undefined): express.Express {
+  const http = express();
+  http.disable('x-powered-by');
+  http.set('etag', false);
+  http.set('trust proxy', trustProxy(deps.env.TRUST_PROXY));
+  // A path names one route or none: `/API/v1/…`, `…/Deploy` and `…/deploy/` are no route (http/route-access.ts).
+  http.set('case sensitive routing', true);
+  http.set('strict routing', true);
+  // Every answer is what its Content-Type says (JSON, problem+json, event streams, the dashboard's files):
+  // browsers must not guess otherwise (a problem's detail quotes parts of the request).
+  http.use((_req, res, next) => {
+    res.setHeader('x-content-type-options', 'nosniff');
+    next();
+  });
+  publicRoutes(http, deps);
+  http.use('/api/v1', managementApi(deps, oauth));
+  // People's connect links and the OAuth providers' callback (ADR 0027): public pages, the link is the credential.
+  http.use(connectRouter(deps));
+  http.use(dashboard(deps.env, oauth));
+  http.use(notFoundHandler);
+  http.use(errorHandler(deps.log));
+  return http;
+}

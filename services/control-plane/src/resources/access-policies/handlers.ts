@@ -1,0 +1,133 @@
+import { NotFoundError, ValidationError } from '@toolplane/errors';
+import type { Request, Response } from 'express';
+import type { Db } from '../../db/client.ts';
+import { isUuid } from '../../db/ids.ts';
+import { caller } from '../../http/auth.ts';
+import type { ControlPlaneDeps } from '../deps.ts';
+import { publishWorkspaceAccess } from './publish.ts';
+import { PolicyBody, UpdatePolicyBody } from './schemas.ts';
+import { validate } from './validation.ts';
+
+type PolicyRow = {
+  id: string;
+  workspaceId: string;
+  name: string;
+  description: string | null;
+  principals: unknown;
+  servers: string[];
+  tools: string[];
+  createdAt: Date;
+  updatedAt: Date;
+};
+
+function present(row: PolicyRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    principals: row.principals,
+    servers: row.servers,
+    tools: row.tools,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/** The policy `:id` of the caller's workspace, else 404. */
+async function byId(db: Db, req: Request): Promise<PolicyRow> {
+  const id = String(req.params.id);
+  const row = isUuid(id)
+    ? await db.accessPolicy.findFirst({ where: { id, workspaceId: caller(req).workspaceId } })
+    : null;
+  if (!row) throw new NotFoundError('access policy', id);
+  return row;
+}
+
+/** 409 when another policy of the workspace (not `except`) has that name. */
+async function conflict(db: Db, workspaceId: string, name: string, except?: string): Promise<void> {
+  const existing = await db.accessPolicy.findUnique({ where: { workspaceId_name: { workspaceId, name } } });
+  if (existing && existing.id !== except)
+    throw new ValidationError(
+      'the access policy is invalid',
+      [{ path: '/name', message: `a policy named "${name}" already exists` }],
+      'resource.conflict',
+      409,
+    );
+}
+
+/** `POST /access_policies`: a policy, published to every edge with the workspace's others. */
+export async function createAccessPolicy(
+  { db, publisher }: ControlPlaneDeps,
+  req: Request,
+  res: Response,
+): Promise<void> {
+  const { workspaceId } = caller(req);
+  const body = await validate(db, { workspaceId, schema: PolicyBody, raw: req.body, what: 'access policy' });
+  await conflict(db, workspaceId, body.name);
+  const row = await db.accessPolicy.create({
+    data: {
+      workspaceId,
+      name: body.name,
+      description: body.description ?? null,
+      principals: body.principals,
+      servers: body.servers,
+      tools: body.tools,
+    },
+  });
+  await publishWorkspaceAccess(db, publisher, workspaceId);
+  res.status(201).json(present(row));
+}
+
+/** `GET /access_policies`: the workspace's policies, oldest first. */
+export async function listAccessPolicies({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const rows = await db.accessPolicy.findMany({
+    where: { workspaceId: caller(req).workspaceId },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+  });
+  res.json({ data: rows.map(present) });
+}
+
+/** `GET /access_policies/{id}`. */
+export async function getAccessPolicy({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  res.json(present(await byId(db, req)));
+}
+
+/** `PATCH /access_policies/{id}`: the fields given change; the workspace's policies are published again. */
+export async function updateAccessPolicy(
+  { db, publisher }: ControlPlaneDeps,
+  req: Request,
+  res: Response,
+): Promise<void> {
+  const row = await byId(db, req);
+  const body = await validate(db, {
+    workspaceId: row.workspaceId,
+    schema: UpdatePolicyBody,
+    raw: req.body,
+    what: 'access policy update',
+  });
+  if (body.name !== undefined) await conflict(db, row.workspaceId, body.name, row.id);
+  const updated = await db.accessPolicy.update({
+    where: { id: row.id },
+    data: {
+      ...(body.name !== undefined ? { name: body.name } : {}),
+      ...(body.description !== undefined ? { description: body.description } : {}),
+      ...(body.principals !== undefined ? { principals: body.principals } : {}),
+      ...(body.servers !== undefined ? { servers: body.servers } : {}),
+      ...(body.tools !== undefined ? { tools: body.tools } : {}),
+    },
+  });
+  await publishWorkspaceAccess(db, publisher, row.workspaceId);
+  res.json(present(updated));
+}
+
+/** `DELETE /access_policies/{id}`: the workspace's remaining policies are published again. */
+export async function deleteAccessPolicy(
+  { db, publisher }: ControlPlaneDeps,
+  req: Request,
+  res: Response,
+): Promise<void> {
+  const row = await byId(db, req);
+  await db.accessPolicy.delete({ where: { id: row.id } });
+  await publishWorkspaceAccess(db, publisher, row.workspaceId);
+  res.status(204).end();
+}

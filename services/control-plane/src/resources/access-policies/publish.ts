@@ -1,0 +1,32 @@
+import type { PolicyPrincipal, WorkspaceAccess } from '@toolplane/contracts';
+import type { Db } from '../../db/client.ts';
+import { publicationResources, type RuntimePublisher } from '../../publication/publisher.ts';
+
+/** Publishes one workspace's policies for the edges (replacing the previous set as a whole). */
+export function publishWorkspaceAccess(db: Db, publisher: RuntimePublisher, workspaceId: string): Promise<void> {
+  // Read and written under the workspace's publication lock: an older read never overwrites a newer one (ADR 0017).
+  return publisher.exclusive(publicationResources.access(workspaceId), async () => {
+    const rows = await db.accessPolicy.findMany({
+      where: { workspaceId },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    });
+    const access: WorkspaceAccess = {
+      v: 1,
+      workspaceId,
+      policies: rows.map((r) => ({
+        id: r.id,
+        principals: r.principals as PolicyPrincipal[],
+        servers: r.servers,
+        tools: r.tools,
+      })),
+    };
+    await publisher.publishAccess(access);
+  });
+}
+
+/** At start: every workspace's policies (Redis may have restarted empty). */
+export async function republishAccess(db: Db, publisher: RuntimePublisher): Promise<number> {
+  const workspaces = await db.workspace.findMany({ select: { id: true } });
+  for (const w of workspaces) await publishWorkspaceAccess(db, publisher, w.id);
+  return workspaces.length;
+}

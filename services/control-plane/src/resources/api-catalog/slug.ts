@@ -1,0 +1,13 @@
+/** A connector slug the API catalog names or accepts. */
+export const slugPattern = /^[a-z0-9][a-z0-9-]{0,99}$/;
+
+/** The slug a catalog API's connector gets unless the request names another: its id in slug form. */
+export function catalogSlug(id: string): string {
+  const slug = id
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 100)
+    .replace(/-+$/, '');
+  return slugPattern.test(slug) ? slug : 'api';
+}

@@ -1,0 +1,130 @@
+import { NotFoundError, UserError, ValidationError, type ProblemIssue } from '@toolplane/errors';
+import type { Request, Response } from 'express';
+import type { Db } from '../../db/client.ts';
+import { isUuid } from '../../db/ids.ts';
+import { caller, credentialName } from '../../http/auth.ts';
+import type { RuntimePublisher } from '../../publication/publisher.ts';
+import type { ControlPlaneDeps } from '../deps.ts';
+import { changeApiKey, createApiKey, syncApiKey, type KeyRow } from './keys.ts';
+import { CreateApiKeyBody, UpdateApiKeyBody } from './schemas.ts';
+
+/** A key as the API shows it; `lastUsed`: the last use edges recorded in Redis, when later than the stored one. */
+function present(row: KeyRow, lastUsed?: number) {
+  const recorded = lastUsed !== undefined ? new Date(lastUsed) : null;
+  const lastUsedAt = recorded && (!row.lastUsedAt || recorded > row.lastUsedAt) ? recorded : row.lastUsedAt;
+  return {
+    id: row.id,
+    name: row.name,
+    prefix: row.prefix,
+    scopes: row.scopes,
+    serverIds: row.serverIds.length > 0 ? row.serverIds : null,
+    createdAt: row.createdAt,
+    lastUsedAt,
+    revokedAt: row.revokedAt,
+  };
+}
+
+/** Every id must be a server of the workspace: one issue per unknown id. */
+async function serverIdIssues(
+  db: Db,
+  workspaceId: string,
+  ids: string[] | null | undefined,
+  path: string,
+): Promise<ProblemIssue[]> {
+  if (!ids) return [];
+  const valid = ids.filter(isUuid);
+  const found = new Set(
+    (await db.mcpServer.findMany({ where: { workspaceId, id: { in: valid } }, select: { id: true } })).map((s) => s.id),
+  );
+  return ids.flatMap((id, i) =>
+    found.has(id) ? [] : [{ path: `${path}/${i}`, message: `no MCP server ${id} in this workspace` }],
+  );
+}
+
+/** The key `:id` of the caller's workspace, else 404. */
+async function byId(db: Db, req: Request): Promise<KeyRow> {
+  const id = req.params.id as string;
+  const row = isUuid(id) ? await db.apiKey.findFirst({ where: { id, workspaceId: caller(req).workspaceId } }) : null;
+  if (!row) throw new NotFoundError('API key', id);
+  return row;
+}
+
+/**
+ * Last use: the hash edges write (at most once a minute per key) merged with the stored column, which
+ * is brought forward here so that the value survives a Redis restart.
+ */
+async function withLastUse(db: Db, publisher: RuntimePublisher, rows: KeyRow[]) {
+  const recorded = await publisher.apiKeysLastUsed(rows.map((k) => k.id)).catch(() => rows.map(() => undefined));
+  const stale = rows.flatMap((k, i) =>
+    recorded[i] !== undefined && (!k.lastUsedAt || recorded[i]! > k.lastUsedAt.getTime())
+      ? [{ id: k.id, at: new Date(recorded[i]!) }]
+      : [],
+  );
+  for (const s of stale)
+    await db.apiKey.update({ where: { id: s.id }, data: { lastUsedAt: s.at } }).catch(() => undefined);
+  return rows.map((k, i) => present(k, recorded[i]));
+}
+
+/** `POST /api_keys`: a key of the caller's workspace, its value shown once. */
+export async function issueApiKey({ db, publisher }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const body = CreateApiKeyBody.parse(req.body ?? {});
+  const me = caller(req);
+  // No escalation: a key grants only scopes it has itself (a key without a server restriction has
+  // every power server_admin gives back to a restricted key, so it may grant that one).
+  const issues = body.scopes.flatMap((s, i) =>
+    me.scopes.includes(s) || (s === 'server_admin' && !me.serverIds)
+      ? []
+      : [{ path: `/scopes/${i}`, message: `${credentialName(me)} has no "${s}" scope to grant` }],
+  );
+  issues.push(...(await serverIdIssues(db, me.workspaceId, body.serverIds, '/serverIds')));
+  if (issues.length > 0) throw new ValidationError('the API key is invalid', issues, 'request.invalid');
+  const { row, value } = await createApiKey(db, publisher, { workspaceId: me.workspaceId, ...body });
+  res.status(201).json({ ...present(row), key: value });
+}
+
+/** `GET /api_keys`: the workspace's keys, oldest first. */
+export async function listApiKeys({ db, publisher }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const rows = await db.apiKey.findMany({
+    where: { workspaceId: caller(req).workspaceId },
+    orderBy: { createdAt: 'asc' },
+  });
+  res.json({ data: await withLastUse(db, publisher, rows) });
+}
+
+/** `GET /api_keys/{id}`. */
+export async function getApiKey({ db, publisher }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  res.json((await withLastUse(db, publisher, [await byId(db, req)]))[0]);
+}
+
+/** `PATCH /api_keys/{id}`: renames, restricts or lifts a key's server restriction; every edge sees the change at once. */
+export async function updateApiKey({ db, publisher }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const body = UpdateApiKeyBody.parse(req.body ?? {});
+  const row = await byId(db, req);
+  const issues = await serverIdIssues(db, row.workspaceId, body.serverIds, '/serverIds');
+  if (issues.length > 0) throw new ValidationError('the API key update is invalid', issues, 'request.invalid');
+  if (row.revokedAt) throw new UserError('resource.conflict', `API key ${row.id} is revoked`, { status: 409 });
+  const updated = await changeApiKey(db, publisher, (tx) =>
+    tx.apiKey.update({
+      where: { id: row.id },
+      data: {
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(body.serverIds !== undefined ? { serverIds: body.serverIds ?? [] } : {}),
+      },
+    }),
+  );
+  res.json((await withLastUse(db, publisher, [updated]))[0]);
+}
+
+/**
+ * `DELETE /api_keys/{id}`: revocation reaches every edge at once (the key record is removed from Redis and
+ * the change announced).
+ */
+export async function revokeApiKey({ db, publisher }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const row = await byId(db, req);
+  if (!row.revokedAt)
+    await changeApiKey(db, publisher, (tx) =>
+      tx.apiKey.update({ where: { id: row.id }, data: { revokedAt: new Date() } }),
+    );
+  else await syncApiKey(db, publisher, row.hash); // a retry removes it again (no-op when gone)
+  res.status(204).end();
+}

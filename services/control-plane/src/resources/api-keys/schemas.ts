@@ -1,0 +1,23 @@
+import { apiKeyScopes, humanName } from '@toolplane/contracts';
+import { z } from 'zod';
+
+const ServerIds = z
+  .array(z.string().min(1))
+  .min(1, 'must name at least one server (omit it for every server of the workspace)')
+  .max(100);
+
+export const CreateApiKeyBody = z
+  .object({
+    name: humanName(100),
+    scopes: z.array(z.enum(apiKeyScopes)).min(1).default(['management', 'runtime']),
+    serverIds: ServerIds.optional(),
+  })
+  .strict();
+
+export const UpdateApiKeyBody = z
+  .object({
+    name: humanName(100).optional(),
+    /** null lifts the restriction. */
+    serverIds: ServerIds.nullable().optional(),
+  })
+  .strict();

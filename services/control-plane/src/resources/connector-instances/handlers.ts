@@ -1,0 +1,234 @@
+import type { ConnectorDescriptor } from '@toolplane/contracts';
+import { NotFoundError, ValidationError } from '@toolplane/errors';
+import { credentialFields, rebaseUrl } from '@toolplane/openapi';
+import type { Request, Response } from 'express';
+import { createInstanceServer, generating, instanceServers } from '../../catalog/instance-servers.ts';
+import { credentialSecretName, credentialSecretPrefix } from '../../catalog/secret-names.ts';
+import { isUuid } from '../../db/ids.ts';
+import { caller } from '../../http/auth.ts';
+import type { ControlPlaneDeps } from '../deps.ts';
+import { credentialIssues } from './credentials.ts';
+import { CreateInstanceBody, UpdateInstanceBody } from './schemas.ts';
+
+/** An instance as the API shows it, with the MCP server generated for it (`server`; none: nulls). */
+function present(
+  row: {
+    id: string;
+    connectorId: string;
+    name: string;
+    baseUrl: string | null;
+    credentialKeys: string[];
+    createdAt: Date;
+    updatedAt: Date;
+  },
+  server: { id: string; name: string } | undefined,
+) {
+  return {
+    id: row.id,
+    connector_id: row.connectorId,
+    name: row.name,
+    base_url: row.baseUrl,
+    credential_keys: row.credentialKeys,
+    mcp_server_id: server?.id ?? null,
+    mcp_server_name: server?.name ?? null,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/** The workspace's instance `id` with its connector, or a 404. */
+async function instanceWithConnector({ db }: ControlPlaneDeps, id: string, workspaceId: string) {
+  const row = isUuid(id)
+    ? await db.connectorInstance.findFirst({
+        where: { id, workspaceId },
+        include: { connector: true },
+      })
+    : null;
+  if (!row) throw new NotFoundError('connector instance', id);
+  return row;
+}
+
+/**
+ * `POST /connector_instances`: an instance of one of the workspace's connectors, its credentials (checked against the
+ * descriptor's fields) and, when the connector's `mcp_config` enables it, its own MCP server.
+ */
+export async function createConnectorInstance(
+  { db, secrets, catalog }: ControlPlaneDeps,
+  req: Request,
+  res: Response,
+): Promise<void> {
+  const body = CreateInstanceBody.parse(req.body ?? {});
+  const { workspaceId } = caller(req);
+  const connector = isUuid(body.connector_id)
+    ? await db.connector.findFirst({ where: { id: body.connector_id, workspaceId } })
+    : null;
+  if (!connector)
+    throw new ValidationError('the connector instance is invalid', [
+      { path: '/connector_id', message: `no connector ${body.connector_id} in this workspace` },
+    ]);
+  const fields = credentialFields(connector.descriptor as ConnectorDescriptor);
+  const issues = credentialIssues(fields, body.credentials);
+  if (issues.length > 0) throw new ValidationError('the connector instance is invalid', issues);
+
+  const id = crypto.randomUUID();
+  const keys = Object.keys(body.credentials);
+  // Secrets first, row second; a failed insert removes what was written (nothing half-saved).
+  for (const key of keys) await secrets.put(credentialSecretName(workspaceId, id, key), body.credentials[key]!);
+  const mcp = body.createServer ? generating(connector.descriptor) : undefined;
+  // The instance, its MCP server (mcp_config; never a 409: the name rule takes the next free name) and
+  // the new catalog versions of the servers it changes commit together; a failure deletes the credentials
+  // written above (nothing half-saved).
+  const { result: created } = await catalog.change(
+    { workspaceId },
+    async (tx) => {
+      const instance = await tx.connectorInstance.create({
+        data: {
+          id,
+          workspaceId,
+          connectorId: connector.id,
+          name: body.name,
+          baseUrl: body.base_url ?? null,
+          credentialKeys: keys,
+        },
+      });
+      if (!mcp) return { result: { instance, server: undefined as { id: string; name: string } | undefined } };
+      const server = await createInstanceServer(tx, workspaceId, instance, mcp);
+      return { result: { instance, server }, serverIds: [server.id] };
+    },
+    { cleanupOnFailure: keys.map((key) => credentialSecretName(workspaceId, id, key)) },
+  );
+  res.status(201).json(present(created.instance, created.server));
+}
+
+/** `GET /connector_instances`: the workspace's instances, oldest first, each with its generated server. */
+export async function listConnectorInstances({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const rows = await db.connectorInstance.findMany({
+    where: { workspaceId: caller(req).workspaceId },
+    orderBy: { createdAt: 'asc' },
+  });
+  const servers = await instanceServers(
+    db,
+    rows.map((r) => r.id),
+  );
+  res.json({ data: rows.map((row) => present(row, servers.get(row.id))) });
+}
+
+/** `GET /connector_instances/{id}`. */
+export async function getConnectorInstance({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const id = req.params.id as string;
+  const row = isUuid(id)
+    ? await db.connectorInstance.findFirst({ where: { id, workspaceId: caller(req).workspaceId } })
+    : null;
+  if (!row) throw new NotFoundError('connector instance', id);
+  res.json(present(row, (await instanceServers(db, [row.id])).get(row.id)));
+}
+
+/**
+ * `PATCH /connector_instances/{id}`: credential or base URL changes: new secret values, then a new catalog version for
+ * every server using the instance, and a message telling workers to drop cached values (a credential update is never
+ * served stale).
+ */
+export async function updateConnectorInstance(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const { db, secrets, catalog } = deps;
+  const body = UpdateInstanceBody.parse(req.body ?? {});
+  const { workspaceId } = caller(req);
+  const row = await instanceWithConnector(deps, req.params.id as string, workspaceId);
+  const given = body.credentials ?? {};
+  const issues = credentialIssues(
+    credentialFields(row.connector.descriptor as ConnectorDescriptor),
+    given,
+    row.credentialKeys,
+  );
+  if (issues.length > 0) throw new ValidationError('the connector instance update is invalid', issues);
+  for (const [key, value] of Object.entries(given))
+    await secrets.put(credentialSecretName(workspaceId, row.id, key), value);
+  const { result: updated } = await catalog.change({ instanceIds: [row.id], workspaceId }, async (tx) => ({
+    result: await tx.connectorInstance.update({
+      where: { id: row.id },
+      data: {
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(body.base_url !== undefined ? { baseUrl: body.base_url } : {}),
+        credentialKeys: [...new Set([...row.credentialKeys, ...Object.keys(given)])],
+      },
+    }),
+    secretsChanged: Object.keys(given).length > 0 ? [credentialSecretPrefix(workspaceId, row.id)] : [],
+  }));
+  res.json(present(updated, (await instanceServers(db, [updated.id])).get(updated.id)));
+}
+
+/**
+ * `POST /connector_instances/{id}/test`: runs the descriptor's test_endpoint with this instance's credentials, from the
+ * worker (the control plane never calls customer APIs), and reports what the upstream answered.
+ */
+export async function testConnectorInstance(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const { tasks } = deps;
+  const { workspaceId } = caller(req);
+  const row = await instanceWithConnector(deps, req.params.id as string, workspaceId);
+  const descriptor = row.connector.descriptor as ConnectorDescriptor;
+  const auth = descriptor.authentication.find((a) => a.test_endpoint);
+  if (!auth?.test_endpoint) {
+    throw new ValidationError('the connector has no test endpoint', [
+      { path: '/authentication', message: 'no authentication method declares a test_endpoint' },
+    ]);
+  }
+  // The test request authenticates like the operations using this authentication method.
+  const headers =
+    descriptor.operations.find(
+      (o) =>
+        (o.auth_type_ref ?? descriptor.authentication[0]?.type) === auth.type && Object.keys(o.auth_headers).length > 0,
+    )?.auth_headers ?? {};
+  const referenced = new Set(
+    Object.values(headers).flatMap((t) => [...t.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!)),
+  );
+  const secretNames = Object.fromEntries(
+    row.credentialKeys.filter((k) => referenced.has(k)).map((k) => [k, credentialSecretName(workspaceId, row.id, k)]),
+  );
+  const result = await tasks.testConnector({
+    v: 1,
+    taskId: crypto.randomUUID(),
+    kind: 'connector.test',
+    method: auth.test_endpoint.method,
+    url: rebaseUrl(auth.test_endpoint.url, row.baseUrl ?? undefined),
+    headers,
+    secrets: secretNames,
+    expectedStatus: auth.test_endpoint.expected_status,
+    deadlineAt: Date.now() + 30_000,
+    replyTo: tasks.clientId,
+  });
+  res.json({
+    passed: result.passed,
+    status: result.status ?? null,
+    expected_status: result.expectedStatus,
+    duration_ms: Math.round(result.durationMs),
+    ...(result.error ? { error: result.error } : {}),
+  });
+}
+
+/**
+ * `DELETE /connector_instances/{id}`: the server generated for it is deleted with it; other servers built on it are
+ * detached in the same transaction: they lose its tools (with a warning) and never fall back to another instance's.
+ * After the commit, people's own accounts end as a disconnect ends them (revoked with its OAuth app, read now), then
+ * its credentials go.
+ */
+export async function deleteConnectorInstance(
+  { db, catalog, people }: ControlPlaneDeps,
+  req: Request,
+  res: Response,
+): Promise<void> {
+  const { workspaceId } = caller(req);
+  const id = req.params.id as string;
+  const row = isUuid(id) ? await db.connectorInstance.findFirst({ where: { id, workspaceId } }) : null;
+  if (!row) throw new NotFoundError('connector instance', id);
+  const apps = await people.appsOf(workspaceId, [row.id]);
+  const { result } = await catalog.change({ instanceIds: [row.id], workspaceId }, async (tx) => {
+    const { serverIds, removedServers, prefixes, connections } = await catalog.deleteInstancesWrites(
+      tx,
+      [row],
+      'was deleted',
+    );
+    return { result: { prefixes, connections }, serverIds, removedServers };
+  });
+  await people.endForInstances(workspaceId, apps, result.connections);
+  await catalog.deleteSecretPrefixes(result.prefixes);
+  res.status(204).end();
+}

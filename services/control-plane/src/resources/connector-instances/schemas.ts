@@ -1,0 +1,22 @@
+import { HttpUrl, humanName } from '@toolplane/contracts';
+import { z } from 'zod';
+
+export const CreateInstanceBody = z.strictObject({
+  connector_id: z.string().min(1),
+  name: humanName(100),
+  /** Replaces the origin of every endpoint of the descriptor (sandbox, self-hosted, the local example). */
+  base_url: HttpUrl.optional(),
+  credentials: z.record(z.string(), z.string()).default({}),
+  /**
+   * `mcp_config.enabled: true` creates the instance's MCP server too (named from `server_name` and the
+   * instance: catalog/instance-servers.ts); false opts out (until the connector's MCP is enabled again).
+   */
+  createServer: z.boolean().default(true),
+});
+
+export const UpdateInstanceBody = z.strictObject({
+  name: humanName(100).optional(),
+  base_url: HttpUrl.nullable().optional(),
+  /** Replaces the given fields; fields not named keep their stored values. */
+  credentials: z.record(z.string(), z.string()).optional(),
+});

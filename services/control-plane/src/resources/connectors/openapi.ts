@@ -1,0 +1,264 @@
+import { ConnectorCapabilities, ConnectorDescriptor, ConnectorSla } from '@toolplane/contracts';
+import { z } from 'zod';
+import { json, noContent, pathParams, problems, type RouteDoc } from '../../openapi/registry.ts';
+import { OpenApiEnvelope } from '../../documents/openapi-connectors.ts';
+
+const timestamp = z.iso.datetime();
+
+const Issue = z.object({ path: z.string(), message: z.string() }).strict();
+
+/** A plain OpenAPI 2.0 / 3.x document (told apart from a descriptor by its `openapi` or `swagger` field). */
+const OpenApiDocument = [
+  z.looseObject({ openapi: z.string() }).describe('An OpenAPI 3.0 or 3.1 document: every operation becomes a tool.'),
+  z
+    .looseObject({ swagger: z.union([z.string(), z.number()]) })
+    .describe('A Swagger (OpenAPI 2.0) document: every operation becomes a tool.'),
+] as const;
+
+/** What `POST` and `PUT /connectors…` read (connectors.ts `readConnectorSource`). */
+const ConnectorSource = z
+  .union([
+    ConnectorDescriptor.meta({ id: 'ConnectorDescriptor' }),
+    OpenApiEnvelope.meta({ id: 'OpenApiConnectorEnvelope' }),
+    ...OpenApiDocument,
+  ])
+  .describe(
+    'A seed-001 connector descriptor, an OpenAPI document, or the OpenAPI envelope (`kind: "openapi"`) ' +
+      'that adds identity, a bundle of files and route mappings (docs/api.md, "Connectors").',
+  )
+  .meta({ id: 'ConnectorSource' });
+
+/** The document text itself, YAML or JSON (the media type is not what decides how it is read). */
+const sourceBody = (description: string) => ({
+  required: true,
+  description,
+  content: {
+    'application/yaml': { schema: ConnectorSource },
+    'text/yaml': { schema: ConnectorSource },
+    'application/json': { schema: ConnectorSource },
+  },
+});
+
+const connectorCommon = {
+  id: z.uuid(),
+  slug: z.string(),
+  version: z.string(),
+  name: z.string(),
+  createdAt: timestamp,
+  operations: z.array(z.string()).describe('The operation ids of the descriptor or document.'),
+  tools: z
+    .array(z.string())
+    .describe('The MCP tool names it gives an instance; [] when `mcp_config.enabled` is false.'),
+  capabilities: ConnectorCapabilities.nullable().meta({
+    id: 'ConnectorCapabilities',
+    description:
+      'The descriptor’s `capabilities` as written (`sync_modes`: `full_refresh`, `incremental`; ' +
+      '`supports_schema_discovery`; other keys kept); null without one.',
+  }),
+  sla: ConnectorSla.nullable().meta({
+    id: 'ConnectorSla',
+    description:
+      'The descriptor’s `sla` as written (`availability_percentage` 0-100, `latency_ms_p95` in ms; other keys ' +
+      'kept); null without one.',
+  }),
+};
+
+const descriptorConnector = {
+  ...connectorCommon,
+  kind: z.literal('descriptor'),
+  mcp_enabled: z.boolean().describe('`mcp_config.enabled` of the descriptor.'),
+};
+
+const openApiConnector = {
+  ...connectorCommon,
+  kind: z.literal('openapi'),
+  credentialFields: z
+    .array(z.object({ key: z.string(), required: z.boolean(), secret: z.boolean() }).strict())
+    .describe('The credentials the document’s security schemes need (set on instances).'),
+  warnings: z.array(Issue).describe('What the import left out or adjusted.'),
+};
+
+/** A connector as the API shows it (`present` in connectors.ts). */
+export const Connector = z
+  .discriminatedUnion('kind', [
+    z.object(descriptorConnector).strict().meta({ id: 'DescriptorConnector' }),
+    z.object(openApiConnector).strict().meta({ id: 'OpenApiConnector' }),
+  ])
+  .meta({ id: 'Connector' });
+
+const storedDescriptor = z
+  .record(z.string(), z.unknown())
+  .describe('The stored descriptor (for OpenAPI connectors: metadata, credential fields, mappings, operations).');
+
+/** `GET /connectors/{id}`: the connector with its stored descriptor. */
+const ConnectorWithDescriptor = z
+  .discriminatedUnion('kind', [
+    z
+      .object({ ...descriptorConnector, descriptor: storedDescriptor })
+      .strict()
+      .meta({ id: 'DescriptorConnectorWithDescriptor' }),
+    z
+      .object({ ...openApiConnector, descriptor: storedDescriptor })
+      .strict()
+      .meta({ id: 'OpenApiConnectorWithDescriptor' }),
+  ])
+  .meta({ id: 'ConnectorWithDescriptor' });
+
+const DeleteConnectorQuery = z.object({
+  force: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('`true` deletes the connector instances using it first (as `DELETE /connector_instances/{id}`).'),
+});
+
+const UpdateConnectorQuery = z.object({
+  dry_run: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe(
+      '`true`: validate the document and compile the change, answer with what it would do to each server’s tools; ' +
+        'nothing is stored or published.',
+    ),
+});
+
+const ToolChangesShape = {
+  added: z.array(z.string()).describe('Tools the server would gain.'),
+  removed: z.array(z.string()).describe('Tools the server would lose.'),
+  changed: z
+    .array(
+      z
+        .object({
+          name: z.string(),
+          fields: z
+            .array(z.enum(['title', 'description', 'inputSchema', 'outputSchema', 'annotations', 'request']))
+            .describe('What changes: parts of the MCP definition, or `request` (the upstream call it makes).'),
+        })
+        .strict(),
+    )
+    .describe('Tools kept under the same name whose definition or upstream request would change.'),
+};
+
+/** The answer of `PUT /connectors/{id}?dry_run=true`. */
+const ConnectorUpdatePreview = z
+  .object({
+    state: z.literal('validated'),
+    connector: Connector,
+    servers: z
+      .array(
+        z
+          .object({
+            id: z.uuid(),
+            name: z.string(),
+            renamedTo: z
+              .string()
+              .optional()
+              .describe('A server created from the descriptor’s `mcp_config` takes its new `server_name`.'),
+            mode: z.enum(['SMART', 'NORMAL']),
+            ...ToolChangesShape,
+          })
+          .strict()
+          .meta({ id: 'ServerToolChanges' }),
+      )
+      .describe(
+        'Every server bound to an instance of the connector (changed or not), and any other server whose tools ' +
+          'would change (SMART servers search every instance’s tools), by name.',
+      ),
+  })
+  .strict()
+  .meta({ id: 'ConnectorUpdatePreview' });
+
+const tags = ['connectors'];
+
+/** The connectors routes, for the OpenAPI document (services/control-plane/src/openapi/document.ts). */
+export const connectorsRoutes: RouteDoc[] = [
+  {
+    method: 'post',
+    path: '/connectors',
+    operationId: 'pushConnector',
+    tags,
+    summary: 'Register a connector from a descriptor or an OpenAPI document',
+    description:
+      'The body is the document text, YAML or JSON. A slug and version already registered is a 409 ' +
+      '(publish a new version). 422 lists every problem of the document; nothing is stored then.',
+    request: { body: sourceBody('A connector descriptor, an OpenAPI document, or the OpenAPI envelope.') },
+    responses: {
+      201: json('The connector.', Connector),
+      ...problems(400, 403, 409, 413, 415, 422),
+    },
+  },
+  {
+    method: 'get',
+    path: '/connectors',
+    operationId: 'listConnectors',
+    tags,
+    summary: 'List the workspace’s connectors',
+    responses: {
+      200: json('Every connector, by slug, then oldest first.', z.object({ data: z.array(Connector) }).strict()),
+      ...problems(403),
+    },
+  },
+  {
+    method: 'get',
+    path: '/connectors/{id}',
+    operationId: 'getConnector',
+    tags,
+    summary: 'Get a connector, with its descriptor',
+    request: { params: pathParams('id') },
+    responses: {
+      200: json('The connector and its stored descriptor.', ConnectorWithDescriptor),
+      ...problems(403, 404),
+    },
+  },
+  {
+    method: 'put',
+    path: '/connectors/{id}',
+    operationId: 'updateConnector',
+    tags,
+    summary: 'Replace a connector’s descriptor or document (same slug and kind)',
+    description:
+      'Every MCP server built on an instance of the connector gets a new catalog version; `mcp_config.enabled` ' +
+      'false → true generates a server for each instance without one, true → false leaves them listing none of ' +
+      'its tools (ADR 0024). A version used by another connector of the slug is a 409. With `dry_run=true` ' +
+      'the change is compiled and rolled back: the answer lists, per server, the tools it would add, remove and ' +
+      'change (the same 409 and 422 as the change itself).',
+    request: {
+      params: pathParams('id'),
+      query: UpdateConnectorQuery,
+      body: sourceBody('The new descriptor or document, of the kind the connector was registered from.'),
+    },
+    responses: {
+      200: json(
+        'The connector as changed; with `dry_run=true`, what the change would do.',
+        z.union([Connector, ConnectorUpdatePreview]),
+      ),
+      ...problems(400, 403, 404, 409, 413, 415, 422),
+    },
+  },
+  {
+    method: 'delete',
+    path: '/connectors/{id}',
+    operationId: 'deleteConnector',
+    tags,
+    summary: 'Delete a connector',
+    description:
+      'While connector instances use it: 409 (`details.instances` lists them), unless `force=true`, which ' +
+      'deletes them (and the servers generated for them) first in the same transaction.',
+    request: { params: pathParams('id'), query: DeleteConnectorQuery },
+    responses: { 204: noContent, ...problems(403, 404, 409) },
+  },
+  {
+    method: 'get',
+    path: '/connectors/{id}/openapi.json',
+    operationId: 'getConnectorOpenApi',
+    tags,
+    summary: 'The connector’s OpenAPI 3.1 document',
+    description:
+      'For an OpenAPI connector, the stored (normalised, self-contained) document; for a descriptor, the ' +
+      'document generated from it.',
+    request: { params: pathParams('id') },
+    responses: {
+      200: json('An OpenAPI 3.1 document.', z.looseObject({ openapi: z.string() })),
+      ...problems(403, 404),
+    },
+  },
+];

@@ -1,0 +1,8 @@
+import { z } from 'zod';
+
+/** Debug sessions last at most 4 hours. */
+const MAX_DEBUG_MINUTES = 240;
+
+export const OpenBody = z
+  .object({ duration_minutes: z.number().int().min(1).max(MAX_DEBUG_MINUTES).default(60) })
+  .strict();

@@ -1,0 +1,166 @@
+import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
+import type { compileWorkflowDocument } from '@toolplane/workflow';
+import type { Request, Response } from 'express';
+import { NothingToChange } from '../../catalog/service.ts';
+import { isUuid } from '../../db/ids.ts';
+import {
+  connectorsOf,
+  presentSources,
+  resolveWorkflowSources,
+  type StoredReference,
+} from '../../documents/workflow-sources.ts';
+import { caller } from '../../http/auth.ts';
+import { requestIssues } from '../../http/error-handler.ts';
+import type { ControlPlaneDeps } from '../deps.ts';
+import { findServer } from '../servers/lookup.ts';
+import { compile, deploy, presentDeployment, unprocessable, type DeploymentInput } from './deploy.ts';
+import { DeployBody, DeployQuery } from './schemas.ts';
+
+/**
+ * `POST /mcp_servers/{id}/deploy`: deploys a workflow document (`{definition, references?, servers?}`), its Arazzo
+ * sources not uploaded fetched by URL or taken from a connector; `?dry_run=true` compiles and validates only. Every
+ * route here finds its server by id or by name (Bump accepts an id or a slug: ours are UUIDs or the server's name).
+ */
+export async function deployWorkflow(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const { db, tasks } = deps;
+  const { workspaceId } = caller(req);
+  const server = await findServer(db, workspaceId, req.params.id as string);
+  const parsed = DeployBody.safeParse(req.body ?? {});
+  if (!parsed.success) {
+    return void unprocessable(res, 'Invalid MCP server deployment request', requestIssues(parsed.error));
+  }
+  const body = parsed.data;
+  const query = DeployQuery.safeParse(req.query);
+  if (!query.success) {
+    return void unprocessable(res, 'Invalid MCP server deployment request', requestIssues(query.error));
+  }
+  const resolved = await resolveWorkflowSources({ db, tasks }, workspaceId, body.definition, body.references);
+  const input: DeploymentInput = {
+    definition: body.definition,
+    references: resolved.references,
+    servers: body.servers,
+  };
+  if (query.data.dry_run === 'true') {
+    let checked: ReturnType<typeof compileWorkflowDocument>;
+    try {
+      if (resolved.issues.length > 0)
+        throw new ValidationError('a source description could not be resolved', resolved.issues);
+      checked = compile(input, resolved.connectors);
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      return void unprocessable(res, `Invalid definition file: ${err.message}`, err.issues, {
+        mcp_server_id: server.id,
+      });
+    }
+    return void res.status(200).json({
+      mcp_server_id: server.id,
+      state: 'validated',
+      format: checked.ir.format,
+      tools: checked.tools.map((t) => t.name),
+      warnings: checked.warnings,
+      sources: presentSources(input.references),
+    });
+  }
+  await deploy(deps, res, { workspaceId, server, input, resolved });
+}
+
+/**
+ * `POST /mcp_servers/{id}/deployments/{deploymentId}/redeploy`: a deployment again, from what it stored (documents
+ * fetched or taken from a connector then): nothing is fetched. A connector-bound source needs its instance still in
+ * the workspace (its credentials are read at call time).
+ */
+export async function redeployDeployment(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const { db } = deps;
+  const { workspaceId } = caller(req);
+  const server = await findServer(db, workspaceId, req.params.id as string);
+  const deploymentId = req.params.deploymentId as string;
+  const row = isUuid(deploymentId)
+    ? await db.workflowDeployment.findFirst({ where: { id: deploymentId, serverId: server.id } })
+    : null;
+  if (!row) throw new NotFoundError('deployment', deploymentId);
+  const references = (row.references ?? []) as unknown as StoredReference[];
+  const bound = references.filter((ref) => ref.origin === 'connector' && ref.connector);
+  const present = new Set(
+    (
+      await db.connectorInstance.findMany({
+        where: { workspaceId, id: { in: bound.map((ref) => ref.connector!.instanceId) } },
+        select: { id: true },
+      })
+    ).map((i) => i.id),
+  );
+  const issues = bound
+    .filter((ref) => !present.has(ref.connector!.instanceId))
+    .map((ref) => ({
+      path: '/references',
+      message:
+        `connector instance "${ref.connector!.instanceName}" (${ref.connector!.instanceId}) ` +
+        `of source "${ref.source ?? ref.location}" no longer exists`,
+    }));
+  await deploy(deps, res, {
+    workspaceId,
+    server,
+    input: { definition: row.definition, references, servers: (row.servers ?? {}) as Record<string, string> },
+    resolved: { connectors: connectorsOf(references), issues },
+  });
+}
+
+/**
+ * `POST /mcp_servers/{id}/deployments/{deploymentId}/withdraw`: the active deployment's tools leave the server (a new
+ * catalog version), and it stays in the history as `withdrawn` (redeploy brings it back). Already withdrawn: nothing
+ * changes; any other state: 409.
+ */
+export async function withdrawDeployment(
+  { db, catalog }: ControlPlaneDeps,
+  req: Request,
+  res: Response,
+): Promise<void> {
+  const server = await findServer(db, caller(req).workspaceId, req.params.id as string);
+  const deploymentId = req.params.deploymentId as string;
+  const row = isUuid(deploymentId)
+    ? await db.workflowDeployment.findFirst({
+        where: { id: deploymentId, serverId: server.id },
+        select: { id: true },
+      })
+    : null;
+  if (!row) throw new NotFoundError('deployment', deploymentId);
+  await catalog.change({ serverIds: [server.id] }, async (tx) => {
+    // Only while active (a deployment activated meanwhile supersedes it first: then it is not withdrawn).
+    const { count } = await tx.workflowDeployment.updateMany({
+      where: { id: row.id, state: 'active' },
+      data: { state: 'withdrawn' },
+    });
+    if (count === 0) {
+      const { state } = await tx.workflowDeployment.findUniqueOrThrow({ where: { id: row.id } });
+      if (state === 'withdrawn') throw new NothingToChange();
+      throw new UserError(
+        'resource.conflict',
+        `deployment ${row.id} is ${state}: only the active deployment's tools are on the server`,
+        { status: 409 },
+      );
+    }
+    return { result: row.id };
+  });
+  res.status(204).end();
+}
+
+/** `GET /mcp_servers/{id}/deployments`: the server's deployments, newest first (at most 100). */
+export async function listDeployments({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const server = await findServer(db, caller(req).workspaceId, req.params.id as string);
+  const rows = await db.workflowDeployment.findMany({
+    where: { serverId: server.id },
+    orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
+    take: 100,
+  });
+  res.json({ data: rows.map(presentDeployment) });
+}
+
+/** `GET /mcp_servers/{id}/deployments/{deploymentId}`: a deployment with its document. */
+export async function getDeployment({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const server = await findServer(db, caller(req).workspaceId, req.params.id as string);
+  const deploymentId = req.params.deploymentId as string;
+  const row = isUuid(deploymentId)
+    ? await db.workflowDeployment.findFirst({ where: { id: deploymentId, serverId: server.id } })
+    : null;
+  if (!row) throw new NotFoundError('deployment', deploymentId);
+  res.json({ ...presentDeployment(row), definition: row.definition });
+}

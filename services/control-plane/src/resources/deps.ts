@@ -1,0 +1,48 @@
+import type { Logger } from '@toolplane/logger';
+import type { DataPlaneTaskClient } from '@toolplane/queue';
+import type { SecretsWriter } from '@toolplane/secrets';
+import type { Request, RequestHandler, Response } from 'express';
+import type { Redis } from 'ioredis';
+import type { CatalogService } from '../catalog/service.ts';
+import type { Db } from '../db/client.ts';
+import type { Fetcher } from '../documents/fetch.ts';
+import type { ControlPlaneEnv } from '../env.ts';
+import type { largeImportLimit } from '../http/limits.ts';
+import type { RuntimePublisher } from '../publication/publisher.ts';
+import type { ApiCatalog } from './api-catalog/source.ts';
+import type { DebugEventHub } from './debug-sessions/events.ts';
+import type { PeopleConnections } from './external-users/people-connections.ts';
+
+/**
+ * Everything a resource's handlers may use, built once by `createControlPlaneApp` (app.ts) and handed to every router:
+ * one value, one style (docs/architecture.md, "Control plane layout"). Handlers read what they need from it; nothing
+ * else reads the environment.
+ */
+export interface ControlPlaneDeps {
+  readonly env: ControlPlaneEnv;
+  readonly log: Logger;
+  readonly db: Db;
+  readonly redis: Redis;
+  /** `env.REDIS_PREFIX`, the prefix of every Redis key. */
+  readonly prefix: string;
+  readonly secrets: SecretsWriter;
+  readonly publisher: RuntimePublisher;
+  /** Every change of what a server exposes goes through it (docs/architecture.md, "Catalog service"). */
+  readonly catalog: CatalogService;
+  readonly tasks: DataPlaneTaskClient;
+  /** Documents fetched by a worker through its outbound guard. */
+  readonly fetchDocument: Fetcher;
+  readonly people: PeopleConnections;
+  readonly debugEvents: DebugEventHub;
+  readonly apiCatalog: ApiCatalog;
+  /** The slot a large import takes (http/limits.ts). */
+  readonly largeImports: ReturnType<typeof largeImportLimit>;
+}
+
+/** A handler: a named module-level function of the resource's `handlers.ts`. */
+export type Handler = (deps: ControlPlaneDeps, req: Request, res: Response) => Promise<void> | void;
+
+/** The route handler that calls `handler` with the app's dependencies. */
+export function handle(deps: ControlPlaneDeps, handler: Handler): RequestHandler {
+  return (req, res) => handler(deps, req, res);
+}

@@ -1,0 +1,62 @@
+import { NotFoundError } from '@toolplane/errors';
+import type { Request, Response } from 'express';
+import type { Db } from '../../db/client.ts';
+import { isUuid } from '../../db/ids.ts';
+import { caller } from '../../http/auth.ts';
+import type { ControlPlaneDeps } from '../deps.ts';
+import { presentRecord, type RecordRow } from './present.ts';
+import { ListQuery } from './schemas.ts';
+
+/**
+ * The names of the keys that made these records (one query per page). Key ids are uuids; anything else
+ * (a record of a token caller has none) names no key.
+ */
+async function keyNames(db: Db, workspaceId: string, rows: RecordRow[]): Promise<RecordRow[]> {
+  const ids = [...new Set(rows.map((r) => r.keyId ?? undefined).filter((id): id is string => isUuid(id)))];
+  if (ids.length === 0) return rows;
+  const keys = await db.apiKey.findMany({ where: { workspaceId, id: { in: ids } }, select: { id: true, name: true } });
+  const names = new Map(keys.map((k) => [k.id, k.name]));
+  return rows.map((r) => ({ ...r, keyName: (r.keyId && names.get(r.keyId)) ?? null }));
+}
+
+/**
+ * `GET /execution_records`: newest first; filter by server, tool, caller, outcome and time range; cursor
+ * pagination.
+ */
+export async function listExecutionRecords({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const q = ListQuery.parse(req.query);
+  const where = {
+    workspaceId: caller(req).workspaceId,
+    ...(q.server_id ? { serverId: q.server_id } : {}),
+    ...(q.tool ? { tool: q.tool } : {}),
+    ...(q.key_id ? { keyId: q.key_id } : {}),
+    ...(q.username ? { username: q.username } : {}),
+    // The OAuth subject lives in the steps column (present.ts, unpackSteps).
+    ...(q.subject ? { steps: { path: ['caller', 'subject'], equals: q.subject } } : {}),
+    ...(q.outcome ? { outcome: q.outcome } : {}),
+    ...(q.from || q.to ? { startedAt: { ...(q.from ? { gte: q.from } : {}), ...(q.to ? { lt: q.to } : {}) } } : {}),
+  };
+  const rows = (await db.executionRecord.findMany({
+    where,
+    orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
+    take: q.limit + 1,
+    ...(q.cursor ? { cursor: { id: q.cursor }, skip: 1 } : {}),
+  })) as RecordRow[];
+  const page = await keyNames(db, where.workspaceId, rows.slice(0, q.limit));
+  res.json({
+    data: page.map((row) => presentRecord(row, false)),
+    next_cursor: rows.length > q.limit ? page.at(-1)!.id : null,
+  });
+}
+
+/** `GET /execution_records/{id}`: one record with its steps. */
+export async function getExecutionRecord({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const { workspaceId, serverIds } = caller(req);
+  const id = req.params.id as string;
+  const row = isUuid(id)
+    ? ((await db.executionRecord.findFirst({ where: { id, workspaceId } })) as RecordRow | null)
+    : null;
+  // A key limited to servers sees its servers' records only (`x-server-limited-keys: filtered`).
+  if (!row || (serverIds && !serverIds.includes(row.serverId))) throw new NotFoundError('execution record', id);
+  res.json(presentRecord((await keyNames(db, caller(req).workspaceId, [row]))[0]!, true));
+}

@@ -1,0 +1,107 @@
+import { ExecutionRecordV1 } from '@toolplane/contracts';
+import { z } from 'zod';
+import { json, pathParams, problems, type RouteDoc } from '../../openapi/registry.ts';
+import { ListQuery } from './schemas.ts';
+
+const timestamp = z.iso.datetime();
+
+/** An execution record in the list (`presentRecord(row, false)` in present.ts). */
+const ExecutionRecordSummary = z
+  .object({
+    id: z.uuid().describe('The invocation id.'),
+    server_id: z.uuid(),
+    catalog_version: z.number().int(),
+    tool: z.string(),
+    caller: z
+      .object({
+        key_id: z.string().nullable(),
+        key_name: z.string().nullable().describe('The API key’s name; null for a token caller or a deleted key.'),
+        subject: z.string().nullable().describe('OAuth subject of a token caller (`anonymous` on a public server).'),
+        username: z.string().nullable().describe('The external user the call was made for.'),
+        acting_via: z
+          .string()
+          .nullable()
+          .describe('Why the caller could act as `username`: an access policy id, `unnamed-key` or `token-user`.'),
+      })
+      .strict(),
+    started_at: timestamp,
+    duration_ms: z.number(),
+    outcome: ExecutionRecordV1.shape.outcome,
+    error_code: z.string().nullable(),
+    message: z.string().nullable(),
+    trace_id: z.string().nullable().describe('OpenTelemetry trace id; null when tracing was off.'),
+  })
+  .strict()
+  .meta({ id: 'ExecutionRecordSummary' });
+
+/** One execution record with its steps (`presentRecord(row, true)`). */
+const ExecutionRecord = ExecutionRecordSummary.extend({
+  steps: z.array(z.unknown()).describe('The requests made, in order (never bodies, never secret values).'),
+  tree: z
+    .array(z.unknown())
+    .nullable()
+    .describe('Workflow calls: the run as a tree (`flow.run` → `step.run` → `action.run`); null for other tools.'),
+  debug: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe('Only for calls made during a debug session: redacted headers and size-capped, redacted bodies.'),
+})
+  .strict()
+  .meta({ id: 'ExecutionRecord' });
+
+/**
+ * The list's query: ListQuery itself, with descriptions (zod-to-openapi shows a coerced date as
+ * nullable; in a query string it is a date-time or a date).
+ */
+const dateParam = (description: string) => ({ type: 'string' as const, format: 'date-time', description });
+const ListExecutionRecordsQuery = ListQuery.extend({
+  from: ListQuery.shape.from.meta(dateParam('Records started at or after this time (inclusive).')),
+  to: ListQuery.shape.to.meta(dateParam('Records started before this time (exclusive).')),
+  limit: ListQuery.shape.limit.meta({ description: 'Records per page.' }),
+  cursor: ListQuery.shape.cursor.meta({ description: 'The previous page’s `next_cursor`.' }),
+  key_id: ListQuery.shape.key_id.meta({ description: 'Calls made with this API key (its id).' }),
+  subject: ListQuery.shape.subject.meta({ description: 'Calls made with an access token of this OAuth subject.' }),
+  username: ListQuery.shape.username.meta({ description: 'Calls made for this external user.' }),
+});
+
+const tags = ['execution records'];
+
+/** The execution-records routes, for the OpenAPI document (services/control-plane/src/openapi/document.ts). */
+export const executionRecordsRoutes: RouteDoc[] = [
+  {
+    method: 'get',
+    path: '/execution_records',
+    'x-server-limited-keys': 'server_query',
+    operationId: 'listExecutionRecords',
+    tags,
+    summary: 'List execution records, newest first',
+    description:
+      'Filters: `server_id`, `tool`, the caller (`key_id`, `subject`, `username`), `outcome`, `from` (inclusive) ' +
+      'and `to` (exclusive) on `started_at`. ' +
+      'Pages of `limit` records (1 to 200, default 50): pass the previous page’s `next_cursor` as `cursor` for the ' +
+      'next. A key limited to servers must pass one of them as `server_id` (403 otherwise).',
+    request: { query: ListExecutionRecordsQuery },
+    responses: {
+      200: json(
+        'One page of records.',
+        z
+          .object({
+            data: z.array(ExecutionRecordSummary),
+            next_cursor: z.uuid().nullable().describe('The `cursor` of the next page; null on the last page.'),
+          })
+          .strict(),
+      ),
+      ...problems(403, 422),
+    },
+  },
+  {
+    method: 'get',
+    path: '/execution_records/{id}',
+    'x-server-limited-keys': 'filtered',
+    operationId: 'getExecutionRecord',
+    tags,
+    summary: 'Get an execution record with its steps',
+    request: { params: pathParams('id') },
+    responses: { 200: json('The record.', ExecutionRecord), ...problems(403, 404) },
+  },
+];

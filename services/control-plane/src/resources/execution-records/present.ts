@@ -1,0 +1,68 @@
+/**
+ * The `steps` column holds the step list, or `{ traceId?, spanId?, steps, tree? }` for traced calls
+ * and workflow calls (their step tree), and `caller: { subject, actingVia }` (OAuth subject, why a caller
+ * could act as a user): none has a column of its own (no schema change needed).
+ */
+function unpackSteps(value: unknown): {
+  steps: unknown;
+  traceId: string | null;
+  tree: unknown;
+  caller: { subject: string | null; actingVia: string | null };
+} {
+  const none = { subject: null, actingVia: null };
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const v = value as { steps?: unknown; traceId?: unknown; tree?: unknown; caller?: typeof none };
+    return {
+      steps: v.steps ?? [],
+      traceId: typeof v.traceId === 'string' ? v.traceId : null,
+      tree: v.tree ?? null,
+      caller: v.caller ?? none,
+    };
+  }
+  return { steps: value, traceId: null, tree: null, caller: none };
+}
+
+export type RecordRow = {
+  id: string;
+  serverId: string;
+  catalogVersion: number;
+  tool: string;
+  keyId: string | null;
+  username: string | null;
+  startedAt: Date;
+  durationMs: number;
+  outcome: string;
+  errorCode: string | null;
+  message: string | null;
+  steps: unknown;
+  debug: unknown;
+  /** The API key's name (looked up; null for a deleted key or a token caller). */
+  keyName?: string | null;
+};
+
+/** A record as the API shows it (with `steps`, `tree` and `debug` for `GET /execution_records/{id}`). */
+export function presentRecord(r: RecordRow, withSteps: boolean) {
+  const { steps, traceId, tree, caller: identity } = unpackSteps(r.steps);
+  return {
+    id: r.id,
+    server_id: r.serverId,
+    catalog_version: r.catalogVersion,
+    tool: r.tool,
+    caller: {
+      key_id: r.keyId,
+      key_name: r.keyName ?? null,
+      subject: identity.subject,
+      username: r.username,
+      acting_via: identity.actingVia,
+    },
+    started_at: r.startedAt,
+    duration_ms: r.durationMs,
+    outcome: r.outcome,
+    error_code: r.errorCode,
+    message: r.message,
+    /** OpenTelemetry trace id (null when tracing was off): search it in Jaeger. */
+    trace_id: traceId,
+    // tree: workflow calls' flow.run → step.run → action.run tree (null for other tools).
+    ...(withSteps ? { steps, tree, debug: r.debug ?? null } : {}),
+  };
+}

@@ -1,0 +1,130 @@
+import { UserError } from '@toolplane/errors';
+import type { Request, Response } from 'express';
+import { registeredConfig } from '../../catalog/compile.ts';
+import { externalServerSecretPrefix } from '../../catalog/secret-names.ts';
+import { isUniqueViolation } from '../../catalog/service.ts';
+import { caller } from '../../http/auth.ts';
+import type { ControlPlaneDeps } from '../deps.ts';
+import { listingOf } from './listing.ts';
+import { checkRename, find, headerChanges, nameTaken, present, sealHeaders, withUsers } from './registry.ts';
+import { CreateExternalServerBody, UpdateExternalServerBody } from './schemas.ts';
+
+/** `GET /external_mcp_servers`: the workspace's registered servers, by name. */
+export async function listExternalMcpServers({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const rows = await db.externalMcpServer.findMany({
+    where: { workspaceId: caller(req).workspaceId },
+    include: withUsers,
+    orderBy: [{ name: 'asc' }],
+  });
+  res.json({ data: rows.map(present) });
+}
+
+/**
+ * `POST /external_mcp_servers`: registered and listed once (through the worker); a server that cannot be listed is
+ * registered anyway, with the reason in `listError` (hosted servers using it then report it in their catalog's
+ * warnings).
+ */
+export async function createExternalMcpServer(
+  { db, catalog, secrets }: ControlPlaneDeps,
+  req: Request,
+  res: Response,
+): Promise<void> {
+  const body = CreateExternalServerBody.parse(req.body ?? {});
+  const { workspaceId } = caller(req);
+  if (await db.externalMcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } }))
+    throw nameTaken(body.name);
+  const id = crypto.randomUUID();
+  const headerSecrets = await sealHeaders(secrets, { workspaceId, id }, body.headers);
+  try {
+    const listing = listingOf(
+      await catalog.listOne(registeredConfig({ id, name: body.name, url: body.url, headerSecrets }, [])),
+    );
+    const row = await db.externalMcpServer.create({
+      data: { id, workspaceId, name: body.name, url: body.url, headerSecrets, ...listing },
+      include: withUsers,
+    });
+    res.status(201).json(present(row));
+  } catch (err) {
+    await catalog.deleteSecretPrefixes([externalServerSecretPrefix(workspaceId, id)]);
+    if (isUniqueViolation(err)) throw nameTaken(body.name);
+    throw err;
+  }
+}
+
+/** `GET /external_mcp_servers/{id}` (an id or a name). */
+export async function getExternalMcpServer({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  res.json(present(await find(db, caller(req).workspaceId, req.params.id as string)));
+}
+
+/**
+ * `PATCH /external_mcp_servers/{id}`, field by field: the URL, the name, one header (the other headers keep their
+ * sealed values). Listed again in its new form, then every hosted server using it gets a new catalog version in
+ * one change.
+ */
+export async function updateExternalMcpServer(
+  { db, catalog, secrets }: ControlPlaneDeps,
+  req: Request,
+  res: Response,
+): Promise<void> {
+  const body = UpdateExternalServerBody.parse(req.body ?? {});
+  const { workspaceId } = caller(req);
+  const row = await find(db, workspaceId, req.params.id as string);
+  const name = body.name ?? row.name;
+  if (name !== row.name) await checkRename(db, row, name);
+  const { next, replaced, set } = headerChanges(
+    (row.headerSecrets ?? {}) as Record<string, string>,
+    body.headers ?? {},
+  );
+  const written = await sealHeaders(secrets, { workspaceId, id: row.id }, set);
+  Object.assign(next, written);
+  const config = registeredConfig({ id: row.id, name, url: body.url ?? row.url, headerSecrets: next }, []);
+  const result = await catalog.listOne(config);
+  await catalog.change(
+    { externalServerIds: [row.id] },
+    async (tx) => {
+      try {
+        await tx.externalMcpServer.update({
+          where: { id: row.id },
+          data: { name, url: config.url, headerSecrets: next, ...listingOf(result) },
+        });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw nameTaken(name);
+        throw err;
+      }
+      return { result: row.id, deleteSecrets: replaced };
+    },
+    { listed: [{ config, result }], cleanupOnFailure: Object.values(written) },
+  );
+  res.json(present(await find(db, workspaceId, row.id)));
+}
+
+/**
+ * `DELETE /external_mcp_servers/{id}`: only when no hosted server uses it (409 naming them); its header secrets go
+ * with it.
+ */
+export async function deleteExternalMcpServer(
+  { db, catalog }: ControlPlaneDeps,
+  req: Request,
+  res: Response,
+): Promise<void> {
+  const { workspaceId } = caller(req);
+  const row = await find(db, workspaceId, req.params.id as string);
+  const users = (row.servers ?? []).map((s) => s.server.name);
+  if (users.length > 0)
+    throw new UserError(
+      'resource.conflict',
+      `external MCP server "${row.name}" is used by ${users.map((n) => `"${n}"`).join(', ')}: remove it from ` +
+        'their externalMcpServers first',
+      { status: 409 },
+    );
+  try {
+    await db.externalMcpServer.delete({ where: { id: row.id } });
+  } catch (err) {
+    // A server started using it meanwhile (the foreign key restricts the delete).
+    if ((err as { code?: unknown }).code === 'P2003')
+      throw new UserError('resource.conflict', `external MCP server "${row.name}" is in use`, { status: 409 });
+    throw err;
+  }
+  await catalog.deleteSecretPrefixes([externalServerSecretPrefix(workspaceId, row.id)]);
+  res.status(204).end();
+}

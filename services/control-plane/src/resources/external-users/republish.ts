@@ -1,0 +1,32 @@
+import { redisKeys, userSecrets } from '@toolplane/contracts';
+import type { SecretsWriter } from '@toolplane/secrets';
+import type { Redis } from 'ioredis';
+import type { Db } from '../../db/client.ts';
+import { connectionMarker } from './people-connections.ts';
+
+/**
+ * Re-publishes every workspace's user names and what each user has connected (Redis may have
+ * restarted empty): connector connections from PostgreSQL, external MCP headers and workflow secrets
+ * from the secrets store's names (`secrets`; without it only connector connections).
+ */
+export async function republishUsers(db: Db, redis: Redis, prefix: string, secrets?: SecretsWriter): Promise<number> {
+  const keys = redisKeys(prefix);
+  const users = await db.externalUser.findMany({
+    include: { connections: { select: { connectorInstanceId: true, kind: true } } },
+  });
+  for (const u of users) {
+    await redis.hset(keys.users(u.workspaceId), u.name, u.id);
+    await redis.hset(keys.userAttributes(u.workspaceId), u.id, JSON.stringify(u.attributes ?? {}));
+    const markers = u.connections.map((c) => connectionMarker(c.kind, c.connectorInstanceId));
+    const own = userSecrets.prefix(u.workspaceId, u.id);
+    for (const meta of secrets ? await secrets.list(own) : []) {
+      const rest = meta.name.slice(own.length);
+      const secret = /^secrets\/(.+)$/.exec(rest);
+      const external = /^servers\/([^/]+)\/external\/([^/]+)\/headers$/.exec(rest);
+      if (secret) markers.push(`secret:${secret[1]}`);
+      else if (external) markers.push(`mcp:${external[1]}/${external[2]}`);
+    }
+    if (markers.length > 0) await redis.sadd(keys.userConnections(u.workspaceId, u.id), ...markers);
+  }
+  return users.length;
+}

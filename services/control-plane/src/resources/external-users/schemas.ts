@@ -1,0 +1,21 @@
+import { humanName } from '@toolplane/contracts';
+import { z } from 'zod';
+
+/** Declared attributes: `$current_user.<name>` in workflows (`name` and `token` are reserved). */
+const Attributes = z
+  .record(
+    z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]{0,49}$/, 'must be 1-50 lower-case letters, digits, - and _')
+      .refine((k) => k !== 'name' && k !== 'token', '"name" and "token" are reserved'),
+    z.string().max(1000),
+  )
+  .refine((a) => Object.keys(a).length <= 50, 'at most 50 attributes');
+export const CreateUserBody = z.object({ name: humanName(200), attributes: Attributes.optional() }).strict();
+export const UpdateUserBody = z.object({ attributes: Attributes }).strict();
+export const ConnectionBody = z.object({ credentials: z.record(z.string(), z.string()) }).strict();
+export const SecretBody = z.object({ value: z.string().min(1).max(65_536) }).strict();
+export const HeadersBody = z
+  .object({ headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/), z.string().max(8192)) })
+  .strict()
+  .refine((b) => Object.keys(b.headers).length > 0, 'name at least one header');

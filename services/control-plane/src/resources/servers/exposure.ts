@@ -1,0 +1,37 @@
+import { AuthError } from '@toolplane/errors';
+import type { Request } from 'express';
+import { caller } from '../../http/auth.ts';
+
+/**
+ * Fields of `PATCH /mcp_manager/{id}` that change what a server exposes or who may call it: a key limited to
+ * servers could otherwise widen its own server (another connector instance, SMART mode over the workspace's
+ * tools, external servers, a public URL for anonymous callers). They need a key without a server restriction, or
+ * the `server_admin` scope, as deploying a workflow does (`x-server-limited-keys: server_admin`).
+ */
+const exposureFields = [
+  'mode',
+  'isPublic',
+  'perRequestAuth',
+  'connectorInstanceId',
+  'selectedTools',
+  'externalMcpConfigs',
+  'externalMcpServers',
+  'config',
+] as const;
+
+/** Refuses (403), before the body is validated, a limited key's change of what its server exposes. */
+export function refuseExposureChange(req: Request): void {
+  const { serverIds, scopes } = caller(req);
+  if (!serverIds || scopes.includes('server_admin')) return;
+  const body: unknown = req.body;
+  const fields =
+    typeof body === 'object' && body !== null
+      ? exposureFields.filter((f) => (body as Record<string, unknown>)[f] !== undefined)
+      : [];
+  if (fields.length > 0)
+    throw new AuthError(
+      'auth.forbidden',
+      `this API key is limited to servers ${serverIds.join(', ')}: changing ${fields.join(', ')} (what the server ` +
+        'exposes or who may call it) needs a key without a server restriction or with the "server_admin" scope',
+    );
+}

@@ -1,0 +1,91 @@
+import { HttpUrl } from '@toolplane/contracts';
+import { z } from 'zod';
+import { externalServerName } from '../external-mcp-servers/schemas.ts';
+
+/** CreateMcpServerDto, plus `connectorInstanceId`: the tool source of this first version. */
+export const CreateServerBody = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,99}$/, 'must be a slug: lower-case letters, digits, - and _ (1-100 chars)'),
+    description: z.string().max(1000).optional(),
+    mode: z.enum(['SMART', 'NORMAL']).default('SMART'),
+    selectedTools: z.array(z.string().min(1)).optional(),
+    /** NORMAL: expose this instance's tools (narrowed by selectedTools); omit to pick workspace tools by name. */
+    connectorInstanceId: z.string().min(1).optional(),
+    config: z.record(z.string(), z.unknown()).optional(),
+    isPublic: z.boolean().default(false),
+    /**
+     * Callers may pass their own upstream credential with a call (the `X-Upstream-Authorization` header), used
+     * for that call instead of the stored credentials of connector and OpenAPI tools; off: the header is refused.
+     */
+    perRequestAuth: z.boolean().default(false),
+    /** External MCP servers whose tools are merged in (`tools` empty = all of them). */
+    externalMcpConfigs: z
+      .array(
+        z
+          .object({
+            name: z
+              .string()
+              .regex(/^[a-z0-9][a-z0-9_-]{0,49}$/, 'must be a slug (lower-case letters, digits, - and _)'),
+            url: HttpUrl,
+            headers: z.record(z.string(), z.string()).default({}),
+            tools: z.array(z.string().min(1)).default([]),
+          })
+          .strict(),
+      )
+      .max(20)
+      .refine((list) => new Set(list.map((c) => c.name)).size === list.length, 'names must be unique')
+      .optional(),
+    /**
+     * External MCP servers registered on the workspace (`/external_mcp_servers`), by name, and which of their
+     * tools to take (`tools` empty = all). A change of a registered server reaches every server using it.
+     */
+    externalMcpServers: z
+      .array(z.object({ name: externalServerName, tools: z.array(z.string().min(1)).default([]) }).strict())
+      .max(20)
+      .refine((list) => new Set(list.map((c) => c.name)).size === list.length, 'names must be unique')
+      .optional(),
+  })
+  .strict();
+
+export type CreateServer = z.infer<typeof CreateServerBody>;
+
+export const UpdateServerBody = CreateServerBody.omit({
+  connectorInstanceId: true,
+  mode: true,
+  isPublic: true,
+  perRequestAuth: true,
+})
+  .partial()
+  .extend({
+    mode: z.enum(['SMART', 'NORMAL']).optional(),
+    connectorInstanceId: z.string().min(1).optional(),
+    isPublic: z.boolean().optional(),
+    perRequestAuth: z.boolean().optional(),
+    description: z.string().max(1000).nullable().optional(),
+  })
+  .strict();
+
+export type UpdateServer = z.infer<typeof UpdateServerBody>;
+
+export const ListQuery = z.object({
+  page: z.coerce.number().int().min(1).default(1),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().uuid().optional(),
+});
+
+/** `GET /mcp_manager/{id}/catalog_versions`: newest first, `before` = a version number (the page after it). */
+export const CatalogVersionsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  before: z.coerce.number().int().min(1).optional(),
+});
+
+export const LoadToolsBody = z
+  .object({
+    url: HttpUrl,
+    headers: z.record(z.string(), z.string()).default({}),
+    /** How long the list is reused for the same URL and headers; 0 always fetches. */
+    cacheMinutes: z.number().int().min(0).max(1440).default(5),
+  })
+  .strict();
