@@ -225,6 +225,52 @@ function CurrentWorkspace({ client }: { client: ManagementClient }) {
   );
 }
 
+/** The header: the main navigation, the session's workspace and user, and signing out. */
+function TopBar({
+  client,
+  credential,
+  section,
+  onSignOut,
+}: {
+  client: ManagementClient;
+  credential: Credential;
+  section: string;
+  onSignOut: () => void;
+}) {
+  return (
+    <header className="top">
+      <span className="brand">Toolplane</span>
+      <nav aria-label="Main">
+        {navGroups.map((g) => (
+          <div key={g.label} className="nav-group">
+            <span className="nav-group-label" id={`nav-${g.label.toLowerCase()}`}>
+              {g.label}
+            </span>
+            <ul aria-labelledby={`nav-${g.label.toLowerCase()}`}>
+              {g.links.map((n) => (
+                <li key={n.href}>
+                  <Link href={n.href} aria-current={section === n.href ? 'page' : undefined}>
+                    {n.label}
+                  </Link>
+                </li>
+              ))}
+            </ul>
+          </div>
+        ))}
+      </nav>
+      <CurrentWorkspace client={client} />
+      {credential.kind === 'token' && credential.subject && (
+        <span className="who" title="Signed in with your organisation’s account">
+          {credential.subject}
+        </span>
+      )}
+      <button type="button" className="secondary" onClick={onSignOut}>
+        Sign out
+      </button>
+    </header>
+  );
+}
+
 export function App() {
   const [credential, setCredential] = useState<Credential | null>(storedCredential);
   const [notice, setNotice] = useState<string | null>(null);
@@ -269,36 +315,7 @@ export function App() {
   };
   return (
     <>
-      <header className="top">
-        <span className="brand">Toolplane</span>
-        <nav aria-label="Main">
-          {navGroups.map((g) => (
-            <div key={g.label} className="nav-group">
-              <span className="nav-group-label" id={`nav-${g.label.toLowerCase()}`}>
-                {g.label}
-              </span>
-              <ul aria-labelledby={`nav-${g.label.toLowerCase()}`}>
-                {g.links.map((n) => (
-                  <li key={n.href}>
-                    <Link href={n.href} aria-current={section === n.href ? 'page' : undefined}>
-                      {n.label}
-                    </Link>
-                  </li>
-                ))}
-              </ul>
-            </div>
-          ))}
-        </nav>
-        <CurrentWorkspace client={client} />
-        {credential.kind === 'token' && credential.subject && (
-          <span className="who" title="Signed in with your organisation’s account">
-            {credential.subject}
-          </span>
-        )}
-        <button type="button" className="secondary" onClick={signOut}>
-          Sign out
-        </button>
-      </header>
+      <TopBar client={client} credential={credential} section={section} onSignOut={signOut} />
       <main>
         <Suspense fallback={<Loading what="the page" />}>
           <Page path={path} client={client} />

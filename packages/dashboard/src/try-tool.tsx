@@ -2,6 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from './api.ts';
 import { Link } from './router.tsx';
+import { SelectField } from './components/form.tsx';
 import { SecretInput } from './ui.tsx';
 
 type Json = Record<string, unknown>;
@@ -105,6 +106,114 @@ function RecordLink({ client, serverId, call }: { client: ManagementClient; serv
 
 const RUNTIME_KEY = 'toolplane.runtimeKey';
 
+type Result = { ok: boolean; text: string };
+
+/** Calls `name` with `args` over MCP (`tools/call`) at `url` with `key`: its answer, or why the browser could not call. */
+async function callTool(url: string, key: string, name: string, args: Json): Promise<Result & { reached: boolean }> {
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2025-11-25',
+        'x-api-key': key,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } }),
+    });
+    const body = await res.text();
+    const rpc = rpcResponse(body, res.headers.get('content-type') ?? '') as Json | undefined;
+    const isError = !res.ok || !rpc || 'error' in rpc || (rpc.result as Json | undefined)?.isError === true;
+    return { ok: !isError, text: JSON.stringify(rpc ?? body, null, 2), reached: true };
+  } catch (err) {
+    return {
+      ok: false,
+      text: `The browser could not call ${url} (${String(err)}). The edge must allow this page's origin (CORS).`,
+      reached: false,
+    };
+  }
+}
+
+/** One argument's field: its schema, the text typed in, and where the text goes. */
+interface ArgumentProps {
+  field: Field;
+  value: string | undefined;
+  onValue: (v: string) => void;
+}
+
+/** The input of one argument, by its schema type: a boolean select, JSON text, a number or text. */
+function ArgumentInput({ field: f, value, onValue }: ArgumentProps) {
+  if (f.type === 'boolean')
+    return (
+      <select id={`arg-${f.name}`} value={value ?? 'false'} onChange={(e) => onValue(e.target.value)}>
+        <option value="false">false</option>
+        <option value="true">true</option>
+      </select>
+    );
+  if (f.type === 'object' || f.type === 'array' || f.type === 'json')
+    return (
+      <textarea
+        id={`arg-${f.name}`}
+        className="code"
+        rows={3}
+        required={f.required}
+        value={value ?? ''}
+        onChange={(e) => onValue(e.target.value)}
+      />
+    );
+  return (
+    <input
+      id={`arg-${f.name}`}
+      type={f.type === 'integer' || f.type === 'number' ? 'number' : 'text'}
+      step={f.type === 'number' ? 'any' : undefined}
+      required={f.required}
+      value={value ?? ''}
+      onChange={(e) => onValue(e.target.value)}
+    />
+  );
+}
+
+function ArgumentField({ field: f, value, onValue }: ArgumentProps) {
+  return (
+    <div className="field">
+      <label htmlFor={`arg-${f.name}`}>
+        {f.name}{' '}
+        <span className="hint">
+          ({f.type}
+          {f.required ? ', required' : ''})
+        </span>
+      </label>
+      <ArgumentInput field={f} value={value} onValue={onValue} />
+      {f.description && <span className="hint">{f.description}</span>}
+    </div>
+  );
+}
+
+/** The key MCP calls are sent with, for a session signed in with OAuth (kept in this tab). */
+function RuntimeKeyField({ value, onValue }: { value: string; onValue: (v: string) => void }) {
+  return (
+    <div className="field">
+      <label htmlFor="try-key">API key for MCP calls</label>
+      <SecretInput id="try-key" autoComplete="off" required value={value} onValue={onValue} />
+      <span className="hint">
+        A key of this workspace with the <code>runtime</code> scope (API keys page): MCP servers do not accept your
+        sign-in.
+      </span>
+    </div>
+  );
+}
+
+function ResultView({ result }: { result: Result }) {
+  return (
+    <div role="status">
+      <p className={result.ok ? 'pass' : 'fail'}>{result.ok ? 'Result' : 'Failed'}</p>
+      <pre tabIndex={0} aria-label="Tool result">
+        {result.text}
+      </pre>
+    </div>
+  );
+}
+
 /**
  * A form generated from a tool's input schema; sends MCP `tools/call` to the server's URL with the key, then
  * links the call's execution record. A session signed in with OAuth has no key the edge accepts (its token is for
@@ -128,130 +237,57 @@ export function TryTool({
   const [name, setName] = useState(tools[0]?.name ?? '');
   const [values, setValues] = useState<Record<string, string>>({});
   const [busy, setBusy] = useState(false);
-  const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
+  const [result, setResult] = useState<Result | null>(null);
   const tool = tools.find((t) => t.name === name);
   const fields = tool ? fieldsOf(tool.inputSchema) : [];
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
     setResult(null);
     setCall(null);
     let args: Json;
     try {
       args = argumentsOf(fields, values);
     } catch (err) {
-      setResult({ ok: false, text: `Invalid JSON argument: ${String(err)}` });
-      setBusy(false);
-      return;
+      return setResult({ ok: false, text: `Invalid JSON argument: ${String(err)}` });
     }
     if (!apiKey) sessionStorage.setItem(RUNTIME_KEY, runtimeKey);
     const sentAt = Date.now();
-    fetch(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2025-11-25',
-        'x-api-key': runtimeKey,
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } }),
-    })
-      .then(async (res) => {
-        const body = await res.text();
-        const rpc = rpcResponse(body, res.headers.get('content-type') ?? '') as Json | undefined;
-        const isError = !res.ok || !rpc || 'error' in rpc || (rpc.result as Json | undefined)?.isError === true;
-        setResult({ ok: !isError, text: JSON.stringify(rpc ?? body, null, 2) });
-        setCall({ tool: name, sentAt });
-      })
-      .catch((err: unknown) =>
-        setResult({
-          ok: false,
-          text: `The browser could not call ${url} (${String(err)}). The edge must allow this page's origin (CORS).`,
-        }),
-      )
-      .finally(() => setBusy(false));
+    setBusy(true);
+    void callTool(url, runtimeKey, name, args).then(({ reached, ...answer }) => {
+      setResult(answer);
+      if (reached) setCall({ tool: name, sentAt });
+      setBusy(false);
+    });
+  };
+  const choose = (tool: string) => {
+    setName(tool);
+    setValues({});
+    setResult(null);
+    setCall(null);
   };
   return (
     <form className="form" onSubmit={submit} aria-labelledby="try-title">
       <h2 id="try-title">Try a tool</h2>
-      <label htmlFor="try-tool">Tool</label>
-      <select
+      <SelectField
         id="try-tool"
+        label="Tool"
         value={name}
-        onChange={(e) => {
-          setName(e.target.value);
-          setValues({});
-          setResult(null);
-          setCall(null);
-        }}
-      >
-        {tools.map((t) => (
-          <option key={t.name} value={t.name}>
-            {t.name}
-          </option>
-        ))}
-      </select>
+        onValue={choose}
+        options={tools.map((t) => ({ value: t.name, label: t.name }))}
+      />
       {fields.map((f) => (
-        <div className="field" key={`${name}-${f.name}`}>
-          <label htmlFor={`arg-${f.name}`}>
-            {f.name}{' '}
-            <span className="hint">
-              ({f.type}
-              {f.required ? ', required' : ''})
-            </span>
-          </label>
-          {f.type === 'boolean' ? (
-            <select
-              id={`arg-${f.name}`}
-              value={values[f.name] ?? 'false'}
-              onChange={(e) => setValues({ ...values, [f.name]: e.target.value })}
-            >
-              <option value="false">false</option>
-              <option value="true">true</option>
-            </select>
-          ) : f.type === 'object' || f.type === 'array' || f.type === 'json' ? (
-            <textarea
-              id={`arg-${f.name}`}
-              className="code"
-              rows={3}
-              required={f.required}
-              value={values[f.name] ?? ''}
-              onChange={(e) => setValues({ ...values, [f.name]: e.target.value })}
-            />
-          ) : (
-            <input
-              id={`arg-${f.name}`}
-              type={f.type === 'integer' || f.type === 'number' ? 'number' : 'text'}
-              step={f.type === 'number' ? 'any' : undefined}
-              required={f.required}
-              value={values[f.name] ?? ''}
-              onChange={(e) => setValues({ ...values, [f.name]: e.target.value })}
-            />
-          )}
-          {f.description && <span className="hint">{f.description}</span>}
-        </div>
+        <ArgumentField
+          key={`${name}-${f.name}`}
+          field={f}
+          value={values[f.name]}
+          onValue={(v) => setValues({ ...values, [f.name]: v })}
+        />
       ))}
-      {!apiKey && (
-        <div className="field">
-          <label htmlFor="try-key">API key for MCP calls</label>
-          <SecretInput id="try-key" autoComplete="off" required value={runtimeKey} onValue={setRuntimeKey} />
-          <span className="hint">
-            A key of this workspace with the <code>runtime</code> scope (API keys page): MCP servers do not accept your
-            sign-in.
-          </span>
-        </div>
-      )}
+      {!apiKey && <RuntimeKeyField value={runtimeKey} onValue={setRuntimeKey} />}
       <button type="submit" disabled={busy || !tool || runtimeKey === ''}>
         {busy ? 'Calling…' : 'Call tool'}
       </button>
-      {result && (
-        <div role="status">
-          <p className={result.ok ? 'pass' : 'fail'}>{result.ok ? 'Result' : 'Failed'}</p>
-          <pre tabIndex={0} aria-label="Tool result">
-            {result.text}
-          </pre>
-        </div>
-      )}
+      {result && <ResultView result={result} />}
       {call && <RecordLink client={client} serverId={serverId} call={call} />}
     </form>
   );

@@ -1,10 +1,17 @@
 import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
+import { useAction } from '../components/action.ts';
+import { ActionError, Checks, SelectField, SubmitButton, Success, TextField, toggled } from '../components/form.tsx';
+import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
-import { ConfirmButton, Empty, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
+import { ConfirmButton, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 
 type Principal = Schemas['AccessPolicyBody']['principals'][number];
+type Policy = Schemas['AccessPolicy'];
+type Key = Schemas['ApiKey'];
+type Server = Schemas['McpServerSummary'];
+
 const principalTypes: { type: Principal['type']; label: string }[] = [
   { type: 'api_key', label: 'API key' },
   { type: 'oauth_subject', label: 'OAuth subject' },
@@ -13,6 +20,137 @@ const principalTypes: { type: Principal['type']; label: string }[] = [
 ];
 const typeLabel = (t: Principal['type']) => principalTypes.find((p) => p.type === t)?.label ?? t;
 
+/** One principal of the form: its kind, and its value (an API key of the workspace, or a name or `*`). */
+function PrincipalRow({
+  index: i,
+  principal: p,
+  keys,
+  onChange,
+}: {
+  index: number;
+  principal: Principal;
+  keys: Key[];
+  onChange: (p: Partial<Principal>) => void;
+}) {
+  return (
+    <>
+      <SelectField
+        inline
+        id={`principal-type-${i}`}
+        label={`Kind of principal ${i + 1}`}
+        value={p.type}
+        onValue={(type) => onChange({ type: type as Principal['type'], value: '' })}
+        options={principalTypes.map((t) => ({ value: t.type, label: t.label }))}
+      />
+      <div className="field">
+        <label htmlFor={`principal-value-${i}`}>
+          {p.type === 'api_key' ? 'Key' : 'Value'} of principal {i + 1}
+        </label>
+        {p.type === 'api_key' ? (
+          <select
+            id={`principal-value-${i}`}
+            required
+            value={p.value}
+            onChange={(e) => onChange({ value: e.target.value })}
+          >
+            <option value="">Choose a key</option>
+            {keys
+              .filter((k) => !k.revokedAt)
+              .map((k) => (
+                <option key={k.id} value={k.id}>
+                  {k.name} ({k.prefix}…)
+                </option>
+              ))}
+          </select>
+        ) : (
+          <input
+            id={`principal-value-${i}`}
+            required
+            placeholder="a name, or *"
+            value={p.value}
+            onChange={(e) => onChange({ value: e.target.value })}
+          />
+        )}
+      </div>
+    </>
+  );
+}
+
+function Principals({
+  principals,
+  keys,
+  onChange,
+}: {
+  principals: Principal[];
+  keys: Key[];
+  onChange: (p: Principal[]) => void;
+}) {
+  return (
+    <fieldset>
+      <legend>Who (principals)</legend>
+      {principals.map((p, i) => (
+        <div className="inline-form" key={i}>
+          <PrincipalRow
+            index={i}
+            principal={p}
+            keys={keys}
+            onChange={(change) => onChange(principals.map((x, j) => (j === i ? { ...x, ...change } : x)))}
+          />
+          {principals.length > 1 && (
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => onChange(principals.filter((_, j) => j !== i))}
+              aria-label={`Remove principal ${i + 1}`}
+            >
+              Remove
+            </button>
+          )}
+        </div>
+      ))}
+      <button
+        type="button"
+        className="secondary"
+        onClick={() => onChange([...principals, { type: 'api_key', value: '' }])}
+      >
+        Add a principal
+      </button>
+    </fieldset>
+  );
+}
+
+/** Which servers: every one (`*`), or those checked. */
+function Servers(props: {
+  servers: Server[];
+  all: boolean;
+  onAll: (all: boolean) => void;
+  serverIds: string[];
+  onServerIds: (ids: string[]) => void;
+}) {
+  return (
+    <fieldset>
+      <legend>Which servers</legend>
+      <Checks
+        items={props.all ? [] : props.servers}
+        idOf={(s) => `policy-server-${s.id}`}
+        labelOf={(s) => s.name}
+        checked={(s) => props.serverIds.includes(s.id)}
+        onToggle={(s, on) => props.onServerIds(toggled(props.serverIds, s.id, on))}
+      >
+        <span>
+          <input
+            type="checkbox"
+            id="policy-all-servers"
+            checked={props.all}
+            onChange={(e) => props.onAll(e.target.checked)}
+          />
+          <label htmlFor="policy-all-servers">Every server (*)</label>
+        </span>
+      </Checks>
+    </fieldset>
+  );
+}
+
 function CreatePolicy({
   client,
   keys,
@@ -20,8 +158,8 @@ function CreatePolicy({
   onCreated,
 }: {
   client: ManagementClient;
-  keys: Schemas['ApiKey'][];
-  servers: Schemas['McpServerSummary'][];
+  keys: Key[];
+  servers: Server[];
   onCreated: () => void;
 }) {
   const [name, setName] = useState('');
@@ -29,16 +167,9 @@ function CreatePolicy({
   const [allServers, setAllServers] = useState(true);
   const [serverIds, setServerIds] = useState<string[]>([]);
   const [tools, setTools] = useState('*');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState<string | null>(null);
-  const setPrincipal = (i: number, p: Partial<Principal>) =>
-    setPrincipals(principals.map((x, j) => (j === i ? { ...x, ...p } : x)));
+  const create = useAction();
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    setDone(null);
     const body: Schemas['AccessPolicyBody'] = {
       name: name.trim(),
       principals: principals.map((p) => ({ type: p.type, value: p.value.trim() })),
@@ -48,131 +179,91 @@ function CreatePolicy({
         .map((t) => t.trim())
         .filter(Boolean),
     };
-    unwrap(client.POST('/access_policies', { body }))
-      .then(
-        (policy) => {
-          setDone(`Created ${policy.name}.`);
-          setName('');
-          onCreated();
-        },
-        (err: unknown) => setError(err),
-      )
-      .finally(() => setBusy(false));
+    create.run(() => unwrap(client.POST('/access_policies', { body })), {
+      then: (policy) => {
+        setName('');
+        onCreated();
+        return `Created ${policy.name}.`;
+      },
+    });
   };
-  const activeKeys = keys.filter((k) => !k.revokedAt);
   return (
     <section aria-labelledby="create-policy-title">
       <h2 id="create-policy-title">Create an access policy</h2>
       <form className="form" onSubmit={submit}>
-        <label htmlFor="policy-name">Name</label>
-        <input id="policy-name" required value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />
-        <fieldset>
-          <legend>Who (principals)</legend>
-          {principals.map((p, i) => (
-            <div className="inline-form" key={i}>
-              <div className="field">
-                <label htmlFor={`principal-type-${i}`}>Kind of principal {i + 1}</label>
-                <select
-                  id={`principal-type-${i}`}
-                  value={p.type}
-                  onChange={(e) => setPrincipal(i, { type: e.target.value as Principal['type'], value: '' })}
-                >
-                  {principalTypes.map((t) => (
-                    <option key={t.type} value={t.type}>
-                      {t.label}
-                    </option>
-                  ))}
-                </select>
-              </div>
-              <div className="field">
-                <label htmlFor={`principal-value-${i}`}>
-                  {p.type === 'api_key' ? 'Key' : 'Value'} of principal {i + 1}
-                </label>
-                {p.type === 'api_key' ? (
-                  <select
-                    id={`principal-value-${i}`}
-                    required
-                    value={p.value}
-                    onChange={(e) => setPrincipal(i, { value: e.target.value })}
-                  >
-                    <option value="">Choose a key</option>
-                    {activeKeys.map((k) => (
-                      <option key={k.id} value={k.id}>
-                        {k.name} ({k.prefix}…)
-                      </option>
-                    ))}
-                  </select>
-                ) : (
-                  <input
-                    id={`principal-value-${i}`}
-                    required
-                    placeholder="a name, or *"
-                    value={p.value}
-                    onChange={(e) => setPrincipal(i, { value: e.target.value })}
-                  />
-                )}
-              </div>
-              {principals.length > 1 && (
-                <button
-                  type="button"
-                  className="secondary"
-                  onClick={() => setPrincipals(principals.filter((_, j) => j !== i))}
-                  aria-label={`Remove principal ${i + 1}`}
-                >
-                  Remove
-                </button>
-              )}
-            </div>
-          ))}
-          <button
-            type="button"
-            className="secondary"
-            onClick={() => setPrincipals([...principals, { type: 'api_key', value: '' }])}
-          >
-            Add a principal
-          </button>
-        </fieldset>
-        <fieldset>
-          <legend>Which servers</legend>
-          <div className="checks">
-            <span>
-              <input
-                type="checkbox"
-                id="policy-all-servers"
-                checked={allServers}
-                onChange={(e) => setAllServers(e.target.checked)}
-              />
-              <label htmlFor="policy-all-servers">Every server (*)</label>
-            </span>
-            {!allServers &&
-              servers.map((s) => (
-                <span key={s.id}>
-                  <input
-                    type="checkbox"
-                    id={`policy-server-${s.id}`}
-                    checked={serverIds.includes(s.id)}
-                    onChange={(e) =>
-                      setServerIds(e.target.checked ? [...serverIds, s.id] : serverIds.filter((x) => x !== s.id))
-                    }
-                  />
-                  <label htmlFor={`policy-server-${s.id}`}>{s.name}</label>
-                </span>
-              ))}
-          </div>
-        </fieldset>
-        <label htmlFor="policy-tools">Which tools (names separated by commas, or * for all)</label>
-        <input id="policy-tools" required value={tools} onChange={(e) => setTools(e.target.value)} />
-        {error !== null && <ErrorBox error={error} title="Not created" />}
-        <button type="submit" disabled={busy || !name.trim()}>
-          {busy ? 'Creating…' : 'Create policy'}
-        </button>
+        <TextField id="policy-name" label="Name" required value={name} onValue={setName} autoComplete="off" />
+        <Principals principals={principals} keys={keys} onChange={setPrincipals} />
+        <Servers
+          servers={servers}
+          all={allServers}
+          onAll={setAllServers}
+          serverIds={serverIds}
+          onServerIds={setServerIds}
+        />
+        <TextField
+          id="policy-tools"
+          label="Which tools (names separated by commas, or * for all)"
+          required
+          value={tools}
+          onValue={setTools}
+        />
+        <ActionError action={create} title="Not created" />
+        <SubmitButton busy={create.busy} disabled={!name.trim()} busyLabel="Creating…">
+          Create policy
+        </SubmitButton>
       </form>
-      {done && (
-        <p className="success" role="status">
-          {done}
-        </p>
-      )}
+      <Success>{create.done}</Success>
     </section>
+  );
+}
+
+function PoliciesTable(props: {
+  policies: Policy[];
+  keys: Key[];
+  servers: Server[];
+  deleting: string | null;
+  onDelete: (id: string) => void;
+}) {
+  const { keys, servers } = props;
+  const principal = (p: Principal) =>
+    `${typeLabel(p.type)} ${p.type === 'api_key' ? (keys.find((k) => k.id === p.value)?.name ?? p.value) : p.value}`;
+  const columns: Column<Policy>[] = [
+    { header: 'Name', cell: (p) => p.name },
+    { header: 'Principals', cell: (p) => p.principals.map(principal).join(', ') },
+    {
+      header: 'Servers',
+      cell: (p) =>
+        p.servers.map((id, i) => (
+          <span key={id}>
+            {i > 0 && ', '}
+            {id === '*' ? (
+              'every server'
+            ) : (
+              <Link href={`/servers/${id}`}>{servers.find((s) => s.id === id)?.name ?? id}</Link>
+            )}
+          </span>
+        )),
+    },
+    { header: 'Tools', cell: (p) => p.tools.join(', ') },
+  ];
+  return (
+    <ResourceTable
+      rows={props.policies}
+      columns={columns}
+      rowKey={(p) => p.id}
+      caption="Access policies of the workspace"
+      empty="No access policy: every API key reaches every server of the workspace."
+      actions={(p) => (
+        <ConfirmButton
+          label="Delete"
+          name={p.name}
+          question={`Delete ${p.name}? Edges apply it within a second.`}
+          confirmLabel={`Delete ${p.name}`}
+          busy={props.deleting === p.id}
+          onConfirm={() => props.onDelete(p.id)}
+        />
+      )}
+    />
   );
 }
 
@@ -196,66 +287,16 @@ export function AccessPoliciesPage({ client }: { client: ManagementClient }) {
         server of its workspace.
       </p>
       <Show loaded={loaded} what="the access policies">
-        {({ policies, keys, servers }) => {
-          const principal = (p: Principal) =>
-            `${typeLabel(p.type)} ${p.type === 'api_key' ? (keys.find((k) => k.id === p.value)?.name ?? p.value) : p.value}`;
-          return (
-            <>
-              <CreatePolicy client={client} keys={keys} servers={servers} onCreated={reload} />
-              <section aria-labelledby="policies-title">
-                <h2 id="policies-title">Policies</h2>
-                {error !== null && <ErrorBox error={error} title="Not deleted" />}
-                {policies.length === 0 ? (
-                  <Empty>No access policy: every API key reaches every server of the workspace.</Empty>
-                ) : (
-                  <table>
-                    <caption className="visually-hidden">Access policies of the workspace</caption>
-                    <thead>
-                      <tr>
-                        <th scope="col">Name</th>
-                        <th scope="col">Principals</th>
-                        <th scope="col">Servers</th>
-                        <th scope="col">Tools</th>
-                        <th scope="col">Actions</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {policies.map((p) => (
-                        <tr key={p.id}>
-                          <td>{p.name}</td>
-                          <td>{p.principals.map(principal).join(', ')}</td>
-                          <td>
-                            {p.servers.map((id, i) => (
-                              <span key={id}>
-                                {i > 0 && ', '}
-                                {id === '*' ? (
-                                  'every server'
-                                ) : (
-                                  <Link href={`/servers/${id}`}>{servers.find((s) => s.id === id)?.name ?? id}</Link>
-                                )}
-                              </span>
-                            ))}
-                          </td>
-                          <td>{p.tools.join(', ')}</td>
-                          <td>
-                            <ConfirmButton
-                              label="Delete"
-                              name={p.name}
-                              question={`Delete ${p.name}? Edges apply it within a second.`}
-                              confirmLabel={`Delete ${p.name}`}
-                              busy={deleting === p.id}
-                              onConfirm={() => remove(p.id)}
-                            />
-                          </td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
-                )}
-              </section>
-            </>
-          );
-        }}
+        {({ policies, keys, servers }) => (
+          <>
+            <CreatePolicy client={client} keys={keys} servers={servers} onCreated={reload} />
+            <section aria-labelledby="policies-title">
+              <h2 id="policies-title">Policies</h2>
+              {error !== null && <ErrorBox error={error} title="Not deleted" />}
+              <PoliciesTable policies={policies} keys={keys} servers={servers} deleting={deleting} onDelete={remove} />
+            </section>
+          </>
+        )}
       </Show>
     </>
   );

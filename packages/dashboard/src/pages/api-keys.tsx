@@ -1,6 +1,9 @@
 import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { storedKey, unwrap, type Schemas } from '../api.ts';
+import { useAction } from '../components/action.ts';
+import { ActionError, Checks, SubmitButton, TextField, toggled } from '../components/form.tsx';
+import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { ConfirmButton, Empty, ErrorBox, OneTimeKey, Show, useLoad, useRowAction, when } from '../ui.tsx';
 
 type Scope = Schemas['ApiKey']['scopes'][number];
@@ -39,83 +42,122 @@ function CreateKey({
   const [name, setName] = useState('');
   const [chosen, setChosen] = useState<Scope[]>(['management', 'runtime']);
   const [serverIds, setServerIds] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const create = useAction();
   const [created, setCreated] = useState<Schemas['CreatedApiKey'] | null>(null);
-  const toggle = <T,>(list: T[], item: T, on: boolean) => (on ? [...list, item] : list.filter((x) => x !== item));
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     setCreated(null);
     const body: Schemas['CreateApiKeyBody'] = {
       name: name.trim(),
       scopes: chosen,
       ...(serverIds.length > 0 ? { serverIds } : {}),
     };
-    unwrap(client.POST('/api_keys', { body }))
-      .then(
-        (key) => {
-          setCreated(key);
-          setName('');
-          setServerIds([]);
-          onCreated();
-        },
-        (err: unknown) => setError(err),
-      )
-      .finally(() => setBusy(false));
+    create.run(() => unwrap(client.POST('/api_keys', { body })), {
+      then: (key) => {
+        setCreated(key);
+        setName('');
+        setServerIds([]);
+        onCreated();
+      },
+    });
   };
   return (
     <section aria-labelledby="create-key-title">
       <h2 id="create-key-title">Create an API key</h2>
       <form className="form" onSubmit={submit}>
-        <label htmlFor="key-name">Name</label>
-        <input id="key-name" required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} />
+        <TextField id="key-name" label="Name" required maxLength={100} value={name} onValue={setName} />
         <fieldset>
           <legend>Scopes</legend>
-          <div className="checks">
-            {scopes.map(({ scope, help }) => (
-              <span key={scope}>
-                <input
-                  type="checkbox"
-                  id={`scope-${scope}`}
-                  checked={chosen.includes(scope)}
-                  onChange={(e) => setChosen(toggle(chosen, scope, e.target.checked))}
-                />
-                <label htmlFor={`scope-${scope}`}>
-                  {scope} <span className="hint">({help})</span>
-                </label>
-              </span>
-            ))}
-          </div>
+          <Checks
+            items={scopes}
+            idOf={(s) => `scope-${s.scope}`}
+            labelOf={(s) => (
+              <>
+                {s.scope} <span className="hint">({s.help})</span>
+              </>
+            )}
+            checked={(s) => chosen.includes(s.scope)}
+            onToggle={(s, on) => setChosen(toggled(chosen, s.scope, on))}
+          />
         </fieldset>
         <fieldset>
           <legend>Servers (optional: none checked, every server)</legend>
           {servers.length === 0 ? (
             <Empty>No MCP server yet.</Empty>
           ) : (
-            <div className="checks">
-              {servers.map((s) => (
-                <span key={s.id}>
-                  <input
-                    type="checkbox"
-                    id={`key-server-${s.id}`}
-                    checked={serverIds.includes(s.id)}
-                    onChange={(e) => setServerIds(toggle(serverIds, s.id, e.target.checked))}
-                  />
-                  <label htmlFor={`key-server-${s.id}`}>{s.name}</label>
-                </span>
-              ))}
-            </div>
+            <Checks
+              items={servers}
+              idOf={(s) => `key-server-${s.id}`}
+              labelOf={(s) => s.name}
+              checked={(s) => serverIds.includes(s.id)}
+              onToggle={(s, on) => setServerIds(toggled(serverIds, s.id, on))}
+            />
           )}
         </fieldset>
-        {error !== null && <ErrorBox error={error} title="Not created" />}
-        <button type="submit" disabled={busy || !name.trim() || chosen.length === 0}>
-          {busy ? 'Creating…' : 'Create key'}
-        </button>
+        <ActionError action={create} title="Not created" />
+        <SubmitButton busy={create.busy} disabled={!name.trim() || chosen.length === 0} busyLabel="Creating…">
+          Create key
+        </SubmitButton>
       </form>
       {created && <NewKey created={created} onDone={() => setCreated(null)} />}
     </section>
+  );
+}
+
+function KeysTable({
+  keys,
+  servers,
+  onRevoke,
+  revoking,
+}: {
+  keys: Schemas['ApiKey'][];
+  servers: Schemas['McpServerSummary'][];
+  onRevoke: (id: string) => void;
+  revoking: string | null;
+}) {
+  const mine = storedKey()?.slice(0, 10);
+  const columns: Column<Schemas['ApiKey']>[] = [
+    {
+      header: 'Name',
+      cell: (k) => (
+        <>
+          {k.name}
+          {k.prefix === mine && !k.revokedAt && <span className="hint"> (this session’s key)</span>}
+        </>
+      ),
+    },
+    { header: 'Prefix', cell: (k) => <code>{k.prefix}…</code> },
+    { header: 'Scopes', cell: (k) => k.scopes.join(', ') },
+    {
+      header: 'Servers',
+      cell: (k) =>
+        k.serverIds === null
+          ? 'every server'
+          : k.serverIds.map((id) => servers.find((s) => s.id === id)?.name ?? id).join(', '),
+    },
+    { header: 'Last used', cell: (k) => when(k.lastUsedAt, 'never') },
+    { header: 'Revoked', cell: (k) => when(k.revokedAt, 'no') },
+  ];
+  return (
+    <ResourceTable
+      rows={keys}
+      columns={columns}
+      rowKey={(k) => k.id}
+      caption="API keys of the workspace"
+      empty="No API key yet."
+      actions={(k) =>
+        !k.revokedAt && (
+          <ConfirmButton
+            label="Revoke"
+            name={k.name}
+            question={`Revoke ${k.name}? Its callers are refused from the next request on.`}
+            confirmLabel={`Revoke ${k.name}`}
+            busy={revoking === k.id}
+            onConfirm={() => onRevoke(k.id)}
+          />
+        )
+      }
+    />
   );
 }
 
@@ -128,7 +170,6 @@ export function ApiKeysPage({ client }: { client: ManagementClient }) {
     return { keys: keys.data, servers: servers.data };
   }, [client]);
   const { pending: revoking, error, run } = useRowAction();
-  const mine = storedKey()?.slice(0, 10);
   const revoke = (id: string) =>
     run(id, () => unwrap(client.DELETE('/api_keys/{id}', { params: { path: { id } } })), reload);
   return (
@@ -141,57 +182,7 @@ export function ApiKeysPage({ client }: { client: ManagementClient }) {
             <section aria-labelledby="keys-title">
               <h2 id="keys-title">Keys</h2>
               {error !== null && <ErrorBox error={error} title="Not revoked" />}
-              {keys.length === 0 ? (
-                <Empty>No API key yet.</Empty>
-              ) : (
-                <table>
-                  <caption className="visually-hidden">API keys of the workspace</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Name</th>
-                      <th scope="col">Prefix</th>
-                      <th scope="col">Scopes</th>
-                      <th scope="col">Servers</th>
-                      <th scope="col">Last used</th>
-                      <th scope="col">Revoked</th>
-                      <th scope="col">Actions</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {keys.map((k) => (
-                      <tr key={k.id}>
-                        <td>
-                          {k.name}
-                          {k.prefix === mine && !k.revokedAt && <span className="hint"> (this session’s key)</span>}
-                        </td>
-                        <td>
-                          <code>{k.prefix}…</code>
-                        </td>
-                        <td>{k.scopes.join(', ')}</td>
-                        <td>
-                          {k.serverIds === null
-                            ? 'every server'
-                            : k.serverIds.map((id) => servers.find((s) => s.id === id)?.name ?? id).join(', ')}
-                        </td>
-                        <td>{when(k.lastUsedAt, 'never')}</td>
-                        <td>{when(k.revokedAt, 'no')}</td>
-                        <td>
-                          {!k.revokedAt && (
-                            <ConfirmButton
-                              label="Revoke"
-                              name={k.name}
-                              question={`Revoke ${k.name}? Its callers are refused from the next request on.`}
-                              confirmLabel={`Revoke ${k.name}`}
-                              busy={revoking === k.id}
-                              onConfirm={() => revoke(k.id)}
-                            />
-                          )}
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              )}
+              <KeysTable keys={keys} servers={servers} onRevoke={revoke} revoking={revoking} />
             </section>
           </>
         )}

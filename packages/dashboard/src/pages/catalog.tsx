@@ -2,6 +2,8 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { Link, navigate } from '../router.tsx';
+import { SelectField, TextField } from '../components/form.tsx';
+import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Empty, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 
 const pageSize = 20;
@@ -26,13 +28,143 @@ function AddedNotice({ added }: { added: Added }) {
   );
 }
 
+type Entry = Schemas['ApiCatalogEntry'];
+type Found = Schemas['ApiCatalogPage'];
+type Query = { q: string; category: string; page?: number };
+
+/** The search: words and a category, applied when submitted. */
+function SearchForm({
+  q,
+  category,
+  found,
+  onSearch,
+}: {
+  q: string;
+  category: string;
+  found: Found | null;
+  onSearch: (q: Query) => void;
+}) {
+  const [words, setWords] = useState(q);
+  const [chosen, setChosen] = useState(category);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    onSearch({ q: words, category: chosen });
+  };
+  const categories = (found?.categories ?? []).map((c) => ({
+    value: c.name,
+    label: `${c.name.replace(/_/g, ' ')} (${c.count})`,
+  }));
+  return (
+    <form className="filters" role="search" onSubmit={submit}>
+      <TextField
+        inline
+        id="catalog-q"
+        label="Search"
+        type="search"
+        placeholder="name, provider or topic"
+        value={words}
+        onValue={setWords}
+      />
+      <SelectField
+        inline
+        id="catalog-category"
+        label="Category"
+        value={chosen}
+        onValue={setChosen}
+        options={[{ value: '', label: 'All categories' }, ...categories]}
+      />
+      <button type="submit">Search</button>
+    </form>
+  );
+}
+
+/** Previous and next pages of the results. */
+function Pages({ page, total, onPage }: { page: number; total: number; onPage: (page: number) => void }) {
+  if (total <= pageSize) return null;
+  return (
+    <nav aria-label="Pages of results" className="filters">
+      <button type="button" className="secondary" disabled={page <= 1} onClick={() => onPage(page - 1)}>
+        Previous
+      </button>
+      <span>
+        Page {page} of {Math.ceil(total / pageSize)}
+      </span>
+      <button type="button" className="secondary" disabled={page * pageSize >= total} onClick={() => onPage(page + 1)}>
+        Next
+      </button>
+    </nav>
+  );
+}
+
+function Results(props: {
+  found: Found;
+  q: string;
+  category: string;
+  page: number;
+  adding: string | null;
+  onAdd: (api: Entry) => void;
+  onPage: (page: number) => void;
+}) {
+  const { found, q, category } = props;
+  const total = found.pagination.total;
+  const columns: Column<Entry>[] = [
+    {
+      header: 'API',
+      cell: (api) => (
+        <>
+          <strong>{api.title}</strong> <code>{api.id}</code>
+          {api.description && <div className="hint">{api.description}</div>}
+        </>
+      ),
+    },
+    { header: 'Categories', cell: (api) => api.categories.map((c) => c.replace(/_/g, ' ')).join(', ') || '—' },
+    { header: 'Version', cell: (api) => api.version },
+    {
+      header: 'Connector',
+      cell: (api) =>
+        api.connectorId ? (
+          <Link href="/connectors">Added</Link>
+        ) : (
+          <button
+            type="button"
+            onClick={() => props.onAdd(api)}
+            disabled={props.adding !== null}
+            aria-label={`Add ${api.title} (${api.id}) as a connector`}
+          >
+            {props.adding === api.id ? 'Adding…' : 'Add'}
+          </button>
+        ),
+    },
+  ];
+  if (found.data.length === 0)
+    return (
+      <Empty>
+        No API of the catalog matches{q ? ` “${q}”` : ''}
+        {category ? ` in ${category}` : ''}.
+      </Empty>
+    );
+  return (
+    <>
+      <p role="status">
+        {total} API{total === 1 ? '' : 's'}
+        {q || category ? (total === 1 ? ' matches' : ' match') : ' in the catalog'}.
+      </p>
+      <ResourceTable
+        rows={found.data}
+        columns={columns}
+        rowKey={(api) => api.id}
+        caption={`APIs of the catalog${q ? `, best match first` : ''}`}
+      />
+      <Pages page={props.page} total={total} onPage={props.onPage} />
+    </>
+  );
+}
+
 /** The API catalog (APIs.guru): search by words and category, add an API as an OpenAPI connector. */
 export function CatalogPage({ client, query }: { client: ManagementClient; query: URLSearchParams }) {
   const q = query.get('q') ?? '';
   const category = query.get('category') ?? '';
   const page = Math.max(1, Number(query.get('page')) || 1);
-  const [words, setWords] = useState(q);
-  const [chosen, setChosen] = useState(category);
   const [results, reload] = useLoad(
     () =>
       unwrap(
@@ -44,7 +176,7 @@ export function CatalogPage({ client, query }: { client: ManagementClient; query
   );
   const adding = useRowAction();
   const [added, setAdded] = useState<Added | null>(null);
-  const go = (next: { q: string; category: string; page?: number }) => {
+  const go = (next: Query) => {
     const params = new URLSearchParams();
     if (next.q.trim()) params.set('q', next.q.trim());
     if (next.category) params.set('category', next.category);
@@ -52,11 +184,7 @@ export function CatalogPage({ client, query }: { client: ManagementClient; query
     const qs = params.toString();
     navigate(`/catalog${qs ? `?${qs}` : ''}`);
   };
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    go({ q: words, category: chosen });
-  };
-  const add = (api: Schemas['ApiCatalogEntry']) => {
+  const add = (api: Entry) => {
     setAdded(null);
     adding.run(
       api.id,
@@ -75,109 +203,21 @@ export function CatalogPage({ client, query }: { client: ManagementClient; query
         OpenAPI document as a connector: every operation becomes a tool, its security schemes the credential fields of
         the connector’s instances.
       </p>
-      <form className="filters" role="search" onSubmit={submit}>
-        <div className="field">
-          <label htmlFor="catalog-q">Search</label>
-          <input
-            id="catalog-q"
-            type="search"
-            placeholder="name, provider or topic"
-            value={words}
-            onChange={(e) => setWords(e.target.value)}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="catalog-category">Category</label>
-          <select id="catalog-category" value={chosen} onChange={(e) => setChosen(e.target.value)}>
-            <option value="">All categories</option>
-            {results.state === 'done' &&
-              results.data.categories.map((c) => (
-                <option key={c.name} value={c.name}>
-                  {c.name.replace(/_/g, ' ')} ({c.count})
-                </option>
-              ))}
-          </select>
-        </div>
-        <button type="submit">Search</button>
-      </form>
+      <SearchForm q={q} category={category} found={results.state === 'done' ? results.data : null} onSearch={go} />
       {added && <AddedNotice added={added} />}
       {adding.error !== null && <ErrorBox error={adding.error} title="Could not add the API" />}
       <Show loaded={results} what="the API catalog">
-        {(found) =>
-          found.data.length === 0 ? (
-            <Empty>
-              No API of the catalog matches{q ? ` “${q}”` : ''}
-              {category ? ` in ${category}` : ''}.
-            </Empty>
-          ) : (
-            <>
-              <p role="status">
-                {found.pagination.total} API{found.pagination.total === 1 ? '' : 's'}
-                {q || category ? (found.pagination.total === 1 ? ' matches' : ' match') : ' in the catalog'}.
-              </p>
-              <table>
-                <caption className="visually-hidden">APIs of the catalog{q ? `, best match first` : ''}</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">API</th>
-                    <th scope="col">Categories</th>
-                    <th scope="col">Version</th>
-                    <th scope="col">Connector</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {found.data.map((api) => (
-                    <tr key={api.id}>
-                      <td>
-                        <strong>{api.title}</strong> <code>{api.id}</code>
-                        {api.description && <div className="hint">{api.description}</div>}
-                      </td>
-                      <td>{api.categories.map((c) => c.replace(/_/g, ' ')).join(', ') || '—'}</td>
-                      <td>{api.version}</td>
-                      <td>
-                        {api.connectorId ? (
-                          <Link href="/connectors">Added</Link>
-                        ) : (
-                          <button
-                            type="button"
-                            onClick={() => add(api)}
-                            disabled={adding.pending !== null}
-                            aria-label={`Add ${api.title} (${api.id}) as a connector`}
-                          >
-                            {adding.pending === api.id ? 'Adding…' : 'Add'}
-                          </button>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-              {found.pagination.total > pageSize && (
-                <nav aria-label="Pages of results" className="filters">
-                  <button
-                    type="button"
-                    className="secondary"
-                    disabled={page <= 1}
-                    onClick={() => go({ q, category, page: page - 1 })}
-                  >
-                    Previous
-                  </button>
-                  <span>
-                    Page {page} of {Math.ceil(found.pagination.total / pageSize)}
-                  </span>
-                  <button
-                    type="button"
-                    className="secondary"
-                    disabled={page * pageSize >= found.pagination.total}
-                    onClick={() => go({ q, category, page: page + 1 })}
-                  >
-                    Next
-                  </button>
-                </nav>
-              )}
-            </>
-          )
-        }
+        {(found) => (
+          <Results
+            found={found}
+            q={q}
+            category={category}
+            page={page}
+            adding={adding.pending}
+            onAdd={add}
+            onPage={(n) => go({ q, category, page: n })}
+          />
+        )}
       </Show>
     </>
   );

@@ -1,19 +1,20 @@
-import { useState, type ChangeEvent, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
-import { ApiError, unwrap, type Schemas } from '../api.ts';
-import { DocumentView, IssueList, placeIssues, type PlacedIssue } from '../document-view.tsx';
+import { unwrap, type Schemas } from '../api.ts';
+import {
+  contentType,
+  DocumentInput,
+  InvalidDocument,
+  uploadFailure,
+  type InvalidDocumentOutcome,
+} from '../components/document-input.tsx';
+import { SubmitButton, Success } from '../components/form.tsx';
+import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
-import { Empty, ErrorBox, Show, useLoad } from '../ui.tsx';
+import { ErrorBox, useLoad } from '../ui.tsx';
 
 type Result =
-  | { kind: 'created'; connector: Schemas['Connector'] }
-  | { kind: 'invalid'; message: string; text: string; issues: PlacedIssue[] }
-  | { kind: 'error'; error: unknown };
-
-/** JSON when the text starts like JSON, else YAML (a superset the API reads too). */
-export function contentType(text: string): string {
-  return /^\s*[{[]/.test(text) ? 'application/json' : 'application/yaml';
-}
+  { kind: 'created'; connector: Schemas['Connector'] } | InvalidDocumentOutcome | { kind: 'error'; error: unknown };
 
 /**
  * A connector's `capabilities` and `sla` in a few words ("full_refresh sync · no schema discovery · 99.5%
@@ -44,10 +45,6 @@ function Upload({ client, onCreated }: { client: ManagementClient; onCreated: ()
   const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<Result | null>(null);
-  const readFile = (e: ChangeEvent<HTMLInputElement>) => {
-    const file = e.target.files?.[0];
-    if (file) file.text().then(setText, (err: unknown) => setResult({ kind: 'error', error: err }));
-  };
   const submit = (e: FormEvent) => {
     e.preventDefault();
     setBusy(true);
@@ -65,12 +62,7 @@ function Upload({ client, onCreated }: { client: ManagementClient; onCreated: ()
           setResult({ kind: 'created', connector });
           onCreated();
         },
-        (err: unknown) =>
-          setResult(
-            err instanceof ApiError && err.status === 422
-              ? { kind: 'invalid', message: err.message, text: sent, issues: placeIssues(sent, err.issues) }
-              : { kind: 'error', error: err },
-          ),
+        (err: unknown) => setResult(uploadFailure(err, sent)),
       )
       .finally(() => setBusy(false));
   };
@@ -78,95 +70,58 @@ function Upload({ client, onCreated }: { client: ManagementClient; onCreated: ()
     <section aria-labelledby="upload-title">
       <h2 id="upload-title">Add a connector</h2>
       <form onSubmit={submit} className="form">
-        <label htmlFor="connector-file">Descriptor or OpenAPI document file (YAML or JSON)</label>
-        <input
-          id="connector-file"
-          type="file"
-          accept=".yaml,.yml,.json,application/json,application/yaml"
-          onChange={readFile}
+        <DocumentInput
+          id="connector"
+          text={text}
+          onText={setText}
+          onError={(error) => setResult({ kind: 'error', error })}
         />
-        <label htmlFor="connector-text">Or paste it</label>
-        <textarea
-          id="connector-text"
-          className="code"
-          rows={14}
-          spellCheck={false}
-          value={text}
-          onChange={(e) => setText(e.target.value)}
-        />
-        <button type="submit" disabled={busy || text.trim() === ''}>
-          {busy ? 'Uploading…' : 'Upload connector'}
-        </button>
+        <SubmitButton busy={busy} disabled={text.trim() === ''} busyLabel="Uploading…">
+          Upload connector
+        </SubmitButton>
       </form>
       {result?.kind === 'created' && (
-        <p className="success" role="status">
+        <Success>
           Created <strong>{result.connector.name}</strong> {result.connector.version} with{' '}
           {result.connector.tools.length} tools. <Link href="/instances">Create an instance of it</Link>.
-        </p>
+        </Success>
       )}
       {result?.kind === 'error' && <ErrorBox error={result.error} title="Upload failed" />}
-      {result?.kind === 'invalid' && (
-        <div className="invalid">
-          <div className="error" role="alert">
-            <strong>The document is invalid</strong> ({result.message}): {result.issues.length} problem
-            {result.issues.length === 1 ? '' : 's'}.
-          </div>
-          <IssueList issues={result.issues} label="Problems of the document" />
-          <DocumentView text={result.text} issues={result.issues} label="The submitted document, problems marked" />
-        </div>
-      )}
+      {result?.kind === 'invalid' && <InvalidDocument outcome={result} />}
     </section>
   );
 }
 
+const columns: Column<Schemas['Connector']>[] = [
+  { header: 'Name', cell: (c) => <Link href={`/connectors/${c.id}`}>{c.name}</Link> },
+  { header: 'Slug', cell: (c) => <code>{c.slug}</code> },
+  { header: 'Version', cell: (c) => c.version },
+  { header: 'Kind', cell: (c) => c.kind },
+  { header: 'Tools', cell: (c) => (c.tools.length > 0 ? c.tools.join(', ') : 'none (MCP not enabled)') },
+  { header: 'Capabilities and SLA', cell: promisesText },
+];
+
 export function ConnectorsPage({ client }: { client: ManagementClient }) {
-  const [connectors, reload] = useLoad(() => unwrap(client.GET('/connectors')), [client]);
+  const [connectors, reload] = useLoad(() => unwrap(client.GET('/connectors')).then((r) => r.data), [client]);
   return (
     <>
       <h1>Connectors</h1>
       <Upload client={client} onCreated={reload} />
       <section aria-labelledby="connectors-title">
         <h2 id="connectors-title">Connectors of the workspace</h2>
-        <Show loaded={connectors} what="the connectors">
-          {(list) =>
-            list.data.length === 0 ? (
-              <Empty>
-                No connector yet: upload a descriptor or an OpenAPI document above, or add an API from the{' '}
-                <Link href="/catalog">API catalog</Link>.
-              </Empty>
-            ) : (
-              <table>
-                <caption className="visually-hidden">Connectors</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Slug</th>
-                    <th scope="col">Version</th>
-                    <th scope="col">Kind</th>
-                    <th scope="col">Tools</th>
-                    <th scope="col">Capabilities and SLA</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.data.map((c) => (
-                    <tr key={c.id}>
-                      <td>
-                        <Link href={`/connectors/${c.id}`}>{c.name}</Link>
-                      </td>
-                      <td>
-                        <code>{c.slug}</code>
-                      </td>
-                      <td>{c.version}</td>
-                      <td>{c.kind}</td>
-                      <td>{c.tools.length > 0 ? c.tools.join(', ') : 'none (MCP not enabled)'}</td>
-                      <td>{promisesText(c)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
+        <ResourceTable
+          loaded={connectors}
+          what="the connectors"
+          caption="Connectors"
+          columns={columns}
+          rowKey={(c) => c.id}
+          empty={
+            <>
+              No connector yet: upload a descriptor or an OpenAPI document above, or add an API from the{' '}
+              <Link href="/catalog">API catalog</Link>.
+            </>
           }
-        </Show>
+        />
       </section>
     </>
   );

@@ -2,9 +2,14 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
-import { ConfirmButton, Empty, ErrorBox, SecretInput, Show, useLoad, useRowAction, when } from '../ui.tsx';
+import { useAction } from '../components/action.ts';
+import { ActionError, SubmitButton, Success, TextField } from '../components/form.tsx';
+import { ResourceTable, type Column } from '../components/resource-table.tsx';
+import { ConfirmButton, ErrorBox, SecretInput, useLoad, useRowAction, when } from '../ui.tsx';
 
 type Registered = Schemas['ExternalMcpServer'];
+
+const slug = '[a-z0-9][a-z0-9_\\-]{0,49}';
 
 /** A header name and its value (write-only: typed in a password field, sent once, never shown back). */
 function HeaderFields({
@@ -54,25 +59,18 @@ function EditServer({
   const [url, setUrl] = useState(server.url);
   const [header, setHeader] = useState('');
   const [value, setValue] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const patch = (body: Schemas['UpdateExternalMcpServerBody'], what: string) => {
-    setBusy(true);
-    setError(null);
-    unwrap(client.PATCH('/external_mcp_servers/{id}', { params: { path: { id: server.id } }, body }))
-      .then(
-        (changed) => {
-          setHeader('');
-          setValue('');
-          onDone(
-            `${what} ${changed.name}; ${changed.usedBy.length} server${changed.usedBy.length === 1 ? '' : 's'} updated.`,
-          );
-        },
-        (err: unknown) => setError(err),
-      )
-      .finally(() => setBusy(false));
-  };
-  const save = (e: FormEvent) => {
+  const save = useAction();
+  const patch = (body: Schemas['UpdateExternalMcpServerBody'], what: string) =>
+    save.run(() => unwrap(client.PATCH('/external_mcp_servers/{id}', { params: { path: { id: server.id } }, body })), {
+      then: (changed) => {
+        setHeader('');
+        setValue('');
+        onDone(
+          `${what} ${changed.name}; ${changed.usedBy.length} server${changed.usedBy.length === 1 ? '' : 's'} updated.`,
+        );
+      },
+    });
+  const submit = (e: FormEvent) => {
     e.preventDefault();
     const body: Schemas['UpdateExternalMcpServerBody'] = {
       ...(name.trim() !== server.name ? { name: name.trim() } : {}),
@@ -85,23 +83,15 @@ function EditServer({
   return (
     <section aria-labelledby={`${id}-title`}>
       <h3 id={`${id}-title`}>Change {server.name}</h3>
-      <form className="form" onSubmit={save}>
-        <label htmlFor={`${id}-server-name`}>Name</label>
-        <input
-          id={`${id}-server-name`}
-          required
-          pattern="[a-z0-9][a-z0-9_\-]{0,49}"
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-        />
-        <label htmlFor={`${id}-url`}>URL</label>
-        <input id={`${id}-url`} type="url" required value={url} onChange={(e) => setUrl(e.target.value)} />
+      <form className="form" onSubmit={submit}>
+        <TextField id={`${id}-server-name`} label="Name" required pattern={slug} value={name} onValue={setName} />
+        <TextField id={`${id}-url`} label="URL" type="url" required value={url} onValue={setUrl} />
         <p className="hint">Set one header: the others keep their values.</p>
         <HeaderFields id={`${id}-header`} name={header} value={value} onName={setHeader} onValue={setValue} />
-        {error !== null && <ErrorBox error={error} title="Not saved" />}
-        <button type="submit" disabled={busy}>
-          {busy ? 'Saving…' : 'Save changes'}
-        </button>
+        <ActionError action={save} title="Not saved" />
+        <SubmitButton busy={save.busy} busyLabel="Saving…">
+          Save changes
+        </SubmitButton>
       </form>
       {server.headerNames.length > 0 && (
         <ul aria-label={`Headers of ${server.name}`}>
@@ -112,7 +102,7 @@ function EditServer({
                 type="button"
                 className="secondary"
                 aria-label={`Remove header ${h} of ${server.name}`}
-                disabled={busy}
+                disabled={save.busy}
                 onClick={() => patch({ headers: { [h]: null } }, `Removed ${h} from`)}
               >
                 Remove
@@ -125,49 +115,116 @@ function EditServer({
   );
 }
 
+/** Registers a server: a name, a URL and one header (more can be set afterwards). */
+function RegisterForm({ client, onRegistered }: { client: ManagementClient; onRegistered: (message: string) => void }) {
+  const [name, setName] = useState('');
+  const [url, setUrl] = useState('');
+  const [header, setHeader] = useState('');
+  const [value, setValue] = useState('');
+  const register = useAction();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const body = { name: name.trim(), url: url.trim(), headers: header.trim() ? { [header.trim()]: value } : {} };
+    register.run(() => unwrap(client.POST('/external_mcp_servers', { body })), {
+      then: (created) => {
+        setName('');
+        setUrl('');
+        setHeader('');
+        setValue('');
+        const tools = `${created.tools.length} tool${created.tools.length === 1 ? '' : 's'}`;
+        onRegistered(
+          created.listError
+            ? `Registered ${created.name}, but it could not be listed: ${created.listError}`
+            : `Registered ${created.name} with ${tools}.`,
+        );
+      },
+    });
+  };
+  return (
+    <section aria-labelledby="register-title">
+      <h2 id="register-title">Register an external MCP server</h2>
+      <form className="form" onSubmit={submit}>
+        <TextField
+          id="ext-name"
+          label="Name"
+          required
+          pattern={slug}
+          title="Lower-case letters, digits, - and _"
+          value={name}
+          onValue={setName}
+        />
+        <TextField id="ext-url" label="URL" type="url" required value={url} onValue={setUrl} />
+        <HeaderFields id="ext-header" name={header} value={value} onName={setHeader} onValue={setValue} />
+        <ActionError action={register} title="Not registered" />
+        <SubmitButton busy={register.busy} disabled={!name.trim() || !url.trim()} busyLabel="Registering…">
+          Register
+        </SubmitButton>
+      </form>
+    </section>
+  );
+}
+
+const columns: Column<Registered>[] = [
+  { header: 'Name', cell: (s) => s.name },
+  { header: 'URL', cell: (s) => <code>{s.url}</code> },
+  { header: 'Headers', cell: (s) => (s.headerNames.length === 0 ? 'none' : s.headerNames.join(', ')) },
+  { header: 'Tools', cell: (s) => s.tools.map((t) => t.name).join(', ') || '—' },
+  {
+    header: 'Used by',
+    cell: (s) =>
+      s.usedBy.length === 0
+        ? 'no server'
+        : s.usedBy.map((u, i) => (
+            <span key={u.id}>
+              {i > 0 && ', '}
+              <Link href={`/servers/${u.id}`}>{u.name}</Link>
+            </span>
+          )),
+  },
+  { header: 'Last listed', cell: (s) => (s.listError ? `failed: ${s.listError}` : when(s.listedAt)) },
+];
+
 /**
  * External MCP servers registered on the workspace: a name, a URL and headers (values write-only), used by name
  * from any MCP server (`externalMcpServers`). A change here reaches every server using it.
  */
 export function ExternalServersPage({ client }: { client: ManagementClient }) {
   const [list, reload] = useLoad(() => unwrap(client.GET('/external_mcp_servers')).then((r) => r.data), [client]);
-  const [name, setName] = useState('');
-  const [url, setUrl] = useState('');
-  const [header, setHeader] = useState('');
-  const [value, setValue] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<string | null>(null);
   const [editing, setEditing] = useState<string | null>(null);
   const removal = useRowAction();
-  const register = (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    setDone(null);
-    const body = {
-      name: name.trim(),
-      url: url.trim(),
-      headers: header.trim() ? { [header.trim()]: value } : {},
-    };
-    unwrap(client.POST('/external_mcp_servers', { body }))
-      .then(
-        (created) => {
-          setName('');
-          setUrl('');
-          setHeader('');
-          setValue('');
-          setDone(
-            created.listError
-              ? `Registered ${created.name}, but it could not be listed: ${created.listError}`
-              : `Registered ${created.name} with ${created.tools.length} tool${created.tools.length === 1 ? '' : 's'}.`,
-          );
-          reload();
-        },
-        (err: unknown) => setError(err),
-      )
-      .finally(() => setBusy(false));
+  const report = (message: string) => {
+    setDone(message);
+    reload();
   };
+  const actions = (s: Registered) => (
+    <>
+      <button
+        type="button"
+        className="secondary"
+        aria-label={`Change ${s.name}`}
+        aria-expanded={editing === s.id}
+        onClick={() => setEditing(editing === s.id ? null : s.id)}
+      >
+        Change
+      </button>{' '}
+      <ConfirmButton
+        label="Remove"
+        name={s.name}
+        question={`Unregister ${s.name}?`}
+        confirmLabel={`Unregister ${s.name}`}
+        busy={removal.pending === s.id}
+        onConfirm={() =>
+          removal.run(
+            s.id,
+            () => unwrap(client.DELETE('/external_mcp_servers/{id}', { params: { path: { id: s.id } } })),
+            reload,
+          )
+        }
+      />
+    </>
+  );
+  const edited = list.state === 'done' ? list.data.find((s) => s.id === editing) : undefined;
   return (
     <>
       <h1>External MCP servers</h1>
@@ -175,123 +232,23 @@ export function ExternalServersPage({ client }: { client: ManagementClient }) {
         Registered once on the workspace and used by name from any MCP server. Header values go to the secrets store and
         never come back; changing the URL, the name or one header updates every server using it.
       </p>
-      <section aria-labelledby="register-title">
-        <h2 id="register-title">Register an external MCP server</h2>
-        <form className="form" onSubmit={register}>
-          <label htmlFor="ext-name">Name</label>
-          <input
-            id="ext-name"
-            required
-            pattern="[a-z0-9][a-z0-9_\-]{0,49}"
-            title="Lower-case letters, digits, - and _"
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-          />
-          <label htmlFor="ext-url">URL</label>
-          <input id="ext-url" type="url" required value={url} onChange={(e) => setUrl(e.target.value)} />
-          <HeaderFields id="ext-header" name={header} value={value} onName={setHeader} onValue={setValue} />
-          {error !== null && <ErrorBox error={error} title="Not registered" />}
-          <button type="submit" disabled={busy || !name.trim() || !url.trim()}>
-            {busy ? 'Registering…' : 'Register'}
-          </button>
-        </form>
-      </section>
-      {done && (
-        <p className="success" role="status">
-          {done}
-        </p>
-      )}
+      <RegisterForm client={client} onRegistered={report} />
+      <Success>{done}</Success>
       <section aria-labelledby="registered-title">
         <h2 id="registered-title">Registered servers</h2>
         {removal.error !== null && <ErrorBox error={removal.error} title="Not removed" />}
-        <Show loaded={list} what="the external MCP servers">
-          {(servers) =>
-            servers.length === 0 ? (
-              <Empty>No external MCP server registered yet.</Empty>
-            ) : (
-              <>
-                <table>
-                  <caption className="visually-hidden">Registered external MCP servers</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Name</th>
-                      <th scope="col">URL</th>
-                      <th scope="col">Headers</th>
-                      <th scope="col">Tools</th>
-                      <th scope="col">Used by</th>
-                      <th scope="col">Last listed</th>
-                      <th scope="col">Actions</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {servers.map((s) => (
-                      <tr key={s.id}>
-                        <td>{s.name}</td>
-                        <td>
-                          <code>{s.url}</code>
-                        </td>
-                        <td>{s.headerNames.length === 0 ? 'none' : s.headerNames.join(', ')}</td>
-                        <td>{s.tools.map((t) => t.name).join(', ') || '—'}</td>
-                        <td>
-                          {s.usedBy.length === 0
-                            ? 'no server'
-                            : s.usedBy.map((u, i) => (
-                                <span key={u.id}>
-                                  {i > 0 && ', '}
-                                  <Link href={`/servers/${u.id}`}>{u.name}</Link>
-                                </span>
-                              ))}
-                        </td>
-                        <td>{s.listError ? `failed: ${s.listError}` : when(s.listedAt)}</td>
-                        <td>
-                          <button
-                            type="button"
-                            className="secondary"
-                            aria-label={`Change ${s.name}`}
-                            aria-expanded={editing === s.id}
-                            onClick={() => setEditing(editing === s.id ? null : s.id)}
-                          >
-                            Change
-                          </button>{' '}
-                          <ConfirmButton
-                            label="Remove"
-                            name={s.name}
-                            question={`Unregister ${s.name}?`}
-                            confirmLabel={`Unregister ${s.name}`}
-                            busy={removal.pending === s.id}
-                            onConfirm={() =>
-                              removal.run(
-                                s.id,
-                                () =>
-                                  unwrap(
-                                    client.DELETE('/external_mcp_servers/{id}', { params: { path: { id: s.id } } }),
-                                  ),
-                                reload,
-                              )
-                            }
-                          />
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-                {servers
-                  .filter((s) => s.id === editing)
-                  .map((s) => (
-                    <EditServer
-                      key={`${s.id}-${s.updatedAt}`}
-                      client={client}
-                      server={s}
-                      onDone={(message) => {
-                        setDone(message);
-                        reload();
-                      }}
-                    />
-                  ))}
-              </>
-            )
-          }
-        </Show>
+        <ResourceTable
+          loaded={list}
+          what="the external MCP servers"
+          columns={columns}
+          actions={actions}
+          rowKey={(s) => s.id}
+          caption="Registered external MCP servers"
+          empty="No external MCP server registered yet."
+        />
+        {edited && (
+          <EditServer key={`${edited.id}-${edited.updatedAt}`} client={client} server={edited} onDone={report} />
+        )}
       </section>
     </>
   );

@@ -1,23 +1,17 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { useRef, useState, type FormEvent, type Ref } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
+import { formatAttributes, parseAttributes } from '../attributes.ts';
+import { useAction, type Action } from '../components/action.ts';
+import { CredentialInputs, typedValues, useCredentialFields } from '../components/credential-inputs.tsx';
+import { ActionOutcome, CodeArea, InlineRows, SelectField, SubmitButton, TextField } from '../components/form.tsx';
+import { ResourceTable, type Column } from '../components/resource-table.tsx';
+import { SecretActions } from '../components/secret-actions.tsx';
 import { Link } from '../router.tsx';
-import { ConfirmButton, Empty, ErrorBox, SecretInput, Show, useLoad, when, type Loaded } from '../ui.tsx';
-import { credentialFields, type CredentialField } from '../credentials.ts';
-import { formatAttributes, parseAttributes } from './external-users.tsx';
+import { ConfirmButton, Empty, SecretInput, Show, useLoad, when } from '../ui.tsx';
 
-/** What a section reports after an action: done (a status) or failed (an alert). */
-type Outcome = { ok: true; message: string } | { ok: false; error: unknown; title: string } | null;
-
-function OutcomeView({ outcome }: { outcome: Outcome }) {
-  if (!outcome) return null;
-  if (!outcome.ok) return <ErrorBox error={outcome.error} title={outcome.title} />;
-  return (
-    <p className="success" role="status">
-      {outcome.message}
-    </p>
-  );
-}
+type Connection = Schemas['UserConnection'];
+type Instance = Schemas['ConnectorInstance'];
 
 function Attributes({
   client,
@@ -29,48 +23,45 @@ function Attributes({
   onSaved: () => void;
 }) {
   const [text, setText] = useState(() => formatAttributes(user.attributes));
-  const [busy, setBusy] = useState(false);
-  const [outcome, setOutcome] = useState<Outcome>(null);
+  const save = useAction();
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    setOutcome(null);
     let attributes: Record<string, string>;
     try {
       attributes = parseAttributes(text);
     } catch (error) {
-      setOutcome({ ok: false, error, title: 'Not saved' });
-      return;
+      return save.fail(error, 'Not saved');
     }
-    setBusy(true);
-    unwrap(client.PATCH('/external_users/{name}', { params: { path: { name: user.name } }, body: { attributes } }))
-      .then(
-        (saved) => {
-          setText(formatAttributes(saved.attributes));
-          setOutcome({ ok: true, message: 'Attributes saved.' });
-          onSaved();
-        },
-        (error: unknown) => setOutcome({ ok: false, error, title: 'Not saved' }),
-      )
-      .finally(() => setBusy(false));
+    const params = { path: { name: user.name } };
+    save.run(() => unwrap(client.PATCH('/external_users/{name}', { params, body: { attributes } })), {
+      failed: 'Not saved',
+      then: (saved) => {
+        setText(formatAttributes(saved.attributes));
+        onSaved();
+        return 'Attributes saved.';
+      },
+    });
   };
   return (
     <section aria-labelledby="attributes-title">
       <h2 id="attributes-title">Attributes</h2>
       <form className="form" onSubmit={submit}>
-        <label htmlFor="user-attributes-edit">
-          Attributes (one name=value a line; read as <code>$current_user.&lt;name&gt;</code>; saving replaces them all)
-        </label>
-        <textarea
+        <CodeArea
           id="user-attributes-edit"
-          className="code"
+          label={
+            <>
+              Attributes (one name=value a line; read as <code>$current_user.&lt;name&gt;</code>; saving replaces them
+              all)
+            </>
+          }
           rows={4}
           value={text}
-          onChange={(e) => setText(e.target.value)}
+          onValue={setText}
         />
-        <OutcomeView outcome={outcome} />
-        <button type="submit" disabled={busy}>
-          {busy ? 'Saving…' : 'Save attributes'}
-        </button>
+        <ActionOutcome action={save} title="Not saved" />
+        <SubmitButton busy={save.busy} busyLabel="Saving…">
+          Save attributes
+        </SubmitButton>
       </form>
     </section>
   );
@@ -85,21 +76,97 @@ const revocationText: Record<string, string> = {
 };
 
 /** A connection's status in words: an own account's, with its access token's expiry. */
-function connectionStatus(c: Schemas['UserConnection']): string {
+function connectionStatus(c: Connection): string {
   if (c.kind !== 'oauth') return 'Stored';
   if (c.status === 'needs_reauthorization') return 'Needs re-authorisation (the next call gives a new link)';
   return c.expires_at ? `Connected (token renewed before ${when(c.expires_at)})` : 'Connected';
 }
 
-function Connections({
-  client,
-  user,
-  instances,
-}: {
-  client: ManagementClient;
+function ConnectionsTable(props: {
   user: string;
-  instances: Schemas['ConnectorInstance'][];
+  list: Connection[];
+  nameOf: (id: string) => string;
+  action: Action;
+  onRemove: (instanceId: string) => void;
 }) {
+  const { user, nameOf } = props;
+  const columns: Column<Connection>[] = [
+    { header: 'Connector instance', cell: (c) => nameOf(c.connector_instance_id) },
+    { header: 'Kind', cell: (c) => (c.kind === 'oauth' ? 'Own account' : 'Credentials') },
+    { header: 'Status', cell: connectionStatus },
+    {
+      header: 'Credentials or scopes',
+      cell: (c) =>
+        c.kind === 'oauth' ? (c.scopes ?? []).join(', ') || 'none stated' : c.credential_keys.join(', ') || 'none',
+    },
+    { header: 'Updated', cell: (c) => when(c.updatedAt) },
+  ];
+  const actions = (c: Connection) => (
+    <ConfirmButton
+      label={c.kind === 'oauth' ? 'Disconnect' : 'Remove'}
+      name={`the connection to ${nameOf(c.connector_instance_id)}`}
+      question={
+        c.kind === 'oauth'
+          ? `Disconnect ${user}’s account for ${nameOf(c.connector_instance_id)}? The provider is asked to revoke it.`
+          : `Remove ${user}’s credentials for ${nameOf(c.connector_instance_id)}?`
+      }
+      confirmLabel={c.kind === 'oauth' ? 'Disconnect the account' : 'Remove the connection'}
+      busy={props.action.pending === c.connector_instance_id}
+      onConfirm={() => props.onRemove(c.connector_instance_id)}
+    />
+  );
+  return (
+    <ResourceTable
+      rows={props.list}
+      columns={columns}
+      actions={actions}
+      rowKey={(c) => c.connector_instance_id}
+      caption={`Connections of ${user}`}
+      empty="No connection yet."
+    />
+  );
+}
+
+/** The user's own credentials for one instance (saving replaces their previous ones). */
+function SetConnection(props: {
+  client: ManagementClient;
+  instances: Instance[];
+  action: Action;
+  onSave: (instanceId: string, credentials: Record<string, string>, then: () => void) => void;
+}) {
+  const { instances, action } = props;
+  const [instanceId, setInstanceId] = useState(instances[0]?.id ?? '');
+  const [credentials, setCredentials] = useState<Record<string, string>>({});
+  const fields = useCredentialFields(props.client, instances.find((i) => i.id === instanceId)?.connector_id);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    props.onSave(instanceId, typedValues(credentials), () => setCredentials({}));
+  };
+  const choose = (id: string) => {
+    setInstanceId(id);
+    setCredentials({});
+  };
+  return (
+    <form className="form" onSubmit={submit} aria-labelledby="set-connection-title">
+      <SelectField
+        id="connection-instance"
+        label="Connector instance"
+        value={instanceId}
+        onValue={choose}
+        options={instances.map((i) => ({ value: i.id, label: i.name }))}
+      />
+      <fieldset>
+        <legend>Credentials (write-only: never shown again; saving replaces the user’s previous ones)</legend>
+        <CredentialInputs idPrefix="user-cred" fields={fields} values={credentials} onChange={setCredentials} />
+      </fieldset>
+      <SubmitButton busy={action.busy} disabled={!instanceId || fields.state !== 'done'} busyLabel="Saving…">
+        Save connection
+      </SubmitButton>
+    </form>
+  );
+}
+
+function Connections({ client, user, instances }: { client: ManagementClient; user: string; instances: Instance[] }) {
   const [connections, reload] = useLoad(
     () =>
       unwrap(client.GET('/external_users/{name}/connections', { params: { path: { name: user } } })).then(
@@ -107,69 +174,34 @@ function Connections({
       ),
     [client, user],
   );
-  const [instanceId, setInstanceId] = useState(instances[0]?.id ?? '');
-  const [fields, setFields] = useState<Loaded<CredentialField[]>>({ state: 'loading' });
-  const [credentials, setCredentials] = useState<Record<string, string>>({});
-  const [busy, setBusy] = useState(false);
-  const [removing, setRemoving] = useState<string | null>(null);
-  const [outcome, setOutcome] = useState<Outcome>(null);
-  const connectorId = instances.find((i) => i.id === instanceId)?.connector_id;
-  useEffect(() => {
-    if (!connectorId) return;
-    let live = true;
-    setFields({ state: 'loading' });
-    setCredentials({});
-    unwrap(client.GET('/connectors/{id}', { params: { path: { id: connectorId } } })).then(
-      (c) => live && setFields({ state: 'done', data: credentialFields(c) }),
-      (error: unknown) => live && setFields({ state: 'error', error }),
-    );
-    return () => {
-      live = false;
-    };
-  }, [client, connectorId]);
+  const action = useAction();
   const nameOf = (id: string) => instances.find((i) => i.id === id)?.name ?? id;
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setOutcome(null);
-    const body = { credentials: Object.fromEntries(Object.entries(credentials).filter(([, v]) => v !== '')) };
-    unwrap(
-      client.PUT('/external_users/{name}/connections/{instanceId}', {
-        params: { path: { name: user, instanceId } },
-        body,
-      }),
-    )
-      .then(
-        () => {
-          setCredentials({});
-          setOutcome({ ok: true, message: `Connection to ${nameOf(instanceId)} saved.` });
+  const save = (instanceId: string, credentials: Record<string, string>, then: () => void) => {
+    const params = { path: { name: user, instanceId } };
+    action.run(
+      () => unwrap(client.PUT('/external_users/{name}/connections/{instanceId}', { params, body: { credentials } })),
+      {
+        failed: 'Not saved',
+        then: () => {
+          then();
           reload();
+          return `Connection to ${nameOf(instanceId)} saved.`;
         },
-        (error: unknown) => setOutcome({ ok: false, error, title: 'Not saved' }),
-      )
-      .finally(() => setBusy(false));
+      },
+    );
   };
   const remove = (id: string) => {
-    setRemoving(id);
-    setOutcome(null);
-    unwrap(
-      client.DELETE('/external_users/{name}/connections/{instanceId}', {
-        params: { path: { name: user, instanceId: id } },
-      }),
-    )
-      .then(
-        (ended) => {
-          // An own account answers how the revocation at the provider went.
-          const revocation = ended ? revocationText[ended.revocation] : '';
-          setOutcome({
-            ok: true,
-            message: `Connection to ${nameOf(id)} removed.${revocation ? ` ${revocation}` : ''}`,
-          });
-          reload();
-        },
-        (error: unknown) => setOutcome({ ok: false, error, title: 'Not removed' }),
-      )
-      .finally(() => setRemoving(null));
+    const params = { path: { name: user, instanceId: id } };
+    action.run(() => unwrap(client.DELETE('/external_users/{name}/connections/{instanceId}', { params })), {
+      row: id,
+      failed: 'Not removed',
+      then: (ended) => {
+        reload();
+        // An own account answers how the revocation at the provider went.
+        const revocation = ended ? revocationText[ended.revocation] : '';
+        return `Connection to ${nameOf(id)} removed.${revocation ? ` ${revocation}` : ''}`;
+      },
+    });
   };
   return (
     <section aria-labelledby="connections-title">
@@ -180,54 +212,7 @@ function Connections({
         the person with a link their agent gave them (never a token shown).
       </p>
       <Show loaded={connections} what="the connections">
-        {(list) =>
-          list.length === 0 ? (
-            <Empty>No connection yet.</Empty>
-          ) : (
-            <table>
-              <caption className="visually-hidden">Connections of {user}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Connector instance</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Credentials or scopes</th>
-                  <th scope="col">Updated</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((c) => (
-                  <tr key={c.connector_instance_id}>
-                    <td>{nameOf(c.connector_instance_id)}</td>
-                    <td>{c.kind === 'oauth' ? 'Own account' : 'Credentials'}</td>
-                    <td>{connectionStatus(c)}</td>
-                    <td>
-                      {c.kind === 'oauth'
-                        ? (c.scopes ?? []).join(', ') || 'none stated'
-                        : c.credential_keys.join(', ') || 'none'}
-                    </td>
-                    <td>{when(c.updatedAt)}</td>
-                    <td>
-                      <ConfirmButton
-                        label={c.kind === 'oauth' ? 'Disconnect' : 'Remove'}
-                        name={`the connection to ${nameOf(c.connector_instance_id)}`}
-                        question={
-                          c.kind === 'oauth'
-                            ? `Disconnect ${user}’s account for ${nameOf(c.connector_instance_id)}? The provider is asked to revoke it.`
-                            : `Remove ${user}’s credentials for ${nameOf(c.connector_instance_id)}?`
-                        }
-                        confirmLabel={c.kind === 'oauth' ? 'Disconnect the account' : 'Remove the connection'}
-                        busy={removing === c.connector_instance_id}
-                        onConfirm={() => remove(c.connector_instance_id)}
-                      />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )
-        }
+        {(list) => <ConnectionsTable user={user} list={list} nameOf={nameOf} action={action} onRemove={remove} />}
       </Show>
       <h3 id="set-connection-title">Set a connection</h3>
       {instances.length === 0 ? (
@@ -235,45 +220,9 @@ function Connections({
           No connector instance yet: create one under <Link href="/instances">Connector instances</Link>.
         </Empty>
       ) : (
-        <form className="form" onSubmit={submit} aria-labelledby="set-connection-title">
-          <label htmlFor="connection-instance">Connector instance</label>
-          <select id="connection-instance" value={instanceId} onChange={(e) => setInstanceId(e.target.value)}>
-            {instances.map((i) => (
-              <option key={i.id} value={i.id}>
-                {i.name}
-              </option>
-            ))}
-          </select>
-          <fieldset>
-            <legend>Credentials (write-only: never shown again; saving replaces the user’s previous ones)</legend>
-            <Show loaded={fields} what="the credential fields">
-              {(list) =>
-                list.length === 0 ? (
-                  <Empty>This connector needs no credentials.</Empty>
-                ) : (
-                  list.map((f) => (
-                    <div key={f.key} className="field">
-                      <label htmlFor={`user-cred-${f.key}`}>
-                        {f.label} {f.required && <span>(required)</span>}
-                      </label>
-                      <SecretInput
-                        id={`user-cred-${f.key}`}
-                        required={f.required}
-                        value={credentials[f.key] ?? ''}
-                        onValue={(v) => setCredentials({ ...credentials, [f.key]: v })}
-                      />
-                    </div>
-                  ))
-                )
-              }
-            </Show>
-          </fieldset>
-          <button type="submit" disabled={busy || !instanceId || fields.state !== 'done'}>
-            {busy ? 'Saving…' : 'Save connection'}
-          </button>
-        </form>
+        <SetConnection client={client} instances={instances} action={action} onSave={save} />
       )}
-      <OutcomeView outcome={outcome} />
+      <ActionOutcome action={action} title="Not saved" />
     </section>
   );
 }
@@ -286,9 +235,128 @@ interface External {
 }
 
 interface HeaderRow {
-  id: number;
+  key: number;
   name: string;
   value: string;
+}
+
+const keyOf = (x: External) => `${x.serverId}/${x.external}`;
+const labelOf = (x: External) => `${x.external} (of ${x.serverName})`;
+
+/** The header rows of the chosen external server: its configured header names, values to type. */
+function useHeaderRows() {
+  const nextKey = useRef(1);
+  const rowsFor = (x: External | undefined): HeaderRow[] =>
+    (x && x.headerNames.length > 0 ? x.headerNames : ['']).map((name) => ({ key: nextKey.current++, name, value: '' }));
+  const add = (rows: HeaderRow[]) => [...rows, { key: nextKey.current++, name: '', value: '' }];
+  return { rowsFor, add };
+}
+
+function HeaderFields({
+  row,
+  index,
+  onRow,
+}: {
+  row: HeaderRow;
+  index: number;
+  onRow: (patch: Partial<HeaderRow>) => void;
+}) {
+  return (
+    <>
+      <TextField
+        inline
+        id={`mcp-header-name-${row.key}`}
+        label={`Header ${index + 1} name`}
+        autoComplete="off"
+        value={row.name}
+        onValue={(name) => onRow({ name })}
+      />
+      <div className="field">
+        <label htmlFor={`mcp-header-value-${row.key}`}>Header {index + 1} value</label>
+        <SecretInput id={`mcp-header-value-${row.key}`} value={row.value} onValue={(value) => onRow({ value })} />
+      </div>
+    </>
+  );
+}
+
+/** The headers sent for the user to one external MCP server of one of the workspace's servers. */
+function McpHeadersForm(props: { client: ManagementClient; user: string; externals: External[]; action: Action }) {
+  const { client, user, externals, action } = props;
+  const rowsOf = useHeaderRows();
+  const [chosen, setChosen] = useState(externals[0] ? keyOf(externals[0]) : '');
+  const target = externals.find((x) => keyOf(x) === chosen);
+  const [rows, setRows] = useState<HeaderRow[]>(() => rowsOf.rowsFor(target));
+  const choose = (key: string) => {
+    setChosen(key);
+    setRows(rowsOf.rowsFor(externals.find((x) => keyOf(x) === key)));
+  };
+  const path = target && { name: user, serverId: target.serverId, external: target.external };
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (!target || !path) return;
+    const headers = Object.fromEntries(rows.filter((r) => r.name.trim()).map((r) => [r.name.trim(), r.value]));
+    const url = '/external_users/{name}/mcp_connections/{serverId}/{external}' as const;
+    action.run(() => unwrap(client.PUT(url, { params: { path }, body: { headers } })), {
+      failed: 'Not saved',
+      then: (saved) => {
+        setRows((rs) => rs.map((r) => ({ ...r, value: '' })));
+        return `Headers for ${labelOf(target)} saved: ${saved.header_names.join(', ') || 'none'}.`;
+      },
+    });
+  };
+  const remove = () => {
+    if (!target || !path) return;
+    const url = '/external_users/{name}/mcp_connections/{serverId}/{external}' as const;
+    action.run(() => unwrap(client.DELETE(url, { params: { path } })), {
+      row: 'remove',
+      failed: 'Not removed',
+      then: () => `Headers for ${labelOf(target)} removed.`,
+    });
+  };
+  return (
+    <form className="form" onSubmit={submit} aria-labelledby="mcp-connections-title">
+      <SelectField
+        id="mcp-external"
+        label="External MCP server"
+        value={chosen}
+        onValue={choose}
+        options={externals.map((x) => ({ value: keyOf(x), label: labelOf(x) }))}
+      />
+      <fieldset>
+        <legend>Headers (values write-only)</legend>
+        <InlineRows
+          rows={rows}
+          fields={(r, i) => (
+            <HeaderFields
+              row={r}
+              index={i}
+              onRow={(patch) => setRows((rs) => rs.map((x) => (x.key === r.key ? { ...x, ...patch } : x)))}
+            />
+          )}
+          canRemove={rows.length > 1}
+          removeLabel={(_, i) => `Remove header ${i + 1}`}
+          onRemove={(r) => setRows((rs) => rs.filter((x) => x.key !== r.key))}
+          addLabel="Add a header"
+          onAdd={() => setRows(rowsOf.add)}
+        />
+      </fieldset>
+      <div className="buttons">
+        <SubmitButton busy={action.busy} disabled={!target || !rows.some((r) => r.name.trim())} busyLabel="Saving…">
+          Save headers
+        </SubmitButton>
+        {target && (
+          <ConfirmButton
+            label="Remove headers"
+            name={`for ${labelOf(target)}`}
+            question={`Remove ${user}’s headers for ${labelOf(target)}?`}
+            confirmLabel="Remove the headers"
+            busy={action.pending === 'remove'}
+            onConfirm={remove}
+          />
+        )}
+      </div>
+    </form>
+  );
 }
 
 function McpConnections({
@@ -308,63 +376,7 @@ function McpConnections({
       headerNames: c.headerNames,
     })),
   );
-  const keyOf = (x: External) => `${x.serverId}/${x.external}`;
-  const [chosen, setChosen] = useState(externals[0] ? keyOf(externals[0]) : '');
-  const target = externals.find((x) => keyOf(x) === chosen);
-  const nextId = useRef(1);
-  const rowsFor = (x: External | undefined): HeaderRow[] =>
-    (x && x.headerNames.length > 0 ? x.headerNames : ['']).map((name) => ({ id: nextId.current++, name, value: '' }));
-  const [rows, setRows] = useState<HeaderRow[]>(() => rowsFor(target));
-  const [busy, setBusy] = useState(false);
-  const [removing, setRemoving] = useState(false);
-  const [outcome, setOutcome] = useState<Outcome>(null);
-  const choose = (key: string) => {
-    setChosen(key);
-    setRows(rowsFor(externals.find((x) => keyOf(x) === key)));
-    setOutcome(null);
-  };
-  const update = (id: number, patch: Partial<HeaderRow>) =>
-    setRows((rs) => rs.map((r) => (r.id === id ? { ...r, ...patch } : r)));
-  const label = (x: External) => `${x.external} (of ${x.serverName})`;
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    if (!target) return;
-    setBusy(true);
-    setOutcome(null);
-    const headers = Object.fromEntries(rows.filter((r) => r.name.trim()).map((r) => [r.name.trim(), r.value]));
-    unwrap(
-      client.PUT('/external_users/{name}/mcp_connections/{serverId}/{external}', {
-        params: { path: { name: user, serverId: target.serverId, external: target.external } },
-        body: { headers },
-      }),
-    )
-      .then(
-        (saved) => {
-          setRows((rs) => rs.map((r) => ({ ...r, value: '' })));
-          setOutcome({
-            ok: true,
-            message: `Headers for ${label(target)} saved: ${saved.header_names.join(', ') || 'none'}.`,
-          });
-        },
-        (error: unknown) => setOutcome({ ok: false, error, title: 'Not saved' }),
-      )
-      .finally(() => setBusy(false));
-  };
-  const remove = () => {
-    if (!target) return;
-    setRemoving(true);
-    setOutcome(null);
-    unwrap(
-      client.DELETE('/external_users/{name}/mcp_connections/{serverId}/{external}', {
-        params: { path: { name: user, serverId: target.serverId, external: target.external } },
-      }),
-    )
-      .then(
-        () => setOutcome({ ok: true, message: `Headers for ${label(target)} removed.` }),
-        (error: unknown) => setOutcome({ ok: false, error, title: 'Not removed' }),
-      )
-      .finally(() => setRemoving(false));
-  };
+  const action = useAction();
   return (
     <section aria-labelledby="mcp-connections-title">
       <h2 id="mcp-connections-title">MCP connections</h2>
@@ -378,133 +390,119 @@ function McpConnections({
           None of your <Link href="/servers">MCP servers</Link> uses an external MCP server.
         </Empty>
       ) : (
-        <form className="form" onSubmit={submit} aria-labelledby="mcp-connections-title">
-          <label htmlFor="mcp-external">External MCP server</label>
-          <select id="mcp-external" value={chosen} onChange={(e) => choose(e.target.value)}>
-            {externals.map((x) => (
-              <option key={keyOf(x)} value={keyOf(x)}>
-                {label(x)}
-              </option>
-            ))}
-          </select>
-          <fieldset>
-            <legend>Headers (values write-only)</legend>
-            {rows.map((r, i) => (
-              <div key={r.id} className="inline-form">
-                <div className="field">
-                  <label htmlFor={`mcp-header-name-${r.id}`}>Header {i + 1} name</label>
-                  <input
-                    id={`mcp-header-name-${r.id}`}
-                    autoComplete="off"
-                    value={r.name}
-                    onChange={(e) => update(r.id, { name: e.target.value })}
-                  />
-                </div>
-                <div className="field">
-                  <label htmlFor={`mcp-header-value-${r.id}`}>Header {i + 1} value</label>
-                  <SecretInput
-                    id={`mcp-header-value-${r.id}`}
-                    value={r.value}
-                    onValue={(v) => update(r.id, { value: v })}
-                  />
-                </div>
-                {rows.length > 1 && (
-                  <button
-                    type="button"
-                    className="secondary"
-                    aria-label={`Remove header ${i + 1}`}
-                    onClick={() => setRows((rs) => rs.filter((x) => x.id !== r.id))}
-                  >
-                    Remove
-                  </button>
-                )}
-              </div>
-            ))}
-            <div>
-              <button
-                type="button"
-                className="secondary"
-                onClick={() => setRows((rs) => [...rs, { id: nextId.current++, name: '', value: '' }])}
-              >
-                Add a header
-              </button>
-            </div>
-          </fieldset>
-          <div className="buttons">
-            <button type="submit" disabled={busy || !target || !rows.some((r) => r.name.trim())}>
-              {busy ? 'Saving…' : 'Save headers'}
-            </button>
-            {target && (
-              <ConfirmButton
-                label="Remove headers"
-                name={`for ${label(target)}`}
-                question={`Remove ${user}’s headers for ${label(target)}?`}
-                confirmLabel="Remove the headers"
-                busy={removing}
-                onConfirm={remove}
-              />
-            )}
-          </div>
-        </form>
+        <McpHeadersForm client={client} user={user} externals={externals} action={action} />
       )}
-      <OutcomeView outcome={outcome} />
+      <ActionOutcome action={action} title="Not saved" />
     </section>
   );
 }
 
-function Secrets({ client, user }: { client: ManagementClient; user: string }) {
+function SetUserSecret(props: {
+  action: Action;
+  name: string;
+  onName: (name: string) => void;
+  value: string;
+  onValue: (value: string) => void;
+  valueRef: Ref<HTMLInputElement>;
+  onSet: () => void;
+}) {
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    props.onSet();
+  };
+  return (
+    <>
+      <h3 id="set-secret-title">Set or rotate a secret</h3>
+      <form className="form" onSubmit={submit} aria-labelledby="set-secret-title">
+        <TextField
+          id="user-secret-name"
+          label="Secret name"
+          required
+          autoComplete="off"
+          value={props.name}
+          onValue={props.onName}
+        />
+        <label htmlFor="user-secret-value">Secret value (write-only)</label>
+        <SecretInput
+          id="user-secret-value"
+          inputRef={props.valueRef}
+          required
+          value={props.value}
+          onValue={props.onValue}
+        />
+        <SubmitButton busy={props.action.busy} disabled={!props.name.trim() || props.value === ''} busyLabel="Setting…">
+          Set secret
+        </SubmitButton>
+      </form>
+    </>
+  );
+}
+
+/** The user's secrets: listed, set (`then`: the form is cleared) and deleted. */
+function useUserSecrets(client: ManagementClient, user: string) {
   const [secrets, reload] = useLoad(
     () =>
       unwrap(client.GET('/external_users/{name}/secrets', { params: { path: { name: user } } })).then((r) => r.data),
     [client, user],
   );
-  const [name, setName] = useState('');
-  const [value, setValue] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [deleting, setDeleting] = useState<string | null>(null);
-  const [outcome, setOutcome] = useState<Outcome>(null);
-  const valueRef = useRef<HTMLInputElement>(null);
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    const secret = name.trim();
-    setBusy(true);
-    setOutcome(null);
-    unwrap(
-      client.PUT('/external_users/{name}/secrets/{secret}', {
-        params: { path: { name: user, secret } },
-        body: { value },
-      }),
-    )
-      .then(
-        () => {
-          setName('');
-          setValue('');
-          setOutcome({ ok: true, message: `Secret ${secret} set.` });
-          reload();
-        },
-        (error: unknown) => setOutcome({ ok: false, error, title: 'Not set' }),
-      )
-      .finally(() => setBusy(false));
+  const action = useAction();
+  const set = (secret: string, value: string, then: () => void) => {
+    const params = { path: { name: user, secret } };
+    action.run(() => unwrap(client.PUT('/external_users/{name}/secrets/{secret}', { params, body: { value } })), {
+      failed: 'Not set',
+      then: () => {
+        then();
+        reload();
+        return `Secret ${secret} set.`;
+      },
+    });
   };
   const remove = (secret: string) => {
-    setDeleting(secret);
-    setOutcome(null);
-    unwrap(client.DELETE('/external_users/{name}/secrets/{secret}', { params: { path: { name: user, secret } } }))
-      .then(
-        () => {
-          setOutcome({ ok: true, message: `Secret ${secret} deleted.` });
-          reload();
-        },
-        (error: unknown) => setOutcome({ ok: false, error, title: 'Not deleted' }),
-      )
-      .finally(() => setDeleting(null));
+    const params = { path: { name: user, secret } };
+    action.run(() => unwrap(client.DELETE('/external_users/{name}/secrets/{secret}', { params })), {
+      row: secret,
+      failed: 'Not deleted',
+      then: () => {
+        reload();
+        return `Secret ${secret} deleted.`;
+      },
+    });
   };
+  return { secrets, action, set, remove };
+}
+
+function Secrets({ client, user }: { client: ManagementClient; user: string }) {
+  const { secrets, action, set: setSecret, remove } = useUserSecrets(client, user);
+  const [name, setName] = useState('');
+  const [value, setValue] = useState('');
+  const valueRef = useRef<HTMLInputElement>(null);
+  const set = () =>
+    setSecret(name.trim(), value, () => {
+      setName('');
+      setValue('');
+    });
   const rotate = (secret: string) => {
     setName(secret);
     setValue('');
-    setOutcome(null);
     valueRef.current?.focus();
   };
+  const columns: Column<Schemas['UserSecretListing']>[] = [
+    { header: 'Name', cell: (s) => <code>{s.name}</code> },
+    { header: 'Updated', cell: (s) => when(s.updatedAt) },
+    {
+      header: 'Actions',
+      className: 'buttons',
+      cell: (s) => (
+        <SecretActions
+          name={s.name}
+          question={`Delete ${user}’s secret ${s.name}?`}
+          busy={action.pending === s.name}
+          onRotate={() => rotate(s.name)}
+          onDelete={() => remove(s.name)}
+        />
+      ),
+    },
+  ];
   return (
     <section aria-labelledby="user-secrets-title">
       <h2 id="user-secrets-title">Secrets</h2>
@@ -512,70 +510,38 @@ function Secrets({ client, user }: { client: ManagementClient; user: string }) {
         The user’s own values of <code>$secrets.NAME</code> in workflows run for them. Only names are shown; to rotate
         one, set it again.
       </p>
-      <Show loaded={secrets} what="the secrets">
-        {(list) =>
-          list.length === 0 ? (
-            <Empty>No secret yet.</Empty>
-          ) : (
-            <table>
-              <caption className="visually-hidden">Secrets of {user}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Updated</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((s) => (
-                  <tr key={s.name}>
-                    <td>
-                      <code>{s.name}</code>
-                    </td>
-                    <td>{when(s.updatedAt)}</td>
-                    <td className="buttons">
-                      <button
-                        type="button"
-                        className="secondary"
-                        aria-label={`Rotate ${s.name}`}
-                        onClick={() => rotate(s.name)}
-                      >
-                        Rotate
-                      </button>
-                      <ConfirmButton
-                        label="Delete"
-                        name={s.name}
-                        question={`Delete ${user}’s secret ${s.name}?`}
-                        confirmLabel={`Delete ${s.name}`}
-                        busy={deleting === s.name}
-                        onConfirm={() => remove(s.name)}
-                      />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )
-        }
-      </Show>
-      <h3 id="set-secret-title">Set or rotate a secret</h3>
-      <form className="form" onSubmit={submit} aria-labelledby="set-secret-title">
-        <label htmlFor="user-secret-name">Secret name</label>
-        <input
-          id="user-secret-name"
-          required
-          autoComplete="off"
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-        />
-        <label htmlFor="user-secret-value">Secret value (write-only)</label>
-        <SecretInput id="user-secret-value" inputRef={valueRef} required value={value} onValue={setValue} />
-        <button type="submit" disabled={busy || !name.trim() || value === ''}>
-          {busy ? 'Setting…' : 'Set secret'}
-        </button>
-      </form>
-      <OutcomeView outcome={outcome} />
+      <ResourceTable
+        loaded={secrets}
+        what="the secrets"
+        columns={columns}
+        rowKey={(s) => s.name}
+        caption={`Secrets of ${user}`}
+        empty="No secret yet."
+      />
+      <SetUserSecret
+        action={action}
+        name={name}
+        onName={setName}
+        value={value}
+        onValue={setValue}
+        valueRef={valueRef}
+        onSet={set}
+      />
+      <ActionOutcome action={action} title="Not set" />
     </section>
+  );
+}
+
+function UserFacts({ user }: { user: Schemas['ExternalUser'] }) {
+  return (
+    <dl className="facts">
+      <dt>Id</dt>
+      <dd>
+        <code>{user.id}</code>
+      </dd>
+      <dt>Created</dt>
+      <dd>{when(user.createdAt)}</dd>
+    </dl>
   );
 }
 
@@ -610,14 +576,7 @@ export function ExternalUserPage({ client, name }: { client: ManagementClient; n
           ) : (
             <>
               <h1>External user {user.name}</h1>
-              <dl className="facts">
-                <dt>Id</dt>
-                <dd>
-                  <code>{user.id}</code>
-                </dd>
-                <dt>Created</dt>
-                <dd>{when(user.createdAt)}</dd>
-              </dl>
+              <UserFacts user={user} />
               <Attributes client={client} user={user} onSaved={reload} />
               <Connections client={client} user={user.name} instances={instances} />
               <McpConnections client={client} user={user.name} servers={servers} />

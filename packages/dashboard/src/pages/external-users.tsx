@@ -1,75 +1,92 @@
 import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
-import { unwrap } from '../api.ts';
+import { unwrap, type Schemas } from '../api.ts';
+import { parseAttributes } from '../attributes.ts';
+import { useAction, type Action } from '../components/action.ts';
+import { ActionError, CodeArea, SubmitButton, Success, TextField } from '../components/form.tsx';
+import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
-import { ConfirmButton, Empty, ErrorBox, Show, useLoad, when } from '../ui.tsx';
+import { ConfirmButton, useLoad, when } from '../ui.tsx';
 
-/** `name=value` lines → attributes; a line without `=` is an error naming it. */
-export function parseAttributes(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [i, raw] of text.split('\n').entries()) {
-    const line = raw.trim();
-    if (!line) continue;
-    const eq = line.indexOf('=');
-    if (eq <= 0) throw new Error(`line ${i + 1}: write name=value`);
-    out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
-  }
-  return out;
+type User = Schemas['ListedExternalUser'];
+
+function CreateUser({
+  action,
+  onCreate,
+}: {
+  action: Action;
+  onCreate: (name: string, attributes: string, then: () => void) => void;
+}) {
+  const [name, setName] = useState('');
+  const [attributes, setAttributes] = useState('');
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    onCreate(name, attributes, () => {
+      setName('');
+      setAttributes('');
+    });
+  };
+  return (
+    <section aria-labelledby="create-user-title">
+      <h2 id="create-user-title">Create an external user</h2>
+      <form className="form" onSubmit={submit}>
+        <TextField id="user-name" label="Name" required value={name} onValue={setName} autoComplete="off" />
+        <CodeArea
+          id="user-attributes"
+          label="Attributes (optional, one name=value a line)"
+          rows={3}
+          value={attributes}
+          onValue={setAttributes}
+        />
+        <ActionError action={action} title="Not done" />
+        <SubmitButton busy={action.busy} disabled={!name.trim()} busyLabel="Creating…">
+          Create user
+        </SubmitButton>
+      </form>
+      <Success>{action.done}</Success>
+    </section>
+  );
 }
 
-/** Attributes → `name=value` lines, as `parseAttributes` reads them. */
-export function formatAttributes(attributes: Record<string, string>): string {
-  return Object.entries(attributes)
-    .map(([k, v]) => `${k}=${v}`)
-    .join('\n');
-}
+const columns: Column<User>[] = [
+  { header: 'Name', cell: (u) => <Link href={`/external-users/${encodeURIComponent(u.name)}`}>{u.name}</Link> },
+  {
+    header: 'Attributes',
+    cell: (u) =>
+      Object.entries(u.attributes)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ') || '—',
+  },
+  { header: 'Connections', cell: (u) => u.connections.length },
+  { header: 'Created', cell: (u) => when(u.createdAt) },
+];
 
 export function ExternalUsersPage({ client }: { client: ManagementClient }) {
   const [users, reload] = useLoad(() => unwrap(client.GET('/external_users')).then((r) => r.data), [client]);
-  const [name, setName] = useState('');
-  const [attributes, setAttributes] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState<string | null>(null);
-  const [deleting, setDeleting] = useState<string | null>(null);
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    setError(null);
-    setDone(null);
-    let attrs: Record<string, string>;
+  const action = useAction();
+  const create = (name: string, text: string, then: () => void) => {
+    let attributes: Record<string, string>;
     try {
-      attrs = parseAttributes(attributes);
+      attributes = parseAttributes(text);
     } catch (err) {
-      setError(err);
-      return;
+      return action.fail(err);
     }
-    setBusy(true);
-    unwrap(client.POST('/external_users', { body: { name: name.trim(), attributes: attrs } }))
-      .then(
-        (user) => {
-          setDone(`Created ${user.name}.`);
-          setName('');
-          setAttributes('');
-          reload();
-        },
-        (err: unknown) => setError(err),
-      )
-      .finally(() => setBusy(false));
+    action.run(() => unwrap(client.POST('/external_users', { body: { name: name.trim(), attributes } })), {
+      then: (user) => {
+        then();
+        reload();
+        return `Created ${user.name}.`;
+      },
+    });
   };
-  const remove = (userName: string) => {
-    setDeleting(userName);
-    setError(null);
-    setDone(null);
-    unwrap(client.DELETE('/external_users/{name}', { params: { path: { name: userName } } }))
-      .then(
-        () => {
-          setDone(`Deleted ${userName}.`);
-          reload();
-        },
-        (err: unknown) => setError(err),
-      )
-      .finally(() => setDeleting(null));
-  };
+  const remove = (name: string) =>
+    action.run(() => unwrap(client.DELETE('/external_users/{name}', { params: { path: { name } } })), {
+      row: name,
+      then: () => {
+        reload();
+        return `Deleted ${name}.`;
+      },
+    });
   return (
     <>
       <h1>External users</h1>
@@ -78,78 +95,27 @@ export function ExternalUsersPage({ client }: { client: ManagementClient }) {
         attributes are what workflows read as <code>$current_user.&lt;name&gt;</code>. Open a user to edit their
         attributes, connections, MCP connections and secrets.
       </p>
-      <section aria-labelledby="create-user-title">
-        <h2 id="create-user-title">Create an external user</h2>
-        <form className="form" onSubmit={submit}>
-          <label htmlFor="user-name">Name</label>
-          <input id="user-name" required value={name} onChange={(e) => setName(e.target.value)} autoComplete="off" />
-          <label htmlFor="user-attributes">Attributes (optional, one name=value a line)</label>
-          <textarea
-            id="user-attributes"
-            className="code"
-            rows={3}
-            value={attributes}
-            onChange={(e) => setAttributes(e.target.value)}
-          />
-          {error !== null && <ErrorBox error={error} title="Not done" />}
-          <button type="submit" disabled={busy || !name.trim()}>
-            {busy ? 'Creating…' : 'Create user'}
-          </button>
-        </form>
-        {done && (
-          <p className="success" role="status">
-            {done}
-          </p>
-        )}
-      </section>
+      <CreateUser action={action} onCreate={create} />
       <section aria-labelledby="users-title">
         <h2 id="users-title">Users</h2>
-        <Show loaded={users} what="the external users">
-          {(list) =>
-            list.length === 0 ? (
-              <Empty>No external user yet.</Empty>
-            ) : (
-              <table>
-                <caption className="visually-hidden">External users of the workspace</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Attributes</th>
-                    <th scope="col">Connections</th>
-                    <th scope="col">Created</th>
-                    <th scope="col">Actions</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((u) => (
-                    <tr key={u.id}>
-                      <td>
-                        <Link href={`/external-users/${encodeURIComponent(u.name)}`}>{u.name}</Link>
-                      </td>
-                      <td>
-                        {Object.entries(u.attributes)
-                          .map(([k, v]) => `${k}=${v}`)
-                          .join(', ') || '—'}
-                      </td>
-                      <td>{u.connections.length}</td>
-                      <td>{when(u.createdAt)}</td>
-                      <td>
-                        <ConfirmButton
-                          label="Delete"
-                          name={u.name}
-                          question={`Delete ${u.name} and their credentials?`}
-                          confirmLabel={`Delete ${u.name}`}
-                          busy={deleting === u.name}
-                          onConfirm={() => remove(u.name)}
-                        />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
-          }
-        </Show>
+        <ResourceTable
+          loaded={users}
+          what="the external users"
+          columns={columns}
+          rowKey={(u) => u.id}
+          caption="External users of the workspace"
+          empty="No external user yet."
+          actions={(u) => (
+            <ConfirmButton
+              label="Delete"
+              name={u.name}
+              question={`Delete ${u.name} and their credentials?`}
+              confirmLabel={`Delete ${u.name}`}
+              busy={action.pending === u.name}
+              onConfirm={() => remove(u.name)}
+            />
+          )}
+        />
       </section>
     </>
   );

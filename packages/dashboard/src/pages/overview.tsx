@@ -2,7 +2,8 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap } from '../api.ts';
 import { Link, navigate } from '../router.tsx';
 import { useLoad } from '../ui.tsx';
-import { TrafficPanel, windowLabels, WindowSelect, type TrafficWindow } from './traffic.tsx';
+import { SelectField } from '../components/form.tsx';
+import { TrafficPanel, windowLabels, WindowSelect, type TrafficWindow } from '../components/traffic.tsx';
 
 /** `window` from the address: `1h` unless `24h`. */
 function trafficWindow(query: URLSearchParams): TrafficWindow {
@@ -34,17 +35,14 @@ export function OverviewPage({ client, query }: { client: ManagementClient; quer
       <h1>Overview</h1>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
         <WindowSelect id="overview-window" value={window} onChange={(w) => choose('window', w)} />
-        <div className="field">
-          <label htmlFor="overview-server">Server</label>
-          <select id="overview-server" value={serverId} onChange={(e) => choose('server_id', e.target.value)}>
-            <option value="">All servers</option>
-            {list.map((s) => (
-              <option key={s.id} value={s.id}>
-                {s.name}
-              </option>
-            ))}
-          </select>
-        </div>
+        <SelectField
+          inline
+          id="overview-server"
+          label="Server"
+          value={serverId}
+          onValue={(v) => choose('server_id', v)}
+          options={[{ value: '', label: 'All servers' }, ...list.map((s) => ({ value: s.id, label: s.name }))]}
+        />
       </form>
       {servers.state === 'done' && list.length === 0 && (
         <p className="notice">

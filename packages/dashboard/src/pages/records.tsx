@@ -1,6 +1,9 @@
 import type { FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
-import { ApiError, unwrap } from '../api.ts';
+import { ApiError, unwrap, type Schemas } from '../api.ts';
+import { OutcomeCell } from '../components/debug-sessions.tsx';
+import { SelectField } from '../components/form.tsx';
+import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link, navigate } from '../router.tsx';
 import { Empty, Json, Show, useLoad } from '../ui.tsx';
 
@@ -73,15 +76,100 @@ function callerText(c: {
   return c.username ? `${who}, for user ${c.username}` : who;
 }
 
-export function RecordsPage({ client, query }: { client: ManagementClient; query: URLSearchParams }) {
-  const serverId = query.get('server_id') ?? '';
-  const keyId = query.get('key_id') ?? '';
+type TextKey = (typeof textFilters)[number]['key'];
+type Summary = Schemas['ExecutionRecordSummary'];
+
+/** The filters in the address: server, outcome, key, and the text filters. */
+function filtersOf(query: URLSearchParams) {
   const outcomeParam = query.get('outcome') ?? '';
-  const outcome = (outcomes as readonly string[]).includes(outcomeParam) ? (outcomeParam as Outcome) : undefined;
-  const texts = Object.fromEntries(textFilters.map((f) => [f.key, query.get(f.key) ?? ''])) as Record<
-    (typeof textFilters)[number]['key'],
-    string
-  >;
+  return {
+    serverId: query.get('server_id') ?? '',
+    keyId: query.get('key_id') ?? '',
+    outcome: (outcomes as readonly string[]).includes(outcomeParam) ? (outcomeParam as Outcome) : undefined,
+    texts: Object.fromEntries(textFilters.map((f) => [f.key, query.get(f.key) ?? ''])) as Record<TextKey, string>,
+  };
+}
+
+type Filters = ReturnType<typeof filtersOf>;
+
+/** The filters form: the selects apply at once, the text filters with the form. */
+function FilterForm(props: {
+  query: URLSearchParams;
+  filters: Filters;
+  servers: Schemas['McpServerSummary'][];
+  keys: Schemas['ApiKey'][];
+  onRefresh: () => void;
+}) {
+  const { query, filters, keys } = props;
+  const go = (next: URLSearchParams) => {
+    const qs = next.toString();
+    navigate(`/records${qs ? `?${qs}` : ''}`);
+  };
+  const setFilter = (key: string, value: string) => {
+    const next = new URLSearchParams(query);
+    if (value) next.set(key, value);
+    else next.delete(key);
+    go(next);
+  };
+  const applyTexts = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget);
+    const next = new URLSearchParams(query);
+    for (const f of textFilters) {
+      const v = String(form.get(f.key) ?? '').trim();
+      if (v) next.set(f.key, v);
+      else next.delete(f.key);
+    }
+    go(next);
+  };
+  const unknownKey = filters.keyId && !keys.some((k) => k.id === filters.keyId);
+  return (
+    <form className="filters" onSubmit={applyTexts} key={query.toString()}>
+      <SelectField
+        inline
+        id="filter-server"
+        label="Server"
+        value={filters.serverId}
+        onValue={(v) => setFilter('server_id', v)}
+        options={[{ value: '', label: 'All servers' }, ...props.servers.map((s) => ({ value: s.id, label: s.name }))]}
+      />
+      <SelectField
+        inline
+        id="filter-outcome"
+        label="Outcome"
+        value={filters.outcome ?? ''}
+        onValue={(v) => setFilter('outcome', v)}
+        options={[{ value: '', label: 'Any outcome' }, ...outcomes.map((o) => ({ value: o, label: o }))]}
+      />
+      <SelectField
+        inline
+        id="filter-key"
+        label="API key"
+        value={filters.keyId}
+        onValue={(v) => setFilter('key_id', v)}
+        options={[
+          { value: '', label: 'Any key' },
+          ...(unknownKey ? [{ value: filters.keyId, label: filters.keyId }] : []),
+          ...keys.map((k) => ({ value: k.id, label: k.name })),
+        ]}
+      />
+      {textFilters.map((f) => (
+        <div className="field" key={f.key}>
+          <label htmlFor={`filter-${f.key}`}>{f.label}</label>
+          <input id={`filter-${f.key}`} name={f.key} defaultValue={filters.texts[f.key]} autoComplete="off" />
+        </div>
+      ))}
+      <button type="submit">Apply filters</button>
+      <button type="button" className="secondary" onClick={props.onRefresh}>
+        Refresh
+      </button>
+    </form>
+  );
+}
+
+export function RecordsPage({ client, query }: { client: ManagementClient; query: URLSearchParams }) {
+  const filters = filtersOf(query);
+  const { serverId, keyId, outcome, texts } = filters;
   const filtered = Boolean(serverId || outcome || keyId || Object.values(texts).some(Boolean));
   const [servers] = useLoad(() => unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })), [client]);
   // A key that may not list the workspace's keys (403) still filters by the key id in the address.
@@ -107,123 +195,40 @@ export function RecordsPage({ client, query }: { client: ManagementClient; query
             },
           },
         }),
-      ),
+      ).then((r) => r.data),
     [client, serverId, outcome, keyId, texts.tool, texts.username, texts.subject],
   );
-  const go = (next: URLSearchParams) => {
-    const qs = next.toString();
-    navigate(`/records${qs ? `?${qs}` : ''}`);
-  };
-  const setFilter = (key: string, value: string) => {
-    const next = new URLSearchParams(query);
-    if (value) next.set(key, value);
-    else next.delete(key);
-    go(next);
-  };
-  const applyTexts = (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    const form = new FormData(e.currentTarget);
-    const next = new URLSearchParams(query);
-    for (const f of textFilters) {
-      const v = String(form.get(f.key) ?? '').trim();
-      if (v) next.set(f.key, v);
-      else next.delete(f.key);
-    }
-    go(next);
-  };
-  const serverName = (id: string) =>
-    servers.state === 'done' ? (servers.data.data.find((s) => s.id === id)?.name ?? id) : id;
-  const keyList = keys.state === 'done' && keys.data ? keys.data.data : [];
+  const serverList = servers.state === 'done' ? servers.data.data : [];
+  const serverName = (id: string) => serverList.find((s) => s.id === id)?.name ?? id;
+  const columns: Column<Summary>[] = [
+    {
+      header: 'Started',
+      cell: (r) => <Link href={`/records/${r.id}`}>{new Date(r.started_at).toLocaleString()}</Link>,
+    },
+    { header: 'Tool', cell: (r) => <code>{r.tool}</code> },
+    { header: 'Server', cell: (r) => serverName(r.server_id) },
+    { header: 'Caller', cell: (r) => callerText(r.caller) },
+    { header: 'Outcome', cell: (r) => <OutcomeCell outcome={r.outcome} errorCode={r.error_code} /> },
+    { header: 'Duration', cell: (r) => ms(r.duration_ms) },
+  ];
   return (
     <>
       <h1>Execution records</h1>
-      <form className="filters" onSubmit={applyTexts} key={query.toString()}>
-        <div className="field">
-          <label htmlFor="filter-server">Server</label>
-          <select id="filter-server" value={serverId} onChange={(e) => setFilter('server_id', e.target.value)}>
-            <option value="">All servers</option>
-            {servers.state === 'done' &&
-              servers.data.data.map((s) => (
-                <option key={s.id} value={s.id}>
-                  {s.name}
-                </option>
-              ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="filter-outcome">Outcome</label>
-          <select id="filter-outcome" value={outcome ?? ''} onChange={(e) => setFilter('outcome', e.target.value)}>
-            <option value="">Any outcome</option>
-            {outcomes.map((o) => (
-              <option key={o} value={o}>
-                {o}
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="filter-key">API key</label>
-          <select id="filter-key" value={keyId} onChange={(e) => setFilter('key_id', e.target.value)}>
-            <option value="">Any key</option>
-            {keyId && !keyList.some((k) => k.id === keyId) && <option value={keyId}>{keyId}</option>}
-            {keyList.map((k) => (
-              <option key={k.id} value={k.id}>
-                {k.name}
-              </option>
-            ))}
-          </select>
-        </div>
-        {textFilters.map((f) => (
-          <div className="field" key={f.key}>
-            <label htmlFor={`filter-${f.key}`}>{f.label}</label>
-            <input id={`filter-${f.key}`} name={f.key} defaultValue={texts[f.key]} autoComplete="off" />
-          </div>
-        ))}
-        <button type="submit">Apply filters</button>
-        <button type="button" className="secondary" onClick={reload}>
-          Refresh
-        </button>
-      </form>
-      <Show loaded={records} what="the execution records">
-        {(list) =>
-          list.data.length === 0 ? (
-            <Empty>No execution record{filtered ? ' matches these filters' : ' yet: call a tool'}.</Empty>
-          ) : (
-            <table>
-              <caption className="visually-hidden">Execution records, newest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Started</th>
-                  <th scope="col">Tool</th>
-                  <th scope="col">Server</th>
-                  <th scope="col">Caller</th>
-                  <th scope="col">Outcome</th>
-                  <th scope="col">Duration</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.data.map((r) => (
-                  <tr key={r.id}>
-                    <td>
-                      <Link href={`/records/${r.id}`}>{new Date(r.started_at).toLocaleString()}</Link>
-                    </td>
-                    <td>
-                      <code>{r.tool}</code>
-                    </td>
-                    <td>{serverName(r.server_id)}</td>
-                    <td>{callerText(r.caller)}</td>
-                    <td>
-                      <span className={`outcome ${r.outcome}`}>{r.outcome}</span>
-                      {r.error_code && <code> {r.error_code}</code>}
-                    </td>
-                    <td>{ms(r.duration_ms)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )
-        }
-      </Show>
+      <FilterForm
+        query={query}
+        filters={filters}
+        servers={serverList}
+        keys={keys.state === 'done' && keys.data ? keys.data.data : []}
+        onRefresh={reload}
+      />
+      <ResourceTable
+        loaded={records}
+        what="the execution records"
+        columns={columns}
+        rowKey={(r) => r.id}
+        caption="Execution records, newest first"
+        empty={`No execution record${filtered ? ' matches these filters' : ' yet: call a tool'}.`}
+      />
     </>
   );
 }
@@ -345,6 +350,11 @@ function Body({ body, label }: { body: unknown; label: string }) {
   );
 }
 
+const headerColumns: Column<[string, unknown]>[] = [
+  { header: 'Header', rowHeader: true, cell: ([k]) => <code>{k}</code> },
+  { header: 'Value', cell: ([, v]) => <code>{String(v)}</code> },
+];
+
 function DebugCaptures({ debug, steps }: { debug: Record<string, unknown>; steps: unknown[] }) {
   const captures = capturesOf(debug, steps);
   return (
@@ -372,27 +382,12 @@ function DebugCaptures({ debug, steps }: { debug: Record<string, unknown>; steps
             {headers.length === 0 ? (
               <p className="hint">No headers.</p>
             ) : (
-              <table>
-                <caption className="visually-hidden">Request headers of {c.title}</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Header</th>
-                    <th scope="col">Value</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {headers.map(([k, v]) => (
-                    <tr key={k}>
-                      <th scope="row">
-                        <code>{k}</code>
-                      </th>
-                      <td>
-                        <code>{String(v)}</code>
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <ResourceTable
+                rows={headers}
+                columns={headerColumns}
+                rowKey={([k]) => k}
+                caption={`Request headers of ${c.title}`}
+              />
             )}
             <Body body={c.request?.body} label={`Request body of ${c.title}`} />
             <h4>Response</h4>

@@ -1,18 +1,18 @@
-import { useRef, useState, type FormEvent } from 'react';
+import { useRef, useState, type FormEvent, type Ref } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
+import { useAction, type Action } from '../components/action.ts';
+import { ActionError, SelectField, SubmitButton, Success, TextField } from '../components/form.tsx';
+import { ResourceTable, type Column } from '../components/resource-table.tsx';
+import { SecretActions } from '../components/secret-actions.tsx';
 import { navigate } from '../router.tsx';
-import { ConfirmButton, Empty, ErrorBox, SecretInput, Show, useLoad, when } from '../ui.tsx';
+import { ErrorBox, SecretInput, useLoad, when, type Loaded } from '../ui.tsx';
 
 type Secret = Schemas['WorkspaceSecret'] | Schemas['ServerSecret'];
+type Servers = Loaded<Schemas['McpServerSummary'][]>;
 
-/**
- * Workspace secrets, or one server's (`?server=<id>`): names, versions and dates only. Values are write-only: typed
- * in a password field, sent once, and cleared from the page as soon as the store has them.
- */
-export function SecretsPage({ client, query }: { client: ManagementClient; query: URLSearchParams }) {
-  const serverId = query.get('server') ?? '';
-  const [servers] = useLoad(() => unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })), [client]);
+/** The secrets of the workspace, or of server `serverId`: listed, set or rotated, deleted. */
+function useSecrets(client: ManagementClient, serverId: string) {
   const [secrets, reload] = useLoad(
     (): Promise<Secret[]> =>
       serverId
@@ -20,187 +20,174 @@ export function SecretsPage({ client, query }: { client: ManagementClient; query
         : unwrap(client.GET('/secrets')).then((r) => r.data),
     [client, serverId],
   );
-  const [name, setName] = useState('');
-  const [value, setValue] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState<string | null>(null);
-  const [deleting, setDeleting] = useState<string | null>(null);
-  const valueRef = useRef<HTMLInputElement>(null);
-  const known = secrets.state === 'done' ? secrets.data.map((s) => s.name) : [];
-  const scopeLabel =
-    serverId && servers.state === 'done'
-      ? `server ${servers.data.data.find((s) => s.id === serverId)?.name ?? serverId}`
-      : serverId
-        ? `server ${serverId}`
-        : 'workspace';
-  const save = (e: FormEvent) => {
-    e.preventDefault();
-    const secretName = name.trim();
-    const rotating = known.includes(secretName);
-    setBusy(true);
-    setError(null);
-    setDone(null);
+  const action = useAction();
+  const save = (name: string, value: string, then: () => void) => {
+    const rotating = secrets.state === 'done' && secrets.data.some((s) => s.name === name);
     const body = { value };
-    const call: Promise<Secret> = serverId
-      ? unwrap(
-          client.PUT('/mcp_servers/{id}/secrets/{name}', {
-            params: { path: { id: serverId, name: secretName } },
-            body,
-          }),
-        )
-      : unwrap(client.PUT('/secrets/{name}', { params: { path: { name: secretName } }, body }));
-    call
-      .then(
-        () => {
-          setValue('');
-          setName('');
-          setDone(`${rotating ? 'Rotated' : 'Created'} ${secretName}. Its value is not shown again.`);
-          reload();
-        },
-        (err: unknown) => setError(err),
-      )
-      .finally(() => setBusy(false));
+    const call = (): Promise<Secret> =>
+      serverId
+        ? unwrap(client.PUT('/mcp_servers/{id}/secrets/{name}', { params: { path: { id: serverId, name } }, body }))
+        : unwrap(client.PUT('/secrets/{name}', { params: { path: { name } }, body }));
+    action.run(call, {
+      then: () => {
+        then();
+        reload();
+        return `${rotating ? 'Rotated' : 'Created'} ${name}. Its value is not shown again.`;
+      },
+    });
   };
-  const remove = (secretName: string) => {
-    setDeleting(secretName);
-    setError(null);
-    setDone(null);
-    const call: Promise<unknown> = serverId
-      ? unwrap(
-          client.DELETE('/mcp_servers/{id}/secrets/{name}', { params: { path: { id: serverId, name: secretName } } }),
-        )
-      : unwrap(client.DELETE('/secrets/{name}', { params: { path: { name: secretName } } }));
-    call
-      .then(
-        () => {
-          setDone(`Deleted ${secretName}.`);
-          reload();
-        },
-        (err: unknown) => setError(err),
-      )
-      .finally(() => setDeleting(null));
+  const remove = (name: string) => {
+    const call = (): Promise<unknown> =>
+      serverId
+        ? unwrap(client.DELETE('/mcp_servers/{id}/secrets/{name}', { params: { path: { id: serverId, name } } }))
+        : unwrap(client.DELETE('/secrets/{name}', { params: { path: { name } } }));
+    action.run(call, {
+      row: name,
+      then: () => {
+        reload();
+        return `Deleted ${name}.`;
+      },
+    });
   };
+  return { secrets, action, save, remove };
+}
+
+/** Whose secrets the page shows: the workspace's or a server's (in the address: `?server=<id>`). */
+function ScopeChoice({ serverId, servers }: { serverId: string; servers: Servers }) {
+  const list = servers.state === 'done' ? servers.data : [];
+  return (
+    <>
+      <form className="filters" onSubmit={(e) => e.preventDefault()}>
+        <SelectField
+          inline
+          id="secrets-of"
+          label="Show the secrets of"
+          value={serverId}
+          onValue={(v) => navigate(v ? `/secrets?server=${encodeURIComponent(v)}` : '/secrets')}
+          options={[
+            { value: '', label: 'The workspace' },
+            ...list.map((s) => ({ value: s.id, label: `Server ${s.name}` })),
+          ]}
+        />
+      </form>
+      {servers.state === 'error' && <ErrorBox error={servers.error} title="Could not load the servers" />}
+    </>
+  );
+}
+
+/** Sets a secret (a new name) or rotates it (a known one); the value is cleared once the store has it. */
+function SetSecret(props: {
+  scopeLabel: string;
+  known: string[];
+  action: Action;
+  name: string;
+  onName: (name: string) => void;
+  valueRef: Ref<HTMLInputElement>;
+  onSave: (name: string, value: string, then: () => void) => void;
+}) {
+  const { name, action } = props;
+  const [value, setValue] = useState('');
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    props.onSave(name.trim(), value, () => {
+      setValue('');
+      props.onName('');
+    });
+  };
+  return (
+    <section aria-labelledby="set-secret-title">
+      <h2 id="set-secret-title">Set or rotate a secret of the {props.scopeLabel}</h2>
+      <form className="form" onSubmit={submit}>
+        <TextField
+          id="secret-name"
+          label="Name"
+          required
+          pattern="[A-Za-z0-9_\-]{1,128}"
+          title="Letters, digits, _ and -, at most 128"
+          autoComplete="off"
+          value={name}
+          onValue={props.onName}
+        />
+        <label htmlFor="secret-value">Value (write-only: never shown again)</label>
+        <SecretInput id="secret-value" inputRef={props.valueRef} required value={value} onValue={setValue} />
+        <p className="hint">
+          {props.known.includes(name.trim())
+            ? `${name.trim()} exists: saving rotates it (the current value stays as the previous version).`
+            : 'A new name creates the secret; an existing one is rotated.'}
+        </p>
+        <ActionError action={action} title="Not saved" />
+        <SubmitButton busy={action.busy} disabled={!name.trim() || value === ''} busyLabel="Saving…">
+          Save secret
+        </SubmitButton>
+      </form>
+      <Success>{action.done}</Success>
+    </section>
+  );
+}
+
+/**
+ * Workspace secrets, or one server's (`?server=<id>`): names, versions and dates only. Values are write-only: typed
+ * in a password field, sent once, and cleared from the page as soon as the store has them.
+ */
+export function SecretsPage({ client, query }: { client: ManagementClient; query: URLSearchParams }) {
+  const serverId = query.get('server') ?? '';
+  const [servers] = useLoad(
+    () => unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })).then((r) => r.data),
+    [client],
+  );
+  const { secrets, action, save, remove } = useSecrets(client, serverId);
+  const [name, setName] = useState('');
+  const valueRef = useRef<HTMLInputElement>(null);
+  const server = servers.state === 'done' ? servers.data.find((s) => s.id === serverId) : undefined;
+  const scopeLabel = serverId ? `server ${server?.name ?? serverId}` : 'workspace';
+  const columns: Column<Secret>[] = [
+    { header: 'Name', cell: (s) => <code>{s.name}</code> },
+    { header: 'Version', cell: (s) => <code>{s.version.slice(0, 12)}</code> },
+    { header: 'Versions kept', cell: (s) => s.versions.map((v) => v.stages.join('+') || 'old').join(', ') },
+    { header: 'Created', cell: (s) => when(s.created_at) },
+    { header: 'Updated', cell: (s) => when(s.updated_at) },
+  ];
   return (
     <>
       <h1>Secrets</h1>
-      <form className="filters" onSubmit={(e) => e.preventDefault()}>
-        <div className="field">
-          <label htmlFor="secrets-of">Show the secrets of</label>
-          <select
-            id="secrets-of"
-            value={serverId}
-            onChange={(e) =>
-              navigate(e.target.value ? `/secrets?server=${encodeURIComponent(e.target.value)}` : '/secrets')
-            }
-          >
-            <option value="">The workspace</option>
-            {servers.state === 'done' &&
-              servers.data.data.map((s) => (
-                <option key={s.id} value={s.id}>
-                  Server {s.name}
-                </option>
-              ))}
-          </select>
-        </div>
-      </form>
-      {servers.state === 'error' && <ErrorBox error={servers.error} title="Could not load the servers" />}
+      <ScopeChoice serverId={serverId} servers={servers} />
       <p className="hint">
         {serverId
           ? 'A server’s secrets are what its workflows read as $secrets.NAME (before a workspace secret of the same name).'
           : 'Workspace secrets are shared by the workspace’s servers: a workflow reads $secrets.NAME here when its server has no secret of that name.'}{' '}
         Values go straight to the secrets store and never come back.
       </p>
-      <section aria-labelledby="set-secret-title">
-        <h2 id="set-secret-title">Set or rotate a secret of the {scopeLabel}</h2>
-        <form className="form" onSubmit={save}>
-          <label htmlFor="secret-name">Name</label>
-          <input
-            id="secret-name"
-            required
-            pattern="[A-Za-z0-9_\-]{1,128}"
-            title="Letters, digits, _ and -, at most 128"
-            autoComplete="off"
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-          />
-          <label htmlFor="secret-value">Value (write-only: never shown again)</label>
-          <SecretInput id="secret-value" inputRef={valueRef} required value={value} onValue={setValue} />
-          <p className="hint">
-            {known.includes(name.trim())
-              ? `${name.trim()} exists: saving rotates it (the current value stays as the previous version).`
-              : 'A new name creates the secret; an existing one is rotated.'}
-          </p>
-          {error !== null && <ErrorBox error={error} title="Not saved" />}
-          <button type="submit" disabled={busy || !name.trim() || value === ''}>
-            {busy ? 'Saving…' : 'Save secret'}
-          </button>
-        </form>
-        {done && (
-          <p className="success" role="status">
-            {done}
-          </p>
-        )}
-      </section>
+      <SetSecret
+        scopeLabel={scopeLabel}
+        known={secrets.state === 'done' ? secrets.data.map((s) => s.name) : []}
+        action={action}
+        name={name}
+        onName={setName}
+        valueRef={valueRef}
+        onSave={save}
+      />
       <section aria-labelledby="secrets-title">
         <h2 id="secrets-title">Secrets of the {scopeLabel}</h2>
-        <Show loaded={secrets} what="the secrets">
-          {(list) =>
-            list.length === 0 ? (
-              <Empty>No secret yet.</Empty>
-            ) : (
-              <table>
-                <caption className="visually-hidden">Secrets of the {scopeLabel}</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Version</th>
-                    <th scope="col">Versions kept</th>
-                    <th scope="col">Created</th>
-                    <th scope="col">Updated</th>
-                    <th scope="col">Actions</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((s) => (
-                    <tr key={s.name}>
-                      <td>
-                        <code>{s.name}</code>
-                      </td>
-                      <td>
-                        <code>{s.version.slice(0, 12)}</code>
-                      </td>
-                      <td>{s.versions.map((v) => v.stages.join('+') || 'old').join(', ')}</td>
-                      <td>{when(s.created_at)}</td>
-                      <td>{when(s.updated_at)}</td>
-                      <td>
-                        <button
-                          type="button"
-                          className="secondary"
-                          aria-label={`Rotate ${s.name}`}
-                          onClick={() => {
-                            setName(s.name);
-                            valueRef.current?.focus();
-                          }}
-                        >
-                          Rotate
-                        </button>{' '}
-                        <ConfirmButton
-                          label="Delete"
-                          name={s.name}
-                          question={`Delete ${s.name}? Tools reading it will fail.`}
-                          confirmLabel={`Delete ${s.name}`}
-                          busy={deleting === s.name}
-                          onConfirm={() => remove(s.name)}
-                        />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
-          }
-        </Show>
+        <ResourceTable
+          loaded={secrets}
+          what="the secrets"
+          columns={columns}
+          rowKey={(s) => s.name}
+          caption={`Secrets of the ${scopeLabel}`}
+          empty="No secret yet."
+          actions={(s) => (
+            <SecretActions
+              name={s.name}
+              question={`Delete ${s.name}? Tools reading it will fail.`}
+              busy={action.pending === s.name}
+              onRotate={() => {
+                setName(s.name);
+                valueRef.current?.focus();
+              }}
+              onDelete={() => remove(s.name)}
+            />
+          )}
+        />
       </section>
     </>
   );

@@ -1,71 +1,46 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import type { FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
-import { ApiError, errorMessage, unwrap, type Schemas } from '../api.ts';
+import { errorMessage, unwrap, type Schemas } from '../api.ts';
+import { useAction } from '../components/action.ts';
+import { SubmitButton } from '../components/form.tsx';
+import {
+  AccessChoice,
+  DescriptionField,
+  ModeChoice,
+  ProblemBox,
+  ServerNameField,
+  useServerFields,
+} from '../components/server-form.tsx';
+import { InstanceToolPicker, useInstanceTools } from '../components/tool-picker.tsx';
 import { Link, navigate } from '../router.tsx';
-import { instanceTools, type ToolInfo } from '../tools.ts';
-import { ConfirmButton, Empty, Show, useLoad, type Loaded } from '../ui.tsx';
-import { AccessChoice, ModeChoice, ToolPicker } from './server-create.tsx';
+import { ConfirmButton, Show, useLoad } from '../ui.tsx';
 
 type Server = Schemas['McpServer'];
 type Instance = Schemas['ConnectorInstance'];
-
-/** A rejected change or deletion: the message, and each problem of the body at its path. */
-function Problem({ error, title }: { error: unknown; title: string }) {
-  return (
-    <div className="error" role="alert">
-      <strong>{title}:</strong> {errorMessage(error)}
-      {error instanceof ApiError && error.issues.length > 0 && (
-        <ul>
-          {error.issues.map((i, n) => (
-            <li key={n}>
-              {i.message} <code>{i.path}</code>
-            </li>
-          ))}
-        </ul>
-      )}
-    </div>
-  );
-}
+type SourcedTool = Schemas['SourcedTool'];
 
 const sameSet = (a: readonly string[], b: ReadonlySet<string>) => a.length === b.size && a.every((x) => b.has(x));
 
 /**
- * The form: what a server is (name, description), how it is reached (public, per-request credentials) and what it
- * exposes (mode, connector instance, the tools picked as at creation). Only what changed is sent (`PATCH`): a change
- * of what it exposes makes a new catalog version.
+ * The form's fields, from the server as it is, and the change to send: only what changed (`PATCH`); a change of
+ * what it exposes makes a new catalog version.
  */
-function EditForm({ client, server, instances }: { client: ManagementClient; server: Server; instances: Instance[] }) {
-  const [name, setName] = useState(server.name);
-  const [description, setDescription] = useState(server.description ?? '');
-  const [mode, setMode] = useState(server.mode);
-  const [isPublic, setIsPublic] = useState(server.isPublic);
-  const [perRequestAuth, setPerRequestAuth] = useState(server.perRequestAuth);
-  const [instanceId, setInstanceId] = useState(server.connectorInstanceId ?? '');
-  const [selected, setSelected] = useState<Set<string>>(new Set(server.selectedTools));
-  const [tools, setTools] = useState<Loaded<ToolInfo[]> | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-
-  useEffect(() => {
-    const instance = instances.find((i) => i.id === instanceId);
-    if (!instance) return setTools(null);
-    let live = true;
-    setTools({ state: 'loading' });
-    instanceTools(client, instance).then(
-      (data) => live && setTools({ state: 'done', data }),
-      (err: unknown) => live && setTools({ state: 'error', error: err }),
-    );
-    return () => {
-      live = false;
-    };
-  }, [client, instances, instanceId]);
-
+function useEditDraft(server: Server) {
+  const f = useServerFields({
+    name: server.name,
+    description: server.description ?? '',
+    mode: server.mode,
+    isPublic: server.isPublic,
+    perRequestAuth: server.perRequestAuth,
+    instanceId: server.connectorInstanceId ?? '',
+    selected: server.selectedTools,
+  });
   const chooseInstance = (id: string) => {
-    setInstanceId(id);
+    f.setInstanceId(id);
     // Another instance's tools: the choice starts again (none = all of them), as at creation.
-    setSelected(new Set(id === server.connectorInstanceId ? server.selectedTools : []));
+    f.setSelected(new Set(id === server.connectorInstanceId ? server.selectedTools : []));
   };
-
+  const { name, description, mode, isPublic, perRequestAuth, instanceId, selected } = f;
   const rebound = mode === 'NORMAL' && instanceId !== (server.connectorInstanceId ?? '');
   const body: Schemas['UpdateServerBody'] = {
     ...(name.trim() !== server.name ? { name: name.trim() } : {}),
@@ -78,87 +53,111 @@ function EditForm({ client, server, instances }: { client: ManagementClient; ser
       ? { selectedTools: [...selected] }
       : {}),
   };
-  const changed = Object.keys(body).length > 0;
+  return { ...f, chooseInstance, body };
+}
 
+type Draft = ReturnType<typeof useEditDraft>;
+
+/** Where a tool comes from, in words. */
+function sourceText(s: SourcedTool['source']): string {
+  if (s.kind === 'connector_instance') return `connector instance ${s.instance}`;
+  if (s.kind === 'workflow') return `workflow ${s.workflowId} of ${s.document}`;
+  return `external MCP server ${s.server}`;
+}
+
+/** What a server without a connector instance exposes now, and where each tool comes from. */
+function CurrentTools({ client, server }: { client: ManagementClient; server: Server }) {
+  const [tools] = useLoad(
+    () => unwrap(client.GET('/mcp_manager/{id}/tools', { params: { path: { id: server.id } } })).then((r) => r.data),
+    [client, server.id, server.catalogVersion],
+  );
+  const list = tools.state === 'done' ? tools.data : [];
+  return (
+    <>
+      <p className="hint">
+        No connector instance: the tools come from a{' '}
+        <Link href={`/workflows?server=${server.id}`}>workflow deployment</Link>
+        {server.selectedTools.length > 0 && <> or are chosen by name ({server.selectedTools.join(', ')})</>}.
+      </p>
+      {list.length > 0 && (
+        <ul className="hint" aria-label="Tools it exposes now">
+          {list.map((t) => (
+            <li key={t.name}>
+              <code>{t.name}</code>, from {sourceText(t.source)}
+            </li>
+          ))}
+        </ul>
+      )}
+    </>
+  );
+}
+
+/** The connector instance whose tools the server exposes, and the picker of its tools (as at creation). */
+function InstanceSection({
+  client,
+  server,
+  instances,
+  d,
+}: {
+  client: ManagementClient;
+  server: Server;
+  instances: Instance[];
+  d: Draft;
+}) {
+  const tools = useInstanceTools(client, instances.some((i) => i.id === d.instanceId) ? d.instanceId : '');
+  return (
+    <>
+      <label htmlFor="server-instance">Connector instance</label>
+      <select id="server-instance" value={d.instanceId} onChange={(e) => d.chooseInstance(e.target.value)}>
+        {!server.connectorInstanceId && <option value="">None (tools by name, or a workflow deployment)</option>}
+        {instances.map((i) => (
+          <option key={i.id} value={i.id}>
+            {i.name}
+          </option>
+        ))}
+      </select>
+      {tools ? (
+        <InstanceToolPicker tools={tools} selected={d.selected} onChange={d.setSelected} />
+      ) : (
+        <CurrentTools client={client} server={server} />
+      )}
+    </>
+  );
+}
+
+/**
+ * The form: what a server is (name, description), how it is reached (public, per-request credentials) and what it
+ * exposes (mode, connector instance, the tools picked as at creation).
+ */
+function EditForm({ client, server, instances }: { client: ManagementClient; server: Server; instances: Instance[] }) {
+  const d = useEditDraft(server);
+  const save = useAction();
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    unwrap(client.PATCH('/mcp_manager/{id}', { params: { path: { id: server.id } }, body })).then(
-      (saved) => navigate(`/servers/${saved.id}`),
-      (err: unknown) => {
-        setError(err);
-        setBusy(false);
-      },
-    );
+    save.run(() => unwrap(client.PATCH('/mcp_manager/{id}', { params: { path: { id: server.id } }, body: d.body })), {
+      then: (saved) => navigate(`/servers/${saved.id}`),
+    });
   };
-
   return (
     <form onSubmit={submit} className="form" aria-labelledby="edit-title">
       <h2 id="edit-title">Settings</h2>
-      <label htmlFor="server-name">Name</label>
-      <input
-        id="server-name"
-        required
-        pattern="[a-z0-9][a-z0-9_\-]{0,99}"
-        aria-describedby="server-name-help"
-        value={name}
-        onChange={(e) => setName(e.target.value)}
-      />
-      <p className="hint" id="server-name-help">
+      <ServerNameField value={d.name} onValue={d.setName}>
         Lower-case letters, digits, <code>_</code> and <code>-</code>. The URL does not change with it (it holds the
         server’s id); management calls by name use the new one.
-      </p>
-      <label htmlFor="server-description">Description</label>
-      <textarea
-        id="server-description"
-        rows={2}
-        maxLength={1000}
-        value={description}
-        onChange={(e) => setDescription(e.target.value)}
-      />
-      <ModeChoice mode={mode} onMode={setMode} />
-      <AccessChoice
-        isPublic={isPublic}
-        onPublic={setIsPublic}
-        perRequestAuth={perRequestAuth}
-        onPerRequestAuth={setPerRequestAuth}
-      />
-      {mode === 'NORMAL' && (
-        <>
-          <label htmlFor="server-instance">Connector instance</label>
-          <select id="server-instance" value={instanceId} onChange={(e) => chooseInstance(e.target.value)}>
-            {!server.connectorInstanceId && <option value="">None (tools by name, or a workflow deployment)</option>}
-            {instances.map((i) => (
-              <option key={i.id} value={i.id}>
-                {i.name}
-              </option>
-            ))}
-          </select>
-          {tools ? (
-            <Show loaded={tools} what="the instance's tools">
-              {(list) =>
-                list.length === 0 ? (
-                  <Empty>This instance gives no tool (its connector does not enable MCP).</Empty>
-                ) : (
-                  <ToolPicker tools={list} selected={selected} onChange={setSelected} />
-                )
-              }
-            </Show>
-          ) : (
-            <p className="hint">
-              No connector instance: the tools come from a{' '}
-              <Link href={`/workflows?server=${server.id}`}>workflow deployment</Link>
-              {server.selectedTools.length > 0 && <> or are chosen by name ({server.selectedTools.join(', ')})</>}.
-            </p>
-          )}
-        </>
-      )}
-      {error !== null && <Problem error={error} title="Not saved" />}
+      </ServerNameField>
+      <DescriptionField value={d.description} onValue={d.setDescription} />
+      <ModeChoice mode={d.mode} onMode={d.setMode} />
+      <AccessChoice fields={d} />
+      {d.mode === 'NORMAL' && <InstanceSection client={client} server={server} instances={instances} d={d} />}
+      {save.error !== null && <ProblemBox error={save.error} title="Not saved" />}
       <div className="buttons">
-        <button type="submit" disabled={busy || !changed || !name.trim()}>
-          {busy ? 'Saving…' : 'Save changes'}
-        </button>
+        <SubmitButton
+          busy={save.busy}
+          disabled={Object.keys(d.body).length === 0 || !d.name.trim()}
+          busyLabel="Saving…"
+        >
+          Save changes
+        </SubmitButton>
         <Link className="button secondary" href={`/servers/${server.id}`}>
           Cancel
         </Link>
@@ -167,25 +166,34 @@ function EditForm({ client, server, instances }: { client: ManagementClient; ser
   );
 }
 
+/** The API keys limited to the server, and what they reach once it is gone. */
+function LimitedKeys({ client, server }: { client: ManagementClient; server: Server }) {
+  const [keys] = useLoad(() => unwrap(client.GET('/api_keys')), [client]);
+  if (keys.state === 'error')
+    return <li>The API keys limited to it could not be listed ({errorMessage(keys.error)}).</li>;
+  if (keys.state !== 'done') return null;
+  const limited = keys.data.data.filter((k) => !k.revokedAt && k.serverIds?.includes(server.id));
+  if (limited.length === 0) return <li>No API key is limited to it.</li>;
+  return limited.map((k) => (
+    <li key={k.id}>
+      API key <strong>{k.name}</strong> (<code>{k.prefix}…</code>) is limited to it
+      {k.serverIds!.length === 1
+        ? ': it then reaches no server at all (revoke it).'
+        : ` and ${k.serverIds!.length - 1} other server(s): it keeps those.`}
+    </li>
+  ));
+}
+
 /**
  * Deleting the server, with what stops working spelled out first: its URL (every client of it), the API keys limited
  * to it (those limited to it alone reach nothing afterwards), and what goes with it.
  */
 function DeleteServer({ client, server }: { client: ManagementClient; server: Server }) {
-  const [keys] = useLoad(() => unwrap(client.GET('/api_keys')), [client]);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const remove = () => {
-    setBusy(true);
-    setError(null);
-    unwrap(client.DELETE('/mcp_manager/{id}', { params: { path: { id: server.id } } })).then(
-      () => navigate('/servers'),
-      (err: unknown) => {
-        setError(err);
-        setBusy(false);
-      },
-    );
-  };
+  const removal = useAction();
+  const remove = () =>
+    removal.run(() => unwrap(client.DELETE('/mcp_manager/{id}', { params: { path: { id: server.id } } })), {
+      then: () => navigate('/servers'),
+    });
   return (
     <section aria-labelledby="delete-title" className="danger-zone">
       <h2 id="delete-title">Delete this server</h2>
@@ -194,34 +202,19 @@ function DeleteServer({ client, server }: { client: ManagementClient; server: Se
         <li>
           Its MCP URL <code>{server.url}</code> answers 404 to every client.
         </li>
-        {keys.state === 'done' &&
-          (() => {
-            const limited = keys.data.data.filter((k) => !k.revokedAt && k.serverIds?.includes(server.id));
-            if (limited.length === 0) return <li>No API key is limited to it.</li>;
-            return limited.map((k) => (
-              <li key={k.id}>
-                API key <strong>{k.name}</strong> (<code>{k.prefix}…</code>) is limited to it
-                {k.serverIds!.length === 1
-                  ? ': it then reaches no server at all (revoke it).'
-                  : ` and ${k.serverIds!.length - 1} other server(s): it keeps those.`}
-              </li>
-            ));
-          })()}
-        {keys.state === 'error' && (
-          <li>The API keys limited to it could not be listed ({errorMessage(keys.error)}).</li>
-        )}
+        <LimitedKeys client={client} server={server} />
         <li>
           Its catalog versions, workflow deployments, debug sessions and server secrets are deleted with it
           {server.fromDescriptor && '; its connector instance stays'}.
         </li>
       </ul>
-      {error !== null && <Problem error={error} title="Not deleted" />}
+      {removal.error !== null && <ProblemBox error={removal.error} title="Not deleted" />}
       <ConfirmButton
         label="Delete server"
         name={server.name}
         question={`Delete ${server.name} for good?`}
         confirmLabel={`Delete ${server.name}`}
-        busy={busy}
+        busy={removal.busy}
         onConfirm={remove}
       />
     </section>

@@ -1,10 +1,22 @@
 import type { ManagementClient } from '@toolplane/client';
-import { unwrap } from '../api.ts';
+import { unwrap, type Schemas } from '../api.ts';
+import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
-import { Empty, Show, useLoad } from '../ui.tsx';
+import { useLoad } from '../ui.tsx';
+
+const columns: Column<Schemas['McpServerSummary']>[] = [
+  { header: 'Name', cell: (s) => <Link href={`/servers/${s.id}`}>{s.name}</Link> },
+  { header: 'Mode', cell: (s) => s.mode },
+  { header: 'Selected tools', cell: (s) => (s.selectedTools.length > 0 ? s.selectedTools.length : 'all') },
+  { header: 'Access', cell: (s) => (s.isPublic ? 'public' : 'private') },
+  { header: 'Description', cell: (s) => s.description ?? '' },
+];
 
 export function ServersPage({ client }: { client: ManagementClient }) {
-  const [servers] = useLoad(() => unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })), [client]);
+  const [servers] = useLoad(
+    () => unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })).then((r) => r.data),
+    [client],
+  );
   return (
     <>
       <div className="heading">
@@ -13,42 +25,19 @@ export function ServersPage({ client }: { client: ManagementClient }) {
           Create a server
         </Link>
       </div>
-      <Show loaded={servers} what="the servers">
-        {(list) =>
-          list.data.length === 0 ? (
-            <Empty>
-              No MCP server yet. <Link href="/servers/new">Create one</Link>, or add a connector instance whose
-              descriptor enables MCP.
-            </Empty>
-          ) : (
-            <table>
-              <caption className="visually-hidden">MCP servers of the workspace</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Mode</th>
-                  <th scope="col">Selected tools</th>
-                  <th scope="col">Access</th>
-                  <th scope="col">Description</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.data.map((s) => (
-                  <tr key={s.id}>
-                    <td>
-                      <Link href={`/servers/${s.id}`}>{s.name}</Link>
-                    </td>
-                    <td>{s.mode}</td>
-                    <td>{s.selectedTools.length > 0 ? s.selectedTools.length : 'all'}</td>
-                    <td>{s.isPublic ? 'public' : 'private'}</td>
-                    <td>{s.description ?? ''}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )
+      <ResourceTable
+        loaded={servers}
+        what="the servers"
+        caption="MCP servers of the workspace"
+        columns={columns}
+        rowKey={(s) => s.id}
+        empty={
+          <>
+            No MCP server yet. <Link href="/servers/new">Create one</Link>, or add a connector instance whose descriptor
+            enables MCP.
+          </>
         }
-      </Show>
+      />
     </>
   );
 }

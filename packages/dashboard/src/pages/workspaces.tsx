@@ -2,7 +2,10 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { storedCredential, storedKey, unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
-import { Empty, ErrorBox, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
+import { useAction } from '../components/action.ts';
+import { ActionError, SubmitButton, TextField } from '../components/form.tsx';
+import { ResourceTable, type Column } from '../components/resource-table.tsx';
+import { OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 
 /** The new workspace's first key, shown once. */
 function NewWorkspaceKey({ created, onDone }: { created: Schemas['CreatedWorkspace']; onDone: () => void }) {
@@ -30,35 +33,35 @@ function NewWorkspaceKey({ created, onDone }: { created: Schemas['CreatedWorkspa
 
 function CreateWorkspace({ client, onCreated }: { client: ManagementClient; onCreated: () => void }) {
   const [name, setName] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const create = useAction();
   const [created, setCreated] = useState<Schemas['CreatedWorkspace'] | null>(null);
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
     setCreated(null);
-    unwrap(client.POST('/workspaces', { body: { name: name.trim() } }))
-      .then(
-        (workspace) => {
-          setCreated(workspace);
-          setName('');
-          onCreated();
-        },
-        (err: unknown) => setError(err),
-      )
-      .finally(() => setBusy(false));
+    create.run(() => unwrap(client.POST('/workspaces', { body: { name: name.trim() } })), {
+      then: (workspace) => {
+        setCreated(workspace);
+        setName('');
+        onCreated();
+      },
+    });
   };
   return (
     <section aria-labelledby="create-workspace-title">
       <h2 id="create-workspace-title">Create a workspace</h2>
       <form className="form" onSubmit={submit}>
-        <label htmlFor="workspace-name">Name (a slug: lower-case letters, digits, - and _)</label>
-        <input id="workspace-name" required autoComplete="off" value={name} onChange={(e) => setName(e.target.value)} />
-        {error !== null && <ErrorBox error={error} title="Not created" />}
-        <button type="submit" disabled={busy || !name.trim()}>
-          {busy ? 'Creating…' : 'Create workspace'}
-        </button>
+        <TextField
+          id="workspace-name"
+          label="Name (a slug: lower-case letters, digits, - and _)"
+          required
+          autoComplete="off"
+          value={name}
+          onValue={setName}
+        />
+        <ActionError action={create} title="Not created" />
+        <SubmitButton busy={create.busy} disabled={!name.trim()} busyLabel="Creating…">
+          Create workspace
+        </SubmitButton>
       </form>
       {created && <NewWorkspaceKey created={created} onDone={() => setCreated(null)} />}
     </section>
@@ -83,6 +86,46 @@ async function sessionKeyIsAdmin(client: ManagementClient): Promise<boolean | nu
   }
 }
 
+type Workspace = Schemas['Workspace'];
+
+function CurrentWorkspace({ current }: { current: Workspace }) {
+  return (
+    <section aria-labelledby="current-workspace-title">
+      <h2 id="current-workspace-title">This session’s workspace</h2>
+      <dl className="facts">
+        <dt>Name</dt>
+        <dd>{current.name}</dd>
+        <dt>Id</dt>
+        <dd>
+          <code>{current.id}</code>
+        </dd>
+        <dt>Organization</dt>
+        <dd>
+          <code>{current.organizationId}</code>
+        </dd>
+        <dt>Created</dt>
+        <dd>{when(current.createdAt)}</dd>
+      </dl>
+    </section>
+  );
+}
+
+/** Why this session cannot create workspaces: its key has no admin scope, or could not be checked. */
+function NoAdmin({ admin }: { admin: boolean | null }) {
+  return (
+    <section aria-labelledby="create-workspace-title">
+      <h2 id="create-workspace-title">Create a workspace</h2>
+      <p>
+        {admin === false
+          ? 'This session’s API key has no admin scope, so it cannot create workspaces and sees only its own.'
+          : 'This session’s API key could not be checked for the admin scope, so no workspace can be created here.'}{' '}
+        Sign in with a key that has the <code>admin</code> scope (see <Link href="/api-keys">API keys</Link>) to create
+        one.
+      </p>
+    </section>
+  );
+}
+
 export function WorkspacesPage({ client }: { client: ManagementClient }) {
   const [loaded, reload] = useLoad(async () => {
     const [current, list, admin] = await Promise.all([
@@ -100,72 +143,37 @@ export function WorkspacesPage({ client }: { client: ManagementClient }) {
         the <code>admin</code> scope sees all the workspaces of its organization and may create more.
       </p>
       <Show loaded={loaded} what="the workspaces">
-        {({ current, workspaces, admin }) => (
-          <>
-            <section aria-labelledby="current-workspace-title">
-              <h2 id="current-workspace-title">This session’s workspace</h2>
-              <dl className="facts">
-                <dt>Name</dt>
-                <dd>{current.name}</dd>
-                <dt>Id</dt>
-                <dd>
-                  <code>{current.id}</code>
-                </dd>
-                <dt>Organization</dt>
-                <dd>
-                  <code>{current.organizationId}</code>
-                </dd>
-                <dt>Created</dt>
-                <dd>{when(current.createdAt)}</dd>
-              </dl>
-            </section>
-            {admin ? (
-              <CreateWorkspace client={client} onCreated={reload} />
-            ) : (
-              <section aria-labelledby="create-workspace-title">
-                <h2 id="create-workspace-title">Create a workspace</h2>
-                <p>
-                  {admin === false
-                    ? 'This session’s API key has no admin scope, so it cannot create workspaces and sees only its own.'
-                    : 'This session’s API key could not be checked for the admin scope, so no workspace can be created here.'}{' '}
-                  Sign in with a key that has the <code>admin</code> scope (see <Link href="/api-keys">API keys</Link>)
-                  to create one.
-                </p>
+        {({ current, workspaces, admin }) => {
+          const columns: Column<Workspace>[] = [
+            {
+              header: 'Name',
+              cell: (w) => (
+                <>
+                  {w.name}
+                  {w.id === current.id && <span className="hint"> (this session’s)</span>}
+                </>
+              ),
+            },
+            { header: 'Id', cell: (w) => <code>{w.id}</code> },
+            { header: 'Created', cell: (w) => when(w.createdAt) },
+          ];
+          return (
+            <>
+              <CurrentWorkspace current={current} />
+              {admin ? <CreateWorkspace client={client} onCreated={reload} /> : <NoAdmin admin={admin} />}
+              <section aria-labelledby="workspaces-title">
+                <h2 id="workspaces-title">{admin ? 'Workspaces of the organization' : 'Workspaces you can see'}</h2>
+                <ResourceTable
+                  rows={workspaces}
+                  columns={columns}
+                  rowKey={(w) => w.id}
+                  caption="Workspaces"
+                  empty="No workspace."
+                />
               </section>
-            )}
-            <section aria-labelledby="workspaces-title">
-              <h2 id="workspaces-title">{admin ? 'Workspaces of the organization' : 'Workspaces you can see'}</h2>
-              {workspaces.length === 0 ? (
-                <Empty>No workspace.</Empty>
-              ) : (
-                <table>
-                  <caption className="visually-hidden">Workspaces</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Name</th>
-                      <th scope="col">Id</th>
-                      <th scope="col">Created</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {workspaces.map((w) => (
-                      <tr key={w.id}>
-                        <td>
-                          {w.name}
-                          {w.id === current.id && <span className="hint"> (this session’s)</span>}
-                        </td>
-                        <td>
-                          <code>{w.id}</code>
-                        </td>
-                        <td>{when(w.createdAt)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              )}
-            </section>
-          </>
-        )}
+            </>
+          );
+        }}
       </Show>
     </>
   );

@@ -1,7 +1,7 @@
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
-import type { ToolInfo } from '../tools.ts';
-import { Empty, Json, SecretInput, Show, type Loaded } from '../ui.tsx';
+import { Empty, SecretInput, Show, type Loaded } from '../ui.tsx';
+import { ToolChoice, type ToolInfo } from './tool-picker.tsx';
 
 /** One header sent to an external MCP server; the value is a secret (a password input, never shown back). */
 interface HeaderRow {
@@ -20,6 +20,16 @@ export interface ExternalDraft {
   loaded: Loaded<ToolInfo[]> | null;
   /** The tools to expose; none = all of them. */
   selected: string[];
+}
+
+type Change = (update: (d: ExternalDraft) => ExternalDraft) => void;
+
+/** One draft's part of the form: its ids' prefix, its name for labels, the draft and how to change it. */
+interface DraftProps {
+  id: string;
+  label: string;
+  draft: ExternalDraft;
+  onChange: Change;
 }
 
 let nextKey = 1;
@@ -53,6 +63,71 @@ const asTool = (t: Record<string, unknown>): ToolInfo => ({
     typeof t.inputSchema === 'object' && t.inputSchema !== null ? (t.inputSchema as Record<string, unknown>) : null,
 });
 
+/** The headers sent to one external server: a name and a write-only value each. */
+function Headers({ id, label, draft, onChange }: DraftProps) {
+  const setHeader = (key: number, patch: Partial<HeaderRow>) =>
+    onChange((d) => ({ ...d, headers: d.headers.map((h) => (h.key === key ? { ...h, ...patch } : h)) }));
+  return (
+    <>
+      {draft.headers.map((h, n) => (
+        <div className="check" key={h.key} role="group" aria-label={`Header ${n + 1} of ${label}`}>
+          <label htmlFor={`${id}-h${h.key}-name`}>Header name</label>
+          <input
+            id={`${id}-h${h.key}-name`}
+            value={h.name}
+            autoComplete="off"
+            onChange={(e) => setHeader(h.key, { name: e.target.value })}
+          />
+          <label htmlFor={`${id}-h${h.key}-value`}>Header value</label>
+          <SecretInput id={`${id}-h${h.key}-value`} value={h.value} onValue={(v) => setHeader(h.key, { value: v })} />
+          <button
+            type="button"
+            className="secondary"
+            aria-label={`Remove header ${n + 1} of ${label}`}
+            onClick={() => onChange((d) => ({ ...d, headers: d.headers.filter((x) => x.key !== h.key) }))}
+          >
+            Remove
+          </button>
+        </div>
+      ))}
+      <p className="hint">Header values are secrets: they are sealed, and only their names are shown afterwards.</p>
+    </>
+  );
+}
+
+/** The tools an external server listed, to choose from (none chosen: all of them). */
+function ListedTools({ id, label, draft, onChange }: DraftProps) {
+  const toggle = (name: string, on: boolean) =>
+    onChange((d) => ({ ...d, selected: on ? [...d.selected, name] : d.selected.filter((n) => n !== name) }));
+  if (!draft.loaded) return null;
+  return (
+    <Show loaded={draft.loaded} what={`the tools of ${label}`}>
+      {(tools) =>
+        tools.length === 0 ? (
+          <Empty>This server lists no tool.</Empty>
+        ) : (
+          <>
+            <p className="hint" aria-live="polite">
+              Choose the tools to expose; none chosen means all {tools.length}. {draft.selected.length} selected.
+            </p>
+            <ul className="tools" aria-label={`Tools of ${label}`}>
+              {tools.map((t) => (
+                <ToolChoice
+                  key={t.name}
+                  id={`${id}-tool-${t.name}`}
+                  tool={t}
+                  checked={draft.selected.includes(t.name)}
+                  onChange={(checked) => toggle(t.name, checked)}
+                />
+              ))}
+            </ul>
+          </>
+        )
+      }
+    </Show>
+  );
+}
+
 function ExternalServer({
   client,
   draft,
@@ -63,7 +138,7 @@ function ExternalServer({
   client: ManagementClient;
   draft: ExternalDraft;
   index: number;
-  onChange: (update: (d: ExternalDraft) => ExternalDraft) => void;
+  onChange: Change;
   onRemove: () => void;
 }) {
   const id = `ext-${draft.key}`;
@@ -77,10 +152,6 @@ function ExternalServer({
       (error: unknown) => onChange((d) => ({ ...d, loaded: { state: 'error', error } })),
     );
   };
-  const setHeader = (key: number, patch: Partial<HeaderRow>) =>
-    onChange((d) => ({ ...d, headers: d.headers.map((h) => (h.key === key ? { ...h, ...patch } : h)) }));
-  const toggle = (name: string, on: boolean) =>
-    onChange((d) => ({ ...d, selected: on ? [...d.selected, name] : d.selected.filter((n) => n !== name) }));
   return (
     <fieldset className="external">
       <legend>External MCP server {index + 1}</legend>
@@ -105,28 +176,7 @@ function ExternalServer({
         value={draft.url}
         onChange={(e) => onChange((d) => ({ ...d, url: e.target.value, loaded: null, selected: [] }))}
       />
-      {draft.headers.map((h, n) => (
-        <div className="check" key={h.key} role="group" aria-label={`Header ${n + 1} of ${label}`}>
-          <label htmlFor={`${id}-h${h.key}-name`}>Header name</label>
-          <input
-            id={`${id}-h${h.key}-name`}
-            value={h.name}
-            autoComplete="off"
-            onChange={(e) => setHeader(h.key, { name: e.target.value })}
-          />
-          <label htmlFor={`${id}-h${h.key}-value`}>Header value</label>
-          <SecretInput id={`${id}-h${h.key}-value`} value={h.value} onValue={(v) => setHeader(h.key, { value: v })} />
-          <button
-            type="button"
-            className="secondary"
-            aria-label={`Remove header ${n + 1} of ${label}`}
-            onClick={() => onChange((d) => ({ ...d, headers: d.headers.filter((x) => x.key !== h.key) }))}
-          >
-            Remove
-          </button>
-        </div>
-      ))}
-      <p className="hint">Header values are secrets: they are sealed, and only their names are shown afterwards.</p>
+      <Headers id={id} label={label} draft={draft} onChange={onChange} />
       <div className="check">
         <button
           type="button"
@@ -147,32 +197,7 @@ function ExternalServer({
           Remove server
         </button>
       </div>
-      {draft.loaded && (
-        <Show loaded={draft.loaded} what={`the tools of ${label}`}>
-          {(tools) =>
-            tools.length === 0 ? (
-              <Empty>This server lists no tool.</Empty>
-            ) : (
-              <>
-                <p className="hint" aria-live="polite">
-                  Choose the tools to expose; none chosen means all {tools.length}. {draft.selected.length} selected.
-                </p>
-                <ul className="tools" aria-label={`Tools of ${label}`}>
-                  {tools.map((t) => (
-                    <ToolChoice
-                      key={t.name}
-                      id={`${id}-tool-${t.name}`}
-                      tool={t}
-                      checked={draft.selected.includes(t.name)}
-                      onChange={(checked) => toggle(t.name, checked)}
-                    />
-                  ))}
-                </ul>
-              </>
-            )
-          }
-        </Show>
-      )}
+      <ListedTools id={id} label={label} draft={draft} onChange={onChange} />
     </fieldset>
   );
 }
@@ -205,28 +230,5 @@ export function ExternalServers({
         Add an external MCP server
       </button>
     </section>
-  );
-}
-
-/** One tool of a picker: a checkbox with its name and description, its input schema on expand. */
-export function ToolChoice(props: {
-  id: string;
-  tool: ToolInfo;
-  checked: boolean;
-  onChange: (checked: boolean) => void;
-}) {
-  const t = props.tool;
-  return (
-    <li>
-      <input type="checkbox" id={props.id} checked={props.checked} onChange={(e) => props.onChange(e.target.checked)} />
-      <label htmlFor={props.id}>
-        <code>{t.name}</code>
-        {t.description && <span className="desc"> — {t.description}</span>}
-      </label>
-      <details>
-        <summary>Input schema of {t.name}</summary>
-        {t.inputSchema ? <Json value={t.inputSchema} label={`Input schema of ${t.name}`} /> : <p>Not available.</p>}
-      </details>
-    </li>
   );
 }

@@ -3,6 +3,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
 import { Empty, Loading, Show, useLoad } from '../ui.tsx';
+import { ResourceTable, type Column } from './resource-table.tsx';
 
 // The charting library is loaded with the first chart, out of the initial JavaScript.
 const TimeChart = lazy(() => import('../charts.tsx').then((m) => ({ default: m.TimeChart })));
@@ -10,6 +11,7 @@ const TimeChart = lazy(() => import('../charts.tsx').then((m) => ({ default: m.T
 export type TrafficWindow = '1h' | '24h';
 type Stats = Schemas['TrafficStats'];
 type ToolTraffic = Schemas['ToolTraffic'];
+type Point = Stats['series'][number];
 
 export const windowLabels: Record<TrafficWindow, string> = { '1h': 'Last hour', '24h': 'Last day' };
 
@@ -88,6 +90,77 @@ export function TrafficPanel({
   );
 }
 
+/** The series as the charts draw them: calls and errors, the error rate and the latency (none where no call was). */
+function chartSeries(stats: Stats) {
+  const times = stats.series.map((p) => Date.parse(p.start) / 1000);
+  const busy = (v: number | null, p: { calls: number }) => (p.calls === 0 ? null : v);
+  return {
+    times,
+    calls: [
+      { label: 'Calls', values: stats.series.map((p) => p.calls), color: '#1d4ed8', bars: true },
+      { label: 'Errors', values: stats.series.map((p) => p.errors), color: '#a11212', bars: true },
+    ],
+    errors: [{ label: 'Error rate', values: stats.series.map((p) => busy(p.error_rate * 100, p)), color: '#a11212' }],
+    latency: [
+      { label: 'p50', values: stats.series.map((p) => busy(p.p50_ms, p)), color: '#12652b' },
+      { label: 'p95', values: stats.series.map((p) => busy(p.p95_ms, p)), color: '#b45309' },
+    ],
+  };
+}
+
+function Totals({ totals: t, what }: { totals: Stats['totals']; what: string }) {
+  return (
+    <dl className="figures" aria-label={`Totals of ${what}`}>
+      <div>
+        <dt>Calls</dt>
+        <dd>{t.calls}</dd>
+      </div>
+      <div>
+        <dt>Errors</dt>
+        <dd>
+          {t.errors} ({percent(t.error_rate)})
+        </dd>
+      </div>
+      <div>
+        <dt>p50 latency</dt>
+        <dd>{latency(t.p50_ms)}</dd>
+      </div>
+      <div>
+        <dt>p95 latency</dt>
+        <dd>{latency(t.p95_ms)}</dd>
+      </div>
+    </dl>
+  );
+}
+
+function Charts({ stats, step }: { stats: Stats; step: string }) {
+  const charts = useMemo(() => chartSeries(stats), [stats]);
+  return (
+    <Suspense fallback={<Loading what="the charts" />}>
+      <div className="charts">
+        <ChartFigure title={`Calls and errors per ${step}`} wide>
+          <TimeChart times={charts.times} series={charts.calls} />
+        </ChartFigure>
+        <ChartFigure title="Error rate">
+          <TimeChart times={charts.times} series={charts.errors} unit="%" />
+        </ChartFigure>
+        <ChartFigure title="Latency (p50, p95)">
+          <TimeChart times={charts.times} series={charts.latency} unit=" ms" />
+        </ChartFigure>
+      </div>
+    </Suspense>
+  );
+}
+
+const seriesColumns: Column<Point>[] = [
+  { header: 'From', rowHeader: true, cell: (p) => <time dateTime={p.start}>{clock(p.start)}</time> },
+  { header: 'Calls', cell: (p) => p.calls },
+  { header: 'Errors', cell: (p) => p.errors },
+  { header: 'Error rate', cell: (p) => percent(p.error_rate) },
+  { header: 'p50', cell: (p) => latency(p.p50_ms) },
+  { header: 'p95', cell: (p) => latency(p.p95_ms) },
+];
+
 function TrafficView({
   stats,
   what,
@@ -100,99 +173,26 @@ function TrafficView({
   onRefresh: () => void;
 }) {
   const step = stats.step_seconds === 60 ? 'minute' : `${stats.step_seconds / 60} minutes`;
-  const span = `${clock(stats.from)} to ${clock(stats.to)}`;
-  const charts = useMemo(() => {
-    const times = stats.series.map((p) => Date.parse(p.start) / 1000);
-    const busy = (v: number | null, p: { calls: number }) => (p.calls === 0 ? null : v);
-    return {
-      times,
-      calls: [
-        { label: 'Calls', values: stats.series.map((p) => p.calls), color: '#1d4ed8', bars: true },
-        { label: 'Errors', values: stats.series.map((p) => p.errors), color: '#a11212', bars: true },
-      ],
-      errors: [{ label: 'Error rate', values: stats.series.map((p) => busy(p.error_rate * 100, p)), color: '#a11212' }],
-      latency: [
-        { label: 'p50', values: stats.series.map((p) => busy(p.p50_ms, p)), color: '#12652b' },
-        { label: 'p95', values: stats.series.map((p) => busy(p.p95_ms, p)), color: '#b45309' },
-      ],
-    };
-  }, [stats]);
-  const t = stats.totals;
   return (
     <>
       <div className="traffic-head">
         <p className="hint">
-          {span}, per {step}.
+          {clock(stats.from)} to {clock(stats.to)}, per {step}.
         </p>
         <button type="button" className="secondary" onClick={onRefresh}>
           Refresh
         </button>
       </div>
-      <dl className="figures" aria-label={`Totals of ${what}`}>
-        <div>
-          <dt>Calls</dt>
-          <dd>{t.calls}</dd>
-        </div>
-        <div>
-          <dt>Errors</dt>
-          <dd>
-            {t.errors} ({percent(t.error_rate)})
-          </dd>
-        </div>
-        <div>
-          <dt>p50 latency</dt>
-          <dd>{latency(t.p50_ms)}</dd>
-        </div>
-        <div>
-          <dt>p95 latency</dt>
-          <dd>{latency(t.p95_ms)}</dd>
-        </div>
-      </dl>
-      {t.calls === 0 ? (
-        <Empty>No calls in this window.</Empty>
-      ) : (
-        <Suspense fallback={<Loading what="the charts" />}>
-          <div className="charts">
-            <ChartFigure title={`Calls and errors per ${step}`} wide>
-              <TimeChart times={charts.times} series={charts.calls} />
-            </ChartFigure>
-            <ChartFigure title="Error rate">
-              <TimeChart times={charts.times} series={charts.errors} unit="%" />
-            </ChartFigure>
-            <ChartFigure title="Latency (p50, p95)">
-              <TimeChart times={charts.times} series={charts.latency} unit=" ms" />
-            </ChartFigure>
-          </div>
-        </Suspense>
-      )}
+      <Totals totals={stats.totals} what={what} />
+      {stats.totals.calls === 0 ? <Empty>No calls in this window.</Empty> : <Charts stats={stats} step={step} />}
       <details className="traffic-table">
         <summary>The figures per {step} as a table</summary>
-        <table aria-label={`Traffic of ${what} per ${step}`}>
-          <thead>
-            <tr>
-              <th scope="col">From</th>
-              <th scope="col">Calls</th>
-              <th scope="col">Errors</th>
-              <th scope="col">Error rate</th>
-              <th scope="col">p50</th>
-              <th scope="col">p95</th>
-            </tr>
-          </thead>
-          <tbody>
-            {stats.series.map((p) => (
-              <tr key={p.start}>
-                <th scope="row">
-                  <time dateTime={p.start}>{clock(p.start)}</time>
-                </th>
-                <td>{p.calls}</td>
-                <td>{p.errors}</td>
-                <td>{percent(p.error_rate)}</td>
-                <td>{latency(p.p50_ms)}</td>
-                <td>{latency(p.p95_ms)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <ResourceTable
+          rows={stats.series}
+          columns={seriesColumns}
+          rowKey={(p) => p.start}
+          label={`Traffic of ${what} per ${step}`}
+        />
       </details>
       {serverName && stats.busiest_tools.length > 0 && (
         <div className="tool-tables">
@@ -225,40 +225,32 @@ function ToolTable({
   tools: ToolTraffic[];
   serverName: (id: string) => string;
 }) {
+  const columns: Column<ToolTraffic>[] = [
+    {
+      header: 'Tool',
+      rowHeader: true,
+      cell: (t) => (
+        <Link
+          href={`/records?${new URLSearchParams({ server_id: t.server_id, tool: t.tool }).toString()}`}
+          aria-label={`Records of ${t.tool} on ${serverName(t.server_id)}`}
+        >
+          <code>{t.tool}</code>
+        </Link>
+      ),
+    },
+    { header: 'Server', cell: (t) => serverName(t.server_id) },
+    { header: 'Calls', cell: (t) => t.calls },
+    { header: 'Errors', cell: (t) => `${t.errors} (${percent(t.error_rate)})` },
+  ];
   return (
-    <table aria-label={title}>
-      <caption>{title}</caption>
-      <thead>
-        <tr>
-          <th scope="col">Tool</th>
-          <th scope="col">Server</th>
-          <th scope="col">Calls</th>
-          <th scope="col">Errors</th>
-        </tr>
-      </thead>
-      <tbody>
-        {tools.map((t) => {
-          const records = new URLSearchParams({ server_id: t.server_id, tool: t.tool });
-          return (
-            <tr key={`${t.server_id}/${t.tool}`}>
-              <th scope="row">
-                <Link
-                  href={`/records?${records.toString()}`}
-                  aria-label={`Records of ${t.tool} on ${serverName(t.server_id)}`}
-                >
-                  <code>{t.tool}</code>
-                </Link>
-              </th>
-              <td>{serverName(t.server_id)}</td>
-              <td>{t.calls}</td>
-              <td>
-                {t.errors} ({percent(t.error_rate)})
-              </td>
-            </tr>
-          );
-        })}
-      </tbody>
-    </table>
+    <ResourceTable
+      rows={tools}
+      columns={columns}
+      rowKey={(t) => `${t.server_id}/${t.tool}`}
+      label={title}
+      caption={title}
+      showCaption
+    />
   );
 }
 

@@ -1,0 +1,227 @@
+import type { InputHTMLAttributes, ReactNode, SelectHTMLAttributes } from 'react';
+import { ErrorBox } from '../ui.tsx';
+import type { Action } from './action.ts';
+
+type InputProps = Omit<InputHTMLAttributes<HTMLInputElement>, 'id' | 'value' | 'onChange'>;
+
+/** Wraps a label and its control in a `.field` (filters, inline forms); in a `.form` they stand side by side. */
+function Wrap({ inline, children }: { inline?: boolean; children: ReactNode }) {
+  return inline ? <div className="field">{children}</div> : <>{children}</>;
+}
+
+/** A labelled text input (`onValue` gets the text). */
+export function TextField({
+  id,
+  label,
+  value,
+  onValue,
+  inline,
+  ...input
+}: { id: string; label: ReactNode; value: string; onValue: (v: string) => void; inline?: boolean } & InputProps) {
+  return (
+    <Wrap inline={inline}>
+      <label htmlFor={id}>{label}</label>
+      <input id={id} value={value} onChange={(e) => onValue(e.target.value)} {...input} />
+    </Wrap>
+  );
+}
+
+/** One choice of a `SelectField`. */
+export interface Option {
+  value: string;
+  label: ReactNode;
+}
+
+/** A labelled select of `options` (`onValue` gets the chosen value). */
+export function SelectField({
+  id,
+  label,
+  value,
+  onValue,
+  options,
+  inline,
+  ...select
+}: {
+  id: string;
+  label: ReactNode;
+  value: string;
+  onValue: (v: string) => void;
+  options: Option[];
+  inline?: boolean;
+} & Omit<SelectHTMLAttributes<HTMLSelectElement>, 'id' | 'value' | 'onChange'>) {
+  return (
+    <Wrap inline={inline}>
+      <label htmlFor={id}>{label}</label>
+      <select id={id} value={value} onChange={(e) => onValue(e.target.value)} {...select}>
+        {options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    </Wrap>
+  );
+}
+
+/** A labelled text area for a document (monospaced, no spell checking). */
+export function CodeArea({
+  id,
+  label,
+  value,
+  onValue,
+  rows,
+}: {
+  id: string;
+  label: ReactNode;
+  value: string;
+  onValue: (v: string) => void;
+  rows: number;
+}) {
+  return (
+    <>
+      <label htmlFor={id}>{label}</label>
+      <textarea
+        id={id}
+        className="code"
+        rows={rows}
+        spellCheck={false}
+        value={value}
+        onChange={(e) => onValue(e.target.value)}
+      />
+    </>
+  );
+}
+
+/** The form's submit button: "{busyLabel}" while its action runs. */
+export function SubmitButton({
+  busy,
+  disabled = false,
+  busyLabel,
+  children,
+}: {
+  busy: boolean;
+  disabled?: boolean;
+  busyLabel: string;
+  children: ReactNode;
+}) {
+  return (
+    <button type="submit" disabled={busy || disabled}>
+      {busy ? busyLabel : children}
+    </button>
+  );
+}
+
+/** What an action did (a status), when it says something. */
+export function Success({ children }: { children: ReactNode }) {
+  if (children === null || children === undefined || children === '' || children === false) return null;
+  return (
+    <p className="success" role="status">
+      {children}
+    </p>
+  );
+}
+
+/** An action's failure (an alert), titled by the action (`run`'s `failed`) or else `title`. */
+export function ActionError({ action, title }: { action: Action; title: string }) {
+  if (action.error === null) return null;
+  return <ErrorBox error={action.error} title={action.failed || title} />;
+}
+
+/** `list` with `item` in it (`on`) or not. */
+export function toggled<T>(list: readonly T[], item: T, on: boolean): T[] {
+  return on ? [...list, item] : list.filter((x) => x !== item);
+}
+
+/** A copy of `set` with `item` in it (`on`) or not. */
+export function toggledSet<T>(set: ReadonlySet<T>, item: T, on: boolean): Set<T> {
+  const next = new Set(set);
+  if (on) next.add(item);
+  else next.delete(item);
+  return next;
+}
+
+/** A row of checkboxes (`.checks`), one per item; `children` come first (an "all" box). */
+export function Checks<T>({
+  items,
+  idOf,
+  labelOf,
+  checked,
+  onToggle,
+  children,
+}: {
+  items: readonly T[];
+  idOf: (item: T) => string;
+  labelOf: (item: T) => ReactNode;
+  checked: (item: T) => boolean;
+  onToggle: (item: T, on: boolean) => void;
+  children?: ReactNode;
+}) {
+  return (
+    <div className="checks">
+      {children}
+      {items.map((item) => (
+        <span key={idOf(item)}>
+          <input
+            type="checkbox"
+            id={idOf(item)}
+            checked={checked(item)}
+            onChange={(e) => onToggle(item, e.target.checked)}
+          />
+          <label htmlFor={idOf(item)}>{labelOf(item)}</label>
+        </span>
+      ))}
+    </div>
+  );
+}
+
+/** What an action did (a status) or why it failed (an alert), in one place. */
+export function ActionOutcome({ action, title }: { action: Action; title: string }) {
+  return (
+    <>
+      <ActionError action={action} title={title} />
+      <Success>{action.done}</Success>
+    </>
+  );
+}
+
+/**
+ * Rows of fields in `.inline-form`s (headers, overrides), each with a Remove button (`canRemove`), and a button
+ * adding one.
+ */
+export function InlineRows<R extends { key: number }>({
+  rows,
+  fields,
+  removeLabel,
+  canRemove = true,
+  onRemove,
+  addLabel,
+  onAdd,
+}: {
+  rows: readonly R[];
+  fields: (row: R, index: number) => ReactNode;
+  removeLabel: (row: R, index: number) => string;
+  canRemove?: boolean;
+  onRemove: (row: R) => void;
+  addLabel: string;
+  onAdd: () => void;
+}) {
+  return (
+    <>
+      {rows.map((r, i) => (
+        <div className="inline-form" key={r.key}>
+          {fields(r, i)}
+          {canRemove && (
+            <button type="button" className="secondary" aria-label={removeLabel(r, i)} onClick={() => onRemove(r)}>
+              Remove
+            </button>
+          )}
+        </div>
+      ))}
+      <div>
+        <button type="button" className="secondary" onClick={onAdd}>
+          {addLabel}
+        </button>
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,168 @@
+import { useState, type ReactNode } from 'react';
+import { ApiError, errorMessage } from '../api.ts';
+
+type Mode = 'NORMAL' | 'SMART';
+
+/** What the create and edit forms of a server both ask. */
+interface ServerFields {
+  name: string;
+  description: string;
+  mode: Mode;
+  isPublic: boolean;
+  perRequestAuth: boolean;
+  instanceId: string;
+  selected: string[];
+}
+
+/** The fields of a server's form, starting from `initial` (a blank server, or the one being edited). */
+export function useServerFields(initial: ServerFields) {
+  const [name, setName] = useState(initial.name);
+  const [description, setDescription] = useState(initial.description);
+  const [mode, setMode] = useState<Mode>(initial.mode);
+  const [isPublic, setIsPublic] = useState(initial.isPublic);
+  const [perRequestAuth, setPerRequestAuth] = useState(initial.perRequestAuth);
+  const [instanceId, setInstanceId] = useState(initial.instanceId);
+  const [selected, setSelected] = useState<Set<string>>(new Set(initial.selected));
+  return {
+    name,
+    setName,
+    description,
+    setDescription,
+    mode,
+    setMode,
+    isPublic,
+    setIsPublic,
+    perRequestAuth,
+    setPerRequestAuth,
+    instanceId,
+    setInstanceId,
+    selected,
+    setSelected,
+  };
+}
+
+/** The server's name (a slug: it names the server in management calls), with what it does under it. */
+export function ServerNameField({
+  value,
+  onValue,
+  children,
+}: {
+  value: string;
+  onValue: (v: string) => void;
+  children: ReactNode;
+}) {
+  return (
+    <>
+      <label htmlFor="server-name">Name</label>
+      <input
+        id="server-name"
+        required
+        pattern="[a-z0-9][a-z0-9_\-]{0,99}"
+        aria-describedby="server-name-help"
+        value={value}
+        onChange={(e) => onValue(e.target.value)}
+      />
+      <p className="hint" id="server-name-help">
+        {children}
+      </p>
+    </>
+  );
+}
+
+export function DescriptionField({ value, onValue }: { value: string; onValue: (v: string) => void }) {
+  return (
+    <>
+      <label htmlFor="server-description">Description</label>
+      <textarea
+        id="server-description"
+        rows={2}
+        maxLength={1000}
+        value={value}
+        onChange={(e) => onValue(e.target.value)}
+      />
+    </>
+  );
+}
+
+const modes: { mode: Mode; label: string }[] = [
+  { mode: 'NORMAL', label: 'NORMAL: the tools of one connector instance (or the ones you choose)' },
+  { mode: 'SMART', label: 'SMART: search, describe and execute any tool of the workspace' },
+];
+
+/** The server's mode, as creation and editing offer it. */
+export function ModeChoice({ mode, onMode }: { mode: Mode; onMode: (m: Mode) => void }) {
+  return (
+    <fieldset>
+      <legend>Mode</legend>
+      {modes.map((m) => (
+        <div className="radio" key={m.mode}>
+          <input
+            type="radio"
+            id={`mode-${m.mode.toLowerCase()}`}
+            name="mode"
+            value={m.mode}
+            checked={mode === m.mode}
+            onChange={() => onMode(m.mode)}
+          />
+          <label htmlFor={`mode-${m.mode.toLowerCase()}`}>{m.label}</label>
+        </div>
+      ))}
+    </fieldset>
+  );
+}
+
+export function Check({
+  id,
+  checked,
+  onChecked,
+  children,
+}: {
+  id: string;
+  checked: boolean;
+  onChecked: (v: boolean) => void;
+  children: ReactNode;
+}) {
+  return (
+    <div className="check">
+      <input id={id} type="checkbox" checked={checked} onChange={(e) => onChecked(e.target.checked)} />
+      <label htmlFor={id}>{children}</label>
+    </div>
+  );
+}
+
+/** Who may call the server and with which credential: public, and per-request authentication. */
+export function AccessChoice({
+  fields: f,
+}: {
+  fields: Pick<ReturnType<typeof useServerFields>, 'isPublic' | 'setIsPublic' | 'perRequestAuth' | 'setPerRequestAuth'>;
+}) {
+  return (
+    <>
+      <Check id="server-public" checked={f.isPublic} onChecked={f.setIsPublic}>
+        Public (callable without an API key)
+      </Check>
+      <Check id="server-per-request-auth" checked={f.perRequestAuth} onChecked={f.setPerRequestAuth}>
+        Per-request authentication (callers may send their own upstream credential in X-Upstream-Authorization, used
+        instead of the stored one for that call)
+      </Check>
+    </>
+  );
+}
+
+/** A refused creation, change or deletion: the message, and each problem of the body at its path. */
+export function ProblemBox({ error, title }: { error: unknown; title: string }) {
+  return (
+    <div className="error" role="alert">
+      <strong>{title}:</strong> {errorMessage(error)}
+      {error instanceof ApiError && error.issues.length > 0 && (
+        <ul>
+          {error.issues.map((i, n) => (
+            <li key={n}>
+              {i.message} <code>{i.path}</code>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
