@@ -74,7 +74,7 @@ const controlPlaneLayers = [
   ['catalog'],
   ['resources'],
   ['api-document.ts', 'bootstrap.ts'],
-  ['app.ts'],
+  ['http-app.ts', 'app.ts'],
   ['main.ts'],
 ];
 

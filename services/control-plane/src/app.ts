@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '@toolplane/logger';
 import { logMixin } from '@toolplane/telemetry';
 import { DataPlaneTaskClient, ExecutionRecordStream } from '@toolplane/queue';
 import { AwsSecretsWriter, LocalSealedSecretsWriter, type SecretsWriter } from '@toolplane/secrets';
+import type express from 'express';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { bootstrap } from './bootstrap.ts';
@@ -57,9 +58,14 @@ function secretsWriterFor(env: ControlPlaneEnv): SecretsWriter {
   return new LocalSealedSecretsWriter(env.SECRETS_DIR, readFileSync(env.SECRETS_PUBLIC_KEY_FILE, 'utf8'));
 }
 
-export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<ControlPlaneOverrides> = {}) {
-  const log = overrides.log ?? createLogger({ service: 'control-plane', level: env.LOG_LEVEL, mixin: logMixin() });
-  const secrets = overrides.secrets ?? secretsWriterFor(env);
+/** Redis, PostgreSQL (Prisma) and the record ingestion's own small pool. */
+interface Stores {
+  redis: Redis;
+  db: Db;
+  ingestPool: pg.Pool;
+}
+
+function openStores(env: ControlPlaneEnv, log: Logger): Stores {
   // Commands fail after about 2 s of outage instead of waiting for Redis; reconnects at least every second.
   const redis = new Redis(env.REDIS_URL, {
     maxRetriesPerRequest: 2,
@@ -68,8 +74,6 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   redis.on('error', () => undefined); // reconnects by itself; outages show in /readyz and the keeper's warnings
   const onDatabaseError = (err: Error) => log.warn({ err: err.message }, 'database connection lost');
   const db: Db = createDb(env.DATABASE_URL, onDatabaseError);
-  // A failed write may leave PostgreSQL ahead of Redis: the keeper then republishes once Redis answers.
-  const publisher = new RuntimePublisher(redis, env.REDIS_PREFIX, () => keeper.markStale());
   // A small pool of its own for the record ingestion path (see storeExecutionRecords).
   // Bounded waits: a connection attempt to a restarting PostgreSQL must fail and be retried, never hang.
   const ingestPool = new pg.Pool({
@@ -79,43 +83,27 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
     query_timeout: 30_000,
   });
   ingestPool.on('error', onDatabaseError);
-  const records = new ExecutionRecordStream({
-    redis,
-    prefix: env.REDIS_PREFIX,
-    consumer: `control-plane-${randomBytes(6).toString('hex')}`,
-    // Announced after the commit: every replica's debug-session event streams then read them.
-    store: async (batch) => {
-      await storeExecutionRecords(ingestPool, batch);
-      await announceStoredRecords(redis, env.REDIS_PREFIX, batch);
-    },
-    onError: (err) => log.error({ err }, 'execution records could not be stored; retrying'),
-  });
-  const tasks = new DataPlaneTaskClient({
-    redis,
-    prefix: env.REDIS_PREFIX,
-    clientId: `control-plane-${randomBytes(6).toString('hex')}`,
-  });
+  return { redis, db, ingestPool };
+}
 
-  // Every change of what a server exposes goes through this (docs/architecture.md, "Catalog service").
-  const catalog = new CatalogService({ db, publisher, listExternal: externalListerFor(tasks), secrets, log });
-  // People's own-account connections: made by connect links, ended by disconnects and deletions (ADR 0027).
-  const people = new PeopleConnections({ db, secrets, publisher, redis, prefix: env.REDIS_PREFIX, tasks, log });
-
-  const oauth = managementTokenVerifier(env, db);
+/** Every dependency of the resources' handlers, built once (resources/deps.ts). */
+function buildDeps(
+  base: Pick<ControlPlaneDeps, 'env' | 'log' | 'secrets' | 'db' | 'redis' | 'publisher'>,
+): ControlPlaneDeps {
+  const { env, log, secrets, db, redis, publisher } = base;
+  const prefix = env.REDIS_PREFIX;
+  const tasks = new DataPlaneTaskClient({ redis, prefix, clientId: `control-plane-${randomBytes(6).toString('hex')}` });
   const fetchDocument = workerFetcher(tasks);
-  const deps: ControlPlaneDeps = {
-    env,
-    log,
-    db,
-    redis,
-    prefix: env.REDIS_PREFIX,
-    secrets,
-    publisher,
-    catalog,
+  return {
+    ...base,
+    prefix,
     tasks,
     fetchDocument,
-    people,
-    debugEvents: new DebugEventHub(redis, env.REDIS_PREFIX, log),
+    // Every change of what a server exposes goes through this (docs/architecture.md, "Catalog service").
+    catalog: new CatalogService({ db, publisher, listExternal: externalListerFor(tasks), secrets, log }),
+    // People's own-account connections: made by connect links, ended by disconnects and deletions (ADR 0027).
+    people: new PeopleConnections({ db, secrets, publisher, redis, prefix, tasks, log }),
+    debugEvents: new DebugEventHub(redis, prefix, log),
     // The API catalog (APIs.guru): search, and add an API as an OpenAPI connector.
     apiCatalog: new ApiCatalog({
       source: apiCatalogSource(env.API_CATALOG_SOURCE, {
@@ -124,54 +112,100 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
         log,
       }),
       redis,
-      prefix: env.REDIS_PREFIX,
+      prefix,
       cacheSeconds: env.API_CATALOG_CACHE_MINUTES * 60,
       log,
     }),
     largeImports: largeImportLimit(env.MAX_CONCURRENT_LARGE_IMPORTS, env.LARGE_IMPORT_BYTES),
   };
-  const { debugEvents } = deps;
-  const http = httpApp(deps, oauth);
+}
 
-  /**
-   * Everything edges and workers read from Redis, from PostgreSQL (the truth): at start, and again
-   * whenever the keeper sees that Redis lost it. Policies first: a catalog must never be served without
-   * its workspace's policies (edges fail closed without them, see services/edge/src/access.ts).
-   */
-  async function publishRuntimeState(): Promise<void> {
-    await records.ensureGroup();
-    const workspaces = await republishAccess(db, publisher);
-    const published = { catalogs: await catalog.republishAll(), keys: await republishApiKeys(db, publisher) };
-    const users = await republishUsers(db, redis, env.REDIS_PREFIX, secrets);
-    await republishServerIdentity(db, redis, env.REDIS_PREFIX);
-    for (const s of await db.debugSession.findMany({ where: { closedAt: null, endsAt: { gt: new Date() } } }))
-      await publishDebugSession(redis, env.REDIS_PREFIX, s);
-    log.info({ workspaces, ...published, users }, 'runtime state published');
-  }
-  const keeper = new RuntimeStateKeeper({
-    store: redisStateStore(redis, env.REDIS_PREFIX),
-    publish: publishRuntimeState,
-    log,
-    intervalMs: env.RUNTIME_STATE_CHECK_MS,
+/** Execution records from the workers' stream into PostgreSQL, announced after the commit to every replica. */
+function recordStream({ redis, prefix, log }: ControlPlaneDeps, ingestPool: pg.Pool): ExecutionRecordStream {
+  return new ExecutionRecordStream({
+    redis,
+    prefix,
+    consumer: `control-plane-${randomBytes(6).toString('hex')}`,
+    // Announced after the commit: every replica's debug-session event streams then read them.
+    store: async (batch) => {
+      await storeExecutionRecords(ingestPool, batch);
+      await announceStoredRecords(redis, prefix, batch);
+    },
+    onError: (err) => log.error({ err }, 'execution records could not be stored; retrying'),
   });
-  let keeping = false; // from the end of start(): before it, the database may not be migrated yet
+}
+
+/**
+ * Everything edges and workers read from Redis, from PostgreSQL (the truth): at start, and again whenever the keeper
+ * sees that Redis lost it. Policies first: a catalog must never be served without its workspace's policies (edges fail
+ * closed without them, see services/edge/src/access.ts).
+ */
+async function publishRuntimeState(deps: ControlPlaneDeps, records: ExecutionRecordStream): Promise<void> {
+  const { db, redis, prefix, publisher, catalog, secrets, log } = deps;
+  await records.ensureGroup();
+  const workspaces = await republishAccess(db, publisher);
+  const published = { catalogs: await catalog.republishAll(), keys: await republishApiKeys(db, publisher) };
+  const users = await republishUsers(db, redis, prefix, secrets);
+  await republishServerIdentity(db, redis, prefix);
+  for (const s of await db.debugSession.findMany({ where: { closedAt: null, endsAt: { gt: new Date() } } }))
+    await publishDebugSession(redis, prefix, s);
+  log.info({ workspaces, ...published, users }, 'runtime state published');
+}
+
+/** The keeper of what Redis must hold, and the edges' reports of state found missing. */
+interface RuntimeState {
+  keeper: RuntimeStateKeeper;
+  reports: Redis;
+  /** From the end of start(): before it, the database may not be migrated yet. */
+  keeping: boolean;
+}
+
+function runtimeState(deps: ControlPlaneDeps, records: ExecutionRecordStream): RuntimeState {
+  const { redis, prefix, log, env } = deps;
+  const state: RuntimeState = {
+    keeper: new RuntimeStateKeeper({
+      store: redisStateStore(redis, prefix),
+      publish: () => publishRuntimeState(deps, records),
+      log,
+      intervalMs: env.RUNTIME_STATE_CHECK_MS,
+    }),
+    reports: redis.duplicate(),
+    keeping: false,
+  };
   redis.on('ready', () => {
-    if (keeping) void keeper.check();
+    if (state.keeping) void state.keeper.check();
   });
   // Edges report state they found missing although the marker is there (a document lost alone).
-  const stateReports = redis.duplicate();
-  stateReports.on('error', () => undefined);
-  stateReports.on('message', (_channel: string, workspaceId: string) => {
-    if (!keeping) return;
+  state.reports.on('error', () => undefined);
+  state.reports.on('message', (_channel: string, workspaceId: string) => {
+    if (!state.keeping) return;
     log.warn({ workspaceId }, 'an edge found runtime state missing: republishing');
-    keeper.markStale();
-    void keeper.check();
+    state.keeper.markStale();
+    void state.keeper.check();
   });
+  return state;
+}
 
-  let server: Server | undefined;
-  let retentionTimer: NodeJS.Timeout | undefined;
-  let refresher: ReturnType<typeof startExternalToolsRefresher> | undefined;
-  let reconciler: ReturnType<CatalogService['startReconciler']> | undefined;
+/** What a started control plane runs besides its HTTP server. */
+interface Running {
+  server?: Server;
+  retentionTimer?: NodeJS.Timeout;
+  refresher?: ReturnType<typeof startExternalToolsRefresher>;
+  reconciler?: ReturnType<CatalogService['startReconciler']>;
+}
+
+interface Parts {
+  deps: ControlPlaneDeps;
+  ingestPool: pg.Pool;
+  records: ExecutionRecordStream;
+  state: RuntimeState;
+  http: express.Express;
+  running: Running;
+}
+
+/** Records older than the retention settings go, now and every 10 minutes. */
+function startRetention({ deps, ingestPool, running }: Parts): void {
+  const { env, log } = deps;
   const retention = () =>
     applyRetention(ingestPool, {
       now: new Date(),
@@ -181,71 +215,107 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
       (deleted) => log.debug({ deleted }, 'retention applied'),
       (err: unknown) => log.error({ err }, 'retention failed'),
     );
+  void retention();
+  running.retentionTimer = setInterval(() => void retention(), 10 * 60_000);
+  running.retentionTimer.unref();
+}
+
+async function listen({ deps, http, running }: Parts): Promise<Server> {
+  const { env } = deps;
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = http.listen(env.PORT, env.HOST, () => resolve(s));
+    s.once('error', reject);
+  });
+  running.server = server;
+  // As the edge: idle keep-alive connections stay open longer than clients and load balancers keep theirs (60 s is
+  // common). With Node's 5 s a client reusing a connection just as the server closed it got ECONNRESET (seen once in
+  // the fuzz test on a loaded machine; behind a load balancer, a 502).
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+/** The catalog reconciler, and the periodic re-listing of external MCP servers' tools. */
+function startBackground({ deps, running }: Parts): void {
+  const { env, db, catalog, tasks, log, redis, prefix } = deps;
+  // A catalog committed but not published (Redis failed after the commit) is published by this.
+  running.reconciler = catalog.startReconciler(CATALOG_RECONCILE_MS);
+  // External MCP servers' tool lists are re-listed periodically (docs/architecture.md, "External MCP servers").
+  if (env.EXTERNAL_TOOLS_REFRESH_SECONDS > 0)
+    running.refresher = startExternalToolsRefresher({
+      db,
+      catalog,
+      listExternal: externalListerFor(tasks),
+      log,
+      redis,
+      prefix,
+      intervalMs: Math.round(env.EXTERNAL_TOOLS_REFRESH_SECONDS * 1000),
+    });
+}
+
+async function start(parts: Parts): Promise<Server> {
+  const { deps, records, state } = parts;
+  const { env, log, db, publisher, tasks } = deps;
+  if (env.MIGRATE_ON_START) {
+    const applied = await migrate(env.DATABASE_URL, log);
+    if (applied.length > 0) log.info({ applied }, 'migrations applied');
+  }
+  const { workspaceId } = await bootstrap(db, publisher, env.BOOTSTRAP_API_KEY);
+  await tasks.start();
+  await records.start();
+  startRetention(parts);
+  // Redis may be ephemeral: publish everything now, then keep checking (docs/failure-modes/redis.md).
+  await state.keeper.restore('start');
+  state.keeper.start();
+  await state.reports.subscribe(redisKeys(env.REDIS_PREFIX).stateMissing);
+  state.keeping = true;
+  log.info({ workspaceId }, 'bootstrap done');
+  const server = await listen(parts);
+  startBackground(parts);
+  return server;
+}
+
+async function stop({ deps, ingestPool, records, state, running }: Parts): Promise<void> {
+  const { server } = running;
+  const closing = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  deps.debugEvents.close(); // open event streams would keep the server from closing
+  await closing;
+  clearInterval(running.retentionTimer);
+  state.keeping = false;
+  state.keeper.stop();
+  state.reports.disconnect();
+  await running.refresher?.stop();
+  await running.reconciler?.stop();
+  await records.stop();
+  await ingestPool.end();
+  await deps.tasks.close();
+  await deps.db.$disconnect();
+  deps.redis.disconnect();
+  deps.log.flush();
+}
+
+export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<ControlPlaneOverrides> = {}) {
+  const log = overrides.log ?? createLogger({ service: 'control-plane', level: env.LOG_LEVEL, mixin: logMixin() });
+  const secrets = overrides.secrets ?? secretsWriterFor(env);
+  const { redis, db, ingestPool } = openStores(env, log);
+  // A failed write may leave PostgreSQL ahead of Redis: the keeper then republishes once Redis answers.
+  const publisher = new RuntimePublisher(redis, env.REDIS_PREFIX, () => state.keeper.markStale());
+  const deps = buildDeps({ env, log, secrets, db, redis, publisher });
+  const records = recordStream(deps, ingestPool);
+  const state = runtimeState(deps, records);
+  const http = httpApp(deps, managementTokenVerifier(env, db));
+  const parts: Parts = { deps, ingestPool, records, state, http, running: {} };
   return {
     http,
     db,
-    catalog,
+    catalog: deps.catalog,
     get url() {
-      const addr = server?.address() as AddressInfo | undefined;
+      const addr = parts.running.server?.address() as AddressInfo | undefined;
       return addr ? `http://${env.HOST}:${addr.port}` : undefined;
     },
     async start() {
-      if (env.MIGRATE_ON_START) {
-        const applied = await migrate(env.DATABASE_URL, log);
-        if (applied.length > 0) log.info({ applied }, 'migrations applied');
-      }
-      const { workspaceId } = await bootstrap(db, publisher, env.BOOTSTRAP_API_KEY);
-      await tasks.start();
-      await records.start();
-      void retention();
-      retentionTimer = setInterval(() => void retention(), 10 * 60_000);
-      retentionTimer.unref();
-      // Redis may be ephemeral: publish everything now, then keep checking (docs/failure-modes/redis.md).
-      await keeper.restore('start');
-      keeper.start();
-      await stateReports.subscribe(redisKeys(env.REDIS_PREFIX).stateMissing);
-      keeping = true;
-      log.info({ workspaceId }, 'bootstrap done');
-      await new Promise<void>((resolve, reject) => {
-        server = http.listen(env.PORT, env.HOST, () => resolve());
-        server.once('error', reject);
-      });
-      // As the edge: idle keep-alive connections stay open longer than clients and load balancers keep theirs (60 s
-      // is common). With Node's 5 s a client reusing a connection just as the server closed it got ECONNRESET (seen
-      // once in the fuzz test on a loaded machine; behind a load balancer, a 502).
-      server!.keepAliveTimeout = 65_000;
+      await start(parts);
       log.info({ url: this.url }, 'control plane listening');
-      // A catalog committed but not published (Redis failed after the commit) is published by this.
-      reconciler = catalog.startReconciler(CATALOG_RECONCILE_MS);
-      // External MCP servers' tool lists are re-listed periodically (docs/architecture.md, "External MCP servers").
-      if (env.EXTERNAL_TOOLS_REFRESH_SECONDS > 0) {
-        refresher = startExternalToolsRefresher({
-          db,
-          catalog,
-          listExternal: externalListerFor(tasks),
-          log,
-          redis,
-          prefix: env.REDIS_PREFIX,
-          intervalMs: Math.round(env.EXTERNAL_TOOLS_REFRESH_SECONDS * 1000),
-        });
-      }
     },
-    async stop() {
-      const closing = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-      debugEvents.close(); // open event streams would keep the server from closing
-      await closing;
-      clearInterval(retentionTimer);
-      keeping = false;
-      keeper.stop();
-      stateReports.disconnect();
-      await refresher?.stop();
-      await reconciler?.stop();
-      await records.stop();
-      await ingestPool.end();
-      await tasks.close();
-      await db.$disconnect();
-      redis.disconnect();
-      log.flush();
-    },
+    stop: () => stop(parts),
   };
 }
