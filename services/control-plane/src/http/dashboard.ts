@@ -49,49 +49,17 @@ export function dashboardRouter(opts: {
   const dir = opts.dir ?? defaultBuild();
   const r = Router();
   const index = join(dir, 'index.html');
-  const policy = (connect: string[] = []) =>
-    [
-      "default-src 'self'",
-      "img-src 'self' data:",
-      "style-src 'self' 'unsafe-inline'",
-      `connect-src ${["'self'", new URL(opts.edgeUrl).origin, ...connect].join(' ')}`,
-      "frame-ancestors 'none'",
-      "base-uri 'none'",
-      "form-action 'self'",
-    ].join('; ');
+  const policy = (connect: string[] = []) => contentSecurityPolicy(opts.edgeUrl, connect);
   const headers = (res: express.Response) => {
     res.setHeader('content-security-policy', policy());
     res.setHeader('x-content-type-options', 'nosniff');
     res.setHeader('referrer-policy', 'no-referrer');
   };
   const built = () => existsSync(index);
-  const meta = (name: string, content: string) => `<meta name="${name}" content="${escapeHtml(content)}">`;
-  /** The OAuth settings' `<meta>` and the origin the page may then fetch tokens from. */
-  const oauthSettings = async (): Promise<{ meta: string; connect: string[] }> => {
-    const o = opts.oauth;
-    if (!o) return { meta: '', connect: [] };
-    try {
-      const endpoints = await o.discovery.endpoints();
-      const settings = {
-        issuer: o.issuer,
-        client_id: o.clientId,
-        scope: o.scopes,
-        resource: o.resource,
-        scope_prefix: o.scopePrefix,
-        ...endpoints,
-      };
-      return {
-        meta: meta('toolplane-oauth', JSON.stringify(settings)),
-        connect: [new URL(endpoints.token_endpoint).origin],
-      };
-    } catch (err) {
-      return { meta: meta('toolplane-oauth-error', err instanceof Error ? err.message : String(err)), connect: [] };
-    }
-  };
   /** `index.html` with the settings (read at every request: a new build is seen at once), and its policy. */
   const page = async (res: express.Response) => {
     const html = await readFile(index, 'utf8');
-    const oauth = await oauthSettings();
+    const oauth = await oauthSettings(opts.oauth);
     res.setHeader('content-security-policy', policy(oauth.connect));
     const metas = (opts.jaegerUiUrl ? meta('toolplane-jaeger-ui', opts.jaegerUiUrl) : '') + oauth.meta;
     if (!metas) return html;
@@ -127,6 +95,45 @@ export function dashboardRouter(opts: {
     void page(res).then((html) => res.type('html').send(html), next);
   });
   return r;
+}
+
+/** The dashboard's Content-Security-Policy: its own origin, the edge ("Try a tool"), and `connect` (a token endpoint). */
+function contentSecurityPolicy(edgeUrl: string, connect: string[]): string {
+  return [
+    "default-src 'self'",
+    "img-src 'self' data:",
+    "style-src 'self' 'unsafe-inline'",
+    `connect-src ${["'self'", new URL(edgeUrl).origin, ...connect].join(' ')}`,
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+  ].join('; ');
+}
+
+function meta(name: string, content: string): string {
+  return `<meta name="${name}" content="${escapeHtml(content)}">`;
+}
+
+/** The OAuth settings' `<meta>` and the origin the page may then fetch tokens from. */
+async function oauthSettings(o: DashboardOAuth | undefined): Promise<{ meta: string; connect: string[] }> {
+  if (!o) return { meta: '', connect: [] };
+  try {
+    const endpoints = await o.discovery.endpoints();
+    const settings = {
+      issuer: o.issuer,
+      client_id: o.clientId,
+      scope: o.scopes,
+      resource: o.resource,
+      scope_prefix: o.scopePrefix,
+      ...endpoints,
+    };
+    return {
+      meta: meta('toolplane-oauth', JSON.stringify(settings)),
+      connect: [new URL(endpoints.token_endpoint).origin],
+    };
+  } catch (err) {
+    return { meta: meta('toolplane-oauth-error', err instanceof Error ? err.message : String(err)), connect: [] };
+  }
 }
 
 /** Text as the value of a double-quoted HTML attribute. */
