@@ -121,6 +121,27 @@ describe('UserTokenKeeper', () => {
     expect(provider.apiCalls.slice(-20).every((c) => c.user === 'alice')).toBe(true);
   });
 
+  it('refreshes a token that lives less than the margin once for 20 concurrent calls, and not again while it lives', async () => {
+    // A provider whose tokens live 4 s, less than the 60 s refresh margin (issue #48): the margin is bounded by the
+    // token's lifetime, and a token another call just refreshed is used as it is.
+    const { name } = await connect('dave', 1_000);
+    provider.setTokenLifetime(4);
+    try {
+      const before = provider.refreshCount;
+      const call = () =>
+        Promise.all(Array.from({ length: 20 }, (_, i) => workers[i % 2]!.keeper.accessToken(name, client)));
+      const first = await call();
+      expect(provider.refreshCount - before).toBe(1);
+      expect(new Set(first).size).toBe(1);
+      const again = await call();
+      expect(provider.refreshCount - before).toBe(1);
+      expect(new Set(again)).toEqual(new Set(first));
+      expect((await stored(name)).expires_at).toBeLessThanOrEqual(Date.now() + 4_000);
+    } finally {
+      provider.setTokenLifetime(3600);
+    }
+  });
+
   it('refreshes a token the upstream refused (401) once, however many calls saw the refusal', async () => {
     const { name, tokens } = await connect('dave');
     provider.expireAccessTokens(); // the provider ends it early; the stored expiry still looks valid

@@ -14,6 +14,8 @@ export interface StoredTokens {
   refresh_token?: string;
   /** Epoch milliseconds; absent: the provider gave no lifetime (used until the upstream refuses it). */
   expires_at?: number;
+  /** Epoch milliseconds when the worker got the token (bounds the refresh margin by the token's lifetime). */
+  obtained_at?: number;
   scope?: string;
 }
 
@@ -93,7 +95,8 @@ function parse(raw: string | undefined): StoredTokens | undefined {
 /**
  * Gives calls a usable access token for a person's connection, refreshing it in the data plane.
  *
- * - A token that expires within `marginMs` is refreshed before the call.
+ * - A token that expires within `marginMs` is refreshed before the call; for a token that lives less than twice the
+ *   margin, within half its lifetime (a 4 s token is not refreshed on every call).
  * - Concurrent calls for one connection, on any number of workers, cause one refresh: the refresher holds a lock in
  *   Redis (`SET NX PX`, released by compare-and-delete); the others wait for the lock to go, then read what it
  *   stored. A holder that dies leaves the lock to expire after `lockTtlMs`, and the next caller refreshes.
@@ -161,7 +164,14 @@ export class UserTokenKeeper {
 
   private usable(t: StoredTokens, stale: string | undefined): boolean {
     if (stale !== undefined && t.access_token === stale) return false;
-    return t.expires_at === undefined || t.expires_at - this.marginMs > this.now();
+    if (t.expires_at === undefined) return true;
+    const lifetime = t.obtained_at === undefined ? Infinity : t.expires_at - t.obtained_at;
+    return t.expires_at - Math.min(this.marginMs, lifetime / 2) > this.now();
+  }
+
+  /** Another call's refresh, not yet expired: used as it is (20 concurrent calls cause one refresh, whatever the lifetime). */
+  private refreshedByAnother(t: StoredTokens, stale: string): boolean {
+    return t.access_token !== stale && (t.expires_at === undefined || t.expires_at > this.now());
   }
 
   private async load(name: string): Promise<StoredTokens> {
@@ -285,7 +295,7 @@ export class UserTokenKeeper {
         try {
           // Another worker may have refreshed between our read and the lock.
           const current = await this.load(name);
-          if (this.usable(current, stale)) return current.access_token;
+          if (this.usable(current, stale) || this.refreshedByAnother(current, stale)) return current.access_token;
           const next = await this.requestRefresh(name, client, current);
           await this.store.write(name, JSON.stringify(next));
           await this.stored(name, next, false);
@@ -301,7 +311,7 @@ export class UserTokenKeeper {
         await new Promise((r) => setTimeout(r, 25));
       }
       const current = await this.load(name);
-      if (this.usable(current, stale)) return current.access_token;
+      if (this.usable(current, stale) || this.refreshedByAnother(current, stale)) return current.access_token;
       if (this.now() > deadline)
         throw new TransientError('service.unavailable', 'the connection could not be refreshed in time');
     }
@@ -352,7 +362,9 @@ export class UserTokenKeeper {
     return {
       access_token: body.access_token,
       ...(refresh ? { refresh_token: refresh } : {}),
-      ...(typeof body.expires_in === 'number' ? { expires_at: this.now() + body.expires_in * 1000 } : {}),
+      ...(typeof body.expires_in === 'number'
+        ? { expires_at: this.now() + body.expires_in * 1000, obtained_at: this.now() }
+        : {}),
       ...(scope ? { scope } : {}),
     };
   }
