@@ -175,10 +175,11 @@ describe('mcp_config', () => {
       }),
     );
     expect(inst.mcp_server_id).toBeNull();
-    const normal = await unwrap(
-      api.POST('/mcp_manager', { body: { name: 'off-normal', mode: 'NORMAL', connectorInstanceId: inst.id } }),
+    // A server bound to it would have no tools and answer every call "Unknown tool": refused, saying why (#48).
+    const normal = await failure(
+      unwrap(api.POST('/mcp_manager', { body: { name: 'off-normal', mode: 'NORMAL', connectorInstanceId: inst.id } })),
     );
-    expect(normal.tools).toEqual([]);
+    expect(normal.status).toBe(422);
     expect(
       (
         await failure(
@@ -515,11 +516,27 @@ ${mcpConfig}`;
     expect(connector.tools).toEqual([]);
     const inst = await instanceOf(connector.id, 'seed-unset');
     expect(inst.mcp_server_id).toBeNull();
-    const bound = await unwrap(
-      api.POST('/mcp_manager', { body: { name: 'seed-unset-bound', mode: 'NORMAL', connectorInstanceId: inst.id } }),
-    );
-    expect(bound.tools).toEqual([]);
-    expect((await toolNames(bound.url)).filter((n) => n.includes('create_issue'))).toEqual([]);
+    // A server bound to it would answer every call "Unknown tool": refused, saying why (issue #48), on create and on
+    // update, and nothing is created or changed.
+    const refused = await api.POST('/mcp_manager', {
+      body: { name: 'seed-unset-bound', mode: 'NORMAL', connectorInstanceId: inst.id },
+    });
+    expect(refused.response.status).toBe(422);
+    expect(refused.error?.errors).toEqual([
+      { path: '/connectorInstanceId', message: expect.stringContaining('mcp_config.enabled: false') },
+    ]);
+    const other = await unwrap(api.POST('/mcp_manager', { body: { name: 'seed-unset-other', mode: 'NORMAL' } }));
+    const update = await api.PATCH('/mcp_manager/{id}', {
+      params: { path: { id: other.id } },
+      body: { connectorInstanceId: inst.id },
+    });
+    expect(update.response.status).toBe(422);
+    expect(update.error?.errors?.[0]?.message).toContain('none of its operations is a tool');
+    const servers = await unwrap(api.GET('/mcp_manager'));
+    expect(servers.data.map((s) => s.name)).not.toContain('seed-unset-bound');
+    expect(
+      (await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: other.id } } }))).connectorInstanceId,
+    ).toBeNull();
   });
 
   it('`enabled: true` with `route_mappings` left out means no tools (an empty list)', async () => {

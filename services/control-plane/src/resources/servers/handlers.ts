@@ -8,7 +8,7 @@ import { caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { refuseExposureChange } from './exposure.ts';
 import { registeredFor, setRegisteredRefs, storeExternalConfigs } from './external.ts';
-import { findServer, liveCatalog, nameTaken, unknownInstance } from './lookup.ts';
+import { findServer, liveCatalog, nameTaken, instanceProblem } from './lookup.ts';
 import { presentExternalConfigs, presentRegistered, presentServer, toolNames } from './present.ts';
 import { CatalogVersionsQuery, CreateServerBody, ListQuery, LoadToolsBody, UpdateServerBody } from './schemas.ts';
 import { changeServer, checkServerUpdate, registeredAfterUpdate } from './update.ts';
@@ -66,14 +66,11 @@ export async function createServer(
 ): Promise<void> {
   const body = CreateServerBody.parse(req.body ?? {});
   const { workspaceId } = caller(req);
-  if (body.connectorInstanceId !== undefined && (await unknownInstance(db, workspaceId, body.connectorInstanceId))) {
-    throw new ValidationError('the MCP server is invalid', [
-      {
-        path: '/connectorInstanceId',
-        message: `no connector instance ${body.connectorInstanceId} in this workspace`,
-      },
-    ]);
-  }
+  const instance = body.connectorInstanceId
+    ? await instanceProblem(db, workspaceId, body.connectorInstanceId)
+    : undefined;
+  if (instance)
+    throw new ValidationError('the MCP server is invalid', [{ path: '/connectorInstanceId', message: instance }]);
   if (await db.mcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } }))
     throw nameTaken(body.name);
   const registered = await registeredFor(db, workspaceId, {

@@ -3,6 +3,7 @@ import { NotFoundError, ValidationError } from '@toolplane/errors';
 import type { ServerRow } from '../../catalog/compile.ts';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
+import { mcpDisabled } from '../../catalog/compile.ts';
 
 /** A server of the caller's workspace by id or by name (404 otherwise). */
 export async function findServer(db: Db, workspaceId: string, idOrName: string): Promise<ServerRow> {
@@ -21,9 +22,25 @@ export async function liveCatalog(db: Db, row: ServerRow): Promise<Catalog | und
   return version?.catalog as Catalog | undefined;
 }
 
-/** True when `id` names no connector instance of the workspace. */
-export async function unknownInstance(db: Db, workspaceId: string, id: string): Promise<boolean> {
-  return !isUuid(id) || !(await db.connectorInstance.findFirst({ where: { id, workspaceId } }));
+/**
+ * Why a server cannot be bound to connector instance `id`, or undefined when it can: no such instance in the
+ * workspace, or its connector has `mcp_config.enabled: false` (none of its operations is a tool, so the server would
+ * answer every call with "Unknown tool"; issue #48).
+ */
+export async function instanceProblem(db: Db, workspaceId: string, id: string): Promise<string | undefined> {
+  const row = isUuid(id)
+    ? await db.connectorInstance.findFirst({
+        where: { id, workspaceId },
+        select: { name: true, connector: { select: { slug: true, descriptor: true } } },
+      })
+    : null;
+  if (!row) return `no connector instance ${id} in this workspace`;
+  if (mcpDisabled(row.connector.descriptor))
+    return (
+      `connector ${row.connector.slug} (of instance ${row.name}) has mcp_config.enabled: false: none of its ` +
+      'operations is a tool; enable MCP on the connector (mcp_config.enabled: true) or bind another instance'
+    );
+  return undefined;
 }
 
 /** A 409: the workspace has a server of that name. */

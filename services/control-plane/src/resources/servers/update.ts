@@ -10,7 +10,7 @@ import {
   setRegisteredRefs,
   type SealedExternalConfigs,
 } from './external.ts';
-import { nameTaken, unknownInstance } from './lookup.ts';
+import { nameTaken, instanceProblem } from './lookup.ts';
 import type { UpdateServer } from './schemas.ts';
 
 /** What one `PATCH /mcp_manager/{id}` changes, gathered before its transaction. */
@@ -26,14 +26,13 @@ export interface ServerUpdate {
 
 /** Refuses an update naming a connector instance the workspace lacks (422) or another server's name (409). */
 export async function checkServerUpdate(db: Db, workspaceId: string, row: ServerRow, body: UpdateServer) {
-  if (body.connectorInstanceId && (await unknownInstance(db, workspaceId, body.connectorInstanceId))) {
+  const instance = body.connectorInstanceId
+    ? await instanceProblem(db, workspaceId, body.connectorInstanceId)
+    : undefined;
+  if (instance)
     throw new ValidationError('the MCP server update is invalid', [
-      {
-        path: '/connectorInstanceId',
-        message: `no connector instance ${body.connectorInstanceId} in this workspace`,
-      },
+      { path: '/connectorInstanceId', message: instance },
     ]);
-  }
   if (
     body.name &&
     body.name !== row.name &&
