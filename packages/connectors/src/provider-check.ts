@@ -254,31 +254,55 @@ interface Finding {
   message: string;
 }
 
+/** The two documents a comparison reads schemas from. */
+interface Docs {
+  readonly curated: Json;
+  readonly provider: Json;
+}
+
+/** Where a comparison is: a JSON pointer from the compared schemas' root, and how deep it has recursed. */
+interface Where {
+  readonly at: string;
+  readonly depth: number;
+}
+
+const root: Where = { at: '', depth: 0 };
+
 /**
  * Whether every value the curated schema admits is one the provider's accepts, as far as the curated document can
  * say it: types (an integer is a number), enumerations and constants, array items, object properties (each must be in
  * the provider's schema, unless the provider takes any property) and the provider's required properties.
  * `oneOf`/`anyOf` in the provider's schema: some branch must accept it.
  */
-function compare(cDoc: Json, curated: unknown, pDoc: Json, provider: unknown, at: string, depth = 0): Finding[] {
-  if (depth > 24) return [];
-  const c = flatten(cDoc, curated);
-  const p = flatten(pDoc, provider);
+function compare(docs: Docs, curated: unknown, provider: unknown, where: Where = root): Finding[] {
+  if (where.depth > 24) return [];
+  const c = flatten(docs.curated, curated);
+  const p = flatten(docs.provider, provider);
+  const same: Where = { at: where.at, depth: where.depth + 1 };
   // Each of the curated alternatives must be accepted, each by some alternative of the provider's.
   const cBranches = [c.oneOf, c.anyOf].find(Array.isArray) as unknown[] | undefined;
   if (cBranches && cBranches.length > 0) {
     const { oneOf: _o, anyOf: _a, ...rest } = c;
-    return cBranches.flatMap((b) => compare(cDoc, { ...rest, ...flatten(cDoc, b) }, pDoc, provider, at, depth + 1));
+    return cBranches.flatMap((b) => compare(docs, { ...rest, ...flatten(docs.curated, b) }, provider, same));
   }
   const branches = [p.oneOf, p.anyOf].find(Array.isArray) as unknown[] | undefined;
   if (branches && branches.length > 0) {
     const { oneOf: _o, anyOf: _a, ...rest } = p;
-    const tries = branches.map((b) => compare(cDoc, curated, pDoc, { ...rest, ...flatten(pDoc, b) }, at, depth + 1));
+    const tries = branches.map((b) => compare(docs, curated, { ...rest, ...flatten(docs.provider, b) }, same));
     return tries.reduce((best, t) => (t.length < best.length ? t : best));
   }
 
-  const findings: Finding[] = [];
   const cTypes = typesOf(c);
+  const findings = [...typeFindings(cTypes, p, where.at), ...valueFindings(c, p, where.at)];
+  if (cTypes.has('array') && p.items !== undefined && c.items !== undefined)
+    findings.push(...compare(docs, c.items, p.items, { at: `${where.at}/items`, depth: where.depth + 1 }));
+  if (cTypes.has('object') || isObject(c.properties)) findings.push(...objectFindings(docs, c, p, where));
+  return findings;
+}
+
+/** The curated schema's types (`cTypes`) against the provider's schema `p`. */
+function typeFindings(cTypes: Set<string>, p: Json, at: string): Finding[] {
+  const findings: Finding[] = [];
   const pTypes = typesOf(p);
   if (pTypes.size > 0) {
     if (cTypes.size === 0)
@@ -287,6 +311,12 @@ function compare(cDoc: Json, curated: unknown, pDoc: Json, provider: unknown, at
       if (!pTypes.has(t) && !(t === 'integer' && pTypes.has('number')))
         findings.push({ at, kind: 'type', message: `is ${t}; the provider's is ${[...pTypes].join(' or ')}` });
   }
+  return findings;
+}
+
+/** The curated schema's constants and enumerations against the provider's. */
+function valueFindings(c: Json, p: Json, at: string): Finding[] {
+  const findings: Finding[] = [];
   const pValues = 'const' in p ? [p.const] : Array.isArray(p.enum) ? p.enum : undefined;
   const cValues = 'const' in c ? [c.const] : Array.isArray(c.enum) ? c.enum : undefined;
   if (pValues) {
@@ -305,29 +335,32 @@ function compare(cDoc: Json, curated: unknown, pDoc: Json, provider: unknown, at
             message: `value ${JSON.stringify(v)} is not one of ${JSON.stringify(pValues)}`,
           });
   }
-  if (cTypes.has('array') && p.items !== undefined && c.items !== undefined)
-    findings.push(...compare(cDoc, c.items, pDoc, p.items, `${at}/items`, depth + 1));
-  if (cTypes.has('object') || isObject(c.properties)) {
-    const cProps = isObject(c.properties) ? c.properties : {};
-    const pProps = isObject(p.properties) ? p.properties : undefined;
-    const extra = p.additionalProperties;
-    for (const [name, schema] of Object.entries(cProps)) {
-      const where = `${at}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-      if (pProps && name in pProps) findings.push(...compare(cDoc, schema, pDoc, pProps[name], where, depth + 1));
-      else if (isObject(extra)) findings.push(...compare(cDoc, schema, pDoc, extra, where, depth + 1));
-      else if (pProps && extra !== true)
-        findings.push({ at: where, kind: 'unknown', message: "is not a property of the provider's schema" });
-      // No properties declared (a free-form object) or additionalProperties true: any property is accepted.
-    }
-    const cRequired = new Set(Array.isArray(c.required) ? (c.required as string[]) : []);
-    for (const r of Array.isArray(p.required) ? (p.required as string[]) : [])
-      if (!cRequired.has(r))
-        findings.push({
-          at: `${at}/${r}`,
-          kind: 'required',
-          message: r in cProps ? 'is required by the provider but optional here' : 'is required by the provider',
-        });
+  return findings;
+}
+
+/** The curated object schema's properties, then the provider's required ones. */
+function objectFindings(docs: Docs, c: Json, p: Json, where: Where): Finding[] {
+  const findings: Finding[] = [];
+  const { at } = where;
+  const cProps = isObject(c.properties) ? c.properties : {};
+  const pProps = isObject(p.properties) ? p.properties : undefined;
+  const extra = p.additionalProperties;
+  for (const [name, schema] of Object.entries(cProps)) {
+    const inner: Where = { at: `${at}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`, depth: where.depth + 1 };
+    if (pProps && name in pProps) findings.push(...compare(docs, schema, pProps[name], inner));
+    else if (isObject(extra)) findings.push(...compare(docs, schema, extra, inner));
+    else if (pProps && extra !== true)
+      findings.push({ at: inner.at, kind: 'unknown', message: "is not a property of the provider's schema" });
+    // No properties declared (a free-form object) or additionalProperties true: any property is accepted.
   }
+  const cRequired = new Set(Array.isArray(c.required) ? (c.required as string[]) : []);
+  for (const r of Array.isArray(p.required) ? (p.required as string[]) : [])
+    if (!cRequired.has(r))
+      findings.push({
+        at: `${at}/${r}`,
+        kind: 'required',
+        message: r in cProps ? 'is required by the provider but optional here' : 'is required by the provider',
+      });
   return findings;
 }
 
@@ -369,128 +402,172 @@ function declaredScopes(doc: Json): Set<string> {
   return out;
 }
 
+type UrlMatch = NonNullable<ReturnType<typeof matchUrl>>;
+
+/** One check of a curated document against a provider's, and what it has found so far. */
+interface Run {
+  readonly docs: Docs;
+  readonly options: CheckOptions;
+  readonly providerOps: readonly Operation[];
+  readonly curatedDeclares: ReadonlySet<string>;
+  readonly providerDeclares: ReadonlySet<string>;
+  readonly problems: Problem[];
+  readonly usedCheckedAs: string[];
+}
+
+/** A curated operation (`o`) and the provider's it is checked against (`p`, its URL matched as `m`). */
+interface Pair {
+  readonly run: Run;
+  readonly o: Operation;
+  readonly p: Operation;
+  readonly m: UrlMatch;
+  readonly report: (code: ProblemCode, subject: string, message: string) => void;
+}
+
 /** Compares every operation of `curatedDoc` with `providerDoc` (both normalised by `importOpenApi`). */
 export function checkAgainstProvider(curatedDoc: Json, providerDoc: Json, options: CheckOptions = {}): CheckResult {
-  const problems: Problem[] = [];
-  const usedCheckedAs: string[] = [];
-  const providerOps = operations(providerDoc);
+  const run: Run = {
+    docs: { curated: curatedDoc, provider: providerDoc },
+    options,
+    providerOps: operations(providerDoc),
+    curatedDeclares: declaredScopes(curatedDoc),
+    providerDeclares: declaredScopes(providerDoc),
+    problems: [],
+    usedCheckedAs: [],
+  };
   const curatedOps = operations(curatedDoc);
-  const providerDeclares = declaredScopes(providerDoc);
-  const curatedDeclares = declaredScopes(curatedDoc);
+  for (const o of curatedOps) checkOperation(run, o);
+  return { problems: run.problems, usedCheckedAs: run.usedCheckedAs, operations: curatedOps.length };
+}
 
-  for (const o of curatedOps) {
-    const name = label(o);
-    const report = (code: ProblemCode, subject: string, message: string): void => {
-      problems.push({ operation: name, code, subject, message });
-    };
-    const find = (method: string, url: string) =>
-      providerOps
-        .filter((p) => p.method === method)
-        .map((p) => ({ p, m: matchUrl(url, p.url) }))
-        .filter((x): x is { p: Operation; m: NonNullable<ReturnType<typeof matchUrl>> } => x.m !== undefined)
-        .sort((a, b) => b.m.literals - a.m.literals)[0];
-    let found = find(o.method, o.url);
-    let viaAlias = false;
-    const alias = options.checkedAs?.[name];
-    if (!found && alias) {
-      const [method, path] = alias.split(' ');
-      const target = providerOps.find((p) => p.method === method!.toLowerCase() && p.path === path);
-      if (target) {
-        const m = matchUrl(serverUrl(curatedDoc, o.item, o.op) + target.path, target.url);
-        if (m) {
-          found = { p: target, m };
-          viaAlias = true;
-          usedCheckedAs.push(name);
-        }
-      }
-    }
-    if (!found) {
-      report('no-operation', o.url, `the provider has no ${o.method.toUpperCase()} ${o.url}`);
+function checkOperation(run: Run, o: Operation): void {
+  const name = label(o);
+  const report = (code: ProblemCode, subject: string, message: string): void => {
+    run.problems.push({ operation: name, code, subject, message });
+  };
+  const found = providerOperation(run, o, name);
+  if (!found) {
+    report('no-operation', o.url, `the provider has no ${o.method.toUpperCase()} ${o.url}`);
+    return;
+  }
+  const { p, m, viaAlias } = found;
+  if (!viaAlias && typeof p.op.operationId === 'string' && p.op.operationId !== o.op.operationId)
+    report('operation-id', String(o.op.operationId), `the provider's operationId is "${p.op.operationId}"`);
+  const pair: Pair = { run, o, p, m, report };
+  checkParams(pair);
+  checkBody(pair);
+  checkScopes(pair);
+}
+
+/** The provider's operation whose URL matches `o`'s best (most literal segments), else its `checkedAs` one. */
+function providerOperation(
+  run: Run,
+  o: Operation,
+  name: string,
+): { p: Operation; m: UrlMatch; viaAlias: boolean } | undefined {
+  const found = run.providerOps
+    .filter((p) => p.method === o.method)
+    .map((p) => ({ p, m: matchUrl(o.url, p.url) }))
+    .filter((x): x is { p: Operation; m: UrlMatch } => x.m !== undefined)
+    .sort((a, b) => b.m.literals - a.m.literals)[0];
+  if (found) return { ...found, viaAlias: false };
+  const alias = run.options.checkedAs?.[name];
+  if (!alias) return undefined;
+  const [method, path] = alias.split(' ');
+  const target = run.providerOps.find((p) => p.method === method!.toLowerCase() && p.path === path);
+  if (!target) return undefined;
+  const m = matchUrl(serverUrl(run.docs.curated, o.item, o.op) + target.path, target.url);
+  if (!m) return undefined;
+  run.usedCheckedAs.push(name);
+  return { p: target, m, viaAlias: true };
+}
+
+const styleOf = (x: Param) => x.style ?? defaultStyle[x.in];
+const explodeOf = (x: Param) => x.explode ?? styleOf(x) === 'form';
+
+function checkParams({ run, o, p, m, report }: Pair): void {
+  const { docs } = run;
+  const mine = params(docs.curated, o);
+  const theirs = params(docs.provider, p);
+  const sent = new Set<string>();
+  for (const param of mine.values()) {
+    const providerName = param.in === 'path' ? (m.renamed.get(param.name) ?? param.name) : param.name;
+    const key = paramKey({ in: param.in, name: providerName });
+    sent.add(key);
+    const other = theirs.get(key);
+    if (!other) {
+      report('param-unknown', paramKey(param), `the provider's operation has no ${param.in} parameter "${param.name}"`);
       continue;
     }
-    const { p, m } = found;
-    if (!viaAlias && typeof p.op.operationId === 'string' && p.op.operationId !== o.op.operationId)
-      report('operation-id', String(o.op.operationId), `the provider's operationId is "${p.op.operationId}"`);
-
-    // Parameters.
-    const mine = params(curatedDoc, o);
-    const theirs = params(providerDoc, p);
-    const sent = new Set<string>();
-    for (const param of mine.values()) {
-      const providerName = param.in === 'path' ? (m.renamed.get(param.name) ?? param.name) : param.name;
-      const key = paramKey({ in: param.in, name: providerName });
-      sent.add(key);
-      const other = theirs.get(key);
-      if (!other) {
-        report(
-          'param-unknown',
-          paramKey(param),
-          `the provider's operation has no ${param.in} parameter "${param.name}"`,
-        );
-        continue;
-      }
-      for (const f of compare(curatedDoc, param.schema, providerDoc, other.schema, ''))
-        report(
-          'param-type',
-          `${paramKey(param)}${f.at}`,
-          `${param.in} parameter "${param.name}"${f.at ? ` at ${f.at}` : ''} ${f.message}`,
-        );
-      if (structured(curatedDoc, param.schema)) {
-        const style = (x: Param) => x.style ?? defaultStyle[x.in];
-        const explode = (x: Param) => x.explode ?? style(x) === 'form';
-        if (style(param) !== style(other) || explode(param) !== explode(other))
-          report(
-            'param-style',
-            paramKey(param),
-            `serialised as ${style(param)}/explode=${explode(param)}; the provider's as ${style(other)}/explode=${explode(other)}`,
-          );
-      }
-    }
-    for (const [key, other] of theirs) {
-      if (!other.required || sent.has(key)) continue;
-      if (other.in === 'path' && m.fixed.has(other.name)) continue; // a value the curated URL fixes
-      report('param-required', key, `the provider requires ${other.in} parameter "${other.name}"`);
-    }
-
-    // Request body.
-    const cBody = deref(curatedDoc, o.op.requestBody);
-    const pBody = deref(providerDoc, p.op.requestBody);
-    const cContent = isObject(cBody) && isObject(cBody.content) ? cBody.content : undefined;
-    const pContent = isObject(pBody) && isObject(pBody.content) ? pBody.content : undefined;
-    if (cContent && Object.keys(cContent).length > 0) {
-      const [type, media] = Object.entries(cContent)[0]!;
-      const pTypes = pContent ? Object.keys(pContent) : [];
-      if (pTypes.length === 0) report('body-unknown', type, "the provider's operation takes no request body");
-      else {
-        let providerMedia = pContent![type];
-        if (providerMedia === undefined) {
-          report('media-type', type, `the provider's operation takes ${pTypes.join(', ')}`);
-          providerMedia = pContent![pTypes[0]!];
-        }
-        const cSchema = isObject(media) ? media.schema : undefined;
-        const pSchema = isObject(providerMedia) ? providerMedia.schema : undefined;
-        for (const f of compare(curatedDoc, cSchema, providerDoc, pSchema, ''))
-          report(
-            f.kind === 'unknown' ? 'field-unknown' : f.kind === 'required' ? 'field-required' : 'field-type',
-            f.at || '/',
-            `body${f.at ? ` field ${f.at}` : ''} ${f.message}`,
-          );
-      }
-    } else if (isObject(pBody) && pBody.required === true) {
-      report('body-required', '', "the provider's operation requires a request body");
-    }
-
-    // OAuth scopes: declared by the curated scheme, and named by the provider for this operation (or at least by
-    // its schemes, when it names none per operation).
-    const wanted = oauthScopes(curatedDoc, o.op.security ?? curatedDoc.security);
-    const named = oauthScopes(providerDoc, p.op.security ?? providerDoc.security);
-    for (const s of wanted) {
-      if (!curatedDeclares.has(s)) report('scope-undeclared', s, `scope "${s}" is not declared by the curated scheme`);
-      if (named.size > 0 && !named.has(s))
-        report('scope', s, `the provider names ${[...named].join(', ')} for this operation, not "${s}"`);
-      else if (named.size === 0 && providerDeclares.size > 0 && !providerDeclares.has(s))
-        report('scope', s, `the provider declares no scope "${s}"`);
-    }
+    for (const f of compare(docs, param.schema, other.schema))
+      report(
+        'param-type',
+        `${paramKey(param)}${f.at}`,
+        `${param.in} parameter "${param.name}"${f.at ? ` at ${f.at}` : ''} ${f.message}`,
+      );
+    if (
+      structured(docs.curated, param.schema) &&
+      (styleOf(param) !== styleOf(other) || explodeOf(param) !== explodeOf(other))
+    )
+      report(
+        'param-style',
+        paramKey(param),
+        `serialised as ${styleOf(param)}/explode=${explodeOf(param)}; the provider's as ${styleOf(other)}/explode=${explodeOf(other)}`,
+      );
   }
-  return { problems, usedCheckedAs, operations: curatedOps.length };
+  for (const [key, other] of theirs) {
+    if (!other.required || sent.has(key)) continue;
+    if (other.in === 'path' && m.fixed.has(other.name)) continue; // a value the curated URL fixes
+    report('param-required', key, `the provider requires ${other.in} parameter "${other.name}"`);
+  }
+}
+
+function checkBody({ run, o, p, report }: Pair): void {
+  const { docs } = run;
+  const cBody = deref(docs.curated, o.op.requestBody);
+  const pBody = deref(docs.provider, p.op.requestBody);
+  const cContent = isObject(cBody) && isObject(cBody.content) ? cBody.content : undefined;
+  const pContent = isObject(pBody) && isObject(pBody.content) ? pBody.content : undefined;
+  if (!cContent || Object.keys(cContent).length === 0) {
+    if (isObject(pBody) && pBody.required === true)
+      report('body-required', '', "the provider's operation requires a request body");
+    return;
+  }
+  const [type, media] = Object.entries(cContent)[0]!;
+  const pTypes = pContent ? Object.keys(pContent) : [];
+  if (pTypes.length === 0) {
+    report('body-unknown', type, "the provider's operation takes no request body");
+    return;
+  }
+  let providerMedia = pContent![type];
+  if (providerMedia === undefined) {
+    report('media-type', type, `the provider's operation takes ${pTypes.join(', ')}`);
+    providerMedia = pContent![pTypes[0]!];
+  }
+  const cSchema = isObject(media) ? media.schema : undefined;
+  const pSchema = isObject(providerMedia) ? providerMedia.schema : undefined;
+  for (const f of compare(docs, cSchema, pSchema))
+    report(
+      f.kind === 'unknown' ? 'field-unknown' : f.kind === 'required' ? 'field-required' : 'field-type',
+      f.at || '/',
+      `body${f.at ? ` field ${f.at}` : ''} ${f.message}`,
+    );
+}
+
+/**
+ * OAuth scopes: declared by the curated scheme, and named by the provider for this operation (or at least by its
+ * schemes, when it names none per operation).
+ */
+function checkScopes({ run, o, p, report }: Pair): void {
+  const { docs } = run;
+  const wanted = oauthScopes(docs.curated, o.op.security ?? docs.curated.security);
+  const named = oauthScopes(docs.provider, p.op.security ?? docs.provider.security);
+  for (const s of wanted) {
+    if (!run.curatedDeclares.has(s))
+      report('scope-undeclared', s, `scope "${s}" is not declared by the curated scheme`);
+    if (named.size > 0 && !named.has(s))
+      report('scope', s, `the provider names ${[...named].join(', ')} for this operation, not "${s}"`);
+    else if (named.size === 0 && run.providerDeclares.size > 0 && !run.providerDeclares.has(s))
+      report('scope', s, `the provider declares no scope "${s}"`);
+  }
 }
