@@ -238,7 +238,6 @@ export type Catalog = z.infer<typeof Catalog>;
  * deploy workflows on them and delete them.
  */
 export const apiKeyScopes = ['management', 'runtime', 'admin', 'server_admin'] as const;
-export type ApiKeyScope = (typeof apiKeyScopes)[number];
 
 /** What the edge needs to authenticate a key without touching the database. */
 export const ApiKeyRecord = z.object({
@@ -261,9 +260,13 @@ export type PolicyPrincipal = z.infer<typeof PolicyPrincipal>;
 /** One allow rule: these principals may use these servers' tools (`["*"]` = all). */
 export const AccessPolicyRule = z.object({
   id: z.string(),
+  /** The policy's name: a refusal by its condition names it. */
+  name: z.string().optional(),
   principals: z.array(PolicyPrincipal),
   servers: z.array(z.string()),
   tools: z.array(z.string()),
+  /** A CEL condition (issue #49, ADR 0036): the grant applies to a call only when it holds. */
+  condition: z.string().max(2048).optional(),
 });
 export type AccessPolicyRule = z.infer<typeof AccessPolicyRule>;
 
