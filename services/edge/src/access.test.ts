@@ -148,7 +148,7 @@ describe('restrictCatalog', () => {
     const added: ExecutionRecord[] = [];
     const sink = { add: (r: ExecutionRecord) => added.push(r) } as unknown as ExecutionRecordSink;
     const view = restrictCatalog(loaded, new Set(['get']), 'API key k');
-    const result = deniedToolCall(sink, view, { workspaceId: 'w', keyId: 'k' }, 'create');
+    const result = deniedToolCall(sink, { loaded: view, principal: { workspaceId: 'w', keyId: 'k' } }, 'create');
     expect(result).toEqual({
       isError: true,
       content: [
@@ -168,7 +168,7 @@ describe('restrictCatalog', () => {
         caller: { keyId: 'k' },
       }),
     ]);
-    expect(deniedToolCall(sink, view, { workspaceId: 'w' }, 'nope')).toBeUndefined();
-    expect(deniedToolCall(sink, loaded, { workspaceId: 'w' }, 'create')).toBeUndefined();
+    expect(deniedToolCall(sink, { loaded: view, principal: { workspaceId: 'w' } }, 'nope')).toBeUndefined();
+    expect(deniedToolCall(sink, { loaded, principal: { workspaceId: 'w' } }, 'create')).toBeUndefined();
   });
 });

@@ -10,61 +10,40 @@ import {
   withSpan,
 } from '@toolplane/telemetry';
 import { INTERNAL_ERROR, INVALID_PARAMS } from '@modelcontextprotocol/server';
-import type { EdgeCallContext } from './call-context.ts';
 import { callTool, UnknownToolError, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
 
 /** `callTool`, observed (span and metric) while tracing or metrics are on. */
-export function observedCall(
-  deps: ToolCallDeps,
-  call: ToolCall,
-  requestId: string | number,
-  meta: Record<string, unknown> | undefined,
-  http: Pick<EdgeCallContext, 'traceparent' | 'tracestate' | 'protocolVersion'>,
-): Promise<ToolOutcome> {
+export function observedCall(deps: ToolCallDeps, call: ToolCall): Promise<ToolOutcome> {
   if (!tracingEnabled() && !metricsEnabled()) return callTool(deps, call);
-  return observeToolCall(() => callTool(deps, call), call.name, requestId, meta, http, call.loaded.catalog.serverId);
+  return observeToolCall(deps, call);
 }
 
 /**
  * The edge's MCP server span for one `tools/call` (OTel MCP / GenAI semantic conventions), continuing
- * the agent's trace (`params._meta.traceparent`, else the HTTP `traceparent` header), and the
+ * the agent's trace (`call.trace`: `params._meta.traceparent`, else the HTTP `traceparent` header), and the
  * `mcp.server.operation.duration` metric. The upstream work (enqueue, worker) nests under it.
  */
-async function observeToolCall(
-  call: () => Promise<ToolOutcome>,
-  tool: string,
-  requestId: string | number,
-  meta: Record<string, unknown> | undefined,
-  http: { traceparent?: string | undefined; tracestate?: string | undefined; protocolVersion?: string | undefined },
-  serverId: string,
-): Promise<ToolOutcome> {
+async function observeToolCall(deps: ToolCallDeps, call: ToolCall): Promise<ToolOutcome> {
   const started = performance.now();
+  const { name: tool, trace } = call;
   let errorType: string | undefined;
-  const fromMeta = typeof meta?.traceparent === 'string';
-  const parent = extractContext(
-    fromMeta
-      ? {
-          traceparent: meta!.traceparent as string,
-          tracestate: typeof meta!.tracestate === 'string' ? meta!.tracestate : undefined,
-        }
-      : http,
-  );
+  const parent = extractContext(trace);
   const attributes = {
     [attr.mcpMethodName]: 'tools/call',
     [attr.genAiOperationName]: EXECUTE_TOOL,
     [attr.genAiToolName]: tool,
-    [attr.jsonrpcRequestId]: String(requestId),
+    [attr.jsonrpcRequestId]: String(call.requestId),
     [attr.networkTransport]: 'tcp',
     [attr.networkProtocolName]: 'http',
-    [attr.serverId]: serverId,
-    ...(http.protocolVersion ? { [attr.mcpProtocolVersion]: http.protocolVersion } : {}),
+    [attr.serverId]: call.loaded.catalog.serverId,
+    ...(trace.protocolVersion ? { [attr.mcpProtocolVersion]: trace.protocolVersion } : {}),
   };
   try {
     return await withSpan(
       `tools/call ${tool}`,
       attributes,
       async (span) => {
-        const result = await call();
+        const result = await callTool(deps, call);
         if (result.isError) span.setAttribute(attr.errorType, (errorType = 'tool_error'));
         else if (!(result instanceof SerializedToolResult) && result.protocolError)
           span.setAttribute(attr.errorType, (errorType = String(result.protocolError.code)));

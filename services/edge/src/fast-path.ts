@@ -1,11 +1,9 @@
 import { SerializedToolResult, type ToolResultPayload } from '@toolplane/contracts';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
-import { clientIdOf, type EdgeCallContext } from './call-context.ts';
 import { observedCall } from './call-span.ts';
 import { isProxiedTool, type LoadedCatalog } from './catalogs.ts';
-import { sessionScope, sessionUrlElicitation } from './protocol-state.ts';
-import type { ToolCall, ToolCallDeps } from './tool-calls.ts';
+import type { ToolCall, ToolCallDeps, ToolCallMessage } from './tool-calls.ts';
 
 const plainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -32,7 +30,7 @@ export function plainToolsCall(
   req: Pick<Request, 'get'>,
   body: unknown,
   loaded: LoadedCatalog,
-): { id: string | number; name: string; args: Record<string, unknown> | undefined } | undefined {
+): ToolCallMessage | undefined {
   if (!plainObject(body) || !onlyKeys(body, ['jsonrpc', 'id', 'method', 'params'])) return undefined;
   if (body.jsonrpc !== '2.0' || body.method !== 'tools/call') return undefined;
   const id = body.id;
@@ -79,34 +77,12 @@ export function plainLegacyRequest(body: unknown, versionHeader: string | undefi
  * already in the SDK's output shape (content, structuredContent, isError). A protocol error (a person's connect link
  * for a session that declared URL-mode elicitation: -32042) is written as the SDK writes a thrown `ProtocolError`.
  */
-export async function fastToolsCall(
-  deps: ToolCallDeps,
-  res: Response,
-  ctx: EdgeCallContext,
-  call: { id: string | number; name: string; args: Record<string, unknown> | undefined },
-  signal: AbortSignal,
-): Promise<void> {
-  const { loaded, principal, request } = ctx;
-  const toolCall: ToolCall = {
-    loaded,
-    principal,
-    name: call.name,
-    arguments: call.args ?? {},
-    signal,
-    request,
-    ...(deps.urlElicitations && ctx.sessionId
-      ? {
-          urlElicitation: sessionUrlElicitation(deps.urlElicitations, () =>
-            sessionScope(clientIdOf(ctx), loaded.catalog.serverId, ctx.sessionId!),
-          ),
-        }
-      : {}),
-  };
-  const result = await observedCall(deps, toolCall, call.id, undefined, ctx);
+export async function fastToolsCall(deps: ToolCallDeps, res: Response, call: ToolCall): Promise<void> {
+  const result = await observedCall(deps, call);
   if (res.destroyed) return; // the caller went away (the call was cancelled)
   if (result instanceof SerializedToolResult) {
     // The worker's JSON as it came (ADR 0033): the SDK's member order around it.
-    const closing = Buffer.from(`,"jsonrpc":"2.0","id":${JSON.stringify(call.id)}}`);
+    const closing = Buffer.from(`,"jsonrpc":"2.0","id":${JSON.stringify(call.requestId)}}`);
     const length = resultOpening.length + result.json.length + closing.length;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': length });
     if (result.json.length < copyBelowBytes) return void res.end(Buffer.concat([resultOpening, result.json, closing]));
@@ -119,7 +95,7 @@ export async function fastToolsCall(
   }
   const { protocolError } = result;
   const json = protocolError
-    ? JSON.stringify({ jsonrpc: '2.0', id: call.id, error: protocolError })
-    : JSON.stringify({ result: contentful(result), jsonrpc: '2.0', id: call.id });
+    ? JSON.stringify({ jsonrpc: '2.0', id: call.requestId, error: protocolError })
+    : JSON.stringify({ result: contentful(result), jsonrpc: '2.0', id: call.requestId });
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) }).end(json);
 }

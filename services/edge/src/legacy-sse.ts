@@ -63,15 +63,16 @@ export interface LegacySession {
 export class LegacySseSessions {
   private readonly sessions = new Map<string, LegacySession>();
 
-  /** Opens the event stream on `res`; the session's `transport.close()` ends it. */
+  /**
+   * Opens the event stream on `res` for `server`, telling the client to POST its messages to `messagesUrl`; the
+   * session's `transport.close()` ends it.
+   */
   async open(
     res: Response,
-    serverId: string,
-    owner: string,
-    messagesUrl: string,
-    server: Server,
+    opened: { serverId: string; owner: string; messagesUrl: string; server: Server },
   ): Promise<LegacySession> {
-    const transport = new SseSessionTransport(res, messagesUrl);
+    const { serverId, owner, server } = opened;
+    const transport = new SseSessionTransport(res, opened.messagesUrl);
     const session = { transport, owner, serverId, server };
     this.sessions.set(transport.sessionId, session);
     transport.onclose = () => {

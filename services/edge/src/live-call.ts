@@ -1,8 +1,8 @@
 import type { ToolInvokeEvent } from '@toolplane/contracts';
 import type { ServerContext } from '@modelcontextprotocol/server';
-import { clientIdOf, type EdgeCallContext } from './call-context.ts';
+import { callerSessionScope, type EdgeCallContext } from './call-context.ts';
 import { isProxiedTool } from './catalogs.ts';
-import { isLogLevel, logPasses, sessionScope, type LogLevel } from './protocol-state.ts';
+import { isLogLevel, logPasses, type LogLevel } from './protocol-state.ts';
 import type { LiveCall, ToolCallDeps } from './tool-calls.ts';
 
 /**
@@ -19,14 +19,14 @@ export async function liveCall(
   name: string,
 ): Promise<(LiveCall & { stop(): void; flush(): Promise<unknown> }) | undefined> {
   const token = ctx.mcpReq._meta?.progressToken;
-  const proxied = isProxiedTool(call.loaded, name);
+  const proxied = isProxiedTool(call.caller.loaded, name);
   let logLevel: LogLevel | undefined;
   if (proxied) {
     const modern = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.['io.modelcontextprotocol/logLevel'];
     logLevel = isLogLevel(modern) ? modern : call.logLevel;
     // A legacy SSE session (stateful transport): its level was not looked up before the request.
     if (logLevel === undefined && ctx.sessionId && deps.logLevels)
-      logLevel = await deps.logLevels.get(sessionScope(clientIdOf(call), call.loaded.catalog.serverId, ctx.sessionId));
+      logLevel = await deps.logLevels.get(callerSessionScope(call.caller, ctx.sessionId));
   }
   if (token === undefined && logLevel === undefined) return undefined;
   const sending = new Set<Promise<void>>();

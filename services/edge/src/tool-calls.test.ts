@@ -4,13 +4,9 @@ import { TransientError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
-import {
-  callTool as callToolOutcome,
-  configHeaders,
-  requestFacts,
-  type ToolCall,
-  type ToolCallDeps,
-} from './tool-calls.ts';
+import type { Caller } from './authenticate.ts';
+import { configHeaders, edgeCallContext, requestFacts, type TraceFacts } from './call-context.ts';
+import { callTool as callToolOutcome, toolCall, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
 
 /** `callTool`'s result as a value. */
 const callTool = async (...args: Parameters<typeof callToolOutcome>) => toolResultValue(await callToolOutcome(...args));
@@ -80,12 +76,16 @@ const request = requestFacts(
   'tok-1',
 );
 
+const untraced: TraceFacts = { traceparent: undefined, tracestate: undefined, protocolVersion: undefined };
+
 /** A call as the MCP layer builds it (`loaded('NORMAL')`, alice, no request facts unless given). */
 const call = (name: string, extra: Partial<ToolCall> = {}): ToolCall => ({
   loaded: loaded('NORMAL'),
   principal,
   name,
   arguments: {},
+  requestId: 1,
+  trace: untraced,
   request: {},
   ...extra,
 });
@@ -140,6 +140,47 @@ describe('callTool: what goes from the caller request into the job', () => {
       upstreamAuthorization: 'Bearer u',
     });
     expect(requestFacts({ 'x-upstream-authorization': '  ' })).toEqual({});
+  });
+});
+
+describe('toolCall: one value per call, made whole from the request context', () => {
+  const caller: Caller = {
+    principal,
+    loaded: loaded('NORMAL'),
+    clientId: 'oauth:alice',
+    credential: { kind: 'token' },
+    accessToken: 'tok-1',
+  };
+  const headers: Record<string, string> = { 'config-tenant': 'acme', traceparent: 'ignored-while-tracing-is-off' };
+  const ctx = edgeCallContext({ headers, header: (name) => headers[name] }, caller, 'session-1');
+
+  it('takes the caller, the catalog and the request facts of its context', () => {
+    const signal = new AbortController().signal;
+    const made = toolCall(ctx, { id: 7, name: 'wf_tool', args: undefined }, signal);
+    expect(made).toEqual({
+      loaded: caller.loaded,
+      principal,
+      name: 'wf_tool',
+      arguments: {},
+      requestId: 7,
+      trace: ctx,
+      signal,
+      live: undefined,
+      request: { config: { tenant: 'acme' }, accessToken: 'tok-1' },
+      multiRound: undefined,
+      urlElicitation: undefined,
+    });
+    expect(made.loaded).toBe(caller.loaded);
+    expect(ctx).toMatchObject({ sessionId: 'session-1', logLevel: undefined, traceparent: undefined });
+  });
+
+  it("the message's own trace context wins over the HTTP request's", () => {
+    const trace = { traceparent: '00-1-2-01', tracestate: undefined, protocolVersion: undefined };
+    expect(toolCall(ctx, { id: 'a', name: 'http_tool', args: { x: 1 } }, undefined, { trace })).toMatchObject({
+      arguments: { x: 1 },
+      requestId: 'a',
+      trace,
+    });
   });
 });
 

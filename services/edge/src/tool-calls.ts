@@ -21,17 +21,20 @@ import {
   endSpan,
   MESSAGING_SYSTEM_BULLMQ,
   noopSpan,
+  recordDenied,
   recordToolCall,
   SpanKind,
   startSpan,
   traceparentOf,
   tracingEnabled,
 } from '@toolplane/telemetry';
+import { conditionRefusal, type CallConditions } from './access-conditions.ts';
 import { deniedToolCall } from './access.ts';
+import type { EdgeCallContext, RequestFacts, TraceFacts } from './call-context.ts';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
 import type { CancelRegistry, SessionLogLevels, SessionUrlElicitation, UrlElicitationMode } from './protocol-state.ts';
 import { neededConnections, structured, type NeededConnection } from './smart-mode.ts';
-import { upstreamAuthorizationOf, type UpstreamCredentialSealer } from './upstream-auth.ts';
+import type { UpstreamCredentialSealer } from './upstream-auth.ts';
 
 export interface ToolCallDeps {
   invocations: InvocationClient;
@@ -71,68 +74,72 @@ export interface LiveCall {
 }
 
 /**
- * What a call may take from the caller's HTTP request, read once in the edge's HTTP layer: `Config-*`
- * values (workflow tools only read them), the verified OAuth access token (only workflows of servers that
- * opted in receive it), and an `X-Upstream-Authorization` value (sealed for the workers when a tool takes it).
- */
-export interface RequestFacts {
-  /** `Config-<Name>` headers as `{ name: value }`: lower-case names without the prefix (the job's `config`). */
-  config?: Readonly<Record<string, string>> | undefined;
-  /** The verified OAuth access token (never an API key); absent for key and anonymous callers. */
-  accessToken?: string | undefined;
-  /** The caller's own upstream credential, in clear: never enqueued as it is (see `upstreamRefusal`). */
-  upstreamAuthorization?: string | undefined;
-}
-
-/**
- * One `tools/call`, built once where the edge's MCP layer reads it (the SDK's handler or the fast path)
- * and passed whole to `callTool`: who calls, which catalog version, which tool with which arguments, how
- * it is cancelled, who hears its progress, and what it takes from the HTTP request.
+ * One `tools/call`, built once (`toolCall`) where the edge's MCP layer reads it (the SDK's handler or the fast path),
+ * never changed after, and passed whole to `callTool`: who calls, which catalog version, which tool with which
+ * arguments, how it is cancelled, who hears its progress, and what it takes from the HTTP request.
  */
 export interface ToolCall {
-  loaded: LoadedCatalog;
-  principal: Principal;
-  name: string;
-  arguments: Record<string, unknown>;
+  readonly loaded: LoadedCatalog;
+  readonly principal: Readonly<Principal>;
+  readonly name: string;
+  readonly arguments: Readonly<Record<string, unknown>>;
+  /** The JSON-RPC request's id. */
+  readonly requestId: string | number;
+  /** The trace context its span continues: the MCP message's `_meta`, else the HTTP request's. */
+  readonly trace: TraceFacts;
   /** Aborts when the caller cancels or disconnects: the worker is told to stop. */
-  signal?: AbortSignal | undefined;
-  live?: LiveCall | undefined;
-  request: RequestFacts;
+  readonly signal?: AbortSignal | undefined;
+  readonly live?: LiveCall | undefined;
+  readonly request: RequestFacts;
   /** 2026-07-28 callers of external MCP tools: their multi-round-trip fields and capabilities (job `multiRound`). */
-  multiRound?: ToolInvokeJob['multiRound'];
+  readonly multiRound?: ToolInvokeJob['multiRound'];
   /**
    * Whether (and how) the caller declared URL-mode elicitation: asked only when the call comes back
    * `connection.required` with a connect link. Absent or undefined: the tool error carrying the link.
    */
-  urlElicitation?: (() => Promise<UrlElicitationMode | undefined>) | undefined;
+  readonly urlElicitation?: (() => Promise<UrlElicitationMode | undefined>) | undefined;
+  /** The caller's grants with a condition (issue #49): checked after the arguments, before the enqueue. */
+  readonly conditions?: CallConditions | undefined;
 }
 
-type HeaderBag = Record<string, string | string[] | undefined>;
-
-const configPrefix = /^config-/i;
-
-/** The request's `Config-<Name>` headers as `{ name: value }` (lower-case names without the prefix), or undefined if none. */
-export function configHeaders(headers: HeaderBag | undefined): Record<string, string> | undefined {
-  if (!headers) return undefined;
-  let config: Record<string, string> | undefined;
-  for (const name of Object.keys(headers)) {
-    if (!configPrefix.test(name) || name.length <= 7) continue;
-    const value = headers[name];
-    if (value === undefined) continue;
-    (config ??= {})[name.slice(7).toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return config;
+/** What the MCP layer read of a `tools/call` message (`plainToolsCall` gives exactly this). */
+export interface ToolCallMessage {
+  readonly id: string | number;
+  readonly name: string;
+  readonly args: Record<string, unknown> | undefined;
 }
 
-/** The request facts of an HTTP request (headers as Node gives them: lower-case names). */
-export function requestFacts(headers: HeaderBag, accessToken?: string): RequestFacts {
-  const facts: RequestFacts = {};
-  const config = configHeaders(headers);
-  if (config) facts.config = config;
-  if (accessToken) facts.accessToken = accessToken;
-  const upstream = upstreamAuthorizationOf(headers);
-  if (upstream !== undefined) facts.upstreamAuthorization = upstream;
-  return facts;
+/** What only the SDK's path knows of a call. */
+export interface ToolCallExtras {
+  live?: LiveCall | undefined;
+  multiRound?: ToolInvokeJob['multiRound'];
+  urlElicitation?: ToolCall['urlElicitation'];
+  /** The message's own trace context (`_meta.traceparent`), which wins over the HTTP request's. */
+  trace?: TraceFacts | undefined;
+}
+
+/** The one place a `ToolCall` is made: a message of the request `ctx` resolved, whole (every field set). */
+export function toolCall(
+  ctx: EdgeCallContext,
+  message: ToolCallMessage,
+  signal: AbortSignal | undefined,
+  extras?: ToolCallExtras,
+): ToolCall {
+  const { caller } = ctx;
+  return {
+    loaded: caller.loaded,
+    principal: caller.principal,
+    name: message.name,
+    arguments: message.args ?? {},
+    requestId: message.id,
+    trace: extras?.trace ?? ctx,
+    signal,
+    live: extras?.live,
+    request: ctx.request,
+    multiRound: extras?.multiRound,
+    urlElicitation: extras?.urlElicitation,
+    conditions: caller.conditions,
+  };
 }
 
 /** Thrown for calls naming a tool the server does not expose (a JSON-RPC error, not a tool result). */
@@ -157,7 +164,7 @@ function errorResult(text: string): ToolResultPayload {
  * references only, await the worker's result and map failures to `isError` results.
  */
 export async function callTool(deps: ToolCallDeps, call: ToolCall): Promise<ToolOutcome> {
-  const { loaded, principal, name } = call;
+  const { loaded, name } = call;
   if (loaded.catalog.mode === 'SMART') {
     const meta = loaded.meta.get(name);
     if (!meta) throw new UnknownToolError(name);
@@ -165,7 +172,7 @@ export async function callTool(deps: ToolCallDeps, call: ToolCall): Promise<Tool
   }
   const tool = loaded.tools.get(name);
   // A tool the caller's access policies hide is refused (isError + execution record), not unknown.
-  if (!tool) return deniedToolCall(deps.records, loaded, principal, name) ?? throwUnknownTool(name);
+  if (!tool) return deniedToolCall(deps.records, call, name) ?? throwUnknownTool(name);
   return runTool(deps, call, tool);
 }
 
@@ -175,12 +182,13 @@ function invalidArguments(tool: LoadedTool): ToolResultPayload {
   );
 }
 
+const unknownTool = (name: string) =>
+  errorResult(`No tool named "${name}" in this catalog. Use search_tools to find the right name.`);
+
 /** SMART mode: search, describe and connections are answered here; execute runs the target tool. */
 async function callMetaTool(deps: ToolCallDeps, call: ToolCall, meta: LoadedTool): Promise<ToolOutcome> {
   const { loaded, principal, arguments: input } = call;
   if (!meta.validate(input)) return invalidArguments(meta);
-  const unknown = (name: string) =>
-    errorResult(`No tool named "${name}" in this catalog. Use search_tools to find the right name.`);
   switch (meta.def.name) {
     case 'search_tools': {
       const results = loaded.search!.search(String(input.query), typeof input.limit === 'number' ? input.limit : 5);
@@ -189,72 +197,63 @@ async function callMetaTool(deps: ToolCallDeps, call: ToolCall, meta: LoadedTool
     case 'describe_tool': {
       const target = loaded.tools.get(String(input.name));
       if (!target)
-        return (
-          deniedToolCall(deps.records, loaded, principal, String(input.name), false) ?? unknown(String(input.name))
-        );
+        return deniedToolCall(deps.records, call, String(input.name), false) ?? unknownTool(String(input.name));
       const source = loaded.catalog.tools.find((t) => t.tool.name === target.def.name)?.source;
       return structured({ ...target.def, ...(source ? { source } : {}) });
     }
     case 'execute_tool': {
       const target = loaded.tools.get(String(input.name));
-      if (!target)
-        return deniedToolCall(deps.records, loaded, principal, String(input.name)) ?? unknown(String(input.name));
+      if (!target) return deniedToolCall(deps.records, call, String(input.name)) ?? unknownTool(String(input.name));
       const args = (input.arguments ?? {}) as Record<string, unknown>;
+      // The target runs as a call of its own, made from the meta call (a new value; the meta call is not changed).
       return runTool(deps, { ...call, name: target.def.name, arguments: args }, target);
     }
     case 'list_connections':
-    case 'connect': {
-      if (principal.userId && principal.username)
-        return userConnectionsTool(deps, loaded, principal, meta.def.name, input, unknown);
-      if (meta.def.name === 'connect')
-        return structured({
-          tool: String(input.tool),
-          message:
-            'These calls run with the server’s shared credentials: there is nothing to connect for you. Connections are ' +
-            'per end user: the application names the user with the x-username header, then each user connects their own accounts.',
-        });
-      const connections = new Map<string, { connector: string; instance: string; tools: number }>();
-      for (const t of loaded.catalog.tools) {
-        if (!t.source) continue;
-        const key = `${t.source.connector}/${t.source.instance}`;
-        const c = connections.get(key) ?? { connector: t.source.connector, instance: t.source.instance, tools: 0 };
-        c.tools++;
-        connections.set(key, c);
-      }
-      return structured({
-        connections: [...connections.values()],
-        howToConnect:
-          'To connect another account, an administrator creates a connector instance with its credentials: ' +
-          'POST /api/v1/connector_instances { connector_id, name, credentials }. Its tools then appear in search_tools.',
-      });
-    }
+    case 'connect':
+      if (principal.userId && principal.username) return userConnectionsTool(deps, call, meta.def.name);
+      return sharedConnectionsTool(call, meta.def.name);
     default:
       throw new UnknownToolError(meta.def.name);
   }
 }
 
-/**
- * SMART "manage connections" for an external user: `list_connections` shows the user's own
- * connections and the tools that lack one; `connect` gives the exact management API call that adds
- * what a tool lacks (placeholders only: no secret ever travels through the model), and for a person's
- * own account a connect link made by a worker (the person signs in at the provider).
- */
-async function userConnectionsTool(
-  deps: ToolCallDeps,
-  loaded: LoadedCatalog,
-  principal: Principal,
-  which: string,
-  input: Record<string, unknown>,
-  unknown: (name: string) => ToolResultPayload,
-): Promise<ToolResultPayload> {
-  const username = principal.username!;
-  const have = (await deps.userConnections?.(principal.workspaceId, principal.userId!)) ?? new Set<string>();
-  const serverId = loaded.catalog.serverId;
-  const how =
-    'Your application (not this conversation) sends this request to the Toolplane management API with its API key; ' +
-    'never ask the user to type a secret here.';
+/** SMART connections without an external user: the calls run with the server's shared credentials. */
+function sharedConnectionsTool(call: ToolCall, which: string): ToolResultPayload {
+  if (which === 'connect')
+    return structured({
+      tool: String(call.arguments.tool),
+      message:
+        'These calls run with the server’s shared credentials: there is nothing to connect for you. Connections are ' +
+        'per end user: the application names the user with the x-username header, then each user connects their own accounts.',
+    });
+  const connections = new Map<string, { connector: string; instance: string; tools: number }>();
+  for (const t of call.loaded.catalog.tools) {
+    if (!t.source) continue;
+    const key = `${t.source.connector}/${t.source.instance}`;
+    const c = connections.get(key) ?? { connector: t.source.connector, instance: t.source.instance, tools: 0 };
+    c.tools++;
+    connections.set(key, c);
+  }
+  return structured({
+    connections: [...connections.values()],
+    howToConnect:
+      'To connect another account, an administrator creates a connector instance with its credentials: ' +
+      'POST /api/v1/connector_instances { connector_id, name, credentials }. Its tools then appear in search_tools.',
+  });
+}
+
+/** What an external user has connected, as SMART's connection tools read it (each OAuth account looked up once). */
+interface UserConnections {
+  readonly have: ReadonlySet<string>;
+  /** An OAuth account's status as the worker recorded it (undefined unless it is an account the user connected). */
+  accountOf(n: NeededConnection): Promise<ReturnType<typeof oauthConnectionView> | undefined>;
+  /** The needs not met (in order): an account that needs re-authorisation counts as missing. */
+  missingOf(needs: NeededConnection[]): Promise<NeededConnection[]>;
+}
+
+async function userConnections(deps: ToolCallDeps, principal: Readonly<Principal>): Promise<UserConnections> {
   const userId = principal.userId!;
-  /** An OAuth account's status as the worker recorded it: one that needs re-authorisation counts as missing. */
+  const have = (await deps.userConnections?.(principal.workspaceId, userId)) ?? new Set<string>();
   const accounts = new Map<string, ReturnType<typeof oauthConnectionView>>();
   const accountOf = async (n: NeededConnection) => {
     if (n.kind !== 'oauth_account' || !have.has(n.marker)) return undefined;
@@ -267,57 +266,85 @@ async function userConnectionsTool(
   };
   const connected = async (n: NeededConnection) =>
     have.has(n.marker) && (n.kind !== 'oauth_account' || (await accountOf(n))?.status === 'connected');
-  /** The needs not met (in order). */
   const missingOf = async (needs: NeededConnection[]) => {
     const missing: NeededConnection[] = [];
     for (const n of needs) if (!(await connected(n))) missing.push(n);
     return missing;
   };
-  const linkHow = (tool: string, link: string) =>
+  return { have, accountOf, missingOf };
+}
+
+const managementHow =
+  'Your application (not this conversation) sends this request to the Toolplane management API with its API key; ' +
+  'never ask the user to type a secret here.';
+
+/**
+ * SMART "manage connections" for an external user: `list_connections` shows the user's own
+ * connections and the tools that lack one; `connect` gives the exact management API call that adds
+ * what a tool lacks (placeholders only: no secret ever travels through the model), and for a person's
+ * own account a connect link made by a worker (the person signs in at the provider).
+ */
+async function userConnectionsTool(deps: ToolCallDeps, call: ToolCall, which: string): Promise<ToolResultPayload> {
+  const connections = await userConnections(deps, call.principal);
+  return which === 'connect' ? connectTool(deps, call, connections) : listConnectionsTool(call, connections);
+}
+
+async function connectTool(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  connections: UserConnections,
+): Promise<ToolResultPayload> {
+  const { loaded } = call;
+  const username = call.principal.username!;
+  const name = String(call.arguments.tool);
+  const tool = loaded.catalog.tools.find((t) => t.tool.name === name);
+  if (!tool) return deniedToolCall(deps.records, call, name, false) ?? unknownTool(name);
+  const missing = await connections.missingOf(neededConnections(tool, loaded.catalog.serverId));
+  if (missing.length === 0)
+    return structured({ user: username, tool: name, connected: true, message: `"${name}" is ready for ${username}.` });
+  const calls = missing.filter((n) => n.call).map((n) => ({ kind: n.kind, id: n.id, ...n.call!(username) }));
+  const account = missing.find((n) => n.kind === 'oauth_account');
+  const link = account ? await accountLink(deps, call, name) : undefined;
+  const linkHow = (link: string) =>
     `Give ${username} this link to open in a browser (it works once, for 10 minutes; whoever opens it first connects ` +
-    `their account as ${username}, so give it to them only), then call ${tool} again: ${link}`;
-  const accountHow = (tool: string) =>
-    `Call ${tool} for ${username}: while their account is not connected, its error carries a link for them to open ` +
+    `their account as ${username}, so give it to them only), then call ${name} again: ${link}`;
+  const accountHow = () =>
+    `Call ${name} for ${username}: while their account is not connected, its error carries a link for them to open ` +
     '(it works once, for 10 minutes). They sign in at the provider; the agent never sees their tokens.';
-  if (which === 'connect') {
-    const name = String(input.tool);
-    const tool = loaded.catalog.tools.find((t) => t.tool.name === name);
-    if (!tool) return deniedToolCall(deps.records, loaded, principal, name, false) ?? unknown(name);
-    const missing = await missingOf(neededConnections(tool, serverId));
-    if (missing.length === 0)
-      return structured({
-        user: username,
-        tool: name,
-        connected: true,
-        message: `"${name}" is ready for ${username}.`,
-      });
-    const calls = missing.filter((n) => n.call).map((n) => ({ kind: n.kind, id: n.id, ...n.call!(username) }));
-    const account = missing.find((n) => n.kind === 'oauth_account');
-    const link = account ? await accountLink(deps, loaded, principal, name) : undefined;
-    return structured({
-      user: username,
-      tool: name,
-      connected: false,
-      ...(calls.length > 0 ? { calls } : {}),
-      ...(account
-        ? { account: { kind: account.kind, id: account.id, status: (await accountOf(account))?.status ?? 'missing' } }
-        : {}),
-      ...(link ? { link } : {}),
-      message: [calls.length > 0 ? how : '', account ? (link ? linkHow(name, link) : accountHow(name)) : '']
-        .filter(Boolean)
-        .join(' '),
-    });
-  }
-  const connections = new Map<string, { kind: string; id: string; tools: string[]; [k: string]: unknown }>();
+  return structured({
+    user: username,
+    tool: name,
+    connected: false,
+    ...(calls.length > 0 ? { calls } : {}),
+    ...(account
+      ? {
+          account: {
+            kind: account.kind,
+            id: account.id,
+            status: (await connections.accountOf(account))?.status ?? 'missing',
+          },
+        }
+      : {}),
+    ...(link ? { link } : {}),
+    message: [calls.length > 0 ? managementHow : '', account ? (link ? linkHow(link) : accountHow()) : '']
+      .filter(Boolean)
+      .join(' '),
+  });
+}
+
+async function listConnectionsTool(call: ToolCall, connections: UserConnections): Promise<ToolResultPayload> {
+  const { have, accountOf, missingOf } = connections;
+  const serverId = call.loaded.catalog.serverId;
+  const byMarker = new Map<string, { kind: string; id: string; tools: string[]; [k: string]: unknown }>();
   const lacking: { tool: string; needs: { kind: string; id: string; status?: string }[] }[] = [];
-  for (const t of loaded.catalog.tools) {
+  for (const t of call.loaded.catalog.tools) {
     const needs = neededConnections(t, serverId);
     const missing = await missingOf(needs);
     for (const n of needs.filter((x) => have.has(x.marker))) {
       const account = await accountOf(n);
-      const c = connections.get(n.marker) ?? { kind: n.kind, id: n.id, ...(account ?? {}), tools: [] };
+      const c = byMarker.get(n.marker) ?? { kind: n.kind, id: n.id, ...(account ?? {}), tools: [] };
       c.tools.push(t.tool.name);
-      connections.set(n.marker, c);
+      byMarker.set(n.marker, c);
     }
     if (missing.length > 0)
       lacking.push({
@@ -331,10 +358,10 @@ async function userConnectionsTool(
       });
   }
   return structured({
-    user: username,
-    connections: [...connections.values()],
+    user: call.principal.username!,
+    connections: [...byMarker.values()],
     toolsWithoutConnection: lacking,
-    howToConnect: `Call connect with a tool's name for the exact request that adds its connection. ${how}`,
+    howToConnect: `Call connect with a tool's name for the exact request that adds its connection. ${managementHow}`,
   });
 }
 
@@ -343,13 +370,9 @@ async function userConnectionsTool(
  * credentials a link names); undefined when none can be made (the tool error of a call then carries one, or says
  * why not).
  */
-async function accountLink(
-  deps: ToolCallDeps,
-  loaded: LoadedCatalog,
-  principal: Principal,
-  tool: string,
-): Promise<string | undefined> {
+async function accountLink(deps: ToolCallDeps, call: ToolCall, tool: string): Promise<string | undefined> {
   if (!deps.connectLink) return undefined;
+  const { principal, loaded } = call;
   try {
     const r = await deps.connectLink({
       workspaceId: principal.workspaceId,
@@ -367,40 +390,66 @@ async function accountLink(
   }
 }
 
+/** A call refused on the edge: an `isError` result, and an execution record saying why. */
+function rejectCall(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  invocationId: string,
+  rejection: { errorCode: string; message: string; result: ToolResultPayload },
+): ToolResultPayload {
+  const { loaded, principal, name } = call;
+  deps.records.add({
+    v: 1,
+    invocationId,
+    workspaceId: principal.workspaceId,
+    serverId: loaded.catalog.serverId,
+    catalogVersion: loaded.catalog.version,
+    tool: name,
+    caller: recordCaller(principal),
+    startedAt: new Date().toISOString(),
+    durationMs: 0,
+    outcome: 'rejected',
+    errorCode: rejection.errorCode,
+    message: rejection.message,
+    steps: [],
+    ...currentTraceIds(),
+  });
+  recordToolCall(loaded.catalog.serverId, name, 'rejected', 0);
+  return rejection.result;
+}
+
 /** Validates the arguments, enqueues the job (references only, sealed credentials) and awaits its result. */
 async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Promise<ToolOutcome> {
   const { loaded, principal, arguments: input, signal, live, request } = call;
   const name = tool.def.name;
   const invocationId = randomUUID();
-  /** A call refused on the edge: an `isError` result, and an execution record saying why. */
-  const reject = (errorCode: string, message: string, result: ToolResultPayload) => {
-    deps.records.add({
-      v: 1,
-      invocationId,
-      workspaceId: principal.workspaceId,
-      serverId: loaded.catalog.serverId,
-      catalogVersion: loaded.catalog.version,
-      tool: name,
-      caller: recordCaller(principal),
-      startedAt: new Date().toISOString(),
-      durationMs: 0,
-      outcome: 'rejected',
-      errorCode,
-      message,
-      steps: [],
-      ...currentTraceIds(),
-    });
-    recordToolCall(loaded.catalog.serverId, name, 'rejected', 0);
-    return result;
-  };
   if (!tool.validate(input))
-    return reject('tool.invalid_arguments', describeArgumentErrors(tool.validate.errors), invalidArguments(tool));
+    return rejectCall(deps, call, invocationId, {
+      errorCode: 'tool.invalid_arguments',
+      message: describeArgumentErrors(tool.validate.errors),
+      result: invalidArguments(tool),
+    });
+  // Grants with a condition (issue #49): only callers some applicable grant has one for pay for it.
+  const refused = call.conditions && conditionRefusal(call.conditions, loaded, tool, input);
+  if (refused) {
+    recordDenied('condition');
+    return rejectCall(deps, call, invocationId, {
+      errorCode: 'access.condition',
+      message: refused,
+      result: errorResult(refused),
+    });
+  }
   // Per-request authentication: the caller's own upstream credential, sealed for the workers (never in clear in Redis).
   const upstream = request.upstreamAuthorization;
   let upstreamAuthorization: string | undefined;
   if (upstream !== undefined) {
     const refusal = upstreamRefusal(loaded, deps);
-    if (refusal) return reject(refusal.code, refusal.message, errorResult(refusal.message));
+    if (refusal)
+      return rejectCall(deps, call, invocationId, {
+        errorCode: refusal.code,
+        message: refusal.message,
+        result: errorResult(refusal.message),
+      });
     if (tool.upstreamCredential) upstreamAuthorization = await deps.sealUpstreamCredential!(upstream, invocationId);
   }
   // The enqueue is a PRODUCER span (messaging conventions); its traceparent travels in the job, so the
@@ -439,16 +488,21 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
       return (await connectElicitation(call, result.error.connectUrl)) ?? errorResult(result.error.message);
     return errorResult(result.error.message);
   } catch (err) {
-    const e: AppError = toAppError(err);
-    deps.log.warn({ invocationId, tool: name, code: e.code }, 'tool call failed');
-    // No answer by the deadline: the call may have run (or still be running) upstream.
-    if (e.code === 'tool.timeout' && !signal?.aborted)
-      return errorResult(
-        `No answer within the call timeout (${deps.timeoutMs} ms): the outcome of invocation ${invocationId} ` +
-          'is unknown; its request may have reached the API. Check the API before retrying.',
-      );
-    return errorResult(e.kind === 'internal' ? 'The tool failed because of an internal error.' : e.message);
+    return failedCall(deps, call, invocationId, err);
   }
+}
+
+/** A call that got no result (timed out, cancelled, Redis or the queue failing): its `isError` result. */
+function failedCall(deps: ToolCallDeps, call: ToolCall, invocationId: string, err: unknown): ToolResultPayload {
+  const e: AppError = toAppError(err);
+  deps.log.warn({ invocationId, tool: call.name, code: e.code }, 'tool call failed');
+  // No answer by the deadline: the call may have run (or still be running) upstream.
+  if (e.code === 'tool.timeout' && !call.signal?.aborted)
+    return errorResult(
+      `No answer within the call timeout (${deps.timeoutMs} ms): the outcome of invocation ${invocationId} ` +
+        'is unknown; its request may have reached the API. Check the API before retrying.',
+    );
+  return errorResult(e.kind === 'internal' ? 'The tool failed because of an internal error.' : e.message);
 }
 
 /**

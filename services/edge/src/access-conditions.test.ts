@@ -1,0 +1,109 @@
+import { describe, expect, it } from '@jest/globals';
+import type { AccessPolicyRule, Catalog, WorkspaceAccess } from '@toolplane/contracts';
+import { conditionRefusal, type CallConditions } from './access-conditions.ts';
+import { decideAccess } from './access.ts';
+import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
+
+const access = (policies: AccessPolicyRule[]): WorkspaceAccess => ({ v: 1, workspaceId: 'w', policies });
+const key = [{ type: 'api_key' as const, value: 'k' }];
+const user = [{ type: 'external_user' as const, value: 'ann' }];
+
+const catalog = {
+  v: 1,
+  serverId: 's1',
+  workspaceId: 'w',
+  version: 1,
+  name: 'billing',
+  isPublic: false,
+  mode: 'NORMAL',
+  tools: ['refund', 'get'].map((name) => ({
+    tool: { name, description: name, inputSchema: { type: 'object', properties: { amount: { type: 'number' } } } },
+    plan: { kind: 'mcp', server: 'x', url: 'http://x', remoteTool: name },
+  })),
+} as Catalog;
+const loaded = {
+  catalog,
+  tools: new Map(catalog.tools.map((t) => [t.tool.name, { def: t.tool, validate: (() => true) as never }])),
+  meta: new Map(),
+  list: catalog.tools.map((t) => t.tool),
+} as LoadedCatalog;
+const tool = (name: string) => loaded.tools.get(name) as LoadedTool;
+
+function conditionsOf(policies: AccessPolicyRule[], username?: string): CallConditions | undefined {
+  const d = decideAccess(access(policies), { keyId: 'k', ...(username ? { username } : {}) }, 's1');
+  if (!d.allowed) throw new Error(d.reason);
+  return d.conditions && { rules: d.conditions, caller: { key_id: 'k', ...(username ? { user: username } : {}) } };
+}
+
+describe('conditional grants', () => {
+  const small: AccessPolicyRule = {
+    id: 'p1',
+    name: 'small-refunds',
+    principals: key,
+    servers: ['s1'],
+    tools: ['refund'],
+    condition: 'args.amount <= 100',
+  };
+
+  it('leaves decisions without conditions as they were: no conditions, the same grant', () => {
+    const d = decideAccess(access([{ id: 'p0', principals: key, servers: ['*'], tools: ['*'] }]), { keyId: 'k' }, 's1');
+    expect(d).toEqual({ allowed: true, grant: 'all', who: 'API key k' });
+    expect(conditionsOf([{ ...small, condition: undefined } as AccessPolicyRule])).toBeUndefined();
+  });
+
+  it('shows a conditionally granted tool, and allows a call only when the condition holds', () => {
+    const d = decideAccess(access([small]), { keyId: 'k' }, 's1');
+    expect(d.allowed && [...(d.grant as Set<string>)]).toEqual(['refund']);
+    const c = conditionsOf([small])!;
+    expect(conditionRefusal(c, loaded, tool('refund'), { amount: 50 })).toBeUndefined();
+    expect(conditionRefusal(c, loaded, tool('refund'), { amount: 500 })).toMatch(
+      /^Access denied: tool "refund" .*access policy "small-refunds" \(p1\): args\.amount <= 100 is false/,
+    );
+    expect(conditionRefusal(c, loaded, tool('refund'), {})).toContain('has(args.x)');
+  });
+
+  it('an unconditional grant of the tool wins: nothing is evaluated for it', () => {
+    const c = conditionsOf([small, { id: 'p2', principals: key, servers: ['s1'], tools: ['refund', 'get'] }])!;
+    expect(c.rules.clauses('refund')).toEqual([]);
+    expect(conditionRefusal(c, loaded, tool('refund'), { amount: 500 })).toBeUndefined();
+  });
+
+  it('any one conditional grant suffices; "*" covers every tool', () => {
+    const reads = { ...small, id: 'p3', name: 'reads', tools: ['*'], condition: 'tool.name == "get"' };
+    const c = conditionsOf([small, reads])!;
+    expect(conditionRefusal(c, loaded, tool('refund'), { amount: 50 })).toBeUndefined();
+    expect(conditionRefusal(c, loaded, tool('get'), {})).toBeUndefined();
+    const refused = conditionRefusal(c, loaded, tool('refund'), { amount: 500 })!;
+    expect(refused).toContain('"small-refunds"');
+    expect(refused).toContain('"reads"');
+  });
+
+  it('with an external user, the caller and the user must each be granted (both conditions hold)', () => {
+    const both: AccessPolicyRule[] = [
+      // Lets the key act as ann (and grants both `get`, unconditionally).
+      { id: 'p5', principals: [...key, ...user], servers: ['s1'], tools: ['get'] },
+      small,
+      {
+        id: 'p4',
+        name: 'ann-small',
+        principals: user,
+        servers: ['s1'],
+        tools: ['refund'],
+        condition: 'args.amount <= 10',
+      },
+    ];
+    const c = conditionsOf(both, 'ann')!;
+    expect(c.rules.clauses('refund')).toHaveLength(2);
+    expect(conditionRefusal(c, loaded, tool('refund'), { amount: 5 })).toBeUndefined();
+    expect(conditionRefusal(c, loaded, tool('refund'), { amount: 50 })).toContain('"ann-small"');
+    expect(conditionRefusal(c, loaded, tool('refund'), { amount: 500 })).toContain('"small-refunds"');
+    expect(c.rules.clauses('get')).toEqual([]);
+  });
+
+  it('sees the caller and the tool', () => {
+    const c = conditionsOf([
+      { ...small, condition: 'caller.key_id == "k" && tool.server_name == "billing" && tool.server_id == "s1"' },
+    ])!;
+    expect(conditionRefusal(c, loaded, tool('refund'), {})).toBeUndefined();
+  });
+});

@@ -1,0 +1,334 @@
+import { clientKey } from '@toolplane/config';
+import type { ApiKeyRecord, Principal, WorkspaceAccess } from '@toolplane/contracts';
+import type { ExecutionRecordSink } from '@toolplane/queue';
+import type { CallConditions, ToolConditions } from './access-conditions.ts';
+import { decideAccess, restrictCatalog, writeDenial, type CallerIdentity } from './access.ts';
+import { hashApiKey } from './api-keys.ts';
+import type { LoadedCatalog } from './catalogs.ts';
+import type { TokenCheck } from './oauth.ts';
+import type { StreamCredential } from './open-streams.ts';
+
+/**
+ * Who calls one MCP server, as the edge authenticated them, and the catalog they reach: made once per request by
+ * `authenticate`, complete, and never changed after (every field is read-only).
+ */
+export interface Caller {
+  /** What a job carries of the caller: its workspace, key id or OAuth subject, the external user it acts as and why. */
+  readonly principal: Readonly<Principal>;
+  /** The server's catalog as this caller may see it (access policies applied: `restrictCatalog`). */
+  readonly loaded: LoadedCatalog;
+  /** The key id, or `oauth:<sub>` (`oauth:anonymous` on a public server): scopes 2025-era session state. */
+  readonly clientId: string;
+  /** What the caller authenticated with: a long-lived answer ends with it (open-streams.ts). */
+  readonly credential: StreamCredential;
+  /** The verified OAuth access token (never an API key); undefined for key and anonymous callers. */
+  readonly accessToken: string | undefined;
+  /** Grants with a condition that apply to this caller (issue #49); undefined: none, calls are not checked. */
+  readonly conditions?: CallConditions | undefined;
+}
+
+/**
+ * A request refused before MCP handling: the HTTP status, the JSON-RPC error code and message, and the headers of
+ * its answer (`WWW-Authenticate`, `Retry-After`). Thrown by `authenticate`; the HTTP layer writes it as it is.
+ */
+export class AuthRefusal extends Error {
+  readonly status: number;
+  readonly code: number;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+
+  constructor(status: number, code: number, message: string, headers?: Readonly<Record<string, string>>) {
+    super(message);
+    this.name = 'AuthRefusal';
+    this.status = status;
+    this.code = code;
+    this.headers = headers;
+  }
+}
+
+/** What `authenticate` reads of a request (an express `Request` is one). */
+export interface AuthRequest {
+  /** The client's address as the HTTP layer resolved it (`trust proxy`): unauthenticated requests are limited by it. */
+  readonly ip?: string | undefined;
+  /** The route's `:serverId`. */
+  readonly params: { readonly serverId?: string | undefined };
+  /** The parsed JSON-RPC body: a `tools/call` refused by access policies leaves an execution record. */
+  readonly body?: unknown;
+  header(name: string): string | undefined;
+}
+
+/** What authentication reads and counts, as interfaces of the edge's own caches (fakes in authenticate.test.ts). */
+export interface AuthenticatorDeps {
+  /** API key records by hash, null for an unknown or revoked key (`ApiKeyCache`); `touch` records a key's last use. */
+  keys: { authenticateHash(hash: string): Promise<ApiKeyRecord | null>; touch(keyId: string): void };
+  catalogs: { get(serverId: string): Promise<LoadedCatalog | null> };
+  accessPolicies: { get(workspaceId: string): Promise<WorkspaceAccess> };
+  /** The id of a workspace's external user by name, null for none. */
+  userId(workspaceId: string, username: string): Promise<string | null>;
+  /** Throws the retryable `state.unavailable` unless the published state is complete: called before trusting a miss. */
+  state: { assertComplete(): Promise<void> };
+  /** Requests that end unauthenticated, per client address (`UnauthenticatedLimiter`). */
+  limiter: { blockedFor(address: string): Promise<number>; count(address: string): void };
+  /** Where a refused `tools/call` is recorded. */
+  records: Pick<ExecutionRecordSink, 'add'>;
+  /** OAuth access tokens (`OAuthResourceServer`); absent: API keys (and public servers) only. */
+  oauth?: OAuthVerifier | undefined;
+  /** Browser origins allowed to call (`ALLOWED_ORIGINS`; `*`: any). */
+  allowedOrigins: readonly string[];
+  /** The token claim naming the workspace's external user a token is for (`OAUTH_USER_CLAIM`). */
+  userClaim: string;
+}
+
+export interface OAuthVerifier {
+  verify(token: string, serverId: string): Promise<TokenCheck>;
+  /** The `WWW-Authenticate` value of a 401 or 403. */
+  challenge(serverId: string, error?: { error: string; description: string }): string;
+}
+
+/** What a credential (or a public server's open door) established, before acting-as and access policies. */
+interface Credentialed {
+  readonly serverId: string;
+  readonly workspaceId: string;
+  /** The principal's key id (key callers) or subject (token callers; `anonymous`). */
+  readonly keyId?: string;
+  readonly subject?: string;
+  /** The caller as access decisions see the credential. */
+  readonly identity: CallerIdentity;
+  /** The server's whole catalog. */
+  readonly loaded: LoadedCatalog;
+  readonly credential: StreamCredential;
+  readonly accessToken?: string | undefined;
+  /** The external user an OAuth token names through its user claim. */
+  readonly tokenUser?: string | undefined;
+  /** The verified token's claims (for policy conditions). */
+  readonly claims?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** The external user a request acts as (`x-username`, or a token's user claim). */
+interface ActingAs {
+  readonly username: string;
+  /** Unset for an anonymous caller: its user is never looked up (the access decision refuses it). */
+  readonly userId?: string;
+  /** The OAuth token's own user claim names this user: the caller is that user. */
+  readonly selfUser: boolean;
+}
+
+const API_KEY_CHALLENGE = { 'www-authenticate': 'ApiKey header="x-api-key"' } as const;
+
+/**
+ * Authentication and authorisation of an MCP request, in this order: the browser origin, the budget of
+ * unauthenticated requests per address, the credential (an `x-api-key`, else an OAuth bearer token when OAuth is
+ * configured, else nothing on a public server), the external user it acts as (`x-username`, or the token's user
+ * claim), then the workspace's access policies (ADR 0013). Resolves the `Caller`, or rejects with an `AuthRefusal`
+ * (or the retryable `state.unavailable` while Redis is unreachable or its state is being restored).
+ */
+export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest) => Promise<Caller> {
+  const anyOrigin = deps.allowedOrigins.includes('*');
+  return async function authenticate(req) {
+    const origin = req.header('origin');
+    if (origin !== undefined && !anyOrigin && !deps.allowedOrigins.includes(origin))
+      throw new AuthRefusal(403, -32001, `Origin ${origin} is not allowed.`);
+    const address = clientKey(req.ip);
+    const blockedMs = await deps.limiter.blockedFor(address);
+    if (blockedMs > 0) throw tooManyUnauthenticated(blockedMs);
+    const serverId = String(req.params.serverId ?? '');
+    const key = req.header('x-api-key');
+    const c = key ? await keyCaller(deps, key, serverId, address) : await keylessCaller(deps, req, serverId, address);
+    const requested = req.header('x-username');
+    // Most requests act as no one: no lookup, not even a promise.
+    const acting =
+      requested === undefined && c.tokenUser === undefined ? undefined : await actingAs(deps, c, requested);
+    // Access policies (ADR 0013): no access to the server is a 403 (a `tools/call` among it is recorded); partial
+    // access narrows the catalog this caller sees and may call.
+    const identity: CallerIdentity = acting
+      ? { ...c.identity, username: acting.username, ...(acting.selfUser ? { selfUser: true } : {}) }
+      : c.identity;
+    const decision = decideAccess(await deps.accessPolicies.get(c.workspaceId), identity, serverId);
+    if (!decision.allowed)
+      throw accessDenied(deps, req, principalOf(c, acting, undefined), { c, reason: decision.reason });
+    return {
+      principal: principalOf(c, acting, decision.actingVia),
+      loaded: restrictCatalog(c.loaded, decision.grant, decision.who),
+      clientId: c.keyId ?? `oauth:${c.subject}`,
+      credential: c.credential,
+      accessToken: c.accessToken,
+      ...(decision.conditions ? { conditions: callConditions(decision.conditions, c, acting) } : {}),
+    };
+  };
+}
+
+/** The caller as policy conditions see it (`caller.*`; the edge does not know a key's name: no `key_name`). */
+function callConditions(rules: ToolConditions, c: Credentialed, acting: ActingAs | undefined): CallConditions {
+  return {
+    rules,
+    caller: {
+      ...(c.keyId !== undefined ? { key_id: c.keyId } : {}),
+      ...(c.keyId === undefined && !c.identity.anonymous && c.subject !== undefined ? { subject: c.subject } : {}),
+      ...(c.claims ? { claims: c.claims } : {}),
+      ...(acting ? { user: acting.username } : {}),
+    },
+  };
+}
+
+function tooManyUnauthenticated(blockedMs: number): AuthRefusal {
+  const seconds = Math.ceil(blockedMs / 1000);
+  return new AuthRefusal(429, -32000, `Too many unauthenticated requests; retry in ${seconds} s.`, {
+    'retry-after': String(seconds),
+  });
+}
+
+/** The `WWW-Authenticate` header of a 401 (and of an OAuth 403). */
+function challenge(deps: AuthenticatorDeps, serverId: string, error?: { error: string; description: string }) {
+  return deps.oauth ? { 'www-authenticate': deps.oauth.challenge(serverId, error) } : API_KEY_CHALLENGE;
+}
+
+/** A request that counts against its address's budget of unauthenticated requests: 401, with the challenge. */
+function unauthenticated(deps: AuthenticatorDeps, address: string, refusal: AuthRefusal): AuthRefusal {
+  deps.limiter.count(address);
+  return refusal;
+}
+
+/** A request without an API key: an OAuth token (when OAuth is configured), else the anonymous caller of a public server. */
+async function keylessCaller(
+  deps: AuthenticatorDeps,
+  req: AuthRequest,
+  serverId: string,
+  address: string,
+): Promise<Credentialed> {
+  const bearer = /^Bearer (.+)$/i.exec(req.header('authorization') ?? '')?.[1];
+  if (bearer && deps.oauth) return tokenCaller(deps, bearer, serverId, address);
+  const loaded = await deps.catalogs.get(serverId);
+  // `isPublic`: anyone may list and call this server's tools, without a key.
+  if (loaded?.catalog.isPublic)
+    return {
+      serverId,
+      workspaceId: loaded.catalog.workspaceId,
+      subject: 'anonymous',
+      identity: { anonymous: true },
+      loaded,
+      credential: { kind: 'anonymous' },
+    };
+  const message = deps.oauth
+    ? 'Authentication required: send an OAuth access token or an x-api-key header.'
+    : 'Authentication required: send your API key in the x-api-key header.';
+  throw unauthenticated(deps, address, new AuthRefusal(401, -32001, message, challenge(deps, serverId)));
+}
+
+async function keyCaller(
+  deps: AuthenticatorDeps,
+  key: string,
+  serverId: string,
+  address: string,
+): Promise<Credentialed> {
+  const keyHash = hashApiKey(key);
+  const record = await deps.keys.authenticateHash(keyHash);
+  if (!record)
+    throw unauthenticated(deps, address, new AuthRefusal(401, -32001, 'Invalid API key.', challenge(deps, serverId)));
+  if (!record.scopes.includes('runtime')) throw new AuthRefusal(403, -32001, 'This API key has no "runtime" scope.');
+  const loaded = await deps.catalogs.get(serverId);
+  // A server of another workspace is indistinguishable from a missing one.
+  if (!loaded || loaded.catalog.workspaceId !== record.workspaceId) throw serverNotFound(serverId);
+  deps.keys.touch(record.keyId);
+  return {
+    serverId,
+    workspaceId: record.workspaceId,
+    keyId: record.keyId,
+    identity: { keyId: record.keyId, keyServerIds: record.serverIds },
+    loaded,
+    credential: { kind: 'key', keyHash },
+  };
+}
+
+async function tokenCaller(
+  deps: AuthenticatorDeps,
+  bearer: string,
+  serverId: string,
+  address: string,
+): Promise<Credentialed> {
+  const oauth = deps.oauth!;
+  // The token's audience is this server's resource URL, so a valid token is valid for this server only.
+  const check = await oauth.verify(bearer, serverId);
+  if (!check.ok) {
+    const { status, error, description } = check;
+    const refusal = new AuthRefusal(status, -32001, `Unauthorized: ${description}.`, {
+      'www-authenticate': oauth.challenge(serverId, { error, description }),
+    });
+    throw unauthenticated(deps, address, refusal);
+  }
+  const loaded = await deps.catalogs.get(serverId);
+  if (!loaded) throw serverNotFound(serverId);
+  const exp = check.claims.exp;
+  const claim = check.claims[deps.userClaim];
+  return {
+    serverId,
+    workspaceId: loaded.catalog.workspaceId,
+    subject: check.subject,
+    identity: { subject: check.subject, groups: check.groups },
+    loaded,
+    credential: { kind: 'token', expiresAt: typeof exp === 'number' ? exp * 1000 : undefined },
+    // Only workflows of servers that opted in ever receive it (`$current_user.token`, see tool-calls.ts).
+    accessToken: bearer,
+    tokenUser: typeof claim === 'string' && claim.length > 0 ? claim : undefined,
+    claims: check.claims,
+  };
+}
+
+function serverNotFound(serverId: string): AuthRefusal {
+  return new AuthRefusal(404, -32002, `MCP server ${serverId} not found.`);
+}
+
+/**
+ * The external user the request acts as, if any: `x-username`, or without it the user an OAuth token's user claim
+ * names (that token then is the user). An unknown user is refused; an anonymous caller's is never looked up.
+ */
+async function actingAs(
+  deps: AuthenticatorDeps,
+  c: Credentialed,
+  requested: string | undefined,
+): Promise<ActingAs | undefined> {
+  const { tokenUser, workspaceId } = c;
+  const claimedUserId =
+    tokenUser !== undefined && (requested === undefined || requested === tokenUser)
+      ? await deps.userId(workspaceId, tokenUser)
+      : null;
+  const username = requested ?? (claimedUserId ? tokenUser : undefined);
+  if (username === undefined) return undefined;
+  // Never looked up: an unauthenticated caller learns nothing about the workspace's users (decideAccess refuses).
+  if (c.identity.anonymous) return { username, selfUser: false };
+  // Tools run with this external user's connections; an unknown user is refused.
+  const userId = claimedUserId ?? (await deps.userId(workspaceId, username));
+  if (!userId) await deps.state.assertComplete();
+  if (!userId)
+    throw new AuthRefusal(
+      403,
+      -32001,
+      `Unknown user "${username}" (x-username): create it with POST /api/v1/external_users.`,
+    );
+  return { username, userId, selfUser: Boolean(claimedUserId) };
+}
+
+/** A caller the access policies refuse: 403, and a refused `tools/call` leaves an execution record. */
+function accessDenied(
+  deps: AuthenticatorDeps,
+  req: AuthRequest,
+  principal: Principal,
+  { c, reason }: { c: Credentialed; reason: string },
+): AuthRefusal {
+  const body = req.body as { method?: unknown; params?: { name?: unknown } } | undefined;
+  if (body?.method === 'tools/call' && typeof body.params?.name === 'string')
+    writeDenial(deps.records, principal, { catalog: c.loaded.catalog, tool: body.params.name, message: reason });
+  return new AuthRefusal(403, -32001, reason);
+}
+
+/** The job's principal, made whole at once: workspace, key id or subject, then the external user and why. */
+function principalOf(c: Credentialed, acting: ActingAs | undefined, actingVia: string | undefined): Principal {
+  const principal: Principal =
+    c.keyId !== undefined
+      ? { workspaceId: c.workspaceId, keyId: c.keyId }
+      : { workspaceId: c.workspaceId, subject: c.subject! };
+  if (acting) {
+    principal.username = acting.username;
+    if (acting.userId !== undefined) principal.userId = acting.userId;
+  }
+  if (actingVia) principal.actingVia = actingVia;
+  return principal;
+}

@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { redisKeys, type OAuthConnectLinkResult } from '@toolplane/contracts';
+import type { Logger } from '@toolplane/logger';
+import { DataPlaneTaskClient, ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
+import { Redis } from 'ioredis';
+import { AccessPolicyCache } from './access.ts';
+import { ApiKeyCache } from './api-keys.ts';
+import { CatalogCache } from './catalogs.ts';
+import type { EdgeEnv } from './env.ts';
+import type { LegacySseSessions } from './legacy-sse.ts';
+import type { EdgeMcpHandler } from './mcp-handler.ts';
+import type { OpenStreams } from './open-streams.ts';
+import { CancelRegistry, SessionLogLevels, SessionUrlElicitation } from './protocol-state.ts';
+import { readState, RuntimeStateProbe } from './runtime-state.ts';
+import type { ConnectLinkRequest, ToolCallDeps } from './tool-calls.ts';
+import { upstreamCredentialSealer } from './upstream-auth.ts';
+
+/** The edge's Redis connections and what lives on them: caches of published state, queue clients, session state. */
+export type EdgeResources = ReturnType<typeof openEdgeResources>;
+
+export function openEdgeResources(env: EdgeEnv, log: Logger, edgeId: string) {
+  // During a Redis outage commands fail within about 2 s (a retryable error for the caller) instead of
+  // waiting for Redis: one retry per command, reconnection attempts at least every second. This
+  // connection never blocks (BullMQ's Queue; workers need `null` for their blocking connections).
+  const redis = new Redis(env.REDIS_URL, {
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times) => Math.min(times * 100, 1000),
+  });
+  // Named (CLIENT LIST) after the key prefix: an operator, or a test, can tell it from other connections.
+  const events = redis.duplicate({ connectionName: `${env.REDIS_PREFIX}:edge-events` });
+  // Both reconnect by themselves; outages show in /readyz and in callers' errors.
+  redis.on('error', () => undefined);
+  events.on('error', () => undefined);
+  const prefix = env.REDIS_PREFIX;
+  const state = new RuntimeStateProbe(redis, prefix);
+  const apiKeyLimits = { ttlMs: env.API_KEY_CACHE_TTL_MS, max: env.API_KEY_CACHE_MAX };
+  return {
+    redis,
+    events,
+    keys: redisKeys(prefix),
+    state,
+    apiKeys: new ApiKeyCache(redis, prefix, { ...apiKeyLimits, negativeTtlMs: env.API_KEY_NEGATIVE_TTL_MS }, state),
+    catalogs: new CatalogCache(
+      redis,
+      prefix,
+      { max: env.CATALOG_CACHE_MAX, negativeTtlMs: env.CATALOG_NEGATIVE_TTL_MS },
+      state,
+    ),
+    accessPolicies: new AccessPolicyCache(redis, prefix, {
+      ttlMs: env.API_KEY_CACHE_TTL_MS,
+      max: env.ACCESS_CACHE_MAX,
+    }),
+    invocations: new InvocationClient({ redis, prefix, edgeId }),
+    records: new ExecutionRecordSink(redis, prefix, {
+      maxLen: 100_000,
+      onError: (err) => log.error({ err }, 'execution records could not be written; kept and retried every second'),
+      onDropped: (count) => log.error({ count }, 'execution records dropped: Redis unreachable and the buffer full'),
+    }),
+    cancels: new CancelRegistry(redis, prefix),
+    connectLinks: new ConnectLinkClient(redis, {
+      prefix,
+      clientId: `${edgeId}-tasks`,
+      timeoutMs: Math.min(env.TOOL_CALL_TIMEOUT_MS, 15_000),
+    }),
+  };
+}
+
+/** What `tools/call` needs on this edge (tool-calls.ts), from its resources. */
+export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolCallDeps {
+  const { redis, keys } = r;
+  return {
+    invocations: r.invocations,
+    records: r.records,
+    timeoutMs: env.TOOL_CALL_TIMEOUT_MS,
+    log,
+    logLevels: new SessionLogLevels(redis, env.REDIS_PREFIX),
+    urlElicitations: new SessionUrlElicitation(redis, env.REDIS_PREFIX),
+    connectLink: (request) => r.connectLinks.create(request),
+    cancels: r.cancels,
+    progressIntervalMs: env.PROGRESS_INTERVAL_MS,
+    userConnections: async (workspaceId: string, userId: string) =>
+      new Set(await readState(() => redis.smembers(keys.userConnections(workspaceId, userId)))),
+    oauthConnectionState: (connection: string) => readState(() => redis.hgetall(keys.oauthConnection(connection))),
+    ...(env.REQUEST_CREDENTIALS_PUBLIC_KEY_FILE
+      ? {
+          sealUpstreamCredential: upstreamCredentialSealer(
+            readFileSync(env.REQUEST_CREDENTIALS_PUBLIC_KEY_FILE, 'utf8'),
+          ),
+        }
+      : {}),
+  };
+}
+
+/** Who hears about changes published on Redis (besides the caches). */
+interface ChangeListeners {
+  legacySessions: LegacySseSessions;
+  mcp: EdgeMcpHandler;
+  openStreams: OpenStreams;
+  log: Logger;
+}
+
+/**
+ * The pub/sub side: catalog, key and access-policy changes drop cached entries and reach open streams; cancellations
+ * abort calls in flight here. Returns whether changes are heard now (`streamsHeard`).
+ */
+export function listenForChanges(r: EdgeResources, listeners: ChangeListeners): () => boolean {
+  const { events, keys, cancels, catalogs, apiKeys, accessPolicies } = r;
+  const { legacySessions, mcp, openStreams, log } = listeners;
+  events.on('message', (channel: string, message: string) => {
+    if (channel === cancels.channel) {
+      const aborted = cancels.onMessage(message);
+      log.debug({ requestId: CancelRegistry.requestIdOf(message), aborted }, 'notifications/cancelled handled');
+    } else if (channel === keys.catalogChanged) {
+      catalogs.invalidate(message);
+      // Open streams of that server hear about it: legacy HTTP+SSE sessions and 2026-07-28 listen
+      // streams (2025-era Streamable HTTP is stateless: no stream to carry it).
+      legacySessions.toolsChanged(message);
+      mcp.toolsChanged(message);
+    } else if (channel === keys.apiKeyChanged) {
+      apiKeys.invalidate(message);
+      void openStreams.keyChanged(message);
+    } else if (channel === keys.accessChanged) accessPolicies.invalidate(message);
+  });
+  // Without the subscription, key changes go unheard: open streams end (fail closed), and none opens
+  // until it is back (`streamsHeard`). Their clients reconnect.
+  events.on('close', () => {
+    const ended = openStreams.endAll('the Redis pub/sub connection was lost');
+    if (ended > 0) log.warn({ ended }, 'open streams ended: the Redis pub/sub connection was lost');
+  });
+  // After a reconnect, messages sent meanwhile are lost: drop everything cached (revocations included).
+  events.on('ready', () => {
+    catalogs.invalidate(undefined);
+    apiKeys.invalidate(undefined);
+    accessPolicies.invalidate(undefined);
+  });
+  return () => events.status === 'ready';
+}
+
+/** The channels `listenForChanges` hears. */
+export function changeChannels(r: EdgeResources): string[] {
+  return [r.keys.catalogChanged, r.keys.apiKeyChanged, r.keys.accessChanged, r.cancels.channel];
+}
+
+/**
+ * A person's connect links for SMART `connect` come from the workers (data-plane task `oauth.connect_link`): a
+ * client of its own, with its own connection, made at the first such request (nothing on the tool-call path).
+ */
+class ConnectLinkClient {
+  private readonly redis: Redis;
+  private readonly opts: { prefix: string; clientId: string; timeoutMs: number };
+  private tasks: { client: DataPlaneTaskClient; redis: Redis } | undefined;
+
+  constructor(redis: Redis, opts: { prefix: string; clientId: string; timeoutMs: number }) {
+    this.redis = redis;
+    this.opts = opts;
+  }
+
+  create(request: ConnectLinkRequest): Promise<OAuthConnectLinkResult> {
+    if (!this.tasks) {
+      const connection = this.redis.duplicate({ connectionName: `${this.opts.prefix}:edge-tasks` });
+      connection.on('error', () => undefined);
+      const client = new DataPlaneTaskClient({
+        redis: connection,
+        prefix: this.opts.prefix,
+        clientId: this.opts.clientId,
+      });
+      this.tasks = { client, redis: connection };
+    }
+    const { client } = this.tasks;
+    return client.createConnectLink({
+      v: 1,
+      taskId: randomUUID(),
+      kind: 'oauth.connect_link',
+      ...request,
+      deadlineAt: Date.now() + this.opts.timeoutMs,
+      replyTo: client.clientId,
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.tasks?.client.close();
+    this.tasks?.redis.disconnect();
+  }
+}
