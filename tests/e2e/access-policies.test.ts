@@ -512,6 +512,68 @@ describe('access policies', () => {
     ).toEqual(serverB.tools);
   });
 
+  it('a grant with a condition on an argument: a call within it runs, one over it is refused, named and recorded', async () => {
+    const key = await newKey({ name: 'conditional', scopes: ['runtime'] });
+    const body = {
+      name: 'small-searches',
+      principals: [{ type: 'api_key' as const, value: key.id }],
+      servers: [serverA.serverId],
+      tools: ['search_tickets'],
+    };
+    // Checked when saved: an argument the tool does not have, and a syntax error, are 422s on /condition.
+    const typo = await problem(
+      unwrap(api.POST('/access_policies', { body: { ...body, condition: 'args.limt <= 10' } })),
+    );
+    expect(typo.status).toBe(422);
+    expect(typo.errors).toEqual([
+      { path: '/condition', message: expect.stringContaining('limt') as unknown as string },
+    ]);
+    expect(typo.errors![0]!.message).toContain('limit');
+    const syntax = await problem(
+      unwrap(api.POST('/access_policies', { body: { ...body, condition: 'args.limit <=' } })),
+    );
+    expect(syntax.status).toBe(422);
+    expect(syntax.errors!.map((e) => e.path)).toEqual(['/condition']);
+
+    const policy = await unwrap(api.POST('/access_policies', { body: { ...body, condition: 'args.limit <= 10' } }));
+    expect(policy.condition).toBe('args.limit <= 10');
+    const headers = { 'x-api-key': key.key };
+    // The conditionally granted tool stays visible.
+    expect(
+      await afterPropagation(
+        () => toolNames(serverA.mcpUrl, headers),
+        (n) => n.length === 1,
+      ),
+    ).toEqual(['search_tickets']);
+    const client = await connect(serverA.mcpUrl, headers);
+    try {
+      const before = upstream.requests.length;
+      const ok = await client.callTool({ name: 'search_tickets', arguments: { limit: 5 } });
+      expect(ok.isError).toBeFalsy();
+      expect(upstream.requests.length).toBe(before + 1);
+      const over = await client.callTool({ name: 'search_tickets', arguments: { limit: 50 } });
+      expect(over.isError).toBe(true);
+      const text = (over.content as { text: string }[])[0]!.text;
+      expect(text).toContain('Access denied');
+      expect(text).toContain(`access policy "small-searches" (${policy.id})`);
+      expect(text).toContain('args.limit <= 10');
+      expect(upstream.requests.length).toBe(before + 1);
+      const record = await findRecord(
+        { server_id: serverA.serverId, outcome: 'rejected' },
+        (r) => r.tool === 'search_tickets' && r.caller.key_id === key.id,
+      );
+      expect(record).toMatchObject({ error_code: 'access.condition', message: text });
+    } finally {
+      await client.close();
+    }
+    // PATCH with null removes the condition.
+    const lifted = await unwrap(
+      api.PATCH('/access_policies/{id}', { params: { path: { id: policy.id } }, body: { condition: null } }),
+    );
+    expect(lifted.condition).toBeNull();
+    await unwrap(api.DELETE('/access_policies/{id}', { params: { path: { id: policy.id } } }));
+  });
+
   it('SMART mode: search shows allowed tools only, execute_tool of another is denied and recorded', async () => {
     const key = await newKey({ name: 'smart-one', scopes: ['runtime'] });
     await unwrap(

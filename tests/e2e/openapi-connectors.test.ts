@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Stack } from '@toolplane/cli';
-import { ApiError, type components, type ManagementClient, unwrap } from '@toolplane/client';
+import { ApiError, type components, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { startTestStack, yamlBody } from '../helpers.ts';
 
 // OpenAPI documents as a connector source, through the real control plane, edge, Redis and
@@ -532,5 +532,66 @@ describe('bad OpenAPI input', () => {
     expect(err.status).toBe(422);
     expect(JSON.stringify(err.body)).toContain('route_mappings');
     expect((await unwrap(api.GET('/connectors'))).data.length).toBe(before);
+  });
+});
+
+describe('curated connectors (packages/connectors)', () => {
+  const add = (slug: string, body: { auth?: 'user_oauth' | 'token' } = {}) =>
+    unwrap(api.POST('/connectors/curated/{slug}', { params: { path: { slug } }, body }));
+
+  it('lists the eight, adds GitHub once (201, then 409), and refuses an unknown slug or a variant not offered', async () => {
+    const list = await unwrap(api.GET('/connectors/curated'));
+    expect(list.data.map((c) => c.slug)).toHaveLength(8);
+    const github = list.data.find((c) => c.slug === 'github')!;
+    expect(github).toMatchObject({ name: 'GitHub', auth: ['user_oauth', 'token'], connectorId: null });
+    expect(github.tools.map((t) => t.name)).toContain('create_issue');
+    expect(list.data.find((c) => c.slug === 'stripe')!.auth).toEqual(['token']);
+
+    const added = await add('github');
+    expect(added).toMatchObject({ kind: 'openapi', slug: 'github', version: github.version, warnings: [] });
+    expect(added.tools).toEqual(github.tools.map((t) => t.name));
+    // people's own accounts by default: the instance holds the OAuth app
+    if (added.kind !== 'openapi') throw new Error('expected an OpenAPI connector');
+    expect(added.credentialFields.map((f) => f.key)).toEqual(expect.arrayContaining(['client_id', 'client_secret']));
+    const relisted = await unwrap(api.GET('/connectors/curated'));
+    expect(relisted.data.find((c) => c.slug === 'github')!.connectorId).toBe(added.id);
+
+    const again = await rejected(add('github', { auth: 'token' }));
+    expect([again.status, again.code]).toEqual([409, 'resource.conflict']);
+    expect((await rejected(add('no-such-api'))).status).toBe(404);
+    const notOffered = await rejected(add('stripe', { auth: 'user_oauth' }));
+    expect([notOffered.status, notOffered.issues]).toEqual([
+      422,
+      [{ path: '/auth', message: 'must be one of: token' }],
+    ]);
+    expect((await unwrap(api.GET('/connectors'))).data.filter((c) => c.slug === 'stripe')).toEqual([]);
+  });
+
+  it('gives an instance a server listing the curated tools; a key limited to servers may neither list nor add', async () => {
+    const github = (await unwrap(api.GET('/connectors/curated'))).data.find((c) => c.slug === 'github')!;
+    const instance = await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          connector_id: github.connectorId!,
+          name: 'acme',
+          credentials: { client_id: 'cid', client_secret: 'cs' },
+        },
+      }),
+    );
+    expect(instance.mcp_server_id).not.toBeNull();
+    const tools = await unwrap(
+      api.GET('/mcp_manager/{id}/tools', { params: { path: { id: instance.mcp_server_id! } } }),
+    );
+    expect(tools.data.map((t) => [t.name, t.description])).toEqual(github.tools.map((t) => [t.name, t.description]));
+
+    const { key } = await unwrap(
+      api.POST('/api_keys', { body: { name: 'curated-limited', serverIds: [instance.mcp_server_id!] } }),
+    );
+    const limited = createManagementClient(stack.controlPlaneUrl, key);
+    expect((await rejected(unwrap(limited.GET('/connectors/curated')))).status).toBe(403);
+    const refused = await rejected(
+      unwrap(limited.POST('/connectors/curated/{slug}', { params: { path: { slug: 'slack' } }, body: {} })),
+    );
+    expect(refused.status).toBe(403);
   });
 });

@@ -191,6 +191,49 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/connectors/curated': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List the curated connectors shipped with Toolplane
+     * @description Connectors for the APIs agents use most (GitHub, Slack, Gmail, …; ADR 0035): a few tools each,
+     * written for a model, checked against each provider’s own OpenAPI document.
+     */
+    get: operations['listCuratedConnectors'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/connectors/curated/{slug}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Add a curated connector to the workspace
+     * @description Imports its OpenAPI envelope exactly as `POST /connectors` would, in the variant `auth` names
+     * (default: `user_oauth` where offered). Added already (same slug and version, whichever variant): 409. An unknown
+     * slug: 404; an authentication it does not offer: 422.
+     */
+    post: operations['addCuratedConnector'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/connector_instances': {
     parameters: {
       query?: never;
@@ -1091,6 +1134,8 @@ export interface components {
       servers: string[];
       /** @description Tool names, or `["*"]` for every tool. */
       tools: string[];
+      /** @description A CEL condition: the grant applies to a call only when it holds (null: always). */
+      condition: string | null;
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -1106,6 +1151,11 @@ export interface components {
       }[];
       servers: string[];
       tools: string[];
+      /**
+       * @description A CEL condition over `caller`, `tool` and `args` (docs/governance.md, "Conditions"): the grant
+       * applies to a call only when it holds. Checked against the granted tools’ input schemas; null removes it.
+       */
+      condition?: string | null;
     };
     UpdateAccessPolicyBody: {
       name?: string;
@@ -1117,6 +1167,11 @@ export interface components {
       }[];
       servers?: string[];
       tools?: string[];
+      /**
+       * @description A CEL condition over `caller`, `tool` and `args` (docs/governance.md, "Conditions"): the grant
+       * applies to a call only when it holds. Checked against the granted tools’ input schemas; null removes it.
+       */
+      condition?: string | null;
     };
     Connector: components['schemas']['DescriptorConnector'] | components['schemas']['OpenApiConnector'];
     DescriptorConnector: {
@@ -1519,6 +1574,33 @@ export interface components {
         /** @description What changes: parts of the MCP definition, or `request` (the upstream call it makes). */
         fields: ('title' | 'description' | 'inputSchema' | 'outputSchema' | 'annotations' | 'request')[];
       }[];
+    };
+    CuratedConnector: {
+      slug: string;
+      name: string;
+      version: string;
+      description: string;
+      /** @description The MCP tools an instance gives, as written for a model. */
+      tools: {
+        name: string;
+        description: string;
+      }[];
+      /**
+       * @description The authentication it offers, the default first: people’s accounts where the provider has OAuth.
+       */
+      auth: ('user_oauth' | 'token')[];
+      /**
+       * Format: uuid
+       * @description The workspace’s connector of this slug (the newest), null when it has not been added.
+       */
+      connectorId: string | null;
+    };
+    AddCuratedConnectorBody: {
+      /**
+       * @description Which variant to add; default: `user_oauth` where the connector offers it, else `token`.
+       * @enum {string}
+       */
+      auth?: 'user_oauth' | 'token';
     };
     CreatedConnectorInstance: {
       /** Format: uuid */
@@ -4606,6 +4688,240 @@ export interface operations {
       };
       /** @description No such resource in the caller’s workspace: `resource.not_found`. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listCuratedConnectors: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Every curated connector, by slug. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: components['schemas']['CuratedConnector'][];
+          };
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  addCuratedConnector: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        slug: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: {
+      content: {
+        'application/json': components['schemas']['AddCuratedConnectorBody'];
+      };
+    };
+    responses: {
+      /** @description The connector. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Connector'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
         headers: {
           [name: string]: unknown;
         };

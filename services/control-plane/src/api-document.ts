@@ -6,6 +6,7 @@ import { apiCatalogRoutes } from './resources/api-catalog/openapi.ts';
 import { apiKeysRoutes } from './resources/api-keys/openapi.ts';
 import { connectorInstancesRoutes } from './resources/connector-instances/openapi.ts';
 import { connectorsRoutes } from './resources/connectors/openapi.ts';
+import { curatedConnectorsRoutes } from './resources/curated-connectors/openapi.ts';
 import { debugSessionsRoutes } from './resources/debug-sessions/openapi.ts';
 import { deploymentsRoutes } from './resources/deployments/openapi.ts';
 import { executionRecordsRoutes } from './resources/execution-records/openapi.ts';
@@ -34,6 +35,7 @@ const apiRoutes: RouteDoc[] = [
   ...apiKeysRoutes,
   ...accessPoliciesRoutes,
   ...connectorsRoutes,
+  ...curatedConnectorsRoutes,
   ...connectorInstancesRoutes,
   ...apiCatalogRoutes,
   ...serversRoutes,

@@ -15,6 +15,7 @@ import { apiKeysRouter } from './resources/api-keys/router.ts';
 import { connectRouter } from './resources/connect/router.ts';
 import { connectorInstancesRouter } from './resources/connector-instances/router.ts';
 import { connectorsRouter } from './resources/connectors/router.ts';
+import { curatedConnectorsRouter } from './resources/curated-connectors/router.ts';
 import { debugSessionsRouter } from './resources/debug-sessions/router.ts';
 import type { ControlPlaneDeps } from './resources/deps.ts';
 import { deploymentsRouter } from './resources/deployments/router.ts';
@@ -56,6 +57,8 @@ function managementApi(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier | 
   api.use(requireCaller(db, { redis, prefix: env.REDIS_PREFIX, ...(oauth ? { oauth } : {}) }));
   api.use('/connectors', deps.largeImports);
   api.use('/mcp_servers', deps.largeImports);
+  // Before /connectors, whose `/{id}` would take `curated`.
+  api.use('/connectors/curated', curatedConnectorsRouter(deps));
   api.use('/connectors', connectorsRouter(deps));
   api.use('/api_catalog', apiCatalogRouter(deps));
   api.use('/connector_instances', connectorInstancesRouter(deps));

@@ -25,6 +25,8 @@ export type Connector = Schemas['Connector'];
 /** `GET /connectors/{id}`: the connector with its stored descriptor. */
 export type ConnectorDetail = Schemas['ConnectorWithDescriptor'];
 export type ConnectorInstance = Schemas['ConnectorInstance'];
+/** `GET /connectors/curated`: a curated connector, its tools and the authentication it offers. */
+export type CuratedConnector = Schemas['CuratedConnector'];
 /** `GET /stats`: traffic over the last hour or day. */
 export type TrafficStats = Schemas['TrafficStats'];
 /** `GET /api_catalog`'s query. */
@@ -196,6 +198,17 @@ export class Api {
   }
   getConnector(id: string): Promise<ConnectorDetail> {
     return this.#data('GET', this.#client.GET('/connectors/{id}', { params: { path: { id } } }));
+  }
+  // Curated connectors (packages/connectors)
+  async listCuratedConnectors(): Promise<CuratedConnector[]> {
+    return (await this.#data('GET', this.#client.GET('/connectors/curated'))).data;
+  }
+  /** `auth` unset: people's own accounts where the connector offers them. */
+  addCuratedConnector(slug: string, auth?: 'user_oauth' | 'token'): Promise<Connector> {
+    return this.#data(
+      'POST',
+      this.#client.POST('/connectors/curated/{slug}', { params: { path: { slug } }, body: auth ? { auth } : {} }),
+    );
   }
   // The API catalog (APIs.guru)
   searchApiCatalog(query: ApiCatalogQuery): Promise<ApiCatalogPage> {

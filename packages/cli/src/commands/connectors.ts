@@ -8,7 +8,7 @@ import { createOutput, jsonText, table, type Output } from './output.ts';
 
 /**
  * `toolplane connectors push <file|dir>`: registers descriptors / OpenAPI documents, errors at file:line:column.
- * `connectors list`, `connectors rm <id|slug>`.
+ * `connectors list`, `connectors rm <id|slug>`, `connectors curated`, `connectors add-curated <slug>`.
  */
 
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -97,6 +97,8 @@ export function connectorsCommand(program: Command): void {
     }),
   );
 
+  curatedCommands(connectors);
+
   withJson(
     connectors
       .command('rm')
@@ -109,6 +111,39 @@ export function connectorsCommand(program: Command): void {
       const id = await resolveConnector(api, ref!, { newest: false });
       await api.deleteConnector(id, opts.force === true);
       ctx.out.result({ deleted: id }, () => [`deleted connector ${ref === id ? id : `${ref} (${id})`}`]);
+    }),
+  );
+}
+
+/** `connectors curated` (the curated connectors shipped with Toolplane) and `connectors add-curated <slug>`. */
+function curatedCommands(connectors: Command): void {
+  withJson(connectors.command('curated').description('list the curated connectors, ready to add')).action(
+    action(async (ctx) => {
+      const list = await ctx.api().listCuratedConnectors();
+      ctx.out.result({ data: list }, () =>
+        table(
+          list.map((c) => ({ ...c, tools: c.tools.length, added: c.connectorId })),
+          ['slug', 'name', 'version', 'tools', 'auth', 'added'],
+        ),
+      );
+    }),
+  );
+
+  withJson(
+    connectors
+      .command('add-curated')
+      .description('add a curated connector to the workspace (exit 5 when added already)')
+      .argument('<slug>', 'its slug, as `connectors curated` lists it')
+      .option('--auth <auth>', "user_oauth: people's own accounts (default where offered); token: the provider's"),
+  ).action(
+    action(async (ctx, [slug], opts) => {
+      const auth = opts.auth as string | undefined;
+      if (auth !== undefined && auth !== 'user_oauth' && auth !== 'token')
+        throw usageError(`--auth must be user_oauth or token (got "${auth}")`);
+      const connector = await ctx.api().addCuratedConnector(slug!, auth);
+      ctx.out.result(connector, () => [
+        `added ${connector.slug}@${connector.version} (${connector.id}), tools: ${connector.tools.join(', ')}`,
+      ]);
     }),
   );
 }

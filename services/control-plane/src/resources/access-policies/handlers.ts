@@ -16,6 +16,7 @@ type PolicyRow = {
   principals: unknown;
   servers: string[];
   tools: string[];
+  condition: string | null;
   createdAt: Date;
   updatedAt: Date;
 };
@@ -28,6 +29,7 @@ function present(row: PolicyRow) {
     principals: row.principals,
     servers: row.servers,
     tools: row.tools,
+    condition: row.condition,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -72,6 +74,7 @@ export async function createAccessPolicy(
       principals: body.principals,
       servers: body.servers,
       tools: body.tools,
+      condition: body.condition ?? null,
     },
   });
   await publishWorkspaceAccess(db, publisher, workspaceId);
@@ -104,6 +107,7 @@ export async function updateAccessPolicy(
     schema: UpdatePolicyBody,
     raw: req.body,
     what: 'access policy update',
+    current: row,
   });
   if (body.name !== undefined) await conflict(db, row.workspaceId, body.name, row.id);
   const updated = await db.accessPolicy.update({
@@ -114,6 +118,7 @@ export async function updateAccessPolicy(
       ...(body.principals !== undefined ? { principals: body.principals } : {}),
       ...(body.servers !== undefined ? { servers: body.servers } : {}),
       ...(body.tools !== undefined ? { tools: body.tools } : {}),
+      ...(body.condition !== undefined ? { condition: body.condition } : {}),
     },
   });
   await publishWorkspaceAccess(db, publisher, row.workspaceId);

@@ -16,6 +16,10 @@ const AccessPolicy = z
       .describe('Who the policy grants: API keys, OAuth subjects and groups, external users.'),
     servers: z.array(z.string()).describe('Server ids, or `["*"]` for every server.'),
     tools: z.array(z.string()).describe('Tool names, or `["*"]` for every tool.'),
+    condition: z
+      .string()
+      .nullable()
+      .describe('A CEL condition: the grant applies to a call only when it holds (null: always).'),
     createdAt: timestamp,
     updatedAt: timestamp,
   })

@@ -15,9 +15,11 @@ export function publishWorkspaceAccess(db: Db, publisher: RuntimePublisher, work
       workspaceId,
       policies: rows.map((r) => ({
         id: r.id,
+        name: r.name,
         principals: r.principals as PolicyPrincipal[],
         servers: r.servers,
         tools: r.tools,
+        ...(r.condition !== null ? { condition: r.condition } : {}),
       })),
     };
     await publisher.publishAccess(access);

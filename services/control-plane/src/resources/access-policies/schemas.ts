@@ -11,6 +11,16 @@ export const PolicyBody = z
     principals: z.array(PolicyPrincipal.strict()).min(1, 'name at least one principal').max(500),
     servers: Names('server id'),
     tools: Names('tool name'),
+    condition: z
+      .string()
+      .min(1)
+      .max(2048)
+      .nullable()
+      .optional()
+      .describe(
+        'A CEL condition over `caller`, `tool` and `args` (docs/governance.md, "Conditions"): the grant applies to a ' +
+          'call only when it holds. Checked against the granted tools’ input schemas; null removes it.',
+      ),
   })
   .strict();
 export const UpdatePolicyBody = PolicyBody.partial().strict();

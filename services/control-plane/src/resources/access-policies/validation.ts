@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import { requestIssues } from '../../http/error-handler.ts';
+import { conditionIssues } from './condition-check.ts';
 import type { PolicyBody } from './schemas.ts';
 
 /** A body to validate against `schema`, for the workspace; `what` names it in the 422. */
@@ -12,6 +13,8 @@ interface Validation<T> {
   schema: z.ZodType<T>;
   raw: unknown;
   what: string;
+  /** On a change: the policy as stored (a condition is checked against the tools it will grant). */
+  current?: { servers: string[]; tools: string[]; condition: string | null } | undefined;
 }
 
 /**
@@ -20,7 +23,7 @@ interface Validation<T> {
  */
 export async function validate<T extends Partial<z.infer<typeof PolicyBody>>>(
   db: Db,
-  { workspaceId, schema, raw, what }: Validation<T>,
+  { workspaceId, schema, raw, what, current }: Validation<T>,
 ): Promise<T> {
   const parsed = schema.safeParse(raw ?? {});
   const issues: ProblemIssue[] = parsed.success ? [] : requestIssues(parsed.error);
@@ -41,9 +44,24 @@ export async function validate<T extends Partial<z.infer<typeof PolicyBody>>>(
   };
   const refs = await referenceIssues(db, workspaceId, readable);
   for (const issue of refs) if (!issues.some((i) => i.path === issue.path)) issues.push(issue);
+  if (parsed.success) issues.push(...(await conditionCheck(db, workspaceId, parsed.data, current)));
   if (issues.length > 0 || !parsed.success)
     throw new ValidationError(`the ${what} is invalid`, issues, 'request.invalid');
   return parsed.data;
+}
+
+/** The condition the policy will have, checked against the tools it will grant (none: nothing to check). */
+function conditionCheck(
+  db: Db,
+  workspaceId: string,
+  body: Partial<z.infer<typeof PolicyBody>>,
+  current: Validation<unknown>['current'],
+): Promise<ProblemIssue[]> {
+  const condition = body.condition === undefined ? current?.condition : body.condition;
+  const servers = body.servers ?? current?.servers;
+  const tools = body.tools ?? current?.tools;
+  if (typeof condition !== 'string' || !servers || !tools) return Promise.resolve([]);
+  return conditionIssues(db, workspaceId, { servers, tools, condition });
 }
 
 /** Checks that need the database, listing every problem: keys and servers of this workspace, "*" alone. */
