@@ -235,6 +235,9 @@ function cases(): Case[] {
       'application/yaml',
     ),
     c('GET', '/connectors', '/connectors', 'scoped'),
+    // The curated catalog is the same for every workspace; adding one adds it to B's workspace, never A's.
+    c('GET', '/connectors/curated', '/connectors/curated', 'scoped'),
+    c('POST', '/connectors/curated/:slug', '/connectors/curated/stripe', 'scoped', {}),
     c('GET', '/connectors/:id', `/connectors/${ids.connector}`, 'denied'),
     c(
       'PUT',
