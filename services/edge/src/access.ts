@@ -79,7 +79,6 @@ export interface CallerIdentity {
   selfUser?: boolean | undefined;
 }
 
-
 export type AccessDecision =
   | {
       allowed: true;
