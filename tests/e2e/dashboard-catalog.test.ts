@@ -70,4 +70,32 @@ describe('the dashboard’s API catalog page', () => {
     ]);
     expect(pageProblems).toEqual([]);
   });
+
+  it('lists the curated connectors first and adds one in one step', async () => {
+    await page.goto('/catalog');
+    const curated = page.getByRole('table', { name: 'Curated connectors' });
+    await curated.waitFor();
+    expect(await curated.getByRole('row').count()).toBe(9); // the header and the eight curated connectors
+    const github = curated.locator('tr[data-slug="github"]');
+    for (const tool of ['search_issues', 'get_issue', 'create_pull_request', 'get_file_contents'])
+      await github.getByText(tool, { exact: true }).waitFor();
+    await github.getByRole('combobox', { name: 'Authentication of GitHub' }).waitFor(); // two offered: a choice
+    await audit(page, 'API catalog (curated connectors)');
+
+    const stripe = curated.locator('tr[data-slug="stripe"]');
+    expect(await stripe.getByRole('combobox').count()).toBe(0); // a token only: no choice
+    await stripe.getByRole('button', { name: 'Add Stripe as a connector' }).click();
+    await page.getByRole('status').filter({ hasText: 'Added Stripe as connector stripe 1.0.0 with' }).waitFor();
+    const added = stripe.getByRole('link', { name: 'Added' });
+    await added.waitFor();
+    await audit(page, 'API catalog (a curated connector added)');
+
+    const connectors = await unwrap(api.GET('/connectors'));
+    const created = connectors.data.find((c) => c.slug === 'stripe');
+    expect(created?.version).toBe('1.0.0');
+    expect(await added.getAttribute('href')).toBe(`/connectors/${created?.id}`);
+    const list = await unwrap(api.GET('/connectors/curated'));
+    expect(list.data.find((c) => c.slug === 'stripe')?.connectorId).toBe(created?.id);
+    expect(pageProblems).toEqual([]);
+  });
 });

@@ -2,8 +2,9 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { Link, navigate } from '../router.tsx';
-import { SelectField, TextField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
+import { useAction } from '../components/action.ts';
+import { ActionError, SelectField, Success, TextField } from '../components/form.tsx';
 import { Empty, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 
 const pageSize = 20;
@@ -25,6 +26,122 @@ function AddedNotice({ added }: { added: Added }) {
       )}
       . <Link href="/instances">Create an instance of it</Link>.
     </p>
+  );
+}
+
+type Curated = Schemas['CuratedConnector'];
+type Auth = Curated['auth'][number];
+
+const authLabels: Record<Auth, string> = {
+  user_oauth: 'People’s own accounts (OAuth)',
+  token: 'A token or API key',
+};
+
+/** The authentication to add a curated connector with: a choice when it offers two, else what it offers. */
+function AuthCell({ entry, value, onValue }: { entry: Curated; value: Auth; onValue: (auth: Auth) => void }) {
+  if (entry.connectorId !== null || entry.auth.length < 2)
+    return <>{entry.auth.map((a) => authLabels[a]).join(', ')}</>;
+  return (
+    <SelectField
+      id={`curated-auth-${entry.slug}`}
+      label={<span className="visually-hidden">Authentication of {entry.name}</span>}
+      value={value}
+      onValue={(v) => onValue(v as Auth)}
+      options={entry.auth.map((a) => ({ value: a, label: authLabels[a] }))}
+    />
+  );
+}
+
+/** Added already (a link to the connector), else the button adding it. */
+function AddCell({ entry, pending, onAdd }: { entry: Curated; pending: string | null; onAdd: () => void }) {
+  if (entry.connectorId !== null) return <Link href={`/connectors/${entry.connectorId}`}>Added</Link>;
+  return (
+    <button type="button" onClick={onAdd} disabled={pending !== null} aria-label={`Add ${entry.name} as a connector`}>
+      {pending === entry.slug ? 'Adding…' : 'Add'}
+    </button>
+  );
+}
+
+function curatedColumns(
+  chosen: (entry: Curated) => Auth,
+  choose: (entry: Curated, auth: Auth) => void,
+  add: { pending: string | null; onAdd: (entry: Curated) => void },
+): Column<Curated>[] {
+  return [
+    {
+      header: 'Connector',
+      rowHeader: true,
+      cell: (c) => (
+        <>
+          <strong>{c.name}</strong> <code>{c.slug}</code> {c.version}
+          <div className="hint">{c.description}</div>
+        </>
+      ),
+    },
+    {
+      header: 'Tools',
+      cell: (c) =>
+        c.tools.map((t, i) => [
+          i > 0 ? ', ' : '',
+          <code key={t.name} title={t.description}>
+            {t.name}
+          </code>,
+        ]),
+    },
+    {
+      header: 'Authentication',
+      cell: (c) => <AuthCell entry={c} value={chosen(c)} onValue={(a) => choose(c, a)} />,
+    },
+    { header: 'Status', cell: (c) => <AddCell entry={c} pending={add.pending} onAdd={() => add.onAdd(c)} /> },
+  ];
+}
+
+/** The connectors shipped with Toolplane (served by the control plane, so offline too), each added in one step. */
+function CuratedConnectors({ client }: { client: ManagementClient }) {
+  const [list, reload] = useLoad(() => unwrap(client.GET('/connectors/curated')).then((r) => r.data), [client]);
+  const [choices, setChoices] = useState<Record<string, Auth>>({});
+  const [created, setCreated] = useState<{ name: string; connector: Schemas['Connector'] } | null>(null);
+  const action = useAction();
+  const chosen = (c: Curated): Auth => choices[c.slug] ?? c.auth[0] ?? 'token';
+  const onAdd = (c: Curated) => {
+    setCreated(null);
+    const body = c.auth.length > 1 ? { auth: chosen(c) } : {};
+    action.run(() => unwrap(client.POST('/connectors/curated/{slug}', { params: { path: { slug: c.slug } }, body })), {
+      row: c.slug,
+      failed: `Could not add ${c.name}`,
+      then: (connector) => {
+        setCreated({ name: c.name, connector });
+        reload();
+      },
+    });
+  };
+  const columns = curatedColumns(chosen, (c, a) => setChoices((all) => ({ ...all, [c.slug]: a })), {
+    pending: action.pending,
+    onAdd,
+  });
+  return (
+    <section aria-labelledby="curated-heading">
+      <h2 id="curated-heading">Curated connectors</h2>
+      <p>Connectors shipped with Toolplane: a few tools each, written for a model. Adding one takes one step.</p>
+      {created && (
+        <Success>
+          Added {created.name} as connector{' '}
+          <Link href={`/connectors/${created.connector.id}`}>
+            {created.connector.slug} {created.connector.version}
+          </Link>{' '}
+          with {created.connector.tools.length} tools. <Link href="/instances">Create an instance of it</Link>.
+        </Success>
+      )}
+      <ActionError action={action} title="Could not add the connector" />
+      <ResourceTable
+        loaded={list}
+        what="the curated connectors"
+        columns={columns}
+        rowKey={(c) => c.slug}
+        caption="Curated connectors"
+        rowData={(c) => ({ slug: c.slug })}
+      />
+    </section>
   );
 }
 
@@ -198,6 +315,8 @@ export function CatalogPage({ client, query }: { client: ManagementClient; query
   return (
     <>
       <h1>API catalog</h1>
+      <CuratedConnectors client={client} />
+      <h2>Public APIs (APIs.guru)</h2>
       <p>
         Public API descriptions from the <a href="https://apis.guru">APIs.guru</a> directory. Adding one registers its
         OpenAPI document as a connector: every operation becomes a tool, its security schemes the credential fields of
