@@ -13,7 +13,9 @@
 #   4. `pnpm deploy --prod`: the service's files ("files" of its package.json) and an isolated
 #      node_modules with production dependencies only; workspace packages are copied in, dist/ only.
 # The result starts with `node dist/main.js` (no source condition, NODE_ENV=production).
-# PNPM_STORE_DIR: the pnpm store to install from (the image build's `pnpm fetch` store); --offline always.
+# PNPM_STORE_DIR: the pnpm store to install from (the image build's `pnpm fetch` store). The packages always come from
+# the store; `pnpm deploy` also reads each dependency's registry metadata, which a machine may lack for a dependency
+# added with `pnpm add` (the abbreviated metadata only): --prefer-offline fetches just that from the registry.
 set -euo pipefail
 service="${1:-}"
 out="${2:-}"
@@ -49,6 +51,6 @@ if [ "${service}" = control-plane ]; then
   (cd packages/dashboard && NODE_ENV=production node node_modules/vite/bin/vite.js build \
     --outDir "${dashboard}" --emptyOutDir --logLevel warn)
 fi
-pnpm --filter "@toolplane/${service}" --prod --offline "${store[@]}" --config.node-linker=isolated deploy "${out}"
+pnpm --filter "@toolplane/${service}" --prod --prefer-offline "${store[@]}" --config.node-linker=isolated deploy "${out}"
 if [ -n "${dashboard}" ]; then cp -r "${dashboard}" "${out}/dashboard"; fi
 test -f "${out}/dist/main.js"

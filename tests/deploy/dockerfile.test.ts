@@ -100,11 +100,12 @@ describe('Dockerfile', () => {
       expect(install.args).toContain(flag);
     const runs = build.instructions.filter((i) => i.op === 'RUN').map((i) => i.args);
     expect(runs.at(-1)).toBe('PNPM_STORE_DIR=/pnpm-store bash scripts/build-service.sh "${SERVICE}" /out');
-    // The script: Prisma client, tsc of the closure, then a production-only `pnpm deploy`, offline.
+    // The script: Prisma client, tsc of the closure, then a production-only `pnpm deploy` from the store (registry
+    // metadata fetched only where the machine lacks it).
     const script = readRepoFile('scripts/build-service.sh');
     expect(script).toContain('run generate');
     expect(script).toContain('run build');
-    expect(script).toMatch(/pnpm --filter "@toolplane\/\$\{service\}" --prod --offline .* deploy "\$\{out\}"/);
+    expect(script).toMatch(/pnpm --filter "@toolplane\/\$\{service\}" --prod --prefer-offline .* deploy "\$\{out\}"/);
     expect(readRepoFile('tests/e2e/production-build.test.ts')).toContain("'scripts/build-service.sh'");
   });
 
