@@ -42,7 +42,7 @@ export default tseslint.config(
   },
   {
     // The management API's routers come from apiRouter() (http/route-access.ts): case-sensitive and strict, so that
-    // a request reaches a handler only by its documented path and is authorised on the route that matched (#47).
+    // a request reaches a handler only by its documented path and is authorised on the route that matched.
     files: ['services/control-plane/src/**/*.ts'],
     ignores: [
       'services/control-plane/src/http/route-access.ts',
@@ -73,7 +73,7 @@ export default tseslint.config(
     },
   },
   {
-    // Functions stay small (issue #48): the exceptions, each with its reason, are listed in eslint.size-exceptions.js.
+    // Functions stay small: the exceptions, each with its reason, are listed in eslint.size-exceptions.js.
     files: ['services/*/src/**/*.ts', 'packages/*/src/**/*.{ts,tsx}', 'scripts/**/*.ts'],
     ignores: ['**/*.test.ts', '**/*.test.tsx'],
     rules: {

@@ -175,7 +175,7 @@ describe('mcp_config', () => {
       }),
     );
     expect(inst.mcp_server_id).toBeNull();
-    // A server bound to it would have no tools and answer every call "Unknown tool": refused, saying why (#48).
+    // A server bound to it would have no tools and answer every call "Unknown tool": refused, saying why.
     const normal = await failure(
       unwrap(api.POST('/mcp_manager', { body: { name: 'off-normal', mode: 'NORMAL', connectorInstanceId: inst.id } })),
     );
@@ -409,7 +409,7 @@ describe('a key limited to servers', () => {
 });
 
 /**
- * Seed 001's defaults and the instance's credential rules (issue #48), each as the seed words it. A small descriptor
+ * Seed 001's defaults and the instance's credential rules, each as the seed words it. A small descriptor
  * on the ticket system (`prod`), its `mcp_config` block written per case.
  */
 describe('seed 001 defaults', () => {
@@ -516,7 +516,7 @@ ${mcpConfig}`;
     expect(connector.tools).toEqual([]);
     const inst = await instanceOf(connector.id, 'seed-unset');
     expect(inst.mcp_server_id).toBeNull();
-    // A server bound to it would answer every call "Unknown tool": refused, saying why (issue #48), on create and on
+    // A server bound to it would answer every call "Unknown tool": refused, saying why, on create and on
     // update, and nothing is created or changed.
     const refused = await api.POST('/mcp_manager', {
       body: { name: 'seed-unset-bound', mode: 'NORMAL', connectorInstanceId: inst.id },

@@ -6,7 +6,7 @@ import type { Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTestStack } from '../helpers.ts';
 
-// Authorization is decided on the route that matched (issue #47, finding 1; docs/security.md): every operation of
+// Authorization is decided on the route that matched (docs/security.md): every operation of
 // docs/openapi.json, for every kind of key, is sent with its path as written and in variants (case, trailing and
 // doubled slashes, percent-encoded letters, `;param`, dot segments, an encoded slash). A variant never gets further
 // than the plain path: where the plain path is refused, so is every variant; where the plain path reaches the

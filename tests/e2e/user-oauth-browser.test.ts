@@ -6,8 +6,9 @@
 // checked by axe-core. A missing Chromium fails the file (no skip). The provider's authorization page is on another
 // site (localhost) than the control plane (127.0.0.1), as real providers are, and asks the person to allow access: the
 // connect page's cookie must come back with the redirect that follows that click on another site's page (a
-// SameSite=Strict cookie does not: tried, the callback then refuses alice's own flow). A page on a third site cannot press mallory's link in another person's browser, and
-// a provider callback reached in a browser that did not press the button connects nobody.
+// SameSite=Strict cookie does not: tried, the callback then refuses alice's own flow). A page on a third site cannot
+// press mallory's link in another person's browser, and a provider callback reached in a browser that did not press
+// the button connects nobody.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Stack } from '@toolplane/cli';
 import type { ManagementClient } from '@toolplane/client';

@@ -310,7 +310,7 @@ describe('a source description naming a connector', () => {
     expect(JSON.stringify(unknown.error)).toContain('no connector \\"no-such-api\\" in this workspace');
   });
 
-  it('refuses a servers override for the instance’s source (issue #47): its credential never reaches another URL', async () => {
+  it('refuses a servers override for the instance’s source: its credential never reaches another URL', async () => {
     // Another listener, on another port: where a deployer would like the instance's key to go.
     const received: { path: string; key: unknown }[] = [];
     const elsewhere = createServer((req, res) => {
@@ -350,7 +350,7 @@ describe('a source description naming a connector', () => {
 });
 
 /**
- * Issue #48: the connector's `rate_limits` (seed 001) bound every upstream call of its instance's operations, a
+ * the connector's `rate_limits` (seed 001) bound every upstream call of its instance's operations, a
  * workflow step's as a plain tool call's: one budget, one key function, and a step past it is limited as a plain call
  * is (the same answer; nothing sent; recorded `rate_limited`).
  */

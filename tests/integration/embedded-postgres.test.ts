@@ -22,7 +22,7 @@ import { embeddedPostgresInstallDir, startEmbeddedPostgres, type PostgresHandle 
  * The embedded PostgreSQL as root (as CI and `scripts/dev.sh` in a container run it): PostgreSQL
  * refuses to run as root, so it runs as the `postgres` user, which cannot reach a checkout or data
  * directory under a 0700 directory. It must start anyway, and never change the mode of a directory
- * it did not create (issue #47, finding 3: it used to turn /tmp from 1777 into 0755).
+ * it did not create (it used to turn /tmp from 1777 into 0755).
  *
  * These tests check the root case and fail when not run as root.
  */

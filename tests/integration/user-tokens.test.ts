@@ -122,7 +122,7 @@ describe('UserTokenKeeper', () => {
   });
 
   it('refreshes a token that lives less than the margin once for 20 concurrent calls, and not again while it lives', async () => {
-    // A provider whose tokens live 4 s, less than the 60 s refresh margin (issue #48): the margin is bounded by the
+    // A provider whose tokens live 4 s, less than the 60 s refresh margin: the margin is bounded by the
     // token's lifetime, and a token another call just refreshed is used as it is.
     const { name } = await connect('dave', 1_000);
     provider.setTokenLifetime(4);

@@ -9,7 +9,7 @@ import {
   type Problem,
 } from './index.ts';
 
-// compileCondition: what a policy's condition is checked for when saved (issue #49, ADR 0035).
+// compileCondition: what a policy's condition is checked for when saved (ADR 0036).
 
 const refundSchema: JsonSchema = {
   type: 'object',

@@ -1,5 +1,5 @@
 /**
- * Policy conditions (issue #49, ADR 0035): CEL expressions over the caller, the tool and the call's
+ * Policy conditions (ADR 0036): CEL expressions over the caller, the tool and the call's
  * arguments that an access policy's grant may carry. `compileCondition` checks a condition (when a
  * policy is saved, against the tool's input schema; again wherever it is loaded), `evaluate` runs it per
  * call at bounded cost and never throws, `explain` says why it was false. docs/governance.md, "Conditions".

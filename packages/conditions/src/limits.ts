@@ -16,7 +16,10 @@ export const conditionLimits = {
   maxLiteralEntries: 64,
   /** Characters of a `matches` pattern (a string literal, run by an RE2 engine: linear time). */
   maxPatternLength: 128,
-  /** Elements of a list (or keys of a map) that a condition iterates or searches with `in`, unless the input schema says fewer (`maxItems`, `maxProperties`). */
+  /**
+   * Elements of a list (or keys of a map) that a condition iterates or searches with `in`, unless the input schema
+   * says fewer (`maxItems`, `maxProperties`).
+   */
   maxListSize: 1000,
   /** Characters of a string a condition reads with a string function, unless the input schema says fewer (`maxLength`). */
   maxStringLength: 16_384,

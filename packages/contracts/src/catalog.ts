@@ -265,7 +265,7 @@ export const AccessPolicyRule = z.object({
   principals: z.array(PolicyPrincipal),
   servers: z.array(z.string()),
   tools: z.array(z.string()),
-  /** A CEL condition (issue #49, ADR 0036): the grant applies to a call only when it holds. */
+  /** A CEL condition (ADR 0036): the grant applies to a call only when it holds. */
   condition: z.string().max(2048).optional(),
 });
 export type AccessPolicyRule = z.infer<typeof AccessPolicyRule>;

@@ -22,7 +22,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 /**
  * As root, PostgreSQL runs as the unprivileged `postgres` user, which must be able to reach its binaries and its data
  * directory. Toolplane never changes the mode or owner of a directory it did not create (it used to open every parent
- * of the data directory, /tmp and /root included: issue #47). Whatever that user cannot reach gets a place of its own
+ * of the data directory, /tmp and /root included). Whatever that user cannot reach gets a place of its own
  * in the runtime directory, created by us, owned by root and writable by root only:
  *
  *   <runtime>/installs/<hash of the binaries>/  a copy of the PostgreSQL installation (bin/, lib/, share/), when the
@@ -61,7 +61,8 @@ export function postgresUser(): OsUser {
     'sh',
     [
       '-c',
-      'getent group "$1" >/dev/null || groupadd --system "$1"; useradd --system --gid "$1" --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$1"',
+      'getent group "$1" >/dev/null || groupadd --system "$1"; ' +
+        'useradd --system --gid "$1" --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$1"',
       'sh',
       pgUser,
     ],
@@ -113,7 +114,8 @@ function ownDirectory(path: string): string {
       first = mkdirSync(path, { recursive: true, mode: 0o755 });
     } catch (err) {
       throw new Error(
-        `cannot create ${path} for the embedded PostgreSQL's binaries and data (${(err as Error).message}); make it creatable by root, or run as a user other than root`,
+        `cannot create ${path} for the embedded PostgreSQL's binaries and data (${(err as Error).message}); ` +
+          'make it creatable by root, or run as a user other than root',
         { cause: err },
       );
     }
@@ -127,7 +129,8 @@ function ownDirectory(path: string): string {
   const st = lstatSync(path);
   if (!st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0)
     throw new Error(
-      `${path} must be a directory owned by root and writable by root only (it holds the PostgreSQL binaries and data run as the "${pgUser}" user); remove it and start again`,
+      `${path} must be a directory owned by root and writable by root only (it holds the PostgreSQL binaries and ` +
+        `data run as the "${pgUser}" user); remove it and start again`,
     );
   return path;
 }
@@ -137,8 +140,10 @@ export function runtimeDirectory(user: OsUser, dir: string): string {
   const base = ownDirectory(resolve(dir));
   if (!canReach(user, [base]))
     throw new Error(
-      `the embedded PostgreSQL runs as the "${pgUser}" user (the process is root), and that user cannot reach ${base}: a directory above it is not traversable by it. ` +
-        `Toolplane does not change the modes of directories it did not create: use a runtime directory under world-traversable directories (default ${defaultRuntimeDir}), or run as a user other than root.`,
+      `the embedded PostgreSQL runs as the "${pgUser}" user (the process is root), and that user cannot reach ${base}: ` +
+        'a directory above it is not traversable by it. Toolplane does not change the modes of directories it did not ' +
+        `create: use a runtime directory under world-traversable directories (default ${defaultRuntimeDir}), ` +
+        'or run as a user other than root.',
     );
   return base;
 }
@@ -263,8 +268,10 @@ export function reachableDataDirectory(user: OsUser, dataDir: string, runtime: s
     if (canReach(user, [dirname(real)])) return ownedDataDirectory(user, real);
     if (st)
       throw new Error(
-        `the PostgreSQL data directory ${real} exists, but the "${pgUser}" user that PostgreSQL runs as under root cannot reach it: a directory above it is not traversable by that user. ` +
-          `Toolplane does not change the modes of directories it did not create: move the data directory where that user can reach it, or remove it to start with an empty cluster.`,
+        `the PostgreSQL data directory ${real} exists, but the "${pgUser}" user that PostgreSQL runs as under root ` +
+          'cannot reach it: a directory above it is not traversable by that user. Toolplane does not change the modes ' +
+          'of directories it did not create: move the data directory where that user can reach it, or remove it to ' +
+          'start with an empty cluster.',
       );
     symlinkSync(mapped, path);
   }

@@ -26,7 +26,7 @@ export function instanceRateLimitOwner(instanceId: string): string {
 }
 
 /**
- * The one key function of a connector's `rate_limits` (seed 001): every upstream call of an operation of the
+ * The one key function of a connector's `rate_limits` (each entry: a scope, a limit and an interval in seconds): every upstream call of an operation of the
  * instance (`owner`, instanceRateLimitOwner) spends the same buckets, one per entry, whether it is a plain tool call
  * (descriptor and OpenAPI connectors) or a workflow step calling the instance's operation. The worker adds the
  * calling external user, if any (services/worker/src/rate-limits.ts). Undefined when there is nothing to enforce.

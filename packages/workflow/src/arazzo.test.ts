@@ -911,7 +911,8 @@ describe('sources bound to a connector instance', () => {
     expect(templated.issues).toContainEqual({
       path: '/sourceDescriptions/0/url',
       message:
-        'the base URL of connector instance "eu" (https://{tenant}.api.example) is not an absolute http(s) URL with a fixed host: its credentials cannot be bound to it',
+        'the base URL of connector instance "eu" (https://{tenant}.api.example) is not an absolute http(s) URL ' +
+        'with a fixed host: its credentials cannot be bound to it',
     });
   });
 
@@ -938,7 +939,8 @@ describe('sources bound to a connector instance', () => {
       {
         path: '/workflows/0/steps/0/parameters/1/name',
         message:
-          'a step sending the credentials of the connector instance of source "api" cannot set the Host header (they are only sent to the instance’s own site)',
+          'a step sending the credentials of the connector instance of source "api" cannot set the Host header ' +
+          '(they are only sent to the instance’s own site)',
       },
     ]);
     const open = { ...secured, paths: { '/jobs/{id}': { get: { ...api.paths['/jobs/{id}'].get, security: [] } } } };

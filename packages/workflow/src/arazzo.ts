@@ -58,7 +58,7 @@ export interface ArazzoCompileOptions {
   references?: readonly SourceReference[];
   /**
    * Base URL per source description name, replacing the servers its OpenAPI document declares. Refused for a
-   * source bound to a connector instance: its credentials go to the instance's base URL only (issue #47).
+   * source bound to a connector instance: its credentials go to the instance's base URL only.
    */
   servers?: Readonly<Record<string, string>>;
   /**
@@ -145,7 +145,7 @@ export function unresolvedSources(
  * templates bound to that one origin (the instance's base URL's; without one, the server of the connector's own
  * document). A deployment's `servers` override of the source is refused, as is a server whose origin is not fixed
  * (the steps calling such an operation are refused): whoever deploys a document cannot send the credentials
- * anywhere else (issue #47).
+ * anywhere else.
  */
 function bindToInstance(
   name: string,

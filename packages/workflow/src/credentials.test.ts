@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { credentialsRefusal, fixedOrigin, hasUnboundCredentials } from './credentials.ts';
 import type { WorkflowDocumentIR } from './ir.ts';
 
-/** Where a connector instance's credentials may go (issue #47): the origin they were bound to, nowhere else. */
+/** Where a connector instance's credentials may go: the origin they were bound to, nowhere else. */
 
 describe('fixedOrigin', () => {
   it('is the origin of an absolute http(s) URL whose host is written out', () => {
@@ -44,7 +44,10 @@ describe('credentialsRefusal', () => {
     ]) {
       const refusal = credentialsRefusal({ url, headers: {} }, bound);
       expect(refusal).toMatch(
-        /^the connector instance credentials of source "vault" are bound to https:\/\/vault\.example \(the instance’s base URL\), but this request goes to \S+: not sent$/,
+        new RegExp(
+          '^the connector instance credentials of source "vault" are bound to https://vault\\.example ' +
+            '\\(the instance’s base URL\\), but this request goes to \\S+: not sent$',
+        ),
       );
       expect(refusal).toContain(new URL(url).origin);
       expect(refusal).not.toContain('/pets');

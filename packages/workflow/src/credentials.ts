@@ -1,7 +1,7 @@
 import type { CredentialsIR, WorkflowDocumentIR } from './ir.ts';
 
 /**
- * Where a connector instance's credentials may go (issue #47): only to the origin they were bound to when the
+ * Where a connector instance's credentials may go: only to the origin they were bound to when the
  * workflow was compiled, the instance's base URL's (else the server of its connector's own document). The compiler
  * refuses what would send them elsewhere (a deployment's `servers` override of the source, a server whose host is
  * a template, a step setting `Host`); the worker checks every request again with `credentialsRefusal` before it

@@ -10,7 +10,7 @@ import type { AccessPolicyRule } from '@toolplane/contracts';
 import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
 
 /**
- * Conditional grants (issue #49, ADR 0036, docs/governance.md "Conditions"). A policy with a `condition` grants its
+ * Conditional grants (ADR 0036, docs/governance.md "Conditions"). A policy with a `condition` grants its
  * tools only for the calls the condition holds for; such grants are kept apart from unconditional ones, so that a tool
  * some unconditional grant covers (and the `all` grant) is decided exactly as before, evaluating nothing.
  */

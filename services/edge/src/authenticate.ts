@@ -23,7 +23,7 @@ export interface Caller {
   readonly credential: StreamCredential;
   /** The verified OAuth access token (never an API key); undefined for key and anonymous callers. */
   readonly accessToken: string | undefined;
-  /** Grants with a condition that apply to this caller (issue #49); undefined: none, calls are not checked. */
+  /** Grants with a condition that apply to this caller; undefined: none, calls are not checked. */
   readonly conditions?: CallConditions | undefined;
 }
 

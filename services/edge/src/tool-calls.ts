@@ -98,7 +98,7 @@ export interface ToolCall {
    * `connection.required` with a connect link. Absent or undefined: the tool error carrying the link.
    */
   readonly urlElicitation?: (() => Promise<UrlElicitationMode | undefined>) | undefined;
-  /** The caller's grants with a condition (issue #49): checked after the arguments, before the enqueue. */
+  /** The caller's grants with a condition: checked after the arguments, before the enqueue. */
   readonly conditions?: CallConditions | undefined;
 }
 
@@ -429,7 +429,7 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
       message: describeArgumentErrors(tool.validate.errors),
       result: invalidArguments(tool),
     });
-  // Grants with a condition (issue #49): only callers some applicable grant has one for pay for it.
+  // Grants with a condition: only callers some applicable grant has one for pay for it.
   const refused = call.conditions && conditionRefusal(call.conditions, loaded, tool, input);
   if (refused) {
     recordDenied('condition');

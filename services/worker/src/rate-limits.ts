@@ -9,7 +9,7 @@ type RateLimitRefusal = Extract<RateLimitOutcome, { ok: false }>;
  * The buckets one upstream call of a connector instance's operation spends: the plan's (compiled by
  * `connectorRateLimits` in @toolplane/openapi, the instance's per entry of `rate_limits`), each for the calling
  * external user alone when there is one (their own account upstream). The one key function of plain tool calls and
- * of workflow steps calling the instance's operations (issue #48).
+ * of workflow steps calling the instance's operations.
  */
 function rateLimitBuckets(plans: RateLimitPlan[] | undefined, userId: string | undefined): RateLimitPlan[] {
   if (!plans) return [];

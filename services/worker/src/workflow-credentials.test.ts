@@ -9,7 +9,7 @@ import { runWorkflowTool } from './workflow-runner.ts';
 
 /**
  * A connector instance's credentials on workflow steps go to the origin the compiler bound them to, nowhere else
- * (issue #47), checked by the worker where it adds them: on two real local upstreams (the instance's and another
+ *, checked by the worker where it adds them: on two real local upstreams (the instance's and another
  * port), a step whose URL leaves that origin (an IR compiled before the compiler refused `servers` overrides, or
  * altered) fails before anything is read or sent, naming both origins.
  */
@@ -155,7 +155,7 @@ describe('connector instance credentials on workflow steps', () => {
   it('are refused on a step compiled before origins were bound (a catalog from before the upgrade), or with a Host header', async () => {
     received.length = 0;
     reads.length = 0;
-    // Exactly what the compiler produced for a `servers` override before issue #47: no origin, the override's URL.
+    // Exactly what the compiler produced for a `servers` override before credentials were bound to their instance's origin: no origin, the override's URL.
     const old = compiled();
     const { origin: _dropped, ...unbound } = target(old).credentials!;
     target(old).credentials = unbound;

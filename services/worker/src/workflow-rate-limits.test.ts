@@ -11,7 +11,7 @@ import { SecretResolver } from './secret-resolver.ts';
 import { runWorkflowTool, WorkflowStopped } from './workflow-runner.ts';
 
 /**
- * Issue #48: workflow steps calling a connector instance's operations spend the instance's `rate_limits` in Redis,
+ * workflow steps calling a connector instance's operations spend the instance's `rate_limits` in Redis,
  * through the same `RateLimits.take` (one key function) as its plain tool calls (processor.ts `runHttpTool`): one
  * budget, and a step past it stops the run before anything is sent (the call is then answered as a plain one).
  */

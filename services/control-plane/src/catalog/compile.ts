@@ -485,7 +485,7 @@ async function workflowConnectors(tx: Tx, workspaceId: string, references: unkno
         instance.credentialKeys.map((k) => [k, userCredentialSecretName(workspaceId, '{user}', instanceId, k)]),
       ),
     };
-    // The steps calling the instance's operations spend its budget, keyed as its tools' calls (issue #48).
+    // The steps calling the instance's operations spend its budget, keyed as its tools' calls.
     const rateLimits = connectorRateLimits(
       (instance.connector.descriptor as Partial<Pick<ConnectorDescriptor, 'rate_limits'>> | null)?.rate_limits,
       instanceRateLimitOwner(instanceId),

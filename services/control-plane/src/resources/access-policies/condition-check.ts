@@ -12,7 +12,7 @@ interface ConditionTarget {
 }
 
 /**
- * A condition's problems (issue #49, ADR 0036): syntax, names, types, cost, and the arguments it names against the
+ * A condition's problems (ADR 0036): syntax, names, types, cost, and the arguments it names against the
  * input schemas of the tools the policy grants, read from the servers' live catalogs (for several tools, a schema
  * that is any of theirs). A grant naming no tool a live catalog has yet is checked without a schema. Each problem is
  * a `/condition` issue of the 422.

@@ -10,7 +10,7 @@ import { connectCallback, pressConnectButton, showConnectPage } from './handlers
  * state finds nothing and stores nothing. The redirect URI is `<PUBLIC_API_URL>/connect/callback` (unset: the
  * request's origin).
  *
- * Bound to one browser (issue #47): the page sets a cookie and puts a nonce derived from it in its form; the button's
+ * Bound to one browser: the page sets a cookie and puts a nonce derived from it in its form; the button's
  * POST must come from the page itself (`Sec-Fetch-Site: same-origin`, or an `Origin` equal to the public URL's) with
  * that nonce and cookie, else it is refused before the link is used up and before anything goes to the provider
  * (another site's page cannot press someone's link in your browser). The state remembers the cookie's hash, and the

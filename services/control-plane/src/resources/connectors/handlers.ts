@@ -92,7 +92,9 @@ async function checkReplacement(
     throw new ValidationError('the connector source is invalid', [
       {
         path: '',
-        message: `this connector was registered from ${row.kind === 'openapi' ? 'an OpenAPI document' : 'a connector descriptor'}; send the same kind (register a new connector for the other)`,
+        message:
+          `this connector was registered from ${row.kind === 'openapi' ? 'an OpenAPI document' : 'a connector descriptor'}; ` +
+          'send the same kind (register a new connector for the other)',
       },
     ]);
   }

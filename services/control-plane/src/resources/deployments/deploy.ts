@@ -136,7 +136,7 @@ async function alreadyActive(db: Db, serverId: string, digest: string): Promise<
     where: { serverId, state: 'active' },
     orderBy: { activatedAt: 'desc' },
   });
-  // Compiled before connector credentials were bound to their instance's origin (issue #47): the workers refuse
+  // Compiled before connector credentials were bound to their instance's origin: the workers refuse
   // those, so the same input is compiled again rather than found unchanged.
   const stale = active?.ir ? hasUnboundCredentials(active.ir as unknown as WorkflowDocumentIR) : false;
   return active?.digest === digest && !stale;

@@ -25,7 +25,7 @@ export async function liveCatalog(db: Db, row: ServerRow): Promise<Catalog | und
 /**
  * Why a server cannot be bound to connector instance `id`, or undefined when it can: no such instance in the
  * workspace, or its connector has `mcp_config.enabled: false` (none of its operations is a tool, so the server would
- * answer every call with "Unknown tool"; issue #48).
+ * answer every call with "Unknown tool").
  */
 export async function instanceProblem(db: Db, workspaceId: string, id: string): Promise<string | undefined> {
   const row = isUuid(id)
