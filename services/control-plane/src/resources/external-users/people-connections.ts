@@ -25,8 +25,8 @@ export const connectionMarker = (kind: string, instanceId: string) =>
 
 /**
  * People's own-account connections (ADR 0027) from the control plane's side: made (a connect link's callback), and
- * ended as a disconnect ends them, also when their connector instance, its connector or the person is deleted
- *: the grant revoked at the provider by a worker (the control plane never reads tokens), then the tokens,
+ * ended as a disconnect ends them, also when their connector instance, its connector or the person is deleted:
+ * the grant revoked at the provider by a worker (the control plane never reads tokens), then the tokens,
  * what is known of the connection, the person's marker and every pending link and state deleted, whatever the
  * worker or the provider answered.
  */
