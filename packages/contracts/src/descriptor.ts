@@ -191,63 +191,70 @@ export function capabilitiesRuleIssues(capabilities: unknown): DocumentIssue[] {
   );
 }
 
-/**
- * The seed's cross-field rules, checked on the raw document so that they are reported together with
- * shape errors (a document with a bad length AND an unknown operation_id lists both).
- */
-function descriptorRuleIssues(raw: unknown): DocumentIssue[] {
-  const issues: DocumentIssue[] = [];
-  const add = (path: PropertyKey[], message: string) => issues.push({ path: pointer(path), message });
-  const d = rec(raw);
-  if (!d) return issues;
-  const ops = arr(d.operations).map(rec);
+type AddIssue = (path: PropertyKey[], message: string) => void;
+
+/** Parameters of one operation: each (location, name) once, and one `path` parameter per endpoint placeholder. */
+function operationParameterIssues(op: Record<string, unknown>, i: number, add: AddIssue): void {
+  const params = arr(op.parameters).map(rec);
+  const seen = new Set<string>();
+  params.forEach((p, j) => {
+    const key = `${str(p?.location)}:${str(p?.name)}`;
+    if (seen.has(key))
+      add(['operations', i, 'parameters', j, 'name'], `duplicate ${str(p?.location)} parameter "${str(p?.name)}"`);
+    seen.add(key);
+  });
+  for (const m of (str(op.endpoint) ?? '').matchAll(/\{([^}]+)\}/g)) {
+    const name = m[1] ?? '';
+    if (!params.some((p) => str(p?.location) === 'path' && str(p?.name) === name)) {
+      add(['operations', i, 'endpoint'], `path placeholder {${name}} has no parameter with location "path"`);
+    }
+  }
+}
+
+/** An operation's authentication: a known `auth_type_ref`, and `auth_headers` templates naming the method's fields. */
+function operationAuthIssues(d: Record<string, unknown>, op: Record<string, unknown>, i: number, add: AddIssue): void {
   const authTypes = new Set(
     arr(d.authentication)
       .map((a) => str(rec(a)?.type))
       .filter(Boolean),
   );
+  const ref = str(op.auth_type_ref);
+  if (ref && !authTypes.has(ref)) add(['operations', i, 'auth_type_ref'], `no authentication method of type "${ref}"`);
+  const templates = Object.values(rec(op.auth_headers) ?? {}).filter((t): t is string => typeof t === 'string');
+  const method = arr(d.authentication)
+    .map(rec)
+    .find((a) => str(a?.type) === (ref ?? str(rec(arr(d.authentication)[0])?.type)));
+  const fieldKeys = new Set(
+    arr(method?.fields)
+      .map((f) => str(rec(f)?.key))
+      .filter(Boolean),
+  );
+  for (const t of templates) {
+    for (const m of t.matchAll(/\{([^}]*)\}/g)) {
+      if (!fieldKeys.has(m[1]))
+        add(
+          ['operations', i, 'auth_headers'],
+          `template {${m[1]}} names no field of the "${str(method?.type) ?? '?'}" authentication method`,
+        );
+    }
+  }
+}
+
+/** `operations`: unique operation_ids, then each operation's parameters and authentication. */
+function operationsRuleIssues(d: Record<string, unknown>, ops: (Record<string, unknown> | undefined)[], add: AddIssue) {
   const opIds = new Set<string>();
   ops.forEach((op, i) => {
     const id = str(op?.operation_id);
     if (!op || !id) return;
     if (opIds.has(id)) add(['operations', i, 'operation_id'], `duplicate operation_id "${id}"`);
     opIds.add(id);
-    const params = arr(op.parameters).map(rec);
-    const seen = new Set<string>();
-    params.forEach((p, j) => {
-      const key = `${str(p?.location)}:${str(p?.name)}`;
-      if (seen.has(key))
-        add(['operations', i, 'parameters', j, 'name'], `duplicate ${str(p?.location)} parameter "${str(p?.name)}"`);
-      seen.add(key);
-    });
-    for (const m of (str(op.endpoint) ?? '').matchAll(/\{([^}]+)\}/g)) {
-      const name = m[1] ?? '';
-      if (!params.some((p) => str(p?.location) === 'path' && str(p?.name) === name)) {
-        add(['operations', i, 'endpoint'], `path placeholder {${name}} has no parameter with location "path"`);
-      }
-    }
-    const ref = str(op.auth_type_ref);
-    if (ref && !authTypes.has(ref))
-      add(['operations', i, 'auth_type_ref'], `no authentication method of type "${ref}"`);
-    const templates = Object.values(rec(op.auth_headers) ?? {}).filter((t): t is string => typeof t === 'string');
-    const method = arr(d.authentication)
-      .map(rec)
-      .find((a) => str(a?.type) === (ref ?? str(rec(arr(d.authentication)[0])?.type)));
-    const fieldKeys = new Set(
-      arr(method?.fields)
-        .map((f) => str(rec(f)?.key))
-        .filter(Boolean),
-    );
-    for (const t of templates) {
-      for (const m of t.matchAll(/\{([^}]*)\}/g)) {
-        if (!fieldKeys.has(m[1]))
-          add(
-            ['operations', i, 'auth_headers'],
-            `template {${m[1]}} names no field of the "${str(method?.type) ?? '?'}" authentication method`,
-          );
-      }
-    }
+    operationParameterIssues(op, i, add);
+    operationAuthIssues(d, op, i, add);
   });
+}
+
+/** `authentication`: the fields (and endpoints) each method type needs. */
+function authenticationRuleIssues(d: Record<string, unknown>, add: AddIssue): void {
   arr(d.authentication).forEach((a, i) => {
     const m = rec(a);
     const keys = new Set(arr(m?.fields).map((f) => str(rec(f)?.key)));
@@ -268,9 +275,48 @@ function descriptorRuleIssues(raw: unknown): DocumentIssue[] {
         if (!str(m?.[url])) add(['authentication', i, url], `an "oauth2_authorization_code" method needs ${url}`);
     }
   });
-  issues.push(...capabilitiesRuleIssues(d.capabilities));
-  const mcp = rec(d.mcp_config);
-  if (!mcp) return issues;
+}
+
+interface ParameterMappingCheck {
+  op: Record<string, unknown>;
+  opId: string | undefined;
+  mappings: Record<string, unknown>;
+  i: number;
+  add: AddIssue;
+}
+
+/** A route mapping's `parameter_mappings` against its operation: no two parameters renamed alike, no unknown names. */
+function parameterMappingIssues({ op, opId, mappings, i, add }: ParameterMappingCheck): void {
+  const paramNames = arr(op.parameters)
+    .map((p) => str(rec(p)?.name))
+    .filter((n): n is string => !!n);
+  const finalNames = new Map<string, string>();
+  for (const name of paramNames) {
+    const to = str(mappings[name]) ?? name;
+    const clash = finalNames.get(to);
+    if (clash !== undefined && clash !== name) {
+      add(
+        ['mcp_config', 'route_mappings', i, 'parameter_mappings', name in mappings ? name : clash],
+        `parameters "${clash}" and "${name}" would both be called "${to}"`,
+      );
+    }
+    finalNames.set(to, name);
+  }
+  for (const from of Object.keys(mappings)) {
+    if (!paramNames.includes(from))
+      add(
+        ['mcp_config', 'route_mappings', i, 'parameter_mappings', from],
+        `operation "${opId}" has no parameter "${from}"`,
+      );
+  }
+}
+
+/** `mcp_config`: names required when enabled; route mappings to known operations, with unique tool names. */
+function mcpConfigRuleIssues(
+  mcp: Record<string, unknown>,
+  ops: (Record<string, unknown> | undefined)[],
+  add: AddIssue,
+) {
   if (mcp.enabled === true && !str(mcp.server_name))
     add(['mcp_config', 'server_name'], 'server_name is required when enabled is true');
   if (mcp.enabled === true && !str(mcp.server_description))
@@ -298,29 +344,25 @@ function descriptorRuleIssues(raw: unknown): DocumentIssue[] {
     }
     const mappings = rec(m.parameter_mappings) ?? {};
     if (!op) return;
-    const paramNames = arr(op.parameters)
-      .map((p) => str(rec(p)?.name))
-      .filter((n): n is string => !!n);
-    const finalNames = new Map<string, string>();
-    for (const name of paramNames) {
-      const to = str(mappings[name]) ?? name;
-      const clash = finalNames.get(to);
-      if (clash !== undefined && clash !== name) {
-        add(
-          ['mcp_config', 'route_mappings', i, 'parameter_mappings', name in mappings ? name : clash],
-          `parameters "${clash}" and "${name}" would both be called "${to}"`,
-        );
-      }
-      finalNames.set(to, name);
-    }
-    for (const from of Object.keys(mappings)) {
-      if (!paramNames.includes(from))
-        add(
-          ['mcp_config', 'route_mappings', i, 'parameter_mappings', from],
-          `operation "${opId}" has no parameter "${from}"`,
-        );
-    }
+    parameterMappingIssues({ op, opId, mappings, i, add });
   });
+}
+
+/**
+ * The seed's cross-field rules, checked on the raw document so that they are reported together with
+ * shape errors (a document with a bad length AND an unknown operation_id lists both).
+ */
+function descriptorRuleIssues(raw: unknown): DocumentIssue[] {
+  const issues: DocumentIssue[] = [];
+  const add: AddIssue = (path, message) => issues.push({ path: pointer(path), message });
+  const d = rec(raw);
+  if (!d) return issues;
+  const ops = arr(d.operations).map(rec);
+  operationsRuleIssues(d, ops, add);
+  authenticationRuleIssues(d, add);
+  issues.push(...capabilitiesRuleIssues(d.capabilities));
+  const mcp = rec(d.mcp_config);
+  if (mcp) mcpConfigRuleIssues(mcp, ops, add);
   return issues;
 }
 

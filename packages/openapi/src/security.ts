@@ -65,6 +65,213 @@ function fieldKey(text: string): string {
   return k;
 }
 
+type SchemeKind = 'user_oauth' | 'apiKey' | 'bearer' | 'basic' | 'oauth2' | 'oauth2_authorization_code';
+
+/** A credential field a scheme needs: its role, the key used unless the scheme names one, and whether it is secret. */
+type FieldRole = [role: string, fallback: string, secret: boolean];
+
+/** How the document's scheme is handled: its kind and fields, and/or why it is unsupported (or refused). */
+interface SchemeClass {
+  kind?: SchemeKind;
+  roles?: FieldRole[];
+  unsupported?: string;
+  refused?: SecurityModel['refused'];
+}
+
+interface FieldProposal {
+  scheme: string;
+  role: string;
+  key: string;
+  secret: boolean;
+  explicit: boolean;
+}
+
+type OwnFields = Record<string, string>;
+
+/** A connector opted in (`user_oauth`, ADR 0028): each person connects their own account with the workspace's OAuth app. */
+function userOAuthClass(own: OwnFields): SchemeClass {
+  // The instance's `client_id`/`client_secret`, as a descriptor's `oauth2_authorization_code`.
+  return {
+    kind: 'user_oauth',
+    roles: [
+      ['client_id', own.client_id ?? 'client_id', false],
+      ['client_secret', own.client_secret ?? 'client_secret', true],
+    ],
+  };
+}
+
+function apiKeyClass(name: string, s: Json): SchemeClass {
+  if (typeof s.name !== 'string' || !['header', 'query', 'cookie'].includes(String(s.in))) {
+    return { unsupported: 'an apiKey scheme needs `name` and `in` (header, query or cookie)' };
+  }
+  return { kind: 'apiKey', roles: [['value', fieldKey(name), true]] };
+}
+
+function hasClientCredentialsFlow(s: Json): boolean {
+  return (
+    isObject(s.flows) && isObject(s.flows.clientCredentials) && typeof s.flows.clientCredentials.tokenUrl === 'string'
+  );
+}
+
+function hasAuthorizationCodeFlow(s: Json, own: OwnFields): boolean {
+  return (
+    isObject(s.flows) &&
+    isObject(s.flows.authorizationCode) &&
+    typeof s.flows.authorizationCode.authorizationUrl === 'string' &&
+    typeof s.flows.authorizationCode.tokenUrl === 'string' &&
+    own.client_id !== undefined
+  );
+}
+
+/**
+ * People's own accounts (ADR 0027): for now only where the scheme names its app's fields (connector descriptors'
+ * `oauth2_authorization_code`); other documents' authorization-code flows take a ready token (`readyTokenClass`).
+ * The browser is sent to its authorizationUrl and the workers post to the others: http(s) only (`HttpUrl`).
+ */
+function authorizationCodeClass(name: string, s: Json, own: OwnFields): SchemeClass {
+  const at = `/components/securitySchemes/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+  const flow = (s.flows as Json).authorizationCode as Json;
+  const endpoints: [string, unknown][] = [
+    [`${at}/flows/authorizationCode/authorizationUrl`, flow.authorizationUrl],
+    [`${at}/flows/authorizationCode/tokenUrl`, flow.tokenUrl],
+    [`${at}/flows/authorizationCode/refreshUrl`, flow.refreshUrl],
+    [`${at}/x-toolplane-revocation-url`, s['x-toolplane-revocation-url']],
+  ];
+  const bad = endpoints.filter(([, url]) => url !== undefined && !(typeof url === 'string' && isHttpUrl(url)));
+  if (bad.length > 0) {
+    return {
+      refused: bad.map(([path]) => ({ path, message: 'must be an http(s) URL' })),
+      unsupported: 'an endpoint of its authorizationCode flow is not an http(s) URL',
+    };
+  }
+  return {
+    kind: 'oauth2_authorization_code',
+    roles: [
+      ['client_id', own.client_id!, false],
+      ['client_secret', own.client_secret ?? 'client_secret', true],
+    ],
+  };
+}
+
+/** OAuth2 flows the platform does not run, and OpenID Connect: a ready access token, sent as Bearer (with a warning). */
+function readyTokenClass(name: string, type: string, own: OwnFields): SchemeClass {
+  return {
+    kind: 'bearer',
+    roles: [['token', fieldKey(name), true]],
+    unsupported: `${type} ${type === 'oauth2' ? 'flows other than clientCredentials are' : 'is'} not run by the platform: field "${own.token ?? fieldKey(name)}" takes a ready access token (sent as Bearer)`,
+  };
+}
+
+/** Sorts one security scheme (an object) into the kind of credentials it takes. */
+function classifyScheme(name: string, s: Json, own: OwnFields): SchemeClass {
+  const type = typeof s.type === 'string' ? s.type : '';
+  const httpScheme = typeof s.scheme === 'string' ? s.scheme.toLowerCase() : '';
+  if ((type === 'oauth2' || type === 'openIdConnect') && personOAuthOf(s)) return userOAuthClass(own);
+  if (type === 'apiKey') return apiKeyClass(name, s);
+  if (type === 'http' && httpScheme === 'bearer') return { kind: 'bearer', roles: [['token', fieldKey(name), true]] };
+  if (type === 'http' && httpScheme === 'basic') {
+    return {
+      kind: 'basic',
+      roles: [
+        ['username', 'username', false],
+        ['password', 'password', true],
+      ],
+    };
+  }
+  if (type === 'oauth2' && hasClientCredentialsFlow(s)) {
+    return {
+      kind: 'oauth2',
+      roles: [
+        ['client_id', 'client_id', false],
+        ['client_secret', 'client_secret', true],
+      ],
+    };
+  }
+  if (type === 'oauth2' && hasAuthorizationCodeFlow(s, own)) return authorizationCodeClass(name, s, own);
+  if (type === 'oauth2' || type === 'openIdConnect') return readyTokenClass(name, type, own);
+  return {
+    unsupported: `security scheme type ${JSON.stringify(type)}${httpScheme ? ` (${httpScheme})` : ''} is not supported; operations requiring only it are called without credentials`,
+  };
+}
+
+/** Field keys shared by two schemes are prefixed with the scheme name (deterministic, order-free). */
+function assignFieldKeys(proposals: FieldProposal[]): void {
+  const byKey = new Map<string, Set<string>>();
+  for (const p of proposals) {
+    const key = fieldKey(p.key);
+    p.key = key;
+    (byKey.get(key) ?? byKey.set(key, new Set()).get(key)!).add(p.scheme);
+  }
+  for (const p of proposals) if (!p.explicit && byKey.get(p.key)!.size > 1) p.key = fieldKey(`${p.scheme}_${p.key}`);
+}
+
+type RoleKey = (role: string) => string;
+
+function userOAuthPlan(s: Json, key: RoleKey): AuthPlan {
+  const p = personOAuthOf(s)!;
+  return {
+    kind: 'oauth2_authorization_code',
+    authorizeUrl: p.authorizationUrl,
+    tokenUrl: p.tokenUrl,
+    ...(p.refreshUrl !== undefined ? { refreshUrl: p.refreshUrl } : {}),
+    ...(p.revocationUrl !== undefined ? { revocationUrl: p.revocationUrl } : {}),
+    scopes: p.scopes ?? [],
+    clientId: key('client_id'),
+    clientSecret: key('client_secret'),
+  };
+}
+
+function authorizationCodePlan(s: Json, key: RoleKey): AuthPlan {
+  const flow = (s.flows as Json).authorizationCode as Json;
+  const revocation = s['x-toolplane-revocation-url'];
+  return {
+    kind: 'oauth2_authorization_code',
+    authorizeUrl: flow.authorizationUrl as string,
+    tokenUrl: flow.tokenUrl as string,
+    ...(typeof revocation === 'string' ? { revocationUrl: revocation } : {}),
+    scopes: [],
+    clientId: key('client_id'),
+    clientSecret: key('client_secret'),
+  };
+}
+
+function clientCredentialsPlan(s: Json, key: RoleKey): AuthPlan {
+  const flow = (s.flows as Json).clientCredentials as Json;
+  return {
+    kind: 'oauth2_client_credentials',
+    tokenUrl: flow.tokenUrl as string,
+    scopes: [],
+    clientId: key('client_id'),
+    clientSecret: key('client_secret'),
+  };
+}
+
+/** The credentials of one supported scheme, from its kind and its (final) field keys. */
+function schemeCredentials(name: string, kind: SchemeKind, s: Json, proposals: FieldProposal[]): SchemeCredentials {
+  const mine = proposals.filter((p) => p.scheme === name);
+  const key: RoleKey = (role) => mine.find((p) => p.role === role)!.key;
+  const creds: SchemeCredentials = {
+    scheme: name,
+    fields: mine.map((p) => ({ key: p.key, secret: p.secret })),
+    explicit: mine.some((p) => p.explicit),
+  };
+  if (kind === 'apiKey') {
+    const where = s.in === 'header' ? 'headers' : s.in === 'query' ? 'query' : 'cookies';
+    creds[where] = { [s.name as string]: `{${key('value')}}` };
+  } else if (kind === 'bearer') {
+    creds.auth = { kind: 'bearer', token: key('token') };
+  } else if (kind === 'basic') {
+    creds.auth = { kind: 'basic', username: key('username'), password: key('password') };
+  } else if (kind === 'user_oauth') {
+    creds.auth = userOAuthPlan(s, key);
+  } else if (kind === 'oauth2_authorization_code') {
+    creds.auth = authorizationCodePlan(s, key);
+  } else {
+    creds.auth = clientCredentialsPlan(s, key);
+  }
+  return creds;
+}
+
 /**
  * Credential fields for the security schemes of a document. apiKey and HTTP bearer schemes use a field
  * named after the scheme (sanitised to an identifier); HTTP basic uses `username`/`password` and OAuth2 client credentials `client_id`/`client_secret`, prefixed
@@ -81,8 +288,8 @@ export function securityModel(doc: Json): SecurityModel {
   const schemes = new Map<string, SchemeCredentials>();
   const unsupported = new Map<string, string>();
   const refused: SecurityModel['refused'] = [];
-  const proposals: { scheme: string; role: string; key: string; secret: boolean; explicit: boolean }[] = [];
-  const kinds = new Map<string, { kind: string; s: Json }>();
+  const proposals: FieldProposal[] = [];
+  const kinds = new Map<string, { kind: SchemeKind; s: Json }>();
 
   for (const name of Object.keys(defined)) {
     const s = deref(doc, defined[name]);
@@ -90,147 +297,18 @@ export function securityModel(doc: Json): SecurityModel {
       unsupported.set(name, 'the security scheme is not an object');
       continue;
     }
-    const own = isObject(s['x-toolplane-credential-fields'])
-      ? (s['x-toolplane-credential-fields'] as Record<string, string>)
-      : {};
-    const propose = (role: string, fallback: string, secret: boolean): void => {
+    const own = isObject(s['x-toolplane-credential-fields']) ? (s['x-toolplane-credential-fields'] as OwnFields) : {};
+    const c = classifyScheme(name, s, own);
+    if (c.refused) refused.push(...c.refused);
+    for (const [role, fallback, secret] of c.roles ?? []) {
       proposals.push({ scheme: name, role, key: own[role] ?? fallback, secret, explicit: own[role] !== undefined });
-    };
-    const type = typeof s.type === 'string' ? s.type : '';
-    const httpScheme = typeof s.scheme === 'string' ? s.scheme.toLowerCase() : '';
-    const person = personOAuthOf(s);
-    if ((type === 'oauth2' || type === 'openIdConnect') && person) {
-      // A connector opted in (`user_oauth`, ADR 0028): each person connects their own account with the
-      // workspace's OAuth app (the instance's `client_id`/`client_secret`), as a descriptor's `oauth2_authorization_code`.
-      propose('client_id', own.client_id ?? 'client_id', false);
-      propose('client_secret', own.client_secret ?? 'client_secret', true);
-      kinds.set(name, { kind: 'user_oauth', s });
-    } else if (type === 'apiKey') {
-      if (typeof s.name !== 'string' || !['header', 'query', 'cookie'].includes(String(s.in))) {
-        unsupported.set(name, 'an apiKey scheme needs `name` and `in` (header, query or cookie)');
-        continue;
-      }
-      propose('value', fieldKey(name), true);
-      kinds.set(name, { kind: 'apiKey', s });
-    } else if (type === 'http' && httpScheme === 'bearer') {
-      propose('token', fieldKey(name), true);
-      kinds.set(name, { kind: 'bearer', s });
-    } else if (type === 'http' && httpScheme === 'basic') {
-      propose('username', 'username', false);
-      propose('password', 'password', true);
-      kinds.set(name, { kind: 'basic', s });
-    } else if (
-      type === 'oauth2' &&
-      isObject(s.flows) &&
-      isObject(s.flows.clientCredentials) &&
-      typeof s.flows.clientCredentials.tokenUrl === 'string'
-    ) {
-      propose('client_id', 'client_id', false);
-      propose('client_secret', 'client_secret', true);
-      kinds.set(name, { kind: 'oauth2', s });
-    } else if (
-      type === 'oauth2' &&
-      isObject(s.flows) &&
-      isObject(s.flows.authorizationCode) &&
-      typeof s.flows.authorizationCode.authorizationUrl === 'string' &&
-      typeof s.flows.authorizationCode.tokenUrl === 'string' &&
-      own.client_id !== undefined
-    ) {
-      // People's own accounts (ADR 0027): for now only where the scheme names its app's fields (connector
-      // descriptors' `oauth2_authorization_code`); other documents' authorization-code flows take a ready token below.
-      // The browser is sent to its authorizationUrl and the workers post to the others: http(s) only (`HttpUrl`).
-      const at = `/components/securitySchemes/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-      const flow = (s.flows as Json).authorizationCode as Json;
-      const endpoints: [string, unknown][] = [
-        [`${at}/flows/authorizationCode/authorizationUrl`, flow.authorizationUrl],
-        [`${at}/flows/authorizationCode/tokenUrl`, flow.tokenUrl],
-        [`${at}/flows/authorizationCode/refreshUrl`, flow.refreshUrl],
-        [`${at}/x-toolplane-revocation-url`, s['x-toolplane-revocation-url']],
-      ];
-      const bad = endpoints.filter(([, url]) => url !== undefined && !(typeof url === 'string' && isHttpUrl(url)));
-      if (bad.length > 0) {
-        for (const [path] of bad) refused.push({ path, message: 'must be an http(s) URL' });
-        unsupported.set(name, 'an endpoint of its authorizationCode flow is not an http(s) URL');
-        continue;
-      }
-      propose('client_id', own.client_id, false);
-      propose('client_secret', own.client_secret ?? 'client_secret', true);
-      kinds.set(name, { kind: 'oauth2_authorization_code', s });
-    } else if (type === 'oauth2' || type === 'openIdConnect') {
-      propose('token', fieldKey(name), true);
-      kinds.set(name, { kind: 'bearer', s });
-      unsupported.set(
-        name,
-        `${type} ${type === 'oauth2' ? 'flows other than clientCredentials are' : 'is'} not run by the platform: field "${own.token ?? fieldKey(name)}" takes a ready access token (sent as Bearer)`,
-      );
-    } else {
-      unsupported.set(
-        name,
-        `security scheme type ${JSON.stringify(type)}${httpScheme ? ` (${httpScheme})` : ''} is not supported; operations requiring only it are called without credentials`,
-      );
     }
+    if (c.kind) kinds.set(name, { kind: c.kind, s });
+    if (c.unsupported !== undefined) unsupported.set(name, c.unsupported);
   }
 
-  // Field keys shared by two schemes are prefixed with the scheme name (deterministic, order-free).
-  const byKey = new Map<string, Set<string>>();
-  for (const p of proposals) {
-    const key = fieldKey(p.key);
-    p.key = key;
-    (byKey.get(key) ?? byKey.set(key, new Set()).get(key)!).add(p.scheme);
-  }
-  for (const p of proposals) if (!p.explicit && byKey.get(p.key)!.size > 1) p.key = fieldKey(`${p.scheme}_${p.key}`);
-
-  for (const [name, { kind, s }] of kinds) {
-    const mine = proposals.filter((p) => p.scheme === name);
-    const key = (role: string): string => mine.find((p) => p.role === role)!.key;
-    const creds: SchemeCredentials = {
-      scheme: name,
-      fields: mine.map((p) => ({ key: p.key, secret: p.secret })),
-      explicit: mine.some((p) => p.explicit),
-    };
-    if (kind === 'apiKey') {
-      const where = s.in === 'header' ? 'headers' : s.in === 'query' ? 'query' : 'cookies';
-      creds[where] = { [s.name as string]: `{${key('value')}}` };
-    } else if (kind === 'bearer') {
-      creds.auth = { kind: 'bearer', token: key('token') };
-    } else if (kind === 'basic') {
-      creds.auth = { kind: 'basic', username: key('username'), password: key('password') };
-    } else if (kind === 'user_oauth') {
-      const p = personOAuthOf(s)!;
-      creds.auth = {
-        kind: 'oauth2_authorization_code',
-        authorizeUrl: p.authorizationUrl,
-        tokenUrl: p.tokenUrl,
-        ...(p.refreshUrl !== undefined ? { refreshUrl: p.refreshUrl } : {}),
-        ...(p.revocationUrl !== undefined ? { revocationUrl: p.revocationUrl } : {}),
-        scopes: p.scopes ?? [],
-        clientId: key('client_id'),
-        clientSecret: key('client_secret'),
-      };
-    } else if (kind === 'oauth2_authorization_code') {
-      const flow = (s.flows as Json).authorizationCode as Json;
-      const revocation = s['x-toolplane-revocation-url'];
-      creds.auth = {
-        kind: 'oauth2_authorization_code',
-        authorizeUrl: flow.authorizationUrl as string,
-        tokenUrl: flow.tokenUrl as string,
-        ...(typeof revocation === 'string' ? { revocationUrl: revocation } : {}),
-        scopes: [],
-        clientId: key('client_id'),
-        clientSecret: key('client_secret'),
-      };
-    } else {
-      const flow = (s.flows as Json).clientCredentials as Json;
-      creds.auth = {
-        kind: 'oauth2_client_credentials',
-        tokenUrl: flow.tokenUrl as string,
-        scopes: [],
-        clientId: key('client_id'),
-        clientSecret: key('client_secret'),
-      };
-    }
-    schemes.set(name, creds);
-  }
+  assignFieldKeys(proposals);
+  for (const [name, { kind, s }] of kinds) schemes.set(name, schemeCredentials(name, kind, s, proposals));
   return { schemes, unsupported, refused };
 }
 
