@@ -17,7 +17,6 @@ export const sizeExceptions = [
       'services/worker/src/workflow-credentials.ts': { lines: 81 },
       'services/worker/src/remote-tools.ts': { lines: 83, params: 6 },
       'services/worker/src/connect-links.ts': { params: 6 },
-      'services/worker/src/app.ts': { lines: 166 },
       'packages/queue/src/reply-channel.ts': { params: 6 },
       'packages/telemetry/src/metrics.ts': { params: 5 },
     },

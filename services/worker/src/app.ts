@@ -26,7 +26,7 @@ import { RateLimits } from './rate-limits.ts';
 import type { WorkerEnv } from './env.ts';
 import { configureOutbound, parseOutboundAllow } from './outbound-guard.ts';
 import { ExecutionLeases } from './execution-lease.ts';
-import { configureUpstreamConnections } from './http-operation.ts';
+import { configureUpstreamConnections, type HttpLimits } from './http-operation.ts';
 import { createAbandonedJobHandler, createToolInvocationProcessor, RunningInvocations } from './processor.ts';
 import { requestCredentialOpener } from './request-credentials.ts';
 import { SecretResolver } from './secret-resolver.ts';
@@ -76,10 +76,24 @@ function storeWriterFor(env: WorkerEnv): SecretsWriter {
   return new LocalSealedSecretsWriter(env.SECRETS_DIR!, publicKey);
 }
 
-export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> = {}) {
-  const log = overrides.log ?? createLogger({ service: 'worker', level: env.LOG_LEVEL, mixin: logMixin() });
-  const secrets = overrides.secrets ?? secretsReaderFor(env);
-  // Every upstream request of this process goes through the outbound guard (SSRF policy).
+/** Redis, the caches it invalidates, and what every handler shares. */
+interface Core {
+  env: WorkerEnv;
+  log: Logger;
+  secrets: SecretsReader;
+  redis: Redis;
+  records: ExecutionRecordSink;
+  httpLimits: HttpLimits;
+  resolver: SecretResolver;
+  keys: ReturnType<typeof redisKeys>;
+  running: RunningInvocations;
+  debug: DebugSessions;
+  /** The subscriber connection: credential updates, cancellations, debug sessions. */
+  events: Redis;
+}
+
+/** Every upstream request of this process goes through the outbound guard (SSRF policy). */
+function configureEgress(env: WorkerEnv): void {
   configureOutbound({
     policy: parseOutboundAllow(env.OUTBOUND_ALLOW),
     connectTimeoutMs: env.HTTP_CONNECT_TIMEOUT_MS,
@@ -87,6 +101,9 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES,
   });
   configureUpstreamConnections(env.HTTP_MAX_CONNECTIONS_PER_ORIGIN);
+}
+
+function openCore(env: WorkerEnv, log: Logger, secrets: SecretsReader): Core {
   // BullMQ's blocking connections (duplicates of this one) need `maxRetriesPerRequest: null`: commands
   // wait for a reconnection, attempted at least every second.
   // Commands of one event-loop turn (replies, leases, records) leave in one socket write.
@@ -112,6 +129,12 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     maxEntries: env.PLAN_CACHE_MAX,
   });
   const events = redis.duplicate();
+  const core: Core = { env, log, secrets, redis, records, httpLimits, resolver, keys, running, debug, events };
+  listenForEvents(core);
+  return core;
+}
+
+function listenForEvents({ log, redis, events, keys, running, debug, resolver }: Core): void {
   // Both reconnect by themselves; an outage shows in /readyz.
   redis.on('error', () => undefined);
   events.on('error', () => undefined);
@@ -127,6 +150,18 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     resolver.invalidate(undefined);
     debug.invalidate(undefined);
   });
+}
+
+/** The Redis-backed clients the invocation processor and the data-plane tasks share. */
+interface Clients {
+  leases: ExecutionLeases;
+  userTokens: UserTokenKeeper;
+  plans: PlanCache;
+  connectLinks: ConnectLinks;
+}
+
+function buildClients(core: Core, overrides: Partial<WorkerDeps>): Clients {
+  const { env, redis, secrets, httpLimits } = core;
   const leases = new ExecutionLeases(redis, env.REDIS_PREFIX, env.EXECUTION_LEASE_GRACE_MS);
   // Created on the first person's call: a worker whose tools all use stored credentials never builds the writer.
   let tokenWriter = overrides.tokenWriter;
@@ -141,10 +176,16 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
       delete: async (name) => void (await (tokenWriter ??= tokenWriterFor(env)).delete(name)),
     },
   });
-  const requestCredentialsKey = env.REQUEST_CREDENTIALS_PRIVATE_KEY_FILE ?? env.SECRETS_PRIVATE_KEY_FILE;
   const plans = new PlanCache(redis, env.REDIS_PREFIX, env.PLAN_CACHE_MAX);
   const connectLinks = new ConnectLinks(redis, env.REDIS_PREFIX, env.PUBLIC_API_URL);
-  const processor = createToolInvocationProcessor({
+  return { leases, userTokens, plans, connectLinks };
+}
+
+function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createToolInvocationProcessor> {
+  const { env, log, redis, keys, records, running, debug, resolver, httpLimits } = core;
+  const { plans, leases, userTokens, connectLinks } = clients;
+  const requestCredentialsKey = env.REQUEST_CREDENTIALS_PRIVATE_KEY_FILE ?? env.SECRETS_PRIVATE_KEY_FILE;
+  return createToolInvocationProcessor({
     plans,
     secrets: resolver,
     rateLimits: new RateLimits(redis, env.REDIS_PREFIX),
@@ -170,6 +211,10 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     userTokens,
     connectLinks,
   });
+}
+
+/** What both queues' consumers share: stall detection, and how invalid jobs and queue errors are logged. */
+function consumerCommon({ env, log }: Core) {
   const stalled = {
     lockDurationMs: env.WORKER_LOCK_DURATION_MS,
     stalledIntervalMs: env.WORKER_STALLED_INTERVAL_MS,
@@ -184,6 +229,26 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     lastQueueError = Date.now();
     log.warn({ err }, 'queue error (BullMQ reconnects by itself)');
   };
+  return { stalled, onInvalidJob, onError };
+}
+
+/** The part of a consumer that start and stop use. */
+interface Consumer {
+  start(): void;
+  waitUntilReady(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+interface Consumers {
+  consumer: Consumer;
+  tasks: Consumer;
+}
+
+function buildConsumers(core: Core, clients: Clients): Consumers {
+  const { env, log, redis, records, resolver, httpLimits } = core;
+  const { leases, plans, userTokens, connectLinks } = clients;
+  const processor = buildProcessor(core, clients);
+  const common = consumerCommon(core);
   const consumer = new ReplyingConsumer({
     redis,
     prefix: env.REDIS_PREFIX,
@@ -194,9 +259,7 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
     handle: processor,
     message: toolReplyMessage,
     onAbandoned: createAbandonedJobHandler({ leases, plans, records, log }),
-    onInvalidJob,
-    stalled,
-    onError,
+    ...common,
   });
   observeQueueDepth(queueNames.toolInvocations, () => consumer.jobCounts());
   // Egress on behalf of the control plane (connector test endpoints, external MCP tool lists), and the edge's
@@ -214,48 +277,77 @@ export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> =
       revokeOAuthConnection: createOAuthRevokeHandler({ secrets: resolver, userTokens }),
       createConnectLink: createConnectLinkHandler({ plans, secrets: resolver, links: connectLinks }),
     }),
-    onInvalidJob,
-    stalled,
-    onError,
+    ...common,
   });
+  return { consumer, tasks };
+}
 
-  let ready = false;
-  let health: Server | undefined;
+interface Parts {
+  core: Core;
+  consumers: Consumers;
+  /** Set by start(), cleared by stop(). */
+  live: { ready: boolean; health?: Server };
+}
 
+function healthUrl({ core, live }: Parts): string | undefined {
+  const addr = live.health?.address() as AddressInfo | undefined;
+  return addr ? `http://${core.env.HEALTH_HOST}:${addr.port}` : undefined;
+}
+
+async function listenHealth({ core, live }: Parts): Promise<void> {
+  const { env, redis } = core;
+  if (env.HEALTH_PORT === undefined) return;
+  const health = createServer((req, res) => {
+    // Ready: started, and Redis (its only source of work) reachable.
+    const ok = req.url === '/healthz' || (req.url === '/readyz' && live.ready && redis.status === 'ready');
+    res
+      .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
+  });
+  live.health = health;
+  await new Promise<void>((resolve) => health.listen(env.HEALTH_PORT, env.HEALTH_HOST, resolve));
+}
+
+async function start(parts: Parts): Promise<void> {
+  const { core, consumers, live } = parts;
+  const { env, log, events, keys } = core;
+  const { consumer, tasks } = consumers;
+  await events.subscribe(keys.secretsChanged, keys.cancel, keys.debugSessionChanged);
+  consumer.start();
+  tasks.start();
+  await Promise.all([consumer.waitUntilReady(), tasks.waitUntilReady()]);
+  live.ready = true;
+  await listenHealth(parts);
+  log.info({ concurrency: env.WORKER_CONCURRENCY, health: healthUrl(parts) }, 'worker ready');
+}
+
+async function stop({ core, consumers, live }: Parts): Promise<void> {
+  const { log, records, events, redis } = core;
+  live.ready = false;
+  await Promise.all([consumers.consumer.close(), consumers.tasks.close()]);
+  await records.flush();
+  const unwritten = records.close();
+  if (unwritten > 0) log.error({ unwritten }, 'execution records not written at shutdown (Redis unreachable)');
+  const { health } = live;
+  await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
+  events.disconnect();
+  redis.disconnect();
+  log.info('worker stopped');
+  log.flush();
+}
+
+export function createWorkerApp(env: WorkerEnv, overrides: Partial<WorkerDeps> = {}) {
+  const log = overrides.log ?? createLogger({ service: 'worker', level: env.LOG_LEVEL, mixin: logMixin() });
+  const secrets = overrides.secrets ?? secretsReaderFor(env);
+  configureEgress(env);
+  const core = openCore(env, log, secrets);
+  const consumers = buildConsumers(core, buildClients(core, overrides));
+  const parts: Parts = { core, consumers, live: { ready: false } };
   return {
     get healthUrl(): string | undefined {
-      const addr = health?.address() as AddressInfo | undefined;
-      return addr ? `http://${env.HEALTH_HOST}:${addr.port}` : undefined;
+      return healthUrl(parts);
     },
-    async start() {
-      await events.subscribe(keys.secretsChanged, keys.cancel, keys.debugSessionChanged);
-      consumer.start();
-      tasks.start();
-      await Promise.all([consumer.waitUntilReady(), tasks.waitUntilReady()]);
-      ready = true;
-      if (env.HEALTH_PORT !== undefined) {
-        health = createServer((req, res) => {
-          // Ready: started, and Redis (its only source of work) reachable.
-          const ok = req.url === '/healthz' || (req.url === '/readyz' && ready && redis.status === 'ready');
-          res
-            .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
-            .end(JSON.stringify({ status: ok ? 'ok' : 'unavailable' }));
-        });
-        await new Promise<void>((resolve) => health!.listen(env.HEALTH_PORT, env.HEALTH_HOST, resolve));
-      }
-      log.info({ concurrency: env.WORKER_CONCURRENCY, health: this.healthUrl }, 'worker ready');
-    },
-    async stop() {
-      ready = false;
-      await Promise.all([consumer.close(), tasks.close()]);
-      await records.flush();
-      const unwritten = records.close();
-      if (unwritten > 0) log.error({ unwritten }, 'execution records not written at shutdown (Redis unreachable)');
-      await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
-      events.disconnect();
-      redis.disconnect();
-      log.info('worker stopped');
-      log.flush();
-    },
+    start: () => start(parts),
+    stop: () => stop(parts),
   };
 }
