@@ -574,6 +574,43 @@ describe('access policies', () => {
     await unwrap(api.DELETE('/access_policies/{id}', { params: { path: { id: policy.id } } }));
   });
 
+  it('a condition on caller.key_name: the key’s name reaches the edge, and its new name after a rename', async () => {
+    const key = await newKey({ name: 'ops-key', scopes: ['runtime'] });
+    const policy = await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'support-keys',
+          principals: [{ type: 'api_key', value: key.id }],
+          servers: [serverA.serverId],
+          tools: ['search_tickets'],
+          condition: 'caller.key_name.startsWith("support-")',
+        },
+      }),
+    );
+    const headers = { 'x-api-key': key.key };
+    const search = async () => {
+      const client = await connect(serverA.mcpUrl, headers);
+      try {
+        return await client.callTool({ name: 'search_tickets', arguments: { limit: 1 } });
+      } finally {
+        await client.close();
+      }
+    };
+    await afterPropagation(
+      () => toolNames(serverA.mcpUrl, headers),
+      (n) => n.length === 1,
+    );
+    const refused = await search();
+    expect(refused.isError).toBe(true);
+    expect((refused.content as { text: string }[])[0]!.text).toContain(
+      'caller.key_name.startsWith("support-") is false',
+    );
+    await unwrap(api.PATCH('/api_keys/{id}', { params: { path: { id: key.id } }, body: { name: 'support-eu' } }));
+    const renamed = await afterPropagation(search, (r) => !r.isError);
+    expect(renamed.isError).toBeFalsy();
+    await unwrap(api.DELETE('/access_policies/{id}', { params: { path: { id: policy.id } } }));
+  });
+
   it('SMART mode: search shows allowed tools only, execute_tool of another is denied and recorded', async () => {
     const key = await newKey({ name: 'smart-one', scopes: ['runtime'] });
     await unwrap(

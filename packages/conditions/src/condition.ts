@@ -142,6 +142,8 @@ export interface Explanation {
   reason?: string;
   /** The part of the condition that failed (the first top-level `&&` operand that is not true, or where an error arose). */
   failed?: { text: string; start: number; end: number };
+  /** True when an error (a missing argument or field, another type, data over the limits) made it false, not a value. */
+  error?: true;
 }
 
 const readable = (s: string) => s.replaceAll(RUNTIME_MATCHES, 'matches');
@@ -152,11 +154,11 @@ function fromError(condition: Condition, e: unknown): Explanation {
   let reason = readable(err.summary ?? err.message?.split('\n')[0] ?? String(e));
   if (err.code === 'no_such_key')
     reason += ' (the call has no such argument or field: has(args.x) tests whether it is there)';
-  if (!err.range) return { value: false, reason };
+  if (!err.range) return { value: false, reason, error: true };
   const { start, end } = err.range;
   const part = condition[internal].conjuncts.find((p) => p.start <= start && end <= p.end);
   const at = part && condition[internal].conjuncts.length > 1 ? part : { start, end };
-  return { value: false, reason, failed: { text: condition.text.slice(at.start, at.end), ...at } };
+  return { value: false, reason, failed: { text: condition.text.slice(at.start, at.end), ...at }, error: true };
 }
 
 /**
@@ -178,7 +180,7 @@ function explainWithoutStacks(condition: Condition, activation: ConditionActivat
   let result: unknown;
   try {
     const over = checkDataLimits(c.points, activation);
-    if (over) return { value: false, reason: over };
+    if (over) return { value: false, reason: over, error: true };
     result = c.run(activation);
   } catch (e) {
     return fromError(condition, e);
@@ -197,14 +199,11 @@ function explainWithoutStacks(condition: Condition, activation: ConditionActivat
       try {
         if (run(activation) !== true) return { value: false, reason: `${failed.text} is false`, failed };
       } catch (e) {
-        return { value: false, reason: fromError(condition, e).reason ?? `${failed.text} failed`, failed };
+        return { value: false, reason: fromError(condition, e).reason ?? `${failed.text} failed`, failed, error: true };
       }
     }
   }
   const whole = { text: condition.text, start: 0, end: condition.text.length };
-  return {
-    value: false,
-    reason: result === false ? 'the condition is false' : 'the condition did not give true or false',
-    failed: whole,
-  };
+  if (result === false) return { value: false, reason: 'the condition is false', failed: whole };
+  return { value: false, reason: 'the condition did not give true or false', failed: whole, error: true };
 }

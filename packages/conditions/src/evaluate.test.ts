@@ -155,6 +155,12 @@ describe('explain', () => {
     expect(e.reason).toContain('No such key: amount');
     expect(e.reason).toContain('has(args.x)');
     expect(e.failed?.text).toBe('args.amount <= 100');
+    expect(e.error).toBe(true);
+  });
+
+  it('tells an error from a false value', () => {
+    expect(explain(c, call({ amount: 150 })).error).toBeUndefined();
+    expect(explain(compiled('args.id.matches("^[0-9]+$")'), call({ id: 7 })).error).toBe(true);
   });
 
   it('names the whole condition when it is not a conjunction, and speaks of matches as written', () => {

@@ -194,6 +194,17 @@ describe('authenticate: API keys', () => {
     expect([...caller.loaded.tools.keys()]).toEqual(['get']);
     expect(caller.loaded.restriction?.hidden('create')).toBe(true);
   });
+
+  it('a conditional grant: conditions see the key id and name (a record without a name: no key_name)', async () => {
+    const conditional = { ...rule([{ type: 'api_key', value: 'k1' }], ['get']), condition: 'caller.key_name == "ops"' };
+    const named = setup({ keys: { 'tp-key-1': key('k1', { name: 'ops' }) }, policies: [conditional] });
+    const caller = await named.authenticate(request({ 'x-api-key': 'tp-key-1' }));
+    expect(caller.conditions?.caller).toEqual({ key_id: 'k1', key_name: 'ops' });
+    const unnamed = setup({ policies: [conditional] });
+    expect((await unnamed.authenticate(request({ 'x-api-key': 'tp-key-1' }))).conditions?.caller).toEqual({
+      key_id: 'k1',
+    });
+  });
 });
 
 describe('authenticate: no credential', () => {

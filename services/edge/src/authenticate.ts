@@ -1,8 +1,8 @@
+import { decideAccess, type CallConditions, type CallerIdentity, type ToolConditions } from '@toolplane/access';
 import { clientKey } from '@toolplane/config';
 import type { ApiKeyRecord, Principal, WorkspaceAccess } from '@toolplane/contracts';
 import type { ExecutionRecordSink } from '@toolplane/queue';
-import type { CallConditions, ToolConditions } from './access-conditions.ts';
-import { decideAccess, restrictCatalog, writeDenial, type CallerIdentity } from './access.ts';
+import { restrictCatalog, writeDenial } from './access.ts';
 import { hashApiKey } from './api-keys.ts';
 import type { LoadedCatalog } from './catalogs.ts';
 import type { TokenCheck } from './oauth.ts';
@@ -90,6 +90,8 @@ interface Credentialed {
   readonly workspaceId: string;
   /** The principal's key id (key callers) or subject (token callers; `anonymous`). */
   readonly keyId?: string;
+  /** The key's name (key callers, from its record; absent from records published before names were). */
+  readonly keyName?: string | undefined;
   readonly subject?: string;
   /** The caller as access decisions see the credential. */
   readonly identity: CallerIdentity;
@@ -156,12 +158,13 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
   };
 }
 
-/** The caller as policy conditions see it (`caller.*`; the edge does not know a key's name: no `key_name`). */
+/** The caller as policy conditions see it (`caller.*`). */
 function callConditions(rules: ToolConditions, c: Credentialed, acting: ActingAs | undefined): CallConditions {
   return {
     rules,
     caller: {
       ...(c.keyId !== undefined ? { key_id: c.keyId } : {}),
+      ...(c.keyName !== undefined ? { key_name: c.keyName } : {}),
       ...(c.keyId === undefined && !c.identity.anonymous && c.subject !== undefined ? { subject: c.subject } : {}),
       ...(c.claims ? { claims: c.claims } : {}),
       ...(acting ? { user: acting.username } : {}),
@@ -232,6 +235,7 @@ async function keyCaller(
     serverId,
     workspaceId: record.workspaceId,
     keyId: record.keyId,
+    keyName: record.name,
     identity: { keyId: record.keyId, keyServerIds: record.serverIds },
     loaded,
     credential: { kind: 'key', keyHash },

@@ -1,7 +1,7 @@
 import { PolicyPrincipal } from '@toolplane/contracts';
 import { z } from 'zod';
 import { json, jsonBody, noContent, pathParams, problems, type RouteDoc } from '../../openapi/registry.ts';
-import { PolicyBody, UpdatePolicyBody } from './schemas.ts';
+import { ExplainBody, PolicyBody, UpdatePolicyBody } from './schemas.ts';
 
 const timestamp = z.iso.datetime();
 
@@ -28,12 +28,76 @@ const AccessPolicy = z
 
 const tags = ['access policies'];
 
+/** A policy's condition on the explained call (`ConditionResult` of @toolplane/access). */
+const ExplainedCondition = z
+  .object({
+    expression: z.string(),
+    result: z
+      .boolean()
+      .nullable()
+      .describe('Whether it holds for the call; null: not evaluated (the policy does not apply to the call).'),
+    error: z
+      .string()
+      .nullable()
+      .describe('What made it false when that was an error: a missing argument, another type, data over the limits.'),
+    failed: z.string().nullable().describe('The part of the condition that was not true.'),
+  })
+  .strict();
+
+const AccessExplanation = z
+  .object({
+    decision: z.enum(['allow', 'deny']).describe('What the edge does with this call (before it runs).'),
+    reason: z.string().describe('One sentence: what grants the call, or the refusal the edge gives, word for word.'),
+    caller: z.string().describe('The caller as refusals name it.'),
+    server: z.object({ id: z.uuid(), name: z.string() }).strict(),
+    tool: z.string(),
+    policies: z.array(
+      z
+        .object({
+          id: z.uuid(),
+          name: z.string(),
+          principals_match: z.boolean().describe('Whether it names the caller’s credential or the external user.'),
+          matched_principals: z.array(PolicyPrincipal.strict()),
+          covers_server: z.boolean(),
+          covers_tool: z.boolean(),
+          condition: ExplainedCondition.nullable(),
+          why: z.string().describe('One line: why it grants the call, or why not.'),
+        })
+        .strict()
+        .meta({ id: 'AccessPolicyExplanation' }),
+    ),
+  })
+  .strict()
+  .meta({ id: 'AccessExplanation' });
+
+/** Explaining a decision reads every policy of the workspace: a key limited to servers may not (`refused`). */
+const explainRoute: RouteDoc = {
+  method: 'post',
+  path: '/access_policies/explain',
+  operationId: 'explainAccessDecision',
+  tags,
+  summary: 'Explain the access decision for a caller, a tool and arguments',
+  description:
+    'The decision the edge makes for the call (by the same code, on the policies the edges have) and how each ' +
+    'policy of the workspace reads it: principals, server, tool and condition. A caller, server or tool the ' +
+    'workspace does not have is a 422 naming it. The arguments are not checked against the tool’s input schema ' +
+    '(the edge does that before access conditions).',
+  'x-server-limited-keys': 'refused',
+  'x-audit': false,
+  request: { body: jsonBody(ExplainBody.meta({ id: 'AccessExplanationRequest' })) },
+  responses: {
+    200: json('The decision and each policy’s part in it.', AccessExplanation),
+    ...problems(403, 413, 415, 422),
+  },
+};
+
 /** The access-policies routes, for the OpenAPI document (services/control-plane/src/openapi/document.ts). */
 export const accessPoliciesRoutes: RouteDoc[] = [
   {
     method: 'post',
     path: '/access_policies',
     operationId: 'createAccessPolicy',
+    'x-audit': { action: 'access_policy.create', resource: 'access_policy' },
     tags,
     summary: 'Create an access policy (an allow rule)',
     description: 'Every edge applies the workspace’s policies at once; a 422 lists every problem, references included.',
@@ -67,6 +131,7 @@ export const accessPoliciesRoutes: RouteDoc[] = [
     method: 'patch',
     path: '/access_policies/{id}',
     operationId: 'updateAccessPolicy',
+    'x-audit': { action: 'access_policy.update', resource: 'access_policy' },
     tags,
     summary: 'Change an access policy (the fields given)',
     request: { params: pathParams('id'), body: jsonBody(UpdatePolicyBody.meta({ id: 'UpdateAccessPolicyBody' })) },
@@ -76,9 +141,11 @@ export const accessPoliciesRoutes: RouteDoc[] = [
     method: 'delete',
     path: '/access_policies/{id}',
     operationId: 'deleteAccessPolicy',
+    'x-audit': { action: 'access_policy.delete', resource: 'access_policy' },
     tags,
     summary: 'Delete an access policy',
     request: { params: pathParams('id') },
     responses: { 204: noContent, ...problems(403, 404) },
   },
+  explainRoute,
 ];

@@ -2,27 +2,31 @@ import type { PolicyPrincipal, WorkspaceAccess } from '@toolplane/contracts';
 import type { Db } from '../../db/client.ts';
 import { publicationResources, type RuntimePublisher } from '../../publication/publisher.ts';
 
+/** The workspace's policies as the edges get them (the document `publishWorkspaceAccess` writes), oldest first. */
+export async function workspaceAccess(db: Db, workspaceId: string): Promise<WorkspaceAccess> {
+  const rows = await db.accessPolicy.findMany({
+    where: { workspaceId },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+  });
+  return {
+    v: 1,
+    workspaceId,
+    policies: rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      principals: r.principals as PolicyPrincipal[],
+      servers: r.servers,
+      tools: r.tools,
+      ...(r.condition !== null ? { condition: r.condition } : {}),
+    })),
+  };
+}
+
 /** Publishes one workspace's policies for the edges (replacing the previous set as a whole). */
 export function publishWorkspaceAccess(db: Db, publisher: RuntimePublisher, workspaceId: string): Promise<void> {
   // Read and written under the workspace's publication lock: an older read never overwrites a newer one (ADR 0017).
   return publisher.exclusive(publicationResources.access(workspaceId), async () => {
-    const rows = await db.accessPolicy.findMany({
-      where: { workspaceId },
-      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    });
-    const access: WorkspaceAccess = {
-      v: 1,
-      workspaceId,
-      policies: rows.map((r) => ({
-        id: r.id,
-        name: r.name,
-        principals: r.principals as PolicyPrincipal[],
-        servers: r.servers,
-        tools: r.tools,
-        ...(r.condition !== null ? { condition: r.condition } : {}),
-      })),
-    };
-    await publisher.publishAccess(access);
+    await publisher.publishAccess(await workspaceAccess(db, workspaceId));
   });
 }
 

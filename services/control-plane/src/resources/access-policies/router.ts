@@ -9,6 +9,7 @@ import {
   listAccessPolicies,
   updateAccessPolicy,
 } from './handlers.ts';
+import { explainAccessDecision } from './explain.ts';
 
 /**
  * Access policies (ADR 0013): allow rules granting servers and tools to API keys, OAuth
@@ -19,6 +20,7 @@ export function accessPoliciesRouter(deps: ControlPlaneDeps): Router {
   const r = apiRouter();
   r.use(jsonBody(deps.env.MAX_BODY_BYTES));
   r.post('/', handle(deps, createAccessPolicy));
+  r.post('/explain', handle(deps, explainAccessDecision));
   r.get('/', handle(deps, listAccessPolicies));
   r.get('/:id', handle(deps, getAccessPolicy));
   r.patch('/:id', handle(deps, updateAccessPolicy));

@@ -24,3 +24,45 @@ export const PolicyBody = z
   })
   .strict();
 export const UpdatePolicyBody = PolicyBody.partial().strict();
+
+const Reference = z.string().min(1).max(200);
+
+/** Who to explain a decision for: an API key, an OAuth subject, and/or the external user the caller acts as. */
+const ExplainCaller = z
+  .object({
+    api_key: Reference.optional().describe('An API key id: the caller calls with this key.'),
+    oauth_subject: Reference.optional().describe('An OAuth token’s `sub`: the caller calls with such a token.'),
+    claims: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe('With `oauth_subject`: the token’s claims, as conditions see them (`caller.claims`).'),
+    groups: z
+      .array(Reference)
+      .max(500)
+      .optional()
+      .describe('With `oauth_subject`: the token’s groups (default: the `groups` claim).'),
+    external_user: Reference.optional().describe(
+      'An external user (id or name): with a key or subject, the user it acts as (`x-username`); alone, the user ' +
+        'as an API key no policy names (the workspace’s own credential) acting for them.',
+    ),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.api_key !== undefined && c.oauth_subject !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['oauth_subject'], message: 'name either api_key or oauth_subject' });
+    if (c.api_key === undefined && c.oauth_subject === undefined && c.external_user === undefined)
+      ctx.addIssue({ code: 'custom', path: [], message: 'name api_key, oauth_subject or external_user' });
+    for (const field of ['claims', 'groups'] as const)
+      if (c[field] !== undefined && c.oauth_subject === undefined)
+        ctx.addIssue({ code: 'custom', path: [field], message: `${field} go with oauth_subject` });
+  });
+
+export const ExplainBody = z
+  .object({
+    caller: ExplainCaller,
+    server: Reference.describe('The MCP server: its id or name.'),
+    tool: Reference.describe('The tool’s name, as the caller sees it.'),
+    arguments: z.record(z.string(), z.unknown()).optional().describe('The call’s arguments (default: none).'),
+  })
+  .strict();
+export type ExplainBody = z.infer<typeof ExplainBody>;

@@ -23,10 +23,11 @@ export type KeyRow = {
   revokedAt: Date | null;
 };
 
-/** What the edge reads from Redis for a key (hash → record). */
-function apiKeyRecord(row: Pick<KeyRow, 'id' | 'workspaceId' | 'scopes' | 'serverIds'>): ApiKeyRecord {
+/** What the edge reads from Redis for a key (hash → record); a rename publishes it again (`changeApiKey`). */
+function apiKeyRecord(row: Pick<KeyRow, 'id' | 'name' | 'workspaceId' | 'scopes' | 'serverIds'>): ApiKeyRecord {
   return {
     keyId: row.id,
+    name: row.name,
     workspaceId: row.workspaceId,
     scopes: row.scopes,
     revoked: false,

@@ -1,33 +1,20 @@
 import { describe, expect, it } from '@jest/globals';
-import type { AccessPolicyRule, Catalog, WorkspaceAccess } from '@toolplane/contracts';
-import { conditionRefusal, type CallConditions } from './access-conditions.ts';
-import { decideAccess } from './access.ts';
-import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
+import type { AccessPolicyRule, WorkspaceAccess } from '@toolplane/contracts';
+import { conditionRefusal, type CallConditions, type CallServer, type ConditionalTool } from './call-conditions.ts';
+import { decideAccess } from './decide.ts';
 
 const access = (policies: AccessPolicyRule[]): WorkspaceAccess => ({ v: 1, workspaceId: 'w', policies });
 const key = [{ type: 'api_key' as const, value: 'k' }];
 const user = [{ type: 'external_user' as const, value: 'ann' }];
 
-const catalog = {
-  v: 1,
-  serverId: 's1',
-  workspaceId: 'w',
-  version: 1,
-  name: 'billing',
-  isPublic: false,
-  mode: 'NORMAL',
-  tools: ['refund', 'get'].map((name) => ({
-    tool: { name, description: name, inputSchema: { type: 'object', properties: { amount: { type: 'number' } } } },
-    plan: { kind: 'mcp', server: 'x', url: 'http://x', remoteTool: name },
-  })),
-} as Catalog;
-const loaded = {
-  catalog,
-  tools: new Map(catalog.tools.map((t) => [t.tool.name, { def: t.tool, validate: (() => true) as never }])),
-  meta: new Map(),
-  list: catalog.tools.map((t) => t.tool),
-} as LoadedCatalog;
-const tool = (name: string) => loaded.tools.get(name) as LoadedTool;
+const loaded: CallServer = { catalog: { serverId: 's1', name: 'billing' } };
+const tools = new Map<string, ConditionalTool>(
+  ['refund', 'get'].map((name) => [
+    name,
+    { def: { name, inputSchema: { type: 'object', properties: { amount: { type: 'number' } } } } },
+  ]),
+);
+const tool = (name: string) => tools.get(name)!;
 
 function conditionsOf(policies: AccessPolicyRule[], username?: string): CallConditions | undefined {
   const d = decideAccess(access(policies), { keyId: 'k', ...(username ? { username } : {}) }, 's1');
@@ -105,5 +92,29 @@ describe('conditional grants', () => {
       { ...small, condition: 'caller.key_id == "k" && tool.server_name == "billing" && tool.server_id == "s1"' },
     ])!;
     expect(conditionRefusal(c, loaded, tool('refund'), {})).toBeUndefined();
+  });
+});
+
+describe('the caller conditions see', () => {
+  it('reads caller.key_name', () => {
+    const c: CallConditions = {
+      ...conditionsOf([
+        {
+          id: 'p9',
+          name: 'support',
+          principals: key,
+          servers: ['s1'],
+          tools: ['refund'],
+          condition: 'caller.key_name.startsWith("support-")',
+        },
+      ])!,
+    };
+    const as = (key_name: string | undefined) => ({ ...c, caller: { key_id: 'k', ...(key_name ? { key_name } : {}) } });
+    expect(conditionRefusal(as('support-eu'), loaded, tool('refund'), {})).toBeUndefined();
+    expect(conditionRefusal(as('ops'), loaded, tool('refund'), {})).toContain(
+      'caller.key_name.startsWith("support-") is false',
+    );
+    // Absent (a record published without the name): false, never granted.
+    expect(conditionRefusal(as(undefined), loaded, tool('refund'), {})).toContain('key_name');
   });
 });

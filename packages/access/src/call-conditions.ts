@@ -1,0 +1,129 @@
+import {
+  compileCondition,
+  evaluate,
+  explain,
+  type CompileResult,
+  type ConditionActivation,
+  type ConditionCaller,
+  type Explanation,
+  type JsonSchema,
+} from '@toolplane/conditions';
+import type { AccessPolicyRule, CatalogTool } from '@toolplane/contracts';
+import type { ToolConditions } from './grants.ts';
+
+/**
+ * Conditional grants (ADR 0036, docs/governance.md "Conditions"). A policy with a `condition` grants its
+ * tools only for the calls the condition holds for; such grants are kept apart from unconditional ones, so that a tool
+ * some unconditional grant covers (and the `all` grant) is decided exactly as before, evaluating nothing.
+ */
+
+/** What a caller's calls are checked with: the conditional grants, and the caller as conditions see it. */
+export interface CallConditions {
+  readonly rules: ToolConditions;
+  readonly caller: Readonly<ConditionCaller>;
+}
+
+/** A tool as conditions read it (the edge's loaded tool is one). Compiled conditions are kept per tool object. */
+export interface ConditionalTool {
+  readonly def: Pick<CatalogTool['tool'], 'name' | 'inputSchema' | 'annotations'>;
+}
+
+/** The server a call goes to (the edge's loaded catalog is one). */
+export interface CallServer {
+  readonly catalog: { readonly serverId: string; readonly name: string };
+}
+
+/** Each policy's condition compiled once per published document (the rule object) and tool (its input schema). */
+const compiled = new WeakMap<AccessPolicyRule, WeakMap<ConditionalTool, CompileResult>>();
+
+function compiledFor(rule: AccessPolicyRule, tool: ConditionalTool): CompileResult {
+  let byTool = compiled.get(rule);
+  if (!byTool) compiled.set(rule, (byTool = new WeakMap()));
+  let result = byTool.get(tool);
+  if (!result) {
+    result = compileCondition(rule.condition ?? '', { inputSchema: tool.def.inputSchema as JsonSchema });
+    byTool.set(tool, result);
+  }
+  return result;
+}
+
+/** What a call of `tool` with `args` is, as conditions see it. */
+export function conditionActivation(
+  caller: Readonly<ConditionCaller>,
+  server: CallServer,
+  tool: ConditionalTool,
+  args: Readonly<Record<string, unknown>>,
+): ConditionActivation {
+  const { catalog } = server;
+  const annotations = tool.def.annotations as Readonly<Record<string, unknown>> | undefined;
+  return {
+    caller,
+    tool: {
+      name: tool.def.name,
+      server_id: catalog.serverId,
+      server_name: catalog.name,
+      ...(annotations ? { annotations } : {}),
+    },
+    args,
+  };
+}
+
+const holds = (rule: AccessPolicyRule, tool: ConditionalTool, activation: ConditionActivation) => {
+  const c = compiledFor(rule, tool);
+  return c.ok && evaluate(c.condition, activation);
+};
+
+/** How one policy's condition reads this call: compiled against the tool (or its first problem), then explained. */
+export type ConditionReading = { compiled: false; problem: string } | ({ compiled: true } & Explanation);
+
+/** Evaluates one policy's condition on a call, saying why it is false (not the hot path: refusals and explanations). */
+export function readCondition(
+  rule: AccessPolicyRule,
+  tool: ConditionalTool,
+  activation: ConditionActivation,
+): ConditionReading {
+  const c = compiledFor(rule, tool);
+  if (!c.ok) return { compiled: false, problem: c.problems[0]?.message ?? 'invalid' };
+  return { compiled: true, ...explain(c.condition, activation) };
+}
+
+/** The name of a policy in refusals: `access policy "name" (id)`. */
+export function policyName(rule: AccessPolicyRule): string {
+  return rule.name !== undefined ? `access policy "${rule.name}" (${rule.id})` : `access policy ${rule.id}`;
+}
+
+/** Why one policy's condition does not hold for this call (for the refusal's message and record). */
+function whyNot(rule: AccessPolicyRule, tool: ConditionalTool, activation: ConditionActivation): string {
+  const policy = policyName(rule);
+  const e = readCondition(rule, tool, activation);
+  if (!e.compiled) return `${policy}: its condition does not apply to this tool (${e.problem})`;
+  if (e.failed && (e.reason === undefined || e.reason === 'the condition is false'))
+    return `${policy}: ${e.failed.text} is false`;
+  const part = e.failed && e.reason && !e.reason.includes(e.failed.text) ? ` (in ${e.failed.text})` : '';
+  return `${policy}: ${e.reason ?? 'the condition is false'}${part}`;
+}
+
+/**
+ * Undefined when the call is allowed: every clause of the tool has a policy whose condition holds (evaluated in
+ * order, stopping at the first). Else the refusal's message, naming each policy of the failed clause and what of
+ * its condition failed.
+ */
+export function conditionRefusal(
+  conditions: CallConditions,
+  server: CallServer,
+  tool: ConditionalTool,
+  args: Readonly<Record<string, unknown>>,
+): string | undefined {
+  const clauses = conditions.rules.clauses(tool.def.name);
+  if (clauses.length === 0) return undefined;
+  const activation = conditionActivation(conditions.caller, server, tool, args);
+  for (const clause of clauses) {
+    if (clause.some((rule) => holds(rule, tool, activation))) continue;
+    const why = clause.map((rule) => whyNot(rule, tool, activation));
+    return (
+      `Access denied: tool "${tool.def.name}" is granted to this caller only under a condition, and it does not ` +
+      `hold for this call: ${why.length > 0 ? why.join('; ') : 'no access policy grants it'}.`
+    );
+  }
+  return undefined;
+}

@@ -1,0 +1,12 @@
+/**
+ * Access decisions (ADR 0013, ADR 0036): which tools a caller may use on a server, by the workspace's access policies
+ * and their conditions. The edge decides every request and call with these functions; the control plane explains a
+ * decision with the same ones (`explainAccess`), so the two cannot drift.
+ */
+export { decideAccess, hiddenToolRefusal } from './decide.ts';
+export type { CallerIdentity } from './decide.ts';
+export type { ToolConditions, ToolGrant } from './grants.ts';
+export { conditionRefusal } from './call-conditions.ts';
+export type { CallConditions, ConditionalTool } from './call-conditions.ts';
+export { explainAccess } from './explain.ts';
+export type { AccessExplanation, ExplainCall } from './explain.ts';
