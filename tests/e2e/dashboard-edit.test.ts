@@ -164,6 +164,12 @@ describe('changing and deleting in the dashboard', () => {
     await page.getByRole('checkbox', { name: /search_tickets/ }).uncheck();
     await page.getByRole('checkbox', { name: /create_ticket/ }).check();
     await page.getByText('2 selected.').waitFor();
+    // "Ask a person first": suggested for create_ticket (a POST without idempotency key), not for the reads.
+    const askFirst = page.locator('#tool-create_ticket-confirm');
+    expect(await page.locator('label[for="tool-create_ticket-confirm"]').innerText()).toContain('suggested');
+    expect(await page.locator('label[for="tool-get_ticket-confirm"]').innerText()).not.toContain('suggested');
+    expect(await page.locator('#tool-search_tickets-confirm').isDisabled()).toBe(true); // not exposed
+    await askFirst.check();
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByRole('heading', { level: 1, name: 'helpdesk' }).waitFor();
     await page.getByRole('heading', { name: 'Tools (2)' }).waitFor();
@@ -173,6 +179,7 @@ describe('changing and deleting in the dashboard', () => {
     const changed = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: created.id } } }));
     expect(changed).toMatchObject({ name: 'helpdesk', description: 'Help desk tools', isPublic: true, mode: 'NORMAL' });
     expect([...changed.selectedTools].sort()).toEqual(['create_ticket', 'get_ticket']);
+    expect(changed.confirmTools).toEqual(['create_ticket']);
     // The tool taken out of the picker is gone from tools/list; the server is public now (no key needed).
     await expectTools(created.url, ['create_ticket', 'get_ticket'], undefined);
 

@@ -138,6 +138,7 @@ describe('GET /api/v1/mcp_manager/{id} and /config', () => {
     expect(Object.keys(got).sort()).toEqual([
       'catalogVersion',
       'config',
+      'confirmTools',
       'connectorInstanceId',
       'createdAt',
       'description',

@@ -112,7 +112,13 @@ describe('GET /api/v1/mcp_manager/{id}/tools and /api/v1/connector_instances/{id
     expect(byId).toMatchObject({ serverId: serverIds[2], mode: 'NORMAL', catalogVersion: 1 });
     expect(byId.data).toEqual(instance.data);
     const config = await unwrap(api.GET('/mcp_manager/{id}/config', { params: { path: { id: serverIds[2]! } } }));
-    expect(byId.data.map(({ source: _source, ...tool }) => tool)).toEqual(config.tools);
+    expect(byId.data.map(({ source: _s, confirm: _c, confirmSuggested: _cs, ...tool }) => tool)).toEqual(config.tools);
+    // Confirmation is suggested for what cannot be undone or safely sent twice (a POST without idempotency key).
+    expect(byId.data.map((t) => [t.name, t.confirm, t.confirmSuggested])).toEqual([
+      ['search_tickets', false, false],
+      ['get_ticket', false, false],
+      ['create_ticket', false, true],
+    ]);
   });
 
   it('lets a key limited to servers read its own server’s tools only, and no instance’s', async () => {

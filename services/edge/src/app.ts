@@ -129,6 +129,9 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       await records.flush();
       const unwritten = records.close();
       if (unwritten > 0) log.error({ unwritten }, 'execution records not written at shutdown (Redis unreachable)');
+      await resources.audit.flush();
+      const unaudited = resources.audit.close();
+      if (unaudited > 0) log.error({ unaudited }, 'audit events not written at shutdown (Redis unreachable)');
       resources.events.disconnect();
       redis.disconnect();
       log.flush();

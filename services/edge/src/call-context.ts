@@ -23,6 +23,15 @@ export interface EdgeCallContext extends TraceFacts {
   readonly sessionId: string | undefined;
   /** 2025-era: the session's `logging/setLevel`, looked up once for calls that may log. */
   readonly logLevel: LogLevel | undefined;
+  /** The HTTP request, read only for audit events (its client address and user agent): nothing is copied from it. */
+  readonly source: SourceRequest;
+}
+
+/** What an audit event reads of the HTTP request a call came with (an express `Request` is one). */
+export interface SourceRequest {
+  /** The client's address as the HTTP layer resolved it (`trust proxy`). */
+  readonly ip?: string | undefined;
+  header(name: string): string | undefined;
 }
 
 /** The HTTP request's W3C trace context and MCP protocol version, for spans (read only while tracing is on). */
@@ -49,9 +58,8 @@ export interface RequestFacts {
 type HeaderBag = Record<string, string | string[] | undefined>;
 
 /** What `edgeCallContext` reads of a request (an express `Request` is one). */
-interface ContextRequest {
+interface ContextRequest extends SourceRequest {
   readonly headers: HeaderBag;
-  header(name: string): string | undefined;
 }
 
 /** The context of one request of `caller`, complete; a 2025-era request's session and its log level when it has them. */
@@ -71,6 +79,7 @@ export function edgeCallContext(
     protocolVersion: traced ? req.header('mcp-protocol-version') : undefined,
     sessionId,
     logLevel,
+    source: req,
   };
 }
 

@@ -13,6 +13,8 @@ export interface LoadedTool {
   workflow?: { callerToken: boolean };
   /** Connector and OpenAPI tools that send a credential upstream: a caller's `X-Upstream-Authorization` may replace it. */
   upstreamCredential?: true;
+  /** A person confirms each call first (confirmation.ts): the only check an unmarked tool's call pays is this one. */
+  confirm?: true;
 }
 
 export interface LoadedCatalog {
@@ -93,6 +95,7 @@ export class CatalogCache {
       const tool: LoadedTool = { def: t.tool, validate: this.compile(t.tool.inputSchema) };
       if (t.plan.kind === 'workflow') tool.workflow = { callerToken: t.plan.callerToken === true };
       else if (takesUpstreamCredential(t)) tool.upstreamCredential = true;
+      if (t.confirm) tool.confirm = true;
       tools.set(t.tool.name, tool);
     }
     if (catalog.mode === 'SMART') {

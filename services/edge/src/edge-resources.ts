@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { redisKeys, type OAuthConnectLinkResult } from '@toolplane/contracts';
+import { redisKeys, type AuditEventInput, type OAuthConnectLinkResult } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import { DataPlaneTaskClient, ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import { Redis } from 'ioredis';
@@ -11,7 +11,13 @@ import type { EdgeEnv } from './env.ts';
 import type { LegacySseSessions } from './legacy-sse.ts';
 import type { EdgeMcpHandler } from './mcp-handler.ts';
 import type { OpenStreams } from './open-streams.ts';
-import { CancelRegistry, SessionLogLevels, SessionUrlElicitation } from './protocol-state.ts';
+import {
+  CancelRegistry,
+  ElicitationReplies,
+  SessionFormElicitation,
+  SessionLogLevels,
+  SessionUrlElicitation,
+} from './protocol-state.ts';
 import { readState, RuntimeStateProbe } from './runtime-state.ts';
 import type { ConnectLinkRequest, ToolCallDeps } from './tool-calls.ts';
 import { upstreamCredentialSealer } from './upstream-auth.ts';
@@ -57,7 +63,15 @@ export function openEdgeResources(env: EdgeEnv, log: Logger, edgeId: string) {
       onError: (err) => log.error({ err }, 'execution records could not be written; kept and retried every second'),
       onDropped: (count) => log.error({ count }, 'execution records dropped: Redis unreachable and the buffer full'),
     }),
+    // Decisions made here (a person's confirmation, a condition's refusal), for the control plane's audit trail.
+    audit: new ExecutionRecordSink<AuditEventInput>(redis, prefix, {
+      key: redisKeys(prefix).auditEvents,
+      maxLen: 100_000,
+      onError: (err) => log.error({ err }, 'audit events could not be written; kept and retried every second'),
+      onDropped: (count) => log.error({ count }, 'audit events dropped: Redis unreachable and the buffer full'),
+    }),
     cancels: new CancelRegistry(redis, prefix),
+    elicitationReplies: new ElicitationReplies(redis, prefix),
     connectLinks: new ConnectLinkClient(redis, {
       prefix,
       clientId: `${edgeId}-tasks`,
@@ -72,10 +86,13 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
   return {
     invocations: r.invocations,
     records: r.records,
+    audit: r.audit,
     timeoutMs: env.TOOL_CALL_TIMEOUT_MS,
     log,
     logLevels: new SessionLogLevels(redis, env.REDIS_PREFIX),
     urlElicitations: new SessionUrlElicitation(redis, env.REDIS_PREFIX),
+    formElicitations: new SessionFormElicitation(redis, env.REDIS_PREFIX),
+    elicitationReplies: r.elicitationReplies,
     connectLink: (request) => r.connectLinks.create(request),
     cancels: r.cancels,
     progressIntervalMs: env.PROGRESS_INTERVAL_MS,
@@ -105,12 +122,14 @@ interface ChangeListeners {
  * abort calls in flight here. Returns whether changes are heard now (`streamsHeard`).
  */
 export function listenForChanges(r: EdgeResources, listeners: ChangeListeners): () => boolean {
-  const { events, keys, cancels, catalogs, apiKeys, accessPolicies } = r;
+  const { events, keys, cancels, elicitationReplies, catalogs, apiKeys, accessPolicies } = r;
   const { legacySessions, mcp, openStreams, log } = listeners;
   events.on('message', (channel: string, message: string) => {
     if (channel === cancels.channel) {
       const aborted = cancels.onMessage(message);
       log.debug({ requestId: CancelRegistry.requestIdOf(message), aborted }, 'notifications/cancelled handled');
+    } else if (channel === elicitationReplies.channel) {
+      if (elicitationReplies.onMessage(message)) log.debug('a person answered a confirmation');
     } else if (channel === keys.catalogChanged) {
       catalogs.invalidate(message);
       // Open streams of that server hear about it: legacy HTTP+SSE sessions and 2026-07-28 listen
@@ -139,7 +158,13 @@ export function listenForChanges(r: EdgeResources, listeners: ChangeListeners): 
 
 /** The channels `listenForChanges` hears. */
 export function changeChannels(r: EdgeResources): string[] {
-  return [r.keys.catalogChanged, r.keys.apiKeyChanged, r.keys.accessChanged, r.cancels.channel];
+  return [
+    r.keys.catalogChanged,
+    r.keys.apiKeyChanged,
+    r.keys.accessChanged,
+    r.cancels.channel,
+    r.elicitationReplies.channel,
+  ];
 }
 
 /**

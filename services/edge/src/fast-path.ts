@@ -21,8 +21,8 @@ function contentful(result: ToolResultPayload): ToolResultPayload {
 
 /**
  * The common 2025-era call (fast path): one JSON-RPC `tools/call` request, valid as the SDK
- * would find it, of a tool of a NORMAL server that this caller sees and that is not proxied to an
- * external MCP server (only those may answer with `input_required` or log messages),
+ * would find it, of a tool of a NORMAL server that this caller sees, that is not proxied to an
+ * external MCP server (only those may answer with `input_required` or log messages) and not marked `confirm`,
  * without `_meta` (no progress token, no trace context in the message), and headers the SDK's transport
  * accepts. Anything else (or anything unusual) goes through the SDK. Returns the call's parts, or undefined.
  */
@@ -39,7 +39,10 @@ export function plainToolsCall(
   if (!plainObject(params) || !onlyKeys(params, ['name', 'arguments'])) return undefined;
   const { name, arguments: args } = params;
   if (typeof name !== 'string' || (args !== undefined && !plainObject(args))) return undefined;
-  if (loaded.catalog.mode !== 'NORMAL' || !loaded.tools.has(name) || isProxiedTool(loaded, name)) return undefined;
+  if (loaded.catalog.mode !== 'NORMAL') return undefined;
+  const tool = loaded.tools.get(name);
+  // A tool marked `confirm` asks a person first, on a stream or in an `input_required` result: the SDK's path.
+  if (tool === undefined || tool.confirm || isProxiedTool(loaded, name)) return undefined;
   const accept = req.get('accept') ?? '';
   if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
   if (!/^application\/json\s*(;|$)/i.test(req.get('content-type') ?? '')) return undefined;

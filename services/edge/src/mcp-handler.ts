@@ -26,11 +26,25 @@ import {
 } from './call-context.ts';
 import { observedCall } from './call-span.ts';
 import { isProxiedTool } from './catalogs.ts';
+import { legacyConfirmation, modernConfirmation } from './confirmation-askers.ts';
+import {
+  callNeedsConfirmation,
+  ELICITATION_ID_PREFIX,
+  upstreamInputResponses,
+  upstreamRequestState,
+} from './confirmation.ts';
 import { fastToolsCall, plainLegacyRequest, plainToolsCall } from './fast-path.ts';
 import { ServerScopedEventBus } from './listen-bus.ts';
 import { liveCall } from './live-call.ts';
 import { checkParamHeaders, HEADER_MISMATCH } from './param-headers.ts';
-import { CancelRegistry, declaresUrlElicitation, isLogLevel, type LogLevel } from './protocol-state.ts';
+import {
+  CancelRegistry,
+  declaresFormElicitation,
+  declaresUrlElicitation,
+  ElicitationReplies,
+  isLogLevel,
+  type LogLevel,
+} from './protocol-state.ts';
 import { toolCall, UnknownToolError, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
 
 /** How the edge's MCP servers present themselves. */
@@ -40,6 +54,8 @@ export interface ServerOptions {
   toolsListTtlMs: number;
   /** The HTTP connection's signal (2025-era requests): a call aborts when the client goes away. */
   connection?: AbortSignal | undefined;
+  /** 2025-era requests answered on an SSE stream: a call may send a request (a confirmation) before its result. */
+  streamed?: boolean | undefined;
 }
 
 /** What a server's `tools/call` handler works with. */
@@ -47,6 +63,7 @@ interface ServerBinding {
   readonly deps: ToolCallDeps;
   readonly server: Server;
   readonly connection: AbortSignal | undefined;
+  readonly streamed: boolean;
 }
 
 /** A light low-level `Server` bound to the caller's cached catalog (one per HTTP request, ~µs). */
@@ -81,7 +98,7 @@ export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, opts: Ser
     }
     return {};
   });
-  const binding: ServerBinding = { deps, server, connection: opts.connection };
+  const binding: ServerBinding = { deps, server, connection: opts.connection, streamed: opts.streamed === true };
   server.setRequestHandler('tools/call', (request, ctx) => sdkToolsCall(binding, current(ctx), request.params, ctx));
   return server;
 }
@@ -96,18 +113,17 @@ async function sdkToolsCall(
   const { name, arguments: args } = params;
   const live = await liveCall(c, b.deps, ctx, name);
   const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
-  const call = toolCall(
-    c,
-    { id: ctx.mcpReq.id, name, args },
-    // The request's signal aborts when the client cancels or disconnects: the worker is told to stop.
-    b.connection ? AbortSignal.any([ctx.mcpReq.signal, b.connection]) : ctx.mcpReq.signal,
-    {
-      live,
-      multiRound: envelope && isProxiedTool(c.caller.loaded, name) ? multiRoundOf(ctx, envelope) : undefined,
-      urlElicitation: urlElicitationOf(b, c, ctx, envelope),
-      trace: metaTrace(ctx.mcpReq._meta, c),
-    },
-  );
+  // The request's signal aborts when the client cancels or disconnects: the worker is told to stop.
+  const signal = b.connection ? AbortSignal.any([ctx.mcpReq.signal, b.connection]) : ctx.mcpReq.signal;
+  const call = toolCall(c, { id: ctx.mcpReq.id, name, args }, signal, {
+    live,
+    multiRound: envelope && isProxiedTool(c.caller.loaded, name) ? multiRoundOf(ctx, envelope) : undefined,
+    urlElicitation: urlElicitationOf(b, c, ctx, envelope),
+    confirmation: envelope
+      ? modernConfirmation(ctx, envelope)
+      : legacyConfirmation({ deps: b.deps, server: b.server, context: c, ctx, signal, streamed: b.streamed }),
+    trace: metaTrace(ctx.mcpReq._meta, c),
+  });
   try {
     const result = toolResultValue(await observedCall(b.deps, call));
     // Notifications of the call go out before its result (clients drop progress after the result).
@@ -135,9 +151,9 @@ async function sdkToolsCall(
  * `inputResponses` and the opaque `requestState`, relayed as they are (nothing is kept).
  */
 function multiRoundOf(ctx: ServerContext, envelope: Record<string, unknown>): ToolInvokeJob['multiRound'] {
-  // The SDK lifts both out of the params into the context.
-  const inputResponses = ctx.mcpReq.inputResponses;
-  const requestState = ctx.mcpReq.requestState();
+  // The SDK lifts both out of the params into the context; a confirmation's own (confirmation.ts) stay here.
+  const inputResponses = upstreamInputResponses(ctx.mcpReq.inputResponses);
+  const requestState = upstreamRequestState(ctx.mcpReq.requestState());
   const declared = envelope[CLIENT_CAPABILITIES_META_KEY];
   return {
     ...(inputResponses !== undefined ? { inputResponses } : {}),
@@ -241,6 +257,7 @@ export class EdgeMcpHandler {
     ) {
       return this.cancelled(req, res, caller);
     }
+    if (req.method === 'POST' && isElicitationAnswer(message)) return this.elicitationAnswer(req, res, caller);
     const isModern =
       req.method === 'POST' &&
       req.body !== undefined &&
@@ -329,10 +346,13 @@ export class EdgeMcpHandler {
       const extras = elicitation ? { urlElicitation: elicitation } : undefined;
       return fastToolsCall(this.deps, res, toolCall(ctx, plain, connection, extras));
     }
-    const server = buildServer(ctx, this.deps, { ...this.serverOptions, connection });
+    // A call of a tool marked `confirm` may send its person's confirmation request first: an SSE stream too.
+    const streamed =
+      stream || (isCall && callNeedsConfirmation(caller.loaded, body.params?.name, body.params?.arguments));
+    const server = buildServer(ctx, this.deps, { ...this.serverOptions, connection, streamed });
     const transport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
-      enableJsonResponse: !stream,
+      enableJsonResponse: !streamed,
     });
     res.on('close', () => {
       void transport.close();
@@ -357,6 +377,12 @@ export class EdgeMcpHandler {
       await this.deps.urlElicitations
         .declare(callerSessionScope(caller, issued))
         .catch((err: unknown) => this.deps.log.warn({ err }, 'URL-mode elicitation of a session not remembered'));
+    }
+    if (this.deps.formElicitations && declaresFormElicitation(capabilities)) {
+      // Not remembered: calls of tools marked `confirm` are refused (this client cannot be asked).
+      await this.deps.formElicitations
+        .declare(callerSessionScope(caller, issued))
+        .catch((err: unknown) => this.deps.log.warn({ err }, 'form-mode elicitation of a session not remembered'));
     }
   }
 
@@ -393,6 +419,22 @@ export class EdgeMcpHandler {
     return connection.signal;
   }
 
+  /**
+   * A 2025-era client's answer to an `elicitation/create` the edge sent on a call's stream (a person's confirmation):
+   * published to every edge, the one whose call waits for it resumes; answered 202 like any response. Only the
+   * session that was asked can answer (the key names the caller and the session).
+   */
+  private async elicitationAnswer(req: AuthedRequest, res: Response, caller: Caller): Promise<void> {
+    const message = req.body as { id: string; result?: unknown; error?: unknown };
+    const sessionId = req.get('mcp-session-id');
+    const replies = this.deps.elicitationReplies;
+    if (replies && sessionId) {
+      const key = ElicitationReplies.key(caller.clientId, caller.loaded.catalog.serverId, sessionId, message.id);
+      await replies.reply(key, 'error' in message ? { error: message.error } : { result: message.result });
+    }
+    res.status(202).end();
+  }
+
   /** A 2025-era `notifications/cancelled` (in a session): published to every edge; answered 202 like any notification. */
   private async cancelled(req: AuthedRequest, res: Response, caller: Caller): Promise<void> {
     const requestId = (req.body as RequestMessage)?.params?.requestId;
@@ -404,4 +446,16 @@ export class EdgeMcpHandler {
     }
     res.status(202).end();
   }
+}
+
+/** A JSON-RPC response to one of the edge's own `elicitation/create` requests (a person's confirmation). */
+function isElicitationAnswer(message: RequestMessage): boolean {
+  const m = message as { jsonrpc?: unknown; id?: unknown; method?: unknown; result?: unknown; error?: unknown };
+  return (
+    m?.method === undefined &&
+    m.jsonrpc === '2.0' &&
+    typeof m.id === 'string' &&
+    m.id.startsWith(ELICITATION_ID_PREFIX) &&
+    ('result' in m || 'error' in m)
+  );
 }

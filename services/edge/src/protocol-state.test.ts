@@ -3,7 +3,10 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import {
   CancelRegistry,
+  declaresFormElicitation,
   declaresUrlElicitation,
+  ElicitationReplies,
+  SessionFormElicitation,
   logPasses,
   SessionLogLevels,
   sessionScope,
@@ -95,5 +98,59 @@ describe('CancelRegistry', () => {
     } finally {
       subscriber.disconnect();
     }
+  });
+});
+
+describe('form-mode elicitation (a person confirming a call)', () => {
+  it('is declared by an `elicitation.form` object, or a bare `elicitation` (the rule before modes)', () => {
+    expect(declaresFormElicitation({ elicitation: {} })).toBe(true);
+    expect(declaresFormElicitation({ elicitation: { form: {} } })).toBe(true);
+    expect(declaresFormElicitation({ elicitation: { form: {}, url: {} } })).toBe(true);
+    expect(declaresFormElicitation({ elicitation: { url: {} } })).toBe(false);
+    expect(declaresFormElicitation({ elicitation: { form: true } })).toBe(false);
+    expect(declaresFormElicitation({ sampling: {} })).toBe(false);
+    expect(declaresFormElicitation(undefined)).toBe(false);
+  });
+
+  it('is remembered for a declaring session only, expiring', async () => {
+    const store = new SessionFormElicitation(redis, prefix, 60);
+    const scope = sessionScope('key-1', 'srv-1', 'sess-1');
+    await store.declare(scope);
+    expect(await store.declared(scope)).toBe(true);
+    expect(await store.declared(sessionScope('key-2', 'srv-1', 'sess-1'))).toBe(false);
+    const ttl = await redis.ttl(`${prefix}:mcp-form-elicitation:${scope}`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60);
+  });
+});
+
+describe('ElicitationReplies', () => {
+  it('an answer published by any edge reaches the call waiting for it, and that call only', async () => {
+    const subscriber = redis.duplicate();
+    const here = new ElicitationReplies(redis, prefix);
+    const elsewhere = new ElicitationReplies(redis, prefix);
+    subscriber.on('message', (_channel: string, message: string) => here.onMessage(message));
+    await subscriber.subscribe(here.channel);
+    try {
+      const key = ElicitationReplies.key('key-1', 'srv-1', 'sess-1', 'tp-confirm-1');
+      const other = ElicitationReplies.key('key-2', 'srv-1', 'sess-1', 'tp-confirm-1');
+      const waiting = here.wait(key, undefined, 5_000);
+      const never = here.wait(other, AbortSignal.timeout(200), 5_000);
+      await elsewhere.reply(key, { result: { action: 'accept', content: {} } });
+      expect(await waiting).toEqual({ result: { action: 'accept', content: {} } });
+      await expect(never).rejects.toThrow('ended before the person answered');
+      expect(here.size).toBe(0);
+      expect(here.onMessage(JSON.stringify([key, { result: { action: 'decline' } }]))).toBe(false); // taken once
+      expect(here.onMessage('not json')).toBe(false);
+    } finally {
+      subscriber.disconnect();
+    }
+  });
+
+  it('gives up after its timeout, or at once when the call already ended', async () => {
+    const replies = new ElicitationReplies(redis, prefix);
+    await expect(replies.wait('k', undefined, 50)).rejects.toThrow('no answer within');
+    await expect(replies.wait('k', AbortSignal.abort(), 5_000)).rejects.toThrow('ended before');
+    expect(replies.size).toBe(0);
   });
 });

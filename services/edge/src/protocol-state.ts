@@ -4,9 +4,9 @@ import type { Redis } from 'ioredis';
 
 /**
  * The little 2025-era protocol state a stateless edge still needs, kept in Redis so that any edge
- * serves any request: the `logging/setLevel` of an MCP session, whether its client declared URL-mode
- * elicitation, and `notifications/cancelled` reaching the edge that runs the request. Nothing here is on the
- * path of a plain `tools/call`.
+ * serves any request: the `logging/setLevel` of an MCP session, whether its client declared URL-mode or form-mode
+ * elicitation, and `notifications/cancelled` and answers to the edge's `elicitation/create` reaching the edge that
+ * runs the request. Nothing here is on the path of a plain `tools/call`.
  */
 
 const logLevels = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
@@ -93,6 +93,37 @@ export class SessionUrlElicitation {
 }
 
 /**
+ * Whether client capabilities (an `initialize`'s, or a 2026-07-28 request's envelope's) declare form-mode elicitation:
+ * `elicitation.form`, or a bare `elicitation: {}` (what clients declared before modes existed).
+ */
+export function declaresFormElicitation(capabilities: unknown): boolean {
+  const elicitation = (capabilities as { elicitation?: unknown } | null | undefined)?.elicitation;
+  if (typeof elicitation !== 'object' || elicitation === null) return false;
+  const { form, url } = elicitation as { form?: unknown; url?: unknown };
+  return (typeof form === 'object' && form !== null) || (form === undefined && url === undefined);
+}
+
+/**
+ * 2025-11-25 form-mode elicitation per session, as `SessionUrlElicitation` keeps URL mode: read only when a call of a
+ * tool marked `confirm` asks a person first.
+ */
+export class SessionFormElicitation {
+  private readonly values: SessionValue;
+
+  constructor(redis: Redis, prefix: string, ttlSeconds = 24 * 3600) {
+    this.values = new SessionValue(redis, redisKeys(prefix).mcpFormElicitation, ttlSeconds);
+  }
+
+  declare(scope: string): Promise<void> {
+    return this.values.set(scope, '1');
+  }
+
+  async declared(scope: string): Promise<boolean> {
+    return (await this.values.get(scope)) === '1';
+  }
+}
+
+/**
  * How a caller that declared MCP URL-mode elicitation is asked to open a person's connect link: `error` (2025-11-25:
  * the URL-elicitation-required error, -32042) or `input_required` (2026-07-28: an `input_required` result).
  */
@@ -159,5 +190,86 @@ export class CancelRegistry {
 
   get size(): number {
     return this.inFlight.size;
+  }
+}
+
+/** A client's answer to an `elicitation/create`: its JSON-RPC `result` (`{ action, content }`), or its `error`. */
+export interface ElicitationReply {
+  readonly result?: unknown;
+  readonly error?: unknown;
+}
+
+/**
+ * Answers of 2025-era clients to the `elicitation/create` requests the edge sends on a call's stream. Stateless
+ * serving gets each answer on a new HTTP request, possibly on another edge: it is published to every edge, and the
+ * one waiting for it resumes. A key names the caller, its server, its session and the request's id (one the edge
+ * made), so only the session that was asked can answer.
+ */
+export class ElicitationReplies {
+  private readonly waiting = new Map<string, (reply: ElicitationReply) => void>();
+  private readonly redis: Redis;
+  readonly channel: string;
+
+  constructor(redis: Redis, prefix: string) {
+    this.redis = redis;
+    this.channel = redisKeys(prefix).mcpElicitationReply;
+  }
+
+  static key(clientId: string, serverId: string, sessionId: string, requestId: string | number): string {
+    return JSON.stringify([clientId, serverId, sessionId, requestId]);
+  }
+
+  /**
+   * The answer for `key`, once some edge hears it; rejects when `signal` aborts (the caller went away) or after
+   * `timeoutMs`. Register before the request is sent: an answer published earlier is not kept.
+   */
+  wait(key: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<ElicitationReply> {
+    return new Promise((resolve, reject) => {
+      const end = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', aborted);
+        if (this.waiting.get(key) === answered) this.waiting.delete(key);
+      };
+      const answered = (reply: ElicitationReply) => {
+        end();
+        resolve(reply);
+      };
+      const aborted = () => {
+        end();
+        reject(new Error('the call ended before the person answered'));
+      };
+      const timer = setTimeout(() => {
+        end();
+        reject(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      if (signal?.aborted) return aborted();
+      signal?.addEventListener('abort', aborted, { once: true });
+      this.waiting.set(key, answered);
+    });
+  }
+
+  /** Tells every edge (this one included) of an answer. */
+  async reply(key: string, reply: ElicitationReply): Promise<void> {
+    await this.redis.publish(this.channel, JSON.stringify([key, reply]));
+  }
+
+  /** A message on the reply channel: whether a call waiting here took it. */
+  onMessage(message: string): boolean {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return false;
+    }
+    if (!Array.isArray(parsed) || typeof parsed[0] !== 'string') return false;
+    const waiter = this.waiting.get(parsed[0]);
+    const reply = parsed[1] as ElicitationReply | null | undefined;
+    if (!waiter || typeof reply !== 'object' || reply === null) return false;
+    waiter(reply);
+    return true;
+  }
+
+  get size(): number {
+    return this.waiting.size;
   }
 }

@@ -1,11 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
-import { toolResultValue, type Catalog, type ToolInvokeJob } from '@toolplane/contracts';
+import { toolResultValue, type AuditEventInput, type Catalog, type ToolInvokeJob } from '@toolplane/contracts';
 import { TransientError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
 import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
 import type { Caller } from './authenticate.ts';
 import { configHeaders, edgeCallContext, requestFacts, type TraceFacts } from './call-context.ts';
+import { MASKED, type Confirmation, type ConfirmationPrompt } from './confirmation.ts';
 import { callTool as callToolOutcome, toolCall, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
 
 /** `callTool`'s result as a value. */
@@ -169,6 +170,8 @@ describe('toolCall: one value per call, made whole from the request context', ()
       request: { config: { tenant: 'acme' }, accessToken: 'tok-1' },
       multiRound: undefined,
       urlElicitation: undefined,
+      confirmation: undefined,
+      source: ctx.source,
     });
     expect(made.loaded).toBe(caller.loaded);
     expect(ctx).toMatchObject({ sessionId: 'session-1', logLevel: undefined, traceparent: undefined });
@@ -281,5 +284,142 @@ describe('callTool: a person who has to connect, for callers that declared URL-m
     const lookup = () => ((asked = true), Promise.resolve('error' as const));
     expect(await callTool(needsLink(''), as(lookup))).toEqual(toolError);
     expect(asked).toBe(false); // read only when a link came back
+  });
+});
+
+describe('callTool: a tool marked confirm waits for a person (nothing is enqueued before "accept")', () => {
+  const SECRET = 'sk-live-5f1c9a';
+  function confirmFakes() {
+    const { jobs, deps } = fakes();
+    const audit: AuditEventInput[] = [];
+    const records: { outcome: string; errorCode?: string }[] = [];
+    deps.audit = { add: (e: AuditEventInput) => void audit.push(e) };
+    deps.records = { add: (r: { outcome: string }) => void records.push(r) } as unknown as ExecutionRecordSink;
+    const confirmed = loaded('NORMAL');
+    const marked: LoadedTool = {
+      def: {
+        name: 'delete_order',
+        description: 'Deletes an order',
+        inputSchema: { type: 'object', properties: { token: { type: 'string', writeOnly: true } } },
+      },
+      validate: (() => true) as unknown as LoadedTool['validate'],
+      confirm: true,
+    };
+    confirmed.tools.set('delete_order', marked);
+    return { jobs, deps, audit, records, confirmed };
+  }
+  const args = { id: '42', token: SECRET };
+  const asking = (answer: Confirmation, asked: ConfirmationPrompt[] = []) => ({
+    confirmation: (prompt: ConfirmationPrompt) => {
+      asked.push(prompt);
+      return Promise.resolve(answer);
+    },
+  });
+
+  it('accepted: one job, and an audit event with the arguments masked', async () => {
+    const { jobs, deps, audit, confirmed } = confirmFakes();
+    const asked: ConfirmationPrompt[] = [];
+    const result = await callTool(
+      deps,
+      call('delete_order', {
+        loaded: confirmed,
+        arguments: args,
+        ...asking({ kind: 'answered', action: 'accept' }, asked),
+      }),
+    );
+    expect(result.isError).toBeFalsy();
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.arguments).toEqual(args); // the call itself is sent as it was asked
+    expect(asked[0]!.message).toContain('delete_order');
+    expect(asked[0]!.message).not.toContain(SECRET);
+    expect(audit).toEqual([
+      expect.objectContaining({
+        action: 'tool.confirmation',
+        outcome: 'accepted',
+        actor: { type: 'oauth_subject', id: 'alice', name: null },
+        resource: { type: 'tool', id: 's1/delete_order' },
+        details: { server: 'srv', tool: 'delete_order', arguments: { id: '42', token: MASKED } },
+      }),
+    ]);
+    expect(JSON.stringify(audit)).not.toContain(SECRET);
+  });
+
+  it('declined or cancelled: a tool error, no job, a rejected record and the audit event', async () => {
+    for (const [action, outcome, text] of [
+      ['decline', 'declined', 'The person declined this call of "delete_order"'],
+      ['cancel', 'cancelled', 'The confirmation of this call of "delete_order" was cancelled'],
+    ] as const) {
+      const { jobs, deps, audit, records, confirmed } = confirmFakes();
+      const result = await callTool(
+        deps,
+        call('delete_order', { loaded: confirmed, arguments: args, ...asking({ kind: 'answered', action }) }),
+      );
+      expect(result.isError).toBe(true);
+      expect(String(result.content[0]!.text)).toContain(text);
+      expect(jobs).toEqual([]);
+      expect(records).toEqual([expect.objectContaining({ outcome: 'rejected', errorCode: `confirmation.${outcome}` })]);
+      expect(audit.map((e) => e.outcome)).toEqual([outcome]);
+    }
+  });
+
+  it('a client that cannot ask: the tool error explaining why, refused (no_elicitation) in the audit trail', async () => {
+    for (const extra of [{}, asking({ kind: 'unavailable' })]) {
+      const { jobs, deps, audit, confirmed } = confirmFakes();
+      const result = await callTool(deps, call('delete_order', { loaded: confirmed, arguments: args, ...extra }));
+      expect(result.isError).toBe(true);
+      expect(String(result.content[0]!.text)).toContain('this client cannot ask its user');
+      expect(jobs).toEqual([]);
+      expect(audit).toEqual([
+        expect.objectContaining({ outcome: 'refused', details: expect.objectContaining({ reason: 'no_elicitation' }) }),
+      ]);
+    }
+  });
+
+  it('2026-07-28 first round: the input_required result as it is, nothing recorded yet', async () => {
+    const { jobs, deps, audit, records, confirmed } = confirmFakes();
+    const ask = { content: [], resultType: 'input_required' as const, requestState: 'tp-confirm.asked.x' };
+    const result = await callTool(
+      deps,
+      call('delete_order', { loaded: confirmed, arguments: args, ...asking({ kind: 'ask', result: ask }) }),
+    );
+    expect(result).toEqual(ask);
+    expect([jobs, audit, records]).toEqual([[], [], []]);
+  });
+
+  it('asking that fails: a tool error, nothing sent; a tool not marked confirm is never asked about', async () => {
+    const { jobs, deps, audit, confirmed } = confirmFakes();
+    const failing = { confirmation: () => Promise.reject(new Error('Redis down')) };
+    const result = await callTool(deps, call('delete_order', { loaded: confirmed, arguments: args, ...failing }));
+    expect(String(result.content[0]!.text)).toContain('could not be asked');
+    expect([jobs, audit]).toEqual([[], []]);
+    const asked: ConfirmationPrompt[] = [];
+    await callTool(deps, call('http_tool', { loaded: confirmed, ...asking({ kind: 'unavailable' }, asked) }));
+    expect(asked).toEqual([]);
+    expect(jobs).toHaveLength(1);
+  });
+});
+
+describe('callTool: a call an access policy condition refuses is an audit event', () => {
+  it('tool.call_refused naming the policy, the server and the tool, without argument values', async () => {
+    const { jobs, deps } = fakes();
+    const audit: AuditEventInput[] = [];
+    deps.audit = { add: (e: AuditEventInput) => void audit.push(e) };
+    const rule = { id: 'p-small', name: 'small refunds', principals: [], servers: ['*'], tools: ['http_tool'] };
+    const conditions = {
+      rules: { clauses: () => [[{ ...rule, condition: 'args.amount < 100' }]] },
+      caller: {},
+    } as unknown as ToolCall['conditions'];
+    const result = await callTool(deps, call('http_tool', { arguments: { amount: 31337 }, conditions }));
+    expect(result.isError).toBe(true);
+    expect(jobs).toEqual([]);
+    expect(audit).toEqual([
+      expect.objectContaining({
+        action: 'tool.call_refused',
+        outcome: 'refused',
+        resource: { type: 'tool', id: 's1/http_tool' },
+        details: { policy: { id: 'p-small', name: 'small refunds' }, server: 'srv', tool: 'http_tool' },
+      }),
+    ]);
+    expect(JSON.stringify(audit)).not.toContain('31337');
   });
 });

@@ -5,6 +5,7 @@ import {
   recordCaller,
   type OAuthConnectLinkJob,
   type OAuthConnectLinkResult,
+  type AuditEventInput,
   type Principal,
   type ToolInvokeEvent,
   type ToolInvokeJob,
@@ -30,9 +31,25 @@ import {
 } from '@toolplane/telemetry';
 import { conditionRefusal, type CallConditions } from './access-conditions.ts';
 import { deniedToolCall } from './access.ts';
-import type { EdgeCallContext, RequestFacts, TraceFacts } from './call-context.ts';
+import type { EdgeCallContext, RequestFacts, SourceRequest, TraceFacts } from './call-context.ts';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
-import type { CancelRegistry, SessionLogLevels, SessionUrlElicitation, UrlElicitationMode } from './protocol-state.ts';
+import {
+  conditionRefusalEvent,
+  confirmationEvent,
+  confirmationPrompt,
+  confirmedResult,
+  type Confirmation,
+  type ConfirmationAsker,
+  type ConfirmationOutcome,
+} from './confirmation.ts';
+import type {
+  CancelRegistry,
+  ElicitationReplies,
+  SessionFormElicitation,
+  SessionLogLevels,
+  SessionUrlElicitation,
+  UrlElicitationMode,
+} from './protocol-state.ts';
 import { neededConnections, structured, type NeededConnection } from './smart-mode.ts';
 import type { UpstreamCredentialSealer } from './upstream-auth.ts';
 
@@ -40,12 +57,20 @@ export interface ToolCallDeps {
   invocations: InvocationClient;
   /** Calls refused on the edge (invalid arguments) leave a record too. */
   records: ExecutionRecordSink;
+  /** Decisions the edge makes about calls (a person's confirmation, a condition's refusal) go to the audit trail. */
+  audit?: Pick<ExecutionRecordSink<AuditEventInput>, 'add'>;
   timeoutMs: number;
   log: Logger;
   /** 2025-era `logging/setLevel` per session (absent: log levels are not remembered). */
   logLevels?: SessionLogLevels;
   /** 2025-era URL-mode elicitation declared per session (absent: not remembered; those callers get the tool error). */
   urlElicitations?: SessionUrlElicitation;
+  /** 2025-era form-mode elicitation declared per session (absent: not remembered; confirmations are refused). */
+  formElicitations?: SessionFormElicitation;
+  /** 2025-era answers to the edge's `elicitation/create`, heard by any edge (absent: such sessions cannot be asked). */
+  elicitationReplies?: ElicitationReplies;
+  /** How long a call waits for a person's answer (default 10 minutes): then it is cancelled. */
+  confirmTimeoutMs?: number;
   /**
    * A person's connect link, made by a worker (`oauth.connect_link`) for SMART `connect` (absent: `connect` tells the
    * agent to call the tool, whose error carries a link).
@@ -100,6 +125,10 @@ export interface ToolCall {
   readonly urlElicitation?: (() => Promise<UrlElicitationMode | undefined>) | undefined;
   /** The caller's grants with a condition: checked after the arguments, before the enqueue. */
   readonly conditions?: CallConditions | undefined;
+  /** How the caller's person is asked to confirm a call of a tool marked `confirm`; absent: the client cannot ask. */
+  readonly confirmation?: ConfirmationAsker | undefined;
+  /** The HTTP request, for audit events only (client address, user agent). */
+  readonly source?: SourceRequest | undefined;
 }
 
 /** What the MCP layer read of a `tools/call` message (`plainToolsCall` gives exactly this). */
@@ -114,6 +143,7 @@ export interface ToolCallExtras {
   live?: LiveCall | undefined;
   multiRound?: ToolInvokeJob['multiRound'];
   urlElicitation?: ToolCall['urlElicitation'];
+  confirmation?: ConfirmationAsker | undefined;
   /** The message's own trace context (`_meta.traceparent`), which wins over the HTTP request's. */
   trace?: TraceFacts | undefined;
 }
@@ -139,6 +169,8 @@ export function toolCall(
     multiRound: extras?.multiRound,
     urlElicitation: extras?.urlElicitation,
     conditions: caller.conditions,
+    confirmation: extras?.confirmation,
+    source: ctx.source,
   };
 }
 
@@ -418,11 +450,12 @@ function rejectCall(
   return rejection.result;
 }
 
-/** Validates the arguments, enqueues the job (references only, sealed credentials) and awaits its result. */
-async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Promise<ToolOutcome> {
-  const { loaded, principal, arguments: input, signal, live, request } = call;
-  const name = tool.def.name;
-  const invocationId = randomUUID();
+/**
+ * Why the edge refuses a call before anything is enqueued (invalid arguments, a policy's condition, an upstream
+ * credential the server does not take): the refusal's result, recorded; undefined when there is none.
+ */
+function edgeRefusal(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool, invocationId: string) {
+  const { loaded, arguments: input } = call;
   if (!tool.validate(input))
     return rejectCall(deps, call, invocationId, {
       errorCode: 'tool.invalid_arguments',
@@ -433,25 +466,138 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
   const refused = call.conditions && conditionRefusal(call.conditions, loaded, tool, input);
   if (refused) {
     recordDenied('condition');
+    deps.audit?.add(conditionRefusalEvent(call, tool.def.name, refusingPolicy(call.conditions!, loaded, tool, input)));
     return rejectCall(deps, call, invocationId, {
       errorCode: 'access.condition',
       message: refused,
       result: errorResult(refused),
     });
   }
+  const refusal = call.request.upstreamAuthorization !== undefined ? upstreamRefusal(loaded, deps) : undefined;
+  if (refusal)
+    return rejectCall(deps, call, invocationId, {
+      errorCode: refusal.code,
+      message: refusal.message,
+      result: errorResult(refusal.message),
+    });
+  return undefined;
+}
+
+/**
+ * The first policy of the clause that refused a call (any of whose conditions would have granted it), for its audit
+ * event; null when that clause has none. Only refused calls get here: a clause at a time is checked again.
+ */
+function refusingPolicy(
+  conditions: CallConditions,
+  loaded: LoadedCatalog,
+  tool: LoadedTool,
+  input: Readonly<Record<string, unknown>>,
+): { id: string; name: string | null } | null {
+  const clauses = conditions.rules.clauses(tool.def.name);
+  const failed =
+    clauses.length === 1
+      ? clauses[0]
+      : clauses.find((clause) => {
+          const rules = { clauses: () => [clause] } as unknown as CallConditions['rules'];
+          return conditionRefusal({ rules, caller: conditions.caller }, loaded, tool, input) !== undefined;
+        });
+  const first = failed?.[0];
+  return first ? { id: first.id, name: first.name ?? null } : null;
+}
+
+/** What a call that was not confirmed becomes: its audit outcome, the code of its record and its tool error. */
+interface Unconfirmed {
+  readonly outcome: Exclude<ConfirmationOutcome, 'accepted'>;
+  readonly errorCode: string;
+  readonly text: (tool: string) => string;
+}
+
+const unconfirmed = {
+  decline: {
+    outcome: 'declined',
+    errorCode: 'confirmation.declined',
+    text: (tool) => `The person declined this call of "${tool}": it was not made, nothing was sent.`,
+  },
+  cancel: {
+    outcome: 'cancelled',
+    errorCode: 'confirmation.cancelled',
+    text: (tool) =>
+      `The confirmation of this call of "${tool}" was cancelled (or not answered in time): the call was not made, ` +
+      'nothing was sent.',
+  },
+  unavailable: {
+    outcome: 'refused',
+    errorCode: 'confirmation.unavailable',
+    text: (tool) =>
+      `Tool "${tool}" needs a person's confirmation before each call, and this client cannot ask its user: it did ` +
+      'not declare the MCP elicitation capability (form mode). Use a client that can ask its user, or ask an ' +
+      'administrator of this MCP server to lift the confirmation of this tool. Nothing was sent.',
+  },
+} as const satisfies Record<string, Unconfirmed>;
+
+/**
+ * A tool marked `confirm` (ADR 0038): the person the client asks accepts before anything is enqueued. Undefined when
+ * the call may go on; else its result: the 2026-07-28 `input_required` that asks, or the tool error of a call that
+ * was declined, cancelled or could not be asked (with its execution record). Each decision is an audit event, its
+ * arguments masked.
+ */
+async function confirmCall(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  tool: LoadedTool,
+  invocationId: string,
+): Promise<ToolOutcome | undefined> {
+  const name = tool.def.name;
+  const prompt = confirmationPrompt(call.loaded, tool, call.arguments);
+  let asked: Confirmation;
+  try {
+    asked = call.confirmation ? await call.confirmation(prompt) : { kind: 'unavailable' };
+  } catch (err) {
+    deps.log.warn({ tool: name, err: String(err) }, 'a confirmation could not be asked');
+    return rejectCall(deps, call, invocationId, {
+      errorCode: 'confirmation.failed',
+      message: 'the person could not be asked',
+      result: errorResult(`The person could not be asked to confirm this call of "${name}": nothing was sent.`),
+    });
+  }
+  if (asked.kind === 'continued') return undefined;
+  if (asked.kind === 'ask') return asked.result;
+  if (asked.kind === 'answered' && asked.action === 'accept') {
+    deps.audit?.add(confirmationEvent(call, name, 'accepted', prompt.masked));
+    return undefined;
+  }
+  const not: Unconfirmed =
+    asked.kind !== 'answered'
+      ? unconfirmed.unavailable
+      : asked.action === 'decline'
+        ? unconfirmed.decline
+        : unconfirmed.cancel;
+  deps.audit?.add(confirmationEvent(call, name, not.outcome, prompt.masked));
+  return rejectCall(deps, call, invocationId, {
+    errorCode: not.errorCode,
+    message: not.text(name),
+    result: errorResult(not.text(name)),
+  });
+}
+
+/** Validates the arguments, enqueues the job (references only, sealed credentials) and awaits its result. */
+async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Promise<ToolOutcome> {
+  const { loaded, principal, arguments: input, signal, live, request } = call;
+  const name = tool.def.name;
+  const invocationId = randomUUID();
+  const refused = edgeRefusal(deps, call, tool, invocationId);
+  if (refused) return refused;
+  // A person accepts first (nothing is enqueued before); a tool not marked `confirm` pays this check only.
+  if (tool.confirm) {
+    const unconfirmedResult = await confirmCall(deps, call, tool, invocationId);
+    if (unconfirmedResult) return unconfirmedResult;
+  }
   // Per-request authentication: the caller's own upstream credential, sealed for the workers (never in clear in Redis).
   const upstream = request.upstreamAuthorization;
-  let upstreamAuthorization: string | undefined;
-  if (upstream !== undefined) {
-    const refusal = upstreamRefusal(loaded, deps);
-    if (refusal)
-      return rejectCall(deps, call, invocationId, {
-        errorCode: refusal.code,
-        message: refusal.message,
-        result: errorResult(refusal.message),
-      });
-    if (tool.upstreamCredential) upstreamAuthorization = await deps.sealUpstreamCredential!(upstream, invocationId);
-  }
+  const upstreamAuthorization =
+    upstream !== undefined && tool.upstreamCredential
+      ? await deps.sealUpstreamCredential!(upstream, invocationId)
+      : undefined;
   // The enqueue is a PRODUCER span (messaging conventions); its traceparent travels in the job, so the
   // worker's CONSUMER span is its child. While tracing is off: no span, no traceparent.
   const producer = tracingEnabled() ? startProducerSpan(invocationId, name) : noopSpan;
@@ -483,7 +629,7 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
       producer === noopSpan ? undefined : (err) => endSpan(producer, err),
       live?.onEvent,
     );
-    if (result.ok) return result.result;
+    if (result.ok) return tool.confirm ? confirmedResult(call, result.result) : result.result;
     if (result.error.connectUrl && call.urlElicitation)
       return (await connectElicitation(call, result.error.connectUrl)) ?? errorResult(result.error.message);
     return errorResult(result.error.message);

@@ -12,6 +12,8 @@ interface ServerFields {
   perRequestAuth: boolean;
   instanceId: string;
   selected: string[];
+  /** Tools a person confirms before each call (`confirmTools`). */
+  confirm: string[];
 }
 
 /** The fields of a server's form, starting from `initial` (a blank server, or the one being edited). */
@@ -23,6 +25,7 @@ export function useServerFields(initial: ServerFields) {
   const [perRequestAuth, setPerRequestAuth] = useState(initial.perRequestAuth);
   const [instanceId, setInstanceId] = useState(initial.instanceId);
   const [selected, setSelected] = useState<Set<string>>(new Set(initial.selected));
+  const [confirm, setConfirm] = useState<Set<string>>(new Set(initial.confirm));
   return {
     name,
     setName,
@@ -38,6 +41,8 @@ export function useServerFields(initial: ServerFields) {
     setInstanceId,
     selected,
     setSelected,
+    confirm,
+    setConfirm,
   };
 }
 

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
@@ -13,13 +13,22 @@ import {
   ServerNameField,
   useServerFields,
 } from '../components/server-form.tsx';
-import { InstanceToolPicker, useInstanceTools } from '../components/tool-picker.tsx';
+import {
+  exposedConfirmations,
+  InstanceToolPicker,
+  suggestedConfirmations,
+  useInstanceTools,
+  type ConfirmChoice,
+} from '../components/tool-picker.tsx';
 import { Link, navigate } from '../router.tsx';
 import { Empty, ErrorBox, Loading, useLoad, type Loaded } from '../ui.tsx';
 
 type Instances = Loaded<Schemas['ConnectorInstance'][]>;
 
-/** The connector instance whose tools the server exposes, and the picker of its tools. */
+/**
+ * The connector instance whose tools the server exposes, and the picker of its tools; once they are loaded, a person's
+ * confirmation starts checked where it is suggested.
+ */
 function InstanceChoice({
   client,
   instances,
@@ -27,6 +36,7 @@ function InstanceChoice({
   onInstance,
   selected,
   onSelected,
+  confirm,
 }: {
   client: ManagementClient;
   instances: Instances;
@@ -34,8 +44,14 @@ function InstanceChoice({
   onInstance: (id: string) => void;
   selected: Set<string>;
   onSelected: (s: Set<string>) => void;
+  confirm: ConfirmChoice;
 }) {
   const tools = useInstanceTools(client, instanceId);
+  const list = tools?.state === 'done' ? tools.data : undefined;
+  const { onConfirm } = confirm;
+  useEffect(() => {
+    if (list) onConfirm(suggestedConfirmations(list));
+  }, [list, onConfirm]);
   return (
     <>
       <label htmlFor="server-instance">Connector instance</label>
@@ -60,7 +76,7 @@ function InstanceChoice({
           No connector instance yet: <Link href="/instances">create one</Link>.
         </Empty>
       )}
-      {tools && <InstanceToolPicker tools={tools} selected={selected} onChange={onSelected} />}
+      {tools && <InstanceToolPicker tools={tools} selected={selected} onChange={onSelected} confirm={confirm} />}
     </>
   );
 }
@@ -101,6 +117,7 @@ const blank = {
   perRequestAuth: false,
   instanceId: '',
   selected: [],
+  confirm: [],
 };
 
 /** The form's fields, as the create body has them. */
@@ -119,6 +136,9 @@ function useServerDraft() {
       ...(f.description.trim() ? { description: f.description.trim() } : {}),
       ...(normal && f.instanceId ? { connectorInstanceId: f.instanceId } : {}),
       ...(normal && f.selected.size > 0 ? { selectedTools: [...f.selected] } : {}),
+      ...(normal && f.instanceId && f.confirm.size > 0
+        ? { confirmTools: exposedConfirmations(f.confirm, f.selected) }
+        : {}),
       ...(external.length > 0 ? { externalMcpConfigs: external } : {}),
       ...(used.size > 0 ? { externalMcpServers: [...used].map((n) => ({ name: n, tools: [] })) } : {}),
     };
@@ -127,6 +147,7 @@ function useServerDraft() {
   const chooseInstance = (id: string) => {
     f.setInstanceId(id);
     f.setSelected(new Set());
+    f.setConfirm(new Set());
   };
   return { ...f, chooseInstance, externals, setExternals, used, setUsed, body };
 }
@@ -163,6 +184,7 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
             onInstance={d.chooseInstance}
             selected={d.selected}
             onSelected={d.setSelected}
+            confirm={{ confirm: d.confirm, onConfirm: d.setConfirm }}
           />
         )}
         {registered.state === 'done' && (

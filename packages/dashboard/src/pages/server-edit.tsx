@@ -2,7 +2,7 @@ import type { FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { errorMessage, unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
-import { SubmitButton } from '../components/form.tsx';
+import { SubmitButton, toggledSet } from '../components/form.tsx';
 import {
   AccessChoice,
   DescriptionField,
@@ -11,7 +11,12 @@ import {
   ServerNameField,
   useServerFields,
 } from '../components/server-form.tsx';
-import { InstanceToolPicker, useInstanceTools } from '../components/tool-picker.tsx';
+import {
+  ConfirmCheck,
+  exposedConfirmations,
+  InstanceToolPicker,
+  useInstanceTools,
+} from '../components/tool-picker.tsx';
 import { Link, navigate } from '../router.tsx';
 import { ConfirmButton, Show, useLoad } from '../ui.tsx';
 
@@ -34,14 +39,19 @@ function useEditDraft(server: Server) {
     perRequestAuth: server.perRequestAuth,
     instanceId: server.connectorInstanceId ?? '',
     selected: server.selectedTools,
+    confirm: server.confirmTools,
   });
   const chooseInstance = (id: string) => {
     f.setInstanceId(id);
     // Another instance's tools: the choice starts again (none = all of them), as at creation.
-    f.setSelected(new Set(id === server.connectorInstanceId ? server.selectedTools : []));
+    const same = id === server.connectorInstanceId;
+    f.setSelected(new Set(same ? server.selectedTools : []));
+    f.setConfirm(new Set(same ? server.confirmTools : []));
   };
-  const { name, description, mode, isPublic, perRequestAuth, instanceId, selected } = f;
+  const { name, description, mode, isPublic, perRequestAuth, instanceId, selected, confirm } = f;
   const rebound = mode === 'NORMAL' && instanceId !== (server.connectorInstanceId ?? '');
+  // With an instance's picker, only the tools the selection exposes may be confirmed.
+  const confirmTools = mode === 'NORMAL' && instanceId ? exposedConfirmations(confirm, selected) : [...confirm];
   const body: Schemas['UpdateServerBody'] = {
     ...(name.trim() !== server.name ? { name: name.trim() } : {}),
     ...(description.trim() !== (server.description ?? '') ? { description: description.trim() || null } : {}),
@@ -52,6 +62,7 @@ function useEditDraft(server: Server) {
     ...(mode === 'NORMAL' && (rebound || !sameSet(server.selectedTools, selected))
       ? { selectedTools: [...selected] }
       : {}),
+    ...(!sameSet(server.confirmTools, new Set(confirmTools)) ? { confirmTools: confirmTools } : {}),
   };
   return { ...f, chooseInstance, body };
 }
@@ -65,8 +76,11 @@ function sourceText(s: SourcedTool['source']): string {
   return `external MCP server ${s.server}`;
 }
 
-/** What a server without a connector instance exposes now, and where each tool comes from. */
-function CurrentTools({ client, server }: { client: ManagementClient; server: Server }) {
+/**
+ * What a server without a connector instance exposes now, where each tool comes from, and whether a person confirms
+ * its calls ("Ask a person first", marked "suggested" where the rule suggests it).
+ */
+function CurrentTools({ client, server, d }: { client: ManagementClient; server: Server; d: Draft }) {
   const [tools] = useLoad(
     () => unwrap(client.GET('/mcp_manager/{id}/tools', { params: { path: { id: server.id } } })).then((r) => r.data),
     [client, server.id, server.catalogVersion],
@@ -80,10 +94,18 @@ function CurrentTools({ client, server }: { client: ManagementClient; server: Se
         {server.selectedTools.length > 0 && <> or are chosen by name ({server.selectedTools.join(', ')})</>}.
       </p>
       {list.length > 0 && (
-        <ul className="hint" aria-label="Tools it exposes now">
+        <ul className="tools" aria-label="Tools it exposes now">
           {list.map((t) => (
             <li key={t.name}>
-              <code>{t.name}</code>, from {sourceText(t.source)}
+              <code id={`tool-${t.name}-name`}>{t.name}</code>,{' '}
+              <span className="desc">from {sourceText(t.source)}</span>
+              <ConfirmCheck
+                id={`tool-${t.name}-confirm`}
+                tool={t}
+                describedBy={`tool-${t.name}-name`}
+                checked={d.confirm.has(t.name)}
+                onChange={(on) => d.setConfirm(toggledSet(d.confirm, t.name, on))}
+              />
             </li>
           ))}
         </ul>
@@ -117,9 +139,14 @@ function InstanceSection({
         ))}
       </select>
       {tools ? (
-        <InstanceToolPicker tools={tools} selected={d.selected} onChange={d.setSelected} />
+        <InstanceToolPicker
+          tools={tools}
+          selected={d.selected}
+          onChange={d.setSelected}
+          confirm={{ confirm: d.confirm, onConfirm: d.setConfirm }}
+        />
       ) : (
-        <CurrentTools client={client} server={server} />
+        <CurrentTools client={client} server={server} d={d} />
       )}
     </>
   );

@@ -118,6 +118,7 @@ function Tools({ client, server, config }: { client: ManagementClient; server: S
             <li key={t.name}>
               <code>{t.name}</code>
               {t.description && <span className="desc"> — {t.description}</span>}
+              {server.confirmTools.includes(t.name) && <span className="tag">asks a person first</span>}
               <details>
                 <summary>Input schema of {t.name}</summary>
                 <Json value={t.inputSchema} label={`Input schema of ${t.name}`} />

@@ -89,6 +89,8 @@ export type ServerRow = {
   mode: 'SMART' | 'NORMAL';
   connectorInstanceId: string | null;
   selectedTools: string[];
+  /** Tools a person confirms before each call (`confirmTools`); absent in rows read before the column existed. */
+  confirmTools?: string[];
   isPublic: boolean;
   config: unknown;
   perRequestAuth?: boolean;
@@ -205,25 +207,53 @@ async function workspaceTools(tx: Tx, workspaceId: string, reserved: ReadonlySet
  * - NORMAL with a connector instance: its tools, narrowed to `selectedTools` when given;
  * - NORMAL without one: exactly `selectedTools`, looked up among all the workspace's tools;
  * - SMART: all the workspace's tools, searched and executed through meta tools on the edge.
+ * Then the tools of `confirmTools` are marked `confirm` (`markConfirmed`).
  */
 export async function compileCatalog(
   tx: Tx,
   server: ServerRow,
   version: number,
   listExternal: ExternalLister,
-  opts: { lenientSelection?: boolean } = {},
+  opts: { lenientSelection?: boolean; strictConfirm?: boolean } = {},
 ): Promise<Catalog> {
   const reserved = new Set(server.reservedToolNames ?? []);
   const own = await compileOwnTools(tx, server, version, opts, reserved);
   // Tools of the server's active workflow deployment (Flower / Arazzo).
   const withWorkflows = await withWorkflowTools(tx, own, server.config, reserved);
   const registered = (await registeredExternalConfigs(tx, [server.id])).get(server.id) ?? [];
-  return mergeExternalTools(
+  const merged = await mergeExternalTools(
     withWorkflows,
     [...((server.externalMcpConfigs ?? []) as StoredExternalConfig[]), ...registered],
     listExternal,
     reserved,
   );
+  return markConfirmed(merged, server.confirmTools ?? [], opts.strictConfirm === true);
+}
+
+/**
+ * Marks the tools a person confirms before each call (`confirmTools`, ADR 0038: the edge asks before the enqueue).
+ * A name of a tool the server does not expose is refused (422, naming it) when the list was just set; otherwise
+ * (its tool left the server since) it stays named, and a warning says so: the tool is marked again if it comes back.
+ */
+export function markConfirmed(catalog: Catalog, names: readonly string[], strict: boolean): Catalog {
+  if (names.length === 0) return catalog;
+  const exposed = new Set(catalog.tools.map((t) => t.tool.name));
+  const missing = names.filter((name) => !exposed.has(name));
+  if (missing.length > 0 && strict)
+    throw new ValidationError(
+      'confirmTools names tools the server does not expose',
+      missing.map((name) => ({
+        path: `/confirmTools/${names.indexOf(name)}`,
+        message: `no tool "${name}" on this server`,
+      })),
+    );
+  const wanted = new Set(names);
+  const tools = catalog.tools.map((t) => (wanted.has(t.tool.name) ? { ...t, confirm: true as const } : t));
+  if (missing.length === 0) return { ...catalog, tools };
+  const warnings = missing.map(
+    (name) => `tool "${name}" is to be confirmed by a person (confirmTools), but the server does not expose it`,
+  );
+  return { ...catalog, tools, warnings: [...(catalog.warnings ?? []), ...warnings] };
 }
 
 async function compileOwnTools(

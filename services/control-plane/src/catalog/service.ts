@@ -62,6 +62,8 @@ export interface Written<T> {
   serverIds?: string[];
   /** Servers whose `selectedTools` were just set by the user: unknown names are an error (422), not a warning. */
   strictServerIds?: string[];
+  /** Servers whose `confirmTools` were just set by the user: names of tools they do not expose are an error (422). */
+  strictConfirmServerIds?: string[];
   /** Servers the writes deleted: their Redis catalog and their secrets go after commit. */
   removedServers?: { id: string; workspaceId: string }[];
   /** Secrets to delete after commit (replaced external headers, credentials of deleted instances). */
@@ -258,10 +260,12 @@ export class CatalogService {
             ? await tx.mcpServer.findMany({ where, select: { id: true }, orderBy: { id: 'asc' } })
             : [];
           const strict = new Set(written.strictServerIds ?? []);
+          const strictConfirm = new Set(written.strictConfirmServerIds ?? []);
           const catalogs = new Map<string, Catalog>();
           for (const { id } of servers) {
             if (removed.has(id)) continue;
-            const catalog = await this.compileNext(tx, id, lister, !strict.has(id), opts.finish);
+            const strictness = { selection: strict.has(id), confirm: strictConfirm.has(id) };
+            const catalog = await this.compileNext(tx, id, lister, strictness, opts.finish);
             if (catalog) catalogs.set(id, catalog);
           }
           if (opts.dryRun) throw new DryRunDone(written.result, catalogs);
@@ -284,7 +288,7 @@ export class CatalogService {
     tx: Tx,
     serverId: string,
     lister: ExternalLister,
-    lenient: boolean,
+    strict: { selection: boolean; confirm: boolean },
     finish?: (catalog: Catalog) => Catalog | undefined,
   ) {
     const bumped = await tx.$queryRaw<{ catalog_version: number }[]>`
@@ -292,7 +296,10 @@ export class CatalogService {
       WHERE id = ${serverId}::uuid RETURNING catalog_version`;
     if (bumped.length === 0) return undefined;
     const row = (await tx.mcpServer.findUnique({ where: { id: serverId } })) as ServerRow;
-    const compiled = await compileCatalog(tx, row, row.catalogVersion, lister, { lenientSelection: lenient });
+    const compiled = await compileCatalog(tx, row, row.catalogVersion, lister, {
+      lenientSelection: !strict.selection,
+      strictConfirm: strict.confirm,
+    });
     const catalog = finish ? finish(compiled) : compiled;
     if (!catalog) throw new NothingToChange();
     await tx.catalogVersion.create({ data: { serverId, version: row.catalogVersion, catalog: catalog as object } });

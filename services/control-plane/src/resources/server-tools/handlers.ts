@@ -6,6 +6,7 @@ import { isUuid } from '../../db/ids.ts';
 import { caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { findServer } from '../servers/lookup.ts';
+import { confirmSuggested } from './confirm-suggestion.ts';
 
 /**
  * The tools of a server as it exposes them, and the tools a connector instance gives: each with its definition
@@ -42,9 +43,12 @@ function sourceOf(t: CatalogTool) {
   }
 }
 
-/** One tool as the API lists it: its MCP definition and its source (never its plan: URLs, secret names). */
+/**
+ * One tool as the API lists it: its MCP definition, its source (never its plan: URLs, secret names), whether a person
+ * confirms each call (`confirm`: the server's `confirmTools`) and whether that is suggested for it.
+ */
 function present(t: CatalogTool) {
-  return { ...t.tool, source: sourceOf(t) };
+  return { ...t.tool, source: sourceOf(t), confirm: t.confirm === true, confirmSuggested: confirmSuggested(t) };
 }
 
 /** `GET /mcp_manager/{id}/tools`: the live catalog version's tools (SMART: the searchable catalog behind the meta tools). */

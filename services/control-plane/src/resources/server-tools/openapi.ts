@@ -32,8 +32,22 @@ const ToolSource = z
   ])
   .meta({ id: 'ToolSource' });
 
-/** A tool with its MCP definition and its source (`present` in server-tools.ts). */
-const SourcedTool = ToolDefinition.extend({ source: ToolSource }).meta({ id: 'SourcedTool' });
+/** A tool with its MCP definition, its source and its confirmation (`present` in server-tools/handlers.ts). */
+const SourcedTool = ToolDefinition.extend({
+  source: ToolSource,
+  confirm: z
+    .boolean()
+    .describe(
+      'A person confirms each call first (the server’s `confirmTools`); always false for a connector instance’s ' +
+        'tools (no server yet).',
+    ),
+  confirmSuggested: z
+    .boolean()
+    .describe(
+      'Confirmation is suggested for this tool: an HTTP DELETE, a POST without an idempotency key, or a tool ' +
+        'annotated `destructiveHint: true`.',
+    ),
+}).meta({ id: 'SourcedTool' });
 
 const ServerTools = z
   .object({

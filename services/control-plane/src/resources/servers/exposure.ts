@@ -5,7 +5,7 @@ import { caller } from '../../http/auth.ts';
 /**
  * Fields of `PATCH /mcp_manager/{id}` that change what a server exposes or who may call it: a key limited to
  * servers could otherwise widen its own server (another connector instance, SMART mode over the workspace's
- * tools, external servers, a public URL for anonymous callers). They need a key without a server restriction, or
+ * tools, external servers, a public URL for anonymous callers, calls no person confirms any more). They need a key without a server restriction, or
  * the `server_admin` scope, as deploying a workflow does (`x-server-limited-keys: server_admin`).
  */
 const exposureFields = [
@@ -14,6 +14,7 @@ const exposureFields = [
   'perRequestAuth',
   'connectorInstanceId',
   'selectedTools',
+  'confirmTools',
   'externalMcpConfigs',
   'externalMcpServers',
   'config',

@@ -94,6 +94,7 @@ export async function createServer(
             mode: body.mode,
             connectorInstanceId: body.connectorInstanceId ?? null,
             selectedTools: body.selectedTools ?? [],
+            confirmTools: body.confirmTools ?? [],
             isPublic: body.isPublic,
             perRequestAuth: body.perRequestAuth,
             config: (body.config ?? undefined) as object | undefined,
@@ -104,7 +105,7 @@ export async function createServer(
         throw err;
       }
       await setRegisteredRefs(tx, id, registered);
-      return { result: id, serverIds: [id], strictServerIds: [id] };
+      return { result: id, serverIds: [id], strictServerIds: [id], strictConfirmServerIds: [id] };
     },
     { external: [...external.stored, ...registered], cleanupOnFailure: external.written },
   );

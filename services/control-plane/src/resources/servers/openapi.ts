@@ -39,6 +39,12 @@ const serverShape = {
   description: z.string().nullable(),
   mode,
   selectedTools: z.array(z.string()),
+  confirmTools: z
+    .array(z.string())
+    .describe(
+      'Tools a person confirms before each call: the edge asks the caller’s client (MCP elicitation, form mode) and ' +
+        'sends the call only after "accept"; [] by default.',
+    ),
   connectorInstanceId: z.uuid().nullable(),
   isPublic: z.boolean(),
   perRequestAuth: z
@@ -159,6 +165,7 @@ export const serversRoutes: RouteDoc[] = [
     method: 'post',
     path: '/mcp_manager/load-tools-from-url',
     operationId: 'loadToolsFromUrl',
+    'x-audit': false,
     tags,
     summary: 'Preview the tools of an external MCP server',
     description:
@@ -178,13 +185,15 @@ export const serversRoutes: RouteDoc[] = [
     method: 'post',
     path: '/mcp_manager',
     operationId: 'createServer',
+    'x-audit': { action: 'server.create', resource: 'server' },
     tags,
     summary: 'Create an MCP server',
     description:
       'NORMAL servers expose a connector instance’s tools (narrowed by `selectedTools`), workspace tools picked ' +
       'by name, or a workflow deployment’s; SMART servers expose meta tools over the workspace’s tools. External ' +
       'MCP servers are merged in from `externalMcpConfigs` (stored on this server) and `externalMcpServers` (registered ' +
-      'on the workspace, by name: 422 for an unknown one). A name already used is a 409.',
+      'on the workspace, by name: 422 for an unknown one). `confirmTools` names tools a person confirms before each ' +
+      'call (422 for a tool the server does not expose). A name already used is a 409.',
     request: { body: jsonBody(CreateServerBody.meta({ id: 'CreateServerBody' })) },
     responses: {
       201: json('The server, with its first catalog’s tools.', McpServer),
@@ -219,12 +228,14 @@ export const serversRoutes: RouteDoc[] = [
     path: '/mcp_manager/{id}',
     'x-server-limited-keys': 'own_server',
     operationId: 'updateServer',
+    'x-audit': { action: 'server.update', resource: 'server' },
     tags,
     summary: 'Change an MCP server (omitted fields are kept; a null description clears it)',
     description:
       'A change of what the server exposes makes a new catalog version. A key limited to servers needs the ' +
       '`server_admin` scope to change `mode`, `isPublic`, `perRequestAuth`, `connectorInstanceId`, `selectedTools`, ' +
-      '`externalMcpConfigs`, `externalMcpServers` or `config` (403).',
+      '`confirmTools`, `externalMcpConfigs`, `externalMcpServers` or `config` (403). `confirmTools` replaces the ' +
+      'list of tools a person confirms before each call (422 for a tool the server does not expose).',
     request: { params: ServerParams, body: jsonBody(UpdateServerBody.meta({ id: 'UpdateServerBody' })) },
     responses: {
       200: json('The server as changed.', McpServer),
@@ -236,6 +247,7 @@ export const serversRoutes: RouteDoc[] = [
     path: '/mcp_manager/{id}',
     'x-server-limited-keys': 'server_admin',
     operationId: 'deleteServer',
+    'x-audit': { action: 'server.delete', resource: 'server' },
     tags,
     summary: 'Delete an MCP server, its catalog versions and deployments',
     request: { params: ServerParams },

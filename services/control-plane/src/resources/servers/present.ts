@@ -34,6 +34,7 @@ export function presentServer(
     description: row.description,
     mode: row.mode,
     selectedTools: row.selectedTools,
+    confirmTools: row.confirmTools ?? [],
     connectorInstanceId: row.connectorInstanceId,
     isPublic: row.isPublic,
     perRequestAuth: row.perRequestAuth ?? false,

@@ -11,6 +11,15 @@ export const CreateServerBody = z
     description: z.string().max(1000).optional(),
     mode: z.enum(['SMART', 'NORMAL']).default('SMART'),
     selectedTools: z.array(z.string().min(1)).optional(),
+    /**
+     * Tools a person confirms before each call: the edge asks the caller's client (MCP elicitation) and enqueues the
+     * call only after "accept" (ADR 0038). Names of tools the server exposes; none by default.
+     */
+    confirmTools: z
+      .array(z.string().min(1).max(128))
+      .max(1000)
+      .refine((list) => new Set(list).size === list.length, 'names must be unique')
+      .optional(),
     /** NORMAL: expose this instance's tools (narrowed by selectedTools); omit to pick workspace tools by name. */
     connectorInstanceId: z.string().min(1).optional(),
     config: z.record(z.string(), z.unknown()).optional(),

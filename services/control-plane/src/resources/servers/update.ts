@@ -126,6 +126,8 @@ async function writeUpdate(tx: Tx, update: ServerUpdate): Promise<Written<string
     serverIds: [row.id],
     // Unknown names are an error when the selection or its source is being set; otherwise a warning.
     strictServerIds: rebound ? [row.id] : [],
+    // Tools to confirm that the server does not expose: an error when the list is being set.
+    strictConfirmServerIds: body.confirmTools !== undefined ? [row.id] : [],
     // Replaced external headers: their secrets go once the new configs are committed.
     deleteSecrets: external ? headerSecretsOf(before.externalMcpConfigs) : [],
   };
@@ -138,6 +140,7 @@ function updatedFields(body: UpdateServer, external: SealedExternalConfigs | und
     ...(body.description !== undefined ? { description: body.description } : {}),
     ...(body.mode !== undefined ? { mode: body.mode } : {}),
     ...(body.selectedTools !== undefined ? { selectedTools: body.selectedTools } : {}),
+    ...(body.confirmTools !== undefined ? { confirmTools: body.confirmTools } : {}),
     ...(body.connectorInstanceId !== undefined ? { connectorInstanceId: body.connectorInstanceId } : {}),
     ...(body.isPublic !== undefined ? { isPublic: body.isPublic } : {}),
     ...(body.perRequestAuth !== undefined ? { perRequestAuth: body.perRequestAuth } : {}),

@@ -1,0 +1,290 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Stack } from '@toolplane/cli';
+import { ApiError, type ManagementClient, unwrap } from '@toolplane/client';
+import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
+import { Redis } from 'ioredis';
+import { AuditEventInput, redisKeys } from '../../packages/contracts/src/index.ts';
+import { startTestStack, waitFor } from '../helpers.ts';
+
+// A person's confirmation (ADR 0038) on the real stack, with the official MCP SDK client of both protocol eras: a tool
+// marked `confirm` on its server is sent upstream only after the person accepts in the client (2025-11-25: an
+// `elicitation/create` request on the call's stream; 2026-07-28: an `input_required` result the client fulfils and
+// retries); declined, cancelled or a client that cannot ask: a tool error and nothing sent. Each decision is an audit
+// event on the edge's stream, its secret argument values masked. The control plane takes entries off that stream as
+// they come (and deletes them): the test reads what the edges added to it (XADD) on a Redis of its own, with MONITOR.
+
+const SECRET = 'approve-5f1c9a0d7e';
+const PASSCODE = 'passcode-88e1c2';
+const ERAS = ['2025-11-25', '2026-07-28'] as const;
+type Era = (typeof ERAS)[number];
+type Answer = 'accept' | 'decline' | 'cancel';
+
+let stack: Stack;
+let api: ManagementClient;
+let redis: RedisHandle;
+let monitorBase: Redis;
+let monitor: Redis;
+/** Every XADD the stack sent: the stream's key and its entry's batch (JSON). */
+const streamed: { key: string; batch: string }[] = [];
+let upstream: Server;
+let serverId: string;
+let mcpUrl: string;
+/** What reached the upstream: each request's method and URL. */
+const received: string[] = [];
+/** What clients were asked (the elicitation requests' params). */
+const asked: { mode?: string; message?: string; requestedSchema?: unknown }[] = [];
+
+const openApiDocument = {
+  openapi: '3.1.0',
+  info: { title: 'Orders', version: '1.0.0' },
+  paths: {
+    '/orders/{id}': {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      get: {
+        operationId: 'get_order',
+        responses: { '200': { description: 'The order', content: { 'application/json': {} } } },
+      },
+      delete: {
+        operationId: 'delete_order',
+        parameters: [
+          { name: 'approval_token', in: 'query', schema: { type: 'string' } },
+          { name: 'passcode', in: 'query', schema: { type: 'string', format: 'password' } },
+        ],
+        responses: { '200': { description: 'Deleted', content: { 'application/json': {} } } },
+      },
+    },
+  },
+};
+
+/** An MCP client of `era`; with `answer`, it declares form-mode elicitation and its person answers so. */
+async function mcpClient(era: Era, answer?: Answer): Promise<Client> {
+  const client = new Client(
+    { name: 'confirmation', version: '1.0.0' },
+    {
+      capabilities: answer ? { elicitation: { form: {} } } : {},
+      ...(era === '2026-07-28' ? { versionNegotiation: { mode: { pin: '2026-07-28' as const } } } : {}),
+    },
+  );
+  if (answer)
+    client.setRequestHandler('elicitation/create', (request) => {
+      asked.push(request.params as (typeof asked)[number]);
+      return Promise.resolve(answer === 'accept' ? { action: 'accept', content: {} } : { action: answer });
+    });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(mcpUrl), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+    }),
+  );
+  expect(client.getNegotiatedProtocolVersion()).toBe(era);
+  return client;
+}
+
+/** Calls delete_order (or `tool`) as a client of `era` whose person answers `answer`; what came back and went out. */
+async function callAs(era: Era, answer: Answer | undefined, tool = 'delete_order') {
+  const client = await mcpClient(era, answer);
+  const before = { received: received.length, asked: asked.length };
+  try {
+    const args =
+      tool === 'delete_order' ? { id: `${era}-${answer}`, approval_token: SECRET, passcode: PASSCODE } : { id: '7' };
+    const result = await client.callTool({ name: tool, arguments: args });
+    return {
+      isError: result.isError === true,
+      text: (result.content as { text: string }[])[0]?.text ?? '',
+      sent: received.slice(before.received),
+      asked: asked.slice(before.asked),
+    };
+  } finally {
+    await client.close();
+  }
+}
+
+/** The audit events added to the edge's stream (each entry a batch), and their raw text. */
+function auditStream(): { events: AuditEventInput[]; raw: string } {
+  const key = redisKeys(stack.redisPrefix).auditEvents;
+  const batches = streamed.filter((x) => x.key === key).map((x) => x.batch);
+  return { events: batches.flatMap((b) => JSON.parse(b) as AuditEventInput[]), raw: batches.join('\n') };
+}
+
+beforeAll(async () => {
+  upstream = createServer((req, res) => {
+    received.push(`${req.method} ${req.url}`);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ done: req.method }));
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  redis = await startRedisServer();
+  monitorBase = new Redis(redis.url);
+  monitor = await monitorBase.monitor();
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (args[0]?.toLowerCase() === 'xadd') streamed.push({ key: args[1]!, batch: args.at(-1)! });
+  });
+  ({ stack, api } = await startTestStack('confirmation', { redisUrl: redis.url }));
+  const connector = await unwrap(api.POST('/connectors', { body: openApiDocument as never }));
+  const instance = await unwrap(
+    api.POST('/connector_instances', {
+      body: { createServer: false, connector_id: connector.id, name: 'orders', base_url: url, credentials: {} },
+    }),
+  );
+  const refused = await api.POST('/mcp_manager', {
+    body: { name: 'orders', mode: 'NORMAL', connectorInstanceId: instance.id, confirmTools: ['drop_all'] },
+  });
+  expect(refused.response.status).toBe(422);
+  expect(JSON.stringify(refused.error)).toContain('no tool \\"drop_all\\" on this server');
+  const server = await unwrap(
+    api.POST('/mcp_manager', {
+      body: { name: 'orders', mode: 'NORMAL', connectorInstanceId: instance.id, confirmTools: ['delete_order'] },
+    }),
+  );
+  ({ id: serverId, url: mcpUrl } = server);
+  expect(server.confirmTools).toEqual(['delete_order']);
+}, 120_000);
+
+afterAll(async () => {
+  try {
+    await stack?.stop();
+  } finally {
+    monitor?.disconnect();
+    monitorBase?.disconnect();
+    await redis?.stop();
+    upstream?.closeAllConnections();
+    await new Promise<void>((r) => (upstream ? upstream.close(() => r()) : r()));
+  }
+});
+
+describe('marking a tool', () => {
+  it('the tools list shows what is confirmed and what is suggested (DELETE, POST without idempotency key)', async () => {
+    const tools = await unwrap(api.GET('/mcp_manager/{id}/tools', { params: { path: { id: serverId } } }));
+    const view = Object.fromEntries(tools.data.map((t) => [t.name, [t.confirm, t.confirmSuggested]]));
+    expect(view).toEqual({ get_order: [false, false], delete_order: [true, true] });
+  });
+});
+
+describe.each(ERAS)('a person confirms a call (%s client)', (era) => {
+  it('accepted: the call is sent once and its result comes back; the person saw the arguments, secrets masked', async () => {
+    const r = await callAs(era, 'accept');
+    expect(r.isError).toBe(false);
+    expect(r.text).toBe(JSON.stringify({ done: 'DELETE' }));
+    expect(r.sent).toEqual([expect.stringMatching(new RegExp(`^DELETE /orders/${era}-accept\\?`))]);
+    expect(r.asked).toHaveLength(1);
+    const [elicitation] = r.asked;
+    expect(elicitation!.mode).toBe('form');
+    expect(elicitation!.message).toContain('"delete_order"');
+    expect(elicitation!.message).toContain(`${era}-accept`);
+    expect(elicitation!.message).toContain('"approval_token": "[masked]"');
+    expect(elicitation!.message).not.toContain(SECRET);
+    expect(elicitation!.message).not.toContain(PASSCODE);
+  });
+
+  it.each(['decline', 'cancel'] as const)('%s: a tool error, nothing sent', async (answer) => {
+    const r = await callAs(era, answer);
+    expect(r.asked).toHaveLength(1);
+    expect(r.isError).toBe(true);
+    expect(r.text).toContain(answer === 'decline' ? 'The person declined' : 'was cancelled');
+    expect(r.sent).toEqual([]);
+  });
+
+  it('a client without the elicitation capability: the tool error explaining why, nothing sent', async () => {
+    const r = await callAs(era, undefined);
+    expect(r.isError).toBe(true);
+    expect(r.text).toContain('this client cannot ask its user');
+    expect(r.sent).toEqual([]);
+  });
+
+  it('a tool not marked confirm is called without asking', async () => {
+    const r = await callAs(era, 'decline', 'get_order');
+    expect(r).toMatchObject({ isError: false, asked: [], sent: ['GET /orders/7'] });
+  });
+});
+
+describe('the legacy HTTP+SSE transport', () => {
+  it('asks on the session’s event stream too; accepted, the call is sent once', async () => {
+    const client = new Client({ name: 'confirmation-sse', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+    let elicitations = 0;
+    client.setRequestHandler('elicitation/create', () => {
+      elicitations++;
+      return Promise.resolve({ action: 'accept', content: {} });
+    });
+    const headers = { 'x-api-key': stack.bootstrapKey };
+    const withKey = (u: string | URL | Request, init?: RequestInit) =>
+      fetch(u, { ...init, headers: { ...Object.fromEntries(new Headers(init?.headers)), ...headers } });
+    await client.connect(
+      new SSEClientTransport(new URL(`${stack.edgeUrl}/api/v1/mcp/${serverId}`), {
+        requestInit: { headers },
+        eventSourceInit: { fetch: withKey },
+      }),
+    );
+    const before = received.length;
+    try {
+      const result = await client.callTool({ name: 'delete_order', arguments: { id: 'sse-accept' } });
+      expect(result.isError).toBeFalsy();
+      expect(elicitations).toBe(1);
+      expect(received.slice(before)).toEqual(['DELETE /orders/sse-accept']);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('the audit trail', () => {
+  it('each decision is an event on the edge’s stream: who, which tool, the arguments masked; the secret nowhere', async () => {
+    const outcomes = ['accepted', 'declined', 'cancelled', 'refused'];
+    const { events: all, raw } = await waitFor('the audit events of every decision', () => {
+      const stream = auditStream();
+      return stream.events.length >= outcomes.length * ERAS.length + 1 ? stream : undefined;
+    });
+    const events = all.filter(
+      (e) => e.details?.arguments && (e.details.arguments as { id: string }).id !== 'sse-accept',
+    );
+    expect(events.map((e) => e.outcome).sort()).toEqual([...outcomes, ...outcomes].sort());
+    for (const e of events) {
+      const answers: Record<string, string> = {
+        accepted: 'accept',
+        declined: 'decline',
+        cancelled: 'cancel',
+        refused: 'undefined',
+      };
+      const answer = answers[e.outcome];
+      expect(e).toMatchObject({
+        action: 'tool.confirmation',
+        actor: { type: 'api_key', id: expect.any(String) },
+        resource: { type: 'tool', id: `${serverId}/delete_order` },
+        status: null,
+        changes: null,
+        details: {
+          server: 'orders',
+          tool: 'delete_order',
+          arguments: {
+            id: expect.stringMatching(new RegExp(`-${answer}$`)),
+            approval_token: '[masked]',
+            passcode: '[masked]',
+          },
+          ...(e.outcome === 'refused' ? { reason: 'no_elicitation' } : {}),
+        },
+      });
+      expect(e.source.requestId).toEqual(expect.any(String));
+      expect(AuditEventInput.parse(e)).toEqual(e); // what the control plane's trail takes
+    }
+    expect(raw).not.toContain(SECRET);
+    expect(raw).not.toContain(PASSCODE);
+  });
+
+  it('a limited key may not lift a confirmation without server_admin', async () => {
+    const limited = await unwrap(api.POST('/api_keys', { body: { name: 'orders-only', serverIds: [serverId] } }));
+    const asLimited = await fetch(`${stack.controlPlaneUrl}/api/v1/mcp_manager/${serverId}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json', 'x-api-key': limited.key },
+      body: JSON.stringify({ confirmTools: [] }),
+    });
+    expect(asLimited.status).toBe(403);
+    const lifted = await unwrap(
+      api.PATCH('/mcp_manager/{id}', { params: { path: { id: serverId } }, body: { confirmTools: [] } }),
+    );
+    expect(lifted.confirmTools).toEqual([]);
+    await expect(
+      unwrap(api.PATCH('/mcp_manager/{id}', { params: { path: { id: serverId } }, body: { confirmTools: ['x'] } })),
+    ).rejects.toBeInstanceOf(ApiError);
+  });
+});
