@@ -6,6 +6,7 @@
 //   pnpm bench:tool-call [--seconds 10] [--workers 1] [--edges 1] [--fast-path false] [--worker-fetchers N]
 //                        [--upstream-delay-ms 0] [--response-bytes 0] [--concurrency "1 32"] [--paths all|fast]
 //                        [--node-options=--max-semi-space-size=32] [--worker-node-options=…] [--cpu-prof DIR]
+//                        [--condition '<CEL>']
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -43,6 +44,11 @@ const { values } = parseArgs({
     paths: { type: 'string', default: 'all' },
     /** Prometheus metrics on in every service (METRICS_PORT, as the k8s base sets it). */
     metrics: { type: 'boolean', default: false },
+    /**
+     * The calling key's tools granted by an access policy with this CEL condition (e.g.
+     * `args.ticket_id.startsWith("TCK-")`): what evaluating a condition at the edge costs per call.
+     */
+    condition: { type: 'string' },
     /** LOG_LEVEL of the services (`info` is the default of `scripts/dev.sh` and of the k8s base). */
     'log-level': { type: 'string', default: 'warn' },
   },
@@ -138,6 +144,21 @@ try {
     throw new Error('could not remove rate_limits from the example descriptor');
   const api = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
   const example = await registerTicketExample(api, upstreamUrl, apiKey, 'bench', unlimited);
+  if (values.condition) {
+    // Named by a policy, the key gets only its grants: every tool, when the condition holds.
+    const key = (await unwrap(api.GET('/api_keys'))).data.find((k) => k.name === 'bootstrap')!;
+    await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'bench-condition',
+          principals: [{ type: 'api_key', value: key.id }],
+          servers: ['*'],
+          tools: ['*'],
+          condition: values.condition,
+        },
+      }),
+    );
+  }
   // A three-step Flower workflow tool (each step one upstream GET, the key from the server's $secrets):
   // what a workflow step costs on top of the queue hop.
   const flowServer = await unwrap(api.POST('/mcp_manager', { body: { name: 'bench-flow', mode: 'NORMAL' } }));

@@ -413,6 +413,39 @@ describe('toolplane CLI', () => {
     expect((await cliJson<{ data: { id: string }[] }>(['policies', 'list'])).data.map((p) => p.id)).toEqual([
       policy.id,
     ]);
+    const explain = (server: string, tool: string) => [
+      'policies',
+      'explain',
+      '--key',
+      key.id,
+      '--server',
+      server,
+      '--tool',
+      tool,
+      '--args',
+      '{}',
+    ];
+    const allowed = await cliJson<{ decision: string; policies: { name: string; why: string }[] }>(
+      explain('flows', 'open_tickets'),
+    );
+    expect(allowed.decision).toBe('allow');
+    expect(allowed.policies).toEqual([
+      {
+        ...allowed.policies[0],
+        name: 'flows-only',
+        why: `grants tool "open_tickets" to API key ${key.id} (no condition)`,
+      },
+    ]);
+    const denied = await cli(explain('arazzo-flows', 'ticketDetails'));
+    expect(denied.code).toBe(0);
+    expect(denied.stdout.split('\n').slice(0, 4)).toEqual([
+      expect.stringMatching(new RegExp(`^DENY  API key ${key.id} → tool ticketDetails on arazzo-flows \\(`)),
+      expect.stringContaining(`Access denied: no access policy grants API key ${key.id} access to MCP server`),
+      '',
+      expect.stringMatching(/^POLICY +CALLER +SERVER +TOOL +CONDITION +WHY$/),
+    ]);
+    expect(denied.stdout).toMatch(/flows-only +yes +no +yes +- +names API key \S+, not MCP server "arazzo-flows"/);
+    expect((await cli(['policies', 'explain', '--server', 'flows', '--tool', 'x'])).code).toBe(2);
     expect((await cli(['policies', 'delete', policy.id])).code).toBe(0);
     expect((await cliJson<{ data: unknown[] }>(['policies', 'list'])).data).toEqual([]);
 
@@ -616,5 +649,79 @@ describe('toolplane CLI', () => {
     const record = await cli(['records', 'show', recordId, '--json']);
     expect(record.stdout).not.toMatch(raw);
     expect((JSON.parse(record.stdout) as { message: string }).message).toBe(message);
+  });
+
+  it('audit: lists the trail, follows it as JSON lines, verifies the chain and names a broken link (exit 3)', async () => {
+    const servers = await cliJson<{ data: { action: string; actor: { name: string } }[] }>([
+      'audit',
+      '--action',
+      'server.*',
+      '--limit',
+      '500',
+    ]);
+    expect(servers.data.length).toBeGreaterThan(0);
+    expect(new Set(servers.data.map((e) => e.action.split('.')[0]))).toEqual(new Set(['server']));
+    const table = await cli(['audit', '--limit', '5']);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/AT\s+SEQ\s+WHO\s+ACTION\s+ON\s+OUTCOME/);
+
+    const env = { ...process.env, XDG_CONFIG_HOME: configHome, NO_COLOR: '1' };
+    const follower = spawn(toolplaneBin, ['audit', '--follow', '--json', '--limit', '1'], {
+      cwd: work,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let lines: { seq: number; action: string; resource: { id: string | null } }[] = [];
+    let partial = '';
+    follower.stdout.on('data', (d: Buffer) => {
+      const complete = (partial + d.toString()).split('\n');
+      partial = complete.pop()!;
+      lines = [...lines, ...complete.filter(Boolean).map((l) => JSON.parse(l) as (typeof lines)[number])];
+    });
+    const exited = new Promise<string | null>((resolve) => follower.on('close', (_code, signal) => resolve(signal)));
+    try {
+      await waitFor('the last event on the --follow output', () => (lines.length > 0 ? true : undefined));
+      const policy = await unwrap(
+        api.POST('/access_policies', {
+          body: {
+            name: 'followed',
+            principals: [{ type: 'oauth_subject', value: 'dan' }],
+            servers: ['*'],
+            tools: ['*'],
+          },
+        }),
+      );
+      const added = await waitFor('the new event on the --follow output', () =>
+        lines.find((e) => e.action === 'access_policy.create'),
+      );
+      expect(added.resource.id).toBe(policy.id);
+      const seqs = lines.map((e) => e.seq);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b)); // in order, each once
+      expect(new Set(seqs).size).toBe(seqs.length);
+    } finally {
+      follower.kill('SIGINT');
+    }
+    expect(await exited).toBe('SIGINT');
+
+    const intact = await cliJson<{ checked: number; intact: boolean }>(['audit', 'verify']);
+    expect(intact.intact).toBe(true);
+    expect(intact.checked).toBeGreaterThan(10);
+
+    // Someone with the table's ownership edits an event past the append-only trigger: the chain names it.
+    const db = new pg.Client({ connectionString: stack.databaseUrl });
+    await db.connect();
+    try {
+      await expect(db.query(`UPDATE audit_events SET action = 'x' WHERE seq = 3`)).rejects.toThrow('append-only');
+      await db.query('ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only');
+      await db.query(`UPDATE audit_events SET action = 'api_key.read' WHERE seq = 3`);
+      await db.query('ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only');
+    } finally {
+      await db.end();
+    }
+    const broken = await cli(['audit', 'verify']);
+    expect(broken.code).toBe(3);
+    expect(broken.stderr).toMatch(
+      /the audit trail is broken at event #3 \([0-9a-f-]{36}\): its content does not match its hash/,
+    );
   });
 });

@@ -50,7 +50,7 @@ describe('the dashboard for admins', () => {
     // The navigation in groups, every link reachable by the keyboard.
     const nav = page.getByRole('navigation', { name: 'Main' });
     for (const group of ['Build', 'Run', 'Admin']) await nav.getByRole('list', { name: group }).waitFor();
-    await expect(nav.getByRole('link').count()).resolves.toBe(13);
+    await expect(nav.getByRole('link').count()).resolves.toBe(14);
     await nav.getByRole('link', { name: 'MCP servers', exact: true }).focus();
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Connectors');
@@ -238,6 +238,51 @@ describe('the dashboard for admins', () => {
     await expect(page.getByRole('button', { name: 'Create workspace' }).count()).resolves.toBe(0);
     await expect(page.getByRole('row').filter({ hasText: 'partners' }).count()).resolves.toBe(0);
     await audit(page, 'workspaces (not admin)');
+    await signOut(page);
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+
+  it('shows the audit trail: sign-ins and changes with their fields, filtered; a key without the audit scope is told', async () => {
+    await signIn(page, stack.bootstrapKey);
+    const policy = await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'audited-before',
+          principals: [{ type: 'oauth_subject', value: 'carol' }],
+          servers: ['*'],
+          tools: ['*'],
+        },
+      }),
+    );
+    await unwrap(
+      api.PATCH('/access_policies/{id}', { params: { path: { id: policy.id } }, body: { name: 'audited-after' } }),
+    );
+    await openFromNav(page, 'Audit trail', 'Audit trail');
+    const update = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'access_policy.update' }) });
+    await update.waitFor();
+    await page.getByRole('rowheader', { name: 'dashboard.sign_in' }).first().waitFor();
+    await update.getByText('1 field changed').click();
+    const diff = page.getByRole('table', { name: /^Changes of event \d+$/ });
+    const nameRow = diff.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'name' }) });
+    await expect(nameRow.getByRole('cell').allTextContents()).resolves.toEqual(['audited-before', 'audited-after']);
+    await audit(page, 'audit trail');
+
+    await page.getByLabel(/^Action/).fill('access_policy.*');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL(/\/audit\?action=access_policy/);
+    await waitFor('only the access policy events', async () => {
+      const headers = await page.getByRole('rowheader').allTextContents();
+      return headers.join() === 'access_policy.update,access_policy.create' ? true : undefined;
+    });
+    await audit(page, 'audit trail (filtered)');
+
+    // A key without the audit scope: told what it lacks, no events.
+    const plain = await unwrap(api.POST('/api_keys', { body: { name: 'no-audit', scopes: ['management'] } }));
+    await signOut(page);
+    await signIn(page, plain.key);
+    await openFromNav(page, 'Audit trail', 'Audit trail');
+    await page.getByText('it needs the "audit" scope').waitFor();
+    await audit(page, 'audit trail (no scope)');
     await signOut(page);
     expect(pageProblems).toEqual([]);
   }, 120_000);

@@ -61,11 +61,51 @@ function scalar(v: OtlpValue): string | number | boolean | undefined {
   return v.boolValue;
 }
 
+/** OpenTelemetry log records received (the control plane's audit events). */
+const logRecords: {
+  service: string;
+  scope: string;
+  eventName: string;
+  body: string;
+  attributes: Record<string, unknown>;
+}[] = [];
+
+function receiveLogs(text: string): void {
+  const payload = JSON.parse(text) as {
+    resourceLogs: {
+      resource: { attributes: { key: string; value: OtlpValue }[] };
+      scopeLogs: {
+        scope: { name: string };
+        logRecords: { eventName?: string; body?: OtlpValue; attributes?: { key: string; value: OtlpValue }[] }[];
+      }[];
+    }[];
+  };
+  for (const rl of payload.resourceLogs) {
+    const service = String(scalar(rl.resource.attributes.find((a) => a.key === 'service.name')!.value));
+    for (const sl of rl.scopeLogs)
+      for (const r of sl.logRecords)
+        logRecords.push({
+          service,
+          scope: sl.scope.name,
+          eventName: r.eventName ?? '',
+          body: String(r.body ? scalar(r.body) : ''),
+          attributes: Object.fromEntries((r.attributes ?? []).map((a) => [a.key, scalar(a.value)])),
+        });
+  }
+}
+
 function startReceiver(): Promise<string> {
   receiver = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      if (req.method === 'POST' && req.url === '/v1/logs' && String(req.headers['content-type']).includes('json')) {
+        const text = Buffer.concat(chunks).toString('utf8');
+        rawPayloads.push(text);
+        receiveLogs(text);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        return;
+      }
       if (req.method !== 'POST' || req.url !== '/v1/traces' || !String(req.headers['content-type']).includes('json')) {
         res.writeHead(415).end();
         return;
@@ -183,7 +223,11 @@ beforeAll(async () => {
   ({ stack, api } = await startTestStack('telemetry', {
     logLevel: 'warn',
     metricsPort: 0,
-    env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' },
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: `${endpoint}/v1/logs`,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    },
     // Debug level: the worker's per-call line must carry the trace ids.
     serviceEnv: { worker: { LOG_LEVEL: 'debug' } },
   }));
@@ -384,6 +428,50 @@ describe('OpenTelemetry traces of a tool call', () => {
     expect(everything).toContain('get_ticket'); // the search covers real span data
     expect(everything).not.toContain(CANARY);
     expect(everything).not.toContain(Buffer.from(CANARY).toString('base64').replace(/=+$/, ''));
+    expect(everything).not.toContain(stack.bootstrapKey);
+  });
+});
+
+describe('OpenTelemetry log records', () => {
+  it('carry every audit event of the control plane, as the trail stored it', async () => {
+    const policy = await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'exported',
+          principals: [{ type: 'oauth_subject', value: 'erin' }],
+          servers: ['*'],
+          tools: ['*'],
+        },
+      }),
+    );
+    const record = await waitFor('the audit event as a log record', () =>
+      logRecords.find(
+        (r) =>
+          r.attributes['audit.action'] === 'access_policy.create' && r.attributes['audit.resource.id'] === policy.id,
+      ),
+    );
+    expect(record).toMatchObject({
+      service: 'toolplane-control-plane',
+      scope: 'toolplane.audit',
+      eventName: 'toolplane.audit',
+    });
+    const [stored] = (
+      await unwrap(
+        api.GET('/audit_events', { params: { query: { action: 'access_policy.create', resource_id: policy.id } } }),
+      )
+    ).data;
+    expect(JSON.parse(record.body)).toEqual(stored);
+    expect(record.attributes).toMatchObject({
+      'audit.hash': stored!.hash,
+      'audit.seq': stored!.seq,
+      'audit.outcome': 'success',
+    });
+    // The registration of this file's example (connector, instance, server, the upstream's key) is in the trail too.
+    await waitFor('the connector instance event', () =>
+      logRecords.find((r) => r.attributes['audit.action'] === 'connector_instance.create'),
+    );
+    const everything = rawPayloads.join('\n');
+    expect(everything).not.toContain(CANARY);
     expect(everything).not.toContain(stack.bootstrapKey);
   });
 });

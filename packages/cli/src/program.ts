@@ -12,6 +12,7 @@ import { keysCommand } from './commands/keys.ts';
 import { loginCommand } from './commands/login.ts';
 import { policiesCommand } from './commands/policies.ts';
 import { recordsCommand } from './commands/records.ts';
+import { auditCommand } from './commands/audit.ts';
 import { secretsCommand } from './commands/secrets.ts';
 import { serversCommand } from './commands/servers.ts';
 import { statsCommand } from './commands/stats.ts';
@@ -64,6 +65,7 @@ function buildProgram(): Command {
   secretsCommand(program);
   keysCommand(program);
   recordsCommand(program);
+  auditCommand(program);
   statsCommand(program);
   policiesCommand(program);
   usersCommand(program);

@@ -118,6 +118,29 @@ export interface paths {
     patch: operations['updateAccessPolicy'];
     trace?: never;
   };
+  '/access_policies/explain': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Explain the access decision for a caller, a tool and arguments
+     * @description The decision the edge makes for the call (by the same code, on the policies the edges have) and how
+     * each policy of the workspace reads it: principals, server, tool and condition. A caller, server or tool the
+     * workspace does not have is a 422 naming it. The arguments are not checked against the tool’s input schema (the
+     * edge does that before access conditions).
+     */
+    post: operations['explainAccessDecision'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/connectors': {
     parameters: {
       query?: never;
@@ -390,7 +413,8 @@ export interface paths {
      * @description NORMAL servers expose a connector instance’s tools (narrowed by `selectedTools`), workspace tools
      * picked by name, or a workflow deployment’s; SMART servers expose meta tools over the workspace’s tools. External
      * MCP servers are merged in from `externalMcpConfigs` (stored on this server) and `externalMcpServers` (registered
-     * on the workspace, by name: 422 for an unknown one). A name already used is a 409.
+     * on the workspace, by name: 422 for an unknown one). `confirmTools` names tools a person confirms before each call
+     * (422 for a tool the server does not expose). A name already used is a 409.
      */
     post: operations['createServer'];
     delete?: never;
@@ -418,7 +442,8 @@ export interface paths {
      * Change an MCP server (omitted fields are kept; a null description clears it)
      * @description A change of what the server exposes makes a new catalog version. A key limited to servers needs the
      * `server_admin` scope to change `mode`, `isPublic`, `perRequestAuth`, `connectorInstanceId`, `selectedTools`,
-     * `externalMcpConfigs`, `externalMcpServers` or `config` (403).
+     * `confirmTools`, `externalMcpConfigs`, `externalMcpServers` or `config` (403). `confirmTools` replaces the list of
+     * tools a person confirms before each call (422 for a tool the server does not expose).
      */
     patch: operations['updateServer'];
     trace?: never;
@@ -1007,6 +1032,47 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/audit_events': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Read the workspace’s audit trail
+     * @description Needs the `audit` scope (a management key does not imply it). Newest first unless `order=asc`;
+     * `next_cursor` continues in the same order.
+     */
+    get: operations['listAuditEvents'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/sign_ins': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Record a sign-in to the dashboard
+     * @description The dashboard calls it once when a person signs in; answers whom the credential belongs to.
+     */
+    post: operations['signIn'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/openapi.json': {
     parameters: {
       query?: never;
@@ -1062,7 +1128,7 @@ export interface components {
         id: string;
         name: string;
         prefix: string;
-        scopes: ('management' | 'runtime' | 'admin' | 'server_admin')[];
+        scopes: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit')[];
         /** @description The key; shown once. */
         key: string;
       };
@@ -1076,7 +1142,7 @@ export interface components {
       name: string;
       /** @description The first 10 characters of the key, to recognise it. */
       prefix: string;
-      scopes: ('management' | 'runtime' | 'admin' | 'server_admin')[];
+      scopes: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit')[];
       /** @description The servers the key is limited to; null: every server. */
       serverIds: string[] | null;
       /** Format: date-time */
@@ -1096,7 +1162,7 @@ export interface components {
        *       "runtime"
        *     ]
        */
-      scopes?: ('management' | 'runtime' | 'admin' | 'server_admin')[];
+      scopes?: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit')[];
       serverIds?: string[];
     };
     ApiKey: {
@@ -1105,7 +1171,7 @@ export interface components {
       name: string;
       /** @description The first 10 characters of the key, to recognise it. */
       prefix: string;
-      scopes: ('management' | 'runtime' | 'admin' | 'server_admin')[];
+      scopes: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit')[];
       /** @description The servers the key is limited to; null: every server. */
       serverIds: string[] | null;
       /** Format: date-time */
@@ -1172,6 +1238,79 @@ export interface components {
        * applies to a call only when it holds. Checked against the granted tools’ input schemas; null removes it.
        */
       condition?: string | null;
+    };
+    AccessExplanation: {
+      /**
+       * @description What the edge does with this call (before it runs).
+       * @enum {string}
+       */
+      decision: 'allow' | 'deny';
+      /** @description One sentence: what grants the call, or the refusal the edge gives, word for word. */
+      reason: string;
+      /** @description The caller as refusals name it. */
+      caller: string;
+      server: {
+        /** Format: uuid */
+        id: string;
+        name: string;
+      };
+      tool: string;
+      policies: components['schemas']['AccessPolicyExplanation'][];
+    };
+    AccessPolicyExplanation: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      /** @description Whether it names the caller’s credential or the external user. */
+      principals_match: boolean;
+      matched_principals: {
+        /** @enum {string} */
+        type: 'api_key' | 'oauth_subject' | 'oauth_group' | 'external_user';
+        value: string;
+      }[];
+      covers_server: boolean;
+      covers_tool: boolean;
+      condition: {
+        expression: string;
+        /** @description Whether it holds for the call; null: not evaluated (the policy does not apply to the call). */
+        result: boolean | null;
+        /**
+         * @description What made it false when that was an error: a missing argument, another type, data over the
+         * limits.
+         */
+        error: string | null;
+        /** @description The part of the condition that was not true. */
+        failed: string | null;
+      } | null;
+      /** @description One line: why it grants the call, or why not. */
+      why: string;
+    };
+    AccessExplanationRequest: {
+      caller: {
+        /** @description An API key id: the caller calls with this key. */
+        api_key?: string;
+        /** @description An OAuth token’s `sub`: the caller calls with such a token. */
+        oauth_subject?: string;
+        /** @description With `oauth_subject`: the token’s claims, as conditions see them (`caller.claims`). */
+        claims?: {
+          [key: string]: unknown;
+        };
+        /** @description With `oauth_subject`: the token’s groups (default: the `groups` claim). */
+        groups?: string[];
+        /**
+         * @description An external user (id or name): with a key or subject, the user it acts as (`x-username`); alone,
+         * the user as an API key no policy names (the workspace’s own credential) acting for them.
+         */
+        external_user?: string;
+      };
+      /** @description The MCP server: its id or name. */
+      server: string;
+      /** @description The tool’s name, as the caller sees it. */
+      tool: string;
+      /** @description The call’s arguments (default: none). */
+      arguments?: {
+        [key: string]: unknown;
+      };
     };
     Connector: components['schemas']['DescriptorConnector'] | components['schemas']['OpenApiConnector'];
     DescriptorConnector: {
@@ -1770,6 +1909,11 @@ export interface components {
       /** @enum {string} */
       mode: 'SMART' | 'NORMAL';
       selectedTools: string[];
+      /**
+       * @description Tools a person confirms before each call: the edge asks the caller’s client (MCP elicitation, form
+       * mode) and sends the call only after "accept"; [] by default.
+       */
+      confirmTools: string[];
       /** Format: uuid */
       connectorInstanceId: string | null;
       isPublic: boolean;
@@ -1829,6 +1973,7 @@ export interface components {
        */
       mode?: 'SMART' | 'NORMAL';
       selectedTools?: string[];
+      confirmTools?: string[];
       connectorInstanceId?: string;
       config?: {
         [key: string]: unknown;
@@ -1876,6 +2021,11 @@ export interface components {
       /** @enum {string} */
       mode: 'SMART' | 'NORMAL';
       selectedTools: string[];
+      /**
+       * @description Tools a person confirms before each call: the edge asks the caller’s client (MCP elicitation, form
+       * mode) and sends the call only after "accept"; [] by default.
+       */
+      confirmTools: string[];
       /** Format: uuid */
       connectorInstanceId: string | null;
       isPublic: boolean;
@@ -1905,6 +2055,7 @@ export interface components {
       name?: string;
       description?: string | null;
       selectedTools?: string[];
+      confirmTools?: string[];
       config?: {
         [key: string]: unknown;
       };
@@ -2531,6 +2682,16 @@ export interface components {
         openWorldHint?: boolean;
       };
       source: components['schemas']['ToolSource'];
+      /**
+       * @description A person confirms each call first (the server’s `confirmTools`); always false for a connector
+       * instance’s tools (no server yet).
+       */
+      confirm: boolean;
+      /**
+       * @description Confirmation is suggested for this tool: an HTTP DELETE, a POST without an idempotency key, or a
+       * tool annotated `destructiveHint: true`.
+       */
+      confirmSuggested: boolean;
     };
     ToolSource:
       | {
@@ -2571,6 +2732,54 @@ export interface components {
       connector: string;
       /** @description Every tool of the instance; [] when its connector does not enable MCP. */
       data: components['schemas']['SourcedTool'][];
+    };
+    AuditEvent: {
+      /** Format: uuid */
+      id: string;
+      /** @description The workspace id: each workspace’s events form one hash chain. */
+      chain: string;
+      /** @description The event’s place in its chain, from 1. */
+      seq: number;
+      /** Format: date-time */
+      at: string;
+      /** Format: uuid */
+      workspaceId: string | null;
+      actor: {
+        /** @enum {string} */
+        type: 'api_key' | 'oauth_subject' | 'person' | 'anonymous' | 'system';
+        id: string | null;
+        name: string | null;
+      };
+      /** @description `<resource>.<verb>`: `server.update`, `secret.set`, `tool.confirmation`… */
+      action: string;
+      resource: {
+        type: string;
+        id: string | null;
+      };
+      /** @enum {string} */
+      outcome: 'success' | 'refused' | 'failed' | 'accepted' | 'declined' | 'cancelled';
+      /** @description The HTTP status, for an event written when the answer was sent. */
+      status: number | null;
+      source: {
+        requestId: string | null;
+        traceId: string | null;
+        clientAddress: string | null;
+        userAgent: string | null;
+      };
+      /** @description Field → before/after of the changed resource; a secret or credential shows only as "changed". */
+      changes: {
+        [key: string]: {
+          before?: unknown;
+          after?: unknown;
+        };
+      } | null;
+      details: {
+        [key: string]: unknown;
+      } | null;
+      /** @description The previous event’s hash (64 zeros for the first). */
+      prevHash: string;
+      /** @description SHA-256 of the event’s RFC 8785 canonical JSON without `hash`. */
+      hash: string;
     };
   };
   responses: never;
@@ -3961,6 +4170,123 @@ export interface operations {
       };
       /** @description The resource already exists: `resource.conflict`. */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  explainAccessDecision: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['AccessExplanationRequest'];
+      };
+    };
+    responses: {
+      /** @description The decision and each policy’s part in it. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AccessExplanation'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -11474,6 +11800,222 @@ export interface operations {
       };
       /** @description No such resource in the caller’s workspace: `resource.not_found`. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listAuditEvents: {
+    parameters: {
+      query?: {
+        actor?: string;
+        action?: string;
+        resource_type?: string;
+        resource_id?: string;
+        outcome?: 'success' | 'refused' | 'failed' | 'accepted' | 'declined' | 'cancelled';
+        /** @description Events at or after this time (inclusive). */
+        from?: string;
+        /** @description Events before this time (exclusive). */
+        to?: string;
+        order?: 'asc' | 'desc';
+        limit?: number;
+        /** @description The previous page’s `next_cursor`. */
+        cursor?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of events. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: components['schemas']['AuditEvent'][];
+            next_cursor: string | null;
+          };
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  signIn: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The credential’s workspace and powers. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            workspace: {
+              /** Format: uuid */
+              id: string;
+              name: string;
+            };
+            scopes: string[];
+            keyId: string | null;
+            subject: string | null;
+          };
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
         headers: {
           [name: string]: unknown;
         };

@@ -36,6 +36,9 @@ export const telemetryEnv = {
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl.describe(
     'Full OTLP traces URL; wins over OTEL_EXPORTER_OTLP_ENDPOINT.',
   ),
+  OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: optionalUrl.describe(
+    'Full OTLP/HTTP log records URL (e.g. `http://collector:4318/v1/logs`): the control plane sends every audit event there as a log record. Unset: none.',
+  ),
   OTEL_EXPORTER_OTLP_HEADERS: z
     .string()
     .optional()

@@ -195,6 +195,11 @@ export const CatalogTool = z.object({
   /** Where the tool comes from (for SMART-mode search results and connection listings). */
   /** Where the tool comes from; `instanceId` names the connector instance (bindings are checked against it). */
   source: z.object({ connector: z.string(), instance: z.string(), instanceId: z.string().optional() }).optional(),
+  /**
+   * A person confirms each call first (the server's `confirmTools`): the edge asks the caller's client for MCP
+   * elicitation and enqueues the call only after "accept" (ADR 0038). Absent: no confirmation.
+   */
+  confirm: z.literal(true).optional(),
 });
 export type CatalogTool = z.infer<typeof CatalogTool>;
 
@@ -237,11 +242,13 @@ export type Catalog = z.infer<typeof Catalog>;
  * (POST /workspaces); server_admin: a key limited to servers may still change what they expose and who may call them,
  * deploy workflows on them and delete them.
  */
-export const apiKeyScopes = ['management', 'runtime', 'admin', 'server_admin'] as const;
+export const apiKeyScopes = ['management', 'runtime', 'admin', 'server_admin', 'audit'] as const;
 
 /** What the edge needs to authenticate a key without touching the database. */
 export const ApiKeyRecord = z.object({
   keyId: z.string(),
+  /** The key's name (`caller.key_name` in policy conditions); republished when the key is renamed. */
+  name: z.string().optional(),
   workspaceId: z.string(),
   scopes: z.array(z.string()),
   revoked: z.boolean().default(false),

@@ -5,3 +5,4 @@ export * from './queue.ts';
 export * from './json-limits.ts';
 export * from './smart.ts';
 export * from './oauth-claims.ts';
+export * from './audit.ts';

@@ -54,6 +54,8 @@ export function redisKeys(prefix: string) {
     debugSessionChanged: `${prefix}:events:debug`,
     /** Stream: execution records from workers (and edges) to the control plane. */
     executionRecords: `${prefix}:execution-records`,
+    /** Stream: audit events the edges decide (refused calls, people's confirmations) to the control plane's trail. */
+    auditEvents: `${prefix}:audit-events`,
     /**
      * String (the number of deliveries that reached the sending point), expiring after the call's deadline
      * plus a grace period: the execution lease. Written by the worker before a request of the invocation
@@ -73,6 +75,16 @@ export function redisKeys(prefix: string) {
      * (`capabilities.elicitation.url` in its 2025-11-25 `initialize`); absent for every other session.
      */
     mcpUrlElicitation: (scope: string) => `${prefix}:mcp-url-elicitation:${scope}`,
+    /**
+     * String (`1`, expiring like `mcpLogLevel`): the MCP session's client declared form-mode elicitation
+     * (`capabilities.elicitation.form`, or a bare `elicitation: {}`, in its 2025-11-25 `initialize`).
+     */
+    mcpFormElicitation: (scope: string) => `${prefix}:mcp-form-elicitation:${scope}`,
+    /**
+     * Pub/sub: a 2025-era client's answer to an `elicitation/create` the edge sent on a call's stream (JSON
+     * `[key, answer]`, the key naming the caller's session and the request): the edge waiting for it resumes.
+     */
+    mcpElicitationReply: `${prefix}:events:mcp-elicitation-reply`,
     /**
      * String (JSON `ConnectLink`, 10 minutes, taken once with GETDEL): a person's connect link (ADR 0027), under the
      * SHA-256 (hex) of its token, as API keys are: what Redis holds opens nothing.

@@ -19,6 +19,7 @@ import { Loading, SecretInput } from './ui.tsx';
 
 // Pages few sessions open: loaded when first shown, out of the initial JavaScript.
 const ExternalUserPage = lazy(() => import('./pages/external-user.tsx').then((m) => ({ default: m.ExternalUserPage })));
+const AuditPage = lazy(() => import('./pages/audit.tsx').then((m) => ({ default: m.AuditPage })));
 const WorkspacesPage = lazy(() => import('./pages/workspaces.tsx').then((m) => ({ default: m.WorkspacesPage })));
 const CatalogPage = lazy(() => import('./pages/catalog.tsx').then((m) => ({ default: m.CatalogPage })));
 const ServerEditPage = lazy(() => import('./pages/server-edit.tsx').then((m) => ({ default: m.ServerEditPage })));
@@ -54,6 +55,7 @@ const navGroups: { label: string; links: { href: string; label: string }[] }[] =
     label: 'Admin',
     links: [
       { href: '/api-keys', label: 'API keys' },
+      { href: '/audit', label: 'Audit trail' },
       { href: '/workspaces', label: 'Workspaces' },
     ],
   },
@@ -70,8 +72,9 @@ const callback: Promise<{ credential: Credential; returnTo: string }> | undefine
   if (!settings) return Promise.reject(new Error('OAuth sign-in is not configured on this control plane.'));
   return import('./oauth.ts').then(async (m) => {
     const done = await m.completeSignIn(settings, new URL(window.location.href));
-    // The control plane must accept the token (its audience, scopes, workspace) before the tab counts as signed in.
-    await unwrap(clientFor(done.credential).GET('/workspaces/current'));
+    // The control plane must accept the token (its audience, scopes, workspace) before the tab counts as signed in;
+    // the sign-in is recorded in the audit trail.
+    await unwrap(clientFor(done.credential).POST('/sign_ins'));
     return done;
   });
 })();
@@ -86,7 +89,7 @@ function SignIn({ onSignIn, notice }: { onSignIn: (c: Credential) => void; notic
     setBusy(true);
     setError(null);
     const credential: Credential = { kind: 'key', key: key.trim() };
-    unwrap(clientFor(credential).GET('/workspaces/current')).then(
+    unwrap(clientFor(credential).POST('/sign_ins')).then(
       () => onSignIn(credential),
       (err: unknown) => {
         setError(errorMessage(err));
@@ -192,6 +195,7 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   if (first === 'external-users' && second) return <ExternalUserPage client={client} name={second} />;
   if (first === 'external-users') return <ExternalUsersPage client={client} />;
   if (first === 'workspaces') return <WorkspacesPage client={client} />;
+  if (first === 'audit') return <AuditPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'servers') return <ServersPage client={client} />;
   if (parts.length === 0) return <OverviewPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   return (

@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
  * whose reply was lost may land twice, which the store ignores (records are keyed by id). A crashed
  * process loses at most its unflushed buffer.
  */
-export class ExecutionRecordSink {
+export class ExecutionRecordSink<T = ExecutionRecord> {
   private readonly redis: Redis;
   private readonly key: string;
   private readonly maxLen: number;
@@ -20,7 +20,7 @@ export class ExecutionRecordSink {
   private readonly maxBatch: number;
   private readonly retryMs: number;
   private readonly maxBuffered: number;
-  private batch: ExecutionRecord[] = [];
+  private batch: T[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inflight: Promise<void> = Promise.resolve();
   private readonly onError: (err: unknown) => void;
@@ -39,10 +39,12 @@ export class ExecutionRecordSink {
       maxBatch?: number;
       retryMs?: number;
       maxBuffered?: number;
+      /** Another stream than the execution records' (the same delivery rules): e.g. `redisKeys(prefix).auditEvents`. */
+      key?: string;
     },
   ) {
     this.redis = redis;
-    this.key = redisKeys(prefix).executionRecords;
+    this.key = opts.key ?? redisKeys(prefix).executionRecords;
     this.maxLen = opts.maxLen;
     this.onError = opts.onError;
     this.onDropped = opts.onDropped ?? (() => undefined);
@@ -57,7 +59,7 @@ export class ExecutionRecordSink {
     return this.batch.length;
   }
 
-  add(record: ExecutionRecord): void {
+  add(record: T): void {
     this.batch.push(record);
     this.bound();
     if (this.batch.length >= this.maxBatch) void this.flush();
@@ -107,13 +109,20 @@ export class ExecutionRecordSink {
   }
 }
 
-export interface ExecutionRecordStreamOptions {
+function parseExecutionRecord(raw: unknown): ExecutionRecord | undefined {
+  const parsed = ExecutionRecordV1.safeParse(raw);
+  return parsed.success ? parsed.data : undefined;
+}
+
+export interface ExecutionRecordStreamOptions<T = ExecutionRecord> {
   redis: Redis;
   prefix: string;
   /** Unique per control-plane process (consumer name in the group). */
   consumer: string;
   /** Stores a batch; must be idempotent (a batch may be delivered again after a crash). */
-  store: (records: ExecutionRecord[]) => Promise<void>;
+  store: (records: T[]) => Promise<void>;
+  /** Another stream than the execution records' (e.g. `redisKeys(prefix).auditEvents`), with its entries' parser. */
+  stream?: { key: string; parse: (raw: unknown) => T | undefined };
   onError: (err: unknown) => void;
   /** Stream entries (each a batch of records) read at once. */
   batchSize?: number;
@@ -127,8 +136,9 @@ export interface ExecutionRecordStreamOptions {
  * and deletes it. A batch that fails to store stays pending and is retried; after a restart the
  * process first re-reads what it had taken but not acknowledged.
  */
-export class ExecutionRecordStream {
-  private readonly opts: ExecutionRecordStreamOptions;
+export class ExecutionRecordStream<T = ExecutionRecord> {
+  private readonly opts: ExecutionRecordStreamOptions<T>;
+  private readonly parse: (raw: unknown) => T | undefined;
   private readonly key: string;
   private readonly group = 'control-plane';
   private readonly conn: Redis;
@@ -136,9 +146,10 @@ export class ExecutionRecordStream {
   private loop: Promise<void> | undefined;
   private readonly claimIdleMs: number;
 
-  constructor(opts: ExecutionRecordStreamOptions) {
+  constructor(opts: ExecutionRecordStreamOptions<T>) {
     this.opts = opts;
-    this.key = redisKeys(opts.prefix).executionRecords;
+    this.key = opts.stream?.key ?? redisKeys(opts.prefix).executionRecords;
+    this.parse = opts.stream?.parse ?? (parseExecutionRecord as (raw: unknown) => T | undefined);
     this.conn = opts.redis.duplicate(); // blocking reads get their own connection
     this.claimIdleMs = opts.claimIdleMs ?? 2000;
   }
@@ -196,13 +207,13 @@ export class ExecutionRecordStream {
           continue;
         }
         if (entries.length === 0) continue;
-        const records: ExecutionRecord[] = [];
+        const records: T[] = [];
         for (const [, fields] of entries) {
           // Each entry is a batch: fields are ['b', '[record, …]'].
           const batch: unknown = JSON.parse(fields[1] ?? '[]');
           for (const raw of Array.isArray(batch) ? batch : []) {
-            const parsed = ExecutionRecordV1.safeParse(raw);
-            if (parsed.success) records.push(parsed.data);
+            const parsed = this.parse(raw);
+            if (parsed !== undefined) records.push(parsed);
           }
         }
         if (records.length > 0) await this.opts.store(records);

@@ -1,4 +1,5 @@
 export * from './attributes.ts';
+export { emitLogRecord } from './logs.ts';
 export * from './metrics.ts';
 export * from './start.ts';
 export {

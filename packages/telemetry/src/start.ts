@@ -15,6 +15,8 @@ import {
   TracerProvider,
   type SpanExporter,
 } from '@opentelemetry/sdk-trace';
+import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
+import { startLogs, stopLogs } from './logs.ts';
 import { setMeter } from './metrics.ts';
 import { setTracer } from './tracing.ts';
 
@@ -28,6 +30,13 @@ export interface TelemetryOptions {
   otlpEndpoint?: string | undefined;
   /** Full traces URL (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`); wins over `otlpEndpoint`. */
   otlpTracesEndpoint?: string | undefined;
+  /**
+   * Full log records URL (`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, e.g. `http://collector:4318/v1/logs`). Unset: no log
+   * records (not derived from `otlpEndpoint`: a traces-only backend such as Jaeger refuses them).
+   */
+  otlpLogsEndpoint?: string | undefined;
+  /** Tests: send log records here instead of OTLP. Enables log records. */
+  logExporter?: LogRecordExporter;
   /** Extra headers for the collector (`OTEL_EXPORTER_OTLP_HEADERS`, e.g. an auth token). */
   otlpHeaders?: Record<string, string> | undefined;
   /** Share of new traces recorded (0…1, default 1). Traces started by the agent follow its sampled flag. */
@@ -56,6 +65,47 @@ export interface Telemetry {
 
 let started = false;
 
+/** SDK errors, at most one a minute: `onError`, or a line on stderr. */
+function throttled(onError?: (err: unknown) => void): (err: unknown) => void {
+  let lastError = 0;
+  const report =
+    onError ??
+    ((err: unknown) => process.stderr.write(`telemetry: ${err instanceof Error ? err.message : String(err)}\n`));
+  return (err) => {
+    const now = Date.now();
+    if (now - lastError < 60_000) return;
+    lastError = now;
+    report(err);
+  };
+}
+
+/** Traces: the provider (sampled as configured, exported over OTLP or to the test's exporter), context and propagation. */
+function startTracing(
+  opts: TelemetryOptions,
+  resource: ReturnType<typeof resourceFromAttributes>,
+  tracesUrl: string | undefined,
+): { tracerProvider: TracerProvider; contextManager: AsyncLocalStorageContextManager } {
+  const ratio = opts.sampleRatio ?? 1;
+  const exporter = opts.spanExporter ?? new OTLPTraceExporter({ url: tracesUrl!, headers: opts.otlpHeaders ?? {} });
+  const tracerProvider = new TracerProvider({
+    resource,
+    sampler: new ParentBasedSampler({
+      root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio),
+    }),
+    spanProcessors: [
+      opts.spanExporter
+        ? new SimpleSpanProcessor({ exporter })
+        : new BatchSpanProcessor({ exporter, scheduledDelayMillis: opts.exportDelayMs ?? 5000 }),
+    ],
+  });
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  trace.setGlobalTracerProvider(tracerProvider);
+  setTracer(tracerProvider.getTracer('@toolplane/telemetry', opts.serviceVersion ?? '0.1.0'));
+  return { tracerProvider, contextManager };
+}
+
 /**
  * Starts OpenTelemetry for one service process: traces exported over OTLP/HTTP (JSON) when an
  * endpoint is configured, metrics on a Prometheus endpoint when a port is configured. With
@@ -68,8 +118,10 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
   const tracesUrl =
     opts.otlpTracesEndpoint ?? (opts.otlpEndpoint ? `${opts.otlpEndpoint.replace(/\/+$/, '')}/v1/traces` : undefined);
   const tracing = tracesUrl !== undefined || opts.spanExporter !== undefined;
+  const logsUrl = opts.otlpLogsEndpoint;
+  const logsOn = logsUrl !== undefined || opts.logExporter !== undefined;
   const metricsOn = opts.metricsPort !== undefined;
-  if (!tracing && !metricsOn)
+  if (!tracing && !metricsOn && !logsOn)
     return {
       tracing: false,
       metrics: false,
@@ -80,16 +132,7 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
   if (started) throw new Error('startTelemetry was already called in this process (shut the first one down)');
   started = true;
 
-  let lastError = 0;
-  const onError =
-    opts.onError ??
-    ((err: unknown) => process.stderr.write(`telemetry: ${err instanceof Error ? err.message : String(err)}\n`));
-  setGlobalErrorHandler((err) => {
-    const now = Date.now();
-    if (now - lastError < 60_000) return;
-    lastError = now;
-    onError(err);
-  });
+  setGlobalErrorHandler(throttled(opts.onError));
 
   const resource = resourceFromAttributes({
     'service.name': opts.serviceName,
@@ -99,28 +142,16 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
     ...opts.resourceAttributes,
   });
 
-  let tracerProvider: TracerProvider | undefined;
-  let contextManager: AsyncLocalStorageContextManager | undefined;
-  if (tracing) {
-    const ratio = opts.sampleRatio ?? 1;
-    const exporter = opts.spanExporter ?? new OTLPTraceExporter({ url: tracesUrl!, headers: opts.otlpHeaders ?? {} });
-    tracerProvider = new TracerProvider({
+  const { tracerProvider, contextManager } = tracing ? startTracing(opts, resource, tracesUrl) : {};
+
+  if (logsOn)
+    startLogs({
       resource,
-      sampler: new ParentBasedSampler({
-        root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio),
-      }),
-      spanProcessors: [
-        opts.spanExporter
-          ? new SimpleSpanProcessor({ exporter })
-          : new BatchSpanProcessor({ exporter, scheduledDelayMillis: opts.exportDelayMs ?? 5000 }),
-      ],
+      url: logsUrl,
+      headers: opts.otlpHeaders,
+      exporter: opts.logExporter,
+      delayMs: opts.exportDelayMs,
     });
-    contextManager = new AsyncLocalStorageContextManager().enable();
-    context.setGlobalContextManager(contextManager);
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-    trace.setGlobalTracerProvider(tracerProvider);
-    setTracer(tracerProvider.getTracer('@toolplane/telemetry', opts.serviceVersion ?? '0.1.0'));
-  }
 
   let meterProvider: MeterProvider | undefined;
   let prometheus: PrometheusExporter | undefined;
@@ -149,7 +180,7 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
       stopped ??= (async () => {
         setTracer(undefined);
         setMeter(undefined);
-        await Promise.allSettled([tracerProvider?.shutdown(), meterProvider?.shutdown()]);
+        await Promise.allSettled([tracerProvider?.shutdown(), meterProvider?.shutdown(), stopLogs()]);
         contextManager?.disable();
         trace.disable();
         context.disable();
@@ -166,6 +197,7 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
 export interface TelemetryEnv {
   OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?: string | undefined;
+  OTEL_EXPORTER_OTLP_LOGS_ENDPOINT?: string | undefined;
   OTEL_EXPORTER_OTLP_HEADERS?: string | undefined;
   OTEL_SERVICE_NAME?: string | undefined;
   OTEL_RESOURCE_ATTRIBUTES?: string | undefined;
@@ -192,6 +224,7 @@ export function telemetryOptionsFromEnv(defaultServiceName: string, env: Telemet
     serviceName: env.OTEL_SERVICE_NAME ?? defaultServiceName,
     otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
     otlpTracesEndpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    otlpLogsEndpoint: env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT,
     otlpHeaders: parseOtlpHeaders(env.OTEL_EXPORTER_OTLP_HEADERS),
     // Same `k=v,k=v` (URL-encoded) format as the OTLP headers (OpenTelemetry specification).
     resourceAttributes: parseOtlpHeaders(env.OTEL_RESOURCE_ATTRIBUTES),

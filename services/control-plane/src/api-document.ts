@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { accessPoliciesRoutes } from './resources/access-policies/openapi.ts';
 import { apiCatalogRoutes } from './resources/api-catalog/openapi.ts';
 import { apiKeysRoutes } from './resources/api-keys/openapi.ts';
+import { auditEventsRoutes } from './resources/audit-events/openapi.ts';
 import { connectorInstancesRoutes } from './resources/connector-instances/openapi.ts';
 import { connectorsRoutes } from './resources/connectors/openapi.ts';
 import { curatedConnectorsRoutes } from './resources/curated-connectors/openapi.ts';
@@ -17,6 +18,7 @@ import { serversRoutes } from './resources/servers/openapi.ts';
 import { statsRoutes } from './resources/stats/openapi.ts';
 import { serverToolsRoutes } from './resources/server-tools/openapi.ts';
 import { workspacesRoutes } from './resources/workspaces/openapi.ts';
+import type { OperationAccess } from './http/route-access.ts';
 import { json, type RouteDoc, type ServerLimitedAccess } from './openapi/registry.ts';
 
 const documentRoute: RouteDoc = {
@@ -47,6 +49,7 @@ const apiRoutes: RouteDoc[] = [
   ...executionRecordsRoutes,
   ...statsRoutes,
   ...serverToolsRoutes,
+  ...auditEventsRoutes,
   documentRoute,
 ];
 
@@ -59,11 +62,28 @@ function accessOf(route: RouteDoc): ServerLimitedAccess {
   return route['x-server-limited-keys'] ?? 'refused';
 }
 
-/** Every authenticated operation and what a key limited to servers may do with it (http/route-access.ts). */
-export function operationAccess(): { method: string; path: string; access: ServerLimitedAccess }[] {
+const changing = new Set(['post', 'put', 'patch', 'delete']);
+
+/**
+ * Every authenticated operation, what a key limited to servers may do with it, the scope it needs and what it
+ * records in the audit trail (http/route-access.ts). An operation that may change something and declares no
+ * `x-audit` stops the start.
+ */
+export function operationAccess(): OperationAccess[] {
   return apiRoutes
     .filter((r) => r.security?.length !== 0)
-    .map((r) => ({ method: r.method, path: r.path, access: accessOf(r) }));
+    .map((r) => {
+      const audit = r['x-audit'];
+      if (audit === undefined && changing.has(r.method))
+        throw new Error(`${r.method.toUpperCase()} ${r.path} declares no x-audit (an action, or false)`);
+      return {
+        method: r.method,
+        path: r.path,
+        access: accessOf(r),
+        scope: r['x-scope'] ?? 'management',
+        ...(audit ? { audit } : {}),
+      };
+    });
 }
 
 /** The OpenAPI 3.1 document of the management API (`GET /api/v1/openapi.json`, `docs/openapi.json`). */

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { redisKeys } from '@toolplane/contracts';
 import { createLogger, type Logger } from '@toolplane/logger';
 import { logMixin } from '@toolplane/telemetry';
 import { DataPlaneTaskClient, ExecutionRecordStream } from '@toolplane/queue';
@@ -11,6 +10,9 @@ import type express from 'express';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { bootstrap } from './bootstrap.ts';
+import { AuditEventInput, redisKeys } from '@toolplane/contracts';
+import { applyAuditRetention, AuditTrail } from './db/audit-trail.ts';
+import { auditedDb } from './db/audited-db.ts';
 import { createDb, type Db } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
 import type { ControlPlaneEnv } from './env.ts';
@@ -24,6 +26,7 @@ import { PeopleConnections } from './resources/external-users/people-connections
 import { republishServerIdentity } from './resources/servers/identity.ts';
 import { DebugEventHub } from './resources/debug-sessions/events.ts';
 import { publishDebugSession } from './resources/debug-sessions/sessions.ts';
+import { auditEventExport } from './resources/audit-events/export.ts';
 import { applyRetention } from './resources/execution-records/retention.ts';
 import { announceStoredRecords, storeExecutionRecords } from './resources/execution-records/store.ts';
 import { startExternalToolsRefresher } from './resources/external-mcp-servers/refresh.ts';
@@ -58,10 +61,11 @@ function secretsWriterFor(env: ControlPlaneEnv): SecretsWriter {
   return new LocalSealedSecretsWriter(env.SECRETS_DIR, readFileSync(env.SECRETS_PUBLIC_KEY_FILE, 'utf8'));
 }
 
-/** Redis, PostgreSQL (Prisma) and the record ingestion's own small pool. */
+/** Redis, PostgreSQL (Prisma; `db` writes the audit trail with the changes, ADR 0037) and the records' own small pool. */
 interface Stores {
   redis: Redis;
   db: Db;
+  trail: AuditTrail;
   ingestPool: pg.Pool;
 }
 
@@ -73,7 +77,9 @@ function openStores(env: ControlPlaneEnv, log: Logger): Stores {
   });
   redis.on('error', () => undefined); // reconnects by itself; outages show in /readyz and the keeper's warnings
   const onDatabaseError = (err: Error) => log.warn({ err: err.message }, 'database connection lost');
-  const db: Db = createDb(env.DATABASE_URL, onDatabaseError);
+  const plain: Db = createDb(env.DATABASE_URL, onDatabaseError);
+  const trail = new AuditTrail(plain, auditEventExport(log));
+  const db = auditedDb(plain, trail.committed);
   // A small pool of its own for the record ingestion path (see storeExecutionRecords).
   // Bounded waits: a connection attempt to a restarting PostgreSQL must fail and be retried, never hang.
   const ingestPool = new pg.Pool({
@@ -83,12 +89,12 @@ function openStores(env: ControlPlaneEnv, log: Logger): Stores {
     query_timeout: 30_000,
   });
   ingestPool.on('error', onDatabaseError);
-  return { redis, db, ingestPool };
+  return { redis, db, trail, ingestPool };
 }
 
 /** Every dependency of the resources' handlers, built once (resources/deps.ts). */
 function buildDeps(
-  base: Pick<ControlPlaneDeps, 'env' | 'log' | 'secrets' | 'db' | 'redis' | 'publisher'>,
+  base: Pick<ControlPlaneDeps, 'env' | 'log' | 'secrets' | 'db' | 'trail' | 'redis' | 'publisher'>,
 ): ControlPlaneDeps {
   const { env, log, secrets, db, redis, publisher } = base;
   const prefix = env.REDIS_PREFIX;
@@ -132,6 +138,27 @@ function recordStream({ redis, prefix, log }: ControlPlaneDeps, ingestPool: pg.P
       await announceStoredRecords(redis, prefix, batch);
     },
     onError: (err) => log.error({ err }, 'execution records could not be stored; retrying'),
+  });
+}
+
+/** Audit events the edges decided (refused calls, people's confirmations), appended to their workspace's chain. */
+function auditEventStream({ redis, prefix, log, trail }: ControlPlaneDeps): ExecutionRecordStream<AuditEventInput> {
+  return new ExecutionRecordStream<AuditEventInput>({
+    redis,
+    prefix,
+    consumer: `control-plane-${randomBytes(6).toString('hex')}`,
+    stream: {
+      key: redisKeys(prefix).auditEvents,
+      parse: (raw) => {
+        const parsed = AuditEventInput.safeParse(raw);
+        return parsed.success ? parsed.data : undefined;
+      },
+    },
+    // One by one, in order; an event stored already (delivered again) is skipped by its id.
+    store: async (events) => {
+      for (const event of events) await trail.appendAlone(event);
+    },
+    onError: (err) => log.error({ err }, 'audit events could not be stored; retrying'),
   });
 }
 
@@ -198,6 +225,7 @@ interface Parts {
   deps: ControlPlaneDeps;
   ingestPool: pg.Pool;
   records: ExecutionRecordStream;
+  auditEvents: ExecutionRecordStream<AuditEventInput>;
   state: RuntimeState;
   http: express.Express;
   running: Running;
@@ -207,12 +235,15 @@ interface Parts {
 function startRetention({ deps, ingestPool, running }: Parts): void {
   const { env, log } = deps;
   const retention = () =>
-    applyRetention(ingestPool, {
-      now: new Date(),
-      recordsDays: env.RECORDS_RETENTION_DAYS,
-      debugHours: env.DEBUG_RETENTION_HOURS,
-    }).then(
-      (deleted) => log.debug({ deleted }, 'retention applied'),
+    Promise.all([
+      applyRetention(ingestPool, {
+        now: new Date(),
+        recordsDays: env.RECORDS_RETENTION_DAYS,
+        debugHours: env.DEBUG_RETENTION_HOURS,
+      }),
+      applyAuditRetention(ingestPool, new Date(), env.AUDIT_RETENTION_DAYS),
+    ]).then(
+      ([deleted, auditEvents]) => log.debug({ deleted, auditEvents }, 'retention applied'),
       (err: unknown) => log.error({ err }, 'retention failed'),
     );
   void retention();
@@ -253,7 +284,7 @@ function startBackground({ deps, running }: Parts): void {
 }
 
 async function start(parts: Parts): Promise<Server> {
-  const { deps, records, state } = parts;
+  const { deps, records, auditEvents, state } = parts;
   const { env, log, db, publisher, tasks } = deps;
   if (env.MIGRATE_ON_START) {
     const applied = await migrate(env.DATABASE_URL, log);
@@ -262,6 +293,7 @@ async function start(parts: Parts): Promise<Server> {
   const { workspaceId } = await bootstrap(db, publisher, env.BOOTSTRAP_API_KEY);
   await tasks.start();
   await records.start();
+  await auditEvents.start();
   startRetention(parts);
   // Redis may be ephemeral: publish everything now, then keep checking (docs/failure-modes/redis.md).
   await state.keeper.restore('start');
@@ -274,7 +306,7 @@ async function start(parts: Parts): Promise<Server> {
   return server;
 }
 
-async function stop({ deps, ingestPool, records, state, running }: Parts): Promise<void> {
+async function stop({ deps, ingestPool, records, auditEvents, state, running }: Parts): Promise<void> {
   const { server } = running;
   const closing = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   deps.debugEvents.close(); // open event streams would keep the server from closing
@@ -286,6 +318,7 @@ async function stop({ deps, ingestPool, records, state, running }: Parts): Promi
   await running.refresher?.stop();
   await running.reconciler?.stop();
   await records.stop();
+  await auditEvents.stop();
   await ingestPool.end();
   await deps.tasks.close();
   await deps.db.$disconnect();
@@ -296,14 +329,15 @@ async function stop({ deps, ingestPool, records, state, running }: Parts): Promi
 export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<ControlPlaneOverrides> = {}) {
   const log = overrides.log ?? createLogger({ service: 'control-plane', level: env.LOG_LEVEL, mixin: logMixin() });
   const secrets = overrides.secrets ?? secretsWriterFor(env);
-  const { redis, db, ingestPool } = openStores(env, log);
+  const { redis, db, trail, ingestPool } = openStores(env, log);
   // A failed write may leave PostgreSQL ahead of Redis: the keeper then republishes once Redis answers.
   const publisher = new RuntimePublisher(redis, env.REDIS_PREFIX, () => state.keeper.markStale());
-  const deps = buildDeps({ env, log, secrets, db, redis, publisher });
+  const deps = buildDeps({ env, log, secrets, db, trail, redis, publisher });
   const records = recordStream(deps, ingestPool);
+  const auditEvents = auditEventStream(deps);
   const state = runtimeState(deps, records);
   const http = httpApp(deps, managementTokenVerifier(env, db));
-  const parts: Parts = { deps, ingestPool, records, state, http, running: {} };
+  const parts: Parts = { deps, ingestPool, records, auditEvents, state, http, running: {} };
   return {
     http,
     db,

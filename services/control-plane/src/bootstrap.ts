@@ -5,7 +5,7 @@ import type { RuntimePublisher } from './publication/publisher.ts';
 
 /**
  * First-run bootstrap: a default organization and workspace, and (when BOOTSTRAP_API_KEY is set)
- * an API key with that value (scopes management, runtime and admin: it may create more workspaces). Idempotent.
+ * an API key with that value (scopes management, runtime, admin and audit: it may create more workspaces and read the audit trail). Idempotent.
  */
 export async function bootstrap(
   db: Db,
@@ -21,7 +21,7 @@ export async function bootstrap(
     await createApiKey(db, publisher, {
       workspaceId: ws.id,
       name: 'bootstrap',
-      scopes: ['management', 'runtime', 'admin'],
+      scopes: ['management', 'runtime', 'admin', 'audit'],
       value: bootstrapKey,
     });
   }

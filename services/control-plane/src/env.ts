@@ -129,6 +129,8 @@ export const ControlPlaneEnv = z.object({
     .default(1024 * 1024),
   /** Execution records older than this are deleted. */
   RECORDS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+  /** Audit events older than this are deleted (each workspace's last one is kept: the chain goes on from it). */
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).default(365),
   /** Bodies captured in debug sessions are dropped from records after this long. */
   DEBUG_RETENTION_HOURS: z.coerce.number().int().min(1).default(72),
   /**

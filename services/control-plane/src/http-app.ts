@@ -3,6 +3,7 @@ import express from 'express';
 import { openApiDocumentText, operationAccess } from './api-document.ts';
 import type { ControlPlaneEnv } from './env.ts';
 import type { Db } from './db/client.ts';
+import { requestAudit } from './http/audit.ts';
 import { requireCaller } from './http/auth.ts';
 import { dashboardRouter } from './http/dashboard.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
@@ -12,6 +13,7 @@ import { apiRouter, installRouteAccess, serverRestriction } from './http/route-a
 import { accessPoliciesRouter } from './resources/access-policies/router.ts';
 import { apiCatalogRouter } from './resources/api-catalog/router.ts';
 import { apiKeysRouter } from './resources/api-keys/router.ts';
+import { auditEventsRouter } from './resources/audit-events/router.ts';
 import { connectRouter } from './resources/connect/router.ts';
 import { connectorInstancesRouter } from './resources/connector-instances/router.ts';
 import { connectorsRouter } from './resources/connectors/router.ts';
@@ -53,6 +55,7 @@ export function managementTokenVerifier(env: ControlPlaneEnv, db: Db): Managemen
 function managementApi(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier | undefined) {
   const { env, db, redis } = deps;
   const api = apiRouter();
+  api.use(requestAudit({ trail: deps.trail, log: deps.log }));
   api.use(unauthenticatedLimit(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS));
   api.use(requireCaller(db, { redis, prefix: env.REDIS_PREFIX, ...(oauth ? { oauth } : {}) }));
   api.use('/connectors', deps.largeImports);
@@ -76,6 +79,7 @@ function managementApi(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier | 
   api.use('/access_policies', accessPoliciesRouter(deps));
   api.use('/workspaces', workspacesRouter(deps));
   api.use(serverToolsRouter(deps));
+  api.use(auditEventsRouter(deps));
   installRouteAccess(api, operationAccess(), serverRestriction(db));
   return api;
 }

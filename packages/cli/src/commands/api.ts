@@ -53,8 +53,12 @@ export type CreatedApiKey = Schemas['CreatedApiKey'];
 export type ExecutionRecord = Schemas['ExecutionRecordSummary'];
 /** `GET /execution_records/{id}`: the record with its steps. */
 export type ExecutionRecordDetail = Schemas['ExecutionRecord'];
+/** An audit event as the trail keeps it (`GET /audit_events`), hash included. */
+export type AuditEvent = Schemas['AuditEvent'];
 export type AccessPolicyBody = Schemas['AccessPolicyBody'];
 export type AccessPolicy = Schemas['AccessPolicy'];
+export type AccessExplanationRequest = Schemas['AccessExplanationRequest'];
+export type AccessExplanation = Schemas['AccessExplanation'];
 export type DebugSession = Schemas['DebugSession'];
 /** An external MCP server registered on the workspace (header names only). */
 export type ExternalServer = Schemas['ExternalMcpServer'];
@@ -352,6 +356,21 @@ export class Api {
   }): Promise<TrafficStats> {
     return this.#data('GET', this.#client.GET('/stats', { params: { query } }));
   }
+  // The audit trail (scope `audit`)
+  listAuditEvents(query: {
+    actor?: string;
+    action?: string;
+    resource_type?: string;
+    resource_id?: string;
+    outcome?: AuditEvent['outcome'];
+    from?: string;
+    to?: string;
+    order?: 'asc' | 'desc';
+    limit?: number;
+    cursor?: string;
+  }): Promise<{ data: AuditEvent[]; next_cursor: string | null }> {
+    return this.#data('GET', this.#client.GET('/audit_events', { params: { query } }));
+  }
   getRecord(id: string): Promise<ExecutionRecordDetail> {
     return this.#data('GET', this.#client.GET('/execution_records/{id}', { params: { path: { id } } }));
   }
@@ -365,6 +384,9 @@ export class Api {
   }
   async deletePolicy(id: string): Promise<void> {
     await this.#data('DELETE', this.#client.DELETE('/access_policies/{id}', { params: { path: { id } } }));
+  }
+  explainPolicies(body: AccessExplanationRequest): Promise<AccessExplanation> {
+    return this.#data('POST', this.#client.POST('/access_policies/explain', { body }));
   }
 
   // Debug sessions

@@ -9,6 +9,8 @@ export interface Caller {
   workspaceId: string;
   /** The API key that called; undefined for a signed-in user (an OAuth access token, ADR 0020). */
   keyId?: string | undefined;
+  /** The API key's name (what the audit trail shows beside its id); undefined for a token. */
+  keyName?: string | undefined;
   /** The signed-in user (the token's `sub`); undefined for an API key. */
   subject?: string | undefined;
   /** Who calls, for per-caller limits: `key:<id>` or `user:<sub>`. */
@@ -27,6 +29,17 @@ export function hashApiKey(key: string): string {
 }
 
 const callers = new WeakMap<Request, Caller>();
+
+/** A key that authentication found but refused (no management or audit scope): known, so its refusal is its own. */
+const refusedKeys = new WeakMap<Request, Pick<Caller, 'workspaceId' | 'keyId' | 'keyName'>>();
+
+/**
+ * Who the request is, when authentication found out (the audit trail asks at the end of any request): the caller, or
+ * a key it refused for its scopes.
+ */
+export function callerIfAny(req: Request): Pick<Caller, 'workspaceId' | 'keyId' | 'keyName' | 'subject'> | undefined {
+  return callers.get(req) ?? refusedKeys.get(req);
+}
 
 export function caller(req: Request): Caller {
   const c = callers.get(req);
@@ -97,11 +110,17 @@ export function requireCaller(db: Db, opts: { redis?: Redis; prefix?: string; oa
       return next();
     }
     const keyHash = hashApiKey(key);
-    const row = checkedKey(await db.apiKey.findUnique({ where: { hash: keyHash } }));
-    if (row instanceof AuthError) throw row;
+    const found = await db.apiKey.findUnique({ where: { hash: keyHash } });
+    const row = checkedKey(found);
+    if (row instanceof AuthError) {
+      if (found && !found.revokedAt)
+        refusedKeys.set(req, { workspaceId: found.workspaceId, keyId: found.id, keyName: found.name });
+      throw row;
+    }
     callers.set(req, {
       workspaceId: row.workspaceId,
       keyId: row.id,
+      keyName: row.name,
       keyHash,
       principal: `key:${row.id}`,
       scopes: row.scopes,
@@ -114,10 +133,13 @@ export function requireCaller(db: Db, opts: { redis?: Redis; prefix?: string; oa
 
 type KeyRow = { id: string; revokedAt: Date | null; scopes: string[]; serverIds: string[] };
 
-/** The key row if it may use the management API, else why not (unknown, revoked, no "management" scope). */
+/**
+ * The key row if it may use the management API, else why not (unknown, revoked, neither the "management" nor the
+ * "audit" scope). Which of the two an operation needs is the route's to decide (route-access.ts).
+ */
 function checkedKey<T extends KeyRow>(row: T | null): T | AuthError {
   if (!row || row.revokedAt) return new AuthError('auth.invalid_key', 'the API key is invalid or revoked');
-  if (!row.scopes.includes('management'))
+  if (!row.scopes.includes('management') && !row.scopes.includes('audit'))
     return new AuthError('auth.forbidden', 'this API key has no "management" scope');
   return row;
 }

@@ -62,7 +62,7 @@ export class ManagementTokenVerifier implements BearerVerifier {
     const prefix = this.config.scopePrefix;
     const granted = new Set(tokenScopes(claims));
     const scopes = apiKeyScopes.filter((s) => granted.has(`${prefix}${s}`));
-    if (!scopes.includes('management'))
+    if (!scopes.includes('management') && !scopes.includes('audit'))
       throw new AuthError('auth.forbidden', `the access token has no "${prefix}management" scope`);
     const claim = this.config.workspaceClaim;
     const workspaceId = claims[claim];

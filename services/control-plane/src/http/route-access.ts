@@ -1,9 +1,10 @@
 import { AuthError, NotFoundError } from '@toolplane/errors';
 import { Router, type Request, type RequestHandler } from 'express';
 import type { Db } from '../db/client.ts';
-import type { ServerLimitedAccess } from '../openapi/registry.ts';
+import type { AuditDeclaration, OperationScope, ServerLimitedAccess } from '../openapi/registry.ts';
 import { isUuid } from '../db/ids.ts';
-import { caller, type Caller } from './auth.ts';
+import { declareAudit } from './audit.ts';
+import { caller, credentialName, type Caller } from './auth.ts';
 
 /** One documented operation's method, OpenAPI path (relative to `/api/v1`) and access for limited keys. */
 export type { ServerLimitedAccess };
@@ -12,6 +13,16 @@ export interface OperationAccess {
   method: string;
   path: string;
   access: ServerLimitedAccess;
+  /** The scope the caller needs (`x-scope`; api-document.ts says `management` unless the operation says otherwise). */
+  scope?: OperationScope;
+  /** What the operation records in the audit trail (`x-audit`); undefined: nothing (it changes nothing). */
+  audit?: AuditDeclaration;
+}
+
+/** 403 unless the caller holds the operation's scope (`audit` is not implied by `management`, nor the reverse). */
+function requireScope(req: Request, scope: OperationScope): void {
+  const c = caller(req);
+  if (!c.scopes.includes(scope)) throw new AuthError('auth.forbidden', `${credentialName(c)} has no "${scope}" scope`);
 }
 
 /**
@@ -124,10 +135,14 @@ export function installRouteAccess(
           if (!op) throw new Error(`the route ${method} ${path} has no operation in the OpenAPI document`);
           seen.add(key);
           const original = handler.handle;
-          const { access } = op;
+          const { access, scope, audit } = op;
           const operation = `${method} ${op.path}`;
           handler.handle = function accessChecked(req: Request, res: unknown, next: unknown) {
-            return decide(access, req, operation).then(() => original(req, res, next));
+            declareAudit(req, audit);
+            return Promise.resolve()
+              .then(() => scope && requireScope(req, scope))
+              .then(() => decide(access, req, operation))
+              .then(() => original(req, res, next));
           } as RequestHandler as RouteStackLayer['handle'];
         }
         continue;

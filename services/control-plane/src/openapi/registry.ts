@@ -23,8 +23,28 @@ import { z } from 'zod';
  */
 export type ServerLimitedAccess = 'refused' | 'own_server' | 'server_admin' | 'server_query' | 'filtered';
 
+/**
+ * What an operation that changes something records in the audit trail (ADR 0037), declared on it as `x-audit`:
+ * the event's action (`<resource>.<verb>`) and resource type. Every POST, PUT, PATCH and DELETE declares one, or
+ * `false` when it changes nothing (a test, a preview): the control plane refuses to start otherwise.
+ */
+export interface AuditDeclaration {
+  action: string;
+  resource: string;
+}
+
+/**
+ * The scope an operation needs (`x-scope`): `management` (the default) or `audit` (the audit trail, which a
+ * management key does not imply).
+ */
+export type OperationScope = 'management' | 'audit';
+
 /** One documented route: zod-to-openapi's route config, path relative to `/api/v1`. */
-export type RouteDoc = RouteConfig & { 'x-server-limited-keys'?: ServerLimitedAccess };
+export type RouteDoc = RouteConfig & {
+  'x-server-limited-keys'?: ServerLimitedAccess;
+  'x-audit'?: AuditDeclaration | false;
+  'x-scope'?: OperationScope;
+};
 
 /** The problem+json body of every error (docs/api.md, "Errors"). */
 export const Problem = z

@@ -4,6 +4,7 @@ import type { SecretsWriter } from '@toolplane/secrets';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { CatalogService } from '../catalog/service.ts';
+import type { AuditTrail } from '../db/audit-trail.ts';
 import type { Db } from '../db/client.ts';
 import type { Fetcher } from '../documents/fetch.ts';
 import type { ControlPlaneEnv } from '../env.ts';
@@ -21,7 +22,10 @@ import type { PeopleConnections } from './external-users/people-connections.ts';
 export interface ControlPlaneDeps {
   readonly env: ControlPlaneEnv;
   readonly log: Logger;
+  /** Within an audited request, its first writing transaction also appends the request's audit event (ADR 0037). */
   readonly db: Db;
+  /** Audit events that go with no change in PostgreSQL (refusals, people's connects, the edges' decisions). */
+  readonly trail: AuditTrail;
   readonly redis: Redis;
   /** `env.REDIS_PREFIX`, the prefix of every Redis key. */
   readonly prefix: string;

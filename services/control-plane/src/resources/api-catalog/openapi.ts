@@ -62,6 +62,7 @@ export const apiCatalogRoutes: RouteDoc[] = [
     method: 'post',
     path: '/api_catalog/{id}/add',
     operationId: 'addFromApiCatalog',
+    'x-audit': { action: 'connector.add_from_catalog', resource: 'connector' },
     tags,
     summary: 'Add an API of the catalog as an OpenAPI connector',
     description:

@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { oauthLinkBelongs } from '../external-users/link-binding.ts';
+import { auditPersonConnect } from './audit.ts';
 import { bindingCookie, callbackUrl, cookieValue, nonceFor, publicOrigin, sameText, sha256 } from './binding.ts';
 import { expired, invalid, notFromItsPage, page } from './pages.ts';
 
@@ -109,6 +110,7 @@ export async function connectCallback(deps: ControlPlaneDeps, req: Request, res:
   const { link } = opened.data;
   if (!(await linkBelongs(deps, link))) return invalid(res);
   const result = await exchange(deps, opened.data, code);
+  await auditPersonConnect(deps, req, link, result.ok ? undefined : (result.error ?? 'unknown_error'));
   if (result.ok) {
     await onConnected(deps, link);
     return page(res, {

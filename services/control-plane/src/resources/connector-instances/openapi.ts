@@ -55,6 +55,7 @@ export const connectorInstancesRoutes: RouteDoc[] = [
     method: 'post',
     path: '/connector_instances',
     operationId: 'createConnectorInstance',
+    'x-audit': { action: 'connector_instance.create', resource: 'connector_instance' },
     tags,
     summary: 'Bind a connector to credentials',
     description:
@@ -91,6 +92,7 @@ export const connectorInstancesRoutes: RouteDoc[] = [
     method: 'patch',
     path: '/connector_instances/{id}',
     operationId: 'updateConnectorInstance',
+    'x-audit': { action: 'connector_instance.update', resource: 'connector_instance' },
     tags,
     summary: 'Rename an instance, change its base URL or some of its credentials',
     description:
@@ -109,6 +111,7 @@ export const connectorInstancesRoutes: RouteDoc[] = [
     method: 'post',
     path: '/connector_instances/{id}/test',
     operationId: 'testConnectorInstance',
+    'x-audit': false,
     tags,
     summary: 'Run the descriptor’s test endpoint with the instance’s credentials',
     description:
@@ -124,6 +127,7 @@ export const connectorInstancesRoutes: RouteDoc[] = [
     method: 'delete',
     path: '/connector_instances/{id}',
     operationId: 'deleteConnectorInstance',
+    'x-audit': { action: 'connector_instance.delete', resource: 'connector_instance' },
     tags,
     summary: 'Delete a connector instance and its credentials',
     description:

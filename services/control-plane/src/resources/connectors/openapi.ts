@@ -175,6 +175,7 @@ export const connectorsRoutes: RouteDoc[] = [
     method: 'post',
     path: '/connectors',
     operationId: 'pushConnector',
+    'x-audit': { action: 'connector.push', resource: 'connector' },
     tags,
     summary: 'Register a connector from a descriptor or an OpenAPI document',
     description:
@@ -213,6 +214,7 @@ export const connectorsRoutes: RouteDoc[] = [
     method: 'put',
     path: '/connectors/{id}',
     operationId: 'updateConnector',
+    'x-audit': { action: 'connector.update', resource: 'connector' },
     tags,
     summary: 'Replace a connector’s descriptor or document (same slug and kind)',
     description:
@@ -238,6 +240,7 @@ export const connectorsRoutes: RouteDoc[] = [
     method: 'delete',
     path: '/connectors/{id}',
     operationId: 'deleteConnector',
+    'x-audit': { action: 'connector.delete', resource: 'connector' },
     tags,
     summary: 'Delete a connector',
     description:

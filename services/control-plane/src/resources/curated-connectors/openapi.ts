@@ -47,6 +47,7 @@ export const curatedConnectorsRoutes: RouteDoc[] = [
     method: 'post',
     path: '/connectors/curated/{slug}',
     operationId: 'addCuratedConnector',
+    'x-audit': { action: 'connector.add_curated', resource: 'connector' },
     tags,
     summary: 'Add a curated connector to the workspace',
     description:

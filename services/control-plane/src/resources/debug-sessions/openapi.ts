@@ -26,6 +26,7 @@ export const debugSessionsRoutes: RouteDoc[] = [
     path: '/mcp_manager/{id}/debug_sessions',
     'x-server-limited-keys': 'own_server',
     operationId: 'startDebugSession',
+    'x-audit': { action: 'debug_session.start', resource: 'debug_session' },
     tags,
     summary: 'Open a debug session on an MCP server (closes the open one)',
     description:
@@ -93,6 +94,7 @@ export const debugSessionsRoutes: RouteDoc[] = [
     path: '/mcp_manager/{id}/debug_sessions/{sessionId}',
     'x-server-limited-keys': 'own_server',
     operationId: 'stopDebugSession',
+    'x-audit': { action: 'debug_session.stop', resource: 'debug_session' },
     tags,
     summary: 'Stop a debug session',
     request: { params: pathParams('id', 'sessionId') },

@@ -100,6 +100,7 @@ export const deploymentsRoutes: RouteDoc[] = [
     path: '/mcp_servers/{id}/deploy',
     'x-server-limited-keys': 'server_admin',
     operationId: 'deployWorkflow',
+    'x-audit': { action: 'workflow_deployment.deploy', resource: 'workflow_deployment' },
     tags,
     summary: 'Deploy a Flower or Arazzo workflow document as the server’s tools',
     description:
@@ -137,6 +138,7 @@ export const deploymentsRoutes: RouteDoc[] = [
     path: '/mcp_servers/{id}/deployments/{deploymentId}/redeploy',
     'x-server-limited-keys': 'server_admin',
     operationId: 'redeployWorkflow',
+    'x-audit': { action: 'workflow_deployment.rollback', resource: 'workflow_deployment' },
     tags,
     summary: 'Deploy a past deployment again, from the documents it stored',
     description:
@@ -160,6 +162,7 @@ export const deploymentsRoutes: RouteDoc[] = [
     path: '/mcp_servers/{id}/deployments/{deploymentId}/withdraw',
     'x-server-limited-keys': 'server_admin',
     operationId: 'withdrawDeployment',
+    'x-audit': { action: 'workflow_deployment.withdraw', resource: 'workflow_deployment' },
     tags,
     summary: 'Take the active deployment’s tools off the server',
     description:

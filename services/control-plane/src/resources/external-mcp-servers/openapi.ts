@@ -44,6 +44,7 @@ export const externalMcpServersRoutes: RouteDoc[] = [
     method: 'post',
     path: '/external_mcp_servers',
     operationId: 'createExternalMcpServer',
+    'x-audit': { action: 'external_mcp_server.create', resource: 'external_mcp_server' },
     tags,
     summary: 'Register an external MCP server on the workspace',
     description:
@@ -67,6 +68,7 @@ export const externalMcpServersRoutes: RouteDoc[] = [
     method: 'patch',
     path: '/external_mcp_servers/{id}',
     operationId: 'updateExternalMcpServer',
+    'x-audit': { action: 'external_mcp_server.update', resource: 'external_mcp_server' },
     tags,
     summary: 'Change a registered external MCP server field by field',
     description:
@@ -84,6 +86,7 @@ export const externalMcpServersRoutes: RouteDoc[] = [
     method: 'delete',
     path: '/external_mcp_servers/{id}',
     operationId: 'deleteExternalMcpServer',
+    'x-audit': { action: 'external_mcp_server.delete', resource: 'external_mcp_server' },
     tags,
     summary: 'Unregister an external MCP server (its header secrets go with it)',
     description: 'Only when no hosted server uses it: 409 naming those that do.',

@@ -66,6 +66,9 @@ function scopeRoutes(s: Scope): RouteDoc[] {
   const named = { params: s.params('name') };
   const collection = Object.keys(s.params().shape).length > 0 ? { params: s.params() } : {};
   const access = s.access ? { 'x-server-limited-keys': s.access } : {};
+  // `secret.create`, `server_secret.set`…: the event names the secret, never its value.
+  const resource = s.noun === 'Secret' ? 'secret' : 'server_secret';
+  const audit = (verb: string) => ({ action: `${resource}.${verb}`, resource });
   const routes: RouteDoc[] = [
     {
       method: 'get',
@@ -83,6 +86,7 @@ function scopeRoutes(s: Scope): RouteDoc[] {
       method: 'post',
       path: s.base,
       operationId: `create${s.noun}`,
+      'x-audit': audit('create'),
       tags,
       summary: `Create ${s.what}`,
       description: 'The value goes to the secrets store and never comes back.',
@@ -105,6 +109,7 @@ function scopeRoutes(s: Scope): RouteDoc[] {
       method: 'put',
       path: one,
       operationId: `set${s.noun}`,
+      'x-audit': audit('set'),
       tags,
       summary: `Create or rotate ${s.what}`,
       description: 'The value becomes a new version; the previous one stays in the store as `previous`.',
@@ -119,6 +124,7 @@ function scopeRoutes(s: Scope): RouteDoc[] {
       method: 'delete',
       path: one,
       operationId: `delete${s.noun}`,
+      'x-audit': audit('delete'),
       tags,
       summary: `Delete ${s.what}`,
       request: named,

@@ -31,7 +31,7 @@ export async function currentWorkspace({ db }: ControlPlaneDeps, req: Request, r
   res.json(present(await db.workspace.findUniqueOrThrow({ where: { id: caller(req).workspaceId } })));
 }
 
-/** `POST /workspaces` (`admin`): a workspace and its first management+runtime key, its value shown once. */
+/** `POST /workspaces` (`admin`): a workspace and its first key (management, runtime, audit), its value shown once. */
 export async function createWorkspace({ db, publisher }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
   requireScope(req, 'admin');
   const { name } = CreateWorkspaceBody.parse(req.body ?? {});
@@ -50,7 +50,7 @@ export async function createWorkspace({ db, publisher }: ControlPlaneDeps, req: 
   const { row, value } = await createApiKey(db, publisher, {
     workspaceId: ws.id,
     name: 'initial',
-    scopes: ['management', 'runtime'],
+    scopes: ['management', 'runtime', 'audit'],
   });
   res.status(201).json({
     ...present(ws),

@@ -53,6 +53,7 @@ export const workspacesRoutes: RouteDoc[] = [
     method: 'post',
     path: '/workspaces',
     operationId: 'createWorkspace',
+    'x-audit': { action: 'workspace.create', resource: 'workspace' },
     tags,
     summary: 'Create a workspace in the organization (`admin` scope)',
     description: 'The workspace comes with a first management+runtime key, its value shown once.',

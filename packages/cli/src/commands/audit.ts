@@ -1,0 +1,133 @@
+import type { AuditEvent as HashedEvent } from '@toolplane/contracts';
+import { AuditChainVerifier } from '@toolplane/client/audit-chain';
+import type { Command } from 'commander';
+import type { Api, AuditEvent } from './api.ts';
+import { action, withJson } from './context.ts';
+import { CliError, ExitCode, usageError } from './errors.ts';
+import { jsonText, table } from './output.ts';
+
+/** `toolplane audit [list] | verify`: the workspace's audit trail (`/api/v1/audit_events`, scope `audit`). */
+
+/** How often `--follow` asks for new events. */
+const FOLLOW_INTERVAL_MS = 1_000;
+
+type Filters = Parameters<Api['listAuditEvents']>[0];
+
+function parseLimit(value: unknown): number {
+  const n = Number(value ?? 50);
+  if (!Number.isInteger(n) || n < 1 || n > 500) throw usageError('--limit must be an integer from 1 to 500');
+  return n;
+}
+
+function filtersOf(opts: Record<string, unknown>): Filters {
+  const text = (name: string) => (typeof opts[name] === 'string' ? (opts[name] as string) : undefined);
+  return Object.fromEntries(
+    Object.entries({
+      actor: text('actor'),
+      action: text('action'),
+      resource_type: text('resourceType'),
+      resource_id: text('resource'),
+      outcome: text('outcome') as Filters['outcome'],
+      from: text('since'),
+      to: text('until'),
+    }).filter(([, v]) => v !== undefined),
+  );
+}
+
+/** One event on one line: when, who, what, on what, how it ended; then the changed fields' names. */
+function line(e: AuditEvent): string {
+  const who = e.actor.name ?? e.actor.id ?? e.actor.type;
+  const what = `${e.resource.type}${e.resource.id ? ` ${e.resource.id}` : ''}`;
+  const changed = e.changes ? `  [${Object.keys(e.changes).join(', ')}]` : '';
+  return `${e.at}  #${e.seq}  ${who}  ${e.action}  ${what}  ${e.outcome}${changed}`;
+}
+
+/** Prints events after `seq` as they are appended, oldest first, until Ctrl-C. */
+async function follow(api: Api, filters: Filters, after: number, print: (e: AuditEvent) => void): Promise<never> {
+  let cursor = after;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, FOLLOW_INTERVAL_MS));
+    let page: { data: AuditEvent[]; next_cursor: string | null };
+    do {
+      page = await api.listAuditEvents({ ...filters, order: 'asc', limit: 500, cursor: String(cursor) });
+      for (const e of page.data) {
+        cursor = e.seq;
+        print(e);
+      }
+    } while (page.next_cursor !== null);
+  }
+}
+
+/** Walks the whole chain, oldest first, and names its first broken link. */
+async function verify(api: Api): Promise<{ checked: number; broken?: ReturnType<AuditChainVerifier['next']> }> {
+  const verifier = new AuditChainVerifier();
+  let cursor: string | undefined;
+  do {
+    const page = await api.listAuditEvents({ order: 'asc', limit: 500, ...(cursor ? { cursor } : {}) });
+    for (const e of page.data) {
+      // The API's JSON is the hashed event (its `before`/`after` are always present, null or not).
+      const broken = verifier.next(e as HashedEvent);
+      if (broken) return { checked: verifier.checked, broken };
+    }
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return { checked: verifier.checked };
+}
+
+export function auditCommand(program: Command): void {
+  const audit = program.command('audit').description('read and verify the workspace’s audit trail (scope "audit")');
+
+  withJson(
+    audit
+      .command('list', { isDefault: true })
+      .description('list audit events, newest first (every change, sign-in, refusal and confirmation)')
+      .option('--actor <id-or-name>', 'only this actor (API key id or name, OAuth subject, person)')
+      .option('--action <action>', 'only this action (server.update) or a resource’s actions (server.*)')
+      .option('--resource-type <type>', 'only this resource type (server, secret, api_key, …)')
+      .option('--resource <id>', 'only this resource id')
+      .option('--outcome <outcome>', 'success, refused, failed, accepted, declined or cancelled')
+      .option('--since <date>', 'at or after this ISO date-time')
+      .option('--until <date>', 'before this ISO date-time')
+      .option('--limit <n>', 'how many (1-500, default 50)')
+      .option('--follow', 'keep printing new events as they are appended (JSON lines with --json: for a SIEM)'),
+  ).action(
+    action(async (ctx, _args, opts) => {
+      const api = ctx.api();
+      const filters = filtersOf(opts);
+      const page = (await api.listAuditEvents({ ...filters, limit: parseLimit(opts.limit) })).data;
+      if (!opts.follow) {
+        ctx.out.result({ data: page }, () =>
+          table(
+            page.map((e) => ({ ...e, who: e.actor.name ?? e.actor.id ?? e.actor.type, on: e.resource.id ?? '-' })),
+            ['at', 'seq', 'who', 'action', 'on', 'outcome'],
+          ),
+        );
+        return;
+      }
+      const print = (e: AuditEvent) =>
+        ctx.out.json ? process.stdout.write(`${jsonText(e)}\n`) : ctx.out.line(line(e));
+      [...page].reverse().forEach(print);
+      await follow(api, filters, page[0]?.seq ?? 0, print);
+    }),
+  );
+
+  withJson(
+    audit
+      .command('verify')
+      .description('check the hash chain of the whole trail; names the first broken link (exit code 3)'),
+  ).action(
+    action(async (ctx) => {
+      const { checked, broken } = await verify(ctx.api());
+      if (broken)
+        throw new CliError(
+          `the audit trail is broken at event #${broken.seq} (${broken.id}): ${broken.message}`,
+          ExitCode.invalid,
+          {
+            code: `audit.broken_${broken.reason}`,
+            issues: [{ path: `/events/${broken.seq}`, message: broken.message }],
+          },
+        );
+      ctx.out.result({ checked, intact: true }, () => [`${checked} events verified: the chain is intact`]);
+    }),
+  );
+}

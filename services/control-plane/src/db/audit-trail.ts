@@ -1,0 +1,141 @@
+import { AUDIT_GENESIS_HASH, UNAUTHENTICATED_CHAIN, type AuditEvent, type AuditEventInput } from '@toolplane/contracts';
+import { auditEventHash } from '@toolplane/client/audit-chain';
+import type pg from 'pg';
+import { Prisma } from '../generated/prisma/client.ts';
+import type { Db, Tx } from './client.ts';
+
+type Row = Prisma.AuditEventGetPayload<object>;
+
+/** A stored event as the API shows it (and as its hash was computed). */
+export function auditEventOf(row: Row): AuditEvent {
+  return {
+    id: row.id,
+    chain: row.chain,
+    seq: row.seq,
+    at: row.at.toISOString(),
+    workspaceId: row.workspaceId,
+    actor: { type: row.actorType as AuditEvent['actor']['type'], id: row.actorId, name: row.actorName },
+    action: row.action,
+    resource: { type: row.resourceType, id: row.resourceId },
+    outcome: row.outcome as AuditEvent['outcome'],
+    status: row.status,
+    source: {
+      requestId: row.requestId,
+      traceId: row.traceId,
+      clientAddress: row.clientAddress,
+      userAgent: row.userAgent,
+    },
+    changes: (row.changes ?? null) as AuditEvent['changes'],
+    details: (row.details ?? null) as AuditEvent['details'],
+    prevHash: row.prevHash,
+    hash: row.hash,
+  };
+}
+
+function json(value: unknown): Prisma.InputJsonValue | typeof Prisma.DbNull {
+  return value === null ? Prisma.DbNull : (value as Prisma.InputJsonValue);
+}
+
+/**
+ * Appends one event to its workspace's chain, in the caller's transaction: the change and its event commit together
+ * or not at all. Chains are serialised by a transaction-scoped advisory lock, taken here: append as the transaction's
+ * last statement so that the lock is held only until the commit. An event whose id is stored already (a stream
+ * delivered it again) is not appended twice: undefined.
+ */
+export async function appendAuditEvent(tx: Tx, input: AuditEventInput): Promise<AuditEvent | undefined> {
+  const chain = input.workspaceId ?? UNAUTHENTICATED_CHAIN;
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`audit:${chain}`}, 0))`;
+  if (await tx.auditEvent.findUnique({ where: { id: input.id }, select: { id: true } })) return undefined;
+  const last = await tx.auditEvent.findFirst({
+    where: { chain },
+    orderBy: { seq: 'desc' },
+    select: { seq: true, hash: true },
+  });
+  // Hashed as stored: plain JSON (no undefined, dates as strings), the form JSONB gives back.
+  const stored = JSON.parse(JSON.stringify(input)) as AuditEventInput;
+  const unhashed = {
+    ...stored,
+    changes: stored.changes ?? null,
+    details: stored.details ?? null,
+    chain,
+    seq: (last?.seq ?? 0) + 1,
+    prevHash: last?.hash ?? AUDIT_GENESIS_HASH,
+  };
+  const event: AuditEvent = { ...unhashed, hash: auditEventHash(unhashed) };
+  await tx.auditEvent.create({
+    data: {
+      id: event.id,
+      chain,
+      seq: event.seq,
+      workspaceId: event.workspaceId,
+      at: new Date(event.at),
+      actorType: event.actor.type,
+      actorId: event.actor.id,
+      actorName: event.actor.name,
+      action: event.action,
+      resourceType: event.resource.type,
+      resourceId: event.resource.id,
+      outcome: event.outcome,
+      status: event.status,
+      requestId: event.source.requestId,
+      traceId: event.source.traceId,
+      clientAddress: event.source.clientAddress,
+      userAgent: event.source.userAgent,
+      changes: json(event.changes),
+      details: json(event.details),
+      prevHash: event.prevHash,
+      hash: event.hash,
+    },
+  });
+  return event;
+}
+
+/** An event that goes with no change in PostgreSQL (a refusal, a secret's change, a stream's event): its own transaction. */
+function appendAuditEventAlone(db: Db, input: AuditEventInput): Promise<AuditEvent | undefined> {
+  return db.$transaction((tx) => appendAuditEvent(tx, input));
+}
+
+/**
+ * Retention: events older than `days` go, except each chain's last (the next event links to it, and a chain emptied
+ * by retention would start again at 1). The only deletion the table's trigger allows: it checks the cutoff itself.
+ */
+export async function applyAuditRetention(pool: pg.Pool, now: Date, days: number): Promise<number> {
+  const cutoff = new Date(now.getTime() - days * 86_400_000).toISOString();
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SELECT set_config('toolplane.audit_retention', $1, true)`, [cutoff]);
+    const deleted = await client.query(
+      `DELETE FROM audit_events e WHERE e.at < $1::timestamptz
+         AND e.seq < (SELECT max(l.seq) FROM audit_events l WHERE l.chain = e.chain)`,
+      [cutoff],
+    );
+    await client.query('COMMIT');
+    return deleted.rowCount ?? 0;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * The trail's writer for events that go with no change in PostgreSQL, and what hears each committed event (the
+ * service log and an OpenTelemetry log record: `committed`).
+ */
+export class AuditTrail {
+  private readonly db: Db;
+  readonly committed: (event: AuditEvent) => void;
+
+  constructor(db: Db, committed: (event: AuditEvent) => void) {
+    this.db = db;
+    this.committed = committed;
+  }
+
+  async appendAlone(input: AuditEventInput): Promise<AuditEvent | undefined> {
+    const event = await appendAuditEventAlone(this.db, input);
+    if (event) this.committed(event);
+    return event;
+  }
+}

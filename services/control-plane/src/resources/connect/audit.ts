@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import type { ConnectLink } from '@toolplane/contracts';
+import type { Request } from 'express';
+import type { ControlPlaneDeps } from '../deps.ts';
+
+/**
+ * A person's connect, as the audit trail records it (`person.connect`): the person is the actor, the connection the
+ * resource; `failed` when the provider or the exchange did not complete it. Never a token or a code. A failure to
+ * store it is logged: the person's page is answered either way.
+ */
+export function auditPersonConnect(
+  { trail, log }: ControlPlaneDeps,
+  req: Request,
+  link: ConnectLink,
+  failure?: string,
+): Promise<void> {
+  return trail
+    .appendAlone({
+      id: randomUUID(),
+      at: new Date().toISOString(),
+      workspaceId: link.workspaceId,
+      actor: { type: 'person', id: link.userId, name: link.username },
+      action: 'person.connect',
+      resource: { type: 'user_connection', id: link.connection },
+      outcome: failure === undefined ? 'success' : 'failed',
+      status: null,
+      source: {
+        requestId: null,
+        traceId: null,
+        clientAddress: req.ip ?? null,
+        userAgent: req.header('user-agent')?.slice(0, 1024) ?? null,
+      },
+      changes: null,
+      details: { server: link.serverId, tool: link.tool, scopes: link.scopes, ...(failure ? { error: failure } : {}) },
+    })
+    .then(
+      () => undefined,
+      (err: unknown) => log.error({ err }, 'a person’s connect could not be recorded in the audit trail'),
+    );
+}
