@@ -269,6 +269,17 @@ describe('the audit trail', () => {
     }
     expect(raw).not.toContain(SECRET);
     expect(raw).not.toContain(PASSCODE);
+    // The control plane appends them to the workspace's trail, as they were sent.
+    const decisions = all.filter((e) => e.action === 'tool.confirmation');
+    const trail = await waitFor('the decisions in the audit trail', async () => {
+      const page = await unwrap(
+        api.GET('/audit_events', { params: { query: { action: 'tool.confirmation', limit: 500 } } }),
+      );
+      return page.data.length >= decisions.length ? page.data : undefined;
+    });
+    expect(new Set(trail.map((e) => e.id))).toEqual(new Set(decisions.map((e) => e.id)));
+    expect(JSON.stringify(trail)).not.toContain(SECRET);
+    expect(JSON.stringify(trail)).not.toContain(PASSCODE);
   });
 
   it('a limited key may not lift a confirmation without server_admin', async () => {

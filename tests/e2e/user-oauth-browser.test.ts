@@ -11,7 +11,7 @@
 // the button connects nobody.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Stack } from '@toolplane/cli';
-import type { ManagementClient } from '@toolplane/client';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import type { Browser, Page } from 'playwright-core';
 import {
   audit,
@@ -98,6 +98,19 @@ describe('a person connects their own account in a browser, and the dashboard sh
     await page.goto(link);
     await page.getByRole('heading', { level: 1, name: 'This link has expired' }).waitFor();
     await audit(page, 'connect link (used)');
+
+    // The person's connect is in the audit trail, alice as the actor; no token or code in it.
+    const [connect, ...more] = (
+      await unwrap(api.GET('/audit_events', { params: { query: { action: 'person.connect' } } }))
+    ).data;
+    expect(more).toEqual([]);
+    expect(connect).toMatchObject({
+      actor: { type: 'person', name: 'alice' },
+      action: 'person.connect',
+      resource: { type: 'user_connection' },
+      outcome: 'success',
+    });
+    for (const token of provider.issuedTokens()) expect(JSON.stringify(connect)).not.toContain(token);
   });
 
   it("shows alice's own account on her page, and disconnecting it revokes the token at the provider", async () => {
@@ -125,6 +138,12 @@ describe('a person connects their own account in a browser, and the dashboard sh
     expect(provider.revocations.length).toBe(revocations + 1);
     expect(provider.revocations.at(-1)!.hint).toBe('refresh_token');
     expect((await myEvents('alice')).text).toContain('User "alice" has not connected');
+    // The disconnect is in the audit trail too: who ended it, and the connection it ended.
+    const [disconnect] = (
+      await unwrap(api.GET('/audit_events', { params: { query: { action: 'user_connection.delete' } } }))
+    ).data;
+    expect(disconnect).toMatchObject({ actor: { type: 'api_key', name: 'bootstrap' }, outcome: 'success' });
+    expect(disconnect!.resource).toEqual({ type: 'user_connection', id: expect.any(String) });
     expect(pageProblems).toEqual([]);
   });
 });
