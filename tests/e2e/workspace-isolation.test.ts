@@ -191,9 +191,9 @@ beforeAll(async () => {
     'a-only-rates',
   );
 
-  // Workspace B, created by A's admin (bootstrap) key; its first key has management + runtime.
+  // Workspace B, created by A's admin (bootstrap) key; its first key has management, runtime and audit.
   const created = await unwrap(apiA.POST('/workspaces', { body: { name: 'other' } }));
-  expect(created.apiKey.scopes).toEqual(['management', 'runtime']);
+  expect(created.apiKey.scopes).toEqual(['management', 'runtime', 'audit']);
   keyB = created.apiKey.key;
   apiB = createManagementClient(stack.controlPlaneUrl, keyB);
   b = await registerTicketExample(apiB, upstream.url, 'k', 'b-tickets');
@@ -224,6 +224,15 @@ function cases(): Case[] {
     ...(contentType ? { contentType } : {}),
   });
   return [
+    // First: B's trail then holds only B's own setup (a later refusal would quote the path B sent, A's ids in it).
+    c('GET', '/audit_events', '/audit_events?limit=500', 'scoped'),
+    c('GET', '/audit_events', `/audit_events?resource_id=${s}`, 'scoped'),
+    c('POST', '/sign_ins', '/sign_ins', 'scoped'),
+    c('POST', '/access_policies/explain', '/access_policies/explain', 'denied', {
+      caller: { api_key: ids.key },
+      server: s,
+      tool: 'get_ticket',
+    }),
     c(
       'POST',
       '/connectors',

@@ -4,6 +4,25 @@ import type { Action } from './action.ts';
 
 type InputProps = Omit<InputHTMLAttributes<HTMLInputElement>, 'id' | 'value' | 'onChange'>;
 
+/**
+ * A list's filters in the address: `query` with each of `keys` set to its trimmed text in `form` (removed when
+ * empty), or, with `value`, the one filter `keys[0]` set to it (a select applies at once).
+ */
+export function filterQuery(
+  query: URLSearchParams,
+  keys: readonly string[],
+  form: HTMLFormElement | string,
+): URLSearchParams {
+  const next = new URLSearchParams(query);
+  const data = typeof form === 'string' ? undefined : new FormData(form);
+  for (const key of keys) {
+    const v = (data ? String(data.get(key) ?? '') : (form as string)).trim();
+    if (v) next.set(key, v);
+    else next.delete(key);
+  }
+  return next;
+}
+
 /** Wraps a label and its control in a `.field` (filters, inline forms); in a `.form` they stand side by side. */
 function Wrap({ inline, children }: { inline?: boolean; children: ReactNode }) {
   return inline ? <div className="field">{children}</div> : <>{children}</>;

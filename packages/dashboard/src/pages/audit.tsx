@@ -1,7 +1,7 @@
 import type { FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { ApiError, unwrap, type Schemas } from '../api.ts';
-import { SelectField } from '../components/form.tsx';
+import { filterQuery, SelectField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { navigate } from '../router.tsx';
 import { useLoad } from '../ui.tsx';
@@ -19,6 +19,7 @@ const textFilters = [
   { key: 'resource_id', label: 'Resource id' },
 ] as const;
 type TextKey = (typeof textFilters)[number]['key'];
+const textKeys = textFilters.map((f) => f.key);
 
 function filtersOf(query: URLSearchParams) {
   const outcome = query.get('outcome') ?? '';
@@ -100,14 +101,7 @@ function FilterForm({ query, outcome, texts }: { query: URLSearchParams } & Retu
   const go = (next: URLSearchParams) => navigate(`/audit${next.size > 0 ? `?${next.toString()}` : ''}`);
   const apply = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
-    const form = new FormData(e.currentTarget);
-    const next = new URLSearchParams(query);
-    for (const f of textFilters) {
-      const v = String(form.get(f.key) ?? '').trim();
-      if (v) next.set(f.key, v);
-      else next.delete(f.key);
-    }
-    go(next);
+    go(filterQuery(query, textKeys, e.currentTarget));
   };
   return (
     <form className="filters" onSubmit={apply} key={query.toString()}>
@@ -116,12 +110,7 @@ function FilterForm({ query, outcome, texts }: { query: URLSearchParams } & Retu
         id="audit-outcome"
         label="Outcome"
         value={outcome ?? ''}
-        onValue={(v) => {
-          const next = new URLSearchParams(query);
-          if (v) next.set('outcome', v);
-          else next.delete('outcome');
-          go(next);
-        }}
+        onValue={(v) => go(filterQuery(query, ['outcome'], v))}
         options={[{ value: '', label: 'Any outcome' }, ...outcomes.map((o) => ({ value: o, label: o }))]}
       />
       {textFilters.map((f) => (

@@ -2,7 +2,7 @@ import type { FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { ApiError, unwrap, type Schemas } from '../api.ts';
 import { OutcomeCell } from '../components/debug-sessions.tsx';
-import { SelectField } from '../components/form.tsx';
+import { filterQuery, SelectField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link, navigate } from '../router.tsx';
 import { Empty, Json, Show, useLoad } from '../ui.tsx';
@@ -105,22 +105,16 @@ function FilterForm(props: {
     const qs = next.toString();
     navigate(`/records${qs ? `?${qs}` : ''}`);
   };
-  const setFilter = (key: string, value: string) => {
-    const next = new URLSearchParams(query);
-    if (value) next.set(key, value);
-    else next.delete(key);
-    go(next);
-  };
+  const setFilter = (key: string, value: string) => go(filterQuery(query, [key], value));
   const applyTexts = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
-    const form = new FormData(e.currentTarget);
-    const next = new URLSearchParams(query);
-    for (const f of textFilters) {
-      const v = String(form.get(f.key) ?? '').trim();
-      if (v) next.set(f.key, v);
-      else next.delete(f.key);
-    }
-    go(next);
+    go(
+      filterQuery(
+        query,
+        textFilters.map((f) => f.key),
+        e.currentTarget,
+      ),
+    );
   };
   const unknownKey = filters.keyId && !keys.some((k) => k.id === filters.keyId);
   return (
