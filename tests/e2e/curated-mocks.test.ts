@@ -1,0 +1,209 @@
+// The curated connectors end to end against mocks of their providers: each provider's own OpenAPI document (the one
+// packages/connectors checks the curated operations against) served by openapi-backend, which routes every request to
+// its operation, validates it against the document (path, query, headers, body) and answers with a response the
+// document's examples or schemas give. Each curated connector is added as a workspace adds it
+// (`POST /connectors/curated/{slug}`, the provider's token held by the instance), and every one of its tools is
+// called through the edge with the official MCP client. A request the provider's document refuses fails the test,
+// naming the tool, the operation and what the document says.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { repoRoot, type Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
+import { type CuratedConnector, curatedConnectors } from '@toolplane/connectors';
+import { startTestStack } from '../helpers.ts';
+
+type Json = Record<string, unknown>;
+
+/** What one provider's mock saw (tests/fixtures/provider-mock.ts, a process of its own). */
+interface ProviderMock {
+  url: string;
+  log(): Promise<{ seen: { operationId: string; authorization: string | null }[]; refused: string[] }>;
+  close(): void;
+}
+
+/** Starts the mock of `slug`'s provider: a process serving the provider's own document with openapi-backend. */
+async function startProviderMock(slug: string): Promise<ProviderMock> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@toolplane/source', join(repoRoot, 'tests/fixtures/provider-mock.ts'), slug],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the mock of ${slug} exited (${code})`)));
+    child.stdout.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { url: string }).url));
+  });
+  const origin = new URL(url).origin;
+  return {
+    url,
+    log: async () => (await (await fetch(`${origin}/__mock/log`)).json()) as Awaited<ReturnType<ProviderMock['log']>>,
+    close: () => child.kill('SIGTERM'),
+  };
+}
+
+/** Arguments a model would send for a tool: every required field, from its schema's example, enum, default or type. */
+function argumentsFor(schema: Json | undefined, root: Json = schema ?? {}): unknown {
+  if (!schema) return undefined;
+  if (typeof schema.$ref === 'string') {
+    // `#/$defs/Adf`: the tool's own definitions.
+    const target = schema.$ref
+      .replace(/^#\//, '')
+      .split('/')
+      .reduce<unknown>((at, key) => (at as Json)?.[key], root);
+    return argumentsFor(target as Json, root);
+  }
+  const given = [schema.example, (schema.examples as unknown[] | undefined)?.[0], schema.default, schema.const];
+  const first = given.find((v) => v !== undefined) ?? (Array.isArray(schema.enum) ? schema.enum[0] : undefined);
+  if (first !== undefined) return first;
+  for (const key of ['oneOf', 'anyOf', 'allOf'] as const)
+    if (Array.isArray(schema[key])) return argumentsFor((schema[key] as Json[])[0], root);
+  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
+  if (type === 'object' || (type === undefined && schema.properties)) {
+    const properties = (schema.properties ?? {}) as Record<string, Json>;
+    const required = (schema.required ?? []) as string[];
+    return Object.fromEntries(required.map((name) => [name, argumentsFor(properties[name], root)]));
+  }
+  if (type === 'array') return [argumentsFor(schema.items as Json, root)];
+  if (type === 'integer' || type === 'number') return typeof schema.minimum === 'number' ? schema.minimum : 1;
+  if (type === 'boolean') return true;
+  return stringFor(schema);
+}
+
+function stringFor(schema: Json): string {
+  switch (schema.format) {
+    case 'date-time':
+      return '2026-11-26T10:00:00Z';
+    case 'date':
+      return '2026-11-26';
+    case 'email':
+      return 'ada@example.com';
+    case 'uri':
+    case 'url':
+      return 'https://example.com/';
+    default: {
+      const min = typeof schema.minLength === 'number' ? schema.minLength : 1;
+      return 'x'.repeat(Math.max(min, 3));
+    }
+  }
+}
+
+/** Whether an Authorization header carries the token: as a bearer token, or in Basic credentials. */
+function carries(authorization: string | null, token: string): boolean {
+  if (!authorization) return false;
+  const basic = /^Basic (.+)$/i.exec(authorization)?.[1];
+  return (basic ? Buffer.from(basic, 'base64').toString('utf8') : authorization).includes(token);
+}
+
+/** The curated connectors whose instance can hold the provider's token (the others connect people's accounts only). */
+const withToken = curatedConnectors().filter((c) => c.tokenDocument !== undefined || !c.document.user_oauth);
+
+let stack: Stack;
+let api: ManagementClient;
+const mocks = new Map<string, ProviderMock>();
+
+beforeAll(async () => {
+  ({ stack, api } = await startTestStack('curated-mocks', { logLevel: 'warn' }));
+  for (const c of withToken) mocks.set(c.slug, await startProviderMock(c.slug));
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  for (const m of mocks.values()) m.close();
+});
+
+/** The connector added as a workspace adds it, an instance holding a token and pointing at the mock, and its server. */
+async function addWithToken(c: CuratedConnector, mock: ProviderMock): Promise<{ mcpUrl: string; token: string }> {
+  const connector = await unwrap(
+    api.POST('/connectors/curated/{slug}', { params: { path: { slug: c.slug } }, body: { auth: 'token' } }),
+  );
+  const token = `tok-${c.slug}-${Math.random().toString(36).slice(2)}`;
+  const fields = ((connector as { credentialFields?: { key: string }[] }).credentialFields ?? []).map((f) => f.key);
+  expect(fields.length).toBeGreaterThan(0);
+  const created = await api.POST('/connector_instances', {
+    body: {
+      connector_id: connector.id,
+      name: `${c.slug}-mock`,
+      base_url: mock.url,
+      credentials: Object.fromEntries(fields.map((f) => [f, token])),
+    },
+  });
+  if (!created.data) throw new Error(`${c.slug}: ${JSON.stringify(created.error)} (fields ${fields.join(', ')})`);
+  const instance = created.data;
+  const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: instance.mcp_server_id! } } }));
+  return { mcpUrl: server.url, token };
+}
+
+describe.each(withToken.map((c) => [c.slug, c] as const))('%s against its provider’s mock', (slug, c) => {
+  it('every tool, called through the edge with the instance’s token, sends what the provider’s document accepts', async () => {
+    const mock = mocks.get(slug)!;
+    const { mcpUrl, token } = await addWithToken(c, mock);
+    const client = new Client({ name: 'curated-mocks', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(mcpUrl), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.length).toBeGreaterThanOrEqual(5);
+      const failed: string[] = [];
+      for (const tool of tools) {
+        const before = (await mock.log()).seen.length;
+        const result = await client.callTool({
+          name: tool.name,
+          arguments: argumentsFor(tool.inputSchema as Json) as Record<string, unknown>,
+        });
+        const text = JSON.stringify(result.content).slice(0, 300);
+        const { seen } = await mock.log();
+        if (result.isError) failed.push(`${tool.name}: ${text}`);
+        else if (seen.length !== before + 1) failed.push(`${tool.name}: the mock saw ${seen.length - before} requests`);
+        else if (!carries(seen.at(-1)!.authorization, token))
+          failed.push(`${tool.name}: the instance's token did not reach the provider`);
+      }
+      expect({ failed, refused: (await mock.log()).refused }).toEqual({ failed: [], refused: [] });
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+});
+
+describe('a curated connector that drifted from its provider', () => {
+  it('is refused by the provider’s mock, naming the operation', async () => {
+    const github = withToken.find((c) => c.slug === 'github')!;
+    const envelope = structuredClone(github.tokenDocument!);
+    const document = envelope.document as Json;
+    const paths = document.paths as Record<string, Json>;
+    // A typo in the path: a search GitHub does not have.
+    paths['/search/isues'] = paths['/search/issues']!;
+    delete paths['/search/issues'];
+    const connector = await unwrap(
+      api.POST('/connectors', { body: { ...envelope, slug: 'github-drifted', name: 'GitHub (drifted)' } as never }),
+    );
+    const mock = mocks.get('github')!;
+    const created = await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          connector_id: connector.id,
+          name: 'github-drifted',
+          base_url: mock.url,
+          credentials: { github_token: 'tok-drifted' },
+        },
+      }),
+    );
+    const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: created.mcp_server_id! } } }));
+    const client = new Client({ name: 'curated-mocks', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(server.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
+    try {
+      const result = await client.callTool({ name: 'search_issues', arguments: { q: 'repo:octo/hello is:open' } });
+      expect(result.isError).toBe(true);
+      expect((await mock.log()).refused).toContain("no operation of github's document at get /search/isues");
+    } finally {
+      await client.close();
+    }
+  });
+});
