@@ -563,6 +563,18 @@ describe('access policies', () => {
         (r) => r.tool === 'search_tickets' && r.caller.key_id === key.id,
       );
       expect(record).toMatchObject({ error_code: 'access.condition', message: text });
+      // The refusal is in the workspace's audit trail: the key, the policy, the tool; no argument value.
+      const refused = await waitFor('the refusal in the audit trail', async () => {
+        const page = await unwrap(api.GET('/audit_events', { params: { query: { action: 'tool.call_refused' } } }));
+        return page.data.find((e) => e.actor.id === key.id);
+      });
+      expect(refused).toMatchObject({
+        outcome: 'refused',
+        actor: { type: 'api_key', id: key.id, name: 'conditional' },
+        resource: { type: 'tool', id: `${serverA.serverId}/search_tickets` },
+        details: { policy: expect.objectContaining({ id: policy.id }) },
+      });
+      expect(JSON.stringify(refused.details)).not.toContain('50');
     } finally {
       await client.close();
     }

@@ -207,3 +207,56 @@ describe('a curated connector that drifted from its provider', () => {
     }
   });
 });
+
+describe('setting one up in one step', () => {
+  it('adds the connector, an instance with the token and a server exposing the chosen tools; a wrong tool stores nothing', async () => {
+    const listed = (await unwrap(api.GET('/connectors/curated'))).data.find((c) => c.slug === 'slack')!;
+    expect(listed.credentials).toEqual({ user_oauth: ['client_id', 'client_secret'], token: ['slack_token'] });
+    const instancesBefore = (await unwrap(api.GET('/connector_instances'))).data.length;
+    const wrong = await api.POST('/connectors/curated/{slug}/setup', {
+      params: { path: { slug: 'slack' } },
+      body: {
+        auth: 'token',
+        name: 'slack-wrong',
+        credentials: { slack_token: 't' },
+        tools: ['post_message', 'post_mesage'],
+      },
+    });
+    expect(wrong.response.status).toBe(422);
+    expect(JSON.stringify(wrong.error)).toContain('"path":"/tools/1"');
+    expect((await unwrap(api.GET('/connector_instances'))).data.length).toBe(instancesBefore);
+
+    const mock = mocks.get('slack')!;
+    const setup = await unwrap(
+      api.POST('/connectors/curated/{slug}/setup', {
+        params: { path: { slug: 'slack' } },
+        body: {
+          auth: 'token',
+          name: 'slack-one-step',
+          base_url: mock.url,
+          credentials: { slack_token: 'tok-one-step' },
+          tools: ['post_message', 'list_channels'],
+        },
+      }),
+    );
+    // Slack was added by the first test of this file: its connector is reused.
+    expect(setup.connector).toMatchObject({ slug: 'slack', added: false });
+    const client = new Client({ name: 'curated-mocks', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(setup.server!.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
+    try {
+      expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['list_channels', 'post_message']);
+      const sent = await client.callTool({ name: 'post_message', arguments: { channel: 'C0123456789', text: 'hi' } });
+      expect(sent.isError).toBeFalsy();
+      expect((await mock.log()).seen.at(-1)).toEqual({
+        operationId: 'chat_postMessage',
+        authorization: 'Bearer tok-one-step',
+      });
+    } finally {
+      await client.close();
+    }
+  });
+});

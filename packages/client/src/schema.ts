@@ -257,6 +257,29 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/connectors/curated/{slug}/setup': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Set up a curated connector in one step: the connector, an instance and its MCP server
+     * @description Adds the connector (the workspace’s own when added already), creates an instance with the OAuth
+     * app’s `client_id` and `client_secret` or the provider’s token (`credentials`), and its MCP server exposing
+     * `tools` (default: all). A tool the connector does not have, or a missing credential: 422 naming it, nothing
+     * stored.
+     */
+    post: operations['setupCuratedConnector'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/connector_instances': {
     parameters: {
       query?: never;
@@ -1729,6 +1752,14 @@ export interface components {
        */
       auth: ('user_oauth' | 'token')[];
       /**
+       * @description The credentials an instance of each variant takes: the OAuth app (`client_id`, `client_secret`) or
+       * the token’s field (`slack_token`, …).
+       */
+      credentials: {
+        user_oauth?: string[];
+        token?: string[];
+      };
+      /**
        * Format: uuid
        * @description The workspace’s connector of this slug (the newest), null when it has not been added.
        */
@@ -1740,6 +1771,24 @@ export interface components {
        * @enum {string}
        */
       auth?: 'user_oauth' | 'token';
+    };
+    CuratedConnectorSetup: {
+      connector: {
+        /** Format: uuid */
+        id: string;
+        slug: string;
+        version: string;
+        /** @description False when the workspace had added it already. */
+        added: boolean;
+      };
+      instance: components['schemas']['CreatedConnectorInstance'];
+      server: {
+        /** Format: uuid */
+        id: string;
+        name: string;
+        /** @description Its MCP endpoint. */
+        url: string;
+      } | null;
     };
     CreatedConnectorInstance: {
       /** Format: uuid */
@@ -1767,6 +1816,30 @@ export interface components {
       createdAt: string;
       /** Format: date-time */
       updatedAt: string;
+    };
+    SetupCuratedConnectorBody: {
+      /**
+       * @description Which variant; default: `user_oauth` where the connector offers it, else `token`.
+       * @enum {string}
+       */
+      auth?: 'user_oauth' | 'token';
+      /** @description The instance’s name (default: the slug). */
+      name?: string;
+      /**
+       * Format: uri
+       * @description Where the provider’s API is, when not its public address.
+       */
+      base_url?: string;
+      /**
+       * @description The instance’s credentials: the OAuth app’s `client_id` and `client_secret` (`user_oauth`), or the
+       * provider’s token or key (`token`), under the names `GET /connectors/curated` lists.
+       * @default {}
+       */
+      credentials?: {
+        [key: string]: string;
+      };
+      /** @description The tools the server exposes (default: every tool of the connector). */
+      tools?: string[];
     };
     CreateConnectorInstanceBody: {
       connector_id: string;
@@ -5184,6 +5257,143 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['Connector'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  setupCuratedConnector: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        slug: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['SetupCuratedConnectorBody'];
+      };
+    };
+    responses: {
+      /** @description What was set up. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['CuratedConnectorSetup'];
         };
       };
       /**

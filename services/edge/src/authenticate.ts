@@ -25,6 +25,8 @@ export interface Caller {
   readonly accessToken: string | undefined;
   /** Grants with a condition that apply to this caller; undefined: none, calls are not checked. */
   readonly conditions?: CallConditions | undefined;
+  /** The API key's name (key callers whose record has one): what audit events name the key by. */
+  readonly keyName?: string | undefined;
 }
 
 /**
@@ -154,6 +156,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
       credential: c.credential,
       accessToken: c.accessToken,
       ...(decision.conditions ? { conditions: callConditions(decision.conditions, c, acting) } : {}),
+      ...(c.keyName !== undefined ? { keyName: c.keyName } : {}),
     };
   };
 }

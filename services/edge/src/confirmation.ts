@@ -316,12 +316,14 @@ export interface AuditedCall {
   readonly loaded: LoadedCatalog;
   readonly requestId: string | number;
   readonly source?: SourceRequest | undefined;
+  /** The API key's name, when an API key calls. */
+  readonly keyName?: string | undefined;
 }
 
-/** Who acts: the person the call runs for, else its API key, else its OAuth subject; nobody on a public server. */
-export function auditActor(p: Readonly<Principal>): AuditActor {
+/** Who acts: the person the call runs for, else its API key (and its name), else its OAuth subject; nobody on a public server. */
+export function auditActor(p: Readonly<Principal>, keyName?: string): AuditActor {
   if (p.userId !== undefined) return { type: 'person', id: p.userId, name: p.username ?? null };
-  if (p.keyId !== undefined) return { type: 'api_key', id: p.keyId, name: null };
+  if (p.keyId !== undefined) return { type: 'api_key', id: p.keyId, name: keyName ?? null };
   if (p.subject === undefined || p.subject === 'anonymous') return { type: 'anonymous', id: null, name: null };
   return { type: 'oauth_subject', id: p.subject, name: null };
 }
@@ -343,7 +345,7 @@ function toolEvent(call: AuditedCall, tool: string, fields: Pick<AuditEventInput
     id: randomUUID(),
     at: new Date().toISOString(),
     workspaceId: catalog.workspaceId,
-    actor: auditActor(call.principal),
+    actor: auditActor(call.principal, call.keyName),
     action: fields.action,
     resource: { type: 'tool', id: `${catalog.serverId}/${tool}` },
     outcome: fields.outcome,

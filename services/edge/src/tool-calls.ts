@@ -129,6 +129,8 @@ export interface ToolCall {
   readonly confirmation?: ConfirmationAsker | undefined;
   /** The HTTP request, for audit events only (client address, user agent). */
   readonly source?: SourceRequest | undefined;
+  /** The calling API key's name, for audit events only. */
+  readonly keyName?: string | undefined;
 }
 
 /** What the MCP layer read of a `tools/call` message (`plainToolsCall` gives exactly this). */
@@ -171,6 +173,7 @@ export function toolCall(
     conditions: caller.conditions,
     confirmation: extras?.confirmation,
     source: ctx.source,
+    keyName: caller.keyName,
   };
 }
 

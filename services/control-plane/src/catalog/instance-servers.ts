@@ -86,7 +86,7 @@ export function generating(descriptor: unknown): { serverName: string; descripti
 }
 
 /**
- * Creates the instance's server (NORMAL, bound to it, `fromDescriptor`), named by the rule. The insert
+ * Creates the instance's server (NORMAL, bound to it, `fromDescriptor`; `selectedTools` when given, else every tool), named by the rule. The insert
  * skips a name taken meanwhile (`ON CONFLICT DO NOTHING`) and tries the next, so a concurrent change never
  * turns into a 409 or an aborted transaction.
  */
@@ -94,7 +94,7 @@ export async function createInstanceServer(
   tx: Tx,
   workspaceId: string,
   instance: { id: string; name: string },
-  mcp: { serverName: string; description: string | null },
+  mcp: { serverName: string; description: string | null; selectedTools?: string[] },
 ): Promise<{ id: string; name: string }> {
   const taken = await takenNames(tx, workspaceId);
   for (const name of candidates(mcp.serverName, instance)) {
@@ -110,6 +110,7 @@ export async function createInstanceServer(
           mode: 'NORMAL',
           connectorInstanceId: instance.id,
           fromDescriptor: true,
+          ...(mcp.selectedTools ? { selectedTools: mcp.selectedTools } : {}),
         },
       ],
       skipDuplicates: true,

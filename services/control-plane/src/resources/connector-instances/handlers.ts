@@ -2,39 +2,15 @@ import type { ConnectorDescriptor } from '@toolplane/contracts';
 import { NotFoundError, ValidationError } from '@toolplane/errors';
 import { credentialFields, rebaseUrl } from '@toolplane/openapi';
 import type { Request, Response } from 'express';
-import { createInstanceServer, generating, instanceServers } from '../../catalog/instance-servers.ts';
+import { instanceServers } from '../../catalog/instance-servers.ts';
 import { credentialSecretName, credentialSecretPrefix } from '../../catalog/secret-names.ts';
 import { isUuid } from '../../db/ids.ts';
 import { caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import { createInstance } from './create.ts';
+import { present } from './present.ts';
 import { credentialIssues } from './credentials.ts';
 import { CreateInstanceBody, UpdateInstanceBody } from './schemas.ts';
-
-/** An instance as the API shows it, with the MCP server generated for it (`server`; none: nulls). */
-function present(
-  row: {
-    id: string;
-    connectorId: string;
-    name: string;
-    baseUrl: string | null;
-    credentialKeys: string[];
-    createdAt: Date;
-    updatedAt: Date;
-  },
-  server: { id: string; name: string } | undefined,
-) {
-  return {
-    id: row.id,
-    connector_id: row.connectorId,
-    name: row.name,
-    base_url: row.baseUrl,
-    credential_keys: row.credentialKeys,
-    mcp_server_id: server?.id ?? null,
-    mcp_server_name: server?.name ?? null,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
-}
 
 /** The workspace's instance `id` with its connector, or a 404. */
 async function instanceWithConnector({ db }: ControlPlaneDeps, id: string, workspaceId: string) {
@@ -52,51 +28,9 @@ async function instanceWithConnector({ db }: ControlPlaneDeps, id: string, works
  * `POST /connector_instances`: an instance of one of the workspace's connectors, its credentials (checked against the
  * descriptor's fields) and, when the connector's `mcp_config` enables it, its own MCP server.
  */
-export async function createConnectorInstance(
-  { db, secrets, catalog }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
-): Promise<void> {
+export async function createConnectorInstance(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
   const body = CreateInstanceBody.parse(req.body ?? {});
-  const { workspaceId } = caller(req);
-  const connector = isUuid(body.connector_id)
-    ? await db.connector.findFirst({ where: { id: body.connector_id, workspaceId } })
-    : null;
-  if (!connector)
-    throw new ValidationError('the connector instance is invalid', [
-      { path: '/connector_id', message: `no connector ${body.connector_id} in this workspace` },
-    ]);
-  const fields = credentialFields(connector.descriptor as ConnectorDescriptor);
-  const issues = credentialIssues(fields, body.credentials);
-  if (issues.length > 0) throw new ValidationError('the connector instance is invalid', issues);
-
-  const id = crypto.randomUUID();
-  const keys = Object.keys(body.credentials);
-  // Secrets first, row second; a failed insert removes what was written (nothing half-saved).
-  for (const key of keys) await secrets.put(credentialSecretName(workspaceId, id, key), body.credentials[key]!);
-  const mcp = body.createServer ? generating(connector.descriptor) : undefined;
-  // The instance, its MCP server (mcp_config; never a 409: the name rule takes the next free name) and
-  // the new catalog versions of the servers it changes commit together; a failure deletes the credentials
-  // written above (nothing half-saved).
-  const { result: created } = await catalog.change(
-    { workspaceId },
-    async (tx) => {
-      const instance = await tx.connectorInstance.create({
-        data: {
-          id,
-          workspaceId,
-          connectorId: connector.id,
-          name: body.name,
-          baseUrl: body.base_url ?? null,
-          credentialKeys: keys,
-        },
-      });
-      if (!mcp) return { result: { instance, server: undefined as { id: string; name: string } | undefined } };
-      const server = await createInstanceServer(tx, workspaceId, instance, mcp);
-      return { result: { instance, server }, serverIds: [server.id] };
-    },
-    { cleanupOnFailure: keys.map((key) => credentialSecretName(workspaceId, id, key)) },
-  );
+  const created = await createInstance(deps, caller(req).workspaceId, body);
   res.status(201).json(present(created.instance, created.server));
 }
 

@@ -33,7 +33,7 @@ const instanceShape = {
 const ConnectorInstance = z.object(instanceShape).strict().meta({ id: 'ConnectorInstance' });
 
 /** What `POST /connector_instances` answers: the same as `ConnectorInstance` (a name kept for clients of it). */
-const CreatedConnectorInstance = z.object(instanceShape).strict().meta({ id: 'CreatedConnectorInstance' });
+export const CreatedConnectorInstance = z.object(instanceShape).strict().meta({ id: 'CreatedConnectorInstance' });
 
 /** What `POST /connector_instances/{id}/test` reports. */
 const ConnectorTestResult = z

@@ -1,18 +1,53 @@
+import type { ConnectorDescriptor } from '@toolplane/contracts';
 import { NotFoundError, ValidationError } from '@toolplane/errors';
+import { credentialFields } from '@toolplane/openapi';
 import type { Request, Response } from 'express';
 import { caller } from '../../http/auth.ts';
 import { openApiConnectorSource } from '../connectors/sources.ts';
 import { createConnector } from '../connectors/store.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
-import { curatedCatalog } from './catalog.ts';
-import { AddCuratedConnectorBody } from './schemas.ts';
+import { createInstance } from '../connector-instances/create.ts';
+import { present } from '../connector-instances/present.ts';
+import { curatedCatalog, type CuratedEntry } from './catalog.ts';
+import { AddCuratedConnectorBody, SetupCuratedConnectorBody } from './schemas.ts';
+
+/** The credential fields an instance of each variant takes (the same for every workspace: worked out once). */
+let credentialKeys: Promise<Map<string, Partial<Record<CuratedAuth, string[]>>>> | undefined;
+
+async function credentialKeysOf(
+  catalog: CuratedEntry[],
+  fetchDocument: ControlPlaneDeps['fetchDocument'],
+): Promise<Map<string, Partial<Record<CuratedAuth, string[]>>>> {
+  const out = new Map<string, Partial<Record<CuratedAuth, string[]>>>();
+  for (const c of catalog) {
+    const keys: Partial<Record<CuratedAuth, string[]>> = {};
+    for (const auth of c.auth) {
+      const envelope = c.envelopes[auth]!;
+      const source = await openApiConnectorSource(envelope, JSON.stringify(envelope), fetchDocument);
+      keys[auth] = credentialFields(source.descriptor as ConnectorDescriptor).map((f) => f.key);
+    }
+    out.set(c.slug, keys);
+  }
+  return out;
+}
+
+type CuratedAuth = CuratedEntry['auth'][number];
 
 /**
  * `GET /connectors/curated`: the curated connectors shipped with Toolplane, with their tools, the authentication each
  * offers, and the workspace's connector of that slug when it has one (the newest).
  */
-export async function listCuratedConnectors({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function listCuratedConnectors(
+  { db, fetchDocument }: ControlPlaneDeps,
+  req: Request,
+  res: Response,
+): Promise<void> {
   const catalog = curatedCatalog();
+  credentialKeys ??= credentialKeysOf(catalog, fetchDocument).catch((err: unknown) => {
+    credentialKeys = undefined; // worked out again by the next request
+    throw err;
+  });
+  const credentials = await credentialKeys;
   const rows = await db.connector.findMany({
     where: { workspaceId: caller(req).workspaceId, slug: { in: catalog.map((c) => c.slug) } },
     select: { id: true, slug: true },
@@ -20,7 +55,11 @@ export async function listCuratedConnectors({ db }: ControlPlaneDeps, req: Reque
   });
   const added = new Map(rows.map((row) => [row.slug, row.id]));
   res.json({
-    data: catalog.map(({ envelopes: _envelopes, ...c }) => ({ ...c, connectorId: added.get(c.slug) ?? null })),
+    data: catalog.map(({ envelopes: _envelopes, ...c }) => ({
+      ...c,
+      credentials: credentials.get(c.slug)!,
+      connectorId: added.get(c.slug) ?? null,
+    })),
   });
 }
 
@@ -34,17 +73,70 @@ export async function addCuratedConnector(
   res: Response,
 ): Promise<void> {
   const body = AddCuratedConnectorBody.parse(req.body ?? {});
-  const slug = req.params.slug as string;
+  const { envelope } = variantOf(req.params.slug as string, body.auth);
+  const source = await openApiConnectorSource(envelope, JSON.stringify(envelope), fetchDocument);
+  res.status(201).json(await createConnector(db, caller(req).workspaceId, source));
+}
+
+/** The curated connector `slug` and the envelope of `auth` (default: its first), or a 404 / 422. */
+function variantOf(slug: string, auth: CuratedAuth | undefined) {
   const curated = curatedCatalog().find((c) => c.slug === slug);
   if (!curated) throw new NotFoundError('curated connector', slug);
-  const auth = body.auth ?? curated.auth[0]!;
-  const envelope = curated.envelopes[auth];
+  const chosen = auth ?? curated.auth[0]!;
+  const envelope = curated.envelopes[chosen];
   if (!envelope)
     throw new ValidationError(
-      `${curated.name} offers no ${auth} authentication`,
+      `${curated.name} offers no ${chosen} authentication`,
       [{ path: '/auth', message: `must be one of: ${curated.auth.join(', ')}` }],
       'request.invalid',
     );
-  const source = await openApiConnectorSource(envelope, JSON.stringify(envelope), fetchDocument);
-  res.status(201).json(await createConnector(db, caller(req).workspaceId, source));
+  return { curated, envelope };
+}
+
+/**
+ * `POST /connectors/curated/{slug}/setup`: what a person picking "Slack" wants in one step: the connector (the
+ * workspace's own when added already), an instance holding the OAuth app or the token, and its MCP server exposing the
+ * chosen tools. A tool the connector does not have is a 422 naming it, before anything is stored.
+ */
+export async function setupCuratedConnector(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const body = SetupCuratedConnectorBody.parse(req.body ?? {});
+  const { workspaceId } = caller(req);
+  const { curated, envelope } = variantOf(req.params.slug as string, body.auth);
+  const unknown = (body.tools ?? []).flatMap((tool, i) =>
+    curated.tools.some((t) => t.name === tool)
+      ? []
+      : [{ path: `/tools/${i}`, message: `${curated.name} has no tool "${tool}"` }],
+  );
+  if (unknown.length > 0) throw new ValidationError(`the ${curated.name} setup is invalid`, unknown);
+  const existing = await deps.db.connector.findFirst({
+    where: { workspaceId, slug: curated.slug, version: curated.version },
+    select: { id: true },
+  });
+  const connectorId =
+    existing?.id ??
+    (
+      await createConnector(
+        deps.db,
+        workspaceId,
+        await openApiConnectorSource(envelope, JSON.stringify(envelope), deps.fetchDocument),
+      )
+    ).id;
+  const created = await createInstance(
+    deps,
+    workspaceId,
+    {
+      connector_id: connectorId,
+      name: body.name ?? curated.slug,
+      ...(body.base_url ? { base_url: body.base_url } : {}),
+      credentials: body.credentials,
+      createServer: true,
+    },
+    body.tools,
+  );
+  const { server } = created;
+  res.status(201).json({
+    connector: { id: connectorId, slug: curated.slug, version: curated.version, added: existing === null },
+    instance: present(created.instance, server),
+    server: server ? { ...server, url: `${deps.env.PUBLIC_EDGE_URL.replace(/\/+$/, '')}/mcp/${server.id}` } : null,
+  });
 }

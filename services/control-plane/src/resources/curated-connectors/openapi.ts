@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { json, jsonBody, pathParams, problems, type RouteDoc } from '../../openapi/registry.ts';
 import { Connector } from '../connectors/openapi.ts';
-import { AddCuratedConnectorBody, CuratedAuth } from './schemas.ts';
+import { CreatedConnectorInstance } from '../connector-instances/openapi.ts';
+import { AddCuratedConnectorBody, CuratedAuth, SetupCuratedConnectorBody } from './schemas.ts';
 
 /** A curated connector as `GET /connectors/curated` lists it (handlers.ts). */
 const CuratedConnector = z
@@ -17,6 +18,13 @@ const CuratedConnector = z
       .array(CuratedAuth)
       .min(1)
       .describe('The authentication it offers, the default first: people’s accounts where the provider has OAuth.'),
+    credentials: z
+      .object({ user_oauth: z.array(z.string()).optional(), token: z.array(z.string()).optional() })
+      .strict()
+      .describe(
+        'The credentials an instance of each variant takes: the OAuth app (`client_id`, `client_secret`) or the ' +
+          'token’s field (`slack_token`, …).',
+      ),
     connectorId: z
       .uuid()
       .nullable()
@@ -60,6 +68,46 @@ export const curatedConnectorsRoutes: RouteDoc[] = [
     },
     responses: {
       201: json('The connector.', Connector),
+      ...problems(400, 403, 404, 409, 413, 415, 422),
+    },
+  },
+  {
+    method: 'post',
+    path: '/connectors/curated/{slug}/setup',
+    operationId: 'setupCuratedConnector',
+    'x-audit': { action: 'connector.setup_curated', resource: 'connector' },
+    tags,
+    summary: 'Set up a curated connector in one step: the connector, an instance and its MCP server',
+    description:
+      'Adds the connector (the workspace’s own when added already), creates an instance with the OAuth app’s ' +
+      '`client_id` and `client_secret` or the provider’s token (`credentials`), and its MCP server exposing `tools` ' +
+      '(default: all). A tool the connector does not have, or a missing credential: 422 naming it, nothing stored.',
+    request: {
+      params: pathParams('slug'),
+      body: jsonBody(SetupCuratedConnectorBody.meta({ id: 'SetupCuratedConnectorBody' })),
+    },
+    responses: {
+      201: json(
+        'What was set up.',
+        z
+          .object({
+            connector: z
+              .object({
+                id: z.uuid(),
+                slug: z.string(),
+                version: z.string(),
+                added: z.boolean().describe('False when the workspace had added it already.'),
+              })
+              .strict(),
+            instance: CreatedConnectorInstance,
+            server: z
+              .object({ id: z.uuid(), name: z.string(), url: z.string().describe('Its MCP endpoint.') })
+              .strict()
+              .nullable(),
+          })
+          .strict()
+          .meta({ id: 'CuratedConnectorSetup' }),
+      ),
       ...problems(400, 403, 404, 409, 413, 415, 422),
     },
   },

@@ -1,0 +1,25 @@
+/** An instance as the API shows it, with the MCP server generated for it (`server`; none: nulls). */
+export function present(
+  row: {
+    id: string;
+    connectorId: string;
+    name: string;
+    baseUrl: string | null;
+    credentialKeys: string[];
+    createdAt: Date;
+    updatedAt: Date;
+  },
+  server: { id: string; name: string } | undefined,
+) {
+  return {
+    id: row.id,
+    connector_id: row.connectorId,
+    name: row.name,
+    base_url: row.baseUrl,
+    credential_keys: row.credentialKeys,
+    mcp_server_id: server?.id ?? null,
+    mcp_server_name: server?.name ?? null,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
