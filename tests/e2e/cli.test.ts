@@ -724,4 +724,22 @@ describe('toolplane CLI', () => {
       /the audit trail is broken at event #3 \([0-9a-f-]{36}\): its content does not match its hash/,
     );
   });
+
+  it('catalog add <curated slug> --tools: the connector, an instance with the key from stdin and its server, in one step', async () => {
+    const run = await cli(['catalog', 'add', 'stripe', '--tools', 'list_customers,get_customer', '--name', 'billing'], {
+      stdin: 'stripe_key=sk_test_cli_setup\n',
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Stripe: connector stripe@');
+    expect(run.stdout).not.toContain('sk_test_cli_setup');
+    const serverName = /server (\S+): /.exec(run.stdout)![1]!;
+    const tools = await unwrap(api.GET('/mcp_manager/{id}/tools', { params: { path: { id: serverName } } }));
+    expect(tools.data.map((t) => t.name).sort()).toEqual(['get_customer', 'list_customers']);
+    // A tool Stripe does not have: exit 3, the field named, nothing stored.
+    const wrong = await cli(['catalog', 'add', 'stripe', '--tools', 'list_customer', '--name', 'billing-2'], {
+      stdin: 'stripe_key=sk_test_cli_setup\n',
+    });
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toContain('/tools/0');
+  });
 });

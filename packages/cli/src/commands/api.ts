@@ -55,6 +55,8 @@ export type ExecutionRecord = Schemas['ExecutionRecordSummary'];
 export type ExecutionRecordDetail = Schemas['ExecutionRecord'];
 /** An audit event as the trail keeps it (`GET /audit_events`), hash included. */
 export type AuditEvent = Schemas['AuditEvent'];
+export type SetupCuratedBody = Schemas['SetupCuratedConnectorBody'];
+export type CuratedSetup = Schemas['CuratedConnectorSetup'];
 export type AccessPolicyBody = Schemas['AccessPolicyBody'];
 export type AccessPolicy = Schemas['AccessPolicy'];
 export type AccessExplanationRequest = Schemas['AccessExplanationRequest'];
@@ -212,6 +214,13 @@ export class Api {
     return this.#data(
       'POST',
       this.#client.POST('/connectors/curated/{slug}', { params: { path: { slug } }, body: auth ? { auth } : {} }),
+    );
+  }
+  /** The connector, an instance with `credentials` and its server exposing `tools` (default: all), in one request. */
+  setupCuratedConnector(slug: string, body: SetupCuratedBody): Promise<CuratedSetup> {
+    return this.#data(
+      'POST',
+      this.#client.POST('/connectors/curated/{slug}/setup', { params: { path: { slug } }, body }),
     );
   }
   // The API catalog (APIs.guru)

@@ -1,12 +1,41 @@
 import type { Command } from 'commander';
-import { action, withJson } from './context.ts';
+import type { Api, CuratedConnector, CuratedSetup } from './api.ts';
+import { action, type Context, listOption, withJson } from './context.ts';
 import { usageError } from './errors.ts';
 import { table } from './output.ts';
+import { readCredentials } from './prompt.ts';
 
 /**
  * `toolplane catalog search [words…] [--category c]`: the API catalog (APIs.guru) by words and category;
- * `toolplane catalog add <id> [--slug s]`: one of its APIs as an OpenAPI connector (docs/cli.md).
+ * `toolplane catalog add <id> [--slug s]`: one of its APIs as an OpenAPI connector; a curated connector's slug
+ * (`slack`) sets it up in one step: the connector, an instance and its server with `--tools` (docs/cli.md).
  */
+
+type CuratedAuth = 'user_oauth' | 'token';
+
+/** A curated connector in one step: credentials from stdin (`KEY=VALUE` lines) or hidden prompts, never argv. */
+async function setupCurated(api: Api, curated: CuratedConnector, opts: Record<string, unknown>): Promise<CuratedSetup> {
+  const auth = (typeof opts.auth === 'string' ? opts.auth : curated.auth[0]) as CuratedAuth;
+  if (!curated.auth.includes(auth)) throw usageError(`--auth must be one of: ${curated.auth.join(', ')}`);
+  const fields = (curated.credentials[auth] ?? []).map((key) => ({ key, required: true }));
+  const credentials = fields.length > 0 ? await readCredentials(fields) : {};
+  const tools = Array.isArray(opts.tools) ? (opts.tools as string[]) : undefined;
+  return api.setupCuratedConnector(curated.slug, {
+    auth,
+    credentials,
+    ...(typeof opts.name === 'string' ? { name: opts.name } : {}),
+    ...(typeof opts.baseUrl === 'string' ? { base_url: opts.baseUrl } : {}),
+    ...(tools && tools.length > 0 ? { tools } : {}),
+  });
+}
+
+function printSetup(ctx: Context, curated: CuratedConnector, setup: CuratedSetup): void {
+  ctx.out.result(setup, () => [
+    `${curated.name}: connector ${curated.slug}@${setup.connector.version} ${setup.connector.added ? 'added' : '(already added)'}`,
+    `instance ${setup.instance.name} (${setup.instance.id})`,
+    ...(setup.server ? [`server ${setup.server.name}: ${setup.server.url}`] : []),
+  ]);
+}
 
 const positive = (name: string) => (value: string) => {
   const n = Number(value);
@@ -50,11 +79,21 @@ export function catalogCommand(program: Command): void {
     catalog
       .command('add')
       .description('add an API of the catalog as an OpenAPI connector (its security schemes become credential fields)')
-      .argument('<id>', 'the catalog id, as `search` shows it (`1password.com:events`)')
-      .option('--slug <slug>', 'the connector slug (another one adds a second copy)'),
+      .argument(
+        '<id>',
+        'the catalog id, as `search` shows it (`1password.com:events`), or a curated connector (`slack`)',
+      )
+      .option('--slug <slug>', 'the connector slug (another one adds a second copy)')
+      .option('--tools <names>', 'curated: the tools its server exposes (comma-separated; default: all)', listOption)
+      .option('--auth <kind>', 'curated: user_oauth (people connect their own accounts) or token')
+      .option('--name <name>', 'curated: the instance name (default: the slug)')
+      .option('--base-url <url>', 'curated: where the provider’s API is, when not its public address'),
   ).action(
     action(async (ctx, [id], opts) => {
-      const connector = await ctx.api().addFromApiCatalog(id!, typeof opts.slug === 'string' ? opts.slug : undefined);
+      const api = ctx.api();
+      const curated = (await api.listCuratedConnectors()).find((c) => c.slug === id);
+      if (curated) return printSetup(ctx, curated, await setupCurated(api, curated, opts));
+      const connector = await api.addFromApiCatalog(id!, typeof opts.slug === 'string' ? opts.slug : undefined);
       const fields = connector.kind === 'openapi' ? connector.credentialFields.map((f) => f.key) : [];
       ctx.out.result(connector, () => [
         `added ${id} as connector ${connector.slug}@${connector.version} (${connector.id})`,

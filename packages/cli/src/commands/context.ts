@@ -4,7 +4,7 @@ import { loadCliEnv, resolveConnection, type CliEnv } from './config.ts';
 import { createOutput, type Output } from './output.ts';
 
 /** What every command gets: the parsed environment, its output channel and (on demand) the API. */
-interface Context {
+export interface Context {
   env: CliEnv;
   out: Output;
   /** The API with the configured connection; throws a usage error when there is none (not logged in). */
