@@ -71,7 +71,7 @@ describe('the dashboard’s API catalog page', () => {
     expect(pageProblems).toEqual([]);
   });
 
-  it('lists the curated connectors first and adds one in one step', async () => {
+  it('lists the curated connectors first and sets one up in one step: its tools, its key, its server', async () => {
     await page.goto('/catalog');
     const curated = page.getByRole('table', { name: 'Curated connectors' });
     await curated.waitFor();
@@ -79,23 +79,39 @@ describe('the dashboard’s API catalog page', () => {
     const github = curated.locator('tr[data-slug="github"]');
     for (const tool of ['search_issues', 'get_issue', 'create_pull_request', 'get_file_contents'])
       await github.getByText(tool, { exact: true }).waitFor();
-    await github.getByRole('combobox', { name: 'Authentication of GitHub' }).waitFor(); // two offered: a choice
     await audit(page, 'API catalog (curated connectors)');
 
-    const stripe = curated.locator('tr[data-slug="stripe"]');
-    expect(await stripe.getByRole('combobox').count()).toBe(0); // a token only: no choice
-    await stripe.getByRole('button', { name: 'Add Stripe as a connector' }).click();
-    await page.getByRole('status').filter({ hasText: 'Added Stripe as connector stripe 1.0.0 with' }).waitFor();
-    const added = stripe.getByRole('link', { name: 'Added' });
-    await added.waitFor();
-    await audit(page, 'API catalog (a curated connector added)');
+    // GitHub offers two: the form asks which, and names the OAuth app's fields.
+    await github.getByRole('button', { name: 'Set up GitHub' }).click();
+    const githubForm = page.getByRole('form', { name: 'Set up GitHub' });
+    await githubForm.getByLabel('Authentication').waitFor();
+    await githubForm.getByLabel(/^OAuth app client secret/).waitFor();
+    await githubForm.getByLabel('Authentication').selectOption('token');
+    await githubForm.getByLabel(/^github_token/).waitFor();
+    await audit(page, 'API catalog (setting up GitHub)');
 
-    const connectors = await unwrap(api.GET('/connectors'));
-    const created = connectors.data.find((c) => c.slug === 'stripe');
-    expect(created?.version).toBe('1.0.0');
-    expect(await added.getAttribute('href')).toBe(`/connectors/${created?.id}`);
+    const stripe = curated.locator('tr[data-slug="stripe"]');
+    await stripe.getByRole('button', { name: 'Set up Stripe' }).click();
+    const form = page.getByRole('form', { name: 'Set up Stripe' });
+    await expect(form.getByLabel('Authentication').count()).resolves.toBe(0); // a key only: no choice
+    await form.getByLabel('create_customer').uncheck();
+    await form.getByLabel(/^stripe_key/).fill('sk_test_dashboard_setup');
+    await form.getByLabel('Instance name').fill('payments');
+    await form.getByRole('button', { name: 'Set up Stripe' }).click();
+    const done = page.getByRole('status').filter({ hasText: 'Set up Stripe: server' });
+    await done.waitFor();
+    await stripe.getByRole('link', { name: 'Added' }).waitFor();
+    await audit(page, 'API catalog (a curated connector set up)');
+
+    const serverId = (await done.getByRole('link').getAttribute('href'))!.split('/').pop()!;
+    const tools = await unwrap(api.GET('/mcp_manager/{id}/tools', { params: { path: { id: serverId } } }));
+    const names = tools.data.map((t) => t.name);
+    expect(names).not.toContain('create_customer');
+    expect(names).toContain('list_customers');
     const list = await unwrap(api.GET('/connectors/curated'));
+    const created = (await unwrap(api.GET('/connectors'))).data.find((c) => c.slug === 'stripe');
     expect(list.data.find((c) => c.slug === 'stripe')?.connectorId).toBe(created?.id);
+    expect(await page.content()).not.toContain('sk_test_dashboard_setup');
     expect(pageProblems).toEqual([]);
   });
 });

@@ -3,8 +3,8 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { Link, navigate } from '../router.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { useAction } from '../components/action.ts';
-import { ActionError, SelectField, Success, TextField } from '../components/form.tsx';
+import { authLabels, CuratedSetupForm } from '../components/curated-setup.tsx';
+import { SelectField, TextField } from '../components/form.tsx';
 import { Empty, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 
 const pageSize = 20;
@@ -30,43 +30,20 @@ function AddedNotice({ added }: { added: Added }) {
 }
 
 type Curated = Schemas['CuratedConnector'];
-type Auth = Curated['auth'][number];
 
-const authLabels: Record<Auth, string> = {
-  user_oauth: 'People’s own accounts (OAuth)',
-  token: 'A token or API key',
-};
-
-/** The authentication to add a curated connector with: a choice when it offers two, else what it offers. */
-function AuthCell({ entry, value, onValue }: { entry: Curated; value: Auth; onValue: (auth: Auth) => void }) {
-  if (entry.connectorId !== null || entry.auth.length < 2)
-    return <>{entry.auth.map((a) => authLabels[a]).join(', ')}</>;
+/** Added already (a link to the connector), else not yet; and the button opening its one-step setup. */
+function SetupCell({ entry, onSetup }: { entry: Curated; onSetup: () => void }) {
   return (
-    <SelectField
-      id={`curated-auth-${entry.slug}`}
-      label={<span className="visually-hidden">Authentication of {entry.name}</span>}
-      value={value}
-      onValue={(v) => onValue(v as Auth)}
-      options={entry.auth.map((a) => ({ value: a, label: authLabels[a] }))}
-    />
+    <>
+      {entry.connectorId !== null && <Link href={`/connectors/${entry.connectorId}`}>Added</Link>}{' '}
+      <button type="button" onClick={onSetup} aria-label={`Set up ${entry.name}`}>
+        Set up
+      </button>
+    </>
   );
 }
 
-/** Added already (a link to the connector), else the button adding it. */
-function AddCell({ entry, pending, onAdd }: { entry: Curated; pending: string | null; onAdd: () => void }) {
-  if (entry.connectorId !== null) return <Link href={`/connectors/${entry.connectorId}`}>Added</Link>;
-  return (
-    <button type="button" onClick={onAdd} disabled={pending !== null} aria-label={`Add ${entry.name} as a connector`}>
-      {pending === entry.slug ? 'Adding…' : 'Add'}
-    </button>
-  );
-}
-
-function curatedColumns(
-  chosen: (entry: Curated) => Auth,
-  choose: (entry: Curated, auth: Auth) => void,
-  add: { pending: string | null; onAdd: (entry: Curated) => void },
-): Column<Curated>[] {
+function curatedColumns(onSetup: (entry: Curated) => void): Column<Curated>[] {
   return [
     {
       header: 'Connector',
@@ -88,59 +65,34 @@ function curatedColumns(
           </code>,
         ]),
     },
-    {
-      header: 'Authentication',
-      cell: (c) => <AuthCell entry={c} value={chosen(c)} onValue={(a) => choose(c, a)} />,
-    },
-    { header: 'Status', cell: (c) => <AddCell entry={c} pending={add.pending} onAdd={() => add.onAdd(c)} /> },
+    { header: 'Authentication', cell: (c) => c.auth.map((a) => authLabels[a]).join(', ') },
+    { header: 'Status', cell: (c) => <SetupCell entry={c} onSetup={() => onSetup(c)} /> },
   ];
 }
 
-/** The connectors shipped with Toolplane (served by the control plane, so offline too), each added in one step. */
+/**
+ * The connectors shipped with Toolplane (served by the control plane, so offline too), each set up in one step: the
+ * tools, the OAuth app or token, then the connector, its instance and its MCP server together.
+ */
 function CuratedConnectors({ client }: { client: ManagementClient }) {
   const [list, reload] = useLoad(() => unwrap(client.GET('/connectors/curated')).then((r) => r.data), [client]);
-  const [choices, setChoices] = useState<Record<string, Auth>>({});
-  const [created, setCreated] = useState<{ name: string; connector: Schemas['Connector'] } | null>(null);
-  const action = useAction();
-  const chosen = (c: Curated): Auth => choices[c.slug] ?? c.auth[0] ?? 'token';
-  const onAdd = (c: Curated) => {
-    setCreated(null);
-    const body = c.auth.length > 1 ? { auth: chosen(c) } : {};
-    action.run(() => unwrap(client.POST('/connectors/curated/{slug}', { params: { path: { slug: c.slug } }, body })), {
-      row: c.slug,
-      failed: `Could not add ${c.name}`,
-      then: (connector) => {
-        setCreated({ name: c.name, connector });
-        reload();
-      },
-    });
-  };
-  const columns = curatedColumns(chosen, (c, a) => setChoices((all) => ({ ...all, [c.slug]: a })), {
-    pending: action.pending,
-    onAdd,
-  });
+  const [setup, setSetup] = useState<Curated | null>(null);
   return (
     <section aria-labelledby="curated-heading">
       <h2 id="curated-heading">Curated connectors</h2>
-      <p>Connectors shipped with Toolplane: a few tools each, written for a model. Adding one takes one step.</p>
-      {created && (
-        <Success>
-          Added {created.name} as connector{' '}
-          <Link href={`/connectors/${created.connector.id}`}>
-            {created.connector.slug} {created.connector.version}
-          </Link>{' '}
-          with {created.connector.tools.length} tools. <Link href="/instances">Create an instance of it</Link>.
-        </Success>
-      )}
-      <ActionError action={action} title="Could not add the connector" />
+      <p>
+        Connectors shipped with Toolplane: a few tools each, written for a model. Setting one up takes one step: choose
+        its tools, give the OAuth app or the token, and its MCP server is ready.
+      </p>
       <ResourceTable
         loaded={list}
         what="the curated connectors"
-        columns={columns}
+        columns={curatedColumns(setSetup)}
         rowKey={(c) => c.slug}
         caption="Curated connectors"
         rowData={(c) => ({ slug: c.slug })}
       />
+      {setup && <CuratedSetupForm key={setup.slug} client={client} entry={setup} onDone={reload} />}
     </section>
   );
 }

@@ -1,0 +1,132 @@
+import { useState, type FormEvent } from 'react';
+import type { ManagementClient } from '@toolplane/client';
+import { unwrap, type Schemas } from '../api.ts';
+import { Link } from '../router.tsx';
+import { SecretInput } from '../ui.tsx';
+import { useAction } from './action.ts';
+import { ActionError, Checks, SelectField, SubmitButton, TextField, toggledSet } from './form.tsx';
+
+type Curated = Schemas['CuratedConnector'];
+type Auth = Curated['auth'][number];
+type Setup = Schemas['CuratedConnectorSetup'];
+
+export const authLabels: Record<Auth, string> = {
+  user_oauth: 'People’s own accounts (OAuth)',
+  token: 'A token or API key',
+};
+
+/** What each credential asks for, in words (the field's name otherwise). */
+const credentialLabels: Record<string, string> = {
+  client_id: 'OAuth app client id',
+  client_secret: 'OAuth app client secret',
+};
+
+/** The secret fields of the chosen authentication. */
+function CredentialFields(props: {
+  entry: Curated;
+  auth: Auth;
+  values: Record<string, string>;
+  onValues: (v: Record<string, string>) => void;
+}) {
+  const keys = props.entry.credentials[props.auth] ?? [];
+  return (
+    <>
+      {keys.map((key) => (
+        <div className="field" key={key}>
+          <label htmlFor={`setup-${props.entry.slug}-${key}`}>
+            {credentialLabels[key] ?? key} <span>(required)</span>
+          </label>
+          <SecretInput
+            id={`setup-${props.entry.slug}-${key}`}
+            required
+            value={props.values[key] ?? ''}
+            onValue={(v) => props.onValues({ ...props.values, [key]: v })}
+          />
+        </div>
+      ))}
+    </>
+  );
+}
+
+/** What was set up: the server's page and its MCP URL; for people's accounts, what comes next. */
+function SetUp({ entry, setup, auth }: { entry: Curated; setup: Setup; auth: Auth }) {
+  return (
+    <p className="success" role="status">
+      Set up {entry.name}: server{' '}
+      {setup.server ? <Link href={`/servers/${setup.server.id}`}>{setup.server.name}</Link> : 'none'}
+      {setup.server && (
+        <>
+          {' '}
+          at <code>{setup.server.url}</code>
+        </>
+      )}
+      .{auth === 'user_oauth' && ' Each person connects their own account through the link their agent gets.'}
+    </p>
+  );
+}
+
+/**
+ * A curated connector in one step (`POST /connectors/curated/{slug}/setup`): the tools to expose, how the instance
+ * authenticates (the OAuth app's client id and secret, or the token) and its name; then the connector, the instance
+ * and its MCP server are created together.
+ */
+export function CuratedSetupForm(props: { client: ManagementClient; entry: Curated; onDone: () => void }) {
+  const { client, entry } = props;
+  const [auth, setAuth] = useState<Auth>(entry.auth[0] ?? 'token');
+  const [tools, setTools] = useState<ReadonlySet<string>>(new Set(entry.tools.map((t) => t.name)));
+  const [values, setValues] = useState<Record<string, string>>({});
+  const [name, setName] = useState(entry.slug);
+  const [done, setDone] = useState<Setup | null>(null);
+  const action = useAction();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const keys = entry.credentials[auth] ?? [];
+    const body = {
+      auth,
+      name,
+      credentials: Object.fromEntries(keys.map((k) => [k, values[k] ?? ''])),
+      tools: entry.tools.map((t) => t.name).filter((t) => tools.has(t)),
+    };
+    action.run(
+      () => unwrap(client.POST('/connectors/curated/{slug}/setup', { params: { path: { slug: entry.slug } }, body })),
+      {
+        failed: `Could not set up ${entry.name}`,
+        then: (setup) => {
+          setDone(setup);
+          props.onDone();
+        },
+      },
+    );
+  };
+  if (done) return <SetUp entry={entry} setup={done} auth={auth} />;
+  return (
+    <form className="form" onSubmit={submit} aria-labelledby={`setup-${entry.slug}-heading`}>
+      <h3 id={`setup-${entry.slug}-heading`}>Set up {entry.name}</h3>
+      <fieldset>
+        <legend>Tools its server exposes</legend>
+        <Checks
+          items={entry.tools}
+          idOf={(t) => `setup-${entry.slug}-tool-${t.name}`}
+          labelOf={(t) => <code title={t.description}>{t.name}</code>}
+          checked={(t) => tools.has(t.name)}
+          onToggle={(t, on) => setTools((all) => toggledSet(all, t.name, on))}
+        />
+      </fieldset>
+      {entry.auth.length > 1 && (
+        <SelectField
+          id={`setup-${entry.slug}-auth`}
+          label="Authentication"
+          value={auth}
+          onValue={(v) => setAuth(v as Auth)}
+          options={entry.auth.map((a) => ({ value: a, label: authLabels[a] }))}
+        />
+      )}
+      <CredentialFields entry={entry} auth={auth} values={values} onValues={setValues} />
+      <TextField id={`setup-${entry.slug}-name`} label="Instance name" value={name} onValue={setName} required />
+      <ActionError action={action} title={`Could not set up ${entry.name}`} />
+      <SubmitButton busy={action.busy} disabled={tools.size === 0} busyLabel="Setting up…">
+        Set up {entry.name}
+      </SubmitButton>
+    </form>
+  );
+}
