@@ -260,3 +260,40 @@ describe('setting one up in one step', () => {
     }
   });
 });
+
+describe('a newer version shipped', () => {
+  it('is shown, previewed without changing anything, and applied only when asked', async () => {
+    // The workspace's Stripe connector (added by the first test of this file) as an older release had it: one tool fewer.
+    const stripe = withToken.find((c) => c.slug === 'stripe')!;
+    const older = structuredClone(stripe.document);
+    older.version = '0.9.0';
+    const mcp = older.mcp_config as { route_mappings: { mcp_tool_name: string }[] };
+    mcp.route_mappings = mcp.route_mappings.filter((m) => m.mcp_tool_name !== 'list_invoices');
+    const connector = (await unwrap(api.GET('/connectors'))).data.find((c) => c.slug === 'stripe')!;
+    await unwrap(api.PUT('/connectors/{id}', { params: { path: { id: connector.id } }, body: older as never }));
+
+    const listed = (await unwrap(api.GET('/connectors/curated'))).data.find((c) => c.slug === 'stripe')!;
+    expect(listed.update).toEqual({ from: '0.9.0', to: '1.0.0' });
+    const preview = await unwrap(
+      api.POST('/connectors/curated/{slug}/upgrade', {
+        params: { path: { slug: 'stripe' }, query: { dry_run: 'true' } },
+      }),
+    );
+    expect(preview).toMatchObject({ state: 'validated', connector: { version: '1.0.0' } });
+    const changes = (preview as { servers: { added: string[]; removed: string[] }[] }).servers;
+    expect(changes.map((c) => [c.added, c.removed])).toEqual([[['list_invoices'], []]]);
+    // Nothing changed, and nothing was recorded as changed.
+    expect((await unwrap(api.GET('/connectors/{id}', { params: { path: { id: connector.id } } }))).version).toBe(
+      '0.9.0',
+    );
+    const upgrades = () =>
+      unwrap(api.GET('/audit_events', { params: { query: { action: 'connector.upgrade_curated' } } }));
+
+    const applied = await unwrap(
+      api.POST('/connectors/curated/{slug}/upgrade', { params: { path: { slug: 'stripe' } } }),
+    );
+    expect(applied).toMatchObject({ id: connector.id, version: '1.0.0' });
+    expect((await unwrap(api.GET('/connectors/curated'))).data.find((c) => c.slug === 'stripe')!.update).toBeNull();
+    expect((await upgrades()).data.map((e) => e.resource.id)).toEqual([connector.id]);
+  });
+});

@@ -280,6 +280,28 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/connectors/curated/{slug}/upgrade': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Bring the workspace’s curated connector to the version this Toolplane ships
+     * @description Replaces the workspace’s connector of that slug (its newest) by the shipped version, in the variant
+     * it was added in, exactly as `PUT /connectors/{id}` would: every server built on it gets a new catalog version.
+     * With `dry_run=true`, what it would change on each server, and nothing changes. Not added: 404.
+     */
+    post: operations['upgradeCuratedConnector'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/connector_instances': {
     parameters: {
       query?: never;
@@ -1764,6 +1786,14 @@ export interface components {
        * @description The workspace’s connector of this slug (the newest), null when it has not been added.
        */
       connectorId: string | null;
+      /**
+       * @description This Toolplane ships another version than the workspace’s connector: preview it with `POST
+       * /connectors/curated/{slug}/upgrade?dry_run=true`, apply it without. Never applied by itself.
+       */
+      update: {
+        from: string;
+        to: string;
+      } | null;
     };
     AddCuratedConnectorBody: {
       /**
@@ -5458,6 +5488,130 @@ export interface operations {
       };
       /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  upgradeCuratedConnector: {
+    parameters: {
+      query?: {
+        /**
+         * @description `true`: validate the document and compile the change, answer with what it would do to each
+         * server’s tools; nothing is stored or published.
+         */
+        dry_run?: 'true' | 'false';
+      };
+      header?: never;
+      path: {
+        slug: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The connector as upgraded; with `dry_run=true`, what the upgrade would do. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json':
+            | components['schemas']['DescriptorConnector']
+            | components['schemas']['OpenApiConnector']
+            | components['schemas']['ConnectorUpdatePreview'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
         headers: {
           [name: string]: unknown;
         };

@@ -110,6 +110,8 @@ function closingEvent(req: Request, res: Response, audit: RequestAudit): AuditEv
     };
   }
   if (audit.recorded || (status >= 300 && status < 500)) return undefined;
+  // A dry run (`?dry_run=true`) compiles a change and rolls it back: nothing changed, nothing to record.
+  if (status < 300 && req.query.dry_run === 'true') return undefined;
   const pending = audit.pending();
   if (!pending) return undefined;
   return {

@@ -111,7 +111,7 @@ const DeleteConnectorQuery = z.object({
     .describe('`true` deletes the connector instances using it first (as `DELETE /connector_instances/{id}`).'),
 });
 
-const UpdateConnectorQuery = z.object({
+export const UpdateConnectorQuery = z.object({
   dry_run: z
     .enum(['true', 'false'])
     .optional()
@@ -139,7 +139,7 @@ const ToolChangesShape = {
 };
 
 /** The answer of `PUT /connectors/{id}?dry_run=true`. */
-const ConnectorUpdatePreview = z
+export const ConnectorUpdatePreview = z
   .object({
     state: z.literal('validated'),
     connector: Connector,

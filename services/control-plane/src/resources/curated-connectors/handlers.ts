@@ -4,6 +4,7 @@ import { credentialFields } from '@toolplane/openapi';
 import type { Request, Response } from 'express';
 import { caller } from '../../http/auth.ts';
 import { openApiConnectorSource } from '../connectors/sources.ts';
+import { replaceConnector } from '../connectors/replace.ts';
 import { createConnector } from '../connectors/store.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { createInstance } from '../connector-instances/create.ts';
@@ -50,15 +51,20 @@ export async function listCuratedConnectors(
   const credentials = await credentialKeys;
   const rows = await db.connector.findMany({
     where: { workspaceId: caller(req).workspaceId, slug: { in: catalog.map((c) => c.slug) } },
-    select: { id: true, slug: true },
+    select: { id: true, slug: true, version: true },
     orderBy: { createdAt: 'asc' },
   });
-  const added = new Map(rows.map((row) => [row.slug, row.id]));
+  const added = new Map(rows.map((row) => [row.slug, row]));
   res.json({
     data: catalog.map(({ envelopes: _envelopes, ...c }) => ({
       ...c,
       credentials: credentials.get(c.slug)!,
-      connectorId: added.get(c.slug) ?? null,
+      connectorId: added.get(c.slug)?.id ?? null,
+      // A newer Toolplane ships another version: shown, never applied by itself (POST …/upgrade).
+      update:
+        added.get(c.slug) && added.get(c.slug)!.version !== c.version
+          ? { from: added.get(c.slug)!.version, to: c.version }
+          : null,
     })),
   });
 }
@@ -139,4 +145,28 @@ export async function setupCuratedConnector(deps: ControlPlaneDeps, req: Request
     instance: present(created.instance, server),
     server: server ? { ...server, url: `${deps.env.PUBLIC_EDGE_URL.replace(/\/+$/, '')}/mcp/${server.id}` } : null,
   });
+}
+
+/**
+ * `POST /connectors/curated/{slug}/upgrade`: the workspace's connector of that slug (its newest) replaced by the
+ * version this Toolplane ships, in the variant it was added in (told by its credential fields), exactly as
+ * `PUT /connectors/{id}` would; `dry_run=true` shows what it would change on each server and changes nothing.
+ */
+export async function upgradeCuratedConnector(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const { db, fetchDocument } = deps;
+  const { workspaceId } = caller(req);
+  const slug = req.params.slug as string;
+  const curated = curatedCatalog().find((c) => c.slug === slug);
+  if (!curated) throw new NotFoundError('curated connector', slug);
+  const row = await db.connector.findFirst({ where: { workspaceId, slug }, orderBy: { createdAt: 'desc' } });
+  if (!row) throw new NotFoundError('connector', slug);
+  credentialKeys ??= credentialKeysOf(curatedCatalog(), fetchDocument);
+  const keys = (await credentialKeys).get(slug)!;
+  const mine = credentialFields(row.descriptor as ConnectorDescriptor)
+    .map((f) => f.key)
+    .join();
+  const auth = curated.auth.find((a) => keys[a]?.join() === mine) ?? curated.auth[0]!;
+  const { envelope } = variantOf(slug, auth);
+  const source = await openApiConnectorSource(envelope, JSON.stringify(envelope), fetchDocument);
+  res.json(await replaceConnector(deps, { workspaceId, row, source, dryRun: req.query.dry_run === 'true' }));
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { json, jsonBody, pathParams, problems, type RouteDoc } from '../../openapi/registry.ts';
-import { Connector } from '../connectors/openapi.ts';
+import { Connector, ConnectorUpdatePreview, UpdateConnectorQuery } from '../connectors/openapi.ts';
 import { CreatedConnectorInstance } from '../connector-instances/openapi.ts';
 import { AddCuratedConnectorBody, CuratedAuth, SetupCuratedConnectorBody } from './schemas.ts';
 
@@ -29,6 +29,14 @@ const CuratedConnector = z
       .uuid()
       .nullable()
       .describe('The workspace’s connector of this slug (the newest), null when it has not been added.'),
+    update: z
+      .object({ from: z.string(), to: z.string() })
+      .strict()
+      .nullable()
+      .describe(
+        'This Toolplane ships another version than the workspace’s connector: preview it with ' +
+          '`POST /connectors/curated/{slug}/upgrade?dry_run=true`, apply it without. Never applied by itself.',
+      ),
   })
   .strict()
   .meta({ id: 'CuratedConnector' });
@@ -109,6 +117,26 @@ export const curatedConnectorsRoutes: RouteDoc[] = [
           .meta({ id: 'CuratedConnectorSetup' }),
       ),
       ...problems(400, 403, 404, 409, 413, 415, 422),
+    },
+  },
+  {
+    method: 'post',
+    path: '/connectors/curated/{slug}/upgrade',
+    operationId: 'upgradeCuratedConnector',
+    'x-audit': { action: 'connector.upgrade_curated', resource: 'connector' },
+    tags,
+    summary: 'Bring the workspace’s curated connector to the version this Toolplane ships',
+    description:
+      'Replaces the workspace’s connector of that slug (its newest) by the shipped version, in the variant it was ' +
+      'added in, exactly as `PUT /connectors/{id}` would: every server built on it gets a new catalog version. With ' +
+      '`dry_run=true`, what it would change on each server, and nothing changes. Not added: 404.',
+    request: { params: pathParams('slug'), query: UpdateConnectorQuery },
+    responses: {
+      200: json(
+        'The connector as upgraded; with `dry_run=true`, what the upgrade would do.',
+        z.union([Connector, ConnectorUpdatePreview]),
+      ),
+      ...problems(403, 404, 409, 422),
     },
   },
 ];
