@@ -297,3 +297,52 @@ describe('a newer version shipped', () => {
     expect((await upgrades()).data.map((e) => e.resource.id)).toEqual([connector.id]);
   });
 });
+
+describe('SMART mode over the curated connectors', () => {
+  it('finds their tools by what they do, and runs one against its provider’s mock', async () => {
+    const smart = await unwrap(api.POST('/mcp_manager', { body: { name: 'smart-curated', mode: 'SMART' } }));
+    const client = new Client({ name: 'curated-mocks', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(smart.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
+    try {
+      // Two Slack instances (this file set one up twice): their tools carry the instance's suffix.
+      const top = async (query: string) => {
+        const found = await client.callTool({ name: 'search_tools', arguments: { query, limit: 3 } });
+        const [first] = (found.structuredContent as { results: { name: string; source: { connector: string } }[] })
+          .results;
+        return first && { ...first, name: first.name.replace(/__.*$/, '') };
+      };
+      expect(await top('send a message to a slack channel')).toMatchObject({
+        name: 'post_message',
+        source: { connector: 'slack' },
+      });
+      expect(await top('find open pull requests and issues in a repository')).toMatchObject({
+        source: { connector: 'github' },
+      });
+      expect(await top('refund a payment or list a customer’s invoices')).toMatchObject({
+        source: { connector: 'stripe' },
+      });
+      expect(await top('create a jira ticket in a project')).toMatchObject({
+        name: 'create_issue',
+        source: { connector: 'jira' },
+      });
+      const mock = mocks.get('notion')!;
+      const before = (await mock.log()).seen.length;
+      const found = await top('search notion pages by title');
+      expect(found).toMatchObject({ source: { connector: 'notion' } });
+      const described = await client.callTool({ name: 'describe_tool', arguments: { name: found!.name } });
+      const schema = (described.structuredContent as { inputSchema: Json }).inputSchema;
+      const run = await client.callTool({
+        name: 'execute_tool',
+        arguments: { name: found!.name, arguments: { ...(argumentsFor(schema) as Json), query: 'roadmap' } },
+      });
+      expect(run.isError).toBeFalsy();
+      expect((await mock.log()).seen.length).toBe(before + 1);
+    } finally {
+      await client.close();
+    }
+  });
+});
