@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { repoRoot, type Stack } from '@toolplane/cli';
 import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
+import { curatedConnectors } from '@toolplane/connectors';
 import type { Browser, Page } from 'playwright-core';
 import { audit, buildDashboard, launchChromium, newDashboardPage, openFromNav, signIn } from '../browser.ts';
 import { startTestStack } from '../helpers.ts';
@@ -112,6 +113,26 @@ describe('the dashboard’s API catalog page', () => {
     const created = (await unwrap(api.GET('/connectors'))).data.find((c) => c.slug === 'stripe');
     expect(list.data.find((c) => c.slug === 'stripe')?.connectorId).toBe(created?.id);
     expect(await page.content()).not.toContain('sk_test_dashboard_setup');
+
+    // A newer Toolplane ships another version: shown, previewed, applied only when asked.
+    const older = structuredClone(curatedConnectors().find((c) => c.slug === 'stripe')!.document);
+    older.version = '0.9.0';
+    const mcp = older.mcp_config as { route_mappings: { mcp_tool_name: string }[] };
+    mcp.route_mappings = mcp.route_mappings.filter((m) => m.mcp_tool_name !== 'list_invoices');
+    await unwrap(api.PUT('/connectors/{id}', { params: { path: { id: created!.id } }, body: older as never }));
+    await page.reload();
+    await stripe.getByRole('button', { name: 'Update to 1.0.0 (Stripe)' }).click();
+    const upgrade = page.getByRole('region', { name: 'Update Stripe from 0.9.0 to 1.0.0' });
+    await upgrade.getByText('gains list_invoices').waitFor();
+    await audit(page, 'API catalog (an update previewed)');
+    expect((await unwrap(api.GET('/connectors/{id}', { params: { path: { id: created!.id } } }))).version).toBe(
+      '0.9.0',
+    );
+    await upgrade.getByRole('button', { name: 'Apply the update to 1.0.0' }).click();
+    await page.getByRole('status').filter({ hasText: 'Updated Stripe to 1.0.0.' }).waitFor();
+    expect((await unwrap(api.GET('/connectors/{id}', { params: { path: { id: created!.id } } }))).version).toBe(
+      '1.0.0',
+    );
     expect(pageProblems).toEqual([]);
   });
 });

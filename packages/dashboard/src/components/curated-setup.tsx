@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
-import { SecretInput } from '../ui.tsx';
+import { SecretInput, Show, useLoad } from '../ui.tsx';
 import { useAction } from './action.ts';
 import { ActionError, Checks, SelectField, SubmitButton, TextField, toggledSet } from './form.tsx';
 
@@ -128,5 +128,80 @@ export function CuratedSetupForm(props: { client: ManagementClient; entry: Curat
         Set up {entry.name}
       </SubmitButton>
     </form>
+  );
+}
+
+type Preview = Schemas['ConnectorUpdatePreview'];
+
+function Changes({ preview }: { preview: Preview }) {
+  if (preview.servers.length === 0) return <p>No server uses it yet: nothing else changes.</p>;
+  return (
+    <ul>
+      {preview.servers.map((s) => (
+        <li key={s.id}>
+          <strong>{s.name}</strong>:{' '}
+          {s.added.length + s.removed.length + s.changed.length === 0
+            ? 'its tools stay the same'
+            : [
+                s.added.length > 0 && `gains ${s.added.join(', ')}`,
+                s.removed.length > 0 && `loses ${s.removed.join(', ')}`,
+                s.changed.length > 0 && `changes ${s.changed.join(', ')}`,
+              ]
+                .filter(Boolean)
+                .join('; ')}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/**
+ * A version of a curated connector newer than the workspace's: what it would change on each server first (a dry
+ * run), then applied only when the person says so.
+ */
+export function CuratedUpgrade(props: { client: ManagementClient; entry: Curated; onDone: () => void }) {
+  const { client, entry } = props;
+  const update = entry.update!;
+  const [preview] = useLoad(
+    () =>
+      unwrap(
+        client.POST('/connectors/curated/{slug}/upgrade', {
+          params: { path: { slug: entry.slug }, query: { dry_run: 'true' } },
+        }),
+      ) as Promise<Preview>,
+    [client, entry.slug],
+  );
+  const action = useAction();
+  const [done, setDone] = useState(false);
+  const apply = () =>
+    action.run(
+      () => unwrap(client.POST('/connectors/curated/{slug}/upgrade', { params: { path: { slug: entry.slug } } })),
+      {
+        failed: `Could not update ${entry.name}`,
+        then: () => {
+          setDone(true);
+          props.onDone();
+        },
+      },
+    );
+  if (done)
+    return (
+      <p className="success" role="status">
+        Updated {entry.name} to {update.to}.
+      </p>
+    );
+  return (
+    <section aria-labelledby={`upgrade-${entry.slug}-heading`}>
+      <h3 id={`upgrade-${entry.slug}-heading`}>
+        Update {entry.name} from {update.from} to {update.to}
+      </h3>
+      <Show loaded={preview} what="what the update would change">
+        {(p) => <Changes preview={p} />}
+      </Show>
+      <ActionError action={action} title={`Could not update ${entry.name}`} />
+      <button type="button" onClick={apply} disabled={action.busy || preview.state !== 'done'}>
+        {action.busy ? 'Updating…' : `Apply the update to ${update.to}`}
+      </button>
+    </section>
   );
 }

@@ -3,7 +3,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { Link, navigate } from '../router.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { authLabels, CuratedSetupForm } from '../components/curated-setup.tsx';
+import { authLabels, CuratedSetupForm, CuratedUpgrade } from '../components/curated-setup.tsx';
 import { SelectField, TextField } from '../components/form.tsx';
 import { Empty, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 
@@ -31,19 +31,34 @@ function AddedNotice({ added }: { added: Added }) {
 
 type Curated = Schemas['CuratedConnector'];
 
-/** Added already (a link to the connector), else not yet; and the button opening its one-step setup. */
-function SetupCell({ entry, onSetup }: { entry: Curated; onSetup: () => void }) {
+/**
+ * Added already (a link to the connector), else not yet; the button opening its one-step setup; and a newer version
+ * when this Toolplane ships one (previewed before anything changes).
+ */
+function SetupCell({ entry, onSetup, onUpgrade }: { entry: Curated; onSetup: () => void; onUpgrade: () => void }) {
   return (
     <>
       {entry.connectorId !== null && <Link href={`/connectors/${entry.connectorId}`}>Added</Link>}{' '}
       <button type="button" onClick={onSetup} aria-label={`Set up ${entry.name}`}>
         Set up
       </button>
+      {entry.update && (
+        <button
+          type="button"
+          className="secondary"
+          onClick={onUpgrade}
+          aria-label={`Update to ${entry.update.to} (${entry.name})`}
+        >
+          Update to {entry.update.to}
+        </button>
+      )}
     </>
   );
 }
 
-function curatedColumns(onSetup: (entry: Curated) => void): Column<Curated>[] {
+type Open = { kind: 'setup' | 'upgrade'; entry: Curated };
+
+function curatedColumns(open: (o: Open) => void): Column<Curated>[] {
   return [
     {
       header: 'Connector',
@@ -66,7 +81,16 @@ function curatedColumns(onSetup: (entry: Curated) => void): Column<Curated>[] {
         ]),
     },
     { header: 'Authentication', cell: (c) => c.auth.map((a) => authLabels[a]).join(', ') },
-    { header: 'Status', cell: (c) => <SetupCell entry={c} onSetup={() => onSetup(c)} /> },
+    {
+      header: 'Status',
+      cell: (c) => (
+        <SetupCell
+          entry={c}
+          onSetup={() => open({ kind: 'setup', entry: c })}
+          onUpgrade={() => open({ kind: 'upgrade', entry: c })}
+        />
+      ),
+    },
   ];
 }
 
@@ -76,7 +100,7 @@ function curatedColumns(onSetup: (entry: Curated) => void): Column<Curated>[] {
  */
 function CuratedConnectors({ client }: { client: ManagementClient }) {
   const [list, reload] = useLoad(() => unwrap(client.GET('/connectors/curated')).then((r) => r.data), [client]);
-  const [setup, setSetup] = useState<Curated | null>(null);
+  const [opened, setOpened] = useState<Open | null>(null);
   return (
     <section aria-labelledby="curated-heading">
       <h2 id="curated-heading">Curated connectors</h2>
@@ -87,12 +111,17 @@ function CuratedConnectors({ client }: { client: ManagementClient }) {
       <ResourceTable
         loaded={list}
         what="the curated connectors"
-        columns={curatedColumns(setSetup)}
+        columns={curatedColumns(setOpened)}
         rowKey={(c) => c.slug}
         caption="Curated connectors"
         rowData={(c) => ({ slug: c.slug })}
       />
-      {setup && <CuratedSetupForm key={setup.slug} client={client} entry={setup} onDone={reload} />}
+      {opened?.kind === 'setup' && (
+        <CuratedSetupForm key={opened.entry.slug} client={client} entry={opened.entry} onDone={reload} />
+      )}
+      {opened?.kind === 'upgrade' && (
+        <CuratedUpgrade key={opened.entry.slug} client={client} entry={opened.entry} onDone={reload} />
+      )}
     </section>
   );
 }
