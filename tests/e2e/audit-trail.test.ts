@@ -170,6 +170,23 @@ const fixtures: Record<string, Fixture> = {
     const { data, response } = await ok(api.POST('/connectors/curated/{slug}', { params: { path }, body: {} }));
     return { response, id: data!.id };
   },
+  setupCuratedConnector: async () => {
+    const path = { slug: 'stripe' };
+    const body = {
+      auth: 'token' as const,
+      name: 'audit-stripe',
+      credentials: { stripe_key: secret('stripe-key') },
+      tools: ['list_customers'],
+    };
+    const { response } = await ok(api.POST('/connectors/curated/{slug}/setup', { params: { path }, body }));
+    // Stripe was added by the fixture before: the first change is the instance, the event names the curated slug.
+    return { response, id: 'stripe' };
+  },
+  upgradeCuratedConnector: async () => {
+    const path = { slug: 'stripe' };
+    const { data, response } = await ok(api.POST('/connectors/curated/{slug}/upgrade', { params: { path } }));
+    return { response, id: (data as { id: string }).id };
+  },
   addFromApiCatalog: async () => {
     const path = { id: 'exchangerate-api.com' };
     const { data, response } = await ok(

@@ -5,88 +5,15 @@
 // (`POST /connectors/curated/{slug}`, the provider's token held by the instance), and every one of its tools is
 // called through the edge with the official MCP client. A request the provider's document refuses fails the test,
 // naming the tool, the operation and what the document says.
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { repoRoot, type Stack } from '@toolplane/cli';
+import type { Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { type CuratedConnector, curatedConnectors } from '@toolplane/connectors';
+import { argumentsFor, type ProviderMock, startProviderMock } from '../fixtures/provider-mocks.ts';
 import { startTestStack } from '../helpers.ts';
 
 type Json = Record<string, unknown>;
-
-/** What one provider's mock saw (tests/fixtures/provider-mock.ts, a process of its own). */
-interface ProviderMock {
-  url: string;
-  log(): Promise<{ seen: { operationId: string; authorization: string | null }[]; refused: string[] }>;
-  close(): void;
-}
-
-/** Starts the mock of `slug`'s provider: a process serving the provider's own document with openapi-backend. */
-async function startProviderMock(slug: string): Promise<ProviderMock> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@toolplane/source', join(repoRoot, 'tests/fixtures/provider-mock.ts'), slug],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`the mock of ${slug} exited (${code})`)));
-    child.stdout.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { url: string }).url));
-  });
-  const origin = new URL(url).origin;
-  return {
-    url,
-    log: async () => (await (await fetch(`${origin}/__mock/log`)).json()) as Awaited<ReturnType<ProviderMock['log']>>,
-    close: () => child.kill('SIGTERM'),
-  };
-}
-
-/** Arguments a model would send for a tool: every required field, from its schema's example, enum, default or type. */
-function argumentsFor(schema: Json | undefined, root: Json = schema ?? {}): unknown {
-  if (!schema) return undefined;
-  if (typeof schema.$ref === 'string') {
-    // `#/$defs/Adf`: the tool's own definitions.
-    const target = schema.$ref
-      .replace(/^#\//, '')
-      .split('/')
-      .reduce<unknown>((at, key) => (at as Json)?.[key], root);
-    return argumentsFor(target as Json, root);
-  }
-  const given = [schema.example, (schema.examples as unknown[] | undefined)?.[0], schema.default, schema.const];
-  const first = given.find((v) => v !== undefined) ?? (Array.isArray(schema.enum) ? schema.enum[0] : undefined);
-  if (first !== undefined) return first;
-  for (const key of ['oneOf', 'anyOf', 'allOf'] as const)
-    if (Array.isArray(schema[key])) return argumentsFor((schema[key] as Json[])[0], root);
-  const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
-  if (type === 'object' || (type === undefined && schema.properties)) {
-    const properties = (schema.properties ?? {}) as Record<string, Json>;
-    const required = (schema.required ?? []) as string[];
-    return Object.fromEntries(required.map((name) => [name, argumentsFor(properties[name], root)]));
-  }
-  if (type === 'array') return [argumentsFor(schema.items as Json, root)];
-  if (type === 'integer' || type === 'number') return typeof schema.minimum === 'number' ? schema.minimum : 1;
-  if (type === 'boolean') return true;
-  return stringFor(schema);
-}
-
-function stringFor(schema: Json): string {
-  switch (schema.format) {
-    case 'date-time':
-      return '2026-11-26T10:00:00Z';
-    case 'date':
-      return '2026-11-26';
-    case 'email':
-      return 'ada@example.com';
-    case 'uri':
-    case 'url':
-      return 'https://example.com/';
-    default: {
-      const min = typeof schema.minLength === 'number' ? schema.minLength : 1;
-      return 'x'.repeat(Math.max(min, 3));
-    }
-  }
-}
 
 /** Whether an Authorization header carries the token: as a bearer token, or in Basic credentials. */
 function carries(authorization: string | null, token: string): boolean {

@@ -247,6 +247,14 @@ function cases(): Case[] {
     // The curated catalog is the same for every workspace; adding one adds it to B's workspace, never A's.
     c('GET', '/connectors/curated', '/connectors/curated', 'scoped'),
     c('POST', '/connectors/curated/:slug', '/connectors/curated/stripe', 'scoped', {}),
+    // B's own Stripe (a tool it lacks: 422, nothing stored, B's lists stay as they are); upgraded in B only.
+    c('POST', '/connectors/curated/:slug/setup', '/connectors/curated/stripe/setup', [422], {
+      auth: 'token',
+      name: 'b-stripe',
+      credentials: { stripe_key: 'sk_b' },
+      tools: ['no_such_tool'],
+    }),
+    c('POST', '/connectors/curated/:slug/upgrade', '/connectors/curated/stripe/upgrade?dry_run=true', 'scoped'),
     c('GET', '/connectors/:id', `/connectors/${ids.connector}`, 'denied'),
     c(
       'PUT',

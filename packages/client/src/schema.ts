@@ -1828,6 +1828,15 @@ export interface components {
       name: string;
       /** @description Replaces the origin of every endpoint; null: the descriptor’s own. */
       base_url: string | null;
+      /** @description Where people’s OAuth flows go instead of the document’s endpoints; null: the document’s own. */
+      oauth_urls: {
+        /** Format: uri */
+        authorization_url?: string;
+        /** Format: uri */
+        token_url?: string;
+        /** Format: uri */
+        revocation_url?: string;
+      } | null;
       /** @description The credential fields set (the values are never returned). */
       credential_keys: string[];
       /**
@@ -1860,6 +1869,15 @@ export interface components {
        * @description Where the provider’s API is, when not its public address.
        */
       base_url?: string;
+      /** @description Where people’s OAuth flows go, when not the provider’s public endpoints. */
+      oauth_urls?: {
+        /** Format: uri */
+        authorization_url?: string;
+        /** Format: uri */
+        token_url?: string;
+        /** Format: uri */
+        revocation_url?: string;
+      };
       /**
        * @description The instance’s credentials: the OAuth app’s `client_id` and `client_secret` (`user_oauth`), or the
        * provider’s token or key (`token`), under the names `GET /connectors/curated` lists.
@@ -1876,12 +1894,21 @@ export interface components {
       name: string;
       /** Format: uri */
       base_url?: string;
+      oauth_urls?: components['schemas']['InstanceOAuthUrls'];
       /** @default {} */
       credentials?: {
         [key: string]: string;
       };
       /** @default true */
       createServer?: boolean;
+    };
+    InstanceOAuthUrls: {
+      /** Format: uri */
+      authorization_url?: string;
+      /** Format: uri */
+      token_url?: string;
+      /** Format: uri */
+      revocation_url?: string;
     };
     ConnectorInstance: {
       /** Format: uuid */
@@ -1891,6 +1918,15 @@ export interface components {
       name: string;
       /** @description Replaces the origin of every endpoint; null: the descriptor’s own. */
       base_url: string | null;
+      /** @description Where people’s OAuth flows go instead of the document’s endpoints; null: the document’s own. */
+      oauth_urls: {
+        /** Format: uri */
+        authorization_url?: string;
+        /** Format: uri */
+        token_url?: string;
+        /** Format: uri */
+        revocation_url?: string;
+      } | null;
       /** @description The credential fields set (the values are never returned). */
       credential_keys: string[];
       /**
@@ -1914,6 +1950,7 @@ export interface components {
       name?: string;
       /** Format: uri */
       base_url?: string | null;
+      oauth_urls?: components['schemas']['InstanceOAuthUrls'] & (Record<string, never> | null);
       credentials?: {
         [key: string]: string;
       };

@@ -48,6 +48,49 @@ function CredentialFields(props: {
   );
 }
 
+type Where = { base_url: string; authorization_url: string; token_url: string; revocation_url: string };
+const nowhere: Where = { base_url: '', authorization_url: '', token_url: '', revocation_url: '' };
+
+const whereLabels: Record<keyof Where, string> = {
+  base_url: 'API base URL',
+  authorization_url: 'OAuth authorization URL',
+  token_url: 'OAuth token URL',
+  revocation_url: 'OAuth revocation URL',
+};
+
+/** Where the provider is, when not at its public addresses (a self-hosted provider, a sandbox): optional, folded. */
+function WhereFields(props: { slug: string; auth: Auth; where: Where; onWhere: (w: Where) => void }) {
+  const keys = (Object.keys(whereLabels) as (keyof Where)[]).filter(
+    (k) => k === 'base_url' || props.auth === 'user_oauth',
+  );
+  return (
+    <details>
+      <summary>Where the provider is (optional: a self-hosted provider or a sandbox)</summary>
+      {keys.map((k) => (
+        <TextField
+          key={k}
+          id={`setup-${props.slug}-${k}`}
+          label={whereLabels[k]}
+          type="url"
+          value={props.where[k]}
+          onValue={(v) => props.onWhere({ ...props.where, [k]: v })}
+        />
+      ))}
+    </details>
+  );
+}
+
+/** The request body's `base_url` and `oauth_urls`, from what was typed (empty: the provider's own). */
+function whereOf(where: Where, auth: Auth) {
+  const oauth = Object.fromEntries(
+    (['authorization_url', 'token_url', 'revocation_url'] as const).filter((k) => where[k]).map((k) => [k, where[k]]),
+  );
+  return {
+    ...(where.base_url ? { base_url: where.base_url } : {}),
+    ...(auth === 'user_oauth' && Object.keys(oauth).length > 0 ? { oauth_urls: oauth } : {}),
+  };
+}
+
 /** What was set up: the server's page and its MCP URL; for people's accounts, what comes next. */
 function SetUp({ entry, setup, auth }: { entry: Curated; setup: Setup; auth: Auth }) {
   return (
@@ -76,6 +119,7 @@ export function CuratedSetupForm(props: { client: ManagementClient; entry: Curat
   const [tools, setTools] = useState<ReadonlySet<string>>(new Set(entry.tools.map((t) => t.name)));
   const [values, setValues] = useState<Record<string, string>>({});
   const [name, setName] = useState(entry.slug);
+  const [where, setWhere] = useState<Where>(nowhere);
   const [done, setDone] = useState<Setup | null>(null);
   const action = useAction();
   const submit = (e: FormEvent) => {
@@ -84,6 +128,7 @@ export function CuratedSetupForm(props: { client: ManagementClient; entry: Curat
     const body = {
       auth,
       name,
+      ...whereOf(where, auth),
       credentials: Object.fromEntries(keys.map((k) => [k, values[k] ?? ''])),
       tools: entry.tools.map((t) => t.name).filter((t) => tools.has(t)),
     };
@@ -123,6 +168,7 @@ export function CuratedSetupForm(props: { client: ManagementClient; entry: Curat
       )}
       <CredentialFields entry={entry} auth={auth} values={values} onValues={setValues} />
       <TextField id={`setup-${entry.slug}-name`} label="Instance name" value={name} onValue={setName} required />
+      <WhereFields slug={entry.slug} auth={auth} where={where} onWhere={setWhere} />
       <ActionError action={action} title={`Could not set up ${entry.name}`} />
       <SubmitButton busy={action.busy} disabled={tools.size === 0} busyLabel="Setting up…">
         Set up {entry.name}

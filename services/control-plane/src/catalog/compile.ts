@@ -107,9 +107,29 @@ type InstanceWithConnector = {
   id: string;
   name: string;
   baseUrl: string | null;
+  /** Where people's OAuth flows go instead of the document's endpoints (`oauth_urls`). */
+  oauthUrls?: unknown;
   credentialKeys: string[];
   connector: { slug: string; kind: string; descriptor: unknown; document: unknown };
 };
+
+/**
+ * An instance's `oauth_urls` as the plan's endpoints: each one named replaces the document's (a token URL replaces
+ * the refresh URL too: refreshes go where tokens are issued).
+ */
+function oauthEndpoints(urls: unknown): {
+  authorizeUrl?: string;
+  tokenUrl?: string;
+  refreshUrl?: string;
+  revocationUrl?: string;
+} {
+  const u = (urls ?? {}) as { authorization_url?: string; token_url?: string; revocation_url?: string };
+  return {
+    ...(u.authorization_url ? { authorizeUrl: u.authorization_url } : {}),
+    ...(u.token_url ? { tokenUrl: u.token_url, refreshUrl: u.token_url } : {}),
+    ...(u.revocation_url ? { revocationUrl: u.revocation_url } : {}),
+  };
+}
 
 /** A server name (slug) for a descriptor's `mcp_config.server_name`, which may be any text. */
 export function serverNameFor(serverName: string): string {
@@ -157,7 +177,13 @@ export function instanceTools(workspaceId: string, instance: InstanceWithConnect
       ),
       // People's own accounts: each user's tokens for this instance (ADR 0027).
       ...(t.plan.auth?.kind === 'oauth2_authorization_code'
-        ? { auth: { ...t.plan.auth, connection: userSecrets.oauth(workspaceId, '{user}', instance.id) } }
+        ? {
+            auth: {
+              ...t.plan.auth,
+              ...oauthEndpoints(instance.oauthUrls),
+              connection: userSecrets.oauth(workspaceId, '{user}', instance.id),
+            },
+          }
         : {}),
     },
     source: { connector: instance.connector.slug, instance: instance.name, instanceId: instance.id },

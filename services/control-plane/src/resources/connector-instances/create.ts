@@ -50,6 +50,7 @@ export async function createInstance(
           connectorId: connector.id,
           name: body.name,
           baseUrl: body.base_url ?? null,
+          ...(body.oauth_urls ? { oauthUrls: body.oauth_urls } : {}),
           credentialKeys: keys,
         },
       });

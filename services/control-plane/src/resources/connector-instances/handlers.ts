@@ -2,6 +2,7 @@ import type { ConnectorDescriptor } from '@toolplane/contracts';
 import { NotFoundError, ValidationError } from '@toolplane/errors';
 import { credentialFields, rebaseUrl } from '@toolplane/openapi';
 import type { Request, Response } from 'express';
+import { Prisma } from '../../generated/prisma/client.ts';
 import { instanceServers } from '../../catalog/instance-servers.ts';
 import { credentialSecretName, credentialSecretPrefix } from '../../catalog/secret-names.ts';
 import { isUuid } from '../../db/ids.ts';
@@ -82,6 +83,7 @@ export async function updateConnectorInstance(deps: ControlPlaneDeps, req: Reque
       data: {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.base_url !== undefined ? { baseUrl: body.base_url } : {}),
+        ...(body.oauth_urls !== undefined ? { oauthUrls: body.oauth_urls ?? Prisma.DbNull } : {}),
         credentialKeys: [...new Set([...row.credentialKeys, ...Object.keys(given)])],
       },
     }),

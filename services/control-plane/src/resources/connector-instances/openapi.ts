@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { json, jsonBody, noContent, pathParams, problems, type RouteDoc } from '../../openapi/registry.ts';
-import { CreateInstanceBody, UpdateInstanceBody } from './schemas.ts';
+import { CreateInstanceBody, UpdateInstanceBody, OAuthUrls } from './schemas.ts';
 
 const timestamp = z.iso.datetime();
 
@@ -9,6 +9,9 @@ const instanceShape = {
   connector_id: z.uuid(),
   name: z.string(),
   base_url: z.string().nullable().describe('Replaces the origin of every endpoint; null: the descriptor’s own.'),
+  oauth_urls: OAuthUrls.nullable().describe(
+    'Where people’s OAuth flows go instead of the document’s endpoints; null: the document’s own.',
+  ),
   credential_keys: z.array(z.string()).describe('The credential fields set (the values are never returned).'),
   mcp_server_id: z
     .uuid()

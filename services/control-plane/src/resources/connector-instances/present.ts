@@ -5,6 +5,7 @@ export function present(
     connectorId: string;
     name: string;
     baseUrl: string | null;
+    oauthUrls?: unknown;
     credentialKeys: string[];
     createdAt: Date;
     updatedAt: Date;
@@ -16,6 +17,11 @@ export function present(
     connector_id: row.connectorId,
     name: row.name,
     base_url: row.baseUrl,
+    oauth_urls: (row.oauthUrls ?? null) as {
+      authorization_url?: string;
+      token_url?: string;
+      revocation_url?: string;
+    } | null,
     credential_keys: row.credentialKeys,
     mcp_server_id: server?.id ?? null,
     mcp_server_name: server?.name ?? null,

@@ -134,6 +134,7 @@ export async function setupCuratedConnector(deps: ControlPlaneDeps, req: Request
       connector_id: connectorId,
       name: body.name ?? curated.slug,
       ...(body.base_url ? { base_url: body.base_url } : {}),
+      ...(body.oauth_urls ? { oauth_urls: body.oauth_urls } : {}),
       credentials: body.credentials,
       createServer: true,
     },

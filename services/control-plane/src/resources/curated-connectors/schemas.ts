@@ -1,5 +1,6 @@
 import { HttpUrl } from '@toolplane/contracts';
 import { z } from 'zod';
+import { OAuthUrls } from '../connector-instances/schemas.ts';
 
 /** How an instance of a curated connector authenticates: people's own accounts (ADR 0028), or the provider's token. */
 export const CuratedAuth = z
@@ -25,6 +26,9 @@ export const SetupCuratedConnectorBody = z
     ),
     name: z.string().min(1).max(100).optional().describe('The instance’s name (default: the slug).'),
     base_url: HttpUrl.optional().describe('Where the provider’s API is, when not its public address.'),
+    oauth_urls: OAuthUrls.optional().describe(
+      'Where people’s OAuth flows go, when not the provider’s public endpoints.',
+    ),
     credentials: z
       .record(z.string(), z.string())
       .default({})
