@@ -8,9 +8,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { Stack } from '@toolplane/cli';
-import { type ManagementClient, unwrap } from '@toolplane/client';
+import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { type CuratedConnector, curatedConnectors } from '@toolplane/connectors';
+import { connectLinkIn, followConnectLink, mcpClientAs } from '../fixtures/calendar-connector.ts';
 import { argumentsFor, type ProviderMock, startProviderMock } from '../fixtures/provider-mocks.ts';
+import { startUserOAuthProvider, type UserOAuthProvider } from '../fixtures/user-oauth-provider.ts';
 import { startTestStack } from '../helpers.ts';
 
 type Json = Record<string, unknown>;
@@ -24,18 +26,23 @@ function carries(authorization: string | null, token: string): boolean {
 
 /** The curated connectors whose instance can hold the provider's token (the others connect people's accounts only). */
 const withToken = curatedConnectors().filter((c) => c.tokenDocument !== undefined || !c.document.user_oauth);
+/** The curated connectors people connect their own accounts to. */
+const forPeople = curatedConnectors().filter((c) => c.document.user_oauth !== undefined);
 
 let stack: Stack;
 let api: ManagementClient;
+let provider: UserOAuthProvider;
 const mocks = new Map<string, ProviderMock>();
 
 beforeAll(async () => {
   ({ stack, api } = await startTestStack('curated-mocks', { logLevel: 'warn' }));
-  for (const c of withToken) mocks.set(c.slug, await startProviderMock(c.slug));
+  provider = await startUserOAuthProvider();
+  for (const c of curatedConnectors()) mocks.set(c.slug, await startProviderMock(c.slug));
 }, 180_000);
 
 afterAll(async () => {
   await stack?.stop();
+  await provider?.close();
   for (const m of mocks.values()) m.close();
 });
 
@@ -272,4 +279,71 @@ describe('SMART mode over the curated connectors', () => {
       await client.close();
     }
   });
+});
+
+describe('people’s own accounts', () => {
+  /** Another workspace: a slug has one variant per workspace, and the first tests added the token variants here. */
+  let people: ManagementClient;
+  let peopleKey: string;
+  beforeAll(async () => {
+    const created = await unwrap(api.POST('/workspaces', { body: { name: 'curated-people' } }));
+    peopleKey = created.apiKey.key;
+    people = createManagementClient(stack.controlPlaneUrl, peopleKey);
+    await unwrap(people.POST('/external_users', { body: { name: 'alice' } }));
+    await unwrap(
+      people.POST('/access_policies', {
+        body: { name: 'people', principals: [{ type: 'external_user', value: '*' }], servers: ['*'], tools: ['*'] },
+      }),
+    );
+    provider.consentAs = 'alice';
+  });
+
+  it.each(forPeople.map((c) => [c.slug, c] as const))(
+    '%s: alice connects through the link, then every tool runs with her token, accepted by the provider’s mock',
+    async (slug) => {
+      const mock = mocks.get(slug)!;
+      const setup = await unwrap(
+        people.POST('/connectors/curated/{slug}/setup', {
+          params: { path: { slug } },
+          body: {
+            auth: 'user_oauth',
+            base_url: mock.url,
+            oauth_urls: { authorization_url: provider.authorizeUrl, token_url: provider.tokenUrl },
+            credentials: { client_id: provider.clientId, client_secret: provider.clientSecret },
+          },
+        }),
+      );
+      const client = await mcpClientAs(setup.server!.url, peopleKey, 'alice');
+      try {
+        const { tools } = await client.listTools();
+        const call = (name: string) =>
+          client.callTool({
+            name,
+            arguments: argumentsFor(tools.find((t) => t.name === name)!.inputSchema as Json) as Json,
+          });
+        const first = await call(tools[0]!.name);
+        expect(first.isError).toBe(true);
+        expect((await followConnectLink(connectLinkIn((first.content as { text: string }[])[0]!.text))).status).toBe(
+          200,
+        );
+        const failed: string[] = [];
+        const refusedBefore = (await mock.log()).refused.length;
+        for (const tool of tools) {
+          const before = (await mock.log()).seen.length;
+          const result = await call(tool.name);
+          const { seen } = await mock.log();
+          const token = seen.at(-1)?.authorization?.replace(/^Bearer /, '');
+          if (result.isError) failed.push(`${tool.name}: ${JSON.stringify(result.content).slice(0, 300)}`);
+          else if (seen.length !== before + 1)
+            failed.push(`${tool.name}: the mock saw ${seen.length - before} requests`);
+          else if (!token || !provider.issuedTokens().includes(token)) failed.push(`${tool.name}: not alice's token`);
+        }
+        const refused = (await mock.log()).refused.slice(refusedBefore);
+        expect({ failed, refused }).toEqual({ failed: [], refused: [] });
+      } finally {
+        await client.close();
+      }
+    },
+    60_000,
+  );
 });
