@@ -532,6 +532,44 @@ describe('refusals', () => {
       status: 401,
     });
 
+    // Every audited operation, refused at its route for that key: a refused event with the operation's own action.
+    const refusals = Object.entries(document.paths).flatMap(([path, item]) =>
+      Object.entries(item).flatMap(([method, op]) =>
+        op['x-audit']
+          ? [{ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, 'x'), action: op['x-audit'].action }]
+          : [],
+      ),
+    );
+    expect(refusals.length).toBe(declared.size);
+    const sent = await Promise.all(
+      refusals.map(async (r) => {
+        const res = await fetch(`${stack.controlPlaneUrl}/api/v1${r.path}`, {
+          method: r.method,
+          headers: { 'x-api-key': auditOnly.key, 'content-type': 'application/json' },
+          ...(r.method === 'GET' ? {} : { body: '{}' }),
+        });
+        return { ...r, status: res.status, requestId: requestIdOf(res) };
+      }),
+    );
+    expect(sent.filter((r) => r.status !== 403)).toEqual([]);
+    const recorded = await waitFor('a refused event for every audited operation', async () => {
+      const { rows } = await db.query<{ request_id: string; action: string; outcome: string; actor_id: string }>(
+        'SELECT request_id, action, outcome, actor_id FROM audit_events WHERE request_id = ANY($1)',
+        [sent.map((r) => r.requestId)],
+      );
+      return rows.length >= sent.length && rows;
+    });
+    const byRequest = new Map(recorded.map((row) => [row.request_id, row]));
+    expect(sent.map((r) => ({ ...byRequest.get(r.requestId), expected: r.action }))).toEqual(
+      sent.map((r) => ({
+        request_id: r.requestId,
+        action: r.action,
+        outcome: 'refused',
+        actor_id: auditOnly.id,
+        expected: r.action,
+      })),
+    );
+
     // Reading the trail needs the audit scope: management does not imply it.
     const manager = createManagementClient(stack.controlPlaneUrl, managementOnly.key);
     expect((await manager.GET('/audit_events', { params: { query: {} } })).response.status).toBe(403);
