@@ -28,7 +28,7 @@ export const sizeExceptions = [
       'by property and corpus tests, and are split when next changed.',
     files: {
       'packages/workflow/src/engine.ts': { lines: 157, params: 6 },
-      'packages/workflow/src/arazzo.ts': { lines: 113, params: 8 },
+      'packages/workflow/src/arazzo.ts': { lines: 98, params: 8 },
       'packages/workflow/src/flower.ts': { params: 5 },
       'packages/workflow/src/compile-common.ts': { params: 5 },
       'packages/workflow/src/expressions.ts': { lines: 86 },

@@ -350,8 +350,8 @@ describe('a source description naming a connector', () => {
 });
 
 /**
- * the connector's `rate_limits` (seed 001) bound every upstream call of its instance's operations, a
- * workflow step's as a plain tool call's: one budget, one key function, and a step past it is limited as a plain call
+ * A connector's `rate_limits` (calls per window, per caller or for the whole instance) bound every upstream call of its
+ * instance's operations, a workflow step's as a plain tool call's: one budget, one key function, and a step past it is limited as a plain call
  * is (the same answer; nothing sent; recorded `rate_limited`).
  */
 describe('a connector’s rate_limits on workflow steps calling its instance’s operations', () => {

@@ -158,7 +158,9 @@ function readyTokenClass(name: string, type: string, own: OwnFields): SchemeClas
   return {
     kind: 'bearer',
     roles: [['token', fieldKey(name), true]],
-    unsupported: `${type} ${type === 'oauth2' ? 'flows other than clientCredentials are' : 'is'} not run by the platform: field "${own.token ?? fieldKey(name)}" takes a ready access token (sent as Bearer)`,
+    unsupported:
+      `${type} ${type === 'oauth2' ? 'flows other than clientCredentials are' : 'is'} not run by the platform: ` +
+      `field "${own.token ?? fieldKey(name)}" takes a ready access token (sent as Bearer)`,
   };
 }
 
@@ -190,7 +192,9 @@ function classifyScheme(name: string, s: Json, own: OwnFields): SchemeClass {
   if (type === 'oauth2' && hasAuthorizationCodeFlow(s, own)) return authorizationCodeClass(name, s, own);
   if (type === 'oauth2' || type === 'openIdConnect') return readyTokenClass(name, type, own);
   return {
-    unsupported: `security scheme type ${JSON.stringify(type)}${httpScheme ? ` (${httpScheme})` : ''} is not supported; operations requiring only it are called without credentials`,
+    unsupported:
+      `security scheme type ${JSON.stringify(type)}${httpScheme ? ` (${httpScheme})` : ''} is not supported; ` +
+      'operations requiring only it are called without credentials',
   };
 }
 

@@ -514,6 +514,100 @@ function inlineRefs(schema: unknown, ctx: Ctx, path: string, seen: readonly stri
   return out;
 }
 
+/** The operation a step names (`operationId` or `operationPath`), or the workflow it calls; problems are reported. */
+function stepTarget(raw: Raw, path: string, ctx: Ctx): { target?: StepIR['target']; op?: SourceOperation } {
+  const byOperation =
+    typeof raw.operationId === 'string'
+      ? resolveOperationId(raw.operationId, `${path}/operationId`, ctx)
+      : typeof raw.operationPath === 'string'
+        ? resolveOperationPath(raw.operationPath, `${path}/operationPath`, ctx)
+        : undefined;
+  if (byOperation) {
+    const { op, source } = byOperation;
+    const target: StepIR['target'] = {
+      kind: 'http',
+      method: op.method,
+      url: joinUrl(op.serverUrl, op.path),
+      source: source.name,
+    };
+    if (op.operationId) target.operationId = op.operationId;
+    if (op.requestContentTypes[0]) target.defaultContentType = op.requestContentTypes[0];
+    if (op.credentials) target.credentials = op.credentials;
+    if (op.unbound)
+      ctx.problems.error(
+        `${path}/${typeof raw.operationId === 'string' ? 'operationId' : 'operationPath'}`,
+        op.unbound,
+      );
+    return { target, op };
+  }
+  if (typeof raw.workflowId !== 'string') return {};
+  if (raw.workflowId.startsWith('$sourceDescriptions.'))
+    ctx.problems.error(`${path}/workflowId`, 'workflows of other Arazzo documents are not supported');
+  else if (!ctx.workflowIds.has(raw.workflowId))
+    ctx.problems.error(`${path}/workflowId`, `there is no workflow ${JSON.stringify(raw.workflowId)} in this document`);
+  else return { target: { kind: 'workflow', workflowId: raw.workflowId } };
+  return {};
+}
+
+/**
+ * One parameter of a step calling an operation: it needs `in`; it may not set the Host header of a step sending an
+ * instance's credentials; a parameter the operation does not declare, or a path parameter without its placeholder,
+ * is a warning (sent anyway).
+ */
+function checkOperationParameter(
+  p: ParameterIR & { path: string },
+  target: Extract<StepIR['target'], { kind: 'http' }>,
+  op: SourceOperation | undefined,
+  ctx: Ctx,
+): void {
+  if (!p.in) ctx.problems.error(`${p.path}/in`, 'is required for a parameter of an operation');
+  else if (p.in === 'header' && p.name.toLowerCase() === 'host' && target.credentials)
+    ctx.problems.error(
+      `${p.path}/name`,
+      `a step sending the credentials of the connector instance of source ${JSON.stringify(target.source)} cannot set ` +
+        'the Host header (they are only sent to the instance’s own site)',
+    );
+  else if (
+    op &&
+    p.in !== 'cookie' &&
+    !op.parameters.has(`${p.in}:${p.name}`) &&
+    !(p.in === 'header' && [...op.parameters].some((k) => k.toLowerCase() === `header:${p.name.toLowerCase()}`))
+  ) {
+    ctx.problems.warn(
+      `${p.path}/name`,
+      `operation ${op.operationId ?? op.pointer} declares no ${p.in} parameter ${JSON.stringify(p.name)}; it is sent anyway`,
+    );
+  }
+  if (p.in === 'path' && op && !op.path.includes(`{${p.name}}`))
+    ctx.problems.warn(`${p.path}/name`, `the path ${op.path} has no {${p.name}} placeholder`);
+}
+
+/** A step's request body: its payload and JSON-pointer replacements (XPath targets are refused). */
+function stepBody(raw: Raw, path: string, target: StepIR['target'] | undefined, ctx: Ctx, refs: RefUse[]) {
+  if (!isObject(raw.requestBody)) return undefined;
+  const rb = raw.requestBody;
+  const replacements: { target: string; value: unknown }[] = [];
+  if (Array.isArray(rb.replacements)) {
+    rb.replacements.forEach((r, i) => {
+      if (!isObject(r)) return;
+      const t = String(r.target);
+      if (t !== '' && !t.startsWith('/'))
+        ctx.problems.error(
+          `${path}/requestBody/replacements/${i}/target`,
+          'only JSON pointer targets are supported (XPath targets are not)',
+        );
+      checkValue(r.value, `${path}/requestBody/replacements/${i}/value`, 'arazzo', ctx.problems, refs);
+      replacements.push({ target: t, value: r.value });
+    });
+  }
+  checkValue(rb.payload, `${path}/requestBody/payload`, 'arazzo', ctx.problems, refs);
+  const body: NonNullable<StepIR['body']> = { payload: storedPayload(rb.payload), replacements };
+  if (typeof rb.contentType === 'string') body.contentType = rb.contentType;
+  if (target?.kind === 'workflow')
+    ctx.problems.warn(`${path}/requestBody`, 'a step calling a workflow sends no request body; it is ignored');
+  return body;
+}
+
 function compileStep(
   raw: Raw,
   path: string,
@@ -524,72 +618,18 @@ function compileStep(
   ctx: Ctx,
   refs: RefUse[],
 ): StepIR {
-  const id = String(raw.stepId);
-  let target: StepIR['target'] | undefined;
-  let op: SourceOperation | undefined;
-  const opPath = `${path}/${typeof raw.operationId === 'string' ? 'operationId' : 'operationPath'}`;
-  if (typeof raw.operationId === 'string') {
-    const r = resolveOperationId(raw.operationId, `${path}/operationId`, ctx);
-    if (r) {
-      op = r.op;
-      target = { kind: 'http', method: r.op.method, url: joinUrl(r.op.serverUrl, r.op.path), source: r.source.name };
-      if (r.op.operationId) target.operationId = r.op.operationId;
-    }
-  } else if (typeof raw.operationPath === 'string') {
-    const r = resolveOperationPath(raw.operationPath, `${path}/operationPath`, ctx);
-    if (r) {
-      op = r.op;
-      target = { kind: 'http', method: r.op.method, url: joinUrl(r.op.serverUrl, r.op.path), source: r.source.name };
-      if (r.op.operationId) target.operationId = r.op.operationId;
-    }
-  } else if (typeof raw.workflowId === 'string') {
-    if (raw.workflowId.startsWith('$sourceDescriptions.'))
-      ctx.problems.error(`${path}/workflowId`, 'workflows of other Arazzo documents are not supported');
-    else if (!ctx.workflowIds.has(raw.workflowId))
-      ctx.problems.error(
-        `${path}/workflowId`,
-        `there is no workflow ${JSON.stringify(raw.workflowId)} in this document`,
-      );
-    else target = { kind: 'workflow', workflowId: raw.workflowId };
-  }
-  if (target?.kind === 'http' && op?.requestContentTypes[0]) target.defaultContentType = op.requestContentTypes[0];
-  if (target?.kind === 'http' && op?.credentials) target.credentials = op.credentials;
-  if (target?.kind === 'http' && op?.unbound) ctx.problems.error(opPath, op.unbound);
-
+  const { target, op } = stepTarget(raw, path, ctx);
   const params = mergeParameters(wfParams, compileParameters(raw.parameters, `${path}/parameters`, ctx));
   for (const p of params) {
     checkValue(p.value, `${p.path}/value`, 'arazzo', ctx.problems, refs);
-    if (target?.kind === 'http') {
-      if (!p.in) ctx.problems.error(`${p.path}/in`, 'is required for a parameter of an operation');
-      else if (p.in === 'header' && p.name.toLowerCase() === 'host' && target.credentials)
-        ctx.problems.error(
-          `${p.path}/name`,
-          `a step sending the credentials of the connector instance of source ${JSON.stringify(target.source)} cannot set ` +
-            'the Host header (they are only sent to the instance’s own site)',
-        );
-      else if (
-        op &&
-        p.in !== 'cookie' &&
-        !op.parameters.has(`${p.in}:${p.name}`) &&
-        !(p.in === 'header' && [...op.parameters].some((k) => k.toLowerCase() === `header:${p.name.toLowerCase()}`))
-      ) {
-        ctx.problems.warn(
-          `${p.path}/name`,
-          `operation ${op.operationId ?? op.pointer} declares no ${p.in} parameter ${JSON.stringify(p.name)}; it is sent anyway`,
-        );
-      }
-      if (p.in === 'path' && op && !op.path.includes(`{${p.name}}`))
-        ctx.problems.warn(`${p.path}/name`, `the path ${op.path} has no {${p.name}} placeholder`);
-    }
+    if (target?.kind === 'http') checkOperationParameter(p, target, op, ctx);
   }
-  const parameters: ParameterIR[] = params.map(({ path: _p, ...rest }) => rest);
-
   const successCriteria = criteriaList(raw.successCriteria, `${path}/successCriteria`, ctx);
   checkCriteria(successCriteria, `${path}/successCriteria`, 'arazzo', ctx.problems, refs);
   const step: StepIR = {
-    id,
+    id: String(raw.stepId),
     target: target ?? { kind: 'workflow', workflowId: '' },
-    parameters,
+    parameters: params.map(({ path: _p, ...rest }) => rest),
     successCriteria: successCriteria.length > 0 || target?.kind === 'workflow' ? successCriteria : [implicitSuccess],
     onSuccess: mergeActions(
       compileActions(raw.onSuccess, 'successActions', `${path}/onSuccess`, stepIds, ctx, refs),
@@ -606,28 +646,8 @@ function compileStep(
     checkValue(value, `${path}/outputs/${escapePointer(name)}`, 'arazzo', ctx.problems, refs);
   // A workflow step's `$outputs` are the called workflow's, not its own.
   if (step.target.kind === 'http') checkOutputOrder(step.outputs, `${path}/outputs`, 'arazzo', ctx.problems);
-  if (isObject(raw.requestBody)) {
-    const rb = raw.requestBody;
-    const replacements: { target: string; value: unknown }[] = [];
-    if (Array.isArray(rb.replacements)) {
-      rb.replacements.forEach((r, i) => {
-        if (!isObject(r)) return;
-        const t = String(r.target);
-        if (t !== '' && !t.startsWith('/'))
-          ctx.problems.error(
-            `${path}/requestBody/replacements/${i}/target`,
-            'only JSON pointer targets are supported (XPath targets are not)',
-          );
-        checkValue(r.value, `${path}/requestBody/replacements/${i}/value`, 'arazzo', ctx.problems, refs);
-        replacements.push({ target: t, value: r.value });
-      });
-    }
-    checkValue(rb.payload, `${path}/requestBody/payload`, 'arazzo', ctx.problems, refs);
-    step.body = { payload: storedPayload(rb.payload), replacements };
-    if (typeof rb.contentType === 'string') step.body.contentType = rb.contentType;
-    if (target?.kind === 'workflow')
-      ctx.problems.warn(`${path}/requestBody`, 'a step calling a workflow sends no request body; it is ignored');
-  }
+  const body = stepBody(raw, path, target, ctx, refs);
+  if (body) step.body = body;
   return step;
 }
 

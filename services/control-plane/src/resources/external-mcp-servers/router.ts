@@ -11,8 +11,8 @@ import {
 } from './handlers.ts';
 
 /**
- * External MCP servers registered on the workspace (seed 002: "register MCP servers (by URL) in your
- * project … stored on the workspace"): a name, a URL and headers, used by any hosted server that names it
+ * External MCP servers registered on the workspace (registered by URL once, stored on the workspace, usable by every
+ * server of it): a name, a URL and headers, used by any hosted server that names it
  * in `externalMcpServers`. Header values are secrets, one per header (`externalServerHeaderSecretName`):
  * write-only, never in an answer, patched one at a time. A change of the URL, the name or a header
  * recompiles every server using it in one catalog change; its tool list (last listed) is kept here and
