@@ -184,20 +184,26 @@ export function auditedDb(db: Db, committed: (event: AuditEvent) => void): Db {
       throw err;
     }
   };
+  // One view per model, made at its first use (every query of the control plane goes through these).
+  const views = new Map<string, object>();
+  const view = (prop: string, value: Record<string, (args?: unknown) => Promise<unknown>>) =>
+    new Proxy(value, {
+      get(delegate, op) {
+        const method = delegate[op as string];
+        if (typeof op !== 'string' || !writes.has(op) || typeof method !== 'function' || !owing()) return method;
+        // A write of an audited request outside a transaction: in one, with the event.
+        return (args?: unknown) =>
+          transaction((tx) => (tx as unknown as Record<string, typeof delegate>)[prop]![op]!(args));
+      },
+    });
   return new Proxy(db, {
     get(target, prop, receiver) {
       if (prop === '$transaction') return transaction;
       const value: unknown = Reflect.get(target, prop, receiver);
       if (typeof prop !== 'string' || prop.startsWith('$') || !isDelegate(value)) return value;
-      return new Proxy(value, {
-        get(delegate, op) {
-          const method = delegate[op as string];
-          if (typeof op !== 'string' || !writes.has(op) || typeof method !== 'function' || !owing()) return method;
-          // A write of an audited request outside a transaction: in one, with the event.
-          return (args?: unknown) =>
-            transaction((tx) => (tx as unknown as Record<string, typeof delegate>)[prop]![op]!(args));
-        },
-      });
+      let made = views.get(prop);
+      if (!made) views.set(prop, (made = view(prop, value)));
+      return made;
     },
   });
 }

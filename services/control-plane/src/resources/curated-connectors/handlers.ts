@@ -34,6 +34,15 @@ async function credentialKeysOf(
 
 type CuratedAuth = CuratedEntry['auth'][number];
 
+/** The credential fields of every curated connector's variants, worked out once (again after a failure). */
+function curatedCredentials(fetchDocument: ControlPlaneDeps['fetchDocument']) {
+  credentialKeys ??= credentialKeysOf(curatedCatalog(), fetchDocument).catch((err: unknown) => {
+    credentialKeys = undefined;
+    throw err;
+  });
+  return credentialKeys;
+}
+
 /**
  * `GET /connectors/curated`: the curated connectors shipped with Toolplane, with their tools, the authentication each
  * offers, and the workspace's connector of that slug when it has one (the newest).
@@ -44,11 +53,7 @@ export async function listCuratedConnectors(
   res: Response,
 ): Promise<void> {
   const catalog = curatedCatalog();
-  credentialKeys ??= credentialKeysOf(catalog, fetchDocument).catch((err: unknown) => {
-    credentialKeys = undefined; // worked out again by the next request
-    throw err;
-  });
-  const credentials = await credentialKeys;
+  const credentials = await curatedCredentials(fetchDocument);
   const rows = await db.connector.findMany({
     where: { workspaceId: caller(req).workspaceId, slug: { in: catalog.map((c) => c.slug) } },
     select: { id: true, slug: true, version: true },
@@ -161,8 +166,7 @@ export async function upgradeCuratedConnector(deps: ControlPlaneDeps, req: Reque
   if (!curated) throw new NotFoundError('curated connector', slug);
   const row = await db.connector.findFirst({ where: { workspaceId, slug }, orderBy: { createdAt: 'desc' } });
   if (!row) throw new NotFoundError('connector', slug);
-  credentialKeys ??= credentialKeysOf(curatedCatalog(), fetchDocument);
-  const keys = (await credentialKeys).get(slug)!;
+  const keys = (await curatedCredentials(fetchDocument)).get(slug)!;
   const mine = credentialFields(row.descriptor as ConnectorDescriptor)
     .map((f) => f.key)
     .join();
