@@ -2,9 +2,9 @@
 // calls, served by a plain SDK server. The conformance profile of Toolplane aggregates this server as an
 // external MCP server (`externalMcpConfigs`): the suite talks to the real edge, every call goes through
 // the queue and the worker, which proxies it here, so content, errors, progress and log messages cross
-// the whole platform. 2025-era server-to-client requests (sampling, elicitation) are attempted as the
-// suite describes; Toolplane does not relay them (see tests/conformance/expected-failures.yaml). The
-// 2026-07-28 tools (suite 0.2.0 alpha) ask for input through `input_required` results, which it relays.
+// the whole platform, as do its resources, resource templates, prompts and completions. The 2025-era tools
+// that ask the client mid-call (sampling, elicitation) live on a stateful 2025 server (legacy-fixture.ts). The
+// 2026-07-28 tools (suite 0.2.0 alpha) ask for input through `input_required` results, which Toolplane relays.
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -18,6 +18,7 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
+import { taskTool, taskTools } from './task-fixture-tools.ts';
 
 // 1×1 PNG and a tiny WAV (RIFF header, no samples).
 const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
@@ -33,18 +34,6 @@ const tools = [
   { name: 'test_tool_with_logging', description: 'Sends three log messages while it runs', inputSchema: noArgs },
   { name: 'test_error_handling', description: 'Always fails', inputSchema: noArgs },
   { name: 'test_tool_with_progress', description: 'Reports progress 0, 50, 100 of 100', inputSchema: noArgs },
-  {
-    name: 'test_sampling',
-    description: 'Asks the client for an LLM completion',
-    inputSchema: { type: 'object', properties: { prompt: { type: 'string' } }, required: ['prompt'] },
-  },
-  {
-    name: 'test_elicitation',
-    description: 'Asks the user for input',
-    inputSchema: { type: 'object', properties: { message: { type: 'string' } }, required: ['message'] },
-  },
-  { name: 'test_elicitation_sep1034_defaults', description: 'Elicitation with default values', inputSchema: noArgs },
-  { name: 'test_elicitation_sep1330_enums', description: 'Elicitation with enum schemas', inputSchema: noArgs },
   // Not a suite tool: Toolplane's own check that a cancelled call cancels the external server's call.
   { name: 'slow_cancellable', description: 'Runs for five seconds unless cancelled', inputSchema: noArgs },
   {
@@ -107,6 +96,7 @@ const tools = [
   // The control plane's refresh (EXTERNAL_TOOLS_REFRESH_SECONDS, 0.5 s in conformance.test.ts)
   // publishes the new list, and listen streams get tools/list_changed (ADR 0012).
   { name: 'test_trigger_tool_change', description: "Changes this server's tool list", inputSchema: noArgs },
+  { name: 'test_trigger_prompt_change', description: "Changes this server's prompt list", inputSchema: noArgs },
   // 2026-07-28 (SEP-2243): an argument mirrored into the `Mcp-Param-Region` header, which the server checks.
   {
     name: 'test_custom_header',
@@ -117,6 +107,8 @@ const tools = [
       required: ['region'],
     },
   },
+  // SEP-2663 (Tasks extension): the tools the tasks-* scenarios call (task-fixture-tools.ts).
+  ...taskTools,
 ];
 
 // SEP-2322 multi-round-trip: the state a tool hands the client is HMAC-signed, so a tampered one is refused.
@@ -321,29 +313,6 @@ async function call(
       }
       return text('Tool with progress executed successfully');
     }
-    case 'test_sampling': {
-      const r = await ctx.mcpReq.requestSampling({
-        messages: [{ role: 'user', content: { type: 'text', text: String(args.prompt) } }],
-        maxTokens: 100,
-      });
-      return text(`LLM response: ${JSON.stringify(r.content)}`);
-    }
-    case 'test_elicitation':
-    case 'test_elicitation_sep1034_defaults':
-    case 'test_elicitation_sep1330_enums': {
-      const r = await ctx.mcpReq.elicitInput({
-        message: String(args.message ?? 'Please provide your information'),
-        requestedSchema: {
-          type: 'object',
-          properties: {
-            username: { type: 'string', description: "User's response" },
-            email: { type: 'string', description: "User's email address" },
-          },
-          required: ['username', 'email'],
-        },
-      });
-      return text(`User response: ${JSON.stringify(r)}`);
-    }
     case 'json_schema_2020_12_tool':
       return text(`Received: ${JSON.stringify(args)}`);
     case 'test_custom_header':
@@ -351,6 +320,111 @@ async function call(
     default:
       return { isError: true, content: [{ type: 'text', text: `Unknown tool: ${name}` }] };
   }
+}
+
+// The suite's resources, templates and prompts, offered by the external server and served through Toolplane.
+const resources = [
+  { uri: 'test://static-text', name: 'static-text', description: 'A static text resource', mimeType: 'text/plain' },
+  { uri: 'test://static-binary', name: 'static-binary', description: 'A static PNG image', mimeType: 'image/png' },
+  {
+    uri: 'test://watched-resource',
+    name: 'watched-resource',
+    description: 'A resource one may subscribe to',
+    mimeType: 'text/plain',
+  },
+];
+const resourceTemplates = [
+  {
+    uriTemplate: 'test://template/{id}/data',
+    name: 'template-data',
+    description: 'Data for an id',
+    mimeType: 'application/json',
+  },
+];
+const prompts = [
+  { name: 'test_simple_prompt', description: 'A simple prompt without arguments' },
+  {
+    name: 'test_prompt_with_arguments',
+    description: 'A prompt with two arguments',
+    arguments: [
+      { name: 'arg1', description: 'First test argument', required: true },
+      { name: 'arg2', description: 'Second test argument', required: true },
+    ],
+  },
+  {
+    name: 'test_prompt_with_embedded_resource',
+    description: 'A prompt embedding a resource',
+    arguments: [{ name: 'resourceUri', description: 'URI of the resource to embed', required: true }],
+  },
+  { name: 'test_prompt_with_image', description: 'A prompt with an image' },
+  // 2026-07-28 (SEP-2322): a prompt that asks the client for input through an `input_required` result.
+  { name: 'test_input_required_result_prompt', description: 'A prompt that asks for context first' },
+];
+
+function readResource(uri: string) {
+  if (uri === 'test://static-text')
+    return { contents: [{ uri, mimeType: 'text/plain', text: 'This is the content of the static text resource.' }] };
+  if (uri === 'test://static-binary') return { contents: [{ uri, mimeType: 'image/png', blob: png }] };
+  if (uri === 'test://watched-resource') return { contents: [{ uri, mimeType: 'text/plain', text: 'Watched.' }] };
+  const id = /^test:\/\/template\/([^/]+)\/data$/.exec(uri)?.[1];
+  if (id)
+    return {
+      contents: [
+        {
+          uri,
+          mimeType: 'application/json',
+          text: JSON.stringify({ id, templateTest: true, data: `Data for ID: ${id}` }),
+        },
+      ],
+    };
+  throw new ProtocolError(INVALID_PARAMS, `Resource not found: ${uri}`, { uri });
+}
+
+function getPrompt(name: string, args: Record<string, string>, responses: unknown) {
+  const user = (content: Record<string, unknown>) => ({ role: 'user' as const, content });
+  switch (name) {
+    case 'test_input_required_result_prompt': {
+      const answer = isObject(responses) ? Object.values(responses)[0] : undefined;
+      if (!isObject(answer))
+        return inputRequired({ context: askName('What context should the prompt use?', 'context') });
+      return { messages: [user({ type: 'text', text: `Prompt with context: ${JSON.stringify(answer.content)}` })] };
+    }
+    case 'test_simple_prompt':
+      return { messages: [user({ type: 'text', text: 'This is a simple prompt for testing.' })] };
+    case 'test_prompt_with_arguments':
+      return {
+        messages: [user({ type: 'text', text: `Prompt with arguments: arg1='${args.arg1}', arg2='${args.arg2}'` })],
+      };
+    case 'test_prompt_with_embedded_resource':
+      return {
+        messages: [
+          user({
+            type: 'resource',
+            resource: { uri: args.resourceUri, mimeType: 'text/plain', text: 'Embedded resource content for testing.' },
+          }),
+          user({ type: 'text', text: 'Please process the embedded resource above.' }),
+        ],
+      };
+    case 'test_prompt_with_image':
+      return {
+        messages: [
+          user({ type: 'image', data: png, mimeType: 'image/png' }),
+          user({ type: 'text', text: 'Please analyze the image above.' }),
+        ],
+      };
+    default:
+      throw new ProtocolError(INVALID_PARAMS, `Unknown prompt: ${name}`);
+  }
+}
+
+/** Completion values: the argument's candidates that start with what was typed. */
+function complete(params: { argument: { name: string; value: string } }) {
+  const candidates: Record<string, string[]> = {
+    arg1: ['test', 'testing', 'tested', 'other'],
+    id: ['123', '124', '200'],
+  };
+  const values = (candidates[params.argument.name] ?? []).filter((v) => v.startsWith(params.argument.value));
+  return { completion: { values, total: values.length, hasMore: false } };
 }
 
 export interface ConformanceFixture {
@@ -362,7 +436,14 @@ export interface ConformanceFixture {
 
 export async function startConformanceFixture(): Promise<ConformanceFixture> {
   const events: string[] = [];
+  const subscriptions = new Set<string>();
   let changes = 0;
+  let promptChanges = 0;
+  // Added by test_trigger_prompt_change, changed by each call (as test_dynamic_tool is).
+  const dynamicPrompt = () => ({
+    name: 'test_dynamic_prompt',
+    description: `Added by test_trigger_prompt_change, changed ${promptChanges} time(s)`,
+  });
   const dynamicTool = () => ({
     name: 'test_dynamic_tool',
     description: `Added by test_trigger_tool_change, changed ${changes} time(s)`,
@@ -372,8 +453,29 @@ export async function startConformanceFixture(): Promise<ConformanceFixture> {
     createMcpHandler(() => {
       const s = new Server(
         { name: 'conformance-fixture', version: '1.0.0' },
-        { capabilities: { tools: {}, logging: {} } },
+        {
+          capabilities: {
+            tools: {},
+            logging: {},
+            resources: { subscribe: true },
+            prompts: {},
+            completions: {},
+          },
+        },
       );
+      s.setRequestHandler('resources/list', () => ({ resources }));
+      s.setRequestHandler('resources/templates/list', () => ({ resourceTemplates }));
+      s.setRequestHandler('resources/read', (req) => readResource(req.params.uri));
+      s.setRequestHandler('resources/subscribe', (req) => (subscriptions.add(req.params.uri), {}));
+      s.setRequestHandler('resources/unsubscribe', (req) => (subscriptions.delete(req.params.uri), {}));
+      s.setRequestHandler('prompts/list', () => ({
+        prompts: promptChanges > 0 ? [...prompts, dynamicPrompt()] : prompts,
+      }));
+      s.setRequestHandler(
+        'prompts/get',
+        (req, ctx) => getPrompt(req.params.name, req.params.arguments ?? {}, ctx.mcpReq.inputResponses) as never,
+      );
+      s.setRequestHandler('completion/complete', (req) => complete(req.params));
       s.setRequestHandler(
         'tools/list',
         () => ({ tools: changes > 0 ? [...tools, dynamicTool()] : tools }) as unknown as ListToolsResult,
@@ -394,7 +496,14 @@ export async function startConformanceFixture(): Promise<ConformanceFixture> {
           changes++;
           return text('Tool list changed');
         }
-        return call(req.params.name, req.params.arguments ?? {}, ctx, events);
+        if (req.params.name === 'test_trigger_prompt_change') {
+          promptChanges++;
+          return text('Prompt list changed');
+        }
+        return (
+          taskTool(req.params.name, req.params.arguments ?? {}, ctx) ??
+          call(req.params.name, req.params.arguments ?? {}, ctx, events)
+        );
       });
       return s;
     }),

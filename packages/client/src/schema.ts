@@ -603,9 +603,11 @@ export interface paths {
      * validated and compiled (200). A key limited to servers needs the `server_admin` scope (403). An Arazzo source
      * description no reference answers is taken from its `url`: an `https` URL is fetched by the data plane through the
      * outbound guard (10 MB, 30 s, no private address, redirects checked; plain `http` only for hosts the worker’s
-     * `OUTBOUND_ALLOW` lists), `toolplane:connectors/<slug>` (or `…/instances/<name or id>`) uses an OpenAPI
-     * connector’s document and its instance’s credentials. Documents that cannot be fetched or found are a 422 naming
-     * the source description.
+     * `OUTBOUND_ALLOW` lists), `toolplane:connectors/<slug>` (or `…/instances/<name or id>`) uses a connector’s
+     * document (OpenAPI, or a descriptor’s) and its instance’s credentials; `toolplane:mcp_servers/<server>` and
+     * `toolplane:external_mcp_servers/<name>` make the tools of an MCP server of the workspace its operations (a Flower
+     * step names a tool as its `request.url`). Documents that cannot be fetched or found are a 422 naming the source
+     * description.
      */
     post: operations['deployWorkflow'];
     delete?: never;
@@ -2346,11 +2348,13 @@ export interface components {
       location: string;
       /**
        * @description `inline`: uploaded in `references`; `url`: fetched from the source description’s `url` at deploy
-       * time; `connector`: an OpenAPI connector of the workspace (`toolplane:connectors/<slug>[/instances/<name or
-       * id>]`).
+       * time; `connector`: a connector of the workspace (`toolplane:connectors/<slug>[/instances/<name or id>]`; a
+       * connector descriptor as the OpenAPI document its tools are compiled from); `tools`: the tools of an MCP server
+       * of the workspace (`toolplane:mcp_servers/<server>`, `toolplane:external_mcp_servers/<name>`), or those a Flower
+       * document’s steps call (location `toolplane:tools`).
        * @enum {string}
        */
-      origin: 'inline' | 'url' | 'connector';
+      origin: 'inline' | 'url' | 'connector' | 'tools';
       /** @description The source description it answers (fetched and connector documents). */
       source?: string;
       /** @description SHA-256 of the document as used (the text fetched; a connector’s document as JSON). */
@@ -2359,6 +2363,11 @@ export interface components {
       fetchedAt?: string;
       /** @description Where the fetched document came from after redirects. */
       finalUrl?: string;
+      /**
+       * @description `tools`: the references of the tools the steps call (`toolplane:…/tools/<tool>`), compiled as
+       * deployed.
+       */
+      tools?: string[];
       /** @description The connector and the instance whose credentials the steps calling its operations send. */
       connector?: {
         slug: string;

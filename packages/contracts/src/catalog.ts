@@ -151,6 +151,15 @@ const McpToolPlan = z.object({
 });
 type McpToolPlan = z.infer<typeof McpToolPlan>;
 
+/** A tool a workflow step calls: an HTTP operation or an external MCP server's tool, compiled into the workflow's plan. */
+export const ToolStepPlan = z.object({
+  plan: z.discriminatedUnion('kind', [HttpOperationPlan, McpToolPlan]),
+  /** Its name where it lives (a connector's operation id, a server's tool name). */
+  name: z.string(),
+  serverId: z.string().optional(),
+});
+export type ToolStepPlan = z.infer<typeof ToolStepPlan>;
+
 /**
  * A Flower / Arazzo workflow: the compiled IR of `@toolplane/workflow` (the workflow and
  * those it may run) and which workflow to run. Secret names only: `secretNames` maps each
@@ -183,11 +192,39 @@ export const WorkflowPlan = z.object({
       }),
     )
     .optional(),
+  /**
+   * The tools its steps call (docs/adr/0039), by reference (`toolplane:mcp_servers/<server>/tools/<tool>`…): each
+   * one's plan as compiled at deployment, run by the worker as a call of that tool (its credentials, a person's own
+   * account, rate limits). `serverId`: the hosted server whose people's connections an external MCP tool uses.
+   */
+  tools: z.record(z.string(), ToolStepPlan).optional(),
 });
 export type WorkflowPlan = z.infer<typeof WorkflowPlan>;
 
 export const ExecutionPlan = z.discriminatedUnion('kind', [HttpOperationPlan, McpToolPlan, WorkflowPlan]);
 export type ExecutionPlan = z.infer<typeof ExecutionPlan>;
+
+/**
+ * What an external MCP server offers besides tools, as listed when the catalog was compiled: its resources, resource
+ * templates and prompts (served by the edge from the catalog, read and got through the worker, which alone holds the
+ * headers), and whether it completes arguments or takes resource subscriptions. Prompt names carry the same prefix
+ * rule as tools (`<server>__` when taken); resource URIs are kept as the server gave them (a URI another attached
+ * server already offers is left out, with a warning).
+ */
+export const ExternalFeatures = McpToolPlan.pick({
+  server: true,
+  url: true,
+  headersSecret: true,
+  headerSecrets: true,
+}).extend({
+  resources: z.array(z.record(z.string(), z.unknown())).default([]),
+  resourceTemplates: z.array(z.record(z.string(), z.unknown())).default([]),
+  /** `prompt` as served (its `name` possibly prefixed); `remoteName` as the external server knows it. */
+  prompts: z.array(z.object({ prompt: z.record(z.string(), z.unknown()), remoteName: z.string() })).default([]),
+  completions: z.boolean().optional(),
+  subscribe: z.boolean().optional(),
+});
+export type ExternalFeatures = z.infer<typeof ExternalFeatures>;
 
 export const CatalogTool = z.object({
   tool: ToolDefinition,
@@ -232,6 +269,8 @@ export const Catalog = z.object({
    */
   mode: z.enum(['NORMAL', 'SMART']).default('NORMAL'),
   tools: z.array(CatalogTool),
+  /** External MCP servers' resources, resource templates and prompts (absent: tools only). */
+  external: z.array(ExternalFeatures).optional(),
   /** Problems met while compiling that did not stop it (an external MCP server that could not be listed). */
   warnings: z.array(z.string()).optional(),
 });

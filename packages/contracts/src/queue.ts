@@ -64,6 +64,13 @@ export function redisKeys(prefix: string) {
     lease: (invocationId: string) => `${prefix}:lease:${invocationId}`,
     /** Pub/sub: an invocation id whose caller went away (workers abort it if they run it). */
     cancel: `${prefix}:events:cancel`,
+    /**
+     * Hash (`TaskRecord` fields, expiring at the task's retention): a durable task (MCP Tasks extension, ADR 0040),
+     * written by the edge that created it and settled by the worker that ran its job; read by any edge.
+     */
+    task: (taskId: string) => `${prefix}:task:${taskId}`,
+    /** Sorted set (task ids by creation time, expiring with the newest task): one caller's tasks (2025-era `tasks/list`). */
+    tasksOf: (scope: string) => `${prefix}:tasks:${scope}`,
     /** Pub/sub: results for one edge process (and, while a call runs, its progress/log events). */
     results: (edgeId: string) => `${prefix}:results:${edgeId}`,
     /** Pub/sub: a 2025-era `notifications/cancelled` (caller scope + request id): the edge running that request aborts it. */
@@ -81,10 +88,20 @@ export function redisKeys(prefix: string) {
      */
     mcpFormElicitation: (scope: string) => `${prefix}:mcp-form-elicitation:${scope}`,
     /**
+     * String (JSON `{ sampling?, elicitation? }`, expiring like `mcpLogLevel`): what the MCP session's client declared
+     * in its 2025-11-25 `initialize` for requests a server sends during a call; absent when it declared neither.
+     */
+    mcpRelayCapabilities: (scope: string) => `${prefix}:mcp-relay-capabilities:${scope}`,
+    /**
      * Pub/sub: a 2025-era client's answer to an `elicitation/create` the edge sent on a call's stream (JSON
      * `[key, answer]`, the key naming the caller's session and the request): the edge waiting for it resumes.
      */
     mcpElicitationReply: `${prefix}:events:mcp-elicitation-reply`,
+    /**
+     * Pub/sub: a caller's answer to a request an external MCP server sent during a call (JSON `[relayId, answer]`,
+     * answer `{ result }` or `{ error }`), published by the edge that relayed it: the worker waiting for it resumes.
+     */
+    mcpRelayReply: `${prefix}:events:mcp-relay-reply`,
     /**
      * String (JSON `ConnectLink`, 10 minutes, taken once with GETDEL): a person's connect link (ADR 0027), under the
      * SHA-256 (hex) of its token, as API keys are: what Redis holds opens nothing.
@@ -198,10 +215,39 @@ const ToolInvokeJobV1 = z.object({
     })
     .optional(),
   /**
+   * A request to an external MCP server other than `tools/call` (a resource read, a prompt, a completion): `tool` then
+   * names what is asked for in records (a prompt's or resource's name), the worker sends `method` with `params` to
+   * the attached server `server` of the catalog version and answers its result in `mcpResult`.
+   */
+  request: z
+    .object({
+      method: z.enum(['resources/read', 'prompts/get', 'completion/complete']),
+      server: z.string(),
+      params: z.record(z.string(), z.unknown()),
+    })
+    .optional(),
+  /**
+   * External MCP tools called by a 2025-era client that declared sampling and/or elicitation: the capabilities the worker
+   * declares to the external server, whose `sampling/createMessage` and `elicitation/create` requests during the call
+   * are relayed to the caller on the call's stream (`ToolInvokeEvent` kind `request`); the answer comes back on
+   * `mcpRelayReply`.
+   */
+  relay: z
+    .object({
+      sampling: z.record(z.string(), z.unknown()).optional(),
+      elicitation: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
+  /**
    * The edge takes a plain result as the JSON its worker serialised (`SerializedToolResult`, ADR 0033): the worker
    * may then publish it as a second part of the reply. A worker that does not know this field answers as before.
    */
   serializedResult: z.literal(true).optional(),
+  /**
+   * The call runs as a durable task (ADR 0040): the worker settles the task record `task(id)` with its reply (when the
+   * record still exists and is `working`), and does not run a job whose task was cancelled or lost.
+   */
+  task: z.object({ id: z.string().min(1) }).optional(),
 });
 export const ToolInvokeJob = z.discriminatedUnion('v', [ToolInvokeJobV1]);
 export type ToolInvokeJob = z.infer<typeof ToolInvokeJob>;
@@ -219,6 +265,8 @@ export const ToolResultPayload = z.object({
   resultType: z.literal('input_required').optional(),
   inputRequests: z.record(z.string(), z.unknown()).optional(),
   requestState: z.string().optional(),
+  /** The answer to a job's `request` (a resource's contents, a prompt's messages, completion values), relayed as-is. */
+  mcpResult: z.record(z.string(), z.unknown()).optional(),
   /** The external server answered the retry of a multi-round call with this JSON-RPC error (e.g. a tampered `requestState`): relayed as such. */
   protocolError: z.object({ code: z.number().int(), message: z.string(), data: z.unknown().optional() }).optional(),
 });
@@ -307,6 +355,13 @@ export const ToolInvokeEvent = z.object({
       level: ToolInvokeJobV1.shape.logLevel.unwrap(),
       logger: z.string().optional(),
       data: z.unknown(),
+    }),
+    /** An external server's request to the caller (job `relay`): answered on `mcpRelayReply` under `relayId`. */
+    z.object({
+      kind: z.literal('request'),
+      relayId: z.string(),
+      method: z.enum(['sampling/createMessage', 'elicitation/create']),
+      params: z.record(z.string(), z.unknown()),
     }),
   ]),
 });
@@ -476,6 +531,12 @@ export const ListRemoteToolsResult = z.object({
   ok: z.boolean(),
   /** Tools in standard MCP format, as the remote server listed them. */
   tools: z.array(z.record(z.string(), z.unknown())).default([]),
+  /** What else it offers, when it declares the capability (resources, resource templates, prompts). */
+  resources: z.array(z.record(z.string(), z.unknown())).optional(),
+  resourceTemplates: z.array(z.record(z.string(), z.unknown())).optional(),
+  prompts: z.array(z.record(z.string(), z.unknown())).optional(),
+  /** The capabilities it declared at initialize (`completions`, `resources.subscribe`, …). */
+  capabilities: z.record(z.string(), z.unknown()).optional(),
   transport: z.enum(['streamable-http', 'sse']).optional(),
   error: z.string().optional(),
 });

@@ -483,11 +483,15 @@ function credentialsOf(
  * `METHOD path` (`GET /pets/{id}`): what a workflow step calling one of a connector's operations sends
  * with the connector instance's credential values.
  */
-export function operationCredentials(document: Record<string, unknown>): Map<string, OperationCredentials> {
+export function operationCredentials(
+  document: Record<string, unknown>,
+  /** The document is a connector descriptor's (`descriptorToOpenApi`): its operations' header templates are kept. */
+  descriptor = false,
+): Map<string, OperationCredentials> {
   const model = securityModel(document);
   const out = new Map<string, OperationCredentials>();
   for (const o of listOperations(document))
-    out.set(`${o.method.toUpperCase()} ${o.path}`, credentialsOf(document, o.op, model, false));
+    out.set(`${o.method.toUpperCase()} ${o.path}`, credentialsOf(document, o.op, model, descriptor));
   return out;
 }
 

@@ -37,6 +37,7 @@ import {
   type OpenApiSource,
   type SourceOperation,
 } from './openapi-source.ts';
+import { toolRef } from './tool-refs.ts';
 import { validateArazzoSchema } from './validate.ts';
 
 /**
@@ -67,7 +68,12 @@ export interface ArazzoCompileOptions {
    * origin (`CredentialsIR.origin`), and the instance's `baseUrl` replaces the document's server as it
    * does for the connector's tools. `instance`: its name, for messages.
    */
-  connectors?: Readonly<Record<string, { baseUrl?: string; instance?: string }>>;
+  connectors?: Readonly<Record<string, { baseUrl?: string; instance?: string; descriptor?: boolean }>>;
+  /**
+   * Sources whose document describes the tools of an MCP server of the workspace (`toolplane:mcp_servers/<server>`,
+   * `toolplane:external_mcp_servers/<name>`; docs/adr/0039): a step naming one of their operations calls that tool.
+   */
+  toolSources?: readonly string[];
 }
 
 /**
@@ -105,6 +111,8 @@ function normaliseLocation(url: string): string {
 }
 
 function findReference(url: string, name: string, refs: readonly SourceReference[]): SourceReference | undefined {
+  // A resource of the workspace (`toolplane:connectors/notes`, `toolplane:mcp_servers/notes`) only by its own URL.
+  if (url.startsWith('toolplane:')) return refs.find((r) => r.location === url);
   return (
     refs.find((r) => r.location === url) ??
     refs.find((r) => normaliseLocation(r.location) === normaliseLocation(url)) ??
@@ -152,7 +160,7 @@ function bindToInstance(
   path: string,
   source: OpenApiSource,
   document: Raw,
-  connector: { baseUrl?: string; instance?: string },
+  connector: { baseUrl?: string; instance?: string; descriptor?: boolean },
   overridden: boolean,
   problems: Problems,
 ): void {
@@ -171,7 +179,8 @@ function bindToInstance(
       `${path}/url`,
       `the base URL of ${instance} (${baseUrl}) is not an absolute http(s) URL with a fixed host: its credentials cannot be bound to it`,
     );
-  const credentials = operationCredentials(document);
+  // A connector descriptor's document (descriptorToOpenApi) carries its operations' header templates.
+  const credentials = operationCredentials(document, connector.descriptor === true);
   for (const op of source.operations) {
     if (baseUrl !== undefined) op.serverUrl = rebase(op.serverUrl, baseUrl);
     const c = credentials.get(`${op.method} ${op.path}`);
@@ -191,6 +200,8 @@ interface Ctx {
   doc: Raw;
   problems: Problems;
   sources: Map<string, OpenApiSource>;
+  /** Sources whose operations are tools (`ArazzoCompileOptions.toolSources`). */
+  toolSources: ReadonlySet<string>;
   workflowIds: Set<string>;
   components: Raw;
 }
@@ -252,7 +263,8 @@ function resolveSources(doc: Raw, options: ArazzoCompileOptions, problems: Probl
     const connector = options.connectors?.[name];
     if (connector) bindToInstance(name, path, source, document, connector, override !== undefined, problems);
     else if (override) for (const op of source.operations) op.serverUrl = override;
-    if (!override && source.operations.some((op) => !/^https?:\/\//i.test(op.serverUrl))) {
+    const tools = options.toolSources?.includes(name) === true;
+    if (!override && !tools && source.operations.some((op) => !/^https?:\/\//i.test(op.serverUrl))) {
       problems.warn(
         `${path}/url`,
         connector
@@ -524,6 +536,11 @@ function stepTarget(raw: Raw, path: string, ctx: Ctx): { target?: StepIR['target
         : undefined;
   if (byOperation) {
     const { op, source } = byOperation;
+    // A tool of an MCP server of the workspace (its document lists the server's tools as operations).
+    if (ctx.toolSources.has(source.name) && op.operationId !== undefined)
+      return {
+        target: { kind: 'tool', ref: toolRef(source.url, op.operationId), tool: op.operationId, source: source.name },
+      };
     const target: StepIR['target'] = {
       kind: 'http',
       method: op.method,
@@ -624,6 +641,11 @@ function compileStep(
     checkValue(p.value, `${p.path}/value`, 'arazzo', ctx.problems, refs);
     if (target?.kind === 'http') checkOperationParameter(p, target, op, ctx);
   }
+  if (target?.kind === 'tool' && params.length > 0)
+    ctx.problems.error(
+      params[0]!.path,
+      `a step calling the tool ${JSON.stringify(target.tool)} takes its arguments from requestBody.payload; it has no parameters`,
+    );
   const successCriteria = criteriaList(raw.successCriteria, `${path}/successCriteria`, ctx);
   checkCriteria(successCriteria, `${path}/successCriteria`, 'arazzo', ctx.problems, refs);
   const step: StepIR = {
@@ -645,7 +667,7 @@ function compileStep(
   for (const [name, value] of step.outputs)
     checkValue(value, `${path}/outputs/${escapePointer(name)}`, 'arazzo', ctx.problems, refs);
   // A workflow step's `$outputs` are the called workflow's, not its own.
-  if (step.target.kind === 'http') checkOutputOrder(step.outputs, `${path}/outputs`, 'arazzo', ctx.problems);
+  if (step.target.kind !== 'workflow') checkOutputOrder(step.outputs, `${path}/outputs`, 'arazzo', ctx.problems);
   const body = stepBody(raw, path, target, ctx, refs);
   if (body) step.body = body;
   return step;
@@ -698,13 +720,13 @@ export function compileArazzo(doc: unknown, options: ArazzoCompileOptions = {}):
   if (schemaIssues.length > 0) throw new ValidationError('the Arazzo document is not valid', schemaIssues);
   const d = doc as Raw;
   const problems = new Problems();
-  const components = isObject(d.components) ? d.components : {};
   const ctx: Ctx = {
     doc: d,
     problems,
     sources: resolveSources(d, options, problems),
+    toolSources: new Set(options.toolSources ?? []),
     workflowIds: new Set((d.workflows as Raw[]).map((w) => String(w.workflowId))),
-    components,
+    components: isObject(d.components) ? d.components : {},
   };
   const workflows: WorkflowIR[] = [];
   const seenIds = new Set<string>();
@@ -787,7 +809,7 @@ export function compileArazzo(doc: unknown, options: ArazzoCompileOptions = {}):
     title: String(info.title),
     workflows,
     sources,
-    components,
+    components: ctx.components,
   };
   if (typeof info.description === 'string') ir.description = info.description;
   else if (typeof info.summary === 'string') ir.description = info.summary;

@@ -18,6 +18,7 @@ import type {
   OrderedMap,
   RequestBodyIR,
   StepIR,
+  ToolTargetIR,
   WorkflowDocumentIR,
   WorkflowIR,
 } from './ir.ts';
@@ -50,6 +51,34 @@ export interface HttpRequest {
    * operation's credential templates, for the worker to add (the engine never sees credential values).
    */
   credentials?: CredentialsIR & { source: string };
+}
+
+/** A tool step's call (`ToolTargetIR`): the worker runs the tool's compiled plan as a call of that tool. */
+export interface ToolRequest {
+  /** The key of the tool's plan in the catalog. */
+  ref: string;
+  tool: string;
+  source?: string;
+  arguments: Record<string, unknown>;
+  /** Already shortened to what is left of the run's deadline. */
+  timeoutMs: number;
+  maxResponseBytes: number;
+  signal?: AbortSignal;
+}
+
+/** What a tool step's call gave, as the step's `$statusCode` and `$response.body`, and what it sent (for the trace). */
+export interface ToolResponse {
+  /** The upstream's HTTP status for a tool that sent one request; else 200, or 502 for an `isError` result. */
+  status: number;
+  /** The result's `structuredContent`, else its text parsed as JSON when it is JSON, else the text. */
+  body: unknown;
+  /** An `isError` result's text (the step's failure message quotes it). */
+  errorText?: string;
+  /** `GET`…, or `tools/call` for an MCP tool; the URL with secrets redacted; the kind of the record's step. */
+  method: string;
+  url: string;
+  kind: 'http' | 'mcp';
+  size: number;
 }
 
 export interface HttpResponse {
@@ -113,6 +142,8 @@ const defaultLimits: EngineLimits = {
 
 export interface EngineDeps {
   http(request: HttpRequest): Promise<HttpResponse>;
+  /** Runs a tool step (absent: a document with one fails at that step with `request_invalid`). */
+  tool?(request: ToolRequest): Promise<ToolResponse>;
   /** A secret's value by name (undefined when it does not exist). Only called for names the workflow uses. */
   secret(name: string): Promise<string | undefined>;
   clock?: Clock;
@@ -562,6 +593,14 @@ interface Attempt {
   /** A called workflow's outputs (workflow steps). */
   subOutputs?: Record<string, unknown>;
   failure?: RunFailure;
+  /** A tool step whose tool answered with an error: its text. */
+  toolError?: string;
+}
+
+/** Why a step's criteria failed, as its message says: the HTTP status, and what a tool answered. */
+function failureDetail(attempt: Attempt): string {
+  const status = attempt.response ? ` (HTTP ${attempt.response.status})` : '';
+  return attempt.toolError !== undefined ? `${status}: the tool answered with an error: ${attempt.toolError}` : status;
 }
 
 async function runStep(state: RunState, frame: FlowFrame, step: StepIR): Promise<Transition> {
@@ -641,7 +680,7 @@ async function runStep(state: RunState, frame: FlowFrame, step: StepIR): Promise
             })
           : new RunFailure(
               exhausted ? 'retries_exhausted' : 'step_failed',
-              `step ${JSON.stringify(step.id)} failed${attempt.response ? ` (HTTP ${attempt.response.status})` : ''}: its success criteria were not met${exhausted ? ' after every retry' : ''}`,
+              `step ${JSON.stringify(step.id)} failed${failureDetail(attempt)}: its success criteria were not met${exhausted ? ' after every retry' : ''}`,
               { workflowId: wf.id, stepId: step.id },
             );
       }
@@ -753,7 +792,97 @@ async function execute(
       throw err;
     }
   }
+  if (step.target.kind === 'tool') return executeTool(state, frame, step, step.target, { parentId, attempt });
   return executeHttp(state, frame, step, step.target, parentId, attempt);
+}
+
+/** A tool step's arguments: its body evaluated as a JSON object (none: no arguments). */
+function toolArguments(state: RunState, frame: FlowFrame, step: StepIR): Record<string, unknown> {
+  const invalid = (message: string): RunFailure =>
+    new RunFailure('request_invalid', `step ${JSON.stringify(step.id)}: ${message}`, {
+      workflowId: frame.wf.id,
+      stepId: step.id,
+    });
+  if (!step.body) return {};
+  const built = buildBody(
+    { ...step.body, contentType: 'application/json' },
+    undefined,
+    scopeFor(state, frame),
+    invalid,
+  );
+  if (built === undefined) return {};
+  if (built.value === null || typeof built.value !== 'object' || Array.isArray(built.value))
+    throw invalid('the arguments of a tool must be an object');
+  return built.value as Record<string, unknown>;
+}
+
+const transportCodes: Record<TransportFailure, WorkflowErrorCode> = {
+  timeout: 'upstream_timeout',
+  unreachable: 'upstream_unreachable',
+  too_large: 'response_too_large',
+  cancelled: 'cancelled',
+  blocked: 'upstream_blocked',
+};
+
+/** One call of a tool step's tool: the `action.run` entry names the tool (its reference as the URL template). */
+async function executeTool(
+  state: RunState,
+  frame: FlowFrame,
+  step: StepIR,
+  target: ToolTargetIR,
+  at: { parentId: number; attempt: number },
+): Promise<Attempt> {
+  const entry = startEntry(state, 'action.run', frame.wf.id, at.parentId, step.id);
+  const where = { workflowId: frame.wf.id, stepId: step.id };
+  const base = { urlTemplate: target.ref, attempt: at.attempt, tool: target.tool };
+  let args: Record<string, unknown>;
+  try {
+    if (!state.deps.tool)
+      throw new RunFailure('request_invalid', `step ${JSON.stringify(step.id)}: tools cannot be called here`, where);
+    args = toolArguments(state, frame, step);
+  } catch (err) {
+    endEntry(state, entry, 'error', {
+      ...base,
+      method: 'tools/call',
+      error: err instanceof Error ? err.message : String(err),
+    });
+    if (err instanceof ExpressionError)
+      return { failure: new RunFailure('expression_error', `step ${JSON.stringify(step.id)}: ${err.message}`, where) };
+    if (err instanceof RunFailure) return { failure: err };
+    throw err;
+  }
+  const request: RequestState = { method: 'POST', url: target.ref, headers: {}, query: {}, path: {}, body: args };
+  const call: ToolRequest = {
+    ref: target.ref,
+    tool: target.tool,
+    arguments: args,
+    timeoutMs: Math.max(1, Math.min(state.limits.requestTimeoutMs, state.deadline - state.clock.now())),
+    maxResponseBytes: state.limits.maxResponseBytes,
+    ...(target.source !== undefined ? { source: target.source } : {}),
+    ...(state.deps.signal ? { signal: state.deps.signal } : {}),
+  };
+  try {
+    const res = await state.deps.tool!(call);
+    const failed = res.status >= 400 || res.errorText !== undefined;
+    endEntry(state, entry, failed ? 'error' : 'ok', {
+      ...base,
+      method: res.method,
+      url: res.url,
+      status: res.status,
+      responseBytes: res.size,
+      stepKind: res.kind,
+    });
+    const attempt: Attempt = { request, response: { status: res.status, headers: {}, body: res.body } };
+    if (res.errorText !== undefined) attempt.toolError = res.errorText.slice(0, 500);
+    return attempt;
+  } catch (err) {
+    if (!(err instanceof HttpTransportError)) throw err;
+    endEntry(state, entry, 'error', { ...base, method: 'tools/call', error: `${err.kind}: ${err.message}` });
+    return {
+      request,
+      failure: new RunFailure(transportCodes[err.kind], `step ${JSON.stringify(step.id)}: ${err.message}`, where),
+    };
+  }
 }
 
 function buildRequest(
@@ -962,16 +1091,9 @@ async function executeHttp(
   } catch (err) {
     if (!(err instanceof HttpTransportError)) throw err;
     endEntry(state, entry, 'error', { ...base, error: `${err.kind}: ${err.message}` });
-    const code: Record<TransportFailure, WorkflowErrorCode> = {
-      timeout: 'upstream_timeout',
-      unreachable: 'upstream_unreachable',
-      too_large: 'response_too_large',
-      cancelled: 'cancelled',
-      blocked: 'upstream_blocked',
-    };
     return {
       request,
-      failure: new RunFailure(code[err.kind], `step ${JSON.stringify(step.id)}: ${err.message}`, where),
+      failure: new RunFailure(transportCodes[err.kind], `step ${JSON.stringify(step.id)}: ${err.message}`, where),
     };
   }
 }

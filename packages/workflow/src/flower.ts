@@ -15,6 +15,7 @@ import {
   storedPayload,
 } from './compile-common.ts';
 import type { ActionIR, CriterionIR, ParameterIR, StepIR, WorkflowDocumentIR, WorkflowIR } from './ir.ts';
+import { parseToolRef, toolRefForms } from './tool-refs.ts';
 import { validateFlowerSchema } from './validate.ts';
 
 /**
@@ -75,6 +76,32 @@ function compileActions(
   });
 }
 
+/**
+ * A step whose `request.url` names a tool of the workspace (tool-refs.ts): a `POST` of the tool's arguments (the
+ * body), written out (no expression), with no query or headers (a tool call has neither).
+ */
+function toolTarget(
+  req: Record<string, unknown>,
+  method: string,
+  url: string,
+  path: string,
+  problems: Problems,
+): StepIR['target'] | undefined {
+  const ref = parseToolRef(url);
+  if (!ref) {
+    problems.error(`${path}/url`, `${url} names no tool: write ${toolRefForms} (written out, no expression)`);
+    return undefined;
+  }
+  if (method !== 'POST')
+    problems.error(`${path}/method`, 'a step calling a tool is a POST (its body holds the tool’s arguments)');
+  for (const where of ['query', 'headers'] as const)
+    if (req[where] !== undefined)
+      problems.error(`${path}/${where}`, `a step calling a tool sends no ${where}: its arguments are the body`);
+  if (req.body !== undefined && typeof req.body !== 'string' && !isObject(req.body))
+    problems.error(`${path}/body`, 'the arguments of a tool are an object');
+  return { kind: 'tool', ref: url, tool: ref.tool };
+}
+
 function compileStep(
   raw: Record<string, unknown>,
   path: string,
@@ -87,7 +114,8 @@ function compileStep(
   if (!methods.has(method)) problems.error(`${path}/request/method`, `must be one of ${[...methods].join(', ')}`);
   const url = typeof req.url === 'string' ? req.url : '';
   if (url === '') problems.error(`${path}/request/url`, 'is required');
-  checkValue(url, `${path}/request/url`, 'flower', problems, refs);
+  const tool = url.startsWith('toolplane:') ? toolTarget(req, method, url, `${path}/request`, problems) : undefined;
+  if (!tool) checkValue(url, `${path}/request/url`, 'flower', problems, refs);
   const parameters: ParameterIR[] = [];
   for (const [where, loc] of [
     ['query', 'query'],
@@ -106,7 +134,7 @@ function compileStep(
   const actions = compileActions(raw.actions, `${path}/actions`, stepIds, problems, refs);
   const step: StepIR = {
     id: String(raw.id),
-    target: { kind: 'http', method, url },
+    target: tool ?? { kind: 'http', method, url },
     parameters,
     successCriteria: [implicitSuccess],
     onSuccess: actions,

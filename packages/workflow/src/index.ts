@@ -4,4 +4,13 @@ export { type SourceReference, unresolvedSources } from './arazzo.ts';
 export { credentialsRefusal, hasUnboundCredentials } from './credentials.ts';
 export { compileWorkflowDocument } from './document.ts';
 export type { WorkflowTool } from './tools.ts';
-export { type EngineDeps, HttpTransportError, runWorkflow, type TraceEntry, type WorkflowRunResult } from './engine.ts';
+export {
+  type EngineDeps,
+  HttpTransportError,
+  runWorkflow,
+  type ToolRequest,
+  type ToolResponse,
+  type TraceEntry,
+  type WorkflowRunResult,
+} from './engine.ts';
+export { flowerToolReferences, parseToolRef, type ToolRef, toolRef, toolSourcePattern } from './tool-refs.ts';

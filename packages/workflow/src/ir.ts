@@ -108,6 +108,21 @@ interface WorkflowTargetIR {
   workflowId: string;
 }
 
+/**
+ * A step calling a tool of the workspace (docs/adr/0039): a hosted MCP server's, an external MCP server's, or (Flower)
+ * a connector operation's. The IR names it only; the catalog holds its compiled plan under `ref` (the worker runs it
+ * as a call of that tool: its credentials, rate limits and person's account). Its arguments are the step's body.
+ */
+export interface ToolTargetIR {
+  kind: 'tool';
+  /** `toolplane:mcp_servers/<server>/tools/<tool>` and the like (`toolRef`): the key of its plan in the catalog. */
+  ref: string;
+  /** The tool's name where it lives (an operation id for a connector's operation). */
+  tool: string;
+  /** Arazzo: the source description it belongs to. */
+  source?: string;
+}
+
 export interface RequestBodyIR {
   contentType?: string;
   /**
@@ -148,7 +163,7 @@ export interface ActionIR {
 export interface StepIR {
   id: string;
   description?: string;
-  target: HttpTargetIR | WorkflowTargetIR;
+  target: HttpTargetIR | WorkflowTargetIR | ToolTargetIR;
   parameters: ParameterIR[];
   body?: RequestBodyIR;
   /** All must hold for the step to succeed. Compilers add `$statusCode < 400` when a document has none. */

@@ -5,6 +5,8 @@ import {
   redisKeys,
   WorkspaceAccess,
   type Catalog,
+  type CatalogTool,
+  type ExternalFeatures,
   type Principal,
   type RedisKeys,
   type ToolResultPayload,
@@ -80,9 +82,10 @@ export function restrictCatalog(loaded: LoadedCatalog, grant: ToolGrant, who: st
   const tools = new Map([...loaded.tools].filter(([name]) => grant.has(name)));
   const catalogTools = loaded.catalog.tools.filter((t) => grant.has(t.tool.name));
   const smart = loaded.catalog.mode === 'SMART';
+  const external = loaded.catalog.external && restrictExternal(loaded.catalog.external, grant, catalogTools);
   const view: LoadedCatalog = {
     ...loaded,
-    catalog: { ...loaded.catalog, tools: catalogTools },
+    catalog: { ...loaded.catalog, tools: catalogTools, ...(external ? { external } : {}) },
     tools,
     list: smart ? loaded.list : loaded.list.filter((t) => grant.has(t.name)),
     ...(smart ? { search: new ToolSearch(catalogTools) } : {}),
@@ -92,6 +95,24 @@ export function restrictCatalog(loaded: LoadedCatalog, grant: ToolGrant, who: st
   if (byGrant.size > 1000) byGrant.clear();
   byGrant.set(cacheKey, view);
   return view;
+}
+
+/**
+ * What external MCP servers offer besides tools, as a caller with a partial grant sees it: a prompt is granted by its
+ * name (as a tool is); a server's resources and resource templates go with it, to callers granted any of its tools or
+ * prompts. Completions follow the same rule (they complete a visible prompt or template only).
+ */
+function restrictExternal(
+  external: readonly ExternalFeatures[],
+  grant: ReadonlySet<string>,
+  visibleTools: readonly CatalogTool[],
+): ExternalFeatures[] {
+  const usedServers = new Set(visibleTools.flatMap((t) => (t.plan.kind === 'mcp' ? [t.plan.server] : [])));
+  return external.flatMap((f) => {
+    const prompts = f.prompts.filter((p) => grant.has(String(p.prompt.name)));
+    if (prompts.length === 0 && !usedServers.has(f.server)) return [];
+    return [{ ...f, prompts }];
+  });
 }
 
 /**

@@ -16,6 +16,7 @@ import { createHttpApp } from './http-app.ts';
 import { LegacySseSessions } from './legacy-sse.ts';
 import { McpEndpoints } from './mcp-endpoints.ts';
 import { EdgeMcpHandler } from './mcp-handler.ts';
+import { EdgeTasks } from './tasks/edge-tasks.ts';
 import { OAuthResourceServer } from './oauth.ts';
 import { OpenStreams } from './open-streams.ts';
 import { UnauthenticatedLimiter } from './rate-limit.ts';
@@ -78,8 +79,20 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
   const { redis, invocations, records } = resources;
   const toolDeps = toolCallDeps(env, resources, log);
   const serverOptions = { version, toolsListTtlMs: env.TOOLS_LIST_TTL_MS };
+  const tasks = new EdgeTasks({
+    redis,
+    prefix: env.REDIS_PREFIX,
+    deps: toolDeps,
+    settings: {
+      retentionMs: env.TASK_RETENTION_MS,
+      timeoutMs: Math.min(env.TASK_TIMEOUT_MS, env.TASK_RETENTION_MS),
+      pollIntervalMs: env.TASK_POLL_INTERVAL_MS,
+      immediateMs: env.TASK_IMMEDIATE_MS,
+    },
+  });
   const mcp = new EdgeMcpHandler(toolDeps, {
     ...serverOptions,
+    tasks,
     fastPath: env.MCP_FAST_PATH,
     onerror: (err) => log.warn({ err: err.message }, 'mcp request rejected'),
     onFastPath: (tool) => log.debug({ tool }, 'tools/call fast path'),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { redisKeys, type AuditEventInput, type OAuthConnectLinkResult } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
-import { DataPlaneTaskClient, ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
+import { DataPlaneTaskClient, ExecutionRecordSink, InvocationClient, PublishedReplies } from '@toolplane/queue';
 import { Redis } from 'ioredis';
 import { AccessPolicyCache } from './access.ts';
 import { ApiKeyCache } from './api-keys.ts';
@@ -15,6 +15,7 @@ import {
   CancelRegistry,
   ElicitationReplies,
   SessionFormElicitation,
+  SessionRelayCapabilities,
   SessionLogLevels,
   SessionUrlElicitation,
 } from './protocol-state.ts';
@@ -92,7 +93,10 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
     logLevels: new SessionLogLevels(redis, env.REDIS_PREFIX),
     urlElicitations: new SessionUrlElicitation(redis, env.REDIS_PREFIX),
     formElicitations: new SessionFormElicitation(redis, env.REDIS_PREFIX),
+    relayCapabilities: new SessionRelayCapabilities(redis, env.REDIS_PREFIX),
     elicitationReplies: r.elicitationReplies,
+    // Only published from here: the worker waiting for a caller's answer subscribes.
+    relayReplies: new PublishedReplies(redis, keys.mcpRelayReply),
     connectLink: (request) => r.connectLinks.create(request),
     cancels: r.cancels,
     progressIntervalMs: env.PROGRESS_INTERVAL_MS,

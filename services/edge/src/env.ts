@@ -93,6 +93,20 @@ export const EdgeEnv = z.object({
   PROGRESS_INTERVAL_MS: z.coerce.number().int().min(0).default(5_000),
   /** 2026-07-28 `tools/list` cache hint (ms): how long clients may reuse the list. */
   TOOLS_LIST_TTL_MS: z.coerce.number().int().min(0).default(10_000),
+  /**
+   * Durable tasks (MCP Tasks, ADR 0040): how long a task and its result are kept from its creation (ms; the `ttl` /
+   * `ttlMs` the edge states).
+   */
+  TASK_RETENTION_MS: z.coerce.number().int().positive().default(3_600_000),
+  /** How long a task's call may run (ms; its job's deadline), at most TASK_RETENTION_MS. */
+  TASK_TIMEOUT_MS: z.coerce.number().int().positive().default(900_000),
+  /** The poll interval the edge suggests to task clients (ms). */
+  TASK_POLL_INTERVAL_MS: z.coerce.number().int().positive().default(1_000),
+  /**
+   * 2026-07-28: a call of a client that declared the Tasks extension answers as a plain result when it ends within
+   * this long (ms), and as a task otherwise (the server decides).
+   */
+  TASK_IMMEDIATE_MS: z.coerce.number().int().min(0).default(500),
   ...telemetryEnv,
   LOG_LEVEL: logLevel,
 });

@@ -3,6 +3,7 @@ import type { ServerContext } from '@modelcontextprotocol/server';
 import { callerSessionScope, type EdgeCallContext } from './call-context.ts';
 import { isProxiedTool } from './catalogs.ts';
 import { isLogLevel, logPasses, type LogLevel } from './protocol-state.ts';
+import type { RelayedRequest } from './relay.ts';
 import type { LiveCall, ToolCallDeps } from './tool-calls.ts';
 
 /**
@@ -16,8 +17,9 @@ export async function liveCall(
   call: EdgeCallContext,
   deps: ToolCallDeps,
   ctx: ServerContext,
-  name: string,
+  tool: { name: string; relay?: ((request: RelayedRequest) => void) | undefined },
 ): Promise<(LiveCall & { stop(): void; flush(): Promise<unknown> }) | undefined> {
+  const { name, relay } = tool;
   const token = ctx.mcpReq._meta?.progressToken;
   const proxied = isProxiedTool(call.caller.loaded, name);
   let logLevel: LogLevel | undefined;
@@ -28,7 +30,7 @@ export async function liveCall(
     if (logLevel === undefined && ctx.sessionId && deps.logLevels)
       logLevel = await deps.logLevels.get(callerSessionScope(call.caller, ctx.sessionId));
   }
-  if (token === undefined && logLevel === undefined) return undefined;
+  if (token === undefined && logLevel === undefined && !relay) return undefined;
   const sending = new Set<Promise<void>>();
   const notify = (method: string, params: Record<string, unknown>) => {
     const p = ctx.mcpReq.notify({ method, params }).catch(() => undefined);
@@ -62,6 +64,7 @@ export async function liveCall(
     onEvent(event: ToolInvokeEvent['event']) {
       if (event.kind === 'progress')
         progress(proxied ? event.progress : undefined, proxied ? event.total : undefined, event.message);
+      else if (event.kind === 'request') relay?.(event);
       else if (logLevel && logPasses(event.level, logLevel))
         notify('notifications/message', {
           level: event.level,

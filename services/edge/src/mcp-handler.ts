@@ -36,6 +36,7 @@ import {
 import { fastToolsCall, plainLegacyRequest, plainToolsCall } from './fast-path.ts';
 import { ServerScopedEventBus } from './listen-bus.ts';
 import { liveCall } from './live-call.ts';
+import { featureCapabilities, registerFeatures } from './mcp-features.ts';
 import { checkParamHeaders, HEADER_MISMATCH } from './param-headers.ts';
 import {
   CancelRegistry,
@@ -43,8 +44,14 @@ import {
   declaresUrlElicitation,
   ElicitationReplies,
   isLogLevel,
+  relayCapabilitiesOf,
   type LogLevel,
+  type RelayCapabilities,
 } from './protocol-state.ts';
+import { relayRequests } from './relay.ts';
+import type { EdgeTasks } from './tasks/edge-tasks.ts';
+import { isLegacyTaskRequest, serveLegacyTask } from './tasks/legacy.ts';
+import { declaresTasks, TASK_CAPABILITIES } from './tasks/wire.ts';
 import { toolCall, UnknownToolError, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
 
 /** How the edge's MCP servers present themselves. */
@@ -56,6 +63,10 @@ export interface ServerOptions {
   connection?: AbortSignal | undefined;
   /** 2025-era requests answered on an SSE stream: a call may send a request (a confirmation) before its result. */
   streamed?: boolean | undefined;
+  /** 2025-era calls of proxied tools: the sampling / elicitation the session declared, relayed on the call's stream. */
+  relay?: RelayCapabilities | undefined;
+  /** Durable tasks (ADR 0040): declared and served when set (not on legacy HTTP+SSE sessions). */
+  tasks?: EdgeTasks | undefined;
 }
 
 /** What a server's `tools/call` handler works with. */
@@ -64,6 +75,7 @@ interface ServerBinding {
   readonly server: Server;
   readonly connection: AbortSignal | undefined;
   readonly streamed: boolean;
+  readonly relay: RelayCapabilities | undefined;
 }
 
 /** A light low-level `Server` bound to the caller's cached catalog (one per HTTP request, ~µs). */
@@ -72,15 +84,21 @@ export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, opts: Ser
   const server = new Server(
     { name: loaded.catalog.serverInfo?.name ?? loaded.catalog.name, version: opts.version },
     {
-      // logging: log messages of external MCP servers are relayed during their calls.
-      capabilities: { tools: { listChanged: true }, logging: {} },
+      // logging: log messages of external MCP servers are relayed during their calls; resources, prompts and
+      // completions only when attached external servers offer them (mcp-features.ts).
+      capabilities: {
+        tools: { listChanged: true },
+        logging: {},
+        ...featureCapabilities(loaded),
+        ...(opts.tasks ? TASK_CAPABILITIES : {}),
+      },
       ...(loaded.catalog.description ? { instructions: loaded.catalog.description } : {}),
       // 2026-07-28 list caching hint: clients may reuse tools/list this long (private: per caller).
       cacheHints: { 'tools/list': { ttlMs: opts.toolsListTtlMs, cacheScope: 'private' } },
     },
   );
   // Catalog tools are JSON Schema objects with an object root, checked when the catalog is compiled.
-  const listResult = { tools: loaded.list } as ListToolsResult;
+  const listResult = { tools: opts.tasks ? opts.tasks.toolsList(loaded) : loaded.list } as ListToolsResult;
   // A legacy HTTP+SSE session lives across requests: each POST brings its own authenticated context
   // (fresh catalog after a change, its own headers) in the message's authInfo. Otherwise it is `call`.
   const current = (ctx: ServerContext): EdgeCallContext =>
@@ -98,9 +116,48 @@ export function buildServer(call: EdgeCallContext, deps: ToolCallDeps, opts: Ser
     }
     return {};
   });
-  const binding: ServerBinding = { deps, server, connection: opts.connection, streamed: opts.streamed === true };
-  server.setRequestHandler('tools/call', (request, ctx) => sdkToolsCall(binding, current(ctx), request.params, ctx));
+  const binding: ServerBinding = {
+    deps,
+    server,
+    connection: opts.connection,
+    streamed: opts.streamed === true,
+    relay: opts.relay,
+  };
+  opts.tasks?.register(server, current);
+  registerFeatures(server, loaded, {
+    deps,
+    current,
+    multiRound: (ctx) => {
+      const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+      return envelope ? multiRoundOf(ctx, envelope) : undefined;
+    },
+  });
+  server.setRequestHandler(
+    'tools/call',
+    (request, ctx) =>
+      modernTaskCall(opts.tasks, current(ctx), request.params, ctx) ??
+      sdkToolsCall(binding, current(ctx), request.params, ctx),
+  );
   return server;
+}
+
+/**
+ * 2026-07-28: the server decides whether a call runs as a task (ADR 0040): one of a request that declared the Tasks
+ * extension, of a tool that may (`EdgeTasks.eligible`). Undefined for every other call, which pays two property reads.
+ */
+function modernTaskCall(
+  tasks: EdgeTasks | undefined,
+  c: EdgeCallContext,
+  params: { name: string; arguments?: Record<string, unknown> | undefined },
+  ctx: ServerContext,
+): Promise<CallToolResult> | undefined {
+  const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+  if (!tasks || !envelope || !declaresTasks(envelope[CLIENT_CAPABILITIES_META_KEY])) return undefined;
+  const { loaded } = c.caller;
+  if (!tasks.eligible(loaded, params.name)) return undefined;
+  const multiRound = isProxiedTool(loaded, params.name) ? multiRoundOf(ctx, envelope) : undefined;
+  const message = { id: ctx.mcpReq.id, name: params.name, args: params.arguments };
+  return tasks.modernCall(c, message, { multiRound, trace: metaTrace(ctx.mcpReq._meta, c) });
 }
 
 /** A `tools/call` the SDK dispatched: the call built once from what the request and its envelope carry, then run. */
@@ -111,13 +168,19 @@ async function sdkToolsCall(
   ctx: ServerContext,
 ): Promise<CallToolResult> {
   const { name, arguments: args } = params;
-  const live = await liveCall(c, b.deps, ctx, name);
   const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
   // The request's signal aborts when the client cancels or disconnects: the worker is told to stop.
   const signal = b.connection ? AbortSignal.any([ctx.mcpReq.signal, b.connection]) : ctx.mcpReq.signal;
+  const proxied = isProxiedTool(c.caller.loaded, name);
+  const relay =
+    !envelope && proxied && b.relay
+      ? relayRequests({ deps: b.deps, server: b.server, context: c, ctx, signal })
+      : undefined;
+  const live = await liveCall(c, b.deps, ctx, { name, relay });
   const call = toolCall(c, { id: ctx.mcpReq.id, name, args }, signal, {
     live,
-    multiRound: envelope && isProxiedTool(c.caller.loaded, name) ? multiRoundOf(ctx, envelope) : undefined,
+    multiRound: envelope && proxied ? multiRoundOf(ctx, envelope) : undefined,
+    relay: relay ? b.relay : undefined,
     urlElicitation: urlElicitationOf(b, c, ctx, envelope),
     confirmation: envelope
       ? modernConfirmation(ctx, envelope)
@@ -236,7 +299,7 @@ export class EdgeMcpHandler {
   constructor(deps: ToolCallDeps, opts: EdgeMcpHandlerOptions) {
     this.deps = deps;
     this.opts = opts;
-    this.serverOptions = { version: opts.version, toolsListTtlMs: opts.toolsListTtlMs };
+    this.serverOptions = { version: opts.version, toolsListTtlMs: opts.toolsListTtlMs, tasks: opts.tasks };
     // `auto`: a JSON body, upgraded to an SSE stream only when the call sends progress or log messages.
     const handler = createMcpHandler((ctx) => buildServer(callContext(ctx.authInfo), deps, this.serverOptions), {
       legacy: 'reject',
@@ -283,7 +346,12 @@ export class EdgeMcpHandler {
 
   /** The server's catalog changed: its open 2026-07-28 listen streams get `notifications/tools/list_changed`. */
   toolsChanged(serverId: string): number {
-    return this.bus.publishTo(serverId, { kind: 'tools_list_changed' });
+    // A new catalog version may change any list an attached external server feeds (its prompts, its resources):
+    // each stream hears the kinds it listens for, and a client re-lists on a change that changed nothing.
+    const sent = this.bus.publishTo(serverId, { kind: 'tools_list_changed' });
+    this.bus.publishTo(serverId, { kind: 'prompts_list_changed' });
+    this.bus.publishTo(serverId, { kind: 'resources_list_changed' });
+    return sent;
   }
 
   /**
@@ -330,13 +398,17 @@ export class EdgeMcpHandler {
   private async serveLegacy(req: AuthedRequest, res: Response, caller: Caller): Promise<void> {
     const body = req.body as RequestMessage;
     const sessionId = req.get('mcp-session-id');
+    // Durable tasks (ADR 0040): Tasks methods and a tools/call asking for a task, answered by the edge itself.
+    if (this.opts.tasks && isLegacyTaskRequest(body))
+      return serveLegacyTask(this.opts.tasks, res, edgeCallContext(req, caller, sessionId), body!);
     const initialize = body?.method === 'initialize';
     if (initialize) await this.initialize(req, res, caller);
     // JSON answers unless the call may send notifications before its result (progress asked for, or
     // a proxied MCP server's log messages at the session's level): then an SSE stream.
     const isCall = body?.method === 'tools/call';
-    const logLevel = isCall && sessionId ? await this.sessionLogLevel(caller, sessionId, body.params?.name) : undefined;
-    const stream = (isCall && body.params?._meta?.progressToken !== undefined) || logLevel !== undefined;
+    const { logLevel, relay } =
+      isCall && sessionId ? await this.sessionCallState(caller, sessionId, body.params?.name) : {};
+    const stream = (isCall && body.params?._meta?.progressToken !== undefined) || logLevel !== undefined || !!relay;
     const ctx = edgeCallContext(req, caller, initialize ? undefined : sessionId, logLevel);
     const connection = this.connectionSignal(res, ctx, body);
     const plain = stream || this.opts.fastPath === false ? undefined : plainToolsCall(req, body, caller.loaded);
@@ -349,7 +421,7 @@ export class EdgeMcpHandler {
     // A call of a tool marked `confirm` may send its person's confirmation request first: an SSE stream too.
     const streamed =
       stream || (isCall && callNeedsConfirmation(caller.loaded, body.params?.name, body.params?.arguments));
-    const server = buildServer(ctx, this.deps, { ...this.serverOptions, connection, streamed });
+    const server = buildServer(ctx, this.deps, { ...this.serverOptions, connection, streamed, relay });
     const transport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
       enableJsonResponse: !streamed,
@@ -378,6 +450,13 @@ export class EdgeMcpHandler {
         .declare(callerSessionScope(caller, issued))
         .catch((err: unknown) => this.deps.log.warn({ err }, 'URL-mode elicitation of a session not remembered'));
     }
+    const relayed = relayCapabilitiesOf(capabilities);
+    if (this.deps.relayCapabilities && relayed) {
+      // Not remembered: external servers' requests during this session's calls are not relayed (they get an error).
+      await this.deps.relayCapabilities
+        .declare(callerSessionScope(caller, issued), relayed)
+        .catch((err: unknown) => this.deps.log.warn({ err }, 'sampling / elicitation of a session not remembered'));
+    }
     if (this.deps.formElicitations && declaresFormElicitation(capabilities)) {
       // Not remembered: calls of tools marked `confirm` are refused (this client cannot be asked).
       await this.deps.formElicitations
@@ -386,10 +465,22 @@ export class EdgeMcpHandler {
     }
   }
 
-  /** A session's log level, for a call of a proxied tool (the only tools that relay log messages). */
-  private async sessionLogLevel(caller: Caller, sessionId: string, tool: unknown): Promise<LogLevel | undefined> {
-    if (!this.deps.logLevels || typeof tool !== 'string' || !isProxiedTool(caller.loaded, tool)) return undefined;
-    return this.deps.logLevels.get(callerSessionScope(caller, sessionId)).catch(() => undefined);
+  /**
+   * A session's log level and declared sampling / elicitation, for a call of a proxied tool (the only tools that relay
+   * log messages and requests): two GETs in parallel, never for other tools.
+   */
+  private async sessionCallState(
+    caller: Caller,
+    sessionId: string,
+    tool: unknown,
+  ): Promise<{ logLevel?: LogLevel | undefined; relay?: RelayCapabilities | undefined }> {
+    if (typeof tool !== 'string' || !isProxiedTool(caller.loaded, tool)) return {};
+    const scope = callerSessionScope(caller, sessionId);
+    const [logLevel, relay] = await Promise.all([
+      this.deps.logLevels?.get(scope).catch(() => undefined),
+      this.deps.relayCapabilities?.get(scope).catch(() => undefined),
+    ]);
+    return { logLevel, relay };
   }
 
   /**

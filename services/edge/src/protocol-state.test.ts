@@ -138,7 +138,7 @@ describe('ElicitationReplies', () => {
       const never = here.wait(other, AbortSignal.timeout(200), 5_000);
       await elsewhere.reply(key, { result: { action: 'accept', content: {} } });
       expect(await waiting).toEqual({ result: { action: 'accept', content: {} } });
-      await expect(never).rejects.toThrow('ended before the person answered');
+      await expect(never).rejects.toThrow('ended before the answer came');
       expect(here.size).toBe(0);
       expect(here.onMessage(JSON.stringify([key, { result: { action: 'decline' } }]))).toBe(false); // taken once
       expect(here.onMessage('not json')).toBe(false);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { redisKeys } from '@toolplane/contracts';
+import { redisKeys, type ToolInvokeJob } from '@toolplane/contracts';
+import { PublishedReplies, type PublishedReply } from '@toolplane/queue';
 import type { Redis } from 'ioredis';
 
 /**
@@ -123,6 +124,42 @@ export class SessionFormElicitation {
   }
 }
 
+/** What a 2025-era client declared for requests a server sends during a call (the job's `relay`). */
+export type RelayCapabilities = NonNullable<ToolInvokeJob['relay']>;
+
+/** The sampling and elicitation capabilities of an `initialize`, if it declares either. */
+export function relayCapabilitiesOf(capabilities: unknown): RelayCapabilities | undefined {
+  const c = capabilities as { sampling?: unknown; elicitation?: unknown } | null | undefined;
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  const out: RelayCapabilities = {
+    ...(isObject(c?.sampling) ? { sampling: c.sampling } : {}),
+    ...(isObject(c?.elicitation) ? { elicitation: c.elicitation } : {}),
+  };
+  return out.sampling || out.elicitation ? out : undefined;
+}
+
+/**
+ * 2025-11-25 sampling and elicitation per session, for external MCP servers' requests during a call: read with the
+ * session's log level, only for calls of proxied tools.
+ */
+export class SessionRelayCapabilities {
+  private readonly values: SessionValue;
+
+  constructor(redis: Redis, prefix: string, ttlSeconds = 24 * 3600) {
+    this.values = new SessionValue(redis, redisKeys(prefix).mcpRelayCapabilities, ttlSeconds);
+  }
+
+  declare(scope: string, capabilities: RelayCapabilities): Promise<void> {
+    return this.values.set(scope, JSON.stringify(capabilities));
+  }
+
+  async get(scope: string): Promise<RelayCapabilities | undefined> {
+    const raw = await this.values.get(scope);
+    return raw ? relayCapabilitiesOf(JSON.parse(raw)) : undefined;
+  }
+}
+
 /**
  * How a caller that declared MCP URL-mode elicitation is asked to open a person's connect link: `error` (2025-11-25:
  * the URL-elicitation-required error, -32042) or `input_required` (2026-07-28: an `input_required` result).
@@ -194,10 +231,7 @@ export class CancelRegistry {
 }
 
 /** A client's answer to an `elicitation/create`: its JSON-RPC `result` (`{ action, content }`), or its `error`. */
-export interface ElicitationReply {
-  readonly result?: unknown;
-  readonly error?: unknown;
-}
+export type ElicitationReply = PublishedReply;
 
 /**
  * Answers of 2025-era clients to the `elicitation/create` requests the edge sends on a call's stream. Stateless
@@ -205,71 +239,12 @@ export interface ElicitationReply {
  * one waiting for it resumes. A key names the caller, its server, its session and the request's id (one the edge
  * made), so only the session that was asked can answer.
  */
-export class ElicitationReplies {
-  private readonly waiting = new Map<string, (reply: ElicitationReply) => void>();
-  private readonly redis: Redis;
-  readonly channel: string;
-
+export class ElicitationReplies extends PublishedReplies {
   constructor(redis: Redis, prefix: string) {
-    this.redis = redis;
-    this.channel = redisKeys(prefix).mcpElicitationReply;
+    super(redis, redisKeys(prefix).mcpElicitationReply);
   }
 
   static key(clientId: string, serverId: string, sessionId: string, requestId: string | number): string {
     return JSON.stringify([clientId, serverId, sessionId, requestId]);
-  }
-
-  /**
-   * The answer for `key`, once some edge hears it; rejects when `signal` aborts (the caller went away) or after
-   * `timeoutMs`. Register before the request is sent: an answer published earlier is not kept.
-   */
-  wait(key: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<ElicitationReply> {
-    return new Promise((resolve, reject) => {
-      const end = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', aborted);
-        if (this.waiting.get(key) === answered) this.waiting.delete(key);
-      };
-      const answered = (reply: ElicitationReply) => {
-        end();
-        resolve(reply);
-      };
-      const aborted = () => {
-        end();
-        reject(new Error('the call ended before the person answered'));
-      };
-      const timer = setTimeout(() => {
-        end();
-        reject(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`));
-      }, timeoutMs);
-      if (signal?.aborted) return aborted();
-      signal?.addEventListener('abort', aborted, { once: true });
-      this.waiting.set(key, answered);
-    });
-  }
-
-  /** Tells every edge (this one included) of an answer. */
-  async reply(key: string, reply: ElicitationReply): Promise<void> {
-    await this.redis.publish(this.channel, JSON.stringify([key, reply]));
-  }
-
-  /** A message on the reply channel: whether a call waiting here took it. */
-  onMessage(message: string): boolean {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(message);
-    } catch {
-      return false;
-    }
-    if (!Array.isArray(parsed) || typeof parsed[0] !== 'string') return false;
-    const waiter = this.waiting.get(parsed[0]);
-    const reply = parsed[1] as ElicitationReply | null | undefined;
-    if (!waiter || typeof reply !== 'object' || reply === null) return false;
-    waiter(reply);
-    return true;
-  }
-
-  get size(): number {
-    return this.waiting.size;
   }
 }

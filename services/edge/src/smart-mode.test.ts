@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { CatalogTool } from '@toolplane/contracts';
-import { ToolSearch } from './smart-mode.ts';
+import { neededConnections, ToolSearch } from './smart-mode.ts';
 
 function tool(name: string, description: string, params: Record<string, string> = {}): CatalogTool {
   return {
@@ -75,5 +75,42 @@ describe('ToolSearch (BM25 over names, descriptions and parameters)', () => {
     expect(hits.length).toBeGreaterThan(2);
     for (let i = 1; i < hits.length; i++) expect(hits[i - 1]!.score).toBeGreaterThanOrEqual(hits[i]!.score);
     expect(search.search('create', 2)).toHaveLength(2);
+  });
+});
+
+describe('neededConnections of a workflow tool', () => {
+  const personAuth = {
+    kind: 'oauth2_authorization_code',
+    authorizeUrl: 'https://p.example/authorize',
+    tokenUrl: 'https://p.example/token',
+    scopes: [],
+    clientId: 'client_id',
+    clientSecret: 'client_secret',
+  };
+  const workflow = {
+    tool: { name: 'agenda', description: '', inputSchema: { type: 'object' } },
+    plan: {
+      kind: 'workflow',
+      deploymentId: 'd1',
+      workflowId: 'agenda',
+      secretNames: { TOKEN: 'ws/w1/servers/s1/secrets/TOKEN' },
+      // A source bound to instance i1 whose step sends a person's token, and a tool step on instance i2's.
+      ir: { workflows: [{ steps: [{ target: { kind: 'http', source: 'cal', credentials: { auth: personAuth } } }] }] },
+      connectors: { cal: { instanceId: 'i1', secrets: { client_id: 'ws/w1/connector-instances/i1/client_id' } } },
+      tools: {
+        'toolplane:mcp_servers/mail/tools/inbox': {
+          name: 'inbox',
+          plan: { ...tool('inbox', '').plan, auth: { ...personAuth, connection: 'ws/w1/users/{user}/oauth/i2' } },
+        },
+      },
+    },
+  } as unknown as CatalogTool;
+
+  it("lists its secrets and the people's accounts its steps use (a source's, then a called tool's)", () => {
+    expect(neededConnections(workflow, 's1').map((n) => [n.kind, n.id, n.connection])).toEqual([
+      ['workflow_secret', 'TOKEN', undefined],
+      ['oauth_account', 'i1', 'ws/w1/users/{user}/oauth/i1'],
+      ['oauth_account', 'i2', 'ws/w1/users/{user}/oauth/i2'],
+    ]);
   });
 });

@@ -26,6 +26,41 @@ export interface NeededConnection {
   connection?: string;
 }
 
+/** A person's own account, by its connection's template (`{user}` for the user's id). */
+function accountNeed(connection: string): NeededConnection[] {
+  const id = userSecrets.parseOauth(connection)?.instanceId;
+  return id ? [{ marker: `oauth:${id}`, kind: 'oauth_account', id, connection }] : [];
+}
+
+type WorkflowPlanOf = Extract<CatalogTool['plan'], { kind: 'workflow' }>;
+
+/**
+ * The people's own accounts a workflow's steps use: those of its sources bound to a connector instance whose operations
+ * a step calls with a person's token, then those of the tools its steps call (docs/adr/0039); the worker's connect
+ * link for the workflow connects the first.
+ */
+function workflowAccounts(plan: WorkflowPlanOf): NeededConnection[] {
+  const out: NeededConnection[] = [];
+  const add = (connection: string) => {
+    for (const n of accountNeed(connection)) if (!out.some((o) => o.marker === n.marker)) out.push(n);
+  };
+  const workflows = (plan.ir as { workflows?: { steps?: { target?: Record<string, unknown> }[] }[] }).workflows ?? [];
+  for (const wf of workflows)
+    for (const step of wf.steps ?? []) {
+      const target = step.target;
+      const auth = (target?.credentials as { auth?: { kind?: string } } | undefined)?.auth;
+      const bound = typeof target?.source === 'string' ? plan.connectors?.[target.source] : undefined;
+      // The workspace, from the instance's own credential names (`ws/<workspace>/connector-instances/…`).
+      const workspace = /^ws\/([^/]+)\//.exec(Object.values(bound?.secrets ?? {})[0] ?? '')?.[1];
+      if (auth?.kind === 'oauth2_authorization_code' && bound && workspace)
+        add(userSecrets.oauth(workspace, '{user}', bound.instanceId));
+    }
+  for (const step of Object.values(plan.tools ?? {}))
+    if (step.plan.kind === 'http' && step.plan.auth?.kind === 'oauth2_authorization_code' && step.plan.auth.connection)
+      add(step.plan.auth.connection);
+  return out;
+}
+
 /** The connections a user needs for a tool: their credentials for each kind (none when the shared ones are not credentials). */
 export function neededConnections(tool: CatalogTool, serverId: string): NeededConnection[] {
   const plan = tool.plan;
@@ -47,21 +82,21 @@ export function neededConnections(tool: CatalogTool, serverId: string): NeededCo
     ];
   }
   if (plan.kind === 'workflow')
-    return Object.keys(plan.secretNames).map((name) => ({
-      marker: `secret:${name}`,
-      kind: 'workflow_secret',
-      id: name,
-      call: (u) => ({
-        method: 'PUT',
-        path: `/api/v1/external_users/${user(u)}/secrets/${name}`,
-        body: { value: `<${name}>` },
-      }),
-    }));
+    return [
+      ...Object.keys(plan.secretNames).map((name): NeededConnection => ({
+        marker: `secret:${name}`,
+        kind: 'workflow_secret',
+        id: name,
+        call: (u) => ({
+          method: 'PUT',
+          path: `/api/v1/external_users/${user(u)}/secrets/${name}`,
+          body: { value: `<${name}>` },
+        }),
+      })),
+      ...workflowAccounts(plan),
+    ];
   // The person's own account (ADR 0027): connected with a connect link, not with credentials pushed by the app.
-  if (plan.auth?.kind === 'oauth2_authorization_code' && plan.auth.connection) {
-    const id = userSecrets.parseOauth(plan.auth.connection)?.instanceId;
-    return id ? [{ marker: `oauth:${id}`, kind: 'oauth_account', id, connection: plan.auth.connection }] : [];
-  }
+  if (plan.auth?.kind === 'oauth2_authorization_code' && plan.auth.connection) return accountNeed(plan.auth.connection);
   const template = Object.values(plan.userSecrets ?? {})[0];
   const instance = template ? /connector-instances\/([^/]+)\//.exec(template)?.[1] : undefined;
   if (!instance) return [];

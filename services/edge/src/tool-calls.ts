@@ -14,7 +14,7 @@ import {
 } from '@toolplane/contracts';
 import { AppError, toAppError, type ErrorCode } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
-import type { ExecutionRecordSink, InvocationClient } from '@toolplane/queue';
+import type { ExecutionRecordSink, InvocationClient, PublishedReplies } from '@toolplane/queue';
 import { inputRequired, UrlElicitationRequiredError } from '@modelcontextprotocol/server';
 import {
   attr,
@@ -46,6 +46,7 @@ import type {
   CancelRegistry,
   ElicitationReplies,
   SessionFormElicitation,
+  SessionRelayCapabilities,
   SessionLogLevels,
   SessionUrlElicitation,
   UrlElicitationMode,
@@ -69,6 +70,10 @@ export interface ToolCallDeps {
   formElicitations?: SessionFormElicitation;
   /** 2025-era answers to the edge's `elicitation/create`, heard by any edge (absent: such sessions cannot be asked). */
   elicitationReplies?: ElicitationReplies;
+  /** 2025-era sampling and elicitation declared per session, relayed to external MCP servers (absent: not relayed). */
+  relayCapabilities?: SessionRelayCapabilities;
+  /** Where a caller's answer to a relayed request goes (the worker waiting for it). */
+  relayReplies?: PublishedReplies;
   /** How long a call waits for a person's answer (default 10 minutes): then it is cancelled. */
   confirmTimeoutMs?: number;
   /**
@@ -118,6 +123,8 @@ export interface ToolCall {
   readonly request: RequestFacts;
   /** 2026-07-28 callers of external MCP tools: their multi-round-trip fields and capabilities (job `multiRound`). */
   readonly multiRound?: ToolInvokeJob['multiRound'];
+  /** 2025-era callers of external MCP tools: the sampling / elicitation their session declared (job `relay`). */
+  readonly relay?: ToolInvokeJob['relay'];
   /**
    * Whether (and how) the caller declared URL-mode elicitation: asked only when the call comes back
    * `connection.required` with a connect link. Absent or undefined: the tool error carrying the link.
@@ -131,6 +138,14 @@ export interface ToolCall {
   readonly source?: SourceRequest | undefined;
   /** The calling API key's name, for audit events only. */
   readonly keyName?: string | undefined;
+  /** The call runs as a durable task (tasks.ts, ADR 0040): its job is the task's, and settles its record. */
+  readonly task?: TaskBinding | undefined;
+}
+
+/** A task's part in its call: the task, and the invocation (job id, execution lease) of the round that runs now. */
+export interface TaskBinding {
+  readonly id: string;
+  readonly invocationId: string;
 }
 
 /** What the MCP layer read of a `tools/call` message (`plainToolsCall` gives exactly this). */
@@ -144,10 +159,12 @@ export interface ToolCallMessage {
 export interface ToolCallExtras {
   live?: LiveCall | undefined;
   multiRound?: ToolInvokeJob['multiRound'];
+  relay?: ToolInvokeJob['relay'];
   urlElicitation?: ToolCall['urlElicitation'];
   confirmation?: ConfirmationAsker | undefined;
   /** The message's own trace context (`_meta.traceparent`), which wins over the HTTP request's. */
   trace?: TraceFacts | undefined;
+  task?: TaskBinding | undefined;
 }
 
 /** The one place a `ToolCall` is made: a message of the request `ctx` resolved, whole (every field set). */
@@ -169,11 +186,13 @@ export function toolCall(
     live: extras?.live,
     request: ctx.request,
     multiRound: extras?.multiRound,
+    relay: extras?.relay,
     urlElicitation: extras?.urlElicitation,
     conditions: caller.conditions,
     confirmation: extras?.confirmation,
     source: ctx.source,
     keyName: caller.keyName,
+    task: extras?.task,
   };
 }
 
@@ -587,7 +606,7 @@ async function confirmCall(
 async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Promise<ToolOutcome> {
   const { loaded, principal, arguments: input, signal, live, request } = call;
   const name = tool.def.name;
-  const invocationId = randomUUID();
+  const invocationId = call.task?.invocationId ?? randomUUID();
   const refused = edgeRefusal(deps, call, tool, invocationId);
   if (refused) return refused;
   // A person accepts first (nothing is enqueued before); a tool not marked `confirm` pays this check only.
@@ -626,7 +645,9 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
         ...(callerToken ? { callerToken } : {}),
         ...(upstreamAuthorization ? { upstreamAuthorization } : {}),
         ...(call.multiRound ? { multiRound: call.multiRound } : {}),
+        ...(call.relay ? { relay: call.relay } : {}),
         serializedResult: true,
+        ...(call.task ? { task: { id: call.task.id } } : {}),
       },
       signal,
       producer === noopSpan ? undefined : (err) => endSpan(producer, err),

@@ -6,7 +6,14 @@ import type { Logger } from '@toolplane/logger';
 import { createLogger } from '@toolplane/logger';
 import { logMixin, observeQueueDepth } from '@toolplane/telemetry';
 import { DataPlaneTask, queueNames, redisKeys, ServerIdentitySettings, ToolInvokeJob } from '@toolplane/contracts';
-import { coalesceWrites, ExecutionRecordSink, ReplyingConsumer, toolReplyMessage } from '@toolplane/queue';
+import {
+  coalesceWrites,
+  ExecutionRecordSink,
+  PublishedReplies,
+  ReplyingConsumer,
+  TaskRecords,
+  toolReplyMessage,
+} from '@toolplane/queue';
 import {
   AwsSecretsReader,
   AwsSecretsWriter,
@@ -30,6 +37,7 @@ import { configureUpstreamConnections, type HttpLimits } from './http-operation.
 import { createAbandonedJobHandler, createToolInvocationProcessor, RunningInvocations } from './processor.ts';
 import { requestCredentialOpener } from './request-credentials.ts';
 import { SecretResolver } from './secret-resolver.ts';
+import { withTaskResults } from './task-results.ts';
 import { peopleTokensOnly, UserTokenKeeper } from './user-tokens.ts';
 
 export interface WorkerDeps {
@@ -88,8 +96,9 @@ interface Core {
   keys: ReturnType<typeof redisKeys>;
   running: RunningInvocations;
   debug: DebugSessions;
-  /** The subscriber connection: credential updates, cancellations, debug sessions. */
+  /** The subscriber connection: credential updates, cancellations, debug sessions, relayed answers. */
   events: Redis;
+  relayReplies: PublishedReplies;
 }
 
 /** Every upstream request of this process goes through the outbound guard (SSRF policy). */
@@ -129,17 +138,33 @@ function openCore(env: WorkerEnv, log: Logger, secrets: SecretsReader): Core {
     maxEntries: env.PLAN_CACHE_MAX,
   });
   const events = redis.duplicate();
-  const core: Core = { env, log, secrets, redis, records, httpLimits, resolver, keys, running, debug, events };
+  // Callers' answers to requests external MCP servers send during calls, relayed by the edges.
+  const relayReplies = new PublishedReplies(redis, keys.mcpRelayReply);
+  const core: Core = {
+    env,
+    log,
+    secrets,
+    redis,
+    records,
+    httpLimits,
+    resolver,
+    keys,
+    running,
+    debug,
+    events,
+    relayReplies,
+  };
   listenForEvents(core);
   return core;
 }
 
-function listenForEvents({ log, redis, events, keys, running, debug, resolver }: Core): void {
+function listenForEvents({ log, redis, events, keys, running, debug, resolver, relayReplies }: Core): void {
   // Both reconnect by themselves; an outage shows in /readyz.
   redis.on('error', () => undefined);
   events.on('error', () => undefined);
   events.on('message', (channel: string, message: string) => {
     if (channel === keys.cancel) running.cancel(message);
+    else if (channel === keys.mcpRelayReply) relayReplies.onMessage(message);
     else if (channel === keys.debugSessionChanged) {
       debug.invalidate(message);
       log.debug({ serverId: message }, 'debug session changed; cached state dropped');
@@ -210,6 +235,7 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
       : {}),
     userTokens,
     connectLinks,
+    relayReplies: core.relayReplies,
   });
 }
 
@@ -249,6 +275,7 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
   const { leases, plans, userTokens, connectLinks } = clients;
   const processor = buildProcessor(core, clients);
   const common = consumerCommon(core);
+  const taskRecords = new TaskRecords(redis, env.REDIS_PREFIX);
   const consumer = new ReplyingConsumer({
     redis,
     prefix: env.REDIS_PREFIX,
@@ -256,9 +283,10 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
     concurrency: env.WORKER_CONCURRENCY,
     fetchers: env.WORKER_FETCHERS,
     job: ToolInvokeJob,
-    handle: processor,
+    // Durable tasks (ADR 0040): a task's job settles its task record; plain calls pass through unchanged.
+    handle: withTaskResults(processor, taskRecords, log),
     message: toolReplyMessage,
-    onAbandoned: createAbandonedJobHandler({ leases, plans, records, log }),
+    onAbandoned: withTaskResults(createAbandonedJobHandler({ leases, plans, records, log }), taskRecords, log, false),
     ...common,
   });
   observeQueueDepth(queueNames.toolInvocations, () => consumer.jobCounts());
@@ -312,7 +340,7 @@ async function start(parts: Parts): Promise<void> {
   const { core, consumers, live } = parts;
   const { env, log, events, keys } = core;
   const { consumer, tasks } = consumers;
-  await events.subscribe(keys.secretsChanged, keys.cancel, keys.debugSessionChanged);
+  await events.subscribe(keys.secretsChanged, keys.cancel, keys.debugSessionChanged, keys.mcpRelayReply);
   consumer.start();
   tasks.start();
   await Promise.all([consumer.waitUntilReady(), tasks.waitUntilReady()]);

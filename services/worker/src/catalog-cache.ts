@@ -1,4 +1,4 @@
-import { Catalog, redisKeys, type CatalogTool } from '@toolplane/contracts';
+import { Catalog, redisKeys, type CatalogTool, type ExternalFeatures } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 
@@ -9,7 +9,7 @@ import { LRUCache } from 'lru-cache';
  * recently used evicted first (lru-cache, ADR 0014).
  */
 export class PlanCache {
-  private readonly byVersion: LRUCache<string, Map<string, CatalogTool>>;
+  private readonly byVersion: LRUCache<string, VersionPlans>;
   private readonly keys;
 
   private readonly redis: Redis;
@@ -19,16 +19,37 @@ export class PlanCache {
     this.byVersion = new LRUCache({ max: maxEntries });
   }
 
-  async get(serverId: string, version: number, tool: string): Promise<CatalogTool | undefined> {
+  get(serverId: string, version: number, tool: string): Promise<CatalogTool | undefined> {
+    // The hot path: a cached version answers without another async step.
+    const hit = this.byVersion.get(`${serverId}:${version}`);
+    if (hit) return Promise.resolve(hit.tools.get(tool));
+    return this.load(serverId, version).then((plans) => plans?.tools.get(tool));
+  }
+
+  /** An attached external MCP server's features (where it is, its header secrets) in one catalog version. */
+  async external(serverId: string, version: number, server: string): Promise<ExternalFeatures | undefined> {
+    return (await this.load(serverId, version))?.external.get(server);
+  }
+
+  private async load(serverId: string, version: number): Promise<VersionPlans | undefined> {
     const id = `${serverId}:${version}`;
-    let tools = this.byVersion.get(id);
-    if (!tools) {
+    let plans = this.byVersion.get(id);
+    if (!plans) {
       const raw = await this.redis.get(this.keys.catalogVersion(serverId, version));
       if (!raw) return undefined;
       const catalog = Catalog.parse(JSON.parse(raw));
-      tools = new Map(catalog.tools.map((t) => [t.tool.name, t]));
-      this.byVersion.set(id, tools);
+      plans = {
+        tools: new Map(catalog.tools.map((t) => [t.tool.name, t])),
+        external: new Map((catalog.external ?? []).map((e) => [e.server, e])),
+      };
+      this.byVersion.set(id, plans);
     }
-    return tools.get(tool);
+    return plans;
   }
+}
+
+/** One catalog version's plans: its tools by name, its external servers' features by server name. */
+interface VersionPlans {
+  tools: Map<string, CatalogTool>;
+  external: Map<string, ExternalFeatures>;
 }

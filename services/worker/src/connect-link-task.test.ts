@@ -112,6 +112,28 @@ describe('oauth.connect_link', () => {
   });
 });
 
+describe('oauth.connect_link for a workflow whose step calls a tool of a person’s account', () => {
+  const workflow = {
+    tool: { name: 'agenda', inputSchema: { type: 'object' } },
+    plan: {
+      kind: 'workflow',
+      deploymentId: 'd1',
+      workflowId: 'agenda',
+      ir: { workflows: [] },
+      secretNames: {},
+      tools: { 'toolplane:mcp_servers/calendar/tools/my_events': { name: 'my_events', plan: personTool.plan } },
+    },
+  } as unknown as CatalogTool;
+
+  it("links the tool's connection, bound to the workflow tool (which a later exchange honours)", async () => {
+    const { handle, made } = handler({ tools: { agenda: workflow } });
+    expect(await handle(task({ tool: 'agenda' }))).toMatchObject({ url: 'https://cp.example/connect/tok1' });
+    expect(made).toEqual([
+      expect.objectContaining({ tool: 'agenda', connection: 'ws/w1/users/u1/oauth/i1', clientId: 'app-id' }),
+    ]);
+  });
+});
+
 /** `oauth.exchange`: a link's code is exchanged only for the connection of the person and workspace it names. */
 function exchangeHandler() {
   const connected: string[] = [];

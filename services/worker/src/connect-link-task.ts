@@ -1,14 +1,15 @@
 import type { OAuthConnectLinkJob, OAuthConnectLinkResult } from '@toolplane/contracts';
 import { UserError } from '@toolplane/errors';
 import type { PlanCache } from './catalog-cache.ts';
-import { connectLinkFor, isOwnConnection, oauthAppOf, type ConnectLinks } from './connect-links.ts';
+import { connectLinkFor, isOwnConnection, oauthAppOf, personAccounts, type ConnectLinks } from './connect-links.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 
 /**
  * `oauth.connect_link`: a connect link for a person's own account, asked by the edge (SMART `connect`) without a
- * call (ADR 0027). The plan of the named catalog version decides the connection and the OAuth app, as for a call,
- * and the connection must be the task's person's, in the task's workspace. Only a worker makes links: they name the
- * app's client id, read from the secrets store. The edge gets the URL only; the link's binding stays in Redis.
+ * call (ADR 0027); for a workflow tool, the first account its steps use (ADR 0039). The plan of the named catalog
+ * version decides the connection and the OAuth app, as for a call, and the connection must be the task's person's, in
+ * the task's workspace. Only a worker makes links: they name the app's client id, read from the secrets store. The
+ * edge gets the URL only; the link's binding stays in Redis.
  */
 export function createConnectLinkHandler(deps: { plans: PlanCache; secrets: SecretResolver; links: ConnectLinks }) {
   return async (task: OAuthConnectLinkJob): Promise<OAuthConnectLinkResult> => {
@@ -19,14 +20,14 @@ export function createConnectLinkHandler(deps: { plans: PlanCache; secrets: Secr
       ...outcome,
     });
     const plan = (await deps.plans.get(task.serverId, task.catalogVersion, task.tool))?.plan;
-    if (plan?.kind !== 'http' || plan.auth?.kind !== 'oauth2_authorization_code' || !plan.auth.connection)
-      return answer({ error: 'not_an_account_tool' });
-    const auth = plan.auth;
-    const connection = auth.connection!.replace('{user}', task.userId);
+    // A workflow's: the first account its steps use (a connector source's, or a tool's a step calls).
+    const account = personAccounts(plan, task.workspaceId, task.userId)[0];
+    if (!account) return answer({ error: 'not_an_account_tool' });
+    const { auth, connection } = account;
     if (!isOwnConnection(connection, task.workspaceId, task.userId)) return answer({ error: 'invalid_task' });
     let clientId: string;
     try {
-      ({ clientId } = await oauthAppOf(deps.secrets, plan, auth));
+      ({ clientId } = await oauthAppOf(deps.secrets, account, auth));
     } catch (err) {
       if (err instanceof UserError) return answer({ error: 'app_credentials_missing' });
       throw err;

@@ -78,27 +78,50 @@ export function workflowPersonAuths(plan: Pick<WorkflowPlan, 'ir'>): Map<string,
   return out;
 }
 
+/** A person's own account a tool's call may need: its auth, the secret names of the app's credentials, its connection. */
+export interface PersonAccount {
+  auth: PersonAuth;
+  secrets: Record<string, string>;
+  /** The person's connection (a secret name). */
+  connection: string;
+}
+
+/** An HTTP plan's person's account for `userId`, if its scheme is one (and it was compiled with its connection). */
+function httpAccount(plan: HttpOperationPlan, userId: string): PersonAccount | undefined {
+  if (plan.auth?.kind !== 'oauth2_authorization_code' || !plan.auth.connection) return undefined;
+  return { auth: plan.auth, secrets: plan.secrets, connection: plan.auth.connection.replace('{user}', userId) };
+}
+
+/**
+ * The people's own accounts a tool's call uses for `userId`, in order: an HTTP tool's own; a workflow's, those of its
+ * sources bound to a connector instance whose steps use one, then those of the tools its steps call (docs/adr/0039).
+ */
+export function personAccounts(plan: ExecutionPlan | undefined, workspaceId: string, userId: string): PersonAccount[] {
+  if (plan?.kind === 'http') return [httpAccount(plan, userId)].filter((a) => a !== undefined);
+  if (plan?.kind !== 'workflow') return [];
+  const out: PersonAccount[] = [];
+  for (const [source, auth] of workflowPersonAuths(plan)) {
+    const bound = plan.connectors?.[source];
+    if (bound)
+      out.push({ auth, secrets: bound.secrets, connection: userSecrets.oauth(workspaceId, userId, bound.instanceId) });
+  }
+  for (const step of Object.values(plan.tools ?? {})) {
+    const account = step.plan.kind === 'http' ? httpAccount(step.plan, userId) : undefined;
+    if (account && !out.some((a) => a.connection === account.connection)) out.push(account);
+  }
+  return out;
+}
+
 /**
  * The person's-account auth a connect link's tool uses for the link's connection, with the secret names of the app's
- * credentials: an HTTP tool's own, or a workflow's source bound to the link's connector instance. Undefined when the
- * tool (in that catalog version) has none for that connection: the link is not honoured.
+ * credentials: an HTTP tool's own, or a workflow's (a source bound to the link's connector instance, a tool a step
+ * calls). Undefined when the tool (in that catalog version) has none for that connection: the link is not honoured.
  */
 function linkedAuth(
   plan: ExecutionPlan | undefined,
   link: ConnectLink,
 ): { auth: PersonAuth; secrets: Record<string, string> } | undefined {
-  if (plan?.kind === 'http') {
-    if (plan.auth?.kind !== 'oauth2_authorization_code') return undefined;
-    if (plan.auth.connection?.replace('{user}', link.userId) !== link.connection) return undefined;
-    return { auth: plan.auth, secrets: plan.secrets };
-  }
-  if (plan?.kind !== 'workflow') return undefined;
-  for (const [source, auth] of workflowPersonAuths(plan)) {
-    const bound = plan.connectors?.[source];
-    if (bound && userSecrets.oauth(link.workspaceId, link.userId, bound.instanceId) === link.connection)
-      return { auth, secrets: bound.secrets };
-  }
-  return undefined;
+  return personAccounts(plan, link.workspaceId, link.userId).find((a) => a.connection === link.connection);
 }
 
 /** What a call's person's token needs to know of the call: who it runs for, and the tool a connect link names. */

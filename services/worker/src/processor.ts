@@ -30,7 +30,7 @@ import {
 import type { PlanCache } from './catalog-cache.ts';
 import { buildRequest, errorResult, sendRequest, toToolResult, type HttpLimits } from './http-operation.ts';
 import { rateLimitMessage, RateLimitedError, type RateLimits } from './rate-limits.ts';
-import type { ExecutionRecordSink, ReceivedJob } from '@toolplane/queue';
+import type { ExecutionRecordSink, PublishedReplies, ReceivedJob } from '@toolplane/queue';
 import {
   attr,
   currentTraceIds,
@@ -49,11 +49,13 @@ import {
 } from '@toolplane/telemetry';
 import { redactSecrets, sentSecretForms } from './redact.ts';
 import { perRequestCredentials, type RequestCredentialOpener } from './request-credentials.ts';
-import { callRemoteTool, externalHeaders, RemoteRequestError, RemoteTimeoutError } from './remote-tools.ts';
+import { callRemoteTool, RemoteRequestError, RemoteTimeoutError } from './remote-tools.ts';
+import { mcpHeaders, relayOf, runMcpRequest, type McpRequestRun } from './external-mcp.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 import { oauthAppOf, personToken, type ConnectLinks, type PersonAuth } from './connect-links.ts';
 import { ConnectionRequiredError, type UserTokenKeeper } from './user-tokens.ts';
-import { runWorkflowTool, WorkflowStopped } from './workflow-runner.ts';
+import { stepRunner } from './tool-steps.ts';
+import { runWorkflowTool, WorkflowStopped, type WorkflowCall } from './workflow-runner.ts';
 
 export interface ProcessorDeps {
   plans: PlanCache;
@@ -77,6 +79,8 @@ export interface ProcessorDeps {
   userTokens?: UserTokenKeeper;
   /** Connect links for people without a usable connection (absent: they are told so without a link). */
   connectLinks?: ConnectLinks;
+  /** Callers' answers to requests external MCP servers send during calls (absent: nothing is relayed). */
+  relayReplies?: PublishedReplies;
   now?: () => number;
 }
 
@@ -159,7 +163,7 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
     // Above 1: the worker that had it stopped (or lost its lock) and BullMQ delivered it again.
     const delivered = received?.attemptsStarted ?? 1;
     const emit =
-      notify && (job.progress || job.logLevel)
+      notify && (job.progress || job.logLevel || job.relay)
         ? (event: ToolInvokeEvent['event']) =>
             notify({ v: 1, invocationId: job.invocationId, event } satisfies ToolInvokeEvent)
         : undefined;
@@ -221,6 +225,8 @@ async function run(
       record('rejected', { errorCode: 'tool.timeout', message: 'expired in the queue' });
       return answer(job, errorResult('The call expired in the queue before it could run.'));
     }
+    if (job.request)
+      return await runRequest(deps, { job: { ...job, request: job.request }, cancel, now, remaining, steps, record });
     const entry = await deps.plans.get(job.serverId, job.catalogVersion, job.tool);
     if (!entry)
       throw new UserError('tool.not_found', `tool "${job.tool}" is not in catalog version ${job.catalogVersion}`);
@@ -240,10 +246,7 @@ async function run(
       remaining,
       delivery,
       markSent: resendable ? writeNoLease : () => deps.leases.mark(job.invocationId, delivery, job.deadlineAt, now()),
-      fallback: () =>
-        (fallbackSetting ??= deps.identitySettings
-          ? deps.identitySettings(job.serverId).then((s) => s.fallbackToShared)
-          : Promise.resolve(false)),
+      fallback: () => (fallbackSetting ??= fallbackToShared(deps, job)),
       emit,
       steps,
       record,
@@ -282,18 +285,28 @@ async function run(
   }
 }
 
+/** Whether the server lets an external user without a connection of their own use the shared credentials. */
+const fallbackToShared = (deps: ProcessorDeps, job: ToolInvokeJob): Promise<boolean> =>
+  deps.identitySettings ? deps.identitySettings(job.serverId).then((s) => s.fallbackToShared) : Promise.resolve(false);
+
+/** A request to an attached external MCP server other than a tool call: a read, safe to send again (no lease). */
+async function runRequest(deps: ProcessorDeps, run: Omit<McpRequestRun, 'fallback'>): Promise<ToolInvokeResult> {
+  const { job } = run;
+  const features = await deps.plans.external(job.serverId, job.catalogVersion, job.request.server);
+  if (!features)
+    throw new UserError(
+      'tool.not_found',
+      `external MCP server "${job.request.server}" is not in catalog version ${job.catalogVersion}`,
+    );
+  const fallback = () => fallbackToShared(deps, job);
+  return runMcpRequest({ secrets: deps.secrets, timeoutMs: deps.limits.timeoutMs }, { ...run, fallback }, features);
+}
+
 /** A tool of an external MCP server: proxied with the configured headers (credentials). */
 async function runMcpTool(deps: ProcessorDeps, call: Invocation, plan: McpPlan): Promise<ToolInvokeResult> {
   const { job, cancel, emit, now } = call;
-  const headers = job.principal.userId
-    ? ((await userExternalHeaders(
-        deps.secrets,
-        job,
-        plan.server,
-        plan.headersSecret !== undefined || Object.keys(plan.headerSecrets ?? {}).length > 0,
-        await call.fallback(),
-      )) ?? (await externalHeaders(deps.secrets, {}, plan)))
-    : await externalHeaders(deps.secrets, {}, plan);
+  const headers = await mcpHeaders(deps.secrets, job, plan, call.fallback);
+  const relay = relayOf(deps.relayReplies, job, emit, cancel);
   await call.markSent();
   const sentAt = now();
   let result: ToolResultPayload;
@@ -310,6 +323,7 @@ async function runMcpTool(deps: ProcessorDeps, call: Invocation, plan: McpPlan):
         ...(emit && job.progress ? { onProgress: (p) => emit({ kind: 'progress', ...p }) } : {}),
         ...(emit && job.logLevel ? { logLevel: job.logLevel, onLog: (m) => emit({ kind: 'log', ...m }) } : {}),
         ...(job.multiRound ? { multiRound: job.multiRound } : {}),
+        ...(relay ? { relay } : {}),
       },
     );
   } catch (err) {
@@ -382,6 +396,7 @@ async function runWorkflow(deps: ProcessorDeps, call: Invocation, plan: Workflow
           stale,
         ),
       arguments: job.arguments,
+      callTool: toolSteps(deps, call, plan),
       // Steps on a connector instance's operations spend its rate limits as the user's plain calls do.
       ...(job.principal.userId ? { rateLimitUser: job.principal.userId } : {}),
       remainingMs: call.remaining,
@@ -447,15 +462,7 @@ async function runHttpTool(
   const allowed = await deps.rateLimits.take(plan.rateLimits, job.principal.userId);
   if (!allowed.ok) return rateLimited(call, allowed);
   const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, call.remaining) };
-  let credentials = await httpCredentials(deps, call, plan);
-  let sent = await sendHttp(deps, call, plan, keyHeader, credentials, limits, true);
-  // A person's token the upstream refused (401: it did nothing): refreshed once and sent once more (ADR 0027).
-  if (credentials.person && sent.outcome.kind === 'response' && sent.outcome.status === 401 && !call.cancel.aborted) {
-    credentials = await personCredentials(deps, call, plan, credentials.person.token);
-    const left = { ...limits, timeoutMs: Math.max(1, Math.min(limits.timeoutMs, job.deadlineAt - now())) };
-    sent = await sendHttp(deps, call, plan, keyHeader, credentials, left, false);
-  }
-  const { request, outcome, secretValues } = sent;
+  const { request, outcome, secretValues } = await exchangeHttp(deps, call, plan, keyHeader, limits);
   const result = redactSecrets(toToolResult(outcome, limits, plan.output), secretValues);
   const session = await deps.debug.active(job.serverId);
   call.record(result.isError ? 'tool_error' : 'success', {
@@ -469,6 +476,46 @@ async function runHttpTool(
     'invocation done',
   );
   return answer(job, result);
+}
+
+/**
+ * An HTTP tool's request with its credentials, sent; a person's token the upstream refused (401: it did nothing) is
+ * refreshed once and the request sent once more (ADR 0027).
+ */
+async function exchangeHttp(
+  deps: ProcessorDeps,
+  call: Invocation,
+  plan: HttpOperationPlan,
+  keyHeader: string | undefined,
+  limits: HttpLimits,
+) {
+  let credentials = await httpCredentials(deps, call, plan);
+  let sent = await sendHttp(deps, call, plan, keyHeader, credentials, limits, true);
+  if (credentials.person && sent.outcome.kind === 'response' && sent.outcome.status === 401 && !call.cancel.aborted) {
+    credentials = await personCredentials(deps, call, plan, credentials.person.token);
+    const left = { ...limits, timeoutMs: Math.max(1, Math.min(limits.timeoutMs, call.job.deadlineAt - call.now())) };
+    sent = await sendHttp(deps, call, plan, keyHeader, credentials, left, false);
+  }
+  return sent;
+}
+
+/**
+ * A workflow's tool steps (docs/adr/0039), run by the same pieces as a call of each tool: an HTTP tool's credentials
+ * (an external user's own, a person's token and its one refresh; never the caller's `X-Upstream-Authorization`, which
+ * is for the workflow's own server) and its request; an external MCP tool's headers (an external user's connection on
+ * the server offering it). No idempotency key: one call's steps are different requests.
+ */
+function toolSteps(deps: ProcessorDeps, call: Invocation, plan: WorkflowPlan): WorkflowCall['callTool'] {
+  const { upstreamAuthorization: _caller, ...job } = call.job;
+  return stepRunner(plan, {
+    userId: job.principal.userId,
+    rateLimits: deps.rateLimits,
+    cancel: call.cancel,
+    http: (tool, args, limits, markSent) =>
+      exchangeHttp(deps, { ...call, job: { ...job, arguments: args }, markSent, steps: [] }, tool, undefined, limits),
+    mcpHeaders: (tool, serverId) =>
+      mcpHeaders(deps.secrets, { ...job, serverId: serverId ?? job.serverId }, tool, call.fallback),
+  });
 }
 
 /** One request of an HTTP tool: built with `credentials`, sent (after the lease when `first`), recorded as a step. */
@@ -596,6 +643,7 @@ const writeNoLease = () => Promise.resolve();
  * from its catalog version was never sent.
  */
 async function resendableTool(deps: Pick<ProcessorDeps, 'plans'>, job: ToolInvokeJob): Promise<boolean> {
+  if (job.request) return true; // reads: resources, prompts, completions
   try {
     const entry = await deps.plans.get(job.serverId, job.catalogVersion, job.tool);
     return entry !== undefined && isResendable(entry.plan);
@@ -649,35 +697,6 @@ function openUpstreamAuthorization(deps: ProcessorDeps, sealed: string, job: Too
         'X-Upstream-Authorization header.',
     );
   return deps.openRequestCredential(sealed, job.invocationId);
-}
-
-/**
- * The headers of a call to an external MCP server made for an external user: the user's own (stored
- * with PUT /external_users/{name}/mcp_connections/{serverId}/{external}), never the shared ones (undefined
- * when the server's config says `fallbackToShared`: the caller then uses them). A server configured
- * without credentials needs none from the user either.
- */
-async function userExternalHeaders(
-  secrets: SecretResolver,
-  job: ToolInvokeJob,
-  external: string,
-  sharedHasCredentials: boolean,
-  fallbackToShared: boolean,
-): Promise<Record<string, string> | undefined> {
-  const { workspaceId, userId, username } = job.principal;
-  const raw = await secrets.resolve(userSecrets.externalMcp(workspaceId, userId!, job.serverId, external), {
-    fresh: true,
-  });
-  if (raw !== undefined) return JSON.parse(raw) as Record<string, string>;
-  if (!sharedHasCredentials) return {};
-  if (fallbackToShared) return undefined;
-  throw new UserError(
-    'secret.not_found',
-    `User "${username}" has no connection for the external MCP server "${external}" ` +
-      '(the shared credentials are never used for a user). ' +
-      `Connect one with PUT /api/v1/external_users/${username}/mcp_connections/${job.serverId}/${external} ` +
-      '{ "headers": { … } }.',
-  );
 }
 
 /**

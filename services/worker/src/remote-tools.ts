@@ -1,4 +1,4 @@
-import type { ListRemoteToolsJob, ListRemoteToolsResult, ToolResultPayload } from '@toolplane/contracts';
+import type { ListRemoteToolsJob, ListRemoteToolsResult, ToolInvokeJob, ToolResultPayload } from '@toolplane/contracts';
 import type { SecretResolver } from './secret-resolver.ts';
 import {
   Client,
@@ -49,7 +49,8 @@ async function withRemote<T>(
   headers: Record<string, string>,
   signal: AbortSignal,
   use: (client: Client) => Promise<T>,
-  capabilities?: ClientCapabilities,
+  /** Declared to the server; `handBack`: its `input_required` results go to the caller as they are, never fulfilled here. */
+  declare?: { capabilities: ClientCapabilities; handBack: boolean },
 ): Promise<{ value: T; transport: 'streamable-http' | 'sse' }> {
   const errors: string[] = [];
   const requestInit = { headers };
@@ -60,10 +61,12 @@ async function withRemote<T>(
     if (signal.aborted) break;
     const client = new Client(
       { name: 'toolplane', version: '0.1.0' },
-      // Multi-round calls: the caller's capabilities, and `input_required` handed back (to the caller), never fulfilled here.
+      // Multi-round calls hand `input_required` back to the caller; a relayed call (a 2025-era caller) fulfils a
+      // 2026-07-28 server's input requests through the relay's handlers.
       {
         versionNegotiation: { mode: 'auto' },
-        ...(capabilities ? { capabilities, inputRequired: { autoFulfill: false } } : {}),
+        ...(declare ? { capabilities: declare.capabilities } : {}),
+        ...(declare?.handBack ? { inputRequired: { autoFulfill: false } } : {}),
       },
     );
     try {
@@ -99,6 +102,23 @@ export interface RemoteCallOptions {
   onLog?: (m: { level: LoggingLevel; logger?: string; data: unknown }) => void;
   /** 2026-07-28 multi-round-trip: the caller's retry fields and capabilities (see the job's `multiRound`). */
   multiRound?: { inputResponses?: unknown; requestState?: unknown; clientCapabilities?: Record<string, unknown> };
+  /** A 2025-era caller's sampling / elicitation: declared to the remote server, its requests asked of the caller. */
+  relay?: RemoteRelay;
+}
+
+/** How requests the remote server sends during a call reach the caller (the job's `relay`). */
+export interface RemoteRelay {
+  capabilities: NonNullable<ToolInvokeJob['relay']>;
+  ask(method: 'sampling/createMessage' | 'elicitation/create', params: Record<string, unknown>): Promise<unknown>;
+}
+
+/** The capabilities declared to the remote server, and its requests relayed (a 2026-07-28 server's input too). */
+function relayTo(client: Client, relay: RemoteRelay): void {
+  for (const method of ['sampling/createMessage', 'elicitation/create'] as const) {
+    const declared = method === 'sampling/createMessage' ? relay.capabilities.sampling : relay.capabilities.elicitation;
+    if (declared)
+      client.setRequestHandler(method, (req) => relay.ask(method, req.params as Record<string, unknown>) as never);
+  }
 }
 
 /** The client capabilities an external server may ask input for through an `input_required` result. */
@@ -111,6 +131,28 @@ function inputCapabilities(declared: Record<string, unknown> | undefined): Clien
 
 /** At most this many log messages of one call are passed on (a chatty server cannot flood the caller). */
 const maxRelayedLogs = 200;
+
+/** The remote server's log messages, passed on at the caller's level (at most `maxRelayedLogs`). */
+function relayLogs(client: Client, opts: RemoteCallOptions): void {
+  const onLog = opts.onLog;
+  if (!onLog || !opts.logLevel) return;
+  let relayed = 0;
+  client.setNotificationHandler('notifications/message', (n) => {
+    if (relayed++ < maxRelayedLogs)
+      onLog({
+        level: n.params.level,
+        data: n.params.data,
+        ...(n.params.logger !== undefined ? { logger: n.params.logger } : {}),
+      });
+  });
+}
+
+/** What a call declares to the remote server: a 2026-07-28 caller's input capabilities, or a relayed caller's. */
+function declared(opts: RemoteCallOptions): { capabilities: ClientCapabilities; handBack: boolean } | undefined {
+  if (opts.multiRound) return { capabilities: inputCapabilities(opts.multiRound.clientCapabilities), handBack: true };
+  if (opts.relay) return { capabilities: opts.relay.capabilities as ClientCapabilities, handBack: false };
+  return undefined;
+}
 
 /** Calls one tool of an external MCP server and returns its result as-is. */
 export async function callRemoteTool(
@@ -128,18 +170,8 @@ export async function callRemoteTool(
     headers,
     signal,
     (c) => {
-      const onLog = opts.onLog;
-      if (onLog && opts.logLevel) {
-        let relayed = 0;
-        c.setNotificationHandler('notifications/message', (n) => {
-          if (relayed++ < maxRelayedLogs)
-            onLog({
-              level: n.params.level,
-              data: n.params.data,
-              ...(n.params.logger !== undefined ? { logger: n.params.logger } : {}),
-            });
-        });
-      }
+      if (opts.relay) relayTo(c, opts.relay);
+      relayLogs(c, opts);
       const onProgress = opts.onProgress;
       const retry = opts.multiRound;
       return c.callTool(
@@ -166,7 +198,7 @@ export async function callRemoteTool(
         },
       );
     },
-    opts.multiRound ? inputCapabilities(opts.multiRound.clientCapabilities) : undefined,
+    declared(opts),
   ).catch((err: unknown) => {
     // A multi-round call's invalid params (e.g. a tampered requestState) are the caller's protocol error.
     const cause = (err as { cause?: unknown }).cause;
@@ -199,26 +231,104 @@ export async function callRemoteTool(
   return value as unknown as ToolResultPayload;
 }
 
-async function listWith(transport: Transport, signal: AbortSignal): Promise<Record<string, unknown>[]> {
+/** A request to an external MCP server other than `tools/call` (a job's `request`), its result as-is. */
+export async function requestRemote(
+  url: string,
+  headers: Record<string, string>,
+  job: Pick<ToolInvokeJob, 'multiRound'> & { request: NonNullable<ToolInvokeJob['request']> },
+  timeoutMs: number,
+  cancel?: AbortSignal,
+): Promise<Record<string, unknown>> {
+  const { request, multiRound: retry } = job;
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = cancel ? AbortSignal.any([timeout, cancel]) : timeout;
+  // A 2026-07-28 caller's round: its retry fields go along, and an `input_required` answer comes back to it.
+  const params = {
+    ...request.params,
+    ...(retry?.inputResponses !== undefined ? { inputResponses: retry.inputResponses } : {}),
+    ...(retry?.requestState !== undefined ? { requestState: retry.requestState } : {}),
+  } as never;
+  const options = { signal, ...(retry ? { allowInputRequired: true } : {}) };
+  const declare = retry ? { capabilities: inputCapabilities(retry.clientCapabilities), handBack: true } : undefined;
+  const { value } = await withRemote(
+    new URL(url),
+    headers,
+    signal,
+    (c): Promise<unknown> => {
+      switch (request.method) {
+        case 'resources/read':
+          return c.readResource(params, options);
+        case 'prompts/get':
+          return c.getPrompt(params, options);
+        case 'completion/complete':
+          return c.complete(params, options);
+      }
+    },
+    declare,
+  ).catch((err: unknown) => {
+    throw timeout.aborted && !cancel?.aborted
+      ? new RemoteTimeoutError(`no answer within ${timeoutMs} ms`, { cause: err })
+      : err;
+  });
+  return value as Record<string, unknown>;
+}
+
+/** What one listing found: the tools, and what else the server declares and offers. */
+type Listing = Omit<ListRemoteToolsResult, 'v' | 'taskId' | 'ok' | 'transport' | 'error'>;
+
+/** At most this many entries of one list are read (a server cannot make the catalog grow without bound). */
+const maxListed = 10_000;
+
+/** Every page of one list method, up to `maxListed` entries. */
+async function allPages(
+  page: (cursor: string | undefined) => Promise<{ items: unknown[]; nextCursor?: string | undefined }>,
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  let cursor: string | undefined;
+  do {
+    const next = await page(cursor);
+    out.push(...(next.items as Record<string, unknown>[]));
+    cursor = next.nextCursor;
+  } while (cursor && out.length < maxListed);
+  return out;
+}
+
+async function listWith(transport: Transport, signal: AbortSignal): Promise<Listing> {
   const client = new Client({ name: 'toolplane', version: '0.1.0' }, { versionNegotiation: { mode: 'auto' } });
   try {
     await client.connect(transport, { signal });
-    const tools: Record<string, unknown>[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await client.listTools(cursor ? { cursor } : {}, { signal });
-      tools.push(...(page.tools as unknown as Record<string, unknown>[]));
-      cursor = page.nextCursor;
-    } while (cursor && tools.length < 10_000);
-    return tools;
+    const caps = (client.getServerCapabilities() ?? {}) as Record<string, unknown>;
+    const at = (cursor: string | undefined) => ({ ...(cursor ? { cursor } : {}) });
+    const tools = await allPages(async (c) => {
+      const p = await client.listTools(at(c), { signal });
+      return { items: p.tools, nextCursor: p.nextCursor };
+    });
+    const listing: Listing = { tools, capabilities: caps };
+    if (caps.resources) {
+      listing.resources = await allPages(async (c) => {
+        const p = await client.listResources(at(c), { signal });
+        return { items: p.resources, nextCursor: p.nextCursor };
+      });
+      listing.resourceTemplates = await allPages(async (c) => {
+        const p = await client.listResourceTemplates(at(c), { signal });
+        return { items: p.resourceTemplates, nextCursor: p.nextCursor };
+      });
+    }
+    if (caps.prompts)
+      listing.prompts = await allPages(async (c) => {
+        const p = await client.listPrompts(at(c), { signal });
+        return { items: p.prompts, nextCursor: p.nextCursor };
+      });
+    return listing;
   } finally {
     await client.close().catch(() => undefined);
   }
 }
 
 /**
- * Lists the tools of an external MCP server (seed 002 `load-tools-from-url`): Streamable HTTP first,
- * then the legacy HTTP+SSE transport. Runs in the worker, the only process with egress.
+ * Lists what an external MCP server offers (`load-tools-from-url`): its tools, and its resources, resource templates
+ * and prompts when it declares them. Streamable HTTP first, then the legacy HTTP+SSE transport. Runs in the worker,
+ * the only process with egress.
  */
 export function createRemoteToolsHandler(opts: { timeoutMs: number; secrets: SecretResolver; now?: () => number }) {
   const now = opts.now ?? Date.now;
@@ -235,8 +345,7 @@ export function createRemoteToolsHandler(opts: { timeoutMs: number; secrets: Sec
     ] as const) {
       if (signal.aborted) break;
       try {
-        const tools = await listWith(make(), signal);
-        return { ...base, ok: true, tools, transport: kind };
+        return { ...base, ok: true, ...(await listWith(make(), signal)), transport: kind };
       } catch (err) {
         errors.push(`${kind}: ${err instanceof Error ? err.message : String(err)}`);
       }

@@ -9,6 +9,8 @@ import {
   HttpTransportError,
   runWorkflow,
   type EngineDeps,
+  type ToolRequest,
+  type ToolResponse,
   type TraceEntry,
   type WorkflowDocumentIR,
   type WorkflowRunResult,
@@ -83,6 +85,15 @@ export interface WorkflowCall {
    * fails as unreachable and nothing is sent.
    */
   beforeFirstRequest?: () => Promise<void>;
+  /**
+   * Runs a tool step's tool (docs/adr/0039) as a call of that tool: `markSent` before anything leaves (the execution
+   * lease, once per run, shared with the HTTP steps), `onSecret` for every credential value it put on the wire (the
+   * run's result, record and tree are scrubbed of them). Absent: a tool step fails with `request_invalid`.
+   */
+  callTool?: (
+    request: ToolRequest,
+    run: { markSent: () => Promise<void>; onSecret: (value: string) => void },
+  ) => Promise<ToolResponse>;
   /** Called when a step run ends (MCP progress for callers that asked for it). */
   onStepEnd?: (step: { workflowId: string; stepId: string; status: 'ok' | 'error'; completed: number }) => void;
   /**
@@ -259,7 +270,7 @@ function traceToSteps(trace: readonly TraceEntry[]): ExecutionStep[] {
   return trace
     .filter((e) => e.name === 'action.run' && typeof e.attributes.url === 'string')
     .map((e) => ({
-      kind: 'http' as const,
+      kind: e.attributes.stepKind === 'mcp' ? ('mcp' as const) : ('http' as const),
       name: `${e.workflowId}/${e.stepId ?? ''}`,
       method: String(e.attributes.method ?? ''),
       urlTemplate: String(e.attributes.urlTemplate ?? ''),
@@ -400,6 +411,42 @@ function exchangeRecorder(inner: EngineDeps['trace']) {
   };
 }
 
+/**
+ * The rate limits of the connector instances the steps call through bound sources: their buckets, keyed as their
+ * tools' calls (one key function: `RateLimits.take`); refused: the run stops.
+ */
+function rateLimitTaker(
+  plan: Pick<WorkflowPlan, 'connectors'>,
+  rateLimits: WorkflowRunnerDeps['rateLimits'],
+  user: string | undefined,
+): ((source: string) => Promise<void>) | undefined {
+  const { connectors } = plan;
+  if (!rateLimits || !connectors) return undefined;
+  return async (source) => {
+    const bound = Object.hasOwn(connectors, source) ? connectors[source] : undefined;
+    if (!bound?.rateLimits) return;
+    const taken = await rateLimits.take(bound.rateLimits, user);
+    if (!taken.ok) throw new RateLimitedError(taken);
+  };
+}
+
+/** `fn` run once: later calls get the first call's promise. */
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let ran: Promise<void> | undefined;
+  return () => (ran ??= fn());
+}
+
+/** The engine's `tool` dependency: the call's tool runner, its secret values kept for redaction, inside the action span. */
+function toolDependency(
+  callTool: NonNullable<WorkflowCall['callTool']>,
+  markSent: (() => Promise<void>) | undefined,
+  secretValues: string[],
+  inAction: (<T>(fn: () => Promise<T>) => Promise<T>) | undefined,
+): NonNullable<EngineDeps['tool']> {
+  const run = { markSent: markSent ?? (() => Promise.resolve()), onSecret: (v: string) => void secretValues.push(v) };
+  return (request) => (inAction ? inAction(() => callTool(request, run)) : callTool(request, run));
+}
+
 export async function runWorkflowTool(
   plan: WorkflowPlan,
   call: WorkflowCall,
@@ -416,24 +463,16 @@ export async function runWorkflowTool(
         secretValues.push(v),
       )
     : undefined;
-  const { rateLimits } = deps;
-  // The instance's buckets, keyed as its tools' calls (one key function: `RateLimits.take`); refused: the run stops.
-  const takeRateLimit =
-    rateLimits && plan.connectors
-      ? async (source: string) => {
-          const bound = Object.hasOwn(plan.connectors!, source) ? plan.connectors![source] : undefined;
-          if (!bound?.rateLimits) return;
-          const taken = await rateLimits.take(bound.rateLimits, call.rateLimitUser);
-          if (!taken.ok) throw new RateLimitedError(taken);
-        }
-      : undefined;
+  const takeRateLimit = rateLimitTaker(plan, deps.rateLimits, call.rateLimitUser);
+  // The execution lease, written once before the first request of the run leaves, whichever step sends it.
+  const markSent = call.beforeFirstRequest ? once(call.beforeFirstRequest) : undefined;
   const deps2: EngineDeps = {
     http: engineHttp(
       call.cancel,
       redact,
       spans?.inAction,
       recorder?.onExchange,
-      call.beforeFirstRequest,
+      markSent,
       credentials,
       // The forms the secrets took in the bytes of each request (its URL's encoding), redacted with them.
       (request) => {
@@ -457,6 +496,7 @@ export async function runWorkflowTool(
       ...(deps.maxSteps !== undefined ? { maxSteps: deps.maxSteps } : {}),
     },
   };
+  if (call.callTool) deps2.tool = toolDependency(call.callTool, markSent, secretValues, spans?.inAction);
   if (call.cancel) deps2.signal = call.cancel;
   if (call.config) deps2.config = call.config;
   if (call.currentUserToken !== undefined) deps2.currentUserToken = call.currentUserToken;

@@ -14,6 +14,7 @@ import type { WorkflowDocumentIR, WorkflowIR, WorkflowTool } from '@toolplane/wo
 import type { Tx } from '../db/client.ts';
 import { compileConnectorTools, type StoredOpenApiConnector } from '../documents/openapi-connectors.ts';
 import type { StoredReference } from '../documents/workflow-sources.ts';
+import { externalFeatures } from './external-features.ts';
 import { credentialSecretName, serverSecretName, userCredentialSecretName } from './secret-names.ts';
 
 /**
@@ -419,7 +420,26 @@ async function mergeExternalTools(
       });
     }
   });
-  return { ...catalog, tools, ...(warnings.length > 0 ? { warnings } : {}) };
+  const external = externalFeatures(configs, listed, warnings);
+  return {
+    ...catalog,
+    tools,
+    ...(external.length > 0 ? { external } : {}),
+    ...(warnings.length > 0 ? { warnings } : {}),
+  };
+}
+
+/** The plans of the tools `workflows` call, from a deployment's references (absent: none). */
+export function workflowToolPlans(references: unknown, workflows: readonly WorkflowIR[]): WorkflowPlan['tools'] {
+  const refs = new Set(
+    workflows.flatMap((w) => w.steps.flatMap((s) => (s.target.kind === 'tool' ? [s.target.ref] : []))),
+  );
+  if (refs.size === 0) return undefined;
+  const out: NonNullable<WorkflowPlan['tools']> = {};
+  for (const r of (references ?? []) as StoredReference[])
+    if (r.origin === 'tools')
+      for (const [ref, plan] of Object.entries(r.tools ?? {})) if (refs.has(ref)) out[ref] = plan;
+  return out;
 }
 
 /** The workflows one may run: itself, its dependencies, workflow steps, goto / retry targets. */
@@ -491,6 +511,8 @@ async function withWorkflowTools(
       ...(exposesCallerToken(serverConfig) && readsCallerToken(workflows) ? { callerToken: true } : {}),
       ...(Object.keys(connectors).length > 0 ? { connectors } : {}),
     };
+    const stepTools = workflowToolPlans(deployment.references, workflows);
+    if (stepTools) plan.tools = stepTools;
     tools.push({
       tool: {
         name,

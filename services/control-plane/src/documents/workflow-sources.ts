@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { ConnectorDescriptor, ToolStepPlan } from '@toolplane/contracts';
+import { descriptorToOpenApi } from '@toolplane/openapi';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
-import { type SourceReference, unresolvedSources } from '@toolplane/workflow';
+import { type SourceReference, toolSourcePattern, unresolvedSources } from '@toolplane/workflow';
 import type { Db } from '../db/client.ts';
 import { isUuid } from '../db/ids.ts';
 
@@ -9,15 +11,18 @@ import { isUuid } from '../db/ids.ts';
  * descriptions"): the `references` uploaded with it (inline), else the source description's `url`:
  * - `https://…`: fetched once, at deploy time, by the worker through the outbound guard (the control
  *   plane has no egress); plain `http` only for hosts the worker's `OUTBOUND_ALLOW` lists;
- * - `toolplane:connectors/<slug>` or `toolplane:connectors/<slug>/instances/<name or id>`: an OpenAPI
- *   connector of the workspace, whose document the steps call and whose instance's credentials they send.
+ * - `toolplane:connectors/<slug>` or `toolplane:connectors/<slug>/instances/<name or id>`: a connector of the
+ *   workspace, whose document (an OpenAPI connector's, or `descriptorToOpenApi` of a connector descriptor) the steps
+ *   call and whose instance's credentials they send.
+ * Tools of MCP servers (`toolplane:mcp_servers/…`, `toolplane:external_mcp_servers/…`, Flower's tool steps) are
+ * resolved by the catalog layer (catalog/workflow-tools.ts), which compiles their plans.
  * Every document is stored with the deployment as it was used, so a redeploy reads nothing again.
  */
 
 /** A deployment's document as stored (`references` column): what was compiled, and where it came from. */
 export interface StoredReference extends SourceReference {
-  /** Absent: uploaded with the deployment. */
-  origin?: 'url' | 'connector';
+  /** Absent: uploaded with the deployment. `tools`: the tools of an MCP server, or (Flower) the tools steps call. */
+  origin?: 'url' | 'connector' | 'tools';
   /** The source description it answers (fetched and connector documents). */
   source?: string;
   /** SHA-256 of the content (the text fetched; the connector's document as JSON). */
@@ -32,7 +37,11 @@ export interface StoredReference extends SourceReference {
     instanceId: string;
     instanceName: string;
     baseUrl?: string;
+    /** A connector descriptor (its document is `descriptorToOpenApi` of it); absent: an OpenAPI connector. */
+    kind?: 'descriptor';
   };
+  /** `tools`: the compiled plan of each tool the steps call, by reference (`toolRef`), as deployed. */
+  tools?: Record<string, ToolStepPlan>;
 }
 
 interface Issue {
@@ -43,7 +52,7 @@ interface Issue {
 export interface ResolvedSources {
   references: StoredReference[];
   /** Compile options for the sources bound to a connector instance (`ArazzoCompileOptions['connectors']`). */
-  connectors: Record<string, { baseUrl?: string; instance?: string }>;
+  connectors: Record<string, { baseUrl?: string; instance?: string; descriptor?: boolean }>;
   issues: Issue[];
 }
 
@@ -57,7 +66,11 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
 
 /** A connector-bound source's compile options: the instance's base URL (its credentials go there only) and name. */
 function bindingOf(c: NonNullable<StoredReference['connector']>): ResolvedSources['connectors'][string] {
-  return { ...(c.baseUrl ? { baseUrl: c.baseUrl } : {}), instance: c.instanceName };
+  return {
+    ...(c.baseUrl ? { baseUrl: c.baseUrl } : {}),
+    instance: c.instanceName,
+    ...(c.kind === 'descriptor' ? { descriptor: true } : {}),
+  };
 }
 
 /** The compile options of stored references (a redeploy): connector-bound sources keep the instance they were deployed with. */
@@ -66,6 +79,11 @@ export function connectorsOf(references: readonly StoredReference[]): ResolvedSo
   for (const r of references)
     if (r.origin === 'connector' && r.source && r.connector) out[r.source] = bindingOf(r.connector);
   return out;
+}
+
+/** The Arazzo sources a deployment's references make tool sources (`ArazzoCompileOptions.toolSources`). */
+export function toolSourcesOf(references: readonly StoredReference[]): string[] {
+  return references.filter((r) => r.origin === 'tools' && r.source !== undefined).map((r) => r.source!);
 }
 
 /** Looks up the connector instance a `toolplane:connectors/…` URL names; an issue when it names none or several. */
@@ -84,17 +102,46 @@ async function connectorReference(
     };
   const slug = m[1]!;
   const wanted = m[2] !== undefined ? decodeURIComponent(m[2]) : undefined;
-  const connectors = await db.connector.findMany({ where: { workspaceId, slug }, select: { id: true, kind: true } });
+  const found = await connectorInstance(db, workspaceId, slug, wanted, path);
+  if ('message' in found) return found;
+  const instance = found;
+  // A connector descriptor is served as the OpenAPI document its tools are compiled from (descriptorToOpenApi).
+  const descriptor = instance.connector.kind !== 'openapi';
+  const document = descriptor
+    ? descriptorToOpenApi(instance.connector.descriptor as ConnectorDescriptor)
+    : (instance.connector.document as Record<string, unknown>);
+  return {
+    location: url,
+    content: document,
+    origin: 'connector',
+    source: name,
+    sha256: sha256(JSON.stringify(document)),
+    connector: {
+      id: instance.connector.id,
+      slug,
+      version: instance.connector.version,
+      instanceId: instance.id,
+      instanceName: instance.name,
+      ...(instance.baseUrl ? { baseUrl: instance.baseUrl } : {}),
+      ...(descriptor ? { kind: 'descriptor' as const } : {}),
+    },
+  };
+}
+
+/** The one instance of connector `slug` (named `wanted`, else its only one); an issue when there is none or several. */
+export async function connectorInstance(
+  db: Db,
+  workspaceId: string,
+  slug: string,
+  wanted: string | undefined,
+  path: string,
+) {
+  const connectors = await db.connector.findMany({ where: { workspaceId, slug }, select: { id: true } });
   if (connectors.length === 0) return { path, message: `no connector "${slug}" in this workspace` };
-  if (connectors.every((c) => c.kind !== 'openapi'))
-    return {
-      path,
-      message: `connector "${slug}" is a connector descriptor; only OpenAPI connectors can be a source description`,
-    };
   const instances = await db.connectorInstance.findMany({
     where: {
       workspaceId,
-      connector: { slug, kind: 'openapi' },
+      connector: { slug },
       ...(wanted !== undefined ? { OR: [{ name: wanted }, ...(isUuid(wanted) ? [{ id: wanted }] : [])] } : {}),
     },
     include: { connector: true },
@@ -115,23 +162,7 @@ async function connectorReference(
         `connector "${slug}" has ${instances.length} instances named ${instances.map((i) => `"${i.name}" (${i.id})`).join(', ')}: ` +
         `name one, toolplane:connectors/${slug}/instances/<name or id>`,
     };
-  const instance = instances[0]!;
-  const document = instance.connector.document as Record<string, unknown>;
-  return {
-    location: url,
-    content: document,
-    origin: 'connector',
-    source: name,
-    sha256: sha256(JSON.stringify(document)),
-    connector: {
-      id: instance.connector.id,
-      slug,
-      version: instance.connector.version,
-      instanceId: instance.id,
-      instanceName: instance.name,
-      ...(instance.baseUrl ? { baseUrl: instance.baseUrl } : {}),
-    },
-  };
+  return instances[0]!;
 }
 
 /** Fetches a source description's document through the worker (outbound guard, size and time limits). */
@@ -177,8 +208,9 @@ export async function resolveWorkflowSources(
   const references: StoredReference[] = uploaded.map((r) => ({ location: r.location, content: r.content }));
   const connectors: ResolvedSources['connectors'] = {};
   const issues: Issue[] = [];
+  // Tool sources (toolplane:mcp_servers/…) are the catalog layer's (catalog/workflow-tools.ts).
   const pending = unresolvedSources(definition, uploaded).filter(
-    (s) => s.url.startsWith('toolplane:') || /^https?:\/\//i.test(s.url),
+    (s) => (s.url.startsWith('toolplane:') && !toolSourcePattern.test(s.url)) || /^https?:\/\//i.test(s.url),
   );
   const resolved = await Promise.all(
     pending.map((s) => {
@@ -207,6 +239,7 @@ export function presentSources(references: readonly StoredReference[]) {
     sha256: r.sha256 ?? sha256(typeof r.content === 'string' ? r.content : JSON.stringify(r.content)),
     ...(r.fetchedAt !== undefined ? { fetchedAt: r.fetchedAt } : {}),
     ...(r.finalUrl !== undefined ? { finalUrl: r.finalUrl } : {}),
+    ...(r.tools ? { tools: Object.keys(r.tools) } : {}),
     ...(r.connector
       ? {
           connector: {

@@ -9,7 +9,12 @@ import {
 import type { Response } from 'express';
 import type { ServerRow } from '../../catalog/compile.ts';
 import type { Db } from '../../db/client.ts';
-import { presentSources, type ResolvedSources, type StoredReference } from '../../documents/workflow-sources.ts';
+import {
+  presentSources,
+  type ResolvedSources,
+  type StoredReference,
+  toolSourcesOf,
+} from '../../documents/workflow-sources.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 
 /** What a deployment compiles: the document, every source document as used, base URL overrides, bound instances. */
@@ -50,6 +55,7 @@ export function compile(input: DeploymentInput, connectors: ResolvedSources['con
     references: input.references.map((r) => ({ location: r.location, content: r.content })),
     servers: input.servers,
     connectors,
+    toolSources: toolSourcesOf(input.references),
   });
 }
 

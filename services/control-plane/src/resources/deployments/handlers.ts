@@ -2,6 +2,7 @@ import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import type { compileWorkflowDocument } from '@toolplane/workflow';
 import type { Request, Response } from 'express';
 import { NothingToChange } from '../../catalog/service.ts';
+import { resolveWorkflowTools } from '../../catalog/workflow-tools.ts';
 import { isUuid } from '../../db/ids.ts';
 import {
   connectorsOf,
@@ -35,6 +36,7 @@ export async function deployWorkflow(deps: ControlPlaneDeps, req: Request, res: 
     return void unprocessable(res, 'Invalid MCP server deployment request', requestIssues(query.error));
   }
   const resolved = await resolveWorkflowSources({ db, tasks }, workspaceId, body.definition, body.references);
+  await resolveWorkflowTools(db, workspaceId, body.definition, resolved);
   const input: DeploymentInput = {
     definition: body.definition,
     references: resolved.references,

@@ -14,15 +14,24 @@ const DeploymentSource = z
   .object({
     location: z.string().describe('The reference’s location, or the source description’s `url` it answers.'),
     origin: z
-      .enum(['inline', 'url', 'connector'])
+      .enum(['inline', 'url', 'connector', 'tools'])
       .describe(
         '`inline`: uploaded in `references`; `url`: fetched from the source description’s `url` at deploy time; ' +
-          '`connector`: an OpenAPI connector of the workspace (`toolplane:connectors/<slug>[/instances/<name or id>]`).',
+          '`connector`: a connector of the workspace (`toolplane:connectors/<slug>[/instances/<name or id>]`; a ' +
+          'connector descriptor as the OpenAPI document its tools are compiled from); `tools`: the tools of an MCP ' +
+          'server of the workspace (`toolplane:mcp_servers/<server>`, `toolplane:external_mcp_servers/<name>`), or ' +
+          'those a Flower document’s steps call (location `toolplane:tools`).',
       ),
     source: z.string().optional().describe('The source description it answers (fetched and connector documents).'),
     sha256: z.string().describe('SHA-256 of the document as used (the text fetched; a connector’s document as JSON).'),
     fetchedAt: z.iso.datetime().optional(),
     finalUrl: z.string().optional().describe('Where the fetched document came from after redirects.'),
+    tools: z
+      .array(z.string())
+      .optional()
+      .describe(
+        '`tools`: the references of the tools the steps call (`toolplane:…/tools/<tool>`), compiled as deployed.',
+      ),
     connector: z
       .object({ slug: z.string(), version: z.string(), instanceId: z.uuid(), instanceName: z.string() })
       .strict()
@@ -110,7 +119,9 @@ export const deploymentsRoutes: RouteDoc[] = [
       'An Arazzo source description no reference answers is taken from its `url`: an `https` URL is fetched ' +
       'by the data plane through the outbound guard (10 MB, 30 s, no private address, redirects checked; plain ' +
       '`http` only for hosts the worker’s `OUTBOUND_ALLOW` lists), `toolplane:connectors/<slug>` (or ' +
-      '`…/instances/<name or id>`) uses an OpenAPI connector’s document and its instance’s credentials. ' +
+      '`…/instances/<name or id>`) uses a connector’s document (OpenAPI, or a descriptor’s) and its instance’s ' +
+      'credentials; `toolplane:mcp_servers/<server>` and `toolplane:external_mcp_servers/<name>` make the tools of an ' +
+      'MCP server of the workspace its operations (a Flower step names a tool as its `request.url`). ' +
       'Documents that cannot be fetched or found are a 422 naming the source description.',
     request: {
       params: z.object({ id: serverId }),

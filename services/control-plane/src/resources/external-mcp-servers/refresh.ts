@@ -26,10 +26,33 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** Digest of a catalog's external MCP tools (definitions, plans, order): equal digests, nothing to publish. */
-export function externalToolsDigest(catalog: Pick<Catalog, 'tools'>): string {
+/**
+ * Digest of what a catalog takes from external MCP servers (tool definitions, plans, order; resources, templates and
+ * prompts): equal digests, nothing to publish.
+ */
+export function externalToolsDigest(catalog: Pick<Catalog, 'tools' | 'external'>): string {
   const external = catalog.tools.filter((t) => t.plan.kind === 'mcp').map((t) => [t.tool, t.plan, t.source]);
-  return createHash('sha256').update(canonical(external)).digest('hex');
+  return createHash('sha256')
+    .update(canonical([external, catalog.external ?? []]))
+    .digest('hex');
+}
+
+/** An external server's resources, templates and prompts as the catalog last stored them, in the lister's format. */
+function lastListedFeatures(catalog: Pick<Catalog, 'external'> | undefined, cfg: StoredExternalConfig) {
+  const f = catalog?.external?.find((e) => e.server === cfg.name && e.url === cfg.url);
+  if (!f) return {};
+  return {
+    resources: f.resources,
+    resourceTemplates: f.resourceTemplates,
+    prompts: f.prompts.map((p) => ({ ...p.prompt, name: p.remoteName })),
+    capabilities: {
+      ...(f.completions ? { completions: {} } : {}),
+      ...(f.resources.length + f.resourceTemplates.length > 0
+        ? { resources: { subscribe: f.subscribe === true } }
+        : {}),
+      ...(f.prompts.length > 0 ? { prompts: {} } : {}),
+    },
+  };
 }
 
 /** An external server's tools as the catalog last stored them (in the lister's format), for a server that cannot be listed now. */
@@ -173,12 +196,23 @@ async function refreshServer(
           { serverId: s.id, external: cfg.name, error: result.error },
           'external MCP server could not be listed; keeping its last list',
         );
-        answers.set(cfg.name, { ...result, ok: true, tools: lastListedTools(current, cfg) });
+        answers.set(cfg.name, {
+          ...result,
+          ok: true,
+          tools: lastListedTools(current, cfg),
+          ...lastListedFeatures(current, cfg),
+        });
       }
     }),
   );
   const replay: ExternalLister = async (cfg) =>
-    answers.get(cfg.name) ?? { v: 1, taskId: '', ok: true, tools: lastListedTools(current, cfg) };
+    answers.get(cfg.name) ?? {
+      v: 1,
+      taskId: '',
+      ok: true,
+      tools: lastListedTools(current, cfg),
+      ...lastListedFeatures(current, cfg),
+    };
   // Through the catalog service: stored in one transaction, published after its commit; nothing at
   // all when the external tools did not change (the change is abandoned, no version number used).
   const { catalogs: published } = await catalogs.change(

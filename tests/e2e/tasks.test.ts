@@ -1,0 +1,299 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import {
+  createTaskSessionFromClient,
+  resultFromTaskOutcome,
+  type JsonRpcResponse,
+  type SerializedTaskReference,
+  type TaskEnabledSession,
+} from '@modelcontextprotocol/ext-tasks/client';
+import type { Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
+import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
+import { onOrderRequest, ordersDocument } from '../fixtures/orders-api.ts';
+import { startTestStack, waitFor } from '../helpers.ts';
+
+// Durable tasks (MCP Tasks extension, ADR 0040) on the real stack: two edges, one worker, and a Redis of this file's
+// own (restarted empty by the last test). Clients are the SDK's Tasks client (@modelcontextprotocol/ext-tasks):
+// 2025-11-25 (client-directed, `params.task`) over the SDK client, 2026-07-28 (server-directed) over raw dispatch.
+
+/** The orders API, holding a request until the test releases its `ref`; it sees a request its caller aborted. */
+class Upstream {
+  readonly seen: { ref: string; method: string; aborted: boolean }[] = [];
+  private readonly held = new Map<string, () => void>();
+  private readonly server: Server = createServer((req, res) => this.onRequest(req, res));
+  url = '';
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  count(ref: string): number {
+    return this.seen.filter((s) => s.ref === ref).length;
+  }
+
+  has(ref: string): boolean {
+    return this.held.has(ref);
+  }
+
+  release(ref: string): void {
+    this.held.get(ref)?.();
+    this.held.delete(ref);
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    onOrderRequest(req, (ref) => {
+      const entry = { ref, method: req.method!, aborted: false };
+      this.seen.push(entry);
+      res.once('close', () => (entry.aborted = !res.writableFinished));
+      const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ref }));
+      // `now-…` refs are answered at once; the others when the test releases them.
+      if (ref.startsWith('now-')) answer();
+      else this.held.set(ref, answer);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+let redis: RedisHandle;
+let upstream: Upstream;
+let stack: Stack;
+let api: ManagementClient;
+/** The server's MCP path on each edge. */
+let urls: string[];
+let key: string;
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  upstream = new Upstream();
+  await upstream.start();
+  ({ stack, api } = await startTestStack('tasks', {
+    redisUrl: redis.url,
+    edges: 2,
+    logLevel: 'warn',
+    serviceEnv: {
+      edge: { TASK_POLL_INTERVAL_MS: '100', TASK_IMMEDIATE_MS: '1000' },
+      // A killed worker's job is re-delivered within seconds.
+      worker: { WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000' },
+    },
+  }));
+  const connector = await unwrap(
+    api.POST('/connectors', {
+      body: {
+        kind: 'openapi',
+        slug: 'orders',
+        entry: 'openapi.json',
+        files: { 'openapi.json': JSON.stringify(ordersDocument) },
+        mcp_config: {
+          route_mappings: [
+            { operation_id: 'createOrder', mcp_tool_name: 'create_order', mcp_tool_description: 'Create an order' },
+            { operation_id: 'getOrder', mcp_tool_name: 'get_order', mcp_tool_description: 'Read an order' },
+          ],
+        },
+      },
+    }),
+  );
+  const instance = await unwrap(
+    api.POST('/connector_instances', {
+      body: {
+        createServer: false,
+        connector_id: connector.id,
+        name: 'orders',
+        base_url: upstream.url,
+        credentials: {},
+      },
+    }),
+  );
+  const server = await unwrap(
+    api.POST('/mcp_manager', { body: { name: 'orders', mode: 'NORMAL', connectorInstanceId: instance.id } }),
+  );
+  const path = new URL(server.url).pathname;
+  urls = stack.edgeUrls.map((edge) => `${edge}${path}`);
+  key = stack.bootstrapKey;
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await upstream?.close();
+  await redis?.stop();
+});
+
+const open: { close(): Promise<void> }[] = [];
+const clients = new Map<TaskEnabledSession, Client>();
+
+/**
+ * fetch whose JSON bodies are parsed in this test's realm: the Tasks client accepts plain objects of its own realm
+ * only, and Node's fetch parses JSON in another one (jest runs tests in a VM context).
+ */
+const realmFetch: typeof fetch = async (input, init) => {
+  const res = await fetch(input, init);
+  if (!res.headers.get('content-type')?.startsWith('application/json')) return res;
+  const text = await res.text();
+  return Object.assign(new Response(text, res), { json: () => Promise.resolve(JSON.parse(text) as unknown) });
+};
+const transport = (url: string) =>
+  new StreamableHTTPClientTransport(new URL(url), {
+    requestInit: { headers: { 'x-api-key': key } },
+    fetch: realmFetch,
+  });
+afterAll(async () => {
+  for (const o of open) await o.close().catch(() => undefined);
+});
+
+/** A 2025-11-25 Tasks session over the SDK client on one edge. */
+async function legacySession(url: string): Promise<TaskEnabledSession> {
+  const client = new Client({ name: 'tasks-test', version: '1.0.0' });
+  await client.connect(transport(url));
+  const session = createTaskSessionFromClient(client, { endpointId: 'orders' });
+  open.push(session, client);
+  clients.set(session, client);
+  return session;
+}
+
+/** A 2026-07-28 Tasks session: the SDK client for discovery, requests of the Tasks surface sent as they are framed. */
+async function modernSession(url: string): Promise<TaskEnabledSession> {
+  const client = new Client({ name: 'tasks-test', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+  await client.connect(transport(url));
+  let id = 0;
+  const rawDispatch = async (request: unknown): Promise<JsonRpcResponse> => {
+    const { method, params } = request as { method: string; params: Record<string, unknown> };
+    const name = method === 'tools/call' ? params.name : params.taskId;
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': method,
+        ...(typeof name === 'string' ? { 'mcp-name': name } : {}),
+        'x-api-key': key,
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params }),
+    });
+    const body = JSON.parse(await res.text()) as { result?: never; error?: never };
+    return body.error ? { kind: 'error', error: body.error } : { kind: 'result', result: body.result! };
+  };
+  const v2RequestFraming = {
+    protocolVersion: '2026-07-28',
+    clientInfo: { name: 'tasks-test', version: '1.0.0' },
+    clientCapabilities: {},
+  };
+  const session = createTaskSessionFromClient(client, { endpointId: 'orders-v2', rawDispatch, v2RequestFraming });
+  open.push(session, client);
+  return session;
+}
+
+const held = (ref: string) => waitFor(`the upstream holds ${ref}`, () => upstream.has(ref));
+
+describe('durable tasks', () => {
+  it("2025-11-25: a task is returned at once, listed, and completes with the call's result", async () => {
+    const session = await legacySession(urls[0]!);
+    const execution = await session.callTool('get_order', { ref: 'a1' }, { task: { preference: 'require' } });
+    expect(execution.kind).toBe('task');
+    await held('a1');
+    const { tasks } = await session.listTasks();
+    expect(tasks.find((t) => t.taskId === execution.handle!.taskId)?.status).toBe('working');
+    upstream.release('a1');
+    const { outcome } = await execution.settle();
+    const result = resultFromTaskOutcome(outcome) as { content: { text: string }[] };
+    expect(result.content[0]!.text).toContain('a1');
+  });
+
+  it('2026-07-28: a call that does not answer at once becomes a task; a quick one is a plain result', async () => {
+    const session = await modernSession(urls[0]!);
+    const quick = await session.callTool('get_order', { ref: 'now-b0' });
+    expect(quick.kind).toBe('immediate');
+    const slow = await session.callTool('get_order', { ref: 'b1' });
+    expect(slow.kind).toBe('task');
+    await held('b1');
+    // Another edge answers from the shared record.
+    const other = await modernSession(urls[1]!);
+    expect((await other.task(slow.handle!.taskId).snapshot()).status).toBe('working');
+    upstream.release('b1');
+    const { outcome } = await slow.settle();
+    expect(JSON.stringify(resultFromTaskOutcome(outcome))).toContain('b1');
+  });
+
+  it('the client disconnects and comes back: the task ran on, its result is kept', async () => {
+    const first = await legacySession(urls[0]!);
+    const execution = await first.callTool('get_order', { ref: 'c1' }, { task: { preference: 'require' } });
+    let reference: SerializedTaskReference | undefined;
+    // Handed off (a session that closes owning it would cancel it), then the client's connection goes away.
+    if (execution.kind === 'task') await execution.handoff((r) => void (reference = r));
+    await clients.get(first)!.close();
+    await held('c1');
+    upstream.release('c1');
+    const again = await legacySession(urls[1]!);
+    const resumed = await again.resumeTask(reference!);
+    expect(JSON.stringify(resultFromTaskOutcome((await resumed.settle()).outcome))).toContain('c1');
+  });
+
+  it('cancel aborts the upstream request; the task reads cancelled', async () => {
+    const session = await modernSession(urls[0]!);
+    const execution = await session.callTool('create_order', { ref: 'd1' });
+    await held('d1');
+    await execution.cancel();
+    await waitFor('the upstream sees the abort', () => upstream.seen.find((s) => s.ref === 'd1')?.aborted);
+    expect((await session.task(execution.handle!.taskId).snapshot()).status).toBe('cancelled');
+    expect(upstream.count('d1')).toBe(1);
+  });
+
+  it('an edge stops with a task pending: the other edge answers it, completed', async () => {
+    const session = await legacySession(urls[0]!);
+    const execution = await session.callTool('get_order', { ref: 'e1' }, { task: { preference: 'require' } });
+    const taskId = execution.handle!.taskId;
+    await held('e1');
+    await stack.stopProcess(stack.processes.find((p) => p.service === 'edge' && urls[0]!.startsWith(p.url!))!);
+    upstream.release('e1');
+    const other = await legacySession(urls[1]!);
+    const outcome = await other.task(taskId).result();
+    expect(JSON.stringify(resultFromTaskOutcome(outcome))).toContain('e1');
+  });
+
+  it('a worker killed mid-task on a non-idempotent call: failed, outcome unknown, sent once', async () => {
+    const session = await legacySession(urls[1]!);
+    const execution = await session.callTool('create_order', { ref: 'f1' }, { task: { preference: 'require' } });
+    await held('f1');
+    const worker = stack.processes.find((p) => p.service === 'worker')!;
+    const exited = new Promise((resolve) => worker.child.once('exit', resolve));
+    worker.child.kill('SIGKILL');
+    await exited;
+    stack.processes.splice(stack.processes.indexOf(worker), 1);
+    await stack.addWorker();
+    const task = await waitFor('the task fails', async () => {
+      const t = await session.task(execution.handle!.taskId).snapshot();
+      return t.status === 'failed' && t;
+    });
+    expect(task.statusMessage).toMatch(/outcome of invocation .* is unknown/);
+    expect(upstream.count('f1')).toBe(1);
+  }, 60_000);
+
+  it('Redis restarted without its data with a task pending: the task reads failed, state lost; nothing runs twice', async () => {
+    const session = await legacySession(urls[1]!);
+    const execution = await session.callTool('create_order', { ref: 'g1' }, { task: { preference: 'require' } });
+    await held('g1');
+    const exited = new Promise((resolve) => redis.process.once('exit', resolve));
+    redis.process.kill('SIGKILL');
+    await exited;
+    redis = await startRedisServer({ port: redis.port });
+    upstream.release('g1');
+    // The edges fail closed until the control plane has published the state again; then the task reads failed.
+    const task = await waitFor(
+      'the lost task reads failed',
+      async () => {
+        const t = await session.task(execution.handle!.taskId).snapshot();
+        return t.status === 'failed' && t;
+      },
+      60_000,
+    );
+    expect(task.statusMessage).toMatch(/state was lost/);
+    expect(upstream.count('g1')).toBe(1);
+  }, 90_000);
+});
