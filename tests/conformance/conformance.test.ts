@@ -61,6 +61,8 @@ beforeAll(async () => {
         name: 'conformance',
         mode: 'NORMAL',
         isPublic: true,
+        // The Tasks scenarios' `failing_job` runs only as a task (a client without the extension gets -32021).
+        config: { taskOnlyTools: ['failing_job'] },
         // The 2025-era tools that ask the client mid-call come from a stateful 2025-11-25 server (legacy-fixture.ts).
         externalMcpConfigs: [
           { name: 'fixture', url: fixture.url },
@@ -206,6 +208,28 @@ describe('input_required results of a proxied MCP server (SEP-2322)', () => {
     const legacy = (await res.json()) as { result: { isError?: boolean; content: { text: string }[] } };
     expect(legacy.result.isError).toBe(true);
     expect(legacy.result.content[0]!.text).toMatch(/external MCP server "fixture"/);
+  });
+});
+
+describe('a tool that runs only as a task (config.taskOnlyTools)', () => {
+  it('is refused to a 2025-era call that is not a task, with -32601 as 2025-11-25 says', async () => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2025-11-25',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'failing_job', arguments: {} },
+      }),
+    });
+    const body = (await res.json()) as { error?: { code: number; message: string } };
+    expect(body.error?.code).toBe(-32601);
+    expect(body.error?.message).toMatch(/runs only as a task/);
   });
 });
 

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { createHmac, randomBytes } from 'node:crypto';
 import {
   createMcpHandler,
+  InMemoryServerEventBus,
   INVALID_PARAMS,
   ProtocolError,
   Server,
@@ -449,64 +450,69 @@ export async function startConformanceFixture(): Promise<ConformanceFixture> {
     description: `Added by test_trigger_tool_change, changed ${changes} time(s)`,
     inputSchema: noArgs,
   });
+  // Its listen streams (a worker's, watching what Toolplane's clients subscribed to) hear resource updates.
+  const bus = new InMemoryServerEventBus();
   const handler = toNodeHandler(
-    createMcpHandler(() => {
-      const s = new Server(
-        { name: 'conformance-fixture', version: '1.0.0' },
-        {
-          capabilities: {
-            tools: {},
-            logging: {},
-            resources: { subscribe: true },
-            prompts: {},
-            completions: {},
+    createMcpHandler(
+      () => {
+        const s = new Server(
+          { name: 'conformance-fixture', version: '1.0.0' },
+          {
+            capabilities: {
+              tools: {},
+              logging: {},
+              resources: { subscribe: true },
+              prompts: {},
+              completions: {},
+            },
           },
-        },
-      );
-      s.setRequestHandler('resources/list', () => ({ resources }));
-      s.setRequestHandler('resources/templates/list', () => ({ resourceTemplates }));
-      s.setRequestHandler('resources/read', (req) => readResource(req.params.uri));
-      s.setRequestHandler('resources/subscribe', (req) => (subscriptions.add(req.params.uri), {}));
-      s.setRequestHandler('resources/unsubscribe', (req) => (subscriptions.delete(req.params.uri), {}));
-      s.setRequestHandler('prompts/list', () => ({
-        prompts: promptChanges > 0 ? [...prompts, dynamicPrompt()] : prompts,
-      }));
-      s.setRequestHandler(
-        'prompts/get',
-        (req, ctx) => getPrompt(req.params.name, req.params.arguments ?? {}, ctx.mcpReq.inputResponses) as never,
-      );
-      s.setRequestHandler('completion/complete', (req) => complete(req.params));
-      s.setRequestHandler(
-        'tools/list',
-        () => ({ tools: changes > 0 ? [...tools, dynamicTool()] : tools }) as unknown as ListToolsResult,
-      );
-      s.setRequestHandler('tools/call', (req, ctx) => {
-        if (
-          req.params.name.startsWith('test_input_required_result_') ||
-          req.params.name === 'test_missing_capability' ||
-          req.params.name === 'test_streaming_elicitation'
-        ) {
-          // The SDK lifts the retry fields out of the params into the context.
-          const capabilities = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[
-            'io.modelcontextprotocol/clientCapabilities'
-          ] as Record<string, unknown> | undefined;
-          return multiRound(req.params.name, ctx.mcpReq.inputResponses, ctx.mcpReq.requestState(), capabilities);
-        }
-        if (req.params.name === 'test_trigger_tool_change') {
-          changes++;
-          return text('Tool list changed');
-        }
-        if (req.params.name === 'test_trigger_prompt_change') {
-          promptChanges++;
-          return text('Prompt list changed');
-        }
-        return (
-          taskTool(req.params.name, req.params.arguments ?? {}, ctx) ??
-          call(req.params.name, req.params.arguments ?? {}, ctx, events)
         );
-      });
-      return s;
-    }),
+        s.setRequestHandler('resources/list', () => ({ resources }));
+        s.setRequestHandler('resources/templates/list', () => ({ resourceTemplates }));
+        s.setRequestHandler('resources/read', (req) => readResource(req.params.uri));
+        s.setRequestHandler('resources/subscribe', (req) => (subscriptions.add(req.params.uri), {}));
+        s.setRequestHandler('resources/unsubscribe', (req) => (subscriptions.delete(req.params.uri), {}));
+        s.setRequestHandler('prompts/list', () => ({
+          prompts: promptChanges > 0 ? [...prompts, dynamicPrompt()] : prompts,
+        }));
+        s.setRequestHandler(
+          'prompts/get',
+          (req, ctx) => getPrompt(req.params.name, req.params.arguments ?? {}, ctx.mcpReq.inputResponses) as never,
+        );
+        s.setRequestHandler('completion/complete', (req) => complete(req.params));
+        s.setRequestHandler(
+          'tools/list',
+          () => ({ tools: changes > 0 ? [...tools, dynamicTool()] : tools }) as unknown as ListToolsResult,
+        );
+        s.setRequestHandler('tools/call', (req, ctx) => {
+          if (
+            req.params.name.startsWith('test_input_required_result_') ||
+            req.params.name === 'test_missing_capability' ||
+            req.params.name === 'test_streaming_elicitation'
+          ) {
+            // The SDK lifts the retry fields out of the params into the context.
+            const capabilities = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[
+              'io.modelcontextprotocol/clientCapabilities'
+            ] as Record<string, unknown> | undefined;
+            return multiRound(req.params.name, ctx.mcpReq.inputResponses, ctx.mcpReq.requestState(), capabilities);
+          }
+          if (req.params.name === 'test_trigger_tool_change') {
+            changes++;
+            return text('Tool list changed');
+          }
+          if (req.params.name === 'test_trigger_prompt_change') {
+            promptChanges++;
+            return text('Prompt list changed');
+          }
+          return (
+            taskTool(req.params.name, req.params.arguments ?? {}, ctx) ??
+            call(req.params.name, req.params.arguments ?? {}, ctx, events)
+          );
+        });
+        return s;
+      },
+      { bus },
+    ),
   );
   const http: HttpServer = createServer((req, res) => void handler(req, res));
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));

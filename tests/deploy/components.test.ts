@@ -23,17 +23,20 @@ const withComponent = (name: string) => renderWithComponents(overlays.prod, [com
 const added = (objects: K8sObject[]) =>
   objects.filter((o) => !prod.some((p) => p.kind === o.kind && p.metadata.name === o.metadata.name));
 
-describe.each(['monitoring', 'ingress', 'external-secrets', 'edge-oauth-egress'])('component %s', (name) => {
-  it('renders objects that match their schemas, in the toolplane namespace', async () => {
-    const objects = withComponent(name);
-    expect(added(objects).length).toBeGreaterThan(0);
-    for (const o of objects) {
-      await validateObject(o);
-      if (o.kind !== 'Namespace')
-        expect([o.kind, o.metadata.name, o.metadata.namespace]).toEqual([o.kind, o.metadata.name, 'toolplane']);
-    }
-  });
-});
+describe.each(['monitoring', 'ingress', 'external-secrets', 'edge-oauth-egress', 'workspace-apply'])(
+  'component %s',
+  (name) => {
+    it('renders objects that match their schemas, in the toolplane namespace', async () => {
+      const objects = withComponent(name);
+      expect(added(objects).length).toBeGreaterThan(0);
+      for (const o of objects) {
+        await validateObject(o);
+        if (o.kind !== 'Namespace')
+          expect([o.kind, o.metadata.name, o.metadata.namespace]).toEqual([o.kind, o.metadata.name, 'toolplane']);
+      }
+    });
+  },
+);
 
 describe('monitoring', () => {
   it('scrapes the three services on their named metrics port', () => {
@@ -160,5 +163,47 @@ describe('edge-oauth-egress', () => {
     // Without the component neither reaches the internet.
     expect(allowed(byKind(prod, 'NetworkPolicy'), edgeOf(prod), jwks, { port: 443 })).toBe(false);
     expect(allowed(byKind(prod, 'NetworkPolicy'), controlPlaneOf(prod), jwks, { port: 443 })).toBe(false);
+  });
+});
+
+describe('workspace-apply', () => {
+  const objects = withComponent('workspace-apply');
+
+  it('runs the control plane’s image on the workspace files of its ConfigMap, with the key from a Secret', () => {
+    const job = find(objects, 'Job', 'workspace-apply');
+    const pod = job.spec.template.spec;
+    const [container] = pod.containers;
+    // The name the overlays' `images:` rewrite (as the migrate Job's): the control plane's own image and release.
+    expect(container.image).toBe('toolplane/control-plane');
+    expect(container.command).toEqual(['node', '/apply/apply.mjs', '/workspace']);
+    expect(
+      container.env.find((e: { name: string }) => e.name === 'TOOLPLANE_API_KEY').valueFrom.secretKeyRef.name,
+    ).toBe('toolplane-workspace-apply');
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
+    const workspace = findGenerated(objects, 'ConfigMap', 'toolplane-workspace')!;
+    expect(Object.keys(workspace.data!)).toContain('mcp-servers__tickets.yaml');
+    const volume = pod.volumes.find((v: { name: string }) => v.name === 'workspace');
+    expect(volume.configMap.name).toBe(workspace.metadata.name);
+  });
+
+  it('reaches the control plane’s REST API and nothing else', () => {
+    const policies = byKind(objects, 'NetworkPolicy');
+    const job: Endpoint = {
+      pod: { 'app.kubernetes.io/name': 'workspace-apply' },
+      namespace: 'toolplane',
+      ip: '10.0.9.9',
+    };
+    const plane = workloads(objects).find((w) => w.name === 'control-plane')!;
+    const to = (w: typeof plane) => ({ pod: w.labels, namespace: w.namespace });
+    expect(allowed(policies, job, to(plane), { port: 8081 })).toBe(true);
+    for (const w of workloads(objects).filter((x) => x.name !== 'control-plane'))
+      expect(allowed(policies, job, to(w), { port: 8080 })).toBe(false);
+    expect(allowed(policies, job, { ip: '93.184.216.34' }, { port: 443 })).toBe(false);
+    // Without the component the control plane does not admit it.
+    const base = byKind(prod, 'NetworkPolicy');
+    expect(allowed(base, job, to(workloads(prod).find((w) => w.name === 'control-plane')!), { port: 8081 })).toBe(
+      false,
+    );
   });
 });

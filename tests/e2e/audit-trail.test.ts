@@ -383,6 +383,11 @@ const fixtures: Record<string, Fixture> = {
     const path = '/external_users/{name}/mcp_connections/{serverId}/{external}';
     return { response: (await ok(api.DELETE(path, { params }))).response };
   },
+  applyWorkspaceFiles: async () => {
+    // No file: nothing to create, the workspace's resources kept (no prune): the apply's own event only.
+    const { response } = await ok(api.POST('/workspace_files/apply', { body: { files: [] } }));
+    return { response, id: null };
+  },
   deleteExternalUser: async () => {
     const params = { path: { name: 'audit-alice' } };
     return { response: (await ok(api.DELETE('/external_users/{name}', { params }))).response };

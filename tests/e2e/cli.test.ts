@@ -104,6 +104,9 @@ describe('toolplane CLI', () => {
       'records',
       'policies',
       'debug',
+      'export',
+      'plan',
+      'apply',
     ])
       expect(help.stdout).toContain(command);
   });

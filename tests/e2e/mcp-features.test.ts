@@ -2,7 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ResourceUpdatedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Stack } from '@toolplane/cli';
 import { type components, type ManagementClient, unwrap } from '@toolplane/client';
 import { startLegacyFixture, type LegacyFixture } from '../conformance/legacy-fixture.ts';
@@ -37,6 +41,7 @@ beforeAll(async () => {
         { name: 'greet', description: 'Greet someone' },
       ],
       completions: { topic: ['caching', 'cancellation', 'queues'] },
+      subscribable: true,
     },
   });
   wiki = await startStreamableMcpServer({
@@ -152,6 +157,55 @@ describe('resources, templates, prompts and completions of attached external ser
     const detail = await unwrap(api.GET('/execution_records/{id}', { params: { path: { id: record.id } } }));
     expect(detail.steps).toEqual([expect.objectContaining({ kind: 'mcp', method: 'prompts/get', name: 'greet' })]);
     expect(JSON.stringify(detail)).not.toContain(DOCS_TOKEN);
+  });
+});
+
+describe('resource subscriptions', () => {
+  /** Touches `uri` at the docs server until `heard` holds: the watch starts within a worker's tick. */
+  const untilHeard = (what: string, uri: string, heard: () => boolean) =>
+    waitFor(what, () => {
+      docs.touch(uri);
+      if (!heard()) throw new Error('no notifications/resources/updated yet');
+      return Promise.resolve(true);
+    });
+
+  it('a 2025-era session that subscribed hears the external server’s updates on its stream', async () => {
+    const client = new ClientV1({ name: 'subscriber', version: '1.0.0' });
+    const updates: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
+    await client.connect(
+      new TransportV1(new URL(server.url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }),
+    );
+    try {
+      expect(client.getServerCapabilities()?.resources?.subscribe).toBe(true);
+      await client.subscribeResource({ uri: 'docs://readme' });
+      await untilHeard('the update on the session stream', 'docs://readme', () => updates.length > 0);
+      expect(new Set(updates)).toEqual(new Set(['docs://readme']));
+      // A URI the caller cannot subscribe to (no server that takes subscriptions offers it) is refused.
+      await expect(client.subscribeResource({ uri: 'nowhere://x' })).rejects.toThrow(/Resource not found/);
+      await client.unsubscribeResource({ uri: 'docs://readme' });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a 2026-07-28 listen stream asking for a resource hears its updates', async () => {
+    const client = new Client({ name: 'listener', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(server.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
+    const updates: string[] = [];
+    client.setNotificationHandler('notifications/resources/updated', (n) => void updates.push(n.params.uri));
+    const listening = await client.listen({ resourceSubscriptions: ['docs://page/3'] });
+    try {
+      await untilHeard('the update on the listen stream', 'docs://page/3', () => updates.length > 0);
+      expect(new Set(updates)).toEqual(new Set(['docs://page/3']));
+    } finally {
+      await listening.close();
+      await client.close();
+    }
   });
 });
 

@@ -49,7 +49,9 @@ class Upstream {
       const entry = { ref, method: req.method!, aborted: false };
       this.seen.push(entry);
       res.once('close', () => (entry.aborted = !res.writableFinished));
-      const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ref }));
+      // `…big…` refs get an answer larger than the tasks' result bound (TASK_MAX_RESULT_BYTES below).
+      const body = ref.includes('big') ? { ref, pad: 'x'.repeat(8192) } : { ref };
+      const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       // `now-…` refs are answered at once; the others when the test releases them.
       if (ref.startsWith('now-')) answer();
       else this.held.set(ref, answer);
@@ -79,9 +81,15 @@ beforeAll(async () => {
     edges: 2,
     logLevel: 'warn',
     serviceEnv: {
-      edge: { TASK_POLL_INTERVAL_MS: '100', TASK_IMMEDIATE_MS: '1000' },
-      // A killed worker's job is re-delivered within seconds.
-      worker: { WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000' },
+      // A plain call gives up after 2 s; a task's call may run for minutes.
+      edge: {
+        TASK_POLL_INTERVAL_MS: '100',
+        TASK_IMMEDIATE_MS: '1000',
+        TOOL_CALL_TIMEOUT_MS: '2000',
+        TASK_TIMEOUT_MS: '300000',
+      },
+      // A killed worker's job is re-delivered within seconds; a task keeps at most 4 KiB of result.
+      worker: { WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000', TASK_MAX_RESULT_BYTES: '4096' },
     },
   }));
   const connector = await unwrap(
@@ -128,6 +136,15 @@ afterAll(async () => {
 const open: { close(): Promise<void> }[] = [];
 const clients = new Map<TaskEnabledSession, Client>();
 
+/** The status each 2025-era `tasks/get` answered, by task id: what the Tasks client saw as it polled. */
+const polls = new Map<string, string[]>();
+function notePoll(request: unknown, answer: string): void {
+  if (typeof request !== 'string' || !request.includes('"tasks/get"')) return;
+  const { params } = JSON.parse(request) as { params: { taskId: string } };
+  const status = (JSON.parse(answer) as { result?: { status?: string } }).result?.status;
+  if (status) polls.set(params.taskId, [...(polls.get(params.taskId) ?? []), status]);
+}
+
 /**
  * fetch whose JSON bodies are parsed in this test's realm: the Tasks client accepts plain objects of its own realm
  * only, and Node's fetch parses JSON in another one (jest runs tests in a VM context).
@@ -136,6 +153,7 @@ const realmFetch: typeof fetch = async (input, init) => {
   const res = await fetch(input, init);
   if (!res.headers.get('content-type')?.startsWith('application/json')) return res;
   const text = await res.text();
+  notePoll(init?.body, text);
   return Object.assign(new Response(text, res), { json: () => Promise.resolve(JSON.parse(text) as unknown) });
 };
 const transport = (url: string) =>
@@ -192,6 +210,30 @@ async function modernSession(url: string): Promise<TaskEnabledSession> {
 
 const held = (ref: string) => waitFor(`the upstream holds ${ref}`, () => upstream.has(ref));
 
+/** A workflow of two steps on the orders connector: a lookup, then a confirmation naming what the lookup found. */
+const fulfilOrder = `
+arazzo: 1.0.1
+info: { title: Fulfilment, version: 1.0.0 }
+sourceDescriptions:
+  - { name: orders, url: "toolplane:connectors/orders", type: openapi }
+workflows:
+  - workflowId: fulfil_order
+    summary: Look an order up, then confirm it
+    inputs: { type: object, properties: { ref: { type: string } }, required: [ref] }
+    steps:
+      - stepId: lookup
+        operationId: getOrder
+        parameters: [{ name: ref, in: path, value: $inputs.ref }]
+        successCriteria: [{ condition: $statusCode == 200 }]
+        outputs: { found: $response.body#/ref }
+      - stepId: confirm
+        operationId: createOrder
+        requestBody: { payload: { ref: "{$steps.lookup.outputs.found}-confirmed" } }
+        successCriteria: [{ condition: $statusCode == 200 }]
+        outputs: { confirmed: $response.body#/ref }
+    outputs: { found: $steps.lookup.outputs.found, confirmed: $steps.confirm.outputs.confirmed }
+`;
+
 describe('durable tasks', () => {
   it("2025-11-25: a task is returned at once, listed, and completes with the call's result", async () => {
     const session = await legacySession(urls[0]!);
@@ -243,6 +285,64 @@ describe('durable tasks', () => {
     await waitFor('the upstream sees the abort', () => upstream.seen.find((s) => s.ref === 'd1')?.aborted);
     expect((await session.task(execution.handle!.taskId).snapshot()).status).toBe('cancelled');
     expect(upstream.count('d1')).toBe(1);
+  });
+
+  it('a workflow whose steps outlast the call timeout runs as a task: polled while working, its outputs kept', async () => {
+    const server = await unwrap(api.POST('/mcp_manager', { body: { name: 'fulfilment', mode: 'NORMAL' } }));
+    await unwrap(
+      api.POST('/mcp_servers/{id}/deploy', { params: { path: { id: server.id } }, body: { definition: fulfilOrder } }),
+    );
+    // On the edge that stays up (a later test stops the first).
+    const flowUrl = `${stack.edgeUrls[1]!}${new URL(server.url).pathname}`;
+    const session = await legacySession(flowUrl);
+    await waitFor('the workflow tool is listed', async () =>
+      (await clients.get(session)!.listTools()).tools.some((t) => t.name === 'fulfil_order'),
+    );
+    const execution = await session.callTool('fulfil_order', { ref: 'w1' }, { task: { preference: 'require' } });
+    expect(execution.kind).toBe('task');
+    const taskId = execution.handle!.taskId;
+    const settled = execution.settle();
+    await held('w1');
+    // The clock: a plain call started now gives up at the call timeout; the task's first step is still held then.
+    const plain = clients.get(await legacySession(urls[1]!))!;
+    const timedOut = await plain.callTool({ name: 'get_order', arguments: { ref: 'clock-w1' } });
+    // The worker stops the call at its deadline (or the edge at the timeout, whichever answers first).
+    expect(timedOut.isError).toBe(true);
+    expect(JSON.stringify(timedOut.content)).toMatch(/did not answer within \d+ ms|No answer within the call timeout/);
+    expect((await session.task(taskId).snapshot()).status).toBe('working');
+    upstream.release('w1');
+    await held('w1-confirmed');
+    upstream.release('w1-confirmed');
+    const { outcome } = await settled;
+    const result = resultFromTaskOutcome(outcome) as { structuredContent?: unknown };
+    expect(result.structuredContent).toEqual({ found: 'w1', confirmed: 'w1-confirmed' });
+    // The client polled tasks/get while the task was working, until it completed.
+    expect(polls.get(taskId)!.filter((s) => s === 'working').length).toBeGreaterThan(2);
+    expect(polls.get(taskId)!.at(-1)).toBe('completed');
+    expect(upstream.count('w1') + upstream.count('w1-confirmed')).toBe(2);
+    // The execution record shows every step.
+    const { data } = await waitFor('the workflow call is recorded', async () => {
+      const page = await unwrap(api.GET('/execution_records', { params: { query: { server_id: server.id } } }));
+      return page.data.length > 0 && page;
+    });
+    const record = await unwrap(api.GET('/execution_records/{id}', { params: { path: { id: data[0]!.id } } }));
+    expect(record).toMatchObject({ tool: 'fulfil_order', outcome: 'success' });
+    expect((record.steps as { name: string; status: number }[]).map((s) => [s.name, s.status])).toEqual([
+      ['fulfil_order/lookup', 200],
+      ['fulfil_order/confirm', 200],
+    ]);
+  }, 30_000);
+
+  it('a result larger than the bound is not kept: the task fails saying so; a plain call still gets it', async () => {
+    const session = await legacySession(urls[1]!);
+    const execution = await session.callTool('get_order', { ref: 'now-big-1' }, { task: { preference: 'require' } });
+    const { outcome } = await execution.settle();
+    expect(outcome.status).toBe('failed');
+    const message = outcome.status === 'failed' ? outcome.task?.statusMessage : undefined;
+    expect(message).toMatch(/result \(\d+ bytes\) was too large to keep: tasks keep at most 4096 bytes/);
+    expect(message).toContain('raise TASK_MAX_RESULT_BYTES');
+    const plain = await clients.get(session)!.callTool({ name: 'get_order', arguments: { ref: 'now-big-2' } });
+    expect(JSON.stringify(plain.content)).toContain('x'.repeat(8192));
   });
 
   it('an edge stops with a task pending: the other edge answers it, completed', async () => {

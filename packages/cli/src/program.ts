@@ -17,6 +17,7 @@ import { secretsCommand } from './commands/secrets.ts';
 import { serversCommand } from './commands/servers.ts';
 import { statsCommand } from './commands/stats.ts';
 import { usersCommand } from './commands/users.ts';
+import { workspaceFilesCommands } from './commands/workspace-files.ts';
 
 /** `toolplane dev`: unchanged flags; its modules (embedded Redis/PostgreSQL, the example) load only when run. */
 function devCommand(program: Command): void {
@@ -70,6 +71,7 @@ function buildProgram(): Command {
   policiesCommand(program);
   usersCommand(program);
   debugCommand(program);
+  workspaceFilesCommands(program);
   // Every (sub)command: usage errors exit 2 (commander's default is 1, which we keep for bugs).
   const walk = (c: Command) => {
     c.exitOverride();

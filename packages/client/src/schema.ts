@@ -1120,6 +1120,87 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/workspace_files': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Export the workspace as files: one YAML file per resource, names instead of ids, secrets as references
+     * @description An unchanged workspace exports the same bytes (docs/gitops.md, "Layout"). 409 when two resources of
+     * a kind share a name (files name resources, never ids): `errors` lists them.
+     */
+    get: operations['exportWorkspaceFiles'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/workspace_files/managed': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List the resources a directory of workspace files manages (set by apply) */
+    get: operations['listManagedResources'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/workspace_files/plan': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * What applying a directory of workspace files would change; changes nothing
+     * @description Every file is validated as the API validates its resource; names, secret references and their values
+     * are checked: a 422 lists every problem, each `path` as `<file>#<JSON pointer>`.
+     */
+    post: operations['planWorkspaceFiles'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/workspace_files/apply': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Make the workspace match a directory of workspace files
+     * @description The plan first (a problem: 422, nothing changes), then each change as its own API operation (its
+     * audit event says `via: workspace.apply`), in dependency order; deletions only with `prune`. A failed step stops
+     * the apply: `outcome: failed`, what was applied and what was not; applying the same files again finishes.
+     */
+    post: operations['applyWorkspaceFiles'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/openapi.json': {
     parameters: {
       query?: never;
@@ -2064,6 +2145,11 @@ export interface components {
        * instead of the stored credentials of connector and OpenAPI tools; false: a call with the header is refused.
        */
       perRequestAuth: boolean;
+      /**
+       * @description Settings: `exposeCallerToken` (workflows may read the caller’s OAuth token as
+       * `$current_user.token`), `taskOnlyTools` (names of tools that run only as durable tasks: a client without the
+       * Tasks extension is refused them with -32021).
+       */
       config: {
         [key: string]: unknown;
       } | null;
@@ -2176,6 +2262,11 @@ export interface components {
        * instead of the stored credentials of connector and OpenAPI tools; false: a call with the header is refused.
        */
       perRequestAuth: boolean;
+      /**
+       * @description Settings: `exposeCallerToken` (workflows may read the caller’s OAuth token as
+       * `$current_user.token`), `taskOnlyTools` (names of tools that run only as durable tasks: a client without the
+       * Tasks extension is refused them with -32021).
+       */
       config: {
         [key: string]: unknown;
       } | null;
@@ -2259,6 +2350,10 @@ export interface components {
         destructiveHint?: boolean;
         idempotentHint?: boolean;
         openWorldHint?: boolean;
+      };
+      execution?: {
+        /** @enum {string} */
+        taskSupport: 'optional' | 'required';
       };
     };
     CatalogVersionList: {
@@ -2830,6 +2925,10 @@ export interface components {
         idempotentHint?: boolean;
         openWorldHint?: boolean;
       };
+      execution?: {
+        /** @enum {string} */
+        taskSupport: 'optional' | 'required';
+      };
       source: components['schemas']['ToolSource'];
       /**
        * @description A person confirms each call first (the server’s `confirmTools`); always false for a connector
@@ -2929,6 +3028,146 @@ export interface components {
       prevHash: string;
       /** @description SHA-256 of the event’s RFC 8785 canonical JSON without `hash`. */
       hash: string;
+    };
+    WorkspaceFiles: {
+      files: {
+        path: string;
+        content: string;
+      }[];
+    };
+    ManagedResource: {
+      /** @enum {string} */
+      kind:
+        | 'secret'
+        | 'external_mcp_server'
+        | 'connector'
+        | 'connector_instance'
+        | 'server'
+        | 'workflow_deployment'
+        | 'external_user'
+        | 'api_key'
+        | 'access_policy';
+      name: string;
+      file: string;
+      /** Format: date-time */
+      appliedAt: string;
+    };
+    WorkspacePlan: {
+      changes: components['schemas']['WorkspaceChange'][];
+      summary: {
+        create: number;
+        update: number;
+        delete: number;
+        unchanged: number;
+        unmanaged: number;
+      };
+    };
+    WorkspaceChange: {
+      /** @enum {string} */
+      kind:
+        | 'secret'
+        | 'external_mcp_server'
+        | 'connector'
+        | 'connector_instance'
+        | 'server'
+        | 'workflow_deployment'
+        | 'external_user'
+        | 'api_key'
+        | 'access_policy';
+      name: string;
+      /** @description The file that describes it (a deletion: the file an export would write). */
+      file: string;
+      /**
+       * @description `unmanaged`: in the workspace, in no file, kept (`prune` deletes it; never the calling key).
+       * @enum {string}
+       */
+      action: 'create' | 'update' | 'delete' | 'unchanged' | 'unmanaged';
+      /** @description What an update changes; `managed`: only apply’s marker (adopting it). */
+      fields: string[];
+    };
+    WorkspacePlanBody: {
+      /** @description Every file of the directory (docs/gitops.md, "Layout"). */
+      files: components['schemas']['WorkspaceFile'][];
+      /**
+       * @description Resources of the workspace no file names are deleted (else kept, `unmanaged`).
+       * @default false
+       */
+      prune?: boolean;
+      /**
+       * @description The references the client has a value for (`env:NAME`, `secret:NAME`): names only, never values.
+       * @default []
+       */
+      provided?: string[];
+    };
+    WorkspaceFile: {
+      /** @description The file’s path relative to the directory, `/`-separated (`mcp-servers/tickets.yaml`). */
+      path: string;
+      /** @description The file’s text. */
+      content: string;
+    };
+    WorkspaceApplyResult: {
+      /** @enum {string} */
+      outcome: 'applied' | 'failed';
+      /** @description Done, in order. */
+      applied: components['schemas']['WorkspaceChange'][];
+      /** @description After a failure: not done (the same files applied again do them). */
+      notApplied: components['schemas']['WorkspaceChange'][];
+      /** @description The change that failed, with the problem its operation answered. */
+      failed?: {
+        /** @enum {string} */
+        kind:
+          | 'secret'
+          | 'external_mcp_server'
+          | 'connector'
+          | 'connector_instance'
+          | 'server'
+          | 'workflow_deployment'
+          | 'external_user'
+          | 'api_key'
+          | 'access_policy';
+        name: string;
+        /** @description The file that describes it (a deletion: the file an export would write). */
+        file: string;
+        /**
+         * @description `unmanaged`: in the workspace, in no file, kept (`prune` deletes it; never the calling key).
+         * @enum {string}
+         */
+        action: 'create' | 'update' | 'delete' | 'unchanged' | 'unmanaged';
+        /** @description What an update changes; `managed`: only apply’s marker (adopting it). */
+        fields: string[];
+        problem: components['schemas']['Problem'];
+      };
+      /** @description API keys apply created, each with its value: shown once. */
+      createdKeys: {
+        name: string;
+        /** Format: uuid */
+        id: string;
+        key: string;
+      }[];
+      summary: {
+        create: number;
+        update: number;
+        delete: number;
+        unchanged: number;
+        unmanaged: number;
+      };
+    };
+    WorkspaceApplyBody: {
+      /** @description Every file of the directory (docs/gitops.md, "Layout"). */
+      files: components['schemas']['WorkspaceFile'][];
+      /**
+       * @description Resources of the workspace no file names are deleted (else kept, `unmanaged`).
+       * @default false
+       */
+      prune?: boolean;
+      /**
+       * @description The values of the references apply writes (`env:NAME`, `secret:NAME` → value): sealed into the
+       * secrets store, never stored elsewhere or answered.
+       * @default {}
+       */
+      values?: {
+        [key: string]: string;
+      };
     };
   };
   responses: never;
@@ -12426,6 +12665,441 @@ export interface operations {
       };
       /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  exportWorkspaceFiles: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The files, by path. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WorkspaceFiles'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listManagedResources: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description By kind, then name. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: components['schemas']['ManagedResource'][];
+          };
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  planWorkspaceFiles: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['WorkspacePlanBody'];
+      };
+    };
+    responses: {
+      /** @description The plan, in apply’s order. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WorkspacePlan'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  applyWorkspaceFiles: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['WorkspaceApplyBody'];
+      };
+    };
+    responses: {
+      /** @description What was applied. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['WorkspaceApplyResult'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
         headers: {
           [name: string]: unknown;
         };

@@ -21,6 +21,11 @@ export const ToolDefinition = z.object({
   inputSchema: JsonSchema,
   outputSchema: JsonSchema.optional(),
   annotations: ToolAnnotations.optional(),
+  /**
+   * Tasks extension: `required` for an external MCP tool that can only run as a task (callers that cannot make tasks
+   * are refused); the edge lists other tools as `optional` to 2025-era clients.
+   */
+  execution: z.object({ taskSupport: z.enum(['optional', 'required']) }).optional(),
 });
 export type ToolDefinition = z.infer<typeof ToolDefinition>;
 

@@ -103,6 +103,18 @@ export function redisKeys(prefix: string) {
      */
     mcpRelayReply: `${prefix}:events:mcp-relay-reply`,
     /**
+     * Sorted set: the external servers' resources someone is subscribed to (member JSON `[serverId, server, uri]`,
+     * score: the epoch ms until which it is wanted), written by the edges while subscriptions live; a worker watches
+     * each attached server that has any (`resourceWatchLock`) and publishes its updates on `resourceUpdated`.
+     */
+    resourceWatches: `${prefix}:resource-watches`,
+    /** String (a worker id, expiring): the worker holding the watch of one attached server (`serverId` + server). */
+    resourceWatchLock: (watchId: string) => `${prefix}:resource-watch-lock:${watchId}`,
+    /** Pub/sub: an external server's resource changed (JSON `[serverId, uri]`): the edges tell its subscribers. */
+    resourceUpdated: `${prefix}:events:resource-updated`,
+    /** Set (URIs, expiring like `mcpLogLevel`): the resources a 2025-era MCP session subscribed to. */
+    mcpSubscriptions: (scope: string) => `${prefix}:mcp-subscriptions:${scope}`,
+    /**
      * String (JSON `ConnectLink`, 10 minutes, taken once with GETDEL): a person's connect link (ADR 0027), under the
      * SHA-256 (hex) of its token, as API keys are: what Redis holds opens nothing.
      */

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import type { ExecutionRecord } from '@toolplane/contracts';
 import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
 import { Redis } from 'ioredis';
-import { ExecutionRecordSink } from './execution-records.ts';
+import { ExecutionRecordSink, ExecutionRecordStream } from './execution-records.ts';
 
 /**
  * The record sink across a Redis outage, on a redis-server of this test (stopped and started again on
@@ -98,5 +98,46 @@ describe('ExecutionRecordSink across a Redis outage', () => {
     handles.push(again);
     await until('the kept records are in Redis', async () => (await stored(reader, key)).length === 3);
     expect(await stored(reader, key)).toEqual(['inv-3', 'inv-4', 'inv-5']);
+  });
+});
+
+describe('ExecutionRecordStream with a record the store refuses', () => {
+  it('sets that record aside and stores the others, in the same batch and after it', async () => {
+    const server = await startRedisServer();
+    handles.push(server);
+    const redis = new Redis(server.url);
+    clients.push(redis);
+    const prefix = 'poison';
+    const sink = new ExecutionRecordSink(redis, prefix, { maxLen: 1000, flushMs: 5, onError: () => undefined });
+    const storedIds: string[] = [];
+    const dropped: string[] = [];
+    const refused = Object.assign(new Error('invalid input syntax for type uuid'), { code: '22P02' });
+    const stream = new ExecutionRecordStream({
+      redis,
+      prefix,
+      consumer: 'c1',
+      store: (batch) => {
+        if (batch.some((r) => r.invocationId === 'inv-2')) return Promise.reject(refused);
+        storedIds.push(...batch.map((r) => r.invocationId));
+        return Promise.resolve();
+      },
+      onError: () => undefined,
+      isPermanent: (err) => (err as { code?: string }).code === '22P02',
+      onDropped: (r) => void dropped.push(r.invocationId),
+      blockMs: 50,
+    });
+    await stream.start();
+    try {
+      for (const n of [1, 2, 3]) sink.add(record(n));
+      await sink.flush();
+      sink.add(record(4));
+      await sink.flush();
+      await until('records 1, 3 and 4 stored', () => Promise.resolve(storedIds.includes('inv-4')));
+      expect(storedIds.sort()).toEqual(['inv-1', 'inv-3', 'inv-4']);
+      expect(dropped).toEqual(['inv-2']);
+    } finally {
+      await stream.stop();
+      sink.close();
+    }
   });
 });

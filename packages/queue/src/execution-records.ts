@@ -124,6 +124,13 @@ export interface ExecutionRecordStreamOptions<T = ExecutionRecord> {
   /** Another stream than the execution records' (e.g. `redisKeys(prefix).auditEvents`), with its entries' parser. */
   stream?: { key: string; parse: (raw: unknown) => T | undefined };
   onError: (err: unknown) => void;
+  /**
+   * Whether the store refused a batch for what is in it (a value the database rejects) rather than for being
+   * unreachable: the batch is then stored record by record, and a record refused on its own is set aside
+   * (`onDropped`) instead of holding up every record after it. Absent: every failure is retried.
+   */
+  isPermanent?: (err: unknown) => boolean;
+  onDropped?: (record: T, err: unknown) => void;
   /** Stream entries (each a batch of records) read at once. */
   batchSize?: number;
   blockMs?: number;
@@ -216,7 +223,7 @@ export class ExecutionRecordStream<T = ExecutionRecord> {
             if (parsed !== undefined) records.push(parsed);
           }
         }
-        if (records.length > 0) await this.opts.store(records);
+        if (records.length > 0) await this.storeBatch(records);
         const ids = entries.map(([id]) => id);
         await this.conn.xack(this.key, this.group, ...ids);
         await this.conn.xdel(this.key, ...ids);
@@ -236,6 +243,28 @@ export class ExecutionRecordStream<T = ExecutionRecord> {
         this.opts.onError(err);
         pendingFirst = true; // retry what is pending
         await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  /**
+   * Stores a batch. When the store refuses it for its content, each record is stored alone and one refused for its
+   * own content is dropped (reported); a failure to reach the store still fails the batch, which is retried whole
+   * (storing is idempotent, so what was stored meanwhile is not stored twice).
+   */
+  private async storeBatch(records: T[]): Promise<void> {
+    const { store, isPermanent, onDropped } = this.opts;
+    try {
+      await store(records);
+    } catch (err) {
+      if (!isPermanent?.(err)) throw err;
+      for (const record of records) {
+        try {
+          await store([record]);
+        } catch (one) {
+          if (!isPermanent(one)) throw one;
+          onDropped?.(record, one);
+        }
       }
     }
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { redisKeys, type RedisKeys, type ToolInvokeResult, type ToolResultPayload } from '@toolplane/contracts';
 import type { Redis } from 'ioredis';
 
@@ -125,19 +126,63 @@ export type TaskUpdate =
   | { kind: 'unknown' | 'ignored' | 'pending' }
   | { kind: 'resume'; inputResponses: Record<string, unknown>; requestState?: string | undefined };
 
+const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The execution record's id of an invocation. Records are keyed by UUID (PostgreSQL `uuid`); a plain call's
+ * invocation id is one, a task's (and its rounds' `<id>.r<n>`) is not, so it maps to a UUID derived from it (SHA-256,
+ * version 8): the same id for every delivery of the job, so a re-delivered job's record is still stored once.
+ */
+export function executionRecordId(invocationId: string): string {
+  if (uuidShape.test(invocationId)) return invocationId;
+  const h = createHash('sha256').update(invocationId).digest('hex');
+  const variant = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
 /** The next round's invocation id: a job id and execution lease of their own (`<task id>.r<n>`). */
 export function roundInvocationId(taskId: string, round: number): string {
   return round <= 1 ? taskId : `${taskId}.r${round}`;
+}
+
+/** JSON-RPC internal error: the task's call ended, its result is not kept. */
+const INTERNAL_ERROR = -32603;
+
+/** The default bound of what one task keeps of its call's end in Redis (the worker's `TASK_MAX_RESULT_BYTES`). */
+const DEFAULT_TASK_MAX_RESULT_BYTES = 1024 * 1024;
+
+/**
+ * A settlement too large to keep as the task's end: `failed`, saying so and how to raise the bound. A task's result
+ * stays in Redis for its whole retention, so one unbounded answer would hold Redis memory for an hour; the call ran
+ * and answered, only its answer is not kept.
+ */
+function resultTooLarge(bytes: number, maxBytes: number): TaskSettlement {
+  const message =
+    `The task's result (${bytes} bytes) was too large to keep: tasks keep at most ${maxBytes} bytes. The call ran; ` +
+    'its result was dropped. Call the tool without a task, or raise TASK_MAX_RESULT_BYTES on the workers.';
+  return {
+    status: 'failed',
+    statusMessage: message,
+    error: { code: INTERNAL_ERROR, message, data: { resultBytes: bytes, maxBytes } },
+  };
+}
+
+/** Options of `TaskRecords`. */
+interface TaskRecordsOptions {
+  /** Most bytes a settlement may store (its result, error or input requests as JSON); a larger one fails the task. */
+  maxResultBytes?: number;
 }
 
 /** Task records in Redis, as both the edge and the worker change them (every change is one atomic step). */
 export class TaskRecords {
   private readonly redis: Redis;
   private readonly keys: RedisKeys;
+  private readonly maxResultBytes: number;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: Redis, prefix: string, options: TaskRecordsOptions = {}) {
     this.redis = redis;
     this.keys = redisKeys(prefix);
+    this.maxResultBytes = options.maxResultBytes ?? DEFAULT_TASK_MAX_RESULT_BYTES;
   }
 
   /** Stored before the job is enqueued: a task id the caller holds is always one `tasks/get` resolves. */
@@ -174,11 +219,24 @@ export class TaskRecords {
     return { tasks, more: ids.length > limit };
   }
 
-  /** Writes how the task's current round ended, if it is still working on `invocationId`; false otherwise. */
-  async settle(taskId: string, invocationId: string, settlement: TaskSettlement, now = Date.now()): Promise<boolean> {
-    const fields = Object.entries(encode(settlement)).flat();
+  /**
+   * Writes how the task's current round ended, if it is still working on `invocationId`: `settled`, `too_large` (a
+   * settlement over the bound, written as `resultTooLarge` instead: never a part of it), or false (not working on it).
+   */
+  async settle(
+    taskId: string,
+    invocationId: string,
+    settlement: TaskSettlement,
+    now = Date.now(),
+  ): Promise<'settled' | 'too_large' | false> {
+    let encoded = encode(settlement);
+    const bytes = Object.values(encoded).reduce((n, v) => n + Buffer.byteLength(v), 0);
+    const tooLarge = bytes > this.maxResultBytes;
+    if (tooLarge) encoded = encode(resultTooLarge(bytes, this.maxResultBytes));
+    const fields = Object.entries(encoded).flat();
     const done = await this.redis.eval(settleScript, 1, this.keys.task(taskId), invocationId, String(now), ...fields);
-    return done === 1;
+    if (done !== 1) return false;
+    return tooLarge ? 'too_large' : 'settled';
   }
 
   /** Cancels the caller's task unless it ended: its status before, or undefined when there is no such task. */

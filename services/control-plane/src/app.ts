@@ -138,6 +138,14 @@ function recordStream({ redis, prefix, log }: ControlPlaneDeps, ingestPool: pg.P
       await announceStoredRecords(redis, prefix, batch);
     },
     onError: (err) => log.error({ err }, 'execution records could not be stored; retrying'),
+    // PostgreSQL's data exceptions and integrity violations (SQLSTATE classes 22 and 23) are about a record itself:
+    // such a record is set aside so that it cannot hold up the others; every other failure is retried.
+    isPermanent: (err) => /^2[23]/.test(String((err as { code?: unknown } | null)?.code ?? '')),
+    onDropped: (record, err) =>
+      log.error(
+        { err, invocationId: record.invocationId, serverId: record.serverId, tool: record.tool },
+        'an execution record the database refuses was dropped',
+      ),
   });
 }
 

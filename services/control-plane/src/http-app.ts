@@ -29,6 +29,7 @@ import { serverToolsRouter } from './resources/server-tools/router.ts';
 import { serverIdentityPublisher } from './resources/servers/identity.ts';
 import { serversRouter } from './resources/servers/router.ts';
 import { statsRouter } from './resources/stats/router.ts';
+import { workspaceFilesRouter } from './resources/workspace-files/router.ts';
 import { workspacesRouter } from './resources/workspaces/router.ts';
 
 /** Signed-in users' access tokens besides API keys, when an issuer is configured (ADR 0020). */
@@ -78,6 +79,8 @@ function managementApi(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier | 
   api.use('/api_keys', apiKeysRouter(deps));
   api.use('/access_policies', accessPoliciesRouter(deps));
   api.use('/workspaces', workspacesRouter(deps));
+  api.use('/workspace_files', deps.largeImports);
+  api.use('/workspace_files', workspaceFilesRouter(deps));
   api.use(serverToolsRouter(deps));
   api.use(auditEventsRouter(deps));
   installRouteAccess(api, operationAccess(), serverRestriction(db));

@@ -15,6 +15,8 @@ export interface LoadedTool {
   upstreamCredential?: true;
   /** A person confirms each call first (confirmation.ts): the only check an unmarked tool's call pays is this one. */
   confirm?: true;
+  /** Runs only as a durable task (`execution.taskSupport: required`): a call that is not one is refused. */
+  taskOnly?: true;
 }
 
 export interface LoadedCatalog {
@@ -96,6 +98,7 @@ export class CatalogCache {
       if (t.plan.kind === 'workflow') tool.workflow = { callerToken: t.plan.callerToken === true };
       else if (takesUpstreamCredential(t)) tool.upstreamCredential = true;
       if (t.confirm) tool.confirm = true;
+      if (t.tool.execution?.taskSupport === 'required') tool.taskOnly = true;
       tools.set(t.tool.name, tool);
     }
     if (catalog.mode === 'SMART') {

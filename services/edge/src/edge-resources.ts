@@ -15,6 +15,7 @@ import {
   CancelRegistry,
   ElicitationReplies,
   SessionFormElicitation,
+  ResourceSubscriptions,
   SessionRelayCapabilities,
   SessionLogLevels,
   SessionUrlElicitation,
@@ -97,6 +98,7 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
     elicitationReplies: r.elicitationReplies,
     // Only published from here: the worker waiting for a caller's answer subscribes.
     relayReplies: new PublishedReplies(redis, keys.mcpRelayReply),
+    subscriptions: new ResourceSubscriptions(redis, env.REDIS_PREFIX),
     connectLink: (request) => r.connectLinks.create(request),
     cancels: r.cancels,
     progressIntervalMs: env.PROGRESS_INTERVAL_MS,
@@ -144,6 +146,10 @@ export function listenForChanges(r: EdgeResources, listeners: ChangeListeners): 
       apiKeys.invalidate(message);
       void openStreams.keyChanged(message);
     } else if (channel === keys.accessChanged) accessPolicies.invalidate(message);
+    else if (channel === keys.resourceUpdated) {
+      const sent = mcp.resourceUpdated(message);
+      log.debug({ sent }, 'a resource of an external server was updated');
+    }
   });
   // Without the subscription, key changes go unheard: open streams end (fail closed), and none opens
   // until it is back (`streamsHeard`). Their clients reconnect.
@@ -168,6 +174,7 @@ export function changeChannels(r: EdgeResources): string[] {
     r.keys.accessChanged,
     r.cancels.channel,
     r.elicitationReplies.channel,
+    r.keys.resourceUpdated,
   ];
 }
 

@@ -46,8 +46,11 @@ export class McpEndpoints {
   async serve(req: Request, res: Response): Promise<void> {
     const caller = await this.callerOf(req, res);
     if (!caller) return;
-    // A 2026-07-28 listen stream stays open: it ends with its credential, like a legacy stream.
-    if (req.method === 'POST' && (req.body as { method?: unknown } | undefined)?.method === 'subscriptions/listen') {
+    // A 2026-07-28 listen stream and a 2025-era session's GET stream (resource updates) stay open: they end with their
+    // credential, like a legacy stream.
+    const listen =
+      req.method === 'POST' && (req.body as { method?: unknown } | undefined)?.method === 'subscriptions/listen';
+    if (listen || req.method === 'GET') {
       if (!this.deps.streamsHeard()) return void unavailable(req, res, stateMessages.unreachable);
       const forget = this.deps.openStreams.add({
         serverId: caller.loaded.catalog.serverId,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   INTERNAL_ERROR,
   INVALID_PARAMS,
+  INVALID_REQUEST,
   ProtocolError,
   UriTemplate,
   type Server,
@@ -9,7 +10,7 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import { toolResultValue, type ExternalFeatures, type ToolInvokeJob } from '@toolplane/contracts';
-import type { EdgeCallContext } from './call-context.ts';
+import { callerSessionScope, type EdgeCallContext } from './call-context.ts';
 import type { LoadedCatalog } from './catalogs.ts';
 import type { ToolCallDeps } from './tool-calls.ts';
 
@@ -70,13 +71,20 @@ function capabilitiesOf(external: readonly ExternalFeatures[]): Partial<ServerCa
   const resources = external.some((f) => f.resources.length + f.resourceTemplates.length > 0);
   const prompts = external.some((f) => f.prompts.length > 0);
   const completions = external.some((f) => f.completions);
-  // `subscribe` is not declared: updates of an external server's resources are not relayed (yet), and a server
-  // that accepts a subscription must send them.
+  // Subscriptions where an attached server takes them: a worker watches what is subscribed (resource-watcher.ts).
+  const subscribe = external.some((f) => f.subscribe && f.resources.length + f.resourceTemplates.length > 0);
   return {
-    ...(resources ? { resources: { listChanged: true } } : {}),
+    ...(resources ? { resources: { listChanged: true, ...(subscribe ? { subscribe: true } : {}) } } : {}),
     ...(prompts ? { prompts: { listChanged: true } } : {}),
     ...(completions ? { completions: {} } : {}),
   };
+}
+
+/** The attached server a caller may subscribe to `uri` at (one that takes subscriptions), if any. */
+export function subscribableOwner(loaded: LoadedCatalog, uri: string): string | undefined {
+  const index = indexOf(loaded);
+  const owner = serverOfUri(index, uri);
+  return owner && index.servers.get(owner)?.subscribe ? owner : undefined;
 }
 
 /** Which attached server a URI belongs to: one it listed, else the first whose URI template matches. */
@@ -118,6 +126,20 @@ export function registerFeatures(server: Server, loaded: LoadedCatalog, b: Featu
       )) as never;
     });
   }
+  if (caps.resources?.subscribe) {
+    server.setRequestHandler('resources/subscribe', async (r, ctx) => {
+      const { scope, owner } = subscription(b, ctx, r.params.uri);
+      await b.deps.subscriptions!.subscribe(scope, r.params.uri);
+      await b.deps.subscriptions!.want(b.current(ctx).caller.loaded.catalog.serverId, [
+        { server: owner, uri: r.params.uri },
+      ]);
+      return {};
+    });
+    server.setRequestHandler('resources/unsubscribe', async (r, ctx) => {
+      await b.deps.subscriptions!.unsubscribe(subscription(b, ctx, r.params.uri).scope, r.params.uri);
+      return {};
+    });
+  }
   if (caps.prompts) {
     server.setRequestHandler('prompts/list', (_r, ctx) => ({
       prompts: [...view(ctx).prompts.values()].map((p) => p.prompt) as never,
@@ -130,6 +152,20 @@ export function registerFeatures(server: Server, loaded: LoadedCatalog, b: Featu
     });
   }
   if (caps.completions) server.setRequestHandler('completion/complete', (r, ctx) => complete(b, ctx, r.params));
+}
+
+/**
+ * A 2025-era subscription's session scope and the server that owns the URI: subscriptions live in a session (its
+ * updates go to the session's stream), and only to a resource the caller sees at a server that takes them.
+ */
+function subscription(b: FeatureBinding, ctx: ServerContext, uri: string): { scope: string; owner: string } {
+  const c = b.current(ctx);
+  const sessionId = ctx.sessionId ?? c.sessionId;
+  if (!sessionId || !b.deps.subscriptions)
+    throw new ProtocolError(INVALID_REQUEST, 'Resource subscriptions need an MCP session: initialize first');
+  const owner = subscribableOwner(c.caller.loaded, uri);
+  if (!owner) throw unknownResource(uri);
+  return { scope: callerSessionScope(c.caller, sessionId), owner };
 }
 
 const noCompletion = { completion: { values: [], hasMore: false } };

@@ -49,7 +49,8 @@ import {
   type RelayCapabilities,
 } from './protocol-state.ts';
 import { relayRequests } from './relay.ts';
-import type { EdgeTasks } from './tasks/edge-tasks.ts';
+import { ResourceStreams } from './resource-streams.ts';
+import { missingTasksExtension, type EdgeTasks } from './tasks/edge-tasks.ts';
 import { isLegacyTaskRequest, serveLegacyTask } from './tasks/legacy.ts';
 import { declaresTasks, TASK_CAPABILITIES } from './tasks/wire.ts';
 import { toolCall, UnknownToolError, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
@@ -152,8 +153,13 @@ function modernTaskCall(
   ctx: ServerContext,
 ): Promise<CallToolResult> | undefined {
   const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
-  if (!tasks || !envelope || !declaresTasks(envelope[CLIENT_CAPABILITIES_META_KEY])) return undefined;
+  if (!tasks || !envelope) return undefined;
   const { loaded } = c.caller;
+  if (!declaresTasks(envelope[CLIENT_CAPABILITIES_META_KEY])) {
+    // SEP-2663: a tool that runs only as a task cannot serve a client that cannot make one.
+    if (tasks.requiresTask(loaded, params.name)) throw missingTasksExtension();
+    return undefined;
+  }
   if (!tasks.eligible(loaded, params.name)) return undefined;
   const multiRound = isProxiedTool(loaded, params.name) ? multiRoundOf(ctx, envelope) : undefined;
   const message = { id: ctx.mcpReq.id, name: params.name, args: params.arguments };
@@ -295,10 +301,13 @@ export class EdgeMcpHandler {
   private readonly modern: ReturnType<typeof toNodeHandler>;
   /** Responses carrying open `subscriptions/listen` streams. */
   private readonly listening = new Set<Response>();
+  /** Open streams that carry resource updates (absent: subscriptions are not offered). */
+  private readonly resources: ResourceStreams | undefined;
 
   constructor(deps: ToolCallDeps, opts: EdgeMcpHandlerOptions) {
     this.deps = deps;
     this.opts = opts;
+    this.resources = deps.subscriptions ? new ResourceStreams(deps.subscriptions, deps.log) : undefined;
     this.serverOptions = { version: opts.version, toolsListTtlMs: opts.toolsListTtlMs, tasks: opts.tasks };
     // `auto`: a JSON body, upgraded to an SSE stream only when the call sends progress or log messages.
     const handler = createMcpHandler((ctx) => buildServer(callContext(ctx.authInfo), deps, this.serverOptions), {
@@ -333,8 +342,9 @@ export class EdgeMcpHandler {
         body: req.body,
       }).kind !== 'legacy';
     if (isModern) return this.serveModern(req, res, caller);
+    if (req.method === 'GET' && this.resourceStream(req, res, caller)) return Promise.resolve();
     if (req.method !== 'POST') {
-      // No sessions and no server-initiated stream in stateless serving.
+      // No server-initiated stream in stateless serving, but for resource updates (resourceStream).
       res
         .status(405)
         .set('allow', 'POST')
@@ -361,6 +371,37 @@ export class EdgeMcpHandler {
   close(): void {
     for (const res of this.listening) res.destroy();
     this.listening.clear();
+    this.resources?.close();
+  }
+
+  /**
+   * An attached external server's resource changed (`[serverId, uri]` from the worker watching it): 2026-07-28 listen
+   * streams subscribed to it and 2025-era session streams whose session subscribed to it hear it.
+   */
+  resourceUpdated(message: string): number {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return 0;
+    }
+    if (!Array.isArray(parsed) || typeof parsed[0] !== 'string' || typeof parsed[1] !== 'string') return 0;
+    const [serverId, uri] = parsed as [string, string];
+    const sent = this.bus.publishTo(serverId, { kind: 'resource_updated', uri, params: { uri } });
+    void this.resources?.updated(serverId, uri).catch(() => undefined);
+    return sent;
+  }
+
+  /**
+   * A 2025-era session's GET stream, held open only where it carries something: resource updates of a server whose
+   * attached external servers take subscriptions. False when the request is not one (it gets 405 as before).
+   */
+  private resourceStream(req: AuthedRequest, res: Response, caller: Caller): boolean {
+    const sessionId = req.get('mcp-session-id');
+    if (!this.resources || !sessionId || !featureCapabilities(caller.loaded).resources?.subscribe) return false;
+    if (!(req.get('accept') ?? '').includes('text/event-stream')) return false;
+    this.resources.session(res, caller, callerSessionScope(caller, sessionId));
+    return true;
   }
 
   /** A 2026-07-28 request: the SDK's handler, with the context in `req.auth`. */
@@ -371,6 +412,14 @@ export class EdgeMcpHandler {
     if (message?.method === 'subscriptions/listen') {
       this.listening.add(res);
       res.once('close', () => this.listening.delete(res));
+      const wanted = (message.params as { notifications?: { resourceSubscriptions?: unknown } } | undefined)
+        ?.notifications?.resourceSubscriptions;
+      if (this.resources && Array.isArray(wanted))
+        this.resources.listen(
+          res,
+          caller,
+          wanted.filter((u): u is string => typeof u === 'string'),
+        );
       return this.bus.scope(caller.loaded.catalog.serverId, () => this.modern(req, res, req.body));
     }
     // SEP-2243: `Mcp-Param-*` headers of a tool's `x-mcp-header` arguments must agree with the body.

@@ -220,7 +220,33 @@ const streamablePost = (operationId: string, summary: string) => ({
 });
 
 const paths = {
-  '/mcp/{serverId}': { post: streamablePost('postMcp', 'Send an MCP JSON-RPC message (Streamable HTTP)') },
+  '/mcp/{serverId}': {
+    post: streamablePost('postMcp', 'Send an MCP JSON-RPC message (Streamable HTTP)'),
+    get: {
+      operationId: 'openMcpSessionStream',
+      tags: ['mcp runtime'],
+      summary: 'Open a 2025-era session’s stream of resource updates',
+      description:
+        'For a server whose attached external MCP servers take resource subscriptions: with the `Mcp-Session-Id` ' +
+        'an `initialize` gave and `Accept: text/event-stream`, a stream that carries ' +
+        '`notifications/resources/updated` for the resources the session subscribed to (`resources/subscribe`). ' +
+        'It ends when the credential no longer reaches the server. Any other GET answers 405.',
+      parameters: [serverId, header('mcp-session-id', 'The session id `initialize` gave.')],
+      responses: {
+        200: {
+          description: 'The session’s event stream.',
+          content: sse('`event: message` / `data: <JSON-RPC notification>`.'),
+        },
+        401: postErrors[401],
+        403: postErrors[403],
+        404: postErrors[404],
+        405: error('No stream to open: no session id, or the server offers no resource subscriptions.'),
+        429: postErrors[429],
+        500: postErrors[500],
+        503: error('Redis (or its pub/sub connection) is unreachable.', retryAfter),
+      },
+    },
+  },
   '/api/v1/mcp/{serverId}': {
     post: streamablePost('postMcpV1', 'Send an MCP JSON-RPC message (Streamable HTTP; seed 002 path)'),
     get: {

@@ -248,3 +248,51 @@ export class ElicitationReplies extends PublishedReplies {
     return JSON.stringify([clientId, serverId, sessionId, requestId]);
   }
 }
+
+/** How long a resource is wanted after a subscriber last said so (renewed while its stream is open). */
+export const RESOURCE_WISH_MS = 5 * 60_000;
+
+/**
+ * Resource subscriptions: what a 2025-era session subscribed to (`resources/subscribe`, kept per session like its log
+ * level), and the wishes the workers watch (`resourceWatches`: one member per attached server and URI, its score the
+ * time until which someone wants it; edges renew them while the subscriber's stream is open).
+ */
+export class ResourceSubscriptions {
+  private readonly redis: Redis;
+  private readonly keys: ReturnType<typeof redisKeys>;
+  private readonly ttlSeconds: number;
+
+  constructor(redis: Redis, prefix: string, ttlSeconds = 24 * 3600) {
+    this.redis = redis;
+    this.keys = redisKeys(prefix);
+    this.ttlSeconds = ttlSeconds;
+  }
+
+  async subscribe(scope: string, uri: string): Promise<void> {
+    await this.redis
+      .multi()
+      .sadd(this.keys.mcpSubscriptions(scope), uri)
+      .expire(this.keys.mcpSubscriptions(scope), this.ttlSeconds)
+      .exec();
+  }
+
+  async unsubscribe(scope: string, uri: string): Promise<void> {
+    await this.redis.srem(this.keys.mcpSubscriptions(scope), uri);
+  }
+
+  subscribed(scope: string): Promise<string[]> {
+    return this.redis.smembers(this.keys.mcpSubscriptions(scope));
+  }
+
+  async isSubscribed(scope: string, uri: string): Promise<boolean> {
+    return (await this.redis.sismember(this.keys.mcpSubscriptions(scope), uri)) === 1;
+  }
+
+  /** Tells the workers these resources are wanted for the next `RESOURCE_WISH_MS`. */
+  async want(serverId: string, targets: readonly { server: string; uri: string }[]): Promise<void> {
+    if (targets.length === 0) return;
+    const until = Date.now() + RESOURCE_WISH_MS;
+    const args = targets.flatMap((t) => [until, JSON.stringify([serverId, t.server, t.uri])]);
+    await this.redis.zadd(this.keys.resourceWatches, ...args);
+  }
+}

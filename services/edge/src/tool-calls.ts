@@ -46,6 +46,7 @@ import type {
   CancelRegistry,
   ElicitationReplies,
   SessionFormElicitation,
+  ResourceSubscriptions,
   SessionRelayCapabilities,
   SessionLogLevels,
   SessionUrlElicitation,
@@ -74,6 +75,8 @@ export interface ToolCallDeps {
   relayCapabilities?: SessionRelayCapabilities;
   /** Where a caller's answer to a relayed request goes (the worker waiting for it). */
   relayReplies?: PublishedReplies;
+  /** Resource subscriptions of 2025-era sessions and the wishes the workers watch (absent: not offered). */
+  subscriptions?: ResourceSubscriptions;
   /** How long a call waits for a person's answer (default 10 minutes): then it is cancelled. */
   confirmTimeoutMs?: number;
   /**
@@ -609,6 +612,8 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
   const invocationId = call.task?.invocationId ?? randomUUID();
   const refused = edgeRefusal(deps, call, tool, invocationId);
   if (refused) return refused;
+  // A tool that runs only as a task, called plainly: 2025-11-25 says -32601 (2026-07-28 callers got -32021 before).
+  if (tool.taskOnly && !call.task) return taskRequired(name);
   // A person accepts first (nothing is enqueued before); a tool not marked `confirm` pays this check only.
   if (tool.confirm) {
     const unconfirmedResult = await confirmCall(deps, call, tool, invocationId);
@@ -661,6 +666,14 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
     return failedCall(deps, call, invocationId, err);
   }
 }
+
+const taskRequired = (name: string): ToolResultPayload => ({
+  content: [],
+  protocolError: {
+    code: -32601,
+    message: `The tool "${name}" runs only as a task: call it as one (the Tasks extension)`,
+  },
+});
 
 /** A call that got no result (timed out, cancelled, Redis or the queue failing): its `isError` result. */
 function failedCall(deps: ToolCallDeps, call: ToolCall, invocationId: string, err: unknown): ToolResultPayload {

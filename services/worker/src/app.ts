@@ -1,4 +1,4 @@
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -36,6 +36,7 @@ import { ExecutionLeases } from './execution-lease.ts';
 import { configureUpstreamConnections, type HttpLimits } from './http-operation.ts';
 import { createAbandonedJobHandler, createToolInvocationProcessor, RunningInvocations } from './processor.ts';
 import { requestCredentialOpener } from './request-credentials.ts';
+import { ResourceWatcher } from './resource-watcher.ts';
 import { SecretResolver } from './secret-resolver.ts';
 import { withTaskResults } from './task-results.ts';
 import { peopleTokensOnly, UserTokenKeeper } from './user-tokens.ts';
@@ -268,6 +269,8 @@ interface Consumer {
 interface Consumers {
   consumer: Consumer;
   tasks: Consumer;
+  /** Resources callers subscribed to, watched at their external servers (one worker per server at a time). */
+  watcher: ResourceWatcher;
 }
 
 function buildConsumers(core: Core, clients: Clients): Consumers {
@@ -275,7 +278,7 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
   const { leases, plans, userTokens, connectLinks } = clients;
   const processor = buildProcessor(core, clients);
   const common = consumerCommon(core);
-  const taskRecords = new TaskRecords(redis, env.REDIS_PREFIX);
+  const taskRecords = new TaskRecords(redis, env.REDIS_PREFIX, { maxResultBytes: env.TASK_MAX_RESULT_BYTES });
   const consumer = new ReplyingConsumer({
     redis,
     prefix: env.REDIS_PREFIX,
@@ -307,7 +310,14 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
     }),
     ...common,
   });
-  return { consumer, tasks };
+  const watcher = new ResourceWatcher({
+    redis,
+    prefix: env.REDIS_PREFIX,
+    workerId: randomUUID(),
+    secrets: resolver,
+    log,
+  });
+  return { consumer, tasks, watcher };
 }
 
 interface Parts {
@@ -343,6 +353,7 @@ async function start(parts: Parts): Promise<void> {
   await events.subscribe(keys.secretsChanged, keys.cancel, keys.debugSessionChanged, keys.mcpRelayReply);
   consumer.start();
   tasks.start();
+  consumers.watcher.start();
   await Promise.all([consumer.waitUntilReady(), tasks.waitUntilReady()]);
   live.ready = true;
   await listenHealth(parts);
@@ -352,7 +363,7 @@ async function start(parts: Parts): Promise<void> {
 async function stop({ core, consumers, live }: Parts): Promise<void> {
   const { log, records, events, redis } = core;
   live.ready = false;
-  await Promise.all([consumers.consumer.close(), consumers.tasks.close()]);
+  await Promise.all([consumers.consumer.close(), consumers.tasks.close(), consumers.watcher.stop()]);
   await records.flush();
   const unwritten = records.close();
   if (unwritten > 0) log.error({ unwritten }, 'execution records not written at shutdown (Redis unreachable)');

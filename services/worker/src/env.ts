@@ -103,6 +103,15 @@ export const WorkerEnv = z.object({
   HEALTH_HOST: z.string().default('127.0.0.1'),
   /** Execution records waiting for the control plane are capped at about this many (oldest dropped first). */
   EXECUTION_RECORDS_MAX_BACKLOG: z.coerce.number().int().min(1000).default(100_000),
+  /**
+   * Durable tasks (ADR 0040): most bytes of a task's result (its JSON) kept in Redis for the task's retention. A larger
+   * one fails the task saying so (the call ran; its result is not kept); plain calls are not bounded by it.
+   */
+  TASK_MAX_RESULT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
   /** In debug sessions, request and response bodies are kept up to this size (each). */
   DEBUG_MAX_BODY_BYTES: z.coerce
     .number()

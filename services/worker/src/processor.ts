@@ -17,6 +17,7 @@ import {
 } from '@toolplane/contracts';
 import { toAppError, TransientError, UserError, type AppError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
+import { executionRecordId } from '@toolplane/queue';
 import type { Authorizer } from './auth.ts';
 import type { DebugSessions } from './debug-sessions.ts';
 import {
@@ -743,7 +744,8 @@ function workspaceFallbacks(job: ToolInvokeJob, shared: WorkflowPlan, plan: Work
 function recordBase(job: ToolInvokeJob, startedAt: number, durationMs: number) {
   return {
     v: 1 as const,
-    invocationId: job.invocationId,
+    // A task's invocation id is no UUID: its record gets one derived from it (ADR 0040).
+    invocationId: executionRecordId(job.invocationId),
     workspaceId: job.principal.workspaceId,
     serverId: job.serverId,
     catalogVersion: job.catalogVersion,

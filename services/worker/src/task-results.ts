@@ -20,8 +20,7 @@ export function withTaskResults<A extends unknown[]>(
   log: Logger,
   checkFirst = true,
 ): Handler<A> {
-  return async (job, ...rest) => {
-    if (!job.task) return handle(job, ...rest);
+  const runTask = async (job: ToolInvokeJob & { task: NonNullable<ToolInvokeJob['task']> }, ...rest: A) => {
     const taskId = job.task.id;
     if (checkFirst) {
       const task = await tasks.get(taskId).catch(() => null);
@@ -33,9 +32,12 @@ export function withTaskResults<A extends unknown[]>(
       }
     }
     const reply = await handle(job, ...rest);
-    await tasks
+    const settled = await tasks
       .settle(taskId, job.invocationId, settlementOf(reply))
       .catch((err: unknown) => log.warn({ err, taskId }, 'task result not written (Redis unavailable)'));
+    if (settled === 'too_large') log.warn({ taskId, tool: job.tool }, 'task result too large to keep: the task failed');
     return reply;
   };
+  // A plain call's job goes straight to the handler: no await, no promise of this layer.
+  return (job, ...rest) => (job.task ? runTask({ ...job, task: job.task }, ...rest) : handle(job, ...rest));
 }

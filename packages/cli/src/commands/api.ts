@@ -64,6 +64,9 @@ export type AccessExplanation = Schemas['AccessExplanation'];
 export type DebugSession = Schemas['DebugSession'];
 /** An external MCP server registered on the workspace (header names only). */
 export type ExternalServer = Schemas['ExternalMcpServer'];
+export type WorkspaceFile = Schemas['WorkspaceFile'];
+export type WorkspacePlan = Schemas['WorkspacePlan'];
+export type WorkspaceApplyResult = Schemas['WorkspaceApplyResult'];
 
 export interface DeployResult {
   /** 201: a new active deployment; 204: the same documents were already active. */
@@ -123,6 +126,17 @@ export class Api {
 
   async #data<D>(method: string, call: Promise<Answer<D>>): Promise<D> {
     return (await this.#answer(method, call)).data;
+  }
+
+  // The workspace as files (docs/gitops.md)
+  async exportWorkspaceFiles(): Promise<WorkspaceFile[]> {
+    return (await this.#data('GET', this.#client.GET('/workspace_files'))).files;
+  }
+  planWorkspaceFiles(body: Schemas['WorkspacePlanBody']): Promise<WorkspacePlan> {
+    return this.#data('POST', this.#client.POST('/workspace_files/plan', { body }));
+  }
+  applyWorkspaceFiles(body: Schemas['WorkspaceApplyBody']): Promise<WorkspaceApplyResult> {
+    return this.#data('POST', this.#client.POST('/workspace_files/apply', { body }));
   }
 
   /** A cheap authenticated GET every management key may make (also keys limited to some servers). */

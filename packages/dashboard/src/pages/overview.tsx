@@ -4,6 +4,7 @@ import { Link, navigate } from '../router.tsx';
 import { useLoad } from '../ui.tsx';
 import { SelectField } from '../components/form.tsx';
 import { TrafficPanel, windowLabels, WindowSelect, type TrafficWindow } from '../components/traffic.tsx';
+import { ExportButton } from '../components/workspace-files.tsx';
 
 /** `window` from the address: `1h` unless `24h`. */
 function trafficWindow(query: URLSearchParams): TrafficWindow {
@@ -32,7 +33,10 @@ export function OverviewPage({ client, query }: { client: ManagementClient; quer
   const what = serverId ? serverName(serverId) : 'the workspace';
   return (
     <>
-      <h1>Overview</h1>
+      <div className="heading">
+        <h1>Overview</h1>
+        <ExportButton client={client} />
+      </div>
       <form className="filters" onSubmit={(e) => e.preventDefault()}>
         <WindowSelect id="overview-window" value={window} onChange={(w) => choose('window', w)} />
         <SelectField

@@ -1,15 +1,17 @@
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
+import { ManagedMarker, useManaged } from '../components/workspace-files.tsx';
 import { Link } from '../router.tsx';
 import { useLoad } from '../ui.tsx';
 
-const columns: Column<Schemas['McpServerSummary']>[] = [
+const columns = (managed: Set<string>): Column<Schemas['McpServerSummary']>[] => [
   { header: 'Name', cell: (s) => <Link href={`/servers/${s.id}`}>{s.name}</Link> },
   { header: 'Mode', cell: (s) => s.mode },
   { header: 'Selected tools', cell: (s) => (s.selectedTools.length > 0 ? s.selectedTools.length : 'all') },
   { header: 'Access', cell: (s) => (s.isPublic ? 'public' : 'private') },
   { header: 'Description', cell: (s) => s.description ?? '' },
+  { header: 'Managed by', cell: (s) => <ManagedMarker managed={managed.has(`server/${s.name}`)} /> },
 ];
 
 export function ServersPage({ client }: { client: ManagementClient }) {
@@ -17,6 +19,7 @@ export function ServersPage({ client }: { client: ManagementClient }) {
     () => unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })).then((r) => r.data),
     [client],
   );
+  const managed = useManaged(client);
   return (
     <>
       <div className="heading">
@@ -29,7 +32,7 @@ export function ServersPage({ client }: { client: ManagementClient }) {
         loaded={servers}
         what="the servers"
         caption="MCP servers of the workspace"
-        columns={columns}
+        columns={columns(managed)}
         rowKey={(s) => s.id}
         empty={
           <>

@@ -254,7 +254,36 @@ export async function compileCatalog(
     listExternal,
     reserved,
   );
-  return markConfirmed(merged, server.confirmTools ?? [], opts.strictConfirm === true);
+  const confirmed = markConfirmed(merged, server.confirmTools ?? [], opts.strictConfirm === true);
+  return markTaskOnly(confirmed, taskOnlyTools(server.config));
+}
+
+/** `config.taskOnlyTools`: names of tools that run only as durable tasks (absent or not a list of names: none). */
+function taskOnlyTools(config: unknown): string[] {
+  const names = (config as { taskOnlyTools?: unknown } | null | undefined)?.taskOnlyTools;
+  return Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string') : [];
+}
+
+/**
+ * Marks the tools that run only as durable tasks (`config.taskOnlyTools`: long workflows that no HTTP request should
+ * wait for; ADR 0040): a client that cannot make tasks is refused them (-32021). A name the server does not expose is
+ * a warning.
+ */
+function markTaskOnly(catalog: Catalog, names: readonly string[]): Catalog {
+  if (names.length === 0) return catalog;
+  const wanted = new Set(names);
+  const tools = catalog.tools.map((t) =>
+    wanted.has(t.tool.name) ? { ...t, tool: { ...t.tool, execution: { taskSupport: 'required' as const } } } : t,
+  );
+  const exposed = new Set(catalog.tools.map((t) => t.tool.name));
+  const warnings = names
+    .filter((name) => !exposed.has(name))
+    .map((name) => `tool "${name}" is to run only as a task (config.taskOnlyTools), but the server does not expose it`);
+  return {
+    ...catalog,
+    tools,
+    ...(warnings.length > 0 ? { warnings: [...(catalog.warnings ?? []), ...warnings] } : {}),
+  };
 }
 
 /**
@@ -391,6 +420,7 @@ async function mergeExternalTools(
       title?: unknown;
       inputSchema?: unknown;
       annotations?: unknown;
+      execution?: { taskSupport?: unknown };
     }[]) {
       if (typeof remote.name !== 'string') continue;
       if (cfg.tools.length > 0 && !cfg.tools.includes(remote.name)) continue;
@@ -406,6 +436,8 @@ async function mergeExternalTools(
           name,
           description: typeof remote.description === 'string' ? remote.description : '',
           ...(typeof remote.title === 'string' ? { title: remote.title } : {}),
+          // A tool that runs only as a task stays one here: its callers must make tasks (ADR 0040).
+          ...(remote.execution?.taskSupport === 'required' ? { execution: { taskSupport: 'required' as const } } : {}),
           inputSchema: inputSchema.type === 'object' ? inputSchema : { type: 'object' },
         },
         plan: {

@@ -124,6 +124,47 @@ function closingEvent(req: Request, res: Response, audit: RequestAudit): AuditEv
 }
 
 /**
+ * The audit scope of one operation a request runs on its caller's behalf (`POST /workspace_files/apply`: each step is
+ * the operation's own handler): the step's first writing transaction carries the operation's own event (its action,
+ * the principal row's changes), with the request's source and `details.via`. `close` appends it alone when no
+ * transaction did (a secret's change) and the step succeeded.
+ */
+export function stepAuditScope(
+  req: Request,
+  step: { declaration: AuditDeclaration; resourceId: string | null; via: string },
+): AuditScope & { close(trail: AuditTrail): Promise<void> } {
+  const parent = audits.get(req);
+  const id = randomUUID();
+  const source = parent?.source ?? sourceOf(req, randomUUID());
+  const pending = (): PendingAuditEvent | undefined => {
+    const c = callerIfAny(req);
+    if (!c) return undefined;
+    return {
+      id,
+      at: new Date().toISOString(),
+      workspaceId: c.workspaceId,
+      actor: actorOf(c),
+      action: step.declaration.action,
+      resource: { type: step.declaration.resource, id: step.resourceId },
+      source,
+      details: { via: step.via },
+    };
+  };
+  const scope = {
+    pending,
+    model: () => models[step.declaration.resource],
+    recorded: undefined as AuditScope['recorded'],
+    open: true,
+    async close(trail: AuditTrail) {
+      scope.open = false;
+      const event = scope.recorded ? undefined : pending();
+      if (event) await trail.appendAlone({ ...event, outcome: 'success', status: null, changes: null });
+    },
+  };
+  return scope;
+}
+
+/**
  * The management API's audit (ADR 0037): every request gets an id (`x-request-id`, the client's when it is a plain
  * token) and, for the rest of its handling, an audit scope: the first transaction that writes carries the event of an
  * audited operation (db/audited-db.ts). When the answer is sent, a refusal (401, 403) or an audited operation whose

@@ -41,6 +41,14 @@ export function callerIfAny(req: Request): Pick<Caller, 'workspaceId' | 'keyId' 
   return callers.get(req) ?? refusedKeys.get(req);
 }
 
+/**
+ * An operation one request runs on its caller's behalf (`POST /workspace_files/apply` runs each step as the
+ * operation's own handler): the step's request object acts as the caller of the request that runs it.
+ */
+export function actAs(step: Request, c: Caller): void {
+  callers.set(step, c);
+}
+
 export function caller(req: Request): Caller {
   const c = callers.get(req);
   if (!c) throw new AuthError('auth.missing_key', 'authentication required');

@@ -97,12 +97,17 @@ export class EdgeTasks {
     return tool !== undefined && tool.confirm !== true;
   }
 
+  /** A tool that runs only as a task (an external tool that says so): a call that cannot make one is refused. */
+  requiresTask(loaded: LoadedCatalog, name: string): boolean {
+    return loaded.tools.get(name)?.taskOnly === true;
+  }
+
   /** 2025-11-25 `tools/list`: each tool that may run as a task says so (`execution.taskSupport: optional`). */
   toolsList(loaded: LoadedCatalog): LoadedCatalog['list'] {
     let list = this.listed.get(loaded.list);
     if (!list) {
       list = loaded.list.map((t) =>
-        this.eligible(loaded, t.name) ? { ...t, execution: { taskSupport: 'optional' } } : t,
+        this.eligible(loaded, t.name) && !t.execution ? { ...t, execution: { taskSupport: 'optional' } } : t,
       );
       this.listed.set(loaded.list, list);
     }
@@ -257,13 +262,17 @@ export class EdgeTasks {
   }
 }
 
+/** SEP-2575's answer to a request that needs the extension from a client that did not declare it. */
+export function missingTasksExtension(): ProtocolError {
+  return new ProtocolError(MISSING_CLIENT_CAPABILITY, `This request needs the ${TASKS_EXTENSION} extension`, {
+    requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } },
+  });
+}
+
 /** The request's context, once it is known to have declared the extension (SEP-2575: else -32021). */
 function negotiated(current: (ctx: ServerContext) => EdgeCallContext, ctx: ServerContext): EdgeCallContext {
   const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
-  if (!envelope || !declaresTasks(envelope[CLIENT_CAPABILITIES_META_KEY]))
-    throw new ProtocolError(MISSING_CLIENT_CAPABILITY, `This request needs the ${TASKS_EXTENSION} extension`, {
-      requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } },
-    });
+  if (!envelope || !declaresTasks(envelope[CLIENT_CAPABILITIES_META_KEY])) throw missingTasksExtension();
   return current(ctx);
 }
 

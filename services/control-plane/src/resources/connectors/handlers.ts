@@ -26,7 +26,7 @@ export async function pushConnector(
 export async function listConnectors({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
   const rows = await db.connector.findMany({
     where: { workspaceId: caller(req).workspaceId },
-    omit: { document: true },
+    omit: { document: true, source: true },
     orderBy: [{ slug: 'asc' }, { createdAt: 'asc' }],
   });
   res.json({ data: rows.map((row) => present(row)) });
@@ -38,7 +38,7 @@ export async function getConnector({ db }: ControlPlaneDeps, req: Request, res: 
   const row = isUuid(id)
     ? await db.connector.findFirst({
         where: { id, workspaceId: caller(req).workspaceId },
-        omit: { document: true },
+        omit: { document: true, source: true },
       })
     : null;
   if (!row) throw new NotFoundError('connector', id);
@@ -73,7 +73,7 @@ export async function deleteConnector(
   const { workspaceId } = caller(req);
   const id = req.params.id as string;
   const row = isUuid(id)
-    ? await db.connector.findFirst({ where: { id, workspaceId }, omit: { document: true } })
+    ? await db.connector.findFirst({ where: { id, workspaceId }, omit: { document: true, source: true } })
     : null;
   if (!row) throw new NotFoundError('connector', id);
   const force = req.query.force === 'true';

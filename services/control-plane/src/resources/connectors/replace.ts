@@ -101,6 +101,7 @@ export async function replaceConnector(
           name: source.name,
           descriptor: source.descriptor,
           ...(source.document ? { document: source.document as object } : {}),
+          source: source.text ?? null,
         },
       });
       // The servers generated for the instances are bound to them: the change recompiles new ones too.

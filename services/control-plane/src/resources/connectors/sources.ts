@@ -19,6 +19,8 @@ export interface ConnectorSource {
   name: string;
   descriptor: object;
   document?: Record<string, unknown>;
+  /** The document as it was uploaded (kept for an export of the workspace's files); absent when none was. */
+  text?: string;
 }
 
 /** An OpenAPI document or envelope (already parsed; `text` as sent), imported as a connector source. */
@@ -41,7 +43,7 @@ export async function openApiConnectorSource(
 /** A request body: a seed-001 descriptor, an OpenAPI 2.0/3.x document, or the OpenAPI envelope (openapi-connectors.ts). */
 export async function readConnectorSource(text: string, fetchDocument?: Fetcher): Promise<ConnectorSource> {
   const body = parseBody(text);
-  if (isOpenApiBody(body)) return openApiConnectorSource(body, text, fetchDocument);
+  if (isOpenApiBody(body)) return { ...(await openApiConnectorSource(body, text, fetchDocument)), text };
   // Descriptors are small: read with the strict YAML parser as before (duplicate keys are an error,
   // which JSON.parse, the fast path for large OpenAPI documents, would let through).
   const descriptor = validateDescriptor(loadDocument(text));
@@ -51,5 +53,6 @@ export async function readConnectorSource(text: string, fetchDocument?: Fetcher)
     version: descriptor.metadata.version,
     name: descriptor.metadata.name,
     descriptor,
+    text,
   };
 }

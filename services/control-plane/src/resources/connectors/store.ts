@@ -83,6 +83,7 @@ export async function createConnector(db: Db, workspaceId: string, source: Conne
       name: source.name,
       descriptor: source.descriptor,
       ...(source.document ? { document: source.document as object } : {}),
+      source: source.text ?? null,
     },
   });
   return present(row);

@@ -53,7 +53,14 @@ const serverShape = {
       'Callers may pass their own upstream credential with a call (`X-Upstream-Authorization`), used instead of ' +
         'the stored credentials of connector and OpenAPI tools; false: a call with the header is refused.',
     ),
-  config: z.record(z.string(), z.unknown()).nullable(),
+  config: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe(
+      'Settings: `exposeCallerToken` (workflows may read the caller’s OAuth token as `$current_user.token`), ' +
+        '`taskOnlyTools` (names of tools that run only as durable tasks: a client without the Tasks extension is ' +
+        'refused them with -32021).',
+    ),
   catalogVersion: z.number().int().describe('The live catalog version.'),
   fromDescriptor: z.boolean().describe('Created with its connector instance from the descriptor’s `mcp_config`.'),
   url: z.string().describe('The MCP endpoint on the edge.'),

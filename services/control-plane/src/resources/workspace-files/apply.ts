@@ -1,0 +1,94 @@
+import type { Problem } from '@toolplane/errors';
+import type { Request } from 'express';
+import type { ControlPlaneDeps } from '../deps.ts';
+import { invoke } from './invoke.ts';
+import type { Change } from './plan.ts';
+import { kinds } from './specs.ts';
+import { stepOf, type StepContext } from './steps.ts';
+
+/** A change as the API reports it. */
+export const reported = (c: Change) => ({
+  kind: c.kind,
+  name: c.name,
+  file: c.file,
+  action: c.action,
+  fields: c.fields,
+});
+
+export interface ApplyResult {
+  outcome: 'applied' | 'failed';
+  applied: ReturnType<typeof reported>[];
+  notApplied: ReturnType<typeof reported>[];
+  failed?: ReturnType<typeof reported> & { problem: Problem };
+  /** Keys apply created: their values, shown once (as `POST /api_keys` shows them). */
+  createdKeys: { name: string; id: string; key: string }[];
+}
+
+/** Creates and updates in dependency order, then deletions in the reverse. */
+function ordered(changes: Change[]): Change[] {
+  const rank = (c: Change) => kinds.findIndex((k) => k.kind === c.kind);
+  const writes = changes.filter((c) => c.action === 'create' || c.action === 'update');
+  const deletes = changes.filter((c) => c.action === 'delete').sort((a, b) => rank(b) - rank(a));
+  return [...writes, ...deletes];
+}
+
+/** The references apply wrote a resource's secrets from (`credentials/api_key` → `${env:…}`): its marker keeps them. */
+function referencesOf(c: Change): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const field of ['credentials', 'headers'])
+    for (const [key, ref] of Object.entries((c.desired?.spec[field] ?? {}) as Record<string, string>))
+      out[`${field}/${key}`] = ref;
+  return out;
+}
+
+async function mark({ db }: ControlPlaneDeps, workspaceId: string, c: Change): Promise<void> {
+  const where = { workspaceId_kind_name: { workspaceId, kind: c.kind, name: c.name } };
+  if (c.action === 'delete') {
+    await db.managedResource.deleteMany({ where: { workspaceId, kind: c.kind, name: c.name } });
+    return;
+  }
+  const data = { file: c.file, references: referencesOf(c), appliedAt: new Date() };
+  await db.managedResource.upsert({
+    where,
+    create: { workspaceId, kind: c.kind, name: c.name, ...data },
+    update: data,
+  });
+}
+
+/** What a created resource's answer says: its id, and a created key's value. */
+function noteCreated(c: Change, body: unknown, ctx: StepContext, result: ApplyResult): void {
+  const answer = (body ?? {}) as { id?: unknown; key?: unknown };
+  if (c.action === 'create' && typeof answer.id === 'string') ctx.ids.set(`${c.kind}/${c.name}`, answer.id);
+  if (c.kind === 'api_key' && typeof answer.key === 'string' && typeof answer.id === 'string')
+    result.createdKeys.push({ name: c.name, id: answer.id, key: answer.key });
+}
+
+/**
+ * Carries out a plan with no problems, one change at a time, each as its API operation (its own transaction and audit
+ * event) followed by apply's marker. The first failure stops it: the answer says what was applied and what was not,
+ * and the same files applied again finish the job (resources are found by name).
+ */
+export async function applyPlan(
+  deps: ControlPlaneDeps,
+  req: Request,
+  plan: { workspaceId: string; changes: Change[]; ctx: StepContext },
+): Promise<ApplyResult> {
+  const steps = ordered(plan.changes);
+  const result: ApplyResult = { outcome: 'applied', applied: [], notApplied: [], createdKeys: [] };
+  for (const [i, c] of steps.entries()) {
+    const operation = stepOf(c, plan.ctx);
+    if (operation) {
+      const outcome = await invoke(deps, req, operation, c.live?.id ?? c.name);
+      if (!outcome.ok) {
+        result.outcome = 'failed';
+        result.failed = { ...reported(c), problem: outcome.problem };
+        result.notApplied = steps.slice(i + 1).map(reported);
+        return result;
+      }
+      noteCreated(c, outcome.body, plan.ctx, result);
+    }
+    await mark(deps, plan.workspaceId, c);
+    result.applied.push(reported(c));
+  }
+  return result;
+}

@@ -1,0 +1,83 @@
+import { ValidationError } from '@toolplane/errors';
+import type { Request, Response } from 'express';
+import { caller } from '../../http/auth.ts';
+import type { ControlPlaneDeps } from '../deps.ts';
+import { applyPlan, reported } from './apply.ts';
+import { exportFiles } from './export.ts';
+import { readLive } from './live.ts';
+import { planChanges, type Plan } from './plan.ts';
+import { readFiles, type WorkspaceFile } from './read-files.ts';
+import { ApplyBody, PlanBody } from './schemas.ts';
+
+/** `GET /workspace_files`: the workspace as files (export); 409 when two resources of a kind share a name. */
+export async function exportWorkspaceFiles(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const live = await readLive(deps, caller(req).workspaceId);
+  if (live.ambiguous.length > 0)
+    throw new ValidationError('the workspace cannot be exported as files', live.ambiguous, 'resource.conflict', 409);
+  res.json({ files: exportFiles(live) });
+}
+
+/** The plan of `files` against the caller's workspace; a 422 listing every problem (file#path) when there is one. */
+async function planOf(
+  deps: ControlPlaneDeps,
+  req: Request,
+  input: { files: WorkspaceFile[]; prune: boolean; provided: string[] },
+) {
+  const me = caller(req);
+  const desired = await readFiles(input.files, deps.fetchDocument);
+  const live = await readLive(deps, me.workspaceId);
+  const plan = planChanges(desired, live, {
+    prune: input.prune,
+    provided: new Set(input.provided),
+    callerKeyId: me.keyId,
+  });
+  if (plan.problems.length > 0) throw new ValidationError('the workspace files are invalid', plan.problems);
+  return plan;
+}
+
+function summary(plan: Plan) {
+  const count = (action: string) => plan.changes.filter((c) => c.action === action).length;
+  return {
+    create: count('create'),
+    update: count('update'),
+    delete: count('delete'),
+    unchanged: count('unchanged'),
+    unmanaged: count('unmanaged'),
+  };
+}
+
+/** `POST /workspace_files/plan`: what apply would do, resource by resource; changes nothing. */
+export async function planWorkspaceFiles(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const body = PlanBody.parse(req.body ?? {});
+  const plan = await planOf(deps, req, body);
+  res.json({ changes: plan.changes.map(reported), summary: summary(plan) });
+}
+
+/**
+ * `POST /workspace_files/apply`: the plan, then its changes (none when the plan has a problem). Each change is its API
+ * operation, in dependency order; the answer says what was applied and, after a failure, what was not.
+ */
+export async function applyWorkspaceFiles(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const body = ApplyBody.parse(req.body ?? {});
+  const plan = await planOf(deps, req, { ...body, provided: Object.keys(body.values) });
+  const ids = new Map(plan.changes.flatMap((c) => (c.live ? [[`${c.kind}/${c.name}`, c.live.id] as const] : [])));
+  // A deployment's id is not its server's: the server is found by name.
+  for (const c of plan.changes) if (c.kind === 'workflow_deployment') ids.delete(`${c.kind}/${c.name}`);
+  const result = await applyPlan(deps, req, {
+    workspaceId: caller(req).workspaceId,
+    changes: plan.changes,
+    ctx: { ids, values: body.values },
+  });
+  res.json({ ...result, summary: summary(plan) });
+}
+
+/** `GET /workspace_files/managed`: the resources apply manages (the dashboard's "managed by files"). */
+export async function listManagedResources({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+  const rows = await db.managedResource.findMany({
+    where: { workspaceId: caller(req).workspaceId },
+    orderBy: [{ kind: 'asc' }, { name: 'asc' }],
+  });
+  res.json({
+    data: rows.map((r) => ({ kind: r.kind, name: r.name, file: r.file, appliedAt: r.appliedAt.toISOString() })),
+  });
+}

@@ -1,0 +1,262 @@
+import { workspaceSecrets, type PolicyPrincipal } from '@toolplane/contracts';
+import type { ProblemIssue } from '@toolplane/errors';
+import type { Db } from '../../db/client.ts';
+import type { ControlPlaneDeps } from '../deps.ts';
+import { connectorText } from './connector-files.ts';
+import type { Kind } from './specs.ts';
+
+/** What apply recorded on a resource it manages (`managed_resources`). */
+interface Marker {
+  file: string;
+  references: Record<string, string>;
+}
+
+/** A resource of the live workspace in the form its file holds (`spec`), with its id and apply's marker. */
+export interface LiveResource {
+  kind: Kind;
+  name: string;
+  /** Its id (a secret's name). */
+  id: string;
+  spec: Record<string, unknown>;
+  marker?: Marker | undefined;
+  /** Connectors: what the upload was stored as (kind, descriptor, document) and the text an export writes. */
+  connector?: { kind: string; descriptor: unknown; document: unknown; text: string; ext: string };
+}
+
+export interface LiveState {
+  resources: LiveResource[];
+  /** Names two resources of a kind share: the files cannot tell them apart (export refuses, plan reports). */
+  ambiguous: ProblemIssue[];
+}
+
+/** `TICKETS_API_KEY` from `tickets` and `api_key`: the reference an export proposes for a value it never saw. */
+function envName(...parts: string[]): string {
+  return parts
+    .join('_')
+    .replace(/[^A-Za-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .toUpperCase();
+}
+
+/** References of a secret-holding map: the recorded ones (apply's), else one proposed per field. */
+function references(marker: Marker | undefined, field: string, keys: string[], owner: string) {
+  const out: Record<string, string> = {};
+  for (const key of [...keys].sort())
+    out[key] = marker?.references[`${field}/${key}`] ?? `\${env:${envName(owner, key)}}`;
+  return out;
+}
+
+async function markers(db: Db, workspaceId: string) {
+  const rows = await db.managedResource.findMany({ where: { workspaceId } });
+  const out = new Map<string, Marker>();
+  for (const r of rows)
+    out.set(`${r.kind}/${r.name}`, { file: r.file, references: r.references as Record<string, string> });
+  return out;
+}
+
+type Marked = Map<string, Marker>;
+
+async function secretsOf({ secrets }: ControlPlaneDeps, workspaceId: string, marks: Marked): Promise<LiveResource[]> {
+  const prefix = workspaceSecrets.prefix(workspaceId);
+  return (await secrets.list(prefix))
+    .map((m) => m.name.slice(prefix.length))
+    .filter((n) => !n.includes('/'))
+    .map((name) => ({ kind: 'secret', name, id: name, spec: { name }, marker: marks.get(`secret/${name}`) }));
+}
+
+async function externalServersOf(db: Db, workspaceId: string, marks: Marked): Promise<LiveResource[]> {
+  const rows = await db.externalMcpServer.findMany({ where: { workspaceId }, orderBy: { name: 'asc' } });
+  return rows.map((r) => {
+    const marker = marks.get(`external_mcp_server/${r.name}`);
+    const headers = Object.keys(r.headerSecrets as Record<string, string>);
+    return {
+      kind: 'external_mcp_server',
+      name: r.name,
+      id: r.id,
+      spec: { name: r.name, url: r.url, headers: references(marker, 'headers', headers, r.name) },
+      marker,
+    };
+  });
+}
+
+async function connectorsOf(db: Db, workspaceId: string, marks: Marked): Promise<LiveResource[]> {
+  const rows = await db.connector.findMany({ where: { workspaceId }, orderBy: [{ slug: 'asc' }, { version: 'asc' }] });
+  return rows.map((r) => {
+    const name = `${r.slug}@${r.version}`;
+    return {
+      kind: 'connector',
+      name,
+      id: r.id,
+      spec: {},
+      marker: marks.get(`connector/${name}`),
+      connector: { kind: r.kind, descriptor: r.descriptor, document: r.document, ...connectorText(r) },
+    };
+  });
+}
+
+async function instancesOf(db: Db, workspaceId: string, marks: Marked): Promise<LiveResource[]> {
+  const rows = await db.connectorInstance.findMany({
+    where: { workspaceId },
+    include: { connector: { select: { slug: true, version: true } } },
+    orderBy: [{ name: 'asc' }, { createdAt: 'asc' }],
+  });
+  return rows.map((r) => {
+    const marker = marks.get(`connector_instance/${r.name}`);
+    return {
+      kind: 'connector_instance',
+      name: r.name,
+      id: r.id,
+      spec: {
+        name: r.name,
+        connector: `${r.connector.slug}@${r.connector.version}`,
+        baseUrl: r.baseUrl,
+        oauthUrls: r.oauthUrls ?? null,
+        credentials: references(marker, 'credentials', r.credentialKeys, r.name),
+      },
+      marker,
+    };
+  });
+}
+
+async function serversOf(db: Db, workspaceId: string, marks: Marked, instanceNames: Map<string, string>) {
+  const rows = await db.mcpServer.findMany({
+    where: { workspaceId },
+    include: {
+      externalServers: { include: { externalServer: { select: { name: true } } }, orderBy: { position: 'asc' } },
+    },
+    orderBy: { name: 'asc' },
+  });
+  return rows.map((r): LiveResource => ({
+    kind: 'server',
+    name: r.name,
+    id: r.id,
+    spec: {
+      name: r.name,
+      description: r.description,
+      mode: r.mode,
+      connectorInstance: r.connectorInstanceId
+        ? (instanceNames.get(r.connectorInstanceId) ?? r.connectorInstanceId)
+        : null,
+      tools: r.selectedTools,
+      confirmTools: r.confirmTools,
+      public: r.isPublic,
+      perRequestAuth: r.perRequestAuth,
+      config: (r.config as Record<string, unknown> | null) ?? null,
+      externalMcpServers: r.externalServers.map((e) => ({ name: e.externalServer.name, tools: e.tools })),
+    },
+    marker: marks.get(`server/${r.name}`),
+  }));
+}
+
+async function deploymentsOf(db: Db, workspaceId: string, marks: Marked, serverNames: Map<string, string>) {
+  const rows = await db.workflowDeployment.findMany({
+    where: { workspaceId, state: 'active' },
+    orderBy: { createdAt: 'asc' },
+  });
+  return rows.flatMap((r): LiveResource[] => {
+    const server = serverNames.get(r.serverId);
+    if (!server) return [];
+    return [
+      {
+        kind: 'workflow_deployment',
+        name: server,
+        id: r.id,
+        spec: { server, definition: r.definition, references: r.references, servers: r.servers },
+        marker: marks.get(`workflow_deployment/${server}`),
+      },
+    ];
+  });
+}
+
+async function usersOf(db: Db, workspaceId: string, marks: Marked): Promise<LiveResource[]> {
+  const rows = await db.externalUser.findMany({ where: { workspaceId }, orderBy: { name: 'asc' } });
+  return rows.map((r) => ({
+    kind: 'external_user',
+    name: r.name,
+    id: r.id,
+    spec: { name: r.name, attributes: r.attributes },
+    marker: marks.get(`external_user/${r.name}`),
+  }));
+}
+
+async function keysOf(db: Db, workspaceId: string, marks: Marked, serverNames: Map<string, string>) {
+  const rows = await db.apiKey.findMany({
+    where: { workspaceId, revokedAt: null },
+    orderBy: [{ name: 'asc' }, { createdAt: 'asc' }],
+  });
+  return rows.map((r): LiveResource => ({
+    kind: 'api_key',
+    name: r.name,
+    id: r.id,
+    spec: {
+      name: r.name,
+      scopes: r.scopes,
+      servers: r.serverIds.length > 0 ? r.serverIds.map((id) => serverNames.get(id) ?? id) : null,
+    },
+    marker: marks.get(`api_key/${r.name}`),
+  }));
+}
+
+async function policiesOf(
+  db: Db,
+  workspaceId: string,
+  marks: Marked,
+  names: { servers: Map<string, string>; keys: Map<string, string> },
+) {
+  const rows = await db.accessPolicy.findMany({ where: { workspaceId }, orderBy: { name: 'asc' } });
+  return rows.map((r): LiveResource => ({
+    kind: 'access_policy',
+    name: r.name,
+    id: r.id,
+    spec: {
+      name: r.name,
+      description: r.description,
+      principals: (r.principals as PolicyPrincipal[]).map((p) =>
+        p.type === 'api_key'
+          ? { type: p.type, value: names.keys.get(p.value) ?? p.value }
+          : { type: p.type, value: p.value },
+      ),
+      servers: r.servers.map((s) => (s === '*' ? s : (names.servers.get(s) ?? s))),
+      tools: r.tools,
+      condition: r.condition,
+    },
+    marker: marks.get(`access_policy/${r.name}`),
+  }));
+}
+
+/** Names two resources of a kind share. */
+function ambiguity(resources: LiveResource[]): ProblemIssue[] {
+  const seen = new Map<string, number>();
+  for (const r of resources) seen.set(`${r.kind}/${r.name}`, (seen.get(`${r.kind}/${r.name}`) ?? 0) + 1);
+  return [...seen]
+    .filter(([, n]) => n > 1)
+    .map(([key, n]) => ({
+      path: key,
+      message: `${n} resources of the workspace share this name: rename all but one (workspace files name resources, never ids)`,
+    }));
+}
+
+/** The workspace as its files would describe it, every kind, in apply's order. */
+export async function readLive(deps: ControlPlaneDeps, workspaceId: string): Promise<LiveState> {
+  const { db } = deps;
+  const marks = await markers(db, workspaceId);
+  const instances = await instancesOf(db, workspaceId, marks);
+  const servers = await serversOf(db, workspaceId, marks, new Map(instances.map((i) => [i.id, i.name])));
+  const serverNames = new Map(servers.map((s) => [s.id, s.name]));
+  const keys = await keysOf(db, workspaceId, marks, serverNames);
+  const resources = [
+    ...(await secretsOf(deps, workspaceId, marks)),
+    ...(await externalServersOf(db, workspaceId, marks)),
+    ...(await connectorsOf(db, workspaceId, marks)),
+    ...instances,
+    ...servers,
+    ...(await deploymentsOf(db, workspaceId, marks, serverNames)),
+    ...(await usersOf(db, workspaceId, marks)),
+    ...keys,
+    ...(await policiesOf(db, workspaceId, marks, {
+      servers: serverNames,
+      keys: new Map(keys.map((k) => [k.id, k.name])),
+    })),
+  ];
+  return { resources, ambiguous: ambiguity(resources) };
+}

@@ -1,0 +1,217 @@
+import type { ProblemIssue } from '@toolplane/errors';
+import type { LiveResource, LiveState } from './live.ts';
+import type { Desired, DesiredResource } from './read-files.ts';
+import { fileOf, kinds, referencePattern, type Kind } from './specs.ts';
+
+type Action = 'create' | 'update' | 'delete' | 'unchanged' | 'unmanaged';
+
+/** What apply would do to one resource; `fields`: what an update changes (`managed`: apply's marker only). */
+export interface Change {
+  kind: Kind;
+  name: string;
+  file: string;
+  action: Action;
+  fields: string[];
+  desired?: DesiredResource | undefined;
+  live?: LiveResource | undefined;
+}
+
+export interface Plan {
+  changes: Change[];
+  problems: ProblemIssue[];
+}
+
+export interface PlanOptions {
+  prune: boolean;
+  /** The references the client has a value for (`env:NAME`, `secret:NAME`): only names travel with a plan. */
+  provided: Set<string>;
+  /** The key making the request: never deleted. */
+  callerKeyId?: string | undefined;
+}
+
+/** JSON with object keys sorted: equal values, equal text. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  );
+}
+
+/** Fields whose values are references to secrets (compared by their keys, and by reference once apply recorded them). */
+const secretMaps = new Set(['credentials', 'headers']);
+
+function secretMapChanged(field: string, want: Record<string, string>, live: LiveResource): boolean {
+  const have = (live.spec[field] ?? {}) as Record<string, string>;
+  if (canonical(Object.keys(want).sort()) !== canonical(Object.keys(have).sort())) return true;
+  const recorded = live.marker?.references ?? {};
+  return Object.keys(want).some(
+    (k) => recorded[`${field}/${k}`] !== undefined && recorded[`${field}/${k}`] !== want[k],
+  );
+}
+
+function connectorChanged(d: DesiredResource, live: LiveResource): boolean {
+  const stored = live.connector!;
+  if (d.connector!.text === stored.text) return false;
+  return (
+    d.connector!.kind !== stored.kind ||
+    canonical(d.connector!.descriptor) !== canonical(stored.descriptor) ||
+    canonical(d.connector!.document ?? null) !== canonical(stored.document ?? null)
+  );
+}
+
+/** The fields of `d` that differ from the live resource. */
+function changedFields(d: DesiredResource, live: LiveResource): string[] {
+  const fields: string[] = [];
+  if (d.kind === 'connector') {
+    if (connectorChanged(d, live)) fields.push('document');
+  } else if (d.kind !== 'secret') {
+    for (const [field, want] of Object.entries(d.spec)) {
+      const changed = secretMaps.has(field)
+        ? secretMapChanged(field, want as Record<string, string>, live)
+        : canonical(want) !== canonical(live.spec[field] ?? null);
+      if (changed) fields.push(field);
+    }
+  }
+  if (!live.marker || live.marker.file !== d.file) fields.push('managed');
+  return fields;
+}
+
+const order = (kind: Kind) => kinds.findIndex((k) => k.kind === kind);
+
+function diff(desired: Desired, live: LiveState, opts: PlanOptions): Change[] {
+  const liveBy = new Map(live.resources.map((r) => [`${r.kind}/${r.name}`, r]));
+  const wanted = new Set(desired.resources.map((r) => `${r.kind}/${r.name}`));
+  const changes: Change[] = desired.resources.map((d) => {
+    const l = liveBy.get(`${d.kind}/${d.name}`);
+    if (!l) return { kind: d.kind, name: d.name, file: d.file, action: 'create', fields: [], desired: d };
+    const fields = changedFields(d, l);
+    return {
+      kind: d.kind,
+      name: d.name,
+      file: d.file,
+      action: fields.length > 0 ? 'update' : 'unchanged',
+      fields,
+      desired: d,
+      live: l,
+    };
+  });
+  for (const l of live.resources) {
+    if (wanted.has(`${l.kind}/${l.name}`)) continue;
+    const kept = !opts.prune || (l.kind === 'api_key' && l.id === opts.callerKeyId);
+    const file = l.kind === 'connector' ? fileOf(l.kind, l.name, l.connector!.ext) : fileOf(l.kind, l.name);
+    changes.push({ kind: l.kind, name: l.name, file, action: kept ? 'unmanaged' : 'delete', fields: [], live: l });
+  }
+  return changes.sort((a, b) => order(a.kind) - order(b.kind) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Whether a resource of `kind` named `name` exists after the apply. */
+function resolver(changes: Change[]) {
+  const after = new Set(changes.filter((c) => c.action !== 'delete').map((c) => `${c.kind}/${c.name}`));
+  return (kind: Kind, name: string) => after.has(`${kind}/${name}`);
+}
+
+const at = (c: Change, path: string, message: string): ProblemIssue => ({ path: `${c.file}#${path}`, message });
+
+/** References to other resources, by name: each must exist after the apply. */
+function danglingNames(c: Change, exists: (kind: Kind, name: string) => boolean): ProblemIssue[] {
+  const s = c.desired!.spec;
+  const need = (kind: Kind, name: string, path: string, what: string) =>
+    exists(kind, name) ? [] : [at(c, path, `no ${what} "${name}" in the files or the workspace`)];
+  const servers = (list: string[] | null | undefined, path: string) =>
+    (list ?? []).flatMap((n, i) => (n === '*' ? [] : need('server', n, `${path}/${i}`, 'MCP server')));
+  switch (c.kind) {
+    case 'connector_instance':
+      return need('connector', String(s.connector), '/connector', 'connector');
+    case 'server':
+      return [
+        ...(s.connectorInstance
+          ? need('connector_instance', String(s.connectorInstance), '/connectorInstance', 'connector instance')
+          : []),
+        ...(s.externalMcpServers as { name: string }[]).flatMap((e, i) =>
+          need('external_mcp_server', e.name, `/externalMcpServers/${i}/name`, 'external MCP server'),
+        ),
+      ];
+    case 'workflow_deployment':
+      return need('server', String(s.server), '/server', 'MCP server');
+    case 'api_key':
+      return servers(s.servers as string[] | null, '/servers');
+    case 'access_policy':
+      return [
+        ...servers(s.servers as string[], '/servers'),
+        ...(s.principals as { type: string; value: string }[]).flatMap((p, i) =>
+          p.type === 'api_key' ? need('api_key', p.value, `/principals/${i}/value`, 'API key') : [],
+        ),
+      ];
+    default:
+      return [];
+  }
+}
+
+/** The secret references of a change, `[field path, reference]`, and whether apply writes them (needs their values). */
+function referencesOf(c: Change): { path: string; ref: string; written: boolean }[] {
+  if (c.kind === 'secret') return [{ path: '/secrets', ref: `\${secret:${c.name}}`, written: c.action === 'create' }];
+  const out: { path: string; ref: string; written: boolean }[] = [];
+  for (const field of secretMaps) {
+    const map = c.desired!.spec[field] as Record<string, string> | undefined;
+    const written = c.action === 'create' || c.fields.includes(field);
+    for (const [key, ref] of Object.entries(map ?? {})) out.push({ path: `/${field}/${key}`, ref, written });
+  }
+  return out;
+}
+
+function referenceProblems(
+  c: Change,
+  opts: PlanOptions,
+  exists: (kind: Kind, name: string) => boolean,
+): ProblemIssue[] {
+  return referencesOf(c).flatMap(({ path, ref, written }) => {
+    const [, source, name] = referencePattern.exec(ref)!;
+    const problems: ProblemIssue[] = [];
+    if (source === 'secret' && c.kind !== 'secret' && !exists('secret', name!))
+      problems.push(at(c, path, `${ref}: no workspace secret "${name}" in ${fileOf('secret', '')} or the workspace`));
+    else if (written && !opts.provided.has(`${source}:${name}`))
+      problems.push(at(c, path, `${ref} has no value: set ${name} in the environment or the values file`));
+    return problems;
+  });
+}
+
+/** What the API cannot change in place. */
+function immutables(c: Change): ProblemIssue[] {
+  if (c.action !== 'update') return [];
+  if (c.kind === 'api_key' && c.fields.includes('scopes'))
+    return [at(c, '/scopes', "an API key's scopes cannot change: give the key a new name (and prune the old one)")];
+  if (c.kind === 'connector_instance' && c.fields.includes('connector'))
+    return [
+      at(
+        c,
+        '/connector',
+        "an instance's connector cannot change: give the instance a new name (and prune the old one)",
+      ),
+    ];
+  if (c.kind === 'connector' && c.desired!.connector!.kind !== c.live!.connector!.kind)
+    return [
+      at(
+        c,
+        '',
+        `this connector was registered as ${c.live!.connector!.kind}: a new slug or version for the other kind`,
+      ),
+    ];
+  return [];
+}
+
+/** The plan: every resource's change, and every problem that stops an apply (names, references, values, immutables). */
+export function planChanges(desired: Desired, live: LiveState, opts: PlanOptions): Plan {
+  const changes = diff(desired, live, opts);
+  const exists = resolver(changes);
+  const problems = [...desired.problems];
+  const involved = new Set(desired.resources.map((r) => `${r.kind}/${r.name}`));
+  problems.push(...live.ambiguous.filter((a) => involved.has(a.path) || opts.prune));
+  for (const c of changes) {
+    if (!c.desired) continue;
+    problems.push(...danglingNames(c, exists), ...referenceProblems(c, opts, exists), ...immutables(c));
+  }
+  return { changes, problems };
+}

@@ -1,0 +1,124 @@
+import { apiKeyScopes, HttpUrl, PolicyPrincipal } from '@toolplane/contracts';
+import { z } from 'zod';
+import { OAuthUrls } from '../connector-instances/schemas.ts';
+
+/**
+ * The files of a workspace directory (ADR 0042, docs/gitops.md): one file per resource, its kind given by its folder,
+ * its identity by its name (never an id). Secret values never appear: a credential or header is a reference,
+ * `${env:NAME}` (the applying process's environment or values file) or `${secret:NAME}` (a workspace secret's value,
+ * given to the apply under that name).
+ */
+
+export const referencePattern = /^\$\{(env|secret):([A-Za-z0-9_][A-Za-z0-9_./-]{0,199})\}$/;
+
+const Reference = z
+  .string()
+  .regex(referencePattern, 'must be a reference, ${env:NAME} or ${secret:NAME}: files never hold a secret value');
+
+const Names = z.array(z.string().min(1).max(200));
+
+const InstanceSpec = z.strictObject({
+  name: z.string().min(1).max(100),
+  /** The connector as `slug@version`. */
+  connector: z.string().regex(/^[a-z0-9][a-z0-9-]{0,99}@.{1,50}$/, 'must be slug@version'),
+  baseUrl: HttpUrl.nullable().default(null),
+  oauthUrls: OAuthUrls.nullable().default(null),
+  credentials: z.record(z.string(), Reference).default({}),
+});
+
+const ExternalRef = z.strictObject({ name: z.string().min(1), tools: Names.default([]) });
+
+const ServerSpec = z.strictObject({
+  name: z.string().min(1).max(100),
+  description: z.string().max(1000).nullable().default(null),
+  mode: z.enum(['SMART', 'NORMAL']).default('SMART'),
+  /** The connector instance its tools come from, by name. */
+  connectorInstance: z.string().min(1).nullable().default(null),
+  tools: Names.default([]),
+  confirmTools: Names.default([]),
+  public: z.boolean().default(false),
+  perRequestAuth: z.boolean().default(false),
+  config: z.record(z.string(), z.unknown()).nullable().default(null),
+  externalMcpServers: z.array(ExternalRef).default([]),
+});
+
+const DeploymentSpec = z.strictObject({
+  /** The MCP server it is deployed to, by name. */
+  server: z.string().min(1),
+  /** The Flower or Arazzo document, as deployed. */
+  definition: z.string().min(1),
+  references: z
+    .array(
+      z.strictObject({
+        location: z.string().min(1),
+        content: z.union([z.string(), z.record(z.string(), z.unknown())]),
+      }),
+    )
+    .default([]),
+  servers: z.record(z.string(), HttpUrl).default({}),
+});
+
+const ExternalServerSpec = z.strictObject({
+  name: z.string().min(1),
+  url: HttpUrl,
+  headers: z.record(z.string(), Reference).default({}),
+});
+
+const PolicySpec = z.strictObject({
+  name: z.string().min(1),
+  description: z.string().nullable().default(null),
+  /** `api_key` principals name a key by its name; the others as the API takes them. */
+  principals: z.array(PolicyPrincipal.strict()).min(1),
+  /** Server names, or ["*"]. */
+  servers: Names.min(1),
+  tools: Names.min(1),
+  condition: z.string().min(1).nullable().default(null),
+});
+
+const UserSpec = z.strictObject({
+  name: z.string().min(1),
+  attributes: z.record(z.string(), z.string()).default({}),
+});
+
+const KeySpec = z.strictObject({
+  name: z.string().min(1),
+  scopes: z.array(z.enum(apiKeyScopes)).min(1),
+  /** Server names; null: every server of the workspace. */
+  servers: Names.nullable().default(null),
+});
+
+export const SecretsSpec = z.strictObject({ secrets: z.array(z.string().min(1)).default([]) });
+
+/**
+ * The kinds, in the order apply creates and updates them (deletions: the reverse): what a resource names must exist
+ * before it. Each kind's folder, and the schema of its files (connectors: the document itself, as uploaded).
+ */
+export const kinds = [
+  { kind: 'secret', dir: '' },
+  { kind: 'external_mcp_server', dir: 'external-mcp-servers', schema: ExternalServerSpec },
+  { kind: 'connector', dir: 'connectors' },
+  { kind: 'connector_instance', dir: 'connector-instances', schema: InstanceSpec },
+  { kind: 'server', dir: 'mcp-servers', schema: ServerSpec },
+  { kind: 'workflow_deployment', dir: 'deployments', schema: DeploymentSpec },
+  { kind: 'external_user', dir: 'external-users', schema: UserSpec },
+  { kind: 'api_key', dir: 'api-keys', schema: KeySpec },
+  { kind: 'access_policy', dir: 'access-policies', schema: PolicySpec },
+] as const;
+
+export type Kind = (typeof kinds)[number]['kind'];
+
+/** The one file that lists the workspace secrets' names. */
+export const secretsFile = 'secrets.yaml';
+
+/** A name as a file name: what a file system and a URL take as is; anything else as `%XX` (stable and unique). */
+function fileName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._@-]/g, (c) =>
+    [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+  );
+}
+
+export function fileOf(kind: Kind, name: string, ext = 'yaml'): string {
+  if (kind === 'secret') return secretsFile;
+  const dir = kinds.find((k) => k.kind === kind)!.dir;
+  return `${dir}/${fileName(name)}.${ext}`;
+}

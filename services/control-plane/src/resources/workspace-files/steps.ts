@@ -1,0 +1,258 @@
+import type { Request, Response } from 'express';
+import { accessPoliciesRoutes } from '../access-policies/openapi.ts';
+import { createAccessPolicy, deleteAccessPolicy, updateAccessPolicy } from '../access-policies/handlers.ts';
+import { issueApiKey, revokeApiKey, updateApiKey } from '../api-keys/handlers.ts';
+import { apiKeysRoutes } from '../api-keys/openapi.ts';
+import {
+  createConnectorInstance,
+  deleteConnectorInstance,
+  updateConnectorInstance,
+} from '../connector-instances/handlers.ts';
+import { connectorInstancesRoutes } from '../connector-instances/openapi.ts';
+import { deleteConnector, pushConnector, updateConnector } from '../connectors/handlers.ts';
+import { connectorsRoutes } from '../connectors/openapi.ts';
+import type { ControlPlaneDeps, Handler } from '../deps.ts';
+import { deployWorkflow, withdrawDeployment } from '../deployments/handlers.ts';
+import { deploymentsRoutes } from '../deployments/openapi.ts';
+import {
+  createExternalMcpServer,
+  deleteExternalMcpServer,
+  updateExternalMcpServer,
+} from '../external-mcp-servers/handlers.ts';
+import { externalMcpServersRoutes } from '../external-mcp-servers/openapi.ts';
+import { createExternalUser, deleteExternalUser, updateExternalUser } from '../external-users/handlers.ts';
+import { externalUsersRoutes } from '../external-users/openapi.ts';
+import { deleteSecret, putSecret } from '../secrets/handlers.ts';
+import { secretsRoutes } from '../secrets/openapi.ts';
+import { workspaceScope } from '../secrets/scopes.ts';
+import { createServer, deleteServer, updateServer } from '../servers/handlers.ts';
+import { serversRoutes } from '../servers/openapi.ts';
+import { routeOf, type Operation } from './invoke.ts';
+import type { Change } from './plan.ts';
+import { referencePattern, type Kind } from './specs.ts';
+
+/** What a step reads besides its change: the ids of resources by `kind/name` (those created so far included), the values. */
+export interface StepContext {
+  ids: Map<string, string>;
+  values: Record<string, string>;
+}
+
+type Spec = Record<string, unknown>;
+
+const inWorkspaceScope =
+  (h: typeof putSecret): Handler =>
+  async (d: ControlPlaneDeps, req: Request, res: Response) =>
+    h(d, await workspaceScope(d, req), req, res);
+
+const op = (routes: Parameters<typeof routeOf>[0], id: string, handler: Handler, rest: Partial<Operation> = {}) => ({
+  route: routeOf(routes, id),
+  handler,
+  ...rest,
+});
+
+/** A reference's value (plan checked that the client gave every one apply writes). */
+function valueOf(ref: string, ctx: StepContext): string {
+  const [, source, name] = referencePattern.exec(ref)!;
+  return ctx.values[`${source}:${name}`] ?? '';
+}
+
+const resolved = (map: unknown, ctx: StepContext) =>
+  Object.fromEntries(Object.entries((map ?? {}) as Record<string, string>).map(([k, ref]) => [k, valueOf(ref, ctx)]));
+
+function idOf(ctx: StepContext, kind: Kind, name: string): string {
+  return ctx.ids.get(`${kind}/${name}`) ?? name;
+}
+
+const changed = (c: Change, field: string) => c.action === 'create' || c.fields.includes(field);
+
+function secretStep(c: Change, ctx: StepContext): Operation | undefined {
+  if (c.action === 'delete')
+    return op(secretsRoutes, 'deleteSecret', inWorkspaceScope(deleteSecret), { params: { name: c.name } });
+  if (c.action !== 'create') return undefined;
+  const value = valueOf(`\${secret:${c.name}}`, ctx);
+  return op(secretsRoutes, 'setSecret', inWorkspaceScope(putSecret), { params: { name: c.name }, body: { value } });
+}
+
+function externalServerStep(c: Change, s: Spec, ctx: StepContext): Operation | undefined {
+  if (c.action === 'create')
+    return op(externalMcpServersRoutes, 'createExternalMcpServer', createExternalMcpServer, {
+      body: { name: s.name, url: s.url, headers: resolved(s.headers, ctx) },
+    });
+  if (!c.fields.some((f) => f === 'url' || f === 'headers')) return undefined;
+  const headers: Record<string, string | null> = {};
+  if (changed(c, 'headers')) {
+    for (const h of Object.keys((c.live!.spec.headers ?? {}) as object)) headers[h] = null;
+    Object.assign(headers, resolved(s.headers, ctx));
+  }
+  return op(externalMcpServersRoutes, 'updateExternalMcpServer', updateExternalMcpServer, {
+    params: { id: c.live!.id },
+    body: { url: s.url, ...(changed(c, 'headers') ? { headers } : {}) },
+  });
+}
+
+function connectorStep(c: Change): Operation | undefined {
+  if (c.action === 'create')
+    return op(connectorsRoutes, 'pushConnector', pushConnector, { body: c.desired!.connector!.text });
+  if (!c.fields.includes('document')) return undefined;
+  return op(connectorsRoutes, 'updateConnector', updateConnector, {
+    params: { id: c.live!.id },
+    body: c.desired!.connector!.text,
+  });
+}
+
+function instanceStep(c: Change, s: Spec, ctx: StepContext): Operation | undefined {
+  if (c.action === 'create')
+    return op(connectorInstancesRoutes, 'createConnectorInstance', createConnectorInstance, {
+      body: {
+        connector_id: idOf(ctx, 'connector', String(s.connector)),
+        name: s.name,
+        ...(s.baseUrl ? { base_url: s.baseUrl } : {}),
+        ...(s.oauthUrls ? { oauth_urls: s.oauthUrls } : {}),
+        credentials: resolved(s.credentials, ctx),
+        // Its servers are files of their own.
+        createServer: false,
+      },
+    });
+  const body: Spec = {};
+  if (changed(c, 'baseUrl')) body.base_url = s.baseUrl;
+  if (changed(c, 'oauthUrls')) body.oauth_urls = s.oauthUrls;
+  if (changed(c, 'credentials')) body.credentials = resolved(s.credentials, ctx);
+  if (Object.keys(body).length === 0) return undefined;
+  return op(connectorInstancesRoutes, 'updateConnectorInstance', updateConnectorInstance, {
+    params: { id: c.live!.id },
+    body,
+  });
+}
+
+/** A server file's fields as the API's body names them. */
+function serverBody(c: Change, s: Spec, ctx: StepContext): Spec {
+  const all: Spec = {
+    description: s.description,
+    mode: s.mode,
+    connectorInstanceId: s.connectorInstance ? idOf(ctx, 'connector_instance', String(s.connectorInstance)) : undefined,
+    selectedTools: s.tools,
+    confirmTools: s.confirmTools,
+    isPublic: s.public,
+    perRequestAuth: s.perRequestAuth,
+    config: s.config ?? undefined,
+    externalMcpServers: s.externalMcpServers,
+  };
+  const names: Record<string, string> = {
+    connectorInstanceId: 'connectorInstance',
+    selectedTools: 'tools',
+    isPublic: 'public',
+  };
+  const body: Spec = c.action === 'create' ? { name: s.name } : {};
+  for (const [key, value] of Object.entries(all)) {
+    if (value === undefined || !changed(c, names[key] ?? key)) continue;
+    if (c.action === 'create' && value === null) continue;
+    body[key] = value;
+  }
+  return body;
+}
+
+function serverStep(c: Change, s: Spec, ctx: StepContext): Operation | undefined {
+  const body = serverBody(c, s, ctx);
+  if (c.action === 'create') return op(serversRoutes, 'createServer', createServer, { body });
+  if (Object.keys(body).length === 0) return undefined;
+  return op(serversRoutes, 'updateServer', updateServer, { params: { id: c.live!.id }, body });
+}
+
+function deploymentStep(c: Change, s: Spec, ctx: StepContext): Operation | undefined {
+  if (c.action === 'update' && !c.fields.some((f) => f !== 'managed')) return undefined;
+  return op(deploymentsRoutes, 'deployWorkflow', deployWorkflow, {
+    params: { id: idOf(ctx, 'server', String(s.server)) },
+    body: { definition: s.definition, references: s.references, servers: s.servers },
+  });
+}
+
+function userStep(c: Change, s: Spec): Operation | undefined {
+  if (c.action === 'create')
+    return op(externalUsersRoutes, 'createExternalUser', createExternalUser, {
+      body: { name: s.name, attributes: s.attributes },
+    });
+  if (!c.fields.includes('attributes')) return undefined;
+  return op(externalUsersRoutes, 'updateExternalUser', updateExternalUser, {
+    params: { name: c.name },
+    body: { attributes: s.attributes },
+  });
+}
+
+function keyStep(c: Change, s: Spec, ctx: StepContext): Operation | undefined {
+  const serverIds = s.servers ? (s.servers as string[]).map((n) => idOf(ctx, 'server', n)) : null;
+  if (c.action === 'create')
+    return op(apiKeysRoutes, 'createApiKey', issueApiKey, {
+      body: { name: s.name, scopes: s.scopes, ...(serverIds ? { serverIds } : {}) },
+    });
+  if (!c.fields.includes('servers')) return undefined;
+  return op(apiKeysRoutes, 'updateApiKey', updateApiKey, { params: { id: c.live!.id }, body: { serverIds } });
+}
+
+function policyStep(c: Change, s: Spec, ctx: StepContext): Operation | undefined {
+  if (c.action === 'update' && !c.fields.some((f) => f !== 'managed')) return undefined;
+  const body = {
+    name: s.name,
+    description: s.description,
+    principals: (s.principals as { type: string; value: string }[]).map((p) =>
+      p.type === 'api_key' ? { type: p.type, value: idOf(ctx, 'api_key', p.value) } : p,
+    ),
+    servers: (s.servers as string[]).map((n) => (n === '*' ? n : idOf(ctx, 'server', n))),
+    tools: s.tools,
+    condition: s.condition,
+  };
+  if (c.action === 'create') return op(accessPoliciesRoutes, 'createAccessPolicy', createAccessPolicy, { body });
+  return op(accessPoliciesRoutes, 'updateAccessPolicy', updateAccessPolicy, { params: { id: c.live!.id }, body });
+}
+
+/** Deletions: the operation that removes each kind (a deployment is withdrawn: its server stays with the files). */
+function deleteStep(c: Change, ctx: StepContext): Operation | undefined {
+  const id = c.live!.id;
+  switch (c.kind) {
+    case 'secret':
+      return secretStep(c, ctx);
+    case 'external_mcp_server':
+      return op(externalMcpServersRoutes, 'deleteExternalMcpServer', deleteExternalMcpServer, { params: { id } });
+    case 'connector':
+      return op(connectorsRoutes, 'deleteConnector', deleteConnector, { params: { id } });
+    case 'connector_instance':
+      return op(connectorInstancesRoutes, 'deleteConnectorInstance', deleteConnectorInstance, { params: { id } });
+    case 'server':
+      return op(serversRoutes, 'deleteServer', deleteServer, { params: { id } });
+    case 'workflow_deployment':
+      return op(deploymentsRoutes, 'withdrawDeployment', withdrawDeployment, {
+        params: { id: idOf(ctx, 'server', c.name), deploymentId: id },
+      });
+    case 'external_user':
+      return op(externalUsersRoutes, 'deleteExternalUser', deleteExternalUser, { params: { name: c.name } });
+    case 'api_key':
+      return op(apiKeysRoutes, 'revokeApiKey', revokeApiKey, { params: { id } });
+    case 'access_policy':
+      return op(accessPoliciesRoutes, 'deleteAccessPolicy', deleteAccessPolicy, { params: { id } });
+  }
+}
+
+/** The API operation that carries out a change; undefined when only apply's marker changes. */
+export function stepOf(c: Change, ctx: StepContext): Operation | undefined {
+  if (c.action === 'delete') return deleteStep(c, ctx);
+  const s = c.desired!.spec;
+  switch (c.kind) {
+    case 'secret':
+      return secretStep(c, ctx);
+    case 'external_mcp_server':
+      return externalServerStep(c, s, ctx);
+    case 'connector':
+      return connectorStep(c);
+    case 'connector_instance':
+      return instanceStep(c, s, ctx);
+    case 'server':
+      return serverStep(c, s, ctx);
+    case 'workflow_deployment':
+      return deploymentStep(c, s, ctx);
+    case 'external_user':
+      return userStep(c, s);
+    case 'api_key':
+      return keyStep(c, s, ctx);
+    case 'access_policy':
+      return policyStep(c, s, ctx);
+  }
+}

@@ -1,0 +1,334 @@
+import { spawn } from 'node:child_process';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { repoRoot, type Stack } from '@toolplane/cli';
+import { createManagementClient, unwrap, type ManagementClient } from '@toolplane/client';
+import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import { startStreamableMcpServer, type ExternalMcpServer } from '../fixtures/mcp-servers.ts';
+import { startTestStack, tempDir, yamlBody } from '../helpers.ts';
+
+/**
+ * The workspace as files (ADR 0042, docs/gitops.md), with the CLI (from the sources; tests/e2e/cli.test.ts runs the
+ * packed one) against the real stack: a workspace with every kind of resource is exported, applied to a new empty
+ * workspace and exported again (the same bytes); a second apply changes nothing (no audit event); a change made
+ * through the API shows in the next plan as exactly that field; a directory with broken files is refused whole.
+ */
+
+const TICKETS_KEY = 'files-upstream-key-3f1a';
+const DOCS_TOKEN = 'files-docs-token-9c2b';
+const SIGNING = 'files-signing-secret-51d0';
+const CLIENT_SECRET = 'files-oauth-client-secret-77e4';
+const secretValues = [TICKETS_KEY, DOCS_TOKEN, SIGNING, CLIENT_SECRET];
+
+let stack: Stack;
+let admin: ManagementClient;
+let upstream: TicketSystem;
+let docs: ExternalMcpServer;
+let work: string;
+const a = { key: '', api: undefined as unknown as ManagementClient };
+const b = { key: '', api: undefined as unknown as ManagementClient };
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `toolplane <args>` from the sources, as the key's workspace, with `env` added (values of references). */
+function cli(key: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const main = join(repoRoot, 'packages/cli/src/main.ts');
+  const child = spawn(process.execPath, ['--conditions=@toolplane/source', main, ...args], {
+    cwd: work,
+    env: {
+      PATH: process.env.PATH,
+      XDG_CONFIG_HOME: work,
+      NO_COLOR: '1',
+      TOOLPLANE_URL: stack.controlPlaneUrl,
+      TOOLPLANE_API_KEY: key,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** Every file under `dir`, path → text. */
+function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((x, y) => x.name.localeCompare(y.name))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[relative(dir, p)] = readFileSync(p, 'utf8');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** The id of the workspace's newest audit event. */
+async function newestEvent(api: ManagementClient): Promise<string | undefined> {
+  return (await unwrap(api.GET('/audit_events', { params: { query: { limit: 1 } } }))).data[0]?.id;
+}
+
+const flower = `flower: "0.1"
+id: probe
+flows:
+  - id: probe
+    steps:
+      - id: get
+        request:
+          method: GET
+          url: http://127.0.0.1:9/probe
+`;
+
+const calendar = `kind: openapi
+slug: calendar-api
+user_oauth: true
+document:
+  openapi: 3.0.3
+  info: { title: Calendar API, version: 1.0.0 }
+  servers: [{ url: "http://127.0.0.1:9/api" }]
+  components:
+    securitySchemes:
+      calendarAuth:
+        type: oauth2
+        flows:
+          authorizationCode:
+            authorizationUrl: http://127.0.0.1:9/authorize
+            tokenUrl: http://127.0.0.1:9/token
+            scopes: { calendar.read: Read your calendar }
+  paths:
+    /events:
+      get:
+        operationId: my_events
+        summary: My calendar events
+        security: [{ calendarAuth: [calendar.read] }]
+        responses: { "200": { description: the events } }
+`;
+
+/** Workspace A: every kind of resource, made through the API as a person would. */
+async function buildWorkspaceA(api: ManagementClient): Promise<void> {
+  await unwrap(api.PUT('/secrets/{name}', { params: { path: { name: 'TICKETS_SIGNING' } }, body: { value: SIGNING } }));
+  await unwrap(
+    api.POST('/external_mcp_servers', {
+      body: { name: 'docs', url: docs.url, headers: { Authorization: `Bearer ${DOCS_TOKEN}` } },
+    }),
+  );
+  const tickets = await unwrap(api.POST('/connectors', yamlBody(ticketSystemDescriptorYaml)));
+  const instance = await unwrap(
+    api.POST('/connector_instances', {
+      body: {
+        connector_id: tickets.id,
+        name: 'tickets',
+        base_url: upstream.url,
+        createServer: false,
+        credentials: { api_key: TICKETS_KEY },
+      },
+    }),
+  );
+  const ticketsServer = await unwrap(
+    api.POST('/mcp_manager', {
+      body: { name: 'tickets', mode: 'NORMAL', connectorInstanceId: instance.id, confirmTools: ['create_ticket'] },
+    }),
+  );
+  const cal = await unwrap(api.POST('/connectors', yamlBody(calendar)));
+  await unwrap(
+    api.POST('/connector_instances', {
+      body: {
+        connector_id: cal.id,
+        name: 'calendar',
+        createServer: false,
+        credentials: { client_id: 'files-client', client_secret: CLIENT_SECRET },
+      },
+    }),
+  );
+  const combo = await unwrap(
+    api.POST('/mcp_manager', {
+      body: {
+        name: 'combo',
+        mode: 'NORMAL',
+        externalMcpServers: [{ name: 'docs', tools: [] }],
+        description: 'docs and more',
+      },
+    }),
+  );
+  const flows = await unwrap(api.POST('/mcp_manager', { body: { name: 'flows', mode: 'NORMAL' } }));
+  await unwrap(
+    api.POST('/mcp_servers/{id}/deploy', { params: { path: { id: flows.id } }, body: { definition: flower } }),
+  );
+  await unwrap(api.POST('/external_users', { body: { name: 'alice', attributes: { team: 'support' } } }));
+  const ci = await unwrap(api.POST('/api_keys', { body: { name: 'ci', scopes: ['runtime'], serverIds: [combo.id] } }));
+  await unwrap(
+    api.POST('/access_policies', {
+      body: {
+        name: 'small-searches',
+        principals: [{ type: 'api_key', value: ci.id }],
+        servers: [ticketsServer.id],
+        tools: ['search_tickets'],
+        condition: 'args.limit <= 10',
+      },
+    }),
+  );
+}
+
+beforeAll(async () => {
+  upstream = await startTicketSystem({ apiKey: TICKETS_KEY });
+  docs = await startStreamableMcpServer({
+    tools: [
+      {
+        name: 'lookup',
+        description: 'Look a page up',
+        inputSchema: { type: 'object', properties: { q: { type: 'string' } } },
+      },
+    ],
+    requiredHeader: ['authorization', `Bearer ${DOCS_TOKEN}`],
+  });
+  ({ stack, api: admin } = await startTestStack('workspace-files'));
+  work = tempDir('workspace-files');
+  for (const [w, name] of [
+    [a, 'files-a'],
+    [b, 'files-b'],
+  ] as const) {
+    w.key = (await unwrap(admin.POST('/workspaces', { body: { name } }))).apiKey.key;
+    w.api = createManagementClient(stack.controlPlaneUrl, w.key);
+  }
+  await buildWorkspaceA(a.api);
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await docs?.close();
+  await upstream?.close();
+});
+
+/** The values apply needs: some from the environment, the others from a values file. */
+const valuesEnv = { TICKETS_API_KEY: TICKETS_KEY, DOCS_AUTHORIZATION: `Bearer ${DOCS_TOKEN}` };
+function valuesFile(): string {
+  const file = join(work, 'values.env');
+  writeFileSync(
+    file,
+    `# apply's values\nCALENDAR_CLIENT_ID=files-client\nCALENDAR_CLIENT_SECRET=${CLIENT_SECRET}\nTICKETS_SIGNING=${SIGNING}\n`,
+  );
+  return file;
+}
+
+describe('workspace files', () => {
+  it('round trip: export, apply to an empty workspace, export again: the same files; a second apply changes nothing', async () => {
+    const dirA = join(work, 'a');
+    const exported = await cli(a.key, ['export', dirA]);
+    expect(exported).toMatchObject({ code: 0, stderr: '' });
+    const files = tree(dirA);
+    expect(Object.keys(files)).toEqual(
+      expect.arrayContaining([
+        'secrets.yaml',
+        'external-mcp-servers/docs.yaml',
+        'connectors/ticket-system@1.0.0.yaml',
+        'connectors/calendar-api@1.0.0.yaml',
+        'connector-instances/tickets.yaml',
+        'connector-instances/calendar.yaml',
+        'mcp-servers/combo.yaml',
+        'mcp-servers/flows.yaml',
+        'deployments/flows.yaml',
+        'external-users/alice.yaml',
+        'api-keys/ci.yaml',
+        'api-keys/initial.yaml',
+        'access-policies/small-searches.yaml',
+      ]),
+    );
+    expect(files['connector-instances/tickets.yaml']).toContain('api_key: ${env:TICKETS_API_KEY}');
+    expect(files['access-policies/small-searches.yaml']).toContain('args.limit <= 10');
+    for (const text of Object.values(files)) for (const value of secretValues) expect(text).not.toContain(value);
+    // A second export of the unchanged workspace: the same bytes.
+    expect((await cli(a.key, ['export', dirA])).code).toBe(0);
+    expect(tree(dirA)).toEqual(files);
+
+    const plan = await cli(b.key, ['plan', dirA, '--values', valuesFile()], valuesEnv);
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toContain('+ create server combo (mcp-servers/combo.yaml)');
+    const applied = await cli(b.key, ['apply', dirA, '--values', valuesFile()], valuesEnv);
+    expect(applied.stderr).toBe('');
+    expect(applied.code).toBe(0);
+    const dirB = join(work, 'b');
+    expect((await cli(b.key, ['export', dirB])).code).toBe(0);
+    expect(tree(dirB)).toEqual(files);
+    const managed = await unwrap(b.api.GET('/workspace_files/managed'));
+    expect(managed.data.find((m) => m.kind === 'server' && m.name === 'combo')).toMatchObject({
+      file: 'mcp-servers/combo.yaml',
+    });
+
+    const before = await newestEvent(b.api);
+    const again = await cli(b.key, ['plan', dirA]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('No changes');
+    const reapplied = await cli(b.key, ['apply', dirA, '--json']);
+    expect(reapplied.code).toBe(0);
+    expect(JSON.parse(reapplied.stdout)).toMatchObject({ outcome: 'unchanged' });
+    expect(await newestEvent(b.api)).toBe(before);
+  }, 60_000);
+
+  it('drift: a change made through the API shows in the next plan as exactly that field', async () => {
+    await unwrap(
+      b.api.PATCH('/mcp_manager/{id}', { params: { path: { id: 'combo' } }, body: { description: 'changed by hand' } }),
+    );
+    const run = await cli(b.key, ['plan', join(work, 'a'), '--json']);
+    expect(run.code).toBe(2);
+    const plan = JSON.parse(run.stdout) as {
+      changes: { kind: string; name: string; action: string; fields: string[] }[];
+    };
+    expect(plan.changes.filter((c) => c.action !== 'unchanged' && c.action !== 'unmanaged')).toEqual([
+      { kind: 'server', name: 'combo', file: 'mcp-servers/combo.yaml', action: 'update', fields: ['description'] },
+    ]);
+    // Applying the files puts it back.
+    expect((await cli(b.key, ['apply', join(work, 'a')])).code).toBe(0);
+    expect((await unwrap(b.api.GET('/mcp_manager/{id}', { params: { path: { id: 'combo' } } }))).description).toBe(
+      'docs and more',
+    );
+  }, 30_000);
+
+  it('bad input: plan lists every problem by file and path, apply changes nothing', async () => {
+    const bad = join(work, 'bad');
+    cpSync(join(work, 'a'), bad, { recursive: true });
+    writeFileSync(join(bad, 'connectors/broken.yaml'), 'metadata:\n  slug: broken\n');
+    const instance = join(bad, 'connector-instances/tickets.yaml');
+    writeFileSync(
+      instance,
+      readFileSync(instance, 'utf8').replace('${env:TICKETS_API_KEY}', '${secret:MISSING_SECRET}'),
+    );
+    const server = join(bad, 'mcp-servers/combo.yaml');
+    writeFileSync(server, readFileSync(server, 'utf8').replace('name: docs', 'name: nowhere'));
+    await unwrap(
+      b.api.PATCH('/external_users/{name}', {
+        params: { path: { name: 'alice' } },
+        body: { attributes: { team: 'sales' } },
+      }),
+    );
+
+    const plan = await cli(b.key, ['plan', bad, '--json'], valuesEnv);
+    expect(plan.code).toBe(3);
+    const paths = (JSON.parse(plan.stdout) as { error: { errors: { path: string }[] } }).error.errors.map(
+      (e) => e.path,
+    );
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^connectors\/broken\.yaml#/),
+        'connector-instances/tickets.yaml#/credentials/api_key',
+        'mcp-servers/combo.yaml#/externalMcpServers/0/name',
+      ]),
+    );
+    expect(plan.stderr).toMatch(/connector-instances\/tickets\.yaml:\d+:\d+: .*MISSING_SECRET/);
+
+    const before = await newestEvent(b.api);
+    const apply = await cli(b.key, ['apply', bad], valuesEnv);
+    expect(apply.code).toBe(3);
+    expect(await newestEvent(b.api)).toBe(before);
+    // The valid change in the same directory (alice's attributes back) was not made either.
+    const users = await unwrap(b.api.GET('/external_users'));
+    expect(users.data.find((u) => u.name === 'alice')?.attributes).toEqual({ team: 'sales' });
+  }, 30_000);
+});
