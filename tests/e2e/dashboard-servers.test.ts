@@ -2,6 +2,7 @@
 // playwright-core, axe-core on every page state): a server created with an external MCP server whose tools are
 // loaded and picked in the form, and the server's catalog version history. Plus the API of that history
 // (`GET /mcp_manager/{id}/catalog_versions`). A missing Chromium fails the file (no skip).
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Stack } from '@toolplane/cli';
 import { ApiError, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
@@ -147,6 +148,33 @@ describe('the dashboard’s MCP server pages', () => {
     await audit(page, 'server (reloaded)');
     expect(pageProblems).toEqual([]);
   }, 120_000);
+
+  it('exports the workspace as files, and marks the servers files manage', async () => {
+    // A server applied from a directory of one file (ADR 0042): the files manage it now.
+    await unwrap(
+      api.POST('/workspace_files/apply', {
+        body: { files: [{ path: 'mcp-servers/from-files.yaml', content: 'name: from-files\nmode: NORMAL\n' }] },
+      }),
+    );
+    await openFromNav(page, 'MCP servers', 'MCP servers');
+    const marker = (name: string) =>
+      page.getByRole('row').filter({ hasText: name }).getByText('files', { exact: true });
+    await marker('from-files').waitFor();
+    expect(await marker('orders').count()).toBe(0);
+    await audit(page, 'servers with a managed one');
+    await openFromNav(page, 'Overview', 'Overview');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export as files' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('workspace.tar');
+    // A tar archive: the entries are the export's file names, each file's text after its header.
+    const tar = readFileSync(await download.path()).toString('latin1');
+    expect(tar).toContain('mcp-servers/from-files.yaml');
+    expect(tar).toContain('mcp-servers/orders.yaml');
+    expect(tar).not.toContain(TOKEN);
+    expect(pageProblems).toEqual([]);
+  });
 
   it('lists the catalog versions over the API: newest first, paged, by id or name; 404 elsewhere', async () => {
     const all = await unwrap(api.GET('/mcp_manager/{id}/catalog_versions', { params: { path: { id: 'orders' } } }));

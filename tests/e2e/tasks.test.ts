@@ -12,7 +12,7 @@ import {
 import type { Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
-import { onOrderRequest, ordersDocument } from '../fixtures/orders-api.ts';
+import { onOrderRequest, registerOrdersServer } from '../fixtures/orders-api.ts';
 import { startTestStack, waitFor } from '../helpers.ts';
 
 // Durable tasks (MCP Tasks extension, ADR 0040) on the real stack: two edges, one worker, and a Redis of this file's
@@ -92,36 +92,11 @@ beforeAll(async () => {
       worker: { WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000', TASK_MAX_RESULT_BYTES: '4096' },
     },
   }));
-  const connector = await unwrap(
-    api.POST('/connectors', {
-      body: {
-        kind: 'openapi',
-        slug: 'orders',
-        entry: 'openapi.json',
-        files: { 'openapi.json': JSON.stringify(ordersDocument) },
-        mcp_config: {
-          route_mappings: [
-            { operation_id: 'createOrder', mcp_tool_name: 'create_order', mcp_tool_description: 'Create an order' },
-            { operation_id: 'getOrder', mcp_tool_name: 'get_order', mcp_tool_description: 'Read an order' },
-          ],
-        },
-      },
-    }),
-  );
-  const instance = await unwrap(
-    api.POST('/connector_instances', {
-      body: {
-        createServer: false,
-        connector_id: connector.id,
-        name: 'orders',
-        base_url: upstream.url,
-        credentials: {},
-      },
-    }),
-  );
-  const server = await unwrap(
-    api.POST('/mcp_manager', { body: { name: 'orders', mode: 'NORMAL', connectorInstanceId: instance.id } }),
-  );
+  const server = await registerOrdersServer(api, {
+    baseUrl: upstream.url,
+    instanceName: 'orders',
+    operations: ['createOrder', 'getOrder'],
+  });
   const path = new URL(server.url).pathname;
   urls = stack.edgeUrls.map((edge) => `${edge}${path}`);
   key = stack.bootstrapKey;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ServiceProcess, Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { Redis } from 'ioredis';
-import { onOrderRequest, ordersDocument } from '../fixtures/orders-api.ts';
+import { onOrderRequest, registerOrdersServer } from '../fixtures/orders-api.ts';
 import { startTestStack } from '../helpers.ts';
 
 // A worker is killed with SIGKILL while CONCURRENCY slow upstream requests are in flight and the rest
@@ -125,37 +125,11 @@ async function startPlatform(
       worker: { WORKER_CONCURRENCY: String(CONCURRENCY), HTTP_TIMEOUT_MS: String(timeoutMs), ...workerEnv },
     },
   });
-  const connector = await unwrap(
-    api.POST('/connectors', {
-      body: {
-        kind: 'openapi',
-        slug: 'orders',
-        entry: 'openapi.json',
-        files: { 'openapi.json': JSON.stringify(ordersDocument) },
-        mcp_config: {
-          route_mappings: [
-            { operation_id: 'createOrder', mcp_tool_name: 'create_order', mcp_tool_description: 'Create an order' },
-            { operation_id: 'getOrder', mcp_tool_name: 'get_order', mcp_tool_description: 'Read an order' },
-            { operation_id: 'createPayment', mcp_tool_name: 'create_payment', mcp_tool_description: 'Pay' },
-          ],
-        },
-      },
-    }),
-  );
-  const instance = await unwrap(
-    api.POST('/connector_instances', {
-      body: {
-        createServer: false,
-        connector_id: connector.id,
-        name: 'orders-test',
-        base_url: upstream.url,
-        credentials: {},
-      },
-    }),
-  );
-  const server = await unwrap(
-    api.POST('/mcp_manager', { body: { name: 'orders', mode: 'NORMAL', connectorInstanceId: instance.id } }),
-  );
+  const server = await registerOrdersServer(api, {
+    baseUrl: upstream.url,
+    instanceName: 'orders-test',
+    operations: ['createOrder', 'getOrder', 'createPayment'],
+  });
   return {
     stack,
     api,

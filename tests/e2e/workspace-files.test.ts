@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { repoRoot, type Stack } from '@toolplane/cli';
 import { createManagementClient, unwrap, type ManagementClient } from '@toolplane/client';
@@ -154,6 +154,8 @@ async function buildWorkspaceA(api: ManagementClient): Promise<void> {
         name: 'combo',
         mode: 'NORMAL',
         externalMcpServers: [{ name: 'docs', tools: [] }],
+        // An external server configured on the server itself: its header value is a reference in the file too.
+        externalMcpConfigs: [{ name: 'wiki', url: docs.url, headers: { Authorization: `Bearer ${DOCS_TOKEN}` } }],
         description: 'docs and more',
       },
     }),
@@ -208,7 +210,11 @@ afterAll(async () => {
 });
 
 /** The values apply needs: some from the environment, the others from a values file. */
-const valuesEnv = { TICKETS_API_KEY: TICKETS_KEY, DOCS_AUTHORIZATION: `Bearer ${DOCS_TOKEN}` };
+const valuesEnv = {
+  TICKETS_API_KEY: TICKETS_KEY,
+  DOCS_AUTHORIZATION: `Bearer ${DOCS_TOKEN}`,
+  COMBO_WIKI_AUTHORIZATION: `Bearer ${DOCS_TOKEN}`,
+};
 function valuesFile(): string {
   const file = join(work, 'values.env');
   writeFileSync(
@@ -242,6 +248,7 @@ describe('workspace files', () => {
       ]),
     );
     expect(files['connector-instances/tickets.yaml']).toContain('api_key: ${env:TICKETS_API_KEY}');
+    expect(files['mcp-servers/combo.yaml']).toContain('Authorization: ${env:COMBO_WIKI_AUTHORIZATION}');
     expect(files['access-policies/small-searches.yaml']).toContain('args.limit <= 10');
     for (const text of Object.values(files)) for (const value of secretValues) expect(text).not.toContain(value);
     // A second export of the unchanged workspace: the same bytes.
@@ -289,6 +296,60 @@ describe('workspace files', () => {
     expect((await unwrap(b.api.GET('/mcp_manager/{id}', { params: { path: { id: 'combo' } } }))).description).toBe(
       'docs and more',
     );
+  }, 30_000);
+
+  it('a step that fails stops the apply, saying what was applied and what was not; a re-run finishes', async () => {
+    const dir = join(work, 'partial');
+    const write = (path: string, text: string) => {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), text);
+    };
+    write('mcp-servers/late.yaml', 'name: late\nmode: NORMAL\n');
+    write('deployments/late.yaml', `server: late\ndefinition: |\n${flower.replace(/^/gm, '  ')}`);
+    // Valid to a plan, refused when applied: a server's confirmTools are checked against the catalog it compiles to.
+    const server = (name: string, confirm: string) =>
+      write(
+        `mcp-servers/${name}.yaml`,
+        `name: ${name}\nmode: NORMAL\nconnectorInstance: tickets\ntools: [search_tickets]\nconfirmTools: [${confirm}]\n`,
+      );
+    server('m-confirmed', 'delete_everything');
+    write(
+      'access-policies/to-late.yaml',
+      'name: to-late\nprincipals: [{ type: external_user, value: alice }]\nservers: [late]\ntools: ["*"]\n',
+    );
+    // A condition naming an argument the tool does not have is a problem of the plan, before anything is applied.
+    write(
+      'access-policies/typo.yaml',
+      'name: typo\nprincipals: [{ type: external_user, value: alice }]\nservers: [tickets]\n' +
+        'tools: [search_tickets]\ncondition: "args.limt <= 10"\n',
+    );
+    const refused = await cli(b.key, ['plan', dir, '--json']);
+    expect(refused.code).toBe(3);
+    expect(refused.stdout + refused.stderr).toMatch(/access-policies\/typo\.yaml.*condition/s);
+    rmSync(join(dir, 'access-policies/typo.yaml'));
+    const first = await cli(b.key, ['apply', dir, '--json']);
+    expect(first.code).not.toBe(0);
+    const result = JSON.parse(first.stdout) as {
+      applied: { kind: string; name: string }[];
+      failed: { kind: string; name: string; problem: { detail: string } };
+      notApplied: { kind: string; name: string }[];
+    };
+    const names = (list: { kind: string; name: string }[]) => list.map((c) => `${c.kind}/${c.name}`);
+    expect(names(result.applied)).toEqual(['server/late']);
+    expect(names([result.failed])).toEqual(['server/m-confirmed']);
+    expect(names(result.notApplied)).toEqual(['workflow_deployment/late', 'access_policy/to-late']);
+    expect((await unwrap(b.api.GET('/access_policies'))).data.map((p) => p.name)).not.toContain('to-late');
+    // The file fixed, the same directory again applies what was left, and then nothing is pending.
+    server('m-confirmed', 'search_tickets');
+    const second = await cli(b.key, ['apply', dir, '--json']);
+    expect(second.code).toBe(0);
+    const finished = JSON.parse(second.stdout) as { applied: { kind: string; name: string }[] };
+    expect(names(finished.applied)).toEqual([
+      'server/m-confirmed',
+      'workflow_deployment/late',
+      'access_policy/to-late',
+    ]);
+    expect((await cli(b.key, ['plan', dir])).code).toBe(0);
   }, 30_000);
 
   it('bad input: plan lists every problem by file and path, apply changes nothing', async () => {

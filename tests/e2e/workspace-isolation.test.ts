@@ -228,6 +228,12 @@ function cases(): Case[] {
     c('GET', '/audit_events', '/audit_events?limit=500', 'scoped'),
     c('GET', '/audit_events', `/audit_events?resource_id=${s}`, 'scoped'),
     c('POST', '/sign_ins', '/sign_ins', 'scoped'),
+    // The workspace as files: B's export, plan and apply see B's workspace only (an empty directory changes nothing);
+    // before B names a secret of its own as A's is named (an export lists names).
+    c('GET', '/workspace_files', '/workspace_files', 'scoped'),
+    c('GET', '/workspace_files/managed', '/workspace_files/managed', 'scoped'),
+    c('POST', '/workspace_files/plan', '/workspace_files/plan', 'scoped', { files: [] }),
+    c('POST', '/workspace_files/apply', '/workspace_files/apply', 'scoped', { files: [] }),
     c('POST', '/access_policies/explain', '/access_policies/explain', 'denied', {
       caller: { api_key: ids.key },
       server: s,

@@ -1,5 +1,6 @@
 import type { LookupFunction } from 'node:net';
 import type { HttpOperationPlan, HttpParamPlan, ToolResultPayload } from '@toolplane/contracts';
+import { HttpTransportError } from '@toolplane/workflow';
 import {
   attr,
   injectContext,
@@ -489,4 +490,21 @@ export function toToolResult(
 
 export function errorResult(message: string): ToolResultPayload {
   return { content: [{ type: 'text', text: message }], isError: true };
+}
+
+/** A workflow step's upstream exchange that got no response, as the engine's transport error (its kind and why). */
+export function transportFailure(outcome: Exclude<UpstreamOutcome, { kind: 'response' }>, limits: HttpLimits): never {
+  switch (outcome.kind) {
+    case 'timeout':
+      throw new HttpTransportError('timeout', `no answer within ${limits.timeoutMs} ms`);
+    case 'too_large':
+      throw new HttpTransportError('too_large', `the response exceeded ${limits.maxResponseBytes} bytes`);
+    case 'cancelled':
+      throw new HttpTransportError('cancelled', 'the call was cancelled by its caller');
+    case 'unreachable':
+      throw new HttpTransportError(
+        /blocked|forbidden|not allowed/i.test(outcome.code) ? 'blocked' : 'unreachable',
+        `the upstream could not be reached (${outcome.code})`,
+      );
+  }
 }

@@ -4,6 +4,7 @@ import {
   errorResult,
   type HttpLimits,
   toToolResult,
+  transportFailure,
   type UpstreamOutcome,
   type UpstreamRequest,
 } from './http-operation.ts';
@@ -55,22 +56,6 @@ function parsed(text: string): unknown {
     return JSON.parse(text) as unknown;
   } catch {
     return text;
-  }
-}
-
-function transportFailure(outcome: Exclude<UpstreamOutcome, { kind: 'response' }>, limits: HttpLimits): never {
-  switch (outcome.kind) {
-    case 'timeout':
-      throw new HttpTransportError('timeout', `no answer within ${limits.timeoutMs} ms`);
-    case 'too_large':
-      throw new HttpTransportError('too_large', `the response exceeded ${limits.maxResponseBytes} bytes`);
-    case 'cancelled':
-      throw new HttpTransportError('cancelled', 'the call was cancelled by its caller');
-    case 'unreachable':
-      throw new HttpTransportError(
-        /blocked|forbidden|not allowed/i.test(outcome.code) ? 'blocked' : 'unreachable',
-        `the upstream could not be reached (${outcome.code})`,
-      );
   }
 }
 

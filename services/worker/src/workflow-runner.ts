@@ -27,6 +27,7 @@ import {
 import {
   errorResult,
   sendRequest,
+  transportFailure,
   type HttpLimits,
   type UpstreamOutcome,
   type UpstreamRequest,
@@ -241,17 +242,8 @@ function engineHttp(
           body: utf8.decode(outcome.body),
           size: outcome.body.byteLength,
         };
-      case 'timeout':
-        throw new HttpTransportError('timeout', `no answer within ${req.timeoutMs} ms`);
-      case 'too_large':
-        throw new HttpTransportError('too_large', `the response exceeded ${req.maxResponseBytes} bytes`);
-      case 'cancelled':
-        throw new HttpTransportError('cancelled', 'the call was cancelled by its caller');
-      case 'unreachable':
-        throw new HttpTransportError(
-          /blocked|forbidden|not allowed/i.test(outcome.code) ? 'blocked' : 'unreachable',
-          `the upstream could not be reached (${outcome.code})`,
-        );
+      default:
+        return transportFailure(outcome, req);
     }
   };
 }

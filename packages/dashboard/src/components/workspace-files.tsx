@@ -1,45 +1,17 @@
 import type { ManagementClient } from '@toolplane/client';
+import { createTar } from 'nanotar';
 import { unwrap } from '../api.ts';
 import { useLoad } from '../ui.tsx';
 import { useAction } from './action.ts';
 import { ActionError } from './form.tsx';
 
-/** One 512-byte ustar header: fixed fields, octal numbers, mtime 0 (an unchanged workspace: the same archive). */
-function tarHeader(path: string, size: number): Uint8Array {
-  const h = new Uint8Array(512);
-  const put = (text: string, at: number, len: number) => h.set(new TextEncoder().encode(text).slice(0, len), at);
-  const octal = (n: number, len: number) => n.toString(8).padStart(len - 1, '0');
-  const cut = path.length > 100 ? path.lastIndexOf('/', 155) : -1;
-  put(cut > 0 ? path.slice(cut + 1) : path, 0, 100);
-  put(octal(0o644, 8), 100, 8);
-  put(octal(0, 8), 108, 8);
-  put(octal(0, 8), 116, 8);
-  put(octal(size, 12), 124, 12);
-  put(octal(0, 12), 136, 12);
-  put('        ', 148, 8);
-  put('0', 156, 1);
-  put('ustar\u000000', 257, 8);
-  if (cut > 0) put(path.slice(0, cut), 345, 155);
-  put(
-    `${octal(
-      h.reduce((a, b) => a + b, 0),
-      7,
-    )}\u0000`,
-    148,
-    8,
-  );
-  return h;
-}
-
-/** The files as a tar archive: `tar xf` gives the directory `toolplane plan` and `apply` read (docs/gitops.md). */
+/**
+ * The files as a tar archive (nanotar): `tar xf` gives the directory `toolplane plan` and `apply` read
+ * (docs/gitops.md). Modification times are 0, so an unchanged workspace gives the same archive.
+ */
 function tarOf(files: { path: string; content: string }[]): Blob {
-  const parts: Uint8Array[] = [];
-  for (const f of files) {
-    const body = new TextEncoder().encode(f.content);
-    parts.push(tarHeader(f.path, body.length), body, new Uint8Array((512 - (body.length % 512)) % 512));
-  }
-  parts.push(new Uint8Array(1024));
-  return new Blob(parts as BlobPart[], { type: 'application/x-tar' });
+  const tar = createTar(files.map((f) => ({ name: f.path, data: f.content, attrs: { mtime: 0 } })));
+  return new Blob([tar as BlobPart], { type: 'application/x-tar' });
 }
 
 /** The workspace-level Export: `GET /workspace_files` saved as `workspace.tar`. */

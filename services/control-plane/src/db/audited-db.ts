@@ -162,6 +162,9 @@ function owing(): AuditScope | undefined {
  * also appends the request's event, last, before its commit; a write outside a transaction becomes one. Everything
  * else is the plain client. `committed` hears each event after its commit (OpenTelemetry log records).
  */
+/** The transaction a bare write becomes: as long as the write itself takes (bounded by the request), waited for up to 10 s. */
+const bareWriteLimits = { maxWait: 10_000, timeout: 120_000 };
+
 export function auditedDb(db: Db, committed: (event: AuditEvent) => void): Db {
   const transaction = async <T>(fn: (tx: Tx) => Promise<T>, options?: unknown): Promise<T> => {
     let appended: AuditEvent | undefined;
@@ -191,9 +194,11 @@ export function auditedDb(db: Db, committed: (event: AuditEvent) => void): Db {
       get(delegate, op) {
         const method = delegate[op as string];
         if (typeof op !== 'string' || !writes.has(op) || typeof method !== 'function' || !owing()) return method;
-        // A write of an audited request outside a transaction: in one, with the event.
+        // A write of an audited request outside a transaction: in one, with the event. Without the limit of an
+        // interactive transaction (5 s by default), which the bare write never had: storing a large imported document
+        // may take longer under load.
         return (args?: unknown) =>
-          transaction((tx) => (tx as unknown as Record<string, typeof delegate>)[prop]![op]!(args));
+          transaction((tx) => (tx as unknown as Record<string, typeof delegate>)[prop]![op]!(args), bareWriteLimits);
       },
     });
   return new Proxy(db, {

@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { invoke } from './invoke.ts';
 import type { Change } from './plan.ts';
-import { kinds } from './specs.ts';
+import { inlineConfigsOf, kinds } from './specs.ts';
 import { stepOf, type StepContext } from './steps.ts';
 
 /** A change as the API reports it. */
@@ -38,6 +38,9 @@ function referencesOf(c: Change): Record<string, string> {
   for (const field of ['credentials', 'headers'])
     for (const [key, ref] of Object.entries((c.desired?.spec[field] ?? {}) as Record<string, string>))
       out[`${field}/${key}`] = ref;
+  for (const inline of inlineConfigsOf(c.desired?.spec))
+    for (const [key, ref] of Object.entries(inline.headers))
+      out[`externalMcpConfigs/${inline.name}/headers/${key}`] = ref;
   return out;
 }
 

@@ -4,6 +4,7 @@ import { caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { applyPlan, reported } from './apply.ts';
 import { exportFiles } from './export.ts';
+import { conditionProblems } from './conditions.ts';
 import { readLive } from './live.ts';
 import { planChanges, type Plan } from './plan.ts';
 import { readFiles, type WorkspaceFile } from './read-files.ts';
@@ -31,6 +32,7 @@ async function planOf(
     provided: new Set(input.provided),
     callerKeyId: me.keyId,
   });
+  plan.problems.push(...(await conditionProblems(deps.db, me.workspaceId, plan, live)));
   if (plan.problems.length > 0) throw new ValidationError('the workspace files are invalid', plan.problems);
   return plan;
 }

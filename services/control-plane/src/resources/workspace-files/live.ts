@@ -118,6 +118,16 @@ async function instancesOf(db: Db, workspaceId: string, marks: Marked): Promise<
   });
 }
 
+/** A server's own external MCP configs as its file holds them: header values as references (recorded, else proposed). */
+function inlineConfigs(stored: unknown, marker: Marker | undefined, server: string) {
+  return ((stored ?? []) as { name: string; url: string; tools?: string[]; headerNames?: string[] }[]).map((c) => ({
+    name: c.name,
+    url: c.url,
+    tools: c.tools ?? [],
+    headers: references(marker, `externalMcpConfigs/${c.name}/headers`, c.headerNames ?? [], `${server}_${c.name}`),
+  }));
+}
+
 async function serversOf(db: Db, workspaceId: string, marks: Marked, instanceNames: Map<string, string>) {
   const rows = await db.mcpServer.findMany({
     where: { workspaceId },
@@ -143,6 +153,7 @@ async function serversOf(db: Db, workspaceId: string, marks: Marked, instanceNam
       perRequestAuth: r.perRequestAuth,
       config: (r.config as Record<string, unknown> | null) ?? null,
       externalMcpServers: r.externalServers.map((e) => ({ name: e.externalServer.name, tools: e.tools })),
+      externalMcpConfigs: inlineConfigs(r.externalMcpConfigs, marks.get(`server/${r.name}`), r.name),
     },
     marker: marks.get(`server/${r.name}`),
   }));

@@ -1,7 +1,7 @@
 import type { ProblemIssue } from '@toolplane/errors';
 import type { LiveResource, LiveState } from './live.ts';
 import type { Desired, DesiredResource } from './read-files.ts';
-import { fileOf, kinds, referencePattern, type Kind } from './specs.ts';
+import { fileOf, inlineConfigsOf, kinds, referencePattern, type Kind } from './specs.ts';
 
 type Action = 'create' | 'update' | 'delete' | 'unchanged' | 'unmanaged';
 
@@ -52,6 +52,24 @@ function secretMapChanged(field: string, want: Record<string, string>, live: Liv
   );
 }
 
+/**
+ * A server's own external MCP configs differ: in name, URL, tools or header names, or in a header's reference where
+ * apply recorded one (values are never read back).
+ */
+function inlineConfigsChanged(d: DesiredResource, live: LiveResource): boolean {
+  const shape = (list: ReturnType<typeof inlineConfigsOf>) =>
+    canonical(list.map((c) => ({ name: c.name, url: c.url, tools: c.tools, headers: Object.keys(c.headers).sort() })));
+  const want = inlineConfigsOf(d.spec);
+  if (shape(want) !== shape(inlineConfigsOf(live.spec))) return true;
+  const recorded = live.marker?.references ?? {};
+  return want.some((c) =>
+    Object.entries(c.headers).some(([k, ref]) => {
+      const had = recorded[`externalMcpConfigs/${c.name}/headers/${k}`];
+      return had !== undefined && had !== ref;
+    }),
+  );
+}
+
 function connectorChanged(d: DesiredResource, live: LiveResource): boolean {
   const stored = live.connector!;
   if (d.connector!.text === stored.text) return false;
@@ -69,9 +87,12 @@ function changedFields(d: DesiredResource, live: LiveResource): string[] {
     if (connectorChanged(d, live)) fields.push('document');
   } else if (d.kind !== 'secret') {
     for (const [field, want] of Object.entries(d.spec)) {
-      const changed = secretMaps.has(field)
-        ? secretMapChanged(field, want as Record<string, string>, live)
-        : canonical(want) !== canonical(live.spec[field] ?? null);
+      const changed =
+        field === 'externalMcpConfigs'
+          ? inlineConfigsChanged(d, live)
+          : secretMaps.has(field)
+            ? secretMapChanged(field, want as Record<string, string>, live)
+            : canonical(want) !== canonical(live.spec[field] ?? null);
       if (changed) fields.push(field);
     }
   }
@@ -159,6 +180,11 @@ function referencesOf(c: Change): { path: string; ref: string; written: boolean 
     const written = c.action === 'create' || c.fields.includes(field);
     for (const [key, ref] of Object.entries(map ?? {})) out.push({ path: `/${field}/${key}`, ref, written });
   }
+  const inlineWritten = c.action === 'create' || c.fields.includes('externalMcpConfigs');
+  inlineConfigsOf(c.desired!.spec).forEach((inline, i) => {
+    for (const [key, ref] of Object.entries(inline.headers))
+      out.push({ path: `/externalMcpConfigs/${i}/headers/${key}`, ref, written: inlineWritten });
+  });
   return out;
 }
 

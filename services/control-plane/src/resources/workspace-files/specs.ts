@@ -28,6 +28,14 @@ const InstanceSpec = z.strictObject({
 
 const ExternalRef = z.strictObject({ name: z.string().min(1), tools: Names.default([]) });
 
+/** An external MCP server configured on the server itself (`externalMcpConfigs`), its header values as references. */
+const InlineExternal = z.strictObject({
+  name: z.string().min(1),
+  url: HttpUrl,
+  tools: Names.default([]),
+  headers: z.record(z.string(), Reference).default({}),
+});
+
 const ServerSpec = z.strictObject({
   name: z.string().min(1).max(100),
   description: z.string().max(1000).nullable().default(null),
@@ -40,6 +48,7 @@ const ServerSpec = z.strictObject({
   perRequestAuth: z.boolean().default(false),
   config: z.record(z.string(), z.unknown()).nullable().default(null),
   externalMcpServers: z.array(ExternalRef).default([]),
+  externalMcpConfigs: z.array(InlineExternal).default([]),
 });
 
 const DeploymentSpec = z.strictObject({
@@ -108,6 +117,13 @@ export const kinds = [
 export type Kind = (typeof kinds)[number]['kind'];
 
 /** The one file that lists the workspace secrets' names. */
+/** A server file's own external MCP configs (none for other kinds), as the plan and apply read them. */
+export function inlineConfigsOf(
+  spec: Record<string, unknown> | undefined,
+): { name: string; url: string; tools: string[]; headers: Record<string, string> }[] {
+  return (spec?.externalMcpConfigs ?? []) as ReturnType<typeof inlineConfigsOf>;
+}
+
 export const secretsFile = 'secrets.yaml';
 
 /** A name as a file name: what a file system and a URL take as is; anything else as `%XX` (stable and unique). */

@@ -29,7 +29,7 @@ import { createServer, deleteServer, updateServer } from '../servers/handlers.ts
 import { serversRoutes } from '../servers/openapi.ts';
 import { routeOf, type Operation } from './invoke.ts';
 import type { Change } from './plan.ts';
-import { referencePattern, type Kind } from './specs.ts';
+import { inlineConfigsOf, referencePattern, type Kind } from './specs.ts';
 
 /** What a step reads besides its change: the ids of resources by `kind/name` (those created so far included), the values. */
 export interface StepContext {
@@ -136,6 +136,7 @@ function serverBody(c: Change, s: Spec, ctx: StepContext): Spec {
     perRequestAuth: s.perRequestAuth,
     config: s.config ?? undefined,
     externalMcpServers: s.externalMcpServers,
+    externalMcpConfigs: inlineConfigsOf(s).map((c) => ({ ...c, headers: resolved(c.headers, ctx) })),
   };
   const names: Record<string, string> = {
     connectorInstanceId: 'connectorInstance',

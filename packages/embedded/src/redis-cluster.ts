@@ -1,0 +1,176 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { binary, cli, infoFields, spawnRedis, waitUntil, type RedisProcess } from './redis-processes.ts';
+import { freePort } from './redis-server.ts';
+
+/** How long a node may be unreachable before its replica takes over (Redis's default is 15 s; tests want seconds). */
+const nodeTimeoutMs = 1_000;
+
+export interface ClusterFailover {
+  /** The master killed (`redis://127.0.0.1:<port>`). */
+  killed: string;
+  /** Its replica, now a master. */
+  promoted: string;
+  /** When the killed process had exited (epoch ms): a command sent after it cannot have reached it. */
+  killedAt: number;
+  /** From the kill until the replica reported itself master. */
+  promotedAfterMs: number;
+  /** From the kill until every surviving node reported `cluster_state:ok` again. */
+  clusterOkAfterMs: number;
+}
+
+export interface RedisClusterHandle {
+  /** The masters' URLs at start: what `REDIS_CLUSTER_NODES` lists (any node would do as a seed). */
+  seeds: string[];
+  /** Every node's port, masters first. */
+  ports: number[];
+  /** The port of the master serving `key` now. */
+  masterOf(key: string): Promise<number>;
+  /** SIGKILLs the master on `port` and resolves once its replica was promoted and the cluster is `ok` again. */
+  killMaster(port: number): Promise<ClusterFailover>;
+  /** Stops every node still running and removes the data directories. */
+  stop(): Promise<void>;
+}
+
+function createCluster(ports: number[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const nodes = ports.map((p) => `127.0.0.1:${p}`);
+    execFile(
+      binary('redis-cli'),
+      ['--cluster', 'create', ...nodes, '--cluster-replicas', '1', '--cluster-yes'],
+      { timeout: 30_000, encoding: 'utf8' },
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`redis-cli --cluster create: ${stdout}${stderr}`)) : resolve(stdout),
+    );
+  });
+}
+
+async function clusterOk(port: number, nodes: number): Promise<boolean> {
+  const info = infoFields(await cli(port, 'CLUSTER', 'INFO'));
+  return info.cluster_state === 'ok' && info.cluster_slots_ok === '16384' && Number(info.cluster_known_nodes) >= nodes;
+}
+
+async function role(port: number): Promise<string | undefined> {
+  return (await cli(port, 'ROLE')).split('\n')[0]?.trim();
+}
+
+/** `CLUSTER NODES` of the node on `port`: id, port, flags and master id of each node. */
+async function clusterNodes(port: number): Promise<{ id: string; port: number; flags: string; masterId: string }[]> {
+  return (await cli(port, 'CLUSTER', 'NODES'))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [id = '', address = '', flags = '', masterId = ''] = line.split(' ');
+      return { id, port: Number(/:(\d+)@/.exec(address)?.[1]), flags, masterId };
+    });
+}
+
+async function startNodes(root: string): Promise<RedisProcess[]> {
+  const nodes: RedisProcess[] = [];
+  for (let i = 0; i < 6; i++) {
+    const [port, busPort] = [await freePort(), await freePort()];
+    const dir = join(root, `node-${i}`);
+    mkdirSync(dir, { recursive: true });
+    // The bus port is chosen too: the default (port + 10000) may be taken, or past 65535.
+    const node = spawnRedis(port, [
+      ...['--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1', '--dir', dir],
+      ...[
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-node-timeout',
+        String(nodeTimeoutMs),
+      ],
+      ...['--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+    ]);
+    nodes.push(node);
+    await waitUntil(
+      `cluster node ${port} to answer (${node.output()})`,
+      async () => (await cli(port, 'PING')) === 'PONG',
+      10_000,
+    );
+  }
+  return nodes;
+}
+
+/**
+ * A real Redis Cluster on loopback: three masters with a replica each (`redis-cli --cluster create
+ * --cluster-replicas 1`), resolved once every node reports `cluster_state:ok` with all slots covered and every
+ * replica is in sync with its master. Data directories live under one temp directory that `stop()` removes.
+ */
+export async function startRedisCluster(): Promise<RedisClusterHandle> {
+  const root = mkdtempSync(join(tmpdir(), 'toolplane-redis-cluster-'));
+  const nodes: RedisProcess[] = [];
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    nodes.push(...(await startNodes(root)));
+    const ports = nodes.map((n) => n.port);
+    await createCluster(ports);
+    for (const port of ports) await waitUntil(`cluster_state:ok on ${port}`, () => clusterOk(port, ports.length));
+    for (const port of ports)
+      if ((await role(port)) === 'slave')
+        await waitUntil(
+          `replica ${port} in sync`,
+          async () => infoFields(await cli(port, 'INFO', 'replication')).master_link_status === 'up',
+        );
+    const masters: number[] = [];
+    for (const port of ports) if ((await role(port)) === 'master') masters.push(port);
+    return {
+      seeds: masters.map((p) => `redis://127.0.0.1:${p}`),
+      ports: [...masters, ...ports.filter((p) => !masters.includes(p))],
+      masterOf: (key) => masterOf(nodes, key),
+      killMaster: (port) => failover(nodes, port),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function alive(nodes: RedisProcess[]): RedisProcess[] {
+  return nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
+}
+
+async function masterOf(nodes: RedisProcess[], key: string): Promise<number> {
+  const port = alive(nodes)[0]!.port;
+  const slot = Number(await cli(port, 'CLUSTER', 'KEYSLOT', key));
+  // Each CLUSTER NODES line: id, address, flags, master id, ping, pong, epoch, link state, then slot ranges.
+  for (const line of (await cli(port, 'CLUSTER', 'NODES')).split('\n')) {
+    const fields = line.split(' ');
+    if (!fields[2]?.includes('master') || fields[2].includes('fail')) continue;
+    for (const range of fields.slice(8)) {
+      const [from, to = from] = range.split('-').map(Number);
+      if (from !== undefined && to !== undefined && slot >= from && slot <= to)
+        return Number(/:(\d+)@/.exec(fields[1]!)?.[1]);
+    }
+  }
+  throw new Error(`no master serves slot ${slot} (key ${key})`);
+}
+
+async function failover(nodes: RedisProcess[], port: number): Promise<ClusterFailover> {
+  const victim = nodes.find((n) => n.port === port);
+  if (!victim || !alive(nodes).includes(victim)) throw new Error(`no running node on ${port}`);
+  const id = (await cli(port, 'CLUSTER', 'MYID')).trim();
+  const replica = (await clusterNodes(port)).find((n) => n.masterId === id && n.flags.includes('slave'));
+  if (!replica) throw new Error(`the master on ${port} has no replica`);
+  await victim.kill();
+  const killedAt = Date.now();
+  await waitUntil(`replica ${replica.port} promoted`, async () => (await role(replica.port)) === 'master');
+  const promotedAfterMs = Date.now() - killedAt;
+  const survivors = alive(nodes).map((n) => n.port);
+  for (const p of survivors) await waitUntil(`cluster_state:ok on ${p} after the failover`, () => clusterOk(p, 0));
+  return {
+    killed: `redis://127.0.0.1:${port}`,
+    promoted: `redis://127.0.0.1:${replica.port}`,
+    killedAt,
+    promotedAfterMs,
+    clusterOkAfterMs: Date.now() - killedAt,
+  };
+}

@@ -1,0 +1,213 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  freePort,
+  startRedisCluster,
+  startRedisSentinel,
+  startRedisServer,
+  type ClusterFailover,
+  type RedisClusterHandle,
+  type RedisHandle,
+  type RedisSentinelHandle,
+  type SentinelFailover,
+} from '@toolplane/embedded';
+import {
+  connectRedis,
+  createRedisClient,
+  RedisConfigError,
+  RedisEnv,
+  type RedisClient,
+  type RedisConnection,
+} from '@toolplane/redis';
+
+/**
+ * The Redis connection factory (ADR 0043) against real processes: a Redis Cluster of three masters with a replica
+ * each, a Sentinel setup (master, replica, three sentinels) and one plain Redis. A master killed with SIGKILL: the
+ * client reaches the promoted replica on its own; the time without service is measured and printed, not asserted.
+ * Each wrong configuration ends startup with a RedisConfigError naming the variable to fix.
+ */
+
+let cluster: RedisClusterHandle;
+let sentinel: RedisSentinelHandle;
+let single: RedisHandle;
+const clients: RedisClient[] = [];
+const errors: string[] = [];
+
+beforeAll(async () => {
+  [cluster, sentinel, single] = await Promise.all([startRedisCluster(), startRedisSentinel(), startRedisServer()]);
+}, 60_000);
+
+afterEach(() => {
+  for (const c of clients.splice(0)) c.disconnect();
+});
+
+afterAll(async () => {
+  await Promise.all([cluster?.stop(), sentinel?.stop(), single?.stop()]);
+});
+
+function connection(values: Record<string, string>): RedisConnection {
+  return RedisEnv.parse({ REDIS_CONNECT_TIMEOUT_MS: '3000', ...values });
+}
+
+async function connected(values: Record<string, string>): Promise<RedisClient> {
+  const client = await connectRedis(connection(values), { connectionName: 'redis-cluster-test' });
+  // As a service does: errors while it reconnects (a failover) are reported, not thrown.
+  client.on('error', (err: Error) => errors.push(err.message));
+  clients.push(client);
+  return client;
+}
+
+/** The startup error of `values` and how long it took to come. */
+async function refusal(values: Record<string, string>): Promise<{ message: string; ms: number }> {
+  const started = Date.now();
+  const err = await connectRedis(connection(values)).then(
+    (c) => {
+      c.disconnect();
+      return new Error('connected');
+    },
+    (e: Error) => e,
+  );
+  expect(err).toBeInstanceOf(RedisConfigError);
+  return { message: err.message, ms: Date.now() - started };
+}
+
+/**
+ * INCRs `key` back to back while `kill` (which resolves with when the killed process had exited) runs, until a command sent
+ * after the failover succeeded. The time without service: from the last success before the kill to the first
+ * success of a command sent after it. `lost`: acknowledged INCRs the counter does not hold (negative: applied
+ * more often than acknowledged, a retried command).
+ */
+async function throughFailover<T extends ClusterFailover | SentinelFailover>(
+  client: RedisClient,
+  key: string,
+  kill: () => Promise<T>,
+) {
+  await client.set(key, '0');
+  const samples: { sentAt: number; doneAt: number; ok: boolean }[] = [];
+  let until = Number.POSITIVE_INFINITY;
+  const loop = (async () => {
+    for (;;) {
+      const sentAt = Date.now();
+      const ok = await client.incr(key).then(
+        () => true,
+        () => false,
+      );
+      samples.push({ sentAt, doneAt: Date.now(), ok });
+      if (ok && sentAt > until) return;
+    }
+  })();
+  const failover = await kill();
+  until = Date.now();
+  await loop;
+  const ok = samples.filter((x) => x.ok);
+  const lastBefore = Math.max(...ok.filter((x) => x.doneAt <= failover.killedAt).map((x) => x.doneAt));
+  const firstAfter = Math.min(...ok.filter((x) => x.sentAt >= failover.killedAt).map((x) => x.doneAt));
+  const value = Number(await client.get(key));
+  return {
+    failover,
+    withoutServiceMs: firstAfter - lastBefore,
+    acknowledged: ok.length,
+    failedCommands: samples.length - ok.length,
+    lost: ok.length - value,
+    value,
+  };
+}
+
+describe('the connection factory on a Redis Cluster (3 masters, 3 replicas)', () => {
+  it('connects through the seeds and runs commands in every slot; a hash tag keeps a MULTI in one slot', async () => {
+    const client = await connected({ REDIS_CLUSTER_NODES: cluster.seeds.join(',') });
+    expect(client.isCluster).toBe(true);
+    for (let i = 0; i < 30; i++) await client.set(`key-${i}`, String(i));
+    expect(await Promise.all(Array.from({ length: 30 }, (_, i) => client.get(`key-${i}`)))).toEqual(
+      Array.from({ length: 30 }, (_, i) => String(i)),
+    );
+    const masters = new Set(await Promise.all(Array.from({ length: 30 }, (_, i) => cluster.masterOf(`key-${i}`))));
+    expect(masters.size).toBe(3);
+    // Keys of one group share a slot through their `{…}` tag; keys of different slots in one command are refused.
+    const done = await client.multi().set('{task:1}:record', 'r').zadd('{task:1}:list', 1, '1').exec();
+    expect(done?.map(([err]) => err)).toEqual([null, null]);
+    await expect(client.mget('key-0', 'key-1', 'key-2')).rejects.toThrow(/CROSSSLOT/);
+  });
+
+  it('refuses a cluster node given as REDIS_URL, naming REDIS_CLUSTER_NODES', async () => {
+    const { message, ms } = await refusal({ REDIS_URL: cluster.seeds[1]! });
+    console.log(`cluster node as REDIS_URL refused after ${ms} ms: ${message}`);
+    expect(message).toMatch(
+      /^REDIS_URL: 127\.0\.0\.1:\d+ does not fit: it is a Redis Cluster node .*REDIS_CLUSTER_NODES/,
+    );
+  });
+
+  it('refuses a single Redis listed as a cluster seed, naming REDIS_URL', async () => {
+    const { message } = await refusal({ REDIS_CLUSTER_NODES: single.url });
+    expect(message).toMatch(
+      /^REDIS_CLUSTER_NODES: .* not a cluster node \(cluster_enabled:0\): one Redis goes in REDIS_URL/,
+    );
+  });
+
+  it('refuses seeds that do not answer within REDIS_CONNECT_TIMEOUT_MS', async () => {
+    const [a, b] = [await freePort(), await freePort()];
+    const { message, ms } = await refusal({ REDIS_CLUSTER_NODES: `redis://127.0.0.1:${a},redis://127.0.0.1:${b}` });
+    console.log(`unreachable cluster seeds refused after ${ms} ms: ${message}`);
+    expect(message).toMatch(/^REDIS_CLUSTER_NODES: nothing answered within 3000 ms: 127\.0\.0\.1:\d+ \(.*ECONNREFUSED/);
+  });
+
+  it('reaches the promoted replica after its master is killed', async () => {
+    const client = await connected({ REDIS_CLUSTER_NODES: cluster.seeds.join(',') });
+    const key = 'failover-probe';
+    const master = await cluster.masterOf(key);
+    const r = await throughFailover(client, key, () => cluster.killMaster(master));
+    console.log('cluster failover (kill -9 of a master):', JSON.stringify({ ...r, clientErrors: errors.splice(0) }));
+    expect(await cluster.masterOf(key)).not.toBe(master);
+    expect(await client.incr(key)).toBe(r.value + 1);
+  });
+});
+
+describe('the connection factory on Sentinel (master, replica, 3 sentinels)', () => {
+  const sentinels = () => sentinel.sentinels.map((s) => `${s.host}:${s.port}`).join(',');
+
+  it('connects to the master the sentinels name and runs commands', async () => {
+    const client = await connected({ REDIS_SENTINELS: sentinels(), REDIS_SENTINEL_MASTER: sentinel.masterName });
+    expect(client.isCluster).toBe(false);
+    await client.set('greeting', 'hello');
+    expect(await client.get('greeting')).toBe('hello');
+    expect(await client.info('server')).toContain(`tcp_port:${new URL(sentinel.master).port}`);
+  });
+
+  it('reaches the promoted replica after the master is killed', async () => {
+    const client = await connected({ REDIS_SENTINELS: sentinels(), REDIS_SENTINEL_MASTER: sentinel.masterName });
+    const r = await throughFailover(client, 'failover-probe', () => sentinel.killMaster());
+    console.log('sentinel failover (kill -9 of the master):', JSON.stringify({ ...r, clientErrors: errors.splice(0) }));
+    const info = await client.info();
+    expect(info).toContain('role:master');
+    expect(info).toContain(`tcp_port:${new URL(sentinel.replica).port}`);
+  });
+
+  it('refuses a master name no sentinel monitors, naming the ones they do', async () => {
+    const { message, ms } = await refusal({ REDIS_SENTINELS: sentinels(), REDIS_SENTINEL_MASTER: 'nope' });
+    console.log(`unknown Sentinel master refused after ${ms} ms: ${message}`);
+    expect(message).toBe(
+      `REDIS_SENTINEL_MASTER: no sentinel monitors a master named "nope" (they monitor: ${sentinel.masterName})`,
+    );
+  });
+
+  it('refuses a sentinel given as REDIS_URL and a data node listed as a sentinel', async () => {
+    const s = sentinel.sentinels[0]!;
+    expect((await refusal({ REDIS_URL: `redis://${s.host}:${s.port}` })).message).toMatch(
+      /it is a Sentinel: set REDIS_SENTINELS/,
+    );
+    const { message } = await refusal({
+      REDIS_SENTINELS: new URL(single.url).host,
+      REDIS_SENTINEL_MASTER: 'toolplane',
+    });
+    expect(message).toMatch(/^REDIS_SENTINELS: 127\.0\.0\.1:\d+ is not a sentinel/);
+  });
+});
+
+describe('the connection factory on one Redis (the default form)', () => {
+  it('builds the same client as today from REDIS_URL', async () => {
+    const client = createRedisClient(connection({ REDIS_URL: single.url }));
+    clients.push(client);
+    expect(client.isCluster).toBe(false);
+    expect(await client.ping()).toBe('PONG');
+    expect(await (await connected({ REDIS_URL: single.url })).ping()).toBe('PONG');
+  });
+});
