@@ -37,8 +37,12 @@ interface Run {
 
 /** `toolplane <args>` from the sources, as the key's workspace, with `env` added (values of references). */
 function cli(key: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const main = join(repoRoot, 'packages/cli/src/main.ts');
-  const child = spawn(process.execPath, ['--conditions=@toolplane/source', main, ...args], {
+  return run(key, ['--conditions=@toolplane/source', join(repoRoot, 'packages/cli/src/main.ts'), ...args], env);
+}
+
+/** A node script with the CLI's environment (the Kubernetes Job's `apply.mjs` takes the same two variables). */
+function run(key: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const child = spawn(process.execPath, args, {
     cwd: work,
     env: {
       PATH: process.env.PATH,
@@ -351,6 +355,27 @@ describe('workspace files', () => {
     ]);
     expect((await cli(b.key, ['plan', dir])).code).toBe(0);
   }, 30_000);
+
+  it('the Kubernetes Job’s script applies a ConfigMap’s files, and a second run changes nothing', async () => {
+    // A ConfigMap volume: one file per key, `__` for `/`, beside the volume's own `..data` entries.
+    const volume = join(work, 'configmap');
+    mkdirSync(join(volume, '..data'), { recursive: true });
+    writeFileSync(join(volume, 'mcp-servers__from-job.yaml'), 'name: from-job\nmode: NORMAL\n');
+    const script = join(repoRoot, 'k8s/components/workspace-apply/apply.mjs');
+    const first = await run(b.key, [script, volume]);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('applied: create server from-job');
+    const before = await newestEvent(b.api);
+    const again = await run(b.key, [script, volume]);
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/nothing to change/);
+    expect(await newestEvent(b.api)).toBe(before); // nothing changed, nothing recorded
+    expect((await unwrap(b.api.GET('/workspace_files/managed'))).data).toContainEqual(
+      expect.objectContaining({ kind: 'server', name: 'from-job' }),
+    );
+  });
 
   it('bad input: plan lists every problem by file and path, apply changes nothing', async () => {
     const bad = join(work, 'bad');

@@ -24,17 +24,31 @@ for (const m of (files.find((f) => f.path === 'secrets.yaml')?.content ?? '').ma
 ))
   if (process.env[m[1]]) values[`secret:${m[1]}`] = process.env[m[1]];
 
-const response = await fetch(`${url.replace(/\/+$/, '')}/api/v1/workspace_files/apply`, {
-  method: 'POST',
-  headers: { 'content-type': 'application/json', 'x-api-key': key },
-  body: JSON.stringify({ files, prune: prune === 'true', values }),
-});
-const body = await response.json();
-if (!response.ok) {
-  console.error(`apply refused: ${body.detail} (HTTP ${response.status}, ${body.code})`);
-  for (const e of body.errors ?? []) console.error(`  ${e.path}: ${e.message}`);
-  process.exit(1);
+/** POSTs to a workspace-files operation; a refusal (every problem with its file and path) ends the Job. */
+async function post(operation, payload) {
+  const response = await fetch(`${url.replace(/\/+$/, '')}/api/v1/workspace_files/${operation}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': key },
+    body: JSON.stringify(payload),
+  });
+  const answer = await response.json();
+  if (!response.ok) {
+    console.error(`${operation} refused: ${answer.detail} (HTTP ${response.status}, ${answer.code})`);
+    for (const e of answer.errors ?? []) console.error(`  ${e.path}: ${e.message}`);
+    process.exit(1);
+  }
+  return answer;
 }
+
+// The plan first (it records nothing): files the workspace already matches are not applied, so a Job that runs on
+// every sync leaves no trace when nothing changed, as `toolplane apply` does.
+const plan = await post('plan', { files, prune: prune === 'true', provided: Object.keys(values) });
+const { create, update, delete: removed, unchanged } = plan.summary;
+if (create + update + removed === 0) {
+  console.log(`nothing to change (${unchanged} unchanged)`);
+  process.exit(0);
+}
+const body = await post('apply', { files, prune: prune === 'true', values });
 for (const c of body.applied) console.log(`applied: ${c.action} ${c.kind} ${c.name} ${c.fields.join(',')}`);
 if (body.outcome !== 'applied') {
   const p = body.failed.problem;
