@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport as SseTransportV1 } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   CreateMessageRequestSchema,
@@ -235,6 +236,33 @@ describe('requests an external server sends in the middle of a call (2025-era cl
       const elicited = await client.callTool({ name: 'test_elicitation', arguments: { message: 'Who are you?' } });
       expect(JSON.stringify(elicited.content)).toContain('ada@example.com');
       expect(asked).toEqual(['sampling: {"type":"text","text":"Capital of France?"}', 'elicitation: Who are you?']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('reach a legacy HTTP+SSE session’s client too, whose server asks on the session itself', async () => {
+    const withKey = (u: string | URL | Request, init?: RequestInit) => {
+      const h = new Headers(init?.headers);
+      h.set('x-api-key', stack.bootstrapKey);
+      return fetch(u, { ...init, headers: h });
+    };
+    const client = new ClientV1({ name: 'relay-sse', version: '1.0.0' }, { capabilities: { sampling: {} } });
+    client.setRequestHandler(CreateMessageRequestSchema, () => ({
+      role: 'assistant',
+      content: { type: 'text', text: 'Rome' },
+      model: 'test',
+      stopReason: 'endTurn',
+    }));
+    await client.connect(
+      new SseTransportV1(new URL(`${stack.edgeUrl}/api/v1/mcp/${server.id}`), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+        eventSourceInit: { fetch: withKey },
+      }),
+    );
+    try {
+      const sampled = await client.callTool({ name: 'test_sampling', arguments: { prompt: 'Capital of Italy?' } });
+      expect(sampled.content).toEqual([{ type: 'text', text: 'LLM response: {"type":"text","text":"Rome"}' }]);
     } finally {
       await client.close();
     }

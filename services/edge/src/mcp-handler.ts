@@ -48,7 +48,7 @@ import {
   type LogLevel,
   type RelayCapabilities,
 } from './protocol-state.ts';
-import { relayRequests } from './relay.ts';
+import { relayRequests, sessionRelayRequests } from './relay.ts';
 import { ResourceStreams } from './resource-streams.ts';
 import { missingTasksExtension, type EdgeTasks } from './tasks/edge-tasks.ts';
 import { isLegacyTaskRequest, serveLegacyTask } from './tasks/legacy.ts';
@@ -178,15 +178,21 @@ async function sdkToolsCall(
   // The request's signal aborts when the client cancels or disconnects: the worker is told to stop.
   const signal = b.connection ? AbortSignal.any([ctx.mcpReq.signal, b.connection]) : ctx.mcpReq.signal;
   const proxied = isProxiedTool(c.caller.loaded, name);
+  // A legacy HTTP+SSE session's server knows its client's capabilities itself (the stateless transports do not).
+  const sessionCaps =
+    !envelope && proxied && !b.relay ? relayCapabilitiesOf(b.server.getClientCapabilities()) : undefined;
+  const relayCaps = b.relay ?? sessionCaps;
   const relay =
-    !envelope && proxied && b.relay
-      ? relayRequests({ deps: b.deps, server: b.server, context: c, ctx, signal })
-      : undefined;
+    envelope || !proxied || !relayCaps
+      ? undefined
+      : sessionCaps
+        ? sessionRelayRequests(b.server, b.deps, signal)
+        : relayRequests({ deps: b.deps, server: b.server, context: c, ctx, signal });
   const live = await liveCall(c, b.deps, ctx, { name, relay });
   const call = toolCall(c, { id: ctx.mcpReq.id, name, args }, signal, {
     live,
     multiRound: envelope && proxied ? multiRoundOf(ctx, envelope) : undefined,
-    relay: relay ? b.relay : undefined,
+    relay: relay ? relayCaps : undefined,
     urlElicitation: urlElicitationOf(b, c, ctx, envelope),
     confirmation: envelope
       ? modernConfirmation(ctx, envelope)

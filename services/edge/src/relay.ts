@@ -59,3 +59,37 @@ export function relayRequests(t: RelayTarget): ((request: RelayedRequest) => voi
       .catch((err: unknown) => t.deps.log.warn({ err }, 'a relayed answer could not be published'));
   };
 }
+
+/**
+ * The same relay for a legacy HTTP+SSE session (MCP 2024-11-05 transport): its server is stateful, knows the client's
+ * capabilities from its `initialize` and hears the client's answers on the session itself, so it asks with the SDK's
+ * own requests; the answer (or the error) is published to the waiting worker as above.
+ */
+export function sessionRelayRequests(
+  server: Server,
+  deps: ToolCallDeps,
+  signal: AbortSignal,
+): ((request: RelayedRequest) => void) | undefined {
+  const { relayReplies } = deps;
+  if (!relayReplies) return undefined;
+  const timeout = deps.confirmTimeoutMs ?? DEFAULT_RELAY_TIMEOUT_MS;
+  return (request) => {
+    const options = { signal, timeout };
+    const asked =
+      request.method === 'sampling/createMessage'
+        ? server.createMessage(request.params as never, options)
+        : server.elicitInput(request.params as never, options);
+    void asked
+      .then(
+        (result): ElicitationReply => ({ result }),
+        (err: unknown): ElicitationReply => ({
+          error: {
+            code: typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -32603,
+            message: `The caller did not answer: ${err instanceof Error ? err.message : String(err)}`,
+          },
+        }),
+      )
+      .then((reply) => relayReplies.reply(request.relayId, reply))
+      .catch((err: unknown) => deps.log.warn({ err }, 'a relayed answer could not be published'));
+  };
+}
