@@ -24,19 +24,29 @@ interface ServiceSchema {
   notes: string[];
 }
 
+/** The Redis forms' rule (`checkRedisEnv` in packages/redis, ADR 0043), the same for every service. */
+const redisFormNote =
+  'Exactly one of `REDIS_URL` (one Redis), `REDIS_CLUSTER_NODES` (a Redis Cluster) or `REDIS_SENTINELS` with ' +
+  '`REDIS_SENTINEL_MASTER` (Sentinel) is required; at start the service checks that the servers are of that form ' +
+  '(docs/operations.md, "Redis deployment forms").';
+
 const serviceSchemas: ServiceSchema[] = [
   {
     service: 'edge',
     file: 'services/edge/src/env.ts',
     exportName: 'EdgeEnv',
-    notes: ['`OAUTH_ISSUER` needs `OAUTH_JWKS_URL` and `PUBLIC_URL` (checked at start by `EdgeEnvChecked`).'],
+    notes: [
+      redisFormNote,
+      '`OAUTH_ISSUER` needs `OAUTH_JWKS_URL` and `PUBLIC_URL` (checked at start by `EdgeEnvChecked`).',
+    ],
   },
-  { service: 'worker', file: 'services/worker/src/env.ts', exportName: 'WorkerEnv', notes: [] },
+  { service: 'worker', file: 'services/worker/src/env.ts', exportName: 'WorkerEnv', notes: [redisFormNote] },
   {
     service: 'control-plane',
     file: 'services/control-plane/src/env.ts',
     exportName: 'ControlPlaneEnv',
     notes: [
+      redisFormNote,
       'The migration command (`node dist/db/migrate-cli.js deploy` in the image, `src/db/migrate-cli.ts` in a checkout; ' +
         'the Kubernetes `migrate` Job) reads `DATABASE_URL` only.',
     ],

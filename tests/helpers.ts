@@ -54,7 +54,7 @@ export function withoutRateLimits(descriptorYaml: string): string {
 /**
  * The whole platform as separate processes on the test Redis (own key prefix) and a fresh PostgreSQL database,
  * plus a typed management client (@toolplane/client) with the bootstrap key. `redisUrl`: a Redis of the test's
- * own instead (one it may kill and restart); `databaseUrl`: a PostgreSQL of the test's own (one it may stop).
+ * own instead (one it may kill and restart), or `redis` its variables in another form; `databaseUrl`: a PostgreSQL of the test's own (one it may stop).
  */
 export async function startTestStack(
   label: string,
@@ -75,7 +75,8 @@ export async function startTestStack(
     redisPrefix: uniquePrefix(label),
     databaseUrl: databaseUrl ?? (await freshDatabase(label)),
     ...rest,
-    redisUrl: rest.redisUrl ?? testServices().redisUrl,
+    // `redis`: a Redis of another form (a cluster, Sentinel) instead of a URL.
+    ...(rest.redis ? {} : { redisUrl: rest.redisUrl ?? testServices().redisUrl }),
     serviceEnv: { ...rest.serviceEnv, edge: { ALLOWED_ORIGINS: proxy.url, ...rest.serviceEnv?.edge } },
   }).catch(async (err: unknown) => {
     await proxy.close(); // a failed start must not leave the proxy keeping the test process alive

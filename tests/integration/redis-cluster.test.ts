@@ -18,6 +18,8 @@ import {
   type RedisClient,
   type RedisConnection,
 } from '@toolplane/redis';
+import { TaskRecords } from '../../packages/queue/src/index.ts';
+import { ConnectLinks } from '../../services/worker/src/connect-links.ts';
 
 /**
  * The Redis connection factory (ADR 0043) against real processes: a Redis Cluster of three masters with a replica
@@ -126,6 +128,35 @@ describe('the connection factory on a Redis Cluster (3 masters, 3 replicas)', ()
     const done = await client.multi().set('{task:1}:record', 'r').zadd('{task:1}:list', 1, '1').exec();
     expect(done?.map(([err]) => err)).toEqual([null, null]);
     await expect(client.mget('key-0', 'key-1', 'key-2')).rejects.toThrow(/CROSSSLOT/);
+  });
+
+  it('keeps task records and connect links (record and index in different slots) consistent in a cluster', async () => {
+    const client = await connected({ REDIS_CLUSTER_NODES: cluster.seeds.join(',') });
+    const records = new TaskRecords(client, 'cluster-tasks');
+    const now = Date.now();
+    const ids = Array.from({ length: 12 }, (_, i) => `task-${i}-${now}`);
+    for (const [i, taskId] of ids.entries())
+      await records.create({
+        ...{ taskId, scope: 'key-a|srv|', status: 'working', createdAt: now + i, lastUpdatedAt: now + i },
+        ...{ ttlMs: 60_000, deadlineAt: now + 30_000, invocationId: taskId, tool: 'get_order' },
+      });
+    // The records spread over the masters; the list still reads them all, newest first.
+    const masters = new Set(await Promise.all(ids.map((id) => cluster.masterOf(`cluster-tasks:task:${id}`))));
+    expect(masters.size).toBeGreaterThan(1);
+    const { tasks, more } = await records.list('key-a|srv|', 0, 20);
+    expect([tasks.map((t) => t.taskId), more]).toEqual([[...ids].reverse(), false]);
+    expect(await records.settle(ids[0]!, ids[0]!, { status: 'completed', result: { content: [] } })).toBe('settled');
+    expect(await records.get(ids[0]!, 'key-a|srv|')).toMatchObject({ status: 'completed' });
+
+    const links = new ConnectLinks(client, 'cluster-links', 'https://cp.example');
+    const connection = 'people/ws-1/user-1/crm';
+    const url = await links.create({
+      ...{ v: 1, workspaceId: 'ws-1', userId: 'user-1', username: 'ada', serverId: 'srv', catalogVersion: 1 },
+      ...{ tool: 'crm_read', connection, authorizeUrl: 'https://idp.example/authorize', clientId: 'c', scopes: [] },
+    });
+    expect(url).toMatch(/^https:\/\/cp\.example\/connect\//);
+    const [linkKey] = await client.smembers(`cluster-links:oauth-connect-pending:${connection}`);
+    expect(await client.exists(linkKey!)).toBe(1);
   });
 
   it('refuses a cluster node given as REDIS_URL, naming REDIS_CLUSTER_NODES', async () => {

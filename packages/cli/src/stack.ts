@@ -30,6 +30,11 @@ export interface StackOptions {
   dataDir: string;
   /** Use this Redis instead of starting a private redis-server. */
   redisUrl?: string;
+  /**
+   * Redis in another form (ADR 0043): the services' Redis variables, e.g. `{ REDIS_CLUSTER_NODES }` or
+   * `{ REDIS_SENTINELS, REDIS_SENTINEL_MASTER }`, given instead of `redisUrl` (no private redis-server is started).
+   */
+  redis?: Record<string, string>;
   /** Use this PostgreSQL database instead of the embedded one. */
   databaseUrl?: string;
   redisPrefix?: string;
@@ -180,11 +185,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const processes: ServiceProcess[] = [];
   try {
     let redis: RedisHandle | undefined;
-    if (!opts.redisUrl) {
+    if (!opts.redisUrl && !opts.redis) {
       redis = await startRedisServer();
       cleanups.push(() => redis!.stop());
     }
-    const redisUrl = opts.redisUrl ?? redis!.url;
+    // Empty with `opts.redis`: the stack's Redis is then not one URL.
+    const redisUrl = opts.redisUrl ?? redis?.url ?? '';
     let pg: PostgresHandle | undefined;
     let databaseUrl = opts.databaseUrl;
     if (!databaseUrl) {
@@ -211,7 +217,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('OTEL_') && e[1] !== undefined),
     );
     const common = {
-      REDIS_URL: redisUrl,
+      ...(opts.redis ?? { REDIS_URL: redisUrl }),
       REDIS_PREFIX: redisPrefix,
       LOG_LEVEL: opts.logLevel ?? 'info',
       ...otel,

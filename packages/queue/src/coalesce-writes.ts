@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 const coalesced = Symbol('toolplane.coalescedWrites');
 
@@ -10,9 +10,12 @@ const coalesced = Symbol('toolplane.coalescedWrites');
  * (`setImmediate`), after every socket event of its poll phase: the enqueues of all requests that
  * arrived together leave as one write. The order of commands is unchanged (unlike ioredis's
  * auto-pipelining, which BullMQ does not support), only their packing. Applied to each new socket of
- * the connection (reconnects).
+ * the connection (reconnects). A Cluster is returned as it is: it writes over a connection per node, which this does
+ * not reach (whether to cork those too is for the cluster measurements, ADR 0043).
  */
-export function coalesceWrites(redis: Redis): Redis {
+export function coalesceWrites<C extends Redis | Cluster>(client: C): C {
+  if (client.isCluster) return client;
+  const redis = client as Redis;
   const patch = () => {
     const socket = redis.stream as (typeof redis.stream & { [coalesced]?: true }) | undefined;
     if (!socket || socket[coalesced]) return;
@@ -34,5 +37,5 @@ export function coalesceWrites(redis: Redis): Redis {
   };
   redis.on('connect', patch);
   patch();
-  return redis;
+  return client;
 }

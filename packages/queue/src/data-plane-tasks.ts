@@ -16,7 +16,7 @@ import {
   type OAuthRevokeJob,
 } from '@toolplane/contracts';
 import { InternalError } from '@toolplane/errors';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { RequestReplyClient } from './reply-channel.ts';
 
 /**
@@ -29,7 +29,7 @@ export class DataPlaneTaskClient {
   readonly clientId: string;
   private readonly rpc: RequestReplyClient<DataPlaneTask, DataPlaneTaskResult>;
 
-  constructor(opts: { redis: Redis; prefix: string; clientId: string }) {
+  constructor(opts: { redis: Redis | Cluster; prefix: string; clientId: string }) {
     this.clientId = opts.clientId;
     this.rpc = new RequestReplyClient({
       ...opts,

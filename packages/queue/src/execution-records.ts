@@ -1,5 +1,6 @@
 import { ExecutionRecordV1, redisKeys, type ExecutionRecord } from '@toolplane/contracts';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { duplicateConnection } from './redis-forms.ts';
 
 /**
  * Sends execution records to the control plane through a Redis stream. Records are buffered for up
@@ -13,7 +14,7 @@ import type { Redis } from 'ioredis';
  * process loses at most its unflushed buffer.
  */
 export class ExecutionRecordSink<T = ExecutionRecord> {
-  private readonly redis: Redis;
+  private readonly redis: Redis | Cluster;
   private readonly key: string;
   private readonly maxLen: number;
   private readonly flushMs: number;
@@ -29,7 +30,7 @@ export class ExecutionRecordSink<T = ExecutionRecord> {
   private failing = false;
 
   constructor(
-    redis: Redis,
+    redis: Redis | Cluster,
     prefix: string,
     opts: {
       maxLen: number;
@@ -115,7 +116,7 @@ function parseExecutionRecord(raw: unknown): ExecutionRecord | undefined {
 }
 
 export interface ExecutionRecordStreamOptions<T = ExecutionRecord> {
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix: string;
   /** Unique per control-plane process (consumer name in the group). */
   consumer: string;
@@ -148,7 +149,7 @@ export class ExecutionRecordStream<T = ExecutionRecord> {
   private readonly parse: (raw: unknown) => T | undefined;
   private readonly key: string;
   private readonly group = 'control-plane';
-  private readonly conn: Redis;
+  private readonly conn: Redis | Cluster;
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly claimIdleMs: number;
@@ -157,7 +158,7 @@ export class ExecutionRecordStream<T = ExecutionRecord> {
     this.opts = opts;
     this.key = opts.stream?.key ?? redisKeys(opts.prefix).executionRecords;
     this.parse = opts.stream?.parse ?? (parseExecutionRecord as (raw: unknown) => T | undefined);
-    this.conn = opts.redis.duplicate(); // blocking reads get their own connection
+    this.conn = duplicateConnection(opts.redis); // blocking reads get their own connection
     this.claimIdleMs = opts.claimIdleMs ?? 2000;
   }
 

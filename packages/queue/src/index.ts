@@ -6,3 +6,4 @@ export * from './published-replies.ts';
 export * from './reply-channel.ts';
 export * from './reply-consumer.ts';
 export * from './task-records.ts';
+export * from './redis-forms.ts';

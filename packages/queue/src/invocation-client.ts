@@ -9,11 +9,11 @@ import {
   type ToolInvokeResult,
   type ToolResultPayload,
 } from '@toolplane/contracts';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { RequestReplyClient } from './reply-channel.ts';
 
 export interface InvocationClientOptions {
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix: string;
   /** Unique per edge process: results for this edge arrive on its own channel. */
   edgeId: string;
@@ -23,7 +23,7 @@ export interface InvocationClientOptions {
 export class InvocationClient {
   readonly edgeId: string;
   private readonly rpc: RequestReplyClient<ToolInvokeJob, ReceivedToolInvokeResult>;
-  private readonly redis: Redis;
+  private readonly redis: Redis | Cluster;
   private readonly cancelChannel: string;
 
   constructor(opts: InvocationClientOptions) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** An answer published for a waiting process: a JSON-RPC `result`, or its `error`. */
 export interface PublishedReply {
@@ -15,10 +15,10 @@ export interface PublishedReply {
  */
 export class PublishedReplies {
   private readonly waiting = new Map<string, (reply: PublishedReply) => void>();
-  private readonly redis: Redis;
+  private readonly redis: Redis | Cluster;
   readonly channel: string;
 
-  constructor(redis: Redis, channel: string) {
+  constructor(redis: Redis | Cluster, channel: string) {
     this.redis = redis;
     this.channel = channel;
   }

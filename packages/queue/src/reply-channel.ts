@@ -1,13 +1,14 @@
 import { redisKeys } from '@toolplane/contracts';
 import { TransientError } from '@toolplane/errors';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { z } from 'zod';
 import { coalesceWrites } from './coalesce-writes.ts';
+import { bullPrefix, duplicateConnection } from './redis-forms.ts';
 
 export interface RequestReplyOptions<R> {
   /** A connection for commands (its writes are coalesced: `coalesceWrites`); the client duplicates it for its subscriber. */
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix: string;
   /** Unique per process: replies for this process arrive on its own channel. */
   clientId: string;
@@ -60,7 +61,7 @@ export const lostJobMessage =
   'failed). Its outcome is unknown; retry if the tool is safe to repeat.';
 /** Requests in flight while Redis is unreachable: the job may run later (Redis with persistence) or never. */
 const outageMessage =
-  'The call could not be completed: Redis (the queue) became unreachable, so its outcome is unknown. ' +
+  'The call could not be completed: Redis | Cluster (the queue) became unreachable, so its outcome is unknown. ' +
   'Retry in a few seconds if the tool is safe to repeat.';
 
 /**
@@ -78,7 +79,7 @@ const outageMessage =
 export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number }, R> {
   readonly clientId: string;
   private readonly queue: Queue;
-  private readonly subscriber: Redis;
+  private readonly subscriber: Redis | Cluster;
   private readonly pending = new Map<string, Pending<R>>();
   private readonly channel: string;
   private readonly opts: RequestReplyOptions<R>;
@@ -97,10 +98,14 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
     this.outageMs = opts.outageMs ?? 3000;
     // Enqueues made in one event-loop turn leave in one socket write.
     coalesceWrites(opts.redis);
-    this.queue = new Queue(opts.queueName, { connection: opts.redis, prefix: opts.prefix, streams: queueStreams });
+    this.queue = new Queue(opts.queueName, {
+      connection: opts.redis,
+      prefix: bullPrefix(opts.redis, opts.prefix),
+      streams: queueStreams,
+    });
     // A Queue emits its connection's errors; without a listener an EventEmitter 'error' would throw.
     this.queue.on('error', () => undefined);
-    this.subscriber = opts.redis.duplicate();
+    this.subscriber = duplicateConnection(opts.redis);
     this.channel = redisKeys(opts.prefix).results(opts.clientId);
     // As bytes: a reply's second part is passed on undecoded (ioredis decodes only for `message` listeners).
     this.subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.onMessage(message));

@@ -1,12 +1,13 @@
 import { redisKeys } from '@toolplane/contracts';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { z } from 'zod';
 import { coalesceWrites } from './coalesce-writes.ts';
+import { bullPrefix } from './redis-forms.ts';
 import { queueStreams } from './reply-channel.ts';
 
 export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
-  redis: Redis;
+  redis: Redis | Cluster;
   prefix: string;
   queueName: string;
   /** Jobs run at once by this process, shared among its fetchers. */
@@ -74,7 +75,8 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
     const publisher = opts.redis;
     // BullMQ's commands share the replies' connection (BullMQ leaves it open; its blocking reads get a
     // duplicate of their own): a reply and the job's completion then leave in one socket write, and Redis
-    // runs the PUBLISH before the job is removed (one connection, in order).
+    // runs the PUBLISH before the job is removed (one connection, in order). In a cluster the two go to different
+    // nodes: the requester declares a job lost only a whole check interval after it vanished, far above the bus's delay.
     const connection = coalesceWrites(opts.redis);
     const fetchers = Math.max(1, Math.min(opts.fetchers ?? 1, opts.concurrency));
     const run = async (job: Job) => {
@@ -101,11 +103,11 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
     }
   }
 
-  private newWorker(run: (job: Job) => Promise<void>, connection: Redis, concurrency: number): Worker {
+  private newWorker(run: (job: Job) => Promise<void>, connection: Redis | Cluster, concurrency: number): Worker {
     const opts = this.opts;
     return new Worker(opts.queueName, run, {
       connection,
-      prefix: opts.prefix,
+      prefix: bullPrefix(connection, opts.prefix),
       concurrency,
       autorun: false,
       removeOnComplete: { count: 0 },
@@ -121,7 +123,7 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
   }
 
   /** BullMQ fails a job that stalled too often (`deferredFailure`) when a worker takes it, without running it. */
-  private onFailed(job: Job | undefined, publisher: Redis, keys: ReturnType<typeof redisKeys>): void {
+  private onFailed(job: Job | undefined, publisher: Redis | Cluster, keys: ReturnType<typeof redisKeys>): void {
     const onAbandoned = this.opts.onAbandoned;
     if (!job || !onAbandoned || !job.deferredFailure) return;
     const parsed = this.opts.job.safeParse(job.data);
@@ -145,7 +147,7 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
     if (!this.queue) {
       this.queue = new Queue(this.opts.queueName, {
         connection: this.opts.redis,
-        prefix: this.opts.prefix,
+        prefix: bullPrefix(this.opts.redis, this.opts.prefix),
         streams: queueStreams,
       });
       this.queue.on('error', (err) => this.opts.onError?.(err));

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { redisKeys, type RedisKeys, type ToolInvokeResult, type ToolResultPayload } from '@toolplane/contracts';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** The statuses of a durable task (MCP Tasks, both eras). The last three are terminal. */
 export type TaskStatus = 'working' | 'input_required' | 'completed' | 'failed' | 'cancelled';
@@ -175,11 +175,11 @@ interface TaskRecordsOptions {
 
 /** Task records in Redis, as both the edge and the worker change them (every change is one atomic step). */
 export class TaskRecords {
-  private readonly redis: Redis;
+  private readonly redis: Redis | Cluster;
   private readonly keys: RedisKeys;
   private readonly maxResultBytes: number;
 
-  constructor(redis: Redis, prefix: string, options: TaskRecordsOptions = {}) {
+  constructor(redis: Redis | Cluster, prefix: string, options: TaskRecordsOptions = {}) {
     this.redis = redis;
     this.keys = redisKeys(prefix);
     this.maxResultBytes = options.maxResultBytes ?? DEFAULT_TASK_MAX_RESULT_BYTES;
@@ -189,6 +189,7 @@ export class TaskRecords {
   async create(record: TaskRecord): Promise<void> {
     const key = this.keys.task(record.taskId);
     const list = this.keys.tasksOf(record.scope);
+    if (this.redis.isCluster) return this.createInCluster(record, key, list);
     await this.redis
       .multi()
       .hset(key, encode(record))
@@ -197,6 +198,21 @@ export class TaskRecords {
       .zremrangebyscore(list, '-inf', record.createdAt - record.ttlMs)
       .pexpire(list, record.ttlMs)
       .exec();
+  }
+
+  /**
+   * In a cluster the record and the caller's list are in different slots (the record is found by task id alone, so no
+   * hash tag can join them): the list first, then the record, each in one MULTI. A failure between them leaves an id
+   * whose record does not exist, which `list` leaves out; never a record its caller's list misses.
+   */
+  private async createInCluster(record: TaskRecord, key: string, list: string): Promise<void> {
+    await this.redis
+      .multi()
+      .zadd(list, record.createdAt, record.taskId)
+      .zremrangebyscore(list, '-inf', record.createdAt - record.ttlMs)
+      .pexpire(list, record.ttlMs)
+      .exec();
+    await this.redis.multi().hset(key, encode(record)).pexpire(key, record.ttlMs).exec();
   }
 
   /** The task, if it exists and is the caller's (`scope`); `scope` undefined: anyone's (the worker). */
@@ -210,13 +226,19 @@ export class TaskRecords {
   async list(scope: string, offset: number, limit: number): Promise<{ tasks: TaskRecord[]; more: boolean }> {
     const ids = await this.redis.zrevrange(this.keys.tasksOf(scope), offset, offset + limit);
     const page = ids.slice(0, limit);
-    const pipeline = this.redis.pipeline();
-    for (const id of page) pipeline.hgetall(this.keys.task(id));
-    const hashes = (await pipeline.exec()) ?? [];
-    const tasks = page
-      .map((id, i) => decode(id, (hashes[i]?.[1] ?? {}) as Record<string, string>))
+    const tasks = (await this.records(page))
+      .map((hash, i) => decode(page[i]!, hash))
       .filter((t): t is TaskRecord => t !== undefined && t.scope === scope);
     return { tasks, more: ids.length > limit };
+  }
+
+  /** The hashes of `ids`, in order: one pipeline on one Redis; in a cluster (slots apart) sent together, node by node. */
+  private async records(ids: string[]): Promise<Record<string, string>[]> {
+    if (this.redis.isCluster) return Promise.all(ids.map((id) => this.redis.hgetall(this.keys.task(id))));
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.keys.task(id));
+    const hashes = (await pipeline.exec()) ?? [];
+    return ids.map((_, i) => (hashes[i]?.[1] ?? {}) as Record<string, string>);
   }
 
   /**

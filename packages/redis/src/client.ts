@@ -9,7 +9,12 @@ export type RedisClient = Redis | Cluster;
 /** What a caller may choose per connection; the form, addresses, credentials and TLS come from the connection. */
 export type RedisClientOptions = Pick<
   RedisOptions,
-  'connectionName' | 'maxRetriesPerRequest' | 'enableOfflineQueue' | 'enableAutoPipelining' | 'lazyConnect'
+  | 'connectionName'
+  | 'maxRetriesPerRequest'
+  | 'enableOfflineQueue'
+  | 'enableAutoPipelining'
+  | 'lazyConnect'
+  | 'retryStrategy'
 >;
 
 export function tlsOptions(tls: RedisTls | undefined): ConnectionOptions | undefined {
@@ -22,6 +27,7 @@ function perNode(conn: RedisConnection, options: RedisClientOptions): RedisOptio
   return {
     ...(options.connectionName !== undefined ? { connectionName: options.connectionName } : {}),
     ...(options.maxRetriesPerRequest !== undefined ? { maxRetriesPerRequest: options.maxRetriesPerRequest } : {}),
+    ...(options.retryStrategy !== undefined ? { retryStrategy: options.retryStrategy } : {}),
     ...(conn.auth.username !== undefined ? { username: conn.auth.username } : {}),
     ...(conn.auth.password !== undefined ? { password: conn.auth.password } : {}),
     ...(tls ? { tls } : {}),
@@ -35,6 +41,8 @@ function clusterClient(conn: RedisConnection & { form: 'cluster' }, options: Red
     ...(options.enableOfflineQueue !== undefined ? { enableOfflineQueue: options.enableOfflineQueue } : {}),
     ...(options.enableAutoPipelining !== undefined ? { enableAutoPipelining: options.enableAutoPipelining } : {}),
     ...(options.lazyConnect !== undefined ? { lazyConnect: options.lazyConnect } : {}),
+    // A cluster reconnects as a whole (its node connections do not retry on their own): the same backoff there.
+    ...(options.retryStrategy !== undefined ? { clusterRetryStrategy: options.retryStrategy } : {}),
     // With TLS the nodes' certificates name hosts, not the addresses CLUSTER SLOTS gives: keep the names as given.
     ...(conn.tls ? { dnsLookup: (address: string, done: (e: null, a: string) => void) => done(null, address) } : {}),
   });

@@ -164,6 +164,18 @@ function ready(client: RedisClient, deadline: number, what: string, timeoutMs: n
   });
 }
 
+/**
+ * The startup check alone (for clients created before it, as the services create theirs): the configured form is
+ * the one the servers have, within `deadline` (default: `conn.connectTimeoutMs` from now), or a RedisConfigError.
+ */
+export async function checkRedisForm(
+  conn: RedisConnection,
+  deadline = Date.now() + conn.connectTimeoutMs,
+): Promise<void> {
+  if (conn.form === 'sentinel') await checkSentinels(conn, deadline);
+  else await checkDataNodes(conn, deadline);
+}
+
 const described = {
   single: 'REDIS_URL',
   cluster: 'the cluster of REDIS_CLUSTER_NODES',
@@ -178,8 +190,7 @@ const described = {
  */
 export async function connectRedis(conn: RedisConnection, options: RedisClientOptions = {}): Promise<RedisClient> {
   const deadline = Date.now() + conn.connectTimeoutMs;
-  if (conn.form === 'sentinel') await checkSentinels(conn, deadline);
-  else await checkDataNodes(conn, deadline);
+  await checkRedisForm(conn, deadline);
   const client = createRedisClient(conn, options);
   try {
     await ready(client, deadline, described[conn.form], conn.connectTimeoutMs);

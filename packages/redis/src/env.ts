@@ -76,7 +76,8 @@ export const redisEnvShape = {
 };
 
 const RedisEnvObject = z.object(redisEnvShape);
-type RedisEnvValues = z.output<typeof RedisEnvObject>;
+/** The Redis fields of a parsed env (a service's env has them through `redisEnvShape`). */
+export type RedisEnvValues = z.output<typeof RedisEnvObject>;
 
 function list(text: string): string[] {
   return text
@@ -201,3 +202,16 @@ export const RedisEnv = RedisEnvObject.transform((values, ctx): RedisConnection 
   }
   return connection;
 });
+
+/** For a service's env schema (`.superRefine(checkRedisEnv)`): what is wrong with its Redis fields, as issues. */
+export function checkRedisEnv(values: RedisEnvValues, ctx: z.RefinementCtx): void {
+  const connection = toConnection(values);
+  if (typeof connection === 'string') ctx.addIssue({ code: 'custom', message: connection });
+}
+
+/** The connection a service's parsed env chooses (pure; the env passed `checkRedisEnv` when it was loaded). */
+export function redisConnectionOf(values: RedisEnvValues): RedisConnection {
+  const connection = toConnection(values);
+  if (typeof connection === 'string') throw new Error(connection);
+  return connection;
+}

@@ -1,3 +1,3 @@
 export { createRedisClient, type RedisClient } from './client.ts';
-export { connectRedis, RedisConfigError } from './connect.ts';
-export { RedisEnv, type RedisConnection } from './env.ts';
+export { checkRedisForm, connectRedis, RedisConfigError } from './connect.ts';
+export { checkRedisEnv, redisConnectionOf, RedisEnv, redisEnvShape, type RedisConnection } from './env.ts';

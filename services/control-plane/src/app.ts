@@ -4,11 +4,11 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '@toolplane/logger';
 import { logMixin } from '@toolplane/telemetry';
-import { DataPlaneTaskClient, ExecutionRecordStream } from '@toolplane/queue';
+import { DataPlaneTaskClient, duplicateConnection, ExecutionRecordStream } from '@toolplane/queue';
+import { checkRedisForm, createRedisClient, redisConnectionOf, type RedisClient } from '@toolplane/redis';
 import { AwsSecretsWriter, LocalSealedSecretsWriter, type SecretsWriter } from '@toolplane/secrets';
 import type express from 'express';
 import pg from 'pg';
-import { Redis } from 'ioredis';
 import { bootstrap } from './bootstrap.ts';
 import { AuditEventInput, redisKeys } from '@toolplane/contracts';
 import { applyAuditRetention, AuditTrail } from './db/audit-trail.ts';
@@ -63,7 +63,7 @@ function secretsWriterFor(env: ControlPlaneEnv): SecretsWriter {
 
 /** Redis, PostgreSQL (Prisma; `db` writes the audit trail with the changes, ADR 0037) and the records' own small pool. */
 interface Stores {
-  redis: Redis;
+  redis: RedisClient;
   db: Db;
   trail: AuditTrail;
   ingestPool: pg.Pool;
@@ -71,7 +71,7 @@ interface Stores {
 
 function openStores(env: ControlPlaneEnv, log: Logger): Stores {
   // Commands fail after about 2 s of outage instead of waiting for Redis; reconnects at least every second.
-  const redis = new Redis(env.REDIS_URL, {
+  const redis = createRedisClient(redisConnectionOf(env), {
     maxRetriesPerRequest: 2,
     retryStrategy: (times) => Math.min(times * 100, 1000),
   });
@@ -190,7 +190,7 @@ async function publishRuntimeState(deps: ControlPlaneDeps, records: ExecutionRec
 /** The keeper of what Redis must hold, and the edges' reports of state found missing. */
 interface RuntimeState {
   keeper: RuntimeStateKeeper;
-  reports: Redis;
+  reports: RedisClient;
   /** From the end of start(): before it, the database may not be migrated yet. */
   keeping: boolean;
 }
@@ -204,7 +204,7 @@ function runtimeState(deps: ControlPlaneDeps, records: ExecutionRecordStream): R
       log,
       intervalMs: env.RUNTIME_STATE_CHECK_MS,
     }),
-    reports: redis.duplicate(),
+    reports: duplicateConnection(redis),
     keeping: false,
   };
   redis.on('ready', () => {
@@ -294,6 +294,8 @@ function startBackground({ deps, running }: Parts): void {
 async function start(parts: Parts): Promise<Server> {
   const { deps, records, auditEvents, state } = parts;
   const { env, log, db, publisher, tasks } = deps;
+  // A wrong Redis form or nothing answering ends startup with a RedisConfigError (bounded), never a hang.
+  await checkRedisForm(redisConnectionOf(env));
   if (env.MIGRATE_ON_START) {
     const applied = await migrate(env.DATABASE_URL, log);
     if (applied.length > 0) log.info({ applied }, 'migrations applied');

@@ -1,4 +1,5 @@
 import { logLevel, port, telemetryEnv } from '@toolplane/config';
+import { checkRedisEnv, redisEnvShape } from '@toolplane/redis';
 import { z } from 'zod';
 
 export const ControlPlaneEnv = z.object({
@@ -6,7 +7,8 @@ export const ControlPlaneEnv = z.object({
   HOST: z.string().default('127.0.0.1'),
   /** PostgreSQL connection string; the control plane is its only client. */
   DATABASE_URL: z.string().min(1),
-  REDIS_URL: z.string().url(),
+  // Redis in one of its three forms (REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS; ADR 0043), with auth and TLS.
+  ...redisEnvShape,
   REDIS_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)
@@ -155,6 +157,7 @@ export type ControlPlaneEnv = z.infer<typeof ControlPlaneEnv>;
 
 /** Cross-field rules, applied by `ControlPlaneEnvChecked` (what the service parses at start). */
 export const ControlPlaneEnvChecked = ControlPlaneEnv.superRefine((env, ctx) => {
+  checkRedisEnv(env, ctx);
   if (env.OAUTH_ISSUER && (!env.OAUTH_JWKS_URL || !env.OAUTH_AUDIENCE))
     ctx.addIssue({
       code: 'custom',

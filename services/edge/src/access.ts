@@ -13,7 +13,7 @@ import {
 } from '@toolplane/contracts';
 import type { ExecutionRecordSink } from '@toolplane/queue';
 import { currentTraceIds, recordDenied, recordToolCall } from '@toolplane/telemetry';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import type { LoadedCatalog } from './catalogs.ts';
 import { readState, stateMessages, stateUnavailable } from './runtime-state.ts';
 import { ToolSearch } from './smart-mode.ts';
@@ -29,9 +29,9 @@ import { TtlCache } from './ttl-cache.ts';
 export class AccessPolicyCache {
   private readonly cache: TtlCache<WorkspaceAccess>;
   private readonly keys: RedisKeys;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private lastReport = 0;
-  constructor(redis: Redis, prefix: string, limits: { ttlMs: number; max: number }) {
+  constructor(redis: RedisClient, prefix: string, limits: { ttlMs: number; max: number }) {
     this.redis = redis;
     this.cache = new TtlCache({ ttlMs: limits.ttlMs, max: limits.max });
     this.keys = redisKeys(prefix);

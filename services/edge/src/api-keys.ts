@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { ApiKeyRecord, redisKeys, type RedisKeys } from '@toolplane/contracts';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import { LRUCache } from 'lru-cache';
 import { readState, type RuntimeStateProbe } from './runtime-state.ts';
 import { TtlCache } from './ttl-cache.ts';
@@ -16,13 +16,13 @@ export function hashApiKey(key: string): string {
 export class ApiKeyCache {
   private readonly cache: TtlCache<ApiKeyRecord | null>;
   private readonly keys: RedisKeys;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   /** Keys whose last use was written in the last minute (bounded like the caches). */
   private readonly lastWritten: LRUCache<string, true>;
   private readonly state: RuntimeStateProbe;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     prefix: string,
     limits: { ttlMs: number; max: number; negativeTtlMs: number },
     state: RuntimeStateProbe,

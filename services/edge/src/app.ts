@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '@toolplane/logger';
+import { checkRedisForm } from '@toolplane/redis';
 import { logMixin } from '@toolplane/telemetry';
 import { createAuthenticator } from './authenticate.ts';
 import {
@@ -122,6 +123,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
       return addr ? `http://${env.HOST}:${addr.port}` : undefined;
     },
     async start() {
+      // A wrong Redis form or nothing answering ends startup with a RedisConfigError (bounded), never a hang.
+      await checkRedisForm(resources.connection);
       await resources.events.subscribe(...changeChannels(resources));
       await invocations.start();
       await new Promise<void>((resolve, reject) => {

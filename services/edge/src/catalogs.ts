@@ -1,6 +1,6 @@
 import { Catalog, redisKeys, type CatalogTool, type RedisKeys } from '@toolplane/contracts';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import { readState, type RuntimeStateProbe } from './runtime-state.ts';
 import { metaTools, ToolSearch } from './smart-mode.ts';
 import { TtlCache } from './ttl-cache.ts';
@@ -50,9 +50,9 @@ export class CatalogCache {
   private readonly ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
   private readonly metaValidators = new Map(metaTools.map((t) => [t.name, this.ajv.compile(t.inputSchema)]));
 
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly state: RuntimeStateProbe;
-  constructor(redis: Redis, prefix: string, limits: CatalogCacheLimits, state: RuntimeStateProbe) {
+  constructor(redis: RedisClient, prefix: string, limits: CatalogCacheLimits, state: RuntimeStateProbe) {
     this.redis = redis;
     this.state = state;
     this.keys = redisKeys(prefix);

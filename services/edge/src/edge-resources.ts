@@ -2,8 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { redisKeys, type AuditEventInput, type OAuthConnectLinkResult } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
-import { DataPlaneTaskClient, ExecutionRecordSink, InvocationClient, PublishedReplies } from '@toolplane/queue';
-import { Redis } from 'ioredis';
+import {
+  DataPlaneTaskClient,
+  duplicateConnection,
+  ExecutionRecordSink,
+  InvocationClient,
+  PublishedReplies,
+} from '@toolplane/queue';
+import { createRedisClient, redisConnectionOf, type RedisClient } from '@toolplane/redis';
 import { AccessPolicyCache } from './access.ts';
 import { ApiKeyCache } from './api-keys.ts';
 import { CatalogCache } from './catalogs.ts';
@@ -31,12 +37,13 @@ export function openEdgeResources(env: EdgeEnv, log: Logger, edgeId: string) {
   // During a Redis outage commands fail within about 2 s (a retryable error for the caller) instead of
   // waiting for Redis: one retry per command, reconnection attempts at least every second. This
   // connection never blocks (BullMQ's Queue; workers need `null` for their blocking connections).
-  const redis = new Redis(env.REDIS_URL, {
+  const connection = redisConnectionOf(env);
+  const redis = createRedisClient(connection, {
     maxRetriesPerRequest: 1,
     retryStrategy: (times) => Math.min(times * 100, 1000),
   });
   // Named (CLIENT LIST) after the key prefix: an operator, or a test, can tell it from other connections.
-  const events = redis.duplicate({ connectionName: `${env.REDIS_PREFIX}:edge-events` });
+  const events = duplicateConnection(redis, { connectionName: `${env.REDIS_PREFIX}:edge-events` });
   // Both reconnect by themselves; outages show in /readyz and in callers' errors.
   redis.on('error', () => undefined);
   events.on('error', () => undefined);
@@ -44,6 +51,7 @@ export function openEdgeResources(env: EdgeEnv, log: Logger, edgeId: string) {
   const state = new RuntimeStateProbe(redis, prefix);
   const apiKeyLimits = { ttlMs: env.API_KEY_CACHE_TTL_MS, max: env.API_KEY_CACHE_MAX };
   return {
+    connection,
     redis,
     events,
     keys: redisKeys(prefix),
@@ -183,18 +191,18 @@ export function changeChannels(r: EdgeResources): string[] {
  * client of its own, with its own connection, made at the first such request (nothing on the tool-call path).
  */
 class ConnectLinkClient {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly opts: { prefix: string; clientId: string; timeoutMs: number };
-  private tasks: { client: DataPlaneTaskClient; redis: Redis } | undefined;
+  private tasks: { client: DataPlaneTaskClient; redis: RedisClient } | undefined;
 
-  constructor(redis: Redis, opts: { prefix: string; clientId: string; timeoutMs: number }) {
+  constructor(redis: RedisClient, opts: { prefix: string; clientId: string; timeoutMs: number }) {
     this.redis = redis;
     this.opts = opts;
   }
 
   create(request: ConnectLinkRequest): Promise<OAuthConnectLinkResult> {
     if (!this.tasks) {
-      const connection = this.redis.duplicate({ connectionName: `${this.opts.prefix}:edge-tasks` });
+      const connection = duplicateConnection(this.redis, { connectionName: `${this.opts.prefix}:edge-tasks` });
       connection.on('error', () => undefined);
       const client = new DataPlaneTaskClient({
         redis: connection,

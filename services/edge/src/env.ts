@@ -1,11 +1,13 @@
 import { logLevel, port, telemetryEnv } from '@toolplane/config';
+import { checkRedisEnv, redisEnvShape } from '@toolplane/redis';
 import { z } from 'zod';
 
 export const EdgeEnv = z.object({
   /** Port of the MCP HTTP endpoint (0 picks a free one). */
   PORT: port.default(8080),
   HOST: z.string().default('127.0.0.1'),
-  REDIS_URL: z.string().url(),
+  // Redis in one of its three forms (REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS; ADR 0043), with auth and TLS.
+  ...redisEnvShape,
   /** Must match the worker's and control plane's prefix. */
   REDIS_PREFIX: z
     .string()
@@ -114,6 +116,7 @@ export type EdgeEnv = z.infer<typeof EdgeEnv>;
 
 /** Cross-field rules, applied by `EdgeEnvChecked`. */
 export const EdgeEnvChecked = EdgeEnv.superRefine((env, ctx) => {
+  checkRedisEnv(env, ctx);
   if (env.OAUTH_ISSUER && (!env.OAUTH_JWKS_URL || !env.PUBLIC_URL)) {
     ctx.addIssue({
       code: 'custom',

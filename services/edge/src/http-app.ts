@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { trustProxy } from '@toolplane/config';
 import type { Logger } from '@toolplane/logger';
 import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import type { EdgeEnv } from './env.ts';
 import { hotLane } from './hot-lane.ts';
 import { httpErrorHandler, jsonRpcError, refuseEnvelope } from './http-errors.ts';
@@ -17,7 +17,7 @@ export interface HttpAppOptions {
   /** Absent: no OAuth on this edge (its metadata routes answer 404). */
   oauth: OAuthResourceServer | undefined;
   /** Readiness is this connection's. */
-  redis: Redis;
+  redis: RedisClient;
 }
 
 export interface EdgeHttp {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { redisKeys, type ToolInvokeJob } from '@toolplane/contracts';
 import { PublishedReplies, type PublishedReply } from '@toolplane/queue';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 
 /**
  * The little 2025-era protocol state a stateless edge still needs, kept in Redis so that any edge
@@ -29,11 +29,11 @@ export function sessionScope(clientId: string, serverId: string, sessionId: stri
 
 /** A value the stateless edge remembers for a session (any edge may serve its next request), expiring after `ttlSeconds`. */
 class SessionValue {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly key: (scope: string) => string;
   private readonly ttlSeconds: number;
 
-  constructor(redis: Redis, key: (scope: string) => string, ttlSeconds: number) {
+  constructor(redis: RedisClient, key: (scope: string) => string, ttlSeconds: number) {
     this.redis = redis;
     this.key = key;
     this.ttlSeconds = ttlSeconds;
@@ -52,7 +52,7 @@ class SessionValue {
 export class SessionLogLevels {
   private readonly values: SessionValue;
 
-  constructor(redis: Redis, prefix: string, ttlSeconds = 24 * 3600) {
+  constructor(redis: RedisClient, prefix: string, ttlSeconds = 24 * 3600) {
     this.values = new SessionValue(redis, redisKeys(prefix).mcpLogLevel, ttlSeconds);
   }
 
@@ -80,7 +80,7 @@ export function declaresUrlElicitation(capabilities: unknown): boolean {
 export class SessionUrlElicitation {
   private readonly values: SessionValue;
 
-  constructor(redis: Redis, prefix: string, ttlSeconds = 24 * 3600) {
+  constructor(redis: RedisClient, prefix: string, ttlSeconds = 24 * 3600) {
     this.values = new SessionValue(redis, redisKeys(prefix).mcpUrlElicitation, ttlSeconds);
   }
 
@@ -111,7 +111,7 @@ export function declaresFormElicitation(capabilities: unknown): boolean {
 export class SessionFormElicitation {
   private readonly values: SessionValue;
 
-  constructor(redis: Redis, prefix: string, ttlSeconds = 24 * 3600) {
+  constructor(redis: RedisClient, prefix: string, ttlSeconds = 24 * 3600) {
     this.values = new SessionValue(redis, redisKeys(prefix).mcpFormElicitation, ttlSeconds);
   }
 
@@ -146,7 +146,7 @@ export function relayCapabilitiesOf(capabilities: unknown): RelayCapabilities | 
 export class SessionRelayCapabilities {
   private readonly values: SessionValue;
 
-  constructor(redis: Redis, prefix: string, ttlSeconds = 24 * 3600) {
+  constructor(redis: RedisClient, prefix: string, ttlSeconds = 24 * 3600) {
     this.values = new SessionValue(redis, redisKeys(prefix).mcpRelayCapabilities, ttlSeconds);
   }
 
@@ -184,10 +184,10 @@ export function sessionUrlElicitation(
  */
 export class CancelRegistry {
   private readonly inFlight = new Map<string, AbortController>();
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   readonly channel: string;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.redis = redis;
     this.channel = redisKeys(prefix).mcpCancel;
   }
@@ -240,7 +240,7 @@ export type ElicitationReply = PublishedReply;
  * made), so only the session that was asked can answer.
  */
 export class ElicitationReplies extends PublishedReplies {
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     super(redis, redisKeys(prefix).mcpElicitationReply);
   }
 
@@ -258,11 +258,11 @@ export const RESOURCE_WISH_MS = 5 * 60_000;
  * time until which someone wants it; edges renew them while the subscriber's stream is open).
  */
 export class ResourceSubscriptions {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly keys: ReturnType<typeof redisKeys>;
   private readonly ttlSeconds: number;
 
-  constructor(redis: Redis, prefix: string, ttlSeconds = 24 * 3600) {
+  constructor(redis: RedisClient, prefix: string, ttlSeconds = 24 * 3600) {
     this.redis = redis;
     this.keys = redisKeys(prefix);
     this.ttlSeconds = ttlSeconds;

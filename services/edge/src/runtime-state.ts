@@ -1,6 +1,6 @@
 import { redisKeys } from '@toolplane/contracts';
 import { isAppError, TransientError } from '@toolplane/errors';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 
 /**
  * Redis holds state derived from PostgreSQL (keys, catalogs, access policies), republished by the
@@ -34,9 +34,9 @@ export async function readState<T>(read: () => Promise<T>): Promise<T> {
 
 /** Whether the control plane's marker says the published state is complete in this Redis. */
 export class RuntimeStateProbe {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly key: string;
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.redis = redis;
     this.key = redisKeys(prefix).runtimeState;
   }

@@ -8,12 +8,20 @@ import { logMixin, observeQueueDepth } from '@toolplane/telemetry';
 import { DataPlaneTask, queueNames, redisKeys, ServerIdentitySettings, ToolInvokeJob } from '@toolplane/contracts';
 import {
   coalesceWrites,
+  duplicateConnection,
   ExecutionRecordSink,
   PublishedReplies,
   ReplyingConsumer,
   TaskRecords,
   toolReplyMessage,
 } from '@toolplane/queue';
+import {
+  checkRedisForm,
+  createRedisClient,
+  redisConnectionOf,
+  type RedisClient,
+  type RedisConnection,
+} from '@toolplane/redis';
 import {
   AwsSecretsReader,
   AwsSecretsWriter,
@@ -22,7 +30,6 @@ import {
   type SecretsReader,
   type SecretsWriter,
 } from '@toolplane/secrets';
-import { Redis } from 'ioredis';
 import { Authorizer } from './auth.ts';
 import { PlanCache } from './catalog-cache.ts';
 import { ConnectLinks, createOAuthExchangeHandler, createOAuthRevokeHandler } from './connect-links.ts';
@@ -90,7 +97,8 @@ interface Core {
   env: WorkerEnv;
   log: Logger;
   secrets: SecretsReader;
-  redis: Redis;
+  connection: RedisConnection;
+  redis: RedisClient;
   records: ExecutionRecordSink;
   httpLimits: HttpLimits;
   resolver: SecretResolver;
@@ -98,7 +106,7 @@ interface Core {
   running: RunningInvocations;
   debug: DebugSessions;
   /** The subscriber connection: credential updates, cancellations, debug sessions, relayed answers. */
-  events: Redis;
+  events: RedisClient;
   relayReplies: PublishedReplies;
 }
 
@@ -117,8 +125,9 @@ function openCore(env: WorkerEnv, log: Logger, secrets: SecretsReader): Core {
   // BullMQ's blocking connections (duplicates of this one) need `maxRetriesPerRequest: null`: commands
   // wait for a reconnection, attempted at least every second.
   // Commands of one event-loop turn (replies, leases, records) leave in one socket write.
+  const connection = redisConnectionOf(env);
   const redis = coalesceWrites(
-    new Redis(env.REDIS_URL, {
+    createRedisClient(connection, {
       maxRetriesPerRequest: null,
       retryStrategy: (times) => Math.min(times * 100, 1000),
     }),
@@ -138,13 +147,14 @@ function openCore(env: WorkerEnv, log: Logger, secrets: SecretsReader): Core {
     maxBodyBytes: env.DEBUG_MAX_BODY_BYTES,
     maxEntries: env.PLAN_CACHE_MAX,
   });
-  const events = redis.duplicate();
+  const events = duplicateConnection(redis);
   // Callers' answers to requests external MCP servers send during calls, relayed by the edges.
   const relayReplies = new PublishedReplies(redis, keys.mcpRelayReply);
   const core: Core = {
     env,
     log,
     secrets,
+    connection,
     redis,
     records,
     httpLimits,
@@ -350,6 +360,8 @@ async function start(parts: Parts): Promise<void> {
   const { core, consumers, live } = parts;
   const { env, log, events, keys } = core;
   const { consumer, tasks } = consumers;
+  // A wrong Redis form or nothing answering ends startup with a RedisConfigError (bounded), never a hang.
+  await checkRedisForm(core.connection);
   await events.subscribe(keys.secretsChanged, keys.cancel, keys.debugSessionChanged, keys.mcpRelayReply);
   consumer.start();
   tasks.start();

@@ -1,5 +1,5 @@
 import { Catalog, redisKeys, type CatalogTool, type ExternalFeatures } from '@toolplane/contracts';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import { LRUCache } from 'lru-cache';
 
 /**
@@ -12,8 +12,8 @@ export class PlanCache {
   private readonly byVersion: LRUCache<string, VersionPlans>;
   private readonly keys;
 
-  private readonly redis: Redis;
-  constructor(redis: Redis, prefix: string, maxEntries = 1000) {
+  private readonly redis: RedisClient;
+  constructor(redis: RedisClient, prefix: string, maxEntries = 1000) {
     this.redis = redis;
     this.keys = redisKeys(prefix);
     this.byVersion = new LRUCache({ max: maxEntries });

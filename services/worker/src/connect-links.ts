@@ -15,7 +15,7 @@ import {
 } from '@toolplane/contracts';
 import { TransientError, UserError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import type { PlanCache } from './catalog-cache.ts';
 import type { SecretResolver } from './secret-resolver.ts';
 import { ConnectionRequiredError, type OAuthClient, type UserTokenKeeper } from './user-tokens.ts';
@@ -208,11 +208,11 @@ export async function personToken(
  * and tool (hence connector instance). The control plane serves them at `<PUBLIC_API_URL>/connect/<token>`.
  */
 export class ConnectLinks {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly keys: RedisKeys;
   private readonly publicApiUrl: string | undefined;
 
-  constructor(redis: Redis, prefix: string, publicApiUrl: string | undefined) {
+  constructor(redis: RedisClient, prefix: string, publicApiUrl: string | undefined) {
     this.redis = redis;
     this.keys = redisKeys(prefix);
     this.publicApiUrl = publicApiUrl?.replace(/\/+$/, '');
@@ -228,14 +228,22 @@ export class ConnectLinks {
     const token = randomBytes(32).toString('base64url');
     const key = this.keys.oauthConnectLink(createHash('sha256').update(token).digest('hex'));
     const pending = this.keys.oauthConnectPending(link.connection);
-    const written = await this.redis
-      .multi()
-      .set(key, JSON.stringify(link), 'EX', LINK_TTL_SECONDS)
-      .sadd(pending, key)
-      .expire(pending, PENDING_TTL_SECONDS)
-      .exec();
+    const value = JSON.stringify(link);
+    // One MULTI on one Redis. In a cluster the link (found by its token alone) and the index are slots apart: the
+    // index first, so that a stored link is always one that ending the connection cancels.
+    const written = this.redis.isCluster
+      ? [
+          ...((await this.redis.multi().sadd(pending, key).expire(pending, PENDING_TTL_SECONDS).exec()) ?? []),
+          ...((await this.redis.multi().set(key, value, 'EX', LINK_TTL_SECONDS).exec()) ?? []),
+        ]
+      : await this.redis
+          .multi()
+          .set(key, value, 'EX', LINK_TTL_SECONDS)
+          .sadd(pending, key)
+          .expire(pending, PENDING_TTL_SECONDS)
+          .exec();
     const failed = written?.find(([err]) => err)?.[0];
-    if (!written || failed) throw failed ?? new Error('the connect link could not be stored');
+    if (!written || written.length === 0 || failed) throw failed ?? new Error('the connect link could not be stored');
     return `${this.publicApiUrl}/connect/${token}`;
   }
 }

@@ -5,7 +5,7 @@ import {
   type ExecutionRecord,
   type RedisKeys,
 } from '@toolplane/contracts';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import { LRUCache } from 'lru-cache';
 import { redactText } from './redact.ts';
 import type { UpstreamOutcome, UpstreamRequest } from './http-operation.ts';
@@ -23,7 +23,7 @@ const hiddenHeaders = /^(authorization|proxy-authorization|cookie|set-cookie|x-a
 export class DebugSessions {
   /** One entry per server called recently, at most `maxEntries` (least recently used evicted). */
   private readonly cache: LRUCache<string, { state: DebugSessionState | null; checkedAt: number }>;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly keys: RedisKeys;
   private readonly now: () => number;
   private readonly maxBodyBytes: number;
@@ -32,7 +32,7 @@ export class DebugSessions {
   private generation = 0;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     prefix: string,
     opts: { maxBodyBytes: number; now?: () => number; cacheMs?: number; maxEntries?: number },
   ) {

@@ -1,9 +1,10 @@
 import { logLevel, port, telemetryEnv } from '@toolplane/config';
+import { checkRedisEnv, redisEnvShape } from '@toolplane/redis';
 import { z } from 'zod';
 
 export const WorkerEnv = z.object({
-  /** Redis for the invocation queue, catalogs and results. */
-  REDIS_URL: z.string().url(),
+  // Redis in one of its three forms (REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS; ADR 0043), with auth and TLS.
+  ...redisEnvShape,
   /** Prefix of every Redis key and BullMQ queue; isolates deployments sharing one Redis. */
   REDIS_PREFIX: z
     .string()
@@ -122,3 +123,6 @@ export const WorkerEnv = z.object({
   LOG_LEVEL: logLevel,
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;
+
+/** Cross-field rules (the Redis form), applied by `WorkerEnvChecked` (what the service parses at start). */
+export const WorkerEnvChecked = WorkerEnv.superRefine(checkRedisEnv);

@@ -1,6 +1,6 @@
 import { redisKeys, type ExecutionPlan } from '@toolplane/contracts';
 import { TransientError } from '@toolplane/errors';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 
 /**
  * At most once upstream across worker crashes (docs/architecture.md, "Worker crashes and the execution
@@ -95,11 +95,11 @@ export function outcomeUnknownError(invocationId: string, reason: UnknownReason)
 
 /** The execution leases in Redis: `<prefix>:lease:<invocationId>` = deliveries that reached the sending point. */
 export class ExecutionLeases {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly key: (invocationId: string) => string;
   readonly graceMs: number;
 
-  constructor(redis: Redis, prefix: string, graceMs: number) {
+  constructor(redis: RedisClient, prefix: string, graceMs: number) {
     this.redis = redis;
     this.key = redisKeys(prefix).lease;
     this.graceMs = graceMs;

@@ -1,5 +1,5 @@
 import type { RateLimitPlan } from '@toolplane/contracts';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
 export type RateLimitOutcome = { ok: true } | { ok: false; retryAfterMs: number; limit: RateLimitPlan };
@@ -40,10 +40,10 @@ export class RateLimitedError extends Error {
  */
 export class RateLimits {
   private readonly limiters = new Map<string, RateLimiterRedis>();
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.redis = redis;
     this.prefix = prefix;
   }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Client, StreamableHTTPClientTransport, type McpSubscription } from '@modelcontextprotocol/client';
 import { Catalog, redisKeys, type RedisKeys } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import { createGuardedFetch } from './outbound-guard.ts';
 import { externalHeaders } from './remote-tools.ts';
 import type { SecretResolver } from './secret-resolver.ts';
@@ -24,7 +24,7 @@ interface Watch {
 }
 
 export interface ResourceWatcherDeps {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   workerId: string;
   secrets: SecretResolver;

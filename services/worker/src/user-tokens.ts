@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { redisKeys, userSecrets, type OAuthConnectionState, type RedisKeys } from '@toolplane/contracts';
 import { InternalError, TransientError, UserError } from '@toolplane/errors';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import { postTokenForm, type TokenAnswer } from './auth.ts';
 import type { HttpLimits } from './http-operation.ts';
 
@@ -108,7 +108,7 @@ function parse(raw: string | undefined): StoredTokens | undefined {
  *   (`oauthConnection`) for the control plane's and the edge's listings.
  */
 export class UserTokenKeeper {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly keys: RedisKeys;
   private readonly store: TokenStore;
@@ -119,7 +119,7 @@ export class UserTokenKeeper {
   private readonly waitMs: number;
 
   constructor(opts: {
-    redis: Redis;
+    redis: RedisClient;
     prefix: string;
     store: TokenStore;
     limits: HttpLimits;

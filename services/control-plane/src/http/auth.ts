@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { redisKeys } from '@toolplane/contracts';
 import { AuthError, NotFoundError, type AppError } from '@toolplane/errors';
 import type { NextFunction, Request, Response } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import type { Db } from '../db/client.ts';
 
 export interface Caller {
@@ -59,7 +59,7 @@ export function caller(req: Request): Caller {
  * Records a key's last use in Redis (the hash the edge writes too), at most once a minute per key and
  * process; `GET /api_keys` merges it. Failures are ignored: last use is informative.
  */
-function lastUseRecorder(redis: Redis | undefined, prefix: string) {
+function lastUseRecorder(redis: RedisClient | undefined, prefix: string) {
   const written = new Map<string, number>();
   const key = redisKeys(prefix).apiKeyLastUsed;
   return (keyId: string) => {
@@ -85,7 +85,7 @@ export function credentialName(c: Caller): string {
  * Management API authentication: `x-api-key`, looked up by hash, or, when an OAuth issuer is configured
  * (`oauth`), `Authorization: Bearer <access token>` of a signed-in user (ADR 0020). A key wins when both are sent.
  */
-export function requireCaller(db: Db, opts: { redis?: Redis; prefix?: string; oauth?: BearerVerifier } = {}) {
+export function requireCaller(db: Db, opts: { redis?: RedisClient; prefix?: string; oauth?: BearerVerifier } = {}) {
   const recordUse = lastUseRecorder(opts.redis, opts.prefix ?? '');
   return async (req: Request, res: Response, next: NextFunction) => {
     const key = req.header('x-api-key');

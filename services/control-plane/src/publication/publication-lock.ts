@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { TransientError } from '@toolplane/errors';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 
 /** DEL the lock only if it still holds our token (KEYS[1] = lock, ARGV[1] = token). */
 const RELEASE = `
@@ -28,14 +28,14 @@ export interface PublicationLockOptions {
  * Callers in this process queue on a local chain first, so only replicas poll each other.
  */
 export class PublicationLock {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly key: (resource: string) => string;
   private readonly ttlMs: number;
   private readonly waitMs: number;
   private readonly onContended: ((resource: string) => void) | undefined;
   private readonly local = new Map<string, Promise<unknown>>();
 
-  constructor(redis: Redis, key: (resource: string) => string, opts: PublicationLockOptions = {}) {
+  constructor(redis: RedisClient, key: (resource: string) => string, opts: PublicationLockOptions = {}) {
     this.redis = redis;
     this.key = key;
     this.ttlMs = opts.ttlMs ?? 30_000;

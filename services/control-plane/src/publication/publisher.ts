@@ -1,6 +1,7 @@
 import type { ApiKeyRecord, Catalog, WorkspaceAccess } from '@toolplane/contracts';
 import { redisKeys, type RedisKeys } from '@toolplane/contracts';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
+import type { Cluster, Redis } from 'ioredis';
 import { PublicationLock, type PublicationLockOptions } from './publication-lock.ts';
 
 /** SET the live catalog unless Redis holds a higher version (KEYS[1] = live key, ARGV = json, version). */
@@ -31,12 +32,12 @@ export const publicationResources = {
  */
 export class RuntimePublisher {
   private readonly keys: RedisKeys;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly onFailure: (err: unknown) => void;
   private readonly lock: PublicationLock;
   /** `onFailure`: a write failed (Redis unreachable); the caller's change may be in PostgreSQL only. */
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     prefix: string,
     onFailure: (err: unknown) => void = () => undefined,
     lockOptions: PublicationLockOptions = {},
@@ -88,16 +89,20 @@ export class RuntimePublisher {
   /** The servers whose live catalog Redis holds (SCAN; not the versioned copies). */
   async publishedCatalogServerIds(): Promise<string[]> {
     const prefix = this.keys.catalog('');
+    // SCAN visits one node: in a cluster, every master's keys.
+    const nodes = this.redis.isCluster ? (this.redis as Cluster).nodes('master') : [this.redis as Redis];
     const ids: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      cursor = next;
-      for (const k of keys) {
-        const id = k.slice(prefix.length);
-        if (id && !id.includes(':')) ids.push(id);
-      }
-    } while (cursor !== '0');
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+        cursor = next;
+        for (const k of keys) {
+          const id = k.slice(prefix.length);
+          if (id && !id.includes(':')) ids.push(id);
+        }
+      } while (cursor !== '0');
+    }
     return ids;
   }
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { redisKeys } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
+import type { Cluster } from 'ioredis';
 
 /** What the control plane leaves in Redis once the runtime state is complete (`redisKeys().runtimeState`). */
 export interface StateMarker {
@@ -20,14 +21,22 @@ export interface RuntimeStateStore {
   writeMarker(marker: StateMarker): Promise<void>;
 }
 
-export function redisStateStore(redis: Redis, prefix: string): RuntimeStateStore {
+function runIdOf(info: string): string {
+  const runId = /^run_id:(\S+)/m.exec(info)?.[1];
+  if (!runId) throw new Error('INFO server has no run_id');
+  return runId;
+}
+
+export function redisStateStore(redis: RedisClient, prefix: string): RuntimeStateStore {
   const key = redisKeys(prefix).runtimeState;
   return {
     async runId() {
-      const info = await redis.info('server');
-      const runId = /^run_id:(\S+)/m.exec(info)?.[1];
-      if (!runId) throw new Error('INFO server has no run_id');
-      return runId;
+      // In a cluster INFO answers from one node: the run is every master's, so that one master restarting (or a
+      // replica promoted after a failover, which may have missed the last writes) counts as a restart.
+      if (!redis.isCluster) return runIdOf(await redis.info('server'));
+      const masters = (redis as Cluster).nodes('master');
+      const ids = await Promise.all(masters.map(async (node) => runIdOf(await node.info('server'))));
+      return ids.sort().join(',');
     },
     async marker() {
       const raw = await redis.get(key);

@@ -2,7 +2,7 @@ import type { Logger } from '@toolplane/logger';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
 import type { Request, RequestHandler, Response } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import type { CatalogService } from '../catalog/service.ts';
 import type { AuditTrail } from '../db/audit-trail.ts';
 import type { Db } from '../db/client.ts';
@@ -26,7 +26,7 @@ export interface ControlPlaneDeps {
   readonly db: Db;
   /** Audit events that go with no change in PostgreSQL (refusals, people's connects, the edges' decisions). */
   readonly trail: AuditTrail;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** `env.REDIS_PREFIX`, the prefix of every Redis key. */
   readonly prefix: string;
   readonly secrets: SecretsWriter;

@@ -9,7 +9,7 @@ import {
 import { redisKeys, toolResultValue, type ToolInvokeJob, type ToolResultPayload } from '@toolplane/contracts';
 import type { InvocationClient } from '@toolplane/queue';
 import { roundInvocationId, settlementOfResult, TaskRecords, type TaskRecord, type TaskStatus } from '@toolplane/queue';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import { z } from 'zod';
 import type { EdgeCallContext, TraceFacts } from '../call-context.ts';
 import { isProxiedTool, type LoadedCatalog } from '../catalogs.ts';
@@ -38,7 +38,7 @@ export interface TaskSettings {
 }
 
 export interface EdgeTasksOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   deps: ToolCallDeps;
   settings: TaskSettings;
@@ -74,7 +74,7 @@ export function taskScope(ctx: EdgeCallContext): string {
 export class EdgeTasks {
   readonly settings: TaskSettings;
   readonly records: TaskRecords;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly cancelChannel: string;
   private readonly deps: ToolCallDeps;
   private readonly listed = new WeakMap<LoadedCatalog['list'], LoadedCatalog['list']>();

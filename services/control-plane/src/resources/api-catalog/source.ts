@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { TransientError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import MiniSearch from 'minisearch';
 import type { Fetcher } from '../../documents/fetch.ts';
 
@@ -312,7 +312,7 @@ const publicApi = ({ location: _location, ...api }: IndexedApi): CatalogApi => a
  */
 export class ApiCatalog {
   readonly source: ApiCatalogSource;
-  private readonly redis: Redis | undefined;
+  private readonly redis: RedisClient | undefined;
   private readonly key: string;
   private readonly cacheSeconds: number;
   private readonly log: Logger;
@@ -323,7 +323,7 @@ export class ApiCatalog {
   constructor(opts: {
     source: ApiCatalogSource;
     /** Where a listing's index is shared between replicas; none: each process reads the source. */
-    redis?: Redis;
+    redis?: RedisClient;
     prefix: string;
     cacheSeconds: number;
     log: Logger;

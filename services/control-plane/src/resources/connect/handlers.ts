@@ -181,15 +181,24 @@ async function storeOpened(deps: ControlPlaneDeps, opened: OpenedLink, state: st
   const keys = redisKeys(deps.prefix);
   const stateKey = keys.oauthConnectState(sha256(state));
   const pending = keys.oauthConnectPending(opened.link.connection);
-  const written = await deps.redis
-    .multi()
-    .set(stateKey, JSON.stringify(opened), 'EX', STATE_TTL_SECONDS)
-    .srem(pending, linkKey)
-    .sadd(pending, stateKey)
-    .expire(pending, PENDING_TTL_SECONDS)
-    .exec();
+  const value = JSON.stringify(opened);
+  // One MULTI on one Redis. In a cluster the state (found by its hash alone) and the index are slots apart: the index
+  // takes the state first, so that a stored state is always one that ending the connection cancels.
+  const written = deps.redis.isCluster
+    ? [
+        ...((await deps.redis.multi().sadd(pending, stateKey).expire(pending, PENDING_TTL_SECONDS).exec()) ?? []),
+        ...((await deps.redis.multi().set(stateKey, value, 'EX', STATE_TTL_SECONDS).exec()) ?? []),
+        ...((await deps.redis.multi().srem(pending, linkKey).exec()) ?? []),
+      ]
+    : await deps.redis
+        .multi()
+        .set(stateKey, value, 'EX', STATE_TTL_SECONDS)
+        .srem(pending, linkKey)
+        .sadd(pending, stateKey)
+        .expire(pending, PENDING_TTL_SECONDS)
+        .exec();
   const failed = written?.find(([err]) => err)?.[0];
-  if (!written || failed) throw failed ?? new Error('the opened link could not be stored');
+  if (!written || written.length === 0 || failed) throw failed ?? new Error('the opened link could not be stored');
 }
 
 /**

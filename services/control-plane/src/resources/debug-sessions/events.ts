@@ -1,6 +1,7 @@
 import { redisKeys } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
-import type { Redis } from 'ioredis';
+import { duplicateConnection } from '@toolplane/queue';
+import type { RedisClient } from '@toolplane/redis';
 import { recordsStoredChannel } from '../execution-records/store.ts';
 
 /** How long a SUBSCRIBE may take before Redis counts as unreachable. */
@@ -28,18 +29,18 @@ interface Listener {
  * and the next one reconnects.
  */
 export class DebugEventHub {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
   readonly log: Logger;
   /** Open streams per API key, at most `maxStreamsPerKey`. */
   readonly maxStreamsPerKey: number;
   private readonly perKey = new Map<string, number>();
-  private sub: Redis | undefined;
+  private sub: RedisClient | undefined;
   /** Ends each open stream (at shutdown). */
   private readonly open = new Set<() => void>();
   private readonly listeners = new Map<string, Set<Listener>>();
 
-  constructor(redis: Redis, prefix: string, log: Logger, opts: { maxStreamsPerKey?: number } = {}) {
+  constructor(redis: RedisClient, prefix: string, log: Logger, opts: { maxStreamsPerKey?: number } = {}) {
     this.redis = redis;
     this.prefix = prefix;
     this.log = log;
@@ -86,10 +87,13 @@ export class DebugEventHub {
     for (const end of [...this.open]) end();
   }
 
-  private connection(): Redis {
+  private connection(): RedisClient {
     if (this.sub) return this.sub;
     // Named (CLIENT LIST) after the key prefix: an operator, or a test, can tell it from other connections.
-    const sub = this.redis.duplicate({ maxRetriesPerRequest: 1, connectionName: `${this.prefix}:debug-events` });
+    const sub = duplicateConnection(this.redis, {
+      maxRetriesPerRequest: 1,
+      connectionName: `${this.prefix}:debug-events`,
+    });
     const fail = (err: Error) => {
       if (this.sub !== sub) return;
       this.sub = undefined;

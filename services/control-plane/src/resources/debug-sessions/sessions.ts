@@ -1,7 +1,7 @@
 import { redisKeys } from '@toolplane/contracts';
 import { NotFoundError } from '@toolplane/errors';
 import type { Request } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import type { ServerRow } from '../../catalog/compile.ts';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
@@ -37,7 +37,7 @@ export function presentSession(s: SessionRow, now: Date) {
  * once; resolves only after that PUBLISH (the REST answer follows it).
  */
 export async function publishDebugSession(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   s: SessionRow,
   now = new Date(),

@@ -10,7 +10,7 @@ import {
   tracingEnabled,
   type Span,
 } from '@toolplane/telemetry';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import type pg from 'pg';
 import { rollupUpsertSql } from '../stats/rollup.ts';
 
@@ -85,7 +85,11 @@ export const recordsStoredChannel = (prefix: string, serverId: string) => `${pre
  * `storeExecutionRecords` resolved (the rows are committed); a failure fails the batch, which is then
  * stored (idempotently) and announced again.
  */
-export async function announceStoredRecords(redis: Redis, prefix: string, records: ExecutionRecord[]): Promise<void> {
+export async function announceStoredRecords(
+  redis: RedisClient,
+  prefix: string,
+  records: ExecutionRecord[],
+): Promise<void> {
   const counts = new Map<string, number>();
   for (const r of records) counts.set(r.serverId, (counts.get(r.serverId) ?? 0) + 1);
   await Promise.all(

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Catalog, ListRemoteToolsResult } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import {
   type ExternalLister,
   registeredConfig,
@@ -249,7 +249,9 @@ async function refreshServer(
  * NX PX 0.9 × interval` succeeds, and the key is left to expire (about one run per interval cluster-wide).
  * A run stops starting servers at its deadline (the interval, at least 10 s).
  */
-export function startExternalToolsRefresher(deps: RefreshDeps & { redis: Redis; prefix: string; intervalMs: number }): {
+export function startExternalToolsRefresher(
+  deps: RefreshDeps & { redis: RedisClient; prefix: string; intervalMs: number },
+): {
   stop(): Promise<void>;
   runOnce(): Promise<RefreshOutcome | undefined>;
 } {

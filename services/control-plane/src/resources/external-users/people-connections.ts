@@ -3,7 +3,7 @@ import { redisKeys, userSecrets, type ConnectLink, type OAuthRevokeResult } from
 import type { Logger } from '@toolplane/logger';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import { personAuthOf } from '../../catalog/compile.ts';
 import { userCredentialSecretPrefix } from '../../catalog/secret-names.ts';
 import type { Db } from '../../db/client.ts';
@@ -34,7 +34,7 @@ export class PeopleConnections {
   private readonly db: Db;
   private readonly secrets: SecretsWriter;
   private readonly publisher: RuntimePublisher;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly keys: ReturnType<typeof redisKeys>;
   private readonly tasks: DataPlaneTaskClient;
   private readonly log: Pick<Logger, 'warn' | 'error'>;
@@ -43,7 +43,7 @@ export class PeopleConnections {
     db: Db;
     secrets: SecretsWriter;
     publisher: RuntimePublisher;
-    redis: Redis;
+    redis: RedisClient;
     prefix: string;
     tasks: DataPlaneTaskClient;
     log: Pick<Logger, 'warn' | 'error'>;
@@ -65,7 +65,10 @@ export class PeopleConnections {
     const index = this.keys.oauthConnectPending(connection);
     const taken = await this.redis.multi().smembers(index).del(index).exec();
     const pending = (taken?.[0]?.[1] as string[] | undefined) ?? [];
-    if (pending.length > 0) await this.redis.del(...pending);
+    if (pending.length === 0) return;
+    // The links and states are in slots of their own in a cluster: one DEL each there (sent together).
+    if (this.redis.isCluster) await Promise.all(pending.map((key) => this.redis.del(key)));
+    else await this.redis.del(...pending);
   }
 
   /**

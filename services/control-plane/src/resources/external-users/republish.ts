@@ -1,6 +1,6 @@
 import { redisKeys, userSecrets } from '@toolplane/contracts';
 import type { SecretsWriter } from '@toolplane/secrets';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import type { Db } from '../../db/client.ts';
 import { connectionMarker } from './people-connections.ts';
 
@@ -9,7 +9,12 @@ import { connectionMarker } from './people-connections.ts';
  * restarted empty): connector connections from PostgreSQL, external MCP headers and workflow secrets
  * from the secrets store's names (`secrets`; without it only connector connections).
  */
-export async function republishUsers(db: Db, redis: Redis, prefix: string, secrets?: SecretsWriter): Promise<number> {
+export async function republishUsers(
+  db: Db,
+  redis: RedisClient,
+  prefix: string,
+  secrets?: SecretsWriter,
+): Promise<number> {
   const keys = redisKeys(prefix);
   const users = await db.externalUser.findMany({
     include: { connections: { select: { connectorInstanceId: true, kind: true } } },

@@ -1,6 +1,6 @@
 import { redisKeys, ServerIdentitySettings } from '@toolplane/contracts';
 import type { NextFunction, Request, Response } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@toolplane/redis';
 import type { Db } from '../../db/client.ts';
 
 /**
@@ -14,7 +14,7 @@ function identitySettingsOf(config: unknown): ServerIdentitySettings {
   return { v: 1, fallbackToShared: c.fallbackToShared === true };
 }
 
-async function publishServer(db: Db, redis: Redis, prefix: string, serverId: string): Promise<void> {
+async function publishServer(db: Db, redis: RedisClient, prefix: string, serverId: string): Promise<void> {
   const row = await db.mcpServer.findUnique({ where: { id: serverId }, select: { config: true } });
   const key = redisKeys(prefix).serverIdentity(serverId);
   if (!row) await redis.del(key);
@@ -25,7 +25,7 @@ async function publishServer(db: Db, redis: Redis, prefix: string, serverId: str
  * Mounted on `/mcp_manager` before the servers router: after a successful create, update or delete
  * (and before the answer leaves), the server's settings are written to Redis, so the next call sees them.
  */
-export function serverIdentityPublisher(db: Db, redis: Redis, prefix: string) {
+export function serverIdentityPublisher(db: Db, redis: RedisClient, prefix: string) {
   return (req: Request, res: Response, next: NextFunction) => {
     if (!['POST', 'PATCH', 'DELETE'].includes(req.method)) return next();
     const idInPath = /^\/([0-9a-f-]{36})\/?$/i.exec(req.path)?.[1];
@@ -50,7 +50,7 @@ export function serverIdentityPublisher(db: Db, redis: Redis, prefix: string) {
 }
 
 /** At start: every server's settings (Redis may have restarted empty). */
-export async function republishServerIdentity(db: Db, redis: Redis, prefix: string): Promise<number> {
+export async function republishServerIdentity(db: Db, redis: RedisClient, prefix: string): Promise<number> {
   const rows = await db.mcpServer.findMany({ select: { id: true, config: true } });
   for (const r of rows)
     await redis.set(redisKeys(prefix).serverIdentity(r.id), JSON.stringify(identitySettingsOf(r.config)));
