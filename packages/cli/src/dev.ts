@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createManagementClient } from '@toolplane/client';
+import { startRedisCluster, startRedisSentinel } from '@toolplane/embedded';
 import { startTicketSystem } from '@toolplane/examples';
 import { registerTicketExample, reuseTicketExample } from './example.ts';
 import { repoRoot, startStack } from './stack.ts';
@@ -19,6 +20,24 @@ export interface DevOptions {
   /** Prometheus metrics on (as in the k8s base): the control plane on this port, the edge and the worker on the next two. */
   metricsPort?: string;
   verbose: boolean;
+  /** `single` (a private redis-server, the default), `cluster` (3 masters + 3 replicas) or `sentinel`. */
+  redis?: string;
+}
+
+/** A private Redis of the chosen form for the stack (ADR 0043): its services' variables, and how to stop it. */
+async function devRedis(form: string | undefined): Promise<{ env?: Record<string, string>; stop(): Promise<void> }> {
+  if (form === 'cluster') {
+    const cluster = await startRedisCluster();
+    return { env: { REDIS_CLUSTER_NODES: cluster.seeds.join(',') }, stop: () => cluster.stop() };
+  }
+  if (form === 'sentinel') {
+    const s = await startRedisSentinel();
+    const sentinels = s.sentinels.map((a) => `${a.host}:${a.port}`).join(',');
+    return { env: { REDIS_SENTINELS: sentinels, REDIS_SENTINEL_MASTER: s.masterName }, stop: () => s.stop() };
+  }
+  if (form !== undefined && form !== 'single')
+    throw new Error(`--redis takes single, cluster or sentinel, not "${form}"`);
+  return { stop: () => Promise.resolve() }; // the stack starts its own redis-server
 }
 
 /** Starts the platform and the example, prints how to use them, and runs until SIGINT/SIGTERM. */
@@ -26,7 +45,9 @@ export async function runDev(options: DevOptions): Promise<void> {
   const values = { ...options, dataDir: options.dataDir ?? join(repoRoot, '.data') };
   const upstreamKey = `demo_${randomBytes(8).toString('hex')}`;
   const upstream = await startTicketSystem({ apiKey: upstreamKey, port: Number(values.examplePort), record: false });
+  const redis = await devRedis(values.redis);
   const stack = await startStack({
+    ...(redis.env ? { redis: redis.env } : {}),
     dataDir: values.dataDir,
     edgePort: Number(values.port),
     controlPlanePort: Number(values.apiPort),
@@ -41,6 +62,7 @@ export async function runDev(options: DevOptions): Promise<void> {
     stopping = true;
     console.log('\nstopping…');
     await stack.stop();
+    await redis.stop();
     await upstream.close();
     process.exit(0);
   };

@@ -35,6 +35,7 @@ function devCommand(program: Command): void {
       ).env('TOOLPLANE_METRICS_PORT'),
     )
     .option('--verbose', 'echo service output', false)
+    .option('--redis <form>', 'single (a private redis-server), cluster (3 masters + 3 replicas) or sentinel', 'single')
     .action(async (opts: DevOptions) => {
       // The services run from a clone's sources; the packed CLI (management commands) does not carry them.
       if (!existsSync(new URL('../../../services/edge/src/main.ts', import.meta.url))) {
