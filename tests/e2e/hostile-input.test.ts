@@ -472,17 +472,29 @@ describe('unauthenticated requests are rate limited per client address', () => {
 describe('large imports', () => {
   it('a second large import while one is being read answers 429 with Retry-After, and runs once the first ends', async () => {
     const url = new URL(`${stack.controlPlaneUrl}/api/v1/connectors`);
-    // The first import declares 200 kB and sends only its first bytes: it holds the only slot.
+    // The first import declares 200 kB and sends only its first bytes: it holds the only slot. On a loaded machine
+    // one of the imports below may be read first and hold the slot while this one arrives: this one is then refused
+    // (answered at once) and sent again, until it is the one holding the slot.
     let held: ClientRequest | undefined;
-    const heldDone = new Promise<void>((resolve) => {
-      held = httpRequest(url, {
-        method: 'POST',
-        headers: { 'x-api-key': key, 'content-type': 'application/yaml', 'content-length': '200000' },
+    let heldDone: Promise<void> = Promise.resolve();
+    let heldRefused = false;
+    const hold = () => {
+      heldRefused = false;
+      heldDone = new Promise<void>((resolve) => {
+        held = httpRequest(url, {
+          method: 'POST',
+          headers: { 'x-api-key': key, 'content-type': 'application/yaml', 'content-length': '200000' },
+        });
+        held.on('response', (r) => {
+          heldRefused = true;
+          r.resume();
+        });
+        held.on('error', () => resolve());
+        held.on('close', () => resolve());
+        held.write('openapi: 3.0.0\n');
       });
-      held.on('error', () => resolve());
-      held.on('close', () => resolve());
-      held.write('openapi: 3.0.0\n');
-    });
+    };
+    hold();
     const large = () =>
       fetch(url, {
         method: 'POST',
@@ -500,6 +512,7 @@ describe('large imports', () => {
     const deadline = Date.now() + 20_000;
     let limited: Response | undefined;
     while (!limited && Date.now() < deadline) {
+      if (heldRefused) hold();
       const res = await large();
       if (res.status === 429) limited = res;
       else await res.text();
