@@ -178,37 +178,47 @@ function stopProcess(p: ServiceProcess, timeoutMs = 10_000): Promise<void> {
  * Starts Toolplane on its embedded defaults: a private redis-server, an embedded PostgreSQL, a
  * sealed local secrets store, and the control plane, edge(s) and worker(s) as separate processes.
  */
+/** The stack's Redis (a private redis-server unless one is given) and PostgreSQL (embedded unless one is given). */
+async function startStores(opts: StackOptions, dataDir: string, cleanups: (() => Promise<void>)[]) {
+  let redis: RedisHandle | undefined;
+  if (!opts.redisUrl && !opts.redis) {
+    redis = await startRedisServer();
+    cleanups.push(() => redis!.stop());
+  }
+  // Empty with `opts.redis`: the stack's Redis is then not one URL.
+  const redisUrl = opts.redisUrl ?? redis?.url ?? '';
+  let databaseUrl = opts.databaseUrl;
+  if (!databaseUrl) {
+    const pg: PostgresHandle = await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres') });
+    cleanups.push(() => pg.stop());
+    await pg.createDatabase('toolplane');
+    databaseUrl = pg.url('toolplane');
+  }
+  return { redis, redisUrl, databaseUrl };
+}
+
+/** The worker's sealing key pair in the data directory (made once): the control plane gets only the public half. */
+function sealingKeys(dataDir: string): { publicKeyFile: string; privateKeyFile: string } {
+  const keyDir = join(dataDir, 'keys');
+  const publicKeyFile = join(keyDir, 'secrets-seal.pub.pem');
+  const privateKeyFile = join(keyDir, 'secrets-seal.key.pem');
+  if (!existsSync(privateKeyFile)) {
+    mkdirSync(keyDir, { recursive: true, mode: 0o700 });
+    const pair = generateSealingKeyPair();
+    writeFileSync(privateKeyFile, pair.privateKeyPem, { mode: 0o600 });
+    writeFileSync(publicKeyFile, pair.publicKeyPem, { mode: 0o644 });
+  }
+  return { publicKeyFile, privateKeyFile };
+}
+
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const dataDir = resolve(opts.dataDir);
   mkdirSync(join(dataDir, 'logs'), { recursive: true });
   const cleanups: (() => Promise<void>)[] = [];
   const processes: ServiceProcess[] = [];
   try {
-    let redis: RedisHandle | undefined;
-    if (!opts.redisUrl && !opts.redis) {
-      redis = await startRedisServer();
-      cleanups.push(() => redis!.stop());
-    }
-    // Empty with `opts.redis`: the stack's Redis is then not one URL.
-    const redisUrl = opts.redisUrl ?? redis?.url ?? '';
-    let pg: PostgresHandle | undefined;
-    let databaseUrl = opts.databaseUrl;
-    if (!databaseUrl) {
-      pg = await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres') });
-      cleanups.push(() => pg!.stop());
-      await pg.createDatabase('toolplane');
-      databaseUrl = pg.url('toolplane');
-    }
-    // The worker's key pair: the control plane gets only the public half.
-    const keyDir = join(dataDir, 'keys');
-    const publicKeyFile = join(keyDir, 'secrets-seal.pub.pem');
-    const privateKeyFile = join(keyDir, 'secrets-seal.key.pem');
-    if (!existsSync(privateKeyFile)) {
-      mkdirSync(keyDir, { recursive: true, mode: 0o700 });
-      const pair = generateSealingKeyPair();
-      writeFileSync(privateKeyFile, pair.privateKeyPem, { mode: 0o600 });
-      writeFileSync(publicKeyFile, pair.publicKeyPem, { mode: 0o644 });
-    }
+    const { redis, redisUrl, databaseUrl } = await startStores(opts, dataDir, cleanups);
+    const { publicKeyFile, privateKeyFile } = sealingKeys(dataDir);
     const secretsDir = join(dataDir, 'secrets');
     const redisPrefix = opts.redisPrefix ?? 'tp';
     const bootstrapKey = opts.bootstrapKey ?? `tp_${randomBytes(24).toString('base64url')}`;

@@ -13,6 +13,16 @@ export const jobNames = { toolInvoke: 'tool.invoke' } as const;
 export function redisKeys(prefix: string) {
   return {
     prefix,
+    ...publishedStateKeys(prefix),
+    ...callKeys(prefix),
+    ...mcpSessionKeys(prefix),
+    ...oauthConnectKeys(prefix),
+  } as const;
+}
+
+/** What the control plane publishes for edges and workers, and the channels that say it changed. */
+function publishedStateKeys(prefix: string) {
+  return {
     /** The server's live catalog (edges read it). */
     catalog: (serverId: string) => `${prefix}:catalog:${serverId}`,
     /** One immutable catalog version (workers read it, so calls enqueued just before an update still run). */
@@ -52,6 +62,12 @@ export function redisKeys(prefix: string) {
     debugSession: (serverId: string) => `${prefix}:debug:${serverId}`,
     /** Pub/sub: a server id whose debug session was opened or closed (workers drop their cached state). */
     debugSessionChanged: `${prefix}:events:debug`,
+  } as const;
+}
+
+/** What one call passes through: the record streams, its execution lease, cancellations, tasks and replies. */
+function callKeys(prefix: string) {
+  return {
     /** Stream: execution records from workers (and edges) to the control plane. */
     executionRecords: `${prefix}:execution-records`,
     /** Stream: audit events the edges decide (refused calls, people's confirmations) to the control plane's trail. */
@@ -75,6 +91,12 @@ export function redisKeys(prefix: string) {
     results: (edgeId: string) => `${prefix}:results:${edgeId}`,
     /** Pub/sub: a 2025-era `notifications/cancelled` (caller scope + request id): the edge running that request aborts it. */
     mcpCancel: `${prefix}:events:mcp-cancel`,
+  } as const;
+}
+
+/** The little 2025-era MCP session state a stateless edge keeps, relays across edges, and resource subscriptions. */
+function mcpSessionKeys(prefix: string) {
+  return {
     /** String (a log level, expiring): what `logging/setLevel` asked for, per caller and MCP session. */
     mcpLogLevel: (scope: string) => `${prefix}:mcp-log-level:${scope}`,
     /**
@@ -114,6 +136,12 @@ export function redisKeys(prefix: string) {
     resourceUpdated: `${prefix}:events:resource-updated`,
     /** Set (URIs, expiring like `mcpLogLevel`): the resources a 2025-era MCP session subscribed to. */
     mcpSubscriptions: (scope: string) => `${prefix}:mcp-subscriptions:${scope}`,
+  } as const;
+}
+
+/** People's connect links and what is known of their OAuth connections (ADR 0027). */
+function oauthConnectKeys(prefix: string) {
+  return {
     /**
      * String (JSON `ConnectLink`, 10 minutes, taken once with GETDEL): a person's connect link (ADR 0027), under the
      * SHA-256 (hex) of its token, as API keys are: what Redis holds opens nothing.
