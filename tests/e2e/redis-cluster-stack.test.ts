@@ -90,11 +90,22 @@ function posts(upstream: TicketSystem, titlePrefix: string): number {
  */
 async function throughFailover(s: Setup, label: string, kill: () => Promise<{ killedAt: number }>) {
   let failover: { killedAt: number } | undefined;
-  const killing = kill().then((f) => (failover = f));
+  let killFailed: unknown;
+  const killing = kill().then(
+    (f) => (failover = f),
+    (err: unknown) => {
+      killFailed = err;
+      throw err;
+    },
+  );
   const outcomes: Outcome[] = [];
   const deadline = Date.now() + 45_000;
   for (let n = 0; ; n++) {
-    if (Date.now() > deadline) throw new Error(`no call succeeded after the failover: ${JSON.stringify(outcomes)}`);
+    if (killFailed) throw killFailed as Error;
+    if (Date.now() > deadline) {
+      const state = failover ? `failover complete: ${JSON.stringify(failover)}` : 'the failover never completed';
+      throw new Error(`no call succeeded after the failover (${state}): ${JSON.stringify(outcomes)}`);
+    }
     const o = await createTicket(s.client, `${label}-${n}`);
     outcomes.push(o);
     if (failover && o.ok && o.startedAt > failover.killedAt) break;

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,24 +36,37 @@ export function claimPort(port: number, dir = reservations): boolean {
  * A free TCP port on 127.0.0.1 that no other `freePort` caller on this machine was given in the last ten minutes.
  * The port is free when asked but bound later (by a child process): without the claim, two test stacks started at
  * once (the test runner runs two files in parallel) could be given the same port, and the second one's readiness
- * check would be answered by the first one's service.
+ * check would be answered by the first one's service. Ports come from below the kernel's ephemeral range: a port
+ * from inside it (what `listen(0)` gives) can meanwhile become the local port of any outgoing connection on the
+ * machine, and the child's `listen` then fails with EADDRINUSE.
  */
 export async function freePort(): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    const port = await osFreePort();
-    if (claimPort(port) || attempt >= 100) return port;
+  const [low, high] = listenRange();
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if ((await canListen(port)) && claimPort(port)) return port;
   }
+  throw new Error(`freePort: no free port in ${low}-${high}`);
 }
 
-function osFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Ports that outgoing connections are never given: below `ip_local_port_range` (Linux), else 20000-32767. */
+export function listenRange(rangeFile = '/proc/sys/net/ipv4/ip_local_port_range'): [number, number] {
+  let ephemeralLow = 32_768;
+  try {
+    ephemeralLow = Number(readFileSync(rangeFile, 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // not Linux: the IANA dynamic range starts at 49152, so 32767 stays below it too
+  }
+  const high = Math.min(ephemeralLow - 1, 32_767);
+  return [Math.max(1_024, Math.min(20_000, high - 4_000)), high];
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
   });
 }
 
