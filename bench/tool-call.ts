@@ -6,7 +6,7 @@
 //   pnpm bench:tool-call [--seconds 10] [--workers 1] [--edges 1] [--fast-path false] [--worker-fetchers N]
 //                        [--upstream-delay-ms 0] [--response-bytes 0] [--concurrency "1 32"] [--paths all|fast]
 //                        [--node-options=--max-semi-space-size=32] [--worker-node-options=…] [--cpu-prof DIR]
-//                        [--condition '<CEL>']
+//                        [--condition '<CEL>'] [--redis single|cluster] [--shards N]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { registerTicketExample, repoRoot, startStack } from '@toolplane/cli';
 import { createManagementClient, unwrap } from '@toolplane/client';
+import { startRedisCluster, type RedisClusterHandle } from '@toolplane/embedded';
 import { ticketSystemDescriptorYaml } from '@toolplane/examples';
 import { runLoad, type LoadResult } from './load.ts';
 import { commandsPerCall, listLength } from './redis-commands.ts';
@@ -51,6 +52,10 @@ const { values } = parseArgs({
     condition: { type: 'string' },
     /** LOG_LEVEL of the services (`info` is the default of `scripts/dev.sh` and of the k8s base). */
     'log-level': { type: 'string', default: 'warn' },
+    /** `cluster`: the stack on a private Redis Cluster (3 masters, a replica each), CPU per call shown per master. */
+    redis: { type: 'string', default: 'single' },
+    /** REDIS_QUEUE_SHARDS of the edges and workers (with `--redis cluster`). */
+    shards: { type: 'string', default: '1' },
   },
 });
 const upstreamDelayMs = Number(values['upstream-delay-ms']);
@@ -80,7 +85,7 @@ function watchProcesses(procs: { pid: number }[], redisUrl: string, activeList: 
   let busy = false;
   const timer = setInterval(() => {
     procs.forEach((p, i) => (peakRssMb[i] = Math.max(peakRssMb[i]!, rssMb(p.pid))));
-    if (busy) return;
+    if (busy || !redisUrl) return;
     busy = true;
     void listLength(redisUrl, activeList)
       .then((n) => inFlight.push(n))
@@ -96,6 +101,31 @@ function watchProcesses(procs: { pid: number }[], redisUrl: string, activeList: 
     },
   };
 }
+/** The cluster's nodes as processes to measure: `redis master :<port>` and `redis replica :<port>`. */
+function clusterNodes(cluster: RedisClusterHandle | undefined): { name: string; pid: number }[] {
+  if (!cluster) return [];
+  const masters = new Set(cluster.seeds.map((u) => Number(new URL(u).port)));
+  return cluster.ports.map((port) => ({
+    name: `redis ${masters.has(port) ? 'master' : 'replica'} :${port}`,
+    pid: cluster.pidOf(port)!,
+  }));
+}
+
+/**
+ * How the Redis CPU per call divides over the cluster's masters: the busiest against the mean (ADR 0043 aims at
+ * ≤ 1.25×), the masters' total (against one Redis's per call), and what the replicas spend replicating.
+ */
+function clusterSplit(procs: { name: string; pid: number }[], perCall: (p: { pid: number }, i: number) => number) {
+  const masters = procs.flatMap((p, i) => (p.name.startsWith('redis master') ? [perCall(p, i)] : []));
+  const replicas = procs.flatMap((p, i) => (p.name.startsWith('redis replica') ? [perCall(p, i)] : []));
+  const total = masters.reduce((a, b) => a + b, 0);
+  const mean = total / Math.max(1, masters.length);
+  return (
+    `Redis masters ${masters.map((m) => m.toFixed(3)).join(' / ')} CPU ms per call: total ${total.toFixed(3)}, ` +
+    `busiest ${(Math.max(...masters) / mean).toFixed(2)}× the mean; replicas ${replicas.reduce((a, b) => a + b, 0).toFixed(3)} in all`
+  );
+}
+
 const apiKey = 'bench-upstream-key';
 
 const upstreamProc = spawn(
@@ -113,6 +143,9 @@ const upstreamProc = spawn(
 const upstreamUrl = await new Promise<string>((resolve) =>
   upstreamProc.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())),
 );
+const onCluster = values.redis === 'cluster';
+const cluster: RedisClusterHandle | undefined = onCluster ? await startRedisCluster() : undefined;
+const shardsEnv: Record<string, string> = onCluster ? { REDIS_QUEUE_SHARDS: values.shards } : {};
 
 // A stack that fails to start must not leave the upstream running (its pipe would keep this process waiting).
 const stack = await startStack({
@@ -123,9 +156,11 @@ const stack = await startStack({
   // Each service's /metrics on a free port, as the k8s base turns them on.
   ...(values.metrics ? { metricsPort: 0 } : {}),
   ...(nodeOptions ? { env: { NODE_OPTIONS: nodeOptions } } : {}),
+  ...(cluster ? { redis: { REDIS_CLUSTER_NODES: cluster.seeds.join(',') } } : {}),
   serviceEnv: {
-    edge: { MCP_FAST_PATH: values['fast-path'] === 'false' ? 'false' : 'true' },
+    edge: { MCP_FAST_PATH: values['fast-path'] === 'false' ? 'false' : 'true', ...shardsEnv },
     worker: {
+      ...shardsEnv,
       ...(values['worker-node-options']
         ? { NODE_OPTIONS: [nodeOptions, values['worker-node-options']].filter(Boolean).join(' ') }
         : {}),
@@ -133,8 +168,9 @@ const stack = await startStack({
       ...(values['worker-fetchers'] ? { WORKER_FETCHERS: values['worker-fetchers'] } : {}),
     },
   },
-}).catch((err: unknown) => {
+}).catch(async (err: unknown) => {
   upstreamProc.kill('SIGTERM');
+  await cluster?.stop();
   throw err;
 });
 try {
@@ -255,6 +291,7 @@ try {
     ...stack.processes.map((p) => ({ name: p.name, pid: p.child.pid! })),
     { name: 'upstream', pid: upstreamProc.pid! },
     ...(stack.redisPid ? [{ name: 'redis', pid: stack.redisPid }] : []),
+    ...clusterNodes(cluster),
     { name: 'postgres', pid: postmaster },
     { name: 'bench (load generator)', pid: process.pid },
   ];
@@ -300,7 +337,8 @@ try {
     const before = procs.map((p) => cpuMs(p.pid));
     const sysBefore = procs.map((p) => sysMs(p.pid));
     const ioBefore = procs.map((p) => syscalls(p.pid));
-    const watch = watchProcesses(procs, stack.redisUrl, `${stack.redisPrefix}:tool-invocations:active`);
+    // (In a cluster the active lists are one per shard, on several masters: not watched.)
+    const watch = watchProcesses(procs, cluster ? '' : stack.redisUrl, `${stack.redisPrefix}:tool-invocations:active`);
     const r = await runLoad('tools/call via Toolplane', mcp, c, seconds);
     results.push(r);
     const modern = allPaths ? await runLoad('tools/call via Toolplane (2026-07-28)', mcpModern, c, seconds) : undefined;
@@ -308,6 +346,7 @@ try {
     const seen = await watch.stop();
     // The CPU window spans both Toolplane runs: divide by the calls of both (measured windows plus the 1 s warm-ups, approximately).
     const calls = (r.requests + (modern?.requests ?? 0)) * (1 + 1 / seconds);
+    if (cluster) cpu.push(`c=${c}: ${clusterSplit(procs, (p, i) => (cpuMs(p.pid) - before[i]!) / calls)}`);
     cpu.push(
       `c=${c}: ` +
         procs
@@ -345,7 +384,7 @@ try {
     if (!mcp.check(res.status, body)) throw new Error(`unexpected answer ${res.status}: ${body.slice(0, 200)}`);
   };
   // (Not with a slow upstream: the counts do not change, the runs would only take longer.)
-  for (const [c, n] of upstreamDelayMs > 0 || !allPaths
+  for (const [c, n] of upstreamDelayMs > 0 || !allPaths || cluster
     ? []
     : ([
         [1, 500],
@@ -363,6 +402,7 @@ try {
   console.log(
     `\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ` +
       `${seconds}s per run, 1s warm-up; workers=${values.workers}, edges=${values.edges}, fast path ${values['fast-path']}; ` +
+      (cluster ? `Redis Cluster of 3 masters + 3 replicas, ${values.shards} queue shard(s); ` : '') +
       `upstream delay ${upstreamDelayMs} ms, answers of ${values['response-bytes'] === '0' ? 'the seed size' : `about ${values['response-bytes']} bytes`}\n`,
   );
   console.log(
@@ -397,6 +437,7 @@ try {
     );
 } finally {
   await stack.stop();
+  await cluster?.stop();
   upstreamProc.kill('SIGTERM');
   // The services' logs stay (GC observers and the like write there); the database cluster (150 MB a run) goes.
   rmSync(join(stack.dataDir, 'postgres'), { recursive: true, force: true });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, repoRoot, type RegisteredExample, type Stack } from '@toolplane/cli';
 import {
+  freePort,
   startRedisCluster,
   startRedisSentinel,
   type RedisClusterHandle,
@@ -9,11 +10,15 @@ import {
 } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { Cluster } from 'ioredis';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { queueShardPrefixes } from '../../packages/queue/src/index.ts';
 import { startTestStack } from '../helpers.ts';
 
-// The whole platform on a Redis Cluster (3 masters, a replica each) and on Sentinel (master, replica, 3 sentinels),
-// configured with REDIS_CLUSTER_NODES / REDIS_SENTINELS (ADR 0043): real tool calls through the official SDK, then
-// the master under the tool-call queue killed with SIGKILL. Calls work again once its replica is promoted; the time
+// The whole platform on a Redis Cluster (3 masters, a replica each; the tool-call queue in six shards) and on Sentinel
+// (master, replica, 3 sentinels), configured with REDIS_CLUSTER_NODES / REDIS_SENTINELS (ADR 0043): real tool calls
+// through the official SDK, then the master under (a shard of) the tool-call queue killed with SIGKILL. Calls work again once its replica is promoted; the time
 // without service is printed, not asserted (Redis's timeouts are at test values: 1 s). No call reaches the upstream
 // twice: every call creates a ticket with a title of its own, and the upstream's requests are counted per title.
 
@@ -33,13 +38,16 @@ interface Setup {
   client: Client;
 }
 
-async function setUp(label: string, redis: Record<string, string>): Promise<Setup> {
+async function setUp(label: string, redis: Record<string, string>, shards = '1'): Promise<Setup> {
   const upstream = await startTicketSystem({ apiKey: UPSTREAM_KEY });
   const { stack, api } = await startTestStack(label, {
     redis,
     logLevel: 'warn',
     // A call whose reply a failover lost ends within seconds as a retryable error, not after 30 s.
-    serviceEnv: { edge: { TOOL_CALL_TIMEOUT_MS: '8000' } },
+    serviceEnv: {
+      edge: { TOOL_CALL_TIMEOUT_MS: '8000', REDIS_QUEUE_SHARDS: shards },
+      worker: { REDIS_QUEUE_SHARDS: shards },
+    },
   });
   const example = await registerTicketExample(api, upstream.url, UPSTREAM_KEY);
   const client = new Client({ name: 'redis-forms-e2e', version: '1.0.0' }, { versionNegotiation: { mode: 'legacy' } });
@@ -134,13 +142,15 @@ async function throughFailover(s: Setup, label: string, kill: () => Promise<{ ki
   };
 }
 
-describe('Redis Cluster (REDIS_CLUSTER_NODES)', () => {
+describe('Redis Cluster (REDIS_CLUSTER_NODES) with the queue in six shards (REDIS_QUEUE_SHARDS)', () => {
   let cluster: RedisClusterHandle;
   let s: Setup | undefined;
+  let shards: string[];
 
   beforeAll(async () => {
     cluster = await startRedisCluster();
-    s = await setUp('cluster', { REDIS_CLUSTER_NODES: cluster.seeds.join(',') });
+    s = await setUp('cluster', { REDIS_CLUSTER_NODES: cluster.seeds.join(',') }, '6');
+    shards = queueShardPrefixes({ isCluster: true } as Cluster, s.stack.redisPrefix, 6);
   }, 60_000);
 
   afterAll(async () => {
@@ -148,14 +158,17 @@ describe('Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     await cluster?.stop();
   });
 
-  it('serves tool calls with the queue and keys spread over three masters', async () => {
+  it('serves tool calls with the queue shards and keys spread over three masters', async () => {
     await plainCalls(s!, 'cluster-plain');
     const prefix = s!.stack.redisPrefix;
     const probe = new Cluster(cluster.seeds.map((u) => ({ host: '127.0.0.1', port: Number(new URL(u).port) })));
     try {
-      // BullMQ's keys carry the prefix as a hash tag (the whole queue on one master); the rest spreads out.
-      expect(await probe.exists(`{${prefix}}:tool-invocations:meta`)).toBe(1);
-      expect(await probe.exists(`${prefix}:tool-invocations:meta`)).toBe(0);
+      // Each shard's BullMQ keys carry a hash tag of their own (the shard on one master), two shards per master.
+      for (const shard of shards)
+        expect([shard, await probe.exists(`${shard}:tool-invocations:meta`)]).toEqual([shard, 1]);
+      expect(await probe.exists(`{${prefix}}:tool-invocations:meta`)).toBe(0);
+      const shardMasters = await Promise.all(shards.map((p) => cluster.masterOf(`${p}:tool-invocations:wait`)));
+      expect(new Set(shardMasters).size).toBe(3);
       const holding = await Promise.all(
         probe
           .nodes('master')
@@ -167,8 +180,33 @@ describe('Redis Cluster (REDIS_CLUSTER_NODES)', () => {
     }
   }, 30_000);
 
-  it('calls work again after the master holding the queue is killed and its replica promoted', async () => {
-    const queueMaster = await cluster.masterOf(`{${s!.stack.redisPrefix}}:tool-invocations:wait`);
+  it("refuses to start an edge whose REDIS_QUEUE_SHARDS differs from the deployment's", async () => {
+    const edge = spawn(
+      process.execPath,
+      ['--conditions=@toolplane/source', join(repoRoot, 'services/edge/src/main.ts')],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          ...{
+            REDIS_CLUSTER_NODES: cluster.seeds.join(','),
+            REDIS_PREFIX: s!.stack.redisPrefix,
+            REDIS_QUEUE_SHARDS: '3',
+          },
+          ...{ PORT: String(await freePort()), LOG_LEVEL: 'warn' },
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    edge.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    edge.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const [code] = (await once(edge, 'exit')) as [number | null];
+    expect(code).toBe(1);
+    expect(output).toContain("REDIS_QUEUE_SHARDS is 3 here but this deployment's tool-call queue has 6 shards");
+  }, 30_000);
+
+  it('calls work again after the master holding the first shard is killed and its replica promoted', async () => {
+    const queueMaster = await cluster.masterOf(`${shards[0]}:tool-invocations:wait`);
     let promotedAfterMs = 0;
     const figures = await throughFailover(s!, 'cluster-failover', async () => {
       const f = await cluster.killMaster(queueMaster);

@@ -18,7 +18,15 @@ import {
   type RedisClient,
   type RedisConnection,
 } from '@toolplane/redis';
-import { TaskRecords } from '../../packages/queue/src/index.ts';
+import { z } from 'zod';
+import {
+  checkQueueLayout,
+  QueueLayoutError,
+  queueShardPrefixes,
+  ReplyingConsumer,
+  RequestReplyClient,
+  TaskRecords,
+} from '../../packages/queue/src/index.ts';
 import { ConnectLinks } from '../../services/worker/src/connect-links.ts';
 
 /**
@@ -128,6 +136,63 @@ describe('the connection factory on a Redis Cluster (3 masters, 3 replicas)', ()
     const done = await client.multi().set('{task:1}:record', 'r').zadd('{task:1}:list', 1, '1').exec();
     expect(done?.map(([err]) => err)).toEqual([null, null]);
     await expect(client.mget('key-0', 'key-1', 'key-2')).rejects.toThrow(/CROSSSLOT/);
+  });
+
+  it('spreads six queue shards two per master, answers calls on every shard, and lets workers read a subset', async () => {
+    const client = await connected({ REDIS_CLUSTER_NODES: cluster.seeds.join(',') });
+    const prefix = `shards-${Date.now()}`;
+    const shards = queueShardPrefixes(client, prefix, 6);
+    expect(queueShardPrefixes(client, prefix, 6)).toEqual(shards); // every service computes the same names
+    expect(queueShardPrefixes(client, prefix, 1)).toEqual([`{${prefix}}`]); // one shard: the keys as before
+    const perMaster = new Map<number, number>();
+    for (const shard of shards) {
+      const master = await cluster.masterOf(`${shard}:tool-invocations:wait`);
+      perMaster.set(master, (perMaster.get(master) ?? 0) + 1);
+    }
+    expect([...perMaster.values()]).toEqual([2, 2, 2]);
+
+    const Job = z.object({ n: z.number(), replyTo: z.string(), deadlineAt: z.number() });
+    const rpc = new RequestReplyClient<z.infer<typeof Job>, { n: number; by: string }>({
+      ...{ redis: client, prefix, clientId: 'edge-1', queueName: 'tool-invocations', jobName: 'double' },
+      ...{ reply: z.object({ n: z.number(), by: z.string() }), idOf: (r) => `call-${r.n}`, shards },
+    });
+    const answered = Array.from({ length: 60 }, (_, n) =>
+      rpc.request(`call-${n}`, { n, replyTo: 'edge-1', deadlineAt: Date.now() + 20_000 }),
+    );
+    // No worker yet: the calls wait, ten on each shard (by call, in turn).
+    const waiting = async () => Promise.all(shards.map((p) => client.llen(`${p}:tool-invocations:wait`)));
+    for (let i = 0; i < 100 && (await waiting()).reduce((a, b) => a + b) < 60; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(await waiting()).toEqual([10, 10, 10, 10, 10, 10]);
+    // Two workers, each reading three shards, answer every call.
+    const consumers = ['a', 'b'].map(
+      (by, w) =>
+        new ReplyingConsumer({
+          ...{ redis: client, prefix, queueName: 'tool-invocations', concurrency: 8, fetchers: 3, job: Job },
+          ...{ handle: async (job: z.infer<typeof Job>) => ({ n: job.n, by }), shards: shards.slice(w * 3, w * 3 + 3) },
+        }),
+    );
+    try {
+      for (const c of consumers) c.start();
+      const replies = await Promise.all(answered);
+      expect(replies.map((r) => r.n)).toEqual(Array.from({ length: 60 }, (_, n) => n));
+      expect(replies.filter((r) => r.by === 'a').length).toBe(30);
+      expect(await consumers[0]!.jobCounts()).toEqual({ waiting: 0, active: 0, delayed: 0 });
+    } finally {
+      await Promise.all([...consumers.map((c) => c.close()), rpc.close()]);
+    }
+  });
+
+  it('records the shard count of the first service and refuses another one', async () => {
+    const client = await connected({ REDIS_CLUSTER_NODES: cluster.seeds.join(',') });
+    const prefix = `layout-${Date.now()}`;
+    await checkQueueLayout(client, prefix, 6);
+    await checkQueueLayout(client, prefix, 6);
+    const refused = await checkQueueLayout(client, prefix, 3).catch((e: Error) => e);
+    expect(refused).toBeInstanceOf(QueueLayoutError);
+    expect((refused as Error).message).toMatch(
+      /REDIS_QUEUE_SHARDS is 3 here but this deployment's tool-call queue has 6/,
+    );
   });
 
   it('keeps task records and connect links (record and index in different slots) consistent in a cluster', async () => {

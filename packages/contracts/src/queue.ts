@@ -34,6 +34,11 @@ function publishedStateKeys(prefix: string) {
      * is missing or being restored, and edges fail closed.
      */
     runtimeState: `${prefix}:runtime-state`,
+    /**
+     * String: the tool-call queue's shard count (REDIS_QUEUE_SHARDS), set by the first edge or worker to start;
+     * the others refuse to start with another count (calls on a shard no worker reads would wait for nothing).
+     */
+    queueLayout: `${prefix}:queue-layout`,
     /** String (a random token, expiring): a control plane publishes `resource` from PostgreSQL (ADR 0017). */
     publicationLock: (resource: string) => `${prefix}:lock:${resource}`,
     /** Hash: API key id → epoch ms of its last use (edges write it at most once a minute per key). */

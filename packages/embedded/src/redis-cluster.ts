@@ -26,6 +26,8 @@ export interface RedisClusterHandle {
   seeds: string[];
   /** Every node's port, masters first. */
   ports: number[];
+  /** The process id of the node on `port` (for CPU figures). */
+  pidOf(port: number): number | undefined;
   /** The port of the master serving `key` now. */
   masterOf(key: string): Promise<number>;
   /** SIGKILLs the master on `port` and resolves once its replica was promoted and the cluster is `ok` again. */
@@ -124,6 +126,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
     return {
       seeds: masters.map((p) => `redis://127.0.0.1:${p}`),
       ports: [...masters, ...ports.filter((p) => !masters.includes(p))],
+      pidOf: (port) => nodes.find((n) => n.port === port)?.child.pid,
       masterOf: (key) => masterOf(nodes, key),
       killMaster: (port) => failover(nodes, port),
       stop,

@@ -7,3 +7,4 @@ export * from './reply-channel.ts';
 export * from './reply-consumer.ts';
 export * from './task-records.ts';
 export * from './redis-forms.ts';
+export * from './queue-layout.ts';

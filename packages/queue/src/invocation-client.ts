@@ -17,6 +17,8 @@ export interface InvocationClientOptions {
   prefix: string;
   /** Unique per edge process: results for this edge arrive on its own channel. */
   edgeId: string;
+  /** BullMQ prefixes of the queue's shards (`queueShardPrefixes`), used in turn; default one queue. */
+  shards?: string[];
 }
 
 /** The edge's side of the queue hop: enqueue a `tool.invoke` job and await its result. */
@@ -35,6 +37,7 @@ export class InvocationClient {
       prefix: opts.prefix,
       clientId: opts.edgeId,
       queueName: queueNames.toolInvocations,
+      ...(opts.shards ? { shards: opts.shards } : {}),
       jobName: jobNames.toolInvoke,
       reply: ReceivedToolInvokeResult,
       withPart: (envelope, json) => ({

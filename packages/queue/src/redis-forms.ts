@@ -1,3 +1,4 @@
+import calculateSlot from 'cluster-key-slot';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 
 /** A connection of either form: one Redis (or a Sentinel-managed master), or a Redis Cluster (ADR 0043). */
@@ -20,4 +21,23 @@ export function duplicateConnection(
   if (!redis.isCluster) return (redis as Redis).duplicate(overrides);
   const cluster = redis as Cluster;
   return cluster.duplicate(undefined, { redisOptions: { ...cluster.options.redisOptions, ...overrides } });
+}
+
+const clusterSlots = 16_384;
+
+/**
+ * BullMQ prefixes of the tool-call queue's shards, shard i at index i (ADR 0043). One shard: `bullPrefix`, the
+ * keys as before. N shards (a cluster only): `{<prefix>:q<i>}`, or `{<prefix>:q<i>.<k>}` with the smallest k that
+ * puts shard i's slot in the i-th of N equal parts of the 16384 slots. A cluster whose masters hold equal
+ * contiguous slot ranges (what `redis-cli --cluster create` and managed services make) so gets N / masters shards
+ * on each master when N is a multiple of the masters; every service computes the same names.
+ */
+export function queueShardPrefixes(redis: RedisConnectionLike, prefix: string, shards: number): string[] {
+  if (shards <= 1) return [bullPrefix(redis, prefix)];
+  return Array.from({ length: shards }, (_, i) => {
+    for (let k = 0; ; k++) {
+      const tag = k === 0 ? `${prefix}:q${i}` : `${prefix}:q${i}.${k}`;
+      if (Math.floor((calculateSlot(tag) * shards) / clusterSlots) === i) return `{${tag}}`;
+    }
+  });
 }

@@ -31,6 +31,11 @@ export interface RequestReplyOptions<R> {
   checkIntervalMs?: number;
   /** How long Redis may be unreachable before requests in flight fail (ms, default 3000). */
   outageMs?: number;
+  /**
+   * BullMQ prefixes of the queue's shards (`queueShardPrefixes`); requests go to them in turn. Default: one queue,
+   * `bullPrefix`.
+   */
+  shards?: string[];
 }
 
 /**
@@ -50,6 +55,8 @@ interface Pending<R> {
   enqueued: boolean;
   /** Epoch ms since when the job has been seen missing without a reply arriving. */
   missingSince?: number | undefined;
+  /** The shard its job went to. */
+  shard: number;
 }
 
 /**
@@ -61,7 +68,7 @@ export const lostJobMessage =
   'failed). Its outcome is unknown; retry if the tool is safe to repeat.';
 /** Requests in flight while Redis is unreachable: the job may run later (Redis with persistence) or never. */
 const outageMessage =
-  'The call could not be completed: Redis | Cluster (the queue) became unreachable, so its outcome is unknown. ' +
+  'The call could not be completed: Redis (the queue) became unreachable, so its outcome is unknown. ' +
   'Retry in a few seconds if the tool is safe to repeat.';
 
 /**
@@ -78,7 +85,9 @@ const outageMessage =
  */
 export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number }, R> {
   readonly clientId: string;
-  private readonly queue: Queue;
+  private readonly queues: Queue[];
+  /** The shard of the next request (by call, in turn: ADR 0043). */
+  private nextShard = 0;
   private readonly subscriber: Redis | Cluster;
   private readonly pending = new Map<string, Pending<R>>();
   private readonly channel: string;
@@ -98,13 +107,12 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
     this.outageMs = opts.outageMs ?? 3000;
     // Enqueues made in one event-loop turn leave in one socket write.
     coalesceWrites(opts.redis);
-    this.queue = new Queue(opts.queueName, {
-      connection: opts.redis,
-      prefix: bullPrefix(opts.redis, opts.prefix),
-      streams: queueStreams,
+    this.queues = (opts.shards ?? [bullPrefix(opts.redis, opts.prefix)]).map((prefix) => {
+      const queue = new Queue(opts.queueName, { connection: opts.redis, prefix, streams: queueStreams });
+      // A Queue emits its connection's errors; without a listener an EventEmitter 'error' would throw.
+      queue.on('error', () => undefined);
+      return queue;
     });
-    // A Queue emits its connection's errors; without a listener an EventEmitter 'error' would throw.
-    this.queue.on('error', () => undefined);
     this.subscriber = duplicateConnection(opts.redis);
     this.channel = redisKeys(opts.prefix).results(opts.clientId);
     // As bytes: a reply's second part is passed on undecoded (ioredis decodes only for `message` listeners).
@@ -149,22 +157,34 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
             this.fail(id, new TransientError('queue.unavailable', outageMessage, { invocationId: id }));
         return;
       }
-      const ids = [...this.pending].filter(([, p]) => p.enqueued).map(([id]) => id);
-      if (ids.length === 0) return;
-      const pipeline = this.opts.redis.pipeline();
-      for (const id of ids) pipeline.exists(this.queue.toKey(id));
-      const results = (await pipeline.exec()) ?? [];
-      ids.forEach((id, i) => {
+      const enqueued = [...this.pending].filter(([, p]) => p.enqueued);
+      if (enqueued.length === 0) return;
+      // One pipeline per shard: in a cluster a pipeline's keys must be on one node.
+      const byShard = new Map<number, (typeof enqueued)[number][]>();
+      for (const entry of enqueued) {
+        const group = byShard.get(entry[1].shard);
+        if (group) group.push(entry);
+        else byShard.set(entry[1].shard, [entry]);
+      }
+      const checked = await Promise.all(
+        [...byShard].map(async ([shard, entries]) => {
+          const pipeline = this.opts.redis.pipeline();
+          for (const [id] of entries) pipeline.exists(this.queues[shard]!.toKey(id));
+          const results = (await pipeline.exec()) ?? [];
+          return entries.map(([id], i) => [id, results[i]] as const);
+        }),
+      );
+      for (const [id, result] of checked.flat()) {
         const p = this.pending.get(id);
-        const [err, exists] = results[i] ?? [new Error('no answer')];
-        if (!p || err) return;
+        const [err, exists] = result ?? [new Error('no answer')];
+        if (!p || err) continue;
         if (exists === 1) p.missingSince = undefined;
         else if (p.missingSince === undefined) p.missingSince = now;
         // The worker publishes the reply before removing the job: a reply still missing after a
         // whole interval is never coming.
         else if (now - p.missingSince >= this.checkIntervalMs)
           this.fail(id, new TransientError('queue.unavailable', lostJobMessage, { invocationId: id }));
-      });
+      }
     } catch {
       // Redis went away during the check: the next one sees it.
     } finally {
@@ -218,12 +238,14 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
   ): Promise<R> {
     await this.start();
     const timeoutMs = Math.max(1, job.deadlineAt - Date.now());
+    const shard = this.nextShard;
+    this.nextShard = (shard + 1) % this.queues.length;
     const reply = new Promise<R>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new TransientError('tool.timeout', `no answer within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer, onEvent, enqueued: false });
+      this.pending.set(id, { resolve, reject, timer, onEvent, enqueued: false, shard });
       signal?.addEventListener(
         'abort',
         () => {
@@ -240,7 +262,7 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
     // The deadline may pass while the job is still being added: the rejection is then handled below.
     reply.catch(() => undefined);
     try {
-      await this.queue.add(this.opts.jobName, job, {
+      await this.queues[shard]!.add(this.opts.jobName, job, {
         jobId: id,
         attempts: 1,
         removeOnComplete: true,
@@ -277,7 +299,7 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
       p.reject(new TransientError('queue.unavailable', 'shutting down'));
       this.pending.delete(id);
     }
-    await this.queue.close();
+    await Promise.all(this.queues.map((q) => q.close()));
     this.subscriber.disconnect();
   }
 }

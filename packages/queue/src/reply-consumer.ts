@@ -37,6 +37,11 @@ export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
   stalled?: StalledJobSettings;
   /** Queue errors (Redis unreachable, a job lost with Redis's data); the consumer keeps running. */
   onError?: (err: unknown) => void;
+  /**
+   * BullMQ prefixes of the queue shards this process consumes (`queueShardPrefixes`, all or a subset), each with
+   * `fetchers / shards` fetchers (at least one). Default: one queue, `bullPrefix`.
+   */
+  shards?: string[];
 }
 
 /**
@@ -66,7 +71,8 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
   private readonly workers: Worker[];
   private readonly opts: ReplyingConsumerOptions<J, R>;
   private readonly message: (job: J, reply: R) => string;
-  private queue: Queue | undefined;
+  private readonly shards: string[];
+  private queues: Queue[] | undefined;
 
   constructor(opts: ReplyingConsumerOptions<J, R>) {
     const keys = redisKeys(opts.prefix);
@@ -78,7 +84,10 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
     // runs the PUBLISH before the job is removed (one connection, in order). In a cluster the two go to different
     // nodes: the requester declares a job lost only a whole check interval after it vanished, far above the bus's delay.
     const connection = coalesceWrites(opts.redis);
-    const fetchers = Math.max(1, Math.min(opts.fetchers ?? 1, opts.concurrency));
+    this.shards = opts.shards ?? [bullPrefix(opts.redis, opts.prefix)];
+    const perShard = Math.max(1, Math.round((opts.fetchers ?? 1) / this.shards.length));
+    // Every shard gets a fetcher, even when that takes the concurrency above `concurrency` (one job per shard).
+    const fetchers = Math.max(this.shards.length, Math.min(perShard * this.shards.length, opts.concurrency));
     const run = async (job: Job) => {
       const parsed = opts.job.safeParse(job.data);
       if (!parsed.success) {
@@ -93,8 +102,14 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
       // a lost job for the requester (its job is gone without an answer: it fails within seconds).
       void publisher.publish(channel, this.message(parsed.data, reply)).catch((err: unknown) => opts.onError?.(err));
     };
+    // Fetcher i reads shard i mod shards; the concurrency is split evenly over all fetchers.
     this.workers = Array.from({ length: fetchers }, (_, i) =>
-      this.newWorker(run, connection, Math.ceil((opts.concurrency - i) / fetchers)),
+      this.newWorker(
+        run,
+        connection,
+        this.shards[i % this.shards.length]!,
+        Math.max(1, Math.ceil((opts.concurrency - i) / fetchers)),
+      ),
     );
     for (const worker of this.workers) {
       worker.on('failed', (job) => this.onFailed(job, publisher, keys));
@@ -103,11 +118,16 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
     }
   }
 
-  private newWorker(run: (job: Job) => Promise<void>, connection: Redis | Cluster, concurrency: number): Worker {
+  private newWorker(
+    run: (job: Job) => Promise<void>,
+    connection: Redis | Cluster,
+    prefix: string,
+    concurrency: number,
+  ) {
     const opts = this.opts;
     return new Worker(opts.queueName, run, {
       connection,
-      prefix: bullPrefix(connection, opts.prefix),
+      prefix,
       concurrency,
       autorun: false,
       removeOnComplete: { count: 0 },
@@ -142,23 +162,27 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
     return Promise.all(this.workers.map((w) => w.waitUntilReady()));
   }
 
-  /** Jobs in the queue by state (the queue-depth metric; a `Queue` is opened on first use). */
+  /** Jobs in the consumed shards by state, summed (the queue-depth metric; the `Queue`s are opened on first use). */
   async jobCounts(): Promise<Record<string, number>> {
-    if (!this.queue) {
-      this.queue = new Queue(this.opts.queueName, {
-        connection: this.opts.redis,
-        prefix: bullPrefix(this.opts.redis, this.opts.prefix),
-        streams: queueStreams,
-      });
-      this.queue.on('error', (err) => this.opts.onError?.(err));
-    }
-    const c = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
-    return { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0 };
+    this.queues ??= this.shards.map((prefix) => {
+      const queue = new Queue(this.opts.queueName, { connection: this.opts.redis, prefix, streams: queueStreams });
+      queue.on('error', (err) => this.opts.onError?.(err));
+      return queue;
+    });
+    const counts = await Promise.all(
+      this.queues.map((q) => q.getJobCounts('waiting', 'prioritized', 'active', 'delayed')),
+    );
+    const sum = (f: (c: Record<string, number>) => number | undefined) => counts.reduce((n, c) => n + (f(c) ?? 0), 0);
+    return {
+      waiting: sum((c) => c.waiting) + sum((c) => c.prioritized),
+      active: sum((c) => c.active),
+      delayed: sum((c) => c.delayed),
+    };
   }
 
   /** Stops taking jobs and waits for running ones to finish. */
   async close(): Promise<void> {
-    await this.queue?.close();
+    await Promise.all((this.queues ?? []).map((q) => q.close()));
     await Promise.all(this.workers.map((w) => w.close()));
   }
 }

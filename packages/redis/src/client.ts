@@ -41,6 +41,9 @@ function clusterClient(conn: RedisConnection & { form: 'cluster' }, options: Red
     ...(options.enableOfflineQueue !== undefined ? { enableOfflineQueue: options.enableOfflineQueue } : {}),
     ...(options.enableAutoPipelining !== undefined ? { enableAutoPipelining: options.enableAutoPipelining } : {}),
     ...(options.lazyConnect !== undefined ? { lazyConnect: options.lazyConnect } : {}),
+    // The slot map is asked again every second (one CLUSTER SLOTS per client): a connection that only waits (a
+    // queue's blocking read) learns of a promoted replica within a second of the promotion, not at its next error.
+    slotsRefreshInterval: 1000,
     // A cluster reconnects as a whole (its node connections do not retry on their own): the same backoff there.
     ...(options.retryStrategy !== undefined ? { clusterRetryStrategy: options.retryStrategy } : {}),
     // With TLS the nodes' certificates name hosts, not the addresses CLUSTER SLOTS gives: keep the names as given.

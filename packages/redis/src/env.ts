@@ -215,3 +215,32 @@ export function redisConnectionOf(values: RedisEnvValues): RedisConnection {
   if (typeof connection === 'string') throw new Error(connection);
   return connection;
 }
+
+/**
+ * The tool-call queue in shards (edge and worker; ADR 0043): each shard is a BullMQ queue of its own hash slot, so
+ * a cluster spreads them over its masters. Every edge and worker of a deployment must say the same: the first
+ * to start records it in Redis and the others refuse to start with another value.
+ */
+export const queueShardsShape = {
+  REDIS_QUEUE_SHARDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(256)
+    .default(1)
+    .describe(
+      'Queues the tool calls are spread over, one hash slot each (with REDIS_CLUSTER_NODES only; 2-4 per master). The same on every edge and worker.',
+    ),
+};
+
+/** For `.superRefine`: more than one shard needs a cluster (on one Redis or Sentinel, shards only add keys). */
+export function checkQueueShards(values: RedisEnvValues & { REDIS_QUEUE_SHARDS: number }, ctx: z.RefinementCtx): void {
+  if (values.REDIS_QUEUE_SHARDS > 1 && values.REDIS_CLUSTER_NODES === undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_QUEUE_SHARDS'],
+      message:
+        'REDIS_QUEUE_SHARDS above 1 spreads the queue over a cluster\u2019s masters: it needs REDIS_CLUSTER_NODES ' +
+        '(one Redis or a Sentinel-managed master runs every shard on the same core)',
+    });
+}

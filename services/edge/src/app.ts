@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger } from '@toolplane/logger';
+import { checkQueueLayout } from '@toolplane/queue';
 import { checkRedisForm } from '@toolplane/redis';
 import { logMixin } from '@toolplane/telemetry';
 import { createAuthenticator } from './authenticate.ts';
@@ -125,6 +126,8 @@ export function createEdgeApp(env: EdgeEnv, overrides: Partial<EdgeDeps> = {}) {
     async start() {
       // A wrong Redis form or nothing answering ends startup with a RedisConfigError (bounded), never a hang.
       await checkRedisForm(resources.connection);
+      // A shard count other than the deployment's ends startup too (QueueLayoutError).
+      await checkQueueLayout(resources.redis, env.REDIS_PREFIX, env.REDIS_QUEUE_SHARDS);
       await resources.events.subscribe(...changeChannels(resources));
       await invocations.start();
       await new Promise<void>((resolve, reject) => {

@@ -8,6 +8,7 @@ import {
   ExecutionRecordSink,
   InvocationClient,
   PublishedReplies,
+  queueShardPrefixes,
 } from '@toolplane/queue';
 import { createRedisClient, redisConnectionOf, type RedisClient } from '@toolplane/redis';
 import { AccessPolicyCache } from './access.ts';
@@ -67,7 +68,12 @@ export function openEdgeResources(env: EdgeEnv, log: Logger, edgeId: string) {
       ttlMs: env.API_KEY_CACHE_TTL_MS,
       max: env.ACCESS_CACHE_MAX,
     }),
-    invocations: new InvocationClient({ redis, prefix, edgeId }),
+    invocations: new InvocationClient({
+      redis,
+      prefix,
+      edgeId,
+      shards: queueShardPrefixes(redis, prefix, env.REDIS_QUEUE_SHARDS),
+    }),
     records: new ExecutionRecordSink(redis, prefix, {
       maxLen: 100_000,
       onError: (err) => log.error({ err }, 'execution records could not be written; kept and retried every second'),

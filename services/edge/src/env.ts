@@ -1,5 +1,5 @@
 import { logLevel, port, telemetryEnv } from '@toolplane/config';
-import { checkRedisEnv, redisEnvShape } from '@toolplane/redis';
+import { checkQueueShards, checkRedisEnv, queueShardsShape, redisEnvShape } from '@toolplane/redis';
 import { z } from 'zod';
 
 export const EdgeEnv = z.object({
@@ -8,6 +8,7 @@ export const EdgeEnv = z.object({
   HOST: z.string().default('127.0.0.1'),
   // Redis in one of its three forms (REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS; ADR 0043), with auth and TLS.
   ...redisEnvShape,
+  ...queueShardsShape,
   /** Must match the worker's and control plane's prefix. */
   REDIS_PREFIX: z
     .string()
@@ -117,6 +118,7 @@ export type EdgeEnv = z.infer<typeof EdgeEnv>;
 /** Cross-field rules, applied by `EdgeEnvChecked`. */
 export const EdgeEnvChecked = EdgeEnv.superRefine((env, ctx) => {
   checkRedisEnv(env, ctx);
+  checkQueueShards(env, ctx);
   if (env.OAUTH_ISSUER && (!env.OAUTH_JWKS_URL || !env.PUBLIC_URL)) {
     ctx.addIssue({
       code: 'custom',

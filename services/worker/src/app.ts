@@ -7,10 +7,12 @@ import { createLogger } from '@toolplane/logger';
 import { logMixin, observeQueueDepth } from '@toolplane/telemetry';
 import { DataPlaneTask, queueNames, redisKeys, ServerIdentitySettings, ToolInvokeJob } from '@toolplane/contracts';
 import {
+  checkQueueLayout,
   coalesceWrites,
   duplicateConnection,
   ExecutionRecordSink,
   PublishedReplies,
+  queueShardPrefixes,
   ReplyingConsumer,
   TaskRecords,
   toolReplyMessage,
@@ -283,6 +285,12 @@ interface Consumers {
   watcher: ResourceWatcher;
 }
 
+/** BullMQ prefixes of the tool-call queue's shards this worker reads: WORKER_QUEUE_SHARDS, or all of them. */
+function consumedShards({ env, redis }: Core): string[] {
+  const all = queueShardPrefixes(redis, env.REDIS_PREFIX, env.REDIS_QUEUE_SHARDS);
+  return env.WORKER_QUEUE_SHARDS.length === 0 ? all : env.WORKER_QUEUE_SHARDS.map((i) => all[i]!);
+}
+
 function buildConsumers(core: Core, clients: Clients): Consumers {
   const { env, log, redis, records, resolver, httpLimits } = core;
   const { leases, plans, userTokens, connectLinks } = clients;
@@ -293,6 +301,7 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
     redis,
     prefix: env.REDIS_PREFIX,
     queueName: queueNames.toolInvocations,
+    shards: consumedShards(core),
     concurrency: env.WORKER_CONCURRENCY,
     fetchers: env.WORKER_FETCHERS,
     job: ToolInvokeJob,
@@ -362,6 +371,8 @@ async function start(parts: Parts): Promise<void> {
   const { consumer, tasks } = consumers;
   // A wrong Redis form or nothing answering ends startup with a RedisConfigError (bounded), never a hang.
   await checkRedisForm(core.connection);
+  // A shard count other than the deployment's ends startup too (QueueLayoutError).
+  await checkQueueLayout(core.redis, env.REDIS_PREFIX, env.REDIS_QUEUE_SHARDS);
   await events.subscribe(keys.secretsChanged, keys.cancel, keys.debugSessionChanged, keys.mcpRelayReply);
   consumer.start();
   tasks.start();

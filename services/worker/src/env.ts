@@ -1,5 +1,5 @@
 import { logLevel, port, telemetryEnv } from '@toolplane/config';
-import { checkRedisEnv, redisEnvShape } from '@toolplane/redis';
+import { checkQueueShards, checkRedisEnv, queueShardsShape, redisEnvShape } from '@toolplane/redis';
 import { z } from 'zod';
 
 export const WorkerEnv = z.object({
@@ -23,6 +23,24 @@ export const WorkerEnv = z.object({
    * a burst in parallel, which shortens the wait of calls that arrive together (docs/benchmarks.md).
    */
   WORKER_FETCHERS: z.coerce.number().int().min(1).max(64).default(4),
+  ...queueShardsShape,
+  /**
+   * The shards this worker reads (comma-separated indexes, e.g. `0,1`), for workers placed near some masters;
+   * empty: every shard. Every shard must be read by some worker.
+   */
+  WORKER_QUEUE_SHARDS: z
+    .string()
+    .regex(/^\s*(\d+\s*(,\s*\d+\s*)*)?$/, 'comma-separated shard indexes, e.g. 0,2')
+    .default('')
+    .transform((v) => [
+      ...new Set(
+        v
+          .split(',')
+          .filter((x) => x.trim() !== '')
+          .map(Number),
+      ),
+    ])
+    .describe('The queue shards this worker reads (comma-separated indexes); empty: all of them.'),
   /**
    * Stalled-job detection (docs/operations.md, "Worker crashes"): a job's lock lasts this long and is
    * renewed every half of it. Lower re-delivers a dead worker's jobs sooner; too low re-delivers jobs of
@@ -124,5 +142,17 @@ export const WorkerEnv = z.object({
 });
 export type WorkerEnv = z.infer<typeof WorkerEnv>;
 
-/** Cross-field rules (the Redis form), applied by `WorkerEnvChecked` (what the service parses at start). */
-export const WorkerEnvChecked = WorkerEnv.superRefine(checkRedisEnv);
+/** Cross-field rules (the Redis form, the shards), applied by `WorkerEnvChecked` (what the service parses at start). */
+export const WorkerEnvChecked = WorkerEnv.superRefine((env, ctx) => {
+  checkRedisEnv(env, ctx);
+  checkQueueShards(env, ctx);
+  // Checks run after a field failed too: the list may be the raw text then.
+  if (!Array.isArray(env.WORKER_QUEUE_SHARDS)) return;
+  const outside = env.WORKER_QUEUE_SHARDS.filter((i) => i >= env.REDIS_QUEUE_SHARDS);
+  if (outside.length > 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['WORKER_QUEUE_SHARDS'],
+      message: `shard ${outside.join(', ')} does not exist: REDIS_QUEUE_SHARDS is ${env.REDIS_QUEUE_SHARDS} (shards 0 to ${env.REDIS_QUEUE_SHARDS - 1})`,
+    });
+});
