@@ -2,6 +2,11 @@
 // their schemas (Kubernetes, Prometheus Operator and External Secrets custom resources), and each does
 // what its comment promises without widening anything else.
 import { describe, expect, it } from '@jest/globals';
+import { queueNames } from '../../packages/contracts/src/index.ts';
+import { queueShardPrefixes, type RedisConnectionLike } from '../../packages/queue/src/redis-forms.ts';
+import { ControlPlaneEnvChecked } from '../../services/control-plane/src/env.ts';
+import { EdgeEnvChecked } from '../../services/edge/src/env.ts';
+import { WorkerEnvChecked } from '../../services/worker/src/env.ts';
 import {
   allowed,
   byKind,
@@ -23,7 +28,7 @@ const withComponent = (name: string) => renderWithComponents(overlays.prod, [com
 const added = (objects: K8sObject[]) =>
   objects.filter((o) => !prod.some((p) => p.kind === o.kind && p.metadata.name === o.metadata.name));
 
-describe.each(['monitoring', 'ingress', 'external-secrets', 'edge-oauth-egress', 'workspace-apply'])(
+describe.each(['monitoring', 'ingress', 'external-secrets', 'edge-oauth-egress', 'workspace-apply', 'redis-sentinel'])(
   'component %s',
   (name) => {
     it('renders objects that match their schemas, in the toolplane namespace', async () => {
@@ -205,5 +210,213 @@ describe('workspace-apply', () => {
     expect(allowed(base, job, to(workloads(prod).find((w) => w.name === 'control-plane')!), { port: 8081 })).toBe(
       false,
     );
+  });
+});
+
+// ---- Redis Cluster and Sentinel (ADR 0043): the services' Redis form, the queue's shards, the worker's scaler ----
+
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean }; fieldRef?: unknown };
+}
+interface Trigger {
+  type: string;
+  name?: string;
+  metricType?: string;
+  metadata: Record<string, string>;
+  authenticationRef?: { name: string };
+}
+
+const redisServices = ['edge', 'worker', 'control-plane'];
+const containerOf = (objects: K8sObject[], name: string) =>
+  workloads(objects).find((w) => w.name === name)!.pod.containers[0];
+const envOf = (objects: K8sObject[], name: string) => containerOf(objects, name).env as EnvVar[];
+const triggersOf = (objects: K8sObject[]) => find(objects, 'ScaledObject', 'worker').spec.triggers as Trigger[];
+const fromRedisSecret = (key: string) => ({ secretKeyRef: { name: 'toolplane-redis', key } });
+
+/** Every env entry and ConfigMap key of every container (init containers too): where a Redis variable could hide. */
+function redisVariables(objects: K8sObject[]): string[] {
+  const names = workloads(objects).flatMap((w) =>
+    [...(w.pod.initContainers ?? []), ...w.pod.containers].flatMap((c: { env?: EnvVar[] }) =>
+      (c.env ?? []).map((e) => e.name),
+    ),
+  );
+  for (const cm of byKind(objects, 'ConfigMap')) names.push(...Object.keys(cm.data ?? {}));
+  return [...new Set(names.filter((n) => n.startsWith('REDIS_')))].sort();
+}
+
+/** Values of Secret toolplane-redis (created by the operator, not rendered), in the documented formats. */
+const secretExamples: Record<string, string> = {
+  REDIS_CLUSTER_NODES: 'rediss://:example-password@clustercfg.toolplane.abc123.euw1.cache.amazonaws.com:6379',
+  REDIS_SENTINELS: 'redis-node-0.redis-headless.redis:26379,redis-node-1.redis-headless.redis:26379',
+  REDIS_SENTINEL_MASTER: 'mymaster',
+  REDIS_PASSWORD: 'example-password',
+  DATABASE_URL: 'postgresql://toolplane:example@toolplane.cluster-abc.eu-west-1.rds.amazonaws.com:5432/toolplane',
+};
+
+/** The environment a service's container gets (ConfigMaps, then env; Secrets from the examples, optional ones left out). */
+function serviceEnv(objects: K8sObject[], name: string): Record<string, string> {
+  const container = containerOf(objects, name);
+  const env: Record<string, string> = {};
+  for (const from of container.envFrom ?? [])
+    Object.assign(env, objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === from.configMapRef.name)!.data);
+  for (const e of container.env as EnvVar[]) {
+    const ref = e.valueFrom?.secretKeyRef;
+    if (e.value !== undefined) env[e.name] = e.value;
+    else if (e.valueFrom?.fieldRef) env[e.name] = `${name}-7d9f8b7c9-x2x9z`;
+    else if (ref && ref.key in secretExamples) env[e.name] = secretExamples[ref.key]!;
+    else if (ref && !ref.optional)
+      throw new Error(`${name}: ${e.name} from Secret ${ref.name} has no example value here`);
+  }
+  return env;
+}
+
+/** Each service's own startup check of its environment (the Redis form, the shards): the issues, none expected. */
+function startupIssues(objects: K8sObject[]): string[] {
+  const schemas = { edge: EdgeEnvChecked, worker: WorkerEnvChecked, 'control-plane': ControlPlaneEnvChecked };
+  return Object.entries(schemas).flatMap(([name, schema]) => {
+    const parsed = schema.safeParse(serviceEnv(objects, name));
+    return parsed.success ? [] : parsed.error.issues.map((i) => `${name}: ${i.path.join('.')}: ${i.message}`);
+  });
+}
+
+describe('redis-cluster', () => {
+  const objects = withComponent('redis-cluster');
+  // BullMQ prefixes of the tool-call queue's shards for REDIS_PREFIX=tp and REDIS_QUEUE_SHARDS=6, shard i at index i.
+  const shards = ['{tp:q0.2}', '{tp:q1.1}', '{tp:q2.1}', '{tp:q3}', '{tp:q4.4}', '{tp:q5.11}'];
+
+  it('renders objects that match their schemas, the same objects as prod', async () => {
+    for (const o of objects) await validateObject(o);
+    const ids = (list: K8sObject[]) =>
+      list.map((o) => `${o.kind}/${o.metadata.name.replace(/-[a-z0-9]{10}$/, '')}`).sort();
+    expect(ids(objects)).toEqual(ids(prod));
+  });
+
+  it('points edge, worker and control plane at the cluster’s seeds from Secret toolplane-redis, with no REDIS_URL left', () => {
+    for (const s of redisServices) {
+      const env = envOf(objects, s);
+      expect([s, env.filter((e) => e.name === 'REDIS_URL')]).toEqual([s, []]);
+      expect([s, env.find((e) => e.name === 'REDIS_CLUSTER_NODES')?.valueFrom]).toEqual([
+        s,
+        fromRedisSecret('REDIS_CLUSTER_NODES'),
+      ]);
+    }
+    expect(redisVariables(objects)).toEqual(['REDIS_CLUSTER_NODES', 'REDIS_PREFIX', 'REDIS_QUEUE_SHARDS']);
+  });
+
+  it('spreads the tool-call queue over 6 shards, the same count on every edge and worker, each worker reading all', () => {
+    expect(findGenerated(objects, 'ConfigMap', 'toolplane-edge')!.data!.REDIS_QUEUE_SHARDS).toBe('6');
+    expect(findGenerated(objects, 'ConfigMap', 'toolplane-worker')!.data!.REDIS_QUEUE_SHARDS).toBe('6');
+    for (const s of redisServices) {
+      const env = serviceEnv(objects, s);
+      expect([s, env.REDIS_QUEUE_SHARDS]).toEqual([s, s === 'control-plane' ? undefined : '6']);
+      expect([s, env.WORKER_QUEUE_SHARDS]).toEqual([s, undefined]);
+    }
+    expect(startupIssues(objects)).toEqual([]);
+  });
+
+  it('scales the worker on every shard’s waiting and in-flight lists (redis-cluster scaler), CPU as in prod', () => {
+    const triggers = triggersOf(objects);
+    const cluster = triggers.filter((t) => t.type === 'redis-cluster');
+    expect(triggers.filter((t) => t.type !== 'redis-cluster')).toEqual(
+      triggersOf(prod).filter((t) => t.type === 'cpu'),
+    );
+    expect(cluster).toHaveLength(12);
+    const lists = (suffix: string) =>
+      cluster.filter((t) => t.metadata.listName!.endsWith(suffix)).map((t) => t.metadata.listName);
+    expect(lists(':wait')).toEqual(shards.map((p) => `${p}:tool-invocations:wait`));
+    expect(lists(':active')).toEqual(shards.map((p) => `${p}:tool-invocations:active`));
+    // The names the services compute (packages/queue), for the queue the services use.
+    const asCluster = { isCluster: true } as unknown as RedisConnectionLike;
+    expect(queueShardPrefixes(asCluster, 'tp', 6)).toEqual(shards);
+    expect(lists(':wait')[0]).toBe(`${shards[0]}:${queueNames.toolInvocations}:wait`);
+    expect(new Set(triggers.map((t) => t.name)).size).toBe(triggers.length);
+    // The HPA takes the largest metric, not the sum: each shard's target is prod's divided by the shard count.
+    const target = (list: string) =>
+      Number(triggersOf(prod).find((t) => t.metadata.listName === `tp:tool-invocations:${list}`)!.metadata.listLength);
+    for (const t of cluster) {
+      const list = t.metadata.listName!.endsWith(':wait') ? 'wait' : 'active';
+      expect([t.name, Number(t.metadata.listLength)]).toEqual([t.name, Math.floor(target(list) / 6)]);
+      expect(t.metadata.addresses).toMatch(/^[a-z0-9.-]+:\d+(,\s*[a-z0-9.-]+:\d+)*$/);
+      expect(t.metadata.addresses).toBe(cluster[0]!.metadata.addresses);
+      expect(t.metadata.enableTLS).toBe('true');
+      expect(t.authenticationRef).toEqual({ name: 'keda-redis' });
+    }
+    expect(find(objects, 'TriggerAuthentication', 'keda-redis').spec.secretTargetRef).toEqual([
+      { parameter: 'password', name: 'toolplane-redis', key: 'REDIS_PASSWORD' },
+    ]);
+  });
+});
+
+describe('redis-sentinel', () => {
+  const objects = withComponent('redis-sentinel');
+
+  it('points edge, worker and control plane at the sentinels and master name from Secret toolplane-redis, with no REDIS_URL left', () => {
+    for (const s of redisServices) {
+      const env = envOf(objects, s);
+      expect([s, env.filter((e) => e.name === 'REDIS_URL')]).toEqual([s, []]);
+      for (const key of ['REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_PASSWORD'])
+        expect([s, key, env.find((e) => e.name === key)?.valueFrom]).toEqual([s, key, fromRedisSecret(key)]);
+      expect(env.find((e) => e.name === 'REDIS_SENTINEL_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
+        name: 'toolplane-redis',
+        key: 'REDIS_SENTINEL_PASSWORD',
+        optional: true,
+      });
+    }
+    // One queue: no shards with one master.
+    expect(redisVariables(objects)).toEqual([
+      'REDIS_PASSWORD',
+      'REDIS_PREFIX',
+      'REDIS_SENTINELS',
+      'REDIS_SENTINEL_MASTER',
+      'REDIS_SENTINEL_PASSWORD',
+    ]);
+    expect(startupIssues(objects)).toEqual([]);
+  });
+
+  it('scales the worker on the same two lists through the sentinels (redis-sentinel scaler), from the worker’s own settings', () => {
+    const triggers = triggersOf(objects);
+    const before = triggersOf(prod);
+    expect(triggers.map((t) => [t.type, t.metadata.listName, t.metadata.listLength])).toEqual(
+      before.map((t) => [t.type === 'redis' ? 'redis-sentinel' : t.type, t.metadata.listName, t.metadata.listLength]),
+    );
+    expect(triggers.map((t) => t.metadata.listName).slice(0, 2)).toEqual([
+      'tp:tool-invocations:wait',
+      'tp:tool-invocations:active',
+    ]);
+    const workerEnv = new Set(envOf(objects, 'worker').map((e) => e.name));
+    for (const t of triggers.filter((x) => x.type === 'redis-sentinel')) {
+      expect(t.metadata).toMatchObject({
+        addressesFromEnv: 'REDIS_SENTINELS',
+        sentinelMasterFromEnv: 'REDIS_SENTINEL_MASTER',
+        passwordFromEnv: 'REDIS_PASSWORD',
+        sentinelPasswordFromEnv: 'REDIS_SENTINEL_PASSWORD',
+      });
+      // KEDA reads them from the scale target's container.
+      for (const [k, v] of Object.entries(t.metadata).filter(([k]) => k.endsWith('FromEnv')))
+        expect([k, workerEnv.has(v)]).toEqual([k, true]);
+      expect(t.metadata.address).toBeUndefined();
+    }
+  });
+
+  it('lets the services reach the sentinels and the data nodes, and nothing more; without it, they cannot', () => {
+    const redis: Endpoint = { pod: { 'app.kubernetes.io/name': 'redis' }, namespace: 'redis', ip: '10.0.40.7' };
+    const on = byKind(objects, 'NetworkPolicy');
+    for (const w of workloads(objects).filter((x) => redisServices.includes(x.name))) {
+      const from: Endpoint = { pod: w.labels, namespace: w.namespace, ip: '10.0.32.10' };
+      for (const port of [26379, 6379]) {
+        expect([w.name, port, allowed(on, from, redis, { port })]).toEqual([w.name, port, true]);
+        expect([w.name, port, allowed(byKind(prod, 'NetworkPolicy'), from, redis, { port })]).toEqual([
+          w.name,
+          port,
+          false,
+        ]);
+      }
+      expect(allowed(on, from, redis, { port: 16379 })).toBe(false);
+      expect(allowed(on, from, { ...redis, namespace: 'other' }, { port: 26379 })).toBe(false);
+    }
+    const migrate = workloads(objects).find((w) => w.name === 'migrate')!;
+    expect(allowed(on, { pod: migrate.labels, namespace: migrate.namespace }, redis, { port: 26379 })).toBe(false);
   });
 });
