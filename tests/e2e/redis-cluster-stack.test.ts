@@ -23,6 +23,7 @@ import { startTestStack } from '../helpers.ts';
 // twice: every call creates a ticket with a title of its own, and the upstream's requests are counted per title.
 
 const UPSTREAM_KEY = 'upstream-secret-key-9c2e';
+const EDGE_ID = 'edge-e2e';
 
 interface Outcome {
   title: string;
@@ -45,7 +46,7 @@ async function setUp(label: string, redis: Record<string, string>, shards = '1')
     logLevel: 'warn',
     // A call whose reply a failover lost ends within seconds as a retryable error, not after 30 s.
     serviceEnv: {
-      edge: { TOOL_CALL_TIMEOUT_MS: '8000', REDIS_QUEUE_SHARDS: shards },
+      edge: { TOOL_CALL_TIMEOUT_MS: '8000', REDIS_QUEUE_SHARDS: shards, EDGE_ID: EDGE_ID },
       worker: { REDIS_QUEUE_SHARDS: shards },
     },
   });
@@ -169,6 +170,19 @@ describe('Redis Cluster (REDIS_CLUSTER_NODES) with the queue in six shards (REDI
       expect(await probe.exists(`{${prefix}}:tool-invocations:meta`)).toBe(0);
       const shardMasters = await Promise.all(shards.map((p) => cluster.masterOf(`${p}:tool-invocations:wait`)));
       expect(new Set(shardMasters).size).toBe(3);
+      // The edge's reply channel is a sharded channel (SSUBSCRIBE), on the master of its slot only.
+      const channel = `${prefix}:results:${EDGE_ID}`;
+      const byMaster = await Promise.all(
+        probe.nodes('master').map(async (node) => ({
+          port: Number(node.options.port),
+          sharded: (await node.call('PUBSUB', 'SHARDCHANNELS', channel)) as string[],
+          classic: (await node.call('PUBSUB', 'CHANNELS', channel)) as string[],
+        })),
+      );
+      expect(byMaster.filter((m) => m.sharded.length > 0).map((m) => m.port)).toEqual([
+        await cluster.masterOf(channel),
+      ]);
+      expect(byMaster.flatMap((m) => m.classic)).toEqual([]);
       const holding = await Promise.all(
         probe
           .nodes('master')
@@ -205,8 +219,8 @@ describe('Redis Cluster (REDIS_CLUSTER_NODES) with the queue in six shards (REDI
     expect(output).toContain("REDIS_QUEUE_SHARDS is 3 here but this deployment's tool-call queue has 6 shards");
   }, 30_000);
 
-  it('calls work again after the master holding the first shard is killed and its replica promoted', async () => {
-    const queueMaster = await cluster.masterOf(`${shards[0]}:tool-invocations:wait`);
+  it("calls work again after the master holding the edge's reply channel and two shards is killed", async () => {
+    const queueMaster = await cluster.masterOf(`${s!.stack.redisPrefix}:results:${EDGE_ID}`);
     let promotedAfterMs = 0;
     const figures = await throughFailover(s!, 'cluster-failover', async () => {
       const f = await cluster.killMaster(queueMaster);

@@ -10,12 +10,21 @@ const coalesced = Symbol('toolplane.coalescedWrites');
  * (`setImmediate`), after every socket event of its poll phase: the enqueues of all requests that
  * arrived together leave as one write. The order of commands is unchanged (unlike ioredis's
  * auto-pipelining, which BullMQ does not support), only their packing. Applied to each new socket of
- * the connection (reconnects). A Cluster is returned as it is: it writes over a connection per node, which this does
- * not reach (whether to cork those too is for the cluster measurements, ADR 0043).
+ * the connection (reconnects). A Cluster's node connections are each corked the same way (ADR 0043).
  */
 export function coalesceWrites<C extends Redis | Cluster>(client: C): C {
-  if (client.isCluster) return client;
+  if (client.isCluster) {
+    // A cluster writes over one connection per node: each node's, present and to come, is corked the same way.
+    const cluster = client as Cluster;
+    if ((cluster as Cluster & { [coalesced]?: true })[coalesced]) return client;
+    (cluster as Cluster & { [coalesced]?: true })[coalesced] = true;
+    for (const node of cluster.nodes()) coalesceWrites(node);
+    cluster.on('+node', (node: Redis) => coalesceWrites(node));
+    return client;
+  }
   const redis = client as Redis;
+  if ((redis as Redis & { [coalesced]?: true })[coalesced]) return client;
+  (redis as Redis & { [coalesced]?: true })[coalesced] = true;
   const patch = () => {
     const socket = redis.stream as (typeof redis.stream & { [coalesced]?: true }) | undefined;
     if (!socket || socket[coalesced]) return;

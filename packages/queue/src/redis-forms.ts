@@ -13,15 +13,44 @@ export function bullPrefix(redis: RedisConnectionLike, prefix: string): string {
   return redis.isCluster ? `{${prefix}}` : prefix;
 }
 
-/** A new connection with the same settings (a subscriber, a blocking reader): each form has its own `duplicate`. */
+/**
+ * A new connection with the same settings (a subscriber, a blocking reader): each form has its own `duplicate`.
+ * `shardedSubscriber`: in a cluster, one subscriber connection per master for `SSUBSCRIBE` (`replyChannel`).
+ */
 export function duplicateConnection(
   redis: RedisConnectionLike,
   overrides: Pick<RedisOptions, 'connectionName' | 'maxRetriesPerRequest'> = {},
+  { shardedSubscriber = false } = {},
 ): RedisConnectionLike {
   if (!redis.isCluster) return (redis as Redis).duplicate(overrides);
   const cluster = redis as Cluster;
-  return cluster.duplicate(undefined, { redisOptions: { ...cluster.options.redisOptions, ...overrides } });
+  return cluster.duplicate(undefined, {
+    redisOptions: { ...cluster.options.redisOptions, ...overrides },
+    ...(shardedSubscriber ? { shardedSubscribers: true } : {}),
+  });
 }
+
+/**
+ * How a process's reply channel (`results:<id>`: replies and events of its requests) is published and read. In a
+ * cluster, sharded pub/sub (`SPUBLISH` / `SSUBSCRIBE`, Redis 7): a message stays on the master owning the channel's
+ * slot and its replicas, where classic `PUBLISH` is broadcast over the cluster bus to every node (ADR 0043, measured
+ * in docs/benchmarks.md). One Redis and Sentinel keep `PUBLISH` / `SUBSCRIBE`.
+ */
+export const replyChannel = {
+  publish(redis: RedisConnectionLike, channel: string, message: string): Promise<unknown> {
+    return redis.isCluster ? (redis as Cluster).spublish(channel, message) : redis.publish(channel, message);
+  },
+  subscriber(redis: RedisConnectionLike): RedisConnectionLike {
+    return duplicateConnection(redis, {}, { shardedSubscriber: true });
+  },
+  subscribe(subscriber: RedisConnectionLike, channel: string): Promise<unknown> {
+    return subscriber.isCluster ? (subscriber as Cluster).ssubscribe(channel) : subscriber.subscribe(channel);
+  },
+  /** The event carrying a message as bytes (ioredis decodes only for the `message` / `smessage` listeners). */
+  bufferEvent(subscriber: RedisConnectionLike): 'messageBuffer' | 'smessageBuffer' {
+    return subscriber.isCluster ? 'smessageBuffer' : 'messageBuffer';
+  },
+};
 
 const clusterSlots = 16_384;
 

@@ -4,7 +4,7 @@ import { Queue } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import type { z } from 'zod';
 import { coalesceWrites } from './coalesce-writes.ts';
-import { bullPrefix, duplicateConnection } from './redis-forms.ts';
+import { bullPrefix, replyChannel } from './redis-forms.ts';
 
 export interface RequestReplyOptions<R> {
   /** A connection for commands (its writes are coalesced: `coalesceWrites`); the client duplicates it for its subscriber. */
@@ -113,10 +113,12 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
       queue.on('error', () => undefined);
       return queue;
     });
-    this.subscriber = duplicateConnection(opts.redis);
+    this.subscriber = replyChannel.subscriber(opts.redis);
     this.channel = redisKeys(opts.prefix).results(opts.clientId);
-    // As bytes: a reply's second part is passed on undecoded (ioredis decodes only for `message` listeners).
-    this.subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => this.onMessage(message));
+    // As bytes: a reply's second part is passed on undecoded.
+    this.subscriber.on(replyChannel.bufferEvent(this.subscriber), (_channel: Buffer, message: Buffer) =>
+      this.onMessage(message),
+    );
     opts.redis.on('close', () => (this.downSince ??= Date.now()));
     opts.redis.on('ready', () => {
       this.downSince = undefined;
@@ -127,8 +129,8 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
   start(): Promise<void> {
     this.checker ??= setInterval(() => void this.check(), this.checkIntervalMs).unref();
     // A failed subscribe is tried again by the next caller (ioredis resubscribes after reconnects).
-    this.ready ??= this.subscriber
-      .subscribe(this.channel)
+    this.ready ??= replyChannel
+      .subscribe(this.subscriber, this.channel)
       .then(() => undefined)
       .catch((err: unknown) => {
         this.ready = undefined;

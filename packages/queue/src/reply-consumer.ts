@@ -3,7 +3,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import type { z } from 'zod';
 import { coalesceWrites } from './coalesce-writes.ts';
-import { bullPrefix } from './redis-forms.ts';
+import { bullPrefix, replyChannel } from './redis-forms.ts';
 import { queueStreams } from './reply-channel.ts';
 
 export interface ReplyingConsumerOptions<J extends { replyTo: string }, R> {
@@ -96,11 +96,13 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
       }
       const channel = keys.results(parsed.data.replyTo);
       const notify = (message: unknown) =>
-        void publisher.publish(channel, JSON.stringify(message)).catch(() => undefined);
+        void replyChannel.publish(publisher, channel, JSON.stringify(message)).catch(() => undefined);
       const reply = await opts.handle(parsed.data, job, notify);
       // Not awaited, so BullMQ's completion joins it in the same write. A reply Redis could not take is
       // a lost job for the requester (its job is gone without an answer: it fails within seconds).
-      void publisher.publish(channel, this.message(parsed.data, reply)).catch((err: unknown) => opts.onError?.(err));
+      void replyChannel
+        .publish(publisher, channel, this.message(parsed.data, reply))
+        .catch((err: unknown) => opts.onError?.(err));
     };
     // Fetcher i reads shard i mod shards; the concurrency is split evenly over all fetchers.
     this.workers = Array.from({ length: fetchers }, (_, i) =>
@@ -150,7 +152,7 @@ export class ReplyingConsumer<J extends { replyTo: string }, R> {
     if (!parsed.success) return;
     const channel = keys.results(parsed.data.replyTo);
     void onAbandoned(parsed.data, job)
-      .then((reply) => publisher.publish(channel, this.message(parsed.data, reply)))
+      .then((reply) => replyChannel.publish(publisher, channel, this.message(parsed.data, reply)))
       .catch(() => undefined);
   }
 
