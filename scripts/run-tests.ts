@@ -57,6 +57,19 @@ function listTests(): string[] {
   return (JSON.parse(r.stdout) as string[]).map((f) => relative(root, f)).sort();
 }
 
+/**
+ * Files run once more on each other Redis form (TEST_REDIS_FORM: a Redis Cluster with the queue in shards, and
+ * Sentinel; started once for the run by the global setup): the walking skeleton, the worker-kill faults with their
+ * leases, rate limits, and the protocol's sessions. Each file's own prefix keeps it apart on the shared setups.
+ */
+const onEveryForm = [
+  'tests/e2e/walking-skeleton.test.ts',
+  'tests/e2e/worker-crash.test.ts',
+  'tests/e2e/rate-limits.test.ts',
+  'tests/e2e/protocol.test.ts',
+];
+const otherForms = ['cluster', 'sentinel'];
+
 const running = new Set<ChildProcess>();
 
 function killTree(child: ChildProcess): void {
@@ -146,12 +159,15 @@ async function main(): Promise<number> {
   // Colocated unit tests share one process (fakes only, nothing to leak across files); everything
   // under tests/ starts real processes and gets a process of its own.
   const units = files.filter((f) => !f.startsWith('tests/'));
-  const alone = files
-    .filter((f) => f.startsWith('tests/'))
-    .map((f) => ({ f, size: readFileSync(join(root, f)).length }))
-    .sort((a, b) => b.size - a.size) // larger files first: the two slots end closer together
-    .map((x) => x.f);
+  const alone = files.filter((f) => f.startsWith('tests/'));
 
+  const jobs: { label: string; file: string; form?: string }[] = alone.map((f) => ({ label: f, file: f }));
+  for (const form of otherForms)
+    for (const f of alone.filter((x) => onEveryForm.includes(x))) jobs.push({ label: `${f} [${form}]`, file: f, form });
+  // Larger files first (the form runs among them): the two slots end closer together.
+  const size = (f: string) => readFileSync(join(root, f)).length;
+  jobs.sort((a, b) => size(b.file) - size(a.file));
+  if (jobs.some((j) => j.form)) process.env.TEST_REDIS_FORMS = otherForms.join(',');
   await globalSetup();
   const outDir = mkdtempSync(join(tmpdir(), 'toolplane-jest-'));
   const contractDir = mkdtempSync(join(tmpdir(), 'toolplane-contract-'));
@@ -160,11 +176,13 @@ async function main(): Promise<number> {
   let n = 0;
   try {
     if (units.length > 0) outcomes.push(await runJest(`unit tests (${units.length} files)`, units, outDir, n++, env));
-    const queue = [...alone];
+    const queue = [...jobs];
     await Promise.all(
       Array.from({ length: parallel }, async () => {
-        for (let f = queue.shift(); f !== undefined; f = queue.shift())
-          outcomes.push(await runJest(f, [f], outDir, n++, env));
+        for (let j = queue.shift(); j !== undefined; j = queue.shift())
+          outcomes.push(
+            await runJest(j.label, [j.file], outDir, n++, j.form ? { ...env, TEST_REDIS_FORM: j.form } : env),
+          );
       }),
     );
     if (patterns.length === 0) outcomes.push(coverage(contractDir));

@@ -8,6 +8,7 @@ import { startStack, type ServiceProcess, type Stack, type StackOptions } from '
 import { createManagementClient, type ManagementClient } from '@toolplane/client';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import pg from 'pg';
+import { createRedisClient, RedisEnv, type RedisClient } from '@toolplane/redis';
 import { startContractProxy } from './contract/api-contract.ts';
 import type { ExecutionRecord } from '../packages/contracts/src/index.ts';
 
@@ -18,6 +19,31 @@ function testServices(): { redisUrl: string; adminDatabaseUrl: string } {
   if (!redisUrl || !adminDatabaseUrl)
     throw new Error('TEST_REDIS_URL and TEST_DATABASE_URL must be set (jest globalSetup starts them)');
   return { redisUrl, adminDatabaseUrl };
+}
+
+/**
+ * The services' Redis variables when this file runs on another form (TEST_REDIS_FORM, set by scripts/run-tests.ts for
+ * the files it runs on every form): the shared Redis Cluster (its tool-call queue in three shards) or Sentinel setup
+ * of tests/setup/global-setup.js. Undefined on the default single Redis. A form without its servers fails the file.
+ */
+export function testRedisForm(): { redis: Record<string, string>; shards: Record<string, string> } | undefined {
+  const form = process.env.TEST_REDIS_FORM;
+  if (!form) return undefined;
+  const { TEST_REDIS_CLUSTER_NODES: nodes, TEST_REDIS_SENTINELS: sentinels } = process.env;
+  if (form === 'cluster' && nodes)
+    return { redis: { REDIS_CLUSTER_NODES: nodes }, shards: { REDIS_QUEUE_SHARDS: '3' } };
+  if (form === 'sentinel' && sentinels)
+    return {
+      redis: { REDIS_SENTINELS: sentinels, REDIS_SENTINEL_MASTER: process.env.TEST_REDIS_SENTINEL_MASTER ?? '' },
+      shards: {},
+    };
+  throw new Error(`TEST_REDIS_FORM=${form}: its servers are not set (TEST_REDIS_FORMS in the global setup)`);
+}
+
+/** A client of the stack's Redis, whatever its form (the test's own URL, the shared Redis, or TEST_REDIS_FORM's). */
+export function stackRedis(stack: Stack): RedisClient {
+  const form = stack.redisUrl ? undefined : testRedisForm();
+  return createRedisClient(RedisEnv.parse(form ? form.redis : { REDIS_URL: stack.redisUrl }), { lazyConnect: true });
 }
 
 /** A new empty database on the test PostgreSQL server, for one test file. */
@@ -38,6 +64,14 @@ async function freshDatabase(label: string): Promise<string> {
 
 export function tempDir(label: string): string {
   return mkdtempSync(join(tmpdir(), `toolplane-${label}-`));
+}
+
+/** The stack's Redis: the test's own (`redis`, `redisUrl`), else TEST_REDIS_FORM's, else the shared single Redis. */
+function redisOf(opts: Pick<StackOptions, 'redis' | 'redisUrl'>): Pick<StackOptions, 'redis' | 'redisUrl'> {
+  if (opts.redis) return {};
+  if (opts.redisUrl) return { redisUrl: opts.redisUrl };
+  const form = testRedisForm();
+  return form ? { redis: form.redis } : { redisUrl: testServices().redisUrl };
 }
 
 function uniquePrefix(label: string): string {
@@ -66,6 +100,7 @@ export async function startTestStack(
   directControlPlaneUrl: string;
 }> {
   const { databaseUrl, ...rest } = opts;
+  const form = rest.redis || rest.redisUrl ? undefined : testRedisForm();
   // Every call to the management API goes through the contract proxy (tests/contract/api-contract.ts):
   // a response or accepted request the OpenAPI document does not describe fails the file at stop. The
   // dashboard is reached through it too, so its origin is the one the edge allows (CORS, "Try a tool").
@@ -75,9 +110,13 @@ export async function startTestStack(
     redisPrefix: uniquePrefix(label),
     databaseUrl: databaseUrl ?? (await freshDatabase(label)),
     ...rest,
-    // `redis`: a Redis of another form (a cluster, Sentinel) instead of a URL.
-    ...(rest.redis ? {} : { redisUrl: rest.redisUrl ?? testServices().redisUrl }),
-    serviceEnv: { ...rest.serviceEnv, edge: { ALLOWED_ORIGINS: proxy.url, ...rest.serviceEnv?.edge } },
+    // `redis`: a Redis of another form (a cluster, Sentinel) instead of a URL; TEST_REDIS_FORM's for the shared one.
+    ...redisOf(rest),
+    serviceEnv: {
+      ...rest.serviceEnv,
+      edge: { ALLOWED_ORIGINS: proxy.url, ...form?.shards, ...rest.serviceEnv?.edge },
+      worker: { ...form?.shards, ...rest.serviceEnv?.worker },
+    },
   }).catch(async (err: unknown) => {
     await proxy.close(); // a failed start must not leave the proxy keeping the test process alive
     throw err;

@@ -3,9 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ServiceProcess, Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
-import { Redis } from 'ioredis';
 import { onOrderRequest, registerOrdersServer } from '../fixtures/orders-api.ts';
-import { startTestStack } from '../helpers.ts';
+import { stackRedis, startTestStack } from '../helpers.ts';
 
 // A worker is killed with SIGKILL while CONCURRENCY slow upstream requests are in flight and the rest
 // of CALLS calls wait in the queue; a replacement worker takes over. The platform's promise: nothing
@@ -273,10 +272,12 @@ const unknownAnswer = /The outcome of invocation ([0-9a-f-]{36}) is unknown/;
 
 /** How many of these invocations have an execution lease in Redis (`<prefix>:lease:<invocationId>`). */
 async function leasesOf(p: Platform, ids: string[]): Promise<number> {
-  const redis = new Redis(p.stack.redisUrl, { lazyConnect: true });
+  const redis = stackRedis(p.stack);
   try {
     await redis.connect();
-    return await redis.exists(...ids.map((id) => `${p.stack.redisPrefix}:lease:${id}`));
+    // One key per command: in a cluster the leases are in different slots.
+    const found = await Promise.all(ids.map((id) => redis.exists(`${p.stack.redisPrefix}:lease:${id}`)));
+    return found.reduce((a, b) => a + b, 0);
   } finally {
     redis.disconnect();
   }

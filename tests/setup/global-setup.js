@@ -1,10 +1,34 @@
 // Starts the real services the tests need, once per run: a private redis-server and an embedded
 // PostgreSQL. Under CI=true a missing service fails the run; nothing is ever skipped silently.
 // TEST_REDIS_URL / TEST_DATABASE_URL, when already set, point the tests at existing servers instead.
+// TEST_REDIS_FORMS=cluster,sentinel also starts a Redis Cluster and a Sentinel setup for the files run on every form
+// (scripts/run-tests.ts), as TEST_REDIS_CLUSTER_NODES and TEST_REDIS_SENTINELS + TEST_REDIS_SENTINEL_MASTER.
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedPostgres, startMotoServer, startRedisServer } from '../../packages/embedded/src/index.ts';
+import {
+  startEmbeddedPostgres,
+  startMotoServer,
+  startRedisCluster,
+  startRedisSentinel,
+  startRedisServer,
+} from '../../packages/embedded/src/index.ts';
+
+/** The Redis Cluster and Sentinel setups TEST_REDIS_FORMS asks for (their handles join `handles`). */
+async function startRedisForms(handles) {
+  const forms = (process.env.TEST_REDIS_FORMS ?? '').split(',').filter(Boolean);
+  if (forms.includes('cluster') && !process.env.TEST_REDIS_CLUSTER_NODES) {
+    const cluster = await startRedisCluster();
+    handles.push(cluster);
+    process.env.TEST_REDIS_CLUSTER_NODES = cluster.seeds.join(',');
+  }
+  if (forms.includes('sentinel') && !process.env.TEST_REDIS_SENTINELS) {
+    const sentinel = await startRedisSentinel();
+    handles.push(sentinel);
+    process.env.TEST_REDIS_SENTINELS = sentinel.sentinels.map((a) => `${a.host}:${a.port}`).join(',');
+    process.env.TEST_REDIS_SENTINEL_MASTER = sentinel.masterName;
+  }
+}
 
 export default async function globalSetup() {
   const handles = [];
@@ -27,6 +51,7 @@ export default async function globalSetup() {
       );
     }
   }
+  await startRedisForms(handles);
   if (!process.env.TEST_DATABASE_URL) {
     const root = mkdtempSync(join(tmpdir(), 'toolplane-test-pg-'));
     // Ours (mkdtemp makes it 0700): as root, PostgreSQL runs as the postgres user, which must reach the cluster in it.

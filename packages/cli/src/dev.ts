@@ -22,6 +22,8 @@ export interface DevOptions {
   verbose: boolean;
   /** `single` (a private redis-server, the default), `cluster` (3 masters + 3 replicas) or `sentinel`. */
   redis?: string;
+  /** With `cluster`: REDIS_QUEUE_SHARDS of the edge and the worker. */
+  queueShards?: string;
 }
 
 /** A private Redis of the chosen form for the stack (ADR 0043): its services' variables, and how to stop it. */
@@ -46,8 +48,11 @@ export async function runDev(options: DevOptions): Promise<void> {
   const upstreamKey = `demo_${randomBytes(8).toString('hex')}`;
   const upstream = await startTicketSystem({ apiKey: upstreamKey, port: Number(values.examplePort), record: false });
   const redis = await devRedis(values.redis);
+  const shards: Record<string, string> =
+    values.queueShards && values.queueShards !== '1' ? { REDIS_QUEUE_SHARDS: values.queueShards } : {};
   const stack = await startStack({
     ...(redis.env ? { redis: redis.env } : {}),
+    serviceEnv: { edge: shards, worker: shards },
     dataDir: values.dataDir,
     edgePort: Number(values.port),
     controlPlanePort: Number(values.apiPort),

@@ -35,7 +35,19 @@ function devCommand(program: Command): void {
       ).env('TOOLPLANE_METRICS_PORT'),
     )
     .option('--verbose', 'echo service output', false)
-    .option('--redis <form>', 'single (a private redis-server), cluster (3 masters + 3 replicas) or sentinel', 'single')
+    .addOption(
+      new Option('--redis <form>', 'single (a private redis-server), cluster (3 masters + 3 replicas) or sentinel')
+        .env('TOOLPLANE_REDIS')
+        .default('single'),
+    )
+    .addOption(
+      new Option(
+        '--queue-shards <n>',
+        'with --redis cluster: the tool-call queue in this many shards (REDIS_QUEUE_SHARDS)',
+      )
+        .env('TOOLPLANE_QUEUE_SHARDS')
+        .default('1'),
+    )
     .action(async (opts: DevOptions) => {
       // The services run from a clone's sources; the packed CLI (management commands) does not carry them.
       if (!existsSync(new URL('../../../services/edge/src/main.ts', import.meta.url))) {
