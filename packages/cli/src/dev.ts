@@ -27,19 +27,32 @@ export interface DevOptions {
 }
 
 /** A private Redis of the chosen form for the stack (ADR 0043): its services' variables, and how to stop it. */
-async function devRedis(form: string | undefined): Promise<{ env?: Record<string, string>; stop(): Promise<void> }> {
+interface DevRedis {
+  env?: Record<string, string>;
+  /** What the banner says of it. */
+  label: string;
+  stop(): Promise<void>;
+}
+
+async function devRedis(form: string | undefined): Promise<DevRedis> {
   if (form === 'cluster') {
     const cluster = await startRedisCluster();
-    return { env: { REDIS_CLUSTER_NODES: cluster.seeds.join(',') }, stop: () => cluster.stop() };
+    const env = { REDIS_CLUSTER_NODES: cluster.seeds.join(',') };
+    return {
+      env,
+      label: `a Redis Cluster, 3 masters + 3 replicas (${env.REDIS_CLUSTER_NODES})`,
+      stop: () => cluster.stop(),
+    };
   }
   if (form === 'sentinel') {
     const s = await startRedisSentinel();
     const sentinels = s.sentinels.map((a) => `${a.host}:${a.port}`).join(',');
-    return { env: { REDIS_SENTINELS: sentinels, REDIS_SENTINEL_MASTER: s.masterName }, stop: () => s.stop() };
+    const env = { REDIS_SENTINELS: sentinels, REDIS_SENTINEL_MASTER: s.masterName };
+    return { env, label: `Sentinel, master "${s.masterName}" (sentinels ${sentinels})`, stop: () => s.stop() };
   }
   if (form !== undefined && form !== 'single')
     throw new Error(`--redis takes single, cluster or sentinel, not "${form}"`);
-  return { stop: () => Promise.resolve() }; // the stack starts its own redis-server
+  return { label: 'a private redis-server', stop: () => Promise.resolve() }; // the stack starts its own
 }
 
 /** Starts the platform and the example, prints how to use them, and runs until SIGINT/SIGTERM. */
@@ -101,7 +114,10 @@ Toolplane is running (data in ${values.dataDir}, logs in ${join(values.dataDir, 
   control plane  ${stack.controlPlaneUrl}/api/v1
   MCP server     ${example.mcpUrl}    (tools: ${example.tools.join(', ')})
   API key        ${stack.bootstrapKey}
-  example API    ${upstream.url}  (the seed-001 ticket system)${Object.entries(stack.metricsUrls)
+  example API    ${upstream.url}  (the seed-001 ticket system)
+  redis          ${redis.label}${shards.REDIS_QUEUE_SHARDS ? `, the tool-call queue in ${shards.REDIS_QUEUE_SHARDS} shards` : ''}${Object.entries(
+    stack.metricsUrls,
+  )
     .map(([name, url]) => `\n  metrics        ${url}  (${name})`)
     .join('')}
 
