@@ -60,13 +60,16 @@ function listTests(): string[] {
 /**
  * Files run once more on each other Redis form (TEST_REDIS_FORM: a Redis Cluster with the queue in shards, and
  * Sentinel; started once for the run by the global setup): the walking skeleton, the worker-kill faults with their
- * leases, rate limits, and the protocol's sessions. Each file's own prefix keeps it apart on the shared setups.
+ * leases, rate limits, the protocol's sessions, the debug stream, and the listen bus and subscriptions with the
+ * relay. Each file's own prefix keeps it apart on the shared setups (a file on a Redis of its own stays on it).
  */
 const onEveryForm = [
   'tests/e2e/walking-skeleton.test.ts',
   'tests/e2e/worker-crash.test.ts',
   'tests/e2e/rate-limits.test.ts',
   'tests/e2e/protocol.test.ts',
+  'tests/e2e/debug-sessions.test.ts',
+  'tests/e2e/mcp-features.test.ts',
 ];
 const otherForms = ['cluster', 'sentinel'];
 
