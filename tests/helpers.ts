@@ -26,7 +26,7 @@ function testServices(): { redisUrl: string; adminDatabaseUrl: string } {
  * the files it runs on every form): the shared Redis Cluster (its tool-call queue in three shards) or Sentinel setup
  * of tests/setup/global-setup.js. Undefined on the default single Redis. A form without its servers fails the file.
  */
-export function testRedisForm(): { redis: Record<string, string>; shards: Record<string, string> } | undefined {
+function testRedisForm(): { redis: Record<string, string>; shards: Record<string, string> } | undefined {
   const form = process.env.TEST_REDIS_FORM;
   if (!form) return undefined;
   const { TEST_REDIS_CLUSTER_NODES: nodes, TEST_REDIS_SENTINELS: sentinels } = process.env;
