@@ -1,4 +1,4 @@
-import calculateSlot from 'cluster-key-slot';
+import { createRequire } from 'node:module';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 
 /** A connection of either form: one Redis (or a Sentinel-managed master), or a Redis Cluster (ADR 0043). */
@@ -53,6 +53,11 @@ export const replyChannel = {
 };
 
 const clusterSlots = 16_384;
+/**
+ * The Redis Cluster hash slot of a key, its hash tag honoured (CRC16/XMODEM mod 16384): the `cluster-key-slot`
+ * package ioredis itself uses (CommonJS without types, hence the require).
+ */
+const calculateSlot = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
 
 /**
  * BullMQ prefixes of the tool-call queue's shards, shard i at index i (ADR 0043). One shard: `bullPrefix`, the
