@@ -5,6 +5,9 @@
 //
 //   pnpm bench:cluster-scripts [--rounds 3]
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRedisCluster, startRedisServer } from '@toolplane/embedded';
 
@@ -29,10 +32,12 @@ function usecPerEval(port: number): number {
   return Number(/cmdstat_eval:.*usec_per_call=([\d.]+)/.exec(cli(port, 'INFO', 'commandstats'))?.[1]);
 }
 
+const scratch = mkdtempSync(join(tmpdir(), 'toolplane-cluster-scripts-'));
 const [single, primary, replica, cluster] = await Promise.all([
   startRedisServer(),
-  startRedisServer(),
-  startRedisServer(),
+  // Replication's full sync writes RDB files in their directories (the working directory otherwise).
+  startRedisServer({ dir: join(scratch, 'primary') }),
+  startRedisServer({ dir: join(scratch, 'replica') }),
   startRedisCluster(),
 ]);
 try {
@@ -50,4 +55,5 @@ try {
     console.log(`${name}: ${runs.map((u) => u.toFixed(2)).join(' / ')} µs per EVAL`);
 } finally {
   await Promise.all([single.stop(), primary.stop(), replica.stop(), cluster.stop()]);
+  rmSync(scratch, { recursive: true, force: true });
 }
