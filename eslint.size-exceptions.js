@@ -49,7 +49,7 @@ export const sizeExceptions = [
       'Process wiring for development and tests (starting a whole stack, the example API, telemetry, the test runner, ' +
       'the embedded PostgreSQL): linear sequences of steps, not on any request path.',
     files: {
-      'packages/cli/src/stack.ts': { lines: 146, params: 6 },
+      'packages/cli/src/stack.ts': { params: 6 },
       'packages/cli/src/example.ts': { params: 5 },
       'packages/examples/src/ticket-system.ts': { lines: 98, params: 5 },
       'packages/telemetry/src/start.ts': { lines: 92 },

@@ -211,6 +211,146 @@ function sealingKeys(dataDir: string): { publicKeyFile: string; privateKeyFile: 
   return { publicKeyFile, privateKeyFile };
 }
 
+/** What every service of one stack is started from: shared settings, where they log, and the ports chosen. */
+interface Launch {
+  opts: StackOptions;
+  dataDir: string;
+  common: Record<string, string>;
+  databaseUrl: string;
+  bootstrapKey: string;
+  secretsDir: string;
+  keys: { publicKeyFile: string; privateKeyFile: string };
+  cpPort: number;
+  edgeUrls: string[];
+  processes: ServiceProcess[];
+  metrics: MetricsPorts;
+}
+
+/** The variables every service gets: Redis, its prefix, the log level, the launcher's OpenTelemetry settings. */
+function commonEnv(opts: StackOptions, redisUrl: string, redisPrefix: string): Record<string, string> {
+  // OpenTelemetry settings of the launcher's environment (e.g. OTEL_EXPORTER_OTLP_ENDPOINT) reach every service.
+  const otel = Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('OTEL_') && e[1] !== undefined),
+  );
+  return {
+    ...(opts.redis ?? { REDIS_URL: redisUrl }),
+    REDIS_PREFIX: redisPrefix,
+    LOG_LEVEL: opts.logLevel ?? 'info',
+    ...otel,
+    ...opts.env,
+  };
+}
+
+interface MetricsPorts {
+  /** The process's METRICS_* variables (none unless `metricsPort` was given), its URL recorded in `urls`. */
+  envFor(name: string): Promise<Record<string, string>>;
+  urls: Record<string, string>;
+}
+
+/** Metrics ports in start order: the control plane, the edges, then each worker as it is added (0: any free port each). */
+function metricsPorts(first: number | undefined): MetricsPorts {
+  const urls: Record<string, string> = {};
+  let next = first;
+  return {
+    urls,
+    async envFor(name): Promise<Record<string, string>> {
+      if (next === undefined) return {};
+      const port = next === 0 ? await freePort() : next++;
+      urls[name] = `http://127.0.0.1:${port}/metrics`;
+      return { METRICS_HOST: '127.0.0.1', METRICS_PORT: String(port) };
+    },
+  };
+}
+
+const logTo = (l: Launch, name: string) => createWriteStream(join(l.dataDir, 'logs', `${name}.log`), { flags: 'a' });
+
+/** Starts the control plane (again, after `stopProcess`: same port and database) and waits until it is ready. */
+async function startControlPlaneOf(l: Launch, metricsEnv: Record<string, string>): Promise<ServiceProcess> {
+  const cp = spawnService(
+    'control-plane',
+    'control-plane',
+    {
+      ...l.common,
+      PORT: String(l.cpPort),
+      DATABASE_URL: l.databaseUrl,
+      SECRETS_DIR: l.secretsDir,
+      SECRETS_PUBLIC_KEY_FILE: l.keys.publicKeyFile,
+      PUBLIC_EDGE_URL: l.edgeUrls[0]!,
+      PUBLIC_API_URL: `http://127.0.0.1:${l.cpPort}`,
+      BOOTSTRAP_API_KEY: l.bootstrapKey,
+      ...metricsEnv,
+      ...l.opts.serviceEnv?.['control-plane'],
+    },
+    logTo(l, 'control-plane'),
+    l.opts.echo ?? false,
+    l.opts.launch,
+  );
+  cp.url = `http://127.0.0.1:${l.cpPort}`;
+  l.processes.push(cp);
+  await waitForHttp(`${cp.url}/readyz`, cp, 60_000);
+  return cp;
+}
+
+/** Starts worker number `index` and waits until it is ready. */
+async function startWorker(l: Launch, index: number): Promise<ServiceProcess> {
+  const port = await freePort();
+  const name = `worker-${index}`;
+  const w = spawnService(
+    'worker',
+    name,
+    {
+      ...l.common,
+      SECRETS_DIR: l.secretsDir,
+      SECRETS_PRIVATE_KEY_FILE: l.keys.privateKeyFile,
+      HEALTH_PORT: String(port),
+      // Connect links for people's OAuth connections point at the control plane (ADR 0027).
+      PUBLIC_API_URL: `http://127.0.0.1:${l.cpPort}`,
+      OUTBOUND_ALLOW: l.opts.outboundAllow ?? l.opts.env?.OUTBOUND_ALLOW ?? '127.0.0.1',
+      ...(await l.metrics.envFor(name)),
+      ...l.opts.serviceEnv?.worker,
+    },
+    logTo(l, name),
+    l.opts.echo ?? false,
+    l.opts.launch,
+  );
+  w.url = `http://127.0.0.1:${port}`;
+  l.processes.push(w);
+  await waitForHttp(`${w.url}/readyz`, w);
+  return w;
+}
+
+/** Spawns edge `i` (its name `edge`, or `edge-<i+1>` with several) without waiting for it. */
+function spawnEdge(l: Launch, i: number, name: string, metricsEnv: Record<string, string>): ServiceProcess {
+  const e = spawnService(
+    'edge',
+    name,
+    // The dashboard (served by the control plane) may call the edge from the browser ("Try a tool"). The
+    // workers' public key seals per-request credentials (X-Upstream-Authorization); they open them with the private one.
+    {
+      ...l.common,
+      PORT: new URL(l.edgeUrls[i]!).port,
+      ALLOWED_ORIGINS: `http://127.0.0.1:${l.cpPort}`,
+      REQUEST_CREDENTIALS_PUBLIC_KEY_FILE: l.keys.publicKeyFile,
+      ...metricsEnv,
+      ...l.opts.serviceEnv?.edge,
+    },
+    logTo(l, name),
+    l.opts.echo ?? false,
+    l.opts.launch,
+  );
+  e.url = l.edgeUrls[i]!;
+  l.processes.push(e);
+  return e;
+}
+
+/** The edges' URLs: the first on `edgePort` when given, the others on free ports. */
+async function edgeUrlsOf(opts: StackOptions): Promise<string[]> {
+  const urls: string[] = [];
+  for (let i = 0; i < (opts.edges ?? 1); i++)
+    urls.push(`http://127.0.0.1:${i === 0 && opts.edgePort !== undefined ? opts.edgePort : await freePort()}`);
+  return urls;
+}
+
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const dataDir = resolve(opts.dataDir);
   mkdirSync(join(dataDir, 'logs'), { recursive: true });
@@ -218,135 +358,40 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const processes: ServiceProcess[] = [];
   try {
     const { redis, redisUrl, databaseUrl } = await startStores(opts, dataDir, cleanups);
-    const { publicKeyFile, privateKeyFile } = sealingKeys(dataDir);
-    const secretsDir = join(dataDir, 'secrets');
     const redisPrefix = opts.redisPrefix ?? 'tp';
-    const bootstrapKey = opts.bootstrapKey ?? `tp_${randomBytes(24).toString('base64url')}`;
-    // OpenTelemetry settings of the launcher's environment (e.g. OTEL_EXPORTER_OTLP_ENDPOINT) reach every service.
-    const otel = Object.fromEntries(
-      Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('OTEL_') && e[1] !== undefined),
-    );
-    const common = {
-      ...(opts.redis ?? { REDIS_URL: redisUrl }),
-      REDIS_PREFIX: redisPrefix,
-      LOG_LEVEL: opts.logLevel ?? 'info',
-      ...otel,
-      ...opts.env,
+    const l: Launch = {
+      ...{ opts, dataDir, databaseUrl, processes, secretsDir: join(dataDir, 'secrets') },
+      common: commonEnv(opts, redisUrl, redisPrefix),
+      bootstrapKey: opts.bootstrapKey ?? `tp_${randomBytes(24).toString('base64url')}`,
+      keys: sealingKeys(dataDir),
+      edgeUrls: await edgeUrlsOf(opts),
+      metrics: metricsPorts(opts.metricsPort),
+      cpPort: opts.controlPlanePort ?? (await freePort()),
     };
-    const log = (name: string) => createWriteStream(join(dataDir, 'logs', `${name}.log`), { flags: 'a' });
-    const echo = opts.echo ?? false;
-
-    const edgeCount = opts.edges ?? 1;
-    const edgeName = (i: number) => (edgeCount > 1 ? `edge-${i + 1}` : 'edge');
-    const edgePorts: number[] = [];
-    for (let i = 0; i < edgeCount; i++)
-      edgePorts.push(i === 0 && opts.edgePort !== undefined ? opts.edgePort : await freePort());
-    const edgeUrls = edgePorts.map((p) => `http://127.0.0.1:${p}`);
-    // Metrics ports in start order: the control plane, the edges, then each worker as it is added (0: any free port each).
-    const metricsUrls: Record<string, string> = {};
-    let nextMetricsPort = opts.metricsPort;
-    const metricsEnv = async (name: string): Promise<Record<string, string>> => {
-      if (nextMetricsPort === undefined) return {};
-      const port = nextMetricsPort === 0 ? await freePort() : nextMetricsPort++;
-      metricsUrls[name] = `http://127.0.0.1:${port}/metrics`;
-      return { METRICS_HOST: '127.0.0.1', METRICS_PORT: String(port) };
-    };
-    const cpMetrics = await metricsEnv('control-plane');
+    const edgeName = (i: number) => (l.edgeUrls.length > 1 ? `edge-${i + 1}` : 'edge');
+    const cpMetrics = await l.metrics.envFor('control-plane');
     const edgeMetrics: Record<string, string>[] = [];
-    for (let i = 0; i < edgeCount; i++) edgeMetrics.push(await metricsEnv(edgeName(i)));
-
-    const cpPort = opts.controlPlanePort ?? (await freePort());
-    const startControlPlane = async (): Promise<ServiceProcess> => {
-      const cp = spawnService(
-        'control-plane',
-        'control-plane',
-        {
-          ...common,
-          PORT: String(cpPort),
-          DATABASE_URL: databaseUrl,
-          SECRETS_DIR: secretsDir,
-          SECRETS_PUBLIC_KEY_FILE: publicKeyFile,
-          PUBLIC_EDGE_URL: edgeUrls[0]!,
-          PUBLIC_API_URL: `http://127.0.0.1:${cpPort}`,
-          BOOTSTRAP_API_KEY: bootstrapKey,
-          ...cpMetrics,
-          ...opts.serviceEnv?.['control-plane'],
-        },
-        log('control-plane'),
-        echo,
-        opts.launch,
-      );
-      cp.url = `http://127.0.0.1:${cpPort}`;
-      processes.push(cp);
-      await waitForHttp(`${cp.url}/readyz`, cp, 60_000);
-      return cp;
-    };
+    for (let i = 0; i < l.edgeUrls.length; i++) edgeMetrics.push(await l.metrics.envFor(edgeName(i)));
+    const startControlPlane = () => startControlPlaneOf(l, cpMetrics);
     await startControlPlane();
-
     let workerIndex = 0;
-    const addWorker = async (): Promise<ServiceProcess> => {
-      const port = await freePort();
-      const name = `worker-${++workerIndex}`;
-      const w = spawnService(
-        'worker',
-        name,
-        {
-          ...common,
-          SECRETS_DIR: secretsDir,
-          SECRETS_PRIVATE_KEY_FILE: privateKeyFile,
-          HEALTH_PORT: String(port),
-          // Connect links for people's OAuth connections point at the control plane (ADR 0027).
-          PUBLIC_API_URL: `http://127.0.0.1:${cpPort}`,
-          OUTBOUND_ALLOW: opts.outboundAllow ?? opts.env?.OUTBOUND_ALLOW ?? '127.0.0.1',
-          ...(await metricsEnv(name)),
-          ...opts.serviceEnv?.worker,
-        },
-        log(name),
-        echo,
-        opts.launch,
-      );
-      w.url = `http://127.0.0.1:${port}`;
-      processes.push(w);
-      await waitForHttp(`${w.url}/readyz`, w);
-      return w;
-    };
-    const edges = edgePorts.map((port, i) => {
-      const e = spawnService(
-        'edge',
-        edgeName(i),
-        // The dashboard (served by the control plane) may call the edge from the browser ("Try a tool"). The
-        // workers' public key seals per-request credentials (X-Upstream-Authorization); they open them with the private one.
-        {
-          ...common,
-          PORT: String(port),
-          ALLOWED_ORIGINS: `http://127.0.0.1:${cpPort}`,
-          REQUEST_CREDENTIALS_PUBLIC_KEY_FILE: publicKeyFile,
-          ...edgeMetrics[i],
-          ...opts.serviceEnv?.edge,
-        },
-        log(edgeName(i)),
-        echo,
-        opts.launch,
-      );
-      e.url = edgeUrls[i]!;
-      processes.push(e);
-      return e;
-    });
+    const addWorker = () => startWorker(l, ++workerIndex);
+    const edges = l.edgeUrls.map((_, i) => spawnEdge(l, i, edgeName(i), edgeMetrics[i]!));
     const workers = Array.from({ length: opts.workers ?? 1 }, () => addWorker());
     await Promise.all([...edges.map((e) => waitForHttp(`${e.url}/readyz`, e)), ...workers]);
 
     return {
       dataDir,
-      controlPlaneUrl: `http://127.0.0.1:${cpPort}`,
-      edgeUrl: edgeUrls[0]!,
-      edgeUrls,
+      controlPlaneUrl: `http://127.0.0.1:${l.cpPort}`,
+      edgeUrl: l.edgeUrls[0]!,
+      edgeUrls: l.edgeUrls,
       redisUrl,
       databaseUrl,
       redisPrefix,
-      bootstrapKey,
+      bootstrapKey: l.bootstrapKey,
       processes,
       ...(redis?.process.pid ? { redisPid: redis.process.pid } : {}),
-      metricsUrls,
+      metricsUrls: l.metrics.urls,
       addWorker,
       startControlPlane,
       async stopProcess(p: ServiceProcess) {
