@@ -66,14 +66,6 @@ export function tempDir(label: string): string {
   return mkdtempSync(join(tmpdir(), `toolplane-${label}-`));
 }
 
-/** The stack's Redis: the test's own (`redis`, `redisUrl`), else TEST_REDIS_FORM's, else the shared single Redis. */
-function redisOf(opts: Pick<StackOptions, 'redis' | 'redisUrl'>): Pick<StackOptions, 'redis' | 'redisUrl'> {
-  if (opts.redis) return {};
-  if (opts.redisUrl) return { redisUrl: opts.redisUrl };
-  const form = testRedisForm();
-  return form ? { redis: form.redis } : { redisUrl: testServices().redisUrl };
-}
-
 function uniquePrefix(label: string): string {
   return `t${label.replace(/[^a-z0-9]/gi, '')}${randomBytes(3).toString('hex')}`;
 }
@@ -111,7 +103,7 @@ export async function startTestStack(
     databaseUrl: databaseUrl ?? (await freshDatabase(label)),
     ...rest,
     // `redis`: a Redis of another form (a cluster, Sentinel) instead of a URL; TEST_REDIS_FORM's for the shared one.
-    ...redisOf(rest),
+    ...(rest.redis || rest.redisUrl ? {} : form ? { redis: form.redis } : { redisUrl: testServices().redisUrl }),
     serviceEnv: {
       ...rest.serviceEnv,
       edge: { ALLOWED_ORIGINS: proxy.url, ...form?.shards, ...rest.serviceEnv?.edge },
