@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -31,6 +32,7 @@ let monitor: Redis;
 const streamed: { key: string; batch: string }[] = [];
 let upstream: Server;
 let serverId: string;
+let instanceId: string;
 let mcpUrl: string;
 /** What reached the upstream: each request's method and URL. */
 const received: string[] = [];
@@ -128,6 +130,7 @@ beforeAll(async () => {
       body: { createServer: false, connector_id: connector.id, name: 'orders', base_url: url, credentials: {} },
     }),
   );
+  instanceId = instance.id;
   const refused = await api.POST('/mcp_manager', {
     body: { name: 'orders', mode: 'NORMAL', connectorInstanceId: instance.id, confirmTools: ['drop_all'] },
   });
@@ -228,16 +231,142 @@ describe('the legacy HTTP+SSE transport', () => {
   });
 });
 
+describe('2026-07-28 request states a client makes up or carries over (issue #58 A)', () => {
+  const envelope = {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientInfo': { name: 'forger', version: '1' },
+    'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } },
+  };
+  interface RawResult {
+    isError?: boolean;
+    content?: { text: string }[];
+    resultType?: string;
+    requestState?: string;
+  }
+
+  /** A raw 2026-07-28 `tools/call` of `tool` on `url`, with what the client chose to carry; what reached the upstream. */
+  async function rawCall(
+    args: Record<string, unknown>,
+    carry: { requestState?: string; answer?: Answer },
+    opts: { key?: string; url?: string; tool?: string } = {},
+  ) {
+    const before = received.length;
+    const res = await fetch(opts.url ?? mcpUrl, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'x-api-key': opts.key ?? stack.bootstrapKey,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': opts.tool ?? 'delete_order',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: {
+          name: opts.tool ?? 'delete_order',
+          arguments: args,
+          ...(carry.requestState !== undefined ? { requestState: carry.requestState } : {}),
+          ...(carry.answer
+            ? { inputResponses: { toolplane_confirmation: { action: carry.answer, content: {} } } }
+            : {}),
+          _meta: envelope,
+        },
+      }),
+    });
+    const body = (await res.json()) as { result: RawResult };
+    if (!body.result) throw new Error(`no result: ${res.status} ${JSON.stringify(body)}`);
+    return { result: body.result, sent: received.slice(before) };
+  }
+
+  /** The state of a question the edge really asked (first round), for these arguments and this caller. */
+  async function askedFor(args: Record<string, unknown>, opts: { key?: string; url?: string; tool?: string } = {}) {
+    const { result, sent } = await rawCall(args, {}, opts);
+    expect(result.resultType).toBe('input_required');
+    expect(sent).toEqual([]);
+    return result.requestState!;
+  }
+
+  const refusedWithNothingSent = (r: { result: RawResult; sent: string[] }) => {
+    expect(r.result.isError).toBe(true);
+    expect(r.result.content![0]!.text).toContain('confirmation state sent with this call');
+    expect(r.sent).toEqual([]);
+  };
+
+  it('the review’s forgeries: a bare digest as “ok”, a made-up “asked” with accept: refused, nothing sent', async () => {
+    const args = { id: 'forged-ok' };
+    const digest = createHash('sha256')
+      .update(JSON.stringify([serverId, 'delete_order', args]))
+      .digest('base64url');
+    refusedWithNothingSent(await rawCall(args, { requestState: `tp-confirm.ok.${digest}.` }));
+    refusedWithNothingSent(await rawCall(args, { requestState: `tp-confirm.asked.${digest}`, answer: 'accept' }));
+    // A real state with its claims changed (the MAC no longer matches).
+    const real = await askedFor(args);
+    const [body, mac] = real.slice('tp-confirm.'.length).split('.');
+    const claims = JSON.parse(Buffer.from(body!, 'base64url').toString()) as Record<string, unknown>;
+    const changed = Buffer.from(JSON.stringify({ ...claims, s: 'ok' })).toString('base64url');
+    refusedWithNothingSent(await rawCall(args, { requestState: `tp-confirm.${changed}.${mac}` }));
+  });
+
+  it('a real answer counts once: accepted and sent once, the same state again refused', async () => {
+    const args = { id: 'replayed' };
+    const state = await askedFor(args);
+    const first = await rawCall(args, { requestState: state, answer: 'accept' });
+    expect(first.result.isError).toBeFalsy();
+    expect(first.sent).toEqual(['DELETE /orders/replayed']);
+    refusedWithNothingSent(await rawCall(args, { requestState: state, answer: 'accept' }));
+  });
+
+  it('another caller’s state is refused; another tool’s, server’s or arguments’ state asks again', async () => {
+    const other = await unwrap(api.POST('/api_keys', { body: { name: 'another-caller' } }));
+    const state = await askedFor({ id: 'theirs' });
+    refusedWithNothingSent(
+      await rawCall({ id: 'theirs' }, { requestState: state, answer: 'accept' }, { key: other.key }),
+    );
+    const second = await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: 'orders-two',
+          mode: 'NORMAL',
+          connectorInstanceId: instanceId,
+          confirmTools: ['delete_order', 'get_order'],
+        },
+      }),
+    );
+    const otherServer = await askedFor({ id: 'theirs' }, { url: second.url });
+    const otherTool = await askedFor({ id: 'theirs' }, { url: second.url, tool: 'get_order' });
+    const otherArgs = await askedFor({ id: 'other-args' });
+    for (const [requestState, url] of [
+      [otherServer, mcpUrl],
+      [otherTool, second.url],
+      [otherArgs, mcpUrl],
+    ] as const) {
+      const r = await rawCall({ id: 'theirs' }, { requestState, answer: 'accept' }, { url });
+      expect(r.result.resultType).toBe('input_required');
+      expect(r.sent).toEqual([]);
+    }
+    await unwrap(api.DELETE('/mcp_manager/{id}', { params: { path: { id: second.id } } }));
+  });
+});
+
 describe('the audit trail', () => {
   it('each decision is an event on the edge’s stream: who, which tool, the arguments masked; the secret nowhere', async () => {
     const outcomes = ['accepted', 'declined', 'cancelled', 'refused'];
+    // The decisions of the calls of the two eras (not the legacy stream's, nor the made-up states').
+    const ofEras = (all: AuditEventInput[]) =>
+      all.filter((e) => /^20\d\d-\d\d-\d\d-/.test((e.details?.arguments as { id?: string } | undefined)?.id ?? ''));
+    const ofStates = (all: AuditEventInput[]) => all.filter((e) => String(e.details?.reason).startsWith('state_'));
     const { events: all, raw } = await waitFor('the audit events of every decision', () => {
       const stream = auditStream();
-      return stream.events.length >= outcomes.length * ERAS.length + 1 ? stream : undefined;
+      const complete =
+        ofEras(stream.events).length >= outcomes.length * ERAS.length && ofStates(stream.events).length >= 5;
+      return complete ? stream : undefined;
     });
-    const events = all.filter(
-      (e) => e.details?.arguments && (e.details.arguments as { id: string }).id !== 'sse-accept',
-    );
+    const events = ofEras(all);
+    const stateRefusals = ofStates(all);
+    for (const e of stateRefusals) expect(e).toMatchObject({ action: 'tool.confirmation', outcome: 'refused' });
     expect(events.map((e) => e.outcome).sort()).toEqual([...outcomes, ...outcomes].sort());
     for (const e of events) {
       const answers: Record<string, string> = {

@@ -115,6 +115,13 @@ function mcpSessionKeys(prefix: string) {
      */
     mcpFormElicitation: (scope: string) => `${prefix}:mcp-form-elicitation:${scope}`,
     /**
+     * String (32 random bytes, base64url; no expiry): the key every edge seals 2026-07-28 confirmation states with
+     * (HMAC-SHA256, ADR 0038), made by the first edge that needs it (`SET NX`).
+     */
+    confirmStateKey: `${prefix}:confirm-state-key`,
+    /** String (`1`, expiring with the state): a confirmation state's nonce, spent the first time the state is used. */
+    confirmStateSpent: (nonce: string) => `${prefix}:confirm-state-spent:${nonce}`,
+    /**
      * String (JSON `{ sampling?, elicitation? }`, expiring like `mcpLogLevel`): what the MCP session's client declared
      * in its 2025-11-25 `initialize` for requests a server sends during a call; absent when it declared neither.
      */

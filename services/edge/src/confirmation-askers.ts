@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { CLIENT_CAPABILITIES_META_KEY, type Server, type ServerContext } from '@modelcontextprotocol/server';
 import { callerSessionScope, type EdgeCallContext } from './call-context.ts';
+import { isConfirmState } from './confirm-state.ts';
 import {
   askResult,
   CONFIRM_INPUT_KEY,
   confirmationSchema,
+  DEFAULT_CONFIRM_TIMEOUT_MS,
   ELICITATION_ID_PREFIX,
-  parseConfirmState,
   type ConfirmAction,
+  type ConfirmSealing,
+  type InvalidState,
   type Confirmation,
   type ConfirmationAsker,
   type ConfirmationPrompt,
@@ -22,9 +25,6 @@ import type { ToolCallDeps } from './tool-calls.ts';
  * paths; the fast path never serves such a call.
  */
 
-/** How long a call waits for a person's answer by default: then it is cancelled. */
-const DEFAULT_CONFIRM_TIMEOUT_MS = 10 * 60_000;
-
 const unavailable: Confirmation = { kind: 'unavailable' };
 const cancelled: Confirmation = { kind: 'answered', action: 'cancel' };
 
@@ -34,22 +34,53 @@ function actionOf(result: unknown): ConfirmAction | undefined {
   return action === 'accept' || action === 'decline' || action === 'cancel' ? action : undefined;
 }
 
+/** What a 2026-07-28 asker works with. */
+export interface ModernAsking {
+  readonly ctx: ServerContext;
+  readonly envelope: Record<string, unknown>;
+  /** The deployment's confirmation states (absent: the call cannot be confirmed, nothing is sent). */
+  readonly sealing: ConfirmSealing | undefined;
+  /** Who calls (`principalBinding`): a state made for another caller is refused. */
+  readonly caller: string;
+}
+
+const invalid = (reason: InvalidState): Confirmation => ({ kind: 'invalid', reason });
+
 /**
- * 2026-07-28: the first round returns the `input_required` asking (with a state bound to the arguments); the retry
- * carries the person's answer in `inputResponses`, taken only with that state for these very arguments (else the
- * person is asked again). A later round of an accepted call (an external MCP tool asking for input of its own)
- * carries our state saying so. A client whose envelope declares no form-mode elicitation cannot be asked.
+ * 2026-07-28: the first round returns the `input_required` asking, with an `asked` state sealed by the edge (bound to
+ * the server, tool, exact arguments and the caller; single use; expiring with the confirmation's timeout); the retry
+ * carries the person's answer in `inputResponses`, taken only with that state for these very arguments (a state for
+ * other arguments asks again). A later round of an accepted call (an external MCP tool asking for input of its own)
+ * carries an `ok` state saying so. A state that is not intact, expired, used before or another caller's is refused
+ * (nothing is sent). A client whose envelope declares no form-mode elicitation cannot be asked.
  */
-export function modernConfirmation(ctx: ServerContext, envelope: Record<string, unknown>): ConfirmationAsker {
-  return (prompt) => {
-    const state = parseConfirmState(ctx.mcpReq.requestState());
-    if (state?.digest === prompt.digest) {
-      if (state.confirmed) return Promise.resolve({ kind: 'continued' });
-      const action = actionOf(ctx.mcpReq.inputResponses?.[CONFIRM_INPUT_KEY]);
-      if (action) return Promise.resolve({ kind: 'answered', action });
+export function modernConfirmation(a: ModernAsking): ConfirmationAsker {
+  return async (prompt) => {
+    const { sealing, ctx } = a;
+    if (!sealing) return unavailable;
+    const raw = ctx.mcpReq.requestState();
+    if (isConfirmState(raw)) {
+      const opened = await sealing.states.open(raw);
+      if (!opened.ok) return invalid(opened.reason);
+      const state = opened.claims;
+      if (state.caller !== a.caller) return invalid('caller');
+      if (state.digest === prompt.digest) {
+        const action = state.stage === 'asked' ? actionOf(ctx.mcpReq.inputResponses?.[CONFIRM_INPUT_KEY]) : undefined;
+        if (state.stage === 'ok' || action) {
+          // Spent before it counts: a state works once, whichever edge sees it first.
+          if (!(await sealing.states.spend(state))) return invalid('replayed');
+          return action ? { kind: 'answered', action } : { kind: 'continued' };
+        }
+      }
     }
-    if (!declaresFormElicitation(envelope[CLIENT_CAPABILITIES_META_KEY])) return Promise.resolve(unavailable);
-    return Promise.resolve({ kind: 'ask', result: askResult(prompt) });
+    if (!declaresFormElicitation(a.envelope[CLIENT_CAPABILITIES_META_KEY])) return unavailable;
+    const requestState = await sealing.states.seal({
+      stage: 'asked',
+      digest: prompt.digest,
+      caller: a.caller,
+      expiresAt: Date.now() + sealing.ttlMs,
+    });
+    return { kind: 'ask', result: askResult(prompt, requestState) };
   };
 }
 

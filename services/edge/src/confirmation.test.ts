@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { AuditEventInput, type Catalog } from '@toolplane/contracts';
 import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
+import { ConfirmStates } from './confirm-state.ts';
 import {
   argumentsDigest,
-  askedState,
   askResult,
   auditActor,
   callNeedsConfirmation,
@@ -11,11 +11,10 @@ import {
   confirmationEvent,
   confirmedResult,
   confirmationPrompt,
-  confirmedState,
   credentialLikeName,
   maskArguments,
   MASKED,
-  parseConfirmState,
+  principalBinding,
   upstreamInputResponses,
   upstreamRequestState,
 } from './confirmation.ts';
@@ -171,7 +170,7 @@ describe('confirmationPrompt: what the person is asked', () => {
 
   it('2026-07-28: an input_required result with one form elicitation and the asked state', () => {
     const prompt = confirmationPrompt(loaded, tool, { id: '42' });
-    expect(askResult(prompt)).toEqual({
+    expect(askResult(prompt, 'tp-confirm.sealed')).toEqual({
       content: [],
       resultType: 'input_required',
       inputRequests: {
@@ -180,27 +179,30 @@ describe('confirmationPrompt: what the person is asked', () => {
           params: expect.objectContaining({ mode: 'form', message: prompt.message }) as unknown,
         },
       },
-      requestState: askedState(prompt.digest),
+      requestState: 'tp-confirm.sealed',
     });
   });
 });
 
-describe('the requestState of a confirmation, and what an external MCP server gets of a round', () => {
-  it('reads ours back; leaves others alone', () => {
-    expect(parseConfirmState(askedState('d1'))).toEqual({ confirmed: false, digest: 'd1', upstream: undefined });
-    expect(parseConfirmState(confirmedState('d1', 'their.state'))).toEqual({
-      confirmed: true,
-      digest: 'd1',
-      upstream: 'their.state',
-    });
-    expect(parseConfirmState(confirmedState('d1', undefined))).toMatchObject({ upstream: undefined });
-    expect(parseConfirmState('their-state')).toBeUndefined();
-    expect(parseConfirmState(undefined)).toBeUndefined();
-  });
+const states = () => {
+  const spent = new Set<string>();
+  return new ConfirmStates({ get: () => Promise.resolve(Buffer.alloc(32, 7)) }, (nonce) =>
+    Promise.resolve(!spent.has(nonce) && spent.add(nonce) !== undefined),
+  );
+};
 
-  it('the upstream gets its own state and input responses only', () => {
-    expect(upstreamRequestState(confirmedState('d1', 'theirs'))).toBe('theirs');
-    expect(upstreamRequestState(askedState('d1'))).toBeUndefined();
+describe('what an external MCP server gets of a round', () => {
+  it('its own state (inside ours, or as it came) and its own input responses only', async () => {
+    const sealed = await states().seal({
+      stage: 'ok',
+      digest: 'd1',
+      caller: 'c',
+      expiresAt: Date.now() + 60_000,
+      upstream: 'theirs',
+    });
+    expect(upstreamRequestState(sealed)).toBe('theirs');
+    const asked = await states().seal({ stage: 'asked', digest: 'd1', caller: 'c', expiresAt: Date.now() + 60_000 });
+    expect(upstreamRequestState(asked)).toBeUndefined();
     expect(upstreamRequestState('theirs')).toBe('theirs');
     expect(upstreamInputResponses({ [CONFIRM_INPUT_KEY]: { action: 'accept' } })).toBeUndefined();
     expect(upstreamInputResponses({ [CONFIRM_INPUT_KEY]: { action: 'accept' }, q: { action: 'accept' } })).toEqual({
@@ -212,18 +214,22 @@ describe('the requestState of a confirmation, and what an external MCP server ge
 
 describe('confirmedResult: an accepted call whose external MCP tool asks for input of its own (2026-07-28)', () => {
   const loaded = catalog();
-  const accepted = { loaded, name: 'delete_order', arguments: { id: '42' } };
+  const principal = { workspaceId: 'w1', keyId: 'k1' };
+  const accepted = { loaded, principal, name: 'delete_order', arguments: { id: '42' } };
   const digest = argumentsDigest('s1', 'delete_order', { id: '42' });
 
-  it('carries the upstream state inside ours, so the retry is known accepted; other results stay as they are', () => {
+  it('carries the upstream state inside an ok state bound to the arguments and the caller; other results stay', async () => {
+    const sealing = { states: states(), ttlMs: 60_000 };
     const asking = { content: [], resultType: 'input_required' as const, requestState: 'theirs' };
-    expect(confirmedResult({ ...accepted, multiRound: {} }, asking)).toEqual({
-      ...asking,
-      requestState: confirmedState(digest, 'theirs'),
+    const result = (await confirmedResult({ ...accepted, multiRound: {} }, asking, sealing)) as typeof asking;
+    const opened = await sealing.states.open(result.requestState);
+    expect(opened).toEqual({
+      ok: true,
+      claims: expect.objectContaining({ stage: 'ok', digest, caller: principalBinding(principal), upstream: 'theirs' }),
     });
     const done = { content: [{ type: 'text' as const, text: 'ok' }] };
-    expect(confirmedResult({ ...accepted, multiRound: {} }, done)).toBe(done);
-    expect(confirmedResult(accepted, asking)).toBe(asking); // not an external MCP tool of a 2026-07-28 call
+    expect(await confirmedResult({ ...accepted, multiRound: {} }, done, sealing)).toBe(done);
+    expect(await confirmedResult(accepted, asking, sealing)).toBe(asking); // not an external MCP tool of a 2026-07-28 call
   });
 });
 
@@ -261,7 +267,7 @@ describe('audit events of confirmations', () => {
         source: { ip: '127.0.0.1', header: (n) => headers[n] },
       },
       'delete_order',
-      'refused',
+      { outcome: 'refused' },
       { id: '42', token: MASKED },
     );
     expect(AuditEventInput.parse(event)).toEqual(event);

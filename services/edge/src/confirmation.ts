@@ -11,6 +11,7 @@ import {
 import { currentTraceIds } from '@toolplane/telemetry';
 import { inputRequired } from '@modelcontextprotocol/server';
 import type { SourceRequest } from './call-context.ts';
+import { callerBinding, isConfirmState, relayedState, type ConfirmStates } from './confirm-state.ts';
 import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
 
 /**
@@ -26,6 +27,9 @@ export function callNeedsConfirmation(loaded: LoadedCatalog, name: unknown, args
   const target = name === 'execute_tool' ? (args as { name?: unknown } | null | undefined)?.name : undefined;
   return typeof target === 'string' && loaded.tools.get(target)?.confirm === true;
 }
+
+/** How long a call waits for a person's answer by default: then it is cancelled (a 2026-07-28 state expires). */
+export const DEFAULT_CONFIRM_TIMEOUT_MS = 10 * 60_000;
 
 /** What a masked argument value is replaced with, wherever it is shown or recorded. */
 export const MASKED = '[masked]';
@@ -47,7 +51,7 @@ export interface ConfirmationPrompt {
   readonly message: string;
   /** The arguments as shown and recorded: secret values masked. */
   readonly masked: Record<string, unknown>;
-  /** Binds a 2026-07-28 answer to this server, tool and these exact arguments (`askedState`). */
+  /** Binds a 2026-07-28 answer to this server, tool and these exact arguments (confirm-state.ts). */
   readonly digest: string;
 }
 
@@ -57,9 +61,21 @@ export interface ConfirmationPrompt {
  */
 export type Confirmation =
   | { readonly kind: 'answered'; readonly action: ConfirmAction }
+  | { readonly kind: 'invalid'; readonly reason: InvalidState }
   | { readonly kind: 'ask'; readonly result: ToolResultPayload }
   | { readonly kind: 'continued' }
   | { readonly kind: 'unavailable' };
+
+/**
+ * Why a 2026-07-28 call's confirmation state is refused: not ours or not intact, past its time, used before, or made
+ * for another caller.
+ */
+export type InvalidState = 'malformed' | 'forged' | 'expired' | 'replayed' | 'caller';
+
+/** Who a confirmation state is for (confirm-state.ts): the principal's credential and the person it acts for. */
+export function principalBinding(p: Readonly<Principal>): string {
+  return callerBinding(p.keyId ?? `oauth:${p.subject}`, p.userId);
+}
 
 /** Asks the caller's person through the client, as the call's protocol era allows (confirmation-askers.ts). */
 export type ConfirmationAsker = (prompt: ConfirmationPrompt) => Promise<Confirmation>;
@@ -233,53 +249,23 @@ export function confirmationPrompt(
 }
 
 /** 2026-07-28: the `input_required` result asking the person, whose retry carries the answer and this state. */
-export function askResult(prompt: ConfirmationPrompt): ToolResultPayload {
-  const { inputRequests, requestState } = inputRequired({
+export function askResult(prompt: ConfirmationPrompt, requestState: string): ToolResultPayload {
+  const { inputRequests } = inputRequired({
     inputRequests: {
       [CONFIRM_INPUT_KEY]: inputRequired.elicit({ message: prompt.message, requestedSchema: confirmationSchema }),
     },
-    requestState: askedState(prompt.digest),
   });
-  return {
-    content: [],
-    resultType: 'input_required',
-    ...(inputRequests ? { inputRequests } : {}),
-    ...(requestState !== undefined ? { requestState } : {}),
-  };
+  return { content: [], resultType: 'input_required', ...(inputRequests ? { inputRequests } : {}), requestState };
 }
 
-/*
- * The `requestState` of a 2026-07-28 call of a tool marked `confirm`: `tp-confirm.asked.<digest>` while the person is
- * asked; `tp-confirm.ok.<digest>.<upstream state>` on later rounds of an accepted call whose external MCP tool asked
- * for input of its own (its state relayed inside). The digest binds either to the arguments it was made for; it is
- * not a secret: the client is trusted to have asked its person, as with every elicitation.
+/**
+ * The `requestState` an external MCP server gets: its own, relayed inside an accepted call's state (confirm-state.ts),
+ * or the caller's as it came when it is not ours; undefined for ours without one. Read without checking the state's
+ * MAC: a call of a tool marked `confirm` checks it before anything is enqueued, and for another tool the value is the
+ * client's own to send.
  */
-const ASKED = 'tp-confirm.asked.';
-const CONFIRMED = 'tp-confirm.ok.';
-
-export const askedState = (digest: string) => `${ASKED}${digest}`;
-
-export const confirmedState = (digest: string, upstream: string | undefined) =>
-  `${CONFIRMED}${digest}.${upstream ?? ''}`;
-
-/** Ours, read: whether the person already accepted, for which arguments, and the upstream state inside. */
-export function parseConfirmState(
-  raw: unknown,
-): { confirmed: boolean; digest: string; upstream: string | undefined } | undefined {
-  if (typeof raw !== 'string') return undefined;
-  if (raw.startsWith(ASKED)) return { confirmed: false, digest: raw.slice(ASKED.length), upstream: undefined };
-  if (!raw.startsWith(CONFIRMED)) return undefined;
-  const rest = raw.slice(CONFIRMED.length);
-  const dot = rest.indexOf('.');
-  if (dot < 0) return undefined;
-  const upstream = rest.slice(dot + 1);
-  return { confirmed: true, digest: rest.slice(0, dot), upstream: upstream === '' ? undefined : upstream };
-}
-
-/** The `requestState` an external MCP server gets: its own, without ours around it; undefined for ours alone. */
 export function upstreamRequestState(raw: unknown): unknown {
-  const ours = parseConfirmState(raw);
-  return ours ? ours.upstream : raw;
+  return isConfirmState(raw) ? relayedState(raw) : raw;
 }
 
 /** `inputResponses` as an external MCP server gets them: without the confirmation's. */
@@ -292,22 +278,40 @@ export function upstreamInputResponses(responses: Record<string, unknown> | unde
 /** A call of a tool marked `confirm` that went through: what `confirmedResult` reads of it. */
 interface ConfirmedCall {
   readonly loaded: LoadedCatalog;
+  readonly principal: Readonly<Principal>;
   readonly name: string;
   readonly arguments: Readonly<Record<string, unknown>>;
   /** Set on 2026-07-28 calls of external MCP tools only: the only calls whose result may ask for more input. */
   readonly multiRound?: unknown;
 }
 
+/** How an accepted call's later rounds are bound (ADR 0038): the deployment's states, for how long a state holds. */
+export interface ConfirmSealing {
+  readonly states: ConfirmStates;
+  readonly ttlMs: number;
+}
+
 /**
  * The result of an accepted call: as it came, unless an external MCP tool asked for input of its own (2026-07-28);
- * then its `requestState` travels inside ours, so that the retry carrying that input is known accepted already.
+ * then its `requestState` travels inside an `ok` state of ours (bound to the arguments and the caller, single use),
+ * so that the retry carrying that input is known accepted already.
  */
-export function confirmedResult(call: ConfirmedCall, outcome: ToolOutcome): ToolOutcome {
-  if (call.multiRound === undefined) return outcome;
+export async function confirmedResult(
+  call: ConfirmedCall,
+  outcome: ToolOutcome,
+  sealing: ConfirmSealing | undefined,
+): Promise<ToolOutcome> {
+  if (call.multiRound === undefined || !sealing) return outcome;
   const value = toolResultValue(outcome);
   if (value.resultType !== 'input_required') return outcome;
-  const digest = argumentsDigest(call.loaded.catalog.serverId, call.name, call.arguments);
-  return { ...value, requestState: confirmedState(digest, value.requestState) };
+  const requestState = await sealing.states.seal({
+    stage: 'ok',
+    digest: argumentsDigest(call.loaded.catalog.serverId, call.name, call.arguments),
+    caller: principalBinding(call.principal),
+    expiresAt: Date.now() + sealing.ttlMs,
+    upstream: typeof value.requestState === 'string' ? value.requestState : undefined,
+  });
+  return { ...value, requestState };
 }
 
 /** A call as audit events name it. */
@@ -364,9 +368,11 @@ export type ConfirmationOutcome = 'accepted' | 'declined' | 'cancelled' | 'refus
 export function confirmationEvent(
   call: AuditedCall,
   tool: string,
-  outcome: ConfirmationOutcome,
+  decision: { outcome: ConfirmationOutcome; invalidState?: InvalidState | undefined },
   masked: Record<string, unknown>,
 ): AuditEventInput {
+  const { outcome, invalidState } = decision;
+  const reason = invalidState ? `state_${invalidState}` : 'no_elicitation';
   return toolEvent(call, tool, {
     action: 'tool.confirmation',
     outcome,
@@ -374,7 +380,7 @@ export function confirmationEvent(
       server: call.loaded.catalog.name,
       tool,
       arguments: masked,
-      ...(outcome === 'refused' ? { reason: 'no_elicitation' } : {}),
+      ...(outcome === 'refused' ? { reason } : {}),
     },
   });
 }

@@ -14,6 +14,7 @@ import { createRedisClient, redisConnectionOf, type RedisClient } from '@toolpla
 import { AccessPolicyCache } from './access.ts';
 import { ApiKeyCache } from './api-keys.ts';
 import { CatalogCache } from './catalogs.ts';
+import { ConfirmStates, RedisStateKey, redisNonceSpender } from './confirm-state.ts';
 import type { EdgeEnv } from './env.ts';
 import type { LegacySseSessions } from './legacy-sse.ts';
 import type { EdgeMcpHandler } from './mcp-handler.ts';
@@ -113,6 +114,10 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
     // Only published from here: the worker waiting for a caller's answer subscribes.
     relayReplies: new PublishedReplies(redis, keys.mcpRelayReply),
     subscriptions: new ResourceSubscriptions(redis, env.REDIS_PREFIX),
+    confirmStates: new ConfirmStates(
+      new RedisStateKey(redis, keys.confirmStateKey),
+      redisNonceSpender(redis, keys.confirmStateSpent),
+    ),
     connectLink: (request) => r.connectLinks.create(request),
     cancels: r.cancels,
     progressIntervalMs: env.PROGRESS_INTERVAL_MS,

@@ -30,6 +30,7 @@ import { legacyConfirmation, modernConfirmation } from './confirmation-askers.ts
 import {
   callNeedsConfirmation,
   ELICITATION_ID_PREFIX,
+  principalBinding,
   upstreamInputResponses,
   upstreamRequestState,
 } from './confirmation.ts';
@@ -53,7 +54,7 @@ import { ResourceStreams } from './resource-streams.ts';
 import { missingTasksExtension, type EdgeTasks } from './tasks/edge-tasks.ts';
 import { isLegacyTaskRequest, serveLegacyTask } from './tasks/legacy.ts';
 import { declaresTasks, TASK_CAPABILITIES } from './tasks/wire.ts';
-import { toolCall, UnknownToolError, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
+import { confirmSealing, toolCall, UnknownToolError, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
 
 /** How the edge's MCP servers present themselves. */
 export interface ServerOptions {
@@ -195,7 +196,12 @@ async function sdkToolsCall(
     relay: relay ? relayCaps : undefined,
     urlElicitation: urlElicitationOf(b, c, ctx, envelope),
     confirmation: envelope
-      ? modernConfirmation(ctx, envelope)
+      ? modernConfirmation({
+          ctx,
+          envelope,
+          sealing: confirmSealing(b.deps),
+          caller: principalBinding(c.caller.principal),
+        })
       : legacyConfirmation({ deps: b.deps, server: b.server, context: c, ctx, signal, streamed: b.streamed }),
     trace: metaTrace(ctx.mcpReq._meta, c),
   });

@@ -41,6 +41,8 @@ import {
   type Confirmation,
   type ConfirmationAsker,
   type ConfirmationOutcome,
+  DEFAULT_CONFIRM_TIMEOUT_MS,
+  type ConfirmSealing,
 } from './confirmation.ts';
 import type {
   CancelRegistry,
@@ -54,6 +56,7 @@ import type {
 } from './protocol-state.ts';
 import { neededConnections, structured, type NeededConnection } from './smart-mode.ts';
 import type { UpstreamCredentialSealer } from './upstream-auth.ts';
+import type { ConfirmStates } from './confirm-state.ts';
 
 export interface ToolCallDeps {
   invocations: InvocationClient;
@@ -79,6 +82,8 @@ export interface ToolCallDeps {
   subscriptions?: ResourceSubscriptions;
   /** How long a call waits for a person's answer (default 10 minutes): then it is cancelled. */
   confirmTimeoutMs?: number;
+  /** 2026-07-28 confirmation states, sealed under the deployment's key (absent: those calls cannot be confirmed). */
+  confirmStates?: ConfirmStates;
   /**
    * A person's connect link, made by a worker (`oauth.connect_link`) for SMART `connect` (absent: `connect` tells the
    * agent to call the tool, whose error carries a link).
@@ -538,6 +543,14 @@ interface Unconfirmed {
 }
 
 const unconfirmed = {
+  invalid: {
+    outcome: 'refused',
+    errorCode: 'confirmation.invalid_state',
+    text: (tool) =>
+      `The confirmation state sent with this call of "${tool}" is not valid here (altered, expired, already used, or ` +
+      'made for another caller): the call was not made, nothing was sent. Call the tool again without requestState ' +
+      'to ask the person.',
+  },
   decline: {
     outcome: 'declined',
     errorCode: 'confirmation.declined',
@@ -588,21 +601,31 @@ async function confirmCall(
   if (asked.kind === 'continued') return undefined;
   if (asked.kind === 'ask') return asked.result;
   if (asked.kind === 'answered' && asked.action === 'accept') {
-    deps.audit?.add(confirmationEvent(call, name, 'accepted', prompt.masked));
+    deps.audit?.add(confirmationEvent(call, name, { outcome: 'accepted' }, prompt.masked));
     return undefined;
   }
   const not: Unconfirmed =
-    asked.kind !== 'answered'
-      ? unconfirmed.unavailable
-      : asked.action === 'decline'
-        ? unconfirmed.decline
-        : unconfirmed.cancel;
-  deps.audit?.add(confirmationEvent(call, name, not.outcome, prompt.masked));
+    asked.kind === 'invalid'
+      ? unconfirmed.invalid
+      : asked.kind !== 'answered'
+        ? unconfirmed.unavailable
+        : asked.action === 'decline'
+          ? unconfirmed.decline
+          : unconfirmed.cancel;
+  const invalidState = asked.kind === 'invalid' ? asked.reason : undefined;
+  deps.audit?.add(confirmationEvent(call, name, { outcome: not.outcome, invalidState }, prompt.masked));
   return rejectCall(deps, call, invocationId, {
     errorCode: not.errorCode,
     message: not.text(name),
     result: errorResult(not.text(name)),
   });
+}
+
+/** How 2026-07-28 confirmation states are sealed on this edge (undefined: they are not). */
+export function confirmSealing(deps: ToolCallDeps): ConfirmSealing | undefined {
+  return deps.confirmStates
+    ? { states: deps.confirmStates, ttlMs: deps.confirmTimeoutMs ?? DEFAULT_CONFIRM_TIMEOUT_MS }
+    : undefined;
 }
 
 /** Validates the arguments, enqueues the job (references only, sealed credentials) and awaits its result. */
@@ -658,7 +681,8 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
       producer === noopSpan ? undefined : (err) => endSpan(producer, err),
       live?.onEvent,
     );
-    if (result.ok) return tool.confirm ? confirmedResult(call, result.result) : result.result;
+    if (result.ok)
+      return tool.confirm ? await confirmedResult(call, result.result, confirmSealing(deps)) : result.result;
     if (result.error.connectUrl && call.urlElicitation)
       return (await connectElicitation(call, result.error.connectUrl)) ?? errorResult(result.error.message);
     return errorResult(result.error.message);
