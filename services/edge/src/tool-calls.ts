@@ -30,6 +30,7 @@ import {
   tracingEnabled,
 } from '@toolplane/telemetry';
 import { conditionRefusal, type CallConditions } from './access-conditions.ts';
+import { argumentsAsSent, nonFiniteNumberPath } from './call-arguments.ts';
 import { deniedToolCall } from './access.ts';
 import type { EdgeCallContext, RequestFacts, SourceRequest, TraceFacts } from './call-context.ts';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
@@ -486,17 +487,28 @@ function rejectCall(
  */
 function edgeRefusal(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool, invocationId: string) {
   const { loaded, arguments: input } = call;
+  const notFinite = nonFiniteNumberPath(input);
+  if (notFinite !== undefined) {
+    const message = `the number at ${notFinite} is not finite (a literal past the range of a double)`;
+    return rejectCall(deps, call, invocationId, {
+      errorCode: 'tool.invalid_arguments',
+      message,
+      result: errorResult(`Invalid arguments for tool "${tool.def.name}": ${message}. Nothing was sent.`),
+    });
+  }
   if (!tool.validate(input))
     return rejectCall(deps, call, invocationId, {
       errorCode: 'tool.invalid_arguments',
       message: describeArgumentErrors(tool.validate.errors),
       result: invalidArguments(tool),
     });
-  // Grants with a condition: only callers some applicable grant has one for pay for it.
-  const refused = call.conditions && conditionRefusal(call.conditions, loaded, tool, input);
+  // Grants with a condition: only callers some applicable grant has one for pay for it. They see the arguments as
+  // they will be sent (the defaults the worker fills in applied).
+  const sent = call.conditions ? argumentsAsSent(loaded, tool, input) : input;
+  const refused = call.conditions && conditionRefusal(call.conditions, loaded, tool, sent);
   if (refused) {
     recordDenied('condition');
-    deps.audit?.add(conditionRefusalEvent(call, tool.def.name, refusingPolicy(call.conditions!, loaded, tool, input)));
+    deps.audit?.add(conditionRefusalEvent(call, tool.def.name, refusingPolicy(call.conditions!, loaded, tool, sent)));
     return rejectCall(deps, call, invocationId, {
       errorCode: 'access.condition',
       message: refused,

@@ -1,5 +1,6 @@
 import type { LookupFunction } from 'node:net';
 import type { HttpOperationPlan, HttpParamPlan, ToolResultPayload } from '@toolplane/contracts';
+import { UserError } from '@toolplane/errors';
 import { HttpTransportError } from '@toolplane/workflow';
 import {
   attr,
@@ -107,6 +108,33 @@ function pathValue(p: HttpParamPlan, value: unknown): string {
 }
 
 /** Appends a query value per OpenAPI 3 `style` (`form` + explode when absent; descriptor objects as JSON). */
+/**
+ * An exploded object's keys become query parameters of their own (`?status=closed&include_deleted=true`): a key that
+ * names another query parameter of the operation, or a key another exploded object already gave, would send a value
+ * the caller's policy conditions never saw as that parameter (issue #58 C). Such a call is refused, nothing sent.
+ */
+function checkExplodedKeys(
+  plan: HttpOperationPlan,
+  p: HttpParamPlan,
+  value: Record<string, unknown>,
+  seen: Set<string>,
+) {
+  for (const k of Object.keys(value)) {
+    const other = plan.params.find((q) => q !== p && q.in === 'query' && q.name === k);
+    if (other || seen.has(k))
+      throw new UserError(
+        'tool.invalid_arguments',
+        `Argument "${p.arg}" has the key "${k}", which ${other ? `is the query parameter of argument "${other.arg}"` : 'another argument already sends'}: ` +
+          `its keys become query parameters of their own, and two values for "${k}" are refused. Nothing was sent.`,
+      );
+    seen.add(k);
+  }
+}
+
+/** Whether a query value is an object sent as exploded `form` keys (`appendQuery`). */
+const explodesKeys = (p: HttpParamPlan, value: unknown): value is Record<string, unknown> =>
+  isRecord(value) && p.style !== undefined && p.style !== 'deepObject' && (p.explode ?? p.style === 'form');
+
 function appendQuery(query: URLSearchParams, p: HttpParamPlan, value: unknown): void {
   const style = p.style ?? 'form';
   const explode = p.explode ?? style === 'form';
@@ -193,6 +221,7 @@ export function buildRequest(
   const headers: Record<string, string> = {};
   const cookies: string[] = [];
   let body: unknown;
+  let exploded: Set<string> | undefined;
   for (const p of plan.params) {
     const value = args[p.arg] !== undefined ? args[p.arg] : p.default;
     if (value === undefined || value === null) continue;
@@ -201,6 +230,7 @@ export function buildRequest(
         url = url.split(`{${p.name}}`).join(pathValue(p, value));
         break;
       case 'query':
+        if (explodesKeys(p, value)) checkExplodedKeys(plan, p, value, (exploded ??= new Set()));
         appendQuery(query, p, value);
         break;
       case 'header':
