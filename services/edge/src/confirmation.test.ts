@@ -15,6 +15,7 @@ import {
   maskArguments,
   MASKED,
   principalBinding,
+  printable,
   upstreamInputResponses,
   upstreamRequestState,
 } from './confirmation.ts';
@@ -285,5 +286,63 @@ describe('audit events of confirmations', () => {
         reason: 'no_elicitation',
       },
     });
+  });
+});
+
+describe('secret-shaped values under ordinary names (issue #58, 8)', () => {
+  // Values a review planted in arguments called note, value or data: each is masked whatever the schema says.
+  const planted = [
+    'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c',
+    'Bearer 9f8e7d6c5b4a39281706f5e4d3c2b1a0',
+    'Authorization: Basic dXNlcjpwYXNzd29yZDEyMw==',
+    'sk_live_51HxYzAbCdEfGhIjKlMnOpQr',
+    'sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz012345',
+    'sk-ant-api03-AbCdEfGhIjKlMnOpQrStUv',
+    'ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8',
+    'github_pat_11ABCDEFG0123456789_abcdefghijklmnop',
+    'glpat-AbCdEfGhIjKlMnOpQrSt',
+    'xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOp',
+    'AKIAIOSFODNN7EXAMPLE',
+    'AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q',
+    '-----BEGIN RSA PRIVATE KEY-----\nMIIEow…',
+    'postgres://admin:hunter2hunter2@db.internal:5432/app',
+    'the password=Tr0ub4dor&3 is on the sticky note',
+    'refresh_token: 1//0gAbCdEfGhIjKlMnOpQrSt',
+    'session_id=s%3AaBcDeFgHiJkLmNoP.QrStUvWx',
+    'signature=5d41402abc4b2a76b9719d911017c592ff',
+    'sid=8f14e45fceea167a5a36dedd4bea2543',
+    'dGhpcyBpcyBhIHNlc3Npb24gdG9rZW4gMTIzNDU2Nzg5MA',
+    'Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZg',
+    'a8F3kL9mQ2xR7vT1wZ5nB4cJ6hD0pY',
+  ];
+  const ordinary = [
+    '42',
+    'Refund for order 1234, customer asked twice',
+    'alice@example.com',
+    '3f2b8c1e-9d4a-4e7b-8c2f-1a2b3c4d5e6f',
+    'd41d8cd98f00b204e9800998ecf8427e',
+    '2026-11-26T22:00:00Z',
+    'https://example.com/orders/42?page=2',
+    'keep the password policy document up to date',
+  ];
+
+  it('masks every planted value, under any name, nested or in arrays; keeps ordinary values', () => {
+    const schema = { type: 'object' };
+    for (const v of planted) {
+      for (const name of ['note', 'value', 'data'])
+        expect(maskArguments({ [name]: v }, schema)).toEqual({ [name]: MASKED });
+      expect(maskArguments({ data: { items: [v] } }, schema)).toEqual({ data: { items: [MASKED] } });
+    }
+    for (const v of ordinary) expect(maskArguments({ note: v }, schema)).toEqual({ note: v });
+  });
+});
+
+describe('the request id an audit event stores', () => {
+  it('keeps printable ASCII; escapes control, terminal and bidi characters; bounded', () => {
+    expect(printable('req-7', 256)).toBe('req-7');
+    expect(printable('a\u001b[31mred\u001b[0m', 256)).toBe('a\\u{1b}[31mred\\u{1b}[0m');
+    expect(printable('x\u202Egnp.exe', 256)).toBe('x\\u{202e}gnp.exe');
+    expect(printable('a\\b', 256)).toBe('a\\u{5c}b');
+    expect(printable('\n'.repeat(1000), 256)).toHaveLength(256);
   });
 });

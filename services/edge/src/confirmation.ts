@@ -11,6 +11,7 @@ import {
 import { currentTraceIds } from '@toolplane/telemetry';
 import { inputRequired } from '@modelcontextprotocol/server';
 import type { SourceRequest } from './call-context.ts';
+import { looksSecret } from './secret-shapes.ts';
 import { callerBinding, isConfirmState, relayedState, type ConfirmStates } from './confirm-state.ts';
 import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
 
@@ -183,6 +184,7 @@ function itemSchemas(schemas: readonly Schema[], index: number): Schema[] {
 function maskValue(root: Schema, value: unknown, schemas: readonly Schema[]): unknown {
   const all = expand(root, schemas);
   if (all.some(marksSecret)) return MASKED;
+  if (typeof value === 'string') return looksSecret(value) ? MASKED : value;
   if (Array.isArray(value)) return value.map((v, i) => maskValue(root, v, itemSchemas(all, i)));
   if (!isObject(value)) return value;
   const out: Record<string, unknown> = {};
@@ -194,7 +196,9 @@ function maskValue(root: Schema, value: unknown, schemas: readonly Schema[]): un
 /**
  * The arguments with every secret value masked: where the tool's input schema marks the value secret (`writeOnly`,
  * `format: password`, `x-secret`, `x-sensitive`; through `$ref`, `allOf`, `anyOf`, `oneOf`, nested objects and
- * arrays), or where an argument's name is credential-like (`credentialLikeName`), whatever the schema says.
+ * arrays), where an argument's name is credential-like (`credentialLikeName`), whatever the schema says, or where a
+ * string value looks like a credential whatever its name (`looksSecret`: a JWT, `Bearer …`, a provider's key, a long
+ * random token, `password=…` in a text).
  */
 export function maskArguments(args: Readonly<Record<string, unknown>>, inputSchema: Schema): Record<string, unknown> {
   return maskValue(inputSchema, args, [inputSchema]) as Record<string, unknown>;
@@ -334,9 +338,23 @@ export function auditActor(p: Readonly<Principal>, keyName?: string): AuditActor
 
 const cut = (v: string | undefined, max: number) => (v === undefined ? null : v.slice(0, max));
 
+/**
+ * A value the caller chose (a JSON-RPC id) as the trail stores it: printable ASCII kept, anything else (control and
+ * terminal escape characters, bidi overrides, other non-ASCII) written as `\u{…}`, at most `max` characters.
+ */
+export function printable(v: string, max: number): string {
+  let out = '';
+  for (const ch of v) {
+    const code = ch.codePointAt(0)!;
+    out += code >= 0x20 && code < 0x7f && ch !== '\\' ? ch : `\\u{${code.toString(16)}}`;
+    if (out.length >= max) return out.slice(0, max);
+  }
+  return out;
+}
+
 function auditSource(call: AuditedCall): AuditSource {
   return {
-    requestId: cut(String(call.requestId), 256),
+    requestId: printable(String(call.requestId), 256),
     traceId: currentTraceIds()?.traceId ?? null,
     clientAddress: cut(call.source?.ip, 256),
     userAgent: cut(call.source?.header('user-agent'), 1024),
