@@ -10,3 +10,4 @@ export { conditionRefusal } from './call-conditions.ts';
 export type { CallConditions, ConditionalTool } from './call-conditions.ts';
 export { explainAccess } from './explain.ts';
 export type { AccessExplanation, ExplainCall } from './explain.ts';
+export { argumentsAsSent } from './arguments-as-sent.ts';

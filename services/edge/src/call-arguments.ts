@@ -1,3 +1,4 @@
+import { argumentsAsSent as sentArguments } from '@toolplane/access';
 import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
 
 /**
@@ -27,30 +28,14 @@ export function nonFiniteNumberPath(value: unknown, path = ''): string | undefin
   return undefined;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/**
- * The arguments as the worker sends them, for policy conditions: an HTTP tool's parameter defaults (a descriptor's
- * `default_value`, which the worker fills in for an absent argument) and a workflow's input defaults (which its
- * engine fills in) applied. The same object when there is nothing to add.
- */
+/** The arguments as the worker sends them, for policy conditions (`@toolplane/access`). */
 export function argumentsAsSent(
   loaded: LoadedCatalog,
   tool: LoadedTool,
   args: Readonly<Record<string, unknown>>,
 ): Readonly<Record<string, unknown>> {
-  const entry = loaded.catalog.tools.find((t) => t.tool.name === tool.def.name);
-  const defaults: [string, unknown][] = [];
-  if (entry?.plan.kind === 'http') {
-    for (const p of entry.plan.params) if (p.default !== undefined) defaults.push([p.arg, p.default]);
-  } else if (entry?.plan.kind === 'workflow') {
-    const properties = tool.def.inputSchema.properties;
-    if (isObject(properties))
-      for (const [k, schema] of Object.entries(properties))
-        if (isObject(schema) && 'default' in schema) defaults.push([k, schema.default]);
-  }
-  const missing = defaults.filter(([k]) => args[k] === undefined);
-  return missing.length === 0
-    ? args
-    : { ...Object.fromEntries(missing.map(([k, v]) => [k, structuredClone(v)])), ...args };
+  return sentArguments(
+    loaded.catalog.tools.find((t) => t.tool.name === tool.def.name),
+    args,
+  );
 }

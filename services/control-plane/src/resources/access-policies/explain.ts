@@ -1,4 +1,5 @@
 import {
+  argumentsAsSent,
   explainAccess,
   type AccessExplanation,
   type CallerIdentity,
@@ -118,7 +119,7 @@ async function explainedTool(
   db: Db,
   workspaceId: string,
   body: ExplainBody,
-): Promise<Found<{ catalog: Catalog; tool: ConditionalTool }>> {
+): Promise<Found<{ catalog: Catalog; tool: ConditionalTool; entry: Catalog['tools'][number] }>> {
   const server = await db.mcpServer.findFirst({
     where: isUuid(body.server) ? { id: body.server, workspaceId } : { name: body.server, workspaceId },
     select: { id: true, catalogVersion: true },
@@ -141,7 +142,7 @@ async function explainedTool(
       `MCP server ${JSON.stringify(body.server)} has no tool ${JSON.stringify(body.tool)} (${listed})`,
     );
   }
-  return { ok: true, value: { catalog, tool: { def: found.tool } } };
+  return { ok: true, value: { catalog, tool: { def: found.tool }, entry: found } };
 }
 
 /** The answer: snake_case, each policy with its name. */
@@ -180,13 +181,14 @@ export async function explainAccessDecision({ db }: ControlPlaneDeps, req: Reque
       [...(who.ok ? [] : who.issues), ...(target.ok ? [] : target.issues)],
       'request.invalid',
     );
-  const { catalog, tool } = target.value;
+  const { catalog, tool, entry } = target.value;
   const call: ExplainCall = {
     identity: who.value.identity,
     caller: who.value.caller,
     server: { catalog: { serverId: catalog.serverId, name: catalog.name } },
     tool,
-    args: body.arguments ?? {},
+    // As the edge sees them: the defaults the worker fills in applied (docs/governance.md "What `args` is").
+    args: argumentsAsSent(entry, body.arguments ?? {}),
     credentialName: who.value.credentialName,
   };
   const explained = explainAccess(await workspaceAccess(db, workspaceId), call);
