@@ -18,7 +18,7 @@ import type { RedisClient } from '@toolplane/redis';
 
 const PREFIX = 'tp-confirm.';
 
-export type ConfirmStage = 'asked' | 'ok';
+type ConfirmStage = 'asked' | 'ok';
 
 /** What a state claims. */
 export interface ConfirmClaims {
@@ -35,7 +35,7 @@ export interface ConfirmClaims {
 }
 
 /** Why a state that claims to be ours is refused. */
-export type StateRefusal = 'malformed' | 'forged' | 'expired';
+type StateRefusal = 'malformed' | 'forged' | 'expired';
 
 export type OpenedState =
   { readonly ok: true; readonly claims: ConfirmClaims } | { readonly ok: false; readonly reason: StateRefusal };
