@@ -2,208 +2,38 @@ import { randomUUID } from 'node:crypto';
 import {
   oauthConnectionView,
   queueNames,
-  recordCaller,
-  type OAuthConnectLinkJob,
-  type OAuthConnectLinkResult,
-  type AuditEventInput,
   type Principal,
-  type ToolInvokeEvent,
-  type ToolInvokeJob,
   type ToolOutcome,
   type ToolResultPayload,
 } from '@toolplane/contracts';
-import { AppError, toAppError, type ErrorCode } from '@toolplane/errors';
-import type { Logger } from '@toolplane/logger';
-import type { ExecutionRecordSink, InvocationClient, PublishedReplies } from '@toolplane/queue';
+import { AppError, toAppError } from '@toolplane/errors';
 import { inputRequired, UrlElicitationRequiredError } from '@modelcontextprotocol/server';
 import {
   attr,
-  currentTraceIds,
   endSpan,
   MESSAGING_SYSTEM_BULLMQ,
   noopSpan,
-  recordDenied,
-  recordToolCall,
   SpanKind,
   startSpan,
   traceparentOf,
   tracingEnabled,
 } from '@toolplane/telemetry';
-import { conditionRefusal, type CallConditions } from './access-conditions.ts';
-import { argumentsAsSent, nonFiniteNumberPath } from './call-arguments.ts';
 import { deniedToolCall } from './access.ts';
-import type { EdgeCallContext, RequestFacts, SourceRequest, TraceFacts } from './call-context.ts';
-import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
-import {
-  conditionRefusalEvent,
-  confirmationEvent,
-  confirmationPrompt,
-  confirmedResult,
-  type Confirmation,
-  type ConfirmationAsker,
-  type ConfirmationOutcome,
-  DEFAULT_CONFIRM_TIMEOUT_MS,
-  type ConfirmSealing,
-} from './confirmation.ts';
-import type {
-  CancelRegistry,
-  ElicitationReplies,
-  SessionFormElicitation,
-  ResourceSubscriptions,
-  SessionRelayCapabilities,
-  SessionLogLevels,
-  SessionUrlElicitation,
-  UrlElicitationMode,
-} from './protocol-state.ts';
+import { checkCall, errorResult, invalidArguments } from './call-checks.ts';
+import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.ts';
+import type { LoadedTool } from './catalogs.ts';
+import { confirmedResult } from './confirmation.ts';
 import { neededConnections, structured, type NeededConnection } from './smart-mode.ts';
-import type { UpstreamCredentialSealer } from './upstream-auth.ts';
-import type { ConfirmStates } from './confirm-state.ts';
 
-export interface ToolCallDeps {
-  invocations: InvocationClient;
-  /** Calls refused on the edge (invalid arguments) leave a record too. */
-  records: ExecutionRecordSink;
-  /** Decisions the edge makes about calls (a person's confirmation, a condition's refusal) go to the audit trail. */
-  audit?: Pick<ExecutionRecordSink<AuditEventInput>, 'add'>;
-  timeoutMs: number;
-  log: Logger;
-  /** 2025-era `logging/setLevel` per session (absent: log levels are not remembered). */
-  logLevels?: SessionLogLevels;
-  /** 2025-era URL-mode elicitation declared per session (absent: not remembered; those callers get the tool error). */
-  urlElicitations?: SessionUrlElicitation;
-  /** 2025-era form-mode elicitation declared per session (absent: not remembered; confirmations are refused). */
-  formElicitations?: SessionFormElicitation;
-  /** 2025-era answers to the edge's `elicitation/create`, heard by any edge (absent: such sessions cannot be asked). */
-  elicitationReplies?: ElicitationReplies;
-  /** 2025-era sampling and elicitation declared per session, relayed to external MCP servers (absent: not relayed). */
-  relayCapabilities?: SessionRelayCapabilities;
-  /** Where a caller's answer to a relayed request goes (the worker waiting for it). */
-  relayReplies?: PublishedReplies;
-  /** Resource subscriptions of 2025-era sessions and the wishes the workers watch (absent: not offered). */
-  subscriptions?: ResourceSubscriptions;
-  /** How long a call waits for a person's answer (default 10 minutes): then it is cancelled. */
-  confirmTimeoutMs?: number;
-  /** 2026-07-28 confirmation states, sealed under the deployment's key (absent: those calls cannot be confirmed). */
-  confirmStates?: ConfirmStates;
-  /**
-   * A person's connect link, made by a worker (`oauth.connect_link`) for SMART `connect` (absent: `connect` tells the
-   * agent to call the tool, whose error carries a link).
-   */
-  connectLink?: (task: ConnectLinkRequest) => Promise<OAuthConnectLinkResult>;
-  /** 2025-era `notifications/cancelled` across edges (absent: only disconnects cancel). */
-  cancels?: CancelRegistry;
-  /** While a caller that asked for progress waits, a progress notification at least this often (0: none). */
-  progressIntervalMs?: number;
-  /** What an external user has connected (markers, see `NeededConnection`); absent: SMART connection tools show none. */
-  userConnections?: (workspaceId: string, userId: string) => Promise<ReadonlySet<string>>;
-  /** What the worker recorded of a person's OAuth connection (`OAuthConnectionState` fields; no secret). */
-  oauthConnectionState?: (connection: string) => Promise<Record<string, string>>;
-  /** Seals a caller's `X-Upstream-Authorization` for the workers (absent: REQUEST_CREDENTIALS_PUBLIC_KEY_FILE unset, the header is refused). */
-  sealUpstreamCredential?: UpstreamCredentialSealer;
-}
-
-/** What the edge names when it asks a worker for a person's connect link (the task's envelope aside). */
-export type ConnectLinkRequest = Omit<OAuthConnectLinkJob, 'v' | 'taskId' | 'kind' | 'deadlineAt' | 'replyTo'>;
-
-/** A call whose caller wants to hear from it while it runs: progress and/or relayed log messages. */
-export interface LiveCall {
-  progress: boolean;
-  logLevel?: ToolInvokeJob['logLevel'];
-  onEvent: (event: ToolInvokeEvent['event']) => void;
-}
-
-/**
- * One `tools/call`, built once (`toolCall`) where the edge's MCP layer reads it (the SDK's handler or the fast path),
- * never changed after, and passed whole to `callTool`: who calls, which catalog version, which tool with which
- * arguments, how it is cancelled, who hears its progress, and what it takes from the HTTP request.
- */
-export interface ToolCall {
-  readonly loaded: LoadedCatalog;
-  readonly principal: Readonly<Principal>;
-  readonly name: string;
-  readonly arguments: Readonly<Record<string, unknown>>;
-  /** The JSON-RPC request's id. */
-  readonly requestId: string | number;
-  /** The trace context its span continues: the MCP message's `_meta`, else the HTTP request's. */
-  readonly trace: TraceFacts;
-  /** Aborts when the caller cancels or disconnects: the worker is told to stop. */
-  readonly signal?: AbortSignal | undefined;
-  readonly live?: LiveCall | undefined;
-  readonly request: RequestFacts;
-  /** 2026-07-28 callers of external MCP tools: their multi-round-trip fields and capabilities (job `multiRound`). */
-  readonly multiRound?: ToolInvokeJob['multiRound'];
-  /** 2025-era callers of external MCP tools: the sampling / elicitation their session declared (job `relay`). */
-  readonly relay?: ToolInvokeJob['relay'];
-  /**
-   * Whether (and how) the caller declared URL-mode elicitation: asked only when the call comes back
-   * `connection.required` with a connect link. Absent or undefined: the tool error carrying the link.
-   */
-  readonly urlElicitation?: (() => Promise<UrlElicitationMode | undefined>) | undefined;
-  /** The caller's grants with a condition: checked after the arguments, before the enqueue. */
-  readonly conditions?: CallConditions | undefined;
-  /** How the caller's person is asked to confirm a call of a tool marked `confirm`; absent: the client cannot ask. */
-  readonly confirmation?: ConfirmationAsker | undefined;
-  /** The HTTP request, for audit events only (client address, user agent). */
-  readonly source?: SourceRequest | undefined;
-  /** The calling API key's name, for audit events only. */
-  readonly keyName?: string | undefined;
-  /** The call runs as a durable task (tasks.ts, ADR 0040): its job is the task's, and settles its record. */
-  readonly task?: TaskBinding | undefined;
-}
-
-/** A task's part in its call: the task, and the invocation (job id, execution lease) of the round that runs now. */
-export interface TaskBinding {
-  readonly id: string;
-  readonly invocationId: string;
-}
-
-/** What the MCP layer read of a `tools/call` message (`plainToolsCall` gives exactly this). */
-export interface ToolCallMessage {
-  readonly id: string | number;
-  readonly name: string;
-  readonly args: Record<string, unknown> | undefined;
-}
-
-/** What only the SDK's path knows of a call. */
-export interface ToolCallExtras {
-  live?: LiveCall | undefined;
-  multiRound?: ToolInvokeJob['multiRound'];
-  relay?: ToolInvokeJob['relay'];
-  urlElicitation?: ToolCall['urlElicitation'];
-  confirmation?: ConfirmationAsker | undefined;
-  /** The message's own trace context (`_meta.traceparent`), which wins over the HTTP request's. */
-  trace?: TraceFacts | undefined;
-  task?: TaskBinding | undefined;
-}
-
-/** The one place a `ToolCall` is made: a message of the request `ctx` resolved, whole (every field set). */
-export function toolCall(
-  ctx: EdgeCallContext,
-  message: ToolCallMessage,
-  signal: AbortSignal | undefined,
-  extras?: ToolCallExtras,
-): ToolCall {
-  const { caller } = ctx;
-  return {
-    loaded: caller.loaded,
-    principal: caller.principal,
-    name: message.name,
-    arguments: message.args ?? {},
-    requestId: message.id,
-    trace: extras?.trace ?? ctx,
-    signal,
-    live: extras?.live,
-    request: ctx.request,
-    multiRound: extras?.multiRound,
-    relay: extras?.relay,
-    urlElicitation: extras?.urlElicitation,
-    conditions: caller.conditions,
-    confirmation: extras?.confirmation,
-    source: ctx.source,
-    keyName: caller.keyName,
-    task: extras?.task,
-  };
-}
+export type {
+  ConnectLinkRequest,
+  LiveCall,
+  TaskBinding,
+  ToolCall,
+  ToolCallDeps,
+  ToolCallMessage,
+} from './call-types.ts';
+export { confirmSealing, toolCall } from './call-types.ts';
 
 /** Thrown for calls naming a tool the server does not expose (a JSON-RPC error, not a tool result). */
 export class UnknownToolError extends Error {
@@ -216,10 +46,6 @@ export class UnknownToolError extends Error {
 
 function throwUnknownTool(name: string): never {
   throw new UnknownToolError(name);
-}
-
-function errorResult(text: string): ToolResultPayload {
-  return { content: [{ type: 'text', text }], isError: true };
 }
 
 /**
@@ -237,12 +63,6 @@ export async function callTool(deps: ToolCallDeps, call: ToolCall): Promise<Tool
   // A tool the caller's access policies hide is refused (isError + execution record), not unknown.
   if (!tool) return deniedToolCall(deps.records, call, name) ?? throwUnknownTool(name);
   return runTool(deps, call, tool);
-}
-
-function invalidArguments(tool: LoadedTool): ToolResultPayload {
-  return errorResult(
-    `Invalid arguments for tool "${tool.def.name}": ${describeArgumentErrors(tool.validate.errors)}. Input schema: ${JSON.stringify(tool.def.inputSchema)}`,
-  );
 }
 
 const unknownTool = (name: string) =>
@@ -453,207 +273,15 @@ async function accountLink(deps: ToolCallDeps, call: ToolCall, tool: string): Pr
   }
 }
 
-/** A call refused on the edge: an `isError` result, and an execution record saying why. */
-function rejectCall(
-  deps: ToolCallDeps,
-  call: ToolCall,
-  invocationId: string,
-  rejection: { errorCode: string; message: string; result: ToolResultPayload },
-): ToolResultPayload {
-  const { loaded, principal, name } = call;
-  deps.records.add({
-    v: 1,
-    invocationId,
-    workspaceId: principal.workspaceId,
-    serverId: loaded.catalog.serverId,
-    catalogVersion: loaded.catalog.version,
-    tool: name,
-    caller: recordCaller(principal),
-    startedAt: new Date().toISOString(),
-    durationMs: 0,
-    outcome: 'rejected',
-    errorCode: rejection.errorCode,
-    message: rejection.message,
-    steps: [],
-    ...currentTraceIds(),
-  });
-  recordToolCall(loaded.catalog.serverId, name, 'rejected', 0);
-  return rejection.result;
-}
-
-/**
- * Why the edge refuses a call before anything is enqueued (invalid arguments, a policy's condition, an upstream
- * credential the server does not take): the refusal's result, recorded; undefined when there is none.
- */
-function edgeRefusal(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool, invocationId: string) {
-  const { loaded, arguments: input } = call;
-  const notFinite = nonFiniteNumberPath(input);
-  if (notFinite !== undefined) {
-    const message = `the number at ${notFinite} is not finite (a literal past the range of a double)`;
-    return rejectCall(deps, call, invocationId, {
-      errorCode: 'tool.invalid_arguments',
-      message,
-      result: errorResult(`Invalid arguments for tool "${tool.def.name}": ${message}. Nothing was sent.`),
-    });
-  }
-  if (!tool.validate(input))
-    return rejectCall(deps, call, invocationId, {
-      errorCode: 'tool.invalid_arguments',
-      message: describeArgumentErrors(tool.validate.errors),
-      result: invalidArguments(tool),
-    });
-  // Grants with a condition: only callers some applicable grant has one for pay for it. They see the arguments as
-  // they will be sent (the defaults the worker fills in applied).
-  const sent = call.conditions ? argumentsAsSent(loaded, tool, input) : input;
-  const refused = call.conditions && conditionRefusal(call.conditions, loaded, tool, sent);
-  if (refused) {
-    recordDenied('condition');
-    deps.audit?.add(conditionRefusalEvent(call, tool.def.name, refusingPolicy(call.conditions!, loaded, tool, sent)));
-    return rejectCall(deps, call, invocationId, {
-      errorCode: 'access.condition',
-      message: refused,
-      result: errorResult(refused),
-    });
-  }
-  const refusal = call.request.upstreamAuthorization !== undefined ? upstreamRefusal(loaded, deps) : undefined;
-  if (refusal)
-    return rejectCall(deps, call, invocationId, {
-      errorCode: refusal.code,
-      message: refusal.message,
-      result: errorResult(refusal.message),
-    });
-  return undefined;
-}
-
-/**
- * The first policy of the clause that refused a call (any of whose conditions would have granted it), for its audit
- * event; null when that clause has none. Only refused calls get here: a clause at a time is checked again.
- */
-function refusingPolicy(
-  conditions: CallConditions,
-  loaded: LoadedCatalog,
-  tool: LoadedTool,
-  input: Readonly<Record<string, unknown>>,
-): { id: string; name: string | null } | null {
-  const clauses = conditions.rules.clauses(tool.def.name);
-  const failed =
-    clauses.length === 1
-      ? clauses[0]
-      : clauses.find((clause) => {
-          const rules = { clauses: () => [clause] } as unknown as CallConditions['rules'];
-          return conditionRefusal({ rules, caller: conditions.caller }, loaded, tool, input) !== undefined;
-        });
-  const first = failed?.[0];
-  return first ? { id: first.id, name: first.name ?? null } : null;
-}
-
-/** What a call that was not confirmed becomes: its audit outcome, the code of its record and its tool error. */
-interface Unconfirmed {
-  readonly outcome: Exclude<ConfirmationOutcome, 'accepted'>;
-  readonly errorCode: string;
-  readonly text: (tool: string) => string;
-}
-
-const unconfirmed = {
-  invalid: {
-    outcome: 'refused',
-    errorCode: 'confirmation.invalid_state',
-    text: (tool) =>
-      `The confirmation state sent with this call of "${tool}" is not valid here (altered, expired, already used, or ` +
-      'made for another caller): the call was not made, nothing was sent. Call the tool again without requestState ' +
-      'to ask the person.',
-  },
-  decline: {
-    outcome: 'declined',
-    errorCode: 'confirmation.declined',
-    text: (tool) => `The person declined this call of "${tool}": it was not made, nothing was sent.`,
-  },
-  cancel: {
-    outcome: 'cancelled',
-    errorCode: 'confirmation.cancelled',
-    text: (tool) =>
-      `The confirmation of this call of "${tool}" was cancelled (or not answered in time): the call was not made, ` +
-      'nothing was sent.',
-  },
-  unavailable: {
-    outcome: 'refused',
-    errorCode: 'confirmation.unavailable',
-    text: (tool) =>
-      `Tool "${tool}" needs a person's confirmation before each call, and this client cannot ask its user: it did ` +
-      'not declare the MCP elicitation capability (form mode). Use a client that can ask its user, or ask an ' +
-      'administrator of this MCP server to lift the confirmation of this tool. Nothing was sent.',
-  },
-} as const satisfies Record<string, Unconfirmed>;
-
-/**
- * A tool marked `confirm` (ADR 0038): the person the client asks accepts before anything is enqueued. Undefined when
- * the call may go on; else its result: the 2026-07-28 `input_required` that asks, or the tool error of a call that
- * was declined, cancelled or could not be asked (with its execution record). Each decision is an audit event, its
- * arguments masked.
- */
-async function confirmCall(
-  deps: ToolCallDeps,
-  call: ToolCall,
-  tool: LoadedTool,
-  invocationId: string,
-): Promise<ToolOutcome | undefined> {
-  const name = tool.def.name;
-  const prompt = confirmationPrompt(call.loaded, tool, call.arguments);
-  let asked: Confirmation;
-  try {
-    asked = call.confirmation ? await call.confirmation(prompt) : { kind: 'unavailable' };
-  } catch (err) {
-    deps.log.warn({ tool: name, err: String(err) }, 'a confirmation could not be asked');
-    return rejectCall(deps, call, invocationId, {
-      errorCode: 'confirmation.failed',
-      message: 'the person could not be asked',
-      result: errorResult(`The person could not be asked to confirm this call of "${name}": nothing was sent.`),
-    });
-  }
-  if (asked.kind === 'continued') return undefined;
-  if (asked.kind === 'ask') return asked.result;
-  if (asked.kind === 'answered' && asked.action === 'accept') {
-    deps.audit?.add(confirmationEvent(call, name, { outcome: 'accepted' }, prompt.masked));
-    return undefined;
-  }
-  const not: Unconfirmed =
-    asked.kind === 'invalid'
-      ? unconfirmed.invalid
-      : asked.kind !== 'answered'
-        ? unconfirmed.unavailable
-        : asked.action === 'decline'
-          ? unconfirmed.decline
-          : unconfirmed.cancel;
-  const invalidState = asked.kind === 'invalid' ? asked.reason : undefined;
-  deps.audit?.add(confirmationEvent(call, name, { outcome: not.outcome, invalidState }, prompt.masked));
-  return rejectCall(deps, call, invocationId, {
-    errorCode: not.errorCode,
-    message: not.text(name),
-    result: errorResult(not.text(name)),
-  });
-}
-
-/** How 2026-07-28 confirmation states are sealed on this edge (undefined: they are not). */
-export function confirmSealing(deps: ToolCallDeps): ConfirmSealing | undefined {
-  return deps.confirmStates
-    ? { states: deps.confirmStates, ttlMs: deps.confirmTimeoutMs ?? DEFAULT_CONFIRM_TIMEOUT_MS }
-    : undefined;
-}
-
 /** Validates the arguments, enqueues the job (references only, sealed credentials) and awaits its result. */
 async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Promise<ToolOutcome> {
   const { loaded, principal, arguments: input, signal, live, request } = call;
   const name = tool.def.name;
   const invocationId = call.task?.invocationId ?? randomUUID();
-  const refused = edgeRefusal(deps, call, tool, invocationId);
+  // Every check of the call, once, before anything is enqueued (call-checks.ts); a promise only when a person is asked.
+  const checked = checkCall(deps, call, tool, invocationId);
+  const refused = checked instanceof Promise ? await checked : checked;
   if (refused) return refused;
-  // A tool that runs only as a task, called plainly: 2025-11-25 says -32601 (2026-07-28 callers got -32021 before).
-  if (tool.taskOnly && !call.task) return taskRequired(name);
-  // A person accepts first (nothing is enqueued before); a tool not marked `confirm` pays this check only.
-  if (tool.confirm) {
-    const unconfirmedResult = await confirmCall(deps, call, tool, invocationId);
-    if (unconfirmedResult) return unconfirmedResult;
-  }
   // Per-request authentication: the caller's own upstream credential, sealed for the workers (never in clear in Redis).
   const upstream = request.upstreamAuthorization;
   const upstreamAuthorization =
@@ -703,14 +331,6 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
   }
 }
 
-const taskRequired = (name: string): ToolResultPayload => ({
-  content: [],
-  protocolError: {
-    code: -32601,
-    message: `The tool "${name}" runs only as a task: call it as one (the Tasks extension)`,
-  },
-});
-
 /** A call that got no result (timed out, cancelled, Redis or the queue failing): its `isError` result. */
 function failedCall(deps: ToolCallDeps, call: ToolCall, invocationId: string, err: unknown): ToolResultPayload {
   const e: AppError = toAppError(err);
@@ -743,26 +363,6 @@ async function connectElicitation(call: ToolCall, url: string): Promise<ToolResu
   }
   const e = new UrlElicitationRequiredError([{ mode: 'url', elicitationId: randomUUID(), url, message }], message);
   return { content: [], protocolError: { code: e.code, message: e.message, data: e.data } };
-}
-
-/** Why a call carrying `X-Upstream-Authorization` is refused, if it is. */
-function upstreamRefusal(loaded: LoadedCatalog, deps: ToolCallDeps): { code: ErrorCode; message: string } | undefined {
-  if (!loaded.catalog.perRequestAuth)
-    return {
-      code: 'auth.upstream_authorization_refused',
-      message:
-        'This MCP server does not accept the X-Upstream-Authorization header: per-request authentication is off ' +
-        `(perRequestAuth). Call without the header, or enable it with PATCH /api/v1/mcp_manager/${loaded.catalog.serverId} ` +
-        '{ "perRequestAuth": true }.',
-    };
-  if (!deps.sealUpstreamCredential)
-    return {
-      code: 'auth.upstream_authorization_unavailable',
-      message:
-        'This deployment cannot carry per-request credentials (the edge has no REQUEST_CREDENTIALS_PUBLIC_KEY_FILE): ' +
-        'call without the X-Upstream-Authorization header.',
-    };
-  return undefined;
 }
 
 function startProducerSpan(invocationId: string, tool: string) {

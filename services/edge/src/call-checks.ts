@@ -1,0 +1,256 @@
+import { recordCaller, type ToolOutcome, type ToolResultPayload } from '@toolplane/contracts';
+import type { ErrorCode } from '@toolplane/errors';
+import { currentTraceIds, recordDenied, recordToolCall } from '@toolplane/telemetry';
+import { conditionRefusal, type CallConditions } from './access-conditions.ts';
+import { argumentsAsSent, nonFiniteNumberPath } from './call-arguments.ts';
+import type { ToolCall, ToolCallDeps } from './call-types.ts';
+import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
+import {
+  conditionRefusalEvent,
+  confirmationEvent,
+  confirmationPrompt,
+  type Confirmation,
+  type ConfirmationOutcome,
+} from './confirmation.ts';
+
+/**
+ * Every check a `tools/call` passes before anything is enqueued, in one place and in this order: its arguments
+ * (finite numbers, the input schema), the conditions of the caller's grants (on the arguments as they will be sent),
+ * a per-request credential the server must accept, a tool that runs only as a task, then a person's confirmation of a
+ * tool marked `confirm` (ADR 0038). Quotas and approvals join here. `checkCall` is synchronous unless a person is
+ * asked: the hot path pays no promise for it.
+ */
+
+/** Runs every check of a call: undefined when it may be enqueued, else its result (recorded when refused). */
+export function checkCall(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  tool: LoadedTool,
+  invocationId: string,
+): ToolOutcome | undefined | Promise<ToolOutcome | undefined> {
+  const refused = edgeRefusal(deps, call, tool, invocationId);
+  if (refused) return refused;
+  // A tool that runs only as a task, called plainly: 2025-11-25 says -32601 (2026-07-28 callers got -32021 before).
+  if (tool.taskOnly && !call.task) return taskRequired(tool.def.name);
+  // A person accepts first (nothing is enqueued before); a tool not marked `confirm` pays this check only.
+  return tool.confirm ? confirmCall(deps, call, tool, invocationId) : undefined;
+}
+
+/** A tool error the model reads. */
+export function errorResult(text: string): ToolResultPayload {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+export function invalidArguments(tool: LoadedTool): ToolResultPayload {
+  return errorResult(
+    `Invalid arguments for tool "${tool.def.name}": ${describeArgumentErrors(tool.validate.errors)}. Input schema: ${JSON.stringify(tool.def.inputSchema)}`,
+  );
+}
+
+/** A call refused on the edge: an `isError` result, and an execution record saying why. */
+function rejectCall(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  invocationId: string,
+  rejection: { errorCode: string; message: string; result: ToolResultPayload },
+): ToolResultPayload {
+  const { loaded, principal, name } = call;
+  deps.records.add({
+    v: 1,
+    invocationId,
+    workspaceId: principal.workspaceId,
+    serverId: loaded.catalog.serverId,
+    catalogVersion: loaded.catalog.version,
+    tool: name,
+    caller: recordCaller(principal),
+    startedAt: new Date().toISOString(),
+    durationMs: 0,
+    outcome: 'rejected',
+    errorCode: rejection.errorCode,
+    message: rejection.message,
+    steps: [],
+    ...currentTraceIds(),
+  });
+  recordToolCall(loaded.catalog.serverId, name, 'rejected', 0);
+  return rejection.result;
+}
+
+/**
+ * Why the edge refuses a call before anything is enqueued (invalid arguments, a policy's condition, an upstream
+ * credential the server does not take): the refusal's result, recorded; undefined when there is none.
+ */
+function edgeRefusal(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool, invocationId: string) {
+  const { loaded, arguments: input } = call;
+  const notFinite = nonFiniteNumberPath(input);
+  if (notFinite !== undefined) {
+    const message = `the number at ${notFinite} is not finite (a literal past the range of a double)`;
+    return rejectCall(deps, call, invocationId, {
+      errorCode: 'tool.invalid_arguments',
+      message,
+      result: errorResult(`Invalid arguments for tool "${tool.def.name}": ${message}. Nothing was sent.`),
+    });
+  }
+  if (!tool.validate(input))
+    return rejectCall(deps, call, invocationId, {
+      errorCode: 'tool.invalid_arguments',
+      message: describeArgumentErrors(tool.validate.errors),
+      result: invalidArguments(tool),
+    });
+  // Grants with a condition: only callers some applicable grant has one for pay for it. They see the arguments as
+  // they will be sent (the defaults the worker fills in applied).
+  const sent = call.conditions ? argumentsAsSent(loaded, tool, input) : input;
+  const refused = call.conditions && conditionRefusal(call.conditions, loaded, tool, sent);
+  if (refused) {
+    recordDenied('condition');
+    deps.audit?.add(conditionRefusalEvent(call, tool.def.name, refusingPolicy(call.conditions!, loaded, tool, sent)));
+    return rejectCall(deps, call, invocationId, {
+      errorCode: 'access.condition',
+      message: refused,
+      result: errorResult(refused),
+    });
+  }
+  const refusal = call.request.upstreamAuthorization !== undefined ? upstreamRefusal(loaded, deps) : undefined;
+  if (refusal)
+    return rejectCall(deps, call, invocationId, {
+      errorCode: refusal.code,
+      message: refusal.message,
+      result: errorResult(refusal.message),
+    });
+  return undefined;
+}
+
+/**
+ * The first policy of the clause that refused a call (any of whose conditions would have granted it), for its audit
+ * event; null when that clause has none. Only refused calls get here: a clause at a time is checked again.
+ */
+function refusingPolicy(
+  conditions: CallConditions,
+  loaded: LoadedCatalog,
+  tool: LoadedTool,
+  input: Readonly<Record<string, unknown>>,
+): { id: string; name: string | null } | null {
+  const clauses = conditions.rules.clauses(tool.def.name);
+  const failed =
+    clauses.length === 1
+      ? clauses[0]
+      : clauses.find((clause) => {
+          const rules = { clauses: () => [clause] } as unknown as CallConditions['rules'];
+          return conditionRefusal({ rules, caller: conditions.caller }, loaded, tool, input) !== undefined;
+        });
+  const first = failed?.[0];
+  return first ? { id: first.id, name: first.name ?? null } : null;
+}
+
+/** What a call that was not confirmed becomes: its audit outcome, the code of its record and its tool error. */
+interface Unconfirmed {
+  readonly outcome: Exclude<ConfirmationOutcome, 'accepted'>;
+  readonly errorCode: string;
+  readonly text: (tool: string) => string;
+}
+
+const unconfirmed = {
+  invalid: {
+    outcome: 'refused',
+    errorCode: 'confirmation.invalid_state',
+    text: (tool) =>
+      `The confirmation state sent with this call of "${tool}" is not valid here (altered, expired, already used, or ` +
+      'made for another caller): the call was not made, nothing was sent. Call the tool again without requestState ' +
+      'to ask the person.',
+  },
+  decline: {
+    outcome: 'declined',
+    errorCode: 'confirmation.declined',
+    text: (tool) => `The person declined this call of "${tool}": it was not made, nothing was sent.`,
+  },
+  cancel: {
+    outcome: 'cancelled',
+    errorCode: 'confirmation.cancelled',
+    text: (tool) =>
+      `The confirmation of this call of "${tool}" was cancelled (or not answered in time): the call was not made, ` +
+      'nothing was sent.',
+  },
+  unavailable: {
+    outcome: 'refused',
+    errorCode: 'confirmation.unavailable',
+    text: (tool) =>
+      `Tool "${tool}" needs a person's confirmation before each call, and this client cannot ask its user: it did ` +
+      'not declare the MCP elicitation capability (form mode). Use a client that can ask its user, or ask an ' +
+      'administrator of this MCP server to lift the confirmation of this tool. Nothing was sent.',
+  },
+} as const satisfies Record<string, Unconfirmed>;
+
+/**
+ * A tool marked `confirm` (ADR 0038): the person the client asks accepts before anything is enqueued. Undefined when
+ * the call may go on; else its result: the 2026-07-28 `input_required` that asks, or the tool error of a call that
+ * was declined, cancelled or could not be asked (with its execution record). Each decision is an audit event, its
+ * arguments masked.
+ */
+async function confirmCall(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  tool: LoadedTool,
+  invocationId: string,
+): Promise<ToolOutcome | undefined> {
+  const name = tool.def.name;
+  const prompt = confirmationPrompt(call.loaded, tool, call.arguments);
+  let asked: Confirmation;
+  try {
+    asked = call.confirmation ? await call.confirmation(prompt) : { kind: 'unavailable' };
+  } catch (err) {
+    deps.log.warn({ tool: name, err: String(err) }, 'a confirmation could not be asked');
+    return rejectCall(deps, call, invocationId, {
+      errorCode: 'confirmation.failed',
+      message: 'the person could not be asked',
+      result: errorResult(`The person could not be asked to confirm this call of "${name}": nothing was sent.`),
+    });
+  }
+  if (asked.kind === 'continued') return undefined;
+  if (asked.kind === 'ask') return asked.result;
+  if (asked.kind === 'answered' && asked.action === 'accept') {
+    deps.audit?.add(confirmationEvent(call, name, { outcome: 'accepted' }, prompt.masked));
+    return undefined;
+  }
+  const not: Unconfirmed =
+    asked.kind === 'invalid'
+      ? unconfirmed.invalid
+      : asked.kind !== 'answered'
+        ? unconfirmed.unavailable
+        : asked.action === 'decline'
+          ? unconfirmed.decline
+          : unconfirmed.cancel;
+  const invalidState = asked.kind === 'invalid' ? asked.reason : undefined;
+  deps.audit?.add(confirmationEvent(call, name, { outcome: not.outcome, invalidState }, prompt.masked));
+  return rejectCall(deps, call, invocationId, {
+    errorCode: not.errorCode,
+    message: not.text(name),
+    result: errorResult(not.text(name)),
+  });
+}
+
+const taskRequired = (name: string): ToolResultPayload => ({
+  content: [],
+  protocolError: {
+    code: -32601,
+    message: `The tool "${name}" runs only as a task: call it as one (the Tasks extension)`,
+  },
+});
+
+/** Why a call carrying `X-Upstream-Authorization` is refused, if it is. */
+function upstreamRefusal(loaded: LoadedCatalog, deps: ToolCallDeps): { code: ErrorCode; message: string } | undefined {
+  if (!loaded.catalog.perRequestAuth)
+    return {
+      code: 'auth.upstream_authorization_refused',
+      message:
+        'This MCP server does not accept the X-Upstream-Authorization header: per-request authentication is off ' +
+        `(perRequestAuth). Call without the header, or enable it with PATCH /api/v1/mcp_manager/${loaded.catalog.serverId} ` +
+        '{ "perRequestAuth": true }.',
+    };
+  if (!deps.sealUpstreamCredential)
+    return {
+      code: 'auth.upstream_authorization_unavailable',
+      message:
+        'This deployment cannot carry per-request credentials (the edge has no REQUEST_CREDENTIALS_PUBLIC_KEY_FILE): ' +
+        'call without the X-Upstream-Authorization header.',
+    };
+  return undefined;
+}
