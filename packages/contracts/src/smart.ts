@@ -73,3 +73,15 @@ export const smartMetaTools: ToolDefinition[] = [
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   },
 ];
+
+/**
+ * Splits identifiers and text into lower-case words, for search indexes (SMART tool search, the API catalog):
+ * `searchJiraIssues` / `search_jira-issues` → search, jira, issues; `api.github.com` → api, github, com.
+ */
+export function tokenize(text: string): string[] {
+  return text
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w.toLowerCase());
+}

@@ -4,6 +4,7 @@ import {
   type CatalogTool,
   type ToolDefinition,
   type ToolResultPayload,
+  tokenize,
 } from '@toolplane/contracts';
 import MiniSearch from 'minisearch';
 
@@ -113,15 +114,6 @@ export function neededConnections(tool: CatalogTool, serverId: string): NeededCo
       }),
     },
   ];
-}
-
-/** Splits identifiers and text into lower-case words: `searchJiraIssues` / `search_jira-issues` → search, jira, issues. */
-function tokenize(text: string): string[] {
-  return text
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean)
-    .map((w) => w.toLowerCase());
 }
 
 /** A light English stemmer so "tickets", "ticketing" and "ticket" meet. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
+import { tokenize } from '@toolplane/contracts';
 import { TransientError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { RedisClient } from '@toolplane/redis';
@@ -236,15 +237,6 @@ export function apiCatalogSource(
   return /^https?:\/\//i.test(location)
     ? listingSource(location, deps.fetch, deps.maxDocumentBytes)
     : directorySource(resolve(location), deps.log);
-}
-
-/** Splits names and text into lower-case words (`api.github.com` → api, github, com; `getUser` → get, user). */
-function tokenize(text: string): string[] {
-  return text
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean)
-    .map((w) => w.toLowerCase());
 }
 
 interface Built {
