@@ -603,19 +603,146 @@ function failureDetail(attempt: Attempt): string {
   return attempt.toolError !== undefined ? `${status}: the tool answered with an error: ${attempt.toolError}` : status;
 }
 
+/**
+ * A step's attempt recorded in its frame: the step's state (request, response, outputs evaluated unless the attempt
+ * failed) and the scope its criteria are read in (a workflow step's `$outputs` are the called workflow's).
+ */
+function recordAttempt(state: RunState, frame: FlowFrame, step: StepIR, attempt: Attempt): { scope: Scope } {
+  const stepState: StepState = { outputs: {} };
+  if (attempt.request) stepState.request = attempt.request;
+  if (attempt.response) stepState.response = attempt.response;
+  frame.steps[step.id] = stepState;
+  const base: Partial<Scope> = {};
+  if (attempt.request) base.request = attempt.request;
+  if (attempt.response) base.response = attempt.response;
+  else if (attempt.subOutputs && frame.lastStatus !== undefined)
+    base.response = { status: frame.lastStatus, headers: {}, body: undefined };
+  const scope = scopeFor(state, frame, { ...base, outputs: attempt.subOutputs ?? stepState.outputs });
+  if (!attempt.failure) {
+    for (const [name, template] of step.outputs) {
+      const v = evaluateTemplate(template, scope);
+      if (v !== undefined) stepState.outputs[name] = v;
+    }
+  }
+  return { scope };
+}
+
+/** What a step's success or failure actions chose: the first whose criteria hold and whose retries are not used up. */
+interface Choice {
+  chosen?: ActionIR;
+  index: number;
+  /** A retry action matched but its retries were used up. */
+  exhausted: boolean;
+}
+
+function chooseAction(
+  wf: WorkflowIR,
+  step: StepIR,
+  actions: readonly ActionIR[],
+  scope: Scope,
+  retriesUsed: Map<number, number>,
+): Choice {
+  let exhausted = false;
+  for (let i = 0; i < actions.length; i++) {
+    const a = actions[i]!;
+    if (!allCriteria(a.criteria, scope)) continue;
+    if (a.type === 'retry') {
+      const used = retriesUsed.get(i) ?? 0;
+      if (used >= (a.retryLimit ?? 1)) {
+        exhausted = true;
+        if (a.onExhausted === 'fail')
+          throw new RunFailure(
+            'retries_exhausted',
+            `step ${JSON.stringify(step.id)} still asked for a retry after ${used} retries`,
+            { workflowId: wf.id, stepId: step.id },
+          );
+        continue;
+      }
+    }
+    return { chosen: a, index: i, exhausted };
+  }
+  return { index: -1, exhausted };
+}
+
+/** Why a step that no action took over failed: its attempt's own failure, or its criteria. */
+function stepFailure(wf: WorkflowIR, step: StepIR, attempt: Attempt, exhausted: boolean): RunFailure {
+  if (attempt.failure)
+    return new RunFailure(attempt.failure.code, attempt.failure.message, {
+      workflowId: attempt.failure.workflowId ?? wf.id,
+      stepId: attempt.failure.stepId ?? step.id,
+    });
+  return new RunFailure(
+    exhausted ? 'retries_exhausted' : 'step_failed',
+    `step ${JSON.stringify(step.id)} failed${failureDetail(attempt)}: its success criteria were not met${exhausted ? ' after every retry' : ''}`,
+    { workflowId: wf.id, stepId: step.id },
+  );
+}
+
+/**
+ * A retry action: first what it names (another workflow, or another step run once and recorded), then the wait
+ * (`Retry-After`, else the action's own) unless it would end past the run's deadline.
+ */
+async function retryStep(
+  state: RunState,
+  frame: FlowFrame,
+  at: { step: StepIR; parentId: number; response: ResponseState | undefined },
+  retry: ActionIR,
+): Promise<void> {
+  const { step, parentId } = at;
+  const wf = frame.wf;
+  if (retry.workflowId) {
+    const target = findWorkflow(state.doc, retry.workflowId)!;
+    await runFlow(state, target, inputsFor(target, frame.inputs), parentId);
+  } else if (retry.stepId) {
+    const other = wf.steps.find((s) => s.id === retry.stepId)!;
+    checkBudget(state, wf, other);
+    const side = await execute(state, frame, other, parentId, 1);
+    if (side.failure) throw side.failure;
+    recordAttempt(state, frame, other, side);
+  }
+  const now = state.clock.now();
+  const delay = retryAfterMs(at.response, now) ?? retry.retryAfterMs ?? 0;
+  if (now + delay >= state.deadline) {
+    throw new RunFailure(
+      'deadline_exceeded',
+      `step ${JSON.stringify(step.id)} would retry in ${delay} ms, past the run's ${state.limits.deadlineMs} ms deadline`,
+      { workflowId: wf.id, stepId: step.id },
+    );
+  }
+  if (delay > 0) await state.clock.sleep(delay, state.deps.signal);
+}
+
+/** Where a step that ended hands over (`next`, `end`, `goto`), with the attributes its trace entry closes with. */
+function transitionOf(wf: WorkflowIR, chosen: ActionIR): { transition: Transition; target?: string } {
+  if (chosen.type === 'end') return { transition: { kind: 'end' } };
+  if (chosen.type === 'goto') {
+    if (chosen.workflowId)
+      return { transition: { kind: 'gotoWorkflow', workflowId: chosen.workflowId }, target: chosen.workflowId };
+    return {
+      transition: { kind: 'goto', index: wf.steps.findIndex((s) => s.id === chosen.stepId) },
+      target: chosen.stepId,
+    };
+  }
+  return { transition: { kind: 'next' } };
+}
+
+/**
+ * One step: attempts until an action other than a retry is chosen (the budget checked before each), each attempt
+ * recorded in the frame, its criteria read, its action chosen; the step's trace entry closes with the outcome.
+ */
 async function runStep(state: RunState, frame: FlowFrame, step: StepIR): Promise<Transition> {
   const wf = frame.wf;
-  const opened = startEntry(state, 'step.run', wf.id, frame.traceId, step.id);
+  const entry = startEntry(state, 'step.run', wf.id, frame.traceId, step.id);
   let closed = false;
-  const entry = opened;
   const close = (status: 'ok' | 'error', attributes: Record<string, string | number | boolean | undefined>): void => {
     closed = true;
-    endEntry(state, opened, status, attributes);
+    endEntry(state, entry, status, attributes);
   };
   const retriesUsed = new Map<number, number>();
   let attempts = 0;
-  let exhausted = false;
   let success = false;
+  /** Some retry action of this step matched with its retries used up (on any attempt). */
+  let exhausted = false;
   try {
     for (;;) {
       checkBudget(state, wf, step);
@@ -623,124 +750,36 @@ async function runStep(state: RunState, frame: FlowFrame, step: StepIR): Promise
       const attempt = await execute(state, frame, step, entry.id, attempts);
       if (attempt.failure && fatal.has(attempt.failure.code)) throw attempt.failure;
       if (attempt.response) frame.lastStatus = attempt.response.status;
-      const stepState: StepState = { outputs: {} };
-      if (attempt.request) stepState.request = attempt.request;
-      if (attempt.response) stepState.response = attempt.response;
-      frame.steps[step.id] = stepState;
-      const base: Partial<Scope> = {};
-      if (attempt.request) base.request = attempt.request;
-      if (attempt.response) base.response = attempt.response;
-      else if (attempt.subOutputs && frame.lastStatus !== undefined)
-        base.response = { status: frame.lastStatus, headers: {}, body: undefined };
-      // A workflow step's `$outputs` are the called workflow's; otherwise the step's own outputs so far.
-      const outputsView = attempt.subOutputs ?? stepState.outputs;
-      const scope = scopeFor(state, frame, { ...base, outputs: outputsView });
+      const { scope } = recordAttempt(state, frame, step, attempt);
       success = !attempt.failure && allCriteria(step.successCriteria, scope);
-      if (!attempt.failure) {
-        for (const [name, template] of step.outputs) {
-          const v = evaluateTemplate(template, scope);
-          if (v !== undefined) stepState.outputs[name] = v;
-        }
-      }
-      const actions = success ? step.onSuccess : step.onFailure;
-      let chosen: ActionIR | undefined;
-      let chosenIndex = -1;
-      for (let i = 0; i < actions.length; i++) {
-        const a = actions[i]!;
-        if (!allCriteria(a.criteria, scope)) continue;
-        if (a.type === 'retry') {
-          const used = retriesUsed.get(i) ?? 0;
-          if (used >= (a.retryLimit ?? 1)) {
-            exhausted = true;
-            if (a.onExhausted === 'fail')
-              throw new RunFailure(
-                'retries_exhausted',
-                `step ${JSON.stringify(step.id)} still asked for a retry after ${used} retries`,
-                { workflowId: wf.id, stepId: step.id },
-              );
-            continue;
-          }
-        }
-        chosen = a;
-        chosenIndex = i;
-        break;
-      }
+      const choice = chooseAction(wf, step, success ? step.onSuccess : step.onFailure, scope, retriesUsed);
+      const { chosen, index } = choice;
+      exhausted ||= choice.exhausted;
       const last = state.trace.filter((e) => e.name === 'action.run' && e.parentId === entry.id).at(-1);
-      const decision = chosen?.type ?? (success ? 'next' : 'fail');
-      if (last) last.attributes.action = decision;
-      if (!chosen) {
-        if (success) {
-          close('ok', { outcome: 'success', action: 'next', attempts, retries: attempts - 1, kind: step.target.kind });
-          return { kind: 'next' };
-        }
-        throw attempt.failure
-          ? new RunFailure(attempt.failure.code, attempt.failure.message, {
-              workflowId: attempt.failure.workflowId ?? wf.id,
-              stepId: attempt.failure.stepId ?? step.id,
-            })
-          : new RunFailure(
-              exhausted ? 'retries_exhausted' : 'step_failed',
-              `step ${JSON.stringify(step.id)} failed${failureDetail(attempt)}: its success criteria were not met${exhausted ? ' after every retry' : ''}`,
-              { workflowId: wf.id, stepId: step.id },
-            );
-      }
-      if (chosen.type === 'retry') {
-        retriesUsed.set(chosenIndex, (retriesUsed.get(chosenIndex) ?? 0) + 1);
-        if (chosen.workflowId) {
-          const target = findWorkflow(state.doc, chosen.workflowId)!;
-          await runFlow(state, target, inputsFor(target, frame.inputs), entry.id);
-        } else if (chosen.stepId) {
-          const other = wf.steps.find((s) => s.id === chosen.stepId)!;
-          checkBudget(state, wf, other);
-          const side = await execute(state, frame, other, entry.id, 1);
-          if (side.failure) throw side.failure;
-          const sideState: StepState = { outputs: {} };
-          if (side.request) sideState.request = side.request;
-          if (side.response) sideState.response = side.response;
-          frame.steps[other.id] = sideState;
-          const sideScope = scopeFor(state, frame, {
-            ...(side.request ? { request: side.request } : {}),
-            ...(side.response ? { response: side.response } : {}),
-            outputs: side.subOutputs ?? sideState.outputs,
-          });
-          for (const [name, template] of other.outputs) {
-            const v = evaluateTemplate(template, sideScope);
-            if (v !== undefined) sideState.outputs[name] = v;
-          }
-        }
-        const now = state.clock.now();
-        const delay = retryAfterMs(attempt.response, now) ?? chosen.retryAfterMs ?? 0;
-        if (now + delay >= state.deadline) {
-          throw new RunFailure(
-            'deadline_exceeded',
-            `step ${JSON.stringify(step.id)} would retry in ${delay} ms, past the run's ${state.limits.deadlineMs} ms deadline`,
-            { workflowId: wf.id, stepId: step.id },
-          );
-        }
-        if (delay > 0) await state.clock.sleep(delay, state.deps.signal);
-        continue;
-      }
+      if (last) last.attributes.action = chosen?.type ?? (success ? 'next' : 'fail');
       const attrs = {
         outcome: success ? 'success' : 'failure',
         attempts,
         retries: attempts - 1,
         kind: step.target.kind,
       };
-      switch (chosen.type) {
-        case 'next':
-          close('ok', { ...attrs, action: 'next' });
-          return { kind: 'next' };
-        case 'end':
-          close(success ? 'ok' : 'error', { ...attrs, action: 'end' });
-          return { kind: 'end' };
-        case 'goto':
-          if (chosen.workflowId) {
-            close(success ? 'ok' : 'error', { ...attrs, action: 'goto', target: chosen.workflowId });
-            return { kind: 'gotoWorkflow', workflowId: chosen.workflowId };
-          }
-          close(success ? 'ok' : 'error', { ...attrs, action: 'goto', target: chosen.stepId });
-          return { kind: 'goto', index: wf.steps.findIndex((s) => s.id === chosen.stepId) };
+      if (!chosen) {
+        if (!success) throw stepFailure(wf, step, attempt, exhausted);
+        close('ok', { ...attrs, action: 'next' });
+        return { kind: 'next' };
       }
+      if (chosen.type === 'retry') {
+        retriesUsed.set(index, (retriesUsed.get(index) ?? 0) + 1);
+        await retryStep(state, frame, { step, parentId: entry.id, response: attempt.response }, chosen);
+        continue;
+      }
+      const { transition, target } = transitionOf(wf, chosen);
+      close(success || chosen.type === 'next' ? 'ok' : 'error', {
+        ...attrs,
+        action: chosen.type,
+        ...(target !== undefined ? { target } : {}),
+      });
+      return transition;
     }
   } catch (err) {
     if (!closed) {
