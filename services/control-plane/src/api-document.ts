@@ -83,6 +83,7 @@ export function operationAccess(): OperationAccess[] {
         path: r.path,
         access: accessOf(r),
         scope: r['x-scope'] ?? 'management',
+        query: Object.keys((r.request?.query as { shape?: object } | undefined)?.shape ?? {}),
         ...(audit ? { audit } : {}),
       };
     });

@@ -3,6 +3,7 @@ import type { Logger } from '@toolplane/logger';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
 import type { Db, Tx } from '../db/client.ts';
+import { dryRunRolledBack } from '../db/audited-db.ts';
 import { isUuid } from '../db/ids.ts';
 import { publicationResources } from '../publication/publisher.ts';
 import {
@@ -276,7 +277,10 @@ export class CatalogService {
     } catch (err) {
       for (const name of opts.cleanupOnFailure ?? []) await this.secrets.delete(name).catch(() => undefined);
       if (err instanceof NothingToChange) return { result: undefined as T, catalogs: new Map() };
-      if (err instanceof DryRunDone) return { result: err.written as T, catalogs: err.catalogs };
+      if (err instanceof DryRunDone) {
+        dryRunRolledBack();
+        return { result: err.written as T, catalogs: err.catalogs };
+      }
       throw err;
     }
     await this.afterCommit(committed.written, committed.catalogs);

@@ -21,6 +21,7 @@ export function auditEventOf(row: Row): AuditEvent {
     status: row.status,
     source: {
       requestId: row.requestId,
+      ...(row.clientRequestId !== null ? { clientRequestId: row.clientRequestId } : {}),
       traceId: row.traceId,
       clientAddress: row.clientAddress,
       userAgent: row.userAgent,
@@ -78,6 +79,7 @@ export async function appendAuditEvent(tx: Tx, input: AuditEventInput): Promise<
       outcome: event.outcome,
       status: event.status,
       requestId: event.source.requestId,
+      clientRequestId: event.source.clientRequestId ?? null,
       traceId: event.source.traceId,
       clientAddress: event.source.clientAddress,
       userAgent: event.source.userAgent,

@@ -21,9 +21,20 @@ export interface AuditScope {
   recorded: AuditEvent | undefined;
   /** False once the response is sent: work the request left running records nothing. */
   open: boolean;
+  /** The handler ran a dry run and rolled it back (`dryRunRolledBack`): an operation declaring `dryRun` owes no event. */
+  rolledBack?: boolean;
 }
 
 export const auditScopes = new AsyncLocalStorage<AuditScope>();
+
+/**
+ * Said by the code that rolled a dry run back (the catalog's `change`, a deployment's validation): the current
+ * request changed nothing. Its event is skipped only if its operation declares `dryRun` (http/audit.ts).
+ */
+export function dryRunRolledBack(): void {
+  const scope = auditScopes.getStore();
+  if (scope) scope.rolledBack = true;
+}
 
 const writes = new Set([
   'create',

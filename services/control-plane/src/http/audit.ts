@@ -44,8 +44,11 @@ const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function sourceOf(req: Request, requestId: string): AuditSource {
   const traceparent = /^00-([0-9a-f]{32})-/.exec(req.header('traceparent') ?? '')?.[1];
+  const given = req.header('x-request-id');
   return {
     requestId,
+    // The caller's own id, kept beside ours: never the event's request id (two requests could give the same one).
+    ...(given && requestIdPattern.test(given) ? { clientRequestId: given } : {}),
     traceId: currentTraceIds()?.traceId ?? traceparent ?? null,
     clientAddress: req.ip ?? null,
     userAgent: req.header('user-agent')?.slice(0, 1024) ?? null,
@@ -110,8 +113,9 @@ function closingEvent(req: Request, res: Response, audit: RequestAudit): AuditEv
     };
   }
   if (audit.recorded || (status >= 300 && status < 500)) return undefined;
-  // A dry run (`?dry_run=true`) compiles a change and rolls it back: nothing changed, nothing to record.
-  if (status < 300 && req.query.dry_run === 'true') return undefined;
+  // A dry run compiled a change and rolled it back: nothing changed, nothing to record. Only an operation that declares
+  // dry runs, and only when its handler said it rolled back: never because of the query string.
+  if (status < 300 && audit.declaration?.dryRun && audit.rolledBack) return undefined;
   const pending = audit.pending();
   if (!pending) return undefined;
   return {
@@ -165,16 +169,15 @@ export function stepAuditScope(
 }
 
 /**
- * The management API's audit (ADR 0037): every request gets an id (`x-request-id`, the client's when it is a plain
- * token) and, for the rest of its handling, an audit scope: the first transaction that writes carries the event of an
+ * The management API's audit (ADR 0037): every request gets an id of its own (`x-request-id` in the answer; a
+ * client's `x-request-id`, when it is a plain token, is kept as the event's `source.clientRequestId`) and, for the rest of its handling, an audit scope: the first transaction that writes carries the event of an
  * audited operation (db/audited-db.ts). When the answer is sent, a refusal (401, 403) or an audited operation whose
  * event no transaction carried (its change is outside PostgreSQL, or it failed) gets its event in a transaction of
  * its own; a failure to write it is logged as an error.
  */
 export function requestAudit(opts: { trail: AuditTrail; log: Logger }) {
   return (req: Request, res: Response, next: NextFunction) => {
-    const given = req.header('x-request-id');
-    const requestId = given && requestIdPattern.test(given) ? given : randomUUID();
+    const requestId = randomUUID();
     res.setHeader('x-request-id', requestId);
     const audit: RequestAudit = {
       id: randomUUID(),

@@ -1,4 +1,4 @@
-import { AuthError, NotFoundError } from '@toolplane/errors';
+import { AuthError, NotFoundError, ValidationError } from '@toolplane/errors';
 import { Router, type Request, type RequestHandler } from 'express';
 import type { Db } from '../db/client.ts';
 import type { AuditDeclaration, OperationScope, ServerLimitedAccess } from '../openapi/registry.ts';
@@ -17,6 +17,25 @@ export interface OperationAccess {
   scope?: OperationScope;
   /** What the operation records in the audit trail (`x-audit`); undefined: nothing (it changes nothing). */
   audit?: AuditDeclaration;
+  /** The query parameters the operation documents: any other on a write is a 422 (as an unknown body field is). */
+  query?: string[];
+}
+
+const writeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * A write with a query parameter its operation does not document is refused (422): `?dry_run=true` on an operation
+ * without dry runs must not look like one (ADR 0037), and a misspelt option must not be ignored.
+ */
+function refuseUnknownQuery(req: Request, declared: readonly string[]): void {
+  if (!writeMethods.has(req.method)) return;
+  const unknown = Object.keys(req.query ?? {}).filter((name) => !declared.includes(name));
+  if (unknown.length === 0) return;
+  throw new ValidationError(
+    `unknown query parameter${unknown.length > 1 ? 's' : ''}: ${unknown.map((n) => JSON.stringify(n)).join(', ')}`,
+    unknown.map((name) => ({ path: `/query/${name}`, message: 'this operation takes no such query parameter' })),
+    'request.invalid',
+  );
 }
 
 /** 403 unless the caller holds the operation's scope (`audit` is not implied by `management`, nor the reverse). */
@@ -135,13 +154,14 @@ export function installRouteAccess(
           if (!op) throw new Error(`the route ${method} ${path} has no operation in the OpenAPI document`);
           seen.add(key);
           const original = handler.handle;
-          const { access, scope, audit } = op;
+          const { access, scope, audit, query = [] } = op;
           const operation = `${method} ${op.path}`;
           handler.handle = function accessChecked(req: Request, res: unknown, next: unknown) {
             declareAudit(req, audit);
             return Promise.resolve()
               .then(() => scope && requireScope(req, scope))
               .then(() => decide(access, req, operation))
+              .then(() => refuseUnknownQuery(req, query))
               .then(() => original(req, res, next));
           } as RequestHandler as RouteStackLayer['handle'];
         }

@@ -31,6 +31,12 @@ export type ServerLimitedAccess = 'refused' | 'own_server' | 'server_admin' | 's
 export interface AuditDeclaration {
   action: string;
   resource: string;
+  /**
+   * The operation takes `?dry_run=true`: it compiles the change and rolls it back. Only such an operation's request may
+   * end without its event, and only when its handler said it rolled back (db/audited-db.ts `dryRunRolledBack`): the
+   * query string alone never skips the trail.
+   */
+  dryRun?: true;
 }
 
 /**

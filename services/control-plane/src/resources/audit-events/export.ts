@@ -30,6 +30,7 @@ export function auditEventExport(log: Logger): (event: AuditEvent) => void {
         'audit.actor.name': event.actor.name ?? '',
         'toolplane.workspace_id': event.workspaceId ?? '',
         'http.request.id': event.source.requestId ?? '',
+        ...(event.source.clientRequestId ? { 'http.request.client_id': event.source.clientRequestId } : {}),
       },
     });
   };

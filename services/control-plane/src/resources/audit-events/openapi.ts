@@ -25,7 +25,11 @@ const AuditEvent = z
     status: z.number().int().nullable().describe('The HTTP status, for an event written when the answer was sent.'),
     source: z
       .object({
-        requestId: nullableString,
+        requestId: nullableString.describe('The control plane’s own id of the request (its `x-request-id` answer).'),
+        clientRequestId: z
+          .string()
+          .optional()
+          .describe('The `x-request-id` the client sent, when it sent one (a plain token of up to 128 characters).'),
         traceId: nullableString,
         clientAddress: nullableString,
         userAgent: nullableString,

@@ -214,7 +214,7 @@ export const connectorsRoutes: RouteDoc[] = [
     method: 'put',
     path: '/connectors/{id}',
     operationId: 'updateConnector',
-    'x-audit': { action: 'connector.update', resource: 'connector' },
+    'x-audit': { action: 'connector.update', resource: 'connector', dryRun: true },
     tags,
     summary: 'Replace a connector’s descriptor or document (same slug and kind)',
     description:

@@ -123,7 +123,7 @@ export const curatedConnectorsRoutes: RouteDoc[] = [
     method: 'post',
     path: '/connectors/curated/{slug}/upgrade',
     operationId: 'upgradeCuratedConnector',
-    'x-audit': { action: 'connector.upgrade_curated', resource: 'connector' },
+    'x-audit': { action: 'connector.upgrade_curated', resource: 'connector', dryRun: true },
     tags,
     summary: 'Bring the workspace’s curated connector to the version this Toolplane ships',
     description:

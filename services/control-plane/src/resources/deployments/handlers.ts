@@ -3,6 +3,7 @@ import type { compileWorkflowDocument } from '@toolplane/workflow';
 import type { Request, Response } from 'express';
 import { NothingToChange } from '../../catalog/service.ts';
 import { resolveWorkflowTools } from '../../catalog/workflow-tools.ts';
+import { dryRunRolledBack } from '../../db/audited-db.ts';
 import { isUuid } from '../../db/ids.ts';
 import {
   connectorsOf,
@@ -54,6 +55,7 @@ export async function deployWorkflow(deps: ControlPlaneDeps, req: Request, res: 
         mcp_server_id: server.id,
       });
     }
+    dryRunRolledBack(); // read only: nothing was written
     return void res.status(200).json({
       mcp_server_id: server.id,
       state: 'validated',

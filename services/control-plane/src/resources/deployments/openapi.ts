@@ -109,7 +109,7 @@ export const deploymentsRoutes: RouteDoc[] = [
     path: '/mcp_servers/{id}/deploy',
     'x-server-limited-keys': 'server_admin',
     operationId: 'deployWorkflow',
-    'x-audit': { action: 'workflow_deployment.deploy', resource: 'workflow_deployment' },
+    'x-audit': { action: 'workflow_deployment.deploy', resource: 'workflow_deployment', dryRun: true },
     tags,
     summary: 'Deploy a Flower or Arazzo workflow document as the server’s tools',
     description:
