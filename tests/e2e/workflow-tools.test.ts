@@ -8,11 +8,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Stack } from '@toolplane/cli';
-import { type ManagementClient, unwrap } from '@toolplane/client';
+import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { connectLinkIn, followConnectLink, mcpClientAs, setUpCalendar } from '../fixtures/calendar-connector.ts';
 import { startStreamableMcpServer, type ExternalMcpServer } from '../fixtures/mcp-servers.ts';
 import { startUserOAuthProvider, type UserOAuthProvider } from '../fixtures/user-oauth-provider.ts';
 import { startTestStack, waitFor, yamlBody } from '../helpers.ts';
+import type { ElicitRequest } from '@modelcontextprotocol/client';
 
 const NOTES_KEY = `notes-key-${randomBytes(8).toString('hex')}`;
 const ORDERS_TOKEN = `orders-token-${randomBytes(8).toString('hex')}`;
@@ -313,5 +314,177 @@ describe('any tool as a workflow step', () => {
     const records = JSON.stringify(await unwrap(api.GET('/execution_records', { params: { query: { limit: 200 } } })));
     for (const secret of [NOTES_KEY, ORDERS_TOKEN, ...provider.issuedTokens(), provider.clientSecret])
       expect(records).not.toContain(secret);
+  });
+});
+
+/** A Flower document of one flow `id` whose only step calls the tool `url`. */
+const oneStep = (id: string, url: string) => `
+flower: "0.1"
+id: ${id}
+flows:
+  - id: ${id}
+    steps:
+      - id: only
+        request: { method: POST, url: "${url}", body: { id: "x1" } }
+        outputs: { body: $response.body }
+    outputs: { body: $steps.only.outputs.body }
+`;
+
+/** Every string of a value (a problem's detail and its issues' messages), one a line. */
+const strings = (v: unknown): string[] =>
+  typeof v === 'string' ? [v] : typeof v === 'object' && v !== null ? Object.values(v).flatMap(strings) : [];
+
+/** A problem+json answer's status and text (its detail and issues). */
+function problemOf(r: { response: Response; error?: unknown }) {
+  return { status: r.response.status, detail: strings(r.error).join('\n') };
+}
+
+describe('workflow steps inherit the rules of the tools they call (ADR 0045)', () => {
+  let guardedFlowsUrl: string;
+  let guardedFlowsId: string;
+
+  beforeAll(async () => {
+    // The notes server again, its get_note confirmed by a person; a workflow on another server calls it.
+    const [instance] = (await unwrap(api.GET('/connector_instances'))).data.filter((i) => i.name === 'notes');
+    await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: 'notes-guarded',
+          mode: 'NORMAL',
+          connectorInstanceId: instance!.id,
+          confirmTools: ['get_note'],
+          config: { fallbackToShared: true },
+        },
+      }),
+    );
+    const flows = await unwrap(api.POST('/mcp_manager', { body: { name: 'guarded-flows', mode: 'NORMAL' } }));
+    await deploy(flows.id, oneStep('guarded_note', 'toolplane:mcp_servers/notes-guarded/tools/get_note'));
+    guardedFlowsUrl = flows.url;
+    guardedFlowsId = flows.id;
+  }, 60_000);
+
+  it('a step calling a tool marked confirm: the workflow tool asks first; a client that cannot ask is refused, nothing sent', async () => {
+    const seen = notesCalls.length;
+    const refused = await call(guardedFlowsUrl, undefined, 'guarded_note');
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toContain("needs a person's confirmation");
+    expect(notesCalls.length).toBe(seen);
+
+    const asked: string[] = [];
+    const client = await mcpClientAs(guardedFlowsUrl, stack.bootstrapKey, undefined, {
+      capabilities: { elicitation: { form: {} } },
+    });
+    client.setRequestHandler('elicitation/create', (request: ElicitRequest) => {
+      asked.push(String(request.params.message));
+      return Promise.resolve({ action: 'accept' as const, content: {} });
+    });
+    try {
+      const r = await client.callTool({ name: 'guarded_note', arguments: {} });
+      expect(r.isError).not.toBe(true);
+      expect(r.structuredContent).toEqual({ body: { text: 'note x1', key: '[redacted]' } });
+    } finally {
+      await client.close();
+    }
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toContain('get_note (MCP server "notes-guarded")');
+    expect(notesCalls.length).toBe(seen + 1);
+  });
+
+  it("a key limited to its server cannot deploy a step on another server's tools (not found, nothing deployed)", async () => {
+    const limited = await unwrap(
+      api.POST('/api_keys', {
+        body: { name: 'guarded-admin', scopes: ['management', 'server_admin'], serverIds: [guardedFlowsId] },
+      }),
+    );
+    const other = createManagementClient(stack.controlPlaneUrl, limited.key);
+    const active = async () =>
+      (
+        await unwrap(api.GET('/mcp_servers/{id}/deployments', { params: { path: { id: guardedFlowsId } } }))
+      ).data.filter((d) => d.state === 'active');
+    const before = await active();
+    for (const url of [
+      'toolplane:mcp_servers/notes/tools/get_note',
+      'toolplane:mcp_servers/notes-guarded/tools/get_note',
+    ]) {
+      const p = problemOf(
+        await other.POST('/mcp_servers/{id}/deploy', {
+          params: { path: { id: guardedFlowsId } },
+          body: { definition: oneStep('borrowed', url) },
+        }),
+      );
+      expect(p.status).toBe(422);
+      expect(p.detail).toMatch(/no MCP server "notes(-guarded)?" in this workspace/);
+    }
+    expect(await active()).toEqual(before);
+    // Its own server's tools it may call.
+    const own = await other.POST('/mcp_servers/{id}/deploy', {
+      params: { path: { id: guardedFlowsId } },
+      body: { definition: oneStep('own', `toolplane:mcp_servers/${guardedFlowsId}/tools/guarded_note`) },
+    });
+    expect(own.response.status).toBe(422); // a workflow tool is never a step: the server was found
+    expect(JSON.stringify(own.error)).toContain('is a workflow');
+  });
+
+  it('deleting a server, an external server or a connector instance a deployed workflow calls: 409 naming it', async () => {
+    const server = problemOf(await api.DELETE('/mcp_manager/{id}', { params: { path: { id: 'notes-guarded' } } }));
+    expect(server.status).toBe(409);
+    expect(server.detail).toContain('"guarded_note" on MCP server "guarded-flows"');
+    const registered = await unwrap(api.GET('/external_mcp_servers/{id}', { params: { path: { id: 'orders' } } }));
+    const external = problemOf(
+      await api.DELETE('/external_mcp_servers/{id}', { params: { path: { id: registered.id } } }),
+    );
+    expect(external.status).toBe(409);
+    expect(external.detail).toContain('"flower_summary", "two_notes" on MCP server "flower-flows"');
+    const [instance] = (await unwrap(api.GET('/connector_instances'))).data.filter((i) => i.name === 'notes');
+    const bound = problemOf(await api.DELETE('/connector_instances/{id}', { params: { path: { id: instance!.id } } }));
+    expect(bound.status).toBe(409);
+    expect(bound.detail).toContain('on MCP server "guarded-flows"');
+    // All still there.
+    expect((await api.GET('/mcp_manager/{id}', { params: { path: { id: 'notes-guarded' } } })).response.status).toBe(
+      200,
+    );
+    expect(
+      (await api.GET('/external_mcp_servers/{id}', { params: { path: { id: registered.id } } })).response.status,
+    ).toBe(200);
+    expect(
+      (await api.GET('/connector_instances/{id}', { params: { path: { id: instance!.id } } })).response.status,
+    ).toBe(200);
+  });
+
+  it("a step whose external server's headers are gone fails closed: a clear tool error, nothing sent", async () => {
+    const extra = await unwrap(
+      api.POST('/external_mcp_servers', {
+        body: { name: 'orders-b', url: orders.url, headers: { authorization: `Bearer ${ORDERS_TOKEN}` } },
+      }),
+    );
+    const flows = await unwrap(api.POST('/mcp_manager', { body: { name: 'headers-flows', mode: 'NORMAL' } }));
+    await deploy(flows.id, oneStep('order_b', 'toolplane:external_mcp_servers/orders-b/tools/lookup_order'));
+    expect((await call(flows.url, undefined, 'order_b')).isError).toBe(false);
+    const [deployment] = (
+      await unwrap(api.GET('/mcp_servers/{id}/deployments', { params: { path: { id: flows.id } } }))
+    ).data;
+    // Withdrawn, the server may go; the deployment brought back runs its stored plan without the headers' secrets.
+    await unwrap(
+      api.POST('/mcp_servers/{id}/deployments/{deploymentId}/withdraw', {
+        params: { path: { id: flows.id, deploymentId: deployment!.id } },
+      }),
+    );
+    expect(
+      (await api.DELETE('/external_mcp_servers/{id}', { params: { path: { id: extra.id } } })).response.status,
+    ).toBe(204);
+    await unwrap(
+      api.POST('/mcp_servers/{id}/deployments/{deploymentId}/redeploy', {
+        params: { path: { id: flows.id, deploymentId: deployment!.id } },
+      }),
+    );
+    const before = orders.requests.length;
+    const r = await waitFor('the redeployed workflow tool', async () => {
+      const result = await call(flows.url, undefined, 'order_b');
+      return result.text.includes('Unknown tool') ? undefined : result;
+    });
+    expect(r.isError).toBe(true);
+    expect(r.text).toContain('has no value for its header "authorization"');
+    expect(r.text).toContain('nothing was sent');
+    expect(orders.requests.length).toBe(before);
   });
 });

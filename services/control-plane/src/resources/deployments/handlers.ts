@@ -24,7 +24,7 @@ import { DeployBody, DeployQuery } from './schemas.ts';
  */
 export async function deployWorkflow(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
   const { db, tasks } = deps;
-  const { workspaceId } = caller(req);
+  const { workspaceId, serverIds } = caller(req);
   const server = await findServer(db, workspaceId, req.params.id as string);
   const parsed = DeployBody.safeParse(req.body ?? {});
   if (!parsed.success) {
@@ -36,7 +36,7 @@ export async function deployWorkflow(deps: ControlPlaneDeps, req: Request, res: 
     return void unprocessable(res, 'Invalid MCP server deployment request', requestIssues(query.error));
   }
   const resolved = await resolveWorkflowSources({ db, tasks }, workspaceId, body.definition, body.references);
-  await resolveWorkflowTools(db, workspaceId, body.definition, resolved);
+  await resolveWorkflowTools(db, { workspaceId, serverIds }, body.definition, resolved);
   const input: DeploymentInput = {
     definition: body.definition,
     references: resolved.references,
