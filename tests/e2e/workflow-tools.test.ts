@@ -488,3 +488,86 @@ describe('workflow steps inherit the rules of the tools they call (ADR 0045)', (
     expect(orders.requests.length).toBe(before);
   });
 });
+
+describe('a step is decided for the caller as a call of its tool would be (ADR 0045)', () => {
+  it('a grant under a condition is evaluated on the step’s arguments; a tool not granted is refused; nothing sent', async () => {
+    // The notes connector again, on an instance of its own (a rate-limit budget of its own).
+    const [notes] = (await unwrap(api.GET('/connector_instances'))).data.filter((i) => i.name === 'notes');
+    const instance = await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          createServer: false,
+          connector_id: notes!.connector_id,
+          name: 'notes-two',
+          credentials: { api_key: NOTES_KEY },
+        },
+      }),
+    );
+    const notesServer = await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'notes-two', mode: 'NORMAL', connectorInstanceId: instance.id } }),
+    );
+    const flows = await unwrap(api.POST('/mcp_manager', { body: { name: 'policy-flows', mode: 'NORMAL' } }));
+    await deploy(
+      flows.id,
+      `
+flower: "0.1"
+id: note_by_id
+flows:
+  - id: note_by_id
+    inputs: { type: object, properties: { id: { type: string } }, required: [id] }
+    steps:
+      - id: only
+        request: { method: POST, url: "toolplane:mcp_servers/notes-two/tools/get_note", body: { id: $inputs.id } }
+        outputs: { text: $response.body.text }
+    outputs: { text: $steps.only.outputs.text }
+`,
+    );
+    const newKey = (name: string) => unwrap(api.POST('/api_keys', { body: { name, scopes: ['runtime'] } }));
+    const [granted, other] = [await newKey('steps-conditional'), await newKey('steps-none')];
+    // Both may call the workflow tool; only the first is granted get_note on notes, and only for ids "ok…".
+    await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'flows-for-both',
+          principals: [granted.id, other.id].map((value) => ({ type: 'api_key' as const, value })),
+          servers: [flows.id],
+          tools: ['*'],
+        },
+      }),
+    );
+    const policy = await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'ok-notes-only',
+          principals: [{ type: 'api_key' as const, value: granted.id }],
+          servers: [notesServer.id],
+          tools: ['get_note'],
+          condition: 'args.id.startsWith("ok")',
+        },
+      }),
+    );
+    const callAs = async (key: string, id: string) => {
+      const client = await mcpClientAs(flows.url, key, undefined);
+      try {
+        const r = await client.callTool({ name: 'note_by_id', arguments: { id } });
+        return { isError: r.isError === true, text: (r.content as { text: string }[])[0]?.text ?? '' };
+      } finally {
+        await client.close();
+      }
+    };
+    const ok = await waitFor('the policies at the edge', async () => {
+      const r = await callAs(granted.key, 'ok1').catch(() => undefined);
+      return r && !r.isError ? r : undefined;
+    });
+    expect(ok.isError).toBe(false);
+    const seen = notesCalls.length;
+    const over = await callAs(granted.key, 'no1');
+    expect(over.isError).toBe(true);
+    expect(over.text).toContain(`access policy "ok-notes-only" (${policy.id})`);
+    expect(over.text).toContain('Nothing of this step was sent');
+    const none = await callAs(other.key, 'ok2');
+    expect(none.isError).toBe(true);
+    expect(none.text).toContain(`no access policy grants API key ${other.id} access to MCP server ${notesServer.id}`);
+    expect(notesCalls.length).toBe(seen);
+  });
+});

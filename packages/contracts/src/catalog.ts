@@ -167,6 +167,13 @@ export const ToolStepPlan = z.object({
   instanceId: z.string().optional(),
   externalServerId: z.string().optional(),
   /**
+   * A hosted server's tool: the server's name and the tool's input schema and annotations, as access policies'
+   * conditions read a call of it (the worker decides each such step for the caller, ADR 0045).
+   */
+  serverName: z.string().optional(),
+  inputSchema: z.record(z.string(), z.unknown()).optional(),
+  annotations: z.record(z.string(), z.unknown()).optional(),
+  /**
    * The tool is marked `confirm` on its server (`confirmTools`): the workflow tool calling it inherits the mark, so
    * the edge asks the caller's person before the workflow starts (ADR 0045).
    */

@@ -142,6 +142,8 @@ describe('authenticate: API keys', () => {
       clientId: 'k1',
       credential: { kind: 'key', keyHash: hashApiKey('tp-key-1') },
       accessToken: undefined,
+      // What the worker decides a workflow's steps on hosted servers' tools with (ADR 0045).
+      stepCaller: { identity: { keyId: 'k1', keyServerIds: undefined }, condition: { key_id: 'k1' } },
     });
     expect(caller.loaded.restriction).toBeUndefined();
     expect(seen.touched).toEqual(['k1']);

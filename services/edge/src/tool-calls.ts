@@ -141,6 +141,8 @@ export interface ToolCall {
   readonly source?: SourceRequest | undefined;
   /** The calling API key's name, for audit events only. */
   readonly keyName?: string | undefined;
+  /** The caller as the worker decides a workflow's steps on hosted servers' tools (job `stepCaller`; ADR 0045). */
+  readonly stepCaller?: ToolInvokeJob['stepCaller'];
   /** The call runs as a durable task (tasks.ts, ADR 0040): its job is the task's, and settles its record. */
   readonly task?: TaskBinding | undefined;
 }
@@ -195,6 +197,7 @@ export function toolCall(
     confirmation: extras?.confirmation,
     source: ctx.source,
     keyName: caller.keyName,
+    stepCaller: caller.stepCaller,
     task: extras?.task,
   };
 }
@@ -648,6 +651,7 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
         ...(live?.logLevel ? { logLevel: live.logLevel } : {}),
         ...(config ? { config } : {}),
         ...(callerToken ? { callerToken } : {}),
+        ...(tool.workflow?.hostedSteps && call.stepCaller ? { stepCaller: call.stepCaller } : {}),
         ...(upstreamAuthorization ? { upstreamAuthorization } : {}),
         ...(call.multiRound ? { multiRound: call.multiRound } : {}),
         ...(call.relay ? { relay: call.relay } : {}),

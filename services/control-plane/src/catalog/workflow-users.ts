@@ -51,7 +51,7 @@ function referenceUses(reference: StoredReference, thing: UsedThing): boolean {
 }
 
 /** The active deployments (other servers' only) whose steps use one of `things`: each as its server and tools. */
-export async function workflowsUsing(
+async function workflowsUsing(
   db: Db | Tx,
   workspaceId: string,
   things: readonly UsedThing[],
