@@ -416,6 +416,15 @@ describe('workflow steps inherit the rules of the tools they call (ADR 0045)', (
       expect(p.detail).toMatch(/no MCP server "notes(-guarded)?" in this workspace/);
     }
     expect(await active()).toEqual(before);
+    // Nor bring back, withdrawn, a deployment whose step calls another server's tool (deployed by a wider key).
+    const path = { id: guardedFlowsId, deploymentId: before[0]!.id };
+    await unwrap(api.POST('/mcp_servers/{id}/deployments/{deploymentId}/withdraw', { params: { path } }));
+    const back = problemOf(
+      await other.POST('/mcp_servers/{id}/deployments/{deploymentId}/redeploy', { params: { path } }),
+    );
+    expect(back.status).toBe(422);
+    expect(back.detail).toContain('no MCP server "notes-guarded" in this workspace');
+    await unwrap(api.POST('/mcp_servers/{id}/deployments/{deploymentId}/redeploy', { params: { path } }));
     // Its own server's tools it may call.
     const own = await other.POST('/mcp_servers/{id}/deploy', {
       params: { path: { id: guardedFlowsId } },
