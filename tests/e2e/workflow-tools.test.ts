@@ -8,11 +8,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Stack } from '@toolplane/cli';
-import { type ManagementClient, unwrap } from '@toolplane/client';
+import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { connectLinkIn, followConnectLink, mcpClientAs, setUpCalendar } from '../fixtures/calendar-connector.ts';
 import { startStreamableMcpServer, type ExternalMcpServer } from '../fixtures/mcp-servers.ts';
 import { startUserOAuthProvider, type UserOAuthProvider } from '../fixtures/user-oauth-provider.ts';
 import { startTestStack, waitFor, yamlBody } from '../helpers.ts';
+import type { ElicitRequest } from '@modelcontextprotocol/client';
 
 const NOTES_KEY = `notes-key-${randomBytes(8).toString('hex')}`;
 const ORDERS_TOKEN = `orders-token-${randomBytes(8).toString('hex')}`;
@@ -313,5 +314,269 @@ describe('any tool as a workflow step', () => {
     const records = JSON.stringify(await unwrap(api.GET('/execution_records', { params: { query: { limit: 200 } } })));
     for (const secret of [NOTES_KEY, ORDERS_TOKEN, ...provider.issuedTokens(), provider.clientSecret])
       expect(records).not.toContain(secret);
+  });
+});
+
+/** A Flower document of one flow `id` whose only step calls the tool `url`. */
+const oneStep = (id: string, url: string) => `
+flower: "0.1"
+id: ${id}
+flows:
+  - id: ${id}
+    steps:
+      - id: only
+        request: { method: POST, url: "${url}", body: { id: "x1" } }
+        outputs: { body: $response.body }
+    outputs: { body: $steps.only.outputs.body }
+`;
+
+/** Every string of a value (a problem's detail and its issues' messages), one a line. */
+const strings = (v: unknown): string[] =>
+  typeof v === 'string' ? [v] : typeof v === 'object' && v !== null ? Object.values(v).flatMap(strings) : [];
+
+/** A problem+json answer's status and text (its detail and issues). */
+function problemOf(r: { response: Response; error?: unknown }) {
+  return { status: r.response.status, detail: strings(r.error).join('\n') };
+}
+
+describe('workflow steps inherit the rules of the tools they call (ADR 0045)', () => {
+  let guardedFlowsUrl: string;
+  let guardedFlowsId: string;
+
+  beforeAll(async () => {
+    // The notes server again, its get_note confirmed by a person; a workflow on another server calls it.
+    const [instance] = (await unwrap(api.GET('/connector_instances'))).data.filter((i) => i.name === 'notes');
+    await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: 'notes-guarded',
+          mode: 'NORMAL',
+          connectorInstanceId: instance!.id,
+          confirmTools: ['get_note'],
+          config: { fallbackToShared: true },
+        },
+      }),
+    );
+    const flows = await unwrap(api.POST('/mcp_manager', { body: { name: 'guarded-flows', mode: 'NORMAL' } }));
+    await deploy(flows.id, oneStep('guarded_note', 'toolplane:mcp_servers/notes-guarded/tools/get_note'));
+    guardedFlowsUrl = flows.url;
+    guardedFlowsId = flows.id;
+  }, 60_000);
+
+  it('a step calling a tool marked confirm: the workflow tool asks first; a client that cannot ask is refused, nothing sent', async () => {
+    const seen = notesCalls.length;
+    const refused = await call(guardedFlowsUrl, undefined, 'guarded_note');
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toContain("needs a person's confirmation");
+    expect(notesCalls.length).toBe(seen);
+
+    const asked: string[] = [];
+    const client = await mcpClientAs(guardedFlowsUrl, stack.bootstrapKey, undefined, {
+      capabilities: { elicitation: { form: {} } },
+    });
+    client.setRequestHandler('elicitation/create', (request: ElicitRequest) => {
+      asked.push(String(request.params.message));
+      return Promise.resolve({ action: 'accept' as const, content: {} });
+    });
+    try {
+      const r = await client.callTool({ name: 'guarded_note', arguments: {} });
+      expect(r.isError).not.toBe(true);
+      expect(r.structuredContent).toEqual({ body: { text: 'note x1', key: '[redacted]' } });
+    } finally {
+      await client.close();
+    }
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toContain('get_note (MCP server "notes-guarded")');
+    expect(notesCalls.length).toBe(seen + 1);
+  });
+
+  it("a key limited to its server cannot deploy a step on another server's tools (not found, nothing deployed)", async () => {
+    const limited = await unwrap(
+      api.POST('/api_keys', {
+        body: { name: 'guarded-admin', scopes: ['management', 'server_admin'], serverIds: [guardedFlowsId] },
+      }),
+    );
+    const other = createManagementClient(stack.controlPlaneUrl, limited.key);
+    const active = async () =>
+      (
+        await unwrap(api.GET('/mcp_servers/{id}/deployments', { params: { path: { id: guardedFlowsId } } }))
+      ).data.filter((d) => d.state === 'active');
+    const before = await active();
+    for (const url of [
+      'toolplane:mcp_servers/notes/tools/get_note',
+      'toolplane:mcp_servers/notes-guarded/tools/get_note',
+    ]) {
+      const p = problemOf(
+        await other.POST('/mcp_servers/{id}/deploy', {
+          params: { path: { id: guardedFlowsId } },
+          body: { definition: oneStep('borrowed', url) },
+        }),
+      );
+      expect(p.status).toBe(422);
+      expect(p.detail).toMatch(/no MCP server "notes(-guarded)?" in this workspace/);
+    }
+    expect(await active()).toEqual(before);
+    // Nor bring back, withdrawn, a deployment whose step calls another server's tool (deployed by a wider key).
+    const path = { id: guardedFlowsId, deploymentId: before[0]!.id };
+    await unwrap(api.POST('/mcp_servers/{id}/deployments/{deploymentId}/withdraw', { params: { path } }));
+    const back = problemOf(
+      await other.POST('/mcp_servers/{id}/deployments/{deploymentId}/redeploy', { params: { path } }),
+    );
+    expect(back.status).toBe(422);
+    expect(back.detail).toContain('no MCP server "notes-guarded" in this workspace');
+    await unwrap(api.POST('/mcp_servers/{id}/deployments/{deploymentId}/redeploy', { params: { path } }));
+    // Its own server's tools it may call.
+    const own = await other.POST('/mcp_servers/{id}/deploy', {
+      params: { path: { id: guardedFlowsId } },
+      body: { definition: oneStep('own', `toolplane:mcp_servers/${guardedFlowsId}/tools/guarded_note`) },
+    });
+    expect(own.response.status).toBe(422); // a workflow tool is never a step: the server was found
+    expect(JSON.stringify(own.error)).toContain('is a workflow');
+  });
+
+  it('deleting a server, an external server or a connector instance a deployed workflow calls: 409 naming it', async () => {
+    const server = problemOf(await api.DELETE('/mcp_manager/{id}', { params: { path: { id: 'notes-guarded' } } }));
+    expect(server.status).toBe(409);
+    expect(server.detail).toContain('"guarded_note" on MCP server "guarded-flows"');
+    const registered = await unwrap(api.GET('/external_mcp_servers/{id}', { params: { path: { id: 'orders' } } }));
+    const external = problemOf(
+      await api.DELETE('/external_mcp_servers/{id}', { params: { path: { id: registered.id } } }),
+    );
+    expect(external.status).toBe(409);
+    expect(external.detail).toContain('"flower_summary", "two_notes" on MCP server "flower-flows"');
+    const [instance] = (await unwrap(api.GET('/connector_instances'))).data.filter((i) => i.name === 'notes');
+    const bound = problemOf(await api.DELETE('/connector_instances/{id}', { params: { path: { id: instance!.id } } }));
+    expect(bound.status).toBe(409);
+    expect(bound.detail).toContain('on MCP server "guarded-flows"');
+    // All still there.
+    expect((await api.GET('/mcp_manager/{id}', { params: { path: { id: 'notes-guarded' } } })).response.status).toBe(
+      200,
+    );
+    expect(
+      (await api.GET('/external_mcp_servers/{id}', { params: { path: { id: registered.id } } })).response.status,
+    ).toBe(200);
+    expect(
+      (await api.GET('/connector_instances/{id}', { params: { path: { id: instance!.id } } })).response.status,
+    ).toBe(200);
+  });
+
+  it("a step whose external server's headers are gone fails closed: a clear tool error, nothing sent", async () => {
+    const extra = await unwrap(
+      api.POST('/external_mcp_servers', {
+        body: { name: 'orders-b', url: orders.url, headers: { authorization: `Bearer ${ORDERS_TOKEN}` } },
+      }),
+    );
+    const flows = await unwrap(api.POST('/mcp_manager', { body: { name: 'headers-flows', mode: 'NORMAL' } }));
+    await deploy(flows.id, oneStep('order_b', 'toolplane:external_mcp_servers/orders-b/tools/lookup_order'));
+    expect((await call(flows.url, undefined, 'order_b')).isError).toBe(false);
+    const [deployment] = (
+      await unwrap(api.GET('/mcp_servers/{id}/deployments', { params: { path: { id: flows.id } } }))
+    ).data;
+    // Withdrawn, the server may go; the deployment brought back runs its stored plan without the headers' secrets.
+    await unwrap(
+      api.POST('/mcp_servers/{id}/deployments/{deploymentId}/withdraw', {
+        params: { path: { id: flows.id, deploymentId: deployment!.id } },
+      }),
+    );
+    expect(
+      (await api.DELETE('/external_mcp_servers/{id}', { params: { path: { id: extra.id } } })).response.status,
+    ).toBe(204);
+    await unwrap(
+      api.POST('/mcp_servers/{id}/deployments/{deploymentId}/redeploy', {
+        params: { path: { id: flows.id, deploymentId: deployment!.id } },
+      }),
+    );
+    const before = orders.requests.length;
+    const r = await waitFor('the redeployed workflow tool', async () => {
+      const result = await call(flows.url, undefined, 'order_b');
+      return result.text.includes('Unknown tool') ? undefined : result;
+    });
+    expect(r.isError).toBe(true);
+    expect(r.text).toContain('has no value for its header "authorization"');
+    expect(r.text).toContain('nothing was sent');
+    expect(orders.requests.length).toBe(before);
+  });
+});
+
+describe('a step is decided for the caller as a call of its tool would be (ADR 0045)', () => {
+  it('a grant under a condition is evaluated on the step’s arguments; a tool not granted is refused; nothing sent', async () => {
+    // The notes connector again, on an instance of its own (a rate-limit budget of its own).
+    const [notes] = (await unwrap(api.GET('/connector_instances'))).data.filter((i) => i.name === 'notes');
+    const instance = await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          createServer: false,
+          connector_id: notes!.connector_id,
+          name: 'notes-two',
+          credentials: { api_key: NOTES_KEY },
+        },
+      }),
+    );
+    const notesServer = await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'notes-two', mode: 'NORMAL', connectorInstanceId: instance.id } }),
+    );
+    const flows = await unwrap(api.POST('/mcp_manager', { body: { name: 'policy-flows', mode: 'NORMAL' } }));
+    await deploy(
+      flows.id,
+      `
+flower: "0.1"
+id: note_by_id
+flows:
+  - id: note_by_id
+    inputs: { type: object, properties: { id: { type: string } }, required: [id] }
+    steps:
+      - id: only
+        request: { method: POST, url: "toolplane:mcp_servers/notes-two/tools/get_note", body: { id: $inputs.id } }
+        outputs: { text: $response.body.text }
+    outputs: { text: $steps.only.outputs.text }
+`,
+    );
+    const newKey = (name: string) => unwrap(api.POST('/api_keys', { body: { name, scopes: ['runtime'] } }));
+    const [granted, other] = [await newKey('steps-conditional'), await newKey('steps-none')];
+    // Both may call the workflow tool; only the first is granted get_note on notes, and only for ids "ok…".
+    await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'flows-for-both',
+          principals: [granted.id, other.id].map((value) => ({ type: 'api_key' as const, value })),
+          servers: [flows.id],
+          tools: ['*'],
+        },
+      }),
+    );
+    const policy = await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'ok-notes-only',
+          principals: [{ type: 'api_key' as const, value: granted.id }],
+          servers: [notesServer.id],
+          tools: ['get_note'],
+          condition: 'args.id.startsWith("ok")',
+        },
+      }),
+    );
+    const callAs = async (key: string, id: string) => {
+      const client = await mcpClientAs(flows.url, key, undefined);
+      try {
+        const r = await client.callTool({ name: 'note_by_id', arguments: { id } });
+        return { isError: r.isError === true, text: (r.content as { text: string }[])[0]?.text ?? '' };
+      } finally {
+        await client.close();
+      }
+    };
+    const ok = await waitFor('the policies at the edge', async () => {
+      const r = await callAs(granted.key, 'ok1').catch(() => undefined);
+      return r && !r.isError ? r : undefined;
+    });
+    expect(ok.isError).toBe(false);
+    const seen = notesCalls.length;
+    const over = await callAs(granted.key, 'no1');
+    expect(over.isError).toBe(true);
+    expect(over.text).toContain(`access policy "ok-notes-only" (${policy.id})`);
+    expect(over.text).toContain('Nothing of this step was sent');
+    const none = await callAs(other.key, 'ok2');
+    expect(none.isError).toBe(true);
+    expect(none.text).toContain(`no access policy grants API key ${other.id} access to MCP server ${notesServer.id}`);
+    expect(notesCalls.length).toBe(seen);
   });
 });

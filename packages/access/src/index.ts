@@ -9,5 +9,6 @@ export type { ToolConditions, ToolGrant } from './grants.ts';
 export { conditionRefusal } from './call-conditions.ts';
 export type { CallConditions, ConditionalTool } from './call-conditions.ts';
 export { explainAccess } from './explain.ts';
+export { stepRefusal } from './step-access.ts';
 export type { AccessExplanation, ExplainCall } from './explain.ts';
 export { argumentsAsSent } from './arguments-as-sent.ts';

@@ -185,7 +185,8 @@ export interface paths {
     /**
      * Delete a connector
      * @description While connector instances use it: 409 (`details.instances` lists them), unless `force=true`, which
-     * deletes them (and the servers generated for them) first in the same transaction.
+     * deletes them (and the servers generated for them) first in the same transaction; 409 while deployed workflows
+     * call those instances as steps (ADR 0045).
      */
     delete: operations['deleteConnector'];
     options?: never;
@@ -339,7 +340,8 @@ export interface paths {
     /**
      * Delete a connector instance and its credentials
      * @description The MCP server generated for it (`mcp_server_id`) is deleted with it; other servers built on it lose
-     * its tools (with a warning) and are not deleted.
+     * its tools (with a warning) and are not deleted. While deployed workflows call its operations or tools as steps:
+     * 409 naming them (ADR 0045).
      */
     delete: operations['deleteConnectorInstance'];
     options?: never;
@@ -479,7 +481,10 @@ export interface paths {
     get: operations['getServer'];
     put?: never;
     post?: never;
-    /** Delete an MCP server, its catalog versions and deployments */
+    /**
+     * Delete an MCP server, its catalog versions and deployments
+     * @description While workflows deployed on other servers call its tools as steps: 409 naming them (ADR 0045).
+     */
     delete: operations['deleteServer'];
     options?: never;
     head?: never;
@@ -572,7 +577,8 @@ export interface paths {
     post?: never;
     /**
      * Unregister an external MCP server (its header secrets go with it)
-     * @description Only when no hosted server uses it: 409 naming those that do.
+     * @description Only when no hosted server uses it and no deployed workflow calls its tools as steps: 409 naming
+     * them (ADR 0045).
      */
     delete: operations['deleteExternalMcpServer'];
     options?: never;
@@ -6333,6 +6339,15 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /**
        * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
        * problem (`request.invalid`, `document.invalid`).
@@ -7360,6 +7375,15 @@ export interface operations {
       };
       /** @description No such resource in the caller’s workspace: `resource.not_found`. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
         headers: {
           [name: string]: unknown;
         };

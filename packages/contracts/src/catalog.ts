@@ -161,7 +161,23 @@ export const ToolStepPlan = z.object({
   plan: z.discriminatedUnion('kind', [HttpOperationPlan, McpToolPlan]),
   /** Its name where it lives (a connector's operation id, a server's tool name). */
   name: z.string(),
+  /** The hosted server offering the tool (absent: a connector's operation, an external server registered alone). */
   serverId: z.string().optional(),
+  /** The connector instance whose credentials it sends, and the registered external MCP server it calls (ADR 0045). */
+  instanceId: z.string().optional(),
+  externalServerId: z.string().optional(),
+  /**
+   * A hosted server's tool: the server's name and the tool's input schema and annotations, as access policies'
+   * conditions read a call of it (the worker decides each such step for the caller, ADR 0045).
+   */
+  serverName: z.string().optional(),
+  inputSchema: z.record(z.string(), z.unknown()).optional(),
+  annotations: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The tool is marked `confirm` on its server (`confirmTools`): the workflow tool calling it inherits the mark, so
+   * the edge asks the caller's person before the workflow starts (ADR 0045).
+   */
+  confirm: z.literal(true).optional(),
 });
 export type ToolStepPlan = z.infer<typeof ToolStepPlan>;
 

@@ -212,6 +212,31 @@ export function recordCaller(p: Principal): ExecutionRecord['caller'] {
 }
 
 /**
+ * The caller as access decisions read it (`@toolplane/access` `CallerIdentity`, and `caller.*` of conditions): what a
+ * workflow's steps calling hosted servers' tools are decided with in the worker (ADR 0045). No credential: ids, names,
+ * the token's verified claims.
+ */
+export const StepCaller = z.object({
+  identity: z.object({
+    keyId: z.string().optional(),
+    keyServerIds: z.array(z.string()).optional(),
+    subject: z.string().optional(),
+    groups: z.array(z.string()).optional(),
+    anonymous: z.boolean().optional(),
+    username: z.string().optional(),
+    selfUser: z.boolean().optional(),
+  }),
+  condition: z.object({
+    key_id: z.string().optional(),
+    key_name: z.string().optional(),
+    subject: z.string().optional(),
+    claims: z.record(z.string(), z.unknown()).optional(),
+    user: z.string().optional(),
+  }),
+});
+export type StepCaller = z.infer<typeof StepCaller>;
+
+/**
  * `tool.invoke` job payload. References only: never secrets or resolved credentials (the edge can
  * read Redis too). New fields enter as `.optional()`; add a V2 to the union for breaking changes.
  */
@@ -245,6 +270,11 @@ const ToolInvokeJobV1 = z.object({
    * for the job's lifetime.
    */
   callerToken: z.string().optional(),
+  /**
+   * Workflow tools whose steps call hosted servers' tools only: the caller, for the worker's access decision of each
+   * such step (its tool's grants and conditions, with the step's arguments; ADR 0045). Absent there: the steps fail.
+   */
+  stepCaller: StepCaller.optional(),
   /**
    * Connector and OpenAPI tools only, and only when the server allows per-request authentication
    * (`perRequestAuth`): the caller's `X-Upstream-Authorization` value, sealed by the edge to the workers'

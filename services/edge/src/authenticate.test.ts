@@ -136,13 +136,16 @@ describe('authenticate: API keys', () => {
   it('a valid key: its workspace and key id, the whole catalog, a key credential; its last use recorded', async () => {
     const { authenticate, seen } = setup();
     const caller = await authenticate(request({ 'x-api-key': 'tp-key-1' }));
-    expect(caller).toEqual({
+    const { stepCaller, ...rest } = caller;
+    expect(rest).toEqual({
       principal: { workspaceId: 'w1', keyId: 'k1' },
       loaded: expect.objectContaining({ catalog: expect.objectContaining({ serverId: 's1' }) }),
       clientId: 'k1',
       credential: { kind: 'key', keyHash: hashApiKey('tp-key-1') },
       accessToken: undefined,
     });
+    // What the worker decides a workflow's steps on hosted servers' tools with (ADR 0045), made when a call needs it.
+    expect(stepCaller?.()).toEqual({ identity: { keyId: 'k1', keyServerIds: undefined }, condition: { key_id: 'k1' } });
     expect(caller.loaded.restriction).toBeUndefined();
     expect(seen.touched).toEqual(['k1']);
     expect(seen.counted).toEqual([]);

@@ -1,6 +1,6 @@
 import { decideAccess, type CallConditions, type CallerIdentity, type ToolConditions } from '@toolplane/access';
 import { clientKey } from '@toolplane/config';
-import type { ApiKeyRecord, Principal, WorkspaceAccess } from '@toolplane/contracts';
+import type { ApiKeyRecord, Principal, StepCaller, WorkspaceAccess } from '@toolplane/contracts';
 import type { ExecutionRecordSink } from '@toolplane/queue';
 import { restrictCatalog, writeDenial } from './access.ts';
 import { hashApiKey } from './api-keys.ts';
@@ -27,6 +27,11 @@ export interface Caller {
   readonly conditions?: CallConditions | undefined;
   /** The API key's name (key callers whose record has one): what audit events name the key by. */
   readonly keyName?: string | undefined;
+  /**
+   * The caller as the worker decides a workflow's steps calling hosted servers' tools (ADR 0045): made only for the
+   * calls of such workflows (a plain call pays one closure, not the objects).
+   */
+  readonly stepCaller?: (() => StepCaller) | undefined;
 }
 
 /**
@@ -157,21 +162,24 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
       accessToken: c.accessToken,
       ...(decision.conditions ? { conditions: callConditions(decision.conditions, c, acting) } : {}),
       ...(c.keyName !== undefined ? { keyName: c.keyName } : {}),
+      stepCaller: () => ({ identity, condition: conditionCaller(c, acting) }),
     };
   };
 }
 
 /** The caller as policy conditions see it (`caller.*`). */
 function callConditions(rules: ToolConditions, c: Credentialed, acting: ActingAs | undefined): CallConditions {
+  return { rules, caller: conditionCaller(c, acting) };
+}
+
+/** The caller as conditions read it (`caller.*`). */
+function conditionCaller(c: Credentialed, acting: ActingAs | undefined): StepCaller['condition'] {
   return {
-    rules,
-    caller: {
-      ...(c.keyId !== undefined ? { key_id: c.keyId } : {}),
-      ...(c.keyName !== undefined ? { key_name: c.keyName } : {}),
-      ...(c.keyId === undefined && !c.identity.anonymous && c.subject !== undefined ? { subject: c.subject } : {}),
-      ...(c.claims ? { claims: c.claims } : {}),
-      ...(acting ? { user: acting.username } : {}),
-    },
+    ...(c.keyId !== undefined ? { key_id: c.keyId } : {}),
+    ...(c.keyName !== undefined ? { key_name: c.keyName } : {}),
+    ...(c.keyId === undefined && !c.identity.anonymous && c.subject !== undefined ? { subject: c.subject } : {}),
+    ...(c.claims ? { claims: c.claims } : {}),
+    ...(acting ? { user: acting.username } : {}),
   };
 }
 

@@ -118,6 +118,8 @@ export interface ToolCall {
   readonly source?: SourceRequest | undefined;
   /** The calling API key's name, for audit events only. */
   readonly keyName?: string | undefined;
+  /** The caller as the worker decides a workflow's steps on hosted servers' tools (job `stepCaller`; ADR 0045). */
+  readonly stepCaller?: (() => NonNullable<ToolInvokeJob['stepCaller']>) | undefined;
   /** The call runs as a durable task (tasks.ts, ADR 0040): its job is the task's, and settles its record. */
   readonly task?: TaskBinding | undefined;
 }
@@ -172,6 +174,7 @@ export function toolCall(
     confirmation: extras?.confirmation,
     source: ctx.source,
     keyName: caller.keyName,
+    stepCaller: caller.stepCaller,
     task: extras?.task,
   };
 }

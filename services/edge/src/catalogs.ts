@@ -9,8 +9,11 @@ import { takesUpstreamCredential } from './upstream-auth.ts';
 export interface LoadedTool {
   def: CatalogTool['tool'];
   validate: ValidateFunction;
-  /** Workflow tools only: the job carries the caller's `Config-*` headers (and, when opted in, their OAuth token). */
-  workflow?: { callerToken: boolean };
+  /**
+   * Workflow tools only: the job carries the caller's `Config-*` headers (and, when opted in, their OAuth token);
+   * `hostedSteps`: its steps call hosted servers' tools, which the worker decides for the caller (ADR 0045).
+   */
+  workflow?: { callerToken: boolean; hostedSteps?: true };
   /** Connector and OpenAPI tools that send a credential upstream: a caller's `X-Upstream-Authorization` may replace it. */
   upstreamCredential?: true;
   /** A person confirms each call first (confirmation.ts): the only check an unmarked tool's call pays is this one. */
@@ -95,7 +98,11 @@ export class CatalogCache {
     const tools = new Map<string, LoadedTool>();
     for (const t of catalog.tools) {
       const tool: LoadedTool = { def: t.tool, validate: this.compile(t.tool.inputSchema) };
-      if (t.plan.kind === 'workflow') tool.workflow = { callerToken: t.plan.callerToken === true };
+      if (t.plan.kind === 'workflow')
+        tool.workflow = {
+          callerToken: t.plan.callerToken === true,
+          ...(Object.values(t.plan.tools ?? {}).some((s) => s.serverId !== undefined) ? { hostedSteps: true } : {}),
+        };
       else if (takesUpstreamCredential(t)) tool.upstreamCredential = true;
       if (t.confirm) tool.confirm = true;
       if (t.tool.execution?.taskSupport === 'required') tool.taskOnly = true;

@@ -311,6 +311,7 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
         ...(live?.logLevel ? { logLevel: live.logLevel } : {}),
         ...(config ? { config } : {}),
         ...(callerToken ? { callerToken } : {}),
+        ...(tool.workflow?.hostedSteps && call.stepCaller ? { stepCaller: call.stepCaller() } : {}),
         ...(upstreamAuthorization ? { upstreamAuthorization } : {}),
         ...(call.multiRound ? { multiRound: call.multiRound } : {}),
         ...(call.relay ? { relay: call.relay } : {}),

@@ -5,7 +5,14 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '@toolplane/logger';
 import { createLogger } from '@toolplane/logger';
 import { logMixin, observeQueueDepth } from '@toolplane/telemetry';
-import { DataPlaneTask, queueNames, redisKeys, ServerIdentitySettings, ToolInvokeJob } from '@toolplane/contracts';
+import {
+  DataPlaneTask,
+  queueNames,
+  redisKeys,
+  ServerIdentitySettings,
+  ToolInvokeJob,
+  WorkspaceAccess,
+} from '@toolplane/contracts';
 import {
   checkQueueLayout,
   coalesceWrites,
@@ -238,6 +245,10 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
     userAttributes: async (workspaceId: string, userId: string) => {
       const raw = await redis.hget(keys.userAttributes(workspaceId), userId);
       return raw ? (JSON.parse(raw) as Record<string, string>) : {};
+    },
+    workspaceAccess: async (workspaceId: string) => {
+      const raw = await redis.get(keys.access(workspaceId));
+      return raw ? WorkspaceAccess.parse(JSON.parse(raw)) : undefined;
     },
     identitySettings: async (serverId: string) => {
       const raw = await redis.get(keys.serverIdentity(serverId));

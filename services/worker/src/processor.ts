@@ -55,6 +55,7 @@ import { mcpHeaders, relayOf, runMcpRequest, type McpRequestRun } from './extern
 import type { SecretResolver } from './secret-resolver.ts';
 import { oauthAppOf, personToken, type ConnectLinks, type PersonAuth } from './connect-links.ts';
 import { ConnectionRequiredError, type UserTokenKeeper } from './user-tokens.ts';
+import { stepAccessRefusal, type WorkspaceAccessReader } from './step-access.ts';
 import { stepRunner } from './tool-steps.ts';
 import { runWorkflowTool, WorkflowStopped, type WorkflowCall } from './workflow-runner.ts';
 
@@ -82,6 +83,8 @@ export interface ProcessorDeps {
   connectLinks?: ConnectLinks;
   /** Callers' answers to requests external MCP servers send during calls (absent: nothing is relayed). */
   relayReplies?: PublishedReplies;
+  /** A workspace's published access policies, for workflow steps on hosted servers' tools (absent: they fail). */
+  workspaceAccess?: WorkspaceAccessReader;
   now?: () => number;
 }
 
@@ -516,6 +519,7 @@ function toolSteps(deps: ProcessorDeps, call: Invocation, plan: WorkflowPlan): W
       exchangeHttp(deps, { ...call, job: { ...job, arguments: args }, markSent, steps: [] }, tool, undefined, limits),
     mcpHeaders: (tool, serverId) =>
       mcpHeaders(deps.secrets, { ...job, serverId: serverId ?? job.serverId }, tool, call.fallback),
+    refusal: (step, args) => stepAccessRefusal(deps.workspaceAccess, job, step, args),
   });
 }
 

@@ -1,4 +1,5 @@
 import type { ListRemoteToolsJob, ListRemoteToolsResult, ToolInvokeJob, ToolResultPayload } from '@toolplane/contracts';
+import { UserError } from '@toolplane/errors';
 import type { SecretResolver } from './secret-resolver.ts';
 import {
   Client,
@@ -24,21 +25,35 @@ export class RemoteTimeoutError extends Error {}
 
 /**
  * Headers configured for an external server: plain ones, plus those sealed in one secret (a JSON object:
- * a server's `externalMcpConfigs`) or one secret per header (a server registered on the workspace).
+ * a server's `externalMcpConfigs`) or one secret per header (a server registered on the workspace). A sealed header
+ * whose secret is gone (its server deleted, its headers changed since the plan was compiled) fails the call before
+ * anything is sent (ADR 0045): a request never leaves without the credentials its server was configured with.
  */
 export async function externalHeaders(
   secrets: SecretResolver,
   plain: Record<string, string>,
-  sealed: { headersSecret?: string | undefined; headerSecrets?: Record<string, string> | undefined },
+  sealed: {
+    server?: string | undefined;
+    headersSecret?: string | undefined;
+    headerSecrets?: Record<string, string> | undefined;
+  },
 ): Promise<Record<string, string>> {
   const out = { ...plain };
+  const missing = (what: string) =>
+    new UserError(
+      'secret.not_found',
+      `The external MCP server${sealed.server ? ` "${sealed.server}"` : ''} has no value for ${what} (the server ` +
+        'was deleted or its headers changed since this tool was published): nothing was sent.',
+    );
   if (sealed.headersSecret) {
     const raw = await secrets.resolve(sealed.headersSecret);
+    if (raw === undefined) throw missing('its headers');
     Object.assign(out, raw ? (JSON.parse(raw) as Record<string, string>) : {});
   }
   for (const [name, secret] of Object.entries(sealed.headerSecrets ?? {})) {
     const value = await secrets.resolve(secret);
-    if (value !== undefined) out[name] = value;
+    if (value === undefined) throw missing(`its header "${name}"`);
+    out[name] = value;
   }
   return out;
 }

@@ -40,6 +40,8 @@ export interface StepPieces {
   ): Promise<{ request: UpstreamRequest; outcome: UpstreamOutcome; secretValues: (string | undefined)[] }>;
   /** An external MCP server's headers for this call (`serverId`: the hosted server offering the tool, if not this one). */
   mcpHeaders(plan: McpPlan, serverId: string | undefined): Promise<Record<string, string>>;
+  /** Why the caller may not call the step's tool with these arguments (ADR 0045: grants, conditions), or undefined. */
+  refusal(step: ToolStepPlan, args: Readonly<Record<string, unknown>>): Promise<string | undefined>;
 }
 
 type Run = Parameters<NonNullable<WorkflowCall['callTool']>>[1];
@@ -133,13 +135,16 @@ export function stepRunner(
   plan: Pick<WorkflowPlan, 'tools'>,
   pieces: StepPieces,
 ): NonNullable<WorkflowCall['callTool']> {
-  return (req, run) => {
+  return async (req, run) => {
     const step = plan.tools && Object.hasOwn(plan.tools, req.ref) ? plan.tools[req.ref] : undefined;
     if (!step)
       throw new HttpTransportError(
         'blocked',
         `the tool "${req.tool}" (${req.ref}) is not in this catalog: deploy the workflow again`,
       );
+    // The step is a call of its tool: refused as a plain call of it would be, before anything is sent (ADR 0045).
+    const refused = await pieces.refusal(step, req.arguments);
+    if (refused !== undefined) throw new HttpTransportError('blocked', `${refused} Nothing of this step was sent.`);
     return step.plan.kind === 'mcp' ? mcpStep(step, req, run, pieces) : httpStep(step.plan, req, run, pieces);
   };
 }

@@ -474,6 +474,32 @@ export function workflowToolPlans(references: unknown, workflows: readonly Workf
   return out;
 }
 
+/**
+ * The steps of a workflow tool that call a tool a person confirms (ADR 0045): marked so at deployment, or named by its
+ * server's `confirmTools` now. The workflow tool inherits the mark (the edge asks before it starts, and the first line
+ * of its description, which the prompt shows, names those steps' tools); undefined when no step needs it.
+ */
+async function confirmedSteps(tx: Tx, stepTools: WorkflowPlan['tools']): Promise<string | undefined> {
+  const steps = Object.values(stepTools ?? {});
+  const serverIds = [...new Set(steps.flatMap((s) => (s.serverId ? [s.serverId] : [])))];
+  const servers =
+    serverIds.length > 0
+      ? await tx.mcpServer.findMany({
+          where: { id: { in: serverIds } },
+          select: { id: true, name: true, confirmTools: true },
+        })
+      : [];
+  const byId = new Map(servers.map((s) => [s.id, s]));
+  const named = new Set<string>();
+  for (const step of steps) {
+    const server = step.serverId ? byId.get(step.serverId) : undefined;
+    if (step.confirm || server?.confirmTools.includes(step.name))
+      named.add(server ? `${step.name} (MCP server "${server.name}")` : step.name);
+  }
+  if (named.size === 0) return undefined;
+  return `Confirmed by a person before it starts: its steps call ${[...named].join(', ')}.`;
+}
+
 /** The workflows one may run: itself, its dependencies, workflow steps, goto / retry targets. */
 function reachable(ir: WorkflowDocumentIR, workflowId: string): WorkflowIR[] {
   const byId = new Map(ir.workflows.map((w) => [w.id, w]));
@@ -545,10 +571,12 @@ async function withWorkflowTools(
     };
     const stepTools = workflowToolPlans(deployment.references, workflows);
     if (stepTools) plan.tools = stepTools;
+    const confirmed = await confirmedSteps(tx, stepTools);
     tools.push({
+      ...(confirmed ? { confirm: true as const } : {}),
       tool: {
         name,
-        description: t.description,
+        description: confirmed ? `${confirmed} ${t.description ?? ''}`.trim() : t.description,
         ...(t.title ? { title: t.title } : {}),
         inputSchema: t.inputSchema,
         outputSchema: t.outputSchema,

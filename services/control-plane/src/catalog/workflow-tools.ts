@@ -35,6 +35,16 @@ interface Issue {
   message: string;
 }
 
+/**
+ * Who deploys: the workspace, and the servers an API key limited to servers may read (absent: every server). Such a
+ * key's steps may call only its own servers' tools (ADR 0045): another server's tools run with that server's
+ * credentials and external servers' headers, which the key could not use itself.
+ */
+export interface DeployScope {
+  workspaceId: string;
+  serverIds?: readonly string[] | undefined;
+}
+
 /** One tool a server offers: its plan, or why a step cannot call it. */
 interface OfferedTool {
   name: string;
@@ -52,13 +62,18 @@ const decode = (s: string): string => {
   }
 };
 
-/** The tools of hosted server `owner` (its name or id), from its live catalog. */
-async function hostedTools(db: Db, workspaceId: string, owner: string): Promise<OfferedTool[] | string> {
+/**
+ * The tools of hosted server `owner` (its name or id), from its live catalog. A server a limited key may not read is
+ * not found, as on every route (its existence is not told). Each plan names its server and carries the tool's
+ * `confirm` mark (ADR 0045).
+ */
+async function hostedTools(db: Db, scope: DeployScope, owner: string): Promise<OfferedTool[] | string> {
+  const { workspaceId, serverIds } = scope;
   const server = await db.mcpServer.findFirst({
     where: { workspaceId, OR: [{ name: owner }, ...(isUuid(owner) ? [{ id: owner }] : [])] },
     select: { id: true, name: true, catalogVersion: true },
   });
-  if (!server) return `no MCP server "${owner}" in this workspace`;
+  if (!server || (serverIds && !serverIds.includes(server.id))) return `no MCP server "${owner}" in this workspace`;
   const row = await db.catalogVersion.findUnique({
     where: { serverId_version: { serverId: server.id, version: server.catalogVersion } },
     select: { catalog: true },
@@ -70,7 +85,16 @@ async function hostedTools(db: Db, workspaceId: string, owner: string): Promise<
       t.plan.kind === 'workflow'
         ? `tool "${t.tool.name}" of server "${server.name}" is a workflow: a workflow step cannot call a workflow ` +
           'tool (call the tools its steps call, or write it as a workflow of this document)'
-        : { plan: t.plan, name: t.tool.name, ...(t.plan.kind === 'mcp' ? { serverId: server.id } : {}) },
+        : {
+            plan: t.plan,
+            name: t.tool.name,
+            serverId: server.id,
+            serverName: server.name,
+            inputSchema: t.tool.inputSchema,
+            ...(t.tool.annotations ? { annotations: t.tool.annotations as Record<string, unknown> } : {}),
+            ...(t.source?.instanceId ? { instanceId: t.source.instanceId } : {}),
+            ...(t.confirm ? { confirm: true as const } : {}),
+          },
   }));
 }
 
@@ -86,6 +110,7 @@ async function externalTools(db: Db, workspaceId: string, owner: string): Promis
     ...(t.description ? { description: t.description } : {}),
     plan: {
       name: t.name,
+      externalServerId: entry.id,
       plan: {
         kind: 'mcp',
         server: cfg.name,
@@ -123,12 +148,12 @@ async function operationTool(db: Db, workspaceId: string, ref: ToolRef, path: st
   };
   const [tool] = instanceTools(workspaceId, { ...found, connector: { ...connector, descriptor: only } });
   if (!tool) return { path, message: `operation "${ref.tool}" of connector "${ref.owner}" could not be compiled` };
-  return { plan: tool.plan as ToolStepPlan['plan'], name: ref.tool };
+  return { plan: tool.plan as ToolStepPlan['plan'], name: ref.tool, instanceId: found.id };
 }
 
 /** The tools of the server a tool reference or an Arazzo tool source names. */
-function toolsOf(db: Db, workspaceId: string, kind: 'mcp_servers' | 'external_mcp_servers', owner: string) {
-  return kind === 'mcp_servers' ? hostedTools(db, workspaceId, owner) : externalTools(db, workspaceId, owner);
+function toolsOf(db: Db, scope: DeployScope, kind: 'mcp_servers' | 'external_mcp_servers', owner: string) {
+  return kind === 'mcp_servers' ? hostedTools(db, scope, owner) : externalTools(db, scope.workspaceId, owner);
 }
 
 /** The OpenAPI document an Arazzo tool source stands for: one operation per tool, named by the tool. */
@@ -173,13 +198,13 @@ function namedOperations(doc: Record<string, unknown>, source: string): { name: 
 /** An Arazzo tool source: its document (the server's tools) and the plans of the tools the steps name. */
 async function toolSource(
   db: Db,
-  workspaceId: string,
+  scope: DeployScope,
   doc: Record<string, unknown>,
   source: { index: number; name: string; url: string },
 ): Promise<{ reference?: StoredReference; issues: Issue[] }> {
   const m = toolSourcePattern.exec(source.url)!;
   const owner = decode(m[2]!);
-  const offered = await toolsOf(db, workspaceId, m[1] as 'mcp_servers' | 'external_mcp_servers', owner);
+  const offered = await toolsOf(db, scope, m[1] as 'mcp_servers' | 'external_mcp_servers', owner);
   if (typeof offered === 'string')
     return { issues: [{ path: `/sourceDescriptions/${source.index}/url`, message: offered }] };
   const tools: Record<string, ToolStepPlan> = {};
@@ -202,14 +227,14 @@ async function toolSource(
 }
 
 /** A Flower step's tool reference, resolved to its plan. */
-async function flowerTool(db: Db, workspaceId: string, url: string, path: string): Promise<ToolStepPlan | Issue> {
+async function flowerTool(db: Db, scope: DeployScope, url: string, path: string): Promise<ToolStepPlan | Issue> {
   const ref = parseToolRef(url);
   // The compiler names the forms of a reference it cannot read.
   if (!ref) return { path: '', message: '' };
-  if (ref.kind === 'connector') return operationTool(db, workspaceId, ref, path);
+  if (ref.kind === 'connector') return operationTool(db, scope.workspaceId, ref, path);
   const offered = await toolsOf(
     db,
-    workspaceId,
+    scope,
     ref.kind === 'mcp_server' ? 'mcp_servers' : 'external_mcp_servers',
     ref.owner,
   );
@@ -225,7 +250,7 @@ async function flowerTool(db: Db, workspaceId: string, url: string, path: string
  */
 export async function resolveWorkflowTools(
   db: Db,
-  workspaceId: string,
+  scope: DeployScope,
   definition: string,
   resolved: Pick<ResolvedSources, 'references' | 'issues'>,
 ): Promise<void> {
@@ -238,7 +263,7 @@ export async function resolveWorkflowTools(
   if (typeof doc !== 'object' || doc === null) return;
   const pending = unresolvedSources(doc, resolved.references).filter((s) => toolSourcePattern.test(s.url));
   for (const s of pending) {
-    const { reference, issues } = await toolSource(db, workspaceId, doc as Record<string, unknown>, s);
+    const { reference, issues } = await toolSource(db, scope, doc as Record<string, unknown>, s);
     if (reference) resolved.references.push(reference);
     resolved.issues.push(...issues);
   }
@@ -247,7 +272,7 @@ export async function resolveWorkflowTools(
   const tools: Record<string, ToolStepPlan> = {};
   for (const { url, path } of flower) {
     if (tools[url]) continue;
-    const r = await flowerTool(db, workspaceId, url, path);
+    const r = await flowerTool(db, scope, url, path);
     if ('plan' in r) tools[url] = r;
     else if (r.message !== '') resolved.issues.push(r);
   }

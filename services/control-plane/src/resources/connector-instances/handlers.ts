@@ -3,6 +3,7 @@ import { NotFoundError, ValidationError } from '@toolplane/errors';
 import { credentialFields, rebaseUrl } from '@toolplane/openapi';
 import type { Request, Response } from 'express';
 import { Prisma } from '../../generated/prisma/client.ts';
+import { refuseIfWorkflowsUse } from '../../catalog/workflow-users.ts';
 import { instanceServers } from '../../catalog/instance-servers.ts';
 import { credentialSecretName, credentialSecretPrefix } from '../../catalog/secret-names.ts';
 import { isUuid } from '../../db/ids.ts';
@@ -157,6 +158,7 @@ export async function deleteConnectorInstance(
   if (!row) throw new NotFoundError('connector instance', id);
   const apps = await people.appsOf(workspaceId, [row.id]);
   const { result } = await catalog.change({ instanceIds: [row.id], workspaceId }, async (tx) => {
+    await refuseIfWorkflowsUse(tx, workspaceId, [{ kind: 'connector_instance', id: row.id, name: row.name }]);
     const { serverIds, removedServers, prefixes, connections } = await catalog.deleteInstancesWrites(
       tx,
       [row],

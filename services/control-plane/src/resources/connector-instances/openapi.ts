@@ -135,8 +135,9 @@ export const connectorInstancesRoutes: RouteDoc[] = [
     summary: 'Delete a connector instance and its credentials',
     description:
       'The MCP server generated for it (`mcp_server_id`) is deleted with it; other servers built on it lose its ' +
-      'tools (with a warning) and are not deleted.',
+      'tools (with a warning) and are not deleted. While deployed workflows call its operations or tools as steps: ' +
+      '409 naming them (ADR 0045).',
     request: { params: pathParams('id') },
-    responses: { 204: noContent, ...problems(403, 404) },
+    responses: { 204: noContent, ...problems(403, 404, 409) },
   },
 ];

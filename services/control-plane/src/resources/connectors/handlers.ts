@@ -2,6 +2,7 @@ import type { ConnectorDescriptor } from '@toolplane/contracts';
 import { NotFoundError, UserError } from '@toolplane/errors';
 import { descriptorToOpenApi } from '@toolplane/openapi';
 import type { Request, Response } from 'express';
+import { refuseIfWorkflowsUse } from '../../catalog/workflow-users.ts';
 import { isUuid } from '../../db/ids.ts';
 import { caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
@@ -93,6 +94,8 @@ export async function deleteConnector(
   );
   const { result } = await catalog.change({ instanceIds: instances.map((i) => i.id), workspaceId }, async (tx) => {
     const current = await tx.connectorInstance.findMany({ where: { connectorId: row.id } });
+    const used = current.map((i) => ({ kind: 'connector_instance' as const, id: i.id, name: i.name }));
+    await refuseIfWorkflowsUse(tx, workspaceId, used);
     const { serverIds, removedServers, prefixes, connections } = await catalog.deleteInstancesWrites(
       tx,
       current,

@@ -245,7 +245,8 @@ export const connectorsRoutes: RouteDoc[] = [
     summary: 'Delete a connector',
     description:
       'While connector instances use it: 409 (`details.instances` lists them), unless `force=true`, which ' +
-      'deletes them (and the servers generated for them) first in the same transaction.',
+      'deletes them (and the servers generated for them) first in the same transaction; 409 while deployed ' +
+      'workflows call those instances as steps (ADR 0045).',
     request: { params: pathParams('id'), query: DeleteConnectorQuery },
     responses: { 204: noContent, ...problems(403, 404, 409) },
   },

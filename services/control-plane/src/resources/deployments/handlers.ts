@@ -25,7 +25,7 @@ import { DeployBody, DeployQuery } from './schemas.ts';
  */
 export async function deployWorkflow(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
   const { db, tasks } = deps;
-  const { workspaceId } = caller(req);
+  const { workspaceId, serverIds } = caller(req);
   const server = await findServer(db, workspaceId, req.params.id as string);
   const parsed = DeployBody.safeParse(req.body ?? {});
   if (!parsed.success) {
@@ -37,7 +37,7 @@ export async function deployWorkflow(deps: ControlPlaneDeps, req: Request, res: 
     return void unprocessable(res, 'Invalid MCP server deployment request', requestIssues(query.error));
   }
   const resolved = await resolveWorkflowSources({ db, tasks }, workspaceId, body.definition, body.references);
-  await resolveWorkflowTools(db, workspaceId, body.definition, resolved);
+  await resolveWorkflowTools(db, { workspaceId, serverIds }, body.definition, resolved);
   const input: DeploymentInput = {
     definition: body.definition,
     references: resolved.references,
@@ -75,7 +75,7 @@ export async function deployWorkflow(deps: ControlPlaneDeps, req: Request, res: 
  */
 export async function redeployDeployment(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
   const { db } = deps;
-  const { workspaceId } = caller(req);
+  const { workspaceId, serverIds } = caller(req);
   const server = await findServer(db, workspaceId, req.params.id as string);
   const deploymentId = req.params.deploymentId as string;
   const row = isUuid(deploymentId)
@@ -100,12 +100,28 @@ export async function redeployDeployment(deps: ControlPlaneDeps, req: Request, r
         `connector instance "${ref.connector!.instanceName}" (${ref.connector!.instanceId}) ` +
         `of source "${ref.source ?? ref.location}" no longer exists`,
     }));
+  issues.push(...unreadableStepServers(references, serverIds));
   await deploy(deps, res, {
     workspaceId,
     server,
     input: { definition: row.definition, references, servers: (row.servers ?? {}) as Record<string, string> },
     resolved: { connectors: connectorsOf(references), issues },
   });
+}
+
+/**
+ * A key limited to servers brings back only deployments whose steps call its own servers' tools (ADR 0045): another
+ * server is not found, as at deployment.
+ */
+function unreadableStepServers(references: StoredReference[], serverIds: readonly string[] | undefined) {
+  if (!serverIds) return [];
+  const steps = references.flatMap((ref) => (ref.origin === 'tools' ? Object.values(ref.tools ?? {}) : []));
+  const others = new Set(
+    steps.flatMap((s) =>
+      s.serverId !== undefined && !serverIds.includes(s.serverId) ? [s.serverName ?? s.serverId] : [],
+    ),
+  );
+  return [...others].map((name) => ({ path: '/references', message: `no MCP server "${name}" in this workspace` }));
 }
 
 /**

@@ -1,5 +1,6 @@
 import { UserError } from '@toolplane/errors';
 import type { Request, Response } from 'express';
+import { refuseIfWorkflowsUse } from '../../catalog/workflow-users.ts';
 import { registeredConfig } from '../../catalog/compile.ts';
 import { externalServerSecretPrefix } from '../../catalog/secret-names.ts';
 import { isUniqueViolation } from '../../catalog/service.ts';
@@ -99,8 +100,8 @@ export async function updateExternalMcpServer(
 }
 
 /**
- * `DELETE /external_mcp_servers/{id}`: only when no hosted server uses it (409 naming them); its header secrets go
- * with it.
+ * `DELETE /external_mcp_servers/{id}`: only when no hosted server uses it and no deployed workflow calls its tools as
+ * steps (409 naming them; ADR 0045); its header secrets go with it.
  */
 export async function deleteExternalMcpServer(
   { db, catalog }: ControlPlaneDeps,
@@ -117,6 +118,7 @@ export async function deleteExternalMcpServer(
         'their externalMcpServers first',
       { status: 409 },
     );
+  await refuseIfWorkflowsUse(db, workspaceId, [{ kind: 'external_mcp_server', id: row.id, name: row.name }]);
   try {
     await db.externalMcpServer.delete({ where: { id: row.id } });
   } catch (err) {

@@ -89,7 +89,9 @@ export const externalMcpServersRoutes: RouteDoc[] = [
     'x-audit': { action: 'external_mcp_server.delete', resource: 'external_mcp_server' },
     tags,
     summary: 'Unregister an external MCP server (its header secrets go with it)',
-    description: 'Only when no hosted server uses it: 409 naming those that do.',
+    description:
+      'Only when no hosted server uses it and no deployed workflow calls its tools as steps: 409 naming them ' +
+      '(ADR 0045).',
     request: { params },
     responses: { 204: noContent, ...problems(403, 404, 409) },
   },

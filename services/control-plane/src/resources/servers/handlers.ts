@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { smartMetaTools, type Catalog } from '@toolplane/contracts';
 import { UserError, ValidationError } from '@toolplane/errors';
 import type { Request, Response } from 'express';
+import { refuseIfWorkflowsUse } from '../../catalog/workflow-users.ts';
 import { registeredExternalConfigs, type ServerRow } from '../../catalog/compile.ts';
 import { isUniqueViolation } from '../../catalog/service.ts';
 import { caller } from '../../http/auth.ts';
@@ -169,12 +170,14 @@ export async function updateServer(deps: ControlPlaneDeps, req: Request, res: Re
 
 /**
  * `DELETE /mcp_manager/{id}`: the server, its catalog versions and deployments go in one transaction; its Redis
- * catalog and its secrets (workflow `$secrets`, external headers) after the commit.
+ * catalog and its secrets (workflow `$secrets`, external headers) after the commit. 409 while workflows deployed on
+ * other servers call its tools as steps (ADR 0045).
  */
 export async function deleteServer({ db, catalog }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
   const { workspaceId } = caller(req);
   const row = await findServer(db, workspaceId, req.params.id as string);
   await catalog.change({}, async (tx) => {
+    await refuseIfWorkflowsUse(tx, workspaceId, [{ kind: 'mcp_server', id: row.id, name: row.name }], [row.id]);
     await tx.mcpServer.delete({ where: { id: row.id } });
     return { result: row.id, removedServers: [{ id: row.id, workspaceId }] };
   });

@@ -257,8 +257,9 @@ export const serversRoutes: RouteDoc[] = [
     'x-audit': { action: 'server.delete', resource: 'server' },
     tags,
     summary: 'Delete an MCP server, its catalog versions and deployments',
+    description: 'While workflows deployed on other servers call its tools as steps: 409 naming them (ADR 0045).',
     request: { params: ServerParams },
-    responses: { 204: noContent, ...problems(403, 404) },
+    responses: { 204: noContent, ...problems(403, 404, 409) },
   },
   {
     method: 'get',

@@ -1,0 +1,32 @@
+import type { ConditionCaller } from '@toolplane/conditions';
+import type { WorkspaceAccess } from '@toolplane/contracts';
+import { conditionRefusal, type ConditionalTool } from './call-conditions.ts';
+import { decideAccess, hiddenToolRefusal, type CallerIdentity } from './decide.ts';
+
+/** A hosted server's tool called as a workflow step: where it lives and what conditions read of it. */
+interface StepTool {
+  serverId: string;
+  serverName: string;
+  tool: ConditionalTool;
+}
+
+/**
+ * The access decision of one workflow step calling a hosted server's tool (ADR 0045): the caller is decided on the
+ * tool's server exactly as the edge decides a plain call of it (`decideAccess`: the key's servers, the policies'
+ * grants), and a grant under a condition is evaluated on the step's resolved arguments (`conditionRefusal`). Undefined
+ * when the step may run; else the refusal's message, naming the policy whose condition failed.
+ */
+export function stepRefusal(
+  access: WorkspaceAccess,
+  caller: { identity: CallerIdentity; condition: ConditionCaller },
+  step: StepTool,
+  args: Readonly<Record<string, unknown>>,
+): string | undefined {
+  const decision = decideAccess(access, caller.identity, step.serverId);
+  if (!decision.allowed) return decision.reason;
+  const name = step.tool.def.name;
+  if (decision.grant !== 'all' && !decision.grant.has(name)) return hiddenToolRefusal(decision.who, name);
+  if (!decision.conditions) return undefined;
+  const server = { catalog: { serverId: step.serverId, name: step.serverName } };
+  return conditionRefusal({ rules: decision.conditions, caller: caller.condition }, server, step.tool, args);
+}
