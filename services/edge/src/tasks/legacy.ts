@@ -2,7 +2,7 @@ import { INVALID_PARAMS, METHOD_NOT_FOUND, ProtocolError } from '@modelcontextpr
 import { terminalStatuses, type TaskRecord } from '@toolplane/queue';
 import type { Response } from 'express';
 import type { EdgeCallContext } from '../call-context.ts';
-import { taskScope, unknownTask, type EdgeTasks } from './edge-tasks.ts';
+import { anonymousCaller, taskScope, unknownTask, type EdgeTasks } from './edge-tasks.ts';
 import { legacyTask, RELATED_TASK_META } from './wire.ts';
 
 /** A 2025-era JSON-RPC request, as the edge reads it before any MCP handling. */
@@ -99,6 +99,8 @@ async function known(tasks: EdgeTasks, ctx: EdgeCallContext, taskId: string | un
 }
 
 async function listTasks(tasks: EdgeTasks, ctx: EdgeCallContext, cursor: unknown): Promise<unknown> {
+  // Anonymous callers share one credential: their tasks are reachable only by id (held by its creator), never listed.
+  if (anonymousCaller(ctx)) return { tasks: [] };
   const offset = typeof cursor === 'string' && /^\d{1,6}$/.test(cursor) ? Number(cursor) : 0;
   const page = await tasks.records.list(taskScope(ctx), offset, PAGE);
   return {
