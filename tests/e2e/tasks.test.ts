@@ -383,6 +383,30 @@ describe('durable tasks', () => {
     expect(JSON.stringify(resultFromTaskOutcome((await execution.settle()).outcome))).toContain('p1');
   });
 
+  it('2025-11-25: a tasks/result that waits is a stream: the status change as notifications/tasks/status, then the result', async () => {
+    const call = { name: 'get_order', arguments: { ref: 'n1' }, task: {} };
+    const created = await rpc(urls[0]!, 'tools/call', call, { 'x-api-key': key });
+    const { taskId } = (created.result as unknown as { task: { taskId: string } }).task;
+    await held('n1');
+    const request = { jsonrpc: '2.0', id: 7, method: 'tasks/result', params: { taskId } };
+    // The answer's headers come once the edge has read the task working: the stream is open before the change.
+    const res = await postMcp(urls[1]!, request, { 'mcp-protocol-version': '2025-11-25', 'x-api-key': key });
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    upstream.release('n1');
+    const events = (await res.text())
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)) as { method?: string; id?: number; params?: unknown; result?: unknown });
+    expect(events.map((e) => e.method ?? e.id)).toEqual(['notifications/tasks/status', 7]);
+    expect(events[0]!.params).toMatchObject({
+      taskId,
+      status: 'completed',
+      ttl: expect.any(Number),
+      pollInterval: 100,
+    });
+    expect(JSON.stringify(events[1]!.result)).toContain('n1');
+  });
+
   it('a key revoked while its task waits to start: the task fails saying so, its call is never sent', async () => {
     const revocable = await unwrap(api.POST('/api_keys', { body: { name: 'tasks-revoked', scopes: ['runtime'] } }));
     // No worker: the task's job waits in the queue.
