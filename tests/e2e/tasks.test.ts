@@ -13,7 +13,7 @@ import type { Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
 import { onOrderRequest, registerOrdersServer } from '../fixtures/orders-api.ts';
-import { startTestStack, waitFor } from '../helpers.ts';
+import { postMcp, stackRedis, startTestStack, waitFor } from '../helpers.ts';
 
 // Durable tasks (MCP Tasks extension, ADR 0040) on the real stack: two edges, one worker, and a Redis of this file's
 // own (restarted empty by the last test). Clients are the SDK's Tasks client (@modelcontextprotocol/ext-tasks):
@@ -71,6 +71,10 @@ let api: ManagementClient;
 /** The server's MCP path on each edge. */
 let urls: string[];
 let key: string;
+/** The same tools on a public server (no key needed): its MCP path on each edge. */
+let publicUrls: string[];
+/** Another runtime key of the workspace. */
+let otherKey: string;
 
 beforeAll(async () => {
   redis = await startRedisServer();
@@ -100,6 +104,13 @@ beforeAll(async () => {
   const path = new URL(server.url).pathname;
   urls = stack.edgeUrls.map((edge) => `${edge}${path}`);
   key = stack.bootstrapKey;
+  const openServer = await unwrap(
+    api.POST('/mcp_manager', {
+      body: { name: 'orders-open', mode: 'NORMAL', connectorInstanceId: server.connectorInstanceId!, isPublic: true },
+    }),
+  );
+  publicUrls = stack.edgeUrls.map((edge) => `${edge}${new URL(openServer.url).pathname}`);
+  otherKey = (await unwrap(api.POST('/api_keys', { body: { name: 'tasks-other', scopes: ['runtime'] } }))).key;
 }, 180_000);
 
 afterAll(async () => {
@@ -131,19 +142,16 @@ const realmFetch: typeof fetch = async (input, init) => {
   notePoll(init?.body, text);
   return Object.assign(new Response(text, res), { json: () => Promise.resolve(JSON.parse(text) as unknown) });
 };
-const transport = (url: string) =>
-  new StreamableHTTPClientTransport(new URL(url), {
-    requestInit: { headers: { 'x-api-key': key } },
-    fetch: realmFetch,
-  });
+const transport = (url: string, headers: Record<string, string> = { 'x-api-key': key }) =>
+  new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers }, fetch: realmFetch });
 afterAll(async () => {
   for (const o of open) await o.close().catch(() => undefined);
 });
 
-/** A 2025-11-25 Tasks session over the SDK client on one edge. */
-async function legacySession(url: string): Promise<TaskEnabledSession> {
+/** A 2025-11-25 Tasks session over the SDK client on one edge (`headers`: its credential; none: anonymous). */
+async function legacySession(url: string, headers?: Record<string, string>): Promise<TaskEnabledSession> {
   const client = new Client({ name: 'tasks-test', version: '1.0.0' });
-  await client.connect(transport(url));
+  await client.connect(transport(url, headers));
   const session = createTaskSessionFromClient(client, { endpointId: 'orders' });
   open.push(session, client);
   clients.set(session, client);
@@ -182,6 +190,16 @@ async function modernSession(url: string): Promise<TaskEnabledSession> {
   open.push(session, client);
   return session;
 }
+
+/** One 2025-11-25 request as it is framed, with `headers` (a key; none: anonymous): its JSON-RPC answer. */
+async function rpc(url: string, method: string, params: Record<string, unknown>, headers: Record<string, string>) {
+  const body = { jsonrpc: '2.0', id: 1, method, params };
+  const res = await postMcp(url, body, { 'mcp-protocol-version': '2025-11-25', ...headers });
+  return (await res.json()) as { result?: { tasks?: { taskId: string }[] }; error?: { code: number; message: string } };
+}
+
+/** A task id of the same shape as `taskId` that was never given out (one random character changed). */
+const madeUp = (taskId: string) => `${taskId.slice(0, -20)}${taskId.at(-20) === 'A' ? 'B' : 'A'}${taskId.slice(-19)}`;
 
 const held = (ref: string) => waitFor(`the upstream holds ${ref}`, () => upstream.has(ref));
 
@@ -319,6 +337,98 @@ describe('durable tasks', () => {
     const plain = await clients.get(session)!.callTool({ name: 'get_order', arguments: { ref: 'now-big-2' } });
     expect(JSON.stringify(plain.content)).toContain('x'.repeat(8192));
   });
+
+  it("another key's task is an unknown task, exactly as one that never existed; it runs on to its result", async () => {
+    const session = await legacySession(urls[0]!);
+    const execution = await session.callTool('get_order', { ref: 'k1' }, { task: { preference: 'require' } });
+    const taskId = execution.handle!.taskId;
+    await held('k1');
+    const other = { 'x-api-key': otherKey };
+    for (const method of ['tasks/get', 'tasks/result', 'tasks/cancel']) {
+      expect(await rpc(urls[1]!, method, { taskId }, other)).toMatchObject({
+        error: { code: -32602, message: `Unknown task: ${taskId}` },
+      });
+      expect(await rpc(urls[1]!, method, { taskId: madeUp(taskId) }, other)).toMatchObject({
+        error: { code: -32602, message: `Unknown task: ${madeUp(taskId)}` },
+      });
+    }
+    // Its own caller's task ran on, not cancelled, to its result (sent once).
+    expect((await session.task(taskId).snapshot()).status).toBe('working');
+    upstream.release('k1');
+    expect(JSON.stringify(resultFromTaskOutcome((await execution.settle()).outcome))).toContain('k1');
+    expect(upstream.count('k1')).toBe(1);
+  });
+
+  it("anonymous callers of a public server: a task is reached by its id alone, never listed, never another's", async () => {
+    const creator = await legacySession(publicUrls[0]!, {});
+    const execution = await creator.callTool('get_order', { ref: 'p1' }, { task: { preference: 'require' } });
+    const taskId = execution.handle!.taskId;
+    await held('p1');
+    // Another anonymous caller, on either edge: no list, and an id it makes up is unknown.
+    for (const url of publicUrls) {
+      expect((await rpc(url, 'tasks/list', {}, {})).result).toEqual({ tasks: [] });
+      expect(await rpc(url, 'tasks/get', { taskId: madeUp(taskId) }, {})).toMatchObject({
+        error: { code: -32602, message: `Unknown task: ${madeUp(taskId)}` },
+      });
+    }
+    // A key caller of the same server neither lists nor reads it.
+    const keyed = { 'x-api-key': key };
+    expect((await rpc(publicUrls[1]!, 'tasks/list', {}, keyed)).result!.tasks!.map((t) => t.taskId)).not.toContain(
+      taskId,
+    );
+    expect((await rpc(publicUrls[1]!, 'tasks/get', { taskId }, keyed)).error?.code).toBe(-32602);
+    // Its creator holds the id: it polls the task to its result.
+    expect((await rpc(publicUrls[1]!, 'tasks/get', { taskId }, {})).result).toMatchObject({ status: 'working' });
+    upstream.release('p1');
+    expect(JSON.stringify(resultFromTaskOutcome((await execution.settle()).outcome))).toContain('p1');
+  });
+
+  it('2025-11-25: a tasks/result that waits is a stream: the status change as notifications/tasks/status, then the result', async () => {
+    const call = { name: 'get_order', arguments: { ref: 'n1' }, task: {} };
+    const created = await rpc(urls[0]!, 'tools/call', call, { 'x-api-key': key });
+    const { taskId } = (created.result as unknown as { task: { taskId: string } }).task;
+    await held('n1');
+    const request = { jsonrpc: '2.0', id: 7, method: 'tasks/result', params: { taskId } };
+    // The answer's headers come once the edge has read the task working: the stream is open before the change.
+    const res = await postMcp(urls[1]!, request, { 'mcp-protocol-version': '2025-11-25', 'x-api-key': key });
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    upstream.release('n1');
+    const events = (await res.text())
+      .split('\n')
+      .filter((l) => l.startsWith('data: '))
+      .map((l) => JSON.parse(l.slice(6)) as { method?: string; id?: number; params?: unknown; result?: unknown });
+    expect(events.map((e) => e.method ?? e.id)).toEqual(['notifications/tasks/status', 7]);
+    expect(events[0]!.params).toMatchObject({
+      taskId,
+      status: 'completed',
+      ttl: expect.any(Number),
+      pollInterval: 100,
+    });
+    expect(JSON.stringify(events[1]!.result)).toContain('n1');
+  });
+
+  it('a key revoked while its task waits to start: the task fails saying so, its call is never sent', async () => {
+    const revocable = await unwrap(api.POST('/api_keys', { body: { name: 'tasks-revoked', scopes: ['runtime'] } }));
+    // No worker: the task's job waits in the queue.
+    await stack.stopProcess(stack.processes.find((p) => p.service === 'worker')!);
+    const call = { name: 'get_order', arguments: { ref: 'now-r1' }, task: {} };
+    const created = await rpc(urls[1]!, 'tools/call', call, { 'x-api-key': revocable.key });
+    const { taskId } = (created.result as unknown as { task: { taskId: string } }).task;
+    await unwrap(api.DELETE('/api_keys/{id}', { params: { path: { id: revocable.id } } }));
+    await stack.addWorker();
+    const records = stackRedis(stack);
+    try {
+      await records.connect();
+      const task = await waitFor('the task fails', async () => {
+        const t = await records.hgetall(`${stack.redisPrefix}:task:${taskId}`);
+        return t.status === 'failed' && t;
+      });
+      expect(task.statusMessage).toBe("The task's call was not run: the API key that created it was revoked.");
+    } finally {
+      records.disconnect();
+    }
+    expect(upstream.count('now-r1')).toBe(0);
+  }, 60_000);
 
   it('an edge stops with a task pending: the other edge answers it, completed', async () => {
     const session = await legacySession(urls[0]!);

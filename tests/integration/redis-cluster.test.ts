@@ -212,6 +212,22 @@ describe('the connection factory on a Redis Cluster (3 masters, 3 replicas)', ()
     expect([tasks.map((t) => t.taskId), more]).toEqual([[...ids].reverse(), false]);
     expect(await records.settle(ids[0]!, ids[0]!, { status: 'completed', result: { content: [] } })).toBe('settled');
     expect(await records.get(ids[0]!, 'key-a|srv|')).toMatchObject({ status: 'completed' });
+    // An anonymous caller's task: its own scope, read by its id, in no list.
+    const lone = { taskId: `task-anon-${now}`, scope: `anonymous|srv||task-anon-${now}`, status: 'working' as const };
+    await records.create(
+      {
+        ...lone,
+        createdAt: now,
+        lastUpdatedAt: now,
+        ttlMs: 60_000,
+        deadlineAt: now,
+        invocationId: lone.taskId,
+        tool: 't',
+      },
+      { listed: false },
+    );
+    expect(await records.get(lone.taskId, lone.scope)).toMatchObject(lone);
+    expect((await records.list(lone.scope, 0, 10)).tasks).toEqual([]);
 
     const links = new ConnectLinks(client, 'cluster-links', 'https://cp.example');
     const connection = 'people/ws-1/user-1/crm';

@@ -208,6 +208,28 @@ describe('list', () => {
     expect((await records.list(`nobody-${scope}`, 0, 10)).tasks).toEqual([]);
   });
 
+  it("an unlisted task (an anonymous caller's) is stored and read by its id, with no list entry", async () => {
+    const scope = `anonymous|srv||${randomUUID()}`;
+    const now = Date.now();
+    const task: TaskRecord = {
+      taskId: `task-unlisted-${randomUUID()}`,
+      scope,
+      status: 'working',
+      createdAt: now,
+      lastUpdatedAt: now,
+      ttlMs: 60_000,
+      deadlineAt: now + 30_000,
+      invocationId: 'x',
+      tool: 'get_order',
+      keyHash: 'ab'.repeat(32),
+      credentialExpiresAt: now + 5_000,
+    };
+    await records.create(task, { listed: false });
+    expect(await records.get(task.taskId, scope)).toEqual(task);
+    expect(await redis.exists(keys.tasksOf(scope))).toBe(0);
+    expect((await records.list(scope, 0, 10)).tasks).toEqual([]);
+  });
+
   it('drops ids older than the retention from the list when a task is created', async () => {
     const scope = `key-${randomUUID()}|srv|`;
     const old = await created(scope, { createdAt: Date.now() - 120_000 });

@@ -43,6 +43,10 @@ export interface TaskRecord extends Omit<TaskSettlement, 'status'> {
   arguments?: Record<string, unknown> | undefined;
   /** input_required: the answers given so far (a round resumes once every request is answered). */
   inputResponses?: Record<string, unknown> | undefined;
+  /** The SHA-256 of the API key that created it (key callers): the worker checks the key still holds at the job's start. */
+  keyHash?: string | undefined;
+  /** The `exp` (epoch ms) of the OAuth token that created it: the job does not start past it. */
+  credentialExpiresAt?: number | undefined;
 }
 
 export const terminalStatuses: ReadonlySet<TaskStatus> = new Set(['completed', 'failed', 'cancelled']);
@@ -185,10 +189,17 @@ export class TaskRecords {
     this.maxResultBytes = options.maxResultBytes ?? DEFAULT_TASK_MAX_RESULT_BYTES;
   }
 
-  /** Stored before the job is enqueued: a task id the caller holds is always one `tasks/get` resolves. */
-  async create(record: TaskRecord): Promise<void> {
+  /**
+   * Stored before the job is enqueued: a task id the caller holds is always one `tasks/get` resolves. `listed: false`:
+   * no entry in a caller's list (an anonymous caller's task, reachable by its id only).
+   */
+  async create(record: TaskRecord, { listed = true }: { listed?: boolean } = {}): Promise<void> {
     const key = this.keys.task(record.taskId);
     const list = this.keys.tasksOf(record.scope);
+    if (!listed) {
+      await this.redis.multi().hset(key, encode(record)).pexpire(key, record.ttlMs).exec();
+      return;
+    }
     if (this.redis.isCluster) return this.createInCluster(record, key, list);
     await this.redis
       .multi()
@@ -286,7 +297,7 @@ export class TaskRecords {
 }
 
 const jsonFields = ['result', 'error', 'inputRequests', 'inputResponses', 'arguments'] as const;
-const numberFields = ['createdAt', 'lastUpdatedAt', 'ttlMs', 'deadlineAt'] as const;
+const numberFields = ['createdAt', 'lastUpdatedAt', 'ttlMs', 'deadlineAt', 'credentialExpiresAt'] as const;
 
 function encode(fields: Partial<TaskRecord>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -300,7 +311,7 @@ function encode(fields: Partial<TaskRecord>): Record<string, string> {
 function decode(taskId: string, hash: Record<string, string>): TaskRecord | undefined {
   if (!hash.status || !hash.scope) return undefined;
   const record: Record<string, unknown> = { ...hash, taskId };
-  for (const k of numberFields) record[k] = Number(hash[k]);
+  for (const k of numberFields) if (hash[k] !== undefined) record[k] = Number(hash[k]);
   for (const k of jsonFields) if (hash[k] !== undefined) record[k] = JSON.parse(hash[k]) as unknown;
   return record as unknown as TaskRecord;
 }

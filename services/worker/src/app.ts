@@ -54,7 +54,7 @@ import { createAbandonedJobHandler, createToolInvocationProcessor, RunningInvoca
 import { requestCredentialOpener } from './request-credentials.ts';
 import { ResourceWatcher } from './resource-watcher.ts';
 import { SecretResolver } from './secret-resolver.ts';
-import { withTaskResults } from './task-results.ts';
+import { taskCallerCheck, withTaskResults } from './task-results.ts';
 import { peopleTokensOnly, UserTokenKeeper } from './user-tokens.ts';
 
 export interface WorkerDeps {
@@ -317,9 +317,11 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
     fetchers: env.WORKER_FETCHERS,
     job: ToolInvokeJob,
     // Durable tasks (ADR 0040): a task's job settles its task record; plain calls pass through unchanged.
-    handle: withTaskResults(processor, taskRecords, log),
+    handle: withTaskResults(processor, taskRecords, log, { caller: taskCallerCheck(redis, env.REDIS_PREFIX) }),
     message: toolReplyMessage,
-    onAbandoned: withTaskResults(createAbandonedJobHandler({ leases, plans, records, log }), taskRecords, log, false),
+    onAbandoned: withTaskResults(createAbandonedJobHandler({ leases, plans, records, log }), taskRecords, log, {
+      checkFirst: false,
+    }),
     ...common,
   });
   observeQueueDepth(queueNames.toolInvocations, () => consumer.jobCounts());

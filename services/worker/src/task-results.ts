@@ -1,24 +1,68 @@
-import type { ToolInvokeJob, ToolInvokeResult } from '@toolplane/contracts';
+import { ApiKeyRecord, redisKeys, type ToolInvokeJob, type ToolInvokeResult } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
-import { settlementOf, type TaskRecords } from '@toolplane/queue';
+import { settlementOf, type TaskRecord, type TaskRecords } from '@toolplane/queue';
+import type { RedisClient } from '@toolplane/redis';
 
 type Handler<A extends unknown[]> = (job: ToolInvokeJob, ...rest: A) => Promise<ToolInvokeResult>;
+
+/** Why a task's caller may no longer run its call (as a new call of theirs would be refused), or undefined. */
+export type TaskCallerCheck = (job: ToolInvokeJob, task: TaskRecord) => Promise<string | undefined>;
+
+/** JSON-RPC code of a task whose call was not run because its caller's credential no longer holds (the edge's 401/403). */
+const CALLER_REFUSED = -32001;
 
 function refused(job: ToolInvokeJob, code: string, message: string): ToolInvokeResult {
   return { v: 1, invocationId: job.invocationId, ok: false, error: { kind: 'user', code, message } };
 }
 
 /**
+ * The checks a new call of the task's caller would pass at the edge, made again when its job starts (a task's job may
+ * wait in the queue): the API key is still published, not revoked, with the `runtime` scope and this server; an OAuth
+ * token has not expired; the person it acts for (`x-username`, a token's user) is still that workspace's person.
+ * Two `HGET`s at most, on task jobs only.
+ */
+export function taskCallerCheck(redis: RedisClient, prefix: string): TaskCallerCheck {
+  const keys = redisKeys(prefix);
+  return async (job, task) => {
+    if (task.credentialExpiresAt !== undefined && Date.now() >= task.credentialExpiresAt)
+      return "the caller's access token expired";
+    const { workspaceId, username, userId } = job.principal;
+    const [key, person] = await Promise.all([
+      task.keyHash !== undefined ? redis.hget(keys.apiKeys, task.keyHash) : undefined,
+      username !== undefined ? redis.hget(keys.users(workspaceId), username) : undefined,
+    ]);
+    if (task.keyHash !== undefined) {
+      const parsed = key ? ApiKeyRecord.safeParse(JSON.parse(key)) : undefined;
+      const record = parsed?.success && !parsed.data.revoked ? parsed.data : undefined;
+      if (!record) return 'the API key that created it was revoked';
+      if (!record.scopes.includes('runtime')) return 'the API key that created it has no "runtime" scope';
+      if (record.serverIds && !record.serverIds.includes(job.serverId))
+        return 'the API key that created it is limited to other MCP servers';
+    }
+    if (username !== undefined && person !== userId) return `the person "${username}" it acts for is gone`;
+    return undefined;
+  };
+}
+
+interface TaskResultsOptions {
+  /** Read the task before running its job (false: the abandoned-job handler, which sends nothing). */
+  checkFirst?: boolean;
+  /** The caller's credential and person, checked when the job starts (with `checkFirst`). */
+  caller?: TaskCallerCheck | undefined;
+}
+
+/**
  * The worker's side of durable tasks (ADR 0040). A job that runs a task (`job.task`) runs only while its task is
- * `working` on it: a task cancelled while its job waited, or lost with Redis's data, sends nothing. Its reply settles
- * the task record (any edge then answers `tasks/get` from it) before it is published to the edge that enqueued it,
- * which may be gone. Jobs of plain calls pass straight through: no Redis command is added to them.
+ * `working` on it: a task cancelled while its job waited, or lost with Redis's data, sends nothing. Nor does a task
+ * whose caller's key was revoked (or token expired, or person removed) since it was created: it fails saying so. Its
+ * reply settles the task record (any edge then answers `tasks/get` from it) before it is published to the edge that
+ * enqueued it, which may be gone. Jobs of plain calls pass straight through: no Redis command is added to them.
  */
 export function withTaskResults<A extends unknown[]>(
   handle: Handler<A>,
   tasks: TaskRecords,
   log: Logger,
-  checkFirst = true,
+  { checkFirst = true, caller }: TaskResultsOptions = {},
 ): Handler<A> {
   const runTask = async (job: ToolInvokeJob & { task: NonNullable<ToolInvokeJob['task']> }, ...rest: A) => {
     const taskId = job.task.id;
@@ -30,6 +74,8 @@ export function withTaskResults<A extends unknown[]>(
         log.info({ taskId, status: task?.status ?? 'lost' }, 'task job not run: its task is no longer working on it');
         return refused(job, 'task.not_working', `The task is ${task?.status ?? 'lost'}: its call was not run.`);
       }
+      const refusal = caller ? await callerRefusal(caller, job, task) : undefined;
+      if (refusal) return refuseTask(tasks, log, job, refusal);
     }
     const reply = await handle(job, ...rest);
     const settled = await tasks
@@ -40,4 +86,32 @@ export function withTaskResults<A extends unknown[]>(
   };
   // A plain call's job goes straight to the handler: no await, no promise of this layer.
   return (job, ...rest) => (job.task ? runTask({ ...job, task: job.task }, ...rest) : handle(job, ...rest));
+}
+
+/** The caller check's refusal; a check that cannot be made (Redis unavailable) refuses too (fails closed). */
+async function callerRefusal(check: TaskCallerCheck, job: ToolInvokeJob, task: TaskRecord): Promise<string> {
+  try {
+    return (await check(job, task)) ?? '';
+  } catch {
+    return "the caller's credential could not be checked (Redis unavailable)";
+  }
+}
+
+/** A task whose caller no longer holds: failed, saying why; its call is not run. */
+async function refuseTask(
+  tasks: TaskRecords,
+  log: Logger,
+  job: ToolInvokeJob & { task: { id: string } },
+  why: string,
+): Promise<ToolInvokeResult> {
+  const message = `The task's call was not run: ${why}.`;
+  log.info({ taskId: job.task.id, reason: why }, 'task job not run: its caller no longer holds');
+  await tasks
+    .settle(job.task.id, job.invocationId, {
+      status: 'failed',
+      statusMessage: message,
+      error: { code: CALLER_REFUSED, message },
+    })
+    .catch((err: unknown) => log.warn({ err, taskId: job.task.id }, 'task refusal not written (Redis unavailable)'));
+  return refused(job, 'task.caller_refused', message);
 }

@@ -64,6 +64,29 @@ export function taskScope(ctx: EdgeCallContext): string {
   return `${caller.clientId}|${caller.loaded.catalog.serverId}|${caller.principal.userId ?? ''}`;
 }
 
+/** What the worker checks again of the task's creator when its job starts: the key (by hash) or the token's expiry. */
+function credentialOf(ctx: EdgeCallContext): Pick<TaskRecord, 'keyHash' | 'credentialExpiresAt'> {
+  const { credential } = ctx.caller;
+  if (credential.kind === 'key') return { keyHash: credential.keyHash };
+  if (credential.kind === 'token' && credential.expiresAt !== undefined)
+    return { credentialExpiresAt: credential.expiresAt };
+  return {};
+}
+
+/** An anonymous caller of a public server: every such caller has the same credential, so none has a task list. */
+export function anonymousCaller(ctx: EdgeCallContext): boolean {
+  return ctx.caller.credential.kind === 'anonymous';
+}
+
+/**
+ * The scope a task's record names. A caller with a credential: its scope (its tasks are listed). An anonymous caller:
+ * the task's own (its unguessable id is the secret only its creator holds, and it is never listed), so one anonymous
+ * caller never reaches another's task.
+ */
+function recordScope(ctx: EdgeCallContext, taskId: string): string {
+  return anonymousCaller(ctx) ? `${taskScope(ctx)}|${taskId}` : taskScope(ctx);
+}
+
 /**
  * Durable tasks on the edge (MCP Tasks extension, ADR 0040). A task is a call run as a job whose id is the task's:
  * its record is written in Redis before the job is enqueued, the worker settles it with the job's reply, and any edge
@@ -118,11 +141,11 @@ export class EdgeTasks {
   async start(ctx: EdgeCallContext, message: ToolCallMessage, extras: ModernTaskExtras = {}): Promise<StartedTask> {
     const now = Date.now();
     const { retentionMs, timeoutMs } = this.settings;
-    const taskId = newTaskId(now, retentionMs);
+    const taskId = newTaskId(now, retentionMs, taskScope(ctx));
     const { loaded } = ctx.caller;
     const record: TaskRecord = {
       taskId,
-      scope: taskScope(ctx),
+      scope: recordScope(ctx, taskId),
       status: 'working',
       createdAt: now,
       lastUpdatedAt: now,
@@ -130,10 +153,11 @@ export class EdgeTasks {
       deadlineAt: now + timeoutMs,
       invocationId: taskId,
       tool: message.name,
+      ...credentialOf(ctx),
       // Only an external MCP tool may stop for input: its next round sends the arguments again.
       ...(isProxiedTool(loaded, message.name) && message.args ? { arguments: message.args } : {}),
     };
-    await this.records.create(record);
+    await this.records.create(record, { listed: !anonymousCaller(ctx) });
     return { record, done: this.run(ctx, message, { ...extras, task: { id: taskId, invocationId: taskId } }) };
   }
 
@@ -197,8 +221,8 @@ export class EdgeTasks {
 
   /** The caller's task as it reads now; a lost one reads as failed; undefined: no such task of this caller. */
   async read(ctx: EdgeCallContext, taskId: string): Promise<TaskRecord | undefined> {
-    const task = await this.records.get(taskId, taskScope(ctx));
-    return task ? currentView(task) : lostTask(taskId);
+    const task = await this.records.get(taskId, recordScope(ctx, taskId));
+    return task ? currentView(task) : lostTask(taskId, taskScope(ctx));
   }
 
   /**
@@ -207,9 +231,9 @@ export class EdgeTasks {
    * before, undefined when the caller has no such task.
    */
   async cancel(ctx: EdgeCallContext, taskId: string): Promise<TaskStatus | undefined> {
-    const scope = taskScope(ctx);
+    const scope = recordScope(ctx, taskId);
     const task = await this.records.get(taskId, scope);
-    if (!task) return lostTask(taskId)?.status;
+    if (!task) return lostTask(taskId, taskScope(ctx))?.status;
     const before = await this.records.cancel(taskId, scope, 'The task was cancelled by its caller.');
     if (before === 'working' || before === 'input_required')
       await this.redis.publish(this.cancelChannel, task.invocationId).catch(() => undefined);
@@ -221,11 +245,11 @@ export class EdgeTasks {
    * call runs again as a new round (a job of its own) with the answers and the tool's state.
    */
   async update(ctx: EdgeCallContext, taskId: string, answers: Record<string, unknown>, extras: ModernTaskExtras) {
-    const task = await this.records.get(taskId, taskScope(ctx));
-    if (!task) return lostTask(taskId) ? 'ignored' : 'unknown';
+    const task = await this.records.get(taskId, recordScope(ctx, taskId));
+    if (!task) return lostTask(taskId, taskScope(ctx)) ? 'ignored' : 'unknown';
     const round = Number(/\.r(\d+)$/.exec(task.invocationId)?.[1] ?? 1) + 1;
     const invocationId = roundInvocationId(taskId, round);
-    const next = await this.records.update(taskId, taskScope(ctx), answers, invocationId);
+    const next = await this.records.update(taskId, recordScope(ctx, taskId), answers, invocationId);
     if (next.kind !== 'resume') return next.kind;
     const multiRound = {
       ...extras.multiRound,

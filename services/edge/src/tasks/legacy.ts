@@ -2,7 +2,7 @@ import { INVALID_PARAMS, METHOD_NOT_FOUND, ProtocolError } from '@modelcontextpr
 import { terminalStatuses, type TaskRecord } from '@toolplane/queue';
 import type { Response } from 'express';
 import type { EdgeCallContext } from '../call-context.ts';
-import { taskScope, unknownTask, type EdgeTasks } from './edge-tasks.ts';
+import { anonymousCaller, taskScope, unknownTask, type EdgeTasks } from './edge-tasks.ts';
 import { legacyTask, RELATED_TASK_META } from './wire.ts';
 
 /** A 2025-era JSON-RPC request, as the edge reads it before any MCP handling. */
@@ -28,8 +28,9 @@ export function isLegacyTaskRequest(message: LegacyTaskMessage | undefined): boo
 /**
  * 2025-11-25 Tasks, answered as JSON by the edge itself (the SDK's 2025 `tools/call` cannot answer a
  * `CreateTaskResult`): a task-augmented `tools/call`, `tasks/get`, `tasks/result` (waits for the task to end, polling
- * its record), `tasks/list` (the caller's tasks, newest first) and `tasks/cancel`. Status notifications are not sent:
- * 2025-era serving is stateless and keeps no stream open to carry them (clients poll).
+ * its record), `tasks/list` (the caller's tasks, newest first) and `tasks/cancel`. Status notifications
+ * (`notifications/tasks/status`) are sent on the stream of a `tasks/result` that waits: 2025-era serving is stateless
+ * and keeps no other stream open to carry them (clients that do not wait poll).
  */
 export async function serveLegacyTask(
   tasks: EdgeTasks,
@@ -40,7 +41,7 @@ export async function serveLegacyTask(
   const id = typeof message.id === 'string' || typeof message.id === 'number' ? message.id : null;
   try {
     const result = await legacyAnswer(tasks, res, ctx, message);
-    if (!res.writableEnded) res.status(200).json({ jsonrpc: '2.0', id, result });
+    answer(res, { jsonrpc: '2.0', id, result });
   } catch (err) {
     const e =
       err instanceof ProtocolError
@@ -48,8 +49,15 @@ export async function serveLegacyTask(
         : new ProtocolError(-32603, 'The task could not be served: Redis unavailable.');
     if (!(err instanceof ProtocolError)) tasks.log.warn({ err }, 'task request failed');
     const error = { code: e.code, message: e.message, ...(e.data !== undefined ? { data: e.data } : {}) };
-    if (!res.writableEnded) res.status(200).json({ jsonrpc: '2.0', id, error });
+    answer(res, { jsonrpc: '2.0', id, error });
   }
+}
+
+/** The JSON-RPC answer: JSON, or the last event of the stream `tasks/result` opened for status notifications. */
+function answer(res: Response, message: unknown): void {
+  if (res.writableEnded) return;
+  if (res.headersSent) res.end(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+  else res.status(200).json(message);
 }
 
 async function legacyAnswer(
@@ -99,6 +107,8 @@ async function known(tasks: EdgeTasks, ctx: EdgeCallContext, taskId: string | un
 }
 
 async function listTasks(tasks: EdgeTasks, ctx: EdgeCallContext, cursor: unknown): Promise<unknown> {
+  // Anonymous callers share one credential: their tasks are reachable only by id (held by its creator), never listed.
+  if (anonymousCaller(ctx)) return { tasks: [] };
   const offset = typeof cursor === 'string' && /^\d{1,6}$/.test(cursor) ? Number(cursor) : 0;
   const page = await tasks.records.list(taskScope(ctx), offset, PAGE);
   return {
@@ -109,14 +119,21 @@ async function listTasks(tasks: EdgeTasks, ctx: EdgeCallContext, cursor: unknown
 
 /**
  * `tasks/result`: the result the call would have answered, once the task ends (its record is read again every poll
- * interval while the client waits); a failed task answers its error, a cancelled one an error saying so.
+ * interval while the client waits); a failed task answers its error, a cancelled one an error saying so. A client
+ * that accepts an event stream, waiting for a task not yet ended, gets it as one: each status change it sees is sent
+ * as `notifications/tasks/status` (2025-11-25: the Task as `tasks/get` answers it), then the answer.
  */
 async function taskResult(tasks: EdgeTasks, res: Response, ctx: EdgeCallContext, first: TaskRecord): Promise<unknown> {
   let task = first;
+  const stream = !terminalStatuses.has(task.status) && /text\/event-stream/.test(ctx.source.header('accept') ?? '');
+  if (stream) res.status(200).set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }).flushHeaders();
   while (!terminalStatuses.has(task.status)) {
     if (res.destroyed) return undefined;
     await new Promise((resolve) => setTimeout(resolve, tasks.settings.pollIntervalMs));
+    const before = task;
     task = await known(tasks, ctx, task.taskId);
+    if (stream && (task.status !== before.status || task.statusMessage !== before.statusMessage))
+      res.write(statusNotification(task, tasks.settings.pollIntervalMs));
   }
   if (task.status === 'cancelled') throw new ProtocolError(-32603, `The task ${task.taskId} was cancelled`);
   if (task.status === 'failed') {
@@ -124,4 +141,14 @@ async function taskResult(tasks: EdgeTasks, res: Response, ctx: EdgeCallContext,
     throw new ProtocolError(error.code, error.message, error.data);
   }
   return { ...task.result, _meta: { [RELATED_TASK_META]: { taskId: task.taskId } } };
+}
+
+/** 2025-11-25 `notifications/tasks/status` as an SSE event: its params are the task as `tasks/get` answers it. */
+function statusNotification(task: TaskRecord, pollIntervalMs: number): string {
+  const notification = {
+    jsonrpc: '2.0',
+    method: 'notifications/tasks/status',
+    params: legacyTask(task, pollIntervalMs),
+  };
+  return `event: message\ndata: ${JSON.stringify(notification)}\n\n`;
 }

@@ -29,17 +29,17 @@ function task(over: Partial<TaskRecord> = {}): TaskRecord {
 }
 
 describe('task ids', () => {
-  it('carry their creation time and retention, and 96 random bits', () => {
-    const a = newTaskId(t0, 3_600_000);
-    const b = newTaskId(t0, 3_600_000);
+  it('carry their creation time and retention, 96 random bits and 96 bits binding them to their scope', () => {
+    const a = newTaskId(t0, 3_600_000, 'key-a|srv|');
+    const b = newTaskId(t0, 3_600_000, 'key-a|srv|');
     expect(a).not.toBe(b);
-    expect(a).toMatch(/^t[0-9a-z]+\.[0-9a-z]+\.[A-Za-z0-9_-]{16}$/);
+    expect(a).toMatch(/^t[0-9a-z]+\.[0-9a-z]+\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{16}$/);
     expect(a.startsWith(`t${t0.toString(36)}.${(3_600_000).toString(36)}.`)).toBe(true);
   });
 
-  it('a well-formed id whose record is missing within its retention reads failed, state lost, outcome unknown', () => {
-    const id = newTaskId(t0, 60_000);
-    const lost = lostTask(id, t0 + 59_999)!;
+  it("a well-formed id of the caller's scope whose record is missing within its retention reads failed, state lost", () => {
+    const id = newTaskId(t0, 60_000, 'key-a|srv|');
+    const lost = lostTask(id, 'key-a|srv|', t0 + 59_999)!;
     expect(lost).toMatchObject({
       taskId: id,
       status: 'failed',
@@ -51,10 +51,18 @@ describe('task ids', () => {
     expect(lost.error).toMatchObject({ code: -32603, data: { outcome: 'unknown' } });
   });
 
-  it('past its retention, or not one of ours: unknown', () => {
-    expect(lostTask(newTaskId(t0, 60_000), t0 + 60_001)).toBeUndefined();
-    expect(lostTask('not-a-task-id', t0)).toBeUndefined();
-    expect(lostTask(`t${t0.toString(36)}.1.short`, t0)).toBeUndefined();
+  it("past its retention, not one of ours, or another scope's (another key, server or person): unknown", () => {
+    const id = newTaskId(t0, 60_000, 'key-a|srv|');
+    expect(lostTask(id, 'key-a|srv|', t0 + 60_001)).toBeUndefined();
+    expect(lostTask(id, 'key-b|srv|', t0)).toBeUndefined();
+    expect(lostTask(id, 'key-a|other|', t0)).toBeUndefined();
+    expect(lostTask(id, 'key-a|srv|u1', t0)).toBeUndefined();
+    // A binding copied onto another stem does not hold either.
+    const binding = id.split('.')[3]!;
+    const stem = newTaskId(t0, 60_000, 'x').split('.').slice(0, 3).join('.');
+    expect(lostTask(`${stem}.${binding}`, 'key-a|srv|', t0)).toBeUndefined();
+    expect(lostTask('not-a-task-id', 'key-a|srv|', t0)).toBeUndefined();
+    expect(lostTask(`t${t0.toString(36)}.1.short`, 'key-a|srv|', t0)).toBeUndefined();
   });
 });
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { TASK_OUTCOME_UNKNOWN, type TaskRecord } from '@toolplane/queue';
 
 /** The Tasks extension's id (2026-07-28: `capabilities.extensions`, and a request's client capabilities). */
@@ -12,22 +12,32 @@ export const RELATED_TASK_META = 'io.modelcontextprotocol/related-task';
 const OVERDUE_GRACE_MS = 30_000;
 
 /**
- * A new task id: its creation time and retention (base 36) and 96 random bits. A well-formed id whose record is gone
- * before its retention ended names a task Redis lost (restarted without its data): it reads as failed, never as
- * unknown, and nothing of anyone's task is revealed by it.
+ * A new task id: its creation time and retention (base 36), 96 random bits, and 96 bits binding it to its creator's
+ * scope (`taskBinding`). A well-formed id of the caller's own scope whose record is gone before its retention ended
+ * names a task Redis lost (restarted without its data): it reads as failed, never as unknown. Another caller's id, or
+ * one that never existed, reads as unknown, the same for both: ids cannot be probed across callers.
  */
-export function newTaskId(createdAt: number, ttlMs: number): string {
-  return `t${createdAt.toString(36)}.${ttlMs.toString(36)}.${randomBytes(12).toString('base64url')}`;
+export function newTaskId(createdAt: number, ttlMs: number, scope: string): string {
+  const stem = `t${createdAt.toString(36)}.${ttlMs.toString(36)}.${randomBytes(12).toString('base64url')}`;
+  return `${stem}.${taskBinding(stem, scope)}`;
 }
 
-const taskIdShape = /^t([0-9a-z]{1,12})\.([0-9a-z]{1,12})\.[A-Za-z0-9_-]{16}$/;
+/** What ties a task id's stem to the scope that created it: SHA-256 of both, 96 bits (no secret: the scope is not one). */
+function taskBinding(stem: string, scope: string): string {
+  return createHash('sha256').update(`${scope}\n${stem}`).digest().subarray(0, 12).toString('base64url');
+}
 
-/** The failed task a lost record reads as (undefined: not one of ours, or past its retention: unknown). */
-export function lostTask(taskId: string, now = Date.now()): TaskRecord | undefined {
+const taskIdShape = /^(t([0-9a-z]{1,12})\.([0-9a-z]{1,12})\.[A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{16})$/;
+
+/**
+ * The failed task a lost record of `scope`'s reads as. Undefined (unknown): not an id of ours, another scope's, or past
+ * its retention. Only the id's own binding to the caller's scope says "lost": another caller's task never does.
+ */
+export function lostTask(taskId: string, scope: string, now = Date.now()): TaskRecord | undefined {
   const m = taskIdShape.exec(taskId);
-  if (!m) return undefined;
-  const createdAt = parseInt(m[1]!, 36);
-  const ttlMs = parseInt(m[2]!, 36);
+  if (!m || taskBinding(m[1]!, scope) !== m[4]) return undefined;
+  const createdAt = parseInt(m[2]!, 36);
+  const ttlMs = parseInt(m[3]!, 36);
   if (now > createdAt + ttlMs) return undefined;
   const message =
     "The task's state was lost (Redis restarted without its data): the outcome of its call is unknown, and it was not " +
