@@ -1,5 +1,5 @@
 import { UserError, ValidationError, type ProblemIssue } from '@toolplane/errors';
-import { parseDocument } from 'yaml';
+import { documentYamlLimits, parseYaml as parseBounded, type YamlLimits } from '@toolplane/openapi';
 import type { Fetcher } from '../../documents/fetch.ts';
 import { requestIssues } from '../../http/error-handler.ts';
 import { readConnectorSource, type ConnectorSource } from '../connectors/sources.ts';
@@ -29,14 +29,35 @@ export interface Desired {
 
 const at = (file: string, path: string, message: string): ProblemIssue => ({ path: `${file}#${path}`, message });
 
-/** The file's YAML (or JSON) value; syntax errors with their line and column. */
-function parseYaml(file: string, text: string, problems: ProblemIssue[]): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    for (const e of doc.errors) problems.push(at(file, '', e.message.split('\n')[0]!));
+type FileLimits = YamlLimits & { maxBytes: number };
+
+/**
+ * A resource's file: far below these in practice (a server with a thousand tools lists a thousand names in 30 KB).
+ * A connector's document and a deployment's (which carries its referenced API documents) have an API document's limits
+ * (and the body's size, MAX_DOCUMENT_BYTES).
+ */
+const resourceFileLimits: FileLimits = {
+  maxBytes: 1024 * 1024,
+  maxKeys: 10_000,
+  maxAliases: 100,
+  maxDepth: 32,
+};
+
+const documentFileLimits: FileLimits = { ...documentYamlLimits, maxBytes: Infinity };
+
+/** The file's YAML (or JSON) value within `limits`; syntax errors and limits with their line and column. */
+function parseYaml(file: string, text: string, problems: ProblemIssue[], limits = resourceFileLimits): unknown {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > limits.maxBytes) {
+    problems.push(at(file, '', `the file takes ${bytes} bytes: at most ${limits.maxBytes} (the limit)`));
     return undefined;
   }
-  return doc.toJS() as unknown;
+  const parsed = parseBounded(text, limits);
+  if (!parsed.ok) {
+    for (const message of parsed.problems) problems.push(at(file, '', message));
+    return undefined;
+  }
+  return parsed.value;
 }
 
 async function readConnector(f: WorkspaceFile, fetchDocument: Fetcher, problems: ProblemIssue[]) {
@@ -71,7 +92,8 @@ function readSecrets(f: WorkspaceFile, problems: ProblemIssue[]): DesiredResourc
 function readSpec(f: WorkspaceFile, kind: (typeof kinds)[number], problems: ProblemIssue[]): DesiredResource[] {
   if (!('schema' in kind)) return [];
   const before = problems.length;
-  const value = parseYaml(f.path, f.content, problems);
+  const limits = kind.kind === 'workflow_deployment' ? documentFileLimits : resourceFileLimits;
+  const value = parseYaml(f.path, f.content, problems, limits);
   if (problems.length > before) return [];
   const parsed = kind.schema.safeParse(value ?? {});
   if (!parsed.success) {
