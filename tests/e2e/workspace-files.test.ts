@@ -6,7 +6,7 @@ import { repoRoot, type Stack } from '@toolplane/cli';
 import { createManagementClient, unwrap, type ManagementClient } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { startStreamableMcpServer, type ExternalMcpServer } from '../fixtures/mcp-servers.ts';
-import { startTestStack, tempDir, yamlBody } from '../helpers.ts';
+import { logLines, startTestStack, tempDir, waitFor, yamlBody } from '../helpers.ts';
 
 /**
  * The workspace as files (ADR 0042, docs/gitops.md), with the CLI (from the sources; tests/e2e/cli.test.ts runs the
@@ -469,6 +469,28 @@ describe('workspace files: limits, what plan checks, prune', () => {
     );
   }, 30_000);
 
+  it('a big plan is parsed in a worker thread: /readyz and another workspace answer while it parses', async () => {
+    const cp = stack.processes.find((p) => p.service === 'control-plane')!;
+    const parsed = () => logLines(cp, 'workspace files parsed').length;
+    const parsing = () => logLines(cp, 'workspace files parsing in a worker thread').length;
+    const [before, started] = [parsed(), parsing()];
+    // 3 files of about 0.9 MB, each within the limits (9,000 keys in a mapping): seconds of parsing in all.
+    const config = Array.from({ length: 9000 }, (_, i) => `  key-${i}: [${'"a value", '.repeat(8)}"end"]\n`).join('');
+    const files = Array.from({ length: 3 }, (_, i) => ({
+      path: `mcp-servers/big-${i}.yaml`,
+      content: `name: big-${i}\nmode: NORMAL\nconfig:\n${config}`,
+    }));
+    const plan = b.api.POST('/workspace_files/plan', { body: { files } });
+    await waitFor('the plan parsing', () => parsing() > started);
+    // Answered while the worker thread parses: its end is logged after them.
+    expect((await fetch(`${stack.controlPlaneUrl}/readyz`)).status).toBe(200);
+    expect((await a.api.GET('/mcp_manager')).response.status).toBe(200);
+    expect(parsed()).toBe(before);
+    const { response, data } = await plan;
+    expect(response.status).toBe(200);
+    expect(data?.summary.create).toBe(3);
+  }, 60_000);
+
   it('plan refuses a key with a scope the applying key cannot grant, as apply would; the bootstrap key is not the workspace’s', async () => {
     const dir = directory('grants', {
       'mcp-servers/g-first.yaml': 'name: g-first\nmode: NORMAL\n',
@@ -493,7 +515,13 @@ describe('workspace files: limits, what plan checks, prune', () => {
     const exported = await cli(ops.key, ['export', join(work, 'default')]);
     expect(exported.code).toBe(0);
     expect(Object.keys(tree(join(work, 'default')))).not.toContain('api-keys/bootstrap.yaml');
-    const pruned = await cli(ops.key, ['plan', directory('nothing', {}), '--prune', '--json']);
+    const pruned = await cli(ops.key, [
+      'plan',
+      directory('one-user', { 'external-users/someone.yaml': 'name: someone\n' }),
+      '--prune',
+      '--json',
+    ]);
+    expect(pruned.stderr).toBe('');
     const changes = (JSON.parse(pruned.stdout) as { changes: { kind: string; name: string; action: string }[] })
       .changes;
     expect(changes.filter((c) => c.kind === 'api_key')).toEqual([

@@ -26,7 +26,7 @@ async function planOf(
   input: { files: WorkspaceFile[]; prune: boolean; provided: string[] },
 ) {
   const me = caller(req);
-  const desired = await readFiles(input.files, deps.fetchDocument);
+  const desired = await readFiles(input.files, deps);
   const live = await readLive(deps, me.workspaceId);
   const plan = planChanges(desired, live, {
     prune: input.prune,

@@ -1,8 +1,10 @@
 import { UserError, ValidationError, type ProblemIssue } from '@toolplane/errors';
-import { documentYamlLimits, parseYaml as parseBounded, type YamlLimits } from '@toolplane/openapi';
+import type { Logger } from '@toolplane/logger';
+import { documentYamlLimits, type YamlLimits } from '@toolplane/openapi';
 import type { Fetcher } from '../../documents/fetch.ts';
 import { requestIssues } from '../../http/error-handler.ts';
 import { readConnectorSource, type ConnectorSource } from '../connectors/sources.ts';
+import { parseOffThread, type Parsed, type ParseJob } from './parse-files.ts';
 import { kinds, secretsFile, SecretsSpec, type Kind } from './specs.ts';
 
 /** One file of the directory as the client sent it: its path relative to the directory, and its text. */
@@ -45,24 +47,29 @@ const resourceFileLimits: FileLimits = {
 
 const documentFileLimits: FileLimits = { ...documentYamlLimits, maxBytes: Infinity };
 
-/** The file's YAML (or JSON) value within `limits`; syntax errors and limits with their line and column. */
-function parseYaml(file: string, text: string, problems: ProblemIssue[], limits = resourceFileLimits): unknown {
-  const bytes = Buffer.byteLength(text);
-  if (bytes > limits.maxBytes) {
-    problems.push(at(file, '', `the file takes ${bytes} bytes: at most ${limits.maxBytes} (the limit)`));
-    return undefined;
-  }
-  const parsed = parseBounded(text, limits);
-  if (!parsed.ok) {
-    for (const message of parsed.problems) problems.push(at(file, '', message));
-    return undefined;
-  }
-  return parsed.value;
+/** What to parse of a file (a connector's document, or a resource's YAML within its limits); a refusal by size. */
+function parseJob(f: WorkspaceFile, kind: Kind | undefined): ParseJob | ProblemIssue {
+  if (kind === 'connector') return { text: f.content, connector: true };
+  const limits = kind === 'workflow_deployment' ? documentFileLimits : resourceFileLimits;
+  const bytes = Buffer.byteLength(f.content);
+  if (bytes > limits.maxBytes)
+    return at(f.path, '', `the file takes ${bytes} bytes: at most ${limits.maxBytes} (the limit)`);
+  const { maxKeys, maxAliases, maxDepth } = limits;
+  return { text: f.content, limits: { maxKeys, maxAliases, maxDepth } };
 }
 
-async function readConnector(f: WorkspaceFile, fetchDocument: Fetcher, problems: ProblemIssue[]) {
+/** The file's value; its problems (syntax, limits: with their line and column) added to `problems`. */
+function valueOf(file: string, parsed: Parsed, problems: ProblemIssue[]): unknown {
+  if (parsed.ok) return parsed.value;
+  problems.push(...parsed.issues.map((i) => at(file, i.path, i.message)));
+  return undefined;
+}
+
+async function readConnector(f: WorkspaceFile, parsed: Parsed, fetchDocument: Fetcher, problems: ProblemIssue[]) {
+  const body = valueOf(f.path, parsed, problems);
+  if (!parsed.ok) return [];
   try {
-    const source = await readConnectorSource(f.content, fetchDocument);
+    const source = await readConnectorSource(f.content, fetchDocument, body);
     return [
       {
         kind: 'connector' as const,
@@ -80,8 +87,8 @@ async function readConnector(f: WorkspaceFile, fetchDocument: Fetcher, problems:
   }
 }
 
-function readSecrets(f: WorkspaceFile, problems: ProblemIssue[]): DesiredResource[] {
-  const parsed = SecretsSpec.safeParse(parseYaml(f.path, f.content, problems) ?? {});
+function readSecrets(f: WorkspaceFile, value: Parsed, problems: ProblemIssue[]): DesiredResource[] {
+  const parsed = SecretsSpec.safeParse(valueOf(f.path, value, problems) ?? {});
   if (!parsed.success) {
     problems.push(...requestIssues(parsed.error).map((i) => at(f.path, i.path, i.message)));
     return [];
@@ -89,12 +96,15 @@ function readSecrets(f: WorkspaceFile, problems: ProblemIssue[]): DesiredResourc
   return parsed.data.secrets.map((name) => ({ kind: 'secret', name, file: f.path, spec: { name } }));
 }
 
-function readSpec(f: WorkspaceFile, kind: (typeof kinds)[number], problems: ProblemIssue[]): DesiredResource[] {
+function readSpec(
+  f: WorkspaceFile,
+  kind: (typeof kinds)[number],
+  read: Parsed,
+  problems: ProblemIssue[],
+): DesiredResource[] {
   if (!('schema' in kind)) return [];
-  const before = problems.length;
-  const limits = kind.kind === 'workflow_deployment' ? documentFileLimits : resourceFileLimits;
-  const value = parseYaml(f.path, f.content, problems, limits);
-  if (problems.length > before) return [];
+  const value = valueOf(f.path, read, problems);
+  if (!read.ok) return [];
   const parsed = kind.schema.safeParse(value ?? {});
   if (!parsed.success) {
     problems.push(...requestIssues(parsed.error).map((i) => at(f.path, i.path, i.message)));
@@ -121,27 +131,45 @@ function duplicates(resources: DesiredResource[]): ProblemIssue[] {
   return out;
 }
 
+/** Each file's kind: the folder it is in (secrets.yaml: the secrets), undefined when it is no workspace file. */
+function kindOf(path: string) {
+  if (path === secretsFile) return kinds[0];
+  const dir = path.split('/')[0]!;
+  return kinds.find((k) => k.dir !== '' && k.dir === dir && path.split('/').length === 2);
+}
+
 /**
  * Reads a workspace directory's files: each by its folder's kind (docs/gitops.md), validated as the API validates
- * the same resource (connectors: exactly as an upload), every problem of every file listed.
+ * the same resource (connectors: exactly as an upload), every problem of every file listed. Every file is parsed in a
+ * worker thread (`parseOffThread`), within its limits.
  */
-export async function readFiles(files: WorkspaceFile[], fetchDocument: Fetcher): Promise<Desired> {
+export async function readFiles(
+  files: WorkspaceFile[],
+  { fetchDocument, log }: { fetchDocument: Fetcher; log: Logger },
+): Promise<Desired> {
   const problems: ProblemIssue[] = [];
   const resources: DesiredResource[] = [];
-  for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
-    if (f.path === secretsFile) {
-      resources.push(...readSecrets(f, problems));
-      continue;
-    }
-    const dir = f.path.split('/')[0]!;
-    const kind = kinds.find((k) => k.dir !== '' && k.dir === dir && f.path.split('/').length === 2);
-    if (!kind) {
+  const sorted = [...files].sort((a, b) => a.path.localeCompare(b.path)).map((f) => ({ f, kind: kindOf(f.path) }));
+  const jobs = sorted.map(({ f, kind }) => (kind ? parseJob(f, kind.kind) : undefined));
+  const toParse = jobs.filter((j): j is ParseJob => j !== undefined && 'text' in j);
+  log.info({ files: toParse.length }, 'workspace files parsing in a worker thread');
+  const parsed = await parseOffThread(toParse);
+  log.info({ files: toParse.length }, 'workspace files parsed');
+  let next = 0;
+  for (const [i, { f, kind }] of sorted.entries()) {
+    const job = jobs[i];
+    if (!kind || !job) {
       const folders = kinds.flatMap((k) => (k.dir ? [`${k.dir}/`] : [])).join(', ');
       problems.push(
         at(f.path, '', `not a workspace file: resources live in ${folders} (one file each) and ${secretsFile}`),
       );
-    } else if (kind.kind === 'connector') resources.push(...(await readConnector(f, fetchDocument, problems)));
-    else resources.push(...readSpec(f, kind, problems));
+    } else if (!('text' in job)) problems.push(job);
+    else {
+      const value = parsed[next++]!;
+      if (kind.kind === 'secret') resources.push(...readSecrets(f, value, problems));
+      else if (kind.kind === 'connector') resources.push(...(await readConnector(f, value, fetchDocument, problems)));
+      else resources.push(...readSpec(f, kind, value, problems));
+    }
   }
   problems.push(...duplicates(resources));
   return { resources, problems };
