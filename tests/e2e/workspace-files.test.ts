@@ -6,7 +6,7 @@ import { repoRoot, type Stack } from '@toolplane/cli';
 import { createManagementClient, unwrap, type ManagementClient } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { startStreamableMcpServer, type ExternalMcpServer } from '../fixtures/mcp-servers.ts';
-import { startTestStack, tempDir, yamlBody } from '../helpers.ts';
+import { logLines, startTestStack, tempDir, waitFor, yamlBody } from '../helpers.ts';
 
 /**
  * The workspace as files (ADR 0042, docs/gitops.md), with the CLI (from the sources; tests/e2e/cli.test.ts runs the
@@ -417,4 +417,173 @@ describe('workspace files', () => {
     const users = await unwrap(b.api.GET('/external_users'));
     expect(users.data.find((u) => u.name === 'alice')?.attributes).toEqual({ team: 'sales' });
   }, 30_000);
+});
+
+/** Writes `files` (path → text) under a new directory of the test's scratch space. */
+function directory(name: string, files: Record<string, string>): string {
+  const dir = join(work, name);
+  mkdirSync(dir, { recursive: true });
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  return dir;
+}
+
+/** A YAML document whose aliases expand to 9^10 strings (a "billion laughs" bomb), under 100 alias nodes. */
+function aliasBomb(): string {
+  const lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+  for (let i = 1; i < 10; i++)
+    lines.push(
+      `a${i}: &a${i} [${Array(9)
+        .fill(`*a${i - 1}`)
+        .join(',')}]`,
+    );
+  return lines.join('\n') + '\n';
+}
+
+describe('workspace files: limits, what plan checks, prune', () => {
+  it('a file past a limit is a 422 naming the file and the limit (alias bomb, keys per mapping, bytes, duplicate keys)', async () => {
+    const wide = 'name: wide\n' + Array.from({ length: 10_001 }, (_, i) => `k${i}: 1\n`).join('');
+    const files = [
+      { path: 'mcp-servers/bomb.yaml', content: `name: bomb\n${aliasBomb()}` },
+      { path: 'mcp-servers/wide.yaml', content: wide },
+      { path: 'external-users/big.yaml', content: `name: big\nattributes:\n  a: "${'x'.repeat(1024 * 1024)}"\n` },
+      { path: 'connectors/twice.yaml', content: 'openapi: 3.0.0\ninfo: { title: t, version: "1" }\ninfo: {}\n' },
+    ];
+    const { response, error } = await b.api.POST('/workspace_files/plan', { body: { files } });
+    expect(response.status).toBe(422);
+    expect(error?.errors).toEqual(
+      expect.arrayContaining([
+        { path: 'mcp-servers/bomb.yaml#', message: 'aliases expand to more than 100 nodes (the limit)' },
+        {
+          path: 'mcp-servers/wide.yaml#',
+          message: 'line 1, column 1: more than 10000 entries in one mapping (the limit)',
+        },
+        {
+          path: 'external-users/big.yaml#',
+          message: expect.stringMatching(/^the file takes \d+ bytes: at most 1048576 \(the limit\)$/),
+        },
+        { path: 'connectors/twice.yaml#', message: 'line 3, column 1: Map keys must be unique' },
+      ]),
+    );
+  }, 30_000);
+
+  it('a big plan is parsed in a worker thread: /readyz and another workspace answer while it parses', async () => {
+    const cp = stack.processes.find((p) => p.service === 'control-plane')!;
+    const parsed = () => logLines(cp, 'workspace files parsed').length;
+    const parsing = () => logLines(cp, 'workspace files parsing in a worker thread').length;
+    const [before, started] = [parsed(), parsing()];
+    // 3 files of about 0.9 MB, each within the limits (9,000 keys in a mapping): seconds of parsing in all.
+    const config = Array.from({ length: 9000 }, (_, i) => `  key-${i}: [${'"a value", '.repeat(8)}"end"]\n`).join('');
+    const files = Array.from({ length: 3 }, (_, i) => ({
+      path: `mcp-servers/big-${i}.yaml`,
+      content: `name: big-${i}\nmode: NORMAL\nconfig:\n${config}`,
+    }));
+    const plan = b.api.POST('/workspace_files/plan', { body: { files } });
+    await waitFor('the plan parsing', () => parsing() > started);
+    // Answered while the worker thread parses: its end is logged after them.
+    expect((await fetch(`${stack.controlPlaneUrl}/readyz`)).status).toBe(200);
+    expect((await a.api.GET('/mcp_manager')).response.status).toBe(200);
+    expect(parsed()).toBe(before);
+    const { response, data } = await plan;
+    expect(response.status).toBe(200);
+    expect(data?.summary.create).toBe(3);
+  }, 60_000);
+
+  it('plan refuses a key with a scope the applying key cannot grant, as apply would; the bootstrap key is not the workspace’s', async () => {
+    const dir = directory('grants', {
+      'mcp-servers/g-first.yaml': 'name: g-first\nmode: NORMAL\n',
+      'api-keys/boss.yaml': 'name: boss\nscopes: [management, admin]\n',
+    });
+    const plan = await cli(b.key, ['plan', dir, '--json']);
+    expect(plan.code).toBe(3);
+    const errors = (JSON.parse(plan.stdout) as { error: { errors: { path: string; message: string }[] } }).error.errors;
+    expect(errors).toEqual([
+      expect.objectContaining({
+        path: 'api-keys/boss.yaml#/scopes/1',
+        message: 'the applying credential has no "admin" scope to grant',
+      }),
+    ]);
+    // Nothing applied: not even the server before the key.
+    expect((await cli(b.key, ['apply', dir])).code).toBe(3);
+    const servers = await unwrap(b.api.GET('/mcp_manager'));
+    expect(servers.data.map((s) => s.name)).not.toContain('g-first');
+
+    // The platform's bootstrap key (the stack's admin key) is neither exported nor pruned from its workspace.
+    const ops = await unwrap(admin.POST('/api_keys', { body: { name: 'ops', scopes: ['management'] } }));
+    const exported = await cli(ops.key, ['export', join(work, 'default')]);
+    expect(exported.code).toBe(0);
+    expect(Object.keys(tree(join(work, 'default')))).not.toContain('api-keys/bootstrap.yaml');
+    const pruned = await cli(ops.key, [
+      'plan',
+      directory('one-user', { 'external-users/someone.yaml': 'name: someone\n' }),
+      '--prune',
+      '--json',
+    ]);
+    expect(pruned.stderr).toBe('');
+    const changes = (JSON.parse(pruned.stdout) as { changes: { kind: string; name: string; action: string }[] })
+      .changes;
+    expect(changes.filter((c) => c.kind === 'api_key')).toEqual([
+      expect.objectContaining({ name: 'ops', action: 'unmanaged' }),
+    ]);
+  }, 30_000);
+
+  it('--prune deletes what no file names, dependants first, never the calling key; without it nothing is deleted', async () => {
+    const c = (await unwrap(admin.POST('/workspaces', { body: { name: 'files-prune' } }))).apiKey.key;
+    const cApi = createManagementClient(stack.controlPlaneUrl, c);
+    const keep = { 'mcp-servers/p-keep.yaml': 'name: p-keep\nmode: NORMAL\n' };
+    const full = directory('prune-full', {
+      ...keep,
+      'mcp-servers/p-gone.yaml': 'name: p-gone\nmode: NORMAL\n',
+      'external-users/p-bob.yaml': 'name: p-bob\n',
+      'api-keys/p-key.yaml': 'name: p-key\nscopes: [runtime]\nservers: [p-gone]\n',
+      'access-policies/p-policy.yaml':
+        'name: p-policy\nprincipals: [{ type: api_key, value: p-key }]\nservers: [p-gone]\ntools: ["*"]\n',
+    });
+    expect((await cli(c, ['apply', full])).code).toBe(0);
+    await unwrap(cApi.POST('/external_users', { body: { name: 'p-hand' } })); // made through the API, not by files
+    const kept = directory('prune-kept', keep);
+    type Planned = { changes: { kind: string; name: string; action: string }[] };
+    const byAction = (p: Planned, action: string) =>
+      p.changes.filter((x) => x.action === action).map((x) => `${x.kind}/${x.name}`);
+
+    const without = await cli(c, ['plan', kept, '--json']);
+    expect(without.code).toBe(0);
+    expect(byAction(JSON.parse(without.stdout) as Planned, 'delete')).toEqual([]);
+
+    const plan = await cli(c, ['plan', kept, '--prune', '--json']);
+    expect(plan.code).toBe(2);
+    const planned = JSON.parse(plan.stdout) as Planned;
+    const deleted = [
+      'server/p-gone',
+      'external_user/p-bob',
+      'external_user/p-hand',
+      'api_key/p-key',
+      'access_policy/p-policy',
+    ];
+    expect(byAction(planned, 'delete')).toEqual(deleted);
+    expect(byAction(planned, 'unmanaged')).toEqual(['api_key/initial']); // the calling key
+
+    const applied = await cli(c, ['apply', kept, '--prune', '--json']);
+    expect(applied.code).toBe(0);
+    const result = JSON.parse(applied.stdout) as { applied: { kind: string; name: string; action: string }[] };
+    // Deletions in the reverse of creation's order: what names a resource goes before it.
+    expect(result.applied.map((x) => `${x.kind}/${x.name}`)).toEqual([
+      'access_policy/p-policy',
+      'api_key/p-key',
+      'external_user/p-bob',
+      'external_user/p-hand',
+      'server/p-gone',
+    ]);
+    expect((await unwrap(cApi.GET('/mcp_manager'))).data.map((s) => s.name)).toEqual(['p-keep']);
+    const keys = (await unwrap(cApi.GET('/api_keys'))).data;
+    expect(keys.filter((k) => !k.revokedAt).map((k) => k.name)).toEqual(['initial']);
+    expect((await unwrap(cApi.GET('/external_users'))).data).toEqual([]);
+    expect((await unwrap(cApi.GET('/workspace_files/managed'))).data.map((m) => `${m.kind}/${m.name}`)).toEqual([
+      'server/p-keep',
+    ]);
+    // Pruned once, the same files with --prune change nothing.
+    expect((await cli(c, ['plan', kept, '--prune'])).code).toBe(0);
+  }, 60_000);
 });

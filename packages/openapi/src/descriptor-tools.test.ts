@@ -99,6 +99,23 @@ describe('loadDocument', () => {
   it('rejects a document that is not a mapping', () => {
     expect(() => loadDocument('- 1\n- 2')).toThrow('the document must be an object');
   });
+
+  it('finds a duplicate key among 19,999 others (one set per mapping), and refuses 20,001 keys in one mapping', () => {
+    const keys = (n: number) => Array.from({ length: n }, (_, i) => `k${i}: ${i}\n`).join('');
+    const issues = (text: string) => {
+      try {
+        loadDocument(text);
+        return [];
+      } catch (err) {
+        return (err as { issues: { message: string }[] }).issues.map((i) => i.message);
+      }
+    };
+    expect(issues(`${keys(19_999)}k7: again\n`)).toEqual(['line 20000, column 1: Map keys must be unique']);
+    expect(issues(keys(20_001))).toEqual(['line 1, column 1: more than 20000 entries in one mapping (the limit)']);
+    expect(Object.keys(loadDocument(keys(20_000)) as object)).toHaveLength(20_000);
+    // 1 and "1" are different keys, as YAML has them.
+    expect(loadDocument('1: a\n"1": b\n')).toEqual({ 1: 'b' });
+  });
 });
 
 describe('built-in authentication methods', () => {

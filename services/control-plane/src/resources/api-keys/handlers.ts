@@ -5,7 +5,7 @@ import { isUuid } from '../../db/ids.ts';
 import { caller, credentialName } from '../../http/auth.ts';
 import type { RuntimePublisher } from '../../publication/publisher.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
-import { changeApiKey, createApiKey, syncApiKey, type KeyRow } from './keys.ts';
+import { changeApiKey, createApiKey, mayGrant, syncApiKey, type KeyRow } from './keys.ts';
 import { CreateApiKeyBody, UpdateApiKeyBody } from './schemas.ts';
 
 /** A key as the API shows it; `lastUsed`: the last use edges recorded in Redis, when later than the stored one. */
@@ -69,12 +69,8 @@ async function withLastUse(db: Db, publisher: RuntimePublisher, rows: KeyRow[]) 
 export async function issueApiKey({ db, publisher }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
   const body = CreateApiKeyBody.parse(req.body ?? {});
   const me = caller(req);
-  // No escalation: a key grants only scopes it has itself (a key without a server restriction has
-  // every power server_admin gives back to a restricted key, so it may grant that one).
   const issues = body.scopes.flatMap((s, i) =>
-    me.scopes.includes(s) || (s === 'server_admin' && !me.serverIds)
-      ? []
-      : [{ path: `/scopes/${i}`, message: `${credentialName(me)} has no "${s}" scope to grant` }],
+    mayGrant(me, s) ? [] : [{ path: `/scopes/${i}`, message: `${credentialName(me)} has no "${s}" scope to grant` }],
   );
   issues.push(...(await serverIdIssues(db, me.workspaceId, body.serverIds, '/serverIds')));
   if (issues.length > 0) throw new ValidationError('the API key is invalid', issues, 'request.invalid');

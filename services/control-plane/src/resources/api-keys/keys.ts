@@ -2,8 +2,17 @@ import { randomBytes } from 'node:crypto';
 import type { ApiKeyRecord } from '@toolplane/contracts';
 import { AuthError } from '@toolplane/errors';
 import type { Db, Tx } from '../../db/client.ts';
-import { caller, credentialName, hashApiKey } from '../../http/auth.ts';
+import { caller, credentialName, hashApiKey, type Caller } from '../../http/auth.ts';
 import { publicationResources, type RuntimePublisher } from '../../publication/publisher.ts';
+
+/**
+ * No escalation: a key grants only scopes it has itself (a key without a server restriction has every power
+ * server_admin gives back to a restricted key, so it may grant that one). `POST /api_keys` and a workspace plan
+ * (whose apply creates keys through it) ask the same question.
+ */
+export function mayGrant(me: Pick<Caller, 'scopes' | 'serverIds'>, scope: string): boolean {
+  return me.scopes.includes(scope) || (scope === 'server_admin' && !me.serverIds);
+}
 
 /** A new key value: a recognisable prefix plus 32 random bytes. */
 function newApiKeyValue(): string {

@@ -40,13 +40,20 @@ export async function openApiConnectorSource(
   };
 }
 
-/** A request body: a seed-001 descriptor, an OpenAPI 2.0/3.x document, or the OpenAPI envelope (openapi-connectors.ts). */
-export async function readConnectorSource(text: string, fetchDocument?: Fetcher): Promise<ConnectorSource> {
-  const body = parseBody(text);
+/**
+ * A request body: a seed-001 descriptor, an OpenAPI 2.0/3.x document, or the OpenAPI envelope (openapi-connectors.ts).
+ * `parsed`: the body already read as this function would read it (workspace files parse off the event loop).
+ */
+export async function readConnectorSource(
+  text: string,
+  fetchDocument?: Fetcher,
+  parsed?: unknown,
+): Promise<ConnectorSource> {
+  const body = parsed ?? parseBody(text);
   if (isOpenApiBody(body)) return { ...(await openApiConnectorSource(body, text, fetchDocument)), text };
   // Descriptors are small: read with the strict YAML parser as before (duplicate keys are an error,
   // which JSON.parse, the fast path for large OpenAPI documents, would let through).
-  const descriptor = validateDescriptor(loadDocument(text));
+  const descriptor = validateDescriptor(parsed ?? loadDocument(text));
   return {
     kind: 'descriptor',
     slug: descriptor.metadata.slug,

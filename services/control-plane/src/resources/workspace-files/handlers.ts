@@ -1,6 +1,7 @@
 import { ValidationError } from '@toolplane/errors';
 import type { Request, Response } from 'express';
 import { caller } from '../../http/auth.ts';
+import { mayGrant } from '../api-keys/keys.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { applyPlan, reported } from './apply.ts';
 import { exportFiles } from './export.ts';
@@ -25,12 +26,13 @@ async function planOf(
   input: { files: WorkspaceFile[]; prune: boolean; provided: string[] },
 ) {
   const me = caller(req);
-  const desired = await readFiles(input.files, deps.fetchDocument);
+  const desired = await readFiles(input.files, deps);
   const live = await readLive(deps, me.workspaceId);
   const plan = planChanges(desired, live, {
     prune: input.prune,
     provided: new Set(input.provided),
     callerKeyId: me.keyId,
+    mayGrant: (scope) => mayGrant(me, scope),
   });
   plan.problems.push(...(await conditionProblems(deps.db, me.workspaceId, plan, live)));
   if (plan.problems.length > 0) throw new ValidationError('the workspace files are invalid', plan.problems);

@@ -1,6 +1,7 @@
 import { workspaceSecrets, type PolicyPrincipal } from '@toolplane/contracts';
 import type { ProblemIssue } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
+import { hashApiKey } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { connectorText } from './connector-files.ts';
 import type { Kind } from './specs.ts';
@@ -190,9 +191,14 @@ async function usersOf(db: Db, workspaceId: string, marks: Marked): Promise<Live
   }));
 }
 
-async function keysOf(db: Db, workspaceId: string, marks: Marked, serverNames: Map<string, string>) {
-  const rows = await db.apiKey.findMany({
-    where: { workspaceId, revokedAt: null },
+/**
+ * The workspace's keys, but the platform's bootstrap key (BOOTSTRAP_API_KEY): the deployment's, not the workspace's,
+ * it is never exported, planned or pruned (docs/gitops.md).
+ */
+async function keysOf(deps: ControlPlaneDeps, workspaceId: string, marks: Marked, serverNames: Map<string, string>) {
+  const bootstrap = deps.env.BOOTSTRAP_API_KEY;
+  const rows = await deps.db.apiKey.findMany({
+    where: { workspaceId, revokedAt: null, ...(bootstrap ? { hash: { not: hashApiKey(bootstrap) } } : {}) },
     orderBy: [{ name: 'asc' }, { createdAt: 'asc' }],
   });
   return rows.map((r): LiveResource => ({
@@ -254,7 +260,7 @@ export async function readLive(deps: ControlPlaneDeps, workspaceId: string): Pro
   const instances = await instancesOf(db, workspaceId, marks);
   const servers = await serversOf(db, workspaceId, marks, new Map(instances.map((i) => [i.id, i.name])));
   const serverNames = new Map(servers.map((s) => [s.id, s.name]));
-  const keys = await keysOf(db, workspaceId, marks, serverNames);
+  const keys = await keysOf(deps, workspaceId, marks, serverNames);
   const resources = [
     ...(await secretsOf(deps, workspaceId, marks)),
     ...(await externalServersOf(db, workspaceId, marks)),

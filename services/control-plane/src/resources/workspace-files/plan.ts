@@ -27,6 +27,8 @@ export interface PlanOptions {
   provided: Set<string>;
   /** The key making the request: never deleted. */
   callerKeyId?: string | undefined;
+  /** The scopes the caller may grant (`mayGrant`): apply creates keys as `POST /api_keys` does, with its rule. */
+  mayGrant: (scope: string) => boolean;
 }
 
 /** JSON with object keys sorted: equal values, equal text. */
@@ -204,6 +206,14 @@ function referenceProblems(
   });
 }
 
+/** A key apply would create with a scope the caller cannot grant: `POST /api_keys` would refuse it mid-apply. */
+function ungrantable(c: Change, opts: PlanOptions): ProblemIssue[] {
+  if (c.kind !== 'api_key' || c.action !== 'create') return [];
+  return (c.desired!.spec.scopes as string[]).flatMap((s, i) =>
+    opts.mayGrant(s) ? [] : [at(c, `/scopes/${i}`, `the applying credential has no "${s}" scope to grant`)],
+  );
+}
+
 /** What the API cannot change in place. */
 function immutables(c: Change): ProblemIssue[] {
   if (c.action !== 'update') return [];
@@ -228,7 +238,10 @@ function immutables(c: Change): ProblemIssue[] {
   return [];
 }
 
-/** The plan: every resource's change, and every problem that stops an apply (names, references, values, immutables). */
+/**
+ * The plan: every resource's change, and every problem that stops an apply (names, references, values, immutables,
+ * scopes the caller cannot grant).
+ */
 export function planChanges(desired: Desired, live: LiveState, opts: PlanOptions): Plan {
   const changes = diff(desired, live, opts);
   const exists = resolver(changes);
@@ -237,7 +250,12 @@ export function planChanges(desired: Desired, live: LiveState, opts: PlanOptions
   problems.push(...live.ambiguous.filter((a) => involved.has(a.path) || opts.prune));
   for (const c of changes) {
     if (!c.desired) continue;
-    problems.push(...danglingNames(c, exists), ...referenceProblems(c, opts, exists), ...immutables(c));
+    problems.push(
+      ...danglingNames(c, exists),
+      ...referenceProblems(c, opts, exists),
+      ...immutables(c),
+      ...ungrantable(c, opts),
+    );
   }
   return { changes, problems };
 }

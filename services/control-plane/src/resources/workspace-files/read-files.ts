@@ -1,8 +1,10 @@
 import { UserError, ValidationError, type ProblemIssue } from '@toolplane/errors';
-import { parseDocument } from 'yaml';
+import type { Logger } from '@toolplane/logger';
+import { documentYamlLimits, type YamlLimits } from '@toolplane/openapi';
 import type { Fetcher } from '../../documents/fetch.ts';
 import { requestIssues } from '../../http/error-handler.ts';
 import { readConnectorSource, type ConnectorSource } from '../connectors/sources.ts';
+import { parseOffThread, type Parsed, type ParseJob } from './parse-files.ts';
 import { kinds, secretsFile, SecretsSpec, type Kind } from './specs.ts';
 
 /** One file of the directory as the client sent it: its path relative to the directory, and its text. */
@@ -29,19 +31,45 @@ export interface Desired {
 
 const at = (file: string, path: string, message: string): ProblemIssue => ({ path: `${file}#${path}`, message });
 
-/** The file's YAML (or JSON) value; syntax errors with their line and column. */
-function parseYaml(file: string, text: string, problems: ProblemIssue[]): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    for (const e of doc.errors) problems.push(at(file, '', e.message.split('\n')[0]!));
-    return undefined;
-  }
-  return doc.toJS() as unknown;
+type FileLimits = YamlLimits & { maxBytes: number };
+
+/**
+ * A resource's file: far below these in practice (a server with a thousand tools lists a thousand names in 30 KB).
+ * A connector's document and a deployment's (which carries its referenced API documents) have an API document's limits
+ * (and the body's size, MAX_DOCUMENT_BYTES).
+ */
+const resourceFileLimits: FileLimits = {
+  maxBytes: 1024 * 1024,
+  maxKeys: 10_000,
+  maxAliases: 100,
+  maxDepth: 32,
+};
+
+const documentFileLimits: FileLimits = { ...documentYamlLimits, maxBytes: Infinity };
+
+/** What to parse of a file (a connector's document, or a resource's YAML within its limits); a refusal by size. */
+function parseJob(f: WorkspaceFile, kind: Kind | undefined): ParseJob | ProblemIssue {
+  if (kind === 'connector') return { text: f.content, connector: true };
+  const limits = kind === 'workflow_deployment' ? documentFileLimits : resourceFileLimits;
+  const bytes = Buffer.byteLength(f.content);
+  if (bytes > limits.maxBytes)
+    return at(f.path, '', `the file takes ${bytes} bytes: at most ${limits.maxBytes} (the limit)`);
+  const { maxKeys, maxAliases, maxDepth } = limits;
+  return { text: f.content, limits: { maxKeys, maxAliases, maxDepth } };
 }
 
-async function readConnector(f: WorkspaceFile, fetchDocument: Fetcher, problems: ProblemIssue[]) {
+/** The file's value; its problems (syntax, limits: with their line and column) added to `problems`. */
+function valueOf(file: string, parsed: Parsed, problems: ProblemIssue[]): unknown {
+  if (parsed.ok) return parsed.value;
+  problems.push(...parsed.issues.map((i) => at(file, i.path, i.message)));
+  return undefined;
+}
+
+async function readConnector(f: WorkspaceFile, parsed: Parsed, fetchDocument: Fetcher, problems: ProblemIssue[]) {
+  const body = valueOf(f.path, parsed, problems);
+  if (!parsed.ok) return [];
   try {
-    const source = await readConnectorSource(f.content, fetchDocument);
+    const source = await readConnectorSource(f.content, fetchDocument, body);
     return [
       {
         kind: 'connector' as const,
@@ -59,8 +87,8 @@ async function readConnector(f: WorkspaceFile, fetchDocument: Fetcher, problems:
   }
 }
 
-function readSecrets(f: WorkspaceFile, problems: ProblemIssue[]): DesiredResource[] {
-  const parsed = SecretsSpec.safeParse(parseYaml(f.path, f.content, problems) ?? {});
+function readSecrets(f: WorkspaceFile, value: Parsed, problems: ProblemIssue[]): DesiredResource[] {
+  const parsed = SecretsSpec.safeParse(valueOf(f.path, value, problems) ?? {});
   if (!parsed.success) {
     problems.push(...requestIssues(parsed.error).map((i) => at(f.path, i.path, i.message)));
     return [];
@@ -68,11 +96,15 @@ function readSecrets(f: WorkspaceFile, problems: ProblemIssue[]): DesiredResourc
   return parsed.data.secrets.map((name) => ({ kind: 'secret', name, file: f.path, spec: { name } }));
 }
 
-function readSpec(f: WorkspaceFile, kind: (typeof kinds)[number], problems: ProblemIssue[]): DesiredResource[] {
+function readSpec(
+  f: WorkspaceFile,
+  kind: (typeof kinds)[number],
+  read: Parsed,
+  problems: ProblemIssue[],
+): DesiredResource[] {
   if (!('schema' in kind)) return [];
-  const before = problems.length;
-  const value = parseYaml(f.path, f.content, problems);
-  if (problems.length > before) return [];
+  const value = valueOf(f.path, read, problems);
+  if (!read.ok) return [];
   const parsed = kind.schema.safeParse(value ?? {});
   if (!parsed.success) {
     problems.push(...requestIssues(parsed.error).map((i) => at(f.path, i.path, i.message)));
@@ -99,27 +131,45 @@ function duplicates(resources: DesiredResource[]): ProblemIssue[] {
   return out;
 }
 
+/** Each file's kind: the folder it is in (secrets.yaml: the secrets), undefined when it is no workspace file. */
+function kindOf(path: string) {
+  if (path === secretsFile) return kinds[0];
+  const dir = path.split('/')[0]!;
+  return kinds.find((k) => k.dir !== '' && k.dir === dir && path.split('/').length === 2);
+}
+
 /**
  * Reads a workspace directory's files: each by its folder's kind (docs/gitops.md), validated as the API validates
- * the same resource (connectors: exactly as an upload), every problem of every file listed.
+ * the same resource (connectors: exactly as an upload), every problem of every file listed. Every file is parsed in a
+ * worker thread (`parseOffThread`), within its limits.
  */
-export async function readFiles(files: WorkspaceFile[], fetchDocument: Fetcher): Promise<Desired> {
+export async function readFiles(
+  files: WorkspaceFile[],
+  { fetchDocument, log }: { fetchDocument: Fetcher; log: Logger },
+): Promise<Desired> {
   const problems: ProblemIssue[] = [];
   const resources: DesiredResource[] = [];
-  for (const f of [...files].sort((a, b) => a.path.localeCompare(b.path))) {
-    if (f.path === secretsFile) {
-      resources.push(...readSecrets(f, problems));
-      continue;
-    }
-    const dir = f.path.split('/')[0]!;
-    const kind = kinds.find((k) => k.dir !== '' && k.dir === dir && f.path.split('/').length === 2);
-    if (!kind) {
+  const sorted = [...files].sort((a, b) => a.path.localeCompare(b.path)).map((f) => ({ f, kind: kindOf(f.path) }));
+  const jobs = sorted.map(({ f, kind }) => (kind ? parseJob(f, kind.kind) : undefined));
+  const toParse = jobs.filter((j): j is ParseJob => j !== undefined && 'text' in j);
+  log.info({ files: toParse.length }, 'workspace files parsing in a worker thread');
+  const parsed = await parseOffThread(toParse);
+  log.info({ files: toParse.length }, 'workspace files parsed');
+  let next = 0;
+  for (const [i, { f, kind }] of sorted.entries()) {
+    const job = jobs[i];
+    if (!kind || !job) {
       const folders = kinds.flatMap((k) => (k.dir ? [`${k.dir}/`] : [])).join(', ');
       problems.push(
         at(f.path, '', `not a workspace file: resources live in ${folders} (one file each) and ${secretsFile}`),
       );
-    } else if (kind.kind === 'connector') resources.push(...(await readConnector(f, fetchDocument, problems)));
-    else resources.push(...readSpec(f, kind, problems));
+    } else if (!('text' in job)) problems.push(job);
+    else {
+      const value = parsed[next++]!;
+      if (kind.kind === 'secret') resources.push(...readSecrets(f, value, problems));
+      else if (kind.kind === 'connector') resources.push(...(await readConnector(f, value, fetchDocument, problems)));
+      else resources.push(...readSpec(f, kind, value, problems));
+    }
   }
   problems.push(...duplicates(resources));
   return { resources, problems };
