@@ -482,11 +482,12 @@ describe('workspace files: limits, what plan checks, prune', () => {
     }));
     const plan = b.api.POST('/workspace_files/plan', { body: { files } });
     await waitFor('the plan parsing', () => parsing() > started);
-    // Answered while the worker thread parses: its end is logged after them.
+    // Answered while the worker thread parses. Whether the parse is still running when they answer depends on the
+    // machine's speed, so it is not asserted (no timing in tests): the parse's own thread is what the log lines show.
     expect((await fetch(`${stack.controlPlaneUrl}/readyz`)).status).toBe(200);
     expect((await a.api.GET('/mcp_manager')).response.status).toBe(200);
-    expect(parsed()).toBe(before);
     const { response, data } = await plan;
+    await waitFor('the parse’s end logged', () => parsed() > before);
     expect(response.status).toBe(200);
     expect(data?.summary.create).toBe(3);
   }, 60_000);
