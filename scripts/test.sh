@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what it needs (pinned Node, pnpm, redis-server, chromium),
 # generates the Prisma client, builds the dashboard, type-checks, checks module boundaries and import cycles, formatting (Prettier), lint
-# (ESLint with type information) and dead code (knip), then runs every jest test against real Redis
+# (ESLint with type information) and dead code (knip) through turbo (scripts/check.sh: a second run on an unchanged
+# tree is served from .turbo/), then runs every jest test against real Redis
 # and PostgreSQL (scripts/run-tests.ts). Ends with the plain line "N passed, N failed".
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/toolchain.sh"
@@ -10,26 +11,12 @@ ensure_chromium
 ensure_deps
 cd "$TOOLPLANE_ROOT"
 
-log "prisma generate"
-generate_prisma_client
-log "dashboard build"
-build_dashboard
-log "typecheck"
-node_modules/.bin/tsc -p tsconfig.json
-log "module boundaries"
-node scripts/check-boundaries.ts
-log "import cycles"
-node scripts/check-import-cycles.ts
-
+# The static checks (scripts/check.sh) run through turbo, cached in .turbo/ by their inputs (ADR 0046).
 if [ "$#" -eq 0 ]; then
-  log "format (prettier)"
-  node_modules/.bin/prettier --check --log-level=warn .
-  log "lint (eslint)"
-  node_modules/.bin/eslint --max-warnings=0 .
-  log "unused files, exports and dependencies (knip)"
-  node_modules/.bin/knip --no-progress
+  bash scripts/check.sh
 else
-  log "format, lint and knip run without arguments only (pnpm format:check, pnpm lint, pnpm knip)"
+  log "format, lint and knip run without arguments only (pnpm check, pnpm format:check, pnpm lint, pnpm knip)"
+  bash scripts/check.sh --quick
 fi
 
 # Jest: unit tests in one process, each file under tests/ in a process of its own (a file that does

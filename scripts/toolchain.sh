@@ -64,9 +64,16 @@ ensure_chromium() {
   command -v chromium >/dev/null || apt_install chromium
 }
 
+run_turbo() {
+  # $@: turbo tasks (`<package>#<task>`, `//#<task>` for the root's) and options. Cached in .turbo/ (ADR 0046):
+  # a task whose inputs (turbo.json) did not change replays its log; a failed task is never cached.
+  (cd "$TOOLPLANE_ROOT" && TURBO_TELEMETRY_DISABLED=1 node_modules/.bin/turbo run "$@" \
+    --output-logs=errors-only --log-order=grouped --log-prefix=task --no-update-notifier)
+}
+
 build_dashboard() {
   # The web dashboard the control plane serves at / (packages/dashboard/dist).
-  (cd "$TOOLPLANE_ROOT" && pnpm --filter @toolplane/dashboard run build >/dev/null)
+  run_turbo @toolplane/dashboard#build
 }
 
 ensure_deps() {
@@ -81,11 +88,7 @@ ensure_deps() {
 }
 
 generate_prisma_client() {
-  local out
-  if ! out="$(cd "$TOOLPLANE_ROOT" && pnpm --filter @toolplane/control-plane run generate 2>&1)"; then
-    printf '%s\n' "$out" >&2
-    return 1
-  fi
+  run_turbo @toolplane/control-plane#generate
 }
 
 ensure_node

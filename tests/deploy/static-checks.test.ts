@@ -1,9 +1,10 @@
 // The static checks of the test command (Prettier, ESLint with type information, knip) really fail
 // it: each is run with the repository's own configuration on a deliberately broken scratch change,
 // which is removed afterwards whatever happens.
-import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { repoRoot } from './lib.ts';
 
@@ -33,11 +34,119 @@ function run(bin: string, args: string[]): { code: number | null; output: string
 }
 
 describe('the test command runs the static checks', () => {
-  it('runs Prettier, ESLint and knip when it runs the whole suite', () => {
+  it('runs Prettier, ESLint and knip through turbo when it runs the whole suite', () => {
     const script = readFileSync(join(repoRoot, 'scripts/test.sh'), 'utf8');
-    expect(script).toContain('node_modules/.bin/prettier --check --log-level=warn .');
-    expect(script).toContain('node_modules/.bin/eslint --max-warnings=0 .');
-    expect(script).toContain('node_modules/.bin/knip --no-progress');
+    expect(script).toContain('bash scripts/check.sh\n');
+    const check = readFileSync(join(repoRoot, 'scripts/check.sh'), 'utf8');
+    for (const task of staticTasks) expect(check).toContain(task);
+    const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(manifest.scripts).toMatchObject({
+      'format:check': 'prettier --check --log-level=warn .',
+      eslint: 'eslint --max-warnings=0 .',
+      knip: 'knip --no-progress',
+      boundaries: 'node scripts/check-boundaries.ts',
+      cycles: 'node scripts/check-import-cycles.ts',
+    });
+    expect(manifest.scripts.typecheck).toMatch(/^tsc -p tsconfig\.json --incremental /);
+  });
+});
+
+// turbo (ADR 0046) caches each static check by its inputs. Each case runs against a copy of the checkout (its
+// tracked and untracked files, a git repository of its own, a cache of its own), never the checkout itself.
+const staticTasks = [
+  '@toolplane/control-plane#generate',
+  '@toolplane/dashboard#build',
+  '//#typecheck',
+  '//#boundaries',
+  '//#cycles',
+  '//#format:check',
+  '//#eslint',
+  '//#knip',
+] as const;
+type StaticTask = (typeof staticTasks)[number];
+
+function copyCheckout(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'toolplane-turbo-'));
+  undo.push(() => rmSync(dir, { recursive: true, force: true }));
+  const listed = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  });
+  for (const file of new Set(listed.split('\0'))) {
+    if (file === '' || file === '.toolchain' || !existsSync(join(repoRoot, file))) continue;
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    cpSync(join(repoRoot, file), join(dir, file));
+  }
+  execFileSync('git', ['init', '-q'], { cwd: dir });
+  execFileSync('git', ['add', '-A'], { cwd: dir });
+  return dir;
+}
+
+function turbo(dir: string, args: string[]): { code: number | null; output: string; stdout: string } {
+  const r = spawnSync(join(repoRoot, 'node_modules/.bin/turbo'), ['run', ...args, '--no-update-notifier'], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+  });
+  return { code: r.status, output: `${r.stdout}${r.stderr}`, stdout: r.stdout };
+}
+
+function taskHashes(dir: string): Record<StaticTask, string> {
+  const r = turbo(dir, [...staticTasks, '--dry=json']);
+  expect(r.code).toBe(0);
+  const plan = JSON.parse(r.stdout) as { tasks: { taskId: string; hash: string }[] };
+  return Object.fromEntries(plan.tasks.map((t) => [t.taskId, t.hash])) as Record<StaticTask, string>;
+}
+
+const code: StaticTask[] = ['//#typecheck', '//#boundaries', '//#cycles', '//#eslint', '//#format:check', '//#knip'];
+const changes: { path: string; reruns: StaticTask[] }[] = [
+  { path: 'services/edge/src/env.ts', reruns: code },
+  { path: 'packages/contracts/src/index.ts', reruns: [...code, '@toolplane/dashboard#build'] },
+  { path: 'pnpm-lock.yaml', reruns: [...staticTasks] },
+  { path: 'eslint.config.js', reruns: code },
+  { path: 'tsconfig.base.json', reruns: code },
+  { path: 'services/control-plane/prisma/schema.prisma', reruns: [...code, '@toolplane/control-plane#generate'] },
+  { path: 'packages/dashboard/src/main.tsx', reruns: [...code, '@toolplane/dashboard#build'] },
+  { path: 'docs/operations.md', reruns: ['//#format:check', '//#knip'] },
+  { path: '.prettierrc.json', reruns: code },
+  { path: 'knip.jsonc', reruns: code },
+];
+
+describe('turbo', () => {
+  it('runs again exactly the checks whose inputs changed (a source file, a config, the lockfile, a doc)', () => {
+    const dir = copyCheckout();
+    const before = taskHashes(dir);
+    expect(Object.keys(before).sort()).toEqual([...staticTasks].sort());
+    for (const { path, reruns } of changes) {
+      const original = readFileSync(join(dir, path), 'utf8');
+      // A trailing comment or blank line: the same meaning, other bytes.
+      writeFileSync(join(dir, path), path.endsWith('.json') ? `${original}\n` : `${original}\n# \n`);
+      const after = taskHashes(dir);
+      writeFileSync(join(dir, path), original);
+      const changed = staticTasks.filter((t) => after[t] !== before[t]);
+      expect({ path, changed: changed.sort() }).toEqual({ path, changed: [...reruns].sort() });
+    }
+    expect(taskHashes(dir)).toEqual(before);
+  });
+
+  it('never caches a failure: a failed check fails again on the same tree, a passed one is replayed', () => {
+    const dir = copyCheckout();
+    writeFileSync(join(dir, 'packages/contracts/src/zz-scratch.ts'), "import 'node:fs';\n");
+    for (let i = 0; i < 2; i++) {
+      const failed = turbo(dir, ['//#boundaries']);
+      expect(failed.code).not.toBe(0);
+      expect(failed.output).toContain('module boundary violations');
+      expect(failed.output).not.toContain('cache hit');
+    }
+    rmSync(join(dir, 'packages/contracts/src/zz-scratch.ts'));
+    const passed = turbo(dir, ['//#boundaries']);
+    expect(passed.code).toBe(0);
+    expect(passed.output).toContain('cache miss, executing');
+    const replayed = turbo(dir, ['//#boundaries']);
+    expect(replayed.code).toBe(0);
+    expect(replayed.output).toContain('cache hit, replaying logs');
   });
 });
 
