@@ -21,4 +21,4 @@ fi
 
 # Jest: unit tests in one process, each file under tests/ in a process of its own (a file that does
 # not exit by itself fails the run). A hung run must fail, not eat the CI budget.
-exec timeout --signal=TERM 1500 node --conditions=@toolplane/source scripts/run-tests.ts "$@"
+exec timeout --signal=TERM 2700 node --conditions=@toolplane/source scripts/run-tests.ts "$@"
