@@ -3,8 +3,8 @@ import type { CatalogTool } from '@toolplane/contracts';
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * The arguments of a call as the worker sends them, which is what a policy's condition sees (issue #58 C,
- * docs/governance.md "What `args` is"): an HTTP tool's parameter defaults (a descriptor's `default_value`, which the
+ * The arguments of a call as the worker sends them, which is what a policy's condition sees
+ * (docs/governance.md "What `args` is"): an HTTP tool's parameter defaults (a descriptor's `default_value`, which the
  * worker fills in for an absent argument) and a workflow's input defaults (which its engine fills in) applied. The
  * same object when there is nothing to add. The edge checks calls with it, the control plane explains them with it.
  */

@@ -2,7 +2,7 @@ import { argumentsAsSent as sentArguments } from '@toolplane/access';
 import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
 
 /**
- * What the edge checks a call's arguments as (issue #58 C, docs/governance.md "What `args` is"): the values the
+ * What the edge checks a call's arguments as (docs/governance.md "What `args` is"): the values the
  * worker will send, not only the values the caller wrote.
  */
 

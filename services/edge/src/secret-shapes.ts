@@ -1,5 +1,5 @@
 /**
- * Values that look like credentials whatever the argument is called (issue #58, 8): what the edge masks in what a
+ * Values that look like credentials whatever the argument is called: what the edge masks in what a
  * person is shown and in audit events, on top of schema marks and credential-like names (confirmation.ts). Each
  * detector is a pattern of a well-known credential shape; a long random-looking token counts too. Over-masking an
  * argument in an audit event costs little; recording a credential costs a rotation.
@@ -27,7 +27,11 @@ const shapes: readonly RegExp[] = [
   // A URL with a password in it.
   /\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i,
   // `password=…`, `secret: …`, `refresh_token=…`, `session_id=…`, `signature=…` inside a text.
-  /\b(?:pass(?:word|wd|phrase)?|secret|api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|session[_-]?(?:id|token)|sid|signature|sig|client[_-]?secret)\s*[:=]\s*\S{6,}/i,
+  new RegExp(
+    '\\b(?:pass(?:word|wd|phrase)?|secret|api[_-]?key|access[_-]?token|refresh[_-]?token|id[_-]?token|' +
+      'session[_-]?(?:id|token)|sid|signature|sig|client[_-]?secret)\\s*[:=]\\s*\\S{6,}',
+    'i',
+  ),
 ];
 
 /** A UUID, a hex digest of a well-known length, or a date: long, but identifiers rather than secrets. */

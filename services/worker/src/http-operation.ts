@@ -111,7 +111,7 @@ function pathValue(p: HttpParamPlan, value: unknown): string {
 /**
  * An exploded object's keys become query parameters of their own (`?status=closed&include_deleted=true`): a key that
  * names another query parameter of the operation, or a key another exploded object already gave, would send a value
- * the caller's policy conditions never saw as that parameter (issue #58 C). Such a call is refused, nothing sent.
+ * the caller's policy conditions never saw as that parameter. Such a call is refused, nothing sent.
  */
 function checkExplodedKeys(
   plan: HttpOperationPlan,

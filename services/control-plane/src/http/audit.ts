@@ -170,7 +170,8 @@ export function stepAuditScope(
 
 /**
  * The management API's audit (ADR 0037): every request gets an id of its own (`x-request-id` in the answer; a
- * client's `x-request-id`, when it is a plain token, is kept as the event's `source.clientRequestId`) and, for the rest of its handling, an audit scope: the first transaction that writes carries the event of an
+ * client's `x-request-id`, when it is a plain token, is kept as the event's `source.clientRequestId`)
+ * and, for the rest of its handling, an audit scope: the first transaction that writes carries the event of an
  * audited operation (db/audited-db.ts). When the answer is sent, a refusal (401, 403) or an audited operation whose
  * event no transaction carried (its change is outside PostgreSQL, or it failed) gets its event in a transaction of
  * its own; a failure to write it is logged as an error.
