@@ -72,6 +72,8 @@ const controlPlaneLayers = [
   ['http'],
   ['documents'],
   ['catalog'],
+  // What every resource is written against: its dependencies and the operation table (declared, mounted, invoked).
+  ['resources/deps.ts', 'resources/operation.ts'],
   ['resources'],
   ['api-document.ts', 'bootstrap.ts'],
   ['http-app.ts', 'app.ts'],
@@ -80,7 +82,8 @@ const controlPlaneLayers = [
 
 function controlPlaneLayer(path: string): number {
   const top = path.split('/')[0]!;
-  const i = controlPlaneLayers.findIndex((names) => names.includes(top));
+  const exact = controlPlaneLayers.findIndex((names) => names.includes(path));
+  const i = exact >= 0 ? exact : controlPlaneLayers.findIndex((names) => names.includes(top));
   if (i < 0) throw new Error(`services/control-plane/src/${path}: not in any layer of scripts/check-boundaries.ts`);
   return i;
 }

@@ -14,7 +14,7 @@ import { executionRecordsRoutes } from './resources/execution-records/openapi.ts
 import { externalMcpServersRoutes } from './resources/external-mcp-servers/openapi.ts';
 import { externalUsersRoutes } from './resources/external-users/openapi.ts';
 import { secretsRoutes } from './resources/secrets/openapi.ts';
-import { serversRoutes } from './resources/servers/openapi.ts';
+import { operationTables } from './resources/operations.ts';
 import { statsRoutes } from './resources/stats/openapi.ts';
 import { serverToolsRoutes } from './resources/server-tools/openapi.ts';
 import { workspaceFilesRoutes } from './resources/workspace-files/openapi.ts';
@@ -41,7 +41,7 @@ const apiRoutes: RouteDoc[] = [
   ...curatedConnectorsRoutes,
   ...connectorInstancesRoutes,
   ...apiCatalogRoutes,
-  ...serversRoutes,
+  ...operationTables.servers!.map((o) => o.route),
   ...externalMcpServersRoutes,
   ...deploymentsRoutes,
   ...secretsRoutes,

@@ -34,7 +34,7 @@ interface RequestAudit extends AuditScope {
 
 const audits = new WeakMap<Request, RequestAudit>();
 
-/** The route that matched declared this (http/route-access.ts): what the request's event says it did. */
+/** The operation that matched declared this (resources/operation.ts): what the request's event says it did. */
 export function declareAudit(req: Request, declaration: AuditDeclaration | undefined): void {
   const audit = audits.get(req);
   if (audit) audit.declaration = declaration;
@@ -127,33 +127,40 @@ function closingEvent(req: Request, res: Response, audit: RequestAudit): AuditEv
   };
 }
 
+/** The audit source of a request (its id, trace, address): what the operations it runs in-process record too. */
+export function auditSourceOf(req: Request): AuditSource {
+  return audits.get(req)?.source ?? sourceOf(req, randomUUID());
+}
+
+/** What the request was answered with names a resource (`id`, else `name`): a created resource's id for its event. */
+export function answered(req: Request, body: unknown): void {
+  const audit = audits.get(req);
+  const named = (body as { id?: unknown } | null)?.id ?? (body as { name?: unknown } | null)?.name;
+  if (audit && typeof named === 'string') audit.answered = named;
+}
+
 /**
- * The audit scope of one operation a request runs on its caller's behalf (`POST /workspace_files/apply`: each step is
- * the operation's own handler): the step's first writing transaction carries the operation's own event (its action,
- * the principal row's changes), with the request's source and `details.via`. `close` appends it alone when no
- * transaction did (a secret's change) and the step succeeded.
+ * The audit scope of one operation run in-process on a caller's behalf (`POST /workspace_files/apply`: each step is
+ * the operation's own handler, resources/operation.ts): the step's first writing transaction carries the operation's
+ * own event (its action, the principal row's changes), with the running request's source and `details.via`. `close`
+ * appends it alone when no transaction did (a secret's change) and the step succeeded.
  */
 export function stepAuditScope(
-  req: Request,
+  c: Caller,
+  source: AuditSource,
   step: { declaration: AuditDeclaration; resourceId: string | null; via: string },
 ): AuditScope & { close(trail: AuditTrail): Promise<void> } {
-  const parent = audits.get(req);
   const id = randomUUID();
-  const source = parent?.source ?? sourceOf(req, randomUUID());
-  const pending = (): PendingAuditEvent | undefined => {
-    const c = callerIfAny(req);
-    if (!c) return undefined;
-    return {
-      id,
-      at: new Date().toISOString(),
-      workspaceId: c.workspaceId,
-      actor: actorOf(c),
-      action: step.declaration.action,
-      resource: { type: step.declaration.resource, id: step.resourceId },
-      source,
-      details: { via: step.via },
-    };
-  };
+  const pending = (): PendingAuditEvent => ({
+    id,
+    at: new Date().toISOString(),
+    workspaceId: c.workspaceId,
+    actor: actorOf(c),
+    action: step.declaration.action,
+    resource: { type: step.declaration.resource, id: step.resourceId },
+    source,
+    details: { via: step.via },
+  });
   const scope = {
     pending,
     model: () => models[step.declaration.resource],
@@ -161,8 +168,7 @@ export function stepAuditScope(
     open: true,
     async close(trail: AuditTrail) {
       scope.open = false;
-      const event = scope.recorded ? undefined : pending();
-      if (event) await trail.appendAlone({ ...event, outcome: 'success', status: null, changes: null });
+      if (!scope.recorded) await trail.appendAlone({ ...pending(), outcome: 'success', status: null, changes: null });
     },
   };
   return scope;
@@ -189,12 +195,6 @@ export function requestAudit(opts: { trail: AuditTrail; log: Logger }) {
       model: () => (audit.declaration ? models[audit.declaration.resource] : undefined),
     };
     audits.set(req, audit);
-    const json = res.json.bind(res);
-    res.json = (body: unknown) => {
-      const named = (body as { id?: unknown; name?: unknown } | null)?.id ?? (body as { name?: unknown })?.name;
-      if (typeof named === 'string') audit.answered = named;
-      return json(body);
-    };
     res.on('finish', () => {
       audit.open = false;
       const event = closingEvent(req, res, audit);

@@ -1,10 +1,9 @@
-import { AuthError, NotFoundError, ValidationError } from '@toolplane/errors';
-import { Router, type Request, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Db } from '../db/client.ts';
 import type { AuditDeclaration, OperationScope, ServerLimitedAccess } from '../openapi/registry.ts';
-import { isUuid } from '../db/ids.ts';
-import { declareAudit } from './audit.ts';
-import { caller, credentialName, type Caller } from './auth.ts';
+import { refuseUnknownQuery, requireScope, restrictToServers } from './access.ts';
+import { answered, declareAudit } from './audit.ts';
+import { caller } from './auth.ts';
 
 /** One documented operation's method, OpenAPI path (relative to `/api/v1`) and access for limited keys. */
 export type { ServerLimitedAccess };
@@ -21,29 +20,6 @@ export interface OperationAccess {
   query?: string[];
 }
 
-const writeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-/**
- * A write with a query parameter its operation does not document is refused (422): `?dry_run=true` on an operation
- * without dry runs must not look like one (ADR 0037), and a misspelt option must not be ignored.
- */
-function refuseUnknownQuery(req: Request, declared: readonly string[]): void {
-  if (!writeMethods.has(req.method)) return;
-  const unknown = Object.keys(req.query ?? {}).filter((name) => !declared.includes(name));
-  if (unknown.length === 0) return;
-  throw new ValidationError(
-    `unknown query parameter${unknown.length > 1 ? 's' : ''}: ${unknown.map((n) => JSON.stringify(n)).join(', ')}`,
-    unknown.map((name) => ({ path: `/query/${name}`, message: 'this operation takes no such query parameter' })),
-    'request.invalid',
-  );
-}
-
-/** 403 unless the caller holds the operation's scope (`audit` is not implied by `management`, nor the reverse). */
-function requireScope(req: Request, scope: OperationScope): void {
-  const c = caller(req);
-  if (!c.scopes.includes(scope)) throw new AuthError('auth.forbidden', `${credentialName(c)} has no "${scope}" scope`);
-}
-
 /**
  * A router of the management API: paths are case-sensitive and strict (`/Deploy` and `/deploy/` are no route of
  * `/deploy`), so that a request reaches a handler only through the path its operation documents.
@@ -52,53 +28,10 @@ export function apiRouter(opts: { mergeParams?: boolean } = {}): Router {
   return Router({ caseSensitive: true, strict: true, ...opts });
 }
 
-function refusal(serverIds: string[], what: string, serverAdminHelps: boolean): AuthError {
-  return new AuthError(
-    'auth.forbidden',
-    `this API key is limited to servers ${serverIds.join(', ')}: ${what} needs a key without a server restriction` +
-      (serverAdminHelps ? ' or with the "server_admin" scope' : ''),
-  );
-}
-
-/**
- * Keys limited to servers on the management API (ADR 0013): decides, on the route that matched, what
- * `access` allows such a key (see ServerLimitedAccess).
- */
+/** The access decision of a route that matched (legacy routers, until every resource is an operation table). */
 export function serverRestriction(db: Db) {
-  return async (access: ServerLimitedAccess, req: Request, operation: string): Promise<void> => {
-    const c: Caller = caller(req);
-    const { serverIds, workspaceId } = c;
-    if (!serverIds) return;
-    const allowed = new Set(serverIds);
-    switch (access) {
-      case 'filtered':
-        return;
-      case 'server_query': {
-        const requested = typeof req.query.server_id === 'string' ? req.query.server_id : undefined;
-        if (!requested || !allowed.has(requested))
-          throw new AuthError(
-            'auth.forbidden',
-            `this API key is limited to servers ${serverIds.join(', ')}: pass one of them as server_id`,
-          );
-        return;
-      }
-      case 'own_server':
-      case 'server_admin': {
-        const idOrName = req.params.id;
-        if (typeof idOrName !== 'string') throw new Error(`${operation} has no {id} parameter`);
-        // Servers are addressed by id or by name (where the routes accept one).
-        const id = isUuid(idOrName)
-          ? idOrName
-          : (await db.mcpServer.findFirst({ where: { workspaceId, name: idOrName }, select: { id: true } }))?.id;
-        if (!id || !allowed.has(id)) throw new NotFoundError('MCP server', idOrName);
-        if (access === 'server_admin' && !c.scopes.includes('server_admin'))
-          throw refusal(serverIds, `${operation} (it changes what the server exposes, or deletes it)`, true);
-        return;
-      }
-      case 'refused':
-        throw refusal(serverIds, operation, false);
-    }
-  };
+  return (access: ServerLimitedAccess, req: Request, operation: string): Promise<void> =>
+    restrictToServers(db, caller(req), { access, operation, params: req.params, query: req.query ?? {} });
 }
 
 /** `/mcp_servers/:id/deploy` and `/mcp_servers/{id}/deploy` alike: `/mcp_servers/{}/deploy`. */
@@ -156,12 +89,17 @@ export function installRouteAccess(
           const original = handler.handle;
           const { access, scope, audit, query = [] } = op;
           const operation = `${method} ${op.path}`;
-          handler.handle = function accessChecked(req: Request, res: unknown, next: unknown) {
+          handler.handle = function accessChecked(req: Request, res: Response, next: unknown) {
             declareAudit(req, audit);
+            const json = res.json.bind(res);
+            res.json = (body: unknown) => {
+              answered(req, body);
+              return json(body);
+            };
             return Promise.resolve()
-              .then(() => scope && requireScope(req, scope))
+              .then(() => scope && requireScope(caller(req), scope))
               .then(() => decide(access, req, operation))
-              .then(() => refuseUnknownQuery(req, query))
+              .then(() => refuseUnknownQuery(req.method, req.query ?? {}, query))
               .then(() => original(req, res, next));
           } as RequestHandler as RouteStackLayer['handle'];
         }

@@ -10,9 +10,9 @@ import type { Fetcher } from '../documents/fetch.ts';
 import type { ControlPlaneEnv } from '../env.ts';
 import type { largeImportLimit } from '../http/limits.ts';
 import type { RuntimePublisher } from '../publication/publisher.ts';
-import type { ApiCatalog } from './api-catalog/source.ts';
-import type { DebugEventHub } from './debug-sessions/events.ts';
-import type { PeopleConnections } from './external-users/people-connections.ts';
+import type { ApiCatalog } from '../documents/api-catalog.ts';
+import type { DebugEventHub } from '../publication/debug-events.ts';
+import type { PeopleConnections } from '../catalog/people-connections.ts';
 
 /**
  * Everything a resource's handlers may use, built once by `createControlPlaneApp` (app.ts) and handed to every router:

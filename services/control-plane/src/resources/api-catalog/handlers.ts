@@ -6,7 +6,7 @@ import { createConnector } from '../connectors/store.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { AddFromCatalogBody, ApiCatalogQuery } from './schemas.ts';
 import { catalogSlug } from './slug.ts';
-import type { IndexedApi } from './source.ts';
+import type { IndexedApi } from '../../documents/api-catalog.ts';
 
 const conflict = (api: IndexedApi, row: { id: string; slug: string; version: string }) =>
   new UserError(

@@ -6,7 +6,7 @@ import { isUuid } from '../../db/ids.ts';
 import { caller, credentialName, keyAccessError, type Caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { presentRecord, type RecordRow } from '../execution-records/present.ts';
-import type { DebugEventHub } from './events.ts';
+import type { DebugEventHub } from '../../publication/debug-events.ts';
 
 /** A comment line this often keeps proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;

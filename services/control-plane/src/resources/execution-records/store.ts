@@ -13,6 +13,7 @@ import {
 import type { RedisClient } from '@toolplane/redis';
 import type pg from 'pg';
 import { rollupUpsertSql } from '../stats/rollup.ts';
+import { recordsStoredChannel } from '../../publication/debug-events.ts';
 
 /**
  * Stores a batch idempotently (the invocation id is the key: a redelivered batch inserts nothing
@@ -77,11 +78,10 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
 }
 
 /** Pub/sub: the number of a server's execution records just stored (debug-session event streams listen). */
-export const recordsStoredChannel = (prefix: string, serverId: string) => `${prefix}:events:records-stored:${serverId}`;
 
 /**
  * Announces stored records, one message per server of the batch, so that every control-plane replica's
- * debug-session event streams (debug-sessions/events.ts) read them from PostgreSQL. Called after
+ * debug-session event streams (publication/debug-events.ts) read them from PostgreSQL. Called after
  * `storeExecutionRecords` resolved (the rows are committed); a failure fails the batch, which is then
  * stored (idempotently) and announced again.
  */

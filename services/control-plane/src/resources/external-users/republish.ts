@@ -2,7 +2,7 @@ import { redisKeys, userSecrets } from '@toolplane/contracts';
 import type { SecretsWriter } from '@toolplane/secrets';
 import type { RedisClient } from '@toolplane/redis';
 import type { Db } from '../../db/client.ts';
-import { connectionMarker } from './people-connections.ts';
+import { connectionMarker } from '../../catalog/people-connections.ts';
 
 /**
  * Re-publishes every workspace's user names and what each user has connected (Redis may have

@@ -1,6 +1,5 @@
 import { AuthError } from '@toolplane/errors';
-import type { Request } from 'express';
-import { caller } from '../../http/auth.ts';
+import type { Caller } from '../../http/auth.ts';
 
 /**
  * Fields of `PATCH /mcp_manager/{id}` that change what a server exposes or who may call it: a key limited to
@@ -21,10 +20,9 @@ const exposureFields = [
 ] as const;
 
 /** Refuses (403), before the body is validated, a limited key's change of what its server exposes. */
-export function refuseExposureChange(req: Request): void {
-  const { serverIds, scopes } = caller(req);
+export function refuseExposureChange({ caller, body }: { caller: Caller; body: unknown }): void {
+  const { serverIds, scopes } = caller;
   if (!serverIds || scopes.includes('server_admin')) return;
-  const body: unknown = req.body;
   const fields =
     typeof body === 'object' && body !== null
       ? exposureFields.filter((f) => (body as Record<string, unknown>)[f] !== undefined)

@@ -1,17 +1,16 @@
 import { createHash } from 'node:crypto';
 import { smartMetaTools, type Catalog } from '@toolplane/contracts';
 import { UserError, ValidationError } from '@toolplane/errors';
-import type { Request, Response } from 'express';
 import { refuseIfWorkflowsUse } from '../../catalog/workflow-users.ts';
 import { registeredExternalConfigs, type ServerRow } from '../../catalog/compile.ts';
 import { isUniqueViolation } from '../../catalog/service.ts';
-import { caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
-import { refuseExposureChange } from './exposure.ts';
+import type { Input } from '../operation.ts';
 import { registeredFor, setRegisteredRefs, storeExternalConfigs } from './external.ts';
 import { findServer, liveCatalog, nameTaken, instanceProblem } from './lookup.ts';
 import { presentExternalConfigs, presentRegistered, presentServer, toolNames } from './present.ts';
-import { CatalogVersionsQuery, CreateServerBody, ListQuery, LoadToolsBody, UpdateServerBody } from './schemas.ts';
+import type { CatalogVersionsQuery, CreateServerBody, ListQuery, LoadToolsBody, UpdateServerBody } from './schemas.ts';
+import { publishServerIdentity } from './identity.ts';
 import { changeServer, checkServerUpdate, registeredAfterUpdate } from './update.ts';
 
 /**
@@ -20,18 +19,15 @@ import { changeServer, checkServerUpdate, registeredAfterUpdate } from './update
  */
 export async function loadToolsFromUrl(
   { redis, prefix, tasks }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
-): Promise<void> {
-  const body = LoadToolsBody.parse(req.body ?? {});
-  const { workspaceId } = caller(req);
+  { body, caller: { workspaceId } }: Input<LoadToolsBody>,
+) {
   const digest = createHash('sha256')
     .update(JSON.stringify([workspaceId, body.url, Object.entries(body.headers).sort()]))
     .digest('hex');
   const cacheKey = `${prefix}:remote-tools:${digest}`;
   if (body.cacheMinutes > 0) {
     const hit = await redis.get(cacheKey);
-    if (hit) return void res.json({ ...(JSON.parse(hit) as object), cached: true });
+    if (hit) return { ...(JSON.parse(hit) as object), cached: true };
   }
   const result = await tasks.listRemoteTools({
     v: 1,
@@ -53,7 +49,7 @@ export async function loadToolsFromUrl(
     fetchedAt: new Date().toISOString(),
   };
   if (body.cacheMinutes > 0) await redis.set(cacheKey, JSON.stringify(payload), 'EX', body.cacheMinutes * 60);
-  res.json({ ...payload, cached: false });
+  return { ...payload, cached: false };
 }
 
 /**
@@ -61,12 +57,9 @@ export async function loadToolsFromUrl(
  * yet gets its tools from a workflow deployment (`POST /mcp_servers/{id}/deploy`).
  */
 export async function createServer(
-  { db, catalog, secrets, env }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
-): Promise<void> {
-  const body = CreateServerBody.parse(req.body ?? {});
-  const { workspaceId } = caller(req);
+  { db, catalog, secrets, env, redis, prefix }: ControlPlaneDeps,
+  { body, caller: { workspaceId } }: Input<CreateServerBody>,
+) {
   const instance = body.connectorInstanceId
     ? await instanceProblem(db, workspaceId, body.connectorInstanceId)
     : undefined;
@@ -111,16 +104,16 @@ export async function createServer(
     { external: [...external.stored, ...registered], cleanupOnFailure: external.written },
   );
   const row = (await db.mcpServer.findUniqueOrThrow({ where: { id: server } })) as ServerRow;
-  res.status(201).json(presentServer(env.PUBLIC_EDGE_URL, row, catalogs.get(server), registered));
+  await publishServerIdentity(db, redis, prefix, row.id);
+  return presentServer(env.PUBLIC_EDGE_URL, row, catalogs.get(server), registered);
 }
 
 /**
  * `GET /mcp_manager`: page-based (`page`, `limit`) or cursor-based (`cursor` = the last id seen, `limit`) listing. A
  * key limited to servers counts and pages through those servers only.
  */
-export async function listServers({ db, env }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const q = ListQuery.parse(req.query);
-  const { workspaceId, serverIds } = caller(req);
+export async function listServers({ db, env }: ControlPlaneDeps, { query: q, caller }: Input<undefined, ListQuery>) {
+  const { workspaceId, serverIds } = caller;
   const where = { workspaceId, ...(serverIds ? { id: { in: serverIds } } : {}) };
   const orderBy = [{ createdAt: 'asc' as const }, { id: 'asc' as const }];
   const total = await db.mcpServer.count({ where });
@@ -136,7 +129,7 @@ export async function listServers({ db, env }: ControlPlaneDeps, req: Request, r
     db,
     page.map((row) => row.id),
   );
-  res.json({
+  return {
     data: page.map((row) => presentServer(env.PUBLIC_EDGE_URL, row, undefined, registered.get(row.id))),
     pagination: {
       ...(q.cursor ? {} : { page: q.page }),
@@ -144,19 +137,18 @@ export async function listServers({ db, env }: ControlPlaneDeps, req: Request, r
       total,
       nextCursor: more ? page.at(-1)!.id : null,
     },
-  });
+  };
 }
 
 /**
  * `PATCH /mcp_manager/{id}`: changes a server and, in the same change, its catalog. A limited key's change of what
  * its server exposes is refused before the body is validated; new external headers are sealed before the change.
  */
-export async function updateServer(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const { db, secrets, catalog, env } = deps;
-  refuseExposureChange(req);
-  const body = UpdateServerBody.parse(req.body ?? {});
-  const { workspaceId } = caller(req);
-  const row = await findServer(db, workspaceId, req.params.id as string);
+export async function updateServer(
+  { db, secrets, catalog, env, redis, prefix }: ControlPlaneDeps,
+  { body, params, caller: { workspaceId } }: Input<UpdateServerBody>,
+) {
+  const row = await findServer(db, workspaceId, params.id!);
   await checkServerUpdate(db, workspaceId, row, body);
   const registered = await registeredAfterUpdate(db, workspaceId, row, body);
   const external = body.externalMcpConfigs
@@ -165,7 +157,8 @@ export async function updateServer(deps: ControlPlaneDeps, req: Request, res: Re
   const catalogs = await changeServer(catalog, { row, body, registered, external });
   const updated = (await db.mcpServer.findUniqueOrThrow({ where: { id: row.id } })) as ServerRow;
   const now = (await registeredExternalConfigs(db, [row.id])).get(row.id) ?? [];
-  res.json(presentServer(env.PUBLIC_EDGE_URL, updated, catalogs.get(row.id), now));
+  await publishServerIdentity(db, redis, prefix, row.id);
+  return presentServer(env.PUBLIC_EDGE_URL, updated, catalogs.get(row.id), now);
 }
 
 /**
@@ -173,31 +166,35 @@ export async function updateServer(deps: ControlPlaneDeps, req: Request, res: Re
  * catalog and its secrets (workflow `$secrets`, external headers) after the commit. 409 while workflows deployed on
  * other servers call its tools as steps (ADR 0045).
  */
-export async function deleteServer({ db, catalog }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const { workspaceId } = caller(req);
-  const row = await findServer(db, workspaceId, req.params.id as string);
+export async function deleteServer(
+  { db, catalog, redis, prefix }: ControlPlaneDeps,
+  { params, caller: { workspaceId } }: Input,
+): Promise<void> {
+  const row = await findServer(db, workspaceId, params.id!);
   await catalog.change({}, async (tx) => {
     await refuseIfWorkflowsUse(tx, workspaceId, [{ kind: 'mcp_server', id: row.id, name: row.name }], [row.id]);
     await tx.mcpServer.delete({ where: { id: row.id } });
     return { result: row.id, removedServers: [{ id: row.id, workspaceId }] };
   });
-  res.status(204).end();
+  await publishServerIdentity(db, redis, prefix, row.id);
 }
 
 /** `GET /mcp_manager/{id}`: the server with what its live catalog exposes. */
-export async function getServer({ db, env }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const row = await findServer(db, caller(req).workspaceId, req.params.id as string);
+export async function getServer({ db, env }: ControlPlaneDeps, { params, caller }: Input) {
+  const row = await findServer(db, caller.workspaceId, params.id!);
   const registered = (await registeredExternalConfigs(db, [row.id])).get(row.id) ?? [];
-  res.json(presentServer(env.PUBLIC_EDGE_URL, row, await liveCatalog(db, row), registered));
+  return presentServer(env.PUBLIC_EDGE_URL, row, await liveCatalog(db, row), registered);
 }
 
 /**
  * `GET /mcp_manager/{id}/catalog_versions`: the server's catalog versions, newest first, each with its tool names
  * and what changed from the version before it (one more row is read for the diff of the oldest of the page).
  */
-export async function listCatalogVersions({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const q = CatalogVersionsQuery.parse(req.query);
-  const row = await findServer(db, caller(req).workspaceId, req.params.id as string);
+export async function listCatalogVersions(
+  { db }: ControlPlaneDeps,
+  { query: q, params, caller }: Input<undefined, CatalogVersionsQuery>,
+) {
+  const row = await findServer(db, caller.workspaceId, params.id!);
   const rows = await db.catalogVersion.findMany({
     where: { serverId: row.id, ...(q.before !== undefined ? { version: { lt: q.before } } : {}) },
     orderBy: { version: 'desc' },
@@ -205,7 +202,7 @@ export async function listCatalogVersions({ db }: ControlPlaneDeps, req: Request
     select: { version: true, createdAt: true, catalog: true },
   });
   const page = rows.slice(0, q.limit);
-  res.json({
+  return {
     data: page.map((v, i) => {
       const tools = toolNames(v.catalog);
       const previous = rows[i + 1];
@@ -224,18 +221,18 @@ export async function listCatalogVersions({ db }: ControlPlaneDeps, req: Request
       };
     }),
     nextBefore: rows.length > q.limit ? page.at(-1)!.version : null,
-  });
+  };
 }
 
 /**
  * `GET /mcp_manager/{id}/config`: what an MCP client of this server sees: serverInfo, instructions and `tools/list`
  * (SMART: the meta tools); the searchable catalog of a SMART server under `catalog`.
  */
-export async function getServerConfig({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const row = await findServer(db, caller(req).workspaceId, req.params.id as string);
+export async function getServerConfig({ db }: ControlPlaneDeps, { params, caller }: Input) {
+  const row = await findServer(db, caller.workspaceId, params.id!);
   const live = await liveCatalog(db, row);
   const own = (live?.tools ?? []).map((t) => t.tool);
-  res.json({
+  return {
     id: row.id,
     mode: row.mode,
     catalogVersion: row.catalogVersion,
@@ -246,5 +243,5 @@ export async function getServerConfig({ db }: ControlPlaneDeps, req: Request, re
     externalMcpConfigs: presentExternalConfigs(row),
     externalMcpServers: presentRegistered((await registeredExternalConfigs(db, [row.id])).get(row.id) ?? []),
     ...(live?.warnings ? { warnings: live.warnings } : {}),
-  });
+  };
 }

@@ -1,5 +1,4 @@
 import { redisKeys, ServerIdentitySettings } from '@toolplane/contracts';
-import type { NextFunction, Request, Response } from 'express';
 import type { RedisClient } from '@toolplane/redis';
 import type { Db } from '../../db/client.ts';
 
@@ -14,39 +13,15 @@ function identitySettingsOf(config: unknown): ServerIdentitySettings {
   return { v: 1, fallbackToShared: c.fallbackToShared === true };
 }
 
-async function publishServer(db: Db, redis: RedisClient, prefix: string, serverId: string): Promise<void> {
+/**
+ * After a server's create, update or delete (before the answer leaves): its settings in Redis, so that the next call
+ * sees them (deleted with the server).
+ */
+export async function publishServerIdentity(db: Db, redis: RedisClient, prefix: string, serverId: string): Promise<void> {
   const row = await db.mcpServer.findUnique({ where: { id: serverId }, select: { config: true } });
   const key = redisKeys(prefix).serverIdentity(serverId);
   if (!row) await redis.del(key);
   else await redis.set(key, JSON.stringify(identitySettingsOf(row.config)));
-}
-
-/**
- * Mounted on `/mcp_manager` before the servers router: after a successful create, update or delete
- * (and before the answer leaves), the server's settings are written to Redis, so the next call sees them.
- */
-export function serverIdentityPublisher(db: Db, redis: RedisClient, prefix: string) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (!['POST', 'PATCH', 'DELETE'].includes(req.method)) return next();
-    const idInPath = /^\/([0-9a-f-]{36})\/?$/i.exec(req.path)?.[1];
-    const send = (flush: () => void, id: string | undefined) => {
-      if (res.statusCode >= 300 || !id) return flush();
-      publishServer(db, redis, prefix, id).then(flush, (err: unknown) => next(err));
-    };
-    const json = res.json.bind(res);
-    res.json = (body: unknown) => {
-      const id = (body as { id?: unknown } | undefined)?.id;
-      send(() => json(body), typeof id === 'string' ? id : idInPath);
-      return res;
-    };
-    const end = res.end.bind(res) as (...args: unknown[]) => Response;
-    if (req.method === 'DELETE')
-      res.end = ((...args: unknown[]) => {
-        send(() => end(...args), idInPath);
-        return res;
-      }) as Response['end'];
-    next();
-  };
 }
 
 /** At start: every server's settings (Redis may have restarted empty). */

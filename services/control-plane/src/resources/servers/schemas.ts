@@ -98,3 +98,9 @@ export const LoadToolsBody = z
     cacheMinutes: z.number().int().min(0).max(1440).default(5),
   })
   .strict();
+
+export type CreateServerBody = z.output<typeof CreateServerBody>;
+export type UpdateServerBody = z.output<typeof UpdateServerBody>;
+export type ListQuery = z.output<typeof ListQuery>;
+export type CatalogVersionsQuery = z.output<typeof CatalogVersionsQuery>;
+export type LoadToolsBody = z.output<typeof LoadToolsBody>;

@@ -1,7 +1,8 @@
+import type { AuditSource } from '@toolplane/contracts';
 import type { Problem } from '@toolplane/errors';
-import type { Request } from 'express';
+import type { Caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
-import { invoke } from './invoke.ts';
+import { invokeOperation } from '../operation.ts';
 import type { Change } from './plan.ts';
 import { inlineConfigsOf, kinds } from './specs.ts';
 import { stepOf, type StepContext } from './steps.ts';
@@ -73,15 +74,17 @@ function noteCreated(c: Change, body: unknown, ctx: StepContext, result: ApplyRe
  */
 export async function applyPlan(
   deps: ControlPlaneDeps,
-  req: Request,
-  plan: { workspaceId: string; changes: Change[]; ctx: StepContext },
+  by: { caller: Caller; source: AuditSource },
+  plan: { changes: Change[]; ctx: StepContext },
 ): Promise<ApplyResult> {
   const steps = ordered(plan.changes);
   const result: ApplyResult = { outcome: 'applied', applied: [], notApplied: [], createdKeys: [] };
   for (const [i, c] of steps.entries()) {
-    const operation = stepOf(c, plan.ctx);
-    if (operation) {
-      const outcome = await invoke(deps, req, operation, c.live?.id ?? c.name);
+    const step = stepOf(c, plan.ctx);
+    if (step) {
+      const { op, ...input } = step;
+      const resourceId = c.live?.id ?? c.name;
+      const outcome = await invokeOperation(deps, op, { ...by, ...input, via: 'workspace.apply', resourceId });
       if (!outcome.ok) {
         result.outcome = 'failed';
         result.failed = { ...reported(c), problem: outcome.problem };
@@ -90,7 +93,7 @@ export async function applyPlan(
       }
       noteCreated(c, outcome.body, plan.ctx, result);
     }
-    await mark(deps, plan.workspaceId, c);
+    await mark(deps, by.caller.workspaceId, c);
     result.applied.push(reported(c));
   }
   return result;

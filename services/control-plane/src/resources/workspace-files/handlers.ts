@@ -1,5 +1,6 @@
 import { ValidationError } from '@toolplane/errors';
 import type { Request, Response } from 'express';
+import { auditSourceOf } from '../../http/audit.ts';
 import { caller } from '../../http/auth.ts';
 import { mayGrant } from '../api-keys/keys.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
@@ -67,8 +68,7 @@ export async function applyWorkspaceFiles(deps: ControlPlaneDeps, req: Request, 
   const ids = new Map(plan.changes.flatMap((c) => (c.live ? [[`${c.kind}/${c.name}`, c.live.id] as const] : [])));
   // A deployment's id is not its server's: the server is found by name.
   for (const c of plan.changes) if (c.kind === 'workflow_deployment') ids.delete(`${c.kind}/${c.name}`);
-  const result = await applyPlan(deps, req, {
-    workspaceId: caller(req).workspaceId,
+  const result = await applyPlan(deps, { caller: caller(req), source: auditSourceOf(req) }, {
     changes: plan.changes,
     ctx: { ids, values: body.values },
   });

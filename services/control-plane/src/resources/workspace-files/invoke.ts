@@ -1,42 +1,34 @@
-import { toAppError, toProblem, ValidationError, type Problem } from '@toolplane/errors';
 import type { Request, Response } from 'express';
-import { z } from 'zod';
-import { auditScopes } from '../../db/audited-db.ts';
-import { stepAuditScope } from '../../http/audit.ts';
-import { actAs, caller } from '../../http/auth.ts';
-import { requestIssues } from '../../http/error-handler.ts';
+import { actAs } from '../../http/auth.ts';
 import type { RouteDoc } from '../../openapi/registry.ts';
 import type { ControlPlaneDeps, Handler } from '../deps.ts';
+import { Reply, type Input, type Operation } from '../operation.ts';
 
-/** One API operation run in-process on the caller's behalf: the operation's own handler, validation and audit event. */
-export interface Operation {
-  route: RouteDoc;
-  handler: Handler;
+/** One step of an apply: an operation of a table, with its path, query and body. */
+export interface Step {
+  op: Operation;
   params?: Record<string, string>;
   query?: Record<string, string>;
   body?: unknown;
 }
 
-export type OperationResult = { ok: true; status: number; body: unknown } | { ok: false; problem: Problem };
-
-/** The request a handler reads: its body, path and query, acting as `outer`'s caller. */
-function stepRequest(outer: Request, op: Operation): Request {
+/** The request a legacy handler reads: the input's body, path and query, as its caller. */
+function stepRequest(route: RouteDoc, input: Input<unknown, unknown, unknown>): Request {
   const req = {
-    method: op.route.method.toUpperCase(),
-    body: op.body,
-    params: op.params ?? {},
-    query: op.query ?? {},
+    method: route.method.toUpperCase(),
+    body: input.body,
+    params: input.params ?? {},
+    query: input.query ?? {},
     headers: {},
     header: () => undefined,
     get: () => undefined,
-    ip: outer.ip,
-    originalUrl: `/api/v1${op.route.path}`,
+    originalUrl: `/api/v1${route.path}`,
   } as unknown as Request;
-  actAs(req, caller(outer));
+  actAs(req, input.caller);
   return req;
 }
 
-/** The answer a handler writes: its status and JSON (or nothing, 204). */
+/** The answer a legacy handler writes: its status and JSON (or nothing, 204). */
 function stepResponse() {
   const sent = { status: 200, body: undefined as unknown };
   const res = {
@@ -67,38 +59,26 @@ function stepResponse() {
   return { res: res as unknown as Response, sent };
 }
 
-/** An error as the API would answer it (problem+json): validation problems with their paths. */
-function problemOf(err: unknown): Problem {
-  if (err instanceof z.ZodError)
-    return toProblem(new ValidationError('the request is invalid', requestIssues(err), 'request.invalid', 422));
-  return toProblem(toAppError(err));
-}
-
 /**
- * Runs `op` as the API would for the request's caller, under an audit scope of its own: its event is the operation's
- * (`x-audit`), marked `via: workspace.apply`. A refused or failed operation changes nothing (each handler's rule).
+ * A resource not yet in an operation table, as an operation apply can run: its `(deps, req, res)` handler behind a
+ * request and answer of its own. Goes when the last resource has its table.
  */
-export async function invoke(
-  deps: ControlPlaneDeps,
-  outer: Request,
-  op: Operation,
-  resourceId: string | null,
-): Promise<OperationResult> {
-  const declaration = op.route['x-audit'];
-  const req = stepRequest(outer, op);
-  const { res, sent } = stepResponse();
-  if (!declaration) throw new Error(`operation ${op.route.operationId} declares no audit action`);
-  const scope = stepAuditScope(req, { declaration, resourceId, via: 'workspace.apply' });
-  try {
-    await auditScopes.run(scope, () => op.handler(deps, req, res));
-  } catch (err) {
-    scope.open = false;
-    const problem = problemOf(err);
-    if (problem.status >= 500) deps.log.error({ err, operation: op.route.operationId }, 'workspace apply step failed');
-    return { ok: false, problem };
-  }
-  await scope.close(deps.trail);
-  return { ok: true, status: sent.status, body: sent.body };
+export function legacyOperation(route: RouteDoc, handler: Handler): Operation {
+  return {
+    route,
+    schemas: {},
+    reads: 'json',
+    largeImport: false,
+    status: 200,
+    answers: 'json',
+    raw: undefined,
+    before: undefined,
+    handler: async (deps: ControlPlaneDeps, input: Input<unknown, unknown, unknown>) => {
+      const { res, sent } = stepResponse();
+      await handler(deps, stepRequest(route, input), res);
+      return new Reply(sent.status, sent.body);
+    },
+  };
 }
 
 /** The route of an operation, by its id, among a resource's registrations. */

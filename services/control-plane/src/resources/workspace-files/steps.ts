@@ -25,9 +25,9 @@ import { externalUsersRoutes } from '../external-users/openapi.ts';
 import { deleteSecret, putSecret } from '../secrets/handlers.ts';
 import { secretsRoutes } from '../secrets/openapi.ts';
 import { workspaceScope } from '../secrets/scopes.ts';
-import { createServer, deleteServer, updateServer } from '../servers/handlers.ts';
-import { serversRoutes } from '../servers/openapi.ts';
-import { routeOf, type Operation } from './invoke.ts';
+import { operationOf } from '../operation.ts';
+import { serversOperations } from '../servers/operations.ts';
+import { legacyOperation, routeOf, type Step } from './invoke.ts';
 import type { Change } from './plan.ts';
 import { inlineConfigsOf, referencePattern, type Kind } from './specs.ts';
 
@@ -44,9 +44,14 @@ const inWorkspaceScope =
   async (d: ControlPlaneDeps, req: Request, res: Response) =>
     h(d, await workspaceScope(d, req), req, res);
 
-const op = (routes: Parameters<typeof routeOf>[0], id: string, handler: Handler, rest: Partial<Operation> = {}) => ({
-  route: routeOf(routes, id),
-  handler,
+const op = (routes: Parameters<typeof routeOf>[0], id: string, handler: Handler, rest: Omit<Step, 'op'> = {}) => ({
+  op: legacyOperation(routeOf(routes, id), handler),
+  ...rest,
+});
+
+/** A step running `operationId` of `table` with its path, query and body. */
+const run = (table: Parameters<typeof operationOf>[0], operationId: string, rest: Omit<Step, 'op'> = {}): Step => ({
+  op: operationOf(table, operationId),
   ...rest,
 });
 
@@ -65,7 +70,7 @@ function idOf(ctx: StepContext, kind: Kind, name: string): string {
 
 const changed = (c: Change, field: string) => c.action === 'create' || c.fields.includes(field);
 
-function secretStep(c: Change, ctx: StepContext): Operation | undefined {
+function secretStep(c: Change, ctx: StepContext): Step | undefined {
   if (c.action === 'delete')
     return op(secretsRoutes, 'deleteSecret', inWorkspaceScope(deleteSecret), { params: { name: c.name } });
   if (c.action !== 'create') return undefined;
@@ -73,7 +78,7 @@ function secretStep(c: Change, ctx: StepContext): Operation | undefined {
   return op(secretsRoutes, 'setSecret', inWorkspaceScope(putSecret), { params: { name: c.name }, body: { value } });
 }
 
-function externalServerStep(c: Change, s: Spec, ctx: StepContext): Operation | undefined {
+function externalServerStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   if (c.action === 'create')
     return op(externalMcpServersRoutes, 'createExternalMcpServer', createExternalMcpServer, {
       body: { name: s.name, url: s.url, headers: resolved(s.headers, ctx) },
@@ -90,7 +95,7 @@ function externalServerStep(c: Change, s: Spec, ctx: StepContext): Operation | u
   });
 }
 
-function connectorStep(c: Change): Operation | undefined {
+function connectorStep(c: Change): Step | undefined {
   if (c.action === 'create')
     return op(connectorsRoutes, 'pushConnector', pushConnector, { body: c.desired!.connector!.text });
   if (!c.fields.includes('document')) return undefined;
@@ -100,7 +105,7 @@ function connectorStep(c: Change): Operation | undefined {
   });
 }
 
-function instanceStep(c: Change, s: Spec, ctx: StepContext): Operation | undefined {
+function instanceStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   if (c.action === 'create')
     return op(connectorInstancesRoutes, 'createConnectorInstance', createConnectorInstance, {
       body: {
@@ -152,14 +157,14 @@ function serverBody(c: Change, s: Spec, ctx: StepContext): Spec {
   return body;
 }
 
-function serverStep(c: Change, s: Spec, ctx: StepContext): Operation | undefined {
+function serverStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   const body = serverBody(c, s, ctx);
-  if (c.action === 'create') return op(serversRoutes, 'createServer', createServer, { body });
+  if (c.action === 'create') return run(serversOperations, 'createServer', { body });
   if (Object.keys(body).length === 0) return undefined;
-  return op(serversRoutes, 'updateServer', updateServer, { params: { id: c.live!.id }, body });
+  return run(serversOperations, 'updateServer', { params: { id: c.live!.id }, body });
 }
 
-function deploymentStep(c: Change, s: Spec, ctx: StepContext): Operation | undefined {
+function deploymentStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   if (c.action === 'update' && !c.fields.some((f) => f !== 'managed')) return undefined;
   return op(deploymentsRoutes, 'deployWorkflow', deployWorkflow, {
     params: { id: idOf(ctx, 'server', String(s.server)) },
@@ -167,7 +172,7 @@ function deploymentStep(c: Change, s: Spec, ctx: StepContext): Operation | undef
   });
 }
 
-function userStep(c: Change, s: Spec): Operation | undefined {
+function userStep(c: Change, s: Spec): Step | undefined {
   if (c.action === 'create')
     return op(externalUsersRoutes, 'createExternalUser', createExternalUser, {
       body: { name: s.name, attributes: s.attributes },
@@ -179,7 +184,7 @@ function userStep(c: Change, s: Spec): Operation | undefined {
   });
 }
 
-function keyStep(c: Change, s: Spec, ctx: StepContext): Operation | undefined {
+function keyStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   const serverIds = s.servers ? (s.servers as string[]).map((n) => idOf(ctx, 'server', n)) : null;
   if (c.action === 'create')
     return op(apiKeysRoutes, 'createApiKey', issueApiKey, {
@@ -189,7 +194,7 @@ function keyStep(c: Change, s: Spec, ctx: StepContext): Operation | undefined {
   return op(apiKeysRoutes, 'updateApiKey', updateApiKey, { params: { id: c.live!.id }, body: { serverIds } });
 }
 
-function policyStep(c: Change, s: Spec, ctx: StepContext): Operation | undefined {
+function policyStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   if (c.action === 'update' && !c.fields.some((f) => f !== 'managed')) return undefined;
   const body = {
     name: s.name,
@@ -206,7 +211,7 @@ function policyStep(c: Change, s: Spec, ctx: StepContext): Operation | undefined
 }
 
 /** Deletions: the operation that removes each kind (a deployment is withdrawn: its server stays with the files). */
-function deleteStep(c: Change, ctx: StepContext): Operation | undefined {
+function deleteStep(c: Change, ctx: StepContext): Step | undefined {
   const id = c.live!.id;
   switch (c.kind) {
     case 'secret':
@@ -218,7 +223,7 @@ function deleteStep(c: Change, ctx: StepContext): Operation | undefined {
     case 'connector_instance':
       return op(connectorInstancesRoutes, 'deleteConnectorInstance', deleteConnectorInstance, { params: { id } });
     case 'server':
-      return op(serversRoutes, 'deleteServer', deleteServer, { params: { id } });
+      return run(serversOperations, 'deleteServer', { params: { id } });
     case 'workflow_deployment':
       return op(deploymentsRoutes, 'withdrawDeployment', withdrawDeployment, {
         params: { id: idOf(ctx, 'server', c.name), deploymentId: id },
@@ -233,7 +238,7 @@ function deleteStep(c: Change, ctx: StepContext): Operation | undefined {
 }
 
 /** The API operation that carries out a change; undefined when only apply's marker changes. */
-export function stepOf(c: Change, ctx: StepContext): Operation | undefined {
+export function stepOf(c: Change, ctx: StepContext): Step | undefined {
   if (c.action === 'delete') return deleteStep(c, ctx);
   const s = c.desired!.spec;
   switch (c.kind) {

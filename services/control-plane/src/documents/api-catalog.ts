@@ -6,7 +6,7 @@ import { TransientError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
 import type { RedisClient } from '@toolplane/redis';
 import MiniSearch from 'minisearch';
-import type { Fetcher } from '../../documents/fetch.ts';
+import type { Fetcher } from './fetch.ts';
 
 /**
  * The API catalog (docs/api.md, "API catalog"): the APIs.guru directory of public API descriptions,

@@ -9,10 +9,10 @@ import {
   listingSource,
   type ApiCatalogSource,
   type IndexedApi,
-} from './source.ts';
-import { catalogSlug } from './slug.ts';
+} from './api-catalog.ts';
+import { catalogSlug } from '../resources/api-catalog/slug.ts';
 
-const fixture = fileURLToPath(new URL('../../../../../tests/fixtures/api-catalog', import.meta.url));
+const fixture = fileURLToPath(new URL('../../../../tests/fixtures/api-catalog', import.meta.url));
 const log = createLogger({ service: 'test', level: 'silent' });
 
 const catalogOf = (source: ApiCatalogSource, now?: () => number) =>

@@ -4,10 +4,10 @@ import type { Logger } from '@toolplane/logger';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
 import type { RedisClient } from '@toolplane/redis';
-import { personAuthOf } from '../../catalog/compile.ts';
-import { userCredentialSecretPrefix } from '../../catalog/secret-names.ts';
-import type { Db } from '../../db/client.ts';
-import type { RuntimePublisher } from '../../publication/publisher.ts';
+import { personAuthOf } from './compile.ts';
+import { userCredentialSecretPrefix } from './secret-names.ts';
+import type { Db } from '../db/client.ts';
+import type { RuntimePublisher } from '../publication/publisher.ts';
 
 /** How long ending a connection waits for a worker to revoke the token at the provider. */
 const REVOKE_TIMEOUT_MS = 15_000;

@@ -2,7 +2,10 @@ import { redisKeys } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import { duplicateConnection } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
-import { recordsStoredChannel } from '../execution-records/store.ts';
+
+/** The channel a store of execution records announces on, per server (execution-records/store.ts publishes). */
+export const recordsStoredChannel = (prefix: string, serverId: string) => `${prefix}:events:records-stored:${serverId}`;
+
 
 /** How long a SUBSCRIBE may take before Redis counts as unreachable. */
 const SUBSCRIBE_TIMEOUT_MS = 5_000;
