@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { HttpMethod, ParameterLocation } from './descriptor.ts';
+import { QuotaRule } from './quotas.ts';
 
 /** A JSON Schema 2020-12 document; validated by Ajv where it is compiled, not here. */
 export const JsonSchema = z.record(z.string(), z.unknown());
@@ -258,6 +259,11 @@ export const CatalogTool = z.object({
    * elicitation and enqueues the call only after "accept" (ADR 0038). Absent: no confirmation.
    */
   confirm: z.literal(true).optional(),
+  /**
+   * What one call costs against a cost quota (ADR 0048): the descriptor's or OpenAPI operation's `x-toolplane-cost`,
+   * a workflow's declared cost, else the sum of its steps'. Absent: 1. Never shown to agents (`tools/list`).
+   */
+  cost: z.number().nonnegative().optional(),
 });
 export type CatalogTool = z.infer<typeof CatalogTool>;
 
@@ -342,5 +348,7 @@ export const WorkspaceAccess = z.object({
   v: z.literal(1),
   workspaceId: z.string(),
   policies: z.array(AccessPolicyRule),
+  /** The workspace's quotas (ADR 0048); absent: none. */
+  quotas: z.array(QuotaRule).optional(),
 });
 export type WorkspaceAccess = z.infer<typeof WorkspaceAccess>;

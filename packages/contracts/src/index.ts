@@ -6,3 +6,4 @@ export * from './json-limits.ts';
 export * from './smart.ts';
 export * from './oauth-claims.ts';
 export * from './audit.ts';
+export * from './quotas.ts';

@@ -340,6 +340,8 @@ export const ToolResultPayload = z.object({
   content: z.array(ContentBlock),
   structuredContent: z.record(z.string(), z.unknown()).optional(),
   isError: z.boolean().optional(),
+  /** Facts for the client beside the content (a quota's refusal: which, its limit, when to retry). */
+  _meta: z.record(z.string(), z.unknown()).optional(),
   /**
    * An external MCP server's 2026-07-28 `input_required` result, relayed as-is to the caller (which
    * retries with `inputResponses` and the `requestState`): `content` is then empty and not sent.

@@ -7,6 +7,7 @@ import { hashApiKey } from './api-keys.ts';
 import type { LoadedCatalog } from './catalogs.ts';
 import type { TokenCheck } from './oauth.ts';
 import type { StreamCredential } from './open-streams.ts';
+import { callerQuotas, type CallQuotas } from './quotas.ts';
 
 /**
  * Who calls one MCP server, as the edge authenticated them, and the catalog they reach: made once per request by
@@ -32,6 +33,8 @@ export interface Caller {
    * calls of such workflows (a plain call pays one closure, not the objects).
    */
   readonly stepCaller?: (() => StepCaller) | undefined;
+  /** The workspace's quotas that can apply to this caller on this server (ADR 0048); undefined: none. */
+  readonly quotas?: CallQuotas | undefined;
 }
 
 /**
@@ -151,7 +154,8 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
     const identity: CallerIdentity = acting
       ? { ...c.identity, username: acting.username, ...(acting.selfUser ? { selfUser: true } : {}) }
       : c.identity;
-    const decision = decideAccess(await deps.accessPolicies.get(c.workspaceId), identity, serverId);
+    const access = await deps.accessPolicies.get(c.workspaceId);
+    const decision = decideAccess(access, identity, serverId);
     if (!decision.allowed)
       throw accessDenied(deps, req, principalOf(c, acting, undefined), { c, reason: decision.reason });
     return {
@@ -163,8 +167,25 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthRequest)
       ...(decision.conditions ? { conditions: callConditions(decision.conditions, c, acting) } : {}),
       ...(c.keyName !== undefined ? { keyName: c.keyName } : {}),
       stepCaller: () => ({ identity, condition: conditionCaller(c, acting) }),
+      ...quotasOf(access, c, acting, serverId),
     };
   };
+}
+
+/** The quotas of the workspace that can apply to this caller's calls on this server (none: no field, no cost). */
+function quotasOf(access: WorkspaceAccess, c: Credentialed, acting: ActingAs | undefined, serverId: string) {
+  if (!access.quotas?.length) return {};
+  const quotas = callerQuotas(
+    access,
+    {
+      keyId: c.keyId,
+      person: acting?.username,
+      subject: c.keyId === undefined && !c.identity.anonymous ? c.subject : undefined,
+      claims: c.claims,
+    },
+    serverId,
+  );
+  return quotas ? { quotas } : {};
 }
 
 /** The caller as policy conditions see it (`caller.*`). */

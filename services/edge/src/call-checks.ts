@@ -5,8 +5,10 @@ import { conditionRefusal, type CallConditions } from './access-conditions.ts';
 import { argumentsAsSent, nonFiniteNumberPath } from './call-arguments.ts';
 import type { ToolCall, ToolCallDeps } from './call-types.ts';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
+import { quotasOfTool, type QuotaCharge, type QuotaRefusal } from './quotas.ts';
 import {
   conditionRefusalEvent,
+  quotaEvent,
   confirmationEvent,
   confirmationPrompt,
   type Confirmation,
@@ -17,8 +19,9 @@ import {
  * Every check a `tools/call` passes before anything is enqueued, in one place and in this order: its arguments
  * (finite numbers, the input schema), the conditions of the caller's grants (on the arguments as they will be sent),
  * a per-request credential the server must accept, a tool that runs only as a task, then a person's confirmation of a
- * tool marked `confirm` (ADR 0038). Quotas and approvals join here. `checkCall` is synchronous unless a person is
- * asked: the hot path pays no promise for it.
+ * tool marked `confirm` (ADR 0038). Then, for a caller some quota applies to, `chargeQuotas` (ADR 0048): the last
+ * check, the one that charges, so that a call refused by any other is never charged. `checkCall` is synchronous
+ * unless a person is asked: the hot path pays no promise for it.
  */
 
 /** Runs every check of a call: undefined when it may be enqueued, else its result (recorded when refused). */
@@ -253,4 +256,71 @@ function upstreamRefusal(loaded: LoadedCatalog, deps: ToolCallDeps): { code: Err
         'call without the X-Upstream-Authorization header.',
     };
   return undefined;
+}
+
+/**
+ * The call's quotas (ADR 0048), after every other check: one script charges all of them, or refuses the call
+ * (nothing enqueued, an execution record `quota.exceeded`, an audit event) with a tool error naming the quota, its
+ * limit and when to retry (also in `_meta`). Shadow quotas with no room are `would_exceed` audit events; the call goes
+ * on. Redis unreachable: refused (`quota.unavailable`) unless the edge is set to let calls through.
+ */
+export async function chargeQuotas(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  tool: LoadedTool,
+  invocationId: string,
+): Promise<{ refused: ToolResultPayload } | { charge: QuotaCharge | undefined }> {
+  const rules = quotasOfTool(call.quotas!, tool.def.name);
+  const quotas = deps.quotas;
+  if (rules.length === 0 || !quotas) return { charge: undefined };
+  let outcome;
+  try {
+    outcome = await quotas.meter.charge(call.quotas!, rules, tool.cost ?? 1);
+  } catch (err) {
+    deps.log.warn({ tool: tool.def.name, err: String(err) }, 'quotas could not be checked');
+    if (quotas.failOpen) return { charge: undefined };
+    const message =
+      `The quotas of this call of "${tool.def.name}" could not be checked (the edge cannot reach Redis): the call ` +
+      'was not made, nothing was sent. Retry in a few seconds.';
+    return {
+      refused: rejectCall(deps, call, invocationId, {
+        errorCode: 'quota.unavailable',
+        message,
+        result: errorResult(message),
+      }),
+    };
+  }
+  for (const s of outcome.shadow) deps.audit?.add(quotaEvent(call, tool.def.name, s, 'would_exceed'));
+  if (!outcome.refused) return { charge: outcome.charge };
+  deps.audit?.add(quotaEvent(call, tool.def.name, outcome.refused, 'refused'));
+  const message = quotaMessage(tool.def.name, outcome.refused);
+  return {
+    refused: rejectCall(deps, call, invocationId, {
+      errorCode: 'quota.exceeded',
+      message,
+      result: { ...errorResult(message), _meta: { 'toolplane/quota': quotaFacts(outcome.refused) } },
+    }),
+  };
+}
+
+function quotaFacts(r: QuotaRefusal) {
+  return {
+    quota: r.rule.name,
+    counts: r.rule.counts,
+    limit: r.rule.limit,
+    ...(r.rule.window ? { window: r.rule.window } : {}),
+    retryAfterSeconds: r.retryAfterSeconds,
+  };
+}
+
+function quotaMessage(tool: string, r: QuotaRefusal): string {
+  const { name, limit, counts, window } = r.rule;
+  const what =
+    counts === 'in_flight'
+      ? `${limit} call${limit === 1 ? '' : 's'} at once`
+      : `${limit} ${counts === 'cost' ? 'cost units' : limit === 1 ? 'call' : 'calls'} per ${window}`;
+  return (
+    `Quota "${name}" (${what}) has no room for this call of "${tool}": the call was not made, nothing was sent. ` +
+    `Retry after ${r.retryAfterSeconds} s.`
+  );
 }

@@ -23,6 +23,7 @@ import type {
   SessionUrlElicitation,
   UrlElicitationMode,
 } from './protocol-state.ts';
+import type { CallQuotas, QuotaMeter } from './quotas.ts';
 import type { UpstreamCredentialSealer } from './upstream-auth.ts';
 
 /**
@@ -71,6 +72,8 @@ export interface ToolCallDeps {
   oauthConnectionState?: (connection: string) => Promise<Record<string, string>>;
   /** Seals a caller's `X-Upstream-Authorization` for the workers (absent: REQUEST_CREDENTIALS_PUBLIC_KEY_FILE unset, the header is refused). */
   sealUpstreamCredential?: UpstreamCredentialSealer;
+  /** Quotas (ADR 0048): the meter, and whether a call is let through when Redis cannot be asked (default: refused). */
+  quotas?: { meter: QuotaMeter; failOpen: boolean };
 }
 
 /** What the edge names when it asks a worker for a person's connect link (the task's envelope aside). */
@@ -122,6 +125,8 @@ export interface ToolCall {
   readonly stepCaller?: (() => NonNullable<ToolInvokeJob['stepCaller']>) | undefined;
   /** The call runs as a durable task (tasks.ts, ADR 0040): its job is the task's, and settles its record. */
   readonly task?: TaskBinding | undefined;
+  /** The quotas that can apply to the caller here (ADR 0048): charged after every check, before the enqueue. */
+  readonly quotas?: CallQuotas | undefined;
 }
 
 /** A task's part in its call: the task, and the invocation (job id, execution lease) of the round that runs now. */
@@ -176,6 +181,7 @@ export function toolCall(
     keyName: caller.keyName,
     stepCaller: caller.stepCaller,
     task: extras?.task,
+    quotas: caller.quotas,
   };
 }
 

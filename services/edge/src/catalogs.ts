@@ -20,6 +20,8 @@ export interface LoadedTool {
   confirm?: true;
   /** Runs only as a durable task (`execution.taskSupport: required`): a call that is not one is refused. */
   taskOnly?: true;
+  /** Cost units of one call (ADR 0048); absent: 1. */
+  cost?: number;
 }
 
 export interface LoadedCatalog {
@@ -105,6 +107,7 @@ export class CatalogCache {
         };
       else if (takesUpstreamCredential(t)) tool.upstreamCredential = true;
       if (t.confirm) tool.confirm = true;
+      if (t.cost !== undefined) tool.cost = t.cost;
       if (t.tool.execution?.taskSupport === 'required') tool.taskOnly = true;
       tools.set(t.tool.name, tool);
     }

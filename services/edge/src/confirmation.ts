@@ -415,3 +415,30 @@ export function conditionRefusalEvent(
     details: { policy, server: call.loaded.catalog.name, tool },
   });
 }
+
+/**
+ * The audit event of a quota (ADR 0048): a call it refused (`tool.quota_exceeded`, refused), or one a shadow quota
+ * would have refused (`tool.quota_would_exceed`, success: the call went on).
+ */
+export function quotaEvent(
+  call: AuditedCall,
+  tool: string,
+  r: {
+    rule: { id: string; name: string; limit: number; counts: string; enforce: boolean };
+    used: number;
+    retryAfterSeconds: number;
+  },
+  kind: 'refused' | 'would_exceed',
+): AuditEventInput {
+  return toolEvent(call, tool, {
+    action: kind === 'refused' ? 'tool.quota_exceeded' : 'tool.quota_would_exceed',
+    outcome: kind === 'refused' ? 'refused' : 'success',
+    details: {
+      quota: { id: r.rule.id, name: r.rule.name, counts: r.rule.counts, limit: r.rule.limit, enforce: r.rule.enforce },
+      used: r.used,
+      retryAfterSeconds: r.retryAfterSeconds,
+      server: call.loaded.catalog.name,
+      tool,
+    },
+  });
+}

@@ -31,6 +31,7 @@ import {
 import { readState, RuntimeStateProbe } from './runtime-state.ts';
 import type { ConnectLinkRequest, ToolCallDeps } from './tool-calls.ts';
 import { upstreamCredentialSealer } from './upstream-auth.ts';
+import { QuotaMeter } from './quotas.ts';
 
 /** The edge's Redis connections and what lives on them: caches of published state, queue clients, session state. */
 export type EdgeResources = ReturnType<typeof openEdgeResources>;
@@ -120,6 +121,11 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
     ),
     connectLink: (request) => r.connectLinks.create(request),
     cancels: r.cancels,
+    // A calls-in-flight counter outlives a crashed edge's calls by twice the longest a task may run.
+    quotas: {
+      meter: new QuotaMeter(redis, env.REDIS_PREFIX, Math.ceil((2 * env.TASK_TIMEOUT_MS) / 1000)),
+      failOpen: env.QUOTA_FAIL_OPEN,
+    },
     progressIntervalMs: env.PROGRESS_INTERVAL_MS,
     userConnections: async (workspaceId: string, userId: string) =>
       new Set(await readState(() => redis.smembers(keys.userConnections(workspaceId, userId)))),

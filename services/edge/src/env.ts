@@ -21,6 +21,14 @@ export const EdgeEnv = z.object({
     .optional(),
   /** How long a tools/call waits for the worker before giving up. */
   TOOL_CALL_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /**
+   * Quotas (ADR 0048) when the edge cannot reach Redis to check them: `false` (the default) refuses the call with
+   * `quota.unavailable`; `true` lets it through uncounted.
+   */
+  QUOTA_FAIL_OPEN: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   /** How long an API key lookup is cached when no invalidation arrives. */
   API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).default(60_000),
   /** Most API key lookups cached (valid and unknown keys; least recently used evicted). */

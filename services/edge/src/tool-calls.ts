@@ -19,7 +19,7 @@ import {
   tracingEnabled,
 } from '@toolplane/telemetry';
 import { deniedToolCall } from './access.ts';
-import { checkCall, errorResult, invalidArguments } from './call-checks.ts';
+import { chargeQuotas, checkCall, errorResult, invalidArguments } from './call-checks.ts';
 import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
 import { confirmedResult } from './confirmation.ts';
@@ -275,13 +275,38 @@ async function accountLink(deps: ToolCallDeps, call: ToolCall, tool: string): Pr
 
 /** Validates the arguments, enqueues the job (references only, sealed credentials) and awaits its result. */
 async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Promise<ToolOutcome> {
-  const { loaded, principal, arguments: input, signal, live, request } = call;
-  const name = tool.def.name;
   const invocationId = call.task?.invocationId ?? randomUUID();
   // Every check of the call, once, before anything is enqueued (call-checks.ts); a promise only when a person is asked.
   const checked = checkCall(deps, call, tool, invocationId);
   const refused = checked instanceof Promise ? await checked : checked;
   if (refused) return refused;
+  if (!call.quotas) return enqueueTool(deps, call, tool, invocationId);
+  // Quotas apply to this caller: the last check charges them, and the charge ends with the call (ADR 0048).
+  const charged = await chargeQuotas(deps, call, tool, invocationId);
+  if ('refused' in charged) return charged.refused;
+  const { charge } = charged;
+  if (!charge) return enqueueTool(deps, call, tool, invocationId);
+  let outcome: ToolOutcome | undefined;
+  try {
+    return (outcome = await enqueueTool(deps, call, tool, invocationId));
+  } finally {
+    // An external server's `input_required` round ran nothing yet: its units come back, its retry is charged.
+    const ranNothing = (outcome as ToolResultPayload | undefined)?.resultType === 'input_required';
+    deps
+      .quotas!.meter.release(charge, ranNothing)
+      .catch((err: unknown) => deps.log.warn({ invocationId, err: String(err) }, 'a quota charge was not released'));
+  }
+}
+
+/** Enqueues the job of a call that passed every check (references only, sealed credentials) and awaits its result. */
+async function enqueueTool(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  tool: LoadedTool,
+  invocationId: string,
+): Promise<ToolOutcome> {
+  const { loaded, principal, arguments: input, signal, live, request } = call;
+  const name = tool.def.name;
   // Per-request authentication: the caller's own upstream credential, sealed for the workers (never in clear in Redis).
   const upstream = request.upstreamAuthorization;
   const upstreamAuthorization =

@@ -1,0 +1,231 @@
+import { createHash } from 'node:crypto';
+import {
+  quotaCounterKey,
+  quotaPeriod,
+  toolPatternMatches,
+  type QuotaPeriod,
+  type QuotaRule,
+  type QuotaWindow,
+  type WorkspaceAccess,
+} from '@toolplane/contracts';
+import type { RedisClient } from '@toolplane/redis';
+
+/**
+ * Quotas on the edge (ADR 0048): which of a workspace's quotas a call falls under, and one Redis script that checks
+ * and charges all of them at once, so that N edges together allow exactly the limit. A call under no quota pays one
+ * array test per request and nothing per call.
+ */
+
+/** What quotas know of the caller (`match` and `per`). */
+export interface QuotaCaller {
+  readonly keyId?: string | undefined;
+  /** The external user the call acts as. */
+  readonly person?: string | undefined;
+  readonly subject?: string | undefined;
+  readonly claims?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/** The quotas that can apply to one caller's calls on one server, found once per request; the tool decides the rest. */
+export interface CallQuotas {
+  readonly workspaceId: string;
+  readonly rules: readonly QuotaRule[];
+  readonly caller: QuotaCaller;
+}
+
+function claimHolds(claims: QuotaCaller['claims'], claim: string, value: string): boolean {
+  const v = claims?.[claim];
+  return Array.isArray(v) ? v.includes(value) : v === value;
+}
+
+function callerMatches(rule: QuotaRule, c: QuotaCaller, serverId: string): boolean {
+  const m = rule.match;
+  return (
+    (!m.servers || m.servers.includes(serverId)) &&
+    (!m.apiKeys || (c.keyId !== undefined && m.apiKeys.includes(c.keyId))) &&
+    (!m.people || (c.person !== undefined && m.people.includes(c.person))) &&
+    (!m.subjects || (c.subject !== undefined && m.subjects.includes(c.subject))) &&
+    (!m.claims || m.claims.every((x) => claimHolds(c.claims, x.claim, x.contains)))
+  );
+}
+
+/** The quotas of `access` for this caller on this server; undefined (the common case) when there are none. */
+export function callerQuotas(access: WorkspaceAccess, caller: QuotaCaller, serverId: string): CallQuotas | undefined {
+  const all = access.quotas;
+  if (!all || all.length === 0) return undefined;
+  const rules = all.filter((q) => callerMatches(q, caller, serverId));
+  return rules.length > 0 ? { workspaceId: access.workspaceId, rules, caller } : undefined;
+}
+
+/** The quotas a call of `tool` falls under. */
+export function quotasOfTool(quotas: CallQuotas, tool: string): QuotaRule[] {
+  return quotas.rules.filter((q) => !q.match.tools || q.match.tools.some((p) => toolPatternMatches(p, tool)));
+}
+
+/** Each quota's counter for this call, its amount, how long the key lives, and when its window resets. */
+interface Counter {
+  readonly rule: QuotaRule;
+  readonly key: string;
+  readonly amount: number;
+  readonly ttlSeconds: number;
+  /** Epoch ms; undefined for calls in flight (room comes back when one ends). */
+  readonly resetsAt: number | undefined;
+}
+
+/** A quota that had no room: the tool error says which, its limit, and when to retry. */
+export interface QuotaRefusal {
+  readonly rule: QuotaRule;
+  readonly used: number;
+  /** Seconds until the window resets (calls in flight: a guess of 1 s, room comes back when a call ends). */
+  readonly retryAfterSeconds: number;
+}
+
+/** What a charged call holds until it ends: the counters it charged (given back on refund, in flight released). */
+export interface QuotaCharge {
+  readonly keys: readonly string[];
+  readonly amounts: readonly number[];
+  /** The keys of calls-in-flight counters (released when the call ends, whatever its outcome). */
+  readonly inFlight: readonly string[];
+}
+
+export type ChargeOutcome =
+  | { readonly refused: QuotaRefusal; readonly shadow: readonly QuotaRefusal[] }
+  | { readonly refused?: undefined; readonly charge: QuotaCharge; readonly shadow: readonly QuotaRefusal[] };
+
+/**
+ * KEYS: the counters. ARGV: per counter, limit, amount, ttl seconds, enforce (1/0). Every enforced counter must have
+ * room, else nothing is charged and the answer is `{i, used}` of the first without; otherwise all are charged (shadow
+ * ones too) and the answer is `{0, i…}` naming the shadow counters that had no room.
+ */
+const CHARGE = `
+local shadow = {0}
+for i = 1, #KEYS do
+  local b = (i - 1) * 4
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if used + tonumber(ARGV[b + 2]) > tonumber(ARGV[b + 1]) then
+    if ARGV[b + 4] == '1' then return {i, used} end
+    shadow[#shadow + 1] = i
+  end
+end
+for i = 1, #KEYS do
+  local b = (i - 1) * 4
+  redis.call('INCRBY', KEYS[i], ARGV[b + 2])
+  redis.call('EXPIRE', KEYS[i], ARGV[b + 3])
+end
+return shadow
+`;
+
+/** KEYS: counters; ARGV: amounts. Gives each back, never below zero. */
+const GIVE_BACK = `
+for i = 1, #KEYS do
+  local left = redis.call('DECRBY', KEYS[i], ARGV[i])
+  if left < 0 then redis.call('SET', KEYS[i], 0, 'KEEPTTL') end
+end
+return 1
+`;
+
+/** The window a counter covers, kept until it ends (the hot path computes a calendar window once per window). */
+class Periods {
+  private readonly current = new Map<string, QuotaPeriod>();
+  of(unit: QuotaWindow, zone: string, now: number): QuotaPeriod {
+    const id = `${unit} ${zone}`;
+    const hit = this.current.get(id);
+    if (hit && now < hit.endsAt && now >= hit.endsAt - windowMs[unit]) return hit;
+    const p = quotaPeriod(unit, zone, now);
+    this.current.set(id, p);
+    return p;
+  }
+}
+
+/** The longest a window of each unit lasts (a month: 31 days, a day across a clock change: 25 h). */
+const windowMs: Record<QuotaWindow, number> = {
+  minute: 60_000,
+  hour: 3_600_000,
+  day: 25 * 3_600_000,
+  month: 31 * 86_400_000,
+};
+
+function perValue(rule: QuotaRule, c: QuotaCaller): string {
+  switch (rule.per) {
+    case 'api_key':
+      return `k:${c.keyId ?? '-'}`;
+    case 'person':
+      return `p:${c.person ?? '-'}`;
+    case 'subject':
+      return `s:${c.subject ?? '-'}`;
+    default:
+      return '*';
+  }
+}
+
+async function script(redis: RedisClient, body: string, sha: string, keys: string[], args: (string | number)[]) {
+  try {
+    return await redis.evalsha(sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+    return redis.eval(body, keys.length, ...keys, ...args);
+  }
+}
+
+const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+
+/** Checks and charges quotas in Redis, shared by every edge. */
+export class QuotaMeter {
+  private readonly periods = new Periods();
+  private readonly chargeSha = sha1(CHARGE);
+  private readonly giveBackSha = sha1(GIVE_BACK);
+  private readonly redis: RedisClient;
+  private readonly prefix: string;
+  /** How long a calls-in-flight counter outlives its last charge (a crashed edge's calls stop counting then). */
+  private readonly inFlightTtlSeconds: number;
+  constructor(redis: RedisClient, prefix: string, inFlightTtlSeconds: number) {
+    this.redis = redis;
+    this.prefix = prefix;
+    this.inFlightTtlSeconds = inFlightTtlSeconds;
+  }
+
+  private counters(quotas: CallQuotas, rules: readonly QuotaRule[], cost: number, now: number): Counter[] {
+    return rules.map((rule) => {
+      const per = perValue(rule, quotas.caller);
+      if (rule.counts === 'in_flight' || !rule.window) {
+        const key = quotaCounterKey(this.prefix, quotas.workspaceId, { quotaId: rule.id, period: 'now', per });
+        return { rule, key, amount: 1, ttlSeconds: this.inFlightTtlSeconds, resetsAt: undefined };
+      }
+      const period = this.periods.of(rule.window, rule.timeZone ?? 'UTC', now);
+      const key = quotaCounterKey(this.prefix, quotas.workspaceId, { quotaId: rule.id, period: period.id, per });
+      const amount = rule.counts === 'cost' ? cost : 1;
+      // The counter outlives its window by a minute: a usage read at the edge of a window still finds it.
+      const ttlSeconds = Math.ceil((period.endsAt - now) / 1000) + 60;
+      return { rule, key, amount, ttlSeconds, resetsAt: period.endsAt };
+    });
+  }
+
+  /** One script for all of a call's quotas: refused (nothing charged), or charged. Redis errors are thrown. */
+  async charge(quotas: CallQuotas, rules: readonly QuotaRule[], cost: number): Promise<ChargeOutcome> {
+    const now = Date.now();
+    const counters = this.counters(quotas, rules, cost, now);
+    const args = counters.flatMap((c) => [c.rule.limit, c.amount, c.ttlSeconds, c.rule.enforce ? 1 : 0]);
+    const keys = counters.map((c) => c.key);
+    const answer = (await script(this.redis, CHARGE, this.chargeSha, keys, args)) as number[];
+    const refusal = (i: number, used: number): QuotaRefusal => {
+      const c = counters[i - 1]!;
+      const retryAfterSeconds = c.resetsAt === undefined ? 1 : Math.max(1, Math.ceil((c.resetsAt - now) / 1000));
+      return { rule: c.rule, used, retryAfterSeconds };
+    };
+    if (answer[0]! > 0) return { refused: refusal(answer[0]!, answer[1]!), shadow: [] };
+    const shadow = answer.slice(1).map((i) => refusal(i, counters[i - 1]!.rule.limit));
+    const charge = {
+      keys,
+      amounts: counters.map((c) => c.amount),
+      inFlight: counters.filter((c) => c.resetsAt === undefined).map((c) => c.key),
+    };
+    return { charge, shadow };
+  }
+
+  /** Ends a charged call: calls in flight released; with `refund`, every counter given back (nothing ran). */
+  async release(charge: QuotaCharge, refund: boolean): Promise<void> {
+    const keys = refund ? [...charge.keys] : [...charge.inFlight];
+    if (keys.length === 0) return;
+    const amounts = refund ? [...charge.amounts] : charge.inFlight.map(() => 1);
+    await script(this.redis, GIVE_BACK, this.giveBackSha, keys, amounts);
+  }
+}
