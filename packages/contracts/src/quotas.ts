@@ -104,7 +104,7 @@ function wallClock(zone: string, at: number): [number, number, number, number, n
 }
 
 /** The instant a wall-clock time in `zone` names (the later one where a clock change makes it ambiguous). */
-function instantOf(zone: string, y: number, mo: number, d: number, h: number, mi: number): number {
+function instantOf(zone: string, [y, mo, d, h, mi]: [number, number, number, number, number]): number {
   const asUtc = Date.UTC(y, mo - 1, d, h, mi);
   let at = asUtc;
   for (let i = 0; i < 3; i++) {
@@ -123,13 +123,13 @@ export function quotaPeriod(unit: QuotaWindow, zone: string, at: number): QuotaP
   const [y, mo, d, h, mi] = wallClock(zone, at);
   switch (unit) {
     case 'minute':
-      return { id: `${y}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}`, endsAt: instantOf(zone, y, mo, d, h, mi + 1) };
+      return { id: `${y}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}`, endsAt: instantOf(zone, [y, mo, d, h, mi + 1]) };
     case 'hour':
-      return { id: `${y}-${pad(mo)}-${pad(d)}T${pad(h)}`, endsAt: instantOf(zone, y, mo, d, h + 1, 0) };
+      return { id: `${y}-${pad(mo)}-${pad(d)}T${pad(h)}`, endsAt: instantOf(zone, [y, mo, d, h + 1, 0]) };
     case 'day':
-      return { id: `${y}-${pad(mo)}-${pad(d)}`, endsAt: instantOf(zone, y, mo, d + 1, 0, 0) };
+      return { id: `${y}-${pad(mo)}-${pad(d)}`, endsAt: instantOf(zone, [y, mo, d + 1, 0, 0]) };
     case 'month':
-      return { id: `${y}-${pad(mo)}`, endsAt: instantOf(zone, y, mo + 1, 1, 0, 0) };
+      return { id: `${y}-${pad(mo)}`, endsAt: instantOf(zone, [y, mo + 1, 1, 0, 0]) };
   }
 }
 

@@ -157,7 +157,12 @@ function perValue(rule: QuotaRule, c: QuotaCaller): string {
   }
 }
 
-async function script(redis: RedisClient, body: string, sha: string, keys: string[], args: (string | number)[]) {
+async function script(
+  redis: RedisClient,
+  [body, sha]: readonly [string, string],
+  keys: string[],
+  args: (string | number)[],
+) {
   try {
     return await redis.evalsha(sha, keys.length, ...keys, ...args);
   } catch (err) {
@@ -171,8 +176,8 @@ const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 /** Checks and charges quotas in Redis, shared by every edge. */
 export class QuotaMeter {
   private readonly periods = new Periods();
-  private readonly chargeSha = sha1(CHARGE);
-  private readonly giveBackSha = sha1(GIVE_BACK);
+  private readonly chargeScript = [CHARGE, sha1(CHARGE)] as const;
+  private readonly giveBackScript = [GIVE_BACK, sha1(GIVE_BACK)] as const;
   private readonly redis: RedisClient;
   private readonly prefix: string;
   /** How long a calls-in-flight counter outlives its last charge (a crashed edge's calls stop counting then). */
@@ -205,7 +210,7 @@ export class QuotaMeter {
     const counters = this.counters(quotas, rules, cost, now);
     const args = counters.flatMap((c) => [c.rule.limit, c.amount, c.ttlSeconds, c.rule.enforce ? 1 : 0]);
     const keys = counters.map((c) => c.key);
-    const answer = (await script(this.redis, CHARGE, this.chargeSha, keys, args)) as number[];
+    const answer = (await script(this.redis, this.chargeScript, keys, args)) as number[];
     const refusal = (i: number, used: number): QuotaRefusal => {
       const c = counters[i - 1]!;
       const retryAfterSeconds = c.resetsAt === undefined ? 1 : Math.max(1, Math.ceil((c.resetsAt - now) / 1000));
@@ -226,6 +231,6 @@ export class QuotaMeter {
     const keys = refund ? [...charge.keys] : [...charge.inFlight];
     if (keys.length === 0) return;
     const amounts = refund ? [...charge.amounts] : charge.inFlight.map(() => 1);
-    await script(this.redis, GIVE_BACK, this.giveBackSha, keys, amounts);
+    await script(this.redis, this.giveBackScript, keys, amounts);
   }
 }
