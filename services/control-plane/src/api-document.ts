@@ -37,6 +37,7 @@ const apiRoutes: RouteDoc[] = [
   ...workspacesRoutes,
   ...apiKeysRoutes,
   ...accessPoliciesRoutes,
+  ...operationTables.quotas!.map((o) => o.route),
   ...connectorsRoutes,
   ...curatedConnectorsRoutes,
   ...connectorInstancesRoutes,

@@ -11,6 +11,7 @@ import { callerIfAny, type Caller } from './auth.ts';
 /** The Prisma model whose row each audited resource type is (its fields become an event's `changes`). */
 const models: Record<string, string> = {
   access_policy: 'accessPolicy',
+  quota: 'quota',
   api_key: 'apiKey',
   connector: 'connector',
   connector_instance: 'connectorInstance',

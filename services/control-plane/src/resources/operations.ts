@@ -1,4 +1,5 @@
 import type { Operation } from './operation.ts';
+import { quotasOperations } from './quotas/operations.ts';
 import { serversOperations } from './servers/operations.ts';
 
 /**
@@ -7,6 +8,7 @@ import { serversOperations } from './servers/operations.ts';
  */
 export const operationTables: Record<string, readonly Operation[]> = {
   servers: serversOperations,
+  quotas: quotasOperations,
 };
 
 export const allOperations: readonly Operation[] = Object.values(operationTables).flat();

@@ -1,4 +1,4 @@
-import type { PolicyPrincipal, WorkspaceAccess } from '@toolplane/contracts';
+import type { PolicyPrincipal, QuotaRule, WorkspaceAccess } from '@toolplane/contracts';
 import type { Db } from '../../db/client.ts';
 import { publicationResources, type RuntimePublisher } from '../../publication/publisher.ts';
 
@@ -8,6 +8,7 @@ export async function workspaceAccess(db: Db, workspaceId: string): Promise<Work
     where: { workspaceId },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
   });
+  const quotas = await db.quota.findMany({ where: { workspaceId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
   return {
     v: 1,
     workspaceId,
@@ -19,6 +20,23 @@ export async function workspaceAccess(db: Db, workspaceId: string): Promise<Work
       tools: r.tools,
       ...(r.condition !== null ? { condition: r.condition } : {}),
     })),
+    // Quotas travel with the policies (ADR 0048): one document per workspace, one read per request on the edge.
+    ...(quotas.length > 0 ? { quotas: quotas.map(quotaRule) } : {}),
+  };
+}
+
+/** A quota as the edges enforce it. */
+function quotaRule(q: Awaited<ReturnType<Db['quota']['findMany']>>[number]): QuotaRule {
+  return {
+    id: q.id,
+    name: q.name,
+    match: q.match as QuotaRule['match'],
+    counts: q.counts as QuotaRule['counts'],
+    limit: q.limit,
+    ...(q.window ? { window: q.window as NonNullable<QuotaRule['window']> } : {}),
+    ...(q.timeZone ? { timeZone: q.timeZone } : {}),
+    ...(q.per ? { per: q.per as NonNullable<QuotaRule['per']> } : {}),
+    enforce: q.enforce,
   };
 }
 
