@@ -294,6 +294,21 @@ const fixtures: Record<string, Fixture> = {
     const { response } = await ok(api.DELETE('/access_policies/{id}', { params: { path: { id: ids.policy! } } }));
     return { response, id: ids.policy };
   },
+  createQuota: async () => {
+    const body = { name: 'audit-quota', match: {}, counts: 'calls' as const, limit: 100, window: 'day' as const };
+    const { data, response } = await ok(api.POST('/quotas', { body }));
+    ids.quota = data!.id;
+    return { response, id: data!.id };
+  },
+  updateQuota: async () => {
+    const path = { id: ids.quota! };
+    const { response } = await ok(api.PATCH('/quotas/{id}', { params: { path }, body: { limit: 50 } }));
+    return { response, id: ids.quota };
+  },
+  deleteQuota: async () => {
+    const { response } = await ok(api.DELETE('/quotas/{id}', { params: { path: { id: ids.quota! } } }));
+    return { response, id: ids.quota };
+  },
   createSecret: async () => {
     const body = { name: 'AUDIT_SECRET', value: secret('secret') };
     return { response: (await ok(api.POST('/secrets', { body }))).response, id: 'AUDIT_SECRET' };

@@ -72,6 +72,17 @@ beforeAll(async () => {
     }),
   );
   for (const name of ['alice', 'bob']) await unwrap(api.POST('/external_users', { body: { name } }));
+  // The key keeps every server; the people it acts as need a grant of their own.
+  await unwrap(
+    api.POST('/access_policies', {
+      body: {
+        name: 'people',
+        principals: [{ type: 'external_user', value: '*' }],
+        servers: ['*'],
+        tools: ['*'],
+      },
+    }),
+  );
 }, 120_000);
 
 afterAll(async () => {
@@ -234,5 +245,19 @@ describe('a quota that cannot be', () => {
       '/window',
     ]);
     expect((await unwrap(api.GET('/quotas'))).data.length).toBe(before);
+  });
+
+  it('a change is checked as the quota will be: a calls quota left without a window is refused', async () => {
+    const q = await onlyQuota({ name: 'changing', match: {}, counts: 'in_flight', limit: 4 });
+    const path = { id: q.id };
+    const noWindow = await api.PATCH('/quotas/{id}', { params: { path }, body: { counts: 'calls' } });
+    expect(noWindow.response.status).toBe(422);
+    const changed = await unwrap(
+      api.PATCH('/quotas/{id}', { params: { path }, body: { counts: 'calls', window: 'day' } }),
+    );
+    expect(changed).toMatchObject({ counts: 'calls', window: 'day', limit: 4, enforce: true });
+    expect(await unwrap(api.GET('/quotas/{id}', { params: { path } }))).toEqual(changed);
+    const unknown = await api.GET('/quotas/{id}', { params: { path: { id: '00000000-0000-4000-8000-000000000000' } } });
+    expect(unknown.response.status).toBe(404);
   });
 });
