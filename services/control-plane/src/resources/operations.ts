@@ -1,3 +1,7 @@
+import { accessPoliciesOperations } from './access-policies/operations.ts';
+import { apiKeysOperations } from './api-keys/operations.ts';
+import { externalMcpServersOperations } from './external-mcp-servers/operations.ts';
+import { externalUsersOperations } from './external-users/operations.ts';
 import type { Operation } from './operation.ts';
 import { serversOperations } from './servers/operations.ts';
 
@@ -6,7 +10,11 @@ import { serversOperations } from './servers/operations.ts';
  * OpenAPI document describes (api-document.ts) and what in-process callers run (workspace apply).
  */
 export const operationTables: Record<string, readonly Operation[]> = {
+  'api-keys': apiKeysOperations,
+  'access-policies': accessPoliciesOperations,
   servers: serversOperations,
+  'external-mcp-servers': externalMcpServersOperations,
+  'external-users': externalUsersOperations,
 };
 
 export const allOperations: readonly Operation[] = Object.values(operationTables).flat();
