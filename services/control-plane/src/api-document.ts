@@ -1,9 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { accessPoliciesRoutes } from './resources/access-policies/openapi.ts';
 import { apiCatalogRoutes } from './resources/api-catalog/openapi.ts';
-import { apiKeysRoutes } from './resources/api-keys/openapi.ts';
 import { auditEventsRoutes } from './resources/audit-events/openapi.ts';
 import { connectorInstancesRoutes } from './resources/connector-instances/openapi.ts';
 import { connectorsRoutes } from './resources/connectors/openapi.ts';
@@ -11,8 +9,6 @@ import { curatedConnectorsRoutes } from './resources/curated-connectors/openapi.
 import { debugSessionsRoutes } from './resources/debug-sessions/openapi.ts';
 import { deploymentsRoutes } from './resources/deployments/openapi.ts';
 import { executionRecordsRoutes } from './resources/execution-records/openapi.ts';
-import { externalMcpServersRoutes } from './resources/external-mcp-servers/openapi.ts';
-import { externalUsersRoutes } from './resources/external-users/openapi.ts';
 import { secretsRoutes } from './resources/secrets/openapi.ts';
 import { operationTables } from './resources/operations.ts';
 import { statsRoutes } from './resources/stats/openapi.ts';
@@ -35,18 +31,18 @@ const documentRoute: RouteDoc = {
 /** Every documented route, in document order. */
 const apiRoutes: RouteDoc[] = [
   ...workspacesRoutes,
-  ...apiKeysRoutes,
-  ...accessPoliciesRoutes,
+  ...operationTables['api-keys']!.map((o) => o.route),
+  ...operationTables['access-policies']!.map((o) => o.route),
   ...operationTables.quotas!.map((o) => o.route),
   ...connectorsRoutes,
   ...curatedConnectorsRoutes,
   ...connectorInstancesRoutes,
   ...apiCatalogRoutes,
   ...operationTables.servers!.map((o) => o.route),
-  ...externalMcpServersRoutes,
+  ...operationTables['external-mcp-servers']!.map((o) => o.route),
   ...deploymentsRoutes,
   ...secretsRoutes,
-  ...externalUsersRoutes,
+  ...operationTables['external-users']!.map((o) => o.route),
   ...debugSessionsRoutes,
   ...executionRecordsRoutes,
   ...statsRoutes,

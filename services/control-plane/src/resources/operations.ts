@@ -1,3 +1,7 @@
+import { accessPoliciesOperations } from './access-policies/operations.ts';
+import { apiKeysOperations } from './api-keys/operations.ts';
+import { externalMcpServersOperations } from './external-mcp-servers/operations.ts';
+import { externalUsersOperations } from './external-users/operations.ts';
 import type { Operation } from './operation.ts';
 import { quotasOperations } from './quotas/operations.ts';
 import { serversOperations } from './servers/operations.ts';
@@ -7,8 +11,12 @@ import { serversOperations } from './servers/operations.ts';
  * OpenAPI document describes (api-document.ts) and what in-process callers run (workspace apply).
  */
 export const operationTables: Record<string, readonly Operation[]> = {
+  'api-keys': apiKeysOperations,
+  'access-policies': accessPoliciesOperations,
   servers: serversOperations,
   quotas: quotasOperations,
+  'external-mcp-servers': externalMcpServersOperations,
+  'external-users': externalUsersOperations,
 };
 
 export const allOperations: readonly Operation[] = Object.values(operationTables).flat();

@@ -10,13 +10,12 @@ import type { ConditionCaller } from '@toolplane/conditions';
 import type { Catalog } from '@toolplane/contracts';
 import { tokenGroups } from '@toolplane/contracts/oauth-claims';
 import { ValidationError, type ProblemIssue } from '@toolplane/errors';
-import type { Request, Response } from 'express';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
-import { caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import type { Input } from '../operation.ts';
 import { workspaceAccess } from './publish.ts';
-import { ExplainBody } from './schemas.ts';
+import type { ExplainBody } from './schemas.ts';
 
 /**
  * `POST /access_policies/explain`: which policy grants or refuses a call, and why. The decision is the edge's, made by
@@ -168,9 +167,10 @@ function present(e: AccessExplanation, call: ExplainCall, refusal: string | unde
 }
 
 /** `POST /access_policies/explain`: the decision for a caller, a tool and arguments, and each policy's part in it. */
-export async function explainAccessDecision({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const body = ExplainBody.parse(req.body ?? {});
-  const { workspaceId } = caller(req);
+export async function explainAccessDecision(
+  { db }: ControlPlaneDeps,
+  { body, caller: { workspaceId } }: Input<ExplainBody>,
+) {
   const [who, target] = await Promise.all([
     explainedCaller(db, workspaceId, body.caller),
     explainedTool(db, workspaceId, body),
@@ -192,5 +192,5 @@ export async function explainAccessDecision({ db }: ControlPlaneDeps, req: Reque
     credentialName: who.value.credentialName,
   };
   const explained = explainAccess(await workspaceAccess(db, workspaceId), call);
-  res.json(present(explained, call, who.value.refusal));
+  return present(explained, call, who.value.refusal);
 }

@@ -1,9 +1,8 @@
 import { NotFoundError, ValidationError } from '@toolplane/errors';
-import type { Request, Response } from 'express';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
-import { caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import type { Input } from '../operation.ts';
 import { publishWorkspaceAccess } from './publish.ts';
 import { PolicyBody, UpdatePolicyBody } from './schemas.ts';
 import { validate } from './validation.ts';
@@ -35,12 +34,9 @@ function present(row: PolicyRow) {
   };
 }
 
-/** The policy `:id` of the caller's workspace, else 404. */
-async function byId(db: Db, req: Request): Promise<PolicyRow> {
-  const id = String(req.params.id);
-  const row = isUuid(id)
-    ? await db.accessPolicy.findFirst({ where: { id, workspaceId: caller(req).workspaceId } })
-    : null;
+/** The policy `id` of the workspace, else 404. */
+async function byId(db: Db, workspaceId: string, id: string): Promise<PolicyRow> {
+  const row = isUuid(id) ? await db.accessPolicy.findFirst({ where: { id, workspaceId } }) : null;
   if (!row) throw new NotFoundError('access policy', id);
   return row;
 }
@@ -57,14 +53,15 @@ async function conflict(db: Db, workspaceId: string, name: string, except?: stri
     );
 }
 
-/** `POST /access_policies`: a policy, published to every edge with the workspace's others. */
+/**
+ * `POST /access_policies`: a policy, published to every edge with the workspace's others. The body comes as sent:
+ * `validate` lists its field problems with its unknown references in one 422.
+ */
 export async function createAccessPolicy(
   { db, publisher }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
-): Promise<void> {
-  const { workspaceId } = caller(req);
-  const body = await validate(db, { workspaceId, schema: PolicyBody, raw: req.body, what: 'access policy' });
+  { body: raw, caller: { workspaceId } }: Input<unknown>,
+) {
+  const body = await validate(db, { workspaceId, schema: PolicyBody, raw, what: 'access policy' });
   await conflict(db, workspaceId, body.name);
   const row = await db.accessPolicy.create({
     data: {
@@ -78,34 +75,36 @@ export async function createAccessPolicy(
     },
   });
   await publishWorkspaceAccess(db, publisher, workspaceId);
-  res.status(201).json(present(row));
+  return present(row);
 }
 
 /** `GET /access_policies`: the workspace's policies, oldest first. */
-export async function listAccessPolicies({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function listAccessPolicies({ db }: ControlPlaneDeps, { caller }: Input) {
   const rows = await db.accessPolicy.findMany({
-    where: { workspaceId: caller(req).workspaceId },
+    where: { workspaceId: caller.workspaceId },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
   });
-  res.json({ data: rows.map(present) });
+  return { data: rows.map(present) };
 }
 
 /** `GET /access_policies/{id}`. */
-export async function getAccessPolicy({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  res.json(present(await byId(db, req)));
+export async function getAccessPolicy({ db }: ControlPlaneDeps, { params, caller }: Input) {
+  return present(await byId(db, caller.workspaceId, params.id!));
 }
 
-/** `PATCH /access_policies/{id}`: the fields given change; the workspace's policies are published again. */
+/**
+ * `PATCH /access_policies/{id}`: the fields given change; the workspace's policies are published again. An unknown
+ * policy is a 404 whatever the body; the body is validated as on create.
+ */
 export async function updateAccessPolicy(
   { db, publisher }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
-): Promise<void> {
-  const row = await byId(db, req);
+  { body: raw, params, caller }: Input<unknown>,
+) {
+  const row = await byId(db, caller.workspaceId, params.id!);
   const body = await validate(db, {
     workspaceId: row.workspaceId,
     schema: UpdatePolicyBody,
-    raw: req.body,
+    raw,
     what: 'access policy update',
     current: row,
   });
@@ -122,17 +121,15 @@ export async function updateAccessPolicy(
     },
   });
   await publishWorkspaceAccess(db, publisher, row.workspaceId);
-  res.json(present(updated));
+  return present(updated);
 }
 
 /** `DELETE /access_policies/{id}`: the workspace's remaining policies are published again. */
 export async function deleteAccessPolicy(
   { db, publisher }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
+  { params, caller }: Input,
 ): Promise<void> {
-  const row = await byId(db, req);
+  const row = await byId(db, caller.workspaceId, params.id!);
   await db.accessPolicy.delete({ where: { id: row.id } });
   await publishWorkspaceAccess(db, publisher, row.workspaceId);
-  res.status(204).end();
 }

@@ -1,12 +1,10 @@
 import { PolicyPrincipal } from '@toolplane/contracts';
 import { z } from 'zod';
-import { json, jsonBody, noContent, pathParams, problems, type RouteDoc } from '../../openapi/registry.ts';
-import { ExplainBody, PolicyBody, UpdatePolicyBody } from './schemas.ts';
 
 const timestamp = z.iso.datetime();
 
 /** An access policy as the API shows it (`present` in handlers.ts). */
-const AccessPolicy = z
+export const AccessPolicy = z
   .object({
     id: z.uuid(),
     name: z.string(),
@@ -26,8 +24,6 @@ const AccessPolicy = z
   .strict()
   .meta({ id: 'AccessPolicy' });
 
-const tags = ['access policies'];
-
 /** A policy's condition on the explained call (`ConditionResult` of @toolplane/access). */
 const ExplainedCondition = z
   .object({
@@ -44,7 +40,7 @@ const ExplainedCondition = z
   })
   .strict();
 
-const AccessExplanation = z
+export const AccessExplanation = z
   .object({
     decision: z.enum(['allow', 'deny']).describe('What the edge does with this call (before it runs).'),
     reason: z.string().describe('One sentence: what grants the call, or the refusal the edge gives, word for word.'),
@@ -69,83 +65,3 @@ const AccessExplanation = z
   })
   .strict()
   .meta({ id: 'AccessExplanation' });
-
-/** Explaining a decision reads every policy of the workspace: a key limited to servers may not (`refused`). */
-const explainRoute: RouteDoc = {
-  method: 'post',
-  path: '/access_policies/explain',
-  operationId: 'explainAccessDecision',
-  tags,
-  summary: 'Explain the access decision for a caller, a tool and arguments',
-  description:
-    'The decision the edge makes for the call (by the same code, on the policies the edges have) and how each ' +
-    'policy of the workspace reads it: principals, server, tool and condition. A caller, server or tool the ' +
-    'workspace does not have is a 422 naming it. The arguments are not checked against the tool’s input schema ' +
-    '(the edge does that before access conditions).',
-  'x-server-limited-keys': 'refused',
-  'x-audit': false,
-  request: { body: jsonBody(ExplainBody.meta({ id: 'AccessExplanationRequest' })) },
-  responses: {
-    200: json('The decision and each policy’s part in it.', AccessExplanation),
-    ...problems(403, 413, 415, 422),
-  },
-};
-
-/** The access-policies routes, for the OpenAPI document (services/control-plane/src/openapi/document.ts). */
-export const accessPoliciesRoutes: RouteDoc[] = [
-  {
-    method: 'post',
-    path: '/access_policies',
-    operationId: 'createAccessPolicy',
-    'x-audit': { action: 'access_policy.create', resource: 'access_policy' },
-    tags,
-    summary: 'Create an access policy (an allow rule)',
-    description: 'Every edge applies the workspace’s policies at once; a 422 lists every problem, references included.',
-    request: { body: jsonBody(PolicyBody.meta({ id: 'AccessPolicyBody' })) },
-    responses: {
-      201: json('The policy.', AccessPolicy),
-      ...problems(400, 403, 409, 413, 415, 422),
-    },
-  },
-  {
-    method: 'get',
-    path: '/access_policies',
-    operationId: 'listAccessPolicies',
-    tags,
-    summary: 'List the workspace’s access policies',
-    responses: {
-      200: json('Every policy, oldest first.', z.object({ data: z.array(AccessPolicy) }).strict()),
-      ...problems(403),
-    },
-  },
-  {
-    method: 'get',
-    path: '/access_policies/{id}',
-    operationId: 'getAccessPolicy',
-    tags,
-    summary: 'Get an access policy',
-    request: { params: pathParams('id') },
-    responses: { 200: json('The policy.', AccessPolicy), ...problems(403, 404) },
-  },
-  {
-    method: 'patch',
-    path: '/access_policies/{id}',
-    operationId: 'updateAccessPolicy',
-    'x-audit': { action: 'access_policy.update', resource: 'access_policy' },
-    tags,
-    summary: 'Change an access policy (the fields given)',
-    request: { params: pathParams('id'), body: jsonBody(UpdatePolicyBody.meta({ id: 'UpdateAccessPolicyBody' })) },
-    responses: { 200: json('The policy as changed.', AccessPolicy), ...problems(400, 403, 404, 409, 413, 415, 422) },
-  },
-  {
-    method: 'delete',
-    path: '/access_policies/{id}',
-    operationId: 'deleteAccessPolicy',
-    'x-audit': { action: 'access_policy.delete', resource: 'access_policy' },
-    tags,
-    summary: 'Delete an access policy',
-    request: { params: pathParams('id') },
-    responses: { 204: noContent, ...problems(403, 404) },
-  },
-  explainRoute,
-];

@@ -1,12 +1,12 @@
 import { NotFoundError, UserError, ValidationError, type ProblemIssue } from '@toolplane/errors';
-import type { Request, Response } from 'express';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
-import { caller, credentialName } from '../../http/auth.ts';
+import { credentialName } from '../../http/auth.ts';
 import type { RuntimePublisher } from '../../publication/publisher.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import type { Input } from '../operation.ts';
 import { changeApiKey, createApiKey, mayGrant, syncApiKey, type KeyRow } from './keys.ts';
-import { CreateApiKeyBody, UpdateApiKeyBody } from './schemas.ts';
+import type { CreateApiKeyBody, UpdateApiKeyBody } from './schemas.ts';
 
 /** A key as the API shows it; `lastUsed`: the last use edges recorded in Redis, when later than the stored one. */
 function present(row: KeyRow, lastUsed?: number) {
@@ -41,10 +41,9 @@ async function serverIdIssues(
   );
 }
 
-/** The key `:id` of the caller's workspace, else 404. */
-async function byId(db: Db, req: Request): Promise<KeyRow> {
-  const id = req.params.id as string;
-  const row = isUuid(id) ? await db.apiKey.findFirst({ where: { id, workspaceId: caller(req).workspaceId } }) : null;
+/** The key `id` of the workspace, else 404. */
+async function byId(db: Db, workspaceId: string, id: string): Promise<KeyRow> {
+  const row = isUuid(id) ? await db.apiKey.findFirst({ where: { id, workspaceId } }) : null;
   if (!row) throw new NotFoundError('API key', id);
   return row;
 }
@@ -66,36 +65,36 @@ async function withLastUse(db: Db, publisher: RuntimePublisher, rows: KeyRow[]) 
 }
 
 /** `POST /api_keys`: a key of the caller's workspace, its value shown once. */
-export async function issueApiKey({ db, publisher }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const body = CreateApiKeyBody.parse(req.body ?? {});
-  const me = caller(req);
+export async function issueApiKey({ db, publisher }: ControlPlaneDeps, { body, caller: me }: Input<CreateApiKeyBody>) {
   const issues = body.scopes.flatMap((s, i) =>
     mayGrant(me, s) ? [] : [{ path: `/scopes/${i}`, message: `${credentialName(me)} has no "${s}" scope to grant` }],
   );
   issues.push(...(await serverIdIssues(db, me.workspaceId, body.serverIds, '/serverIds')));
   if (issues.length > 0) throw new ValidationError('the API key is invalid', issues, 'request.invalid');
   const { row, value } = await createApiKey(db, publisher, { workspaceId: me.workspaceId, ...body });
-  res.status(201).json({ ...present(row), key: value });
+  return { ...present(row), key: value };
 }
 
 /** `GET /api_keys`: the workspace's keys, oldest first. */
-export async function listApiKeys({ db, publisher }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function listApiKeys({ db, publisher }: ControlPlaneDeps, { caller }: Input) {
   const rows = await db.apiKey.findMany({
-    where: { workspaceId: caller(req).workspaceId },
+    where: { workspaceId: caller.workspaceId },
     orderBy: { createdAt: 'asc' },
   });
-  res.json({ data: await withLastUse(db, publisher, rows) });
+  return { data: await withLastUse(db, publisher, rows) };
 }
 
 /** `GET /api_keys/{id}`. */
-export async function getApiKey({ db, publisher }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  res.json((await withLastUse(db, publisher, [await byId(db, req)]))[0]);
+export async function getApiKey({ db, publisher }: ControlPlaneDeps, { params, caller }: Input) {
+  return (await withLastUse(db, publisher, [await byId(db, caller.workspaceId, params.id!)]))[0];
 }
 
 /** `PATCH /api_keys/{id}`: renames, restricts or lifts a key's server restriction; every edge sees the change at once. */
-export async function updateApiKey({ db, publisher }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const body = UpdateApiKeyBody.parse(req.body ?? {});
-  const row = await byId(db, req);
+export async function updateApiKey(
+  { db, publisher }: ControlPlaneDeps,
+  { body, params, caller }: Input<UpdateApiKeyBody>,
+) {
+  const row = await byId(db, caller.workspaceId, params.id!);
   const issues = await serverIdIssues(db, row.workspaceId, body.serverIds, '/serverIds');
   if (issues.length > 0) throw new ValidationError('the API key update is invalid', issues, 'request.invalid');
   if (row.revokedAt) throw new UserError('resource.conflict', `API key ${row.id} is revoked`, { status: 409 });
@@ -108,19 +107,18 @@ export async function updateApiKey({ db, publisher }: ControlPlaneDeps, req: Req
       },
     }),
   );
-  res.json((await withLastUse(db, publisher, [updated]))[0]);
+  return (await withLastUse(db, publisher, [updated]))[0];
 }
 
 /**
  * `DELETE /api_keys/{id}`: revocation reaches every edge at once (the key record is removed from Redis and
  * the change announced).
  */
-export async function revokeApiKey({ db, publisher }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const row = await byId(db, req);
+export async function revokeApiKey({ db, publisher }: ControlPlaneDeps, { params, caller }: Input): Promise<void> {
+  const row = await byId(db, caller.workspaceId, params.id!);
   if (!row.revokedAt)
     await changeApiKey(db, publisher, (tx) =>
       tx.apiKey.update({ where: { id: row.id }, data: { revokedAt: new Date() } }),
     );
   else await syncApiKey(db, publisher, row.hash); // a retry removes it again (no-op when gone)
-  res.status(204).end();
 }

@@ -13,6 +13,7 @@ export const CreateApiKeyBody = z
     serverIds: ServerIds.optional(),
   })
   .strict();
+export type CreateApiKeyBody = z.output<typeof CreateApiKeyBody>;
 
 export const UpdateApiKeyBody = z
   .object({
@@ -21,3 +22,4 @@ export const UpdateApiKeyBody = z
     serverIds: ServerIds.nullable().optional(),
   })
   .strict();
+export type UpdateApiKeyBody = z.output<typeof UpdateApiKeyBody>;

@@ -1,23 +1,22 @@
 import { UserError } from '@toolplane/errors';
-import type { Request, Response } from 'express';
 import { refuseIfWorkflowsUse } from '../../catalog/workflow-users.ts';
 import { registeredConfig } from '../../catalog/compile.ts';
 import { externalServerSecretPrefix } from '../../catalog/secret-names.ts';
 import { isUniqueViolation } from '../../catalog/service.ts';
-import { caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import type { Input } from '../operation.ts';
 import { listingOf } from './listing.ts';
 import { checkRename, find, headerChanges, nameTaken, present, sealHeaders, withUsers } from './registry.ts';
-import { CreateExternalServerBody, UpdateExternalServerBody } from './schemas.ts';
+import type { CreateExternalServerBody, UpdateExternalServerBody } from './schemas.ts';
 
 /** `GET /external_mcp_servers`: the workspace's registered servers, by name. */
-export async function listExternalMcpServers({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function listExternalMcpServers({ db }: ControlPlaneDeps, { caller }: Input) {
   const rows = await db.externalMcpServer.findMany({
-    where: { workspaceId: caller(req).workspaceId },
+    where: { workspaceId: caller.workspaceId },
     include: withUsers,
     orderBy: [{ name: 'asc' }],
   });
-  res.json({ data: rows.map(present) });
+  return { data: rows.map(present) };
 }
 
 /**
@@ -27,11 +26,8 @@ export async function listExternalMcpServers({ db }: ControlPlaneDeps, req: Requ
  */
 export async function createExternalMcpServer(
   { db, catalog, secrets }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
-): Promise<void> {
-  const body = CreateExternalServerBody.parse(req.body ?? {});
-  const { workspaceId } = caller(req);
+  { body, caller: { workspaceId } }: Input<CreateExternalServerBody>,
+) {
   if (await db.externalMcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } }))
     throw nameTaken(body.name);
   const id = crypto.randomUUID();
@@ -44,7 +40,7 @@ export async function createExternalMcpServer(
       data: { id, workspaceId, name: body.name, url: body.url, headerSecrets, ...listing },
       include: withUsers,
     });
-    res.status(201).json(present(row));
+    return present(row);
   } catch (err) {
     await catalog.deleteSecretPrefixes([externalServerSecretPrefix(workspaceId, id)]);
     if (isUniqueViolation(err)) throw nameTaken(body.name);
@@ -53,8 +49,8 @@ export async function createExternalMcpServer(
 }
 
 /** `GET /external_mcp_servers/{id}` (an id or a name). */
-export async function getExternalMcpServer({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  res.json(present(await find(db, caller(req).workspaceId, req.params.id as string)));
+export async function getExternalMcpServer({ db }: ControlPlaneDeps, { params, caller }: Input) {
+  return present(await find(db, caller.workspaceId, params.id!));
 }
 
 /**
@@ -64,12 +60,9 @@ export async function getExternalMcpServer({ db }: ControlPlaneDeps, req: Reques
  */
 export async function updateExternalMcpServer(
   { db, catalog, secrets }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
-): Promise<void> {
-  const body = UpdateExternalServerBody.parse(req.body ?? {});
-  const { workspaceId } = caller(req);
-  const row = await find(db, workspaceId, req.params.id as string);
+  { body, params, caller: { workspaceId } }: Input<UpdateExternalServerBody>,
+) {
+  const row = await find(db, workspaceId, params.id!);
   const name = body.name ?? row.name;
   if (name !== row.name) await checkRename(db, row, name);
   const { next, replaced, set } = headerChanges(
@@ -96,7 +89,7 @@ export async function updateExternalMcpServer(
     },
     { listed: [{ config, result }], cleanupOnFailure: Object.values(written) },
   );
-  res.json(present(await find(db, workspaceId, row.id)));
+  return present(await find(db, workspaceId, row.id));
 }
 
 /**
@@ -105,11 +98,9 @@ export async function updateExternalMcpServer(
  */
 export async function deleteExternalMcpServer(
   { db, catalog }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
+  { params, caller: { workspaceId } }: Input,
 ): Promise<void> {
-  const { workspaceId } = caller(req);
-  const row = await find(db, workspaceId, req.params.id as string);
+  const row = await find(db, workspaceId, params.id!);
   const users = (row.servers ?? []).map((s) => s.server.name);
   if (users.length > 0)
     throw new UserError(
@@ -128,5 +119,4 @@ export async function deleteExternalMcpServer(
     throw err;
   }
   await catalog.deleteSecretPrefixes([externalServerSecretPrefix(workspaceId, row.id)]);
-  res.status(204).end();
 }

@@ -19,6 +19,7 @@ export const CreateExternalServerBody = z
       .refine((h) => Object.keys(h).length <= maxHeaders, `at most ${maxHeaders} headers`),
   })
   .strict();
+export type CreateExternalServerBody = z.output<typeof CreateExternalServerBody>;
 
 export const UpdateExternalServerBody = z
   .object({
@@ -28,3 +29,4 @@ export const UpdateExternalServerBody = z
     headers: z.record(headerName, headerValue.nullable()).optional(),
   })
   .strict();
+export type UpdateExternalServerBody = z.output<typeof UpdateExternalServerBody>;

@@ -1,22 +1,21 @@
 import { oauthConnectionView, redisKeys, userSecrets, type ConnectorDescriptor } from '@toolplane/contracts';
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import { credentialFields } from '@toolplane/openapi';
-import type { Request, Response } from 'express';
 import { userCredentialSecretName, userCredentialSecretPrefix } from '../../catalog/secret-names.ts';
 import { isUuid } from '../../db/ids.ts';
-import { caller } from '../../http/auth.ts';
 import { credentialIssues } from '../connector-instances/credentials.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
-import { ConnectionBody, CreateUserBody, HeadersBody, SecretBody, UpdateUserBody } from './schemas.ts';
+import { Reply, type Input } from '../operation.ts';
+import type { ConnectionBody, CreateUserBody, HeadersBody, SecretBody, UpdateUserBody } from './schemas.ts';
 
 const secretNamePattern = /^[A-Za-z_][A-Za-z0-9_]{0,99}$/;
 const externalNamePattern = /^[a-z0-9][a-z0-9_-]{0,49}$/;
 
 /** The caller's workspace's user named by the `name` path parameter, or a 404. */
-async function userByName({ db }: ControlPlaneDeps, req: Request) {
-  const name = String(req.params.name);
+async function userByName({ db }: ControlPlaneDeps, { params, caller }: Input<unknown>) {
+  const name = params.name!;
   const user = await db.externalUser.findUnique({
-    where: { workspaceId_name: { workspaceId: caller(req).workspaceId, name } },
+    where: { workspaceId_name: { workspaceId: caller.workspaceId, name } },
   });
   if (!user) throw new NotFoundError('external user', name);
   return user;
@@ -40,12 +39,9 @@ function connectionView(
 /** `POST /external_users`: a user of the workspace's app, its name and attributes published for the edge. */
 export async function createExternalUser(
   { db, redis, prefix }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
-): Promise<void> {
+  { body: { name, attributes }, caller: { workspaceId } }: Input<CreateUserBody>,
+) {
   const keys = redisKeys(prefix);
-  const { name, attributes } = CreateUserBody.parse(req.body ?? {});
-  const { workspaceId } = caller(req);
   if (await db.externalUser.findUnique({ where: { workspaceId_name: { workspaceId, name } } })) {
     throw new UserError('resource.conflict', `an external user named "${name}" already exists`, { status: 409 });
   }
@@ -55,27 +51,27 @@ export async function createExternalUser(
     await redis.hset(keys.users(workspaceId), name, created.id);
     return created;
   });
-  res.status(201).json({ id: user.id, name: user.name, attributes: user.attributes, createdAt: user.createdAt });
+  return { id: user.id, name: user.name, attributes: user.attributes, createdAt: user.createdAt };
 }
 
 /** `PATCH /external_users/{name}`: replaces the user's attributes. */
-export async function updateExternalUser(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function updateExternalUser(deps: ControlPlaneDeps, input: Input<UpdateUserBody>) {
   const { db, redis, prefix } = deps;
-  const user = await userByName(deps, req);
-  const { attributes } = UpdateUserBody.parse(req.body ?? {});
+  const user = await userByName(deps, input);
+  const { attributes } = input.body;
   const updated = await db.externalUser.update({ where: { id: user.id }, data: { attributes } });
   await redis.hset(redisKeys(prefix).userAttributes(user.workspaceId), user.id, JSON.stringify(attributes));
-  res.json({ id: updated.id, name: updated.name, attributes: updated.attributes, createdAt: updated.createdAt });
+  return { id: updated.id, name: updated.name, attributes: updated.attributes, createdAt: updated.createdAt };
 }
 
 /** `GET /external_users`: the workspace's users, oldest first, with the connector instances each has connected. */
-export async function listExternalUsers({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function listExternalUsers({ db }: ControlPlaneDeps, { caller }: Input) {
   const users = await db.externalUser.findMany({
-    where: { workspaceId: caller(req).workspaceId },
+    where: { workspaceId: caller.workspaceId },
     orderBy: { createdAt: 'asc' },
     include: { connections: { select: { connectorInstanceId: true } } },
   });
-  res.json({
+  return {
     data: users.map((u) => ({
       id: u.id,
       name: u.name,
@@ -83,17 +79,17 @@ export async function listExternalUsers({ db }: ControlPlaneDeps, req: Request, 
       createdAt: u.createdAt,
       connections: u.connections.map((c) => c.connectorInstanceId),
     })),
-  });
+  };
 }
 
 /**
  * `DELETE /external_users/{name}`: the user's own accounts end first (revoked at the provider), then the user, what
  * the edge knows of them and everything stored under their name.
  */
-export async function deleteExternalUser(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function deleteExternalUser(deps: ControlPlaneDeps, input: Input): Promise<void> {
   const { db, secrets, publisher, redis, prefix, people } = deps;
   const keys = redisKeys(prefix);
-  const user = await userByName(deps, req);
+  const user = await userByName(deps, input);
   const own = userSecrets.prefix(user.workspaceId, user.id);
   // Their own accounts end first, as a disconnect ends them (revoked at the provider): those listed, and any
   // tokens the store holds for them without a listing.
@@ -116,14 +112,13 @@ export async function deleteExternalUser(deps: ControlPlaneDeps, req: Request, r
   // secrets, external MCP headers.
   for (const meta of await secrets.list(own)) await secrets.delete(meta.name);
   await publisher.secretsChanged(own);
-  res.status(204).end();
 }
 
 /** `GET /external_users/{name}/connections`: pushed credentials (key names) and own accounts (their status). */
-export async function listUserConnections(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function listUserConnections(deps: ControlPlaneDeps, input: Input) {
   const { db, redis, prefix } = deps;
   const keys = redisKeys(prefix);
-  const user = await userByName(deps, req);
+  const user = await userByName(deps, input);
   const rows = await db.userConnection.findMany({ where: { userId: user.id }, orderBy: { createdAt: 'asc' } });
   const data = [];
   for (const c of rows) {
@@ -133,18 +128,18 @@ export async function listUserConnections(deps: ControlPlaneDeps, req: Request, 
         : undefined;
     data.push(connectionView(c, state));
   }
-  res.json({ data });
+  return { data };
 }
 
 /**
  * `PUT /external_users/{name}/connections/{instanceId}`: creates or replaces the user's credentials for one connector
  * instance (409 while the user's own account is connected to it).
  */
-export async function setUserConnection(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function setUserConnection(deps: ControlPlaneDeps, input: Input<ConnectionBody>) {
   const { db, secrets, publisher, redis, prefix } = deps;
-  const user = await userByName(deps, req);
-  const { credentials } = ConnectionBody.parse(req.body ?? {});
-  const instanceId = String(req.params.instanceId);
+  const user = await userByName(deps, input);
+  const { credentials } = input.body;
+  const instanceId = input.params.instanceId!;
   const instance = isUuid(instanceId)
     ? await db.connectorInstance.findFirst({
         where: { id: instanceId, workspaceId: user.workspaceId },
@@ -173,7 +168,7 @@ export async function setUserConnection(deps: ControlPlaneDeps, req: Request, re
   });
   await publisher.secretsChanged(userCredentialSecretPrefix(user.workspaceId, user.id, instance.id));
   await redis.sadd(redisKeys(prefix).userConnections(user.workspaceId, user.id), `instance:${instance.id}`);
-  res.json(connectionView(row, undefined));
+  return connectionView(row, undefined);
 }
 
 /**
@@ -203,31 +198,28 @@ async function disconnectAccount(
  * `DELETE /external_users/{name}/connections/{instanceId}`: pushed credentials are deleted (204); an own account is
  * disconnected, and the answer says how its revocation went.
  */
-export async function deleteUserConnection(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function deleteUserConnection(deps: ControlPlaneDeps, input: Input) {
   const { db, secrets, publisher, redis, prefix } = deps;
-  const user = await userByName(deps, req);
-  const instanceId = String(req.params.instanceId);
+  const user = await userByName(deps, input);
+  const instanceId = input.params.instanceId!;
   const row = isUuid(instanceId)
     ? await db.userConnection.findUnique({
         where: { userId_connectorInstanceId: { userId: user.id, connectorInstanceId: instanceId } },
       })
     : null;
   if (!row) throw new NotFoundError('connection', instanceId);
-  if (row.kind === 'oauth') {
-    res.json(await disconnectAccount(deps, user, instanceId, row.id));
-    return;
-  }
+  if (row.kind === 'oauth') return disconnectAccount(deps, user, instanceId, row.id);
   await db.userConnection.delete({ where: { id: row.id } });
   for (const key of row.credentialKeys)
     await secrets.delete(userCredentialSecretName(user.workspaceId, user.id, instanceId, key));
   await publisher.secretsChanged(userCredentialSecretPrefix(user.workspaceId, user.id, instanceId));
   await redis.srem(redisKeys(prefix).userConnections(user.workspaceId, user.id), `instance:${instanceId}`);
-  res.status(204).end();
+  return new Reply(204);
 }
 
 /** The `secret` path parameter: the name of a workflow secret (`$secrets.NAME`), or a 422. */
-function secretName(req: Request) {
-  const name = String(req.params.secret);
+function secretName({ params }: Input<unknown>) {
+  const name = params.secret!;
   if (!secretNamePattern.test(name))
     throw new ValidationError('the secret name is invalid', [
       { path: '/name', message: 'must be letters, digits and _ (not starting with a digit), at most 100' },
@@ -236,42 +228,41 @@ function secretName(req: Request) {
 }
 
 /** `GET /external_users/{name}/secrets`: the names of the user's own workflow secrets. */
-export async function listUserSecrets(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const user = await userByName(deps, req);
+export async function listUserSecrets(deps: ControlPlaneDeps, input: Input) {
+  const user = await userByName(deps, input);
   const prefix = userSecrets.workflow(user.workspaceId, user.id, '');
   const listed = await deps.secrets.list(prefix);
-  res.json({ data: listed.map((m) => ({ name: m.name.slice(prefix.length), updatedAt: m.updatedAt })) });
+  return { data: listed.map((m) => ({ name: m.name.slice(prefix.length), updatedAt: m.updatedAt })) };
 }
 
 /** `PUT /external_users/{name}/secrets/{secret}`: the user's own value of a workflow secret (`$secrets.NAME` in calls made for them). */
-export async function setUserSecret(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function setUserSecret(deps: ControlPlaneDeps, input: Input<SecretBody>) {
   const { secrets, publisher, redis, prefix } = deps;
-  const user = await userByName(deps, req);
-  const name = secretName(req);
-  const { value } = SecretBody.parse(req.body ?? {});
+  const user = await userByName(deps, input);
+  const name = secretName(input);
+  const { value } = input.body;
   const stored = userSecrets.workflow(user.workspaceId, user.id, name);
   await secrets.put(stored, value);
   await publisher.secretsChanged(stored);
   await redis.sadd(redisKeys(prefix).userConnections(user.workspaceId, user.id), `secret:${name}`);
-  res.json({ name, user: user.name });
+  return { name, user: user.name };
 }
 
 /** `DELETE /external_users/{name}/secrets/{secret}`. */
-export async function deleteUserSecret(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function deleteUserSecret(deps: ControlPlaneDeps, input: Input): Promise<void> {
   const { secrets, publisher, redis, prefix } = deps;
-  const user = await userByName(deps, req);
-  const name = secretName(req);
+  const user = await userByName(deps, input);
+  const name = secretName(input);
   const stored = userSecrets.workflow(user.workspaceId, user.id, name);
   if (!(await secrets.delete(stored))) throw new NotFoundError('secret', name);
   await publisher.secretsChanged(stored);
   await redis.srem(redisKeys(prefix).userConnections(user.workspaceId, user.id), `secret:${name}`);
-  res.status(204).end();
 }
 
 /** The `serverId` (one of the workspace's servers, else 404) and `external` path parameters. */
-async function externalTarget({ db }: ControlPlaneDeps, req: Request, workspaceId: string) {
-  const serverId = String(req.params.serverId);
-  const external = String(req.params.external);
+async function externalTarget({ db }: ControlPlaneDeps, { params }: Input<unknown>, workspaceId: string) {
+  const serverId = params.serverId!;
+  const external = params.external!;
   const server = isUuid(serverId) ? await db.mcpServer.findFirst({ where: { id: serverId, workspaceId } }) : null;
   if (!server) throw new NotFoundError('MCP server', serverId);
   if (!externalNamePattern.test(external)) throw new NotFoundError('external MCP server', external);
@@ -282,26 +273,25 @@ async function externalTarget({ db }: ControlPlaneDeps, req: Request, workspaceI
  * `PUT /external_users/{name}/mcp_connections/{serverId}/{external}`: the user's own headers (credentials) for one
  * external MCP server of one of the workspace's servers.
  */
-export async function setUserMcpConnection(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function setUserMcpConnection(deps: ControlPlaneDeps, input: Input<HeadersBody>) {
   const { secrets, publisher, redis, prefix } = deps;
-  const user = await userByName(deps, req);
-  const { serverId, external } = await externalTarget(deps, req, user.workspaceId);
-  const { headers } = HeadersBody.parse(req.body ?? {});
+  const user = await userByName(deps, input);
+  const { serverId, external } = await externalTarget(deps, input, user.workspaceId);
+  const { headers } = input.body;
   const stored = userSecrets.externalMcp(user.workspaceId, user.id, serverId, external);
   await secrets.put(stored, JSON.stringify(headers));
   await publisher.secretsChanged(stored);
   await redis.sadd(redisKeys(prefix).userConnections(user.workspaceId, user.id), `mcp:${serverId}/${external}`);
-  res.json({ server_id: serverId, external, header_names: Object.keys(headers) });
+  return { server_id: serverId, external, header_names: Object.keys(headers) };
 }
 
 /** `DELETE /external_users/{name}/mcp_connections/{serverId}/{external}`. */
-export async function deleteUserMcpConnection(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function deleteUserMcpConnection(deps: ControlPlaneDeps, input: Input): Promise<void> {
   const { secrets, publisher, redis, prefix } = deps;
-  const user = await userByName(deps, req);
-  const { serverId, external } = await externalTarget(deps, req, user.workspaceId);
+  const user = await userByName(deps, input);
+  const { serverId, external } = await externalTarget(deps, input, user.workspaceId);
   const stored = userSecrets.externalMcp(user.workspaceId, user.id, serverId, external);
   if (!(await secrets.delete(stored))) throw new NotFoundError('connection', `${serverId}/${external}`);
   await publisher.secretsChanged(stored);
   await redis.srem(redisKeys(prefix).userConnections(user.workspaceId, user.id), `mcp:${serverId}/${external}`);
-  res.status(204).end();
 }

@@ -12,10 +12,15 @@ const Attributes = z
   )
   .refine((a) => Object.keys(a).length <= 50, 'at most 50 attributes');
 export const CreateUserBody = z.object({ name: humanName(200), attributes: Attributes.optional() }).strict();
+export type CreateUserBody = z.output<typeof CreateUserBody>;
 export const UpdateUserBody = z.object({ attributes: Attributes }).strict();
+export type UpdateUserBody = z.output<typeof UpdateUserBody>;
 export const ConnectionBody = z.object({ credentials: z.record(z.string(), z.string()) }).strict();
+export type ConnectionBody = z.output<typeof ConnectionBody>;
 export const SecretBody = z.object({ value: z.string().min(1).max(65_536) }).strict();
+export type SecretBody = z.output<typeof SecretBody>;
 export const HeadersBody = z
   .object({ headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,100}$/), z.string().max(8192)) })
   .strict()
   .refine((b) => Object.keys(b.headers).length > 0, 'name at least one header');
+export type HeadersBody = z.output<typeof HeadersBody>;

@@ -1,8 +1,6 @@
 import type { Request, Response } from 'express';
-import { accessPoliciesRoutes } from '../access-policies/openapi.ts';
-import { createAccessPolicy, deleteAccessPolicy, updateAccessPolicy } from '../access-policies/handlers.ts';
-import { issueApiKey, revokeApiKey, updateApiKey } from '../api-keys/handlers.ts';
-import { apiKeysRoutes } from '../api-keys/openapi.ts';
+import { accessPoliciesOperations } from '../access-policies/operations.ts';
+import { apiKeysOperations } from '../api-keys/operations.ts';
 import {
   createConnectorInstance,
   deleteConnectorInstance,
@@ -14,14 +12,8 @@ import { connectorsRoutes } from '../connectors/openapi.ts';
 import type { ControlPlaneDeps, Handler } from '../deps.ts';
 import { deployWorkflow, withdrawDeployment } from '../deployments/handlers.ts';
 import { deploymentsRoutes } from '../deployments/openapi.ts';
-import {
-  createExternalMcpServer,
-  deleteExternalMcpServer,
-  updateExternalMcpServer,
-} from '../external-mcp-servers/handlers.ts';
-import { externalMcpServersRoutes } from '../external-mcp-servers/openapi.ts';
-import { createExternalUser, deleteExternalUser, updateExternalUser } from '../external-users/handlers.ts';
-import { externalUsersRoutes } from '../external-users/openapi.ts';
+import { externalMcpServersOperations } from '../external-mcp-servers/operations.ts';
+import { externalUsersOperations } from '../external-users/operations.ts';
 import { deleteSecret, putSecret } from '../secrets/handlers.ts';
 import { secretsRoutes } from '../secrets/openapi.ts';
 import { workspaceScope } from '../secrets/scopes.ts';
@@ -80,7 +72,7 @@ function secretStep(c: Change, ctx: StepContext): Step | undefined {
 
 function externalServerStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   if (c.action === 'create')
-    return op(externalMcpServersRoutes, 'createExternalMcpServer', createExternalMcpServer, {
+    return run(externalMcpServersOperations, 'createExternalMcpServer', {
       body: { name: s.name, url: s.url, headers: resolved(s.headers, ctx) },
     });
   if (!c.fields.some((f) => f === 'url' || f === 'headers')) return undefined;
@@ -89,7 +81,7 @@ function externalServerStep(c: Change, s: Spec, ctx: StepContext): Step | undefi
     for (const h of Object.keys((c.live!.spec.headers ?? {}) as object)) headers[h] = null;
     Object.assign(headers, resolved(s.headers, ctx));
   }
-  return op(externalMcpServersRoutes, 'updateExternalMcpServer', updateExternalMcpServer, {
+  return run(externalMcpServersOperations, 'updateExternalMcpServer', {
     params: { id: c.live!.id },
     body: { url: s.url, ...(changed(c, 'headers') ? { headers } : {}) },
   });
@@ -174,11 +166,11 @@ function deploymentStep(c: Change, s: Spec, ctx: StepContext): Step | undefined 
 
 function userStep(c: Change, s: Spec): Step | undefined {
   if (c.action === 'create')
-    return op(externalUsersRoutes, 'createExternalUser', createExternalUser, {
+    return run(externalUsersOperations, 'createExternalUser', {
       body: { name: s.name, attributes: s.attributes },
     });
   if (!c.fields.includes('attributes')) return undefined;
-  return op(externalUsersRoutes, 'updateExternalUser', updateExternalUser, {
+  return run(externalUsersOperations, 'updateExternalUser', {
     params: { name: c.name },
     body: { attributes: s.attributes },
   });
@@ -187,11 +179,11 @@ function userStep(c: Change, s: Spec): Step | undefined {
 function keyStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   const serverIds = s.servers ? (s.servers as string[]).map((n) => idOf(ctx, 'server', n)) : null;
   if (c.action === 'create')
-    return op(apiKeysRoutes, 'createApiKey', issueApiKey, {
+    return run(apiKeysOperations, 'createApiKey', {
       body: { name: s.name, scopes: s.scopes, ...(serverIds ? { serverIds } : {}) },
     });
   if (!c.fields.includes('servers')) return undefined;
-  return op(apiKeysRoutes, 'updateApiKey', updateApiKey, { params: { id: c.live!.id }, body: { serverIds } });
+  return run(apiKeysOperations, 'updateApiKey', { params: { id: c.live!.id }, body: { serverIds } });
 }
 
 function policyStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
@@ -206,8 +198,8 @@ function policyStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
     tools: s.tools,
     condition: s.condition,
   };
-  if (c.action === 'create') return op(accessPoliciesRoutes, 'createAccessPolicy', createAccessPolicy, { body });
-  return op(accessPoliciesRoutes, 'updateAccessPolicy', updateAccessPolicy, { params: { id: c.live!.id }, body });
+  if (c.action === 'create') return run(accessPoliciesOperations, 'createAccessPolicy', { body });
+  return run(accessPoliciesOperations, 'updateAccessPolicy', { params: { id: c.live!.id }, body });
 }
 
 /** Deletions: the operation that removes each kind (a deployment is withdrawn: its server stays with the files). */
@@ -217,7 +209,7 @@ function deleteStep(c: Change, ctx: StepContext): Step | undefined {
     case 'secret':
       return secretStep(c, ctx);
     case 'external_mcp_server':
-      return op(externalMcpServersRoutes, 'deleteExternalMcpServer', deleteExternalMcpServer, { params: { id } });
+      return run(externalMcpServersOperations, 'deleteExternalMcpServer', { params: { id } });
     case 'connector':
       return op(connectorsRoutes, 'deleteConnector', deleteConnector, { params: { id } });
     case 'connector_instance':
@@ -229,11 +221,11 @@ function deleteStep(c: Change, ctx: StepContext): Step | undefined {
         params: { id: idOf(ctx, 'server', c.name), deploymentId: id },
       });
     case 'external_user':
-      return op(externalUsersRoutes, 'deleteExternalUser', deleteExternalUser, { params: { name: c.name } });
+      return run(externalUsersOperations, 'deleteExternalUser', { params: { name: c.name } });
     case 'api_key':
-      return op(apiKeysRoutes, 'revokeApiKey', revokeApiKey, { params: { id } });
+      return run(apiKeysOperations, 'revokeApiKey', { params: { id } });
     case 'access_policy':
-      return op(accessPoliciesRoutes, 'deleteAccessPolicy', deleteAccessPolicy, { params: { id } });
+      return run(accessPoliciesOperations, 'deleteAccessPolicy', { params: { id } });
   }
 }
 

@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { json, noContent, problems } from '../../openapi/registry.ts';
+import { operation, type Operation } from '../operation.ts';
+import {
+  createExternalMcpServer,
+  deleteExternalMcpServer,
+  getExternalMcpServer,
+  listExternalMcpServers,
+  updateExternalMcpServer,
+} from './handlers.ts';
+import { ExternalMcpServer, ExternalServerParams } from './openapi.ts';
+import { CreateExternalServerBody, UpdateExternalServerBody } from './schemas.ts';
+
+const tags = ['external mcp servers'];
+
+/**
+ * External MCP servers registered on the workspace (registered by URL once, stored on the workspace, usable by every
+ * server of it): a name, a URL and headers, used by any hosted server that names it
+ * in `externalMcpServers`. Header values are secrets, one per header (`externalServerHeaderSecretName`):
+ * write-only, never in an answer, patched one at a time. A change of the URL, the name or a header
+ * recompiles every server using it in one catalog change; its tool list (last listed) is kept here and
+ * refreshed with the servers' catalogs (refresh.ts).
+ */
+export const externalMcpServersOperations: Operation[] = [
+  operation({
+    route: {
+      method: 'get',
+      path: '/external_mcp_servers',
+      operationId: 'listExternalMcpServers',
+      tags,
+      summary: 'List the external MCP servers registered on the workspace',
+      responses: {
+        200: json('Every registered server, by name.', z.object({ data: z.array(ExternalMcpServer) }).strict()),
+        ...problems(403),
+      },
+    },
+    handler: listExternalMcpServers,
+  }),
+  operation({
+    route: {
+      method: 'post',
+      path: '/external_mcp_servers',
+      operationId: 'createExternalMcpServer',
+      'x-audit': { action: 'external_mcp_server.create', resource: 'external_mcp_server' },
+      tags,
+      summary: 'Register an external MCP server on the workspace',
+      description:
+        'A name, a URL and headers (their values are secrets: sealed, never shown again). A worker lists its tools ' +
+        'once (the control plane has no egress); a server that cannot be listed is registered anyway, with the ' +
+        'reason in `listError`. Hosted servers use it by naming it in `externalMcpServers`. A name already ' +
+        'registered is a 409.',
+      responses: {
+        201: json('The registered server.', ExternalMcpServer),
+        ...problems(400, 403, 409, 413, 415, 422),
+      },
+    },
+    body: CreateExternalServerBody.meta({ id: 'CreateExternalMcpServerBody' }),
+    handler: createExternalMcpServer,
+  }),
+  operation({
+    route: {
+      method: 'get',
+      path: '/external_mcp_servers/{id}',
+      operationId: 'getExternalMcpServer',
+      tags,
+      summary: 'Get a registered external MCP server',
+      responses: { 200: json('The registered server.', ExternalMcpServer), ...problems(403, 404) },
+    },
+    params: ExternalServerParams,
+    handler: getExternalMcpServer,
+  }),
+  operation({
+    route: {
+      method: 'patch',
+      path: '/external_mcp_servers/{id}',
+      operationId: 'updateExternalMcpServer',
+      'x-audit': { action: 'external_mcp_server.update', resource: 'external_mcp_server' },
+      tags,
+      summary: 'Change a registered external MCP server field by field',
+      description:
+        'Only what the body names changes: `url`, `name`, and in `headers` each header named (a value sets it, ' +
+        '`null` removes it; the other headers keep their sealed values). It is listed again, and every hosted ' +
+        'server using it gets a new catalog version in one change (edges send `tools/list_changed`). A name ' +
+        'already registered, or already used by an external config of a server using it, is a 409.',
+      responses: {
+        200: json('The registered server as changed.', ExternalMcpServer),
+        ...problems(400, 403, 404, 409, 413, 415, 422),
+      },
+    },
+    params: ExternalServerParams,
+    body: UpdateExternalServerBody.meta({ id: 'UpdateExternalMcpServerBody' }),
+    handler: updateExternalMcpServer,
+  }),
+  operation({
+    route: {
+      method: 'delete',
+      path: '/external_mcp_servers/{id}',
+      operationId: 'deleteExternalMcpServer',
+      'x-audit': { action: 'external_mcp_server.delete', resource: 'external_mcp_server' },
+      tags,
+      summary: 'Unregister an external MCP server (its header secrets go with it)',
+      description:
+        'Only when no hosted server uses it and no deployed workflow calls its tools as steps: 409 naming them ' +
+        '(ADR 0045).',
+      responses: { 204: noContent, ...problems(403, 404, 409) },
+    },
+    params: ExternalServerParams,
+    handler: deleteExternalMcpServer,
+  }),
+];

@@ -1,0 +1,224 @@
+import { z } from 'zod';
+import { json, noContent, pathParams, problems } from '../../openapi/registry.ts';
+import { operation, type Operation } from '../operation.ts';
+import {
+  createExternalUser,
+  deleteExternalUser,
+  deleteUserConnection,
+  deleteUserMcpConnection,
+  deleteUserSecret,
+  listExternalUsers,
+  listUserConnections,
+  listUserSecrets,
+  setUserConnection,
+  setUserMcpConnection,
+  setUserSecret,
+  updateExternalUser,
+} from './handlers.ts';
+import {
+  AccountDisconnected,
+  ExternalUser,
+  ListedExternalUser,
+  UserConnection,
+  UserMcpConnection,
+  UserSecretListing,
+  UserSecretWritten,
+} from './openapi.ts';
+import { ConnectionBody, CreateUserBody, HeadersBody, SecretBody, UpdateUserBody } from './schemas.ts';
+
+const tags = ['external users'];
+
+/**
+ * External users: the end users of a workspace's app, named by it. Each can have its own
+ * connection per connector instance: credentials pushed here, or their own account connected with a connect link
+ * (ADR 0027); `x-username` on MCP requests makes tools run with that user's connection. The edge learns name → id
+ * from a Redis hash published here. People's own-account connections end (revoked at the provider through a worker)
+ * on disconnect and deletion (`deps.people`).
+ */
+export const externalUsersOperations: Operation[] = [
+  operation({
+    route: {
+      method: 'post',
+      path: '/external_users',
+      operationId: 'createExternalUser',
+      'x-audit': { action: 'external_user.create', resource: 'external_user' },
+      tags,
+      summary: 'Create an external user (an end user of the workspace’s app)',
+      responses: {
+        201: json('The user.', ExternalUser),
+        ...problems(400, 403, 409, 413, 415, 422),
+      },
+    },
+    body: CreateUserBody.meta({ id: 'CreateExternalUserBody' }),
+    handler: createExternalUser,
+  }),
+  operation({
+    route: {
+      method: 'get',
+      path: '/external_users',
+      operationId: 'listExternalUsers',
+      tags,
+      summary: 'List the workspace’s external users',
+      responses: {
+        200: json('Every user, oldest first.', z.object({ data: z.array(ListedExternalUser) }).strict()),
+        ...problems(403),
+      },
+    },
+    handler: listExternalUsers,
+  }),
+  operation({
+    route: {
+      method: 'patch',
+      path: '/external_users/{name}',
+      operationId: 'updateExternalUser',
+      'x-audit': { action: 'external_user.update', resource: 'external_user' },
+      tags,
+      summary: 'Replace an external user’s attributes',
+      responses: { 200: json('The user as changed.', ExternalUser), ...problems(400, 403, 404, 413, 415, 422) },
+    },
+    params: pathParams('name'),
+    body: UpdateUserBody.meta({ id: 'UpdateExternalUserBody' }),
+    handler: updateExternalUser,
+  }),
+  operation({
+    route: {
+      method: 'delete',
+      path: '/external_users/{name}',
+      operationId: 'deleteExternalUser',
+      'x-audit': { action: 'external_user.delete', resource: 'external_user' },
+      tags,
+      summary: 'Delete an external user with their connections and secrets',
+      responses: { 204: noContent, ...problems(403, 404) },
+    },
+    params: pathParams('name'),
+    handler: deleteExternalUser,
+  }),
+  operation({
+    route: {
+      method: 'get',
+      path: '/external_users/{name}/connections',
+      operationId: 'listUserConnections',
+      tags,
+      summary: 'List an external user’s connector connections',
+      responses: {
+        200: json('Every connection, oldest first.', z.object({ data: z.array(UserConnection) }).strict()),
+        ...problems(403, 404),
+      },
+    },
+    params: pathParams('name'),
+    handler: listUserConnections,
+  }),
+  operation({
+    route: {
+      method: 'put',
+      path: '/external_users/{name}/connections/{instanceId}',
+      operationId: 'setUserConnection',
+      'x-audit': { action: 'user_connection.set', resource: 'user_connection' },
+      tags,
+      summary: 'Create or replace an external user’s credentials for a connector instance',
+      responses: {
+        200: json('The connection (key names only).', UserConnection),
+        ...problems(400, 403, 404, 409, 413, 415, 422),
+      },
+    },
+    params: pathParams('name', 'instanceId'),
+    body: ConnectionBody.meta({ id: 'UserConnectionBody' }),
+    handler: setUserConnection,
+  }),
+  operation({
+    route: {
+      method: 'delete',
+      path: '/external_users/{name}/connections/{instanceId}',
+      operationId: 'deleteUserConnection',
+      'x-audit': { action: 'user_connection.delete', resource: 'user_connection' },
+      tags,
+      summary: 'Delete an external user’s connection to a connector instance',
+      description:
+        'Credentials: deleted (204). The person’s own account (`kind: oauth`): a worker revokes the token at the ' +
+        'provider when the connector declares a revocation endpoint, and the tokens are deleted whatever the ' +
+        'provider answered (200, saying how the revocation went).',
+      responses: {
+        200: json('An own-account connection ended.', AccountDisconnected),
+        204: noContent,
+        ...problems(403, 404),
+      },
+    },
+    params: pathParams('name', 'instanceId'),
+    handler: deleteUserConnection,
+  }),
+  operation({
+    route: {
+      method: 'get',
+      path: '/external_users/{name}/secrets',
+      operationId: 'listUserSecrets',
+      tags,
+      summary: 'List an external user’s own workflow secrets (names only)',
+      responses: {
+        200: json('Every secret of the user.', z.object({ data: z.array(UserSecretListing) }).strict()),
+        ...problems(403, 404),
+      },
+    },
+    params: pathParams('name'),
+    handler: listUserSecrets,
+  }),
+  operation({
+    route: {
+      method: 'put',
+      path: '/external_users/{name}/secrets/{secret}',
+      operationId: 'setUserSecret',
+      'x-audit': { action: 'user_secret.set', resource: 'user_secret' },
+      tags,
+      summary: 'Set an external user’s own value of a workflow secret (`$secrets.NAME`)',
+      responses: {
+        200: json('The secret was stored.', UserSecretWritten),
+        ...problems(400, 403, 404, 413, 415, 422),
+      },
+    },
+    params: pathParams('name', 'secret'),
+    body: SecretBody.meta({ id: 'UserSecretBody' }),
+    handler: setUserSecret,
+  }),
+  operation({
+    route: {
+      method: 'delete',
+      path: '/external_users/{name}/secrets/{secret}',
+      operationId: 'deleteUserSecret',
+      'x-audit': { action: 'user_secret.delete', resource: 'user_secret' },
+      tags,
+      summary: 'Delete an external user’s own value of a workflow secret',
+      responses: { 204: noContent, ...problems(403, 404, 422) },
+    },
+    params: pathParams('name', 'secret'),
+    handler: deleteUserSecret,
+  }),
+  operation({
+    route: {
+      method: 'put',
+      path: '/external_users/{name}/mcp_connections/{serverId}/{external}',
+      operationId: 'setUserMcpConnection',
+      'x-audit': { action: 'user_mcp_connection.set', resource: 'user_mcp_connection' },
+      tags,
+      summary: 'Set an external user’s headers for an external MCP server of one of the workspace’s servers',
+      responses: {
+        200: json('The headers were stored (names only).', UserMcpConnection),
+        ...problems(400, 403, 404, 413, 415, 422),
+      },
+    },
+    params: pathParams('name', 'serverId', 'external'),
+    body: HeadersBody.meta({ id: 'UserMcpHeadersBody' }),
+    handler: setUserMcpConnection,
+  }),
+  operation({
+    route: {
+      method: 'delete',
+      path: '/external_users/{name}/mcp_connections/{serverId}/{external}',
+      operationId: 'deleteUserMcpConnection',
+      'x-audit': { action: 'user_mcp_connection.delete', resource: 'user_mcp_connection' },
+      tags,
+      summary: 'Delete an external user’s headers for an external MCP server',
+      responses: { 204: noContent, ...problems(403, 404) },
+    },
+    params: pathParams('name', 'serverId', 'external'),
+    handler: deleteUserMcpConnection,
+  }),
+];
