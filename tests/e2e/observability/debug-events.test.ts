@@ -7,9 +7,9 @@ import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { recordsStoredChannel } from '../../../services/control-plane/src/publication/debug-events.ts';
 import {
   announceStoredRecords,
-  recordsStoredChannel,
   storeExecutionRecords,
 } from '../../../services/control-plane/src/resources/execution-records/store.ts';
 import { startTestStack } from '../../helpers/stack.ts';
