@@ -7,7 +7,7 @@
 # CI adds --build-arg VERSION=<release> --build-arg REVISION=<git sha> (OCI labels).
 #
 # Each image holds one service's production closure, built by scripts/build-service.sh (the same script
-# tests/e2e/production-build.test.ts builds and starts): compiled JavaScript (`tsc`), the Prisma client
+# tests/e2e/deploy-and-scale/production-build.test.ts builds and starts): compiled JavaScript (`tsc`), the Prisma client
 # compiled with it, and `pnpm deploy --prod` (production dependencies only, workspace packages copied
 # in as dist/). It runs `node dist/main.js` with NODE_ENV=production. Why: docs/adr/0011-deployment.md.
 # Checked statically by tests/deploy/dockerfile.test.ts.

@@ -1,5 +1,5 @@
 /**
- * A longer seeded fuzz run than tests/e2e/fuzz.test.ts (same generator): starts a private stack
+ * A longer seeded fuzz run than tests/e2e/security/fuzz.test.ts (same generator): starts a private stack
  * (embedded Redis and PostgreSQL), sends COUNT malformed MCP and REST requests, prints the count
  * per status and every 5xx, hung or failed request, and exits 1 if there was any or a service died.
  *
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registerTicketExample, startStack } from '../packages/cli/src/index.ts';
 import { createManagementClient } from '../packages/client/src/index.ts';
-import { runFuzz } from '../tests/fuzz-generator.ts';
+import { runFuzz } from '../tests/helpers/fuzz-generator.ts';
 
 const seed = Number(process.argv[2] ?? 1);
 const count = Number(process.argv[3] ?? 20_000);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packs the `toolplane` CLI as it would be published, and installs the packs: what a user gets from
-# `npm install`, and what tests/e2e/cli.test.ts runs.
+# `npm install`, and what tests/e2e/management/cli.test.ts runs.
 #
 #   scripts/pack-cli.sh <OUT_DIR>
 #

@@ -64,12 +64,12 @@ function listTests(): string[] {
  * relay. Each file's own prefix keeps it apart on the shared setups (a file on a Redis of its own stays on it).
  */
 const onEveryForm = [
-  'tests/e2e/walking-skeleton.test.ts',
-  'tests/e2e/worker-crash.test.ts',
-  'tests/e2e/rate-limits.test.ts',
-  'tests/e2e/protocol.test.ts',
-  'tests/e2e/debug-sessions.test.ts',
-  'tests/e2e/mcp-features.test.ts',
+  'tests/e2e/calls/walking-skeleton.test.ts',
+  'tests/e2e/faults/worker-crash.test.ts',
+  'tests/e2e/calls/rate-limits.test.ts',
+  'tests/e2e/calls/protocol.test.ts',
+  'tests/e2e/observability/debug-sessions.test.ts',
+  'tests/e2e/calls/mcp-features.test.ts',
 ];
 const otherForms = ['cluster', 'sentinel'];
 
@@ -154,6 +154,12 @@ function coverage(contractDir: string): Outcome {
 }
 
 async function main(): Promise<number> {
+  // A file of onEveryForm that was moved or renamed would silently lose its runs on the other forms.
+  const gone = onEveryForm.filter((f) => !existsSync(join(root, f)));
+  if (gone.length > 0) {
+    console.error(`onEveryForm (scripts/run-tests.ts) names files that do not exist: ${gone.join(', ')}`);
+    return 1;
+  }
   const files = listTests();
   if (files.length === 0) {
     console.error(`no test files match ${patterns.join(' ')}`);

@@ -7,7 +7,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import type { Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { freePort } from '@toolplane/embedded';
-import { startTestStack, tempDir } from '../helpers.ts';
+import { startTestStack, tempDir } from '../helpers/stack.ts';
 import { startConformanceFixture, type ConformanceFixture } from './fixture-server.ts';
 import { startLegacyFixture, type LegacyFixture } from './legacy-fixture.ts';
 
@@ -341,7 +341,7 @@ const taskScenarios = [
  * Scenarios the suite runs without executing any check (it reports them skipped, which exits 0): not run, each with
  * the suite's reason. Any other scenario that executes no check fails the test (a skipped scenario never counts as
  * passing), and a listed one that executes checks fails it too (take it off the list). Status notifications are sent
- * meanwhile (2025-11-25 `notifications/tasks/status`, tests/e2e/tasks.test.ts).
+ * meanwhile (2025-11-25 `notifications/tasks/status`, tests/e2e/calls/tasks.test.ts).
  */
 const notRunBySuite: Record<string, string> = {
   'tasks-status-notifications':

@@ -9,7 +9,7 @@ import {
 
 // The edge's OpenAPI document (its MCP endpoints), like the management API's
 // (services/control-plane/src/openapi/document.test.ts): valid, committed current as docs/edge-openapi.json, and
-// naming the same routes as docs/api.md's "MCP runtime" section. tests/e2e/edge-contract.test.ts holds real
+// naming the same routes as docs/api.md's "MCP runtime" section. tests/e2e/calls/edge-contract.test.ts holds real
 // exchanges to it.
 
 const methods = ['get', 'put', 'post', 'delete', 'patch'] as const;

@@ -106,7 +106,7 @@ describe('Dockerfile', () => {
     expect(script).toContain('run generate');
     expect(script).toContain('run build');
     expect(script).toMatch(/pnpm --filter "@toolplane\/\$\{service\}" --prod --prefer-offline .* deploy "\$\{out\}"/);
-    expect(readRepoFile('tests/e2e/production-build.test.ts')).toContain("'scripts/build-service.sh'");
+    expect(readRepoFile('tests/e2e/deploy-and-scale/production-build.test.ts')).toContain("'scripts/build-service.sh'");
   });
 
   it('builds a final image with node and the compiled closure only, run by a numeric non-root user', () => {
@@ -243,7 +243,7 @@ describe('.dockerignore', () => {
       'services/edge/src/app.test.ts',
       'docs/operations.md',
       'k8s/base/kustomization.yaml',
-      'tests/e2e/walking-skeleton.test.ts',
+      'tests/e2e/calls/walking-skeleton.test.ts',
     ];
     expect(never.filter((f) => !excluded(patterns, f))).toEqual([]);
   });

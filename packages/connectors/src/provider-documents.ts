@@ -159,7 +159,7 @@ const loaded = new Map<string, Promise<Json>>();
 /**
  * The provider's own OpenAPI document of a curated connector, as importOpenApi normalises it (a self-contained 3.1
  * document): what the curated operations are checked against (curated.test.ts) and what the providers' mocks serve
- * (tests/e2e/curated-mocks.test.ts). Loaded once per process.
+ * (tests/e2e/connectors/curated-mocks.test.ts). Loaded once per process.
  */
 export function providerDocument(c: CuratedConnector): Promise<Json> {
   let doc = loaded.get(c.slug);

@@ -6,7 +6,7 @@ import { callerBinding, ConfirmStates } from './confirm-state.ts';
 import { CONFIRM_INPUT_KEY, type ConfirmationPrompt } from './confirmation.ts';
 
 // The 2026-07-28 confirmation state (ADR 0038): sealed by the edge, bound to the call and the caller, single use. Every
-// state a client could make up or carry over is refused or asks again; the e2e test (tests/e2e/confirmation.test.ts)
+// state a client could make up or carry over is refused or asks again; the e2e test (tests/e2e/governance/confirmation.test.ts)
 // checks the same attacks against the real stack, with what reached the upstream.
 
 const KEY = Buffer.alloc(32, 1);

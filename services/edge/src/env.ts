@@ -56,7 +56,7 @@ export const EdgeEnv = z.object({
   TRUST_PROXY: z.string().default('false'),
   /**
    * Plain 2025-era `tools/call` requests skip the MCP SDK's generic dispatch (same bytes out, checked by
-   * tests/e2e/fast-path.test.ts). `false` sends every request through the SDK (for comparison).
+   * tests/e2e/calls/fast-path.test.ts). `false` sends every request through the SDK (for comparison).
    */
   MCP_FAST_PATH: z
     .enum(['true', 'false'])

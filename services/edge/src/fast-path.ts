@@ -76,7 +76,7 @@ export function plainLegacyRequest(body: unknown, versionHeader: string | undefi
  * The plain call without the SDK's generic dispatch (a per-request server and transport, message and
  * params schemas, web Request/Response conversion): the same tool call (`callTool`, observed the same
  * way) and the same bytes the SDK writes for it (`{"result":…,"jsonrpc":"2.0","id":…}`, 200,
- * application/json; tests/e2e/fast-path.test.ts compares both on a corpus). The worker's results are
+ * application/json; tests/e2e/calls/fast-path.test.ts compares both on a corpus). The worker's results are
  * already in the SDK's output shape (content, structuredContent, isError). A protocol error (a person's connect link
  * for a session that declared URL-mode elicitation: -32042) is written as the SDK writes a thrown `ProtocolError`.
  */

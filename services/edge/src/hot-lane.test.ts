@@ -6,7 +6,7 @@ import express, { type Request, type Response } from 'express';
 import { hotLane } from './hot-lane.ts';
 
 // Which requests take the hot lane, and that a body reaches the handler as express.json would hand it over
-// (tests/e2e/hot-lane.test.ts compares the real edge's answers both ways).
+// (tests/e2e/calls/fast-path.test.ts, "the hot lane", compares the real edge's answers both ways).
 
 const limit = 1000;
 let server: Server;

@@ -10,7 +10,7 @@ guardProcess(createLogger({ service: 'edge', level: env.LOG_LEVEL }));
 const telemetry = startTelemetry(telemetryOptionsFromEnv('toolplane-edge', env));
 runService(withTelemetry(createEdgeApp(env), telemetry));
 // Diagnostics: started with --expose-gc (NODE_OPTIONS), SIGUSR2 runs a full garbage collection and
-// prints the memory in use, so memory measurements (tests/e2e/edge-memory.test.ts) compare live
+// prints the memory in use, so memory measurements (tests/e2e/deploy-and-scale/edge-memory.test.ts) compare live
 // data, not collector timing.
 const gc = (globalThis as { gc?: (opts: object) => void }).gc;
 if (gc)

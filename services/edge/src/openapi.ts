@@ -5,7 +5,7 @@ import { z } from 'zod';
  * The OpenAPI 3.1 description of the edge's MCP runtime endpoints (seed 002: `McpRequestDto`,
  * `McpJsonRpcResponseDto` "in the API reference"). The edge serves it at `GET /openapi.json`;
  * `docs/edge-openapi.json` is the same text (scripts/gen-openapi.ts writes it, tests/contract/edge-openapi.test.ts
- * fails when it is stale), and tests/e2e/edge-contract.test.ts checks real exchanges of every endpoint
+ * fails when it is stale), and tests/e2e/calls/edge-contract.test.ts checks real exchanges of every endpoint
  * against it. The message schemas are zod, turned into JSON Schema 2020-12 by zod itself.
  */
 

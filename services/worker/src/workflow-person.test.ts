@@ -12,7 +12,7 @@ import { runWorkflowTool, WorkflowStopped } from './workflow-runner.ts';
 /**
  * Workflow steps on an operation of a person's own account (ADR 0027), on a real local upstream with a fake token
  * source (the worker's own interface; the real one is processor.ts's `personToken`, tested end to end in
- * tests/e2e/user-oauth-workflows.test.ts): the person's token is sent, a 401 asks for one refresh and sends once more,
+ * tests/e2e/identity/user-oauth-workflows.test.ts): the person's token is sent, a 401 asks for one refresh and sends once more,
  * and a person without a connection stops the run at that step with the source's error.
  */
 

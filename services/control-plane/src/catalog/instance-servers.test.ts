@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { generatedName, instanceSlug, isGeneratedName } from './instance-servers.ts';
 
-/** The name rule of the servers generated for connector instances (ADR 0024); the database side is in tests/e2e/server-per-instance.test.ts. */
+/** The name rule of the servers generated for connector instances (ADR 0024); the database side is in tests/e2e/connectors/server-per-instance.test.ts. */
 describe('the name rule', () => {
   const staging = { name: 'Staging EU', id: '6f1c2d3e-0000-4000-8000-000000000000' };
 

@@ -1,0 +1,290 @@
+// The dashboard's external user page and workspaces page in a real browser against the real stack (Debian's
+// Chromium driven by playwright-core, every page state checked by axe-core), as tests/e2e/dashboard/dashboard.test.ts
+// does. A missing Chromium fails the file (no skip).
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
+import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import type { Browser, Page } from 'playwright-core';
+import {
+  audit,
+  buildDashboard,
+  dashboardEnv,
+  launchChromium,
+  newDashboardPage,
+  openFromNav,
+  signIn,
+  signOut,
+} from '../../helpers/browser.ts';
+import { startTestStack } from '../../helpers/stack.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+let stack: Stack;
+let api: ManagementClient;
+let upstream: TicketSystem;
+let example: RegisteredExample;
+
+/** Chromium, its dashboard page, and what the page reported as broken (uncaught errors, CSP refusals). */
+let browser: Browser, page: Page, pageProblems: string[];
+
+/** The dashboard build this file's control plane serves. */
+let build: string;
+
+beforeAll(async () => {
+  build = buildDashboard();
+  browser = await launchChromium();
+  upstream = await startTicketSystem({ apiKey: 'ticket-key' });
+  ({ stack, api } = await startTestStack('dashboard-admin', { logLevel: 'warn', serviceEnv: dashboardEnv(build) }));
+  example = await registerTicketExample(api, upstream.url, 'ticket-key', 'support');
+  ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+  await upstream?.close();
+});
+
+describe('the dashboard for admins', () => {
+  it('shows an external user: attributes, a connection, MCP connections and secrets', async () => {
+    await signIn(page, stack.bootstrapKey);
+    // The navigation in groups, every link reachable by the keyboard.
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    for (const group of ['Build', 'Run', 'Admin']) await nav.getByRole('list', { name: group }).waitFor();
+    await expect(nav.getByRole('link').count()).resolves.toBe(14);
+    await nav.getByRole('link', { name: 'MCP servers', exact: true }).focus();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Connectors');
+    await page
+      .getByRole('banner')
+      .getByRole('link', { name: /^Workspace default/ })
+      .waitFor();
+    await audit(page, 'overview (grouped navigation)');
+
+    await openFromNav(page, 'External users', 'External users');
+    await page.getByText('No external user yet.').waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('alice');
+    await page.getByLabel(/^Attributes/).fill('team=support');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await page.getByRole('status').filter({ hasText: 'Created alice' }).waitFor();
+    await page.getByRole('link', { name: 'alice', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'External user alice' }).waitFor();
+    await page.getByText('No connection yet.').waitFor();
+    await page.getByText('No secret yet.').waitFor();
+    await page.getByText('None of your MCP servers uses an external MCP server.').waitFor();
+    expect(await nav.getByRole('link', { name: 'External users' }).getAttribute('aria-current')).toBe('page');
+    await audit(page, 'external user (empty)');
+
+    // Attributes: edited, saved, read back.
+    const attributes = page.getByRole('textbox', { name: /^Attributes/ });
+    expect(await attributes.inputValue()).toBe('team=support');
+    await attributes.fill('team=billing\nregion=eu');
+    await page.getByRole('button', { name: 'Save attributes' }).click();
+    await page.getByRole('status').filter({ hasText: 'Attributes saved.' }).waitFor();
+    const users = await unwrap(api.GET('/external_users'));
+    expect(users.data.find((u) => u.name === 'alice')?.attributes).toEqual({ team: 'billing', region: 'eu' });
+    await attributes.fill('no equals sign');
+    await page.getByRole('button', { name: 'Save attributes' }).click();
+    await page.getByRole('alert').filter({ hasText: 'line 1: write name=value' }).waitFor();
+    await audit(page, 'external user (attributes invalid)');
+    await attributes.fill('team=billing\nregion=eu');
+
+    // A connection to the seed-001 instance: the credential as a password input, write-only.
+    const credential = 'alice-ticket-key-7c1e-never-shown';
+    await page.getByLabel('Connector instance').selectOption({ label: 'support-instance' });
+    const apiKeyField = page.getByLabel(/API Key/);
+    expect(await apiKeyField.getAttribute('type')).toBe('password');
+    await apiKeyField.fill(credential);
+    await page.getByRole('button', { name: 'Save connection' }).click();
+    await page.getByRole('status').filter({ hasText: 'Connection to support-instance saved.' }).waitFor();
+    const connectionRow = page.getByRole('row').filter({ hasText: 'support-instance' });
+    await connectionRow.waitFor();
+    expect(await connectionRow.innerText()).toContain('api_key');
+    expect(await apiKeyField.inputValue()).toBe('');
+    expect(await page.content()).not.toContain(credential);
+    const connections = await unwrap(
+      api.GET('/external_users/{name}/connections', { params: { path: { name: 'alice' } } }),
+    );
+    expect(connections.data.map((c) => c.connector_instance_id)).toEqual([example.instanceId]);
+    await audit(page, 'external user (connection set)');
+
+    // A secret: set, listed by name only, deleted after a confirmation; its value appears nowhere.
+    const secretValue = 'us-93b1f0d4-never-shown';
+    await page.getByLabel('Secret name').fill('CRM_TOKEN');
+    const secretField = page.getByLabel(/^Secret value/);
+    expect(await secretField.getAttribute('type')).toBe('password');
+    await secretField.fill(secretValue);
+    await page.getByRole('button', { name: 'Set secret' }).click();
+    await page.getByRole('status').filter({ hasText: 'Secret CRM_TOKEN set.' }).waitFor();
+    const secretRow = page.getByRole('row').filter({ hasText: 'CRM_TOKEN' });
+    await secretRow.waitFor();
+    expect(await secretField.inputValue()).toBe('');
+    expect(await page.content()).not.toContain(secretValue);
+    await audit(page, 'external user (secret set)');
+    await secretRow.getByRole('button', { name: 'Rotate CRM_TOKEN' }).click();
+    expect(await page.getByLabel('Secret name').inputValue()).toBe('CRM_TOKEN');
+    await waitFor('the value field focused', () =>
+      page.evaluate(() => document.activeElement?.id === 'user-secret-value'),
+    );
+    await secretField.fill(`${secretValue}-2`);
+    await page.getByRole('button', { name: 'Set secret' }).click();
+    await page.getByRole('status').filter({ hasText: 'Secret CRM_TOKEN set.' }).waitFor();
+    await waitFor('the value field emptied', async () => (await secretField.inputValue()) === '');
+    expect(await page.content()).not.toContain(secretValue);
+    await secretRow.getByRole('button', { name: 'Delete CRM_TOKEN' }).click();
+    const confirmDelete = page.getByRole('group', { name: /^Confirm: Delete alice’s secret CRM_TOKEN/ });
+    await confirmDelete.waitFor();
+    await audit(page, 'external user (confirm secret delete)');
+    await confirmDelete.getByRole('button', { name: 'Delete CRM_TOKEN' }).click();
+    await page.getByRole('status').filter({ hasText: 'Secret CRM_TOKEN deleted.' }).waitFor();
+    await page.getByText('No secret yet.').waitFor();
+    expect(await page.content()).not.toContain(secretValue);
+    await expect(
+      unwrap(api.GET('/external_users/{name}/secrets', { params: { path: { name: 'alice' } } })),
+    ).resolves.toEqual({
+      data: [],
+    });
+
+    // The connection removed after a confirmation.
+    await connectionRow.getByRole('button', { name: 'Remove the connection to support-instance' }).click();
+    const confirmRemove = page.getByRole('group', { name: /^Confirm: Remove alice’s credentials/ });
+    await confirmRemove.waitFor();
+    await audit(page, 'external user (confirm connection removal)');
+    await confirmRemove.getByRole('button', { name: 'Remove the connection' }).click();
+    await page.getByRole('status').filter({ hasText: 'Connection to support-instance removed.' }).waitFor();
+    await page.getByText('No connection yet.').waitFor();
+    expect(await page.content()).not.toContain(credential);
+
+    // MCP connections: headers for an external MCP server of a server, the configured names offered, values write-only.
+    await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: 'remote',
+          mode: 'NORMAL',
+          externalMcpConfigs: [
+            { name: 'far', url: 'http://127.0.0.1:9/mcp', headers: { authorization: 'Bearer shared' } },
+          ],
+        },
+      }),
+    );
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'External user alice' }).waitFor();
+    await page.getByLabel('External MCP server').selectOption({ label: 'far (of remote)' });
+    expect(await page.getByLabel('Header 1 name').inputValue()).toBe('authorization');
+    const headerValue = 'Bearer alice-4e7a-never-shown';
+    const headerField = page.getByLabel('Header 1 value');
+    expect(await headerField.getAttribute('type')).toBe('password');
+    await headerField.fill(headerValue);
+    await page.getByRole('button', { name: 'Save headers' }).click();
+    await page.getByRole('status').filter({ hasText: 'Headers for far (of remote) saved: authorization.' }).waitFor();
+    expect(await headerField.inputValue()).toBe('');
+    expect(await page.content()).not.toContain(headerValue);
+    await audit(page, 'external user (MCP connection set)');
+    await page.getByRole('button', { name: 'Remove headers for far (of remote)' }).click();
+    const confirmHeaders = page.getByRole('group', { name: /^Confirm: Remove alice’s headers for far/ });
+    await confirmHeaders.waitFor();
+    await audit(page, 'external user (confirm MCP connection removal)');
+    await confirmHeaders.getByRole('button', { name: 'Remove the headers' }).click();
+    await page.getByRole('status').filter({ hasText: 'Headers for far (of remote) removed.' }).waitFor();
+
+    // An unknown user: a page that says so.
+    await page.goto(`${stack.controlPlaneUrl}/external-users/nobody`);
+    await page.getByRole('heading', { level: 1, name: 'Not found' }).waitFor();
+    await page.getByText('No external user named').waitFor();
+    await audit(page, 'external user (unknown)');
+    expect(pageProblems).toEqual([]);
+  }, 180_000);
+
+  it('creates a workspace with an admin key and shows its first key once; a non-admin key gets no form', async () => {
+    await page.goto(`${stack.controlPlaneUrl}/servers`);
+    await page.getByRole('heading', { level: 1, name: 'MCP servers' }).waitFor();
+    await openFromNav(page, 'Workspaces', 'Workspaces');
+    await page.getByRole('heading', { level: 2, name: 'This session’s workspace' }).waitFor();
+    await page.getByRole('heading', { level: 2, name: 'Workspaces of the organization' }).waitFor();
+    await page.getByRole('row').filter({ hasText: '(this session’s)' }).waitFor();
+    await audit(page, 'workspaces (admin)');
+
+    await page.getByLabel(/^Name/).fill('Not A Slug');
+    await page.getByRole('button', { name: 'Create workspace' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Not created' }).waitFor();
+    await audit(page, 'workspaces (invalid name)');
+    await page.getByLabel(/^Name/).fill('partners');
+    await page.getByRole('button', { name: 'Create workspace' }).click();
+    const newKey = page.getByLabel('The first API key of partners');
+    await newKey.waitFor();
+    const key = await newKey.inputValue();
+    expect(key.length).toBeGreaterThan(20);
+    await page.getByText('it is shown only this once').waitFor();
+    await page.getByRole('button', { name: 'Copy the key' }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'partners' }).waitFor();
+    await audit(page, 'workspaces (created, key shown once)');
+    // The key works, in the new workspace.
+    const other = await fetch(`${stack.controlPlaneUrl}/api/v1/workspaces/current`, { headers: { 'x-api-key': key } });
+    expect(((await other.json()) as { name: string }).name).toBe('partners');
+    // Shown once: gone after "I have stored it", and after leaving the page.
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    await expect(page.getByLabel('The first API key of partners').count()).resolves.toBe(0);
+    await openFromNav(page, 'API keys', 'API keys');
+    await openFromNav(page, 'Workspaces', 'Workspaces');
+    await page.getByRole('row').filter({ hasText: 'partners' }).waitFor();
+    expect(await page.content()).not.toContain(key);
+
+    // A key without the admin scope: its own workspace only, no create form and why.
+    const plain = await unwrap(api.POST('/api_keys', { body: { name: 'plain', scopes: ['management', 'runtime'] } }));
+    await signOut(page);
+    await signIn(page, plain.key);
+    await openFromNav(page, 'Workspaces', 'Workspaces');
+    await page.getByRole('heading', { level: 2, name: 'Workspaces you can see' }).waitFor();
+    await page.getByText('has no admin scope').waitFor();
+    await expect(page.getByRole('button', { name: 'Create workspace' }).count()).resolves.toBe(0);
+    await expect(page.getByRole('row').filter({ hasText: 'partners' }).count()).resolves.toBe(0);
+    await audit(page, 'workspaces (not admin)');
+    await signOut(page);
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+
+  it('shows the audit trail: sign-ins and changes with their fields, filtered; a key without the audit scope is told', async () => {
+    await signIn(page, stack.bootstrapKey);
+    const policy = await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'audited-before',
+          principals: [{ type: 'oauth_subject', value: 'carol' }],
+          servers: ['*'],
+          tools: ['*'],
+        },
+      }),
+    );
+    await unwrap(
+      api.PATCH('/access_policies/{id}', { params: { path: { id: policy.id } }, body: { name: 'audited-after' } }),
+    );
+    await openFromNav(page, 'Audit trail', 'Audit trail');
+    const update = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'access_policy.update' }) });
+    await update.waitFor();
+    await page.getByRole('rowheader', { name: 'dashboard.sign_in' }).first().waitFor();
+    await update.getByText('1 field changed').click();
+    const diff = page.getByRole('table', { name: /^Changes of event \d+$/ });
+    const nameRow = diff.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'name' }) });
+    await expect(nameRow.getByRole('cell').allTextContents()).resolves.toEqual(['audited-before', 'audited-after']);
+    await audit(page, 'audit trail');
+
+    await page.getByLabel(/^Action/).fill('access_policy.*');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL(/\/audit\?action=access_policy/);
+    await waitFor('only the access policy events', async () => {
+      const headers = await page.getByRole('rowheader').allTextContents();
+      return headers.join() === 'access_policy.update,access_policy.create' ? true : undefined;
+    });
+    await audit(page, 'audit trail (filtered)');
+
+    // A key without the audit scope: told what it lacks, no events.
+    const plain = await unwrap(api.POST('/api_keys', { body: { name: 'no-audit', scopes: ['management'] } }));
+    await signOut(page);
+    await signIn(page, plain.key);
+    await openFromNav(page, 'Audit trail', 'Audit trail');
+    await page.getByText('it needs the "audit" scope').waitFor();
+    await audit(page, 'audit trail (no scope)');
+    await signOut(page);
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+});

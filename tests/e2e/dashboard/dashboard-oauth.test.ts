@@ -1,0 +1,282 @@
+// Signing in with the deployment's OAuth issuer (ADR 0020), against the real stack and a local authorization server
+// (tests/helpers/authorization-server.ts: metadata, the authorization code flow with PKCE, JWKS): the management API
+// with access tokens (what a token may do, in which workspace, what is refused), then the dashboard in Debian's
+// Chromium (the whole sign-in, a deep link kept, refusals and forged callbacks shown, expiry). A missing Chromium fails
+// the file.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { createManagementClient, type ManagementClient } from '@toolplane/client';
+import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { SignJWT } from 'jose';
+import pg from 'pg';
+import type { Browser, Page } from 'playwright-core';
+import {
+  audit,
+  buildDashboard,
+  dashboardEnv,
+  launchChromium,
+  newDashboardPage,
+  openFromNav,
+} from '../../helpers/browser.ts';
+import { startTestStack } from '../../helpers/stack.ts';
+import { startAuthorizationServer, type LocalAuthorizationServer } from '../../helpers/authorization-server.ts';
+
+const audience = 'https://toolplane.test/api';
+const clientId = 'toolplane-dashboard';
+
+let as: LocalAuthorizationServer;
+let stack: Stack;
+let upstream: TicketSystem;
+let example: RegisteredExample;
+/** The bootstrap key's workspace (A), and a second one (B) with a key of its own. */
+let workspaceA: string;
+let workspaceB: { id: string; keyId: string };
+let browser: Browser;
+let page: Page;
+let pageProblems: string[];
+/** Every access token handed out in this file: none may appear in any service's output. */
+const issued: string[] = [];
+
+async function accessToken(claims: Record<string, unknown>, o: { aud?: string; sub?: string } = {}): Promise<string> {
+  const token = await new SignJWT({ scope: 'openid toolplane:management toolplane:runtime', ...claims })
+    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+    .setIssuer(as.issuer)
+    .setSubject(o.sub ?? 'alice')
+    .setAudience(o.aud ?? audience)
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(as.signingKey);
+  issued.push(token);
+  return token;
+}
+
+function asUser(token: string): ManagementClient {
+  return createManagementClient(stack.controlPlaneUrl, { accessToken: token });
+}
+
+/** The dashboard build this file's control plane serves. */
+let build: string;
+
+beforeAll(async () => {
+  build = buildDashboard();
+  browser = await launchChromium();
+  as = await startAuthorizationServer();
+  upstream = await startTicketSystem({ apiKey: 'ticket-key' });
+  let api: ManagementClient;
+  ({ stack, api } = await startTestStack('dashboardoauth', {
+    logLevel: 'info',
+    serviceEnv: {
+      'control-plane': {
+        OAUTH_ISSUER: as.issuer,
+        OAUTH_JWKS_URL: `${as.issuer}/jwks`,
+        OAUTH_AUDIENCE: audience,
+        OAUTH_CLIENT_ID: clientId,
+        ...dashboardEnv(build)['control-plane'],
+      },
+    },
+  }));
+  // The dashboard's redirect URI: where the browser reaches the control plane (the contract proxy).
+  as.clients.push({ clientId, redirectUri: `${stack.controlPlaneUrl}/oauth/callback` });
+  const admin = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  workspaceA = (await admin.GET('/workspaces/current')).data!.id;
+  const created = (await admin.POST('/workspaces', { body: { name: 'team-b' } })).data!;
+  workspaceB = { id: created.id, keyId: created.apiKey.id };
+  example = await registerTicketExample(api, upstream.url, 'ticket-key', 'support');
+  as.user = { sub: 'alice', claims: { toolplane_workspace: workspaceA } };
+  ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+  await upstream?.close();
+  await as?.close();
+});
+
+describe('the management API with OAuth access tokens', () => {
+  it('acts in the workspace the token names, and only there', async () => {
+    const alice = asUser(await accessToken({ toolplane_workspace: workspaceA }));
+    expect((await alice.GET('/workspaces/current')).data?.id).toBe(workspaceA);
+    const servers = (await alice.GET('/mcp_manager')).data!.data.map((s) => s.id);
+    expect(servers).toContain(example.serverId);
+    const keysA = (await alice.GET('/api_keys')).data!.data.map((k) => k.id);
+    expect(keysA).not.toContain(workspaceB.keyId);
+    // The same user with a token for workspace B sees B's key, and not A's server.
+    const inB = asUser(await accessToken({ toolplane_workspace: workspaceB.id }));
+    expect((await inB.GET('/api_keys')).data!.data.map((k) => k.id)).toEqual([workspaceB.keyId]);
+    const other = await inB.GET('/mcp_manager/{id}', { params: { path: { id: example.serverId } } });
+    expect(other.response.status).toBe(404);
+  });
+
+  it('grants only the scopes the token has: a runtime key yes, an admin key or a workspace no', async () => {
+    const alice = asUser(await accessToken({ toolplane_workspace: workspaceA }));
+    const runtime = await alice.POST('/api_keys', { body: { name: 'agent', scopes: ['runtime'] } });
+    expect(runtime.response.status).toBe(201);
+    expect(runtime.data?.scopes).toEqual(['runtime']);
+    const admin = await alice.POST('/api_keys', { body: { name: 'escalate', scopes: ['runtime', 'admin'] } });
+    expect(admin.response.status).toBe(422);
+    expect(admin.error).toMatchObject({
+      code: 'request.invalid',
+      errors: [{ path: '/scopes/1', message: 'this access token has no "admin" scope to grant' }],
+    });
+    const workspace = await alice.POST('/workspaces', { body: { name: 'alice-made' } });
+    expect(workspace.response.status).toBe(403);
+    expect(workspace.error).toMatchObject({ code: 'auth.forbidden', detail: 'this access token has no "admin" scope' });
+    // With the admin scope it may.
+    const adminToken = await accessToken({
+      toolplane_workspace: workspaceA,
+      scope: 'toolplane:management toolplane:admin',
+    });
+    expect((await asUser(adminToken).POST('/workspaces', { body: { name: 'alice-made' } })).response.status).toBe(201);
+  });
+
+  it('refuses tokens not meant for it (401 with a Bearer challenge), without powers (403), and lets an API key win', async () => {
+    const get = (headers: Record<string, string>) =>
+      fetch(`${stack.controlPlaneUrl}/api/v1/workspaces/current`, { headers });
+    // A token for the MCP server (the edge's resource), not for the management API.
+    const forEdge = await accessToken({ toolplane_workspace: workspaceA }, { aud: example.mcpUrl });
+    const refused = await get({ authorization: `Bearer ${forEdge}` });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="toolplane", error="invalid_token"');
+    expect(await refused.json()).toMatchObject({
+      code: 'auth.invalid_token',
+      detail: 'the access token\'s "aud" claim is not accepted here',
+    });
+    const noScope = await get({
+      authorization: `Bearer ${await accessToken({ toolplane_workspace: workspaceA, scope: 'toolplane:runtime' })}`,
+    });
+    expect(noScope.status).toBe(403);
+    const nowhere = await get({ authorization: `Bearer ${await accessToken({ toolplane_workspace: randomUUID() })}` });
+    expect(nowhere.status).toBe(403);
+    const missing = await get({});
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="toolplane"');
+    expect(await missing.json()).toMatchObject({
+      code: 'auth.missing_key',
+      detail: 'the x-api-key header or an OAuth access token (Authorization: Bearer) is required',
+    });
+    const both = await get({ 'x-api-key': stack.bootstrapKey, authorization: 'Bearer not-a-token' });
+    expect(both.status).toBe(200);
+  });
+
+  it('records which user opened a debug session', async () => {
+    const bob = asUser(await accessToken({ toolplane_workspace: workspaceA }, { sub: 'bob@example.com' }));
+    const opened = await bob.POST('/mcp_manager/{id}/debug_sessions', {
+      params: { path: { id: example.serverId } },
+      body: { duration_minutes: 5 },
+    });
+    expect(opened.response.status).toBe(201);
+    const db = new pg.Client({ connectionString: stack.databaseUrl });
+    await db.connect();
+    try {
+      const { rows } = await db.query(
+        'SELECT opened_by_key_id AS "keyId", opened_by_subject AS "subject" FROM debug_sessions WHERE id = $1',
+        [opened.data!.id],
+      );
+      expect(rows).toEqual([{ keyId: null, subject: 'bob@example.com' }]);
+    } finally {
+      await db.end();
+    }
+    await bob.DELETE('/mcp_manager/{id}/debug_sessions/{sessionId}', {
+      params: { path: { id: example.serverId, sessionId: opened.data!.id } },
+    });
+  });
+});
+
+/** Starts the sign-in from the sign-in page: the issuer's button. */
+async function clickSignInWithIssuer(): Promise<void> {
+  await page.getByRole('button', { name: `Sign in with ${new URL(as.issuer).host}` }).click();
+}
+
+describe('the dashboard signs users in with the OAuth issuer', () => {
+  it('signs in with the authorization code flow (PKCE, resource) and comes back to the page it started from', async () => {
+    as.requests.length = 0;
+    await page.goto('/records?outcome=error');
+    await page.getByRole('heading', { level: 2, name: 'Your organisation’s account' }).waitFor();
+    await audit(page, 'sign-in (OAuth and API key)');
+    await clickSignInWithIssuer();
+    await page.getByRole('heading', { level: 1, name: 'Execution records' }).waitFor();
+    // Back where it started, the code gone from the address bar; the user named in the header.
+    expect(new URL(page.url()).pathname + new URL(page.url()).search).toBe('/records?outcome=error');
+    await page.getByText('alice', { exact: true }).waitFor();
+    const authorize = new URL(
+      as.requests.find((r) => r.startsWith('/authorize'))!,
+      as.issuer,
+    ).searchParams;
+    expect(Object.fromEntries(authorize)).toMatchObject({
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: `${stack.controlPlaneUrl}/oauth/callback`,
+      scope: 'openid toolplane:management toolplane:runtime',
+      code_challenge_method: 'S256',
+      resource: audience,
+    });
+    expect(authorize.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(authorize.get('state')).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+    expect(as.requests.filter((r) => r === '/token')).toHaveLength(1);
+    const kept = await page.evaluate(() => JSON.parse(sessionStorage.getItem('toolplane.credential') ?? 'null'));
+    expect(kept).toMatchObject({ kind: 'token', subject: 'alice', scopes: ['management', 'runtime'] });
+    expect(pageProblems).toEqual([]);
+  });
+
+  it('works as a session does: pages, and "Try a tool" with a runtime key, since the token is for the API only', async () => {
+    await openFromNav(page, 'MCP servers', 'MCP servers');
+    await page.getByRole('link', { name: 'support', exact: true }).click();
+    await page.getByRole('heading', { name: 'Try a tool' }).waitFor();
+    await page.getByLabel('Tool', { exact: true }).selectOption('get_ticket');
+    await page.getByLabel(/^ticket_id/).fill('TCK-1');
+    await page.getByLabel('API key for MCP calls').fill(stack.bootstrapKey);
+    await page.getByRole('button', { name: 'Call tool' }).click();
+    const outcome = page.getByRole('status').filter({ has: page.getByLabel('Tool result') });
+    await outcome.waitFor();
+    expect(await outcome.locator('p').innerText()).toBe('Result');
+    await audit(page, 'try a tool (signed in with OAuth)');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: `Sign in with ${new URL(as.issuer).host}` }).waitFor();
+    expect(await page.evaluate(() => Object.keys(sessionStorage))).toEqual([]);
+  });
+
+  it('shows the issuer refusing, a forged callback, and a token for no workspace, and signs nobody in', async () => {
+    as.user = { sub: 'alice', claims: { toolplane_workspace: workspaceA }, deny: true };
+    await clickSignInWithIssuer();
+    await page.getByRole('alert').getByText('The issuer refused the sign-in: access_denied.').waitFor();
+    expect(new URL(page.url()).pathname).toBe('/');
+
+    await page.goto(`/oauth/callback?code=stolen&state=guessed&iss=${encodeURIComponent(as.issuer)}`);
+    await page
+      .getByRole('alert')
+      .getByText(/No sign-in was started in this tab/)
+      .waitFor();
+
+    as.user = { sub: 'mallory', claims: { toolplane_workspace: randomUUID() } };
+    await clickSignInWithIssuer();
+    await page
+      .getByRole('alert')
+      .getByText(/does not exist \(HTTP 403, auth\.forbidden\)/)
+      .waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem('toolplane.credential'))).toBeNull();
+    expect(pageProblems).toEqual([]);
+  });
+
+  it('signs the user out when the token expires, saying so', async () => {
+    as.user = { sub: 'alice', claims: { toolplane_workspace: workspaceA } };
+    as.tokenLifetime = 2;
+    as.requests.length = 0;
+    try {
+      await clickSignInWithIssuer();
+      // Signed in (the token redeemed), then out again when it ends, whatever the machine's speed.
+      await page.getByRole('alert').getByText('Your sign-in has expired: sign in again.').waitFor();
+      expect(as.requests).toContain('/token');
+      expect(await page.evaluate(() => sessionStorage.getItem('toolplane.credential'))).toBeNull();
+    } finally {
+      as.tokenLifetime = 300;
+    }
+  });
+
+  it('wrote no access token into any service output', () => {
+    const output = stack.processes.map((p) => p.output()).join('\n');
+    expect(output.length).toBeGreaterThan(0);
+    for (const token of issued) expect(output).not.toContain(token);
+    expect(output).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.eyJ/);
+  });
+});

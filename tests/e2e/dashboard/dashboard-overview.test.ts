@@ -1,0 +1,346 @@
+// The dashboard's traffic views in a real browser against the real stack (Debian's Chromium driven by
+// playwright-core, axe-core on every page state): the overview (the first page after sign-in) and a server's traffic
+// per tool, both read from GET /stats. A known mix of records with chosen timestamps goes through the real record
+// stream into the control plane's rollup (the clock is the records' own `started_at`, and the page's `to`); its
+// figures are checked exactly through the API, then the page must show the same numbers in its totals, its data
+// table (the charts' accessible form: the charts draw the same series) and its tool tables. Real calls through the
+// edge then show on the server's page, per tool, and the records list filters them by tool and caller. A missing
+// Chromium fails the file (no skip).
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { createManagementClient, type components, type ManagementClient, unwrap } from '@toolplane/client';
+import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import { Redis } from 'ioredis';
+import type { Browser, Page } from 'playwright-core';
+import type { ExecutionRecord } from '../../../packages/contracts/src/index.ts';
+import { ExecutionRecordSink } from '../../../packages/queue/src/index.ts';
+import {
+  audit,
+  buildDashboard,
+  dashboardEnv,
+  launchChromium,
+  newDashboardPage,
+  screenshotsDir,
+  signIn,
+} from '../../helpers/browser.ts';
+import { startTestStack, withoutRateLimits } from '../../helpers/stack.ts';
+import { postMcp } from '../../helpers/mcp.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { executionRecords } from '../../helpers/records.ts';
+
+type Stats = components['schemas']['TrafficStats'];
+type Outcome = ExecutionRecord['outcome'];
+
+let stack: Stack;
+let api: ManagementClient;
+let upstream: TicketSystem;
+let example: RegisteredExample;
+/** A second server on the same connector instance, with `get_ticket` only. */
+let reports: { id: string; name: string };
+let redis: Redis;
+let sink: ExecutionRecordSink;
+let workspaceId: string;
+let browser: Browser, page: Page, pageProblems: string[];
+let images: string;
+
+/** The end of the fixed hour the known mix is in. */
+const TO = '2026-01-01T11:00:00.000Z';
+
+/**
+ * The known mix, one entry per minute of the hour before TO: on the ticket server, `search_tickets` 6 to 10
+ * successes a minute (20 to 70 ms) and a tool error every ninth minute, `create_ticket` 2 to 4 (80 ms) and a failure
+ * every fifteenth; on `reports`, `get_ticket` 3 a minute (150 ms) and 2 rejected every twentieth.
+ */
+function knownMix(): { records: ExecutionRecord[]; perTool: Record<string, { calls: number; errors: number }> } {
+  const out: ExecutionRecord[] = [];
+  const perTool: Record<string, { calls: number; errors: number }> = {};
+  const add = (serverId: string, tool: string, minute: number, n: number, ms: number, outcome: Outcome = 'success') => {
+    const startedAt = new Date(Date.parse(TO) - 3_600_000 + minute * 60_000 + 5_000).toISOString();
+    const figures = (perTool[tool] ??= { calls: 0, errors: 0 });
+    figures.calls += n;
+    if (outcome !== 'success') figures.errors += n;
+    out.push(...executionRecords({ workspaceId, serverId, tool, startedAt }, n, ms, outcome));
+  };
+  for (let m = 0; m < 60; m++) {
+    add(example.serverId, 'search_tickets', m, 6 + ((m * 7) % 5), 20 + (m % 6) * 10);
+    if (m % 9 === 4) add(example.serverId, 'search_tickets', m, 1, 300, 'tool_error');
+    add(example.serverId, 'create_ticket', m, 2 + (m % 3), 80);
+    if (m % 15 === 7) add(example.serverId, 'create_ticket', m, 1, 1500, 'failed');
+    add(reports.id, 'get_ticket', m, 3, 150);
+    if (m % 20 === 11) add(reports.id, 'get_ticket', m, 2, 2, 'rejected');
+  }
+  return { records: out, perTool };
+}
+
+const stats = (query: { window?: '1h' | '24h'; server_id?: string; tool?: string; to?: string }) =>
+  unwrap(api.GET('/stats', { params: { query: { top: 5, ...query } } }));
+
+/** How the page writes a figure (pages/traffic.tsx): the same rounding, so the comparison is exact. */
+const percent = (rate: number) => `${Math.round(rate * 1000) / 10} %`;
+const latency = (ms: number | null) => (ms === null ? '—' : `${ms} ms`);
+
+/** The totals the page shows for `what` (`Totals of …`), by label. */
+async function shownTotals(what: string): Promise<Record<string, string>> {
+  const totals = page.getByRole('region', { name: `Traffic of ${what}` }).locator('dl.figures');
+  await totals.waitFor();
+  return totals.evaluate((dl) =>
+    Object.fromEntries(
+      [...dl.querySelectorAll('div')].map((d) => [
+        d.querySelector('dt')!.textContent,
+        d.querySelector('dd')!.textContent,
+      ]),
+    ),
+  );
+}
+
+function expectedTotals(s: Stats): Record<string, string> {
+  return {
+    Calls: String(s.totals.calls),
+    Errors: `${s.totals.errors} (${percent(s.totals.error_rate)})`,
+    'p50 latency': latency(s.totals.p50_ms),
+    'p95 latency': latency(s.totals.p95_ms),
+  };
+}
+
+/** The rows of the per-step data table under the charts: [start, calls, errors, error rate, p50, p95]. */
+async function shownSeries(what: string, step: string): Promise<string[][]> {
+  const region = page.getByRole('region', { name: `Traffic of ${what}` });
+  const table = region.getByRole('table', { name: `Traffic of ${what} per ${step}` });
+  if (!(await table.isVisible())) await region.getByText(`The figures per ${step} as a table`).click();
+  await table.waitFor();
+  return table.evaluate((t) =>
+    [...t.querySelectorAll('tbody tr')].map((tr) => [
+      tr.querySelector('time')!.getAttribute('datetime')!,
+      ...[...tr.querySelectorAll('td')].map((td) => td.textContent!),
+    ]),
+  );
+}
+
+const expectedSeries = (s: Stats) =>
+  s.series.map((p) => [
+    p.start,
+    String(p.calls),
+    String(p.errors),
+    percent(p.error_rate),
+    latency(p.p50_ms),
+    latency(p.p95_ms),
+  ]);
+
+/** The rows of a tool table (`Busiest tools`, …): [tool, server, calls, errors]. */
+async function shownTools(name: string): Promise<string[][]> {
+  const table = page.getByRole('table', { name });
+  await table.waitFor();
+  return table.evaluate((t) =>
+    [...t.querySelectorAll('tbody tr')].map((tr) => [...tr.querySelectorAll('th, td')].map((c) => c.textContent!)),
+  );
+}
+
+/** The charts drawn in `what`'s traffic: their captions, once each has its canvas. */
+async function drawnCharts(what: string): Promise<string[]> {
+  const region = page.getByRole('region', { name: `Traffic of ${what}` });
+  await region.locator('figure.chart canvas').nth(2).waitFor();
+  return region.locator('figure.chart figcaption').allTextContents();
+}
+
+beforeAll(async () => {
+  const build = buildDashboard();
+  browser = await launchChromium();
+  images = screenshotsDir();
+  upstream = await startTicketSystem({ apiKey: 'k' });
+  ({ stack } = await startTestStack('dashboard-overview', { logLevel: 'warn', serviceEnv: dashboardEnv(build) }));
+  api = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  example = await registerTicketExample(
+    api,
+    upstream.url,
+    'k',
+    'tickets',
+    withoutRateLimits(ticketSystemDescriptorYaml),
+  );
+  const created = await unwrap(
+    api.POST('/mcp_manager', {
+      body: {
+        name: 'reports',
+        mode: 'NORMAL',
+        isPublic: false,
+        perRequestAuth: false,
+        connectorInstanceId: example.instanceId,
+        selectedTools: ['get_ticket'],
+      },
+    }),
+  );
+  reports = { id: created.id, name: 'reports' };
+  workspaceId = (await unwrap(api.GET('/workspaces/current'))).id;
+  redis = new Redis(process.env.TEST_REDIS_URL!);
+  sink = new ExecutionRecordSink(redis, stack.redisPrefix, {
+    maxLen: 10_000,
+    maxBatch: 1000,
+    onError: () => undefined,
+  });
+  ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
+}, 180_000);
+
+afterAll(async () => {
+  sink?.close();
+  redis?.disconnect();
+  await browser?.close();
+  await stack?.stop();
+  await upstream?.close();
+});
+
+describe('the overview', () => {
+  it('is the first page after sign-in and shows the known mix exactly as the API counts it', async () => {
+    await signIn(page, stack.bootstrapKey);
+    await page.getByText('No calls in this window.').waitFor();
+
+    const { records, perTool } = knownMix();
+    for (const r of records) sink.add(r);
+    await sink.flush();
+    const hour = await waitFor('the known mix in the rollup', async () => {
+      const s = await stats({ to: TO });
+      if (s.totals.calls !== records.length) throw new Error(`${s.totals.calls} of ${records.length} so far`);
+      return s;
+    });
+    // The API's figures, against the mix's own counts.
+    const calls = records.length;
+    const errors = records.filter((r) => r.outcome !== 'success').length;
+    expect(hour.totals).toMatchObject({ calls, errors, error_rate: errors / calls });
+    expect(hour.series).toHaveLength(60);
+    expect(hour.series.every((p) => p.calls > 0)).toBe(true);
+    expect(hour.series.reduce((n, p) => n + p.calls, 0)).toBe(calls);
+    expect(Object.fromEntries(hour.busiest_tools.map((t) => [t.tool, { calls: t.calls, errors: t.errors }]))).toEqual(
+      perTool,
+    );
+    expect(hour.busiest_tools.map((t) => t.tool)).toEqual(
+      Object.keys(perTool).sort((a, b) => perTool[b]!.calls - perTool[a]!.calls),
+    );
+
+    // The page, on the same fixed window: totals, every step of the table, the tool tables.
+    await page.goto(`/?to=${encodeURIComponent(TO)}`);
+    await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    expect(await shownTotals('the workspace')).toEqual(expectedTotals(hour));
+    expect(await drawnCharts('the workspace')).toEqual([
+      'Calls and errors per minute',
+      'Error rate',
+      'Latency (p50, p95)',
+    ]);
+    const serverName = (id: string) => (id === reports.id ? 'reports' : 'tickets');
+    expect(await shownTools('Busiest tools')).toEqual(
+      hour.busiest_tools.map((t) => [
+        t.tool,
+        serverName(t.server_id),
+        String(t.calls),
+        `${t.errors} (${percent(t.error_rate)})`,
+      ]),
+    );
+    expect(await shownTools('Tools with the most errors')).toEqual(
+      hour.most_errors.map((t) => [
+        t.tool,
+        serverName(t.server_id),
+        String(t.calls),
+        `${t.errors} (${percent(t.error_rate)})`,
+      ]),
+    );
+    await audit(page, 'overview (an hour of traffic)');
+    await page.screenshot({ path: join(images, 'dashboard-overview.png'), fullPage: true });
+    expect(await shownSeries('the workspace', 'minute')).toEqual(expectedSeries(hour));
+
+    // The day, per 10 minutes.
+    await page.getByLabel('Window').selectOption({ label: 'Last day' });
+    await page.getByRole('heading', { level: 2, name: 'Last day: the workspace' }).waitFor();
+    const day = await stats({ window: '24h', to: TO });
+    expect(day.totals.calls).toBe(calls);
+    await waitFor('the day’s totals on the page', async () => {
+      expect(await shownTotals('the workspace')).toEqual(expectedTotals(day));
+      return true;
+    });
+    expect(await shownSeries('the workspace', '10 minutes')).toEqual(expectedSeries(day));
+
+    // One server.
+    await page.getByLabel('Server').selectOption({ label: 'reports' });
+    await page.getByRole('heading', { level: 2, name: 'Last day: reports' }).waitFor();
+    const reportsDay = await stats({ window: '24h', to: TO, server_id: reports.id });
+    expect(reportsDay.totals).toMatchObject(perTool.get_ticket!);
+    expect(await shownTotals('reports')).toEqual(expectedTotals(reportsDay));
+    expect(page.url()).toContain(`server_id=${reports.id}`);
+    await audit(page, 'overview (a server, a day)');
+
+    // A busy tool links to its records, filtered by server and tool.
+    await page.getByRole('link', { name: 'Records of get_ticket on reports' }).first().click();
+    await page.getByRole('heading', { level: 1, name: 'Execution records' }).waitFor();
+    expect(await page.getByLabel('Tool').inputValue()).toBe('get_ticket');
+    const rows = page.getByRole('table').getByRole('row');
+    await rows.nth(1).waitFor();
+    const tools = await page.getByRole('table').locator('tbody tr td:nth-child(2)').allTextContents();
+    expect(tools.length).toBeGreaterThan(0);
+    expect(new Set(tools)).toEqual(new Set(['get_ticket']));
+    expect(pageProblems).toEqual([]);
+  }, 180_000);
+});
+
+describe('a server’s traffic and who called', () => {
+  it('shows real calls through the edge per tool on the server’s page', async () => {
+    const call = async (name: string, args: Record<string, unknown>) => {
+      const res = await postMcp(
+        example.mcpUrl,
+        { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } },
+        { 'x-api-key': stack.bootstrapKey, 'mcp-protocol-version': '2025-11-25' },
+      );
+      expect(res.status).toBe(200);
+      await res.text();
+    };
+    for (let i = 0; i < 4; i++) await call('search_tickets', { status: 'open' });
+    for (let i = 0; i < 2; i++) await call('get_ticket', { ticket_id: 'TCK-404' });
+    const now = await waitFor('the real calls in the rollup', async () => {
+      const s = await stats({ server_id: example.serverId });
+      if (s.totals.calls !== 6) throw new Error(`${s.totals.calls} calls so far`);
+      return s;
+    });
+    expect(now.totals).toMatchObject({ calls: 6, errors: 2 });
+
+    await page.goto(`/servers/${example.serverId}`);
+    await page.getByRole('heading', { level: 2, name: 'Traffic' }).waitFor();
+    expect(await shownTotals('tickets')).toEqual(expectedTotals(now));
+    expect(await drawnCharts('tickets')).toHaveLength(3);
+    expect(await shownTools('Busiest tools')).toEqual([
+      ['search_tickets', 'tickets', '4', '0 (0 %)'],
+      ['get_ticket', 'tickets', '2', '2 (100 %)'],
+    ]);
+    await page.getByLabel('Show the traffic of').selectOption('get_ticket');
+    const tool = await stats({ server_id: example.serverId, tool: 'get_ticket' });
+    expect(tool.totals).toMatchObject({ calls: 2, errors: 2, error_rate: 1 });
+    expect(await shownTotals('get_ticket')).toEqual(expectedTotals(tool));
+    expect(await shownSeries('get_ticket', 'minute')).toEqual(expectedSeries(tool));
+    await audit(page, 'server traffic (one tool)');
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+
+  it('shows who called each record, and filters by tool and by caller', async () => {
+    const key = (await unwrap(api.GET('/api_keys'))).data.find(
+      (k) => k.prefix && stack.bootstrapKey.startsWith(k.prefix),
+    );
+    expect(key).toBeDefined();
+    await page.goto(`/records?server_id=${example.serverId}`);
+    await page.getByRole('heading', { level: 1, name: 'Execution records' }).waitFor();
+    await page.getByLabel('Tool').fill('get_ticket');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await waitFor('the records of get_ticket', async () => {
+      const cells = await page.locator('tbody tr td:nth-child(2)').allTextContents();
+      if (cells.length !== 2 || cells.some((c) => c !== 'get_ticket')) throw new Error(cells.join(', '));
+      return true;
+    });
+    expect(page.url()).toContain('tool=get_ticket');
+    expect(await page.locator('tbody tr td:nth-child(4)').allTextContents()).toEqual([
+      `API key ${key!.name}`,
+      `API key ${key!.name}`,
+    ]);
+    await page.getByLabel('API key', { exact: true }).selectOption(key!.id);
+    await page.getByRole('row').nth(2).waitFor();
+    expect(page.url()).toContain(`key_id=${key!.id}`);
+    await audit(page, 'records (filtered by tool and key)');
+    await page.getByLabel('External user').fill('nobody');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByText('No execution record matches these filters.').waitFor();
+    expect(pageProblems).toEqual([]);
+  }, 60_000);
+});

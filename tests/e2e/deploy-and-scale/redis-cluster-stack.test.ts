@@ -1,0 +1,266 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { registerTicketExample, repoRoot, type RegisteredExample, type Stack } from '@toolplane/cli';
+import {
+  freePort,
+  startRedisCluster,
+  startRedisSentinel,
+  type RedisClusterHandle,
+  type RedisSentinelHandle,
+} from '@toolplane/embedded';
+import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { Cluster } from 'ioredis';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { queueShardPrefixes } from '../../../packages/queue/src/index.ts';
+import { startTestStack } from '../../helpers/stack.ts';
+
+// The whole platform on a Redis Cluster (3 masters, a replica each; the tool-call queue in six shards) and on Sentinel
+// (master, replica, 3 sentinels), configured with REDIS_CLUSTER_NODES / REDIS_SENTINELS (ADR 0043): real tool calls
+// through the official SDK, then the master under (a shard of) the tool-call queue killed with SIGKILL. Calls work again once its replica is promoted; the time
+// without service is printed, not asserted (Redis's timeouts are at test values: 1 s). No call reaches the upstream
+// twice: every call creates a ticket with a title of its own, and the upstream's requests are counted per title.
+
+const UPSTREAM_KEY = 'upstream-secret-key-9c2e';
+const EDGE_ID = 'edge-e2e';
+
+interface Outcome {
+  title: string;
+  ok: boolean;
+  startedAt: number;
+  endedAt: number;
+}
+
+interface Setup {
+  stack: Stack;
+  upstream: TicketSystem;
+  example: RegisteredExample;
+  client: Client;
+}
+
+async function setUp(label: string, redis: Record<string, string>, shards = '1'): Promise<Setup> {
+  const upstream = await startTicketSystem({ apiKey: UPSTREAM_KEY });
+  const { stack, api } = await startTestStack(label, {
+    redis,
+    logLevel: 'warn',
+    // A call whose reply a failover lost ends within seconds as a retryable error, not after 30 s.
+    serviceEnv: {
+      edge: { TOOL_CALL_TIMEOUT_MS: '8000', REDIS_QUEUE_SHARDS: shards, EDGE_ID: EDGE_ID },
+      worker: { REDIS_QUEUE_SHARDS: shards },
+    },
+  });
+  const example = await registerTicketExample(api, upstream.url, UPSTREAM_KEY);
+  const client = new Client({ name: 'redis-forms-e2e', version: '1.0.0' }, { versionNegotiation: { mode: 'legacy' } });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(example.mcpUrl), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+    }),
+  );
+  return { stack, upstream, example, client };
+}
+
+async function tearDown(s: Setup | undefined): Promise<void> {
+  await s?.client.close().catch(() => undefined);
+  await s?.stack.stop();
+  await s?.upstream.close();
+}
+
+async function createTicket(client: Client, title: string): Promise<Outcome> {
+  const startedAt = Date.now();
+  const ok = await client.callTool({ name: 'create_ticket', arguments: { title } }, { timeout: 15_000 }).then(
+    (r) => r.isError !== true,
+    () => false,
+  );
+  return { title, ok, startedAt, endedAt: Date.now() };
+}
+
+async function plainCalls(s: Setup, label: string): Promise<void> {
+  const search = await s.client.callTool({ name: 'search_tickets', arguments: { status: 'open' } });
+  expect(search.isError).toBeFalsy();
+  expect(search.structuredContent).toMatchObject({ total: expect.any(Number) });
+  const got = await s.client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
+  expect(got.structuredContent).toMatchObject({ id: 'TCK-1' });
+  const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => createTicket(s.client, `${label}-${i}`)));
+  expect(outcomes.filter((o) => !o.ok)).toEqual([]);
+  expect(posts(s.upstream, `${label}-`)).toBe(20);
+}
+
+function posts(upstream: TicketSystem, titlePrefix: string): number {
+  return upstream.requests.filter(
+    (r) =>
+      r.method === 'POST' && String((r.body as { title?: string } | undefined)?.title ?? '').startsWith(titlePrefix),
+  ).length;
+}
+
+/**
+ * Calls back to back while `kill` runs, until a call sent after the kill succeeded and the failover is complete.
+ * Without service: from the last success that ended before the kill to the end of the first success sent after it.
+ */
+async function throughFailover(s: Setup, label: string, kill: () => Promise<{ killedAt: number }>) {
+  let failover: { killedAt: number } | undefined;
+  let killFailed: unknown;
+  const killing = kill().then(
+    (f) => (failover = f),
+    (err: unknown) => {
+      killFailed = err;
+      throw err;
+    },
+  );
+  const outcomes: Outcome[] = [];
+  const deadline = Date.now() + 45_000;
+  for (let n = 0; ; n++) {
+    if (killFailed) throw killFailed as Error;
+    if (Date.now() > deadline) {
+      const state = failover ? `failover complete: ${JSON.stringify(failover)}` : 'the failover never completed';
+      throw new Error(`no call succeeded after the failover (${state}): ${JSON.stringify(outcomes)}`);
+    }
+    const o = await createTicket(s.client, `${label}-${n}`);
+    outcomes.push(o);
+    if (failover && o.ok && o.startedAt > failover.killedAt) break;
+  }
+  const { killedAt } = (await killing) as { killedAt: number };
+  const lastBefore = outcomes.filter((o) => o.ok && o.endedAt <= killedAt).at(-1);
+  const firstAfter = outcomes.find((o) => o.ok && o.startedAt > killedAt)!;
+  // Afterwards every call works.
+  const after = await Promise.all(Array.from({ length: 10 }, (_, i) => createTicket(s.client, `${label}-after-${i}`)));
+  expect(after.filter((o) => !o.ok)).toEqual([]);
+  // Nothing sent twice: each title reached the upstream at most once, each acknowledged one exactly once.
+  const byTitle = new Map<string, number>();
+  for (const r of s.upstream.requests) {
+    const title = (r.body as { title?: string } | undefined)?.title;
+    if (r.method === 'POST' && title?.startsWith(`${label}-`)) byTitle.set(title, (byTitle.get(title) ?? 0) + 1);
+  }
+  expect([...byTitle].filter(([, count]) => count > 1)).toEqual([]);
+  for (const o of [...outcomes, ...after].filter((x) => x.ok))
+    expect([o.title, byTitle.get(o.title)]).toEqual([o.title, 1]);
+  return {
+    calls: outcomes.length,
+    failed: outcomes.filter((o) => !o.ok).length,
+    sentUpstream: byTitle.size - after.length,
+    withoutServiceMs: firstAfter.endedAt - (lastBefore?.endedAt ?? killedAt),
+    firstSuccessAfterKillMs: firstAfter.endedAt - killedAt,
+  };
+}
+
+describe('Redis Cluster (REDIS_CLUSTER_NODES) with the queue in six shards (REDIS_QUEUE_SHARDS)', () => {
+  let cluster: RedisClusterHandle;
+  let s: Setup | undefined;
+  let shards: string[];
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    s = await setUp('cluster', { REDIS_CLUSTER_NODES: cluster.seeds.join(',') }, '6');
+    shards = queueShardPrefixes({ isCluster: true } as Cluster, s.stack.redisPrefix, 6);
+  }, 60_000);
+
+  afterAll(async () => {
+    await tearDown(s);
+    await cluster?.stop();
+  });
+
+  it('serves tool calls with the queue shards and keys spread over three masters', async () => {
+    await plainCalls(s!, 'cluster-plain');
+    const prefix = s!.stack.redisPrefix;
+    const probe = new Cluster(cluster.seeds.map((u) => ({ host: '127.0.0.1', port: Number(new URL(u).port) })));
+    try {
+      // Each shard's BullMQ keys carry a hash tag of their own (the shard on one master), two shards per master.
+      for (const shard of shards)
+        expect([shard, await probe.exists(`${shard}:tool-invocations:meta`)]).toEqual([shard, 1]);
+      expect(await probe.exists(`{${prefix}}:tool-invocations:meta`)).toBe(0);
+      const shardMasters = await Promise.all(shards.map((p) => cluster.masterOf(`${p}:tool-invocations:wait`)));
+      expect(new Set(shardMasters).size).toBe(3);
+      // The edge's reply channel is a sharded channel (SSUBSCRIBE), on the master of its slot only.
+      const channel = `${prefix}:results:${EDGE_ID}`;
+      const byMaster = await Promise.all(
+        probe.nodes('master').map(async (node) => ({
+          port: Number(node.options.port),
+          sharded: (await node.call('PUBSUB', 'SHARDCHANNELS', channel)) as string[],
+          classic: (await node.call('PUBSUB', 'CHANNELS', channel)) as string[],
+        })),
+      );
+      expect(byMaster.filter((m) => m.sharded.length > 0).map((m) => m.port)).toEqual([
+        await cluster.masterOf(channel),
+      ]);
+      expect(byMaster.flatMap((m) => m.classic)).toEqual([]);
+      const holding = await Promise.all(
+        probe
+          .nodes('master')
+          .map(async (node) => (await node.scan('0', 'MATCH', `*${prefix}*`, 'COUNT', 1000))[1].length),
+      );
+      expect(holding.filter((n) => n > 0).length).toBeGreaterThan(1);
+    } finally {
+      probe.disconnect();
+    }
+  }, 30_000);
+
+  it("refuses to start an edge whose REDIS_QUEUE_SHARDS differs from the deployment's", async () => {
+    const edge = spawn(
+      process.execPath,
+      ['--conditions=@toolplane/source', join(repoRoot, 'services/edge/src/main.ts')],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          ...{
+            REDIS_CLUSTER_NODES: cluster.seeds.join(','),
+            REDIS_PREFIX: s!.stack.redisPrefix,
+            REDIS_QUEUE_SHARDS: '3',
+          },
+          ...{ PORT: String(await freePort()), LOG_LEVEL: 'warn' },
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    edge.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    edge.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const [code] = (await once(edge, 'exit')) as [number | null];
+    expect(code).toBe(1);
+    expect(output).toContain("REDIS_QUEUE_SHARDS is 3 here but this deployment's tool-call queue has 6 shards");
+  }, 30_000);
+
+  it("calls work again after the master holding the edge's reply channel and two shards is killed", async () => {
+    const queueMaster = await cluster.masterOf(`${s!.stack.redisPrefix}:results:${EDGE_ID}`);
+    let promotedAfterMs = 0;
+    const figures = await throughFailover(s!, 'cluster-failover', async () => {
+      const f = await cluster.killMaster(queueMaster);
+      promotedAfterMs = f.promotedAfterMs;
+      return f;
+    });
+    console.log(JSON.stringify({ figure: 'tool calls through a cluster master kill -9', promotedAfterMs, ...figures }));
+  }, 60_000);
+});
+
+describe('Redis Sentinel (REDIS_SENTINELS + REDIS_SENTINEL_MASTER)', () => {
+  let sentinel: RedisSentinelHandle;
+  let s: Setup | undefined;
+
+  beforeAll(async () => {
+    sentinel = await startRedisSentinel();
+    s = await setUp('sentinel', {
+      REDIS_SENTINELS: sentinel.sentinels.map((a) => `${a.host}:${a.port}`).join(','),
+      REDIS_SENTINEL_MASTER: sentinel.masterName,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await tearDown(s);
+    await sentinel?.stop();
+  });
+
+  it('serves tool calls through the master the sentinels name', async () => {
+    await plainCalls(s!, 'sentinel-plain');
+  }, 30_000);
+
+  it('calls work again after the master is killed and the sentinels promote the replica', async () => {
+    let switchedAfterMs = 0;
+    const figures = await throughFailover(s!, 'sentinel-failover', async () => {
+      const f = await sentinel.killMaster();
+      switchedAfterMs = f.switchedAfterMs;
+      return f;
+    });
+    console.log(
+      JSON.stringify({ figure: 'tool calls through a Sentinel master kill -9', switchedAfterMs, ...figures }),
+    );
+  }, 60_000);
+});

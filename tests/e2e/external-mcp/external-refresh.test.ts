@@ -1,0 +1,184 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, SSEClientTransport, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Stack } from '@toolplane/cli';
+import { type components, type ManagementClient, unwrap } from '@toolplane/client';
+import { startStreamableMcpServer, type ExternalMcpServer, type FixtureTool } from '../../fixtures/mcp-servers.ts';
+import { startTestStack } from '../../helpers/stack.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { logLines } from '../../helpers/records.ts';
+
+// The control plane lists external MCP servers again every EXTERNAL_TOOLS_REFRESH_SECONDS: a changed
+// list becomes a new catalog version (edges send tools/list_changed), an unchanged one never does, and
+// an external server that cannot be listed keeps its last list.
+const liveTools: FixtureTool[] = [
+  {
+    name: 'lookup_order',
+    description: 'Find an order by id',
+    inputSchema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+  },
+  { name: 'cancel_order', description: 'Cancel an order', inputSchema: { type: 'object' } },
+];
+
+let stack: Stack;
+let api: ManagementClient;
+let live: ExternalMcpServer;
+let mortal: ExternalMcpServer;
+let server: components['schemas']['McpServer'];
+
+/** What the control plane logs (at debug level) at the end of each refresh run. */
+type RefreshRun = { checked: number; republished: string[]; failed: string[]; skipped: number };
+
+const controlPlaneLog = (msg: string) =>
+  logLines(
+    stack.processes.find((p) => p.service === 'control-plane')!,
+    msg,
+  ) as unknown as RefreshRun[];
+
+/**
+ * Waits until the control plane has finished `n` more refresh runs and returns them. The first may
+ * have started before the call (and seen the state before it); the others started after it.
+ */
+async function refreshRuns(n: number): Promise<RefreshRun[]> {
+  const start = controlPlaneLog('external tools refreshed').length;
+  return waitFor(`${n} refresh runs`, () => {
+    const runs = controlPlaneLog('external tools refreshed').slice(start);
+    return runs.length >= n ? runs : undefined;
+  });
+}
+
+const version = async () =>
+  (await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: server.id } } }))).catalogVersion;
+
+async function toolNames(): Promise<string[]> {
+  const client = new Client({ name: 'refresh', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(server.url), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+    }),
+  );
+  try {
+    return (await client.listTools()).tools.map((t) => t.name);
+  } finally {
+    await client.close();
+  }
+}
+
+beforeAll(async () => {
+  live = await startStreamableMcpServer({ tools: liveTools });
+  mortal = await startStreamableMcpServer({
+    tools: [{ name: 'mortal_tool', description: 'Dies later', inputSchema: { type: 'object' } }],
+  });
+  ({ stack, api } = await startTestStack('external-refresh', {
+    // The control plane logs each refresh run (and each external server it cannot list) at debug level.
+    serviceEnv: { 'control-plane': { EXTERNAL_TOOLS_REFRESH_SECONDS: '0.5', LOG_LEVEL: 'debug' } },
+  }));
+  server = await unwrap(
+    api.POST('/mcp_manager', {
+      body: {
+        name: 'refreshed',
+        mode: 'NORMAL',
+        selectedTools: [],
+        externalMcpConfigs: [
+          { name: 'live', url: live.url, tools: [] },
+          { name: 'mortal', url: mortal.url, tools: [] },
+        ],
+      },
+    }),
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await live?.close();
+  await mortal?.close();
+});
+
+describe('refresh of external MCP tool lists', () => {
+  it('publishes no new catalog version while nothing changes', async () => {
+    expect(server.tools).toEqual(['lookup_order', 'cancel_order', 'mortal_tool']);
+    const runs = (await refreshRuns(4)).slice(1);
+    // Every run that started after the server was registered checked it and published nothing.
+    expect(runs).toEqual(runs.map(() => expect.objectContaining({ checked: 1, republished: [], failed: [] })));
+    expect(await version()).toBe(1);
+  });
+
+  it('picks up added and changed tools and notifies a legacy SSE session and a 2026-07-28 listen stream', async () => {
+    const client = new Client({ name: 'refresh-sse', version: '1.0.0' });
+    let notified = 0;
+    client.setNotificationHandler('notifications/tools/list_changed', () => void notified++);
+    const modern = new Client({ name: 'refresh-listen', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    let modernNotified = 0;
+    modern.setNotificationHandler('notifications/tools/list_changed', () => void modernNotified++);
+    await modern.connect(
+      new StreamableHTTPClientTransport(new URL(server.url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
+    const subscription = await modern.listen({ toolsListChanged: true });
+    const withKey = (u: string | URL | Request, init?: RequestInit) => {
+      const h = new Headers(init?.headers);
+      h.set('x-api-key', stack.bootstrapKey);
+      return fetch(u, { ...init, headers: h });
+    };
+    await client.connect(
+      new SSEClientTransport(new URL(`${stack.edgeUrl}/api/v1/mcp/${server.id}`), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+        eventSourceInit: { fetch: withKey },
+      }),
+    );
+    try {
+      liveTools.push({
+        name: 'refund_order',
+        description: 'Added after registration',
+        inputSchema: { type: 'object' },
+      });
+      liveTools[0] = { ...liveTools[0]!, description: 'Find an order by its id' };
+      await waitFor('the new tool in tools/list', async () =>
+        (await toolNames()).includes('refund_order') ? true : undefined,
+      );
+      await waitFor('tools/list_changed on the SSE session', () => notified > 0 || undefined);
+      await waitFor('tools/list_changed on the listen stream', () => modernNotified > 0 || undefined);
+      expect((await modern.listTools()).tools.map((t) => t.name)).toContain('refund_order');
+      const listed = (await client.listTools()).tools;
+      expect(listed.map((t) => t.name)).toEqual(['lookup_order', 'cancel_order', 'refund_order', 'mortal_tool']);
+      expect(listed[0]!.description).toBe('Find an order by its id');
+      expect(await version()).toBe(2);
+    } finally {
+      await subscription.close();
+      await Promise.all([client.close(), modern.close()]);
+    }
+    // Nothing changed since: the runs that started afterwards publish nothing; still version 2.
+    const runs = (await refreshRuns(4)).slice(1);
+    expect(runs).toEqual(runs.map(() => expect.objectContaining({ checked: 1, republished: [], failed: [] })));
+    expect(await version()).toBe(2);
+  });
+
+  it('keeps the last list of an external server that cannot be listed, and still follows the others', async () => {
+    const unlisted = () =>
+      logLines(
+        stack.processes.find((p) => p.service === 'control-plane')!,
+        'external MCP server could not be listed; keeping its last list',
+      ).filter((l) => l.external === 'mortal').length;
+    const before = unlisted();
+    await mortal.close();
+    // Positive signal: runs have found "mortal" unreachable (after the first, which may predate the close).
+    await waitFor('two refresh runs that could not list "mortal"', () => unlisted() - before >= 2 || undefined);
+    const runs = (await refreshRuns(2)).slice(1);
+    expect(runs).toEqual(runs.map(() => expect.objectContaining({ checked: 1, republished: [], failed: [] })));
+    expect(await version()).toBe(2);
+    expect(await toolNames()).toEqual(['lookup_order', 'cancel_order', 'refund_order', 'mortal_tool']);
+
+    liveTools.splice(1, 1); // cancel_order removed
+    await waitFor('the removal in tools/list', async () =>
+      !(await toolNames()).includes('cancel_order') ? true : undefined,
+    );
+    expect(await toolNames()).toEqual(['lookup_order', 'refund_order', 'mortal_tool']);
+    expect(await version()).toBe(3);
+    const config = await unwrap(api.GET('/mcp_manager/{id}/config', { params: { path: { id: server.id } } }));
+    expect(config.warnings).toEqual([
+      expect.stringMatching(
+        /^external MCP server "mortal" could not be listed at the last refresh; its last list is kept/,
+      ),
+    ]);
+  });
+});

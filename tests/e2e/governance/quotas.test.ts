@@ -1,0 +1,264 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
+import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { startTestStack } from '../../helpers/stack.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+/**
+ * Quotas and budgets (issue #60, ADR 0048) on a real stack with two edges sharing one Redis: a quota allows exactly
+ * its limit of concurrent calls across both edges (the upstream receives exactly that many), each refusal says which
+ * quota and when to retry (also in `_meta`), `per: person` gives each person the limit, shadow mode refuses nothing
+ * and records what it would have refused, and bad quotas are refused with every problem listed.
+ */
+
+let stack: Stack;
+let api: ManagementClient;
+let upstream: TicketSystem;
+let example: RegisteredExample;
+const clients: Client[] = [];
+
+async function connect(edgeUrl: string, username?: string): Promise<Client> {
+  const client = new Client({ name: 'quota-e2e', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${edgeUrl}/mcp/${example.serverId}`), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey, ...(username ? { 'x-username': username } : {}) } },
+    }),
+  );
+  clients.push(client);
+  return client;
+}
+
+const searches = () => upstream.requests.filter((r) => r.path === '/api/v1/tickets' && r.method === 'GET').length;
+
+type Result = Awaited<ReturnType<Client['callTool']>>;
+const quotaMeta = (r: Result) =>
+  (r._meta as Record<string, { quota: string; retryAfterSeconds: number }> | undefined)?.['toolplane/quota'];
+
+/** `n` concurrent calls of `search_tickets`, spread over `callers` in turn. */
+function burst(callers: Client[], n: number): Promise<Result[]> {
+  return Promise.all(
+    Array.from(
+      { length: n },
+      (_, i) => callers[i % callers.length]!.callTool({ name: 'search_tickets', arguments: {} }) as Promise<Result>,
+    ),
+  );
+}
+
+/** A fresh quota; the quotas of earlier tests are deleted first (each test sees only its own). */
+async function onlyQuota(body: Record<string, unknown>) {
+  for (const q of (await unwrap(api.GET('/quotas'))).data)
+    await unwrap(api.DELETE('/quotas/{id}', { params: { path: { id: q.id } } }));
+  return unwrap(api.POST('/quotas', { body: body as never }));
+}
+
+/** Until a call is refused by the quota just made (its publication reached the edges), using none of its room. */
+async function published(client: Client, quotaName: string): Promise<void> {
+  await waitFor(`quota ${quotaName} on the edge`, async () => {
+    const r = (await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'none' } })) as Result;
+    return quotaMeta(r)?.quota === quotaName ? true : undefined;
+  });
+}
+
+beforeAll(async () => {
+  upstream = await startTicketSystem({ apiKey: 'quota-upstream-key' });
+  ({ stack, api } = await startTestStack('quotas', { edges: 2 }));
+  example = await registerTicketExample(api, upstream.url, 'quota-upstream-key');
+  // People's calls may run with the server's shared credentials (they connect nothing of their own here).
+  await unwrap(
+    api.PATCH('/mcp_manager/{id}', {
+      params: { path: { id: example.serverId } },
+      body: { config: { fallbackToShared: true } },
+    }),
+  );
+  for (const name of ['alice', 'bob']) await unwrap(api.POST('/external_users', { body: { name } }));
+  // The key keeps every server; the people it acts as need a grant of their own.
+  await unwrap(
+    api.POST('/access_policies', {
+      body: {
+        name: 'people',
+        principals: [{ type: 'external_user', value: '*' }],
+        servers: ['*'],
+        tools: ['*'],
+      },
+    }),
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+  await stack?.stop();
+  await upstream?.close();
+});
+
+describe('a quota across two edges', () => {
+  it('allows exactly its limit of 50 concurrent calls a minute; every other call gets the retry time', async () => {
+    const [e1, e2] = stack.edgeUrls as [string, string];
+    const alice = [await connect(e1, 'alice'), await connect(e2, 'alice')];
+    await onlyQuota({
+      name: 'alice-5-a-minute',
+      match: { people: ['alice'], tools: ['search_tickets'] },
+      counts: 'calls',
+      limit: 5,
+      window: 'minute',
+    });
+    // A probe quota on get_ticket, made after it, tells when both edges have the workspace's quotas (published whole).
+    await unwrap(
+      api.POST('/quotas', {
+        body: { name: 'probe', match: { tools: ['get_ticket'] }, counts: 'calls', limit: 0, window: 'minute' },
+      }),
+    );
+    await published(alice[0]!, 'probe');
+    await published(alice[1]!, 'probe');
+    // The window is a calendar minute: the burst starts with at least 20 s of it left, so it falls in one window.
+    const left = 60 - new Date().getUTCSeconds();
+    if (left < 20) await new Promise((r) => setTimeout(r, left * 1000 + 200));
+    const before = searches();
+    const results = await burst(alice, 50);
+    const ok = results.filter((r) => !r.isError);
+    const refused = results.filter((r) => r.isError);
+    expect(ok).toHaveLength(5);
+    expect(searches() - before).toBe(5);
+    for (const r of refused) {
+      const meta = quotaMeta(r)!;
+      expect(meta.quota).toBe('alice-5-a-minute');
+      expect(meta.retryAfterSeconds).toBeGreaterThan(0);
+      expect(meta.retryAfterSeconds).toBeLessThanOrEqual(60);
+      expect((r.content as { text: string }[])[0]!.text).toMatch(
+        /Quota "alice-5-a-minute" \(5 calls per minute\).*Retry after \d+ s/,
+      );
+    }
+    // Each refusal is recorded and audited.
+    await waitFor('45 audit events', async () => {
+      const events = await unwrap(
+        api.GET('/audit_events', { params: { query: { action: 'tool.quota_exceeded', limit: 100 } } }),
+      );
+      return events.data.filter((e) => (e.details as { quota?: { name: string } }).quota?.name === 'alice-5-a-minute')
+        .length === 45
+        ? true
+        : undefined;
+    });
+  }, 120_000);
+
+  it('per person: alice and bob get the limit each', async () => {
+    const [e1, e2] = stack.edgeUrls as [string, string];
+    const alice = [await connect(e1, 'alice'), await connect(e2, 'alice')];
+    const bob = [await connect(e1, 'bob'), await connect(e2, 'bob')];
+    await onlyQuota({
+      name: 'each-person-3',
+      match: { tools: ['search_tickets', 'get_ticket'] },
+      counts: 'calls',
+      limit: 3,
+      window: 'hour',
+      per: 'person',
+    });
+    // Propagation: calls of get_ticket by a caller acting as no person (their own counter, `-`) until one is refused.
+    const nobody = await connect(e1);
+    await waitFor('the per-person quota on the edge', async () => {
+      const r = (await nobody.callTool({ name: 'get_ticket', arguments: { ticket_id: 'none' } })) as Result;
+      return quotaMeta(r)?.quota === 'each-person-3' ? true : undefined;
+    });
+    const before = searches();
+    const [a, b] = await Promise.all([burst(alice, 12), burst(bob, 12)]);
+    expect(a.filter((r) => !r.isError)).toHaveLength(3);
+    expect(b.filter((r) => !r.isError)).toHaveLength(3);
+    expect(searches() - before).toBe(6);
+  }, 120_000);
+});
+
+describe('shadow mode', () => {
+  it('refuses nothing and records every call it would have refused', async () => {
+    const client = await connect(stack.edgeUrls[0]!);
+    const shadow = await onlyQuota({
+      name: 'shadow-1',
+      match: { tools: ['search_tickets'] },
+      counts: 'calls',
+      limit: 1,
+      window: 'day',
+      enforce: false,
+    });
+    // Shadow quotas refuse nothing, so propagation shows only in the audit trail: calls until one is recorded.
+    let calls = 0;
+    await waitFor('a would-exceed event', async () => {
+      const r = (await client.callTool({ name: 'search_tickets', arguments: {} })) as Result;
+      if (!r.isError) calls++;
+      const events = await unwrap(
+        api.GET('/audit_events', { params: { query: { action: 'tool.quota_would_exceed' } } }),
+      );
+      return events.data.some((e) => (e.details as { quota?: { id: string } }).quota?.id === shadow.id)
+        ? true
+        : undefined;
+    });
+    const results = await burst([client], 5);
+    expect(results.every((r) => !r.isError)).toBe(true);
+    await waitFor('five more would-exceed events', async () => {
+      const events = await unwrap(
+        api.GET('/audit_events', { params: { query: { action: 'tool.quota_would_exceed', limit: 100 } } }),
+      );
+      const mine = events.data.filter((e) => (e.details as { quota?: { id: string } }).quota?.id === shadow.id);
+      return mine.length >= 5 && mine.every((e) => e.outcome === 'success') ? true : undefined;
+    });
+    expect(calls).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+describe('a quota that cannot be', () => {
+  it('is refused with every problem listed, and nothing is saved', async () => {
+    const before = (await unwrap(api.GET('/quotas'))).data.length;
+    const bad = await api.POST('/quotas', {
+      body: {
+        name: 'bad',
+        match: { servers: ['00000000-0000-4000-8000-000000000000'], tools: ['no_such_tool', 'send_*'] },
+        counts: 'calls',
+        limit: 10,
+        timeZone: 'Mars/Olympus',
+      } as never,
+    });
+    expect(bad.response.status).toBe(422);
+    const paths = ((bad.error as { errors: { path: string }[] }).errors ?? []).map((e) => e.path).sort();
+    expect(paths).toEqual(['/timeZone', '/window']);
+    const names = await api.POST('/quotas', {
+      body: {
+        name: 'bad',
+        match: {
+          servers: ['00000000-0000-4000-8000-000000000000'],
+          tools: ['no_such_tool', 'send_*'],
+          people: ['zed'],
+        },
+        counts: 'cost',
+        limit: 10,
+        window: 'day',
+      },
+    });
+    expect(names.response.status).toBe(422);
+    expect(((names.error as { errors: { path: string }[] }).errors ?? []).map((e) => e.path).sort()).toEqual([
+      '/match/people/0',
+      '/match/servers/0',
+      '/match/tools/0',
+    ]);
+    const negative = await api.POST('/quotas', {
+      body: { name: 'bad', match: {}, counts: 'in_flight', limit: -1, window: 'minute' } as never,
+    });
+    expect(negative.response.status).toBe(422);
+    expect(((negative.error as { errors: { path: string }[] }).errors ?? []).map((e) => e.path).sort()).toEqual([
+      '/limit',
+      '/window',
+    ]);
+    expect((await unwrap(api.GET('/quotas'))).data.length).toBe(before);
+  });
+
+  it('a change is checked as the quota will be: a calls quota left without a window is refused', async () => {
+    const q = await onlyQuota({ name: 'changing', match: {}, counts: 'in_flight', limit: 4 });
+    const path = { id: q.id };
+    const noWindow = await api.PATCH('/quotas/{id}', { params: { path }, body: { counts: 'calls' } });
+    expect(noWindow.response.status).toBe(422);
+    const changed = await unwrap(
+      api.PATCH('/quotas/{id}', { params: { path }, body: { counts: 'calls', window: 'day' } }),
+    );
+    expect(changed).toMatchObject({ counts: 'calls', window: 'day', limit: 4, enforce: true });
+    expect(await unwrap(api.GET('/quotas/{id}', { params: { path } }))).toEqual(changed);
+    const unknown = await api.GET('/quotas/{id}', { params: { path: { id: '00000000-0000-4000-8000-000000000000' } } });
+    expect(unknown.response.status).toBe(404);
+  });
+});

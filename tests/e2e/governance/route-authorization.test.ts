@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
+import { startTestStack } from '../../helpers/stack.ts';
+
+// Authorization is decided on the route that matched (docs/security.md): every operation of
+// docs/openapi.json, for every kind of key, is sent with its path as written and in variants (case, trailing and
+// doubled slashes, percent-encoded letters, `;param`, dot segments, an encoded slash). A variant never gets further
+// than the plain path: where the plain path is refused, so is every variant; where the plain path reaches the
+// handler, a variant is refused, no route (404), or the same answer. The declarations (`x-server-limited-keys`) are checked
+// against the plain answers of keys limited to servers.
+
+type Access = 'refused' | 'own_server' | 'server_admin' | 'server_query' | 'filtered';
+interface Operation {
+  method: string;
+  path: string;
+  access: Access;
+  body: boolean;
+}
+type KeyKind = 'runtime_only' | 'management' | 'limited' | 'limited_server_admin' | 'other_workspace';
+// In this order: of the keys that may, the last two delete the limited keys' server (the last operation).
+const keyKinds: KeyKind[] = ['runtime_only', 'limited', 'other_workspace', 'limited_server_admin', 'management'];
+
+const document = JSON.parse(readFileSync(new URL('../../../docs/openapi.json', import.meta.url), 'utf8')) as {
+  paths: Record<string, Record<string, { 'x-server-limited-keys'?: Access; requestBody?: unknown; security?: [] }>>;
+};
+const operations: Operation[] = Object.entries(document.paths)
+  .flatMap(([path, item]) =>
+    Object.entries(item).map(([method, op]) => ({
+      method: method.toUpperCase(),
+      path,
+      access: op['x-server-limited-keys']!,
+      body: op.requestBody !== undefined,
+      public: op.security?.length === 0,
+    })),
+  )
+  .filter((o) => !o.public)
+  // Deleting the limited keys' server comes last: every other operation runs against it first.
+  .sort((a, b) => Number(isServerDelete(a)) - Number(isServerDelete(b)));
+
+function isServerDelete(o: { method: string; path: string }): boolean {
+  return o.method === 'DELETE' && o.path === '/mcp_manager/{id}';
+}
+
+/** A status that means the request reached no handler's work: refused, malformed, or no such route. */
+const refusedStatuses = new Set([400, 401, 403, 404, 405]);
+
+let stack: Stack;
+let api: ManagementClient;
+let direct: URL;
+let ownServer: string;
+let otherServer: string;
+/** A deployment of the limited keys' server, so that redeploying and withdrawing it would do something. */
+let deployment: string;
+const keys = {} as Record<KeyKind, string>;
+
+beforeAll(async () => {
+  const started = await startTestStack('route-authz');
+  ({ stack, api } = started);
+  direct = new URL(started.directControlPlaneUrl);
+  const server = async (name: string) => (await unwrap(api.POST('/mcp_manager', { body: { name } }))).id;
+  ownServer = await server('own');
+  otherServer = await server('other');
+  const flow = JSON.stringify({
+    flower: '0.1',
+    id: 'probe',
+    flows: [{ id: 'probe', steps: [{ id: 'get', request: { method: 'GET', url: 'http://127.0.0.1:9/probe' } }] }],
+  });
+  const deployed = await unwrap(
+    api.POST('/mcp_servers/{id}/deploy', { params: { path: { id: ownServer } }, body: { definition: flow } }),
+  );
+  deployment = (deployed as { id: string }).id;
+  type Scope = 'runtime' | 'management' | 'server_admin';
+  const key = async (name: string, scopes: Scope[], serverIds?: string[]) =>
+    (await unwrap(api.POST('/api_keys', { body: { name, scopes, ...(serverIds ? { serverIds } : {}) } }))).key;
+  keys.runtime_only = await key('runtime only', ['runtime']);
+  keys.management = await key('management', ['management']);
+  keys.limited = await key('limited', ['management'], [ownServer]);
+  keys.limited_server_admin = await key('limited admin', ['management', 'server_admin'], [ownServer]);
+  const workspace = await unwrap(api.POST('/workspaces', { body: { name: 'elsewhere' } }));
+  keys.other_workspace = workspace.apiKey.key;
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** The operation's path with its parameters filled: the limited keys' own server, unknown ids elsewhere. */
+function concrete(op: Operation): string {
+  return op.path.replace(/\{([^}]+)\}/g, (_m, name: string) => {
+    if (name === 'id' && /^\/(?:mcp_manager|mcp_servers)\//.test(op.path)) return ownServer;
+    if (name === 'deploymentId') return deployment;
+    if (name === 'name' || name === 'secret' || name === 'external') return 'nobody';
+    return randomUUID();
+  });
+}
+
+/** Literal segments of `/api/v1` + the operation's path (not its parameters), by index. */
+function literalIndexes(op: Operation): number[] {
+  return ['', 'api', 'v1', ...op.path.split('/').slice(1)].flatMap((s, i) => (s && !s.startsWith('{') ? [i] : []));
+}
+
+function flipCase(s: string): string {
+  const i = [...s].findIndex((c) => c.toLowerCase() !== c.toUpperCase());
+  if (i < 0) return s;
+  const c = s[i]!;
+  return s.slice(0, i) + (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase()) + s.slice(i + 1);
+}
+
+function percentEncodeLetter(s: string): string {
+  const i = [...s].findIndex((c) => /[a-z]/i.test(c));
+  return i < 0 ? s : s.slice(0, i) + '%' + s.charCodeAt(i).toString(16).toUpperCase() + s.slice(i + 1);
+}
+
+/** The variants of a concrete path, each named. */
+function variants(op: Operation, path: string): [string, string][] {
+  const segments = `/api/v1${path}`.split('/');
+  const at = (i: number, f: (s: string) => string) => segments.map((s, j) => (j === i ? f(s) : s)).join('/');
+  const out: [string, string][] = [['upper case', `/api/v1${path}`.toUpperCase()]];
+  for (const i of literalIndexes(op)) {
+    out.push([`mixed case of "${segments[i]}"`, at(i, flipCase)]);
+    out.push([`percent-encoded letter in "${segments[i]}"`, at(i, percentEncodeLetter)]);
+    out.push([`;param after "${segments[i]}"`, at(i, (s) => `${s};x=1`)]);
+  }
+  const last = segments.length - 1;
+  out.push(['trailing slash', `/api/v1${path}/`]);
+  out.push(['doubled slash at the start', `//api/v1${path}`]);
+  out.push(['doubled slash before the last segment', at(last, (s) => `/${s}`)]);
+  out.push(['dot segment', `/api/v1/.${path}`]);
+  if (last > 3) out.push(['encoded slash', segments.slice(0, last).join('/') + '%2F' + segments[last]]);
+  return out;
+}
+
+/** One request with its path sent exactly as given (no URL normalisation). */
+function send(method: string, path: string, key: string, body: boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: direct.hostname,
+        port: direct.port,
+        method,
+        path,
+        headers: { 'x-api-key': key, ...(body ? { 'content-type': 'application/json' } : {}) },
+      },
+      (res) => {
+        res.resume();
+        // A path no API route has may be one of the dashboard's pages (its HTML, served for any GET it does not
+        // know): no route of the API, as a 404.
+        const page = res.statusCode === 200 && /^text\/html/.test(res.headers['content-type'] ?? '');
+        res.on('end', () => resolve(page ? 404 : res.statusCode!));
+      },
+    );
+    req.on('error', reject);
+    req.end(body ? '{}' : undefined);
+  });
+}
+
+describe('authorization on the resolved route', () => {
+  it('refuses a limited key without server_admin deploying, redeploying, withdrawing and deleting, whatever the case', async () => {
+    const server = `/api/v1/mcp_servers/${ownServer}`;
+    // The path, and the literal segment whose case changes (the review's `…/Deploy`, `…/dEploy`, `…/Redeploy`).
+    for (const [method, path, segment] of [
+      ['POST', `${server}/deploy`, 'deploy'],
+      ['POST', `${server}/deployments/${deployment}/redeploy`, 'redeploy'],
+      ['POST', `${server}/deployments/${deployment}/withdraw`, 'withdraw'],
+      ['DELETE', `/api/v1/mcp_manager/${ownServer}`, 'mcp_manager'],
+    ] as const) {
+      const body = method === 'POST';
+      expect([path, await send(method, path, keys.limited, body)]).toEqual([path, 403]);
+      for (const variant of [
+        segment.toUpperCase(),
+        segment[0]!.toUpperCase() + segment.slice(1),
+        segment[0]! + segment[1]!.toUpperCase() + segment.slice(2),
+      ]) {
+        const p = path.replace(`/${segment}`, `/${variant}`);
+        expect([p, await send(method, p, keys.limited, body)]).toEqual([p, 404]);
+      }
+    }
+    expect(await send('DELETE', `/api/v1/mcp_manager/${otherServer}`, keys.limited_server_admin, false)).toBe(404);
+    expect((await api.GET('/mcp_manager/{id}', { params: { path: { id: ownServer } } })).response.status).toBe(200);
+  });
+
+  it('gives every variant of every operation the decision of its plain path, for every kind of key', async () => {
+    const departures: string[] = [];
+    const plain = new Map<string, number>();
+    for (const op of operations) {
+      for (const kind of keyKinds) {
+        const path = concrete(op);
+        // Variants first: one that wrongly reached a handler changes what the plain path then finds.
+        const answers: [string, number][] = [];
+        for (const [name, variant] of variants(op, path))
+          answers.push([name, await send(op.method, variant, keys[kind], op.body)]);
+        const status = await send(op.method, `/api/v1${path}`, keys[kind], op.body);
+        plain.set(`${op.method} ${op.path} ${kind}`, status);
+        for (const [name, got] of answers) {
+          const fine = refusedStatuses.has(got) || (!refusedStatuses.has(status) && got === status);
+          if (!fine) departures.push(`${op.method} ${op.path}, ${kind} key, ${name}: ${got} (plain path: ${status})`);
+        }
+      }
+    }
+    expect(departures).toEqual([]);
+
+    // The declarations hold for keys limited to servers, and the plain paths decide as docs/api.md says.
+    const wrong: string[] = [];
+    for (const op of operations) {
+      const of = (kind: KeyKind) => plain.get(`${op.method} ${op.path} ${kind}`)!;
+      const expectRefused = (kind: KeyKind, statuses: number[]) => {
+        if (!statuses.includes(of(kind))) wrong.push(`${op.method} ${op.path}, ${kind} key: ${of(kind)}`);
+      };
+      expectRefused('runtime_only', [403]);
+      const limitedExpected: Record<Access, number[] | 'reached'> = {
+        refused: [403],
+        server_admin: [403],
+        own_server: 'reached',
+        server_query: [403], // no server_id given
+        filtered: 'reached',
+      };
+      const expected = limitedExpected[op.access];
+      if (expected === 'reached') {
+        if ([401, 403].includes(of('limited'))) wrong.push(`${op.method} ${op.path}, limited key: ${of('limited')}`);
+      } else expectRefused('limited', expected);
+      if (op.access === 'refused') expectRefused('limited_server_admin', [403]);
+    }
+    expect(wrong).toEqual([]);
+  }, 600_000);
+});

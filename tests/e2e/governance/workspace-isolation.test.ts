@@ -1,0 +1,716 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
+import { type components, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
+import { freePort } from '@toolplane/embedded';
+import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import { SignJWT, type CryptoKey } from 'jose';
+import { startTestStack } from '../../helpers/stack.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { startAuthorizationServer, type LocalAuthorizationServer } from '../../helpers/authorization-server.ts';
+
+// Organizations and workspaces isolate everything. Workspace A is the bootstrap workspace;
+// workspace B is created by A's admin key (POST /api/v1/workspaces). B's key then tries every
+// management endpoint with A's ids, and the MCP runtime on A's server: nothing succeeds, nothing of
+// A is revealed (an id the request itself carried may be echoed in the 404).
+
+const controlPlaneSrc = join(import.meta.dirname, '../../../services/control-plane/src');
+
+/**
+ * Every management route: the operations of docs/openapi.json (the control plane refuses to start with a route its
+ * document does not describe, http/route-access.ts), in Express's notation, without the public document itself.
+ */
+function managementRoutes(): string[] {
+  const document = JSON.parse(readFileSync(join(controlPlaneSrc, '../../../docs/openapi.json'), 'utf8')) as {
+    paths: Record<string, Record<string, { security?: unknown[] }>>;
+  };
+  return Object.entries(document.paths)
+    .flatMap(([path, item]) =>
+      Object.entries(item)
+        .filter(([, op]) => op.security?.length !== 0)
+        .map(([method]) => `${method.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`),
+    )
+    .sort();
+}
+
+let stack: Stack;
+let authServer: LocalAuthorizationServer | undefined;
+let issuer: string;
+let signingKey: CryptoKey;
+let upstream: TicketSystem;
+let apiA: ManagementClient;
+let apiB: ManagementClient;
+let keyB: string;
+let a: RegisteredExample;
+let b: RegisteredExample;
+const ids: Record<string, string> = {};
+/** Strings only workspace A knows: none may appear in an answer to B (unless B's request carried it). */
+const markers: string[] = [];
+
+type Case = {
+  method: string;
+  path: string;
+  route: string;
+  body?: unknown;
+  contentType?: string;
+  expect: 'denied' | 'scoped' | number[];
+};
+
+beforeAll(async () => {
+  // A local authorization server, so that OAuth access is probed across workspaces too.
+  authServer = await startAuthorizationServer();
+  ({ issuer, signingKey } = authServer);
+  upstream = await startTicketSystem({ apiKey: 'k' });
+  const edgePort = await freePort();
+  ({ stack, api: apiA } = await startTestStack('isolation', {
+    edgePort,
+    serviceEnv: {
+      edge: { OAUTH_ISSUER: issuer, OAUTH_JWKS_URL: `${issuer}/jwks`, PUBLIC_URL: `http://127.0.0.1:${edgePort}` },
+      // The API catalog from a local copy (shared by every workspace; what each added is not).
+      'control-plane': { API_CATALOG_SOURCE: fileURLToPath(new URL('../../fixtures/api-catalog', import.meta.url)) },
+    },
+  }));
+  // Workspace A: one of everything.
+  a = await registerTicketExample(apiA, upstream.url, 'k', 'a-only-tickets');
+  const current = await unwrap(apiA.GET('/workspaces/current'));
+  ids.workspace = current.id;
+  ids.connector = a.connectorId;
+  ids.instance = a.instanceId;
+  ids.server = a.serverId;
+  await unwrap(
+    apiA.PATCH('/mcp_manager/{id}', {
+      params: { path: { id: a.serverId } },
+      body: { description: 'a-only-description' },
+    }),
+  );
+  ids.user = (await unwrap(apiA.POST('/external_users', { body: { name: 'a-only-user' } }))).id;
+  await unwrap(
+    apiA.PUT('/external_users/{name}/connections/{instanceId}', {
+      params: { path: { name: 'a-only-user', instanceId: a.instanceId } },
+      body: { credentials: { api_key: 'a-only-user-credential' } },
+    }),
+  );
+  await unwrap(apiA.POST('/secrets', { body: { name: 'A_ONLY_SECRET', value: 'a-only-secret-value' } }));
+  await unwrap(
+    apiA.POST('/mcp_servers/{id}/secrets', {
+      params: { path: { id: a.serverId } },
+      body: { name: 'A_ONLY_SERVER_SECRET', value: 'a-only-server-secret-value' },
+    }),
+  );
+  const flows = await unwrap(apiA.POST('/mcp_manager', { body: { name: 'a-only-flows', mode: 'NORMAL' } }));
+  ids.flowServer = flows.id;
+  const flower = {
+    flower: '0.1',
+    id: 'a-only-flow-doc',
+    flows: [
+      {
+        id: 'a_only_flow',
+        description: 'a flow',
+        steps: [{ id: 's', request: { method: 'GET', url: `${upstream.url}/api/v1/tickets/TCK-1` } }],
+      },
+    ],
+  };
+  ids.deployment = (
+    (await unwrap(
+      apiA.POST('/mcp_servers/{id}/deploy', {
+        params: { path: { id: flows.id } },
+        body: { definition: JSON.stringify(flower) },
+      }),
+    )) as components['schemas']['DeployedWorkflow']
+  ) // not a dry run: the deployment (201)
+  .id;
+  ids.debugSession = (
+    await unwrap(
+      apiA.POST('/mcp_manager/{id}/debug_sessions', {
+        params: { path: { id: a.serverId } },
+        body: { duration_minutes: 30 },
+      }),
+    )
+  ).id;
+  // A registered external MCP server (A's own example server, with A's key as its header) and an API of the catalog.
+  ids.externalServer = (
+    await unwrap(
+      apiA.POST('/external_mcp_servers', {
+        body: { name: 'a-only-external', url: a.mcpUrl, headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    )
+  ).id;
+  ids.catalogConnector = (
+    await unwrap(
+      apiA.POST('/api_catalog/{id}/add', {
+        params: { path: { id: 'exchangerate-api.com' } },
+        body: { slug: 'a-only-rates' },
+      }),
+    )
+  ).id;
+  const keyA = await unwrap(apiA.POST('/api_keys', { body: { name: 'a-only-key', scopes: ['runtime'] } }));
+  ids.key = keyA.id;
+  ids.policy = (
+    await unwrap(
+      apiA.POST('/access_policies', {
+        body: {
+          name: 'a-only-policy',
+          principals: [{ type: 'external_user', value: 'a-only-user' }],
+          servers: [a.serverId],
+          tools: ['*'],
+        },
+      }),
+    )
+  ).id;
+  // An execution record of A.
+  const client = new Client({ name: 'a', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(a.mcpUrl), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+    }),
+  );
+  await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
+  await client.close();
+  ids.record = await waitFor(
+    'the execution record of the call',
+    async () =>
+      (await unwrap(apiA.GET('/execution_records', { params: { query: { server_id: a.serverId } } }))).data[0]?.id,
+  );
+  markers.push(
+    ...Object.values(ids),
+    keyA.key,
+    keyA.prefix,
+    stack.bootstrapKey,
+    'a-only-tickets',
+    'a-only-description',
+    'a-only-user',
+    'A_ONLY_SECRET',
+    'A_ONLY_SERVER_SECRET',
+    'a-only-secret-value',
+    'a-only-flows',
+    'a-only-flow',
+    'a-only-key',
+    'a-only-policy',
+    'a-only-external',
+    'a-only-rates',
+  );
+
+  // Workspace B, created by A's admin (bootstrap) key; its first key has management, runtime and audit.
+  const created = await unwrap(apiA.POST('/workspaces', { body: { name: 'other' } }));
+  expect(created.apiKey.scopes).toEqual(['management', 'runtime', 'audit']);
+  keyB = created.apiKey.key;
+  apiB = createManagementClient(stack.controlPlaneUrl, keyB);
+  b = await registerTicketExample(apiB, upstream.url, 'k', 'b-tickets');
+  await unwrap(apiB.POST('/external_users', { body: { name: 'b-user' } }));
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await upstream?.close();
+  await authServer?.close();
+});
+
+function cases(): Case[] {
+  const s = ids.server!;
+  const c = (
+    method: string,
+    route: string,
+    path: string,
+    expectation: Case['expect'],
+    body?: unknown,
+    contentType?: string,
+  ): Case => ({
+    method,
+    route,
+    path,
+    expect: expectation,
+    ...(body !== undefined ? { body } : {}),
+    ...(contentType ? { contentType } : {}),
+  });
+  return [
+    // First: B's trail then holds only B's own setup (a later refusal would quote the path B sent, A's ids in it).
+    c('GET', '/audit_events', '/audit_events?limit=500', 'scoped'),
+    c('GET', '/audit_events', `/audit_events?resource_id=${s}`, 'scoped'),
+    c('POST', '/sign_ins', '/sign_ins', 'scoped'),
+    // The workspace as files: B's export, plan and apply see B's workspace only (an empty directory changes nothing);
+    // before B names a secret of its own as A's is named (an export lists names).
+    c('GET', '/workspace_files', '/workspace_files', 'scoped'),
+    c('GET', '/workspace_files/managed', '/workspace_files/managed', 'scoped'),
+    c('POST', '/workspace_files/plan', '/workspace_files/plan', 'scoped', { files: [] }),
+    c('POST', '/workspace_files/apply', '/workspace_files/apply', 'scoped', { files: [] }),
+    c('POST', '/access_policies/explain', '/access_policies/explain', 'denied', {
+      caller: { api_key: ids.key },
+      server: s,
+      tool: 'get_ticket',
+    }),
+    c(
+      'POST',
+      '/connectors',
+      '/connectors',
+      'scoped',
+      ticketSystemDescriptorYaml
+        .replace('version: "1.0.0"', 'version: "9.9.9"')
+        .replace('version: 1.0.0', 'version: 9.9.9'),
+      'application/yaml',
+    ),
+    c('GET', '/connectors', '/connectors', 'scoped'),
+    // The curated catalog is the same for every workspace; adding one adds it to B's workspace, never A's.
+    c('GET', '/connectors/curated', '/connectors/curated', 'scoped'),
+    c('POST', '/connectors/curated/:slug', '/connectors/curated/stripe', 'scoped', {}),
+    // B's own Stripe (a tool it lacks: 422, nothing stored, B's lists stay as they are); upgraded in B only.
+    c('POST', '/connectors/curated/:slug/setup', '/connectors/curated/stripe/setup', [422], {
+      auth: 'token',
+      name: 'b-stripe',
+      credentials: { stripe_key: 'sk_b' },
+      tools: ['no_such_tool'],
+    }),
+    c('POST', '/connectors/curated/:slug/upgrade', '/connectors/curated/stripe/upgrade?dry_run=true', 'scoped'),
+    c('GET', '/connectors/:id', `/connectors/${ids.connector}`, 'denied'),
+    c(
+      'PUT',
+      '/connectors/:id',
+      `/connectors/${ids.connector}`,
+      'denied',
+      ticketSystemDescriptorYaml,
+      'application/yaml',
+    ),
+    c('GET', '/connectors/:id/openapi.json', `/connectors/${ids.connector}/openapi.json`, 'denied'),
+    c('DELETE', '/connectors/:id', `/connectors/${ids.connector}?force=true`, 'denied'),
+
+    c('POST', '/connector_instances', '/connector_instances', 'denied', {
+      connector_id: ids.connector,
+      name: 'steal',
+      credentials: { api_key: 'x' },
+    }),
+    c('GET', '/connector_instances', '/connector_instances', 'scoped'),
+    c('GET', '/connector_instances/:id', `/connector_instances/${ids.instance}`, 'denied'),
+    c('PATCH', '/connector_instances/:id', `/connector_instances/${ids.instance}`, 'denied', { name: 'pwned' }),
+    c('POST', '/connector_instances/:id/test', `/connector_instances/${ids.instance}/test`, 'denied', {}),
+    c('GET', '/connector_instances/:id/tools', `/connector_instances/${ids.instance}/tools`, 'denied'),
+    c('GET', '/mcp_manager/:id/tools', `/mcp_manager/${ids.server}/tools`, 'denied'),
+    c('DELETE', '/connector_instances/:id', `/connector_instances/${ids.instance}`, 'denied'),
+
+    c('POST', '/mcp_manager/:id/debug_sessions', `/mcp_manager/${s}/debug_sessions`, 'denied', {}),
+    c('GET', '/mcp_manager/:id/debug_sessions', `/mcp_manager/${s}/debug_sessions`, 'denied'),
+    c(
+      'DELETE',
+      '/mcp_manager/:id/debug_sessions/:sessionId',
+      `/mcp_manager/${s}/debug_sessions/${ids.debugSession}`,
+      'denied',
+    ),
+    c(
+      'DELETE',
+      '/mcp_manager/:id/debug_sessions/:sessionId',
+      `/mcp_manager/${b.serverId}/debug_sessions/${ids.debugSession}`,
+      'denied',
+    ),
+    c(
+      'GET',
+      '/mcp_manager/:id/debug_sessions/:sessionId/events',
+      `/mcp_manager/${s}/debug_sessions/${ids.debugSession}/events`,
+      'denied',
+    ),
+    // B's own server with A's session: the stream of another workspace's session is never opened.
+    c(
+      'GET',
+      '/mcp_manager/:id/debug_sessions/:sessionId/events',
+      `/mcp_manager/${b.serverId}/debug_sessions/${ids.debugSession}/events`,
+      'denied',
+    ),
+
+    // A's server URL without A's credentials: the worker is refused by the edge (no cached list of A's either).
+    c('POST', '/mcp_manager/load-tools-from-url', '/mcp_manager/load-tools-from-url', [502], {
+      url: a.mcpUrl,
+      headers: { 'x-api-key': keyB },
+    }),
+    c('POST', '/mcp_manager', '/mcp_manager', 'denied', {
+      name: 'steal',
+      mode: 'NORMAL',
+      connectorInstanceId: ids.instance,
+    }),
+    c('GET', '/mcp_manager', '/mcp_manager', 'scoped'),
+    c('PATCH', '/mcp_manager/:id', `/mcp_manager/${s}`, 'denied', { description: 'pwned' }),
+    c('DELETE', '/mcp_manager/:id', `/mcp_manager/${s}`, 'denied'),
+    c('GET', '/mcp_manager/:id', `/mcp_manager/${s}`, 'denied'),
+    c('GET', '/mcp_manager/:id/config', `/mcp_manager/${s}/config`, 'denied'),
+    c('GET', '/mcp_manager/:id/catalog_versions', `/mcp_manager/${s}/catalog_versions`, 'denied'),
+    // By name: A's server name means nothing in B's workspace.
+    c('GET', '/mcp_manager/:id', '/mcp_manager/a-only-tickets', 'denied'),
+
+    c('GET', '/secrets', '/secrets', 'scoped'),
+    c('POST', '/secrets', '/secrets', 'scoped', { name: 'B_SECRET', value: 'b' }),
+    c('GET', '/secrets/:name', '/secrets/A_ONLY_SECRET', 'denied'),
+    c('DELETE', '/secrets/:name', '/secrets/A_ONLY_SECRET', 'denied'),
+    // Names are per workspace: this creates B's own secret of that name and leaves A's alone (checked below).
+    c('PUT', '/secrets/:name', '/secrets/A_ONLY_SECRET', 'scoped', { value: 'b-value' }),
+
+    c('GET', '/mcp_servers/:id/secrets', `/mcp_servers/${s}/secrets`, 'denied'),
+    c('POST', '/mcp_servers/:id/secrets', `/mcp_servers/${s}/secrets`, 'denied', { name: 'X', value: 'x' }),
+    c('GET', '/mcp_servers/:id/secrets/:name', `/mcp_servers/${s}/secrets/A_ONLY_SERVER_SECRET`, 'denied'),
+    c('PUT', '/mcp_servers/:id/secrets/:name', `/mcp_servers/${s}/secrets/A_ONLY_SERVER_SECRET`, 'denied', {
+      value: 'x',
+    }),
+    c('DELETE', '/mcp_servers/:id/secrets/:name', `/mcp_servers/${s}/secrets/A_ONLY_SERVER_SECRET`, 'denied'),
+    c('POST', '/mcp_servers/:id/deploy', `/mcp_servers/${ids.flowServer}/deploy`, 'denied', {
+      definition: '{"flower":"0.1","id":"x","flows":[]}',
+    }),
+    c('POST', '/mcp_servers/:id/deploy', '/mcp_servers/a-only-flows/deploy', 'denied', {
+      definition: '{"flower":"0.1","id":"x","flows":[]}',
+    }),
+    c('GET', '/mcp_servers/:id/deployments', `/mcp_servers/${ids.flowServer}/deployments`, 'denied'),
+    c(
+      'GET',
+      '/mcp_servers/:id/deployments/:deploymentId',
+      `/mcp_servers/${ids.flowServer}/deployments/${ids.deployment}`,
+      'denied',
+    ),
+    c(
+      'GET',
+      '/mcp_servers/:id/deployments/:deploymentId',
+      `/mcp_servers/${b.serverId}/deployments/${ids.deployment}`,
+      'denied',
+    ),
+
+    c(
+      'POST',
+      '/mcp_servers/:id/deployments/:deploymentId/redeploy',
+      `/mcp_servers/${ids.flowServer}/deployments/${ids.deployment}/redeploy`,
+      'denied',
+    ),
+    c(
+      'POST',
+      '/mcp_servers/:id/deployments/:deploymentId/redeploy',
+      `/mcp_servers/${b.serverId}/deployments/${ids.deployment}/redeploy`,
+      'denied',
+    ),
+    c(
+      'POST',
+      '/mcp_servers/:id/deployments/:deploymentId/withdraw',
+      `/mcp_servers/${ids.flowServer}/deployments/${ids.deployment}/withdraw`,
+      'denied',
+    ),
+    c(
+      'POST',
+      '/mcp_servers/:id/deployments/:deploymentId/withdraw',
+      `/mcp_servers/${b.serverId}/deployments/${ids.deployment}/withdraw`,
+      'denied',
+    ),
+
+    c('GET', '/external_mcp_servers', '/external_mcp_servers', 'scoped'),
+    c('POST', '/external_mcp_servers', '/external_mcp_servers', 'scoped', {
+      name: 'b-external',
+      url: 'http://127.0.0.1:9/mcp',
+    }),
+    c('GET', '/external_mcp_servers/:id', `/external_mcp_servers/${ids.externalServer}`, 'denied'),
+    c('GET', '/external_mcp_servers/:id', '/external_mcp_servers/a-only-external', 'denied'),
+    c('PATCH', '/external_mcp_servers/:id', `/external_mcp_servers/${ids.externalServer}`, 'denied', {
+      url: 'http://127.0.0.1:9/pwned',
+    }),
+    c('DELETE', '/external_mcp_servers/:id', `/external_mcp_servers/${ids.externalServer}`, 'denied'),
+
+    // The catalog is shared; which of its APIs a workspace added (and as which connector) is not.
+    c('GET', '/api_catalog', '/api_catalog?q=exchangerate', 'scoped'),
+    c('POST', '/api_catalog/:id/add', '/api_catalog/exchangerate-api.com/add', 'scoped', { slug: 'b-rates' }),
+
+    c('GET', '/stats', '/stats', 'scoped'),
+    c('GET', '/stats', `/stats?server_id=${s}`, 'scoped'),
+
+    c('GET', '/execution_records', '/execution_records', 'scoped'),
+    c('GET', '/execution_records', `/execution_records?server_id=${s}`, 'scoped'),
+    c('GET', '/execution_records/:id', `/execution_records/${ids.record}`, 'denied'),
+
+    c('POST', '/external_users', '/external_users', 'scoped', { name: 'b-user-2' }),
+    c('GET', '/external_users', '/external_users', 'scoped'),
+    c('DELETE', '/external_users/:name', '/external_users/a-only-user', 'denied'),
+    c('PATCH', '/external_users/:name', '/external_users/a-only-user', 'denied', { attributes: { tier: 'x' } }),
+    c('GET', '/external_users/:name/connections', '/external_users/a-only-user/connections', 'denied'),
+    c(
+      'PUT',
+      '/external_users/:name/connections/:instanceId',
+      `/external_users/a-only-user/connections/${ids.instance}`,
+      'denied',
+      { credentials: { api_key: 'x' } },
+    ),
+    c(
+      'PUT',
+      '/external_users/:name/connections/:instanceId',
+      `/external_users/b-user/connections/${ids.instance}`,
+      'denied',
+      { credentials: { api_key: 'x' } },
+    ),
+    c(
+      'DELETE',
+      '/external_users/:name/connections/:instanceId',
+      `/external_users/a-only-user/connections/${ids.instance}`,
+      'denied',
+    ),
+    c('GET', '/external_users/:name/secrets', '/external_users/a-only-user/secrets', 'denied'),
+    c('PUT', '/external_users/:name/secrets/:secret', '/external_users/a-only-user/secrets/TOKEN', 'denied', {
+      value: 'x',
+    }),
+    c('DELETE', '/external_users/:name/secrets/:secret', '/external_users/a-only-user/secrets/TOKEN', 'denied'),
+    c(
+      'PUT',
+      '/external_users/:name/mcp_connections/:serverId/:external',
+      `/external_users/a-only-user/mcp_connections/${ids.server}/ext`,
+      'denied',
+      { headers: { authorization: 'x' } },
+    ),
+    c(
+      'PUT',
+      '/external_users/:name/mcp_connections/:serverId/:external',
+      `/external_users/b-user/mcp_connections/${ids.server}/ext`,
+      'denied',
+      { headers: { authorization: 'x' } },
+    ),
+    c(
+      'DELETE',
+      '/external_users/:name/mcp_connections/:serverId/:external',
+      `/external_users/a-only-user/mcp_connections/${ids.server}/ext`,
+      'denied',
+    ),
+
+    c('POST', '/api_keys', '/api_keys', 'denied', { name: 'steal', scopes: ['runtime'], serverIds: [s] }),
+    c('POST', '/api_keys', '/api_keys', 'denied', { name: 'escalate', scopes: ['admin'] }),
+    c('GET', '/api_keys', '/api_keys', 'scoped'),
+    c('GET', '/api_keys/:id', `/api_keys/${ids.key}`, 'denied'),
+    c('PATCH', '/api_keys/:id', `/api_keys/${ids.key}`, 'denied', { name: 'pwned' }),
+    c('DELETE', '/api_keys/:id', `/api_keys/${ids.key}`, 'denied'),
+
+    c('POST', '/access_policies', '/access_policies', 'denied', {
+      name: 'steal',
+      principals: [{ type: 'api_key', value: ids.key }],
+      servers: [s],
+      tools: ['*'],
+    }),
+    c('GET', '/access_policies', '/access_policies', 'scoped'),
+    c('GET', '/access_policies/:id', `/access_policies/${ids.policy}`, 'denied'),
+    c('PATCH', '/access_policies/:id', `/access_policies/${ids.policy}`, 'denied', { tools: ['get_ticket'] }),
+    c('DELETE', '/access_policies/:id', `/access_policies/${ids.policy}`, 'denied'),
+
+    c('GET', '/workspaces', '/workspaces', 'scoped'),
+    c('GET', '/workspaces/current', '/workspaces/current', 'scoped'),
+    c('POST', '/workspaces', '/workspaces', 'denied', { name: 'b-made' }),
+  ];
+}
+
+/** Markers of A that B's answer must not contain (those the request itself carried may be echoed). */
+function leaks(text: string, request: string): string[] {
+  return markers.filter((m) => !request.includes(m) && text.includes(m));
+}
+
+describe('workspace isolation', () => {
+  it('covers every management route mounted in the control plane', () => {
+    const covered = new Set(cases().map((k) => `${k.method} ${k.route}`));
+    const routes = managementRoutes();
+    expect(routes.length).toBeGreaterThan(40);
+    expect(routes.filter((r) => !covered.has(r))).toEqual([]);
+    expect([...covered].filter((r) => !routes.includes(r))).toEqual([]);
+  });
+
+  it("B's key: every management endpoint with A's ids is refused (403/404/422), and no answer contains A's data", async () => {
+    const outcomes: string[] = [];
+    for (const k of cases()) {
+      const body = k.body === undefined ? undefined : typeof k.body === 'string' ? k.body : JSON.stringify(k.body);
+      const res = await fetch(`${stack.controlPlaneUrl}/api/v1${k.path}`, {
+        method: k.method,
+        headers: {
+          'x-api-key': keyB,
+          ...(body !== undefined ? { 'content-type': k.contentType ?? 'application/json' } : {}),
+        },
+        ...(body !== undefined ? { body } : {}),
+      });
+      const text = await res.text();
+      const leaked = leaks(text, `${k.path} ${body ?? ''}`);
+      const ok =
+        leaked.length === 0 &&
+        (Array.isArray(k.expect)
+          ? k.expect.includes(res.status)
+          : k.expect === 'denied'
+            ? [403, 404, 422].includes(res.status)
+            : res.status < 500);
+      if (!ok)
+        outcomes.push(
+          `${k.method} ${k.path} → ${res.status}${leaked.length ? ` leaked ${leaked.join(', ')}` : ''}: ${text.slice(0, 200)}`,
+        );
+    }
+    expect(outcomes).toEqual([]);
+  });
+
+  it("B's lists show B's resources only", async () => {
+    expect((await unwrap(apiB.GET('/mcp_manager'))).data.map((s) => s.id)).toEqual([b.serverId]);
+    expect((await unwrap(apiB.GET('/connector_instances'))).data.map((s) => s.id)).toEqual([b.instanceId]);
+    expect(
+      (await unwrap(apiB.GET('/execution_records', { params: { query: { server_id: a.serverId } } }))).data,
+    ).toEqual([]);
+    expect((await unwrap(apiB.GET('/workspaces'))).data.map((w) => w.name)).toEqual(['other']);
+    expect((await unwrap(apiB.GET('/external_users'))).data.map((u) => u.name)).toEqual(['b-user', 'b-user-2']);
+  });
+
+  it("A's resources are untouched", async () => {
+    expect(await unwrap(apiA.GET('/mcp_manager/{id}', { params: { path: { id: a.serverId } } }))).toMatchObject({
+      description: 'a-only-description',
+      name: 'a-only-tickets',
+    });
+    expect(
+      await unwrap(apiA.GET('/connector_instances/{id}', { params: { path: { id: a.instanceId } } })),
+    ).toMatchObject({
+      name: 'a-only-tickets-instance',
+    });
+    expect(await unwrap(apiA.GET('/api_keys/{id}', { params: { path: { id: ids.key! } } }))).toMatchObject({
+      name: 'a-only-key',
+      revokedAt: null,
+    });
+    expect(await unwrap(apiA.GET('/access_policies/{id}', { params: { path: { id: ids.policy! } } }))).toMatchObject({
+      name: 'a-only-policy',
+      tools: ['*'],
+    });
+    expect(
+      (
+        await unwrap(apiA.GET('/external_users/{name}/connections', { params: { path: { name: 'a-only-user' } } }))
+      ).data.map((c) => c.connector_instance_id),
+    ).toEqual([a.instanceId]);
+    expect(await unwrap(apiA.GET('/secrets/{name}', { params: { path: { name: 'A_ONLY_SECRET' } } }))).toMatchObject({
+      name: 'A_ONLY_SECRET',
+      versions: [expect.anything()],
+    });
+    expect(
+      await unwrap(
+        apiA.GET('/mcp_servers/{id}/secrets/{name}', {
+          params: { path: { id: a.serverId, name: 'A_ONLY_SERVER_SECRET' } },
+        }),
+      ),
+    ).toMatchObject({
+      name: 'A_ONLY_SERVER_SECRET',
+    });
+    expect(
+      (await unwrap(apiA.GET('/mcp_manager/{id}/debug_sessions', { params: { path: { id: a.serverId } } }))).data,
+    ).toEqual([expect.objectContaining({ id: ids.debugSession, active: true })]);
+    expect((await unwrap(apiA.GET('/workspaces'))).data.map((w) => w.name)).toEqual(['default', 'other']);
+  });
+
+  it("B's key on A's MCP server: tools/list, tools/call, the legacy SSE stream and its messages are all 404s", async () => {
+    const before = upstream.requests.length;
+    const post = (url: string, method: string, params: Record<string, unknown> = {}) =>
+      fetch(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-11-25',
+          'x-api-key': keyB,
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+      });
+    const answers: Response[] = [];
+    for (const url of [a.mcpUrl, `${stack.edgeUrl}/api/v1/mcp/${a.serverId}`]) {
+      answers.push(await post(url, 'tools/list'));
+      answers.push(await post(url, 'tools/call', { name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } }));
+      answers.push(
+        await post(url, 'initialize', {
+          protocolVersion: '2025-11-25',
+          capabilities: {},
+          clientInfo: { name: 'b', version: '1' },
+        }),
+      );
+    }
+    answers.push(
+      await fetch(`${stack.edgeUrl}/api/v1/mcp/${a.serverId}`, {
+        headers: { accept: 'text/event-stream', 'x-api-key': keyB },
+      }),
+    );
+
+    // A legacy SSE session opened by A: B cannot post into it.
+    const stream = await fetch(`${stack.edgeUrl}/api/v1/mcp/${a.serverId}`, {
+      headers: { accept: 'text/event-stream', 'x-api-key': stack.bootstrapKey },
+    });
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    let buffered = '';
+    while (!/sessionId=([\w-]+)/.test(buffered)) buffered += new TextDecoder().decode((await reader.read()).value);
+    const sessionId = /sessionId=([\w-]+)/.exec(buffered)![1]!;
+    answers.push(
+      await post(`${stack.edgeUrl}/api/v1/mcp/${a.serverId}/messages?sessionId=${sessionId}`, 'tools/call', {
+        name: 'get_ticket',
+        arguments: { ticket_id: 'TCK-1' },
+      }),
+    );
+    answers.push(await post(`${stack.edgeUrl}/api/v1/mcp/${b.serverId}/messages?sessionId=${sessionId}`, 'tools/list'));
+    await reader.cancel();
+
+    const statuses = answers.map((r) => r.status);
+    expect(statuses).toEqual(Array(statuses.length).fill(404));
+    for (const r of answers) expect(leaks(await r.text(), a.serverId)).toEqual([]);
+
+    // The official SDK client cannot connect either; B's own server works with the same key.
+    const client = new Client({ name: 'b', version: '1.0.0' });
+    await expect(
+      client.connect(
+        new StreamableHTTPClientTransport(new URL(a.mcpUrl), { requestInit: { headers: { 'x-api-key': keyB } } }),
+      ),
+    ).rejects.toThrow(/not found/);
+    const own = new Client({ name: 'b', version: '1.0.0' });
+    await own.connect(
+      new StreamableHTTPClientTransport(new URL(b.mcpUrl), { requestInit: { headers: { 'x-api-key': keyB } } }),
+    );
+    expect((await own.listTools()).tools.map((t) => t.name)).toEqual(b.tools);
+    await own.close();
+    expect(upstream.requests.length).toBe(before);
+    // A's key cannot reach B's server either.
+    expect(
+      (
+        await fetch(b.mcpUrl, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            'x-api-key': stack.bootstrapKey,
+          },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+        })
+      ).status,
+    ).toBe(404);
+  });
+
+  it("a policy of B granting every OAuth subject on every server does not reach A's servers", async () => {
+    await unwrap(
+      apiB.POST('/access_policies', {
+        body: {
+          name: 'everyone',
+          principals: [
+            { type: 'oauth_subject', value: '*' },
+            { type: 'oauth_group', value: '*' },
+          ],
+          servers: ['*'],
+          tools: ['*'],
+        },
+      }),
+    );
+    const token = (server: RegisteredExample) =>
+      new SignJWT({ scope: 'mcp:tools', groups: ['all'] })
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+        .setSubject('mallory')
+        .setIssuer(issuer)
+        .setAudience(server.mcpUrl)
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(signingKey);
+    const list = async (server: RegisteredExample) =>
+      fetch(server.mcpUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-11-25',
+          authorization: `Bearer ${await token(server)}`,
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+    const own = await waitFor('the policy to let mallory list her own server', async () => {
+      const res = await list(b);
+      return res.status === 200 ? res : undefined;
+    });
+    expect(own.status).toBe(200);
+    const foreign = await list(a);
+    expect(foreign.status).toBe(403);
+    expect(leaks(await foreign.text(), a.serverId)).toEqual([]);
+  });
+});

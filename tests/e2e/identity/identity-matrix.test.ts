@@ -1,0 +1,534 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
+import { freePort } from '@toolplane/embedded';
+import { SignJWT } from 'jose';
+import { startStreamableMcpServer, type ExternalMcpServer } from '../../fixtures/mcp-servers.ts';
+import { startTestStack, yamlBody } from '../../helpers/stack.ts';
+import { postMcp } from '../../helpers/mcp.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { startAuthorizationServer, type LocalAuthorizationServer } from '../../helpers/authorization-server.ts';
+
+// Who may act as an external user, and with whose credentials each tool kind then runs (ADR 0013
+// amendment; docs/security.md "Acting as an external user"). One table of expectations drives every
+// cell, and the same table is read back from docs/security.md.
+
+type Caller = 'api_key' | 'oauth' | 'anonymous';
+type ServerKind = 'private' | 'public';
+type UserKind = 'none' | 'allowed' | 'not-allowed';
+type Outcome = 'shared' | 'own' | 'refused-401' | 'refused-403-anonymous' | 'refused-403-not-allowed';
+type ToolKind = 'connector' | 'external_mcp' | 'workflow';
+
+const callers: Caller[] = ['api_key', 'oauth', 'anonymous'];
+const serverKinds: ServerKind[] = ['private', 'public'];
+const userKinds: UserKind[] = ['none', 'allowed', 'not-allowed'];
+const toolKinds: ToolKind[] = ['connector', 'external_mcp', 'workflow'];
+
+/** The whole matrix: the outcome is the same for every tool kind. */
+const expectations: Record<`${Caller} ${ServerKind} ${UserKind}`, Outcome> = {
+  'api_key private none': 'shared',
+  'api_key private allowed': 'own',
+  'api_key private not-allowed': 'refused-403-not-allowed',
+  'api_key public none': 'shared',
+  'api_key public allowed': 'own',
+  'api_key public not-allowed': 'refused-403-not-allowed',
+  'oauth private none': 'shared',
+  'oauth private allowed': 'own',
+  'oauth private not-allowed': 'refused-403-not-allowed',
+  'oauth public none': 'shared',
+  'oauth public allowed': 'own',
+  'oauth public not-allowed': 'refused-403-not-allowed',
+  'anonymous private none': 'refused-401',
+  'anonymous private allowed': 'refused-401',
+  'anonymous private not-allowed': 'refused-401',
+  'anonymous public none': 'shared',
+  'anonymous public allowed': 'refused-403-anonymous',
+  'anonymous public not-allowed': 'refused-403-anonymous',
+};
+
+const userName: Record<UserKind, string | undefined> = { none: undefined, allowed: 'alice', 'not-allowed': 'mallory' };
+
+/** The credential each tool kind's upstream receives, shared or alice's own. */
+const credential: Record<ToolKind, Record<'shared' | 'own', string>> = {
+  connector: { shared: 'Bearer shared-api', own: 'Bearer alice-api' },
+  external_mcp: { shared: 'Bearer shared-mcp', own: 'Bearer alice-mcp' },
+  workflow: { shared: 'Bearer shared-wf', own: 'Bearer alice-wf' },
+};
+
+let authServer: LocalAuthorizationServer;
+let stack: Stack;
+let api: ManagementClient;
+let edgeUrl: string;
+let upstream: Server;
+let upstreamUrl: string;
+let remote: ExternalMcpServer;
+/** Authorization headers received by the connector (`/api/…`) and workflow (`/wf/…`) upstream. */
+const received: { kind: 'connector' | 'workflow'; authorization: string | undefined; user?: string; tier?: string }[] =
+  [];
+const servers: Record<ServerKind, { id: string; tools: Record<ToolKind, string> }> = {} as never;
+let key: string;
+let keyId: string;
+let instanceId: string;
+const policyIds: Record<string, string> = {};
+
+const descriptor = (url: string) => `
+metadata: { name: Identity, slug: identity, version: "1.0.0" }
+authentication:
+  - type: bearer
+    fields: [{ key: token, field_type: secret, required: true, secret: true }]
+operations:
+  - operation_id: api_whoami
+    endpoint: "${url}/api/me"
+    method: GET
+    auth_type_ref: bearer
+    parameters: []
+mcp_config:
+  enabled: true
+  server_name: identity
+  server_description: Identity
+  route_mappings:
+    - { operation_id: api_whoami, mcp_tool_name: api_whoami, mcp_tool_description: "Who am I (connector)" }
+`;
+
+const flow = (url: string) =>
+  JSON.stringify({
+    flower: '0.1',
+    id: 'wf',
+    flows: [
+      {
+        id: 'wf_whoami',
+        steps: [
+          {
+            id: 'me',
+            request: {
+              method: 'GET',
+              url: `${url}/wf/me`,
+              headers: {
+                Authorization: 'Bearer $secrets.TOKEN',
+                'X-User': '$current_user.name',
+                'X-Tier': '$current_user.tier',
+              },
+            },
+            outputs: { ok: '$response.body.ok' },
+          },
+        ],
+        outputs: { ok: '$steps.me.outputs.ok' },
+      },
+    ],
+  });
+
+async function token(sub: string, serverId: string): Promise<string> {
+  return new SignJWT({ scope: 'mcp:tools' })
+    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+    .setSubject(sub)
+    .setIssuer(authServer.issuer)
+    .setAudience(`${edgeUrl}/mcp/${serverId}`)
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(authServer.signingKey);
+}
+
+async function headersFor(caller: Caller, serverId: string, username?: string): Promise<Record<string, string>> {
+  return {
+    ...(caller === 'api_key' ? { 'x-api-key': key } : {}),
+    ...(caller === 'oauth' ? { authorization: `Bearer ${await token('app', serverId)}` } : {}),
+    ...(username ? { 'x-username': username } : {}),
+    // A caller-supplied Config-Name never passes for the user's name ($current_user.name).
+    'config-name': 'spoofed',
+  };
+}
+
+async function rpc(serverId: string, headers: Record<string, string>, method: string, params: unknown = {}) {
+  const res = await postMcp(
+    `${edgeUrl}/mcp/${serverId}`,
+    { jsonrpc: '2.0', id: 1, method, params },
+    { 'mcp-protocol-version': '2025-11-25', ...headers },
+  );
+  return {
+    status: res.status,
+    body: (await res.json()) as {
+      result?: { isError?: boolean; content?: { text: string }[]; tools?: { name: string }[] };
+      error?: { message: string };
+    },
+  };
+}
+
+/** What reached the upstreams since the last reset: one list of authorization values per tool kind. */
+function seen(): Record<ToolKind, string[]> {
+  return {
+    connector: received.filter((r) => r.kind === 'connector').map((r) => r.authorization ?? ''),
+    workflow: received.filter((r) => r.kind === 'workflow').map((r) => r.authorization ?? ''),
+    external_mcp: [...new Set(remote.requests.map((h) => String(h.authorization ?? '')))],
+  };
+}
+function reset(): void {
+  received.length = 0;
+  remote.requests.length = 0;
+}
+
+beforeAll(async () => {
+  authServer = await startAuthorizationServer();
+  upstream = createServer((req, res) => {
+    const kind = req.url?.startsWith('/wf/') ? 'workflow' : 'connector';
+    received.push({
+      kind,
+      authorization: req.headers.authorization,
+      user: String(req.headers['x-user'] ?? ''),
+      tier: String(req.headers['x-tier'] ?? ''),
+    });
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  remote = await startStreamableMcpServer({
+    tools: [{ name: 'ext_whoami', description: 'Who am I (external MCP)', inputSchema: { type: 'object' } }],
+  });
+  const edgePort = await freePort();
+  edgeUrl = `http://127.0.0.1:${edgePort}`;
+  ({ stack, api } = await startTestStack('identity', {
+    edgePort,
+    serviceEnv: {
+      edge: { OAUTH_ISSUER: authServer.issuer, OAUTH_JWKS_URL: `${authServer.issuer}/jwks`, PUBLIC_URL: edgeUrl },
+    },
+  }));
+  const connector = await unwrap(api.POST('/connectors', yamlBody(descriptor(upstreamUrl))));
+  const instance = await unwrap(
+    api.POST('/connector_instances', {
+      body: { connector_id: connector.id, name: 'identity', credentials: { token: 'shared-api' } },
+    }),
+  );
+  instanceId = instance.id;
+  // alice declares an attribute: $current_user.tier in workflows run for her.
+  await unwrap(api.POST('/external_users', { body: { name: 'alice', attributes: { tier: 'gold' } } }));
+  for (const name of ['mallory', 'carol']) await unwrap(api.POST('/external_users', { body: { name } }));
+  await unwrap(
+    api.PUT('/external_users/{name}/connections/{instanceId}', {
+      params: { path: { name: 'alice', instanceId: instance.id } },
+      body: { credentials: { token: 'alice-api' } },
+    }),
+  );
+  await unwrap(
+    api.PUT('/external_users/{name}/secrets/{secret}', {
+      params: { path: { name: 'alice', secret: 'TOKEN' } },
+      body: { value: 'alice-wf' },
+    }),
+  );
+  for (const kind of serverKinds) {
+    const server = await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: `identity-${kind}`,
+          mode: 'NORMAL',
+          connectorInstanceId: instance.id,
+          isPublic: kind === 'public',
+          externalMcpConfigs: [{ name: 'ext', url: remote.url, headers: { authorization: 'Bearer shared-mcp' } }],
+        },
+      }),
+    );
+    await unwrap(
+      api.PUT('/mcp_servers/{id}/secrets/{name}', {
+        params: { path: { id: server.id, name: 'TOKEN' } },
+        body: { value: 'shared-wf' },
+      }),
+    );
+    await unwrap(
+      api.POST('/mcp_servers/{id}/deploy', {
+        params: { path: { id: server.id } },
+        body: { definition: flow(upstreamUrl) },
+      }),
+    );
+    await unwrap(
+      api.PUT('/external_users/{name}/mcp_connections/{serverId}/{external}', {
+        params: { path: { name: 'alice', serverId: server.id, external: 'ext' } },
+        body: { headers: { authorization: 'Bearer alice-mcp' } },
+      }),
+    );
+    servers[kind] = { id: server.id, tools: {} as Record<ToolKind, string> };
+  }
+  const created = await unwrap(api.POST('/api_keys', { body: { name: 'app', scopes: ['runtime'] } }));
+  key = created.key;
+  // The app's key and the app's OAuth subject may act as alice and carol (one policy names both);
+  // mallory may use every tool, but no policy lets these callers act as her.
+  keyId = created.id;
+  for (const [name, principal] of [
+    ['key-for-users', { type: 'api_key', value: created.id }],
+    ['oauth-for-users', { type: 'oauth_subject', value: 'app' }],
+  ] as const)
+    policyIds[name] = (
+      await unwrap(
+        api.POST('/access_policies', {
+          body: {
+            name,
+            principals: [
+              principal,
+              { type: 'external_user', value: 'alice' },
+              { type: 'external_user', value: 'carol' },
+            ],
+            servers: ['*'],
+            tools: ['*'],
+          },
+        }),
+      )
+    ).id;
+  await unwrap(
+    api.POST('/access_policies', {
+      body: {
+        name: 'mallory-tools',
+        principals: [{ type: 'external_user', value: 'mallory' }],
+        servers: ['*'],
+        tools: ['*'],
+      },
+    }),
+  );
+  await unwrap(
+    api.POST('/access_policies', {
+      body: {
+        name: 'alice-herself',
+        principals: [{ type: 'oauth_subject', value: 'alice' }],
+        servers: ['*'],
+        tools: ['*'],
+      },
+    }),
+  );
+  // Every server shows its three tools to the key (catalogs and policies have reached the edge).
+  for (const kind of serverKinds) {
+    const names = await waitFor(`tools of the ${kind} server`, async () => {
+      const r = await rpc(servers[kind].id, await headersFor('api_key', servers[kind].id), 'tools/list');
+      const list = (r.body.result?.tools ?? []).map((t) => t.name);
+      return list.length === 3 ? list : undefined;
+    });
+    servers[kind].tools = {
+      connector: names.find((n) => n === 'api_whoami')!,
+      external_mcp: names.find((n) => n.includes('ext_whoami'))!,
+      workflow: names.find((n) => n === 'wf_whoami')!,
+    };
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await remote?.close();
+  await new Promise<void>((r) => upstream?.close(() => r()));
+  await authServer?.close();
+});
+
+const cells = callers.flatMap((caller) =>
+  serverKinds.flatMap((server) =>
+    userKinds.flatMap((user) =>
+      toolKinds.map((tool) => [caller, server, user, tool, expectations[`${caller} ${server} ${user}`]] as const),
+    ),
+  ),
+);
+
+describe('identity matrix: caller × server × tool kind × x-username', () => {
+  it.each(cells)('%s caller, %s server, x-username %s, %s tool: %s', async (caller, server, user, tool, outcome) => {
+    const { id, tools } = servers[server];
+    const username = userName[user];
+    reset();
+    const r = await rpc(id, await headersFor(caller, id, username), 'tools/call', { name: tools[tool], arguments: {} });
+    const got = seen();
+    if (outcome === 'shared' || outcome === 'own') {
+      expect(r.status).toBe(200);
+      expect(r.body.result?.isError).toBeFalsy();
+      expect(got[tool]).toEqual([credential[tool][outcome]]);
+      // A user-named call never reaches an upstream with the shared credential.
+      if (username) for (const k of toolKinds) expect(got[k]).not.toContain(credential[k].shared);
+      // A workflow run for a user sees the user's verified name and declared attributes as $current_user.*.
+      if (tool === 'workflow' && username) expect(received.map((x) => [x.user, x.tier])).toEqual([[username, 'gold']]);
+    } else {
+      if (outcome === 'refused-401') {
+        expect(r.status).toBe(401);
+        expect(r.body.error!.message).toContain('Authentication required');
+      } else {
+        expect(r.status).toBe(403);
+        expect(r.body.error!.message).toContain(
+          outcome === 'refused-403-anonymous'
+            ? `an anonymous caller may not act as external user "${username}"`
+            : `may not act as external user "${username}"`,
+        );
+      }
+      expect(got).toEqual({ connector: [], external_mcp: [], workflow: [] });
+    }
+  });
+});
+
+describe('around the matrix', () => {
+  it.each(toolKinds)(
+    'a user without a connection gets a tool error saying how to connect (%s), and no upstream is called',
+    async (tool) => {
+      const { id, tools } = servers.private;
+      reset();
+      const r = await rpc(id, await headersFor('api_key', id, 'carol'), 'tools/call', {
+        name: tools[tool],
+        arguments: {},
+      });
+      expect(r.status).toBe(200);
+      expect(r.body.result?.isError).toBe(true);
+      const text = r.body.result!.content![0]!.text;
+      expect(text).toContain('"carol"');
+      expect(text).toContain(
+        tool === 'connector'
+          ? 'PUT /api/v1/external_users/{name}/connections/'
+          : tool === 'external_mcp'
+            ? `PUT /api/v1/external_users/carol/mcp_connections/${id}/ext`
+            : 'PUT /api/v1/external_users/carol/secrets/{NAME}',
+      );
+      expect(seen()).toEqual({ connector: [], external_mcp: [], workflow: [] });
+    },
+  );
+
+  it.each(toolKinds)(
+    'an OAuth token whose subject is a user acts as that user without x-username (%s)',
+    async (tool) => {
+      const { id, tools } = servers.private;
+      reset();
+      const r = await rpc(id, { authorization: `Bearer ${await token('alice', id)}` }, 'tools/call', {
+        name: tools[tool],
+        arguments: {},
+      });
+      expect(r.body.result?.isError).toBeFalsy();
+      expect(seen()[tool]).toEqual([credential[tool].own]);
+    },
+  );
+
+  it('records name the authenticating principal, the acting user and the policy that allowed it', async () => {
+    const { id, tools } = servers.private;
+    const call = async (headers: Record<string, string>) =>
+      rpc(id, headers, 'tools/call', { name: tools.connector, arguments: {} });
+    await call(await headersFor('api_key', id, 'alice'));
+    await call(await headersFor('oauth', id, 'alice'));
+    await call({ authorization: `Bearer ${await token('alice', id)}` });
+    await call(await headersFor('oauth', id, 'mallory'));
+    // `key_name`: the key's name as it is now (null for token callers).
+    const wanted = [
+      { key_id: keyId, key_name: 'app', subject: null, username: 'alice', acting_via: policyIds['key-for-users'] },
+      { key_id: null, key_name: null, subject: 'app', username: 'alice', acting_via: policyIds['oauth-for-users'] },
+      { key_id: null, key_name: null, subject: 'alice', username: 'alice', acting_via: 'token-user' },
+      { key_id: null, key_name: null, subject: 'app', username: 'mallory', acting_via: null },
+    ];
+    const records = await waitFor('the execution records of the four calls', async () => {
+      const r = await unwrap(
+        api.GET('/execution_records', { params: { query: { server_id: id, tool: 'api_whoami', limit: 200 } } }),
+      );
+      const fields = (c: object) => JSON.stringify(Object.fromEntries(Object.entries(c).sort()));
+      return wanted.every((w) => r.data.some((d) => fields(d.caller) === fields(w))) && r.data;
+    });
+    const refusal = records.find((r) => r.caller.username === 'mallory')!;
+    expect(refusal.outcome).toBe('rejected');
+  });
+
+  it("SMART: list_connections shows the user's own connections and what lacks one; connect gives the exact call", async () => {
+    const smart = await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: 'identity-smart',
+          mode: 'SMART',
+          connectorInstanceId: instanceId,
+          externalMcpConfigs: [{ name: 'ext', url: remote.url, headers: { authorization: 'Bearer shared-mcp' } }],
+        },
+      }),
+    );
+    await unwrap(
+      api.PUT('/mcp_servers/{id}/secrets/{name}', {
+        params: { path: { id: smart.id, name: 'TOKEN' } },
+        body: { value: 'shared-wf' },
+      }),
+    );
+    await unwrap(
+      api.POST('/mcp_servers/{id}/deploy', {
+        params: { path: { id: smart.id } },
+        body: { definition: flow(upstreamUrl) },
+      }),
+    );
+    const asAlice = await headersFor('api_key', smart.id, 'alice');
+    type Listing = {
+      user: string;
+      connections: { kind: string; id: string; tools: string[] }[];
+      toolsWithoutConnection: { tool: string; needs: { kind: string; id: string }[] }[];
+    };
+    const meta = async <T>(name: string, args: Record<string, unknown> = {}) => {
+      const r = await rpc(smart.id, asAlice, 'tools/call', { name, arguments: args });
+      const text = r.body.result!.content![0]!.text;
+      // No secret value ever travels through the model.
+      for (const v of ['alice-api', 'alice-wf', 'alice-mcp', 'shared-api', 'shared-wf', 'shared-mcp'])
+        expect(text).not.toContain(v);
+      return JSON.parse(text) as T;
+    };
+    const listing = await waitFor('the SMART catalog with its three tools', async () => {
+      const l = await meta<Listing>('list_connections');
+      return l.connections.length + l.toolsWithoutConnection.length === 3 && l;
+    });
+    const ext = `/api/v1/external_users/alice/mcp_connections/${smart.id}/ext`;
+    expect(listing.user).toBe('alice');
+    expect(listing.connections.map((c) => [c.kind, c.id]).sort()).toEqual([
+      ['connector_instance', instanceId],
+      ['workflow_secret', 'TOKEN'],
+    ]);
+    expect(listing.toolsWithoutConnection).toEqual([
+      { tool: expect.stringContaining('ext_whoami'), needs: [{ kind: 'external_mcp', id: `${smart.id}/ext` }] },
+    ]);
+    const extTool = listing.toolsWithoutConnection[0]!.tool;
+    const connect = await meta<{ connected: boolean; calls: { method: string; path: string; body: unknown }[] }>(
+      'connect',
+      { tool: extTool },
+    );
+    expect(connect.connected).toBe(false);
+    expect(connect.calls).toEqual([
+      expect.objectContaining({ method: 'PUT', path: ext, body: { headers: { '<header name>': '<value>' } } }),
+    ]);
+    // The application makes that call, PUT `ext` as checked above (the value never passes through the model);
+    // the tool is then ready.
+    await unwrap(
+      api.PUT('/external_users/{name}/mcp_connections/{serverId}/{external}', {
+        params: { path: { name: 'alice', serverId: smart.id, external: 'ext' } },
+        body: { headers: { authorization: 'Bearer alice-mcp' } },
+      }),
+    );
+    expect((await meta<Listing>('list_connections')).toolsWithoutConnection).toEqual([]);
+    expect(await meta('connect', { tool: extTool })).toMatchObject({ connected: true });
+    reset();
+    const run = await rpc(smart.id, asAlice, 'tools/call', { name: 'execute_tool', arguments: { name: extTool } });
+    expect(run.body.result?.isError).toBeFalsy();
+    expect(seen().external_mcp).toEqual([credential.external_mcp.own]);
+  });
+
+  it("with the server's config fallbackToShared: true, a user without a connection runs with the shared credentials", async () => {
+    const { id, tools } = servers.private;
+    await unwrap(
+      api.PATCH('/mcp_manager/{id}', { params: { path: { id } }, body: { config: { fallbackToShared: true } } }),
+    );
+    for (const tool of toolKinds) {
+      reset();
+      const r = await rpc(id, await headersFor('api_key', id, 'carol'), 'tools/call', {
+        name: tools[tool],
+        arguments: {},
+      });
+      expect(r.body.error).toBeUndefined();
+      expect(r.body.result?.isError).toBeFalsy();
+      expect(seen()[tool]).toEqual([credential[tool].shared]);
+      // A user with their own connection still uses it.
+      reset();
+      await rpc(id, await headersFor('api_key', id, 'alice'), 'tools/call', { name: tools[tool], arguments: {} });
+      expect(seen()[tool]).toEqual([credential[tool].own]);
+    }
+  });
+
+  it('docs/security.md states the same matrix', () => {
+    const doc = readFileSync(new URL('../../../docs/security.md', import.meta.url), 'utf8');
+    const section = doc.split('<!-- identity-matrix:start -->')[1]!.split('<!-- identity-matrix:end -->')[0]!;
+    const rows = section
+      .split('\n')
+      .filter((l) => l.startsWith('| `'))
+      .map((l) =>
+        l
+          .split('|')
+          .slice(1, -1)
+          .map((c) => c.trim().replace(/`/g, '')),
+      );
+    const documented = Object.fromEntries(rows.map(([c, s, u, o]) => [`${c} ${s} ${u}`, o]));
+    expect(documented).toEqual(expectations);
+  });
+});

@@ -1,0 +1,592 @@
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { repoRoot, type Stack } from '@toolplane/cli';
+import { createManagementClient, unwrap, type ManagementClient } from '@toolplane/client';
+import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import { startStreamableMcpServer, type ExternalMcpServer } from '../../fixtures/mcp-servers.ts';
+import { startTestStack, tempDir, yamlBody } from '../../helpers/stack.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { logLines } from '../../helpers/records.ts';
+
+/**
+ * The workspace as files (ADR 0042, docs/gitops.md), with the CLI (from the sources; tests/e2e/cli.test.ts runs the
+ * packed one) against the real stack: a workspace with every kind of resource is exported, applied to a new empty
+ * workspace and exported again (the same bytes); a second apply changes nothing (no audit event); a change made
+ * through the API shows in the next plan as exactly that field; a directory with broken files is refused whole.
+ */
+
+const TICKETS_KEY = 'files-upstream-key-3f1a';
+const DOCS_TOKEN = 'files-docs-token-9c2b';
+const SIGNING = 'files-signing-secret-51d0';
+const CLIENT_SECRET = 'files-oauth-client-secret-77e4';
+const secretValues = [TICKETS_KEY, DOCS_TOKEN, SIGNING, CLIENT_SECRET];
+
+let stack: Stack;
+let admin: ManagementClient;
+let upstream: TicketSystem;
+let docs: ExternalMcpServer;
+let work: string;
+const a = { key: '', api: undefined as unknown as ManagementClient };
+const b = { key: '', api: undefined as unknown as ManagementClient };
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `toolplane <args>` from the sources, as the key's workspace, with `env` added (values of references). */
+function cli(key: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return run(key, ['--conditions=@toolplane/source', join(repoRoot, 'packages/cli/src/main.ts'), ...args], env);
+}
+
+/** A node script with the CLI's environment (the Kubernetes Job's `apply.mjs` takes the same two variables). */
+function run(key: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const child = spawn(process.execPath, args, {
+    cwd: work,
+    env: {
+      PATH: process.env.PATH,
+      XDG_CONFIG_HOME: work,
+      NO_COLOR: '1',
+      TOOLPLANE_URL: stack.controlPlaneUrl,
+      TOOLPLANE_API_KEY: key,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** Every file under `dir`, path → text. */
+function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((x, y) => x.name.localeCompare(y.name))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[relative(dir, p)] = readFileSync(p, 'utf8');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** The id of the workspace's newest audit event. */
+async function newestEvent(api: ManagementClient): Promise<string | undefined> {
+  return (await unwrap(api.GET('/audit_events', { params: { query: { limit: 1 } } }))).data[0]?.id;
+}
+
+const flower = `flower: "0.1"
+id: probe
+flows:
+  - id: probe
+    steps:
+      - id: get
+        request:
+          method: GET
+          url: http://127.0.0.1:9/probe
+`;
+
+const calendar = `kind: openapi
+slug: calendar-api
+user_oauth: true
+document:
+  openapi: 3.0.3
+  info: { title: Calendar API, version: 1.0.0 }
+  servers: [{ url: "http://127.0.0.1:9/api" }]
+  components:
+    securitySchemes:
+      calendarAuth:
+        type: oauth2
+        flows:
+          authorizationCode:
+            authorizationUrl: http://127.0.0.1:9/authorize
+            tokenUrl: http://127.0.0.1:9/token
+            scopes: { calendar.read: Read your calendar }
+  paths:
+    /events:
+      get:
+        operationId: my_events
+        summary: My calendar events
+        security: [{ calendarAuth: [calendar.read] }]
+        responses: { "200": { description: the events } }
+`;
+
+/** Workspace A: every kind of resource, made through the API as a person would. */
+async function buildWorkspaceA(api: ManagementClient): Promise<void> {
+  await unwrap(api.PUT('/secrets/{name}', { params: { path: { name: 'TICKETS_SIGNING' } }, body: { value: SIGNING } }));
+  await unwrap(
+    api.POST('/external_mcp_servers', {
+      body: { name: 'docs', url: docs.url, headers: { Authorization: `Bearer ${DOCS_TOKEN}` } },
+    }),
+  );
+  const tickets = await unwrap(api.POST('/connectors', yamlBody(ticketSystemDescriptorYaml)));
+  const instance = await unwrap(
+    api.POST('/connector_instances', {
+      body: {
+        connector_id: tickets.id,
+        name: 'tickets',
+        base_url: upstream.url,
+        createServer: false,
+        credentials: { api_key: TICKETS_KEY },
+      },
+    }),
+  );
+  const ticketsServer = await unwrap(
+    api.POST('/mcp_manager', {
+      body: { name: 'tickets', mode: 'NORMAL', connectorInstanceId: instance.id, confirmTools: ['create_ticket'] },
+    }),
+  );
+  const cal = await unwrap(api.POST('/connectors', yamlBody(calendar)));
+  await unwrap(
+    api.POST('/connector_instances', {
+      body: {
+        connector_id: cal.id,
+        name: 'calendar',
+        createServer: false,
+        credentials: { client_id: 'files-client', client_secret: CLIENT_SECRET },
+      },
+    }),
+  );
+  const combo = await unwrap(
+    api.POST('/mcp_manager', {
+      body: {
+        name: 'combo',
+        mode: 'NORMAL',
+        externalMcpServers: [{ name: 'docs', tools: [] }],
+        // An external server configured on the server itself: its header value is a reference in the file too.
+        externalMcpConfigs: [{ name: 'wiki', url: docs.url, headers: { Authorization: `Bearer ${DOCS_TOKEN}` } }],
+        description: 'docs and more',
+      },
+    }),
+  );
+  const flows = await unwrap(api.POST('/mcp_manager', { body: { name: 'flows', mode: 'NORMAL' } }));
+  await unwrap(
+    api.POST('/mcp_servers/{id}/deploy', { params: { path: { id: flows.id } }, body: { definition: flower } }),
+  );
+  await unwrap(api.POST('/external_users', { body: { name: 'alice', attributes: { team: 'support' } } }));
+  const ci = await unwrap(api.POST('/api_keys', { body: { name: 'ci', scopes: ['runtime'], serverIds: [combo.id] } }));
+  await unwrap(
+    api.POST('/access_policies', {
+      body: {
+        name: 'small-searches',
+        principals: [{ type: 'api_key', value: ci.id }],
+        servers: [ticketsServer.id],
+        tools: ['search_tickets'],
+        condition: 'args.limit <= 10',
+      },
+    }),
+  );
+}
+
+beforeAll(async () => {
+  upstream = await startTicketSystem({ apiKey: TICKETS_KEY });
+  docs = await startStreamableMcpServer({
+    tools: [
+      {
+        name: 'lookup',
+        description: 'Look a page up',
+        inputSchema: { type: 'object', properties: { q: { type: 'string' } } },
+      },
+    ],
+    requiredHeader: ['authorization', `Bearer ${DOCS_TOKEN}`],
+  });
+  ({ stack, api: admin } = await startTestStack('workspace-files'));
+  work = tempDir('workspace-files');
+  for (const [w, name] of [
+    [a, 'files-a'],
+    [b, 'files-b'],
+  ] as const) {
+    w.key = (await unwrap(admin.POST('/workspaces', { body: { name } }))).apiKey.key;
+    w.api = createManagementClient(stack.controlPlaneUrl, w.key);
+  }
+  await buildWorkspaceA(a.api);
+}, 120_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await docs?.close();
+  await upstream?.close();
+});
+
+/** The values apply needs: some from the environment, the others from a values file. */
+const valuesEnv = {
+  TICKETS_API_KEY: TICKETS_KEY,
+  DOCS_AUTHORIZATION: `Bearer ${DOCS_TOKEN}`,
+  COMBO_WIKI_AUTHORIZATION: `Bearer ${DOCS_TOKEN}`,
+};
+function valuesFile(): string {
+  const file = join(work, 'values.env');
+  writeFileSync(
+    file,
+    `# apply's values\nCALENDAR_CLIENT_ID=files-client\nCALENDAR_CLIENT_SECRET=${CLIENT_SECRET}\nTICKETS_SIGNING=${SIGNING}\n`,
+  );
+  return file;
+}
+
+describe('workspace files', () => {
+  it('round trip: export, apply to an empty workspace, export again: the same files; a second apply changes nothing', async () => {
+    const dirA = join(work, 'a');
+    const exported = await cli(a.key, ['export', dirA]);
+    expect(exported).toMatchObject({ code: 0, stderr: '' });
+    const files = tree(dirA);
+    expect(Object.keys(files)).toEqual(
+      expect.arrayContaining([
+        'secrets.yaml',
+        'external-mcp-servers/docs.yaml',
+        'connectors/ticket-system@1.0.0.yaml',
+        'connectors/calendar-api@1.0.0.yaml',
+        'connector-instances/tickets.yaml',
+        'connector-instances/calendar.yaml',
+        'mcp-servers/combo.yaml',
+        'mcp-servers/flows.yaml',
+        'deployments/flows.yaml',
+        'external-users/alice.yaml',
+        'api-keys/ci.yaml',
+        'api-keys/initial.yaml',
+        'access-policies/small-searches.yaml',
+      ]),
+    );
+    expect(files['connector-instances/tickets.yaml']).toContain('api_key: ${env:TICKETS_API_KEY}');
+    expect(files['mcp-servers/combo.yaml']).toContain('Authorization: ${env:COMBO_WIKI_AUTHORIZATION}');
+    expect(files['access-policies/small-searches.yaml']).toContain('args.limit <= 10');
+    for (const text of Object.values(files)) for (const value of secretValues) expect(text).not.toContain(value);
+    // A second export of the unchanged workspace: the same bytes.
+    expect((await cli(a.key, ['export', dirA])).code).toBe(0);
+    expect(tree(dirA)).toEqual(files);
+
+    const plan = await cli(b.key, ['plan', dirA, '--values', valuesFile()], valuesEnv);
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toContain('+ create server combo (mcp-servers/combo.yaml)');
+    const applied = await cli(b.key, ['apply', dirA, '--values', valuesFile()], valuesEnv);
+    expect(applied.stderr).toBe('');
+    expect(applied.code).toBe(0);
+    const dirB = join(work, 'b');
+    expect((await cli(b.key, ['export', dirB])).code).toBe(0);
+    expect(tree(dirB)).toEqual(files);
+    const managed = await unwrap(b.api.GET('/workspace_files/managed'));
+    expect(managed.data.find((m) => m.kind === 'server' && m.name === 'combo')).toMatchObject({
+      file: 'mcp-servers/combo.yaml',
+    });
+
+    const before = await newestEvent(b.api);
+    const again = await cli(b.key, ['plan', dirA]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('No changes');
+    const reapplied = await cli(b.key, ['apply', dirA, '--json']);
+    expect(reapplied.code).toBe(0);
+    expect(JSON.parse(reapplied.stdout)).toMatchObject({ outcome: 'unchanged' });
+    expect(await newestEvent(b.api)).toBe(before);
+  }, 60_000);
+
+  it('drift: a change made through the API shows in the next plan as exactly that field', async () => {
+    await unwrap(
+      b.api.PATCH('/mcp_manager/{id}', { params: { path: { id: 'combo' } }, body: { description: 'changed by hand' } }),
+    );
+    const run = await cli(b.key, ['plan', join(work, 'a'), '--json']);
+    expect(run.code).toBe(2);
+    const plan = JSON.parse(run.stdout) as {
+      changes: { kind: string; name: string; action: string; fields: string[] }[];
+    };
+    expect(plan.changes.filter((c) => c.action !== 'unchanged' && c.action !== 'unmanaged')).toEqual([
+      { kind: 'server', name: 'combo', file: 'mcp-servers/combo.yaml', action: 'update', fields: ['description'] },
+    ]);
+    // Applying the files puts it back.
+    expect((await cli(b.key, ['apply', join(work, 'a')])).code).toBe(0);
+    expect((await unwrap(b.api.GET('/mcp_manager/{id}', { params: { path: { id: 'combo' } } }))).description).toBe(
+      'docs and more',
+    );
+  }, 30_000);
+
+  it('a step that fails stops the apply, saying what was applied and what was not; a re-run finishes', async () => {
+    const dir = join(work, 'partial');
+    const write = (path: string, text: string) => {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), text);
+    };
+    write('mcp-servers/late.yaml', 'name: late\nmode: NORMAL\n');
+    write('deployments/late.yaml', `server: late\ndefinition: |\n${flower.replace(/^/gm, '  ')}`);
+    // Valid to a plan, refused when applied: a server's confirmTools are checked against the catalog it compiles to.
+    const server = (name: string, confirm: string) =>
+      write(
+        `mcp-servers/${name}.yaml`,
+        `name: ${name}\nmode: NORMAL\nconnectorInstance: tickets\ntools: [search_tickets]\nconfirmTools: [${confirm}]\n`,
+      );
+    server('m-confirmed', 'delete_everything');
+    write(
+      'access-policies/to-late.yaml',
+      'name: to-late\nprincipals: [{ type: external_user, value: alice }]\nservers: [late]\ntools: ["*"]\n',
+    );
+    // A condition naming an argument the tool does not have is a problem of the plan, before anything is applied.
+    write(
+      'access-policies/typo.yaml',
+      'name: typo\nprincipals: [{ type: external_user, value: alice }]\nservers: [tickets]\n' +
+        'tools: [search_tickets]\ncondition: "args.limt <= 10"\n',
+    );
+    const refused = await cli(b.key, ['plan', dir, '--json']);
+    expect(refused.code).toBe(3);
+    expect(refused.stdout + refused.stderr).toMatch(/access-policies\/typo\.yaml.*condition/s);
+    rmSync(join(dir, 'access-policies/typo.yaml'));
+    const first = await cli(b.key, ['apply', dir, '--json']);
+    expect(first.code).not.toBe(0);
+    const result = JSON.parse(first.stdout) as {
+      applied: { kind: string; name: string }[];
+      failed: { kind: string; name: string; problem: { detail: string } };
+      notApplied: { kind: string; name: string }[];
+    };
+    const names = (list: { kind: string; name: string }[]) => list.map((c) => `${c.kind}/${c.name}`);
+    expect(names(result.applied)).toEqual(['server/late']);
+    expect(names([result.failed])).toEqual(['server/m-confirmed']);
+    expect(names(result.notApplied)).toEqual(['workflow_deployment/late', 'access_policy/to-late']);
+    expect((await unwrap(b.api.GET('/access_policies'))).data.map((p) => p.name)).not.toContain('to-late');
+    // The file fixed, the same directory again applies what was left, and then nothing is pending.
+    server('m-confirmed', 'search_tickets');
+    const second = await cli(b.key, ['apply', dir, '--json']);
+    expect(second.code).toBe(0);
+    const finished = JSON.parse(second.stdout) as { applied: { kind: string; name: string }[] };
+    expect(names(finished.applied)).toEqual([
+      'server/m-confirmed',
+      'workflow_deployment/late',
+      'access_policy/to-late',
+    ]);
+    expect((await cli(b.key, ['plan', dir])).code).toBe(0);
+  }, 30_000);
+
+  it('the Kubernetes Job’s script applies a ConfigMap’s files, and a second run changes nothing', async () => {
+    // A ConfigMap volume: one file per key, `__` for `/`, beside the volume's own `..data` entries.
+    const volume = join(work, 'configmap');
+    mkdirSync(join(volume, '..data'), { recursive: true });
+    writeFileSync(join(volume, 'mcp-servers__from-job.yaml'), 'name: from-job\nmode: NORMAL\n');
+    const script = join(repoRoot, 'k8s/components/workspace-apply/apply.mjs');
+    const first = await run(b.key, [script, volume]);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain('applied: create server from-job');
+    const before = await newestEvent(b.api);
+    const again = await run(b.key, [script, volume]);
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/nothing to change/);
+    expect(await newestEvent(b.api)).toBe(before); // nothing changed, nothing recorded
+    expect((await unwrap(b.api.GET('/workspace_files/managed'))).data).toContainEqual(
+      expect.objectContaining({ kind: 'server', name: 'from-job' }),
+    );
+  });
+
+  it('bad input: plan lists every problem by file and path, apply changes nothing', async () => {
+    const bad = join(work, 'bad');
+    cpSync(join(work, 'a'), bad, { recursive: true });
+    writeFileSync(join(bad, 'connectors/broken.yaml'), 'metadata:\n  slug: broken\n');
+    const instance = join(bad, 'connector-instances/tickets.yaml');
+    writeFileSync(
+      instance,
+      readFileSync(instance, 'utf8').replace('${env:TICKETS_API_KEY}', '${secret:MISSING_SECRET}'),
+    );
+    const server = join(bad, 'mcp-servers/combo.yaml');
+    writeFileSync(server, readFileSync(server, 'utf8').replace('name: docs', 'name: nowhere'));
+    await unwrap(
+      b.api.PATCH('/external_users/{name}', {
+        params: { path: { name: 'alice' } },
+        body: { attributes: { team: 'sales' } },
+      }),
+    );
+
+    const plan = await cli(b.key, ['plan', bad, '--json'], valuesEnv);
+    expect(plan.code).toBe(3);
+    const paths = (JSON.parse(plan.stdout) as { error: { errors: { path: string }[] } }).error.errors.map(
+      (e) => e.path,
+    );
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^connectors\/broken\.yaml#/),
+        'connector-instances/tickets.yaml#/credentials/api_key',
+        'mcp-servers/combo.yaml#/externalMcpServers/0/name',
+      ]),
+    );
+    expect(plan.stderr).toMatch(/connector-instances\/tickets\.yaml:\d+:\d+: .*MISSING_SECRET/);
+
+    const before = await newestEvent(b.api);
+    const apply = await cli(b.key, ['apply', bad], valuesEnv);
+    expect(apply.code).toBe(3);
+    expect(await newestEvent(b.api)).toBe(before);
+    // The valid change in the same directory (alice's attributes back) was not made either.
+    const users = await unwrap(b.api.GET('/external_users'));
+    expect(users.data.find((u) => u.name === 'alice')?.attributes).toEqual({ team: 'sales' });
+  }, 30_000);
+});
+
+/** Writes `files` (path → text) under a new directory of the test's scratch space. */
+function directory(name: string, files: Record<string, string>): string {
+  const dir = join(work, name);
+  mkdirSync(dir, { recursive: true });
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  return dir;
+}
+
+/** A YAML document whose aliases expand to 9^10 strings (a "billion laughs" bomb), under 100 alias nodes. */
+function aliasBomb(): string {
+  const lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+  for (let i = 1; i < 10; i++)
+    lines.push(
+      `a${i}: &a${i} [${Array(9)
+        .fill(`*a${i - 1}`)
+        .join(',')}]`,
+    );
+  return lines.join('\n') + '\n';
+}
+
+describe('workspace files: limits, what plan checks, prune', () => {
+  it('a file past a limit is a 422 naming the file and the limit (alias bomb, keys per mapping, bytes, duplicate keys)', async () => {
+    const wide = 'name: wide\n' + Array.from({ length: 10_001 }, (_, i) => `k${i}: 1\n`).join('');
+    const files = [
+      { path: 'mcp-servers/bomb.yaml', content: `name: bomb\n${aliasBomb()}` },
+      { path: 'mcp-servers/wide.yaml', content: wide },
+      { path: 'external-users/big.yaml', content: `name: big\nattributes:\n  a: "${'x'.repeat(1024 * 1024)}"\n` },
+      { path: 'connectors/twice.yaml', content: 'openapi: 3.0.0\ninfo: { title: t, version: "1" }\ninfo: {}\n' },
+    ];
+    const { response, error } = await b.api.POST('/workspace_files/plan', { body: { files } });
+    expect(response.status).toBe(422);
+    expect(error?.errors).toEqual(
+      expect.arrayContaining([
+        { path: 'mcp-servers/bomb.yaml#', message: 'aliases expand to more than 100 nodes (the limit)' },
+        {
+          path: 'mcp-servers/wide.yaml#',
+          message: 'line 1, column 1: more than 10000 entries in one mapping (the limit)',
+        },
+        {
+          path: 'external-users/big.yaml#',
+          message: expect.stringMatching(/^the file takes \d+ bytes: at most 1048576 \(the limit\)$/),
+        },
+        { path: 'connectors/twice.yaml#', message: 'line 3, column 1: Map keys must be unique' },
+      ]),
+    );
+  }, 30_000);
+
+  it('a big plan is parsed in a worker thread: /readyz and another workspace answer while it parses', async () => {
+    const cp = stack.processes.find((p) => p.service === 'control-plane')!;
+    const parsed = () => logLines(cp, 'workspace files parsed').length;
+    const parsing = () => logLines(cp, 'workspace files parsing in a worker thread').length;
+    const [before, started] = [parsed(), parsing()];
+    // 3 files of about 0.9 MB, each within the limits (9,000 keys in a mapping): seconds of parsing in all.
+    const config = Array.from({ length: 9000 }, (_, i) => `  key-${i}: [${'"a value", '.repeat(8)}"end"]\n`).join('');
+    const files = Array.from({ length: 3 }, (_, i) => ({
+      path: `mcp-servers/big-${i}.yaml`,
+      content: `name: big-${i}\nmode: NORMAL\nconfig:\n${config}`,
+    }));
+    const plan = b.api.POST('/workspace_files/plan', { body: { files } });
+    await waitFor('the plan parsing', () => parsing() > started);
+    // Answered while the worker thread parses. Whether the parse is still running when they answer depends on the
+    // machine's speed, so it is not asserted (no timing in tests): the parse's own thread is what the log lines show.
+    expect((await fetch(`${stack.controlPlaneUrl}/readyz`)).status).toBe(200);
+    expect((await a.api.GET('/mcp_manager')).response.status).toBe(200);
+    const { response, data } = await plan;
+    await waitFor('the parse’s end logged', () => parsed() > before);
+    expect(response.status).toBe(200);
+    expect(data?.summary.create).toBe(3);
+  }, 60_000);
+
+  it('plan refuses a key with a scope the applying key cannot grant, as apply would; the bootstrap key is not the workspace’s', async () => {
+    const dir = directory('grants', {
+      'mcp-servers/g-first.yaml': 'name: g-first\nmode: NORMAL\n',
+      'api-keys/boss.yaml': 'name: boss\nscopes: [management, admin]\n',
+    });
+    const plan = await cli(b.key, ['plan', dir, '--json']);
+    expect(plan.code).toBe(3);
+    const errors = (JSON.parse(plan.stdout) as { error: { errors: { path: string; message: string }[] } }).error.errors;
+    expect(errors).toEqual([
+      expect.objectContaining({
+        path: 'api-keys/boss.yaml#/scopes/1',
+        message: 'the applying credential has no "admin" scope to grant',
+      }),
+    ]);
+    // Nothing applied: not even the server before the key.
+    expect((await cli(b.key, ['apply', dir])).code).toBe(3);
+    const servers = await unwrap(b.api.GET('/mcp_manager'));
+    expect(servers.data.map((s) => s.name)).not.toContain('g-first');
+
+    // The platform's bootstrap key (the stack's admin key) is neither exported nor pruned from its workspace.
+    const ops = await unwrap(admin.POST('/api_keys', { body: { name: 'ops', scopes: ['management'] } }));
+    const exported = await cli(ops.key, ['export', join(work, 'default')]);
+    expect(exported.code).toBe(0);
+    expect(Object.keys(tree(join(work, 'default')))).not.toContain('api-keys/bootstrap.yaml');
+    const pruned = await cli(ops.key, [
+      'plan',
+      directory('one-user', { 'external-users/someone.yaml': 'name: someone\n' }),
+      '--prune',
+      '--json',
+    ]);
+    expect(pruned.stderr).toBe('');
+    const changes = (JSON.parse(pruned.stdout) as { changes: { kind: string; name: string; action: string }[] })
+      .changes;
+    expect(changes.filter((c) => c.kind === 'api_key')).toEqual([
+      expect.objectContaining({ name: 'ops', action: 'unmanaged' }),
+    ]);
+  }, 30_000);
+
+  it('--prune deletes what no file names, dependants first, never the calling key; without it nothing is deleted', async () => {
+    const c = (await unwrap(admin.POST('/workspaces', { body: { name: 'files-prune' } }))).apiKey.key;
+    const cApi = createManagementClient(stack.controlPlaneUrl, c);
+    const keep = { 'mcp-servers/p-keep.yaml': 'name: p-keep\nmode: NORMAL\n' };
+    const full = directory('prune-full', {
+      ...keep,
+      'mcp-servers/p-gone.yaml': 'name: p-gone\nmode: NORMAL\n',
+      'external-users/p-bob.yaml': 'name: p-bob\n',
+      'api-keys/p-key.yaml': 'name: p-key\nscopes: [runtime]\nservers: [p-gone]\n',
+      'access-policies/p-policy.yaml':
+        'name: p-policy\nprincipals: [{ type: api_key, value: p-key }]\nservers: [p-gone]\ntools: ["*"]\n',
+    });
+    expect((await cli(c, ['apply', full])).code).toBe(0);
+    await unwrap(cApi.POST('/external_users', { body: { name: 'p-hand' } })); // made through the API, not by files
+    const kept = directory('prune-kept', keep);
+    type Planned = { changes: { kind: string; name: string; action: string }[] };
+    const byAction = (p: Planned, action: string) =>
+      p.changes.filter((x) => x.action === action).map((x) => `${x.kind}/${x.name}`);
+
+    const without = await cli(c, ['plan', kept, '--json']);
+    expect(without.code).toBe(0);
+    expect(byAction(JSON.parse(without.stdout) as Planned, 'delete')).toEqual([]);
+
+    const plan = await cli(c, ['plan', kept, '--prune', '--json']);
+    expect(plan.code).toBe(2);
+    const planned = JSON.parse(plan.stdout) as Planned;
+    const deleted = [
+      'server/p-gone',
+      'external_user/p-bob',
+      'external_user/p-hand',
+      'api_key/p-key',
+      'access_policy/p-policy',
+    ];
+    expect(byAction(planned, 'delete')).toEqual(deleted);
+    expect(byAction(planned, 'unmanaged')).toEqual(['api_key/initial']); // the calling key
+
+    const applied = await cli(c, ['apply', kept, '--prune', '--json']);
+    expect(applied.code).toBe(0);
+    const result = JSON.parse(applied.stdout) as { applied: { kind: string; name: string; action: string }[] };
+    // Deletions in the reverse of creation's order: what names a resource goes before it.
+    expect(result.applied.map((x) => `${x.kind}/${x.name}`)).toEqual([
+      'access_policy/p-policy',
+      'api_key/p-key',
+      'external_user/p-bob',
+      'external_user/p-hand',
+      'server/p-gone',
+    ]);
+    expect((await unwrap(cApi.GET('/mcp_manager'))).data.map((s) => s.name)).toEqual(['p-keep']);
+    const keys = (await unwrap(cApi.GET('/api_keys'))).data;
+    expect(keys.filter((k) => !k.revokedAt).map((k) => k.name)).toEqual(['initial']);
+    expect((await unwrap(cApi.GET('/external_users'))).data).toEqual([]);
+    expect((await unwrap(cApi.GET('/workspace_files/managed'))).data.map((m) => `${m.kind}/${m.name}`)).toEqual([
+      'server/p-keep',
+    ]);
+    // Pruned once, the same files with --prune change nothing.
+    expect((await cli(c, ['plan', kept, '--prune'])).code).toBe(0);
+  }, 60_000);
+});
