@@ -8,12 +8,8 @@ import { auditEventsRoutes } from './resources/audit-events/openapi.ts';
 import { connectorInstancesRoutes } from './resources/connector-instances/openapi.ts';
 import { connectorsRoutes } from './resources/connectors/openapi.ts';
 import { curatedConnectorsRoutes } from './resources/curated-connectors/openapi.ts';
-import { debugSessionsRoutes } from './resources/debug-sessions/openapi.ts';
-import { deploymentsRoutes } from './resources/deployments/openapi.ts';
-import { executionRecordsRoutes } from './resources/execution-records/openapi.ts';
 import { externalMcpServersRoutes } from './resources/external-mcp-servers/openapi.ts';
 import { externalUsersRoutes } from './resources/external-users/openapi.ts';
-import { secretsRoutes } from './resources/secrets/openapi.ts';
 import { operationTables } from './resources/operations.ts';
 import { statsRoutes } from './resources/stats/openapi.ts';
 import { serverToolsRoutes } from './resources/server-tools/openapi.ts';
@@ -43,11 +39,11 @@ const apiRoutes: RouteDoc[] = [
   ...apiCatalogRoutes,
   ...operationTables.servers!.map((o) => o.route),
   ...externalMcpServersRoutes,
-  ...deploymentsRoutes,
-  ...secretsRoutes,
+  ...operationTables.deployments!.map((o) => o.route),
+  ...operationTables.secrets!.map((o) => o.route),
   ...externalUsersRoutes,
-  ...debugSessionsRoutes,
-  ...executionRecordsRoutes,
+  ...operationTables['debug-sessions']!.map((o) => o.route),
+  ...operationTables['execution-records']!.map((o) => o.route),
   ...statsRoutes,
   ...serverToolsRoutes,
   ...auditEventsRoutes,

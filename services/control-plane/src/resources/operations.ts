@@ -1,4 +1,8 @@
+import { debugSessionsOperations } from './debug-sessions/operations.ts';
+import { deploymentsOperations } from './deployments/operations.ts';
+import { executionRecordsOperations } from './execution-records/operations.ts';
 import type { Operation } from './operation.ts';
+import { secretsOperations } from './secrets/operations.ts';
 import { serversOperations } from './servers/operations.ts';
 
 /**
@@ -7,6 +11,10 @@ import { serversOperations } from './servers/operations.ts';
  */
 export const operationTables: Record<string, readonly Operation[]> = {
   servers: serversOperations,
+  deployments: deploymentsOperations,
+  secrets: secretsOperations,
+  'debug-sessions': debugSessionsOperations,
+  'execution-records': executionRecordsOperations,
 };
 
 export const allOperations: readonly Operation[] = Object.values(operationTables).flat();
