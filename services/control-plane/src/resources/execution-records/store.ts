@@ -78,6 +78,7 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
 }
 
 /** Pub/sub: the number of a server's execution records just stored (debug-session event streams listen). */
+export { recordsStoredChannel };
 
 /**
  * Announces stored records, one message per server of the batch, so that every control-plane replica's
