@@ -6,10 +6,6 @@ import { auditEventsRoutes } from './resources/audit-events/openapi.ts';
 import { connectorInstancesRoutes } from './resources/connector-instances/openapi.ts';
 import { connectorsRoutes } from './resources/connectors/openapi.ts';
 import { curatedConnectorsRoutes } from './resources/curated-connectors/openapi.ts';
-import { debugSessionsRoutes } from './resources/debug-sessions/openapi.ts';
-import { deploymentsRoutes } from './resources/deployments/openapi.ts';
-import { executionRecordsRoutes } from './resources/execution-records/openapi.ts';
-import { secretsRoutes } from './resources/secrets/openapi.ts';
 import { operationTables } from './resources/operations.ts';
 import { statsRoutes } from './resources/stats/openapi.ts';
 import { serverToolsRoutes } from './resources/server-tools/openapi.ts';
@@ -40,11 +36,11 @@ const apiRoutes: RouteDoc[] = [
   ...apiCatalogRoutes,
   ...operationTables.servers!.map((o) => o.route),
   ...operationTables['external-mcp-servers']!.map((o) => o.route),
-  ...deploymentsRoutes,
-  ...secretsRoutes,
+  ...operationTables.deployments!.map((o) => o.route),
+  ...operationTables.secrets!.map((o) => o.route),
   ...operationTables['external-users']!.map((o) => o.route),
-  ...debugSessionsRoutes,
-  ...executionRecordsRoutes,
+  ...operationTables['debug-sessions']!.map((o) => o.route),
+  ...operationTables['execution-records']!.map((o) => o.route),
   ...statsRoutes,
   ...serverToolsRoutes,
   ...auditEventsRoutes,

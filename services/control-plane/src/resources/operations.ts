@@ -4,6 +4,10 @@ import { externalMcpServersOperations } from './external-mcp-servers/operations.
 import { externalUsersOperations } from './external-users/operations.ts';
 import type { Operation } from './operation.ts';
 import { quotasOperations } from './quotas/operations.ts';
+import { debugSessionsOperations } from './debug-sessions/operations.ts';
+import { deploymentsOperations } from './deployments/operations.ts';
+import { executionRecordsOperations } from './execution-records/operations.ts';
+import { secretsOperations } from './secrets/operations.ts';
 import { serversOperations } from './servers/operations.ts';
 
 /**
@@ -17,6 +21,10 @@ export const operationTables: Record<string, readonly Operation[]> = {
   quotas: quotasOperations,
   'external-mcp-servers': externalMcpServersOperations,
   'external-users': externalUsersOperations,
+  deployments: deploymentsOperations,
+  secrets: secretsOperations,
+  'debug-sessions': debugSessionsOperations,
+  'execution-records': executionRecordsOperations,
 };
 
 export const allOperations: readonly Operation[] = Object.values(operationTables).flat();

@@ -3,7 +3,7 @@ import type { Logger } from '@toolplane/logger';
 import type { Request, Response } from 'express';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
-import { caller, credentialName, keyAccessError, type Caller } from '../../http/auth.ts';
+import { credentialName, keyAccessError, type Caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { presentRecord, type RecordRow } from '../execution-records/present.ts';
 import type { DebugEventHub } from '../../publication/debug-events.ts';
@@ -46,11 +46,9 @@ const columns = `id, server_id AS "serverId", catalog_version AS "catalogVersion
  */
 export async function streamDebugEvents(
   { debugEvents: hub, db }: Pick<ControlPlaneDeps, 'debugEvents' | 'db'>,
-  req: Request,
-  res: Response,
+  { me, req, res }: { me: Caller; req: Request; res: Response },
   initial: SessionRow,
 ): Promise<void> {
-  const me = caller(req);
   if (!hub.acquire(me.principal))
     throw new UserError(
       'request.rate_limited',

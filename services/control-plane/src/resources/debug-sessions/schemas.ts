@@ -6,3 +6,4 @@ const MAX_DEBUG_MINUTES = 240;
 export const OpenBody = z
   .object({ duration_minutes: z.number().int().min(1).max(MAX_DEBUG_MINUTES).default(60) })
   .strict();
+export type OpenBody = z.output<typeof OpenBody>;

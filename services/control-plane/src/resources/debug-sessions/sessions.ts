@@ -1,11 +1,10 @@
 import { redisKeys } from '@toolplane/contracts';
 import { NotFoundError } from '@toolplane/errors';
-import type { Request } from 'express';
 import type { RedisClient } from '@toolplane/redis';
 import type { ServerRow } from '../../catalog/compile.ts';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
-import { caller } from '../../http/auth.ts';
+import type { Caller } from '../../http/auth.ts';
 import { findServer } from '../servers/lookup.ts';
 
 export type SessionRow = {
@@ -54,15 +53,21 @@ export async function publishDebugSession(
   await redis.publish(keys.debugSessionChanged, s.serverId);
 }
 
+/** What names a session: the caller, and the path's server (`id`) and session (`sessionId`). */
+export interface SessionPath {
+  caller: Caller;
+  params: Record<string, string>;
+}
+
 /** The server of the path (`/mcp_manager/{id}/debug_sessions`): by id or by name, as every /mcp_manager/{id}… route. */
-export function sessionServer(db: Db, req: Request): Promise<ServerRow> {
-  return findServer(db, caller(req).workspaceId, String((req.params as Record<string, string>).id));
+export function sessionServer(db: Db, { caller, params }: SessionPath): Promise<ServerRow> {
+  return findServer(db, caller.workspaceId, String(params.id));
 }
 
 /** The session of the path (`…/debug_sessions/{sessionId}`) of the path's server (404 otherwise). */
-export async function findSession(db: Db, req: Request): Promise<SessionRow> {
-  const s = await sessionServer(db, req);
-  const sessionId = String((req.params as Record<string, string>).sessionId);
+export async function findSession(db: Db, path: SessionPath): Promise<SessionRow> {
+  const s = await sessionServer(db, path);
+  const sessionId = String(path.params.sessionId);
   const row = isUuid(sessionId)
     ? ((await db.debugSession.findFirst({ where: { id: sessionId, serverId: s.id } })) as SessionRow | null)
     : null;

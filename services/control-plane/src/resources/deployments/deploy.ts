@@ -6,7 +6,6 @@ import {
   type WorkflowDocumentIR,
   type WorkflowTool,
 } from '@toolplane/workflow';
-import type { Response } from 'express';
 import type { ServerRow } from '../../catalog/compile.ts';
 import type { Db } from '../../db/client.ts';
 import {
@@ -16,6 +15,7 @@ import {
   toolSourcesOf,
 } from '../../documents/workflow-sources.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import { Reply } from '../operation.ts';
 
 /** What a deployment compiles: the document, every source document as used, base URL overrides, bound instances. */
 export interface DeploymentInput {
@@ -59,14 +59,13 @@ export function compile(input: DeploymentInput, connectors: ResolvedSources['con
   });
 }
 
-/** Bump's 422: `{message, errors}` (and what `extra` adds). */
+/** Bump's 422: `{message, errors}` (and what `extra` adds), as JSON, not a problem. */
 export function unprocessable(
-  res: Response,
   message: string,
   errors: { path: string; message: string }[],
   extra: Record<string, unknown> = {},
-): void {
-  res.status(422).json({ message, errors, ...extra });
+): Reply {
+  return new Reply(422, { message, errors, ...extra });
 }
 
 interface DeploymentRow {
@@ -100,17 +99,16 @@ export function presentDeployment(d: DeploymentRow) {
 
 /**
  * Stores the deployment, compiles it and activates it (the previous active one superseded, the
- * server's new catalog version) in one change; 204 when the same input is already active, 422 when
- * it does not compile (the errored deployment stays, with its problems).
+ * server's new catalog version) in one change: 201 with the deployment; 204 when the same input is already active,
+ * 422 when it does not compile (the errored deployment stays, with its problems).
  */
 export async function deploy(
   { db, catalog }: Pick<ControlPlaneDeps, 'db' | 'catalog'>,
-  res: Response,
   deployment: Deployment,
-): Promise<void> {
+): Promise<Reply> {
   const { workspaceId, server, input } = deployment;
   const digest = digestOf(input);
-  if (await alreadyActive(db, server.id, digest)) return void res.status(204).end();
+  if (await alreadyActive(db, server.id, digest)) return new Reply(204);
 
   const row = await db.workflowDeployment.create({
     data: {
@@ -123,10 +121,10 @@ export async function deploy(
       servers: input.servers,
     },
   });
-  const compiled = await compileOrRecord(db, res, row.id, deployment);
-  if (!compiled) return;
+  const compiled = await compileOrRecord(db, row.id, deployment);
+  if (compiled instanceof Reply) return compiled;
   await activate({ db, catalog }, row.id, server.id, compiled);
-  res.status(201).json({
+  return new Reply(201, {
     id: row.id,
     mcp_server_id: server.id,
     state: 'active',
@@ -149,15 +147,10 @@ async function alreadyActive(db: Db, serverId: string, digest: string): Promise<
 }
 
 /**
- * The deployment compiled; undefined when it does not compile (or a source could not be resolved): then the row
- * `id` is `errored` with its problems and the 422 is sent.
+ * The deployment compiled; when it does not compile (or a source could not be resolved), the row `id` is `errored`
+ * with its problems and the answer is the 422.
  */
-async function compileOrRecord(
-  db: Db,
-  res: Response,
-  id: string,
-  { server, input, resolved }: Deployment,
-): Promise<Compiled | undefined> {
+async function compileOrRecord(db: Db, id: string, { server, input, resolved }: Deployment): Promise<Compiled | Reply> {
   try {
     if (resolved.issues.length > 0)
       throw new ValidationError('a source description could not be resolved', resolved.issues);
@@ -170,11 +163,7 @@ async function compileOrRecord(
       data: { state: 'errored', errors: issues as unknown as object[] },
     });
     if (!(err instanceof ValidationError)) throw err;
-    unprocessable(res, `Invalid definition file: ${err.message}`, issues, {
-      id,
-      mcp_server_id: server.id,
-    });
-    return undefined;
+    return unprocessable(`Invalid definition file: ${err.message}`, issues, { id, mcp_server_id: server.id });
   }
 }
 

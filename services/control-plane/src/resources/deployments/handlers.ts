@@ -1,6 +1,5 @@
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import type { compileWorkflowDocument } from '@toolplane/workflow';
-import type { Request, Response } from 'express';
 import { NothingToChange } from '../../catalog/service.ts';
 import { resolveWorkflowTools } from '../../catalog/workflow-tools.ts';
 import { dryRunRolledBack } from '../../db/audited-db.ts';
@@ -11,31 +10,29 @@ import {
   resolveWorkflowSources,
   type StoredReference,
 } from '../../documents/workflow-sources.ts';
-import { caller } from '../../http/auth.ts';
 import { requestIssues } from '../../http/error-handler.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import type { Input } from '../operation.ts';
 import { findServer } from '../servers/lookup.ts';
 import { compile, deploy, presentDeployment, unprocessable, type DeploymentInput } from './deploy.ts';
-import { DeployBody, DeployQuery } from './schemas.ts';
+import { DeployBody, type DeployQuery } from './schemas.ts';
 
 /**
  * `POST /mcp_servers/{id}/deploy`: deploys a workflow document (`{definition, references?, servers?}`), its Arazzo
  * sources not uploaded fetched by URL or taken from a connector; `?dry_run=true` compiles and validates only. Every
  * route here finds its server by id or by name (Bump accepts an id or a slug: ours are UUIDs or the server's name).
+ * The body is checked here, after the server is found: a request that is not a deployment request is Bump's 422
+ * (`{ message, errors }`, what Bump's CLI reads), not a problem (operations.ts, `bodyCheckedByHandler`).
  */
-export async function deployWorkflow(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function deployWorkflow(
+  deps: ControlPlaneDeps,
+  { caller: { workspaceId, serverIds }, params, query, body: raw }: Input<unknown, DeployQuery>,
+) {
   const { db, tasks } = deps;
-  const { workspaceId, serverIds } = caller(req);
-  const server = await findServer(db, workspaceId, req.params.id as string);
-  const parsed = DeployBody.safeParse(req.body ?? {});
-  if (!parsed.success) {
-    return void unprocessable(res, 'Invalid MCP server deployment request', requestIssues(parsed.error));
-  }
+  const server = await findServer(db, workspaceId, params.id!);
+  const parsed = DeployBody.safeParse(raw ?? {});
+  if (!parsed.success) return unprocessable('Invalid MCP server deployment request', requestIssues(parsed.error));
   const body = parsed.data;
-  const query = DeployQuery.safeParse(req.query);
-  if (!query.success) {
-    return void unprocessable(res, 'Invalid MCP server deployment request', requestIssues(query.error));
-  }
   const resolved = await resolveWorkflowSources({ db, tasks }, workspaceId, body.definition, body.references);
   await resolveWorkflowTools(db, { workspaceId, serverIds }, body.definition, resolved);
   const input: DeploymentInput = {
@@ -43,7 +40,7 @@ export async function deployWorkflow(deps: ControlPlaneDeps, req: Request, res: 
     references: resolved.references,
     servers: body.servers,
   };
-  if (query.data.dry_run === 'true') {
+  if (query.dry_run === 'true') {
     let checked: ReturnType<typeof compileWorkflowDocument>;
     try {
       if (resolved.issues.length > 0)
@@ -51,21 +48,19 @@ export async function deployWorkflow(deps: ControlPlaneDeps, req: Request, res: 
       checked = compile(input, resolved.connectors);
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
-      return void unprocessable(res, `Invalid definition file: ${err.message}`, err.issues, {
-        mcp_server_id: server.id,
-      });
+      return unprocessable(`Invalid definition file: ${err.message}`, err.issues, { mcp_server_id: server.id });
     }
     dryRunRolledBack(); // read only: nothing was written
-    return void res.status(200).json({
+    return {
       mcp_server_id: server.id,
       state: 'validated',
       format: checked.ir.format,
       tools: checked.tools.map((t) => t.name),
       warnings: checked.warnings,
       sources: presentSources(input.references),
-    });
+    };
   }
-  await deploy(deps, res, { workspaceId, server, input, resolved });
+  return deploy(deps, { workspaceId, server, input, resolved });
 }
 
 /**
@@ -73,11 +68,13 @@ export async function deployWorkflow(deps: ControlPlaneDeps, req: Request, res: 
  * fetched or taken from a connector then): nothing is fetched. A connector-bound source needs its instance still in
  * the workspace (its credentials are read at call time).
  */
-export async function redeployDeployment(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function redeployDeployment(
+  deps: ControlPlaneDeps,
+  { caller: { workspaceId, serverIds }, params }: Input,
+) {
   const { db } = deps;
-  const { workspaceId, serverIds } = caller(req);
-  const server = await findServer(db, workspaceId, req.params.id as string);
-  const deploymentId = req.params.deploymentId as string;
+  const server = await findServer(db, workspaceId, params.id!);
+  const deploymentId = params.deploymentId!;
   const row = isUuid(deploymentId)
     ? await db.workflowDeployment.findFirst({ where: { id: deploymentId, serverId: server.id } })
     : null;
@@ -101,7 +98,7 @@ export async function redeployDeployment(deps: ControlPlaneDeps, req: Request, r
         `of source "${ref.source ?? ref.location}" no longer exists`,
     }));
   issues.push(...unreadableStepServers(references, serverIds));
-  await deploy(deps, res, {
+  return deploy(deps, {
     workspaceId,
     server,
     input: { definition: row.definition, references, servers: (row.servers ?? {}) as Record<string, string> },
@@ -129,13 +126,9 @@ function unreadableStepServers(references: StoredReference[], serverIds: readonl
  * catalog version), and it stays in the history as `withdrawn` (redeploy brings it back). Already withdrawn: nothing
  * changes; any other state: 409.
  */
-export async function withdrawDeployment(
-  { db, catalog }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
-): Promise<void> {
-  const server = await findServer(db, caller(req).workspaceId, req.params.id as string);
-  const deploymentId = req.params.deploymentId as string;
+export async function withdrawDeployment({ db, catalog }: ControlPlaneDeps, { caller, params }: Input): Promise<void> {
+  const server = await findServer(db, caller.workspaceId, params.id!);
+  const deploymentId = params.deploymentId!;
   const row = isUuid(deploymentId)
     ? await db.workflowDeployment.findFirst({
         where: { id: deploymentId, serverId: server.id },
@@ -160,27 +153,26 @@ export async function withdrawDeployment(
     }
     return { result: row.id };
   });
-  res.status(204).end();
 }
 
 /** `GET /mcp_servers/{id}/deployments`: the server's deployments, newest first (at most 100). */
-export async function listDeployments({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const server = await findServer(db, caller(req).workspaceId, req.params.id as string);
+export async function listDeployments({ db }: ControlPlaneDeps, { caller, params }: Input) {
+  const server = await findServer(db, caller.workspaceId, params.id!);
   const rows = await db.workflowDeployment.findMany({
     where: { serverId: server.id },
     orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
     take: 100,
   });
-  res.json({ data: rows.map(presentDeployment) });
+  return { data: rows.map(presentDeployment) };
 }
 
 /** `GET /mcp_servers/{id}/deployments/{deploymentId}`: a deployment with its document. */
-export async function getDeployment({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const server = await findServer(db, caller(req).workspaceId, req.params.id as string);
-  const deploymentId = req.params.deploymentId as string;
+export async function getDeployment({ db }: ControlPlaneDeps, { caller, params }: Input) {
+  const server = await findServer(db, caller.workspaceId, params.id!);
+  const deploymentId = params.deploymentId!;
   const row = isUuid(deploymentId)
     ? await db.workflowDeployment.findFirst({ where: { id: deploymentId, serverId: server.id } })
     : null;
   if (!row) throw new NotFoundError('deployment', deploymentId);
-  res.json({ ...presentDeployment(row), definition: row.definition });
+  return { ...presentDeployment(row), definition: row.definition };
 }

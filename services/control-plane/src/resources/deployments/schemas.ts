@@ -18,6 +18,7 @@ export const DeployBody = z
     servers: z.record(z.string(), HttpUrl).default({}),
   })
   .strict();
+export type DeployBody = z.output<typeof DeployBody>;
 
 /** `?dry_run=true`: compile and validate only; nothing is stored and the server does not change. */
 export const DeployQuery = z.object({
@@ -26,3 +27,4 @@ export const DeployQuery = z.object({
     .optional()
     .describe('`true`: validate and compile the document, answer with the tools it would create; nothing changes.'),
 });
+export type DeployQuery = z.output<typeof DeployQuery>;

@@ -1,11 +1,10 @@
 import { NotFoundError } from '@toolplane/errors';
-import type { Request, Response } from 'express';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
-import { caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import type { Input } from '../operation.ts';
 import { presentRecord, type RecordRow } from './present.ts';
-import { ListQuery } from './schemas.ts';
+import type { ListQuery } from './schemas.ts';
 
 /**
  * The names of the keys that made these records (one query per page). Key ids are uuids; anything else
@@ -23,10 +22,12 @@ async function keyNames(db: Db, workspaceId: string, rows: RecordRow[]): Promise
  * `GET /execution_records`: newest first; filter by server, tool, caller, outcome and time range; cursor
  * pagination.
  */
-export async function listExecutionRecords({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const q = ListQuery.parse(req.query);
+export async function listExecutionRecords(
+  { db }: ControlPlaneDeps,
+  { query: q, caller }: Input<undefined, ListQuery>,
+) {
   const where = {
-    workspaceId: caller(req).workspaceId,
+    workspaceId: caller.workspaceId,
     ...(q.server_id ? { serverId: q.server_id } : {}),
     ...(q.tool ? { tool: q.tool } : {}),
     ...(q.key_id ? { keyId: q.key_id } : {}),
@@ -43,20 +44,22 @@ export async function listExecutionRecords({ db }: ControlPlaneDeps, req: Reques
     ...(q.cursor ? { cursor: { id: q.cursor }, skip: 1 } : {}),
   })) as RecordRow[];
   const page = await keyNames(db, where.workspaceId, rows.slice(0, q.limit));
-  res.json({
+  return {
     data: page.map((row) => presentRecord(row, false)),
     next_cursor: rows.length > q.limit ? page.at(-1)!.id : null,
-  });
+  };
 }
 
 /** `GET /execution_records/{id}`: one record with its steps. */
-export async function getExecutionRecord({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const { workspaceId, serverIds } = caller(req);
-  const id = req.params.id as string;
+export async function getExecutionRecord(
+  { db }: ControlPlaneDeps,
+  { params, caller: { workspaceId, serverIds } }: Input,
+) {
+  const id = params.id!;
   const row = isUuid(id)
     ? ((await db.executionRecord.findFirst({ where: { id, workspaceId } })) as RecordRow | null)
     : null;
   // A key limited to servers sees its servers' records only (`x-server-limited-keys: filtered`).
   if (!row || (serverIds && !serverIds.includes(row.serverId))) throw new NotFoundError('execution record', id);
-  res.json(presentRecord((await keyNames(db, caller(req).workspaceId, [row]))[0]!, true));
+  return presentRecord((await keyNames(db, workspaceId, [row]))[0]!, true);
 }

@@ -1,12 +1,11 @@
 import { ExecutionRecordV1 } from '@toolplane/contracts';
 import { z } from 'zod';
-import { json, pathParams, problems, type RouteDoc } from '../../openapi/registry.ts';
 import { ListQuery } from './schemas.ts';
 
 const timestamp = z.iso.datetime();
 
 /** An execution record in the list (`presentRecord(row, false)` in present.ts). */
-const ExecutionRecordSummary = z
+export const ExecutionRecordSummary = z
   .object({
     id: z.uuid().describe('The invocation id.'),
     server_id: z.uuid(),
@@ -35,7 +34,7 @@ const ExecutionRecordSummary = z
   .meta({ id: 'ExecutionRecordSummary' });
 
 /** One execution record with its steps (`presentRecord(row, true)`). */
-const ExecutionRecord = ExecutionRecordSummary.extend({
+export const ExecutionRecord = ExecutionRecordSummary.extend({
   steps: z.array(z.unknown()).describe('The requests made, in order (never bodies, never secret values).'),
   tree: z
     .array(z.unknown())
@@ -54,7 +53,7 @@ const ExecutionRecord = ExecutionRecordSummary.extend({
  * nullable; in a query string it is a date-time or a date).
  */
 const dateParam = (description: string) => ({ type: 'string' as const, format: 'date-time', description });
-const ListExecutionRecordsQuery = ListQuery.extend({
+export const ListExecutionRecordsQuery = ListQuery.extend({
   from: ListQuery.shape.from.meta(dateParam('Records started at or after this time (inclusive).')),
   to: ListQuery.shape.to.meta(dateParam('Records started before this time (exclusive).')),
   limit: ListQuery.shape.limit.meta({ description: 'Records per page.' }),
@@ -63,45 +62,3 @@ const ListExecutionRecordsQuery = ListQuery.extend({
   subject: ListQuery.shape.subject.meta({ description: 'Calls made with an access token of this OAuth subject.' }),
   username: ListQuery.shape.username.meta({ description: 'Calls made for this external user.' }),
 });
-
-const tags = ['execution records'];
-
-/** The execution-records routes, for the OpenAPI document (services/control-plane/src/openapi/document.ts). */
-export const executionRecordsRoutes: RouteDoc[] = [
-  {
-    method: 'get',
-    path: '/execution_records',
-    'x-server-limited-keys': 'server_query',
-    operationId: 'listExecutionRecords',
-    tags,
-    summary: 'List execution records, newest first',
-    description:
-      'Filters: `server_id`, `tool`, the caller (`key_id`, `subject`, `username`), `outcome`, `from` (inclusive) ' +
-      'and `to` (exclusive) on `started_at`. ' +
-      'Pages of `limit` records (1 to 200, default 50): pass the previous page’s `next_cursor` as `cursor` for the ' +
-      'next. A key limited to servers must pass one of them as `server_id` (403 otherwise).',
-    request: { query: ListExecutionRecordsQuery },
-    responses: {
-      200: json(
-        'One page of records.',
-        z
-          .object({
-            data: z.array(ExecutionRecordSummary),
-            next_cursor: z.uuid().nullable().describe('The `cursor` of the next page; null on the last page.'),
-          })
-          .strict(),
-      ),
-      ...problems(403, 422),
-    },
-  },
-  {
-    method: 'get',
-    path: '/execution_records/{id}',
-    'x-server-limited-keys': 'filtered',
-    operationId: 'getExecutionRecord',
-    tags,
-    summary: 'Get an execution record with its steps',
-    request: { params: pathParams('id') },
-    responses: { 200: json('The record.', ExecutionRecord), ...problems(403, 404) },
-  },
-];

@@ -15,3 +15,4 @@ export const ListQuery = z.object({
   /** The last id of the previous page. */
   cursor: z.string().uuid().optional(),
 });
+export type ListQuery = z.output<typeof ListQuery>;

@@ -77,8 +77,6 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
   recordExecutionRecordsStored(records.length);
 }
 
-/** Pub/sub: the number of a server's execution records just stored (debug-session event streams listen). */
-
 /**
  * Announces stored records, one message per server of the batch, so that every control-plane replica's
  * debug-session event streams (publication/debug-events.ts) read them from PostgreSQL. Called after

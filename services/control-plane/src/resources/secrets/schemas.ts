@@ -16,3 +16,5 @@ export const CreateBody = z
   })
   .strict();
 export const PutBody = z.object({ value: SecretValue }).strict();
+export type CreateBody = z.output<typeof CreateBody>;
+export type PutBody = z.output<typeof PutBody>;

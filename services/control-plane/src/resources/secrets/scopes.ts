@@ -1,13 +1,12 @@
 import { workspaceSecrets } from '@toolplane/contracts';
 import { NotFoundError } from '@toolplane/errors';
 import type { SecretMetadata } from '@toolplane/secrets';
-import type { Request, RequestHandler, Response } from 'express';
 import { serverSecretName } from '../../catalog/secret-names.ts';
 import { isUuid } from '../../db/ids.ts';
-import { caller } from '../../http/auth.ts';
-import { handle, type ControlPlaneDeps } from '../deps.ts';
+import type { ControlPlaneDeps } from '../deps.ts';
+import type { Input } from '../operation.ts';
 
-/** Whose secrets a request reaches: the workspace's or one MCP server's. */
+/** Whose secrets a call reaches: the workspace's or one MCP server's. */
 export interface Scope {
   /** Store name prefix of this scope's secrets. */
   prefix: string;
@@ -15,14 +14,14 @@ export interface Scope {
 }
 
 /** Finds the caller's scope (404 when it does not exist). */
-export type ScopeOf = (deps: ControlPlaneDeps, req: Request) => Promise<Scope>;
+export type ScopeOf = (deps: ControlPlaneDeps, input: Pick<Input, 'caller' | 'params'>) => Promise<Scope>;
 
-/** A route of either scope: a named module-level function of handlers.ts, given the scope the request reaches. */
-export type ScopedHandler = (deps: ControlPlaneDeps, scope: Scope, req: Request, res: Response) => Promise<void>;
+/** An operation of either scope: a named module-level function of handlers.ts, given the scope the call reaches. */
+export type ScopedHandler<B> = (deps: ControlPlaneDeps, scope: Scope, input: Input<B>) => Promise<unknown>;
 
-/** The route handler that finds the request's scope with `scopeOf` first, then calls `handler`. */
-export function inScope(deps: ControlPlaneDeps, scopeOf: ScopeOf, handler: ScopedHandler): RequestHandler {
-  return handle(deps, async (d, req, res) => handler(d, await scopeOf(d, req), req, res));
+/** The operation's handler: finds the call's scope with `scopeOf` first (its 404), then calls `handler`. */
+export function inScope<B>(scopeOf: ScopeOf, handler: ScopedHandler<B>) {
+  return async (deps: ControlPlaneDeps, input: Input<B>) => handler(deps, await scopeOf(deps, input), input);
 }
 
 function presenter(extra: Record<string, unknown>) {
@@ -40,15 +39,14 @@ function presenter(extra: Record<string, unknown>) {
 }
 
 /** `/api/v1/secrets`: the workspace's secrets. */
-export const workspaceScope: ScopeOf = async (_deps, req) => ({
-  prefix: workspaceSecrets.prefix(caller(req).workspaceId),
+export const workspaceScope: ScopeOf = async (_deps, { caller }) => ({
+  prefix: workspaceSecrets.prefix(caller.workspaceId),
   present: presenter({ scope: 'workspace' }),
 });
 
 /** `/api/v1/mcp_servers/{id}/secrets`: one MCP server's secrets (by id or name), `$secrets.NAME` of its workflows. */
-export const serverScope: ScopeOf = async ({ db }, req) => {
-  const { workspaceId } = caller(req);
-  const idOrName = String((req.params as Record<string, string>).id ?? '');
+export const serverScope: ScopeOf = async ({ db }, { caller: { workspaceId }, params }) => {
+  const idOrName = params.id ?? '';
   const server = await db.mcpServer.findFirst({
     where: isUuid(idOrName) ? { id: idOrName, workspaceId } : { name: idOrName, workspaceId },
     select: { id: true },

@@ -1,4 +1,3 @@
-import type { Request, Response } from 'express';
 import { accessPoliciesOperations } from '../access-policies/operations.ts';
 import { apiKeysOperations } from '../api-keys/operations.ts';
 import {
@@ -9,14 +8,11 @@ import {
 import { connectorInstancesRoutes } from '../connector-instances/openapi.ts';
 import { deleteConnector, pushConnector, updateConnector } from '../connectors/handlers.ts';
 import { connectorsRoutes } from '../connectors/openapi.ts';
-import type { ControlPlaneDeps, Handler } from '../deps.ts';
-import { deployWorkflow, withdrawDeployment } from '../deployments/handlers.ts';
-import { deploymentsRoutes } from '../deployments/openapi.ts';
+import type { Handler } from '../deps.ts';
+import { deploymentsOperations } from '../deployments/operations.ts';
 import { externalMcpServersOperations } from '../external-mcp-servers/operations.ts';
 import { externalUsersOperations } from '../external-users/operations.ts';
-import { deleteSecret, putSecret } from '../secrets/handlers.ts';
-import { secretsRoutes } from '../secrets/openapi.ts';
-import { workspaceScope } from '../secrets/scopes.ts';
+import { secretsOperations } from '../secrets/operations.ts';
 import { operationOf } from '../operation.ts';
 import { serversOperations } from '../servers/operations.ts';
 import { legacyOperation, routeOf, type Step } from './invoke.ts';
@@ -30,11 +26,6 @@ export interface StepContext {
 }
 
 type Spec = Record<string, unknown>;
-
-const inWorkspaceScope =
-  (h: typeof putSecret): Handler =>
-  async (d: ControlPlaneDeps, req: Request, res: Response) =>
-    h(d, await workspaceScope(d, req), req, res);
 
 const op = (routes: Parameters<typeof routeOf>[0], id: string, handler: Handler, rest: Omit<Step, 'op'> = {}) => ({
   op: legacyOperation(routeOf(routes, id), handler),
@@ -63,11 +54,10 @@ function idOf(ctx: StepContext, kind: Kind, name: string): string {
 const changed = (c: Change, field: string) => c.action === 'create' || c.fields.includes(field);
 
 function secretStep(c: Change, ctx: StepContext): Step | undefined {
-  if (c.action === 'delete')
-    return op(secretsRoutes, 'deleteSecret', inWorkspaceScope(deleteSecret), { params: { name: c.name } });
+  if (c.action === 'delete') return run(secretsOperations, 'deleteSecret', { params: { name: c.name } });
   if (c.action !== 'create') return undefined;
   const value = valueOf(`\${secret:${c.name}}`, ctx);
-  return op(secretsRoutes, 'setSecret', inWorkspaceScope(putSecret), { params: { name: c.name }, body: { value } });
+  return run(secretsOperations, 'setSecret', { params: { name: c.name }, body: { value } });
 }
 
 function externalServerStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
@@ -158,7 +148,7 @@ function serverStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
 
 function deploymentStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   if (c.action === 'update' && !c.fields.some((f) => f !== 'managed')) return undefined;
-  return op(deploymentsRoutes, 'deployWorkflow', deployWorkflow, {
+  return run(deploymentsOperations, 'deployWorkflow', {
     params: { id: idOf(ctx, 'server', String(s.server)) },
     body: { definition: s.definition, references: s.references, servers: s.servers },
   });
@@ -217,7 +207,7 @@ function deleteStep(c: Change, ctx: StepContext): Step | undefined {
     case 'server':
       return run(serversOperations, 'deleteServer', { params: { id } });
     case 'workflow_deployment':
-      return op(deploymentsRoutes, 'withdrawDeployment', withdrawDeployment, {
+      return run(deploymentsOperations, 'withdrawDeployment', {
         params: { id: idOf(ctx, 'server', c.name), deploymentId: id },
       });
     case 'external_user':

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { json, pathParams, problems } from '../../openapi/registry.ts';
+import { operation, type Operation } from '../operation.ts';
+import { getExecutionRecord, listExecutionRecords } from './handlers.ts';
+import { ExecutionRecord, ExecutionRecordSummary, ListExecutionRecordsQuery } from './openapi.ts';
+
+const tags = ['execution records'];
+
+/**
+ * Execution records, one per tool call (read-only here: workers write them through a Redis stream, store.ts stores
+ * them; retention.ts deletes the old ones).
+ */
+export const executionRecordsOperations: Operation[] = [
+  operation({
+    route: {
+      method: 'get',
+      path: '/execution_records',
+      'x-server-limited-keys': 'server_query',
+      operationId: 'listExecutionRecords',
+      tags,
+      summary: 'List execution records, newest first',
+      description:
+        'Filters: `server_id`, `tool`, the caller (`key_id`, `subject`, `username`), `outcome`, `from` (inclusive) ' +
+        'and `to` (exclusive) on `started_at`. ' +
+        'Pages of `limit` records (1 to 200, default 50): pass the previous page’s `next_cursor` as `cursor` for the ' +
+        'next. A key limited to servers must pass one of them as `server_id` (403 otherwise).',
+      responses: {
+        200: json(
+          'One page of records.',
+          z
+            .object({
+              data: z.array(ExecutionRecordSummary),
+              next_cursor: z.uuid().nullable().describe('The `cursor` of the next page; null on the last page.'),
+            })
+            .strict(),
+        ),
+        ...problems(403, 422),
+      },
+    },
+    query: ListExecutionRecordsQuery,
+    handler: listExecutionRecords,
+  }),
+  operation({
+    route: {
+      method: 'get',
+      path: '/execution_records/{id}',
+      'x-server-limited-keys': 'filtered',
+      operationId: 'getExecutionRecord',
+      tags,
+      summary: 'Get an execution record with its steps',
+      responses: { 200: json('The record.', ExecutionRecord), ...problems(403, 404) },
+    },
+    params: pathParams('id'),
+    handler: getExecutionRecord,
+  }),
+];
