@@ -403,4 +403,36 @@ describe('Redis faults', () => {
     }
     expectAllRunning();
   }, 120_000);
+  it('an enforced quota with Redis down: the call is refused before anything is sent, and calls work once Redis is back', async () => {
+    const quota = await unwrap(
+      api.POST('/quotas', {
+        body: {
+          name: 'faults-budget',
+          match: { tools: ['get_ticket'] },
+          counts: 'calls',
+          limit: 1_000_000,
+          window: 'day',
+        },
+      }),
+    );
+    const probe = new Redis(redis.url);
+    try {
+      // The edge has the quota once a call charges its counter.
+      await until('the quota charges a counter', async () => {
+        expect((await getTicket(stack.bootstrapKey)).ok).toBe(true);
+        return (await probe.keys(`${stack.redisPrefix}:quota:*:${quota.id}:*`)).length > 0;
+      });
+    } finally {
+      probe.disconnect();
+    }
+    const sentBefore = upstream.requests.length;
+    await killRedis();
+    const refused = await getTicket(stack.bootstrapKey);
+    expect(refused.ok).toBe(false);
+    expect(refused.text).toMatch(/quotas of this call of "get_ticket" could not be checked/);
+    expect(upstream.requests.length).toBe(sentBefore);
+    await restartRedis();
+    await recovered();
+    expectAllRunning();
+  }, 120_000);
 });
