@@ -5,8 +5,8 @@ import { isDataKey, isObject, type Json, pointer, refSegments, resolvePointer, w
 import { assertDocumentDepth, loadDocument } from './load-document.ts';
 import { normaliseDocumentSchemas } from './normalise-schemas.ts';
 import { analyseOperation } from './openapi-tools.ts';
-import { listOperations } from './operations.ts';
-import { operationSecurity, securityModel } from './security.ts';
+import { type DocumentOperation, listOperations } from './operations.ts';
+import { operationSecurity, type SecurityModel, securityModel } from './security.ts';
 import { applyUserOAuth, type Discovery, type UserOAuthOptIn, userOAuthDiscoveryUrl } from './user-oauth.ts';
 
 const require = createRequire(import.meta.url);
@@ -253,67 +253,86 @@ function versionOf(doc: Json): Version | Issue {
   return { path: '', message: 'not an OpenAPI document: neither `openapi` (3.x) nor `swagger` (2.0) is set' };
 }
 
-/**
- * Imports an OpenAPI 2.0, 3.0 or 3.1 description (JSON or YAML, one file or a bundle with relative `$ref`s)
- * into a self-contained OpenAPI 3.1 document. Throws ValidationError (422) listing every problem with a
- * path: broken YAML/JSON (line/column), unsupported version, unresolvable `$ref` (which ref, where), a
- * bundle file missing, no operations. Never does network or filesystem I/O itself (`options.discover` is the caller's).
- */
-export async function importOpenApi(source: OpenApiSource, options: ImportOptions = {}): Promise<ImportedOpenApi> {
-  const bundleMode = typeof source !== 'string';
-  const entry = bundleMode ? source.entry : 'openapi';
-  const files = bundleMode ? source.files : {};
-  let text: string;
-  if (typeof source === 'string') text = source;
-  else {
-    if (!Object.hasOwn(files, entry)) {
-      throw new ValidationError('the bundle has no entry document', [
-        {
-          path: entry,
-          message: `the entry file "${entry}" is not in the bundle (files: ${Object.keys(files).slice(0, 20).join(', ') || 'none'})`,
-        },
-      ]);
-    }
-    text = files[entry]!;
-  }
-  let doc = parseText(text, bundleMode ? entry : undefined);
-  const version = versionOf(doc);
-  if (typeof version !== 'string') throw new ValidationError('unsupported document', [version]);
+type Warn = (path: string, message: string) => void;
 
+/** The warnings of one import, in order: at most `maxWarnings` are listed, the last one says how many more there were. */
+function warningList(): { warn: Warn; listed: () => Issue[] } {
   const warnings: Issue[] = [];
   let dropped = 0;
-  const warn = (path: string, message: string): void => {
-    if (warnings.length < maxWarnings) warnings.push({ path, message });
-    else dropped++;
+  return {
+    warn: (path, message) => {
+      if (warnings.length < maxWarnings) warnings.push({ path, message });
+      else dropped++;
+    },
+    listed: () =>
+      dropped > 0 ? [...warnings, { path: '', message: `${dropped} more warnings not listed` }] : warnings,
   };
+}
 
+/**
+ * The entry document of a source, and the files its relative `$ref`s may read: a single text is the entry
+ * `openapi` of a bundle of its own; `file` names the entry in parse errors of a real bundle.
+ */
+function entryOf(source: OpenApiSource): {
+  entry: string;
+  text: string;
+  files: Record<string, string>;
+  file?: string;
+} {
+  if (typeof source === 'string') return { entry: 'openapi', text: source, files: { openapi: source } };
+  const { entry, files } = source;
+  if (!Object.hasOwn(files, entry)) {
+    throw new ValidationError('the bundle has no entry document', [
+      {
+        path: entry,
+        message: `the entry file "${entry}" is not in the bundle (files: ${Object.keys(files).slice(0, 20).join(', ') || 'none'})`,
+      },
+    ]);
+  }
+  return { entry, text: files[entry]!, files, file: entry };
+}
+
+/** Inlines the files the document references (when it references any), then checks that every `$ref` resolves. */
+async function resolveReferences(doc: Json, entry: string, files: Record<string, string>): Promise<Json> {
   let found = collectRefs(doc);
   if (found.external) {
-    doc = await bundle(entry, doc, bundleMode ? files : { [entry]: text });
+    doc = await bundle(entry, doc, files);
     pointRefsToEntryInside(doc, entry);
     found = collectRefs(doc);
   }
   const refIssues = unresolvedRefs(doc, found.refs);
   if (refIssues.length > 0) throw new ValidationError('the document has references that cannot be resolved', refIssues);
+  return doc;
+}
 
-  if (version === '2.0') {
-    try {
-      doc = (await swagger2openapi.convertObj(doc, { patch: true, warnOnly: true, text: '{}', anchors: true })).openapi;
-    } catch (err) {
-      throw new ValidationError('the Swagger 2.0 document cannot be converted', [
-        { path: '', message: err instanceof Error ? err.message : String(err) },
-      ]);
-    }
-    takeConversionWarnings(doc, warn);
-    const left = unresolvedRefs(doc, collectRefs(doc).refs);
-    if (left.length > 0)
-      throw new ValidationError('the Swagger 2.0 conversion left references that cannot be resolved', left);
+/** A Swagger 2.0 document as OpenAPI 3.0 (swagger2openapi); its conversion notes become warnings. */
+async function convertSwagger2(doc: Json, warn: Warn): Promise<Json> {
+  let converted: Json;
+  try {
+    converted = (await swagger2openapi.convertObj(doc, { patch: true, warnOnly: true, text: '{}', anchors: true }))
+      .openapi;
+  } catch (err) {
+    throw new ValidationError('the Swagger 2.0 document cannot be converted', [
+      { path: '', message: err instanceof Error ? err.message : String(err) },
+    ]);
   }
+  takeConversionWarnings(converted, warn);
+  const left = unresolvedRefs(converted, collectRefs(converted).refs);
+  if (left.length > 0)
+    throw new ValidationError('the Swagger 2.0 conversion left references that cannot be resolved', left);
+  return converted;
+}
+
+/** Marks the document 3.1 (noting the version it came from) and rewrites its schemas to JSON Schema 2020-12. */
+function toOpenApi31(doc: Json, version: Version, warn: Warn): void {
   const original = typeof doc.openapi === 'string' ? doc.openapi : '3.0.0';
   if (version !== '3.1') doc.openapi = '3.1.0';
   normaliseDocumentSchemas(doc, (path, message) => warn(pointer(path), message));
   if (version !== '3.1') doc['x-toolplane-converted-from'] = version === '2.0' ? '2.0' : original;
+}
 
+/** The document's operations; a document without `paths` or without operations is refused (webhooks are not tools). */
+function toolOperations(doc: Json): DocumentOperation[] {
   const issues: Issue[] = [];
   if (!isObject(doc.paths)) {
     issues.push({
@@ -330,13 +349,32 @@ export async function importOpenApi(source: OpenApiSource, options: ImportOption
     });
   }
   if (issues.length > 0) throw new ValidationError('the document cannot be used as a tool source', issues);
+  return ops;
+}
 
+/** `info`'s title, version and description; a missing title or version is a warning and gets a placeholder. */
+function documentInfo(doc: Json, warn: Warn): ImportedOpenApi['info'] {
   const info = isObject(doc.info) ? doc.info : {};
   const title = typeof info.title === 'string' && info.title.trim() ? info.title : 'Untitled API';
   const infoVersion = typeof info.version === 'string' || typeof info.version === 'number' ? String(info.version) : '0';
   if (title !== info.title) warn('/info/title', 'missing; "Untitled API" used');
   if (infoVersion !== info.version && String(info.version) !== infoVersion) warn('/info/version', 'missing; "0" used');
+  return {
+    title,
+    version: infoVersion,
+    ...(typeof info.description === 'string' && info.description ? { description: info.description } : {}),
+  };
+}
 
+/**
+ * People's OAuth applied to the document (the opt-in's discovery document read first when it needs one), then the
+ * security model; its unsupported schemes are warnings, its refused endpoints join the opt-in's issues.
+ */
+async function securityWithUserOAuth(
+  doc: Json,
+  options: ImportOptions,
+  warn: Warn,
+): Promise<{ model: SecurityModel; userOAuthIssues: Issue[] }> {
   const discoveryUrl =
     options.userOAuth && options.discover ? userOAuthDiscoveryUrl(doc, options.userOAuth) : undefined;
   const discovery = discoveryUrl ? await options.discover!(discoveryUrl) : undefined;
@@ -344,6 +382,19 @@ export async function importOpenApi(source: OpenApiSource, options: ImportOption
   const model = securityModel(doc);
   userOAuthIssues.push(...model.refused);
   for (const [name, why] of model.unsupported) warn(pointer(['components', 'securitySchemes', name]), why);
+  return { model, userOAuthIssues };
+}
+
+/**
+ * Checks each operation as a tool (its security requirement, its parameters, body and response), warning about what
+ * cannot be used. Returns the schemes some operation uses, and those some operation requires.
+ */
+function checkOperations(
+  doc: Json,
+  ops: DocumentOperation[],
+  model: SecurityModel,
+  warn: Warn,
+): { used: Set<string>; required: Set<string> } {
   const required = new Set<string>();
   const used = new Set<string>();
   const multiAuth = new Set<string>();
@@ -360,6 +411,14 @@ export async function importOpenApi(source: OpenApiSource, options: ImportOption
   }
   for (const p of multiAuth)
     warn(p, 'more than one computed credential (bearer, basic, OAuth2) in one requirement: only the first is sent');
+  return { used, required };
+}
+
+/** The credential fields of the schemes the operations use (all schemes when none uses any), merged by key. */
+function credentialFieldsOf(
+  model: SecurityModel,
+  { used, required }: { used: Set<string>; required: Set<string> },
+): ImportedOpenApi['credentialFields'] {
   const credentialFields = new Map<string, { key: string; required: boolean; secret: boolean }>();
   for (const creds of model.schemes.values()) {
     if (used.size > 0 && !used.has(creds.scheme)) continue;
@@ -372,15 +431,31 @@ export async function importOpenApi(source: OpenApiSource, options: ImportOption
       });
     }
   }
-  if (dropped > 0) warnings.push({ path: '', message: `${dropped} more warnings not listed` });
+  return [...credentialFields.values()];
+}
 
+/**
+ * Imports an OpenAPI 2.0, 3.0 or 3.1 description (JSON or YAML, one file or a bundle with relative `$ref`s)
+ * into a self-contained OpenAPI 3.1 document. Throws ValidationError (422) listing every problem with a
+ * path: broken YAML/JSON (line/column), unsupported version, unresolvable `$ref` (which ref, where), a
+ * bundle file missing, no operations. Never does network or filesystem I/O itself (`options.discover` is the caller's).
+ */
+export async function importOpenApi(source: OpenApiSource, options: ImportOptions = {}): Promise<ImportedOpenApi> {
+  const { entry, text, files, file } = entryOf(source);
+  let doc = parseText(text, file);
+  const version = versionOf(doc);
+  if (typeof version !== 'string') throw new ValidationError('unsupported document', [version]);
+  const { warn, listed } = warningList();
+  doc = await resolveReferences(doc, entry, files);
+  if (version === '2.0') doc = await convertSwagger2(doc, warn);
+  toOpenApi31(doc, version, warn);
+  const ops = toolOperations(doc);
+  const info = documentInfo(doc, warn);
+  const { model, userOAuthIssues } = await securityWithUserOAuth(doc, options, warn);
+  const credentialFields = credentialFieldsOf(model, checkOperations(doc, ops, model, warn));
   return {
     document: doc,
-    info: {
-      title,
-      version: infoVersion,
-      ...(typeof info.description === 'string' && info.description ? { description: info.description } : {}),
-    },
+    info,
     operations: ops.map((o) => ({
       operationId: o.operationId,
       toolName: o.toolName,
@@ -388,8 +463,8 @@ export async function importOpenApi(source: OpenApiSource, options: ImportOption
       path: o.path,
       ...(o.summary ? { summary: o.summary } : {}),
     })),
-    credentialFields: [...credentialFields.values()],
-    warnings,
+    credentialFields,
+    warnings: listed(),
     userOAuthIssues,
   };
 }

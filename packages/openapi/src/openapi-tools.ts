@@ -4,7 +4,7 @@ import { type ConnectorInstanceBinding, annotationsFor, type HttpCatalogTool } f
 import { deref, isObject, type Json, pointer } from './json-pointer.ts';
 import { type DocumentOperation, listOperations, operationParameters } from './operations.ts';
 import { schemaBuilder, type SchemaBuilder } from './schema-defs.ts';
-import { operationSecurity, securityModel } from './security.ts';
+import { operationSecurity, type SecurityModel, securityModel } from './security.ts';
 
 type Issue = { path: string; message: string };
 type Location = 'path' | 'query' | 'header' | 'cookie';
@@ -137,113 +137,134 @@ export function analyseOperation(
   opts: { descriptor: boolean },
 ): OperationAnalysis {
   const warnings: Issue[] = [];
-  const at = (...segs: (string | number)[]): string => pointer([...entry.location, ...segs]);
-  const { op } = entry;
+  const analysis: OperationAnalysis = { params: operationParams(doc, entry, opts.descriptor, warnings), warnings };
+  const body = requestBodyOf(doc, entry, warnings);
+  if (body) analysis.body = body;
+  const output = responseOf(doc, entry.op);
+  if (output) analysis.output = output;
+  return analysis;
+}
+
+/**
+ * The parameters an operation's tool takes: those in a supported location, without the headers the plan sets itself
+ * (Accept, Content-Type, Authorization) and path parameters the path does not hold; a placeholder of the path that no
+ * parameter declares is added as a required string. A descriptor document's parameters are taken as they are.
+ */
+function operationParams(doc: Json, entry: DocumentOperation, descriptor: boolean, warnings: Issue[]): ParamInfo[] {
+  const warn = (message: string): void => {
+    warnings.push({ path: pointer([...entry.location, 'parameters']), message });
+  };
   const params: ParamInfo[] = [];
   const placeholders = [...entry.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
-  for (const p of operationParameters(doc, entry.pathItem, op)) {
+  for (const p of operationParameters(doc, entry.pathItem, entry.op)) {
     const name = p.name as string;
     const loc = p.in as string;
     if (loc !== 'path' && loc !== 'query' && loc !== 'header' && loc !== 'cookie') {
-      warnings.push({ path: at('parameters'), message: `parameter "${name}" in "${loc}" is not supported; ignored` });
+      warn(`parameter "${name}" in "${loc}" is not supported; ignored`);
       continue;
     }
-    if (!opts.descriptor && loc === 'header' && ignoredHeaders.has(name.toLowerCase())) continue;
-    if (!opts.descriptor && loc === 'path' && !placeholders.includes(name)) {
-      warnings.push({
-        path: at('parameters'),
-        message: `path parameter "${name}" does not appear in the path ${entry.path}; ignored`,
-      });
+    if (!descriptor && loc === 'header' && ignoredHeaders.has(name.toLowerCase())) continue;
+    if (!descriptor && loc === 'path' && !placeholders.includes(name)) {
+      warn(`path parameter "${name}" does not appear in the path ${entry.path}; ignored`);
       continue;
     }
-    let schema: unknown = p.schema;
-    let fromContent = false;
-    if (schema === undefined && isObject(p.content)) {
-      const first = Object.values(p.content)[0];
-      schema = isObject(first) ? first.schema : undefined;
-      fromContent = true;
-    }
+    const { schema, fromContent } = parameterSchema(p);
     const info: ParamInfo = { name, in: loc, schema: schema ?? {}, required: loc === 'path' || p.required === true };
     if (typeof p.description === 'string' && p.description) info.description = p.description;
     if (p.deprecated === true) info.deprecated = true;
-    if (!opts.descriptor && !fromContent) {
-      const declared = typeof p.style === 'string' ? (p.style as Style) : undefined;
-      if (declared !== undefined && !styleByLocation[loc].includes(declared)) {
-        warnings.push({
-          path: at('parameters'),
-          message: `style "${declared}" is not valid for ${loc} parameter "${name}"; the default is used`,
-        });
-      }
-      const style = declared !== undefined && styleByLocation[loc].includes(declared) ? declared : undefined;
-      if (style !== undefined || isStructured(doc, info.schema)) {
-        info.style = style ?? (loc === 'query' || loc === 'cookie' ? 'form' : 'simple');
-        info.explode = typeof p.explode === 'boolean' ? p.explode : info.style === 'form';
-      }
-    }
+    if (!descriptor && !fromContent) setSerialisation(doc, p, info, warn);
     params.push(info);
   }
-  if (!opts.descriptor) {
+  if (!descriptor) {
     for (const name of placeholders) {
       if (params.some((p) => p.in === 'path' && p.name === name)) continue;
-      warnings.push({
-        path: at('parameters'),
-        message: `path parameter "${name}" is not declared; added as a required string`,
-      });
+      warn(`path parameter "${name}" is not declared; added as a required string`);
       params.push({ name, in: 'path', schema: { type: 'string' }, required: true });
     }
   }
+  return params;
+}
 
-  const analysis: OperationAnalysis = { params, warnings };
-  const rb = deref(doc, op.requestBody);
-  if (isObject(rb) && isObject(rb.content)) {
-    const types = Object.keys(rb.content);
-    const pick =
-      types.find(isJsonMedia) ??
-      types.find((t) => /^application\/x-www-form-urlencoded\b/i.test(t)) ??
-      types.find((t) => /^multipart\/form-data\b/i.test(t));
-    if (pick === undefined) {
-      if (types.length > 0)
-        warnings.push({
-          path: at('requestBody', 'content'),
-          message: `request body media types ${JSON.stringify(types)} are not supported (JSON, form-urlencoded, multipart); the tool sends no body`,
-        });
-    } else {
-      const media = rb.content[pick];
-      const schema = isObject(media) && media.schema !== undefined ? media.schema : {};
-      const encoding = isJsonMedia(pick) ? 'json' : /^multipart/i.test(pick) ? 'multipart' : 'form';
-      const body: BodyInfo = { encoding, schema, required: rb.required === true };
-      const flat = objectProperties(doc, schema);
-      if (flat && flat.props.size > 0) {
-        const props = [...flat.props].filter(([, v]) => !(isObject(v) && v.readOnly === true));
-        body.flat = { props, required: flat.required };
-      }
-      analysis.body = body;
-    }
+/** A parameter's schema: its `schema`, else the schema of the first media type of its `content`. */
+function parameterSchema(p: Json): { schema: unknown; fromContent: boolean } {
+  if (p.schema === undefined && isObject(p.content)) {
+    const first = Object.values(p.content)[0];
+    return { schema: isObject(first) ? first.schema : undefined, fromContent: true };
   }
+  return { schema: p.schema, fromContent: false };
+}
 
-  if (isObject(op.responses)) {
-    const codes = Object.keys(op.responses)
-      .filter((c) => /^2(\d\d|XX)$/i.test(c))
-      .sort(
-        (a, b) =>
-          (a.toUpperCase().endsWith('XX') ? 1 : 0) - (b.toUpperCase().endsWith('XX') ? 1 : 0) || a.localeCompare(b),
-      );
-    for (const code of codes) {
-      const res = deref(doc, op.responses[code]);
-      if (!isObject(res) || !isObject(res.content)) continue;
-      const type = Object.keys(res.content).find(isJsonMedia);
-      const media = type !== undefined ? res.content[type] : undefined;
-      if (
-        !isObject(media) ||
-        media.schema === undefined ||
-        (isObject(media.schema) && Object.keys(media.schema).length === 0)
-      )
-        continue;
-      analysis.output = { schema: media.schema, object: isObjectRoot(doc, media.schema) };
-      break;
-    }
+/**
+ * How a parameter is serialised when it matters: its declared `style` when valid for its location (an invalid one is
+ * a warning), else the location's default for a structured schema; `explode` as declared, else the style's default.
+ */
+function setSerialisation(doc: Json, p: Json, info: ParamInfo, warn: (message: string) => void): void {
+  const loc = info.in;
+  const declared = typeof p.style === 'string' ? (p.style as Style) : undefined;
+  if (declared !== undefined && !styleByLocation[loc].includes(declared))
+    warn(`style "${declared}" is not valid for ${loc} parameter "${info.name}"; the default is used`);
+  const style = declared !== undefined && styleByLocation[loc].includes(declared) ? declared : undefined;
+  if (style !== undefined || isStructured(doc, info.schema)) {
+    info.style = style ?? (loc === 'query' || loc === 'cookie' ? 'form' : 'simple');
+    info.explode = typeof p.explode === 'boolean' ? p.explode : info.style === 'form';
   }
-  return analysis;
+}
+
+/**
+ * The request body the tool sends: JSON, else form-urlencoded, else multipart (other media types are a warning and
+ * no body), with the properties of an object body that can be arguments (read-only ones are left out).
+ */
+function requestBodyOf(doc: Json, entry: DocumentOperation, warnings: Issue[]): BodyInfo | undefined {
+  const rb = deref(doc, entry.op.requestBody);
+  if (!isObject(rb) || !isObject(rb.content)) return undefined;
+  const types = Object.keys(rb.content);
+  const pick =
+    types.find(isJsonMedia) ??
+    types.find((t) => /^application\/x-www-form-urlencoded\b/i.test(t)) ??
+    types.find((t) => /^multipart\/form-data\b/i.test(t));
+  if (pick === undefined) {
+    if (types.length > 0)
+      warnings.push({
+        path: pointer([...entry.location, 'requestBody', 'content']),
+        message: `request body media types ${JSON.stringify(types)} are not supported (JSON, form-urlencoded, multipart); the tool sends no body`,
+      });
+    return undefined;
+  }
+  const media = rb.content[pick];
+  const schema = isObject(media) && media.schema !== undefined ? media.schema : {};
+  const encoding = isJsonMedia(pick) ? 'json' : /^multipart/i.test(pick) ? 'multipart' : 'form';
+  const body: BodyInfo = { encoding, schema, required: rb.required === true };
+  const flat = objectProperties(doc, schema);
+  if (flat && flat.props.size > 0) {
+    const props = [...flat.props].filter(([, v]) => !(isObject(v) && v.readOnly === true));
+    body.flat = { props, required: flat.required };
+  }
+  return body;
+}
+
+/** The first 2xx response (`2XX` ranges after exact codes) with a non-empty JSON schema, and whether it is an object. */
+function responseOf(doc: Json, op: Json): OperationAnalysis['output'] {
+  if (!isObject(op.responses)) return undefined;
+  const codes = Object.keys(op.responses)
+    .filter((c) => /^2(\d\d|XX)$/i.test(c))
+    .sort(
+      (a, b) =>
+        (a.toUpperCase().endsWith('XX') ? 1 : 0) - (b.toUpperCase().endsWith('XX') ? 1 : 0) || a.localeCompare(b),
+    );
+  for (const code of codes) {
+    const res = deref(doc, op.responses[code]);
+    if (!isObject(res) || !isObject(res.content)) continue;
+    const type = Object.keys(res.content).find(isJsonMedia);
+    const media = type !== undefined ? res.content[type] : undefined;
+    if (
+      !isObject(media) ||
+      media.schema === undefined ||
+      (isObject(media.schema) && Object.keys(media.schema).length === 0)
+    )
+      continue;
+    return { schema: media.schema, object: isObjectRoot(doc, media.schema) };
+  }
+  return undefined;
 }
 
 function serverUrl(doc: Json, entry: DocumentOperation): string {
@@ -292,37 +313,98 @@ interface Builders {
   output: SchemaBuilder;
 }
 
-function buildTool(
-  doc: Json,
-  entry: DocumentOperation,
-  mapping: Mapping | undefined,
-  options: OpenApiToolOptions,
-  b: Builders,
-  model: ReturnType<typeof securityModel>,
-  descriptor: boolean,
-): HttpCatalogTool {
-  const analysis = analyseOperation(doc, entry, { descriptor });
-  const renames = mapping?.parameter_mappings ?? {};
-  const used = new Set<string>();
-  const claim = (wanted: string, fallback: string): string => {
-    let arg = descriptor ? wanted : argName(wanted);
-    if (used.has(arg)) arg = descriptor ? fallback : argName(fallback);
-    for (let i = 2; used.has(arg); i++) arg = `${descriptor ? fallback : argName(fallback)}_${i}`;
-    used.add(arg);
-    return arg;
-  };
-  const properties: Record<string, unknown> = {};
-  const required: string[] = [];
-  const refs = new Set<string>();
-  const params: HttpParamPlan[] = [];
-  const defaultOf = (schema: unknown): unknown => (descriptor && isObject(schema) ? schema.default : undefined);
+/** What every tool of one compilation shares: the document, the options, the schema builders and the security model. */
+interface Compilation {
+  doc: Json;
+  options: OpenApiToolOptions;
+  builders: Builders;
+  model: SecurityModel;
+  /** The document came from descriptorToOpenApi: names, defaults and credential templates are kept as written. */
+  descriptor: boolean;
+}
 
-  for (const p of analysis.params) {
-    const arg = claim(renames[p.name] ?? p.name, `${p.in}_${p.name}`);
-    properties[arg] = withDescription(b.input.rewrite(p.schema, refs), p.description, p.deprecated);
-    const dflt = defaultOf(p.schema);
-    if (p.required && dflt === undefined) required.push(arg);
-    params.push({
+function buildTool(c: Compilation, entry: DocumentOperation, mapping: Mapping | undefined): HttpCatalogTool {
+  const analysis = analyseOperation(c.doc, entry, { descriptor: c.descriptor });
+  const input = toolInput(c, analysis, mapping?.parameter_mappings ?? {});
+  const output = toolOutput(c, analysis.output);
+  const {
+    headers: authHeaders,
+    query: authQuery,
+    cookies: authCookies,
+    auth,
+    fields,
+  } = credentialsOf(c.doc, entry.op, c.model, c.descriptor);
+  const body = analysis.body;
+  const plan: HttpOperationPlan = {
+    kind: 'http',
+    method: entry.method as HttpOperationPlan['method'],
+    url: operationUrl(c.doc, entry, c.options.binding.baseUrl),
+    params: input.params,
+    authHeaders,
+    secrets: secretsOf(fields, c.options.binding),
+    ...(auth ? { auth } : {}),
+    ...(authQuery ? { authQuery } : {}),
+    ...(authCookies ? { authCookies } : {}),
+    ...(body && body.encoding !== 'json' ? { bodyEncoding: body.encoding } : {}),
+    ...(output.plan ? { output: output.plan } : {}),
+    ...idempotencyOf(c.doc, entry.op),
+  };
+  return { tool: toolDefinition(entry, mapping, plan, { input: input.schema, output: output.schema }), plan };
+}
+
+/** A tool's arguments as they are built: the names taken, their schemas, which are required, and where each goes. */
+interface Arguments {
+  used: Set<string>;
+  properties: Record<string, unknown>;
+  required: string[];
+  /** The `$defs` the argument schemas refer to. */
+  refs: Set<string>;
+  params: HttpParamPlan[];
+}
+
+/** The input schema (parameters, then the body's properties or the whole body) and where each argument goes. */
+function toolInput(
+  c: Compilation,
+  analysis: OperationAnalysis,
+  renames: Record<string, string>,
+): { schema: JsonSchema; params: HttpParamPlan[] } {
+  const args: Arguments = { used: new Set(), properties: {}, required: [], refs: new Set(), params: [] };
+  addParameterArguments(c, args, analysis.params, renames);
+  if (analysis.body) addBodyArguments(c, args, analysis.body, renames);
+  const schema: JsonSchema = { type: 'object', properties: args.properties, additionalProperties: false };
+  if (args.required.length > 0) schema.required = args.required;
+  if (args.refs.size > 0) schema.$defs = c.builders.input.defs(args.refs);
+  return { schema, params: args.params };
+}
+
+/** Takes an argument name: the wanted one, else the fallback, else the fallback numbered (names sanitised unless from a descriptor). */
+function claimArgument(c: Compilation, args: Arguments, wanted: string, fallback: string): string {
+  const name = (text: string): string => (c.descriptor ? text : argName(text));
+  let arg = name(wanted);
+  if (args.used.has(arg)) arg = name(fallback);
+  for (let i = 2; args.used.has(arg); i++) arg = `${name(fallback)}_${i}`;
+  args.used.add(arg);
+  return arg;
+}
+
+/** A descriptor's parameter default: the worker fills it in, so the argument is optional. Other documents: none. */
+function descriptorDefault(c: Compilation, schema: unknown): unknown {
+  return c.descriptor && isObject(schema) ? schema.default : undefined;
+}
+
+/** One argument per parameter (renamed by the mapping; `<in>_<name>` when the name is taken). */
+function addParameterArguments(
+  c: Compilation,
+  args: Arguments,
+  params: ParamInfo[],
+  renames: Record<string, string>,
+): void {
+  for (const p of params) {
+    const arg = claimArgument(c, args, renames[p.name] ?? p.name, `${p.in}_${p.name}`);
+    args.properties[arg] = withDescription(c.builders.input.rewrite(p.schema, args.refs), p.description, p.deprecated);
+    const dflt = descriptorDefault(c, p.schema);
+    if (p.required && dflt === undefined) args.required.push(arg);
+    args.params.push({
       arg,
       name: p.name,
       in: p.in,
@@ -330,72 +412,73 @@ function buildTool(
       ...(p.style !== undefined ? { style: p.style, explode: p.explode } : {}),
     });
   }
-  const body = analysis.body;
-  if (body) {
-    const flat = body.flat;
-    const wanted = flat?.props.map(([name]) => (descriptor ? (renames[name] ?? name) : argName(renames[name] ?? name)));
-    if (flat && wanted && !wanted.some((a) => used.has(a)) && new Set(wanted).size === wanted.length) {
-      flat.props.forEach(([name, schema], i) => {
-        const arg = wanted[i]!;
-        used.add(arg);
-        properties[arg] = b.input.rewrite(schema, refs);
-        const dflt = defaultOf(deref(doc, schema));
-        if (body.required && flat.required.has(name) && dflt === undefined) required.push(arg);
-        params.push({ arg, name, in: 'body', ...(dflt !== undefined ? { default: dflt } : {}) });
-      });
-    } else {
-      const arg = claim(renames.body ?? 'body', 'request_body');
-      properties[arg] = b.input.rewrite(body.schema, refs);
-      if (body.required) required.push(arg);
-      params.push({ arg, name: 'body', in: 'body', wholeBody: true });
-    }
-  }
-  const inputSchema: JsonSchema = { type: 'object', properties, additionalProperties: false };
-  if (required.length > 0) inputSchema.required = required;
-  if (refs.size > 0) inputSchema.$defs = b.input.defs(refs);
+}
 
-  let outputSchema: JsonSchema | undefined;
-  let output: HttpOperationPlan['output'];
-  if (analysis.output) {
-    const outRefs = new Set<string>();
-    if (analysis.output.object) {
-      const root = b.output.rewrite(deref(doc, analysis.output.schema), outRefs) as Json;
-      outputSchema = { ...root, type: 'object' };
-      output = {};
-    } else {
-      outputSchema = { type: 'object', properties: { result: b.output.rewrite(analysis.output.schema, outRefs) } };
-      output = { wrap: 'result' };
-    }
-    if (outRefs.size > 0) outputSchema.$defs = b.output.defs(outRefs);
+/**
+ * The body's properties as arguments when they are flat and none of their names is taken; otherwise the whole body
+ * as one argument (`body`, else `request_body`).
+ */
+function addBodyArguments(c: Compilation, args: Arguments, body: BodyInfo, renames: Record<string, string>): void {
+  const flat = body.flat;
+  const wanted = flat?.props.map(([name]) => (c.descriptor ? (renames[name] ?? name) : argName(renames[name] ?? name)));
+  if (flat && wanted && !wanted.some((a) => args.used.has(a)) && new Set(wanted).size === wanted.length) {
+    flat.props.forEach(([name, schema], i) => {
+      const arg = wanted[i]!;
+      args.used.add(arg);
+      args.properties[arg] = c.builders.input.rewrite(schema, args.refs);
+      const dflt = descriptorDefault(c, deref(c.doc, schema));
+      if (body.required && flat.required.has(name) && dflt === undefined) args.required.push(arg);
+      args.params.push({ arg, name, in: 'body', ...(dflt !== undefined ? { default: dflt } : {}) });
+    });
+  } else {
+    const arg = claimArgument(c, args, renames.body ?? 'body', 'request_body');
+    args.properties[arg] = c.builders.input.rewrite(body.schema, args.refs);
+    if (body.required) args.required.push(arg);
+    args.params.push({ arg, name: 'body', in: 'body', wholeBody: true });
   }
+}
 
-  const {
-    headers: authHeaders,
-    query: authQuery,
-    cookies: authCookies,
-    auth,
-    fields,
-  } = credentialsOf(doc, entry.op, model, descriptor);
+/** The output schema: an object response as it is, anything else wrapped in `result` (and the plan's matching `output`). */
+function toolOutput(
+  c: Compilation,
+  response: OperationAnalysis['output'],
+): { schema?: JsonSchema; plan?: HttpOperationPlan['output'] } {
+  if (!response) return {};
+  const outRefs = new Set<string>();
+  let schema: JsonSchema;
+  let plan: HttpOperationPlan['output'];
+  if (response.object) {
+    const root = c.builders.output.rewrite(deref(c.doc, response.schema), outRefs) as Json;
+    schema = { ...root, type: 'object' };
+    plan = {};
+  } else {
+    schema = { type: 'object', properties: { result: c.builders.output.rewrite(response.schema, outRefs) } };
+    plan = { wrap: 'result' };
+  }
+  if (outRefs.size > 0) schema.$defs = c.builders.output.defs(outRefs);
+  return { schema, plan };
+}
+
+/** The secret names the binding gives for the credential fields the operation reads. */
+function secretsOf(fields: string[], binding: ConnectorInstanceBinding): Record<string, string> {
   const secrets: Record<string, string> = {};
   for (const field of fields) {
-    const name = options.binding.secretNames[field];
+    const name = binding.secretNames[field];
     if (name) secrets[field] = name;
   }
+  return secrets;
+}
 
-  const plan: HttpOperationPlan = {
-    kind: 'http',
-    method: entry.method as HttpOperationPlan['method'],
-    url: operationUrl(doc, entry, options.binding.baseUrl),
-    params,
-    authHeaders,
-    secrets,
-    ...(auth ? { auth } : {}),
-    ...(authQuery ? { authQuery } : {}),
-    ...(authCookies ? { authCookies } : {}),
-    ...(body && body.encoding !== 'json' ? { bodyEncoding: body.encoding } : {}),
-    ...(output ? { output } : {}),
-    ...idempotencyOf(doc, entry.op),
-  };
+/**
+ * The MCP tool: the mapping's name and description (else the generated name, and the operation's description,
+ * summary or method and path), annotations from the method, the plan's idempotency and the mapping's overrides.
+ */
+function toolDefinition(
+  entry: DocumentOperation,
+  mapping: Mapping | undefined,
+  plan: HttpOperationPlan,
+  schemas: { input: JsonSchema; output: JsonSchema | undefined },
+): ToolDefinition {
   const summary = entry.summary;
   const description =
     mapping?.mcp_tool_description ??
@@ -405,15 +488,14 @@ function buildTool(
   const annotations: ToolDefinition['annotations'] = { title: summary, ...annotationsFor(entry.method) };
   if (plan.idempotent !== undefined) annotations.idempotentHint = plan.idempotent;
   for (const [k, v] of Object.entries(mapping?.annotations ?? {})) (annotations as Record<string, unknown>)[k] = v;
-  const tool: ToolDefinition = {
+  return {
     name: mapping?.mcp_tool_name ?? entry.toolName,
     title: summary,
     description,
-    inputSchema,
-    ...(outputSchema ? { outputSchema } : {}),
+    inputSchema: schemas.input,
+    ...(schemas.output ? { outputSchema: schemas.output } : {}),
     annotations,
   };
-  return { tool, plan };
 }
 
 /**
@@ -430,12 +512,7 @@ export interface OperationCredentials {
 }
 
 /** Credentials: descriptor documents keep their header templates; otherwise the security requirement decides. */
-function credentialsOf(
-  doc: Json,
-  op: Json,
-  model: ReturnType<typeof securityModel>,
-  descriptor: boolean,
-): OperationCredentials {
+function credentialsOf(doc: Json, op: Json, model: SecurityModel, descriptor: boolean): OperationCredentials {
   let headers: Record<string, string> = {};
   let query: Record<string, string> | undefined;
   let cookies: Record<string, string> | undefined;
@@ -556,9 +633,14 @@ export function compileTools(
     });
   }
   if (issues.length > 0) throw new ValidationError('the tool mappings do not match the document', issues);
-  const builders: Builders = { input: schemaBuilder(document, 'input'), output: schemaBuilder(document, 'output') };
-  const model = securityModel(document);
-  return selected.map(([o, m]) => buildTool(document, o, m, options, builders, model, descriptor));
+  const compilation: Compilation = {
+    doc: document,
+    options,
+    builders: { input: schemaBuilder(document, 'input'), output: schemaBuilder(document, 'output') },
+    model: securityModel(document),
+    descriptor,
+  };
+  return selected.map(([o, m]) => buildTool(compilation, o, m));
 }
 
 /**

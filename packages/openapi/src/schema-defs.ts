@@ -78,6 +78,54 @@ function defName(ref: string): string {
   );
 }
 
+/** Keys whose value is a map of schemas by name: the names are data, not keywords. */
+function isKeywordLevel(parentKey: string | number | undefined): boolean {
+  return (
+    parentKey !== 'properties' &&
+    parentKey !== 'patternProperties' &&
+    parentKey !== '$defs' &&
+    parentKey !== 'dependentSchemas'
+  );
+}
+
+/** Keywords left out of a tool schema: extensions, OpenAPI-only ones, and (output) assertions real answers break. */
+function isDroppedKeyword(mode: 'input' | 'output', k: string, x: unknown): boolean {
+  if (k.startsWith('x-') || droppedEverywhere.has(k)) return true;
+  if (mode !== 'output') return false;
+  return droppedInOutput.has(k) || ((k === 'additionalProperties' || k === 'unevaluatedProperties') && x === false);
+}
+
+/**
+ * The `$defs` reachable from `refs`, breadth-first and bounded: nearer schemas first, at most `maxExpandedDefs`
+ * expanded, the rest permissive stubs; sorted by name.
+ */
+function reachableDefs(
+  refs: Set<string>,
+  defSchema: (name: string) => { schema: unknown; refs: Set<string> },
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const queue = [...refs];
+  let expanded = 0;
+  while (queue.length > 0) {
+    const n = queue.shift()!;
+    if (n in out) continue;
+    if (expanded >= maxExpandedDefs) {
+      // Bounded: nearer schemas first (breadth-first); the rest accept anything.
+      out[n] = { $comment: `${n}: not expanded (more than ${maxExpandedDefs} schemas reachable)` };
+      continue;
+    }
+    const d = defSchema(n);
+    out[n] = d.schema;
+    expanded++;
+    for (const r of d.refs) if (!(r in out)) queue.push(r);
+  }
+  return Object.fromEntries(
+    Object.keys(out)
+      .sort()
+      .map((k) => [k, out[k]]),
+  );
+}
+
 export function schemaBuilder(doc: Json, mode: 'input' | 'output'): SchemaBuilder {
   const names = new Map<string, string>(); // document ref → def name
   const taken = new Set<string>();
@@ -108,16 +156,11 @@ export function schemaBuilder(doc: Json, mode: 'input' | 'output'): SchemaBuilde
     const out: Json = {};
     const extra: Json[] = [];
     stack.add(o);
-    const keywordLevel =
-      parentKey !== 'properties' &&
-      parentKey !== 'patternProperties' &&
-      parentKey !== '$defs' &&
-      parentKey !== 'dependentSchemas';
+    const keywordLevel = isKeywordLevel(parentKey);
     for (const k of Object.keys(o)) {
       const x = o[k];
       if (keywordLevel) {
-        if (k.startsWith('x-') || droppedEverywhere.has(k)) continue;
-        if (mode === 'output' && droppedInOutput.has(k)) continue;
+        if (isDroppedKeyword(mode, k, x)) continue;
         if (k === '$ref' && typeof x === 'string') {
           if (x.startsWith('#')) {
             const n = nameFor(x);
@@ -126,18 +169,16 @@ export function schemaBuilder(doc: Json, mode: 'input' | 'output'): SchemaBuilde
           }
           continue;
         }
-        if (mode === 'output' && (k === 'additionalProperties' || k === 'unevaluatedProperties') && x === false)
-          continue;
         if (isDataKey(k, x, parentKey)) {
           out[k] = x; // data: shared, never rewritten
           continue;
         }
-      }
-      if (keywordLevel && k === 'oneOf') {
-        // Relaxed branches may overlap: anyOf (kept apart from an existing anyOf).
-        if ('anyOf' in o) extra.push({ anyOf: copy(x, refs, k, stack) });
-        else out.anyOf = copy(x, refs, k, stack);
-        continue;
+        if (k === 'oneOf') {
+          // Relaxed branches may overlap: anyOf (kept apart from an existing anyOf).
+          if ('anyOf' in o) extra.push({ anyOf: copy(x, refs, k, stack) });
+          else out.anyOf = copy(x, refs, k, stack);
+          continue;
+        }
       }
       out[k] = copy(x, refs, keywordLevel ? k : undefined, stack);
     }
@@ -160,28 +201,6 @@ export function schemaBuilder(doc: Json, mode: 'input' | 'output'): SchemaBuilde
 
   return {
     rewrite: (schema, refs) => copy(schema, refs, undefined, new Set()),
-    defs(refs) {
-      const out: Record<string, unknown> = {};
-      const queue = [...refs];
-      let expanded = 0;
-      while (queue.length > 0) {
-        const n = queue.shift()!;
-        if (n in out) continue;
-        if (expanded >= maxExpandedDefs) {
-          // Bounded: nearer schemas first (breadth-first); the rest accept anything.
-          out[n] = { $comment: `${n}: not expanded (more than ${maxExpandedDefs} schemas reachable)` };
-          continue;
-        }
-        const d = defSchema(n);
-        out[n] = d.schema;
-        expanded++;
-        for (const r of d.refs) if (!(r in out)) queue.push(r);
-      }
-      return Object.fromEntries(
-        Object.keys(out)
-          .sort()
-          .map((k) => [k, out[k]]),
-      );
-    },
+    defs: (refs) => reachableDefs(refs, defSchema),
   };
 }

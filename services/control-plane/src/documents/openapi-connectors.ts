@@ -144,6 +144,8 @@ export interface ImportedConnector {
   document: Record<string, unknown>;
 }
 
+type ImportedOpenApi = Awaited<ReturnType<typeof importOpenApi>>;
+
 /** Largest compiled tool set of one OpenAPI connector (GitHub's 1,223 operations take about 6 MB). */
 const maxToolsBytes = 32e6;
 
@@ -250,86 +252,64 @@ function readableEnvelope(body: Record<string, unknown>): OpenApiEnvelope {
   };
 }
 
-/**
- * Imports an OpenAPI connector from a request body (a document or the envelope). Throws a 422
- * listing every problem (document, references, mappings); nothing is stored by the caller then.
- */
-export async function importOpenApiConnector(
-  body: unknown,
-  rawText: string,
-  fetchDocument?: Fetcher,
-): Promise<ImportedConnector> {
-  let envelope: OpenApiEnvelope;
-  let source: OpenApiSource;
-  // Shape problems of the envelope are reported together with those of the document and the
-  // mappings: what is readable (document, files, mappings with string ids) is checked anyway.
-  let shapeIssues: DocumentIssue[] = [];
-  const invalid = (issues: DocumentIssue[]) =>
-    new ValidationError('the OpenAPI connector is invalid', [...shapeIssues, ...issues]);
-  if (isRecord(body) && body.kind === 'openapi') {
-    const parsed = OpenApiEnvelope.safeParse(body);
-    const rules = capabilitiesRuleIssues(body.capabilities);
-    if (parsed.success && rules.length === 0) envelope = parsed.data;
-    else {
-      shapeIssues = [...(parsed.success ? [] : zodIssues(parsed.error)), ...rules];
-      envelope = readableEnvelope(body);
-    }
-    if (envelope.files) {
-      const entry =
-        envelope.entry ??
-        (typeof envelope.document === 'string' && envelope.files[envelope.document] !== undefined
-          ? envelope.document
-          : undefined);
-      if (!entry) throw invalid([{ path: '/entry', message: 'name the entry file of `files`' }]);
-      if (envelope.files[entry] === undefined)
-        throw invalid([
-          { path: '/entry', message: `"${entry}" is not one of the files (${Object.keys(envelope.files).join(', ')})` },
-        ]);
-      source = { entry, files: envelope.files };
-    } else if (envelope.document !== undefined) {
-      source = typeof envelope.document === 'string' ? envelope.document : JSON.stringify(envelope.document);
-    } else {
-      throw invalid([
-        { path: '/document', message: 'send the OpenAPI document in `document`, or files in `files` with `entry`' },
-      ]);
-    }
-  } else {
-    envelope = { kind: 'openapi', rate_limits: [] };
-    source = rawText;
-  }
+/** The connector is refused: the envelope's shape problems first, then the others. */
+function invalidConnector(shapeIssues: DocumentIssue[], issues: DocumentIssue[]): ValidationError {
+  return new ValidationError('the OpenAPI connector is invalid', [...shapeIssues, ...issues]);
+}
 
-  let imported: Awaited<ReturnType<typeof importOpenApi>>;
-  try {
-    const optIn = envelope.user_oauth;
-    imported = await importOpenApi(
-      source,
-      optIn
-        ? { userOAuth: optIn === true ? {} : optIn, ...(fetchDocument ? { discover: discoverer(fetchDocument) } : {}) }
-        : {},
-    );
-  } catch (err) {
-    if (err instanceof ValidationError && shapeIssues.length > 0) throw invalid(err.issues);
-    throw err;
+/**
+ * The envelope of a request body (a plain document gets an empty one). Shape problems of the envelope are reported
+ * together with those of the document and the mappings: what is readable (document, files, mappings with string ids)
+ * is checked anyway.
+ */
+function envelopeOf(body: unknown): { envelope: OpenApiEnvelope; shapeIssues: DocumentIssue[] } {
+  if (!isRecord(body) || body.kind !== 'openapi')
+    return { envelope: { kind: 'openapi', rate_limits: [] }, shapeIssues: [] };
+  const parsed = OpenApiEnvelope.safeParse(body);
+  const rules = capabilitiesRuleIssues(body.capabilities);
+  if (parsed.success && rules.length === 0) return { envelope: parsed.data, shapeIssues: [] };
+  return {
+    envelope: readableEnvelope(body),
+    shapeIssues: [...(parsed.success ? [] : zodIssues(parsed.error)), ...rules],
+  };
+}
+
+/** The document an envelope carries: a bundle of `files` with its entry file, or `document` (text or parsed). */
+function envelopeSource(envelope: OpenApiEnvelope, shapeIssues: DocumentIssue[]): OpenApiSource {
+  if (envelope.files) {
+    const entry =
+      envelope.entry ??
+      (typeof envelope.document === 'string' && envelope.files[envelope.document] !== undefined
+        ? envelope.document
+        : undefined);
+    if (!entry) throw invalidConnector(shapeIssues, [{ path: '/entry', message: 'name the entry file of `files`' }]);
+    if (envelope.files[entry] === undefined)
+      throw invalidConnector(shapeIssues, [
+        { path: '/entry', message: `"${entry}" is not one of the files (${Object.keys(envelope.files).join(', ')})` },
+      ]);
+    return { entry, files: envelope.files };
   }
-  const operations = imported.operations.map((o) => ({
-    operationId: o.operationId,
-    toolName: o.toolName,
-    method: o.method,
-    path: o.path,
-    ...(o.summary ? { summary: o.summary } : {}),
-  }));
-  const mappings = envelope.mcp_config?.route_mappings ?? [];
-  const issues = [...mappingIssues(mappings, operations), ...imported.userOAuthIssues];
-  if (issues.length > 0 || shapeIssues.length > 0) throw invalid(issues);
-  const name = envelope.name ?? imported.info.title;
-  const descriptor: StoredOpenApiConnector = {
+  if (envelope.document !== undefined)
+    return typeof envelope.document === 'string' ? envelope.document : JSON.stringify(envelope.document);
+  throw invalidConnector(shapeIssues, [
+    { path: '/document', message: 'send the OpenAPI document in `document`, or files in `files` with `entry`' },
+  ]);
+}
+
+/** What the connector keeps in its `descriptor` column: the envelope's identity and settings, else the document's. */
+function storedDescriptor(
+  envelope: OpenApiEnvelope,
+  imported: ImportedOpenApi,
+  operations: StoredOpenApiConnector['openapi']['operations'],
+): StoredOpenApiConnector {
+  const description = envelope.description ?? imported.info.description;
+  const mcpConfig = envelope.mcp_config;
+  return {
     metadata: {
-      name,
+      name: envelope.name ?? imported.info.title,
       slug: envelope.slug ?? slugOf(imported.info.title),
       version: envelope.version ?? imported.info.version,
-      ...((envelope.description ?? imported.info.description)
-        ? { description: (envelope.description ?? imported.info.description)!.slice(0, 2000) }
-        : {}),
+      ...(description ? { description: description.slice(0, 2000) } : {}),
     },
     authentication:
       imported.credentialFields.length > 0 ? [{ type: 'openapi', fields: imported.credentialFields }] : [],
@@ -338,18 +318,21 @@ export async function importOpenApiConnector(
     ...(envelope.capabilities ? { capabilities: envelope.capabilities } : {}),
     ...(envelope.sla ? { sla: envelope.sla } : {}),
     mcp_config: {
-      enabled: envelope.mcp_config?.enabled ?? true,
-      ...(envelope.mcp_config?.server_name ? { server_name: envelope.mcp_config.server_name } : {}),
-      ...(envelope.mcp_config?.server_description
-        ? { server_description: envelope.mcp_config.server_description }
-        : {}),
-      route_mappings: mappings,
+      enabled: mcpConfig?.enabled ?? true,
+      ...(mcpConfig?.server_name ? { server_name: mcpConfig.server_name } : {}),
+      ...(mcpConfig?.server_description ? { server_description: mcpConfig.server_description } : {}),
+      route_mappings: mcpConfig?.route_mappings ?? [],
     },
     openapi: { operations, warnings: imported.warnings },
   };
-  // Compile once now: a document whose tools cannot be built is rejected here, not at server time.
-  const tools = compileConnectorTools(descriptor, imported.document, { secretNames: {} });
-  // Catalogs travel through Redis and live in every edge's and worker's memory: bounded.
+}
+
+/**
+ * Compiles the connector's tools once: a document whose tools cannot be built is refused here, not at server time.
+ * Catalogs travel through Redis and live in every edge's and worker's memory, so their size is bounded.
+ */
+function assertToolsCompile(descriptor: StoredOpenApiConnector, document: Record<string, unknown>): void {
+  const tools = compileConnectorTools(descriptor, document, { secretNames: {} });
   const size = JSON.stringify(tools).length;
   if (size > maxToolsBytes) {
     throw new ValidationError('the OpenAPI connector is too large', [
@@ -361,10 +344,47 @@ export async function importOpenApiConnector(
       },
     ]);
   }
+}
+
+/**
+ * Imports an OpenAPI connector from a request body (a document or the envelope). Throws a 422
+ * listing every problem (document, references, mappings); nothing is stored by the caller then.
+ */
+export async function importOpenApiConnector(
+  body: unknown,
+  rawText: string,
+  fetchDocument?: Fetcher,
+): Promise<ImportedConnector> {
+  const { envelope, shapeIssues } = envelopeOf(body);
+  const source = isRecord(body) && body.kind === 'openapi' ? envelopeSource(envelope, shapeIssues) : rawText;
+  let imported: ImportedOpenApi;
+  try {
+    const optIn = envelope.user_oauth;
+    imported = await importOpenApi(
+      source,
+      optIn
+        ? { userOAuth: optIn === true ? {} : optIn, ...(fetchDocument ? { discover: discoverer(fetchDocument) } : {}) }
+        : {},
+    );
+  } catch (err) {
+    if (err instanceof ValidationError && shapeIssues.length > 0) throw invalidConnector(shapeIssues, err.issues);
+    throw err;
+  }
+  const operations = imported.operations.map((o) => ({
+    operationId: o.operationId,
+    toolName: o.toolName,
+    method: o.method,
+    path: o.path,
+    ...(o.summary ? { summary: o.summary } : {}),
+  }));
+  const issues = [...mappingIssues(envelope.mcp_config?.route_mappings ?? [], operations), ...imported.userOAuthIssues];
+  if (issues.length > 0 || shapeIssues.length > 0) throw invalidConnector(shapeIssues, issues);
+  const descriptor = storedDescriptor(envelope, imported, operations);
+  assertToolsCompile(descriptor, imported.document);
   return {
     slug: descriptor.metadata.slug,
     version: descriptor.metadata.version,
-    name: name.slice(0, 200),
+    name: descriptor.metadata.name.slice(0, 200),
     descriptor,
     document: imported.document,
   };
