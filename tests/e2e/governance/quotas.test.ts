@@ -3,7 +3,8 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
-import { startTestStack } from '../../helpers/stack.ts';
+import { postMcp } from '../../helpers/mcp.ts';
+import { stackRedis, startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 /**
@@ -164,6 +165,53 @@ describe('a quota across two edges', () => {
     expect(a.filter((r) => !r.isError)).toHaveLength(3);
     expect(b.filter((r) => !r.isError)).toHaveLength(3);
     expect(searches() - before).toBe(6);
+  }, 120_000);
+});
+
+describe('a task', () => {
+  it('is charged once, when it is created, whatever its status and result requests', async () => {
+    const client = await connect(stack.edgeUrls[1]!);
+    const quota = await onlyQuota({
+      name: 'tasks-once',
+      match: { tools: ['search_tickets'] },
+      counts: 'calls',
+      limit: 100,
+      window: 'day',
+    });
+    const redis = stackRedis(stack);
+    try {
+      const counted = async () => {
+        const keys = await redis.keys(`${stack.redisPrefix}:quota:*:${quota.id}:*`);
+        return keys.length === 0 ? 0 : Number(await redis.get(keys[0]!));
+      };
+      // Plain calls until the edges have the quota (each one charged), then one task.
+      await waitFor('the quota on the edge', async () => {
+        await client.callTool({ name: 'search_tickets', arguments: {} });
+        return (await counted()) > 0 ? true : undefined;
+      });
+      const before = await counted();
+      // 2025-11-25 Tasks on the wire: the task is created at once, its result read twice, its status once.
+      const url = `${stack.edgeUrls[1]}/mcp/${example.serverId}`;
+      const headers = { 'mcp-protocol-version': '2025-11-25', 'x-api-key': stack.bootstrapKey };
+      const rpc = async (id: number, method: string, params: unknown) =>
+        (await (await postMcp(url, { jsonrpc: '2.0', id, method, params }, headers)).text()).trim();
+      const created = JSON.parse(await rpc(1, 'tools/call', { name: 'search_tickets', arguments: {}, task: {} })) as {
+        result: { task: { taskId: string } };
+      };
+      const { taskId } = created.result.task;
+      const lastData = (text: string) =>
+        text
+          .split('\n')
+          .filter((l) => l.startsWith('data: '))
+          .at(-1)
+          ?.slice(6) ?? text;
+      expect(lastData(await rpc(2, 'tasks/result', { taskId }))).toContain('tickets');
+      expect(lastData(await rpc(3, 'tasks/result', { taskId }))).toContain('tickets');
+      expect(lastData(await rpc(4, 'tasks/get', { taskId }))).toContain('completed');
+      expect(await counted()).toBe(before + 1);
+    } finally {
+      redis.disconnect();
+    }
   }, 120_000);
 });
 
