@@ -2,12 +2,8 @@ import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-ope
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { accessPoliciesRoutes } from './resources/access-policies/openapi.ts';
-import { apiCatalogRoutes } from './resources/api-catalog/openapi.ts';
 import { apiKeysRoutes } from './resources/api-keys/openapi.ts';
 import { auditEventsRoutes } from './resources/audit-events/openapi.ts';
-import { connectorInstancesRoutes } from './resources/connector-instances/openapi.ts';
-import { connectorsRoutes } from './resources/connectors/openapi.ts';
-import { curatedConnectorsRoutes } from './resources/curated-connectors/openapi.ts';
 import { debugSessionsRoutes } from './resources/debug-sessions/openapi.ts';
 import { deploymentsRoutes } from './resources/deployments/openapi.ts';
 import { executionRecordsRoutes } from './resources/execution-records/openapi.ts';
@@ -16,7 +12,6 @@ import { externalUsersRoutes } from './resources/external-users/openapi.ts';
 import { secretsRoutes } from './resources/secrets/openapi.ts';
 import { operationTables } from './resources/operations.ts';
 import { statsRoutes } from './resources/stats/openapi.ts';
-import { serverToolsRoutes } from './resources/server-tools/openapi.ts';
 import { workspaceFilesRoutes } from './resources/workspace-files/openapi.ts';
 import { workspacesRoutes } from './resources/workspaces/openapi.ts';
 import type { OperationAccess } from './http/route-access.ts';
@@ -37,10 +32,10 @@ const apiRoutes: RouteDoc[] = [
   ...workspacesRoutes,
   ...apiKeysRoutes,
   ...accessPoliciesRoutes,
-  ...connectorsRoutes,
-  ...curatedConnectorsRoutes,
-  ...connectorInstancesRoutes,
-  ...apiCatalogRoutes,
+  ...operationTables['connectors']!.map((o) => o.route),
+  ...operationTables['curated-connectors']!.map((o) => o.route),
+  ...operationTables['connector-instances']!.map((o) => o.route),
+  ...operationTables['api-catalog']!.map((o) => o.route),
   ...operationTables.servers!.map((o) => o.route),
   ...externalMcpServersRoutes,
   ...deploymentsRoutes,
@@ -49,7 +44,7 @@ const apiRoutes: RouteDoc[] = [
   ...debugSessionsRoutes,
   ...executionRecordsRoutes,
   ...statsRoutes,
-  ...serverToolsRoutes,
+  ...operationTables['server-tools']!.map((o) => o.route),
   ...auditEventsRoutes,
   ...workspaceFilesRoutes,
   documentRoute,

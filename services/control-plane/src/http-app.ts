@@ -11,13 +11,9 @@ import { unauthenticatedLimit } from './http/limits.ts';
 import { AuthorizationServerDiscovery, ManagementTokenVerifier } from './http/oauth.ts';
 import { apiRouter, installRouteAccess, serverRestriction } from './http/route-access.ts';
 import { accessPoliciesRouter } from './resources/access-policies/router.ts';
-import { apiCatalogRouter } from './resources/api-catalog/router.ts';
 import { apiKeysRouter } from './resources/api-keys/router.ts';
 import { auditEventsRouter } from './resources/audit-events/router.ts';
 import { connectRouter } from './resources/connect/router.ts';
-import { connectorInstancesRouter } from './resources/connector-instances/router.ts';
-import { connectorsRouter } from './resources/connectors/router.ts';
-import { curatedConnectorsRouter } from './resources/curated-connectors/router.ts';
 import { debugSessionsRouter } from './resources/debug-sessions/router.ts';
 import type { ControlPlaneDeps } from './resources/deps.ts';
 import { deploymentsRouter } from './resources/deployments/router.ts';
@@ -25,7 +21,6 @@ import { executionRecordsRouter } from './resources/execution-records/router.ts'
 import { externalMcpServersRouter } from './resources/external-mcp-servers/router.ts';
 import { externalUsersRouter } from './resources/external-users/router.ts';
 import { serverSecretsRouter, workspaceSecretsRouter } from './resources/secrets/router.ts';
-import { serverToolsRouter } from './resources/server-tools/router.ts';
 import { mountOperations } from './resources/operation.ts';
 import { allOperations } from './resources/operations.ts';
 import { statsRouter } from './resources/stats/router.ts';
@@ -65,13 +60,7 @@ function managementApi(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier | 
   api.use(tables);
   const legacy = apiRouter();
   api.use(legacy);
-  legacy.use('/connectors', deps.largeImports);
   legacy.use('/mcp_servers', deps.largeImports);
-  // Before /connectors, whose `/{id}` would take `curated`.
-  legacy.use('/connectors/curated', curatedConnectorsRouter(deps));
-  legacy.use('/connectors', connectorsRouter(deps));
-  legacy.use('/api_catalog', apiCatalogRouter(deps));
-  legacy.use('/connector_instances', connectorInstancesRouter(deps));
   legacy.use('/mcp_manager/:id/debug_sessions', debugSessionsRouter(deps));
   legacy.use('/secrets', workspaceSecretsRouter(deps));
   legacy.use('/mcp_servers/:id/secrets', serverSecretsRouter(deps));
@@ -85,7 +74,6 @@ function managementApi(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier | 
   legacy.use('/workspaces', workspacesRouter(deps));
   legacy.use('/workspace_files', deps.largeImports);
   legacy.use('/workspace_files', workspaceFilesRouter(deps));
-  legacy.use(serverToolsRouter(deps));
   legacy.use(auditEventsRouter(deps));
   installRouteAccess(legacy, operationAccess(), serverRestriction(db));
   return api;

@@ -3,14 +3,8 @@ import { accessPoliciesRoutes } from '../access-policies/openapi.ts';
 import { createAccessPolicy, deleteAccessPolicy, updateAccessPolicy } from '../access-policies/handlers.ts';
 import { issueApiKey, revokeApiKey, updateApiKey } from '../api-keys/handlers.ts';
 import { apiKeysRoutes } from '../api-keys/openapi.ts';
-import {
-  createConnectorInstance,
-  deleteConnectorInstance,
-  updateConnectorInstance,
-} from '../connector-instances/handlers.ts';
-import { connectorInstancesRoutes } from '../connector-instances/openapi.ts';
-import { deleteConnector, pushConnector, updateConnector } from '../connectors/handlers.ts';
-import { connectorsRoutes } from '../connectors/openapi.ts';
+import { connectorInstancesOperations } from '../connector-instances/operations.ts';
+import { connectorsOperations } from '../connectors/operations.ts';
 import type { ControlPlaneDeps, Handler } from '../deps.ts';
 import { deployWorkflow, withdrawDeployment } from '../deployments/handlers.ts';
 import { deploymentsRoutes } from '../deployments/openapi.ts';
@@ -96,10 +90,9 @@ function externalServerStep(c: Change, s: Spec, ctx: StepContext): Step | undefi
 }
 
 function connectorStep(c: Change): Step | undefined {
-  if (c.action === 'create')
-    return op(connectorsRoutes, 'pushConnector', pushConnector, { body: c.desired!.connector!.text });
+  if (c.action === 'create') return run(connectorsOperations, 'pushConnector', { body: c.desired!.connector!.text });
   if (!c.fields.includes('document')) return undefined;
-  return op(connectorsRoutes, 'updateConnector', updateConnector, {
+  return run(connectorsOperations, 'updateConnector', {
     params: { id: c.live!.id },
     body: c.desired!.connector!.text,
   });
@@ -107,7 +100,7 @@ function connectorStep(c: Change): Step | undefined {
 
 function instanceStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   if (c.action === 'create')
-    return op(connectorInstancesRoutes, 'createConnectorInstance', createConnectorInstance, {
+    return run(connectorInstancesOperations, 'createConnectorInstance', {
       body: {
         connector_id: idOf(ctx, 'connector', String(s.connector)),
         name: s.name,
@@ -123,7 +116,7 @@ function instanceStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   if (changed(c, 'oauthUrls')) body.oauth_urls = s.oauthUrls;
   if (changed(c, 'credentials')) body.credentials = resolved(s.credentials, ctx);
   if (Object.keys(body).length === 0) return undefined;
-  return op(connectorInstancesRoutes, 'updateConnectorInstance', updateConnectorInstance, {
+  return run(connectorInstancesOperations, 'updateConnectorInstance', {
     params: { id: c.live!.id },
     body,
   });
@@ -219,9 +212,9 @@ function deleteStep(c: Change, ctx: StepContext): Step | undefined {
     case 'external_mcp_server':
       return op(externalMcpServersRoutes, 'deleteExternalMcpServer', deleteExternalMcpServer, { params: { id } });
     case 'connector':
-      return op(connectorsRoutes, 'deleteConnector', deleteConnector, { params: { id } });
+      return run(connectorsOperations, 'deleteConnector', { params: { id } });
     case 'connector_instance':
-      return op(connectorInstancesRoutes, 'deleteConnectorInstance', deleteConnectorInstance, { params: { id } });
+      return run(connectorInstancesOperations, 'deleteConnectorInstance', { params: { id } });
     case 'server':
       return run(serversOperations, 'deleteServer', { params: { id } });
     case 'workflow_deployment':
