@@ -1,14 +1,9 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { apiCatalogRoutes } from './resources/api-catalog/openapi.ts';
 import { auditEventsRoutes } from './resources/audit-events/openapi.ts';
-import { connectorInstancesRoutes } from './resources/connector-instances/openapi.ts';
-import { connectorsRoutes } from './resources/connectors/openapi.ts';
-import { curatedConnectorsRoutes } from './resources/curated-connectors/openapi.ts';
 import { operationTables } from './resources/operations.ts';
 import { statsRoutes } from './resources/stats/openapi.ts';
-import { serverToolsRoutes } from './resources/server-tools/openapi.ts';
 import { workspaceFilesRoutes } from './resources/workspace-files/openapi.ts';
 import { workspacesRoutes } from './resources/workspaces/openapi.ts';
 import type { OperationAccess } from './http/route-access.ts';
@@ -30,10 +25,10 @@ const apiRoutes: RouteDoc[] = [
   ...operationTables['api-keys']!.map((o) => o.route),
   ...operationTables['access-policies']!.map((o) => o.route),
   ...operationTables.quotas!.map((o) => o.route),
-  ...connectorsRoutes,
-  ...curatedConnectorsRoutes,
-  ...connectorInstancesRoutes,
-  ...apiCatalogRoutes,
+  ...operationTables['connectors']!.map((o) => o.route),
+  ...operationTables['curated-connectors']!.map((o) => o.route),
+  ...operationTables['connector-instances']!.map((o) => o.route),
+  ...operationTables['api-catalog']!.map((o) => o.route),
   ...operationTables.servers!.map((o) => o.route),
   ...operationTables['external-mcp-servers']!.map((o) => o.route),
   ...operationTables.deployments!.map((o) => o.route),
@@ -42,7 +37,7 @@ const apiRoutes: RouteDoc[] = [
   ...operationTables['debug-sessions']!.map((o) => o.route),
   ...operationTables['execution-records']!.map((o) => o.route),
   ...statsRoutes,
-  ...serverToolsRoutes,
+  ...operationTables['server-tools']!.map((o) => o.route),
   ...auditEventsRoutes,
   ...workspaceFilesRoutes,
   documentRoute,

@@ -1,5 +1,9 @@
 import { accessPoliciesOperations } from './access-policies/operations.ts';
+import { apiCatalogOperations } from './api-catalog/operations.ts';
 import { apiKeysOperations } from './api-keys/operations.ts';
+import { connectorInstancesOperations } from './connector-instances/operations.ts';
+import { connectorsOperations } from './connectors/operations.ts';
+import { curatedConnectorsOperations } from './curated-connectors/operations.ts';
 import { externalMcpServersOperations } from './external-mcp-servers/operations.ts';
 import { externalUsersOperations } from './external-users/operations.ts';
 import type { Operation } from './operation.ts';
@@ -9,6 +13,7 @@ import { deploymentsOperations } from './deployments/operations.ts';
 import { executionRecordsOperations } from './execution-records/operations.ts';
 import { secretsOperations } from './secrets/operations.ts';
 import { serversOperations } from './servers/operations.ts';
+import { serverToolsOperations } from './server-tools/operations.ts';
 
 /**
  * Every resource's operation table, in the order of the API's document: what `mountOperations` serves, what the
@@ -17,14 +22,19 @@ import { serversOperations } from './servers/operations.ts';
 export const operationTables: Record<string, readonly Operation[]> = {
   'api-keys': apiKeysOperations,
   'access-policies': accessPoliciesOperations,
-  servers: serversOperations,
   quotas: quotasOperations,
+  connectors: connectorsOperations,
+  'curated-connectors': curatedConnectorsOperations,
+  'connector-instances': connectorInstancesOperations,
+  'api-catalog': apiCatalogOperations,
+  servers: serversOperations,
   'external-mcp-servers': externalMcpServersOperations,
   'external-users': externalUsersOperations,
   deployments: deploymentsOperations,
   secrets: secretsOperations,
   'debug-sessions': debugSessionsOperations,
   'execution-records': executionRecordsOperations,
+  'server-tools': serverToolsOperations,
 };
 
 export const allOperations: readonly Operation[] = Object.values(operationTables).flat();

@@ -1,10 +1,9 @@
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
-import type { Request, Response } from 'express';
-import { caller } from '../../http/auth.ts';
 import { openApiConnectorSource } from '../connectors/sources.ts';
 import { createConnector } from '../connectors/store.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
-import { AddFromCatalogBody, ApiCatalogQuery } from './schemas.ts';
+import type { Input } from '../operation.ts';
+import type { AddFromCatalogBody, ApiCatalogQuery } from './schemas.ts';
 import { catalogSlug } from './slug.ts';
 import type { IndexedApi } from '../../documents/api-catalog.ts';
 
@@ -22,11 +21,8 @@ const conflict = (api: IndexedApi, row: { id: string; slug: string; version: str
  */
 export async function searchApiCatalog(
   { db, apiCatalog }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
-): Promise<void> {
-  const query = ApiCatalogQuery.parse(req.query);
-  const { workspaceId } = caller(req);
+  { query, caller: { workspaceId } }: Input<undefined, ApiCatalogQuery>,
+) {
   const found = await apiCatalog.search(query);
   // Which of these the workspace has added (a connector of the catalog slug; the newest when several).
   const rows = await db.connector.findMany({
@@ -35,7 +31,7 @@ export async function searchApiCatalog(
     orderBy: { createdAt: 'asc' },
   });
   const added = new Map(rows.map((row) => [row.slug, row.id]));
-  res.json({
+  return {
     data: found.data.map((a) => ({ ...a, connectorId: added.get(catalogSlug(a.id)) ?? null })),
     pagination: { page: query.page, limit: query.limit, total: found.total },
     categories: found.categories,
@@ -44,7 +40,7 @@ export async function searchApiCatalog(
       ...(apiCatalog.source.kind === 'url' ? { url: apiCatalog.source.location } : {}),
     },
     indexedAt: found.indexedAt,
-  });
+  };
 }
 
 /**
@@ -53,12 +49,9 @@ export async function searchApiCatalog(
  */
 export async function addFromApiCatalog(
   { db, env, apiCatalog }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
-): Promise<void> {
-  const body = AddFromCatalogBody.parse(req.body ?? {});
-  const { workspaceId } = caller(req);
-  const id = req.params.id as string;
+  { body, params, caller: { workspaceId } }: Input<AddFromCatalogBody>,
+) {
+  const id = params.id!;
   const api = await apiCatalog.get(id);
   if (!api) throw new NotFoundError('catalog API', id);
   const slug = body.slug ?? catalogSlug(api.id);
@@ -76,5 +69,5 @@ export async function addFromApiCatalog(
   const connector = await openApiConnectorSource({ kind: 'openapi', slug, document: text }, text);
   const existing = await db.connector.findFirst({ where: { workspaceId, slug, version: connector.version } });
   if (existing) throw conflict(api, existing);
-  res.status(201).json(await createConnector(db, workspaceId, connector));
+  return createConnector(db, workspaceId, connector);
 }

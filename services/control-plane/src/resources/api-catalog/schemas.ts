@@ -17,3 +17,6 @@ export const AddFromCatalogBody = z
       .describe('The connector’s slug; default: the catalog id’s (`1password.com:events` → `1password-com-events`).'),
   })
   .strict();
+
+export type ApiCatalogQuery = z.output<typeof ApiCatalogQuery>;
+export type AddFromCatalogBody = z.output<typeof AddFromCatalogBody>;

@@ -8,8 +8,6 @@ import type { ControlPlaneDeps } from '../deps.ts';
 import { credentialIssues } from './credentials.ts';
 import type { CreateInstanceBody } from './schemas.ts';
 
-type CreateInstance = ReturnType<typeof CreateInstanceBody.parse>;
-
 /**
  * An instance of one of the workspace's connectors with its credentials (checked against the descriptor's fields)
  * and, when the connector's `mcp_config` enables it and `createServer` is set, its own MCP server, exposing
@@ -18,7 +16,7 @@ type CreateInstance = ReturnType<typeof CreateInstanceBody.parse>;
 export async function createInstance(
   { db, secrets, catalog }: Pick<ControlPlaneDeps, 'db' | 'secrets' | 'catalog'>,
   workspaceId: string,
-  body: CreateInstance,
+  body: CreateInstanceBody,
   selectedTools?: string[],
 ) {
   const connector = isUuid(body.connector_id)

@@ -1,18 +1,17 @@
 import type { ConnectorDescriptor } from '@toolplane/contracts';
 import { NotFoundError, ValidationError } from '@toolplane/errors';
 import { credentialFields, rebaseUrl } from '@toolplane/openapi';
-import type { Request, Response } from 'express';
 import { Prisma } from '../../generated/prisma/client.ts';
 import { refuseIfWorkflowsUse } from '../../catalog/workflow-users.ts';
 import { instanceServers } from '../../catalog/instance-servers.ts';
 import { credentialSecretName, credentialSecretPrefix } from '../../catalog/secret-names.ts';
 import { isUuid } from '../../db/ids.ts';
-import { caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import type { Input } from '../operation.ts';
 import { createInstance } from './create.ts';
 import { present } from './present.ts';
 import { credentialIssues } from './credentials.ts';
-import { CreateInstanceBody, UpdateInstanceBody } from './schemas.ts';
+import type { CreateInstanceBody, UpdateInstanceBody } from './schemas.ts';
 
 /** The workspace's instance `id` with its connector, or a 404. */
 async function instanceWithConnector({ db }: ControlPlaneDeps, id: string, workspaceId: string) {
@@ -30,33 +29,32 @@ async function instanceWithConnector({ db }: ControlPlaneDeps, id: string, works
  * `POST /connector_instances`: an instance of one of the workspace's connectors, its credentials (checked against the
  * descriptor's fields) and, when the connector's `mcp_config` enables it, its own MCP server.
  */
-export async function createConnectorInstance(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const body = CreateInstanceBody.parse(req.body ?? {});
-  const created = await createInstance(deps, caller(req).workspaceId, body);
-  res.status(201).json(present(created.instance, created.server));
+export async function createConnectorInstance(deps: ControlPlaneDeps, { body, caller }: Input<CreateInstanceBody>) {
+  const created = await createInstance(deps, caller.workspaceId, body);
+  return present(created.instance, created.server);
 }
 
 /** `GET /connector_instances`: the workspace's instances, oldest first, each with its generated server. */
-export async function listConnectorInstances({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function listConnectorInstances({ db }: ControlPlaneDeps, { caller }: Input) {
   const rows = await db.connectorInstance.findMany({
-    where: { workspaceId: caller(req).workspaceId },
+    where: { workspaceId: caller.workspaceId },
     orderBy: { createdAt: 'asc' },
   });
   const servers = await instanceServers(
     db,
     rows.map((r) => r.id),
   );
-  res.json({ data: rows.map((row) => present(row, servers.get(row.id))) });
+  return { data: rows.map((row) => present(row, servers.get(row.id))) };
 }
 
 /** `GET /connector_instances/{id}`. */
-export async function getConnectorInstance({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const id = req.params.id as string;
+export async function getConnectorInstance({ db }: ControlPlaneDeps, { params, caller }: Input) {
+  const id = params.id!;
   const row = isUuid(id)
-    ? await db.connectorInstance.findFirst({ where: { id, workspaceId: caller(req).workspaceId } })
+    ? await db.connectorInstance.findFirst({ where: { id, workspaceId: caller.workspaceId } })
     : null;
   if (!row) throw new NotFoundError('connector instance', id);
-  res.json(present(row, (await instanceServers(db, [row.id])).get(row.id)));
+  return present(row, (await instanceServers(db, [row.id])).get(row.id));
 }
 
 /**
@@ -64,11 +62,12 @@ export async function getConnectorInstance({ db }: ControlPlaneDeps, req: Reques
  * every server using the instance, and a message telling workers to drop cached values (a credential update is never
  * served stale).
  */
-export async function updateConnectorInstance(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function updateConnectorInstance(
+  deps: ControlPlaneDeps,
+  { body, params, caller: { workspaceId } }: Input<UpdateInstanceBody>,
+) {
   const { db, secrets, catalog } = deps;
-  const body = UpdateInstanceBody.parse(req.body ?? {});
-  const { workspaceId } = caller(req);
-  const row = await instanceWithConnector(deps, req.params.id as string, workspaceId);
+  const row = await instanceWithConnector(deps, params.id!, workspaceId);
   const given = body.credentials ?? {};
   const issues = credentialIssues(
     credentialFields(row.connector.descriptor as ConnectorDescriptor),
@@ -90,17 +89,16 @@ export async function updateConnectorInstance(deps: ControlPlaneDeps, req: Reque
     }),
     secretsChanged: Object.keys(given).length > 0 ? [credentialSecretPrefix(workspaceId, row.id)] : [],
   }));
-  res.json(present(updated, (await instanceServers(db, [updated.id])).get(updated.id)));
+  return present(updated, (await instanceServers(db, [updated.id])).get(updated.id));
 }
 
 /**
  * `POST /connector_instances/{id}/test`: runs the descriptor's test_endpoint with this instance's credentials, from the
  * worker (the control plane never calls customer APIs), and reports what the upstream answered.
  */
-export async function testConnectorInstance(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function testConnectorInstance(deps: ControlPlaneDeps, { params, caller: { workspaceId } }: Input) {
   const { tasks } = deps;
-  const { workspaceId } = caller(req);
-  const row = await instanceWithConnector(deps, req.params.id as string, workspaceId);
+  const row = await instanceWithConnector(deps, params.id!, workspaceId);
   const descriptor = row.connector.descriptor as ConnectorDescriptor;
   const auth = descriptor.authentication.find((a) => a.test_endpoint);
   if (!auth?.test_endpoint) {
@@ -132,13 +130,13 @@ export async function testConnectorInstance(deps: ControlPlaneDeps, req: Request
     deadlineAt: Date.now() + 30_000,
     replyTo: tasks.clientId,
   });
-  res.json({
+  return {
     passed: result.passed,
     status: result.status ?? null,
     expected_status: result.expectedStatus,
     duration_ms: Math.round(result.durationMs),
     ...(result.error ? { error: result.error } : {}),
-  });
+  };
 }
 
 /**
@@ -149,11 +147,9 @@ export async function testConnectorInstance(deps: ControlPlaneDeps, req: Request
  */
 export async function deleteConnectorInstance(
   { db, catalog, people }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
+  { params, caller: { workspaceId } }: Input,
 ): Promise<void> {
-  const { workspaceId } = caller(req);
-  const id = req.params.id as string;
+  const id = params.id!;
   const row = isUuid(id) ? await db.connectorInstance.findFirst({ where: { id, workspaceId } }) : null;
   if (!row) throw new NotFoundError('connector instance', id);
   const apps = await people.appsOf(workspaceId, [row.id]);
@@ -168,5 +164,4 @@ export async function deleteConnectorInstance(
   });
   await people.endForInstances(workspaceId, apps, result.connections);
   await catalog.deleteSecretPrefixes(result.prefixes);
-  res.status(204).end();
 }

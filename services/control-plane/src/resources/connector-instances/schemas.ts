@@ -34,3 +34,6 @@ export const UpdateInstanceBody = z.strictObject({
   /** Replaces the given fields; fields not named keep their stored values. */
   credentials: z.record(z.string(), z.string()).optional(),
 });
+
+export type CreateInstanceBody = z.output<typeof CreateInstanceBody>;
+export type UpdateInstanceBody = z.output<typeof UpdateInstanceBody>;

@@ -1,49 +1,45 @@
 import type { ConnectorDescriptor } from '@toolplane/contracts';
 import { NotFoundError, UserError } from '@toolplane/errors';
 import { descriptorToOpenApi } from '@toolplane/openapi';
-import type { Request, Response } from 'express';
 import { refuseIfWorkflowsUse } from '../../catalog/workflow-users.ts';
 import { isUuid } from '../../db/ids.ts';
-import { caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import type { Input } from '../operation.ts';
 import { readConnectorSource } from './sources.ts';
 import { replaceConnector } from './replace.ts';
+import type { DeleteConnectorQuery, UpdateConnectorQuery } from './schemas.ts';
 import { createConnector, present } from './store.ts';
 
-/** The request body: the document text itself (the router reads every body as text). */
-const bodyText = (req: Request) => (typeof req.body === 'string' ? req.body : '');
+/** The request body: the document text itself (the operations read every body as text). */
+const bodyText = (body: unknown) => (typeof body === 'string' ? body : '');
 
 /** `POST /connectors`: registers a connector from a descriptor, an OpenAPI document or the OpenAPI envelope. */
-export async function pushConnector(
-  { db, fetchDocument }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
-): Promise<void> {
-  const source = await readConnectorSource(bodyText(req), fetchDocument);
-  res.status(201).json(await createConnector(db, caller(req).workspaceId, source));
+export async function pushConnector({ db, fetchDocument }: ControlPlaneDeps, { body, caller }: Input<unknown>) {
+  const source = await readConnectorSource(bodyText(body), fetchDocument);
+  return createConnector(db, caller.workspaceId, source);
 }
 
 /** `GET /connectors`: the workspace's connectors, by slug, then oldest first. */
-export async function listConnectors({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function listConnectors({ db }: ControlPlaneDeps, { caller }: Input) {
   const rows = await db.connector.findMany({
-    where: { workspaceId: caller(req).workspaceId },
+    where: { workspaceId: caller.workspaceId },
     omit: { document: true, source: true },
     orderBy: [{ slug: 'asc' }, { createdAt: 'asc' }],
   });
-  res.json({ data: rows.map((row) => present(row)) });
+  return { data: rows.map((row) => present(row)) };
 }
 
 /** `GET /connectors/{id}`: a connector with its stored descriptor. */
-export async function getConnector({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const id = req.params.id as string;
+export async function getConnector({ db }: ControlPlaneDeps, { params, caller }: Input) {
+  const id = params.id!;
   const row = isUuid(id)
     ? await db.connector.findFirst({
-        where: { id, workspaceId: caller(req).workspaceId },
+        where: { id, workspaceId: caller.workspaceId },
         omit: { document: true, source: true },
       })
     : null;
   if (!row) throw new NotFoundError('connector', id);
-  res.json(present(row, true));
+  return present(row, true);
 }
 
 /**
@@ -51,14 +47,16 @@ export async function getConnector({ db }: ControlPlaneDeps, req: Request, res: 
  * version. With `dry_run=true` the same change is compiled and rolled back, and the answer says what it would do to
  * each server.
  */
-export async function updateConnector(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function updateConnector(
+  deps: ControlPlaneDeps,
+  { body, query, params, caller: { workspaceId } }: Input<unknown, UpdateConnectorQuery>,
+) {
   const { db, fetchDocument } = deps;
-  const { workspaceId } = caller(req);
-  const id = req.params.id as string;
+  const id = params.id!;
   const row = isUuid(id) ? await db.connector.findFirst({ where: { id, workspaceId } }) : null;
   if (!row) throw new NotFoundError('connector', id);
-  const source = await readConnectorSource(bodyText(req), fetchDocument);
-  res.json(await replaceConnector(deps, { workspaceId, row, source, dryRun: req.query.dry_run === 'true' }));
+  const source = await readConnectorSource(bodyText(body), fetchDocument);
+  return replaceConnector(deps, { workspaceId, row, source, dryRun: query.dry_run === 'true' });
 }
 
 /**
@@ -68,16 +66,14 @@ export async function updateConnector(deps: ControlPlaneDeps, req: Request, res:
  */
 export async function deleteConnector(
   { db, catalog, people }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
+  { query, params, caller: { workspaceId } }: Input<undefined, DeleteConnectorQuery>,
 ): Promise<void> {
-  const { workspaceId } = caller(req);
-  const id = req.params.id as string;
+  const id = params.id!;
   const row = isUuid(id)
     ? await db.connector.findFirst({ where: { id, workspaceId }, omit: { document: true, source: true } })
     : null;
   if (!row) throw new NotFoundError('connector', id);
-  const force = req.query.force === 'true';
+  const force = query.force === 'true';
   const instances = await db.connectorInstance.findMany({ where: { connectorId: row.id } });
   if (instances.length > 0 && !force) {
     throw new UserError(
@@ -106,13 +102,12 @@ export async function deleteConnector(
   });
   await people.endForInstances(workspaceId, apps, result.connections);
   await catalog.deleteSecretPrefixes(result.prefixes);
-  res.status(204).end();
 }
 
 /** `GET /connectors/{id}/openapi.json`: the stored document of an OpenAPI connector, else one generated from its descriptor. */
-export async function getConnectorOpenApi({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const id = req.params.id as string;
-  const row = isUuid(id) ? await db.connector.findFirst({ where: { id, workspaceId: caller(req).workspaceId } }) : null;
+export async function getConnectorOpenApi({ db }: ControlPlaneDeps, { params, caller }: Input) {
+  const id = params.id!;
+  const row = isUuid(id) ? await db.connector.findFirst({ where: { id, workspaceId: caller.workspaceId } }) : null;
   if (!row) throw new NotFoundError('connector', id);
-  res.json(row.kind === 'openapi' ? row.document : descriptorToOpenApi(row.descriptor as ConnectorDescriptor));
+  return row.kind === 'openapi' ? row.document : descriptorToOpenApi(row.descriptor as ConnectorDescriptor);
 }

@@ -1,6 +1,5 @@
 import { ConnectorCapabilities, ConnectorDescriptor, ConnectorSla } from '@toolplane/contracts';
 import { z } from 'zod';
-import { json, noContent, pathParams, problems, type RouteDoc } from '../../openapi/registry.ts';
 import { OpenApiEnvelope } from '../../documents/openapi-connectors.ts';
 
 const timestamp = z.iso.datetime();
@@ -29,7 +28,7 @@ const ConnectorSource = z
   .meta({ id: 'ConnectorSource' });
 
 /** The document text itself, YAML or JSON (the media type is not what decides how it is read). */
-const sourceBody = (description: string) => ({
+export const sourceBody = (description: string) => ({
   required: true,
   description,
   content: {
@@ -91,7 +90,7 @@ const storedDescriptor = z
   .describe('The stored descriptor (for OpenAPI connectors: metadata, credential fields, mappings, operations).');
 
 /** `GET /connectors/{id}`: the connector with its stored descriptor. */
-const ConnectorWithDescriptor = z
+export const ConnectorWithDescriptor = z
   .discriminatedUnion('kind', [
     z
       .object({ ...descriptorConnector, descriptor: storedDescriptor })
@@ -103,23 +102,6 @@ const ConnectorWithDescriptor = z
       .meta({ id: 'OpenApiConnectorWithDescriptor' }),
   ])
   .meta({ id: 'ConnectorWithDescriptor' });
-
-const DeleteConnectorQuery = z.object({
-  force: z
-    .enum(['true', 'false'])
-    .optional()
-    .describe('`true` deletes the connector instances using it first (as `DELETE /connector_instances/{id}`).'),
-});
-
-export const UpdateConnectorQuery = z.object({
-  dry_run: z
-    .enum(['true', 'false'])
-    .optional()
-    .describe(
-      '`true`: validate the document and compile the change, answer with what it would do to each server’s tools; ' +
-        'nothing is stored or published.',
-    ),
-});
 
 const ToolChangesShape = {
   added: z.array(z.string()).describe('Tools the server would gain.'),
@@ -166,103 +148,3 @@ export const ConnectorUpdatePreview = z
   })
   .strict()
   .meta({ id: 'ConnectorUpdatePreview' });
-
-const tags = ['connectors'];
-
-/** The connectors routes, for the OpenAPI document (services/control-plane/src/openapi/document.ts). */
-export const connectorsRoutes: RouteDoc[] = [
-  {
-    method: 'post',
-    path: '/connectors',
-    operationId: 'pushConnector',
-    'x-audit': { action: 'connector.push', resource: 'connector' },
-    tags,
-    summary: 'Register a connector from a descriptor or an OpenAPI document',
-    description:
-      'The body is the document text, YAML or JSON. A slug and version already registered is a 409 ' +
-      '(publish a new version). 422 lists every problem of the document; nothing is stored then.',
-    request: { body: sourceBody('A connector descriptor, an OpenAPI document, or the OpenAPI envelope.') },
-    responses: {
-      201: json('The connector.', Connector),
-      ...problems(400, 403, 409, 413, 415, 422),
-    },
-  },
-  {
-    method: 'get',
-    path: '/connectors',
-    operationId: 'listConnectors',
-    tags,
-    summary: 'List the workspace’s connectors',
-    responses: {
-      200: json('Every connector, by slug, then oldest first.', z.object({ data: z.array(Connector) }).strict()),
-      ...problems(403),
-    },
-  },
-  {
-    method: 'get',
-    path: '/connectors/{id}',
-    operationId: 'getConnector',
-    tags,
-    summary: 'Get a connector, with its descriptor',
-    request: { params: pathParams('id') },
-    responses: {
-      200: json('The connector and its stored descriptor.', ConnectorWithDescriptor),
-      ...problems(403, 404),
-    },
-  },
-  {
-    method: 'put',
-    path: '/connectors/{id}',
-    operationId: 'updateConnector',
-    'x-audit': { action: 'connector.update', resource: 'connector', dryRun: true },
-    tags,
-    summary: 'Replace a connector’s descriptor or document (same slug and kind)',
-    description:
-      'Every MCP server built on an instance of the connector gets a new catalog version; `mcp_config.enabled` ' +
-      'false → true generates a server for each instance without one, true → false leaves them listing none of ' +
-      'its tools (ADR 0024). A version used by another connector of the slug is a 409. With `dry_run=true` ' +
-      'the change is compiled and rolled back: the answer lists, per server, the tools it would add, remove and ' +
-      'change (the same 409 and 422 as the change itself).',
-    request: {
-      params: pathParams('id'),
-      query: UpdateConnectorQuery,
-      body: sourceBody('The new descriptor or document, of the kind the connector was registered from.'),
-    },
-    responses: {
-      200: json(
-        'The connector as changed; with `dry_run=true`, what the change would do.',
-        z.union([Connector, ConnectorUpdatePreview]),
-      ),
-      ...problems(400, 403, 404, 409, 413, 415, 422),
-    },
-  },
-  {
-    method: 'delete',
-    path: '/connectors/{id}',
-    operationId: 'deleteConnector',
-    'x-audit': { action: 'connector.delete', resource: 'connector' },
-    tags,
-    summary: 'Delete a connector',
-    description:
-      'While connector instances use it: 409 (`details.instances` lists them), unless `force=true`, which ' +
-      'deletes them (and the servers generated for them) first in the same transaction; 409 while deployed ' +
-      'workflows call those instances as steps (ADR 0045).',
-    request: { params: pathParams('id'), query: DeleteConnectorQuery },
-    responses: { 204: noContent, ...problems(403, 404, 409) },
-  },
-  {
-    method: 'get',
-    path: '/connectors/{id}/openapi.json',
-    operationId: 'getConnectorOpenApi',
-    tags,
-    summary: 'The connector’s OpenAPI 3.1 document',
-    description:
-      'For an OpenAPI connector, the stored (normalised, self-contained) document; for a descriptor, the ' +
-      'document generated from it.',
-    request: { params: pathParams('id') },
-    responses: {
-      200: json('An OpenAPI 3.1 document.', z.looseObject({ openapi: z.string() })),
-      ...problems(403, 404),
-    },
-  },
-];

@@ -1,16 +1,16 @@
 import type { ConnectorDescriptor } from '@toolplane/contracts';
 import { NotFoundError, ValidationError } from '@toolplane/errors';
 import { credentialFields } from '@toolplane/openapi';
-import type { Request, Response } from 'express';
-import { caller } from '../../http/auth.ts';
 import { openApiConnectorSource } from '../connectors/sources.ts';
 import { replaceConnector } from '../connectors/replace.ts';
 import { createConnector } from '../connectors/store.ts';
+import type { UpdateConnectorQuery } from '../connectors/schemas.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import type { Input } from '../operation.ts';
 import { createInstance } from '../connector-instances/create.ts';
 import { present } from '../connector-instances/present.ts';
 import { curatedCatalog, type CuratedEntry } from './catalog.ts';
-import { AddCuratedConnectorBody, SetupCuratedConnectorBody } from './schemas.ts';
+import type { AddCuratedConnectorBody, SetupCuratedConnectorBody } from './schemas.ts';
 
 /** The credential fields an instance of each variant takes (the same for every workspace: worked out once). */
 let credentialKeys: Promise<Map<string, Partial<Record<CuratedAuth, string[]>>>> | undefined;
@@ -47,20 +47,16 @@ function curatedCredentials(fetchDocument: ControlPlaneDeps['fetchDocument']) {
  * `GET /connectors/curated`: the curated connectors shipped with Toolplane, with their tools, the authentication each
  * offers, and the workspace's connector of that slug when it has one (the newest).
  */
-export async function listCuratedConnectors(
-  { db, fetchDocument }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
-): Promise<void> {
+export async function listCuratedConnectors({ db, fetchDocument }: ControlPlaneDeps, { caller }: Input) {
   const catalog = curatedCatalog();
   const credentials = await curatedCredentials(fetchDocument);
   const rows = await db.connector.findMany({
-    where: { workspaceId: caller(req).workspaceId, slug: { in: catalog.map((c) => c.slug) } },
+    where: { workspaceId: caller.workspaceId, slug: { in: catalog.map((c) => c.slug) } },
     select: { id: true, slug: true, version: true },
     orderBy: { createdAt: 'asc' },
   });
   const added = new Map(rows.map((row) => [row.slug, row]));
-  res.json({
+  return {
     data: catalog.map(({ envelopes: _envelopes, ...c }) => ({
       ...c,
       credentials: credentials.get(c.slug)!,
@@ -71,7 +67,7 @@ export async function listCuratedConnectors(
           ? { from: added.get(c.slug)!.version, to: c.version }
           : null,
     })),
-  });
+  };
 }
 
 /**
@@ -80,13 +76,11 @@ export async function listCuratedConnectors(
  */
 export async function addCuratedConnector(
   { db, fetchDocument }: ControlPlaneDeps,
-  req: Request,
-  res: Response,
-): Promise<void> {
-  const body = AddCuratedConnectorBody.parse(req.body ?? {});
-  const { envelope } = variantOf(req.params.slug as string, body.auth);
+  { body, params, caller }: Input<AddCuratedConnectorBody>,
+) {
+  const { envelope } = variantOf(params.slug!, body.auth);
   const source = await openApiConnectorSource(envelope, JSON.stringify(envelope), fetchDocument);
-  res.status(201).json(await createConnector(db, caller(req).workspaceId, source));
+  return createConnector(db, caller.workspaceId, source);
 }
 
 /** The curated connector `slug` and the envelope of `auth` (default: its first), or a 404 / 422. */
@@ -109,10 +103,11 @@ function variantOf(slug: string, auth: CuratedAuth | undefined) {
  * workspace's own when added already), an instance holding the OAuth app or the token, and its MCP server exposing the
  * chosen tools. A tool the connector does not have is a 422 naming it, before anything is stored.
  */
-export async function setupCuratedConnector(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const body = SetupCuratedConnectorBody.parse(req.body ?? {});
-  const { workspaceId } = caller(req);
-  const { curated, envelope } = variantOf(req.params.slug as string, body.auth);
+export async function setupCuratedConnector(
+  deps: ControlPlaneDeps,
+  { body, params, caller: { workspaceId } }: Input<SetupCuratedConnectorBody>,
+) {
+  const { curated, envelope } = variantOf(params.slug!, body.auth);
   const unknown = (body.tools ?? []).flatMap((tool, i) =>
     curated.tools.some((t) => t.name === tool)
       ? []
@@ -146,11 +141,11 @@ export async function setupCuratedConnector(deps: ControlPlaneDeps, req: Request
     body.tools,
   );
   const { server } = created;
-  res.status(201).json({
+  return {
     connector: { id: connectorId, slug: curated.slug, version: curated.version, added: existing === null },
     instance: present(created.instance, server),
     server: server ? { ...server, url: `${deps.env.PUBLIC_EDGE_URL.replace(/\/+$/, '')}/mcp/${server.id}` } : null,
-  });
+  };
 }
 
 /**
@@ -158,10 +153,12 @@ export async function setupCuratedConnector(deps: ControlPlaneDeps, req: Request
  * version this Toolplane ships, in the variant it was added in (told by its credential fields), exactly as
  * `PUT /connectors/{id}` would; `dry_run=true` shows what it would change on each server and changes nothing.
  */
-export async function upgradeCuratedConnector(deps: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
+export async function upgradeCuratedConnector(
+  deps: ControlPlaneDeps,
+  { query, params, caller: { workspaceId } }: Input<undefined, UpdateConnectorQuery>,
+) {
   const { db, fetchDocument } = deps;
-  const { workspaceId } = caller(req);
-  const slug = req.params.slug as string;
+  const slug = params.slug!;
   const curated = curatedCatalog().find((c) => c.slug === slug);
   if (!curated) throw new NotFoundError('curated connector', slug);
   const row = await db.connector.findFirst({ where: { workspaceId, slug }, orderBy: { createdAt: 'desc' } });
@@ -173,5 +170,5 @@ export async function upgradeCuratedConnector(deps: ControlPlaneDeps, req: Reque
   const auth = curated.auth.find((a) => keys[a]?.join() === mine) ?? curated.auth[0]!;
   const { envelope } = variantOf(slug, auth);
   const source = await openApiConnectorSource(envelope, JSON.stringify(envelope), fetchDocument);
-  res.json(await replaceConnector(deps, { workspaceId, row, source, dryRun: req.query.dry_run === 'true' }));
+  return replaceConnector(deps, { workspaceId, row, source, dryRun: query.dry_run === 'true' });
 }

@@ -43,3 +43,6 @@ export const SetupCuratedConnectorBody = z
       .describe('The tools the server exposes (default: every tool of the connector).'),
   })
   .strict();
+
+export type AddCuratedConnectorBody = z.output<typeof AddCuratedConnectorBody>;
+export type SetupCuratedConnectorBody = z.output<typeof SetupCuratedConnectorBody>;

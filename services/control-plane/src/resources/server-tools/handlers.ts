@@ -1,10 +1,9 @@
 import type { Catalog, CatalogTool } from '@toolplane/contracts';
 import { NotFoundError } from '@toolplane/errors';
-import type { Request, Response } from 'express';
 import { instanceTools } from '../../catalog/compile.ts';
 import { isUuid } from '../../db/ids.ts';
-import { caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import type { Input } from '../operation.ts';
 import { findServer } from '../servers/lookup.ts';
 import { confirmSuggested } from './confirm-suggestion.ts';
 
@@ -52,28 +51,27 @@ function present(t: CatalogTool) {
 }
 
 /** `GET /mcp_manager/{id}/tools`: the live catalog version's tools (SMART: the searchable catalog behind the meta tools). */
-export async function listServerTools({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const row = await findServer(db, caller(req).workspaceId, req.params.id as string);
+export async function listServerTools({ db }: ControlPlaneDeps, { params, caller }: Input) {
+  const row = await findServer(db, caller.workspaceId, params.id!);
   const version = await db.catalogVersion.findUnique({
     where: { serverId_version: { serverId: row.id, version: row.catalogVersion } },
   });
   const live = version?.catalog as Catalog | undefined;
-  res.json({
+  return {
     serverId: row.id,
     mode: row.mode,
     catalogVersion: row.catalogVersion,
     data: (live?.tools ?? []).map(present),
     ...(live?.warnings ? { warnings: live.warnings } : {}),
-  });
+  };
 }
 
 /** `GET /connector_instances/{id}/tools`: all the instance's tools, as a NORMAL server bound to it without a selection would expose them. */
-export async function listInstanceTools({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const { workspaceId } = caller(req);
-  const id = req.params.id as string;
+export async function listInstanceTools({ db }: ControlPlaneDeps, { params, caller: { workspaceId } }: Input) {
+  const id = params.id!;
   const row = isUuid(id)
     ? await db.connectorInstance.findFirst({ where: { id, workspaceId }, include: { connector: true } })
     : null;
   if (!row) throw new NotFoundError('connector instance', id);
-  res.json({ instanceId: row.id, connector: row.connector.slug, data: instanceTools(workspaceId, row).map(present) });
+  return { instanceId: row.id, connector: row.connector.slug, data: instanceTools(workspaceId, row).map(present) };
 }

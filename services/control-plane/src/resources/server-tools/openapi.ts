@@ -1,6 +1,5 @@
 import { ToolDefinition } from '@toolplane/contracts';
 import { z } from 'zod';
-import { json, pathParams, problems, type RouteDoc } from '../../openapi/registry.ts';
 
 /** Where a tool comes from: a connector instance, a workflow deployment or an external MCP server. */
 const ToolSource = z
@@ -49,7 +48,7 @@ const SourcedTool = ToolDefinition.extend({
     ),
 }).meta({ id: 'SourcedTool' });
 
-const ServerTools = z
+export const ServerTools = z
   .object({
     serverId: z.uuid(),
     mode: z.enum(['SMART', 'NORMAL']),
@@ -60,7 +59,7 @@ const ServerTools = z
   .strict()
   .meta({ id: 'ServerTools' });
 
-const InstanceTools = z
+export const InstanceTools = z
   .object({
     instanceId: z.uuid(),
     connector: z.string().describe('The slug of the instance’s connector.'),
@@ -68,33 +67,3 @@ const InstanceTools = z
   })
   .strict()
   .meta({ id: 'InstanceTools' });
-
-/** The tool-listing routes, for the OpenAPI document (services/control-plane/src/openapi/document.ts). */
-export const serverToolsRoutes: RouteDoc[] = [
-  {
-    method: 'get',
-    path: '/mcp_manager/{id}/tools',
-    'x-server-limited-keys': 'own_server',
-    operationId: 'listServerTools',
-    tags: ['mcp servers'],
-    summary: 'List an MCP server’s tools with their schemas and sources',
-    description:
-      'The tools of the live catalog version as the edge serves them: name, title, description, input and output ' +
-      'schemas, annotations, and where each comes from (a connector instance, a workflow deployment, an external ' +
-      'MCP server). A SMART server lists the searchable catalog its meta tools act on.',
-    request: { params: z.object({ id: z.string().describe('The server’s id, or its name.') }) },
-    responses: { 200: json('The server’s tools.', ServerTools), ...problems(403, 404) },
-  },
-  {
-    method: 'get',
-    path: '/connector_instances/{id}/tools',
-    operationId: 'listConnectorInstanceTools',
-    tags: ['connector instances'],
-    summary: 'List a connector instance’s tools with their schemas',
-    description:
-      'Every tool the instance gives, compiled as for a NORMAL server bound to it without `selectedTools`: what a ' +
-      'server would expose before narrowing.',
-    request: { params: pathParams('id') },
-    responses: { 200: json('The instance’s tools.', InstanceTools), ...problems(403, 404) },
-  },
-];

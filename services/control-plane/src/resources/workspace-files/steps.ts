@@ -1,21 +1,14 @@
 import { accessPoliciesOperations } from '../access-policies/operations.ts';
 import { apiKeysOperations } from '../api-keys/operations.ts';
-import {
-  createConnectorInstance,
-  deleteConnectorInstance,
-  updateConnectorInstance,
-} from '../connector-instances/handlers.ts';
-import { connectorInstancesRoutes } from '../connector-instances/openapi.ts';
-import { deleteConnector, pushConnector, updateConnector } from '../connectors/handlers.ts';
-import { connectorsRoutes } from '../connectors/openapi.ts';
-import type { Handler } from '../deps.ts';
+import { connectorInstancesOperations } from '../connector-instances/operations.ts';
+import { connectorsOperations } from '../connectors/operations.ts';
 import { deploymentsOperations } from '../deployments/operations.ts';
 import { externalMcpServersOperations } from '../external-mcp-servers/operations.ts';
 import { externalUsersOperations } from '../external-users/operations.ts';
 import { secretsOperations } from '../secrets/operations.ts';
 import { operationOf } from '../operation.ts';
 import { serversOperations } from '../servers/operations.ts';
-import { legacyOperation, routeOf, type Step } from './invoke.ts';
+import type { Step } from './invoke.ts';
 import type { Change } from './plan.ts';
 import { inlineConfigsOf, referencePattern, type Kind } from './specs.ts';
 
@@ -26,11 +19,6 @@ export interface StepContext {
 }
 
 type Spec = Record<string, unknown>;
-
-const op = (routes: Parameters<typeof routeOf>[0], id: string, handler: Handler, rest: Omit<Step, 'op'> = {}) => ({
-  op: legacyOperation(routeOf(routes, id), handler),
-  ...rest,
-});
 
 /** A step running `operationId` of `table` with its path, query and body. */
 const run = (table: Parameters<typeof operationOf>[0], operationId: string, rest: Omit<Step, 'op'> = {}): Step => ({
@@ -78,10 +66,9 @@ function externalServerStep(c: Change, s: Spec, ctx: StepContext): Step | undefi
 }
 
 function connectorStep(c: Change): Step | undefined {
-  if (c.action === 'create')
-    return op(connectorsRoutes, 'pushConnector', pushConnector, { body: c.desired!.connector!.text });
+  if (c.action === 'create') return run(connectorsOperations, 'pushConnector', { body: c.desired!.connector!.text });
   if (!c.fields.includes('document')) return undefined;
-  return op(connectorsRoutes, 'updateConnector', updateConnector, {
+  return run(connectorsOperations, 'updateConnector', {
     params: { id: c.live!.id },
     body: c.desired!.connector!.text,
   });
@@ -89,7 +76,7 @@ function connectorStep(c: Change): Step | undefined {
 
 function instanceStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   if (c.action === 'create')
-    return op(connectorInstancesRoutes, 'createConnectorInstance', createConnectorInstance, {
+    return run(connectorInstancesOperations, 'createConnectorInstance', {
       body: {
         connector_id: idOf(ctx, 'connector', String(s.connector)),
         name: s.name,
@@ -105,7 +92,7 @@ function instanceStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   if (changed(c, 'oauthUrls')) body.oauth_urls = s.oauthUrls;
   if (changed(c, 'credentials')) body.credentials = resolved(s.credentials, ctx);
   if (Object.keys(body).length === 0) return undefined;
-  return op(connectorInstancesRoutes, 'updateConnectorInstance', updateConnectorInstance, {
+  return run(connectorInstancesOperations, 'updateConnectorInstance', {
     params: { id: c.live!.id },
     body,
   });
@@ -201,9 +188,9 @@ function deleteStep(c: Change, ctx: StepContext): Step | undefined {
     case 'external_mcp_server':
       return run(externalMcpServersOperations, 'deleteExternalMcpServer', { params: { id } });
     case 'connector':
-      return op(connectorsRoutes, 'deleteConnector', deleteConnector, { params: { id } });
+      return run(connectorsOperations, 'deleteConnector', { params: { id } });
     case 'connector_instance':
-      return op(connectorInstancesRoutes, 'deleteConnectorInstance', deleteConnectorInstance, { params: { id } });
+      return run(connectorInstancesOperations, 'deleteConnectorInstance', { params: { id } });
     case 'server':
       return run(serversOperations, 'deleteServer', { params: { id } });
     case 'workflow_deployment':
