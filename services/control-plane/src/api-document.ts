@@ -17,7 +17,6 @@ import { secretsRoutes } from './resources/secrets/openapi.ts';
 import { operationTables } from './resources/operations.ts';
 import { statsRoutes } from './resources/stats/openapi.ts';
 import { serverToolsRoutes } from './resources/server-tools/openapi.ts';
-import { workspaceFilesRoutes } from './resources/workspace-files/openapi.ts';
 import { workspacesRoutes } from './resources/workspaces/openapi.ts';
 import type { OperationAccess } from './http/route-access.ts';
 import { json, type RouteDoc, type ServerLimitedAccess } from './openapi/registry.ts';
@@ -51,7 +50,7 @@ const apiRoutes: RouteDoc[] = [
   ...statsRoutes,
   ...serverToolsRoutes,
   ...auditEventsRoutes,
-  ...workspaceFilesRoutes,
+  ...operationTables['workspace-files']!.map((o) => o.route),
   documentRoute,
 ];
 

@@ -29,7 +29,6 @@ import { serverToolsRouter } from './resources/server-tools/router.ts';
 import { mountOperations } from './resources/operation.ts';
 import { allOperations } from './resources/operations.ts';
 import { statsRouter } from './resources/stats/router.ts';
-import { workspaceFilesRouter } from './resources/workspace-files/router.ts';
 import { workspacesRouter } from './resources/workspaces/router.ts';
 
 /** Signed-in users' access tokens besides API keys, when an issuer is configured (ADR 0020). */
@@ -83,8 +82,6 @@ function managementApi(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier | 
   legacy.use('/api_keys', apiKeysRouter(deps));
   legacy.use('/access_policies', accessPoliciesRouter(deps));
   legacy.use('/workspaces', workspacesRouter(deps));
-  legacy.use('/workspace_files', deps.largeImports);
-  legacy.use('/workspace_files', workspaceFilesRouter(deps));
   legacy.use(serverToolsRouter(deps));
   legacy.use(auditEventsRouter(deps));
   installRouteAccess(legacy, operationAccess(), serverRestriction(db));
