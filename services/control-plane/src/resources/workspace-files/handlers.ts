@@ -6,6 +6,7 @@ import type { Input } from '../operation.ts';
 import { applyPlan, reported } from './apply.ts';
 import { exportFiles } from './export.ts';
 import { conditionProblems } from './conditions.ts';
+import { confirmToolProblems } from './confirm-tools.ts';
 import { readLive } from './live.ts';
 import { planChanges, type Plan } from './plan.ts';
 import { readFiles, type WorkspaceFile } from './read-files.ts';
@@ -34,6 +35,7 @@ async function planOf(
     mayGrant: (scope) => mayGrant(me, scope),
   });
   plan.problems.push(...(await conditionProblems(deps.db, me.workspaceId, plan, live)));
+  plan.problems.push(...(await confirmToolProblems(deps, me.workspaceId, plan)));
   if (plan.problems.length > 0) throw new ValidationError('the workspace files are invalid', plan.problems);
   return plan;
 }
