@@ -4,7 +4,6 @@ import { z } from 'zod';
 import { auditEventsRoutes } from './resources/audit-events/openapi.ts';
 import { operationTables } from './resources/operations.ts';
 import { statsRoutes } from './resources/stats/openapi.ts';
-import { workspaceFilesRoutes } from './resources/workspace-files/openapi.ts';
 import { workspacesRoutes } from './resources/workspaces/openapi.ts';
 import type { OperationAccess } from './http/route-access.ts';
 import { json, type RouteDoc, type ServerLimitedAccess } from './openapi/registry.ts';
@@ -39,7 +38,7 @@ const apiRoutes: RouteDoc[] = [
   ...statsRoutes,
   ...operationTables['server-tools']!.map((o) => o.route),
   ...auditEventsRoutes,
-  ...workspaceFilesRoutes,
+  ...operationTables['workspace-files']!.map((o) => o.route),
   documentRoute,
 ];
 

@@ -16,7 +16,6 @@ import type { ControlPlaneDeps } from './resources/deps.ts';
 import { mountOperations } from './resources/operation.ts';
 import { allOperations } from './resources/operations.ts';
 import { statsRouter } from './resources/stats/router.ts';
-import { workspaceFilesRouter } from './resources/workspace-files/router.ts';
 import { workspacesRouter } from './resources/workspaces/router.ts';
 
 /** Signed-in users' access tokens besides API keys, when an issuer is configured (ADR 0020). */
@@ -54,8 +53,6 @@ function managementApi(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier | 
   api.use(legacy);
   legacy.use('/stats', statsRouter(deps));
   legacy.use('/workspaces', workspacesRouter(deps));
-  legacy.use('/workspace_files', deps.largeImports);
-  legacy.use('/workspace_files', workspaceFilesRouter(deps));
   legacy.use(auditEventsRouter(deps));
   installRouteAccess(legacy, operationAccess(), serverRestriction(db));
   return api;

@@ -311,8 +311,11 @@ describe('workspace files', () => {
       writeFileSync(join(dir, path), text);
     };
     write('mcp-servers/late.yaml', 'name: late\nmode: NORMAL\n');
-    write('deployments/late.yaml', `server: late\ndefinition: |\n${flower.replace(/^/gm, '  ')}`);
-    // Valid to a plan, refused when applied: a server's confirmTools are checked against the catalog it compiles to.
+    // Valid to a plan, refused when applied: plan does not compile workflow documents (deploying one does, its sources
+    // resolved then), and this one's request has a property Flower does not allow.
+    const deployment = (definition: string) =>
+      write('deployments/late.yaml', `server: late\ndefinition: |\n${definition.replace(/^/gm, '  ')}`);
+    deployment(flower.replace('method: GET\n', 'method: GET\n          whatever: 1\n'));
     const server = (name: string, confirm: string) =>
       write(
         `mcp-servers/${name}.yaml`,
@@ -323,7 +326,8 @@ describe('workspace files', () => {
       'access-policies/to-late.yaml',
       'name: to-late\nprincipals: [{ type: external_user, value: alice }]\nservers: [late]\ntools: ["*"]\n',
     );
-    // A condition naming an argument the tool does not have is a problem of the plan, before anything is applied.
+    // A condition naming an argument the tool does not have is a problem of the plan, before anything is applied; so is
+    // a tool to confirm that the server would not expose (its step would be refused: the catalog is compiled strictly).
     write(
       'access-policies/typo.yaml',
       'name: typo\nprincipals: [{ type: external_user, value: alice }]\nservers: [tickets]\n' +
@@ -332,29 +336,44 @@ describe('workspace files', () => {
     const refused = await cli(b.key, ['plan', dir, '--json']);
     expect(refused.code).toBe(3);
     expect(refused.stdout + refused.stderr).toMatch(/access-policies\/typo\.yaml.*condition/s);
+    const errors = (JSON.parse(refused.stdout) as { error: { errors: { path: string; message: string }[] } }).error
+      .errors;
+    expect(errors).toContainEqual(
+      expect.objectContaining({
+        path: 'mcp-servers/m-confirmed.yaml#/confirmTools/0',
+        message: expect.stringContaining('no tool "delete_everything" on this server'),
+      }),
+    );
     rmSync(join(dir, 'access-policies/typo.yaml'));
+    // Apply plans first: the confirmTools problem alone refuses it whole, before anything changes.
+    const before = await newestEvent(b.api);
+    expect((await cli(b.key, ['apply', dir, '--json'])).code).toBe(3);
+    expect(await newestEvent(b.api)).toBe(before);
+    expect((await unwrap(b.api.GET('/mcp_manager'))).data.map((s) => s.name)).not.toContain('late');
+    server('m-confirmed', 'search_tickets');
+
     const first = await cli(b.key, ['apply', dir, '--json']);
     expect(first.code).not.toBe(0);
     const result = JSON.parse(first.stdout) as {
       applied: { kind: string; name: string }[];
-      failed: { kind: string; name: string; problem: { detail: string } };
+      failed: { kind: string; name: string; problem: { status: number; errors?: { path: string }[] } };
       notApplied: { kind: string; name: string }[];
     };
     const names = (list: { kind: string; name: string }[]) => list.map((c) => `${c.kind}/${c.name}`);
-    expect(names(result.applied)).toEqual(['server/late']);
-    expect(names([result.failed])).toEqual(['server/m-confirmed']);
-    expect(names(result.notApplied)).toEqual(['workflow_deployment/late', 'access_policy/to-late']);
+    expect(names(result.applied)).toEqual(['server/late', 'server/m-confirmed']);
+    expect(names([result.failed])).toEqual(['workflow_deployment/late']);
+    expect(result.failed.problem).toMatchObject({
+      status: 422,
+      errors: [expect.objectContaining({ path: '/flows/0/steps/0/request/whatever' })],
+    });
+    expect(names(result.notApplied)).toEqual(['access_policy/to-late']);
     expect((await unwrap(b.api.GET('/access_policies'))).data.map((p) => p.name)).not.toContain('to-late');
     // The file fixed, the same directory again applies what was left, and then nothing is pending.
-    server('m-confirmed', 'search_tickets');
+    deployment(flower);
     const second = await cli(b.key, ['apply', dir, '--json']);
     expect(second.code).toBe(0);
     const finished = JSON.parse(second.stdout) as { applied: { kind: string; name: string }[] };
-    expect(names(finished.applied)).toEqual([
-      'server/m-confirmed',
-      'workflow_deployment/late',
-      'access_policy/to-late',
-    ]);
+    expect(names(finished.applied)).toEqual(['workflow_deployment/late', 'access_policy/to-late']);
     expect((await cli(b.key, ['plan', dir])).code).toBe(0);
   }, 30_000);
 
@@ -531,6 +550,63 @@ describe('workspace files: limits, what plan checks, prune', () => {
       expect.objectContaining({ name: 'ops', action: 'unmanaged' }),
     ]);
   }, 30_000);
+
+  it('plan refuses a tool to confirm that the server would not expose, as its step would; apply then changes nothing', async () => {
+    const flows = readFileSync(join(work, 'a', 'mcp-servers/flows.yaml'), 'utf8');
+    expect(flows).toContain('confirmTools: []');
+    const good = {
+      // SMART: every tool of the workspace's instances.
+      'mcp-servers/c-smart.yaml': 'name: c-smart\nmode: SMART\nconfirmTools: [search_tickets, my_events]\n',
+      // Its workflow deployment's tool, as deployed.
+      'mcp-servers/flows.yaml': flows.replace('confirmTools: []', 'confirmTools: [probe]'),
+    };
+    const files = Object.entries({
+      ...good,
+      // Narrowed by `tools`: the connector's other tools are not the server's.
+      'mcp-servers/c-narrowed.yaml':
+        'name: c-narrowed\nmode: NORMAL\nconnectorInstance: tickets\ntools: [search_tickets]\n' +
+        'confirmTools: [search_tickets, create_ticket]\n',
+      // A registered external MCP server's tools (all of them: `tools: []`), listed through the worker.
+      'mcp-servers/c-external.yaml':
+        'name: c-external\nmode: NORMAL\nexternalMcpServers: [{ name: docs, tools: [] }]\nconfirmTools: [lookup, nope]\n',
+      // A deployment of the same files is applied after its server: its tools are not there yet.
+      'mcp-servers/c-flow.yaml': 'name: c-flow\nmode: NORMAL\nconfirmTools: [probe]\n',
+      'deployments/c-flow.yaml': `server: c-flow\ndefinition: |\n${flower.replace(/^/gm, '  ')}`,
+    }).map(([path, content]) => ({ path, content }));
+
+    const plan = await b.api.POST('/workspace_files/plan', { body: { files } });
+    expect(plan.response.status).toBe(422);
+    const errors = [...(plan.error?.errors ?? [])].sort((x, y) => x.path.localeCompare(y.path));
+    expect(errors).toEqual([
+      { path: 'mcp-servers/c-external.yaml#/confirmTools/1', message: expect.stringContaining('no tool "nope"') },
+      {
+        path: 'mcp-servers/c-flow.yaml#/confirmTools/0',
+        message: expect.stringMatching(/no tool "probe".*deployments\/c-flow\.yaml is applied after the server/),
+      },
+      {
+        path: 'mcp-servers/c-narrowed.yaml#/confirmTools/1',
+        message: expect.stringContaining('no tool "create_ticket"'),
+      },
+    ]);
+
+    const before = await newestEvent(b.api);
+    const refused = await b.api.POST('/workspace_files/apply', { body: { files } });
+    expect(refused.response.status).toBe(422);
+    expect(await newestEvent(b.api)).toBe(before);
+    const servers = (await unwrap(b.api.GET('/mcp_manager'))).data.map((s) => s.name);
+    for (const name of ['c-smart', 'c-narrowed', 'c-external', 'c-flow']) expect(servers).not.toContain(name);
+    const current = await unwrap(b.api.GET('/mcp_manager/{id}', { params: { path: { id: 'flows' } } }));
+    expect(current.confirmTools).toEqual([]);
+
+    // What plan let through, apply does: its steps agree.
+    const applied = await b.api.POST('/workspace_files/apply', {
+      body: { files: Object.entries(good).map(([path, content]) => ({ path, content })) },
+    });
+    expect(applied.response.status).toBe(200);
+    expect(applied.data?.outcome).toBe('applied');
+    const after = await unwrap(b.api.GET('/mcp_manager/{id}', { params: { path: { id: 'flows' } } }));
+    expect(after.confirmTools).toEqual(['probe']);
+  }, 60_000);
 
   it('--prune deletes what no file names, dependants first, never the calling key; without it nothing is deleted', async () => {
     const c = (await unwrap(admin.POST('/workspaces', { body: { name: 'files-prune' } }))).apiKey.key;

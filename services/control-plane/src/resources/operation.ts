@@ -3,7 +3,7 @@ import { toAppError, toProblem, ValidationError, type Problem } from '@toolplane
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { refuseUnknownQuery, requireScope, restrictToServers } from '../http/access.ts';
-import { answered, declareAudit, stepAuditScope } from '../http/audit.ts';
+import { answered, auditSourceOf, declareAudit, stepAuditScope } from '../http/audit.ts';
 import { caller, type Caller } from '../http/auth.ts';
 import { requestIssues } from '../http/error-handler.ts';
 import { auditScopes } from '../db/audited-db.ts';
@@ -18,9 +18,13 @@ import type { ControlPlaneDeps } from './deps.ts';
  * (scope, keys limited to servers, unknown query parameters), parse the same schemas and record the same audit event.
  */
 
-/** What a handler is given: the caller, and the request's path, query and body parsed by the operation's schemas. */
+/**
+ * What a handler is given: the caller, the audit source of the request it runs for (what the operations it runs
+ * in-process record), and the request's path, query and body parsed by the operation's schemas.
+ */
 export interface Input<B = undefined, Q = Record<string, unknown>, P = Record<string, string>> {
   caller: Caller;
+  source: AuditSource;
   params: P;
   query: Q;
   body: B;
@@ -170,7 +174,7 @@ const queryNames = (op: Operation) => Object.keys((op.schemas.query as { shape?:
 async function admitted(
   deps: ControlPlaneDeps,
   op: Operation,
-  c: Caller,
+  { caller: c, source }: { caller: Caller; source: AuditSource },
   raw: { params: Record<string, unknown>; query: object; body: unknown },
 ): Promise<Input<unknown, unknown, unknown>> {
   requireScope(c, op.route['x-scope'] ?? 'management');
@@ -188,6 +192,7 @@ async function admitted(
     );
   return {
     caller: c,
+    source,
     params: params ? params.parse(raw.params) : raw.params,
     query: query ? query.parse(raw.query) : raw.query,
     body: body ? body.parse(raw.body ?? {}) : raw.body,
@@ -245,11 +250,8 @@ function served(deps: ControlPlaneDeps, op: Operation): RequestHandler {
   const declaration = op.route['x-audit'] || undefined;
   return async (req, res) => {
     declareAudit(req, declaration);
-    const input = await admitted(deps, op, caller(req), {
-      params: req.params,
-      query: req.query ?? {},
-      body: req.body,
-    });
+    const by = { caller: caller(req), source: auditSourceOf(req) };
+    const input = await admitted(deps, op, by, { params: req.params, query: req.query ?? {}, body: req.body });
     if (op.raw) return op.raw(deps, input as Input<undefined, unknown, unknown>, req, res);
     send(req, res, op, await op.handler!(deps, input));
   };
@@ -305,7 +307,7 @@ export async function invokeOperation(
   let result: unknown;
   try {
     result = await auditScopes.run(scope, async () => {
-      const input = await admitted(deps, op, call.caller, {
+      const input = await admitted(deps, op, call, {
         params: call.params ?? {},
         query: call.query ?? {},
         body: call.body,

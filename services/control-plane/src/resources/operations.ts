@@ -14,6 +14,7 @@ import { executionRecordsOperations } from './execution-records/operations.ts';
 import { secretsOperations } from './secrets/operations.ts';
 import { serversOperations } from './servers/operations.ts';
 import { serverToolsOperations } from './server-tools/operations.ts';
+import { workspaceFilesOperations } from './workspace-files/operations.ts';
 
 /**
  * Every resource's operation table, in the order of the API's document: what `mountOperations` serves, what the
@@ -35,6 +36,7 @@ export const operationTables: Record<string, readonly Operation[]> = {
   'debug-sessions': debugSessionsOperations,
   'execution-records': executionRecordsOperations,
   'server-tools': serverToolsOperations,
+  'workspace-files': workspaceFilesOperations,
 };
 
 export const allOperations: readonly Operation[] = Object.values(operationTables).flat();

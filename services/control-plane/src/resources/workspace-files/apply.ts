@@ -1,5 +1,5 @@
 import type { AuditSource } from '@toolplane/contracts';
-import type { Problem } from '@toolplane/errors';
+import { toProblem, UserError, ValidationError, type Problem, type ProblemIssue } from '@toolplane/errors';
 import type { Caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { invokeOperation } from '../operation.ts';
@@ -68,6 +68,22 @@ function noteCreated(c: Change, body: unknown, ctx: StepContext, result: ApplyRe
 }
 
 /**
+ * The problem of a step answered with an error status rather than thrown (a handler writing its own 422: a workflow
+ * deployment whose document does not compile): a failed step all the same.
+ */
+function answeredProblem(status: number, body: unknown): Problem {
+  const answer = (body ?? {}) as { detail?: unknown; message?: unknown; errors?: unknown };
+  const text = [answer.detail, answer.message].find((m): m is string => typeof m === 'string');
+  const message = text ?? `the operation answered ${status}`;
+  const issues = Array.isArray(answer.errors) ? (answer.errors as ProblemIssue[]) : [];
+  return toProblem(
+    issues.length > 0
+      ? new ValidationError(message, issues, 'request.invalid', status)
+      : new UserError('request.invalid', message, { status }),
+  );
+}
+
+/**
  * Carries out a plan with no problems, one change at a time, each as its API operation (its own transaction and audit
  * event) followed by apply's marker. The first failure stops it: the answer says what was applied and what was not,
  * and the same files applied again finish the job (resources are found by name).
@@ -85,9 +101,10 @@ export async function applyPlan(
       const { op, ...input } = step;
       const resourceId = c.live?.id ?? c.name;
       const outcome = await invokeOperation(deps, op, { ...by, ...input, via: 'workspace.apply', resourceId });
-      if (!outcome.ok) {
+      if (!outcome.ok || outcome.status >= 400) {
+        const problem = outcome.ok ? answeredProblem(outcome.status, outcome.body) : outcome.problem;
         result.outcome = 'failed';
-        result.failed = { ...reported(c), problem: outcome.problem };
+        result.failed = { ...reported(c), problem };
         result.notApplied = steps.slice(i + 1).map(reported);
         return result;
       }

@@ -240,7 +240,8 @@ function immutables(c: Change): ProblemIssue[] {
 
 /**
  * The plan: every resource's change, and every problem that stops an apply (names, references, values, immutables,
- * scopes the caller cannot grant).
+ * scopes the caller cannot grant). The checks that read more of the workspace follow it (handlers.ts): policies'
+ * conditions (conditions.ts) and servers' tools to confirm (confirm-tools.ts).
  */
 export function planChanges(desired: Desired, live: LiveState, opts: PlanOptions): Plan {
   const changes = diff(desired, live, opts);

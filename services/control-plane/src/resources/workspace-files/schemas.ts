@@ -30,6 +30,7 @@ export const PlanBody = z
       .describe('The references the client has a value for (`env:NAME`, `secret:NAME`): names only, never values.'),
   })
   .meta({ id: 'WorkspacePlanBody' });
+export type PlanBody = z.output<typeof PlanBody>;
 
 export const ApplyBody = z
   .strictObject({
@@ -44,3 +45,4 @@ export const ApplyBody = z
       ),
   })
   .meta({ id: 'WorkspaceApplyBody' });
+export type ApplyBody = z.output<typeof ApplyBody>;
