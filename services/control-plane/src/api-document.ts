@@ -4,7 +4,6 @@ import { z } from 'zod';
 import { accessPoliciesRoutes } from './resources/access-policies/openapi.ts';
 import { apiCatalogRoutes } from './resources/api-catalog/openapi.ts';
 import { apiKeysRoutes } from './resources/api-keys/openapi.ts';
-import { auditEventsRoutes } from './resources/audit-events/openapi.ts';
 import { connectorInstancesRoutes } from './resources/connector-instances/openapi.ts';
 import { connectorsRoutes } from './resources/connectors/openapi.ts';
 import { curatedConnectorsRoutes } from './resources/curated-connectors/openapi.ts';
@@ -15,10 +14,8 @@ import { externalMcpServersRoutes } from './resources/external-mcp-servers/opena
 import { externalUsersRoutes } from './resources/external-users/openapi.ts';
 import { secretsRoutes } from './resources/secrets/openapi.ts';
 import { operationTables } from './resources/operations.ts';
-import { statsRoutes } from './resources/stats/openapi.ts';
 import { serverToolsRoutes } from './resources/server-tools/openapi.ts';
 import { workspaceFilesRoutes } from './resources/workspace-files/openapi.ts';
-import { workspacesRoutes } from './resources/workspaces/openapi.ts';
 import type { OperationAccess } from './http/route-access.ts';
 import { json, type RouteDoc, type ServerLimitedAccess } from './openapi/registry.ts';
 
@@ -34,7 +31,7 @@ const documentRoute: RouteDoc = {
 
 /** Every documented route, in document order. */
 const apiRoutes: RouteDoc[] = [
-  ...workspacesRoutes,
+  ...operationTables.workspaces!.map((o) => o.route),
   ...apiKeysRoutes,
   ...accessPoliciesRoutes,
   ...connectorsRoutes,
@@ -48,9 +45,9 @@ const apiRoutes: RouteDoc[] = [
   ...externalUsersRoutes,
   ...debugSessionsRoutes,
   ...executionRecordsRoutes,
-  ...statsRoutes,
+  ...operationTables.stats!.map((o) => o.route),
   ...serverToolsRoutes,
-  ...auditEventsRoutes,
+  ...operationTables['audit-events']!.map((o) => o.route),
   ...workspaceFilesRoutes,
   documentRoute,
 ];

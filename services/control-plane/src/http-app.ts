@@ -13,7 +13,6 @@ import { apiRouter, installRouteAccess, serverRestriction } from './http/route-a
 import { accessPoliciesRouter } from './resources/access-policies/router.ts';
 import { apiCatalogRouter } from './resources/api-catalog/router.ts';
 import { apiKeysRouter } from './resources/api-keys/router.ts';
-import { auditEventsRouter } from './resources/audit-events/router.ts';
 import { connectRouter } from './resources/connect/router.ts';
 import { connectorInstancesRouter } from './resources/connector-instances/router.ts';
 import { connectorsRouter } from './resources/connectors/router.ts';
@@ -28,9 +27,7 @@ import { serverSecretsRouter, workspaceSecretsRouter } from './resources/secrets
 import { serverToolsRouter } from './resources/server-tools/router.ts';
 import { mountOperations } from './resources/operation.ts';
 import { allOperations } from './resources/operations.ts';
-import { statsRouter } from './resources/stats/router.ts';
 import { workspaceFilesRouter } from './resources/workspace-files/router.ts';
-import { workspacesRouter } from './resources/workspaces/router.ts';
 
 /** Signed-in users' access tokens besides API keys, when an issuer is configured (ADR 0020). */
 export function managementTokenVerifier(env: ControlPlaneEnv, db: Db): ManagementTokenVerifier | undefined {
@@ -78,15 +75,12 @@ function managementApi(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier | 
   legacy.use('/mcp_servers', deploymentsRouter(deps));
   legacy.use('/external_mcp_servers', externalMcpServersRouter(deps));
   legacy.use('/execution_records', executionRecordsRouter(deps));
-  legacy.use('/stats', statsRouter(deps));
   legacy.use('/external_users', externalUsersRouter(deps));
   legacy.use('/api_keys', apiKeysRouter(deps));
   legacy.use('/access_policies', accessPoliciesRouter(deps));
-  legacy.use('/workspaces', workspacesRouter(deps));
   legacy.use('/workspace_files', deps.largeImports);
   legacy.use('/workspace_files', workspaceFilesRouter(deps));
   legacy.use(serverToolsRouter(deps));
-  legacy.use(auditEventsRouter(deps));
   installRouteAccess(legacy, operationAccess(), serverRestriction(db));
   return api;
 }
