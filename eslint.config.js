@@ -41,11 +41,11 @@ export default tseslint.config(
     },
   },
   {
-    // The management API's routers come from apiRouter() (http/route-access.ts): case-sensitive and strict, so that
-    // a request reaches a handler only by its documented path and is authorised on the route that matched.
+    // The management API's routers come from apiRouter() (http/api-router.ts): case-sensitive and strict, so that
+    // a request reaches a handler only by its documented path and is admitted by the operation that matched (resources/operation.ts).
     files: ['services/control-plane/src/**/*.ts'],
     ignores: [
-      'services/control-plane/src/http/route-access.ts',
+      'services/control-plane/src/http/api-router.ts',
       'services/control-plane/src/resources/connect/router.ts',
       'services/control-plane/src/http/dashboard.ts',
     ],
@@ -58,7 +58,7 @@ export default tseslint.config(
               name: 'express',
               importNames: ['Router'],
               allowTypeImports: true,
-              message: 'Build management API routers with apiRouter() from http/route-access.ts.',
+              message: 'Build management API routers with apiRouter() from http/api-router.ts.',
             },
           ],
         },
@@ -67,7 +67,7 @@ export default tseslint.config(
         'error',
         {
           selector: "MemberExpression[object.name='express'][property.name='Router']",
-          message: 'Build management API routers with apiRouter() from http/route-access.ts.',
+          message: 'Build management API routers with apiRouter() from http/api-router.ts.',
         },
       ],
     },

@@ -1,11 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { auditEventsRoutes } from './resources/audit-events/openapi.ts';
-import { operationTables } from './resources/operations.ts';
-import { statsRoutes } from './resources/stats/openapi.ts';
-import { workspacesRoutes } from './resources/workspaces/openapi.ts';
-import type { OperationAccess } from './http/route-access.ts';
+import { allOperations } from './resources/operations.ts';
 import { json, type RouteDoc, type ServerLimitedAccess } from './openapi/registry.ts';
 
 const documentRoute: RouteDoc = {
@@ -19,28 +15,7 @@ const documentRoute: RouteDoc = {
 };
 
 /** Every documented route, in document order. */
-const apiRoutes: RouteDoc[] = [
-  ...workspacesRoutes,
-  ...operationTables['api-keys']!.map((o) => o.route),
-  ...operationTables['access-policies']!.map((o) => o.route),
-  ...operationTables.quotas!.map((o) => o.route),
-  ...operationTables['connectors']!.map((o) => o.route),
-  ...operationTables['curated-connectors']!.map((o) => o.route),
-  ...operationTables['connector-instances']!.map((o) => o.route),
-  ...operationTables['api-catalog']!.map((o) => o.route),
-  ...operationTables.servers!.map((o) => o.route),
-  ...operationTables['external-mcp-servers']!.map((o) => o.route),
-  ...operationTables.deployments!.map((o) => o.route),
-  ...operationTables.secrets!.map((o) => o.route),
-  ...operationTables['external-users']!.map((o) => o.route),
-  ...operationTables['debug-sessions']!.map((o) => o.route),
-  ...operationTables['execution-records']!.map((o) => o.route),
-  ...statsRoutes,
-  ...operationTables['server-tools']!.map((o) => o.route),
-  ...auditEventsRoutes,
-  ...operationTables['workspace-files']!.map((o) => o.route),
-  documentRoute,
-];
+const apiRoutes: RouteDoc[] = [...allOperations.map((o) => o.route), documentRoute];
 
 /** A route with its access for keys limited to servers said explicitly (`refused` unless it says otherwise). */
 function withAccess(route: RouteDoc): RouteDoc {
@@ -51,38 +26,13 @@ function accessOf(route: RouteDoc): ServerLimitedAccess {
   return route['x-server-limited-keys'] ?? 'refused';
 }
 
-const changing = new Set(['post', 'put', 'patch', 'delete']);
-
-/**
- * Every authenticated operation, what a key limited to servers may do with it, the scope it needs and what it
- * records in the audit trail (http/route-access.ts). An operation that may change something and declares no
- * `x-audit` stops the start.
- */
-export function operationAccess(): OperationAccess[] {
-  return apiRoutes
-    .filter((r) => r.security?.length !== 0)
-    .map((r) => {
-      const audit = r['x-audit'];
-      if (audit === undefined && changing.has(r.method))
-        throw new Error(`${r.method.toUpperCase()} ${r.path} declares no x-audit (an action, or false)`);
-      return {
-        method: r.method,
-        path: r.path,
-        access: accessOf(r),
-        scope: r['x-scope'] ?? 'management',
-        query: Object.keys((r.request?.query as { shape?: object } | undefined)?.shape ?? {}),
-        ...(audit ? { audit } : {}),
-      };
-    });
-}
-
-/** The OpenAPI 3.1 document of the management API (`GET /api/v1/openapi.json`, `docs/openapi.json`). */
 /** The version of the management API the document describes. */
 const apiVersion = '1.0.0';
 
 /** Where the committed copy lives (scripts/gen-openapi.ts writes it). */
 export const openApiDocumentPath = fileURLToPath(new URL('../../../docs/openapi.json', import.meta.url));
 
+/** The OpenAPI 3.1 document of the management API (`GET /api/v1/openapi.json`, `docs/openapi.json`). */
 export function openApiDocument() {
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'apiKey', {

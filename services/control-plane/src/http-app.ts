@@ -1,6 +1,6 @@
 import { trustProxy } from '@toolplane/config';
 import express from 'express';
-import { openApiDocumentText, operationAccess } from './api-document.ts';
+import { openApiDocumentText } from './api-document.ts';
 import type { ControlPlaneEnv } from './env.ts';
 import type { Db } from './db/client.ts';
 import { requestAudit } from './http/audit.ts';
@@ -9,14 +9,11 @@ import { dashboardRouter } from './http/dashboard.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { unauthenticatedLimit } from './http/limits.ts';
 import { AuthorizationServerDiscovery, ManagementTokenVerifier } from './http/oauth.ts';
-import { apiRouter, installRouteAccess, serverRestriction } from './http/route-access.ts';
-import { auditEventsRouter } from './resources/audit-events/router.ts';
+import { apiRouter } from './http/api-router.ts';
 import { connectRouter } from './resources/connect/router.ts';
 import type { ControlPlaneDeps } from './resources/deps.ts';
 import { mountOperations } from './resources/operation.ts';
 import { allOperations } from './resources/operations.ts';
-import { statsRouter } from './resources/stats/router.ts';
-import { workspacesRouter } from './resources/workspaces/router.ts';
 
 /** Signed-in users' access tokens besides API keys, when an issuer is configured (ADR 0020). */
 export function managementTokenVerifier(env: ControlPlaneEnv, db: Db): ManagementTokenVerifier | undefined {
@@ -45,16 +42,8 @@ function managementApi(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier | 
   api.use(requestAudit({ trail: deps.trail, log: deps.log }));
   api.use(unauthenticatedLimit(env.UNAUTH_RATE_LIMIT, env.UNAUTH_RATE_WINDOW_SECONDS));
   api.use(requireCaller(db, { redis, prefix: env.REDIS_PREFIX, ...(oauth ? { oauth } : {}) }));
-  // Every operation table (resources/operations.ts), before the routers not yet in one.
-  const tables = apiRouter();
-  mountOperations(tables, deps, allOperations);
-  api.use(tables);
-  const legacy = apiRouter();
-  api.use(legacy);
-  legacy.use('/stats', statsRouter(deps));
-  legacy.use('/workspaces', workspacesRouter(deps));
-  legacy.use(auditEventsRouter(deps));
-  installRouteAccess(legacy, operationAccess(), serverRestriction(db));
+  // Every operation of every resource, each at its documented path, admitted by its own declaration.
+  mountOperations(api, deps, allOperations);
   return api;
 }
 
@@ -105,7 +94,7 @@ export function httpApp(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier |
   http.disable('x-powered-by');
   http.set('etag', false);
   http.set('trust proxy', trustProxy(deps.env.TRUST_PROXY));
-  // A path names one route or none: `/API/v1/…`, `…/Deploy` and `…/deploy/` are no route (http/route-access.ts).
+  // A path names one route or none: `/API/v1/…`, `…/Deploy` and `…/deploy/` are no route (http/api-router.ts).
   http.set('case sensitive routing', true);
   http.set('strict routing', true);
   // Every answer is what its Content-Type says (JSON, problem+json, event streams, the dashboard's files):

@@ -21,7 +21,7 @@ const controlPlaneSrc = join(import.meta.dirname, '../../../services/control-pla
 
 /**
  * Every management route: the operations of docs/openapi.json (the control plane refuses to start with a route its
- * document does not describe, http/route-access.ts), in Express's notation, without the public document itself.
+ * document does not describe, resources/operation.ts), in Express's notation, without the public document itself.
  */
 function managementRoutes(): string[] {
   const document = JSON.parse(readFileSync(join(controlPlaneSrc, '../../../docs/openapi.json'), 'utf8')) as {

@@ -41,10 +41,7 @@ export function callerIfAny(req: Request): Pick<Caller, 'workspaceId' | 'keyId' 
   return callers.get(req) ?? refusedKeys.get(req);
 }
 
-/**
- * An operation one request runs on its caller's behalf (`POST /workspace_files/apply` runs each step as the
- * operation's own handler): the step's request object acts as the caller of the request that runs it.
- */
+/** The request acts as `c` (tests that serve an operation table without authentication). */
 export function actAs(step: Request, c: Caller): void {
   callers.set(step, c);
 }
@@ -143,7 +140,7 @@ type KeyRow = { id: string; revokedAt: Date | null; scopes: string[]; serverIds:
 
 /**
  * The key row if it may use the management API, else why not (unknown, revoked, neither the "management" nor the
- * "audit" scope). Which of the two an operation needs is the route's to decide (route-access.ts).
+ * "audit" scope). Which of the two an operation needs is the operation's to decide (`x-scope`, http/access.ts).
  */
 function checkedKey<T extends KeyRow>(row: T | null): T | AuthError {
   if (!row || row.revokedAt) return new AuthError('auth.invalid_key', 'the API key is invalid or revoked');
@@ -154,7 +151,7 @@ function checkedKey<T extends KeyRow>(row: T | null): T | AuthError {
 
 /**
  * What the management API would answer the key with this hash for MCP server `serverId` now (as
- * `requireCaller` and the routes' access (route-access.ts) decide): the error, or undefined while it still reaches the
+ * `requireCaller` and each operation's admission (http/access.ts) decide): the error, or undefined while it still reaches the
  * server. Long-lived answers (debug event streams) ask again whenever the key's change is announced.
  */
 export async function keyAccessError(db: Db, keyHash: string, serverId: string): Promise<AppError | undefined> {

@@ -11,7 +11,7 @@ import { z } from 'zod';
 
 /**
  * What a key limited to servers (`serverIds`) may do with one operation, declared on the operation as
- * `x-server-limited-keys` (docs/openapi.json) and enforced on the route that matched (http/route-access.ts):
+ * `x-server-limited-keys` (docs/openapi.json) and enforced on the operation that matched (http/access.ts):
  * - `refused` (the default): a workspace-wide operation; such a key gets a 403;
  * - `own_server`: the operation's `{id}` (an id, or a name where the route takes one) must be one of the key's
  *   servers, else a 404 as for a server of another workspace;

@@ -1,7 +1,6 @@
 import type { Logger } from '@toolplane/logger';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { SecretsWriter } from '@toolplane/secrets';
-import type { Request, RequestHandler, Response } from 'express';
 import type { RedisClient } from '@toolplane/redis';
 import type { CatalogService } from '../catalog/service.ts';
 import type { AuditTrail } from '../db/audit-trail.ts';
@@ -41,12 +40,4 @@ export interface ControlPlaneDeps {
   readonly apiCatalog: ApiCatalog;
   /** The slot a large import takes (http/limits.ts). */
   readonly largeImports: ReturnType<typeof largeImportLimit>;
-}
-
-/** A handler: a named module-level function of the resource's `handlers.ts`. */
-export type Handler = (deps: ControlPlaneDeps, req: Request, res: Response) => Promise<void> | void;
-
-/** The route handler that calls `handler` with the app's dependencies. */
-export function handle(deps: ControlPlaneDeps, handler: Handler): RequestHandler {
-  return (req, res) => handler(deps, req, res);
 }

@@ -67,6 +67,12 @@ interface Declared<B, Q, P> {
   reads?: BodyReading;
   /** The body may be a large import: it takes one of the bounded slots (http/limits.ts). */
   largeImport?: boolean | 'always';
+  /**
+   * `handler`: the body is documented by `body` but checked by the handler itself, where one answer must hold more
+   * than the schema's problems (an access policy's unknown keys beside its field problems, in one 422) or another
+   * documented shape (a deployment's Bump-compatible 422). The handler gets the body as read.
+   */
+  checksBody?: 'handler';
   /** A refusal decided before the input is parsed (a limited key's change of what its server exposes: 403, not 422). */
   before?: (raw: { caller: Caller; params: Record<string, unknown>; body: unknown }) => void;
 }
@@ -104,7 +110,7 @@ function documented(d: Declared<unknown, unknown, unknown>): { route: RouteDoc; 
   if (d.query) request.query = d.query as NonNullable<typeof request.query>;
   if (d.params) request.params = d.params as NonNullable<typeof request.params>;
   const route = Object.keys(request).length > 0 ? { ...d.route, request } : d.route;
-  const body = d.body ?? (d.reads === 'document-text' ? undefined : documentedBody);
+  const body = d.checksBody === 'handler' || d.reads === 'document-text' ? undefined : (d.body ?? documentedBody);
   const query = d.query ?? (request.query as z.ZodType | undefined);
   const params = d.params ?? (request.params as z.ZodType | undefined);
   return { route, schemas: { ...(body ? { body } : {}), ...(query ? { query } : {}), ...(params ? { params } : {}) } };

@@ -1,26 +1,30 @@
 import { accessPoliciesOperations } from './access-policies/operations.ts';
 import { apiCatalogOperations } from './api-catalog/operations.ts';
 import { apiKeysOperations } from './api-keys/operations.ts';
+import { auditEventsOperations } from './audit-events/operations.ts';
 import { connectorInstancesOperations } from './connector-instances/operations.ts';
 import { connectorsOperations } from './connectors/operations.ts';
 import { curatedConnectorsOperations } from './curated-connectors/operations.ts';
+import { debugSessionsOperations } from './debug-sessions/operations.ts';
+import { deploymentsOperations } from './deployments/operations.ts';
+import { executionRecordsOperations } from './execution-records/operations.ts';
 import { externalMcpServersOperations } from './external-mcp-servers/operations.ts';
 import { externalUsersOperations } from './external-users/operations.ts';
 import type { Operation } from './operation.ts';
 import { quotasOperations } from './quotas/operations.ts';
-import { debugSessionsOperations } from './debug-sessions/operations.ts';
-import { deploymentsOperations } from './deployments/operations.ts';
-import { executionRecordsOperations } from './execution-records/operations.ts';
 import { secretsOperations } from './secrets/operations.ts';
-import { serversOperations } from './servers/operations.ts';
 import { serverToolsOperations } from './server-tools/operations.ts';
+import { serversOperations } from './servers/operations.ts';
+import { statsOperations } from './stats/operations.ts';
 import { workspaceFilesOperations } from './workspace-files/operations.ts';
+import { workspacesOperations } from './workspaces/operations.ts';
 
 /**
- * Every resource's operation table, in the order of the API's document: what `mountOperations` serves, what the
- * OpenAPI document describes (api-document.ts) and what in-process callers run (workspace apply).
+ * Every resource's operation table, in the order of the API's document: what `mountOperations` serves (http-app.ts),
+ * what the OpenAPI document describes (api-document.ts) and what in-process callers run (workspace apply).
  */
-export const operationTables: Record<string, readonly Operation[]> = {
+export const operationTables = {
+  workspaces: workspacesOperations,
   'api-keys': apiKeysOperations,
   'access-policies': accessPoliciesOperations,
   quotas: quotasOperations,
@@ -30,13 +34,15 @@ export const operationTables: Record<string, readonly Operation[]> = {
   'api-catalog': apiCatalogOperations,
   servers: serversOperations,
   'external-mcp-servers': externalMcpServersOperations,
-  'external-users': externalUsersOperations,
   deployments: deploymentsOperations,
   secrets: secretsOperations,
+  'external-users': externalUsersOperations,
   'debug-sessions': debugSessionsOperations,
   'execution-records': executionRecordsOperations,
+  stats: statsOperations,
   'server-tools': serverToolsOperations,
+  'audit-events': auditEventsOperations,
   'workspace-files': workspaceFilesOperations,
-};
+} satisfies Record<string, readonly Operation[]>;
 
 export const allOperations: readonly Operation[] = Object.values(operationTables).flat();

@@ -15,41 +15,30 @@ import { ExplainBody, PolicyBody, UpdatePolicyBody } from './schemas.ts';
 const tags = ['access policies'];
 
 /**
- * An operation whose body its schema documents but its handler validates (validation.ts): field problems and unknown
- * references (keys, servers) of a policy come back together in one 422, which a parse before the handler would split.
- * An unknown policy is a 404 whatever its body.
- */
-function validatedByHandler(op: Operation): Operation {
-  const { body: _documented, ...schemas } = op.schemas;
-  return { ...op, schemas };
-}
-
-/**
  * Access policies (ADR 0013): allow rules granting servers and tools to API keys, OAuth
  * subjects and groups, and external users. Stored here, published per workspace to Redis (publish.ts); the edge
  * decides on every tools/list and tools/call from its cached copy.
  */
 export const accessPoliciesOperations: Operation[] = [
-  validatedByHandler(
-    operation({
-      route: {
-        method: 'post',
-        path: '/access_policies',
-        operationId: 'createAccessPolicy',
-        'x-audit': { action: 'access_policy.create', resource: 'access_policy' },
-        tags,
-        summary: 'Create an access policy (an allow rule)',
-        description:
-          'Every edge applies the workspace’s policies at once; a 422 lists every problem, references included.',
-        responses: {
-          201: json('The policy.', AccessPolicy),
-          ...problems(400, 403, 409, 413, 415, 422),
-        },
+  operation({
+    route: {
+      method: 'post',
+      path: '/access_policies',
+      operationId: 'createAccessPolicy',
+      'x-audit': { action: 'access_policy.create', resource: 'access_policy' },
+      tags,
+      summary: 'Create an access policy (an allow rule)',
+      description:
+        'Every edge applies the workspace’s policies at once; a 422 lists every problem, references included.',
+      responses: {
+        201: json('The policy.', AccessPolicy),
+        ...problems(400, 403, 409, 413, 415, 422),
       },
-      body: PolicyBody.meta({ id: 'AccessPolicyBody' }),
-      handler: createAccessPolicy,
-    }),
-  ),
+    },
+    body: PolicyBody.meta({ id: 'AccessPolicyBody' }),
+    handler: createAccessPolicy,
+    checksBody: 'handler',
+  }),
   operation({
     route: {
       method: 'get',
@@ -76,25 +65,24 @@ export const accessPoliciesOperations: Operation[] = [
     params: pathParams('id'),
     handler: getAccessPolicy,
   }),
-  validatedByHandler(
-    operation({
-      route: {
-        method: 'patch',
-        path: '/access_policies/{id}',
-        operationId: 'updateAccessPolicy',
-        'x-audit': { action: 'access_policy.update', resource: 'access_policy' },
-        tags,
-        summary: 'Change an access policy (the fields given)',
-        responses: {
-          200: json('The policy as changed.', AccessPolicy),
-          ...problems(400, 403, 404, 409, 413, 415, 422),
-        },
+  operation({
+    route: {
+      method: 'patch',
+      path: '/access_policies/{id}',
+      operationId: 'updateAccessPolicy',
+      'x-audit': { action: 'access_policy.update', resource: 'access_policy' },
+      tags,
+      summary: 'Change an access policy (the fields given)',
+      responses: {
+        200: json('The policy as changed.', AccessPolicy),
+        ...problems(400, 403, 404, 409, 413, 415, 422),
       },
-      params: pathParams('id'),
-      body: UpdatePolicyBody.meta({ id: 'UpdateAccessPolicyBody' }),
-      handler: updateAccessPolicy,
-    }),
-  ),
+    },
+    params: pathParams('id'),
+    body: UpdatePolicyBody.meta({ id: 'UpdateAccessPolicyBody' }),
+    handler: updateAccessPolicy,
+    checksBody: 'handler',
+  }),
   operation({
     route: {
       method: 'delete',

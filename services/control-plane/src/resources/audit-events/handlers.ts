@@ -1,9 +1,8 @@
-import type { Request, Response } from 'express';
 import { auditEventOf } from '../../db/audit-trail.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
-import { caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
-import { ListAuditQuery } from './schemas.ts';
+import type { Input } from '../operation.ts';
+import type { ListAuditQuery } from './schemas.ts';
 
 function where(workspaceId: string, q: ListAuditQuery): Prisma.AuditEventWhereInput {
   const action = q.action?.endsWith('.*') ? { startsWith: q.action.slice(0, -1) } : q.action;
@@ -18,40 +17,40 @@ function where(workspaceId: string, q: ListAuditQuery): Prisma.AuditEventWhereIn
     ...(q.cursor !== undefined ? { seq: q.order === 'asc' ? { gt: q.cursor } : { lt: q.cursor } } : {}),
   };
 }
-type ListAuditQuery = ReturnType<typeof ListAuditQuery.parse>;
 
 /**
  * `GET /audit_events` (scope `audit`): the caller's workspace's trail, filtered, in pages; each event as it was hashed,
  * so that a reader can verify the chain itself (`toolplane audit verify`).
  */
-export async function listAuditEvents({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const q = ListAuditQuery.parse(req.query);
+export async function listAuditEvents(
+  { db }: ControlPlaneDeps,
+  { caller, query: q }: Input<undefined, ListAuditQuery>,
+) {
   const rows = await db.auditEvent.findMany({
-    where: where(caller(req).workspaceId, q),
+    where: where(caller.workspaceId, q),
     orderBy: { seq: q.order },
     take: q.limit + 1,
   });
   const page = rows.slice(0, q.limit);
-  res.json({
+  return {
     data: page.map(auditEventOf),
     next_cursor: rows.length > q.limit ? String(page.at(-1)!.seq) : null,
-  });
+  };
 }
 
 /**
  * `POST /sign_ins`: the dashboard says a person signed in with this credential; the audit trail records it
  * (`dashboard.sign_in`). Answers who the credential is.
  */
-export async function signIn({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const c = caller(req);
+export async function signIn({ db }: ControlPlaneDeps, { caller }: Input) {
   const workspace = await db.workspace.findUniqueOrThrow({
-    where: { id: c.workspaceId },
+    where: { id: caller.workspaceId },
     select: { id: true, name: true },
   });
-  res.status(201).json({
+  return {
     workspace,
-    scopes: c.scopes,
-    keyId: c.keyId ?? null,
-    subject: c.subject ?? null,
-  });
+    scopes: caller.scopes,
+    keyId: caller.keyId ?? null,
+    subject: caller.subject ?? null,
+  };
 }

@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import { json, problems, type RouteDoc } from '../../openapi/registry.ts';
 import { ListAuditQuery } from './schemas.ts';
 
-const nullableString = z.string().nullable();
+export const nullableString = z.string().nullable();
 
 /** An audit event as it was hashed (`auditEventOf` in db/audit-trail.ts; packages/contracts/src/audit.ts). */
-const AuditEvent = z
+export const AuditEvent = z
   .object({
     id: z.uuid(),
     chain: z.string().describe('The workspace id: each workspace’s events form one hash chain.'),
@@ -47,54 +46,13 @@ const AuditEvent = z
   .meta({ id: 'AuditEvent' });
 
 const dateParam = (description: string) => ({ type: 'string' as const, format: 'date-time', description });
-const ListAuditEventsQuery = ListAuditQuery.extend({
+
+/**
+ * `ListAuditQuery` with its dates and cursor described: what `GET /audit_events` parses and documents. The cursor is
+ * documented as the string `next_cursor` is (a query parameter is text) and parsed as the number it holds (422 else).
+ */
+export const ListAuditEventsQuery = ListAuditQuery.extend({
   from: ListAuditQuery.shape.from.meta(dateParam('Events at or after this time (inclusive).')),
   to: ListAuditQuery.shape.to.meta(dateParam('Events before this time (exclusive).')),
-  cursor: z.string().optional().meta({ description: 'The previous page’s `next_cursor`.' }),
+  cursor: ListAuditQuery.shape.cursor.meta({ type: 'string', description: 'The previous page’s `next_cursor`.' }),
 });
-
-/** The audit-events routes, for the OpenAPI document. */
-export const auditEventsRoutes: RouteDoc[] = [
-  {
-    method: 'get',
-    path: '/audit_events',
-    operationId: 'listAuditEvents',
-    'x-scope': 'audit',
-    tags: ['audit'],
-    summary: 'Read the workspace’s audit trail',
-    description:
-      'Needs the `audit` scope (a management key does not imply it). Newest first unless `order=asc`; ' +
-      '`next_cursor` continues in the same order.',
-    request: { query: ListAuditEventsQuery },
-    responses: {
-      200: json(
-        'A page of events.',
-        z.object({ data: z.array(AuditEvent), next_cursor: z.string().nullable() }).strict(),
-      ),
-      ...problems(403, 422),
-    },
-  },
-  {
-    method: 'post',
-    path: '/sign_ins',
-    operationId: 'signIn',
-    'x-audit': { action: 'dashboard.sign_in', resource: 'session' },
-    tags: ['audit'],
-    summary: 'Record a sign-in to the dashboard',
-    description: 'The dashboard calls it once when a person signs in; answers whom the credential belongs to.',
-    responses: {
-      201: json(
-        'The credential’s workspace and powers.',
-        z
-          .object({
-            workspace: z.object({ id: z.uuid(), name: z.string() }).strict(),
-            scopes: z.array(z.string()),
-            keyId: nullableString,
-            subject: nullableString,
-          })
-          .strict(),
-      ),
-      ...problems(403),
-    },
-  },
-];

@@ -23,3 +23,5 @@ export const ListAuditQuery = z
     cursor: z.coerce.number().int().min(0).optional(),
   })
   .strict();
+
+export type ListAuditQuery = z.output<typeof ListAuditQuery>;

@@ -1,5 +1,5 @@
-import express, { Router } from 'express';
-import { handle, type ControlPlaneDeps } from '../deps.ts';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { ControlPlaneDeps } from '../deps.ts';
 import { connectCallback, pressConnectButton, showConnectPage } from './handlers.ts';
 
 /**
@@ -17,9 +17,14 @@ import { connectCallback, pressConnectButton, showConnectPage } from './handlers
  * callback must come with the same cookie (a provider page reached in another browser connects nobody).
  */
 export function connectRouter(deps: ControlPlaneDeps): Router {
+  // Pages, not API operations: they render HTML and redirect, so they read the request and write the answer.
+  const page =
+    (h: (d: ControlPlaneDeps, req: Request, res: Response) => Promise<void>): RequestHandler =>
+    (req, res) =>
+      h(deps, req, res);
   const r = Router();
-  r.get('/connect/callback', handle(deps, connectCallback));
-  r.get('/connect/:token', handle(deps, showConnectPage));
-  r.post('/connect/:token', express.urlencoded({ extended: false, limit: '4kb' }), handle(deps, pressConnectButton));
+  r.get('/connect/callback', page(connectCallback));
+  r.get('/connect/:token', page(showConnectPage));
+  r.post('/connect/:token', express.urlencoded({ extended: false, limit: '4kb' }), page(pressConnectButton));
   return r;
 }

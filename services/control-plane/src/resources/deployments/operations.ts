@@ -18,15 +18,6 @@ const ServerParams = z.object({ id: serverId });
 const DeploymentParams = z.object({ id: serverId, deploymentId: z.string() });
 
 /**
- * The operation as documented, its body read as JSON but checked by its handler: Bump's CLI reads a refused
- * deployment request as `422 { message, errors }` (`DeploymentRejected`), which a body the table parsed would answer
- * as a problem.
- */
-function bodyCheckedByHandler(op: Operation): Operation {
-  return { ...op, schemas: { ...op.schemas, body: z.unknown() } };
-}
-
-/**
  * Workflow deployments, Bump-compatible (`/mcp_servers/{id}/…`, the server by id or name): `POST …/deploy` with
  * `{definition, references?}` → 201 `{id, mcp_server_id}`, 204 when the same document is already active, 422
  * `{message, errors}`. A deployment is `deploying`, then `active` (the previous active one becomes `superseded`) or
@@ -37,50 +28,49 @@ function bodyCheckedByHandler(op: Operation): Operation {
  * takes the active deployment's tools off the server (it becomes `withdrawn`). The writes may be large imports.
  */
 export const deploymentsOperations: Operation[] = [
-  bodyCheckedByHandler(
-    operation({
-      route: {
-        method: 'post',
-        path: '/mcp_servers/{id}/deploy',
-        'x-server-limited-keys': 'server_admin',
-        operationId: 'deployWorkflow',
-        'x-audit': { action: 'workflow_deployment.deploy', resource: 'workflow_deployment', dryRun: true },
-        tags,
-        summary: 'Deploy a Flower or Arazzo workflow document as the server’s tools',
-        description:
-          'Bump-compatible. The new deployment becomes active (the previous one superseded) and the server gets a ' +
-          'new catalog version; the same document already active is a 204. With `dry_run=true` the document is ' +
-          'only validated and compiled (200). A key limited to servers needs the `server_admin` scope (403). ' +
-          'An Arazzo source description no reference answers is taken from its `url`: an `https` URL is fetched ' +
-          'by the data plane through the outbound guard (10 MB, 30 s, no private address, redirects checked; plain ' +
-          '`http` only for hosts the worker’s `OUTBOUND_ALLOW` lists), `toolplane:connectors/<slug>` (or ' +
-          '`…/instances/<name or id>`) uses a connector’s document (OpenAPI, or a descriptor’s) and its instance’s ' +
-          'credentials; `toolplane:mcp_servers/<server>` and `toolplane:external_mcp_servers/<name>` make the tools of an ' +
-          'MCP server of the workspace its operations (a Flower step names a tool as its `request.url`). ' +
-          'Documents that cannot be fetched or found are a 422 naming the source description.',
-        responses: {
-          200: json('`dry_run=true`: the document is valid; nothing was stored or changed.', ValidatedWorkflow),
-          201: json('The deployment, active.', DeployedWorkflow),
-          204: { description: 'The same document (with the same references and servers) is already active.' },
-          ...problems(400, 403, 404, 413, 415),
-          422: {
-            description:
-              'The request or the workflow document is invalid: `{ message, errors }` (Bump’s shape); problems found ' +
-              'while activating it are problem+json.',
-            content: {
-              'application/json': { schema: DeploymentRejected },
-              'application/problem+json': { schema: Problem },
-            },
+  operation({
+    route: {
+      method: 'post',
+      path: '/mcp_servers/{id}/deploy',
+      'x-server-limited-keys': 'server_admin',
+      operationId: 'deployWorkflow',
+      'x-audit': { action: 'workflow_deployment.deploy', resource: 'workflow_deployment', dryRun: true },
+      tags,
+      summary: 'Deploy a Flower or Arazzo workflow document as the server’s tools',
+      description:
+        'Bump-compatible. The new deployment becomes active (the previous one superseded) and the server gets a ' +
+        'new catalog version; the same document already active is a 204. With `dry_run=true` the document is ' +
+        'only validated and compiled (200). A key limited to servers needs the `server_admin` scope (403). ' +
+        'An Arazzo source description no reference answers is taken from its `url`: an `https` URL is fetched ' +
+        'by the data plane through the outbound guard (10 MB, 30 s, no private address, redirects checked; plain ' +
+        '`http` only for hosts the worker’s `OUTBOUND_ALLOW` lists), `toolplane:connectors/<slug>` (or ' +
+        '`…/instances/<name or id>`) uses a connector’s document (OpenAPI, or a descriptor’s) and its instance’s ' +
+        'credentials; `toolplane:mcp_servers/<server>` and `toolplane:external_mcp_servers/<name>` make the tools of an ' +
+        'MCP server of the workspace its operations (a Flower step names a tool as its `request.url`). ' +
+        'Documents that cannot be fetched or found are a 422 naming the source description.',
+      responses: {
+        200: json('`dry_run=true`: the document is valid; nothing was stored or changed.', ValidatedWorkflow),
+        201: json('The deployment, active.', DeployedWorkflow),
+        204: { description: 'The same document (with the same references and servers) is already active.' },
+        ...problems(400, 403, 404, 413, 415),
+        422: {
+          description:
+            'The request or the workflow document is invalid: `{ message, errors }` (Bump’s shape); problems found ' +
+            'while activating it are problem+json.',
+          content: {
+            'application/json': { schema: DeploymentRejected },
+            'application/problem+json': { schema: Problem },
           },
         },
       },
-      params: ServerParams,
-      query: DeployQuery,
-      body: DeployBody.meta({ id: 'DeployWorkflowBody' }),
-      largeImport: true,
-      handler: deployWorkflow,
-    }),
-  ),
+    },
+    params: ServerParams,
+    query: DeployQuery,
+    body: DeployBody.meta({ id: 'DeployWorkflowBody' }),
+    largeImport: true,
+    handler: deployWorkflow,
+    checksBody: 'handler',
+  }),
   operation({
     route: {
       method: 'post',

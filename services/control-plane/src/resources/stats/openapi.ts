@@ -1,6 +1,4 @@
 import { z } from 'zod';
-import { json, problems, type RouteDoc } from '../../openapi/registry.ts';
-import { LATENCY_BOUNDS_MS } from './rollup.ts';
 import { StatsQuery } from './schemas.ts';
 
 const latency = (q: string) =>
@@ -30,7 +28,8 @@ const ToolFigures = z
   .strict()
   .meta({ id: 'ToolTraffic' });
 
-const Stats = z
+/** `GET /stats`'s answer (`summarise` in traffic.ts). */
+export const Stats = z
   .object({
     window: StatsQuery.shape.window.unwrap(),
     from: z.iso.datetime().describe('Start of the window (inclusive), a whole step.'),
@@ -57,7 +56,9 @@ const dateParam = {
   description:
     'End of the window (default now), rounded up to a whole step (a minute; 10 minutes for `24h`): a fixed window for reports and tests.',
 };
-const StatsQueryDoc = StatsQuery.extend({
+
+/** `StatsQuery` with each parameter described: what `GET /stats` parses and documents. */
+export const StatsQueryDoc = StatsQuery.extend({
   window: StatsQuery.shape.window.meta({
     description: 'The last hour (`1h`, per minute) or day (`24h`, per 10 minutes).',
   }),
@@ -68,22 +69,3 @@ const StatsQueryDoc = StatsQuery.extend({
   to: StatsQuery.shape.to.meta(dateParam),
   top: StatsQuery.shape.top.meta({ description: 'Length of `busiest_tools` and `most_errors`.' }),
 });
-
-/** `GET /stats`, for the OpenAPI document (services/control-plane/src/openapi/document.ts). */
-export const statsRoutes: RouteDoc[] = [
-  {
-    method: 'get',
-    path: '/stats',
-    'x-server-limited-keys': 'server_query',
-    operationId: 'getTrafficStats',
-    tags: ['stats'],
-    summary: 'Traffic over the last hour or day: calls, errors, p50/p95 latency, busiest tools',
-    description:
-      'Read from the per-minute rollup the control plane writes as it stores execution records (by the records’ ' +
-      '`started_at`), never from the records themselves. Latency percentiles come from a fixed histogram; bucket ' +
-      `bounds (ms): ${LATENCY_BOUNDS_MS.join(', ')}. A key limited to servers must pass one of them as \`server_id\` ` +
-      '(403 otherwise).',
-    request: { query: StatsQueryDoc },
-    responses: { 200: json('The figures.', Stats), ...problems(403) },
-  },
-];

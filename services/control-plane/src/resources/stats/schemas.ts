@@ -10,3 +10,5 @@ export const StatsQuery = z.object({
   /** How many tools the two top lists hold. */
   top: z.coerce.number().int().min(1).max(50).default(10),
 });
+
+export type StatsQuery = z.output<typeof StatsQuery>;

@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { QUERY_DATE_MAX_MS, QUERY_DATE_MIN_MS } from '../../http/query-date.ts';
 import { bucketIndexes, LATENCY_BOUNDS_MS, LATENCY_BUCKETS, rollupTables } from './rollup.ts';
@@ -49,7 +48,7 @@ const bucketSums = bucketIndexes.map((k) => `sum(latency_buckets[${k + 1}])::flo
  * comes from one snapshot. Two statements would each see the batches committed by their own start: a read
  * during a store could show tools that do not add up to the totals.
  */
-export async function trafficStats(db: Db, workspaceId: string, q: z.infer<typeof StatsQuery>) {
+export async function trafficStats(db: Db, workspaceId: string, q: StatsQuery) {
   const { ms, stepSeconds, table } = windows[q.window];
   const stepMs = stepSeconds * 1000;
   // Whole steps, and a window within the years 1 to 9999 (PostgreSQL's ISO input): the first hour or day of year 1

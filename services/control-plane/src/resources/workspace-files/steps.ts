@@ -6,11 +6,18 @@ import { deploymentsOperations } from '../deployments/operations.ts';
 import { externalMcpServersOperations } from '../external-mcp-servers/operations.ts';
 import { externalUsersOperations } from '../external-users/operations.ts';
 import { secretsOperations } from '../secrets/operations.ts';
-import { operationOf } from '../operation.ts';
+import { operationOf, type Operation } from '../operation.ts';
 import { serversOperations } from '../servers/operations.ts';
-import type { Step } from './invoke.ts';
 import type { Change } from './plan.ts';
 import { inlineConfigsOf, referencePattern, type Kind } from './specs.ts';
+
+/** One step of an apply: an operation of a table, with its path, query and body. */
+export interface Step {
+  op: Operation;
+  params?: Record<string, string>;
+  query?: Record<string, string>;
+  body?: unknown;
+}
 
 /** What a step reads besides its change: the ids of resources by `kind/name` (those created so far included), the values. */
 export interface StepContext {

@@ -1,10 +1,10 @@
-import { ValidationError } from '@toolplane/errors';
-import type { Request, Response } from 'express';
-import { caller } from '../../http/auth.ts';
+import { AuthError, ValidationError } from '@toolplane/errors';
+import { credentialName, type Caller } from '../../http/auth.ts';
 import { publishWorkspaceAccess } from '../access-policies/publish.ts';
-import { createApiKey, requireScope } from '../api-keys/keys.ts';
+import { createApiKey } from '../api-keys/keys.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
-import { CreateWorkspaceBody } from './schemas.ts';
+import type { Input } from '../operation.ts';
+import type { CreateWorkspaceBody } from './schemas.ts';
 
 const present = (w: { id: string; organizationId: string; name: string; createdAt: Date }) => ({
   id: w.id,
@@ -13,29 +13,38 @@ const present = (w: { id: string; organizationId: string; name: string; createdA
   createdAt: w.createdAt,
 });
 
+/** Refuses (403), before the body is validated, a caller without the `admin` scope. */
+export function requireAdmin({ caller }: { caller: Caller }): void {
+  if (!caller.scopes.includes('admin'))
+    throw new AuthError('auth.forbidden', `${credentialName(caller)} has no "admin" scope`);
+}
+
 /** `GET /workspaces`: the organization's workspaces with `admin`, else the key's own. */
-export async function listWorkspaces({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  const me = caller(req);
-  const own = await db.workspace.findUniqueOrThrow({ where: { id: me.workspaceId } });
-  const rows = me.scopes.includes('admin')
+export async function listWorkspaces({ db }: ControlPlaneDeps, { caller }: Input) {
+  const own = await db.workspace.findUniqueOrThrow({ where: { id: caller.workspaceId } });
+  const rows = caller.scopes.includes('admin')
     ? await db.workspace.findMany({
         where: { organizationId: own.organizationId },
         orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
       })
     : [own];
-  res.json({ data: rows.map(present) });
+  return { data: rows.map(present) };
 }
 
 /** `GET /workspaces/current`. */
-export async function currentWorkspace({ db }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  res.json(present(await db.workspace.findUniqueOrThrow({ where: { id: caller(req).workspaceId } })));
+export async function currentWorkspace({ db }: ControlPlaneDeps, { caller }: Input) {
+  return present(await db.workspace.findUniqueOrThrow({ where: { id: caller.workspaceId } }));
 }
 
-/** `POST /workspaces` (`admin`): a workspace and its first key (management, runtime, audit), its value shown once. */
-export async function createWorkspace({ db, publisher }: ControlPlaneDeps, req: Request, res: Response): Promise<void> {
-  requireScope(req, 'admin');
-  const { name } = CreateWorkspaceBody.parse(req.body ?? {});
-  const own = await db.workspace.findUniqueOrThrow({ where: { id: caller(req).workspaceId } });
+/**
+ * `POST /workspaces` (`admin`, checked before the body: `requireAdmin`): a workspace and its first key (management,
+ * runtime, audit), its value shown once.
+ */
+export async function createWorkspace(
+  { db, publisher }: ControlPlaneDeps,
+  { body: { name }, caller }: Input<CreateWorkspaceBody>,
+) {
+  const own = await db.workspace.findUniqueOrThrow({ where: { id: caller.workspaceId } });
   if (await db.workspace.findUnique({ where: { organizationId_name: { organizationId: own.organizationId, name } } })) {
     throw new ValidationError(
       'the workspace is invalid',
@@ -52,8 +61,8 @@ export async function createWorkspace({ db, publisher }: ControlPlaneDeps, req: 
     name: 'initial',
     scopes: ['management', 'runtime', 'audit'],
   });
-  res.status(201).json({
+  return {
     ...present(ws),
     apiKey: { id: row.id, name: row.name, prefix: row.prefix, scopes: row.scopes, key: value },
-  });
+  };
 }

@@ -7,3 +7,5 @@ export const CreateWorkspaceBody = z
       .regex(/^[a-z0-9][a-z0-9_-]{0,99}$/, 'must be a slug: lower-case letters, digits, - and _ (1-100 chars)'),
   })
   .strict();
+
+export type CreateWorkspaceBody = z.output<typeof CreateWorkspaceBody>;

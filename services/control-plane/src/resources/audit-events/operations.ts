@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { json, problems } from '../../openapi/registry.ts';
+import { operation, type Operation } from '../operation.ts';
+import { listAuditEvents, signIn } from './handlers.ts';
+import { AuditEvent, ListAuditEventsQuery, nullableString } from './openapi.ts';
+
+const tags = ['audit'];
+
+/**
+ * The audit trail, read-only (ADR 0037: events are written with the changes, db/audited-db.ts, and at the end of
+ * requests, http/audit.ts), and the dashboard's sign-ins. Nothing here streams: the trail's export to a SIEM is the
+ * OpenTelemetry log record each committed event emits (export.ts), not an operation.
+ */
+export const auditEventsOperations: Operation[] = [
+  operation({
+    route: {
+      method: 'get',
+      path: '/audit_events',
+      operationId: 'listAuditEvents',
+      'x-scope': 'audit',
+      tags,
+      summary: 'Read the workspace’s audit trail',
+      description:
+        'Needs the `audit` scope (a management key does not imply it). Newest first unless `order=asc`; ' +
+        '`next_cursor` continues in the same order.',
+      responses: {
+        200: json(
+          'A page of events.',
+          z.object({ data: z.array(AuditEvent), next_cursor: z.string().nullable() }).strict(),
+        ),
+        ...problems(403, 422),
+      },
+    },
+    query: ListAuditEventsQuery,
+    handler: listAuditEvents,
+  }),
+  operation({
+    route: {
+      method: 'post',
+      path: '/sign_ins',
+      operationId: 'signIn',
+      'x-audit': { action: 'dashboard.sign_in', resource: 'session' },
+      tags,
+      summary: 'Record a sign-in to the dashboard',
+      description: 'The dashboard calls it once when a person signs in; answers whom the credential belongs to.',
+      responses: {
+        201: json(
+          'The credential’s workspace and powers.',
+          z
+            .object({
+              workspace: z.object({ id: z.uuid(), name: z.string() }).strict(),
+              scopes: z.array(z.string()),
+              keyId: nullableString,
+              subject: nullableString,
+            })
+            .strict(),
+        ),
+        ...problems(403),
+      },
+    },
+    // The request has no body: none is read (a body sent is ignored, as before).
+    reads: 'none',
+    handler: signIn,
+  }),
+];

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { json, problems } from '../../openapi/registry.ts';
+import { operation, type Operation } from '../operation.ts';
+import { createWorkspace, currentWorkspace, listWorkspaces, requireAdmin } from './handlers.ts';
+import { CreatedWorkspace, Workspace } from './openapi.ts';
+import { CreateWorkspaceBody } from './schemas.ts';
+
+const tags = ['workspaces'];
+
+/**
+ * Workspaces of the caller's organization. Everything else in the API lives inside one workspace (the key's); a key
+ * with the `admin` scope may list its organization's workspaces and create new ones, each created with a first
+ * management+runtime key (its value shown once). Without `admin`, a key sees its own workspace only.
+ */
+export const workspacesOperations: Operation[] = [
+  operation({
+    route: {
+      method: 'get',
+      path: '/workspaces',
+      operationId: 'listWorkspaces',
+      tags,
+      summary: 'List workspaces: the organization’s with the `admin` scope, else the key’s own',
+      responses: {
+        200: json('The workspaces, oldest first.', z.object({ data: z.array(Workspace) }).strict()),
+        ...problems(403),
+      },
+    },
+    handler: listWorkspaces,
+  }),
+  operation({
+    route: {
+      method: 'get',
+      path: '/workspaces/current',
+      operationId: 'getCurrentWorkspace',
+      tags,
+      summary: 'Get the calling key’s workspace',
+      responses: { 200: json('The workspace.', Workspace), ...problems(403) },
+    },
+    handler: currentWorkspace,
+  }),
+  operation({
+    route: {
+      method: 'post',
+      path: '/workspaces',
+      operationId: 'createWorkspace',
+      'x-audit': { action: 'workspace.create', resource: 'workspace' },
+      tags,
+      summary: 'Create a workspace in the organization (`admin` scope)',
+      description: 'The workspace comes with a first management+runtime key, its value shown once.',
+      responses: {
+        201: json('The workspace and its first key.', CreatedWorkspace),
+        ...problems(400, 403, 409, 413, 415, 422),
+      },
+    },
+    body: CreateWorkspaceBody.meta({ id: 'CreateWorkspaceBody' }),
+    // A key without `admin` is refused (403) before its body is validated (422).
+    before: requireAdmin,
+    handler: createWorkspace,
+  }),
+];
