@@ -160,6 +160,13 @@ beforeAll(async () => {
       }),
     )
   ).id;
+  ids.quota = (
+    await unwrap(
+      apiA.POST('/quotas', {
+        body: { name: 'a-only-quota', match: { servers: [a.serverId] }, counts: 'calls', limit: 10, window: 'day' },
+      }),
+    )
+  ).id;
   // An execution record of A.
   const client = new Client({ name: 'a', version: '1.0.0' });
   await client.connect(
@@ -486,6 +493,19 @@ function cases(): Case[] {
     c('PATCH', '/access_policies/:id', `/access_policies/${ids.policy}`, 'denied', { tools: ['get_ticket'] }),
     c('DELETE', '/access_policies/:id', `/access_policies/${ids.policy}`, 'denied'),
 
+    // A quota naming A's server or key is refused in B (an unknown name there).
+    c('POST', '/quotas', '/quotas', 'denied', {
+      name: 'steal',
+      match: { servers: [s], apiKeys: [ids.key] },
+      counts: 'calls',
+      limit: 1,
+      window: 'day',
+    }),
+    c('GET', '/quotas', '/quotas', 'scoped'),
+    c('GET', '/quotas/:id', `/quotas/${ids.quota}`, 'denied'),
+    c('PATCH', '/quotas/:id', `/quotas/${ids.quota}`, 'denied', { limit: 0 }),
+    c('DELETE', '/quotas/:id', `/quotas/${ids.quota}`, 'denied'),
+
     c('GET', '/workspaces', '/workspaces', 'scoped'),
     c('GET', '/workspaces/current', '/workspaces/current', 'scoped'),
     c('POST', '/workspaces', '/workspaces', 'denied', { name: 'b-made' }),
@@ -562,6 +582,10 @@ describe('workspace isolation', () => {
     expect(await unwrap(apiA.GET('/access_policies/{id}', { params: { path: { id: ids.policy! } } }))).toMatchObject({
       name: 'a-only-policy',
       tools: ['*'],
+    });
+    expect(await unwrap(apiA.GET('/quotas/{id}', { params: { path: { id: ids.quota! } } }))).toMatchObject({
+      name: 'a-only-quota',
+      limit: 10,
     });
     expect(
       (
