@@ -1,5 +1,6 @@
 import type { Tx } from '../db/client.ts';
 import { serverNameFor } from './compile.ts';
+import { slugify } from '../documents/slug.ts';
 
 /**
  * The MCP servers the platform generates for connector instances (seed 001: "when a connector has MCP
@@ -22,13 +23,7 @@ const maxCandidates = 1000;
 
 /** The instance's name as it appears in its server's name: lower-case letters, digits and `-` (at most 50). */
 export function instanceSlug(instanceName: string, instanceId: string): string {
-  const slug = instanceName
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 50)
-    .replace(/-+$/, '');
-  return slug || instanceId.slice(0, 8);
+  return slugify(instanceName, 50) || instanceId.slice(0, 8);
 }
 
 /** The `i`-th name the rule tries for an instance (0: `base`; 1: `base-instance`; i ≥ 2: `base-instance-i`). */

@@ -23,6 +23,7 @@ import {
 } from '@toolplane/openapi';
 import { z } from 'zod';
 import type { Fetcher } from './fetch.ts';
+import { slugify } from './slug.ts';
 
 /**
  * OpenAPI documents as a connector source. `POST /api/v1/connectors` takes either a plain
@@ -184,13 +185,7 @@ export function isOpenApiBody(value: unknown): boolean {
 }
 
 function slugOf(title: string): string {
-  const slug = title
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 100)
-    .replace(/-+$/, '');
-  return slug || 'openapi';
+  return slugify(title, 100) || 'openapi';
 }
 
 function mappingIssues(

@@ -46,7 +46,7 @@ export class Reply {
  * How the body is read: JSON up to `MAX_BODY_BYTES` (the default), JSON up to `MAX_DOCUMENT_BYTES` (workspace files),
  * a document's text up to `MAX_DOCUMENT_BYTES` (connectors), or not at all.
  */
-export type BodyReading = 'json' | 'document-json' | 'document-text' | 'none';
+type BodyReading = 'json' | 'document-json' | 'document-text' | 'none';
 
 type Handler<B, Q, P> = (deps: ControlPlaneDeps, input: Input<B, Q, P>) => Promise<unknown> | unknown;
 
@@ -129,22 +129,29 @@ function checked(route: RouteDoc): void {
   if (!route.operationId) throw new Error(`${route.method.toUpperCase()} ${route.path} has no operationId`);
 }
 
+/** The parts every entry has, from its declaration. */
+function declared(d: Declared<unknown, unknown, unknown>, defaultReads: BodyReading) {
+  checked(d.route);
+  const { route, schemas } = documented(d);
+  return {
+    route,
+    schemas,
+    reads: d.reads ?? defaultReads,
+    largeImport: d.largeImport ?? false,
+    status: successStatus(route),
+    before: d.before,
+  };
+}
+
 /** An operation answered with its handler's value, as JSON (or a `Reply`). */
 export function operation<B = undefined, Q = Record<string, unknown>, P = Record<string, string>>(
   d: Declared<B, Q, P> & { handler: Handler<B, Q, P> },
 ): Operation {
-  checked(d.route);
-  const { route, schemas } = documented(d as Declared<unknown, unknown, unknown>);
   return {
-    route,
-    schemas,
-    reads: d.reads ?? (changing.has(d.route.method) ? 'json' : 'none'),
-    largeImport: d.largeImport ?? false,
-    status: successStatus(route),
+    ...declared(d as Declared<unknown, unknown, unknown>, changing.has(d.route.method) ? 'json' : 'none'),
     answers: 'json',
     handler: d.handler as Handler<unknown, unknown, unknown>,
     raw: undefined,
-    before: d.before,
   };
 }
 
@@ -152,18 +159,11 @@ export function operation<B = undefined, Q = Record<string, unknown>, P = Record
 export function rawOperation<Q = Record<string, unknown>, P = Record<string, string>>(
   d: Omit<Declared<undefined, Q, P>, 'body'> & { answers: 'stream' | 'redirect'; handler: RawHandler<Q, P> },
 ): Operation {
-  checked(d.route);
-  const { route, schemas } = documented(d as Declared<unknown, unknown, unknown>);
   return {
-    route,
-    schemas,
-    reads: d.reads ?? 'none',
-    largeImport: d.largeImport ?? false,
-    status: successStatus(route),
+    ...declared(d as Declared<unknown, unknown, unknown>, 'none'),
     answers: d.answers,
     handler: undefined,
     raw: d.handler as RawHandler<unknown, unknown>,
-    before: d.before,
   };
 }
 

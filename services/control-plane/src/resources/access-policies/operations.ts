@@ -2,13 +2,7 @@ import { z } from 'zod';
 import { json, noContent, pathParams, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import { explainAccessDecision } from './explain.ts';
-import {
-  createAccessPolicy,
-  deleteAccessPolicy,
-  getAccessPolicy,
-  listAccessPolicies,
-  updateAccessPolicy,
-} from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { AccessExplanation, AccessPolicy } from './openapi.ts';
 import { ExplainBody, PolicyBody, UpdatePolicyBody } from './schemas.ts';
 
@@ -36,7 +30,7 @@ export const accessPoliciesOperations: Operation[] = [
       },
     },
     body: PolicyBody.meta({ id: 'AccessPolicyBody' }),
-    handler: createAccessPolicy,
+    handler: handlers.createAccessPolicy,
     checksBody: 'handler',
   }),
   operation({
@@ -51,7 +45,7 @@ export const accessPoliciesOperations: Operation[] = [
         ...problems(403),
       },
     },
-    handler: listAccessPolicies,
+    handler: handlers.listAccessPolicies,
   }),
   operation({
     route: {
@@ -63,7 +57,7 @@ export const accessPoliciesOperations: Operation[] = [
       responses: { 200: json('The policy.', AccessPolicy), ...problems(403, 404) },
     },
     params: pathParams('id'),
-    handler: getAccessPolicy,
+    handler: handlers.getAccessPolicy,
   }),
   operation({
     route: {
@@ -80,7 +74,7 @@ export const accessPoliciesOperations: Operation[] = [
     },
     params: pathParams('id'),
     body: UpdatePolicyBody.meta({ id: 'UpdateAccessPolicyBody' }),
-    handler: updateAccessPolicy,
+    handler: handlers.updateAccessPolicy,
     checksBody: 'handler',
   }),
   operation({
@@ -94,7 +88,7 @@ export const accessPoliciesOperations: Operation[] = [
       responses: { 204: noContent, ...problems(403, 404) },
     },
     params: pathParams('id'),
-    handler: deleteAccessPolicy,
+    handler: handlers.deleteAccessPolicy,
   }),
   // Explaining a decision reads every policy of the workspace: a key limited to servers may not (`refused`). It
   // changes nothing: no audit event.

@@ -1,7 +1,7 @@
 import { json, jsonBody, pathParams, problems } from '../../openapi/registry.ts';
 import { Connector } from '../connectors/openapi.ts';
 import { operation, type Operation } from '../operation.ts';
-import { addFromApiCatalog, searchApiCatalog } from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { ApiCatalogPage } from './openapi.ts';
 import { AddFromCatalogBody, ApiCatalogQuery } from './schemas.ts';
 
@@ -32,7 +32,7 @@ export const apiCatalogOperations: Operation[] = [
       },
     },
     query: ApiCatalogQuery.meta({ id: 'ApiCatalogQuery' }),
-    handler: searchApiCatalog,
+    handler: handlers.searchApiCatalog,
   }),
   operation({
     route: {
@@ -56,6 +56,6 @@ export const apiCatalogOperations: Operation[] = [
     params: pathParams('id'),
     body: AddBody,
     largeImport: 'always',
-    handler: addFromApiCatalog,
+    handler: handlers.addFromApiCatalog,
   }),
 ];

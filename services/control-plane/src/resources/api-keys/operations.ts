@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { json, noContent, pathParams, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
-import { getApiKey, issueApiKey, listApiKeys, revokeApiKey, updateApiKey } from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { ApiKey, CreatedApiKey } from './openapi.ts';
 import { CreateApiKeyBody, UpdateApiKeyBody } from './schemas.ts';
 
@@ -27,7 +27,7 @@ export const apiKeysOperations: Operation[] = [
       },
     },
     body: CreateApiKeyBody.meta({ id: 'CreateApiKeyBody' }),
-    handler: issueApiKey,
+    handler: handlers.issueApiKey,
   }),
   operation({
     route: {
@@ -41,7 +41,7 @@ export const apiKeysOperations: Operation[] = [
         ...problems(403),
       },
     },
-    handler: listApiKeys,
+    handler: handlers.listApiKeys,
   }),
   operation({
     route: {
@@ -53,7 +53,7 @@ export const apiKeysOperations: Operation[] = [
       responses: { 200: json('The key.', ApiKey), ...problems(403, 404) },
     },
     params: pathParams('id'),
-    handler: getApiKey,
+    handler: handlers.getApiKey,
   }),
   operation({
     route: {
@@ -67,7 +67,7 @@ export const apiKeysOperations: Operation[] = [
     },
     params: pathParams('id'),
     body: UpdateApiKeyBody.meta({ id: 'UpdateApiKeyBody' }),
-    handler: updateApiKey,
+    handler: handlers.updateApiKey,
   }),
   operation({
     route: {
@@ -80,6 +80,6 @@ export const apiKeysOperations: Operation[] = [
       responses: { 204: noContent, ...problems(403, 404) },
     },
     params: pathParams('id'),
-    handler: revokeApiKey,
+    handler: handlers.revokeApiKey,
   }),
 ];

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { json, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
-import { listAuditEvents, signIn } from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { AuditEvent, ListAuditEventsQuery, nullableString } from './openapi.ts';
 
 const tags = ['audit'];
@@ -32,7 +32,7 @@ export const auditEventsOperations: Operation[] = [
       },
     },
     query: ListAuditEventsQuery,
-    handler: listAuditEvents,
+    handler: handlers.listAuditEvents,
   }),
   operation({
     route: {
@@ -60,6 +60,6 @@ export const auditEventsOperations: Operation[] = [
     },
     // The request has no body: none is read (a body sent is ignored, as before).
     reads: 'none',
-    handler: signIn,
+    handler: handlers.signIn,
   }),
 ];

@@ -1,14 +1,7 @@
 import { z } from 'zod';
 import { json, noContent, pathParams, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
-import {
-  createConnectorInstance,
-  deleteConnectorInstance,
-  getConnectorInstance,
-  listConnectorInstances,
-  testConnectorInstance,
-  updateConnectorInstance,
-} from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { ConnectorInstance, ConnectorTestResult, CreatedConnectorInstance } from './openapi.ts';
 import { CreateInstanceBody, UpdateInstanceBody } from './schemas.ts';
 
@@ -37,7 +30,7 @@ export const connectorInstancesOperations: Operation[] = [
       },
     },
     body: CreateInstanceBody.meta({ id: 'CreateConnectorInstanceBody' }),
-    handler: createConnectorInstance,
+    handler: handlers.createConnectorInstance,
   }),
   operation({
     route: {
@@ -51,7 +44,7 @@ export const connectorInstancesOperations: Operation[] = [
         ...problems(403),
       },
     },
-    handler: listConnectorInstances,
+    handler: handlers.listConnectorInstances,
   }),
   operation({
     route: {
@@ -63,7 +56,7 @@ export const connectorInstancesOperations: Operation[] = [
       responses: { 200: json('The instance.', ConnectorInstance), ...problems(403, 404) },
     },
     params: pathParams('id'),
-    handler: getConnectorInstance,
+    handler: handlers.getConnectorInstance,
   }),
   operation({
     route: {
@@ -83,7 +76,7 @@ export const connectorInstancesOperations: Operation[] = [
     },
     params: pathParams('id'),
     body: UpdateInstanceBody.meta({ id: 'UpdateConnectorInstanceBody' }),
-    handler: updateConnectorInstance,
+    handler: handlers.updateConnectorInstance,
   }),
   operation({
     route: {
@@ -102,7 +95,7 @@ export const connectorInstancesOperations: Operation[] = [
       },
     },
     params: pathParams('id'),
-    handler: testConnectorInstance,
+    handler: handlers.testConnectorInstance,
   }),
   operation({
     route: {
@@ -119,6 +112,6 @@ export const connectorInstancesOperations: Operation[] = [
       responses: { 204: noContent, ...problems(403, 404, 409) },
     },
     params: pathParams('id'),
-    handler: deleteConnectorInstance,
+    handler: handlers.deleteConnectorInstance,
   }),
 ];

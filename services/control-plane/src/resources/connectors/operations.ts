@@ -1,14 +1,7 @@
 import { z } from 'zod';
 import { json, noContent, pathParams, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
-import {
-  deleteConnector,
-  getConnector,
-  getConnectorOpenApi,
-  listConnectors,
-  pushConnector,
-  updateConnector,
-} from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { Connector, ConnectorUpdatePreview, ConnectorWithDescriptor, sourceBody } from './openapi.ts';
 import { DeleteConnectorQuery, UpdateConnectorQuery } from './schemas.ts';
 
@@ -40,7 +33,7 @@ export const connectorsOperations: Operation[] = [
     },
     reads: 'document-text',
     largeImport: true,
-    handler: pushConnector,
+    handler: handlers.pushConnector,
   }),
   operation({
     route: {
@@ -54,7 +47,7 @@ export const connectorsOperations: Operation[] = [
         ...problems(403),
       },
     },
-    handler: listConnectors,
+    handler: handlers.listConnectors,
   }),
   operation({
     route: {
@@ -69,7 +62,7 @@ export const connectorsOperations: Operation[] = [
       },
     },
     params: pathParams('id'),
-    handler: getConnector,
+    handler: handlers.getConnector,
   }),
   operation({
     route: {
@@ -98,7 +91,7 @@ export const connectorsOperations: Operation[] = [
     query: UpdateConnectorQuery,
     reads: 'document-text',
     largeImport: true,
-    handler: updateConnector,
+    handler: handlers.updateConnector,
   }),
   operation({
     route: {
@@ -118,7 +111,7 @@ export const connectorsOperations: Operation[] = [
     query: DeleteConnectorQuery,
     // Read as every body of /connectors is (and ignored); the large-import slot is for POST and PUT only.
     reads: 'document-text',
-    handler: deleteConnector,
+    handler: handlers.deleteConnector,
   }),
   operation({
     route: {
@@ -136,6 +129,6 @@ export const connectorsOperations: Operation[] = [
       },
     },
     params: pathParams('id'),
-    handler: getConnectorOpenApi,
+    handler: handlers.getConnectorOpenApi,
   }),
 ];

@@ -3,12 +3,7 @@ import { json, jsonBody, pathParams, problems } from '../../openapi/registry.ts'
 import { Connector, ConnectorUpdatePreview } from '../connectors/openapi.ts';
 import { UpdateConnectorQuery } from '../connectors/schemas.ts';
 import { operation, type Operation } from '../operation.ts';
-import {
-  addCuratedConnector,
-  listCuratedConnectors,
-  setupCuratedConnector,
-  upgradeCuratedConnector,
-} from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { CuratedConnector, CuratedConnectorSetup } from './openapi.ts';
 import { AddCuratedConnectorBody, SetupCuratedConnectorBody } from './schemas.ts';
 
@@ -38,7 +33,7 @@ export const curatedConnectorsOperations: Operation[] = [
         ...problems(403),
       },
     },
-    handler: listCuratedConnectors,
+    handler: handlers.listCuratedConnectors,
   }),
   operation({
     route: {
@@ -61,7 +56,7 @@ export const curatedConnectorsOperations: Operation[] = [
     params: pathParams('slug'),
     body: AddBody,
     largeImport: true,
-    handler: addCuratedConnector,
+    handler: handlers.addCuratedConnector,
   }),
   operation({
     route: {
@@ -83,7 +78,7 @@ export const curatedConnectorsOperations: Operation[] = [
     params: pathParams('slug'),
     body: SetupCuratedConnectorBody.meta({ id: 'SetupCuratedConnectorBody' }),
     largeImport: true,
-    handler: setupCuratedConnector,
+    handler: handlers.setupCuratedConnector,
   }),
   operation({
     route: {
@@ -110,6 +105,6 @@ export const curatedConnectorsOperations: Operation[] = [
     // It reads no body.
     reads: 'none',
     largeImport: true,
-    handler: upgradeCuratedConnector,
+    handler: handlers.upgradeCuratedConnector,
   }),
 ];

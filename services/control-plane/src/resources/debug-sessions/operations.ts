@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { json, jsonBody, pathParams, problems } from '../../openapi/registry.ts';
 import { operation, rawOperation, type Operation } from '../operation.ts';
-import { closeDebugSession, listDebugSessions, openDebugSession, streamSessionEvents } from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { DebugSession } from './openapi.ts';
 import { OpenBody } from './schemas.ts';
 
@@ -36,7 +36,7 @@ export const debugSessionsOperations: Operation[] = [
     },
     params: pathParams('id'),
     body: StartDebugSessionBody,
-    handler: openDebugSession,
+    handler: handlers.openDebugSession,
   }),
   operation({
     route: {
@@ -52,7 +52,7 @@ export const debugSessionsOperations: Operation[] = [
       },
     },
     params: pathParams('id'),
-    handler: listDebugSessions,
+    handler: handlers.listDebugSessions,
   }),
   rawOperation({
     route: {
@@ -91,7 +91,7 @@ export const debugSessionsOperations: Operation[] = [
     },
     answers: 'stream',
     params: pathParams('id', 'sessionId'),
-    handler: streamSessionEvents,
+    handler: handlers.streamSessionEvents,
   }),
   operation({
     route: {
@@ -105,6 +105,6 @@ export const debugSessionsOperations: Operation[] = [
       responses: { 200: json('The session as stopped.', DebugSession), ...problems(403, 404) },
     },
     params: pathParams('id', 'sessionId'),
-    handler: closeDebugSession,
+    handler: handlers.closeDebugSession,
   }),
 ];

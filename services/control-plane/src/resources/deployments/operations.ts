@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { json, noContent, problems, Problem } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
-import { deployWorkflow, getDeployment, listDeployments, redeployDeployment, withdrawDeployment } from './handlers.ts';
+import * as handlers from './handlers.ts';
 import {
   DeployedWorkflow,
   DeploymentRejected,
@@ -68,7 +68,7 @@ export const deploymentsOperations: Operation[] = [
     query: DeployQuery,
     body: DeployBody.meta({ id: 'DeployWorkflowBody' }),
     largeImport: true,
-    handler: deployWorkflow,
+    handler: handlers.deployWorkflow,
     checksBody: 'handler',
   }),
   operation({
@@ -97,7 +97,7 @@ export const deploymentsOperations: Operation[] = [
     },
     params: DeploymentParams,
     largeImport: true,
-    handler: redeployDeployment,
+    handler: handlers.redeployDeployment,
   }),
   operation({
     route: {
@@ -116,7 +116,7 @@ export const deploymentsOperations: Operation[] = [
     },
     params: DeploymentParams,
     largeImport: true,
-    handler: withdrawDeployment,
+    handler: handlers.withdrawDeployment,
   }),
   operation({
     route: {
@@ -135,7 +135,7 @@ export const deploymentsOperations: Operation[] = [
       },
     },
     params: ServerParams,
-    handler: listDeployments,
+    handler: handlers.listDeployments,
   }),
   operation({
     route: {
@@ -151,6 +151,6 @@ export const deploymentsOperations: Operation[] = [
       },
     },
     params: DeploymentParams,
-    handler: getDeployment,
+    handler: handlers.getDeployment,
   }),
 ];

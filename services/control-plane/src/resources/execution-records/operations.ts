@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { json, pathParams, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
-import { getExecutionRecord, listExecutionRecords } from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { ExecutionRecord, ExecutionRecordSummary, ListExecutionRecordsQuery } from './openapi.ts';
 
 const tags = ['execution records'];
@@ -38,7 +38,7 @@ export const executionRecordsOperations: Operation[] = [
       },
     },
     query: ListExecutionRecordsQuery,
-    handler: listExecutionRecords,
+    handler: handlers.listExecutionRecords,
   }),
   operation({
     route: {
@@ -51,6 +51,6 @@ export const executionRecordsOperations: Operation[] = [
       responses: { 200: json('The record.', ExecutionRecord), ...problems(403, 404) },
     },
     params: pathParams('id'),
-    handler: getExecutionRecord,
+    handler: handlers.getExecutionRecord,
   }),
 ];

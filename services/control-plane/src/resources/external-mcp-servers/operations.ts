@@ -1,13 +1,7 @@
 import { z } from 'zod';
 import { json, noContent, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
-import {
-  createExternalMcpServer,
-  deleteExternalMcpServer,
-  getExternalMcpServer,
-  listExternalMcpServers,
-  updateExternalMcpServer,
-} from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { ExternalMcpServer, ExternalServerParams } from './openapi.ts';
 import { CreateExternalServerBody, UpdateExternalServerBody } from './schemas.ts';
 
@@ -34,7 +28,7 @@ export const externalMcpServersOperations: Operation[] = [
         ...problems(403),
       },
     },
-    handler: listExternalMcpServers,
+    handler: handlers.listExternalMcpServers,
   }),
   operation({
     route: {
@@ -55,7 +49,7 @@ export const externalMcpServersOperations: Operation[] = [
       },
     },
     body: CreateExternalServerBody.meta({ id: 'CreateExternalMcpServerBody' }),
-    handler: createExternalMcpServer,
+    handler: handlers.createExternalMcpServer,
   }),
   operation({
     route: {
@@ -67,7 +61,7 @@ export const externalMcpServersOperations: Operation[] = [
       responses: { 200: json('The registered server.', ExternalMcpServer), ...problems(403, 404) },
     },
     params: ExternalServerParams,
-    handler: getExternalMcpServer,
+    handler: handlers.getExternalMcpServer,
   }),
   operation({
     route: {
@@ -89,7 +83,7 @@ export const externalMcpServersOperations: Operation[] = [
     },
     params: ExternalServerParams,
     body: UpdateExternalServerBody.meta({ id: 'UpdateExternalMcpServerBody' }),
-    handler: updateExternalMcpServer,
+    handler: handlers.updateExternalMcpServer,
   }),
   operation({
     route: {
@@ -105,6 +99,6 @@ export const externalMcpServersOperations: Operation[] = [
       responses: { 204: noContent, ...problems(403, 404, 409) },
     },
     params: ExternalServerParams,
-    handler: deleteExternalMcpServer,
+    handler: handlers.deleteExternalMcpServer,
   }),
 ];

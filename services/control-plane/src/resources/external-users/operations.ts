@@ -1,20 +1,7 @@
 import { z } from 'zod';
 import { json, noContent, pathParams, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
-import {
-  createExternalUser,
-  deleteExternalUser,
-  deleteUserConnection,
-  deleteUserMcpConnection,
-  deleteUserSecret,
-  listExternalUsers,
-  listUserConnections,
-  listUserSecrets,
-  setUserConnection,
-  setUserMcpConnection,
-  setUserSecret,
-  updateExternalUser,
-} from './handlers.ts';
+import * as handlers from './handlers.ts';
 import {
   AccountDisconnected,
   ExternalUser,
@@ -50,7 +37,7 @@ export const externalUsersOperations: Operation[] = [
       },
     },
     body: CreateUserBody.meta({ id: 'CreateExternalUserBody' }),
-    handler: createExternalUser,
+    handler: handlers.createExternalUser,
   }),
   operation({
     route: {
@@ -64,7 +51,7 @@ export const externalUsersOperations: Operation[] = [
         ...problems(403),
       },
     },
-    handler: listExternalUsers,
+    handler: handlers.listExternalUsers,
   }),
   operation({
     route: {
@@ -78,7 +65,7 @@ export const externalUsersOperations: Operation[] = [
     },
     params: pathParams('name'),
     body: UpdateUserBody.meta({ id: 'UpdateExternalUserBody' }),
-    handler: updateExternalUser,
+    handler: handlers.updateExternalUser,
   }),
   operation({
     route: {
@@ -91,7 +78,7 @@ export const externalUsersOperations: Operation[] = [
       responses: { 204: noContent, ...problems(403, 404) },
     },
     params: pathParams('name'),
-    handler: deleteExternalUser,
+    handler: handlers.deleteExternalUser,
   }),
   operation({
     route: {
@@ -106,7 +93,7 @@ export const externalUsersOperations: Operation[] = [
       },
     },
     params: pathParams('name'),
-    handler: listUserConnections,
+    handler: handlers.listUserConnections,
   }),
   operation({
     route: {
@@ -123,7 +110,7 @@ export const externalUsersOperations: Operation[] = [
     },
     params: pathParams('name', 'instanceId'),
     body: ConnectionBody.meta({ id: 'UserConnectionBody' }),
-    handler: setUserConnection,
+    handler: handlers.setUserConnection,
   }),
   operation({
     route: {
@@ -144,7 +131,7 @@ export const externalUsersOperations: Operation[] = [
       },
     },
     params: pathParams('name', 'instanceId'),
-    handler: deleteUserConnection,
+    handler: handlers.deleteUserConnection,
   }),
   operation({
     route: {
@@ -159,7 +146,7 @@ export const externalUsersOperations: Operation[] = [
       },
     },
     params: pathParams('name'),
-    handler: listUserSecrets,
+    handler: handlers.listUserSecrets,
   }),
   operation({
     route: {
@@ -176,7 +163,7 @@ export const externalUsersOperations: Operation[] = [
     },
     params: pathParams('name', 'secret'),
     body: SecretBody.meta({ id: 'UserSecretBody' }),
-    handler: setUserSecret,
+    handler: handlers.setUserSecret,
   }),
   operation({
     route: {
@@ -189,7 +176,7 @@ export const externalUsersOperations: Operation[] = [
       responses: { 204: noContent, ...problems(403, 404, 422) },
     },
     params: pathParams('name', 'secret'),
-    handler: deleteUserSecret,
+    handler: handlers.deleteUserSecret,
   }),
   operation({
     route: {
@@ -206,7 +193,7 @@ export const externalUsersOperations: Operation[] = [
     },
     params: pathParams('name', 'serverId', 'external'),
     body: HeadersBody.meta({ id: 'UserMcpHeadersBody' }),
-    handler: setUserMcpConnection,
+    handler: handlers.setUserMcpConnection,
   }),
   operation({
     route: {
@@ -219,6 +206,6 @@ export const externalUsersOperations: Operation[] = [
       responses: { 204: noContent, ...problems(403, 404) },
     },
     params: pathParams('name', 'serverId', 'external'),
-    handler: deleteUserMcpConnection,
+    handler: handlers.deleteUserMcpConnection,
   }),
 ];

@@ -2,7 +2,7 @@ import { QuotaMatch, quotaCounts, quotaPer, quotaWindows } from '@toolplane/cont
 import { z } from 'zod';
 import { json, noContent, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
-import { createQuota, deleteQuota, getQuota, listQuotas, updateQuota } from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { CreateQuotaBody, QuotaParams, UpdateQuotaBody } from './schemas.ts';
 
 const Quota = z
@@ -46,7 +46,7 @@ export const quotasOperations: Operation[] = [
       responses: { 201: json('The quota.', Quota), ...problems(400, 403, 409, 413, 415, 422) },
     },
     body: CreateQuotaBody.meta({ id: 'CreateQuotaBody' }),
-    handler: createQuota,
+    handler: handlers.createQuota,
   }),
   operation({
     route: {
@@ -66,7 +66,7 @@ export const quotasOperations: Operation[] = [
         ...problems(403),
       },
     },
-    handler: listQuotas,
+    handler: handlers.listQuotas,
   }),
   operation({
     route: {
@@ -78,7 +78,7 @@ export const quotasOperations: Operation[] = [
       responses: { 200: json('The quota.', Quota), ...problems(403, 404) },
     },
     params: QuotaParams,
-    handler: getQuota,
+    handler: handlers.getQuota,
   }),
   operation({
     route: {
@@ -93,7 +93,7 @@ export const quotasOperations: Operation[] = [
     },
     params: QuotaParams,
     body: UpdateQuotaBody.meta({ id: 'UpdateQuotaBody' }),
-    handler: updateQuota,
+    handler: handlers.updateQuota,
   }),
   operation({
     route: {
@@ -106,6 +106,6 @@ export const quotasOperations: Operation[] = [
       responses: { 204: noContent, ...problems(403, 404) },
     },
     params: QuotaParams,
-    handler: deleteQuota,
+    handler: handlers.deleteQuota,
   }),
 ];

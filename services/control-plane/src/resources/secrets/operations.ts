@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { json, noContent, pathParams, problems, type RouteDoc } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
-import { createSecret, deleteSecret, getSecret, listSecrets, putSecret } from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { serverParams, ServerSecret, WorkspaceSecret } from './openapi.ts';
 import { CreateBody, PutBody } from './schemas.ts';
 import { inScope, serverScope, workspaceScope, type ScopeOf } from './scopes.ts';
@@ -61,7 +61,7 @@ function collectionOperations(s: SecretsScope): Operation[] {
         ...access,
       },
       ...collection,
-      handler: inScope(s.scopeOf, listSecrets),
+      handler: inScope(s.scopeOf, handlers.listSecrets),
     }),
     operation({
       route: {
@@ -81,7 +81,7 @@ function collectionOperations(s: SecretsScope): Operation[] {
       ...collection,
       body: CreateSecretBody,
       largeImport: s.largeImport,
-      handler: inScope(s.scopeOf, createSecret),
+      handler: inScope(s.scopeOf, handlers.createSecret),
     }),
   ];
 }
@@ -103,7 +103,7 @@ function secretOperations(s: SecretsScope): Operation[] {
         ...access,
       },
       params: named,
-      handler: inScope(s.scopeOf, getSecret),
+      handler: inScope(s.scopeOf, handlers.getSecret),
     }),
     operation({
       route: {
@@ -124,7 +124,7 @@ function secretOperations(s: SecretsScope): Operation[] {
       params: named,
       body: PutSecretBody,
       largeImport: s.largeImport,
-      handler: inScope(s.scopeOf, putSecret),
+      handler: inScope(s.scopeOf, handlers.putSecret),
     }),
     operation({
       route: {
@@ -138,7 +138,7 @@ function secretOperations(s: SecretsScope): Operation[] {
         ...access,
       },
       params: named,
-      handler: inScope(s.scopeOf, deleteSecret),
+      handler: inScope(s.scopeOf, handlers.deleteSecret),
     }),
   ];
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { json, pathParams, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
-import { listInstanceTools, listServerTools } from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { InstanceTools, ServerTools } from './openapi.ts';
 
 /**
@@ -24,7 +24,7 @@ export const serverToolsOperations: Operation[] = [
       responses: { 200: json('The server’s tools.', ServerTools), ...problems(403, 404) },
     },
     params: z.object({ id: z.string().describe('The server’s id, or its name.') }),
-    handler: listServerTools,
+    handler: handlers.listServerTools,
   }),
   operation({
     route: {
@@ -39,6 +39,6 @@ export const serverToolsOperations: Operation[] = [
       responses: { 200: json('The instance’s tools.', InstanceTools), ...problems(403, 404) },
     },
     params: pathParams('id'),
-    handler: listInstanceTools,
+    handler: handlers.listInstanceTools,
   }),
 ];

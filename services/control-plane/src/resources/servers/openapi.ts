@@ -8,26 +8,20 @@ export const ServerParams = z.object({ id: z.string().describe('The server’s i
 
 const mode = z.enum(['SMART', 'NORMAL']);
 
-/** An external MCP server merged into a server (header values are secrets: only their names). */
-const ExternalMcpConfig = z
-  .object({
-    name: z.string(),
-    url: z.string(),
-    tools: z.array(z.string()).describe('The tools taken from it; [] = all of them.'),
-    headerNames: z.array(z.string()),
-  })
-  .strict()
-  .meta({ id: 'ExternalMcpConfig' });
+/** What a server shows of an external MCP server it merges in (header values are secrets: only their names). */
+const externalShape = {
+  name: z.string(),
+  url: z.string(),
+  tools: z.array(z.string()).describe('The tools taken from it; [] = all of them.'),
+  headerNames: z.array(z.string()),
+};
 
-/** A registered external MCP server a server uses (`externalMcpServers`; header values are secrets: only their names). */
+/** An external MCP server merged into a server, configured on it (`externalMcpConfigs`). */
+const ExternalMcpConfig = z.object(externalShape).strict().meta({ id: 'ExternalMcpConfig' });
+
+/** A registered external MCP server a server uses (`externalMcpServers`). */
 const UsedExternalMcpServer = z
-  .object({
-    id: z.uuid().describe('The registered server (`/external_mcp_servers/{id}`).'),
-    name: z.string(),
-    url: z.string(),
-    tools: z.array(z.string()).describe('The tools taken from it; [] = all of them.'),
-    headerNames: z.array(z.string()),
-  })
+  .object({ id: z.uuid().describe('The registered server (`/external_mcp_servers/{id}`).'), ...externalShape })
   .strict()
   .meta({ id: 'UsedExternalMcpServer' });
 

@@ -1,16 +1,7 @@
 import { json, noContent, problems, Problem } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import { refuseExposureChange } from './exposure.ts';
-import {
-  createServer,
-  deleteServer,
-  getServer,
-  getServerConfig,
-  listCatalogVersions,
-  listServers,
-  loadToolsFromUrl,
-  updateServer,
-} from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { CatalogVersionList, McpServer, McpServerConfig, McpServerList, RemoteTools, ServerParams } from './openapi.ts';
 import { CatalogVersionsQuery, CreateServerBody, ListQuery, LoadToolsBody, UpdateServerBody } from './schemas.ts';
 
@@ -43,7 +34,7 @@ export const serversOperations: Operation[] = [
       },
     },
     body: LoadToolsBody.meta({ id: 'LoadToolsFromUrlBody' }),
-    handler: loadToolsFromUrl,
+    handler: handlers.loadToolsFromUrl,
   }),
   operation({
     route: {
@@ -65,7 +56,7 @@ export const serversOperations: Operation[] = [
       },
     },
     body: CreateServerBody.meta({ id: 'CreateServerBody' }),
-    handler: createServer,
+    handler: handlers.createServer,
   }),
   operation({
     route: {
@@ -81,7 +72,7 @@ export const serversOperations: Operation[] = [
       responses: { 200: json('A page of servers.', McpServerList), ...problems(403, 422) },
     },
     query: ListQuery.meta({ id: 'ListServersQuery' }),
-    handler: listServers,
+    handler: handlers.listServers,
   }),
   operation({
     route: {
@@ -94,7 +85,7 @@ export const serversOperations: Operation[] = [
       responses: { 200: json('The server, with its live catalog’s tools.', McpServer), ...problems(403, 404) },
     },
     params: ServerParams,
-    handler: getServer,
+    handler: handlers.getServer,
   }),
   operation({
     route: {
@@ -119,7 +110,7 @@ export const serversOperations: Operation[] = [
     body: UpdateServerBody.meta({ id: 'UpdateServerBody' }),
     // A limited key's change of what its server exposes is refused before the body is validated.
     before: refuseExposureChange,
-    handler: updateServer,
+    handler: handlers.updateServer,
   }),
   operation({
     route: {
@@ -134,7 +125,7 @@ export const serversOperations: Operation[] = [
       responses: { 204: noContent, ...problems(403, 404, 409) },
     },
     params: ServerParams,
-    handler: deleteServer,
+    handler: handlers.deleteServer,
   }),
   operation({
     route: {
@@ -150,7 +141,7 @@ export const serversOperations: Operation[] = [
       responses: { 200: json('The server’s MCP configuration.', McpServerConfig), ...problems(403, 404) },
     },
     params: ServerParams,
-    handler: getServerConfig,
+    handler: handlers.getServerConfig,
   }),
   operation({
     route: {
@@ -167,6 +158,6 @@ export const serversOperations: Operation[] = [
     },
     params: ServerParams,
     query: CatalogVersionsQuery.meta({ id: 'CatalogVersionsQuery' }),
-    handler: listCatalogVersions,
+    handler: handlers.listCatalogVersions,
   }),
 ];

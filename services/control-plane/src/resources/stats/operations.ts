@@ -1,6 +1,6 @@
 import { json, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
-import { getTrafficStats } from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { Stats, StatsQueryDoc } from './openapi.ts';
 import { LATENCY_BOUNDS_MS } from './rollup.ts';
 
@@ -22,6 +22,6 @@ export const statsOperations: Operation[] = [
       responses: { 200: json('The figures.', Stats), ...problems(403) },
     },
     query: StatsQueryDoc,
-    handler: getTrafficStats,
+    handler: handlers.getTrafficStats,
   }),
 ];

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { json, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
-import { applyWorkspaceFiles, exportWorkspaceFiles, listManagedResources, planWorkspaceFiles } from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { ApplyResult, Managed, Plan, WorkspaceFiles } from './openapi.ts';
 import { ApplyBody, PlanBody } from './schemas.ts';
 
@@ -25,7 +25,7 @@ export const workspaceFilesOperations: Operation[] = [
         'share a name (files name resources, never ids): `errors` lists them.',
       responses: { 200: json('The files, by path.', WorkspaceFiles), ...problems(403, 409) },
     },
-    handler: exportWorkspaceFiles,
+    handler: handlers.exportWorkspaceFiles,
   }),
   operation({
     route: {
@@ -36,7 +36,7 @@ export const workspaceFilesOperations: Operation[] = [
       summary: 'List the resources a directory of workspace files manages (set by apply)',
       responses: { 200: json('By kind, then name.', z.object({ data: z.array(Managed) }).strict()), ...problems(403) },
     },
-    handler: listManagedResources,
+    handler: handlers.listManagedResources,
   }),
   operation({
     route: {
@@ -54,7 +54,7 @@ export const workspaceFilesOperations: Operation[] = [
     body: PlanBody,
     reads: 'document-json',
     largeImport: true,
-    handler: planWorkspaceFiles,
+    handler: handlers.planWorkspaceFiles,
   }),
   operation({
     route: {
@@ -73,6 +73,6 @@ export const workspaceFilesOperations: Operation[] = [
     body: ApplyBody,
     reads: 'document-json',
     largeImport: true,
-    handler: applyWorkspaceFiles,
+    handler: handlers.applyWorkspaceFiles,
   }),
 ];

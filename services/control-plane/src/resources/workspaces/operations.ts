@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { json, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
-import { createWorkspace, currentWorkspace, listWorkspaces, requireAdmin } from './handlers.ts';
+import * as handlers from './handlers.ts';
 import { CreatedWorkspace, Workspace } from './openapi.ts';
 import { CreateWorkspaceBody } from './schemas.ts';
 
@@ -25,7 +25,7 @@ export const workspacesOperations: Operation[] = [
         ...problems(403),
       },
     },
-    handler: listWorkspaces,
+    handler: handlers.listWorkspaces,
   }),
   operation({
     route: {
@@ -36,7 +36,7 @@ export const workspacesOperations: Operation[] = [
       summary: 'Get the calling key’s workspace',
       responses: { 200: json('The workspace.', Workspace), ...problems(403) },
     },
-    handler: currentWorkspace,
+    handler: handlers.currentWorkspace,
   }),
   operation({
     route: {
@@ -54,7 +54,7 @@ export const workspacesOperations: Operation[] = [
     },
     body: CreateWorkspaceBody.meta({ id: 'CreateWorkspaceBody' }),
     // A key without `admin` is refused (403) before its body is validated (422).
-    before: requireAdmin,
-    handler: createWorkspace,
+    before: handlers.requireAdmin,
+    handler: handlers.createWorkspace,
   }),
 ];
