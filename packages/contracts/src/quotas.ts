@@ -18,7 +18,7 @@ export const quotaCounts = ['calls', 'cost', 'in_flight'] as const;
 export const quotaPer = ['api_key', 'person', 'subject'] as const;
 
 /** A claim of the caller's OAuth token that must hold (`groups` contains `support`; a string claim equals it). */
-export const QuotaClaim = z.strictObject({ claim: z.string().min(1).max(200), contains: z.string().min(1).max(200) });
+const QuotaClaim = z.strictObject({ claim: z.string().min(1).max(200), contains: z.string().min(1).max(200) });
 
 export const QuotaMatch = z.strictObject({
   /** API key ids. */

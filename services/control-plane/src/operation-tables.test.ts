@@ -68,8 +68,9 @@ describe('the operation tables and docs/openapi.json', () => {
     );
     expect(raw).toEqual(answeringThemselves);
     // And such an entry has no JSON handler, the others no raw one.
-    for (const o of allOperations) expect([o.answers, o.raw === undefined, o.handler === undefined]).toEqual(
-      o.answers === 'json' ? ['json', true, false] : [o.answers, false, true],
-    );
+    for (const o of allOperations)
+      expect([o.answers, o.raw === undefined, o.handler === undefined]).toEqual(
+        o.answers === 'json' ? ['json', true, false] : [o.answers, false, true],
+      );
   });
 });

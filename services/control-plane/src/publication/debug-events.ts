@@ -6,7 +6,6 @@ import type { RedisClient } from '@toolplane/redis';
 /** The channel a store of execution records announces on, per server (execution-records/store.ts publishes). */
 export const recordsStoredChannel = (prefix: string, serverId: string) => `${prefix}:events:records-stored:${serverId}`;
 
-
 /** How long a SUBSCRIBE may take before Redis counts as unreachable. */
 const SUBSCRIBE_TIMEOUT_MS = 5_000;
 

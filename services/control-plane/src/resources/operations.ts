@@ -23,7 +23,7 @@ import { workspacesOperations } from './workspaces/operations.ts';
  * Every resource's operation table, in the order of the API's document: what `mountOperations` serves (http-app.ts),
  * what the OpenAPI document describes (api-document.ts) and what in-process callers run (workspace apply).
  */
-export const operationTables = {
+const operationTables = {
   workspaces: workspacesOperations,
   'api-keys': apiKeysOperations,
   'access-policies': accessPoliciesOperations,

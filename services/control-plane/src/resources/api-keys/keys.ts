@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ApiKeyRecord } from '@toolplane/contracts';
-import { AuthError } from '@toolplane/errors';
 import type { Db, Tx } from '../../db/client.ts';
-import { caller, credentialName, hashApiKey, type Caller } from '../../http/auth.ts';
+import { hashApiKey, type Caller } from '../../http/auth.ts';
 import { publicationResources, type RuntimePublisher } from '../../publication/publisher.ts';
 
 /**
@@ -64,13 +63,6 @@ export async function createApiKey(
     }),
   );
   return { row, value };
-}
-
-/** Fails unless the caller (its API key or access token) has `scope`. */
-export function requireScope(req: Parameters<typeof caller>[0], scope: string): void {
-  const me = caller(req);
-  if (!me.scopes.includes(scope))
-    throw new AuthError('auth.forbidden', `${credentialName(me)} has no "${scope}" scope`);
 }
 
 /**

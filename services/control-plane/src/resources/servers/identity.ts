@@ -17,7 +17,12 @@ function identitySettingsOf(config: unknown): ServerIdentitySettings {
  * After a server's create, update or delete (before the answer leaves): its settings in Redis, so that the next call
  * sees them (deleted with the server).
  */
-export async function publishServerIdentity(db: Db, redis: RedisClient, prefix: string, serverId: string): Promise<void> {
+export async function publishServerIdentity(
+  db: Db,
+  redis: RedisClient,
+  prefix: string,
+  serverId: string,
+): Promise<void> {
   const row = await db.mcpServer.findUnique({ where: { id: serverId }, select: { config: true } });
   const key = redisKeys(prefix).serverIdentity(serverId);
   if (!row) await redis.del(key);
