@@ -77,6 +77,33 @@ function tree(dir: string): Record<string, string> {
   return out;
 }
 
+type Event = {
+  action: string;
+  resource: { type: string };
+  outcome: string;
+  changes: Record<string, unknown> | null;
+  details: unknown;
+};
+
+/**
+ * Apply writes through the API's own operations (ADR 0047): each event of B's apply has the action, resource type,
+ * outcome and changed fields of an event A's API calls wrote for the same kind of change, and says it came from apply.
+ */
+async function sameAuditEvents(): Promise<void> {
+  const events = async (api: ManagementClient) =>
+    (await unwrap(api.GET('/audit_events', { params: { query: { limit: 500 } } }))).data as unknown as Event[];
+  const shape = (e: Event) =>
+    `${e.action} ${e.resource.type} ${e.outcome} ${Object.keys(e.changes ?? {})
+      .sort()
+      .join(',')}`;
+  const fromApi = new Set((await events(a.api)).map(shape));
+  const fromApply = (await events(b.api)).filter(
+    (e) => (e.details as { via?: string } | null)?.via === 'workspace.apply',
+  );
+  expect(fromApply.length).toBeGreaterThan(10);
+  expect(fromApply.map(shape).filter((s) => !fromApi.has(s))).toEqual([]);
+}
+
 /** The id of the workspace's newest audit event. */
 async function newestEvent(api: ManagementClient): Promise<string | undefined> {
   return (await unwrap(api.GET('/audit_events', { params: { query: { limit: 1 } } }))).data[0]?.id;
@@ -274,6 +301,8 @@ describe('workspace files', () => {
     expect(managed.data.find((m) => m.kind === 'server' && m.name === 'combo')).toMatchObject({
       file: 'mcp-servers/combo.yaml',
     });
+
+    await sameAuditEvents();
 
     const before = await newestEvent(b.api);
     const again = await cli(b.key, ['plan', dirA]);
