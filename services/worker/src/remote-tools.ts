@@ -112,7 +112,7 @@ async function withRemote<T>(
   );
 }
 
-export interface RemoteCallOptions {
+interface RemoteCallOptions {
   /** The caller cancelled. */
   cancel?: AbortSignal;
   /** The caller wants progress: the remote server's progress notifications are passed on. */
