@@ -67,6 +67,46 @@ export const telemetryEnv = {
 };
 
 /**
+ * The secrets store's settings, the same for the control plane (which seals and writes secrets) and the worker
+ * (which opens and reads them), spread into both schemas; each adds its own key file.
+ */
+export const secretsStoreEnv = {
+  SECRETS_BACKEND: z
+    .enum(['local', 'aws'])
+    .default('local')
+    .describe(
+      'Where secrets are kept: `local` (the embedded sealed store: `SECRETS_DIR`, with `SECRETS_PUBLIC_KEY_FILE` on the control plane and `SECRETS_PRIVATE_KEY_FILE` on the worker) or `aws` (AWS Secrets Manager: `AWS_REGION`).',
+    ),
+  SECRETS_DIR: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Directory of the embedded sealed secrets store (required when `SECRETS_BACKEND=local`).'),
+  AWS_REGION: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "AWS region of Secrets Manager (required when `SECRETS_BACKEND=aws`); credentials come from the SDK's default chain (IRSA).",
+    ),
+  SECRETS_AWS_ENDPOINT: z
+    .string()
+    .url()
+    .optional()
+    .describe('Secrets Manager endpoint override (an emulator such as moto_server, or a VPC endpoint).'),
+  SECRETS_NAME_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9/_+=.@-]{0,256}$/)
+    .default('toolplane/')
+    .describe(
+      'Prefix of every secret name in AWS Secrets Manager (per deployment; IAM policies scope to it). The same value for the control plane and the worker.',
+    ),
+};
+
+/** `MAX_BODY_BYTES`: the largest request body a service accepts, in bytes, with that service's default. */
+export const maxBodyBytes = (defaultBytes: number) => z.coerce.number().int().positive().default(defaultBytes);
+
+/**
  * The body of every service's `main.ts`: start the app, exit 1 if it cannot start, and stop it
  * cleanly (finish in-flight work, close connections) on SIGTERM or SIGINT.
  */

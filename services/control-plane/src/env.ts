@@ -1,4 +1,4 @@
-import { logLevel, port, telemetryEnv } from '@toolplane/config';
+import { logLevel, maxBodyBytes, port, secretsStoreEnv, telemetryEnv } from '@toolplane/config';
 import { checkRedisEnv, redisEnvShape } from '@toolplane/redis';
 import { z } from 'zod';
 
@@ -13,21 +13,10 @@ export const ControlPlaneEnv = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)
     .default('tp'),
-  /** Where secrets are written: `local` (the embedded sealed store: `SECRETS_DIR` + `SECRETS_PUBLIC_KEY_FILE`) or `aws` (AWS Secrets Manager: `AWS_REGION`). */
-  SECRETS_BACKEND: z.enum(['local', 'aws']).default('local'),
-  /** Directory of the embedded sealed secrets store, write side (required when `SECRETS_BACKEND=local`). */
-  SECRETS_DIR: z.string().min(1).optional(),
+  // The secrets store (SECRETS_BACKEND, SECRETS_DIR, AWS_REGION, SECRETS_AWS_ENDPOINT, SECRETS_NAME_PREFIX).
+  ...secretsStoreEnv,
   /** PEM file of the worker's X25519 public key: the control plane can seal secrets, never open them (required when `SECRETS_BACKEND=local`). */
   SECRETS_PUBLIC_KEY_FILE: z.string().min(1).optional(),
-  /** AWS region of Secrets Manager (required when `SECRETS_BACKEND=aws`); credentials come from the SDK's default chain (IRSA). */
-  AWS_REGION: z.string().min(1).optional(),
-  /** Secrets Manager endpoint override (an emulator such as moto_server, or a VPC endpoint). */
-  SECRETS_AWS_ENDPOINT: z.string().url().optional(),
-  /** Prefix of every secret name in AWS Secrets Manager (per deployment; IAM policies scope to it). Same value as the worker's. */
-  SECRETS_NAME_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9/_+=.@-]{0,256}$/)
-    .default('toolplane/'),
   /** KMS key (id or ARN) new secrets are encrypted with; the account's `aws/secretsmanager` key when unset. */
   SECRETS_AWS_KMS_KEY_ID: z.string().min(1).optional(),
   /**
@@ -93,11 +82,7 @@ export const ControlPlaneEnv = z.object({
     .default('true')
     .transform((v) => v === 'true'),
   /** Largest accepted request body (API documents: MAX_DOCUMENT_BYTES). */
-  MAX_BODY_BYTES: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(5 * 1024 * 1024),
+  MAX_BODY_BYTES: maxBodyBytes(5 * 1024 * 1024),
   /** Largest accepted API document (connector descriptors, OpenAPI documents and bundles): GitHub's REST description is 13 MB. */
   MAX_DOCUMENT_BYTES: z.coerce
     .number()

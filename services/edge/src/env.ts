@@ -1,4 +1,4 @@
-import { logLevel, port, telemetryEnv } from '@toolplane/config';
+import { logLevel, maxBodyBytes, port, telemetryEnv } from '@toolplane/config';
 import { checkQueueShards, checkRedisEnv, queueShardsShape, redisEnvShape } from '@toolplane/redis';
 import { z } from 'zod';
 
@@ -63,11 +63,7 @@ export const EdgeEnv = z.object({
     .default('true')
     .transform((v) => v === 'true'),
   /** Largest accepted JSON-RPC request body. */
-  MAX_BODY_BYTES: z.coerce
-    .number()
-    .int()
-    .positive()
-    .default(1024 * 1024),
+  MAX_BODY_BYTES: maxBodyBytes(1024 * 1024),
   /**
    * Browser origins allowed to call the MCP endpoints (comma-separated, `*` for any), with CORS (the dashboard's
    * origin, for "Try a tool"). Requests with another `Origin` header get 403 (DNS-rebinding protection); requests

@@ -32,7 +32,7 @@ export function createConnectLinkHandler(deps: { plans: PlanCache; secrets: Secr
       if (err instanceof UserError) return answer({ error: 'app_credentials_missing' });
       throw err;
     }
-    const url = await deps.links.create(connectLinkFor(task, task, auth, clientId, connection));
+    const url = await deps.links.create(connectLinkFor({ person: task, tool: task, auth, clientId, connection }));
     return answer(url ? { url } : { error: 'no_public_url' });
   };
 }

@@ -133,14 +133,18 @@ export function isOwnConnection(connection: string, workspaceId: string, userId:
   return named?.workspaceId === workspaceId && named.userId === userId;
 }
 
+/** What a connect link binds: the person, the tool (in its catalog version) and its connection, the app's sign-in. */
+interface ConnectLinkOptions {
+  person: { workspaceId: string; userId: string; username: string };
+  tool: Omit<PersonCall, 'principal'>;
+  auth: PersonAuth;
+  clientId: string;
+  /** The person's connection (a secret name). */
+  connection: string;
+}
+
 /** A connect link's binding: the person, the tool (in its catalog version) and its connection, the app's sign-in. */
-export function connectLinkFor(
-  person: { workspaceId: string; userId: string; username: string },
-  tool: Omit<PersonCall, 'principal'>,
-  auth: PersonAuth,
-  clientId: string,
-  connection: string,
-): ConnectLink {
+export function connectLinkFor({ person, tool, auth, clientId, connection }: ConnectLinkOptions): ConnectLink {
   return {
     v: 1,
     workspaceId: person.workspaceId,
@@ -156,22 +160,30 @@ export function connectLinkFor(
   };
 }
 
+/** The token `personToken` looks up: for which call, under which auth, and where its app and connection are. */
+interface PersonTokenOptions {
+  call: PersonCall;
+  auth: PersonAuth;
+  /** The workspace's OAuth app, read once the call is known to be for a person. */
+  app: () => Promise<OAuthApp>;
+  /** The person's connection: its secret name. */
+  connection: (userId: string) => string;
+  /** The token the upstream just refused (refreshed even when it has not expired). */
+  stale?: string | undefined;
+}
+
 /**
- * The calling person's access token for a connection (`connection(userId)`: its secret name; `app`: the workspace's
- * OAuth app, read once the call is known to be for a person), refreshed by the
- * UserTokenKeeper when it expires or when `stale` is the token the upstream just refused. A call made for nobody
+ * The calling person's access token for a connection, refreshed by the UserTokenKeeper when it expires or when
+ * `stale` is the token the upstream just refused. A call made for nobody
  * in particular, or for a person who has not connected (or must authorise again), is refused with a
  * `connection.required` error the model can act on, carrying a new connect link for the call's tool. Used by HTTP
  * tools (processor.ts) and workflow steps (workflow-credentials.ts) alike.
  */
 export async function personToken(
   deps: { userTokens?: UserTokenKeeper | undefined; connectLinks?: ConnectLinks | undefined },
-  call: PersonCall,
-  auth: PersonAuth,
-  app: () => Promise<OAuthApp>,
-  connection: (userId: string) => string,
-  stale?: string,
+  options: PersonTokenOptions,
 ): Promise<{ token: string; client: OAuthApp }> {
+  const { call, auth, app, connection, stale } = options;
   const { userId, username, workspaceId } = call.principal;
   if (!userId || !username)
     throw new UserError(
@@ -187,7 +199,13 @@ export async function personToken(
   } catch (err) {
     if (!(err instanceof ConnectionRequiredError)) throw err;
     const url = await deps.connectLinks?.create(
-      connectLinkFor({ workspaceId, userId, username }, call, auth, client.clientId, name),
+      connectLinkFor({
+        person: { workspaceId, userId, username },
+        tool: call,
+        auth,
+        clientId: client.clientId,
+        connection: name,
+      }),
     );
     const what = `User "${username}" ${err.reason === 'missing' ? 'has not connected' : 'has to authorise again'}`;
     const plain = `${what} their own account for this tool's API (${err.message}).`;

@@ -1,4 +1,4 @@
-import { logLevel, port, telemetryEnv } from '@toolplane/config';
+import { logLevel, port, secretsStoreEnv, telemetryEnv } from '@toolplane/config';
 import { checkQueueShards, checkRedisEnv, queueShardsShape, redisEnvShape } from '@toolplane/redis';
 import { z } from 'zod';
 
@@ -63,10 +63,8 @@ export const WorkerEnv = z.object({
     .int()
     .min(1000)
     .default(15 * 60_000),
-  /** Where secrets are read from: `local` (the embedded sealed store: `SECRETS_DIR` + `SECRETS_PRIVATE_KEY_FILE`) or `aws` (AWS Secrets Manager: `AWS_REGION`). */
-  SECRETS_BACKEND: z.enum(['local', 'aws']).default('local'),
-  /** Directory of the embedded sealed secrets store (required when `SECRETS_BACKEND=local`). */
-  SECRETS_DIR: z.string().min(1).optional(),
+  // The secrets store (SECRETS_BACKEND, SECRETS_DIR, AWS_REGION, SECRETS_AWS_ENDPOINT, SECRETS_NAME_PREFIX).
+  ...secretsStoreEnv,
   /** PEM file of the X25519 private key that opens sealed secrets; only the worker has it (required when `SECRETS_BACKEND=local`). */
   SECRETS_PRIVATE_KEY_FILE: z.string().min(1).optional(),
   /**
@@ -75,15 +73,6 @@ export const WorkerEnv = z.object({
    * `SECRETS_PRIVATE_KEY_FILE`. Unset (and no default): calls carrying such a credential fail.
    */
   REQUEST_CREDENTIALS_PRIVATE_KEY_FILE: z.string().min(1).optional(),
-  /** AWS region of Secrets Manager (required when `SECRETS_BACKEND=aws`); credentials come from the SDK's default chain (IRSA). */
-  AWS_REGION: z.string().min(1).optional(),
-  /** Secrets Manager endpoint override (an emulator such as moto_server, or a VPC endpoint). */
-  SECRETS_AWS_ENDPOINT: z.string().url().optional(),
-  /** Prefix of every secret name in AWS Secrets Manager (per deployment; IAM policies scope to it). Same value as the control plane's. */
-  SECRETS_NAME_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9/_+=.@-]{0,256}$/)
-    .default('toolplane/'),
   /** Most catalog versions whose execution plans are kept in memory, and most servers whose debug-session state is (least recently used evicted). */
   PLAN_CACHE_MAX: z.coerce.number().int().positive().default(1000),
   /** How long a resolved secret stays in memory; rotation takes effect within this time. */

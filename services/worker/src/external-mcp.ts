@@ -142,7 +142,8 @@ export async function runMcpRequest(
       attempt: 1,
     });
   try {
-    const value = await requestRemote(features.url, headers, job, Math.min(deps.timeoutMs, run.remaining), cancel);
+    const timeoutMs = Math.min(deps.timeoutMs, run.remaining);
+    const value = await requestRemote({ url: features.url, headers, job, timeoutMs, cancel });
     step('response');
     run.record('success');
     return { ...base, result: redactSecrets({ content: [], mcpResult: value }, Object.values(headers)) };

@@ -177,36 +177,39 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
         return await withSpan(
           `process ${queueNames.toolInvocations}`,
           consumerAttributes(job),
-          (span) => run(deps, now, job, cancel, delivered, span, emit),
+          (span) => run(deps, { now, job, cancel, delivered, span, emit }),
           { kind: SpanKind.CONSUMER, parent: extractContext(job) },
         );
-      return await run(deps, now, job, cancel, delivered, noopSpan, emit);
+      return await run(deps, { now, job, cancel, delivered, span: noopSpan, emit });
     } finally {
       deps.running.end(job.invocationId);
     }
   };
 }
 
-/** The invocation's steps: delivery rules, the plan, then the kind of tool; any failure becomes its record and reply. */
-async function run(
-  deps: ProcessorDeps,
-  now: () => number,
-  job: ToolInvokeJob,
-  cancel: AbortSignal,
+/** One delivery of a job, as `run` takes it. */
+interface RunOptions {
+  now: () => number;
+  job: ToolInvokeJob;
+  cancel: AbortSignal;
   /** The queue's deliveries of this job so far, this one included (BullMQ `attemptsStarted`). */
-  delivered: number,
-  span: Span,
-  emit: Invocation['emit'],
-): Promise<ToolInvokeResult> {
+  delivered: number;
+  span: Span;
+  emit: Invocation['emit'];
+}
+
+/** The invocation's steps: delivery rules, the plan, then the kind of tool; any failure becomes its record and reply. */
+async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvokeResult> {
+  const { now, job, cancel, delivered, span, emit } = options;
   const started = now();
   const redelivered = delivered > 1;
   const steps: ExecutionStep[] = [];
   const traceIds = currentTraceIds();
   const record = (outcome: ExecutionRecord['outcome'], extra: RecordExtra = {}) => {
-    observeOutcome(span, job, outcome, extra.errorCode, now() - started);
     const { tree, ...rest } = extra;
     const rec: ExecutionRecord = { ...recordBase(job, started, now() - started), outcome, ...rest, steps, ...traceIds };
     if (tree) rec.tree = tree; // workflow calls only
+    observeOutcome(span, rec);
     deps.records.add(rec);
   };
   try {
@@ -260,33 +263,34 @@ async function run(
     if (plan.kind === 'workflow') return await runWorkflow(deps, call, plan);
     return await runHttpTool(deps, call, plan, keyHeader);
   } catch (err) {
-    const e: AppError = toAppError(err);
-    const level = e.kind === 'internal' ? 'error' : 'warn';
-    deps.log[level](
-      { invocationId: job.invocationId, tool: job.tool, code: e.code, err: e.kind === 'internal' ? e : undefined },
-      'invocation failed',
-    );
-    record(e.code === 'tool.outcome_unknown' ? 'unknown' : e.kind === 'user' ? 'rejected' : 'failed', {
-      errorCode: e.code,
-      message:
-        err instanceof ConnectionRequiredError
-          ? err.recordMessage
-          : e.kind === 'internal'
-            ? 'internal error'
-            : e.message,
-    });
-    return {
-      v: 1,
-      invocationId: job.invocationId,
-      ok: false,
-      error: {
-        kind: e.kind,
-        code: e.code,
-        message: e.kind === 'internal' ? 'internal error in the data plane' : e.message,
-        ...(err instanceof ConnectionRequiredError && err.connectUrl ? { connectUrl: err.connectUrl } : {}),
-      },
-    };
+    return failed(deps, job, err, record);
   }
+}
+
+/** A call's failure, logged, recorded and answered: our own faults as `internal error`, the rest as they say. */
+function failed(deps: ProcessorDeps, job: ToolInvokeJob, err: unknown, record: Invocation['record']): ToolInvokeResult {
+  const e: AppError = toAppError(err);
+  const level = e.kind === 'internal' ? 'error' : 'warn';
+  deps.log[level](
+    { invocationId: job.invocationId, tool: job.tool, code: e.code, err: e.kind === 'internal' ? e : undefined },
+    'invocation failed',
+  );
+  record(e.code === 'tool.outcome_unknown' ? 'unknown' : e.kind === 'user' ? 'rejected' : 'failed', {
+    errorCode: e.code,
+    message:
+      err instanceof ConnectionRequiredError ? err.recordMessage : e.kind === 'internal' ? 'internal error' : e.message,
+  });
+  return {
+    v: 1,
+    invocationId: job.invocationId,
+    ok: false,
+    error: {
+      kind: e.kind,
+      code: e.code,
+      message: e.kind === 'internal' ? 'internal error in the data plane' : e.message,
+      ...(err instanceof ConnectionRequiredError && err.connectUrl ? { connectUrl: err.connectUrl } : {}),
+    },
+  };
 }
 
 /** Whether the server lets an external user without a connection of their own use the shared credentials. */
@@ -316,20 +320,18 @@ async function runMcpTool(deps: ProcessorDeps, call: Invocation, plan: McpPlan):
   let result: ToolResultPayload;
   let outcome: ExecutionStep['outcome'] = 'response';
   try {
-    result = await callRemoteTool(
-      plan.url,
+    result = await callRemoteTool({
+      url: plan.url,
       headers,
-      plan.remoteTool,
-      job.arguments,
-      Math.min(deps.limits.timeoutMs, call.remaining),
-      {
-        cancel,
-        ...(emit && job.progress ? { onProgress: (p) => emit({ kind: 'progress', ...p }) } : {}),
-        ...(emit && job.logLevel ? { logLevel: job.logLevel, onLog: (m) => emit({ kind: 'log', ...m }) } : {}),
-        ...(job.multiRound ? { multiRound: job.multiRound } : {}),
-        ...(relay ? { relay } : {}),
-      },
-    );
+      tool: plan.remoteTool,
+      arguments: job.arguments,
+      timeoutMs: Math.min(deps.limits.timeoutMs, call.remaining),
+      cancel,
+      ...(emit && job.progress ? { onProgress: (p) => emit({ kind: 'progress', ...p }) } : {}),
+      ...(emit && job.logLevel ? { logLevel: job.logLevel, onLog: (m) => emit({ kind: 'log', ...m }) } : {}),
+      ...(job.multiRound ? { multiRound: job.multiRound } : {}),
+      ...(relay ? { relay } : {}),
+    });
   } catch (err) {
     const answered = err instanceof RemoteRequestError && !cancel.aborted;
     outcome = cancel.aborted
@@ -391,14 +393,13 @@ async function runWorkflow(deps: ProcessorDeps, call: Invocation, plan: Workflow
     {
       // Steps on an operation of the person's own account (ADR 0027): their token, or a connect link.
       personToken: ({ instanceId, auth, app, stale }) =>
-        personToken(
-          deps,
-          job,
+        personToken(deps, {
+          call: job,
           auth,
           app,
-          (userId) => userSecrets.oauth(job.principal.workspaceId, userId, instanceId),
+          connection: (userId) => userSecrets.oauth(job.principal.workspaceId, userId, instanceId),
           stale,
-        ),
+        }),
       arguments: job.arguments,
       callTool: toolSteps(deps, call, plan),
       // Steps on a connector instance's operations spend its rate limits as the user's plain calls do.
@@ -466,7 +467,7 @@ async function runHttpTool(
   const allowed = await deps.rateLimits.take(plan.rateLimits, job.principal.userId);
   if (!allowed.ok) return rateLimited(call, allowed);
   const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, call.remaining) };
-  const { request, outcome, secretValues } = await exchangeHttp(deps, call, plan, keyHeader, limits);
+  const { request, outcome, secretValues } = await exchangeHttp(deps, call, { plan, keyHeader, limits });
   const result = redactSecrets(toToolResult(outcome, limits, plan.output), secretValues);
   const session = await deps.debug.active(job.serverId);
   call.record(result.isError ? 'tool_error' : 'success', {
@@ -482,23 +483,25 @@ async function runHttpTool(
   return answer(job, result);
 }
 
+/** An HTTP tool's request: its plan, the idempotency key's header (none: no key is added) and the limits it runs in. */
+interface HttpExchange {
+  plan: HttpOperationPlan;
+  keyHeader: string | undefined;
+  limits: HttpLimits;
+}
+
 /**
  * An HTTP tool's request with its credentials, sent; a person's token the upstream refused (401: it did nothing) is
  * refreshed once and the request sent once more (ADR 0027).
  */
-async function exchangeHttp(
-  deps: ProcessorDeps,
-  call: Invocation,
-  plan: HttpOperationPlan,
-  keyHeader: string | undefined,
-  limits: HttpLimits,
-) {
+async function exchangeHttp(deps: ProcessorDeps, call: Invocation, exchange: HttpExchange) {
+  const { plan, limits } = exchange;
   let credentials = await httpCredentials(deps, call, plan);
-  let sent = await sendHttp(deps, call, plan, keyHeader, credentials, limits, true);
+  let sent = await sendHttp(deps, call, { ...exchange, credentials, first: true });
   if (credentials.person && sent.outcome.kind === 'response' && sent.outcome.status === 401 && !call.cancel.aborted) {
     credentials = await personCredentials(deps, call, plan, credentials.person.token);
     const left = { ...limits, timeoutMs: Math.max(1, Math.min(limits.timeoutMs, call.job.deadlineAt - call.now())) };
-    sent = await sendHttp(deps, call, plan, keyHeader, credentials, left, false);
+    sent = await sendHttp(deps, call, { ...exchange, credentials, limits: left, first: false });
   }
   return sent;
 }
@@ -516,23 +519,28 @@ function toolSteps(deps: ProcessorDeps, call: Invocation, plan: WorkflowPlan): W
     rateLimits: deps.rateLimits,
     cancel: call.cancel,
     http: (tool, args, limits, markSent) =>
-      exchangeHttp(deps, { ...call, job: { ...job, arguments: args }, markSent, steps: [] }, tool, undefined, limits),
+      exchangeHttp(
+        deps,
+        { ...call, job: { ...job, arguments: args }, markSent, steps: [] },
+        { plan: tool, keyHeader: undefined, limits },
+      ),
     mcpHeaders: (tool, serverId) =>
       mcpHeaders(deps.secrets, { ...job, serverId: serverId ?? job.serverId }, tool, call.fallback),
     refusal: (step, args) => stepAccessRefusal(deps.workspaceAccess, job, step, args),
   });
 }
 
+/** One request of an HTTP tool, as `sendHttp` takes it. */
+interface SendHttpOptions extends HttpExchange {
+  credentials: HttpCredentials;
+  /** The first request of this delivery: the lease is written before it leaves. */
+  first: boolean;
+}
+
 /** One request of an HTTP tool: built with `credentials`, sent (after the lease when `first`), recorded as a step. */
-async function sendHttp(
-  deps: ProcessorDeps,
-  call: Invocation,
-  plan: HttpOperationPlan,
-  keyHeader: string | undefined,
-  { credentials, given }: HttpCredentials,
-  limits: HttpLimits,
-  first: boolean,
-) {
+async function sendHttp(deps: ProcessorDeps, call: Invocation, options: SendHttpOptions) {
+  const { plan, keyHeader, limits, first } = options;
+  const { credentials, given } = options.credentials;
   const { job, now } = call;
   const request = buildRequest(plan, job.arguments, credentials);
   // The same key on every delivery, so the API can drop a repeat (unless the caller passed one).
@@ -624,14 +632,13 @@ async function personCredentials(
   const auth = plan.auth as PersonAuth;
   if (!auth.connection) throw new Error('a person’s tool compiled without its connection');
   const connection = auth.connection;
-  const { token, client } = await personToken(
-    deps,
-    call.job,
+  const { token, client } = await personToken(deps, {
+    call: call.job,
     auth,
-    () => oauthAppOf(deps.secrets, plan, auth),
-    (userId) => connection.replace('{user}', userId),
+    app: () => oauthAppOf(deps.secrets, plan, auth),
+    connection: (userId) => connection.replace('{user}', userId),
     stale,
-  );
+  });
   return {
     credentials: { __authorization: `Bearer ${token}` },
     given: [token, client.clientSecret],
@@ -781,15 +788,9 @@ function consumerAttributes(job: ToolInvokeJob) {
   };
 }
 
-/** A call's outcome in the metrics and on its span (ERROR status when it failed; not when refused). */
-function observeOutcome(
-  span: Span,
-  job: ToolInvokeJob,
-  outcome: ExecutionRecord['outcome'],
-  errorCode: string | undefined,
-  durationMs: number,
-): void {
-  recordToolCall(job.serverId, job.tool, outcome, durationMs);
+/** A call's outcome (its record) in the metrics and on its span (ERROR status when it failed; not when refused). */
+function observeOutcome(span: Span, { serverId, tool, outcome, errorCode, durationMs }: ExecutionRecord): void {
+  recordToolCall(serverId, tool, outcome, durationMs);
   if (span === noopSpan) return;
   span.setAttribute(attr.outcome, outcome);
   if (errorCode !== undefined) span.setAttribute(attr.errorType, errorCode);

@@ -58,14 +58,19 @@ export async function externalHeaders(
   return out;
 }
 
+/** The external server `withRemote` connects to, and how. */
+interface RemoteConnection {
+  url: URL;
+  headers: Record<string, string>;
+  signal: AbortSignal;
+  /** Declared to the server; `handBack`: its `input_required` results go to the caller as they are, never fulfilled here. */
+  declare?: { capabilities: ClientCapabilities; handBack: boolean } | undefined;
+}
+
 /** Connects with Streamable HTTP, falling back to the legacy HTTP+SSE transport, and runs `use`. */
 async function withRemote<T>(
-  url: URL,
-  headers: Record<string, string>,
-  signal: AbortSignal,
+  { url, headers, signal, declare }: RemoteConnection,
   use: (client: Client) => Promise<T>,
-  /** Declared to the server; `handBack`: its `input_required` results go to the caller as they are, never fulfilled here. */
-  declare?: { capabilities: ClientCapabilities; handBack: boolean },
 ): Promise<{ value: T; transport: 'streamable-http' | 'sse' }> {
   const errors: string[] = [];
   const requestInit = { headers };
@@ -107,7 +112,7 @@ async function withRemote<T>(
   );
 }
 
-export interface RemoteCallOptions {
+interface RemoteCallOptions {
   /** The caller cancelled. */
   cancel?: AbortSignal;
   /** The caller wants progress: the remote server's progress notifications are passed on. */
@@ -169,52 +174,49 @@ function declared(opts: RemoteCallOptions): { capabilities: ClientCapabilities; 
   return undefined;
 }
 
+/** One call of an external MCP server's tool: where, with which headers and arguments, within how long. */
+interface RemoteToolCall extends RemoteCallOptions {
+  url: string;
+  headers: Record<string, string>;
+  tool: string;
+  arguments: Record<string, unknown>;
+  timeoutMs: number;
+}
+
 /** Calls one tool of an external MCP server and returns its result as-is. */
-export async function callRemoteTool(
-  url: string,
-  headers: Record<string, string>,
-  tool: string,
-  args: Record<string, unknown>,
-  timeoutMs: number,
-  opts: RemoteCallOptions = {},
-): Promise<ToolResultPayload> {
+export async function callRemoteTool(opts: RemoteToolCall): Promise<ToolResultPayload> {
+  const { url, headers, tool, arguments: args, timeoutMs } = opts;
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = opts.cancel ? AbortSignal.any([timeout, opts.cancel]) : timeout;
-  const { value } = await withRemote(
-    new URL(url),
-    headers,
-    signal,
-    (c) => {
-      if (opts.relay) relayTo(c, opts.relay);
-      relayLogs(c, opts);
-      const onProgress = opts.onProgress;
-      const retry = opts.multiRound;
-      return c.callTool(
-        {
-          name: tool,
-          arguments: args,
-          ...(retry?.inputResponses !== undefined ? { inputResponses: retry.inputResponses } : {}),
-          ...(retry?.requestState !== undefined ? { requestState: retry.requestState } : {}),
-          ...(opts.logLevel ? { _meta: { 'io.modelcontextprotocol/logLevel': opts.logLevel } } : {}),
-        } as Parameters<Client['callTool']>[0],
-        {
-          signal,
-          ...(retry ? { allowInputRequired: true } : {}),
-          ...(onProgress
-            ? {
-                onprogress: (p: { progress: number; total?: number; message?: string }) =>
-                  onProgress({
-                    progress: p.progress,
-                    ...(p.total !== undefined ? { total: p.total } : {}),
-                    ...(p.message !== undefined ? { message: p.message } : {}),
-                  }),
-              }
-            : {}),
-        },
-      );
-    },
-    declared(opts),
-  ).catch((err: unknown) => {
+  const { value } = await withRemote({ url: new URL(url), headers, signal, declare: declared(opts) }, (c) => {
+    if (opts.relay) relayTo(c, opts.relay);
+    relayLogs(c, opts);
+    const onProgress = opts.onProgress;
+    const retry = opts.multiRound;
+    return c.callTool(
+      {
+        name: tool,
+        arguments: args,
+        ...(retry?.inputResponses !== undefined ? { inputResponses: retry.inputResponses } : {}),
+        ...(retry?.requestState !== undefined ? { requestState: retry.requestState } : {}),
+        ...(opts.logLevel ? { _meta: { 'io.modelcontextprotocol/logLevel': opts.logLevel } } : {}),
+      } as Parameters<Client['callTool']>[0],
+      {
+        signal,
+        ...(retry ? { allowInputRequired: true } : {}),
+        ...(onProgress
+          ? {
+              onprogress: (p: { progress: number; total?: number; message?: string }) =>
+                onProgress({
+                  progress: p.progress,
+                  ...(p.total !== undefined ? { total: p.total } : {}),
+                  ...(p.message !== undefined ? { message: p.message } : {}),
+                }),
+            }
+          : {}),
+      },
+    );
+  }).catch((err: unknown) => {
     // A multi-round call's invalid params (e.g. a tampered requestState) are the caller's protocol error.
     const cause = (err as { cause?: unknown }).cause;
     // Likewise a capability the caller did not declare (-32021, MissingRequiredClientCapability).
@@ -246,14 +248,24 @@ export async function callRemoteTool(
   return value as unknown as ToolResultPayload;
 }
 
+/** A request to an external MCP server other than `tools/call`: where, with which headers, within how long. */
+interface RemoteRequest {
+  url: string;
+  headers: Record<string, string>;
+  /** The job's `request` (and a 2026-07-28 caller's retry fields). */
+  job: Pick<ToolInvokeJob, 'multiRound'> & { request: NonNullable<ToolInvokeJob['request']> };
+  timeoutMs: number;
+  cancel?: AbortSignal | undefined;
+}
+
 /** A request to an external MCP server other than `tools/call` (a job's `request`), its result as-is. */
-export async function requestRemote(
-  url: string,
-  headers: Record<string, string>,
-  job: Pick<ToolInvokeJob, 'multiRound'> & { request: NonNullable<ToolInvokeJob['request']> },
-  timeoutMs: number,
-  cancel?: AbortSignal,
-): Promise<Record<string, unknown>> {
+export async function requestRemote({
+  url,
+  headers,
+  job,
+  timeoutMs,
+  cancel,
+}: RemoteRequest): Promise<Record<string, unknown>> {
   const { request, multiRound: retry } = job;
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = cancel ? AbortSignal.any([timeout, cancel]) : timeout;
@@ -265,22 +277,16 @@ export async function requestRemote(
   } as never;
   const options = { signal, ...(retry ? { allowInputRequired: true } : {}) };
   const declare = retry ? { capabilities: inputCapabilities(retry.clientCapabilities), handBack: true } : undefined;
-  const { value } = await withRemote(
-    new URL(url),
-    headers,
-    signal,
-    (c): Promise<unknown> => {
-      switch (request.method) {
-        case 'resources/read':
-          return c.readResource(params, options);
-        case 'prompts/get':
-          return c.getPrompt(params, options);
-        case 'completion/complete':
-          return c.complete(params, options);
-      }
-    },
-    declare,
-  ).catch((err: unknown) => {
+  const { value } = await withRemote({ url: new URL(url), headers, signal, declare }, (c): Promise<unknown> => {
+    switch (request.method) {
+      case 'resources/read':
+        return c.readResource(params, options);
+      case 'prompts/get':
+        return c.getPrompt(params, options);
+      case 'completion/complete':
+        return c.complete(params, options);
+    }
+  }).catch((err: unknown) => {
     throw timeout.aborted && !cancel?.aborted
       ? new RemoteTimeoutError(`no answer within ${timeoutMs} ms`, { cause: err })
       : err;

@@ -99,7 +99,12 @@ async function mcpStep(step: ToolStepPlan, req: ToolRequest, run: Run, pieces: S
   await run.markSent();
   let result: ToolResultPayload;
   try {
-    result = await callRemoteTool(plan.url, headers, plan.remoteTool, req.arguments, req.timeoutMs, {
+    result = await callRemoteTool({
+      url: plan.url,
+      headers,
+      tool: plan.remoteTool,
+      arguments: req.arguments,
+      timeoutMs: req.timeoutMs,
       cancel: pieces.cancel,
     });
   } catch (err) {

@@ -184,17 +184,28 @@ function workflowSpans() {
   };
 }
 
-/** The engine's HTTP dependency on top of `sendRequest` (`credentials`: a connector's, for the steps that carry templates). */
-function engineHttp(
-  cancel: AbortSignal | undefined,
-  redact: (s: string) => string,
-  inAction?: <T>(fn: () => Promise<T>) => Promise<T>,
-  onExchange?: (request: UpstreamRequest, outcome: UpstreamOutcome) => void,
-  beforeFirstRequest?: () => Promise<void>,
-  credentials?: ReturnType<typeof connectorCredentials>,
-  onRequest?: (request: UpstreamRequest) => void,
-  takeRateLimit?: (source: string) => Promise<void>,
-): EngineDeps['http'] {
+/** What the engine's HTTP dependency is made of: the run's cancellation, redaction, spans, lease, credentials. */
+interface EngineHttpOptions {
+  cancel: AbortSignal | undefined;
+  /** Redacts a request's URL for its CLIENT span. */
+  redact: (s: string) => string;
+  /** Runs a request inside the open action span. */
+  inAction?: (<T>(fn: () => Promise<T>) => Promise<T>) | undefined;
+  /** Sees every request sent and its outcome (a debug session's captures). */
+  onExchange?: ((request: UpstreamRequest, outcome: UpstreamOutcome) => void) | undefined;
+  /** Awaited once, before the first request leaves (the execution lease). */
+  beforeFirstRequest?: (() => Promise<void>) | undefined;
+  /** A connector's credentials, for the steps that carry templates. */
+  credentials?: ReturnType<typeof connectorCredentials> | undefined;
+  /** Sees every request as it is sent, credentials added. */
+  onRequest?: ((request: UpstreamRequest) => void) | undefined;
+  /** Spends a connector instance's rate limits (throws past them). */
+  takeRateLimit?: ((source: string) => Promise<void>) | undefined;
+}
+
+/** The engine's HTTP dependency on top of `sendRequest`. */
+function engineHttp(options: EngineHttpOptions): EngineDeps['http'] {
+  const { cancel, redact, inAction, onExchange, beforeFirstRequest, credentials, onRequest, takeRateLimit } = options;
   let ready: Promise<void> | undefined;
   return async (req) => {
     // A step on a connector instance's operation spends its rate limits first, as a plain call (throws past them).
@@ -439,6 +450,26 @@ function toolDependency(
   return (request) => (inAction ? inAction(() => callTool(request, run)) : callTool(request, run));
 }
 
+/**
+ * The engine's `secret` dependency: `$secrets.NAME` from the plan's own name (the server's secret), else the
+ * workspace's of that name; every value read is kept for redaction.
+ */
+function secretDependency(
+  plan: WorkflowPlan,
+  call: WorkflowCall,
+  secrets: SecretResolver,
+  secretValues: string[],
+): EngineDeps['secret'] {
+  return async (name) => {
+    const stored = plan.secretNames[name];
+    const shared = call.workspaceSecretNames?.[name];
+    let value = stored ? await secrets.resolve(stored) : undefined;
+    if (value === undefined && shared) value = await secrets.resolve(shared);
+    if (value !== undefined) secretValues.push(value);
+    return value;
+  };
+}
+
 export async function runWorkflowTool(
   plan: WorkflowPlan,
   call: WorkflowCall,
@@ -459,28 +490,21 @@ export async function runWorkflowTool(
   // The execution lease, written once before the first request of the run leaves, whichever step sends it.
   const markSent = call.beforeFirstRequest ? once(call.beforeFirstRequest) : undefined;
   const deps2: EngineDeps = {
-    http: engineHttp(
-      call.cancel,
+    http: engineHttp({
+      cancel: call.cancel,
       redact,
-      spans?.inAction,
-      recorder?.onExchange,
-      markSent,
+      inAction: spans?.inAction,
+      onExchange: recorder?.onExchange,
+      beforeFirstRequest: markSent,
       credentials,
       // The forms the secrets took in the bytes of each request (its URL's encoding), redacted with them.
-      (request) => {
+      onRequest: (request) => {
         for (const f of sentSecretForms(request, [...secretValues, ...perCaller]))
           if (!secretValues.includes(f)) secretValues.push(f);
       },
       takeRateLimit,
-    ),
-    secret: async (name) => {
-      const stored = plan.secretNames[name];
-      const shared = call.workspaceSecretNames?.[name];
-      let value = stored ? await deps.secrets.resolve(stored) : undefined;
-      if (value === undefined && shared) value = await deps.secrets.resolve(shared);
-      if (value !== undefined) secretValues.push(value);
-      return value;
-    },
+    }),
+    secret: secretDependency(plan, call, deps.secrets, secretValues),
     limits: {
       deadlineMs: Math.max(1, call.remainingMs),
       requestTimeoutMs: deps.limits.timeoutMs,
