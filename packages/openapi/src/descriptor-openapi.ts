@@ -153,6 +153,7 @@ export function descriptorToOpenApi(
     }
     if (Object.keys(op.auth_headers).length > 0) operation['x-toolplane-auth-headers'] = op.auth_headers;
     if (op.idempotent !== undefined) operation['x-idempotent'] = op.idempotent;
+    if (op.cost !== undefined) operation['x-toolplane-cost'] = op.cost;
     if (op.idempotency_key_header) operation['x-idempotency-key'] = op.idempotency_key_header;
     opOrigins.set(operation, origin);
     (paths[path] ??= {})[op.method.toLowerCase()] = operation;

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { isDataKey, isObject, type Json, pointer, refSegments, resolvePointer, walkRefs } from './json-pointer.ts';
 import { assertDocumentDepth, loadDocument } from './load-document.ts';
 import { normaliseDocumentSchemas } from './normalise-schemas.ts';
-import { analyseOperation } from './openapi-tools.ts';
+import { analyseOperation, costExtension, costProblem } from './openapi-tools.ts';
 import { type DocumentOperation, listOperations } from './operations.ts';
 import { operationSecurity, type SecurityModel, securityModel } from './security.ts';
 import { applyUserOAuth, type Discovery, type UserOAuthOptIn, userOAuthDiscoveryUrl } from './user-oauth.ts';
@@ -408,6 +408,8 @@ function checkOperations(
       if (!sec.optional) required.add(creds.scheme);
     }
     for (const w of analyseOperation(doc, o, { descriptor: false }).warnings) warn(w.path, w.message);
+    const cost = costProblem(o.op);
+    if (cost) warn(pointer([...o.location, costExtension]), cost);
   }
   for (const p of multiAuth)
     warn(p, 'more than one computed credential (bearer, basic, OAuth2) in one requirement: only the first is sent');

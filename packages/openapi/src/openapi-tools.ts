@@ -349,7 +349,27 @@ function buildTool(c: Compilation, entry: DocumentOperation, mapping: Mapping | 
     ...(output.plan ? { output: output.plan } : {}),
     ...idempotencyOf(c.doc, entry.op),
   };
-  return { tool: toolDefinition(entry, mapping, plan, { input: input.schema, output: output.schema }), plan };
+  const cost = costOf(entry.op);
+  return {
+    tool: toolDefinition(entry, mapping, plan, { input: input.schema, output: output.schema }),
+    plan,
+    ...(cost !== undefined ? { cost } : {}),
+  };
+}
+
+/** The extension an operation declares what one call costs with, against cost quotas (ADR 0048; absent: 1). */
+export const costExtension = 'x-toolplane-cost';
+
+/** An operation's declared cost: a finite number ≥ 0, else none (the import warns, `costProblem`). */
+export function costOf(op: Json): number | undefined {
+  const v = op[costExtension];
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
+}
+
+/** Why an operation's declared cost is ignored; undefined when it has none or a valid one. */
+export function costProblem(op: Json): string | undefined {
+  if (op[costExtension] === undefined || costOf(op) !== undefined) return undefined;
+  return `${costExtension} must be a number of at least 0: ignored, a call costs 1`;
 }
 
 /** A tool's arguments as they are built: the names taken, their schemas, which are required, and where each goes. */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
-import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { postMcp } from '../../helpers/mcp.ts';
 import { stackRedis, startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -165,6 +165,41 @@ describe('a quota across two edges', () => {
     expect(a.filter((r) => !r.isError)).toHaveLength(3);
     expect(b.filter((r) => !r.isError)).toHaveLength(3);
     expect(searches() - before).toBe(6);
+  }, 120_000);
+});
+
+describe('cost units', () => {
+  it('a tool declaring a cost of 4 is charged 4: a budget of 10 a day allows two calls', async () => {
+    // The example's descriptor as version 1.1.0, whose search declares its cost (descriptor `cost`).
+    const priced = ticketSystemDescriptorYaml
+      .replace('version: "1.0.0"', 'version: "1.1.0"')
+      .replace('  - operation_id: search_tickets\n', '  - operation_id: search_tickets\n    cost: 4\n');
+    expect(priced).toContain('cost: 4');
+    const server = await registerTicketExample(api, upstream.url, 'quota-upstream-key', 'priced-tickets', priced);
+    const quota = await onlyQuota({
+      name: 'search-budget',
+      match: { servers: [server.serverId], tools: ['search_tickets'] },
+      counts: 'cost',
+      limit: 10,
+      window: 'day',
+    });
+    const client = new Client({ name: 'quota-e2e', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${server.serverId}`), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
+    clients.push(client);
+    const results: Result[] = [];
+    // Calls until the budget refuses one: the quota reaches the edge before the first is charged or after.
+    await waitFor('the budget to refuse a call', async () => {
+      const r = (await client.callTool({ name: 'search_tickets', arguments: {} })) as Result;
+      results.push(r);
+      return quotaMeta(r)?.quota === quota.name ? true : undefined;
+    });
+    const charged = results.slice(-3);
+    expect(charged.map((r) => !r.isError)).toEqual([true, true, false]);
+    expect((charged[2]!.content as { text: string }[])[0]!.text).toContain('10 cost units per day');
   }, 120_000);
 });
 

@@ -574,6 +574,8 @@ async function withWorkflowTools(
     const confirmed = await confirmedSteps(tx, stepTools);
     tools.push({
       ...(confirmed ? { confirm: true as const } : {}),
+      // A workflow costs the sum of its steps (each 1) across the workflows it may run (ADR 0048).
+      cost: workflows.reduce((n, w) => n + (w as { steps: unknown[] }).steps.length, 0),
       tool: {
         name,
         description: confirmed ? `${confirmed} ${t.description ?? ''}`.trim() : t.description,
