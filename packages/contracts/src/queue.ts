@@ -330,6 +330,11 @@ const ToolInvokeJobV1 = z.object({
    * record still exists and is `working`), and does not run a job whose task was cancelled or lost.
    */
   task: z.object({ id: z.string().min(1) }).optional(),
+  /**
+   * The quota counters the edge charged for this call, windowed ones only (ADR 0048): a worker that finds the job
+   * expired in the queue gives them back. Counter keys name quotas and callers, never a secret.
+   */
+  quotaCharge: z.object({ keys: z.array(z.string()), amounts: z.array(z.number()) }).optional(),
 });
 export const ToolInvokeJob = z.discriminatedUnion('v', [ToolInvokeJobV1]);
 export type ToolInvokeJob = z.infer<typeof ToolInvokeJob>;

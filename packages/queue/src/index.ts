@@ -8,3 +8,4 @@ export * from './reply-consumer.ts';
 export * from './task-records.ts';
 export * from './redis-forms.ts';
 export * from './queue-layout.ts';
+export * from './quota-refunds.ts';

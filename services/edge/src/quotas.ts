@@ -8,6 +8,7 @@ import {
   type QuotaWindow,
   type WorkspaceAccess,
 } from '@toolplane/contracts';
+import { giveBackQuota, runScript } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
 
 /**
@@ -87,6 +88,19 @@ export interface QuotaCharge {
   readonly inFlight: readonly string[];
 }
 
+/** What a job carries of its charge: the windowed counters, which a worker gives back if the job expires queued. */
+export function jobCharge(charge: QuotaCharge): { keys: string[]; amounts: number[] } {
+  const keys: string[] = [];
+  const amounts: number[] = [];
+  charge.keys.forEach((k, i) => {
+    if (!charge.inFlight.includes(k)) {
+      keys.push(k);
+      amounts.push(charge.amounts[i]!);
+    }
+  });
+  return { keys, amounts };
+}
+
 export type ChargeOutcome =
   | { readonly refused: QuotaRefusal; readonly shadow: readonly QuotaRefusal[] }
   | { readonly refused?: undefined; readonly charge: QuotaCharge; readonly shadow: readonly QuotaRefusal[] };
@@ -112,15 +126,6 @@ for i = 1, #KEYS do
   redis.call('EXPIRE', KEYS[i], ARGV[b + 3])
 end
 return shadow
-`;
-
-/** KEYS: counters; ARGV: amounts. Gives each back, never below zero. */
-const GIVE_BACK = `
-for i = 1, #KEYS do
-  local left = redis.call('DECRBY', KEYS[i], ARGV[i])
-  if left < 0 then redis.call('SET', KEYS[i], 0, 'KEEPTTL') end
-end
-return 1
 `;
 
 /** The window a counter covers, kept until it ends (the hot path computes a calendar window once per window). */
@@ -157,27 +162,12 @@ function perValue(rule: QuotaRule, c: QuotaCaller): string {
   }
 }
 
-async function script(
-  redis: RedisClient,
-  [body, sha]: readonly [string, string],
-  keys: string[],
-  args: (string | number)[],
-) {
-  try {
-    return await redis.evalsha(sha, keys.length, ...keys, ...args);
-  } catch (err) {
-    if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-    return redis.eval(body, keys.length, ...keys, ...args);
-  }
-}
-
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 
 /** Checks and charges quotas in Redis, shared by every edge. */
 export class QuotaMeter {
   private readonly periods = new Periods();
-  private readonly chargeScript = [CHARGE, sha1(CHARGE)] as const;
-  private readonly giveBackScript = [GIVE_BACK, sha1(GIVE_BACK)] as const;
+  private readonly chargeScript = { body: CHARGE, sha: sha1(CHARGE) };
   private readonly redis: RedisClient;
   private readonly prefix: string;
   /** How long a calls-in-flight counter outlives its last charge (a crashed edge's calls stop counting then). */
@@ -210,7 +200,7 @@ export class QuotaMeter {
     const counters = this.counters(quotas, rules, cost, now);
     const args = counters.flatMap((c) => [c.rule.limit, c.amount, c.ttlSeconds, c.rule.enforce ? 1 : 0]);
     const keys = counters.map((c) => c.key);
-    const answer = (await script(this.redis, this.chargeScript, keys, args)) as number[];
+    const answer = (await runScript(this.redis, this.chargeScript, keys, args)) as number[];
     const refusal = (i: number, used: number): QuotaRefusal => {
       const c = counters[i - 1]!;
       const retryAfterSeconds = c.resetsAt === undefined ? 1 : Math.max(1, Math.ceil((c.resetsAt - now) / 1000));
@@ -228,9 +218,6 @@ export class QuotaMeter {
 
   /** Ends a charged call: calls in flight released; with `refund`, every counter given back (nothing ran). */
   async release(charge: QuotaCharge, refund: boolean): Promise<void> {
-    const keys = refund ? [...charge.keys] : [...charge.inFlight];
-    if (keys.length === 0) return;
-    const amounts = refund ? [...charge.amounts] : charge.inFlight.map(() => 1);
-    await script(this.redis, this.giveBackScript, keys, amounts);
+    await giveBackQuota(this.redis, refund ? charge : { keys: charge.inFlight, amounts: charge.inFlight.map(() => 1) });
   }
 }

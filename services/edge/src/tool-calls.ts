@@ -23,6 +23,7 @@ import { chargeQuotas, checkCall, errorResult, invalidArguments } from './call-c
 import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
 import { confirmedResult } from './confirmation.ts';
+import { jobCharge, type QuotaCharge } from './quotas.ts';
 import { neededConnections, structured, type NeededConnection } from './smart-mode.ts';
 
 export type {
@@ -280,15 +281,15 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
   const checked = checkCall(deps, call, tool, invocationId);
   const refused = checked instanceof Promise ? await checked : checked;
   if (refused) return refused;
-  if (!call.quotas) return enqueueTool(deps, call, tool, invocationId);
+  if (!call.quotas) return enqueueTool(deps, call, tool, { invocationId });
   // Quotas apply to this caller: the last check charges them, and the charge ends with the call (ADR 0048).
   const charged = await chargeQuotas(deps, call, tool, invocationId);
   if ('refused' in charged) return charged.refused;
   const { charge } = charged;
-  if (!charge) return enqueueTool(deps, call, tool, invocationId);
+  if (!charge) return enqueueTool(deps, call, tool, { invocationId });
   let outcome: ToolOutcome | undefined;
   try {
-    return (outcome = await enqueueTool(deps, call, tool, invocationId));
+    return (outcome = await enqueueTool(deps, call, tool, { invocationId, charge }));
   } finally {
     // An external server's `input_required` round ran nothing yet: its units come back, its retry is charged.
     const ranNothing = (outcome as ToolResultPayload | undefined)?.resultType === 'input_required';
@@ -303,7 +304,7 @@ async function enqueueTool(
   deps: ToolCallDeps,
   call: ToolCall,
   tool: LoadedTool,
-  invocationId: string,
+  { invocationId, charge }: { invocationId: string; charge?: QuotaCharge },
 ): Promise<ToolOutcome> {
   const { loaded, principal, arguments: input, signal, live, request } = call;
   const name = tool.def.name;
@@ -342,6 +343,7 @@ async function enqueueTool(
         ...(call.relay ? { relay: call.relay } : {}),
         serializedResult: true,
         ...(call.task ? { task: { id: call.task.id } } : {}),
+        ...(charge ? { quotaCharge: jobCharge(charge) } : {}),
       },
       signal,
       producer === noopSpan ? undefined : (err) => endSpan(producer, err),

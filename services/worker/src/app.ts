@@ -17,6 +17,7 @@ import {
   checkQueueLayout,
   coalesceWrites,
   duplicateConnection,
+  giveBackQuota,
   ExecutionRecordSink,
   PublishedReplies,
   queueShardPrefixes,
@@ -246,6 +247,8 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
       const raw = await redis.hget(keys.userAttributes(workspaceId), userId);
       return raw ? (JSON.parse(raw) as Record<string, string>) : {};
     },
+    // A charged job that expired in the queue ran nothing: its quota units go back (ADR 0048).
+    quotaRefunds: (charge) => giveBackQuota(redis, charge),
     workspaceAccess: async (workspaceId: string) => {
       const raw = await redis.get(keys.access(workspaceId));
       return raw ? WorkspaceAccess.parse(JSON.parse(raw)) : undefined;

@@ -59,6 +59,15 @@ import { stepAccessRefusal, type WorkspaceAccessReader } from './step-access.ts'
 import { stepRunner } from './tool-steps.ts';
 import { runWorkflowTool, WorkflowStopped, type WorkflowCall } from './workflow-runner.ts';
 
+/** A job that ran nothing gives its quota charge back; a failure to is logged (the units stay charged). */
+async function giveBack(deps: ProcessorDeps, job: ToolInvokeJob): Promise<void> {
+  try {
+    await deps.quotaRefunds?.(job.quotaCharge!);
+  } catch (err) {
+    deps.log.warn({ invocationId: job.invocationId, err: String(err) }, 'a quota charge was not given back');
+  }
+}
+
 export interface ProcessorDeps {
   plans: PlanCache;
   secrets: SecretResolver;
@@ -83,6 +92,8 @@ export interface ProcessorDeps {
   connectLinks?: ConnectLinks;
   /** Callers' answers to requests external MCP servers send during calls (absent: nothing is relayed). */
   relayReplies?: PublishedReplies;
+  /** Gives a job's quota charge back (absent: charges stay; ADR 0048). */
+  quotaRefunds?: (charge: NonNullable<ToolInvokeJob['quotaCharge']>) => Promise<void>;
   /** A workspace's published access policies, for workflow steps on hosted servers' tools (absent: they fail). */
   workspaceAccess?: WorkspaceAccessReader;
   now?: () => number;
@@ -230,6 +241,7 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
       if (decideDelivery({ ...facts, resendable }) === 'outcome_unknown')
         throw outcomeUnknownError(job.invocationId, 'expired');
       record('rejected', { errorCode: 'tool.timeout', message: 'expired in the queue' });
+      if (job.quotaCharge) await giveBack(deps, job);
       return answer(job, errorResult('The call expired in the queue before it could run.'));
     }
     if (job.request)

@@ -64,7 +64,11 @@ async function published(client: Client, quotaName: string): Promise<void> {
 
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'quota-upstream-key' });
-  ({ stack, api } = await startTestStack('quotas', { edges: 2 }));
+  // Calls wait at most 3 s for a worker: the test of a job that expired in the queue stops the worker for that long.
+  ({ stack, api } = await startTestStack('quotas', {
+    edges: 2,
+    serviceEnv: { edge: { TOOL_CALL_TIMEOUT_MS: '3000' } },
+  }));
   example = await registerTicketExample(api, upstream.url, 'quota-upstream-key');
   // People's calls may run with the server's shared credentials (they connect nothing of their own here).
   await unwrap(
@@ -244,6 +248,48 @@ describe('a task', () => {
       expect(lastData(await rpc(3, 'tasks/result', { taskId }))).toContain('tickets');
       expect(lastData(await rpc(4, 'tasks/get', { taskId }))).toContain('completed');
       expect(await counted()).toBe(before + 1);
+    } finally {
+      redis.disconnect();
+    }
+  }, 120_000);
+});
+
+describe('a job that expired in the queue', () => {
+  it('gives its units back when a worker finds it expired (it ran nothing)', async () => {
+    const client = await connect(stack.edgeUrls[0]!);
+    const quota = await onlyQuota({
+      name: 'one-a-day',
+      match: { tools: ['get_ticket'] },
+      counts: 'calls',
+      limit: 1,
+      window: 'day',
+    });
+    const redis = stackRedis(stack);
+    try {
+      const counted = async () => {
+        const keys = await redis.keys(`${stack.redisPrefix}:quota:*:${quota.id}:*`);
+        return keys.length === 0 ? 0 : Number(await redis.get(keys[0]!));
+      };
+      // The edges know the quota once a call charges it; that call is given back by hand (the test's own setup).
+      await waitFor('the quota on the edge', async () => {
+        await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
+        return (await counted()) > 0 ? true : undefined;
+      });
+      const keys = await redis.keys(`${stack.redisPrefix}:quota:*:${quota.id}:*`);
+      await redis.set(keys[0]!, '0', 'KEEPTTL');
+      // No worker: the call waits in the queue past its deadline; the edge answers "outcome unknown", still charged.
+      await stack.stopProcess(stack.processes.find((p) => p.service === 'worker')!);
+      const sent = upstream.requests.length;
+      const waited = (await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } })) as Result;
+      expect(waited.isError).toBe(true);
+      expect(await counted()).toBe(1);
+      // A worker takes the job, finds it expired, sends nothing and gives the unit back.
+      await stack.addWorker();
+      await waitFor('the unit given back', async () => ((await counted()) === 0 ? true : undefined));
+      expect(upstream.requests.length).toBe(sent);
+      const again = (await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } })) as Result;
+      expect(again.isError).toBeFalsy();
+      expect(await counted()).toBe(1);
     } finally {
       redis.disconnect();
     }
