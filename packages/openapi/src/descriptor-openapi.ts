@@ -88,6 +88,16 @@ function securitySchemeFor(descriptor: ConnectorDescriptor, authType: string): J
  * spec from the descriptor"). Every operation is included (route mappings select tools later);
  * `x-toolplane-*` extensions keep what OpenAPI cannot say (auth header templates).
  */
+/** A descriptor operation's own settings as the OpenAPI extensions the import reads. */
+function operationExtensions(op: ConnectorDescriptor['operations'][number]): Record<string, unknown> {
+  return {
+    ...(Object.keys(op.auth_headers).length > 0 ? { 'x-toolplane-auth-headers': op.auth_headers } : {}),
+    ...(op.idempotent !== undefined ? { 'x-idempotent': op.idempotent } : {}),
+    ...(op.cost !== undefined ? { 'x-toolplane-cost': op.cost } : {}),
+    ...(op.idempotency_key_header ? { 'x-idempotency-key': op.idempotency_key_header } : {}),
+  };
+}
+
 export function descriptorToOpenApi(
   descriptor: ConnectorDescriptor,
   opts: { baseUrl?: string | undefined } = {},
@@ -151,10 +161,7 @@ export function descriptorToOpenApi(
         ];
       }
     }
-    if (Object.keys(op.auth_headers).length > 0) operation['x-toolplane-auth-headers'] = op.auth_headers;
-    if (op.idempotent !== undefined) operation['x-idempotent'] = op.idempotent;
-    if (op.cost !== undefined) operation['x-toolplane-cost'] = op.cost;
-    if (op.idempotency_key_header) operation['x-idempotency-key'] = op.idempotency_key_header;
+    Object.assign(operation, operationExtensions(op));
     opOrigins.set(operation, origin);
     (paths[path] ??= {})[op.method.toLowerCase()] = operation;
   }

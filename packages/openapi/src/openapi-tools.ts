@@ -361,7 +361,7 @@ function buildTool(c: Compilation, entry: DocumentOperation, mapping: Mapping | 
 export const costExtension = 'x-toolplane-cost';
 
 /** An operation's declared cost: a finite number ≥ 0, else none (the import warns, `costProblem`). */
-export function costOf(op: Json): number | undefined {
+function costOf(op: Json): number | undefined {
   const v = op[costExtension];
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
 }

@@ -37,6 +37,12 @@ type Result = Awaited<ReturnType<Client['callTool']>>;
 const quotaMeta = (r: Result) =>
   (r._meta as Record<string, { quota: string; retryAfterSeconds: number }> | undefined)?.['toolplane/quota'];
 
+/** What a quota's (one) counter holds: 0 before its first charge. */
+async function used(redis: ReturnType<typeof stackRedis>, quotaId: string): Promise<number> {
+  const keys = await redis.keys(`${stack.redisPrefix}:quota:*:${quotaId}:*`);
+  return keys.length === 0 ? 0 : Number(await redis.get(keys[0]!));
+}
+
 /** `n` concurrent calls of `search_tickets`, spread over `callers` in turn. */
 function burst(callers: Client[], n: number): Promise<Result[]> {
   return Promise.all(
@@ -219,10 +225,7 @@ describe('a task', () => {
     });
     const redis = stackRedis(stack);
     try {
-      const counted = async () => {
-        const keys = await redis.keys(`${stack.redisPrefix}:quota:*:${quota.id}:*`);
-        return keys.length === 0 ? 0 : Number(await redis.get(keys[0]!));
-      };
+      const counted = () => used(redis, quota.id);
       // Plain calls until the edges have the quota (each one charged), then one task.
       await waitFor('the quota on the edge', async () => {
         await client.callTool({ name: 'search_tickets', arguments: {} });
@@ -266,10 +269,7 @@ describe('a job that expired in the queue', () => {
     });
     const redis = stackRedis(stack);
     try {
-      const counted = async () => {
-        const keys = await redis.keys(`${stack.redisPrefix}:quota:*:${quota.id}:*`);
-        return keys.length === 0 ? 0 : Number(await redis.get(keys[0]!));
-      };
+      const counted = () => used(redis, quota.id);
       // The edges know the quota once a call charges it; that call is given back by hand (the test's own setup).
       await waitFor('the quota on the edge', async () => {
         await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
