@@ -1782,6 +1782,7 @@ export interface components {
           [key: string]: unknown;
         })[];
         idempotent?: boolean;
+        cost?: number;
         idempotency_key_header?: string;
       } & {
         [key: string]: unknown;
