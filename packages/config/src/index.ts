@@ -75,7 +75,8 @@ export const secretsStoreEnv = {
     .enum(['local', 'aws'])
     .default('local')
     .describe(
-      'Where secrets are kept: `local` (the embedded sealed store: `SECRETS_DIR`, with `SECRETS_PUBLIC_KEY_FILE` on the control plane and `SECRETS_PRIVATE_KEY_FILE` on the worker) or `aws` (AWS Secrets Manager: `AWS_REGION`).',
+      'Where secrets are kept: `local` (the embedded sealed store: `SECRETS_DIR`, with `SECRETS_PUBLIC_KEY_FILE` on ' +
+        'the control plane and `SECRETS_PRIVATE_KEY_FILE` on the worker) or `aws` (AWS Secrets Manager: `AWS_REGION`).',
     ),
   SECRETS_DIR: z
     .string()

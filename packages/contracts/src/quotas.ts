@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Quotas and budgets (issue #60, ADR 0048): how much a caller may use, not only what. A quota applies to the calls
+ * Quotas and budgets (ADR 0048): how much a caller may use, not only what. A quota applies to the calls
  * its `match` selects (every given field must hold; an absent field matches all), counts calls, cost units or calls
  * in flight, over a calendar window in a time zone, and is enforced on the edge before the enqueue, atomically across
  * every edge (one Redis script per call for all of a call's quotas). Published to the edges with the workspace's

@@ -8,7 +8,7 @@ import { stackRedis, startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 /**
- * Quotas and budgets (issue #60, ADR 0048) on a real stack with two edges sharing one Redis: a quota allows exactly
+ * Quotas and budgets (ADR 0048) on a real stack with two edges sharing one Redis: a quota allows exactly
  * its limit of concurrent calls across both edges (the upstream receives exactly that many), each refusal says which
  * quota and when to retry (also in `_meta`), `per: person` gives each person the limit, shadow mode refuses nothing
  * and records what it would have refused, and bad quotas are refused with every problem listed.

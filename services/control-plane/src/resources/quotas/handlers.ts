@@ -1,11 +1,11 @@
-import { quotaWindows, type QuotaMatch } from '@toolplane/contracts';
+import type { QuotaMatch } from '@toolplane/contracts';
 import { NotFoundError, ValidationError, type ProblemIssue } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import { publishWorkspaceAccess } from '../access-policies/publish.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
-import type { CreateQuotaBody, UpdateQuotaBody } from './schemas.ts';
+import { windowProblem, type CreateQuotaBody, type UpdateQuotaBody } from './schemas.ts';
 
 type QuotaRow = NonNullable<Awaited<ReturnType<Db['quota']['findFirst']>>>;
 
@@ -149,12 +149,8 @@ export async function updateQuota(
   const row = await byId(db, workspaceId, params.id!);
   const counts = body.counts ?? row.counts;
   const window = body.window !== undefined ? body.window : row.window;
-  if (counts === 'in_flight' && window)
-    throw new ValidationError('the quota is invalid', [{ path: '/window', message: 'calls in flight have no window' }]);
-  if (counts !== 'in_flight' && !window)
-    throw new ValidationError('the quota is invalid', [
-      { path: '/window', message: `a ${counts} quota needs a window (${quotaWindows.join(', ')})` },
-    ]);
+  const wrong = windowProblem(counts, window);
+  if (wrong) throw new ValidationError('the quota is invalid', [{ path: '/window', message: wrong }]);
   await refuseInvalid(
     db,
     workspaceId,

@@ -27,7 +27,7 @@ const tags = ['quotas'];
 const audit = (verb: string) => ({ action: `quota.${verb}`, resource: 'quota' });
 
 /**
- * Quotas and budgets (issue #60, ADR 0048): how much the calls a quota matches may use, enforced on every edge before
+ * Quotas and budgets (ADR 0048): how much the calls a quota matches may use, enforced on every edge before
  * the enqueue. Each change is published to the edges with the workspace's access policies.
  */
 export const quotasOperations: Operation[] = [
