@@ -6,7 +6,7 @@
 //   pnpm bench:tool-call [--seconds 10] [--workers 1] [--edges 1] [--fast-path false] [--worker-fetchers N]
 //                        [--upstream-delay-ms 0] [--response-bytes 0] [--concurrency "1 32"] [--paths all|fast]
 //                        [--node-options=--max-semi-space-size=32] [--worker-node-options=…] [--cpu-prof DIR]
-//                        [--condition '<CEL>'] [--redis single|cluster] [--shards N]
+//                        [--condition '<CEL>'] [--quotas N] [--redis single|cluster] [--shards N]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -50,6 +50,11 @@ const { values } = parseArgs({
      * `args.ticket_id.startsWith("TCK-")`): what evaluating a condition at the edge costs per call.
      */
     condition: { type: 'string' },
+    /**
+     * This many quotas apply to every call (calls per day, a limit never reached; ADR 0048): what the edge's charge
+     * (one Redis script for all of a call's quotas) and the release cost per call.
+     */
+    quotas: { type: 'string', default: '0' },
     /** LOG_LEVEL of the services (`info` is the default of `scripts/dev.sh` and of the k8s base). */
     'log-level': { type: 'string', default: 'warn' },
     /** `cluster`: the stack on a private Redis Cluster (3 masters, a replica each), CPU per call shown per master. */
@@ -195,6 +200,12 @@ try {
       }),
     );
   }
+  for (let i = 0; i < Number(values.quotas); i++)
+    await unwrap(
+      api.POST('/quotas', {
+        body: { name: `bench-quota-${i}`, match: {}, counts: 'calls', limit: 1e9, window: 'day' },
+      }),
+    );
   // A three-step Flower workflow tool (each step one upstream GET, the key from the server's $secrets):
   // what a workflow step costs on top of the queue hop.
   const flowServer = await unwrap(api.POST('/mcp_manager', { body: { name: 'bench-flow', mode: 'NORMAL' } }));
@@ -402,6 +413,7 @@ try {
   console.log(
     `\nmachine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}; ` +
       `${seconds}s per run, 1s warm-up; workers=${values.workers}, edges=${values.edges}, fast path ${values['fast-path']}; ` +
+      (values.quotas !== '0' ? `${values.quotas} quotas on every call; ` : '') +
       (cluster ? `Redis Cluster of 3 masters + 3 replicas, ${values.shards} queue shard(s); ` : '') +
       `upstream delay ${upstreamDelayMs} ms, answers of ${values['response-bytes'] === '0' ? 'the seed size' : `about ${values['response-bytes']} bytes`}\n`,
   );

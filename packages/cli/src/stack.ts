@@ -49,7 +49,10 @@ export interface StackOptions {
    * upstreams of tests and the example stay reachable; `''` refuses every private address as production does.
    */
   outboundAllow?: string;
-  /** Extra environment for every service, or per service. */
+  /**
+   * Extra environment for every service, or per service. With several edges, an `EDGE_ID` given for the edges names
+   * the first; the others get `<EDGE_ID>-2`, `-3`… (each edge's reply channel is its own).
+   */
   env?: Record<string, string>;
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   /** Also copy service output to this process's stdout/stderr. */
@@ -333,6 +336,7 @@ function spawnEdge(l: Launch, i: number, name: string, metricsEnv: Record<string
       REQUEST_CREDENTIALS_PUBLIC_KEY_FILE: l.keys.publicKeyFile,
       ...metricsEnv,
       ...l.opts.serviceEnv?.edge,
+      ...(i > 0 && l.opts.serviceEnv?.edge?.EDGE_ID ? { EDGE_ID: `${l.opts.serviceEnv.edge.EDGE_ID}-${i + 1}` } : {}),
     },
     logTo(l, name),
     l.opts.echo ?? false,

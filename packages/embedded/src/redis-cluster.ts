@@ -32,6 +32,11 @@ export interface RedisClusterHandle {
   masterOf(key: string): Promise<number>;
   /** SIGKILLs the master on `port` and resolves once its replica was promoted and the cluster is `ok` again. */
   killMaster(port: number): Promise<ClusterFailover>;
+  /**
+   * Starts the killed node on `port` again with its data directory: it rejoins as a replica of the master that took
+   * its slots (resolved once it is in sync), so that master can be killed in turn.
+   */
+  rejoin(port: number): Promise<void>;
   /** Stops every node still running and removes the data directories. */
   stop(): Promise<void>;
 }
@@ -69,14 +74,14 @@ async function clusterNodes(port: number): Promise<{ id: string; port: number; f
     });
 }
 
-async function startNodes(root: string): Promise<RedisProcess[]> {
+async function startNodes(root: string, argsOf: Map<number, string[]>): Promise<RedisProcess[]> {
   const nodes: RedisProcess[] = [];
   for (let i = 0; i < 6; i++) {
     const [port, busPort] = [await freePort(), await freePort()];
     const dir = join(root, `node-${i}`);
     mkdirSync(dir, { recursive: true });
     // The bus port is chosen too: the default (port + 10000) may be taken, or past 65535.
-    const node = spawnRedis(port, [
+    const args = [
       ...['--port', String(port), '--cluster-port', String(busPort), '--bind', '127.0.0.1', '--dir', dir],
       ...[
         '--cluster-enabled',
@@ -87,7 +92,9 @@ async function startNodes(root: string): Promise<RedisProcess[]> {
         String(nodeTimeoutMs),
       ],
       ...['--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
-    ]);
+    ];
+    argsOf.set(port, args);
+    const node = spawnRedis(port, args);
     nodes.push(node);
     await waitUntil(
       `cluster node ${port} to answer (${node.output()})`,
@@ -106,12 +113,13 @@ async function startNodes(root: string): Promise<RedisProcess[]> {
 export async function startRedisCluster(): Promise<RedisClusterHandle> {
   const root = mkdtempSync(join(tmpdir(), 'toolplane-redis-cluster-'));
   const nodes: RedisProcess[] = [];
+  const argsOf = new Map<number, string[]>();
   const stop = async () => {
     await Promise.all(nodes.map((n) => n.stop()));
     rmSync(root, { recursive: true, force: true });
   };
   try {
-    nodes.push(...(await startNodes(root)));
+    nodes.push(...(await startNodes(root, argsOf)));
     const ports = nodes.map((n) => n.port);
     await createCluster(ports);
     for (const port of ports) await waitUntil(`cluster_state:ok on ${port}`, () => clusterOk(port, ports.length));
@@ -129,6 +137,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
       pidOf: (port) => nodes.find((n) => n.port === port)?.child.pid,
       masterOf: (key) => masterOf(nodes, key),
       killMaster: (port) => failover(nodes, port),
+      rejoin: (port) => rejoin(nodes, port, argsOf.get(port)),
       stop,
     };
   } catch (err) {
@@ -155,6 +164,17 @@ async function masterOf(nodes: RedisProcess[], key: string): Promise<number> {
     }
   }
   throw new Error(`no master serves slot ${slot} (key ${key})`);
+}
+
+async function rejoin(nodes: RedisProcess[], port: number, args: string[] | undefined): Promise<void> {
+  const old = nodes.find((n) => n.port === port);
+  if (!old || !args || alive(nodes).includes(old)) throw new Error(`no killed node on ${port}`);
+  const node = spawnRedis(port, args);
+  nodes[nodes.indexOf(old)] = node;
+  await waitUntil(`node ${port} to rejoin as a replica (${node.output()})`, async () => {
+    if ((await role(port).catch(() => undefined)) !== 'slave') return false;
+    return infoFields(await cli(port, 'INFO', 'replication')).master_link_status === 'up';
+  });
 }
 
 async function failover(nodes: RedisProcess[], port: number): Promise<ClusterFailover> {

@@ -218,6 +218,48 @@ describe('callTool: a call without an answer by its deadline', () => {
   });
 });
 
+describe('callTool: a call under a quota (ADR 0048)', () => {
+  const rule = { id: 'q1', name: 'q', match: {}, counts: 'calls' as const, limit: 10, window: 'day' as const };
+  const quotas = { workspaceId: 'w1', rules: [{ ...rule, enforce: true }], caller: {} };
+  const charge = { keys: ['k'], amounts: [1], inFlight: [] };
+  /** A call whose job the queue takes (`added`) or not, then answers with `answer`; each release of its charge. */
+  async function released(added: boolean, answer: () => never) {
+    const { deps } = fakes();
+    const releases: boolean[] = [];
+    deps.quotas = {
+      failOpen: false,
+      meter: {
+        charge: async () => ({ charge, shadow: [] }),
+        release: async (_: unknown, refund: boolean) => void releases.push(refund),
+      } as unknown as NonNullable<ToolCallDeps['quotas']>['meter'],
+    };
+    deps.invocations = {
+      edgeId: 'edge-test',
+      invoke: async (_job: ToolInvokeJob, _signal: unknown, onEnqueued?: (err?: unknown) => void) => {
+        onEnqueued?.(added ? undefined : new Error('Connection is closed.'));
+        answer();
+      },
+    } as unknown as InvocationClient;
+    const result = await callTool(deps, call('http_tool', { quotas }));
+    await new Promise(setImmediate);
+    return { isError: result.isError, releases };
+  }
+
+  it('gives the units back when the job could not be added to the queue (nothing ran)', async () => {
+    const r = await released(false, () => {
+      throw new TransientError('queue.unavailable', 'The call was not run: the queue (Redis) is unavailable.');
+    });
+    expect(r).toEqual({ isError: true, releases: [true] });
+  });
+
+  it('keeps them when the job was added and its outcome is unknown', async () => {
+    const r = await released(true, () => {
+      throw new TransientError('tool.timeout', 'no answer within 1000 ms');
+    });
+    expect(r).toEqual({ isError: true, releases: [false] });
+  });
+});
+
 describe('callTool: a person who has to connect, for callers that declared URL-mode elicitation', () => {
   const link = 'https://api.example.com/connect/tok';
   const message = `User "alice" has not connected their own account for this tool's API. Give them this link: ${link}`;

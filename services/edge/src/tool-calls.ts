@@ -16,6 +16,7 @@ import {
   SpanKind,
   startSpan,
   traceparentOf,
+  type Span,
   tracingEnabled,
 } from '@toolplane/telemetry';
 import { deniedToolCall } from './access.ts';
@@ -288,11 +289,14 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
   const { charge } = charged;
   if (!charge) return enqueueTool(deps, call, tool, { invocationId });
   let outcome: ToolOutcome | undefined;
+  let notQueued = false;
   try {
-    return (outcome = await enqueueTool(deps, call, tool, { invocationId, charge }));
+    const onNotQueued = () => (notQueued = true);
+    return (outcome = await enqueueTool(deps, call, tool, { invocationId, charge, onNotQueued }));
   } finally {
-    // An external server's `input_required` round ran nothing yet: its units come back, its retry is charged.
-    const ranNothing = (outcome as ToolResultPayload | undefined)?.resultType === 'input_required';
+    // Nothing ran when the job could not be added to the queue, or in an external server's `input_required` round:
+    // the units come back (a retry is charged). Any other outcome, unknown ones too, stays charged.
+    const ranNothing = notQueued || (outcome as ToolResultPayload | undefined)?.resultType === 'input_required';
     deps
       .quotas!.meter.release(charge, ranNothing)
       .catch((err: unknown) => deps.log.warn({ invocationId, err: String(err) }, 'a quota charge was not released'));
@@ -304,7 +308,7 @@ async function enqueueTool(
   deps: ToolCallDeps,
   call: ToolCall,
   tool: LoadedTool,
-  { invocationId, charge }: { invocationId: string; charge?: QuotaCharge },
+  { invocationId, charge, onNotQueued }: { invocationId: string; charge?: QuotaCharge; onNotQueued?: () => void },
 ): Promise<ToolOutcome> {
   const { loaded, principal, arguments: input, signal, live, request } = call;
   const name = tool.def.name;
@@ -346,7 +350,7 @@ async function enqueueTool(
         ...(charge ? { quotaCharge: jobCharge(charge) } : {}),
       },
       signal,
-      producer === noopSpan ? undefined : (err) => endSpan(producer, err),
+      producer === noopSpan && !onNotQueued ? undefined : enqueued(producer, onNotQueued),
       live?.onEvent,
     );
     if (result.ok)
@@ -357,6 +361,14 @@ async function enqueueTool(
   } catch (err) {
     return failedCall(deps, call, invocationId, err);
   }
+}
+
+/** When the job was added, or could not be: the producer span ends, and `onNotQueued` learns of a failed add. */
+function enqueued(producer: Span, onNotQueued: (() => void) | undefined) {
+  return (err?: unknown) => {
+    if (producer !== noopSpan) endSpan(producer, err);
+    if (err !== undefined) onNotQueued?.();
+  };
 }
 
 /** A call that got no result (timed out, cancelled, Redis or the queue failing): its `isError` result. */

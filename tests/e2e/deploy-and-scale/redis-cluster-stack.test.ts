@@ -8,13 +8,25 @@ import {
   type RedisClusterHandle,
   type RedisSentinelHandle,
 } from '@toolplane/embedded';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
+import { createRedisClient, RedisEnv } from '@toolplane/redis';
 import { Cluster } from 'ioredis';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { queueShardPrefixes } from '../../../packages/queue/src/index.ts';
+import {
+  burst,
+  counterKey,
+  counterOf,
+  inOneWindow,
+  quotaMeta,
+  type QuotaCounter,
+  type ToolResult,
+} from '../../helpers/quotas.ts';
 import { startTestStack } from '../../helpers/stack.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 // The whole platform on a Redis Cluster (3 masters, a replica each; the tool-call queue in six shards) and on Sentinel
 // (master, replica, 3 sentinels), configured with REDIS_CLUSTER_NODES / REDIS_SENTINELS (ADR 0043): real tool calls
@@ -34,15 +46,18 @@ interface Outcome {
 
 interface Setup {
   stack: Stack;
+  api: ManagementClient;
   upstream: TicketSystem;
   example: RegisteredExample;
   client: Client;
+  others: Client[];
 }
 
-async function setUp(label: string, redis: Record<string, string>, shards = '1'): Promise<Setup> {
+async function setUp(label: string, redis: Record<string, string>, shards = '1', edges = 1): Promise<Setup> {
   const upstream = await startTicketSystem({ apiKey: UPSTREAM_KEY });
   const { stack, api } = await startTestStack(label, {
     redis,
+    edges,
     logLevel: 'warn',
     // A call whose reply a failover lost ends within seconds as a retryable error, not after 30 s.
     serviceEnv: {
@@ -57,13 +72,25 @@ async function setUp(label: string, redis: Record<string, string>, shards = '1')
       requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
     }),
   );
-  return { stack, upstream, example, client };
+  return { stack, api, upstream, example, client, others: [] };
 }
 
 async function tearDown(s: Setup | undefined): Promise<void> {
-  await s?.client.close().catch(() => undefined);
+  for (const c of [s?.client, ...(s?.others ?? [])]) await c?.close().catch(() => undefined);
   await s?.stack.stop();
   await s?.upstream.close();
+}
+
+/** Another client of the example server, on `edgeUrl`, acting as `person` (`x-username`); closed by tearDown. */
+async function personOn(s: Setup, edgeUrl: string, person: string): Promise<Client> {
+  const client = new Client({ name: 'redis-forms-e2e', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${edgeUrl}/mcp/${s.example.serverId}`), {
+      requestInit: { headers: { 'x-api-key': s.stack.bootstrapKey, 'x-username': person } },
+    }),
+  );
+  s.others.push(client);
+  return client;
 }
 
 async function createTicket(client: Client, title: string): Promise<Outcome> {
@@ -150,7 +177,8 @@ describe('Redis Cluster (REDIS_CLUSTER_NODES) with the queue in six shards (REDI
 
   beforeAll(async () => {
     cluster = await startRedisCluster();
-    s = await setUp('cluster', { REDIS_CLUSTER_NODES: cluster.seeds.join(',') }, '6');
+    // Two edges: quotas are counted by both on the cluster (ADR 0048).
+    s = await setUp('cluster', { REDIS_CLUSTER_NODES: cluster.seeds.join(',') }, '6', 2);
     shards = queueShardPrefixes({ isCluster: true } as Cluster, s.stack.redisPrefix, 6);
   }, 60_000);
 
@@ -218,6 +246,116 @@ describe('Redis Cluster (REDIS_CLUSTER_NODES) with the queue in six shards (REDI
     expect(code).toBe(1);
     expect(output).toContain("REDIS_QUEUE_SHARDS is 3 here but this deployment's tool-call queue has 6 shards");
   }, 30_000);
+
+  it('a quota per person allows each person exactly its limit of 50 concurrent calls across both edges', async () => {
+    const { api, stack, example } = s!;
+    await unwrap(
+      api.PATCH('/mcp_manager/{id}', {
+        params: { path: { id: example.serverId } },
+        body: { config: { fallbackToShared: true } },
+      }),
+    );
+    for (const name of ['alice', 'bob']) await unwrap(api.POST('/external_users', { body: { name } }));
+    await unwrap(
+      api.POST('/access_policies', {
+        body: { name: 'people', principals: [{ type: 'external_user', value: '*' }], servers: ['*'], tools: ['*'] },
+      }),
+    );
+    const limit = 5;
+    await unwrap(
+      api.POST('/quotas', {
+        body: {
+          name: 'each-person-5',
+          match: { tools: ['search_tickets'] },
+          counts: 'calls',
+          limit,
+          window: 'minute',
+          per: 'person',
+        },
+      }),
+    );
+    // A probe quota made after it tells when an edge has the workspace's quotas (they are published whole).
+    await unwrap(
+      api.POST('/quotas', {
+        body: { name: 'probe', match: { tools: ['get_ticket'] }, counts: 'calls', limit: 0, window: 'minute' },
+      }),
+    );
+    const callers = await Promise.all(
+      ['alice', 'bob'].flatMap((person) => stack.edgeUrls.map((edge) => personOn(s!, edge, person))),
+    );
+    for (const c of callers)
+      await waitFor('the quotas on the edge', async () => {
+        const r = (await c.callTool({ name: 'get_ticket', arguments: { ticket_id: 'none' } })) as ToolResult;
+        return quotaMeta(r)?.quota === 'probe' ? true : undefined;
+      });
+    await inOneWindow('minute', 20);
+    const searches = () => s!.upstream.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/tickets');
+    const before = searches().length;
+    // alice on both edges, bob on both edges: 50 concurrent calls each.
+    const [alice, bob] = await Promise.all([burst(callers.slice(0, 2), 50), burst(callers.slice(2), 50)]);
+    expect(alice.filter((r) => !r.isError)).toHaveLength(limit);
+    expect(bob.filter((r) => !r.isError)).toHaveLength(limit);
+    expect(searches().length - before).toBe(2 * limit);
+    for (const r of [...alice, ...bob].filter((x) => x.isError)) {
+      expect(quotaMeta(r)?.quota).toBe('each-person-5');
+      expect(quotaMeta(r)?.retryAfterSeconds).toBeGreaterThan(0);
+    }
+  }, 120_000);
+
+  it('a failover that loses the last increments of a quota never makes it refuse more than its limit allows', async () => {
+    const { api, stack } = s!;
+    for (const q of (await unwrap(api.GET('/quotas'))).data)
+      await unwrap(api.DELETE('/quotas/{id}', { params: { path: { id: q.id } } }));
+    const limit = 10;
+    const quota = await unwrap(
+      api.POST('/quotas', {
+        body: { name: 'ten-a-day', match: { tools: ['get_ticket'] }, counts: 'calls', limit, window: 'day' },
+      }),
+    );
+    const workspaceId = (await unwrap(api.GET('/workspaces/current'))).id;
+    const at: QuotaCounter = { prefix: stack.redisPrefix, workspaceId, quotaId: quota.id, window: 'day' };
+    // Every call below falls in one day's window.
+    await inOneWindow('day', 120);
+    const redis = createRedisClient(RedisEnv.parse({ REDIS_CLUSTER_NODES: cluster.seeds.join(',') }));
+    const gets = () => s!.upstream.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/tickets/TCK-1');
+    const get = () =>
+      s!.client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } }) as Promise<ToolResult>;
+    try {
+      await waitFor('the quota on the edge', async () => {
+        await get();
+        return (await counterOf(redis, at)) > 0 ? true : undefined;
+      });
+      while ((await counterOf(redis, at)) < 4) expect((await get()).isError).toBeFalsy();
+      const sentBefore = gets().length;
+      // The master holding the workspace's counters is killed; its replica may lack the last increments.
+      const victim = await cluster.masterOf(counterKey(at));
+      await cluster.killMaster(victim);
+      const kept = await waitFor('the counter readable again', async () =>
+        counterOf(redis, at).then(
+          (n) => n,
+          () => undefined,
+        ),
+      );
+      expect(kept).toBeLessThanOrEqual(4);
+      // Calls until the quota refuses one: calls the edge refused while Redis was unreachable (`quota.unavailable`,
+      // closed) are sent again. Exactly the room the counter shows is used: lost increments give calls back, never
+      // take any.
+      const answers: ToolResult[] = [];
+      await waitFor('the quota to refuse a call', async () => {
+        const r = await get();
+        if (r.isError && quotaMeta(r) === undefined) return undefined;
+        answers.push(r);
+        return r.isError ? true : undefined;
+      });
+      expect(answers.filter((r) => !r.isError)).toHaveLength(limit - kept);
+      expect(quotaMeta(answers.at(-1)!)?.quota).toBe('ten-a-day');
+      expect(gets().length - sentBefore).toBe(limit - kept);
+      console.log(JSON.stringify({ figure: 'a quota counter through a master kill -9', charged: 4, kept, limit }));
+      await cluster.rejoin(victim);
+    } finally {
+      redis.disconnect();
+    }
+  }, 120_000);
 
   it("calls work again after the master holding the edge's reply channel and two shards is killed", async () => {
     const queueMaster = await cluster.masterOf(`${s!.stack.redisPrefix}:results:${EDGE_ID}`);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ServiceProcess, Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { onOrderRequest, registerOrdersServer } from '../../fixtures/orders-api.ts';
+import { chargedSince, type QuotaCounter } from '../../helpers/quotas.ts';
 import { stackRedis, startTestStack } from '../../helpers/stack.ts';
 
 // A worker is killed with SIGKILL while CONCURRENCY slow upstream requests are in flight and the rest
@@ -145,11 +146,43 @@ let platform: Platform;
 /** Calls time out before the killed worker's jobs are re-delivered (as with the default 30 s timeout and BullMQ's defaults). */
 let shortTimeouts: Platform | undefined;
 
+/** A quota on every call of the server (ADR 0048): a call is charged once, whatever happens to its job. */
+let quota: QuotaCounter;
+
 beforeAll(async () => {
   upstream = new Upstream();
   await upstream.start();
   platform = await startPlatform('crash', CALL_TIMEOUT_MS);
+  const { id: quotaId } = await unwrap(
+    platform.api.POST('/quotas', {
+      body: { name: 'every-call', match: { servers: [platform.serverId] }, counts: 'calls', limit: 1e9, window: 'day' },
+    }),
+  );
+  const workspaceId = (await unwrap(platform.api.GET('/workspaces/current'))).id;
+  quota = { prefix: platform.stack.redisPrefix, workspaceId, quotaId, window: 'day' };
+  upstream.open();
+  const since = Date.now();
+  let n = 0;
+  await until(
+    'the quota charges calls',
+    async () => {
+      await call(platform, 0, 'get_order', `quota-probe-${n++}`);
+      return (await charged(since)) > 0;
+    },
+    () => n,
+  );
 }, 180_000);
+
+/** The quota's charges counted since `since` (a reading to compare with an earlier one). */
+async function charged(since: number): Promise<number> {
+  const redis = stackRedis(platform.stack);
+  try {
+    await redis.connect();
+    return await chargedSince(redis, quota, since);
+  } finally {
+    redis.disconnect();
+  }
+}
 
 afterAll(async () => {
   await platform?.stack.stop();
@@ -285,7 +318,11 @@ async function leasesOf(p: Platform, ids: string[]): Promise<number> {
 
 describe('a worker killed with SIGKILL during slow calls', () => {
   it('never sends a non-idempotent POST twice; the calls it had sent get "outcome unknown", the others run', async () => {
+    const since = Date.now();
+    const before = await charged(since);
     const { refs, all, inFlight, lost, figures, killedAt } = await crashDuring(platform, 'create_order', 'order');
+    // Each call charged once; those whose outcome is unknown stay charged.
+    expect((await charged(since)) - before).toBe(CALLS);
     // At most once upstream.
     for (const ref of refs) expect(upstream.count(ref)).toBe(1);
     expect(figures.upstreamRequests).toBe(CALLS);
@@ -337,7 +374,11 @@ describe('a worker killed with SIGKILL during slow calls', () => {
   }, 300_000);
 
   it('sends idempotent GETs again from the replacement worker and answers them with results', async () => {
+    const since = Date.now();
+    const before = await charged(since);
     const { refs, all, inFlight, lost, figures } = await crashDuring(platform, 'get_order', 'read');
+    // The re-delivered jobs are not charged again.
+    expect((await charged(since)) - before).toBe(CALLS);
     expect(lost).toEqual(inFlight);
     for (const ref of refs) expect(upstream.count(ref)).toBe(inFlight.has(ref) ? 2 : 1);
     expect(figures.upstreamRequests).toBe(CALLS + CONCURRENCY);

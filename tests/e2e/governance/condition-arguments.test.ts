@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerTicketExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
-import { startTestStack } from '../../helpers/stack.ts';
-import { PROPAGATION_DEADLINE_MS } from '../../helpers/wait.ts';
+import { counterOf, inOneWindow, type QuotaCounter } from '../../helpers/quotas.ts';
+import { stackRedis, startTestStack } from '../../helpers/stack.ts';
+import { PROPAGATION_DEADLINE_MS, waitFor } from '../../helpers/wait.ts';
 
 // Issue #58 C: a policy's condition sees the arguments as the upstream gets them. Three ways the review found to make
 // them differ, each against the real stack with what reached the upstream: a number literal past the double range
@@ -216,4 +217,44 @@ describe('exploded object query parameters', () => {
     expect(ok.isError).toBe(false);
     expect(received.slice(before).map((r) => r.url)).toEqual(['/orders?status=open&region=eu']);
   });
+});
+
+describe('quotas (ADR 0048)', () => {
+  it('a call refused as invalid or by a condition is never charged; SMART execute_tool is charged as its target', async () => {
+    const quota = await unwrap(
+      api.POST('/quotas', {
+        body: { name: 'refunds', match: { tools: ['refund'] }, counts: 'calls', limit: 1000, window: 'day' },
+      }),
+    );
+    const workspaceId = (await unwrap(api.GET('/workspaces/current'))).id;
+    const at: QuotaCounter = { prefix: stack.redisPrefix, workspaceId, quotaId: quota.id, window: 'day' };
+    await inOneWindow('day', 60);
+    const redis = stackRedis(stack);
+    const refund = (url: string, amount: string) =>
+      url === smartUrl
+        ? rawCall(url, '2025-11-25', 'execute_tool', `{"name":"refund","arguments":{"order":"q","amount":${amount}}}`)
+        : rawCall(url, '2025-11-25', 'refund', `{"order":"q","amount":${amount}}`);
+    try {
+      await waitFor('the quota on the edge', async () => {
+        expect((await refund(ordersUrl, '1')).isError).toBe(false);
+        return (await counterOf(redis, at)) > 0 ? true : undefined;
+      });
+      const before = await counterOf(redis, at);
+      const sent = received.length;
+      for (const url of [ordersUrl, smartUrl]) {
+        expect(await refund(url, '-1e309')).toMatchObject({ isError: true, text: expect.stringContaining('finite') });
+        expect(await refund(url, '500')).toMatchObject({ isError: true, text: expect.stringContaining('denied') });
+        expect(await refund(url, '"many"')).toMatchObject({ isError: true });
+      }
+      expect(received.length).toBe(sent);
+      expect(await counterOf(redis, at)).toBe(before);
+      expect((await refund(smartUrl, '5')).isError).toBe(false);
+      expect((await refund(ordersUrl, '5')).isError).toBe(false);
+      expect(await counterOf(redis, at)).toBe(before + 2);
+      expect(received.length).toBe(sent + 2);
+    } finally {
+      redis.disconnect();
+      await unwrap(api.DELETE('/quotas/{id}', { params: { path: { id: quota.id } } }));
+    }
+  }, 60_000);
 });

@@ -8,7 +8,8 @@ import { ApiError, type ManagementClient, unwrap } from '@toolplane/client';
 import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
 import { Redis } from 'ioredis';
 import { AuditEventInput, redisKeys } from '../../../packages/contracts/src/index.ts';
-import { startTestStack } from '../../helpers/stack.ts';
+import { counterOf, inOneWindow, type QuotaCounter } from '../../helpers/quotas.ts';
+import { stackRedis, startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 // A person's confirmation (ADR 0038) on the real stack, with the official MCP SDK client of both protocol eras: a tool
@@ -86,12 +87,11 @@ async function mcpClient(era: Era, answer?: Answer): Promise<Client> {
 }
 
 /** Calls delete_order (or `tool`) as a client of `era` whose person answers `answer`; what came back and went out. */
-async function callAs(era: Era, answer: Answer | undefined, tool = 'delete_order') {
+async function callAs(era: Era, answer: Answer | undefined, tool = 'delete_order', id = `${era}-${answer}`) {
   const client = await mcpClient(era, answer);
   const before = { received: received.length, asked: asked.length };
   try {
-    const args =
-      tool === 'delete_order' ? { id: `${era}-${answer}`, approval_token: SECRET, passcode: PASSCODE } : { id: '7' };
+    const args = tool === 'delete_order' ? { id, approval_token: SECRET, passcode: PASSCODE } : { id: '7' };
     const result = await client.callTool({ name: tool, arguments: args });
     return {
       isError: result.isError === true,
@@ -349,6 +349,47 @@ describe('2026-07-28 request states a client makes up or carries over (issue #58
       expect(r.sent).toEqual([]);
     }
     await unwrap(api.DELETE('/mcp_manager/{id}', { params: { path: { id: second.id } } }));
+  });
+});
+
+describe('quotas (ADR 0048)', () => {
+  it('a declined or cancelled confirmation is never charged; an accepted one is charged once, in both eras', async () => {
+    const quota = await unwrap(
+      api.POST('/quotas', {
+        body: {
+          name: 'orders',
+          match: { tools: ['delete_order', 'get_order'] },
+          counts: 'calls',
+          limit: 1000,
+          window: 'day',
+        },
+      }),
+    );
+    const workspaceId = (await unwrap(api.GET('/workspaces/current'))).id;
+    const at: QuotaCounter = { prefix: stack.redisPrefix, workspaceId, quotaId: quota.id, window: 'day' };
+    await inOneWindow('day', 60);
+    const counter = stackRedis(stack);
+    try {
+      await waitFor('the quota on the edge', async () => {
+        await callAs('2025-11-25', undefined, 'get_order');
+        return (await counterOf(counter, at)) > 0 ? true : undefined;
+      });
+      for (const era of ERAS) {
+        const before = await counterOf(counter, at);
+        for (const answer of ['decline', 'cancel'] as const)
+          expect(await callAs(era, answer, 'delete_order', `quota-${era}-${answer}`)).toMatchObject({
+            isError: true,
+            sent: [],
+          });
+        expect(await counterOf(counter, at)).toBe(before);
+        const accepted = await callAs(era, 'accept', 'delete_order', `quota-${era}-accept`);
+        expect(accepted).toMatchObject({ isError: false, sent: [expect.stringContaining('DELETE /orders/quota-')] });
+        expect(await counterOf(counter, at)).toBe(before + 1);
+      }
+    } finally {
+      counter.disconnect();
+      await unwrap(api.DELETE('/quotas/{id}', { params: { path: { id: quota.id } } }));
+    }
   });
 });
 

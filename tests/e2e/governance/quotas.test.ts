@@ -4,6 +4,7 @@ import { registerTicketExample, type RegisteredExample, type Stack } from '@tool
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
 import { postMcp } from '../../helpers/mcp.ts';
+import { burst, inOneWindow, quotaMeta, type ToolResult } from '../../helpers/quotas.ts';
 import { stackRedis, startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -33,24 +34,12 @@ async function connect(edgeUrl: string, username?: string): Promise<Client> {
 
 const searches = () => upstream.requests.filter((r) => r.path === '/api/v1/tickets' && r.method === 'GET').length;
 
-type Result = Awaited<ReturnType<Client['callTool']>>;
-const quotaMeta = (r: Result) =>
-  (r._meta as Record<string, { quota: string; retryAfterSeconds: number }> | undefined)?.['toolplane/quota'];
+type Result = ToolResult;
 
 /** What a quota's (one) counter holds: 0 before its first charge. */
 async function used(redis: ReturnType<typeof stackRedis>, quotaId: string): Promise<number> {
   const keys = await redis.keys(`${stack.redisPrefix}:quota:*:${quotaId}:*`);
   return keys.length === 0 ? 0 : Number(await redis.get(keys[0]!));
-}
-
-/** `n` concurrent calls of `search_tickets`, spread over `callers` in turn. */
-function burst(callers: Client[], n: number): Promise<Result[]> {
-  return Promise.all(
-    Array.from(
-      { length: n },
-      (_, i) => callers[i % callers.length]!.callTool({ name: 'search_tickets', arguments: {} }) as Promise<Result>,
-    ),
-  );
 }
 
 /** A fresh quota; the quotas of earlier tests are deleted first (each test sees only its own). */
@@ -123,8 +112,7 @@ describe('a quota across two edges', () => {
     await published(alice[0]!, 'probe');
     await published(alice[1]!, 'probe');
     // The window is a calendar minute: the burst starts with at least 20 s of it left, so it falls in one window.
-    const left = 60 - new Date().getUTCSeconds();
-    if (left < 20) await new Promise((r) => setTimeout(r, left * 1000 + 200));
+    await inOneWindow('minute', 20);
     const before = searches();
     const results = await burst(alice, 50);
     const ok = results.filter((r) => !r.isError);

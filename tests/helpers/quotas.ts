@@ -1,0 +1,61 @@
+import type { Client } from '@modelcontextprotocol/client';
+import { quotaCounterKey, quotaPeriod, type QuotaWindow } from '../../packages/contracts/src/index.ts';
+import type { RedisClient } from '@toolplane/redis';
+
+/** What tests of quotas (ADR 0048) share: the refusal's `_meta`, bursts of calls, windows, counters. */
+
+export type ToolResult = Awaited<ReturnType<Client['callTool']>>;
+
+/** A refusal's `_meta["toolplane/quota"]`: which quota, and when to retry. */
+export const quotaMeta = (r: ToolResult) =>
+  (r._meta as Record<string, { quota: string; retryAfterSeconds: number }> | undefined)?.['toolplane/quota'];
+
+/** `n` concurrent calls of `tool`, spread over `callers` in turn. */
+export function burst(callers: Client[], n: number, tool = 'search_tickets'): Promise<ToolResult[]> {
+  return Promise.all(
+    Array.from(
+      { length: n },
+      (_, i) => callers[i % callers.length]!.callTool({ name: tool, arguments: {} }) as Promise<ToolResult>,
+    ),
+  );
+}
+
+/**
+ * Waits, when less than `seconds` of the current calendar `unit` (UTC) are left, until the next one starts: a burst
+ * that follows then falls in one window.
+ */
+export async function inOneWindow(unit: Extract<QuotaWindow, 'minute' | 'day'>, seconds: number): Promise<void> {
+  const now = Date.now();
+  const left = quotaPeriod(unit, 'UTC', now).endsAt - now;
+  if (left < seconds * 1000) await new Promise((r) => setTimeout(r, left + 200));
+}
+
+/** Where a quota's counter lives. */
+export interface QuotaCounter {
+  prefix: string;
+  workspaceId: string;
+  quotaId: string;
+  window: QuotaWindow;
+}
+
+/** The key of a quota's single (not `per`) counter in the UTC window holding `when` (default: now). */
+export function counterKey(at: QuotaCounter, when = Date.now()): string {
+  const period = quotaPeriod(at.window, 'UTC', when).id;
+  return quotaCounterKey(at.prefix, at.workspaceId, { quotaId: at.quotaId, period, per: '*' });
+}
+
+/** What that counter holds: 0 before its first charge. */
+export async function counterOf(redis: RedisClient, at: QuotaCounter): Promise<number> {
+  return Number((await redis.get(counterKey(at))) ?? 0);
+}
+
+/**
+ * The counters of the windows holding `since` and now, added up: two readings with the same `since` differ by what
+ * was charged between them, also when a window ended in between.
+ */
+export async function chargedSince(redis: RedisClient, at: QuotaCounter, since: number): Promise<number> {
+  const keys = new Set([counterKey(at, since), counterKey(at)]);
+  let total = 0;
+  for (const key of keys) total += Number((await redis.get(key)) ?? 0);
+  return total;
+}
