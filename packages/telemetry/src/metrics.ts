@@ -77,7 +77,7 @@ export function setMeter(meter: Meter | undefined): void {
     }),
     quotaUse: meter.createGauge('toolplane.quota.use', {
       description:
-        'The highest used/limit of a quota\'s counters this edge saw in the current window (in flight: the last), ' +
+        "The highest used/limit of a quota's counters this edge saw in the current window (in flight: the last), " +
         'by quota id; 1 is full, above 1 a shadow quota past its limit.',
     }),
   };

@@ -87,7 +87,7 @@ export interface QuotaRefusal {
 }
 
 /** A counter this charge brought to 80 % or 100 % of its limit, the first time in its window across every edge. */
-export interface QuotaAlert {
+interface QuotaAlert {
   readonly rule: QuotaRule;
   readonly threshold: 80 | 100;
   /** What the counter holds after this charge. */
@@ -277,7 +277,12 @@ export class QuotaMeter {
     const alerts: QuotaAlert[] = [];
     for (let j = counters.length + 1; j < answer.length; j += 2) {
       const c = counters[answer[j]! - 1]!;
-      alerts.push({ rule: c.rule, threshold: answer[j + 1] as 80 | 100, used: used[answer[j]! - 1]!, period: c.period });
+      alerts.push({
+        rule: c.rule,
+        threshold: answer[j + 1] as 80 | 100,
+        used: used[answer[j]! - 1]!,
+        period: c.period,
+      });
     }
     const charge = {
       keys: counters.map((c) => c.key),

@@ -128,7 +128,13 @@ describe('webhook.post', () => {
   });
 
   it('POSTs the JSON body; a redirect or an error status fails and says so without the path', async () => {
-    expect(await post(hook(`${base}/hook/t0k3n`))).toEqual({ v: 1, taskId: 'w', kind: 'webhook.post', ok: true, status: 204 });
+    expect(await post(hook(`${base}/hook/t0k3n`))).toEqual({
+      v: 1,
+      taskId: 'w',
+      kind: 'webhook.post',
+      ok: true,
+      status: 204,
+    });
     expect(hooked).toEqual([{ type: 'application/json', body: '{"threshold":80}' }]);
     const followed = hits.length;
     const moved = await post(hook(`${base}/to-doc`));

@@ -16,7 +16,7 @@ import { isUuid } from '../db/ids.ts';
  */
 
 /** What the webhook receives. */
-export interface QuotaAlertBody {
+interface QuotaAlertBody {
   type: 'quota.alert';
   eventId: string;
   workspaceId: string | null;
@@ -182,7 +182,15 @@ export function alertWebhooksFor(deps: {
     quotaOf: (workspaceId, id) =>
       db.quota.findFirst({ where: { id, workspaceId }, select: { window: true, alertWebhookUrl: true } }),
     post: (url, body, deadlineAt) =>
-      tasks.postWebhook({ v: 1, taskId: randomUUID(), kind: 'webhook.post', url, body, deadlineAt, replyTo: tasks.clientId }),
+      tasks.postWebhook({
+        v: 1,
+        taskId: randomUUID(),
+        kind: 'webhook.post',
+        url,
+        body,
+        deadlineAt,
+        replyTo: tasks.clientId,
+      }),
     record: (event) => trail.appendAlone(event),
     log,
   });
