@@ -155,7 +155,9 @@ export interface paths {
      * Create a quota
      * @description Counts `calls`, `cost` units or calls `in_flight` of the calls `match` selects, per calendar
      * `window` in `timeZone`, one counter per `per` value. 422 lists every problem (an unknown server, tool, key or
-     * person, a window missing or not allowed, a negative limit); 409 for a name already used.
+     * person, a window missing or not allowed, a negative limit, an `alertWebhookUrl` that is not an http(s) URL); 409
+     * for a name already used. Each counter reaching 80 and 100 % of the limit is a `quota.alert` audit event (once per
+     * window), also POSTed to `alertWebhookUrl` when given.
      */
     post: operations['createQuota'];
     delete?: never;
@@ -1516,6 +1518,7 @@ export interface components {
       /** @enum {string|null} */
       per: 'api_key' | 'person' | 'subject' | null;
       enforce: boolean;
+      alertWebhookUrl: string | null;
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -1560,6 +1563,12 @@ export interface components {
       per?: 'api_key' | 'person' | 'subject' | null;
       /** @description false: shadow mode, refuses nothing and records what it would refuse. */
       enforce?: boolean;
+      /**
+       * Format: uri
+       * @description An http(s) URL each `quota.alert` (80 and 100 % of the limit, once per window) is POSTed to as
+       * JSON, by a worker through its outbound guard; null: none.
+       */
+      alertWebhookUrl?: string | null;
     };
     QuotaList: {
       data: components['schemas']['Quota'][];
@@ -1603,6 +1612,12 @@ export interface components {
       per?: 'api_key' | 'person' | 'subject' | null;
       /** @description false: shadow mode, refuses nothing and records what it would refuse. */
       enforce?: boolean;
+      /**
+       * Format: uri
+       * @description An http(s) URL each `quota.alert` (80 and 100 % of the limit, once per window) is POSTed to as
+       * JSON, by a worker through its outbound guard; null: none.
+       */
+      alertWebhookUrl?: string | null;
     };
     Connector: components['schemas']['DescriptorConnector'] | components['schemas']['OpenApiConnector'];
     DescriptorConnector: {

@@ -514,6 +514,20 @@ const FetchDocumentJobV1 = z.object({
 });
 
 /**
+ * `webhook.post` (control plane → worker): POST a JSON body to a URL a workspace gave (a quota's alert webhook, ADR
+ * 0048) through the outbound guard: `https` only, plain `http` only for hosts the worker's `OUTBOUND_ALLOW` lists; no
+ * redirect is followed (a 3xx is a failure). One attempt: the control plane retries. The body names no secret.
+ */
+const PostWebhookJobV1 = z.object({
+  ...taskEnvelope,
+  kind: z.literal('webhook.post'),
+  url: HttpUrl,
+  /** JSON text. */
+  body: z.string().max(64 * 1024),
+});
+export type PostWebhookJob = z.infer<typeof PostWebhookJobV1>;
+
+/**
  * What a person's connect link stands for (ADR 0027), written by the worker that found the person without a usable
  * connection: whose connection, which tool's OAuth app (the catalog version names it), and what the browser is
  * sent to the provider with. No secret: the client id is public, the app's secret stays in the store.
@@ -593,6 +607,7 @@ export const DataPlaneTask = z.discriminatedUnion('kind', [
   OAuthExchangeJobV1,
   OAuthRevokeJobV1,
   OAuthConnectLinkJobV1,
+  PostWebhookJobV1,
 ]);
 export type DataPlaneTask = z.infer<typeof DataPlaneTask>;
 export type ConnectorTestJob = z.infer<typeof ConnectorTestJobV1>;
@@ -682,6 +697,17 @@ export const OAuthConnectLinkResult = z.object({
 });
 export type OAuthConnectLinkResult = z.infer<typeof OAuthConnectLinkResult>;
 
+/** `webhook.post`'s answer: a 2xx (`ok`), else the status it got or why none came (never the URL's path or query). */
+export const PostWebhookResult = z.object({
+  v: z.literal(1),
+  taskId: z.string(),
+  kind: z.literal('webhook.post'),
+  ok: z.boolean(),
+  status: z.number().int().optional(),
+  error: z.string().optional(),
+});
+export type PostWebhookResult = z.infer<typeof PostWebhookResult>;
+
 /** What `oauthConnection` holds (Redis hash fields, strings). */
 export const OAuthConnectionState = z.object({
   status: z.enum(['connected', 'needs_reauthorization']),
@@ -716,6 +742,7 @@ export function oauthConnectionView(hash: Record<string, string> | undefined): {
 // The results with a `kind` first: it keeps them from matching the others (zod objects strip unknown keys).
 export const DataPlaneTaskResult = z.union([
   OAuthConnectLinkResult,
+  PostWebhookResult,
   FetchDocumentResult,
   OAuthExchangeResult,
   OAuthRevokeResult,

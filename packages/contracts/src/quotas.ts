@@ -144,3 +144,16 @@ export function quotaCounterKey(
 ): string {
   return `${prefix}:quota:{q:${workspaceId}}:${counter.quotaId}:${counter.period}:${counter.per}`;
 }
+
+/**
+ * Where a counter's alerts are marked (the thresholds its window reached already, each set once): the same hash tag
+ * as the counter, so the charge script touches both on a Redis Cluster; outside the counters' `quota:` prefix, so a
+ * reader of counters never takes a marker for one.
+ */
+export function quotaAlertKey(
+  prefix: string,
+  workspaceId: string,
+  counter: { quotaId: string; period: string; per: string },
+): string {
+  return `${prefix}:quota-alert:{q:${workspaceId}}:${counter.quotaId}:${counter.period}:${counter.per}`;
+}

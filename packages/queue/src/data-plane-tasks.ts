@@ -6,6 +6,7 @@ import {
   OAuthConnectLinkResult,
   OAuthExchangeResult,
   OAuthRevokeResult,
+  PostWebhookResult,
   queueNames,
   type ConnectorTestJob,
   type DataPlaneTask,
@@ -14,6 +15,7 @@ import {
   type OAuthConnectLinkJob,
   type OAuthExchangeJob,
   type OAuthRevokeJob,
+  type PostWebhookJob,
 } from '@toolplane/contracts';
 import { InternalError } from '@toolplane/errors';
 import type { Cluster, Redis } from 'ioredis';
@@ -21,7 +23,7 @@ import { RequestReplyClient } from './reply-channel.ts';
 
 /**
  * The control plane's way to have the data plane do egress for it (connector `test_endpoint`,
- * `load-tools-from-url`, documents named by URL in a workflow deployment): the control plane never calls
+ * `load-tools-from-url`, documents named by URL in a workflow deployment, quota alert webhooks): the control plane never calls
  * customer APIs or external servers itself. The edge uses it for one task, a person's connect link (SMART `connect`):
  * only workers read the OAuth app's credentials that a link names.
  */
@@ -84,6 +86,14 @@ export class DataPlaneTaskClient {
     const r = await this.rpc.request(task.taskId, task);
     const parsed = OAuthConnectLinkResult.safeParse(r);
     if (!parsed.success) throw new InternalError('internal.unexpected', 'unexpected reply to oauth.connect_link');
+    return parsed.data;
+  }
+
+  /** One POST to a workspace's webhook (a quota's alerts), made by a worker. */
+  async postWebhook(task: PostWebhookJob): Promise<PostWebhookResult> {
+    const r = await this.rpc.request(task.taskId, task);
+    const parsed = PostWebhookResult.safeParse(r);
+    if (!parsed.success) throw new InternalError('internal.unexpected', 'unexpected reply to webhook.post');
     return parsed.data;
   }
 

@@ -1,4 +1,4 @@
-import type { Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api';
+import type { Counter, Gauge, Histogram, Meter, ObservableGauge } from '@opentelemetry/api';
 
 /**
  * Toolplane's metrics. Instruments exist only once `startTelemetry` enabled metrics; until then
@@ -18,6 +18,9 @@ interface Instruments {
   denied: Counter;
   recordsStored: Counter;
   queueDepth: ObservableGauge;
+  quotaCharged: Counter;
+  quotaRefused: Counter;
+  quotaUse: Gauge;
 }
 
 let instruments: Instruments | undefined;
@@ -65,6 +68,17 @@ export function setMeter(meter: Meter | undefined): void {
     }),
     queueDepth: meter.createObservableGauge('toolplane.queue.depth', {
       description: 'Jobs in a queue by state (waiting, active, delayed), sampled at scrape time.',
+    }),
+    quotaCharged: meter.createCounter('toolplane.quota.charged', {
+      description: 'Units charged against a quota (calls, cost units or calls in flight) by the edge, by quota id.',
+    }),
+    quotaRefused: meter.createCounter('toolplane.quota.refused', {
+      description: 'Calls a quota had no room for, by quota id and enforce (false: shadow mode, the call went on).',
+    }),
+    quotaUse: meter.createGauge('toolplane.quota.use', {
+      description:
+        "The highest used/limit of a quota's counters this edge saw in the current window (in flight: the last), " +
+        'by quota id; 1 is full, above 1 a shadow quota past its limit.',
     }),
   };
 }
@@ -146,4 +160,23 @@ export function observeQueueDepth(queue: string, counts: () => Promise<Record<st
     const byState = await counts();
     for (const [state, n] of Object.entries(byState)) result.observe(n, { queue, state });
   });
+}
+
+/**
+ * One charge of a quota, its refusal or would-be refusal (shadow), and how full it is. Quota ids only: never a key,
+ * person or subject (one series per quota, whatever `per` splits it into).
+ */
+export function recordQuotaCharged(quota: string, counts: string, amount: number): void {
+  if (!instruments) return;
+  instruments.quotaCharged.add(amount, { quota, counts });
+}
+
+export function recordQuotaRefused(quota: string, enforce: boolean): void {
+  if (!instruments) return;
+  instruments.quotaRefused.add(1, { quota, enforce });
+}
+
+export function recordQuotaUse(quota: string, fraction: number): void {
+  if (!instruments) return;
+  instruments.quotaUse.record(fraction, { quota });
 }

@@ -16,6 +16,9 @@ import {
   observeQueueDepth,
   parseOtlpHeaders,
   recordQueueWait,
+  recordQuotaCharged,
+  recordQuotaRefused,
+  recordQuotaUse,
   recordToolCall,
   SpanKind,
   startSpan,
@@ -230,6 +233,11 @@ describe('metrics', () => {
       recordToolCall('srv-1', 'get_ticket', 'tool_error', 30);
       recordQueueWait('tool-invocations', 3);
       observeQueueDepth('tool-invocations', async () => ({ waiting: 7, active: 2 }));
+      recordQuotaCharged('q-1', 'cost', 4);
+      recordQuotaCharged('q-1', 'cost', 4);
+      recordQuotaRefused('q-1', false);
+      recordQuotaUse('q-1', 0.4);
+      recordQuotaUse('q-1', 0.8);
       const text = await (await fetch(t.metricsUrl()!)).text();
       expect(text).toMatch(/toolplane_tool_calls_total\{[^}]*outcome="success"[^}]*\} 1/);
       expect(text).toMatch(/toolplane_tool_calls_total\{[^}]*outcome="tool_error"[^}]*\} 1/);
@@ -237,6 +245,9 @@ describe('metrics', () => {
       expect(text).toMatch(/toolplane_tool_call_duration_bucket\{[^}]*outcome="success"[^}]*le="0.025"\} 1/);
       expect(text).toMatch(/toolplane_queue_wait_duration_count\{[^}]*queue="tool-invocations"[^}]*\} 1/);
       expect(text).toMatch(/toolplane_queue_depth\{[^}]*state="waiting"[^}]*\} 7/);
+      expect(text).toMatch(/^toolplane_quota_charged_total\{quota="q-1",counts="cost"\} 8$/m);
+      expect(text).toMatch(/^toolplane_quota_refused_total\{quota="q-1",enforce="false"\} 1$/m);
+      expect(text).toMatch(/^toolplane_quota_use\{quota="q-1"\} 0.8$/m);
     } finally {
       await t.shutdown();
     }

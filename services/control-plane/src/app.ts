@@ -18,6 +18,7 @@ import { migrate } from './db/migrate.ts';
 import type { ControlPlaneEnv } from './env.ts';
 import { largeImportLimit } from './http/limits.ts';
 import { republishAccess } from './resources/access-policies/publish.ts';
+import { alertWebhooksFor, type AlertWebhooks } from './documents/alert-webhooks.ts';
 import { workerFetcher } from './documents/fetch.ts';
 import { ApiCatalog, apiCatalogSource } from './documents/api-catalog.ts';
 import { republishApiKeys } from './resources/api-keys/keys.ts';
@@ -149,8 +150,14 @@ function recordStream({ redis, prefix, log }: ControlPlaneDeps, ingestPool: pg.P
   });
 }
 
-/** Audit events the edges decided (refused calls, people's confirmations), appended to their workspace's chain. */
-function auditEventStream({ redis, prefix, log, trail }: ControlPlaneDeps): ExecutionRecordStream<AuditEventInput> {
+/**
+ * Audit events the edges decided (refused calls, people's confirmations, quota alerts), appended to their workspace's
+ * chain; a quota alert, once stored, goes to the quota's webhook (never waited for).
+ */
+function auditEventStream(
+  { redis, prefix, log, trail }: ControlPlaneDeps,
+  webhooks: AlertWebhooks,
+): ExecutionRecordStream<AuditEventInput> {
   return new ExecutionRecordStream<AuditEventInput>({
     redis,
     prefix,
@@ -164,7 +171,10 @@ function auditEventStream({ redis, prefix, log, trail }: ControlPlaneDeps): Exec
     },
     // One by one, in order; an event stored already (delivered again) is skipped by its id.
     store: async (events) => {
-      for (const event of events) await trail.appendAlone(event);
+      for (const event of events) {
+        const stored = await trail.appendAlone(event);
+        if (stored) webhooks.notify(stored);
+      }
     },
     onError: (err) => log.error({ err }, 'audit events could not be stored; retrying'),
   });
@@ -234,6 +244,7 @@ interface Parts {
   ingestPool: pg.Pool;
   records: ExecutionRecordStream;
   auditEvents: ExecutionRecordStream<AuditEventInput>;
+  alertWebhooks: AlertWebhooks;
   state: RuntimeState;
   http: express.Express;
   running: Running;
@@ -316,7 +327,7 @@ async function start(parts: Parts): Promise<Server> {
   return server;
 }
 
-async function stop({ deps, ingestPool, records, auditEvents, state, running }: Parts): Promise<void> {
+async function stop({ deps, ingestPool, records, auditEvents, alertWebhooks, state, running }: Parts): Promise<void> {
   const { server } = running;
   const closing = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   deps.debugEvents.close(); // open event streams would keep the server from closing
@@ -329,6 +340,7 @@ async function stop({ deps, ingestPool, records, auditEvents, state, running }: 
   await running.reconciler?.stop();
   await records.stop();
   await auditEvents.stop();
+  alertWebhooks.stop();
   await ingestPool.end();
   await deps.tasks.close();
   await deps.db.$disconnect();
@@ -344,10 +356,11 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   const publisher = new RuntimePublisher(redis, env.REDIS_PREFIX, () => state.keeper.markStale());
   const deps = buildDeps({ env, log, secrets, db, trail, redis, publisher });
   const records = recordStream(deps, ingestPool);
-  const auditEvents = auditEventStream(deps);
+  const alertWebhooks = alertWebhooksFor(deps);
+  const auditEvents = auditEventStream(deps, alertWebhooks);
   const state = runtimeState(deps, records);
   const http = httpApp(deps, managementTokenVerifier(env, db));
-  const parts: Parts = { deps, ingestPool, records, auditEvents, state, http, running: {} };
+  const parts: Parts = { deps, ingestPool, records, auditEvents, alertWebhooks, state, http, running: {} };
   return {
     http,
     db,

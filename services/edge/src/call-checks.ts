@@ -1,13 +1,21 @@
 import { recordCaller, type ToolOutcome, type ToolResultPayload } from '@toolplane/contracts';
 import type { ErrorCode } from '@toolplane/errors';
-import { currentTraceIds, recordDenied, recordToolCall } from '@toolplane/telemetry';
+import {
+  currentTraceIds,
+  recordDenied,
+  recordQuotaCharged,
+  recordQuotaRefused,
+  recordQuotaUse,
+  recordToolCall,
+} from '@toolplane/telemetry';
 import { conditionRefusal, type CallConditions } from './access-conditions.ts';
 import { argumentsAsSent, nonFiniteNumberPath } from './call-arguments.ts';
 import type { ToolCall, ToolCallDeps } from './call-types.ts';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
-import { quotasOfTool, type QuotaCharge, type QuotaRefusal } from './quotas.ts';
+import { quotasOfTool, type ChargeOutcome, type QuotaCharge, type QuotaRefusal } from './quotas.ts';
 import {
   conditionRefusalEvent,
+  quotaAlertEvent,
   quotaEvent,
   confirmationEvent,
   confirmationPrompt,
@@ -290,9 +298,8 @@ export async function chargeQuotas(
       }),
     };
   }
-  for (const s of outcome.shadow) deps.audit?.add(quotaEvent(call, tool.def.name, s, 'would_exceed'));
+  observeQuotas(deps, call, tool.def.name, outcome);
   if (!outcome.refused) return { charge: outcome.charge };
-  deps.audit?.add(quotaEvent(call, tool.def.name, outcome.refused, 'refused'));
   const message = quotaMessage(tool.def.name, outcome.refused);
   return {
     refused: rejectCall(deps, call, invocationId, {
@@ -301,6 +308,28 @@ export async function chargeQuotas(
       result: { ...errorResult(message), _meta: { 'toolplane/quota': quotaFacts(outcome.refused) } },
     }),
   };
+}
+
+/**
+ * What a charge tells besides its answer: metrics (units charged, refusals, how full each quota is), the shadow
+ * quotas' would-be refusals, the refusal and each alert, as audit events.
+ */
+function observeQuotas(deps: ToolCallDeps, call: ToolCall, tool: string, outcome: ChargeOutcome): void {
+  for (const u of outcome.uses) recordQuotaUse(u.rule.id, u.fraction);
+  for (const s of outcome.shadow) {
+    recordQuotaRefused(s.rule.id, false);
+    deps.audit?.add(quotaEvent(call, tool, s, 'would_exceed'));
+  }
+  if (outcome.refused) {
+    recordQuotaRefused(outcome.refused.rule.id, outcome.refused.rule.enforce);
+    deps.audit?.add(quotaEvent(call, tool, outcome.refused, 'refused'));
+    return;
+  }
+  outcome.charge.amounts.forEach((amount, i) => {
+    const rule = outcome.uses[i]!.rule;
+    recordQuotaCharged(rule.id, rule.counts, amount);
+  });
+  for (const a of outcome.alerts) deps.audit?.add(quotaAlertEvent(call, tool, a, call.quotas?.caller.person));
 }
 
 function quotaFacts(r: QuotaRefusal) {

@@ -442,3 +442,37 @@ export function quotaEvent(
     },
   });
 }
+
+/**
+ * The audit event of a quota's counter reaching 80 or 100 % of its limit, the first time in its window (ADR 0048):
+ * `quota.alert` on the quota, by the call that brought it there. Of `per`, only its kind, and the person's name for a
+ * quota per person (an API key's or subject's counter is named by its kind alone; the actor says who called).
+ */
+export function quotaAlertEvent(
+  call: AuditedCall,
+  tool: string,
+  a: {
+    rule: { id: string; name: string; limit: number; counts: string; enforce: boolean; per?: string | undefined };
+    threshold: number;
+    used: number;
+    period: string;
+  },
+  person: string | undefined,
+): AuditEventInput {
+  const { rule } = a;
+  const event = toolEvent(call, tool, {
+    action: 'quota.alert',
+    outcome: 'success',
+    details: {
+      quota: { id: rule.id, name: rule.name, counts: rule.counts, limit: rule.limit, enforce: rule.enforce },
+      threshold: a.threshold,
+      used: a.used,
+      period: a.period,
+      ...(rule.per ? { per: rule.per } : {}),
+      ...(rule.per === 'person' && person !== undefined ? { person } : {}),
+      server: call.loaded.catalog.name,
+      tool,
+    },
+  });
+  return { ...event, resource: { type: 'quota', id: rule.id } };
+}

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import type { QuotaRule, WorkspaceAccess } from '@toolplane/contracts';
 import { Redis } from 'ioredis';
-import { callerQuotas, QuotaMeter, quotasOfTool, type CallQuotas } from './quotas.ts';
+import {
+  callerQuotas,
+  QuotaMeter,
+  quotasOfTool,
+  type CallQuotas,
+  type ChargeOutcome,
+  type QuotaCharge,
+} from './quotas.ts';
 
 // Real Redis from tests/setup/global-setup.js, own prefix.
 const redisUrl = process.env.TEST_REDIS_URL;
@@ -113,6 +120,48 @@ describe('QuotaMeter', () => {
     const over = await meter.charge(quotas, rules, 1);
     expect(over.refused).toBeUndefined();
     expect(over.shadow.map((s) => s.rule.id)).toEqual(['shadow']);
+  });
+
+  it('alerts at 80 and 100 % once per window across two edges, also after units are given back', async () => {
+    const rules = [rule({ id: 'alerting', limit: 5, window: 'day' })];
+    const quotas = quotasFor(rules);
+    const other = new QuotaMeter(redis, prefix, 60);
+    const alertsOf = (o: ChargeOutcome) => o.alerts.map((a) => `${a.threshold}@${a.used}`);
+    const outcomes: ChargeOutcome[] = [];
+    for (let i = 0; i < 5; i++) outcomes.push(await (i % 2 ? other : meter).charge(quotas, rules, 1));
+    expect(outcomes.flatMap(alertsOf)).toEqual(['80@4', '100@5']);
+    const [counter] = await redis.keys(`${prefix}:quota:{q:${quotas.workspaceId}}:alerting:*`);
+    const [marker] = await redis.keys(`${prefix}:quota-alert:{q:${quotas.workspaceId}}:alerting:*`);
+    expect(await redis.hkeys(marker!)).toEqual(['80', '100']);
+    expect(Math.abs((await redis.ttl(marker!)) - (await redis.ttl(counter!)))).toBeLessThanOrEqual(1);
+    // The last two given back (nothing ran), then charged again: this window has alerted already.
+    for (const o of outcomes.slice(3)) await meter.release((o as { charge: QuotaCharge }).charge, true);
+    expect(await redis.get(counter!)).toBe('3');
+    expect(alertsOf(await other.charge(quotas, rules, 1))).toEqual([]);
+    expect(alertsOf(await meter.charge(quotas, rules, 1))).toEqual([]);
+    expect((await other.charge(quotas, rules, 1)).refused?.used).toBe(5);
+    // Both crossings at once: a cost that jumps from under 80 % to the limit.
+    const cost = [rule({ id: 'jump', counts: 'cost', limit: 10, window: 'month' })];
+    const budget = quotasFor(cost);
+    expect(alertsOf(await meter.charge(budget, cost, 3))).toEqual([]);
+    expect(alertsOf(await other.charge(budget, cost, 7))).toEqual(['80@10', '100@10']);
+  });
+
+  it('alerts for shadow quotas too, and reports how full each quota is', async () => {
+    const rules = [rule({ id: 'shadow-alert', limit: 2, enforce: false }), rule({ id: 'roomy', limit: 10 })];
+    const quotas = quotasFor(rules);
+    const first = await meter.charge(quotas, rules, 1);
+    expect(first.uses.map((u) => u.fraction)).toEqual([0.5, 0.1]);
+    const second = await meter.charge(quotas, rules, 1);
+    expect(second.alerts.map((a) => [a.rule.id, a.threshold, a.period])).toEqual([
+      ['shadow-alert', 80, expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}$/)],
+      ['shadow-alert', 100, expect.any(String)],
+    ]);
+    const third = await meter.charge(quotas, rules, 1);
+    expect(third.refused).toBeUndefined();
+    expect(third.shadow.map((s) => [s.rule.id, s.used])).toEqual([['shadow-alert', 2]]);
+    expect(third.alerts).toEqual([]);
+    expect(third.uses.map((u) => u.fraction)).toEqual([1.5, 0.3]);
   });
 
   it('throws when Redis cannot be asked (the caller fails closed)', async () => {

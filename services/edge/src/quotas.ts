@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  quotaAlertKey,
   quotaCounterKey,
   quotaPeriod,
   toolPatternMatches,
@@ -66,6 +67,10 @@ export function quotasOfTool(quotas: CallQuotas, tool: string): QuotaRule[] {
 interface Counter {
   readonly rule: QuotaRule;
   readonly key: string;
+  /** Its alert marker (windowed counters only: calls in flight have no window to alert once in). */
+  readonly alertKey: string | undefined;
+  /** The window's id (`now` for calls in flight). */
+  readonly period: string;
   readonly amount: number;
   readonly ttlSeconds: number;
   /** Epoch ms; undefined for calls in flight (room comes back when one ends). */
@@ -75,9 +80,26 @@ interface Counter {
 /** A quota that had no room: the tool error says which, its limit, and when to retry. */
 export interface QuotaRefusal {
   readonly rule: QuotaRule;
+  /** What its counter held before this call. */
   readonly used: number;
   /** Seconds until the window resets (calls in flight: a guess of 1 s, room comes back when a call ends). */
   readonly retryAfterSeconds: number;
+}
+
+/** A counter this charge brought to 80 % or 100 % of its limit, the first time in its window across every edge. */
+interface QuotaAlert {
+  readonly rule: QuotaRule;
+  readonly threshold: 80 | 100;
+  /** What the counter holds after this charge. */
+  readonly used: number;
+  /** The window's id (`2026-11-27`, `2026-11`, `2026-11-27T14`…). */
+  readonly period: string;
+}
+
+/** How full a quota is, as this edge saw it: the highest used/limit of its counters in the current window. */
+export interface QuotaUse {
+  readonly rule: QuotaRule;
+  readonly fraction: number;
 }
 
 /** What a charged call holds until it ends: the counters it charged (given back on refund, in flight released). */
@@ -101,31 +123,57 @@ export function jobCharge(charge: QuotaCharge): { keys: string[]; amounts: numbe
   return { keys, amounts };
 }
 
+/** What every outcome says besides refused or charged: the quotas' use (metrics). */
+interface Seen {
+  readonly uses: readonly QuotaUse[];
+}
+
 export type ChargeOutcome =
-  | { readonly refused: QuotaRefusal; readonly shadow: readonly QuotaRefusal[] }
-  | { readonly refused?: undefined; readonly charge: QuotaCharge; readonly shadow: readonly QuotaRefusal[] };
+  | (Seen & { readonly refused: QuotaRefusal; readonly shadow: readonly QuotaRefusal[]; readonly alerts: readonly [] })
+  | (Seen & {
+      readonly refused?: undefined;
+      readonly charge: QuotaCharge;
+      readonly shadow: readonly QuotaRefusal[];
+      readonly alerts: readonly QuotaAlert[];
+    });
 
 /**
- * KEYS: the counters. ARGV: per counter, limit, amount, ttl seconds, enforce (1/0). Every enforced counter must have
- * room, else nothing is charged and the answer is `{i, used}` of the first without; otherwise all are charged (shadow
- * ones too) and the answer is `{0, i…}` naming the shadow counters that had no room.
+ * KEYS: the counters, then one alert marker per counter. ARGV: per counter, limit, amount, ttl seconds, enforce (1/0),
+ * alerts (1/0). Every enforced counter must have room, else nothing is charged and the answer is `{i, used}` of the
+ * first without. Otherwise all are charged (shadow ones too) and the answer is `{0, used_1 … used_n}` (each after its
+ * charge; a shadow counter past its limit had no room), then a pair `i, threshold` for each counter this charge
+ * brought to 80 or 100 % the first time in its window: the marker's field is set once (`HSETNX`), whatever is given
+ * back and charged again, and lives as long as the counter. A counter under 80 % pays no marker command.
  */
 const CHARGE = `
-local shadow = {0}
-for i = 1, #KEYS do
-  local b = (i - 1) * 4
-  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if used + tonumber(ARGV[b + 2]) > tonumber(ARGV[b + 1]) then
-    if ARGV[b + 4] == '1' then return {i, used} end
-    shadow[#shadow + 1] = i
+local n = #KEYS / 2
+for i = 1, n do
+  local b = (i - 1) * 5
+  if ARGV[b + 4] == '1' then
+    local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+    if used + tonumber(ARGV[b + 2]) > tonumber(ARGV[b + 1]) then return {i, used} end
   end
 end
-for i = 1, #KEYS do
-  local b = (i - 1) * 4
-  redis.call('INCRBY', KEYS[i], ARGV[b + 2])
+local answer = {0}
+local crossed = {}
+for i = 1, n do
+  local b = (i - 1) * 5
+  local used = redis.call('INCRBY', KEYS[i], ARGV[b + 2])
   redis.call('EXPIRE', KEYS[i], ARGV[b + 3])
+  answer[i + 1] = used
+  if ARGV[b + 5] == '1' then
+    local limit = tonumber(ARGV[b + 1])
+    for _, t in ipairs({80, 100}) do
+      if used * 100 >= limit * t and redis.call('HSETNX', KEYS[n + i], t, used) == 1 then
+        redis.call('EXPIRE', KEYS[n + i], ARGV[b + 3])
+        crossed[#crossed + 1] = i
+        crossed[#crossed + 1] = t
+      end
+    end
+  end
 end
-return shadow
+for _, v in ipairs(crossed) do answer[#answer + 1] = v end
+return answer
 `;
 
 /** The window a counter covers, kept until it ends (the hot path computes a calendar window once per window). */
@@ -167,6 +215,8 @@ const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 /** Checks and charges quotas in Redis, shared by every edge. */
 export class QuotaMeter {
   private readonly periods = new Periods();
+  /** Per quota id: the highest used/limit seen in its window (a few numbers per quota, whatever `per` splits). */
+  private readonly highest = new Map<string, { period: string; fraction: number }>();
   private readonly chargeScript = { body: CHARGE, sha: sha1(CHARGE) };
   private readonly redis: RedisClient;
   private readonly prefix: string;
@@ -183,14 +233,17 @@ export class QuotaMeter {
       const per = perValue(rule, quotas.caller);
       if (rule.counts === 'in_flight' || !rule.window) {
         const key = quotaCounterKey(this.prefix, quotas.workspaceId, { quotaId: rule.id, period: 'now', per });
-        return { rule, key, amount: 1, ttlSeconds: this.inFlightTtlSeconds, resetsAt: undefined };
+        const ttlSeconds = this.inFlightTtlSeconds;
+        return { rule, key, alertKey: undefined, period: 'now', amount: 1, ttlSeconds, resetsAt: undefined };
       }
       const period = this.periods.of(rule.window, rule.timeZone ?? 'UTC', now);
-      const key = quotaCounterKey(this.prefix, quotas.workspaceId, { quotaId: rule.id, period: period.id, per });
+      const counter = { quotaId: rule.id, period: period.id, per };
+      const key = quotaCounterKey(this.prefix, quotas.workspaceId, counter);
+      const alertKey = quotaAlertKey(this.prefix, quotas.workspaceId, counter);
       const amount = rule.counts === 'cost' ? cost : 1;
       // The counter outlives its window by a minute: a usage read at the edge of a window still finds it.
       const ttlSeconds = Math.ceil((period.endsAt - now) / 1000) + 60;
-      return { rule, key, amount, ttlSeconds, resetsAt: period.endsAt };
+      return { rule, key, alertKey, period: period.id, amount, ttlSeconds, resetsAt: period.endsAt };
     });
   }
 
@@ -198,22 +251,55 @@ export class QuotaMeter {
   async charge(quotas: CallQuotas, rules: readonly QuotaRule[], cost: number): Promise<ChargeOutcome> {
     const now = Date.now();
     const counters = this.counters(quotas, rules, cost, now);
-    const args = counters.flatMap((c) => [c.rule.limit, c.amount, c.ttlSeconds, c.rule.enforce ? 1 : 0]);
-    const keys = counters.map((c) => c.key);
+    const args = counters.flatMap((c) => [
+      c.rule.limit,
+      c.amount,
+      c.ttlSeconds,
+      c.rule.enforce ? 1 : 0,
+      c.alertKey === undefined ? 0 : 1,
+    ]);
+    // A counter without a marker (calls in flight) names itself in the marker's place: the script never touches it.
+    const keys = [...counters.map((c) => c.key), ...counters.map((c) => c.alertKey ?? c.key)];
     const answer = (await runScript(this.redis, this.chargeScript, keys, args)) as number[];
-    const refusal = (i: number, used: number): QuotaRefusal => {
-      const c = counters[i - 1]!;
+    const refusal = (c: Counter, used: number): QuotaRefusal => {
       const retryAfterSeconds = c.resetsAt === undefined ? 1 : Math.max(1, Math.ceil((c.resetsAt - now) / 1000));
       return { rule: c.rule, used, retryAfterSeconds };
     };
-    if (answer[0]! > 0) return { refused: refusal(answer[0]!, answer[1]!), shadow: [] };
-    const shadow = answer.slice(1).map((i) => refusal(i, counters[i - 1]!.rule.limit));
+    if (answer[0]! > 0) {
+      const c = counters[answer[0]! - 1]!;
+      const used = answer[1]!;
+      return { refused: refusal(c, used), shadow: [], alerts: [], uses: [this.use(c, used)] };
+    }
+    const used = answer.slice(1, counters.length + 1);
+    const shadow = counters
+      .map((c, i) => (used[i]! > c.rule.limit ? refusal(c, used[i]! - c.amount) : undefined))
+      .filter((r) => r !== undefined);
+    const alerts: QuotaAlert[] = [];
+    for (let j = counters.length + 1; j < answer.length; j += 2) {
+      const c = counters[answer[j]! - 1]!;
+      alerts.push({
+        rule: c.rule,
+        threshold: answer[j + 1] as 80 | 100,
+        used: used[answer[j]! - 1]!,
+        period: c.period,
+      });
+    }
     const charge = {
-      keys,
+      keys: counters.map((c) => c.key),
       amounts: counters.map((c) => c.amount),
       inFlight: counters.filter((c) => c.resetsAt === undefined).map((c) => c.key),
     };
-    return { charge, shadow };
+    return { charge, shadow, alerts, uses: counters.map((c, i) => this.use(c, used[i]!)) };
+  }
+
+  /** The highest used/limit this edge saw of the quota's counters in its current window (in flight: the last). */
+  private use(c: Counter, used: number): QuotaUse {
+    const fraction = c.rule.limit > 0 ? used / c.rule.limit : used > 0 ? 1 : 0;
+    const seen = this.highest.get(c.rule.id);
+    if (c.resetsAt !== undefined && seen?.period === c.period && seen.fraction >= fraction)
+      return { rule: c.rule, fraction: seen.fraction };
+    this.highest.set(c.rule.id, { period: c.period, fraction });
+    return { rule: c.rule, fraction };
   }
 
   /** Ends a charged call: calls in flight released; with `refund`, every counter given back (nothing ran). */

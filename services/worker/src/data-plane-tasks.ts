@@ -13,6 +13,7 @@ import { createDocumentFetchHandler } from './document-fetch.ts';
 import type { HttpLimits } from './http-operation.ts';
 import { createRemoteToolsHandler } from './remote-tools.ts';
 import type { SecretResolver } from './secret-resolver.ts';
+import { createWebhookPostHandler } from './webhook-post.ts';
 
 /** Egress the control plane asks the data plane to do, and the edge's one task (a person's connect link). */
 export function createDataPlaneTaskHandler(deps: {
@@ -28,6 +29,7 @@ export function createDataPlaneTaskHandler(deps: {
   const connectorTest = createConnectorTestHandler(deps);
   const remoteTools = createRemoteToolsHandler({ timeoutMs: deps.limits.timeoutMs, secrets: deps.secrets });
   const fetchDocument = createDocumentFetchHandler({ timeoutMs: deps.limits.timeoutMs });
+  const postWebhook = createWebhookPostHandler({ timeoutMs: deps.limits.timeoutMs });
   return (task: DataPlaneTask): Promise<DataPlaneTaskResult> => {
     switch (task.kind) {
       case 'connector.test':
@@ -42,6 +44,8 @@ export function createDataPlaneTaskHandler(deps: {
         return deps.revokeOAuthConnection(task);
       case 'oauth.connect_link':
         return deps.createConnectLink(task);
+      case 'webhook.post':
+        return postWebhook(task);
     }
   };
 }

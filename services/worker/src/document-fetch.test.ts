@@ -2,16 +2,27 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createDocumentFetchHandler } from './document-fetch.ts';
+import { createWebhookPostHandler } from './webhook-post.ts';
 import { configureOutbound, denyAllPrivate, outboundSettings, parseOutboundAllow } from './outbound-guard.ts';
 
 let server: Server;
 let base: string;
 const hits: string[] = [];
+const hooked: { type: string | undefined; body: string }[] = [];
 const saved = outboundSettings();
 
 beforeAll(async () => {
   server = createServer((req, res) => {
     hits.push(req.url ?? '');
+    if (req.method === 'POST' && req.url === '/hook/t0k3n') {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        hooked.push({ type: req.headers['content-type'], body });
+        res.writeHead(204).end();
+      });
+      return;
+    }
     switch (req.url) {
       case '/doc.yaml':
         return void res.writeHead(200, { 'content-type': 'application/yaml' }).end('openapi: 3.1.0\n');
@@ -98,6 +109,46 @@ describe('document.fetch', () => {
     try {
       const r = await fetchDocument(task(`${base}/doc.yaml`));
       expect(r.error).toContain('is plain http');
+    } finally {
+      configureOutbound({ policy: parseOutboundAllow('127.0.0.1') });
+    }
+  });
+});
+
+describe('webhook.post', () => {
+  const post = createWebhookPostHandler({ timeoutMs: 5_000 });
+  const hook = (url: string) => ({
+    v: 1 as const,
+    taskId: 'w',
+    kind: 'webhook.post' as const,
+    url,
+    body: '{"threshold":80}',
+    deadlineAt: Date.now() + 5_000,
+    replyTo: 'r',
+  });
+
+  it('POSTs the JSON body; a redirect or an error status fails and says so without the path', async () => {
+    expect(await post(hook(`${base}/hook/t0k3n`))).toEqual({
+      v: 1,
+      taskId: 'w',
+      kind: 'webhook.post',
+      ok: true,
+      status: 204,
+    });
+    expect(hooked).toEqual([{ type: 'application/json', body: '{"threshold":80}' }]);
+    const followed = hits.length;
+    const moved = await post(hook(`${base}/to-doc`));
+    expect(moved).toMatchObject({ ok: false, status: 301, error: `${base} answered HTTP 301` });
+    expect(hits.slice(followed)).toEqual(['/to-doc']);
+  });
+
+  it('refuses loopback when nothing is allowlisted', async () => {
+    configureOutbound({ policy: denyAllPrivate });
+    try {
+      const r = await post(hook(`${base}/hook/t0k3n`));
+      expect(r.ok).toBe(false);
+      expect(r.error).toContain('plain http');
+      expect(r.error).not.toContain('t0k3n');
     } finally {
       configureOutbound({ policy: parseOutboundAllow('127.0.0.1') });
     }

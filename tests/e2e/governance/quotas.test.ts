@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
@@ -12,7 +14,8 @@ import { waitFor } from '../../helpers/wait.ts';
  * Quotas and budgets (ADR 0048) on a real stack with two edges sharing one Redis: a quota allows exactly
  * its limit of concurrent calls across both edges (the upstream receives exactly that many), each refusal says which
  * quota and when to retry (also in `_meta`), `per: person` gives each person the limit, shadow mode refuses nothing
- * and records what it would have refused, and bad quotas are refused with every problem listed.
+ * and records what it would have refused, alerts at 80 and 100 % reach the audit trail, a webhook and the edge's
+ * metrics once each, and bad quotas are refused with every problem listed.
  */
 
 let stack: Stack;
@@ -60,8 +63,10 @@ async function published(client: Client, quotaName: string): Promise<void> {
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'quota-upstream-key' });
   // Calls wait at most 3 s for a worker: the test of a job that expired in the queue stops the worker for that long.
+  // Metrics on: the alerts test reads the first edge's quota metrics.
   ({ stack, api } = await startTestStack('quotas', {
     edges: 2,
+    metricsPort: 0,
     serviceEnv: { edge: { TOOL_CALL_TIMEOUT_MS: '3000' } },
   }));
   example = await registerTicketExample(api, upstream.url, 'quota-upstream-key');
@@ -320,6 +325,102 @@ describe('shadow mode', () => {
   }, 120_000);
 });
 
+/** A webhook receiver on 127.0.0.1 (the workers' OUTBOUND_ALLOW in test stacks): the JSON bodies POSTed to it. */
+async function startWebhook(): Promise<{ url: string; bodies: Record<string, unknown>[]; close: () => void }> {
+  const bodies: Record<string, unknown>[] = [];
+  const server = createServer((req, res) => {
+    let text = '';
+    req.on('data', (c: Buffer) => (text += c.toString()));
+    req.on('end', () => {
+      bodies.push(JSON.parse(text) as Record<string, unknown>);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/quota-t0k3n`;
+  return { url, bodies, close: () => server.close() };
+}
+
+/** A sample of a Prometheus text exposition (0 when absent). */
+function sample(text: string, name: string, labels: Record<string, string>): number {
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_:][a-z0-9_:]*)(?:\{(.*)\})? (\S+)$/i.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries(
+      [...(m[2] ?? '').matchAll(/([a-z_][a-z0-9_]*)="([^"]*)"/gi)].map((x) => [x[1], x[2]]),
+    );
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+  }
+  return 0;
+}
+
+describe('alerts', () => {
+  it('at 80 and 100 %: one audit event each, both POSTed to the webhook, none when refused; metrics', async () => {
+    const hook = await startWebhook();
+    try {
+      const alice = await connect(stack.edgeUrls[0]!, 'alice');
+      const quota = await onlyQuota({
+        name: 'alerting-5',
+        match: { tools: ['search_tickets'] },
+        counts: 'calls',
+        limit: 5,
+        window: 'month',
+        per: 'person',
+        alertWebhookUrl: hook.url,
+      });
+      expect(quota.alertWebhookUrl).toBe(hook.url);
+      const probe = await unwrap(
+        api.POST('/quotas', {
+          body: { name: 'alert-probe', match: { tools: ['get_ticket'] }, counts: 'calls', limit: 0, window: 'month' },
+        }),
+      );
+      await published(alice, 'alert-probe');
+      const alerts = async () =>
+        (await unwrap(api.GET('/audit_events', { params: { query: { action: 'quota.alert', order: 'asc' } } }))).data
+          .filter((e) => e.resource.id === quota.id)
+          .map((e) => ({ actor: e.actor.name, ...(e.details as Record<string, unknown>) }));
+      const search = () => alice.callTool({ name: 'search_tickets', arguments: {} }) as Promise<Result>;
+      for (let i = 0; i < 4; i++) expect((await search()).isError).toBeFalsy();
+      await waitFor('the 80 % alert', async () => ((await alerts()).length === 1 ? true : undefined));
+      expect((await search()).isError).toBeFalsy();
+      await waitFor('the 100 % alert', async () => ((await alerts()).length === 2 ? true : undefined));
+      const sixth = await search();
+      expect(quotaMeta(sixth)?.quota).toBe('alerting-5');
+      // The refusal's event is stored after anything the same call sent before it: no third alert came.
+      await waitFor('the refusal in the trail', async () => {
+        const refusals = await unwrap(
+          api.GET('/audit_events', { params: { query: { action: 'tool.quota_exceeded', resource_type: 'tool' } } }),
+        );
+        return refusals.data.some((e) => (e.details as { quota?: { id: string } }).quota?.id === quota.id)
+          ? true
+          : undefined;
+      });
+      const events = await alerts();
+      const period = new Date().toISOString().slice(0, 7);
+      const common = { quota: { id: quota.id, name: 'alerting-5', counts: 'calls', limit: 5, enforce: true } };
+      expect(events).toEqual([
+        expect.objectContaining({ ...common, actor: 'alice', threshold: 80, used: 4, period, per: 'person' }),
+        expect.objectContaining({ ...common, actor: 'alice', threshold: 100, used: 5, period, person: 'alice' }),
+      ]);
+      await waitFor('both alerts at the webhook', async () => (hook.bodies.length >= 2 ? true : undefined));
+      expect(hook.bodies.map((b) => [b.type, b.threshold, b.used, b.limit, b.window, b.period])).toEqual([
+        ['quota.alert', 80, 4, 5, 'month', period],
+        ['quota.alert', 100, 5, 5, 'month', period],
+      ]);
+      expect(hook.bodies[0]).toMatchObject({ quota: { id: quota.id, name: 'alerting-5' }, counts: 'calls' });
+      // The first edge's metrics: units charged, the refusals (the probe's too), and the quota full.
+      const metrics = await (await fetch(stack.metricsUrls['edge-1']!)).text();
+      expect(sample(metrics, 'toolplane_quota_charged_total', { quota: quota.id, counts: 'calls' })).toBe(5);
+      expect(sample(metrics, 'toolplane_quota_refused_total', { quota: quota.id, enforce: 'true' })).toBe(1);
+      expect(sample(metrics, 'toolplane_quota_refused_total', { quota: probe.id, enforce: 'true' })).toBeGreaterThan(0);
+      expect(sample(metrics, 'toolplane_quota_use', { quota: quota.id })).toBe(1);
+      expect(metrics).not.toContain('alice');
+    } finally {
+      hook.close();
+    }
+  }, 120_000);
+});
+
 describe('a quota that cannot be', () => {
   it('is refused with every problem listed, and nothing is saved', async () => {
     const before = (await unwrap(api.GET('/quotas'))).data.length;
@@ -330,11 +431,12 @@ describe('a quota that cannot be', () => {
         counts: 'calls',
         limit: 10,
         timeZone: 'Mars/Olympus',
+        alertWebhookUrl: 'javascript:alert(1)',
       } as never,
     });
     expect(bad.response.status).toBe(422);
     const paths = ((bad.error as { errors: { path: string }[] }).errors ?? []).map((e) => e.path).sort();
-    expect(paths).toEqual(['/timeZone', '/window']);
+    expect(paths).toEqual(['/alertWebhookUrl', '/timeZone', '/window']);
     const names = await api.POST('/quotas', {
       body: {
         name: 'bad',

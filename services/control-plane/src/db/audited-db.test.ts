@@ -22,17 +22,18 @@ describe('rowChanges', () => {
     });
   });
 
-  it('says only "changed" of a hash, a secret, a token or a credential', () => {
+  it('says only "changed" of a hash, a secret, a token, a credential or a webhook', () => {
     expect(
       rowChanges(
-        { hash: 'h1', clientSecretName: 'A', accessToken: 't1', credentials: { k: 1 } },
-        { hash: 'h2', clientSecretName: 'B', accessToken: 't2', credentials: { k: 2 } },
+        { hash: 'h1', clientSecretName: 'A', accessToken: 't1', credentials: { k: 1 }, alertWebhookUrl: null },
+        { hash: 'h2', clientSecretName: 'B', accessToken: 't2', credentials: { k: 2 }, alertWebhookUrl: 'https://h/t' },
       ),
     ).toEqual({
       hash: { before: 'changed', after: 'changed' },
       clientSecretName: { before: 'changed', after: 'changed' },
       accessToken: { before: 'changed', after: 'changed' },
       credentials: { before: 'changed', after: 'changed' },
+      alertWebhookUrl: { before: 'changed', after: 'changed' },
     });
     expect(rowChanges(null, { hash: 'h' })).toEqual({ hash: { before: null, after: 'changed' } });
   });

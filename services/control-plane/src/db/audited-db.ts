@@ -50,8 +50,8 @@ const writes = new Set([
 /** Writes whose row before the change is read first (same transaction) for the diff. */
 const rowWrites = new Set(['update', 'upsert', 'delete']);
 
-/** A column whose value never appears in an event: only that it changed. */
-const concealed = /hash|secret|token|password|credential|cookie|nonce|verifier|authorization|private/i;
+/** A column whose value never appears in an event: only that it changed (a webhook's URL often holds its token). */
+const concealed = /hash|secret|token|password|credential|cookie|nonce|verifier|authorization|private|webhook/i;
 /** Columns that change with every write and say nothing. */
 const noise = new Set(['updatedAt']);
 

@@ -21,6 +21,7 @@ function present(row: QuotaRow) {
     timeZone: row.timeZone,
     per: row.per,
     enforce: row.enforce,
+    alertWebhookUrl: row.alertWebhookUrl,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -120,6 +121,7 @@ export async function createQuota({ db, publisher }: ControlPlaneDeps, { body, c
       timeZone: body.timeZone ?? null,
       per: body.per ?? null,
       enforce: body.enforce ?? true,
+      alertWebhookUrl: body.alertWebhookUrl ?? null,
     },
   });
   await publishWorkspaceAccess(db, publisher, workspaceId);
@@ -169,6 +171,7 @@ export async function updateQuota(
       ...(body.timeZone !== undefined ? { timeZone: body.timeZone } : {}),
       ...(body.per !== undefined ? { per: body.per } : {}),
       ...(body.enforce !== undefined ? { enforce: body.enforce } : {}),
+      ...(body.alertWebhookUrl !== undefined ? { alertWebhookUrl: body.alertWebhookUrl } : {}),
     },
   });
   await publishWorkspaceAccess(db, publisher, workspaceId);

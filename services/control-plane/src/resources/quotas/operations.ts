@@ -17,6 +17,7 @@ const Quota = z
     timeZone: z.string().nullable(),
     per: z.enum(quotaPer).nullable(),
     enforce: z.boolean(),
+    alertWebhookUrl: z.string().nullable(),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
   })
@@ -42,7 +43,9 @@ export const quotasOperations: Operation[] = [
       description:
         'Counts `calls`, `cost` units or calls `in_flight` of the calls `match` selects, per calendar `window` in ' +
         '`timeZone`, one counter per `per` value. 422 lists every problem (an unknown server, tool, key or person, a ' +
-        'window missing or not allowed, a negative limit); 409 for a name already used.',
+        'window missing or not allowed, a negative limit, an `alertWebhookUrl` that is not an http(s) URL); 409 for a ' +
+        'name already used. Each counter reaching 80 and 100 % of the limit is a `quota.alert` audit event (once per ' +
+        'window), also POSTed to `alertWebhookUrl` when given.',
       responses: { 201: json('The quota.', Quota), ...problems(400, 403, 409, 413, 415, 422) },
     },
     body: CreateQuotaBody.meta({ id: 'CreateQuotaBody' }),

@@ -1,4 +1,4 @@
-import { isTimeZone, QuotaMatch, quotaCounts, quotaPer, quotaWindows } from '@toolplane/contracts';
+import { HttpUrl, isTimeZone, QuotaMatch, quotaCounts, quotaPer, quotaWindows } from '@toolplane/contracts';
 import { z } from 'zod';
 
 const quotaFields = {
@@ -22,6 +22,13 @@ const quotaFields = {
     .optional()
     .describe('One counter per API key, person or OAuth subject; absent: one counter for all matched calls.'),
   enforce: z.boolean().optional().describe('false: shadow mode, refuses nothing and records what it would refuse.'),
+  alertWebhookUrl: HttpUrl.max(2000)
+    .nullable()
+    .optional()
+    .describe(
+      'An http(s) URL each `quota.alert` (80 and 100 % of the limit, once per window) is POSTed to as JSON, by a ' +
+        'worker through its outbound guard; null: none.',
+    ),
 };
 
 type Fields = { counts?: string | undefined; window?: string | null | undefined; timeZone?: string | null | undefined };
