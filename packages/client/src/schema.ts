@@ -3216,7 +3216,8 @@ export interface components {
         | 'workflow_deployment'
         | 'external_user'
         | 'api_key'
-        | 'access_policy';
+        | 'access_policy'
+        | 'quota';
       name: string;
       file: string;
       /** Format: date-time */
@@ -3243,7 +3244,8 @@ export interface components {
         | 'workflow_deployment'
         | 'external_user'
         | 'api_key'
-        | 'access_policy';
+        | 'access_policy'
+        | 'quota';
       name: string;
       /** @description The file that describes it (a deletion: the file an export would write). */
       file: string;
@@ -3294,7 +3296,8 @@ export interface components {
           | 'workflow_deployment'
           | 'external_user'
           | 'api_key'
-          | 'access_policy';
+          | 'access_policy'
+          | 'quota';
         name: string;
         /** @description The file that describes it (a deletion: the file an export would write). */
         file: string;
