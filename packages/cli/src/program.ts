@@ -11,6 +11,7 @@ import { instancesCommand } from './commands/instances.ts';
 import { keysCommand } from './commands/keys.ts';
 import { loginCommand } from './commands/login.ts';
 import { policiesCommand } from './commands/policies.ts';
+import { quotasCommand } from './commands/quotas.ts';
 import { recordsCommand } from './commands/records.ts';
 import { auditCommand } from './commands/audit.ts';
 import { secretsCommand } from './commands/secrets.ts';
@@ -82,6 +83,7 @@ function buildProgram(): Command {
   auditCommand(program);
   statsCommand(program);
   policiesCommand(program);
+  quotasCommand(program);
   usersCommand(program);
   debugCommand(program);
   workspaceFilesCommands(program);

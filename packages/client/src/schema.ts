@@ -3231,7 +3231,8 @@ export interface components {
         | 'workflow_deployment'
         | 'external_user'
         | 'api_key'
-        | 'access_policy';
+        | 'access_policy'
+        | 'quota';
       name: string;
       file: string;
       /** Format: date-time */
@@ -3258,7 +3259,8 @@ export interface components {
         | 'workflow_deployment'
         | 'external_user'
         | 'api_key'
-        | 'access_policy';
+        | 'access_policy'
+        | 'quota';
       name: string;
       /** @description The file that describes it (a deletion: the file an export would write). */
       file: string;
@@ -3309,7 +3311,8 @@ export interface components {
           | 'workflow_deployment'
           | 'external_user'
           | 'api_key'
-          | 'access_policy';
+          | 'access_policy'
+          | 'quota';
         name: string;
         /** @description The file that describes it (a deletion: the file an export would write). */
         file: string;

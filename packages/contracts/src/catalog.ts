@@ -179,6 +179,11 @@ export const ToolStepPlan = z.object({
    * the edge asks the caller's person before the workflow starts (ADR 0045).
    */
   confirm: z.literal(true).optional(),
+  /**
+   * What one call of the tool costs against cost quotas, as its catalog said at deployment (`CatalogTool.cost`;
+   * absent: 1): a workflow tool whose step calls it costs that much for the step (ADR 0048).
+   */
+  cost: z.number().nonnegative().optional(),
 });
 export type ToolStepPlan = z.infer<typeof ToolStepPlan>;
 

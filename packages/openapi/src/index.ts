@@ -6,6 +6,9 @@ export type { Discovery } from './user-oauth.ts';
 export * from './load-document.ts';
 export {
   compileOpenApiTools,
+  costExtension,
+  costProblem,
+  operationCost,
   type OpenApiToolOptions,
   type OperationCredentials,
   operationCredentials,

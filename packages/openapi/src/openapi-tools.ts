@@ -349,7 +349,7 @@ function buildTool(c: Compilation, entry: DocumentOperation, mapping: Mapping | 
     ...(output.plan ? { output: output.plan } : {}),
     ...idempotencyOf(c.doc, entry.op),
   };
-  const cost = costOf(entry.op);
+  const cost = operationCost(entry.op);
   return {
     tool: toolDefinition(entry, mapping, plan, { input: input.schema, output: output.schema }),
     plan,
@@ -361,14 +361,14 @@ function buildTool(c: Compilation, entry: DocumentOperation, mapping: Mapping | 
 export const costExtension = 'x-toolplane-cost';
 
 /** An operation's declared cost: a finite number ≥ 0, else none (the import warns, `costProblem`). */
-function costOf(op: Json): number | undefined {
+export function operationCost(op: Json): number | undefined {
   const v = op[costExtension];
   return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
 }
 
 /** Why an operation's declared cost is ignored; undefined when it has none or a valid one. */
 export function costProblem(op: Json): string | undefined {
-  if (op[costExtension] === undefined || costOf(op) !== undefined) return undefined;
+  if (op[costExtension] === undefined || operationCost(op) !== undefined) return undefined;
   return `${costExtension} must be a number of at least 0: ignored, a call costs 1`;
 }
 

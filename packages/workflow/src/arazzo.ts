@@ -6,6 +6,7 @@ import {
   checkStepRefs,
   checkValue,
   closeSecrets,
+  declaredCost,
   escapePointer,
   implicitSuccess,
   isObject,
@@ -550,11 +551,9 @@ function stepTarget(raw: Raw, path: string, ctx: Ctx): { target?: StepIR['target
     if (op.operationId) target.operationId = op.operationId;
     if (op.requestContentTypes[0]) target.defaultContentType = op.requestContentTypes[0];
     if (op.credentials) target.credentials = op.credentials;
-    if (op.unbound)
-      ctx.problems.error(
-        `${path}/${typeof raw.operationId === 'string' ? 'operationId' : 'operationPath'}`,
-        op.unbound,
-      );
+    const where = `${path}/${typeof raw.operationId === 'string' ? 'operationId' : 'operationPath'}`;
+    if (op.unbound) ctx.problems.error(where, op.unbound);
+    if (op.costIgnored) ctx.problems.warn(where, `operation ${op.operationId ?? op.pointer}: ${op.costIgnored}`);
     return { target, op };
   }
   if (typeof raw.workflowId !== 'string') return {};
@@ -663,6 +662,7 @@ function compileStep(
     ),
     outputs: isObject(raw.outputs) ? Object.entries(raw.outputs) : [],
   };
+  if (step.target.kind === 'http' && op?.cost !== undefined) step.cost = op.cost;
   if (typeof raw.description === 'string') step.description = raw.description;
   for (const [name, value] of step.outputs)
     checkValue(value, `${path}/outputs/${escapePointer(name)}`, 'arazzo', ctx.problems, refs);
@@ -671,6 +671,19 @@ function compileStep(
   const body = stepBody(raw, path, target, ctx, refs);
   if (body) step.body = body;
   return step;
+}
+
+/** A workflow's `dependsOn`: each must name another workflow of this document. */
+function checkedDependsOn(w: Raw, id: string, wp: string, ctx: Ctx): string[] {
+  const dependsOn = Array.isArray(w.dependsOn) ? w.dependsOn.map(String) : [];
+  dependsOn.forEach((dep, i) => {
+    if (dep.startsWith('$sourceDescriptions.'))
+      ctx.problems.error(`${wp}/dependsOn/${i}`, 'workflows of other Arazzo documents are not supported');
+    else if (!ctx.workflowIds.has(dep))
+      ctx.problems.error(`${wp}/dependsOn/${i}`, `there is no workflow ${JSON.stringify(dep)} in this document`);
+    else if (dep === id) ctx.problems.error(`${wp}/dependsOn/${i}`, 'a workflow cannot depend on itself');
+  });
+  return dependsOn;
 }
 
 function checkDependsOnCycles(workflows: WorkflowIR[], ctx: Ctx): void {
@@ -759,14 +772,7 @@ export function compileArazzo(doc: unknown, options: ArazzoCompileOptions = {}):
     const outputs = isObject(w.outputs) ? w.outputs : {};
     for (const [name, value] of Object.entries(outputs))
       checkValue(value, `${wp}/outputs/${escapePointer(name)}`, 'arazzo', problems, refs);
-    const dependsOn = Array.isArray(w.dependsOn) ? w.dependsOn.map(String) : [];
-    dependsOn.forEach((dep, i) => {
-      if (dep.startsWith('$sourceDescriptions.'))
-        problems.error(`${wp}/dependsOn/${i}`, 'workflows of other Arazzo documents are not supported');
-      else if (!ctx.workflowIds.has(dep))
-        problems.error(`${wp}/dependsOn/${i}`, `there is no workflow ${JSON.stringify(dep)} in this document`);
-      else if (dep === id) problems.error(`${wp}/dependsOn/${i}`, 'a workflow cannot depend on itself');
-    });
+    const dependsOn = checkedDependsOn(w, id, wp, ctx);
     const inputs = inlineRefs(w.inputs, ctx, `${wp}/inputs`);
     const wf: WorkflowIR = {
       id,
@@ -775,6 +781,7 @@ export function compileArazzo(doc: unknown, options: ArazzoCompileOptions = {}):
       steps,
       outputs: Object.entries(outputs),
       secrets: secretNames(refs),
+      ...declaredCost(w, wp, problems),
     };
     if (typeof w.summary === 'string') wf.summary = w.summary;
     if (typeof w.description === 'string') wf.description = w.description;

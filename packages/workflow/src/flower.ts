@@ -5,6 +5,7 @@ import {
   checkStepRefs,
   checkValue,
   closeSecrets,
+  declaredCost,
   escapePointer,
   implicitSuccess,
   isObject,
@@ -183,6 +184,8 @@ export function compileFlower(doc: unknown): CompileResult {
       steps,
       outputs: Object.entries(outputs),
       secrets: secretNames(refs),
+      // A flow allows any property; its cost is the extension's, as on an Arazzo workflow.
+      ...declaredCost(flow, fp, problems),
     };
     if (typeof flow.description === 'string') wf.description = flow.description;
     checkOutputOrder(wf.outputs, `${fp}/outputs`, 'flower', problems);

@@ -2,6 +2,7 @@
 export type * from './ir.ts';
 export { type SourceReference, unresolvedSources } from './arazzo.ts';
 export { credentialsRefusal, hasUnboundCredentials } from './credentials.ts';
+export { workflowCost } from './cost.ts';
 export { compileWorkflowDocument } from './document.ts';
 export type { WorkflowTool } from './tools.ts';
 export {

@@ -55,6 +55,11 @@ export interface WorkflowIR {
   outputs: OrderedMap<unknown>;
   /** Secret names referenced by this workflow and everything it may run (dependencies, sub-workflows). */
   secrets: string[];
+  /**
+   * What one run costs against cost quotas, as the document declares it (`x-toolplane-cost` on the Arazzo workflow or
+   * the Flower flow; ADR 0048). Absent: the sum of its steps' costs and its dependencies' (`workflowCost`).
+   */
+  cost?: number;
 }
 
 export type ParameterLocation = 'path' | 'query' | 'header' | 'cookie';
@@ -172,4 +177,9 @@ export interface StepIR {
   onFailure: ActionIR[];
   /** name → value template, in declaration order (evaluated in that order, after every attempt with a response). */
   outputs: OrderedMap<unknown>;
+  /**
+   * Arazzo, an HTTP step: what one call of its operation costs, as its OpenAPI document declares it
+   * (`x-toolplane-cost`). Absent: 1, or (a tool or workflow step) its target's cost, found when the catalog is built.
+   */
+  cost?: number;
 }

@@ -1,3 +1,4 @@
+import { costProblem, operationCost } from '@toolplane/openapi';
 import { isObject } from './compile-common.ts';
 import type { CredentialsIR } from './ir.ts';
 
@@ -22,6 +23,10 @@ export interface SourceOperation {
   credentials?: CredentialsIR;
   /** A source bound to a connector instance: why a step may not call this operation (its server has no fixed origin). */
   unbound?: string;
+  /** What one call costs against cost quotas (`x-toolplane-cost`), when the operation declares a valid cost. */
+  cost?: number;
+  /** Why the operation's declared cost is ignored (a step calling it costs 1). */
+  costIgnored?: string;
 }
 
 export interface OpenApiSource {
@@ -129,6 +134,10 @@ export function indexOpenApi(
         serverUrl: absoluteServerUrl(server, [location, url]),
       };
       if (typeof op.operationId === 'string') entry.operationId = op.operationId;
+      const cost = operationCost(op);
+      if (cost !== undefined) entry.cost = cost;
+      const costIgnored = costProblem(op);
+      if (costIgnored) entry.costIgnored = costIgnored;
       operations.push(entry);
     }
   }

@@ -171,38 +171,103 @@ describe('a quota across two edges', () => {
   }, 120_000);
 });
 
+/** A client of server `serverId` on the first edge, as the stack's key. */
+async function clientOf(serverId: string): Promise<Client> {
+  const client = new Client({ name: 'quota-e2e', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${serverId}`), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+    }),
+  );
+  clients.push(client);
+  return client;
+}
+
+/**
+ * Calls `tool` until the cost budget `quota` refuses one (the quota reaches the edge before the first call is charged
+ * or after); the last three results.
+ */
+async function untilRefused(client: Client, tool: string, args: Record<string, unknown>, quota: string) {
+  const results: Result[] = [];
+  await waitFor(`the budget ${quota} to refuse a call`, async () => {
+    const r = (await client.callTool({ name: tool, arguments: args })) as Result;
+    results.push(r);
+    return quotaMeta(r)?.quota === quota ? true : undefined;
+  });
+  return results.slice(-3);
+}
+
 describe('cost units', () => {
-  it('a tool declaring a cost of 4 is charged 4: a budget of 10 a day allows two calls', async () => {
+  let priced: RegisteredExample;
+
+  beforeAll(async () => {
     // The example's descriptor as version 1.1.0, whose search declares its cost (descriptor `cost`).
-    const priced = ticketSystemDescriptorYaml
+    const descriptor = ticketSystemDescriptorYaml
       .replace('version: "1.0.0"', 'version: "1.1.0"')
       .replace('  - operation_id: search_tickets\n', '  - operation_id: search_tickets\n    cost: 4\n');
-    expect(priced).toContain('cost: 4');
-    const server = await registerTicketExample(api, upstream.url, 'quota-upstream-key', 'priced-tickets', priced);
+    expect(descriptor).toContain('cost: 4');
+    priced = await registerTicketExample(api, upstream.url, 'quota-upstream-key', 'priced-tickets', descriptor);
+  }, 60_000);
+
+  it('a tool declaring a cost of 4 is charged 4: a budget of 10 a day allows two calls', async () => {
     const quota = await onlyQuota({
       name: 'search-budget',
-      match: { servers: [server.serverId], tools: ['search_tickets'] },
+      match: { servers: [priced.serverId], tools: ['search_tickets'] },
       counts: 'cost',
       limit: 10,
       window: 'day',
     });
-    const client = new Client({ name: 'quota-e2e', version: '1.0.0' });
-    await client.connect(
-      new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${server.serverId}`), {
-        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
-      }),
-    );
-    clients.push(client);
-    const results: Result[] = [];
-    // Calls until the budget refuses one: the quota reaches the edge before the first is charged or after.
-    await waitFor('the budget to refuse a call', async () => {
-      const r = (await client.callTool({ name: 'search_tickets', arguments: {} })) as Result;
-      results.push(r);
-      return quotaMeta(r)?.quota === quota.name ? true : undefined;
-    });
-    const charged = results.slice(-3);
+    const charged = await untilRefused(await clientOf(priced.serverId), 'search_tickets', {}, quota.name);
     expect(charged.map((r) => !r.isError)).toEqual([true, true, false]);
     expect((charged[2]!.content as { text: string }[])[0]!.text).toContain('10 cost units per day');
+  }, 120_000);
+
+  it('a three-step workflow costs the sum of its steps (1 + 1 + 4); a cost it declares wins', async () => {
+    // Each step calls a tool of the priced server: get_ticket costs 1, search_tickets 4 (its catalog's cost).
+    const tool = (name: string) => `toolplane:mcp_servers/priced-tickets/tools/${name}`;
+    const steps = [
+      `      - id: first\n        request: { method: POST, url: "${tool('get_ticket')}", body: { ticket_id: TCK-1 } }`,
+      `      - id: again\n        request: { method: POST, url: "${tool('get_ticket')}", body: { ticket_id: TCK-1 } }`,
+      `      - id: search\n        request: { method: POST, url: "${tool('search_tickets')}", body: {} }`,
+    ].join('\n');
+    const definition =
+      `flower: "0.1"\nid: priced-flows\nflows:\n  - id: triage\n    steps:\n${steps}\n` +
+      `  - id: triage_flat\n    x-toolplane-cost: 1\n    steps:\n${steps}\n`;
+    const flows = await unwrap(api.POST('/mcp_manager', { body: { name: 'priced-flows', mode: 'NORMAL' } }));
+    await unwrap(api.POST('/mcp_servers/{id}/deploy', { params: { path: { id: flows.id } }, body: { definition } }));
+    const client = await clientOf(flows.id);
+    const redis = stackRedis(stack);
+    try {
+      // 6 units a call: a budget of 12 a day allows two; the third is refused before any of its steps runs.
+      const summed = await onlyQuota({
+        name: 'triage-budget',
+        match: { servers: [flows.id], tools: ['triage'] },
+        counts: 'cost',
+        limit: 12,
+        window: 'day',
+      });
+      const sent = () => upstream.requests.length;
+      const charged = await untilRefused(client, 'triage', {}, summed.name);
+      expect(charged.map((r) => !r.isError)).toEqual([true, true, false]);
+      expect((charged[2]!.content as { text: string }[])[0]!.text).toContain('12 cost units per day');
+      expect(await used(redis, summed.id)).toBe(12);
+      const before = sent();
+      expect(((await client.callTool({ name: 'triage', arguments: {} })) as Result).isError).toBe(true);
+      expect(sent()).toBe(before);
+      // The same steps under a declared cost of 1: a budget of 2 allows two calls (6 each would allow none).
+      const declared = await onlyQuota({
+        name: 'flat-budget',
+        match: { servers: [flows.id], tools: ['triage_flat'] },
+        counts: 'cost',
+        limit: 2,
+        window: 'day',
+      });
+      const flat = await untilRefused(client, 'triage_flat', {}, declared.name);
+      expect(flat.map((r) => !r.isError)).toEqual([true, true, false]);
+      expect(await used(redis, declared.id)).toBe(2);
+    } finally {
+      redis.disconnect();
+    }
   }, 120_000);
 });
 

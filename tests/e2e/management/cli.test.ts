@@ -105,6 +105,7 @@ describe('toolplane CLI', () => {
       'keys',
       'records',
       'policies',
+      'quotas',
       'debug',
       'export',
       'plan',
@@ -507,6 +508,80 @@ describe('toolplane CLI', () => {
 
     expect((await cli(['servers', 'delete', 'arazzo-flows'])).code).toBe(0);
     expect((await cli(['servers', 'get', 'arazzo-flows'])).code).toBe(5);
+  });
+
+  it('quotas create (flags, a YAML file) / list / get / update / delete by name; a bad file exits 3 at file:line:column', async () => {
+    const key = await unwrap(api.POST('/api_keys', { body: { name: 'quota-ci', scopes: ['runtime'] } }));
+    const tickets = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: 'tickets' } } }));
+    type Quota = { id: string; name: string; match: Record<string, unknown> } & Record<string, unknown>;
+    const hourly = await cliJson<Quota>(
+      [
+        'quotas',
+        'create',
+        '--name',
+        'searches-hourly',
+        '--counts',
+        'calls',
+        '--limit',
+        '50',
+        '--window',
+        'hour',
+      ].concat(
+        ['--per', 'person', '--servers', 'tickets', '--keys', 'quota-ci', '--tools', 'search_tickets'],
+        ['--claim', 'groups=support', '--shadow'],
+      ),
+    );
+    expect(hourly).toMatchObject({
+      match: {
+        servers: [tickets.id],
+        apiKeys: [key.id],
+        tools: ['search_tickets'],
+        claims: [{ claim: 'groups', contains: 'support' }],
+      },
+      counts: 'calls',
+      limit: 50,
+      window: 'hour',
+      per: 'person',
+      enforce: false,
+    });
+    // From a file (the API's body, servers by name); a flag given with it replaces the file's field.
+    const file = write(
+      'quotas/budget.yaml',
+      'name: monthly-budget\nmatch:\n  servers: [tickets]\n  tools: ["search_*"]\ncounts: cost\nlimit: 5000\n' +
+        'window: month\ntimeZone: Europe/Paris\n',
+    );
+    const budget = await cliJson<Quota>(['quotas', 'create', '--file', file, '--limit', '6000']);
+    expect(budget).toMatchObject({
+      name: 'monthly-budget',
+      match: { servers: [tickets.id], tools: ['search_*'] },
+      counts: 'cost',
+      limit: 6000,
+      window: 'month',
+      timeZone: 'Europe/Paris',
+      enforce: true,
+    });
+    const listed = await cliJson<{ data: Quota[] }>(['quotas', 'list']);
+    expect(listed.data.map((q) => q.name)).toEqual(['searches-hourly', 'monthly-budget']);
+    const shown = await cli(['quotas', 'get', 'monthly-budget']);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain('limit  6000 cost per month (Europe/Paris)');
+    expect((await cli(['quotas', 'get', 'no-such-quota'])).code).toBe(5);
+    const updated = await cliJson<Quota>(['quotas', 'update', 'searches-hourly', '--enforce', '--window', 'day']);
+    expect(updated).toMatchObject({ id: hourly.id, enforce: true, limit: 50, window: 'day', per: 'person' });
+    expect((await cli(['quotas', 'update', 'searches-hourly', '--shadow', '--enforce'])).code).toBe(2);
+
+    // Every problem of the 422, each at its line and column in the file.
+    const badText =
+      'name: bad\nmatch:\n  servers: [nowhere]\n  tools: [no_such_tool]\ncounts: calls\nlimit: 5\nwindow: day\n';
+    const bad = write('quotas/bad.yaml', badText);
+    const refused = await cli(['quotas', 'create', '--file', bad]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain(`${bad}:${position(badText, '[nowhere]', 'nowhere')}`);
+    expect(refused.stderr).toContain(`${bad}:${position(badText, '[no_such_tool]', 'no_such_tool')}`);
+
+    expect(await cliJson(['quotas', 'delete', 'searches-hourly'])).toEqual({ deleted: hourly.id });
+    expect(await cliJson(['quotas', 'delete', budget.id])).toEqual({ deleted: budget.id });
+    expect((await cliJson<{ data: unknown[] }>(['quotas', 'list'])).data).toEqual([]);
   });
 
   it('connectors list; instances create with its MCP server; instances rm; connectors rm (409 while used, exit 5)', async () => {

@@ -210,6 +210,19 @@ async function buildWorkspaceA(api: ManagementClient): Promise<void> {
       },
     }),
   );
+  await unwrap(
+    api.POST('/quotas', {
+      body: {
+        name: 'ci-daily',
+        match: { servers: [ticketsServer.id], apiKeys: [ci.id], people: ['alice'], tools: ['search_tickets'] },
+        counts: 'cost',
+        limit: 100,
+        window: 'day',
+        timeZone: 'Europe/Berlin',
+        per: 'person',
+      },
+    }),
+  );
 }
 
 beforeAll(async () => {
@@ -278,7 +291,14 @@ describe('workspace files', () => {
         'api-keys/ci.yaml',
         'api-keys/initial.yaml',
         'access-policies/small-searches.yaml',
+        'quotas/ci-daily.yaml',
       ]),
+    );
+    // A quota names its servers and keys by name, and says every field (the API's defaults included).
+    expect(files['quotas/ci-daily.yaml']).toBe(
+      'name: ci-daily\ndescription: null\nmatch:\n  apiKeys:\n    - ci\n  people:\n    - alice\n  servers:\n' +
+        '    - tickets\n  tools:\n    - search_tickets\ncounts: cost\nlimit: 100\nwindow: day\n' +
+        'timeZone: Europe/Berlin\nper: person\nenforce: true\n',
     );
     expect(files['connector-instances/tickets.yaml']).toContain('api_key: ${env:TICKETS_API_KEY}');
     expect(files['mcp-servers/combo.yaml']).toContain('Authorization: ${env:COMBO_WIKI_AUTHORIZATION}');
@@ -438,6 +458,19 @@ describe('workspace files', () => {
     );
     const server = join(bad, 'mcp-servers/combo.yaml');
     writeFileSync(server, readFileSync(server, 'utf8').replace('name: docs', 'name: nowhere'));
+    // Quotas: fields the API refuses, names nothing has, a tool its server does not expose.
+    writeFileSync(
+      join(bad, 'quotas/bad-fields.yaml'),
+      'name: bad-fields\nmatch: {}\ncounts: calls\nlimit: -1\ntimeZone: Mars/Olympus\n',
+    );
+    writeFileSync(
+      join(bad, 'quotas/bad-names.yaml'),
+      'name: bad-names\nmatch: { servers: [nowhere], apiKeys: [nobody], people: [zed] }\ncounts: in_flight\nlimit: 1\n',
+    );
+    writeFileSync(
+      join(bad, 'quotas/bad-tool.yaml'),
+      'name: bad-tool\nmatch: { servers: [tickets], tools: [no_such_tool, "search_*"] }\ncounts: in_flight\nlimit: 1\n',
+    );
     await unwrap(
       b.api.PATCH('/external_users/{name}', {
         params: { path: { name: 'alice' } },
@@ -455,8 +488,16 @@ describe('workspace files', () => {
         expect.stringMatching(/^connectors\/broken\.yaml#/),
         'connector-instances/tickets.yaml#/credentials/api_key',
         'mcp-servers/combo.yaml#/externalMcpServers/0/name',
+        'quotas/bad-fields.yaml#/limit',
+        'quotas/bad-fields.yaml#/window',
+        'quotas/bad-fields.yaml#/timeZone',
+        'quotas/bad-names.yaml#/match/servers/0',
+        'quotas/bad-names.yaml#/match/apiKeys/0',
+        'quotas/bad-names.yaml#/match/people/0',
+        'quotas/bad-tool.yaml#/match/tools/0',
       ]),
     );
+    expect(paths.filter((p) => p.startsWith('quotas/'))).toHaveLength(7);
     expect(plan.stderr).toMatch(/connector-instances\/tickets\.yaml:\d+:\d+: .*MISSING_SECRET/);
 
     const before = await newestEvent(b.api);
@@ -648,6 +689,8 @@ describe('workspace files: limits, what plan checks, prune', () => {
       'api-keys/p-key.yaml': 'name: p-key\nscopes: [runtime]\nservers: [p-gone]\n',
       'access-policies/p-policy.yaml':
         'name: p-policy\nprincipals: [{ type: api_key, value: p-key }]\nservers: [p-gone]\ntools: ["*"]\n',
+      'quotas/p-quota.yaml':
+        'name: p-quota\nmatch: { servers: [p-gone], apiKeys: [p-key], people: [p-bob] }\ncounts: in_flight\nlimit: 2\n',
     });
     expect((await cli(c, ['apply', full])).code).toBe(0);
     await unwrap(cApi.POST('/external_users', { body: { name: 'p-hand' } })); // made through the API, not by files
@@ -669,6 +712,7 @@ describe('workspace files: limits, what plan checks, prune', () => {
       'external_user/p-hand',
       'api_key/p-key',
       'access_policy/p-policy',
+      'quota/p-quota',
     ];
     expect(byAction(planned, 'delete')).toEqual(deleted);
     expect(byAction(planned, 'unmanaged')).toEqual(['api_key/initial']); // the calling key
@@ -678,6 +722,7 @@ describe('workspace files: limits, what plan checks, prune', () => {
     const result = JSON.parse(applied.stdout) as { applied: { kind: string; name: string; action: string }[] };
     // Deletions in the reverse of creation's order: what names a resource goes before it.
     expect(result.applied.map((x) => `${x.kind}/${x.name}`)).toEqual([
+      'quota/p-quota',
       'access_policy/p-policy',
       'api_key/p-key',
       'external_user/p-bob',
@@ -688,6 +733,7 @@ describe('workspace files: limits, what plan checks, prune', () => {
     const keys = (await unwrap(cApi.GET('/api_keys'))).data;
     expect(keys.filter((k) => !k.revokedAt).map((k) => k.name)).toEqual(['initial']);
     expect((await unwrap(cApi.GET('/external_users'))).data).toEqual([]);
+    expect((await unwrap(cApi.GET('/quotas'))).data).toEqual([]);
     expect((await unwrap(cApi.GET('/workspace_files/managed'))).data.map((m) => `${m.kind}/${m.name}`)).toEqual([
       'server/p-keep',
     ]);

@@ -58,6 +58,9 @@ export type AuditEvent = Schemas['AuditEvent'];
 export type SetupCuratedBody = Schemas['SetupCuratedConnectorBody'];
 export type CuratedSetup = Schemas['CuratedConnectorSetup'];
 export type AccessPolicyBody = Schemas['AccessPolicyBody'];
+export type Quota = Schemas['Quota'];
+export type CreateQuotaBody = Schemas['CreateQuotaBody'];
+export type UpdateQuotaBody = Schemas['UpdateQuotaBody'];
 export type AccessPolicy = Schemas['AccessPolicy'];
 export type AccessExplanationRequest = Schemas['AccessExplanationRequest'];
 export type AccessExplanation = Schemas['AccessExplanation'];
@@ -410,6 +413,23 @@ export class Api {
   }
   explainPolicies(body: AccessExplanationRequest): Promise<AccessExplanation> {
     return this.#data('POST', this.#client.POST('/access_policies/explain', { body }));
+  }
+
+  // Quotas and budgets
+  async listQuotas(): Promise<Quota[]> {
+    return (await this.#data('GET', this.#client.GET('/quotas'))).data;
+  }
+  getQuota(id: string): Promise<Quota> {
+    return this.#data('GET', this.#client.GET('/quotas/{id}', { params: { path: { id } } }));
+  }
+  createQuota(body: CreateQuotaBody): Promise<Quota> {
+    return this.#data('POST', this.#client.POST('/quotas', { body }));
+  }
+  updateQuota(id: string, body: UpdateQuotaBody): Promise<Quota> {
+    return this.#data('PATCH', this.#client.PATCH('/quotas/{id}', { params: { path: { id } }, body }));
+  }
+  async deleteQuota(id: string): Promise<void> {
+    await this.#data('DELETE', this.#client.DELETE('/quotas/{id}', { params: { path: { id } } }));
   }
 
   // Debug sessions

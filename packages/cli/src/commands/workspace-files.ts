@@ -25,6 +25,7 @@ const folders = [
   'external-mcp-servers',
   'external-users',
   'mcp-servers',
+  'quotas',
 ];
 const secretsFile = 'secrets.yaml';
 

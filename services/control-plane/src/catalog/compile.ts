@@ -10,7 +10,7 @@ import { userSecrets } from '@toolplane/contracts';
 import { ValidationError } from '@toolplane/errors';
 import { compileDescriptorTools, connectorRateLimits, instanceRateLimitOwner } from '@toolplane/openapi';
 // Types only (erased at run time): deployments store the compiled IR, catalogs are built from it.
-import type { WorkflowDocumentIR, WorkflowIR, WorkflowTool } from '@toolplane/workflow';
+import { type WorkflowDocumentIR, type WorkflowIR, type WorkflowTool, workflowCost } from '@toolplane/workflow';
 import type { Tx } from '../db/client.ts';
 import { compileConnectorTools, type StoredOpenApiConnector } from '../documents/openapi-connectors.ts';
 import type { StoredReference } from '../documents/workflow-sources.ts';
@@ -574,8 +574,8 @@ async function withWorkflowTools(
     const confirmed = await confirmedSteps(tx, stepTools);
     tools.push({
       ...(confirmed ? { confirm: true as const } : {}),
-      // A workflow costs the sum of its steps (each 1) across the workflows it may run (ADR 0048).
-      cost: workflows.reduce((n, w) => n + (w as { steps: unknown[] }).steps.length, 0),
+      // Its declared cost, else its steps' (each its target's: an operation's, a tool's as deployed, a workflow's).
+      cost: workflowCost(ir, wf.id, (ref) => stepTools?.[ref]?.cost),
       tool: {
         name,
         description: confirmed ? `${confirmed} ${t.description ?? ''}`.trim() : t.description,

@@ -28,6 +28,7 @@ import { instanceTools, registeredConfig } from './compile.ts';
  *
  * A hosted server's tools are those of its catalog at the time (a workflow tool among them cannot be a step); an
  * external server's are those it listed last (`POST /external_mcp_servers/{id}/refresh` lists them again).
+ * Each plan keeps the tool's cost against cost quotas (absent: 1), which its steps add to the workflow tool's (ADR 0048).
  */
 
 interface Issue {
@@ -94,6 +95,7 @@ async function hostedTools(db: Db, scope: DeployScope, owner: string): Promise<O
             ...(t.tool.annotations ? { annotations: t.tool.annotations as Record<string, unknown> } : {}),
             ...(t.source?.instanceId ? { instanceId: t.source.instanceId } : {}),
             ...(t.confirm ? { confirm: true as const } : {}),
+            ...(t.cost !== undefined ? { cost: t.cost } : {}),
           },
   }));
 }
@@ -148,7 +150,12 @@ async function operationTool(db: Db, workspaceId: string, ref: ToolRef, path: st
   };
   const [tool] = instanceTools(workspaceId, { ...found, connector: { ...connector, descriptor: only } });
   if (!tool) return { path, message: `operation "${ref.tool}" of connector "${ref.owner}" could not be compiled` };
-  return { plan: tool.plan as ToolStepPlan['plan'], name: ref.tool, instanceId: found.id };
+  return {
+    plan: tool.plan as ToolStepPlan['plan'],
+    name: ref.tool,
+    instanceId: found.id,
+    ...(tool.cost !== undefined ? { cost: tool.cost } : {}),
+  };
 }
 
 /** The tools of the server a tool reference or an Arazzo tool source names. */

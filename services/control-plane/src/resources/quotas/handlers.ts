@@ -34,7 +34,7 @@ async function byId(db: Db, workspaceId: string, id: string): Promise<QuotaRow> 
 }
 
 /** The names of the tools the workspace's servers (or `serverIds`) expose in their live catalogs. */
-async function exposedTools(db: Db, workspaceId: string, serverIds: string[] | undefined): Promise<Set<string>> {
+export async function exposedTools(db: Db, workspaceId: string, serverIds: string[] | undefined): Promise<Set<string>> {
   const servers = await db.mcpServer.findMany({
     where: { workspaceId, ...(serverIds ? { id: { in: serverIds } } : {}) },
     select: { id: true, catalogVersion: true },

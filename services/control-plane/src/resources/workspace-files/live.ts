@@ -1,10 +1,10 @@
-import { workspaceSecrets, type PolicyPrincipal } from '@toolplane/contracts';
+import { QuotaMatch, workspaceSecrets, type PolicyPrincipal } from '@toolplane/contracts';
 import type { ProblemIssue } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
 import { hashApiKey } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { connectorText } from './connector-files.ts';
-import type { Kind } from './specs.ts';
+import { QuotaSpec, type Kind } from './specs.ts';
 
 /** What apply recorded on a resource it manages (`managed_resources`). */
 interface Marker {
@@ -241,6 +241,41 @@ async function policiesOf(
   }));
 }
 
+/** A quota's match as its file holds it: servers and API keys by name (an unknown id stays as it is), in a fixed order. */
+function matchByName(stored: unknown, names: { servers: Map<string, string>; keys: Map<string, string> }) {
+  const match = (stored ?? {}) as Record<string, unknown>;
+  const byName = (list: unknown, of: Map<string, string>) => (list as string[]).map((id) => of.get(id) ?? id);
+  return Object.fromEntries(
+    Object.keys(QuotaMatch.shape).flatMap((field) => {
+      const value = match[field];
+      if (value === undefined) return [];
+      if (field === 'servers') return [[field, byName(value, names.servers)]];
+      if (field === 'apiKeys') return [[field, byName(value, names.keys)]];
+      return [[field, value]];
+    }),
+  );
+}
+
+/** The workspace's quotas: each field its file has (the API's, `QuotaSpec`), as the quota's row holds it. */
+async function quotasOf(
+  db: Db,
+  workspaceId: string,
+  marks: Marked,
+  names: { servers: Map<string, string>; keys: Map<string, string> },
+) {
+  const rows = await db.quota.findMany({ where: { workspaceId }, orderBy: { name: 'asc' } });
+  return rows.map((r): LiveResource => {
+    const row = r as unknown as Record<string, unknown>;
+    const spec = Object.fromEntries(
+      Object.keys(QuotaSpec.shape).map((field) => [
+        field,
+        field === 'match' ? matchByName(r.match, names) : (row[field] ?? null),
+      ]),
+    );
+    return { kind: 'quota', name: r.name, id: r.id, spec, marker: marks.get(`quota/${r.name}`) };
+  });
+}
+
 /** Names two resources of a kind share. */
 function ambiguity(resources: LiveResource[]): ProblemIssue[] {
   const seen = new Map<string, number>();
@@ -261,6 +296,7 @@ export async function readLive(deps: ControlPlaneDeps, workspaceId: string): Pro
   const servers = await serversOf(db, workspaceId, marks, new Map(instances.map((i) => [i.id, i.name])));
   const serverNames = new Map(servers.map((s) => [s.id, s.name]));
   const keys = await keysOf(deps, workspaceId, marks, serverNames);
+  const names = { servers: serverNames, keys: new Map(keys.map((k) => [k.id, k.name])) };
   const resources = [
     ...(await secretsOf(deps, workspaceId, marks)),
     ...(await externalServersOf(db, workspaceId, marks)),
@@ -270,10 +306,8 @@ export async function readLive(deps: ControlPlaneDeps, workspaceId: string): Pro
     ...(await deploymentsOf(db, workspaceId, marks, serverNames)),
     ...(await usersOf(db, workspaceId, marks)),
     ...keys,
-    ...(await policiesOf(db, workspaceId, marks, {
-      servers: serverNames,
-      keys: new Map(keys.map((k) => [k.id, k.name])),
-    })),
+    ...(await policiesOf(db, workspaceId, marks, names)),
+    ...(await quotasOf(db, workspaceId, marks, names)),
   ];
   return { resources, ambiguous: ambiguity(resources) };
 }

@@ -13,6 +13,7 @@ const kind = z.enum([
   'external_user',
   'api_key',
   'access_policy',
+  'quota',
 ]);
 
 const File = z.object({ path: z.string(), content: z.string() }).strict();

@@ -168,6 +168,16 @@ function danglingNames(c: Change, exists: (kind: Kind, name: string) => boolean)
           p.type === 'api_key' ? need('api_key', p.value, `/principals/${i}/value`, 'API key') : [],
         ),
       ];
+    case 'quota': {
+      const match = s.match as { servers?: string[]; apiKeys?: string[]; people?: string[] };
+      const each = (list: string[] | undefined, kind: Kind, path: string, what: string) =>
+        (list ?? []).flatMap((n, i) => need(kind, n, `${path}/${i}`, what));
+      return [
+        ...each(match.servers, 'server', '/match/servers', 'MCP server'),
+        ...each(match.apiKeys, 'api_key', '/match/apiKeys', 'API key'),
+        ...each(match.people, 'external_user', '/match/people', 'external user'),
+      ];
+    }
     default:
       return [];
   }
@@ -241,7 +251,7 @@ function immutables(c: Change): ProblemIssue[] {
 /**
  * The plan: every resource's change, and every problem that stops an apply (names, references, values, immutables,
  * scopes the caller cannot grant). The checks that read more of the workspace follow it (handlers.ts): policies'
- * conditions (conditions.ts) and servers' tools to confirm (confirm-tools.ts).
+ * conditions (conditions.ts), servers' tools to confirm (confirm-tools.ts) and quotas' tools (quota-tools.ts).
  */
 export function planChanges(desired: Desired, live: LiveState, opts: PlanOptions): Plan {
   const changes = diff(desired, live, opts);

@@ -1,6 +1,7 @@
 import { apiKeyScopes, HttpUrl, PolicyPrincipal } from '@toolplane/contracts';
 import { z } from 'zod';
 import { OAuthUrls } from '../connector-instances/schemas.ts';
+import { CreateQuotaBody } from '../quotas/schemas.ts';
 
 /**
  * The files of a workspace directory (ADR 0042, docs/gitops.md): one file per resource, its kind given by its folder,
@@ -96,6 +97,25 @@ const KeySpec = z.strictObject({
   servers: Names.nullable().default(null),
 });
 
+/** What the API does with an optional quota field left out of a create (`enforce`: true; the others: none). */
+const quotaDefaults: Record<string, unknown> = { enforce: true };
+
+/**
+ * A quota's file: the API's create body (`POST /quotas`), so that a field the API gains is a field of the file, with
+ * each optional field written out as the API's default (a file that leaves one out means the default, and a change of
+ * it made elsewhere shows in the plan). Its `match` names servers and API keys by name (people by name, as the API
+ * does); apply gives the API their ids.
+ */
+export const QuotaSpec = CreateQuotaBody.safeExtend(
+  Object.fromEntries(
+    Object.entries(CreateQuotaBody.shape).flatMap(([key, field]: [string, z.ZodType]) => {
+      if (!field.safeParse(undefined).success) return [];
+      const fallback = key in quotaDefaults ? quotaDefaults[key] : null;
+      return field.safeParse(fallback).success ? [[key, field.default(fallback as never)]] : [];
+    }),
+  ) as Record<string, z.ZodType>,
+);
+
 export const SecretsSpec = z.strictObject({ secrets: z.array(z.string().min(1)).default([]) });
 
 /**
@@ -112,6 +132,7 @@ export const kinds = [
   { kind: 'external_user', dir: 'external-users', schema: UserSpec },
   { kind: 'api_key', dir: 'api-keys', schema: KeySpec },
   { kind: 'access_policy', dir: 'access-policies', schema: PolicySpec },
+  { kind: 'quota', dir: 'quotas', schema: QuotaSpec },
 ] as const;
 
 export type Kind = (typeof kinds)[number]['kind'];

@@ -7,6 +7,7 @@ import { externalMcpServersOperations } from '../external-mcp-servers/operations
 import { externalUsersOperations } from '../external-users/operations.ts';
 import { secretsOperations } from '../secrets/operations.ts';
 import { operationOf, type Operation } from '../operation.ts';
+import { quotasOperations } from '../quotas/operations.ts';
 import { serversOperations } from '../servers/operations.ts';
 import type { Change } from './plan.ts';
 import { inlineConfigsOf, referencePattern, type Kind } from './specs.ts';
@@ -186,6 +187,17 @@ function policyStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   return run(accessPoliciesOperations, 'updateAccessPolicy', { params: { id: c.live!.id }, body });
 }
 
+/** A quota's body as the API takes it: every field of its file, the servers and API keys its match names by their ids. */
+function quotaStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
+  if (c.action === 'update' && !c.fields.some((f) => f !== 'managed')) return undefined;
+  const match = { ...(s.match as Record<string, unknown>) };
+  if (match.servers) match.servers = (match.servers as string[]).map((n) => idOf(ctx, 'server', n));
+  if (match.apiKeys) match.apiKeys = (match.apiKeys as string[]).map((n) => idOf(ctx, 'api_key', n));
+  const body = { ...s, match };
+  if (c.action === 'create') return run(quotasOperations, 'createQuota', { body });
+  return run(quotasOperations, 'updateQuota', { params: { id: c.live!.id }, body });
+}
+
 /** Deletions: the operation that removes each kind (a deployment is withdrawn: its server stays with the files). */
 function deleteStep(c: Change, ctx: StepContext): Step | undefined {
   const id = c.live!.id;
@@ -210,6 +222,8 @@ function deleteStep(c: Change, ctx: StepContext): Step | undefined {
       return run(apiKeysOperations, 'revokeApiKey', { params: { id } });
     case 'access_policy':
       return run(accessPoliciesOperations, 'deleteAccessPolicy', { params: { id } });
+    case 'quota':
+      return run(quotasOperations, 'deleteQuota', { params: { id } });
   }
 }
 
@@ -236,5 +250,7 @@ export function stepOf(c: Change, ctx: StepContext): Step | undefined {
       return keyStep(c, s, ctx);
     case 'access_policy':
       return policyStep(c, s, ctx);
+    case 'quota':
+      return quotaStep(c, s, ctx);
   }
 }
