@@ -6,7 +6,7 @@
 //   pnpm bench:tool-call [--seconds 10] [--workers 1] [--edges 1] [--fast-path false] [--worker-fetchers N]
 //                        [--upstream-delay-ms 0] [--response-bytes 0] [--concurrency "1 32"] [--paths all|fast]
 //                        [--node-options=--max-semi-space-size=32] [--worker-node-options=…] [--cpu-prof DIR]
-//                        [--condition '<CEL>'] [--quotas N] [--redis single|cluster] [--shards N]
+//                        [--condition '<CEL>'] [--quotas N] [--redis-commands] [--redis single|cluster] [--shards N]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -55,6 +55,8 @@ const { values } = parseArgs({
      * (one Redis script for all of a call's quotas) and the release cost per call.
      */
     quotas: { type: 'string', default: '0' },
+    /** Count the Redis commands per call with `--paths fast` too (at c=1 and c=32; `all` always counts them). */
+    'redis-commands': { type: 'boolean', default: false },
     /** LOG_LEVEL of the services (`info` is the default of `scripts/dev.sh` and of the k8s base). */
     'log-level': { type: 'string', default: 'warn' },
     /** `cluster`: the stack on a private Redis Cluster (3 masters, a replica each), CPU per call shown per master. */
@@ -395,7 +397,7 @@ try {
     if (!mcp.check(res.status, body)) throw new Error(`unexpected answer ${res.status}: ${body.slice(0, 200)}`);
   };
   // (Not with a slow upstream: the counts do not change, the runs would only take longer.)
-  for (const [c, n] of upstreamDelayMs > 0 || !allPaths || cluster
+  for (const [c, n] of upstreamDelayMs > 0 || (!allPaths && !values['redis-commands']) || cluster
     ? []
     : ([
         [1, 500],

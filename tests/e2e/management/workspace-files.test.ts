@@ -298,7 +298,7 @@ describe('workspace files', () => {
     expect(files['quotas/ci-daily.yaml']).toBe(
       'name: ci-daily\ndescription: null\nmatch:\n  apiKeys:\n    - ci\n  people:\n    - alice\n  servers:\n' +
         '    - tickets\n  tools:\n    - search_tickets\ncounts: cost\nlimit: 100\nwindow: day\n' +
-        'timeZone: Europe/Berlin\nper: person\nenforce: true\n',
+        'timeZone: Europe/Berlin\nper: person\nenforce: true\nalertWebhookUrl: null\n',
     );
     expect(files['connector-instances/tickets.yaml']).toContain('api_key: ${env:TICKETS_API_KEY}');
     expect(files['mcp-servers/combo.yaml']).toContain('Authorization: ${env:COMBO_WIKI_AUTHORIZATION}');

@@ -9,7 +9,7 @@ import type {
 import { userSecrets } from '@toolplane/contracts';
 import { ValidationError } from '@toolplane/errors';
 import { compileDescriptorTools, connectorRateLimits, instanceRateLimitOwner } from '@toolplane/openapi';
-// Types only (erased at run time): deployments store the compiled IR, catalogs are built from it.
+// Deployments store the compiled IR; catalogs are built from it (and a workflow tool's cost, workflowCost).
 import { type WorkflowDocumentIR, type WorkflowIR, type WorkflowTool, workflowCost } from '@toolplane/workflow';
 import type { Tx } from '../db/client.ts';
 import { compileConnectorTools, type StoredOpenApiConnector } from '../documents/openapi-connectors.ts';

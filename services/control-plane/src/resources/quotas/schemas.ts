@@ -33,13 +33,13 @@ const quotaFields = {
 
 type Fields = { counts?: string | undefined; window?: string | null | undefined; timeZone?: string | null | undefined };
 
-/** The rules between fields, each a problem at its own path (all of them listed). */
 /** What is wrong with a quota's window for what it counts (a create checks it here, a change as it will be). */
 export function windowProblem(counts: string, window: string | null | undefined): string | undefined {
   if (counts === 'in_flight') return window ? 'calls in flight have no window' : undefined;
   return window ? undefined : `a ${counts} quota needs a window (${quotaWindows.join(', ')})`;
 }
 
+/** The rules between fields, each a problem at its own path (all of them listed). */
 function checkFields(q: Fields, ctx: z.RefinementCtx): void {
   const wrong = q.counts === undefined ? undefined : windowProblem(q.counts, q.window);
   if (wrong) ctx.addIssue({ code: 'custom', path: ['window'], message: wrong });
