@@ -390,6 +390,7 @@ describe('the usage page', () => {
       String(used),
     );
     await audit(page, 'usage');
+    await page.screenshot({ path: join(images, 'dashboard-usage.png'), fullPage: true });
     expect(pageProblems).toEqual([]);
   }, 120_000);
 });

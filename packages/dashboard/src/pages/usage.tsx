@@ -100,9 +100,11 @@ function topOf(rows: readonly UsageRow[]): UsageRow[] {
   return [...rows].sort((a, b) => b.costUnits - a.costUnits || b.calls - a.calls).slice(0, 10);
 }
 
-function SpenderTable({ title, rows, name }: { title: string; rows: UsageRow[]; name: (r: UsageRow) => string }) {
+/** The top spenders by one kind of caller (`by`: the first column's heading). */
+function SpenderTable({ by, rows, name }: { by: string; rows: UsageRow[]; name: (r: UsageRow) => string }) {
+  const title = `Top spenders by ${by === 'Person' ? 'person' : by}`;
   const columns: Column<UsageRow>[] = [
-    { header: title.replace('Top spenders by ', ''), rowHeader: true, cell: name },
+    { header: by, rowHeader: true, cell: name },
     { header: 'Calls', cell: (r) => r.calls },
     { header: 'Cost units', cell: (r) => figure(r.costUnits) },
   ];
@@ -210,15 +212,11 @@ export function UsagePage({ client, query }: { client: ManagementClient; query: 
             <DailyUsage usage={days} />
             <div className="tool-tables">
               <SpenderTable
-                title="Top spenders by API key"
+                by="API key"
                 rows={topOf(keys.rows)}
                 name={(r) => r.apiKeyName ?? r.apiKeyId ?? 'No API key'}
               />
-              <SpenderTable
-                title="Top spenders by person"
-                rows={topOf(people.rows)}
-                name={(r) => r.person ?? 'No person'}
-              />
+              <SpenderTable by="Person" rows={topOf(people.rows)} name={(r) => r.person ?? 'No person'} />
             </div>
           </section>
         )}
