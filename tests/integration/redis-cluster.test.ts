@@ -28,6 +28,8 @@ import {
   TaskRecords,
 } from '../../packages/queue/src/index.ts';
 import { ConnectLinks } from '../../services/worker/src/connect-links.ts';
+import { QuotaMeter } from '../../services/edge/src/quotas.ts';
+import { quotaUsage } from '../../services/control-plane/src/resources/usage/counters.ts';
 
 /**
  * The Redis connection factory (ADR 0043) against real processes: a Redis Cluster of three masters with a replica
@@ -238,6 +240,35 @@ describe('the connection factory on a Redis Cluster (3 masters, 3 replicas)', ()
     expect(url).toMatch(/^https:\/\/cp\.example\/connect\//);
     const [linkKey] = await client.smembers(`cluster-links:oauth-connect-pending:${connection}`);
     expect(await client.exists(linkKey!)).toBe(1);
+  });
+
+  it('reads a per-person quota’s counters on the master holding its workspace’s slot, as the edges charge them', async () => {
+    const client = await connected({ REDIS_CLUSTER_NODES: cluster.seeds.join(',') });
+    const meter = new QuotaMeter(client, 'cluster-quotas', 60);
+    const rule = { id: 'q1', name: 'q1', match: {}, counts: 'calls' as const, limit: 5, window: 'hour' as const };
+    const perPerson = { ...rule, per: 'person' as const, enforce: true };
+    // Workspaces whose counters sit on different masters; each reads only its own.
+    const workspaces = Array.from({ length: 6 }, (_, i) => `ws-${i}`);
+    const masters = new Set(await Promise.all(workspaces.map((w) => cluster.masterOf(`x:{q:${w}}`))));
+    expect(masters.size).toBeGreaterThan(1);
+    for (const workspaceId of workspaces)
+      for (const [person, calls] of [
+        ['alice', 3],
+        ['bob', 1],
+        [undefined, 2],
+      ] as const)
+        for (let i = 0; i < calls; i++)
+          await meter.charge({ workspaceId, rules: [perPerson], caller: { person } }, [perPerson], 1);
+    for (const workspaceId of workspaces) {
+      const q = { ...rule, workspaceId, per: 'person', timeZone: null };
+      const usage = await quotaUsage(client, 'cluster-quotas', q);
+      expect(usage.counters).toEqual([
+        { value: 'alice', used: 3, left: 2 },
+        { value: null, used: 2, left: 3 },
+        { value: 'bob', used: 1, left: 4 },
+      ]);
+      expect(usage.truncated).toBe(false);
+    }
   });
 
   it('refuses a cluster node given as REDIS_URL, naming REDIS_CLUSTER_NODES', async () => {

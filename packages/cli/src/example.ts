@@ -22,7 +22,9 @@ export async function registerTicketExample(
   descriptorYaml = ticketSystemDescriptorYaml,
 ): Promise<RegisteredExample> {
   const connectors = await unwrap(api.GET('/connectors'));
-  const existing = connectors.data.find((c) => c.slug === 'ticket-system' && c.version === '1.0.0');
+  // The descriptor's own version: a changed copy (a tool's cost, another version) is a connector of its own.
+  const version = /^\s*version:\s*"([^"]+)"/m.exec(descriptorYaml)?.[1] ?? '1.0.0';
+  const existing = connectors.data.find((c) => c.slug === 'ticket-system' && c.version === version);
   const connector =
     existing ??
     (await unwrap(

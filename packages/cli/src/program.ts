@@ -17,6 +17,7 @@ import { auditCommand } from './commands/audit.ts';
 import { secretsCommand } from './commands/secrets.ts';
 import { serversCommand } from './commands/servers.ts';
 import { statsCommand } from './commands/stats.ts';
+import { usageCommand } from './commands/usage.ts';
 import { usersCommand } from './commands/users.ts';
 import { workspaceFilesCommands } from './commands/workspace-files.ts';
 
@@ -82,6 +83,7 @@ function buildProgram(): Command {
   recordsCommand(program);
   auditCommand(program);
   statsCommand(program);
+  usageCommand(program);
   policiesCommand(program);
   quotasCommand(program);
   usersCommand(program);

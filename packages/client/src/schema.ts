@@ -1089,6 +1089,50 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/usage': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Calls and cost units per day, server, tool, API key and person, for chargeback
+     * @description Read from the usage rollup the control plane writes as it stores execution records (by the records’
+     * `started_at`, UTC days), never from the records themselves: the tool calls that reached the data plane, whether
+     * or not a quota applies (calls refused before, by a quota or a check, are not usage). A key limited to servers
+     * must pass one of them as `server_id` (403 otherwise). 422 lists every problem of the query.
+     */
+    get: operations['getUsage'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/quotas/{id}/usage': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * How much of a quota is used and left in its current window
+     * @description Read from the counters the edges charge in Redis: one, or one per `per` value (API key, person,
+     * subject).
+     */
+    get: operations['getQuotaUsage'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/mcp_manager/{id}/tools': {
     parameters: {
       query?: never;
@@ -3076,6 +3120,89 @@ export interface components {
       errors: number;
       /** @description errors / calls; 0 without calls. */
       error_rate: number;
+    };
+    Usage: {
+      /**
+       * Format: date
+       * @description The first day (UTC) summed.
+       */
+      from: string;
+      /**
+       * Format: date
+       * @description The last day (UTC) summed, included.
+       */
+      to: string;
+      groupBy: ('day' | 'server' | 'tool' | 'api_key' | 'person')[];
+      /**
+       * @description One row per group, with the grouped fields only (`server`: its id and name; `api_key`: its id and
+       * name), ordered by them; at most 10000.
+       */
+      rows: components['schemas']['UsageRow'][];
+      /** @description The whole range under the filters (also when rows are cut). */
+      totals: {
+        /** @description Tool calls that reached the data plane (refused ones are not usage). */
+        calls: number;
+        /** @description The cost units those calls were charged (each tool’s declared cost, default 1). */
+        costUnits: number;
+      };
+      /** @description More than 10000 groups: narrow the range, filters or groups. */
+      truncated: boolean;
+    };
+    UsageRow: {
+      /**
+       * Format: date
+       * @description The UTC day (grouped by `day`).
+       */
+      day?: string;
+      /** Format: uuid */
+      serverId?: string;
+      /** @description Null for a server deleted since. */
+      serverName?: string | null;
+      tool?: string;
+      /** @description Null: calls made without an API key (OAuth, public). */
+      apiKeyId?: string | null;
+      /** @description Null without a key, or for a key deleted since. */
+      apiKeyName?: string | null;
+      /** @description The external user the calls acted as; null: none. */
+      person?: string | null;
+      /** @description Tool calls that reached the data plane (refused ones are not usage). */
+      calls: number;
+      /** @description The cost units those calls were charged (each tool’s declared cost, default 1). */
+      costUnits: number;
+    };
+    QuotaUsage: {
+      /** Format: uuid */
+      quotaId: string;
+      /** @enum {string} */
+      counts: 'calls' | 'cost' | 'in_flight';
+      limit: number;
+      /** @enum {string|null} */
+      per: 'api_key' | 'person' | 'subject' | null;
+      /** @description The current window; null for calls in flight (room comes back as calls end). */
+      window: {
+        /** @description The window’s id in the quota’s time zone (`2026-11-27`, `2026-11-27T10`…). */
+        id: string;
+        /**
+         * Format: date-time
+         * @description When it ends and the counters start again.
+         */
+        resetsAt: string;
+      } | null;
+      /**
+       * @description One counter, or one per `per` value that used the window (most used first; one the edges have not
+       * charged yet is absent: all of its limit is left); at most 1000.
+       */
+      counters: components['schemas']['QuotaCounter'][];
+      /** @description More than 1000 counters: the ones listed are some of them. */
+      truncated: boolean;
+    };
+    QuotaCounter: {
+      /** @description `per` quotas: the API key id, person or subject; null for callers without one. */
+      value?: string | null;
+      /** @description Calls, cost units or calls in flight counted so far. */
+      used: number;
+      /** @description `limit − used`, at least 0. */
+      left: number;
     };
     ServerTools: {
       /** Format: uuid */
@@ -13013,6 +13140,223 @@ export interface operations {
       };
       /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
       403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getUsage: {
+    parameters: {
+      query?: {
+        /** @description The first day (UTC, `YYYY-MM-DD`), included; default 29 days before `to`. */
+        from?: string;
+        /** @description The last day (UTC, `YYYY-MM-DD`), included; default today. */
+        to?: string;
+        /** @description Comma-separated, any of `day,server,tool,api_key,person` (the default: all). */
+        group_by?: string;
+        /** @description One server’s usage. */
+        server_id?: string;
+        /** @description One tool’s usage (by name, on every server unless `server_id`). */
+        tool?: string;
+        /** @description One API key’s usage (its id). */
+        api_key?: string;
+        /** @description One external user’s usage (by name). */
+        person?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The usage. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Usage'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getQuotaUsage: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The quota’s id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The quota’s counters. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['QuotaUsage'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
         headers: {
           [name: string]: unknown;
         };

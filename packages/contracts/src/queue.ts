@@ -335,6 +335,11 @@ const ToolInvokeJobV1 = z.object({
    * expired in the queue gives them back. Counter keys name quotas and callers, never a secret.
    */
   quotaCharge: z.object({ keys: z.array(z.string()), amounts: z.array(z.number()) }).optional(),
+  /**
+   * The tool's declared cost units (`CatalogTool.cost`), only when it declares one (absent: 1): what the worker writes
+   * as the call's `costUnits` in its record, for usage reports.
+   */
+  cost: z.number().nonnegative().optional(),
 });
 export const ToolInvokeJob = z.discriminatedUnion('v', [ToolInvokeJobV1]);
 export type ToolInvokeJob = z.infer<typeof ToolInvokeJob>;
@@ -872,6 +877,12 @@ export const ExecutionRecordV1 = z.object({
   traceId: z.string().optional(),
   /** The span that made the record (the worker's job span, or the edge's request span). */
   spanId: z.string().optional(),
+  /**
+   * The cost units the call was charged (the tool's `cost`, absent: 1), on the records of tool calls that reached the
+   * data plane (the worker's, failed and outcome-unknown ones included). Absent on calls refused before the enqueue
+   * and on jobs that expired in the queue (their charge is given back). Usage (`usage_days`) counts only these.
+   */
+  costUnits: z.number().nonnegative().optional(),
   /** Only while a debug session is open: redacted headers and size-capped, redacted bodies. */
   debug: z
     .object({

@@ -19,6 +19,7 @@ import { Loading, SecretInput } from './ui.tsx';
 
 // Pages few sessions open: loaded when first shown, out of the initial JavaScript.
 const ExternalUserPage = lazy(() => import('./pages/external-user.tsx').then((m) => ({ default: m.ExternalUserPage })));
+const UsagePage = lazy(() => import('./pages/usage.tsx').then((m) => ({ default: m.UsagePage })));
 const AuditPage = lazy(() => import('./pages/audit.tsx').then((m) => ({ default: m.AuditPage })));
 const WorkspacesPage = lazy(() => import('./pages/workspaces.tsx').then((m) => ({ default: m.WorkspacesPage })));
 const CatalogPage = lazy(() => import('./pages/catalog.tsx').then((m) => ({ default: m.CatalogPage })));
@@ -46,6 +47,7 @@ const navGroups: { label: string; links: { href: string; label: string }[] }[] =
     label: 'Run',
     links: [
       { href: '/', label: 'Overview' },
+      { href: '/usage', label: 'Usage' },
       { href: '/records', label: 'Execution records' },
       { href: '/external-users', label: 'External users' },
       { href: '/access-policies', label: 'Access policies' },
@@ -195,6 +197,7 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   if (first === 'external-users' && second) return <ExternalUserPage client={client} name={second} />;
   if (first === 'external-users') return <ExternalUsersPage client={client} />;
   if (first === 'workspaces') return <WorkspacesPage client={client} />;
+  if (first === 'usage') return <UsagePage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'audit') return <AuditPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'servers') return <ServersPage client={client} />;
   if (parts.length === 0) return <OverviewPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;

@@ -60,6 +60,18 @@ const clusterSlots = 16_384;
 const calculateSlot = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
 
 /**
+ * The connection to the node holding `key`'s slot, for a command that visits one node (`SCAN`): one Redis itself; in
+ * a cluster the master that ioredis's slot map (refreshed as the cluster changes) names for the key's slot, its hash
+ * tag honoured. Undefined while the map names no connected master for it.
+ */
+export function nodeHolding(redis: RedisConnectionLike, key: string): Redis | undefined {
+  if (!redis.isCluster) return redis as Redis;
+  const cluster = redis as Cluster;
+  const owner = cluster.slots[calculateSlot(key)]?.[0];
+  return cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+}
+
+/**
  * BullMQ prefixes of the tool-call queue's shards, shard i at index i (ADR 0043). One shard: `bullPrefix`, the
  * keys as before. N shards (a cluster only): `{<prefix>:q<i>}`, or `{<prefix>:q<i>.<k>}` with the smallest k that
  * puts shard i's slot in the i-th of N equal parts of the 16384 slots. A cluster whose masters hold equal

@@ -348,6 +348,7 @@ async function enqueueTool(
         serializedResult: true,
         ...(call.task ? { task: { id: call.task.id } } : {}),
         ...(charge ? { quotaCharge: jobCharge(charge) } : {}),
+        ...(tool.cost !== undefined ? { cost: tool.cost } : {}),
       },
       signal,
       producer === noopSpan && !onNotQueued ? undefined : enqueued(producer, onNotQueued),

@@ -155,6 +155,8 @@ type RecordExtra = {
   message?: string;
   debug?: ExecutionRecord['debug'];
   tree?: ExecutionTreeNode[] | undefined;
+  /** The edge gives the call's charge back (it expired in the queue, an `input_required` round): no `costUnits`. */
+  uncharged?: true;
 };
 type McpPlan = Extract<ExecutionPlan, { kind: 'mcp' }>;
 
@@ -217,9 +219,10 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
   const steps: ExecutionStep[] = [];
   const traceIds = currentTraceIds();
   const record = (outcome: ExecutionRecord['outcome'], extra: RecordExtra = {}) => {
-    const { tree, ...rest } = extra;
+    const { tree, uncharged, ...rest } = extra;
     const rec: ExecutionRecord = { ...recordBase(job, started, now() - started), outcome, ...rest, steps, ...traceIds };
     if (tree) rec.tree = tree; // workflow calls only
+    if (uncharged) delete rec.costUnits;
     observeOutcome(span, rec);
     deps.records.add(rec);
   };
@@ -240,7 +243,7 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
       const resendable = redelivered && sentBefore === 0 && (await resendableTool(deps, job));
       if (decideDelivery({ ...facts, resendable }) === 'outcome_unknown')
         throw outcomeUnknownError(job.invocationId, 'expired');
-      record('rejected', { errorCode: 'tool.timeout', message: 'expired in the queue' });
+      record('rejected', { errorCode: 'tool.timeout', message: 'expired in the queue', uncharged: true });
       if (job.quotaCharge) await giveBack(deps, job);
       return answer(job, errorResult('The call expired in the queue before it could run.'));
     }
@@ -375,7 +378,11 @@ async function runMcpTool(deps: ProcessorDeps, call: Invocation, plan: McpPlan):
   });
   call.record(
     result.isError ? 'tool_error' : 'success',
-    result.isError ? { errorCode: outcome === 'response' ? 'upstream.tool_error' : `upstream.${outcome}` } : {},
+    result.isError
+      ? { errorCode: outcome === 'response' ? 'upstream.tool_error' : `upstream.${outcome}` }
+      : result.resultType === 'input_required'
+        ? { uncharged: true }
+        : {},
   );
   return answer(job, result);
 }
@@ -776,6 +783,8 @@ function recordBase(job: ToolInvokeJob, startedAt: number, durationMs: number) {
     caller: recordCaller(job.principal),
     startedAt: new Date(startedAt).toISOString(),
     durationMs,
+    // A tool call that reached the data plane was charged its cost (usage); a job's `request` is no tool call.
+    ...(job.request ? {} : { costUnits: job.cost ?? 1 }),
   };
 }
 

@@ -4,8 +4,9 @@
 // stream into the control plane's rollup (the clock is the records' own `started_at`, and the page's `to`); its
 // figures are checked exactly through the API, then the page must show the same numbers in its totals, its data
 // table (the charts' accessible form: the charts draw the same series) and its tool tables. Real calls through the
-// edge then show on the server's page, per tool, and the records list filters them by tool and caller. A missing
-// Chromium fails the file (no skip).
+// edge then show on the server's page, per tool, and the records list filters them by tool and caller; the usage
+// page shows as many calls and cost units as the upstream received, its top spenders and a quota's room left. A
+// missing Chromium fails the file (no skip).
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
@@ -343,4 +344,53 @@ describe('a server’s traffic and who called', () => {
     await page.getByText('No execution record matches these filters.').waitFor();
     expect(pageProblems).toEqual([]);
   }, 60_000);
+});
+
+describe('the usage page', () => {
+  it('shows what the upstream received: calls and cost units, top spenders, a quota’s room left', async () => {
+    // A quota on the workspace's calls; calls through the edge until its counter has charged one.
+    const quota = await unwrap(
+      api.POST('/quotas', { body: { name: 'daily-calls', match: {}, counts: 'calls', limit: 100, window: 'day' } }),
+    );
+    const quotaUsage = () => unwrap(api.GET('/quotas/{id}/usage', { params: { path: { id: quota.id } } }));
+    await waitFor('a call charged to the quota', async () => {
+      const res = await postMcp(
+        example.mcpUrl,
+        { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'search_tickets', arguments: {} } },
+        { 'x-api-key': stack.bootstrapKey, 'mcp-protocol-version': '2025-11-25' },
+      );
+      await res.text();
+      return (await quotaUsage()).counters[0]?.used ? true : undefined;
+    });
+    // Every call this file made through the edge reached the upstream (the known mix went straight to the records).
+    const received = upstream.requests.filter((r) => r.path.startsWith('/api/v1/tickets')).length;
+    const usage = await waitFor('every call in the usage rollup', async () => {
+      const u = await unwrap(api.GET('/usage', { params: { query: { group_by: 'day' } } }));
+      return u.totals.calls === received ? u : undefined;
+    });
+    expect(usage.totals).toEqual({ calls: received, costUnits: received });
+    const { used, left } = (await quotaUsage()).counters[0]!;
+
+    await page.getByRole('link', { name: 'Usage', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Usage' }).waitFor();
+    const totals = page.getByLabel('Usage totals');
+    await totals.waitFor();
+    expect(await totals.locator('dd').allTextContents()).toEqual([String(received), String(received)]);
+    await page.locator('figure.chart canvas').waitFor();
+    expect(await page.locator('figure.chart figcaption').allTextContents()).toEqual([
+      'Calls and cost units per day (UTC)',
+    ]);
+    const key = (await unwrap(api.GET('/api_keys'))).data.find(
+      (k) => k.prefix && stack.bootstrapKey.startsWith(k.prefix),
+    )!;
+    expect(await shownTools('Top spenders by API key')).toEqual([[key.name, String(received), String(received)]]);
+    expect(await shownTools('Top spenders by person')).toEqual([['No person', String(received), String(received)]]);
+    await page.getByText(`all its callers: ${used} of 100 used, ${left} left`).waitFor();
+    expect(await page.getByRole('meter', { name: 'daily-calls: all its callers' }).getAttribute('value')).toBe(
+      String(used),
+    );
+    await audit(page, 'usage');
+    await page.screenshot({ path: join(images, 'dashboard-usage.png'), fullPage: true });
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
 });

@@ -440,12 +440,13 @@ const fixtures: Record<string, Fixture> = {
 
 /**
  * What the workspace holds, as one hash of every table's rows but the trail itself and those that change with any
- * request (a key's `last_used_at`, execution records and their statistics).
+ * request (a key's `last_used_at`, execution records, their statistics and usage).
  */
 async function fingerprint(): Promise<string> {
   const { rows: tables } = await db.query<{ name: string }>(
     `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
-       AND table_name NOT IN ('audit_events', 'api_keys', '_prisma_migrations') AND table_name NOT LIKE 'execution_%'
+       AND table_name NOT IN ('audit_events', 'api_keys', '_prisma_migrations', 'usage_days')
+       AND table_name NOT LIKE 'execution_%'
      ORDER BY table_name`,
   );
   const parts = await Promise.all(

@@ -1,12 +1,20 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, ticketSystemDescriptorYaml, type TicketSystem } from '@toolplane/examples';
+import pg from 'pg';
+import { applyRetention } from '../../../services/control-plane/src/resources/execution-records/retention.ts';
+import { storeExecutionRecords } from '../../../services/control-plane/src/resources/execution-records/store.ts';
 import { postMcp } from '../../helpers/mcp.ts';
 import { burst, inOneWindow, quotaMeta, type ToolResult } from '../../helpers/quotas.ts';
+import { executionRecords } from '../../helpers/records.ts';
 import { stackRedis, startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
@@ -15,7 +23,8 @@ import { waitFor } from '../../helpers/wait.ts';
  * its limit of concurrent calls across both edges (the upstream receives exactly that many), each refusal says which
  * quota and when to retry (also in `_meta`), `per: person` gives each person the limit, shadow mode refuses nothing
  * and records what it would have refused, alerts at 80 and 100 % reach the audit trail, a webhook and the edge's
- * metrics once each, and bad quotas are refused with every problem listed.
+ * metrics once each, and bad quotas are refused with every problem listed. Usage (`GET /usage`, a quota's counters,
+ * `toolplane usage --csv`) agrees with what the upstream received.
  */
 
 let stack: Stack;
@@ -543,6 +552,149 @@ describe('a quota that cannot be', () => {
     expect(changed).toMatchObject({ counts: 'calls', window: 'day', limit: 4, enforce: true });
     expect(await unwrap(api.GET('/quotas/{id}', { params: { path } }))).toEqual(changed);
     const unknown = await api.GET('/quotas/{id}', { params: { path: { id: '00000000-0000-4000-8000-000000000000' } } });
+    expect(unknown.response.status).toBe(404);
+  });
+});
+
+describe('usage', () => {
+  const cli = (...args: string[]) =>
+    promisify(execFile)(
+      process.execPath,
+      [
+        '--conditions=@toolplane/source',
+        fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url)),
+        ...args,
+      ],
+      { env: { ...process.env, TOOLPLANE_URL: stack.controlPlaneUrl, TOOLPLANE_API_KEY: stack.bootstrapKey } },
+    );
+
+  it('GET /usage, the quota’s counters and the CLI’s CSV agree with the upstream’s count; refusals are not usage', async () => {
+    // A server whose search costs 3, under each person's budget of 12 cost units a day (four calls).
+    const priced = ticketSystemDescriptorYaml
+      .replace('version: "1.0.0"', 'version: "1.2.0"')
+      .replace('  - operation_id: search_tickets\n', '  - operation_id: search_tickets\n    cost: 3\n');
+    const server = await registerTicketExample(api, upstream.url, 'quota-upstream-key', 'usage-tickets', priced);
+    await unwrap(
+      api.PATCH('/mcp_manager/{id}', {
+        params: { path: { id: server.serverId } },
+        body: { config: { fallbackToShared: true } },
+      }),
+    );
+    const quota = await onlyQuota({
+      name: 'usage-budget',
+      match: { servers: [server.serverId], tools: ['search_tickets'] },
+      counts: 'cost',
+      limit: 12,
+      window: 'day',
+      per: 'person',
+    });
+    const client = new Client({ name: 'quota-e2e', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${server.serverId}`), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey, 'x-username': 'alice' } },
+      }),
+    );
+    clients.push(client);
+    // Calls until the budget refuses one (calls before the quota reached the edge are usage too), then one more.
+    const before = searches();
+    const results: Result[] = [];
+    await waitFor('the budget to refuse a call', async () => {
+      const r = (await client.callTool({ name: 'search_tickets', arguments: {} })) as Result;
+      results.push(r);
+      return quotaMeta(r)?.quota === quota.name ? true : undefined;
+    });
+    results.push((await client.callTool({ name: 'search_tickets', arguments: {} })) as Result);
+    const received = searches() - before;
+    expect(received).toBeGreaterThanOrEqual(4);
+    expect(results.filter((r) => !r.isError)).toHaveLength(received);
+    expect(results.slice(-2).map((r) => quotaMeta(r)?.quota)).toEqual([quota.name, quota.name]);
+
+    // Every call's record is stored (the refusals' too: they would count by now if they were usage).
+    await waitFor('every call recorded', async () => {
+      const page = await unwrap(
+        api.GET('/execution_records', { params: { query: { server_id: server.serverId, limit: 200 } } }),
+      );
+      return page.data.length === results.length ? true : undefined;
+    });
+    const usage = await waitFor('the calls in the usage rollup', async () => {
+      const u = await unwrap(
+        api.GET('/usage', { params: { query: { server_id: server.serverId, group_by: 'server,tool,person' } } }),
+      );
+      return u.totals.calls === received ? u : undefined;
+    });
+    expect(usage.rows).toEqual([
+      {
+        serverId: server.serverId,
+        serverName: 'usage-tickets',
+        tool: 'search_tickets',
+        person: 'alice',
+        calls: received,
+        costUnits: 3 * received,
+      },
+    ]);
+    expect(usage.totals).toEqual({ calls: received, costUnits: 3 * received });
+    const today = new Date().toISOString().slice(0, 10);
+    expect(usage).toMatchObject({ to: today, groupBy: ['server', 'tool', 'person'], truncated: false });
+
+    // How much of the quota is left: alice's counter, full.
+    const left = await unwrap(api.GET('/quotas/{id}/usage', { params: { path: { id: quota.id } } }));
+    expect(left).toMatchObject({ quotaId: quota.id, counts: 'cost', limit: 12, per: 'person', truncated: false });
+    expect(left.counters).toEqual([{ value: 'alice', used: 12, left: 0 }]);
+    expect(left.window?.id).toBe(today);
+    expect(Date.parse(left.window!.resetsAt)).toBe(Date.parse(today) + 86_400_000);
+
+    // The CLI's CSV, for chargeback: the same figures.
+    const csv = await cli('usage', '--server', 'usage-tickets', '--group-by', 'tool,person', '--csv');
+    expect(csv.stdout).toBe(`tool,person,calls,cost_units\r\nsearch_tickets,alice,${received},${3 * received}\r\n`);
+  }, 120_000);
+
+  it('a batch of records stored again adds nothing; usage days go with the records kept', async () => {
+    const pool = new pg.Pool({ connectionString: stack.databaseUrl, max: 1 });
+    try {
+      const workspaceId = (await unwrap(api.GET('/workspaces/current'))).id;
+      const serverId = randomUUID();
+      const at = { workspaceId, serverId, tool: 'export', startedAt: '2026-01-01T10:00:00.000Z' };
+      const charged = executionRecords(at, 3, 5).map((r) => ({ ...r, costUnits: 2.5 }));
+      // Refused before the enqueue: no cost units, not usage.
+      const refused = executionRecords(at, 2, 1, 'rejected');
+      await storeExecutionRecords(pool, [...charged, ...refused, charged[0]!]);
+      await storeExecutionRecords(pool, charged);
+      const more = executionRecords({ ...at, startedAt: '2026-01-01T23:59:59.999Z' }, 1, 5).map((r) => ({
+        ...r,
+        costUnits: 1,
+      }));
+      await storeExecutionRecords(pool, [...charged, ...more]);
+      const query = { from: '2026-01-01', to: '2026-01-01', server_id: serverId };
+      const day = await unwrap(api.GET('/usage', { params: { query: { ...query, group_by: 'day,server,api_key' } } }));
+      expect(day.rows).toEqual([
+        { day: '2026-01-01', serverId, serverName: null, apiKeyId: 'k', apiKeyName: null, calls: 4, costUnits: 8.5 },
+      ]);
+      expect(day.totals).toEqual({ calls: 4, costUnits: 8.5 });
+      // Kept while any of the day's records may be; gone once the whole day is older than the records kept.
+      await applyRetention(pool, { now: new Date('2026-01-31T12:00:00Z'), recordsDays: 30, debugHours: 72 });
+      expect((await unwrap(api.GET('/usage', { params: { query } }))).totals.calls).toBe(4);
+      await applyRetention(pool, { now: new Date('2026-02-01T00:00:01Z'), recordsDays: 30, debugHours: 72 });
+      expect((await unwrap(api.GET('/usage', { params: { query } }))).totals).toEqual({ calls: 0, costUnits: 0 });
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('a query that cannot be answered is a 422 listing every problem', async () => {
+    const bad = await api.GET('/usage', {
+      params: { query: { from: '2026-02-30', to: 'today', group_by: 'day,colour', server_id: 'tickets' } },
+    });
+    expect(bad.response.status).toBe(422);
+    expect(((bad.error as { errors: { path: string }[] }).errors ?? []).map((e) => e.path).sort()).toEqual([
+      '/from',
+      '/group_by',
+      '/server_id',
+      '/to',
+    ]);
+    const reversed = await api.GET('/usage', { params: { query: { from: '2026-02-02', to: '2026-02-01' } } });
+    expect(reversed.response.status).toBe(422);
+    expect((reversed.error as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual(['/from']);
+    const unknown = await api.GET('/quotas/{id}/usage', { params: { path: { id: randomUUID() } } });
     expect(unknown.response.status).toBe(404);
   });
 });

@@ -29,6 +29,8 @@ export type ConnectorInstance = Schemas['ConnectorInstance'];
 export type CuratedConnector = Schemas['CuratedConnector'];
 /** `GET /stats`: traffic over the last hour or day. */
 export type TrafficStats = Schemas['TrafficStats'];
+/** `GET /usage`: calls and cost units per day, server, tool, API key and person. */
+export type Usage = Schemas['Usage'];
 /** `GET /api_catalog`'s query. */
 export interface ApiCatalogQuery {
   q?: string;
@@ -381,6 +383,17 @@ export class Api {
     top?: number;
   }): Promise<TrafficStats> {
     return this.#data('GET', this.#client.GET('/stats', { params: { query } }));
+  }
+  getUsage(query: {
+    from?: string;
+    to?: string;
+    group_by?: string;
+    server_id?: string;
+    tool?: string;
+    api_key?: string;
+    person?: string;
+  }): Promise<Usage> {
+    return this.#data('GET', this.#client.GET('/usage', { params: { query } }));
   }
   // The audit trail (scope `audit`)
   listAuditEvents(query: {

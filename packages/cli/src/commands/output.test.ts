@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { CliError, ExitCode } from './errors.ts';
-import { createOutput, escapeControl, jsonText, table } from './output.ts';
+import { createOutput, csvText, escapeControl, jsonText, table } from './output.ts';
 
 /** Every character a terminal acts on instead of showing (newlines between printed lines excepted). */
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
@@ -21,6 +21,21 @@ describe('jsonText', () => {
     const text = jsonText(value, 2);
     expect(text).not.toMatch(raw);
     expect(JSON.parse(text)).toEqual(value);
+  });
+});
+
+describe('csvText', () => {
+  it('writes RFC 4180 records: CRLF, quotes where needed, no control character, no formula', () => {
+    expect(
+      csvText([
+        ['day', 'tool', 'calls'],
+        ['2026-11-27', 'say "hi", then', 3],
+        [null, '=SUM(A1)', 0.5],
+      ]),
+    ).toBe('day,tool,calls\r\n2026-11-27,"say ""hi"", then",3\r\n,\'=SUM(A1),0.5\r\n');
+    const text = csvText([[hostile, 1]]);
+    expect(text.split('\r\n')).toHaveLength(2);
+    expect(text.slice(0, -2)).not.toMatch(raw);
   });
 });
 

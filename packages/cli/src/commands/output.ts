@@ -14,6 +14,8 @@ export interface Output {
   color: boolean;
   /** The command's result: `value` with `--json`, else `text()`'s lines. */
   result(value: unknown, text: () => string[]): void;
+  /** A result as RFC 4180 CSV (`csvText`) on stdout, whatever `--json` says: for spreadsheets and chargeback. */
+  csv(rows: readonly (readonly unknown[])[]): void;
   /** One more line of a result printed as it comes (`records list --follow`, `connectors push`), on stdout. */
   line(text: string): void;
   /** Progress or hints for humans (stderr; silent with `--json`). */
@@ -89,6 +91,9 @@ export function createOutput(json: boolean, noColorEnv: boolean): Output {
       if (json) process.stdout.write(`${jsonText(value, 2)}\n`);
       else for (const line of text()) process.stdout.write(`${terminalText(line)}\n`);
     },
+    csv(rows) {
+      process.stdout.write(csvText(rows));
+    },
     line(text) {
       process.stdout.write(`${terminalText(text)}\n`);
     },
@@ -135,4 +140,20 @@ export function table(rows: Record<string, unknown>[], columns: string[]): strin
       .join('  ')
       .trimEnd();
   return [line(columns.map((c) => c.toUpperCase())), ...rows.map((r) => line(columns.map((c) => cell(r[c]))))];
+}
+
+/**
+ * RFC 4180 CSV: records ended by CRLF, a field quoted (its quotes doubled) when it holds a quote, a comma, CR or LF.
+ * Text from the API has its control characters escaped (`escapeControl`: a field never acts on a terminal or splits
+ * a record), and text starting with `=`, `+`, `-` or `@` gets a leading `'` so that a spreadsheet shows it instead of
+ * running it as a formula. Numbers are written as they are; null and undefined as empty fields.
+ */
+export function csvText(rows: readonly (readonly unknown[])[]): string {
+  const field = (v: unknown) => {
+    if (v === null || v === undefined) return '';
+    if (typeof v === 'number') return String(v);
+    const text = escapeControl(String(v)).replace(/^[=+\-@]/, (c) => `'${c}`);
+    return /[",]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  };
+  return rows.map((r) => `${r.map(field).join(',')}\r\n`).join('');
 }

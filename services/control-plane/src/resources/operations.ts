@@ -16,6 +16,7 @@ import { secretsOperations } from './secrets/operations.ts';
 import { serverToolsOperations } from './server-tools/operations.ts';
 import { serversOperations } from './servers/operations.ts';
 import { statsOperations } from './stats/operations.ts';
+import { usageOperations } from './usage/operations.ts';
 import { workspaceFilesOperations } from './workspace-files/operations.ts';
 import { workspacesOperations } from './workspaces/operations.ts';
 
@@ -40,6 +41,7 @@ const operationTables = {
   'debug-sessions': debugSessionsOperations,
   'execution-records': executionRecordsOperations,
   stats: statsOperations,
+  usage: usageOperations,
   'server-tools': serverToolsOperations,
   'audit-events': auditEventsOperations,
   'workspace-files': workspaceFilesOperations,

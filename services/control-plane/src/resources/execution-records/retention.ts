@@ -3,7 +3,8 @@ import type pg from 'pg';
 /**
  * Retention: records older than `recordsDays` are deleted; debug captures (bodies) older than
  * `debugHours` are dropped from the records that kept them; ended debug sessions older than
- * `recordsDays` are deleted, and so are the rollup's minutes (stats/rollup.ts). `now` is injectable for tests.
+ * `recordsDays` are deleted, and so are the rollup's minutes (stats/rollup.ts) and the usage rollup's days before
+ * that day (usage/rollup.ts). `now` is injectable for tests.
  */
 export async function applyRetention(
   pool: pg.Pool,
@@ -24,6 +25,8 @@ export async function applyRetention(
     recordsBefore,
   ]);
   await pool.query('DELETE FROM execution_stats_ten_minutes WHERE minute < $1::timestamp(3)', [recordsBefore]);
+  // Usage is kept per whole day: a day goes once all of it is older than the records kept.
+  await pool.query('DELETE FROM usage_days WHERE day < ($1::timestamp(3))::date', [recordsBefore]);
   return {
     records: records.rowCount ?? 0,
     captures: captures.rowCount ?? 0,

@@ -13,11 +13,12 @@ import {
 import type { RedisClient } from '@toolplane/redis';
 import type pg from 'pg';
 import { rollupUpsertSql } from '../stats/rollup.ts';
+import { usageUpsertSql } from '../usage/rollup.ts';
 import { recordsStoredChannel } from '../../publication/debug-events.ts';
 
 /**
  * Stores a batch idempotently (the invocation id is the key: a redelivered batch inserts nothing
- * twice, and adds nothing to the traffic rollup) with one multi-row statement on node-postgres: this is the control plane's hottest write
+ * twice, and adds nothing to the traffic and usage rollups) with one multi-row statement on node-postgres: this is the control plane's hottest write
  * path (one row per tool call), and going through the ORM cost about 1 ms of CPU per row.
  */
 export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRecord[]): Promise<void> {
@@ -25,8 +26,8 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
   const col = <T>(f: (r: ExecutionRecord) => T) => records.map(f);
   // While tracing is on, each traced record's storage is a span of its call's trace (child of the span that made it).
   const spans = tracingEnabled() ? records.map(storeSpan) : undefined;
-  // One statement: the records, and the rollup's increments from the rows it inserted (none for a record
-  // already stored), commit or fail together (stats/rollup.ts).
+  // One statement: the records, and the rollups' increments from the rows it inserted (none for a record
+  // already stored), commit or fail together (stats/rollup.ts, usage/rollup.ts; cost units are the 16th parameter).
   const insert = pool.query(
     `WITH inserted AS (
        INSERT INTO execution_records (id, workspace_id, server_id, catalog_version, tool, key_id, username,
@@ -34,8 +35,8 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[], $7::text[],
          $8::timestamp(3)[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::jsonb[], $15::uuid[])
        ON CONFLICT (id) DO NOTHING
-       RETURNING workspace_id, server_id, tool, started_at, duration_ms, outcome
-     )${rollupUpsertSql}`,
+       RETURNING id, workspace_id, server_id, tool, key_id, username, started_at, duration_ms, outcome
+     )${usageUpsertSql}${rollupUpsertSql}`,
     [
       col((r) => r.invocationId),
       col((r) => r.workspaceId),
@@ -65,6 +66,7 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
       ),
       col((r) => (r.debug ? JSON.stringify(r.debug) : null)),
       col((r) => r.debug?.sessionId ?? null),
+      col((r) => r.costUnits ?? null),
     ],
   );
   try {
