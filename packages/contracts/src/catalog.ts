@@ -183,7 +183,7 @@ export const ToolStepPlan = z.object({
    * What one call of the tool costs against cost quotas, as its catalog said at deployment (`CatalogTool.cost`;
    * absent: 1): a workflow tool whose step calls it costs that much for the step (ADR 0048).
    */
-  cost: z.number().nonnegative().optional(),
+  cost: z.number().int().nonnegative().optional(),
 });
 export type ToolStepPlan = z.infer<typeof ToolStepPlan>;
 

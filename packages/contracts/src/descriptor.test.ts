@@ -53,6 +53,17 @@ describe('parseConnectorDescriptor', () => {
     ]);
   });
 
+  it("takes an operation's cost as a whole number of units, and names a fraction or a negative one", () => {
+    const priced = (cost: unknown) => {
+      const d = descriptor();
+      (d.operations[0] as Record<string, unknown>).cost = cost;
+      return d;
+    };
+    expect(parseConnectorDescriptor(priced(4)).ok).toBe(true);
+    for (const cost of [0.5, -1, 'ten'])
+      expect(issuesOf(priced(cost))).toEqual([{ path: '/operations/0/cost', message: expect.any(String) }]);
+  });
+
   it('rejects duplicate mcp_tool_name values', () => {
     const d = descriptor();
     d.mcp_config.route_mappings.push({

@@ -79,8 +79,8 @@ const Operation = z.looseObject({
   parameters: z.array(OperationParameter).default([]),
   /** Overrides the method's default (GET, HEAD, PUT, DELETE, OPTIONS idempotent): may a re-delivered call send it again? */
   idempotent: z.boolean().optional(),
-  /** What one call costs against cost quotas (ADR 0048); absent: 1. */
-  cost: z.number().finite().min(0).optional(),
+  /** What one call costs against cost quotas (ADR 0048): a whole number of units; absent: 1. */
+  cost: z.number().int().min(0).max(1_000_000_000).optional(),
   /** The API deduplicates requests by this header (e.g. `Idempotency-Key`): the worker sends one per invocation. */
   idempotency_key_header: z
     .string()

@@ -8,6 +8,7 @@ export {
   compileOpenApiTools,
   costExtension,
   costProblem,
+  isCost,
   operationCost,
   type OpenApiToolOptions,
   type OperationCredentials,

@@ -360,16 +360,21 @@ function buildTool(c: Compilation, entry: DocumentOperation, mapping: Mapping | 
 /** The extension an operation declares what one call costs with, against cost quotas (ADR 0048; absent: 1). */
 export const costExtension = 'x-toolplane-cost';
 
-/** An operation's declared cost: a finite number ≥ 0, else none (the import warns, `costProblem`). */
+/** A declared cost: a whole number of units from 0 to 10⁹ (quota counters are integers). */
+export function isCost(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= 1_000_000_000;
+}
+
+/** An operation's declared cost, when it declares a valid one (else the import warns, `costProblem`). */
 export function operationCost(op: Json): number | undefined {
   const v = op[costExtension];
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
+  return isCost(v) ? v : undefined;
 }
 
 /** Why an operation's declared cost is ignored; undefined when it has none or a valid one. */
 export function costProblem(op: Json): string | undefined {
   if (op[costExtension] === undefined || operationCost(op) !== undefined) return undefined;
-  return `${costExtension} must be a number of at least 0: ignored, a call costs 1`;
+  return `${costExtension} must be a whole number of at least 0: ignored, a call costs 1`;
 }
 
 /** A tool's arguments as they are built: the names taken, their schemas, which are required, and where each goes. */

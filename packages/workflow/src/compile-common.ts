@@ -1,5 +1,5 @@
 import type { ProblemIssue } from '@toolplane/errors';
-import { costExtension } from '@toolplane/openapi';
+import { costExtension, isCost } from '@toolplane/openapi';
 import { checkCriterion } from './criteria.ts';
 import { checkTemplate, collectRefs, conditionRefs, type ExpressionRef, parseCondition } from './expressions.ts';
 import type { CriterionIR, Dialect, JsonSchemaObject, OrderedMap, StepIR, WorkflowIR } from './ir.ts';
@@ -22,15 +22,15 @@ export function isObject(v: unknown): v is Record<string, unknown> {
 
 /**
  * A workflow's own cost against cost quotas (`x-toolplane-cost` on it, ADR 0048): `{ cost }` when it declares a
- * finite number of at least 0, nothing when it declares none; any other value is a problem of the document at its path.
+ * whole number of at least 0, nothing when it declares none; any other value is a problem of the document at its path.
  */
 export function declaredCost(raw: Record<string, unknown>, path: string, problems: Problems): { cost?: number } {
   const v = raw[costExtension];
   if (v === undefined) return {};
-  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return { cost: v };
+  if (isCost(v)) return { cost: v };
   problems.error(
     `${path}/${escapePointer(costExtension)}`,
-    'must be a number of at least 0: what one call of the workflow costs against cost quotas',
+    'must be a whole number of at least 0: what one call of the workflow costs against cost quotas',
   );
   return {};
 }

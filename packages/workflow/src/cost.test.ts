@@ -50,21 +50,21 @@ describe('the compilers keep declared costs', () => {
           workflowId: 'three',
           steps: [step('list', 'listOrders'), step('get', 'getOrder'), step('cancel', 'cancelOrder')],
         },
-        { workflowId: 'flat', 'x-toolplane-cost': 0.5, steps: [step('get', 'getOrder')] },
+        { workflowId: 'flat', 'x-toolplane-cost': 5, steps: [step('get', 'getOrder')] },
       ]),
       options,
     );
     const [three, flat] = ir.workflows as [WorkflowIR, WorkflowIR];
     expect(three.cost).toBeUndefined();
     expect(three.steps.map((s) => s.cost)).toEqual([undefined, 2, undefined]);
-    expect(flat.cost).toBe(0.5);
+    expect(flat.cost).toBe(5);
     expect(warnings).toContainEqual({
       path: '/workflows/0/steps/2/operationId',
-      message: 'operation cancelOrder: x-toolplane-cost must be a number of at least 0: ignored, a call costs 1',
+      message: 'operation cancelOrder: x-toolplane-cost must be a whole number of at least 0: ignored, a call costs 1',
     });
     // What the catalog charges: 1 + 2 + 1, and the declared cost.
     expect(workflowCost(ir, 'three', () => undefined)).toBe(4);
-    expect(workflowCost(ir, 'flat', () => undefined)).toBe(0.5);
+    expect(workflowCost(ir, 'flat', () => undefined)).toBe(5);
   });
 
   it('Flower: a flow’s x-toolplane-cost (a flow allows any property)', () => {
@@ -82,14 +82,16 @@ describe('the compilers keep declared costs', () => {
         { workflowId: 'negative', 'x-toolplane-cost': -1, steps: [step('a', 'listOrders')] },
         { workflowId: 'text', 'x-toolplane-cost': 'ten', steps: [step('a', 'noSuchOperation')] },
         { workflowId: 'infinite', 'x-toolplane-cost': Infinity, steps: [step('a', 'listOrders')] },
+        { workflowId: 'fraction', 'x-toolplane-cost': 0.5, steps: [step('a', 'listOrders')] },
       ]),
     );
-    const message = 'must be a number of at least 0: what one call of the workflow costs against cost quotas';
+    const message = 'must be a whole number of at least 0: what one call of the workflow costs against cost quotas';
     expect(bad.issues).toEqual(
       expect.arrayContaining([
         { path: '/workflows/0/x-toolplane-cost', message },
         { path: '/workflows/1/x-toolplane-cost', message },
         { path: '/workflows/2/x-toolplane-cost', message },
+        { path: '/workflows/3/x-toolplane-cost', message },
         { path: '/workflows/1/steps/0/operationId', message: expect.stringContaining('noSuchOperation') },
       ]),
     );
