@@ -13,6 +13,7 @@ import { WorkflowsPage } from './pages/workflows.tsx';
 import { ApiKeysPage } from './pages/api-keys.tsx';
 import { SecretsPage } from './pages/secrets.tsx';
 import { AccessPoliciesPage } from './pages/access-policies.tsx';
+import { QuotasPage } from './pages/quotas.tsx';
 import { ExternalUsersPage } from './pages/external-users.tsx';
 import { OverviewPage } from './pages/overview.tsx';
 import { Loading, SecretInput } from './ui.tsx';
@@ -51,6 +52,7 @@ const navGroups: { label: string; links: { href: string; label: string }[] }[] =
       { href: '/records', label: 'Execution records' },
       { href: '/external-users', label: 'External users' },
       { href: '/access-policies', label: 'Access policies' },
+      { href: '/quotas', label: 'Quotas' },
     ],
   },
   {
@@ -194,6 +196,7 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   if (first === 'api-keys') return <ApiKeysPage client={client} />;
   if (first === 'secrets') return <SecretsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'access-policies') return <AccessPoliciesPage client={client} />;
+  if (first === 'quotas') return <QuotasPage client={client} />;
   if (first === 'external-users' && second) return <ExternalUserPage client={client} name={second} />;
   if (first === 'external-users') return <ExternalUsersPage client={client} />;
   if (first === 'workspaces') return <WorkspacesPage client={client} />;

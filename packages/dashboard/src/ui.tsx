@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type ReactNode, type Ref } from 'react';
-import { errorMessage } from './api.ts';
+import { ApiError, errorMessage } from './api.ts';
 
 /** The state of one load: loading, failed or done. */
 export type Loaded<T> = { state: 'loading' } | { state: 'error'; error: unknown } | { state: 'done'; data: T };
@@ -39,10 +39,23 @@ export function Loading({ what }: { what: string }) {
   );
 }
 
+/** An error as an alert; a refused request's problems (a 422's `errors`) each on a line: where, and what is wrong. */
 export function ErrorBox({ error, title = 'Something went wrong' }: { error: unknown; title?: string }) {
+  const issues = error instanceof ApiError ? error.issues : [];
   return (
     <div className="error" role="alert">
       <strong>{title}:</strong> {errorMessage(error)}
+      {issues.length > 0 && (
+        <ul>
+          {issues.map((i) => (
+            <li key={`${i.path} ${i.message}`}>
+              {i.path ? <code>{i.path}</code> : null}
+              {i.path ? ': ' : ''}
+              {i.message}
+            </li>
+          ))}
+        </ul>
+      )}
     </div>
   );
 }

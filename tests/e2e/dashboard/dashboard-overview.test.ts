@@ -393,4 +393,45 @@ describe('the usage page', () => {
     await page.screenshot({ path: join(images, 'dashboard-usage.png'), fullPage: true });
     expect(pageProblems).toEqual([]);
   }, 120_000);
+  it('the quotas page creates a quota from its form (a bad one gets the API’s problems), lists and deletes it', async () => {
+    await page.getByRole('link', { name: 'Quotas', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Quotas' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('each-person-hourly');
+    await page.getByLabel('Limit').fill('50');
+    await page.getByLabel('Per', { exact: true }).selectOption('hour');
+    await page.getByLabel('Time zone of the window (IANA name; empty: UTC)').fill('Mars/Olympus');
+    await page.getByLabel('One counter for each').selectOption('person');
+    await page.getByLabel('Tools (names or patterns with *, separated by commas)').fill('search_*');
+    await page.getByRole('button', { name: 'Create quota' }).click();
+    // The API's problem, listed under the alert with where it is.
+    await page
+      .getByRole('alert')
+      .getByRole('listitem')
+      .filter({ hasText: /timeZone: unknown time zone "Mars\/Olympus"/ })
+      .waitFor();
+    await page.getByLabel('Time zone of the window (IANA name; empty: UTC)').fill('Europe/Berlin');
+    await page.getByRole('button', { name: 'Create quota' }).click();
+    await page.getByText('Created each-person-hourly.').waitFor();
+    const created = (await unwrap(api.GET('/quotas'))).data.find((q) => q.name === 'each-person-hourly')!;
+    expect(created).toMatchObject({
+      counts: 'calls',
+      limit: 50,
+      window: 'hour',
+      timeZone: 'Europe/Berlin',
+      per: 'person',
+      match: { tools: ['search_*'] },
+      enforce: true,
+    });
+    const row = page.getByRole('row').filter({ hasText: 'each-person-hourly' });
+    expect(await row.getByRole('cell').allTextContents()).toEqual(
+      expect.arrayContaining(['50 calls per hour, each person', 'tools search_*', 'enforced']),
+    );
+    await audit(page, 'quotas');
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('button', { name: 'Delete each-person-hourly' }).click();
+    await waitFor('the quota deleted', async () =>
+      (await unwrap(api.GET('/quotas'))).data.some((q) => q.id === created.id) ? undefined : true,
+    );
+    expect(pageProblems).toEqual([]);
+  }, 60_000);
 });

@@ -1,0 +1,269 @@
+import { useState, type FormEvent } from 'react';
+import type { ManagementClient } from '@toolplane/client';
+import { unwrap, type Schemas } from '../api.ts';
+import { useAction } from '../components/action.ts';
+import { ActionError, Checks, SelectField, SubmitButton, Success, TextField, toggled } from '../components/form.tsx';
+import { ResourceTable, type Column } from '../components/resource-table.tsx';
+import { Link } from '../router.tsx';
+import { ConfirmButton, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
+
+type Quota = Schemas['Quota'];
+type Body = Schemas['CreateQuotaBody'];
+type Server = Schemas['McpServerSummary'];
+
+const countsLabels: Record<Quota['counts'], string> = {
+  calls: 'calls',
+  cost: 'cost units',
+  in_flight: 'calls in flight',
+};
+const perLabels = { '': 'one counter for all its calls', api_key: 'API key', person: 'person', subject: 'subject' };
+
+/** Names separated by commas, as a list (empty: not given). */
+const listOf = (text: string) =>
+  text
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+
+/** What a quota's `match` selects, in words. */
+function matchText(q: Quota, servers: Server[]): string {
+  const m = q.match;
+  const parts = [
+    m.tools && `tools ${m.tools.join(', ')}`,
+    m.servers && `servers ${m.servers.map((id) => servers.find((s) => s.id === id)?.name ?? id).join(', ')}`,
+    m.people && `people ${m.people.join(', ')}`,
+    m.apiKeys && `${m.apiKeys.length} API key${m.apiKeys.length === 1 ? '' : 's'}`,
+    m.subjects && `subjects ${m.subjects.join(', ')}`,
+    m.claims && m.claims.map((c) => `${c.claim} contains ${c.contains}`).join(', '),
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join('; ') : 'every call of the workspace';
+}
+
+/** The form's fields, as the API takes them (ADR 0048): empty fields are left out. */
+interface Draft {
+  name: string;
+  counts: Quota['counts'];
+  limit: string;
+  window: string;
+  timeZone: string;
+  per: string;
+  tools: string;
+  people: string;
+  serverIds: string[];
+  shadow: boolean;
+}
+
+const emptyDraft: Draft = {
+  name: '',
+  counts: 'calls',
+  limit: '',
+  window: 'day',
+  timeZone: '',
+  per: '',
+  tools: '',
+  people: '',
+  serverIds: [],
+  shadow: false,
+};
+
+function bodyOf(d: Draft): Body {
+  const tools = listOf(d.tools);
+  const people = listOf(d.people);
+  return {
+    name: d.name.trim(),
+    counts: d.counts,
+    limit: Number(d.limit),
+    match: {
+      ...(tools.length > 0 ? { tools } : {}),
+      ...(people.length > 0 ? { people } : {}),
+      ...(d.serverIds.length > 0 ? { servers: d.serverIds } : {}),
+    },
+    ...(d.counts === 'in_flight' ? {} : { window: d.window as NonNullable<Body['window']> }),
+    ...(d.timeZone.trim() ? { timeZone: d.timeZone.trim() } : {}),
+    ...(d.per ? { per: d.per as NonNullable<Body['per']> } : {}),
+    enforce: !d.shadow,
+  };
+}
+
+function CreateQuota({
+  client,
+  servers,
+  onCreated,
+}: {
+  client: ManagementClient;
+  servers: Server[];
+  onCreated: () => void;
+}) {
+  const [draft, setDraft] = useState<Draft>(emptyDraft);
+  const set = (change: Partial<Draft>) => setDraft((d) => ({ ...d, ...change }));
+  const create = useAction();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    create.run(() => unwrap(client.POST('/quotas', { body: bodyOf(draft) })), {
+      then: (quota) => {
+        setDraft(emptyDraft);
+        onCreated();
+        return `Created ${quota.name}.`;
+      },
+    });
+  };
+  return (
+    <section aria-labelledby="create-quota-title">
+      <h2 id="create-quota-title">Create a quota</h2>
+      <form className="form" onSubmit={submit}>
+        <TextField id="quota-name" label="Name" required value={draft.name} onValue={(name) => set({ name })} />
+        <SelectField
+          id="quota-counts"
+          label="Counts"
+          value={draft.counts}
+          onValue={(counts) => set({ counts: counts as Quota['counts'] })}
+          options={Object.entries(countsLabels).map(([value, label]) => ({ value, label }))}
+        />
+        <TextField
+          id="quota-limit"
+          label="Limit"
+          type="number"
+          min={0}
+          step={1}
+          required
+          value={draft.limit}
+          onValue={(limit) => set({ limit })}
+        />
+        {draft.counts !== 'in_flight' && (
+          <>
+            <SelectField
+              id="quota-window"
+              label="Per"
+              value={draft.window}
+              onValue={(window) => set({ window })}
+              options={['minute', 'hour', 'day', 'month'].map((w) => ({ value: w, label: w }))}
+            />
+            <TextField
+              id="quota-zone"
+              label="Time zone of the window (IANA name; empty: UTC)"
+              placeholder="Europe/Berlin"
+              value={draft.timeZone}
+              onValue={(timeZone) => set({ timeZone })}
+            />
+          </>
+        )}
+        <SelectField
+          id="quota-per"
+          label="One counter for each"
+          value={draft.per}
+          onValue={(per) => set({ per })}
+          options={Object.entries(perLabels).map(([value, label]) => ({ value, label }))}
+        />
+        <fieldset>
+          <legend>Which calls (empty: every call of the workspace)</legend>
+          <TextField
+            id="quota-tools"
+            label="Tools (names or patterns with *, separated by commas)"
+            value={draft.tools}
+            onValue={(tools) => set({ tools })}
+          />
+          <TextField
+            id="quota-people"
+            label="People (external users, separated by commas)"
+            value={draft.people}
+            onValue={(people) => set({ people })}
+          />
+          <Checks
+            items={servers}
+            idOf={(s) => `quota-server-${s.id}`}
+            labelOf={(s) => s.name}
+            checked={(s) => draft.serverIds.includes(s.id)}
+            onToggle={(s, on) => set({ serverIds: toggled(draft.serverIds, s.id, on) })}
+          />
+        </fieldset>
+        <span>
+          <input
+            type="checkbox"
+            id="quota-shadow"
+            checked={draft.shadow}
+            onChange={(e) => set({ shadow: e.target.checked })}
+          />
+          <label htmlFor="quota-shadow">Shadow mode: refuse nothing, record what it would refuse</label>
+        </span>
+        <ActionError action={create} title="Not created" />
+        <SubmitButton busy={create.busy} disabled={!draft.name.trim() || draft.limit === ''} busyLabel="Creating…">
+          Create quota
+        </SubmitButton>
+      </form>
+      <Success>{create.done}</Success>
+    </section>
+  );
+}
+
+function QuotasTable(props: {
+  quotas: Quota[];
+  servers: Server[];
+  deleting: string | null;
+  onDelete: (id: string) => void;
+}) {
+  const columns: Column<Quota>[] = [
+    { header: 'Name', cell: (q) => q.name },
+    {
+      header: 'Limit',
+      cell: (q) =>
+        `${q.limit} ${countsLabels[q.counts]}${q.window ? ` per ${q.window}` : ''}` +
+        (q.per ? `, each ${perLabels[q.per]}` : ''),
+    },
+    { header: 'Calls it counts', cell: (q) => matchText(q, props.servers) },
+    { header: 'Mode', cell: (q) => (q.enforce ? 'enforced' : 'shadow') },
+  ];
+  return (
+    <ResourceTable
+      rows={props.quotas}
+      columns={columns}
+      rowKey={(q) => q.id}
+      caption="Quotas of the workspace"
+      empty="No quota: calls are limited by access policies and rate limits only."
+      actions={(q) => (
+        <ConfirmButton
+          label="Delete"
+          name={q.name}
+          question={`Delete ${q.name}? Edges stop counting it within a second.`}
+          confirmLabel={`Delete ${q.name}`}
+          busy={props.deleting === q.id}
+          onConfirm={() => props.onDelete(q.id)}
+        />
+      )}
+    />
+  );
+}
+
+/** The workspace's quotas (ADR 0048): what each counts and its limit; what is left is on the Usage page. */
+export function QuotasPage({ client }: { client: ManagementClient }) {
+  const [loaded, reload] = useLoad(async () => {
+    const [quotas, servers] = await Promise.all([
+      unwrap(client.GET('/quotas')),
+      unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })),
+    ]);
+    return { quotas: quotas.data, servers: servers.data };
+  }, [client]);
+  const { pending: deleting, error, run } = useRowAction();
+  const remove = (id: string) =>
+    run(id, () => unwrap(client.DELETE('/quotas/{id}', { params: { path: { id } } })), reload);
+  return (
+    <>
+      <h1>Quotas</h1>
+      <p className="hint">
+        How much, not only who: each quota counts the calls it selects, across every edge, and refuses those past its
+        limit. What is left in each window: <Link href="/usage">Usage</Link>.
+      </p>
+      <Show loaded={loaded} what="the quotas">
+        {({ quotas, servers }) => (
+          <>
+            <CreateQuota client={client} servers={servers} onCreated={reload} />
+            <section aria-labelledby="quotas-title">
+              <h2 id="quotas-title">Quotas</h2>
+              {error !== null && <ErrorBox error={error} title="Not deleted" />}
+              <QuotasTable quotas={quotas} servers={servers} deleting={deleting} onDelete={remove} />
+            </section>
+          </>
+        )}
+      </Show>
+    </>
+  );
+}
