@@ -94,7 +94,12 @@ describe('approval requests in Redis', () => {
   it('a request Redis lost is written again by its decision', async () => {
     const key = newKey();
     expect(await decide(key, 'l1', 'granted')).toBe('ok');
-    expect(await redis.hgetall(key)).toEqual({ id: 'l1', state: 'granted', expiresAt: String(T0 + 60_000), comment: 'why' });
+    expect(await redis.hgetall(key)).toEqual({
+      id: 'l1',
+      state: 'granted',
+      expiresAt: String(T0 + 60_000),
+      comment: 'why',
+    });
     expect(await ask(key, T0 + 2000)).toEqual({ kind: 'granted', id: 'l1' });
   });
 });

@@ -94,7 +94,7 @@ export type ApprovalAsk =
   | { readonly kind: 'expired'; readonly id: string; readonly found: boolean };
 
 /** How long a request's key outlives its expiry: an expiry or a denial can still be told to a retry. */
-export function approvalKeyTtlMs(expiresInSeconds: number): number {
+function approvalKeyTtlMs(expiresInSeconds: number): number {
   return 2 * expiresInSeconds * 1000;
 }
 
@@ -106,12 +106,11 @@ export async function requestApproval(
 ): Promise<ApprovalAsk> {
   const expiresAt = ask.now + ask.expiresInSeconds * 1000;
   const ttl = approvalKeyTtlMs(ask.expiresInSeconds);
-  const [kind, id, extra] = (await runScript(
-    redis,
-    scripts.request,
-    [key],
-    [ask.newId, ask.now, expiresAt, ttl],
-  )) as [string, string, string | undefined];
+  const [kind, id, extra] = (await runScript(redis, scripts.request, [key], [ask.newId, ask.now, expiresAt, ttl])) as [
+    string,
+    string,
+    string | undefined,
+  ];
   if (kind === 'denied') return { kind, id, comment: extra ?? '' };
   if (kind === 'expired') return { kind, id, found: extra === '1' };
   return { kind: kind as 'created' | 'pending' | 'granted', id };

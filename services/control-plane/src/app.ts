@@ -34,6 +34,7 @@ import { CatalogService, externalListerFor } from './catalog/service.ts';
 import { RuntimePublisher } from './publication/publisher.ts';
 import { redisStateStore, RuntimeStateKeeper } from './publication/runtime-state.ts';
 import type { ControlPlaneDeps } from './resources/deps.ts';
+import { approvalChange } from './resources/approvals/ingest.ts';
 import { httpApp, managementTokenVerifier } from './http-app.ts';
 
 /** How often the catalog reconciler compares Redis with PostgreSQL. */
@@ -149,7 +150,7 @@ function recordStream({ redis, prefix, log }: ControlPlaneDeps, ingestPool: pg.P
   });
 }
 
-/** Audit events the edges decided (refused calls, people's confirmations), appended to their workspace's chain. */
+/** Audit events the edges decided (refused calls, people's confirmations, approval requests), appended to their workspace's chain. */
 function auditEventStream({ redis, prefix, log, trail }: ControlPlaneDeps): ExecutionRecordStream<AuditEventInput> {
   return new ExecutionRecordStream<AuditEventInput>({
     redis,
@@ -164,7 +165,8 @@ function auditEventStream({ redis, prefix, log, trail }: ControlPlaneDeps): Exec
     },
     // One by one, in order; an event stored already (delivered again) is skipped by its id.
     store: async (events) => {
-      for (const event of events) await trail.appendAlone(event);
+      // An edge's approval event makes or moves its request's row in the same transaction (ADR 0049).
+      for (const event of events) await trail.appendAlone(event, approvalChange(event));
     },
     onError: (err) => log.error({ err }, 'audit events could not be stored; retrying'),
   });
