@@ -14,7 +14,8 @@ import { waitFor } from '../../helpers/wait.ts';
  * an approver (another API key) approves through the API; the same call retried runs once (the upstream receives
  * exactly one request with those arguments) and the next retry asks again. A denial, an expiry and other arguments
  * are refused or asked anew with nothing sent; the caller cannot approve its own call; two approvers racing give one
- * decision and one execution; a replayed approval is refused. SMART `execute_tool` is held the same way.
+ * decision and one execution; a replayed approval is refused. SMART `execute_tool` and a workflow whose step calls
+ * such a tool are held the same way.
  */
 
 const PASSCODE = 'passcode-4e7a19c2d0';
@@ -27,7 +28,7 @@ let db: pg.Client;
 let upstream: Server;
 /** What reached the upstream: each request's method and URL. */
 const received: string[] = [];
-const servers: Record<'orders' | 'brief' | 'smart', string> = { orders: '', brief: '', smart: '' };
+const servers: Record<'orders' | 'brief' | 'smart' | 'flows', string> = { orders: '', brief: '', smart: '', flows: '' };
 /** The approvers: two keys the rule names, and one it does not. */
 const approvers: Record<'a' | 'b' | 'other', { id: string; api: ManagementClient }> = {} as never;
 let callerKeyId: string;
@@ -157,6 +158,24 @@ beforeAll(async () => {
       }),
     )
   ).id;
+  // A workflow whose step calls delete_order inherits its rule (a step is a call of its tool).
+  servers.flows = (await unwrap(api.POST('/mcp_manager', { body: { name: 'flows', mode: 'NORMAL' } }))).id;
+  const definition = `
+flower: "0.1"
+id: wf_delete
+flows:
+  - id: wf_delete
+    steps:
+      - id: only
+        request: { method: POST, url: "toolplane:mcp_servers/orders/tools/delete_order", body: { id: "wf-1" } }
+        outputs: { body: $response.body }
+    outputs: { body: $steps.only.outputs.body }
+`;
+  const deployed = await api.POST('/mcp_servers/{id}/deploy', {
+    params: { path: { id: servers.flows } },
+    body: { definition },
+  });
+  expect(deployed.response.status).toBe(201);
 }, 120_000);
 
 afterAll(async () => {
@@ -313,6 +332,23 @@ describe('refusals', () => {
     expect(anew).toMatchObject({ isError: true, sent: [], approval: { state: 'pending' } });
     expect(anew.approval!.id).not.toBe(id);
     expect(received.filter((r) => r.includes('/orders/late'))).toEqual([]);
+  });
+
+  it('a workflow whose step calls a tool needing approval is held before it starts, then runs once', async () => {
+    const client = await mcpClient('flows');
+    const call = async () => {
+      const before = received.length;
+      const r = await client.callTool({ name: 'wf_delete', arguments: {} });
+      const meta = r._meta as Record<string, { id: string; state: string }> | undefined;
+      return { isError: r.isError === true, approval: meta?.['toolplane/approval'], sent: received.slice(before) };
+    };
+    const held = await call();
+    expect(held).toMatchObject({ isError: true, sent: [], approval: { state: 'pending' } });
+    await requestRow(held.approval!.id);
+    await unwrap(decide(approvers.a.api, held.approval!.id, 'approve'));
+    const ran = await call();
+    expect(ran.isError).toBe(false);
+    expect(ran.sent).toEqual(['DELETE /orders/wf-1']);
   });
 
   it('other arguments are a new request; SMART execute_tool is held the same way', async () => {

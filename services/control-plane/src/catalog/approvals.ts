@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { ApprovalApprovers, ApprovalRule, Catalog } from '@toolplane/contracts';
+import type { ApprovalApprovers, ApprovalRule, Catalog, WorkflowPlan } from '@toolplane/contracts';
 import { ValidationError } from '@toolplane/errors';
+import type { Tx } from '../db/client.ts';
 
 /** A server's approval rule as stored (`approvalRule`): approvers, how many, for how long. */
 export interface StoredApprovalRule {
@@ -15,7 +16,7 @@ const sorted = (list: readonly string[] | undefined) => [...(list ?? [])].sort()
  * The rule's version: a digest of what it says (approvers in any order, approvals, expiry). Requests made under
  * another version are not this rule's: a change of the rule leaves earlier approvals unusable (ADR 0049).
  */
-export function approvalRuleVersion(rule: StoredApprovalRule): string {
+function approvalRuleVersion(rule: StoredApprovalRule): string {
   const { approvers: a, approvals, expiresInSeconds } = rule;
   const canonical = JSON.stringify([
     sorted(a.apiKeys),
@@ -67,4 +68,32 @@ export function markApproval(
     (name) => `tool "${name}" is to be approved before each call (approvalTools), but the server does not expose it`,
   );
   return { ...catalog, tools, warnings: [...(catalog.warnings ?? []), ...warnings] };
+}
+
+/**
+ * The rule a workflow tool inherits from its steps (a step is a call of its tool, ADR 0045): the rule of the servers
+ * whose `approvalTools` name a step's tool, looked up now. `conflict` when steps fall under different rules: such a
+ * workflow tool is not exposed (no one rule's approvers may stand in for another's). Undefined: no step needs one.
+ */
+export async function stepApproval(
+  tx: Tx,
+  stepTools: WorkflowPlan['tools'],
+): Promise<ApprovalRule | 'conflict' | undefined> {
+  const steps = Object.values(stepTools ?? {}).filter((s) => s.serverId !== undefined);
+  if (steps.length === 0) return undefined;
+  const servers = await tx.mcpServer.findMany({
+    where: { id: { in: [...new Set(steps.map((s) => s.serverId!))] } },
+    select: { id: true, approvalTools: true, approvalRule: true },
+  });
+  const byId = new Map(servers.map((s) => [s.id, s]));
+  const rules = new Map<string, ApprovalRule>();
+  for (const step of steps) {
+    const server = byId.get(step.serverId!);
+    const rule = server?.approvalRule as StoredApprovalRule | null | undefined;
+    if (!rule || !server!.approvalTools.includes(step.name)) continue;
+    const published = publishedApprovalRule(rule);
+    rules.set(published.version, published);
+  }
+  if (rules.size > 1) return 'conflict';
+  return rules.values().next().value;
 }

@@ -14,7 +14,7 @@ import type { WorkflowDocumentIR, WorkflowIR, WorkflowTool } from '@toolplane/wo
 import type { Tx } from '../db/client.ts';
 import { compileConnectorTools, type StoredOpenApiConnector } from '../documents/openapi-connectors.ts';
 import type { StoredReference } from '../documents/workflow-sources.ts';
-import { markApproval, type StoredApprovalRule } from './approvals.ts';
+import { markApproval, stepApproval, type StoredApprovalRule } from './approvals.ts';
 import { externalFeatures } from './external-features.ts';
 import { credentialSecretName, serverSecretName, userCredentialSecretName } from './secret-names.ts';
 
@@ -578,8 +578,15 @@ async function withWorkflowTools(
     const stepTools = workflowToolPlans(deployment.references, workflows);
     if (stepTools) plan.tools = stepTools;
     const confirmed = await confirmedSteps(tx, stepTools);
+    const approval = await stepApproval(tx, stepTools);
+    if (approval === 'conflict') {
+      warnings.push(`workflow tool "${name}" is not exposed: its steps call tools under different approval rules`);
+      continue;
+    }
     tools.push({
       ...(confirmed ? { confirm: true as const } : {}),
+      // Someone else approves the workflow's call before it starts, as its steps' tools need (ADR 0049).
+      ...(approval ? { approval } : {}),
       // A workflow costs the sum of its steps (each 1) across the workflows it may run (ADR 0048).
       cost: workflows.reduce((n, w) => n + (w as { steps: unknown[] }).steps.length, 0),
       tool: {

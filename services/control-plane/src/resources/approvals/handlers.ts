@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { approvalKey, type AuditActor, type AuditEventInput, type AuditSource } from '@toolplane/contracts';
+import {
+  approvalKey,
+  type AuditActor,
+  type Catalog,
+  type AuditEventInput,
+  type AuditSource,
+} from '@toolplane/contracts';
 import { AuthError, NotFoundError, UserError } from '@toolplane/errors';
 import { decideApproval } from '@toolplane/queue';
-import { approvalRuleVersion, type StoredApprovalRule } from '../../catalog/approvals.ts';
+import type { StoredApprovalRule } from '../../catalog/approvals.ts';
 import { appendAuditEvent } from '../../db/audit-trail.ts';
 import { auditScopes } from '../../db/audited-db.ts';
 import type { Db, Tx } from '../../db/client.ts';
@@ -159,14 +165,20 @@ async function markExpired(deps: ControlPlaneDeps, row: ApprovalRow, source: Aud
   );
 }
 
-/** 409 when the server's rule for the tool is no longer the one the request was made under. */
+/**
+ * 409 when the tool's rule in its server's live catalog is no longer the one the request was made under (changed,
+ * lifted, or the tool gone): an approval under it could never be spent.
+ */
 async function refuseChangedRule(tx: Tx, row: ApprovalRow): Promise<void> {
-  const server = await tx.mcpServer.findUnique({
-    where: { id: row.serverId },
-    select: { approvalTools: true, approvalRule: true },
-  });
-  const rule = server?.approvalRule as StoredApprovalRule | null | undefined;
-  if (!server || !rule || !server.approvalTools.includes(row.tool) || approvalRuleVersion(rule) !== row.ruleVersion)
+  const server = await tx.mcpServer.findUnique({ where: { id: row.serverId }, select: { catalogVersion: true } });
+  const live = server
+    ? await tx.catalogVersion.findFirst({
+        where: { serverId: row.serverId, version: server.catalogVersion },
+        select: { catalog: true },
+      })
+    : null;
+  const tools = (live?.catalog as Catalog | null | undefined)?.tools ?? [];
+  if (tools.find((t) => t.tool.name === row.tool)?.approval?.version !== row.ruleVersion)
     throw conflict(
       'the approval rule of this tool changed since the request was made: the call must be made again',
       row.state,
