@@ -19,7 +19,7 @@ import {
   tracingEnabled,
 } from '@toolplane/telemetry';
 import { deniedToolCall } from './access.ts';
-import { approvalExecuted, approveCall, giveBackApproval, type SpentApproval } from './approvals.ts';
+import { approvalExecuted, approveCall, giveBackApproval } from './approvals.ts';
 import { chargeQuotas, checkCall, errorResult, invalidArguments } from './call-checks.ts';
 import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
@@ -286,7 +286,10 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
   const approved = tool.approval ? await approveCall(deps, call, tool, invocationId) : undefined;
   if (approved && 'refused' in approved) return approved.refused;
   const spent = approved?.spent;
-  if (!call.quotas) return enqueueApproved(deps, call, tool, { invocationId, spent });
+  if (!call.quotas) {
+    if (spent) approvalExecuted(deps, call, tool.def.name, spent);
+    return enqueueTool(deps, call, tool, { invocationId });
+  }
   // Quotas apply to this caller: the last check charges them, and the charge ends with the call (ADR 0048).
   const charged = await chargeQuotas(deps, call, tool, invocationId);
   if ('refused' in charged) {
@@ -306,17 +309,6 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
       .quotas!.meter.release(charge, ranNothing)
       .catch((err: unknown) => deps.log.warn({ invocationId, err: String(err) }, 'a quota charge was not released'));
   }
-}
-
-/** A call without quotas: its spent approval (if any) is recorded as executed, then the job is enqueued. */
-function enqueueApproved(
-  deps: ToolCallDeps,
-  call: ToolCall,
-  tool: LoadedTool,
-  { invocationId, spent }: { invocationId: string; spent: SpentApproval | undefined },
-): Promise<ToolOutcome> {
-  if (spent) approvalExecuted(deps, call, tool.def.name, spent);
-  return enqueueTool(deps, call, tool, { invocationId });
 }
 
 /** Enqueues the job of a call that passed every check (references only, sealed credentials) and awaits its result. */
