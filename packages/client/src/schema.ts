@@ -188,6 +188,90 @@ export interface paths {
     patch: operations['updateQuota'];
     trace?: never;
   };
+  '/approvals': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List approval requests
+     * @description Newest first; `state` filters. Arguments are shown with secret values masked.
+     */
+    get: operations['listApprovals'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/approvals/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get an approval request */
+    get: operations['getApproval'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/approvals/{id}/approve': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Approve a call
+     * @description Each approval is an event `approval.granted`; the request is granted (its `state`) once `approvals`
+     * distinct approvers approved it, and the caller’s next call with the same arguments then runs, once. Only an
+     * approver the server’s `approvalRule` names may decide, never the caller of the call (same key, same subject:
+     * 403). 409 for a request decided already (a replay, two approvers racing: one decides), past its expiry, or made
+     * under a rule that changed since.
+     */
+    post: operations['approveApproval'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/approvals/{id}/deny': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Deny a call
+     * @description One denial decides (event `approval.denied`): the caller’s retries are refused with it until the
+     * request expires. Only an approver the server’s `approvalRule` names may decide, never the caller of the call
+     * (same key, same subject: 403). 409 for a request decided already (a replay, two approvers racing: one decides),
+     * past its expiry, or made under a rule that changed since.
+     */
+    post: operations['denyApproval'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/connectors': {
     parameters: {
       query?: never;
@@ -1663,6 +1747,68 @@ export interface components {
        */
       alertWebhookUrl?: string | null;
     };
+    ApprovalList: {
+      data: components['schemas']['Approval'][];
+    };
+    Approval: {
+      /** Format: uuid */
+      id: string;
+      /** @enum {string} */
+      state: 'pending' | 'granted' | 'denied' | 'expired' | 'executed';
+      server: {
+        /** Format: uuid */
+        id: string;
+        name: string;
+      };
+      tool: string;
+      /** @description The call’s arguments, secret values masked as the confirmation prompt masks them. */
+      arguments: {
+        [key: string]: unknown;
+      };
+      /** @description SHA-256 of the server, the tool and the exact arguments. */
+      argumentsDigest: string;
+      /** @description Who called (a person acting through a key is named as the person). */
+      requester: {
+        type: string;
+        id: string | null;
+        name: string | null;
+      };
+      rule: {
+        version: string;
+        approvers: {
+          apiKeys?: string[];
+          subjects?: string[];
+          people?: string[];
+        };
+        approvals: number;
+        expiresInSeconds: number;
+      };
+      decisions: {
+        approver: components['schemas']['ApprovalParty'];
+        /** @enum {string} */
+        decision: 'approve' | 'deny';
+        comment: string | null;
+        /** Format: date-time */
+        at: string;
+      }[];
+      /** Format: date-time */
+      requestedAt: string;
+      /** Format: date-time */
+      expiresAt: string;
+      /** Format: date-time */
+      decidedAt: string | null;
+      /** Format: date-time */
+      executedAt: string | null;
+    };
+    ApprovalParty: {
+      type: string;
+      id: string | null;
+      name: string | null;
+    };
+    DecideApprovalBody: {
+      /** @description Why: shown with the decision (a denial’s to the caller too). */
+      comment?: string;
+    };
     Connector: components['schemas']['DescriptorConnector'] | components['schemas']['OpenApiConnector'];
     DescriptorConnector: {
       /** Format: uuid */
@@ -2361,6 +2507,21 @@ export interface components {
        * mode) and sends the call only after "accept"; [] by default.
        */
       confirmTools: string[];
+      /**
+       * @description Tools whose every call someone else approves first (`approvalRule`): the edge enqueues a call only
+       * once it was approved, exactly that call, once; [] by default.
+       */
+      approvalTools: string[];
+      /** @description Who approves calls of `approvalTools`, how many of them, and how long a request lives. */
+      approvalRule: {
+        approvers: {
+          apiKeys?: string[];
+          subjects?: string[];
+          people?: string[];
+        };
+        approvals: number;
+        expiresInSeconds: number;
+      } | null;
       /** Format: uuid */
       connectorInstanceId: string | null;
       isPublic: boolean;
@@ -2426,6 +2587,8 @@ export interface components {
       mode?: 'SMART' | 'NORMAL';
       selectedTools?: string[];
       confirmTools?: string[];
+      approvalTools?: string[];
+      approvalRule?: components['schemas']['ApprovalRule'];
       connectorInstanceId?: string;
       config?: {
         [key: string]: unknown;
@@ -2451,6 +2614,27 @@ export interface components {
         tools?: string[];
       }[];
     };
+    ApprovalRule: {
+      /**
+       * @description Who may approve: API key ids, OAuth subjects of signed-in users, external users (people) by name.
+       * The caller of a call never approves it.
+       */
+      approvers: {
+        apiKeys?: string[];
+        subjects?: string[];
+        people?: string[];
+      };
+      /**
+       * @description How many distinct approvers must approve.
+       * @default 1
+       */
+      approvals?: number;
+      /**
+       * @description How long a request (and its approval) lives; 24 h by default.
+       * @default 86400
+       */
+      expiresInSeconds?: number;
+    } | null;
     McpServerList: {
       data: components['schemas']['McpServerSummary'][];
       pagination: {
@@ -2478,6 +2662,21 @@ export interface components {
        * mode) and sends the call only after "accept"; [] by default.
        */
       confirmTools: string[];
+      /**
+       * @description Tools whose every call someone else approves first (`approvalRule`): the edge enqueues a call only
+       * once it was approved, exactly that call, once; [] by default.
+       */
+      approvalTools: string[];
+      /** @description Who approves calls of `approvalTools`, how many of them, and how long a request lives. */
+      approvalRule: {
+        approvers: {
+          apiKeys?: string[];
+          subjects?: string[];
+          people?: string[];
+        };
+        approvals: number;
+        expiresInSeconds: number;
+      } | null;
       /** Format: uuid */
       connectorInstanceId: string | null;
       isPublic: boolean;
@@ -2513,6 +2712,8 @@ export interface components {
       description?: string | null;
       selectedTools?: string[];
       confirmTools?: string[];
+      approvalTools?: string[];
+      approvalRule?: components['schemas']['ApprovalRule'];
       config?: {
         [key: string]: unknown;
       };
@@ -5515,6 +5716,488 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['Quota'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listApprovals: {
+    parameters: {
+      query?: {
+        /** @description Only requests in this state (a request past its time is expired). */
+        state?: 'pending' | 'granted' | 'denied' | 'expired' | 'executed';
+        limit?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The requests. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ApprovalList'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getApproval: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The approval request’s id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The request. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Approval'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  approveApproval: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The approval request’s id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['DecideApprovalBody'];
+      };
+    };
+    responses: {
+      /** @description The request as decided. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Approval'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  denyApproval: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The approval request’s id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['DecideApprovalBody'];
+      };
+    };
+    responses: {
+      /** @description The request as decided. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Approval'];
         };
       };
       /**

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HttpMethod, ParameterLocation } from './descriptor.ts';
 import { QuotaRule } from './quotas.ts';
+import { ApprovalRule } from './approvals.ts';
 
 /** A JSON Schema 2020-12 document; validated by Ajv where it is compiled, not here. */
 export const JsonSchema = z.record(z.string(), z.unknown());
@@ -264,6 +265,11 @@ export const CatalogTool = z.object({
    * elicitation and enqueues the call only after "accept" (ADR 0038). Absent: no confirmation.
    */
   confirm: z.literal(true).optional(),
+  /**
+   * Someone else approves each call first (the server's `approvalTools` and its rule, ADR 0049): the edge enqueues a
+   * call only with an approval granted for exactly that call. Absent: no approval.
+   */
+  approval: ApprovalRule.optional(),
   /**
    * What one call costs against a cost quota (ADR 0048): the descriptor's or OpenAPI operation's `x-toolplane-cost`,
    * a workflow's declared cost, else the sum of its steps'. Absent: 1. Never shown to agents (`tools/list`).

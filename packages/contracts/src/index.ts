@@ -7,3 +7,4 @@ export * from './smart.ts';
 export * from './oauth-claims.ts';
 export * from './audit.ts';
 export * from './quotas.ts';
+export * from './approvals.ts';

@@ -9,3 +9,4 @@ export * from './task-records.ts';
 export * from './redis-forms.ts';
 export * from './queue-layout.ts';
 export * from './quota-refunds.ts';
+export * from './approvals.ts';

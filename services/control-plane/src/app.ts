@@ -35,6 +35,7 @@ import { CatalogService, externalListerFor } from './catalog/service.ts';
 import { RuntimePublisher } from './publication/publisher.ts';
 import { redisStateStore, RuntimeStateKeeper } from './publication/runtime-state.ts';
 import type { ControlPlaneDeps } from './resources/deps.ts';
+import { approvalChange } from './resources/approvals/ingest.ts';
 import { httpApp, managementTokenVerifier } from './http-app.ts';
 
 /** How often the catalog reconciler compares Redis with PostgreSQL. */
@@ -151,8 +152,8 @@ function recordStream({ redis, prefix, log }: ControlPlaneDeps, ingestPool: pg.P
 }
 
 /**
- * Audit events the edges decided (refused calls, people's confirmations, quota alerts), appended to their workspace's
- * chain; a quota alert, once stored, goes to the quota's webhook (never waited for).
+ * Audit events the edges decided (refused calls, people's confirmations, quota alerts, approval requests), appended to
+ * their workspace's chain; a quota alert, once stored, goes to the quota's webhook (never waited for).
  */
 function auditEventStream(
   { redis, prefix, log, trail }: ControlPlaneDeps,
@@ -171,8 +172,9 @@ function auditEventStream(
     },
     // One by one, in order; an event stored already (delivered again) is skipped by its id.
     store: async (events) => {
+      // An edge's approval event makes or moves its request's row in the same transaction (ADR 0049).
       for (const event of events) {
-        const stored = await trail.appendAlone(event);
+        const stored = await trail.appendAlone(event, approvalChange(event));
         if (stored) webhooks.notify(stored);
       }
     },

@@ -59,7 +59,7 @@ export function invalidArguments(tool: LoadedTool): ToolResultPayload {
 }
 
 /** A call refused on the edge: an `isError` result, and an execution record saying why. */
-function rejectCall(
+export function rejectCall(
   deps: ToolCallDeps,
   call: ToolCall,
   invocationId: string,

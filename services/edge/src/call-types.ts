@@ -7,6 +7,7 @@ import type {
   ToolInvokeJob,
 } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
+import type { RedisClient } from '@toolplane/redis';
 import type { ExecutionRecordSink, InvocationClient, PublishedReplies } from '@toolplane/queue';
 import type { CallConditions } from './access-conditions.ts';
 import type { EdgeCallContext, RequestFacts, SourceRequest, TraceFacts } from './call-context.ts';
@@ -74,6 +75,11 @@ export interface ToolCallDeps {
   sealUpstreamCredential?: UpstreamCredentialSealer;
   /** Quotas (ADR 0048): the meter, and whether a call is let through when Redis cannot be asked (default: refused). */
   quotas?: { meter: QuotaMeter; failOpen: boolean };
+  /**
+   * Where approval requests live (ADR 0049: the Redis every edge and the control plane share); absent: calls of tools
+   * needing approval are refused, never let through.
+   */
+  approvals?: { readonly redis: RedisClient; readonly prefix: string };
 }
 
 /** What the edge names when it asks a worker for a person's connect link (the task's envelope aside). */

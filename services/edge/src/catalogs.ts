@@ -1,4 +1,4 @@
-import { Catalog, redisKeys, type CatalogTool, type RedisKeys } from '@toolplane/contracts';
+import { Catalog, redisKeys, type ApprovalRule, type CatalogTool, type RedisKeys } from '@toolplane/contracts';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { RedisClient } from '@toolplane/redis';
 import { readState, type RuntimeStateProbe } from './runtime-state.ts';
@@ -18,6 +18,8 @@ export interface LoadedTool {
   upstreamCredential?: true;
   /** A person confirms each call first (confirmation.ts): the only check an unmarked tool's call pays is this one. */
   confirm?: true;
+  /** Someone else approves each call first (approvals.ts, ADR 0049): the rule; an unmarked tool pays this test only. */
+  approval?: ApprovalRule;
   /** Runs only as a durable task (`execution.taskSupport: required`): a call that is not one is refused. */
   taskOnly?: true;
   /** Cost units of one call (ADR 0048); absent: 1. */
@@ -107,6 +109,7 @@ export class CatalogCache {
         };
       else if (takesUpstreamCredential(t)) tool.upstreamCredential = true;
       if (t.confirm) tool.confirm = true;
+      if (t.approval) tool.approval = t.approval;
       if (t.cost !== undefined) tool.cost = t.cost;
       if (t.tool.execution?.taskSupport === 'required') tool.taskOnly = true;
       tools.set(t.tool.name, tool);

@@ -476,3 +476,22 @@ export function quotaAlertEvent(
   });
   return { ...event, resource: { type: 'quota', id: rule.id } };
 }
+
+/**
+ * An approval request's audit event (ADR 0049): `approval.requested` (the call's masked arguments and what the
+ * control plane makes its row of, in `details`), `approval.executed` (its approval spent on this call) or
+ * `approval.expired` (a retry found it past its time). The resource is the request.
+ */
+export function approvalEvent(
+  call: AuditedCall,
+  tool: string,
+  approval: { id: string; action: 'requested' | 'executed' | 'expired' },
+  details: Record<string, unknown> = {},
+): AuditEventInput {
+  const event = toolEvent(call, tool, {
+    action: `approval.${approval.action}`,
+    outcome: 'success',
+    details: { server: { id: call.loaded.catalog.serverId, name: call.loaded.catalog.name }, tool, ...details },
+  });
+  return { ...event, resource: { type: 'approval', id: approval.id } };
+}

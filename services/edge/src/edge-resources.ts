@@ -126,6 +126,7 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
       meter: new QuotaMeter(redis, env.REDIS_PREFIX, Math.ceil((2 * env.TASK_TIMEOUT_MS) / 1000)),
       failOpen: env.QUOTA_FAIL_OPEN,
     },
+    approvals: { redis, prefix: env.REDIS_PREFIX },
     progressIntervalMs: env.PROGRESS_INTERVAL_MS,
     userConnections: async (workspaceId: string, userId: string) =>
       new Set(await readState(() => redis.smembers(keys.userConnections(workspaceId, userId)))),

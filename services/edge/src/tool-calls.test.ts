@@ -465,3 +465,41 @@ describe('callTool: a call an access policy condition refuses is an audit event'
     expect(JSON.stringify(audit)).not.toContain('31337');
   });
 });
+
+describe('callTool: a tool needing approval fails closed (ADR 0049)', () => {
+  const rule = { version: 'v1', approvers: { apiKeys: ['k2'] }, approvals: 1, expiresInSeconds: 60 };
+  const approvalCatalog = (): LoadedCatalog => {
+    const l = loaded('NORMAL');
+    l.tools.get('http_tool')!.approval = rule;
+    return l;
+  };
+  const keyCaller = { workspaceId: 'w1', keyId: 'k1' };
+
+  it('Redis unreachable: a tool error saying so, nothing enqueued, a rejected record', async () => {
+    const { jobs, deps } = fakes();
+    const records: { errorCode?: string }[] = [];
+    deps.records = { add: (r: { errorCode?: string }) => void records.push(r) } as unknown as ExecutionRecordSink;
+    const down = () => Promise.reject(new Error('Connection is closed.'));
+    deps.approvals = { redis: { evalsha: down, eval: down } as never, prefix: 'tp' };
+    const result = await callTool(deps, call('http_tool', { loaded: approvalCatalog(), principal: keyCaller }));
+    expect(result.isError).toBe(true);
+    expect((result.content as unknown as { text: string }[])[0]!.text).toContain(
+      'could not be checked (the edge cannot reach Redis)',
+    );
+    expect(jobs).toEqual([]);
+    expect(records).toEqual([expect.objectContaining({ errorCode: 'approval.unavailable' })]);
+  });
+
+  it('an edge without the store, and anonymous callers, are refused too; other tools run', async () => {
+    const { jobs, deps } = fakes();
+    const refused = await callTool(deps, call('http_tool', { loaded: approvalCatalog(), principal: keyCaller }));
+    expect(refused.isError).toBe(true);
+    deps.approvals = { redis: {} as never, prefix: 'tp' };
+    const anonymous = { workspaceId: 'w1', subject: 'anonymous' };
+    const anon = await callTool(deps, call('http_tool', { loaded: approvalCatalog(), principal: anonymous }));
+    expect((anon.content as unknown as { text: string }[])[0]!.text).toContain('an anonymous call cannot be bound');
+    expect(jobs).toEqual([]);
+    await callTool(deps, call('wf_tool', { loaded: approvalCatalog(), principal: keyCaller }));
+    expect(jobs).toHaveLength(1);
+  });
+});

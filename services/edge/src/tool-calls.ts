@@ -20,6 +20,7 @@ import {
   tracingEnabled,
 } from '@toolplane/telemetry';
 import { deniedToolCall } from './access.ts';
+import { approvalExecuted, approveCall, giveBackApproval } from './approvals.ts';
 import { chargeQuotas, checkCall, errorResult, invalidArguments } from './call-checks.ts';
 import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
@@ -282,10 +283,21 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
   const checked = checkCall(deps, call, tool, invocationId);
   const refused = checked instanceof Promise ? await checked : checked;
   if (refused) return refused;
-  if (!call.quotas) return enqueueTool(deps, call, tool, { invocationId });
+  // Someone else approves each call of this tool (ADR 0049): the approval of exactly this call is spent, or it stops.
+  const approved = tool.approval ? await approveCall(deps, call, tool, invocationId) : undefined;
+  if (approved && 'refused' in approved) return approved.refused;
+  const spent = approved?.spent;
+  if (!call.quotas) {
+    if (spent) approvalExecuted(deps, call, tool.def.name, spent);
+    return enqueueTool(deps, call, tool, { invocationId });
+  }
   // Quotas apply to this caller: the last check charges them, and the charge ends with the call (ADR 0048).
   const charged = await chargeQuotas(deps, call, tool, invocationId);
-  if ('refused' in charged) return charged.refused;
+  if ('refused' in charged) {
+    if (spent) giveBackApproval(deps, spent);
+    return charged.refused;
+  }
+  if (spent) approvalExecuted(deps, call, tool.def.name, spent);
   const { charge } = charged;
   if (!charge) return enqueueTool(deps, call, tool, { invocationId });
   let outcome: ToolOutcome | undefined;

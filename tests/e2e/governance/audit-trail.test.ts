@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -249,6 +249,17 @@ const fixtures: Record<string, Fixture> = {
       api.PATCH('/mcp_manager/{id}', { params: { path }, body: { description: 'audited' } }),
     );
     return { response, id: ids.server };
+  },
+  approveApproval: async () => {
+    const id = await approvalRequest();
+    const { response } = await ok(api.POST('/approvals/{id}/approve', { params: { path: { id } }, body: {} }));
+    return { response, id };
+  },
+  denyApproval: async () => {
+    const id = await approvalRequest();
+    const params = { path: { id } };
+    const { response } = await ok(api.POST('/approvals/{id}/deny', { params, body: { comment: 'no' } }));
+    return { response, id };
   },
   createExternalMcpServer: async () => {
     const body = {
@@ -531,6 +542,36 @@ const policyBody = (name: string) => ({
   servers: ['*'],
   tools: ['*'],
 });
+
+/**
+ * A pending approval request of another caller on the audit server's first tool, which the bootstrap key may approve
+ * (the rule is set through the API once; the row is what the control plane makes of an edge's request).
+ */
+async function approvalRequest(): Promise<string> {
+  const path = { id: ids.server! };
+  const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path } }));
+  const tool = server.tools![0]!;
+  if (!server.approvalTools.includes(tool)) {
+    const body = { approvalTools: [tool], approvalRule: { approvers: { apiKeys: [bootstrapKey.id] } } };
+    await unwrap(api.PATCH('/mcp_manager/{id}', { params: { path }, body }));
+  }
+  const live = await db.query<{ catalog: { tools: { tool: { name: string }; approval?: { version: string } }[] } }>(
+    `SELECT c.catalog FROM catalog_versions c JOIN mcp_servers s ON s.id = c.server_id AND c.version = s.catalog_version
+     WHERE s.id = $1`,
+    [ids.server],
+  );
+  const version = live.rows[0]!.catalog.tools.find((t) => t.tool.name === tool)!.approval!.version;
+  const id = randomUUID();
+  const requester = { type: 'api_key', id: 'another-key', name: null, keyId: 'another-key' };
+  const rule = { approvers: { apiKeys: [bootstrapKey.id] }, approvals: 1, expiresInSeconds: 86_400 };
+  await db.query(
+    `INSERT INTO approvals (id, workspace_id, server_id, server_name, tool, binding, arguments_digest, arguments,
+       requester, rule_version, rule, state, requested_at, expires_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, 'digest', '{}', $7, $8, $9, 'pending', now(), now() + interval '1 hour', now())`,
+    [id, workspaceId, ids.server, server.name, tool, `binding-${id}`, requester, version, rule],
+  );
+  return id;
+}
 
 describe('every audited operation', () => {
   it('has a fixture here: a new operation with x-audit cannot go unchecked', () => {

@@ -136,6 +136,8 @@ describe('GET /api/v1/mcp_manager/{id} and /config', () => {
   it('returns the server’s connection details and metadata', async () => {
     const got = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: example.serverId } } }));
     expect(Object.keys(got).sort()).toEqual([
+      'approvalRule',
+      'approvalTools',
       'catalogVersion',
       'config',
       'confirmTools',

@@ -14,6 +14,7 @@ import { type WorkflowDocumentIR, type WorkflowIR, type WorkflowTool, workflowCo
 import type { Tx } from '../db/client.ts';
 import { compileConnectorTools, type StoredOpenApiConnector } from '../documents/openapi-connectors.ts';
 import type { StoredReference } from '../documents/workflow-sources.ts';
+import { markApproval, stepApproval, type StoredApprovalRule } from './approvals.ts';
 import { externalFeatures } from './external-features.ts';
 import { credentialSecretName, serverSecretName, userCredentialSecretName } from './secret-names.ts';
 
@@ -92,6 +93,9 @@ export type ServerRow = {
   selectedTools: string[];
   /** Tools a person confirms before each call (`confirmTools`); absent in rows read before the column existed. */
   confirmTools?: string[];
+  /** Tools whose calls someone else approves first, and the rule (ADR 0049); absent in rows read before them. */
+  approvalTools?: string[];
+  approvalRule?: unknown;
   isPublic: boolean;
   config: unknown;
   perRequestAuth?: boolean;
@@ -234,14 +238,14 @@ async function workspaceTools(tx: Tx, workspaceId: string, reserved: ReadonlySet
  * - NORMAL with a connector instance: its tools, narrowed to `selectedTools` when given;
  * - NORMAL without one: exactly `selectedTools`, looked up among all the workspace's tools;
  * - SMART: all the workspace's tools, searched and executed through meta tools on the edge.
- * Then the tools of `confirmTools` are marked `confirm` (`markConfirmed`).
+ * Then the tools of `confirmTools` are marked `confirm` (`markConfirmed`), those of `approvalTools` with the rule.
  */
 export async function compileCatalog(
   tx: Tx,
   server: ServerRow,
   version: number,
   listExternal: ExternalLister,
-  opts: { lenientSelection?: boolean; strictConfirm?: boolean } = {},
+  opts: { lenientSelection?: boolean; strictConfirm?: boolean; strictApproval?: boolean } = {},
 ): Promise<Catalog> {
   const reserved = new Set(server.reservedToolNames ?? []);
   const own = await compileOwnTools(tx, server, version, opts, reserved);
@@ -255,7 +259,9 @@ export async function compileCatalog(
     reserved,
   );
   const confirmed = markConfirmed(merged, server.confirmTools ?? [], opts.strictConfirm === true);
-  return markTaskOnly(confirmed, taskOnlyTools(server.config));
+  const rule = server.approvalRule as StoredApprovalRule | null | undefined;
+  const approved = markApproval(confirmed, server.approvalTools ?? [], rule, opts.strictApproval === true);
+  return markTaskOnly(approved, taskOnlyTools(server.config));
 }
 
 /** `config.taskOnlyTools`: names of tools that run only as durable tasks (absent or not a list of names: none). */
@@ -572,8 +578,15 @@ async function withWorkflowTools(
     const stepTools = workflowToolPlans(deployment.references, workflows);
     if (stepTools) plan.tools = stepTools;
     const confirmed = await confirmedSteps(tx, stepTools);
+    const approval = await stepApproval(tx, stepTools);
+    if (approval === 'conflict') {
+      warnings.push(`workflow tool "${name}" is not exposed: its steps call tools under different approval rules`);
+      continue;
+    }
     tools.push({
       ...(confirmed ? { confirm: true as const } : {}),
+      // Someone else approves the workflow's call before it starts, as its steps' tools need (ADR 0049).
+      ...(approval ? { approval } : {}),
       // Its declared cost, else its steps' (each its target's: an operation's, a tool's as deployed, a workflow's).
       cost: workflowCost(ir, wf.id, (ref) => stepTools?.[ref]?.cost),
       tool: {

@@ -65,6 +65,8 @@ export interface Written<T> {
   strictServerIds?: string[];
   /** Servers whose `confirmTools` were just set by the user: names of tools they do not expose are an error (422). */
   strictConfirmServerIds?: string[];
+  /** Servers whose `approvalTools` were just set by the user: names of tools they do not expose are an error (422). */
+  strictApprovalServerIds?: string[];
   /** Servers the writes deleted: their Redis catalog and their secrets go after commit. */
   removedServers?: { id: string; workspaceId: string }[];
   /** Secrets to delete after commit (replaced external headers, credentials of deleted instances). */
@@ -262,10 +264,15 @@ export class CatalogService {
             : [];
           const strict = new Set(written.strictServerIds ?? []);
           const strictConfirm = new Set(written.strictConfirmServerIds ?? []);
+          const strictApproval = new Set(written.strictApprovalServerIds ?? []);
           const catalogs = new Map<string, Catalog>();
           for (const { id } of servers) {
             if (removed.has(id)) continue;
-            const strictness = { selection: strict.has(id), confirm: strictConfirm.has(id) };
+            const strictness = {
+              selection: strict.has(id),
+              confirm: strictConfirm.has(id),
+              approval: strictApproval.has(id),
+            };
             const catalog = await this.compileNext(tx, id, lister, strictness, opts.finish);
             if (catalog) catalogs.set(id, catalog);
           }
@@ -292,7 +299,7 @@ export class CatalogService {
     tx: Tx,
     serverId: string,
     lister: ExternalLister,
-    strict: { selection: boolean; confirm: boolean },
+    strict: { selection: boolean; confirm: boolean; approval: boolean },
     finish?: (catalog: Catalog) => Catalog | undefined,
   ) {
     const bumped = await tx.$queryRaw<{ catalog_version: number }[]>`
@@ -303,6 +310,7 @@ export class CatalogService {
     const compiled = await compileCatalog(tx, row, row.catalogVersion, lister, {
       lenientSelection: !strict.selection,
       strictConfirm: strict.confirm,
+      strictApproval: strict.approval,
     });
     const catalog = finish ? finish(compiled) : compiled;
     if (!catalog) throw new NothingToChange();

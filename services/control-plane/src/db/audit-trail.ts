@@ -92,9 +92,19 @@ export async function appendAuditEvent(tx: Tx, input: AuditEventInput): Promise<
   return event;
 }
 
-/** An event that goes with no change in PostgreSQL (a refusal, a secret's change, a stream's event): its own transaction. */
-function appendAuditEventAlone(db: Db, input: AuditEventInput): Promise<AuditEvent | undefined> {
-  return db.$transaction((tx) => appendAuditEvent(tx, input));
+/**
+ * An event that goes with no change in PostgreSQL (a refusal, a secret's change, a stream's event), or with the one
+ * `change` makes first: its own transaction.
+ */
+function appendAuditEventAlone(
+  db: Db,
+  input: AuditEventInput,
+  change?: (tx: Tx) => Promise<void>,
+): Promise<AuditEvent | undefined> {
+  return db.$transaction(async (tx) => {
+    if (change) await change(tx);
+    return appendAuditEvent(tx, input);
+  });
 }
 
 /**
@@ -135,8 +145,9 @@ export class AuditTrail {
     this.committed = committed;
   }
 
-  async appendAlone(input: AuditEventInput): Promise<AuditEvent | undefined> {
-    const event = await appendAuditEventAlone(this.db, input);
+  /** Appends `input`, with the row change it brings (`change`, idempotent: a stream may deliver an event twice). */
+  async appendAlone(input: AuditEventInput, change?: (tx: Tx) => Promise<void>): Promise<AuditEvent | undefined> {
+    const event = await appendAuditEventAlone(this.db, input, change);
     if (event) this.committed(event);
     return event;
   }

@@ -1,6 +1,7 @@
 import { accessPoliciesOperations } from './access-policies/operations.ts';
 import { apiCatalogOperations } from './api-catalog/operations.ts';
 import { apiKeysOperations } from './api-keys/operations.ts';
+import { approvalsOperations } from './approvals/operations.ts';
 import { auditEventsOperations } from './audit-events/operations.ts';
 import { connectorInstancesOperations } from './connector-instances/operations.ts';
 import { connectorsOperations } from './connectors/operations.ts';
@@ -29,6 +30,7 @@ const operationTables = {
   'api-keys': apiKeysOperations,
   'access-policies': accessPoliciesOperations,
   quotas: quotasOperations,
+  approvals: approvalsOperations,
   connectors: connectorsOperations,
   'curated-connectors': curatedConnectorsOperations,
   'connector-instances': connectorInstancesOperations,

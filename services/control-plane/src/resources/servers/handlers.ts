@@ -6,6 +6,7 @@ import { registeredExternalConfigs, type ServerRow } from '../../catalog/compile
 import { isUniqueViolation } from '../../catalog/service.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
+import { refuseBadApprovals } from './approval-rule.ts';
 import { registeredFor, setRegisteredRefs, storeExternalConfigs } from './external.ts';
 import { findServer, liveCatalog, nameTaken, instanceProblem } from './lookup.ts';
 import { presentExternalConfigs, presentRegistered, presentServer, toolNames } from './present.ts';
@@ -67,6 +68,7 @@ export async function createServer(
     throw new ValidationError('the MCP server is invalid', [{ path: '/connectorInstanceId', message: instance }]);
   if (await db.mcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } }))
     throw nameTaken(body.name);
+  await refuseBadApprovals(db, workspaceId, body);
   const registered = await registeredFor(db, workspaceId, {
     refs: body.externalMcpServers ?? [],
     inline: body.externalMcpConfigs ?? [],
@@ -89,6 +91,8 @@ export async function createServer(
             connectorInstanceId: body.connectorInstanceId ?? null,
             selectedTools: body.selectedTools ?? [],
             confirmTools: body.confirmTools ?? [],
+            approvalTools: body.approvalTools ?? [],
+            ...(body.approvalRule ? { approvalRule: body.approvalRule } : {}),
             isPublic: body.isPublic,
             perRequestAuth: body.perRequestAuth,
             config: (body.config ?? undefined) as object | undefined,
@@ -99,7 +103,13 @@ export async function createServer(
         throw err;
       }
       await setRegisteredRefs(tx, id, registered);
-      return { result: id, serverIds: [id], strictServerIds: [id], strictConfirmServerIds: [id] };
+      return {
+        result: id,
+        serverIds: [id],
+        strictServerIds: [id],
+        strictConfirmServerIds: [id],
+        strictApprovalServerIds: [id],
+      };
     },
     { external: [...external.stored, ...registered], cleanupOnFailure: external.written },
   );

@@ -1,4 +1,4 @@
-import { ToolDefinition } from '@toolplane/contracts';
+import { ApprovalApprovers, ToolDefinition } from '@toolplane/contracts';
 import { z } from 'zod';
 
 const timestamp = z.iso.datetime();
@@ -37,6 +37,22 @@ const serverShape = {
       'Tools a person confirms before each call: the edge asks the caller’s client (MCP elicitation, form mode) and ' +
         'sends the call only after "accept"; [] by default.',
     ),
+  approvalTools: z
+    .array(z.string())
+    .describe(
+      'Tools whose every call someone else approves first (`approvalRule`): the edge enqueues a call only once it ' +
+        'was approved, exactly that call, once; [] by default.',
+    ),
+  approvalRule: z
+    .object({
+      approvers: ApprovalApprovers,
+      approvals: z.number().int(),
+      expiresInSeconds: z.number().int(),
+    })
+    .strict()
+    .nullable()
+    .meta({ id: 'ServerApprovalRule' })
+    .describe('Who approves calls of `approvalTools`, how many of them, and how long a request lives.'),
   connectorInstanceId: z.uuid().nullable(),
   isPublic: z.boolean(),
   perRequestAuth: z

@@ -1,5 +1,6 @@
 import type { Catalog } from '@toolplane/contracts';
 import type { ServerRow, StoredExternalConfig } from '../../catalog/compile.ts';
+import type { ApprovalRuleBody } from './schemas.ts';
 
 /** What the API shows of a server's own external MCP configs (header names only). */
 export const presentExternalConfigs = (row: ServerRow) =>
@@ -35,6 +36,8 @@ export function presentServer(
     mode: row.mode,
     selectedTools: row.selectedTools,
     confirmTools: row.confirmTools ?? [],
+    approvalTools: row.approvalTools ?? [],
+    approvalRule: (row.approvalRule ?? null) as ApprovalRuleBody | null,
     connectorInstanceId: row.connectorInstanceId,
     isPublic: row.isPublic,
     perRequestAuth: row.perRequestAuth ?? false,

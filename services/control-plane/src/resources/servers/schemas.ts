@@ -1,6 +1,25 @@
-import { HttpUrl } from '@toolplane/contracts';
+import { ApprovalApprovers, HttpUrl, MAX_APPROVAL_SECONDS } from '@toolplane/contracts';
 import { z } from 'zod';
 import { externalServerName } from '../external-mcp-servers/schemas.ts';
+
+/** Who approves the calls of a server's `approvalTools`, how many of them, and how long a request waits. */
+export const ApprovalRuleBody = z
+  .strictObject({
+    approvers: ApprovalApprovers.describe(
+      'Who may approve: API key ids, OAuth subjects of signed-in users, external users (people) by name. The caller ' +
+        'of a call never approves it.',
+    ),
+    approvals: z.number().int().min(1).max(100).default(1).describe('How many distinct approvers must approve.'),
+    expiresInSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_APPROVAL_SECONDS)
+      .default(86_400)
+      .describe('How long a request (and its approval) lives; 24 h by default.'),
+  })
+  .meta({ id: 'ApprovalRule' });
+export type ApprovalRuleBody = z.output<typeof ApprovalRuleBody>;
 
 /** CreateMcpServerDto, plus `connectorInstanceId`: the tool source of this first version. */
 export const CreateServerBody = z
@@ -20,6 +39,16 @@ export const CreateServerBody = z
       .max(1000)
       .refine((list) => new Set(list).size === list.length, 'names must be unique')
       .optional(),
+    /**
+     * Tools whose every call someone else approves first (ADR 0049): the edge enqueues a call only once an approver of
+     * `approvalRule` granted exactly that call. Names of tools the server exposes; none by default.
+     */
+    approvalTools: z
+      .array(z.string().min(1).max(128))
+      .max(1000)
+      .refine((list) => new Set(list).size === list.length, 'names must be unique')
+      .optional(),
+    approvalRule: ApprovalRuleBody.nullable().optional(),
     /** NORMAL: expose this instance's tools (narrowed by selectedTools); omit to pick workspace tools by name. */
     connectorInstanceId: z.string().min(1).optional(),
     config: z.record(z.string(), z.unknown()).optional(),

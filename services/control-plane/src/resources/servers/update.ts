@@ -1,4 +1,5 @@
 import type { Catalog } from '@toolplane/contracts';
+import { Prisma } from '../../generated/prisma/client.ts';
 import { ValidationError } from '@toolplane/errors';
 import { registeredExternalConfigs, type ServerRow, type StoredExternalConfig } from '../../catalog/compile.ts';
 import { isUniqueViolation, type CatalogService, type Written } from '../../catalog/service.ts';
@@ -10,6 +11,7 @@ import {
   setRegisteredRefs,
   type SealedExternalConfigs,
 } from './external.ts';
+import { refuseBadApprovals } from './approval-rule.ts';
 import { nameTaken, instanceProblem } from './lookup.ts';
 import type { UpdateServer } from './schemas.ts';
 
@@ -39,6 +41,7 @@ export async function checkServerUpdate(db: Db, workspaceId: string, row: Server
     (await db.mcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } }))
   )
     throw nameTaken(body.name);
+  await refuseBadApprovals(db, workspaceId, body, row);
 }
 
 /**
@@ -128,6 +131,7 @@ async function writeUpdate(tx: Tx, update: ServerUpdate): Promise<Written<string
     strictServerIds: rebound ? [row.id] : [],
     // Tools to confirm that the server does not expose: an error when the list is being set.
     strictConfirmServerIds: body.confirmTools !== undefined ? [row.id] : [],
+    strictApprovalServerIds: body.approvalTools !== undefined ? [row.id] : [],
     // Replaced external headers: their secrets go once the new configs are committed.
     deleteSecrets: external ? headerSecretsOf(before.externalMcpConfigs) : [],
   };
@@ -141,6 +145,8 @@ function updatedFields(body: UpdateServer, external: SealedExternalConfigs | und
     ...(body.mode !== undefined ? { mode: body.mode } : {}),
     ...(body.selectedTools !== undefined ? { selectedTools: body.selectedTools } : {}),
     ...(body.confirmTools !== undefined ? { confirmTools: body.confirmTools } : {}),
+    ...(body.approvalTools !== undefined ? { approvalTools: body.approvalTools } : {}),
+    ...(body.approvalRule !== undefined ? { approvalRule: body.approvalRule ?? Prisma.DbNull } : {}),
     ...(body.connectorInstanceId !== undefined ? { connectorInstanceId: body.connectorInstanceId } : {}),
     ...(body.isPublic !== undefined ? { isPublic: body.isPublic } : {}),
     ...(body.perRequestAuth !== undefined ? { perRequestAuth: body.perRequestAuth } : {}),

@@ -1,0 +1,265 @@
+import { randomUUID } from 'node:crypto';
+import {
+  approvalKey,
+  type AuditActor,
+  type Catalog,
+  type AuditEventInput,
+  type AuditSource,
+} from '@toolplane/contracts';
+import { AuthError, NotFoundError, UserError } from '@toolplane/errors';
+import { decideApproval } from '@toolplane/queue';
+import type { StoredApprovalRule } from '../../catalog/approvals.ts';
+import { appendAuditEvent } from '../../db/audit-trail.ts';
+import { auditScopes } from '../../db/audited-db.ts';
+import type { Db, Tx } from '../../db/client.ts';
+import { isUuid } from '../../db/ids.ts';
+import type { Caller } from '../../http/auth.ts';
+import type { ControlPlaneDeps } from '../deps.ts';
+import type { Input } from '../operation.ts';
+import type { DecideApprovalBody, ListApprovalsQuery, RequestedDetails } from './schemas.ts';
+
+type ApprovalRow = NonNullable<Awaited<ReturnType<Db['approval']['findFirst']>>>;
+
+/** Who called, as stored: the audit actor, and every credential of the call (each is compared for self-approval). */
+export type StoredRequester = AuditActor & RequestedDetails['requester'];
+
+interface Decision {
+  approver: AuditActor;
+  decision: 'approve' | 'deny';
+  comment: string | null;
+  at: string;
+}
+
+/** The state a reader sees: a pending or granted request past its expiry is expired, whether found so or not. */
+function stateAt(row: ApprovalRow, now: number): string {
+  return (row.state === 'pending' || row.state === 'granted') && row.expiresAt.getTime() <= now ? 'expired' : row.state;
+}
+
+function present(row: ApprovalRow, now = Date.now()) {
+  const r = row.requester as StoredRequester;
+  const rule = row.rule as unknown as StoredApprovalRule;
+  return {
+    id: row.id,
+    state: stateAt(row, now) as 'pending',
+    server: { id: row.serverId, name: row.serverName },
+    tool: row.tool,
+    arguments: row.arguments as Record<string, unknown>,
+    argumentsDigest: row.argumentsDigest,
+    requester: { type: r.type, id: r.id, name: r.name },
+    rule: { version: row.ruleVersion, ...rule },
+    decisions: row.decisions as unknown as Decision[],
+    requestedAt: row.requestedAt.toISOString(),
+    expiresAt: row.expiresAt.toISOString(),
+    decidedAt: row.decidedAt?.toISOString() ?? null,
+    executedAt: row.executedAt?.toISOString() ?? null,
+  };
+}
+
+/** A key limited to servers sees only its servers' requests (another's is not found, as on every route). */
+const serverFilter = (caller: Caller) => (caller.serverIds ? { serverId: { in: caller.serverIds } } : {});
+
+async function byId(db: Db | Tx, caller: Caller, id: string): Promise<ApprovalRow> {
+  const row = isUuid(id)
+    ? await db.approval.findFirst({ where: { id, workspaceId: caller.workspaceId, ...serverFilter(caller) } })
+    : null;
+  if (!row) throw new NotFoundError('approval request', id);
+  return row;
+}
+
+/** `GET /approvals`: the workspace's requests, newest first; `state` filters (expired: found so or past their time). */
+export async function listApprovals({ db }: ControlPlaneDeps, { caller, query }: Input<undefined, ListApprovalsQuery>) {
+  const now = new Date();
+  const live = { in: ['pending', 'granted'] };
+  const byState =
+    query.state === undefined
+      ? {}
+      : query.state === 'expired'
+        ? { OR: [{ state: 'expired' }, { state: live, expiresAt: { lte: now } }] }
+        : query.state === 'pending' || query.state === 'granted'
+          ? { state: query.state, expiresAt: { gt: now } }
+          : { state: query.state };
+  const rows = await db.approval.findMany({
+    where: { workspaceId: caller.workspaceId, ...serverFilter(caller), ...byState },
+    orderBy: [{ requestedAt: 'desc' }, { id: 'asc' }],
+    take: query.limit,
+  });
+  return { data: rows.map((r) => present(r, now.getTime())) };
+}
+
+/** `GET /approvals/{id}`. */
+export async function getApproval({ db }: ControlPlaneDeps, { params, caller }: Input) {
+  return present(await byId(db, caller, params.id!));
+}
+
+/** The caller as an approver: an API key or a signed-in user's subject. */
+function approverOf(caller: Caller): AuditActor {
+  return caller.keyId !== undefined
+    ? { type: 'api_key', id: caller.keyId, name: caller.keyName ?? null }
+    : { type: 'oauth_subject', id: caller.subject ?? null, name: null };
+}
+
+/** 403 for the caller of the call itself (same key, same subject) and for anyone the rule does not name. */
+function refuseDecider(row: ApprovalRow, caller: Caller): void {
+  const r = row.requester as StoredRequester;
+  if ((caller.keyId && r.keyId === caller.keyId) || (caller.subject && r.subject === caller.subject))
+    throw new AuthError(
+      'auth.forbidden',
+      'the caller of a call never approves or denies it: another approver named by the rule must decide',
+    );
+  const { approvers } = row.rule as unknown as StoredApprovalRule;
+  const named =
+    (caller.keyId !== undefined && (approvers.apiKeys ?? []).includes(caller.keyId)) ||
+    (caller.subject !== undefined && (approvers.subjects ?? []).includes(caller.subject));
+  if (!named)
+    throw new AuthError(
+      'auth.forbidden',
+      `${caller.keyId ? `API key ${caller.keyId}` : `user ${caller.subject}`} is not an approver of this request: ` +
+        'its server’s approvalRule names who may decide',
+    );
+}
+
+const conflict = (message: string, state: string) =>
+  new UserError('resource.conflict', message, { status: 409, details: { state } });
+
+/** A request found past its expiry, as an audit event (by Toolplane: nobody decided). */
+function approvalEvent(
+  row: Pick<ApprovalRow, 'id' | 'workspaceId' | 'serverName' | 'tool'>,
+  action: 'expired',
+  actor: AuditActor,
+  source: AuditSource,
+): AuditEventInput {
+  return {
+    id: randomUUID(),
+    at: new Date().toISOString(),
+    workspaceId: row.workspaceId,
+    actor,
+    action: `approval.${action}`,
+    resource: { type: 'approval', id: row.id },
+    outcome: 'success',
+    status: null,
+    source,
+    changes: null,
+    details: { server: row.serverName, tool: row.tool },
+  };
+}
+
+const system: AuditActor = { type: 'system', id: null, name: 'toolplane' };
+
+/**
+ * A request found past its expiry: expired in Redis (unless a retry found it first) and in its row, with its event;
+ * outside the request's own event (which records the refusal).
+ */
+async function markExpired(deps: ControlPlaneDeps, row: ApprovalRow, source: AuditSource): Promise<void> {
+  const rule = row.rule as unknown as StoredApprovalRule;
+  await decideApproval(deps.redis, approvalKey(deps.prefix, row.workspaceId, row.binding), {
+    id: row.id,
+    decision: 'expired',
+    expiresAt: row.expiresAt.getTime(),
+    expiresInSeconds: rule.expiresInSeconds,
+  });
+  await auditScopes.exit(() =>
+    deps.db.$transaction(async (tx) => {
+      const n = await tx.approval.updateMany({ where: { id: row.id, state: 'pending' }, data: { state: 'expired' } });
+      if (n.count > 0) await appendAuditEvent(tx, approvalEvent(row, 'expired', system, source));
+    }),
+  );
+}
+
+/**
+ * 409 when the tool's rule in its server's live catalog is no longer the one the request was made under (changed,
+ * lifted, or the tool gone): an approval under it could never be spent.
+ */
+async function refuseChangedRule(tx: Tx, row: ApprovalRow): Promise<void> {
+  const server = await tx.mcpServer.findUnique({ where: { id: row.serverId }, select: { catalogVersion: true } });
+  const live = server
+    ? await tx.catalogVersion.findFirst({
+        where: { serverId: row.serverId, version: server.catalogVersion },
+        select: { catalog: true },
+      })
+    : null;
+  const tools = (live?.catalog as Catalog | null | undefined)?.tools ?? [];
+  if (tools.find((t) => t.tool.name === row.tool)?.approval?.version !== row.ruleVersion)
+    throw conflict(
+      'the approval rule of this tool changed since the request was made: the call must be made again',
+      row.state,
+    );
+}
+
+/**
+ * One approver's decision, under the row's lock (two approvers racing: one after the other). A denial decides; an
+ * approval decides once `approvals` distinct approvers gave one. Deciding writes the request's state in Redis (once:
+ * the script refuses a request no longer pending). The request's own event (`approval.granted` or `approval.denied`,
+ * one per approver's decision) carries the row's change: its `state` moves when the request is decided.
+ */
+async function decide(deps: ControlPlaneDeps, input: Input<DecideApprovalBody>, decision: 'approve' | 'deny') {
+  const { caller, params, body } = input;
+  const found = await byId(deps.db, caller, params.id!);
+  refuseDecider(found, caller);
+  if (found.state === 'pending' && found.expiresAt.getTime() <= Date.now()) {
+    await markExpired(deps, found, input.source);
+    throw conflict(`approval request ${found.id} expired at ${found.expiresAt.toISOString()}`, 'expired');
+  }
+  const approver = approverOf(caller);
+  const how = { approver, decision, comment: body.comment };
+  const row = await decideLocked(deps, found, how).catch(async (err: unknown) => {
+    // Redis found it past its time: the row and the trail say so too.
+    if (err instanceof UserError && err.details.state === 'expired') await markExpired(deps, found, input.source);
+    throw err;
+  });
+  return present(row);
+}
+
+/** The decision itself, in a transaction holding the row's lock. */
+function decideLocked(
+  deps: ControlPlaneDeps,
+  found: ApprovalRow,
+  how: { approver: AuditActor; decision: 'approve' | 'deny'; comment: string | undefined },
+): Promise<ApprovalRow> {
+  const { approver, decision, comment } = how;
+  return deps.db.$transaction(
+    async (tx) => {
+      await tx.$queryRaw`SELECT id FROM approvals WHERE id = ${found.id}::uuid FOR UPDATE`;
+      const cur = await tx.approval.findUniqueOrThrow({ where: { id: found.id } });
+      if (cur.state !== 'pending')
+        throw conflict(`approval request ${cur.id} is ${stateAt(cur, Date.now())}: it was decided already`, cur.state);
+      await refuseChangedRule(tx, cur);
+      const decisions = cur.decisions as unknown as Decision[];
+      if (decisions.some((d) => d.approver.type === approver.type && d.approver.id === approver.id))
+        throw conflict(`approval request ${cur.id}: you decided already`, cur.state);
+      const now = new Date();
+      const all = [...decisions, { approver, decision, comment: comment ?? null, at: now.toISOString() }];
+      const rule = cur.rule as unknown as StoredApprovalRule;
+      const decided =
+        decision === 'deny'
+          ? 'denied'
+          : all.filter((d) => d.decision === 'approve').length >= rule.approvals
+            ? 'granted'
+            : undefined;
+      if (decided) {
+        const written = await decideApproval(deps.redis, approvalKey(deps.prefix, cur.workspaceId, cur.binding), {
+          id: cur.id,
+          decision: decided,
+          expiresAt: cur.expiresAt.getTime(),
+          expiresInSeconds: rule.expiresInSeconds,
+          comment: decision === 'deny' ? comment : undefined,
+        });
+        if (written !== 'ok') throw conflict(`approval request ${cur.id} is no longer pending (${written})`, written);
+      }
+      return tx.approval.update({
+        where: { id: cur.id },
+        data: { decisions: all as object[], ...(decided ? { state: decided, decidedAt: now } : {}) },
+      });
+    },
+    { timeout: 15_000 },
+  );
+}
+
+/** `POST /approvals/{id}/approve`. */
+export function approveApproval(deps: ControlPlaneDeps, input: Input<DecideApprovalBody>) {
+  return decide(deps, input, 'approve');
+}
+
+/** `POST /approvals/{id}/deny`. */
+export function denyApproval(deps: ControlPlaneDeps, input: Input<DecideApprovalBody>) {
+  return decide(deps, input, 'deny');
+}

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+import { json, problems } from '../../openapi/registry.ts';
+import { operation, type Operation } from '../operation.ts';
+import * as handlers from './handlers.ts';
+import { Approval, ApprovalParams, DecideApprovalBody, ListApprovalsQuery } from './schemas.ts';
+
+const tags = ['approvals'];
+const audit = (verb: string) => ({ action: `approval.${verb}`, resource: 'approval' });
+
+const decideDescription = (what: string) =>
+  `${what} Only an approver the server’s \`approvalRule\` names may decide, never the caller of the call (same key, ` +
+  'same subject: 403). 409 for a request decided already (a replay, two approvers racing: one decides), past its ' +
+  'expiry, or made under a rule that changed since.';
+
+/**
+ * Approval requests (ADR 0049): calls of a server's `approvalTools` waiting for someone else's approval. The edges
+ * make them; approvers decide here, and the decision reaches every edge through Redis.
+ */
+export const approvalsOperations: Operation[] = [
+  operation({
+    route: {
+      method: 'get',
+      path: '/approvals',
+      operationId: 'listApprovals',
+      'x-server-limited-keys': 'filtered',
+      tags,
+      summary: 'List approval requests',
+      description: 'Newest first; `state` filters. Arguments are shown with secret values masked.',
+      responses: {
+        200: json(
+          'The requests.',
+          z
+            .object({ data: z.array(Approval) })
+            .strict()
+            .meta({ id: 'ApprovalList' }),
+        ),
+        ...problems(403, 422),
+      },
+    },
+    query: ListApprovalsQuery,
+    handler: handlers.listApprovals,
+  }),
+  operation({
+    route: {
+      method: 'get',
+      path: '/approvals/{id}',
+      operationId: 'getApproval',
+      'x-server-limited-keys': 'filtered',
+      tags,
+      summary: 'Get an approval request',
+      responses: { 200: json('The request.', Approval), ...problems(403, 404) },
+    },
+    params: ApprovalParams,
+    handler: handlers.getApproval,
+  }),
+  operation({
+    route: {
+      method: 'post',
+      path: '/approvals/{id}/approve',
+      operationId: 'approveApproval',
+      'x-audit': audit('granted'),
+      'x-server-limited-keys': 'filtered',
+      tags,
+      summary: 'Approve a call',
+      description: decideDescription(
+        'Each approval is an event `approval.granted`; the request is granted (its `state`) once `approvals` distinct ' +
+          'approvers approved it, and the caller’s next call with the same arguments then runs, once.',
+      ),
+      responses: { 200: json('The request as decided.', Approval), ...problems(400, 403, 404, 409, 413, 415, 422) },
+    },
+    params: ApprovalParams,
+    body: DecideApprovalBody,
+    handler: handlers.approveApproval,
+  }),
+  operation({
+    route: {
+      method: 'post',
+      path: '/approvals/{id}/deny',
+      operationId: 'denyApproval',
+      'x-audit': audit('denied'),
+      'x-server-limited-keys': 'filtered',
+      tags,
+      summary: 'Deny a call',
+      description: decideDescription(
+        'One denial decides (event `approval.denied`): the caller’s retries are refused with it until the request ' +
+          'expires.',
+      ),
+      responses: { 200: json('The request as decided.', Approval), ...problems(400, 403, 404, 409, 413, 415, 422) },
+    },
+    params: ApprovalParams,
+    body: DecideApprovalBody,
+    handler: handlers.denyApproval,
+  }),
+];

@@ -1,0 +1,85 @@
+import { ApprovalApprovers, approvalStates } from '@toolplane/contracts';
+import { z } from 'zod';
+
+export const ApprovalParams = z.object({ id: z.string().describe('The approval request’s id.') });
+
+export const ListApprovalsQuery = z.object({
+  state: z
+    .enum(approvalStates)
+    .optional()
+    .describe('Only requests in this state (a request past its time is expired).'),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+export type ListApprovalsQuery = z.output<typeof ListApprovalsQuery>;
+
+export const DecideApprovalBody = z
+  .strictObject({
+    comment: z.string().max(1000).optional().describe('Why: shown with the decision (a denial’s to the caller too).'),
+  })
+  .meta({ id: 'DecideApprovalBody' });
+export type DecideApprovalBody = z.output<typeof DecideApprovalBody>;
+
+/** Who a request or decision names: an API key, an OAuth subject or a person (external user). */
+const Party = z
+  .object({ type: z.string(), id: z.string().nullable(), name: z.string().nullable() })
+  .strict()
+  .meta({ id: 'ApprovalParty' });
+
+/** What the edge's `approval.requested` event says of the call (details), made into a row by the control plane. */
+export const RequestedDetails = z.object({
+  approval: z.object({ id: z.uuid(), binding: z.string().min(1), expiresAt: z.iso.datetime() }),
+  server: z.object({ id: z.uuid(), name: z.string() }),
+  tool: z.string(),
+  argumentsDigest: z.string(),
+  arguments: z.record(z.string(), z.unknown()),
+  /** Every credential of the caller: the self-approval check compares each. */
+  requester: z.object({
+    keyId: z.string().optional(),
+    subject: z.string().optional(),
+    person: z.string().optional(),
+  }),
+  rule: z.object({
+    version: z.string(),
+    approvers: ApprovalApprovers,
+    approvals: z.number().int().positive(),
+    expiresInSeconds: z.number().int().positive(),
+  }),
+});
+export type RequestedDetails = z.infer<typeof RequestedDetails>;
+
+export const Approval = z
+  .object({
+    id: z.uuid(),
+    state: z.enum(approvalStates),
+    server: z.object({ id: z.uuid(), name: z.string() }).strict(),
+    tool: z.string(),
+    arguments: z
+      .record(z.string(), z.unknown())
+      .describe('The call’s arguments, secret values masked as the confirmation prompt masks them.'),
+    argumentsDigest: z.string().describe('SHA-256 of the server, the tool and the exact arguments.'),
+    requester: Party.describe('Who called (a person acting through a key is named as the person).'),
+    rule: z
+      .object({
+        version: z.string(),
+        approvers: ApprovalApprovers,
+        approvals: z.number().int(),
+        expiresInSeconds: z.number().int(),
+      })
+      .strict(),
+    decisions: z.array(
+      z
+        .object({
+          approver: Party,
+          decision: z.enum(['approve', 'deny']),
+          comment: z.string().nullable(),
+          at: z.iso.datetime(),
+        })
+        .strict(),
+    ),
+    requestedAt: z.iso.datetime(),
+    expiresAt: z.iso.datetime(),
+    decidedAt: z.iso.datetime().nullable(),
+    executedAt: z.iso.datetime().nullable(),
+  })
+  .strict()
+  .meta({ id: 'Approval' });

@@ -1,0 +1,183 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { approvalKey, type ApprovalRule, type ToolResultPayload } from '@toolplane/contracts';
+import { requestApproval, restoreApproval, type ApprovalAsk } from '@toolplane/queue';
+import { errorResult, rejectCall } from './call-checks.ts';
+import type { ToolCall, ToolCallDeps } from './call-types.ts';
+import type { LoadedTool } from './catalogs.ts';
+import { approvalEvent, argumentsDigest, maskArguments, principalBinding } from './confirmation.ts';
+
+/**
+ * Approval by someone else (ADR 0049) on the edge: a call of a tool whose server names it in `approvalTools` is not
+ * enqueued until an approver granted exactly that call. The request lives in Redis under its call binding (caller,
+ * server, tool, arguments digest, rule version): the first call makes it (`approval.requested`, a row in the control
+ * plane), retries read it, and the retry after the grant spends it in the same script (single use) and runs.
+ */
+
+/** An approval spent on this call: given back if a later check refuses it, else recorded as executed. */
+export interface SpentApproval {
+  readonly key: string;
+  readonly id: string;
+}
+
+/** The SHA-256 (base64url) of what an approval is for: the caller, the server, the tool, the arguments and the rule. */
+function approvalBinding(call: ToolCall, tool: string, rule: ApprovalRule): string {
+  const serverId = call.loaded.catalog.serverId;
+  const digest = argumentsDigest(serverId, tool, call.arguments);
+  return createHash('sha256')
+    .update(JSON.stringify([principalBinding(call.principal), serverId, tool, digest, rule.version]))
+    .digest('base64url');
+}
+
+/** Who may approve, as the agent is told. */
+function approversText(rule: ApprovalRule): string {
+  const { apiKeys = [], subjects = [], people = [] } = rule.approvers;
+  const who = [
+    ...apiKeys.map((k) => `API key ${k}`),
+    ...subjects.map((s) => `user ${s}`),
+    ...people.map((p) => `person ${p}`),
+  ].join(', ');
+  return `${who}; ${rule.approvals} approval${rule.approvals === 1 ? '' : 's'} needed`;
+}
+
+/** What the agent reads, per state of the request: each says nothing was sent and what to do. */
+function askText(name: string, ask: ApprovalAsk, rule: ApprovalRule, expiresAt: string | undefined): string {
+  const again = `call "${name}" again with the same arguments: it then runs, once.`;
+  switch (ask.kind) {
+    case 'created':
+      return (
+        `Tool "${name}" needs someone else's approval before each call. Approval request ${ask.id} was made ` +
+        `(approvers: ${approversText(rule)}; it expires at ${expiresAt}). The call was not made, nothing was sent. ` +
+        `Once it is approved, ${again}`
+      );
+    case 'pending':
+      return (
+        `Approval request ${ask.id} for this call of "${name}" is still pending (approvers: ${approversText(rule)}). ` +
+        `The call was not made, nothing was sent. Once it is approved, ${again}`
+      );
+    case 'denied':
+      return (
+        `Approval request ${ask.id} for this call of "${name}" was denied${ask.comment ? `: ${ask.comment}` : ''}. ` +
+        'The call was not made, nothing was sent. The same call is refused until the request expires.'
+      );
+    default:
+      return (
+        `Approval request ${ask.id} for this call of "${name}" expired: the call was not made, nothing was sent. ` +
+        'Calling again makes a new request.'
+      );
+  }
+}
+
+/** A refusal of the call: recorded, a tool error with the request's facts in `_meta` (when there is a request). */
+function refusal(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  invocationId: string,
+  why: { code: string; text: string; meta?: object },
+): ToolResultPayload {
+  const { code, text, meta } = why;
+  return rejectCall(deps, call, invocationId, {
+    errorCode: code,
+    message: text,
+    result: { ...errorResult(text), ...(meta ? { _meta: { 'toolplane/approval': meta } } : {}) },
+  });
+}
+
+/**
+ * The approval of a call of a tool with an approval rule: the approval it spends (the call goes on), or the call's
+ * refusal (recorded) while there is none: made now, pending, denied, expired, or not checkable (Redis unreachable:
+ * refused, never let through).
+ */
+export async function approveCall(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  tool: LoadedTool,
+  invocationId: string,
+): Promise<{ refused: ToolResultPayload } | { spent: SpentApproval }> {
+  const rule = tool.approval!;
+  const name = tool.def.name;
+  const p = call.principal;
+  if (p.keyId === undefined && (p.subject === undefined || p.subject === 'anonymous'))
+    return {
+      refused: refusal(deps, call, invocationId, {
+        code: 'approval.anonymous',
+        text:
+          `Tool "${name}" needs someone else's approval before each call, and an anonymous call cannot be bound to ` +
+          'one: call with an API key or a signed-in token. Nothing was sent.',
+      }),
+    };
+  const store = deps.approvals;
+  const binding = approvalBinding(call, name, rule);
+  const key = approvalKey(store?.prefix ?? '', p.workspaceId, binding);
+  const now = Date.now();
+  let ask: ApprovalAsk;
+  try {
+    if (!store) throw new Error('this edge keeps no approval requests');
+    ask = await requestApproval(store.redis, key, {
+      newId: randomUUID(),
+      now,
+      expiresInSeconds: rule.expiresInSeconds,
+    });
+  } catch (err) {
+    deps.log.warn({ tool: name, err: String(err) }, 'an approval could not be checked');
+    const text =
+      `The approval of this call of "${name}" could not be checked (the edge cannot reach Redis): the call was not ` +
+      'made, nothing was sent. Retry in a few seconds.';
+    return { refused: refusal(deps, call, invocationId, { code: 'approval.unavailable', text }) };
+  }
+  if (ask.kind === 'granted') return { spent: { key, id: ask.id } };
+  const expiresAt = ask.kind === 'created' ? new Date(now + rule.expiresInSeconds * 1000).toISOString() : undefined;
+  if (ask.kind === 'created')
+    deps.audit?.add(requestedEvent(call, tool, rule, { id: ask.id, binding, expiresAt: expiresAt! }));
+  if (ask.kind === 'expired' && ask.found)
+    deps.audit?.add(approvalEvent(call, name, { id: ask.id, action: 'expired' }));
+  const state = ask.kind === 'created' ? 'pending' : ask.kind;
+  const meta = {
+    id: ask.id,
+    state,
+    approvers: rule.approvers,
+    approvals: rule.approvals,
+    ...(expiresAt ? { expiresAt } : {}),
+  };
+  const code = ask.kind === 'created' ? 'approval.required' : `approval.${ask.kind}`;
+  return { refused: refusal(deps, call, invocationId, { code, text: askText(name, ask, rule, expiresAt), meta }) };
+}
+
+/** `approval.requested`: what the control plane makes the request's row of (arguments masked, never in clear). */
+function requestedEvent(
+  call: ToolCall,
+  tool: LoadedTool,
+  rule: ApprovalRule,
+  approval: { id: string; binding: string; expiresAt: string },
+) {
+  const p = call.principal;
+  const serverId = call.loaded.catalog.serverId;
+  return approvalEvent(
+    call,
+    tool.def.name,
+    { id: approval.id, action: 'requested' },
+    {
+      approval,
+      argumentsDigest: argumentsDigest(serverId, tool.def.name, call.arguments),
+      arguments: maskArguments(call.arguments, tool.def.inputSchema),
+      requester: {
+        ...(p.keyId !== undefined ? { keyId: p.keyId } : {}),
+        ...(p.subject !== undefined ? { subject: p.subject } : {}),
+        ...(p.username !== undefined ? { person: p.username } : {}),
+      },
+      rule,
+    },
+  );
+}
+
+/** The spent approval's call goes on: `approval.executed` (the control plane's row says so). */
+export function approvalExecuted(deps: ToolCallDeps, call: ToolCall, tool: string, spent: SpentApproval): void {
+  deps.audit?.add(approvalEvent(call, tool, { id: spent.id, action: 'executed' }));
+}
+
+/** A later check refused the call: its approval is given back, to be spent by the next retry. */
+export function giveBackApproval(deps: ToolCallDeps, spent: SpentApproval): void {
+  if (!deps.approvals) return;
+  restoreApproval(deps.approvals.redis, spent.key, spent.id).catch((err: unknown) =>
+    deps.log.warn({ approval: spent.id, err: String(err) }, 'a spent approval was not given back'),
+  );
+}

@@ -1,0 +1,369 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Stack } from '@toolplane/cli';
+import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
+import pg from 'pg';
+import { startTestStack } from '../../helpers/stack.ts';
+import { waitFor } from '../../helpers/wait.ts';
+
+/**
+ * Approval by someone else, "four eyes" (ADR 0049, first milestone), on one real stack with the official SDK client:
+ * a call of a tool in its server's `approvalTools` is not sent; the agent gets a tool error with the request's id;
+ * an approver (another API key) approves through the API; the same call retried runs once (the upstream receives
+ * exactly one request with those arguments) and the next retry asks again. A denial, an expiry and other arguments
+ * are refused or asked anew with nothing sent; the caller cannot approve its own call; two approvers racing give one
+ * decision and one execution; a replayed approval is refused. SMART `execute_tool` and a workflow whose step calls
+ * such a tool are held the same way.
+ */
+
+const PASSCODE = 'passcode-4e7a19c2d0';
+const ERAS = ['2025-11-25', '2026-07-28'] as const;
+type Era = (typeof ERAS)[number];
+
+let stack: Stack;
+let api: ManagementClient;
+let db: pg.Client;
+let upstream: Server;
+/** What reached the upstream: each request's method and URL. */
+const received: string[] = [];
+const servers: Record<'orders' | 'brief' | 'smart' | 'flows', string> = { orders: '', brief: '', smart: '', flows: '' };
+/** The approvers: two keys the rule names, and one it does not. */
+const approvers: Record<'a' | 'b' | 'other', { id: string; api: ManagementClient }> = {} as never;
+let callerKeyId: string;
+const clients: Client[] = [];
+
+const openApiDocument = {
+  openapi: '3.1.0',
+  info: { title: 'Orders', version: '1.0.0' },
+  paths: {
+    '/orders/{id}': {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      get: {
+        operationId: 'get_order',
+        responses: { '200': { description: 'The order', content: { 'application/json': {} } } },
+      },
+      delete: {
+        operationId: 'delete_order',
+        parameters: [{ name: 'passcode', in: 'query', schema: { type: 'string', format: 'password' } }],
+        responses: { '200': { description: 'Deleted', content: { 'application/json': {} } } },
+      },
+    },
+  },
+};
+
+async function mcpClient(server: keyof typeof servers, era: Era = '2025-11-25'): Promise<Client> {
+  const client = new Client(
+    { name: 'approvals', version: '1.0.0' },
+    era === '2026-07-28' ? { versionNegotiation: { mode: { pin: '2026-07-28' as const } } } : {},
+  );
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${servers[server]}`), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+    }),
+  );
+  expect(client.getNegotiatedProtocolVersion()).toBe(era);
+  clients.push(client);
+  return client;
+}
+
+interface Outcome {
+  isError: boolean;
+  text: string;
+  approval?: { id: string; state: string; expiresAt?: string };
+  /** What reached the upstream during the call. */
+  sent: string[];
+}
+
+/** Calls delete_order(`id`) (through `execute_tool` on the SMART server): what came back and what was sent. */
+async function deleteOrder(client: Client, id: string, smart = false): Promise<Outcome> {
+  const before = received.length;
+  const args = { id, passcode: PASSCODE };
+  const r = smart
+    ? await client.callTool({ name: 'execute_tool', arguments: { name: 'delete_order', arguments: args } })
+    : await client.callTool({ name: 'delete_order', arguments: args });
+  const meta = r._meta as Record<string, Outcome['approval']> | undefined;
+  return {
+    isError: r.isError === true,
+    text: (r.content as { text: string }[])[0]?.text ?? '',
+    ...(meta?.['toolplane/approval'] ? { approval: meta['toolplane/approval'] } : {}),
+    sent: received.slice(before),
+  };
+}
+
+/** The request's row, once the control plane made it from the edge's event. */
+function requestRow(id: string) {
+  return waitFor(`approval request ${id} in the control plane`, async () => {
+    const { data } = await api.GET('/approvals/{id}', { params: { path: { id } } });
+    return data;
+  });
+}
+
+const decide = (who: ManagementClient, id: string, how: 'approve' | 'deny', comment?: string) =>
+  how === 'approve'
+    ? who.POST('/approvals/{id}/approve', { params: { path: { id } }, body: comment ? { comment } : {} })
+    : who.POST('/approvals/{id}/deny', { params: { path: { id } }, body: comment ? { comment } : {} });
+
+/** A call that asks for a new approval: its request's id (the agent was told it, and that nothing was sent). */
+async function newRequest(client: Client, orderId: string, smart = false): Promise<string> {
+  const asked = await deleteOrder(client, orderId, smart);
+  expect(asked).toMatchObject({ isError: true, sent: [], approval: { state: 'pending' } });
+  expect(asked.text).toContain(`Approval request ${asked.approval!.id} was made`);
+  expect(asked.text).toContain('call "delete_order" again with the same arguments');
+  await requestRow(asked.approval!.id);
+  return asked.approval!.id;
+}
+
+const deleted = (orderId: string) => `DELETE /orders/${orderId}?passcode=${PASSCODE}`;
+
+beforeAll(async () => {
+  upstream = createServer((req, res) => {
+    received.push(`${req.method} ${req.url}`);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ done: req.method }));
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  ({ stack, api } = await startTestStack('approvals'));
+  db = new pg.Client({ connectionString: stack.databaseUrl });
+  await db.connect();
+  for (const name of ['a', 'b', 'other'] as const) {
+    const key = await unwrap(api.POST('/api_keys', { body: { name: `approver-${name}`, scopes: ['management'] } }));
+    approvers[name] = { id: key.id, api: createManagementClient(stack.controlPlaneUrl, key.key) };
+  }
+  const keys = (await unwrap(api.GET('/api_keys'))).data;
+  callerKeyId = keys.find((k) => k.prefix === stack.bootstrapKey.slice(0, k.prefix.length))!.id;
+  const connector = await unwrap(api.POST('/connectors', { body: openApiDocument as never }));
+  const instance = await unwrap(
+    api.POST('/connector_instances', {
+      body: { createServer: false, connector_id: connector.id, name: 'orders', base_url: url, credentials: {} },
+    }),
+  );
+  // The caller's own key is named too: it still never approves its own call.
+  const rule = { approvers: { apiKeys: [approvers.a.id, approvers.b.id, callerKeyId] } };
+  const make = async (name: string, extra: Record<string, unknown>) =>
+    (
+      await unwrap(
+        api.POST('/mcp_manager', {
+          body: { name, mode: 'NORMAL', connectorInstanceId: instance.id, approvalTools: ['delete_order'], ...extra },
+        }),
+      )
+    ).id;
+  servers.orders = await make('orders', { approvalRule: rule });
+  servers.brief = await make('orders-brief', { approvalRule: { ...rule, expiresInSeconds: 2 } });
+  servers.smart = (
+    await unwrap(
+      api.POST('/mcp_manager', {
+        body: { name: 'smart', mode: 'SMART', approvalTools: ['delete_order'], approvalRule: rule },
+      }),
+    )
+  ).id;
+  // A workflow whose step calls delete_order inherits its rule (a step is a call of its tool).
+  servers.flows = (await unwrap(api.POST('/mcp_manager', { body: { name: 'flows', mode: 'NORMAL' } }))).id;
+  const definition = `
+flower: "0.1"
+id: wf_delete
+flows:
+  - id: wf_delete
+    steps:
+      - id: only
+        request: { method: POST, url: "toolplane:mcp_servers/orders/tools/delete_order", body: { id: "wf-1" } }
+        outputs: { body: $response.body }
+    outputs: { body: $steps.only.outputs.body }
+`;
+  const deployed = await api.POST('/mcp_servers/{id}/deploy', {
+    params: { path: { id: servers.flows } },
+    body: { definition },
+  });
+  expect(deployed.response.status).toBe(201);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+  await db?.end();
+  await stack?.stop();
+  await new Promise((r) => upstream?.close(r));
+});
+
+describe('approval rules', () => {
+  it('are refused with every problem listed: unknown tools, no approver, unknown keys and people, too many approvals', async () => {
+    const bad = await api.POST('/mcp_manager', {
+      body: {
+        name: 'bad',
+        mode: 'SMART',
+        approvalTools: ['delete_order'],
+        approvalRule: {
+          approvers: { apiKeys: ['00000000-0000-4000-8000-000000000000'], people: ['nobody'] },
+          approvals: 3,
+        },
+      },
+    });
+    expect(bad.response.status).toBe(422);
+    const paths = (bad.error as { errors: { path: string }[] }).errors.map((e) => e.path).sort();
+    expect(paths).toEqual([
+      '/approvalRule/approvals',
+      '/approvalRule/approvers/apiKeys/0',
+      '/approvalRule/approvers/people/0',
+    ]);
+    const noRule = await api.PATCH('/mcp_manager/{id}', {
+      params: { path: { id: servers.smart } },
+      body: { approvalRule: null },
+    });
+    expect(noRule.response.status).toBe(422);
+    const unknownTool = await api.PATCH('/mcp_manager/{id}', {
+      params: { path: { id: servers.orders } },
+      body: { approvalTools: ['drop_all'] },
+    });
+    expect(unknownTool.response.status).toBe(422);
+    expect(JSON.stringify(unknownTool.error)).toContain('no tool \\"drop_all\\" on this server');
+  });
+});
+
+describe.each(ERAS)('a call needing approval (%s)', (era) => {
+  it('is sent once after another key approves it; the next retry asks again; tools without a rule run', async () => {
+    const client = await mcpClient('orders', era);
+    expect((await client.callTool({ name: 'get_order', arguments: { id: '1' } })).isError).toBeFalsy();
+    const orderId = `once-${era}`;
+    const id = await newRequest(client, orderId);
+    const pending = await deleteOrder(client, orderId);
+    expect(pending).toMatchObject({ isError: true, sent: [], approval: { id, state: 'pending' } });
+    expect(pending.text).toContain('is still pending');
+    expect(
+      (await unwrap(api.GET('/approvals', { params: { query: { state: 'pending' } } }))).data.map((a) => a.id),
+    ).toContain(id);
+
+    const granted = await unwrap(decide(approvers.a.api, id, 'approve', 'looks right'));
+    expect(granted).toMatchObject({
+      id,
+      state: 'granted',
+      decisions: [{ approver: { id: approvers.a.id }, decision: 'approve' }],
+    });
+    const ran = await deleteOrder(client, orderId);
+    expect(ran.isError).toBe(false);
+    expect(ran.sent).toEqual([deleted(orderId)]);
+    // Single use: the approval was spent on that call.
+    const again = await deleteOrder(client, orderId);
+    expect(again).toMatchObject({ isError: true, sent: [], approval: { state: 'pending' } });
+    expect(again.approval!.id).not.toBe(id);
+    expect(received.filter((r) => r === deleted(orderId))).toHaveLength(1);
+    await waitFor('the request recorded as executed', async () => {
+      const row = (await unwrap(api.GET('/approvals/{id}', { params: { path: { id } } }))).state;
+      return row === 'executed' ? row : undefined;
+    });
+    // A replayed approval of the spent request is refused.
+    expect((await decide(approvers.b.api, id, 'approve')).response.status).toBe(409);
+  });
+});
+
+describe('approvers', () => {
+  it('never include the caller; the rule names them; arguments are masked, never kept in clear', async () => {
+    const client = await mcpClient('orders');
+    const id = await newRequest(client, 'self');
+    const self = await decide(api, id, 'approve');
+    expect(self.response.status).toBe(403);
+    expect(JSON.stringify(self.error)).toContain('the caller of a call never approves or denies it');
+    const other = await decide(approvers.other.api, id, 'approve');
+    expect(other.response.status).toBe(403);
+    expect(JSON.stringify(other.error)).toContain('is not an approver of this request');
+    const row = await unwrap(api.GET('/approvals/{id}', { params: { path: { id } } }));
+    expect(row).toMatchObject({
+      state: 'pending',
+      tool: 'delete_order',
+      arguments: { id: 'self', passcode: '[masked]' },
+      requester: { type: 'api_key', id: callerKeyId },
+    });
+    const stored = await db.query('SELECT * FROM approvals');
+    expect(JSON.stringify(stored.rows)).not.toContain(PASSCODE);
+    const events = await db.query(`SELECT * FROM audit_events WHERE action LIKE 'approval.%'`);
+    expect(JSON.stringify(events.rows)).not.toContain(PASSCODE);
+  });
+
+  it('racing with approvals: 1 give one decision and one execution', async () => {
+    const client = await mcpClient('orders');
+    const id = await newRequest(client, 'race');
+    const answers = await Promise.all([decide(approvers.a.api, id, 'approve'), decide(approvers.b.api, id, 'approve')]);
+    expect(answers.map((a) => a.response.status).sort()).toEqual([200, 409]);
+    const runs = await Promise.all([deleteOrder(client, 'race'), deleteOrder(client, 'race')]);
+    expect(runs.filter((r) => !r.isError)).toHaveLength(1);
+    expect(received.filter((r) => r === deleted('race'))).toHaveLength(1);
+    // One decision: one approver's approval stored, one `approval.granted` event that succeeded.
+    expect((await unwrap(api.GET('/approvals/{id}', { params: { path: { id } } }))).decisions).toHaveLength(1);
+    const granted = await db.query(
+      `SELECT 1 FROM audit_events WHERE resource_id = $1 AND action = 'approval.granted' AND outcome = 'success'`,
+      [id],
+    );
+    expect(granted.rowCount).toBe(1);
+    await waitFor('approval.executed in the trail', async () => {
+      const r = await db.query(`SELECT 1 FROM audit_events WHERE resource_id = $1 AND action = 'approval.executed'`, [
+        id,
+      ]);
+      return r.rowCount === 1 ? true : undefined;
+    });
+  });
+});
+
+describe('refusals', () => {
+  it('a denial is told to every retry with its comment; nothing is sent', async () => {
+    const client = await mcpClient('orders');
+    const id = await newRequest(client, 'denied');
+    const denied = await unwrap(decide(approvers.b.api, id, 'deny', 'not this order'));
+    expect(denied.state).toBe('denied');
+    for (let i = 0; i < 2; i++) {
+      const retry = await deleteOrder(client, 'denied');
+      expect(retry).toMatchObject({ isError: true, sent: [], approval: { id, state: 'denied' } });
+      expect(retry.text).toContain('was denied: not this order');
+    }
+    expect((await decide(approvers.a.api, id, 'approve')).response.status).toBe(409);
+  });
+
+  it('an expired request cannot be approved (409) and its call is refused; calling again asks anew', async () => {
+    const client = await mcpClient('brief');
+    const id = await newRequest(client, 'late');
+    await waitFor('the request past its expiry', async () => {
+      const { state } = await unwrap(api.GET('/approvals/{id}', { params: { path: { id } } }));
+      return state === 'expired' ? state : undefined;
+    });
+    const late = await decide(approvers.a.api, id, 'approve');
+    expect(late.response.status).toBe(409);
+    expect(JSON.stringify(late.error)).toContain('expired');
+    const retry = await deleteOrder(client, 'late');
+    expect(retry).toMatchObject({ isError: true, sent: [], approval: { id, state: 'expired' } });
+    const anew = await deleteOrder(client, 'late');
+    expect(anew).toMatchObject({ isError: true, sent: [], approval: { state: 'pending' } });
+    expect(anew.approval!.id).not.toBe(id);
+    expect(received.filter((r) => r.includes('/orders/late'))).toEqual([]);
+  });
+
+  it('a workflow whose step calls a tool needing approval is held before it starts, then runs once', async () => {
+    const client = await mcpClient('flows');
+    const call = async () => {
+      const before = received.length;
+      const r = await client.callTool({ name: 'wf_delete', arguments: {} });
+      const meta = r._meta as Record<string, { id: string; state: string }> | undefined;
+      return { isError: r.isError === true, approval: meta?.['toolplane/approval'], sent: received.slice(before) };
+    };
+    const held = await call();
+    expect(held).toMatchObject({ isError: true, sent: [], approval: { state: 'pending' } });
+    await requestRow(held.approval!.id);
+    await unwrap(decide(approvers.a.api, held.approval!.id, 'approve'));
+    const ran = await call();
+    expect(ran.isError).toBe(false);
+    expect(ran.sent).toEqual(['DELETE /orders/wf-1']);
+  });
+
+  it('other arguments are a new request; SMART execute_tool is held the same way', async () => {
+    const client = await mcpClient('orders');
+    const first = await newRequest(client, 'args-1');
+    const second = await newRequest(client, 'args-2');
+    expect(second).not.toBe(first);
+    await unwrap(decide(approvers.a.api, first, 'approve'));
+    expect((await deleteOrder(client, 'args-2')).approval).toMatchObject({ id: second, state: 'pending' });
+
+    const smart = await mcpClient('smart');
+    const held = await newRequest(smart, 'smart-1', true);
+    expect(received.filter((r) => r.includes('/orders/smart-1'))).toEqual([]);
+    await unwrap(decide(approvers.b.api, held, 'approve'));
+    const ran = await deleteOrder(smart, 'smart-1', true);
+    expect(ran.sent).toEqual([deleted('smart-1')]);
+  });
+});
