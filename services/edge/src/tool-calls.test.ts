@@ -229,7 +229,7 @@ describe('callTool: a call under a quota (ADR 0048)', () => {
     deps.quotas = {
       failOpen: false,
       meter: {
-        charge: async () => ({ charge, shadow: [], alerts: [], uses: [] }),
+        charge: async () => ({ charge, shadow: [], alerts: [], uses: [{ rule: quotas.rules[0], fraction: 0.1 }] }),
         release: async (_: unknown, refund: boolean) => void releases.push(refund),
       } as unknown as NonNullable<ToolCallDeps['quotas']>['meter'],
     };
