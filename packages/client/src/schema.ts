@@ -3448,6 +3448,12 @@ export interface components {
        * tool annotated `destructiveHint: true`.
        */
       confirmSuggested: boolean;
+      /**
+       * @description What one call costs against cost quotas (ADR 0048): the operation’s `x-toolplane-cost`, a
+       * descriptor operation’s `cost`, a workflow’s declared cost or its steps’; 1 when none is declared. Agents never
+       * see it.
+       */
+      cost: number;
     };
     ToolSource:
       | {

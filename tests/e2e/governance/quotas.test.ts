@@ -226,7 +226,15 @@ describe('cost units', () => {
       limit: 10,
       window: 'day',
     });
-    const charged = await untilRefused(await clientOf(priced.serverId), 'search_tickets', {}, quota.name);
+    const client = await clientOf(priced.serverId);
+    // The API shows each tool's cost; agents see nothing of it.
+    const listed = await unwrap(api.GET('/mcp_manager/{id}/tools', { params: { path: { id: priced.serverId } } }));
+    expect(Object.fromEntries(listed.data.map((t) => [t.name, t.cost]))).toMatchObject({
+      search_tickets: 4,
+      get_ticket: 1,
+    });
+    expect(JSON.stringify(await client.listTools())).not.toMatch(/cost/i);
+    const charged = await untilRefused(client, 'search_tickets', {}, quota.name);
     expect(charged.map((r) => !r.isError)).toEqual([true, true, false]);
     expect((charged[2]!.content as { text: string }[])[0]!.text).toContain('10 cost units per day');
   }, 120_000);

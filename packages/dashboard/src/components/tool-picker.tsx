@@ -11,6 +11,18 @@ export interface ToolInfo {
   inputSchema: Record<string, unknown> | null;
   /** A person's confirmation of each call is suggested (an HTTP DELETE, a POST without idempotency key, destructive). */
   confirmSuggested?: boolean;
+  /** What one call costs against cost quotas (default 1). */
+  cost?: number;
+}
+
+/** A tool's cost against cost quotas, when it declares one other than 1. */
+export function CostTag({ tool }: { tool: ToolInfo }) {
+  if (tool.cost === undefined || tool.cost === 1) return null;
+  return (
+    <span className="tag" title="What one call costs against cost quotas">
+      {tool.cost} cost units
+    </span>
+  );
 }
 
 /** Which tools a person confirms before each call (`confirmTools`), as a picker changes them. */
@@ -87,7 +99,7 @@ export function ToolChoice(props: {
     <li>
       <input type="checkbox" id={props.id} checked={props.checked} onChange={(e) => props.onChange(e.target.checked)} />
       <label htmlFor={props.id} id={`${props.id}-label`}>
-        <code>{t.name}</code>
+        <code>{t.name}</code> <CostTag tool={t} />
         {t.description && <span className="desc"> — {t.description}</span>}
       </label>
       {props.confirm && (

@@ -13,6 +13,7 @@ import {
 } from '../components/server-form.tsx';
 import {
   ConfirmCheck,
+  CostTag,
   exposedConfirmations,
   InstanceToolPicker,
   useInstanceTools,
@@ -97,7 +98,7 @@ function CurrentTools({ client, server, d }: { client: ManagementClient; server:
         <ul className="tools" aria-label="Tools it exposes now">
           {list.map((t) => (
             <li key={t.name}>
-              <code id={`tool-${t.name}-name`}>{t.name}</code>,{' '}
+              <code id={`tool-${t.name}-name`}>{t.name}</code> <CostTag tool={t} />,{' '}
               <span className="desc">from {sourceText(t.source)}</span>
               <ConfirmCheck
                 id={`tool-${t.name}-confirm`}

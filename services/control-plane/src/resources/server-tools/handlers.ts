@@ -44,10 +44,17 @@ function sourceOf(t: CatalogTool) {
 
 /**
  * One tool as the API lists it: its MCP definition, its source (never its plan: URLs, secret names), whether a person
- * confirms each call (`confirm`: the server's `confirmTools`) and whether that is suggested for it.
+ * confirms each call (`confirm`: the server's `confirmTools`) and whether that is suggested for it, and what one call
+ * costs against cost quotas (never in `tools/list`).
  */
 function present(t: CatalogTool) {
-  return { ...t.tool, source: sourceOf(t), confirm: t.confirm === true, confirmSuggested: confirmSuggested(t) };
+  return {
+    ...t.tool,
+    source: sourceOf(t),
+    confirm: t.confirm === true,
+    confirmSuggested: confirmSuggested(t),
+    cost: t.cost ?? 1,
+  };
 }
 
 /** `GET /mcp_manager/{id}/tools`: the live catalog version's tools (SMART: the searchable catalog behind the meta tools). */

@@ -46,6 +46,14 @@ const SourcedTool = ToolDefinition.extend({
       'Confirmation is suggested for this tool: an HTTP DELETE, a POST without an idempotency key, or a tool ' +
         'annotated `destructiveHint: true`.',
     ),
+  cost: z
+    .number()
+    .int()
+    .min(0)
+    .describe(
+      'What one call costs against cost quotas (ADR 0048): the operation’s `x-toolplane-cost`, a descriptor ' +
+        'operation’s `cost`, a workflow’s declared cost or its steps’; 1 when none is declared. Agents never see it.',
+    ),
 }).meta({ id: 'SourcedTool' });
 
 export const ServerTools = z
