@@ -85,6 +85,58 @@ function bodyOf(d: Draft): Body {
   };
 }
 
+type SetDraft = (change: Partial<Draft>) => void;
+
+/** The calendar window of a calls or cost quota, and its time zone. */
+function WindowFields({ draft, set }: { draft: Draft; set: SetDraft }) {
+  return (
+    <>
+      <SelectField
+        id="quota-window"
+        label="Per"
+        value={draft.window}
+        onValue={(window) => set({ window })}
+        options={['minute', 'hour', 'day', 'month'].map((w) => ({ value: w, label: w }))}
+      />
+      <TextField
+        id="quota-zone"
+        label="Time zone of the window (IANA name; empty: UTC)"
+        placeholder="Europe/Berlin"
+        value={draft.timeZone}
+        onValue={(timeZone) => set({ timeZone })}
+      />
+    </>
+  );
+}
+
+/** Which calls the quota counts: tools, people, servers (none given: every call of the workspace). */
+function MatchFields({ draft, set, servers }: { draft: Draft; set: SetDraft; servers: Server[] }) {
+  return (
+    <fieldset>
+      <legend>Which calls (empty: every call of the workspace)</legend>
+      <TextField
+        id="quota-tools"
+        label="Tools (names or patterns with *, separated by commas)"
+        value={draft.tools}
+        onValue={(tools) => set({ tools })}
+      />
+      <TextField
+        id="quota-people"
+        label="People (external users, separated by commas)"
+        value={draft.people}
+        onValue={(people) => set({ people })}
+      />
+      <Checks
+        items={servers}
+        idOf={(s) => `quota-server-${s.id}`}
+        labelOf={(s) => s.name}
+        checked={(s) => draft.serverIds.includes(s.id)}
+        onToggle={(s, on) => set({ serverIds: toggled(draft.serverIds, s.id, on) })}
+      />
+    </fieldset>
+  );
+}
+
 function CreateQuota({
   client,
   servers,
@@ -129,24 +181,7 @@ function CreateQuota({
           value={draft.limit}
           onValue={(limit) => set({ limit })}
         />
-        {draft.counts !== 'in_flight' && (
-          <>
-            <SelectField
-              id="quota-window"
-              label="Per"
-              value={draft.window}
-              onValue={(window) => set({ window })}
-              options={['minute', 'hour', 'day', 'month'].map((w) => ({ value: w, label: w }))}
-            />
-            <TextField
-              id="quota-zone"
-              label="Time zone of the window (IANA name; empty: UTC)"
-              placeholder="Europe/Berlin"
-              value={draft.timeZone}
-              onValue={(timeZone) => set({ timeZone })}
-            />
-          </>
-        )}
+        {draft.counts !== 'in_flight' && <WindowFields draft={draft} set={set} />}
         <SelectField
           id="quota-per"
           label="One counter for each"
@@ -154,28 +189,7 @@ function CreateQuota({
           onValue={(per) => set({ per })}
           options={Object.entries(perLabels).map(([value, label]) => ({ value, label }))}
         />
-        <fieldset>
-          <legend>Which calls (empty: every call of the workspace)</legend>
-          <TextField
-            id="quota-tools"
-            label="Tools (names or patterns with *, separated by commas)"
-            value={draft.tools}
-            onValue={(tools) => set({ tools })}
-          />
-          <TextField
-            id="quota-people"
-            label="People (external users, separated by commas)"
-            value={draft.people}
-            onValue={(people) => set({ people })}
-          />
-          <Checks
-            items={servers}
-            idOf={(s) => `quota-server-${s.id}`}
-            labelOf={(s) => s.name}
-            checked={(s) => draft.serverIds.includes(s.id)}
-            onToggle={(s, on) => set({ serverIds: toggled(draft.serverIds, s.id, on) })}
-          />
-        </fieldset>
+        <MatchFields draft={draft} set={set} servers={servers} />
         <span>
           <input
             type="checkbox"
