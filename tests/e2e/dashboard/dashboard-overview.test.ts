@@ -423,6 +423,7 @@ describe('the usage page', () => {
       enforce: true,
     });
     const row = page.getByRole('row').filter({ hasText: 'each-person-hourly' });
+    await row.waitFor();
     expect(await row.getByRole('cell').allTextContents()).toEqual(
       expect.arrayContaining(['50 calls per hour, each person', 'tools search_*', 'enforced']),
     );
