@@ -1,6 +1,8 @@
 import type { Client } from '@modelcontextprotocol/client';
+import { type ManagementClient, unwrap } from '@toolplane/client';
 import { quotaCounterKey, quotaPeriod, type QuotaWindow } from '../../packages/contracts/src/index.ts';
 import type { RedisClient } from '@toolplane/redis';
+import { waitFor } from './wait.ts';
 
 /** What tests of quotas (ADR 0048) share: the refusal's `_meta`, bursts of calls, windows, counters. */
 
@@ -58,4 +60,41 @@ export async function chargedSince(redis: RedisClient, at: QuotaCounter, since: 
   let total = 0;
   for (const key of keys) total += Number((await redis.get(key)) ?? 0);
   return total;
+}
+
+/**
+ * Lets people (external users `names`, made here) call the server through the stack's key: its shared credentials
+ * serve them (they connect nothing of their own), and a policy grants them every tool (the key keeps every server).
+ */
+export async function peopleMayCall(api: ManagementClient, serverId: string, names: string[]): Promise<void> {
+  await unwrap(
+    api.PATCH('/mcp_manager/{id}', {
+      params: { path: { id: serverId } },
+      body: { config: { fallbackToShared: true } },
+    }),
+  );
+  for (const name of names) await unwrap(api.POST('/external_users', { body: { name } }));
+  await unwrap(
+    api.POST('/access_policies', {
+      body: { name: 'people', principals: [{ type: 'external_user', value: '*' }], servers: ['*'], tools: ['*'] },
+    }),
+  );
+}
+
+/** A fresh quota; the workspace's other quotas are deleted first (each test sees only its own). */
+export async function onlyQuota(api: ManagementClient, body: Record<string, unknown>) {
+  for (const q of (await unwrap(api.GET('/quotas'))).data)
+    await unwrap(api.DELETE('/quotas/{id}', { params: { path: { id: q.id } } }));
+  return unwrap(api.POST('/quotas', { body: body as never }));
+}
+
+/**
+ * Until a call of the ticket example's `get_ticket` is refused by quota `quotaName` (its publication reached the
+ * caller's edge): a quota of limit 0 on that tool, using none of its room.
+ */
+export async function refusedBy(client: Client, quotaName: string): Promise<void> {
+  await waitFor(`quota ${quotaName} on the edge`, async () => {
+    const r = (await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'none' } })) as ToolResult;
+    return quotaMeta(r)?.quota === quotaName ? true : undefined;
+  });
 }

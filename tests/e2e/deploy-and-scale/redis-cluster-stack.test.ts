@@ -21,7 +21,10 @@ import {
   counterKey,
   counterOf,
   inOneWindow,
+  onlyQuota,
+  peopleMayCall,
   quotaMeta,
+  refusedBy,
   type QuotaCounter,
   type ToolResult,
 } from '../../helpers/quotas.ts';
@@ -249,18 +252,7 @@ describe('Redis Cluster (REDIS_CLUSTER_NODES) with the queue in six shards (REDI
 
   it('a quota per person allows each person exactly its limit of 50 concurrent calls across both edges', async () => {
     const { api, stack, example } = s!;
-    await unwrap(
-      api.PATCH('/mcp_manager/{id}', {
-        params: { path: { id: example.serverId } },
-        body: { config: { fallbackToShared: true } },
-      }),
-    );
-    for (const name of ['alice', 'bob']) await unwrap(api.POST('/external_users', { body: { name } }));
-    await unwrap(
-      api.POST('/access_policies', {
-        body: { name: 'people', principals: [{ type: 'external_user', value: '*' }], servers: ['*'], tools: ['*'] },
-      }),
-    );
+    await peopleMayCall(api, example.serverId, ['alice', 'bob']);
     const limit = 5;
     await unwrap(
       api.POST('/quotas', {
@@ -283,11 +275,7 @@ describe('Redis Cluster (REDIS_CLUSTER_NODES) with the queue in six shards (REDI
     const callers = await Promise.all(
       ['alice', 'bob'].flatMap((person) => stack.edgeUrls.map((edge) => personOn(s!, edge, person))),
     );
-    for (const c of callers)
-      await waitFor('the quotas on the edge', async () => {
-        const r = (await c.callTool({ name: 'get_ticket', arguments: { ticket_id: 'none' } })) as ToolResult;
-        return quotaMeta(r)?.quota === 'probe' ? true : undefined;
-      });
+    for (const c of callers) await refusedBy(c, 'probe');
     await inOneWindow('minute', 20);
     const searches = () => s!.upstream.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/tickets');
     const before = searches().length;
@@ -304,14 +292,14 @@ describe('Redis Cluster (REDIS_CLUSTER_NODES) with the queue in six shards (REDI
 
   it('a failover that loses the last increments of a quota never makes it refuse more than its limit allows', async () => {
     const { api, stack } = s!;
-    for (const q of (await unwrap(api.GET('/quotas'))).data)
-      await unwrap(api.DELETE('/quotas/{id}', { params: { path: { id: q.id } } }));
     const limit = 10;
-    const quota = await unwrap(
-      api.POST('/quotas', {
-        body: { name: 'ten-a-day', match: { tools: ['get_ticket'] }, counts: 'calls', limit, window: 'day' },
-      }),
-    );
+    const quota = await onlyQuota(api, {
+      name: 'ten-a-day',
+      match: { tools: ['get_ticket'] },
+      counts: 'calls',
+      limit,
+      window: 'day',
+    });
     const workspaceId = (await unwrap(api.GET('/workspaces/current'))).id;
     const at: QuotaCounter = { prefix: stack.redisPrefix, workspaceId, quotaId: quota.id, window: 'day' };
     // Every call below falls in one day's window.

@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
@@ -13,9 +10,18 @@ import pg from 'pg';
 import { applyRetention } from '../../../services/control-plane/src/resources/execution-records/retention.ts';
 import { storeExecutionRecords } from '../../../services/control-plane/src/resources/execution-records/store.ts';
 import { postMcp } from '../../helpers/mcp.ts';
-import { burst, inOneWindow, quotaMeta, type ToolResult } from '../../helpers/quotas.ts';
+import {
+  burst,
+  inOneWindow,
+  onlyQuota as onlyQuotaOf,
+  peopleMayCall,
+  quotaMeta,
+  refusedBy,
+  type ToolResult,
+} from '../../helpers/quotas.ts';
 import { executionRecords } from '../../helpers/records.ts';
 import { stackRedis, startTestStack } from '../../helpers/stack.ts';
+import { sourceCli } from '../../helpers/cli.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 /**
@@ -55,19 +61,7 @@ async function used(redis: ReturnType<typeof stackRedis>, quotaId: string): Prom
 }
 
 /** A fresh quota; the quotas of earlier tests are deleted first (each test sees only its own). */
-async function onlyQuota(body: Record<string, unknown>) {
-  for (const q of (await unwrap(api.GET('/quotas'))).data)
-    await unwrap(api.DELETE('/quotas/{id}', { params: { path: { id: q.id } } }));
-  return unwrap(api.POST('/quotas', { body: body as never }));
-}
-
-/** Until a call is refused by the quota just made (its publication reached the edges), using none of its room. */
-async function published(client: Client, quotaName: string): Promise<void> {
-  await waitFor(`quota ${quotaName} on the edge`, async () => {
-    const r = (await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'none' } })) as Result;
-    return quotaMeta(r)?.quota === quotaName ? true : undefined;
-  });
-}
+const onlyQuota = (body: Record<string, unknown>) => onlyQuotaOf(api, body);
 
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'quota-upstream-key' });
@@ -79,25 +73,7 @@ beforeAll(async () => {
     serviceEnv: { edge: { TOOL_CALL_TIMEOUT_MS: '3000' } },
   }));
   example = await registerTicketExample(api, upstream.url, 'quota-upstream-key');
-  // People's calls may run with the server's shared credentials (they connect nothing of their own here).
-  await unwrap(
-    api.PATCH('/mcp_manager/{id}', {
-      params: { path: { id: example.serverId } },
-      body: { config: { fallbackToShared: true } },
-    }),
-  );
-  for (const name of ['alice', 'bob']) await unwrap(api.POST('/external_users', { body: { name } }));
-  // The key keeps every server; the people it acts as need a grant of their own.
-  await unwrap(
-    api.POST('/access_policies', {
-      body: {
-        name: 'people',
-        principals: [{ type: 'external_user', value: '*' }],
-        servers: ['*'],
-        tools: ['*'],
-      },
-    }),
-  );
+  await peopleMayCall(api, example.serverId, ['alice', 'bob']);
 }, 120_000);
 
 afterAll(async () => {
@@ -123,8 +99,8 @@ describe('a quota across two edges', () => {
         body: { name: 'probe', match: { tools: ['get_ticket'] }, counts: 'calls', limit: 0, window: 'minute' },
       }),
     );
-    await published(alice[0]!, 'probe');
-    await published(alice[1]!, 'probe');
+    await refusedBy(alice[0]!, 'probe');
+    await refusedBy(alice[1]!, 'probe');
     // The window is a calendar minute: the burst starts with at least 20 s of it left, so it falls in one window.
     await inOneWindow('minute', 20);
     const before = searches();
@@ -456,7 +432,7 @@ describe('alerts', () => {
           body: { name: 'alert-probe', match: { tools: ['get_ticket'] }, counts: 'calls', limit: 0, window: 'month' },
         }),
       );
-      await published(alice, 'alert-probe');
+      await refusedBy(alice, 'alert-probe');
       const alerts = async () =>
         (await unwrap(api.GET('/audit_events', { params: { query: { action: 'quota.alert', order: 'asc' } } }))).data
           .filter((e) => e.resource.id === quota.id)
@@ -565,16 +541,7 @@ describe('a quota that cannot be', () => {
 });
 
 describe('usage', () => {
-  const cli = (...args: string[]) =>
-    promisify(execFile)(
-      process.execPath,
-      [
-        '--conditions=@toolplane/source',
-        fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url)),
-        ...args,
-      ],
-      { env: { ...process.env, TOOLPLANE_URL: stack.controlPlaneUrl, TOOLPLANE_API_KEY: stack.bootstrapKey } },
-    );
+  const cli = (...args: string[]) => sourceCli(stack)(...args);
 
   it('GET /usage, the quota’s counters and the CLI’s CSV agree with the upstream’s count; refusals are not usage', async () => {
     // A server whose search costs 3, under each person's budget of 12 cost units a day (four calls).

@@ -1,7 +1,4 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { ApiError, createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
@@ -12,6 +9,7 @@ import { redisKeys, type ExecutionRecord } from '../../../packages/contracts/src
 import { ExecutionRecordSink } from '../../../packages/queue/src/index.ts';
 import { startTestStack, withoutRateLimits } from '../../helpers/stack.ts';
 import { postMcp } from '../../helpers/mcp.ts';
+import { sourceCli } from '../../helpers/cli.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { executionRecords } from '../../helpers/records.ts';
 
@@ -379,16 +377,7 @@ describe('real calls and restricted keys', () => {
 });
 
 describe('toolplane stats', () => {
-  const cli = (...args: string[]) =>
-    promisify(execFile)(
-      process.execPath,
-      [
-        '--conditions=@toolplane/source',
-        fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url)),
-        ...args,
-      ],
-      { env: { ...process.env, TOOLPLANE_URL: stack.controlPlaneUrl, TOOLPLANE_API_KEY: stack.bootstrapKey } },
-    );
+  const cli = (...args: string[]) => sourceCli(stack)(...args);
 
   it('prints the same figures as the API', async () => {
     const json = JSON.parse((await cli('stats', '--to', TO, '--server', 'stats', '--json')).stdout) as {
