@@ -175,6 +175,20 @@ beforeAll(async () => {
     }),
   );
   await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } });
+  // An approval request of A: its search needs the approval of A's key (ADR 0049).
+  await unwrap(
+    apiA.PATCH('/mcp_manager/{id}', {
+      params: { path: { id: a.serverId } },
+      body: { approvalTools: ['search_tickets'], approvalRule: { approvers: { apiKeys: [keyA.id] } } },
+    }),
+  );
+  ids.approval = await waitFor('an approval request of A', async () => {
+    const r = await client.callTool({ name: 'search_tickets', arguments: {} });
+    return (r._meta as Record<string, { id: string }> | undefined)?.['toolplane/approval']?.id;
+  });
+  await waitFor('the approval request stored', async () =>
+    (await apiA.GET('/approvals/{id}', { params: { path: { id: ids.approval! } } })).response.ok ? true : undefined,
+  );
   await client.close();
   ids.record = await waitFor(
     'the execution record of the call',
@@ -505,6 +519,14 @@ function cases(): Case[] {
     c('GET', '/quotas/:id', `/quotas/${ids.quota}`, 'denied'),
     c('PATCH', '/quotas/:id', `/quotas/${ids.quota}`, 'denied', { limit: 0 }),
     c('DELETE', '/quotas/:id', `/quotas/${ids.quota}`, 'denied'),
+    c('GET', '/quotas/:id/usage', `/quotas/${ids.quota}/usage`, 'denied'),
+    c('GET', '/usage', '/usage', 'scoped'),
+    c('GET', '/usage', `/usage?server_id=${s}`, 'scoped'),
+
+    c('GET', '/approvals', '/approvals', 'scoped'),
+    c('GET', '/approvals/:id', `/approvals/${ids.approval}`, 'denied'),
+    c('POST', '/approvals/:id/approve', `/approvals/${ids.approval}/approve`, 'denied', {}),
+    c('POST', '/approvals/:id/deny', `/approvals/${ids.approval}/deny`, 'denied', { comment: 'b says no' }),
 
     c('GET', '/workspaces', '/workspaces', 'scoped'),
     c('GET', '/workspaces/current', '/workspaces/current', 'scoped'),
@@ -582,6 +604,9 @@ describe('workspace isolation', () => {
     expect(await unwrap(apiA.GET('/access_policies/{id}', { params: { path: { id: ids.policy! } } }))).toMatchObject({
       name: 'a-only-policy',
       tools: ['*'],
+    });
+    expect(await unwrap(apiA.GET('/approvals/{id}', { params: { path: { id: ids.approval! } } }))).toMatchObject({
+      state: 'pending',
     });
     expect(await unwrap(apiA.GET('/quotas/{id}', { params: { path: { id: ids.quota! } } }))).toMatchObject({
       name: 'a-only-quota',
