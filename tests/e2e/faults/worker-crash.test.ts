@@ -429,7 +429,14 @@ describe('a worker killed with SIGKILL during slow calls', () => {
     upstream.closed = true;
     const refs = Array.from({ length: CONCURRENCY }, (_, i) => `twice-${i}`);
     const firstSeen = upstream.seen.length;
-    const calls = refs.map((ref, i) => call(p, i, 'get_order', ref));
+    // Any call answered before the gate opens is a failure to explain: its answer is in the wait's state.
+    const early: string[] = [];
+    const calls = refs.map((ref, i) =>
+      call(p, i, 'get_order', ref).then((a) => {
+        if (upstream.closed) early.push(`${a.ref}: ${a.text.slice(0, 300)}`);
+        return a;
+      }),
+    );
     const kill = async (): Promise<number> => {
       const w = p.worker;
       const exited = new Promise<void>((resolve) => w.child.once('exit', () => resolve()));
@@ -443,14 +450,14 @@ describe('a worker killed with SIGKILL during slow calls', () => {
     await until(
       'every GET waits at the upstream',
       () => upstream.pending >= CONCURRENCY,
-      () => upstream.pending,
+      () => ({ pending: upstream.pending, early }),
     );
     await kill();
     // The replacement sends the (idempotent) GETs again; they wait at the upstream too.
     await until(
       'the replacement sent every GET again',
       () => upstream.pending >= 2 * CONCURRENCY,
-      () => upstream.pending,
+      () => ({ pending: upstream.pending, early }),
     );
     const secondKillAt = await kill();
     upstream.open();

@@ -113,7 +113,11 @@ describe('GET /api/v1/mcp_manager/{id}/tools and /api/v1/connector_instances/{id
     expect(byId).toMatchObject({ serverId: serverIds[2], mode: 'NORMAL', catalogVersion: 1 });
     expect(byId.data).toEqual(instance.data);
     const config = await unwrap(api.GET('/mcp_manager/{id}/config', { params: { path: { id: serverIds[2]! } } }));
-    expect(byId.data.map(({ source: _s, confirm: _c, confirmSuggested: _cs, ...tool }) => tool)).toEqual(config.tools);
+    // What clients see (the config's tools, as in tools/list) is each tool without its source, marks and cost.
+    expect(byId.data.map(({ source: _s, confirm: _c, confirmSuggested: _cs, cost: _cost, ...tool }) => tool)).toEqual(
+      config.tools,
+    );
+    expect(byId.data.map((t) => t.cost)).toEqual([1, 1, 1]);
     // Confirmation is suggested for what cannot be undone or safely sent twice (a POST without idempotency key).
     expect(byId.data.map((t) => [t.name, t.confirm, t.confirmSuggested])).toEqual([
       ['search_tickets', false, false],
