@@ -52,8 +52,6 @@ async function connect(edgeUrl: string, username?: string): Promise<Client> {
 
 const searches = () => upstream.requests.filter((r) => r.path === '/api/v1/tickets' && r.method === 'GET').length;
 
-type Result = ToolResult;
-
 /** What a quota's (one) counter holds: 0 before its first charge. */
 async function used(redis: ReturnType<typeof stackRedis>, quotaId: string): Promise<number> {
   const keys = await redis.keys(`${stack.redisPrefix}:quota:*:${quotaId}:*`);
@@ -145,7 +143,7 @@ describe('a quota across two edges', () => {
     // Propagation: calls of get_ticket by a caller acting as no person (their own counter, `-`) until one is refused.
     const nobody = await connect(e1);
     await waitFor('the per-person quota on the edge', async () => {
-      const r = (await nobody.callTool({ name: 'get_ticket', arguments: { ticket_id: 'none' } })) as Result;
+      const r = (await nobody.callTool({ name: 'get_ticket', arguments: { ticket_id: 'none' } })) as ToolResult;
       return quotaMeta(r)?.quota === 'each-person-3' ? true : undefined;
     });
     const before = searches();
@@ -173,9 +171,9 @@ async function clientOf(serverId: string): Promise<Client> {
  * or after); the last three results.
  */
 async function untilRefused(client: Client, tool: string, args: Record<string, unknown>, quota: string) {
-  const results: Result[] = [];
+  const results: ToolResult[] = [];
   await waitFor(`the budget ${quota} to refuse a call`, async () => {
-    const r = (await client.callTool({ name: tool, arguments: args })) as Result;
+    const r = (await client.callTool({ name: tool, arguments: args })) as ToolResult;
     results.push(r);
     return quotaMeta(r)?.quota === quota ? true : undefined;
   });
@@ -245,7 +243,7 @@ describe('cost units', () => {
       expect((charged[2]!.content as { text: string }[])[0]!.text).toContain('12 cost units per day');
       expect(await used(redis, summed.id)).toBe(12);
       const before = sent();
-      expect(((await client.callTool({ name: 'triage', arguments: {} })) as Result).isError).toBe(true);
+      expect(((await client.callTool({ name: 'triage', arguments: {} })) as ToolResult).isError).toBe(true);
       expect(sent()).toBe(before);
       // The same steps under a declared cost of 1: a budget of 2 allows two calls (6 each would allow none).
       const declared = await onlyQuota({
@@ -331,14 +329,14 @@ describe('a job that expired in the queue', () => {
       // No worker: the call waits in the queue past its deadline; the edge answers "outcome unknown", still charged.
       await stack.stopProcess(stack.processes.find((p) => p.service === 'worker')!);
       const sent = upstream.requests.length;
-      const waited = (await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } })) as Result;
+      const waited = (await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } })) as ToolResult;
       expect(waited.isError).toBe(true);
       expect(await counted()).toBe(1);
       // A worker takes the job, finds it expired, sends nothing and gives the unit back.
       await stack.addWorker();
       await waitFor('the unit given back', async () => ((await counted()) === 0 ? true : undefined));
       expect(upstream.requests.length).toBe(sent);
-      const again = (await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } })) as Result;
+      const again = (await client.callTool({ name: 'get_ticket', arguments: { ticket_id: 'TCK-1' } })) as ToolResult;
       expect(again.isError).toBeFalsy();
       expect(await counted()).toBe(1);
     } finally {
@@ -361,7 +359,7 @@ describe('shadow mode', () => {
     // Shadow quotas refuse nothing, so propagation shows only in the audit trail: calls until one is recorded.
     let calls = 0;
     await waitFor('a would-exceed event', async () => {
-      const r = (await client.callTool({ name: 'search_tickets', arguments: {} })) as Result;
+      const r = (await client.callTool({ name: 'search_tickets', arguments: {} })) as ToolResult;
       if (!r.isError) calls++;
       const events = await unwrap(
         api.GET('/audit_events', { params: { query: { action: 'tool.quota_would_exceed' } } }),
@@ -437,7 +435,7 @@ describe('alerts', () => {
         (await unwrap(api.GET('/audit_events', { params: { query: { action: 'quota.alert', order: 'asc' } } }))).data
           .filter((e) => e.resource.id === quota.id)
           .map((e) => ({ actor: e.actor.name, ...(e.details as Record<string, unknown>) }));
-      const search = () => alice.callTool({ name: 'search_tickets', arguments: {} }) as Promise<Result>;
+      const search = () => alice.callTool({ name: 'search_tickets', arguments: {} }) as Promise<ToolResult>;
       for (let i = 0; i < 4; i++) expect((await search()).isError).toBeFalsy();
       await waitFor('the 80 % alert', async () => ((await alerts()).length === 1 ? true : undefined));
       expect((await search()).isError).toBeFalsy();
@@ -572,13 +570,13 @@ describe('usage', () => {
     clients.push(client);
     // Calls until the budget refuses one (calls before the quota reached the edge are usage too), then one more.
     const before = searches();
-    const results: Result[] = [];
+    const results: ToolResult[] = [];
     await waitFor('the budget to refuse a call', async () => {
-      const r = (await client.callTool({ name: 'search_tickets', arguments: {} })) as Result;
+      const r = (await client.callTool({ name: 'search_tickets', arguments: {} })) as ToolResult;
       results.push(r);
       return quotaMeta(r)?.quota === quota.name ? true : undefined;
     });
-    results.push((await client.callTool({ name: 'search_tickets', arguments: {} })) as Result);
+    results.push((await client.callTool({ name: 'search_tickets', arguments: {} })) as ToolResult);
     const received = searches() - before;
     expect(received).toBeGreaterThanOrEqual(4);
     expect(results.filter((r) => !r.isError)).toHaveLength(received);
