@@ -287,24 +287,27 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
   const approved = tool.approval ? await approveCall(deps, call, tool, invocationId) : undefined;
   if (approved && 'refused' in approved) return approved.refused;
   const spent = approved?.spent;
-  if (!call.quotas) {
-    if (spent) approvalExecuted(deps, call, tool.def.name, spent);
-    return enqueueTool(deps, call, tool, { invocationId });
-  }
+  // A spent approval is executed once its job is in the queue; a job the queue could not take ran nothing: given back.
+  const settleApproval = spent
+    ? (added: boolean) => (added ? approvalExecuted(deps, call, tool.def.name, spent) : giveBackApproval(deps, spent))
+    : undefined;
+  if (!call.quotas) return enqueueTool(deps, call, tool, { invocationId, onQueued: settleApproval });
   // Quotas apply to this caller: the last check charges them, and the charge ends with the call (ADR 0048).
   const charged = await chargeQuotas(deps, call, tool, invocationId);
   if ('refused' in charged) {
     if (spent) giveBackApproval(deps, spent);
     return charged.refused;
   }
-  if (spent) approvalExecuted(deps, call, tool.def.name, spent);
   const { charge } = charged;
-  if (!charge) return enqueueTool(deps, call, tool, { invocationId });
+  if (!charge) return enqueueTool(deps, call, tool, { invocationId, onQueued: settleApproval });
   let outcome: ToolOutcome | undefined;
   let notQueued = false;
   try {
-    const onNotQueued = () => (notQueued = true);
-    return (outcome = await enqueueTool(deps, call, tool, { invocationId, charge, onNotQueued }));
+    const onQueued = (added: boolean) => {
+      notQueued = !added;
+      settleApproval?.(added);
+    };
+    return (outcome = await enqueueTool(deps, call, tool, { invocationId, charge, onQueued }));
   } finally {
     // Nothing ran when the job could not be added to the queue, or in an external server's `input_required` round:
     // the units come back (a retry is charged). Any other outcome, unknown ones too, stays charged.
@@ -320,7 +323,11 @@ async function enqueueTool(
   deps: ToolCallDeps,
   call: ToolCall,
   tool: LoadedTool,
-  { invocationId, charge, onNotQueued }: { invocationId: string; charge?: QuotaCharge; onNotQueued?: () => void },
+  {
+    invocationId,
+    charge,
+    onQueued,
+  }: { invocationId: string; charge?: QuotaCharge; onQueued?: (added: boolean) => void },
 ): Promise<ToolOutcome> {
   const { loaded, principal, arguments: input, signal, live, request } = call;
   const name = tool.def.name;
@@ -363,7 +370,7 @@ async function enqueueTool(
         ...(tool.cost !== undefined ? { cost: tool.cost } : {}),
       },
       signal,
-      producer === noopSpan && !onNotQueued ? undefined : enqueued(producer, onNotQueued),
+      producer === noopSpan && !onQueued ? undefined : enqueued(producer, onQueued),
       live?.onEvent,
     );
     if (result.ok)
@@ -376,11 +383,11 @@ async function enqueueTool(
   }
 }
 
-/** When the job was added, or could not be: the producer span ends, and `onNotQueued` learns of a failed add. */
-function enqueued(producer: Span, onNotQueued: (() => void) | undefined) {
+/** When the job was added, or could not be: the producer span ends, and `onQueued` learns which. */
+function enqueued(producer: Span, onQueued: ((added: boolean) => void) | undefined) {
   return (err?: unknown) => {
     if (producer !== noopSpan) endSpan(producer, err);
-    if (err !== undefined) onNotQueued?.();
+    onQueued?.(err === undefined);
   };
 }
 
