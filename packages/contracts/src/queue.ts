@@ -340,6 +340,13 @@ const ToolInvokeJobV1 = z.object({
    * as the call's `costUnits` in its record, for usage reports.
    */
   cost: z.number().nonnegative().optional(),
+  /**
+   * A task's call held for someone else's approval (ADR 0049): the job waits in the queue (delayed until the request's
+   * expiry) and runs only if the request `id` under `key` (`approvalKey`) is granted when it starts, spending it
+   * (`startApprovedJob`); a denied or expired request fails the task instead. `timeoutMs`: how long the call may run
+   * once it starts (the job's own deadline covers the wait too).
+   */
+  approval: z.object({ key: z.string(), id: z.string(), timeoutMs: z.number().int().positive() }).optional(),
 });
 export const ToolInvokeJob = z.discriminatedUnion('v', [ToolInvokeJobV1]);
 export type ToolInvokeJob = z.infer<typeof ToolInvokeJob>;

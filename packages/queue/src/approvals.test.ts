@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { approvalKey } from '@toolplane/contracts';
 import { Redis } from 'ioredis';
-import { decideApproval, requestApproval, restoreApproval } from './approvals.ts';
+import { decideApproval, parkApproval, requestApproval, restoreApproval, startApprovedJob } from './approvals.ts';
 
 // The approval scripts on the real Redis from tests/setup/global-setup.js; this file uses its own prefix.
 const redisUrl = process.env.TEST_REDIS_URL;
@@ -21,8 +21,15 @@ const newKey = () => approvalKey(prefix, 'ws-1', randomUUID());
 const T0 = 1_800_000_000_000;
 const ask = (key: string, now = T0, newId: string = randomUUID()) =>
   requestApproval(redis, key, { newId, now, expiresInSeconds: 60 });
-const decide = (key: string, id: string, decision: 'granted' | 'denied' | 'expired', now = T0 + 1000) =>
+const decided = (key: string, id: string, decision: 'granted' | 'denied' | 'expired', now = T0 + 1000) =>
   decideApproval(redis, key, { id, decision, expiresAt: T0 + 60_000, expiresInSeconds: 60, now, comment: 'why' });
+const decide = async (key: string, id: string, decision: 'granted' | 'denied' | 'expired', now = T0 + 1000) =>
+  (await decided(key, id, decision, now)).outcome;
+/** A task's call asking: the request holds it (`parkTask`, its job's id). */
+const askAsTask = (key: string, task: string, now = T0, newId: string = randomUUID()) =>
+  requestApproval(redis, key, { newId, now, expiresInSeconds: 60, parkTask: task });
+const start = (key: string, id: string, invocationId: string, now = T0 + 2000) =>
+  startApprovedJob(redis, key, { id, invocationId, now });
 
 describe('approval requests in Redis', () => {
   it('a first ask creates a request; asking again says it is pending, with no second request', async () => {
@@ -101,5 +108,52 @@ describe('approval requests in Redis', () => {
       comment: 'why',
     });
     expect(await ask(key, T0 + 2000)).toEqual({ kind: 'granted', id: 'l1' });
+  });
+
+  it('a task holds its request: a grant is spent by its job only, once (a re-delivery runs on), never by a retry', async () => {
+    const key = newKey();
+    expect(await askAsTask(key, 'job-1', T0, 'h1')).toEqual({
+      kind: 'created',
+      id: 'h1',
+      parked: { expiresAt: T0 + 60_000 },
+    });
+    expect(await askAsTask(key, 'job-2', T0 + 10)).toEqual({ kind: 'pending', id: 'h1', task: 'job-1' });
+    expect(await parkApproval(redis, key, { id: 'h1', taskId: 'job-1', queuePrefix: 'bull-0' })).toBe('pending');
+    expect(await start(key, 'h1', 'job-1')).toEqual({ kind: 'pending' });
+    expect(await decided(key, 'h1', 'granted')).toEqual({
+      outcome: 'ok',
+      held: { taskId: 'job-1', queuePrefix: 'bull-0' },
+    });
+    expect(await ask(key, T0 + 2000)).toEqual({ kind: 'held', id: 'h1', task: 'job-1' });
+    const [a, b] = await Promise.all([start(key, 'h1', 'job-1'), start(key, 'h1', 'job-other')]);
+    expect([a, b]).toEqual([{ kind: 'run' }, { kind: 'spent' }]);
+    expect(await start(key, 'h1', 'job-1')).toEqual({ kind: 'run' });
+    expect(await ask(key, T0 + 3000, 'next')).toEqual({ kind: 'created', id: 'next' });
+  });
+
+  it('a task joins a pending request nobody holds; its job finds a denial or the expiry, and runs nothing', async () => {
+    const plain = newKey();
+    await ask(plain, T0, 'j1');
+    expect(await askAsTask(plain, 'job-j', T0 + 10)).toEqual({
+      kind: 'pending',
+      id: 'j1',
+      parked: { expiresAt: T0 + 60_000 },
+    });
+    await decide(plain, 'j1', 'denied');
+    expect(await start(plain, 'j1', 'job-j')).toEqual({ kind: 'denied', comment: 'why' });
+    const late = newKey();
+    await askAsTask(late, 'job-l', T0, 'l2');
+    expect(await start(late, 'l2', 'job-l', T0 + 60_000)).toEqual({ kind: 'expired', found: true });
+    expect(await start(late, 'l2', 'job-l', T0 + 60_001)).toEqual({ kind: 'expired', found: false });
+    expect(await start(late, 'other', 'job-l')).toEqual({ kind: 'lost' });
+  });
+
+  it('a held request whose job could not be queued lets go of its task: a retry may then spend its grant', async () => {
+    const key = newKey();
+    await askAsTask(key, 'job-f', T0, 'f1');
+    expect(await parkApproval(redis, key, { id: 'f1', taskId: 'someone-else', queuePrefix: '' })).toBe('');
+    expect(await parkApproval(redis, key, { id: 'f1', taskId: 'job-f', queuePrefix: '' })).toBe('pending');
+    expect(await decided(key, 'f1', 'granted')).toEqual({ outcome: 'ok' });
+    expect(await ask(key, T0 + 2000)).toEqual({ kind: 'granted', id: 'f1' });
   });
 });

@@ -10,3 +10,4 @@ export * from './redis-forms.ts';
 export * from './queue-layout.ts';
 export * from './quota-refunds.ts';
 export * from './approvals.ts';
+export * from './held-jobs.ts';

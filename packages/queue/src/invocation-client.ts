@@ -76,6 +76,15 @@ export class InvocationClient {
     );
   }
 
+  /**
+   * Queues a task's call held for someone else's approval (ADR 0049): delayed until `delayMs` (the request's expiry),
+   * promoted when the request is decided; nobody waits for its reply here (its worker settles the task). Answers the
+   * BullMQ prefix of the queue it went to (`promoteHeldJob`).
+   */
+  hold(job: ToolInvokeJob, delayMs: number): Promise<string> {
+    return this.rpc.enqueueHeld(job.invocationId, job, delayMs);
+  }
+
   get inFlight(): number {
     return this.rpc.inFlight;
   }

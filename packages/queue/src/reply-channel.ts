@@ -290,6 +290,33 @@ export class RequestReplyClient<J extends { replyTo: string; deadlineAt: number 
     return reply;
   }
 
+  /**
+   * Enqueues a job nobody waits for here, delayed by `delayMs` (a call held for an approval: its reply settles a task;
+   * it is promoted when decided). Answers the BullMQ prefix of the shard it went to, where it can be promoted.
+   */
+  async enqueueHeld(id: string, job: J, delayMs: number): Promise<string> {
+    const shard = this.nextShard;
+    this.nextShard = (shard + 1) % this.queues.length;
+    const queue = this.queues[shard]!;
+    try {
+      await queue.add(this.opts.jobName, job, {
+        jobId: id,
+        delay: Math.max(0, Math.round(delayMs)),
+        attempts: 1,
+        removeOnComplete: true,
+        removeOnFail: true,
+      });
+    } catch (err) {
+      throw new TransientError(
+        'queue.unavailable',
+        'The call was not held: the queue (Redis) is unavailable. Retry in a few seconds.',
+        {},
+        { cause: err },
+      );
+    }
+    return queue.opts.prefix!;
+  }
+
   get inFlight(): number {
     return this.pending.size;
   }

@@ -97,6 +97,13 @@ redis.call('HDEL', KEYS[1], 'inputRequests', 'requestState', 'inputResponses')
 redis.call('HSET', KEYS[1], 'lastUpdatedAt', ARGV[2], unpack(ARGV, 3))
 return 1`;
 
+// Says what a task still working on this invocation waits for: ARGV = invocation id, now, status message.
+const noteScript = `
+local s = redis.call('HMGET', KEYS[1], 'status', 'invocationId')
+if not s[1] or s[1] ~= 'working' or s[2] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'lastUpdatedAt', ARGV[2], 'statusMessage', ARGV[3])
+return 1`;
+
 // Cancels a task that has not ended: returns its status before (false when it does not exist or is another's).
 const cancelScript = `
 local s = redis.call('HMGET', KEYS[1], 'status', 'scope')
@@ -270,6 +277,13 @@ export class TaskRecords {
     const done = await this.redis.eval(settleScript, 1, this.keys.task(taskId), invocationId, String(now), ...fields);
     if (done !== 1) return false;
     return tooLarge ? 'too_large' : 'settled';
+  }
+
+  /** Says what the task waits for (`statusMessage`) while it is still working on `invocationId`. */
+  async note(taskId: string, invocationId: string, statusMessage: string, now = Date.now()): Promise<boolean> {
+    return (
+      (await this.redis.eval(noteScript, 1, this.keys.task(taskId), invocationId, String(now), statusMessage)) === 1
+    );
   }
 
   /** Cancels the caller's task unless it ended: its status before, or undefined when there is no such task. */

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { approvalKey, type ApprovalRule, type ToolResultPayload } from '@toolplane/contracts';
-import { requestApproval, restoreApproval, type ApprovalAsk } from '@toolplane/queue';
+import { parkApproval, promoteHeldJob, requestApproval, restoreApproval, type ApprovalAsk } from '@toolplane/queue';
 import { errorResult, rejectCall } from './call-checks.ts';
 import type { ToolCall, ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
@@ -17,6 +17,16 @@ import { approvalEvent, argumentsDigest, maskArguments, principalBinding } from 
 export interface SpentApproval {
   readonly key: string;
   readonly id: string;
+}
+
+/** A task's call the request now holds: its job waits in the queue until the request is decided or expires. */
+export interface HeldRequest {
+  readonly key: string;
+  readonly id: string;
+  /** Epoch ms. */
+  readonly expiresAt: number;
+  /** What the task says while it waits: who must approve. */
+  readonly statusMessage: string;
 }
 
 /** The SHA-256 (base64url) of what an approval is for: the caller, the server, the tool, the arguments and the rule. */
@@ -50,9 +60,19 @@ function askText(name: string, ask: ApprovalAsk, rule: ApprovalRule, expiresAt: 
         `Once it is approved, ${again}`
       );
     case 'pending':
+      if (ask.task)
+        return (
+          `Approval request ${ask.id} for this call of "${name}" is pending, held by task ${ask.task}: the call runs ` +
+          `there once approved (approvers: ${approversText(rule)}). This call was not made, nothing was sent.`
+        );
       return (
         `Approval request ${ask.id} for this call of "${name}" is still pending (approvers: ${approversText(rule)}). ` +
         `The call was not made, nothing was sent. Once it is approved, ${again}`
+      );
+    case 'held':
+      return (
+        `Approval request ${ask.id} for this call of "${name}" was approved for task ${ask.task}, which runs it: read ` +
+        'its result there. This call was not made, nothing was sent.'
       );
     case 'denied':
       return (
@@ -92,7 +112,7 @@ export async function approveCall(
   call: ToolCall,
   tool: LoadedTool,
   invocationId: string,
-): Promise<{ refused: ToolResultPayload } | { spent: SpentApproval }> {
+): Promise<{ refused: ToolResultPayload } | { spent: SpentApproval } | { held: HeldRequest }> {
   const rule = tool.approval!;
   const name = tool.def.name;
   const p = call.principal;
@@ -116,6 +136,8 @@ export async function approveCall(
       newId: randomUUID(),
       now,
       expiresInSeconds: rule.expiresInSeconds,
+      // A task's call waits as the task (its job held in the queue) rather than coming back as an error.
+      parkTask: call.task?.invocationId,
     });
   } catch (err) {
     deps.log.warn({ tool: name, err: String(err) }, 'an approval could not be checked');
@@ -128,9 +150,16 @@ export async function approveCall(
   const expiresAt = ask.kind === 'created' ? new Date(now + rule.expiresInSeconds * 1000).toISOString() : undefined;
   if (ask.kind === 'created')
     deps.audit?.add(requestedEvent(call, tool, rule, { id: ask.id, binding, expiresAt: expiresAt! }));
+  if ((ask.kind === 'created' || ask.kind === 'pending') && ask.parked) {
+    const until = new Date(ask.parked.expiresAt).toISOString();
+    const statusMessage =
+      `Waiting for approval request ${ask.id} (approvers: ${approversText(rule)}; it expires at ${until}). ` +
+      'Nothing was sent yet: the call runs once approved, and this task then completes with its result.';
+    return { held: { key, id: ask.id, expiresAt: ask.parked.expiresAt, statusMessage } };
+  }
   if (ask.kind === 'expired' && ask.found)
     deps.audit?.add(approvalEvent(call, name, { id: ask.id, action: 'expired' }));
-  const state = ask.kind === 'created' ? 'pending' : ask.kind;
+  const state = ask.kind === 'created' ? 'pending' : ask.kind === 'held' ? 'granted' : ask.kind;
   const meta = {
     id: ask.id,
     state,
@@ -138,7 +167,7 @@ export async function approveCall(
     approvals: rule.approvals,
     ...(expiresAt ? { expiresAt } : {}),
   };
-  const code = ask.kind === 'created' ? 'approval.required' : `approval.${ask.kind}`;
+  const code = ask.kind === 'created' ? 'approval.required' : `approval.${ask.kind === 'held' ? 'pending' : ask.kind}`;
   return { refused: refusal(deps, call, invocationId, { code, text: askText(name, ask, rule, expiresAt), meta }) };
 }
 
@@ -172,6 +201,29 @@ function requestedEvent(
 /** The spent approval's call goes on: `approval.executed` (the control plane's row says so). */
 export function approvalExecuted(deps: ToolCallDeps, call: ToolCall, tool: string, spent: SpentApproval): void {
   deps.audit?.add(approvalEvent(call, tool, { id: spent.id, action: 'executed' }));
+}
+
+/** The held call's job could not be queued (or a later check refused it): the request lets go of its task. */
+export async function releaseHeld(deps: ToolCallDeps, held: HeldRequest, taskInvocation: string): Promise<void> {
+  if (!deps.approvals) return;
+  await parkApproval(deps.approvals.redis, held.key, { id: held.id, taskId: taskInvocation, queuePrefix: '' }).catch(
+    (err: unknown) => deps.log.warn({ approval: held.id, err: String(err) }, 'a held request kept its task'),
+  );
+}
+
+/**
+ * Where the held call's job waits, written on its request for the control plane to promote it when decided. A
+ * request decided before that (an approver faster than this edge) is promoted here.
+ */
+export async function recordHeld(
+  deps: ToolCallDeps,
+  held: HeldRequest,
+  job: { invocationId: string; queuePrefix: string },
+): Promise<void> {
+  const redis = deps.approvals!.redis;
+  const { invocationId, queuePrefix } = job;
+  const state = await parkApproval(redis, held.key, { id: held.id, taskId: invocationId, queuePrefix });
+  if (state !== '' && state !== 'pending') await promoteHeldJob(redis, queuePrefix, invocationId);
 }
 
 /** A later check refused the call: its approval is given back, to be spent by the next retry. */

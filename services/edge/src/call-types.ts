@@ -139,6 +139,11 @@ export interface ToolCall {
 export interface TaskBinding {
   readonly id: string;
   readonly invocationId: string;
+  /**
+   * The call is held for someone else's approval (ADR 0049): its job waits in the queue and its worker settles the
+   * task; `statusMessage` says who must approve. Nobody on this edge waits for its reply.
+   */
+  readonly onHeld?: ((statusMessage: string) => void) | undefined;
 }
 
 /** What the MCP layer read of a `tools/call` message (`plainToolsCall` gives exactly this). */

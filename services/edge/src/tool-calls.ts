@@ -3,6 +3,7 @@ import {
   oauthConnectionView,
   queueNames,
   type Principal,
+  type ToolInvokeJob,
   type ToolOutcome,
   type ToolResultPayload,
 } from '@toolplane/contracts';
@@ -20,7 +21,14 @@ import {
   tracingEnabled,
 } from '@toolplane/telemetry';
 import { deniedToolCall } from './access.ts';
-import { approvalExecuted, approveCall, giveBackApproval } from './approvals.ts';
+import {
+  approvalExecuted,
+  approveCall,
+  giveBackApproval,
+  recordHeld,
+  releaseHeld,
+  type HeldRequest,
+} from './approvals.ts';
 import { chargeQuotas, checkCall, errorResult, invalidArguments } from './call-checks.ts';
 import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
@@ -286,6 +294,7 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
   // Someone else approves each call of this tool (ADR 0049): the approval of exactly this call is spent, or it stops.
   const approved = tool.approval ? await approveCall(deps, call, tool, invocationId) : undefined;
   if (approved && 'refused' in approved) return approved.refused;
+  if (approved && 'held' in approved) return holdCall(deps, call, tool, { invocationId, held: approved.held });
   const spent = approved?.spent;
   // A spent approval is executed once its job is in the queue; a job the queue could not take ran nothing: given back.
   const settleApproval = spent
@@ -329,46 +338,15 @@ async function enqueueTool(
     onQueued,
   }: { invocationId: string; charge?: QuotaCharge; onQueued?: (added: boolean) => void },
 ): Promise<ToolOutcome> {
-  const { loaded, principal, arguments: input, signal, live, request } = call;
-  const name = tool.def.name;
-  // Per-request authentication: the caller's own upstream credential, sealed for the workers (never in clear in Redis).
-  const upstream = request.upstreamAuthorization;
-  const upstreamAuthorization =
-    upstream !== undefined && tool.upstreamCredential
-      ? await deps.sealUpstreamCredential!(upstream, invocationId)
-      : undefined;
+  const { signal, live } = call;
+  const job = await jobOf(deps, call, tool, { invocationId, charge, deadlineAt: Date.now() + deps.timeoutMs });
   // The enqueue is a PRODUCER span (messaging conventions); its traceparent travels in the job, so the
   // worker's CONSUMER span is its child. While tracing is off: no span, no traceparent.
-  const producer = tracingEnabled() ? startProducerSpan(invocationId, name) : noopSpan;
-  // Workflow tools only: Config-* headers, and the OAuth token when the server opted in (never logged).
-  const config = tool.workflow ? request.config : undefined;
-  const callerToken = tool.workflow?.callerToken ? request.accessToken : undefined;
+  const producer = tracingEnabled() ? startProducerSpan(invocationId, tool.def.name) : noopSpan;
+  job.traceparent = traceparentOf(producer);
   try {
     const result = await deps.invocations.invoke(
-      {
-        v: 1,
-        invocationId,
-        serverId: loaded.catalog.serverId,
-        catalogVersion: loaded.catalog.version,
-        tool: name,
-        arguments: input,
-        principal,
-        deadlineAt: Date.now() + deps.timeoutMs,
-        replyTo: deps.invocations.edgeId,
-        traceparent: traceparentOf(producer),
-        ...(live?.progress ? { progress: true } : {}),
-        ...(live?.logLevel ? { logLevel: live.logLevel } : {}),
-        ...(config ? { config } : {}),
-        ...(callerToken ? { callerToken } : {}),
-        ...(tool.workflow?.hostedSteps && call.stepCaller ? { stepCaller: call.stepCaller() } : {}),
-        ...(upstreamAuthorization ? { upstreamAuthorization } : {}),
-        ...(call.multiRound ? { multiRound: call.multiRound } : {}),
-        ...(call.relay ? { relay: call.relay } : {}),
-        serializedResult: true,
-        ...(call.task ? { task: { id: call.task.id } } : {}),
-        ...(charge ? { quotaCharge: jobCharge(charge) } : {}),
-        ...(tool.cost !== undefined ? { cost: tool.cost } : {}),
-      },
+      job,
       signal,
       producer === noopSpan && !onQueued ? undefined : enqueued(producer, onQueued),
       live?.onEvent,
@@ -381,6 +359,93 @@ async function enqueueTool(
   } catch (err) {
     return failedCall(deps, call, invocationId, err);
   }
+}
+
+/** The job of a call that passed every check: references only, the caller's own upstream credential sealed. */
+async function jobOf(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  tool: LoadedTool,
+  facts: { invocationId: string; charge?: QuotaCharge | undefined; deadlineAt: number },
+): Promise<ToolInvokeJob> {
+  const { loaded, principal, arguments: input, live, request } = call;
+  const { invocationId, charge, deadlineAt } = facts;
+  // Per-request authentication: the caller's own upstream credential, sealed for the workers (never in clear in Redis).
+  const upstream = request.upstreamAuthorization;
+  const upstreamAuthorization =
+    upstream !== undefined && tool.upstreamCredential
+      ? await deps.sealUpstreamCredential!(upstream, invocationId)
+      : undefined;
+  // Workflow tools only: Config-* headers, and the OAuth token when the server opted in (never logged).
+  const config = tool.workflow ? request.config : undefined;
+  const callerToken = tool.workflow?.callerToken ? request.accessToken : undefined;
+  return {
+    v: 1,
+    invocationId,
+    serverId: loaded.catalog.serverId,
+    catalogVersion: loaded.catalog.version,
+    tool: tool.def.name,
+    arguments: input,
+    principal,
+    deadlineAt,
+    replyTo: deps.invocations.edgeId,
+    ...(live?.progress ? { progress: true } : {}),
+    ...(live?.logLevel ? { logLevel: live.logLevel } : {}),
+    ...(config ? { config } : {}),
+    ...(callerToken ? { callerToken } : {}),
+    ...(tool.workflow?.hostedSteps && call.stepCaller ? { stepCaller: call.stepCaller() } : {}),
+    ...(upstreamAuthorization ? { upstreamAuthorization } : {}),
+    ...(call.multiRound ? { multiRound: call.multiRound } : {}),
+    ...(call.relay ? { relay: call.relay } : {}),
+    serializedResult: true,
+    ...(call.task ? { task: { id: call.task.id } } : {}),
+    ...(charge ? { quotaCharge: jobCharge(charge) } : {}),
+    ...(tool.cost !== undefined ? { cost: tool.cost } : {}),
+  };
+}
+
+/** A held job is due a little after its request's expiry, so that its worker finds the request expired. */
+const HOLD_SLACK_MS = 1000;
+
+/**
+ * A task's call held for someone else's approval (ADR 0049): charged as any call (its units go back if it never runs),
+ * then queued as a job delayed until the request's expiry, which the request's decision promotes; the job itself
+ * spends the grant when it starts (the worker), so the call runs once even if no edge is left. The task says who must
+ * approve meanwhile; its worker settles it. Nothing here waits for the reply.
+ */
+async function holdCall(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  tool: LoadedTool,
+  { invocationId, held }: { invocationId: string; held: HeldRequest },
+): Promise<ToolOutcome> {
+  let charge: QuotaCharge | undefined;
+  if (call.quotas) {
+    const charged = await chargeQuotas(deps, call, tool, invocationId);
+    if ('refused' in charged) {
+      await releaseHeld(deps, held, invocationId);
+      return charged.refused;
+    }
+    charge = charged.charge;
+  }
+  const dueAt = held.expiresAt + HOLD_SLACK_MS;
+  try {
+    const job = await jobOf(deps, call, tool, { invocationId, charge, deadlineAt: dueAt + deps.timeoutMs });
+    const approval = { key: held.key, id: held.id, timeoutMs: deps.timeoutMs };
+    const queuePrefix = await deps.invocations.hold({ ...job, approval }, dueAt - Date.now());
+    // Not written (Redis failing now): the job is still due at the expiry, and reads the decision then.
+    await recordHeld(deps, held, { invocationId, queuePrefix }).catch((err: unknown) =>
+      deps.log.warn({ approval: held.id, err: String(err) }, 'a held call is due at its expiry only'),
+    );
+  } catch (err) {
+    if (charge) await deps.quotas!.meter.release(charge, true).catch(() => undefined);
+    await releaseHeld(deps, held, invocationId);
+    return failedCall(deps, call, invocationId, err);
+  }
+  // Calls in flight are not held while the approvers decide; the windowed units travel with the job.
+  if (charge) await deps.quotas!.meter.release(charge, false).catch(() => undefined);
+  call.task?.onHeld?.(held.statusMessage);
+  return errorResult(held.statusMessage);
 }
 
 /** When the job was added, or could not be: the producer span ends, and `onQueued` learns which. */

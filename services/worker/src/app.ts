@@ -12,6 +12,7 @@ import {
   ServerIdentitySettings,
   ToolInvokeJob,
   WorkspaceAccess,
+  type AuditEventInput,
 } from '@toolplane/contracts';
 import {
   checkQueueLayout,
@@ -55,6 +56,7 @@ import { createAbandonedJobHandler, createToolInvocationProcessor, RunningInvoca
 import { requestCredentialOpener } from './request-credentials.ts';
 import { ResourceWatcher } from './resource-watcher.ts';
 import { SecretResolver } from './secret-resolver.ts';
+import { heldCallStart } from './held-calls.ts';
 import { taskCallerCheck, withTaskResults } from './task-results.ts';
 import { peopleTokensOnly, UserTokenKeeper } from './user-tokens.ts';
 
@@ -110,6 +112,8 @@ interface Core {
   connection: RedisConnection;
   redis: RedisClient;
   records: ExecutionRecordSink;
+  /** What this worker decides for the audit trail (a held call spending its approval, or finding it expired). */
+  audit: ExecutionRecordSink<AuditEventInput>;
   httpLimits: HttpLimits;
   resolver: SecretResolver;
   keys: ReturnType<typeof redisKeys>;
@@ -147,6 +151,12 @@ function openCore(env: WorkerEnv, log: Logger, secrets: SecretsReader): Core {
     onError: (err) => log.error({ err }, 'execution records could not be written; kept and retried every second'),
     onDropped: (count) => log.error({ count }, 'execution records dropped: Redis unreachable and the buffer full'),
   });
+  const audit = new ExecutionRecordSink<AuditEventInput>(redis, env.REDIS_PREFIX, {
+    key: redisKeys(env.REDIS_PREFIX).auditEvents,
+    maxLen: 100_000,
+    onError: (err) => log.error({ err }, 'audit events could not be written; kept and retried every second'),
+    onDropped: (count) => log.error({ count }, 'audit events dropped: Redis unreachable and the buffer full'),
+  });
   const httpLimits = { timeoutMs: env.HTTP_TIMEOUT_MS, maxResponseBytes: env.HTTP_MAX_RESPONSE_BYTES };
   const resolver = new SecretResolver(secrets, env.SECRETS_CACHE_TTL_MS, Date.now, env.SECRETS_CACHE_MAX);
   const keys = redisKeys(env.REDIS_PREFIX);
@@ -167,6 +177,7 @@ function openCore(env: WorkerEnv, log: Logger, secrets: SecretsReader): Core {
     connection,
     redis,
     records,
+    audit,
     httpLimits,
     resolver,
     keys,
@@ -320,7 +331,11 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
     fetchers: env.WORKER_FETCHERS,
     job: ToolInvokeJob,
     // Durable tasks (ADR 0040): a task's job settles its task record; plain calls pass through unchanged.
-    handle: withTaskResults(processor, taskRecords, log, { caller: taskCallerCheck(redis, env.REDIS_PREFIX) }),
+    handle: withTaskResults(processor, taskRecords, log, {
+      caller: taskCallerCheck(redis, env.REDIS_PREFIX),
+      // A task's call held for someone else's approval runs only on a grant (ADR 0049).
+      held: heldCallStart({ redis, log, audit: core.audit, quotaRefunds: (charge) => giveBackQuota(redis, charge) }),
+    }),
     message: toolReplyMessage,
     onAbandoned: withTaskResults(createAbandonedJobHandler({ leases, plans, records, log }), taskRecords, log, {
       checkFirst: false,
@@ -403,9 +418,11 @@ async function stop({ core, consumers, live }: Parts): Promise<void> {
   const { log, records, events, redis } = core;
   live.ready = false;
   await Promise.all([consumers.consumer.close(), consumers.tasks.close(), consumers.watcher.stop()]);
-  await records.flush();
+  await Promise.all([records.flush(), core.audit.flush()]);
   const unwritten = records.close();
   if (unwritten > 0) log.error({ unwritten }, 'execution records not written at shutdown (Redis unreachable)');
+  const unaudited = core.audit.close();
+  if (unaudited > 0) log.error({ unaudited }, 'audit events not written at shutdown (Redis unreachable)');
   const { health } = live;
   await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
   events.disconnect();

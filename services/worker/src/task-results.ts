@@ -2,6 +2,7 @@ import { ApiKeyRecord, redisKeys, type ToolInvokeJob, type ToolInvokeResult } fr
 import type { Logger } from '@toolplane/logger';
 import { settlementOf, type TaskRecord, type TaskRecords } from '@toolplane/queue';
 import type { RedisClient } from '@toolplane/redis';
+import type { HeldCallStart } from './held-calls.ts';
 
 type Handler<A extends unknown[]> = (job: ToolInvokeJob, ...rest: A) => Promise<ToolInvokeResult>;
 
@@ -49,6 +50,8 @@ interface TaskResultsOptions {
   checkFirst?: boolean;
   /** The caller's credential and person, checked when the job starts (with `checkFirst`). */
   caller?: TaskCallerCheck | undefined;
+  /** A call held for someone else's approval runs only on a grant, which it spends (with `checkFirst`). */
+  held?: HeldCallStart | undefined;
 }
 
 /**
@@ -62,9 +65,10 @@ export function withTaskResults<A extends unknown[]>(
   handle: Handler<A>,
   tasks: TaskRecords,
   log: Logger,
-  { checkFirst = true, caller }: TaskResultsOptions = {},
+  { checkFirst = true, caller, held }: TaskResultsOptions = {},
 ): Handler<A> {
-  const runTask = async (job: ToolInvokeJob & { task: NonNullable<ToolInvokeJob['task']> }, ...rest: A) => {
+  const runTask = async (arrived: ToolInvokeJob & { task: NonNullable<ToolInvokeJob['task']> }, ...rest: A) => {
+    let job = arrived;
     const taskId = job.task.id;
     if (checkFirst) {
       const task = await tasks.get(taskId).catch(() => null);
@@ -75,7 +79,12 @@ export function withTaskResults<A extends unknown[]>(
         return refused(job, 'task.not_working', `The task is ${task?.status ?? 'lost'}: its call was not run.`);
       }
       const refusal = caller ? await callerRefusal(caller, job, task) : undefined;
-      if (refusal) return refuseTask(tasks, log, job, refusal);
+      if (refusal) return refuseTask(tasks, log, job, { why: refusal });
+      if (job.approval && held) {
+        const start = await held({ ...job, approval: job.approval });
+        if ('refused' in start) return refuseTask(tasks, log, job, { why: start.refused, code: 'approval.refused' });
+        job = { ...start.run, task: job.task };
+      }
     }
     const reply = await handle(job, ...rest);
     const settled = await tasks
@@ -102,9 +111,9 @@ async function refuseTask(
   tasks: TaskRecords,
   log: Logger,
   job: ToolInvokeJob & { task: { id: string } },
-  why: string,
+  { why, code = 'task.caller_refused' }: { why: string; code?: string },
 ): Promise<ToolInvokeResult> {
-  const message = `The task's call was not run: ${why}.`;
+  const message = code === 'task.caller_refused' ? `The task's call was not run: ${why}.` : why;
   log.info({ taskId: job.task.id, reason: why }, 'task job not run: its caller no longer holds');
   await tasks
     .settle(job.task.id, job.invocationId, {
@@ -113,5 +122,5 @@ async function refuseTask(
       error: { code: CALLER_REFUSED, message },
     })
     .catch((err: unknown) => log.warn({ err, taskId: job.task.id }, 'task refusal not written (Redis unavailable)'));
-  return refused(job, 'task.caller_refused', message);
+  return refused(job, code, message);
 }

@@ -1,11 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
 import {
-  createTaskSessionFromClient,
   resultFromTaskOutcome,
-  type JsonRpcResponse,
   type SerializedTaskReference,
   type TaskEnabledSession,
 } from '@modelcontextprotocol/ext-tasks/client';
@@ -15,6 +13,7 @@ import { startRedisServer, type RedisHandle } from '@toolplane/embedded';
 import { onOrderRequest, registerOrdersServer } from '../../fixtures/orders-api.ts';
 import { stackRedis, startTestStack } from '../../helpers/stack.ts';
 import { postMcp } from '../../helpers/mcp.ts';
+import { legacyTaskSession, modernTaskSession } from '../../helpers/task-sessions.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 // Durable tasks (MCP Tasks extension, ADR 0040) on the real stack: two edges, one worker, and a Redis of this file's
@@ -133,65 +132,19 @@ function notePoll(request: unknown, answer: string): void {
   if (status) polls.set(params.taskId, [...(polls.get(params.taskId) ?? []), status]);
 }
 
-/**
- * fetch whose JSON bodies are parsed in this test's realm: the Tasks client accepts plain objects of its own realm
- * only, and Node's fetch parses JSON in another one (jest runs tests in a VM context).
- */
-const realmFetch: typeof fetch = async (input, init) => {
-  const res = await fetch(input, init);
-  if (!res.headers.get('content-type')?.startsWith('application/json')) return res;
-  const text = await res.text();
-  notePoll(init?.body, text);
-  return Object.assign(new Response(text, res), { json: () => Promise.resolve(JSON.parse(text) as unknown) });
-};
-const transport = (url: string, headers: Record<string, string> = { 'x-api-key': key }) =>
-  new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers }, fetch: realmFetch });
 afterAll(async () => {
   for (const o of open) await o.close().catch(() => undefined);
 });
 
 /** A 2025-11-25 Tasks session over the SDK client on one edge (`headers`: its credential; none: anonymous). */
-async function legacySession(url: string, headers?: Record<string, string>): Promise<TaskEnabledSession> {
-  const client = new Client({ name: 'tasks-test', version: '1.0.0' });
-  await client.connect(transport(url, headers));
-  const session = createTaskSessionFromClient(client, { endpointId: 'orders' });
-  open.push(session, client);
+async function legacySession(url: string, headers: Record<string, string> = { 'x-api-key': key }) {
+  const { session, client } = await legacyTaskSession(url, { headers, onAnswer: notePoll, opened: open });
   clients.set(session, client);
   return session;
 }
 
 /** A 2026-07-28 Tasks session: the SDK client for discovery, requests of the Tasks surface sent as they are framed. */
-async function modernSession(url: string): Promise<TaskEnabledSession> {
-  const client = new Client({ name: 'tasks-test', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
-  await client.connect(transport(url));
-  let id = 0;
-  const rawDispatch = async (request: unknown): Promise<JsonRpcResponse> => {
-    const { method, params } = request as { method: string; params: Record<string, unknown> };
-    const name = method === 'tools/call' ? params.name : params.taskId;
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': method,
-        ...(typeof name === 'string' ? { 'mcp-name': name } : {}),
-        'x-api-key': key,
-      },
-      body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params }),
-    });
-    const body = JSON.parse(await res.text()) as { result?: never; error?: never };
-    return body.error ? { kind: 'error', error: body.error } : { kind: 'result', result: body.result! };
-  };
-  const v2RequestFraming = {
-    protocolVersion: '2026-07-28',
-    clientInfo: { name: 'tasks-test', version: '1.0.0' },
-    clientCapabilities: {},
-  };
-  const session = createTaskSessionFromClient(client, { endpointId: 'orders-v2', rawDispatch, v2RequestFraming });
-  open.push(session, client);
-  return session;
-}
+const modernSession = (url: string) => modernTaskSession(url, { headers: { 'x-api-key': key }, opened: open });
 
 /** One 2025-11-25 request as it is framed, with `headers` (a key; none: anonymous): its JSON-RPC answer. */
 async function rpc(url: string, method: string, params: Record<string, unknown>, headers: Record<string, string>) {

@@ -25,6 +25,9 @@ import {
   TASKS_EXTENSION,
 } from './wire.ts';
 
+/** A held call's job is due this long after its request's expiry (`HOLD_SLACK_MS` in tool-calls.ts). */
+const HELD_SLACK_MS = 1000;
+
 /** How the edge keeps tasks (edge env `TASK_*`). */
 export interface TaskSettings {
   /** How long a task and its result are kept from its creation (`ttl`/`ttlMs`). */
@@ -53,7 +56,8 @@ export interface ModernTaskExtras {
 /** A task just created: its record, and its call's result when the edge hears it (the worker settles the record). */
 export interface StartedTask {
   record: TaskRecord;
-  done: Promise<ToolResultPayload>;
+  /** Undefined: the call is held for someone else's approval, and its worker settles the task (no answer here). */
+  done: Promise<ToolResultPayload | undefined>;
 }
 
 const TaskIdParams = z.object({ taskId: z.string() });
@@ -140,9 +144,12 @@ export class EdgeTasks {
   /** Creates the task (record first), then runs its call: the job's id is the task's. */
   async start(ctx: EdgeCallContext, message: ToolCallMessage, extras: ModernTaskExtras = {}): Promise<StartedTask> {
     const now = Date.now();
-    const { retentionMs, timeoutMs } = this.settings;
-    const taskId = newTaskId(now, retentionMs, taskScope(ctx));
     const { loaded } = ctx.caller;
+    // A call someone else approves may wait for its approvers (ADR 0049): its task lives and runs that much longer.
+    const waitMs = (loaded.tools.get(message.name)?.approval?.expiresInSeconds ?? 0) * 1000;
+    const retentionMs = this.settings.retentionMs + waitMs;
+    const timeoutMs = this.settings.timeoutMs + (waitMs > 0 ? waitMs + HELD_SLACK_MS : 0);
+    const taskId = newTaskId(now, retentionMs, taskScope(ctx));
     const record: TaskRecord = {
       taskId,
       scope: recordScope(ctx, taskId),
@@ -170,9 +177,10 @@ export class EdgeTasks {
     ctx: EdgeCallContext,
     message: ToolCallMessage,
     extras: ModernTaskExtras & { task: TaskBinding },
-  ): Promise<ToolResultPayload> {
+  ): Promise<ToolResultPayload | undefined> {
     const { id, invocationId } = extras.task;
     let enqueued = false;
+    let held: string | undefined;
     const real = this.deps.invocations;
     const invocations = Object.assign(Object.create(real) as InvocationClient, {
       invoke: (...[job, signal, onEnqueued, onEvent]: Parameters<InvocationClient['invoke']>) =>
@@ -180,11 +188,19 @@ export class EdgeTasks {
     });
     const deps: ToolCallDeps = { ...this.deps, invocations, timeoutMs: this.settings.timeoutMs };
     let result: ToolResultPayload;
+    const task = { ...extras.task, onHeld: (statusMessage: string) => (held = statusMessage) };
     try {
-      result = toolResultValue(await callTool(deps, toolCall(ctx, message, undefined, extras)));
+      result = toolResultValue(await callTool(deps, toolCall(ctx, message, undefined, { ...extras, task })));
     } catch (err) {
       this.deps.log.warn({ err, taskId: id }, 'task call failed on the edge');
       result = { content: [{ type: 'text', text: 'The tool failed because of an internal error.' }], isError: true };
+    }
+    if (held !== undefined) {
+      // Its job waits in the queue; its worker settles the task. Meanwhile the task says who must approve.
+      await this.records
+        .note(id, invocationId, held)
+        .catch((err: unknown) => this.deps.log.warn({ err, taskId: id }, 'task status not written'));
+      return undefined;
     }
     if (!enqueued)
       await this.records

@@ -7,7 +7,7 @@ import {
   type AuditSource,
 } from '@toolplane/contracts';
 import { AuthError, NotFoundError, UserError } from '@toolplane/errors';
-import { decideApproval } from '@toolplane/queue';
+import { decideApproval, promoteHeldJob, type HeldApprovalJob } from '@toolplane/queue';
 import type { StoredApprovalRule } from '../../catalog/approvals.ts';
 import { appendAuditEvent } from '../../db/audit-trail.ts';
 import { auditScopes } from '../../db/audited-db.ts';
@@ -201,12 +201,25 @@ async function decide(deps: ControlPlaneDeps, input: Input<DecideApprovalBody>, 
   }
   const approver = approverOf(caller);
   const how = { approver, decision, comment: body.comment };
-  const row = await decideLocked(deps, found, how).catch(async (err: unknown) => {
+  const { row, held } = await decideLocked(deps, found, how).catch(async (err: unknown) => {
     // Redis found it past its time: the row and the trail say so too.
     if (err instanceof UserError && err.details.state === 'expired') await markExpired(deps, found, input.source);
     throw err;
   });
+  if (held) await promoteHeld(deps, row, held);
   return present(row);
+}
+
+/**
+ * A decided request a task holds: its job, delayed until the request's expiry, is promoted so that it runs (a grant,
+ * spent by the job itself) or fails its task (a denial) now. Not promoted (Redis failing): it still does so at the
+ * request's expiry, reading the decision then.
+ */
+async function promoteHeld(deps: ControlPlaneDeps, row: ApprovalRow, held: HeldApprovalJob): Promise<void> {
+  if (!held.queuePrefix) return; // its edge promotes it once it knows where it went
+  await promoteHeldJob(deps.redis, held.queuePrefix, held.taskId).catch((err: unknown) =>
+    deps.log.warn({ approval: row.id, err: String(err) }, 'a held call was not promoted: it runs at its expiry'),
+  );
 }
 
 /** The decision itself, in a transaction holding the row's lock. */
@@ -214,7 +227,7 @@ function decideLocked(
   deps: ControlPlaneDeps,
   found: ApprovalRow,
   how: { approver: AuditActor; decision: 'approve' | 'deny'; comment: string | undefined },
-): Promise<ApprovalRow> {
+): Promise<{ row: ApprovalRow; held?: HeldApprovalJob | undefined }> {
   const { approver, decision, comment } = how;
   return deps.db.$transaction(
     async (tx) => {
@@ -235,20 +248,27 @@ function decideLocked(
           : all.filter((d) => d.decision === 'approve').length >= rule.approvals
             ? 'granted'
             : undefined;
+      let held: HeldApprovalJob | undefined;
       if (decided) {
-        const written = await decideApproval(deps.redis, approvalKey(deps.prefix, cur.workspaceId, cur.binding), {
-          id: cur.id,
-          decision: decided,
-          expiresAt: cur.expiresAt.getTime(),
-          expiresInSeconds: rule.expiresInSeconds,
-          comment: decision === 'deny' ? comment : undefined,
-        });
+        const { outcome: written, held: heldJob } = await decideApproval(
+          deps.redis,
+          approvalKey(deps.prefix, cur.workspaceId, cur.binding),
+          {
+            id: cur.id,
+            decision: decided,
+            expiresAt: cur.expiresAt.getTime(),
+            expiresInSeconds: rule.expiresInSeconds,
+            comment: decision === 'deny' ? comment : undefined,
+          },
+        );
         if (written !== 'ok') throw conflict(`approval request ${cur.id} is no longer pending (${written})`, written);
+        held = heldJob;
       }
-      return tx.approval.update({
+      const row = await tx.approval.update({
         where: { id: cur.id },
         data: { decisions: all as object[], ...(decided ? { state: decided, decidedAt: now } : {}) },
       });
+      return { row, held };
     },
     { timeout: 15_000 },
   );
