@@ -12,6 +12,7 @@ import { keysCommand } from './commands/keys.ts';
 import { loginCommand } from './commands/login.ts';
 import { policiesCommand } from './commands/policies.ts';
 import { quotasCommand } from './commands/quotas.ts';
+import { approvalsCommand } from './commands/approvals.ts';
 import { recordsCommand } from './commands/records.ts';
 import { auditCommand } from './commands/audit.ts';
 import { secretsCommand } from './commands/secrets.ts';
@@ -86,6 +87,7 @@ function buildProgram(): Command {
   usageCommand(program);
   policiesCommand(program);
   quotasCommand(program);
+  approvalsCommand(program);
   usersCommand(program);
   debugCommand(program);
   workspaceFilesCommands(program);

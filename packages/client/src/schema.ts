@@ -1437,7 +1437,7 @@ export interface components {
         id: string;
         name: string;
         prefix: string;
-        scopes: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit')[];
+        scopes: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit' | 'approve')[];
         /** @description The key; shown once. */
         key: string;
       };
@@ -1451,7 +1451,7 @@ export interface components {
       name: string;
       /** @description The first 10 characters of the key, to recognise it. */
       prefix: string;
-      scopes: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit')[];
+      scopes: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit' | 'approve')[];
       /** @description The servers the key is limited to; null: every server. */
       serverIds: string[] | null;
       /** Format: date-time */
@@ -1471,7 +1471,7 @@ export interface components {
        *       "runtime"
        *     ]
        */
-      scopes?: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit')[];
+      scopes?: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit' | 'approve')[];
       serverIds?: string[];
     };
     ApiKey: {
@@ -1480,7 +1480,7 @@ export interface components {
       name: string;
       /** @description The first 10 characters of the key, to recognise it. */
       prefix: string;
-      scopes: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit')[];
+      scopes: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit' | 'approve')[];
       /** @description The servers the key is limited to; null: every server. */
       serverIds: string[] | null;
       /** Format: date-time */

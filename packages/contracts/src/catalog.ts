@@ -317,9 +317,10 @@ export type Catalog = z.infer<typeof Catalog>;
 /**
  * The scopes of an API key. management: the REST API; runtime: MCP on the edge; admin: the organization's workspaces
  * (POST /workspaces); server_admin: a key limited to servers may still change what they expose and who may call them,
- * deploy workflows on them and delete them.
+ * deploy workflows on them and delete them; audit: the audit trail (which management does not imply); approve: the
+ * approval requests only (list, read, approve, deny: what an approver needs; management implies it).
  */
-export const apiKeyScopes = ['management', 'runtime', 'admin', 'server_admin', 'audit'] as const;
+export const apiKeyScopes = ['management', 'runtime', 'admin', 'server_admin', 'audit', 'approve'] as const;
 
 /** What the edge needs to authenticate a key without touching the database. */
 export const ApiKeyRecord = z.object({

@@ -14,6 +14,7 @@ import { ApiKeysPage } from './pages/api-keys.tsx';
 import { SecretsPage } from './pages/secrets.tsx';
 import { AccessPoliciesPage } from './pages/access-policies.tsx';
 import { QuotasPage } from './pages/quotas.tsx';
+import { ApprovalsPage } from './pages/approvals.tsx';
 import { ExternalUsersPage } from './pages/external-users.tsx';
 import { OverviewPage } from './pages/overview.tsx';
 import { Loading, SecretInput } from './ui.tsx';
@@ -53,6 +54,7 @@ const navGroups: { label: string; links: { href: string; label: string }[] }[] =
       { href: '/external-users', label: 'External users' },
       { href: '/access-policies', label: 'Access policies' },
       { href: '/quotas', label: 'Quotas' },
+      { href: '/approvals', label: 'Approvals' },
     ],
   },
   {
@@ -197,6 +199,8 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   if (first === 'secrets') return <SecretsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'access-policies') return <AccessPoliciesPage client={client} />;
   if (first === 'quotas') return <QuotasPage client={client} />;
+  if (first === 'approvals')
+    return <ApprovalsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'external-users' && second) return <ExternalUserPage client={client} name={second} />;
   if (first === 'external-users') return <ExternalUsersPage client={client} />;
   if (first === 'workspaces') return <WorkspacesPage client={client} />;

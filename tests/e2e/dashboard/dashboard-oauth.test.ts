@@ -5,8 +5,11 @@
 // the file.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
-import { createManagementClient, type ManagementClient } from '@toolplane/client';
+import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { SignJWT } from 'jose';
 import pg from 'pg';
@@ -21,6 +24,7 @@ import {
 } from '../../helpers/browser.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { startAuthorizationServer, type LocalAuthorizationServer } from '../../helpers/authorization-server.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const audience = 'https://toolplane.test/api';
 const clientId = 'toolplane-dashboard';
@@ -88,6 +92,8 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  await orders?.client.close().catch(() => undefined);
+  await new Promise((r) => orders?.upstream.close(r));
   await browser?.close();
   await stack?.stop();
   await upstream?.close();
@@ -183,6 +189,71 @@ describe('the management API with OAuth access tokens', () => {
   });
 });
 
+/** A secret-shaped argument (`format: password`): the approvals inbox must show it masked, never in its HTML. */
+const PASSCODE = 'passcode-5b8d21e7c4';
+
+/** An orders API whose delete_order needs the approval of the signed-in user alice (ADR 0049). */
+let orders: { upstream: Server; received: string[]; client: Client; admin: ManagementClient };
+
+async function governedOrders(): Promise<typeof orders> {
+  const received: string[] = [];
+  const upstream = createServer((req, res) => {
+    received.push(`${req.method} ${req.url}`);
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"done":true}');
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const admin = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
+  const document = {
+    openapi: '3.1.0',
+    info: { title: 'Orders', version: '1.0.0' },
+    paths: {
+      '/orders/{id}': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        delete: {
+          operationId: 'delete_order',
+          parameters: [{ name: 'passcode', in: 'query', schema: { type: 'string', format: 'password' } }],
+          responses: { '200': { description: 'Deleted', content: { 'application/json': {} } } },
+        },
+      },
+    },
+  };
+  const connector = await unwrap(admin.POST('/connectors', { body: document as never }));
+  const base_url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const instance = await unwrap(
+    admin.POST('/connector_instances', {
+      body: { createServer: false, connector_id: connector.id, name: 'orders', base_url, credentials: {} },
+    }),
+  );
+  const server = await unwrap(
+    admin.POST('/mcp_manager', {
+      body: {
+        name: 'orders-governed',
+        mode: 'NORMAL',
+        connectorInstanceId: instance.id,
+        approvalTools: ['delete_order'],
+        approvalRule: { approvers: { subjects: ['alice'] } },
+      },
+    }),
+  );
+  const client = new Client({ name: 'approvals-inbox', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${server.id}`), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+    }),
+  );
+  return { upstream, received, client, admin };
+}
+
+/** The agent calls delete_order through the official SDK client: whether it failed, and the approval it was told of. */
+async function deleteOrder(id: string): Promise<{ isError: boolean; approval?: { id: string } }> {
+  const r = await orders.client.callTool({ name: 'delete_order', arguments: { id, passcode: PASSCODE } });
+  const meta = r._meta as Record<string, { id: string }> | undefined;
+  return {
+    isError: r.isError === true,
+    ...(meta?.['toolplane/approval'] ? { approval: meta['toolplane/approval'] } : {}),
+  };
+}
+
 /** Starts the sign-in from the sign-in page: the issuer's button. */
 async function clickSignInWithIssuer(): Promise<void> {
   await page.getByRole('button', { name: `Sign in with ${new URL(as.issuer).host}` }).click();
@@ -234,6 +305,56 @@ describe('the dashboard signs users in with the OAuth issuer', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: `Sign in with ${new URL(as.issuer).host}` }).waitFor();
     expect(await page.evaluate(() => Object.keys(sessionStorage))).toEqual([]);
+  });
+
+  it('is the approvals inbox of a user the rule names: masked arguments, approve with a comment (the retry runs once), a 409 shown', async () => {
+    orders = await governedOrders();
+    const first = await deleteOrder('o-1');
+    expect(first.isError).toBe(true);
+    await waitFor('the request in the control plane', () =>
+      orders.admin.GET('/approvals/{id}', { params: { path: { id: first.approval!.id } } }).then((r) => r.data),
+    );
+    await page.goto('/');
+    await clickSignInWithIssuer();
+    await page.getByText('alice', { exact: true }).waitFor();
+    await openFromNav(page, 'Approvals', 'Approvals');
+    const row = page.locator(`tr[data-id="${first.approval!.id}"]`);
+    await row.getByRole('rowheader', { name: 'API key bootstrap' }).waitFor();
+    await row.getByText('0 of 1 approval given').waitFor();
+    await row.getByText('Approvers: user alice').waitFor();
+    expect(await row.getByLabel('Arguments of delete_order (secret values masked)').innerText()).toContain(
+      '"passcode": "[masked]"',
+    );
+    expect(await page.content()).not.toContain(PASSCODE);
+    await audit(page, 'approvals inbox');
+
+    await row.getByLabel('Comment on delete_order on orders-governed (optional)').fill('the customer asked');
+    await row.getByRole('button', { name: 'Approve delete_order on orders-governed' }).click();
+    await row.getByRole('status').getByText('Approved: the request is granted.').waitFor();
+    await row.getByText('granted', { exact: true }).waitFor();
+    await row.getByText('Approved by user alice: the customer asked').waitFor();
+    // The agent's retry runs the call, once.
+    expect((await deleteOrder('o-1')).isError).toBe(false);
+    expect(orders.received).toEqual([`DELETE /orders/o-1?passcode=${PASSCODE}`]);
+
+    // Decided elsewhere while the page showed it pending: the refusal (409) is shown in the row.
+    const second = await deleteOrder('o-2');
+    await waitFor('the second request in the control plane', () =>
+      orders.admin.GET('/approvals/{id}', { params: { path: { id: second.approval!.id } } }).then((r) => r.data),
+    );
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    const other = page.locator(`tr[data-id="${second.approval!.id}"]`);
+    await other.getByRole('button', { name: 'Deny delete_order on orders-governed' }).waitFor();
+    const alice = asUser(await accessToken({ toolplane_workspace: workspaceA }));
+    await unwrap(alice.POST('/approvals/{id}/approve', { params: { path: { id: second.approval!.id } }, body: {} }));
+    await other.getByRole('button', { name: 'Deny delete_order on orders-governed' }).click();
+    await other
+      .getByRole('alert')
+      .getByText(/^Not denied:.*it was decided already \(HTTP 409, resource\.conflict\)$/)
+      .waitFor();
+    expect(pageProblems).toEqual([]);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: `Sign in with ${new URL(as.issuer).host}` }).waitFor();
   });
 
   it('shows the issuer refusing, a forged callback, and a token for no workspace, and signs nobody in', async () => {

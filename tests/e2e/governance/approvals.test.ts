@@ -127,8 +127,10 @@ beforeAll(async () => {
   ({ stack, api } = await startTestStack('approvals'));
   db = new pg.Client({ connectionString: stack.databaseUrl });
   await db.connect();
+  // A management key decides as an approver does; b and other hold the approve scope only.
   for (const name of ['a', 'b', 'other'] as const) {
-    const key = await unwrap(api.POST('/api_keys', { body: { name: `approver-${name}`, scopes: ['management'] } }));
+    const scopes: ('management' | 'approve')[] = name === 'a' ? ['management'] : ['approve'];
+    const key = await unwrap(api.POST('/api_keys', { body: { name: `approver-${name}`, scopes } }));
     approvers[name] = { id: key.id, api: createManagementClient(stack.controlPlaneUrl, key.key) };
   }
   const keys = (await unwrap(api.GET('/api_keys'))).data;
@@ -265,6 +267,11 @@ describe('approvers', () => {
     const other = await decide(approvers.other.api, id, 'approve');
     expect(other.response.status).toBe(403);
     expect(JSON.stringify(other.error)).toContain('is not an approver of this request');
+    // The approve scope reads the requests and nothing else of the workspace.
+    expect((await unwrap(approvers.other.api.GET('/approvals'))).data.map((a) => a.id)).toContain(id);
+    const servers = await approvers.other.api.GET('/mcp_manager');
+    expect(servers.response.status).toBe(403);
+    expect(JSON.stringify(servers.error)).toContain('this API key has no \\"management\\" scope');
     const row = await unwrap(api.GET('/approvals/{id}', { params: { path: { id } } }));
     expect(row).toMatchObject({
       state: 'pending',

@@ -18,6 +18,7 @@ interface Operation {
   method: string;
   path: string;
   access: Access;
+  scope: string;
   body: boolean;
 }
 type KeyKind = 'runtime_only' | 'management' | 'limited' | 'limited_server_admin' | 'other_workspace';
@@ -25,7 +26,10 @@ type KeyKind = 'runtime_only' | 'management' | 'limited' | 'limited_server_admin
 const keyKinds: KeyKind[] = ['runtime_only', 'limited', 'other_workspace', 'limited_server_admin', 'management'];
 
 const document = JSON.parse(readFileSync(new URL('../../../docs/openapi.json', import.meta.url), 'utf8')) as {
-  paths: Record<string, Record<string, { 'x-server-limited-keys'?: Access; requestBody?: unknown; security?: [] }>>;
+  paths: Record<
+    string,
+    Record<string, { 'x-server-limited-keys'?: Access; 'x-scope'?: string; requestBody?: unknown; security?: [] }>
+  >;
 };
 const operations: Operation[] = Object.entries(document.paths)
   .flatMap(([path, item]) =>
@@ -33,6 +37,7 @@ const operations: Operation[] = Object.entries(document.paths)
       method: method.toUpperCase(),
       path,
       access: op['x-server-limited-keys']!,
+      scope: op['x-scope'] ?? 'management',
       body: op.requestBody !== undefined,
       public: op.security?.length === 0,
     })),
@@ -56,6 +61,8 @@ let otherServer: string;
 /** A deployment of the limited keys' server, so that redeploying and withdrawing it would do something. */
 let deployment: string;
 const keys = {} as Record<KeyKind, string>;
+/** A key with the `approve` scope only (an approver's): the approval requests, nothing else. */
+let approveOnly: string;
 
 beforeAll(async () => {
   const started = await startTestStack('route-authz');
@@ -73,13 +80,14 @@ beforeAll(async () => {
     api.POST('/mcp_servers/{id}/deploy', { params: { path: { id: ownServer } }, body: { definition: flow } }),
   );
   deployment = (deployed as { id: string }).id;
-  type Scope = 'runtime' | 'management' | 'server_admin';
+  type Scope = 'runtime' | 'management' | 'server_admin' | 'approve';
   const key = async (name: string, scopes: Scope[], serverIds?: string[]) =>
     (await unwrap(api.POST('/api_keys', { body: { name, scopes, ...(serverIds ? { serverIds } : {}) } }))).key;
   keys.runtime_only = await key('runtime only', ['runtime']);
   keys.management = await key('management', ['management']);
   keys.limited = await key('limited', ['management'], [ownServer]);
   keys.limited_server_admin = await key('limited admin', ['management', 'server_admin'], [ownServer]);
+  approveOnly = await key('approver', ['approve']);
   const workspace = await unwrap(api.POST('/workspaces', { body: { name: 'elsewhere' } }));
   keys.other_workspace = workspace.apiKey.key;
 }, 120_000);
@@ -226,4 +234,23 @@ describe('authorization on the resolved route', () => {
     }
     expect(wrong).toEqual([]);
   }, 600_000);
+
+  it('lets a key with only the approve scope reach the approval requests, and refuses it every other operation', async () => {
+    const wrong: string[] = [];
+    const reached: string[] = [];
+    for (const op of operations) {
+      const status = await send(op.method, `/api/v1${concrete(op)}`, approveOnly, op.body);
+      const refused = status === 403;
+      if (op.scope === 'approve' ? refused || status === 401 : !refused)
+        wrong.push(`${op.method} ${op.path}: ${status}`);
+      if (op.scope === 'approve') reached.push(`${op.method} ${op.path}`);
+    }
+    expect(wrong).toEqual([]);
+    expect(reached.sort()).toEqual([
+      'GET /approvals',
+      'GET /approvals/{id}',
+      'POST /approvals/{id}/approve',
+      'POST /approvals/{id}/deny',
+    ]);
+  });
 });

@@ -106,6 +106,7 @@ describe('toolplane CLI', () => {
       'records',
       'policies',
       'quotas',
+      'approvals',
       'debug',
       'export',
       'plan',
@@ -582,6 +583,73 @@ describe('toolplane CLI', () => {
     expect(await cliJson(['quotas', 'delete', 'searches-hourly'])).toEqual({ deleted: hourly.id });
     expect(await cliJson(['quotas', 'delete', budget.id])).toEqual({ deleted: budget.id });
     expect((await cliJson<{ data: unknown[] }>(['quotas', 'list'])).data).toEqual([]);
+  });
+
+  it('approvals list / show / approve / deny: masked arguments, a 403 for the caller itself (exit 4), a 409 once decided (exit 5)', async () => {
+    const approver = await unwrap(api.POST('/api_keys', { body: { name: 'cli-approver', scopes: ['approve'] } }));
+    const instance = (await cliJson<{ data: { id: string; name: string }[] }>(['instances', 'list'])).data.find(
+      (i) => i.name === 'tickets-cli',
+    )!;
+    const server = await unwrap(
+      api.POST('/mcp_manager', {
+        body: {
+          name: 'tickets-governed',
+          mode: 'NORMAL',
+          connectorInstanceId: instance.id,
+          approvalTools: ['get_ticket'],
+          approvalRule: { approvers: { apiKeys: [approver.id] } },
+        },
+      }),
+    );
+    // A secret-shaped value: the request keeps it masked.
+    const planted = 'sk_live_4f9c2a7e1b3d5c6a8e0f';
+    const call = await postMcp(
+      server.url,
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'get_ticket', arguments: { ticket_id: planted } },
+      },
+      { 'x-api-key': stack.bootstrapKey, 'mcp-protocol-version': '2025-11-25' },
+    );
+    const held = (await call.json()) as { result: { isError: boolean; _meta: Record<string, { id: string }> } };
+    expect(held.result.isError).toBe(true);
+    const id = held.result._meta['toolplane/approval']!.id;
+    const listed = await waitFor('the request in `approvals list`', async () => {
+      const run = await cli(['approvals', 'list', '--state', 'pending']);
+      return run.stdout.includes(id) ? run : undefined;
+    });
+    expect(listed.stdout.split('\n')[0]).toMatch(/^ID\s+STATE\s+SERVER\s+TOOL\s+REQUESTER\s+EXPIRES$/);
+    expect(listed.stdout).toMatch(
+      new RegExp(`${id}\\s+pending\\s+tickets-governed\\s+get_ticket\\s+api_key bootstrap`),
+    );
+    const shown = await cli(['approvals', 'show', id]);
+    expect(shown.stdout).toContain('"ticket_id": "[masked]"');
+    expect(shown.stdout).toContain(`approvers: API keys ${approver.id}`);
+    expect(shown.stdout + listed.stdout).not.toContain(planted);
+    expect((await cli(['approvals', 'list', '--state', 'sideways'])).code).toBe(2);
+
+    // The logged-in key made the call: it never decides it.
+    const self = await cli(['approvals', 'deny', id]);
+    expect(self.code).toBe(4);
+    expect(self.stderr).toContain(
+      'error: the caller of a call never approves or denies it: another approver named by the rule must decide ' +
+        '(HTTP 403, auth.forbidden)',
+    );
+    const asApprover = { TOOLPLANE_URL: stack.controlPlaneUrl, TOOLPLANE_API_KEY: approver.key };
+    const approved = await cli(['approvals', 'approve', id, '--comment', 'checked with the customer', '--json'], {
+      env: asApprover,
+    });
+    expect(approved.code).toBe(0);
+    expect(JSON.parse(approved.stdout)).toMatchObject({
+      id,
+      state: 'granted',
+      decisions: [{ approver: { id: approver.id }, decision: 'approve', comment: 'checked with the customer' }],
+    });
+    const again = await cli(['approvals', 'deny', id], { env: asApprover });
+    expect(again.code).toBe(5);
+    expect(again.stderr).toContain(`approval request ${id} is granted: it was decided already (HTTP 409`);
   });
 
   it('connectors list; instances create with its MCP server; instances rm; connectors rm (409 while used, exit 5)', async () => {

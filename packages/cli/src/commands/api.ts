@@ -64,6 +64,9 @@ export type Quota = Schemas['Quota'];
 export type CreateQuotaBody = Schemas['CreateQuotaBody'];
 export type UpdateQuotaBody = Schemas['UpdateQuotaBody'];
 export type AccessPolicy = Schemas['AccessPolicy'];
+/** An approval request (ADR 0049): a call waiting for someone else's decision, its arguments masked. */
+export type Approval = Schemas['Approval'];
+export type ApprovalState = Approval['state'];
 export type AccessExplanationRequest = Schemas['AccessExplanationRequest'];
 export type AccessExplanation = Schemas['AccessExplanation'];
 export type DebugSession = Schemas['DebugSession'];
@@ -443,6 +446,24 @@ export class Api {
   }
   async deleteQuota(id: string): Promise<void> {
     await this.#data('DELETE', this.#client.DELETE('/quotas/{id}', { params: { path: { id } } }));
+  }
+
+  // Approval requests
+  async listApprovals(state?: ApprovalState): Promise<Approval[]> {
+    const query = { limit: 200, ...(state ? { state } : {}) };
+    return (await this.#data('GET', this.#client.GET('/approvals', { params: { query } }))).data;
+  }
+  getApproval(id: string): Promise<Approval> {
+    return this.#data('GET', this.#client.GET('/approvals/{id}', { params: { path: { id } } }));
+  }
+  decideApproval(id: string, decision: 'approve' | 'deny', comment?: string): Promise<Approval> {
+    const init = { params: { path: { id } }, body: comment === undefined ? {} : { comment } };
+    return this.#data(
+      'POST',
+      decision === 'approve'
+        ? this.#client.POST('/approvals/{id}/approve', init)
+        : this.#client.POST('/approvals/{id}/deny', init),
+    );
   }
 
   // Debug sessions

@@ -18,7 +18,11 @@ export function keysCommand(program: Command): void {
       .command('create')
       .description('create an API key (its value is shown once)')
       .requiredOption('--name <name>', 'key name')
-      .option('--scope <scopes>', 'management, runtime, admin, server_admin (comma-separated, repeatable)', listOption)
+      .option(
+        '--scope <scopes>',
+        'management, runtime, admin, server_admin, audit, approve (comma-separated, repeatable)',
+        listOption,
+      )
       .option('--server <servers>', 'limit the key to these MCP servers (names or ids; repeatable)', listOption),
   ).action(
     action(async (ctx, _args, opts) => {

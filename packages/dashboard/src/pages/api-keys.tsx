@@ -12,6 +12,7 @@ const scopes: { scope: Scope; help: string }[] = [
   { scope: 'runtime', help: 'the MCP endpoints' },
   { scope: 'admin', help: 'create workspaces' },
   { scope: 'server_admin', help: 'change what its servers expose' },
+  { scope: 'approve', help: 'approve or deny calls, nothing else' },
 ];
 
 /** The new key, shown once. */

@@ -26,9 +26,15 @@ export function refuseUnknownQuery(method: string, query: object, declared: read
   );
 }
 
-/** 403 unless the caller holds the operation's scope (`audit` is not implied by `management`, nor the reverse). */
+/**
+ * 403 unless the caller holds the operation's scope (`audit` is not implied by `management`, nor the reverse;
+ * `approve` is implied by `management`, never the reverse).
+ */
 export function requireScope(c: Caller, scope: OperationScope): void {
-  if (!c.scopes.includes(scope)) throw new AuthError('auth.forbidden', `${credentialName(c)} has no "${scope}" scope`);
+  if (c.scopes.includes(scope)) return;
+  if (scope === 'approve' && c.scopes.includes('management')) return;
+  const wanted = scope === 'approve' ? '"approve" or "management"' : `"${scope}"`;
+  throw new AuthError('auth.forbidden', `${credentialName(c)} has no ${wanted} scope`);
 }
 
 function refusal(serverIds: string[], what: string, serverAdminHelps: boolean): AuthError {

@@ -28,9 +28,15 @@ export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
+/** The scopes that open the management API at all: each operation then asks for its own (`x-scope`). */
+export const managementApiScopes: readonly string[] = ['management', 'audit', 'approve'];
+
 const callers = new WeakMap<Request, Caller>();
 
-/** A key that authentication found but refused (no management or audit scope): known, so its refusal is its own. */
+/**
+ * A key that authentication found but refused (no management, audit or approve scope): known, so its refusal is its
+ * own.
+ */
 const refusedKeys = new WeakMap<Request, Pick<Caller, 'workspaceId' | 'keyId' | 'keyName'>>();
 
 /**
@@ -139,12 +145,12 @@ export function requireCaller(db: Db, opts: { redis?: RedisClient; prefix?: stri
 type KeyRow = { id: string; revokedAt: Date | null; scopes: string[]; serverIds: string[] };
 
 /**
- * The key row if it may use the management API, else why not (unknown, revoked, neither the "management" nor the
- * "audit" scope). Which of the two an operation needs is the operation's to decide (`x-scope`, http/access.ts).
+ * The key row if it may use the management API, else why not (unknown, revoked, none of the "management", "audit"
+ * and "approve" scopes). Which one an operation needs is the operation's to decide (`x-scope`, http/access.ts).
  */
 function checkedKey<T extends KeyRow>(row: T | null): T | AuthError {
   if (!row || row.revokedAt) return new AuthError('auth.invalid_key', 'the API key is invalid or revoked');
-  if (!row.scopes.includes('management') && !row.scopes.includes('audit'))
+  if (!managementApiScopes.some((s) => row.scopes.includes(s)))
     return new AuthError('auth.forbidden', 'this API key has no "management" scope');
   return row;
 }

@@ -3,7 +3,7 @@ import { AuthError, TransientError } from '@toolplane/errors';
 import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
 import type { Db } from '../db/client.ts';
 import { isUuid } from '../db/ids.ts';
-import type { BearerVerifier, Caller } from './auth.ts';
+import { managementApiScopes, type BearerVerifier, type Caller } from './auth.ts';
 
 export interface ManagementOAuthConfig {
   /** The issuer (`iss`) of the access tokens accepted. */
@@ -13,7 +13,7 @@ export interface ManagementOAuthConfig {
   audience: string;
   /** The claim holding the id of the workspace the token acts on. */
   workspaceClaim: string;
-  /** `<prefix>management` is required; `<prefix><scope>` grants each API-key scope. */
+  /** `<prefix>management` (or `audit`, `approve`) is required; `<prefix><scope>` grants each API-key scope. */
   scopePrefix: string;
 }
 
@@ -24,7 +24,8 @@ const algorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
  * Signed-in users on the management API (ADR 0020): OAuth access tokens (JWTs) from the configured issuer,
  * verified against its JWKS, with this control plane as their audience. The issuer decides who acts on which
  * workspace (a claim naming its id, which must exist) and with which powers (scopes named like API-key scopes,
- * `management` required); a token never acts outside its workspace and is never restricted to servers.
+ * `management`, `audit` or `approve` required); a token never acts outside its workspace and is never restricted
+ * to servers.
  */
 export class ManagementTokenVerifier implements BearerVerifier {
   readonly config: ManagementOAuthConfig;
@@ -61,8 +62,8 @@ export class ManagementTokenVerifier implements BearerVerifier {
     }
     const prefix = this.config.scopePrefix;
     const granted = new Set(tokenScopes(claims));
-    const scopes = apiKeyScopes.filter((s) => granted.has(`${prefix}${s}`));
-    if (!scopes.includes('management') && !scopes.includes('audit'))
+    const scopes: string[] = apiKeyScopes.filter((s) => granted.has(`${prefix}${s}`));
+    if (!managementApiScopes.some((s) => scopes.includes(s)))
       throw new AuthError('auth.forbidden', `the access token has no "${prefix}management" scope`);
     const claim = this.config.workspaceClaim;
     const workspaceId = claims[claim];

@@ -40,10 +40,11 @@ export interface AuditDeclaration {
 }
 
 /**
- * The scope an operation needs (`x-scope`): `management` (the default) or `audit` (the audit trail, which a
- * management key does not imply).
+ * The scope an operation needs (`x-scope`): `management` (the default), `audit` (the audit trail, which a
+ * management key does not imply) or `approve` (the approval requests: an approver's key needs no more, and
+ * `management` implies it).
  */
-export type OperationScope = 'management' | 'audit';
+export type OperationScope = 'management' | 'audit' | 'approve';
 
 /** One documented route: zod-to-openapi's route config, path relative to `/api/v1`. */
 export type RouteDoc = RouteConfig & {

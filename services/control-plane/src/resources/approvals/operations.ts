@@ -23,6 +23,7 @@ export const approvalsOperations: Operation[] = [
       path: '/approvals',
       operationId: 'listApprovals',
       'x-server-limited-keys': 'filtered',
+      'x-scope': 'approve',
       tags,
       summary: 'List approval requests',
       description: 'Newest first; `state` filters. Arguments are shown with secret values masked.',
@@ -46,6 +47,7 @@ export const approvalsOperations: Operation[] = [
       path: '/approvals/{id}',
       operationId: 'getApproval',
       'x-server-limited-keys': 'filtered',
+      'x-scope': 'approve',
       tags,
       summary: 'Get an approval request',
       responses: { 200: json('The request.', Approval), ...problems(403, 404) },
@@ -60,6 +62,7 @@ export const approvalsOperations: Operation[] = [
       operationId: 'approveApproval',
       'x-audit': audit('granted'),
       'x-server-limited-keys': 'filtered',
+      'x-scope': 'approve',
       tags,
       summary: 'Approve a call',
       description: decideDescription(
@@ -79,6 +82,7 @@ export const approvalsOperations: Operation[] = [
       operationId: 'denyApproval',
       'x-audit': audit('denied'),
       'x-server-limited-keys': 'filtered',
+      'x-scope': 'approve',
       tags,
       summary: 'Deny a call',
       description: decideDescription(

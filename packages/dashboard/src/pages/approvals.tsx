@@ -1,0 +1,207 @@
+import { useState } from 'react';
+import type { ManagementClient } from '@toolplane/client';
+import { unwrap, type Schemas } from '../api.ts';
+import { useAction } from '../components/action.ts';
+import { ActionError, SelectField, Success, TextField } from '../components/form.tsx';
+import { ResourceTable, type Column } from '../components/resource-table.tsx';
+import { navigate } from '../router.tsx';
+import { Json, useLoad, when } from '../ui.tsx';
+
+type Approval = Schemas['Approval'];
+type State = Approval['state'];
+
+const states: readonly State[] = ['pending', 'granted', 'denied', 'expired', 'executed'];
+
+/** The state filter in the address (`?state=`): pending unless it says another, or `all`. */
+function stateOf(query: URLSearchParams): State | 'all' {
+  const s = query.get('state') ?? 'pending';
+  return s === 'all' || states.includes(s as State) ? (s as State | 'all') : 'pending';
+}
+
+const partyKinds: Record<string, string> = { api_key: 'API key', oauth_subject: 'user', person: 'person' };
+
+/** Who a request or decision names: an API key by name (or id), a signed-in user by subject, a person. */
+function partyText(p: Approval['requester']): string {
+  return `${partyKinds[p.type] ?? p.type} ${p.name ?? p.id ?? '—'}`;
+}
+
+/** The rule: who may decide, how many approvals it needs and how many were given. */
+function RuleCell({ approval }: { approval: Approval }) {
+  const { apiKeys, subjects, people } = approval.rule.approvers;
+  const given = approval.decisions.filter((d) => d.decision === 'approve').length;
+  const who = [
+    ...(subjects ?? []).map((s) => `user ${s}`),
+    ...(apiKeys ?? []).map((k) => `API key ${k}`),
+    ...(people ?? []).map((p) => `person ${p}`),
+  ];
+  return (
+    <>
+      <span>
+        {given} of {approval.rule.approvals} approval{approval.rule.approvals === 1 ? '' : 's'} given
+      </span>
+      <br />
+      <span className="hint">Approvers: {who.join(', ')}</span>
+    </>
+  );
+}
+
+/** The decisions so far, each with its comment. */
+function Decisions({ approval }: { approval: Approval }) {
+  if (approval.decisions.length === 0) return null;
+  return (
+    <ul className="decisions">
+      {approval.decisions.map((d) => (
+        <li key={`${d.approver.type} ${d.approver.id ?? ''} ${d.at}`}>
+          {d.decision === 'approve' ? 'Approved' : 'Denied'} by {partyText(d.approver)}
+          {d.comment ? `: ${d.comment}` : ''}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/**
+ * Approve or deny one pending request, with an optional comment; the decided request replaces the row
+ * (`onDecided`). A refusal (403 not an approver, 409 decided already or expired) is shown in the row.
+ */
+function Decide({
+  client,
+  approval,
+  onDecided,
+}: {
+  client: ManagementClient;
+  approval: Approval;
+  onDecided: (a: Approval) => void;
+}) {
+  const [comment, setComment] = useState('');
+  const action = useAction();
+  const label = `${approval.tool} on ${approval.server.name}`;
+  const decide = (how: 'approve' | 'deny') => {
+    const init = { params: { path: { id: approval.id } }, body: comment.trim() ? { comment: comment.trim() } : {} };
+    action.run(
+      () =>
+        unwrap(
+          how === 'approve' ? client.POST('/approvals/{id}/approve', init) : client.POST('/approvals/{id}/deny', init),
+        ),
+      {
+        then: (decided) => {
+          onDecided(decided);
+          return `${how === 'approve' ? 'Approved' : 'Denied'}: the request is ${decided.state}.`;
+        },
+        failed: how === 'approve' ? 'Not approved' : 'Not denied',
+      },
+    );
+  };
+  return (
+    <div className="decide">
+      {approval.state === 'pending' && (
+        <>
+          <TextField
+            id={`comment-${approval.id}`}
+            label={`Comment on ${label} (optional)`}
+            value={comment}
+            onValue={setComment}
+            maxLength={1000}
+          />
+          <button
+            type="button"
+            disabled={action.busy}
+            onClick={() => decide('approve')}
+            aria-label={`Approve ${label}`}
+          >
+            Approve
+          </button>{' '}
+          <button
+            type="button"
+            className="danger"
+            disabled={action.busy}
+            onClick={() => decide('deny')}
+            aria-label={`Deny ${label}`}
+          >
+            Deny
+          </button>
+        </>
+      )}
+      <ActionError action={action} title="Not decided" />
+      <Success>{action.done}</Success>
+    </div>
+  );
+}
+
+function columnsFor(client: ManagementClient, onDecided: (a: Approval) => void): Column<Approval>[] {
+  return [
+    { header: 'Requested by', rowHeader: true, cell: (a) => partyText(a.requester) },
+    {
+      header: 'Call',
+      cell: (a) => (
+        <>
+          <code>{a.tool}</code> on {a.server.name}
+          <Json value={a.arguments} label={`Arguments of ${a.tool} (secret values masked)`} />
+        </>
+      ),
+    },
+    { header: 'Rule', cell: (a) => <RuleCell approval={a} /> },
+    { header: 'State', cell: (a) => <span data-state={a.state}>{a.state}</span> },
+    { header: 'Expires', cell: (a) => when(a.expiresAt) },
+    {
+      header: 'Decision',
+      cell: (a) => (
+        <>
+          <Decisions approval={a} />
+          <Decide client={client} approval={a} onDecided={onDecided} />
+        </>
+      ),
+    },
+  ];
+}
+
+/**
+ * The approvals inbox (ADR 0049): calls of a server's `approvalTools` waiting for someone else's approval, with
+ * their masked arguments. The signed-in user decides as themselves (their API key, or their OAuth subject): only an
+ * approver the rule names may, and never the caller of the call.
+ */
+export function ApprovalsPage({ client, query }: { client: ManagementClient; query: URLSearchParams }) {
+  const state = stateOf(query);
+  const [loaded, reload] = useLoad(
+    () =>
+      unwrap(client.GET('/approvals', { params: { query: { limit: 100, ...(state === 'all' ? {} : { state }) } } })),
+    [client, state],
+  );
+  // Decided here: the answer replaces the listed request (it stays in view, whatever the filter).
+  const [decided, setDecided] = useState<Record<string, Approval>>({});
+  const onDecided = (a: Approval) => setDecided((d) => ({ ...d, [a.id]: a }));
+  const rows = loaded.state === 'done' ? { ...loaded, data: loaded.data.data.map((a) => decided[a.id] ?? a) } : loaded;
+  return (
+    <>
+      <h1>Approvals</h1>
+      <p className="hint">
+        Calls of tools that need someone else’s approval. An approved call runs once, when its caller calls again with
+        the same arguments; a denial’s comment is shown to the caller. Secret values of the arguments are masked.
+      </p>
+      <div className="filters">
+        <SelectField
+          inline
+          id="approvals-state"
+          label="State"
+          value={state}
+          onValue={(v) => navigate(v === 'pending' ? '/approvals' : `/approvals?state=${v}`)}
+          options={[...states.map((s) => ({ value: s, label: s })), { value: 'all', label: 'all' }]}
+        />
+        <button type="button" className="secondary" onClick={reload}>
+          Refresh
+        </button>
+      </div>
+      <ResourceTable
+        loaded={rows}
+        what="the approval requests"
+        columns={columnsFor(client, onDecided)}
+        rowKey={(a) => a.id}
+        rowData={(a) => ({ id: a.id })}
+        caption="Approval requests, newest first"
+        empty={
+          state === 'pending' ? 'Nothing waits for an approval.' : `No ${state === 'all' ? '' : `${state} `}request.`
+        }
+      />
+    </>
+  );
+}
