@@ -175,7 +175,8 @@ export function createToolInvocationProcessor(deps: ProcessorDeps) {
     received?: ReceivedJob,
     notify?: (message: unknown) => void,
   ): Promise<ToolInvokeResult> {
-    if (received) recordQueueWait(queueNames.toolInvocations, now() - received.timestamp);
+    // A call held for an approval waited for its approvers, not for a worker: not a queue wait.
+    if (received && !job.approval) recordQueueWait(queueNames.toolInvocations, now() - received.timestamp);
     const cancel = deps.running.start(job.invocationId);
     // Above 1: the worker that had it stopped (or lost its lock) and BullMQ delivered it again.
     const delivered = received?.attemptsStarted ?? 1;

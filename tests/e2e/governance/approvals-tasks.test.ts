@@ -13,7 +13,7 @@ import { waitFor } from '../../helpers/wait.ts';
  * both eras: the task waits (`working`, its status naming the request and its approvers) while its job is held in the
  * queue; nothing reaches the upstream until an approver decides through the API. Approved: the upstream receives
  * exactly one request with the approved arguments and the task completes with its result, even when the edge that
- * made it was killed meanwhile. Denied or expired: the task fails, nothing was sent.
+ * made it and the worker were killed and the control plane restarted meanwhile. Denied or expired: the task fails, nothing was sent.
  */
 
 const ERAS = ['2025-11-25', '2026-07-28'] as const;
@@ -181,14 +181,19 @@ describe('a held task', () => {
     });
   });
 
-  it('runs once when approved after the edge that made it was killed; the other edge answers', async () => {
+  it('runs once when approved after its edge and the worker were killed and the control plane restarted', async () => {
     const s = await session('2025-11-25', 'orders', 1);
     const { taskId, approvalId } = await heldTask(s, '2025-11-25', 'task-orphan');
     const edge = stack.processes.find((p) => p.service === 'edge' && stack.edgeUrls[1]!.startsWith(p.url!))!;
-    const exited = new Promise((resolve) => edge.child.once('exit', resolve));
-    edge.child.kill('SIGKILL');
-    await exited;
-    stack.processes.splice(stack.processes.indexOf(edge), 1);
+    for (const gone of [edge, stack.processes.find((p) => p.service === 'worker')!]) {
+      const exited = new Promise((resolve) => gone.child.once('exit', resolve));
+      gone.child.kill('SIGKILL');
+      await exited;
+      stack.processes.splice(stack.processes.indexOf(gone), 1);
+    }
+    await stack.addWorker();
+    await stack.stopProcess(stack.processes.find((p) => p.service === 'control-plane')!);
+    await stack.startControlPlane();
     await unwrap(approver.POST('/approvals/{id}/approve', { params: { path: { id: approvalId } }, body: {} }));
     const other = await session('2025-11-25', 'orders', 0);
     const outcome = await other.task(taskId).result();
