@@ -127,3 +127,19 @@ export function conditionRefusal(
   }
   return undefined;
 }
+
+/**
+ * The clauses of the tool no policy's condition holds for on this call (each: the policies that would have granted
+ * it, in document order); empty when the call is allowed. Every clause is evaluated (a refusal names the first).
+ */
+export function failedClauses(
+  conditions: CallConditions,
+  server: CallServer,
+  tool: ConditionalTool,
+  args: Readonly<Record<string, unknown>>,
+): (readonly AccessPolicyRule[])[] {
+  const clauses = conditions.rules.clauses(tool.def.name);
+  if (clauses.length === 0) return [];
+  const activation = conditionActivation(conditions.caller, server, tool, args);
+  return clauses.filter((clause) => !clause.some((rule) => holds(rule, tool, activation)));
+}

@@ -1511,6 +1511,24 @@ export interface components {
       tools: string[];
       /** @description A CEL condition: the grant applies to a call only when it holds (null: always). */
       condition: string | null;
+      /**
+       * @description What a false condition does: `refuse` (this policy does not grant the call) or `require_approval`
+       * (the call runs once someone `approval` names approved exactly that call, once).
+       * @enum {string}
+       */
+      onFalse: 'refuse' | 'require_approval';
+      /** @description With `require_approval`: who approves, how many of them, how long a request lives (else null). */
+      approval: {
+        /** @description Digests the policy, its condition and the rule: requests made under another are unusable. */
+        version: string;
+        approvers: {
+          apiKeys?: string[];
+          subjects?: string[];
+          people?: string[];
+        };
+        approvals: number;
+        expiresInSeconds: number;
+      } | null;
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -1531,6 +1549,34 @@ export interface components {
        * applies to a call only when it holds. Checked against the granted tools’ input schemas; null removes it.
        */
       condition?: string | null;
+      /**
+       * @description What a false condition does: `refuse` (the default: this policy does not grant the call) or
+       * `require_approval` (the call runs once someone `approval` names approved exactly that call, once).
+       * @enum {string}
+       */
+      onFalse?: 'refuse' | 'require_approval';
+      /** @description With `onFalse: "require_approval"`: who approves, how many of them, how long a request lives. */
+      approval?: {
+        /**
+         * @description Who may approve: API key ids, OAuth subjects of signed-in users, external users (people) by
+         * name. The caller of a call never approves it.
+         */
+        approvers: {
+          apiKeys?: string[];
+          subjects?: string[];
+          people?: string[];
+        };
+        /**
+         * @description How many distinct approvers must approve.
+         * @default 1
+         */
+        approvals?: number;
+        /**
+         * @description How long a request (and its approval) lives; 24 h by default.
+         * @default 86400
+         */
+        expiresInSeconds?: number;
+      } | null;
     };
     UpdateAccessPolicyBody: {
       name?: string;
@@ -1547,6 +1593,34 @@ export interface components {
        * applies to a call only when it holds. Checked against the granted tools’ input schemas; null removes it.
        */
       condition?: string | null;
+      /**
+       * @description What a false condition does: `refuse` (the default: this policy does not grant the call) or
+       * `require_approval` (the call runs once someone `approval` names approved exactly that call, once).
+       * @enum {string}
+       */
+      onFalse?: 'refuse' | 'require_approval';
+      /** @description With `onFalse: "require_approval"`: who approves, how many of them, how long a request lives. */
+      approval?: {
+        /**
+         * @description Who may approve: API key ids, OAuth subjects of signed-in users, external users (people) by
+         * name. The caller of a call never approves it.
+         */
+        approvers: {
+          apiKeys?: string[];
+          subjects?: string[];
+          people?: string[];
+        };
+        /**
+         * @description How many distinct approvers must approve.
+         * @default 1
+         */
+        approvals?: number;
+        /**
+         * @description How long a request (and its approval) lives; 24 h by default.
+         * @default 86400
+         */
+        expiresInSeconds?: number;
+      } | null;
     };
     AccessExplanation: {
       /**

@@ -352,6 +352,12 @@ export const AccessPolicyRule = z.object({
   tools: z.array(z.string()),
   /** A CEL condition (ADR 0036): the grant applies to a call only when it holds. */
   condition: z.string().max(2048).optional(),
+  /**
+   * With a condition (ADR 0049, `onFalse: "require_approval"`): a call this grant would refuse because its condition
+   * is false runs instead once someone this rule names approved exactly that call. Its `version` digests the policy,
+   * its condition and the rule: an edited grant leaves earlier requests unusable.
+   */
+  approval: ApprovalRule.optional(),
 });
 export type AccessPolicyRule = z.infer<typeof AccessPolicyRule>;
 

@@ -5,10 +5,12 @@ import { errorResult, rejectCall } from './call-checks.ts';
 import type { ToolCall, ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
 import { approvalEvent, argumentsDigest, maskArguments, principalBinding } from './confirmation.ts';
+import type { PolicyApprovalRule } from './policy-approvals.ts';
 
 /**
- * Approval by someone else (ADR 0049) on the edge: a call of a tool whose server names it in `approvalTools` is not
- * enqueued until an approver granted exactly that call. The request lives in Redis under its call binding (caller,
+ * Approval by someone else (ADR 0049) on the edge: a call of a tool whose server names it in `approvalTools`, or one
+ * an access policy's false condition requires approval for (policy-approvals.ts), is not enqueued until an approver
+ * granted exactly that call. The request lives in Redis under its call binding (caller,
  * server, tool, arguments digest, rule version): the first call makes it (`approval.requested`, a row in the control
  * plane), retries read it, and the retry after the grant spends it in the same script (single use) and runs.
  */
@@ -49,13 +51,28 @@ function approversText(rule: ApprovalRule): string {
   return `${who}; ${rule.approvals} approval${rule.approvals === 1 ? '' : 's'} needed`;
 }
 
+/** Why the call needs approval: its tool's rule, or an access policy whose condition does not hold for it. */
+function needsApproval(name: string, rule: ApprovalRule | PolicyApprovalRule): string {
+  if (!('policy' in rule)) return `Tool "${name}" needs someone else's approval before each call`;
+  const { id, name: policy } = rule.policy;
+  return (
+    `This call of "${name}" needs someone else's approval: access policy ${policy ? `"${policy}" (${id})` : id} ` +
+    'grants it only when its condition holds, and it does not for these arguments'
+  );
+}
+
 /** What the agent reads, per state of the request: each says nothing was sent and what to do. */
-function askText(name: string, ask: ApprovalAsk, rule: ApprovalRule, expiresAt: string | undefined): string {
+function askText(
+  name: string,
+  ask: ApprovalAsk,
+  rule: ApprovalRule | PolicyApprovalRule,
+  expiresAt: string | undefined,
+): string {
   const again = `call "${name}" again with the same arguments: it then runs, once.`;
   switch (ask.kind) {
     case 'created':
       return (
-        `Tool "${name}" needs someone else's approval before each call. Approval request ${ask.id} was made ` +
+        `${needsApproval(name, rule)}. Approval request ${ask.id} was made ` +
         `(approvers: ${approversText(rule)}; it expires at ${expiresAt}). The call was not made, nothing was sent. ` +
         `Once it is approved, ${again}`
       );
@@ -103,17 +120,17 @@ function refusal(
 }
 
 /**
- * The approval of a call of a tool with an approval rule: the approval it spends (the call goes on), or the call's
+ * The approval of a call under `rule` (its tool's, or an access policy's): the approval it spends (the call goes on), or the call's
  * refusal (recorded) while there is none: made now, pending, denied, expired, or not checkable (Redis unreachable:
  * refused, never let through).
  */
 export async function approveCall(
   deps: ToolCallDeps,
   call: ToolCall,
-  tool: LoadedTool,
+  governed: { tool: LoadedTool; rule: ApprovalRule | PolicyApprovalRule },
   invocationId: string,
 ): Promise<{ refused: ToolResultPayload } | { spent: SpentApproval } | { held: HeldRequest }> {
-  const rule = tool.approval!;
+  const { tool, rule } = governed;
   const name = tool.def.name;
   const p = call.principal;
   if (p.keyId === undefined && (p.subject === undefined || p.subject === 'anonymous'))
@@ -121,8 +138,8 @@ export async function approveCall(
       refused: refusal(deps, call, invocationId, {
         code: 'approval.anonymous',
         text:
-          `Tool "${name}" needs someone else's approval before each call, and an anonymous call cannot be bound to ` +
-          'one: call with an API key or a signed-in token. Nothing was sent.',
+          `${needsApproval(name, rule)}, and an anonymous call cannot be bound to one: call with an API key or a ` +
+          'signed-in token. Nothing was sent.',
       }),
     };
   const store = deps.approvals;

@@ -12,6 +12,7 @@ import { conditionRefusal, type CallConditions } from './access-conditions.ts';
 import { argumentsAsSent, nonFiniteNumberPath } from './call-arguments.ts';
 import type { ToolCall, ToolCallDeps } from './call-types.ts';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
+import { conditionCheck } from './policy-approvals.ts';
 import { quotasOfTool, type ChargeOutcome, type QuotaCharge, type QuotaRefusal } from './quotas.ts';
 import {
   conditionRefusalEvent,
@@ -108,9 +109,10 @@ function edgeRefusal(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool, invoc
       result: invalidArguments(tool),
     });
   // Grants with a condition: only callers some applicable grant has one for pay for it. They see the arguments as
-  // they will be sent (the defaults the worker fills in applied).
+  // they will be sent (the defaults the worker fills in applied). A false condition that requires approval is not a
+  // refusal: the call is then approved before it runs (policy-approvals.ts).
   const sent = call.conditions ? argumentsAsSent(loaded, tool, input) : input;
-  const refused = call.conditions && conditionRefusal(call.conditions, loaded, tool, sent);
+  const refused = conditionCheck(call, loaded, tool, sent);
   if (refused) {
     recordDenied('condition');
     deps.audit?.add(conditionRefusalEvent(call, tool.def.name, refusingPolicy(call.conditions!, loaded, tool, sent)));

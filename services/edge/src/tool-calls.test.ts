@@ -502,4 +502,40 @@ describe('callTool: a tool needing approval fails closed (ADR 0049)', () => {
     await callTool(deps, call('wf_tool', { loaded: approvalCatalog(), principal: keyCaller }));
     expect(jobs).toHaveLength(1);
   });
+
+  it('an access policy requiring approval when its condition is false holds that call; the tool’s own rule comes first', async () => {
+    const { jobs, deps } = fakes();
+    const policy = {
+      id: 'p-big',
+      name: 'big refunds',
+      principals: [],
+      servers: ['*'],
+      tools: ['http_tool'],
+      condition: 'args.amount <= 100',
+      approval: { ...rule, version: 'p1' },
+    };
+    const conditions = { rules: { clauses: () => [[policy]] }, caller: {} } as unknown as ToolCall['conditions'];
+    const text = (r: Awaited<ReturnType<typeof callTool>>) => (r.content as unknown as { text: string }[])[0]!.text;
+    const held = await callTool(
+      deps,
+      call('http_tool', { arguments: { amount: 500 }, conditions, principal: keyCaller }),
+    );
+    expect(text(held)).toContain('could not be checked (the edge cannot reach Redis)');
+    expect(jobs).toEqual([]);
+    await callTool(deps, call('http_tool', { arguments: { amount: 50 }, conditions, principal: keyCaller }));
+    expect(jobs).toHaveLength(1);
+    deps.approvals = { redis: {} as never, prefix: 'tp' };
+    const anonymous = { workspaceId: 'w1', subject: 'anonymous' };
+    const byPolicy = await callTool(
+      deps,
+      call('http_tool', { arguments: { amount: 500 }, conditions, principal: anonymous }),
+    );
+    expect(text(byPolicy)).toContain('access policy "big refunds" (p-big) grants it only when its condition holds');
+    const byTool = await callTool(
+      deps,
+      call('http_tool', { loaded: approvalCatalog(), arguments: { amount: 500 }, conditions, principal: anonymous }),
+    );
+    expect(text(byTool)).toContain('Tool "http_tool" needs someone else\'s approval before each call');
+    expect(jobs).toHaveLength(1);
+  });
 });

@@ -33,6 +33,7 @@ import { chargeQuotas, checkCall, errorResult, invalidArguments } from './call-c
 import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
 import { confirmedResult } from './confirmation.ts';
+import { policyApprovalRule } from './policy-approvals.ts';
 import { jobCharge, type QuotaCharge } from './quotas.ts';
 import { neededConnections, structured, type NeededConnection } from './smart-mode.ts';
 
@@ -291,8 +292,10 @@ async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Pr
   const checked = checkCall(deps, call, tool, invocationId);
   const refused = checked instanceof Promise ? await checked : checked;
   if (refused) return refused;
-  // Someone else approves each call of this tool (ADR 0049): the approval of exactly this call is spent, or it stops.
-  const approved = tool.approval ? await approveCall(deps, call, tool, invocationId) : undefined;
+  // Someone else approves each call of this tool, or each call an access policy requires it for (ADR 0049): the
+  // approval of exactly this call is spent, or it stops.
+  const rule = tool.approval ?? policyApprovalRule(call, tool);
+  const approved = rule ? await approveCall(deps, call, { tool, rule }, invocationId) : undefined;
   if (approved && 'refused' in approved) return approved.refused;
   if (approved && 'held' in approved) return holdCall(deps, call, tool, { invocationId, held: approved.held });
   const spent = approved?.spent;

@@ -6,7 +6,7 @@ import type { Stack } from '@toolplane/cli';
 import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import pg from 'pg';
 import { startTestStack } from '../../helpers/stack.ts';
-import { waitFor } from '../../helpers/wait.ts';
+import { PROPAGATION_DEADLINE_MS, waitFor } from '../../helpers/wait.ts';
 
 /**
  * Approval by someone else, "four eyes" (ADR 0049, first milestone), on one real stack with the official SDK client:
@@ -15,7 +15,8 @@ import { waitFor } from '../../helpers/wait.ts';
  * exactly one request with those arguments) and the next retry asks again. A denial, an expiry and other arguments
  * are refused or asked anew with nothing sent; the caller cannot approve its own call; two approvers racing give one
  * decision and one execution; a replayed approval is refused. SMART `execute_tool` and a workflow whose step calls
- * such a tool are held the same way.
+ * such a tool are held the same way. An access policy whose condition is false may require approval instead of
+ * refusing (`onFalse: "require_approval"`): such calls are held the same way, and editing the policy voids them.
  */
 
 const PASSCODE = 'passcode-4e7a19c2d0';
@@ -50,17 +51,31 @@ const openApiDocument = {
         responses: { '200': { description: 'Deleted', content: { 'application/json': {} } } },
       },
     },
+    '/orders/{id}/refund': {
+      post: {
+        operationId: 'refund_order',
+        parameters: [
+          { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+          { name: 'amount', in: 'query', required: true, schema: { type: 'number' } },
+        ],
+        responses: { '200': { description: 'Refunded', content: { 'application/json': {} } } },
+      },
+    },
   },
 };
 
-async function mcpClient(server: keyof typeof servers, era: Era = '2025-11-25'): Promise<Client> {
+async function mcpClient(
+  server: keyof typeof servers,
+  era: Era = '2025-11-25',
+  key = stack.bootstrapKey,
+): Promise<Client> {
   const client = new Client(
     { name: 'approvals', version: '1.0.0' },
     era === '2026-07-28' ? { versionNegotiation: { mode: { pin: '2026-07-28' as const } } } : {},
   );
   await client.connect(
     new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${servers[server]}`), {
-      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      requestInit: { headers: { 'x-api-key': key } },
     }),
   );
   expect(client.getNegotiatedProtocolVersion()).toBe(era);
@@ -372,5 +387,110 @@ describe('refusals', () => {
     await unwrap(decide(approvers.b.api, held, 'approve'));
     const ran = await deleteOrder(smart, 'smart-1', true);
     expect(ran.sent).toEqual([deleted('smart-1')]);
+  });
+});
+
+describe('an access policy requiring approval when its condition is false', () => {
+  it('is refused with every problem listed: no condition, no rule, no approver who can decide', async () => {
+    const refunder = await unwrap(api.POST('/api_keys', { body: { name: 'refunder-bad', scopes: ['runtime'] } }));
+    const base = {
+      principals: [{ type: 'api_key' as const, value: refunder.id }],
+      servers: [servers.orders],
+      tools: ['refund_order'],
+    };
+    const paths = async (body: Record<string, unknown>) => {
+      const r = await api.POST('/access_policies', { body: { name: 'bad', ...base, ...body } as never });
+      expect(r.response.status).toBe(422);
+      return (r.error as { errors: { path: string }[] }).errors.map((e) => e.path).sort();
+    };
+    expect(await paths({ onFalse: 'require_approval' })).toEqual(['/approval', '/onFalse']);
+    const unknownKey = '00000000-0000-4000-8000-000000000000';
+    expect(
+      await paths({
+        condition: 'args.amount <= 100',
+        onFalse: 'require_approval',
+        approval: { approvers: { apiKeys: [unknownKey], people: ['nobody'] }, approvals: 2 },
+      }),
+    ).toEqual(['/approval/approvals', '/approval/approvers/apiKeys/0', '/approval/approvers/people/0']);
+    expect(
+      await paths({ condition: 'args.amount <= 100', approval: { approvers: { apiKeys: [approvers.a.id] } } }),
+    ).toEqual(['/approval']);
+  });
+
+  it('refunds above 100 need approval: 50 runs at once, 500 once approved; an edited policy asks anew', async () => {
+    const refunder = await unwrap(api.POST('/api_keys', { body: { name: 'refunder', scopes: ['runtime'] } }));
+    const policy = await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'refunds',
+          principals: [{ type: 'api_key', value: refunder.id }],
+          servers: [servers.orders, servers.smart],
+          tools: ['refund_order'],
+          condition: 'args.amount <= 100',
+          onFalse: 'require_approval',
+          approval: { approvers: { apiKeys: [approvers.a.id] } },
+        },
+      }),
+    );
+    expect(policy).toMatchObject({ onFalse: 'require_approval', approval: { approvals: 1, expiresInSeconds: 86_400 } });
+    const client = await mcpClient('orders', '2025-11-25', refunder.key);
+    // The policy reached the edge: the key it names sees only what it grants.
+    await waitFor(
+      'the policy at the edge',
+      async () => (await client.listTools()).tools.map((t) => t.name).join() === 'refund_order',
+      PROPAGATION_DEADLINE_MS,
+    );
+    const refund = async (amount: number, on = client, smart = false) => {
+      const before = received.length;
+      const args = { id: 'r1', amount };
+      const r = smart
+        ? await on.callTool({ name: 'execute_tool', arguments: { name: 'refund_order', arguments: args } })
+        : await on.callTool({ name: 'refund_order', arguments: args });
+      const meta = r._meta as Record<string, { id: string; state: string }> | undefined;
+      const text = (r.content as { text: string }[])[0]?.text ?? '';
+      return {
+        isError: r.isError === true,
+        text,
+        approval: meta?.['toolplane/approval'],
+        sent: received.slice(before),
+      };
+    };
+    const refunded = (amount: number) => `POST /orders/r1/refund?amount=${amount}`;
+
+    expect(await refund(50)).toMatchObject({ isError: false, sent: [refunded(50)] });
+    const asked = await refund(500);
+    expect(asked).toMatchObject({ isError: true, sent: [], approval: { state: 'pending' } });
+    expect(asked.text).toContain('access policy "refunds"');
+    const id = asked.approval!.id;
+    expect((await requestRow(id)).rule.version).toBe(policy.approval!.version);
+    await unwrap(decide(approvers.a.api, id, 'approve'));
+    expect(await refund(500)).toMatchObject({ isError: false, sent: [refunded(500)] });
+    const next = await refund(500);
+    expect(next).toMatchObject({ isError: true, sent: [], approval: { state: 'pending' } });
+    expect(next.approval!.id).not.toBe(id);
+    const smart = await refund(500, await mcpClient('smart', '2025-11-25', refunder.key), true);
+    expect(smart).toMatchObject({ isError: true, sent: [], approval: { state: 'pending' } });
+
+    // Edited: the pending request was made under the old rule; it can no longer be approved, and the call asks anew.
+    await unwrap(
+      api.PATCH('/access_policies/{id}', {
+        params: { path: { id: policy.id } },
+        body: { approval: { approvers: { apiKeys: [approvers.a.id, approvers.b.id] } } },
+      }),
+    );
+    await requestRow(next.approval!.id);
+    const stale = await decide(approvers.a.api, next.approval!.id, 'approve');
+    expect(stale.response.status).toBe(409);
+    const anew = await waitFor(
+      'the edited policy at the edge',
+      async () => {
+        const r = await refund(500);
+        return r.approval?.id !== next.approval!.id ? r : undefined;
+      },
+      PROPAGATION_DEADLINE_MS,
+    );
+    expect(anew).toMatchObject({ isError: true, sent: [], approval: { state: 'pending' } });
+    expect((await requestRow(anew.approval!.id)).rule.approvers.apiKeys).toHaveLength(2);
+    expect(received.filter((r) => r === refunded(500))).toHaveLength(1);
   });
 });

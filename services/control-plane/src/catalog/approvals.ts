@@ -16,7 +16,7 @@ const sorted = (list: readonly string[] | undefined) => [...(list ?? [])].sort()
  * The rule's version: a digest of what it says (approvers in any order, approvals, expiry). Requests made under
  * another version are not this rule's: a change of the rule leaves earlier approvals unusable (ADR 0049).
  */
-function approvalRuleVersion(rule: StoredApprovalRule): string {
+export function approvalRuleVersion(rule: StoredApprovalRule): string {
   const { approvers: a, approvals, expiresInSeconds } = rule;
   const canonical = JSON.stringify([
     sorted(a.apiKeys),

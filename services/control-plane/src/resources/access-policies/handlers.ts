@@ -1,9 +1,11 @@
 import { NotFoundError, ValidationError } from '@toolplane/errors';
+import { Prisma } from '../../generated/prisma/client.ts';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { publishWorkspaceAccess } from './publish.ts';
+import { policyApproval } from './approval.ts';
 import { PolicyBody, UpdatePolicyBody } from './schemas.ts';
 import { validate } from './validation.ts';
 
@@ -16,6 +18,8 @@ type PolicyRow = {
   servers: string[];
   tools: string[];
   condition: string | null;
+  onFalse: string;
+  approval: unknown;
   createdAt: Date;
   updatedAt: Date;
 };
@@ -29,8 +33,25 @@ function present(row: PolicyRow) {
     servers: row.servers,
     tools: row.tools,
     condition: row.condition,
+    onFalse: row.onFalse,
+    approval: policyApproval(row),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
+  };
+}
+
+/**
+ * The columns of what a false condition does, as far as the body changes them: `refuse` drops the approval rule
+ * (validation refused a rule sent with it).
+ */
+function outcomeData(body: Partial<Pick<PolicyBody, 'onFalse' | 'approval'>>) {
+  return {
+    ...(body.onFalse !== undefined ? { onFalse: body.onFalse } : {}),
+    ...(body.onFalse === 'refuse'
+      ? { approval: Prisma.DbNull }
+      : body.approval !== undefined
+        ? { approval: body.approval ?? Prisma.DbNull }
+        : {}),
   };
 }
 
@@ -72,6 +93,7 @@ export async function createAccessPolicy(
       servers: body.servers,
       tools: body.tools,
       condition: body.condition ?? null,
+      ...outcomeData(body),
     },
   });
   await publishWorkspaceAccess(db, publisher, workspaceId);
@@ -118,6 +140,7 @@ export async function updateAccessPolicy(
       ...(body.servers !== undefined ? { servers: body.servers } : {}),
       ...(body.tools !== undefined ? { tools: body.tools } : {}),
       ...(body.condition !== undefined ? { condition: body.condition } : {}),
+      ...outcomeData(body),
     },
   });
   await publishWorkspaceAccess(db, publisher, row.workspaceId);

@@ -1,5 +1,6 @@
-import { PolicyPrincipal } from '@toolplane/contracts';
+import { ApprovalApprovers, PolicyPrincipal } from '@toolplane/contracts';
 import { z } from 'zod';
+import { policyOutcomes } from './schemas.ts';
 
 const timestamp = z.iso.datetime();
 
@@ -18,6 +19,25 @@ export const AccessPolicy = z
       .string()
       .nullable()
       .describe('A CEL condition: the grant applies to a call only when it holds (null: always).'),
+    onFalse: z
+      .enum(policyOutcomes)
+      .describe(
+        'What a false condition does: `refuse` (this policy does not grant the call) or `require_approval` (the ' +
+          'call runs once someone `approval` names approved exactly that call, once).',
+      ),
+    approval: z
+      .object({
+        version: z
+          .string()
+          .describe('Digests the policy, its condition and the rule: requests made under another are unusable.'),
+        approvers: ApprovalApprovers,
+        approvals: z.number().int(),
+        expiresInSeconds: z.number().int(),
+      })
+      .strict()
+      .nullable()
+      .meta({ id: 'PolicyApprovalRule' })
+      .describe('With `require_approval`: who approves, how many of them, how long a request lives (else null).'),
     createdAt: timestamp,
     updatedAt: timestamp,
   })

@@ -1,6 +1,7 @@
 import type { PolicyPrincipal, QuotaRule, WorkspaceAccess } from '@toolplane/contracts';
 import type { Db } from '../../db/client.ts';
 import { publicationResources, type RuntimePublisher } from '../../publication/publisher.ts';
+import { policyApproval } from './approval.ts';
 
 /** The workspace's policies as the edges get them (the document `publishWorkspaceAccess` writes), oldest first. */
 export async function workspaceAccess(db: Db, workspaceId: string): Promise<WorkspaceAccess> {
@@ -19,10 +20,17 @@ export async function workspaceAccess(db: Db, workspaceId: string): Promise<Work
       servers: r.servers,
       tools: r.tools,
       ...(r.condition !== null ? { condition: r.condition } : {}),
+      ...approvalOf(r),
     })),
     // Quotas travel with the policies (ADR 0048): one document per workspace, one read per request on the edge.
     ...(quotas.length > 0 ? { quotas: quotas.map(quotaRule) } : {}),
   };
+}
+
+/** A policy's `require_approval` outcome, published beside its condition (absent: a false condition refuses). */
+function approvalOf(r: Parameters<typeof policyApproval>[0]) {
+  const approval = policyApproval(r);
+  return approval ? { approval } : {};
 }
 
 /** A quota as the edges enforce it. */

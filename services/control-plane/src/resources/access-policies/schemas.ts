@@ -1,5 +1,9 @@
 import { PolicyPrincipal } from '@toolplane/contracts';
 import { z } from 'zod';
+import { ApprovalRuleBody } from '../servers/schemas.ts';
+
+/** What a policy's false condition does: the grant does not apply, or the call waits for someone else's approval. */
+export const policyOutcomes = ['refuse', 'require_approval'] as const;
 
 const Names = (what: string) =>
   z.array(z.string().min(1).max(200)).min(1, `name at least one ${what}, or ["*"]`).max(500);
@@ -21,8 +25,19 @@ export const PolicyBody = z
         'A CEL condition over `caller`, `tool` and `args` (docs/governance.md, "Conditions"): the grant applies to a ' +
           'call only when it holds. Checked against the granted tools’ input schemas; null removes it.',
       ),
+    onFalse: z
+      .enum(policyOutcomes)
+      .optional()
+      .describe(
+        'What a false condition does: `refuse` (the default: this policy does not grant the call) or ' +
+          '`require_approval` (the call runs once someone `approval` names approved exactly that call, once).',
+      ),
+    approval: ApprovalRuleBody.nullable()
+      .optional()
+      .describe('With `onFalse: "require_approval"`: who approves, how many of them, how long a request lives.'),
   })
   .strict();
+export type PolicyBody = z.output<typeof PolicyBody>;
 export const UpdatePolicyBody = PolicyBody.partial().strict();
 
 const Reference = z.string().min(1).max(200);

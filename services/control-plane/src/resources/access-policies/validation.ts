@@ -4,6 +4,9 @@ import type { z } from 'zod';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import { requestIssues } from '../../http/error-handler.ts';
+import type { StoredApprovalRule } from '../../catalog/approvals.ts';
+import { approvalRuleIssues } from '../servers/approval-rule.ts';
+import { ApprovalRuleBody } from '../servers/schemas.ts';
 import { conditionIssues } from './condition-check.ts';
 import type { PolicyBody } from './schemas.ts';
 
@@ -14,7 +17,16 @@ interface Validation<T> {
   raw: unknown;
   what: string;
   /** On a change: the policy as stored (a condition is checked against the tools it will grant). */
-  current?: { servers: string[]; tools: string[]; condition: string | null } | undefined;
+  current?: PolicyState | undefined;
+}
+
+/** A policy as stored, as far as its validation reads it. */
+interface PolicyState {
+  servers: string[];
+  tools: string[];
+  condition: string | null;
+  onFalse: string;
+  approval: unknown;
 }
 
 /**
@@ -44,6 +56,8 @@ export async function validate<T extends Partial<z.infer<typeof PolicyBody>>>(
   };
   const refs = await referenceIssues(db, workspaceId, readable);
   for (const issue of refs) if (!issues.some((i) => i.path === issue.path)) issues.push(issue);
+  for (const issue of await outcomeIssues(db, workspaceId, raw, current))
+    if (!issues.some((i) => i.path === issue.path)) issues.push(issue);
   if (parsed.success) issues.push(...(await conditionCheck(db, workspaceId, parsed.data, current)));
   if (issues.length > 0 || !parsed.success)
     throw new ValidationError(`the ${what} is invalid`, issues, 'request.invalid');
@@ -62,6 +76,42 @@ function conditionCheck(
   const tools = body.tools ?? current?.tools;
   if (typeof condition !== 'string' || !servers || !tools) return Promise.resolve([]);
   return conditionIssues(db, workspaceId, { servers, tools, condition });
+}
+
+/**
+ * What a false condition does, as the policy will have it (read from whatever of the body is readable, with the
+ * stored policy): `require_approval` needs a condition and a rule naming who approves (checked as a server's
+ * `approvalRule` is: approvers who can decide, the workspace's keys and people, no more approvals than approvers); a
+ * rule goes only with `require_approval`. Setting `onFalse: "refuse"` drops a stored rule.
+ */
+async function outcomeIssues(
+  db: Db,
+  workspaceId: string,
+  raw: unknown,
+  current: PolicyState | undefined,
+): Promise<ProblemIssue[]> {
+  const body = (raw ?? {}) as { condition?: unknown; onFalse?: unknown; approval?: unknown };
+  const sent = ApprovalRuleBody.safeParse(body.approval);
+  const given = body.approval === null ? null : sent.success ? sent.data : undefined;
+  const onFalse = typeof body.onFalse === 'string' ? body.onFalse : (current?.onFalse ?? 'refuse');
+  if (onFalse !== 'require_approval')
+    return given ? [{ path: '/approval', message: 'an approval rule goes with onFalse: "require_approval" only' }] : [];
+  const issues: ProblemIssue[] = [];
+  const condition = body.condition !== undefined ? body.condition : current?.condition;
+  if (condition === null || condition === undefined)
+    issues.push({
+      path: '/onFalse',
+      message: 'require_approval needs a condition: it applies to the calls the condition is false for',
+    });
+  const rule =
+    given !== undefined || body.approval !== undefined ? given : (current?.approval as StoredApprovalRule | null);
+  if (rule === null || rule === undefined) {
+    // An approval sent but unreadable is already a problem of its own (the schema's).
+    if (body.approval === undefined || body.approval === null)
+      issues.push({ path: '/approval', message: 'require_approval needs an approval rule naming who approves' });
+    return issues;
+  }
+  return [...issues, ...(await approvalRuleIssues(db, workspaceId, rule, '/approval'))];
 }
 
 /** Checks that need the database, listing every problem: keys and servers of this workspace, "*" alone. */

@@ -14,6 +14,7 @@ import { auditScopes } from '../../db/audited-db.ts';
 import type { Db, Tx } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
 import type { Caller } from '../../http/auth.ts';
+import { policyRuleInForce } from '../access-policies/approval.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import type { DecideApprovalBody, ListApprovalsQuery, RequestedDetails } from './schemas.ts';
@@ -114,7 +115,7 @@ function refuseDecider(row: ApprovalRow, caller: Caller): void {
     throw new AuthError(
       'auth.forbidden',
       `${caller.keyId ? `API key ${caller.keyId}` : `user ${caller.subject}`} is not an approver of this request: ` +
-        'its server’s approvalRule names who may decide',
+        'its rule (the server’s approvalRule, or an access policy’s approval) names who may decide',
     );
 }
 
@@ -166,8 +167,9 @@ async function markExpired(deps: ControlPlaneDeps, row: ApprovalRow, source: Aud
 }
 
 /**
- * 409 when the tool's rule in its server's live catalog is no longer the one the request was made under (changed,
- * lifted, or the tool gone): an approval under it could never be spent.
+ * 409 when the rule the request was made under is no longer in force (changed, lifted, or the tool gone): neither the
+ * tool's in its server's live catalog nor an access policy's `require_approval` for the tool. An approval under it
+ * could never be spent.
  */
 async function refuseChangedRule(tx: Tx, row: ApprovalRow): Promise<void> {
   const server = await tx.mcpServer.findUnique({ where: { id: row.serverId }, select: { catalogVersion: true } });
@@ -178,7 +180,10 @@ async function refuseChangedRule(tx: Tx, row: ApprovalRow): Promise<void> {
       })
     : null;
   const tools = (live?.catalog as Catalog | null | undefined)?.tools ?? [];
-  if (tools.find((t) => t.tool.name === row.tool)?.approval?.version !== row.ruleVersion)
+  const inForce =
+    tools.find((t) => t.tool.name === row.tool)?.approval?.version === row.ruleVersion ||
+    (await policyRuleInForce(tx, row));
+  if (!inForce)
     throw conflict(
       'the approval rule of this tool changed since the request was made: the call must be made again',
       row.state,

@@ -6,8 +6,7 @@ import { isUuid } from '../../db/ids.ts';
 
 /**
  * What is wrong with a server's approvals as they will be (ADR 0049), each problem at its path: approval tools without
- * a rule, a rule naming no approver who can decide (API keys, subjects), more approvals than such approvers, approvers
- * the workspace does not have (API keys by id, people by name; OAuth subjects are not known ahead). The tools themselves are checked against the catalog.
+ * a rule, and what `approvalRuleIssues` finds in the rule. The tools themselves are checked against the catalog.
  */
 async function approvalRuleProblems(
   db: Db,
@@ -19,18 +18,32 @@ async function approvalRuleProblems(
     return tools.length > 0
       ? [{ path: '/approvalRule', message: 'approvalTools need an approvalRule naming who approves' }]
       : [];
+  return approvalRuleIssues(db, workspaceId, rule, '/approvalRule');
+}
+
+/**
+ * What is wrong with an approval rule (a server's, or an access policy's outcome), each problem under `base`: no
+ * approver who can decide (API keys, subjects), more approvals than such approvers, approvers the workspace does not
+ * have (API keys by id, people by name; OAuth subjects are not known ahead).
+ */
+export async function approvalRuleIssues(
+  db: Db,
+  workspaceId: string,
+  rule: StoredApprovalRule,
+  base: string,
+): Promise<ProblemIssue[]> {
   const problems: ProblemIssue[] = [];
   const a: ApprovalApprovers = rule.approvers;
   // People approve through links not built yet: only keys and subjects can decide, so only they count.
   const count = (a.apiKeys?.length ?? 0) + (a.subjects?.length ?? 0);
   if (count === 0)
     problems.push({
-      path: '/approvalRule/approvers',
+      path: `${base}/approvers`,
       message: 'name at least one approver who can decide through the API (apiKeys, subjects)',
     });
   else if (rule.approvals > count)
     problems.push({
-      path: '/approvalRule/approvals',
+      path: `${base}/approvals`,
       message: `${rule.approvals} approvals needed but only ${count} approver${count === 1 ? '' : 's'} can decide`,
     });
   const keys = await db.apiKey.findMany({
@@ -40,7 +53,7 @@ async function approvalRuleProblems(
   const found = new Set(keys.map((k) => k.id));
   (a.apiKeys ?? []).forEach((id, i) => {
     if (!found.has(id))
-      problems.push({ path: `/approvalRule/approvers/apiKeys/${i}`, message: `no API key "${id}" in this workspace` });
+      problems.push({ path: `${base}/approvers/apiKeys/${i}`, message: `no API key "${id}" in this workspace` });
   });
   const people = await db.externalUser.findMany({
     where: { workspaceId, name: { in: a.people ?? [] } },
@@ -50,7 +63,7 @@ async function approvalRuleProblems(
   (a.people ?? []).forEach((name, i) => {
     if (!named.has(name))
       problems.push({
-        path: `/approvalRule/approvers/people/${i}`,
+        path: `${base}/approvers/people/${i}`,
         message: `no external user "${name}" in this workspace`,
       });
   });
