@@ -69,6 +69,28 @@ describe('create and get', () => {
   });
 });
 
+describe('note (a call held for an approval)', () => {
+  it('says what the task waits for and keeps it (and its deadline) that long; never shortens; only its round', async () => {
+    const task = await created();
+    const later = task.createdAt + 3_600_000;
+    const wait = { statusMessage: 'Waiting for approval request r1', deadlineAt: later, keepUntil: later + 60_000 };
+    expect(await records.note(task.taskId, 'another-round', wait)).toBe(false);
+    expect(await records.note(task.taskId, task.invocationId, wait)).toBe(true);
+    expect(await records.get(task.taskId)).toMatchObject({
+      status: 'working',
+      statusMessage: wait.statusMessage,
+      deadlineAt: later,
+      ttlMs: 3_660_000,
+    });
+    expect(await redis.pttl(keys.task(task.taskId))).toBeGreaterThan(3_600_000);
+    const sooner = { statusMessage: 'again', deadlineAt: task.createdAt, keepUntil: task.createdAt };
+    expect(await records.note(task.taskId, task.invocationId, sooner)).toBe(true);
+    expect(await records.get(task.taskId)).toMatchObject({ deadlineAt: later, ttlMs: 3_660_000 });
+    await records.settle(task.taskId, task.invocationId, { status: 'completed', result });
+    expect(await records.note(task.taskId, task.invocationId, wait)).toBe(false);
+  });
+});
+
 describe('settle', () => {
   it('writes the end only while the task is working on that invocation; the first end wins', async () => {
     const task = await created();

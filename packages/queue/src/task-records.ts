@@ -97,11 +97,15 @@ redis.call('HDEL', KEYS[1], 'inputRequests', 'requestState', 'inputResponses')
 redis.call('HSET', KEYS[1], 'lastUpdatedAt', ARGV[2], unpack(ARGV, 3))
 return 1`;
 
-// Says what a task still working on this invocation waits for: ARGV = invocation id, now, status message.
+// Says what a task still working on this invocation waits for, and keeps it (and its deadline) at least until then:
+// ARGV = invocation id, now, status message, deadline (ms), kept until (ms).
 const noteScript = `
-local s = redis.call('HMGET', KEYS[1], 'status', 'invocationId')
+local s = redis.call('HMGET', KEYS[1], 'status', 'invocationId', 'createdAt', 'ttlMs', 'deadlineAt')
 if not s[1] or s[1] ~= 'working' or s[2] ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'lastUpdatedAt', ARGV[2], 'statusMessage', ARGV[3])
+local ttl = math.max(tonumber(s[4]), tonumber(ARGV[5]) - tonumber(s[3]))
+local deadline = math.max(tonumber(s[5]), tonumber(ARGV[4]))
+redis.call('HSET', KEYS[1], 'lastUpdatedAt', ARGV[2], 'statusMessage', ARGV[3], 'ttlMs', ttl, 'deadlineAt', deadline)
+redis.call('PEXPIREAT', KEYS[1], tonumber(s[3]) + ttl)
 return 1`;
 
 // Cancels a task that has not ended: returns its status before (false when it does not exist or is another's).
@@ -279,11 +283,18 @@ export class TaskRecords {
     return tooLarge ? 'too_large' : 'settled';
   }
 
-  /** Says what the task waits for (`statusMessage`) while it is still working on `invocationId`. */
-  async note(taskId: string, invocationId: string, statusMessage: string, now = Date.now()): Promise<boolean> {
-    return (
-      (await this.redis.eval(noteScript, 1, this.keys.task(taskId), invocationId, String(now), statusMessage)) === 1
-    );
+  /**
+   * Says what the task waits for (`statusMessage`) while it is still working on `invocationId`, its deadline moved to
+   * `deadlineAt` and the record kept until `keepUntil` at least (epoch ms; a call held for an approval waits that long).
+   */
+  async note(
+    taskId: string,
+    invocationId: string,
+    wait: { statusMessage: string; deadlineAt: number; keepUntil: number },
+    now = Date.now(),
+  ): Promise<boolean> {
+    const args = [invocationId, String(now), wait.statusMessage, String(wait.deadlineAt), String(wait.keepUntil)];
+    return (await this.redis.eval(noteScript, 1, this.keys.task(taskId), ...args)) === 1;
   }
 
   /** Cancels the caller's task unless it ended: its status before, or undefined when there is no such task. */

@@ -141,9 +141,10 @@ export interface TaskBinding {
   readonly invocationId: string;
   /**
    * The call is held for someone else's approval (ADR 0049): its job waits in the queue and its worker settles the
-   * task; `statusMessage` says who must approve. Nobody on this edge waits for its reply.
+   * task; `statusMessage` says who must approve; `dueAt` (epoch ms) is when the job comes due if nobody decides. Nobody
+   * on this edge waits for its reply.
    */
-  readonly onHeld?: ((statusMessage: string) => void) | undefined;
+  readonly onHeld?: ((statusMessage: string, dueAt: number) => void) | undefined;
 }
 
 /** What the MCP layer read of a `tools/call` message (`plainToolsCall` gives exactly this). */

@@ -447,7 +447,7 @@ async function holdCall(
   }
   // Calls in flight are not held while the approvers decide; the windowed units travel with the job.
   if (charge) await deps.quotas!.meter.release(charge, false).catch(() => undefined);
-  call.task?.onHeld?.(held.statusMessage);
+  call.task?.onHeld?.(held.statusMessage, dueAt);
   return errorResult(held.statusMessage);
 }
 

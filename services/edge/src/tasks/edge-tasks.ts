@@ -180,7 +180,7 @@ export class EdgeTasks {
   ): Promise<ToolResultPayload | undefined> {
     const { id, invocationId } = extras.task;
     let enqueued = false;
-    let held: string | undefined;
+    let held: { statusMessage: string; dueAt: number } | undefined;
     const real = this.deps.invocations;
     const invocations = Object.assign(Object.create(real) as InvocationClient, {
       invoke: (...[job, signal, onEnqueued, onEvent]: Parameters<InvocationClient['invoke']>) =>
@@ -188,7 +188,10 @@ export class EdgeTasks {
     });
     const deps: ToolCallDeps = { ...this.deps, invocations, timeoutMs: this.settings.timeoutMs };
     let result: ToolResultPayload;
-    const task = { ...extras.task, onHeld: (statusMessage: string) => (held = statusMessage) };
+    const task = {
+      ...extras.task,
+      onHeld: (statusMessage: string, dueAt: number) => (held = { statusMessage, dueAt }),
+    };
     try {
       result = toolResultValue(await callTool(deps, toolCall(ctx, message, undefined, { ...extras, task })));
     } catch (err) {
@@ -196,9 +199,12 @@ export class EdgeTasks {
       result = { content: [{ type: 'text', text: 'The tool failed because of an internal error.' }], isError: true };
     }
     if (held !== undefined) {
-      // Its job waits in the queue; its worker settles the task. Meanwhile the task says who must approve.
+      // Its job waits in the queue; its worker settles the task. Meanwhile the task says who must approve, and lives
+      // (and may run) as long as the approvers may take (an access policy's rule is known only now).
+      const { statusMessage, dueAt } = held;
+      const { timeoutMs, retentionMs } = this.settings;
       await this.records
-        .note(id, invocationId, held)
+        .note(id, invocationId, { statusMessage, deadlineAt: dueAt + timeoutMs, keepUntil: dueAt + retentionMs })
         .catch((err: unknown) => this.deps.log.warn({ err, taskId: id }, 'task status not written'));
       return undefined;
     }
