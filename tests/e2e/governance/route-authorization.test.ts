@@ -235,15 +235,15 @@ describe('authorization on the resolved route', () => {
     expect(wrong).toEqual([]);
   }, 600_000);
 
-  it('lets a key with only the approve scope reach the approval requests, and refuses it every other operation', async () => {
+  it('lets a key with only the approve scope reach the approval requests and sign in, and refuses it every other operation', async () => {
     const wrong: string[] = [];
     const reached: string[] = [];
     for (const op of operations) {
       const status = await send(op.method, `/api/v1${concrete(op)}`, approveOnly, op.body);
       const refused = status === 403;
-      if (op.scope === 'approve' ? refused || status === 401 : !refused)
-        wrong.push(`${op.method} ${op.path}: ${status}`);
-      if (op.scope === 'approve') reached.push(`${op.method} ${op.path}`);
+      const allowed = op.scope === 'approve' || op.scope === 'any';
+      if (allowed ? refused || status === 401 : !refused) wrong.push(`${op.method} ${op.path}: ${status}`);
+      if (allowed) reached.push(`${op.method} ${op.path}`);
     }
     expect(wrong).toEqual([]);
     expect(reached.sort()).toEqual([
@@ -251,6 +251,7 @@ describe('authorization on the resolved route', () => {
       'GET /approvals/{id}',
       'POST /approvals/{id}/approve',
       'POST /approvals/{id}/deny',
+      'POST /sign_ins',
     ]);
   });
 });

@@ -31,7 +31,8 @@ export function refuseUnknownQuery(method: string, query: object, declared: read
  * `approve` is implied by `management`, never the reverse).
  */
 export function requireScope(c: Caller, scope: OperationScope): void {
-  if (c.scopes.includes(scope)) return;
+  // `any`: authentication already asked for one of the management API's scopes.
+  if (scope === 'any' || c.scopes.includes(scope)) return;
   if (scope === 'approve' && c.scopes.includes('management')) return;
   const wanted = scope === 'approve' ? '"approve" or "management"' : `"${scope}"`;
   throw new AuthError('auth.forbidden', `${credentialName(c)} has no ${wanted} scope`);

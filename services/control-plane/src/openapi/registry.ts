@@ -41,10 +41,11 @@ export interface AuditDeclaration {
 
 /**
  * The scope an operation needs (`x-scope`): `management` (the default), `audit` (the audit trail, which a
- * management key does not imply) or `approve` (the approval requests: an approver's key needs no more, and
- * `management` implies it).
+ * management key does not imply), `approve` (the approval requests: an approver's key needs no more, and
+ * `management` implies it) or `any` (any scope that opens the management API: a dashboard sign-in, so that an
+ * approver or an auditor signs in to the pages their scope reaches).
  */
-export type OperationScope = 'management' | 'audit' | 'approve';
+export type OperationScope = 'management' | 'audit' | 'approve' | 'any';
 
 /** One documented route: zod-to-openapi's route config, path relative to `/api/v1`. */
 export type RouteDoc = RouteConfig & {

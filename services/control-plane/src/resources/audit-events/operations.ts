@@ -40,6 +40,8 @@ export const auditEventsOperations: Operation[] = [
       path: '/sign_ins',
       operationId: 'signIn',
       'x-audit': { action: 'dashboard.sign_in', resource: 'session' },
+      // An approver's or an auditor's credential signs in too (then reaches the pages its scope allows).
+      'x-scope': 'any',
       tags,
       summary: 'Record a sign-in to the dashboard',
       description: 'The dashboard calls it once when a person signs in; answers whom the credential belongs to.',
