@@ -4,17 +4,25 @@ import type { StoredApprovalRule } from '../../catalog/approvals.ts';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
 
+/** A rule's webhooks: each URL once per format (a request would be announced twice to the same place). */
+function notifyProblems(rule: StoredApprovalRule): ProblemIssue[] {
+  const seen = new Set<string>();
+  return (rule.notify ?? []).flatMap((target, i) => {
+    const key = `${target.format} ${target.url}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      return [];
+    }
+    return [{ path: `/approvalRule/notify/${i}`, message: `${target.url} is notified in ${target.format} already` }];
+  });
+}
+
 /**
- * What is wrong with a server's approvals as they will be (ADR 0049), each problem at its path: approval tools without
- * a rule, a rule naming no approver who can decide (API keys, subjects), more approvals than such approvers, approvers
- * the workspace does not have (API keys by id, people by name; OAuth subjects are not known ahead). The tools themselves are checked against the catalog.
+ * What is wrong with a server's approvals as they will be, whatever the workspace holds (ADR 0049), each problem at its
+ * path: approval tools without a rule, a rule naming no approver who can decide (API keys, subjects), more approvals
+ * than such approvers, a webhook named twice. Workspace files check their servers with it before an apply.
  */
-async function approvalRuleProblems(
-  db: Db,
-  workspaceId: string,
-  tools: readonly string[],
-  rule: StoredApprovalRule | null,
-): Promise<ProblemIssue[]> {
+export function approvalRuleShapeProblems(tools: readonly string[], rule: StoredApprovalRule | null): ProblemIssue[] {
   if (!rule)
     return tools.length > 0
       ? [{ path: '/approvalRule', message: 'approvalTools need an approvalRule naming who approves' }]
@@ -33,6 +41,23 @@ async function approvalRuleProblems(
       path: '/approvalRule/approvals',
       message: `${rule.approvals} approvals needed but only ${count} approver${count === 1 ? '' : 's'} can decide`,
     });
+  return [...problems, ...notifyProblems(rule)];
+}
+
+/**
+ * What is wrong with a server's approvals as they will be: `approvalRuleShapeProblems`, and approvers the workspace
+ * does not have (API keys by id, people by name; OAuth subjects are not known ahead). The tools themselves are checked
+ * against the catalog.
+ */
+async function approvalRuleProblems(
+  db: Db,
+  workspaceId: string,
+  tools: readonly string[],
+  rule: StoredApprovalRule | null,
+): Promise<ProblemIssue[]> {
+  const problems = approvalRuleShapeProblems(tools, rule);
+  if (!rule) return problems;
+  const a: ApprovalApprovers = rule.approvers;
   const keys = await db.apiKey.findMany({
     where: { workspaceId, id: { in: (a.apiKeys ?? []).filter(isUuid) }, revokedAt: null },
     select: { id: true },
