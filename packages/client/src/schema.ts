@@ -2595,6 +2595,12 @@ export interface components {
         };
         approvals: number;
         expiresInSeconds: number;
+        /** @description Webhooks told of each new request; [] by default. */
+        notify: {
+          url: string;
+          /** @enum {string} */
+          format: 'json' | 'slack';
+        }[];
       } | null;
       /** Format: uuid */
       connectorInstanceId: string | null;
@@ -2708,7 +2714,27 @@ export interface components {
        * @default 86400
        */
       expiresInSeconds?: number;
+      /**
+       * @description Webhooks told of each new request (its masked arguments, never their values); not part of the
+       * rule’s version: changing them leaves pending requests valid.
+       */
+      notify?: components['schemas']['ApprovalNotifyTarget'][];
     } | null;
+    ApprovalNotifyTarget: {
+      /**
+       * Format: uri
+       * @description An http(s) URL the request is POSTed to by a worker through its outbound guard (https; plain http
+       * only for hosts the workers allow).
+       */
+      url: string;
+      /**
+       * @description `json`: the request as a JSON object; `slack`: a Slack incoming-webhook message (`text`,
+       * `blocks`).
+       * @default json
+       * @enum {string}
+       */
+      format?: 'json' | 'slack';
+    };
     McpServerList: {
       data: components['schemas']['McpServerSummary'][];
       pagination: {
@@ -2750,6 +2776,12 @@ export interface components {
         };
         approvals: number;
         expiresInSeconds: number;
+        /** @description Webhooks told of each new request; [] by default. */
+        notify: {
+          url: string;
+          /** @enum {string} */
+          format: 'json' | 'slack';
+        }[];
       } | null;
       /** Format: uuid */
       connectorInstanceId: string | null;

@@ -21,6 +21,7 @@ interface Instruments {
   quotaCharged: Counter;
   quotaRefused: Counter;
   quotaUse: Gauge;
+  approvalNotifications: Counter;
 }
 
 let instruments: Instruments | undefined;
@@ -79,6 +80,11 @@ export function setMeter(meter: Meter | undefined): void {
       description:
         "The highest used/limit of a quota's counters this edge saw in the current window (in flight: the last), " +
         'by quota id; 1 is full, above 1 a shadow quota past its limit.',
+    }),
+    approvalNotifications: meter.createCounter('toolplane.approval.notifications', {
+      description:
+        'Webhooks of approval rules told of a new request by the control plane, by format (json, slack) and outcome ' +
+        '(delivered, failed: after its retries).',
     }),
   };
 }
@@ -179,4 +185,10 @@ export function recordQuotaRefused(quota: string, enforce: boolean): void {
 export function recordQuotaUse(quota: string, fraction: number): void {
   if (!instruments) return;
   instruments.quotaUse.record(fraction, { quota });
+}
+
+/** One announcement of an approval request to one webhook, delivered or failed for good. */
+export function recordApprovalNotification(format: string, outcome: 'delivered' | 'failed'): void {
+  if (!instruments) return;
+  instruments.approvalNotifications.add(1, { format, outcome });
 }

@@ -36,6 +36,8 @@ import { RuntimePublisher } from './publication/publisher.ts';
 import { redisStateStore, RuntimeStateKeeper } from './publication/runtime-state.ts';
 import type { ControlPlaneDeps } from './resources/deps.ts';
 import { approvalChange } from './resources/approvals/ingest.ts';
+import { approvalNotifierFor, type ApprovalNotifier } from './resources/approvals/notify.ts';
+import { applyApprovalsRetention } from './resources/approvals/retention.ts';
 import { httpApp, managementTokenVerifier } from './http-app.ts';
 
 /** How often the catalog reconciler compares Redis with PostgreSQL. */
@@ -153,11 +155,12 @@ function recordStream({ redis, prefix, log }: ControlPlaneDeps, ingestPool: pg.P
 
 /**
  * Audit events the edges decided (refused calls, people's confirmations, quota alerts, approval requests), appended to
- * their workspace's chain; a quota alert, once stored, goes to the quota's webhook (never waited for).
+ * their workspace's chain; a quota alert, once stored, goes to the quota's webhook, a new approval request to its
+ * rule's webhooks (neither waited for).
  */
 function auditEventStream(
   { redis, prefix, log, trail }: ControlPlaneDeps,
-  webhooks: AlertWebhooks,
+  webhooks: { alerts: AlertWebhooks; approvals: ApprovalNotifier },
 ): ExecutionRecordStream<AuditEventInput> {
   return new ExecutionRecordStream<AuditEventInput>({
     redis,
@@ -174,8 +177,11 @@ function auditEventStream(
     store: async (events) => {
       // An edge's approval event makes or moves its request's row in the same transaction (ADR 0049).
       for (const event of events) {
-        const stored = await trail.appendAlone(event, approvalChange(event));
-        if (stored) webhooks.notify(stored);
+        const approval = approvalChange(event);
+        const stored = await trail.appendAlone(event, approval?.change);
+        if (stored) webhooks.alerts.notify(stored);
+        const request = approval?.created();
+        if (request) webhooks.approvals.notify(request);
       }
     },
     onError: (err) => log.error({ err }, 'audit events could not be stored; retrying'),
@@ -247,12 +253,13 @@ interface Parts {
   records: ExecutionRecordStream;
   auditEvents: ExecutionRecordStream<AuditEventInput>;
   alertWebhooks: AlertWebhooks;
+  approvalNotifier: ApprovalNotifier;
   state: RuntimeState;
   http: express.Express;
   running: Running;
 }
 
-/** Records older than the retention settings go, now and every 10 minutes. */
+/** Records, audit events and ended approval requests older than the retention settings go, now and every 10 minutes. */
 function startRetention({ deps, ingestPool, running }: Parts): void {
   const { env, log } = deps;
   const retention = () =>
@@ -263,8 +270,9 @@ function startRetention({ deps, ingestPool, running }: Parts): void {
         debugHours: env.DEBUG_RETENTION_HOURS,
       }),
       applyAuditRetention(ingestPool, new Date(), env.AUDIT_RETENTION_DAYS),
+      applyApprovalsRetention(ingestPool, new Date(), env.APPROVALS_RETENTION_DAYS),
     ]).then(
-      ([deleted, auditEvents]) => log.debug({ deleted, auditEvents }, 'retention applied'),
+      ([deleted, auditEvents, approvals]) => log.debug({ deleted, auditEvents, approvals }, 'retention applied'),
       (err: unknown) => log.error({ err }, 'retention failed'),
     );
   void retention();
@@ -329,7 +337,8 @@ async function start(parts: Parts): Promise<Server> {
   return server;
 }
 
-async function stop({ deps, ingestPool, records, auditEvents, alertWebhooks, state, running }: Parts): Promise<void> {
+async function stop(parts: Parts): Promise<void> {
+  const { deps, ingestPool, records, auditEvents, alertWebhooks, approvalNotifier, state, running } = parts;
   const { server } = running;
   const closing = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   deps.debugEvents.close(); // open event streams would keep the server from closing
@@ -343,6 +352,7 @@ async function stop({ deps, ingestPool, records, auditEvents, alertWebhooks, sta
   await records.stop();
   await auditEvents.stop();
   alertWebhooks.stop();
+  approvalNotifier.stop();
   await ingestPool.end();
   await deps.tasks.close();
   await deps.db.$disconnect();
@@ -359,10 +369,21 @@ export function createControlPlaneApp(env: ControlPlaneEnv, overrides: Partial<C
   const deps = buildDeps({ env, log, secrets, db, trail, redis, publisher });
   const records = recordStream(deps, ingestPool);
   const alertWebhooks = alertWebhooksFor(deps);
-  const auditEvents = auditEventStream(deps, alertWebhooks);
+  const approvalNotifier = approvalNotifierFor(deps);
+  const auditEvents = auditEventStream(deps, { alerts: alertWebhooks, approvals: approvalNotifier });
   const state = runtimeState(deps, records);
   const http = httpApp(deps, managementTokenVerifier(env, db));
-  const parts: Parts = { deps, ingestPool, records, auditEvents, alertWebhooks, state, http, running: {} };
+  const parts: Parts = {
+    deps,
+    ingestPool,
+    records,
+    auditEvents,
+    alertWebhooks,
+    approvalNotifier,
+    state,
+    http,
+    running: {},
+  };
   return {
     http,
     db,

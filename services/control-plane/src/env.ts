@@ -118,6 +118,11 @@ export const ControlPlaneEnv = z.object({
   RECORDS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   /** Audit events older than this are deleted (each workspace's last one is kept: the chain goes on from it). */
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).default(365),
+  /**
+   * Approval requests (the `approvals` table) that ended this many days ago are deleted: denied, executed or expired
+   * (by their decision, their execution or their expiry). A request still waiting for its approvers is never deleted.
+   */
+  APPROVALS_RETENTION_DAYS: z.coerce.number().int().min(1).default(90),
   /** Bodies captured in debug sessions are dropped from records after this long. */
   DEBUG_RETENTION_HOURS: z.coerce.number().int().min(1).default(72),
   /**

@@ -16,10 +16,14 @@ import { PROPAGATION_DEADLINE_MS, waitFor } from '../../helpers/wait.ts';
  * are refused or asked anew with nothing sent; the caller cannot approve its own call; two approvers racing give one
  * decision and one execution; a replayed approval is refused. SMART `execute_tool` and a workflow whose step calls
  * such a tool are held the same way. An access policy whose condition is false may require approval instead of
- * refusing (`onFalse: "require_approval"`): such calls are held the same way, and editing the policy voids them.
+ * refusing (`onFalse: "require_approval"`): such calls are held the same way, and editing the policy voids them. Each
+ * new request is POSTed by a worker to the rule's webhooks (a JSON body and a Slack message) on a receiver on 127.0.0.1
+ * (the workers' OUTBOUND_ALLOW in test stacks), its arguments masked.
  */
 
 const PASSCODE = 'passcode-4e7a19c2d0';
+/** An order id shaped like a GitHub token: the edge masks it wherever it is shown or sent. */
+const TOKEN_ID = 'ghp_R8a2Kq9ZtW4xLm7Np3Vb6Cd1Ef5Gh0Jk';
 const ERAS = ['2025-11-25', '2026-07-28'] as const;
 type Era = (typeof ERAS)[number];
 
@@ -27,6 +31,12 @@ let stack: Stack;
 let api: ManagementClient;
 let db: pg.Client;
 let upstream: Server;
+/** The webhook receiver: each body POSTed to it, with the path it came to. */
+let hooks: Server;
+const hooked: { path: string; text: string }[] = [];
+let hookUrl = '';
+/** The control plane itself (its PUBLIC_API_URL), not the contract proxy before it. */
+let controlPlaneUrl = '';
 /** What reached the upstream: each request's method and URL. */
 const received: string[] = [];
 const servers: Record<'orders' | 'brief' | 'smart' | 'flows', string> = { orders: '', brief: '', smart: '', flows: '' };
@@ -139,7 +149,17 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  ({ stack, api } = await startTestStack('approvals'));
+  hooks = createServer((req, res) => {
+    let text = '';
+    req.on('data', (c: Buffer) => (text += c.toString()));
+    req.on('end', () => {
+      hooked.push({ path: req.url ?? '', text });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r));
+  hookUrl = `http://127.0.0.1:${(hooks.address() as AddressInfo).port}/hooks`;
+  ({ stack, api, directControlPlaneUrl: controlPlaneUrl } = await startTestStack('approvals'));
   db = new pg.Client({ connectionString: stack.databaseUrl });
   await db.connect();
   // A management key decides as an approver does; b and other hold the approve scope only.
@@ -166,7 +186,11 @@ beforeAll(async () => {
         }),
       )
     ).id;
-  servers.orders = await make('orders', { approvalRule: rule });
+  const notify = [
+    { url: `${hookUrl}/json-t0k3n`, format: 'json' },
+    { url: `${hookUrl}/slack-t0k3n`, format: 'slack' },
+  ];
+  servers.orders = await make('orders', { approvalRule: { ...rule, notify } });
   servers.brief = await make('orders-brief', { approvalRule: { ...rule, expiresInSeconds: 2 } });
   servers.smart = (
     await unwrap(
@@ -200,6 +224,7 @@ afterAll(async () => {
   await db?.end();
   await stack?.stop();
   await new Promise((r) => upstream?.close(r));
+  await new Promise((r) => hooks?.close(r));
 });
 
 describe('approval rules', () => {
@@ -233,6 +258,91 @@ describe('approval rules', () => {
     });
     expect(unknownTool.response.status).toBe(422);
     expect(JSON.stringify(unknownTool.error)).toContain('no tool \\"drop_all\\" on this server');
+  });
+
+  it('notify: http(s) URLs in json or slack, at most 5, each once: every problem listed; the rule’s version stays', async () => {
+    const { data: before } = await api.GET('/mcp_manager/{id}', { params: { path: { id: servers.orders } } });
+    const target = { url: `${hookUrl}/json-t0k3n`, format: 'json' as const };
+    const approvalRule = { approvers: { apiKeys: [approvers.a.id] }, notify: [target] };
+    const bad = await api.PATCH('/mcp_manager/{id}', {
+      params: { path: { id: servers.orders } },
+      body: {
+        approvalRule: {
+          ...approvalRule,
+          notify: [
+            { url: 'javascript:alert(1)', format: 'json' },
+            { url: target.url, format: 'teams' as never },
+          ],
+        },
+      },
+    });
+    expect(bad.response.status).toBe(422);
+    expect((bad.error as { errors: { path: string }[] }).errors.map((e) => e.path).sort()).toEqual([
+      '/approvalRule/notify/0/url',
+      '/approvalRule/notify/1/format',
+    ]);
+    const tooMany = await api.PATCH('/mcp_manager/{id}', {
+      params: { path: { id: servers.orders } },
+      body: { approvalRule: { ...approvalRule, notify: Array.from({ length: 6 }, () => target) } },
+    });
+    expect((tooMany.error as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual([
+      '/approvalRule/notify',
+    ]);
+    const twice = await api.PATCH('/mcp_manager/{id}', {
+      params: { path: { id: servers.orders } },
+      body: { approvalRule: { ...approvalRule, notify: [target, target] } },
+    });
+    expect(twice.response.status).toBe(422);
+    expect(twice.error).toMatchObject({ errors: [{ path: '/approvalRule/notify/1' }] });
+    const { data: after } = await api.GET('/mcp_manager/{id}', { params: { path: { id: servers.orders } } });
+    expect(after!.approvalRule).toEqual(before!.approvalRule);
+    expect(after!.approvalRule!.notify).toHaveLength(2);
+  });
+});
+
+describe('notifications', () => {
+  it('each new request is POSTed once as JSON and once to Slack: its id, tool and masked arguments', async () => {
+    const client = await mcpClient('orders');
+    const id = await newRequest(client, TOKEN_ID);
+    const bodiesOf = () => hooked.filter((h) => h.text.includes(id));
+    const bodies = await waitFor('both notifications of the request', async () => {
+      const got = bodiesOf();
+      return got.length >= 2 ? got : undefined;
+    });
+    expect(bodies.map((b) => b.path).sort()).toEqual(['/hooks/json-t0k3n', '/hooks/slack-t0k3n']);
+    const json = JSON.parse(bodies.find((b) => b.path.includes('json'))!.text) as Record<string, unknown>;
+    expect(json).toMatchObject({
+      type: 'approval.requested',
+      id,
+      server: { id: servers.orders, name: 'orders' },
+      tool: 'delete_order',
+      arguments: { id: '[masked]', passcode: '[masked]' },
+      requester: { keyId: callerKeyId },
+      approvers: { apiKeys: [approvers.a.id, approvers.b.id, callerKeyId] },
+      approvals: 1,
+      links: {
+        api: `${controlPlaneUrl}/api/v1/approvals/${id}`,
+        dashboard: `${controlPlaneUrl}/approvals?id=${id}`,
+      },
+    });
+    const slack = JSON.parse(bodies.find((b) => b.path.includes('slack'))!.text) as {
+      text: string;
+      blocks: { text?: { text: string } }[];
+    };
+    expect(slack.text).toContain('delete_order on orders');
+    const mrkdwn = slack.blocks.map((b) => b.text?.text ?? '').join('\n');
+    expect(mrkdwn).toContain('tool `delete_order`');
+    expect(mrkdwn).toContain('"passcode": "[masked]"');
+    expect(mrkdwn).toContain(`/approvals?id=${id}`);
+    expect(JSON.stringify(slack)).toContain(id);
+    for (const body of bodies) {
+      expect(body.text).not.toContain(PASSCODE);
+      expect(body.text).not.toContain(TOKEN_ID);
+    }
+    // The request asked again (still pending) is not announced again.
+    expect(await deleteOrder(client, TOKEN_ID)).toMatchObject({ approval: { id, state: 'pending' } });
+    await requestRow(id);
+    expect(bodiesOf()).toHaveLength(2);
   });
 });
 

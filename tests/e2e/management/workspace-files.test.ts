@@ -199,6 +199,22 @@ async function buildWorkspaceA(api: ManagementClient): Promise<void> {
   );
   await unwrap(api.POST('/external_users', { body: { name: 'alice', attributes: { team: 'support' } } }));
   const ci = await unwrap(api.POST('/api_keys', { body: { name: 'ci', scopes: ['runtime'], serverIds: [combo.id] } }));
+  // Approvals by a key and a person named in the server's file; both are applied after servers, so an apply to an
+  // empty workspace writes the rule in a step of its own once they exist.
+  const approver = await unwrap(api.POST('/api_keys', { body: { name: 'approver', scopes: ['management'] } }));
+  await unwrap(
+    api.PATCH('/mcp_manager/{id}', {
+      params: { path: { id: ticketsServer.id } },
+      body: {
+        approvalTools: ['create_ticket'],
+        approvalRule: {
+          approvers: { apiKeys: [approver.id], subjects: ['auth0|lead'], people: ['alice'] },
+          approvals: 2,
+          notify: [{ url: 'https://hooks.example.com/approvals', format: 'slack' }],
+        },
+      },
+    }),
+  );
   await unwrap(
     api.POST('/access_policies', {
       body: {
@@ -300,6 +316,13 @@ describe('workspace files', () => {
         '    - tickets\n  tools:\n    - search_tickets\ncounts: cost\nlimit: 100\nwindow: day\n' +
         'timeZone: Europe/Berlin\nper: person\nenforce: true\nalertWebhookUrl: null\n',
     );
+    // A server's approval rule names its keys by name, every field written out.
+    expect(files['mcp-servers/tickets.yaml']).toContain(
+      'approvalTools:\n  - create_ticket\napprovalRule:\n  approvers:\n    apiKeys:\n      - approver\n' +
+        '    subjects:\n      - auth0|lead\n    people:\n      - alice\n  approvals: 2\n  expiresInSeconds: 86400\n' +
+        '  notify:\n    - url: https://hooks.example.com/approvals\n      format: slack\n',
+    );
+    expect(files['mcp-servers/combo.yaml']).toContain('approvalTools: []\napprovalRule: null\n');
     expect(files['connector-instances/tickets.yaml']).toContain('api_key: ${env:TICKETS_API_KEY}');
     expect(files['mcp-servers/combo.yaml']).toContain('Authorization: ${env:COMBO_WIKI_AUTHORIZATION}');
     expect(files['access-policies/small-searches.yaml']).toContain('args.limit <= 10');
@@ -317,6 +340,9 @@ describe('workspace files', () => {
     const dirB = join(work, 'b');
     expect((await cli(b.key, ['export', dirB])).code).toBe(0);
     expect(tree(dirB)).toEqual(files);
+    const tickets = await unwrap(b.api.GET('/mcp_manager/{id}', { params: { path: { id: 'tickets' } } }));
+    const bKeys = (await unwrap(b.api.GET('/api_keys'))).data;
+    expect(tickets.approvalRule?.approvers.apiKeys).toEqual([bKeys.find((k) => k.name === 'approver')!.id]);
     const managed = await unwrap(b.api.GET('/workspace_files/managed'));
     expect(managed.data.find((m) => m.kind === 'server' && m.name === 'combo')).toMatchObject({
       file: 'mcp-servers/combo.yaml',
@@ -458,6 +484,17 @@ describe('workspace files', () => {
     );
     const server = join(bad, 'mcp-servers/combo.yaml');
     writeFileSync(server, readFileSync(server, 'utf8').replace('name: docs', 'name: nowhere'));
+    // Approvals: a key nothing has, a tool the server does not expose, approval tools without a rule.
+    writeFileSync(
+      join(bad, 'mcp-servers/c-nokey.yaml'),
+      'name: c-nokey\nmode: NORMAL\napprovalRule: { approvers: { apiKeys: [nobody], people: [zed] } }\n',
+    );
+    writeFileSync(
+      join(bad, 'mcp-servers/c-approve.yaml'),
+      'name: c-approve\nmode: NORMAL\nconnectorInstance: tickets\napprovalTools: [no_such_tool]\n' +
+        'approvalRule: { approvers: { apiKeys: [ci] } }\n',
+    );
+    writeFileSync(join(bad, 'mcp-servers/c-norule.yaml'), 'name: c-norule\nmode: NORMAL\napprovalTools: [x]\n');
     // Quotas: fields the API refuses, names nothing has, a tool its server does not expose.
     writeFileSync(
       join(bad, 'quotas/bad-fields.yaml'),
@@ -495,6 +532,10 @@ describe('workspace files', () => {
         'quotas/bad-names.yaml#/match/apiKeys/0',
         'quotas/bad-names.yaml#/match/people/0',
         'quotas/bad-tool.yaml#/match/tools/0',
+        'mcp-servers/c-nokey.yaml#/approvalRule/approvers/apiKeys/0',
+        'mcp-servers/c-nokey.yaml#/approvalRule/approvers/people/0',
+        'mcp-servers/c-approve.yaml#/approvalTools/0',
+        'mcp-servers/c-norule.yaml#/approvalRule',
       ]),
     );
     expect(paths.filter((p) => p.startsWith('quotas/'))).toHaveLength(7);

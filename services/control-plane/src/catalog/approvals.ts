@@ -3,18 +3,27 @@ import type { ApprovalApprovers, ApprovalRule, Catalog, WorkflowPlan } from '@to
 import { ValidationError } from '@toolplane/errors';
 import type { Tx } from '../db/client.ts';
 
-/** A server's approval rule as stored (`approvalRule`): approvers, how many, for how long. */
+/** Where a rule's new requests are announced (`approvalRule.notify`): a webhook and the body it takes. */
+export interface ApprovalNotifyTarget {
+  url: string;
+  format: 'json' | 'slack';
+}
+
+/** A server's approval rule as stored (`approvalRule`): approvers, how many, for how long, who is told. */
 export interface StoredApprovalRule {
   approvers: ApprovalApprovers;
   approvals: number;
   expiresInSeconds: number;
+  /** Absent on rules stored before notifications: none. */
+  notify?: ApprovalNotifyTarget[] | undefined;
 }
 
 const sorted = (list: readonly string[] | undefined) => [...(list ?? [])].sort();
 
 /**
  * The rule's version: a digest of what it says (approvers in any order, approvals, expiry). Requests made under
- * another version are not this rule's: a change of the rule leaves earlier approvals unusable (ADR 0049).
+ * another version are not this rule's: a change of the rule leaves earlier approvals unusable (ADR 0049). Who is
+ * notified (`notify`) is not part of it: changing the webhooks leaves pending requests valid.
  */
 export function approvalRuleVersion(rule: StoredApprovalRule): string {
   const { approvers: a, approvals, expiresInSeconds } = rule;

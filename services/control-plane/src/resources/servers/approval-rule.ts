@@ -4,34 +4,24 @@ import type { StoredApprovalRule } from '../../catalog/approvals.ts';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
 
-/**
- * What is wrong with a server's approvals as they will be (ADR 0049), each problem at its path: approval tools without
- * a rule, and what `approvalRuleIssues` finds in the rule. The tools themselves are checked against the catalog.
- */
-async function approvalRuleProblems(
-  db: Db,
-  workspaceId: string,
-  tools: readonly string[],
-  rule: StoredApprovalRule | null,
-): Promise<ProblemIssue[]> {
-  if (!rule)
-    return tools.length > 0
-      ? [{ path: '/approvalRule', message: 'approvalTools need an approvalRule naming who approves' }]
-      : [];
-  return approvalRuleIssues(db, workspaceId, rule, '/approvalRule');
+/** A rule's webhooks: each URL once per format (a request would be announced twice to the same place). */
+function notifyProblems(rule: StoredApprovalRule, base: string): ProblemIssue[] {
+  const seen = new Set<string>();
+  return (rule.notify ?? []).flatMap((target, i) => {
+    const key = `${target.format} ${target.url}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      return [];
+    }
+    return [{ path: `${base}/notify/${i}`, message: `${target.url} is notified in ${target.format} already` }];
+  });
 }
 
 /**
- * What is wrong with an approval rule (a server's, or an access policy's outcome), each problem under `base`: no
- * approver who can decide (API keys, subjects), more approvals than such approvers, approvers the workspace does not
- * have (API keys by id, people by name; OAuth subjects are not known ahead).
+ * What is wrong with an approval rule whatever the workspace holds, each problem under `base`: no approver who can
+ * decide (API keys, subjects), more approvals than such approvers, a webhook named twice.
  */
-export async function approvalRuleIssues(
-  db: Db,
-  workspaceId: string,
-  rule: StoredApprovalRule,
-  base: string,
-): Promise<ProblemIssue[]> {
+function ruleShapeProblems(rule: StoredApprovalRule, base: string): ProblemIssue[] {
   const problems: ProblemIssue[] = [];
   const a: ApprovalApprovers = rule.approvers;
   // People approve through links not built yet: only keys and subjects can decide, so only they count.
@@ -46,6 +36,35 @@ export async function approvalRuleIssues(
       path: `${base}/approvals`,
       message: `${rule.approvals} approvals needed but only ${count} approver${count === 1 ? '' : 's'} can decide`,
     });
+  return [...problems, ...notifyProblems(rule, base)];
+}
+
+/**
+ * What is wrong with a server's approvals as they will be, whatever the workspace holds (ADR 0049), each problem at its
+ * path: approval tools without a rule, and the rule's shape (`ruleShapeProblems`). Workspace files check their servers
+ * with it before an apply.
+ */
+export function approvalRuleShapeProblems(tools: readonly string[], rule: StoredApprovalRule | null): ProblemIssue[] {
+  if (!rule)
+    return tools.length > 0
+      ? [{ path: '/approvalRule', message: 'approvalTools need an approvalRule naming who approves' }]
+      : [];
+  return ruleShapeProblems(rule, '/approvalRule');
+}
+
+/**
+ * What is wrong with an approval rule (a server's, or an access policy's outcome), each problem under `base`: its shape
+ * (`ruleShapeProblems`), and approvers the workspace does not have (API keys by id, people by name; OAuth subjects are
+ * not known ahead).
+ */
+export async function approvalRuleIssues(
+  db: Db,
+  workspaceId: string,
+  rule: StoredApprovalRule,
+  base: string,
+): Promise<ProblemIssue[]> {
+  const problems = ruleShapeProblems(rule, base);
+  const a: ApprovalApprovers = rule.approvers;
   const keys = await db.apiKey.findMany({
     where: { workspaceId, id: { in: (a.apiKeys ?? []).filter(isUuid) }, revokedAt: null },
     select: { id: true },
@@ -68,6 +87,20 @@ export async function approvalRuleIssues(
       });
   });
   return problems;
+}
+
+/**
+ * What is wrong with a server's approvals as they will be (ADR 0049): approval tools without a rule, and what
+ * `approvalRuleIssues` finds in the rule. The tools themselves are checked against the catalog.
+ */
+async function approvalRuleProblems(
+  db: Db,
+  workspaceId: string,
+  tools: readonly string[],
+  rule: StoredApprovalRule | null,
+): Promise<ProblemIssue[]> {
+  if (!rule) return approvalRuleShapeProblems(tools, rule);
+  return approvalRuleIssues(db, workspaceId, rule, '/approvalRule');
 }
 
 /** Refuses (422, every problem listed) a create or an update whose approvals would be as `approvalRuleProblems` says. */

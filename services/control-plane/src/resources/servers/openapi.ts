@@ -48,6 +48,9 @@ const serverShape = {
       approvers: ApprovalApprovers,
       approvals: z.number().int(),
       expiresInSeconds: z.number().int(),
+      notify: z
+        .array(z.object({ url: z.string(), format: z.enum(['json', 'slack']) }).strict())
+        .describe('Webhooks told of each new request; [] by default.'),
     })
     .strict()
     .nullable()

@@ -15,6 +15,12 @@ export const presentExternalConfigs = (row: ServerRow) =>
 export const presentRegistered = (configs: StoredExternalConfig[]) =>
   configs.map(({ registryId, name, url, tools, headerNames }) => ({ id: registryId!, name, url, tools, headerNames }));
 
+/** A server's approval rule as the API shows it: `notify` always listed (rules stored before it had none). */
+function presentApprovalRule(stored: unknown) {
+  const rule = (stored ?? null) as ApprovalRuleBody | null;
+  return rule ? { ...rule, notify: rule.notify ?? [] } : null;
+}
+
 /** The names of a catalog's tools. */
 export const toolNames = (catalog: unknown): string[] =>
   ((catalog as Catalog | null)?.tools ?? []).map((t) => t.tool.name);
@@ -37,7 +43,7 @@ export function presentServer(
     selectedTools: row.selectedTools,
     confirmTools: row.confirmTools ?? [],
     approvalTools: row.approvalTools ?? [],
-    approvalRule: (row.approvalRule ?? null) as ApprovalRuleBody | null,
+    approvalRule: presentApprovalRule(row.approvalRule),
     connectorInstanceId: row.connectorInstanceId,
     isPublic: row.isPublic,
     perRequestAuth: row.perRequestAuth ?? false,

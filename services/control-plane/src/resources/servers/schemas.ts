@@ -2,6 +2,20 @@ import { ApprovalApprovers, HttpUrl, MAX_APPROVAL_SECONDS } from '@toolplane/con
 import { z } from 'zod';
 import { externalServerName } from '../external-mcp-servers/schemas.ts';
 
+/** Where each new request of an approval rule is announced: a webhook and the body it takes. */
+export const ApprovalNotifyTarget = z
+  .strictObject({
+    url: HttpUrl.max(2000).describe(
+      'An http(s) URL the request is POSTed to by a worker through its outbound guard (https; plain http only for ' +
+        'hosts the workers allow).',
+    ),
+    format: z
+      .enum(['json', 'slack'])
+      .default('json')
+      .describe('`json`: the request as a JSON object; `slack`: a Slack incoming-webhook message (`text`, `blocks`).'),
+  })
+  .meta({ id: 'ApprovalNotifyTarget' });
+
 /** Who approves the calls of a server's `approvalTools`, how many of them, and how long a request waits. */
 export const ApprovalRuleBody = z
   .strictObject({
@@ -17,6 +31,14 @@ export const ApprovalRuleBody = z
       .max(MAX_APPROVAL_SECONDS)
       .default(86_400)
       .describe('How long a request (and its approval) lives; 24 h by default.'),
+    notify: z
+      .array(ApprovalNotifyTarget)
+      .max(5)
+      .optional()
+      .describe(
+        'Webhooks told of each new request (its masked arguments, never their values); not part of the rule’s ' +
+          'version: changing them leaves pending requests valid.',
+      ),
   })
   .meta({ id: 'ApprovalRule' });
 export type ApprovalRuleBody = z.output<typeof ApprovalRuleBody>;

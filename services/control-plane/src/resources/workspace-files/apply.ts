@@ -4,8 +4,9 @@ import type { Caller } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { invokeOperation } from '../operation.ts';
 import type { Change } from './plan.ts';
+import { approvalWaits } from './approval-rules.ts';
 import { inlineConfigsOf, kinds } from './specs.ts';
-import { stepOf, type StepContext } from './steps.ts';
+import { stepOf, type ServerPart, type StepContext } from './steps.ts';
 
 /** A change as the API reports it. */
 export const reported = (c: Change) => ({
@@ -25,12 +26,26 @@ export interface ApplyResult {
   createdKeys: { name: string; id: string; key: string }[];
 }
 
-/** Creates and updates in dependency order, then deletions in the reverse. */
-function ordered(changes: Change[]): Change[] {
+/** One step of a change: a server whose approvals wait is written in two (`stepOf`'s parts). */
+interface Entry {
+  c: Change;
+  part: ServerPart;
+}
+
+/**
+ * Creates and updates in dependency order, then the approvals of servers whose rule names keys or people the apply
+ * creates (after those), then deletions in the reverse order.
+ */
+function ordered(changes: Change[]): Entry[] {
   const rank = (c: Change) => kinds.findIndex((k) => k.kind === c.kind);
   const writes = changes.filter((c) => c.action === 'create' || c.action === 'update');
+  const waiting = new Set(writes.filter((c) => approvalWaits(c, changes)));
   const deletes = changes.filter((c) => c.action === 'delete').sort((a, b) => rank(b) - rank(a));
-  return [...writes, ...deletes];
+  return [
+    ...writes.map((c): Entry => ({ c, part: waiting.has(c) ? 'withoutApproval' : 'all' })),
+    ...[...waiting].map((c): Entry => ({ c, part: 'approval' })),
+    ...deletes.map((c): Entry => ({ c, part: 'all' })),
+  ];
 }
 
 /** The references apply wrote a resource's secrets from (`credentials/api_key` → `${env:…}`): its marker keeps them. */
@@ -95,21 +110,26 @@ export async function applyPlan(
 ): Promise<ApplyResult> {
   const steps = ordered(plan.changes);
   const result: ApplyResult = { outcome: 'applied', applied: [], notApplied: [], createdKeys: [] };
-  for (const [i, c] of steps.entries()) {
-    const step = stepOf(c, plan.ctx);
+  for (const [i, { c, part }] of steps.entries()) {
+    const step = stepOf(c, plan.ctx, part);
     if (step) {
       const { op, ...input } = step;
-      const resourceId = c.live?.id ?? c.name;
+      const resourceId = c.live?.id ?? plan.ctx.ids.get(`${c.kind}/${c.name}`) ?? c.name;
       const outcome = await invokeOperation(deps, op, { ...by, ...input, via: 'workspace.apply', resourceId });
       if (!outcome.ok || outcome.status >= 400) {
         const problem = outcome.ok ? answeredProblem(outcome.status, outcome.body) : outcome.problem;
         result.outcome = 'failed';
         result.failed = { ...reported(c), problem };
-        result.notApplied = steps.slice(i + 1).map(reported);
+        result.notApplied = steps
+          .slice(i + 1)
+          .filter((e) => e.part !== 'approval' || e.c !== c)
+          .map((e) => reported(e.c));
         return result;
       }
       noteCreated(c, outcome.body, plan.ctx, result);
     }
+    // A server's approvals, written after it: the change was applied and marked with its first step.
+    if (part === 'approval') continue;
     await mark(deps, by.caller.workspaceId, c);
     result.applied.push(reported(c));
   }

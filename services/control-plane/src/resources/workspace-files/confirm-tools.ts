@@ -6,7 +6,7 @@ import type { Change, Plan } from './plan.ts';
 import { inlineConfigsOf, type Kind } from './specs.ts';
 
 /**
- * A server's `confirmTools` must name tools it exposes: apply's step that creates a server, or sets its list, compiles
+ * A server's `confirmTools` (and `approvalTools`, checked the same way) must name tools it exposes: apply's step that creates a server, or sets its list, compiles
  * its catalog strictly (catalog/compile.ts `markConfirmed`) and is refused (422) for any other name, half-way through
  * the apply. So plan computes what each such server exposes at that step, as `compileCatalog` does: its own tools (a
  * connector instance's, narrowed by `tools`; the workspace's for SMART, or picked by `tools`: `instanceTools` on the
@@ -214,10 +214,17 @@ function deploymentNote(ctx: Ctx, server: string): string[] {
     : [];
 }
 
-/** The problems of one server's `confirmTools`: each name of no tool it exposes at its step. */
-async function serverProblems(ctx: Ctx, c: Change): Promise<ProblemIssue[]> {
+/** The lists of tool names a server must expose, and what a name in each is for. */
+const toolLists = {
+  confirmTools: 'confirmed',
+  approvalTools: 'approved before each call',
+} as const;
+type ToolList = keyof typeof toolLists;
+
+/** The problems of one server's `confirmTools` and `approvalTools`: each name of no tool it exposes at its step. */
+async function serverProblems(ctx: Ctx, c: Change, lists: ToolList[]): Promise<ProblemIssue[]> {
   const spec = c.desired!.spec;
-  const confirm = spec.confirmTools as string[];
+  const named = lists.flatMap((list) => (spec[list] as string[]).map((name, i) => ({ list, name, i })));
   const row = c.live
     ? ((await ctx.deps.db.mcpServer.findUnique({
         where: { id: c.live.id },
@@ -231,34 +238,41 @@ async function serverProblems(ctx: Ctx, c: Change): Promise<ProblemIssue[]> {
   if (!own) return [];
   const taken = new Set([...reserved, ...own]);
   const exposed = new Set([...own, ...(await workflowNames(ctx, c.live?.id, taken))]);
-  if (confirm.every((name) => exposed.has(name))) return [];
+  if (named.every(({ name }) => exposed.has(name))) return [];
   const external = await externalNames(ctx, await externalsOf(ctx, c, row), taken);
   for (const name of external.names) exposed.add(name);
   const notes = [...external.notes, ...deploymentNote(ctx, c.name)];
-  return confirm.flatMap((name, i) =>
+  return named.flatMap(({ list, name, i }) =>
     exposed.has(name) || external.maybe === '*' || external.maybe.has(name)
       ? []
       : [
           {
-            path: `${c.file}#/confirmTools/${i}`,
-            message: [`no tool "${name}" on this server: only a tool it exposes can be confirmed`, ...notes].join('; '),
+            path: `${c.file}#/${list}/${i}`,
+            message: [
+              `no tool "${name}" on this server: only a tool it exposes can be ${toolLists[list]}`,
+              ...notes,
+            ].join('; '),
           },
         ],
   );
 }
 
+/** The lists apply's step for `c` sets (compiled strictly): on a create, each not empty; on an update, each changed. */
+function listsSet(c: Change): ToolList[] {
+  if (c.kind !== 'server' || (c.action !== 'create' && c.action !== 'update')) return [];
+  return (Object.keys(toolLists) as ToolList[]).filter(
+    (list) => (c.desired!.spec[list] as string[]).length > 0 && (c.action === 'create' || c.fields.includes(list)),
+  );
+}
+
 /**
- * The `confirmTools` problems of a plan: of each server apply creates with a list, or whose list it sets (the steps
- * whose catalog is compiled strictly; another server keeps a name that left it, with a warning). A server whose file
- * has a problem already is not checked (what it names may not exist).
+ * The `confirmTools` and `approvalTools` problems of a plan: of each server apply creates with a list, or whose list
+ * it sets (the steps whose catalog is compiled strictly; another server keeps a name that left it, with a warning). A
+ * server whose file has a problem already is not checked (what it names may not exist).
  */
 export async function confirmToolProblems(deps: ControlPlaneDeps, workspaceId: string, plan: Plan) {
   const checked = plan.changes.filter(
-    (c) =>
-      c.kind === 'server' &&
-      (c.action === 'create' || (c.action === 'update' && c.fields.includes('confirmTools'))) &&
-      (c.desired!.spec.confirmTools as string[]).length > 0 &&
-      !plan.problems.some((p) => p.path.startsWith(`${c.file}#`)),
+    (c) => listsSet(c).length > 0 && !plan.problems.some((p) => p.path.startsWith(`${c.file}#`)),
   );
   if (checked.length === 0) return [];
   const ctx: Ctx = {
@@ -270,6 +284,6 @@ export async function confirmToolProblems(deps: ControlPlaneDeps, workspaceId: s
     listings: new Map(),
   };
   const problems: ProblemIssue[] = [];
-  for (const c of checked) problems.push(...(await serverProblems(ctx, c)));
+  for (const c of checked) problems.push(...(await serverProblems(ctx, c, listsSet(c))));
   return problems;
 }

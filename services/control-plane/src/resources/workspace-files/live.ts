@@ -3,6 +3,7 @@ import type { ProblemIssue } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
 import { hashApiKey } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import { approvalRuleFile } from './approval-rules.ts';
 import { connectorText } from './connector-files.ts';
 import { QuotaSpec, type Kind } from './specs.ts';
 
@@ -150,6 +151,9 @@ async function serversOf(db: Db, workspaceId: string, marks: Marked, instanceNam
         : null,
       tools: r.selectedTools,
       confirmTools: r.confirmTools,
+      approvalTools: r.approvalTools,
+      // Keys by id until the keys are read (readLive names them).
+      approvalRule: approvalRuleFile(r.approvalRule, new Map()),
       public: r.isPublic,
       perRequestAuth: r.perRequestAuth,
       config: (r.config as Record<string, unknown> | null) ?? null,
@@ -297,6 +301,7 @@ export async function readLive(deps: ControlPlaneDeps, workspaceId: string): Pro
   const serverNames = new Map(servers.map((s) => [s.id, s.name]));
   const keys = await keysOf(deps, workspaceId, marks, serverNames);
   const names = { servers: serverNames, keys: new Map(keys.map((k) => [k.id, k.name])) };
+  for (const server of servers) server.spec.approvalRule = approvalRuleFile(server.spec.approvalRule, names.keys);
   const resources = [
     ...(await secretsOf(deps, workspaceId, marks)),
     ...(await externalServersOf(db, workspaceId, marks)),

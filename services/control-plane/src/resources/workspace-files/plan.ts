@@ -1,4 +1,5 @@
 import type { ProblemIssue } from '@toolplane/errors';
+import { approvalFileProblems } from './approval-rules.ts';
 import type { LiveResource, LiveState } from './live.ts';
 import type { Desired, DesiredResource } from './read-files.ts';
 import { fileOf, inlineConfigsOf, kinds, referencePattern, type Kind } from './specs.ts';
@@ -250,7 +251,7 @@ function immutables(c: Change): ProblemIssue[] {
 
 /**
  * The plan: every resource's change, and every problem that stops an apply (names, references, values, immutables,
- * scopes the caller cannot grant). The checks that read more of the workspace follow it (handlers.ts): policies'
+ * scopes the caller cannot grant, servers' approval rules). The checks that read more of the workspace follow it (handlers.ts): policies'
  * conditions (conditions.ts), servers' tools to confirm (confirm-tools.ts) and quotas' tools (quota-tools.ts).
  */
 export function planChanges(desired: Desired, live: LiveState, opts: PlanOptions): Plan {
@@ -266,6 +267,7 @@ export function planChanges(desired: Desired, live: LiveState, opts: PlanOptions
       ...referenceProblems(c, opts, exists),
       ...immutables(c),
       ...ungrantable(c, opts),
+      ...approvalFileProblems(c, exists),
     );
   }
   return { changes, problems };

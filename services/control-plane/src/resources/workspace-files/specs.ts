@@ -1,7 +1,8 @@
-import { apiKeyScopes, HttpUrl, PolicyPrincipal } from '@toolplane/contracts';
+import { ApprovalApprovers, apiKeyScopes, HttpUrl, PolicyPrincipal } from '@toolplane/contracts';
 import { z } from 'zod';
 import { OAuthUrls } from '../connector-instances/schemas.ts';
 import { CreateQuotaBody } from '../quotas/schemas.ts';
+import { ApprovalNotifyTarget, ApprovalRuleBody } from '../servers/schemas.ts';
 
 /**
  * The files of a workspace directory (ADR 0042, docs/gitops.md): one file per resource, its kind given by its folder,
@@ -37,6 +38,22 @@ const InlineExternal = z.strictObject({
   headers: z.record(z.string(), Reference).default({}),
 });
 
+/**
+ * A server's approval rule in its file (ADR 0049): the API's `approvalRule` with its approving API keys by name, as
+ * every reference in the files is, and each optional field written out (a file that leaves one out means the API's
+ * default, and a change of it made elsewhere shows in the plan). Apply gives the API the keys' ids.
+ */
+export const ApprovalRuleSpec = z.strictObject({
+  approvers: z.strictObject({
+    apiKeys: ApprovalApprovers.shape.apiKeys.unwrap().default([]),
+    subjects: ApprovalApprovers.shape.subjects.unwrap().default([]),
+    people: ApprovalApprovers.shape.people.unwrap().default([]),
+  }),
+  approvals: ApprovalRuleBody.shape.approvals,
+  expiresInSeconds: ApprovalRuleBody.shape.expiresInSeconds,
+  notify: z.array(ApprovalNotifyTarget).max(5).default([]),
+});
+
 const ServerSpec = z.strictObject({
   name: z.string().min(1).max(100),
   description: z.string().max(1000).nullable().default(null),
@@ -45,6 +62,9 @@ const ServerSpec = z.strictObject({
   connectorInstance: z.string().min(1).nullable().default(null),
   tools: Names.default([]),
   confirmTools: Names.default([]),
+  /** Tools someone else approves first, and the rule (approving keys by name). */
+  approvalTools: Names.default([]),
+  approvalRule: ApprovalRuleSpec.nullable().default(null),
   public: z.boolean().default(false),
   perRequestAuth: z.boolean().default(false),
   config: z.record(z.string(), z.unknown()).nullable().default(null),

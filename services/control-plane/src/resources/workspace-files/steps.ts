@@ -9,6 +9,7 @@ import { secretsOperations } from '../secrets/operations.ts';
 import { operationOf, type Operation } from '../operation.ts';
 import { quotasOperations } from '../quotas/operations.ts';
 import { serversOperations } from '../servers/operations.ts';
+import { approvalRuleBody } from './approval-rules.ts';
 import type { Change } from './plan.ts';
 import { inlineConfigsOf, referencePattern, type Kind } from './specs.ts';
 
@@ -106,14 +107,21 @@ function instanceStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   });
 }
 
+/** Which of a server's fields a step writes: all, all but its approvals (they wait), or only its approvals. */
+export type ServerPart = 'all' | 'withoutApproval' | 'approval';
+
+const approvalFields = new Set(['approvalTools', 'approvalRule']);
+
 /** A server file's fields as the API's body names them. */
-function serverBody(c: Change, s: Spec, ctx: StepContext): Spec {
+function serverBody(c: Change, s: Spec, ctx: StepContext, part: ServerPart): Spec {
   const all: Spec = {
     description: s.description,
     mode: s.mode,
     connectorInstanceId: s.connectorInstance ? idOf(ctx, 'connector_instance', String(s.connectorInstance)) : undefined,
     selectedTools: s.tools,
     confirmTools: s.confirmTools,
+    approvalTools: s.approvalTools,
+    approvalRule: approvalRuleBody(s.approvalRule, (name) => idOf(ctx, 'api_key', name)),
     isPublic: s.public,
     perRequestAuth: s.perRequestAuth,
     config: s.config ?? undefined,
@@ -125,20 +133,23 @@ function serverBody(c: Change, s: Spec, ctx: StepContext): Spec {
     selectedTools: 'tools',
     isPublic: 'public',
   };
-  const body: Spec = c.action === 'create' ? { name: s.name } : {};
+  const creating = c.action === 'create' && part !== 'approval';
+  const body: Spec = creating ? { name: s.name } : {};
   for (const [key, value] of Object.entries(all)) {
     if (value === undefined || !changed(c, names[key] ?? key)) continue;
-    if (c.action === 'create' && value === null) continue;
+    if (approvalFields.has(key) ? part === 'withoutApproval' : part === 'approval') continue;
+    if (creating && value === null) continue;
     body[key] = value;
   }
   return body;
 }
 
-function serverStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
-  const body = serverBody(c, s, ctx);
-  if (c.action === 'create') return run(serversOperations, 'createServer', { body });
+/** A server's step; its approvals alone (`approval`) update the server created or changed before. */
+function serverStep(c: Change, s: Spec, ctx: StepContext, part: ServerPart): Step | undefined {
+  const body = serverBody(c, s, ctx, part);
+  if (c.action === 'create' && part !== 'approval') return run(serversOperations, 'createServer', { body });
   if (Object.keys(body).length === 0) return undefined;
-  return run(serversOperations, 'updateServer', { params: { id: c.live!.id }, body });
+  return run(serversOperations, 'updateServer', { params: { id: c.live?.id ?? idOf(ctx, 'server', c.name) }, body });
 }
 
 function deploymentStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
@@ -227,8 +238,8 @@ function deleteStep(c: Change, ctx: StepContext): Step | undefined {
   }
 }
 
-/** The API operation that carries out a change; undefined when only apply's marker changes. */
-export function stepOf(c: Change, ctx: StepContext): Step | undefined {
+/** The API operation that carries out a change (a server's: `part` of it); undefined when only apply's marker changes. */
+export function stepOf(c: Change, ctx: StepContext, part: ServerPart = 'all'): Step | undefined {
   if (c.action === 'delete') return deleteStep(c, ctx);
   const s = c.desired!.spec;
   switch (c.kind) {
@@ -241,7 +252,7 @@ export function stepOf(c: Change, ctx: StepContext): Step | undefined {
     case 'connector_instance':
       return instanceStep(c, s, ctx);
     case 'server':
-      return serverStep(c, s, ctx);
+      return serverStep(c, s, ctx, part);
     case 'workflow_deployment':
       return deploymentStep(c, s, ctx);
     case 'external_user':

@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '@toolplane/logger';
+import type { DataPlaneTaskClient } from '@toolplane/queue';
+import { recordApprovalNotification } from '@toolplane/telemetry';
+import type { ApprovalNotifyTarget } from '../../catalog/approvals.ts';
+import { approvalLinks, notificationText, type NewApprovalRequest } from './notify-bodies.ts';
+
+/**
+ * The webhooks of an approval rule (`approvalRule.notify`, ADR 0049): each request the control plane made a row of is
+ * POSTed to each of them by a worker (`webhook.post`: the outbound guard, https only; the control plane makes no
+ * request itself), as quota alerts are. Each attempt is bounded; a failed one is tried again after 1 and 5 s; the last
+ * failure is logged (the URL's origin only: its path often holds the webhook's token) and counted
+ * (`toolplane.approval.notifications`). Nothing waits for a delivery: the request is stored first, whatever becomes of
+ * its announcement, and one under way when the control plane stops is dropped.
+ */
+
+export interface ApprovalNotifierDeps {
+  /** One POST, by a worker, answered by `deadlineAt`. */
+  post: (url: string, body: string, deadlineAt: number) => Promise<{ ok: boolean; error?: string | undefined }>;
+  /** The control plane's URL as people reach it: the links of a body. */
+  publicUrl: string;
+  log: Logger;
+  /** The waits before each attempt after the first (default 1 and 5 s). */
+  waitsMs?: readonly number[];
+  /** How long one attempt may take, the worker's queue wait included (default 10 s). */
+  attemptTimeoutMs?: number;
+}
+
+export class ApprovalNotifier {
+  private readonly deps: ApprovalNotifierDeps;
+  private readonly waitsMs: readonly number[];
+  private readonly attemptTimeoutMs: number;
+  private readonly waits = new Set<{ timer: NodeJS.Timeout; done: () => void }>();
+  private stopped = false;
+
+  constructor(deps: ApprovalNotifierDeps) {
+    this.deps = deps;
+    this.waitsMs = deps.waitsMs ?? [1_000, 5_000];
+    this.attemptTimeoutMs = deps.attemptTimeoutMs ?? 10_000;
+  }
+
+  /** Starts announcing a new request to each webhook of its rule; never waits or throws. */
+  notify(request: NewApprovalRequest): void {
+    if (this.stopped) return;
+    const links = approvalLinks(this.deps.publicUrl, request.id);
+    for (const target of request.notify) {
+      const text = notificationText(target.format, request, links);
+      void this.deliver(request.id, target, text).catch((err: unknown) =>
+        this.deps.log.error({ err, approvalId: request.id }, 'approval notification not delivered'),
+      );
+    }
+  }
+
+  /** Delivers nothing more: waits end now, an attempt under way ends with the task client. */
+  stop(): void {
+    this.stopped = true;
+    for (const w of this.waits) {
+      clearTimeout(w.timer);
+      w.done();
+    }
+    this.waits.clear();
+  }
+
+  /** One webhook's delivery: its attempts, then the failure logged and counted if none succeeded. */
+  async deliver(approvalId: string, target: ApprovalNotifyTarget, text: string): Promise<boolean> {
+    const origin = new URL(target.url).origin;
+    let error = '';
+    for (let attempt = 0; attempt <= this.waitsMs.length; attempt++) {
+      if (attempt > 0) await this.wait(this.waitsMs[attempt - 1]!);
+      if (this.stopped) {
+        this.deps.log.warn({ approvalId, origin }, 'approval notification dropped: the control plane stopped');
+        return false;
+      }
+      const r = await this.deps.post(target.url, text, Date.now() + this.attemptTimeoutMs).catch((err: unknown) => ({
+        ok: false,
+        error: err instanceof Error ? err.message : String(err),
+      }));
+      if (r.ok) {
+        recordApprovalNotification(target.format, 'delivered');
+        this.deps.log.debug({ approvalId, origin, format: target.format }, 'approval notification delivered');
+        return true;
+      }
+      error = r.error ?? 'failed';
+    }
+    recordApprovalNotification(target.format, 'failed');
+    this.deps.log.error(
+      { approvalId, origin, format: target.format, attempts: this.waitsMs.length + 1, error },
+      'approval notification failed',
+    );
+    return false;
+  }
+
+  private wait(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const w = {
+        timer: setTimeout(() => {
+          this.waits.delete(w);
+          resolve();
+        }, ms),
+        done: resolve,
+      };
+      w.timer.unref();
+      this.waits.add(w);
+    });
+  }
+}
+
+/** The control plane's notifier: POSTs by the workers, links under `PUBLIC_API_URL` (else where it listens). */
+export function approvalNotifierFor(deps: {
+  tasks: DataPlaneTaskClient;
+  log: Logger;
+  env: { PUBLIC_API_URL?: string | undefined; HOST: string; PORT: number };
+}): ApprovalNotifier {
+  const { tasks, log, env } = deps;
+  const listening = env.HOST === '0.0.0.0' || env.HOST === '::' ? '127.0.0.1' : env.HOST;
+  const host = listening.includes(':') ? `[${listening}]` : listening;
+  return new ApprovalNotifier({
+    post: (url, body, deadlineAt) =>
+      tasks.postWebhook({
+        v: 1,
+        taskId: randomUUID(),
+        kind: 'webhook.post',
+        url,
+        body,
+        deadlineAt,
+        replyTo: tasks.clientId,
+      }),
+    publicUrl: env.PUBLIC_API_URL ?? `http://${host}:${env.PORT}`,
+    log,
+  });
+}

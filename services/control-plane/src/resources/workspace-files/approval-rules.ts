@@ -1,0 +1,89 @@
+import type { ProblemIssue } from '@toolplane/errors';
+import type { z } from 'zod';
+import type { StoredApprovalRule } from '../../catalog/approvals.ts';
+import { approvalRuleShapeProblems } from '../servers/approval-rule.ts';
+import type { ApprovalRuleSpec, Kind } from './specs.ts';
+
+/** What these checks read of a plan's change (plan.ts `Change`; plan imports this module). */
+interface Change {
+  kind: Kind;
+  name: string;
+  file: string;
+  action: string;
+  fields: string[];
+  desired?: { spec: Record<string, unknown> } | undefined;
+}
+
+type RuleFile = z.output<typeof ApprovalRuleSpec>;
+
+/** A stored rule as its file holds it: keys by name (an unknown id stays as it is), every field written out. */
+export function approvalRuleFile(stored: unknown, keyNames: Map<string, string>): RuleFile | null {
+  const rule = (stored ?? null) as StoredApprovalRule | null;
+  if (!rule) return null;
+  const a = rule.approvers;
+  return {
+    approvers: {
+      apiKeys: (a.apiKeys ?? []).map((id) => keyNames.get(id) ?? id),
+      subjects: a.subjects ?? [],
+      people: a.people ?? [],
+    },
+    approvals: rule.approvals,
+    expiresInSeconds: rule.expiresInSeconds,
+    notify: (rule.notify ?? []).map(({ url, format }) => ({ url, format })),
+  };
+}
+
+/** A file's rule as the API takes it (`approvalRule`): keys by their ids (`idOf`). */
+export function approvalRuleBody(spec: unknown, idOf: (key: string) => string): StoredApprovalRule | null {
+  const rule = (spec ?? null) as RuleFile | null;
+  if (!rule) return null;
+  return { ...rule, approvers: { ...rule.approvers, apiKeys: rule.approvers.apiKeys.map(idOf) } };
+}
+
+const ruleOf = (c: Change) => (c.desired?.spec.approvalRule ?? null) as RuleFile | null;
+
+/** Whether apply writes a server's approval fields (created with them, or changed). */
+function writesApproval(c: Change): boolean {
+  if (c.kind !== 'server' || !c.desired) return false;
+  if (c.action === 'create') return ruleOf(c) !== null || (c.desired.spec.approvalTools as string[]).length > 0;
+  return c.action === 'update' && (c.fields.includes('approvalTools') || c.fields.includes('approvalRule'));
+}
+
+/**
+ * Whether a server's approval fields wait for a later step: its rule names API keys or people the same apply creates
+ * (their kinds are applied after servers, which keys name). Its step then writes the rest, and a step after every
+ * other creation and update writes its approvals.
+ */
+export function approvalWaits(c: Change, changes: readonly Change[]): boolean {
+  const rule = ruleOf(c);
+  if (!rule || !writesApproval(c)) return false;
+  const created = (kind: Kind, name: string) =>
+    changes.some((o) => o.kind === kind && o.name === name && o.action === 'create');
+  return (
+    rule.approvers.apiKeys.some((n) => created('api_key', n)) ||
+    rule.approvers.people.some((n) => created('external_user', n))
+  );
+}
+
+/**
+ * What plan finds wrong with a server's approvals before any change, as its step would: the rule's own problems
+ * (`approvalRuleShapeProblems`) and approvers by name that no file or the workspace has.
+ */
+export function approvalFileProblems(c: Change, exists: (kind: Kind, name: string) => boolean): ProblemIssue[] {
+  if (!writesApproval(c)) return [];
+  const rule = ruleOf(c);
+  const at = (path: string, message: string) => ({ path: `${c.file}#${path}`, message });
+  const problems = approvalRuleShapeProblems(c.desired!.spec.approvalTools as string[], rule).map((p) =>
+    at(p.path, p.message),
+  );
+  if (!rule) return problems;
+  rule.approvers.apiKeys.forEach((n, i) => {
+    if (!exists('api_key', n))
+      problems.push(at(`/approvalRule/approvers/apiKeys/${i}`, `no API key "${n}" in the files or the workspace`));
+  });
+  rule.approvers.people.forEach((n, i) => {
+    if (!exists('external_user', n))
+      problems.push(at(`/approvalRule/approvers/people/${i}`, `no external user "${n}" in the files or the workspace`));
+  });
+  return problems;
+}
