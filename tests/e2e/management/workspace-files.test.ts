@@ -223,6 +223,9 @@ async function buildWorkspaceA(api: ManagementClient): Promise<void> {
         servers: [ticketsServer.id],
         tools: ['search_tickets'],
         condition: 'args.limit <= 10',
+        // Larger searches wait for the approver (by name in the file, as the server's rule names it).
+        onFalse: 'require_approval',
+        approval: { approvers: { apiKeys: [approver.id] } },
       },
     }),
   );
@@ -325,7 +328,9 @@ describe('workspace files', () => {
     expect(files['mcp-servers/combo.yaml']).toContain('approvalTools: []\napprovalRule: null\n');
     expect(files['connector-instances/tickets.yaml']).toContain('api_key: ${env:TICKETS_API_KEY}');
     expect(files['mcp-servers/combo.yaml']).toContain('Authorization: ${env:COMBO_WIKI_AUTHORIZATION}');
-    expect(files['access-policies/small-searches.yaml']).toContain('args.limit <= 10');
+    expect(files['access-policies/small-searches.yaml']).toContain(
+      'condition: args.limit <= 10\nonFalse: require_approval\napproval:\n  approvers:\n    apiKeys:\n      - approver\n',
+    );
     for (const text of Object.values(files)) for (const value of secretValues) expect(text).not.toContain(value);
     // A second export of the unchanged workspace: the same bytes.
     expect((await cli(a.key, ['export', dirA])).code).toBe(0);
@@ -343,6 +348,11 @@ describe('workspace files', () => {
     const tickets = await unwrap(b.api.GET('/mcp_manager/{id}', { params: { path: { id: 'tickets' } } }));
     const bKeys = (await unwrap(b.api.GET('/api_keys'))).data;
     expect(tickets.approvalRule?.approvers.apiKeys).toEqual([bKeys.find((k) => k.name === 'approver')!.id]);
+    const policies = (await unwrap(b.api.GET('/access_policies'))).data;
+    expect(policies.find((p) => p.name === 'small-searches')).toMatchObject({
+      onFalse: 'require_approval',
+      approval: { approvers: { apiKeys: [bKeys.find((k) => k.name === 'approver')!.id] } },
+    });
     const managed = await unwrap(b.api.GET('/workspace_files/managed'));
     expect(managed.data.find((m) => m.kind === 'server' && m.name === 'combo')).toMatchObject({
       file: 'mcp-servers/combo.yaml',

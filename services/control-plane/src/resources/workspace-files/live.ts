@@ -240,6 +240,8 @@ async function policiesOf(
       servers: r.servers.map((s) => (s === '*' ? s : (names.servers.get(s) ?? s))),
       tools: r.tools,
       condition: r.condition,
+      onFalse: r.onFalse,
+      approval: approvalRuleFile(r.approval, names.keys),
     },
     marker: marks.get(`access_policy/${r.name}`),
   }));

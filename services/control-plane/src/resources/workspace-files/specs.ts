@@ -103,6 +103,9 @@ const PolicySpec = z.strictObject({
   servers: Names.min(1),
   tools: Names.min(1),
   condition: z.string().min(1).nullable().default(null),
+  /** What a false condition does: refuse, or hold the call for `approval` (ADR 0049; keys by name). */
+  onFalse: z.enum(['refuse', 'require_approval']).default('refuse'),
+  approval: ApprovalRuleSpec.nullable().default(null),
 });
 
 const UserSpec = z.strictObject({

@@ -193,6 +193,8 @@ function policyStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
     servers: (s.servers as string[]).map((n) => (n === '*' ? n : idOf(ctx, 'server', n))),
     tools: s.tools,
     condition: s.condition,
+    onFalse: s.onFalse,
+    ...(s.approval ? { approval: approvalRuleBody(s.approval, (key) => idOf(ctx, 'api_key', key)) } : {}),
   };
   if (c.action === 'create') return run(accessPoliciesOperations, 'createAccessPolicy', { body });
   return run(accessPoliciesOperations, 'updateAccessPolicy', { params: { id: c.live!.id }, body });
