@@ -3,6 +3,7 @@ import type { AuditEvent, AuditEventInput } from '@toolplane/contracts';
 import type { Logger } from '@toolplane/logger';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
 import type { AuditTrail } from '../db/audit-trail.ts';
+import { WebhookAttempts, workerWebhookPost, type WebhookPost } from './webhook-attempts.ts';
 import type { Db } from '../db/client.ts';
 import { isUuid } from '../db/ids.ts';
 
@@ -37,7 +38,7 @@ export interface AlertWebhookDeps {
     quotaId: string,
   ) => Promise<{ window: string | null; alertWebhookUrl: string | null } | null>;
   /** One POST, by a worker, answered by `deadlineAt`. */
-  post: (url: string, body: string, deadlineAt: number) => Promise<{ ok: boolean; error?: string | undefined }>;
+  post: WebhookPost;
   /** Appends an event of the control plane's own to the trail. */
   record: (event: AuditEventInput) => Promise<unknown>;
   log: Logger;
@@ -77,20 +78,20 @@ const noSource = { requestId: null, traceId: null, clientAddress: null, userAgen
 
 export class AlertWebhooks {
   private readonly deps: AlertWebhookDeps;
-  private readonly waitsMs: readonly number[];
-  private readonly attemptTimeoutMs: number;
-  private readonly waits = new Set<{ timer: NodeJS.Timeout; done: () => void }>();
-  private stopped = false;
+  private readonly attempts: WebhookAttempts;
 
   constructor(deps: AlertWebhookDeps) {
     this.deps = deps;
-    this.waitsMs = deps.waitsMs ?? [1_000, 5_000, 25_000];
-    this.attemptTimeoutMs = deps.attemptTimeoutMs ?? 10_000;
+    this.attempts = new WebhookAttempts(
+      deps.post,
+      deps.waitsMs ?? [1_000, 5_000, 25_000],
+      deps.attemptTimeoutMs ?? 10_000,
+    );
   }
 
   /** Starts delivering a stored event when it is a quota's alert and the quota has a webhook; never waits or throws. */
   notify(event: AuditEvent): void {
-    if (event.action !== 'quota.alert' || this.stopped || event.workspaceId === null) return;
+    if (event.action !== 'quota.alert' || this.attempts.isStopped || event.workspaceId === null) return;
     void this.deliver(event).catch((err: unknown) =>
       this.deps.log.error({ err, eventId: event.id }, 'quota alert webhook not delivered'),
     );
@@ -98,12 +99,7 @@ export class AlertWebhooks {
 
   /** Delivers nothing more: waits end now, an attempt under way ends with the task client. */
   stop(): void {
-    this.stopped = true;
-    for (const w of this.waits) {
-      clearTimeout(w.timer);
-      w.done();
-    }
-    this.waits.clear();
+    this.attempts.stop();
   }
 
   /** The delivery of one event: its attempts, then the failure recorded if none succeeded. */
@@ -114,22 +110,10 @@ export class AlertWebhooks {
     const url = quota?.alertWebhookUrl;
     const body = url ? bodyOf(event, quota.window) : undefined;
     if (!url || !body) return;
-    const text = JSON.stringify(body);
-    let error = '';
-    for (let attempt = 0; attempt <= this.waitsMs.length; attempt++) {
-      if (attempt > 0) await this.wait(this.waitsMs[attempt - 1]!);
-      if (this.stopped) {
-        this.deps.log.warn({ eventId: event.id, quotaId }, 'quota alert webhook dropped: the control plane stopped');
-        return;
-      }
-      const r = await this.deps.post(url, text, Date.now() + this.attemptTimeoutMs).catch((err: unknown) => ({
-        ok: false,
-        error: err instanceof Error ? err.message : String(err),
-      }));
-      if (r.ok) return;
-      error = r.error ?? 'failed';
-    }
-    await this.failed(event, quotaId, { url, attempts: this.waitsMs.length + 1, error });
+    const delivery = await this.attempts.deliver(url, JSON.stringify(body));
+    if ('dropped' in delivery)
+      this.deps.log.warn({ eventId: event.id, quotaId }, 'quota alert webhook dropped: the control plane stopped');
+    else if (!delivery.ok) await this.failed(event, quotaId, { url, ...delivery });
   }
 
   private async failed(event: AuditEvent, quotaId: string, f: { url: string; attempts: number; error: string }) {
@@ -153,21 +137,6 @@ export class AlertWebhooks {
       details: { alertEventId: event.id, origin, attempts: f.attempts, error: f.error },
     });
   }
-
-  private wait(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const w = {
-        timer: setTimeout(() => {
-          this.waits.delete(w);
-          resolve();
-        }, ms),
-        done: resolve,
-      };
-      w.timer.unref();
-      this.waits.add(w);
-    });
-  }
 }
 
 /** The webhooks of the control plane: quotas from PostgreSQL, POSTs by the workers, failures in the trail. */
@@ -181,16 +150,7 @@ export function alertWebhooksFor(deps: {
   return new AlertWebhooks({
     quotaOf: (workspaceId, id) =>
       db.quota.findFirst({ where: { id, workspaceId }, select: { window: true, alertWebhookUrl: true } }),
-    post: (url, body, deadlineAt) =>
-      tasks.postWebhook({
-        v: 1,
-        taskId: randomUUID(),
-        kind: 'webhook.post',
-        url,
-        body,
-        deadlineAt,
-        replyTo: tasks.clientId,
-      }),
+    post: workerWebhookPost(tasks),
     record: (event) => trail.appendAlone(event),
     log,
   });

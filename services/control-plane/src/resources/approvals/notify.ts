@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from '@toolplane/logger';
 import type { DataPlaneTaskClient } from '@toolplane/queue';
+import { WebhookAttempts, workerWebhookPost, type WebhookPost } from '../../documents/webhook-attempts.ts';
 import { recordApprovalNotification } from '@toolplane/telemetry';
 import type { ApprovalNotifyTarget } from '../../catalog/approvals.ts';
 import { approvalLinks, notificationText, type NewApprovalRequest } from './notify-bodies.ts';
@@ -16,7 +16,7 @@ import { approvalLinks, notificationText, type NewApprovalRequest } from './noti
 
 export interface ApprovalNotifierDeps {
   /** One POST, by a worker, answered by `deadlineAt`. */
-  post: (url: string, body: string, deadlineAt: number) => Promise<{ ok: boolean; error?: string | undefined }>;
+  post: WebhookPost;
   /** The control plane's URL as people reach it: the links of a body. */
   publicUrl: string;
   log: Logger;
@@ -28,20 +28,16 @@ export interface ApprovalNotifierDeps {
 
 export class ApprovalNotifier {
   private readonly deps: ApprovalNotifierDeps;
-  private readonly waitsMs: readonly number[];
-  private readonly attemptTimeoutMs: number;
-  private readonly waits = new Set<{ timer: NodeJS.Timeout; done: () => void }>();
-  private stopped = false;
+  private readonly attempts: WebhookAttempts;
 
   constructor(deps: ApprovalNotifierDeps) {
     this.deps = deps;
-    this.waitsMs = deps.waitsMs ?? [1_000, 5_000];
-    this.attemptTimeoutMs = deps.attemptTimeoutMs ?? 10_000;
+    this.attempts = new WebhookAttempts(deps.post, deps.waitsMs ?? [1_000, 5_000], deps.attemptTimeoutMs ?? 10_000);
   }
 
   /** Starts announcing a new request to each webhook of its rule; never waits or throws. */
   notify(request: NewApprovalRequest): void {
-    if (this.stopped) return;
+    if (this.attempts.isStopped) return;
     const links = approvalLinks(this.deps.publicUrl, request.id);
     for (const target of request.notify) {
       const text = notificationText(target.format, request, links);
@@ -53,56 +49,28 @@ export class ApprovalNotifier {
 
   /** Delivers nothing more: waits end now, an attempt under way ends with the task client. */
   stop(): void {
-    this.stopped = true;
-    for (const w of this.waits) {
-      clearTimeout(w.timer);
-      w.done();
-    }
-    this.waits.clear();
+    this.attempts.stop();
   }
 
   /** One webhook's delivery: its attempts, then the failure logged and counted if none succeeded. */
   async deliver(approvalId: string, target: ApprovalNotifyTarget, text: string): Promise<boolean> {
     const origin = new URL(target.url).origin;
-    let error = '';
-    for (let attempt = 0; attempt <= this.waitsMs.length; attempt++) {
-      if (attempt > 0) await this.wait(this.waitsMs[attempt - 1]!);
-      if (this.stopped) {
-        this.deps.log.warn({ approvalId, origin }, 'approval notification dropped: the control plane stopped');
-        return false;
-      }
-      const r = await this.deps.post(target.url, text, Date.now() + this.attemptTimeoutMs).catch((err: unknown) => ({
-        ok: false,
-        error: err instanceof Error ? err.message : String(err),
-      }));
-      if (r.ok) {
-        recordApprovalNotification(target.format, 'delivered');
-        this.deps.log.debug({ approvalId, origin, format: target.format }, 'approval notification delivered');
-        return true;
-      }
-      error = r.error ?? 'failed';
+    const delivery = await this.attempts.deliver(target.url, text);
+    if ('dropped' in delivery) {
+      this.deps.log.warn({ approvalId, origin }, 'approval notification dropped: the control plane stopped');
+      return false;
+    }
+    if (delivery.ok) {
+      recordApprovalNotification(target.format, 'delivered');
+      this.deps.log.debug({ approvalId, origin, format: target.format }, 'approval notification delivered');
+      return true;
     }
     recordApprovalNotification(target.format, 'failed');
     this.deps.log.error(
-      { approvalId, origin, format: target.format, attempts: this.waitsMs.length + 1, error },
+      { approvalId, origin, format: target.format, attempts: delivery.attempts, error: delivery.error },
       'approval notification failed',
     );
     return false;
-  }
-
-  private wait(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const w = {
-        timer: setTimeout(() => {
-          this.waits.delete(w);
-          resolve();
-        }, ms),
-        done: resolve,
-      };
-      w.timer.unref();
-      this.waits.add(w);
-    });
   }
 }
 
@@ -116,16 +84,7 @@ export function approvalNotifierFor(deps: {
   const listening = env.HOST === '0.0.0.0' || env.HOST === '::' ? '127.0.0.1' : env.HOST;
   const host = listening.includes(':') ? `[${listening}]` : listening;
   return new ApprovalNotifier({
-    post: (url, body, deadlineAt) =>
-      tasks.postWebhook({
-        v: 1,
-        taskId: randomUUID(),
-        kind: 'webhook.post',
-        url,
-        body,
-        deadlineAt,
-        replyTo: tasks.clientId,
-      }),
+    post: workerWebhookPost(tasks),
     publicUrl: env.PUBLIC_API_URL ?? `http://${host}:${env.PORT}`,
     log,
   });
