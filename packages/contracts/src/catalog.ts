@@ -275,6 +275,12 @@ export const CatalogTool = z.object({
    * a workflow's declared cost, else the sum of its steps'. Absent: 1. Never shown to agents (`tools/list`).
    */
   cost: z.number().nonnegative().optional(),
+  /**
+   * The result shaped for models (the server's `config.resultShapes`): a JMESPath `projection` of the result's JSON and
+   * an item cap (`maxItems`, on the projected value's arrays: itself, or its top-level members), applied by the worker
+   * to each successful result. A tool with a projection has no `outputSchema` (the projection's shape is its own).
+   */
+  shape: z.object({ projection: z.string().optional(), maxItems: z.number().int().positive().optional() }).optional(),
 });
 export type CatalogTool = z.infer<typeof CatalogTool>;
 

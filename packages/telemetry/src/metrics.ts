@@ -22,6 +22,7 @@ interface Instruments {
   quotaRefused: Counter;
   quotaUse: Gauge;
   approvalNotifications: Counter;
+  resultBytesShaped: Counter;
 }
 
 let instruments: Instruments | undefined;
@@ -85,6 +86,10 @@ export function setMeter(meter: Meter | undefined): void {
       description:
         'Webhooks of approval rules told of a new request by the control plane, by format (json, slack) and outcome ' +
         '(delivered, failed: after its retries).',
+    }),
+    resultBytesShaped: meter.createCounter('toolplane.result.shaped.bytes', {
+      description: 'Bytes of tool results before and after their shape (projection, item cap), by tool.',
+      unit: 'By',
     }),
   };
 }
@@ -185,6 +190,13 @@ export function recordQuotaRefused(quota: string, enforce: boolean): void {
 export function recordQuotaUse(quota: string, fraction: number): void {
   if (!instruments) return;
   instruments.quotaUse.record(fraction, { quota });
+}
+
+/** A result shaped for models (`config.resultShapes`): its JSON's bytes before and after. */
+export function recordResultShaped(tool: string, bytesBefore: number, bytesAfter: number): void {
+  if (!instruments) return;
+  instruments.resultBytesShaped.add(bytesBefore, { tool, stage: 'before' });
+  instruments.resultBytesShaped.add(bytesAfter, { tool, stage: 'after' });
 }
 
 /** One announcement of an approval request to one webhook, delivered or failed for good. */

@@ -40,6 +40,7 @@ import {
   MESSAGING_SYSTEM_BULLMQ,
   noopSpan,
   recordQueueWait,
+  recordResultShaped,
   recordRateLimited,
   recordToolCall,
   SpanKind,
@@ -48,6 +49,7 @@ import {
   withSpan,
   type Span,
 } from '@toolplane/telemetry';
+import { shapeResult, type ResultShape } from './result-shapes.ts';
 import { redactSecrets, sentSecretForms } from './redact.ts';
 import { perRequestCredentials, type RequestCredentialOpener } from './request-credentials.ts';
 import { callRemoteTool, RemoteRequestError, RemoteTimeoutError } from './remote-tools.ts';
@@ -275,12 +277,24 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
       record,
     };
     const plan = entry.plan;
-    if (plan.kind === 'mcp') return await runMcpTool(deps, call, plan);
-    if (plan.kind === 'workflow') return await runWorkflow(deps, call, plan);
-    return await runHttpTool(deps, call, plan, keyHeader);
+    const ran =
+      plan.kind === 'mcp'
+        ? await runMcpTool(deps, call, plan)
+        : plan.kind === 'workflow'
+          ? await runWorkflow(deps, call, plan)
+          : await runHttpTool(deps, call, plan, keyHeader);
+    return entry.shape ? shaped(ran, job.tool, entry.shape) : ran;
   } catch (err) {
     return failed(deps, job, err, record);
   }
+}
+
+/** A result shaped for models (the tool's `shape`, `result-shapes.ts`): its bytes before and after counted. */
+function shaped(ran: ToolInvokeResult, tool: string, shape: ResultShape): ToolInvokeResult {
+  if (!ran.ok) return ran;
+  const { result, report } = shapeResult(ran.result, shape);
+  if (report) recordResultShaped(tool, report.bytesBefore, report.bytesAfter);
+  return { ...ran, result };
 }
 
 /** A call's failure, logged, recorded and answered: our own faults as `internal error`, the rest as they say. */

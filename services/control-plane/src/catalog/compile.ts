@@ -1,3 +1,4 @@
+import { markShaped } from './result-shapes.ts';
 import type {
   AuthPlan,
   Catalog,
@@ -261,7 +262,7 @@ export async function compileCatalog(
   const confirmed = markConfirmed(merged, server.confirmTools ?? [], opts.strictConfirm === true);
   const rule = server.approvalRule as StoredApprovalRule | null | undefined;
   const approved = markApproval(confirmed, server.approvalTools ?? [], rule, opts.strictApproval === true);
-  return markTaskOnly(approved, taskOnlyTools(server.config));
+  return markShaped(markTaskOnly(approved, taskOnlyTools(server.config)), server.config);
 }
 
 /** `config.taskOnlyTools`: names of tools that run only as durable tasks (absent or not a list of names: none). */

@@ -6,6 +6,7 @@ import { registeredExternalConfigs, type ServerRow } from '../../catalog/compile
 import { isUniqueViolation } from '../../catalog/service.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
+import { refuseBadResultShapes } from '../../catalog/result-shapes.ts';
 import { refuseBadApprovals } from './approval-rule.ts';
 import { registeredFor, setRegisteredRefs, storeExternalConfigs } from './external.ts';
 import { findServer, liveCatalog, nameTaken, instanceProblem } from './lookup.ts';
@@ -69,6 +70,7 @@ export async function createServer(
   if (await db.mcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } }))
     throw nameTaken(body.name);
   await refuseBadApprovals(db, workspaceId, body);
+  refuseBadResultShapes(body.config);
   const registered = await registeredFor(db, workspaceId, {
     refs: body.externalMcpServers ?? [],
     inline: body.externalMcpConfigs ?? [],

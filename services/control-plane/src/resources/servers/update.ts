@@ -11,6 +11,7 @@ import {
   setRegisteredRefs,
   type SealedExternalConfigs,
 } from './external.ts';
+import { refuseBadResultShapes } from '../../catalog/result-shapes.ts';
 import { refuseBadApprovals } from './approval-rule.ts';
 import { nameTaken, instanceProblem } from './lookup.ts';
 import type { UpdateServer } from './schemas.ts';
@@ -42,6 +43,7 @@ export async function checkServerUpdate(db: Db, workspaceId: string, row: Server
   )
     throw nameTaken(body.name);
   await refuseBadApprovals(db, workspaceId, body, row);
+  refuseBadResultShapes(body.config);
 }
 
 /**

@@ -1,0 +1,93 @@
+import { compile, TreeInterpreter, type JSONValue } from '@jmespath-community/jmespath';
+import type { CatalogTool, ToolResultPayload } from '@toolplane/contracts';
+
+/**
+ * Results shaped for models (the server's `config.resultShapes`; issue #62): what a tool answers is cut to what an
+ * agent needs before it reaches the model's context: a JMESPath projection of the result's JSON (e.g. keep `id`,
+ * `title` and `status` of each ticket) and an item cap on its arrays. Applied to successful results only, after every
+ * other step of the call (secrets redacted); an error, or an answer that is not JSON, passes unchanged. The result
+ * says what was cut in `_meta["toolplane/shape"]` (bytes before and after, items left out), never in its content.
+ */
+
+export type ResultShape = NonNullable<CatalogTool['shape']>;
+
+/** What the shape did: the JSON text's bytes before and after, and items left out per capped array (by its key). */
+export interface ShapeReport {
+  bytesBefore: number;
+  bytesAfter: number;
+  truncated?: Record<string, number>;
+}
+
+type ExpressionNode = ReturnType<typeof compile>;
+
+const compiled = new Map<string, ExpressionNode>();
+
+/** A projection compiled once per process (the catalog's expressions were compiled when it was saved). */
+function expression(projection: string): ExpressionNode {
+  let node = compiled.get(projection);
+  if (!node) {
+    node = compile(projection);
+    if (compiled.size > 1000) compiled.clear();
+    compiled.set(projection, node);
+  }
+  return node;
+}
+
+/** The result's JSON value: its structured content, else its only text block parsed; undefined when it has none. */
+function jsonOf(result: ToolResultPayload): { value: JSONValue; text: string } | undefined {
+  const only = result.content.length === 1 ? result.content[0] : undefined;
+  const text = only?.type === 'text' && typeof only.text === 'string' ? only.text : undefined;
+  if (result.structuredContent !== undefined)
+    return { value: result.structuredContent as JSONValue, text: text ?? JSON.stringify(result.structuredContent) };
+  if (text === undefined || !/^\s*[[{]/.test(text)) return undefined;
+  try {
+    return { value: JSON.parse(text) as JSONValue, text };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Cuts the value's arrays to `max` items: the value itself, or each of its top-level members; counts what was left out. */
+function capItems(value: JSONValue, max: number, truncated: Record<string, number>): JSONValue {
+  if (Array.isArray(value)) {
+    if (value.length > max) truncated['$'] = value.length - max;
+    return value.slice(0, max);
+  }
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, JSONValue> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (Array.isArray(v) && v.length > max) {
+      truncated[k] = v.length - max;
+      out[k] = v.slice(0, max);
+    } else out[k] = v;
+  }
+  return out;
+}
+
+/** The result as the shape makes it, and what it did; the result itself when the shape does not apply. */
+export function shapeResult(
+  result: ToolResultPayload,
+  shape: ResultShape,
+): { result: ToolResultPayload; report?: ShapeReport } {
+  if (result.isError || result.resultType !== undefined) return { result };
+  const json = jsonOf(result);
+  if (!json) return { result };
+  let value = shape.projection ? TreeInterpreter.search(expression(shape.projection), json.value) : json.value;
+  const truncated: Record<string, number> = {};
+  if (shape.maxItems !== undefined) value = capItems(value, shape.maxItems, truncated);
+  const text = JSON.stringify(value);
+  const report: ShapeReport = {
+    bytesBefore: Buffer.byteLength(json.text),
+    bytesAfter: Buffer.byteLength(text),
+    ...(Object.keys(truncated).length > 0 ? { truncated } : {}),
+  };
+  const structured = value !== null && typeof value === 'object' && !Array.isArray(value);
+  return {
+    result: {
+      content: [{ type: 'text', text }],
+      ...(structured ? { structuredContent: value as Record<string, unknown> } : {}),
+      _meta: { ...result._meta, 'toolplane/shape': report },
+    },
+    report,
+  };
+}

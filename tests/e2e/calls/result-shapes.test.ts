@@ -1,0 +1,128 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Stack } from '@toolplane/cli';
+import { type ManagementClient, unwrap } from '@toolplane/client';
+import { githubIssueSearch, issueSearchProjection } from '../../fixtures/github-search.ts';
+import { startTestStack } from '../../helpers/stack.ts';
+
+/**
+ * Results shaped for models (the server's `config.resultShapes`), on a real stack with the official SDK client: a
+ * search tool whose upstream answers GitHub's full issue search gets its projection and item cap applied by the worker;
+ * the tool loses its output schema in `tools/list`; the agent reads what was cut in `_meta`; a SMART server's own
+ * shapes apply to what `execute_tool` runs; an expression JMESPath cannot compile is refused when saved.
+ */
+
+let stack: Stack;
+let api: ManagementClient;
+let upstream: Server;
+let serverId: string;
+const clients: Client[] = [];
+
+const openApiDocument = {
+  openapi: '3.1.0',
+  info: { title: 'Issues', version: '1.0.0' },
+  paths: {
+    '/search/issues': {
+      get: {
+        operationId: 'search_issues',
+        parameters: [{ name: 'q', in: 'query', required: true, schema: { type: 'string' } }],
+        responses: {
+          '200': {
+            description: 'The issues found',
+            content: {
+              'application/json': {
+                schema: { type: 'object', properties: { total_count: { type: 'integer' }, items: { type: 'array' } } },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+beforeAll(async () => {
+  upstream = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(githubIssueSearch(30)));
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  ({ stack, api } = await startTestStack('result-shapes', { logLevel: 'warn' }));
+  const connector = await unwrap(api.POST('/connectors', { body: openApiDocument as never }));
+  const instance = await unwrap(
+    api.POST('/connector_instances', {
+      body: { createServer: false, connector_id: connector.id, name: 'issues', base_url: url, credentials: {} },
+    }),
+  );
+  const config = { resultShapes: { search_issues: { projection: issueSearchProjection, maxItems: 20 } } };
+  serverId = (
+    await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'issues', mode: 'NORMAL', connectorInstanceId: instance.id, config } }),
+    )
+  ).id;
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+  await stack?.stop();
+  await new Promise((r) => upstream?.close(r));
+});
+
+async function mcpClient(path: string): Promise<Client> {
+  const client = new Client({ name: 'shapes', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${path}`), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+    }),
+  );
+  clients.push(client);
+  return client;
+}
+
+describe('results shaped for models', () => {
+  it('a search result keeps what the projection names, at most 20 items; _meta says what was cut', async () => {
+    const client = await mcpClient(serverId);
+    const listed = (await client.listTools()).tools.find((t) => t.name === 'search_issues')!;
+    expect(listed.outputSchema).toBeUndefined();
+    const r = await client.callTool({ name: 'search_issues', arguments: { q: 'export 503' } });
+    expect(r.isError).toBeFalsy();
+    const shaped = r.structuredContent as { total: number; items: { number: number }[] };
+    expect(Object.keys(shaped)).toEqual(['total', 'items']);
+    expect(shaped.items).toHaveLength(20);
+    expect(Object.keys(shaped.items[0]!).sort()).toEqual(['labels', 'number', 'state', 'title', 'url']);
+    const report = (r._meta as Record<string, { bytesBefore: number; bytesAfter: number; truncated: object }>)[
+      'toolplane/shape'
+    ]!;
+    expect(report.truncated).toEqual({ items: 10 });
+    expect(report.bytesBefore).toBe(Buffer.byteLength(JSON.stringify(githubIssueSearch(30))));
+    expect(report.bytesAfter).toBe(Buffer.byteLength((r.content as { text: string }[])[0]!.text));
+  });
+
+  it("SMART execute_tool gets its own server's shape for the tool it runs", async () => {
+    const config = { resultShapes: { search_issues: { projection: issueSearchProjection, maxItems: 20 } } };
+    const smart = await unwrap(api.POST('/mcp_manager', { body: { name: 'smart-issues', mode: 'SMART', config } }));
+    const client = await mcpClient(smart.id);
+    const r = await client.callTool({
+      name: 'execute_tool',
+      arguments: { name: 'search_issues', arguments: { q: 'export' } },
+    });
+    const text = (r.content as { text: string }[])[0]!.text;
+    expect((JSON.parse(text) as { items: unknown[] }).items).toHaveLength(20);
+  });
+
+  it('a projection JMESPath cannot compile, or a bad cap, is refused when saved, every problem listed', async () => {
+    const bad = await api.PATCH('/mcp_manager/{id}', {
+      params: { path: { id: serverId } },
+      body: { config: { resultShapes: { search_issues: { projection: 'items[].{', maxItems: 0 }, other: 3 } } },
+    });
+    expect(bad.response.status).toBe(422);
+    const paths = (bad.error as { errors: { path: string }[] }).errors.map((e) => e.path).sort();
+    expect(paths).toEqual([
+      '/config/resultShapes/other',
+      '/config/resultShapes/search_issues/maxItems',
+      '/config/resultShapes/search_issues/projection',
+    ]);
+  });
+});
