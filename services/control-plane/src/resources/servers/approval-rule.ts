@@ -6,8 +6,8 @@ import { isUuid } from '../../db/ids.ts';
 
 /**
  * What is wrong with a server's approvals as they will be (ADR 0049), each problem at its path: approval tools without
- * a rule, a rule naming no approver who can decide (API keys, subjects), more approvals than such approvers, approvers
- * the workspace does not have (API keys by id, people by name; OAuth subjects are not known ahead). The tools themselves are checked against the catalog.
+ * a rule, a rule naming no approver, more approvals than approvers, approvers the workspace does not have (API keys by
+ * id, people by name; OAuth subjects are not known ahead). The tools themselves are checked against the catalog.
  */
 async function approvalRuleProblems(
   db: Db,
@@ -21,12 +21,12 @@ async function approvalRuleProblems(
       : [];
   const problems: ProblemIssue[] = [];
   const a: ApprovalApprovers = rule.approvers;
-  // People approve through links not built yet: only keys and subjects can decide, so only they count.
-  const count = (a.apiKeys?.length ?? 0) + (a.subjects?.length ?? 0);
+  // Keys and subjects decide through the API, people through their approval links: each counts.
+  const count = (a.apiKeys?.length ?? 0) + (a.subjects?.length ?? 0) + (a.people?.length ?? 0);
   if (count === 0)
     problems.push({
       path: '/approvalRule/approvers',
-      message: 'name at least one approver who can decide through the API (apiKeys, subjects)',
+      message: 'name at least one approver (apiKeys, subjects, people)',
     });
   else if (rule.approvals > count)
     problems.push({
