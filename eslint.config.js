@@ -47,6 +47,7 @@ export default tseslint.config(
     ignores: [
       'services/control-plane/src/http/api-router.ts',
       'services/control-plane/src/resources/connect/router.ts',
+      'services/control-plane/src/resources/approvals/page-router.ts',
       'services/control-plane/src/http/dashboard.ts',
     ],
     rules: {

@@ -272,6 +272,29 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/approvals/{id}/links': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Make a person’s approval link
+     * @description A link for a person the request’s rule names (`approvers.people`) to approve or deny it in their
+     * browser: single-use, valid until the request expires, bound to the browser that opens it. Only the SHA-256 of its
+     * token is stored. 422 for a person the rule does not name; 403 for the caller of the call (its key or subject) and
+     * for the person the call was made for; 409 for a request decided, spent or past its expiry.
+     */
+    post: operations['createApprovalLink'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/connectors': {
     parameters: {
       query?: never;
@@ -1882,6 +1905,23 @@ export interface components {
     DecideApprovalBody: {
       /** @description Why: shown with the decision (a denial’s to the caller too). */
       comment?: string;
+    };
+    ApprovalLink: {
+      /**
+       * @description `<PUBLIC_API_URL>/approve/<token>` (unset: the request’s origin): the person’s page, single-use,
+       * bound to the browser that opens it. Give it to that person only: whoever holds it decides as them.
+       */
+      url: string;
+      person: string;
+      /**
+       * Format: date-time
+       * @description The request’s expiry: the link is worth nothing after it.
+       */
+      expiresAt: string;
+    };
+    CreateApprovalLinkBody: {
+      /** @description The person (external user) the link is for: one the rule names. */
+      person: string;
     };
     Connector: components['schemas']['DescriptorConnector'] | components['schemas']['OpenApiConnector'];
     DescriptorConnector: {
@@ -6310,6 +6350,144 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['Approval'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  createApprovalLink: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The approval request’s id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CreateApprovalLinkBody'];
+      };
+    };
+    responses: {
+      /** @description The link (give it to that person only). */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ApprovalLink'];
         };
       };
       /**

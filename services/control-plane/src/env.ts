@@ -22,7 +22,8 @@ export const ControlPlaneEnv = z.object({
   /**
    * Base URL people's browsers and OAuth providers reach this control plane at: connect links are
    * `<PUBLIC_API_URL>/connect/<token>` and the providers' redirect URI `<PUBLIC_API_URL>/connect/callback` (ADR 0027;
-   * give the workers the same value). Unset: the redirect URI is built from the request's origin.
+   * give the workers the same value); people's approval links `<PUBLIC_API_URL>/approve/<token>` (ADR 0049). Unset:
+   * the redirect URI and approval links are built from the request's origin.
    */
   PUBLIC_API_URL: z.string().url().optional(),
   /** Base URL agents use to reach the edge; MCP URLs in responses are built from it. */

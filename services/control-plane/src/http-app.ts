@@ -10,6 +10,7 @@ import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { unauthenticatedLimit } from './http/limits.ts';
 import { AuthorizationServerDiscovery, ManagementTokenVerifier } from './http/oauth.ts';
 import { apiRouter } from './http/api-router.ts';
+import { approvalPageRouter } from './resources/approvals/page-router.ts';
 import { connectRouter } from './resources/connect/router.ts';
 import type { ControlPlaneDeps } from './resources/deps.ts';
 import { mountOperations } from './resources/operation.ts';
@@ -88,7 +89,7 @@ function publicRoutes(http: express.Express, { db, redis }: ControlPlaneDeps): v
   });
 }
 
-/** The control plane's HTTP application: health, the management API, people's connect pages, the dashboard. */
+/** The control plane's HTTP application: health, the management API, people's connect and approval pages, the dashboard. */
 export function httpApp(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier | undefined): express.Express {
   const http = express();
   http.disable('x-powered-by');
@@ -107,6 +108,8 @@ export function httpApp(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier |
   http.use('/api/v1', managementApi(deps, oauth));
   // People's connect links and the OAuth providers' callback (ADR 0027): public pages, the link is the credential.
   http.use(connectRouter(deps));
+  // People's approval pages (ADR 0049): the same kind of page, bound to the browser the same way.
+  http.use(approvalPageRouter(deps));
   http.use(dashboard(deps.env, oauth));
   http.use(notFoundHandler);
   http.use(errorHandler(deps.log));

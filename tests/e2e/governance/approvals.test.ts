@@ -5,6 +5,9 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import type { Stack } from '@toolplane/cli';
 import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import pg from 'pg';
+import type { Browser } from 'playwright-core';
+import { openConnectPage } from '../../fixtures/calendar-connector.ts';
+import { audit, launchChromium } from '../../helpers/browser.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { PROPAGATION_DEADLINE_MS, waitFor } from '../../helpers/wait.ts';
 
@@ -18,7 +21,8 @@ import { PROPAGATION_DEADLINE_MS, waitFor } from '../../helpers/wait.ts';
  * such a tool are held the same way. An access policy whose condition is false may require approval instead of
  * refusing (`onFalse: "require_approval"`): such calls are held the same way, and editing the policy voids them. Each
  * new request is POSTed by a worker to the rule's webhooks (a JSON body and a Slack message) on a receiver on 127.0.0.1
- * (the workers' OUTBOUND_ALLOW in test stacks), its arguments masked.
+ * (the workers' OUTBOUND_ALLOW in test stacks), its arguments masked. A person the rule names decides through their
+ * link, in a browser (Chromium).
  */
 
 const PASSCODE = 'passcode-4e7a19c2d0';
@@ -74,18 +78,20 @@ const openApiDocument = {
   },
 };
 
+/** An MCP client of `server` calling with `who.key` (default: the bootstrap key), acting for `who.person` if given. */
 async function mcpClient(
   server: keyof typeof servers,
   era: Era = '2025-11-25',
-  key = stack.bootstrapKey,
+  who: { key?: string; person?: string } = {},
 ): Promise<Client> {
+  const key = who.key ?? stack.bootstrapKey;
   const client = new Client(
     { name: 'approvals', version: '1.0.0' },
     era === '2026-07-28' ? { versionNegotiation: { mode: { pin: '2026-07-28' as const } } } : {},
   );
   await client.connect(
     new StreamableHTTPClientTransport(new URL(`${stack.edgeUrls[0]}/mcp/${servers[server]}`), {
-      requestInit: { headers: { 'x-api-key': key } },
+      requestInit: { headers: { 'x-api-key': key, ...(who.person ? { 'x-username': who.person } : {}) } },
     }),
   );
   expect(client.getNegotiatedProtocolVersion()).toBe(era);
@@ -170,6 +176,8 @@ beforeAll(async () => {
   }
   const keys = (await unwrap(api.GET('/api_keys'))).data;
   callerKeyId = keys.find((k) => k.prefix === stack.bootstrapKey.slice(0, k.prefix.length))!.id;
+  // People the rule names (they decide through their links), and carol, whom it does not name.
+  for (const name of ['alice', 'bob', 'carol']) await unwrap(api.POST('/external_users', { body: { name } }));
   const connector = await unwrap(api.POST('/connectors', { body: openApiDocument as never }));
   const instance = await unwrap(
     api.POST('/connector_instances', {
@@ -177,7 +185,7 @@ beforeAll(async () => {
     }),
   );
   // The caller's own key is named too: it still never approves its own call.
-  const rule = { approvers: { apiKeys: [approvers.a.id, approvers.b.id, callerKeyId] } };
+  const rule = { approvers: { apiKeys: [approvers.a.id, approvers.b.id, callerKeyId], people: ['alice', 'bob'] } };
   const make = async (name: string, extra: Record<string, unknown>) =>
     (
       await unwrap(
@@ -458,6 +466,11 @@ describe('refusals', () => {
     const late = await decide(approvers.a.api, id, 'approve');
     expect(late.response.status).toBe(409);
     expect(JSON.stringify(late.error)).toContain('expired');
+    const link = await approvers.a.api.POST('/approvals/{id}/links', {
+      params: { path: { id } },
+      body: { person: 'alice' },
+    });
+    expect(link.response.status).toBe(409);
     const retry = await deleteOrder(client, 'late');
     expect(retry).toMatchObject({ isError: true, sent: [], approval: { id, state: 'expired' } });
     const anew = await deleteOrder(client, 'late');
@@ -543,7 +556,7 @@ describe('an access policy requiring approval when its condition is false', () =
       }),
     );
     expect(policy).toMatchObject({ onFalse: 'require_approval', approval: { approvals: 1, expiresInSeconds: 86_400 } });
-    const client = await mcpClient('orders', '2025-11-25', refunder.key);
+    const client = await mcpClient('orders', '2025-11-25', { key: refunder.key });
     // The policy reached the edge: the key it names sees only what it grants.
     await waitFor(
       'the policy at the edge',
@@ -578,7 +591,7 @@ describe('an access policy requiring approval when its condition is false', () =
     const next = await refund(500);
     expect(next).toMatchObject({ isError: true, sent: [], approval: { state: 'pending' } });
     expect(next.approval!.id).not.toBe(id);
-    const smart = await refund(500, await mcpClient('smart', '2025-11-25', refunder.key), true);
+    const smart = await refund(500, await mcpClient('smart', '2025-11-25', { key: refunder.key }), true);
     expect(smart).toMatchObject({ isError: true, sent: [], approval: { state: 'pending' } });
 
     // Edited: the pending request was made under the old rule; it can no longer be approved, and the call asks anew.
@@ -602,5 +615,147 @@ describe('an access policy requiring approval when its condition is false', () =
     expect(anew).toMatchObject({ isError: true, sent: [], approval: { state: 'pending' } });
     expect((await requestRow(anew.approval!.id)).rule.approvers.apiKeys).toHaveLength(2);
     expect(received.filter((r) => r === refunded(500))).toHaveLength(1);
+  });
+});
+
+describe('a person approves through their link', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  const makeLink = (id: string, person: string, by: ManagementClient = approvers.a.api) =>
+    by.POST('/approvals/{id}/links', { params: { path: { id } }, body: { person } });
+  const decisionsOf = async (id: string) =>
+    (await unwrap(api.GET('/approvals/{id}', { params: { path: { id } } }))).decisions;
+  /** Posts the page's form as a browser would, with what it is given of the page's binding. */
+  const post = (link: string, form: Record<string, string>, headers: Record<string, string>) =>
+    fetch(link, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(form).toString(),
+    });
+
+  it('in a browser: the request with masked arguments, Approve → granted, and the retry runs once', async () => {
+    const client = await mcpClient('orders');
+    const id = await newRequest(client, 'by-alice');
+    const link = await unwrap(makeLink(id, 'alice'));
+    expect(link).toMatchObject({ person: 'alice', url: expect.stringMatching(/\/approve\/[A-Za-z0-9_-]{43}$/) });
+
+    const context = await browser.newContext();
+    try {
+      const tab = await context.newPage();
+      await tab.goto(link.url);
+      await tab.getByRole('heading', { level: 1, name: 'Approve this call?' }).waitFor();
+      const main = await tab.getByRole('main').innerText();
+      expect(main).toContain('delete_order');
+      expect(main).toContain('0 of 1 given');
+      expect(await tab.locator('pre').innerText()).toContain('"passcode": "[masked]"');
+      expect(await tab.content()).not.toContain(PASSCODE);
+      await audit(tab, 'approval link');
+      await tab.getByLabel('Comment (optional)').fill('fine by me');
+      await tab.getByRole('button', { name: 'Approve' }).click();
+      await tab.getByRole('heading', { level: 1, name: 'Approved' }).waitFor();
+      expect(await tab.getByRole('main').innerText()).toContain('it runs once');
+      // The link worked once: opened again, it says so.
+      await tab.goto(link.url);
+      await tab.getByRole('heading', { level: 1, name: 'This link was used already' }).waitFor();
+    } finally {
+      await context.close();
+    }
+    const row = await unwrap(api.GET('/approvals/{id}', { params: { path: { id } } }));
+    expect(row).toMatchObject({
+      state: 'granted',
+      decisions: [{ approver: { type: 'person', name: 'alice' }, decision: 'approve', comment: 'fine by me' }],
+    });
+    const ran = await deleteOrder(client, 'by-alice');
+    expect(ran).toMatchObject({ isError: false, sent: [deleted('by-alice')] });
+    expect((await deleteOrder(client, 'by-alice')).approval).toMatchObject({ state: 'pending' });
+    expect(received.filter((r) => r === deleted('by-alice'))).toHaveLength(1);
+    const events = await db.query(
+      `SELECT actor_type, actor_name, outcome FROM audit_events WHERE resource_id = $1 AND action = 'approval.granted'`,
+      [id],
+    );
+    expect(events.rows).toEqual([{ actor_type: 'person', actor_name: 'alice', outcome: 'success' }]);
+    const stored = await db.query(`SELECT * FROM approval_links WHERE approval_id = $1`, [id]);
+    expect(JSON.stringify(stored.rows)).not.toContain(new URL(link.url).pathname.split('/').pop());
+  });
+
+  it('decides only from its own page in the browser that opened it, once; the page is not cached', async () => {
+    const client = await mcpClient('orders');
+    const id = await newRequest(client, 'by-bob');
+    const { url } = await unwrap(makeLink(id, 'bob'));
+    const opened = await fetch(url);
+    expect(opened.headers.get('content-security-policy')).toBe(
+      "default-src 'none'; frame-ancestors 'none'; form-action 'self'",
+    );
+    expect(opened.headers.get('referrer-policy')).toBe('same-origin');
+    expect(opened.headers.get('cache-control')).toBe('no-store');
+    expect(opened.headers.get('set-cookie')).toMatch(/HttpOnly.*SameSite=Lax/i);
+    const { nonce, cookie } = await openConnectPage(url);
+    const origin = new URL(url).origin;
+    const deny = { nonce: nonce!, decision: 'deny', comment: 'not bob’s call' };
+    // Without the cookie, without the nonce, or from another site: 403, nothing decided.
+    const refused = [
+      await post(url, deny, { origin, 'sec-fetch-site': 'same-origin' }),
+      await post(url, { ...deny, nonce: '' }, { origin, cookie: cookie! }),
+      await post(url, deny, { origin: 'http://localhost:1', 'sec-fetch-site': 'cross-site', cookie: cookie! }),
+    ];
+    expect(refused.map((r) => r.status)).toEqual([403, 403, 403]);
+    expect(await refused[0]!.text()).toContain('Nothing was decided');
+    expect(await decisionsOf(id)).toEqual([]);
+    const denied = await post(url, deny, { origin, cookie: cookie! });
+    expect(denied.status).toBe(200);
+    expect(await denied.text()).toContain('<h1>Denied</h1>');
+    // A replay of the used link decides nothing.
+    const replay = await post(url, { ...deny, decision: 'approve' }, { origin, cookie: cookie! });
+    expect(replay.status).toBe(410);
+    expect(await replay.text()).toContain('This link was used already');
+    expect(await decisionsOf(id)).toMatchObject([{ approver: { type: 'person', name: 'bob' }, decision: 'deny' }]);
+    expect(await deleteOrder(client, 'by-bob')).toMatchObject({
+      isError: true,
+      sent: [],
+      approval: { id, state: 'denied' },
+    });
+    // A decided request gets no more links; a link never made is no page.
+    expect((await makeLink(id, 'alice')).response.status).toBe(409);
+    expect((await fetch(`${origin}/approve/${'x'.repeat(43)}`)).status).toBe(404);
+  });
+
+  it('is made only for a person the rule names, never for the caller or the person the call was made for', async () => {
+    const body = {
+      name: 'bob',
+      principals: [{ type: 'external_user' as const, value: 'bob' }],
+      servers: [servers.orders],
+    };
+    await unwrap(api.POST('/access_policies', { body: { ...body, tools: ['*'] } }));
+    const client = await waitFor('bob’s access on the edge', () =>
+      mcpClient('orders', '2025-11-25', { person: 'bob' }),
+    );
+    const id = await newRequest(client, 'for-bob');
+    const carol = await makeLink(id, 'carol');
+    expect(carol.response.status).toBe(422);
+    expect(JSON.stringify(carol.error)).toContain('/person');
+    const own = await makeLink(id, 'bob');
+    expect(own.response.status).toBe(403);
+    expect(JSON.stringify(own.error)).toContain('the caller of a call never approves or denies it');
+    // The caller's own key cannot make one for someone else either: it would decide its own call.
+    expect((await makeLink(id, 'alice', api)).response.status).toBe(403);
+    const { url } = await unwrap(makeLink(id, 'alice'));
+    // Past the request's expiry, the link's page says so and decides nothing.
+    await db.query(`UPDATE approvals SET expires_at = now() - interval '1 second' WHERE id = $1`, [id]);
+    const { nonce, cookie, status } = await openConnectPage(url);
+    expect({ status, nonce }).toEqual({ status: 410, nonce: undefined });
+    expect(await (await fetch(url)).text()).toContain('This request has expired');
+    const late = await post(
+      url,
+      { decision: 'approve' },
+      { origin: new URL(url).origin, ...(cookie ? { cookie } : {}) },
+    );
+    expect(late.status).toBe(410);
+    expect(await decisionsOf(id)).toEqual([]);
   });
 });

@@ -261,6 +261,13 @@ const fixtures: Record<string, Fixture> = {
     const { response } = await ok(api.POST('/approvals/{id}/deny', { params, body: { comment: 'no' } }));
     return { response, id };
   },
+  createApprovalLink: async () => {
+    await unwrap(api.POST('/external_users', { body: { name: 'audit-approver' } }));
+    const id = await approvalRequest(['audit-approver']);
+    const params = { path: { id } };
+    const { response } = await ok(api.POST('/approvals/{id}/links', { params, body: { person: 'audit-approver' } }));
+    return { response };
+  },
   createExternalMcpServer: async () => {
     const body = {
       name: 'audit-ext',
@@ -545,9 +552,10 @@ const policyBody = (name: string) => ({
 
 /**
  * A pending approval request of another caller on the audit server's first tool, which the bootstrap key may approve
- * (the rule is set through the API once; the row is what the control plane makes of an edge's request).
+ * (the rule is set through the API once; the row is what the control plane makes of an edge's request), its rule
+ * naming `people` too.
  */
-async function approvalRequest(): Promise<string> {
+async function approvalRequest(people?: string[]): Promise<string> {
   const path = { id: ids.server! };
   const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path } }));
   const tool = server.tools![0]!;
@@ -563,7 +571,7 @@ async function approvalRequest(): Promise<string> {
   const version = live.rows[0]!.catalog.tools.find((t) => t.tool.name === tool)!.approval!.version;
   const id = randomUUID();
   const requester = { type: 'api_key', id: 'another-key', name: null, keyId: 'another-key' };
-  const rule = { approvers: { apiKeys: [bootstrapKey.id] }, approvals: 1, expiresInSeconds: 86_400 };
+  const rule = { approvers: { apiKeys: [bootstrapKey.id], people }, approvals: 1, expiresInSeconds: 86_400 };
   await db.query(
     `INSERT INTO approvals (id, workspace_id, server_id, server_name, tool, binding, arguments_digest, arguments,
        requester, rule_version, rule, state, requested_at, expires_at, updated_at)

@@ -13,6 +13,7 @@ const models: Record<string, string> = {
   access_policy: 'accessPolicy',
   quota: 'quota',
   approval: 'approval',
+  approval_link: 'approvalLink',
   api_key: 'apiKey',
   connector: 'connector',
   connector_instance: 'connectorInstance',

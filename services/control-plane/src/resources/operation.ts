@@ -25,6 +25,8 @@ import type { ControlPlaneDeps } from './deps.ts';
 export interface Input<B = undefined, Q = Record<string, unknown>, P = Record<string, string>> {
   caller: Caller;
   source: AuditSource;
+  /** The origin the request reached the control plane at (`<protocol>://<host>`); unset for an operation run in-process. */
+  origin?: string;
   params: P;
   query: Q;
   body: B;
@@ -180,7 +182,7 @@ const queryNames = (op: Operation) => Object.keys((op.schemas.query as { shape?:
 async function admitted(
   deps: ControlPlaneDeps,
   op: Operation,
-  { caller: c, source }: { caller: Caller; source: AuditSource },
+  { caller: c, source, origin }: { caller: Caller; source: AuditSource; origin?: string },
   raw: { params: Record<string, unknown>; query: object; body: unknown },
 ): Promise<Input<unknown, unknown, unknown>> {
   requireScope(c, op.route['x-scope'] ?? 'management');
@@ -199,6 +201,7 @@ async function admitted(
   return {
     caller: c,
     source,
+    ...(origin !== undefined ? { origin } : {}),
     params: params ? params.parse(raw.params) : raw.params,
     query: query ? query.parse(raw.query) : raw.query,
     body: body ? body.parse(raw.body ?? {}) : raw.body,
@@ -256,7 +259,11 @@ function served(deps: ControlPlaneDeps, op: Operation): RequestHandler {
   const declaration = op.route['x-audit'] || undefined;
   return async (req, res) => {
     declareAudit(req, declaration);
-    const by = { caller: caller(req), source: auditSourceOf(req) };
+    const by = {
+      caller: caller(req),
+      source: auditSourceOf(req),
+      origin: `${req.protocol}://${req.get('host') ?? ''}`,
+    };
     const input = await admitted(deps, op, by, { params: req.params, query: req.query ?? {}, body: req.body });
     if (op.raw) return op.raw(deps, input as Input<undefined, unknown, unknown>, req, res);
     send(req, res, op, await op.handler!(deps, input));

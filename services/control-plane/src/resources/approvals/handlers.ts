@@ -19,7 +19,7 @@ import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import type { DecideApprovalBody, ListApprovalsQuery, RequestedDetails } from './schemas.ts';
 
-type ApprovalRow = NonNullable<Awaited<ReturnType<Db['approval']['findFirst']>>>;
+export type ApprovalRow = NonNullable<Awaited<ReturnType<Db['approval']['findFirst']>>>;
 
 /** Who called, as stored: the audit actor, and every credential of the call (each is compared for self-approval). */
 export type StoredRequester = AuditActor & RequestedDetails['requester'];
@@ -32,11 +32,11 @@ interface Decision {
 }
 
 /** The state a reader sees: a pending or granted request past its expiry is expired, whether found so or not. */
-function stateAt(row: ApprovalRow, now: number): string {
+export function stateAt(row: ApprovalRow, now: number): string {
   return (row.state === 'pending' || row.state === 'granted') && row.expiresAt.getTime() <= now ? 'expired' : row.state;
 }
 
-function present(row: ApprovalRow, now = Date.now()) {
+export function present(row: ApprovalRow, now = Date.now()) {
   const r = row.requester as StoredRequester;
   const rule = row.rule as unknown as StoredApprovalRule;
   return {
@@ -59,7 +59,7 @@ function present(row: ApprovalRow, now = Date.now()) {
 /** A key limited to servers sees only its servers' requests (another's is not found, as on every route). */
 const serverFilter = (caller: Caller) => (caller.serverIds ? { serverId: { in: caller.serverIds } } : {});
 
-async function byId(db: Db | Tx, caller: Caller, id: string): Promise<ApprovalRow> {
+export async function byId(db: Db | Tx, caller: Caller, id: string): Promise<ApprovalRow> {
   const row = isUuid(id)
     ? await db.approval.findFirst({ where: { id, workspaceId: caller.workspaceId, ...serverFilter(caller) } })
     : null;
@@ -99,14 +99,33 @@ function approverOf(caller: Caller): AuditActor {
     : { type: 'oauth_subject', id: caller.subject ?? null, name: null };
 }
 
-/** 403 for the caller of the call itself (same key, same subject) and for anyone the rule does not name. */
-function refuseDecider(row: ApprovalRow, caller: Caller): void {
+const selfDecision = () =>
+  new AuthError(
+    'auth.forbidden',
+    'the caller of a call never approves or denies it: another approver named by the rule must decide',
+  );
+
+/** 403 for the caller of the call itself: the same key, the same subject. */
+export function refuseRequester(row: ApprovalRow, caller: Caller): void {
   const r = row.requester as StoredRequester;
   if ((caller.keyId && r.keyId === caller.keyId) || (caller.subject && r.subject === caller.subject))
+    throw selfDecision();
+}
+
+/** 403 for the person the call was made for (`requester.person`) and for a person the rule does not name. */
+export function refusePersonDecider(row: ApprovalRow, person: string): void {
+  if ((row.requester as StoredRequester).person === person) throw selfDecision();
+  const { approvers } = row.rule as unknown as StoredApprovalRule;
+  if (!(approvers.people ?? []).includes(person))
     throw new AuthError(
       'auth.forbidden',
-      'the caller of a call never approves or denies it: another approver named by the rule must decide',
+      `${person} is not an approver of this request: its server’s approvalRule names who may decide`,
     );
+}
+
+/** 403 for the caller of the call itself (same key, same subject) and for anyone the rule does not name. */
+function refuseDecider(row: ApprovalRow, caller: Caller): void {
+  refuseRequester(row, caller);
   const { approvers } = row.rule as unknown as StoredApprovalRule;
   const named =
     (caller.keyId !== undefined && (approvers.apiKeys ?? []).includes(caller.keyId)) ||
@@ -119,7 +138,7 @@ function refuseDecider(row: ApprovalRow, caller: Caller): void {
     );
 }
 
-const conflict = (message: string, state: string) =>
+export const conflict = (message: string, state: string) =>
   new UserError('resource.conflict', message, { status: 409, details: { state } });
 
 /** A request found past its expiry, as an audit event (by Toolplane: nobody decided). */
@@ -190,29 +209,49 @@ async function refuseChangedRule(tx: Tx, row: ApprovalRow): Promise<void> {
     );
 }
 
+/** One approver's decision: who (admitted already), which, why, and where the request came from. */
+export interface ApproverDecision {
+  approver: AuditActor;
+  decision: 'approve' | 'deny';
+  comment: string | undefined;
+  source: AuditSource;
+  /** Runs in the decision's transaction, under the row's lock, before anything is written (a person's link is used). */
+  within?: (tx: Tx) => Promise<void>;
+}
+
 /**
- * One approver's decision, under the row's lock (two approvers racing: one after the other). A denial decides; an
- * approval decides once `approvals` distinct approvers gave one. Deciding writes the request's state in Redis (once:
- * the script refuses a request no longer pending). The request's own event (`approval.granted` or `approval.denied`,
- * one per approver's decision) carries the row's change: its `state` moves when the request is decided.
+ * One approver's decision on a request found, whoever decides (an API caller, a person through their link), under the
+ * row's lock (two approvers racing: one after the other). A denial decides; an approval decides once `approvals`
+ * distinct approvers gave one. Deciding writes the request's state in Redis (once: the script refuses a request no
+ * longer pending); a held task's job is promoted after the commit. The request's own event (`approval.granted` or
+ * `approval.denied`, one per approver's decision, from the caller's audit scope) carries the row's change: its `state`
+ * moves when the request is decided.
  */
-async function decide(deps: ControlPlaneDeps, input: Input<DecideApprovalBody>, decision: 'approve' | 'deny') {
-  const { caller, params, body } = input;
-  const found = await byId(deps.db, caller, params.id!);
-  refuseDecider(found, caller);
+export async function decideRequest(deps: ControlPlaneDeps, found: ApprovalRow, how: ApproverDecision) {
   if (found.state === 'pending' && found.expiresAt.getTime() <= Date.now()) {
-    await markExpired(deps, found, input.source);
+    await markExpired(deps, found, how.source);
     throw conflict(`approval request ${found.id} expired at ${found.expiresAt.toISOString()}`, 'expired');
   }
-  const approver = approverOf(caller);
-  const how = { approver, decision, comment: body.comment };
   const { row, held } = await decideLocked(deps, found, how).catch(async (err: unknown) => {
     // Redis found it past its time: the row and the trail say so too.
-    if (err instanceof UserError && err.details.state === 'expired') await markExpired(deps, found, input.source);
+    if (err instanceof UserError && err.details.state === 'expired') await markExpired(deps, found, how.source);
     throw err;
   });
   if (held) await promoteHeld(deps, row, held);
   return present(row);
+}
+
+/** An API caller's decision: the caller must be an approver the rule names, never the caller of the call. */
+async function decide(deps: ControlPlaneDeps, input: Input<DecideApprovalBody>, decision: 'approve' | 'deny') {
+  const { caller, params, body } = input;
+  const found = await byId(deps.db, caller, params.id!);
+  refuseDecider(found, caller);
+  return decideRequest(deps, found, {
+    approver: approverOf(caller),
+    decision,
+    comment: body.comment,
+    source: input.source,
+  });
 }
 
 /**
@@ -231,7 +270,7 @@ async function promoteHeld(deps: ControlPlaneDeps, row: ApprovalRow, held: HeldA
 function decideLocked(
   deps: ControlPlaneDeps,
   found: ApprovalRow,
-  how: { approver: AuditActor; decision: 'approve' | 'deny'; comment: string | undefined },
+  how: ApproverDecision,
 ): Promise<{ row: ApprovalRow; held?: HeldApprovalJob | undefined }> {
   const { approver, decision, comment } = how;
   return deps.db.$transaction(
@@ -244,6 +283,7 @@ function decideLocked(
       const decisions = cur.decisions as unknown as Decision[];
       if (decisions.some((d) => d.approver.type === approver.type && d.approver.id === approver.id))
         throw conflict(`approval request ${cur.id}: you decided already`, cur.state);
+      await how.within?.(tx);
       const now = new Date();
       const all = [...decisions, { approver, decision, comment: comment ?? null, at: now.toISOString() }];
       const rule = cur.rule as unknown as StoredApprovalRule;

@@ -2,7 +2,15 @@ import { z } from 'zod';
 import { json, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
-import { Approval, ApprovalParams, DecideApprovalBody, ListApprovalsQuery } from './schemas.ts';
+import { createApprovalLink } from './links.ts';
+import {
+  Approval,
+  ApprovalLink,
+  ApprovalParams,
+  CreateApprovalLinkBody,
+  DecideApprovalBody,
+  ListApprovalsQuery,
+} from './schemas.ts';
 
 const tags = ['approvals'];
 const audit = (verb: string) => ({ action: `approval.${verb}`, resource: 'approval' });
@@ -94,5 +102,28 @@ export const approvalsOperations: Operation[] = [
     params: ApprovalParams,
     body: DecideApprovalBody,
     handler: handlers.denyApproval,
+  }),
+  operation({
+    route: {
+      method: 'post',
+      path: '/approvals/{id}/links',
+      operationId: 'createApprovalLink',
+      'x-audit': { action: 'approval_link.create', resource: 'approval_link' },
+      'x-server-limited-keys': 'filtered',
+      tags,
+      summary: 'Make a person’s approval link',
+      description:
+        'A link for a person the request’s rule names (`approvers.people`) to approve or deny it in their browser: ' +
+        'single-use, valid until the request expires, bound to the browser that opens it. Only the SHA-256 of its ' +
+        'token is stored. 422 for a person the rule does not name; 403 for the caller of the call (its key or ' +
+        'subject) and for the person the call was made for; 409 for a request decided, spent or past its expiry.',
+      responses: {
+        201: json('The link (give it to that person only).', ApprovalLink),
+        ...problems(400, 403, 404, 409, 413, 415, 422),
+      },
+    },
+    params: ApprovalParams,
+    body: CreateApprovalLinkBody,
+    handler: createApprovalLink,
   }),
 ];

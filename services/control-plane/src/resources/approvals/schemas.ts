@@ -83,3 +83,24 @@ export const Approval = z
   })
   .strict()
   .meta({ id: 'Approval' });
+
+export const CreateApprovalLinkBody = z
+  .strictObject({
+    person: z.string().min(1).max(200).describe('The person (external user) the link is for: one the rule names.'),
+  })
+  .meta({ id: 'CreateApprovalLinkBody' });
+export type CreateApprovalLinkBody = z.output<typeof CreateApprovalLinkBody>;
+
+export const ApprovalLink = z
+  .object({
+    url: z
+      .string()
+      .describe(
+        '`<PUBLIC_API_URL>/approve/<token>` (unset: the request’s origin): the person’s page, single-use, bound to ' +
+          'the browser that opens it. Give it to that person only: whoever holds it decides as them.',
+      ),
+    person: z.string(),
+    expiresAt: z.iso.datetime().describe('The request’s expiry: the link is worth nothing after it.'),
+  })
+  .strict()
+  .meta({ id: 'ApprovalLink' });

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { ConnectLink } from '@toolplane/contracts';
+import type { AuditSource, ConnectLink } from '@toolplane/contracts';
 import type { Request } from 'express';
 import type { ControlPlaneDeps } from '../deps.ts';
+
+/** Where a person's page request came from, as its audit event says (a page has no request id of the API's). */
+export const pageSource = (req: Request): AuditSource => ({
+  requestId: null,
+  traceId: null,
+  clientAddress: req.ip ?? null,
+  userAgent: req.header('user-agent')?.slice(0, 1024) ?? null,
+});
 
 /**
  * A person's connect, as the audit trail records it (`person.connect`): the person is the actor, the connection the
@@ -24,12 +32,7 @@ export function auditPersonConnect(
       resource: { type: 'user_connection', id: link.connection },
       outcome: failure === undefined ? 'success' : 'failed',
       status: null,
-      source: {
-        requestId: null,
-        traceId: null,
-        clientAddress: req.ip ?? null,
-        userAgent: req.header('user-agent')?.slice(0, 1024) ?? null,
-      },
+      source: pageSource(req),
       changes: null,
       details: { server: link.serverId, tool: link.tool, scopes: link.scopes, ...(failure ? { error: failure } : {}) },
     })

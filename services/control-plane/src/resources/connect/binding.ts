@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Request } from 'express';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Request, Response } from 'express';
 
 /** The cookie's value: 32 random bytes, base64url. */
 const BROWSER_VALUE = /^[A-Za-z0-9_-]{43}$/;
@@ -44,9 +44,44 @@ export const callbackUrl = (publicApiUrl: string | undefined, req: Request) =>
   `${publicApiUrl?.replace(/\/+$/, '') ?? `${req.protocol}://${req.get('host') ?? ''}`}/connect/callback`;
 
 /** The origin people's browsers reach these pages at. */
-export const publicOrigin = (publicApiUrl: string | undefined, req: Request) =>
+const publicOrigin = (publicApiUrl: string | undefined, req: Request) =>
   publicApiUrl ? new URL(publicApiUrl).origin : `${req.protocol}://${req.get('host') ?? ''}`;
 
 /** The name of this deployment's binding cookie (`__Host-` on https). */
 export const bindingCookie = (publicApiUrl: string | undefined, req: Request) =>
   cookieName(publicOrigin(publicApiUrl, req).startsWith('https:'));
+
+/**
+ * Sets this browser's binding cookie on a page's answer (`maxAgeSeconds`) and gives its value: the one the browser
+ * holds, kept (several links may be open at once), else a new one.
+ */
+export function bindBrowser(publicApiUrl: string | undefined, req: Request, res: Response, maxAgeSeconds: number) {
+  const name = bindingCookie(publicApiUrl, req);
+  const browser = cookieValue(req, name) ?? randomBytes(32).toString('base64url');
+  res.cookie(name, browser, {
+    httpOnly: true,
+    secure: name.startsWith('__Host-'),
+    sameSite: 'lax',
+    path: '/',
+    maxAge: maxAgeSeconds * 1000,
+  });
+  return browser;
+}
+
+/**
+ * Why a POST of a page's form is refused, if it is: `origin` when it did not come from the page itself (neither
+ * `Sec-Fetch-Site: same-origin` nor an `Origin` equal to the public URL's), `cookie` when it lacks this browser's
+ * cookie or the nonce the page derived from it for this link. Undefined: it came from its page in this browser.
+ */
+export function pageFormRefusal(
+  publicApiUrl: string | undefined,
+  req: Request,
+  tokenHash: string,
+): 'origin' | 'cookie' | undefined {
+  if (req.get('sec-fetch-site') !== 'same-origin' && req.get('origin') !== publicOrigin(publicApiUrl, req))
+    return 'origin';
+  const browser = cookieValue(req, bindingCookie(publicApiUrl, req));
+  const nonce = (req.body as { nonce?: unknown } | undefined)?.nonce;
+  if (!browser || typeof nonce !== 'string' || !sameText(nonce, nonceFor(browser, tokenHash))) return 'cookie';
+  return undefined;
+}

@@ -5,8 +5,17 @@ import { z } from 'zod';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { oauthLinkBelongs } from '../external-users/link-binding.ts';
 import { auditPersonConnect } from './audit.ts';
-import { bindingCookie, callbackUrl, cookieValue, nonceFor, publicOrigin, sameText, sha256 } from './binding.ts';
-import { expired, invalid, notFromItsPage, page } from './pages.ts';
+import {
+  bindBrowser,
+  bindingCookie,
+  callbackUrl,
+  cookieValue,
+  nonceFor,
+  pageFormRefusal,
+  sameText,
+  sha256,
+} from './binding.ts';
+import { expired, invalid, notFromItsPage, notFromItsPageWhy, page } from './pages.ts';
 
 /**
  * An opened link waiting for the provider's callback: the link's binding, the PKCE verifier, and the SHA-256 of the
@@ -135,16 +144,7 @@ export async function showConnectPage(deps: ControlPlaneDeps, req: Request, res:
   const link = readLink(await deps.redis.get(redisKeys(deps.prefix).oauthConnectLink(tokenHash)));
   if (!link?.success) return expired(res);
   const provider = new URL(link.data.authorizeUrl);
-  // This browser's binding: kept when it has one (several links may be open at once), refreshed otherwise.
-  const name = bindingCookie(deps.env.PUBLIC_API_URL, req);
-  const browser = cookieValue(req, name) ?? randomBytes(32).toString('base64url');
-  res.cookie(name, browser, {
-    httpOnly: true,
-    secure: name.startsWith('__Host-'),
-    sameSite: 'lax',
-    path: '/',
-    maxAge: COOKIE_MAX_AGE_SECONDS * 1000,
-  });
+  const browser = bindBrowser(deps.env.PUBLIC_API_URL, req, res, COOKIE_MAX_AGE_SECONDS);
   page(res, {
     status: 200,
     title: 'Connect your account',
@@ -212,16 +212,9 @@ export async function pressConnectButton(deps: ControlPlaneDeps, req: Request, r
   const linkKey = redisKeys(deps.prefix).oauthConnectLink(tokenHash);
   // Checked before the link is used up: a refused press leaves it to its person.
   if ((await redis.exists(linkKey)) === 0) return expired(res);
-  if (req.get('sec-fetch-site') !== 'same-origin' && req.get('origin') !== publicOrigin(env.PUBLIC_API_URL, req))
-    return notFromItsPage(res, 'This button works only on its own page, not from another site.');
-  const browser = cookieValue(req, bindingCookie(env.PUBLIC_API_URL, req));
-  const nonce = (req.body as { nonce?: unknown } | undefined)?.nonce;
-  if (!browser || typeof nonce !== 'string' || !sameText(nonce, nonceFor(browser, tokenHash)))
-    return notFromItsPage(
-      res,
-      'This button’s page was not opened in this browser, or the browser did not keep its cookie (it must accept ' +
-        'cookies from this site).',
-    );
+  const refused = pageFormRefusal(env.PUBLIC_API_URL, req, tokenHash);
+  if (refused) return notFromItsPage(res, notFromItsPageWhy[refused]);
+  const browser = cookieValue(req, bindingCookie(env.PUBLIC_API_URL, req))!;
   const link = readLink(await redis.getdel(linkKey));
   if (!link?.success) return expired(res);
   if (!(await linkBelongs(deps, link.data))) return invalid(res);

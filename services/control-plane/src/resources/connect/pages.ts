@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 
-const escapeHtml = (s: string) =>
+export const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** What a page says, and maybe its one button (posting to the page, then redirecting to `formActionOrigin`). */
@@ -11,29 +11,49 @@ interface PageContent {
   button?: { label: string; formActionOrigin: string; nonce: string };
 }
 
-/** A page for the person (not for the agent): what happened and what to do now, and maybe one button. */
-export function page(res: Response, { status, title, text, button }: PageContent): void {
-  const form = button
-    ? `<form method="post"><input type="hidden" name="nonce" value="${escapeHtml(button.nonce)}">` +
-      `<button type="submit">${escapeHtml(button.label)}</button></form>`
-    : '';
+/**
+ * A page for a person, with the security headers of every such page: nothing loads but the page itself, no framing, no
+ * caching. `main` is HTML made with `escapeHtml`. `form`: the page holds a form posting to itself (`also`: another
+ * origin its answer may redirect to).
+ */
+export function htmlPage(
+  res: Response,
+  { status, title, main, form }: { status: number; title: string; main: string; form?: { also?: string } },
+): void {
   res
     .status(status)
     .set({
       'content-type': 'text/html; charset=utf-8',
       'cache-control': 'no-store',
-      // The button posts here, and the answer redirects to the provider: both are allowed form targets.
+      // The form posts here (and a connect page's answer redirects to the provider): the only allowed form targets.
       'content-security-policy': `default-src 'none'; frame-ancestors 'none'; form-action 'self'${
-        button ? ` ${button.formActionOrigin}` : ''
+        form?.also ? ` ${form.also}` : ''
       }`,
-      // The button's POST must carry this page's Origin (with `no-referrer` browsers send `Origin: null`); nothing,
+      // The form's POST must carry this page's Origin (with `no-referrer` browsers send `Origin: null`); nothing,
       // not even the origin, goes to another site.
-      'referrer-policy': button ? 'same-origin' : 'no-referrer',
+      'referrer-policy': form ? 'same-origin' : 'no-referrer',
     })
     .send(
       `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>` +
-        `<body><main><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p>${form}</main></body></html>`,
+        `<body><main><h1>${escapeHtml(title)}</h1>${main}</main></body></html>`,
     );
+}
+
+/** The hidden field carrying a form's nonce (`nonceFor`). */
+export const nonceField = (nonce: string) => `<input type="hidden" name="nonce" value="${escapeHtml(nonce)}">`;
+
+/** A page for the person (not for the agent): what happened and what to do now, and maybe one button. */
+export function page(res: Response, { status, title, text, button }: PageContent): void {
+  const form = button
+    ? `<form method="post">${nonceField(button.nonce)}` +
+      `<button type="submit">${escapeHtml(button.label)}</button></form>`
+    : '';
+  htmlPage(res, {
+    status,
+    title,
+    main: `<p>${escapeHtml(text)}</p>${form}`,
+    ...(button ? { form: { also: button.formActionOrigin } } : {}),
+  });
 }
 
 /** A link used, expired or never made. */
@@ -51,6 +71,14 @@ export const invalid = (res: Response) =>
     title: 'This link is not valid',
     text: 'Nothing was connected. Ask your agent for a new link.',
   });
+
+/** Why a page's form was refused (`pageFormRefusal`), as the person reads it. */
+export const notFromItsPageWhy = {
+  origin: 'This button works only on its own page, not from another site.',
+  cookie:
+    'This button’s page was not opened in this browser, or the browser did not keep its cookie (it must accept ' +
+    'cookies from this site).',
+} as const;
 
 /** A press of the button that did not come from its own page in this browser. */
 export const notFromItsPage = (res: Response, why: string) =>

@@ -18,18 +18,18 @@ function notifyProblems(rule: StoredApprovalRule, base: string): ProblemIssue[] 
 }
 
 /**
- * What is wrong with an approval rule whatever the workspace holds, each problem under `base`: no approver who can
- * decide (API keys, subjects), more approvals than such approvers, a webhook named twice.
+ * What is wrong with an approval rule whatever the workspace holds, each problem under `base`: no approver (API keys,
+ * subjects, people), more approvals than approvers, a webhook named twice.
  */
 function ruleShapeProblems(rule: StoredApprovalRule, base: string): ProblemIssue[] {
   const problems: ProblemIssue[] = [];
   const a: ApprovalApprovers = rule.approvers;
-  // People approve through links not built yet: only keys and subjects can decide, so only they count.
-  const count = (a.apiKeys?.length ?? 0) + (a.subjects?.length ?? 0);
+  // Keys and subjects decide through the API, people through their approval links: each counts.
+  const count = (a.apiKeys?.length ?? 0) + (a.subjects?.length ?? 0) + (a.people?.length ?? 0);
   if (count === 0)
     problems.push({
       path: `${base}/approvers`,
-      message: 'name at least one approver who can decide through the API (apiKeys, subjects)',
+      message: 'name at least one approver (apiKeys, subjects, people)',
     });
   else if (rule.approvals > count)
     problems.push({

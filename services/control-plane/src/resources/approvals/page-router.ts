@@ -1,0 +1,21 @@
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { ControlPlaneDeps } from '../deps.ts';
+import { decideOnPage, showApprovalPage } from './page.ts';
+
+/**
+ * People's approval pages (ADR 0049), outside the management API: the link is the credential (opaque, single-use,
+ * until the request's expiry, made by `POST /approvals/{id}/links`). Bound to one browser as connect links are (ADR
+ * 0027): the page sets the binding cookie and puts a nonce derived from it in its form; the form's POST must come from
+ * the page itself with that nonce and cookie, else it is refused before anything is decided.
+ */
+export function approvalPageRouter(deps: ControlPlaneDeps): Router {
+  // Pages, not API operations: they render HTML, so they read the request and write the answer.
+  const page =
+    (h: (d: ControlPlaneDeps, req: Request, res: Response) => Promise<void>): RequestHandler =>
+    (req, res) =>
+      h(deps, req, res);
+  const r = Router();
+  r.get('/approve/:token', page(showApprovalPage));
+  r.post('/approve/:token', express.urlencoded({ extended: false, limit: '16kb' }), page(decideOnPage));
+  return r;
+}
