@@ -343,6 +343,16 @@ describe('notifications', () => {
     expect(mrkdwn).toContain('"passcode": "[masked]"');
     expect(mrkdwn).toContain(`/approvals?id=${id}`);
     expect(JSON.stringify(slack)).toContain(id);
+    // Each person the rule names gets a link of their own, in both bodies; it opens their page.
+    const people = (json.links as { people: { person: string; url: string }[] }).people;
+    expect(people.map((p) => p.person)).toEqual(['alice', 'bob']);
+    for (const p of people) {
+      expect(p.url).toMatch(/\/approve\/[A-Za-z0-9_-]{43}$/);
+      expect(mrkdwn).toContain(`<${p.url}|${p.person}>`);
+    }
+    const page = await fetch(people[0]!.url);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('delete_order');
     for (const body of bodies) {
       expect(body.text).not.toContain(PASSCODE);
       expect(body.text).not.toContain(TOKEN_ID);
@@ -514,7 +524,7 @@ describe('refusals', () => {
 });
 
 describe('an access policy requiring approval when its condition is false', () => {
-  it('is refused with every problem listed: no condition, no rule, no approver who can decide', async () => {
+  it('is refused with every problem listed: no condition, no rule, unknown approvers, too many approvals', async () => {
     const refunder = await unwrap(api.POST('/api_keys', { body: { name: 'refunder-bad', scopes: ['runtime'] } }));
     const base = {
       principals: [{ type: 'api_key' as const, value: refunder.id }],
@@ -532,7 +542,7 @@ describe('an access policy requiring approval when its condition is false', () =
       await paths({
         condition: 'args.amount <= 100',
         onFalse: 'require_approval',
-        approval: { approvers: { apiKeys: [unknownKey], people: ['nobody'] }, approvals: 2 },
+        approval: { approvers: { apiKeys: [unknownKey], people: ['nobody'] }, approvals: 3 },
       }),
     ).toEqual(['/approval/approvals', '/approval/approvers/apiKeys/0', '/approval/approvers/people/0']);
     expect(

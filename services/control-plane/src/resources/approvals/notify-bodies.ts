@@ -20,6 +20,8 @@ export interface NewApprovalRequest {
 export interface ApprovalLinks {
   api: string;
   dashboard: string;
+  /** Each person the rule names: their own single-use link (whoever opens it first decides as them). */
+  people?: { person: string; url: string }[];
 }
 
 /** Masked arguments larger than this are left out of a body (a webhook's body stays well below the task's 64 KiB). */
@@ -82,6 +84,14 @@ export function slackNotification(r: NewApprovalRequest, links: ApprovalLinks) {
         `Needs ${needs}; expires <!date^${expires}^{date_short_pretty} {time}|${d.approval.expiresAt}>\n` +
           `<${links.dashboard}|Open in the dashboard> · <${links.api}|API>`,
       ),
+      ...(links.people?.length
+        ? [
+            section(
+              `*For ${links.people.map((p) => mrkdwn(p.person)).join(', ')} only* (each link works once): ` +
+                links.people.map((p) => `<${p.url}|${mrkdwn(p.person)}>`).join(' · '),
+            ),
+          ]
+        : []),
       { type: 'context', elements: [{ type: 'mrkdwn', text: `Request ${r.id}` }] },
     ],
   };

@@ -3,6 +3,8 @@ import type { DataPlaneTaskClient } from '@toolplane/queue';
 import { WebhookAttempts, workerWebhookPost, type WebhookPost } from '../../documents/webhook-attempts.ts';
 import { recordApprovalNotification } from '@toolplane/telemetry';
 import type { ApprovalNotifyTarget } from '../../catalog/approvals.ts';
+import type { Db } from '../../db/client.ts';
+import { personApprovalLinks } from './links.ts';
 import { approvalLinks, notificationText, type NewApprovalRequest } from './notify-bodies.ts';
 
 /**
@@ -24,6 +26,8 @@ export interface ApprovalNotifierDeps {
   waitsMs?: readonly number[];
   /** How long one attempt may take, the worker's queue wait included (default 10 s). */
   attemptTimeoutMs?: number;
+  /** A link for each person the request's rule names (`personApprovalLinks`), made once per request. */
+  peopleLinks?: (approvalId: string) => Promise<{ person: string; url: string }[]>;
 }
 
 export class ApprovalNotifier {
@@ -38,13 +42,22 @@ export class ApprovalNotifier {
   /** Starts announcing a new request to each webhook of its rule; never waits or throws. */
   notify(request: NewApprovalRequest): void {
     if (this.attempts.isStopped) return;
-    const links = approvalLinks(this.deps.publicUrl, request.id);
-    for (const target of request.notify) {
-      const text = notificationText(target.format, request, links);
-      void this.deliver(request.id, target, text).catch((err: unknown) =>
-        this.deps.log.error({ err, approvalId: request.id }, 'approval notification not delivered'),
-      );
-    }
+    void this.announce(request).catch((err: unknown) =>
+      this.deps.log.error({ err, approvalId: request.id }, 'approval notification not delivered'),
+    );
+  }
+
+  /** The request's bodies (people's links made once, for every webhook), each delivered on its own. */
+  private async announce(request: NewApprovalRequest): Promise<void> {
+    const named = request.details.rule.approvers.people?.length ?? 0;
+    const people = named > 0 && this.deps.peopleLinks ? await this.deps.peopleLinks(request.id) : [];
+    const links = {
+      ...approvalLinks(this.deps.publicUrl, request.id),
+      ...(people.length > 0 ? { people: people.map(({ person, url }) => ({ person, url })) } : {}),
+    };
+    await Promise.all(
+      request.notify.map((target) => this.deliver(request.id, target, notificationText(target.format, request, links))),
+    );
   }
 
   /** Delivers nothing more: waits end now, an attempt under way ends with the task client. */
@@ -76,16 +89,19 @@ export class ApprovalNotifier {
 
 /** The control plane's notifier: POSTs by the workers, links under `PUBLIC_API_URL` (else where it listens). */
 export function approvalNotifierFor(deps: {
+  db: Db;
   tasks: DataPlaneTaskClient;
   log: Logger;
   env: { PUBLIC_API_URL?: string | undefined; HOST: string; PORT: number };
 }): ApprovalNotifier {
-  const { tasks, log, env } = deps;
+  const { db, tasks, log, env } = deps;
   const listening = env.HOST === '0.0.0.0' || env.HOST === '::' ? '127.0.0.1' : env.HOST;
   const host = listening.includes(':') ? `[${listening}]` : listening;
+  const publicUrl = env.PUBLIC_API_URL ?? `http://${host}:${env.PORT}`;
   return new ApprovalNotifier({
     post: workerWebhookPost(tasks),
-    publicUrl: env.PUBLIC_API_URL ?? `http://${host}:${env.PORT}`,
+    publicUrl,
     log,
+    peopleLinks: (approvalId) => personApprovalLinks(db, approvalId, publicUrl.replace(/\/+$/, '')),
   });
 }
