@@ -25,7 +25,7 @@ const text = JSON.stringify(answer);
 const result = { content: [{ type: 'text', text }], structuredContent: answer };
 const shape = { projection: issueSearchProjection, maxItems: 20 };
 const shaped = shapeResult(result, shape).result;
-const shapedText = (shaped.content[0] as { text: string }).text;
+const shapedText = String(shaped.content[0]?.text);
 
 const bytes = (s: string) => Buffer.byteLength(s);
 const tokens = (s: string) => encode(s).length;
