@@ -1,6 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AccessPolicyRule, WorkspaceAccess } from '@toolplane/contracts';
-import { conditionRefusal, type CallConditions, type CallServer, type ConditionalTool } from './call-conditions.ts';
+import {
+  conditionRefusal,
+  failedClauses,
+  shadowRefusals,
+  type CallConditions,
+  type CallServer,
+  type ConditionalTool,
+} from './call-conditions.ts';
 import { decideAccess } from './decide.ts';
 
 const access = (policies: AccessPolicyRule[]): WorkspaceAccess => ({ v: 1, workspaceId: 'w', policies });
@@ -116,5 +123,55 @@ describe('the caller conditions see', () => {
     );
     // Absent (a record published without the name): false, never granted.
     expect(conditionRefusal(as(undefined), loaded, tool('refund'), {})).toContain('key_name');
+  });
+});
+
+describe('log-only conditions (enforce: false)', () => {
+  const small: AccessPolicyRule = {
+    id: 'p1',
+    name: 'small-refunds',
+    principals: key,
+    servers: ['s1'],
+    tools: ['refund'],
+    condition: 'args.amount <= 100',
+    enforce: false,
+  };
+  const approval = { version: 'v1', approvers: { apiKeys: ['a'] }, approvals: 1, expiresInSeconds: 600 };
+
+  it('refuses nothing: a false condition lets the call through and says what it would have refused', () => {
+    const c = conditionsOf([small])!;
+    expect(conditionRefusal(c, loaded, tool('refund'), { amount: 500 })).toBeUndefined();
+    expect(failedClauses(c, loaded, tool('refund'), { amount: 500 })).toEqual([]);
+    expect(shadowRefusals(c, loaded, tool('refund'), { amount: 500 })).toEqual([
+      { policy: small, would: 'refuse', failed: 'args.amount <= 100', error: false },
+    ]);
+    expect(shadowRefusals(c, loaded, tool('refund'), {})).toEqual([
+      expect.objectContaining({ policy: small, error: true }),
+    ]);
+    // Where it holds, nothing would have been refused.
+    expect(shadowRefusals(c, loaded, tool('refund'), { amount: 50 })).toEqual([]);
+  });
+
+  it('asks no approval: a log-only policy requiring one lets the call through, saying it would have held it', () => {
+    const c = conditionsOf([{ ...small, approval }])!;
+    expect(failedClauses(c, loaded, tool('refund'), { amount: 500 })).toEqual([]);
+    expect(shadowRefusals(c, loaded, tool('refund'), { amount: 500 })[0]!.would).toBe('require_approval');
+  });
+
+  it('another grant whose condition holds decides: nothing would have been refused', () => {
+    const reads = { ...small, id: 'p2', name: 'reads', tools: ['*'], condition: 'tool.name == "get"' };
+    delete (reads as Partial<AccessPolicyRule>).enforce;
+    const c = conditionsOf([small, { ...reads, condition: 'args.amount < 1000' }])!;
+    expect(shadowRefusals(c, loaded, tool('refund'), { amount: 500 })).toEqual([]);
+    // An enforced clause still refuses, whatever a log-only policy of another clause says.
+    const enforced = conditionsOf([reads])!;
+    expect(conditionRefusal(enforced, loaded, tool('refund'), { amount: 500 })).toContain('reads');
+  });
+
+  it('costs nothing where no policy is log only', () => {
+    const c = conditionsOf([{ ...small, enforce: undefined }])!;
+    expect(c.rules.logOnly).toBe(false);
+    expect(shadowRefusals(c, loaded, tool('refund'), { amount: 500 })).toEqual([]);
+    expect(conditionRefusal(c, loaded, tool('refund'), { amount: 500 })).toContain('small-refunds');
   });
 });

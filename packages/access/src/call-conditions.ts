@@ -73,6 +73,12 @@ const holds = (rule: AccessPolicyRule, tool: ConditionalTool, activation: Condit
   return c.ok && evaluate(c.condition, activation);
 };
 
+/**
+ * A policy in log-only mode (`enforce: false`): its false condition refuses nothing and asks no approval, so a clause
+ * holding one is met whatever its conditions give; what it would have done is read by `shadowRefusals`.
+ */
+export const shadowed = (rule: AccessPolicyRule): boolean => rule.enforce === false;
+
 /** How one policy's condition reads this call: compiled against the tool (or its first problem), then explained. */
 export type ConditionReading = { compiled: false; problem: string } | ({ compiled: true } & Explanation);
 
@@ -118,7 +124,7 @@ export function conditionRefusal(
   if (clauses.length === 0) return undefined;
   const activation = conditionActivation(conditions.caller, server, tool, args);
   for (const clause of clauses) {
-    if (clause.some((rule) => holds(rule, tool, activation))) continue;
+    if (clause.some((rule) => holds(rule, tool, activation)) || clause.some(shadowed)) continue;
     const why = clause.map((rule) => whyNot(rule, tool, activation));
     return (
       `Access denied: tool "${tool.def.name}" is granted to this caller only under a condition, and it does not ` +
@@ -141,5 +147,45 @@ export function failedClauses(
   const clauses = conditions.rules.clauses(tool.def.name);
   if (clauses.length === 0) return [];
   const activation = conditionActivation(conditions.caller, server, tool, args);
-  return clauses.filter((clause) => !clause.some((rule) => holds(rule, tool, activation)));
+  return clauses.filter((clause) => !clause.some((rule) => holds(rule, tool, activation)) && !clause.some(shadowed));
+}
+
+/** What a log-only policy would have done to a call: refuse it, or hold it for approval (`onFalse`). */
+export interface ShadowRefusal {
+  readonly policy: AccessPolicyRule;
+  readonly would: 'refuse' | 'require_approval';
+  /** The part of its condition that was not true (the policy's own text, never a value of the call). */
+  readonly failed: string | null;
+  /** The condition failed on an error (a missing argument, another type) rather than being false. */
+  readonly error: boolean;
+}
+
+/**
+ * The log-only policies whose conditions alone let this call through: in each clause no condition holds for, its
+ * `enforce: false` policies (in document order). Empty, evaluating nothing, when no policy of the caller's is log only.
+ */
+export function shadowRefusals(
+  conditions: CallConditions,
+  server: CallServer,
+  tool: ConditionalTool,
+  args: Readonly<Record<string, unknown>>,
+): ShadowRefusal[] {
+  if (!conditions.rules.logOnly) return [];
+  const clauses = conditions.rules.clauses(tool.def.name).filter((clause) => clause.some(shadowed));
+  if (clauses.length === 0) return [];
+  const activation = conditionActivation(conditions.caller, server, tool, args);
+  const found: ShadowRefusal[] = [];
+  for (const clause of clauses) {
+    if (clause.some((rule) => holds(rule, tool, activation))) continue;
+    for (const policy of clause.filter(shadowed)) {
+      const e = readCondition(policy, tool, activation);
+      found.push({
+        policy,
+        would: policy.approval ? 'require_approval' : 'refuse',
+        failed: e.compiled ? (e.failed?.text ?? null) : null,
+        error: !e.compiled || e.error === true,
+      });
+    }
+  }
+  return found;
 }

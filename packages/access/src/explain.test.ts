@@ -176,3 +176,19 @@ describe('explainAccess', () => {
     expect(silver.policies[0]!.matchedPrincipals).toEqual(group.principals);
   });
 });
+
+describe('explainAccess of a log-only policy', () => {
+  it('allows the call, says the policy is shadowed and that it would refuse (log only)', () => {
+    const shadow = { ...small, enforce: false };
+    const e = explainAccess(access([shadow, reads]), call({ amount: 500 }));
+    expect(e.allowed).toBe(true);
+    expect(e.policies.map((p) => p.enforced)).toEqual([false, true]);
+    expect(e.policies[0]!.why).toBe(
+      'its condition is false for this call (args.amount <= 100 is false): would refuse (log only)',
+    );
+    expect(e.reason).toContain('access policy "small-refunds" (p1) (its condition is false: would refuse, log only)');
+    // Where it holds, it grants as an enforced one does.
+    const holds = explainAccess(access([shadow]), call({ amount: 50 }));
+    expect(holds.policies[0]!.why).toBe('grants tool "refund" to API key k: its condition holds');
+  });
+});

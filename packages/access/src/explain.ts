@@ -5,6 +5,7 @@ import {
   conditionRefusal,
   policyName,
   readCondition,
+  shadowed,
   type CallServer,
   type ConditionalTool,
 } from './call-conditions.ts';
@@ -56,6 +57,8 @@ interface PolicyReading {
   readonly coversServer: boolean;
   readonly coversTool: boolean;
   readonly condition: ConditionResult | null;
+  /** false: log only (`enforce: false`), its false condition refuses nothing. */
+  readonly enforced: boolean;
   /** One line: why it grants the call, or why not. */
   readonly why: string;
 }
@@ -134,8 +137,11 @@ function why(p: Omit<PolicyReading, 'why'>, r: Reading): string {
   const c = p.condition;
   if (!c) return `grants ${tool} to ${to} (no condition)`;
   if (c.result) return `grants ${tool} to ${to}: its condition holds`;
-  if (c.error) return `its condition fails on this call: ${c.error}`;
-  return `its condition is false for this call${c.failed ? ` (${c.failed} is false)` : ''}`;
+  const false_ = c.error
+    ? `its condition fails on this call: ${c.error}`
+    : `its condition is false for this call${c.failed ? ` (${c.failed} is false)` : ''}`;
+  if (p.enforced) return false_;
+  return `${false_}: would ${p.policy.approval ? 'require approval' : 'refuse'} (log only)`;
 }
 
 function readPolicy(policy: AccessPolicyRule, r: Reading): PolicyReading {
@@ -144,16 +150,33 @@ function readPolicy(policy: AccessPolicyRule, r: Reading): PolicyReading {
   const covers = coversServer(policy, r.call.server.catalog.serverId);
   const coversTool = policy.tools.includes('*') || policy.tools.includes(name);
   const condition = conditionOn(policy, matchedPrincipals.length > 0 && covers && coversTool, r);
-  const reading = { policy, matchedPrincipals, coversServer: covers, coversTool, condition };
+  const reading = {
+    policy,
+    matchedPrincipals,
+    coversServer: covers,
+    coversTool,
+    condition,
+    enforced: !shadowed(policy),
+  };
   return { ...reading, why: why(reading, r) };
 }
 
-/** The policies that grant the call to what `matches` names: applying, and unconditional or with a condition true. */
+/**
+ * The policies that grant the call to what `matches` names: applying, and unconditional or with a condition true;
+ * where none does, the log-only policies that let it through (their conditions false).
+ */
 function granting(readings: readonly PolicyReading[], matches: PrincipalMatcher): string[] {
-  return readings
-    .filter((p) => p.coversServer && p.coversTool && p.matchedPrincipals.some(matches))
+  const applying = readings.filter((p) => p.coversServer && p.coversTool && p.matchedPrincipals.some(matches));
+  const granted = applying
     .filter((p) => !p.condition || p.condition.result === true)
     .map((p) => `${policyName(p.policy)}${p.condition ? ' (its condition holds)' : ''}`);
+  if (granted.length > 0) return granted;
+  return applying
+    .filter((p) => !p.enforced)
+    .map(
+      (p) =>
+        `${policyName(p.policy)} (its condition is false: would ${p.policy.approval ? 'require approval' : 'refuse'}, log only)`,
+    );
 }
 
 /** The sentence of an allowed call: what grants the credential, and the external user, the call. */

@@ -26,8 +26,17 @@ export function visibleTools(part: GrantPart): ToolGrant {
  */
 export class ToolConditions {
   private readonly parts: readonly GrantPart[];
+  private hasLogOnly: boolean | undefined;
   constructor(parts: readonly GrantPart[]) {
     this.parts = parts;
+  }
+
+  /** Whether any of these policies is log only (`enforce: false`); read once, when a call first asks. */
+  get logOnly(): boolean {
+    this.hasLogOnly ??= this.parts.some(
+      (p) => p.rules !== undefined && [...p.rules.values()].some((rules) => rules.some((r) => r.enforce === false)),
+    );
+    return this.hasLogOnly;
   }
 
   /** The clauses a call of `tool` must meet (each: any of these policies' conditions); empty: none. */

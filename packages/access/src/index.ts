@@ -6,8 +6,8 @@
 export { decideAccess, hiddenToolRefusal } from './decide.ts';
 export type { CallerIdentity } from './decide.ts';
 export type { ToolConditions, ToolGrant } from './grants.ts';
-export { conditionRefusal, failedClauses } from './call-conditions.ts';
-export type { CallConditions, ConditionalTool } from './call-conditions.ts';
+export { conditionRefusal, failedClauses, shadowRefusals } from './call-conditions.ts';
+export type { CallConditions, ConditionalTool, ShadowRefusal } from './call-conditions.ts';
 export { explainAccess } from './explain.ts';
 export { stepRefusal } from './step-access.ts';
 export type { AccessExplanation, ExplainCall } from './explain.ts';

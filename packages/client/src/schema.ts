@@ -1552,6 +1552,11 @@ export interface components {
         approvals: number;
         expiresInSeconds: number;
       } | null;
+      /**
+       * @description false: log only. A false condition refuses nothing and asks no approval; the edges record what it
+       * would have done (`access.would_refuse`).
+       */
+      enforce: boolean;
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -1600,6 +1605,11 @@ export interface components {
          */
         expiresInSeconds?: number;
       } | null;
+      /**
+       * @description false: log only. A false condition refuses nothing and asks no approval (the call runs as if it
+       * held); the edges record what it would have done (`access.would_refuse` audit events). Default true.
+       */
+      enforce?: boolean;
     };
     UpdateAccessPolicyBody: {
       name?: string;
@@ -1644,6 +1654,11 @@ export interface components {
          */
         expiresInSeconds?: number;
       } | null;
+      /**
+       * @description false: log only. A false condition refuses nothing and asks no approval (the call runs as if it
+       * held); the edges record what it would have done (`access.would_refuse` audit events). Default true.
+       */
+      enforce?: boolean;
     };
     AccessExplanation: {
       /**
@@ -1688,6 +1703,8 @@ export interface components {
         /** @description The part of the condition that was not true. */
         failed: string | null;
       } | null;
+      /** @description false: log only, its false condition refuses nothing ("would refuse (log only)" in `why`). */
+      enforce: boolean;
       /** @description One line: why it grants the call, or why not. */
       why: string;
     };

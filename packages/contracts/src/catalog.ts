@@ -364,6 +364,11 @@ export const AccessPolicyRule = z.object({
    * its condition and the rule: an edited grant leaves earlier requests unusable.
    */
   approval: ApprovalRule.optional(),
+  /**
+   * false (log only): a false condition refuses nothing and asks no approval; the call runs as if it held, and the
+   * edge records what would have happened (`access.would_refuse`). Absent: enforced.
+   */
+  enforce: z.boolean().optional(),
 });
 export type AccessPolicyRule = z.infer<typeof AccessPolicyRule>;
 

@@ -47,7 +47,7 @@ export const QuotaRule = z.object({
   /** The IANA time zone the window's calendar is read in (default UTC). */
   timeZone: z.string().optional(),
   per: z.enum(quotaPer).optional(),
-  /** false: shadow mode, refuses nothing and records what it would have refused (`quota.would_exceed`). */
+  /** false: shadow mode, refuses nothing and records what it would have refused (`quota.would_refuse`). */
   enforce: z.boolean(),
 });
 export type QuotaRule = z.infer<typeof QuotaRule>;

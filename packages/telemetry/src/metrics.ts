@@ -20,6 +20,7 @@ interface Instruments {
   queueDepth: ObservableGauge;
   quotaCharged: Counter;
   quotaRefused: Counter;
+  shadowDecisions: Counter;
   quotaUse: Gauge;
   approvalNotifications: Counter;
   resultBytesShaped: Counter;
@@ -76,6 +77,11 @@ export function setMeter(meter: Meter | undefined): void {
     }),
     quotaRefused: meter.createCounter('toolplane.quota.refused', {
       description: 'Calls a quota had no room for, by quota id and enforce (false: shadow mode, the call went on).',
+    }),
+    shadowDecisions: meter.createCounter('toolplane.shadow.decisions', {
+      description:
+        'Would-be refusals of log-only rules (enforce: false; the call went on), by kind (access, quota), rule id and ' +
+        'recorded (false: past the audit events allowed per rule, caller and tool per minute).',
     }),
     quotaUse: meter.createGauge('toolplane.quota.use', {
       description:
@@ -185,6 +191,12 @@ export function recordQuotaCharged(quota: string, counts: string, amount: number
 export function recordQuotaRefused(quota: string, enforce: boolean): void {
   if (!instruments) return;
   instruments.quotaRefused.add(1, { quota, enforce });
+}
+
+/** One would-be refusal of a log-only rule (`enforce: false`), and whether it became an audit event. Rule ids only. */
+export function recordShadowDecision(kind: 'access' | 'quota', rule: string, recorded: boolean): void {
+  if (!instruments) return;
+  instruments.shadowDecisions.add(1, { kind, rule, recorded });
 }
 
 export function recordQuotaUse(quota: string, fraction: number): void {

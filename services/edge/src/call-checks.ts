@@ -8,13 +8,15 @@ import {
   recordQuotaUse,
   recordToolCall,
 } from '@toolplane/telemetry';
-import { conditionRefusal, type CallConditions } from './access-conditions.ts';
+import { conditionRefusal, shadowRefusals, type CallConditions } from './access-conditions.ts';
 import { argumentsAsSent, nonFiniteNumberPath } from './call-arguments.ts';
 import type { ToolCall, ToolCallDeps } from './call-types.ts';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
 import { conditionCheck } from './policy-approvals.ts';
 import { quotasOfTool, type ChargeOutcome, type QuotaCharge, type QuotaRefusal } from './quotas.ts';
+import { budgetCaller } from './shadow-decisions.ts';
 import {
+  accessWouldRefuseEvent,
   conditionRefusalEvent,
   quotaAlertEvent,
   quotaEvent,
@@ -122,6 +124,7 @@ function edgeRefusal(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool, invoc
       result: errorResult(refused),
     });
   }
+  if (call.conditions?.rules.logOnly) recordShadowAccess(deps, call, tool, { sent, invocationId });
   const refusal = call.request.upstreamAuthorization !== undefined ? upstreamRefusal(loaded, deps) : undefined;
   if (refusal)
     return rejectCall(deps, call, invocationId, {
@@ -130,6 +133,22 @@ function edgeRefusal(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool, invoc
       result: errorResult(refusal.message),
     });
   return undefined;
+}
+
+/**
+ * The would-be refusals of the caller's log-only policies on a call that goes on: audit events (`access.would_refuse`)
+ * within the edge's budget, every one counted.
+ */
+function recordShadowAccess(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  tool: LoadedTool,
+  { sent, invocationId }: { sent: Readonly<Record<string, unknown>>; invocationId: string },
+): void {
+  const name = tool.def.name;
+  for (const r of shadowRefusals(call.conditions!, call.loaded, tool, sent))
+    if (deps.shadowEvents?.take('access', r.policy.id, budgetCaller(call.principal), name) ?? true)
+      deps.audit?.add(accessWouldRefuseEvent(call, name, r, invocationId));
 }
 
 /**
@@ -271,8 +290,8 @@ function upstreamRefusal(loaded: LoadedCatalog, deps: ToolCallDeps): { code: Err
 /**
  * The call's quotas (ADR 0048), after every other check: one script charges all of them, or refuses the call
  * (nothing enqueued, an execution record `quota.exceeded`, an audit event) with a tool error naming the quota, its
- * limit and when to retry (also in `_meta`). Shadow quotas with no room are `would_exceed` audit events; the call goes
- * on. Redis unreachable: refused (`quota.unavailable`) unless the edge is set to let calls through.
+ * limit and when to retry (also in `_meta`). Log-only quotas with no room are `quota.would_refuse` audit events; the
+ * call goes on. Redis unreachable: refused (`quota.unavailable`) unless the edge is set to let calls through.
  */
 export async function chargeQuotas(
   deps: ToolCallDeps,
@@ -300,7 +319,7 @@ export async function chargeQuotas(
       }),
     };
   }
-  observeQuotas(deps, call, tool.def.name, outcome);
+  observeQuotas(deps, call, { tool: tool.def.name, invocationId }, outcome);
   if (!outcome.refused) return { charge: outcome.charge };
   const message = quotaMessage(tool.def.name, outcome.refused);
   return {
@@ -313,18 +332,24 @@ export async function chargeQuotas(
 }
 
 /**
- * What a charge tells besides its answer: metrics (units charged, refusals, how full each quota is), the shadow
- * quotas' would-be refusals, the refusal and each alert, as audit events.
+ * What a charge tells besides its answer: metrics (units charged, refusals, how full each quota is), the log-only
+ * quotas' would-be refusals (within the edge's budget of events), the refusal and each alert, as audit events.
  */
-function observeQuotas(deps: ToolCallDeps, call: ToolCall, tool: string, outcome: ChargeOutcome): void {
+function observeQuotas(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  { tool, invocationId }: { tool: string; invocationId: string },
+  outcome: ChargeOutcome,
+): void {
   for (const u of outcome.uses) recordQuotaUse(u.rule.id, u.fraction);
   for (const s of outcome.shadow) {
     recordQuotaRefused(s.rule.id, false);
-    deps.audit?.add(quotaEvent(call, tool, s, 'would_exceed'));
+    if (deps.shadowEvents?.take('quota', s.rule.id, budgetCaller(call.principal), tool) ?? true)
+      deps.audit?.add(quotaEvent(call, tool, s, { kind: 'would_refuse', invocationId }));
   }
   if (outcome.refused) {
     recordQuotaRefused(outcome.refused.rule.id, outcome.refused.rule.enforce);
-    deps.audit?.add(quotaEvent(call, tool, outcome.refused, 'refused'));
+    deps.audit?.add(quotaEvent(call, tool, outcome.refused, { kind: 'refused' }));
     return;
   }
   outcome.charge.amounts.forEach((amount, i) => {

@@ -25,6 +25,7 @@ import type {
   UrlElicitationMode,
 } from './protocol-state.ts';
 import type { CallQuotas, QuotaMeter } from './quotas.ts';
+import type { ShadowEventBudget } from './shadow-decisions.ts';
 import type { UpstreamCredentialSealer } from './upstream-auth.ts';
 
 /**
@@ -73,6 +74,8 @@ export interface ToolCallDeps {
   oauthConnectionState?: (connection: string) => Promise<Record<string, string>>;
   /** Seals a caller's `X-Upstream-Authorization` for the workers (absent: REQUEST_CREDENTIALS_PUBLIC_KEY_FILE unset, the header is refused). */
   sealUpstreamCredential?: UpstreamCredentialSealer;
+  /** Which would-be refusals of log-only rules become audit events (absent: every one does). */
+  shadowEvents?: ShadowEventBudget;
   /** Quotas (ADR 0048): the meter, and whether a call is let through when Redis cannot be asked (default: refused). */
   quotas?: { meter: QuotaMeter; failOpen: boolean };
   /**

@@ -10,6 +10,7 @@ import {
 } from '@toolplane/contracts';
 import { currentTraceIds } from '@toolplane/telemetry';
 import { inputRequired } from '@modelcontextprotocol/server';
+import type { ShadowRefusal } from './access-conditions.ts';
 import type { SourceRequest } from './call-context.ts';
 import { looksSecret } from './secret-shapes.ts';
 import { callerBinding, isConfirmState, relayedState, type ConfirmStates } from './confirm-state.ts';
@@ -417,8 +418,36 @@ export function conditionRefusalEvent(
 }
 
 /**
- * The audit event of a quota (ADR 0048): a call it refused (`tool.quota_exceeded`, refused), or one a shadow quota
- * would have refused (`tool.quota_would_exceed`, success: the call went on).
+ * The audit event of a log-only policy's would-be refusal (`access.would_refuse`, success: the call went on): the
+ * policy, what it would have done, and the part of its condition that was not true (the policy's text, never a
+ * value of the call). The resource is the policy; the call is named by its invocation id (its execution record).
+ */
+export function accessWouldRefuseEvent(
+  call: AuditedCall,
+  tool: string,
+  r: ShadowRefusal,
+  invocationId: string,
+): AuditEventInput {
+  const { policy } = r;
+  const event = toolEvent(call, tool, {
+    action: 'access.would_refuse',
+    outcome: 'success',
+    details: {
+      policy: { id: policy.id, name: policy.name ?? null },
+      would: r.would,
+      condition: { expression: policy.condition ?? null, failed: r.failed, error: r.error },
+      server: call.loaded.catalog.name,
+      tool,
+      invocationId,
+    },
+  });
+  return { ...event, resource: { type: 'access_policy', id: policy.id } };
+}
+
+/**
+ * The audit event of a quota (ADR 0048): a call it refused (`tool.quota_exceeded`, refused), or one a log-only quota
+ * would have refused (`quota.would_refuse`, success: the call went on; the resource is the quota, the call is named
+ * by its invocation id).
  */
 export function quotaEvent(
   call: AuditedCall,
@@ -428,19 +457,30 @@ export function quotaEvent(
     used: number;
     retryAfterSeconds: number;
   },
-  kind: 'refused' | 'would_exceed',
+  outcome: { kind: 'refused' } | { kind: 'would_refuse'; invocationId: string },
 ): AuditEventInput {
-  return toolEvent(call, tool, {
-    action: kind === 'refused' ? 'tool.quota_exceeded' : 'tool.quota_would_exceed',
-    outcome: kind === 'refused' ? 'refused' : 'success',
-    details: {
-      quota: { id: r.rule.id, name: r.rule.name, counts: r.rule.counts, limit: r.rule.limit, enforce: r.rule.enforce },
-      used: r.used,
-      retryAfterSeconds: r.retryAfterSeconds,
-      server: call.loaded.catalog.name,
-      tool,
-    },
+  const quota = {
+    id: r.rule.id,
+    name: r.rule.name,
+    counts: r.rule.counts,
+    limit: r.rule.limit,
+    enforce: r.rule.enforce,
+  };
+  const details = {
+    quota,
+    used: r.used,
+    retryAfterSeconds: r.retryAfterSeconds,
+    server: call.loaded.catalog.name,
+    tool,
+  };
+  if (outcome.kind === 'refused')
+    return toolEvent(call, tool, { action: 'tool.quota_exceeded', outcome: 'refused', details });
+  const event = toolEvent(call, tool, {
+    action: 'quota.would_refuse',
+    outcome: 'success',
+    details: { ...details, invocationId: outcome.invocationId },
   });
+  return { ...event, resource: { type: 'quota', id: r.rule.id } };
 }
 
 /**

@@ -32,6 +32,7 @@ import { readState, RuntimeStateProbe } from './runtime-state.ts';
 import type { ConnectLinkRequest, ToolCallDeps } from './tool-calls.ts';
 import { upstreamCredentialSealer } from './upstream-auth.ts';
 import { QuotaMeter } from './quotas.ts';
+import { ShadowEventBudget } from './shadow-decisions.ts';
 
 /** The edge's Redis connections and what lives on them: caches of published state, queue clients, session state. */
 export type EdgeResources = ReturnType<typeof openEdgeResources>;
@@ -105,6 +106,7 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
     invocations: r.invocations,
     records: r.records,
     audit: r.audit,
+    shadowEvents: new ShadowEventBudget(),
     timeoutMs: env.TOOL_CALL_TIMEOUT_MS,
     log,
     logLevels: new SessionLogLevels(redis, env.REDIS_PREFIX),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { decideAccess } from '@toolplane/access';
 import { toolResultValue, type AuditEventInput, type Catalog, type ToolInvokeJob } from '@toolplane/contracts';
 import { TransientError } from '@toolplane/errors';
 import type { Logger } from '@toolplane/logger';
@@ -7,6 +8,7 @@ import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
 import type { Caller } from './authenticate.ts';
 import { configHeaders, edgeCallContext, requestFacts, type TraceFacts } from './call-context.ts';
 import { MASKED, type Confirmation, type ConfirmationPrompt } from './confirmation.ts';
+import { ShadowEventBudget } from './shadow-decisions.ts';
 import { callTool as callToolOutcome, toolCall, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
 
 /** `callTool`'s result as a value. */
@@ -257,6 +259,77 @@ describe('callTool: a call under a quota (ADR 0048)', () => {
       throw new TransientError('tool.timeout', 'no answer within 1000 ms');
     });
     expect(r).toEqual({ isError: true, releases: [false] });
+  });
+});
+
+describe('callTool: log-only rules (enforce: false)', () => {
+  /** Deps whose audit events are kept, with a budget of one event per rule, caller and tool per minute. */
+  function audited() {
+    const { jobs, deps } = fakes();
+    const events: AuditEventInput[] = [];
+    deps.audit = { add: (e: AuditEventInput) => void events.push(e) };
+    deps.shadowEvents = new ShadowEventBudget({ now: () => 60_000 });
+    return { jobs, deps, events };
+  }
+
+  it('a log-only condition refuses nothing: the call runs, one access.would_refuse per minute names it', async () => {
+    const { jobs, deps, events } = audited();
+    const policy = {
+      id: 'p1',
+      name: 'bob-only',
+      principals: [{ type: 'oauth_subject' as const, value: 'alice' }],
+      servers: ['s1'],
+      tools: ['http_tool'],
+      condition: 'caller.subject == "bob"',
+      enforce: false,
+    };
+    const d = decideAccess({ v: 1, workspaceId: 'w1', policies: [policy] }, { subject: 'alice' }, 's1');
+    if (!d.allowed || !d.conditions) throw new Error('expected a conditional grant');
+    const conditions = { rules: d.conditions, caller: { subject: 'alice' } };
+    for (let i = 0; i < 3; i++) expect((await callTool(deps, call('http_tool', { conditions }))).isError).toBeFalsy();
+    expect(jobs).toHaveLength(3);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      action: 'access.would_refuse',
+      outcome: 'success',
+      resource: { type: 'access_policy', id: 'p1' },
+      details: {
+        policy: { id: 'p1', name: 'bob-only' },
+        would: 'refuse',
+        condition: { expression: 'caller.subject == "bob"', failed: 'caller.subject == "bob"', error: false },
+        tool: 'http_tool',
+        invocationId: jobs[0]!.invocationId,
+      },
+    });
+  });
+
+  it('a log-only quota past its limit refuses nothing: the call runs, quota.would_refuse with its limit and use', async () => {
+    const { jobs, deps, events } = audited();
+    const rule = { id: 'q1', name: 'q', match: {}, counts: 'calls' as const, limit: 1, window: 'day' as const };
+    const quotas = { workspaceId: 'w1', rules: [{ ...rule, enforce: false }], caller: {} };
+    const charge = { keys: ['k'], amounts: [1], inFlight: [] };
+    const shadow = [{ rule: quotas.rules[0]!, used: 1, retryAfterSeconds: 60 }];
+    deps.quotas = {
+      failOpen: false,
+      meter: {
+        charge: async () => ({ charge, shadow, alerts: [], uses: [{ rule: quotas.rules[0], fraction: 2 }] }),
+        release: async () => undefined,
+      } as unknown as NonNullable<ToolCallDeps['quotas']>['meter'],
+    };
+    for (let i = 0; i < 2; i++) expect((await callTool(deps, call('http_tool', { quotas }))).isError).toBeFalsy();
+    expect(jobs).toHaveLength(2);
+    expect(events).toEqual([
+      expect.objectContaining({
+        action: 'quota.would_refuse',
+        outcome: 'success',
+        resource: { type: 'quota', id: 'q1' },
+        details: expect.objectContaining({
+          quota: expect.objectContaining({ id: 'q1', limit: 1, enforce: false }),
+          used: 1,
+          invocationId: jobs[0]!.invocationId,
+        }),
+      }),
+    ]);
   });
 });
 

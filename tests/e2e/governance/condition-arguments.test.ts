@@ -258,3 +258,68 @@ describe('quotas (ADR 0048)', () => {
     }
   }, 60_000);
 });
+
+describe('a condition in log-only mode (enforce: false)', () => {
+  it('refuses nothing: the upstream gets the call, the would-be refusal is recorded, listed and explained', async () => {
+    const since = new Date().toISOString();
+    const policies = await unwrap(api.GET('/access_policies'));
+    const small = policies.data.find((p) => p.name === 'small-refunds')!;
+    const patched = await unwrap(
+      api.PATCH('/access_policies/{id}', { params: { path: { id: small.id } }, body: { enforce: false } }),
+    );
+    expect(patched.enforce).toBe(false);
+    // Log only is a mode of a condition: removing the condition of a log-only policy is a 422 naming it.
+    const bad = await api.PATCH('/access_policies/{id}', {
+      params: { path: { id: small.id } },
+      body: { condition: null },
+    });
+    expect(bad.response.status).toBe(422);
+    expect(JSON.stringify(bad.error)).toContain('"path":"/condition"');
+    const before = received.length;
+    await waitFor('the log-only policy on the edge', async () => {
+      const r = await rawCall(ordersUrl, '2025-11-25', 'refund', '{"order":"o-9","amount":500}');
+      return r.isError ? undefined : r;
+    });
+    expect(received.slice(before).map((r) => JSON.parse(r.body) as unknown)).toContainEqual({
+      order: 'o-9',
+      amount: 500,
+    });
+    const event = await waitFor('the access.would_refuse event', async () => {
+      const events = await unwrap(
+        api.GET('/audit_events', { params: { query: { action: '*.would_refuse', from: since } } }),
+      );
+      return events.data.find((e) => e.action === 'access.would_refuse' && e.resource.id === small.id);
+    });
+    expect(event).toMatchObject({
+      outcome: 'success',
+      resource: { type: 'access_policy', id: small.id },
+      details: {
+        policy: { id: small.id, name: 'small-refunds' },
+        would: 'refuse',
+        condition: { expression: 'args.amount <= 100', failed: 'args.amount <= 100', error: false },
+        tool: 'refund',
+        invocationId: expect.any(String),
+      },
+    });
+    // The call's arguments are in no event: the policy's own text only.
+    expect(JSON.stringify(event)).not.toContain('o-9');
+    const keyId = (await unwrap(api.GET('/api_keys'))).data.find((k) => k.name === 'conditional')!.id;
+    const explained = await unwrap(
+      api.POST('/access_policies/explain', {
+        body: { caller: { api_key: keyId }, server: 'orders', tool: 'refund', arguments: { order: 'x', amount: 500 } },
+      }),
+    );
+    expect(explained.decision).toBe('allow');
+    expect(explained.policies.find((p) => p.id === small.id)).toMatchObject({
+      enforce: false,
+      why: expect.stringContaining('would refuse (log only)'),
+    });
+    // Enforced again, it refuses as before; nothing more reaches the upstream.
+    await unwrap(api.PATCH('/access_policies/{id}', { params: { path: { id: small.id } }, body: { enforce: true } }));
+    await waitFor('the enforced policy on the edge', async () => {
+      const r = await rawCall(ordersUrl, '2025-11-25', 'refund', '{"order":"o-10","amount":500}');
+      return r.isError && r.text.includes('Access denied') ? r : undefined;
+    });
+    expect(received.some((r) => r.body.includes('o-10'))).toBe(false);
+  }, 60_000);
+});

@@ -162,6 +162,7 @@ describe('POST /access_policies/explain', () => {
         error: null,
         failed: null,
       },
+      enforce: true,
       why: `grants tool "search_tickets" to API key ${keys.support.id}: its condition holds`,
     });
     expect(byName(e, 'reads')).toMatchObject({ principals_match: true, covers_tool: false, condition: null });

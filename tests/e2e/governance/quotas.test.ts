@@ -345,8 +345,11 @@ describe('a job that expired in the queue', () => {
   }, 120_000);
 });
 
-describe('shadow mode', () => {
-  it('refuses nothing and records every call it would have refused', async () => {
+describe('shadow mode (enforce: false)', () => {
+  it('refuses nothing, records its would-be refusals (bounded, all counted), then refuses once enforced', async () => {
+    // One minute for the whole burst: each edge records one would-be refusal per quota, caller and tool a minute.
+    await inOneWindow('minute', 40);
+    const since = new Date().toISOString();
     const client = await connect(stack.edgeUrls[0]!);
     const shadow = await onlyQuota({
       name: 'shadow-1',
@@ -356,28 +359,48 @@ describe('shadow mode', () => {
       window: 'day',
       enforce: false,
     });
-    // Shadow quotas refuse nothing, so propagation shows only in the audit trail: calls until one is recorded.
-    let calls = 0;
-    await waitFor('a would-exceed event', async () => {
-      const r = (await client.callTool({ name: 'search_tickets', arguments: {} })) as ToolResult;
-      if (!r.isError) calls++;
+    const mine = async () => {
       const events = await unwrap(
-        api.GET('/audit_events', { params: { query: { action: 'tool.quota_would_exceed' } } }),
+        api.GET('/audit_events', { params: { query: { action: '*.would_refuse', from: since, limit: 100 } } }),
       );
-      return events.data.some((e) => (e.details as { quota?: { id: string } }).quota?.id === shadow.id)
-        ? true
-        : undefined;
+      return events.data.filter((e) => e.resource.type === 'quota' && e.resource.id === shadow.id);
+    };
+    // Shadow quotas refuse nothing, so propagation shows only in the audit trail: calls until one is recorded.
+    await waitFor('a quota.would_refuse event', async () => {
+      const r = (await client.callTool({ name: 'search_tickets', arguments: {} })) as ToolResult;
+      expect(r.isError).toBeFalsy();
+      return (await mine()).length > 0 ? true : undefined;
     });
+    const sent = searches();
     const results = await burst([client], 5);
     expect(results.every((r) => !r.isError)).toBe(true);
-    await waitFor('five more would-exceed events', async () => {
-      const events = await unwrap(
-        api.GET('/audit_events', { params: { query: { action: 'tool.quota_would_exceed', limit: 100 } } }),
-      );
-      const mine = events.data.filter((e) => (e.details as { quota?: { id: string } }).quota?.id === shadow.id);
-      return mine.length >= 5 && mine.every((e) => e.outcome === 'success') ? true : undefined;
+    expect(searches()).toBe(sent + 5);
+    const [event, ...more] = await mine();
+    expect(more).toEqual([]);
+    expect(event).toMatchObject({
+      action: 'quota.would_refuse',
+      outcome: 'success',
+      details: {
+        quota: { id: shadow.id, name: 'shadow-1', limit: 1, enforce: false },
+        used: expect.any(Number),
+        tool: 'search_tickets',
+        invocationId: expect.any(String),
+      },
     });
-    expect(calls).toBeGreaterThan(0);
+    // Every would-be refusal is counted; the burst's (and the probe's after the first) were not recorded.
+    const metrics = await (await fetch(stack.metricsUrls['edge-1']!)).text();
+    const counted = { kind: 'quota', rule: shadow.id };
+    expect(sample(metrics, 'toolplane_shadow_decisions_total', { ...counted, recorded: 'true' })).toBe(1);
+    expect(
+      sample(metrics, 'toolplane_shadow_decisions_total', { ...counted, recorded: 'false' }),
+    ).toBeGreaterThanOrEqual(5);
+    // Enforced, the same quota refuses as any other (its counter is past the limit already).
+    await unwrap(api.PATCH('/quotas/{id}', { params: { path: { id: shadow.id } }, body: { enforce: true } }));
+    const refused = await waitFor('the quota enforced on the edge', async () => {
+      const r = (await client.callTool({ name: 'search_tickets', arguments: {} })) as ToolResult;
+      return r.isError ? r : undefined;
+    });
+    expect(quotaMeta(refused)?.quota).toBe('shadow-1');
   }, 120_000);
 });
 

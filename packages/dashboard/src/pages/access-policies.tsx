@@ -4,6 +4,7 @@ import { unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
 import { ActionError, Checks, SelectField, SubmitButton, Success, TextField, toggled } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
+import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 
@@ -245,6 +246,18 @@ function PoliciesTable(props: {
         )),
     },
     { header: 'Tools', cell: (p) => p.tools.join(', ') },
+    {
+      header: 'Condition',
+      cell: (p) =>
+        p.condition === null ? (
+          'none'
+        ) : (
+          <>
+            <code>{p.condition}</code>
+            {p.enforce ? '' : ' (log only: refuses nothing)'}
+          </>
+        ),
+    },
   ];
   return (
     <ResourceTable
@@ -295,6 +308,9 @@ export function AccessPoliciesPage({ client }: { client: ManagementClient }) {
               {error !== null && <ErrorBox error={error} title="Not deleted" />}
               <PoliciesTable policies={policies} keys={keys} servers={servers} deleting={deleting} onDelete={remove} />
             </section>
+            {policies.some((p) => !p.enforce) && (
+              <WouldBeDecisions client={client} action="access.would_refuse" title="Would-be refusals (last 24 h)" />
+            )}
           </>
         )}
       </Show>

@@ -4,6 +4,7 @@ import { unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
 import { ActionError, Checks, SelectField, SubmitButton, Success, TextField, toggled } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
+import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 
@@ -275,6 +276,9 @@ export function QuotasPage({ client }: { client: ManagementClient }) {
               {error !== null && <ErrorBox error={error} title="Not deleted" />}
               <QuotasTable quotas={quotas} servers={servers} deleting={deleting} onDelete={remove} />
             </section>
+            {quotas.some((q) => !q.enforce) && (
+              <WouldBeDecisions client={client} action="quota.would_refuse" title="Would-be refusals (last 24 h)" />
+            )}
           </>
         )}
       </Show>

@@ -161,6 +161,7 @@ function present(e: AccessExplanation, call: ExplainCall, refusal: string | unde
       covers_server: p.coversServer,
       covers_tool: p.coversTool,
       condition: p.condition,
+      enforce: p.enforced,
       why: p.why,
     })),
   };

@@ -20,6 +20,7 @@ type PolicyRow = {
   condition: string | null;
   onFalse: string;
   approval: unknown;
+  enforce: boolean;
   createdAt: Date;
   updatedAt: Date;
 };
@@ -35,6 +36,7 @@ function present(row: PolicyRow) {
     condition: row.condition,
     onFalse: row.onFalse,
     approval: policyApproval(row),
+    enforce: row.enforce,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -94,6 +96,7 @@ export async function createAccessPolicy(
       tools: body.tools,
       condition: body.condition ?? null,
       ...outcomeData(body),
+      enforce: body.enforce ?? true,
     },
   });
   await publishWorkspaceAccess(db, publisher, workspaceId);
@@ -141,6 +144,7 @@ export async function updateAccessPolicy(
       ...(body.tools !== undefined ? { tools: body.tools } : {}),
       ...(body.condition !== undefined ? { condition: body.condition } : {}),
       ...outcomeData(body),
+      ...(body.enforce !== undefined ? { enforce: body.enforce } : {}),
     },
   });
   await publishWorkspaceAccess(db, publisher, row.workspaceId);

@@ -38,6 +38,12 @@ export const AccessPolicy = z
       .nullable()
       .meta({ id: 'PolicyApprovalRule' })
       .describe('With `require_approval`: who approves, how many of them, how long a request lives (else null).'),
+    enforce: z
+      .boolean()
+      .describe(
+        'false: log only. A false condition refuses nothing and asks no approval; the edges record what it would ' +
+          'have done (`access.would_refuse`).',
+      ),
     createdAt: timestamp,
     updatedAt: timestamp,
   })
@@ -77,6 +83,9 @@ export const AccessExplanation = z
           covers_server: z.boolean(),
           covers_tool: z.boolean(),
           condition: ExplainedCondition.nullable(),
+          enforce: z
+            .boolean()
+            .describe('false: log only, its false condition refuses nothing ("would refuse (log only)" in `why`).'),
           why: z.string().describe('One line: why it grants the call, or why not.'),
         })
         .strict()

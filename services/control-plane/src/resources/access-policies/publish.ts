@@ -21,6 +21,8 @@ export async function workspaceAccess(db: Db, workspaceId: string): Promise<Work
       tools: r.tools,
       ...(r.condition !== null ? { condition: r.condition } : {}),
       ...approvalOf(r),
+      // Published only when false: a document of enforced policies reads as before.
+      ...(r.enforce ? {} : { enforce: false }),
     })),
     // Quotas travel with the policies (ADR 0048): one document per workspace, one read per request on the edge.
     ...(quotas.length > 0 ? { quotas: quotas.map(quotaRule) } : {}),

@@ -35,6 +35,13 @@ export const PolicyBody = z
     approval: ApprovalRuleBody.nullable()
       .optional()
       .describe('With `onFalse: "require_approval"`: who approves, how many of them, how long a request lives.'),
+    enforce: z
+      .boolean()
+      .optional()
+      .describe(
+        'false: log only. A false condition refuses nothing and asks no approval (the call runs as if it held); ' +
+          'the edges record what it would have done (`access.would_refuse` audit events). Default true.',
+      ),
   })
   .strict();
 export type PolicyBody = z.output<typeof PolicyBody>;

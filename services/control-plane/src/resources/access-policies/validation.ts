@@ -27,6 +27,7 @@ interface PolicyState {
   condition: string | null;
   onFalse: string;
   approval: unknown;
+  enforce: boolean;
 }
 
 /**
@@ -56,7 +57,7 @@ export async function validate<T extends Partial<z.infer<typeof PolicyBody>>>(
   };
   const refs = await referenceIssues(db, workspaceId, readable);
   for (const issue of refs) if (!issues.some((i) => i.path === issue.path)) issues.push(issue);
-  for (const issue of await outcomeIssues(db, workspaceId, raw, current))
+  for (const issue of [...(await outcomeIssues(db, workspaceId, raw, current)), ...enforceIssues(raw, current)])
     if (!issues.some((i) => i.path === issue.path)) issues.push(issue);
   if (parsed.success) issues.push(...(await conditionCheck(db, workspaceId, parsed.data, current)));
   if (issues.length > 0 || !parsed.success)
@@ -112,6 +113,20 @@ async function outcomeIssues(
     return issues;
   }
   return [...issues, ...(await approvalRuleIssues(db, workspaceId, rule, '/approval'))];
+}
+
+/** Log only (`enforce: false`) is a mode of a condition: the policy must have one (as it will be stored). */
+function enforceIssues(raw: unknown, current: PolicyState | undefined): ProblemIssue[] {
+  const body = (raw ?? {}) as { condition?: unknown; enforce?: unknown };
+  const enforce = typeof body.enforce === 'boolean' ? body.enforce : (current?.enforce ?? true);
+  const condition = body.condition !== undefined ? body.condition : current?.condition;
+  if (enforce || (condition !== null && condition !== undefined)) return [];
+  return [
+    {
+      path: body.enforce === false ? '/enforce' : '/condition',
+      message: 'enforce: false (log only) is a mode of a condition: the policy needs one',
+    },
+  ];
 }
 
 /** Checks that need the database, listing every problem: keys and servers of this workspace, "*" alone. */

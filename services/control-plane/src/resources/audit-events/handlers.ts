@@ -5,7 +5,11 @@ import type { Input } from '../operation.ts';
 import type { ListAuditQuery } from './schemas.ts';
 
 function where(workspaceId: string, q: ListAuditQuery): Prisma.AuditEventWhereInput {
-  const action = q.action?.endsWith('.*') ? { startsWith: q.action.slice(0, -1) } : q.action;
+  const action = q.action?.endsWith('.*')
+    ? { startsWith: q.action.slice(0, -1) }
+    : q.action?.startsWith('*.')
+      ? { endsWith: q.action.slice(1) }
+      : q.action;
   return {
     chain: workspaceId,
     ...(q.actor ? { OR: [{ actorId: q.actor }, { actorName: q.actor }] } : {}),

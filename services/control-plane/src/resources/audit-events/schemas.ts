@@ -6,10 +6,16 @@ export const ListAuditQuery = z
   .object({
     /** The actor's id (an API key id, an OAuth subject, a person's id) or name. */
     actor: z.string().min(1).max(512).optional(),
-    /** An action (`server.update`), or every action of a resource with a trailing `.*` (`server.*`). */
+    /**
+     * An action (`server.update`), every action of a resource with a trailing `.*` (`server.*`), or one action of
+     * every resource with a leading `*.` (`*.would_refuse`: the would-be refusals of every log-only rule).
+     */
     action: z
       .string()
-      .regex(/^[a-z_]+(\.[a-z_]+|\.\*)?$/, 'an action (server.update) or a resource’s actions (server.*)')
+      .regex(
+        /^([a-z_]+(\.[a-z_]+|\.\*)?|\*\.[a-z_]+)$/,
+        'an action (server.update), a resource’s actions (server.*) or an action of every resource (*.would_refuse)',
+      )
       .optional(),
     resource_type: z.string().min(1).max(64).optional(),
     resource_id: z.string().min(1).max(512).optional(),

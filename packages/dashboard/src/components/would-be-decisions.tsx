@@ -1,0 +1,96 @@
+import type { ManagementClient } from '@toolplane/client';
+import { ApiError, unwrap, type Schemas } from '../api.ts';
+import { useLoad } from '../ui.tsx';
+import { ResourceTable, type Column } from './resource-table.tsx';
+
+type AuditEvent = Schemas['AuditEvent'];
+
+/** What a would-be refusal's audit event says (`access.would_refuse`, `quota.would_refuse`), as far as shown. */
+interface WouldBeDetails {
+  policy?: { name: string | null; id: string };
+  quota?: { name: string; limit: number; counts: string };
+  would?: string;
+  condition?: { failed: string | null; error: boolean };
+  used?: number;
+  server?: string;
+  tool?: string;
+}
+
+const details = (e: AuditEvent) => (e.details ?? {}) as WouldBeDetails;
+
+function ruleText(e: AuditEvent): string {
+  const d = details(e);
+  return d.policy ? (d.policy.name ?? d.policy.id) : (d.quota?.name ?? e.resource.id ?? '—');
+}
+
+function whatText(e: AuditEvent): string {
+  const d = details(e);
+  if (d.quota) return `would refuse: ${d.used ?? '?'} of ${d.quota.limit} ${d.quota.counts} used`;
+  const would = d.would === 'require_approval' ? 'would require approval' : 'would refuse';
+  if (!d.condition?.failed) return would;
+  return `${would}: ${d.condition.failed} ${d.condition.error ? 'failed' : 'is false'}`;
+}
+
+function callerText(a: AuditEvent['actor']): string {
+  return a.name ?? a.id ?? a.type;
+}
+
+const columns: Column<AuditEvent>[] = [
+  { header: 'When', cell: (e) => new Date(e.at).toLocaleString() },
+  { header: 'Rule', cell: ruleText, rowHeader: true },
+  { header: 'Tool', cell: (e) => `${details(e).tool ?? '—'} on ${details(e).server ?? '—'}` },
+  { header: 'Caller', cell: (e) => callerText(e.actor) },
+  { header: 'What it would have done', cell: whatText },
+];
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The last day's would-be refusals of the workspace's log-only rules of one kind (`enforce: false`), newest first:
+ * read from the audit trail (`GET /audit_events?action=…&from=…`, scope `audit`). Each edge records at most one per
+ * rule, caller and tool per minute (the metric counts all of them).
+ */
+export function WouldBeDecisions({
+  client,
+  action,
+  title,
+}: {
+  client: ManagementClient;
+  action: 'access.would_refuse' | 'quota.would_refuse';
+  title: string;
+}) {
+  const [events] = useLoad(
+    () =>
+      unwrap(
+        client.GET('/audit_events', {
+          params: { query: { action, from: new Date(Date.now() - DAY_MS).toISOString(), limit: 100 } },
+        }),
+      ).then(
+        (r) => r.data,
+        (err: unknown) => {
+          if (err instanceof ApiError && err.status === 403)
+            throw new Error('Listing them needs a credential with the "audit" scope (they are audit events).');
+          throw err;
+        },
+      ),
+    [client, action],
+  );
+  const id = `${action.replace('.', '-')}-title`;
+  return (
+    <section aria-labelledby={id}>
+      <h2 id={id}>{title}</h2>
+      <p className="hint">
+        What rules in log-only mode would have refused in the last 24 hours: the calls went on. At most one entry per
+        rule, caller and tool per minute on each edge.
+      </p>
+      <ResourceTable
+        loaded={events}
+        what="the would-be decisions"
+        columns={columns}
+        rowKey={(e) => e.id}
+        caption={title}
+        empty="None in the last 24 hours."
+      />
+    </section>
+  );
+}
