@@ -331,6 +331,8 @@ describe('workspace files', () => {
     expect(files['access-policies/small-searches.yaml']).toContain(
       'condition: args.limit <= 10\nonFalse: require_approval\napproval:\n  approvers:\n    apiKeys:\n      - approver\n',
     );
+    expect(files['access-policies/small-searches.yaml']).toMatch(/\nenforce: true\n$/);
+    expect(files['access-policies/small-searches.yaml']).toContain('approvals: 1\n');
     for (const text of Object.values(files)) for (const value of secretValues) expect(text).not.toContain(value);
     // A second export of the unchanged workspace: the same bytes.
     expect((await cli(a.key, ['export', dirA])).code).toBe(0);

@@ -242,6 +242,7 @@ async function policiesOf(
       condition: r.condition,
       onFalse: r.onFalse,
       approval: approvalRuleFile(r.approval, names.keys),
+      enforce: r.enforce,
     },
     marker: marks.get(`access_policy/${r.name}`),
   }));

@@ -106,6 +106,8 @@ const PolicySpec = z.strictObject({
   /** What a false condition does: refuse, or hold the call for `approval` (ADR 0049; keys by name). */
   onFalse: z.enum(['refuse', 'require_approval']).default('refuse'),
   approval: ApprovalRuleSpec.nullable().default(null),
+  /** false: log only (the condition refuses nothing; what it would have done is recorded). */
+  enforce: z.boolean().default(true),
 });
 
 const UserSpec = z.strictObject({

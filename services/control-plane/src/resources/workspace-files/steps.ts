@@ -194,6 +194,7 @@ function policyStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
     tools: s.tools,
     condition: s.condition,
     onFalse: s.onFalse,
+    enforce: s.enforce,
     ...(s.approval ? { approval: approvalRuleBody(s.approval, (key) => idOf(ctx, 'api_key', key)) } : {}),
   };
   if (c.action === 'create') return run(accessPoliciesOperations, 'createAccessPolicy', { body });
