@@ -1604,12 +1604,32 @@ export interface components {
          * @default 86400
          */
         expiresInSeconds?: number;
+        /**
+         * @description Webhooks told of each new request (its masked arguments, never their values); not part of the
+         * rule’s version: changing them leaves pending requests valid.
+         */
+        notify?: components['schemas']['ApprovalNotifyTarget'][];
       } | null;
       /**
        * @description false: log only. A false condition refuses nothing and asks no approval (the call runs as if it
        * held); the edges record what it would have done (`access.would_refuse` audit events). Default true.
        */
       enforce?: boolean;
+    };
+    ApprovalNotifyTarget: {
+      /**
+       * Format: uri
+       * @description An http(s) URL the request is POSTed to by a worker through its outbound guard (https; plain http
+       * only for hosts the workers allow).
+       */
+      url: string;
+      /**
+       * @description `json`: the request as a JSON object; `slack`: a Slack incoming-webhook message (`text`,
+       * `blocks`).
+       * @default json
+       * @enum {string}
+       */
+      format?: 'json' | 'slack';
     };
     UpdateAccessPolicyBody: {
       name?: string;
@@ -1653,6 +1673,11 @@ export interface components {
          * @default 86400
          */
         expiresInSeconds?: number;
+        /**
+         * @description Webhooks told of each new request (its masked arguments, never their values); not part of the
+         * rule’s version: changing them leaves pending requests valid.
+         */
+        notify?: components['schemas']['ApprovalNotifyTarget'][];
       } | null;
       /**
        * @description false: log only. A false condition refuses nothing and asks no approval (the call runs as if it
@@ -2777,21 +2802,6 @@ export interface components {
        */
       notify?: components['schemas']['ApprovalNotifyTarget'][];
     } | null;
-    ApprovalNotifyTarget: {
-      /**
-       * Format: uri
-       * @description An http(s) URL the request is POSTed to by a worker through its outbound guard (https; plain http
-       * only for hosts the workers allow).
-       */
-      url: string;
-      /**
-       * @description `json`: the request as a JSON object; `slack`: a Slack incoming-webhook message (`text`,
-       * `blocks`).
-       * @default json
-       * @enum {string}
-       */
-      format?: 'json' | 'slack';
-    };
     McpServerList: {
       data: components['schemas']['McpServerSummary'][];
       pagination: {

@@ -94,17 +94,22 @@ export async function appendAuditEvent(tx: Tx, input: AuditEventInput): Promise<
 
 /**
  * An event that goes with no change in PostgreSQL (a refusal, a secret's change, a stream's event), or with the one
- * `change` makes first: its own transaction.
+ * `change` makes first: its own transaction. Events of one chain are appended one after the other (its lock), so a
+ * burst waits: for a connection of the pool (`maxWait`) and, inside, for the chain (`timeout`); Prisma's defaults (2 s
+ * and 5 s) failed a burst of 24 on a loaded host.
  */
 function appendAuditEventAlone(
   db: Db,
   input: AuditEventInput,
   change?: (tx: Tx) => Promise<void>,
 ): Promise<AuditEvent | undefined> {
-  return db.$transaction(async (tx) => {
-    if (change) await change(tx);
-    return appendAuditEvent(tx, input);
-  });
+  return db.$transaction(
+    async (tx) => {
+      if (change) await change(tx);
+      return appendAuditEvent(tx, input);
+    },
+    { maxWait: 15_000, timeout: 20_000 },
+  );
 }
 
 /**
