@@ -1547,6 +1547,7 @@ export interface components {
         approvers: {
           apiKeys?: string[];
           subjects?: string[];
+          groups?: string[];
           people?: string[];
         };
         approvals: number;
@@ -1586,12 +1587,14 @@ export interface components {
       /** @description With `onFalse: "require_approval"`: who approves, how many of them, how long a request lives. */
       approval?: {
         /**
-         * @description Who may approve: API key ids, OAuth subjects of signed-in users, external users (people) by
-         * name. The caller of a call never approves it.
+         * @description Who may approve: API key ids, OAuth subjects of signed-in users, signed-in users by a group
+         * their token names (OAUTH_GROUPS_CLAIM), external users (people) by name. The caller of a call never approves
+         * it.
          */
         approvers: {
           apiKeys?: string[];
           subjects?: string[];
+          groups?: string[];
           people?: string[];
         };
         /**
@@ -1655,12 +1658,14 @@ export interface components {
       /** @description With `onFalse: "require_approval"`: who approves, how many of them, how long a request lives. */
       approval?: {
         /**
-         * @description Who may approve: API key ids, OAuth subjects of signed-in users, external users (people) by
-         * name. The caller of a call never approves it.
+         * @description Who may approve: API key ids, OAuth subjects of signed-in users, signed-in users by a group
+         * their token names (OAUTH_GROUPS_CLAIM), external users (people) by name. The caller of a call never approves
+         * it.
          */
         approvers: {
           apiKeys?: string[];
           subjects?: string[];
+          groups?: string[];
           people?: string[];
         };
         /**
@@ -1917,6 +1922,7 @@ export interface components {
         approvers: {
           apiKeys?: string[];
           subjects?: string[];
+          groups?: string[];
           people?: string[];
         };
         approvals: number;
@@ -2673,6 +2679,7 @@ export interface components {
         approvers: {
           apiKeys?: string[];
           subjects?: string[];
+          groups?: string[];
           people?: string[];
         };
         approvals: number;
@@ -2778,12 +2785,13 @@ export interface components {
     };
     ApprovalRule: {
       /**
-       * @description Who may approve: API key ids, OAuth subjects of signed-in users, external users (people) by name.
-       * The caller of a call never approves it.
+       * @description Who may approve: API key ids, OAuth subjects of signed-in users, signed-in users by a group their
+       * token names (OAUTH_GROUPS_CLAIM), external users (people) by name. The caller of a call never approves it.
        */
       approvers: {
         apiKeys?: string[];
         subjects?: string[];
+        groups?: string[];
         people?: string[];
       };
       /**
@@ -2839,6 +2847,7 @@ export interface components {
         approvers: {
           apiKeys?: string[];
           subjects?: string[];
+          groups?: string[];
           people?: string[];
         };
         approvals: number;

@@ -7,10 +7,14 @@ import { z } from 'zod';
  * under one key per call binding (`approvalKey`), written by the edges and decided by the control plane.
  */
 
-/** Who may approve: API key ids, OAuth subjects (`sub`), external users (people) by name. At least one in all. */
+/**
+ * Who may approve: API key ids, OAuth subjects (`sub`), signed-in users by a group their token names (the control
+ * plane's `OAUTH_GROUPS_CLAIM`), external users (people) by name. At least one in all.
+ */
 export const ApprovalApprovers = z.strictObject({
   apiKeys: z.array(z.string().min(1).max(200)).max(100).optional(),
   subjects: z.array(z.string().min(1).max(500)).max(100).optional(),
+  groups: z.array(z.string().min(1).max(500)).max(100).optional(),
   people: z.array(z.string().min(1).max(200)).max(100).optional(),
 });
 export type ApprovalApprovers = z.infer<typeof ApprovalApprovers>;

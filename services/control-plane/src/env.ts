@@ -68,6 +68,11 @@ export const ControlPlaneEnv = z.object({
   /** The token claim holding the id of the workspace its user acts on (the workspace must exist). */
   OAUTH_WORKSPACE_CLAIM: z.string().min(1).default('toolplane_workspace'),
   /**
+   * The token claim listing its user's groups (an array of names, or one space-separated string): an approval rule may
+   * name approvers by group (`approvers.groups`).
+   */
+  OAUTH_GROUPS_CLAIM: z.string().min(1).default('groups'),
+  /**
    * Token scopes are API-key scopes with this prefix: `<prefix>management` is required, `<prefix>runtime`,
    * `<prefix>admin` and `<prefix>server_admin` grant those; other scopes are ignored.
    */

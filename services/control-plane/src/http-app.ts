@@ -25,6 +25,7 @@ export function managementTokenVerifier(env: ControlPlaneEnv, db: Db): Managemen
           jwksUrl: env.OAUTH_JWKS_URL,
           audience: env.OAUTH_AUDIENCE,
           workspaceClaim: env.OAUTH_WORKSPACE_CLAIM,
+          groupsClaim: env.OAUTH_GROUPS_CLAIM,
           scopePrefix: env.OAUTH_SCOPE_PREFIX,
         },
         db,

@@ -42,10 +42,11 @@ function approvalBinding(call: ToolCall, tool: string, rule: ApprovalRule): stri
 
 /** Who may approve, as the agent is told. */
 function approversText(rule: ApprovalRule): string {
-  const { apiKeys = [], subjects = [], people = [] } = rule.approvers;
+  const { apiKeys = [], subjects = [], groups = [], people = [] } = rule.approvers;
   const who = [
     ...apiKeys.map((k) => `API key ${k}`),
     ...subjects.map((s) => `user ${s}`),
+    ...groups.map((g) => `a member of group ${g}`),
     ...people.map((p) => `person ${p}`),
   ].join(', ');
   return `${who}; ${rule.approvals} approval${rule.approvals === 1 ? '' : 's'} needed`;

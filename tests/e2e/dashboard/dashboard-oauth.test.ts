@@ -357,6 +357,37 @@ describe('the dashboard signs users in with the OAuth issuer', () => {
     await page.getByRole('button', { name: `Sign in with ${new URL(as.issuer).host}` }).waitFor();
   });
 
+  it('lets a signed-in user approve by a group their token names (OAUTH_GROUPS_CLAIM); another group is refused', async () => {
+    // The rule now names the fraud desk's group too: the requests made under it need one of them (or alice).
+    await unwrap(
+      orders.admin.PATCH('/mcp_manager/{id}', {
+        params: { path: { id: 'orders-governed' } },
+        body: { approvalRule: { approvers: { subjects: ['alice'], groups: ['fraud-desk'] } } },
+      }),
+    );
+    const third = await waitFor('a request under the rule naming the group', async () => {
+      const asked = await deleteOrder('o-3');
+      const row = asked.approval
+        ? await orders.admin.GET('/approvals/{id}', { params: { path: { id: asked.approval.id } } }).then((r) => r.data)
+        : undefined;
+      return row?.rule.approvers.groups?.includes('fraud-desk') ? row : undefined;
+    });
+    expect(third.rule.approvers.groups).toEqual(['fraud-desk']);
+    const approve = (token: string) =>
+      asUser(token).POST('/approvals/{id}/approve', { params: { path: { id: third.id } }, body: {} });
+    const support = await accessToken({ toolplane_workspace: workspaceA, groups: ['support'] }, { sub: 'dave' });
+    expect((await approve(support)).response.status).toBe(403);
+    // A space-separated claim names groups too.
+    const desk = await accessToken({ toolplane_workspace: workspaceA, groups: 'other fraud-desk' }, { sub: 'carol' });
+    expect(await unwrap(approve(desk))).toMatchObject({
+      state: 'granted',
+      decisions: [{ approver: { type: 'oauth_subject', id: 'carol' }, decision: 'approve' }],
+    });
+    const before = orders.received.length;
+    expect((await deleteOrder('o-3')).isError).toBe(false);
+    expect(orders.received.slice(before)).toEqual([`DELETE /orders/o-3?passcode=${PASSCODE}`]);
+  });
+
   it('shows the issuer refusing, a forged callback, and a token for no workspace, and signs nobody in', async () => {
     as.user = { sub: 'alice', claims: { toolplane_workspace: workspaceA }, deny: true };
     await clickSignInWithIssuer();

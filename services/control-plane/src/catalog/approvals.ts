@@ -33,6 +33,8 @@ export function approvalRuleVersion(rule: StoredApprovalRule): string {
     sorted(a.people),
     approvals,
     expiresInSeconds,
+    // Last and only when named: the versions of rules without groups stay what they were.
+    ...(a.groups?.length ? [sorted(a.groups)] : []),
   ]);
   return createHash('sha256').update(canonical).digest('base64url').slice(0, 22);
 }

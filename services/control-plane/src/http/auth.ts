@@ -13,6 +13,8 @@ export interface Caller {
   keyName?: string | undefined;
   /** The signed-in user (the token's `sub`); undefined for an API key. */
   subject?: string | undefined;
+  /** The signed-in user's groups (the token's `OAUTH_GROUPS_CLAIM`); undefined for an API key. */
+  groups?: string[] | undefined;
   /** Who calls, for per-caller limits: `key:<id>` or `user:<sub>`. */
   principal: string;
   scopes: string[];

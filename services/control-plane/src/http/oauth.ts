@@ -13,6 +13,8 @@ export interface ManagementOAuthConfig {
   audience: string;
   /** The claim holding the id of the workspace the token acts on. */
   workspaceClaim: string;
+  /** The claim listing the user's groups (approvers by group); default `groups`. */
+  groupsClaim?: string | undefined;
   /** `<prefix>management` (or `audit`, `approve`) is required; `<prefix><scope>` grants each API-key scope. */
   scopePrefix: string;
 }
@@ -72,9 +74,23 @@ export class ManagementTokenVerifier implements BearerVerifier {
     const workspace = await this.db.workspace.findUnique({ where: { id: workspaceId }, select: { id: true } });
     if (!workspace) throw new AuthError('auth.forbidden', `the access token's workspace ${workspaceId} does not exist`);
     const subject = String(claims.sub);
+    const groups = groupsOf(claims[this.config.groupsClaim ?? 'groups']);
     // `exp` is required (and a number, or jose refuses the token): long-lived answers end then.
-    return { workspaceId, subject, principal: `user:${subject}`, scopes, expiresAt: Number(claims.exp) * 1000 };
+    return {
+      workspaceId,
+      subject,
+      principal: `user:${subject}`,
+      scopes,
+      expiresAt: Number(claims.exp) * 1000,
+      ...(groups.length > 0 ? { groups } : {}),
+    };
   }
+}
+
+/** A groups claim as names: an array of strings, or one space-separated string; anything else names none. */
+function groupsOf(claim: unknown): string[] {
+  if (typeof claim === 'string') return claim.split(/\s+/).filter(Boolean);
+  return Array.isArray(claim) ? claim.filter((g): g is string => typeof g === 'string' && g !== '') : [];
 }
 
 /** Why a token was not accepted, without echoing its content. */

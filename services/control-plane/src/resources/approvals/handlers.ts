@@ -129,7 +129,8 @@ function refuseDecider(row: ApprovalRow, caller: Caller): void {
   const { approvers } = row.rule as unknown as StoredApprovalRule;
   const named =
     (caller.keyId !== undefined && (approvers.apiKeys ?? []).includes(caller.keyId)) ||
-    (caller.subject !== undefined && (approvers.subjects ?? []).includes(caller.subject));
+    (caller.subject !== undefined && (approvers.subjects ?? []).includes(caller.subject)) ||
+    (caller.groups ?? []).some((g) => (approvers.groups ?? []).includes(g));
   if (!named)
     throw new AuthError(
       'auth.forbidden',

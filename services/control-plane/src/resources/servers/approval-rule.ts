@@ -24,14 +24,16 @@ function notifyProblems(rule: StoredApprovalRule, base: string): ProblemIssue[] 
 function ruleShapeProblems(rule: StoredApprovalRule, base: string): ProblemIssue[] {
   const problems: ProblemIssue[] = [];
   const a: ApprovalApprovers = rule.approvers;
-  // Keys and subjects decide through the API, people through their approval links: each counts.
+  // Keys and subjects decide through the API, people through their approval links: each counts. A group may hold any
+  // number of users: with one, the approvals needed are not bounded here.
   const count = (a.apiKeys?.length ?? 0) + (a.subjects?.length ?? 0) + (a.people?.length ?? 0);
-  if (count === 0)
+  const groups = a.groups?.length ?? 0;
+  if (count + groups === 0)
     problems.push({
       path: `${base}/approvers`,
-      message: 'name at least one approver (apiKeys, subjects, people)',
+      message: 'name at least one approver (apiKeys, subjects, groups, people)',
     });
-  else if (rule.approvals > count)
+  else if (groups === 0 && rule.approvals > count)
     problems.push({
       path: `${base}/approvals`,
       message: `${rule.approvals} approvals needed but only ${count} approver${count === 1 ? '' : 's'} can decide`,

@@ -20,8 +20,8 @@ export const ApprovalNotifyTarget = z
 export const ApprovalRuleBody = z
   .strictObject({
     approvers: ApprovalApprovers.describe(
-      'Who may approve: API key ids, OAuth subjects of signed-in users, external users (people) by name. The caller ' +
-        'of a call never approves it.',
+      'Who may approve: API key ids, OAuth subjects of signed-in users, signed-in users by a group their token names ' +
+        '(OAUTH_GROUPS_CLAIM), external users (people) by name. The caller of a call never approves it.',
     ),
     approvals: z.number().int().min(1).max(100).default(1).describe('How many distinct approvers must approve.'),
     expiresInSeconds: z

@@ -25,6 +25,7 @@ export function approvalRuleFile(stored: unknown, keyNames: Map<string, string>)
     approvers: {
       apiKeys: (a.apiKeys ?? []).map((id) => keyNames.get(id) ?? id),
       subjects: a.subjects ?? [],
+      ...(a.groups?.length ? { groups: a.groups } : {}),
       people: a.people ?? [],
     },
     approvals: rule.approvals,

@@ -47,6 +47,7 @@ export const ApprovalRuleSpec = z.strictObject({
   approvers: z.strictObject({
     apiKeys: ApprovalApprovers.shape.apiKeys.unwrap().default([]),
     subjects: ApprovalApprovers.shape.subjects.unwrap().default([]),
+    groups: ApprovalApprovers.shape.groups,
     people: ApprovalApprovers.shape.people.unwrap().default([]),
   }),
   approvals: ApprovalRuleBody.shape.approvals,
