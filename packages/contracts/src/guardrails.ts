@@ -7,7 +7,6 @@ import { z } from 'zod';
  */
 
 export const guardrailActions = ['redact', 'block', 'flag'] as const;
-export type GuardrailAction = (typeof guardrailActions)[number];
 
 /** Personal data the `pii` detector knows. */
 export const piiTypes = ['email', 'phone', 'iban', 'card', 'national_id'] as const;
@@ -65,7 +64,7 @@ export const GuardrailRule = z.object({
 export type GuardrailRule = z.infer<typeof GuardrailRule>;
 
 /** What a finding did: the action, or, for a guardrail in log-only mode, what it would have done. */
-export const guardrailOutcomes = ['redact', 'block', 'flag', 'would_redact', 'would_block', 'would_flag'] as const;
+const guardrailOutcomes = ['redact', 'block', 'flag', 'would_redact', 'would_block', 'would_flag'] as const;
 
 /** One finding: which guardrail and detector, where (a JSON path); never the matched value. */
 export const GuardrailFinding = z.object({

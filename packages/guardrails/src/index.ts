@@ -1,9 +1,2 @@
-export {
-  applyGuardrails,
-  compileGuardrails,
-  guardrailsFor,
-  type CompiledGuardrail,
-  type GuardrailOutcome,
-  type ScanOptions,
-} from './scan.ts';
+export { applyGuardrails, compileGuardrails, guardrailsFor, type CompiledGuardrail } from './scan.ts';
 export { patternProblems } from './patterns.ts';
