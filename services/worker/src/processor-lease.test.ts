@@ -53,7 +53,7 @@ beforeEach(() => {
 function processorFor(
   plan: Partial<HttpOperationPlan>,
   leaseStore?: { graceMs: number; sends: (id: string) => Promise<number>; mark: () => Promise<void> },
-  plans?: Pick<PlanCache, 'get' | 'guardrails'>,
+  plans?: Pick<PlanCache, 'get'>,
 ) {
   const entry: CatalogTool = {
     tool: { name: 't', description: 'd', inputSchema: { type: 'object' } },
@@ -69,7 +69,7 @@ function processorFor(
   };
   const silent = () => undefined;
   const deps = {
-    plans: (plans ?? { get: async () => entry, guardrails: async () => [] }) as unknown as PlanCache,
+    plans: { guardrails: async () => [], ...(plans ?? { get: async () => entry }) } as unknown as PlanCache,
     secrets: { resolve: async () => undefined } as unknown as SecretResolver,
     rateLimits: { take: async () => ({ ok: true }) } as unknown as RateLimits,
     authorizer: {} as Authorizer,
