@@ -188,6 +188,52 @@ export interface paths {
     patch: operations['updateQuota'];
     trace?: never;
   };
+  '/guardrails': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List the workspace’s guardrails */
+    get: operations['listGuardrails'];
+    put?: never;
+    /**
+     * Create a guardrail
+     * @description Scans the results of every server of the workspace, of `serverId`, or of its `tools`, with
+     * `detectors`, and `redact`s, `block`s or `flag`s what they find; `enforce: false` only records what it would do.
+     * Findings name the detector, the JSON path and the action, never the value. 422 lists every problem (an unknown
+     * server or tool, a pattern RE2 refuses, no detector); 409 for a name already used.
+     */
+    post: operations['createGuardrail'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/guardrails/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get a guardrail */
+    get: operations['getGuardrail'];
+    put?: never;
+    post?: never;
+    /** Delete a guardrail */
+    delete: operations['deleteGuardrail'];
+    options?: never;
+    head?: never;
+    /**
+     * Change a guardrail (omitted fields are kept)
+     * @description A guardrail moved to another server leaves the tools it named unless `tools` is given again.
+     */
+    patch: operations['updateGuardrail'];
+    trace?: never;
+  };
   '/approvals': {
     parameters: {
       query?: never;
@@ -1891,6 +1937,103 @@ export interface components {
        */
       alertWebhookUrl?: string | null;
     };
+    Guardrail: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      description: string | null;
+      serverId: string | null;
+      tools: string[];
+      detectors: components['schemas']['GuardrailDetector'][];
+      /** @enum {string} */
+      action: 'redact' | 'block' | 'flag';
+      enforce: boolean;
+      maxBytes: number | null;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    GuardrailDetector:
+      | {
+          /** @enum {string} */
+          kind: 'secrets';
+          ownSecrets?: boolean;
+        }
+      | {
+          /** @enum {string} */
+          kind: 'pii';
+          types?: ('email' | 'phone' | 'iban' | 'card' | 'national_id')[];
+          countries?: ('US' | 'GB' | 'FR')[];
+        }
+      | {
+          /** @enum {string} */
+          kind: 'prompt_injection';
+          patterns?: string[];
+        }
+      | {
+          /** @enum {string} */
+          kind: 'custom';
+          label?: string;
+          patterns: string[];
+        };
+    CreateGuardrailBody: {
+      name: string;
+      description?: string | null;
+      /** @description The server whose results it scans; absent or null: every server of the workspace. */
+      serverId?: string | null;
+      /** @description With `serverId`: only these tools of the server; absent or empty: all its tools. */
+      tools?: string[];
+      /**
+       * @description `secrets` (known credential shapes, and the call’s own credentials unless `ownSecrets: false`),
+       * `pii` (`types`: email, phone, iban, card, national_id; `countries`: US, GB, FR), `prompt_injection` (a
+       * documented list, plus RE2 `patterns`), `custom` (RE2 `patterns`, an optional `label`).
+       */
+      detectors: components['schemas']['GuardrailDetector'][];
+      /**
+       * @description `redact` replaces each match, `block` withholds the whole result (a tool error), `flag` returns it
+       * as is with `_meta["toolplane/guardrails"]`.
+       * @enum {string}
+       */
+      action: 'redact' | 'block' | 'flag';
+      /** @description false: log only, the caller sees no change; records say `would_<action>`. */
+      enforce?: boolean;
+      /**
+       * @description A result with more bytes of text is blocked unscanned; absent: the worker’s
+       * GUARDRAIL_MAX_SCAN_BYTES.
+       */
+      maxBytes?: number | null;
+    };
+    GuardrailList: {
+      data: components['schemas']['Guardrail'][];
+    };
+    UpdateGuardrailBody: {
+      name?: string;
+      description?: string | null;
+      /** @description The server whose results it scans; absent or null: every server of the workspace. */
+      serverId?: string | null;
+      /** @description With `serverId`: only these tools of the server; absent or empty: all its tools. */
+      tools?: string[];
+      /**
+       * @description `secrets` (known credential shapes, and the call’s own credentials unless `ownSecrets: false`),
+       * `pii` (`types`: email, phone, iban, card, national_id; `countries`: US, GB, FR), `prompt_injection` (a
+       * documented list, plus RE2 `patterns`), `custom` (RE2 `patterns`, an optional `label`).
+       */
+      detectors?: components['schemas']['GuardrailDetector'][];
+      /**
+       * @description `redact` replaces each match, `block` withholds the whole result (a tool error), `flag` returns it
+       * as is with `_meta["toolplane/guardrails"]`.
+       * @enum {string}
+       */
+      action?: 'redact' | 'block' | 'flag';
+      /** @description false: log only, the caller sees no change; records say `would_<action>`. */
+      enforce?: boolean;
+      /**
+       * @description A result with more bytes of text is blocked unscanned; absent: the worker’s
+       * GUARDRAIL_MAX_SCAN_BYTES.
+       */
+      maxBytes?: number | null;
+    };
     ApprovalList: {
       data: components['schemas']['Approval'][];
     };
@@ -3394,6 +3537,18 @@ export interface components {
       message: string | null;
       /** @description OpenTelemetry trace id; null when tracing was off. */
       trace_id: string | null;
+      /**
+       * @description What the result’s guardrails found: guardrail, detector, JSON path, action (`would_*` in log-only
+       * mode); never the value.
+       */
+      guardrails: components['schemas']['GuardrailFinding'][];
+    };
+    GuardrailFinding: {
+      guardrail: string;
+      detector: string;
+      path: string;
+      /** @enum {string} */
+      action: 'redact' | 'block' | 'flag' | 'would_redact' | 'would_block' | 'would_flag';
     };
     ExecutionRecord: {
       /**
@@ -3425,6 +3580,11 @@ export interface components {
       message: string | null;
       /** @description OpenTelemetry trace id; null when tracing was off. */
       trace_id: string | null;
+      /**
+       * @description What the result’s guardrails found: guardrail, detector, JSON path, action (`would_*` in log-only
+       * mode); never the value.
+       */
+      guardrails: components['schemas']['GuardrailFinding'][];
       /** @description The requests made, in order (never bodies, never secret values). */
       steps: unknown[];
       /**
@@ -5904,6 +6064,577 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['Quota'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listGuardrails: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The guardrails, oldest first (the order the worker applies them in). */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['GuardrailList'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  createGuardrail: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['CreateGuardrailBody'];
+      };
+    };
+    responses: {
+      /** @description The guardrail. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Guardrail'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The resource already exists: `resource.conflict`. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getGuardrail: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The guardrail’s id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The guardrail. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Guardrail'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  deleteGuardrail: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The guardrail’s id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no body. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  updateGuardrail: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The guardrail’s id. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['UpdateGuardrailBody'];
+      };
+    };
+    responses: {
+      /** @description The guardrail as changed. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Guardrail'];
         };
       };
       /**

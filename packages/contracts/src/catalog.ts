@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { HttpMethod, ParameterLocation } from './descriptor.ts';
 import { QuotaRule } from './quotas.ts';
 import { ApprovalRule } from './approvals.ts';
+import { GuardrailRule } from './guardrails.ts';
 
 /** A JSON Schema 2020-12 document; validated by Ajv where it is compiled, not here. */
 export const JsonSchema = z.record(z.string(), z.unknown());
@@ -317,6 +318,8 @@ export const Catalog = z.object({
   external: z.array(ExternalFeatures).optional(),
   /** Problems met while compiling that did not stop it (an external MCP server that could not be listed). */
   warnings: z.array(z.string()).optional(),
+  /** The guardrails the worker applies to this server's results (the workspace's, the server's, its tools'); absent: none. */
+  guardrails: z.array(GuardrailRule).optional(),
 });
 export type Catalog = z.infer<typeof Catalog>;
 

@@ -8,3 +8,4 @@ export * from './oauth-claims.ts';
 export * from './audit.ts';
 export * from './quotas.ts';
 export * from './approvals.ts';
+export * from './guardrails.ts';

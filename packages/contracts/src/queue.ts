@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AuthPlan } from './catalog.ts';
 import { HttpUrl } from './input-rules.ts';
+import { GuardrailFinding } from './guardrails.ts';
 
 /** Queue and job names, and Redis key layout shared by edge, worker and control plane. */
 export const queueNames = { toolInvocations: 'tool-invocations', dataPlaneTasks: 'data-plane-tasks' } as const;
@@ -890,6 +891,8 @@ export const ExecutionRecordV1 = z.object({
    * and on jobs that expired in the queue (their charge is given back). Usage (`usage_days`) counts only these.
    */
   costUnits: z.number().nonnegative().optional(),
+  /** What the result's guardrails found: guardrail, detector, JSON path, action (`would_*` in log-only mode); no value. */
+  guardrails: z.array(GuardrailFinding).optional(),
   /** Only while a debug session is open: redacted headers and size-capped, redacted bodies. */
   debug: z
     .object({

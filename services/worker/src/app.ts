@@ -260,6 +260,7 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
     },
     // A charged job that expired in the queue ran nothing: its quota units go back (ADR 0048).
     quotaRefunds: (charge) => giveBackQuota(redis, charge),
+    maxScanBytes: env.GUARDRAIL_MAX_SCAN_BYTES,
     workspaceAccess: async (workspaceId: string) => {
       const raw = await redis.get(keys.access(workspaceId));
       return raw ? WorkspaceAccess.parse(JSON.parse(raw)) : undefined;

@@ -1,4 +1,5 @@
 import { Catalog, redisKeys, type CatalogTool, type ExternalFeatures } from '@toolplane/contracts';
+import { compileGuardrails, type CompiledGuardrail } from '@toolplane/guardrails';
 import type { RedisClient } from '@toolplane/redis';
 import { LRUCache } from 'lru-cache';
 
@@ -31,6 +32,15 @@ export class PlanCache {
     return (await this.load(serverId, version))?.external.get(server);
   }
 
+  /**
+   * The guardrails of one catalog version, compiled once with its plans (none: an empty list, nothing to scan). Read
+   * after `get` or `external` loaded the version: a cache hit.
+   */
+  async guardrails(serverId: string, version: number): Promise<readonly CompiledGuardrail[]> {
+    const hit = this.byVersion.get(`${serverId}:${version}`);
+    return (hit ?? (await this.load(serverId, version)))?.guardrails ?? [];
+  }
+
   private async load(serverId: string, version: number): Promise<VersionPlans | undefined> {
     const id = `${serverId}:${version}`;
     let plans = this.byVersion.get(id);
@@ -41,6 +51,7 @@ export class PlanCache {
       plans = {
         tools: new Map(catalog.tools.map((t) => [t.tool.name, t])),
         external: new Map((catalog.external ?? []).map((e) => [e.server, e])),
+        guardrails: catalog.guardrails ? compileGuardrails(catalog.guardrails) : [],
       };
       this.byVersion.set(id, plans);
     }
@@ -48,8 +59,9 @@ export class PlanCache {
   }
 }
 
-/** One catalog version's plans: its tools by name, its external servers' features by server name. */
+/** One catalog version's plans: its tools by name, its external servers' features by server name, its guardrails. */
 interface VersionPlans {
   tools: Map<string, CatalogTool>;
   external: Map<string, ExternalFeatures>;
+  guardrails: CompiledGuardrail[];
 }

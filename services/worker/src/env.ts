@@ -81,6 +81,15 @@ export const WorkerEnv = z.object({
   SECRETS_CACHE_MAX: z.coerce.number().int().positive().default(10_000),
   /** Upper bound for one upstream HTTP request. */
   HTTP_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /**
+   * Guardrails on results: a result with more bytes of text than this is blocked unscanned by a guardrail without a
+   * `maxBytes` of its own (never passed unscanned). Scanning is linear in the text.
+   */
+  GUARDRAIL_MAX_SCAN_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   /** Upstream responses larger than this are cut off and reported as an error. */
   HTTP_MAX_RESPONSE_BYTES: z.coerce
     .number()

@@ -69,7 +69,7 @@ function processorFor(
   };
   const silent = () => undefined;
   const deps = {
-    plans: (plans ?? { get: async () => entry }) as unknown as PlanCache,
+    plans: { guardrails: async () => [], ...(plans ?? { get: async () => entry }) } as unknown as PlanCache,
     secrets: { resolve: async () => undefined } as unknown as SecretResolver,
     rateLimits: { take: async () => ({ ok: true }) } as unknown as RateLimits,
     authorizer: {} as Authorizer,

@@ -51,6 +51,7 @@ import {
 } from '@toolplane/telemetry';
 import { shapeResult, type ResultShape } from './result-shapes.ts';
 import { redactSecrets, sentSecretForms } from './redact.ts';
+import { guardDebug, guardResult, type Guarded } from './guardrails.ts';
 import { perRequestCredentials, type RequestCredentialOpener } from './request-credentials.ts';
 import { callRemoteTool, RemoteRequestError, RemoteTimeoutError } from './remote-tools.ts';
 import { mcpHeaders, relayOf, runMcpRequest, type McpRequestRun } from './external-mcp.ts';
@@ -60,6 +61,20 @@ import { ConnectionRequiredError, type UserTokenKeeper } from './user-tokens.ts'
 import { stepAccessRefusal, type WorkspaceAccessReader } from './step-access.ts';
 import { stepRunner } from './tool-steps.ts';
 import { runWorkflowTool, WorkflowStopped, type WorkflowCall } from './workflow-runner.ts';
+
+/** A result through the guardrails of its server and tool (guardrails.ts). */
+const guard = (
+  deps: ProcessorDeps,
+  job: ToolInvokeJob,
+  result: ToolResultPayload,
+  secretValues: Iterable<string | undefined>,
+): Promise<Guarded> =>
+  guardResult(
+    { plans: deps.plans, maxScanBytes: deps.maxScanBytes ?? 1024 * 1024, log: deps.log },
+    job,
+    result,
+    secretValues,
+  );
 
 /** A job that ran nothing gives its quota charge back; a failure to is logged (the units stay charged). */
 async function giveBack(deps: ProcessorDeps, job: ToolInvokeJob): Promise<void> {
@@ -98,6 +113,8 @@ export interface ProcessorDeps {
   quotaRefunds?: (charge: NonNullable<ToolInvokeJob['quotaCharge']>) => Promise<void>;
   /** A workspace's published access policies, for workflow steps on hosted servers' tools (absent: they fail). */
   workspaceAccess?: WorkspaceAccessReader;
+  /** Bytes of a result's text above which a guardrail without its own limit blocks it (absent: 1 MiB). */
+  maxScanBytes?: number;
   now?: () => number;
 }
 
@@ -155,6 +172,8 @@ interface Invocation {
 type RecordExtra = {
   errorCode?: string;
   message?: string;
+  /** What the result's guardrails found (detector, path, action; never a value). */
+  guardrails?: ExecutionRecord['guardrails'];
   debug?: ExecutionRecord['debug'];
   tree?: ExecutionTreeNode[] | undefined;
   /** The edge gives the call's charge back (it expired in the queue, an `input_required` round): no `costUnits`. */
@@ -380,7 +399,8 @@ async function runMcpTool(deps: ProcessorDeps, call: Invocation, plan: McpPlan):
           : `The external MCP server "${plan.server}" could not be reached: ${why}`,
     );
   }
-  result = redactSecrets(result, Object.values(headers));
+  const guarded = await guard(deps, job, result, Object.values(headers));
+  result = redactSecrets(guarded.result, Object.values(headers));
   call.steps.push({
     kind: 'mcp',
     name: plan.remoteTool,
@@ -391,14 +411,14 @@ async function runMcpTool(deps: ProcessorDeps, call: Invocation, plan: McpPlan):
     durationMs: now() - sentAt,
     attempt: 1,
   });
-  call.record(
-    result.isError ? 'tool_error' : 'success',
-    result.isError
+  call.record(result.isError ? 'tool_error' : 'success', {
+    ...(result.isError
       ? { errorCode: outcome === 'response' ? 'upstream.tool_error' : `upstream.${outcome}` }
       : result.resultType === 'input_required'
         ? { uncharged: true }
-        : {},
-  );
+        : {}),
+    ...guarded.record,
+  });
   return answer(job, result);
 }
 
@@ -469,12 +489,15 @@ async function runWorkflow(deps: ProcessorDeps, call: Invocation, plan: Workflow
   });
   if (run instanceof RateLimitedError) return rateLimited(call, run.refusal);
   call.steps.push(...run.steps);
-  call.record(run.ok ? 'success' : 'tool_error', {
+  const guarded = await guard(deps, job, run.result, []);
+  const debug = session && { sessionId: session.sessionId, steps: run.debugSteps ?? [] };
+  call.record(run.ok && !guarded.withheld ? 'success' : 'tool_error', {
     ...(run.ok ? {} : { errorCode: run.errorCode!, message: run.message! }),
-    ...(session ? { debug: { sessionId: session.sessionId, steps: run.debugSteps ?? [] } } : {}),
+    ...guarded.record,
+    ...(debug ? { debug: guardDebug(debug, guarded.guardrails) } : {}),
     tree: run.tree,
   });
-  return answer(job, run.result);
+  return answer(job, guarded.result);
 }
 
 /**
@@ -502,13 +525,17 @@ async function runHttpTool(
   if (!allowed.ok) return rateLimited(call, allowed);
   const limits = { ...deps.limits, timeoutMs: Math.min(deps.limits.timeoutMs, call.remaining) };
   const { request, outcome, secretValues } = await exchangeHttp(deps, call, { plan, keyHeader, limits });
-  const result = redactSecrets(toToolResult(outcome, limits, plan.output), secretValues);
+  // Guardrails before the secrets' redaction: the call's own credentials echoed back are theirs to find too.
+  const guarded = await guard(deps, job, toToolResult(outcome, limits, plan.output), secretValues);
+  const result = redactSecrets(guarded.result, secretValues);
   const session = await deps.debug.active(job.serverId);
+  const debug = session && deps.debug.capture(session.sessionId, request, outcome, secretValues);
   call.record(result.isError ? 'tool_error' : 'success', {
     ...(result.isError
       ? { errorCode: outcome.kind === 'response' ? 'upstream.http_error' : `upstream.${outcome.kind}` }
       : {}),
-    ...(session ? { debug: deps.debug.capture(session.sessionId, request, outcome, secretValues) } : {}),
+    ...guarded.record,
+    ...(debug ? { debug: guardDebug(debug, guarded.guardrails) } : {}),
   });
   deps.log.debug(
     { invocationId: job.invocationId, tool: job.tool, outcome: outcome.kind, ms: now() - call.started },

@@ -259,7 +259,7 @@ function harness() {
     exchange: sessions.exchange.bind(sessions),
   };
   const process = createToolInvocationProcessor({
-    plans: { get: async () => entry } as unknown as PlanCache,
+    plans: { get: async () => entry, guardrails: async () => [] } as unknown as PlanCache,
     secrets: new SecretResolver({ get: async (name: string) => secrets[name] }, 0),
     rateLimits: { take: async () => ({ ok: true }) } as unknown as RateLimits,
     authorizer: new Authorizer(limits),

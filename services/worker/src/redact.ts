@@ -131,7 +131,8 @@ function needlesOf(value: string): string[] {
 /** One compiled pattern per set of secret values (the calls of one API share theirs). */
 const patterns = new LRUCache<string, RegExp>({ max: 1000 });
 
-function patternFor(secretValues: Iterable<string | undefined>): RegExp | undefined {
+/** One pattern of every form of the given secret values (literal alternatives, global), or none. */
+export function patternFor(secretValues: Iterable<string | undefined>): RegExp | undefined {
   const values = new Set<string>();
   for (const v of secretValues) if (v && v.length >= MIN_SECRET_LENGTH) values.add(v);
   if (values.size === 0) return undefined;

@@ -335,6 +335,21 @@ const fixtures: Record<string, Fixture> = {
     const { response } = await ok(api.DELETE('/quotas/{id}', { params: { path: { id: ids.quota! } } }));
     return { response, id: ids.quota };
   },
+  createGuardrail: async () => {
+    const body = { name: 'audit-guardrail', detectors: [{ kind: 'pii' as const }], action: 'flag' as const };
+    const { data, response } = await ok(api.POST('/guardrails', { body }));
+    ids.guardrail = data!.id;
+    return { response, id: data!.id };
+  },
+  updateGuardrail: async () => {
+    const path = { id: ids.guardrail! };
+    const { response } = await ok(api.PATCH('/guardrails/{id}', { params: { path }, body: { enforce: false } }));
+    return { response, id: ids.guardrail };
+  },
+  deleteGuardrail: async () => {
+    const { response } = await ok(api.DELETE('/guardrails/{id}', { params: { path: { id: ids.guardrail! } } }));
+    return { response, id: ids.guardrail };
+  },
   createSecret: async () => {
     const body = { name: 'AUDIT_SECRET', value: secret('secret') };
     return { response: (await ok(api.POST('/secrets', { body }))).response, id: 'AUDIT_SECRET' };

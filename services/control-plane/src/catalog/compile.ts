@@ -17,6 +17,7 @@ import { compileConnectorTools, type StoredOpenApiConnector } from '../documents
 import type { StoredReference } from '../documents/workflow-sources.ts';
 import { markApproval, stepApproval, type StoredApprovalRule } from './approvals.ts';
 import { externalFeatures } from './external-features.ts';
+import { withGuardrails } from './guardrails.ts';
 import { credentialSecretName, serverSecretName, userCredentialSecretName } from './secret-names.ts';
 
 /**
@@ -239,7 +240,8 @@ async function workspaceTools(tx: Tx, workspaceId: string, reserved: ReadonlySet
  * - NORMAL with a connector instance: its tools, narrowed to `selectedTools` when given;
  * - NORMAL without one: exactly `selectedTools`, looked up among all the workspace's tools;
  * - SMART: all the workspace's tools, searched and executed through meta tools on the edge.
- * Then the tools of `confirmTools` are marked `confirm` (`markConfirmed`), those of `approvalTools` with the rule.
+ * Then the tools of `confirmTools` are marked `confirm` (`markConfirmed`), those of `approvalTools` with the rule, and
+ * the guardrails that apply to the server's results are added (`withGuardrails`).
  */
 export async function compileCatalog(
   tx: Tx,
@@ -262,7 +264,7 @@ export async function compileCatalog(
   const confirmed = markConfirmed(merged, server.confirmTools ?? [], opts.strictConfirm === true);
   const rule = server.approvalRule as StoredApprovalRule | null | undefined;
   const approved = markApproval(confirmed, server.approvalTools ?? [], rule, opts.strictApproval === true);
-  return markShaped(markTaskOnly(approved, taskOnlyTools(server.config)), server.config);
+  return withGuardrails(tx, server, markShaped(markTaskOnly(approved, taskOnlyTools(server.config)), server.config));
 }
 
 /** `config.taskOnlyTools`: names of tools that run only as durable tasks (absent or not a list of names: none). */

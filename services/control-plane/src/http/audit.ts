@@ -12,6 +12,7 @@ import { callerIfAny, type Caller } from './auth.ts';
 const models: Record<string, string> = {
   access_policy: 'accessPolicy',
   quota: 'quota',
+  guardrail: 'guardrail',
   approval: 'approval',
   approval_link: 'approvalLink',
   api_key: 'apiKey',

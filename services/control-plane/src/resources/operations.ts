@@ -11,6 +11,7 @@ import { deploymentsOperations } from './deployments/operations.ts';
 import { executionRecordsOperations } from './execution-records/operations.ts';
 import { externalMcpServersOperations } from './external-mcp-servers/operations.ts';
 import { externalUsersOperations } from './external-users/operations.ts';
+import { guardrailsOperations } from './guardrails/operations.ts';
 import type { Operation } from './operation.ts';
 import { quotasOperations } from './quotas/operations.ts';
 import { secretsOperations } from './secrets/operations.ts';
@@ -30,6 +31,7 @@ const operationTables = {
   'api-keys': apiKeysOperations,
   'access-policies': accessPoliciesOperations,
   quotas: quotasOperations,
+  guardrails: guardrailsOperations,
   approvals: approvalsOperations,
   connectors: connectorsOperations,
   'curated-connectors': curatedConnectorsOperations,

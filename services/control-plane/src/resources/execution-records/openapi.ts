@@ -1,4 +1,4 @@
-import { ExecutionRecordV1 } from '@toolplane/contracts';
+import { ExecutionRecordV1, GuardrailFinding } from '@toolplane/contracts';
 import { z } from 'zod';
 import { ListQuery } from './schemas.ts';
 
@@ -29,6 +29,12 @@ export const ExecutionRecordSummary = z
     error_code: z.string().nullable(),
     message: z.string().nullable(),
     trace_id: z.string().nullable().describe('OpenTelemetry trace id; null when tracing was off.'),
+    guardrails: z
+      .array(GuardrailFinding.meta({ id: 'GuardrailFinding' }))
+      .describe(
+        'What the result’s guardrails found: guardrail, detector, JSON path, action (`would_*` in log-only mode); ' +
+          'never the value.',
+      ),
   })
   .strict()
   .meta({ id: 'ExecutionRecordSummary' });

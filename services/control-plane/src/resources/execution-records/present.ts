@@ -1,25 +1,34 @@
 /**
- * The `steps` column holds the step list, or `{ traceId?, spanId?, steps, tree? }` for traced calls
- * and workflow calls (their step tree), and `caller: { subject, actingVia }` (OAuth subject, why a caller
- * could act as a user): none has a column of its own (no schema change needed).
+ * The `steps` column holds the step list, or `{ traceId?, spanId?, steps, tree?, guardrails? }` for traced calls,
+ * workflow calls (their step tree) and calls whose result guardrails found something, and
+ * `caller: { subject, actingVia }` (OAuth subject, why a caller could act as a user): none has a column of its own
+ * (no schema change needed).
  */
 function unpackSteps(value: unknown): {
   steps: unknown;
   traceId: string | null;
   tree: unknown;
+  guardrails: unknown;
   caller: { subject: string | null; actingVia: string | null };
 } {
   const none = { subject: null, actingVia: null };
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const v = value as { steps?: unknown; traceId?: unknown; tree?: unknown; caller?: typeof none };
+    const v = value as {
+      steps?: unknown;
+      traceId?: unknown;
+      tree?: unknown;
+      guardrails?: unknown;
+      caller?: typeof none;
+    };
     return {
       steps: v.steps ?? [],
       traceId: typeof v.traceId === 'string' ? v.traceId : null,
       tree: v.tree ?? null,
+      guardrails: v.guardrails ?? [],
       caller: v.caller ?? none,
     };
   }
-  return { steps: value, traceId: null, tree: null, caller: none };
+  return { steps: value, traceId: null, tree: null, guardrails: [], caller: none };
 }
 
 export type RecordRow = {
@@ -42,7 +51,7 @@ export type RecordRow = {
 
 /** A record as the API shows it (with `steps`, `tree` and `debug` for `GET /execution_records/{id}`). */
 export function presentRecord(r: RecordRow, withSteps: boolean) {
-  const { steps, traceId, tree, caller: identity } = unpackSteps(r.steps);
+  const { steps, traceId, tree, guardrails, caller: identity } = unpackSteps(r.steps);
   return {
     id: r.id,
     server_id: r.serverId,
@@ -62,6 +71,8 @@ export function presentRecord(r: RecordRow, withSteps: boolean) {
     message: r.message,
     /** OpenTelemetry trace id (null when tracing was off): search it in Jaeger. */
     trace_id: traceId,
+    // What the result's guardrails found: guardrail, detector, JSON path, action (never the value).
+    guardrails,
     // tree: workflow calls' flow.run → step.run → action.run tree (null for other tools).
     ...(withSteps ? { steps, tree, debug: r.debug ?? null } : {}),
   };

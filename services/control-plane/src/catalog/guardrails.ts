@@ -1,0 +1,25 @@
+import type { Catalog, GuardrailDetector, GuardrailRule } from '@toolplane/contracts';
+import type { Tx } from '../db/client.ts';
+
+/**
+ * The guardrails that apply to a server's results: the workspace's, the server's and those of some of its tools,
+ * oldest first, as the worker applies them (`Catalog.guardrails`). None: the catalog carries nothing, and the worker
+ * scans nothing.
+ */
+export async function withGuardrails(tx: Tx, server: { id: string; workspaceId: string }, catalog: Catalog) {
+  const rows = await tx.guardrail.findMany({
+    where: { workspaceId: server.workspaceId, OR: [{ serverId: null }, { serverId: server.id }] },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+  });
+  if (rows.length === 0) return catalog;
+  const guardrails = rows.map((r): GuardrailRule => ({
+    id: r.id,
+    name: r.name,
+    ...(r.tools.length > 0 ? { tools: r.tools } : {}),
+    detectors: r.detectors as GuardrailDetector[],
+    action: r.action as GuardrailRule['action'],
+    enforce: r.enforce,
+    ...(r.maxBytes !== null ? { maxBytes: r.maxBytes } : {}),
+  }));
+  return { ...catalog, guardrails };
+}

@@ -1,0 +1,90 @@
+import type { ExecutionRecord, GuardrailFinding, ToolInvokeJob, ToolResultPayload } from '@toolplane/contracts';
+import { applyGuardrails, guardrailsFor, type CompiledGuardrail } from '@toolplane/guardrails';
+import type { Logger } from '@toolplane/logger';
+import type { PlanCache } from './catalog-cache.ts';
+import { errorResult } from './http-operation.ts';
+import { patternFor } from './redact.ts';
+
+/** What applying guardrails needs: the plans (their compiled guardrails), the scan limit, the log. */
+export interface GuardrailDeps {
+  plans: Pick<PlanCache, 'guardrails'>;
+  maxScanBytes: number;
+  log: Pick<Logger, 'info'>;
+}
+
+/** A result after the guardrails, and what its execution record says of them. */
+export interface Guarded {
+  result: ToolResultPayload;
+  /** Findings (detector, path, action: never a value); a withheld result's `errorCode` and `message`. */
+  record: { guardrails?: GuardrailFinding[]; errorCode?: string; message?: string };
+  withheld: boolean;
+  /** The guardrails applied (for the call's debug capture). */
+  guardrails: readonly CompiledGuardrail[];
+}
+
+/** The key of a result's `_meta` listing what enforced guardrails did to it. */
+const GUARDRAILS_META = 'toolplane/guardrails';
+
+/** The guardrails that apply to a job's result (a request that is no tool call: those of the whole server). */
+async function jobGuardrails(deps: GuardrailDeps, job: ToolInvokeJob): Promise<readonly CompiledGuardrail[]> {
+  const all = await deps.plans.guardrails(job.serverId, job.catalogVersion);
+  return all.length === 0 ? all : guardrailsFor(all, job.request ? undefined : job.tool);
+}
+
+/**
+ * A tool result through its server's guardrails, before it leaves the worker: its text and structured content are
+ * scanned (with the call's own credentials, `secretValues`, for the `secrets` detector), then redacted, withheld
+ * (a tool error naming the detector and the path, nothing of the result) or returned as is; what enforced guardrails
+ * did is listed in `_meta["toolplane/guardrails"]`. No guardrail: the result as it is, nothing scanned.
+ */
+export async function guardResult(
+  deps: GuardrailDeps,
+  job: ToolInvokeJob,
+  result: ToolResultPayload,
+  secretValues: Iterable<string | undefined>,
+): Promise<Guarded> {
+  const guardrails = await jobGuardrails(deps, job);
+  if (guardrails.length === 0) return { result, record: {}, withheld: false, guardrails };
+  const view = {
+    content: result.content,
+    ...(result.structuredContent !== undefined ? { structuredContent: result.structuredContent } : {}),
+  };
+  const out = applyGuardrails(view, guardrails, {
+    maxScanBytes: deps.maxScanBytes,
+    ownSecrets: patternFor(secretValues),
+  });
+  if (out.findings.length > 0)
+    deps.log.info(
+      { invocationId: job.invocationId, tool: job.tool, findings: out.findings, more: out.more },
+      out.withheld ? 'guardrail withheld a result' : 'guardrail findings',
+    );
+  if (out.withheld) {
+    const { detector, path } = out.withheld;
+    const message = `A guardrail withheld this result: ${detector} found at ${path}`;
+    return {
+      result: { ...errorResult(message), _meta: { [GUARDRAILS_META]: [out.withheld] } },
+      record: { guardrails: out.findings, errorCode: 'guardrail.blocked', message },
+      withheld: true,
+      guardrails,
+    };
+  }
+  const enforced = out.findings.filter((f) => !f.action.startsWith('would_'));
+  const scanned = out.value as typeof view;
+  const guarded: ToolResultPayload = { ...result, ...scanned };
+  if (enforced.length > 0) guarded._meta = { ...result._meta, [GUARDRAILS_META]: enforced };
+  const record = out.findings.length > 0 ? { guardrails: out.findings } : {};
+  return { result: guarded, record, withheld: false, guardrails };
+}
+
+/**
+ * A debug capture (headers and bodies of upstream exchanges) with every match of the guardrails redacted, whatever
+ * their action or mode: what they find never reaches a debug session. Not capped (the capture already is).
+ */
+export function guardDebug<T extends ExecutionRecord['debug']>(debug: T, guardrails: readonly CompiledGuardrail[]): T {
+  if (!debug || guardrails.length === 0) return debug;
+  const redacting = guardrails.map(({ rule: { maxBytes: _unbounded, ...rule }, detectors }) => ({
+    rule: { ...rule, action: 'redact' as const, enforce: true },
+    detectors,
+  }));
+  return applyGuardrails(debug, redacting, { maxScanBytes: Number.POSITIVE_INFINITY }).value as T;
+}
