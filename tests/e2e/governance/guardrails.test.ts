@@ -3,17 +3,20 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { resultFromTaskOutcome } from '@modelcontextprotocol/ext-tasks/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { dumpPostgres } from '../../helpers/output-search.ts';
 import { startTestStack } from '../../helpers/stack.ts';
+import { legacyTaskSession } from '../../helpers/task-sessions.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 /**
  * Guardrails on tool results (ADR 0050), applied by the worker before a result leaves the data plane: a real HTTP
  * upstream answers with an AWS key, a card number, an IBAN, an e-mail and an injection phrase in a JSON body; one
  * guardrail per action (redact keeps the structure, block withholds everything, flag returns it with `_meta`), one in
- * log-only mode (no change, recorded as would_*), bad guardrails refused with every problem listed, and none of the
+ * log-only mode (no change, recorded as would_*), the same through SMART `execute_tool`, a task and a workflow, bad
+ * guardrails refused with every problem listed, and none of the
  * planted values in execution records, audit events or the services' logs.
  */
 
@@ -111,7 +114,11 @@ beforeAll(async () => {
   );
 }, 120_000);
 
+/** Clients and task sessions the tests open beyond `client`. */
+const opened: { close(): Promise<void> }[] = [];
+
 afterAll(async () => {
+  for (const o of opened) await o.close().catch(() => undefined);
   await client?.close().catch(() => undefined);
   await stack?.stop();
   await new Promise((r) => upstream?.close(r));
@@ -189,6 +196,71 @@ describe('guardrails on a tool result', () => {
     expect(r.isError).toBeFalsy();
     expect(r.structuredContent).toEqual(ticket);
     expect(r._meta?.['toolplane/guardrails']).toBeUndefined();
+  }, 60_000);
+
+  it('the same on what SMART execute_tool, a task and a workflow return (a workspace-wide guardrail)', async () => {
+    for (const g of (await unwrap(api.GET('/guardrails'))).data)
+      await unwrap(api.DELETE('/guardrails/{id}', { params: { path: { id: g.id } } }));
+    await unwrap(
+      api.POST('/guardrails', { body: { name: 'redact-cards', detectors: allDetectors, action: 'redact' } }),
+    );
+    const smart = await unwrap(api.POST('/mcp_manager', { body: { name: 'smart-guarded', mode: 'SMART' } }));
+    const smartClient = new Client({ name: 'guardrails-smart', version: '1.0.0' });
+    opened.push(smartClient);
+    await smartClient.connect(
+      new StreamableHTTPClientTransport(new URL(`${stack.edgeUrl}/mcp/${smart.id}`), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
+    const viaSmart = await waitFor('a redacted result through execute_tool', async () => {
+      const r = (await smartClient.callTool({
+        name: 'execute_tool',
+        arguments: { name: 'get_ticket', arguments: { ticket_id: 'T-1' } },
+      })) as unknown as ToolResult;
+      return r.content[0]?.text?.includes('[redacted:pii:card]') ? r : undefined;
+    });
+    for (const v of Object.values(planted)) expect(JSON.stringify(viaSmart)).not.toContain(v);
+    // A task's result is the same job's: kept redacted in the task record, read back redacted.
+    const { session } = await legacyTaskSession(`${stack.edgeUrl}/mcp/${example.serverId}`, {
+      headers: { 'x-api-key': stack.bootstrapKey },
+      opened,
+    });
+    const task = await waitFor('a redacted task result', async () => {
+      const execution = await session.callTool('get_ticket', { ticket_id: 'T-1' }, { task: { preference: 'require' } });
+      const result = resultFromTaskOutcome((await execution.settle()).outcome) as ToolResult;
+      return JSON.stringify(result).includes('[redacted:pii:card]') ? result : undefined;
+    });
+    expect((task.structuredContent as { customer: { card: string } }).customer.card).toBe('[redacted:pii:card]');
+    for (const v of Object.values(planted)) expect(JSON.stringify(task)).not.toContain(v);
+    // A workflow whose step reads the ticket: its outputs are the workflow tool's result, scanned as any other.
+    const flows = await unwrap(api.POST('/mcp_manager', { body: { name: 'guarded-flows', mode: 'NORMAL' } }));
+    const definition = `
+flower: "0.1"
+id: wf_ticket
+flows:
+  - id: wf_ticket
+    steps:
+      - id: read
+        request: { method: POST, url: "toolplane:mcp_servers/ticket-system/tools/get_ticket", body: { ticket_id: "T-1" } }
+        outputs: { body: $response.body }
+    outputs: { ticket: $steps.read.outputs.body }
+`;
+    const deployed = await api.POST('/mcp_servers/{id}/deploy', {
+      params: { path: { id: flows.id } },
+      body: { definition },
+    });
+    expect(deployed.response.status).toBe(201);
+    const flowClient = new Client({ name: 'guardrails-flow', version: '1.0.0' });
+    opened.push(flowClient);
+    await flowClient.connect(
+      new StreamableHTTPClientTransport(new URL(`${stack.edgeUrl}/mcp/${flows.id}`), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
+    const flow = (await flowClient.callTool({ name: 'wf_ticket', arguments: {} })) as unknown as ToolResult;
+    expect(flow.isError).toBeFalsy();
+    expect(JSON.stringify(flow)).toContain('[redacted:pii:card]');
+    for (const v of Object.values(planted)) expect(JSON.stringify(flow)).not.toContain(v);
   }, 60_000);
 
   it('refuses a bad guardrail with every problem listed (RE2, unknown server, tools, no detector)', async () => {
