@@ -11,6 +11,7 @@ import {
 import { TransientError, UserError } from '@toolplane/errors';
 import type { PublishedReplies } from '@toolplane/queue';
 import { ProtocolError } from '@modelcontextprotocol/client';
+import type { GuardedValue } from './guardrails.ts';
 import { redactSecrets, redactText } from './redact.ts';
 import {
   externalHeaders,
@@ -113,7 +114,10 @@ export interface McpRequestRun {
   remaining: number;
   steps: ExecutionStep[];
   fallback: () => Promise<boolean>;
-  record: (outcome: ExecutionRecord['outcome'], extra?: { errorCode?: string; message?: string }) => void;
+  record: (
+    outcome: ExecutionRecord['outcome'],
+    extra?: { errorCode?: string; message?: string; guardrails?: ExecutionRecord['guardrails'] },
+  ) => void;
 }
 
 /**
@@ -121,8 +125,16 @@ export interface McpRequestRun {
  * headers a tool call of that server would carry. Its answer is relayed as `mcpResult`; the server's JSON-RPC error
  * as `protocolError` (a resource it does not have, invalid arguments); a failure to reach it as a transient error.
  */
+/** The JSON-RPC code of an answer a guardrail withheld (a server-defined error, as a refused task's). */
+const WITHHELD = -32001;
+
 export async function runMcpRequest(
-  deps: { secrets: SecretResolver; timeoutMs: number },
+  deps: {
+    secrets: SecretResolver;
+    timeoutMs: number;
+    /** The answer through its server's guardrails (guardrails.ts `guardValue`). */
+    guard?: (value: unknown, secretValues: string[]) => Promise<GuardedValue>;
+  },
   run: McpRequestRun,
   features: ExternalServerRef,
 ): Promise<ToolInvokeResult> {
@@ -143,10 +155,17 @@ export async function runMcpRequest(
     });
   try {
     const timeoutMs = Math.min(deps.timeoutMs, run.remaining);
-    const value = await requestRemote({ url: features.url, headers, job, timeoutMs, cancel });
+    const answer = await requestRemote({ url: features.url, headers, job, timeoutMs, cancel });
     step('response');
-    run.record('success');
-    return { ...base, result: redactSecrets({ content: [], mcpResult: value }, Object.values(headers)) };
+    const guarded = deps.guard ? await deps.guard(answer, Object.values(headers)) : { value: answer, record: {} };
+    if ('withheld' in guarded) {
+      run.record('tool_error', guarded.record);
+      const protocolError = { code: WITHHELD, message: guarded.withheld };
+      return { ...base, result: { content: [], protocolError } };
+    }
+    run.record('success', guarded.record);
+    const mcpResult = guarded.value as typeof answer;
+    return { ...base, result: redactSecrets({ content: [], mcpResult }, Object.values(headers)) };
   } catch (err) {
     const cause = (err as { cause?: unknown }).cause;
     if (err instanceof RemoteRequestError && cause instanceof ProtocolError && !cancel.aborted) {

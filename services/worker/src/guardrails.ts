@@ -76,6 +76,40 @@ export async function guardResult(
   return { result: guarded, record, withheld: false, guardrails };
 }
 
+/** A relayed answer (a resource read, a prompt) after the guardrails, and what its record says of them. */
+export type GuardedValue =
+  | { value: unknown; record: { guardrails?: GuardrailFinding[] } }
+  | { withheld: string; record: { guardrails: GuardrailFinding[]; errorCode: string; message: string } };
+
+/**
+ * An external server's answer to a request that is no tool call (`resources/read`, `prompts/get`) through its
+ * server's guardrails (those without tools: they apply to the whole server), as a tool result is: redacted, withheld
+ * (the caller gets a JSON-RPC error naming the detector and the path) or relayed as is, findings in the record.
+ */
+export async function guardValue(
+  deps: GuardrailDeps,
+  job: ToolInvokeJob,
+  value: unknown,
+  secretValues: Iterable<string | undefined>,
+): Promise<GuardedValue> {
+  const guardrails = await jobGuardrails(deps, job);
+  if (guardrails.length === 0) return { value, record: {} };
+  const out = applyGuardrails(value, guardrails, {
+    maxScanBytes: deps.maxScanBytes,
+    ownSecrets: patternFor(secretValues),
+  });
+  if (out.findings.length > 0)
+    deps.log.info(
+      { invocationId: job.invocationId, request: job.request?.method, findings: out.findings, more: out.more },
+      out.withheld ? 'guardrail withheld an answer' : 'guardrail findings',
+    );
+  if (out.withheld) {
+    const message = `A guardrail withheld this answer: ${out.withheld.detector} found at ${out.withheld.path}`;
+    return { withheld: message, record: { guardrails: out.findings, errorCode: 'guardrail.blocked', message } };
+  }
+  return { value: out.value, record: out.findings.length > 0 ? { guardrails: out.findings } : {} };
+}
+
 /**
  * A debug capture (headers and bodies of upstream exchanges) with every match of the guardrails redacted, whatever
  * their action or mode: what they find never reaches a debug session. Not capped (the capture already is).

@@ -51,7 +51,7 @@ import {
 } from '@toolplane/telemetry';
 import { shapeResult, type ResultShape } from './result-shapes.ts';
 import { redactSecrets, sentSecretForms } from './redact.ts';
-import { guardDebug, guardResult, type Guarded } from './guardrails.ts';
+import { guardDebug, guardResult, guardValue, type Guarded } from './guardrails.ts';
 import { perRequestCredentials, type RequestCredentialOpener } from './request-credentials.ts';
 import { callRemoteTool, RemoteRequestError, RemoteTimeoutError } from './remote-tools.ts';
 import { mcpHeaders, relayOf, runMcpRequest, type McpRequestRun } from './external-mcp.ts';
@@ -62,19 +62,20 @@ import { stepAccessRefusal, type WorkspaceAccessReader } from './step-access.ts'
 import { stepRunner } from './tool-steps.ts';
 import { runWorkflowTool, WorkflowStopped, type WorkflowCall } from './workflow-runner.ts';
 
+/** What the guardrails of a job need of the processor's deps. */
+const guardDeps = (deps: ProcessorDeps) => ({
+  plans: deps.plans,
+  maxScanBytes: deps.maxScanBytes ?? 1024 * 1024,
+  log: deps.log,
+});
+
 /** A result through the guardrails of its server and tool (guardrails.ts). */
 const guard = (
   deps: ProcessorDeps,
   job: ToolInvokeJob,
   result: ToolResultPayload,
   secretValues: Iterable<string | undefined>,
-): Promise<Guarded> =>
-  guardResult(
-    { plans: deps.plans, maxScanBytes: deps.maxScanBytes ?? 1024 * 1024, log: deps.log },
-    job,
-    result,
-    secretValues,
-  );
+): Promise<Guarded> => guardResult(guardDeps(deps), job, result, secretValues);
 
 /** A job that ran nothing gives its quota charge back; a failure to is logged (the units stay charged). */
 async function giveBack(deps: ProcessorDeps, job: ToolInvokeJob): Promise<void> {
@@ -356,7 +357,12 @@ async function runRequest(deps: ProcessorDeps, run: Omit<McpRequestRun, 'fallbac
       `external MCP server "${job.request.server}" is not in catalog version ${job.catalogVersion}`,
     );
   const fallback = () => fallbackToShared(deps, job);
-  return runMcpRequest({ secrets: deps.secrets, timeoutMs: deps.limits.timeoutMs }, { ...run, fallback }, features);
+  const guard = (value: unknown, secretValues: string[]) => guardValue(guardDeps(deps), job, value, secretValues);
+  return runMcpRequest(
+    { secrets: deps.secrets, timeoutMs: deps.limits.timeoutMs, guard },
+    { ...run, fallback },
+    features,
+  );
 }
 
 /** A tool of an external MCP server: proxied with the configured headers (credentials). */

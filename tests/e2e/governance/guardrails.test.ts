@@ -6,6 +6,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { resultFromTaskOutcome } from '@modelcontextprotocol/ext-tasks/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
+import { startStreamableMcpServer } from '../../fixtures/mcp-servers.ts';
 import { dumpPostgres } from '../../helpers/output-search.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { legacyTaskSession } from '../../helpers/task-sessions.ts';
@@ -261,6 +262,60 @@ flows:
     expect(flow.isError).toBeFalsy();
     expect(JSON.stringify(flow)).toContain('[redacted:pii:card]');
     for (const v of Object.values(planted)) expect(JSON.stringify(flow)).not.toContain(v);
+  }, 60_000);
+
+  it('the same on resources read and prompts of an attached MCP server: redacted, or withheld as a JSON-RPC error', async () => {
+    for (const g of (await unwrap(api.GET('/guardrails'))).data)
+      await unwrap(api.DELETE('/guardrails/{id}', { params: { path: { id: g.id } } }));
+    // The fixture answers a read with the contact's text, and a prompt with its arguments: both carry planted values.
+    const attached = await startStreamableMcpServer({
+      tools: [],
+      features: {
+        resources: [{ uri: 'crm://contacts/1', name: 'contact', text: `Jane Doe <${planted.email}>, ${planted.iban}` }],
+        prompts: [{ name: 'refund', description: 'A refund', arguments: [{ name: 'card' }] }],
+      },
+    });
+    opened.push(attached);
+    const hosted = await unwrap(
+      api.POST('/mcp_manager', {
+        body: { name: 'guarded-attached', mode: 'NORMAL', externalMcpConfigs: [{ name: 'crm', url: attached.url }] },
+      }),
+    );
+    const mcp = new Client({ name: 'guardrails-attached', version: '1.0.0' });
+    opened.push(mcp);
+    await mcp.connect(
+      new StreamableHTTPClientTransport(new URL(`${stack.edgeUrl}/mcp/${hosted.id}`), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
+    );
+    const uri = 'crm://contacts/1';
+    await unwrap(
+      api.POST('/guardrails', { body: { name: 'redact-pii', detectors: allDetectors, action: 'redact' } as never }),
+    );
+    const read = await waitFor('a redacted resource', async () => {
+      const r = await mcp.readResource({ uri });
+      return JSON.stringify(r).includes('[redacted:pii:email]') ? r : undefined;
+    });
+    expect(read.contents[0]).toMatchObject({ uri, text: 'Jane Doe <[redacted:pii:email]>, [redacted:pii:iban]' });
+    const name = (await mcp.listPrompts()).prompts.find((p) => p.name.endsWith('refund'))!.name;
+    const prompt = await mcp.getPrompt({ name, arguments: { card: planted.card } });
+    expect(JSON.stringify(prompt)).toContain('[redacted:pii:card]');
+    expect(JSON.stringify(prompt)).not.toContain(planted.card);
+    // A block withholds the whole answer: a JSON-RPC error naming the detector and the path, none of the answer.
+    for (const g of (await unwrap(api.GET('/guardrails'))).data)
+      await unwrap(api.DELETE('/guardrails/{id}', { params: { path: { id: g.id } } }));
+    await unwrap(
+      api.POST('/guardrails', { body: { name: 'block-pii', detectors: allDetectors, action: 'block' } as never }),
+    );
+    const refused = await waitFor('a withheld resource', async () => {
+      const err = await mcp.readResource({ uri }).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      return err?.message.includes('A guardrail withheld this answer') ? err : undefined;
+    });
+    expect(refused.message).toContain('pii:email');
+    expect(refused.message).not.toContain(planted.email);
   }, 60_000);
 
   it('refuses a bad guardrail with every problem listed (RE2, unknown server, tools, no detector)', async () => {
