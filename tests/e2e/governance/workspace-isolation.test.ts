@@ -167,6 +167,13 @@ beforeAll(async () => {
       }),
     )
   ).id;
+  ids.guardrail = (
+    await unwrap(
+      apiA.POST('/guardrails', {
+        body: { name: 'a-only-guardrail', serverId: a.serverId, detectors: [{ kind: 'pii' }], action: 'flag' },
+      }),
+    )
+  ).id;
   // An execution record of A.
   const client = new Client({ name: 'a', version: '1.0.0' });
   await client.connect(
@@ -527,6 +534,19 @@ function cases(): Case[] {
     c('GET', '/approvals/:id', `/approvals/${ids.approval}`, 'denied'),
     c('POST', '/approvals/:id/approve', `/approvals/${ids.approval}/approve`, 'denied', {}),
     c('POST', '/approvals/:id/deny', `/approvals/${ids.approval}/deny`, 'denied', { comment: 'b says no' }),
+    c('POST', '/approvals/:id/links', `/approvals/${ids.approval}/links`, 'denied', { person: 'a-only-user' }),
+
+    // A guardrail on A's server is refused in B (an unknown server there).
+    c('POST', '/guardrails', '/guardrails', 'denied', {
+      name: 'steal',
+      serverId: s,
+      detectors: [{ kind: 'pii' }],
+      action: 'flag',
+    }),
+    c('GET', '/guardrails', '/guardrails', 'scoped'),
+    c('GET', '/guardrails/:id', `/guardrails/${ids.guardrail}`, 'denied'),
+    c('PATCH', '/guardrails/:id', `/guardrails/${ids.guardrail}`, 'denied', { action: 'block' }),
+    c('DELETE', '/guardrails/:id', `/guardrails/${ids.guardrail}`, 'denied'),
 
     c('GET', '/workspaces', '/workspaces', 'scoped'),
     c('GET', '/workspaces/current', '/workspaces/current', 'scoped'),
@@ -611,6 +631,10 @@ describe('workspace isolation', () => {
     expect(await unwrap(apiA.GET('/quotas/{id}', { params: { path: { id: ids.quota! } } }))).toMatchObject({
       name: 'a-only-quota',
       limit: 10,
+    });
+    expect(await unwrap(apiA.GET('/guardrails/{id}', { params: { path: { id: ids.guardrail! } } }))).toMatchObject({
+      name: 'a-only-guardrail',
+      action: 'flag',
     });
     expect(
       (
