@@ -11,6 +11,7 @@ import { instancesCommand } from './commands/instances.ts';
 import { keysCommand } from './commands/keys.ts';
 import { loginCommand } from './commands/login.ts';
 import { policiesCommand } from './commands/policies.ts';
+import { guardrailsCommand } from './commands/guardrails.ts';
 import { quotasCommand } from './commands/quotas.ts';
 import { approvalsCommand } from './commands/approvals.ts';
 import { recordsCommand } from './commands/records.ts';
@@ -87,6 +88,7 @@ function buildProgram(): Command {
   usageCommand(program);
   policiesCommand(program);
   quotasCommand(program);
+  guardrailsCommand(program);
   approvalsCommand(program);
   usersCommand(program);
   debugCommand(program);

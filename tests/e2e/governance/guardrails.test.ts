@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -7,6 +10,7 @@ import { resultFromTaskOutcome } from '@modelcontextprotocol/ext-tasks/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startStreamableMcpServer } from '../../fixtures/mcp-servers.ts';
+import { sourceCli } from '../../helpers/cli.ts';
 import { dumpPostgres } from '../../helpers/output-search.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { legacyTaskSession } from '../../helpers/task-sessions.ts';
@@ -354,6 +358,27 @@ flows:
     const empty = await api.POST('/guardrails', { body: { name: 'bad', detectors: [], action: 'flag' } });
     expect(empty.response.status).toBe(422);
     expect((empty.error as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual(['/detectors']);
+  });
+
+  it('toolplane guardrails: create from a file, list, switch to log only, a bad file placed at its line, delete', async () => {
+    const cli = sourceCli(stack);
+    const dir = mkdtempSync(join(tmpdir(), 'guardrails-cli-'));
+    const file = join(dir, 'cards.yaml');
+    writeFileSync(file, 'name: cli-cards\ndetectors:\n  - kind: pii\n    types: [card]\naction: redact\n');
+    expect((await cli('guardrails', 'create', '--file', file)).stdout).toContain('created guardrail cli-cards');
+    expect((await cli('guardrails', 'list')).stdout).toMatch(/cli-cards\s+\S+\s+redact\s+true\s+pii/);
+    const logOnly = await cli('guardrails', 'update', 'cli-cards', '--log-only', '--json');
+    expect(JSON.parse(logOnly.stdout)).toMatchObject({ name: 'cli-cards', enforce: false });
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, "name: cli-bad\ndetectors:\n  - kind: custom\n    patterns: ['(a)\\1']\naction: block\n");
+    const refused = await cli('guardrails', 'create', '--file', bad).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(refused?.code).toBe(3);
+    expect(refused?.stderr).toMatch(/bad\.yaml:4:\d+/);
+    expect((await cli('guardrails', 'delete', 'cli-cards')).stdout).toContain('deleted guardrail cli-cards');
+    expect((await unwrap(api.GET('/guardrails'))).data.map((g) => g.name)).not.toContain('cli-cards');
   });
 
   it('none of the planted values is in the records, the audit trail or the logs', async () => {

@@ -63,6 +63,10 @@ export type AccessPolicyBody = Schemas['AccessPolicyBody'];
 export type Quota = Schemas['Quota'];
 export type CreateQuotaBody = Schemas['CreateQuotaBody'];
 export type UpdateQuotaBody = Schemas['UpdateQuotaBody'];
+/** A guardrail on what tools return (ADR 0050). */
+export type Guardrail = Schemas['Guardrail'];
+export type CreateGuardrailBody = Schemas['CreateGuardrailBody'];
+export type UpdateGuardrailBody = Schemas['UpdateGuardrailBody'];
 export type AccessPolicy = Schemas['AccessPolicy'];
 /** An approval request (ADR 0049): a call waiting for someone else's decision, its arguments masked. */
 export type Approval = Schemas['Approval'];
@@ -446,6 +450,20 @@ export class Api {
   }
   async deleteQuota(id: string): Promise<void> {
     await this.#data('DELETE', this.#client.DELETE('/quotas/{id}', { params: { path: { id } } }));
+  }
+
+  // Guardrails
+  async listGuardrails(): Promise<Guardrail[]> {
+    return (await this.#data('GET', this.#client.GET('/guardrails'))).data;
+  }
+  createGuardrail(body: CreateGuardrailBody): Promise<Guardrail> {
+    return this.#data('POST', this.#client.POST('/guardrails', { body }));
+  }
+  updateGuardrail(id: string, body: UpdateGuardrailBody): Promise<Guardrail> {
+    return this.#data('PATCH', this.#client.PATCH('/guardrails/{id}', { params: { path: { id } }, body }));
+  }
+  async deleteGuardrail(id: string): Promise<void> {
+    await this.#data('DELETE', this.#client.DELETE('/guardrails/{id}', { params: { path: { id } } }));
   }
 
   // Approval requests

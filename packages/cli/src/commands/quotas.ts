@@ -1,10 +1,8 @@
-import { locateIssues } from '@toolplane/client';
 import { type Command, InvalidArgumentError } from 'commander';
-import { parse } from 'yaml';
 import type { Api, CreateQuotaBody, Quota, UpdateQuotaBody } from './api.ts';
+import { placed, readBodyFile, type BodyFile } from './body-files.ts';
 import { action, listOption, withJson } from './context.ts';
-import { CliError, ExitCode, invalidInput, usageError } from './errors.ts';
-import { readText } from './files.ts';
+import { CliError, ExitCode, usageError } from './errors.ts';
 import { table } from './output.ts';
 
 /**
@@ -17,17 +15,8 @@ type Body = Record<string, unknown> & { match?: Record<string, unknown> };
 type Options = Record<string, unknown>;
 
 /** A quota's file: the API's body as written, and its text (the API's problems are placed at file:line:column). */
-function readBody(file: string): { file: string; text: string; body: Body } {
-  const text = readText(file);
-  let body: unknown;
-  try {
-    body = parse(text);
-  } catch (err) {
-    throw invalidInput(`${file} is not YAML or JSON: ${(err as Error).message}`);
-  }
-  if (body === null || typeof body !== 'object' || Array.isArray(body))
-    throw invalidInput(`${file} must hold a mapping: the fields of POST /quotas (docs/api.md)`);
-  return { file, text, body: body as Body };
+function readBody(file: string): BodyFile & { body: Body } {
+  return readBodyFile(file, 'POST /quotas') as BodyFile & { body: Body };
 }
 
 const integer = (value: string): number => {
@@ -89,17 +78,6 @@ async function bodyOf(api: Api, opts: Options): Promise<{ body: Body; source?: R
   const source = opts.file !== undefined ? readBody(String(opts.file)) : undefined;
   const body = await withIds(api, { ...source?.body, ...flagBody(opts) });
   return { body, ...(source ? { source } : {}) };
-}
-
-/** A 422 of a body read from a file: each problem placed at file:line:column (flags' problems at their path). */
-async function placed<T>(source: ReturnType<typeof readBody> | undefined, call: Promise<T>): Promise<T> {
-  try {
-    return await call;
-  } catch (err) {
-    if (!source || !(err instanceof CliError) || err.exitCode !== ExitCode.invalid) throw err;
-    const issues = locateIssues(source.file, source.text, err.issues);
-    throw new CliError(err.message, err.exitCode, { status: err.status, code: err.code, issues });
-  }
 }
 
 /** A quota named by its id or its name. */
