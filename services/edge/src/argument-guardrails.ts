@@ -66,7 +66,7 @@ function recordFindings(
     const found = findings.filter((f) => f.guardrail === rule.name);
     if (found.length === 0) continue;
     if (deps.shadowEvents?.once(`guardrail ${rule.id} ${found[0]!.action} ${call.name} ${caller}`) ?? true)
-      deps.audit.add(guardrailArgumentsEvent(call, call.name, rule, found, invocationId));
+      deps.audit.add(guardrailArgumentsEvent(call, call.name, { guardrail: rule, findings: found }, invocationId));
   }
 }
 

@@ -453,8 +453,7 @@ export function accessWouldRefuseEvent(
 export function guardrailArgumentsEvent(
   call: AuditedCall,
   tool: string,
-  guardrail: { id: string; name: string },
-  findings: readonly GuardrailFinding[],
+  { guardrail, findings }: { guardrail: { id: string; name: string }; findings: readonly GuardrailFinding[] },
   invocationId: string,
 ): AuditEventInput {
   const event = toolEvent(call, tool, {
