@@ -200,10 +200,11 @@ export interface paths {
     put?: never;
     /**
      * Create a guardrail
-     * @description Scans the results of every server of the workspace, of `serverId`, or of its `tools`, with
-     * `detectors`, and `redact`s, `block`s or `flag`s what they find; `enforce: false` only records what it would do.
-     * Findings name the detector, the JSON path and the action, never the value. 422 lists every problem (an unknown
-     * server or tool, a pattern RE2 refuses, no detector); 409 for a name already used.
+     * @description Scans the results (and, with `on: ["arguments"]`, the calls’ arguments) of every server of the
+     * workspace, of `serverId`, or of its `tools`, with `detectors`, and `redact`s, `block`s or `flag`s what they find;
+     * `enforce: false` only records what it would do. Findings name the detector, the JSON path and the action, never
+     * the value. 422 lists every problem (an unknown server or tool, a pattern RE2 refuses, no detector, an unknown or
+     * repeated target); 409 for a name already used.
      */
     post: operations['createGuardrail'];
     delete?: never;
@@ -1949,6 +1950,7 @@ export interface components {
       action: 'redact' | 'block' | 'flag';
       enforce: boolean;
       maxBytes: number | null;
+      on: ('results' | 'arguments')[];
       /** Format: date-time */
       createdAt: string;
       /** Format: date-time */
@@ -1996,11 +1998,17 @@ export interface components {
        * @enum {string}
        */
       action: 'redact' | 'block' | 'flag';
+      /**
+       * @description What it scans: `results` (in the worker, before a result leaves the data plane) and/or `arguments`
+       * (at the edge, before a call is enqueued: `block` refuses the call, `redact` sends the arguments with each match
+       * replaced). Absent: `["results"]`.
+       */
+      on?: ('results' | 'arguments')[];
       /** @description false: log only, the caller sees no change; records say `would_<action>`. */
       enforce?: boolean;
       /**
-       * @description A result with more bytes of text is blocked unscanned; absent: the worker’s
-       * GUARDRAIL_MAX_SCAN_BYTES.
+       * @description A result (or a call’s arguments) with more bytes of text is blocked unscanned; absent: the
+       * worker’s GUARDRAIL_MAX_SCAN_BYTES (the edge scans arguments whole: their size is bounded by the request’s).
        */
       maxBytes?: number | null;
     };
@@ -2026,11 +2034,17 @@ export interface components {
        * @enum {string}
        */
       action?: 'redact' | 'block' | 'flag';
+      /**
+       * @description What it scans: `results` (in the worker, before a result leaves the data plane) and/or `arguments`
+       * (at the edge, before a call is enqueued: `block` refuses the call, `redact` sends the arguments with each match
+       * replaced). Absent: `["results"]`.
+       */
+      on?: ('results' | 'arguments')[];
       /** @description false: log only, the caller sees no change; records say `would_<action>`. */
       enforce?: boolean;
       /**
-       * @description A result with more bytes of text is blocked unscanned; absent: the worker’s
-       * GUARDRAIL_MAX_SCAN_BYTES.
+       * @description A result (or a call’s arguments) with more bytes of text is blocked unscanned; absent: the
+       * worker’s GUARDRAIL_MAX_SCAN_BYTES (the edge scans arguments whole: their size is bounded by the request’s).
        */
       maxBytes?: number | null;
     };
@@ -3538,8 +3552,8 @@ export interface components {
       /** @description OpenTelemetry trace id; null when tracing was off. */
       trace_id: string | null;
       /**
-       * @description What the result’s guardrails found: guardrail, detector, JSON path, action (`would_*` in log-only
-       * mode); never the value.
+       * @description What the result’s guardrails found (or, for a call a guardrail refused at the edge, its
+       * arguments’): guardrail, detector, JSON path, action (`would_*` in log-only mode); never the value.
        */
       guardrails: components['schemas']['GuardrailFinding'][];
     };
@@ -3581,8 +3595,8 @@ export interface components {
       /** @description OpenTelemetry trace id; null when tracing was off. */
       trace_id: string | null;
       /**
-       * @description What the result’s guardrails found: guardrail, detector, JSON path, action (`would_*` in log-only
-       * mode); never the value.
+       * @description What the result’s guardrails found (or, for a call a guardrail refused at the edge, its
+       * arguments’): guardrail, detector, JSON path, action (`would_*` in log-only mode); never the value.
        */
       guardrails: components['schemas']['GuardrailFinding'][];
       /** @description The requests made, in order (never bodies, never secret values). */

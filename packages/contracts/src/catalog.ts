@@ -318,7 +318,10 @@ export const Catalog = z.object({
   external: z.array(ExternalFeatures).optional(),
   /** Problems met while compiling that did not stop it (an external MCP server that could not be listed). */
   warnings: z.array(z.string()).optional(),
-  /** The guardrails the worker applies to this server's results (the workspace's, the server's, its tools'); absent: none. */
+  /**
+   * The guardrails of this server (the workspace's, the server's, its tools'): the worker applies those on results, the
+   * edge those on arguments (`on`); absent: none.
+   */
   guardrails: z.array(GuardrailRule).optional(),
 });
 export type Catalog = z.infer<typeof Catalog>;

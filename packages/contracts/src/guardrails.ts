@@ -1,12 +1,16 @@
 import { z } from 'zod';
 
 /**
- * Guardrails on tool results: detectors run by the worker on every result before it leaves the data plane, each
- * guardrail with one action. Set per workspace, server or tool; published inside each server's catalog
- * (`Catalog.guardrails`), so a workspace without any costs the worker nothing.
+ * Guardrails: detectors run by the worker on every result before it leaves the data plane, and by the edge on a
+ * call's arguments before anything is enqueued, each guardrail with one action. Set per workspace, server or tool;
+ * published inside each server's catalog (`Catalog.guardrails`), so a workspace without any costs nothing.
  */
 
 export const guardrailActions = ['redact', 'block', 'flag'] as const;
+
+/** What a guardrail scans: tool results (in the worker) and/or a call's arguments (at the edge). */
+export const guardrailTargets = ['results', 'arguments'] as const;
+export type GuardrailTarget = (typeof guardrailTargets)[number];
 
 /** Personal data the `pii` detector knows. */
 export const piiTypes = ['email', 'phone', 'iban', 'card', 'national_id'] as const;
@@ -60,6 +64,8 @@ export const GuardrailRule = z.object({
   enforce: z.boolean(),
   /** A result with more than this many bytes of text is blocked unscanned; absent: the worker's default. */
   maxBytes: z.number().int().positive().optional(),
+  /** What it scans; absent: results only. */
+  on: z.array(z.enum(guardrailTargets)).min(1).optional(),
 });
 export type GuardrailRule = z.infer<typeof GuardrailRule>;
 

@@ -211,6 +211,16 @@ describe('applyGuardrails', () => {
     expect(guardrailsFor(all, undefined).length).toBe(1);
   });
 
+  it('compiles the guardrails of one target: results by default and for a rule without `on`', () => {
+    const rules = [
+      rule('flag', [{ kind: 'pii' }]),
+      rule('block', [{ kind: 'pii' }], { on: ['arguments'] }),
+      rule('redact', [{ kind: 'pii' }], { on: ['results', 'arguments'] }),
+    ];
+    expect(compileGuardrails(rules).map((g) => g.rule.action)).toEqual(['flag', 'redact']);
+    expect(compileGuardrails(rules, 'arguments').map((g) => g.rule.action)).toEqual(['block', 'redact']);
+  });
+
   it('merges overlapping spans', () => {
     expect(
       redactSpans('abcdef', [

@@ -1,2 +1,2 @@
-export { applyGuardrails, compileGuardrails, guardrailsFor, type CompiledGuardrail } from './scan.ts';
+export { applyGuardrails, compileGuardrails, guardrailsFor, scans, type CompiledGuardrail } from './scan.ts';
 export { patternProblems } from './patterns.ts';

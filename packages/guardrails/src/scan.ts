@@ -1,4 +1,4 @@
-import type { GuardrailDetector, GuardrailFinding, GuardrailRule } from '@toolplane/contracts';
+import type { GuardrailDetector, GuardrailFinding, GuardrailRule, GuardrailTarget } from '@toolplane/contracts';
 import type { Detector, Match, ScanContext } from './detector.ts';
 import { customDetector, injectionDetector } from './patterns.ts';
 import { piiDetector } from './pii.ts';
@@ -26,9 +26,21 @@ function detectorOf(d: GuardrailDetector): Detector {
   }
 }
 
-/** Compiles guardrails (RE2 patterns included: one RE2 refuses throws, which a saved guardrail never has). */
-export function compileGuardrails(rules: readonly GuardrailRule[]): CompiledGuardrail[] {
-  return rules.map((rule) => ({ rule, detectors: rule.detectors.map(detectorOf) }));
+/** Whether a guardrail scans `target` (one without `on` scans results only). */
+export const scans = (rule: GuardrailRule, target: GuardrailTarget): boolean =>
+  rule.on ? rule.on.includes(target) : target === 'results';
+
+/**
+ * Compiles the guardrails that scan `target` (default: results; RE2 patterns included: one RE2 refuses throws, which
+ * a saved guardrail never has).
+ */
+export function compileGuardrails(
+  rules: readonly GuardrailRule[],
+  target: GuardrailTarget = 'results',
+): CompiledGuardrail[] {
+  return rules
+    .filter((rule) => scans(rule, target))
+    .map((rule) => ({ rule, detectors: rule.detectors.map(detectorOf) }));
 }
 
 /** The guardrails of `all` that apply to `tool` (none named: every tool; a request that is no tool call: `undefined`). */

@@ -1,4 +1,4 @@
-import { recordCaller, type ToolOutcome, type ToolResultPayload } from '@toolplane/contracts';
+import { recordCaller, type GuardrailFinding, type ToolOutcome, type ToolResultPayload } from '@toolplane/contracts';
 import type { ErrorCode } from '@toolplane/errors';
 import {
   currentTraceIds,
@@ -9,6 +9,7 @@ import {
   recordToolCall,
 } from '@toolplane/telemetry';
 import { conditionRefusal, shadowRefusals, type CallConditions } from './access-conditions.ts';
+import { guardArguments } from './argument-guardrails.ts';
 import { argumentsAsSent, nonFiniteNumberPath } from './call-arguments.ts';
 import type { ToolCall, ToolCallDeps } from './call-types.ts';
 import { describeArgumentErrors, type LoadedCatalog, type LoadedTool } from './catalogs.ts';
@@ -28,26 +29,52 @@ import {
 
 /**
  * Every check a `tools/call` passes before anything is enqueued, in one place and in this order: its arguments
- * (finite numbers, the input schema), the conditions of the caller's grants (on the arguments as they will be sent),
+ * (finite numbers, the input schema), the guardrails on arguments (which may refuse the call or redact what is
+ * sent, argument-guardrails.ts), the conditions of the caller's grants (on the arguments as they will be sent),
  * a per-request credential the server must accept, a tool that runs only as a task, then a person's confirmation of a
  * tool marked `confirm` (ADR 0038). Then, for a caller some quota applies to, `chargeQuotas` (ADR 0048): the last
  * check, the one that charges, so that a call refused by any other is never charged. `checkCall` is synchronous
  * unless a person is asked: the hot path pays no promise for it.
  */
 
+/** A call that passed every check with its arguments changed by a guardrail: the call to run instead of the caller's. */
+export class GuardedCall {
+  readonly call: ToolCall;
+  constructor(call: ToolCall) {
+    this.call = call;
+  }
+}
+
+/** What the checks make of a call: undefined when it may be enqueued as it is, its result, or the call to run. */
+export type Checked = ToolOutcome | GuardedCall | undefined;
+
 /** Runs every check of a call: undefined when it may be enqueued, else its result (recorded when refused). */
 export function checkCall(
   deps: ToolCallDeps,
-  call: ToolCall,
+  sent: ToolCall,
   tool: LoadedTool,
   invocationId: string,
-): ToolOutcome | undefined | Promise<ToolOutcome | undefined> {
+): Checked | Promise<Checked> {
+  const invalid = argumentRefusal(deps, sent, tool, invocationId);
+  if (invalid) return invalid;
+  // Guardrails on arguments (argument-guardrails.ts): every later check sees the arguments as they will be sent.
+  let guarded: ToolCall | undefined;
+  if (tool.argumentGuardrails) {
+    const reject = (r: { errorCode: string; message: string; guardrails: GuardrailFinding[] }) =>
+      rejectCall(deps, sent, invocationId, { ...r, result: errorResult(r.message) });
+    const out = guardArguments(deps, sent, tool.argumentGuardrails, { invocationId, reject });
+    if ('refused' in out) return out.refused;
+    if (out.call !== sent) guarded = out.call;
+  }
+  const call = guarded ?? sent;
   const refused = edgeRefusal(deps, call, tool, invocationId);
   if (refused) return refused;
   // A tool that runs only as a task, called plainly: 2025-11-25 says -32601 (2026-07-28 callers got -32021 before).
   if (tool.taskOnly && !call.task) return taskRequired(tool.def.name);
+  const passed = guarded && new GuardedCall(guarded);
   // A person accepts first (nothing is enqueued before); a tool not marked `confirm` pays this check only.
-  return tool.confirm ? confirmCall(deps, call, tool, invocationId) : undefined;
+  if (!tool.confirm) return passed;
+  return confirmCall(deps, call, tool, invocationId).then((r) => r ?? passed);
 }
 
 /** A tool error the model reads. */
@@ -66,7 +93,7 @@ export function rejectCall(
   deps: ToolCallDeps,
   call: ToolCall,
   invocationId: string,
-  rejection: { errorCode: string; message: string; result: ToolResultPayload },
+  rejection: { errorCode: string; message: string; result: ToolResultPayload; guardrails?: GuardrailFinding[] },
 ): ToolResultPayload {
   const { loaded, principal, name } = call;
   deps.records.add({
@@ -82,6 +109,7 @@ export function rejectCall(
     outcome: 'rejected',
     errorCode: rejection.errorCode,
     message: rejection.message,
+    ...(rejection.guardrails ? { guardrails: rejection.guardrails } : {}),
     steps: [],
     ...currentTraceIds(),
   });
@@ -89,12 +117,9 @@ export function rejectCall(
   return rejection.result;
 }
 
-/**
- * Why the edge refuses a call before anything is enqueued (invalid arguments, a policy's condition, an upstream
- * credential the server does not take): the refusal's result, recorded; undefined when there is none.
- */
-function edgeRefusal(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool, invocationId: string) {
-  const { loaded, arguments: input } = call;
+/** Arguments the tool cannot take (a number past a double's range, the input schema): the refusal, recorded. */
+function argumentRefusal(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool, invocationId: string) {
+  const input = call.arguments;
   const notFinite = nonFiniteNumberPath(input);
   if (notFinite !== undefined) {
     const message = `the number at ${notFinite} is not finite (a literal past the range of a double)`;
@@ -110,6 +135,15 @@ function edgeRefusal(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool, invoc
       message: describeArgumentErrors(tool.validate.errors),
       result: invalidArguments(tool),
     });
+  return undefined;
+}
+
+/**
+ * Why the edge refuses a call with valid arguments before anything is enqueued (a policy's condition, an upstream
+ * credential the server does not take): the refusal's result, recorded; undefined when there is none.
+ */
+function edgeRefusal(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool, invocationId: string) {
+  const { loaded, arguments: input } = call;
   // Grants with a condition: only callers some applicable grant has one for pay for it. They see the arguments as
   // they will be sent (the defaults the worker fills in applied). A false condition that requires approval is not a
   // refusal: the call is then approved before it runs (policy-approvals.ts).

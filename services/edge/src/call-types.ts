@@ -1,4 +1,5 @@
 import type {
+  GuardrailFinding,
   OAuthConnectLinkJob,
   OAuthConnectLinkResult,
   AuditEventInput,
@@ -136,6 +137,11 @@ export interface ToolCall {
   readonly task?: TaskBinding | undefined;
   /** The quotas that can apply to the caller here (ADR 0048): charged after every check, before the enqueue. */
   readonly quotas?: CallQuotas | undefined;
+  /**
+   * What enforced guardrails did to the arguments (redacted, flagged; argument-guardrails.ts): set only on the call
+   * the checks made of the caller's, listed in the result's `_meta`. Never a value.
+   */
+  readonly argumentFindings?: readonly GuardrailFinding[] | undefined;
 }
 
 /** A task's part in its call: the task, and the invocation (job id, execution lease) of the round that runs now. */

@@ -1,4 +1,5 @@
 import { Catalog, redisKeys, type ApprovalRule, type CatalogTool, type RedisKeys } from '@toolplane/contracts';
+import { compileGuardrails, guardrailsFor, scans, type CompiledGuardrail } from '@toolplane/guardrails';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { RedisClient } from '@toolplane/redis';
 import { readState, type RuntimeStateProbe } from './runtime-state.ts';
@@ -24,6 +25,8 @@ export interface LoadedTool {
   taskOnly?: true;
   /** Cost units of one call (ADR 0048); absent: 1. */
   cost?: number;
+  /** The guardrails that scan its calls' arguments (argument-guardrails.ts); an unguarded tool pays this test only. */
+  argumentGuardrails?: CompiledGuardrail[];
 }
 
 export interface LoadedCatalog {
@@ -99,6 +102,10 @@ export class CatalogCache {
       return null;
     }
     const catalog = Catalog.parse(JSON.parse(raw));
+    // Guardrails on arguments, compiled once per version: a catalog without any adds nothing to its tools.
+    const onArguments = catalog.guardrails?.some((g) => scans(g, 'arguments'))
+      ? compileGuardrails(catalog.guardrails, 'arguments')
+      : undefined;
     const tools = new Map<string, LoadedTool>();
     for (const t of catalog.tools) {
       const tool: LoadedTool = { def: t.tool, validate: this.compile(t.tool.inputSchema) };
@@ -112,6 +119,8 @@ export class CatalogCache {
       if (t.approval) tool.approval = t.approval;
       if (t.cost !== undefined) tool.cost = t.cost;
       if (t.tool.execution?.taskSupport === 'required') tool.taskOnly = true;
+      const guardrails = onArguments && guardrailsFor(onArguments, t.tool.name);
+      if (guardrails?.length) tool.argumentGuardrails = guardrails;
       tools.set(t.tool.name, tool);
     }
     if (catalog.mode === 'SMART') {

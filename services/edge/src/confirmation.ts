@@ -4,6 +4,7 @@ import {
   type AuditActor,
   type AuditEventInput,
   type AuditSource,
+  type GuardrailFinding,
   type Principal,
   type ToolOutcome,
   type ToolResultPayload,
@@ -442,6 +443,32 @@ export function accessWouldRefuseEvent(
     },
   });
   return { ...event, resource: { type: 'access_policy', id: policy.id } };
+}
+
+/**
+ * What a guardrail found in the arguments of a call that went on (ADR 0050): `guardrail.<action>` (`redact`, `flag`,
+ * `would_block`, …), outcome success, on the guardrail; the detectors and JSON paths, never a value. The call is named
+ * by its invocation id.
+ */
+export function guardrailArgumentsEvent(
+  call: AuditedCall,
+  tool: string,
+  { guardrail, findings }: { guardrail: { id: string; name: string }; findings: readonly GuardrailFinding[] },
+  invocationId: string,
+): AuditEventInput {
+  const event = toolEvent(call, tool, {
+    action: `guardrail.${findings[0]!.action}`,
+    outcome: 'success',
+    details: {
+      guardrail: { id: guardrail.id, name: guardrail.name },
+      on: 'arguments',
+      findings: findings.map((f) => ({ detector: f.detector, path: f.path })),
+      server: call.loaded.catalog.name,
+      tool,
+      invocationId,
+    },
+  });
+  return { ...event, resource: { type: 'guardrail', id: guardrail.id } };
 }
 
 /**

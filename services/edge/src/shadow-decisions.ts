@@ -4,7 +4,8 @@ import { recordShadowDecision } from '@toolplane/telemetry';
  * Log-only rules (`enforce: false`: an access policy's condition, a quota) refuse nothing; what they would have
  * refused becomes an audit event (`access.would_refuse`, `quota.would_refuse`). A busy tool under such a rule must
  * not flood its workspace's chain: each edge records at most one event per rule, caller and tool per minute, and
- * counts every would-be refusal, recorded or not, in `toolplane_shadow_decisions_total`.
+ * counts every would-be refusal, recorded or not, in `toolplane_shadow_decisions_total`. Guardrails' findings in
+ * arguments (`guardrail.<action>`) share the budget.
  */
 
 /** Distinct rule, caller and tool triples one edge remembers in a minute; past it, nothing more is recorded then. */
@@ -23,15 +24,20 @@ export class ShadowEventBudget {
 
   /** Whether this would-be refusal is recorded: the first of its rule, caller and tool in this minute. Counted. */
   take(kind: 'access' | 'quota', rule: string, caller: string, tool: string): boolean {
+    const take = this.once(`${kind} ${rule} ${tool} ${caller}`);
+    recordShadowDecision(kind, rule, take);
+    return take;
+  }
+
+  /** Whether the decision `key` names (its rule, caller and tool among others) is recorded: its first this minute. */
+  once(key: string): boolean {
     const minute = Math.floor(this.now() / 60_000);
     if (minute !== this.minute) {
       this.minute = minute;
       this.recorded.clear();
     }
-    const key = `${kind} ${rule} ${tool} ${caller}`;
     const take = !this.recorded.has(key) && this.recorded.size < this.max;
     if (take) this.recorded.add(key);
-    recordShadowDecision(kind, rule, take);
     return take;
   }
 }

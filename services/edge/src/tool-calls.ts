@@ -29,7 +29,8 @@ import {
   releaseHeld,
   type HeldRequest,
 } from './approvals.ts';
-import { chargeQuotas, checkCall, errorResult, invalidArguments } from './call-checks.ts';
+import { withArgumentFindings } from './argument-guardrails.ts';
+import { chargeQuotas, checkCall, errorResult, GuardedCall, invalidArguments } from './call-checks.ts';
 import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
 import { confirmedResult } from './confirmation.ts';
@@ -286,12 +287,15 @@ async function accountLink(deps: ToolCallDeps, call: ToolCall, tool: string): Pr
 }
 
 /** Validates the arguments, enqueues the job (references only, sealed credentials) and awaits its result. */
-async function runTool(deps: ToolCallDeps, call: ToolCall, tool: LoadedTool): Promise<ToolOutcome> {
-  const invocationId = call.task?.invocationId ?? randomUUID();
+async function runTool(deps: ToolCallDeps, sent: ToolCall, tool: LoadedTool): Promise<ToolOutcome> {
+  const invocationId = sent.task?.invocationId ?? randomUUID();
   // Every check of the call, once, before anything is enqueued (call-checks.ts); a promise only when a person is asked.
-  const checked = checkCall(deps, call, tool, invocationId);
+  const checked = checkCall(deps, sent, tool, invocationId);
   const refused = checked instanceof Promise ? await checked : checked;
-  if (refused) return refused;
+  // A guardrail redacted or flagged its arguments: that call runs, as the later steps see it.
+  let call = sent;
+  if (refused instanceof GuardedCall) call = refused.call;
+  else if (refused) return refused;
   // Someone else approves each call of this tool, or each call an access policy requires it for (ADR 0049): the
   // approval of exactly this call is spent, or it stops.
   const rule = tool.approval ?? policyApprovalRule(call, tool);
@@ -354,8 +358,10 @@ async function enqueueTool(
       producer === noopSpan && !onQueued ? undefined : enqueued(producer, onQueued),
       live?.onEvent,
     );
-    if (result.ok)
-      return tool.confirm ? await confirmedResult(call, result.result, confirmSealing(deps)) : result.result;
+    if (result.ok) {
+      const outcome = tool.confirm ? await confirmedResult(call, result.result, confirmSealing(deps)) : result.result;
+      return call.argumentFindings ? withArgumentFindings(call, outcome) : outcome;
+    }
     if (result.error.connectUrl && call.urlElicitation)
       return (await connectElicitation(call, result.error.connectUrl)) ?? errorResult(result.error.message);
     return errorResult(result.error.message);

@@ -1,10 +1,10 @@
-import type { Catalog, GuardrailDetector, GuardrailRule } from '@toolplane/contracts';
+import type { Catalog, GuardrailDetector, GuardrailRule, GuardrailTarget } from '@toolplane/contracts';
 import type { Tx } from '../db/client.ts';
 
 /**
- * The guardrails that apply to a server's results: the workspace's, the server's and those of some of its tools,
- * oldest first, as the worker applies them (`Catalog.guardrails`). None: the catalog carries nothing, and the worker
- * scans nothing.
+ * The guardrails that apply to a server's results and calls: the workspace's, the server's and those of some of its
+ * tools, oldest first, as the worker and the edge apply them (`Catalog.guardrails`). None: the catalog carries
+ * nothing, and nothing is scanned.
  */
 export async function withGuardrails(tx: Tx, server: { id: string; workspaceId: string }, catalog: Catalog) {
   const rows = await tx.guardrail.findMany({
@@ -20,6 +20,8 @@ export async function withGuardrails(tx: Tx, server: { id: string; workspaceId: 
     action: r.action as GuardrailRule['action'],
     enforce: r.enforce,
     ...(r.maxBytes !== null ? { maxBytes: r.maxBytes } : {}),
+    // Results only (the default) is left out: catalogs of such guardrails stay as they were.
+    ...(r.on.length === 1 && r.on[0] === 'results' ? {} : { on: r.on as GuardrailTarget[] }),
   }));
   return { ...catalog, guardrails };
 }

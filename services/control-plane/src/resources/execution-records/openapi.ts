@@ -32,8 +32,8 @@ export const ExecutionRecordSummary = z
     guardrails: z
       .array(GuardrailFinding.meta({ id: 'GuardrailFinding' }))
       .describe(
-        'What the result’s guardrails found: guardrail, detector, JSON path, action (`would_*` in log-only mode); ' +
-          'never the value.',
+        'What the result’s guardrails found (or, for a call a guardrail refused at the edge, its arguments’): ' +
+          'guardrail, detector, JSON path, action (`would_*` in log-only mode); never the value.',
       ),
   })
   .strict()

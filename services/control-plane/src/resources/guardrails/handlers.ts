@@ -1,4 +1,4 @@
-import type { GuardrailDetector } from '@toolplane/contracts';
+import type { GuardrailDetector, GuardrailTarget } from '@toolplane/contracts';
 import { NotFoundError, ValidationError, type ProblemIssue } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
@@ -20,6 +20,7 @@ function present(row: GuardrailRow) {
     action: row.action as 'redact' | 'block' | 'flag',
     enforce: row.enforce,
     maxBytes: row.maxBytes,
+    on: row.on as GuardrailTarget[],
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -93,6 +94,7 @@ export async function createGuardrail({ db, catalog }: ControlPlaneDeps, { body,
         action: body.action,
         enforce: body.enforce ?? true,
         maxBytes: body.maxBytes ?? null,
+        on: body.on ?? ['results'],
       },
     }),
   }));
@@ -136,6 +138,7 @@ export async function updateGuardrail(
         ...(body.action !== undefined ? { action: body.action } : {}),
         ...(body.enforce !== undefined ? { enforce: body.enforce } : {}),
         ...(body.maxBytes !== undefined ? { maxBytes: body.maxBytes } : {}),
+        ...(body.on !== undefined ? { on: body.on } : {}),
       },
     }),
   }));

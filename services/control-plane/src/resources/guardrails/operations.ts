@@ -1,4 +1,4 @@
-import { guardrailActions } from '@toolplane/contracts';
+import { guardrailActions, guardrailTargets } from '@toolplane/contracts';
 import { z } from 'zod';
 import { json, noContent, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
@@ -16,6 +16,7 @@ const Guardrail = z
     action: z.enum(guardrailActions),
     enforce: z.boolean(),
     maxBytes: z.number().int().nullable(),
+    on: z.array(z.enum(guardrailTargets)),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
   })
@@ -26,8 +27,9 @@ const tags = ['guardrails'];
 const audit = (verb: string) => ({ action: `guardrail.${verb}`, resource: 'guardrail' });
 
 /**
- * Guardrails on tool results (ADR 0050): detectors the worker runs on every result of the servers and tools a
- * guardrail applies to, before the result leaves the data plane. Each change is a new catalog version of those servers.
+ * Guardrails (ADR 0050): detectors the worker runs on every result of the servers and tools a guardrail applies to,
+ * before the result leaves the data plane, and the edge on their calls' arguments, before anything is enqueued. Each
+ * change is a new catalog version of those servers.
  */
 export const guardrailsOperations: Operation[] = [
   operation({
@@ -39,10 +41,11 @@ export const guardrailsOperations: Operation[] = [
       tags,
       summary: 'Create a guardrail',
       description:
-        'Scans the results of every server of the workspace, of `serverId`, or of its `tools`, with `detectors`, and ' +
-        '`redact`s, `block`s or `flag`s what they find; `enforce: false` only records what it would do. Findings name ' +
-        'the detector, the JSON path and the action, never the value. 422 lists every problem (an unknown server or ' +
-        'tool, a pattern RE2 refuses, no detector); 409 for a name already used.',
+        'Scans the results (and, with `on: ["arguments"]`, the calls’ arguments) of every server of the workspace, of ' +
+        '`serverId`, or of its `tools`, with `detectors`, and `redact`s, `block`s or `flag`s what they find; ' +
+        '`enforce: false` only records what it would do. Findings name the detector, the JSON path and the action, ' +
+        'never the value. 422 lists every problem (an unknown server or tool, a pattern RE2 refuses, no detector, an ' +
+        'unknown or repeated target); 409 for a name already used.',
       responses: { 201: json('The guardrail.', Guardrail), ...problems(400, 403, 409, 413, 415, 422) },
     },
     body: CreateGuardrailBody.meta({ id: 'CreateGuardrailBody' }),

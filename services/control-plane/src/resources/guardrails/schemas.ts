@@ -1,4 +1,4 @@
-import { GuardrailDetector, guardrailActions } from '@toolplane/contracts';
+import { GuardrailDetector, guardrailActions, guardrailTargets } from '@toolplane/contracts';
 import { patternProblems } from '@toolplane/guardrails';
 import { z } from 'zod';
 
@@ -33,6 +33,17 @@ const guardrailFields = {
       '`redact` replaces each match, `block` withholds the whole result (a tool error), `flag` returns it as is with ' +
         '`_meta["toolplane/guardrails"]`.',
     ),
+  on: z
+    .array(z.enum(guardrailTargets))
+    .min(1)
+    .max(2)
+    .refine((on) => new Set(on).size === on.length, 'each target once')
+    .optional()
+    .describe(
+      'What it scans: `results` (in the worker, before a result leaves the data plane) and/or `arguments` (at the ' +
+        'edge, before a call is enqueued: `block` refuses the call, `redact` sends the arguments with each match ' +
+        'replaced). Absent: `["results"]`.',
+    ),
   enforce: z.boolean().optional().describe('false: log only, the caller sees no change; records say `would_<action>`.'),
   maxBytes: z
     .number()
@@ -41,7 +52,10 @@ const guardrailFields = {
     .max(64 * 1024 * 1024)
     .nullable()
     .optional()
-    .describe('A result with more bytes of text is blocked unscanned; absent: the worker’s GUARDRAIL_MAX_SCAN_BYTES.'),
+    .describe(
+      'A result (or a call’s arguments) with more bytes of text is blocked unscanned; absent: the worker’s ' +
+        'GUARDRAIL_MAX_SCAN_BYTES (the edge scans arguments whole: their size is bounded by the request’s).',
+    ),
 };
 
 /** Every pattern RE2 refuses (a backreference, a lookaround: what could take more than linear time), at its path. */
