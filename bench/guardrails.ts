@@ -1,4 +1,4 @@
-// bench/guardrails: the worker's CPU per KB of result for guardrails (issue #62, ADR 0050).
+// bench/guardrails: the worker's CPU per KB of result for guardrails on results (ADR 0050).
 // Not a test: it prints what it measured; copy it into docs/benchmarks.md.
 //
 //   pnpm bench:guardrails [--iterations 200]

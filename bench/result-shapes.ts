@@ -1,4 +1,4 @@
-// bench/result-shapes: what a result shaped for models saves, and what shaping costs the worker (issue #62).
+// bench/result-shapes: what a result shaped for models saves, and what shaping costs the worker (ADR 0052).
 // Not a test: it prints what it measured; copy it into docs/benchmarks.md.
 //
 //   pnpm bench:result-shapes [--items 30] [--iterations 20000]

@@ -10,8 +10,6 @@ import { runScript } from './quota-refunds.ts';
  * the call (`restoreApproval`); the control plane writes a decision (`decideApproval`), once.
  */
 
-const sha = (body: string) => createHash('sha1').update(body).digest('hex');
-
 /**
  * KEYS[1]: the binding's hash. ARGV: new id, now (ms), its expiry (ms), key ttl (ms), the task to hold the call ('' for
  * none). A pending or granted request past its expiry becomes `expired` (told once, `{expired, id, 1}` from here,
@@ -137,6 +135,9 @@ local task = redis.call('HGET', key, 'task')
 if task then return {'ok', task, redis.call('HGET', key, 'queue') or ''} end
 return 'ok'
 `;
+
+/** A script's SHA-1, what EVALSHA names it by. */
+const sha = (body: string) => createHash('sha1').update(body).digest('hex');
 
 const scripts = {
   request: { body: REQUEST, sha: sha(REQUEST) },

@@ -2,7 +2,7 @@ import { compile, TreeInterpreter, type JSONValue } from '@jmespath-community/jm
 import type { CatalogTool, ToolResultPayload } from '@toolplane/contracts';
 
 /**
- * Results shaped for models (the server's `config.resultShapes`; issue #62): what a tool answers is cut to what an
+ * Results shaped for models (the server's `config.resultShapes`, ADR 0052): what a tool answers is cut to what an
  * agent needs before it reaches the model's context: a JMESPath projection of the result's JSON (e.g. keep `id`,
  * `title` and `status` of each ticket) and an item cap on its arrays. Applied to successful results only, after every
  * other step of the call (secrets redacted); an error, or an answer that is not JSON, passes unchanged. The result

@@ -3,7 +3,7 @@ import type { Catalog, CatalogTool } from '@toolplane/contracts';
 import { ValidationError, type ProblemIssue } from '@toolplane/errors';
 
 /**
- * Results shaped for models (issue #62): a server's `config.resultShapes` maps tool names to a JMESPath `projection`
+ * Results shaped for models (ADR 0052): a server's `config.resultShapes` maps tool names to a JMESPath `projection`
  * and an item cap (`maxItems`), which the worker applies to each successful result of that tool (after its secrets
  * are redacted). Checked when the server is saved (422: a projection JMESPath cannot compile, a cap that is not a
  * positive whole number up to 10,000, an entry that is not an object); a name the server does not expose is a warning

@@ -6,13 +6,14 @@ import type { Change, Plan } from './plan.ts';
 import { inlineConfigsOf, type Kind } from './specs.ts';
 
 /**
- * A server's `confirmTools` (and `approvalTools`, checked the same way) must name tools it exposes: apply's step that creates a server, or sets its list, compiles
- * its catalog strictly (catalog/compile.ts `markConfirmed`) and is refused (422) for any other name, half-way through
- * the apply. So plan computes what each such server exposes at that step, as `compileCatalog` does: its own tools (a
- * connector instance's, narrowed by `tools`; the workspace's for SMART, or picked by `tools`: `instanceTools` on the
- * connector as the files or the workspace have it), its live workflow deployment's tools, and its external MCP
- * servers' tools (listed through the worker, as apply lists them). The step finds the kinds applied before servers
- * written (connectors, instances, external MCP servers) and nothing deleted yet; deployments come after servers.
+ * A server's `confirmTools` (and `approvalTools`, checked the same way) must name tools it exposes: apply's step that
+ * creates a server, or sets its list, compiles its catalog strictly (catalog/compile.ts `markConfirmed`) and is refused
+ * (422) for any other name, half-way through the apply. So plan computes what each such server exposes at that step,
+ * as `compileCatalog` does: its own tools (a connector instance's, narrowed by `tools`; the workspace's for SMART, or
+ * picked by `tools`: `instanceTools` on the connector as the files or the workspace have it), its live workflow
+ * deployment's tools, and its external MCP servers' tools (listed through the worker, as apply lists them). The step
+ * finds the kinds applied before servers written (connectors, instances, external MCP servers) and nothing deleted yet;
+ * deployments come after servers.
  * Where plan cannot tell (headers whose values it does not have), a name that could come from there is not reported.
  */
 
