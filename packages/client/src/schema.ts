@@ -3119,6 +3119,9 @@ export interface components {
         /** @enum {string} */
         taskSupport: 'optional' | 'required';
       };
+      _meta?: {
+        [key: string]: unknown;
+      };
     };
     CatalogVersionList: {
       data: components['schemas']['CatalogVersionSummary'][];
@@ -3792,6 +3795,9 @@ export interface components {
       execution?: {
         /** @enum {string} */
         taskSupport: 'optional' | 'required';
+      };
+      _meta?: {
+        [key: string]: unknown;
       };
       source: components['schemas']['ToolSource'];
       /**

@@ -29,6 +29,11 @@ export const ToolDefinition = z.object({
    * are refused); the edge lists other tools as `optional` to 2025-era clients.
    */
   execution: z.object({ taskSupport: z.enum(['optional', 'required']) }).optional(),
+  /**
+   * An external MCP tool's `_meta` as its server gave it (an MCP App's `ui.resourceUri`, ADR 0058), its `ui://`
+   * pointers rewritten where the resource's URI was made unique.
+   */
+  _meta: z.record(z.string(), z.unknown()).optional(),
 });
 export type ToolDefinition = z.infer<typeof ToolDefinition>;
 
@@ -237,8 +242,9 @@ export type ExecutionPlan = z.infer<typeof ExecutionPlan>;
  * What an external MCP server offers besides tools, as listed when the catalog was compiled: its resources, resource
  * templates and prompts (served by the edge from the catalog, read and got through the worker, which alone holds the
  * headers), and whether it completes arguments or takes resource subscriptions. Prompt names carry the same prefix
- * rule as tools (`<server>__` when taken); resource URIs are kept as the server gave them (a URI another attached
- * server already offers is left out, with a warning).
+ * rule as tools (`<server>__` when taken); resource URIs are kept as the server gave them, except a `ui://` URI another
+ * attached server already offers, published as `ui://<server>__<rest>` (ADR 0058); any other URI already offered is
+ * left out, with a warning.
  */
 export const ExternalFeatures = McpToolPlan.pick({
   server: true,
@@ -250,6 +256,8 @@ export const ExternalFeatures = McpToolPlan.pick({
   resourceTemplates: z.array(z.record(z.string(), z.unknown())).default([]),
   /** `prompt` as served (its `name` possibly prefixed); `remoteName` as the external server knows it. */
   prompts: z.array(z.object({ prompt: z.record(z.string(), z.unknown()), remoteName: z.string() })).default([]),
+  /** The `ui://` URIs made unique: the published URI → the URI the external server knows (absent: none). */
+  remoteUris: z.record(z.string(), z.string()).optional(),
   completions: z.boolean().optional(),
   subscribe: z.boolean().optional(),
 });

@@ -25,7 +25,8 @@ type Request = NonNullable<ToolInvokeJob['request']>;
 
 /** A catalog's external features indexed for serving (built once per catalog view). */
 interface FeatureIndex {
-  resources: Map<string, { server: string; resource: Record<string, unknown> }>;
+  /** By published URI; `remoteUri`: the URI its server knows, where it was made unique (ADR 0058). */
+  resources: Map<string, { server: string; resource: Record<string, unknown>; remoteUri?: string }>;
   templates: { server: string; template: Record<string, unknown>; matcher: UriTemplate | undefined }[];
   prompts: Map<string, { server: string; prompt: Record<string, unknown>; remoteName: string }>;
   servers: Map<string, ExternalFeatures>;
@@ -39,7 +40,11 @@ function indexOf(loaded: LoadedCatalog): FeatureIndex {
   index = { resources: new Map(), templates: [], prompts: new Map(), servers: new Map() };
   for (const f of loaded.catalog.external ?? []) {
     index.servers.set(f.server, f);
-    for (const resource of f.resources) index.resources.set(String(resource.uri), { server: f.server, resource });
+    for (const resource of f.resources) {
+      const uri = String(resource.uri);
+      const remoteUri = f.remoteUris?.[uri];
+      index.resources.set(uri, { server: f.server, resource, ...(remoteUri ? { remoteUri } : {}) });
+    }
     for (const template of f.resourceTemplates) {
       let matcher: UriTemplate | undefined;
       try {
@@ -80,9 +85,13 @@ function capabilitiesOf(external: readonly ExternalFeatures[]): Partial<ServerCa
   };
 }
 
-/** The attached server a caller may subscribe to `uri` at (one that takes subscriptions), if any. */
+/**
+ * The attached server a caller may subscribe to `uri` at (one that takes subscriptions), if any. A `ui://` URI made
+ * unique is an app's template, not relayed to its server's subscriptions.
+ */
 export function subscribableOwner(loaded: LoadedCatalog, uri: string): string | undefined {
   const index = indexOf(loaded);
+  if (index.resources.get(uri)?.remoteUri) return undefined;
   const owner = serverOfUri(index, uri);
   return owner && index.servers.get(owner)?.subscribe ? owner : undefined;
 }
@@ -116,14 +125,14 @@ export function registerFeatures(server: Server, loaded: LoadedCatalog, b: Featu
       resourceTemplates: view(ctx).templates.map((t) => t.template) as never,
     }));
     server.setRequestHandler('resources/read', async (r, ctx) => {
-      const server = serverOfUri(view(ctx), r.params.uri);
-      if (!server) throw unknownResource(r.params.uri);
-      return (await forward(
-        b,
-        ctx,
-        { method: 'resources/read', server, params: { uri: r.params.uri } },
-        r.params.uri,
-      )) as never;
+      const { uri } = r.params;
+      const index = view(ctx);
+      const server = serverOfUri(index, uri);
+      if (!server) throw unknownResource(uri);
+      const remoteUri = index.resources.get(uri)?.remoteUri;
+      const params = { uri: remoteUri ?? uri };
+      const answer = await forward(b, ctx, { method: 'resources/read', server, params }, uri);
+      return (remoteUri ? publishedContents(answer, remoteUri, uri) : answer) as never;
     });
   }
   if (caps.resources?.subscribe) {
@@ -152,6 +161,16 @@ export function registerFeatures(server: Server, loaded: LoadedCatalog, b: Featu
     });
   }
   if (caps.completions) server.setRequestHandler('completion/complete', (r, ctx) => complete(b, ctx, r.params));
+}
+
+/**
+ * A read of a `ui://` URI made unique: the contents its server gave under its own URI carry the published one (what
+ * the caller read); everything else is as the server gave it.
+ */
+function publishedContents(answer: Record<string, unknown>, remoteUri: string, uri: string): Record<string, unknown> {
+  if (!Array.isArray(answer.contents)) return answer;
+  const contents = (answer.contents as Record<string, unknown>[]).map((c) => (c.uri === remoteUri ? { ...c, uri } : c));
+  return { ...answer, contents };
 }
 
 /**

@@ -16,7 +16,7 @@ import type { Tx } from '../db/client.ts';
 import { compileConnectorTools, type StoredOpenApiConnector } from '../documents/openapi-connectors.ts';
 import type { StoredReference } from '../documents/workflow-sources.ts';
 import { markApproval, stepApproval, type StoredApprovalRule } from './approvals.ts';
-import { externalFeatures } from './external-features.ts';
+import { externalFeatures, withPublishedUris } from './external-features.ts';
 import { withGuardrails } from './guardrails.ts';
 import { credentialSecretName, serverSecretName, userCredentialSecretName } from './secret-names.ts';
 
@@ -430,6 +430,7 @@ async function mergeExternalTools(
       inputSchema?: unknown;
       annotations?: unknown;
       execution?: { taskSupport?: unknown };
+      _meta?: unknown;
     }[]) {
       if (typeof remote.name !== 'string') continue;
       if (cfg.tools.length > 0 && !cfg.tools.includes(remote.name)) continue;
@@ -448,6 +449,10 @@ async function mergeExternalTools(
           // A tool that runs only as a task stays one here: its callers must make tasks (ADR 0040).
           ...(remote.execution?.taskSupport === 'required' ? { execution: { taskSupport: 'required' as const } } : {}),
           inputSchema: inputSchema.type === 'object' ? inputSchema : { type: 'object' },
+          // An MCP App's `_meta.ui` (its `ui://` resource, CSP, visibility) goes with the tool (ADR 0058).
+          ...(remote._meta && typeof remote._meta === 'object' && !Array.isArray(remote._meta)
+            ? { _meta: remote._meta as Record<string, unknown> }
+            : {}),
         },
         plan: {
           kind: 'mcp',
@@ -464,7 +469,7 @@ async function mergeExternalTools(
   const external = externalFeatures(configs, listed, warnings);
   return {
     ...catalog,
-    tools,
+    tools: withPublishedUris(tools, external),
     ...(external.length > 0 ? { external } : {}),
     ...(warnings.length > 0 ? { warnings } : {}),
   };

@@ -1,12 +1,14 @@
-import type { ExternalFeatures, ListRemoteToolsResult } from '@toolplane/contracts';
+import type { CatalogTool, ExternalFeatures, ListRemoteToolsResult } from '@toolplane/contracts';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * What the attached external MCP servers offer besides tools, for the catalog: their resources, resource templates and
  * prompts, under the same rules as their tools. Prompt names that are taken get the `<server>__` prefix (as tool names
- * do); a resource URI or URI template another server already offers is left out with a warning (a URI names one thing
- * and cannot be prefixed). Servers that could not be listed, or offer nothing beyond tools, add nothing.
+ * do). A `ui://` resource URI another server already offers (two MCP Apps' `ui://widget/app.html`) is published as
+ * `ui://<server>__<rest>` (`uniqueUiUri`, ADR 0058): such a URI names the server's own app template, not a shared
+ * thing. Any other resource URI or URI template another server already offers is left out with a warning (a URI names
+ * one thing and cannot be prefixed). Servers that could not be listed, or offer nothing beyond tools, add nothing.
  */
 export function externalFeatures(
   configs: readonly { name: string; url: string; headersSecret?: string; headerSecrets?: Record<string, string> }[],
@@ -36,7 +38,19 @@ export function externalFeatures(
         seen.set(id, cfg.name);
         return true;
       });
-    const resources = unique(found.resources, 'uri', uris);
+    const remoteUris: Record<string, string> = {};
+    const resources = unique(
+      (found.resources ?? []).map((r) => {
+        const uri = r.uri;
+        if (typeof uri !== 'string' || !uris.has(uri) || !uri.startsWith(UI_SCHEME)) return r;
+        const published = uniqueUiUri(cfg.name, uri);
+        remoteUris[published] = uri;
+        return { ...r, uri: published };
+      }),
+      'uri',
+      uris,
+    );
+    for (const published of Object.keys(remoteUris)) if (uris.get(published) !== cfg.name) delete remoteUris[published]; // left out: its unique form was taken too
     const resourceTemplates = unique(found.resourceTemplates, 'uriTemplate', templates);
     const prompts = (found.prompts ?? []).flatMap((p) => {
       if (typeof p.name !== 'string') return [];
@@ -57,9 +71,53 @@ export function externalFeatures(
       resources,
       resourceTemplates,
       prompts,
+      ...(Object.keys(remoteUris).length > 0 ? { remoteUris } : {}),
       ...(completions ? { completions } : {}),
       ...(subscribe ? { subscribe } : {}),
     });
   });
   return out;
+}
+
+const UI_SCHEME = 'ui://';
+
+/**
+ * The unique form of an MCP App's `ui://` URI that another attached server offers already: the attached server's name
+ * and `__` before the rest (`ui://widget/app.html` of `apps-b` → `ui://apps-b__widget/app.html`). Reversible: strip
+ * `ui://<server>__` and put `ui://` back.
+ */
+export function uniqueUiUri(server: string, uri: string): string {
+  return `${UI_SCHEME}${server}__${uri.slice(UI_SCHEME.length)}`;
+}
+
+/**
+ * A tool's `_meta` pointing at the URIs its server's resources are published under: `ui.resourceUri` and the legacy
+ * flat `ui/resourceUri` follow a `ui://` URI made unique (`uniqueUiUri`); anything else is kept as the server gave it.
+ */
+function publishedToolMeta(meta: unknown, renamed: Readonly<Record<string, string>>): Record<string, unknown> {
+  const out = { ...(meta as Record<string, unknown>) };
+  const follow = (uri: unknown) => (typeof uri === 'string' ? renamed[uri] : undefined);
+  const legacy = follow(out['ui/resourceUri']);
+  if (legacy) out['ui/resourceUri'] = legacy;
+  const ui = out.ui;
+  const nested = isObject(ui) ? follow(ui.resourceUri) : undefined;
+  if (isObject(ui) && nested) out.ui = { ...ui, resourceUri: nested };
+  return out;
+}
+
+/**
+ * The catalog's external tools with their `_meta` following their server's URIs made unique (`publishedToolMeta`);
+ * the tools of servers with none are returned as they are.
+ */
+export function withPublishedUris(tools: readonly CatalogTool[], external: readonly ExternalFeatures[]): CatalogTool[] {
+  const renamedBy = new Map<string, Record<string, string>>();
+  for (const f of external)
+    if (f.remoteUris)
+      renamedBy.set(f.server, Object.fromEntries(Object.entries(f.remoteUris).map(([pub, remote]) => [remote, pub])));
+  if (renamedBy.size === 0) return [...tools];
+  return tools.map((t) => {
+    const renamed = t.plan.kind === 'mcp' ? renamedBy.get(t.plan.server) : undefined;
+    if (!renamed || !t.tool._meta) return t;
+    return { ...t, tool: { ...t.tool, _meta: publishedToolMeta(t.tool._meta, renamed) } };
+  });
 }
