@@ -3308,6 +3308,11 @@ export interface components {
       };
     };
     RegistrySettings: {
+      /**
+       * Format: uuid
+       * @description The workspace’s id.
+       */
+      id: string;
       /** @description The workspace’s own registry; null: the default. */
       sourceUrl: string | null;
       /** @description The workspace’s own namespace; null: the default. */
@@ -3364,6 +3369,11 @@ export interface components {
       externalServerId: string | null;
     };
     RegistryAddResult: {
+      /**
+       * Format: uuid
+       * @description The external MCP server’s id (`externalMcpServer.id`).
+       */
+      id: string;
       externalMcpServer: components['schemas']['ExternalMcpServer'];
       registry: {
         source: string;

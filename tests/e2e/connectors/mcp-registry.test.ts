@@ -141,6 +141,7 @@ describe('the registry consumed', () => {
   it('defaults to the public registry, and a workspace names its own source', async () => {
     const defaults = await unwrap(api.GET('/registry/settings'));
     expect(defaults).toEqual({
+      id: expect.any(String),
       sourceUrl: null,
       namespace: null,
       effective: { sourceUrl: 'https://registry.modelcontextprotocol.io', namespace: 'local.toolplane' },

@@ -50,7 +50,7 @@ function searchEntry(s: RegistryServer, added: Map<string, string>) {
 }
 
 /** The default external server name: the part of the registry name after `/`, as a slug. */
-export function slugOf(name: string): string {
+function slugOf(name: string): string {
   const slug = name
     .slice(name.indexOf('/') + 1)
     .toLowerCase()
@@ -104,6 +104,7 @@ export async function addFromRegistry(deps: ControlPlaneDeps, input: Input<Regis
   });
   const toFill = plan.filter((h) => h.state === 'to_fill');
   return {
+    id: external.id,
     externalMcpServer: external,
     registry: { source: effective.sourceUrl, name: server.name, version: server.version },
     remote: { type: remote.type, url: remote.url },

@@ -13,6 +13,7 @@ const DeclaredHeader = z
 
 export const RegistrySettings = z
   .object({
+    id: z.uuid().describe('The workspace’s id.'),
     sourceUrl: z.string().nullable().describe('The workspace’s own registry; null: the default.'),
     namespace: z.string().nullable().describe('The workspace’s own namespace; null: the default.'),
     effective: z
@@ -60,6 +61,7 @@ const PlannedHeader = DeclaredHeader.extend({
 
 export const RegistryAddResult = z
   .object({
+    id: z.uuid().describe('The external MCP server’s id (`externalMcpServer.id`).'),
     externalMcpServer: ExternalMcpServer,
     registry: z.object({ source: z.string(), name: z.string(), version: z.string() }).strict(),
     remote: z.object({ type: z.string(), url: z.string() }).strict(),

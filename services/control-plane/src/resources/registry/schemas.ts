@@ -32,7 +32,7 @@ export const RegistryAddBody = z
 export type RegistryAddBody = z.output<typeof RegistryAddBody>;
 
 /** A reverse-DNS namespace (the part of a registry name before `/`). */
-export const registryNamespace = z
+const registryNamespace = z
   .string()
   .min(1)
   .max(150)

@@ -4,7 +4,7 @@ import type { Input } from '../operation.ts';
 import type { RegistrySettingsBody } from './schemas.ts';
 
 /** The edge's host reversed (`mcp.example.com` → `com.example.mcp`); an IP address or a one-label host: `local.toolplane`. */
-export function defaultNamespace(publicEdgeUrl: string): string {
+function defaultNamespace(publicEdgeUrl: string): string {
   const host = new URL(publicEdgeUrl).hostname.replace(/^\[|\]$/g, '');
   const labels = host.split('.').filter(Boolean);
   if (isIP(host) !== 0 || labels.length < 2) return 'local.toolplane';
@@ -18,6 +18,7 @@ export async function registrySettings(deps: ControlPlaneDeps, workspaceId: stri
     select: { registryUrl: true, registryNamespace: true },
   });
   return {
+    id: workspaceId,
     sourceUrl: row.registryUrl,
     namespace: row.registryNamespace,
     effective: {
