@@ -9,7 +9,7 @@ import { getRegistrySettings, putRegistrySettings } from './settings.ts';
 const tags = ['mcp registry'];
 
 /**
- * The official MCP Registry both ways (ADR 0053, docs/registry.md): consumed (a source per workspace, searched and
+ * The official MCP Registry both ways (ADR 0059, docs/registry.md): consumed (a source per workspace, searched and
  * added from, every request made by a worker) and served (the workspace's own servers as a registry's read side).
  */
 export const registryOperations: Operation[] = [
