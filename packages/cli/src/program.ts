@@ -7,6 +7,7 @@ import { debugCommand } from './commands/debug.ts';
 import { deployCommand } from './commands/deploy.ts';
 import { ExitCode } from './commands/errors.ts';
 import { externalServersCommand } from './commands/external-servers.ts';
+import { registryCommand } from './commands/registry.ts';
 import { instancesCommand } from './commands/instances.ts';
 import { keysCommand } from './commands/keys.ts';
 import { loginCommand } from './commands/login.ts';
@@ -76,6 +77,7 @@ function buildProgram(): Command {
   loginCommand(program);
   serversCommand(program);
   externalServersCommand(program);
+  registryCommand(program);
   connectorsCommand(program);
   catalogCommand(program);
   instancesCommand(program);

@@ -144,6 +144,15 @@ export const ControlPlaneEnv = z.object({
     .default('https://api.apis.guru/v2/list.json'),
   /** How long the API catalog's index is reused before its source is read again (minutes); shared through Redis for a listing URL. */
   API_CATALOG_CACHE_MINUTES: z.coerce.number().int().min(1).default(1440),
+  /**
+   * The MCP Registry workspaces search and add servers from (its base URL, read at `<url>/v0.1/servers` by a worker)
+   * unless a workspace names its own (`PUT /registry/settings`).
+   */
+  MCP_REGISTRY_URL: z
+    .string()
+    .url()
+    .refine((u) => /^https?:$/.test(new URL(u).protocol), 'must be an http(s) URL')
+    .default('https://registry.modelcontextprotocol.io'),
   /** How often external MCP servers (externalMcpConfigs) are listed again; a changed list publishes a new catalog version (edges send tools/list_changed). 0 disables; fractions allowed. */
   EXTERNAL_TOOLS_REFRESH_SECONDS: z.coerce.number().min(0).default(300),
   ...telemetryEnv,

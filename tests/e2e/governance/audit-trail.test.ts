@@ -1,5 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { repoRoot, type Stack } from '@toolplane/cli';
@@ -58,6 +60,30 @@ function secret(label: string): string {
   return value;
 }
 
+/** A registry (the MCP Registry API's read side) serving one server: the source `addFromRegistry` adds from. */
+let registry: Server | undefined;
+async function registrySource(): Promise<string> {
+  const entry = {
+    server: {
+      name: 'io.example.audit/ext',
+      description: 'An audited server',
+      version: '1.0.0',
+      remotes: [
+        {
+          type: 'streamable-http',
+          url: 'http://127.0.0.1:9/mcp',
+          headers: [{ name: 'authorization', isSecret: true }],
+        },
+      ],
+    },
+  };
+  registry ??= createServer(
+    (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(entry)),
+  );
+  if (!registry.listening) await new Promise<void>((resolve) => registry!.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(registry.address() as AddressInfo).port}`;
+}
+
 beforeAll(async () => {
   ({
     stack,
@@ -77,6 +103,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  registry?.close();
   await db?.end();
   await stack?.stop();
 });
@@ -274,6 +301,17 @@ const fixtures: Record<string, Fixture> = {
     const params = { path: { id } };
     const { response } = await ok(api.POST('/approvals/{id}/links', { params, body: { person: 'audit-approver' } }));
     return { response };
+  },
+  putRegistrySettings: async () => {
+    const { response } = await ok(
+      api.PUT('/registry/settings', { body: { sourceUrl: await registrySource(), namespace: 'com.example.audit' } }),
+    );
+    return { response, id: workspaceId };
+  },
+  addFromRegistry: async () => {
+    const body = { name: 'io.example.audit/ext', as: 'audit-registry', headers: { authorization: secret('registry') } };
+    const { data, response } = await ok(api.POST('/registry/add', { body }));
+    return { response, id: data!.id };
   },
   createExternalMcpServer: async () => {
     const body = {

@@ -438,6 +438,30 @@ function cases(): Case[] {
     c('GET', '/api_catalog', '/api_catalog?q=exchangerate', 'scoped'),
     c('POST', '/api_catalog/:id/add', '/api_catalog/exchangerate-api.com/add', 'scoped', { slug: 'b-rates' }),
 
+    // The registry: B's settings and source are its own (a closed port: nothing reachable, 503), its served
+    // registry lists B's servers only and names none of A's.
+    c('GET', '/registry/settings', '/registry/settings', 'scoped'),
+    c('PUT', '/registry/settings', '/registry/settings', 'scoped', {
+      sourceUrl: 'http://127.0.0.1:9',
+      namespace: null,
+    }),
+    c('GET', '/registry/search', '/registry/search?q=a-only', [503]),
+    c('POST', '/registry/add', '/registry/add', [503], { name: 'local.toolplane/a-only-tickets' }),
+    c('GET', '/registry/v0.1/servers', '/registry/v0.1/servers', 'scoped'),
+    c('GET', '/registry/v0.1/servers', '/registry/v0.1/servers?search=a-only', 'scoped'),
+    c(
+      'GET',
+      '/registry/v0.1/servers/:serverName/versions',
+      `/registry/v0.1/servers/${encodeURIComponent('local.toolplane/a-only-tickets')}/versions`,
+      'denied',
+    ),
+    c(
+      'GET',
+      '/registry/v0.1/servers/:serverName/versions/:version',
+      `/registry/v0.1/servers/${encodeURIComponent('local.toolplane/a-only-tickets')}/versions/latest`,
+      'denied',
+    ),
+
     c('GET', '/stats', '/stats', 'scoped'),
     c('GET', '/stats', `/stats?server_id=${s}`, 'scoped'),
 

@@ -76,6 +76,10 @@ export type AccessExplanation = Schemas['AccessExplanation'];
 export type DebugSession = Schemas['DebugSession'];
 /** An external MCP server registered on the workspace (header names only). */
 export type ExternalServer = Schemas['ExternalMcpServer'];
+/** `GET /registry/search`: a page of the workspace's MCP Registry source. */
+export type RegistrySearchPage = Schemas['RegistrySearchPage'];
+/** `POST /registry/add`: the external MCP server made of a registry server, and the headers left to set. */
+export type RegistryAddResult = Schemas['RegistryAddResult'];
 export type WorkspaceFile = Schemas['WorkspaceFile'];
 export type WorkspacePlan = Schemas['WorkspacePlan'];
 export type WorkspaceApplyResult = Schemas['WorkspaceApplyResult'];
@@ -259,6 +263,14 @@ export class Api {
       'POST',
       this.#client.POST('/api_catalog/{id}/add', { params: { path: { id } }, body: slug ? { slug } : {} }),
     );
+  }
+
+  // The MCP Registry (the workspace's source)
+  searchRegistry(query: { q?: string; cursor?: string; limit?: number }): Promise<RegistrySearchPage> {
+    return this.#data('GET', this.#client.GET('/registry/search', { params: { query } }));
+  }
+  addFromRegistry(body: Schemas['RegistryAddBody']): Promise<RegistryAddResult> {
+    return this.#data('POST', this.#client.POST('/registry/add', { body }));
   }
 
   /** `force`: also deletes the connector instances using it (else 409 while there are any). */

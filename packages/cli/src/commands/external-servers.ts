@@ -24,7 +24,7 @@ function lines(e: ExternalServer): string[] {
 }
 
 /** The values of the headers named by `--header`, read from stdin or prompted (nothing is read without one). */
-async function headerValues(names: string[]): Promise<Record<string, string>> {
+export async function headerValues(names: string[]): Promise<Record<string, string>> {
   if (names.length === 0) return {};
   const values = await readCredentials(names.map((key) => ({ key, required: true })));
   const unknown = Object.keys(values).filter((k) => !names.includes(k));

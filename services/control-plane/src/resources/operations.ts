@@ -14,6 +14,7 @@ import { externalUsersOperations } from './external-users/operations.ts';
 import { guardrailsOperations } from './guardrails/operations.ts';
 import type { Operation } from './operation.ts';
 import { quotasOperations } from './quotas/operations.ts';
+import { registryOperations } from './registry/operations.ts';
 import { secretsOperations } from './secrets/operations.ts';
 import { serverToolsOperations } from './server-tools/operations.ts';
 import { serversOperations } from './servers/operations.ts';
@@ -39,6 +40,7 @@ const operationTables = {
   'api-catalog': apiCatalogOperations,
   servers: serversOperations,
   'external-mcp-servers': externalMcpServersOperations,
+  registry: registryOperations,
   deployments: deploymentsOperations,
   secrets: secretsOperations,
   'external-users': externalUsersOperations,
