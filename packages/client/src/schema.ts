@@ -28,7 +28,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Get the calling key’s workspace */
+    /**
+     * Get the caller’s workspace, and who the caller is there
+     * @description With `you`: the caller’s kind, scopes, roles (a signed-in person’s) and what those roles reach in
+     * each area of the API (what the dashboard shows); every role may call it.
+     */
     get: operations['getCurrentWorkspace'];
     put?: never;
     post?: never;
@@ -76,6 +80,30 @@ export interface paths {
     head?: never;
     /** Rename a key, or limit it to servers (null lifts the limit) */
     patch: operations['updateApiKey'];
+    trace?: never;
+  };
+  '/role_mappings': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get the workspace’s role mapping */
+    get: operations['getRoleMapping'];
+    /**
+     * Set the workspace’s role mapping
+     * @description Replaces the mapping: a person then holds every role assigned to their subject or to a group their
+     * token’s groups claim names, and nothing else (no role: every operation but signing in is refused). 422 lists
+     * every problem (an unknown role, an assignment naming both or neither of subject and group, one assigned twice).
+     */
+    put: operations['putRoleMapping'];
+    post?: never;
+    /** Remove the workspace’s role mapping (everyone signed in is an admin again) */
+    delete: operations['deleteRoleMapping'];
+    options?: never;
+    head?: never;
+    patch?: never;
     trace?: never;
   };
   '/access_policies': {
@@ -1493,6 +1521,59 @@ export interface components {
         message: string;
       }[];
     };
+    CurrentWorkspace: {
+      /** Format: uuid */
+      id: string;
+      /** Format: uuid */
+      organizationId: string;
+      name: string;
+      /** Format: date-time */
+      createdAt: string;
+      you: {
+        /** @enum {string} */
+        kind: 'api_key' | 'person';
+        /** @description A signed-in person’s OAuth subject. */
+        subject?: string;
+        scopes: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit' | 'approve')[];
+        /** @description A signed-in person’s roles (docs/governance.md "People and roles"); null for an API key. */
+        roles: ('viewer' | 'operator' | 'admin' | 'auditor' | 'approver')[] | null;
+        /**
+         * @description What the caller’s roles reach in each area (an API key: `write` everywhere; its scopes decide).
+         */
+        access: {
+          /** @enum {string} */
+          session?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          workspaces?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          roles?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          keys?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          policies?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          approvals?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          servers?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          connectors?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          debug_sessions?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          secrets?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          people?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          records?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          usage?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          trail?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          workspace_files?: 'none' | 'read' | 'write';
+        };
+      };
+    };
     CreatedWorkspace: {
       /** Format: uuid */
       id: string;
@@ -1563,6 +1644,31 @@ export interface components {
     UpdateApiKeyBody: {
       name?: string;
       serverIds?: string[] | null;
+    };
+    RoleMapping: {
+      /** @description false: the workspace maps no roles, and everyone the issuer signs in to it is an admin. */
+      configured: boolean;
+      groupsClaim: string | null;
+      /** @description The claim read: `groupsClaim`, else `OAUTH_GROUPS_CLAIM`. */
+      effectiveGroupsClaim: string;
+      assignments: components['schemas']['RoleAssignment'][];
+      /** Format: date-time */
+      updatedAt: string | null;
+    };
+    RoleAssignment: {
+      /** @description An OAuth subject (the token’s `sub`). */
+      subject?: string;
+      /** @description A value of the groups claim. */
+      group?: string;
+      roles: ('viewer' | 'operator' | 'admin' | 'auditor' | 'approver')[];
+    };
+    PutRoleMappingBody: {
+      /**
+       * @description The token claim listing a person’s groups; null: the control plane’s `OAUTH_GROUPS_CLAIM`.
+       * @default null
+       */
+      groupsClaim?: string | null;
+      assignments: components['schemas']['RoleAssignment'][];
     };
     AccessPolicy: {
       /** Format: uuid */
@@ -4100,7 +4206,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4199,7 +4308,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4294,7 +4406,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Workspace'];
+          'application/json': components['schemas']['CurrentWorkspace'];
         };
       };
       /**
@@ -4321,7 +4433,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4418,7 +4533,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4517,7 +4635,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4632,7 +4753,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4736,7 +4860,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4846,7 +4973,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4884,6 +5014,320 @@ export interface operations {
       };
       /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getRoleMapping: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The mapping (`configured: false` when there is none). */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RoleMapping'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  putRoleMapping: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['PutRoleMappingBody'];
+      };
+    };
+    responses: {
+      /** @description The mapping. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RoleMapping'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  deleteRoleMapping: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no body. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -4979,7 +5423,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5078,7 +5525,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5202,7 +5652,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5306,7 +5759,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5416,7 +5872,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5551,7 +6010,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5664,7 +6126,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5763,7 +6228,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5888,7 +6356,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5993,7 +6464,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6104,7 +6578,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6235,7 +6712,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6334,7 +6814,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6459,7 +6942,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6564,7 +7050,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6675,7 +7164,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6810,7 +7302,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6908,7 +7403,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7019,7 +7517,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7157,7 +7658,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7295,7 +7799,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7428,7 +7935,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7530,7 +8040,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7654,7 +8167,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7776,7 +8292,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7912,7 +8431,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8031,7 +8553,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8137,7 +8662,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8238,7 +8766,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8375,7 +8906,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8517,7 +9051,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8632,7 +9169,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8731,7 +9271,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8846,7 +9389,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8950,7 +9496,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9069,7 +9618,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9193,7 +9745,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9302,7 +9857,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9403,7 +9961,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9538,7 +10099,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9664,7 +10228,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9763,7 +10330,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9888,7 +10458,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9993,7 +10566,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10113,7 +10689,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10247,7 +10826,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10357,7 +10939,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10463,7 +11048,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10562,7 +11150,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10687,7 +11278,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10792,7 +11386,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10912,7 +11509,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11072,7 +11672,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11206,7 +11809,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11309,7 +11915,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11427,7 +12036,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11535,7 +12147,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11641,7 +12256,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11740,7 +12358,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11864,7 +12485,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11983,7 +12607,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -12096,7 +12723,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -12205,7 +12835,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -12316,7 +12949,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -12451,7 +13087,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -12572,7 +13211,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -12696,7 +13338,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -12802,7 +13447,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -12901,7 +13549,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13023,7 +13674,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13133,7 +13787,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13259,7 +13916,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13370,7 +14030,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13511,7 +14174,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13619,7 +14285,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13730,7 +14399,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13853,7 +14525,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13965,7 +14640,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14089,7 +14767,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14197,7 +14878,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14307,7 +14991,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14441,7 +15128,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14548,7 +15238,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14677,7 +15370,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14774,7 +15470,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14892,7 +15591,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15002,7 +15704,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15100,7 +15805,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15207,7 +15915,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15313,7 +16024,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15434,7 +16148,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15538,7 +16255,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15633,7 +16353,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15739,7 +16462,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15838,7 +16564,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15955,7 +16684,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;

@@ -14,6 +14,7 @@ import { externalUsersOperations } from './external-users/operations.ts';
 import { guardrailsOperations } from './guardrails/operations.ts';
 import type { Operation } from './operation.ts';
 import { quotasOperations } from './quotas/operations.ts';
+import { roleMappingsOperations } from './role-mappings/operations.ts';
 import { secretsOperations } from './secrets/operations.ts';
 import { serverToolsOperations } from './server-tools/operations.ts';
 import { serversOperations } from './servers/operations.ts';
@@ -29,6 +30,7 @@ import { workspacesOperations } from './workspaces/operations.ts';
 const operationTables = {
   workspaces: workspacesOperations,
   'api-keys': apiKeysOperations,
+  'role-mappings': roleMappingsOperations,
   'access-policies': accessPoliciesOperations,
   quotas: quotasOperations,
   guardrails: guardrailsOperations,
