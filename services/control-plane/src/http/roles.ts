@@ -64,7 +64,7 @@ const viewed = everything.filter((a) => a !== 'secrets' && a !== 'trail' && a !=
  * The role table: the areas each role reads (GET) and changes (any other method). Every role has the session (signing
  * in, its own workspace and powers); several roles add up.
  */
-export const roleTable: Readonly<Record<Role, { read: readonly Area[]; write: readonly Area[] }>> = {
+const roleTable: Readonly<Record<Role, { read: readonly Area[]; write: readonly Area[] }>> = {
   viewer: { read: viewed, write: [] },
   operator: { read: [...viewed, 'secrets'], write: ['servers', 'connectors', 'debug_sessions'] },
   admin: { read: everything, write: everything },
