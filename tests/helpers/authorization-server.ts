@@ -12,8 +12,11 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 export interface LocalAuthorizationServer {
   issuer: string;
   signingKey: CryptoKey;
-  /** Who `/authorize` signs in: the access token's `sub` and further claims; `deny` answers `access_denied`. */
-  user: { sub: string; claims: Record<string, unknown>; deny?: boolean };
+  /**
+   * Who `/authorize` signs in: the access token's `sub` and further claims; `deny` answers `access_denied`; `scope`:
+   * what the issuer grants them (by its own policy), else what the client asked for.
+   */
+  user: { sub: string; claims: Record<string, unknown>; deny?: boolean; scope?: string };
   /** Lifetime of the access tokens `/token` issues (seconds). */
   tokenLifetime: number;
   /** While true, the metadata documents (RFC 8414, OpenID Connect discovery) answer 503: an issuer having a bad minute. */
@@ -83,7 +86,7 @@ export async function startAuthorizationServer(
           redirectUri: client.redirectUri,
           challenge: q.get('code_challenge') ?? '',
           resource: q.get('resource') ?? '',
-          scope: q.get('scope') ?? '',
+          scope: as.user.scope ?? q.get('scope') ?? '',
           claims: { ...as.user.claims, sub: as.user.sub },
         });
         back.searchParams.set('code', code);

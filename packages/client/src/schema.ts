@@ -28,7 +28,11 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Get the calling key’s workspace */
+    /**
+     * Get the caller’s workspace, and who the caller is there
+     * @description With `you`: the caller’s kind, scopes, roles (a signed-in person’s) and what those roles reach in
+     * each area of the API (what the dashboard shows); every role may call it.
+     */
     get: operations['getCurrentWorkspace'];
     put?: never;
     post?: never;
@@ -76,6 +80,30 @@ export interface paths {
     head?: never;
     /** Rename a key, or limit it to servers (null lifts the limit) */
     patch: operations['updateApiKey'];
+    trace?: never;
+  };
+  '/role_mappings': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Get the workspace’s role mapping */
+    get: operations['getRoleMapping'];
+    /**
+     * Set the workspace’s role mapping
+     * @description Replaces the mapping: a person then holds every role assigned to their subject or to a group their
+     * token’s groups claim names, and nothing else (no role: every operation but signing in is refused). 422 lists
+     * every problem (an unknown role, an assignment naming both or neither of subject and group, one assigned twice).
+     */
+    put: operations['putRoleMapping'];
+    post?: never;
+    /** Remove the workspace’s role mapping (everyone signed in is an admin again) */
+    delete: operations['deleteRoleMapping'];
+    options?: never;
+    head?: never;
+    patch?: never;
     trace?: never;
   };
   '/access_policies': {
@@ -1613,6 +1641,59 @@ export interface components {
         message: string;
       }[];
     };
+    CurrentWorkspace: {
+      /** Format: uuid */
+      id: string;
+      /** Format: uuid */
+      organizationId: string;
+      name: string;
+      /** Format: date-time */
+      createdAt: string;
+      you: {
+        /** @enum {string} */
+        kind: 'api_key' | 'person';
+        /** @description A signed-in person’s OAuth subject. */
+        subject?: string;
+        scopes: ('management' | 'runtime' | 'admin' | 'server_admin' | 'audit' | 'approve')[];
+        /** @description A signed-in person’s roles (docs/governance.md "People and roles"); null for an API key. */
+        roles: ('viewer' | 'operator' | 'admin' | 'auditor' | 'approver')[] | null;
+        /**
+         * @description What the caller’s roles reach in each area (an API key: `write` everywhere; its scopes decide).
+         */
+        access: {
+          /** @enum {string} */
+          session?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          workspaces?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          roles?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          keys?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          policies?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          approvals?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          servers?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          connectors?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          debug_sessions?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          secrets?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          people?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          records?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          usage?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          trail?: 'none' | 'read' | 'write';
+          /** @enum {string} */
+          workspace_files?: 'none' | 'read' | 'write';
+        };
+      };
+    };
     CreatedWorkspace: {
       /** Format: uuid */
       id: string;
@@ -1683,6 +1764,31 @@ export interface components {
     UpdateApiKeyBody: {
       name?: string;
       serverIds?: string[] | null;
+    };
+    RoleMapping: {
+      /** @description false: the workspace maps no roles, and everyone the issuer signs in to it is an admin. */
+      configured: boolean;
+      groupsClaim: string | null;
+      /** @description The claim read: `groupsClaim`, else `OAUTH_GROUPS_CLAIM`. */
+      effectiveGroupsClaim: string;
+      assignments: components['schemas']['RoleAssignment'][];
+      /** Format: date-time */
+      updatedAt: string | null;
+    };
+    RoleAssignment: {
+      /** @description An OAuth subject (the token’s `sub`). */
+      subject?: string;
+      /** @description A value of the groups claim. */
+      group?: string;
+      roles: ('viewer' | 'operator' | 'admin' | 'auditor' | 'approver')[];
+    };
+    PutRoleMappingBody: {
+      /**
+       * @description The token claim listing a person’s groups; null: the control plane’s `OAUTH_GROUPS_CLAIM`.
+       * @default null
+       */
+      groupsClaim?: string | null;
+      assignments: components['schemas']['RoleAssignment'][];
     };
     AccessPolicy: {
       /** Format: uuid */
@@ -4374,7 +4480,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4473,7 +4582,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4568,7 +4680,7 @@ export interface operations {
           [name: string]: unknown;
         };
         content: {
-          'application/json': components['schemas']['Workspace'];
+          'application/json': components['schemas']['CurrentWorkspace'];
         };
       };
       /**
@@ -4595,7 +4707,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4692,7 +4807,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4791,7 +4909,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -4906,7 +5027,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5010,7 +5134,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5120,7 +5247,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5158,6 +5288,320 @@ export interface operations {
       };
       /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  getRoleMapping: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The mapping (`configured: false` when there is none). */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RoleMapping'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  putRoleMapping: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['PutRoleMappingBody'];
+      };
+    };
+    responses: {
+      /** @description The mapping. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['RoleMapping'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  deleteRoleMapping: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Done; no body. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
         headers: {
           [name: string]: unknown;
         };
@@ -5253,7 +5697,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5352,7 +5799,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5476,7 +5926,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5580,7 +6033,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5690,7 +6146,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5825,7 +6284,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -5938,7 +6400,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6037,7 +6502,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6162,7 +6630,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6267,7 +6738,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6378,7 +6852,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6509,7 +6986,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6608,7 +7088,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6733,7 +7216,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6838,7 +7324,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -6949,7 +7438,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7084,7 +7576,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7182,7 +7677,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7293,7 +7791,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7431,7 +7932,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7569,7 +8073,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7702,7 +8209,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7804,7 +8314,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -7928,7 +8441,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8050,7 +8566,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8186,7 +8705,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8305,7 +8827,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8411,7 +8936,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8512,7 +9040,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8649,7 +9180,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8791,7 +9325,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -8906,7 +9443,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9005,7 +9545,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9120,7 +9663,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9224,7 +9770,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9343,7 +9892,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9467,7 +10019,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9576,7 +10131,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9677,7 +10235,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9812,7 +10373,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -9938,7 +10502,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10037,7 +10604,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10162,7 +10732,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10267,7 +10840,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10387,7 +10963,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10521,7 +11100,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10631,7 +11213,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10737,7 +11322,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10836,7 +11424,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -10961,7 +11552,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11066,7 +11660,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11186,7 +11783,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11317,7 +11917,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11416,7 +12019,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11533,7 +12139,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11632,7 +12241,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11769,7 +12381,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11866,7 +12481,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -11973,7 +12591,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -12106,7 +12727,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -12240,7 +12864,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -12343,7 +12970,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -12461,7 +13091,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -12569,7 +13202,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -12675,7 +13311,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -12774,7 +13413,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -12898,7 +13540,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13017,7 +13662,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13130,7 +13778,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13239,7 +13890,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13350,7 +14004,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13485,7 +14142,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13606,7 +14266,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13730,7 +14393,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13836,7 +14502,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -13935,7 +14604,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14057,7 +14729,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14167,7 +14842,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14293,7 +14971,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14404,7 +15085,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14545,7 +15229,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14653,7 +15340,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14764,7 +15454,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14887,7 +15580,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -14999,7 +15695,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15123,7 +15822,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15231,7 +15933,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15341,7 +16046,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15475,7 +16183,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15582,7 +16293,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15711,7 +16425,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15808,7 +16525,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -15926,7 +16646,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -16036,7 +16759,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -16134,7 +16860,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -16241,7 +16970,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -16347,7 +17079,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -16468,7 +17203,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -16572,7 +17310,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -16667,7 +17408,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -16773,7 +17517,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -16872,7 +17619,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;
@@ -16989,7 +17739,10 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`. */
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
       403: {
         headers: {
           [name: string]: unknown;

@@ -18,6 +18,7 @@ import { ApprovalsPage } from './pages/approvals.tsx';
 import { ExternalUsersPage } from './pages/external-users.tsx';
 import { OverviewPage } from './pages/overview.tsx';
 import { Loading, SecretInput } from './ui.tsx';
+import { mayIn, PowersContext, type Access, type Area } from './powers.tsx';
 
 // Pages few sessions open: loaded when first shown, out of the initial JavaScript.
 const ExternalUserPage = lazy(() => import('./pages/external-user.tsx').then((m) => ({ default: m.ExternalUserPage })));
@@ -32,37 +33,38 @@ const ExternalServersPage = lazy(() =>
 );
 
 /** The main navigation in groups: what the MCP servers are made of, what runs on them, the workspace's administration. */
-const navGroups: { label: string; links: { href: string; label: string }[] }[] = [
+/** Each page's area: a page is listed when the caller's roles read it. */
+const navGroups: { label: string; links: { href: string; label: string; area: Area }[] }[] = [
   {
     label: 'Build',
     links: [
-      { href: '/servers', label: 'MCP servers' },
-      { href: '/connectors', label: 'Connectors' },
-      { href: '/catalog', label: 'API catalog' },
-      { href: '/instances', label: 'Connector instances' },
-      { href: '/external-servers', label: 'External MCP servers' },
-      { href: '/workflows', label: 'Workflows' },
-      { href: '/secrets', label: 'Secrets' },
+      { href: '/servers', label: 'MCP servers', area: 'servers' },
+      { href: '/connectors', label: 'Connectors', area: 'connectors' },
+      { href: '/catalog', label: 'API catalog', area: 'connectors' },
+      { href: '/instances', label: 'Connector instances', area: 'connectors' },
+      { href: '/external-servers', label: 'External MCP servers', area: 'servers' },
+      { href: '/workflows', label: 'Workflows', area: 'servers' },
+      { href: '/secrets', label: 'Secrets', area: 'secrets' },
     ],
   },
   {
     label: 'Run',
     links: [
-      { href: '/', label: 'Overview' },
-      { href: '/usage', label: 'Usage' },
-      { href: '/records', label: 'Execution records' },
-      { href: '/external-users', label: 'External users' },
-      { href: '/access-policies', label: 'Access policies' },
-      { href: '/quotas', label: 'Quotas' },
-      { href: '/approvals', label: 'Approvals' },
+      { href: '/', label: 'Overview', area: 'usage' },
+      { href: '/usage', label: 'Usage', area: 'usage' },
+      { href: '/records', label: 'Execution records', area: 'records' },
+      { href: '/external-users', label: 'External users', area: 'people' },
+      { href: '/access-policies', label: 'Access policies', area: 'policies' },
+      { href: '/quotas', label: 'Quotas', area: 'policies' },
+      { href: '/approvals', label: 'Approvals', area: 'approvals' },
     ],
   },
   {
     label: 'Admin',
     links: [
-      { href: '/api-keys', label: 'API keys' },
-      { href: '/audit', label: 'Audit trail' },
-      { href: '/workspaces', label: 'Workspaces' },
+      { href: '/api-keys', label: 'API keys', area: 'keys' },
+      { href: '/audit', label: 'Audit trail', area: 'trail' },
+      { href: '/workspaces', label: 'Workspaces', area: 'workspaces' },
     ],
   },
 ];
@@ -218,20 +220,27 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   );
 }
 
-/** The session's workspace, in the header: which workspace every page acts on. */
-function CurrentWorkspace({ client }: { client: ManagementClient }) {
-  const [name, setName] = useState<string | null>(null);
+/** The session's workspace and who the caller is there (`GET /workspaces/current`): its name, the caller's powers. */
+function useCurrentWorkspace(client: ManagementClient | null): { name: string; access: Access } | null {
+  const [current, setCurrent] = useState<{ name: string; access: Access } | null>(null);
   useEffect(() => {
     let live = true;
+    setCurrent(null);
+    if (!client) return;
     unwrap(client.GET('/workspaces/current')).then(
-      (w) => live && setName(w.name),
-      () => live && setName(null),
+      (w) => live && setCurrent({ name: w.name, access: w.you.access }),
+      () => live && setCurrent(null),
     );
     return () => {
       live = false;
     };
   }, [client]);
-  if (name === null) return null;
+  return current;
+}
+
+/** The session's workspace, in the header: which workspace every page acts on. */
+function CurrentWorkspace({ name }: { name: string | undefined }) {
+  if (name === undefined) return null;
   return (
     <Link href="/workspaces" className="workspace">
       <span className="workspace-label">Workspace</span> {name}
@@ -239,14 +248,21 @@ function CurrentWorkspace({ client }: { client: ManagementClient }) {
   );
 }
 
+/** The navigation's groups with the pages the caller's roles read (all of them while unknown). */
+function shownNav(access: Access | null) {
+  return navGroups
+    .map((g) => ({ ...g, links: g.links.filter((l) => mayIn(access, l.area, 'read')) }))
+    .filter((g) => g.links.length > 0);
+}
+
 /** The header: the main navigation, the session's workspace and user, and signing out. */
 function TopBar({
-  client,
+  current,
   credential,
   section,
   onSignOut,
 }: {
-  client: ManagementClient;
+  current: { name: string; access: Access } | null;
   credential: Credential;
   section: string;
   onSignOut: () => void;
@@ -255,7 +271,7 @@ function TopBar({
     <header className="top">
       <span className="brand">Toolplane</span>
       <nav aria-label="Main">
-        {navGroups.map((g) => (
+        {shownNav(current?.access ?? null).map((g) => (
           <div key={g.label} className="nav-group">
             <span className="nav-group-label" id={`nav-${g.label.toLowerCase()}`}>
               {g.label}
@@ -272,7 +288,7 @@ function TopBar({
           </div>
         ))}
       </nav>
-      <CurrentWorkspace client={client} />
+      <CurrentWorkspace name={current?.name} />
       {credential.kind === 'token' && credential.subject && (
         <span className="who" title="Signed in with your organisation’s account">
           {credential.subject}
@@ -291,6 +307,7 @@ export function App() {
   const [completing, setCompleting] = useState(callback !== undefined);
   const path = usePath();
   const client = useMemo(() => (credential ? clientFor(credential) : null), [credential]);
+  const current = useCurrentWorkspace(client);
   const section = '/' + (path.split('/')[1]?.split('?')[0] ?? '');
   useEffect(() => {
     const label = nav.find((n) => n.href === section)?.label;
@@ -329,12 +346,14 @@ export function App() {
   };
   return (
     <>
-      <TopBar client={client} credential={credential} section={section} onSignOut={signOut} />
-      <main>
-        <Suspense fallback={<Loading what="the page" />}>
-          <Page path={path} client={client} />
-        </Suspense>
-      </main>
+      <PowersContext value={current?.access ?? null}>
+        <TopBar current={current} credential={credential} section={section} onSignOut={signOut} />
+        <main>
+          <Suspense fallback={<Loading what="the page" />}>
+            <Page path={path} client={client} />
+          </Suspense>
+        </main>
+      </PowersContext>
     </>
   );
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { openApiDocumentPath } from './api-document.ts';
+import { areaOf } from './http/roles.ts';
 import { allOperations } from './resources/operations.ts';
 
 /**
@@ -60,6 +61,11 @@ describe('the operation tables and docs/openapi.json', () => {
   it('names only documented operations as served outside the tables', () => {
     const keys = new Set(documented.map((op) => op.key));
     expect([...servedOutsideTables].filter((k) => !keys.has(k))).toEqual([]);
+  });
+
+  it('puts every entry in an area of the role table (http/roles.ts): what people’s roles reach', () => {
+    const placed = allOperations.filter((o) => areaOf(o.route.path) === undefined);
+    expect(placed.map((o) => keyOf(o.route.method, o.route.path))).toEqual([]);
   });
 
   it('names every entry that answers itself', () => {

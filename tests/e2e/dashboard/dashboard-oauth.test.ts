@@ -5,7 +5,8 @@
 // the file.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
@@ -25,12 +26,15 @@ import {
 import { startTestStack } from '../../helpers/stack.ts';
 import { startAuthorizationServer, type LocalAuthorizationServer } from '../../helpers/authorization-server.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { rolesAllow, type Role } from '../../../services/control-plane/src/http/roles.ts';
 
 const audience = 'https://toolplane.test/api';
 const clientId = 'toolplane-dashboard';
 
 let as: LocalAuthorizationServer;
 let stack: Stack;
+/** The control plane without the contract proxy: requests sent with their path exactly as written. */
+let direct: URL;
 let upstream: TicketSystem;
 let example: RegisteredExample;
 /** The bootstrap key's workspace (A), and a second one (B) with a key of its own. */
@@ -68,7 +72,12 @@ beforeAll(async () => {
   as = await startAuthorizationServer();
   upstream = await startTicketSystem({ apiKey: 'ticket-key' });
   let api: ManagementClient;
-  ({ stack, api } = await startTestStack('dashboardoauth', {
+  let directUrl: string;
+  ({
+    stack,
+    api,
+    directControlPlaneUrl: directUrl,
+  } = await startTestStack('dashboardoauth', {
     logLevel: 'info',
     serviceEnv: {
       'control-plane': {
@@ -80,6 +89,7 @@ beforeAll(async () => {
       },
     },
   }));
+  direct = new URL(directUrl);
   // The dashboard's redirect URI: where the browser reaches the control plane (the contract proxy).
   as.clients.push({ clientId, redirectUri: `${stack.controlPlaneUrl}/oauth/callback` });
   const admin = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
@@ -186,6 +196,233 @@ describe('the management API with OAuth access tokens', () => {
     await bob.DELETE('/mcp_manager/{id}/debug_sessions/{sessionId}', {
       params: { path: { id: example.serverId, sessionId: opened.data!.id } },
     });
+  });
+});
+
+// People's roles (docs/governance.md "People and roles"): a workspace of its own maps subjects and groups (of its own
+// groups claim) to roles; every documented operation is sent with each role's token and must be refused (403) exactly
+// where the role table (services/control-plane/src/http/roles.ts) says, then the dashboard hides what a role cannot do.
+const allScopes = 'toolplane:management toolplane:audit toolplane:approve toolplane:admin';
+const document = JSON.parse(readFileSync(new URL('../../../docs/openapi.json', import.meta.url), 'utf8')) as {
+  paths: Record<string, Record<string, { requestBody?: unknown; security?: [] }>>;
+};
+const documented = Object.entries(document.paths).flatMap(([path, item]) =>
+  Object.entries(item)
+    .filter(([, op]) => op.security?.length !== 0)
+    .map(([method, op]) => ({ method: method.toUpperCase(), path, body: op.requestBody !== undefined })),
+);
+/** Who holds each role in the roles workspace: a subject, or a value of its groups claim `teams`. */
+const holders: Record<Role, { sub: string; teams?: string[] }> = {
+  viewer: { sub: 'vera' },
+  auditor: { sub: 'aldo' },
+  operator: { sub: 'otto', teams: ['ops'] },
+  approver: { sub: 'april', teams: ['approvers'] },
+  admin: { sub: 'ada', teams: ['ops', 'admins'] },
+};
+const roleMapping = {
+  groupsClaim: 'teams',
+  assignments: [
+    { subject: 'vera', roles: ['viewer' as const] },
+    { subject: 'aldo', roles: ['auditor' as const] },
+    { group: 'ops', roles: ['operator' as const] },
+    { group: 'approvers', roles: ['approver' as const] },
+    { group: 'admins', roles: ['admin' as const] },
+  ],
+};
+
+/** One request straight to the control plane: its status. */
+function sendAs(token: string, op: { method: string; path: string; body: boolean }): Promise<number> {
+  const path = `/api/v1${op.path.replace(/\{(name|secret|external)\}/g, 'nobody').replace(/\{[^}]+\}/g, () => randomUUID())}`;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: direct.hostname,
+        port: direct.port,
+        method: op.method,
+        path,
+        headers: { authorization: `Bearer ${token}`, ...(op.body ? { 'content-type': 'application/json' } : {}) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      },
+    );
+    req.on('error', reject);
+    req.end(op.body ? '{}' : undefined);
+  });
+}
+
+describe('people’s roles', () => {
+  let rolesWorkspace: { id: string; key: ManagementClient; serverId: string };
+  const tokenFor = (role: Role) =>
+    accessToken(
+      { toolplane_workspace: rolesWorkspace.id, scope: allScopes, teams: holders[role].teams ?? [] },
+      {
+        sub: holders[role].sub,
+      },
+    );
+
+  beforeAll(async () => {
+    const admin = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
+    const created = await unwrap(admin.POST('/workspaces', { body: { name: 'roles' } }));
+    const key = createManagementClient(stack.controlPlaneUrl, created.apiKey.key);
+    const server = await unwrap(key.POST('/mcp_manager', { body: { name: 'roles-probe' } }));
+    await unwrap(key.PUT('/role_mappings', { body: roleMapping }));
+    rolesWorkspace = { id: created.id, key, serverId: server.id };
+  });
+
+  it('refuses each role every operation the role table keeps from it (403), and no other', async () => {
+    const wrong: string[] = [];
+    const reached: Record<Role, string[]> = { viewer: [], operator: [], auditor: [], approver: [], admin: [] };
+    // The admin last: its sweep deletes the mapping (DELETE /role_mappings), put back after.
+    for (const role of ['viewer', 'operator', 'auditor', 'approver', 'admin'] as const) {
+      const token = await tokenFor(role);
+      for (const op of documented) {
+        const status = await sendAs(token, op);
+        const allowed = rolesAllow([role], op.method, op.path);
+        if (allowed ? status === 401 || status === 403 : status !== 403)
+          wrong.push(`${role}: ${op.method} ${op.path}: ${status}`);
+        if (allowed) reached[role].push(`${op.method} ${op.path}`);
+      }
+    }
+    await unwrap(rolesWorkspace.key.PUT('/role_mappings', { body: roleMapping }));
+    expect(wrong).toEqual([]);
+    // The table itself, as the issue words each role.
+    expect(reached.auditor.sort()).toEqual([
+      'GET /audit_events',
+      'GET /quotas/{id}/usage',
+      'GET /stats',
+      'GET /usage',
+      'GET /workspaces/current',
+      'POST /sign_ins',
+    ]);
+    expect(reached.approver.sort()).toEqual([
+      'GET /approvals',
+      'GET /approvals/{id}',
+      'GET /workspaces/current',
+      'POST /approvals/{id}/approve',
+      'POST /approvals/{id}/deny',
+      'POST /approvals/{id}/links',
+      'POST /sign_ins',
+    ]);
+    expect(reached.viewer.filter((o) => !o.startsWith('GET '))).toEqual(['POST /sign_ins']);
+    expect(reached.viewer.filter((o) => /secrets|audit_events|workspace_files/.test(o))).toEqual([]);
+    expect(reached.viewer).toEqual(expect.arrayContaining(['GET /mcp_manager', 'GET /api_keys', 'GET /role_mappings']));
+    expect(reached.operator).toEqual(
+      expect.arrayContaining(['POST /mcp_servers/{id}/deploy', 'PUT /connectors/{id}', 'GET /secrets']),
+    );
+    expect(reached.operator).not.toEqual(expect.arrayContaining(['POST /api_keys']));
+    expect(
+      reached.operator.filter((o) => /api_keys|access_policies|role_mappings|secrets/.test(o) && !o.startsWith('GET')),
+    ).toEqual([]);
+    expect(reached.admin).toHaveLength(documented.length);
+  }, 300_000);
+
+  it('tells a person their roles and what they reach; a person with no role reaches nothing but the refusal', async () => {
+    const viewer = asUser(await tokenFor('viewer'));
+    const { you } = await unwrap(viewer.GET('/workspaces/current'));
+    expect(you).toMatchObject({ kind: 'person', subject: 'vera', roles: ['viewer'] });
+    expect(you.access).toMatchObject({ servers: 'read', secrets: 'none', trail: 'none', session: 'write' });
+    const nobody = asUser(
+      await accessToken({ toolplane_workspace: rolesWorkspace.id, scope: allScopes }, { sub: 'nobody' }),
+    );
+    const refused = await nobody.GET('/workspaces/current');
+    expect(refused.response.status).toBe(403);
+    expect(refused.error).toMatchObject({ code: 'auth.forbidden', detail: expect.stringContaining('no role') });
+    // API keys have no roles: their scopes decide, as before.
+    expect((await unwrap(rolesWorkspace.key.GET('/workspaces/current'))).you).toMatchObject({
+      kind: 'api_key',
+      roles: null,
+    });
+  });
+
+  it('records every change of the mapping in the audit trail, before and after', async () => {
+    const ada = asUser(await tokenFor('admin'));
+    const changed = {
+      ...roleMapping,
+      assignments: [...roleMapping.assignments, { subject: 'zed', roles: ['viewer' as const] }],
+    };
+    await unwrap(ada.PUT('/role_mappings', { body: changed }));
+    const refused = await asUser(await tokenFor('operator')).PUT('/role_mappings', { body: roleMapping });
+    expect(refused.response.status).toBe(403);
+    await unwrap(rolesWorkspace.key.PUT('/role_mappings', { body: roleMapping }));
+    expect(await unwrap(ada.GET('/role_mappings'))).toMatchObject({
+      configured: true,
+      groupsClaim: 'teams',
+      effectiveGroupsClaim: 'teams',
+      assignments: roleMapping.assignments,
+    });
+    const events = await unwrap(
+      rolesWorkspace.key.GET('/audit_events', { params: { query: { action: 'role_mapping.*', order: 'asc' } } }),
+    );
+    const byAda = events.data.filter((e) => e.actor.id === 'ada');
+    expect(byAda.map((e) => [e.action, e.outcome])).toEqual([
+      ['role_mapping.delete', 'success'],
+      ['role_mapping.update', 'success'],
+    ]);
+    const update = byAda[1]!;
+    expect((update.changes as { assignments: { after: unknown[] } }).assignments.after).toContainEqual({
+      subject: 'zed',
+      roles: ['viewer'],
+    });
+    expect(events.data.map((e) => [e.actor.id, e.action, e.outcome])).toContainEqual([
+      'otto',
+      'role_mapping.update',
+      'refused',
+    ]);
+  });
+
+  it('shows a viewer what they may read and no way to change it; a forced change is refused', async () => {
+    as.user = { sub: 'vera', claims: { toolplane_workspace: rolesWorkspace.id } };
+    await page.goto(`/servers/${rolesWorkspace.serverId}`);
+    await clickSignInWithIssuer();
+    await page.getByRole('heading', { level: 1, name: 'roles-probe' }).waitFor();
+    await page.getByRole('heading', { name: 'Debug sessions' }).waitFor();
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await nav.getByRole('link', { name: 'MCP servers', exact: true }).waitFor();
+    expect(await nav.getByRole('link', { name: 'Secrets', exact: true }).count()).toBe(0);
+    expect(await nav.getByRole('link', { name: 'Audit trail', exact: true }).count()).toBe(0);
+    expect(await page.getByRole('link', { name: 'Edit or delete' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: /Start/ }).count()).toBe(0);
+    await openFromNav(page, 'MCP servers', 'MCP servers');
+    await page.getByRole('link', { name: 'roles-probe', exact: true }).waitFor();
+    expect(await page.getByRole('link', { name: 'Create a server' }).count()).toBe(0);
+    await audit(page, 'a viewer’s servers');
+    const forced = await page.evaluate(async () => {
+      const stored = JSON.parse(sessionStorage.getItem('toolplane.credential') ?? '{}') as { token?: string };
+      const res = await fetch('/api/v1/mcp_manager', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${stored.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'forced' }),
+      });
+      return { status: res.status, body: (await res.json()) as { code: string } };
+    });
+    expect(forced).toMatchObject({ status: 403, body: { code: 'auth.forbidden' } });
+    expect(pageProblems).toEqual([]);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: `Sign in with ${new URL(as.issuer).host}` }).waitFor();
+  });
+
+  it('shows an auditor the trail and usage only', async () => {
+    as.user = {
+      sub: 'aldo',
+      claims: { toolplane_workspace: rolesWorkspace.id },
+      scope: 'openid toolplane:management toolplane:audit',
+    };
+    try {
+      await page.goto('/audit');
+      await clickSignInWithIssuer();
+      await page.getByRole('heading', { level: 1, name: 'Audit trail' }).waitFor();
+      await page.getByText('role_mapping.update').first().waitFor();
+      const links = await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts();
+      expect(links).toEqual(['Overview', 'Usage', 'Audit trail']);
+      await openFromNav(page, 'Usage', 'Usage');
+      expect(pageProblems).toEqual([]);
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByRole('button', { name: `Sign in with ${new URL(as.issuer).host}` }).waitFor();
+    } finally {
+      as.user = { sub: 'alice', claims: { toolplane_workspace: workspaceA } };
+    }
   });
 });
 

@@ -388,6 +388,11 @@ const fixtures: Record<string, Fixture> = {
     const { response } = await ok(api.DELETE('/guardrails/{id}', { params: { path: { id: ids.guardrail! } } }));
     return { response, id: ids.guardrail };
   },
+  putRoleMapping: async () => {
+    const body = { assignments: [{ group: 'audit-viewers', roles: ['viewer' as const] }] };
+    return { response: (await ok(api.PUT('/role_mappings', { body }))).response, id: null };
+  },
+  deleteRoleMapping: async () => ({ response: (await ok(api.DELETE('/role_mappings'))).response, id: null }),
   createSecret: async () => {
     const body = { name: 'AUDIT_SECRET', value: secret('secret') };
     return { response: (await ok(api.POST('/secrets', { body }))).response, id: 'AUDIT_SECRET' };

@@ -6,6 +6,7 @@ import { Link } from '../router.tsx';
 import { ErrorBox, Show, useLoad, useVisible, when } from '../ui.tsx';
 import { useAction } from './action.ts';
 import { ActionError } from './form.tsx';
+import { useMay } from '../powers.tsx';
 import { ResourceTable, type Column } from './resource-table.tsx';
 
 const isOpen = (s: Schemas['DebugSession']) => s.active && Date.parse(s.ends_at) > Date.now();
@@ -198,6 +199,7 @@ export function DebugSessions({ client, serverId }: { client: ManagementClient; 
     [client, serverId],
   );
   const change = useAction();
+  const mayChange = useMay('debug_sessions', 'write');
   const open = sessions.state === 'done' ? sessions.data.find(isOpen) : undefined;
   // A session ends by itself at `ends_at`: reload then, which stops the tail.
   useEffect(() => {
@@ -225,7 +227,7 @@ export function DebugSessions({ client, serverId }: { client: ManagementClient; 
         While a session is open, this server’s execution records also keep the requests and responses (credential
         headers redacted, secret values scrubbed, bodies size-capped).
       </p>
-      <StartForm open={open !== undefined} busy={change.busy} onStart={start} />
+      {mayChange && <StartForm open={open !== undefined} busy={change.busy} onStart={start} />}
       <ActionError action={change} title="Debug session not changed" />
       <Show loaded={sessions} what="the debug sessions">
         {(list) => (
@@ -234,9 +236,11 @@ export function DebugSessions({ client, serverId }: { client: ManagementClient; 
               <>
                 <p className="success" role="status">
                   A debug session is open until {when(open.ends_at)}.{' '}
-                  <button type="button" className="secondary" disabled={change.busy} onClick={() => stop(open.id)}>
-                    Stop the debug session
-                  </button>
+                  {mayChange && (
+                    <button type="button" className="secondary" disabled={change.busy} onClick={() => stop(open.id)}>
+                      Stop the debug session
+                    </button>
+                  )}
                 </p>
                 <LiveTail client={client} serverId={serverId} session={open} onEnd={reload} />
               </>

@@ -6,6 +6,7 @@ import { DebugSessions } from '../components/debug-sessions.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { ServerTraffic } from '../components/traffic.tsx';
 import { TryTool } from '../try-tool.tsx';
+import { useMay } from '../powers.tsx';
 import { Link } from '../router.tsx';
 import { CopyBlock, Empty, Json, Show, useLoad } from '../ui.tsx';
 
@@ -186,6 +187,8 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
     ]);
     return { server, config };
   }, [client, id]);
+  const mayChange = useMay('servers', 'write');
+  const mayDebug = useMay('debug_sessions', 'read');
   return (
     <>
       <p className="crumbs">
@@ -196,9 +199,11 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
           <>
             <div className="heading">
               <h1>{server.name}</h1>
-              <Link className="button" href={`/servers/${server.id}/edit`}>
-                Edit or delete
-              </Link>
+              {mayChange && (
+                <Link className="button" href={`/servers/${server.id}/edit`}>
+                  Edit or delete
+                </Link>
+              )}
             </div>
             {server.description && <p>{server.description}</p>}
             <Facts server={server} />
@@ -208,7 +213,7 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
             <ExternalServers server={server} />
             <ServerTraffic client={client} server={server} tools={config.tools.map((t) => t.name)} />
             <CatalogHistory client={client} serverId={server.id} />
-            <DebugSessions client={client} serverId={server.id} />
+            {mayDebug && <DebugSessions client={client} serverId={server.id} />}
           </>
         )}
       </Show>

@@ -2,6 +2,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { ManagedMarker, useManaged } from '../components/workspace-files.tsx';
+import { useMay } from '../powers.tsx';
 import { Link } from '../router.tsx';
 import { useLoad } from '../ui.tsx';
 
@@ -20,13 +21,16 @@ export function ServersPage({ client }: { client: ManagementClient }) {
     [client],
   );
   const managed = useManaged(client);
+  const mayCreate = useMay('servers', 'write');
   return (
     <>
       <div className="heading">
         <h1>MCP servers</h1>
-        <Link className="button" href="/servers/new">
-          Create a server
-        </Link>
+        {mayCreate && (
+          <Link className="button" href="/servers/new">
+            Create a server
+          </Link>
+        )}
       </div>
       <ResourceTable
         loaded={servers}
@@ -36,8 +40,12 @@ export function ServersPage({ client }: { client: ManagementClient }) {
         rowKey={(s) => s.id}
         empty={
           <>
-            No MCP server yet. <Link href="/servers/new">Create one</Link>, or add a connector instance whose descriptor
-            enables MCP.
+            No MCP server yet.{' '}
+            {mayCreate && (
+              <>
+                <Link href="/servers/new">Create one</Link>, or add a connector instance whose descriptor enables MCP.
+              </>
+            )}
           </>
         }
       />

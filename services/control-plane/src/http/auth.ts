@@ -4,6 +4,7 @@ import { AuthError, NotFoundError, type AppError } from '@toolplane/errors';
 import type { NextFunction, Request, Response } from 'express';
 import type { RedisClient } from '@toolplane/redis';
 import type { Db } from '../db/client.ts';
+import type { Role } from './roles.ts';
 
 export interface Caller {
   workspaceId: string;
@@ -15,6 +16,11 @@ export interface Caller {
   subject?: string | undefined;
   /** The signed-in user's groups (the token's `OAUTH_GROUPS_CLAIM`); undefined for an API key. */
   groups?: string[] | undefined;
+  /**
+   * The signed-in user's roles in the workspace (http/roles.ts: what they may do beyond their token's scopes);
+   * undefined for an API key.
+   */
+  roles?: Role[] | undefined;
   /** Who calls, for per-caller limits: `key:<id>` or `user:<sub>`. */
   principal: string;
   scopes: string[];

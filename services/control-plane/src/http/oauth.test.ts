@@ -95,6 +95,8 @@ describe('ManagementTokenVerifier', () => {
       subject: 'alice',
       principal: 'user:alice',
       scopes: ['management', 'admin'],
+      // The workspace maps no roles: everyone signed in to it is an admin.
+      roles: ['admin'],
       // Its `exp` (seconds) in epoch ms: a debug event stream opened with it ends then.
       expiresAt: decodeJwt(t).exp! * 1000,
     });

@@ -4,6 +4,7 @@ import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
 import type { Db } from '../db/client.ts';
 import { isUuid } from '../db/ids.ts';
 import { managementApiScopes, type BearerVerifier, type Caller } from './auth.ts';
+import { groupsOf, rolesOf, type RoleMappingSettings } from './roles.ts';
 
 export interface ManagementOAuthConfig {
   /** The issuer (`iss`) of the access tokens accepted. */
@@ -71,26 +72,27 @@ export class ManagementTokenVerifier implements BearerVerifier {
     const workspaceId = claims[claim];
     if (typeof workspaceId !== 'string' || !isUuid(workspaceId))
       throw new AuthError('auth.forbidden', `the access token's "${claim}" claim names no workspace id`);
-    const workspace = await this.db.workspace.findUnique({ where: { id: workspaceId }, select: { id: true } });
+    const workspace = await this.db.workspace.findUnique({
+      where: { id: workspaceId },
+      select: { id: true, roleMapping: { select: { groupsClaim: true, assignments: true } } },
+    });
     if (!workspace) throw new AuthError('auth.forbidden', `the access token's workspace ${workspaceId} does not exist`);
     const subject = String(claims.sub);
-    const groups = groupsOf(claims[this.config.groupsClaim ?? 'groups']);
+    const groupsClaim = this.config.groupsClaim ?? 'groups';
+    const groups = groupsOf(claims[groupsClaim]);
+    const mapping = (workspace.roleMapping ?? null) as RoleMappingSettings | null;
+    const roles = rolesOf(mapping, { subject, claims }, groupsClaim);
     // `exp` is required (and a number, or jose refuses the token): long-lived answers end then.
     return {
       workspaceId,
       subject,
       principal: `user:${subject}`,
       scopes,
+      roles,
       expiresAt: Number(claims.exp) * 1000,
       ...(groups.length > 0 ? { groups } : {}),
     };
   }
-}
-
-/** A groups claim as names: an array of strings, or one space-separated string; anything else names none. */
-function groupsOf(claim: unknown): string[] {
-  if (typeof claim === 'string') return claim.split(/\s+/).filter(Boolean);
-  return Array.isArray(claim) ? claim.filter((g): g is string => typeof g === 'string' && g !== '') : [];
 }
 
 /** Why a token was not accepted, without echoing its content. */

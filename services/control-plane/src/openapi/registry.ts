@@ -71,7 +71,9 @@ const problemDescriptions: Record<number, string> = {
   401:
     'No credential, an unknown or revoked `x-api-key`, or an access token not accepted: `auth.missing_key`, ' +
     '`auth.invalid_key`, `auth.invalid_token`.',
-  403: 'The key or token lacks the scope, or the key is limited to other servers: `auth.forbidden`.',
+  403:
+    'The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the key is ' +
+    'limited to other servers: `auth.forbidden`.',
   404: 'No such resource in the caller’s workspace: `resource.not_found`.',
   409: 'The resource already exists: `resource.conflict`.',
   413: 'The body is too large: `request.invalid`.',

@@ -3,6 +3,7 @@ import { toAppError, toProblem, ValidationError, type Problem } from '@toolplane
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { refuseUnknownQuery, requireScope, restrictToServers } from '../http/access.ts';
+import { requireRole } from '../http/roles.ts';
 import { answered, auditSourceOf, declareAudit, stepAuditScope } from '../http/audit.ts';
 import { caller, type Caller } from '../http/auth.ts';
 import { requestIssues } from '../http/error-handler.ts';
@@ -176,7 +177,7 @@ const nameOf = (op: Operation) => `${op.route.method.toUpperCase()} ${op.route.p
 const queryNames = (op: Operation) => Object.keys((op.schemas.query as { shape?: object } | undefined)?.shape ?? {});
 
 /**
- * Admits a call of `op` and parses its input: the caller's scope, what a key limited to servers may do, no unknown
+ * Admits a call of `op` and parses its input: the caller's scope, a person's roles, what a key limited to servers may do, no unknown
  * query parameter on a write, then the path, query and body by the operation's schemas (a 422 listing every problem).
  */
 async function admitted(
@@ -186,6 +187,7 @@ async function admitted(
   raw: { params: Record<string, unknown>; query: object; body: unknown },
 ): Promise<Input<unknown, unknown, unknown>> {
   requireScope(c, op.route['x-scope'] ?? 'management');
+  requireRole(c.roles, op.route);
   const access = op.route['x-server-limited-keys'] ?? 'refused';
   await restrictToServers(deps.db, c, { access, operation: nameOf(op), params: raw.params, query: raw.query });
   refuseUnknownQuery(op.route.method, raw.query, queryNames(op));

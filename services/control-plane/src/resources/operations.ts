@@ -15,6 +15,7 @@ import { guardrailsOperations } from './guardrails/operations.ts';
 import type { Operation } from './operation.ts';
 import { quotasOperations } from './quotas/operations.ts';
 import { registryOperations } from './registry/operations.ts';
+import { roleMappingsOperations } from './role-mappings/operations.ts';
 import { secretsOperations } from './secrets/operations.ts';
 import { serverToolsOperations } from './server-tools/operations.ts';
 import { serversOperations } from './servers/operations.ts';
@@ -30,6 +31,7 @@ import { workspacesOperations } from './workspaces/operations.ts';
 const operationTables = {
   workspaces: workspacesOperations,
   'api-keys': apiKeysOperations,
+  'role-mappings': roleMappingsOperations,
   'access-policies': accessPoliciesOperations,
   quotas: quotasOperations,
   guardrails: guardrailsOperations,

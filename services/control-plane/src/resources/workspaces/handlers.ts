@@ -1,5 +1,6 @@
 import { AuthError, ValidationError } from '@toolplane/errors';
 import { credentialName, type Caller } from '../../http/auth.ts';
+import { accessOf, areaNames, type Area, type AreaAccess } from '../../http/roles.ts';
 import { publishWorkspaceAccess } from '../access-policies/publish.ts';
 import { createApiKey } from '../api-keys/keys.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
@@ -31,9 +32,23 @@ export async function listWorkspaces({ db }: ControlPlaneDeps, { caller }: Input
   return { data: rows.map(present) };
 }
 
+/** Who calls, for `GET /workspaces/current`: a person's roles and what they reach by area; a key reaches every area. */
+function you(caller: Caller) {
+  const access = Object.fromEntries(
+    areaNames.map((a) => [a, caller.roles ? accessOf(caller.roles, a) : 'write']),
+  ) as Record<Area, AreaAccess>;
+  return {
+    kind: caller.keyId === undefined ? ('person' as const) : ('api_key' as const),
+    ...(caller.subject !== undefined ? { subject: caller.subject } : {}),
+    scopes: caller.scopes,
+    roles: caller.roles ?? null,
+    access,
+  };
+}
+
 /** `GET /workspaces/current`. */
 export async function currentWorkspace({ db }: ControlPlaneDeps, { caller }: Input) {
-  return present(await db.workspace.findUniqueOrThrow({ where: { id: caller.workspaceId } }));
+  return { ...present(await db.workspace.findUniqueOrThrow({ where: { id: caller.workspaceId } })), you: you(caller) };
 }
 
 /**

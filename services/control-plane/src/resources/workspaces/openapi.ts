@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { apiKeyScopes } from '@toolplane/contracts';
+import { areaNames, roleNames } from '../../http/roles.ts';
 
 const timestamp = z.iso.datetime();
 
@@ -23,3 +24,23 @@ export const CreatedWorkspace = Workspace.extend({
 })
   .strict()
   .meta({ id: 'CreatedWorkspace' });
+
+/** The current workspace with who is calling and what they may do there (the dashboard hides the rest). */
+export const CurrentWorkspace = Workspace.extend({
+  you: z
+    .object({
+      kind: z.enum(['api_key', 'person']),
+      subject: z.string().optional().describe('A signed-in person’s OAuth subject.'),
+      scopes: z.array(z.enum(apiKeyScopes)),
+      roles: z
+        .array(z.enum(roleNames))
+        .nullable()
+        .describe('A signed-in person’s roles (docs/governance.md "People and roles"); null for an API key.'),
+      access: z
+        .record(z.enum(areaNames), z.enum(['none', 'read', 'write']))
+        .describe('What the caller’s roles reach in each area (an API key: `write` everywhere; its scopes decide).'),
+    })
+    .strict(),
+})
+  .strict()
+  .meta({ id: 'CurrentWorkspace' });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { json, problems } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import * as handlers from './handlers.ts';
-import { CreatedWorkspace, Workspace } from './openapi.ts';
+import { CreatedWorkspace, CurrentWorkspace, Workspace } from './openapi.ts';
 import { CreateWorkspaceBody } from './schemas.ts';
 
 const tags = ['workspaces'];
@@ -33,8 +33,11 @@ export const workspacesOperations: Operation[] = [
       path: '/workspaces/current',
       operationId: 'getCurrentWorkspace',
       tags,
-      summary: 'Get the calling key’s workspace',
-      responses: { 200: json('The workspace.', Workspace), ...problems(403) },
+      summary: 'Get the caller’s workspace, and who the caller is there',
+      description:
+        'With `you`: the caller’s kind, scopes, roles (a signed-in person’s) and what those roles reach in each area ' +
+        'of the API (what the dashboard shows); every role may call it.',
+      responses: { 200: json('The workspace.', CurrentWorkspace), ...problems(403) },
     },
     handler: handlers.currentWorkspace,
   }),

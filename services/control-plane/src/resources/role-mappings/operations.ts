@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { json, noContent, problems } from '../../openapi/registry.ts';
+import { operation, type Operation } from '../operation.ts';
+import * as handlers from './handlers.ts';
+import { PutRoleMappingBody, RoleAssignment } from './schemas.ts';
+
+const RoleMapping = z
+  .object({
+    configured: z
+      .boolean()
+      .describe('false: the workspace maps no roles, and everyone the issuer signs in to it is an admin.'),
+    groupsClaim: z.string().nullable(),
+    effectiveGroupsClaim: z.string().describe('The claim read: `groupsClaim`, else `OAUTH_GROUPS_CLAIM`.'),
+    assignments: z.array(RoleAssignment),
+    updatedAt: z.iso.datetime().nullable(),
+  })
+  .strict()
+  .meta({ id: 'RoleMapping' });
+
+const tags = ['role-mappings'];
+const audit = (verb: string) => ({ action: `role_mapping.${verb}`, resource: 'role_mapping' });
+
+/**
+ * The roles of the people signed in to the workspace (docs/governance.md "People and roles"): which OAuth subjects
+ * and which values of a groups claim hold `viewer`, `operator`, `admin`, `auditor` or `approver`. One mapping per
+ * workspace, replaced whole; each change is an audit event with the mapping before and after. API keys have no
+ * roles (their scopes decide).
+ */
+export const roleMappingsOperations: Operation[] = [
+  operation({
+    route: {
+      method: 'get',
+      path: '/role_mappings',
+      operationId: 'getRoleMapping',
+      tags,
+      summary: 'Get the workspace’s role mapping',
+      responses: { 200: json('The mapping (`configured: false` when there is none).', RoleMapping), ...problems(403) },
+    },
+    handler: handlers.getRoleMapping,
+  }),
+  operation({
+    route: {
+      method: 'put',
+      path: '/role_mappings',
+      operationId: 'putRoleMapping',
+      'x-audit': audit('update'),
+      tags,
+      summary: 'Set the workspace’s role mapping',
+      description:
+        'Replaces the mapping: a person then holds every role assigned to their subject or to a group their token’s ' +
+        'groups claim names, and nothing else (no role: every operation but signing in is refused). 422 lists every ' +
+        'problem (an unknown role, an assignment naming both or neither of subject and group, one assigned twice).',
+      responses: { 200: json('The mapping.', RoleMapping), ...problems(403, 413, 415) },
+    },
+    body: PutRoleMappingBody.meta({ id: 'PutRoleMappingBody' }),
+    handler: handlers.putRoleMapping,
+  }),
+  operation({
+    route: {
+      method: 'delete',
+      path: '/role_mappings',
+      operationId: 'deleteRoleMapping',
+      'x-audit': audit('delete'),
+      tags,
+      summary: 'Remove the workspace’s role mapping (everyone signed in is an admin again)',
+      responses: { 204: noContent, ...problems(403) },
+    },
+    handler: handlers.deleteRoleMapping,
+  }),
+];
