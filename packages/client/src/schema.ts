@@ -3922,7 +3922,8 @@ export interface components {
         | 'external_user'
         | 'api_key'
         | 'access_policy'
-        | 'quota';
+        | 'quota'
+        | 'guardrail';
       name: string;
       file: string;
       /** Format: date-time */
@@ -3950,7 +3951,8 @@ export interface components {
         | 'external_user'
         | 'api_key'
         | 'access_policy'
-        | 'quota';
+        | 'quota'
+        | 'guardrail';
       name: string;
       /** @description The file that describes it (a deletion: the file an export would write). */
       file: string;
@@ -4002,7 +4004,8 @@ export interface components {
           | 'external_user'
           | 'api_key'
           | 'access_policy'
-          | 'quota';
+          | 'quota'
+          | 'guardrail';
         name: string;
         /** @description The file that describes it (a deletion: the file an export would write). */
         file: string;
