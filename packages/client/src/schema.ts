@@ -1980,6 +1980,10 @@ export interface components {
       };
       tool: string;
       policies: components['schemas']['AccessPolicyExplanation'][];
+      /**
+       * @description The guardrails of the server and tool the call passes through, in the order they apply (ADR 0050).
+       */
+      guardrails: components['schemas']['GuardrailExplanation'][];
     };
     AccessPolicyExplanation: {
       /** Format: uuid */
@@ -2009,6 +2013,19 @@ export interface components {
       /** @description false: log only, its false condition refuses nothing ("would refuse (log only)" in `why`). */
       enforce: boolean;
       /** @description One line: why it grants the call, or why not. */
+      why: string;
+    };
+    GuardrailExplanation: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      /** @enum {string} */
+      action: 'redact' | 'block' | 'flag';
+      /** @description What it scans: the results, the arguments, or both. */
+      on: ('results' | 'arguments')[];
+      /** @description false: log only, the caller sees no change (`would_<action>` recorded). */
+      enforce: boolean;
+      /** @description One line: what it does to the call, or would do (log only). */
       why: string;
     };
     AccessExplanationRequest: {
@@ -4302,7 +4319,8 @@ export interface components {
         | 'external_user'
         | 'api_key'
         | 'access_policy'
-        | 'quota';
+        | 'quota'
+        | 'guardrail';
       name: string;
       file: string;
       /** Format: date-time */
@@ -4330,7 +4348,8 @@ export interface components {
         | 'external_user'
         | 'api_key'
         | 'access_policy'
-        | 'quota';
+        | 'quota'
+        | 'guardrail';
       name: string;
       /** @description The file that describes it (a deletion: the file an export would write). */
       file: string;
@@ -4382,7 +4401,8 @@ export interface components {
           | 'external_user'
           | 'api_key'
           | 'access_policy'
-          | 'quota';
+          | 'quota'
+          | 'guardrail';
         name: string;
         /** @description The file that describes it (a deletion: the file an export would write). */
         file: string;

@@ -302,4 +302,52 @@ describe('POST /access_policies/explain', () => {
       unwrap(api.POST('/access_policies/explain', { body: { caller: {}, server: 'tickets', tool: 'x' } })),
     ).rejects.toBeInstanceOf(ApiError);
   });
+
+  it('lists the guardrails the call passes through, each enforced or log only, without changing the decision', async () => {
+    const before = await explain({ api_key: keys.support.id }, 'get_ticket', { ticket_id: 'TCK-1' });
+    expect(before.guardrails).toEqual([]);
+    const everywhere = await unwrap(
+      api.POST('/guardrails', {
+        body: { name: 'keys-shadow', detectors: [{ kind: 'secrets' }], action: 'redact', enforce: false },
+      }),
+    );
+    const reads = await unwrap(
+      api.POST('/guardrails', {
+        body: {
+          name: 'read-cards',
+          serverId: tickets.serverId,
+          tools: ['get_ticket'],
+          detectors: [
+            { kind: 'pii', types: ['card'] },
+            { kind: 'custom', patterns: ['ORD-[0-9]+'] },
+          ],
+          action: 'block',
+          on: ['results', 'arguments'],
+        },
+      }),
+    );
+    const e = await explain({ api_key: keys.support.id }, 'get_ticket', { ticket_id: 'TCK-1' });
+    expect(e.decision).toBe(before.decision);
+    expect(e.guardrails).toEqual([
+      {
+        id: everywhere.id,
+        name: 'keys-shadow',
+        action: 'redact',
+        on: ['results'],
+        enforce: false,
+        why: 'would redact what secrets find in the results (log only: the caller sees no change)',
+      },
+      {
+        id: reads.id,
+        name: 'read-cards',
+        action: 'block',
+        on: ['results', 'arguments'],
+        enforce: true,
+        why: 'blocks what pii, custom find in the results and arguments',
+      },
+    ]);
+    // Another tool of the server: only the workspace's guardrail covers it.
+    const search = await explain({ api_key: keys.support.id }, 'search_tickets', { limit: 1 });
+    expect(search.guardrails.map((g) => g.name)).toEqual(['keys-shadow']);
+  });
 });

@@ -167,7 +167,14 @@ async function buildWorkspaceA(api: ManagementClient): Promise<void> {
   );
   const ticketsServer = await unwrap(
     api.POST('/mcp_manager', {
-      body: { name: 'tickets', mode: 'NORMAL', connectorInstanceId: instance.id, confirmTools: ['create_ticket'] },
+      body: {
+        name: 'tickets',
+        mode: 'NORMAL',
+        connectorInstanceId: instance.id,
+        confirmTools: ['create_ticket'],
+        // Results shaped for models: part of the server's config, in its file as is.
+        config: { resultShapes: { search_tickets: { projection: '[].{id: id, title: title}', maxItems: 5 } } },
+      },
     }),
   );
   const cal = await unwrap(api.POST('/connectors', yamlBody(calendar)));
@@ -242,6 +249,39 @@ async function buildWorkspaceA(api: ManagementClient): Promise<void> {
       },
     }),
   );
+  // Guardrails: one for the workspace (the API's defaults), one for a tool of a server with every field set.
+  await unwrap(
+    api.POST('/guardrails', { body: { name: 'no-keys', detectors: [{ kind: 'secrets' }], action: 'redact' } }),
+  );
+  await unwrap(
+    api.POST('/guardrails', {
+      body: {
+        name: 'ticket-cards',
+        description: 'cards and order numbers stay out',
+        serverId: ticketsServer.id,
+        tools: ['search_tickets'],
+        detectors: [
+          { kind: 'pii', types: ['card', 'iban'] },
+          { kind: 'custom', label: 'order', patterns: ['ORD-[0-9]{6}'] },
+        ],
+        action: 'block',
+        on: ['results', 'arguments'],
+        enforce: false,
+        maxBytes: 65536,
+      },
+    }),
+  );
+}
+
+/** A workspace's guardrails as comparable across workspaces: by name, their server by name, no ids or times. */
+async function guardrailsOf(api: ManagementClient) {
+  const servers = new Map((await unwrap(api.GET('/mcp_manager'))).data.map((s) => [s.id, s.name]));
+  return (await unwrap(api.GET('/guardrails'))).data
+    .map(({ id: _id, createdAt: _c, updatedAt: _u, serverId, ...g }) => ({
+      ...g,
+      server: serverId ? servers.get(serverId) : null,
+    }))
+    .sort((x, y) => x.name.localeCompare(y.name));
 }
 
 beforeAll(async () => {
@@ -311,7 +351,23 @@ describe('workspace files', () => {
         'api-keys/initial.yaml',
         'access-policies/small-searches.yaml',
         'quotas/ci-daily.yaml',
+        'guardrails/no-keys.yaml',
+        'guardrails/ticket-cards.yaml',
       ]),
+    );
+    // A guardrail names its server by name, and says every field (the API's defaults included).
+    expect(files['guardrails/ticket-cards.yaml']).toBe(
+      'name: ticket-cards\ndescription: cards and order numbers stay out\nserver: tickets\ntools:\n  - search_tickets\n' +
+        'detectors:\n  - kind: pii\n    types:\n      - card\n      - iban\n  - kind: custom\n    label: order\n' +
+        '    patterns:\n      - ORD-[0-9]{6}\naction: block\non:\n  - results\n  - arguments\nenforce: false\n' +
+        'maxBytes: 65536\n',
+    );
+    expect(files['guardrails/no-keys.yaml']).toBe(
+      'name: no-keys\ndescription: null\nserver: null\ntools: []\ndetectors:\n  - kind: secrets\naction: redact\n' +
+        'on:\n  - results\nenforce: true\nmaxBytes: null\n',
+    );
+    expect(files['mcp-servers/tickets.yaml']).toContain(
+      'config:\n  resultShapes:\n    search_tickets:\n      maxItems: 5\n      projection: "[].{id: id, title: title}"\n',
     );
     // A quota names its servers and keys by name, and says every field (the API's defaults included).
     expect(files['quotas/ci-daily.yaml']).toBe(
@@ -354,6 +410,10 @@ describe('workspace files', () => {
     expect(policies.find((p) => p.name === 'small-searches')).toMatchObject({
       onFalse: 'require_approval',
       approval: { approvers: { apiKeys: [bKeys.find((k) => k.name === 'approver')!.id] } },
+    });
+    expect(await guardrailsOf(b.api)).toEqual(await guardrailsOf(a.api));
+    expect(tickets.config).toEqual({
+      resultShapes: { search_tickets: { projection: '[].{id: id, title: title}', maxItems: 5 } },
     });
     const managed = await unwrap(b.api.GET('/workspace_files/managed'));
     expect(managed.data.find((m) => m.kind === 'server' && m.name === 'combo')).toMatchObject({
@@ -520,6 +580,25 @@ describe('workspace files', () => {
       join(bad, 'quotas/bad-tool.yaml'),
       'name: bad-tool\nmatch: { servers: [tickets], tools: [no_such_tool, "search_*"] }\ncounts: in_flight\nlimit: 1\n',
     );
+    // Guardrails: a pattern RE2 refuses (a backreference), a server nothing has, a tool its server does not expose.
+    writeFileSync(
+      join(bad, 'guardrails/bad-pattern.yaml'),
+      "name: bad-pattern\ndetectors: [{ kind: custom, patterns: ['ok-[0-9]+', '(a)\\1'] }]\naction: block\n",
+    );
+    writeFileSync(
+      join(bad, 'guardrails/bad-names.yaml'),
+      'name: bad-names\nserver: nowhere\ndetectors: [{ kind: secrets }]\naction: flag\n',
+    );
+    writeFileSync(
+      join(bad, 'guardrails/bad-tool.yaml'),
+      'name: bad-tool\nserver: tickets\ntools: [no_such_tool, search_tickets]\ndetectors: [{ kind: secrets }]\n' +
+        'action: flag\n',
+    );
+    // A result shape JMESPath cannot compile.
+    writeFileSync(
+      join(bad, 'mcp-servers/c-shaped.yaml'),
+      'name: c-shaped\nmode: NORMAL\nconfig: { resultShapes: { search_tickets: { projection: "[].{id: id" } } }\n',
+    );
     await unwrap(
       b.api.PATCH('/external_users/{name}', {
         params: { path: { name: 'alice' } },
@@ -548,9 +627,15 @@ describe('workspace files', () => {
         'mcp-servers/c-nokey.yaml#/approvalRule/approvers/people/0',
         'mcp-servers/c-approve.yaml#/approvalTools/0',
         'mcp-servers/c-norule.yaml#/approvalRule',
+        'guardrails/bad-pattern.yaml#/detectors/0/patterns/1',
+        'guardrails/bad-names.yaml#/server',
+        'guardrails/bad-tool.yaml#/tools/0',
+        'mcp-servers/c-shaped.yaml#/config/resultShapes/search_tickets/projection',
       ]),
     );
     expect(paths.filter((p) => p.startsWith('quotas/'))).toHaveLength(7);
+    expect(paths.filter((p) => p.startsWith('guardrails/'))).toHaveLength(3);
+    expect(plan.stderr).toMatch(/guardrails\/bad-pattern\.yaml:\d+:\d+: /);
     expect(plan.stderr).toMatch(/connector-instances\/tickets\.yaml:\d+:\d+: .*MISSING_SECRET/);
 
     const before = await newestEvent(b.api);
@@ -744,6 +829,7 @@ describe('workspace files: limits, what plan checks, prune', () => {
         'name: p-policy\nprincipals: [{ type: api_key, value: p-key }]\nservers: [p-gone]\ntools: ["*"]\n',
       'quotas/p-quota.yaml':
         'name: p-quota\nmatch: { servers: [p-gone], apiKeys: [p-key], people: [p-bob] }\ncounts: in_flight\nlimit: 2\n',
+      'guardrails/p-guard.yaml': 'name: p-guard\nserver: p-gone\ndetectors: [{ kind: secrets }]\naction: flag\n',
     });
     expect((await cli(c, ['apply', full])).code).toBe(0);
     await unwrap(cApi.POST('/external_users', { body: { name: 'p-hand' } })); // made through the API, not by files
@@ -766,6 +852,7 @@ describe('workspace files: limits, what plan checks, prune', () => {
       'api_key/p-key',
       'access_policy/p-policy',
       'quota/p-quota',
+      'guardrail/p-guard',
     ];
     expect(byAction(planned, 'delete')).toEqual(deleted);
     expect(byAction(planned, 'unmanaged')).toEqual(['api_key/initial']); // the calling key
@@ -775,6 +862,7 @@ describe('workspace files: limits, what plan checks, prune', () => {
     const result = JSON.parse(applied.stdout) as { applied: { kind: string; name: string; action: string }[] };
     // Deletions in the reverse of creation's order: what names a resource goes before it.
     expect(result.applied.map((x) => `${x.kind}/${x.name}`)).toEqual([
+      'guardrail/p-guard',
       'quota/p-quota',
       'access_policy/p-policy',
       'api_key/p-key',
@@ -787,6 +875,7 @@ describe('workspace files: limits, what plan checks, prune', () => {
     expect(keys.filter((k) => !k.revokedAt).map((k) => k.name)).toEqual(['initial']);
     expect((await unwrap(cApi.GET('/external_users'))).data).toEqual([]);
     expect((await unwrap(cApi.GET('/quotas'))).data).toEqual([]);
+    expect((await unwrap(cApi.GET('/guardrails'))).data).toEqual([]);
     expect((await unwrap(cApi.GET('/workspace_files/managed'))).data.map((m) => `${m.kind}/${m.name}`)).toEqual([
       'server/p-keep',
     ]);

@@ -70,6 +70,15 @@ function explanationLines(e: AccessExplanation, paint: (allowed: boolean, s: str
       ? table(rows, ['policy', 'caller', 'server', 'tool', 'condition', 'why'])
       : ['(no access policies)']),
     ...e.policies.flatMap((p) => (p.condition ? [`${p.name}: ${p.condition.expression}`] : [])),
+    ...(e.guardrails.length > 0
+      ? [
+          '',
+          ...table(
+            e.guardrails.map((g) => ({ guardrail: g.name, enforced: yes(g.enforce), why: g.why })),
+            ['guardrail', 'enforced', 'why'],
+          ),
+        ]
+      : []),
   ];
 }
 

@@ -24,6 +24,7 @@ const folders = [
   'deployments',
   'external-mcp-servers',
   'external-users',
+  'guardrails',
   'mcp-servers',
   'quotas',
 ];

@@ -59,9 +59,14 @@ function shapeEntry(tool: string, raw: unknown): { shape?: Shape; problems: Prob
   };
 }
 
+/** Every problem of a server config's `resultShapes` (what the worker could not apply), at its path. */
+export function resultShapeProblems(config: unknown): ProblemIssue[] {
+  return Object.entries(shapesOf(config)).flatMap(([tool, raw]) => shapeEntry(tool, raw).problems);
+}
+
 /** Refuses (422, every problem listed) a server config whose `resultShapes` the worker could not apply. */
 export function refuseBadResultShapes(config: unknown): void {
-  const problems = Object.entries(shapesOf(config)).flatMap(([tool, raw]) => shapeEntry(tool, raw).problems);
+  const problems = resultShapeProblems(config);
   if (problems.length > 0) throw new ValidationError('the result shapes are invalid', problems);
 }
 

@@ -144,8 +144,29 @@ async function explainedTool(
   return { ok: true, value: { catalog, tool: { def: found.tool }, entry: found } };
 }
 
+/**
+ * The guardrails the call passes through (ADR 0050): the server's catalog's, those of every tool or of this one, in the
+ * order they are applied; each enforced or log only (ADR 0051), in a line.
+ */
+function guardrailsOf(catalog: Catalog, tool: string) {
+  return (catalog.guardrails ?? [])
+    .filter((g) => !g.tools || g.tools.includes(tool))
+    .map((g) => {
+      const on = g.on ?? ['results'];
+      const what = `what ${[...new Set(g.detectors.map((d) => d.kind))].join(', ')} find in the ${on.join(' and ')}`;
+      return {
+        id: g.id,
+        name: g.name,
+        action: g.action,
+        on,
+        enforce: g.enforce,
+        why: g.enforce ? `${g.action}s ${what}` : `would ${g.action} ${what} (log only: the caller sees no change)`,
+      };
+    });
+}
+
 /** The answer: snake_case, each policy with its name. */
-function present(e: AccessExplanation, call: ExplainCall, refusal: string | undefined) {
+function present(e: AccessExplanation, call: ExplainCall, refusal: string | undefined, catalog: Catalog) {
   const allowed = e.allowed && refusal === undefined;
   return {
     decision: allowed ? ('allow' as const) : ('deny' as const),
@@ -164,6 +185,7 @@ function present(e: AccessExplanation, call: ExplainCall, refusal: string | unde
       enforce: p.enforced,
       why: p.why,
     })),
+    guardrails: guardrailsOf(catalog, call.tool.def.name),
   };
 }
 
@@ -193,5 +215,5 @@ export async function explainAccessDecision(
     credentialName: who.value.credentialName,
   };
   const explained = explainAccess(await workspaceAccess(db, workspaceId), call);
-  return present(explained, call, who.value.refusal);
+  return present(explained, call, who.value.refusal, catalog);
 }

@@ -1,4 +1,4 @@
-import { ApprovalApprovers, PolicyPrincipal } from '@toolplane/contracts';
+import { ApprovalApprovers, guardrailActions, guardrailTargets, PolicyPrincipal } from '@toolplane/contracts';
 import { z } from 'zod';
 import { policyOutcomes } from './schemas.ts';
 
@@ -91,6 +91,21 @@ export const AccessExplanation = z
         .strict()
         .meta({ id: 'AccessPolicyExplanation' }),
     ),
+    guardrails: z
+      .array(
+        z
+          .object({
+            id: z.uuid(),
+            name: z.string(),
+            action: z.enum(guardrailActions),
+            on: z.array(z.enum(guardrailTargets)).describe('What it scans: the results, the arguments, or both.'),
+            enforce: z.boolean().describe('false: log only, the caller sees no change (`would_<action>` recorded).'),
+            why: z.string().describe('One line: what it does to the call, or would do (log only).'),
+          })
+          .strict()
+          .meta({ id: 'GuardrailExplanation' }),
+      )
+      .describe('The guardrails of the server and tool the call passes through, in the order they apply (ADR 0050).'),
   })
   .strict()
   .meta({ id: 'AccessExplanation' });

@@ -58,8 +58,11 @@ const guardrailFields = {
     ),
 };
 
-/** Every pattern RE2 refuses (a backreference, a lookaround: what could take more than linear time), at its path. */
-function checkPatterns(g: { detectors?: GuardrailDetector[] | undefined }, ctx: z.RefinementCtx): void {
+/**
+ * Every pattern RE2 refuses (a backreference, a lookaround: what could take more than linear time), at its path; a
+ * guardrail's workspace file is checked with it too.
+ */
+export function checkPatterns(g: { detectors?: GuardrailDetector[] | undefined }, ctx: z.RefinementCtx): void {
   (g.detectors ?? []).forEach((d, i) => {
     if (d.kind !== 'custom' && d.kind !== 'prompt_injection') return;
     for (const p of patternProblems(d.patterns ?? []))

@@ -9,7 +9,7 @@ import { conditionProblems } from './conditions.ts';
 import { confirmToolProblems } from './confirm-tools.ts';
 import { readLive } from './live.ts';
 import { planChanges, type Plan } from './plan.ts';
-import { quotaToolProblems } from './quota-tools.ts';
+import { ruleToolProblems } from './rule-tools.ts';
 import { readFiles, type WorkspaceFile } from './read-files.ts';
 import type { ApplyBody, PlanBody } from './schemas.ts';
 
@@ -37,7 +37,7 @@ async function planOf(
   });
   plan.problems.push(...(await conditionProblems(deps.db, me.workspaceId, plan, live)));
   plan.problems.push(...(await confirmToolProblems(deps, me.workspaceId, plan)));
-  plan.problems.push(...(await quotaToolProblems(deps.db, me.workspaceId, plan, live)));
+  plan.problems.push(...(await ruleToolProblems(deps.db, me.workspaceId, plan, live)));
   if (plan.problems.length > 0) throw new ValidationError('the workspace files are invalid', plan.problems);
   return plan;
 }

@@ -5,7 +5,7 @@ import { hashApiKey } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { approvalRuleFile } from './approval-rules.ts';
 import { connectorText } from './connector-files.ts';
-import { QuotaSpec, type Kind } from './specs.ts';
+import { GuardrailSpec, QuotaSpec, type Kind } from './specs.ts';
 
 /** What apply recorded on a resource it manages (`managed_resources`). */
 interface Marker {
@@ -283,6 +283,19 @@ async function quotasOf(
   });
 }
 
+/** The workspace's guardrails: each field its file has (`GuardrailSpec`) as the row holds it, the server by name. */
+async function guardrailsOf(db: Db, workspaceId: string, marks: Marked, serverNames: Map<string, string>) {
+  const rows = await db.guardrail.findMany({ where: { workspaceId }, orderBy: { name: 'asc' } });
+  return rows.map((r): LiveResource => {
+    const row = r as unknown as Record<string, unknown>;
+    const server = r.serverId === null ? null : (serverNames.get(r.serverId) ?? r.serverId);
+    const spec = Object.fromEntries(
+      Object.keys(GuardrailSpec.shape).map((field) => [field, field === 'server' ? server : (row[field] ?? null)]),
+    );
+    return { kind: 'guardrail', name: r.name, id: r.id, spec, marker: marks.get(`guardrail/${r.name}`) };
+  });
+}
+
 /** Names two resources of a kind share. */
 function ambiguity(resources: LiveResource[]): ProblemIssue[] {
   const seen = new Map<string, number>();
@@ -316,6 +329,7 @@ export async function readLive(deps: ControlPlaneDeps, workspaceId: string): Pro
     ...keys,
     ...(await policiesOf(db, workspaceId, marks, names)),
     ...(await quotasOf(db, workspaceId, marks, names)),
+    ...(await guardrailsOf(db, workspaceId, marks, serverNames)),
   ];
   return { resources, ambiguous: ambiguity(resources) };
 }

@@ -14,6 +14,7 @@ const kind = z.enum([
   'api_key',
   'access_policy',
   'quota',
+  'guardrail',
 ]);
 
 const File = z.object({ path: z.string(), content: z.string() }).strict();

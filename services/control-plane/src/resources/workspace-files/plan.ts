@@ -1,4 +1,5 @@
 import type { ProblemIssue } from '@toolplane/errors';
+import { resultShapeProblems } from '../../catalog/result-shapes.ts';
 import { approvalFileProblems } from './approval-rules.ts';
 import type { LiveResource, LiveState } from './live.ts';
 import type { Desired, DesiredResource } from './read-files.ts';
@@ -179,6 +180,8 @@ function danglingNames(c: Change, exists: (kind: Kind, name: string) => boolean)
         ...each(match.people, 'external_user', '/match/people', 'external user'),
       ];
     }
+    case 'guardrail':
+      return s.server === null ? [] : need('server', String(s.server), '/server', 'MCP server');
     default:
       return [];
   }
@@ -225,6 +228,12 @@ function ungrantable(c: Change, opts: PlanOptions): ProblemIssue[] {
   );
 }
 
+/** A server's result shapes the API would refuse (`config.resultShapes`, ADR 0052), at their paths in its file. */
+function resultShapes(c: Change): ProblemIssue[] {
+  if (c.kind !== 'server') return [];
+  return resultShapeProblems(c.desired!.spec.config).map((p) => at(c, p.path, p.message));
+}
+
 /** What the API cannot change in place. */
 function immutables(c: Change): ProblemIssue[] {
   if (c.action !== 'update') return [];
@@ -251,8 +260,9 @@ function immutables(c: Change): ProblemIssue[] {
 
 /**
  * The plan: every resource's change, and every problem that stops an apply (names, references, values, immutables,
- * scopes the caller cannot grant, servers' approval rules). The checks that read more of the workspace follow it (handlers.ts): policies'
- * conditions (conditions.ts), servers' tools to confirm (confirm-tools.ts) and quotas' tools (quota-tools.ts).
+ * scopes the caller cannot grant, servers' approval rules and result shapes). The checks that read more of the
+ * workspace follow it (handlers.ts): policies' conditions (conditions.ts), servers' tools to confirm (confirm-tools.ts)
+ * and the tools quotas and guardrails name (rule-tools.ts).
  */
 export function planChanges(desired: Desired, live: LiveState, opts: PlanOptions): Plan {
   const changes = diff(desired, live, opts);
@@ -268,6 +278,7 @@ export function planChanges(desired: Desired, live: LiveState, opts: PlanOptions
       ...immutables(c),
       ...ungrantable(c, opts),
       ...approvalFileProblems(c, exists),
+      ...resultShapes(c),
     );
   }
   return { changes, problems };

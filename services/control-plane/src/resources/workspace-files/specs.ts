@@ -1,6 +1,13 @@
-import { ApprovalApprovers, apiKeyScopes, HttpUrl, PolicyPrincipal } from '@toolplane/contracts';
+import {
+  ApprovalApprovers,
+  apiKeyScopes,
+  HttpUrl,
+  PolicyPrincipal,
+  type GuardrailDetector,
+} from '@toolplane/contracts';
 import { z } from 'zod';
 import { OAuthUrls } from '../connector-instances/schemas.ts';
+import { checkPatterns, CreateGuardrailBody } from '../guardrails/schemas.ts';
 import { CreateQuotaBody } from '../quotas/schemas.ts';
 import { ApprovalNotifyTarget, ApprovalRuleBody } from '../servers/schemas.ts';
 
@@ -123,24 +130,57 @@ const KeySpec = z.strictObject({
   servers: Names.nullable().default(null),
 });
 
+/**
+ * A field of an API's create body as a file holds it: an optional one written out with what the API does when it is
+ * left out (`defaults`, else null; a field taking neither stays optional), so that a file that leaves one out means the
+ * default, and a change of it made elsewhere shows in the plan.
+ */
+function withDefault(key: string, field: z.ZodType, defaults: Record<string, unknown>): z.ZodType {
+  if (!field.safeParse(undefined).success) return field;
+  const fallback = key in defaults ? defaults[key] : null;
+  return field.safeParse(fallback).success ? field.default(() => structuredClone(fallback) as never) : field;
+}
+
 /** What the API does with an optional quota field left out of a create (`enforce`: true; the others: none). */
 const quotaDefaults: Record<string, unknown> = { enforce: true };
 
 /**
  * A quota's file: the API's create body (`POST /quotas`), so that a field the API gains is a field of the file, with
- * each optional field written out as the API's default (a file that leaves one out means the default, and a change of
- * it made elsewhere shows in the plan). Its `match` names servers and API keys by name (people by name, as the API
- * does); apply gives the API their ids.
+ * each optional field written out as the API's default. Its `match` names servers and API keys by name (people by
+ * name, as the API does); apply gives the API their ids.
  */
 export const QuotaSpec = CreateQuotaBody.safeExtend(
   Object.fromEntries(
-    Object.entries(CreateQuotaBody.shape).flatMap(([key, field]: [string, z.ZodType]) => {
-      if (!field.safeParse(undefined).success) return [];
-      const fallback = key in quotaDefaults ? quotaDefaults[key] : null;
-      return field.safeParse(fallback).success ? [[key, field.default(fallback as never)]] : [];
-    }),
+    Object.entries(CreateQuotaBody.shape).map(([key, field]: [string, z.ZodType]) => [
+      key,
+      withDefault(key, field, quotaDefaults),
+    ]),
   ) as Record<string, z.ZodType>,
 );
+
+/** What the API does with an optional guardrail field left out of a create (the others: none). */
+const guardrailDefaults: Record<string, unknown> = { tools: [], on: ['results'], enforce: true };
+
+/**
+ * A guardrail's file (ADR 0050): the API's create body (`POST /guardrails`) with each optional field written out as the
+ * API's default, its server by name (`server`, where the API takes `serverId`; null: every server of the workspace).
+ * Checked as the API checks the body: tools only with a server, every pattern RE2 takes.
+ */
+export const GuardrailSpec = z
+  .strictObject(
+    Object.fromEntries(
+      Object.entries(CreateGuardrailBody.shape).map(([key, field]: [string, z.ZodType]) =>
+        key === 'serverId'
+          ? ['server', z.string().min(1).nullable().default(null)]
+          : [key, withDefault(key, field, guardrailDefaults)],
+      ),
+    ) as Record<string, z.ZodType>,
+  )
+  .superRefine((g, ctx) => {
+    if ((g.tools as string[]).length > 0 && g.server === null)
+      ctx.addIssue({ code: 'custom', path: ['tools'], message: 'tools are named with the server that exposes them' });
+    checkPatterns(g as { detectors?: GuardrailDetector[] }, ctx);
+  });
 
 export const SecretsSpec = z.strictObject({ secrets: z.array(z.string().min(1)).default([]) });
 
@@ -159,6 +199,7 @@ export const kinds = [
   { kind: 'api_key', dir: 'api-keys', schema: KeySpec },
   { kind: 'access_policy', dir: 'access-policies', schema: PolicySpec },
   { kind: 'quota', dir: 'quotas', schema: QuotaSpec },
+  { kind: 'guardrail', dir: 'guardrails', schema: GuardrailSpec },
 ] as const;
 
 export type Kind = (typeof kinds)[number]['kind'];

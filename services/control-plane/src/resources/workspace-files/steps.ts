@@ -5,6 +5,7 @@ import { connectorsOperations } from '../connectors/operations.ts';
 import { deploymentsOperations } from '../deployments/operations.ts';
 import { externalMcpServersOperations } from '../external-mcp-servers/operations.ts';
 import { externalUsersOperations } from '../external-users/operations.ts';
+import { guardrailsOperations } from '../guardrails/operations.ts';
 import { secretsOperations } from '../secrets/operations.ts';
 import { operationOf, type Operation } from '../operation.ts';
 import { quotasOperations } from '../quotas/operations.ts';
@@ -212,6 +213,15 @@ function quotaStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   return run(quotasOperations, 'updateQuota', { params: { id: c.live!.id }, body });
 }
 
+/** A guardrail's body as the API takes it: every field of its file, its server by id (null: the workspace's). */
+function guardrailStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
+  if (c.action === 'update' && !c.fields.some((f) => f !== 'managed')) return undefined;
+  const { server, ...fields } = s;
+  const body = { ...fields, serverId: server === null ? null : idOf(ctx, 'server', String(server)) };
+  if (c.action === 'create') return run(guardrailsOperations, 'createGuardrail', { body });
+  return run(guardrailsOperations, 'updateGuardrail', { params: { id: c.live!.id }, body });
+}
+
 /** Deletions: the operation that removes each kind (a deployment is withdrawn: its server stays with the files). */
 function deleteStep(c: Change, ctx: StepContext): Step | undefined {
   const id = c.live!.id;
@@ -238,6 +248,8 @@ function deleteStep(c: Change, ctx: StepContext): Step | undefined {
       return run(accessPoliciesOperations, 'deleteAccessPolicy', { params: { id } });
     case 'quota':
       return run(quotasOperations, 'deleteQuota', { params: { id } });
+    case 'guardrail':
+      return run(guardrailsOperations, 'deleteGuardrail', { params: { id } });
   }
 }
 
@@ -266,5 +278,7 @@ export function stepOf(c: Change, ctx: StepContext, part: ServerPart = 'all'): S
       return policyStep(c, s, ctx);
     case 'quota':
       return quotaStep(c, s, ctx);
+    case 'guardrail':
+      return guardrailStep(c, s, ctx);
   }
 }
