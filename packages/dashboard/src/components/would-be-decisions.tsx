@@ -76,7 +76,9 @@ async function lastDay(client: ManagementClient, actions: readonly WouldBeAction
     return pages.flatMap((p) => p.data).sort((a, b) => b.at.localeCompare(a.at));
   } catch (err) {
     if (err instanceof ApiError && err.status === 403)
-      throw new Error('Listing them needs a credential with the "audit" scope (they are audit events).');
+      throw new Error('Listing them needs a credential with the "audit" scope (they are audit events).', {
+        cause: err,
+      });
     throw err;
   }
 }
