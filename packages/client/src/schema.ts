@@ -769,6 +769,30 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/mcp_manager/{id}/result_shapes/preview': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Try a tool’s result shape on a sample of its result
+     * @description The server’s `config.resultShapes` entry of `tool` (or `shape`, not saved) applied to `sample` as
+     * the worker applies it to each successful result: the JMESPath projection, then `maxItems`; the JSON before and
+     * after and their bytes. Nothing is called or saved. 422 lists every problem: no shape for the tool, a bad shape
+     * (at `/shape`), a sample that is not a JSON object or array (the worker passes those unchanged), a projection that
+     * fails on it.
+     */
+    post: operations['previewResultShape'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/external_mcp_servers': {
     parameters: {
       query?: never;
@@ -1336,10 +1360,11 @@ export interface paths {
     };
     /**
      * List execution records, newest first
-     * @description Filters: `server_id`, `tool`, the caller (`key_id`, `subject`, `username`), `outcome`, `from`
-     * (inclusive) and `to` (exclusive) on `started_at`. Pages of `limit` records (1 to 200, default 50): pass the
-     * previous page’s `next_cursor` as `cursor` for the next. A key limited to servers must pass one of them as
-     * `server_id` (403 otherwise).
+     * @description Filters: `server_id`, `tool`, the caller (`key_id`, `subject`, `username`), `outcome`,
+     * `guardrail_action` (a finding of that action; `would_*`: of a log-only guardrail), `from` (inclusive) and `to`
+     * (exclusive) on `started_at`. Pages of `limit` records (1 to 200, default 50): pass the previous page’s
+     * `next_cursor` as `cursor` for the next. A key limited to servers must pass one of them as `server_id` (403
+     * otherwise).
      */
     get: operations['listExecutionRecords'];
     put?: never;
@@ -3386,6 +3411,31 @@ export interface components {
       /** @description Tools of the previous version no longer in this one. */
       removed: string[];
       warnings?: string[];
+    };
+    ResultShapePreview: {
+      /** @description The sample’s JSON. */
+      before?: unknown;
+      /** @description What the worker would return instead: the projection, its arrays capped. */
+      after?: unknown;
+      /** @description Bytes of the sample’s text (UTF-8). */
+      bytesBefore: number;
+      /** @description Bytes of the shaped JSON text, as the worker returns it. */
+      bytesAfter: number;
+      /** @description Items left out by `maxItems`, per capped array (`$`: the value itself, else its member). */
+      truncated?: {
+        [key: string]: number;
+      };
+    };
+    ResultShapePreviewRequest: {
+      /** @description The tool whose result shape (`config.resultShapes`) is tried. */
+      tool: string;
+      /** @description A result of the tool as its text content reads (JSON), e.g. pasted from a debug session. */
+      sample: string;
+      /** @description A shape to try instead of the saved one (not saved). */
+      shape?: {
+        projection?: string;
+        maxItems?: number;
+      };
     };
     ExternalMcpServer: {
       /** Format: uuid */
@@ -11298,6 +11348,138 @@ export interface operations {
       };
     };
   };
+  previewResultShape: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The server’s id, or its name. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        'application/json': components['schemas']['ResultShapePreviewRequest'];
+      };
+    };
+    responses: {
+      /** @description The sample before and after the shape. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ResultShapePreview'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description The body is too large: `request.invalid`. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
   listExternalMcpServers: {
     parameters: {
       query?: never;
@@ -16390,6 +16572,11 @@ export interface operations {
         /** @description Calls made for this external user. */
         username?: string;
         outcome?: 'success' | 'tool_error' | 'rejected' | 'failed' | 'unknown';
+        /**
+         * @description Calls with a guardrail finding of this action (in `guardrails`); `would_*`: any finding of a
+         * log-only guardrail (`would_redact`, `would_block`, `would_flag`).
+         */
+        guardrail_action?: 'redact' | 'block' | 'flag' | 'would_redact' | 'would_block' | 'would_flag' | 'would_*';
         /** @description Records started at or after this time (inclusive). */
         from?: string;
         /** @description Records started before this time (exclusive). */

@@ -22,6 +22,7 @@ import { mayIn, PowersContext, type Access, type Area } from './powers.tsx';
 
 // Pages few sessions open: loaded when first shown, out of the initial JavaScript.
 const ExternalUserPage = lazy(() => import('./pages/external-user.tsx').then((m) => ({ default: m.ExternalUserPage })));
+const GuardrailsPage = lazy(() => import('./pages/guardrails.tsx').then((m) => ({ default: m.GuardrailsPage })));
 const UsagePage = lazy(() => import('./pages/usage.tsx').then((m) => ({ default: m.UsagePage })));
 const AuditPage = lazy(() => import('./pages/audit.tsx').then((m) => ({ default: m.AuditPage })));
 const WorkspacesPage = lazy(() => import('./pages/workspaces.tsx').then((m) => ({ default: m.WorkspacesPage })));
@@ -56,6 +57,7 @@ const navGroups: { label: string; links: { href: string; label: string; area: Ar
       { href: '/external-users', label: 'External users', area: 'people' },
       { href: '/access-policies', label: 'Access policies', area: 'policies' },
       { href: '/quotas', label: 'Quotas', area: 'policies' },
+      { href: '/guardrails', label: 'Guardrails', area: 'policies' },
       { href: '/approvals', label: 'Approvals', area: 'approvals' },
     ],
   },
@@ -201,6 +203,7 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   if (first === 'secrets') return <SecretsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'access-policies') return <AccessPoliciesPage client={client} />;
   if (first === 'quotas') return <QuotasPage client={client} />;
+  if (first === 'guardrails') return <GuardrailsPage client={client} />;
   if (first === 'approvals')
     return <ApprovalsPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'external-users' && second) return <ExternalUserPage client={client} name={second} />;

@@ -11,7 +11,8 @@ import { startTestStack } from '../../helpers/stack.ts';
  * Results shaped for models (the server's `config.resultShapes`), on a real stack with the official SDK client: a
  * search tool whose upstream answers GitHub's full issue search gets its projection and item cap applied by the worker;
  * the tool loses its output schema in `tools/list`; the agent reads what was cut in `_meta`; a SMART server's own
- * shapes apply to what `execute_tool` runs; an expression JMESPath cannot compile is refused when saved.
+ * shapes apply to what `execute_tool` runs; a preview on a pasted sample gives what the worker returned, bytes
+ * included; an expression JMESPath cannot compile is refused when saved.
  */
 
 let stack: Stack;
@@ -110,6 +111,40 @@ describe('results shaped for models', () => {
     });
     const text = (r.content as { text: string }[])[0]!.text;
     expect((JSON.parse(text) as { items: unknown[] }).items).toHaveLength(20);
+  });
+
+  it('a preview of the shape on a pasted sample gives what the worker returns, with the same bytes', async () => {
+    const sample = JSON.stringify(githubIssueSearch(30));
+    const client = await mcpClient(serverId);
+    const r = await client.callTool({ name: 'search_issues', arguments: { q: 'export 503' } });
+    const preview = await unwrap(
+      api.POST('/mcp_manager/{id}/result_shapes/preview', {
+        params: { path: { id: serverId } },
+        body: { tool: 'search_issues', sample },
+      }),
+    );
+    expect(preview.before).toEqual(JSON.parse(sample));
+    expect(preview.after).toEqual(r.structuredContent);
+    const report = (r._meta as Record<string, object>)['toolplane/shape'];
+    expect(report).toEqual({
+      bytesBefore: preview.bytesBefore,
+      bytesAfter: preview.bytesAfter,
+      truncated: preview.truncated,
+    });
+    // A shape given is tried without being saved; problems are listed together.
+    const tried = await unwrap(
+      api.POST('/mcp_manager/{id}/result_shapes/preview', {
+        params: { path: { id: serverId } },
+        body: { tool: 'search_issues', sample, shape: { projection: 'total_count' } },
+      }),
+    );
+    expect(tried).toEqual({ before: JSON.parse(sample), after: 412, bytesBefore: preview.bytesBefore, bytesAfter: 3 });
+    const bad = await api.POST('/mcp_manager/{id}/result_shapes/preview', {
+      params: { path: { id: serverId } },
+      body: { tool: 'get_issue', sample: 'plain text' },
+    });
+    expect(bad.response.status).toBe(422);
+    expect((bad.error as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual(['/tool', '/sample']);
   });
 
   it('a projection JMESPath cannot compile, or a bad cap, is refused when saved, every problem listed', async () => {

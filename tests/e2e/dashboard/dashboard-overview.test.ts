@@ -5,8 +5,10 @@
 // figures are checked exactly through the API, then the page must show the same numbers in its totals, its data
 // table (the charts' accessible form: the charts draw the same series) and its tool tables. Real calls through the
 // edge then show on the server's page, per tool, and the records list filters them by tool and caller; the usage
-// page shows as many calls and cost units as the upstream received, its top spenders and a quota's room left. A
-// missing Chromium fails the file (no skip).
+// page shows as many calls and cost units as the upstream received, its top spenders and a quota's room left. The
+// guardrails page creates (a bad RE2 pattern listed under the form), edits and lists a log-only guardrail, then its
+// would-be findings on real calls; the server page shows a result before and after its shape. A missing Chromium
+// fails the file (no skip).
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
@@ -433,6 +435,102 @@ describe('the usage page', () => {
     await waitFor('the quota deleted', async () =>
       (await unwrap(api.GET('/quotas'))).data.some((q) => q.id === created.id) ? undefined : true,
     );
+    expect(pageProblems).toEqual([]);
+  }, 60_000);
+});
+
+describe('the guardrails page', () => {
+  it('creates a guardrail (a bad RE2 pattern gets the API’s problem), edits it, lists its would-be findings', async () => {
+    await page.getByRole('link', { name: 'Guardrails', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Guardrails' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('shadow-emails');
+    await page.getByLabel('Server', { exact: true }).selectOption(example.serverId);
+    await page.getByLabel('Tools of the server (separated by commas; empty: all its tools)').fill('search_tickets');
+    await page.getByLabel('Custom patterns (RE2, one a line)').fill('(ticket)\\1');
+    await page.getByLabel('Log only: change nothing, record what it would do').check();
+    await page.getByRole('button', { name: 'Create guardrail' }).click();
+    await page
+      .getByRole('alert')
+      .getByRole('listitem')
+      .filter({ hasText: /detectors\/2\/patterns\/0.*RE2 refuses this pattern/ })
+      .waitFor();
+    await page.getByLabel('Custom patterns (RE2, one a line)').fill('');
+    await page.getByRole('button', { name: 'Create guardrail' }).click();
+    await page.getByText('Created shadow-emails.').waitFor();
+    const row = page.getByRole('row').filter({ hasText: 'shadow-emails' });
+    await row.waitFor();
+    expect(await row.getByRole('cell').allTextContents()).toEqual(
+      expect.arrayContaining(['search_tickets on tickets', 'results', 'redact', 'log only']),
+    );
+    // Edited: flag instead of redact, still log only (the form is filled with the guardrail).
+    await row.getByRole('button', { name: 'Edit shadow-emails' }).click();
+    await page.getByLabel('Action', { exact: true }).selectOption('flag');
+    await page.getByRole('button', { name: 'Save guardrail' }).click();
+    await page.getByText('Saved shadow-emails.').waitFor();
+    const saved = (await unwrap(api.GET('/guardrails'))).data.find((g) => g.name === 'shadow-emails')!;
+    expect(saved).toMatchObject({
+      serverId: example.serverId,
+      tools: ['search_tickets'],
+      action: 'flag',
+      enforce: false,
+    });
+    expect(saved.detectors).toEqual([{ kind: 'secrets' }, { kind: 'pii' }]);
+
+    // Calls until one ran on the catalog that carries it: the e-mails in the result are would-be findings.
+    await waitFor('a would-be finding recorded', async () => {
+      const res = await postMcp(
+        example.mcpUrl,
+        { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'search_tickets', arguments: {} } },
+        { 'x-api-key': stack.bootstrapKey, 'mcp-protocol-version': '2025-11-25' },
+      );
+      await res.text();
+      const found = await unwrap(
+        api.GET('/execution_records', { params: { query: { guardrail_action: 'would_flag', limit: 1 } } }),
+      );
+      return found.data[0];
+    });
+    await page.reload();
+    const results = page.getByRole('region', { name: 'Would-be decisions on results (last 24 h)' });
+    await results
+      .getByRole('row')
+      .filter({ hasText: /shadow-emails: would flag pii:email at \$\./ })
+      .first()
+      .waitFor();
+    await page.getByRole('region', { name: 'Would-be decisions on arguments (last 24 h)' }).getByText('None').waitFor();
+    await audit(page, 'guardrails');
+    expect(pageProblems).toEqual([]);
+  }, 90_000);
+
+  it('the server page shows a result before and after its shape, with the bytes saved', async () => {
+    const server = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id: example.serverId } } }));
+    const shape = { projection: 'tickets[].{id: id, status: status}', maxItems: 2 };
+    await unwrap(
+      api.PATCH('/mcp_manager/{id}', {
+        params: { path: { id: example.serverId } },
+        body: { config: { ...server.config, resultShapes: { search_tickets: shape } } },
+      }),
+    );
+    const sample = JSON.stringify({ tickets: [...upstream.tickets.values()], total: upstream.tickets.size });
+    const expected = await unwrap(
+      api.POST('/mcp_manager/{id}/result_shapes/preview', {
+        params: { path: { id: example.serverId } },
+        body: { tool: 'search_tickets', sample },
+      }),
+    );
+    expect(expected.truncated).toEqual({ $: upstream.tickets.size - 2 });
+    await page.goto(`${stack.controlPlaneUrl}/servers/${example.serverId}`);
+    await page.getByRole('heading', { level: 2, name: 'Result shapes (1)' }).waitFor();
+    await page.getByLabel('A result of search_tickets (its JSON text, e.g. from a debug session)').fill(sample);
+    await page.getByRole('button', { name: 'Preview the shape of search_tickets' }).click();
+    const saved = Math.round((1 - expected.bytesAfter / expected.bytesBefore) * 100);
+    await page
+      .getByText(
+        `search_tickets: ${expected.bytesBefore} → ${expected.bytesAfter} bytes (${saved} % saved); ` +
+          `items left out: ${upstream.tickets.size - 2} of $`,
+      )
+      .waitFor();
+    await page.getByText('"status": "in_progress"').first().waitFor();
+    await audit(page, 'result shapes');
     expect(pageProblems).toEqual([]);
   }, 60_000);
 });

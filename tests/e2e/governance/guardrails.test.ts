@@ -20,8 +20,9 @@ import { waitFor } from '../../helpers/wait.ts';
  * Guardrails on tool results (ADR 0050), applied by the worker before a result leaves the data plane: a real HTTP
  * upstream answers with an AWS key, a card number, an IBAN, an e-mail and an injection phrase in a JSON body; one
  * guardrail per action (redact keeps the structure, block withholds everything, flag returns it with `_meta`), one in
- * log-only mode (no change, recorded as would_*), the same through SMART `execute_tool`, a task, a workflow and an
- * attached server's resources and prompts, bad guardrails refused with every problem listed. Guardrails on arguments,
+ * log-only mode (no change, recorded as would_*, listed by the records' `guardrail_action` filter), the same through
+ * SMART `execute_tool`, a task, a workflow and an attached server's resources and prompts, bad guardrails refused with
+ * every problem listed. Guardrails on arguments,
  * applied by the edge before the enqueue: a call that would send a card number to the API (`create_ticket`, as to a
  * logging API) blocked (the upstream receives nothing), redacted (it receives the redacted text) or let through in
  * log-only mode. `toolplane guardrails`. None of the planted values in execution records, audit events or the
@@ -209,6 +210,15 @@ describe('guardrails on a tool result', () => {
     // Nothing shows it to the caller: its records do, once a call ran on the catalog that carries it.
     const recorded = await latestFindings('shadow-block', true);
     expect(new Set(recorded.map((f) => f.action))).toEqual(new Set(['would_block']));
+    // The would-be decisions are found by the records' filter; records with enforced findings only are left out.
+    const actionsOf = async (guardrail_action: 'would_*' | 'redact') => {
+      const page = await unwrap(api.GET('/execution_records', { params: { query: { guardrail_action, limit: 200 } } }));
+      return page.data.map((rec) => [...new Set(rec.guardrails.map((f) => f.action))].sort().join());
+    };
+    const would = await actionsOf('would_*');
+    expect(would.length).toBeGreaterThan(0);
+    expect(new Set(would)).toEqual(new Set(['would_block']));
+    expect(new Set(await actionsOf('redact'))).toEqual(new Set(['redact']));
     const r = await getTicket();
     expect(r.isError).toBeFalsy();
     expect(r.structuredContent).toEqual(ticket);

@@ -3,6 +3,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { storedKey, unwrap, type Schemas } from '../api.ts';
 import { CatalogHistory } from '../components/catalog-history.tsx';
 import { DebugSessions } from '../components/debug-sessions.tsx';
+import { ResultShapes } from '../components/result-shapes.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { ServerTraffic } from '../components/traffic.tsx';
 import { TryTool } from '../try-tool.tsx';
@@ -210,6 +211,7 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
             <Warnings warnings={server.warnings ?? []} />
             <ConnectClient server={server} />
             <Tools client={client} server={server} config={config} />
+            <ResultShapes client={client} server={server} />
             <ExternalServers server={server} />
             <ServerTraffic client={client} server={server} tools={config.tools.map((t) => t.name)} />
             <CatalogHistory client={client} serverId={server.id} />

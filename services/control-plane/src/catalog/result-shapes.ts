@@ -1,4 +1,4 @@
-import { compile } from '@jmespath-community/jmespath';
+import { compile, TreeInterpreter, type JSONValue } from '@jmespath-community/jmespath';
 import type { Catalog, CatalogTool } from '@toolplane/contracts';
 import { ValidationError, type ProblemIssue } from '@toolplane/errors';
 
@@ -22,9 +22,11 @@ function shapesOf(config: unknown): Record<string, unknown> {
     : {};
 }
 
-/** One entry's shape and problems (paths under `/config/resultShapes/<tool>`). */
-function shapeEntry(tool: string, raw: unknown): { shape?: Shape; problems: ProblemIssue[] } {
-  const at = `/config/resultShapes/${tool.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+/** A tool's name as a JSON pointer's segment. */
+const pointer = (name: string) => name.replaceAll('~', '~0').replaceAll('/', '~1');
+
+/** One entry's shape and problems (paths under `at`: `/config/resultShapes/<tool>` where a server is saved). */
+function shapeEntry(at: string, raw: unknown): { shape?: Shape; problems: ProblemIssue[] } {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
     return { problems: [{ path: at, message: 'a result shape is an object: { projection?, maxItems? }' }] };
   const { projection, maxItems, ...rest } = raw as Record<string, unknown>;
@@ -61,7 +63,9 @@ function shapeEntry(tool: string, raw: unknown): { shape?: Shape; problems: Prob
 
 /** Every problem of a server config's `resultShapes` (what the worker could not apply), at its path. */
 export function resultShapeProblems(config: unknown): ProblemIssue[] {
-  return Object.entries(shapesOf(config)).flatMap(([tool, raw]) => shapeEntry(tool, raw).problems);
+  return Object.entries(shapesOf(config)).flatMap(
+    ([tool, raw]) => shapeEntry(`/config/resultShapes/${pointer(tool)}`, raw).problems,
+  );
 }
 
 /** Refuses (422, every problem listed) a server config whose `resultShapes` the worker could not apply. */
@@ -79,7 +83,7 @@ export function markShaped(catalog: Catalog, config: unknown): Catalog {
   if (entries.length === 0) return catalog;
   const shapes = new Map<string, Shape>();
   for (const [tool, raw] of entries) {
-    const { shape } = shapeEntry(tool, raw);
+    const { shape } = shapeEntry('', raw);
     if (shape) shapes.set(tool, shape);
   }
   const tools = catalog.tools.map((t) => {
@@ -98,5 +102,85 @@ export function markShaped(catalog: Catalog, config: unknown): Catalog {
     ...catalog,
     tools,
     ...(warnings.length > 0 ? { warnings: [...(catalog.warnings ?? []), ...warnings] } : {}),
+  };
+}
+
+/** What a sample result becomes with a shape: its JSON before and after, their bytes, items left out per array. */
+export interface ShapePreview {
+  before: unknown;
+  after: unknown;
+  bytesBefore: number;
+  bytesAfter: number;
+  truncated?: Record<string, number>;
+}
+
+/** Cuts the value's arrays to `max` items: the value itself, or each of its top-level members (as the worker does). */
+function capItems(value: JSONValue, max: number, truncated: Record<string, number>): JSONValue {
+  if (Array.isArray(value)) {
+    if (value.length > max) truncated['$'] = value.length - max;
+    return value.slice(0, max);
+  }
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, JSONValue> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (Array.isArray(v) && v.length > max) {
+      truncated[k] = v.length - max;
+      out[k] = v.slice(0, max);
+    } else out[k] = v;
+  }
+  return out;
+}
+
+/** The sample's JSON value, or the problem: the worker shapes a result whose text is a JSON object or array only. */
+function sampleValue(sample: string): { value?: JSONValue; problems: ProblemIssue[] } {
+  const unchanged = 'the worker shapes a result whose text is a JSON object or array: this one would pass unchanged';
+  if (!/^\s*[[{]/.test(sample)) return { problems: [{ path: '/sample', message: unchanged }] };
+  try {
+    return { value: JSON.parse(sample) as JSONValue, problems: [] };
+  } catch (err) {
+    return {
+      problems: [{ path: '/sample', message: `not JSON (${(err as Error).message}): it would pass unchanged` }],
+    };
+  }
+}
+
+/**
+ * A tool's result shape applied to a sample of its result text, as the worker applies it to each successful result
+ * (the same JMESPath projection, item cap and byte counts: the result's text before, the shaped JSON after): the
+ * shape `given`, else the one of `config.resultShapes`. 422 listing every problem: no shape, a bad one (at `/shape`),
+ * a sample the worker would not shape.
+ */
+export function previewResultShape(
+  config: unknown,
+  { tool, sample, shape: given }: { tool: string; sample: string; shape?: unknown },
+): ShapePreview {
+  const saved = shapesOf(config)[tool];
+  const entry =
+    given !== undefined
+      ? shapeEntry('/shape', given)
+      : saved !== undefined
+        ? shapeEntry(`/tool`, saved)
+        : { problems: [{ path: '/tool', message: `the server has no result shape for "${tool}"; give one as shape` }] };
+  const parsed = sampleValue(sample);
+  const problems = [...entry.problems, ...parsed.problems];
+  if (problems.length > 0 || !entry.shape || parsed.value === undefined)
+    throw new ValidationError('the result shape preview is invalid', problems);
+  const { projection, maxItems } = entry.shape;
+  let value: JSONValue;
+  try {
+    value = projection ? TreeInterpreter.search(compile(projection), parsed.value) : parsed.value;
+  } catch (err) {
+    throw new ValidationError('the result shape preview is invalid', [
+      { path: '/sample', message: `the projection fails on this sample: ${(err as Error).message}` },
+    ]);
+  }
+  const truncated: Record<string, number> = {};
+  if (maxItems !== undefined) value = capItems(value, maxItems, truncated);
+  return {
+    before: parsed.value,
+    after: value,
+    bytesBefore: Buffer.byteLength(sample),
+    bytesAfter: Buffer.byteLength(JSON.stringify(value)),
+    ...(Object.keys(truncated).length > 0 ? { truncated } : {}),
   };
 }

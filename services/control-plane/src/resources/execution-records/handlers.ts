@@ -19,7 +19,18 @@ async function keyNames(db: Db, workspaceId: string, rows: RecordRow[]): Promise
 }
 
 /**
- * `GET /execution_records`: newest first; filter by server, tool, caller, outcome and time range; cursor
+ * Records with a guardrail finding of `action` (`would_*`: any of a log-only guardrail). No index serves it: PostgreSQL
+ * reads the workspace's records newest first until the page is full (`from` bounds how far).
+ */
+function guardrailFilter(action: NonNullable<ListQuery['guardrail_action']>) {
+  const actions = action === 'would_*' ? ['would_redact', 'would_block', 'would_flag'] : [action];
+  return {
+    OR: actions.map((a) => ({ steps: { path: ['guardrails'], array_contains: [{ action: a }] } })),
+  };
+}
+
+/**
+ * `GET /execution_records`: newest first; filter by server, tool, caller, outcome, guardrail finding and time range; cursor
  * pagination.
  */
 export async function listExecutionRecords(
@@ -32,8 +43,11 @@ export async function listExecutionRecords(
     ...(q.tool ? { tool: q.tool } : {}),
     ...(q.key_id ? { keyId: q.key_id } : {}),
     ...(q.username ? { username: q.username } : {}),
-    // The OAuth subject lives in the steps column (present.ts, unpackSteps).
-    ...(q.subject ? { steps: { path: ['caller', 'subject'], equals: q.subject } } : {}),
+    // The OAuth subject and the guardrails' findings live in the steps column (present.ts, unpackSteps).
+    AND: [
+      ...(q.subject ? [{ steps: { path: ['caller', 'subject'], equals: q.subject } }] : []),
+      ...(q.guardrail_action ? [guardrailFilter(q.guardrail_action)] : []),
+    ],
     ...(q.outcome ? { outcome: q.outcome } : {}),
     ...(q.from || q.to ? { startedAt: { ...(q.from ? { gte: q.from } : {}), ...(q.to ? { lt: q.to } : {}) } } : {}),
   };

@@ -67,4 +67,9 @@ export const ListExecutionRecordsQuery = ListQuery.extend({
   key_id: ListQuery.shape.key_id.meta({ description: 'Calls made with this API key (its id).' }),
   subject: ListQuery.shape.subject.meta({ description: 'Calls made with an access token of this OAuth subject.' }),
   username: ListQuery.shape.username.meta({ description: 'Calls made for this external user.' }),
+  guardrail_action: ListQuery.shape.guardrail_action.meta({
+    description:
+      'Calls with a guardrail finding of this action (in `guardrails`); `would_*`: any finding of a log-only ' +
+      'guardrail (`would_redact`, `would_block`, `would_flag`).',
+  }),
 });

@@ -9,6 +9,10 @@ export const ListQuery = z.object({
   subject: z.string().min(1).optional(),
   username: z.string().min(1).optional(),
   outcome: z.enum(['success', 'tool_error', 'rejected', 'failed', 'unknown']).optional(),
+  /** Records with a guardrail finding of this action; `would_*`: any of a log-only guardrail. */
+  guardrail_action: z
+    .enum(['redact', 'block', 'flag', 'would_redact', 'would_block', 'would_flag', 'would_*'])
+    .optional(),
   from: QueryDate.optional(),
   to: QueryDate.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),

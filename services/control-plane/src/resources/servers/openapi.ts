@@ -174,3 +174,18 @@ export const CatalogVersionList = z
   })
   .strict()
   .meta({ id: 'CatalogVersionList' });
+
+/** `POST /mcp_manager/{id}/result_shapes/preview`: a sample before and after the shape, with their bytes. */
+export const ResultShapePreview = z
+  .object({
+    before: z.unknown().describe('The sample’s JSON.'),
+    after: z.unknown().describe('What the worker would return instead: the projection, its arrays capped.'),
+    bytesBefore: z.number().int().describe('Bytes of the sample’s text (UTF-8).'),
+    bytesAfter: z.number().int().describe('Bytes of the shaped JSON text, as the worker returns it.'),
+    truncated: z
+      .record(z.string(), z.number().int())
+      .optional()
+      .describe('Items left out by `maxItems`, per capped array (`$`: the value itself, else its member).'),
+  })
+  .strict()
+  .meta({ id: 'ResultShapePreview' });

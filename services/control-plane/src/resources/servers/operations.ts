@@ -2,8 +2,24 @@ import { json, noContent, problems, Problem } from '../../openapi/registry.ts';
 import { operation, type Operation } from '../operation.ts';
 import { refuseExposureChange } from './exposure.ts';
 import * as handlers from './handlers.ts';
-import { CatalogVersionList, McpServer, McpServerConfig, McpServerList, RemoteTools, ServerParams } from './openapi.ts';
-import { CatalogVersionsQuery, CreateServerBody, ListQuery, LoadToolsBody, UpdateServerBody } from './schemas.ts';
+import {
+  CatalogVersionList,
+  McpServer,
+  McpServerConfig,
+  McpServerList,
+  RemoteTools,
+  ResultShapePreview,
+  ServerParams,
+} from './openapi.ts';
+import {
+  CatalogVersionsQuery,
+  CreateServerBody,
+  ListQuery,
+  LoadToolsBody,
+  ResultShapePreviewBody,
+  UpdateServerBody,
+} from './schemas.ts';
+import { previewShape } from './shape-preview.ts';
 
 const tags = ['mcp servers'];
 
@@ -159,5 +175,29 @@ export const serversOperations: Operation[] = [
     params: ServerParams,
     query: CatalogVersionsQuery.meta({ id: 'CatalogVersionsQuery' }),
     handler: handlers.listCatalogVersions,
+  }),
+  operation({
+    route: {
+      method: 'post',
+      path: '/mcp_manager/{id}/result_shapes/preview',
+      'x-server-limited-keys': 'own_server',
+      'x-audit': false,
+      operationId: 'previewResultShape',
+      tags,
+      summary: 'Try a tool’s result shape on a sample of its result',
+      description:
+        'The server’s `config.resultShapes` entry of `tool` (or `shape`, not saved) applied to `sample` as the ' +
+        'worker applies it to each successful result: the JMESPath projection, then `maxItems`; the JSON before and ' +
+        'after and their bytes. Nothing is called or saved. 422 lists every problem: no shape for the tool, a bad ' +
+        'shape (at `/shape`), a sample that is not a JSON object or array (the worker passes those unchanged), a ' +
+        'projection that fails on it.',
+      responses: {
+        200: json('The sample before and after the shape.', ResultShapePreview),
+        ...problems(403, 404, 413, 415, 422),
+      },
+    },
+    params: ServerParams,
+    body: ResultShapePreviewBody.meta({ id: 'ResultShapePreviewRequest' }),
+    handler: previewShape,
   }),
 ];

@@ -155,3 +155,20 @@ export type UpdateServerBody = z.output<typeof UpdateServerBody>;
 export type ListQuery = z.output<typeof ListQuery>;
 export type CatalogVersionsQuery = z.output<typeof CatalogVersionsQuery>;
 export type LoadToolsBody = z.output<typeof LoadToolsBody>;
+
+/** `POST /mcp_manager/{id}/result_shapes/preview`: a tool's result shape tried on a sample of its result. */
+export const ResultShapePreviewBody = z
+  .object({
+    tool: z.string().min(1).max(200).describe('The tool whose result shape (`config.resultShapes`) is tried.'),
+    sample: z
+      .string()
+      .max(2_000_000)
+      .describe('A result of the tool as its text content reads (JSON), e.g. pasted from a debug session.'),
+    shape: z
+      .object({ projection: z.string().optional(), maxItems: z.number().int().optional() })
+      .strict()
+      .optional()
+      .describe('A shape to try instead of the saved one (not saved).'),
+  })
+  .strict();
+export type ResultShapePreviewBody = z.output<typeof ResultShapePreviewBody>;
