@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { compileGuardrails } from '@toolplane/guardrails';
 import type { Redis } from 'ioredis';
 import { DebugSessions } from './debug-sessions.ts';
-import { debugScrubber } from './guardrails.ts';
+import { debugScrubber, guardDebug } from './guardrails.ts';
 
 const guardrails = compileGuardrails([
   { id: 'g', name: 'flag-all', detectors: [{ kind: 'secrets' }, { kind: 'pii' }], action: 'flag', enforce: false },
@@ -35,5 +35,17 @@ describe('debug captures of a guarded call', () => {
     );
     expect(capture.response).toMatchObject({ truncated: true });
     expect(capture.response!.body).not.toContain(card.slice(0, 6));
+  });
+
+  it('of a withheld result keep no response body at all, only what the guardrails find redacted elsewhere', () => {
+    const debug = {
+      sessionId: 's',
+      request: { headers: { 'x-note': `card ${card}` } },
+      response: { status: 200, contentType: 'application/json', body: '{"email":"x@example.com"}' },
+    };
+    const withheld = guardDebug(debug, { guardrails, withheld: true });
+    expect(withheld!.response!.body).toBe('[withheld by a guardrail]');
+    expect(withheld!.request!.headers).toEqual({ 'x-note': 'card [redacted:pii:card]' });
+    expect(guardDebug(debug, { guardrails, withheld: false })!.response!.body).toBe('{"email":"[redacted:pii:email]"}');
   });
 });

@@ -151,12 +151,35 @@ export async function jobDebugScrubber(
   return debugScrubber(await jobGuardrails(deps, job));
 }
 
+/** What a debug capture keeps of a response body a guardrail withheld the result of. */
+const WITHHELD_BODY = '[withheld by a guardrail]';
+
+type Debug = NonNullable<ExecutionRecord['debug']>;
+type CapturedResponse = Debug['response'];
+
+const withheldBody = (response: CapturedResponse): CapturedResponse =>
+  response?.body === undefined ? response : { ...response, body: WITHHELD_BODY };
+
 /**
  * A debug capture (headers and bodies of upstream exchanges) with every match of the guardrails redacted, whatever
  * their action or mode: what they find never reaches a debug session (its texts went through `debugScrubber` before
- * their cap; this also covers the rest of the capture). Not capped (the capture already is).
+ * their cap; this also covers the rest of the capture). Of a withheld result (an enforced block), no response body
+ * is kept at all: only what the guardrails detect would be redacted from it, and nothing of it may be seen. Not
+ * capped (the capture already is).
  */
-export function guardDebug<T extends ExecutionRecord['debug']>(debug: T, guardrails: readonly CompiledGuardrail[]): T {
-  if (!debug || guardrails.length === 0) return debug;
-  return applyGuardrails(debug, redactingAll(guardrails), UNBOUNDED).value as T;
+export function guardDebug<T extends ExecutionRecord['debug']>(
+  debug: T,
+  guarded: Pick<Guarded, 'guardrails' | 'withheld'>,
+): T {
+  if (!debug || guarded.guardrails.length === 0) return debug;
+  const kept: Debug = guarded.withheld
+    ? {
+        ...debug,
+        ...(debug.response ? { response: withheldBody(debug.response) } : {}),
+        ...(debug.steps
+          ? { steps: debug.steps.map((step) => ({ ...step, response: withheldBody(step.response) })) }
+          : {}),
+      }
+    : debug;
+  return applyGuardrails(kept, redactingAll(guarded.guardrails), UNBOUNDED).value as T;
 }

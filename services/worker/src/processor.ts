@@ -505,7 +505,7 @@ async function runWorkflow(deps: ProcessorDeps, call: Invocation, plan: Workflow
   call.record(run.ok && !guarded.withheld ? 'success' : 'tool_error', {
     ...(run.ok ? {} : { errorCode: run.errorCode!, message: run.message! }),
     ...guarded.record,
-    ...(debug ? { debug: guardDebug(debug, guarded.guardrails) } : {}),
+    ...(debug ? { debug: guardDebug(debug, guarded) } : {}),
     tree: run.tree,
   });
   return answer(job, guarded.result);
@@ -550,7 +550,7 @@ async function runHttpTool(
       ? { errorCode: outcome.kind === 'response' ? 'upstream.http_error' : `upstream.${outcome.kind}` }
       : {}),
     ...guarded.record,
-    ...(debug ? { debug: guardDebug(debug, guarded.guardrails) } : {}),
+    ...(debug ? { debug: guardDebug(debug, guarded) } : {}),
   });
   deps.log.debug(
     { invocationId: job.invocationId, tool: job.tool, outcome: outcome.kind, ms: now() - call.started },
