@@ -666,9 +666,6 @@ describe('what the guardrails found never leaves as a value', () => {
     // The captures were searched: upstream bodies of guarded calls, redacted.
     expect(JSON.stringify(details.map((d) => (d as { debug?: unknown }).debug))).toContain('[redacted:pii:card]');
     const { places, leaks } = await watch.sweep(stack, { debugEvents });
-    for (const [what, v] of Object.entries(sealed)) {
-      const i = debugEvents.indexOf(v);
-    }
     expect(leaks).toEqual([]);
     // The planted values, which flag and log-only results return to callers (through Redis), are in no other place.
     const planted_ = Object.entries(planted);
