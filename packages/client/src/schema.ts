@@ -3996,8 +3996,9 @@ export interface components {
       /** @description OpenTelemetry trace id; null when tracing was off. */
       trace_id: string | null;
       /**
-       * @description What the result’s guardrails found (or, for a call a guardrail refused at the edge, its
-       * arguments’): guardrail, detector, JSON path, action (`would_*` in log-only mode); never the value.
+       * @description What the call’s guardrails found in its result and, at the edge, in its arguments (`on:
+       * "arguments"`: a call they refused, or one that went on redacted, flagged or in log-only mode): guardrail,
+       * detector, JSON path, action (`would_*` in log-only mode); never the value.
        */
       guardrails: components['schemas']['GuardrailFinding'][];
     };
@@ -4007,6 +4008,9 @@ export interface components {
       path: string;
       /** @enum {string} */
       action: 'redact' | 'block' | 'flag' | 'would_redact' | 'would_block' | 'would_flag';
+      /** @enum {string} */
+      on?: 'arguments';
+      guardrailId?: string;
     };
     ExecutionRecord: {
       /**
@@ -4039,8 +4043,9 @@ export interface components {
       /** @description OpenTelemetry trace id; null when tracing was off. */
       trace_id: string | null;
       /**
-       * @description What the result’s guardrails found (or, for a call a guardrail refused at the edge, its
-       * arguments’): guardrail, detector, JSON path, action (`would_*` in log-only mode); never the value.
+       * @description What the call’s guardrails found in its result and, at the edge, in its arguments (`on:
+       * "arguments"`: a call they refused, or one that went on redacted, flagged or in log-only mode): guardrail,
+       * detector, JSON path, action (`would_*` in log-only mode); never the value.
        */
       guardrails: components['schemas']['GuardrailFinding'][];
       /** @description The requests made, in order (never bodies, never secret values). */

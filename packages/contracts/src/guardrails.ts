@@ -79,5 +79,9 @@ export const GuardrailFinding = z.object({
   detector: z.string(),
   path: z.string(),
   action: z.enum(guardrailOutcomes),
+  /** What was scanned: `arguments` for a finding in the call's arguments (at the edge); absent: the result. */
+  on: z.literal('arguments').optional(),
+  /** The guardrail's id, on findings in arguments (they travel in the call's job). */
+  guardrailId: z.string().optional(),
 });
 export type GuardrailFinding = z.infer<typeof GuardrailFinding>;

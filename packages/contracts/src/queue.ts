@@ -348,6 +348,12 @@ const ToolInvokeJobV1 = z.object({
    * once it starts (the job's own deadline covers the wait too).
    */
   approval: z.object({ key: z.string(), id: z.string(), timeoutMs: z.number().int().positive() }).optional(),
+  /**
+   * What guardrails on arguments found in a call that went on (redacted, flagged, log-only; ADR 0050), each with
+   * `on: "arguments"`: the worker lists them in the call's record next to what the result's guardrails found. Never
+   * a value; absent when nothing was found.
+   */
+  argumentFindings: z.array(GuardrailFinding).optional(),
 });
 export const ToolInvokeJob = z.discriminatedUnion('v', [ToolInvokeJobV1]);
 export type ToolInvokeJob = z.infer<typeof ToolInvokeJob>;

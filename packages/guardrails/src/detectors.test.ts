@@ -160,6 +160,53 @@ describe('applyGuardrails', () => {
     expect(JSON.stringify(out.findings)).not.toContain('jane@');
   });
 
+  it("scans object keys: a key renamed to its redaction, in place, unique among its object's keys", () => {
+    const card = '4111111111111111';
+    const keyed = {
+      byCard: { [card]: { owner: 'Jane' }, 'card 5500005555555559': 1, '[redacted:pii:card]': 'taken', plain: 2 },
+      list: [{ [card]: 'a' }, { [card]: 'b' }],
+    };
+    const out = applyGuardrails(
+      keyed,
+      compileGuardrails([rule('redact', [{ kind: 'pii', types: ['card'] }])]),
+      options,
+    );
+    const byCard = (out.value as typeof keyed).byCard;
+    expect(Object.keys(byCard)).toEqual([
+      '[redacted:pii:card]#2',
+      'card [redacted:pii:card]',
+      '[redacted:pii:card]',
+      'plain',
+    ]);
+    expect(Object.values(byCard)).toEqual([{ owner: 'Jane' }, 1, 'taken', 2]);
+    expect((out.value as typeof keyed).list).toEqual([{ '[redacted:pii:card]': 'a' }, { '[redacted:pii:card]': 'b' }]);
+    // Paths name a key something was found in by its redaction (`~`: the finding is the key itself), never its text.
+    expect(out.findings.map((f) => f.path)).toEqual([
+      '$.byCard["[redacted:pii:card]#2"]~',
+      '$.byCard["card [redacted:pii:card]"]~',
+      '$.list[0]["[redacted:pii:card]"]~',
+      '$.list[1]["[redacted:pii:card]"]~',
+    ]);
+    expect(keyed.byCard[card]).toEqual({ owner: 'Jane' });
+    // The same result twice: the same names.
+    expect(applyGuardrails(keyed, compileGuardrails([rule('redact', [{ kind: 'pii' }])]), options).value).toEqual(
+      out.value,
+    );
+  });
+
+  it('names a key by its redaction in the paths of flag, block and log-only findings too, keeping the key', () => {
+    const keyed = { [`jane@example.com`]: { card: '4111 1111 1111 1111' } };
+    const flagged = applyGuardrails(keyed, compileGuardrails([rule('flag', [{ kind: 'pii' }])]), options);
+    expect(flagged.value).toBe(keyed);
+    expect(flagged.findings).toEqual([
+      { guardrail: 'g-flag', detector: 'pii:email', path: '$["[redacted:pii:email]"]~', action: 'flag' },
+      { guardrail: 'g-flag', detector: 'pii:card', path: '$["[redacted:pii:email]"].card', action: 'flag' },
+    ]);
+    const blocked = applyGuardrails(keyed, compileGuardrails([rule('block', [{ kind: 'pii' }])]), options);
+    expect(blocked.withheld?.path).toBe('$["[redacted:pii:email]"]~');
+    expect(JSON.stringify([flagged.findings, blocked.findings])).not.toContain('jane@');
+  });
+
   it('blocks the whole value, and flags without changing it', () => {
     const blocked = applyGuardrails(
       value,

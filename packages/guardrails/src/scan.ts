@@ -48,16 +48,35 @@ export function guardrailsFor(all: readonly CompiledGuardrail[], tool: string | 
   return all.filter((g) => !g.rule.tools || (tool !== undefined && g.rule.tools.includes(tool)));
 }
 
-/** One string of the scanned value: where it is and the property holding it. */
+/** Where a string is: its parent's place and its own step (an index, or a property with its key's site). */
+interface Place {
+  up: Place | undefined;
+  step: number | string;
+  /** A property's key: the index of its site (keys are scanned too). */
+  keySite?: number;
+}
+
+/** One string of the scanned value (a string or an object's key): where it is and the property holding it. */
 interface Site {
-  path: string;
+  at: Place;
+  /** The property holding a string (undefined for an array item, the root and a key). */
   key: string | undefined;
   text: string;
+  /** The site is an object's key (its own place is the property it names). */
+  isKey: boolean;
 }
 
 const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 const childPath = (path: string, key: string) =>
   identifier.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+
+/** A place as a JSON path, each key something found in named by its redaction (`masked`), never by its text. */
+function pathOf(at: Place, masked: ReadonlyMap<number, string>): string {
+  if (!at.up) return '$';
+  const up = pathOf(at.up, masked);
+  if (typeof at.step === 'number') return `${up}[${at.step}]`;
+  return childPath(up, (at.keySite !== undefined && masked.get(at.keySite)) || at.step);
+}
 
 /** Binary payloads (an image's or audio's `data`, a resource's `blob`) are not text: never scanned. */
 function binary(key: string, parent: Record<string, unknown>): boolean {
@@ -67,17 +86,35 @@ function binary(key: string, parent: Record<string, unknown>): boolean {
   );
 }
 
-/** Every string of `value` (object keys are not scanned), in a fixed order, with its JSON path. */
-function collect(value: unknown, path: string, key: string | undefined, out: Site[]): void {
-  if (typeof value === 'string') out.push({ path, key, text: value });
-  else if (Array.isArray(value)) value.forEach((v, i) => collect(v, `${path}[${i}]`, key, out));
+/** An object's keys in order, and the sites of those that are scanned (a binary payload's key is not). */
+interface KeyGroup {
+  keys: string[];
+  sites: Map<number, string>;
+}
+
+/** Every string of `value` and every key of its objects (each key before its value), in a fixed order. */
+function collect(value: unknown, at: Place, key: string | undefined, out: { sites: Site[]; groups: KeyGroup[] }) {
+  if (typeof value === 'string') out.sites.push({ at, key, text: value, isKey: false });
+  else if (Array.isArray(value)) value.forEach((v, i) => collect(v, { up: at, step: i }, key, out));
   else if (value !== null && typeof value === 'object') {
     const record = value as Record<string, unknown>;
-    for (const k of Object.keys(record)) if (!binary(k, record)) collect(record[k], childPath(path, k), k, out);
+    const group: KeyGroup = { keys: Object.keys(record), sites: new Map() };
+    for (const k of group.keys) {
+      if (binary(k, record)) continue;
+      const keySite = out.sites.length;
+      const place = { up: at, step: k, keySite };
+      out.sites.push({ at: place, key: undefined, text: k, isKey: true });
+      group.sites.set(keySite, k);
+      collect(record[k], place, k, out);
+    }
+    if (group.sites.size > 0) out.groups.push(group);
   }
 }
 
-/** `value` with the strings of `replaced` (by their index in `collect`'s order) replaced, copied only where changed. */
+/**
+ * `value` with the strings and keys of `replaced` (by their site index in `collect`'s order) replaced, copied only
+ * where changed (a renamed key keeps its place among the others).
+ */
 function rebuilt(value: unknown, replaced: Map<number, string>, counter: { i: number }): unknown {
   if (typeof value === 'string') {
     const r = replaced.get(counter.i++);
@@ -93,13 +130,19 @@ function rebuilt(value: unknown, replaced: Map<number, string>, counter: { i: nu
   }
   if (value === null || typeof value !== 'object') return value;
   const record = value as Record<string, unknown>;
-  let copy: Record<string, unknown> | undefined;
+  const entries: [string, unknown][] = [];
+  let changed = false;
   for (const k of Object.keys(record)) {
-    if (binary(k, record)) continue;
+    if (binary(k, record)) {
+      entries.push([k, record[k]]);
+      continue;
+    }
+    const name = replaced.get(counter.i++) ?? k;
     const next = rebuilt(record[k], replaced, counter);
-    if (next !== record[k]) (copy ??= { ...record })[k] = next;
+    if (name !== k || next !== record[k]) changed = true;
+    entries.push([name, next]);
   }
-  return copy ?? value;
+  return changed ? Object.fromEntries(entries) : value;
 }
 
 /** `text` with each span replaced by `[redacted:<detector>]` (overlapping spans merged, the first one's name kept). */
@@ -133,12 +176,78 @@ export interface ScanOptions extends ScanContext {
 const outcomeOf = (rule: GuardrailRule): GuardrailFinding['action'] =>
   rule.enforce ? rule.action : (`would_${rule.action}` as const);
 
+const NO_MATCHES: readonly Match[] = [];
+
+/** What `collect` gathered: the strings and keys, and the keys of each object. */
+interface Collected {
+  sites: Site[];
+  groups: KeyGroup[];
+}
+
 /**
- * Applies guardrails to a JSON value: every string is scanned once by each guardrail's detectors (linear in the
- * text); a value with more text than a guardrail's limit is blocked by it, whatever its action (never passed
- * unscanned). An
- * enforced `block` withholds the whole value, an enforced `redact` replaces each match, `flag` and log-only
- * guardrails change nothing: all are listed in the findings.
+ * The matches of each guardrail (by its index) in the keys (by site index): scanned before the strings, so that a key
+ * something is found in is named by its redaction in every path. A key repeated (the same property of each item of a
+ * list) is scanned once per guardrail. Guardrails over their size limit scan nothing.
+ */
+function scanKeys(
+  { sites }: Collected,
+  guardrails: readonly CompiledGuardrail[],
+  options: ScanOptions,
+  bytes: number,
+): Map<number, Match[]>[] {
+  return guardrails.map(({ rule, detectors }) => {
+    const found = new Map<number, Match[]>();
+    if (bytes > (rule.maxBytes ?? options.maxScanBytes)) return found;
+    const byText = new Map<string, Match[]>();
+    sites.forEach((site, i) => {
+      if (!site.isKey) return;
+      let matches = byText.get(site.text);
+      if (!matches) {
+        matches = [];
+        for (const d of detectors) d.find(site.text, undefined, matches, options);
+        byText.set(site.text, matches);
+      }
+      if (matches.length > 0) found.set(i, matches);
+    });
+    return found;
+  });
+}
+
+/**
+ * The name of each key something was found in: its text with every guardrail's matches redacted, made unique among
+ * its object's keys by `#2`, `#3`… in the keys' order (deterministic, and never the name of another key).
+ */
+function keyNames(groups: readonly KeyGroup[], keyMatches: readonly Map<number, Match[]>[]): Map<number, string> {
+  const names = new Map<number, string>();
+  if (keyMatches.every((m) => m.size === 0)) return names;
+  for (const { keys, sites } of groups) {
+    const spans = new Map<number, Match[]>();
+    for (const site of sites.keys()) {
+      const all = keyMatches.flatMap((m) => m.get(site) ?? []);
+      if (all.length > 0) spans.set(site, all);
+    }
+    if (spans.size === 0) continue;
+    const renamed = new Set([...spans.keys()].map((site) => sites.get(site)));
+    const taken = new Set(keys.filter((k) => !renamed.has(k)));
+    for (const [site, key] of sites) {
+      const found = spans.get(site);
+      if (!found) continue;
+      const base = redactSpans(key, found);
+      let name = base;
+      for (let n = 2; taken.has(name); n++) name = `${base}#${n}`;
+      taken.add(name);
+      names.set(site, name);
+    }
+  }
+  return names;
+}
+
+/**
+ * Applies guardrails to a JSON value: every string and every object key is scanned once by each guardrail's
+ * detectors (linear in the text); a value with more text than a guardrail's limit is blocked by it, whatever its
+ * action (never passed unscanned). An enforced `block` withholds the whole value, an enforced `redact` replaces each
+ * match (a key is renamed to its redaction), `flag` and log-only guardrails change nothing: all are listed in the
+ * findings, whose paths name a key something was found in by its redaction (a finding in a key ends with `~`).
  */
 export function applyGuardrails(
   value: unknown,
@@ -146,22 +255,19 @@ export function applyGuardrails(
   options: ScanOptions,
 ): GuardrailOutcome {
   const findings: GuardrailFinding[] = [];
-  let more = 0;
-  const seen = new Set<string>();
-  const note = (f: GuardrailFinding) => {
-    const id = `${f.guardrail}\u0000${f.detector}\u0000${f.path}`;
-    if (seen.has(id)) return;
-    seen.add(id);
-    if (findings.length < MAX_FINDINGS) findings.push(f);
-    else more++;
-  };
-  if (guardrails.length === 0) return { value, findings, more };
-  const sites: Site[] = [];
-  collect(value, '$', undefined, sites);
+  const counts = { more: 0 };
+  if (guardrails.length === 0) return { value, findings, more: 0 };
+  const collected: Collected = { sites: [], groups: [] };
+  collect(value, { up: undefined, step: '$' }, undefined, collected);
+  const { sites } = collected;
   let bytes = 0;
   for (const s of sites) bytes += Buffer.byteLength(s.text);
+  const keyMatches = scanKeys(collected, guardrails, options, bytes);
+  const masked = keyNames(collected.groups, keyMatches);
+  const note = noter(findings, counts);
   const redactions = new Map<number, Match[]>();
-  for (const { rule, detectors } of guardrails) {
+  for (let g = 0; g < guardrails.length; g++) {
+    const { rule, detectors } = guardrails[g]!;
     const action = outcomeOf(rule);
     if (bytes > (rule.maxBytes ?? options.maxScanBytes)) {
       // Whatever its action: what cannot be scanned is blocked (log only: would be).
@@ -172,22 +278,42 @@ export function applyGuardrails(
         action: outcomeOf({ ...rule, action: 'block' }),
       };
       note(finding);
-      if (rule.enforce) return { value: undefined, findings, more, withheld: finding };
+      if (rule.enforce) return { value: undefined, findings, more: counts.more, withheld: finding };
       continue;
     }
     for (let i = 0; i < sites.length; i++) {
       const site = sites[i]!;
-      const matches: Match[] = [];
-      for (const d of detectors) d.find(site.text, site.key, matches, options);
-      for (const m of matches) {
-        const finding = { guardrail: rule.name, detector: m.detector, path: site.path, action };
-        note(finding);
-        if (action === 'block') return { value: undefined, findings, more, withheld: finding };
+      let matches = site.isKey ? (keyMatches[g]!.get(i) ?? NO_MATCHES) : undefined;
+      if (!matches) {
+        const found: Match[] = [];
+        for (const d of detectors) d.find(site.text, site.key, found, options);
+        matches = found;
       }
-      if (action === 'redact' && matches.length > 0) redactions.set(i, [...(redactions.get(i) ?? []), ...matches]);
+      if (matches.length === 0) continue;
+      const path = site.isKey ? `${pathOf(site.at, masked)}~` : pathOf(site.at, masked);
+      for (const m of matches) {
+        const finding = { guardrail: rule.name, detector: m.detector, path, action };
+        note(finding);
+        if (action === 'block') return { value: undefined, findings, more: counts.more, withheld: finding };
+      }
+      if (action === 'redact') redactions.set(i, [...(redactions.get(i) ?? []), ...matches]);
     }
   }
-  if (redactions.size === 0) return { value, findings, more };
-  const replaced = new Map([...redactions].map(([i, spans]) => [i, redactSpans(sites[i]!.text, spans)]));
-  return { value: rebuilt(value, replaced, { i: 0 }), findings, more };
+  if (redactions.size === 0) return { value, findings, more: counts.more };
+  const replaced = new Map(
+    [...redactions].map(([i, spans]) => [i, sites[i]!.isKey ? masked.get(i)! : redactSpans(sites[i]!.text, spans)]),
+  );
+  return { value: rebuilt(value, replaced, { i: 0 }), findings, more: counts.more };
+}
+
+/** Notes a finding once (per guardrail, detector and path): at most 100 listed, the rest counted in `more`. */
+function noter(findings: GuardrailFinding[], counts: { more: number }): (f: GuardrailFinding) => void {
+  const seen = new Set<string>();
+  return (f) => {
+    const id = `${f.guardrail}\u0000${f.detector}\u0000${f.path}`;
+    if (seen.has(id)) return;
+    seen.add(id);
+    if (findings.length < MAX_FINDINGS) findings.push(f);
+    else counts.more++;
+  };
 }

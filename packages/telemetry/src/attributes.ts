@@ -42,7 +42,34 @@ export const attr = {
   callerSubject: 'toolplane.caller.subject',
   actingUser: 'toolplane.caller.username',
   actingVia: 'toolplane.caller.acting_via',
+  /** What guardrails found in a call (ADR 0050): counts, detectors, paths, actions; never a value. */
+  guardrailFindings: 'toolplane.guardrail.findings',
+  guardrailDetectors: 'toolplane.guardrail.detectors',
+  guardrailPaths: 'toolplane.guardrail.paths',
+  guardrailActions: 'toolplane.guardrail.actions',
+  guardrailNames: 'toolplane.guardrail.names',
 } as const;
+
+/** At most this many distinct paths go on a span (findings are capped at 100 per scan). */
+const MAX_SPAN_PATHS = 20;
+
+/**
+ * The span attributes of what guardrails found: their number, and the distinct guardrails, detectors, actions and
+ * JSON paths (a path names a key something was found in by its redaction: never a value). None for no finding.
+ */
+export function guardrailAttributes(
+  findings: readonly { guardrail: string; detector: string; path: string; action: string }[],
+): Record<string, number | string[]> {
+  if (findings.length === 0) return {};
+  const distinct = (pick: (f: (typeof findings)[number]) => string) => [...new Set(findings.map(pick))];
+  return {
+    [attr.guardrailFindings]: findings.length,
+    [attr.guardrailNames]: distinct((f) => f.guardrail),
+    [attr.guardrailDetectors]: distinct((f) => f.detector),
+    [attr.guardrailActions]: distinct((f) => f.action),
+    [attr.guardrailPaths]: distinct((f) => f.path).slice(0, MAX_SPAN_PATHS),
+  };
+}
 
 /** `gen_ai.operation.name` of a tool call. */
 export const EXECUTE_TOOL = 'execute_tool';

@@ -3,6 +3,7 @@ export { emitLogRecord } from './logs.ts';
 export * from './metrics.ts';
 export * from './start.ts';
 export {
+  annotateActiveSpan,
   contextFromIds,
   contextWith,
   currentTraceIds,

@@ -149,6 +149,12 @@ function markError(span: Span, error: unknown, errorType?: string): void {
   if (e?.kind !== 'user') span.setStatus({ code: SpanStatusCode.ERROR });
 }
 
+/** Adds attributes to the active span, if there is one (nothing while tracing is off). Never a secret value. */
+export function annotateActiveSpan(attributes: Attributes): void {
+  if (!tracer) return;
+  trace.getActiveSpan()?.setAttributes(attributes);
+}
+
 /** A context whose active span is `span` (a parent for `startSpan`). */
 export function contextWith(span: Span): Context {
   return trace.setSpan(context.active(), span);

@@ -1,5 +1,6 @@
 import { toolResultValue, type GuardrailFinding, type ToolOutcome, type ToolResultPayload } from '@toolplane/contracts';
 import { applyGuardrails, type CompiledGuardrail } from '@toolplane/guardrails';
+import { annotateActiveSpan, guardrailAttributes } from '@toolplane/telemetry';
 import type { ToolCall, ToolCallDeps } from './call-types.ts';
 import { guardrailArgumentsEvent } from './confirmation.ts';
 import { budgetCaller } from './shadow-decisions.ts';
@@ -37,6 +38,12 @@ export function guardArguments(
   // Arguments are bounded by the request's size: scanned whole unless a guardrail sets its own limit.
   const out = applyGuardrails(call.arguments, guardrails, { maxScanBytes: Number.POSITIVE_INFINITY });
   if (out.findings.length === 0) return { call };
+  const ids = new Map(guardrails.map(({ rule }) => [rule.name, rule.id]));
+  const findings = out.findings.map((f) => {
+    const id = ids.get(f.guardrail);
+    return { ...f, on: 'arguments' as const, ...(id !== undefined ? { guardrailId: id } : {}) };
+  });
+  annotateActiveSpan(guardrailAttributes(findings));
   deps.log.info(
     { invocationId, tool: call.name, findings: out.findings, more: out.more },
     out.withheld ? 'guardrail refused a call' : 'guardrail findings in arguments',
@@ -44,13 +51,12 @@ export function guardArguments(
   if (out.withheld) {
     const { detector, path } = out.withheld;
     const message = `A guardrail withheld this call: ${detector} found at ${path} in its arguments; nothing was sent.`;
-    return { refused: reject({ errorCode: 'guardrail.blocked', message, guardrails: out.findings }) };
+    return { refused: reject({ errorCode: 'guardrail.blocked', message, guardrails: findings }) };
   }
   recordFindings(deps, call, { guardrails, findings: out.findings }, invocationId);
-  const enforced = out.findings.filter((f) => !f.action.startsWith('would_'));
-  if (enforced.length === 0) return { call };
+  // The call goes on with every finding (its job carries them to the worker's record), redacted where enforced.
   const args = out.value as Readonly<Record<string, unknown>>;
-  return { call: { ...call, arguments: args, argumentFindings: enforced } };
+  return { call: { ...call, arguments: args, argumentFindings: findings } };
 }
 
 /** One audit event per guardrail and action found in a call that goes on, within the edge's budget. */
@@ -71,11 +77,13 @@ function recordFindings(
 }
 
 /**
- * The result of a call whose arguments enforced guardrails redacted or flagged: `_meta["toolplane/argumentGuardrails"]`
+ * The result of a call whose arguments enforced guardrails redacted or flagged (log-only findings are not shown): `_meta["toolplane/argumentGuardrails"]`
  * lists what they did (guardrail, detector, path, action), so the model knows what was sent.
  */
 export function withArgumentFindings(call: ToolCall, outcome: ToolOutcome): ToolOutcome {
-  if (!call.argumentFindings) return outcome;
+  const enforced = (call.argumentFindings ?? []).filter((f) => !f.action.startsWith('would_'));
+  if (enforced.length === 0) return outcome;
   const value = toolResultValue(outcome);
-  return { ...value, _meta: { ...value._meta, [ARGUMENTS_META]: call.argumentFindings } };
+  const listed = enforced.map(({ guardrail, detector, path, action }) => ({ guardrail, detector, path, action }));
+  return { ...value, _meta: { ...value._meta, [ARGUMENTS_META]: listed } };
 }

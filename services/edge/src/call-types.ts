@@ -138,8 +138,9 @@ export interface ToolCall {
   /** The quotas that can apply to the caller here (ADR 0048): charged after every check, before the enqueue. */
   readonly quotas?: CallQuotas | undefined;
   /**
-   * What enforced guardrails did to the arguments (redacted, flagged; argument-guardrails.ts): set only on the call
-   * the checks made of the caller's, listed in the result's `_meta`. Never a value.
+   * What guardrails found in the arguments (redacted, flagged, log-only; argument-guardrails.ts, each `on:
+   * "arguments"`): set only on the call the checks made of the caller's; carried by the job to the worker's record,
+   * the enforced ones listed in the result's `_meta`. Never a value.
    */
   readonly argumentFindings?: readonly GuardrailFinding[] | undefined;
 }

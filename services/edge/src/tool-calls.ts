@@ -410,6 +410,7 @@ async function jobOf(
     ...(call.task ? { task: { id: call.task.id } } : {}),
     ...(charge ? { quotaCharge: jobCharge(charge) } : {}),
     ...(tool.cost !== undefined ? { cost: tool.cost } : {}),
+    ...(call.argumentFindings ? { argumentFindings: [...call.argumentFindings] } : {}),
   };
 }
 

@@ -68,8 +68,7 @@ describe('DebugSessions', () => {
   it('captures headers with credentials hidden, bodies capped, and secret values scrubbed', () => {
     const sessions = new DebugSessions(redis, prefix, { maxBodyBytes: 20 });
     const secret = 'sk-live-123456';
-    const capture = sessions.capture(
-      's1',
+    const capture = sessions.exchange(
       {
         method: 'POST',
         url: 'http://x/y',

@@ -1,10 +1,4 @@
-import {
-  DebugSessionState,
-  redisKeys,
-  type DebugExchange,
-  type ExecutionRecord,
-  type RedisKeys,
-} from '@toolplane/contracts';
+import { DebugSessionState, redisKeys, type DebugExchange, type RedisKeys } from '@toolplane/contracts';
 import type { RedisClient } from '@toolplane/redis';
 import { LRUCache } from 'lru-cache';
 import { redactText } from './redact.ts';
@@ -65,22 +59,19 @@ export class DebugSessions {
     else this.cache.delete(serverId);
   }
 
-  capture(
-    sessionId: string,
-    request: UpstreamRequest,
-    outcome: UpstreamOutcome,
-    secretValues: (string | undefined)[],
-  ): NonNullable<ExecutionRecord['debug']> {
-    return { sessionId, ...this.exchange(request, outcome, secretValues) };
-  }
-
   /**
    * One exchange, redacted (hidden headers, secret values anywhere) and size-capped: also for each HTTP
    * attempt of a workflow call. Redacted before it is capped: a cut through a secret would leave its
-   * first part, which no longer matches.
+   * first part, which no longer matches. `scrub`: what else each text goes through before its cap (the call's
+   * guardrails, `debugScrubber`: a cut through a value they find would leave a part they no longer find).
    */
-  exchange(request: UpstreamRequest, outcome: UpstreamOutcome, secretValues: (string | undefined)[]): DebugExchange {
-    const redact = (text: string) => redactText(text, secretValues);
+  exchange(
+    request: UpstreamRequest,
+    outcome: UpstreamOutcome,
+    secretValues: (string | undefined)[],
+    scrub: (text: string) => string = (text) => text,
+  ): DebugExchange {
+    const redact = (text: string) => scrub(redactText(text, secretValues));
     const cap = (text: string) =>
       Buffer.byteLength(text) > this.maxBodyBytes
         ? { text: Buffer.from(text).subarray(0, this.maxBodyBytes).toString('utf8'), truncated: true }

@@ -110,15 +110,76 @@ export async function guardValue(
   return { value: out.value, record: out.findings.length > 0 ? { guardrails: out.findings } : {} };
 }
 
-/**
- * A debug capture (headers and bodies of upstream exchanges) with every match of the guardrails redacted, whatever
- * their action or mode: what they find never reaches a debug session. Not capped (the capture already is).
- */
-export function guardDebug<T extends ExecutionRecord['debug']>(debug: T, guardrails: readonly CompiledGuardrail[]): T {
-  if (!debug || guardrails.length === 0) return debug;
-  const redacting = guardrails.map(({ rule: { maxBytes: _unbounded, ...rule }, detectors }) => ({
+/** The guardrails as debug captures apply them: every match redacted, whatever their action, mode or size limit. */
+const redactingAll = (guardrails: readonly CompiledGuardrail[]): CompiledGuardrail[] =>
+  guardrails.map(({ rule: { maxBytes: _unbounded, ...rule }, detectors }) => ({
     rule: { ...rule, action: 'redact' as const, enforce: true },
     detectors,
   }));
-  return applyGuardrails(debug, redacting, { maxScanBytes: Number.POSITIVE_INFINITY }).value as T;
+
+const UNBOUNDED = { maxScanBytes: Number.POSITIVE_INFINITY };
+
+/**
+ * What each text of a debug capture (a header, a body) goes through before it is capped: every match of the
+ * guardrails redacted, whatever their action or mode (what they find never reaches a debug session). A JSON body is
+ * scanned as JSON too (its strings unescaped, its keys: a value written `\/` or `\u0040` is found) and written
+ * again, compact, when something was; then as text. No guardrail: undefined (the text as it is).
+ */
+export function debugScrubber(guardrails: readonly CompiledGuardrail[]): ((text: string) => string) | undefined {
+  if (guardrails.length === 0) return undefined;
+  const redacting = redactingAll(guardrails);
+  return (text) => {
+    let out = text;
+    if (/^\s*[[{]/.test(text)) {
+      try {
+        const parsed: unknown = JSON.parse(text);
+        const scanned = applyGuardrails(parsed, redacting, UNBOUNDED).value;
+        if (scanned !== parsed) out = JSON.stringify(scanned);
+      } catch {
+        // Not JSON (or cut): scanned as text only.
+      }
+    }
+    return applyGuardrails(out, redacting, UNBOUNDED).value as string;
+  };
+}
+
+/** The scrubber of a job's debug captures (`debugScrubber` of the guardrails its result goes through). */
+export async function jobDebugScrubber(
+  deps: GuardrailDeps,
+  job: ToolInvokeJob,
+): Promise<((text: string) => string) | undefined> {
+  return debugScrubber(await jobGuardrails(deps, job));
+}
+
+/** What a debug capture keeps of a response body a guardrail withheld the result of. */
+const WITHHELD_BODY = '[withheld by a guardrail]';
+
+type Debug = NonNullable<ExecutionRecord['debug']>;
+type CapturedResponse = Debug['response'];
+
+const withheldBody = (response: CapturedResponse): CapturedResponse =>
+  response?.body === undefined ? response : { ...response, body: WITHHELD_BODY };
+
+/**
+ * A debug capture (headers and bodies of upstream exchanges) with every match of the guardrails redacted, whatever
+ * their action or mode: what they find never reaches a debug session (its texts went through `debugScrubber` before
+ * their cap; this also covers the rest of the capture). Of a withheld result (an enforced block), no response body
+ * is kept at all: only what the guardrails detect would be redacted from it, and nothing of it may be seen. Not
+ * capped (the capture already is).
+ */
+export function guardDebug<T extends ExecutionRecord['debug']>(
+  debug: T,
+  guarded: Pick<Guarded, 'guardrails' | 'withheld'>,
+): T {
+  if (!debug || guarded.guardrails.length === 0) return debug;
+  const kept: Debug = guarded.withheld
+    ? {
+        ...debug,
+        ...(debug.response ? { response: withheldBody(debug.response) } : {}),
+        ...(debug.steps
+          ? { steps: debug.steps.map((step) => ({ ...step, response: withheldBody(step.response) })) }
+          : {}),
+      }
+    : debug;
+  return applyGuardrails(kept, redactingAll(guarded.guardrails), UNBOUNDED).value as T;
 }

@@ -36,6 +36,7 @@ import {
   attr,
   currentTraceIds,
   EXECUTE_TOOL,
+  guardrailAttributes,
   extractContext,
   MESSAGING_SYSTEM_BULLMQ,
   noopSpan,
@@ -51,7 +52,7 @@ import {
 } from '@toolplane/telemetry';
 import { shapeResult, type ResultShape } from './result-shapes.ts';
 import { redactSecrets, sentSecretForms } from './redact.ts';
-import { guardDebug, guardResult, guardValue, type Guarded } from './guardrails.ts';
+import { debugScrubber, guardDebug, guardResult, guardValue, jobDebugScrubber, type Guarded } from './guardrails.ts';
 import { perRequestCredentials, type RequestCredentialOpener } from './request-credentials.ts';
 import { callRemoteTool, RemoteRequestError, RemoteTimeoutError } from './remote-tools.ts';
 import { mcpHeaders, relayOf, runMcpRequest, type McpRequestRun } from './external-mcp.ts';
@@ -244,6 +245,7 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
   const record = (outcome: ExecutionRecord['outcome'], extra: RecordExtra = {}) => {
     const { tree, uncharged, ...rest } = extra;
     const rec: ExecutionRecord = { ...recordBase(job, started, now() - started), outcome, ...rest, steps, ...traceIds };
+    if (job.argumentFindings && rest.guardrails) rec.guardrails = [...job.argumentFindings, ...rest.guardrails];
     if (tree) rec.tree = tree; // workflow calls only
     if (uncharged) delete rec.costUnits;
     observeOutcome(span, rec);
@@ -448,6 +450,7 @@ async function runWorkflow(deps: ProcessorDeps, call: Invocation, plan: Workflow
   const workspaceSecretNames = workspaceFallbacks(job, plan, workflowPlan);
   // Only while a debug session is open are the attempts' headers and bodies captured (redacted, capped).
   const session = await deps.debug.active(job.serverId);
+  const scrub = session ? await jobDebugScrubber(guardDeps(deps), job) : undefined;
   const run = await runWorkflowTool(
     workflowPlan,
     {
@@ -482,7 +485,9 @@ async function runWorkflow(deps: ProcessorDeps, call: Invocation, plan: Workflow
           }
         : {}),
       ...(session
-        ? { captureExchange: (request, outcome, sensitive) => deps.debug.exchange(request, outcome, sensitive) }
+        ? {
+            captureExchange: (request, outcome, sensitive) => deps.debug.exchange(request, outcome, sensitive, scrub),
+          }
         : {}),
     },
     { secrets: deps.secrets, limits: deps.limits, authorizer: deps.authorizer, rateLimits: deps.rateLimits },
@@ -500,7 +505,7 @@ async function runWorkflow(deps: ProcessorDeps, call: Invocation, plan: Workflow
   call.record(run.ok && !guarded.withheld ? 'success' : 'tool_error', {
     ...(run.ok ? {} : { errorCode: run.errorCode!, message: run.message! }),
     ...guarded.record,
-    ...(debug ? { debug: guardDebug(debug, guarded.guardrails) } : {}),
+    ...(debug ? { debug: guardDebug(debug, guarded) } : {}),
     tree: run.tree,
   });
   return answer(job, guarded.result);
@@ -535,13 +540,17 @@ async function runHttpTool(
   const guarded = await guard(deps, job, toToolResult(outcome, limits, plan.output), secretValues);
   const result = redactSecrets(guarded.result, secretValues);
   const session = await deps.debug.active(job.serverId);
-  const debug = session && deps.debug.capture(session.sessionId, request, outcome, secretValues);
+  const scrub = session ? debugScrubber(guarded.guardrails) : undefined;
+  const debug = session && {
+    sessionId: session.sessionId,
+    ...deps.debug.exchange(request, outcome, secretValues, scrub),
+  };
   call.record(result.isError ? 'tool_error' : 'success', {
     ...(result.isError
       ? { errorCode: outcome.kind === 'response' ? 'upstream.http_error' : `upstream.${outcome.kind}` }
       : {}),
     ...guarded.record,
-    ...(debug ? { debug: guardDebug(debug, guarded.guardrails) } : {}),
+    ...(debug ? { debug: guardDebug(debug, guarded) } : {}),
   });
   deps.log.debug(
     { invocationId: job.invocationId, tool: job.tool, outcome: outcome.kind, ms: now() - call.started },
@@ -833,6 +842,8 @@ function recordBase(job: ToolInvokeJob, startedAt: number, durationMs: number) {
     durationMs,
     // A tool call that reached the data plane was charged its cost (usage); a job's `request` is no tool call.
     ...(job.request ? {} : { costUnits: job.cost ?? 1 }),
+    // What guardrails found in the arguments at the edge (`on: "arguments"`; the result's findings follow them).
+    ...(job.argumentFindings ? { guardrails: job.argumentFindings } : {}),
   };
 }
 
@@ -858,11 +869,13 @@ function consumerAttributes(job: ToolInvokeJob) {
 }
 
 /** A call's outcome (its record) in the metrics and on its span (ERROR status when it failed; not when refused). */
-function observeOutcome(span: Span, { serverId, tool, outcome, errorCode, durationMs }: ExecutionRecord): void {
+function observeOutcome(span: Span, record: ExecutionRecord): void {
+  const { serverId, tool, outcome, errorCode, durationMs, guardrails } = record;
   recordToolCall(serverId, tool, outcome, durationMs);
   if (span === noopSpan) return;
   span.setAttribute(attr.outcome, outcome);
   if (errorCode !== undefined) span.setAttribute(attr.errorType, errorCode);
+  if (guardrails) span.setAttributes(guardrailAttributes(guardrails));
   if (outcome === 'failed' || outcome === 'tool_error' || outcome === 'unknown')
     span.setStatus({ code: SpanStatusCode.ERROR });
 }

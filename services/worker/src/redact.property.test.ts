@@ -255,7 +255,6 @@ function harness() {
   const sessions = new DebugSessions(undefined as unknown as Redis, 'p', { maxBodyBytes: 4096 });
   const debug = {
     active: async () => ({ sessionId: 'dbg', endsAt: Number.MAX_SAFE_INTEGER }),
-    capture: sessions.capture.bind(sessions),
     exchange: sessions.exchange.bind(sessions),
   };
   const process = createToolInvocationProcessor({

@@ -32,7 +32,8 @@ export const ExecutionRecordSummary = z
     guardrails: z
       .array(GuardrailFinding.meta({ id: 'GuardrailFinding' }))
       .describe(
-        'What the result’s guardrails found (or, for a call a guardrail refused at the edge, its arguments’): ' +
+        'What the call’s guardrails found in its result and, at the edge, in its arguments (`on: "arguments"`: a call ' +
+          'they refused, or one that went on redacted, flagged or in log-only mode): ' +
           'guardrail, detector, JSON path, action (`would_*` in log-only mode); never the value.',
       ),
   })
