@@ -34,11 +34,11 @@ export class PlanCache {
 
   /**
    * The guardrails of one catalog version, compiled once with its plans (none: an empty list, nothing to scan). Read
-   * after `get` or `external` loaded the version: a cache hit.
+   * after `get` or `external` loaded the version: a cache hit, answered without a promise (the hot path pays none).
    */
-  async guardrails(serverId: string, version: number): Promise<readonly CompiledGuardrail[]> {
+  guardrails(serverId: string, version: number): Guardrails | Promise<Guardrails> {
     const hit = this.byVersion.get(`${serverId}:${version}`);
-    return (hit ?? (await this.load(serverId, version)))?.guardrails ?? [];
+    return hit ? hit.guardrails : this.load(serverId, version).then((plans) => plans?.guardrails ?? []);
   }
 
   private async load(serverId: string, version: number): Promise<VersionPlans | undefined> {
@@ -58,6 +58,8 @@ export class PlanCache {
     return plans;
   }
 }
+
+type Guardrails = readonly CompiledGuardrail[];
 
 /** One catalog version's plans: its tools by name, its external servers' features by server name, its guardrails. */
 interface VersionPlans {

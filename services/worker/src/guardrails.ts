@@ -26,9 +26,14 @@ export interface Guarded {
 const GUARDRAILS_META = 'toolplane/guardrails';
 
 /** The guardrails that apply to a job's result (a request that is no tool call: those of the whole server). */
-async function jobGuardrails(deps: GuardrailDeps, job: ToolInvokeJob): Promise<readonly CompiledGuardrail[]> {
-  const all = await deps.plans.guardrails(job.serverId, job.catalogVersion);
-  return all.length === 0 ? all : guardrailsFor(all, job.request ? undefined : job.tool);
+function jobGuardrails(
+  deps: GuardrailDeps,
+  job: ToolInvokeJob,
+): readonly CompiledGuardrail[] | Promise<readonly CompiledGuardrail[]> {
+  const of = (all: readonly CompiledGuardrail[]) =>
+    all.length === 0 ? all : guardrailsFor(all, job.request ? undefined : job.tool);
+  const all = deps.plans.guardrails(job.serverId, job.catalogVersion);
+  return all instanceof Promise ? all.then(of) : of(all);
 }
 
 /**
@@ -37,13 +42,25 @@ async function jobGuardrails(deps: GuardrailDeps, job: ToolInvokeJob): Promise<r
  * (a tool error naming the detector and the path, nothing of the result) or returned as is; what enforced guardrails
  * did is listed in `_meta["toolplane/guardrails"]`. No guardrail: the result as it is, nothing scanned.
  */
-export async function guardResult(
+export function guardResult(
   deps: GuardrailDeps,
   job: ToolInvokeJob,
   result: ToolResultPayload,
   secretValues: Iterable<string | undefined>,
-): Promise<Guarded> {
-  const guardrails = await jobGuardrails(deps, job);
+): Guarded | Promise<Guarded> {
+  const guardrails = jobGuardrails(deps, job);
+  return guardrails instanceof Promise
+    ? guardrails.then((g) => applyToResult(deps, job, { result, secretValues }, g))
+    : applyToResult(deps, job, { result, secretValues }, guardrails);
+}
+
+/** A result through the guardrails found for it (none: the result as it is, nothing scanned). */
+function applyToResult(
+  deps: GuardrailDeps,
+  job: ToolInvokeJob,
+  { result, secretValues }: { result: ToolResultPayload; secretValues: Iterable<string | undefined> },
+  guardrails: readonly CompiledGuardrail[],
+): Guarded {
   if (guardrails.length === 0) return { result, record: {}, withheld: false, guardrails };
   const view = {
     content: result.content,

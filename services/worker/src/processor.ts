@@ -52,7 +52,15 @@ import {
 } from '@toolplane/telemetry';
 import { shapeResult, type ResultShape } from './result-shapes.ts';
 import { redactSecrets, sentSecretForms } from './redact.ts';
-import { debugScrubber, guardDebug, guardResult, guardValue, jobDebugScrubber, type Guarded } from './guardrails.ts';
+import {
+  debugScrubber,
+  guardDebug,
+  guardResult,
+  guardValue,
+  jobDebugScrubber,
+  type Guarded,
+  type GuardrailDeps,
+} from './guardrails.ts';
 import { perRequestCredentials, type RequestCredentialOpener } from './request-credentials.ts';
 import { callRemoteTool, RemoteRequestError, RemoteTimeoutError } from './remote-tools.ts';
 import { mcpHeaders, relayOf, runMcpRequest, type McpRequestRun } from './external-mcp.ts';
@@ -63,20 +71,27 @@ import { stepAccessRefusal, type WorkspaceAccessReader } from './step-access.ts'
 import { stepRunner } from './tool-steps.ts';
 import { runWorkflowTool, WorkflowStopped, type WorkflowCall } from './workflow-runner.ts';
 
-/** What the guardrails of a job need of the processor's deps. */
-const guardDeps = (deps: ProcessorDeps) => ({
-  plans: deps.plans,
-  maxScanBytes: deps.maxScanBytes ?? 1024 * 1024,
-  log: deps.log,
-});
+/** What the guardrails of a job need of the processor's deps (made once per deps). */
+const guardDepsOf = new WeakMap<ProcessorDeps, GuardrailDeps>();
+const guardDeps = (deps: ProcessorDeps): GuardrailDeps => {
+  let made = guardDepsOf.get(deps);
+  if (!made) {
+    made = { plans: deps.plans, maxScanBytes: deps.maxScanBytes ?? 1024 * 1024, log: deps.log };
+    guardDepsOf.set(deps, made);
+  }
+  return made;
+};
 
-/** A result through the guardrails of its server and tool (guardrails.ts). */
+/**
+ * A result through the guardrails of its server and tool (guardrails.ts); without a promise when the catalog's
+ * guardrails are in the plan cache, as they are once the job's plan was read (the hot path awaits nothing for them).
+ */
 const guard = (
   deps: ProcessorDeps,
   job: ToolInvokeJob,
   result: ToolResultPayload,
   secretValues: Iterable<string | undefined>,
-): Promise<Guarded> => guardResult(guardDeps(deps), job, result, secretValues);
+): Guarded | Promise<Guarded> => guardResult(guardDeps(deps), job, result, secretValues);
 
 /** A job that ran nothing gives its quota charge back; a failure to is logged (the units stay charged). */
 async function giveBack(deps: ProcessorDeps, job: ToolInvokeJob): Promise<void> {
