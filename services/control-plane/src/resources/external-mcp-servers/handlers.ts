@@ -87,8 +87,8 @@ export async function getExternalMcpServer({ db }: ControlPlaneDeps, { params, c
 
 /**
  * `PATCH /external_mcp_servers/{id}`, field by field: the URL, the name, one header (the other headers keep their
- * sealed values). Listed again in its new form, then every hosted server using it gets a new catalog version in
- * one change.
+ * sealed values), the review settings. Listed again in its new form and reconciled with its pins (at another URL
+ * pinned afresh; ADR 0053), then every hosted server using it gets a new catalog version in one change.
  */
 export async function updateExternalMcpServer(
   { db, catalog, secrets, changeWebhooks }: ControlPlaneDeps,
@@ -110,7 +110,9 @@ export async function updateExternalMcpServer(
   await catalog.change(
     { externalServerIds: [row.id] },
     async (tx) => {
-      const listed = pinsAfterListing(await lockedPins(tx, row.id, settings.autoAccept), result);
+      // Another URL is another attachment: what it lists is pinned as it is, held changes of the old one dropped.
+      const current = await lockedPins(tx, row.id, settings.autoAccept);
+      const listed = pinsAfterListing(config.url === row.url ? current : { ...current, pins: null }, result);
       held = listed.held;
       try {
         await tx.externalMcpServer.update({

@@ -81,7 +81,9 @@ export const externalMcpServersOperations: Operation[] = [
       description:
         'Only what the body names changes: `url`, `name`, and in `headers` each header named (a value sets it, ' +
         '`null` removes it; the other headers keep their sealed values). It is listed again, and every hosted ' +
-        'server using it gets a new catalog version in one change (edges send `tools/list_changed`). A name ' +
+        'server using it gets a new catalog version in one change (edges send `tools/list_changed`). What it lists ' +
+        'is reconciled with its pins (new or changed items held for review, `GET …/changes`); at another `url` it ' +
+        'is pinned afresh. `autoAccept`, `onChange` and `notifyWebhookUrl` change the review settings. A name ' +
         'already registered, or already used by an external config of a server using it, is a 409.',
       responses: {
         200: json('The registered server as changed.', ExternalMcpServer),
