@@ -840,10 +840,80 @@ export interface paths {
      * Change a registered external MCP server field by field
      * @description Only what the body names changes: `url`, `name`, and in `headers` each header named (a value sets
      * it, `null` removes it; the other headers keep their sealed values). It is listed again, and every hosted server
-     * using it gets a new catalog version in one change (edges send `tools/list_changed`). A name already registered,
-     * or already used by an external config of a server using it, is a 409.
+     * using it gets a new catalog version in one change (edges send `tools/list_changed`). What it lists is reconciled
+     * with its pins (new or changed items held for review, `GET …/changes`); at another `url` it is pinned afresh.
+     * `autoAccept`, `onChange` and `notifyWebhookUrl` change the review settings. A name already registered, or already
+     * used by an external config of a server using it, is a 409.
      */
     patch: operations['updateExternalMcpServer'];
+    trace?: never;
+  };
+  '/external_mcp_servers/{id}/changes': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List the changes of a registered external MCP server held for review
+     * @description Each tool, resource, resource template and prompt the server offers is pinned when it is first
+     * listed (ADR 0061). A refresh that finds a new item, or a pinned one changed, holds it here until it is accepted
+     * or rejected: a new item is not served meanwhile, a changed one is served as pinned (`onChange: "keep_pinned"`) or
+     * withheld (`"withhold"`). `fields` lists each pinned field that differs (name, title, description, schemas,
+     * annotations; for a resource its URI, name, description, MIME type and `_meta`; for a prompt its arguments),
+     * before and after. Oldest first.
+     */
+    get: operations['listExternalMcpServerChanges'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/external_mcp_servers/{id}/changes/{changeId}/accept': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Accept a held change: pin the new definition and publish it
+     * @description The definition becomes the pin, and every hosted server using the registered server gets a new
+     * catalog version in one change (edges send `list_changed`). An id no longer held (decided, or superseded by a
+     * newer listing) is a 404.
+     */
+    post: operations['acceptExternalMcpServerChange'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/external_mcp_servers/{id}/changes/{changeId}/reject': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Reject a held change: keep the pinned definition
+     * @description The pin stays (a changed item keeps being served as pinned, or withheld; a new item stays unserved),
+     * and the same definition is not held again until the server changes it again.
+     */
+    post: operations['rejectExternalMcpServerChange'];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
     trace?: never;
   };
   '/registry/settings': {
@@ -3455,6 +3525,17 @@ export interface components {
       listedAt: string | null;
       /** @description Why the last listing failed; null when it succeeded. */
       listError: string | null;
+      /** @description true: every change it lists is published at once, without review. */
+      autoAccept: boolean;
+      /**
+       * @description While a change of an item is held: its pinned version served, or the item withheld.
+       * @enum {string}
+       */
+      onChange: 'keep_pinned' | 'withhold';
+      /** @description Where each refresh that holds changes POSTs them. */
+      notifyWebhookUrl: string | null;
+      /** @description How many changes wait for review (`GET …/changes`). */
+      heldChanges: number;
       /** @description The hosted servers using it. */
       usedBy: {
         /** Format: uuid */
@@ -3474,6 +3555,18 @@ export interface components {
       headers?: {
         [key: string]: string;
       };
+      /** @description true: every change it lists is published at once (no review). Default false for a new server. */
+      autoAccept?: boolean;
+      /**
+       * @description While a change of an item is held: serve its pinned version (default) or withhold the item.
+       * @enum {string}
+       */
+      onChange?: 'keep_pinned' | 'withhold';
+      /**
+       * Format: uri
+       * @description An http(s) URL each refresh that holds changes POSTs them to as JSON, by a worker.
+       */
+      notifyWebhookUrl?: string | null;
     };
     UpdateExternalMcpServerBody: {
       name?: string;
@@ -3482,6 +3575,56 @@ export interface components {
       headers?: {
         [key: string]: string | null;
       };
+      /** @description true: every change it lists is published at once (no review). Default false for a new server. */
+      autoAccept?: boolean;
+      /**
+       * @description While a change of an item is held: serve its pinned version (default) or withhold the item.
+       * @enum {string}
+       */
+      onChange?: 'keep_pinned' | 'withhold';
+      /**
+       * Format: uri
+       * @description An http(s) URL each refresh that holds changes POSTs them to as JSON, by a worker.
+       */
+      notifyWebhookUrl?: string | null;
+    };
+    ExternalMcpServerChange: {
+      /** Format: uuid */
+      id: string;
+      /** @enum {string} */
+      kind: 'tool' | 'resource' | 'resource_template' | 'prompt';
+      /** @description A tool’s or prompt’s name, a resource’s URI, a resource template’s URI template. */
+      name: string;
+      /** @enum {string} */
+      change: 'added' | 'changed';
+      /** @description Each pinned field that differs: its pinned value (null for a new item) and the listed one. */
+      fields: {
+        field: string;
+        before?: unknown;
+        after?: unknown;
+      }[];
+      /** Format: date-time */
+      heldAt: string;
+    };
+    ExternalMcpServerDecision: {
+      /** Format: uuid */
+      id: string;
+      /** @enum {string} */
+      kind: 'tool' | 'resource' | 'resource_template' | 'prompt';
+      /** @description A tool’s or prompt’s name, a resource’s URI, a resource template’s URI template. */
+      name: string;
+      /** @enum {string} */
+      change: 'added' | 'changed';
+      /** @description Each pinned field that differs: its pinned value (null for a new item) and the listed one. */
+      fields: {
+        field: string;
+        before?: unknown;
+        after?: unknown;
+      }[];
+      /** Format: date-time */
+      heldAt: string;
+      /** @enum {string} */
+      decision: 'accepted' | 'rejected';
     };
     RegistrySettings: {
       /**
@@ -12031,6 +12174,342 @@ export interface operations {
       };
       /** @description Unsupported content type, `Content-Encoding` or charset: `request.invalid`. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  listExternalMcpServerChanges: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The registered server’s id, or its name. */
+        id: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The held changes. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': {
+            data: components['schemas']['ExternalMcpServerChange'][];
+          };
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  acceptExternalMcpServerChange: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The registered server’s id, or its name. */
+        id: string;
+        /** @description The held change’s id. */
+        changeId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The change as decided. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ExternalMcpServerDecision'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The request is invalid (body, document, or text PostgreSQL cannot store); `errors` lists every
+       * problem (`request.invalid`, `document.invalid`).
+       */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests; `Retry-After` says when to retry: `request.rate_limited`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description A bug; details are logged, not returned: `internal.unexpected`. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description A dependency (the database, Redis) is unreachable; `Retry-After` says when to retry:
+       * `service.unavailable`.
+       */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  rejectExternalMcpServerChange: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description The registered server’s id, or its name. */
+        id: string;
+        /** @description The held change’s id. */
+        changeId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The change as decided. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['ExternalMcpServerDecision'];
+        };
+      };
+      /**
+       * @description The request cannot be read (bad JSON, a bad `%` escape in the path, bad encoding):
+       * `request.invalid`.
+       */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description No credential, an unknown or revoked `x-api-key`, or an access token not accepted:
+       * `auth.missing_key`, `auth.invalid_key`, `auth.invalid_token`.
+       */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /**
+       * @description The key or token lacks the scope, the signed-in person’s roles do not reach the operation, or the
+       * key is limited to other servers: `auth.forbidden`.
+       */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description No such resource in the caller’s workspace: `resource.not_found`. */
+      404: {
         headers: {
           [name: string]: unknown;
         };

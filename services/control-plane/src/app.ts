@@ -19,6 +19,7 @@ import type { ControlPlaneEnv } from './env.ts';
 import { largeImportLimit } from './http/limits.ts';
 import { republishAccess } from './resources/access-policies/publish.ts';
 import { alertWebhooksFor, type AlertWebhooks } from './documents/alert-webhooks.ts';
+import { changeWebhooksFor } from './documents/change-webhooks.ts';
 import { workerFetcher } from './documents/fetch.ts';
 import { ApiCatalog, apiCatalogSource } from './documents/api-catalog.ts';
 import { republishApiKeys } from './resources/api-keys/keys.ts';
@@ -127,6 +128,7 @@ function buildDeps(
       log,
     }),
     largeImports: largeImportLimit(env.MAX_CONCURRENT_LARGE_IMPORTS, env.LARGE_IMPORT_BYTES),
+    changeWebhooks: changeWebhooksFor(tasks, log),
   };
 }
 
@@ -305,6 +307,7 @@ function startBackground({ deps, running }: Parts): void {
       db,
       catalog,
       listExternal: externalListerFor(tasks),
+      changeWebhooks: deps.changeWebhooks,
       log,
       redis,
       prefix,
@@ -353,6 +356,7 @@ async function stop(parts: Parts): Promise<void> {
   await auditEvents.stop();
   alertWebhooks.stop();
   approvalNotifier.stop();
+  deps.changeWebhooks.stop();
   await ingestPool.end();
   await deps.tasks.close();
   await deps.db.$disconnect();

@@ -80,6 +80,7 @@ export type ExternalServer = Schemas['ExternalMcpServer'];
 export type RegistrySearchPage = Schemas['RegistrySearchPage'];
 /** `POST /registry/add`: the external MCP server made of a registry server, and the headers left to set. */
 export type RegistryAddResult = Schemas['RegistryAddResult'];
+export type ExternalServerChange = Schemas['ExternalMcpServerChange'];
 export type WorkspaceFile = Schemas['WorkspaceFile'];
 export type WorkspacePlan = Schemas['WorkspacePlan'];
 export type WorkspaceApplyResult = Schemas['WorkspaceApplyResult'];
@@ -202,6 +203,20 @@ export class Api {
     return this.#data(
       'PATCH',
       this.#client.PATCH('/external_mcp_servers/{id}', { params: { path: { id: idOrName } }, body }),
+    );
+  }
+  /** The changes held for review (ADR 0061), oldest first. */
+  async listExternalServerChanges(idOrName: string): Promise<ExternalServerChange[]> {
+    const path = { id: idOrName };
+    return (await this.#data('GET', this.#client.GET('/external_mcp_servers/{id}/changes', { params: { path } }))).data;
+  }
+  decideExternalServerChange(idOrName: string, changeId: string, decision: 'accept' | 'reject') {
+    const params = { path: { id: idOrName, changeId } };
+    return this.#data(
+      'POST',
+      decision === 'accept'
+        ? this.#client.POST('/external_mcp_servers/{id}/changes/{changeId}/accept', { params })
+        : this.#client.POST('/external_mcp_servers/{id}/changes/{changeId}/reject', { params }),
     );
   }
   async deleteExternalServer(idOrName: string): Promise<void> {

@@ -17,6 +17,7 @@ import { compileConnectorTools, type StoredOpenApiConnector } from '../documents
 import type { StoredReference } from '../documents/workflow-sources.ts';
 import { markApproval, stepApproval, type StoredApprovalRule } from './approvals.ts';
 import { externalFeatures, withPublishedUris } from './external-features.ts';
+import { type OnChange, type PinState, pinStateOf, servedListing } from './pins.ts';
 import { withGuardrails } from './guardrails.ts';
 import { credentialSecretName, serverSecretName, userCredentialSecretName } from './secret-names.ts';
 
@@ -40,6 +41,8 @@ export interface StoredExternalConfig {
   headersSecret?: string;
   headerSecrets?: Record<string, string>;
   registryId?: string;
+  /** A registered server that holds changes for review: its pins and what a changed item serves (ADR 0061). */
+  pinning?: { state: PinState; onChange: OnChange };
 }
 
 /** A registered external MCP server as stored (the `external_mcp_servers` row). */
@@ -48,11 +51,15 @@ export interface RegisteredExternalServer {
   name: string;
   url: string;
   headerSecrets: unknown;
+  pins?: unknown;
+  autoAccept?: boolean;
+  onChange?: string;
 }
 
 /** How a hosted server using a registered external MCP server sees it (its own tool selection). */
 export function registeredConfig(entry: RegisteredExternalServer, tools: string[]): StoredExternalConfig {
   const headerSecrets = (entry.headerSecrets ?? {}) as Record<string, string>;
+  const state = entry.autoAccept === false ? pinStateOf(entry.pins) : null;
   return {
     name: entry.name,
     url: entry.url,
@@ -60,6 +67,7 @@ export function registeredConfig(entry: RegisteredExternalServer, tools: string[
     headerNames: Object.keys(headerSecrets).sort(),
     ...(Object.keys(headerSecrets).length > 0 ? { headerSecrets } : {}),
     registryId: entry.id,
+    ...(state ? { pinning: { state, onChange: entry.onChange === 'withhold' ? 'withhold' : 'keep_pinned' } } : {}),
   };
 }
 
@@ -83,7 +91,16 @@ export async function registeredExternalConfigs(
   return out;
 }
 
-export type ExternalLister = (cfg: StoredExternalConfig) => Promise<ListRemoteToolsResult>;
+/** A listing; `asServed`: already what a catalog served (a refresh's replay of the last list), not pinned again. */
+export type Listing = ListRemoteToolsResult & { asServed?: true };
+
+export type ExternalLister = (cfg: StoredExternalConfig) => Promise<Listing>;
+
+/** What a catalog takes of a listing: under its server's pins when it holds changes for review (ADR 0061). */
+function underPins(cfg: StoredExternalConfig, listing: Listing): ListRemoteToolsResult {
+  if (!cfg.pinning || !listing.ok || listing.asServed) return listing;
+  return servedListing(listing, cfg.pinning.state, cfg.pinning.onChange);
+}
 
 export type ServerRow = {
   id: string;
@@ -414,7 +431,10 @@ async function mergeExternalTools(
   const taken = new Set([...reserved, ...tools.map((t) => t.tool.name)]);
   const listed = await Promise.all(
     configs.map((c) =>
-      listExternal(c).catch((err: unknown) => ({ ok: false as const, error: String(err), tools: [] })),
+      listExternal(c).then(
+        (listing) => underPins(c, listing),
+        (err: unknown) => ({ ok: false as const, error: String(err), tools: [] }),
+      ),
     ),
   );
   configs.forEach((cfg, i) => {

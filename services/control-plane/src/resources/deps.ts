@@ -12,6 +12,7 @@ import type { RuntimePublisher } from '../publication/publisher.ts';
 import type { ApiCatalog } from '../documents/api-catalog.ts';
 import type { DebugEventHub } from '../publication/debug-events.ts';
 import type { PeopleConnections } from '../catalog/people-connections.ts';
+import type { ChangeWebhooks } from '../documents/change-webhooks.ts';
 
 /**
  * Everything a resource's handlers may use, built once by `createControlPlaneApp` (app.ts) and handed to every router:
@@ -40,4 +41,6 @@ export interface ControlPlaneDeps {
   readonly apiCatalog: ApiCatalog;
   /** The slot a large import takes (http/limits.ts). */
   readonly largeImports: ReturnType<typeof largeImportLimit>;
+  /** Held changes of registered external MCP servers announced to their `notifyWebhookUrl` (ADR 0061). */
+  readonly changeWebhooks: ChangeWebhooks;
 }

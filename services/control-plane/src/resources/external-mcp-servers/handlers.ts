@@ -2,12 +2,34 @@ import { UserError } from '@toolplane/errors';
 import { refuseIfWorkflowsUse } from '../../catalog/workflow-users.ts';
 import { registeredConfig } from '../../catalog/compile.ts';
 import { externalServerSecretPrefix } from '../../catalog/secret-names.ts';
+import type { HeldChange } from '../../catalog/pins.ts';
 import { isUniqueViolation } from '../../catalog/service.ts';
+import type { Tx } from '../../db/client.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { listingOf } from './listing.ts';
 import { checkRename, find, headerChanges, nameTaken, present, sealHeaders, withUsers } from './registry.ts';
+import { announceHeld, pinsAfterListing, recordHeld } from './review.ts';
 import type { CreateExternalServerBody, UpdateExternalServerBody } from './schemas.ts';
+
+/** The review settings after a patch: each one named replaces the stored one. */
+function reviewSettings(
+  row: { autoAccept: boolean; onChange: string; notifyWebhookUrl: string | null },
+  body: UpdateExternalServerBody,
+) {
+  return {
+    autoAccept: body.autoAccept ?? row.autoAccept,
+    onChange: body.onChange ?? row.onChange,
+    notifyWebhookUrl: body.notifyWebhookUrl === undefined ? row.notifyWebhookUrl : body.notifyWebhookUrl,
+  };
+}
+
+/** The row's pins, locked until the change commits (a refresh storing a listing meanwhile waits). */
+async function lockedPins(tx: Tx, id: string, autoAccept: boolean) {
+  await tx.$queryRaw`SELECT id FROM external_mcp_servers WHERE id = ${id}::uuid FOR UPDATE`;
+  const row = await tx.externalMcpServer.findUnique({ where: { id }, select: { pins: true } });
+  return { pins: row?.pins ?? null, autoAccept };
+}
 
 /** `GET /external_mcp_servers`: the workspace's registered servers, by name. */
 export async function listExternalMcpServers({ db }: ControlPlaneDeps, { caller }: Input) {
@@ -33,11 +55,21 @@ export async function createExternalMcpServer(
   const id = crypto.randomUUID();
   const headerSecrets = await sealHeaders(secrets, { workspaceId, id }, body.headers);
   try {
-    const listing = listingOf(
-      await catalog.listOne(registeredConfig({ id, name: body.name, url: body.url, headerSecrets }, [])),
-    );
+    const result = await catalog.listOne(registeredConfig({ id, name: body.name, url: body.url, headerSecrets }, []));
+    const { pins } = pinsAfterListing({ pins: null, autoAccept: body.autoAccept ?? false }, result);
     const row = await db.externalMcpServer.create({
-      data: { id, workspaceId, name: body.name, url: body.url, headerSecrets, ...listing },
+      data: {
+        id,
+        workspaceId,
+        name: body.name,
+        url: body.url,
+        headerSecrets,
+        ...listingOf(result),
+        ...(pins ? { pins: pins as object } : {}),
+        autoAccept: body.autoAccept ?? false,
+        onChange: body.onChange ?? 'keep_pinned',
+        notifyWebhookUrl: body.notifyWebhookUrl ?? null,
+      },
       include: withUsers,
     });
     return present(row);
@@ -55,11 +87,11 @@ export async function getExternalMcpServer({ db }: ControlPlaneDeps, { params, c
 
 /**
  * `PATCH /external_mcp_servers/{id}`, field by field: the URL, the name, one header (the other headers keep their
- * sealed values). Listed again in its new form, then every hosted server using it gets a new catalog version in
- * one change.
+ * sealed values), the review settings. Listed again in its new form and reconciled with its pins (at another URL
+ * pinned afresh; ADR 0061), then every hosted server using it gets a new catalog version in one change.
  */
 export async function updateExternalMcpServer(
-  { db, catalog, secrets }: ControlPlaneDeps,
+  { db, catalog, secrets, changeWebhooks }: ControlPlaneDeps,
   { body, params, caller: { workspaceId } }: Input<UpdateExternalServerBody>,
 ) {
   const row = await find(db, workspaceId, params.id!);
@@ -73,23 +105,39 @@ export async function updateExternalMcpServer(
   Object.assign(next, written);
   const config = registeredConfig({ id: row.id, name, url: body.url ?? row.url, headerSecrets: next }, []);
   const result = await catalog.listOne(config);
+  const settings = reviewSettings(row, body);
+  let held: HeldChange[] = [];
   await catalog.change(
     { externalServerIds: [row.id] },
     async (tx) => {
+      // Another URL is another attachment: what it lists is pinned as it is, held changes of the old one dropped.
+      const current = await lockedPins(tx, row.id, settings.autoAccept);
+      const listed = pinsAfterListing(config.url === row.url ? current : { ...current, pins: null }, result);
+      held = listed.held;
       try {
         await tx.externalMcpServer.update({
           where: { id: row.id },
-          data: { name, url: config.url, headerSecrets: next, ...listingOf(result) },
+          data: {
+            name,
+            url: config.url,
+            headerSecrets: next,
+            ...listingOf(result),
+            ...settings,
+            ...(listed.pins ? { pins: listed.pins as object } : {}),
+          },
         });
       } catch (err) {
         if (isUniqueViolation(err)) throw nameTaken(name);
         throw err;
       }
+      await recordHeld(tx, { ...row, ...settings, name }, held);
       return { result: row.id, deleteSecrets: replaced };
     },
     { listed: [{ config, result }], cleanupOnFailure: Object.values(written) },
   );
-  return present(await find(db, workspaceId, row.id));
+  const updated = await find(db, workspaceId, row.id);
+  announceHeld(changeWebhooks, updated, held);
+  return present(updated);
 }
 
 /**

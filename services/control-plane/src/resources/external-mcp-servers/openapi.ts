@@ -17,9 +17,38 @@ export const ExternalMcpServer = z
       .describe('The tools it listed last (at registration, at a change, at each refresh).'),
     listedAt: timestamp.nullable(),
     listError: z.string().nullable().describe('Why the last listing failed; null when it succeeded.'),
+    autoAccept: z.boolean().describe('true: every change it lists is published at once, without review.'),
+    onChange: z
+      .enum(['keep_pinned', 'withhold'])
+      .describe('While a change of an item is held: its pinned version served, or the item withheld.'),
+    notifyWebhookUrl: z.string().nullable().describe('Where each refresh that holds changes POSTs them.'),
+    heldChanges: z.number().int().describe('How many changes wait for review (`GET …/changes`).'),
     usedBy: z.array(z.object({ id: z.uuid(), name: z.string() }).strict()).describe('The hosted servers using it.'),
     createdAt: timestamp,
     updatedAt: timestamp,
   })
   .strict()
   .meta({ id: 'ExternalMcpServer' });
+
+/** A held change of a registered server: a new item, or a new definition of a pinned one, field by field. */
+export const ExternalMcpServerChange = z
+  .object({
+    id: z.uuid(),
+    kind: z.enum(['tool', 'resource', 'resource_template', 'prompt']),
+    name: z.string().describe('A tool’s or prompt’s name, a resource’s URI, a resource template’s URI template.'),
+    change: z.enum(['added', 'changed']),
+    fields: z
+      .array(z.object({ field: z.string(), before: z.unknown(), after: z.unknown() }).strict())
+      .describe('Each pinned field that differs: its pinned value (null for a new item) and the listed one.'),
+    heldAt: timestamp,
+  })
+  .strict()
+  .meta({ id: 'ExternalMcpServerChange' });
+
+export const ExternalMcpServerDecision = ExternalMcpServerChange.extend({
+  decision: z.enum(['accepted', 'rejected']),
+}).meta({ id: 'ExternalMcpServerDecision' });
+
+export const ExternalServerChangeParams = ExternalServerParams.extend({
+  changeId: z.uuid().describe('The held change’s id.'),
+});

@@ -4,27 +4,18 @@ import type { Logger } from '@toolplane/logger';
 import type { RedisClient } from '@toolplane/redis';
 import {
   type ExternalLister,
+  type Listing,
   registeredConfig,
   registeredExternalConfigs,
   type ServerRow,
   type StoredExternalConfig,
 } from '../../catalog/compile.ts';
+import { canonical } from '../../catalog/pins.ts';
 import { NothingToChange, type CatalogService } from '../../catalog/service.ts';
 import type { Db } from '../../db/client.ts';
+import type { ChangeWebhooks } from '../../documents/change-webhooks.ts';
 import { listingOf } from './listing.ts';
-
-/** JSON with sorted keys: catalogs come back from PostgreSQL (jsonb) with their keys reordered. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
+import { announceHeld, pinsAfterListing, recordHeld } from './review.ts';
 
 /**
  * Digest of what a catalog takes from external MCP servers (tool definitions, plans, order; resources, templates and
@@ -74,6 +65,7 @@ export interface RefreshDeps {
   db: Db;
   catalog: CatalogService;
   listExternal: ExternalLister;
+  changeWebhooks: ChangeWebhooks;
   log: Logger;
 }
 
@@ -156,14 +148,30 @@ async function refreshRegistry(deps: RefreshDeps, list: ExternalLister, deadline
       error: String(err),
       tools: [],
     }));
-    // Only the entry as it was listed (a change meanwhile lists it anew).
-    await deps.db.externalMcpServer
-      .updateMany({
-        where: { id: entry.id, url: entry.url, updatedAt: entry.updatedAt },
-        data: { ...listingOf(result), updatedAt: entry.updatedAt },
-      })
-      .catch((err: unknown) => deps.log.warn({ err, id: entry.id }, 'registered external MCP server not updated'));
+    await storeListing(deps, entry, result).catch((err: unknown) =>
+      deps.log.warn({ err, id: entry.id }, 'registered external MCP server not updated'),
+    );
   }
+}
+
+type Entry = Awaited<ReturnType<Db['externalMcpServer']['findMany']>>[number];
+
+/**
+ * A registered server's listing stored on its entry, reconciled with its pins (ADR 0061): the changes it holds are
+ * audit events in the same transaction and POSTed to its webhook after the commit. Only the entry as it was listed:
+ * one changed meanwhile (or decided on) is listed anew by the next run.
+ */
+async function storeListing(deps: RefreshDeps, entry: Entry, result: ListRemoteToolsResult): Promise<void> {
+  const { pins, held } = pinsAfterListing(entry, result);
+  const stored = await deps.db.$transaction(async (tx) => {
+    const n = await tx.externalMcpServer.updateMany({
+      where: { id: entry.id, url: entry.url, updatedAt: entry.updatedAt },
+      data: { ...listingOf(result), ...(pins ? { pins: pins as object } : {}), updatedAt: entry.updatedAt },
+    });
+    if (n.count > 0) await recordHeld(tx, entry, held);
+    return n.count > 0;
+  });
+  if (stored) announceHeld(deps.changeWebhooks, entry, held);
 }
 
 /** Lists a server's external servers outside any transaction; returns whether a new catalog version was published. */
@@ -178,7 +186,7 @@ async function refreshServer(
   const current = currentRow?.catalog as Catalog | undefined;
   if (!current) return false;
   // Network calls happen here, never inside the transaction; the compilation below reads these answers.
-  const answers = new Map<string, ListRemoteToolsResult>();
+  const answers = new Map<string, Listing>();
   const unreachable: string[] = [];
   await Promise.all(
     configs.map(async (cfg) => {
@@ -196,11 +204,13 @@ async function refreshServer(
           { serverId: s.id, external: cfg.name, error: result.error },
           'external MCP server could not be listed; keeping its last list',
         );
+        // What the catalog served already: not put under pins again.
         answers.set(cfg.name, {
           ...result,
           ok: true,
           tools: lastListedTools(current, cfg),
           ...lastListedFeatures(current, cfg),
+          asServed: true,
         });
       }
     }),
@@ -212,6 +222,7 @@ async function refreshServer(
       ok: true,
       tools: lastListedTools(current, cfg),
       ...lastListedFeatures(current, cfg),
+      asServed: true,
     };
   // Through the catalog service: stored in one transaction, published after its commit; nothing at
   // all when the external tools did not change (the change is abandoned, no version number used).

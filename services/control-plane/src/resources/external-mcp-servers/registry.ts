@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { NotFoundError, UserError } from '@toolplane/errors';
 import type { SecretsWriter } from '@toolplane/secrets';
 import type { StoredExternalConfig } from '../../catalog/compile.ts';
+import { pinStateOf } from '../../catalog/pins.ts';
 import { externalServerHeaderSecretName } from '../../catalog/secret-names.ts';
 import type { Db } from '../../db/client.ts';
 import { isUuid } from '../../db/ids.ts';
@@ -17,6 +18,10 @@ interface Row {
   tools: unknown;
   listedAt: Date | null;
   listError: string | null;
+  pins: unknown;
+  autoAccept: boolean;
+  onChange: string;
+  notifyWebhookUrl: string | null;
   createdAt: Date;
   updatedAt: Date;
   servers?: { server: { id: string; name: string } }[];
@@ -32,6 +37,10 @@ export function present(row: Row) {
     tools: row.tools as { name: string; title?: string; description: string }[],
     listedAt: row.listedAt?.toISOString() ?? null,
     listError: row.listError,
+    autoAccept: row.autoAccept,
+    onChange: row.onChange as 'keep_pinned' | 'withhold',
+    notifyWebhookUrl: row.notifyWebhookUrl,
+    heldChanges: pinStateOf(row.pins)?.held.length ?? 0,
     usedBy: (row.servers ?? []).map((s) => ({ id: s.server.id, name: s.server.name })),
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
