@@ -29,6 +29,7 @@ const WorkspacesPage = lazy(() => import('./pages/workspaces.tsx').then((m) => (
 const CatalogPage = lazy(() => import('./pages/catalog.tsx').then((m) => ({ default: m.CatalogPage })));
 const ServerEditPage = lazy(() => import('./pages/server-edit.tsx').then((m) => ({ default: m.ServerEditPage })));
 const ConnectorPage = lazy(() => import('./pages/connector.tsx').then((m) => ({ default: m.ConnectorPage })));
+const RegistryPage = lazy(() => import('./pages/registry.tsx').then((m) => ({ default: m.RegistryPage })));
 const ExternalServersPage = lazy(() =>
   import('./pages/external-servers.tsx').then((m) => ({ default: m.ExternalServersPage })),
 );
@@ -44,6 +45,7 @@ const navGroups: { label: string; links: { href: string; label: string; area: Ar
       { href: '/catalog', label: 'API catalog', area: 'connectors' },
       { href: '/instances', label: 'Connector instances', area: 'connectors' },
       { href: '/external-servers', label: 'External MCP servers', area: 'servers' },
+      { href: '/registry', label: 'MCP Registry', area: 'servers' },
       { href: '/workflows', label: 'Workflows', area: 'servers' },
       { href: '/secrets', label: 'Secrets', area: 'secrets' },
     ],
@@ -191,6 +193,7 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   if (first === 'servers' && second && third === 'edit') return <ServerEditPage client={client} id={second} />;
   if (first === 'servers' && second) return <ServerPage client={client} id={second} />;
   if (first === 'external-servers') return <ExternalServersPage client={client} />;
+  if (first === 'registry') return <RegistryPage client={client} />;
   if (first === 'connectors' && second) return <ConnectorPage client={client} id={second} />;
   if (first === 'connectors') return <ConnectorsPage client={client} />;
   if (first === 'catalog') return <CatalogPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;

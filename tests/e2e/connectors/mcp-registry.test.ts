@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -10,6 +8,7 @@ import { ApiError, unwrap, type ManagementClient } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { sourceCli } from '../../helpers/cli.ts';
+import { startLocalRegistry, type LocalRegistry } from '../../helpers/registry-server.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 
 /**
@@ -24,47 +23,6 @@ const yaml = createRequire(join(repoRoot, 'packages/openapi/package.json'))('yam
 const registryDocument = yaml.parse(
   readFileSync(join(repoRoot, 'tests/fixtures/mcp-registry/openapi.yaml'), 'utf8'),
 ) as { $id: string };
-
-interface LocalRegistry {
-  url: string;
-  requests: string[];
-  close(): Promise<void>;
-}
-
-/** The registry API's read side over `servers` (each a `ServerDetail`), paged by index. */
-async function startLocalRegistry(servers: () => Record<string, unknown>[]): Promise<LocalRegistry> {
-  const requests: string[] = [];
-  const answer = (res: import('node:http').ServerResponse, status: number, body: unknown) =>
-    void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://registry');
-    requests.push(url.pathname + url.search);
-    const wrap = (s: Record<string, unknown>) => ({ server: s, _meta: {} });
-    if (url.pathname === '/v0.1/servers') {
-      const search = url.searchParams.get('search') ?? '';
-      const all = servers().filter((s) => String(s.name).includes(search));
-      const start = Number(url.searchParams.get('cursor') ?? 0);
-      const limit = Number(url.searchParams.get('limit') ?? 30);
-      const page = all.slice(start, start + limit);
-      const next = start + limit < all.length ? String(start + limit) : undefined;
-      return answer(res, 200, {
-        servers: page.map(wrap),
-        metadata: { count: page.length, ...(next ? { nextCursor: next } : {}) },
-      });
-    }
-    const m = /^\/v0\.1\/servers\/([^/]+)\/versions\/([^/]+)$/.exec(url.pathname);
-    const found = m && servers().find((s) => s.name === decodeURIComponent(m[1]!));
-    if (!found || (m[2] !== 'latest' && decodeURIComponent(m[2]!) !== found.version))
-      return answer(res, 404, { error: 'Server not found' });
-    answer(res, 200, wrap(found));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 let stack: Stack;
 let api: ManagementClient;

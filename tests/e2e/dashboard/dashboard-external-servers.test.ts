@@ -1,7 +1,9 @@
 // The dashboard's page of external MCP servers registered on the workspace, in a real browser against the real stack
 // (Debian's Chromium driven by playwright-core, every page state checked by axe-core), with real MCP servers on
 // 127.0.0.1: register one with a write-only header, use it from a server created in the dashboard, change its URL and
-// one header, remove a header, and see it refused while in use. A missing Chromium fails the file (no skip).
+// one header, remove a header, and see it refused while in use. The MCP Registry page: a local registry (on
+// 127.0.0.1) set as the source, searched, a server added in one step with its secret header, listed among the
+// external servers; the workspace's own registry listed. A missing Chromium fails the file (no skip).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Stack } from '@toolplane/cli';
 import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
@@ -16,15 +18,19 @@ import {
   signIn,
 } from '../../helpers/browser.ts';
 import { startStreamableMcpServer, type ExternalMcpServer } from '../../fixtures/mcp-servers.ts';
+import { startLocalRegistry, type LocalRegistry } from '../../helpers/registry-server.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 
 const HEADER_A = 'Bearer dash-ext-a-5b2c-never-shown';
 const HEADER_B = 'Bearer dash-ext-b-9e41-never-shown';
+const REGISTRY_SECRET = 'Bearer dash-registry-7f3d-never-shown';
 
 let stack: Stack;
 let api: ManagementClient;
 let first: ExternalMcpServer;
 let second: ExternalMcpServer;
+let weather: ExternalMcpServer;
+let registry: LocalRegistry;
 let browser: Browser, page: Page, pageProblems: string[];
 
 beforeAll(async () => {
@@ -41,6 +47,31 @@ beforeAll(async () => {
     ],
     requiredHeader: ['authorization', HEADER_B],
   });
+  weather = await startStreamableMcpServer({
+    tools: [{ name: 'forecast', description: 'The forecast', inputSchema: { type: 'object' } }],
+    requiredHeader: ['authorization', REGISTRY_SECRET],
+  });
+  registry = await startLocalRegistry(() => [
+    {
+      name: 'io.example.dash/weather',
+      title: 'Weather',
+      description: 'Forecasts by city',
+      version: '2.1.0',
+      remotes: [
+        {
+          type: 'streamable-http',
+          url: weather.url,
+          headers: [{ name: 'Authorization', description: 'Your weather token', isRequired: true, isSecret: true }],
+        },
+      ],
+    },
+    {
+      name: 'io.example.dash/weather-local',
+      description: 'Runs on your machine',
+      version: '1.0.0',
+      packages: [{ registryType: 'npm', identifier: '@example/weather', transport: { type: 'stdio' } }],
+    },
+  ]);
   ({ stack } = await startTestStack('dashboard-ext', { logLevel: 'warn', serviceEnv: dashboardEnv(build) }));
   api = createManagementClient(stack.controlPlaneUrl, stack.bootstrapKey);
   ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
@@ -51,6 +82,8 @@ afterAll(async () => {
   await stack?.stop();
   await first?.close();
   await second?.close();
+  await weather?.close();
+  await registry?.close();
 });
 
 describe('the dashboard’s external MCP servers', () => {
@@ -118,6 +151,77 @@ describe('the dashboard’s external MCP servers', () => {
     await page.getByRole('status').filter({ hasText: 'Removed Authorization from orders' }).waitFor();
     const entry = await unwrap(api.GET('/external_mcp_servers/{id}', { params: { path: { id: 'orders' } } }));
     expect(entry).toMatchObject({ headerNames: [], url: second.url });
+    expect(pageProblems).toEqual([]);
+  }, 180_000);
+
+  // After the test above: the workspace serves `uses-orders`.
+  it('the MCP Registry page: sets the source, searches, adds a server with its secret in one step', async () => {
+    await openFromNav(page, 'MCP Registry', 'MCP Registry');
+    const settings = page.getByRole('region', { name: 'Registry source' });
+    await settings.getByText('https://registry.modelcontextprotocol.io (the default)').waitFor();
+    await settings.getByLabel(/^Registry URL/).fill('ftp://x');
+    await settings.getByLabel(/^Namespace/).fill('a/b');
+    await settings.getByRole('button', { name: 'Save registry settings' }).click();
+    const refused = settings.getByRole('alert').filter({ hasText: 'Not saved' });
+    await refused.getByText('/sourceUrl').waitFor();
+    await refused.getByText('/namespace').waitFor();
+    await audit(page, 'registry (settings refused)');
+    await settings.getByLabel(/^Registry URL/).fill(registry.url);
+    await settings.getByLabel(/^Namespace/).fill('');
+    await settings.getByRole('button', { name: 'Save registry settings' }).click();
+    await settings
+      .getByRole('status')
+      .filter({ hasText: `Saved: searching ${registry.url}` })
+      .waitFor();
+
+    // Served: the URL to copy and the workspace's servers in it.
+    const served = page.getByRole('region', { name: 'This workspace as a registry' });
+    await served.getByText(`${stack.controlPlaneUrl}/api/v1/registry/v0.1/servers`).waitFor();
+    await served.getByRole('row').filter({ hasText: 'local.toolplane/uses-orders' }).getByText('x-api-key').waitFor();
+
+    const search = page.getByRole('region', { name: 'Search and add' });
+    await search.getByLabel('Search the registry').fill('weather');
+    await search.getByRole('button', { name: 'Search', exact: true }).click();
+    const row = search.getByRole('row').filter({ hasText: 'io.example.dash/weather' }).first();
+    await row.getByText(weather.url).waitFor();
+    await row.getByText('(required, secret): Your weather token').waitFor();
+    await row.getByText('Not added').waitFor();
+    await search
+      .getByRole('row')
+      .filter({ hasText: /Cannot be added: .*packages only/ })
+      .waitFor();
+    await audit(page, 'registry (search results)');
+
+    // Added in one step with the secret; the value goes in the request only.
+    await row.getByRole('button', { name: 'Add io.example.dash/weather' }).click();
+    const add = search.getByRole('region', { name: 'Add io.example.dash/weather' });
+    const secret = add.getByLabel(/^Header Authorization/);
+    expect(await secret.getAttribute('type')).toBe('password');
+    await secret.fill(REGISTRY_SECRET);
+    await audit(page, 'registry (adding one)');
+    await add.getByRole('button', { name: 'Add as an external MCP server' }).click();
+    await search.getByRole('status').filter({ hasText: 'as the external MCP server weather with 1 tool.' }).waitFor();
+    await row.getByText('Already added as weather').waitFor();
+    expect(await page.content()).not.toContain(REGISTRY_SECRET);
+
+    // Added again under another name without the secret: what remains to set is listed.
+    await row.getByRole('button', { name: 'Add io.example.dash/weather' }).click();
+    await add.getByLabel(/^Name of the external MCP server/).fill('weather-later');
+    await add.getByRole('button', { name: 'Add as an external MCP server' }).click();
+    await search
+      .getByRole('list', { name: 'Headers of weather-later still to set' })
+      .getByText('PATCH /external_mcp_servers/')
+      .waitFor();
+    await search.getByRole('status').getByText('not listed yet').waitFor();
+    await audit(page, 'registry (added, a header to fill)');
+
+    await row.getByText('Already added as weather-later').waitFor();
+    await search.getByRole('status').getByRole('link', { name: 'weather-later' }).click();
+    await page.getByRole('heading', { level: 1, name: 'External MCP servers' }).waitFor();
+    await page.getByRole('row').filter({ hasText: weather.url }).filter({ hasText: 'forecast' }).waitFor();
+    expect(await page.content()).not.toContain(REGISTRY_SECRET);
+    const entry = await unwrap(api.GET('/external_mcp_servers/{id}', { params: { path: { id: 'weather' } } }));
+    expect(entry).toMatchObject({ url: weather.url, headerNames: ['Authorization'], listError: null });
     expect(pageProblems).toEqual([]);
   }, 180_000);
 });
