@@ -14,6 +14,7 @@ import { externalUsersOperations } from './external-users/operations.ts';
 import { guardrailsOperations } from './guardrails/operations.ts';
 import type { Operation } from './operation.ts';
 import { quotasOperations } from './quotas/operations.ts';
+import { scimTokenOperations } from './scim-token/operations.ts';
 import { secretsOperations } from './secrets/operations.ts';
 import { serverToolsOperations } from './server-tools/operations.ts';
 import { serversOperations } from './servers/operations.ts';
@@ -42,6 +43,7 @@ const operationTables = {
   deployments: deploymentsOperations,
   secrets: secretsOperations,
   'external-users': externalUsersOperations,
+  'scim-token': scimTokenOperations,
   'debug-sessions': debugSessionsOperations,
   'execution-records': executionRecordsOperations,
   stats: statsOperations,
