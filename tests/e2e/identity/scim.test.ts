@@ -4,7 +4,9 @@
 // stops when a member is removed; deactivating a person revokes their own OAuth account at the local provider and
 // stops their calls. The RFC's errors, and a token that sees its own workspace only (SCIM is not in the management
 // API's document: isolation is tested here).
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
 import type { Stack } from '@toolplane/cli';
 import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { startUserOAuthProvider, type UserOAuthProvider } from '../../fixtures/user-oauth-provider.ts';
@@ -23,6 +25,7 @@ let provider: UserOAuthProvider;
 let scimBase: string;
 let token: string;
 let mcpUrl: string;
+let serverId: string;
 const ids: Record<string, string> = {};
 
 interface ScimAnswer {
@@ -50,6 +53,33 @@ const user = (userName: string, more: Record<string, unknown> = {}) => ({ schema
 const patch = (...Operations: unknown[]) => ({ schemas: [patchOp], Operations });
 const userNames = (a: ScimAnswer) => a.body.Resources!.map((r) => r.userName);
 
+/**
+ * A waiting approval request of a call made for `person` (the row the control plane makes of an edge's request; the
+ * approvals tests make them through the edge), its id.
+ */
+async function pendingRequestOf(person: string): Promise<string> {
+  const db = new pg.Client({ connectionString: stack.databaseUrl });
+  await db.connect();
+  try {
+    const id = randomUUID();
+    const { rows } = await db.query<{ workspace_id: string }>('SELECT workspace_id FROM mcp_servers WHERE id = $1', [
+      serverId,
+    ]);
+    const requester = { type: 'person', id: null, name: person, keyId: 'k', person };
+    const rule = { approvers: { apiKeys: ['k'] }, approvals: 1, expiresInSeconds: 3600 };
+    await db.query(
+      `INSERT INTO approvals (id, workspace_id, server_id, server_name, tool, binding, arguments_digest, arguments,
+         requester, rule_version, rule, state, requested_at, expires_at, updated_at)
+       VALUES ($1, $2, $3, 'calendar', 'my_events', $4, 'digest', '{}', $5, 'v', $6, 'pending', now(),
+         now() + interval '1 hour', now())`,
+      [id, rows[0]!.workspace_id, serverId, `binding-${id}`, requester, rule],
+    );
+    return id;
+  } finally {
+    await db.end();
+  }
+}
+
 /** A tool call as `username`: its outcome, or the refusal that ended the MCP session's start. */
 async function callAs(username: string): Promise<{ isError: boolean; text: string }> {
   try {
@@ -68,6 +98,7 @@ beforeAll(async () => {
   scimBase = `${direct}/scim/v2`;
   const calendar = await setUpCalendar(api, provider, []);
   mcpUrl = calendar.server.url;
+  serverId = calendar.server.id;
   // Only the `engineering` group's members may call: the fixture's policy for every external user goes.
   const policies = await unwrap(api.GET('/access_policies'));
   for (const p of policies.data) await unwrap(api.DELETE('/access_policies/{id}', { params: { path: { id: p.id } } }));
@@ -229,12 +260,15 @@ describe('SCIM', () => {
 
   it('deactivating a person revokes their own account at the provider and stops their calls; deleting ends them', async () => {
     const revocations = provider.revocations.length;
+    const waiting = await pendingRequestOf('ann');
     const off = await scim('PATCH', `/Users/${ids.ann}`, patch({ op: 'replace', value: { active: false } }));
     expect(off).toMatchObject({ status: 200, body: { active: false } });
     expect(provider.revocations.slice(revocations)).toEqual([expect.objectContaining({ hint: 'refresh_token' })]);
     expect((await callAs('ann')).text).toMatch(/Unknown user "ann"/);
     const listed = await unwrap(api.GET('/external_users/{name}/connections', { params: { path: { name: 'ann' } } }));
     expect(listed.data).toEqual([]);
+    const request = await unwrap(api.GET('/approvals/{id}', { params: { path: { id: waiting } } }));
+    expect(request.state).toBe('expired');
     // Active again: known to the edge, granted by her group, but her account must be connected anew.
     await scim('PATCH', `/Users/${ids.ann}`, patch({ op: 'replace', path: 'active', value: true }));
     await waitFor(
