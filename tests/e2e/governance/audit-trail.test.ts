@@ -463,9 +463,10 @@ const fixtures: Record<string, Fixture> = {
   rotateScimToken: async () => {
     const { data, response } = await ok(api.POST('/scim_token'));
     secretValues.push(data!.token);
+    ids.scimToken = data!.id;
     return { response, id: data!.id };
   },
-  deleteScimToken: async () => ({ response: (await ok(api.DELETE('/scim_token'))).response, id: null }),
+  deleteScimToken: async () => ({ response: (await ok(api.DELETE('/scim_token'))).response, id: ids.scimToken }),
   deleteExternalUser: async () => {
     const params = { path: { name: 'audit-alice' } };
     return { response: (await ok(api.DELETE('/external_users/{name}', { params }))).response };

@@ -25,6 +25,7 @@ const models: Record<string, string> = {
   workflow_deployment: 'workflowDeployment',
   debug_session: 'debugSession',
   workspace: 'workspace',
+  scim_token: 'scimToken',
 };
 
 /** A request's audit state: its scope (db/audited-db.ts), the operation that matched, and what the answer named. */

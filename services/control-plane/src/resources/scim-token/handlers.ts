@@ -37,6 +37,7 @@ export async function getScimToken({ db }: ControlPlaneDeps, { caller: { workspa
 
 /** `DELETE /scim_token`: the identity provider's requests are refused from now on; people and groups stay. */
 export async function deleteScimToken({ db }: ControlPlaneDeps, { caller: { workspaceId } }: Input): Promise<void> {
-  const { count } = await db.scimToken.deleteMany({ where: { workspaceId } });
-  if (count === 0) throw new NotFoundError('SCIM token', 'of this workspace');
+  const row = await db.scimToken.findUnique({ where: { workspaceId } });
+  if (!row) throw new NotFoundError('SCIM token', 'of this workspace');
+  await db.scimToken.delete({ where: { id: row.id } });
 }
