@@ -109,7 +109,7 @@ export function httpApp(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier |
   });
   publicRoutes(http, deps);
   http.use('/api/v1', managementApi(deps, oauth));
-  // SCIM 2.0 for the workspace's identity provider (ADR 0053): its own token, its own errors, outside the API's document.
+  // SCIM 2.0 for the workspace's identity provider (ADR 0062): its own token, its own errors, outside the API's document.
   http.use(scimBasePath, scimRouter(deps));
   // People's connect links and the OAuth providers' callback (ADR 0027): public pages, the link is the credential.
   http.use(connectRouter(deps));

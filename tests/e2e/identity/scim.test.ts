@@ -1,4 +1,4 @@
-// SCIM 2.0 (RFC 7643/7644, ADR 0053) on the real stack: an identity provider's requests (plain fetch with the
+// SCIM 2.0 (RFC 7643/7644, ADR 0062) on the real stack: an identity provider's requests (plain fetch with the
 // workspace's SCIM token, as a SCIM client sends them) create, list, patch, replace, deactivate and delete people
 // (external users) and groups. A group named by an access policy (`external_group`) grants its members' calls and
 // stops when a member is removed; deactivating a person revokes their own OAuth account at the local provider and

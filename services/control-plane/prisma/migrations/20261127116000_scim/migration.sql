@@ -1,4 +1,4 @@
--- SCIM provisioning (ADR 0053): people's SCIM attributes, a token per workspace, groups and their members.
+-- SCIM provisioning (ADR 0062): people's SCIM attributes, a token per workspace, groups and their members.
 ALTER TABLE "external_users" ADD COLUMN "external_id" TEXT;
 ALTER TABLE "external_users" ADD COLUMN "active" BOOLEAN NOT NULL DEFAULT true;
 ALTER TABLE "external_users" ADD COLUMN "scim" JSONB;

@@ -33,7 +33,7 @@ export async function workspaceAccess(db: Db, workspaceId: string): Promise<Work
 
 /**
  * The SCIM groups the policies name (`external_group`; `*`: every group), each with its active members' names: what
- * the edge matches a person's calls against (ADR 0053). Undefined when no policy names a group.
+ * the edge matches a person's calls against (ADR 0062). Undefined when no policy names a group.
  */
 async function namedGroups(db: Db, workspaceId: string, rows: { principals: unknown }[]) {
   const named = new Set(

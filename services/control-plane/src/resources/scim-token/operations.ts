@@ -6,7 +6,7 @@ import { CreatedScimToken, ScimToken } from './openapi.ts';
 const tags = ['scim'];
 
 /**
- * The workspace's SCIM token (ADR 0053): the bearer token its identity provider uses on `/scim/v2` (SCIM 2.0, outside
+ * The workspace's SCIM token (ADR 0062): the bearer token its identity provider uses on `/scim/v2` (SCIM 2.0, outside
  * this API and its document) to create, update, deactivate and delete people and groups. One per workspace.
  */
 export const scimTokenOperations: Operation[] = [

@@ -52,7 +52,7 @@ const id = (req: Request) => String(req.params.id);
 const query = (req: Request) => req.query as Record<string, unknown>;
 
 /**
- * SCIM 2.0 (RFC 7643/7644) at `/scim/v2`, outside the management API (ADR 0053): the identity provider of the
+ * SCIM 2.0 (RFC 7643/7644) at `/scim/v2`, outside the management API (ADR 0062): the identity provider of the
  * workspace whose token it sends creates, updates, deactivates and deletes people (external users) and groups;
  * discovery (`ServiceProviderConfig`, `ResourceTypes`, `Schemas`). Errors as RFC 7644 §3.12 says.
  */
