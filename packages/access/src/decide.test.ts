@@ -26,6 +26,30 @@ describe('decideAccess', () => {
     expect(tools(decideAccess(a, { keyId: 'other' }, 's2'))).toBe('all');
   });
 
+  it("grants a SCIM group's published members as the users themselves (`external_group`, `*`: any group's)", () => {
+    const a: WorkspaceAccess = {
+      ...access([
+        rule([{ type: 'external_group', value: 'eng' }], ['s1'], ['get']),
+        rule(
+          [
+            { type: 'api_key', value: 'k' },
+            { type: 'external_group', value: '*' },
+          ],
+          ['s2'],
+          ['*'],
+        ),
+      ]),
+      groups: { eng: ['ann'], ops: ['bob'] },
+    };
+    expect(tools(decideAccess(a, { keyId: 'unnamed', username: 'ann' }, 's1'))).toEqual(['get']);
+    expect(tools(decideAccess(a, { keyId: 'k', username: 'bob' }, 's2'))).toBe('all');
+    expect(tools(decideAccess(a, { keyId: 'k', username: 'cid' }, 's2'))).toMatch(/may not act as external user "cid"/);
+    expect(tools(decideAccess(a, { keyId: 'unnamed', username: 'cid' }, 's1'))).toMatch(/external user "cid"/);
+    expect(tools(decideAccess({ ...a, groups: undefined }, { keyId: 'unnamed', username: 'ann' }, 's1'))).toMatch(
+      /no access policy grants external user "ann"/,
+    );
+  });
+
   it('denies OAuth subjects and groups by default and unions their grants', () => {
     expect(tools(decideAccess(access([]), { subject: 'alice' }, 's1'))).toMatch(/OAuth subject "alice"/);
     const a = access([

@@ -47,9 +47,18 @@ function tokenMatcher(subject: string, groups: ReadonlySet<string>): PrincipalMa
     (x.type === 'oauth_group' && (x.value === '*' ? groups.size > 0 : groups.has(x.value)));
 }
 
-/** The principals that are this external user (`*`: any). */
-export function userMatcher(username: string): PrincipalMatcher {
-  return (x) => x.type === 'external_user' && (x.value === '*' || x.value === username);
+/**
+ * The principals that are this external user (`*`: any), and the SCIM groups they are a member of (`groups`: each
+ * group a policy names → its active members' names, as published; `*`: a member of any group).
+ */
+export function userMatcher(username: string, groups?: WorkspaceAccess['groups']): PrincipalMatcher {
+  return (x) =>
+    (x.type === 'external_user' && (x.value === '*' || x.value === username)) ||
+    (x.type === 'external_group' &&
+      groups !== undefined &&
+      (x.value === '*'
+        ? Object.values(groups).some((members) => members.includes(username))
+        : (groups[x.value]?.includes(username) ?? false)));
 }
 
 /** The principals that are the caller's credential (a key or a token); undefined for an anonymous caller. */
@@ -68,14 +77,14 @@ export function credentialMatcher(id: CallerIdentity): PrincipalMatcher | undefi
  * reason it may (a policy id or `token-user`) or null.
  */
 function impersonation(
-  policies: AccessPolicyRule[],
+  { policies, groups }: WorkspaceAccess,
   id: CallerIdentity,
   matchesCaller: PrincipalMatcher,
   serverId: string,
 ): string | null {
   if (id.anonymous || id.username === undefined) return null;
   if (!id.keyId && id.selfUser) return 'token-user';
-  const isUser = userMatcher(id.username);
+  const isUser = userMatcher(id.username, groups);
   for (const policy of policies) {
     if (!coversServer(policy, serverId)) continue;
     if (!policy.principals.some(matchesCaller)) continue;
@@ -133,23 +142,24 @@ export function namedByAny(policies: readonly AccessPolicyRule[], matches: Princ
 
 /** The credential's grant on the server (a key no policy names and a public server's anonymous caller: all). */
 function credentialGrant(
-  policies: AccessPolicyRule[],
+  access: WorkspaceAccess,
   id: CallerIdentity,
   serverId: string,
 ): { part: GrantPart | null; actingVia: string | null } {
+  const { policies } = access;
   const matches = credentialMatcher(id);
   if (id.keyId && matches) {
     const named = namedByAny(policies, matches);
     // A key no policy names is the workspace's own credential: it may act as any user of its workspace.
     const actingVia = named
-      ? impersonation(policies, id, matches, serverId)
+      ? impersonation(access, id, matches, serverId)
       : id.username === undefined
         ? null
         : 'unnamed-key';
     return { part: named ? grantOf(policies, matches, serverId) : ALL, actingVia };
   }
   if (matches)
-    return { part: grantOf(policies, matches, serverId), actingVia: impersonation(policies, id, matches, serverId) };
+    return { part: grantOf(policies, matches, serverId), actingVia: impersonation(access, id, matches, serverId) };
   // isPublic: anyone may use the server's tools, with the server's shared credentials only.
   return { part: ALL, actingVia: null };
 }
@@ -184,7 +194,7 @@ export function decideAccess(access: WorkspaceAccess, id: CallerIdentity, server
       who,
       reason: `This API key is limited to other MCP servers (${id.keyServerIds.join(', ')}).`,
     };
-  const { part, actingVia } = credentialGrant(policies, id, serverId);
+  const { part, actingVia } = credentialGrant(access, id, serverId);
   if (!part)
     return {
       allowed: false,
@@ -201,7 +211,7 @@ export function decideAccess(access: WorkspaceAccess, id: CallerIdentity, server
         `"${id.username}" (x-username) on MCP server ${serverId}: no access policy names both ` +
         '(add the user, or external_user "*", to a policy naming this caller).',
     };
-  const userPart = grantOf(policies, userMatcher(id.username), serverId);
+  const userPart = grantOf(policies, userMatcher(id.username, access.groups), serverId);
   if (!userPart)
     return {
       allowed: false,

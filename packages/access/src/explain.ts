@@ -205,7 +205,7 @@ export function explainAccess(access: WorkspaceAccess, call: ExplainCall): Acces
   const r: Reading = {
     call,
     credential: credentialMatcher(identity),
-    user: identity.username !== undefined ? userMatcher(identity.username) : undefined,
+    user: identity.username !== undefined ? userMatcher(identity.username, access.groups) : undefined,
     activation: conditionActivation(call.caller, call.server, call.tool, call.args),
     credentialName,
     who,

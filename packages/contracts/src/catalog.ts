@@ -355,9 +355,12 @@ export const ApiKeyRecord = z.object({
 });
 export type ApiKeyRecord = z.infer<typeof ApiKeyRecord>;
 
-/** Who an access policy grants (ADR 0013). `value` is a key id, a `sub`, a group or a user name; "*" = any (not for api_key). */
+/**
+ * Who an access policy grants (ADR 0013). `value` is a key id, a `sub`, a group, a user name or a SCIM group's
+ * displayName (`external_group`, ADR 0062: its members); "*" = any (not for api_key).
+ */
 export const PolicyPrincipal = z.object({
-  type: z.enum(['api_key', 'oauth_subject', 'oauth_group', 'external_user']),
+  type: z.enum(['api_key', 'oauth_subject', 'oauth_group', 'external_user', 'external_group']),
   value: z.string().min(1).max(200),
 });
 export type PolicyPrincipal = z.infer<typeof PolicyPrincipal>;
@@ -393,5 +396,7 @@ export const WorkspaceAccess = z.object({
   policies: z.array(AccessPolicyRule),
   /** The workspace's quotas (ADR 0048); absent: none. */
   quotas: z.array(QuotaRule).optional(),
+  /** SCIM groups the policies name (ADR 0062): displayName → its active members' names; absent: none named. */
+  groups: z.record(z.string(), z.array(z.string())).optional(),
 });
 export type WorkspaceAccess = z.infer<typeof WorkspaceAccess>;

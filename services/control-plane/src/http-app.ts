@@ -14,6 +14,8 @@ import { approvalPageRouter } from './resources/approvals/page-router.ts';
 import { connectRouter } from './resources/connect/router.ts';
 import type { ControlPlaneDeps } from './resources/deps.ts';
 import { mountOperations } from './resources/operation.ts';
+import { scimRouter } from './resources/scim/router.ts';
+import { scimBasePath } from './resources/scim-token/handlers.ts';
 import { allOperations } from './resources/operations.ts';
 
 /** Signed-in users' access tokens besides API keys, when an issuer is configured (ADR 0020). */
@@ -107,6 +109,8 @@ export function httpApp(deps: ControlPlaneDeps, oauth: ManagementTokenVerifier |
   });
   publicRoutes(http, deps);
   http.use('/api/v1', managementApi(deps, oauth));
+  // SCIM 2.0 for the workspace's identity provider (ADR 0062): its own token, its own errors, outside the API's document.
+  http.use(scimBasePath, scimRouter(deps));
   // People's connect links and the OAuth providers' callback (ADR 0027): public pages, the link is the credential.
   http.use(connectRouter(deps));
   // People's approval pages (ADR 0049): the same kind of page, bound to the browser the same way.

@@ -505,6 +505,13 @@ const fixtures: Record<string, Fixture> = {
     const { response } = await ok(api.POST('/workspace_files/apply', { body: { files: [] } }));
     return { response, id: null };
   },
+  rotateScimToken: async () => {
+    const { data, response } = await ok(api.POST('/scim_token'));
+    secretValues.push(data!.token);
+    ids.scimToken = data!.id;
+    return { response, id: data!.id };
+  },
+  deleteScimToken: async () => ({ response: (await ok(api.DELETE('/scim_token'))).response, id: ids.scimToken }),
   deleteExternalUser: async () => {
     const params = { path: { name: 'audit-alice' } };
     return { response: (await ok(api.DELETE('/external_users/{name}', { params }))).response };

@@ -8,7 +8,13 @@ import { table } from './output.ts';
 /** `toolplane policies list|create|delete|explain`: access policies (allow rules; ADR 0013). */
 
 type Principal = AccessPolicyBody['principals'][number];
-const principalTypes: Principal['type'][] = ['api_key', 'oauth_subject', 'oauth_group', 'external_user'];
+const principalTypes: Principal['type'][] = [
+  'api_key',
+  'oauth_subject',
+  'oauth_group',
+  'external_user',
+  'external_group',
+];
 const isPrincipalType = (t: string): t is Principal['type'] => (principalTypes as string[]).includes(t);
 
 /** `--principal api_key:<id>` → `{ type, value }`. */
@@ -100,7 +106,7 @@ export function policiesCommand(program: Command): void {
       .option('--description <text>', 'why it exists')
       .requiredOption(
         '--principal <type:value>',
-        'who (api_key:<id>, oauth_subject:<sub>, oauth_group:<g>, external_user:<name>; repeatable)',
+        'who (api_key:<id>, oauth_subject:<sub>, oauth_group:<g>, external_user:<name>, external_group:<SCIM group>; repeatable)',
         (v: string, prev: string[] = []) => [...prev, v],
       )
       .option('--servers <servers>', 'server names or ids, or * (default *)', listOption)

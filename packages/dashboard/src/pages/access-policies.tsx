@@ -18,6 +18,7 @@ const principalTypes: { type: Principal['type']; label: string }[] = [
   { type: 'oauth_subject', label: 'OAuth subject' },
   { type: 'oauth_group', label: 'OAuth group' },
   { type: 'external_user', label: 'External user' },
+  { type: 'external_group', label: 'SCIM group' },
 ];
 const typeLabel = (t: Principal['type']) => principalTypes.find((p) => p.type === t)?.label ?? t;
 

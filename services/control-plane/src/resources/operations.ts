@@ -16,6 +16,7 @@ import type { Operation } from './operation.ts';
 import { quotasOperations } from './quotas/operations.ts';
 import { registryOperations } from './registry/operations.ts';
 import { roleMappingsOperations } from './role-mappings/operations.ts';
+import { scimTokenOperations } from './scim-token/operations.ts';
 import { secretsOperations } from './secrets/operations.ts';
 import { serverToolsOperations } from './server-tools/operations.ts';
 import { serversOperations } from './servers/operations.ts';
@@ -46,6 +47,7 @@ const operationTables = {
   deployments: deploymentsOperations,
   secrets: secretsOperations,
   'external-users': externalUsersOperations,
+  'scim-token': scimTokenOperations,
   'debug-sessions': debugSessionsOperations,
   'execution-records': executionRecordsOperations,
   stats: statsOperations,

@@ -10,6 +10,7 @@ export async function workspaceAccess(db: Db, workspaceId: string): Promise<Work
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
   });
   const quotas = await db.quota.findMany({ where: { workspaceId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  const groups = await namedGroups(db, workspaceId, rows);
   return {
     v: 1,
     workspaceId,
@@ -26,7 +27,29 @@ export async function workspaceAccess(db: Db, workspaceId: string): Promise<Work
     })),
     // Quotas travel with the policies (ADR 0048): one document per workspace, one read per request on the edge.
     ...(quotas.length > 0 ? { quotas: quotas.map(quotaRule) } : {}),
+    ...(groups ? { groups } : {}),
   };
+}
+
+/**
+ * The SCIM groups the policies name (`external_group`; `*`: every group), each with its active members' names: what
+ * the edge matches a person's calls against (ADR 0062). Undefined when no policy names a group.
+ */
+async function namedGroups(db: Db, workspaceId: string, rows: { principals: unknown }[]) {
+  const named = new Set(
+    rows
+      .flatMap((r) => (r.principals as PolicyPrincipal[]).filter((p) => p.type === 'external_group'))
+      .map((p) => p.value),
+  );
+  if (named.size === 0) return undefined;
+  const found = await db.scimGroup.findMany({
+    where: { workspaceId, ...(named.has('*') ? {} : { displayName: { in: [...named] } }) },
+    select: {
+      displayName: true,
+      members: { where: { user: { active: true } }, select: { user: { select: { name: true } } } },
+    },
+  });
+  return Object.fromEntries(found.map((g) => [g.displayName, g.members.map((m) => m.user.name).sort()]));
 }
 
 /** A policy's `require_approval` outcome, published beside its condition (absent: a false condition refuses). */

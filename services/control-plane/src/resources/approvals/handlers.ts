@@ -170,7 +170,7 @@ const system: AuditActor = { type: 'system', id: null, name: 'toolplane' };
  * A request found past its expiry: expired in Redis (unless a retry found it first) and in its row, with its event;
  * outside the request's own event (which records the refusal).
  */
-async function markExpired(deps: ControlPlaneDeps, row: ApprovalRow, source: AuditSource): Promise<void> {
+export async function markExpired(deps: ControlPlaneDeps, row: ApprovalRow, source: AuditSource): Promise<void> {
   const rule = row.rule as unknown as StoredApprovalRule;
   await decideApproval(deps.redis, approvalKey(deps.prefix, row.workspaceId, row.binding), {
     id: row.id,

@@ -2,9 +2,11 @@ import { oauthConnectionView, redisKeys, userSecrets, type ConnectorDescriptor }
 import { NotFoundError, UserError, ValidationError } from '@toolplane/errors';
 import { credentialFields } from '@toolplane/openapi';
 import { userCredentialSecretName, userCredentialSecretPrefix } from '../../catalog/secret-names.ts';
+import { auditScopes } from '../../db/audited-db.ts';
 import { isUuid } from '../../db/ids.ts';
 import { credentialIssues } from '../connector-instances/credentials.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
+import { endPersonConnections } from './ending.ts';
 import { Reply, type Input } from '../operation.ts';
 import type { ConnectionBody, CreateUserBody, HeadersBody, SecretBody, UpdateUserBody } from './schemas.ts';
 
@@ -83,35 +85,20 @@ export async function listExternalUsers({ db }: ControlPlaneDeps, { caller }: In
 }
 
 /**
- * `DELETE /external_users/{name}`: the user's own accounts end first (revoked at the provider), then the user, what
- * the edge knows of them and everything stored under their name.
+ * `DELETE /external_users/{name}`: the user's own accounts end first (revoked at the provider), then everything stored
+ * under their name, the user and what the edge knows of them.
  */
 export async function deleteExternalUser(deps: ControlPlaneDeps, input: Input): Promise<void> {
-  const { db, secrets, publisher, redis, prefix, people } = deps;
+  const { db, redis, prefix } = deps;
   const keys = redisKeys(prefix);
   const user = await userByName(deps, input);
-  const own = userSecrets.prefix(user.workspaceId, user.id);
-  // Their own accounts end first, as a disconnect ends them (revoked at the provider): those listed, and any
-  // tokens the store holds for them without a listing.
-  const listed = await db.userConnection.findMany({ where: { userId: user.id, kind: 'oauth' } });
-  const accounts = new Set(listed.map((c) => c.connectorInstanceId));
-  for (const meta of await secrets.list(`${own}oauth/`)) {
-    const named = userSecrets.parseOauth(meta.name);
-    if (named) accounts.add(named.instanceId);
-  }
-  const apps = await people.appsOf(user.workspaceId, [...accounts]);
-  for (const instanceId of accounts)
-    await people.endAccount(user.workspaceId, user.id, instanceId, apps.get(instanceId));
+  // Outside the request's audit scope: the user's own delete below carries its event.
+  await auditScopes.exit(() => endPersonConnections(deps, user));
   await db.$transaction(async (tx) => {
     await tx.externalUser.delete({ where: { id: user.id } });
     await redis.hdel(keys.users(user.workspaceId), user.name);
   });
-  await redis.del(keys.userConnections(user.workspaceId, user.id));
   await redis.hdel(keys.userAttributes(user.workspaceId), user.id);
-  // Everything else under the user's name: pushed credentials (also those an own account replaced), workflow
-  // secrets, external MCP headers.
-  for (const meta of await secrets.list(own)) await secrets.delete(meta.name);
-  await publisher.secretsChanged(own);
 }
 
 /** `GET /external_users/{name}/connections`: pushed credentials (key names) and own accounts (their status). */

@@ -1,0 +1,49 @@
+import { json, noContent, problems } from '../../openapi/registry.ts';
+import { operation, type Operation } from '../operation.ts';
+import * as handlers from './handlers.ts';
+import { CreatedScimToken, ScimToken } from './openapi.ts';
+
+const tags = ['scim'];
+
+/**
+ * The workspace's SCIM token (ADR 0062): the bearer token its identity provider uses on `/scim/v2` (SCIM 2.0, outside
+ * this API and its document) to create, update, deactivate and delete people and groups. One per workspace.
+ */
+export const scimTokenOperations: Operation[] = [
+  operation({
+    route: {
+      method: 'post',
+      path: '/scim_token',
+      operationId: 'rotateScimToken',
+      'x-audit': { action: 'scim_token.rotate', resource: 'scim_token' },
+      tags,
+      summary: 'Create the workspace’s SCIM token, replacing any earlier one',
+      description: 'The earlier token stops working at once. The value is shown once.',
+      responses: { 201: json('The token, with its value (shown once).', CreatedScimToken), ...problems(403) },
+    },
+    handler: handlers.rotateScimToken,
+  }),
+  operation({
+    route: {
+      method: 'get',
+      path: '/scim_token',
+      operationId: 'getScimToken',
+      tags,
+      summary: 'Get the workspace’s SCIM token (never its value)',
+      responses: { 200: json('The token.', ScimToken), ...problems(403, 404) },
+    },
+    handler: handlers.getScimToken,
+  }),
+  operation({
+    route: {
+      method: 'delete',
+      path: '/scim_token',
+      operationId: 'deleteScimToken',
+      'x-audit': { action: 'scim_token.delete', resource: 'scim_token' },
+      tags,
+      summary: 'Delete the workspace’s SCIM token (the identity provider is refused from then on)',
+      responses: { 204: noContent, ...problems(403, 404) },
+    },
+    handler: handlers.deleteScimToken,
+  }),
+];

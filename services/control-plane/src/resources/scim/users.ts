@@ -1,0 +1,209 @@
+import { humanName, redisKeys } from '@toolplane/contracts';
+import type { ExternalUser } from '../../generated/prisma/client.ts';
+import { isUuid } from '../../db/ids.ts';
+import { publishWorkspaceAccess } from '../access-policies/publish.ts';
+import { endPersonConnections, endPersonRequests } from '../external-users/ending.ts';
+import { page, scimEvent, type ScimContext } from './context.ts';
+import { invalidValue, notFound, ScimError } from './errors.ts';
+import { parseFilter } from './filter.ts';
+import { applyPatch } from './patch.ts';
+import {
+  canonical,
+  filterable,
+  listSchema,
+  maxResults,
+  storedUserAttributes,
+  userAttributes,
+  userSchema,
+} from './schema.ts';
+
+const withGroups = { groups: { select: { group: { select: { id: true, displayName: true } } } } } as const;
+type UserRow = ExternalUser & { groups: { group: { id: string; displayName: string } }[] };
+
+/** A person as SCIM shows them (RFC 7643 §4.1): `userName` is the external user's name (`x-username`). */
+function scimUser(ctx: ScimContext, row: UserRow) {
+  return {
+    schemas: [userSchema],
+    id: row.id,
+    ...(row.externalId !== null ? { externalId: row.externalId } : {}),
+    userName: row.name,
+    ...((row.scim ?? {}) as Record<string, unknown>),
+    active: row.active,
+    groups: row.groups.map(({ group }) => ({
+      value: group.id,
+      display: group.displayName,
+      $ref: `${ctx.base}/Groups/${group.id}`,
+    })),
+    meta: {
+      resourceType: 'User',
+      created: row.createdAt.toISOString(),
+      lastModified: row.updatedAt.toISOString(),
+      location: `${ctx.base}/Users/${row.id}`,
+    },
+  };
+}
+
+async function userById(ctx: ScimContext, id: string): Promise<UserRow> {
+  const row = isUuid(id)
+    ? await ctx.deps.db.externalUser.findFirst({ where: { id, workspaceId: ctx.workspaceId }, include: withGroups })
+    : null;
+  if (!row) throw notFound('User', id);
+  return row;
+}
+
+interface UserInput {
+  userName: string;
+  externalId: string | null;
+  active: boolean;
+  scim: Record<string, unknown>;
+}
+
+/** `active` as identity providers send it: a boolean, or (some PATCH bodies) "true"/"false" in any case. */
+function activeOf(value: unknown): boolean {
+  if (value === undefined) return true;
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'string' && /^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
+  throw invalidValue('"active" must be a boolean');
+}
+
+/** A User body (POST, PUT, or what a PATCH leaves), checked: unknown attributes and bad values are `invalidValue`. */
+function userInput(body: unknown): UserInput {
+  const attrs = canonical(body, userAttributes, 'User');
+  const userName = humanName(200).safeParse(attrs.userName);
+  if (!userName.success) throw invalidValue('"userName" is required: 1-200 characters, no control characters');
+  const externalId = attrs.externalId ?? null;
+  if (externalId !== null && (typeof externalId !== 'string' || externalId.length > 512))
+    throw invalidValue('"externalId" must be a string (at most 512 characters)');
+  const scim = storedUserAttributes(attrs);
+  if (JSON.stringify(scim).length > 32_768) throw invalidValue('the User’s attributes exceed 32 KiB');
+  return { userName: userName.data, externalId, active: activeOf(attrs.active), scim };
+}
+
+/** `userName` is unique in the workspace, ignoring case (RFC 7643: `uniqueness: server`, `caseExact: false`). */
+async function assertUniqueName(ctx: ScimContext, userName: string, exceptId?: string): Promise<void> {
+  const taken = await ctx.deps.db.externalUser.findFirst({
+    where: {
+      workspaceId: ctx.workspaceId,
+      name: { equals: userName, mode: 'insensitive' },
+      ...(exceptId ? { id: { not: exceptId } } : {}),
+    },
+    select: { id: true },
+  });
+  if (taken) throw new ScimError(409, `a User with userName "${userName}" exists already`, 'uniqueness');
+}
+
+/** `GET /Users`: filtered (RFC 7644 §3.4.2.2) and paged; `userName eq` and `externalId eq` narrow the lookup. */
+export async function listUsers(ctx: ScimContext, query: Record<string, unknown>) {
+  const filter = typeof query.filter === 'string' ? parseFilter(query.filter, filterable('User')) : undefined;
+  const userName = filter?.equals('userName');
+  const externalId = filter?.equals('externalId');
+  const rows = await ctx.deps.db.externalUser.findMany({
+    where: {
+      workspaceId: ctx.workspaceId,
+      ...(typeof userName === 'string' ? { name: { equals: userName, mode: 'insensitive' as const } } : {}),
+      ...(typeof externalId === 'string' ? { externalId } : {}),
+    },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    include: withGroups,
+  });
+  const all = rows.map((r) => scimUser(ctx, r)).filter((u) => !filter || filter.matches(u));
+  const { start, count } = page(query, maxResults);
+  const resources = all.slice(start - 1, start - 1 + count);
+  return {
+    schemas: [listSchema],
+    totalResults: all.length,
+    startIndex: start,
+    itemsPerPage: resources.length,
+    Resources: resources,
+  };
+}
+
+export async function getUser(ctx: ScimContext, id: string) {
+  return scimUser(ctx, await userById(ctx, id));
+}
+
+/** `POST /Users`: a new external user (409 `uniqueness` for a userName taken), published for the edge when active. */
+export async function createUser(ctx: ScimContext, body: unknown) {
+  const { db, redis, prefix } = ctx.deps;
+  const keys = redisKeys(prefix);
+  const input = userInput(body);
+  await assertUniqueName(ctx, input.userName);
+  const row = await db.externalUser.create({
+    data: {
+      workspaceId: ctx.workspaceId,
+      name: input.userName,
+      externalId: input.externalId,
+      active: input.active,
+      scim: input.scim as object,
+    },
+    include: withGroups,
+  });
+  await redis.hset(keys.userAttributes(ctx.workspaceId), row.id, JSON.stringify(row.attributes));
+  if (row.active) await redis.hset(keys.users(ctx.workspaceId), row.name, row.id);
+  await scimEvent(ctx, 'scim.user.create', { type: 'external_user', id: row.id }, eventDetails(row));
+  return scimUser(ctx, row);
+}
+
+function eventDetails(row: { name: string; externalId: string | null; active: boolean }) {
+  return { userName: row.name, externalId: row.externalId, active: row.active };
+}
+
+/**
+ * A person changed as `input` says. What the edge knows follows (the name → id hash: a renamed person under the new
+ * name, an inactive one not at all, so their calls stop); a deactivation ends their connections (revoked at the
+ * provider) and their waiting approval requests; the access policies are published again when a group of theirs
+ * changes membership in effect.
+ */
+async function applyUser(ctx: ScimContext, row: UserRow, input: UserInput) {
+  const { db, redis, prefix } = ctx.deps;
+  const keys = redisKeys(prefix);
+  if (input.userName !== row.name) await assertUniqueName(ctx, input.userName, row.id);
+  const updated = await db.externalUser.update({
+    where: { id: row.id },
+    data: { name: input.userName, externalId: input.externalId, active: input.active, scim: input.scim as object },
+    include: withGroups,
+  });
+  const renamed = updated.name !== row.name;
+  const deactivated = row.active && !updated.active;
+  if (row.active && (deactivated || renamed)) await redis.hdel(keys.users(ctx.workspaceId), row.name);
+  if (updated.active) await redis.hset(keys.users(ctx.workspaceId), updated.name, updated.id);
+  if (deactivated) {
+    await endPersonConnections(ctx.deps, updated);
+    await endPersonRequests(ctx.deps, { ...updated, name: row.name }, ctx.source);
+  }
+  if ((renamed || row.active !== updated.active) && updated.groups.length > 0)
+    await publishWorkspaceAccess(db, ctx.deps.publisher, ctx.workspaceId);
+  const action = deactivated ? 'deactivate' : !row.active && updated.active ? 'reactivate' : 'update';
+  await scimEvent(ctx, `scim.user.${action}`, { type: 'external_user', id: row.id }, eventDetails(updated));
+  return scimUser(ctx, updated);
+}
+
+/** `PUT /Users/{id}`: the person replaced by the body (what it leaves out is removed). */
+export async function replaceUser(ctx: ScimContext, id: string, body: unknown) {
+  const row = await userById(ctx, id);
+  return applyUser(ctx, row, userInput(body));
+}
+
+/** `PATCH /Users/{id}` (RFC 7644 §3.5.2): add, replace and remove operations, `active: false` included. */
+export async function patchUser(ctx: ScimContext, id: string, body: unknown) {
+  const row = await userById(ctx, id);
+  const { groups: _groups, ...current } = scimUser(ctx, row);
+  return applyUser(ctx, row, userInput(applyPatch(current, body, userAttributes)));
+}
+
+/**
+ * `DELETE /Users/{id}`: the person's connections end (revoked at the provider), their waiting approval requests
+ * expire, then the person, their memberships and what the edge knows of them go.
+ */
+export async function deleteUser(ctx: ScimContext, id: string): Promise<void> {
+  const { db, redis, prefix } = ctx.deps;
+  const keys = redisKeys(prefix);
+  const row = await userById(ctx, id);
+  await endPersonConnections(ctx.deps, row);
+  await endPersonRequests(ctx.deps, row, ctx.source);
+  await db.externalUser.delete({ where: { id: row.id } });
+  await redis.hdel(keys.users(ctx.workspaceId), row.name);
+  await redis.hdel(keys.userAttributes(ctx.workspaceId), row.id);
+  if (row.groups.length > 0) await publishWorkspaceAccess(db, ctx.deps.publisher, ctx.workspaceId);
+  await scimEvent(ctx, 'scim.user.delete', { type: 'external_user', id: row.id }, eventDetails(row));
+}
