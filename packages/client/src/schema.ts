@@ -4192,6 +4192,14 @@ export interface components {
        * detector, JSON path, action (`would_*` in log-only mode); never the value.
        */
       guardrails: components['schemas']['GuardrailFinding'][];
+      /**
+       * @description A result shaped for models (the server’s `config.resultShapes`, ADR 0052): the JSON text’s bytes
+       * before and after the projection and item cap; null when the result was not shaped.
+       */
+      shape: {
+        bytes_before: number;
+        bytes_after: number;
+      } | null;
     };
     GuardrailFinding: {
       guardrail: string;
@@ -4239,6 +4247,14 @@ export interface components {
        * detector, JSON path, action (`would_*` in log-only mode); never the value.
        */
       guardrails: components['schemas']['GuardrailFinding'][];
+      /**
+       * @description A result shaped for models (the server’s `config.resultShapes`, ADR 0052): the JSON text’s bytes
+       * before and after the projection and item cap; null when the result was not shaped.
+       */
+      shape: {
+        bytes_before: number;
+        bytes_after: number;
+      } | null;
       /** @description The requests made, in order (never bodies, never secret values). */
       steps: unknown[];
       /**

@@ -899,6 +899,10 @@ export const ExecutionRecordV1 = z.object({
   costUnits: z.number().nonnegative().optional(),
   /** What the result's guardrails found: guardrail, detector, JSON path, action (`would_*` in log-only mode); no value. */
   guardrails: z.array(GuardrailFinding).optional(),
+  /** A result shaped for models (the tool's `shape`, ADR 0052): its JSON text's bytes before and after the shape. */
+  shape: z
+    .object({ bytesBefore: z.number().int().nonnegative(), bytesAfter: z.number().int().nonnegative() })
+    .optional(),
   /** Only while a debug session is open: redacted headers and size-capped, redacted bodies. */
   debug: z
     .object({

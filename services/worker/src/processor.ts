@@ -257,14 +257,20 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
   const redelivered = delivered > 1;
   const steps: ExecutionStep[] = [];
   const traceIds = currentTraceIds();
+  // A tool whose result is shaped: its record waits for the shape's bytes (`shaped` below), then goes out.
+  let heldForShape: { rec?: ExecutionRecord } | undefined;
+  const sendRecord = (rec: ExecutionRecord) => {
+    observeOutcome(span, rec);
+    deps.records.add(rec);
+  };
   const record = (outcome: ExecutionRecord['outcome'], extra: RecordExtra = {}) => {
     const { tree, uncharged, ...rest } = extra;
     const rec: ExecutionRecord = { ...recordBase(job, started, now() - started), outcome, ...rest, steps, ...traceIds };
     if (job.argumentFindings && rest.guardrails) rec.guardrails = [...job.argumentFindings, ...rest.guardrails];
     if (tree) rec.tree = tree; // workflow calls only
     if (uncharged) delete rec.costUnits;
-    observeOutcome(span, rec);
-    deps.records.add(rec);
+    if (heldForShape && !heldForShape.rec) heldForShape.rec = rec;
+    else sendRecord(rec);
   };
   try {
     const remaining = job.deadlineAt - started;
@@ -314,24 +320,38 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
       record,
     };
     const plan = entry.plan;
+    if (entry.shape) heldForShape = {};
     const ran =
       plan.kind === 'mcp'
         ? await runMcpTool(deps, call, plan)
         : plan.kind === 'workflow'
           ? await runWorkflow(deps, call, plan)
           : await runHttpTool(deps, call, plan, keyHeader);
-    return entry.shape ? shaped(ran, job.tool, entry.shape) : ran;
+    if (!entry.shape) return ran;
+    const out = shaped(ran, job.tool, entry.shape);
+    const held = heldForShape?.rec;
+    heldForShape = undefined;
+    if (held) sendRecord(out.report ? { ...held, shape: out.report } : held);
+    return out.ran;
   } catch (err) {
+    const held = heldForShape?.rec;
+    heldForShape = undefined;
+    if (held) sendRecord(held);
     return failed(deps, job, err, record);
   }
 }
 
 /** A result shaped for models (the tool's `shape`, `result-shapes.ts`): its bytes before and after counted. */
-function shaped(ran: ToolInvokeResult, tool: string, shape: ResultShape): ToolInvokeResult {
-  if (!ran.ok) return ran;
+function shaped(
+  ran: ToolInvokeResult,
+  tool: string,
+  shape: ResultShape,
+): { ran: ToolInvokeResult; report?: { bytesBefore: number; bytesAfter: number } } {
+  if (!ran.ok) return { ran };
   const { result, report } = shapeResult(ran.result, shape);
-  if (report) recordResultShaped(tool, report.bytesBefore, report.bytesAfter);
-  return { ...ran, result };
+  if (!report) return { ran: { ...ran, result } };
+  recordResultShaped(tool, report.bytesBefore, report.bytesAfter);
+  return { ran: { ...ran, result }, report: { bytesBefore: report.bytesBefore, bytesAfter: report.bytesAfter } };
 }
 
 /** A call's failure, logged, recorded and answered: our own faults as `internal error`, the rest as they say. */

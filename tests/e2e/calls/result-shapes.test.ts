@@ -6,6 +6,7 @@ import type { Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { githubIssueSearch, issueSearchProjection } from '../../fixtures/github-search.ts';
 import { startTestStack } from '../../helpers/stack.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 /**
  * Results shaped for models (the server's `config.resultShapes`), on a real stack with the official SDK client: a
@@ -99,6 +100,12 @@ describe('results shaped for models', () => {
     expect(report.truncated).toEqual({ items: 10 });
     expect(report.bytesBefore).toBe(Buffer.byteLength(JSON.stringify(githubIssueSearch(30))));
     expect(report.bytesAfter).toBe(Buffer.byteLength((r.content as { text: string }[])[0]!.text));
+    // The call's execution record keeps the bytes the shape saved.
+    const rec = await waitFor("the shaped call's record", async () => {
+      const page = await unwrap(api.GET('/execution_records', { params: { query: { limit: 50 } } }));
+      return page.data.find((x) => x.tool === 'search_issues' && x.shape !== null);
+    });
+    expect(rec.shape).toEqual({ bytes_before: report.bytesBefore, bytes_after: report.bytesAfter });
   });
 
   it("SMART execute_tool gets its own server's shape for the tool it runs", async () => {

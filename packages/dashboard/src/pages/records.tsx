@@ -445,6 +445,18 @@ export function RecordPage({ client, id }: { client: ManagementClient; id: strin
                   </dd>
                 </>
               )}
+              {r.shape && (
+                <>
+                  <dt>Shaped</dt>
+                  <dd>
+                    {r.shape.bytes_before.toLocaleString()} → {r.shape.bytes_after.toLocaleString()} bytes (
+                    {Math.round(
+                      (100 * (r.shape.bytes_before - r.shape.bytes_after)) / Math.max(1, r.shape.bytes_before),
+                    )}{' '}
+                    % saved by the result shape)
+                  </dd>
+                </>
+              )}
               {r.trace_id && (
                 <>
                   <dt>Trace</dt>

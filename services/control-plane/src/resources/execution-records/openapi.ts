@@ -36,6 +36,14 @@ export const ExecutionRecordSummary = z
           'they refused, or one that went on redacted, flagged or in log-only mode): ' +
           'guardrail, detector, JSON path, action (`would_*` in log-only mode); never the value.',
       ),
+    shape: z
+      .object({ bytes_before: z.number().int(), bytes_after: z.number().int() })
+      .strict()
+      .nullable()
+      .describe(
+        'A result shaped for models (the server’s `config.resultShapes`, ADR 0052): the JSON text’s bytes before and ' +
+          'after the projection and item cap; null when the result was not shaped.',
+      ),
   })
   .strict()
   .meta({ id: 'ExecutionRecordSummary' });
