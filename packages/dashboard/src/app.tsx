@@ -17,6 +17,7 @@ import { QuotasPage } from './pages/quotas.tsx';
 import { ApprovalsPage } from './pages/approvals.tsx';
 import { ExternalUsersPage } from './pages/external-users.tsx';
 import { OverviewPage } from './pages/overview.tsx';
+import { useHeldChanges } from './review-count.ts';
 import { Loading, SecretInput } from './ui.tsx';
 
 // Pages few sessions open: loaded when first shown, out of the initial JavaScript.
@@ -27,6 +28,7 @@ const WorkspacesPage = lazy(() => import('./pages/workspaces.tsx').then((m) => (
 const CatalogPage = lazy(() => import('./pages/catalog.tsx').then((m) => ({ default: m.CatalogPage })));
 const ServerEditPage = lazy(() => import('./pages/server-edit.tsx').then((m) => ({ default: m.ServerEditPage })));
 const ConnectorPage = lazy(() => import('./pages/connector.tsx').then((m) => ({ default: m.ConnectorPage })));
+const ReviewPage = lazy(() => import('./pages/review.tsx').then((m) => ({ default: m.ReviewPage })));
 const ExternalServersPage = lazy(() =>
   import('./pages/external-servers.tsx').then((m) => ({ default: m.ExternalServersPage })),
 );
@@ -41,6 +43,7 @@ const navGroups: { label: string; links: { href: string; label: string }[] }[] =
       { href: '/catalog', label: 'API catalog' },
       { href: '/instances', label: 'Connector instances' },
       { href: '/external-servers', label: 'External MCP servers' },
+      { href: '/review', label: 'Review' },
       { href: '/workflows', label: 'Workflows' },
       { href: '/secrets', label: 'Secrets' },
     ],
@@ -187,6 +190,7 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   if (first === 'servers' && second && third === 'edit') return <ServerEditPage client={client} id={second} />;
   if (first === 'servers' && second) return <ServerPage client={client} id={second} />;
   if (first === 'external-servers') return <ExternalServersPage client={client} />;
+  if (first === 'review') return <ReviewPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'connectors' && second) return <ConnectorPage client={client} id={second} />;
   if (first === 'connectors') return <ConnectorsPage client={client} />;
   if (first === 'catalog') return <CatalogPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
@@ -251,6 +255,7 @@ function TopBar({
   section: string;
   onSignOut: () => void;
 }) {
+  const held = useHeldChanges(client, section);
   return (
     <header className="top">
       <span className="brand">Toolplane</span>
@@ -265,6 +270,15 @@ function TopBar({
                 <li key={n.href}>
                   <Link href={n.href} aria-current={section === n.href ? 'page' : undefined}>
                     {n.label}
+                    {n.href === '/review' && held !== null && held > 0 && (
+                      <>
+                        {' '}
+                        <span className="nav-count">
+                          {held}
+                          <span className="visually-hidden"> held</span>
+                        </span>
+                      </>
+                    )}
                   </Link>
                 </li>
               ))}
