@@ -291,6 +291,8 @@ const fixtures: Record<string, Fixture> = {
     const { response } = await ok(api.PATCH('/external_mcp_servers/{id}', { params: { path }, body }));
     return { response, id: ids.external };
   },
+  acceptExternalMcpServerChange: () => decideHeldChange('accept'),
+  rejectExternalMcpServerChange: () => decideHeldChange('reject'),
   deleteExternalMcpServer: async () => {
     const { response } = await ok(
       api.DELETE('/external_mcp_servers/{id}', { params: { path: { id: ids.external! } } }),
@@ -563,6 +565,32 @@ async function dryRunProblems(operationId: string, fixture: Fixture, dryRun: boo
   if (dryRun && !sent.some((r) => r.status < 300))
     problems.push(`${operationId}: the declared dry run did not succeed`);
   return problems;
+}
+
+/** A change held on the registered external server (the row as a refresh leaves it), then accepted or rejected. */
+async function decideHeldChange(decision: 'accept' | 'reject'): Promise<Done> {
+  const changeId = randomUUID();
+  const definition = { name: 'probe', description: 'Probe', inputSchema: { type: 'object' } };
+  const held = {
+    id: changeId,
+    kind: 'tool',
+    name: 'probe',
+    change: 'added',
+    digest: 'd',
+    definition,
+    heldAt: new Date(),
+  };
+  await db.query('UPDATE external_mcp_servers SET pins = $2 WHERE id = $1', [
+    ids.external,
+    JSON.stringify({ items: [], held: [held], rejected: [] }),
+  ]);
+  const params = { path: { id: ids.external!, changeId } };
+  const { response } = await ok(
+    decision === 'accept'
+      ? api.POST('/external_mcp_servers/{id}/changes/{changeId}/accept', { params })
+      : api.POST('/external_mcp_servers/{id}/changes/{changeId}/reject', { params }),
+  );
+  return { response };
 }
 
 const policyBody = (name: string) => ({

@@ -47,6 +47,8 @@ let keyB: string;
 let a: RegisteredExample;
 let b: RegisteredExample;
 const ids: Record<string, string> = {};
+/** A held change's id on A's registered server: B finds neither the server nor the change. */
+const heldChangeId = '3f0c1d52-8f4e-4b6a-9d0e-5b7a2c1e9f00';
 /** Strings only workspace A knows: none may appear in an answer to B (unless B's request carried it). */
 const markers: string[] = [];
 
@@ -433,6 +435,15 @@ function cases(): Case[] {
       url: 'http://127.0.0.1:9/pwned',
     }),
     c('DELETE', '/external_mcp_servers/:id', `/external_mcp_servers/${ids.externalServer}`, 'denied'),
+    c('GET', '/external_mcp_servers/:id/changes', `/external_mcp_servers/${ids.externalServer}/changes`, 'denied'),
+    ...(['accept', 'reject'] as const).map((decision) =>
+      c(
+        'POST',
+        `/external_mcp_servers/:id/changes/:changeId/${decision}`,
+        `/external_mcp_servers/${ids.externalServer}/changes/${heldChangeId}/${decision}`,
+        'denied',
+      ),
+    ),
 
     // The catalog is shared; which of its APIs a workspace added (and as which connector) is not.
     c('GET', '/api_catalog', '/api_catalog?q=exchangerate', 'scoped'),

@@ -76,6 +76,7 @@ export type AccessExplanation = Schemas['AccessExplanation'];
 export type DebugSession = Schemas['DebugSession'];
 /** An external MCP server registered on the workspace (header names only). */
 export type ExternalServer = Schemas['ExternalMcpServer'];
+export type ExternalServerChange = Schemas['ExternalMcpServerChange'];
 export type WorkspaceFile = Schemas['WorkspaceFile'];
 export type WorkspacePlan = Schemas['WorkspacePlan'];
 export type WorkspaceApplyResult = Schemas['WorkspaceApplyResult'];
@@ -198,6 +199,20 @@ export class Api {
     return this.#data(
       'PATCH',
       this.#client.PATCH('/external_mcp_servers/{id}', { params: { path: { id: idOrName } }, body }),
+    );
+  }
+  /** The changes held for review (ADR 0053), oldest first. */
+  async listExternalServerChanges(idOrName: string): Promise<ExternalServerChange[]> {
+    const path = { id: idOrName };
+    return (await this.#data('GET', this.#client.GET('/external_mcp_servers/{id}/changes', { params: { path } }))).data;
+  }
+  decideExternalServerChange(idOrName: string, changeId: string, decision: 'accept' | 'reject') {
+    const params = { path: { id: idOrName, changeId } };
+    return this.#data(
+      'POST',
+      decision === 'accept'
+        ? this.#client.POST('/external_mcp_servers/{id}/changes/{changeId}/accept', { params })
+        : this.#client.POST('/external_mcp_servers/{id}/changes/{changeId}/reject', { params }),
     );
   }
   async deleteExternalServer(idOrName: string): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { ExternalServer } from './api.ts';
-import { action, listOption, withJson } from './context.ts';
+import type { ExternalServer, ExternalServerChange } from './api.ts';
+import { action, type Context, listOption, withJson } from './context.ts';
 import { usageError } from './errors.ts';
 import { table } from './output.ts';
 import { readCredentials } from './prompt.ts';
@@ -20,7 +20,47 @@ function lines(e: ExternalServer): string[] {
     `  tools    ${e.tools.map((t) => t.name).join(', ') || '-'}`,
     ...(e.listError ? [`  last listing failed: ${e.listError}`] : []),
     `  used by  ${e.usedBy.map((s) => s.name).join(', ') || '-'}`,
+    ...(e.autoAccept ? ['  changes  published at once (autoAccept)'] : []),
+    ...(!e.autoAccept && e.heldChanges > 0
+      ? [`  held     ${e.heldChanges} change(s): external-servers review ${e.name}`]
+      : []),
   ];
+}
+
+const shown = (value: unknown): string => (value === null ? '-' : JSON.stringify(value));
+
+/** A held change and its diff, field by field. */
+function changeLines(server: string, c: ExternalServerChange): string[] {
+  return [
+    `${server}  ${c.kind} ${c.name}  ${c.change}  (${c.id}, held ${c.heldAt})`,
+    ...c.fields.flatMap((f) => [`  ${f.field}`, `    - ${shown(f.before)}`, `    + ${shown(f.after)}`]),
+  ];
+}
+
+/** `review`: the held changes of one server (or of every one holding some), or one decided by its id. */
+async function review(ctx: Context, server: string | undefined, opts: Record<string, unknown>) {
+  const api = ctx.api();
+  const names = server
+    ? [server]
+    : (await api.listExternalServers()).filter((e) => e.heldChanges > 0).map((e) => e.name);
+  const held = await Promise.all(
+    names.map(async (name) => ({ name, changes: await api.listExternalServerChanges(name) })),
+  );
+  const [decision, id] =
+    opts.accept !== undefined
+      ? (['accept', String(opts.accept)] as const)
+      : (['reject', opts.reject as string | undefined] as const);
+  if (id === undefined) {
+    ctx.out.result({ data: held }, () => {
+      const out = held.flatMap(({ name, changes }) => changes.flatMap((c) => changeLines(name, c)));
+      return out.length > 0 ? out : ['no changes held for review'];
+    });
+    return;
+  }
+  const owner = held.find((h) => h.changes.some((c) => c.id === id));
+  if (!owner) throw usageError(`no held change ${id}${server ? ` on ${server}` : ''}`);
+  const decided = await api.decideExternalServerChange(owner.name, id, decision);
+  ctx.out.result(decided, () => [`${decided.decision} ${decided.kind} ${decided.name} of ${owner.name}`]);
 }
 
 /** The values of the headers named by `--header`, read from stdin or prompted (nothing is read without one). */
@@ -37,6 +77,7 @@ async function headerValues(names: string[]): Promise<Record<string, string>> {
 export function externalServersCommand(program: Command): void {
   const ext = program
     .command('external-servers')
+    .alias('external')
     .description('manage the external MCP servers registered on the workspace (header values are write-only)');
 
   withJson(ext.command('list').description('list the registered external MCP servers')).action(
@@ -101,6 +142,8 @@ export function externalServersCommand(program: Command): void {
     }),
   );
 
+  reviewCommand(ext);
+
   withJson(
     ext
       .command('rm')
@@ -110,6 +153,24 @@ export function externalServersCommand(program: Command): void {
     action(async (ctx, [server]) => {
       await ctx.api().deleteExternalServer(server!);
       ctx.out.result({ deleted: server }, () => [`unregistered ${server}`]);
+    }),
+  );
+}
+
+/** `external-servers review [<server>] [--accept <id> | --reject <id>]` (ADR 0053). */
+function reviewCommand(ext: Command): void {
+  withJson(
+    ext
+      .command('review')
+      .description('list the changes held for review with their diff, or accept / reject one by its id')
+      .argument('[server]', 'name or id (default: every server holding changes)')
+      .option('--accept <id>', 'pin this change and publish it')
+      .option('--reject <id>', 'keep the pinned definition'),
+  ).action(
+    action(async (ctx, [server], opts) => {
+      if (opts.accept !== undefined && opts.reject !== undefined)
+        throw usageError('give --accept or --reject, not both');
+      await review(ctx, server, opts);
     }),
   );
 }

@@ -9,11 +9,11 @@ import type { ListRemoteToolsResult } from '@toolplane/contracts';
  * pinned version (`keep_pinned`) or nothing (`withhold`). Pure functions over the row's `pins` column.
  */
 
-export type PinKind = 'tool' | 'resource' | 'resource_template' | 'prompt';
+type PinKind = 'tool' | 'resource' | 'resource_template' | 'prompt';
 export type OnChange = 'keep_pinned' | 'withhold';
 
 /** An accepted definition: `name` is a tool's or prompt's name, a resource's URI, a template's URI template. */
-export interface PinnedItem {
+interface PinnedItem {
   kind: PinKind;
   name: string;
   digest: string;
