@@ -142,7 +142,9 @@ describe('the dashboard’s Review page', () => {
   const served = async (url: string) => {
     const client = new Client({ name: 'review', version: '1.0.0' });
     await client.connect(
-      new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { 'x-api-key': stack.bootstrapKey } } }),
+      new StreamableHTTPClientTransport(new URL(url), {
+        requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+      }),
     );
     try {
       return (await client.listTools()).tools.find((t) => t.name === 'get_weather')?.description;
@@ -239,16 +241,14 @@ describe('the dashboard’s Review page', () => {
     await page.goto('/review');
     const update = page.getByRole('region', { name: 'Stripe 0.9.0 → 1.0.0' });
     await update
-      .getByRole('region', { name: `Tool changes on ${setup.server.name}` })
+      .getByRole('region', { name: `Tool changes on ${setup.server!.name}` })
       .getByRole('article', { name: 'Tool list_invoices added' })
       .waitFor();
     await page.getByText('No change is held for review.').waitFor();
     await audit(page, 'review (a connector upgrade)');
     await update.getByRole('button', { name: 'Upgrade Stripe to 1.0.0' }).click();
     await update.getByRole('status').filter({ hasText: 'Upgraded Stripe to 1.0.0.' }).waitFor();
-    expect((await unwrap(api.GET('/connectors/{id}', { params: { path: { id: created.id } } }))).version).toBe(
-      '1.0.0',
-    );
+    expect((await unwrap(api.GET('/connectors/{id}', { params: { path: { id: created.id } } }))).version).toBe('1.0.0');
     expect(pageProblems).toEqual([]);
   }, 120_000);
 });

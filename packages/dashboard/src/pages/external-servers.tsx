@@ -243,8 +243,8 @@ export function ExternalServersPage({ client }: { client: ManagementClient }) {
       <h1>External MCP servers</h1>
       <p className="hint">
         Registered once on the workspace and used by name from any MCP server. Header values go to the secrets store and
-        never come back; changing the URL, the name or one header updates every server using it. What each one offers
-        is pinned when it is registered: a tool, resource or prompt it changes or adds later waits on the{' '}
+        never come back; changing the URL, the name or one header updates every server using it. What each one offers is
+        pinned when it is registered: a tool, resource or prompt it changes or adds later waits on the{' '}
         <Link href="/review">Review</Link> page until someone accepts it.
       </p>
       <RegisterForm client={client} onRegistered={report} />

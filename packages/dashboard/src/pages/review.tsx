@@ -82,13 +82,21 @@ function HeldChange({ client, server, change }: { client: ManagementClient; serv
 }
 
 /** A registered server's held changes, oldest first, and what agents see of them meanwhile. */
-function ServerChanges({ client, server, changes }: { client: ManagementClient; server: Registered; changes: Change[] }) {
+function ServerChanges({
+  client,
+  server,
+  changes,
+}: {
+  client: ManagementClient;
+  server: Registered;
+  changes: Change[];
+}) {
   return (
     <section aria-labelledby={`held-${server.id}`} className="review-group">
       <h3 id={`held-${server.id}`}>{server.name}</h3>
       <p className="hint">
-        <code>{server.url}</code>, used by {server.usedBy.map((u) => u.name).join(', ') || 'no server'}. Until a
-        change is decided,{' '}
+        <code>{server.url}</code>, used by {server.usedBy.map((u) => u.name).join(', ') || 'no server'}. Until a change
+        is decided,{' '}
         {server.onChange === 'withhold' ? 'a changed item is withheld' : 'a changed item is served as pinned'} and a new
         one is not served. <Link href="/external-servers">External MCP servers</Link>
       </p>
