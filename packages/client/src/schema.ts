@@ -788,8 +788,10 @@ export interface paths {
      * Change a registered external MCP server field by field
      * @description Only what the body names changes: `url`, `name`, and in `headers` each header named (a value sets
      * it, `null` removes it; the other headers keep their sealed values). It is listed again, and every hosted server
-     * using it gets a new catalog version in one change (edges send `tools/list_changed`). A name already registered,
-     * or already used by an external config of a server using it, is a 409.
+     * using it gets a new catalog version in one change (edges send `tools/list_changed`). What it lists is reconciled
+     * with its pins (new or changed items held for review, `GET …/changes`); at another `url` it is pinned afresh.
+     * `autoAccept`, `onChange` and `notifyWebhookUrl` change the review settings. A name already registered, or already
+     * used by an external config of a server using it, is a 409.
      */
     patch: operations['updateExternalMcpServer'];
     trace?: never;
@@ -804,7 +806,7 @@ export interface paths {
     /**
      * List the changes of a registered external MCP server held for review
      * @description Each tool, resource, resource template and prompt the server offers is pinned when it is first
-     * listed (ADR 0053). A refresh that finds a new item, or a pinned one changed, holds it here until it is accepted
+     * listed (ADR 0061). A refresh that finds a new item, or a pinned one changed, holds it here until it is accepted
      * or rejected: a new item is not served meanwhile, a changed one is served as pinned (`onChange: "keep_pinned"`) or
      * withheld (`"withhold"`). `fields` lists each pinned field that differs (name, title, description, schemas,
      * annotations; for a resource its URI, name, description, MIME type and `_meta`; for a prompt its arguments),

@@ -201,7 +201,7 @@ export class Api {
       this.#client.PATCH('/external_mcp_servers/{id}', { params: { path: { id: idOrName } }, body }),
     );
   }
-  /** The changes held for review (ADR 0053), oldest first. */
+  /** The changes held for review (ADR 0061), oldest first. */
   async listExternalServerChanges(idOrName: string): Promise<ExternalServerChange[]> {
     const path = { id: idOrName };
     return (await this.#data('GET', this.#client.GET('/external_mcp_servers/{id}/changes', { params: { path } }))).data;

@@ -157,7 +157,7 @@ export function externalServersCommand(program: Command): void {
   );
 }
 
-/** `external-servers review [<server>] [--accept <id> | --reject <id>]` (ADR 0053). */
+/** `external-servers review [<server>] [--accept <id> | --reject <id>]` (ADR 0061). */
 function reviewCommand(ext: Command): void {
   withJson(
     ext

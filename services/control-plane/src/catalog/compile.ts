@@ -41,7 +41,7 @@ export interface StoredExternalConfig {
   headersSecret?: string;
   headerSecrets?: Record<string, string>;
   registryId?: string;
-  /** A registered server that holds changes for review: its pins and what a changed item serves (ADR 0053). */
+  /** A registered server that holds changes for review: its pins and what a changed item serves (ADR 0061). */
   pinning?: { state: PinState; onChange: OnChange };
 }
 
@@ -96,7 +96,7 @@ export type Listing = ListRemoteToolsResult & { asServed?: true };
 
 export type ExternalLister = (cfg: StoredExternalConfig) => Promise<Listing>;
 
-/** What a catalog takes of a listing: under its server's pins when it holds changes for review (ADR 0053). */
+/** What a catalog takes of a listing: under its server's pins when it holds changes for review (ADR 0061). */
 function underPins(cfg: StoredExternalConfig, listing: Listing): ListRemoteToolsResult {
   if (!cfg.pinning || !listing.ok || listing.asServed) return listing;
   return servedListing(listing, cfg.pinning.state, cfg.pinning.onChange);

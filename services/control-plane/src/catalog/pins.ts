@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { ListRemoteToolsResult } from '@toolplane/contracts';
 
 /**
- * Pinned definitions of a registered external MCP server (ADR 0053): each tool, resource, resource template and prompt
+ * Pinned definitions of a registered external MCP server (ADR 0061): each tool, resource, resource template and prompt
  * it offers is pinned by a digest of what a model reads of it. A listing is reconciled with the pins (`reconcile`):
  * an item equal to its pin is served; a changed or new one is held for review; a removed one disappears at once. What
  * a catalog takes of a listing is `servedListing`: the listed items that match their pins, and for a changed one its

@@ -3,7 +3,7 @@ import type { DataPlaneTaskClient } from '@toolplane/queue';
 import { WebhookAttempts, workerWebhookPost, type WebhookPost } from './webhook-attempts.ts';
 
 /**
- * The webhooks of registered external MCP servers (`notifyWebhookUrl`, ADR 0053): each listing that holds changes for
+ * The webhooks of registered external MCP servers (`notifyWebhookUrl`, ADR 0061): each listing that holds changes for
  * review is POSTed as JSON by a worker (its outbound guard), as quota alerts are; a failed attempt is tried again after
  * 1 and 5 s, and the last failure is logged with the URL's origin only (its path often holds the webhook's token).
  * Nothing waits for a delivery: the held changes and their audit events are stored first.

@@ -41,6 +41,6 @@ export interface ControlPlaneDeps {
   readonly apiCatalog: ApiCatalog;
   /** The slot a large import takes (http/limits.ts). */
   readonly largeImports: ReturnType<typeof largeImportLimit>;
-  /** Held changes of registered external MCP servers announced to their `notifyWebhookUrl` (ADR 0053). */
+  /** Held changes of registered external MCP servers announced to their `notifyWebhookUrl` (ADR 0061). */
   readonly changeWebhooks: ChangeWebhooks;
 }

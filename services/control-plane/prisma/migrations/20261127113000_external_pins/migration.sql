@@ -1,4 +1,4 @@
--- Pinned definitions of registered external MCP servers (ADR 0053). Rows that exist already accept every change
+-- Pinned definitions of registered external MCP servers (ADR 0061). Rows that exist already accept every change
 -- automatically, as before; new rows hold changes for review (the column's default becomes false).
 ALTER TABLE "external_mcp_servers" ADD COLUMN "pins" JSONB;
 ALTER TABLE "external_mcp_servers" ADD COLUMN "auto_accept" BOOLEAN NOT NULL DEFAULT true;

@@ -88,7 +88,7 @@ export async function getExternalMcpServer({ db }: ControlPlaneDeps, { params, c
 /**
  * `PATCH /external_mcp_servers/{id}`, field by field: the URL, the name, one header (the other headers keep their
  * sealed values), the review settings. Listed again in its new form and reconciled with its pins (at another URL
- * pinned afresh; ADR 0053), then every hosted server using it gets a new catalog version in one change.
+ * pinned afresh; ADR 0061), then every hosted server using it gets a new catalog version in one change.
  */
 export async function updateExternalMcpServer(
   { db, catalog, secrets, changeWebhooks }: ControlPlaneDeps,

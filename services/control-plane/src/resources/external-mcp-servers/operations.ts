@@ -119,7 +119,7 @@ export const externalMcpServersOperations: Operation[] = [
       summary: 'List the changes of a registered external MCP server held for review',
       description:
         'Each tool, resource, resource template and prompt the server offers is pinned when it is first listed ' +
-        '(ADR 0053). A refresh that finds a new item, or a pinned one changed, holds it here until it is accepted ' +
+        '(ADR 0061). A refresh that finds a new item, or a pinned one changed, holds it here until it is accepted ' +
         'or rejected: a new item is not served meanwhile, a changed one is served as pinned (`onChange: ' +
         '"keep_pinned"`) or withheld (`"withhold"`). `fields` lists each pinned field that differs (name, title, ' +
         'description, schemas, annotations; for a resource its URI, name, description, MIME type and `_meta`; for a ' +

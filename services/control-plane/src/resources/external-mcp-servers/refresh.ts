@@ -157,7 +157,7 @@ async function refreshRegistry(deps: RefreshDeps, list: ExternalLister, deadline
 type Entry = Awaited<ReturnType<Db['externalMcpServer']['findMany']>>[number];
 
 /**
- * A registered server's listing stored on its entry, reconciled with its pins (ADR 0053): the changes it holds are
+ * A registered server's listing stored on its entry, reconciled with its pins (ADR 0061): the changes it holds are
  * audit events in the same transaction and POSTed to its webhook after the commit. Only the entry as it was listed:
  * one changed meanwhile (or decided on) is listed anew by the next run.
  */

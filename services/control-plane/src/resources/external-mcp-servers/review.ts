@@ -19,7 +19,7 @@ import type { Input } from '../operation.ts';
 import { find } from './registry.ts';
 
 /**
- * Review of what a registered external MCP server changed (ADR 0053): a listing reconciled with the pins holds changes
+ * Review of what a registered external MCP server changed (ADR 0061): a listing reconciled with the pins holds changes
  * (`pinsAfterListing`, each hold an audit event and a webhook POST), and each held change is accepted (re-pinned, the
  * catalogs of the servers using it republished) or rejected (the pin stays; that definition is not held again).
  */

@@ -8,7 +8,7 @@ const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/, 'must
 const headerValue = z.string().max(8192);
 export const maxHeaders = 20;
 
-/** How changes of what it offers are published (ADR 0053). */
+/** How changes of what it offers are published (ADR 0061). */
 const review = {
   autoAccept: z
     .boolean()
