@@ -17,6 +17,7 @@ import { QuotasPage } from './pages/quotas.tsx';
 import { ApprovalsPage } from './pages/approvals.tsx';
 import { ExternalUsersPage } from './pages/external-users.tsx';
 import { OverviewPage } from './pages/overview.tsx';
+import { useHeldChanges } from './review-count.ts';
 import { Loading, SecretInput } from './ui.tsx';
 import { mayIn, PowersContext, type Access, type Area } from './powers.tsx';
 
@@ -30,6 +31,7 @@ const CatalogPage = lazy(() => import('./pages/catalog.tsx').then((m) => ({ defa
 const ServerEditPage = lazy(() => import('./pages/server-edit.tsx').then((m) => ({ default: m.ServerEditPage })));
 const ConnectorPage = lazy(() => import('./pages/connector.tsx').then((m) => ({ default: m.ConnectorPage })));
 const RegistryPage = lazy(() => import('./pages/registry.tsx').then((m) => ({ default: m.RegistryPage })));
+const ReviewPage = lazy(() => import('./pages/review.tsx').then((m) => ({ default: m.ReviewPage })));
 const ExternalServersPage = lazy(() =>
   import('./pages/external-servers.tsx').then((m) => ({ default: m.ExternalServersPage })),
 );
@@ -45,6 +47,7 @@ const navGroups: { label: string; links: { href: string; label: string; area: Ar
       { href: '/catalog', label: 'API catalog', area: 'connectors' },
       { href: '/instances', label: 'Connector instances', area: 'connectors' },
       { href: '/external-servers', label: 'External MCP servers', area: 'servers' },
+      { href: '/review', label: 'Review', area: 'servers' },
       { href: '/registry', label: 'MCP Registry', area: 'servers' },
       { href: '/workflows', label: 'Workflows', area: 'servers' },
       { href: '/secrets', label: 'Secrets', area: 'secrets' },
@@ -194,6 +197,7 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   if (first === 'servers' && second) return <ServerPage client={client} id={second} />;
   if (first === 'external-servers') return <ExternalServersPage client={client} />;
   if (first === 'registry') return <RegistryPage client={client} />;
+  if (first === 'review') return <ReviewPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'connectors' && second) return <ConnectorPage client={client} id={second} />;
   if (first === 'connectors') return <ConnectorsPage client={client} />;
   if (first === 'catalog') return <CatalogPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
@@ -273,6 +277,7 @@ function TopBar({
   section: string;
   onSignOut: () => void;
 }) {
+  const held = useHeldChanges(client, section);
   return (
     <header className="top">
       <span className="brand">Toolplane</span>
@@ -287,6 +292,15 @@ function TopBar({
                 <li key={n.href}>
                   <Link href={n.href} aria-current={section === n.href ? 'page' : undefined}>
                     {n.label}
+                    {n.href === '/review' && held !== null && held > 0 && (
+                      <>
+                        {' '}
+                        <span className="nav-count">
+                          {held}
+                          <span className="visually-hidden"> held</span>
+                        </span>
+                      </>
+                    )}
                   </Link>
                 </li>
               ))}

@@ -191,7 +191,7 @@ function Changes({ preview }: { preview: Preview }) {
             : [
                 s.added.length > 0 && `gains ${s.added.join(', ')}`,
                 s.removed.length > 0 && `loses ${s.removed.join(', ')}`,
-                s.changed.length > 0 && `changes ${s.changed.join(', ')}`,
+                s.changed.length > 0 && `changes ${s.changed.map((c) => c.name).join(', ')}`,
               ]
                 .filter(Boolean)
                 .join('; ')}

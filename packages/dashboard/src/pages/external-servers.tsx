@@ -182,6 +182,19 @@ const columns: Column<Registered>[] = [
           )),
   },
   { header: 'Last listed', cell: (s) => (s.listError ? `failed: ${s.listError}` : when(s.listedAt)) },
+  {
+    header: 'Review',
+    cell: (s) => (
+      <>
+        {s.heldChanges === 0 ? (
+          'nothing held'
+        ) : (
+          <Link href={`/review?server=${encodeURIComponent(s.name)}`}>{s.heldChanges} held</Link>
+        )}
+        {s.autoAccept && <> (changes accepted automatically)</>}
+      </>
+    ),
+  },
 ];
 
 /**
@@ -230,7 +243,9 @@ export function ExternalServersPage({ client }: { client: ManagementClient }) {
       <h1>External MCP servers</h1>
       <p className="hint">
         Registered once on the workspace and used by name from any MCP server. Header values go to the secrets store and
-        never come back; changing the URL, the name or one header updates every server using it.
+        never come back; changing the URL, the name or one header updates every server using it. What each one offers is
+        pinned when it is registered: a tool, resource or prompt it changes or adds later waits on the{' '}
+        <Link href="/review">Review</Link> page until someone accepts it.
       </p>
       <RegisterForm client={client} onRegistered={report} />
       <Success>{done}</Success>
