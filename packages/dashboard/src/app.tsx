@@ -267,11 +267,13 @@ function shownNav(access: Access | null) {
 
 /** The header: the main navigation, the session's workspace and user, and signing out. */
 function TopBar({
+  client,
   current,
   credential,
   section,
   onSignOut,
 }: {
+  client: ManagementClient;
   current: { name: string; access: Access } | null;
   credential: Credential;
   section: string;
@@ -367,7 +369,7 @@ export function App() {
   return (
     <>
       <PowersContext value={current?.access ?? null}>
-        <TopBar current={current} credential={credential} section={section} onSignOut={signOut} />
+        <TopBar client={client} current={current} credential={credential} section={section} onSignOut={signOut} />
         <main>
           <Suspense fallback={<Loading what="the page" />}>
             <Page path={path} client={client} />
