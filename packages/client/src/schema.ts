@@ -2101,6 +2101,11 @@ export interface components {
        * @description The guardrails of the server and tool the call passes through, in the order they apply (ADR 0050).
        */
       guardrails: components['schemas']['GuardrailExplanation'][];
+      /**
+       * @description The quotas the call counts against (ADR 0048), each enforced or log only; whether there is room
+       * now is the edge’s answer, not read here.
+       */
+      quotas: components['schemas']['QuotaExplanation'][];
     };
     AccessPolicyExplanation: {
       /** Format: uuid */
@@ -2143,6 +2148,14 @@ export interface components {
       /** @description false: log only, the caller sees no change (`would_<action>` recorded). */
       enforce: boolean;
       /** @description One line: what it does to the call, or would do (log only). */
+      why: string;
+    };
+    QuotaExplanation: {
+      id: string;
+      name: string;
+      /** @description false: log only, refuses nothing (`quota.would_refuse` recorded). */
+      enforce: boolean;
+      /** @description One line: what it counts the call against, and what it does past its limit. */
       why: string;
     };
     AccessExplanationRequest: {

@@ -52,6 +52,37 @@ export const QuotaRule = z.object({
 });
 export type QuotaRule = z.infer<typeof QuotaRule>;
 
+/** What quotas know of a caller (`match` and `per`). */
+export interface QuotaCaller {
+  readonly keyId?: string | undefined;
+  /** The external user the call acts as. */
+  readonly person?: string | undefined;
+  readonly subject?: string | undefined;
+  readonly claims?: Readonly<Record<string, unknown>> | undefined;
+}
+
+function claimHolds(claims: QuotaCaller['claims'], claim: string, value: string): boolean {
+  const v = claims?.[claim];
+  return Array.isArray(v) ? v.includes(value) : v === value;
+}
+
+/** Whether a quota's `match` takes this caller's calls on this server (its tools decided by `quotaTakesTool`). */
+export function quotaTakesCaller(rule: QuotaRule, c: QuotaCaller, serverId: string): boolean {
+  const m = rule.match;
+  return (
+    (!m.servers || m.servers.includes(serverId)) &&
+    (!m.apiKeys || (c.keyId !== undefined && m.apiKeys.includes(c.keyId))) &&
+    (!m.people || (c.person !== undefined && m.people.includes(c.person))) &&
+    (!m.subjects || (c.subject !== undefined && m.subjects.includes(c.subject))) &&
+    (!m.claims || m.claims.every((x) => claimHolds(c.claims, x.claim, x.contains)))
+  );
+}
+
+/** Whether a quota's `match` takes calls of this tool. */
+export function quotaTakesTool(rule: QuotaRule, tool: string): boolean {
+  return !rule.match.tools || rule.match.tools.some((p) => toolPatternMatches(p, tool));
+}
+
 /** A tool pattern: the name itself, or `*` standing for any run of characters. */
 export function toolPatternMatches(pattern: string, name: string): boolean {
   if (!pattern.includes('*')) return pattern === name;

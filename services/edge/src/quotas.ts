@@ -3,7 +3,9 @@ import {
   quotaAlertKey,
   quotaCounterKey,
   quotaPeriod,
-  toolPatternMatches,
+  quotaTakesCaller,
+  quotaTakesTool,
+  type QuotaCaller,
   type QuotaPeriod,
   type QuotaRule,
   type QuotaWindow,
@@ -17,15 +19,6 @@ import type { RedisClient } from '@toolplane/redis';
  * and charges all of them at once, so that N edges together allow exactly the limit. A call under no quota pays one
  * array test per request and nothing per call.
  */
-
-/** What quotas know of the caller (`match` and `per`). */
-export interface QuotaCaller {
-  readonly keyId?: string | undefined;
-  /** The external user the call acts as. */
-  readonly person?: string | undefined;
-  readonly subject?: string | undefined;
-  readonly claims?: Readonly<Record<string, unknown>> | undefined;
-}
 
 /** The quotas that can apply to one caller's calls on one server, found once per request; the tool decides the rest. */
 export interface CallQuotas {
@@ -54,13 +47,13 @@ function callerMatches(rule: QuotaRule, c: QuotaCaller, serverId: string): boole
 export function callerQuotas(access: WorkspaceAccess, caller: QuotaCaller, serverId: string): CallQuotas | undefined {
   const all = access.quotas;
   if (!all || all.length === 0) return undefined;
-  const rules = all.filter((q) => callerMatches(q, caller, serverId));
+  const rules = all.filter((q) => quotaTakesCaller(q, caller, serverId));
   return rules.length > 0 ? { workspaceId: access.workspaceId, rules, caller } : undefined;
 }
 
 /** The quotas a call of `tool` falls under. */
 export function quotasOfTool(quotas: CallQuotas, tool: string): QuotaRule[] {
-  return quotas.rules.filter((q) => !q.match.tools || q.match.tools.some((p) => toolPatternMatches(p, tool)));
+  return quotas.rules.filter((q) => quotaTakesTool(q, tool));
 }
 
 /** Each quota's counter for this call, its amount, how long the key lives, and when its window resets. */

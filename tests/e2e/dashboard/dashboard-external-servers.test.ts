@@ -97,6 +97,7 @@ afterAll(async () => {
   await first?.close();
   await second?.close();
   await weather?.close();
+  await registryWeather?.close();
   await registry?.close();
 });
 

@@ -350,4 +350,57 @@ describe('POST /access_policies/explain', () => {
     const search = await explain({ api_key: keys.support.id }, 'search_tickets', { limit: 1 });
     expect(search.guardrails.map((g) => g.name)).toEqual(['keys-shadow']);
   });
+
+  it('lists the quotas the call counts against, each enforced or log only, as the edge matches them', async () => {
+    const before = await explain({ api_key: keys.support.id }, 'get_ticket', { ticket_id: 'TCK-1' });
+    expect(before.quotas).toEqual([]);
+    const reads = await unwrap(
+      api.POST('/quotas', {
+        body: {
+          name: 'reads',
+          match: { tools: ['get_*'] },
+          counts: 'calls',
+          limit: 100,
+          window: 'day',
+          per: 'api_key',
+        },
+      }),
+    );
+    const trial = await unwrap(
+      api.POST('/quotas', {
+        body: {
+          name: 'trial',
+          match: { apiKeys: [keys.support.id] },
+          counts: 'cost',
+          limit: 10,
+          window: 'hour',
+          enforce: false,
+        },
+      }),
+    );
+    await unwrap(
+      api.POST('/quotas', {
+        body: { name: 'someone-else', match: { subjects: ['bob'] }, counts: 'in_flight', limit: 2 },
+      }),
+    );
+    const e = await explain({ api_key: keys.support.id }, 'get_ticket', { ticket_id: 'TCK-1' });
+    expect(e.decision).toBe(before.decision);
+    expect(e.quotas).toEqual([
+      {
+        id: reads.id,
+        name: 'reads',
+        enforce: true,
+        why: 'counts this call against 100 calls a day per api key; refused past it',
+      },
+      {
+        id: trial.id,
+        name: 'trial',
+        enforce: false,
+        why: 'counts this call against 10 cost units an hour; would refuse past it (log only: the caller sees no change)',
+      },
+    ]);
+    // Another tool: `get_*` does not take it.
+    const search = await explain({ api_key: keys.support.id }, 'search_tickets', { limit: 1 });
+    expect(search.quotas.map((q) => q.name)).toEqual(['trial']);
+  });
 });

@@ -7,7 +7,7 @@ import {
   type ExplainCall,
 } from '@toolplane/access';
 import type { ConditionCaller } from '@toolplane/conditions';
-import type { Catalog } from '@toolplane/contracts';
+import { quotaTakesCaller, quotaTakesTool, type Catalog, type QuotaRule } from '@toolplane/contracts';
 import { tokenGroups } from '@toolplane/contracts/oauth-claims';
 import { ValidationError, type ProblemIssue } from '@toolplane/errors';
 import type { Db } from '../../db/client.ts';
@@ -165,8 +165,42 @@ function guardrailsOf(catalog: Catalog, tool: string) {
     });
 }
 
+/**
+ * The quotas the call counts against (ADR 0048), as the edge finds them (`quotaTakesCaller`, `quotaTakesTool`): each
+ * enforced or log only (ADR 0051), in a line. Usage is not read: whether there is room now is the edge's answer.
+ */
+function quotasOf(quotas: readonly QuotaRule[] | undefined, call: ExplainCall) {
+  const { identity, caller } = call;
+  const who = { keyId: identity.keyId, person: identity.username, subject: identity.subject, claims: caller.claims };
+  return (quotas ?? [])
+    .filter((q) => quotaTakesCaller(q, who, call.server.catalog.serverId) && quotaTakesTool(q, call.tool.def.name))
+    .map((q) => {
+      const per = q.per ? ` per ${q.per.replace('_', ' ')}` : '';
+      const limit =
+        q.counts === 'in_flight'
+          ? `${q.limit} calls in flight${per}`
+          : `${q.limit} ${q.counts === 'cost' ? 'cost units' : 'calls'} ${q.window === 'hour' ? 'an' : 'a'} ${q.window}${per}`;
+      return {
+        id: q.id,
+        name: q.name,
+        enforce: q.enforce,
+        why: q.enforce
+          ? `counts this call against ${limit}; refused past it`
+          : `counts this call against ${limit}; would refuse past it (log only: the caller sees no change)`,
+      };
+    });
+}
+
 /** The answer: snake_case, each policy with its name. */
-function present(e: AccessExplanation, call: ExplainCall, refusal: string | undefined, catalog: Catalog) {
+function present(
+  e: AccessExplanation,
+  call: ExplainCall,
+  {
+    refusal,
+    catalog,
+    quotas,
+  }: { refusal: string | undefined; catalog: Catalog; quotas: readonly QuotaRule[] | undefined },
+) {
   const allowed = e.allowed && refusal === undefined;
   return {
     decision: allowed ? ('allow' as const) : ('deny' as const),
@@ -186,6 +220,7 @@ function present(e: AccessExplanation, call: ExplainCall, refusal: string | unde
       why: p.why,
     })),
     guardrails: guardrailsOf(catalog, call.tool.def.name),
+    quotas: quotasOf(quotas, call),
   };
 }
 
@@ -214,6 +249,7 @@ export async function explainAccessDecision(
     args: argumentsAsSent(entry, body.arguments ?? {}),
     credentialName: who.value.credentialName,
   };
-  const explained = explainAccess(await workspaceAccess(db, workspaceId), call);
-  return present(explained, call, who.value.refusal, catalog);
+  const access = await workspaceAccess(db, workspaceId);
+  const explained = explainAccess(access, call);
+  return present(explained, call, { refusal: who.value.refusal, catalog, quotas: access.quotas });
 }

@@ -106,6 +106,22 @@ export const AccessExplanation = z
           .meta({ id: 'GuardrailExplanation' }),
       )
       .describe('The guardrails of the server and tool the call passes through, in the order they apply (ADR 0050).'),
+    quotas: z
+      .array(
+        z
+          .object({
+            id: z.string(),
+            name: z.string(),
+            enforce: z.boolean().describe('false: log only, refuses nothing (`quota.would_refuse` recorded).'),
+            why: z.string().describe('One line: what it counts the call against, and what it does past its limit.'),
+          })
+          .strict()
+          .meta({ id: 'QuotaExplanation' }),
+      )
+      .describe(
+        'The quotas the call counts against (ADR 0048), each enforced or log only; whether there is room now is the ' +
+          'edge’s answer, not read here.',
+      ),
   })
   .strict()
   .meta({ id: 'AccessExplanation' });
