@@ -26,6 +26,7 @@ const models: Record<string, string> = {
   debug_session: 'debugSession',
   workspace: 'workspace',
   role_mapping: 'roleMapping',
+  audit_exporter: 'auditExporter',
 };
 
 /** A request's audit state: its scope (db/audited-db.ts), the operation that matched, and what the answer named. */
