@@ -305,6 +305,16 @@ describe('audit exporters', () => {
       body: { target: { type: 'splunk_hec', url: 'https://splunk.example.com' } },
     });
     expect(missing.response.status).toBe(422);
+    // A key that may not read the trail may not send it anywhere either.
+    const managementOnly = await unwrap(
+      api.POST('/api_keys', { body: { name: 'management-only', scopes: ['management'] } }),
+    );
+    const refused = await fetch(`${stack.controlPlaneUrl}/api/v1/audit_exporters`, {
+      method: 'POST',
+      headers: { 'x-api-key': managementOnly.key, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'exfiltrate', target: { type: 'syslog', host: '127.0.0.1', port: 9 } }),
+    });
+    expect(refused.status).toBe(403);
     expect((await api.DELETE('/audit_exporters/{id}', { params: { path: { id } } })).response.status).toBe(204);
     expect((await api.GET('/audit_exporters/{id}', { params: { path: { id } } })).response.status).toBe(404);
   });
