@@ -575,7 +575,7 @@ export type AuditExportTarget = z.infer<typeof AuditExportTarget>;
 
 /**
  * `audit.export` (control plane → worker): one batch of a workspace's audit events, in `seq` order and exactly as
- * hashed, sent to a receiver (ADR 0061). One attempt: the control plane's deliverer retries and moves its cursor.
+ * hashed, sent to a receiver (ADR 0065). One attempt: the control plane's deliverer retries and moves its cursor.
  */
 const AuditExportJobV1 = z.object({
   ...taskEnvelope,

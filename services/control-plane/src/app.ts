@@ -312,7 +312,7 @@ function startBackground({ deps, running }: Parts): void {
       prefix,
       intervalMs: Math.round(env.EXTERNAL_TOOLS_REFRESH_SECONDS * 1000),
     });
-  // The trail pushed to the workspaces' exporters, from PostgreSQL (ADR 0061).
+  // The trail pushed to the workspaces' exporters, from PostgreSQL (ADR 0065).
   running.auditExport = new AuditExportDeliverer({
     db,
     tasks,

@@ -124,7 +124,7 @@ export const ControlPlaneEnv = z.object({
   RECORDS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   /** Audit events older than this are deleted (each workspace's last one is kept: the chain goes on from it). */
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).default(365),
-  /** How often the audit exporters' deliverer looks for events after each cursor (ADR 0061). */
+  /** How often the audit exporters' deliverer looks for events after each cursor (ADR 0065). */
   AUDIT_EXPORT_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(2_000),
   /** Events per `audit.export` batch. */
   AUDIT_EXPORT_BATCH: z.coerce.number().int().min(1).max(500).default(100),

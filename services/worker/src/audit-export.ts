@@ -6,7 +6,7 @@ import { checkUrlSync, createGuardedFetch, guardedLookup, isAllowlisted, outboun
 import type { SecretResolver } from './secret-resolver.ts';
 
 /**
- * `audit.export` (ADR 0061): one batch of a workspace's audit events, each exactly as hashed (its `seq`, `prevHash` and
+ * `audit.export` (ADR 0065): one batch of a workspace's audit events, each exactly as hashed (its `seq`, `prevHash` and
  * `hash` with it, so the receiver can verify the chain), sent to a syslog receiver (RFC 5424 over TCP or TLS, octet
  * counting of RFC 6587, the body JSON or CEF), to Splunk HEC or to a webhook (a JSON array signed with HMAC-SHA256).
  * Every connection goes through the outbound guard. `ok` only once the receiver took every event: an HTTP 2xx, or for

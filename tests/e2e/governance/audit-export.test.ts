@@ -15,7 +15,7 @@ import { sourceCli } from '../../helpers/cli.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
-// The trail pushed to SIEMs (ADR 0061): syslog over TCP (JSON) and TLS (CEF), Splunk HEC and a signed webhook receive
+// The trail pushed to SIEMs (ADR 0065): syslog over TCP (JSON) and TLS (CEF), Splunk HEC and a signed webhook receive
 // every event of a scripted session, in order, verifiable with the chain; HEC stopped and restarted loses nothing;
 // an untrusted certificate is a clear status; an event a receiver refuses for good becomes a dead letter.
 

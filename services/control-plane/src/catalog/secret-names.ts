@@ -68,7 +68,7 @@ export function externalServerHeaderSecretName(
   return `${externalServerSecretPrefix(workspaceId, externalServerId)}headers/${hex}-${generation}`;
 }
 
-/** The HEC token or webhook HMAC key of an audit exporter (ADR 0061): deleted with it. */
+/** The HEC token or webhook HMAC key of an audit exporter (ADR 0065): deleted with it. */
 export function auditExporterSecretName(workspaceId: string, exporterId: string): string {
   return `ws/${workspaceId}/audit-exporters/${exporterId}/secret`;
 }

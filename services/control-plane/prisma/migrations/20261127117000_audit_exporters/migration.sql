@@ -1,4 +1,4 @@
--- Exporters of the audit trail, their cursors per chain and their dead letters (ADR 0061).
+-- Exporters of the audit trail, their cursors per chain and their dead letters (ADR 0065).
 CREATE TABLE "audit_exporters" (
     "id" UUID NOT NULL,
     "workspace_id" UUID NOT NULL,

@@ -7,7 +7,7 @@ import type { Db } from '../../db/client.ts';
 import type { StoredTarget } from './handlers.ts';
 
 /**
- * The audit exporters' deliverer (ADR 0061): PostgreSQL is the log. Each exporter keeps a cursor per chain (the last
+ * The audit exporters' deliverer (ADR 0065): PostgreSQL is the log. Each exporter keeps a cursor per chain (the last
  * `seq` its receiver acknowledged); every `pollMs` the deliverer takes each due cursor's lease (a row lease with an
  * expiry: one deliverer per cursor across replicas), sends the events after it in `seq` order, a batch at a time,
  * through a worker (`audit.export`: the control plane connects to no receiver and reads no secret), and moves the

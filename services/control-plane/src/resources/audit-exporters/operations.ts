@@ -94,7 +94,7 @@ const description =
   'may not send it anywhere); a person needs a role that changes the trail (admin).';
 
 /**
- * Exporters of the trail (ADR 0061): each keeps a cursor per chain in PostgreSQL; the control plane's deliverer sends
+ * Exporters of the trail (ADR 0065): each keeps a cursor per chain in PostgreSQL; the control plane's deliverer sends
  * the events after it, in order, through a worker (`audit.export`), and moves it once the receiver acknowledged.
  */
 export const auditExportersOperations: Operation[] = [
