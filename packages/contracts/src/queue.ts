@@ -546,6 +546,52 @@ const PostWebhookJobV1 = z.object({
 });
 export type PostWebhookJob = z.infer<typeof PostWebhookJobV1>;
 
+/** Where `audit.export` sends a batch: a syslog receiver, Splunk HEC or a webhook (secret names only). */
+export const AuditExportTarget = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('syslog'),
+    host: z.string().min(1).max(253),
+    port: z.number().int().min(1).max(65535),
+    /** TLS (RFC 5425) with `caPem` as the trusted roots (else the system's), the name checked `serverName` or `host`. */
+    tls: z.boolean(),
+    caPem: z
+      .string()
+      .max(64 * 1024)
+      .optional(),
+    serverName: z.string().max(253).optional(),
+    /** The message body: the event as JSON, or a CEF line carrying it. */
+    format: z.enum(['json', 'cef']),
+  }),
+  z.object({
+    type: z.literal('splunk_hec'),
+    url: HttpUrl,
+    /** The secret holding the HEC token. */
+    tokenSecret: z.string().min(1),
+    index: z.string().max(200).optional(),
+    sourcetype: z.string().max(200).optional(),
+  }),
+  z.object({
+    type: z.literal('webhook'),
+    url: HttpUrl,
+    /** The secret holding the HMAC key of `x-toolplane-signature`. */
+    hmacSecret: z.string().min(1),
+  }),
+]);
+export type AuditExportTarget = z.infer<typeof AuditExportTarget>;
+
+/**
+ * `audit.export` (control plane → worker): one batch of a workspace's audit events, in `seq` order and exactly as
+ * hashed, sent to a receiver (ADR 0065). One attempt: the control plane's deliverer retries and moves its cursor.
+ */
+const AuditExportJobV1 = z.object({
+  ...taskEnvelope,
+  kind: z.literal('audit.export'),
+  workspaceId: z.string(),
+  target: AuditExportTarget,
+  events: z.array(z.record(z.string(), z.unknown())).min(1).max(500),
+});
+export type AuditExportJob = z.infer<typeof AuditExportJobV1>;
+
 /**
  * What a person's connect link stands for (ADR 0027), written by the worker that found the person without a usable
  * connection: whose connection, which tool's OAuth app (the catalog version names it), and what the browser is
@@ -627,6 +673,7 @@ export const DataPlaneTask = z.discriminatedUnion('kind', [
   OAuthRevokeJobV1,
   OAuthConnectLinkJobV1,
   PostWebhookJobV1,
+  AuditExportJobV1,
 ]);
 export type DataPlaneTask = z.infer<typeof DataPlaneTask>;
 export type ConnectorTestJob = z.infer<typeof ConnectorTestJobV1>;
@@ -727,6 +774,20 @@ export const PostWebhookResult = z.object({
 });
 export type PostWebhookResult = z.infer<typeof PostWebhookResult>;
 
+/**
+ * `audit.export`'s answer: every event acknowledged (`ok`), else why not; `permanent`: the receiver refused the batch
+ * for what it holds (an HTTP 400, 413 or 422), which sending it again will not change.
+ */
+export const AuditExportResult = z.object({
+  v: z.literal(1),
+  taskId: z.string(),
+  kind: z.literal('audit.export'),
+  ok: z.boolean(),
+  permanent: z.boolean().optional(),
+  error: z.string().optional(),
+});
+export type AuditExportResult = z.infer<typeof AuditExportResult>;
+
 /** What `oauthConnection` holds (Redis hash fields, strings). */
 export const OAuthConnectionState = z.object({
   status: z.enum(['connected', 'needs_reauthorization']),
@@ -762,6 +823,7 @@ export function oauthConnectionView(hash: Record<string, string> | undefined): {
 export const DataPlaneTaskResult = z.union([
   OAuthConnectLinkResult,
   PostWebhookResult,
+  AuditExportResult,
   FetchDocumentResult,
   OAuthExchangeResult,
   OAuthRevokeResult,

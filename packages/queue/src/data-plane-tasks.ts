@@ -1,4 +1,5 @@
 import {
+  AuditExportResult,
   ConnectorTestResult,
   DataPlaneTaskResult,
   FetchDocumentResult,
@@ -8,6 +9,7 @@ import {
   OAuthRevokeResult,
   PostWebhookResult,
   queueNames,
+  type AuditExportJob,
   type ConnectorTestJob,
   type DataPlaneTask,
   type FetchDocumentJob,
@@ -94,6 +96,14 @@ export class DataPlaneTaskClient {
     const r = await this.rpc.request(task.taskId, task);
     const parsed = PostWebhookResult.safeParse(r);
     if (!parsed.success) throw new InternalError('internal.unexpected', 'unexpected reply to webhook.post');
+    return parsed.data;
+  }
+
+  /** One batch of a workspace's audit trail sent to a receiver by a worker (its secrets resolved there). */
+  async exportAudit(task: AuditExportJob): Promise<AuditExportResult> {
+    const r = await this.rpc.request(task.taskId, task);
+    const parsed = AuditExportResult.safeParse(r);
+    if (!parsed.success) throw new InternalError('internal.unexpected', 'unexpected reply to audit.export');
     return parsed.data;
   }
 

@@ -39,6 +39,7 @@ import type { ControlPlaneDeps } from './resources/deps.ts';
 import { approvalChange } from './resources/approvals/ingest.ts';
 import { approvalNotifierFor, type ApprovalNotifier } from './resources/approvals/notify.ts';
 import { applyApprovalsRetention } from './resources/approvals/retention.ts';
+import { AuditExportDeliverer } from './resources/audit-exporters/deliverer.ts';
 import { httpApp, managementTokenVerifier } from './http-app.ts';
 
 /** How often the catalog reconciler compares Redis with PostgreSQL. */
@@ -247,6 +248,7 @@ interface Running {
   retentionTimer?: NodeJS.Timeout;
   refresher?: ReturnType<typeof startExternalToolsRefresher>;
   reconciler?: ReturnType<CatalogService['startReconciler']>;
+  auditExport?: AuditExportDeliverer;
 }
 
 interface Parts {
@@ -313,6 +315,17 @@ function startBackground({ deps, running }: Parts): void {
       prefix,
       intervalMs: Math.round(env.EXTERNAL_TOOLS_REFRESH_SECONDS * 1000),
     });
+  // The trail pushed to the workspaces' exporters, from PostgreSQL (ADR 0065).
+  running.auditExport = new AuditExportDeliverer({
+    db,
+    tasks,
+    log,
+    pollMs: env.AUDIT_EXPORT_POLL_MS,
+    batch: env.AUDIT_EXPORT_BATCH,
+    retryMaxMs: env.AUDIT_EXPORT_RETRY_MAX_MS,
+    maxAttempts: env.AUDIT_EXPORT_MAX_ATTEMPTS,
+  });
+  running.auditExport.start();
 }
 
 async function start(parts: Parts): Promise<Server> {
@@ -352,6 +365,7 @@ async function stop(parts: Parts): Promise<void> {
   state.reports.disconnect();
   await running.refresher?.stop();
   await running.reconciler?.stop();
+  await running.auditExport?.stop();
   await records.stop();
   await auditEvents.stop();
   alertWebhooks.stop();

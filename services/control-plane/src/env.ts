@@ -124,6 +124,14 @@ export const ControlPlaneEnv = z.object({
   RECORDS_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   /** Audit events older than this are deleted (each workspace's last one is kept: the chain goes on from it). */
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).default(365),
+  /** How often the audit exporters' deliverer looks for events after each cursor (ADR 0065). */
+  AUDIT_EXPORT_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(2_000),
+  /** Events per `audit.export` batch. */
+  AUDIT_EXPORT_BATCH: z.coerce.number().int().min(1).max(500).default(100),
+  /** The longest wait between two attempts of a failing exporter (the waits double from 1 s up to it). */
+  AUDIT_EXPORT_RETRY_MAX_MS: z.coerce.number().int().min(100).default(300_000),
+  /** Attempts of an event a receiver refuses for good (HTTP 400, 413, 422) before it becomes a dead letter. */
+  AUDIT_EXPORT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
   /**
    * Approval requests (the `approvals` table) that ended this many days ago are deleted: denied, executed or expired
    * (by their decision, their execution or their expiry). A request still waiting for its approvers is never deleted.

@@ -8,6 +8,7 @@ import type {
   OAuthRevokeJob,
   OAuthRevokeResult,
 } from '@toolplane/contracts';
+import { createAuditExportHandler } from './audit-export.ts';
 import { createConnectorTestHandler } from './connector-test.ts';
 import { createDocumentFetchHandler } from './document-fetch.ts';
 import type { HttpLimits } from './http-operation.ts';
@@ -30,6 +31,7 @@ export function createDataPlaneTaskHandler(deps: {
   const remoteTools = createRemoteToolsHandler({ timeoutMs: deps.limits.timeoutMs, secrets: deps.secrets });
   const fetchDocument = createDocumentFetchHandler({ timeoutMs: deps.limits.timeoutMs });
   const postWebhook = createWebhookPostHandler({ timeoutMs: deps.limits.timeoutMs });
+  const exportAudit = createAuditExportHandler({ secrets: deps.secrets, timeoutMs: deps.limits.timeoutMs });
   return (task: DataPlaneTask): Promise<DataPlaneTaskResult> => {
     switch (task.kind) {
       case 'connector.test':
@@ -46,6 +48,8 @@ export function createDataPlaneTaskHandler(deps: {
         return deps.createConnectLink(task);
       case 'webhook.post':
         return postWebhook(task);
+      case 'audit.export':
+        return exportAudit(task);
     }
   };
 }

@@ -390,6 +390,22 @@ const fixtures: Record<string, Fixture> = {
     const { response } = await ok(api.DELETE('/guardrails/{id}', { params: { path: { id: ids.guardrail! } } }));
     return { response, id: ids.guardrail };
   },
+  createAuditExporter: async () => {
+    const body = { name: 'audit-exporter', target: { type: 'syslog' as const, host: '127.0.0.1', port: 9 } };
+    const { data, response } = await ok(api.POST('/audit_exporters', { body }));
+    ids.auditExporter = data!.id;
+    return { response, id: data!.id };
+  },
+  updateAuditExporter: async () => {
+    const path = { id: ids.auditExporter! };
+    const { response } = await ok(api.PATCH('/audit_exporters/{id}', { params: { path }, body: { enabled: false } }));
+    return { response, id: ids.auditExporter };
+  },
+  deleteAuditExporter: async () => {
+    const path = { id: ids.auditExporter! };
+    const { response } = await ok(api.DELETE('/audit_exporters/{id}', { params: { path } }));
+    return { response, id: ids.auditExporter };
+  },
   putRoleMapping: async () => {
     const body = { assignments: [{ group: 'audit-viewers', roles: ['viewer' as const] }] };
     return { response: (await ok(api.PUT('/role_mappings', { body }))).response, id: null };

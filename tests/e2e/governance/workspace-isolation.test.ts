@@ -176,6 +176,14 @@ beforeAll(async () => {
       }),
     )
   ).id;
+  // An exporter of A's trail (to a port nothing listens on: it only fails, for its status).
+  ids.auditExporter = (
+    await unwrap(
+      apiA.POST('/audit_exporters', {
+        body: { name: 'a-only-exporter', target: { type: 'syslog', host: '127.0.0.1', port: 9 } },
+      }),
+    )
+  ).id;
   // An execution record of A.
   const client = new Client({ name: 'a', version: '1.0.0' });
   await client.connect(
@@ -221,6 +229,7 @@ beforeAll(async () => {
     'a-only-policy',
     'a-only-external',
     'a-only-rates',
+    'a-only-exporter',
   );
 
   // Workspace B, created by A's admin (bootstrap) key; its first key has management, runtime and audit.
@@ -582,6 +591,18 @@ function cases(): Case[] {
     c('GET', '/guardrails/:id', `/guardrails/${ids.guardrail}`, 'denied'),
     c('PATCH', '/guardrails/:id', `/guardrails/${ids.guardrail}`, 'denied', { action: 'block' }),
     c('DELETE', '/guardrails/:id', `/guardrails/${ids.guardrail}`, 'denied'),
+
+    // An exporter of A's trail is neither seen nor changed from B; B's own sends B's chain only.
+    c('POST', '/audit_exporters', '/audit_exporters', 'scoped', {
+      name: 'b-exporter',
+      from: 'now',
+      target: { type: 'syslog', host: '127.0.0.1', port: 9 },
+    }),
+    c('GET', '/audit_exporters', '/audit_exporters', 'scoped'),
+    c('GET', '/audit_exporters/:id', `/audit_exporters/${ids.auditExporter}`, 'denied'),
+    c('GET', '/audit_exporters/:id/status', `/audit_exporters/${ids.auditExporter}/status`, 'denied'),
+    c('PATCH', '/audit_exporters/:id', `/audit_exporters/${ids.auditExporter}`, 'denied', { enabled: false }),
+    c('DELETE', '/audit_exporters/:id', `/audit_exporters/${ids.auditExporter}`, 'denied'),
 
     c('GET', '/workspaces', '/workspaces', 'scoped'),
     c('GET', '/workspaces/current', '/workspaces/current', 'scoped'),

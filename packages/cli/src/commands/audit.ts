@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { AuditEvent as HashedEvent } from '@toolplane/contracts';
 import { AuditChainVerifier } from '@toolplane/client/audit-chain';
 import type { Command } from 'commander';
@@ -74,6 +75,59 @@ async function verify(api: Api): Promise<{ checked: number; broken?: ReturnType<
   return { checked: verifier.checked };
 }
 
+/** The events of one line as a receiver kept it: an event, a HEC envelope (`{ "event": … }`) or a webhook's array. */
+function eventsOfLine(value: unknown): HashedEvent[] {
+  if (Array.isArray(value)) return value.flatMap(eventsOfLine);
+  if (value === null || typeof value !== 'object') return [];
+  const v = value as Record<string, unknown>;
+  if (typeof v.hash === 'string') return [v as unknown as HashedEvent];
+  return v.event !== undefined ? eventsOfLine(v.event) : [];
+}
+
+type Verified = {
+  checked: number;
+  duplicates: number;
+  chains: number;
+  broken?: ReturnType<AuditChainVerifier['next']>;
+};
+
+/**
+ * Verifies an exported file (JSON lines, as a receiver got them) chain by chain, in the order received: a repeated
+ * event (at-least-once delivery sends a batch again after a lost acknowledgement) is counted, not checked twice; the
+ * first event of a chain may be any (an exporter started `from: now`, or after retention).
+ */
+async function verifyFile(file: string): Promise<Verified> {
+  const text = await readFile(file, 'utf8').catch((err: Error) => {
+    throw usageError(`cannot read ${file}: ${err.message}`);
+  });
+  const chains = new Map<string, { verifier: AuditChainVerifier; seen: Map<number, string> }>();
+  let duplicates = 0;
+  for (const [i, raw] of text.split('\n').entries()) {
+    if (raw.trim() === '') continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw new CliError(`${file}:${i + 1}: not JSON`, ExitCode.invalid, { code: 'audit.file_invalid' });
+    }
+    for (const e of eventsOfLine(parsed)) {
+      const chain = chains.get(e.chain) ?? { verifier: new AuditChainVerifier(), seen: new Map<number, string>() };
+      chains.set(e.chain, chain);
+      if (chain.seen.get(e.seq) === e.hash) {
+        duplicates++;
+        continue;
+      }
+      chain.seen.set(e.seq, e.hash);
+      const broken = chain.verifier.next(e);
+      if (broken) return { checked: checkedOf(chains), duplicates, chains: chains.size, broken };
+    }
+  }
+  return { checked: checkedOf(chains), duplicates, chains: chains.size };
+}
+
+const checkedOf = (chains: Map<string, { verifier: AuditChainVerifier }>) =>
+  [...chains.values()].reduce((n, c) => n + c.verifier.checked, 0);
+
 export function auditCommand(program: Command): void {
   const audit = program.command('audit').description('read and verify the workspace’s audit trail (scope "audit")');
 
@@ -114,10 +168,15 @@ export function auditCommand(program: Command): void {
   withJson(
     audit
       .command('verify')
-      .description('check the hash chain of the whole trail; names the first broken link (exit code 3)'),
+      .description('check the hash chain of the whole trail; names the first broken link (exit code 3)')
+      .option(
+        '--from-file <file>',
+        'verify an exported file instead (JSON lines as a receiver got them: HEC, webhook)',
+      ),
   ).action(
-    action(async (ctx) => {
-      const { checked, broken } = await verify(ctx.api());
+    action(async (ctx, _args, opts) => {
+      const file = typeof opts.fromFile === 'string' ? opts.fromFile : undefined;
+      const { checked, broken, ...more } = file ? await verifyFile(file) : await verify(ctx.api());
       if (broken)
         throw new CliError(
           `the audit trail is broken at event #${broken.seq} (${broken.id}): ${broken.message}`,
@@ -127,7 +186,12 @@ export function auditCommand(program: Command): void {
             issues: [{ path: `/events/${broken.seq}`, message: broken.message }],
           },
         );
-      ctx.out.result({ checked, intact: true }, () => [`${checked} events verified: the chain is intact`]);
+      ctx.out.result({ checked, intact: true, ...more }, () => [
+        `${checked} events verified: the chain is intact` +
+          ('duplicates' in more && (more.duplicates as number) > 0
+            ? ` (${more.duplicates as number} received twice)`
+            : ''),
+      ]);
     }),
   );
 }

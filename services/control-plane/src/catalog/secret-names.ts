@@ -67,3 +67,8 @@ export function externalServerHeaderSecretName(
   const hex = Buffer.from(header.toLowerCase()).toString('hex');
   return `${externalServerSecretPrefix(workspaceId, externalServerId)}headers/${hex}-${generation}`;
 }
+
+/** The HEC token or webhook HMAC key of an audit exporter (ADR 0065): deleted with it. */
+export function auditExporterSecretName(workspaceId: string, exporterId: string): string {
+  return `ws/${workspaceId}/audit-exporters/${exporterId}/secret`;
+}

@@ -27,6 +27,7 @@ const models: Record<string, string> = {
   workspace: 'workspace',
   role_mapping: 'roleMapping',
   scim_token: 'scimToken',
+  audit_exporter: 'auditExporter',
 };
 
 /** A request's audit state: its scope (db/audited-db.ts), the operation that matched, and what the answer named. */

@@ -49,6 +49,7 @@ const areasByPath: readonly (readonly [RegExp, Area])[] = [
   [/^\/execution_records(\/|$)/, 'records'],
   [/^\/(stats|usage)$/, 'usage'],
   [/^\/audit_events$/, 'trail'],
+  [/^\/audit_exporters(\/|$)/, 'trail'],
   [/^\/workspace_files(\/|$)/, 'workspace_files'],
 ];
 

@@ -3,6 +3,7 @@ import { apiCatalogOperations } from './api-catalog/operations.ts';
 import { apiKeysOperations } from './api-keys/operations.ts';
 import { approvalsOperations } from './approvals/operations.ts';
 import { auditEventsOperations } from './audit-events/operations.ts';
+import { auditExportersOperations } from './audit-exporters/operations.ts';
 import { connectorInstancesOperations } from './connector-instances/operations.ts';
 import { connectorsOperations } from './connectors/operations.ts';
 import { curatedConnectorsOperations } from './curated-connectors/operations.ts';
@@ -54,6 +55,7 @@ const operationTables = {
   usage: usageOperations,
   'server-tools': serverToolsOperations,
   'audit-events': auditEventsOperations,
+  'audit-exporters': auditExportersOperations,
   'workspace-files': workspaceFilesOperations,
 } satisfies Record<string, readonly Operation[]>;
 

@@ -8,8 +8,8 @@ const tags = ['audit'];
 
 /**
  * The audit trail, read-only (ADR 0037: events are written with the changes, db/audited-db.ts, and at the end of
- * requests, http/audit.ts), and the dashboard's sign-ins. Nothing here streams: the trail's export to a SIEM is the
- * OpenTelemetry log record each committed event emits (export.ts), not an operation.
+ * requests, http/audit.ts), and the dashboard's sign-ins. Nothing here streams: the trail leaves as the OpenTelemetry
+ * log record each committed event emits (export.ts) and through the audit exporters (resources/audit-exporters).
  */
 export const auditEventsOperations: Operation[] = [
   operation({

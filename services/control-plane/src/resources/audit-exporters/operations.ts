@@ -1,0 +1,197 @@
+import { z } from 'zod';
+import { json, noContent, problems } from '../../openapi/registry.ts';
+import { operation, type Operation } from '../operation.ts';
+import * as handlers from './handlers.ts';
+import { AuditExporterParams, CreateAuditExporterBody, UpdateAuditExporterBody } from './schemas.ts';
+
+const nullableString = z.string().nullable();
+const nullableDate = z.iso.datetime().nullable();
+
+const StoredTarget = z
+  .discriminatedUnion('type', [
+    z
+      .object({
+        type: z.literal('syslog'),
+        host: z.string(),
+        port: z.number().int(),
+        tls: z.boolean(),
+        format: z.enum(['json', 'cef']),
+        caPem: z.string().optional(),
+        serverName: z.string().optional(),
+      })
+      .strict(),
+    z
+      .object({
+        type: z.literal('splunk_hec'),
+        url: z.string(),
+        index: z.string().optional(),
+        sourcetype: z.string().optional(),
+      })
+      .strict(),
+    z.object({ type: z.literal('webhook'), url: z.string() }).strict(),
+  ])
+  .meta({ id: 'AuditExporterTarget' });
+
+const AuditExporter = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    enabled: z.boolean(),
+    target: StoredTarget,
+    hasSecret: z.boolean().describe('Whether a HEC token or an HMAC key is sealed (its value is never answered).'),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .strict()
+  .meta({ id: 'AuditExporter' });
+
+const AuditExporterStatus = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    state: z.enum(['ok', 'failing', 'disabled']),
+    cursors: z.array(
+      z
+        .object({
+          chain: z.string(),
+          seq: z.number().int().describe('The last event the receiver acknowledged (0: none yet).'),
+          lag: z.number().int().describe('Events of the chain after `seq`: still to send.'),
+          attempts: z.number().int().describe('Failed attempts since the last delivery.'),
+          lastDeliveredAt: nullableDate,
+          failingSince: nullableDate,
+          nextAttemptAt: nullableDate,
+          lastError: nullableString,
+          lastErrorAt: nullableDate,
+        })
+        .strict(),
+    ),
+    lastError: nullableString.describe('Why the exporter is failing (a refusal, a certificate, a timeout…).'),
+    deadLetters: z
+      .array(
+        z
+          .object({
+            id: z.uuid(),
+            chain: z.string(),
+            seq: z.number().int(),
+            eventId: z.uuid(),
+            error: z.string(),
+            attempts: z.number().int(),
+            at: z.iso.datetime(),
+          })
+          .strict(),
+      )
+      .describe(
+        'Events the receiver refused for good after every attempt (the newest 100): the cursor moved past them.',
+      ),
+  })
+  .strict()
+  .meta({ id: 'AuditExporterStatus' });
+
+const tags = ['audit'];
+const audit = (verb: string) => ({ action: `audit_exporter.${verb}`, resource: 'audit_exporter' });
+const description =
+  'Needs the `management` scope and the `audit` scope (an exporter ships the whole trail: a key that may not read it ' +
+  'may not send it anywhere); a person needs a role that changes the trail (admin).';
+
+/**
+ * Exporters of the trail (ADR 0065): each keeps a cursor per chain in PostgreSQL; the control plane's deliverer sends
+ * the events after it, in order, through a worker (`audit.export`), and moves it once the receiver acknowledged.
+ */
+export const auditExportersOperations: Operation[] = [
+  operation({
+    route: {
+      method: 'post',
+      path: '/audit_exporters',
+      operationId: 'createAuditExporter',
+      'x-audit': audit('create'),
+      tags,
+      summary: 'Push the trail to a SIEM',
+      description:
+        'Syslog (RFC 5424 over TCP or TLS, JSON or CEF), Splunk HEC or a webhook signed with HMAC-SHA256. Each event ' +
+        'is sent exactly as hashed (`seq`, `prevHash`, `hash`), in order, at least once. ' +
+        description,
+      responses: { 201: json('The exporter.', AuditExporter), ...problems(400, 403, 409, 413, 415, 422) },
+    },
+    body: CreateAuditExporterBody.meta({ id: 'CreateAuditExporterBody' }),
+    handler: handlers.createAuditExporter,
+  }),
+  operation({
+    route: {
+      method: 'get',
+      path: '/audit_exporters',
+      operationId: 'listAuditExporters',
+      'x-scope': 'audit',
+      tags,
+      summary: 'List the workspace’s audit exporters',
+      responses: {
+        200: json(
+          'The exporters, oldest first.',
+          z
+            .object({ data: z.array(AuditExporter) })
+            .strict()
+            .meta({ id: 'AuditExporterList' }),
+        ),
+        ...problems(403),
+      },
+    },
+    handler: handlers.listAuditExporters,
+  }),
+  operation({
+    route: {
+      method: 'get',
+      path: '/audit_exporters/{id}',
+      operationId: 'getAuditExporter',
+      'x-scope': 'audit',
+      tags,
+      summary: 'Get an audit exporter',
+      responses: { 200: json('The exporter.', AuditExporter), ...problems(403, 404) },
+    },
+    params: AuditExporterParams,
+    handler: handlers.getAuditExporter,
+  }),
+  operation({
+    route: {
+      method: 'patch',
+      path: '/audit_exporters/{id}',
+      operationId: 'updateAuditExporter',
+      'x-audit': audit('update'),
+      tags,
+      summary: 'Change an audit exporter (omitted fields are kept)',
+      description: 'A new target is tried at once; the cursor stays where it was. ' + description,
+      responses: {
+        200: json('The exporter as changed.', AuditExporter),
+        ...problems(400, 403, 404, 409, 413, 415, 422),
+      },
+    },
+    params: AuditExporterParams,
+    body: UpdateAuditExporterBody.meta({ id: 'UpdateAuditExporterBody' }),
+    handler: handlers.updateAuditExporter,
+  }),
+  operation({
+    route: {
+      method: 'delete',
+      path: '/audit_exporters/{id}',
+      operationId: 'deleteAuditExporter',
+      'x-audit': audit('delete'),
+      tags,
+      summary: 'Delete an audit exporter',
+      description: 'Its cursor, dead letters and sealed value go with it. ' + description,
+      responses: { 204: noContent, ...problems(403, 404) },
+    },
+    params: AuditExporterParams,
+    handler: handlers.deleteAuditExporter,
+  }),
+  operation({
+    route: {
+      method: 'get',
+      path: '/audit_exporters/{id}/status',
+      operationId: 'getAuditExporterStatus',
+      'x-scope': 'audit',
+      tags,
+      summary: 'Where an audit exporter is: cursor, lag, last error, dead letters',
+      responses: { 200: json('The exporter’s delivery.', AuditExporterStatus), ...problems(403, 404) },
+    },
+    params: AuditExporterParams,
+    handler: handlers.getAuditExporterStatus,
+  }),
+];
