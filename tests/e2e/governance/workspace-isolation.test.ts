@@ -184,6 +184,13 @@ beforeAll(async () => {
       }),
     )
   ).id;
+  // A's role mapping and SCIM token (B reads and replaces its own only).
+  await unwrap(
+    apiA.PUT('/role_mappings', {
+      body: { groupsClaim: 'a-only-claim', assignments: [{ subject: 'a-only-subject', roles: ['viewer'] }] },
+    }),
+  );
+  const scimA = await unwrap(apiA.POST('/scim_token'));
   // An execution record of A.
   const client = new Client({ name: 'a', version: '1.0.0' });
   await client.connect(
@@ -230,6 +237,10 @@ beforeAll(async () => {
     'a-only-external',
     'a-only-rates',
     'a-only-exporter',
+    'a-only-claim',
+    'a-only-subject',
+    scimA.token,
+    scimA.prefix,
   );
 
   // Workspace B, created by A's admin (bootstrap) key; its first key has management, runtime and audit.
@@ -325,6 +336,11 @@ function cases(): Case[] {
     c('POST', '/connector_instances/:id/test', `/connector_instances/${ids.instance}/test`, 'denied', {}),
     c('GET', '/connector_instances/:id/tools', `/connector_instances/${ids.instance}/tools`, 'denied'),
     c('GET', '/mcp_manager/:id/tools', `/mcp_manager/${ids.server}/tools`, 'denied'),
+    c('POST', '/mcp_manager/:id/result_shapes/preview', `/mcp_manager/${s}/result_shapes/preview`, 'denied', {
+      tool: 'search_tickets',
+      sample: '{"items":[]}',
+      shape: { maxItems: 1 },
+    }),
     c('DELETE', '/connector_instances/:id', `/connector_instances/${ids.instance}`, 'denied'),
 
     c('POST', '/mcp_manager/:id/debug_sessions', `/mcp_manager/${s}/debug_sessions`, 'denied', {}),
@@ -460,6 +476,13 @@ function cases(): Case[] {
 
     // The registry: B's settings and source are its own (a closed port: nothing reachable, 503), its served
     // registry lists B's servers only and names none of A's.
+    // B's role mapping and SCIM token are B's own (A has both: neither is read nor replaced).
+    c('GET', '/role_mappings', '/role_mappings', 'scoped'),
+    c('PUT', '/role_mappings', '/role_mappings', 'scoped', { groupsClaim: null, assignments: [] }),
+    c('DELETE', '/role_mappings', '/role_mappings', 'scoped'),
+    c('GET', '/scim_token', '/scim_token', 'scoped'),
+    c('POST', '/scim_token', '/scim_token', 'scoped'),
+    c('DELETE', '/scim_token', '/scim_token', 'scoped'),
     c('GET', '/registry/settings', '/registry/settings', 'scoped'),
     c('PUT', '/registry/settings', '/registry/settings', 'scoped', {
       sourceUrl: 'http://127.0.0.1:9',
