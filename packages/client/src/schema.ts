@@ -4566,7 +4566,8 @@ export interface components {
         | 'api_key'
         | 'access_policy'
         | 'quota'
-        | 'guardrail';
+        | 'guardrail'
+        | 'role_mapping';
       name: string;
       file: string;
       /** Format: date-time */
@@ -4595,7 +4596,8 @@ export interface components {
         | 'api_key'
         | 'access_policy'
         | 'quota'
-        | 'guardrail';
+        | 'guardrail'
+        | 'role_mapping';
       name: string;
       /** @description The file that describes it (a deletion: the file an export would write). */
       file: string;
@@ -4648,7 +4650,8 @@ export interface components {
           | 'api_key'
           | 'access_policy'
           | 'quota'
-          | 'guardrail';
+          | 'guardrail'
+          | 'role_mapping';
         name: string;
         /** @description The file that describes it (a deletion: the file an export would write). */
         file: string;
