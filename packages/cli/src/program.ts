@@ -16,6 +16,8 @@ import { guardrailsCommand } from './commands/guardrails.ts';
 import { quotasCommand } from './commands/quotas.ts';
 import { approvalsCommand } from './commands/approvals.ts';
 import { recordsCommand } from './commands/records.ts';
+import { rolesCommand } from './commands/roles.ts';
+import { scimTokenCommand } from './commands/scim-token.ts';
 import { auditCommand } from './commands/audit.ts';
 import { secretsCommand } from './commands/secrets.ts';
 import { serversCommand } from './commands/servers.ts';
@@ -93,6 +95,8 @@ function buildProgram(): Command {
   guardrailsCommand(program);
   approvalsCommand(program);
   usersCommand(program);
+  rolesCommand(program);
+  scimTokenCommand(program);
   debugCommand(program);
   workspaceFilesCommands(program);
   // Every (sub)command: usage errors exit 2 (commander's default is 1, which we keep for bugs).

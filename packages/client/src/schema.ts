@@ -4839,7 +4839,8 @@ export interface components {
         | 'api_key'
         | 'access_policy'
         | 'quota'
-        | 'guardrail';
+        | 'guardrail'
+        | 'role_mapping';
       name: string;
       file: string;
       /** Format: date-time */
@@ -4868,7 +4869,8 @@ export interface components {
         | 'api_key'
         | 'access_policy'
         | 'quota'
-        | 'guardrail';
+        | 'guardrail'
+        | 'role_mapping';
       name: string;
       /** @description The file that describes it (a deletion: the file an export would write). */
       file: string;
@@ -4921,7 +4923,8 @@ export interface components {
           | 'api_key'
           | 'access_policy'
           | 'quota'
-          | 'guardrail';
+          | 'guardrail'
+          | 'role_mapping';
         name: string;
         /** @description The file that describes it (a deletion: the file an export would write). */
         file: string;

@@ -150,7 +150,24 @@ async function buildWorkspaceA(api: ManagementClient): Promise<void> {
   await unwrap(api.PUT('/secrets/{name}', { params: { path: { name: 'TICKETS_SIGNING' } }, body: { value: SIGNING } }));
   await unwrap(
     api.POST('/external_mcp_servers', {
-      body: { name: 'docs', url: docs.url, headers: { Authorization: `Bearer ${DOCS_TOKEN}` } },
+      body: {
+        name: 'docs',
+        url: docs.url,
+        headers: { Authorization: `Bearer ${DOCS_TOKEN}` },
+        onChange: 'withhold',
+        notifyWebhookUrl: 'https://hooks.example.com/pins',
+      },
+    }),
+  );
+  await unwrap(
+    api.PUT('/role_mappings', {
+      body: {
+        groupsClaim: 'teams',
+        assignments: [
+          { group: 'platform', roles: ['operator'] },
+          { subject: 'auth0|lead', roles: ['admin', 'approver'] },
+        ],
+      },
     }),
   );
   const tickets = await unwrap(api.POST('/connectors', yamlBody(ticketSystemDescriptorYaml)));
@@ -353,7 +370,16 @@ describe('workspace files', () => {
         'quotas/ci-daily.yaml',
         'guardrails/no-keys.yaml',
         'guardrails/ticket-cards.yaml',
+        'role-mappings.yaml',
       ]),
+    );
+    // The role mapping is PUT /role_mappings' body; an external server's review settings are written out.
+    expect(files['role-mappings.yaml']).toBe(
+      'groupsClaim: teams\nassignments:\n  - group: platform\n    roles:\n      - operator\n' +
+        '  - subject: auth0|lead\n    roles:\n      - admin\n      - approver\n',
+    );
+    expect(files['external-mcp-servers/docs.yaml']).toContain(
+      'autoAccept: false\nonChange: withhold\nnotifyWebhookUrl: https://hooks.example.com/pins\n',
     );
     // A guardrail names its server by name, and says every field (the API's defaults included).
     expect(files['guardrails/ticket-cards.yaml']).toBe(
@@ -412,6 +438,16 @@ describe('workspace files', () => {
       approval: { approvers: { apiKeys: [bKeys.find((k) => k.name === 'approver')!.id] } },
     });
     expect(await guardrailsOf(b.api)).toEqual(await guardrailsOf(a.api));
+    const roles = async (api: ManagementClient) => {
+      const { groupsClaim, assignments } = await unwrap(api.GET('/role_mappings'));
+      return { groupsClaim, assignments };
+    };
+    expect(await roles(b.api)).toEqual(await roles(a.api));
+    expect(await unwrap(b.api.GET('/external_mcp_servers/{id}', { params: { path: { id: 'docs' } } }))).toMatchObject({
+      autoAccept: false,
+      onChange: 'withhold',
+      notifyWebhookUrl: 'https://hooks.example.com/pins',
+    });
     expect(tickets.config).toEqual({
       resultShapes: { search_tickets: { projection: '[].{id: id, title: title}', maxItems: 5 } },
     });
@@ -599,6 +635,13 @@ describe('workspace files', () => {
       join(bad, 'mcp-servers/c-shaped.yaml'),
       'name: c-shaped\nmode: NORMAL\nconfig: { resultShapes: { search_tickets: { projection: "[].{id: id" } } }\n',
     );
+    // Roles: one nobody has; an assignment naming no one. Review: a setting the API does not know.
+    writeFileSync(
+      join(bad, 'role-mappings.yaml'),
+      'assignments:\n  - { group: ops, roles: [owner] }\n  - { roles: [viewer] }\n',
+    );
+    const docsFile = join(bad, 'external-mcp-servers/docs.yaml');
+    writeFileSync(docsFile, readFileSync(docsFile, 'utf8').replace('onChange: withhold', 'onChange: ignore'));
     await unwrap(
       b.api.PATCH('/external_users/{name}', {
         params: { path: { name: 'alice' } },
@@ -631,6 +674,9 @@ describe('workspace files', () => {
         'guardrails/bad-names.yaml#/server',
         'guardrails/bad-tool.yaml#/tools/0',
         'mcp-servers/c-shaped.yaml#/config/resultShapes/search_tickets/projection',
+        'role-mappings.yaml#/assignments/0/roles/0',
+        'role-mappings.yaml#/assignments/1',
+        'external-mcp-servers/docs.yaml#/onChange',
       ]),
     );
     expect(paths.filter((p) => p.startsWith('quotas/'))).toHaveLength(7);
@@ -830,6 +876,7 @@ describe('workspace files: limits, what plan checks, prune', () => {
       'quotas/p-quota.yaml':
         'name: p-quota\nmatch: { servers: [p-gone], apiKeys: [p-key], people: [p-bob] }\ncounts: in_flight\nlimit: 2\n',
       'guardrails/p-guard.yaml': 'name: p-guard\nserver: p-gone\ndetectors: [{ kind: secrets }]\naction: flag\n',
+      'role-mappings.yaml': 'assignments: [{ group: ops, roles: [operator] }]\n',
     });
     expect((await cli(c, ['apply', full])).code).toBe(0);
     await unwrap(cApi.POST('/external_users', { body: { name: 'p-hand' } })); // made through the API, not by files
@@ -853,6 +900,7 @@ describe('workspace files: limits, what plan checks, prune', () => {
       'access_policy/p-policy',
       'quota/p-quota',
       'guardrail/p-guard',
+      'role_mapping/workspace',
     ];
     expect(byAction(planned, 'delete')).toEqual(deleted);
     expect(byAction(planned, 'unmanaged')).toEqual(['api_key/initial']); // the calling key
@@ -862,6 +910,7 @@ describe('workspace files: limits, what plan checks, prune', () => {
     const result = JSON.parse(applied.stdout) as { applied: { kind: string; name: string; action: string }[] };
     // Deletions in the reverse of creation's order: what names a resource goes before it.
     expect(result.applied.map((x) => `${x.kind}/${x.name}`)).toEqual([
+      'role_mapping/workspace',
       'guardrail/p-guard',
       'quota/p-quota',
       'access_policy/p-policy',
@@ -876,6 +925,7 @@ describe('workspace files: limits, what plan checks, prune', () => {
     expect((await unwrap(cApi.GET('/external_users'))).data).toEqual([]);
     expect((await unwrap(cApi.GET('/quotas'))).data).toEqual([]);
     expect((await unwrap(cApi.GET('/guardrails'))).data).toEqual([]);
+    expect(await unwrap(cApi.GET('/role_mappings'))).toMatchObject({ configured: false, assignments: [] });
     expect((await unwrap(cApi.GET('/workspace_files/managed'))).data.map((m) => `${m.kind}/${m.name}`)).toEqual([
       'server/p-keep',
     ]);

@@ -82,6 +82,12 @@ export type RegistrySearchPage = Schemas['RegistrySearchPage'];
 export type RegistryAddResult = Schemas['RegistryAddResult'];
 export type ExternalServerChange = Schemas['ExternalMcpServerChange'];
 export type WorkspaceFile = Schemas['WorkspaceFile'];
+/** The roles of the people signed in (ADR 0053). */
+export type RoleMapping = Schemas['RoleMapping'];
+export type PutRoleMappingBody = Schemas['PutRoleMappingBody'];
+/** The workspace's SCIM token (ADR 0062): its prefix and dates; its value only when created. */
+export type ScimToken = Schemas['ScimToken'];
+export type CreatedScimToken = Schemas['CreatedScimToken'];
 export type WorkspacePlan = Schemas['WorkspacePlan'];
 export type WorkspaceApplyResult = Schemas['WorkspaceApplyResult'];
 
@@ -491,6 +497,28 @@ export class Api {
   }
   async deleteGuardrail(id: string): Promise<void> {
     await this.#data('DELETE', this.#client.DELETE('/guardrails/{id}', { params: { path: { id } } }));
+  }
+
+  // People's roles (one mapping per workspace)
+  getRoleMapping(): Promise<RoleMapping> {
+    return this.#data('GET', this.#client.GET('/role_mappings'));
+  }
+  putRoleMapping(body: PutRoleMappingBody): Promise<RoleMapping> {
+    return this.#data('PUT', this.#client.PUT('/role_mappings', { body }));
+  }
+  async deleteRoleMapping(): Promise<void> {
+    await this.#data('DELETE', this.#client.DELETE('/role_mappings'));
+  }
+
+  // The workspace's SCIM token
+  createScimToken(): Promise<CreatedScimToken> {
+    return this.#data('POST', this.#client.POST('/scim_token'));
+  }
+  getScimToken(): Promise<ScimToken> {
+    return this.#data('GET', this.#client.GET('/scim_token'));
+  }
+  async deleteScimToken(): Promise<void> {
+    await this.#data('DELETE', this.#client.DELETE('/scim_token'));
   }
 
   // Approval requests

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { ExternalServer, ExternalServerChange } from './api.ts';
 import { action, type Context, listOption, withJson } from './context.ts';
 import { usageError } from './errors.ts';
@@ -20,7 +20,10 @@ function lines(e: ExternalServer): string[] {
     `  tools    ${e.tools.map((t) => t.name).join(', ') || '-'}`,
     ...(e.listError ? [`  last listing failed: ${e.listError}`] : []),
     `  used by  ${e.usedBy.map((s) => s.name).join(', ') || '-'}`,
-    ...(e.autoAccept ? ['  changes  published at once (autoAccept)'] : []),
+    e.autoAccept
+      ? '  changes  published at once (autoAccept)'
+      : `  changes  held for review; meanwhile ${e.onChange === 'withhold' ? 'withheld' : 'the pinned version is served'}`,
+    ...(e.notifyWebhookUrl ? [`  notify   ${e.notifyWebhookUrl}`] : []),
     ...(!e.autoAccept && e.heldChanges > 0
       ? [`  held     ${e.heldChanges} change(s): external-servers review ${e.name}`]
       : []),
@@ -74,6 +77,31 @@ export async function headerValues(names: string[]): Promise<Record<string, stri
   return values;
 }
 
+/** The review flags of add and update (ADR 0061); `--no-notify-webhook-url` clears the URL. */
+function reviewOptions(command: Command): Command {
+  return command
+    .option('--auto-accept', 'publish every change it lists at once, without review')
+    .option('--no-auto-accept', 'hold changes of what it offers for review (the default of a new server)')
+    .addOption(
+      new Option(
+        '--on-change <mode>',
+        'while a change is held: serve the pinned version, or withhold the item',
+      ).choices(['keep_pinned', 'withhold']),
+    )
+    .option('--notify-webhook-url <url>', 'POST the changes each refresh holds to this URL (a worker sends them)')
+    .option('--no-notify-webhook-url', 'notify no webhook');
+}
+
+/** The review settings the flags give (only those given). */
+function reviewBody(opts: Record<string, unknown>) {
+  const hook = opts.notifyWebhookUrl;
+  return {
+    ...(opts.autoAccept !== undefined ? { autoAccept: opts.autoAccept === true } : {}),
+    ...(opts.onChange !== undefined ? { onChange: opts.onChange as 'keep_pinned' | 'withhold' } : {}),
+    ...(hook !== undefined ? { notifyWebhookUrl: hook === false ? null : String(hook) } : {}),
+  };
+}
+
 export function externalServersCommand(program: Command): void {
   const ext = program
     .command('external-servers')
@@ -92,17 +120,19 @@ export function externalServersCommand(program: Command): void {
     }),
   );
 
-  withJson(
+  const add = withJson(
     ext
       .command('add')
       .description('register an external MCP server; header values from stdin as Name=VALUE lines, or hidden prompts')
       .requiredOption('--name <slug>', 'the name servers use it by')
       .requiredOption('--url <url>', 'its MCP endpoint (Streamable HTTP, or legacy HTTP+SSE)')
       .option('--header <name>', 'a header sent to it (repeatable; its value is read, never an argument)', listOption),
-  ).action(
+  );
+  reviewOptions(add).action(
     action(async (ctx, _args, opts) => {
       const headers = await headerValues((opts.header as string[] | undefined) ?? []);
-      const e = await ctx.api().createExternalServer({ name: String(opts.name), url: String(opts.url), headers });
+      const body = { name: String(opts.name), url: String(opts.url), headers, ...reviewBody(opts) };
+      const e = await ctx.api().createExternalServer(body);
       ctx.out.result(e, () => [`registered ${ctx.out.bold(e.name)}`, ...lines(e)]);
     }),
   );
@@ -116,7 +146,7 @@ export function externalServersCommand(program: Command): void {
     }),
   );
 
-  withJson(
+  const update = withJson(
     ext
       .command('update')
       .description('change a registered external MCP server field by field (the headers not named keep their values)')
@@ -125,7 +155,8 @@ export function externalServersCommand(program: Command): void {
       .option('--url <url>', 'a new URL')
       .option('--header <name>', 'set this header (repeatable; its value is read, never an argument)', listOption)
       .option('--remove-header <name>', 'remove this header (repeatable)', listOption),
-  ).action(
+  );
+  reviewOptions(update).action(
     action(async (ctx, [server], opts) => {
       const set = await headerValues((opts.header as string[] | undefined) ?? []);
       const removed = (opts.removeHeader as string[] | undefined) ?? [];
@@ -135,6 +166,7 @@ export function externalServersCommand(program: Command): void {
         ...(opts.name !== undefined ? { name: String(opts.name) } : {}),
         ...(opts.url !== undefined ? { url: String(opts.url) } : {}),
         ...(Object.keys(headers).length > 0 ? { headers } : {}),
+        ...reviewBody(opts),
       };
       if (Object.keys(body).length === 0) throw usageError('nothing to update: give at least one option');
       const e = await ctx.api().updateExternalServer(server!, body);

@@ -15,7 +15,7 @@ import type { Output } from './output.ts';
  * value is ever written to disk.
  */
 
-/** The folders an export writes (and cleans of files the workspace no longer has), and the secrets' file. */
+/** The folders an export writes (and cleans of files the workspace no longer has), and its files at the root. */
 const folders = [
   'access-policies',
   'api-keys',
@@ -29,6 +29,7 @@ const folders = [
   'quotas',
 ];
 const secretsFile = 'secrets.yaml';
+const rootFiles = [secretsFile, 'role-mappings.yaml'];
 
 /** Exit code of `plan` (and `apply --detailed-exitcode` style CI checks) when something would change. */
 const changesPending = 2;
@@ -135,7 +136,7 @@ function removeStale(dir: string, keep: Set<string>): void {
     for (const name of names)
       if (/\.(ya?ml|json)$/.test(name) && !keep.has(`${folder}/${name}`)) rmSync(join(dir, folder, name));
   }
-  if (!keep.has(secretsFile)) rmSync(join(dir, secretsFile), { force: true });
+  for (const file of rootFiles) if (!keep.has(file)) rmSync(join(dir, file), { force: true });
 }
 
 async function exportTo(ctx: Context, dir: string): Promise<void> {

@@ -5,7 +5,7 @@ import { hashApiKey } from '../../http/auth.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import { approvalRuleFile } from './approval-rules.ts';
 import { connectorText } from './connector-files.ts';
-import { GuardrailSpec, QuotaSpec, type Kind } from './specs.ts';
+import { GuardrailSpec, QuotaSpec, roleMappingName, type Kind } from './specs.ts';
 
 /** What apply recorded on a resource it manages (`managed_resources`). */
 interface Marker {
@@ -75,7 +75,14 @@ async function externalServersOf(db: Db, workspaceId: string, marks: Marked): Pr
       kind: 'external_mcp_server',
       name: r.name,
       id: r.id,
-      spec: { name: r.name, url: r.url, headers: references(marker, 'headers', headers, r.name) },
+      spec: {
+        name: r.name,
+        url: r.url,
+        headers: references(marker, 'headers', headers, r.name),
+        autoAccept: r.autoAccept,
+        onChange: r.onChange,
+        notifyWebhookUrl: r.notifyWebhookUrl,
+      },
       marker,
     };
   });
@@ -296,6 +303,19 @@ async function guardrailsOf(db: Db, workspaceId: string, marks: Marked, serverNa
   });
 }
 
+/** The workspace's role mapping as its file holds it (`PUT /role_mappings`' body); none when it maps no roles. */
+async function roleMappingOf(db: Db, workspaceId: string, marks: Marked): Promise<LiveResource[]> {
+  const row = await db.roleMapping.findUnique({ where: { workspaceId } });
+  if (!row) return [];
+  // In the order of the API's body (jsonb keeps keys in an order of its own): the subject or group, then the roles.
+  const assignments = (row.assignments as { subject?: string; group?: string; roles: string[] }[]).map((a) =>
+    a.subject !== undefined ? { subject: a.subject, roles: a.roles } : { group: a.group, roles: a.roles },
+  );
+  const spec = { groupsClaim: row.groupsClaim, assignments };
+  const marker = marks.get(`role_mapping/${roleMappingName}`);
+  return [{ kind: 'role_mapping', name: roleMappingName, id: workspaceId, spec, marker }];
+}
+
 /** Names two resources of a kind share. */
 function ambiguity(resources: LiveResource[]): ProblemIssue[] {
   const seen = new Map<string, number>();
@@ -330,6 +350,7 @@ export async function readLive(deps: ControlPlaneDeps, workspaceId: string): Pro
     ...(await policiesOf(db, workspaceId, marks, names)),
     ...(await quotasOf(db, workspaceId, marks, names)),
     ...(await guardrailsOf(db, workspaceId, marks, serverNames)),
+    ...(await roleMappingOf(db, workspaceId, marks)),
   ];
   return { resources, ambiguous: ambiguity(resources) };
 }

@@ -15,6 +15,7 @@ const kind = z.enum([
   'access_policy',
   'quota',
   'guardrail',
+  'role_mapping',
 ]);
 
 const File = z.object({ path: z.string(), content: z.string() }).strict();

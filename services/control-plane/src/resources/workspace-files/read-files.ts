@@ -5,7 +5,7 @@ import type { Fetcher } from '../../documents/fetch.ts';
 import { requestIssues } from '../../http/error-handler.ts';
 import { readConnectorSource, type ConnectorSource } from '../connectors/sources.ts';
 import { parseOffThread, type Parsed, type ParseJob } from './parse-files.ts';
-import { kinds, secretsFile, SecretsSpec, type Kind } from './specs.ts';
+import { kinds, roleMappingName, roleMappingsFile, secretsFile, SecretsSpec, type Kind } from './specs.ts';
 
 /** One file of the directory as the client sent it: its path relative to the directory, and its text. */
 export interface WorkspaceFile {
@@ -111,7 +111,10 @@ function readSpec(
     return [];
   }
   const spec = parsed.data as Record<string, unknown>;
-  const name = String(kind.kind === 'workflow_deployment' ? spec.server : spec.name);
+  const name =
+    kind.kind === 'role_mapping'
+      ? roleMappingName
+      : String(kind.kind === 'workflow_deployment' ? spec.server : spec.name);
   return [{ kind: kind.kind, name, file: f.path, spec }];
 }
 
@@ -131,9 +134,13 @@ function duplicates(resources: DesiredResource[]): ProblemIssue[] {
   return out;
 }
 
-/** Each file's kind: the folder it is in (secrets.yaml: the secrets), undefined when it is no workspace file. */
+/**
+ * Each file's kind: the folder it is in (secrets.yaml: the secrets; role-mappings.yaml: the role mapping), undefined
+ * when it is no workspace file.
+ */
 function kindOf(path: string) {
   if (path === secretsFile) return kinds[0];
+  if (path === roleMappingsFile) return kinds.find((k) => k.kind === 'role_mapping');
   const dir = path.split('/')[0]!;
   return kinds.find((k) => k.dir !== '' && k.dir === dir && path.split('/').length === 2);
 }
@@ -161,7 +168,11 @@ export async function readFiles(
     if (!kind || !job) {
       const folders = kinds.flatMap((k) => (k.dir ? [`${k.dir}/`] : [])).join(', ');
       problems.push(
-        at(f.path, '', `not a workspace file: resources live in ${folders} (one file each) and ${secretsFile}`),
+        at(
+          f.path,
+          '',
+          `not a workspace file: resources live in ${folders} (one file each), ${secretsFile} and ${roleMappingsFile}`,
+        ),
       );
     } else if (!('text' in job)) problems.push(job);
     else {

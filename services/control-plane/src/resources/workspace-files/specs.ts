@@ -8,7 +8,9 @@ import {
 import { z } from 'zod';
 import { OAuthUrls } from '../connector-instances/schemas.ts';
 import { checkPatterns, CreateGuardrailBody } from '../guardrails/schemas.ts';
+import { CreateExternalServerBody } from '../external-mcp-servers/schemas.ts';
 import { CreateQuotaBody } from '../quotas/schemas.ts';
+import { PutRoleMappingBody } from '../role-mappings/schemas.ts';
 import { ApprovalNotifyTarget, ApprovalRuleBody } from '../servers/schemas.ts';
 
 /**
@@ -96,10 +98,17 @@ const DeploymentSpec = z.strictObject({
   servers: z.record(z.string(), HttpUrl).default({}),
 });
 
+/**
+ * A registered external MCP server: its header values as references, its review settings (ADR 0061) written out with
+ * the API's defaults for a new server (review on: `autoAccept: false`).
+ */
 const ExternalServerSpec = z.strictObject({
   name: z.string().min(1),
   url: HttpUrl,
   headers: z.record(z.string(), Reference).default({}),
+  autoAccept: CreateExternalServerBody.shape.autoAccept.unwrap().default(false),
+  onChange: CreateExternalServerBody.shape.onChange.unwrap().default('keep_pinned'),
+  notifyWebhookUrl: CreateExternalServerBody.shape.notifyWebhookUrl.unwrap().default(null),
 });
 
 const PolicySpec = z.strictObject({
@@ -182,6 +191,16 @@ export const GuardrailSpec = z
     checkPatterns(g as { detectors?: GuardrailDetector[] }, ctx);
   });
 
+/**
+ * The workspace's role mapping (ADR 0053), one file at the directory's root: the API's body (`PUT /role_mappings`).
+ * No file: apply leaves the mapping alone (and `--prune` deletes it, everyone signed in an admin again).
+ */
+const RoleMappingSpec = PutRoleMappingBody;
+
+/** The role mapping's one file, and the name plans and markers give it (one per workspace). */
+export const roleMappingsFile = 'role-mappings.yaml';
+export const roleMappingName = 'workspace';
+
 export const SecretsSpec = z.strictObject({ secrets: z.array(z.string().min(1)).default([]) });
 
 /**
@@ -200,6 +219,7 @@ export const kinds = [
   { kind: 'access_policy', dir: 'access-policies', schema: PolicySpec },
   { kind: 'quota', dir: 'quotas', schema: QuotaSpec },
   { kind: 'guardrail', dir: 'guardrails', schema: GuardrailSpec },
+  { kind: 'role_mapping', dir: '', schema: RoleMappingSpec },
 ] as const;
 
 export type Kind = (typeof kinds)[number]['kind'];
@@ -223,6 +243,7 @@ function fileName(name: string): string {
 
 export function fileOf(kind: Kind, name: string, ext = 'yaml'): string {
   if (kind === 'secret') return secretsFile;
+  if (kind === 'role_mapping') return roleMappingsFile;
   const dir = kinds.find((k) => k.kind === kind)!.dir;
   return `${dir}/${fileName(name)}.${ext}`;
 }

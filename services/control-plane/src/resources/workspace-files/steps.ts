@@ -9,6 +9,7 @@ import { guardrailsOperations } from '../guardrails/operations.ts';
 import { secretsOperations } from '../secrets/operations.ts';
 import { operationOf, type Operation } from '../operation.ts';
 import { quotasOperations } from '../quotas/operations.ts';
+import { roleMappingsOperations } from '../role-mappings/operations.ts';
 import { serversOperations } from '../servers/operations.ts';
 import { approvalRuleBody } from './approval-rules.ts';
 import type { Change } from './plan.ts';
@@ -58,12 +59,16 @@ function secretStep(c: Change, ctx: StepContext): Step | undefined {
   return run(secretsOperations, 'setSecret', { params: { name: c.name }, body: { value } });
 }
 
+/** An external server's review settings (ADR 0061), as both its create and its update take them. */
+const reviewFields = ['autoAccept', 'onChange', 'notifyWebhookUrl'] as const;
+
 function externalServerStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
+  const review = Object.fromEntries(reviewFields.filter((f) => changed(c, f)).map((f) => [f, s[f]]));
   if (c.action === 'create')
     return run(externalMcpServersOperations, 'createExternalMcpServer', {
-      body: { name: s.name, url: s.url, headers: resolved(s.headers, ctx) },
+      body: { name: s.name, url: s.url, headers: resolved(s.headers, ctx), ...review },
     });
-  if (!c.fields.some((f) => f === 'url' || f === 'headers')) return undefined;
+  if (!c.fields.some((f) => f === 'url' || f === 'headers' || f in review)) return undefined;
   const headers: Record<string, string | null> = {};
   if (changed(c, 'headers')) {
     for (const h of Object.keys((c.live!.spec.headers ?? {}) as object)) headers[h] = null;
@@ -71,7 +76,7 @@ function externalServerStep(c: Change, s: Spec, ctx: StepContext): Step | undefi
   }
   return run(externalMcpServersOperations, 'updateExternalMcpServer', {
     params: { id: c.live!.id },
-    body: { url: s.url, ...(changed(c, 'headers') ? { headers } : {}) },
+    body: { url: s.url, ...(changed(c, 'headers') ? { headers } : {}), ...review },
   });
 }
 
@@ -222,6 +227,12 @@ function guardrailStep(c: Change, s: Spec, ctx: StepContext): Step | undefined {
   return run(guardrailsOperations, 'updateGuardrail', { params: { id: c.live!.id }, body });
 }
 
+/** The role mapping is replaced whole (`PUT /role_mappings`), its file being the body. */
+function roleMappingStep(c: Change, s: Spec): Step | undefined {
+  if (c.action === 'update' && !c.fields.some((f) => f !== 'managed')) return undefined;
+  return run(roleMappingsOperations, 'putRoleMapping', { body: s });
+}
+
 /** Deletions: the operation that removes each kind (a deployment is withdrawn: its server stays with the files). */
 function deleteStep(c: Change, ctx: StepContext): Step | undefined {
   const id = c.live!.id;
@@ -250,6 +261,8 @@ function deleteStep(c: Change, ctx: StepContext): Step | undefined {
       return run(quotasOperations, 'deleteQuota', { params: { id } });
     case 'guardrail':
       return run(guardrailsOperations, 'deleteGuardrail', { params: { id } });
+    case 'role_mapping':
+      return run(roleMappingsOperations, 'deleteRoleMapping');
   }
 }
 
@@ -280,5 +293,7 @@ export function stepOf(c: Change, ctx: StepContext, part: ServerPart = 'all'): S
       return quotaStep(c, s, ctx);
     case 'guardrail':
       return guardrailStep(c, s, ctx);
+    case 'role_mapping':
+      return roleMappingStep(c, s);
   }
 }
