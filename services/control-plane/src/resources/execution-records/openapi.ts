@@ -36,6 +36,12 @@ export const ExecutionRecordSummary = z
           'they refused, or one that went on redacted, flagged or in log-only mode): ' +
           'guardrail, detector, JSON path, action (`would_*` in log-only mode); never the value.',
       ),
+    cached: z
+      .boolean()
+      .describe(
+        'The edge answered the call from the result cache (the server’s `config.resultCache`): nothing reached the ' +
+          'upstream, the call has no step.',
+      ),
   })
   .strict()
   .meta({ id: 'ExecutionRecordSummary' });

@@ -1,6 +1,7 @@
 /**
- * The `steps` column holds the step list, or `{ traceId?, spanId?, steps, tree?, guardrails? }` for traced calls,
- * workflow calls (their step tree) and calls whose result guardrails found something, and
+ * The `steps` column holds the step list, or `{ traceId?, spanId?, steps, tree?, guardrails?, cached? }` for traced
+ * calls, workflow calls (their step tree), calls whose result guardrails found something, calls answered from the
+ * result cache, and
  * `caller: { subject, actingVia }` (OAuth subject, why a caller could act as a user): none has a column of its own
  * (no schema change needed).
  */
@@ -9,6 +10,7 @@ function unpackSteps(value: unknown): {
   traceId: string | null;
   tree: unknown;
   guardrails: unknown;
+  cached: boolean;
   caller: { subject: string | null; actingVia: string | null };
 } {
   const none = { subject: null, actingVia: null };
@@ -18,6 +20,7 @@ function unpackSteps(value: unknown): {
       traceId?: unknown;
       tree?: unknown;
       guardrails?: unknown;
+      cached?: unknown;
       caller?: typeof none;
     };
     return {
@@ -25,10 +28,11 @@ function unpackSteps(value: unknown): {
       traceId: typeof v.traceId === 'string' ? v.traceId : null,
       tree: v.tree ?? null,
       guardrails: v.guardrails ?? [],
+      cached: v.cached === true,
       caller: v.caller ?? none,
     };
   }
-  return { steps: value, traceId: null, tree: null, guardrails: [], caller: none };
+  return { steps: value, traceId: null, tree: null, guardrails: [], cached: false, caller: none };
 }
 
 export type RecordRow = {
@@ -51,7 +55,7 @@ export type RecordRow = {
 
 /** A record as the API shows it (with `steps`, `tree` and `debug` for `GET /execution_records/{id}`). */
 export function presentRecord(r: RecordRow, withSteps: boolean) {
-  const { steps, traceId, tree, guardrails, caller: identity } = unpackSteps(r.steps);
+  const { steps, traceId, tree, guardrails, cached, caller: identity } = unpackSteps(r.steps);
   return {
     id: r.id,
     server_id: r.serverId,
@@ -73,6 +77,8 @@ export function presentRecord(r: RecordRow, withSteps: boolean) {
     trace_id: traceId,
     // What the result's guardrails found: guardrail, detector, JSON path, action (never the value).
     guardrails,
+    // Answered by the edge from the result cache (ADR 0064): no step.
+    cached,
     // tree: workflow calls' flow.run → step.run → action.run tree (null for other tools).
     ...(withSteps ? { steps, tree, debug: r.debug ?? null } : {}),
   };
