@@ -3302,7 +3302,9 @@ export interface components {
       /**
        * @description Settings: `exposeCallerToken` (workflows may read the caller’s OAuth token as
        * `$current_user.token`), `taskOnlyTools` (names of tools that run only as durable tasks: a client without the
-       * Tasks extension is refused them with -32021).
+       * Tasks extension is refused them with -32021), `resultShapes` (per tool: a JMESPath `projection` and
+       * `maxItems`), `resultCache` (per tool: `{ ttlSeconds, scope?: "principal" | "server" }`; read-only GET and
+       * external MCP tools only: the edge answers an identical call from Redis within the TTL).
        */
       config: {
         [key: string]: unknown;
@@ -3470,7 +3472,9 @@ export interface components {
       /**
        * @description Settings: `exposeCallerToken` (workflows may read the caller’s OAuth token as
        * `$current_user.token`), `taskOnlyTools` (names of tools that run only as durable tasks: a client without the
-       * Tasks extension is refused them with -32021).
+       * Tasks extension is refused them with -32021), `resultShapes` (per tool: a JMESPath `projection` and
+       * `maxItems`), `resultCache` (per tool: `{ ttlSeconds, scope?: "principal" | "server" }`; read-only GET and
+       * external MCP tools only: the edge answers an identical call from Redis within the TTL).
        */
       config: {
         [key: string]: unknown;
@@ -4283,6 +4287,11 @@ export interface components {
         bytes_before: number;
         bytes_after: number;
       } | null;
+      /**
+       * @description The edge answered the call from the result cache (the server’s `config.resultCache`): nothing
+       * reached the upstream, the call has no step.
+       */
+      cached: boolean;
     };
     GuardrailFinding: {
       guardrail: string;
@@ -4338,6 +4347,11 @@ export interface components {
         bytes_before: number;
         bytes_after: number;
       } | null;
+      /**
+       * @description The edge answered the call from the result cache (the server’s `config.resultCache`): nothing
+       * reached the upstream, the call has no step.
+       */
+      cached: boolean;
       /** @description The requests made, in order (never bodies, never secret values). */
       steps: unknown[];
       /**

@@ -290,6 +290,12 @@ export const CatalogTool = z.object({
    * to each successful result. A tool with a projection has no `outputSchema` (the projection's shape is its own).
    */
   shape: z.object({ projection: z.string().optional(), maxItems: z.number().int().positive().optional() }).optional(),
+  /**
+   * Results cached (the server's `config.resultCache`, ADR 0067): a successful answer of an identical call is served
+   * by the edge from Redis for `ttlMs`, to the same principal (`scope: principal`: key, token subject, person) or to
+   * every caller of the server (`scope: server`). Only read-only HTTP GET tools and external MCP tools carry it.
+   */
+  cache: z.object({ ttlMs: z.number().int().positive(), scope: z.enum(['principal', 'server']) }).optional(),
 });
 export type CatalogTool = z.infer<typeof CatalogTool>;
 

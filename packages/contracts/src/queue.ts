@@ -68,6 +68,18 @@ function publishedStateKeys(prefix: string) {
     debugSession: (serverId: string) => `${prefix}:debug:${serverId}`,
     /** Pub/sub: a server id whose debug session was opened or closed (workers drop their cached state). */
     debugSessionChanged: `${prefix}:events:debug`,
+    /**
+     * String (JSON `{ e, at, r }`: the credentials epoch it was made under, when, the result; expiring at its TTL): one
+     * cached result of a cacheable tool (ADR 0067), under the digest of workspace, server, catalog version, tool,
+     * arguments and principal. Written by the worker, read by the edge.
+     */
+    resultCache: (digest: string) => `${prefix}:result-cache:${digest}`,
+    /**
+     * String (a counter): bumped by the control plane whenever a secret of the workspace is written or deleted
+     * (instance credentials, people's connections, workspace secrets, external headers); a cached result made under
+     * another value is not served.
+     */
+    credentialsEpoch: (workspaceId: string) => `${prefix}:credentials-epoch:${workspaceId}`,
   } as const;
 }
 
@@ -354,6 +366,19 @@ const ToolInvokeJobV1 = z.object({
    * a value; absent when nothing was found.
    */
   argumentFindings: z.array(GuardrailFinding).optional(),
+  /**
+   * A cacheable tool's call the edge found no cached answer for (ADR 0067): the worker stores a clean successful
+   * result (no error, no guardrail finding, not a task's, not an `input_required` round) under `key` for `ttlMs`,
+   * with the credentials `epoch` the edge read; `scope` is said in the result's `_meta["toolplane/cache"]`.
+   */
+  cache: z
+    .object({
+      key: z.string(),
+      ttlMs: z.number().int().positive(),
+      epoch: z.string(),
+      scope: z.enum(['principal', 'server']),
+    })
+    .optional(),
 });
 export const ToolInvokeJob = z.discriminatedUnion('v', [ToolInvokeJobV1]);
 export type ToolInvokeJob = z.infer<typeof ToolInvokeJob>;
@@ -965,6 +990,8 @@ export const ExecutionRecordV1 = z.object({
   shape: z
     .object({ bytesBefore: z.number().int().nonnegative(), bytesAfter: z.number().int().nonnegative() })
     .optional(),
+  /** The edge answered from the result cache (ADR 0067): no step, nothing reached the upstream. */
+  cached: z.literal(true).optional(),
   /** Only while a debug session is open: redacted headers and size-capped, redacted bodies. */
   debug: z
     .object({

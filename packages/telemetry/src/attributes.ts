@@ -42,6 +42,8 @@ export const attr = {
   callerSubject: 'toolplane.caller.subject',
   actingUser: 'toolplane.caller.username',
   actingVia: 'toolplane.caller.acting_via',
+  /** A `tools/call` the edge answered from the result cache (ADR 0067). */
+  cacheHit: 'toolplane.cache.hit',
   /** What guardrails found in a call (ADR 0050): counts, detectors, paths, actions; never a value. */
   guardrailFindings: 'toolplane.guardrail.findings',
   guardrailDetectors: 'toolplane.guardrail.detectors',

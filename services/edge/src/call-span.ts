@@ -1,4 +1,4 @@
-import { SerializedToolResult, type ToolOutcome } from '@toolplane/contracts';
+import { SerializedToolResult, type ToolOutcome, type ToolResultPayload } from '@toolplane/contracts';
 import {
   attr,
   EXECUTE_TOOL,
@@ -10,6 +10,7 @@ import {
   withSpan,
 } from '@toolplane/telemetry';
 import { INTERNAL_ERROR, INVALID_PARAMS } from '@modelcontextprotocol/server';
+import { CACHE_META } from './result-cache.ts';
 import { callTool, UnknownToolError, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
 
 /** `callTool`, observed (span and metric) while tracing or metrics are on. */
@@ -44,6 +45,7 @@ async function observeToolCall(deps: ToolCallDeps, call: ToolCall): Promise<Tool
       attributes,
       async (span) => {
         const result = await callTool(deps, call);
+        if (!(result instanceof SerializedToolResult) && cacheHit(result)) span.setAttribute(attr.cacheHit, true);
         if (result.isError) span.setAttribute(attr.errorType, (errorType = 'tool_error'));
         else if (!(result instanceof SerializedToolResult) && result.protocolError)
           span.setAttribute(attr.errorType, (errorType = String(result.protocolError.code)));
@@ -60,3 +62,6 @@ async function observeToolCall(deps: ToolCallDeps, call: ToolCall): Promise<Tool
     recordMcpOperation('tools/call', tool, performance.now() - started, errorType);
   }
 }
+
+/** The result came from the result cache (its `_meta` says so). */
+const cacheHit = (result: ToolResultPayload) => (result._meta?.[CACHE_META] as { hit?: boolean } | undefined)?.hit;

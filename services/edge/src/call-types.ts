@@ -26,6 +26,7 @@ import type {
   UrlElicitationMode,
 } from './protocol-state.ts';
 import type { CallQuotas, QuotaMeter } from './quotas.ts';
+import type { ResultCache } from './result-cache.ts';
 import type { ShadowEventBudget } from './shadow-decisions.ts';
 import type { UpstreamCredentialSealer } from './upstream-auth.ts';
 
@@ -84,6 +85,8 @@ export interface ToolCallDeps {
    * needing approval are refused, never let through.
    */
   approvals?: { readonly redis: RedisClient; readonly prefix: string };
+  /** Results of cacheable tools (ADR 0067); absent: every call runs upstream. */
+  resultCache?: ResultCache;
 }
 
 /** What the edge names when it asks a worker for a person's connect link (the task's envelope aside). */

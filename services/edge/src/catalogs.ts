@@ -27,6 +27,8 @@ export interface LoadedTool {
   cost?: number;
   /** The guardrails that scan its calls' arguments (argument-guardrails.ts); an unguarded tool pays this test only. */
   argumentGuardrails?: CompiledGuardrail[];
+  /** Its results are cached (result-cache.ts, ADR 0067): TTL and scope; an uncached tool pays this test only. */
+  cache?: NonNullable<CatalogTool['cache']>;
 }
 
 export interface LoadedCatalog {
@@ -118,6 +120,7 @@ export class CatalogCache {
       if (t.confirm) tool.confirm = true;
       if (t.approval) tool.approval = t.approval;
       if (t.cost !== undefined) tool.cost = t.cost;
+      if (t.cache) tool.cache = t.cache;
       if (t.tool.execution?.taskSupport === 'required') tool.taskOnly = true;
       const guardrails = onArguments && guardrailsFor(onArguments, t.tool.name);
       if (guardrails?.length) tool.argumentGuardrails = guardrails;

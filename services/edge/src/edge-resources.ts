@@ -33,6 +33,7 @@ import type { ConnectLinkRequest, ToolCallDeps } from './tool-calls.ts';
 import { upstreamCredentialSealer } from './upstream-auth.ts';
 import { QuotaMeter } from './quotas.ts';
 import { ShadowEventBudget } from './shadow-decisions.ts';
+import { ResultCache } from './result-cache.ts';
 
 /** The edge's Redis connections and what lives on them: caches of published state, queue clients, session state. */
 export type EdgeResources = ReturnType<typeof openEdgeResources>;
@@ -129,6 +130,7 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
       failOpen: env.QUOTA_FAIL_OPEN,
     },
     approvals: { redis, prefix: env.REDIS_PREFIX },
+    resultCache: new ResultCache(redis, env.REDIS_PREFIX, log),
     progressIntervalMs: env.PROGRESS_INTERVAL_MS,
     userConnections: async (workspaceId: string, userId: string) =>
       new Set(await readState(() => redis.smembers(keys.userConnections(workspaceId, userId)))),

@@ -35,6 +35,7 @@ import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.t
 import type { LoadedTool } from './catalogs.ts';
 import { confirmedResult } from './confirmation.ts';
 import { policyApprovalRule } from './policy-approvals.ts';
+import { recordCachedCall, type ResultCacheSettings } from './result-cache.ts';
 import { jobCharge, type QuotaCharge } from './quotas.ts';
 import { neededConnections, structured, type NeededConnection } from './smart-mode.ts';
 
@@ -303,11 +304,16 @@ async function runTool(deps: ToolCallDeps, sent: ToolCall, tool: LoadedTool): Pr
   if (approved && 'refused' in approved) return approved.refused;
   if (approved && 'held' in approved) return holdCall(deps, call, tool, { invocationId, held: approved.held });
   const spent = approved?.spent;
+  // Its results are cached (ADR 0067): not for a call someone approves, a task's, a multi-round retry, or one sent
+  // with the caller's own upstream credential (which the key does not name).
+  const ownCredential = tool.upstreamCredential && call.request.upstreamAuthorization !== undefined;
+  const cacheable = deps.resultCache && !rule && !call.task && !call.multiRound && !ownCredential;
+  const cache = tool.cache && cacheable ? tool.cache : undefined;
   // A spent approval is executed once its job is in the queue; a job the queue could not take ran nothing: given back.
   const settleApproval = spent
     ? (added: boolean) => (added ? approvalExecuted(deps, call, tool.def.name, spent) : giveBackApproval(deps, spent))
     : undefined;
-  if (!call.quotas) return enqueueTool(deps, call, tool, { invocationId, onQueued: settleApproval });
+  if (!call.quotas) return enqueueTool(deps, call, tool, { invocationId, onQueued: settleApproval, cache });
   // Quotas apply to this caller: the last check charges them, and the charge ends with the call (ADR 0048).
   const charged = await chargeQuotas(deps, call, tool, invocationId);
   if ('refused' in charged) {
@@ -315,7 +321,7 @@ async function runTool(deps: ToolCallDeps, sent: ToolCall, tool: LoadedTool): Pr
     return charged.refused;
   }
   const { charge } = charged;
-  if (!charge) return enqueueTool(deps, call, tool, { invocationId, onQueued: settleApproval });
+  if (!charge) return enqueueTool(deps, call, tool, { invocationId, onQueued: settleApproval, cache });
   let outcome: ToolOutcome | undefined;
   let notQueued = false;
   try {
@@ -323,7 +329,7 @@ async function runTool(deps: ToolCallDeps, sent: ToolCall, tool: LoadedTool): Pr
       notQueued = !added;
       settleApproval?.(added);
     };
-    return (outcome = await enqueueTool(deps, call, tool, { invocationId, charge, onQueued }));
+    return (outcome = await enqueueTool(deps, call, tool, { invocationId, charge, onQueued, cache }));
   } finally {
     // Nothing ran when the job could not be added to the queue, or in an external server's `input_required` round:
     // the units come back (a retry is charged). Any other outcome, unknown ones too, stays charged.
@@ -334,19 +340,45 @@ async function runTool(deps: ToolCallDeps, sent: ToolCall, tool: LoadedTool): Pr
   }
 }
 
-/** Enqueues the job of a call that passed every check (references only, sealed credentials) and awaits its result. */
+/** How a call that passed every check is enqueued: its id, its quota charge, who hears it was queued, its cache. */
+interface EnqueueOptions {
+  invocationId: string;
+  charge?: QuotaCharge;
+  onQueued?: (added: boolean) => void;
+  cache?: ResultCacheSettings | undefined;
+}
+
+/**
+ * Enqueues the job of a call that passed every check (references only, sealed credentials) and awaits its result; a
+ * cacheable tool's call is answered from the cache when it can be (charged as any call, recorded as cached).
+ */
 async function enqueueTool(
   deps: ToolCallDeps,
   call: ToolCall,
   tool: LoadedTool,
-  {
-    invocationId,
-    charge,
-    onQueued,
-  }: { invocationId: string; charge?: QuotaCharge; onQueued?: (added: boolean) => void },
+  { invocationId, charge, onQueued, cache }: EnqueueOptions,
 ): Promise<ToolOutcome> {
   const { signal, live } = call;
+  const done = (outcome: ToolOutcome) => (call.argumentFindings ? withArgumentFindings(call, outcome) : outcome);
+  let hint: ToolInvokeJob['cache'];
+  if (cache) {
+    const started = performance.now();
+    const found = await deps.resultCache!.lookUp(cacheFacts(call, tool, cache), cache);
+    if ('hit' in found) {
+      const { catalog } = call.loaded;
+      const facts = { principal: call.principal, serverId: catalog.serverId, catalogVersion: catalog.version };
+      recordCachedCall(
+        deps.records,
+        { ...facts, tool: tool.def.name, ...(tool.cost !== undefined ? { cost: tool.cost } : {}) },
+        invocationId,
+        performance.now() - started,
+      );
+      return done(tool.confirm ? await confirmedResult(call, found.hit, confirmSealing(deps)) : found.hit);
+    }
+    hint = found.hint;
+  }
   const job = await jobOf(deps, call, tool, { invocationId, charge, deadlineAt: Date.now() + deps.timeoutMs });
+  if (hint) job.cache = hint;
   // The enqueue is a PRODUCER span (messaging conventions); its traceparent travels in the job, so the
   // worker's CONSUMER span is its child. While tracing is off: no span, no traceparent.
   const producer = tracingEnabled() ? startProducerSpan(invocationId, tool.def.name) : noopSpan;
@@ -358,16 +390,27 @@ async function enqueueTool(
       producer === noopSpan && !onQueued ? undefined : enqueued(producer, onQueued),
       live?.onEvent,
     );
-    if (result.ok) {
-      const outcome = tool.confirm ? await confirmedResult(call, result.result, confirmSealing(deps)) : result.result;
-      return call.argumentFindings ? withArgumentFindings(call, outcome) : outcome;
-    }
+    if (result.ok)
+      return done(tool.confirm ? await confirmedResult(call, result.result, confirmSealing(deps)) : result.result);
     if (result.error.connectUrl && call.urlElicitation)
       return (await connectElicitation(call, result.error.connectUrl)) ?? errorResult(result.error.message);
     return errorResult(result.error.message);
   } catch (err) {
     return failedCall(deps, call, invocationId, err);
   }
+}
+
+/** What names a call's cached result: the arguments as sent (after guardrails on arguments), the caller. */
+function cacheFacts(call: ToolCall, tool: LoadedTool, cache: ResultCacheSettings) {
+  const { catalog } = call.loaded;
+  return {
+    principal: call.principal,
+    serverId: catalog.serverId,
+    catalogVersion: catalog.version,
+    tool: tool.def.name,
+    arguments: call.arguments,
+    scope: cache.scope,
+  };
 }
 
 /** The job of a call that passed every check: references only, the caller's own upstream credential sealed. */

@@ -260,6 +260,8 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
     },
     // A charged job that expired in the queue ran nothing: its quota units go back (ADR 0048).
     quotaRefunds: (charge) => giveBackQuota(redis, charge),
+    // A cacheable call's clean result, under the key its edge named (ADR 0067).
+    resultCache: (key, value, ttlMs) => redis.set(key, value, 'PX', ttlMs),
     maxScanBytes: env.GUARDRAIL_MAX_SCAN_BYTES,
     workspaceAccess: async (workspaceId: string) => {
       const raw = await redis.get(keys.access(workspaceId));

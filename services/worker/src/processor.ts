@@ -132,6 +132,8 @@ export interface ProcessorDeps {
   workspaceAccess?: WorkspaceAccessReader;
   /** Bytes of a result's text above which a guardrail without its own limit blocks it (absent: 1 MiB). */
   maxScanBytes?: number;
+  /** Stores a cacheable call's result (`SET key value PX ttlMs`, ADR 0067; absent: nothing is cached). */
+  resultCache?: (key: string, value: string, ttlMs: number) => Promise<unknown>;
   now?: () => number;
 }
 
@@ -263,12 +265,15 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
     observeOutcome(span, rec);
     deps.records.add(rec);
   };
+  // A success with nothing found by any guardrail: the only result a cacheable call's may be stored (ADR 0067).
+  let clean = false;
   const record = (outcome: ExecutionRecord['outcome'], extra: RecordExtra = {}) => {
     const { tree, uncharged, ...rest } = extra;
     const rec: ExecutionRecord = { ...recordBase(job, started, now() - started), outcome, ...rest, steps, ...traceIds };
     if (job.argumentFindings && rest.guardrails) rec.guardrails = [...job.argumentFindings, ...rest.guardrails];
     if (tree) rec.tree = tree; // workflow calls only
     if (uncharged) delete rec.costUnits;
+    clean = outcome === 'success' && !uncharged && !rec.guardrails?.length;
     if (heldForShape && !heldForShape.rec) heldForShape.rec = rec;
     else sendRecord(rec);
   };
@@ -327,12 +332,12 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
         : plan.kind === 'workflow'
           ? await runWorkflow(deps, call, plan)
           : await runHttpTool(deps, call, plan, keyHeader);
-    if (!entry.shape) return ran;
+    if (!entry.shape) return job.cache ? await cached(deps, job, ran, clean) : ran;
     const out = shaped(ran, job.tool, entry.shape);
     const held = heldForShape?.rec;
     heldForShape = undefined;
     if (held) sendRecord(out.report ? { ...held, shape: out.report } : held);
-    return out.ran;
+    return job.cache ? await cached(deps, job, out.ran, clean) : out.ran;
   } catch (err) {
     const held = heldForShape?.rec;
     heldForShape = undefined;
@@ -352,6 +357,30 @@ function shaped(
   if (!report) return { ran: { ...ran, result } };
   recordResultShaped(tool, report.bytesBefore, report.bytesAfter);
   return { ran: { ...ran, result }, report: { bytesBefore: report.bytesBefore, bytesAfter: report.bytesAfter } };
+}
+
+/**
+ * A cacheable call's answer (the job's `cache` hint, ADR 0067): a clean success (recorded `success`, no guardrail
+ * finding, no error, no `input_required` round, not a task's) is stored as the caller received it, with the credentials
+ * epoch the edge read, before it is answered (the next identical call finds it); `_meta["toolplane/cache"]` says the
+ * TTL and scope. A store that fails is logged: the answer goes as it is.
+ */
+async function cached(
+  deps: ProcessorDeps,
+  job: ToolInvokeJob,
+  ran: ToolInvokeResult,
+  clean: boolean,
+): Promise<ToolInvokeResult> {
+  const hint = job.cache!;
+  if (!ran.ok || !clean || ran.result.isError || ran.result.resultType !== undefined || job.task) return ran;
+  if (deps.resultCache) {
+    const entry = JSON.stringify({ e: hint.epoch, at: (deps.now ?? Date.now)(), r: ran.result });
+    await deps
+      .resultCache(hint.key, entry, hint.ttlMs)
+      .catch((err: unknown) => deps.log.warn({ tool: job.tool, err: String(err) }, 'a result was not cached'));
+  }
+  const meta = { hit: false, ttlMs: hint.ttlMs, cacheScope: hint.scope === 'server' ? 'public' : 'private' };
+  return { ...ran, result: { ...ran.result, _meta: { ...ran.result._meta, 'toolplane/cache': meta } } };
 }
 
 /** A call's failure, logged, recorded and answered: our own faults as `internal error`, the rest as they say. */

@@ -1,3 +1,4 @@
+import { markCached } from './result-cache.ts';
 import { markShaped } from './result-shapes.ts';
 import type {
   AuthPlan,
@@ -257,15 +258,16 @@ async function workspaceTools(tx: Tx, workspaceId: string, reserved: ReadonlySet
  * - NORMAL with a connector instance: its tools, narrowed to `selectedTools` when given;
  * - NORMAL without one: exactly `selectedTools`, looked up among all the workspace's tools;
  * - SMART: all the workspace's tools, searched and executed through meta tools on the edge.
- * Then the tools of `confirmTools` are marked `confirm` (`markConfirmed`), those of `approvalTools` with the rule, and
- * the guardrails that apply to the server's results are added (`withGuardrails`).
+ * Then the tools of `confirmTools` are marked `confirm` (`markConfirmed`), those of `approvalTools` with the rule, those
+ * of `config.resultCache` with their cache (`markCached`; `strictCache`: a write tool there is a 422), and the
+ * guardrails that apply to the server's results are added (`withGuardrails`).
  */
 export async function compileCatalog(
   tx: Tx,
   server: ServerRow,
   version: number,
   listExternal: ExternalLister,
-  opts: { lenientSelection?: boolean; strictConfirm?: boolean; strictApproval?: boolean } = {},
+  opts: { lenientSelection?: boolean; strictConfirm?: boolean; strictApproval?: boolean; strictCache?: boolean } = {},
 ): Promise<Catalog> {
   const reserved = new Set(server.reservedToolNames ?? []);
   const own = await compileOwnTools(tx, server, version, opts, reserved);
@@ -281,7 +283,8 @@ export async function compileCatalog(
   const confirmed = markConfirmed(merged, server.confirmTools ?? [], opts.strictConfirm === true);
   const rule = server.approvalRule as StoredApprovalRule | null | undefined;
   const approved = markApproval(confirmed, server.approvalTools ?? [], rule, opts.strictApproval === true);
-  return withGuardrails(tx, server, markShaped(markTaskOnly(approved, taskOnlyTools(server.config)), server.config));
+  const shaped = markShaped(markTaskOnly(approved, taskOnlyTools(server.config)), server.config);
+  return withGuardrails(tx, server, markCached(shaped, server.config, opts.strictCache === true));
 }
 
 /** `config.taskOnlyTools`: names of tools that run only as durable tasks (absent or not a list of names: none). */

@@ -67,6 +67,8 @@ export interface Written<T> {
   strictConfirmServerIds?: string[];
   /** Servers whose `approvalTools` were just set by the user: names of tools they do not expose are an error (422). */
   strictApprovalServerIds?: string[];
+  /** Servers whose `config` was just set by the user: a tool `config.resultCache` may not cache is an error (422). */
+  strictCacheServerIds?: string[];
   /** Servers the writes deleted: their Redis catalog and their secrets go after commit. */
   removedServers?: { id: string; workspaceId: string }[];
   /** Secrets to delete after commit (replaced external headers, credentials of deleted instances). */
@@ -265,6 +267,7 @@ export class CatalogService {
           const strict = new Set(written.strictServerIds ?? []);
           const strictConfirm = new Set(written.strictConfirmServerIds ?? []);
           const strictApproval = new Set(written.strictApprovalServerIds ?? []);
+          const strictCache = new Set(written.strictCacheServerIds ?? []);
           const catalogs = new Map<string, Catalog>();
           for (const { id } of servers) {
             if (removed.has(id)) continue;
@@ -272,6 +275,7 @@ export class CatalogService {
               selection: strict.has(id),
               confirm: strictConfirm.has(id),
               approval: strictApproval.has(id),
+              cache: strictCache.has(id),
             };
             const catalog = await this.compileNext(tx, id, lister, strictness, opts.finish);
             if (catalog) catalogs.set(id, catalog);
@@ -299,7 +303,7 @@ export class CatalogService {
     tx: Tx,
     serverId: string,
     lister: ExternalLister,
-    strict: { selection: boolean; confirm: boolean; approval: boolean },
+    strict: { selection: boolean; confirm: boolean; approval: boolean; cache: boolean },
     finish?: (catalog: Catalog) => Catalog | undefined,
   ) {
     const bumped = await tx.$queryRaw<{ catalog_version: number }[]>`
@@ -311,6 +315,7 @@ export class CatalogService {
       lenientSelection: !strict.selection,
       strictConfirm: strict.confirm,
       strictApproval: strict.approval,
+      strictCache: strict.cache,
     });
     const catalog = finish ? finish(compiled) : compiled;
     if (!catalog) throw new NothingToChange();

@@ -113,8 +113,14 @@ export class RuntimePublisher {
     });
   }
 
-  /** Tells workers that secret values under `namePrefix` changed, so cached values are dropped now. */
+  /**
+   * Tells workers that secret values under `namePrefix` changed, so cached values are dropped now; first bumps the
+   * credentials epoch of its workspace (every secret name starts `ws/<workspace>/`), so that no result cached with the
+   * earlier values is served again (ADR 0067).
+   */
   async secretsChanged(namePrefix: string): Promise<void> {
+    const workspaceId = /^ws\/([^/]+)\//.exec(namePrefix)?.[1];
+    if (workspaceId) await this.redis.incr(this.keys.credentialsEpoch(workspaceId));
     await this.redis.publish(this.keys.secretsChanged, namePrefix);
   }
 

@@ -44,6 +44,12 @@ export const ExecutionRecordSummary = z
         'A result shaped for models (the server’s `config.resultShapes`, ADR 0052): the JSON text’s bytes before and ' +
           'after the projection and item cap; null when the result was not shaped.',
       ),
+    cached: z
+      .boolean()
+      .describe(
+        'The edge answered the call from the result cache (the server’s `config.resultCache`): nothing reached the ' +
+          'upstream, the call has no step.',
+      ),
   })
   .strict()
   .meta({ id: 'ExecutionRecordSummary' });

@@ -1,6 +1,7 @@
 /**
- * The `steps` column holds the step list, or `{ traceId?, spanId?, steps, tree?, guardrails?, shape? }` for traced
- * calls, workflow calls (their step tree), calls whose result guardrails found something, shaped results, and
+ * The `steps` column holds the step list, or `{ traceId?, spanId?, steps, tree?, guardrails?, shape?, cached? }`
+ * for traced calls, workflow calls (their step tree), calls whose result guardrails found something, shaped
+ * results, calls answered from the result cache, and
  * `caller: { subject, actingVia }` (OAuth subject, why a caller could act as a user): none has a column of its own
  * (no schema change needed).
  */
@@ -10,6 +11,7 @@ function unpackSteps(value: unknown): {
   tree: unknown;
   guardrails: unknown;
   shape: { bytesBefore: number; bytesAfter: number } | null;
+  cached: boolean;
   caller: { subject: string | null; actingVia: string | null };
 } {
   const none = { subject: null, actingVia: null };
@@ -20,6 +22,7 @@ function unpackSteps(value: unknown): {
       tree?: unknown;
       guardrails?: unknown;
       shape?: { bytesBefore: number; bytesAfter: number };
+      cached?: unknown;
       caller?: typeof none;
     };
     return {
@@ -28,10 +31,11 @@ function unpackSteps(value: unknown): {
       tree: v.tree ?? null,
       guardrails: v.guardrails ?? [],
       shape: v.shape ?? null,
+      cached: v.cached === true,
       caller: v.caller ?? none,
     };
   }
-  return { steps: value, traceId: null, tree: null, guardrails: [], shape: null, caller: none };
+  return { steps: value, traceId: null, tree: null, guardrails: [], shape: null, cached: false, caller: none };
 }
 
 export type RecordRow = {
@@ -54,7 +58,7 @@ export type RecordRow = {
 
 /** A record as the API shows it (with `steps`, `tree` and `debug` for `GET /execution_records/{id}`). */
 export function presentRecord(r: RecordRow, withSteps: boolean) {
-  const { steps, traceId, tree, guardrails, shape, caller: identity } = unpackSteps(r.steps);
+  const { steps, traceId, tree, guardrails, shape, cached, caller: identity } = unpackSteps(r.steps);
   return {
     id: r.id,
     server_id: r.serverId,
@@ -78,6 +82,8 @@ export function presentRecord(r: RecordRow, withSteps: boolean) {
     guardrails,
     // A shaped result's bytes before and after its shape (null: not shaped).
     shape: shape && { bytes_before: shape.bytesBefore, bytes_after: shape.bytesAfter },
+    // Answered by the edge from the result cache (ADR 0067): no step.
+    cached,
     // tree: workflow calls' flow.run → step.run → action.run tree (null for other tools).
     ...(withSteps ? { steps, tree, debug: r.debug ?? null } : {}),
   };

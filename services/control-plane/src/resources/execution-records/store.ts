@@ -52,10 +52,17 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
       col((r) => r.message ?? null),
       col((r) =>
         JSON.stringify(
-          r.traceId || r.tree || r.guardrails || r.shape || r.caller.subject !== undefined || r.caller.actingVia
+          r.traceId ||
+            r.tree ||
+            r.guardrails ||
+            r.shape ||
+            r.cached ||
+            r.caller.subject !== undefined ||
+            r.caller.actingVia
             ? {
                 ...(r.traceId ? { traceId: r.traceId, spanId: r.spanId } : {}),
                 steps: r.steps,
+                ...(r.cached ? { cached: true } : {}),
                 ...(r.tree ? { tree: r.tree } : {}),
                 ...(r.guardrails ? { guardrails: r.guardrails } : {}),
                 ...(r.shape ? { shape: r.shape } : {}),

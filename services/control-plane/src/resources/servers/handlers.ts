@@ -6,6 +6,7 @@ import { registeredExternalConfigs, type ServerRow } from '../../catalog/compile
 import { isUniqueViolation } from '../../catalog/service.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
+import { refuseBadResultCache } from '../../catalog/result-cache.ts';
 import { refuseBadResultShapes } from '../../catalog/result-shapes.ts';
 import { refuseBadApprovals } from './approval-rule.ts';
 import { registeredFor, setRegisteredRefs, storeExternalConfigs } from './external.ts';
@@ -71,6 +72,7 @@ export async function createServer(
     throw nameTaken(body.name);
   await refuseBadApprovals(db, workspaceId, body);
   refuseBadResultShapes(body.config);
+  refuseBadResultCache(body.config);
   const registered = await registeredFor(db, workspaceId, {
     refs: body.externalMcpServers ?? [],
     inline: body.externalMcpConfigs ?? [],
@@ -111,6 +113,7 @@ export async function createServer(
         strictServerIds: [id],
         strictConfirmServerIds: [id],
         strictApprovalServerIds: [id],
+        strictCacheServerIds: [id],
       };
     },
     { external: [...external.stored, ...registered], cleanupOnFailure: external.written },

@@ -70,7 +70,9 @@ const serverShape = {
     .describe(
       'Settings: `exposeCallerToken` (workflows may read the caller’s OAuth token as `$current_user.token`), ' +
         '`taskOnlyTools` (names of tools that run only as durable tasks: a client without the Tasks extension is ' +
-        'refused them with -32021).',
+        'refused them with -32021), `resultShapes` (per tool: a JMESPath `projection` and `maxItems`), ' +
+        '`resultCache` (per tool: `{ ttlSeconds, scope?: "principal" | "server" }`; read-only GET and external MCP ' +
+        'tools only: the edge answers an identical call from Redis within the TTL).',
     ),
   catalogVersion: z.number().int().describe('The live catalog version.'),
   fromDescriptor: z.boolean().describe('Created with its connector instance from the descriptor’s `mcp_config`.'),

@@ -11,6 +11,7 @@ import {
   setRegisteredRefs,
   type SealedExternalConfigs,
 } from './external.ts';
+import { refuseBadResultCache } from '../../catalog/result-cache.ts';
 import { refuseBadResultShapes } from '../../catalog/result-shapes.ts';
 import { refuseBadApprovals } from './approval-rule.ts';
 import { nameTaken, instanceProblem } from './lookup.ts';
@@ -44,6 +45,7 @@ export async function checkServerUpdate(db: Db, workspaceId: string, row: Server
     throw nameTaken(body.name);
   await refuseBadApprovals(db, workspaceId, body, row);
   refuseBadResultShapes(body.config);
+  refuseBadResultCache(body.config);
 }
 
 /**
@@ -134,6 +136,8 @@ async function writeUpdate(tx: Tx, update: ServerUpdate): Promise<Written<string
     // Tools to confirm that the server does not expose: an error when the list is being set.
     strictConfirmServerIds: body.confirmTools !== undefined ? [row.id] : [],
     strictApprovalServerIds: body.approvalTools !== undefined ? [row.id] : [],
+    // A write tool in `config.resultCache`: an error when the config is being set.
+    strictCacheServerIds: body.config !== undefined ? [row.id] : [],
     // Replaced external headers: their secrets go once the new configs are committed.
     deleteSecrets: external ? headerSecretsOf(before.externalMcpConfigs) : [],
   };

@@ -1,5 +1,6 @@
 import type { ProblemIssue } from '@toolplane/errors';
 import { resultShapeProblems } from '../../catalog/result-shapes.ts';
+import { resultCacheProblems } from '../../catalog/result-cache.ts';
 import { approvalFileProblems } from './approval-rules.ts';
 import type { LiveResource, LiveState } from './live.ts';
 import type { Desired, DesiredResource } from './read-files.ts';
@@ -228,10 +229,11 @@ function ungrantable(c: Change, opts: PlanOptions): ProblemIssue[] {
   );
 }
 
-/** A server's result shapes the API would refuse (`config.resultShapes`, ADR 0052), at their paths in its file. */
+/** A server's result shapes and caches the API would refuse (`config.resultShapes`, `config.resultCache`), in its file. */
 function resultShapes(c: Change): ProblemIssue[] {
   if (c.kind !== 'server') return [];
-  return resultShapeProblems(c.desired!.spec.config).map((p) => at(c, p.path, p.message));
+  const config = c.desired!.spec.config;
+  return [...resultShapeProblems(config), ...resultCacheProblems(config)].map((p) => at(c, p.path, p.message));
 }
 
 /** What the API cannot change in place. */

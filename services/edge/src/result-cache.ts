@@ -1,0 +1,156 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  recordCaller,
+  redisKeys,
+  type CatalogTool,
+  type Principal,
+  type ToolInvokeJob,
+  type ToolResultPayload,
+} from '@toolplane/contracts';
+import type { Logger } from '@toolplane/logger';
+import type { ExecutionRecordSink } from '@toolplane/queue';
+import { currentTraceIds, recordToolCall } from '@toolplane/telemetry';
+
+/**
+ * Results of cacheable tools served from Redis (ADR 0067). The edge looks a call up after every check and the quota
+ * charge, right before the enqueue: a hit is answered here (its record says `cached`, nothing reaches the upstream);
+ * a miss carries a `cache` hint in its job, and the worker stores a clean success under it. The key digests the
+ * workspace, server, catalog version (a change of server, connector or instance makes a new version), tool, the
+ * arguments as sent (canonical JSON) and the principal (unless the tool's scope is `server`); the entry holds the
+ * workspace's credentials epoch it was made under, read with it: any secret written since is a miss. Redis failing is
+ * a miss (the call runs uncached), never a refusal.
+ */
+
+export type ResultCacheSettings = NonNullable<CatalogTool['cache']>;
+
+/** The two reads a lookup makes (the edge's Redis client; a fake in unit tests). */
+export interface CacheStore {
+  get(key: string): Promise<string | null>;
+}
+
+/** What a stored entry holds: the credentials epoch it was made under, when (epoch ms), the result. */
+interface Entry {
+  e: string;
+  at: number;
+  r: ToolResultPayload;
+}
+
+/** The key `_meta` carries a cached tool's facts under (its TTL and scope; on a hit, its age). */
+export const CACHE_META = 'toolplane/cache';
+
+/** JSON with object keys sorted at every level: equal arguments, one text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(',')}]`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/** What a call's cache key is made of. */
+export interface CacheKeyFacts {
+  principal: Readonly<Principal>;
+  serverId: string;
+  catalogVersion: number;
+  tool: string;
+  arguments: Readonly<Record<string, unknown>>;
+  scope: ResultCacheSettings['scope'];
+}
+
+/** The digest (SHA-256, hex) naming one call's cached result; no argument or identity is readable from it. */
+export function resultCacheDigest(f: CacheKeyFacts): string {
+  const p = f.principal;
+  // Per principal: the key, the token's subject and the person acting each have their own answers.
+  const who = f.scope === 'server' ? null : [p.keyId ?? null, p.subject ?? null, p.userId ?? null];
+  const parts = [p.workspaceId, f.serverId, f.catalogVersion, f.tool, canonicalJson(f.arguments), who];
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+}
+
+/** A call's outcome of the lookup: a hit's result, or the hint its job carries (none when Redis failed). */
+export type Lookup = { hit: ToolResultPayload } | { hint?: NonNullable<ToolInvokeJob['cache']> };
+
+export class ResultCache {
+  private readonly store: CacheStore;
+  private readonly keys: Pick<ReturnType<typeof redisKeys>, 'resultCache' | 'credentialsEpoch'>;
+  private readonly log: Logger;
+  private readonly now: () => number;
+
+  constructor(store: CacheStore, prefix: string, log: Logger, now: () => number = Date.now) {
+    this.store = store;
+    this.keys = redisKeys(prefix);
+    this.log = log;
+    this.now = now;
+  }
+
+  /** The cached result of this call, else the hint for the worker; Redis failing: neither (the call runs uncached). */
+  async lookUp(facts: CacheKeyFacts, settings: ResultCacheSettings): Promise<Lookup> {
+    const key = this.keys.resultCache(resultCacheDigest(facts));
+    let raw: string | null;
+    let epoch: string;
+    try {
+      // Two reads sent together (no shared slot needed on a cluster).
+      const [entry, current] = await Promise.all([
+        this.store.get(key),
+        this.store.get(this.keys.credentialsEpoch(facts.principal.workspaceId)),
+      ]);
+      raw = entry;
+      epoch = current ?? '0';
+    } catch (err) {
+      this.log.warn({ tool: facts.tool, err: String(err) }, 'result cache unreadable: the call runs uncached');
+      return {};
+    }
+    const hint = { key, ttlMs: settings.ttlMs, epoch, scope: settings.scope };
+    if (raw === null) return { hint };
+    let entry: Entry;
+    try {
+      entry = JSON.parse(raw) as Entry;
+    } catch {
+      return { hint };
+    }
+    // Made under other credentials (a secret of the workspace written since): not served, replaced.
+    if (entry.e !== epoch) return { hint };
+    const ageMs = Math.max(0, this.now() - entry.at);
+    return { hit: cachedResult(entry.r, settings, ageMs) };
+  }
+}
+
+/** The facts of a cacheable tool's answer in `_meta` (the installed SDK's `tools/call` results have no such fields). */
+function cacheMeta(settings: ResultCacheSettings, hit: boolean, ageMs?: number): Record<string, unknown> {
+  return {
+    hit,
+    ...(ageMs !== undefined ? { ageMs } : {}),
+    ttlMs: settings.ttlMs,
+    cacheScope: settings.scope === 'server' ? 'public' : 'private',
+  };
+}
+
+function cachedResult(r: ToolResultPayload, settings: ResultCacheSettings, ageMs: number): ToolResultPayload {
+  return { ...r, _meta: { ...r._meta, [CACHE_META]: cacheMeta(settings, true, ageMs) } };
+}
+
+/** The execution record of a call answered from the cache: a success, `cached`, no step, charged its cost. */
+export function recordCachedCall(
+  records: Pick<ExecutionRecordSink, 'add'>,
+  call: { principal: Readonly<Principal>; serverId: string; catalogVersion: number; tool: string; cost?: number },
+  invocationId: string | undefined,
+  durationMs: number,
+): void {
+  recordToolCall(call.serverId, call.tool, 'success', durationMs);
+  records.add({
+    v: 1,
+    invocationId: invocationId ?? randomUUID(),
+    workspaceId: call.principal.workspaceId,
+    serverId: call.serverId,
+    catalogVersion: call.catalogVersion,
+    tool: call.tool,
+    caller: recordCaller(call.principal),
+    startedAt: new Date(Date.now() - durationMs).toISOString(),
+    durationMs,
+    outcome: 'success',
+    cached: true,
+    costUnits: call.cost ?? 1,
+    steps: [],
+    ...currentTraceIds(),
+  });
+}
