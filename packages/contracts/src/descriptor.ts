@@ -95,11 +95,21 @@ export const RateLimit = z.looseObject({
   interval_seconds: z.number().int().positive(),
 });
 
+/**
+ * A tool's result shaped for models (ADR 0052), declared with its route mapping: a JMESPath `projection` and an item
+ * cap (`max_items`); the server's `config.resultShapes` entry for the same tool replaces it.
+ */
+export const RouteResultShape = z.strictObject({
+  projection: z.string().min(1).max(2000).optional(),
+  max_items: z.number().int().min(1).max(10_000).optional(),
+});
+
 const RouteMapping = z.looseObject({
   operation_id: z.string().min(1),
   mcp_tool_name: z.string().min(1).max(100),
   mcp_tool_description: z.string().min(1).max(500),
   parameter_mappings: z.record(z.string(), z.string().min(1)).default({}),
+  result_shape: RouteResultShape.optional(),
 });
 type RouteMapping = z.infer<typeof RouteMapping>;
 

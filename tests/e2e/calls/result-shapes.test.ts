@@ -20,6 +20,7 @@ let stack: Stack;
 let api: ManagementClient;
 let upstream: Server;
 let serverId: string;
+let upstreamUrl: string;
 const clients: Client[] = [];
 
 const openApiDocument = {
@@ -51,6 +52,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  upstreamUrl = url;
   ({ stack, api } = await startTestStack('result-shapes', { logLevel: 'warn' }));
   const connector = await unwrap(api.POST('/connectors', { body: openApiDocument as never }));
   const instance = await unwrap(
@@ -106,6 +108,45 @@ describe('results shaped for models', () => {
       return page.data.find((x) => x.tool === 'search_issues' && x.shape !== null);
     });
     expect(rec.shape).toEqual({ bytes_before: report.bytesBefore, bytes_after: report.bytesAfter });
+  });
+
+  it("a shape declared in the connector's mcp_config applies; a bad one is a 422 at its path", async () => {
+    const mapping = { operation_id: 'search_issues', mcp_tool_name: 'search_issues', mcp_tool_description: 'Search' };
+    const envelope = (resultShape: object) => ({
+      kind: 'openapi',
+      slug: 'issues-declared',
+      document: openApiDocument,
+      mcp_config: { route_mappings: [{ ...mapping, result_shape: resultShape }] },
+    });
+    const bad = await api.POST('/connectors', { body: envelope({ projection: 'items[' }) as never });
+    expect(bad.response.status).toBe(422);
+    expect((bad.error as { errors: { path: string }[] }).errors.map((e) => e.path)).toEqual([
+      '/mcp_config/route_mappings/0/result_shape/projection',
+    ]);
+    const connector = await unwrap(
+      api.POST('/connectors', {
+        body: envelope({ projection: '{items: items[].{number: number}}', max_items: 5 }) as never,
+      }),
+    );
+    const instance = await unwrap(
+      api.POST('/connector_instances', {
+        body: {
+          createServer: false,
+          connector_id: connector.id,
+          name: 'issues-declared',
+          base_url: upstreamUrl,
+          credentials: {},
+        },
+      }),
+    );
+    const declared = await unwrap(
+      api.POST('/mcp_manager', { body: { name: 'issues-declared', mode: 'NORMAL', connectorInstanceId: instance.id } }),
+    );
+    const client = await mcpClient(declared.id);
+    const r = await client.callTool({ name: 'search_issues', arguments: { q: 'export' } });
+    const items = (r.structuredContent as { items: object[] }).items;
+    expect(items).toHaveLength(5);
+    expect(items.map((i) => Object.keys(i))).toEqual(Array(5).fill(['number']));
   });
 
   it("SMART execute_tool gets its own server's shape for the tool it runs", async () => {

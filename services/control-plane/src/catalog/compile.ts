@@ -1,5 +1,5 @@
 import { markCached } from './result-cache.ts';
-import { markShaped } from './result-shapes.ts';
+import { markShaped, withRouteShapes } from './result-shapes.ts';
 import type {
   AuthPlan,
   Catalog,
@@ -190,7 +190,7 @@ export function instanceTools(workspaceId: string, instance: InstanceWithConnect
           binding,
         )
       : compileDescriptorTools(instance.connector.descriptor as ConnectorDescriptor, binding);
-  return tools.map((t) => ({
+  return withRouteShapes(tools, instance.connector.descriptor).map((t) => ({
     ...t,
     plan: {
       ...t.plan,

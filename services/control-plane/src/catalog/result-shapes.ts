@@ -61,6 +61,69 @@ function shapeEntry(at: string, raw: unknown): { shape?: Shape; problems: Proble
   };
 }
 
+/** A route mapping's `result_shape` (a descriptor's or an OpenAPI envelope's `mcp_config`) as the catalog's shape. */
+function routeShape(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const { projection, max_items: maxItems, ...rest } = raw as Record<string, unknown>;
+  return {
+    ...rest,
+    ...(projection !== undefined ? { projection } : {}),
+    ...(maxItems !== undefined ? { maxItems } : {}),
+  };
+}
+
+/** The route mappings of a connector's `mcp_config` (absent or unreadable: none). */
+function routeMappings(descriptor: unknown): { mcp_tool_name?: unknown; result_shape?: unknown }[] {
+  const mappings = (descriptor as { mcp_config?: { route_mappings?: unknown } } | null | undefined)?.mcp_config
+    ?.route_mappings;
+  return Array.isArray(mappings) ? (mappings as { mcp_tool_name?: unknown; result_shape?: unknown }[]) : [];
+}
+
+/**
+ * What the schema cannot see in the result shapes a connector's `mcp_config.route_mappings` declare: a projection
+ * JMESPath cannot compile, a shape with neither member (at `/mcp_config/route_mappings/<i>/result_shape…`; the
+ * members' types and ranges are the schema's problems).
+ */
+export function routeShapeProblems(descriptor: unknown): ProblemIssue[] {
+  return routeMappings(descriptor).flatMap((m, i): ProblemIssue[] => {
+    const at = `/mcp_config/route_mappings/${i}/result_shape`;
+    const raw = m.result_shape;
+    if (raw === undefined || raw === null || typeof raw !== 'object' || Array.isArray(raw)) return [];
+    const { projection, max_items: maxItems } = raw as Record<string, unknown>;
+    if (projection === undefined && maxItems === undefined)
+      return [{ path: at, message: 'a result shape needs a projection, a max_items, or both' }];
+    if (typeof projection !== 'string' || projection.trim() === '') return [];
+    try {
+      compile(projection);
+      return [];
+    } catch (err) {
+      return [{ path: `${at}/projection`, message: `not a JMESPath expression: ${(err as Error).message}` }];
+    }
+  });
+}
+
+/**
+ * Gives a connector's tools the shapes its `mcp_config.route_mappings` declare (by `mcp_tool_name`), wherever the tools
+ * are served (a NORMAL server of an instance, SMART's `execute_tool`); a server's `config.resultShapes` entry for a
+ * tool replaces its connector's (`markShaped` runs after). A tool with a projection loses its `outputSchema`.
+ */
+export function withRouteShapes<T extends CatalogTool>(tools: T[], descriptor: unknown): T[] {
+  const shapes = new Map<string, Shape>();
+  for (const m of routeMappings(descriptor)) {
+    if (typeof m.mcp_tool_name !== 'string' || m.result_shape === undefined) continue;
+    const { shape } = shapeEntry('', routeShape(m.result_shape));
+    if (shape) shapes.set(m.mcp_tool_name, shape);
+  }
+  if (shapes.size === 0) return tools;
+  return tools.map((t) => {
+    const shape = shapes.get(t.tool.name);
+    if (!shape) return t;
+    if (!shape.projection) return { ...t, shape };
+    const { outputSchema: _dropped, ...tool } = t.tool;
+    return { ...t, tool, shape } as T;
+  });
+}
+
 /** Every problem of a server config's `resultShapes` (what the worker could not apply), at its path. */
 export function resultShapeProblems(config: unknown): ProblemIssue[] {
   return Object.entries(shapesOf(config)).flatMap(

@@ -1,4 +1,5 @@
-import type { DocumentIssue } from '@toolplane/contracts';
+import { RouteResultShape, type DocumentIssue } from '@toolplane/contracts';
+import { routeShapeProblems } from '../catalog/result-shapes.ts';
 import {
   capabilitiesRuleIssues,
   ConnectorCapabilities,
@@ -84,6 +85,8 @@ export const OpenApiEnvelope = z.strictObject({
             mcp_tool_name: ToolName,
             mcp_tool_description: z.string().min(1).max(500),
             parameter_mappings: z.record(z.string(), z.string().min(1)).default({}),
+            /** The tool's result shaped for models (ADR 0052); the server's `config.resultShapes` replaces it. */
+            result_shape: RouteResultShape.optional(),
             /** Overrides of the annotations inferred from the method. */
             annotations: z
               .strictObject({
@@ -210,6 +213,7 @@ function mappingIssues(
       });
     else names.set(m.mcp_tool_name, i);
   });
+  issues.push(...routeShapeProblems({ mcp_config: { route_mappings: mappings } }));
   return issues;
 }
 

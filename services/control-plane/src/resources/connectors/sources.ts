@@ -1,13 +1,16 @@
 import { parseConnectorDescriptor, type ConnectorDescriptor } from '@toolplane/contracts';
 import { ValidationError } from '@toolplane/errors';
 import { loadDocument } from '@toolplane/openapi';
+import { routeShapeProblems } from '../../catalog/result-shapes.ts';
 import type { Fetcher } from '../../documents/fetch.ts';
 import { importOpenApiConnector, isOpenApiBody, parseBody } from '../../documents/openapi-connectors.ts';
 
 /** Validates a parsed descriptor document; throws a 422 listing every problem. */
 function validateDescriptor(value: unknown): ConnectorDescriptor {
   const parsed = parseConnectorDescriptor(value);
-  if (!parsed.ok) throw new ValidationError('the connector descriptor is invalid', parsed.issues);
+  const shapes = routeShapeProblems(value);
+  if (!parsed.ok || shapes.length > 0)
+    throw new ValidationError('the connector descriptor is invalid', [...(parsed.ok ? [] : parsed.issues), ...shapes]);
   return parsed.value;
 }
 
