@@ -2789,6 +2789,10 @@ export interface components {
           parameter_mappings?: {
             [key: string]: string;
           };
+          result_shape?: {
+            projection?: string;
+            max_items?: number;
+          };
         } & {
           [key: string]: unknown;
         })[];
@@ -2826,6 +2830,10 @@ export interface components {
           /** @default {} */
           parameter_mappings?: {
             [key: string]: string;
+          };
+          result_shape?: {
+            projection?: string;
+            max_items?: number;
           };
           annotations?: {
             title?: string;

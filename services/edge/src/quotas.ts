@@ -27,22 +27,6 @@ export interface CallQuotas {
   readonly caller: QuotaCaller;
 }
 
-function claimHolds(claims: QuotaCaller['claims'], claim: string, value: string): boolean {
-  const v = claims?.[claim];
-  return Array.isArray(v) ? v.includes(value) : v === value;
-}
-
-function callerMatches(rule: QuotaRule, c: QuotaCaller, serverId: string): boolean {
-  const m = rule.match;
-  return (
-    (!m.servers || m.servers.includes(serverId)) &&
-    (!m.apiKeys || (c.keyId !== undefined && m.apiKeys.includes(c.keyId))) &&
-    (!m.people || (c.person !== undefined && m.people.includes(c.person))) &&
-    (!m.subjects || (c.subject !== undefined && m.subjects.includes(c.subject))) &&
-    (!m.claims || m.claims.every((x) => claimHolds(c.claims, x.claim, x.contains)))
-  );
-}
-
 /** The quotas of `access` for this caller on this server; undefined (the common case) when there are none. */
 export function callerQuotas(access: WorkspaceAccess, caller: QuotaCaller, serverId: string): CallQuotas | undefined {
   const all = access.quotas;

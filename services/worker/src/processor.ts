@@ -258,25 +258,8 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
   const started = now();
   const redelivered = delivered > 1;
   const steps: ExecutionStep[] = [];
-  const traceIds = currentTraceIds();
-  // A tool whose result is shaped: its record waits for the shape's bytes (`shaped` below), then goes out.
-  let heldForShape: { rec?: ExecutionRecord } | undefined;
-  const sendRecord = (rec: ExecutionRecord) => {
-    observeOutcome(span, rec);
-    deps.records.add(rec);
-  };
-  // A success with nothing found by any guardrail: the only result a cacheable call's may be stored (ADR 0067).
-  let clean = false;
-  const record = (outcome: ExecutionRecord['outcome'], extra: RecordExtra = {}) => {
-    const { tree, uncharged, ...rest } = extra;
-    const rec: ExecutionRecord = { ...recordBase(job, started, now() - started), outcome, ...rest, steps, ...traceIds };
-    if (job.argumentFindings && rest.guardrails) rec.guardrails = [...job.argumentFindings, ...rest.guardrails];
-    if (tree) rec.tree = tree; // workflow calls only
-    if (uncharged) delete rec.costUnits;
-    clean = outcome === 'success' && !uncharged && !rec.guardrails?.length;
-    if (heldForShape && !heldForShape.rec) heldForShape.rec = rec;
-    else sendRecord(rec);
-  };
+  const records = recorder(deps, { job, span, started, now, steps });
+  const record = records.record;
   try {
     const remaining = job.deadlineAt - started;
     // Deliveries before this one that reached the sending point (only a re-delivered job can have any).
@@ -325,25 +308,69 @@ async function run(deps: ProcessorDeps, options: RunOptions): Promise<ToolInvoke
       record,
     };
     const plan = entry.plan;
-    if (entry.shape) heldForShape = {};
+    if (entry.shape) records.hold();
     const ran =
       plan.kind === 'mcp'
         ? await runMcpTool(deps, call, plan)
         : plan.kind === 'workflow'
           ? await runWorkflow(deps, call, plan)
           : await runHttpTool(deps, call, plan, keyHeader);
-    if (!entry.shape) return job.cache ? await cached(deps, job, ran, clean) : ran;
+    if (!entry.shape) return job.cache ? await cached(deps, job, ran, records.clean) : ran;
     const out = shaped(ran, job.tool, entry.shape);
-    const held = heldForShape?.rec;
-    heldForShape = undefined;
-    if (held) sendRecord(out.report ? { ...held, shape: out.report } : held);
-    return job.cache ? await cached(deps, job, out.ran, clean) : out.ran;
+    records.release(out.report);
+    return job.cache ? await cached(deps, job, out.ran, records.clean) : out.ran;
   } catch (err) {
-    const held = heldForShape?.rec;
-    heldForShape = undefined;
-    if (held) sendRecord(held);
+    records.release();
     return failed(deps, job, err, record);
   }
+}
+
+/**
+ * A job's execution record, sent as soon as it is made; a shaped tool's waits for its shape's bytes (`hold`, then
+ * `release`). `clean`: the record is a success nothing was found in by any guardrail, the only result of a cacheable
+ * call that may be stored (ADR 0067).
+ */
+function recorder(
+  deps: ProcessorDeps,
+  {
+    job,
+    span,
+    started,
+    now,
+    steps,
+  }: { job: ToolInvokeJob; span: Span; started: number; now: () => number; steps: ExecutionStep[] },
+) {
+  const traceIds = currentTraceIds();
+  let held: { rec?: ExecutionRecord } | undefined;
+  let clean = false;
+  const send = (rec: ExecutionRecord) => {
+    observeOutcome(span, rec);
+    deps.records.add(rec);
+  };
+  const record = (outcome: ExecutionRecord['outcome'], extra: RecordExtra = {}) => {
+    const { tree, uncharged, ...rest } = extra;
+    const rec: ExecutionRecord = { ...recordBase(job, started, now() - started), outcome, ...rest, steps, ...traceIds };
+    if (job.argumentFindings && rest.guardrails) rec.guardrails = [...job.argumentFindings, ...rest.guardrails];
+    if (tree) rec.tree = tree; // workflow calls only
+    if (uncharged) delete rec.costUnits;
+    clean = outcome === 'success' && !uncharged && !rec.guardrails?.length;
+    if (held && !held.rec) held.rec = rec;
+    else send(rec);
+  };
+  return {
+    record,
+    get clean() {
+      return clean;
+    },
+    hold() {
+      held = {};
+    },
+    release(shape?: ExecutionRecord['shape']) {
+      const rec = held?.rec;
+      held = undefined;
+      if (rec) send(shape ? { ...rec, shape } : rec);
+    },
+  };
 }
 
 /** A result shaped for models (the tool's `shape`, `result-shapes.ts`): its bytes before and after counted. */

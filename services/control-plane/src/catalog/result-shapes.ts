@@ -1,6 +1,7 @@
 import { compile, TreeInterpreter, type JSONValue } from '@jmespath-community/jmespath';
 import type { Catalog, CatalogTool } from '@toolplane/contracts';
 import { ValidationError, type ProblemIssue } from '@toolplane/errors';
+import { routeMappings } from '../documents/route-shapes.ts';
 
 /**
  * Results shaped for models (ADR 0052): a server's `config.resultShapes` maps tool names to a JMESPath `projection`
@@ -70,36 +71,6 @@ function routeShape(raw: unknown): unknown {
     ...(projection !== undefined ? { projection } : {}),
     ...(maxItems !== undefined ? { maxItems } : {}),
   };
-}
-
-/** The route mappings of a connector's `mcp_config` (absent or unreadable: none). */
-function routeMappings(descriptor: unknown): { mcp_tool_name?: unknown; result_shape?: unknown }[] {
-  const mappings = (descriptor as { mcp_config?: { route_mappings?: unknown } } | null | undefined)?.mcp_config
-    ?.route_mappings;
-  return Array.isArray(mappings) ? (mappings as { mcp_tool_name?: unknown; result_shape?: unknown }[]) : [];
-}
-
-/**
- * What the schema cannot see in the result shapes a connector's `mcp_config.route_mappings` declare: a projection
- * JMESPath cannot compile, a shape with neither member (at `/mcp_config/route_mappings/<i>/result_shape…`; the
- * members' types and ranges are the schema's problems).
- */
-export function routeShapeProblems(descriptor: unknown): ProblemIssue[] {
-  return routeMappings(descriptor).flatMap((m, i): ProblemIssue[] => {
-    const at = `/mcp_config/route_mappings/${i}/result_shape`;
-    const raw = m.result_shape;
-    if (raw === undefined || raw === null || typeof raw !== 'object' || Array.isArray(raw)) return [];
-    const { projection, max_items: maxItems } = raw as Record<string, unknown>;
-    if (projection === undefined && maxItems === undefined)
-      return [{ path: at, message: 'a result shape needs a projection, a max_items, or both' }];
-    if (typeof projection !== 'string' || projection.trim() === '') return [];
-    try {
-      compile(projection);
-      return [];
-    } catch (err) {
-      return [{ path: `${at}/projection`, message: `not a JMESPath expression: ${(err as Error).message}` }];
-    }
-  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { RouteResultShape, type DocumentIssue } from '@toolplane/contracts';
-import { routeShapeProblems } from '../catalog/result-shapes.ts';
+import { routeShapeProblems } from './route-shapes.ts';
 import {
   capabilitiesRuleIssues,
   ConnectorCapabilities,

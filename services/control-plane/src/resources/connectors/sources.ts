@@ -1,7 +1,7 @@
 import { parseConnectorDescriptor, type ConnectorDescriptor } from '@toolplane/contracts';
 import { ValidationError } from '@toolplane/errors';
 import { loadDocument } from '@toolplane/openapi';
-import { routeShapeProblems } from '../../catalog/result-shapes.ts';
+import { routeShapeProblems } from '../../documents/route-shapes.ts';
 import type { Fetcher } from '../../documents/fetch.ts';
 import { importOpenApiConnector, isOpenApiBody, parseBody } from '../../documents/openapi-connectors.ts';
 
