@@ -1,5 +1,6 @@
-import { compile, TreeInterpreter, type JSONValue } from '@jmespath-community/jmespath';
+import type { JSONValue } from '@jmespath-community/jmespath';
 import type { CatalogTool, ToolResultPayload } from '@toolplane/contracts';
+import { shapeJson } from '@toolplane/workflow';
 
 /**
  * Results shaped for models (the server's `config.resultShapes`, ADR 0052): what a tool answers is cut to what an
@@ -18,21 +19,6 @@ export interface ShapeReport {
   truncated?: Record<string, number>;
 }
 
-type ExpressionNode = ReturnType<typeof compile>;
-
-const compiled = new Map<string, ExpressionNode>();
-
-/** A projection compiled once per process (the catalog's expressions were compiled when it was saved). */
-function expression(projection: string): ExpressionNode {
-  let node = compiled.get(projection);
-  if (!node) {
-    node = compile(projection);
-    if (compiled.size > 1000) compiled.clear();
-    compiled.set(projection, node);
-  }
-  return node;
-}
-
 /** The result's JSON value: its structured content, else its only text block parsed; undefined when it has none. */
 function jsonOf(result: ToolResultPayload): { value: JSONValue; text: string } | undefined {
   const only = result.content.length === 1 ? result.content[0] : undefined;
@@ -47,23 +33,6 @@ function jsonOf(result: ToolResultPayload): { value: JSONValue; text: string } |
   }
 }
 
-/** Cuts the value's arrays to `max` items: the value itself, or each of its top-level members; counts what was left out. */
-function capItems(value: JSONValue, max: number, truncated: Record<string, number>): JSONValue {
-  if (Array.isArray(value)) {
-    if (value.length > max) truncated['$'] = value.length - max;
-    return value.slice(0, max);
-  }
-  if (value === null || typeof value !== 'object') return value;
-  const out: Record<string, JSONValue> = {};
-  for (const [k, v] of Object.entries(value)) {
-    if (Array.isArray(v) && v.length > max) {
-      truncated[k] = v.length - max;
-      out[k] = v.slice(0, max);
-    } else out[k] = v;
-  }
-  return out;
-}
-
 /** The result as the shape makes it, and what it did; the result itself when the shape does not apply. */
 export function shapeResult(
   result: ToolResultPayload,
@@ -72,9 +41,7 @@ export function shapeResult(
   if (result.isError || result.resultType !== undefined) return { result };
   const json = jsonOf(result);
   if (!json) return { result };
-  let value = shape.projection ? TreeInterpreter.search(expression(shape.projection), json.value) : json.value;
-  const truncated: Record<string, number> = {};
-  if (shape.maxItems !== undefined) value = capItems(value, shape.maxItems, truncated);
+  const { value, truncated } = shapeJson(json.value, shape);
   const text = JSON.stringify(value);
   const report: ShapeReport = {
     bytesBefore: Buffer.byteLength(json.text),

@@ -1,7 +1,8 @@
-import { compile, TreeInterpreter, type JSONValue } from '@jmespath-community/jmespath';
+import { compile, type JSONValue } from '@jmespath-community/jmespath';
 import type { Catalog, CatalogTool } from '@toolplane/contracts';
 import { ValidationError, type ProblemIssue } from '@toolplane/errors';
 import { routeMappings } from '../documents/route-shapes.ts';
+import { shapeJson } from '@toolplane/workflow';
 
 /**
  * Results shaped for models (ADR 0052): a server's `config.resultShapes` maps tool names to a JMESPath `projection`
@@ -148,23 +149,6 @@ export interface ShapePreview {
   truncated?: Record<string, number>;
 }
 
-/** Cuts the value's arrays to `max` items: the value itself, or each of its top-level members (as the worker does). */
-function capItems(value: JSONValue, max: number, truncated: Record<string, number>): JSONValue {
-  if (Array.isArray(value)) {
-    if (value.length > max) truncated['$'] = value.length - max;
-    return value.slice(0, max);
-  }
-  if (value === null || typeof value !== 'object') return value;
-  const out: Record<string, JSONValue> = {};
-  for (const [k, v] of Object.entries(value)) {
-    if (Array.isArray(v) && v.length > max) {
-      truncated[k] = v.length - max;
-      out[k] = v.slice(0, max);
-    } else out[k] = v;
-  }
-  return out;
-}
-
 /** The sample's JSON value, or the problem: the worker shapes a result whose text is a JSON object or array only. */
 function sampleValue(sample: string): { value?: JSONValue; problems: ProblemIssue[] } {
   const unchanged = 'the worker shapes a result whose text is a JSON object or array: this one would pass unchanged';
@@ -199,17 +183,15 @@ export function previewResultShape(
   const problems = [...entry.problems, ...parsed.problems];
   if (problems.length > 0 || !entry.shape || parsed.value === undefined)
     throw new ValidationError('the result shape preview is invalid', problems);
-  const { projection, maxItems } = entry.shape;
-  let value: JSONValue;
+  let shaped: ReturnType<typeof shapeJson>;
   try {
-    value = projection ? TreeInterpreter.search(compile(projection), parsed.value) : parsed.value;
+    shaped = shapeJson(parsed.value, entry.shape);
   } catch (err) {
     throw new ValidationError('the result shape preview is invalid', [
       { path: '/sample', message: `the projection fails on this sample: ${(err as Error).message}` },
     ]);
   }
-  const truncated: Record<string, number> = {};
-  if (maxItems !== undefined) value = capItems(value, maxItems, truncated);
+  const { value, truncated } = shaped;
   return {
     before: parsed.value,
     after: value,
