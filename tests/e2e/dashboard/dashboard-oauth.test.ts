@@ -290,6 +290,9 @@ describe('people’s roles', () => {
     // The table itself, as the issue words each role.
     expect(reached.auditor.sort()).toEqual([
       'GET /audit_events',
+      'GET /audit_exporters',
+      'GET /audit_exporters/{id}',
+      'GET /audit_exporters/{id}/status',
       'GET /quotas/{id}/usage',
       'GET /stats',
       'GET /usage',
