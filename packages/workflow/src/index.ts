@@ -4,7 +4,7 @@ export { type SourceReference, unresolvedSources } from './arazzo.ts';
 export { credentialsRefusal, hasUnboundCredentials } from './credentials.ts';
 export { workflowCost } from './cost.ts';
 export { compileWorkflowDocument } from './document.ts';
-export { shapeJson, type JsonShape } from './shape.ts';
+export { shapeJson } from './shape.ts';
 export type { WorkflowTool } from './tools.ts';
 export {
   type EngineDeps,
