@@ -201,6 +201,17 @@ function Changes({ preview }: { preview: Preview }) {
   );
 }
 
+/** What upgrading a curated connector would change on each server (its dry run), loaded once per connector. */
+export function useUpgradePreview(client: ManagementClient, slug: string) {
+  return useLoad(
+    () =>
+      unwrap(
+        client.POST('/connectors/curated/{slug}/upgrade', { params: { path: { slug }, query: { dry_run: 'true' } } }),
+      ) as Promise<Preview>,
+    [client, slug],
+  );
+}
+
 /**
  * A version of a curated connector newer than the workspace's: what it would change on each server first (a dry
  * run), then applied only when the person says so.
@@ -208,15 +219,7 @@ function Changes({ preview }: { preview: Preview }) {
 export function CuratedUpgrade(props: { client: ManagementClient; entry: Curated; onDone: () => void }) {
   const { client, entry } = props;
   const update = entry.update!;
-  const [preview] = useLoad(
-    () =>
-      unwrap(
-        client.POST('/connectors/curated/{slug}/upgrade', {
-          params: { path: { slug: entry.slug }, query: { dry_run: 'true' } },
-        }),
-      ) as Promise<Preview>,
-    [client, entry.slug],
-  );
+  const [preview] = useUpgradePreview(client, entry.slug);
   const action = useAction();
   const [done, setDone] = useState(false);
   const apply = () =>

@@ -5,13 +5,13 @@ import { heldChangesDecided } from '../review-count.ts';
 import { Link } from '../router.tsx';
 import { useAction } from '../components/action.ts';
 import { DefinitionDiff, ServerToolChangeList } from '../components/definition-diff.tsx';
+import { useUpgradePreview } from '../components/curated-setup.tsx';
 import { ActionError, Success } from '../components/form.tsx';
 import { Empty, Show, useLoad } from '../ui.tsx';
 
 type Registered = Schemas['ExternalMcpServer'];
 type Change = Schemas['ExternalMcpServerChange'];
 type Curated = Schemas['CuratedConnector'];
-type Preview = Schemas['ConnectorUpdatePreview'];
 
 /** The registered servers holding changes (only `only`, by name or id, when given), each with its held changes. */
 async function heldChanges(client: ManagementClient, only: string | null) {
@@ -110,15 +110,7 @@ function ServerChanges({
 /** A curated connector's newer version: what it does to each server's tools (a dry run), applied on "Upgrade". */
 function ConnectorUpdate({ client, entry }: { client: ManagementClient; entry: Curated }) {
   const update = entry.update!;
-  const [preview] = useLoad(
-    () =>
-      unwrap(
-        client.POST('/connectors/curated/{slug}/upgrade', {
-          params: { path: { slug: entry.slug }, query: { dry_run: 'true' } },
-        }),
-      ) as Promise<Preview>,
-    [client, entry.slug],
-  );
+  const [preview] = useUpgradePreview(client, entry.slug);
   const action = useAction();
   const upgrade = () =>
     action.run(

@@ -50,7 +50,8 @@ export function externalFeatures(
       'uri',
       uris,
     );
-    for (const published of Object.keys(remoteUris)) if (uris.get(published) !== cfg.name) delete remoteUris[published]; // left out: its unique form was taken too
+    // A resource left out (its unique form was taken too) keeps no mapping.
+    for (const published of Object.keys(remoteUris)) if (uris.get(published) !== cfg.name) delete remoteUris[published];
     const resourceTemplates = unique(found.resourceTemplates, 'uriTemplate', templates);
     const prompts = (found.prompts ?? []).flatMap((p) => {
       if (typeof p.name !== 'string') return [];
