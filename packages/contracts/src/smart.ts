@@ -1,5 +1,28 @@
 import type { ToolDefinition } from './catalog.ts';
 
+/**
+ * Code mode (ADR 0064): runs a JavaScript program whose `tools.<name>(args)` are calls of the catalog's tools. The edge
+ * appends to this description the TypeScript declarations of the tools the caller may call.
+ */
+export const runCodeTool: ToolDefinition = {
+  name: 'run_code',
+  title: 'Run code',
+  description:
+    'Run a JavaScript program (the body of an async function: use await, return a JSON value) that calls this ' +
+    "server's tools as `await tools.<name>(args)`, to do several steps in one call. A refused or failed call throws an " +
+    'Error (catch it). console.log output is returned with the result. Limits: 10 s, 32 MB, 50 tool calls, 16 KB of ' +
+    'output; no network, files or modules besides tools.',
+  inputSchema: {
+    type: 'object',
+    properties: {
+      code: { type: 'string', minLength: 1, maxLength: 100_000, description: 'The program (an async function body)' },
+    },
+    required: ['code'],
+    additionalProperties: false,
+  },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+};
+
 /** The meta tools a SMART server shows instead of its catalog. */
 export const smartMetaTools: ToolDefinition[] = [
   {
@@ -49,6 +72,7 @@ export const smartMetaTools: ToolDefinition[] = [
     },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   },
+  runCodeTool,
   {
     name: 'list_connections',
     title: 'List connections',

@@ -15,8 +15,9 @@ import type { ExecutionRecordSink } from '@toolplane/queue';
 import { currentTraceIds, recordDenied, recordToolCall } from '@toolplane/telemetry';
 import type { RedisClient } from '@toolplane/redis';
 import type { LoadedCatalog } from './catalogs.ts';
+import { listedTools } from './code-declarations.ts';
 import { readState, stateMessages, stateUnavailable } from './runtime-state.ts';
-import { ToolSearch } from './smart-mode.ts';
+import { metaTools, ToolSearch } from './smart-mode.ts';
 import { TtlCache } from './ttl-cache.ts';
 
 /**
@@ -87,7 +88,7 @@ export function restrictCatalog(loaded: LoadedCatalog, grant: ToolGrant, who: st
     ...loaded,
     catalog: { ...loaded.catalog, tools: catalogTools, ...(external ? { external } : {}) },
     tools,
-    list: smart ? loaded.list : loaded.list.filter((t) => grant.has(t.name)),
+    list: listedTools(loaded.catalog, catalogTools, smart ? metaTools : catalogTools.map((t) => t.tool)),
     ...(smart ? { search: new ToolSearch(catalogTools) } : {}),
     restriction: { hidden: (name: string) => loaded.tools.has(name) && !tools.has(name), who },
   };
@@ -121,7 +122,11 @@ function restrictExternal(
  */
 export function deniedToolCall(
   records: Pick<ExecutionRecordSink, 'add'>,
-  call: { readonly loaded: LoadedCatalog; readonly principal: Principal },
+  call: {
+    readonly loaded: LoadedCatalog;
+    readonly principal: Principal;
+    readonly parentInvocationId?: string | undefined;
+  },
   name: string,
   record = true,
 ): ToolResultPayload | undefined {
@@ -132,7 +137,8 @@ export function deniedToolCall(
   if (record) {
     recordDenied('policy');
     recordToolCall(loaded.catalog.serverId, name, 'rejected', 0);
-    writeDenial(records, call.principal, { catalog: loaded.catalog, tool: name, message });
+    const parent = call.parentInvocationId;
+    writeDenial(records, call.principal, { catalog: loaded.catalog, tool: name, message, parent });
   }
   return { content: [{ type: 'text', text: message }], isError: true };
 }
@@ -141,11 +147,17 @@ export function deniedToolCall(
 export function writeDenial(
   records: Pick<ExecutionRecordSink, 'add'>,
   principal: Principal,
-  denial: { catalog: Pick<Catalog, 'serverId' | 'version'>; tool: string; message: string },
+  denial: {
+    catalog: Pick<Catalog, 'serverId' | 'version'>;
+    tool: string;
+    message: string;
+    parent?: string | undefined;
+  },
 ): void {
   records.add({
     v: 1,
     invocationId: randomUUID(),
+    ...(denial.parent ? { parentInvocationId: denial.parent } : {}),
     workspaceId: principal.workspaceId,
     serverId: denial.catalog.serverId,
     catalogVersion: denial.catalog.version,

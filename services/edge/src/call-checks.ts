@@ -99,6 +99,7 @@ export function rejectCall(
   deps.records.add({
     v: 1,
     invocationId,
+    ...(call.parentInvocationId ? { parentInvocationId: call.parentInvocationId } : {}),
     workspaceId: principal.workspaceId,
     serverId: loaded.catalog.serverId,
     catalogVersion: loaded.catalog.version,

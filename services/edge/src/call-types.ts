@@ -146,6 +146,8 @@ export interface ToolCall {
    * the enforced ones listed in the result's `_meta`. Never a value.
    */
   readonly argumentFindings?: readonly GuardrailFinding[] | undefined;
+  /** A call a `run_code` program made (code-mode.ts): the program's invocation, on the job and the records. */
+  readonly parentInvocationId?: string | undefined;
 }
 
 /** A task's part in its call: the task, and the invocation (job id, execution lease) of the round that runs now. */

@@ -2,6 +2,7 @@ import { Catalog, redisKeys, type ApprovalRule, type CatalogTool, type RedisKeys
 import { compileGuardrails, guardrailsFor, scans, type CompiledGuardrail } from '@toolplane/guardrails';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { RedisClient } from '@toolplane/redis';
+import { listedTools } from './code-declarations.ts';
 import { readState, type RuntimeStateProbe } from './runtime-state.ts';
 import { metaTools, ToolSearch } from './smart-mode.ts';
 import { TtlCache } from './ttl-cache.ts';
@@ -128,9 +129,19 @@ export class CatalogCache {
     }
     if (catalog.mode === 'SMART') {
       const meta = new Map(metaTools.map((def) => [def.name, { def, validate: this.metaValidators.get(def.name)! }]));
-      return { catalog, tools, meta, search: new ToolSearch(catalog.tools), list: metaTools };
+      const list = listedTools(catalog, catalog.tools, metaTools);
+      return { catalog, tools, meta, search: new ToolSearch(catalog.tools), list };
     }
-    return { catalog, tools, meta: new Map(), list: catalog.tools.map((t) => t.tool) };
+    return {
+      catalog,
+      tools,
+      meta: new Map(),
+      list: listedTools(
+        catalog,
+        catalog.tools,
+        catalog.tools.map((t) => t.tool),
+      ),
+    };
   }
 }
 

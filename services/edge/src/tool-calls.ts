@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   oauthConnectionView,
   queueNames,
+  runCodeTool,
   type Principal,
   type ToolInvokeJob,
   type ToolOutcome,
@@ -33,6 +34,7 @@ import { withArgumentFindings } from './argument-guardrails.ts';
 import { chargeQuotas, checkCall, errorResult, GuardedCall, invalidArguments } from './call-checks.ts';
 import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
+import { runCode } from './code-mode.ts';
 import { confirmedResult } from './confirmation.ts';
 import { policyApprovalRule } from './policy-approvals.ts';
 import { recordCachedCall, type ResultCacheSettings } from './result-cache.ts';
@@ -74,6 +76,7 @@ export async function callTool(deps: ToolCallDeps, call: ToolCall): Promise<Tool
     return callMetaTool(deps, call, meta);
   }
   const tool = loaded.tools.get(name);
+  if (!tool && name === runCodeTool.name && loaded.catalog.codeMode) return runCode(deps, call, runner(deps));
   // A tool the caller's access policies hide is refused (isError + execution record), not unknown.
   if (!tool) return deniedToolCall(deps.records, call, name) ?? throwUnknownTool(name);
   return runTool(deps, call, tool);
@@ -105,6 +108,8 @@ async function callMetaTool(deps: ToolCallDeps, call: ToolCall, meta: LoadedTool
       // The target runs as a call of its own, made from the meta call (a new value; the meta call is not changed).
       return runTool(deps, { ...call, name: target.def.name, arguments: args }, target);
     }
+    case 'run_code':
+      return runCode(deps, call, runner(deps));
     case 'list_connections':
     case 'connect':
       if (principal.userId && principal.username) return userConnectionsTool(deps, call, meta.def.name);
@@ -113,6 +118,9 @@ async function callMetaTool(deps: ToolCallDeps, call: ToolCall, meta: LoadedTool
       throw new UnknownToolError(meta.def.name);
   }
 }
+
+/** How a `run_code` program's inner calls run: as any call of the tool. */
+const runner = (deps: ToolCallDeps) => (call: ToolCall, tool: LoadedTool) => runTool(deps, call, tool);
 
 /** SMART connections without an external user: the calls run with the server's shared credentials. */
 function sharedConnectionsTool(call: ToolCall, which: string): ToolResultPayload {
@@ -434,6 +442,7 @@ async function jobOf(
   return {
     v: 1,
     invocationId,
+    ...(call.parentInvocationId ? { parentInvocationId: call.parentInvocationId } : {}),
     serverId: loaded.catalog.serverId,
     catalogVersion: loaded.catalog.version,
     tool: tool.def.name,

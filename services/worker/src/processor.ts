@@ -924,6 +924,8 @@ function recordBase(job: ToolInvokeJob, startedAt: number, durationMs: number) {
     v: 1 as const,
     // A task's invocation id is no UUID: its record gets one derived from it (ADR 0040).
     invocationId: executionRecordId(job.invocationId),
+    // A call a `run_code` program made: linked to the program's invocation.
+    ...(job.parentInvocationId ? { parentInvocationId: job.parentInvocationId } : {}),
     workspaceId: job.principal.workspaceId,
     serverId: job.serverId,
     catalogVersion: job.catalogVersion,

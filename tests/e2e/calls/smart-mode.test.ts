@@ -47,6 +47,7 @@ describe('SMART mode: meta tools over the workspace catalog', () => {
       'search_tools',
       'describe_tool',
       'execute_tool',
+      'run_code',
       'list_connections',
       'connect',
     ]);

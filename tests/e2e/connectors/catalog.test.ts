@@ -199,6 +199,7 @@ describe('mcp_config', () => {
       'search_tools',
       'describe_tool',
       'execute_tool',
+      'run_code',
       'list_connections',
       'connect',
     ]);

@@ -240,7 +240,7 @@ describe('changing and deleting in the dashboard', () => {
     const smart = await unwrap(api.GET('/mcp_manager/{id}', { params: { path: { id } } }));
     expect(smart).toMatchObject({ mode: 'SMART', description: 'Every tool of the workspace, by search' });
     expect(await mcpTools(smart.url, stack.bootstrapKey)).toEqual(
-      ['connect', 'describe_tool', 'execute_tool', 'list_connections', 'search_tools'].sort(),
+      ['connect', 'describe_tool', 'execute_tool', 'list_connections', 'run_code', 'search_tools'].sort(),
     );
     // Its catalog is the workspace's tools, found by search.
     const client = new Client({ name: 'dashboard-edit', version: '1.0.0' });

@@ -648,6 +648,7 @@ describe('access policies', () => {
       'search_tools',
       'describe_tool',
       'execute_tool',
+      'run_code',
       'list_connections',
       'connect',
     ]);

@@ -1,0 +1,88 @@
+import { runCodeTool, type Catalog, type CatalogTool, type ToolDefinition } from '@toolplane/contracts';
+
+type Schema = Record<string, unknown>;
+
+/** Past this many characters the declarations name each tool with loose types: search_tools and describe_tool tell more. */
+const DECLARATIONS_MAX_CHARS = 24_000;
+const MAX_DEPTH = 4;
+
+const identifier = /^[A-Za-z_$][\w$]*$/;
+const key = (name: string) => (identifier.test(name) ? name : JSON.stringify(name));
+
+/** A JSON Schema as a compact TypeScript type (what a model needs to call a tool; not a full translation). */
+export function schemaType(schema: unknown, depth = 0): string {
+  if (!schema || typeof schema !== 'object') return 'unknown';
+  const s = schema as Schema;
+  if ('const' in s) return JSON.stringify(s.const);
+  if (Array.isArray(s.enum)) return s.enum.map((v) => JSON.stringify(v)).join(' | ') || 'never';
+  const union = (s.anyOf ?? s.oneOf) as unknown[] | undefined;
+  if (Array.isArray(union)) return [...new Set(union.map((u) => schemaType(u, depth)))].join(' | ');
+  const types = Array.isArray(s.type) ? (s.type as string[]) : s.type ? [s.type as string] : [];
+  if (types.length > 1) return types.map((t) => schemaType({ ...s, type: t }, depth)).join(' | ');
+  switch (types[0] ?? (s.properties ? 'object' : s.items ? 'array' : undefined)) {
+    case 'string':
+      return 'string';
+    case 'integer':
+    case 'number':
+      return 'number';
+    case 'boolean':
+      return 'boolean';
+    case 'null':
+      return 'null';
+    case 'array': {
+      const item = depth >= MAX_DEPTH ? 'unknown' : schemaType(s.items, depth + 1);
+      return /[|&]/.test(item) ? `(${item})[]` : `${item}[]`;
+    }
+    case 'object':
+      return objectType(s, depth);
+    default:
+      return 'unknown';
+  }
+}
+
+function objectType(s: Schema, depth: number): string {
+  const props = (s.properties ?? {}) as Record<string, unknown>;
+  const names = Object.keys(props);
+  if (names.length === 0 || depth >= MAX_DEPTH) return 'Record<string, unknown>';
+  const required = new Set(Array.isArray(s.required) ? (s.required as string[]) : []);
+  const fields = names.map((n) => `${key(n)}${required.has(n) ? '' : '?'}: ${schemaType(props[n], depth + 1)}`);
+  return `{ ${fields.join('; ')} }`;
+}
+
+function firstLine(text: string | undefined): string {
+  const line = (text ?? '').split('\n')[0]!.trim();
+  return line.length > 120 ? `${line.slice(0, 117)}...` : line;
+}
+
+/** `declare const tools: { … }`: the tools a caller may use from a program, from their input and output schemas. */
+export function toolDeclarations(tools: readonly CatalogTool['tool'][]): string {
+  const full = tools.map((t) => {
+    const out = t.outputSchema ? schemaType(t.outputSchema) : 'unknown';
+    const doc = firstLine(t.description ?? t.title);
+    return `${doc ? `  /** ${doc.replace(/\*\//g, '* /')} */\n` : ''}  ${key(t.name)}(args: ${schemaType(t.inputSchema)}): Promise<${out}>;`;
+  });
+  const text = `declare const tools: {\n${full.join('\n')}\n};`;
+  if (text.length <= DECLARATIONS_MAX_CHARS) return text;
+  const loose = tools.map((t) => `  ${key(t.name)}(args: Record<string, unknown>): Promise<unknown>;`);
+  return `// Arguments: describe_tool <name>; finding tools: search_tools.\ndeclare const tools: {\n${loose.join('\n')}\n};`;
+}
+
+/** `run_code` as a caller sees it: its description declares the tools this caller may call. */
+function runCodeDefinition(tools: readonly CatalogTool[]): ToolDefinition {
+  const declarations = toolDeclarations(tools.map((t) => t.tool));
+  return { ...runCodeTool, description: `${runCodeTool.description}\n\n${declarations}` };
+}
+
+/**
+ * `tools/list` of a catalog (or of a caller's view of it, `tools` being what the caller may call): SMART's meta tools
+ * with `run_code` declaring `tools`, a NORMAL server's tools with `run_code` added when it has code mode on.
+ */
+export function listedTools(
+  catalog: Pick<Catalog, 'mode' | 'codeMode'>,
+  tools: readonly CatalogTool[],
+  base: readonly ToolDefinition[],
+): ToolDefinition[] {
+  if (catalog.mode === 'SMART') return base.map((t) => (t.name === runCodeTool.name ? runCodeDefinition(tools) : t));
+  if (!catalog.codeMode || base.some((t) => t.name === runCodeTool.name)) return [...base];
+  return [...base, runCodeDefinition(tools)];
+}

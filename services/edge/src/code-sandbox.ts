@@ -1,0 +1,110 @@
+import { Worker } from 'node:worker_threads';
+
+/** The caps of one `run_code` program (ADR 0064). */
+export interface SandboxLimits {
+  /** Wall time from start to result, inner calls included. */
+  wallMs: number;
+  /** QuickJS's own heap (the runtime's memory limit). */
+  memoryBytes: number;
+  /** Console output kept (the rest is cut, and the result says so). */
+  outputBytes: number;
+  /** Inner tool calls (`tools.x(args)`) one program may make. */
+  maxCalls: number;
+}
+
+export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
+  wallMs: 10_000,
+  memoryBytes: 32 * 1024 * 1024,
+  outputBytes: 16 * 1024,
+  maxCalls: 50,
+};
+
+/** The program asks for one tool call (sandbox → edge). */
+export interface SandboxRequest {
+  type: 'call';
+  id: number;
+  name: string;
+  /** The arguments as JSON. */
+  args: string;
+}
+
+/** The answer to one tool call (edge → sandbox): the tool's value as JSON, or the message its Error carries. */
+export type SandboxReply = { id: number; ok: true; json: string } | { id: number; ok: false; message: string };
+
+/** How a program ended: its return value as JSON, or why it failed; its console output either way. */
+export type SandboxResult =
+  | { ok: true; json: string; output: string; truncated: boolean }
+  | { ok: false; error: string; output: string; truncated: boolean };
+
+/** What the sandbox's inner calls go to: resolves to the tool's value (JSON) or to an Error's message. */
+export type InnerCall = (name: string, args: unknown) => Promise<{ json: string } | { message: string }>;
+
+/** A thread that neither ends by itself nor is stopped by its interrupt handler is ended this long after its wall time. */
+const TERMINATE_GRACE_MS = 1000;
+
+/**
+ * Runs one program in a QuickJS sandbox on a worker thread of its own (code-sandbox-worker.ts): the edge's event loop
+ * never runs the program, so a program that spins only spins its thread, which is ended at its wall time whatever it
+ * does. Each `tools.x(args)` is handed to `inner`, whose answer goes back to the program.
+ */
+export function runInSandbox(code: string, limits: SandboxLimits, inner: InnerCall): Promise<SandboxResult> {
+  const source = import.meta.url.endsWith('.ts') ? './code-sandbox-worker.ts' : './code-sandbox-worker.js';
+  return new Promise((resolve) => {
+    const worker = new Worker(new URL(source, import.meta.url), {
+      workerData: { code, limits },
+      // The program's heap is QuickJS's (in WebAssembly memory, capped by its runtime); this caps the thread's own.
+      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 },
+    });
+    let done = false;
+    const finish = (result: SandboxResult) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      resolve(result);
+      void worker.terminate();
+    };
+    const timer = setTimeout(
+      () =>
+        finish({
+          ok: false,
+          error: `The program ran longer than ${limits.wallMs} ms and was stopped.`,
+          output: '',
+          truncated: false,
+        }),
+      limits.wallMs + TERMINATE_GRACE_MS,
+    );
+    worker.on('message', (m: SandboxRequest | { type: 'done'; result: SandboxResult }) => {
+      if (m.type === 'done') return finish(m.result);
+      void answer(inner, m).then((reply) => {
+        if (!done) worker.postMessage(reply);
+      });
+    });
+    worker.once('error', (err) =>
+      finish({ ok: false, error: sandboxError(err, limits), output: '', truncated: false }),
+    );
+    worker.once('exit', () =>
+      finish({ ok: false, error: 'The program stopped without a result.', output: '', truncated: false }),
+    );
+  });
+}
+
+async function answer(inner: InnerCall, m: SandboxRequest): Promise<SandboxReply> {
+  let args: unknown;
+  try {
+    args = JSON.parse(m.args);
+  } catch {
+    return { id: m.id, ok: false, message: 'The arguments are not JSON.' };
+  }
+  try {
+    const r = await inner(m.name, args);
+    return 'json' in r ? { id: m.id, ok: true, json: r.json } : { id: m.id, ok: false, message: r.message };
+  } catch {
+    return { id: m.id, ok: false, message: 'The tool call failed because of an internal error.' };
+  }
+}
+
+function sandboxError(err: Error, limits: SandboxLimits): string {
+  if ((err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY')
+    return `The program used more than ${Math.round(limits.memoryBytes / 1048576)} MB of memory and was stopped.`;
+  return 'The program failed because of an internal error.';
+}
