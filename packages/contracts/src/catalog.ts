@@ -327,7 +327,7 @@ export const Catalog = z.object({
    * (search, describe, execute, connections) and `tools` is the searchable catalog they act on.
    */
   mode: z.enum(['NORMAL', 'SMART']).default('NORMAL'),
-  /** NORMAL servers: `tools/list` adds `run_code` (code mode, ADR 0064); SMART servers always show it. */
+  /** NORMAL servers: `tools/list` adds `run_code` (code mode, ADR 0068); SMART servers always show it. */
   codeMode: z.boolean().optional(),
   tools: z.array(CatalogTool),
   /** External MCP servers' resources, resource templates and prompts (absent: tools only). */

@@ -256,7 +256,7 @@ export type StepCaller = z.infer<typeof StepCaller>;
 const ToolInvokeJobV1 = z.object({
   v: z.literal(1),
   invocationId: z.string().min(1),
-  /** A call a `run_code` program made (code mode, ADR 0064): the program's invocation, copied to the record. */
+  /** A call a `run_code` program made (code mode, ADR 0068): the program's invocation, copied to the record. */
   parentInvocationId: z.string().optional(),
   serverId: z.string(),
   catalogVersion: z.number().int().positive(),
@@ -951,7 +951,7 @@ export type DebugExchange = z.infer<typeof DebugExchange>;
 export const ExecutionRecordV1 = z.object({
   v: z.literal(1),
   invocationId: z.string(),
-  /** A call a `run_code` program made (code mode, ADR 0064): the program's invocation. */
+  /** A call a `run_code` program made (code mode, ADR 0068): the program's invocation. */
   parentInvocationId: z.string().optional(),
   workspaceId: z.string(),
   serverId: z.string(),

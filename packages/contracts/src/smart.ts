@@ -1,7 +1,7 @@
 import type { ToolDefinition } from './catalog.ts';
 
 /**
- * Code mode (ADR 0064): runs a JavaScript program whose `tools.<name>(args)` are calls of the catalog's tools. The edge
+ * Code mode (ADR 0068): runs a JavaScript program whose `tools.<name>(args)` are calls of the catalog's tools. The edge
  * appends to this description the TypeScript declarations of the tools the caller may call.
  */
 export const runCodeTool: ToolDefinition = {

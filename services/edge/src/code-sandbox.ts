@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 
-/** The caps of one `run_code` program (ADR 0064). */
+/** The caps of one `run_code` program (ADR 0068). */
 export interface SandboxLimits {
   /** Wall time from start to result, inner calls included. */
   wallMs: number;
