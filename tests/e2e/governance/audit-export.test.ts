@@ -1,16 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import net from 'node:net';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Stack } from '@toolplane/cli';
 import { type components, type ManagementClient, unwrap } from '@toolplane/client';
 import { AuditChainVerifier } from '@toolplane/client/audit-chain';
 import { freePort } from '@toolplane/embedded';
+import { close, hecServer, listen, switchableReceiver, syslogReceiver } from '../../helpers/audit-receivers.ts';
 import { sourceCli } from '../../helpers/cli.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -54,31 +52,6 @@ function certificate(name: string): { key: string; cert: string } {
   return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') };
 }
 
-/** A syslog receiver (RFC 6587 octet counting): every message body, in the order received. */
-function syslogReceiver(secure?: { key: string; cert: string }) {
-  const bodies: string[] = [];
-  const onSocket = (socket: net.Socket) => {
-    let buffered = Buffer.alloc(0);
-    socket.on('error', () => undefined);
-    socket.on('data', (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      for (;;) {
-        const space = buffered.indexOf(0x20);
-        if (space < 0) return;
-        const length = Number(buffered.subarray(0, space).toString());
-        if (buffered.length < space + 1 + length) return;
-        const message = buffered.subarray(space + 1, space + 1 + length).toString();
-        buffered = buffered.subarray(space + 1 + length);
-        // <pri>1 time host app procid msgid [sd] body
-        bodies.push(message.slice(message.indexOf('] ') + 2));
-      }
-    });
-  };
-  const server = secure ? tls.createServer(secure, onSocket) : net.createServer(onSocket);
-  server.on('tlsClientError', () => undefined);
-  return { server, bodies };
-}
-
 /** The event a CEF line carries in `msg` (the last extension), unescaped. */
 function eventOfCef(line: string): AuditEvent {
   expect(line).toMatch(/^CEF:0\|Toolplane\|Toolplane\|1\|/);
@@ -89,38 +62,15 @@ function eventOfCef(line: string): AuditEvent {
 /** HEC (`/services/collector/event`) and a webhook (`/hook`): HEC lines appended to a file as received. */
 function httpReceiver(hecFile: string) {
   const hook: AuditEvent[] = [];
-  const server = createHttpServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      if (req.url === '/services/collector/event') {
-        if (req.headers.authorization !== `Splunk ${HEC_TOKEN}`) return void res.writeHead(401).end();
-        appendFileSync(hecFile, `${body}\n`);
-        return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"Success","code":0}');
-      }
-      const signature = `sha256=${createHmac('sha256', HMAC_KEY).update(body).digest('hex')}`;
-      if (req.headers['x-toolplane-signature'] !== signature) return void res.writeHead(401).end();
-      // The receiver refuses for good any batch holding the poisoned event (HEC answers 400 so).
-      if (body.includes('poison-pill')) return void res.writeHead(400).end();
-      hook.push(...(JSON.parse(body) as AuditEvent[]));
-      res.writeHead(204).end();
-    });
+  const server = hecServer(hecFile, HEC_TOKEN, (req, body, res) => {
+    const signature = `sha256=${createHmac('sha256', HMAC_KEY).update(body).digest('hex')}`;
+    if (req.headers['x-toolplane-signature'] !== signature) return void res.writeHead(401).end();
+    // The receiver refuses for good any batch holding the poisoned event (HEC answers 400 so).
+    if (body.includes('poison-pill')) return void res.writeHead(400).end();
+    hook.push(...(JSON.parse(body) as AuditEvent[]));
+    res.writeHead(204).end();
   });
   return { server, hook };
-}
-
-function listen(server: net.Server, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
-  });
-}
-
-function close(server: net.Server | HttpServer): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    if ('closeAllConnections' in server) server.closeAllConnections();
-  });
 }
 
 /** The workspace's whole trail, oldest first. */
@@ -154,6 +104,7 @@ const secure = syslogReceiver(trusted);
 const untrusted = syslogReceiver(certificate('untrusted'));
 let http = httpReceiver(hecFile);
 let httpPort: number;
+let hanging: ReturnType<typeof switchableReceiver>;
 const exporters: Record<string, string> = {};
 
 /** A management call of the scripted session: it must succeed whatever the receivers do. */
@@ -181,6 +132,8 @@ function status(name: string) {
 beforeAll(async () => {
   writeFileSync(hecFile, '');
   httpPort = await freePort();
+  hanging = switchableReceiver(await freePort(), (socket) => socket.destroy());
+  await hanging.set('hanging');
   const ports = { tcp: await freePort(), secure: await freePort(), untrusted: await freePort() };
   await Promise.all([
     listen(tcp.server, ports.tcp),
@@ -214,6 +167,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  await hanging.set('down');
   await stack?.stop();
   await Promise.all([tcp.server, secure.server, untrusted.server, http.server].map(close));
 });
@@ -238,6 +192,21 @@ describe('audit exporters', () => {
     for (const events of Object.values(got)) expect(events.slice(0, head)).toEqual(all.slice(0, head));
     const { stdout } = await sourceCli(stack)('audit', 'verify', '--from-file', hecFile);
     expect(stdout).toContain('the chain is intact');
+  });
+
+  it('keeps delivering to the other receivers while one accepts connections and never answers', async () => {
+    await createExporter('hanging', { type: 'splunk_hec', url: `http://127.0.0.1:${hanging.port}`, token: HEC_TOKEN });
+    await waitFor('the hanging receiver holding a batch', () => hanging.held > 0);
+    await change('while-hanging');
+    const head = (await trail()).at(-1)!.seq;
+    await waitFor('HEC', () => hecEvents().some((e) => e.seq === head));
+    // Its batch still waits for the task's timeout: the other exporters did not wait for it.
+    expect(await status('hanging')).toMatchObject({ lastError: null, cursors: [{ seq: 0 }] });
+    await hanging.set('down');
+    expect(
+      (await api.DELETE('/audit_exporters/{id}', { params: { path: { id: exporters.hanging! } } })).response.ok,
+    ).toBe(true);
+    delete exporters.hanging;
   });
 
   it('shows an untrusted certificate as the exporter’s status, and sends it nothing', async () => {

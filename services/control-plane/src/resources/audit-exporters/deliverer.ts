@@ -13,7 +13,8 @@ import type { StoredTarget } from './handlers.ts';
  * through a worker (`audit.export`: the control plane connects to no receiver and reads no secret), and moves the
  * cursor only once the batch was acknowledged. A failure leaves the cursor where it is and waits (doubling, capped);
  * an event the receiver refuses for good is sent alone, and after `maxAttempts` becomes a dead letter the cursor
- * moves past. Nothing here runs on a management request's path.
+ * moves past. Cursors are sent independently (up to `LANES` at once): a receiver that hangs delays only its own
+ * exporter. Nothing here runs on a management request's path.
  */
 
 export interface DelivererOptions {
@@ -35,6 +36,12 @@ const TASK_TIMEOUT_MS = 15_000;
 const LEASE_MS = 60_000;
 /** Batches per cursor in one round: a long backlog is sent in rounds, so every exporter gets its turn. */
 const BATCHES_PER_ROUND = 20;
+/**
+ * Cursors sent at once: a receiver that hangs (its batch waits for the task's timeout) holds up its own lane, not the
+ * other exporters' delivery. A lane holds a database connection (of the pool the API shares) only for its short
+ * queries, never while it waits for a worker.
+ */
+const LANES = 4;
 
 /** What the worker is told to send to: the stored target with the sealed value's name. */
 function taskTarget(exporter: Exporter): AuditExportTarget | undefined {
@@ -51,6 +58,8 @@ export class AuditExportDeliverer {
   private readonly holder = `control-plane-${randomUUID()}`;
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
+  /** The cursors being sent (`exporter/chain`), each until its last batch of the round settled. */
+  private readonly inFlight = new Map<string, Promise<void>>();
   private stopped = false;
 
   constructor(o: DelivererOptions) {
@@ -65,6 +74,7 @@ export class AuditExportDeliverer {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.round;
+    await Promise.all(this.inFlight.values());
     // Another replica takes over at once rather than after the lease's expiry.
     await this.o.db.auditExportCursor
       .updateMany({ where: { leaseHolder: this.holder }, data: { leaseHolder: null, leaseUntil: null } })
@@ -81,7 +91,11 @@ export class AuditExportDeliverer {
     this.timer.unref();
   }
 
-  /** One round: every cursor of an enabled exporter whose wait is over, if its lease is ours. */
+  /**
+   * One round: every cursor of an enabled exporter whose wait is over and that is not being sent already, if its lease
+   * is ours, while fewer than `LANES` are in flight. The round does not wait for them: a cursor whose receiver hangs
+   * keeps its lane until its batch times out, and the next rounds go on sending the others.
+   */
   async deliverDue(): Promise<void> {
     const now = new Date();
     const due = await this.o.db.auditExportCursor.findMany({
@@ -89,8 +103,15 @@ export class AuditExportDeliverer {
       include: { exporter: true },
     });
     for (const { exporter, ...cursor } of due) {
-      if (this.stopped) return;
-      if (await this.lease(cursor)) await this.deliverCursor(exporter, cursor);
+      const key = `${cursor.exporterId}/${cursor.chain}`;
+      if (this.stopped || this.inFlight.size >= LANES) return;
+      if (this.inFlight.has(key)) continue;
+      const sending = (async () => {
+        if (await this.lease(cursor)) await this.deliverCursor(exporter, cursor);
+      })()
+        .catch((err: unknown) => this.o.log.error({ err, exporter: exporter.id }, 'audit export failed'))
+        .finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, sending);
     }
   }
 
