@@ -167,7 +167,16 @@ const mcpMethods = [
   '',
   'rpc.discover',
 ];
-const toolNames = ['search_tickets', 'get_ticket', 'create_ticket', 'search_tools', 'execute_tool', 'nope', ''];
+const toolNames = [
+  'search_tickets',
+  'get_ticket',
+  'create_ticket',
+  'search_tools',
+  'execute_tool',
+  'run_code',
+  'nope',
+  '',
+];
 
 function jsonRpcMessage(rng: Rng): unknown {
   const msg: Record<string, unknown> = {};

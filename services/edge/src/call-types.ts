@@ -148,6 +148,19 @@ export interface ToolCall {
   readonly argumentFindings?: readonly GuardrailFinding[] | undefined;
   /** A call a `run_code` program made (code-mode.ts): the program's invocation, on the job and the records. */
   readonly parentInvocationId?: string | undefined;
+  /** A 2026-07-28 `run_code` call: its round's multi-round fields, and what its inner calls carry (code-rounds.ts). */
+  readonly codeRounds?: CodeRounds | undefined;
+}
+
+/** A 2026-07-28 `run_code` call's round: what the client's retry carries, and how an inner call is asked with it. */
+export interface CodeRounds {
+  readonly requestState: unknown;
+  readonly inputResponses: Record<string, unknown> | undefined;
+  /**
+   * What an inner call of `tool` carries: its confirmation asker and (external tools) multi-round fields, as a direct
+   * call of the tool would with this request state and the round's input responses (`answers`), or with neither.
+   */
+  inner(tool: string, answers?: { requestState: unknown }): Pick<ToolCall, 'confirmation' | 'multiRound'>;
 }
 
 /** A task's part in its call: the task, and the invocation (job id, execution lease) of the round that runs now. */
@@ -179,6 +192,7 @@ export interface ToolCallExtras {
   /** The message's own trace context (`_meta.traceparent`), which wins over the HTTP request's. */
   trace?: TraceFacts | undefined;
   task?: TaskBinding | undefined;
+  codeRounds?: CodeRounds | undefined;
 }
 
 /** The one place a `ToolCall` is made: a message of the request `ctx` resolved, whole (every field set). */
@@ -209,6 +223,7 @@ export function toolCall(
     stepCaller: caller.stepCaller,
     task: extras?.task,
     quotas: caller.quotas,
+    codeRounds: extras?.codeRounds,
   };
 }
 

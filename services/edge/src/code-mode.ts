@@ -2,9 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { toolResultValue, type ToolOutcome, type ToolResultPayload } from '@toolplane/contracts';
 import { deniedToolCall } from './access.ts';
 import { errorResult } from './call-checks.ts';
-import type { ToolCall, ToolCallDeps } from './call-types.ts';
+import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
-import { DEFAULT_SANDBOX_LIMITS, runInSandbox, type SandboxLimits } from './code-sandbox.ts';
+import {
+  isCodeState,
+  openCodeState,
+  programDigest,
+  ProgramReplay,
+  REPLAY_MAX_CHARS,
+  type CodeStateRefusal,
+  type InnerOutcome,
+} from './code-rounds.ts';
+import { DEFAULT_SANDBOX_LIMITS, runInSandbox, type InnerCall, type SandboxLimits } from './code-sandbox.ts';
+import { argumentsDigest, principalBinding } from './confirmation.ts';
 
 /** The most a program's return value may be, as JSON. */
 const RESULT_MAX_CHARS = 256 * 1024;
@@ -31,19 +41,40 @@ function valueOf(r: ToolResultPayload): unknown {
 }
 
 /**
- * `run_code`: the program runs in a sandbox (code-sandbox.ts); each `tools.x(args)` is a call of the same caller
- * through `runTool`, the path of every `tools/call` (access, conditions, confirmation, approvals, quotas, guardrails,
- * records), linked to this call by `parentInvocationId`. A refused or failed inner call is an Error in the program
- * with the message the model would have read.
+ * An inner call held for someone else's approval (ADR 0049): the program's Error says it waits, and what to do once it
+ * is approved. Undefined for other results.
  */
-export async function runCode(
+function approvalWait(name: string, r: ToolResultPayload): string | undefined {
+  const approval = r._meta?.['toolplane/approval'] as { id?: unknown; state?: unknown } | undefined;
+  if (approval?.state !== 'pending' || typeof approval.id !== 'string') return undefined;
+  return (
+    `waiting for approval ${approval.id}: ${textOf(r)} From a program: once it is approved, call "${name}" directly ` +
+    'with the same arguments, or run the program again (its other inner calls then run again).'
+  );
+}
+
+/** What the program gets of an inner call's result: its value, or the message of the Error it throws. */
+function outcomeOf(name: string, result: ToolResultPayload): InnerOutcome {
+  if (result.isError) return { message: approvalWait(name, result) ?? (textOf(result) || `${name} failed.`) };
+  if (result.resultType === 'input_required' || result.protocolError)
+    return { message: `${name} needs input from the client, which this call cannot carry: call it directly.` };
+  return { json: JSON.stringify(valueOf(result)) ?? 'null' };
+}
+
+/**
+ * The program's inner calls: each a call of the same caller through `runTool`, in the order the program makes them
+ * (`replay`: the calls an earlier round made are answered from its state, never sent again). On 2026-07-28 an inner
+ * call that asks the client for input stops the program; `runCode` then answers with its input requests.
+ */
+function innerCalls(
   deps: ToolCallDeps,
   call: ToolCall,
   runTool: RunTool,
-  limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
-): Promise<ToolResultPayload> {
-  const parentInvocationId = randomUUID();
-  const inner = async (name: string, args: unknown) => {
+  round: { parentInvocationId: string; replay: ProgramReplay },
+): InnerCall {
+  const { parentInvocationId, replay } = round;
+  const rounds = confirmSealing(deps) ? call.codeRounds : undefined;
+  return async (name, args) => {
     const target = call.loaded.tools.get(name);
     if (!target) {
       const denied = deniedToolCall(deps.records, { ...call, parentInvocationId }, name);
@@ -51,15 +82,97 @@ export async function runCode(
     }
     if (!args || typeof args !== 'object' || Array.isArray(args))
       return { message: `The arguments of ${name} must be an object.` };
-    const innerCall: ToolCall = { ...call, name, arguments: args as Record<string, unknown>, parentInvocationId };
-    const result = toolResultValue(await runTool(innerCall, target));
-    if (result.isError) return { message: textOf(result) || `${name} failed.` };
-    if (result.resultType === 'input_required' || result.protocolError)
-      return { message: `${name} needs input from the client: call it directly, not from a program.` };
-    return { json: JSON.stringify(valueOf(result)) ?? 'null' };
+    const input = args as Record<string, unknown>;
+    const digest = argumentsDigest(call.loaded.catalog.serverId, name, input);
+    const step = replay.begin(name, digest);
+    if (step.kind === 'replayed') return step.outcome;
+    if (step.kind === 'stop') return { halt: step.message };
+    const asked = rounds?.inner(name, step.answers);
+    const innerCall: ToolCall = {
+      ...call,
+      name,
+      arguments: input,
+      parentInvocationId,
+      codeRounds: undefined,
+      ...(asked ? { confirmation: asked.confirmation, multiRound: asked.multiRound } : {}),
+    };
+    const result = toolResultValue(await replay.track(runTool(innerCall, target)));
+    if (rounds && result.resultType === 'input_required' && !result.isError)
+      return { halt: replay.ask({ index: step.index, tool: name, args: digest, result }) };
+    const outcome = outcomeOf(name, result);
+    replay.record(step.index, name, digest, outcome);
+    return outcome;
   };
-  const r = await runInSandbox(String(call.arguments.code), limits, inner);
-  deps.log.debug({ parentInvocationId, ok: r.ok }, 'run_code finished');
+}
+
+const stateRefusals: Record<CodeStateRefusal, string> = {
+  invalid: 'not one the edge made, or altered',
+  other: 'made for another program or caller',
+  expired: 'expired',
+  replayed: 'already used',
+};
+
+/**
+ * `run_code`: the program runs in a sandbox (code-sandbox.ts); each `tools.x(args)` is a call of the same caller
+ * through `runTool`, the path of every `tools/call` (access, conditions, confirmation, approvals, quotas, guardrails,
+ * records), linked to this call by `parentInvocationId`. A refused or failed inner call is an Error in the program
+ * with the message the model would have read. On 2026-07-28 an inner call asking for input makes this call's result
+ * `input_required`; the retry runs the program again from the start, replaying what was made (code-rounds.ts).
+ */
+export async function runCode(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  runTool: RunTool,
+  limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
+): Promise<ToolResultPayload> {
+  const code = String(call.arguments.code);
+  const sealing = confirmSealing(deps);
+  const bound = {
+    program: programDigest(call.loaded.catalog.serverId, code),
+    caller: principalBinding(call.principal),
+  };
+  let replay = new ProgramReplay();
+  const raw = call.codeRounds?.requestState;
+  if (isCodeState(raw)) {
+    const opened = sealing ? await openCodeState(sealing, raw, bound) : { refused: 'invalid' as const };
+    if ('refused' in opened)
+      return errorResult(
+        `The requestState sent with this run_code call is not valid here (${stateRefusals[opened.refused]}): the ` +
+          'program was not run, nothing was sent. Run it again without requestState.',
+      );
+    replay = opened.replay;
+  }
+  const parentInvocationId = randomUUID();
+  const r = await runInSandbox(code, limits, innerCalls(deps, call, runTool, { parentInvocationId, replay }));
+  // Calls the program started before it stopped end first: what they did is in the next round's state.
+  await replay.settled();
+  deps.log.debug({ parentInvocationId, ok: r.ok, asked: !!replay.asking }, 'run_code finished');
+  if (replay.asking && sealing) return askingResult(replay, sealing, bound);
+  return programResult(r, limits, parentInvocationId);
+}
+
+/** The `input_required` result of a program whose inner call asks for input; a tool error when the state is too large. */
+async function askingResult(
+  replay: ProgramReplay,
+  sealing: NonNullable<ReturnType<typeof confirmSealing>>,
+  bound: { program: string; caller: string },
+): Promise<ToolResultPayload> {
+  const result = await replay.result(sealing, bound);
+  if (result) return result;
+  const tool = replay.asking!.tool;
+  return errorResult(
+    `${tool} needs input from the client, and the results of this program's ${replay.madeCount} earlier inner calls ` +
+      `are over the ${REPLAY_MAX_CHARS} characters carried while the client is asked. Those calls were made; ` +
+      `nothing of ${tool} was sent. Call ${tool} directly, or make the program keep less of what it reads before it.`,
+  );
+}
+
+/** A program's end as the `run_code` result: its value and console output, or why it failed. */
+function programResult(
+  r: Awaited<ReturnType<typeof runInSandbox>>,
+  limits: SandboxLimits,
+  invocationId: string,
+): ToolResultPayload {
   const output = r.output + (r.truncated ? `\n[output truncated at ${limits.outputBytes} bytes]` : '');
   if (!r.ok) return errorResult(`${r.error}${output ? `\nConsole output:\n${output}` : ''}`);
   if (r.json.length > RESULT_MAX_CHARS)
@@ -67,6 +180,6 @@ export async function runCode(
       `The program's result is ${r.json.length} characters of JSON, over ${RESULT_MAX_CHARS}: return less.`,
     );
   const value = JSON.parse(r.json) as unknown;
-  const structuredContent = { result: value, ...(output ? { console: output } : {}), invocationId: parentInvocationId };
+  const structuredContent = { result: value, ...(output ? { console: output } : {}), invocationId };
   return { content: [{ type: 'text', text: JSON.stringify(structuredContent) }], structuredContent };
 }

@@ -36,8 +36,14 @@ export type SandboxResult =
   | { ok: true; json: string; output: string; truncated: boolean }
   | { ok: false; error: string; output: string; truncated: boolean };
 
-/** What the sandbox's inner calls go to: resolves to the tool's value (JSON) or to an Error's message. */
-export type InnerCall = (name: string, args: unknown) => Promise<{ json: string } | { message: string }>;
+/**
+ * What the sandbox's inner calls go to: resolves to the tool's value (JSON) or to an Error's message, or `halt`: the
+ * program is stopped there (it fails with that message; nothing it does after runs).
+ */
+export type InnerCall = (
+  name: string,
+  args: unknown,
+) => Promise<{ json: string } | { message: string } | { halt: string }>;
 
 /** A thread that neither ends by itself nor is stopped by its interrupt handler is ended this long after its wall time. */
 const TERMINATE_GRACE_MS = 1000;
@@ -76,7 +82,8 @@ export function runInSandbox(code: string, limits: SandboxLimits, inner: InnerCa
     worker.on('message', (m: SandboxRequest | { type: 'done'; result: SandboxResult }) => {
       if (m.type === 'done') return finish(m.result);
       void answer(inner, m).then((reply) => {
-        if (!done) worker.postMessage(reply);
+        if ('halt' in reply) finish({ ok: false, error: reply.halt, output: '', truncated: false });
+        else if (!done) worker.postMessage(reply);
       });
     });
     worker.once('error', (err) =>
@@ -88,7 +95,7 @@ export function runInSandbox(code: string, limits: SandboxLimits, inner: InnerCa
   });
 }
 
-async function answer(inner: InnerCall, m: SandboxRequest): Promise<SandboxReply> {
+async function answer(inner: InnerCall, m: SandboxRequest): Promise<SandboxReply | { halt: string }> {
   let args: unknown;
   try {
     args = JSON.parse(m.args);
@@ -97,6 +104,7 @@ async function answer(inner: InnerCall, m: SandboxRequest): Promise<SandboxReply
   }
   try {
     const r = await inner(m.name, args);
+    if ('halt' in r) return r;
     return 'json' in r ? { id: m.id, ok: true, json: r.json } : { id: m.id, ok: false, message: r.message };
   } catch {
     return { id: m.id, ok: false, message: 'The tool call failed because of an internal error.' };

@@ -1,4 +1,12 @@
-import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  randomUUID,
+  timingSafeEqual,
+} from 'node:crypto';
 import type { RedisClient } from '@toolplane/redis';
 
 /**
@@ -176,8 +184,43 @@ export class ConfirmStates {
   }
 
   /** Uses a state up: true the first time, false for a replay. */
-  spend(claims: ConfirmClaims): Promise<boolean> {
+  spend(claims: Pick<ConfirmClaims, 'nonce' | 'expiresAt'>): Promise<boolean> {
     return this.spender(claims.nonce, claims.expiresAt);
+  }
+
+  /**
+   * A value sealed for `purpose` (`<purpose>.<iv>.<ciphertext>.<tag>`): encrypted and authenticated with AES-256-GCM
+   * under a key derived (HKDF) from the deployment's key and the purpose, so a client can neither read nor change it,
+   * and a value sealed for one purpose never opens for another.
+   */
+  async sealValue(purpose: string, value: unknown): Promise<string> {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', derived(await this.currentKey(), purpose), iv);
+    const body = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+    return [purpose, iv, body, cipher.getAuthTag()]
+      .map((p) => (typeof p === 'string' ? p : p.toString('base64url')))
+      .join('.');
+  }
+
+  /** A value `sealValue` made for `purpose`; undefined when it is not one (altered, forged, another purpose's). */
+  async openValue(purpose: string, raw: string): Promise<unknown> {
+    const parts = raw.split('.');
+    if (parts.length !== 4 || parts[0] !== purpose) return undefined;
+    const [iv, body, tag] = parts.slice(1).map((p) => Buffer.from(p, 'base64url'));
+    const open = (key: Buffer) => {
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', derived(key, purpose), iv!, { authTagLength: 16 });
+        decipher.setAuthTag(tag!);
+        return JSON.parse(Buffer.concat([decipher.update(body!), decipher.final()]).toString('utf8')) as unknown;
+      } catch {
+        return undefined;
+      }
+    };
+    const value = open(await this.currentKey());
+    if (value !== undefined || Date.now() - this.readAt < REREAD_AFTER_MS) return value;
+    // The key may have been made anew (Redis lost its data): read it again before refusing.
+    this.key = undefined;
+    return open(await this.currentKey());
   }
 
   private async verifies(body: string, given: Buffer): Promise<boolean> {
@@ -188,6 +231,9 @@ export class ConfirmStates {
     return equal(mac(await this.currentKey(), body), given);
   }
 }
+
+const derived = (key: Buffer, purpose: string) =>
+  Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `toolplane ${purpose}`, 32));
 
 const mac = (key: Buffer, body: string) => createHmac('sha256', key).update(body).digest('base64url');
 

@@ -34,9 +34,15 @@ function actionOf(result: unknown): ConfirmAction | undefined {
   return action === 'accept' || action === 'decline' || action === 'cancel' ? action : undefined;
 }
 
+/** A 2026-07-28 round's multi-round fields: a request's own (`ServerContext`), or those a program's inner call gets. */
+export interface AskingRound {
+  readonly mcpReq: { requestState(): unknown; readonly inputResponses?: Record<string, unknown> | undefined };
+}
+
 /** What a 2026-07-28 asker works with. */
 export interface ModernAsking {
-  readonly ctx: ServerContext;
+  /** The round's request state and input responses (a request's own, or those a program's inner call is given). */
+  readonly ctx: AskingRound;
   readonly envelope: Record<string, unknown>;
   /** The deployment's confirmation states (absent: the call cannot be confirmed, nothing is sent). */
   readonly sealing: ConfirmSealing | undefined;

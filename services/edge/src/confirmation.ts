@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
+  runCodeTool,
   toolResultValue,
   type AuditActor,
   type AuditEventInput,
@@ -24,8 +25,20 @@ import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
  * asking itself (per protocol era) is in confirmation-askers.ts, the decision in tool-calls.ts.
  */
 
-/** Whether a `tools/call` runs a tool marked `confirm` (of a SMART server: the target of `execute_tool`). */
+/** Whether a `tools/call` is code mode's `run_code` (a SMART server's, or a NORMAL server's with code mode on). */
+export function isRunCode(loaded: LoadedCatalog, name: unknown): boolean {
+  return (
+    name === runCodeTool.name &&
+    (loaded.catalog.mode === 'SMART' || (loaded.catalog.codeMode === true && !loaded.tools.has(name)))
+  );
+}
+
+/**
+ * Whether a `tools/call` may run a tool marked `confirm`: such a tool (of a SMART server: the target of
+ * `execute_tool`), or `run_code` on a server with one (its program may call it).
+ */
 export function callNeedsConfirmation(loaded: LoadedCatalog, name: unknown, args: unknown): boolean {
+  if (isRunCode(loaded, name)) return [...loaded.tools.values()].some((t) => t.confirm === true);
   if (loaded.catalog.mode !== 'SMART') return typeof name === 'string' && loaded.tools.get(name)?.confirm === true;
   const target = name === 'execute_tool' ? (args as { name?: unknown } | null | undefined)?.name : undefined;
   return typeof target === 'string' && loaded.tools.get(target)?.confirm === true;

@@ -26,9 +26,10 @@ import {
 } from './call-context.ts';
 import { observedCall } from './call-span.ts';
 import { isProxiedTool } from './catalogs.ts';
-import { legacyConfirmation, modernConfirmation } from './confirmation-askers.ts';
+import { legacyConfirmation, modernConfirmation, type AskingRound } from './confirmation-askers.ts';
 import {
   callNeedsConfirmation,
+  isRunCode,
   ELICITATION_ID_PREFIX,
   principalBinding,
   upstreamInputResponses,
@@ -54,6 +55,7 @@ import { ResourceStreams } from './resource-streams.ts';
 import { missingTasksExtension, type EdgeTasks } from './tasks/edge-tasks.ts';
 import { isLegacyTaskRequest, serveLegacyTask } from './tasks/legacy.ts';
 import { declaresTasks, TASK_CAPABILITIES } from './tasks/wire.ts';
+import type { CodeRounds } from './call-types.ts';
 import { confirmSealing, toolCall, UnknownToolError, type ToolCall, type ToolCallDeps } from './tool-calls.ts';
 
 /** How the edge's MCP servers present themselves. */
@@ -204,6 +206,7 @@ async function sdkToolsCall(
         })
       : legacyConfirmation({ deps: b.deps, server: b.server, context: c, ctx, signal, streamed: b.streamed }),
     trace: metaTrace(ctx.mcpReq._meta, c),
+    codeRounds: envelope && isRunCode(c.caller.loaded, name) ? codeRoundsOf(b, c, ctx, envelope) : undefined,
   });
   try {
     const result = toolResultValue(await observedCall(b.deps, call));
@@ -231,7 +234,7 @@ async function sdkToolsCall(
  * 2026-07-28 (SEP-2322): an external MCP tool may answer `input_required`; the caller's retry carries
  * `inputResponses` and the opaque `requestState`, relayed as they are (nothing is kept).
  */
-function multiRoundOf(ctx: ServerContext, envelope: Record<string, unknown>): ToolInvokeJob['multiRound'] {
+function multiRoundOf(ctx: AskingRound, envelope: Record<string, unknown>): ToolInvokeJob['multiRound'] {
   // The SDK lifts both out of the params into the context; a confirmation's own (confirmation.ts) stay here.
   const inputResponses = upstreamInputResponses(ctx.mcpReq.inputResponses);
   const requestState = upstreamRequestState(ctx.mcpReq.requestState());
@@ -240,6 +243,40 @@ function multiRoundOf(ctx: ServerContext, envelope: Record<string, unknown>): To
     ...(inputResponses !== undefined ? { inputResponses } : {}),
     ...(requestState !== undefined ? { requestState } : {}),
     ...(declared && typeof declared === 'object' ? { clientCapabilities: declared as Record<string, unknown> } : {}),
+  };
+}
+
+/**
+ * A 2026-07-28 `run_code` call's round (code-rounds.ts): its inner calls are asked as direct calls of their tools
+ * would be, each with the request state and input responses the program's state gives it (none on a first call).
+ */
+function codeRoundsOf(
+  b: ServerBinding,
+  c: EdgeCallContext,
+  ctx: ServerContext,
+  envelope: Record<string, unknown>,
+): CodeRounds {
+  const { inputResponses } = ctx.mcpReq;
+  return {
+    requestState: ctx.mcpReq.requestState(),
+    inputResponses,
+    inner: (tool, answers) => {
+      const round = {
+        mcpReq: answers
+          ? { requestState: () => answers.requestState, inputResponses }
+          : { requestState: () => undefined, inputResponses: undefined },
+      };
+      const confirmation = modernConfirmation({
+        ctx: round,
+        envelope,
+        sealing: confirmSealing(b.deps),
+        caller: principalBinding(c.caller.principal),
+      });
+      return {
+        confirmation,
+        multiRound: isProxiedTool(c.caller.loaded, tool) ? multiRoundOf(round, envelope) : undefined,
+      };
+    },
   };
 }
 

@@ -11,6 +11,8 @@ let stack: Stack;
 let upstream: TicketSystem;
 let api: ManagementClient;
 let smart: { id: string; url: string };
+/** A SMART server whose create_ticket a person confirms before each call. */
+let confirming: { id: string; url: string };
 
 type Result = Awaited<ReturnType<Client['callTool']>>;
 
@@ -32,11 +34,224 @@ beforeAll(async () => {
   ({ stack, api } = await startTestStack('code-mode'));
   await registerTicketExample(api, upstream.url, 'k', 'code-tickets');
   smart = await unwrap(api.POST('/mcp_manager', { body: { name: 'code-all', description: 'Everything' } }));
+  confirming = await unwrap(
+    api.POST('/mcp_manager', {
+      body: { name: 'code-confirm', description: 'Everything', confirmTools: ['create_ticket'] },
+    }),
+  );
 }, 120_000);
 
 afterAll(async () => {
   await stack?.stop();
   await upstream?.close();
+});
+
+const ERAS = ['2025-11-25', '2026-07-28'] as const;
+type Era = (typeof ERAS)[number];
+type Answer = 'accept' | 'decline';
+
+/** A client of `era` on the confirming server that declares form-mode elicitation; its person answers `answer`. */
+async function confirmingClient(era: Era, answer: Answer, asked: string[]): Promise<Client> {
+  const client = new Client(
+    { name: 'code-confirm', version: '1.0.0' },
+    {
+      capabilities: { elicitation: { form: {} } },
+      ...(era === '2026-07-28' ? { versionNegotiation: { mode: { pin: '2026-07-28' as const } } } : {}),
+    },
+  );
+  client.setRequestHandler('elicitation/create', (request) => {
+    asked.push(String((request.params as { message?: string }).message));
+    return Promise.resolve(answer === 'accept' ? { action: 'accept', content: {} } : { action: answer });
+  });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(confirming.url), {
+      requestInit: { headers: { 'x-api-key': stack.bootstrapKey } },
+    }),
+  );
+  expect(client.getNegotiatedProtocolVersion()).toBe(era);
+  return client;
+}
+
+/** What reached the ticket system since `from`: method and path of each request. */
+const sentSince = (from: number) => upstream.requests.slice(from).map((r) => `${r.method} ${r.path}`);
+
+describe.each(ERAS)('code mode: a confirm tool inside a program (%s client)', (era) => {
+  it('accepted: the person is asked once, the program completes, each inner call reached the upstream once', async () => {
+    const asked: string[] = [];
+    const client = await confirmingClient(era, 'accept', asked);
+    try {
+      const before = upstream.requests.length;
+      const r = await run(
+        client,
+        `const found = await tools.search_tickets({ limit: 1 });
+         const first = await tools.get_ticket({ ticket_id: 'TCK-1' });
+         const made = await tools.create_ticket({ title: 'from a program (${era})' });
+         return { found: found.tickets.length, first: first.id, made: made.title };`,
+      );
+      expect(text(r)).not.toContain('Error');
+      expect(value(r)).toEqual({ found: 1, first: 'TCK-1', made: `from a program (${era})` });
+      expect(asked).toHaveLength(1);
+      expect(asked[0]).toContain('"create_ticket"');
+      expect(asked[0]).toContain(`from a program (${era})`);
+      // On 2026-07-28 the program ran twice: the earlier calls were answered from the state the second time.
+      expect(sentSince(before)).toEqual(['GET /api/v1/tickets', 'GET /api/v1/tickets/TCK-1', 'POST /api/v1/tickets']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('declined: the program catches the Error the model would read; nothing was sent', async () => {
+    const asked: string[] = [];
+    const client = await confirmingClient(era, 'decline', asked);
+    try {
+      const before = upstream.requests.length;
+      const r = await run(
+        client,
+        "try { await tools.create_ticket({ title: 'declined' }); return 'made'; } catch (e) { return e.message; }",
+      );
+      expect(value(r)).toBe('The person declined this call of "create_ticket": it was not made, nothing was sent.');
+      expect(asked).toHaveLength(1);
+      expect(sentSince(before)).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('code mode: 2026-07-28 rounds of a program, raw', () => {
+  interface RawResult {
+    isError?: boolean;
+    content?: { text: string }[];
+    structuredContent?: { result?: unknown };
+    resultType?: string;
+    inputRequests?: Record<string, { method?: string; params?: { message?: string } }>;
+    requestState?: string;
+  }
+  const envelope = {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+    'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } },
+  };
+
+  /** One raw 2026-07-28 `run_code` call on the confirming server, carrying what the client chose to. */
+  async function rawRun(code: string, carry: { requestState?: string; accept?: boolean } = {}): Promise<RawResult> {
+    const res = await fetch(confirming.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'x-api-key': stack.bootstrapKey,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'tools/call',
+        'mcp-name': 'run_code',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: {
+          name: 'run_code',
+          arguments: { code },
+          ...(carry.requestState !== undefined ? { requestState: carry.requestState } : {}),
+          ...(carry.accept ? { inputResponses: { toolplane_confirmation: { action: 'accept', content: {} } } } : {}),
+          _meta: envelope,
+        },
+      }),
+    });
+    const raw = await res.text();
+    // A call that may ask a person is answered on an SSE stream: its last data line is the response.
+    const json = res.headers.get('content-type')?.includes('text/event-stream')
+      ? raw
+          .split('\n')
+          .filter((l) => l.startsWith('data: '))
+          .at(-1)!
+          .slice(6)
+      : raw;
+    const body = JSON.parse(json) as { result?: RawResult };
+    if (!body.result) throw new Error(`no result: ${res.status} ${raw}`);
+    return body.result;
+  }
+
+  const program = (title: string) =>
+    `const t = await tools.get_ticket({ ticket_id: 'TCK-2' });
+     const made = await tools.create_ticket({ title: '${title}' });
+     return [t.id, made.title];`;
+
+  it('input_required carries the inner call’s input request and a sealed state; the retry completes the program', async () => {
+    const before = upstream.requests.length;
+    const first = await rawRun(program('raw round trip'));
+    expect(first.resultType).toBe('input_required');
+    expect(first.inputRequests!.toolplane_confirmation!.params!.message).toContain('"create_ticket"');
+    expect(first.requestState).toMatch(/^tp-code\./);
+    // Sealed and encrypted: what the program read is not in the state.
+    expect(Buffer.from(first.requestState!.split('.')[2]!, 'base64url').toString('latin1')).not.toContain('TCK-2');
+    expect(sentSince(before)).toEqual(['GET /api/v1/tickets/TCK-2']);
+    const second = await rawRun(program('raw round trip'), { requestState: first.requestState!, accept: true });
+    expect(second.isError).toBeFalsy();
+    expect(second.structuredContent!.result).toEqual(['TCK-2', 'raw round trip']);
+    expect(sentSince(before)).toEqual(['GET /api/v1/tickets/TCK-2', 'POST /api/v1/tickets']);
+    // A state works once.
+    const again = await rawRun(program('raw round trip'), { requestState: first.requestState!, accept: true });
+    expect(again.isError).toBe(true);
+    expect(again.content![0]!.text).toContain('not valid here (already used)');
+    expect(sentSince(before)).toHaveLength(2);
+  });
+
+  it('a forged, altered or other program’s state is refused: the program is not run, nothing is sent', async () => {
+    const first = await rawRun(program('forged'));
+    const state = first.requestState!;
+    const [purpose, iv, body, tag] = state.split('.');
+    const flipped = Buffer.from(body!, 'base64url');
+    flipped[0] = flipped[0]! ^ 1;
+    const before = upstream.requests.length;
+    for (const [forged, why] of [
+      [`${purpose}.${iv}.${flipped.toString('base64url')}.${tag}`, 'not one the edge made, or altered'],
+      [`tp-code.${Buffer.from(JSON.stringify({ v: 1, made: [] })).toString('base64url')}`, 'not one the edge made'],
+    ] as const) {
+      const r = await rawRun(program('forged'), { requestState: forged, accept: true });
+      expect(r.isError).toBe(true);
+      expect(r.content![0]!.text).toContain(`not valid here (${why}`);
+    }
+    const other = await rawRun(program('another program'), { requestState: state, accept: true });
+    expect(other.content![0]!.text).toContain('not valid here (made for another program or caller)');
+    expect(sentSince(before)).toEqual([]);
+  });
+});
+
+describe('code mode: an inner call held for approval', () => {
+  it('the program gets an Error saying it waits for approval <id>', async () => {
+    const approver = await unwrap(api.POST('/api_keys', { body: { name: 'code-approver', scopes: ['runtime'] } }));
+    const key = await unwrap(api.POST('/api_keys', { body: { name: 'code-held', scopes: ['runtime'] } }));
+    await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'code-held-searches',
+          principals: [{ type: 'api_key', value: key.id }],
+          servers: [smart.id],
+          tools: ['search_tickets'],
+          condition: 'args.limit <= 5',
+          onFalse: 'require_approval',
+          approval: { approvers: { apiKeys: [approver.id] } },
+        },
+      }),
+    );
+    const client = await connect({ 'x-api-key': key.key });
+    try {
+      const held = 'try { await tools.search_tickets({ limit: 20 }); } catch (e) { return e.message; }';
+      const waiting = (r: Result) => {
+        const m = value(r);
+        return typeof m === 'string' && m.startsWith('waiting for approval') ? m : undefined;
+      };
+      await waitFor('the policy on the edge', async () => waiting(await run(client, held)));
+      const before = upstream.requests.length;
+      const message = waiting(await run(client, held));
+      expect(message).toMatch(/^waiting for approval [0-9a-f-]{36}: /);
+      expect(message).toContain('call "search_tickets" directly');
+      expect(sentSince(before)).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  });
 });
 
 describe('code mode: run_code on a SMART server', () => {
