@@ -371,12 +371,13 @@ const ToolInvokeJobV1 = z.object({
   /**
    * A cacheable tool's call the edge found no cached answer for (ADR 0067): the worker stores a clean successful
    * result (no error, no guardrail finding, not a task's, not an `input_required` round) under `key` for `ttlMs`,
-   * with the credentials `epoch` the edge read; `scope` is said in the result's `_meta["toolplane/cache"]`.
+   * with the credentials `epoch` the edge read; `scope` is said in the result's `_meta["toolplane/cache"]`. `ttlMs` 0:
+   * an external MCP tool nobody configured, cached only as its result declares (`ttlMs` > 0, `cacheScope`).
    */
   cache: z
     .object({
       key: z.string(),
-      ttlMs: z.number().int().positive(),
+      ttlMs: z.number().int().nonnegative(),
       epoch: z.string(),
       scope: z.enum(['principal', 'server']),
     })
@@ -393,6 +394,14 @@ export const ToolResultPayload = z.object({
   isError: z.boolean().optional(),
   /** Facts for the client beside the content (a quota's refusal: which, its limit, when to retry). */
   _meta: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * How long, from now, the result may be reused, and by whom (`public`: any caller; `private`: this principal only):
+   * SEP-2549's fields (2026-07-28 cacheable results), on a cached tool's result (ADR 0067), or as an external MCP
+   * server declared them (which decides whether its tool's result is cached unless the server's config does). An
+   * external server's malformed value is dropped, never a failed call.
+   */
+  ttlMs: z.number().nonnegative().optional().catch(undefined),
+  cacheScope: z.enum(['public', 'private']).optional().catch(undefined),
   /**
    * An external MCP server's 2026-07-28 `input_required` result, relayed as-is to the caller (which
    * retries with `inputResponses` and the `requestState`): `content` is then empty and not sent.

@@ -28,9 +28,15 @@ export interface LoadedTool {
   cost?: number;
   /** The guardrails that scan its calls' arguments (argument-guardrails.ts); an unguarded tool pays this test only. */
   argumentGuardrails?: CompiledGuardrail[];
-  /** Its results are cached (result-cache.ts, ADR 0067): TTL and scope; an uncached tool pays this test only. */
+  /**
+   * Its results are cached (result-cache.ts, ADR 0067): TTL and scope; an uncached tool pays this test only. `ttlMs` 0:
+   * an external MCP tool nobody configured, cached per principal only as each result declares (`ttlMs`, `cacheScope`).
+   */
   cache?: NonNullable<CatalogTool['cache']>;
 }
+
+/** An external MCP tool's cache when its server's config names none: what each of its results declares. */
+const AS_DECLARED: NonNullable<CatalogTool['cache']> = { ttlMs: 0, scope: 'principal' };
 
 export interface LoadedCatalog {
   catalog: Catalog;
@@ -122,6 +128,7 @@ export class CatalogCache {
       if (t.approval) tool.approval = t.approval;
       if (t.cost !== undefined) tool.cost = t.cost;
       if (t.cache) tool.cache = t.cache;
+      else if (t.plan.kind === 'mcp') tool.cache = AS_DECLARED;
       if (t.tool.execution?.taskSupport === 'required') tool.taskOnly = true;
       const guardrails = onArguments && guardrailsFor(onArguments, t.tool.name);
       if (guardrails?.length) tool.argumentGuardrails = guardrails;

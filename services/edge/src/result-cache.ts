@@ -16,9 +16,10 @@ import { currentTraceIds, recordToolCall } from '@toolplane/telemetry';
  * charge, right before the enqueue: a hit is answered here (its record says `cached`, nothing reaches the upstream);
  * a miss carries a `cache` hint in its job, and the worker stores a clean success under it. The key digests the
  * workspace, server, catalog version (a change of server, connector or instance makes a new version), tool, the
- * arguments as sent (canonical JSON) and the principal (unless the tool's scope is `server`); the entry holds the
- * workspace's credentials epoch it was made under, read with it: any secret written since is a miss. Redis failing is
- * a miss (the call runs uncached), never a refusal.
+ * arguments as sent (canonical JSON) and the principal (unless the tool's scope is `server` and no person acts); the
+ * entry holds the workspace's credentials epoch it was made under, read with it: any secret written since is a miss.
+ * Redis failing is a miss (the call runs uncached, nothing is stored, nothing stale is served), never a refusal: the
+ * call's own enqueue then fails as any call does while Redis is down.
  */
 
 export type ResultCacheSettings = NonNullable<CatalogTool['cache']>;
@@ -28,10 +29,12 @@ export interface CacheStore {
   get(key: string): Promise<string | null>;
 }
 
-/** What a stored entry holds: the credentials epoch it was made under, when (epoch ms), the result. */
+/** What a stored entry holds: the credentials epoch it was made under, when (epoch ms), its TTL, the result. */
 interface Entry {
   e: string;
   at: number;
+  /** The TTL it was stored for (the tool's, or what an external server's result declared); absent: the tool's. */
+  t?: number;
   r: ToolResultPayload;
 }
 
@@ -62,9 +65,17 @@ export interface CacheKeyFacts {
 export function resultCacheDigest(f: CacheKeyFacts): string {
   const p = f.principal;
   // Per principal: the key, the token's subject and the person acting each have their own answers.
-  const who = f.scope === 'server' ? null : [p.keyId ?? null, p.subject ?? null, p.userId ?? null];
+  const who = keyScope(f) === 'server' ? null : [p.keyId ?? null, p.subject ?? null, p.userId ?? null];
   const parts = [p.workspaceId, f.serverId, f.catalogVersion, f.tool, canonicalJson(f.arguments), who];
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+}
+
+/**
+ * The scope a call's answer is kept under: the tool's, except that a person's call is never shared (a `server` scope
+ * included: it may run with that person's own connection, and a person's answer never serves another person).
+ */
+function keyScope(f: Pick<CacheKeyFacts, 'principal' | 'scope'>): ResultCacheSettings['scope'] {
+  return f.scope === 'server' && f.principal.userId === undefined ? 'server' : 'principal';
 }
 
 /** A call's outcome of the lookup: a hit's result, or the hint its job carries (none when Redis failed). */
@@ -100,7 +111,8 @@ export class ResultCache {
       this.log.warn({ tool: facts.tool, err: String(err) }, 'result cache unreadable: the call runs uncached');
       return {};
     }
-    const hint = { key, ttlMs: settings.ttlMs, epoch, scope: settings.scope };
+    const scope = keyScope(facts);
+    const hint = { key, ttlMs: settings.ttlMs, epoch, scope };
     if (raw === null) return { hint };
     let entry: Entry;
     try {
@@ -111,22 +123,25 @@ export class ResultCache {
     // Made under other credentials (a secret of the workspace written since): not served, replaced.
     if (entry.e !== epoch) return { hint };
     const ageMs = Math.max(0, this.now() - entry.at);
-    return { hit: cachedResult(entry.r, settings, ageMs) };
+    // What a client may still reuse it for: the TTL it was stored for, less its age (Redis expires it then).
+    const remainingMs = Math.max(0, (entry.t ?? settings.ttlMs) - ageMs);
+    return { hit: cachedResult(entry.r, scope, { ageMs, remainingMs }) };
   }
 }
 
-/** The facts of a cacheable tool's answer in `_meta` (the installed SDK's `tools/call` results have no such fields). */
-function cacheMeta(settings: ResultCacheSettings, hit: boolean, ageMs?: number): Record<string, unknown> {
-  return {
-    hit,
-    ...(ageMs !== undefined ? { ageMs } : {}),
-    ttlMs: settings.ttlMs,
-    cacheScope: settings.scope === 'server' ? 'public' : 'private',
-  };
-}
-
-function cachedResult(r: ToolResultPayload, settings: ResultCacheSettings, ageMs: number): ToolResultPayload {
-  return { ...r, _meta: { ...r._meta, [CACHE_META]: cacheMeta(settings, true, ageMs) } };
+/**
+ * A cached answer as the caller receives it: the SEP-2549 fields `ttlMs` (what remains of its TTL) and `cacheScope`
+ * on the result itself (the 2026-07-28 shape of cacheable results; an external server's own values replaced), and
+ * `_meta["toolplane/cache"]` with `hit` and its age.
+ */
+function cachedResult(
+  r: ToolResultPayload,
+  scope: ResultCacheSettings['scope'],
+  age: { ageMs: number; remainingMs: number },
+): ToolResultPayload {
+  const cacheScope = scope === 'server' ? 'public' : 'private';
+  const meta = { hit: true, ageMs: age.ageMs, ttlMs: age.remainingMs, cacheScope };
+  return { ...r, ttlMs: age.remainingMs, cacheScope, _meta: { ...r._meta, [CACHE_META]: meta } };
 }
 
 /** The execution record of a call answered from the cache: a success, `cached`, no step, charged its cost. */

@@ -389,8 +389,8 @@ function shaped(
 /**
  * A cacheable call's answer (the job's `cache` hint, ADR 0067): a clean success (recorded `success`, no guardrail
  * finding, no error, no `input_required` round, not a task's) is stored as the caller received it, with the credentials
- * epoch the edge read, before it is answered (the next identical call finds it); `_meta["toolplane/cache"]` says the
- * TTL and scope. A store that fails is logged: the answer goes as it is.
+ * epoch the edge read, before it is answered (the next identical call finds it); the result says its TTL and scope
+ * (`ttlMs`, `cacheScope`, and `_meta["toolplane/cache"]`). A store that fails is logged: the answer goes as it is.
  */
 async function cached(
   deps: ProcessorDeps,
@@ -400,14 +400,36 @@ async function cached(
 ): Promise<ToolInvokeResult> {
   const hint = job.cache!;
   if (!ran.ok || !clean || ran.result.isError || ran.result.resultType !== undefined || job.task) return ran;
+  const ttlMs = cacheTtl(hint, ran.result);
+  if (ttlMs === 0) return ran;
   if (deps.resultCache) {
-    const entry = JSON.stringify({ e: hint.epoch, at: (deps.now ?? Date.now)(), r: ran.result });
+    const entry = JSON.stringify({ e: hint.epoch, at: (deps.now ?? Date.now)(), t: ttlMs, r: ran.result });
     await deps
-      .resultCache(hint.key, entry, hint.ttlMs)
+      .resultCache(hint.key, entry, ttlMs)
       .catch((err: unknown) => deps.log.warn({ tool: job.tool, err: String(err) }, 'a result was not cached'));
   }
-  const meta = { hit: false, ttlMs: hint.ttlMs, cacheScope: hint.scope === 'server' ? 'public' : 'private' };
-  return { ...ran, result: { ...ran.result, _meta: { ...ran.result._meta, 'toolplane/cache': meta } } };
+  const cacheScope = hint.scope === 'server' ? ('public' as const) : ('private' as const);
+  const meta = { hit: false, ttlMs, cacheScope };
+  const result = { ...ran.result, ttlMs, cacheScope, _meta: { ...ran.result._meta, 'toolplane/cache': meta } };
+  return { ...ran, result };
+}
+
+/** The longest an external server's declared `ttlMs` is honoured: a day, as a configured TTL. */
+const MAX_DECLARED_TTL_MS = 86_400_000;
+
+/**
+ * How long a result is cached (0: not at all). The tool's configured TTL wins; else (an external MCP tool nobody
+ * configured, hint `ttlMs` 0) what the result declares (SEP-2549 `ttlMs` > 0, capped at a day; absent or 0: not
+ * cached). A result declared `cacheScope: "private"` is never kept under a shared (`server`) key.
+ */
+function cacheTtl(hint: NonNullable<ToolInvokeJob['cache']>, result: ToolResultPayload): number {
+  const declared = result as { ttlMs?: unknown; cacheScope?: unknown };
+  if (hint.scope === 'server' && declared.cacheScope === 'private') return 0;
+  if (hint.ttlMs > 0) return hint.ttlMs;
+  const ttl = declared.ttlMs;
+  return typeof ttl === 'number' && Number.isFinite(ttl) && ttl > 0
+    ? Math.min(Math.floor(ttl), MAX_DECLARED_TTL_MS)
+    : 0;
 }
 
 /** A call's failure, logged, recorded and answered: our own faults as `internal error`, the rest as they say. */
