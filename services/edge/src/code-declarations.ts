@@ -2,9 +2,15 @@ import { runCodeTool, type Catalog, type CatalogTool, type ToolDefinition } from
 
 type Schema = Record<string, unknown>;
 
-/** Past this many characters the declarations name each tool with loose types: search_tools and describe_tool tell more. */
-const DECLARATIONS_MAX_CHARS = 24_000;
+/**
+ * `run_code`'s description stays small (what code mode is for): the tools' full declarations while they fit in this
+ * many characters (about 1,500 tokens), else their names while those fit, else neither: search_tools' hits carry each
+ * tool's declaration, and describe_tool its schemas.
+ */
+const DECLARATIONS_MAX_CHARS = 6_000;
+const NAMES_MAX_CHARS = 3_000;
 const MAX_DEPTH = 4;
+const OUTPUT_TYPE_MAX_CHARS = 300;
 
 const identifier = /^[A-Za-z_$][\w$]*$/;
 const key = (name: string) => (identifier.test(name) ? name : JSON.stringify(name));
@@ -54,17 +60,27 @@ function firstLine(text: string | undefined): string {
   return line.length > 120 ? `${line.slice(0, 117)}...` : line;
 }
 
-/** `declare const tools: { … }`: the tools a caller may use from a program, from their input and output schemas. */
+/** One tool's declaration, as a member of `tools` (the line search_tools' hits carry). */
+export function toolDeclaration(t: CatalogTool['tool']): string {
+  const type = t.outputSchema ? schemaType(t.outputSchema) : 'unknown';
+  // A large response type (GitHub's are kilobytes) costs more than it helps: describe_tool has the schema.
+  const out = type.length <= OUTPUT_TYPE_MAX_CHARS ? type : schemaType({ type: (t.outputSchema as Schema).type });
+  return `${key(t.name)}(args: ${schemaType(t.inputSchema)}): Promise<${out}>;`;
+}
+
+/** `declare const tools: { … }`: the tools a caller may use from a program, within the description's budget. */
 export function toolDeclarations(tools: readonly CatalogTool['tool'][]): string {
   const full = tools.map((t) => {
-    const out = t.outputSchema ? schemaType(t.outputSchema) : 'unknown';
     const doc = firstLine(t.description ?? t.title);
-    return `${doc ? `  /** ${doc.replace(/\*\//g, '* /')} */\n` : ''}  ${key(t.name)}(args: ${schemaType(t.inputSchema)}): Promise<${out}>;`;
+    return `${doc ? `  /** ${doc.replace(/\*\//g, '* /')} */\n` : ''}  ${toolDeclaration(t)}`;
   });
   const text = `declare const tools: {\n${full.join('\n')}\n};`;
   if (text.length <= DECLARATIONS_MAX_CHARS) return text;
-  const loose = tools.map((t) => `  ${key(t.name)}(args: Record<string, unknown>): Promise<unknown>;`);
-  return `// Arguments: describe_tool <name>; finding tools: search_tools.\ndeclare const tools: {\n${loose.join('\n')}\n};`;
+  const loose = 'declare const tools: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;';
+  const names = tools.map((t) => t.name).join(', ');
+  const find = "each one's declaration is in search_tools' results (search by what you want to do), its schemas in describe_tool";
+  if (names.length <= NAMES_MAX_CHARS) return `// The ${tools.length} tools: ${names}.\n// ${find}.\n${loose}`;
+  return `// ${tools.length} tools: find them with search_tools; ${find}.\n${loose}`;
 }
 
 /** `run_code` as a caller sees it: its description declares the tools this caller may call. */

@@ -70,6 +70,8 @@ async function main(): Promise<SandboxResult> {
   runtime.setMemoryLimit(limits.memoryBytes);
   runtime.setMaxStackSize(512 * 1024);
   const deadline = Date.now() + limits.wallMs;
+  // The edge's own stop counts from here: starting the thread and loading QuickJS are not the program's time.
+  port.postMessage({ type: 'started' });
   let interrupted = false;
   runtime.setInterruptHandler(() => (interrupted ||= Date.now() > deadline));
   const vm = runtime.newContext();

@@ -47,6 +47,8 @@ export type InnerCall = (
 
 /** A thread that neither ends by itself nor is stopped by its interrupt handler is ended this long after its wall time. */
 const TERMINATE_GRACE_MS = 1000;
+/** How long a thread may take to start and load QuickJS before the program's own time begins. */
+const STARTUP_MS = 30_000;
 
 /**
  * Runs one program in a QuickJS sandbox on a worker thread of its own (code-sandbox-worker.ts): the edge's event loop
@@ -69,18 +71,19 @@ export function runInSandbox(code: string, limits: SandboxLimits, inner: InnerCa
       resolve(result);
       void worker.terminate();
     };
-    const timer = setTimeout(
-      () =>
-        finish({
-          ok: false,
-          error: `The program ran longer than ${limits.wallMs} ms and was stopped.`,
-          output: '',
-          truncated: false,
-        }),
-      limits.wallMs + TERMINATE_GRACE_MS,
-    );
-    worker.on('message', (m: SandboxRequest | { type: 'done'; result: SandboxResult }) => {
+    const stop = (error: string) => finish({ ok: false, error, output: '', truncated: false });
+    // Until the thread says the program started, a cap on starting it (a loaded host); then the program's wall time.
+    let timer = setTimeout(() => stop('The sandbox did not start in time: try again.'), STARTUP_MS);
+    worker.on('message', (m: SandboxRequest | { type: 'started' } | { type: 'done'; result: SandboxResult }) => {
       if (m.type === 'done') return finish(m.result);
+      if (m.type === 'started') {
+        clearTimeout(timer);
+        timer = setTimeout(
+          () => stop(`The program ran longer than ${limits.wallMs} ms and was stopped.`),
+          limits.wallMs + TERMINATE_GRACE_MS,
+        );
+        return;
+      }
       void answer(inner, m).then((reply) => {
         if ('halt' in reply) finish({ ok: false, error: reply.halt, output: '', truncated: false });
         else if (!done) worker.postMessage(reply);

@@ -7,6 +7,7 @@ import {
   tokenize,
 } from '@toolplane/contracts';
 import MiniSearch from 'minisearch';
+import { toolDeclaration } from './code-declarations.ts';
 
 /** The meta tools a SMART server shows instead of its catalog; the control plane shows the same in `/config`. */
 export const metaTools: ToolDefinition[] = smartMetaTools;
@@ -200,6 +201,8 @@ export interface SearchHit {
   name: string;
   description: string;
   score: number;
+  /** The tool as `run_code` programs call it (`tools.<declaration>`), with its argument types. */
+  declaration: string;
   source?: { connector: string; instance: string };
 }
 
@@ -251,6 +254,7 @@ export class ToolSearch {
           name: t.tool.name,
           description: t.tool.description,
           score: Math.round(r.score * 1000) / 1000,
+          declaration: toolDeclaration(t.tool),
           ...(t.source ? { source: t.source } : {}),
         };
       });
