@@ -26,6 +26,9 @@ const ExternalUserPage = lazy(() => import('./pages/external-user.tsx').then((m)
 const GuardrailsPage = lazy(() => import('./pages/guardrails.tsx').then((m) => ({ default: m.GuardrailsPage })));
 const UsagePage = lazy(() => import('./pages/usage.tsx').then((m) => ({ default: m.UsagePage })));
 const AuditPage = lazy(() => import('./pages/audit.tsx').then((m) => ({ default: m.AuditPage })));
+const AuditExportersPage = lazy(() =>
+  import('./pages/audit-exporters.tsx').then((m) => ({ default: m.AuditExportersPage })),
+);
 const WorkspacesPage = lazy(() => import('./pages/workspaces.tsx').then((m) => ({ default: m.WorkspacesPage })));
 const CatalogPage = lazy(() => import('./pages/catalog.tsx').then((m) => ({ default: m.CatalogPage })));
 const ServerEditPage = lazy(() => import('./pages/server-edit.tsx').then((m) => ({ default: m.ServerEditPage })));
@@ -217,6 +220,7 @@ function Page({ path, client }: { path: string; client: ManagementClient }) {
   if (first === 'external-users') return <ExternalUsersPage client={client} />;
   if (first === 'workspaces') return <WorkspacesPage client={client} />;
   if (first === 'usage') return <UsagePage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
+  if (first === 'audit' && second === 'exporters') return <AuditExportersPage client={client} />;
   if (first === 'audit') return <AuditPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;
   if (first === 'servers') return <ServersPage client={client} />;
   if (parts.length === 0) return <OverviewPage client={client} query={new URLSearchParams(path.split('?')[1] ?? '')} />;

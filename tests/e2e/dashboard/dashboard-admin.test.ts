@@ -1,9 +1,11 @@
 // The dashboard's external user page and workspaces page in a real browser against the real stack (Debian's
 // Chromium driven by playwright-core, every page state checked by axe-core), as tests/e2e/dashboard/dashboard.test.ts
 // does. A missing Chromium fails the file (no skip).
+import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
+import { freePort } from '@toolplane/embedded';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import type { Browser, Page } from 'playwright-core';
 import {
@@ -23,6 +25,8 @@ let stack: Stack;
 let api: ManagementClient;
 let upstream: TicketSystem;
 let example: RegisteredExample;
+/** The control plane itself (SCIM is outside the API document the contract proxy checks). */
+let direct: string;
 
 /** Chromium, its dashboard page, and what the page reported as broken (uncaught errors, CSP refusals). */
 let browser: Browser, page: Page, pageProblems: string[];
@@ -34,7 +38,11 @@ beforeAll(async () => {
   build = buildDashboard();
   browser = await launchChromium();
   upstream = await startTicketSystem({ apiKey: 'ticket-key' });
-  ({ stack, api } = await startTestStack('dashboard-admin', { logLevel: 'warn', serviceEnv: dashboardEnv(build) }));
+  ({
+    stack,
+    api,
+    directControlPlaneUrl: direct,
+  } = await startTestStack('dashboard-admin', { logLevel: 'warn', serviceEnv: dashboardEnv(build) }));
   example = await registerTicketExample(api, upstream.url, 'ticket-key', 'support');
   ({ page, problems: pageProblems } = await newDashboardPage(browser, stack.controlPlaneUrl));
 }, 180_000);
@@ -284,6 +292,109 @@ describe('the dashboard for admins', () => {
     await openFromNav(page, 'Audit trail', 'Audit trail');
     await page.getByText('it needs the "audit" scope').waitFor();
     await audit(page, 'audit trail (no scope)');
+    await signOut(page);
+    expect(pageProblems).toEqual([]);
+  }, 120_000);
+
+  it('shows each audit exporter’s delivery and its failures; creates, pauses and deletes them; the SCIM token shown once', async () => {
+    // A webhook receiver that takes every batch, and a port nothing listens on.
+    let received = 0;
+    const receiver: Server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        received += 1;
+        res.end('ok');
+      });
+    });
+    const [up, down] = [await freePort(), await freePort()];
+    await new Promise<void>((r) => receiver.listen(up, '127.0.0.1', r));
+    try {
+      await signIn(page, stack.bootstrapKey);
+      await openFromNav(page, 'Audit trail', 'Audit trail');
+      await page.getByRole('link', { name: 'Audit exporters' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Audit exporters' }).waitFor();
+      await page.getByText('No exporter').waitFor();
+      await audit(page, 'audit exporters (none)');
+
+      const hmacKey = 'hmac-5d1f93c0-never-shown';
+      await page.getByLabel('Name', { exact: true }).fill('siem');
+      await page.getByLabel('Kind').selectOption({ label: 'Webhook' });
+      await page.getByLabel('URL').fill(`http://127.0.0.1:${up}/hook`);
+      const keyField = page.getByLabel(/^HMAC key/);
+      expect(await keyField.getAttribute('type')).toBe('password');
+      await keyField.fill(hmacKey);
+      await page.getByRole('button', { name: 'Create exporter' }).click();
+      await page.getByRole('status').filter({ hasText: 'Exporter siem created' }).waitFor();
+      await unwrap(
+        api.POST('/audit_exporters', {
+          body: {
+            name: 'unreachable',
+            target: { type: 'webhook', url: `http://127.0.0.1:${down}/hook`, secret: 'unused' },
+          },
+        }),
+      );
+      const row = (name: string) =>
+        page.getByRole('row').filter({ has: page.getByRole('rowheader', { name, exact: true }) });
+      // Refreshed until the receiver acknowledged the whole trail and the other exporter failed.
+      const cells = await waitFor('the exporters’ delivery shown', async () => {
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        const ok = await row('siem').getByRole('cell').allInnerTexts();
+        const failing = await row('unreachable').innerText();
+        return ok[2] === 'ok' && ok[4] === '0' && /\bfailing\b/.test(failing) && /ECONNREFUSED/.test(failing) && ok;
+      });
+      expect(received).toBeGreaterThan(0);
+      expect(cells.slice(0, 6)).toEqual([
+        'Webhook',
+        `http://127.0.0.1:${up}/hook`,
+        'ok',
+        expect.stringMatching(/^#[1-9]\d*$/),
+        '0',
+        '0',
+      ]);
+      expect(await page.content()).not.toContain(hmacKey);
+      await audit(page, 'audit exporters (delivering, failing)');
+
+      await row('unreachable').getByRole('button', { name: 'Pause unreachable' }).click();
+      await page.getByRole('status').filter({ hasText: 'unreachable paused.' }).waitFor();
+      await waitFor('paused', async () => /\bdisabled\b/.test(await row('unreachable').innerText()));
+      await row('unreachable').getByRole('button', { name: 'Delete unreachable' }).click();
+      await page
+        .getByRole('group', { name: /^Confirm: Delete unreachable\?/ })
+        .getByRole('button', { name: 'Delete unreachable' })
+        .click();
+      await page.getByRole('status').filter({ hasText: 'unreachable deleted.' }).waitFor();
+      expect((await unwrap(api.GET('/audit_exporters'))).data.map((e) => e.name)).toEqual(['siem']);
+    } finally {
+      await new Promise((r) => receiver.close(r));
+    }
+
+    // The SCIM token: none yet; created, its value shown once and working; rotated; deleted.
+    const scimUsers = (token: string) =>
+      fetch(`${direct}/scim/v2/Users`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+    await openFromNav(page, 'External users', 'External users');
+    const provisioning = page.getByRole('region', { name: /SCIM/ });
+    await provisioning.getByText('No SCIM token').waitFor();
+    await provisioning.getByRole('button', { name: 'Create a SCIM token' }).click();
+    const shown = page.getByRole('textbox', { name: 'The SCIM token' });
+    await shown.waitFor();
+    const first = await shown.inputValue();
+    expect(await scimUsers(first)).toBe(200);
+    await audit(page, 'external users (SCIM token shown once)');
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    await provisioning.getByText(first.slice(0, 12)).waitFor();
+    expect(await page.content()).not.toContain(first);
+    await provisioning.getByRole('button', { name: 'Rotate the SCIM token' }).click();
+    await waitFor('the new token', async () => (await shown.count()) > 0 && (await shown.inputValue()) !== first);
+    const second = await shown.inputValue();
+    expect([await scimUsers(first), await scimUsers(second)]).toEqual([401, 200]);
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    await provisioning.getByRole('button', { name: 'Delete the SCIM token' }).click();
+    await page
+      .getByRole('group', { name: /^Confirm: Delete the SCIM token/ })
+      .getByRole('button', { name: 'Delete the SCIM token' })
+      .click();
+    await provisioning.getByText('No SCIM token').waitFor();
+    expect(await scimUsers(second)).toBe(401);
     await signOut(page);
     expect(pageProblems).toEqual([]);
   }, 120_000);

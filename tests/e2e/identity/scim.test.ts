@@ -10,6 +10,7 @@ import pg from 'pg';
 import type { Stack } from '@toolplane/cli';
 import { createManagementClient, type ManagementClient, unwrap } from '@toolplane/client';
 import { startUserOAuthProvider, type UserOAuthProvider } from '../../fixtures/user-oauth-provider.ts';
+import * as rfc from '../../fixtures/scim-rfc-examples.ts';
 import { callToolAs, connectLinkIn, followConnectLink, setUpCalendar } from '../../fixtures/calendar-connector.ts';
 import { startTestStack } from '../../helpers/stack.ts';
 import { PROPAGATION_DEADLINE_MS, waitFor } from '../../helpers/wait.ts';
@@ -327,5 +328,147 @@ describe('SCIM', () => {
     await unwrap(api.DELETE('/scim_token'));
     expect((await scim('GET', '/Users')).status).toBe(401);
     expect((await api.GET('/scim_token')).response.status).toBe(404);
+  });
+
+  it("answers the RFCs' own examples: 7643 §8's resources, 7644's filters, PATCH operations, pages and errors", async () => {
+    token = (await unwrap(api.POST('/scim_token'))).token;
+    const enterprise = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+    // §8.1 creates Babs (the service's id and meta, never the client's); §8.2, the same userName, is a duplicate;
+    // as a PUT it replaces her (the password and the read-only groups not kept); §8.3 adds the enterprise extension.
+    const minimal = await scim('POST', '/Users', rfc.minimalUser);
+    expect(minimal).toMatchObject({ status: 201, body: { userName: 'bjensen@example.com', active: true } });
+    const babs = minimal.body.id as string;
+    expect(babs).not.toBe(rfc.rfcIds.babs);
+    expect((minimal.body.meta as { created: string }).created).not.toBe('2010-01-23T04:56:22Z');
+    expect(await scim('POST', '/Users', rfc.fullUser)).toMatchObject({ status: 409, body: { scimType: 'uniqueness' } });
+    const full = await scim('PUT', `/Users/${babs}`, rfc.fullUser);
+    expect(full.status).toBe(200);
+    const { schemas: _s, id: _i, meta: _m, password: _p, groups: _g, ...kept } = rfc.fullUser;
+    expect(full.body).toMatchObject({ ...kept, id: babs, schemas: [userSchema], groups: [] });
+    expect(full.body).not.toHaveProperty('password');
+    const withExtension = await scim('PUT', `/Users/${babs}`, rfc.enterpriseUser);
+    expect(withExtension.body).toMatchObject({
+      schemas: [userSchema, enterprise],
+      [enterprise]: rfc.enterpriseUser[enterprise],
+    });
+    // An extension this service does not support: the RFC's invalidValue, naming it.
+    const other = 'urn:example:params:scim:schemas:extension:badge:2.0:User';
+    expect(
+      await scim('PUT', `/Users/${babs}`, { ...rfc.fullUser, schemas: [userSchema, other], [other]: { badge: 7 } }),
+    ).toMatchObject({ status: 400, body: { scimType: 'invalidValue', detail: expect.stringContaining(other) } });
+
+    // The people the filter and PATCH examples name.
+    const mandy = await scim('POST', '/Users', {
+      schemas: [userSchema],
+      userName: 'mpepperidge',
+      displayName: 'Mandy Pepperidge',
+      userType: 'Intern',
+      emails: [{ value: 'mandy@example.org', type: 'work' }],
+      ims: [{ value: 'mandy@foo.com', type: 'xmpp' }],
+    });
+    const james = await scim('POST', '/Users', {
+      schemas: [userSchema],
+      userName: 'jsmith',
+      displayName: 'James Smith',
+      name: { familyName: "O'Malley" },
+      title: 'Tour Manager',
+      userType: 'Contractor',
+      emails: [{ value: 'jsmith@example.net', type: 'work' }],
+    });
+    const ours: Record<string, string> = {
+      [rfc.rfcIds.babs]: babs,
+      [rfc.rfcIds.mandy]: mandy.body.id as string,
+      [rfc.rfcIds.james]: james.body.id as string,
+    };
+    const mapped = <T>(example: T): T =>
+      JSON.parse(JSON.stringify(example).replace(/[0-9a-f-]{36}/g, (id) => ours[id] ?? id)) as T;
+
+    // RFC 7644 §3.4.2.2, every example (ann, with a title, and cid are there from the cases above).
+    const found: string[][] = [];
+    for (const filter of rfc.filterExamples) {
+      const answer = await scim('GET', '/Users?filter=' + encodeURIComponent(filter));
+      expect({ filter, status: answer.status }).toEqual({ filter, status: 200 });
+      found.push(userNames(answer).sort() as string[]);
+    }
+    const everyone = ['ann', 'bjensen@example.com', 'cid', 'jsmith', 'mpepperidge'];
+    expect(found).toEqual([
+      [],
+      ['jsmith'],
+      ['jsmith'],
+      ['jsmith'],
+      ['ann', 'bjensen@example.com', 'jsmith'],
+      everyone,
+      everyone,
+      [],
+      [],
+      ['bjensen@example.com'],
+      ['ann', 'bjensen@example.com', 'jsmith', 'mpepperidge'],
+      ['bjensen@example.com'],
+      ['bjensen@example.com'],
+      ['jsmith'],
+      ['bjensen@example.com'],
+      ['bjensen@example.com'],
+      ['bjensen@example.com', 'mpepperidge'],
+    ]);
+    // What no User has, and a path of the Group schema on /Users: the RFC's invalidFilter.
+    for (const filter of ['shoeSize pr', 'urn:ietf:params:scim:schemas:core:2.0:Group:displayName eq "x"'])
+      expect(await scim('GET', '/Users?filter=' + encodeURIComponent(filter))).toMatchObject({
+        status: 400,
+        body: { schemas: [errorSchema], status: '400', scimType: 'invalidFilter' },
+      });
+
+    // RFC 7643 §8.4: as printed, its members are no Users here (invalidValue); with their ids here, created.
+    expect(await scim('POST', '/Groups', rfc.group)).toMatchObject({ status: 400, body: { scimType: 'invalidValue' } });
+    const guides = await scim('POST', '/Groups', mapped(rfc.group));
+    expect(guides.status).toBe(201);
+    const members = async () =>
+      ((await scim('GET', `/Groups/${guides.body.id as string}`)).body.members as { display: string }[])
+        .map((m) => m.display)
+        .sort();
+    expect(await members()).toEqual(['bjensen@example.com', 'mpepperidge']);
+    // RFC 7644 §3.5.2: remove by a value filter, add, replace, remove all.
+    const patchGroup = (body: unknown) => scim('PATCH', `/Groups/${guides.body.id as string}`, mapped(body));
+    expect((await patchGroup(rfc.patchExamples.removeMember)).status).toBe(200);
+    expect(await members()).toEqual(['mpepperidge']);
+    await patchGroup(rfc.patchExamples.addMember);
+    expect(await members()).toEqual(['bjensen@example.com', 'mpepperidge']);
+    await patchGroup(rfc.patchExamples.replaceMembers);
+    expect(await members()).toEqual(['bjensen@example.com', 'jsmith']);
+    await patchGroup(rfc.patchExamples.removeAllMembers);
+    expect(await members()).toEqual([]);
+    // …and on a user: add without a path (`nickname` in the RFC's case), the work address and its street replaced.
+    const patchUser = (body: unknown) => scim('PATCH', `/Users/${ours[rfc.rfcIds.mandy]!}`, body);
+    expect((await patchUser(rfc.patchExamples.addToUser)).body).toMatchObject({
+      nickName: 'Babs',
+      emails: [
+        { value: 'mandy@example.org', type: 'work' },
+        { value: 'babs@jensen.org', type: 'home' },
+      ],
+    });
+    await scim('PATCH', `/Users/${babs}`, rfc.patchExamples.replaceWorkAddress);
+    const street = await scim('PATCH', `/Users/${babs}`, rfc.patchExamples.replaceStreet);
+    expect(street.body.addresses).toEqual([
+      expect.objectContaining({ type: 'work', streetAddress: '1010 Broadway Ave', country: 'US' }),
+      rfc.fullUser.addresses[1],
+    ]);
+    const replaced = await patchUser(rfc.patchExamples.replaceUser);
+    const [replace] = rfc.patchExamples.replaceUser.Operations as [{ value: { emails: unknown[] } }];
+    expect(replaced.body).toMatchObject({ nickName: 'Babs', emails: replace.value.emails });
+
+    // RFC 7644 §3.4.2.4: 1-based pages; a count of 0 (or below) answers the total only.
+    const all = await scim('GET', '/Users?startIndex=1&count=10');
+    expect(all.body).toMatchObject({ totalResults: 5, startIndex: 1, itemsPerPage: 5 });
+    const page2 = await scim('GET', '/Users?startIndex=2&count=2');
+    expect(page2.body).toMatchObject({ totalResults: 5, startIndex: 2, itemsPerPage: 2 });
+    expect(userNames(page2)).toEqual(userNames(all).slice(1, 3));
+    expect((await scim('GET', '/Users?count=-1')).body).toMatchObject({ totalResults: 5, itemsPerPage: 0 });
+    expect((await scim('GET', '/Users?startIndex=0&count=1')).body).toMatchObject({ startIndex: 1, itemsPerPage: 1 });
+    expect((await scim('GET', '/Users?startIndex=9')).body).toMatchObject({ totalResults: 5, Resources: [] });
+
+    // RFC 7644 §3.12's example: the RFC's own id is no resource here.
+    expect(await scim('GET', `/Users/${rfc.rfcIds.babs}`)).toMatchObject({
+      status: 404,
+      body: { schemas: [errorSchema], status: '404', detail: expect.stringContaining(rfc.rfcIds.babs) },
+    });
   });
 });

@@ -3,7 +3,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { ApiError, unwrap, type Schemas } from '../api.ts';
 import { filterQuery, SelectField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { navigate } from '../router.tsx';
+import { Link, navigate } from '../router.tsx';
 import { useLoad } from '../ui.tsx';
 
 type AuditEvent = Schemas['AuditEvent'];
@@ -170,7 +170,8 @@ export function AuditPage({ client, query }: { client: ManagementClient; query: 
       <h1>Audit trail</h1>
       <p className="lead">
         Every change to the workspace, sign-in, refused request and person’s confirmation, newest first. Each event is
-        chained to the one before it by its hash: <code>toolplane audit verify</code> checks the chain.
+        chained to the one before it by its hash: <code>toolplane audit verify</code> checks the chain.{' '}
+        <Link href="/audit/exporters">Audit exporters</Link> push it to a SIEM and show how far each receiver got.
       </p>
       <FilterForm query={query} {...filters} />
       <ResourceTable

@@ -1,12 +1,13 @@
 import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
-import { unwrap, type Schemas } from '../api.ts';
+import { ApiError, unwrap, type Schemas } from '../api.ts';
 import { parseAttributes } from '../attributes.ts';
 import { useAction, type Action } from '../components/action.ts';
 import { ActionError, CodeArea, SubmitButton, Success, TextField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
+import { useMay } from '../powers.tsx';
 import { Link } from '../router.tsx';
-import { ConfirmButton, useLoad, when } from '../ui.tsx';
+import { ConfirmButton, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 
 type User = Schemas['ListedExternalUser'];
 
@@ -61,6 +62,118 @@ const columns: Column<User>[] = [
   { header: 'Created', cell: (u) => when(u.createdAt) },
 ];
 
+type ScimToken = Schemas['ScimToken'];
+
+/** The workspace's SCIM token (`GET /scim_token`), or null when it has none (404). */
+function useScimToken(client: ManagementClient) {
+  return useLoad(
+    () =>
+      unwrap(client.GET('/scim_token')).catch((err: unknown) => {
+        if (err instanceof ApiError && err.status === 404) return null;
+        throw err;
+      }),
+    [client],
+  );
+}
+
+/** The new token, shown once. */
+function NewScimToken({ created, onDone }: { created: Schemas['CreatedScimToken']; onDone: () => void }) {
+  return (
+    <OneTimeKey
+      id="new-scim-token"
+      title="SCIM token created"
+      label="The SCIM token"
+      value={created.token}
+      onDone={onDone}
+    >
+      <strong>Copy it now: it is shown only this once.</strong> Give your identity provider the SCIM base URL{' '}
+      <code>{`${window.location.origin}${created.endpoint}`}</code> and this token as its bearer token. Toolplane keeps
+      only a hash of it; if it is lost, rotate it.
+    </OneTimeKey>
+  );
+}
+
+function ScimTokenFacts({ token }: { token: ScimToken }) {
+  return (
+    <dl className="facts">
+      <dt>Prefix</dt>
+      <dd>
+        <code>{token.prefix}…</code>
+      </dd>
+      <dt>Created</dt>
+      <dd>{when(token.createdAt)}</dd>
+      <dt>Last used</dt>
+      <dd>{when(token.lastUsedAt, 'never')}</dd>
+      <dt>SCIM base URL</dt>
+      <dd>
+        <code>{`${window.location.origin}${token.endpoint}`}</code>
+      </dd>
+    </dl>
+  );
+}
+
+/**
+ * Provisioning from the identity provider (SCIM 2.0): whether the workspace has a token (never its value after its
+ * creation), create or rotate it (the value shown once), delete it. Admins only: the roles that cannot change people
+ * do not see it.
+ */
+function ScimProvisioning({ client }: { client: ManagementClient }) {
+  const [loaded, reload] = useScimToken(client);
+  const action = useAction();
+  const [created, setCreated] = useState<Schemas['CreatedScimToken'] | null>(null);
+  const rotate = () =>
+    action.run(() => unwrap(client.POST('/scim_token')), {
+      then: (token) => {
+        setCreated(token);
+        reload();
+      },
+      failed: 'Not created',
+    });
+  const remove = () =>
+    action.run(() => unwrap(client.DELETE('/scim_token')), {
+      then: () => {
+        setCreated(null);
+        reload();
+        return 'SCIM token deleted: the identity provider is refused from now on.';
+      },
+      failed: 'Not deleted',
+    });
+  return (
+    <section aria-labelledby="scim-title">
+      <h2 id="scim-title">Provisioning from your identity provider (SCIM)</h2>
+      <p className="hint">
+        With a SCIM token, your identity provider creates, updates, deactivates and deletes these users and their groups
+        (SCIM 2.0). Deleting the token stops it; the users and groups stay.
+      </p>
+      <Show loaded={loaded} what="the SCIM token">
+        {(token) => (
+          <>
+            {token ? <ScimTokenFacts token={token} /> : <p>No SCIM token: provisioning is off.</p>}
+            <ActionError action={action} title="Not done" />
+            <p>
+              <button type="button" onClick={rotate} disabled={action.busy}>
+                {token ? 'Rotate the SCIM token' : 'Create a SCIM token'}
+              </button>{' '}
+              {token && (
+                <ConfirmButton
+                  label="Delete"
+                  name="the SCIM token"
+                  question="Delete the SCIM token? The identity provider is refused from its next request on."
+                  confirmLabel="Delete the SCIM token"
+                  busy={action.busy}
+                  onConfirm={remove}
+                />
+              )}
+            </p>
+            <Success>{action.done}</Success>
+          </>
+        )}
+      </Show>
+      {created && <NewScimToken created={created} onDone={() => setCreated(null)} />}
+    </section>
+  );
+}
+
 export function ExternalUsersPage({ client }: { client: ManagementClient }) {
   const [users, reload] = useLoad(() => unwrap(client.GET('/external_users')).then((r) => r.data), [client]);
   const action = useAction();
@@ -87,6 +200,7 @@ export function ExternalUsersPage({ client }: { client: ManagementClient }) {
         return `Deleted ${name}.`;
       },
     });
+  const mayProvision = useMay('people', 'write');
   return (
     <>
       <h1>External users</h1>
@@ -117,6 +231,7 @@ export function ExternalUsersPage({ client }: { client: ManagementClient }) {
           )}
         />
       </section>
+      {mayProvision && <ScimProvisioning client={client} />}
     </>
   );
 }

@@ -6,7 +6,7 @@ import { page, scimEvent, type ScimContext } from './context.ts';
 import { invalidValue, notFound, ScimError } from './errors.ts';
 import { parseFilter } from './filter.ts';
 import { applyPatch } from './patch.ts';
-import { canonical, filterable, groupAttributes, groupSchema, listSchema, maxResults } from './schema.ts';
+import { canonical, checkSchemas, filterable, groupAttributes, groupSchema, listSchema, maxResults } from './schema.ts';
 
 const withMembers = { members: { select: { user: { select: { id: true, name: true } } } } } as const;
 type GroupRow = ScimGroup & { members: { user: { id: string; name: string } }[] };
@@ -60,6 +60,7 @@ interface GroupInput {
 /** A Group body, checked: unknown attributes, a bad displayName and members that are no User here are `invalidValue`. */
 async function groupInput(ctx: ScimContext, body: unknown): Promise<GroupInput> {
   const attrs = canonical(body, groupAttributes, 'Group');
+  checkSchemas(attrs.schemas, [groupSchema]);
   const displayName = humanName(200).safeParse(attrs.displayName);
   if (!displayName.success) throw invalidValue('"displayName" is required: 1-200 characters, no control characters');
   const externalId = attrs.externalId ?? null;
@@ -95,7 +96,8 @@ async function assertUniqueName(ctx: ScimContext, displayName: string, exceptId?
 
 /** `GET /Groups`: filtered and paged as `/Users`; `displayName eq` narrows the lookup. */
 export async function listGroups(ctx: ScimContext, query: Record<string, unknown>) {
-  const filter = typeof query.filter === 'string' ? parseFilter(query.filter, filterable('Group')) : undefined;
+  const filter =
+    typeof query.filter === 'string' ? parseFilter(query.filter, filterable('Group'), groupSchema) : undefined;
   const displayName = filter?.equals('displayName');
   const rows = await ctx.deps.db.scimGroup.findMany({
     where: {

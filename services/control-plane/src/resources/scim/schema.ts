@@ -41,7 +41,7 @@ export const groupAttributes = [...readOnly, 'displayName', 'externalId', 'membe
 
 /** What a filter may name: a resource's attributes, and sub-attributes of them (`name.familyName`, `emails.value`). */
 export function filterable(kind: 'User' | 'Group'): Set<string> {
-  const names = kind === 'User' ? [...userColumns, ...storedUser, 'id', 'meta', 'groups'] : [...groupAttributes];
+  const names = kind === 'User' ? [...readOnly, ...userColumns, ...storedUser, 'groups'] : [...groupAttributes];
   return new Set(names.map((n) => n.toLowerCase()));
 }
 
@@ -61,6 +61,24 @@ export function canonical(body: unknown, known: readonly string[], what: string)
     out[name] = value;
   }
   return out;
+}
+
+/**
+ * A body's `schemas` (RFC 7643 §3): only the URNs its resource type defines (`allowed`: the core schema and its
+ * extensions); an extension this service does not support is `invalidValue`, naming it.
+ */
+export function checkSchemas(value: unknown, allowed: readonly string[]): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
+    throw invalidValue('"schemas" must be an array of schema URNs');
+  const known = new Set(allowed.map((a) => a.toLowerCase()));
+  const unknown = value.find((v: string) => !known.has(v.toLowerCase()));
+  if (unknown !== undefined) throw invalidValue(`the schema "${unknown}" is not supported here`);
+}
+
+/** A User's `schemas`: the core schema, and the enterprise extension's when it has its attributes. */
+export function userSchemas(stored: Record<string, unknown>): string[] {
+  return stored[enterpriseSchema] === undefined ? [userSchema] : [userSchema, enterpriseSchema];
 }
 
 /** The attributes kept as sent (`ExternalUser.scim`). */

@@ -9,12 +9,15 @@ import { parseFilter } from './filter.ts';
 import { applyPatch } from './patch.ts';
 import {
   canonical,
+  checkSchemas,
+  enterpriseSchema,
   filterable,
   listSchema,
   maxResults,
   storedUserAttributes,
   userAttributes,
   userSchema,
+  userSchemas,
 } from './schema.ts';
 
 const withGroups = { groups: { select: { group: { select: { id: true, displayName: true } } } } } as const;
@@ -23,7 +26,7 @@ type UserRow = ExternalUser & { groups: { group: { id: string; displayName: stri
 /** A person as SCIM shows them (RFC 7643 §4.1): `userName` is the external user's name (`x-username`). */
 function scimUser(ctx: ScimContext, row: UserRow) {
   return {
-    schemas: [userSchema],
+    schemas: userSchemas((row.scim ?? {}) as Record<string, unknown>),
     id: row.id,
     ...(row.externalId !== null ? { externalId: row.externalId } : {}),
     userName: row.name,
@@ -69,6 +72,7 @@ function activeOf(value: unknown): boolean {
 /** A User body (POST, PUT, or what a PATCH leaves), checked: unknown attributes and bad values are `invalidValue`. */
 function userInput(body: unknown): UserInput {
   const attrs = canonical(body, userAttributes, 'User');
+  checkSchemas(attrs.schemas, [userSchema, enterpriseSchema]);
   const userName = humanName(200).safeParse(attrs.userName);
   if (!userName.success) throw invalidValue('"userName" is required: 1-200 characters, no control characters');
   const externalId = attrs.externalId ?? null;
@@ -94,7 +98,8 @@ async function assertUniqueName(ctx: ScimContext, userName: string, exceptId?: s
 
 /** `GET /Users`: filtered (RFC 7644 §3.4.2.2) and paged; `userName eq` and `externalId eq` narrow the lookup. */
 export async function listUsers(ctx: ScimContext, query: Record<string, unknown>) {
-  const filter = typeof query.filter === 'string' ? parseFilter(query.filter, filterable('User')) : undefined;
+  const filter =
+    typeof query.filter === 'string' ? parseFilter(query.filter, filterable('User'), userSchema) : undefined;
   const userName = filter?.equals('userName');
   const externalId = filter?.equals('externalId');
   const rows = await ctx.deps.db.externalUser.findMany({
