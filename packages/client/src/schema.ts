@@ -1453,10 +1453,10 @@ export interface paths {
     /**
      * List execution records, newest first
      * @description Filters: `server_id`, `tool`, the caller (`key_id`, `subject`, `username`), `outcome`,
-     * `guardrail_action` (a finding of that action; `would_*`: of a log-only guardrail), `from` (inclusive) and `to`
-     * (exclusive) on `started_at`. Pages of `limit` records (1 to 200, default 50): pass the previous page’s
-     * `next_cursor` as `cursor` for the next. A key limited to servers must pass one of them as `server_id` (403
-     * otherwise).
+     * `guardrail_action` (a finding of that action; `would_*`: of a log-only guardrail), `parent_invocation_id` (the
+     * calls a `run_code` program made), `from` (inclusive) and `to` (exclusive) on `started_at`. Pages of `limit`
+     * records (1 to 200, default 50): pass the previous page’s `next_cursor` as `cursor` for the next. A key limited to
+     * servers must pass one of them as `server_id` (403 otherwise).
      */
     get: operations['listExecutionRecords'];
     put?: never;
@@ -3308,6 +3308,11 @@ export interface components {
        */
       perRequestAuth: boolean;
       /**
+       * @description Code mode (NORMAL servers): `tools/list` adds `run_code`, which runs a JavaScript program calling
+       * the server’s tools, each call governed as a direct one. A SMART server always lists `run_code`.
+       */
+      codeMode: boolean;
+      /**
        * @description Settings: `exposeCallerToken` (workflows may read the caller’s OAuth token as
        * `$current_user.token`), `taskOnlyTools` (names of tools that run only as durable tasks: a client without the
        * Tasks extension is refused them with -32021), `resultShapes` (per tool: a JMESPath `projection` and
@@ -3376,6 +3381,8 @@ export interface components {
       isPublic?: boolean;
       /** @default false */
       perRequestAuth?: boolean;
+      /** @default false */
+      codeMode?: boolean;
       externalMcpConfigs?: {
         name: string;
         /** Format: uri */
@@ -3478,6 +3485,11 @@ export interface components {
        */
       perRequestAuth: boolean;
       /**
+       * @description Code mode (NORMAL servers): `tools/list` adds `run_code`, which runs a JavaScript program calling
+       * the server’s tools, each call governed as a direct one. A SMART server always lists `run_code`.
+       */
+      codeMode: boolean;
+      /**
        * @description Settings: `exposeCallerToken` (workflows may read the caller’s OAuth token as
        * `$current_user.token`), `taskOnlyTools` (names of tools that run only as durable tasks: a client without the
        * Tasks extension is refused them with -32021), `resultShapes` (per tool: a JMESPath `projection` and
@@ -3532,6 +3544,7 @@ export interface components {
       connectorInstanceId?: string;
       isPublic?: boolean;
       perRequestAuth?: boolean;
+      codeMode?: boolean;
     };
     McpServerConfig: {
       /** Format: uuid */
@@ -4261,6 +4274,12 @@ export interface components {
       server_id: string;
       catalog_version: number;
       tool: string;
+      /**
+       * Format: uuid
+       * @description A call a `run_code` program made (code mode): the program’s invocation id, the id of its own
+       * record; null for other calls.
+       */
+      parent_invocation_id: string | null;
       caller: {
         key_id: string | null;
         /** @description The API key’s name; null for a token caller or a deleted key. */
@@ -4321,6 +4340,12 @@ export interface components {
       server_id: string;
       catalog_version: number;
       tool: string;
+      /**
+       * Format: uuid
+       * @description A call a `run_code` program made (code mode): the program’s invocation id, the id of its own
+       * record; null for other calls.
+       */
+      parent_invocation_id: string | null;
       caller: {
         key_id: string | null;
         /** @description The API key’s name; null for a token caller or a deleted key. */
@@ -17705,6 +17730,10 @@ export interface operations {
       query?: {
         server_id?: string;
         tool?: string;
+        /**
+         * @description The calls a `run_code` program made (code mode): the program’s invocation id (its record’s id).
+         */
+        parent_invocation_id?: string;
         /** @description Calls made with this API key (its id). */
         key_id?: string;
         /** @description Calls made with an access token of this OAuth subject. */

@@ -10,8 +10,8 @@ export const runCodeTool: ToolDefinition = {
   description:
     'Run a JavaScript program (the body of an async function: use await, return a JSON value) that calls this ' +
     "server's tools as `await tools.<name>(args)`, to do several steps in one call. A refused or failed call throws an " +
-    'Error (catch it). console.log output is returned with the result. Limits: 10 s, 32 MB, 50 tool calls, 16 KB of ' +
-    'output; no network, files or modules besides tools.',
+    "Error (catch it). console.log output is returned with the result. The program's time, memory, tool calls and " +
+    'output are capped (an error names the cap reached); no network, files or modules besides tools.',
   inputSchema: {
     type: 'object',
     properties: {

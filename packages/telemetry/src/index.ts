@@ -4,6 +4,7 @@ export * from './metrics.ts';
 export * from './start.ts';
 export {
   annotateActiveSpan,
+  bindActiveContext,
   contextFromIds,
   contextWith,
   currentTraceIds,

@@ -161,6 +161,15 @@ export function contextWith(span: Span): Context {
 }
 
 /**
+ * `fn` bound to the active context: called later from a callback that has lost it (a worker thread's message, an
+ * event), its spans are still children of the span active now. `fn` itself while tracing is off.
+ */
+export function bindActiveContext<F extends (...args: never[]) => unknown>(fn: F): F {
+  if (!tracer) return fn;
+  return context.bind(context.active(), fn);
+}
+
+/**
  * Runs `fn` with `span` active (spans started inside become its children, `injectContext` sends its
  * context). For spans started with `startSpan` whose work happens in a callback. Plain call while off.
  */

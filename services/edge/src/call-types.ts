@@ -25,6 +25,7 @@ import type {
   SessionUrlElicitation,
   UrlElicitationMode,
 } from './protocol-state.ts';
+import type { SandboxLimits } from './code-sandbox.ts';
 import type { CallQuotas, QuotaMeter } from './quotas.ts';
 import type { ResultCache } from './result-cache.ts';
 import type { ShadowEventBudget } from './shadow-decisions.ts';
@@ -87,6 +88,8 @@ export interface ToolCallDeps {
   approvals?: { readonly redis: RedisClient; readonly prefix: string };
   /** Results of cacheable tools (ADR 0067); absent: every call runs upstream. */
   resultCache?: ResultCache;
+  /** The caps of a `run_code` program (code mode, ADR 0068); absent: the defaults. */
+  codeLimits?: SandboxLimits;
 }
 
 /** What the edge names when it asks a worker for a person's connect link (the task's envelope aside). */

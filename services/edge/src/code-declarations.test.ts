@@ -36,11 +36,22 @@ describe('code mode declarations', () => {
     expect(many).toMatch(/^\/\/ 1000 tools: find them with search_tools/);
     expect(many).not.toContain('tool_999');
     expect(many.length).toBeLessThan(400);
+    // A NORMAL server lists its tools' schemas itself: no search to point to.
+    const normal = toolDeclarations(
+      Array.from({ length: 100 }, (_, i) => tool(`tool_${i}`)),
+      'NORMAL',
+    );
+    expect(normal).toContain("input schema in this server's tool list");
+    expect(normal).not.toContain('search_tools');
   });
 
   it("gives one tool's declaration, its response type kept only while short", () => {
     const props = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`field_${i}`, { type: 'string' }]));
-    const big = { name: 'get_repo', inputSchema: { type: 'object', properties: { repo: { type: 'string' } } } };
+    const big = {
+      name: 'get_repo',
+      description: 'Get a repository.',
+      inputSchema: { type: 'object', properties: { repo: { type: 'string' } } },
+    };
     expect(toolDeclaration({ ...big, outputSchema: { type: 'object', properties: props } })).toBe(
       'get_repo(args: { repo?: string }): Promise<Record<string, unknown>>;',
     );

@@ -68,8 +68,15 @@ export function toolDeclaration(t: CatalogTool['tool']): string {
   return `${key(t.name)}(args: ${schemaType(t.inputSchema)}): Promise<${out}>;`;
 }
 
+/** Where a model reads a tool's arguments when the description cannot declare them: SMART's search, NORMAL's list. */
+const FIND = {
+  SMART:
+    "each one's declaration is in search_tools' results (search by what you want to do), its schemas in describe_tool",
+  NORMAL: "each one's arguments are its input schema in this server's tool list",
+} as const;
+
 /** `declare const tools: { … }`: the tools a caller may use from a program, within the description's budget. */
-export function toolDeclarations(tools: readonly CatalogTool['tool'][]): string {
+export function toolDeclarations(tools: readonly CatalogTool['tool'][], mode: keyof typeof FIND = 'SMART'): string {
   const full = tools.map((t) => {
     const doc = firstLine(t.description ?? t.title);
     return `${doc ? `  /** ${doc.replace(/\*\//g, '* /')} */\n` : ''}  ${toolDeclaration(t)}`;
@@ -78,14 +85,17 @@ export function toolDeclarations(tools: readonly CatalogTool['tool'][]): string 
   if (text.length <= DECLARATIONS_MAX_CHARS) return text;
   const loose = 'declare const tools: Record<string, (args: Record<string, unknown>) => Promise<unknown>>;';
   const names = tools.map((t) => t.name).join(', ');
-  const find = "each one's declaration is in search_tools' results (search by what you want to do), its schemas in describe_tool";
-  if (names.length <= NAMES_MAX_CHARS) return `// The ${tools.length} tools: ${names}.\n// ${find}.\n${loose}`;
-  return `// ${tools.length} tools: find them with search_tools; ${find}.\n${loose}`;
+  if (mode === 'NORMAL' || names.length <= NAMES_MAX_CHARS)
+    return `// The ${tools.length} tools: ${mode === 'NORMAL' ? 'those this server lists' : names}.\n// ${FIND[mode]}.\n${loose}`;
+  return `// ${tools.length} tools: find them with search_tools; ${FIND[mode]}.\n${loose}`;
 }
 
 /** `run_code` as a caller sees it: its description declares the tools this caller may call. */
-function runCodeDefinition(tools: readonly CatalogTool[]): ToolDefinition {
-  const declarations = toolDeclarations(tools.map((t) => t.tool));
+function runCodeDefinition(tools: readonly CatalogTool[], mode: keyof typeof FIND): ToolDefinition {
+  const declarations = toolDeclarations(
+    tools.map((t) => t.tool),
+    mode,
+  );
   return { ...runCodeTool, description: `${runCodeTool.description}\n\n${declarations}` };
 }
 
@@ -98,7 +108,8 @@ export function listedTools(
   tools: readonly CatalogTool[],
   base: readonly ToolDefinition[],
 ): ToolDefinition[] {
-  if (catalog.mode === 'SMART') return base.map((t) => (t.name === runCodeTool.name ? runCodeDefinition(tools) : t));
+  if (catalog.mode === 'SMART')
+    return base.map((t) => (t.name === runCodeTool.name ? runCodeDefinition(tools, 'SMART') : t));
   if (!catalog.codeMode || base.some((t) => t.name === runCodeTool.name)) return [...base];
-  return [...base, runCodeDefinition(tools)];
+  return [...base, runCodeDefinition(tools, 'NORMAL')];
 }

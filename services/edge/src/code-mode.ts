@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { toolResultValue, type ToolOutcome, type ToolResultPayload } from '@toolplane/contracts';
+import { recordCaller, toolResultValue, type ToolOutcome, type ToolResultPayload } from '@toolplane/contracts';
+import { bindActiveContext, currentTraceIds, recordToolCall } from '@toolplane/telemetry';
 import { deniedToolCall } from './access.ts';
 import { errorResult } from './call-checks.ts';
 import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.ts';
@@ -13,11 +13,17 @@ import {
   type CodeStateRefusal,
   type InnerOutcome,
 } from './code-rounds.ts';
-import { DEFAULT_SANDBOX_LIMITS, runInSandbox, type InnerCall, type SandboxLimits } from './code-sandbox.ts';
+import {
+  DEFAULT_SANDBOX_LIMITS,
+  runInSandbox,
+  type InnerCall,
+  type SandboxLimits,
+  type SandboxResult,
+} from './code-sandbox.ts';
 import { argumentsDigest, principalBinding } from './confirmation.ts';
 
-/** The most a program's return value may be, as JSON. */
-const RESULT_MAX_CHARS = 256 * 1024;
+/** The most of a failed program's error its record keeps. */
+const RECORD_MESSAGE_MAX = 500;
 
 /** One inner call, as the edge runs any call of this tool for this caller (tool-calls.ts's `runTool`). */
 export type RunTool = (call: ToolCall, tool: LoadedTool) => Promise<ToolOutcome>;
@@ -123,7 +129,7 @@ export async function runCode(
   deps: ToolCallDeps,
   call: ToolCall,
   runTool: RunTool,
-  limits: SandboxLimits = DEFAULT_SANDBOX_LIMITS,
+  limits: SandboxLimits = deps.codeLimits ?? DEFAULT_SANDBOX_LIMITS,
 ): Promise<ToolResultPayload> {
   const code = String(call.arguments.code);
   const sealing = confirmSealing(deps);
@@ -142,13 +148,19 @@ export async function runCode(
       );
     replay = opened.replay;
   }
-  const parentInvocationId = randomUUID();
-  const r = await runInSandbox(code, limits, innerCalls(deps, call, runTool, { parentInvocationId, replay }));
+  const parentInvocationId = replay.invocationId;
+  const startedAt = new Date();
+  // Inner calls start from the sandbox thread's messages: bound here, their spans are children of this call's.
+  const inner = bindActiveContext(innerCalls(deps, call, runTool, { parentInvocationId, replay }));
+  const r = await runInSandbox(code, limits, inner);
   // Calls the program started before it stopped end first: what they did is in the next round's state.
   await replay.settled();
   deps.log.debug({ parentInvocationId, ok: r.ok, asked: !!replay.asking }, 'run_code finished');
   if (replay.asking && sealing) return askingResult(replay, sealing, bound);
-  return programResult(r, limits, parentInvocationId);
+  const result = programResult(r, limits, parentInvocationId);
+  const error = r.ok ? (result.isError ? textOf(result) : undefined) : r.error;
+  recordProgram(deps, call, { invocationId: parentInvocationId, startedAt, error });
+  return result;
 }
 
 /** The `input_required` result of a program whose inner call asks for input; a tool error when the state is too large. */
@@ -168,18 +180,46 @@ async function askingResult(
 }
 
 /** A program's end as the `run_code` result: its value and console output, or why it failed. */
-function programResult(
-  r: Awaited<ReturnType<typeof runInSandbox>>,
-  limits: SandboxLimits,
-  invocationId: string,
-): ToolResultPayload {
+function programResult(r: SandboxResult, limits: SandboxLimits, invocationId: string): ToolResultPayload {
   const output = r.output + (r.truncated ? `\n[output truncated at ${limits.outputBytes} bytes]` : '');
   if (!r.ok) return errorResult(`${r.error}${output ? `\nConsole output:\n${output}` : ''}`);
-  if (r.json.length > RESULT_MAX_CHARS)
+  if (r.json.length > limits.resultChars)
     return errorResult(
-      `The program's result is ${r.json.length} characters of JSON, over ${RESULT_MAX_CHARS}: return less.`,
+      `The program's result is ${r.json.length} characters of JSON, over ${limits.resultChars}: return less.`,
     );
   const value = JSON.parse(r.json) as unknown;
   const structuredContent = { result: value, ...(output ? { console: output } : {}), invocationId };
   return { content: [{ type: 'text', text: JSON.stringify(structuredContent) }], structuredContent };
+}
+
+/**
+ * The program's own execution record, under the invocation id it returns: the parent its inner calls' records name.
+ * No step and no cost (its inner calls have theirs); a failed program is a `tool_error` with its error, never its
+ * console output.
+ */
+function recordProgram(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  run: { invocationId: string; startedAt: Date; error: string | undefined },
+): void {
+  const { loaded, principal, name } = call;
+  const durationMs = Date.now() - run.startedAt.getTime();
+  const failed = run.error !== undefined;
+  deps.records.add({
+    v: 1,
+    invocationId: run.invocationId,
+    ...(call.parentInvocationId ? { parentInvocationId: call.parentInvocationId } : {}),
+    workspaceId: principal.workspaceId,
+    serverId: loaded.catalog.serverId,
+    catalogVersion: loaded.catalog.version,
+    tool: name,
+    caller: recordCaller(principal),
+    startedAt: run.startedAt.toISOString(),
+    durationMs,
+    outcome: failed ? 'tool_error' : 'success',
+    ...(failed ? { errorCode: 'code.program_failed', message: run.error!.slice(0, RECORD_MESSAGE_MAX) } : {}),
+    steps: [],
+    ...currentTraceIds(),
+  });
+  recordToolCall(loaded.catalog.serverId, name, failed ? 'tool_error' : 'success', durationMs);
 }

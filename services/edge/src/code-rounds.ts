@@ -49,6 +49,8 @@ interface CodeState {
   readonly n: string;
   readonly made: readonly MadeCall[];
   readonly asked: AskedCall;
+  /** The program's invocation id, the same in every round: its inner calls' records name it as their parent. */
+  readonly r?: string;
 }
 
 /** Whether a `requestState` claims to be a program's (the edge's own). */
@@ -91,7 +93,7 @@ export async function openCodeState(
   if (state.p !== expect.program || state.c !== expect.caller) return { refused: 'other' };
   if (state.x <= Date.now()) return { refused: 'expired' };
   if (!(await sealing.states.spend({ nonce: state.n, expiresAt: state.x }))) return { refused: 'replayed' };
-  return { replay: new ProgramReplay(state.made, state.asked) };
+  return { replay: new ProgramReplay(state.made, state.asked, typeof state.r === 'string' ? state.r : undefined) };
 }
 
 /** What the program's next inner call is: answered from the state, stopped, or run (the asked one with the responses). */
@@ -121,8 +123,11 @@ export class ProgramReplay {
   private next = 0;
   private stopped: string | undefined;
   asking: Asking | undefined;
+  /** The program's invocation id (`run_code`'s `invocationId`), kept across rounds. */
+  readonly invocationId: string;
 
-  constructor(earlier: readonly MadeCall[] = [], answered?: AskedCall) {
+  constructor(earlier: readonly MadeCall[] = [], answered?: AskedCall, invocationId: string = randomUUID()) {
+    this.invocationId = invocationId;
     this.earlier = new Map(earlier.map((m) => [m.i, m]));
     for (const m of earlier) this.made.set(m.i, m);
     this.answered = answered;
@@ -191,6 +196,7 @@ export class ProgramReplay {
       n: randomUUID(),
       made,
       asked: { i: asking.index, t: asking.tool, a: asking.args, s: asking.result.requestState },
+      r: this.invocationId,
     };
     const { inputRequests } = asking.result;
     return {

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 
-/** The caps of one `run_code` program (ADR 0068). */
+/** The caps of one `run_code` program (ADR 0068; the edge's CODE_MODE_* settings). */
 export interface SandboxLimits {
   /** Wall time from start to result, inner calls included. */
   wallMs: number;
@@ -10,13 +10,17 @@ export interface SandboxLimits {
   outputBytes: number;
   /** Inner tool calls (`tools.x(args)`) one program may make. */
   maxCalls: number;
+  /** The program's return value, as JSON characters. */
+  resultChars: number;
 }
 
+/** The defaults of the edge's CODE_MODE_* settings (env.ts). */
 export const DEFAULT_SANDBOX_LIMITS: SandboxLimits = {
   wallMs: 10_000,
   memoryBytes: 32 * 1024 * 1024,
   outputBytes: 16 * 1024,
   maxCalls: 50,
+  resultChars: 256 * 1024,
 };
 
 /** The program asks for one tool call (sandbox → edge). */

@@ -341,6 +341,8 @@ export interface AuditedCall {
   readonly source?: SourceRequest | undefined;
   /** The API key's name, when an API key calls. */
   readonly keyName?: string | undefined;
+  /** A call a `run_code` program made: the program's invocation, named in the event's details. */
+  readonly parentInvocationId?: string | undefined;
 }
 
 /** Who acts: the person the call runs for, else its API key (and its name), else its OAuth subject; nobody on a public server. */
@@ -389,7 +391,10 @@ function toolEvent(call: AuditedCall, tool: string, fields: Pick<AuditEventInput
     status: null,
     source: auditSource(call),
     changes: null,
-    details: fields.details,
+    // A `run_code` program's call names the program (its record's id): the trail links it as the records do.
+    details: call.parentInvocationId
+      ? { ...fields.details, parentInvocationId: call.parentInvocationId }
+      : fields.details,
   };
   return event;
 }

@@ -132,6 +132,13 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
     approvals: { redis, prefix: env.REDIS_PREFIX },
     resultCache: new ResultCache(redis, env.REDIS_PREFIX, log),
     progressIntervalMs: env.PROGRESS_INTERVAL_MS,
+    codeLimits: {
+      wallMs: env.CODE_MODE_WALL_MS,
+      memoryBytes: env.CODE_MODE_MEMORY_MB * 1024 * 1024,
+      outputBytes: env.CODE_MODE_OUTPUT_BYTES,
+      maxCalls: env.CODE_MODE_MAX_CALLS,
+      resultChars: env.CODE_MODE_RESULT_CHARS,
+    },
     userConnections: async (workspaceId: string, userId: string) =>
       new Set(await readState(() => redis.smembers(keys.userConnections(workspaceId, userId)))),
     oauthConnectionState: (connection: string) => readState(() => redis.hgetall(keys.oauthConnection(connection))),

@@ -1,6 +1,7 @@
 import { logLevel, maxBodyBytes, port, telemetryEnv } from '@toolplane/config';
 import { checkQueueShards, checkRedisEnv, queueShardsShape, redisEnvShape } from '@toolplane/redis';
 import { z } from 'zod';
+import { DEFAULT_SANDBOX_LIMITS } from './code-sandbox.ts';
 
 export const EdgeEnv = z.object({
   /** Port of the MCP HTTP endpoint (0 picks a free one). */
@@ -114,6 +115,21 @@ export const EdgeEnv = z.object({
    * this long (ms), and as a task otherwise (the server decides).
    */
   TASK_IMMEDIATE_MS: z.coerce.number().int().min(0).default(500),
+  /** Code mode (ADR 0068): a `run_code` program's wall time, inner calls included (ms). */
+  CODE_MODE_WALL_MS: z.coerce.number().int().positive().default(DEFAULT_SANDBOX_LIMITS.wallMs),
+  /** Code mode: the program's heap (QuickJS's memory limit, MB). */
+  CODE_MODE_MEMORY_MB: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1024)
+    .default(DEFAULT_SANDBOX_LIMITS.memoryBytes / 1024 / 1024),
+  /** Code mode: the tool calls one program may make. */
+  CODE_MODE_MAX_CALLS: z.coerce.number().int().positive().default(DEFAULT_SANDBOX_LIMITS.maxCalls),
+  /** Code mode: the console output kept (bytes; the rest is cut, and the result says so). */
+  CODE_MODE_OUTPUT_BYTES: z.coerce.number().int().positive().default(DEFAULT_SANDBOX_LIMITS.outputBytes),
+  /** Code mode: the program's return value (characters of JSON); a larger one is an error. */
+  CODE_MODE_RESULT_CHARS: z.coerce.number().int().positive().default(DEFAULT_SANDBOX_LIMITS.resultChars),
   ...telemetryEnv,
   LOG_LEVEL: logLevel,
 });

@@ -147,7 +147,14 @@ function cachedResult(
 /** The execution record of a call answered from the cache: a success, `cached`, no step, charged its cost. */
 export function recordCachedCall(
   records: Pick<ExecutionRecordSink, 'add'>,
-  call: { principal: Readonly<Principal>; serverId: string; catalogVersion: number; tool: string; cost?: number },
+  call: {
+    principal: Readonly<Principal>;
+    serverId: string;
+    catalogVersion: number;
+    tool: string;
+    cost?: number;
+    parentInvocationId?: string | undefined;
+  },
   invocationId: string | undefined,
   durationMs: number,
 ): void {
@@ -155,6 +162,7 @@ export function recordCachedCall(
   records.add({
     v: 1,
     invocationId: invocationId ?? randomUUID(),
+    ...(call.parentInvocationId ? { parentInvocationId: call.parentInvocationId } : {}),
     workspaceId: call.principal.workspaceId,
     serverId: call.serverId,
     catalogVersion: call.catalogVersion,

@@ -374,7 +374,12 @@ async function enqueueTool(
     const found = await deps.resultCache!.lookUp(cacheFacts(call, tool, cache), cache);
     if ('hit' in found) {
       const { catalog } = call.loaded;
-      const facts = { principal: call.principal, serverId: catalog.serverId, catalogVersion: catalog.version };
+      const facts = {
+        principal: call.principal,
+        serverId: catalog.serverId,
+        catalogVersion: catalog.version,
+        parentInvocationId: call.parentInvocationId,
+      };
       recordCachedCall(
         deps.records,
         { ...facts, tool: tool.def.name, ...(tool.cost !== undefined ? { cost: tool.cost } : {}) },

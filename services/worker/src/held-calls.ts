@@ -35,7 +35,12 @@ function approvalAudit(job: ToolInvokeJob, id: string, action: 'executed' | 'exp
     status: null,
     source: { requestId: job.invocationId, traceId: null, clientAddress: null, userAgent: null },
     changes: null,
-    details: { server: { id: job.serverId }, tool: job.tool, ...(job.task ? { task: job.task.id } : {}) },
+    details: {
+      server: { id: job.serverId },
+      tool: job.tool,
+      ...(job.task ? { task: job.task.id } : {}),
+      ...(job.parentInvocationId ? { parentInvocationId: job.parentInvocationId } : {}),
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { registerTicketExample, type Stack } from '@toolplane/cli';
+import { registerTicketExample, type RegisteredExample, type Stack } from '@toolplane/cli';
 import { type ManagementClient, unwrap } from '@toolplane/client';
 import { startTicketSystem, type TicketSystem } from '@toolplane/examples';
 import { startTestStack } from '../../helpers/stack.ts';
@@ -13,12 +13,16 @@ let api: ManagementClient;
 let smart: { id: string; url: string };
 /** A SMART server whose create_ticket a person confirms before each call. */
 let confirming: { id: string; url: string };
+let example: RegisteredExample;
 
 type Result = Awaited<ReturnType<Client['callTool']>>;
 
-async function connect(headers: Record<string, string> = { 'x-api-key': stack.bootstrapKey }): Promise<Client> {
+async function connect(
+  headers: Record<string, string> = { 'x-api-key': stack.bootstrapKey },
+  url = smart.url,
+): Promise<Client> {
   const client = new Client({ name: 'code-mode', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(smart.url), { requestInit: { headers } }));
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
   return client;
 }
 
@@ -28,11 +32,20 @@ async function run(client: Client, code: string): Promise<Result> {
 
 const text = (r: Result) => (r.content as { text: string }[]).map((c) => c.text).join('\n');
 const value = (r: Result) => (r.structuredContent as { result: unknown }).result;
+const invocationOf = (r: Result) => (r.structuredContent as { invocationId: string }).invocationId;
+
+/** The records of the calls a program made (`?parent_invocation_id=`), once there are `count` of them. */
+async function innerRecords(parent: string, count: number) {
+  return waitFor(`${count} records of program ${parent}`, async () => {
+    const page = await unwrap(api.GET('/execution_records', { params: { query: { parent_invocation_id: parent } } }));
+    return page.data.length >= count ? page.data : undefined;
+  });
+}
 
 beforeAll(async () => {
   upstream = await startTicketSystem({ apiKey: 'k' });
   ({ stack, api } = await startTestStack('code-mode'));
-  await registerTicketExample(api, upstream.url, 'k', 'code-tickets');
+  example = await registerTicketExample(api, upstream.url, 'k', 'code-tickets');
   smart = await unwrap(api.POST('/mcp_manager', { body: { name: 'code-all', description: 'Everything' } }));
   confirming = await unwrap(
     api.POST('/mcp_manager', {
@@ -277,6 +290,16 @@ describe('code mode: run_code on a SMART server', () => {
       expect(value(r)).toEqual({ count: 2, status: 'closed' });
       expect((r.structuredContent as { console: string }).console).toBe('found 2\n');
       expect(upstream.requests.length).toBe(before + 2);
+
+      // The program has its record under the invocation id it returned; each inner call's record names it.
+      const parent = invocationOf(r);
+      const inner = await innerRecords(parent, 2);
+      expect(inner.map((x) => x.tool).sort()).toEqual(['get_ticket', 'search_tickets']);
+      expect(inner.every((x) => x.parent_invocation_id === parent && x.outcome === 'success')).toBe(true);
+      const own = await waitFor('the program’s record', () =>
+        unwrap(api.GET('/execution_records/{id}', { params: { path: { id: parent } } })).catch(() => undefined),
+      );
+      expect(own).toMatchObject({ tool: 'run_code', outcome: 'success', parent_invocation_id: null, steps: [] });
     } finally {
       await client.close();
     }
@@ -308,6 +331,16 @@ describe('code mode: run_code on a SMART server', () => {
       const { refused } = value(r) as { refused: string };
       expect(refused).toContain('Access denied');
       expect(refused).toContain('args.limit <= 10');
+
+      // The refusal's record and audit event both name the program.
+      const parent = invocationOf(r);
+      const inner = await innerRecords(parent, 2);
+      expect(inner.map((x) => x.outcome).sort()).toEqual(['rejected', 'success']);
+      const event = await waitFor('the refusal’s audit event', async () => {
+        const page = await unwrap(api.GET('/audit_events', { params: { query: { action: 'tool.call_refused' } } }));
+        return page.data.find((e) => e.details?.parentInvocationId === parent);
+      });
+      expect(event).toMatchObject({ outcome: 'refused', resource: { type: 'tool', id: `${smart.id}/search_tickets` } });
     } finally {
       await client.close();
     }
@@ -378,4 +411,41 @@ describe('code mode: run_code on a SMART server', () => {
       await client.close();
     }
   }, 60_000);
+});
+
+describe('code mode on a NORMAL server', () => {
+  it('lists run_code beside the tools when codeMode is on, runs a program, and lists no run_code when off', async () => {
+    const server = await unwrap(
+      api.POST('/mcp_manager', {
+        body: { name: 'code-normal', mode: 'NORMAL', connectorInstanceId: example.instanceId, codeMode: true },
+      }),
+    );
+    expect(server.codeMode).toBe(true);
+    const url = `${stack.edgeUrl}/mcp/${server.id}`;
+    const client = await connect(undefined, url);
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(names).toEqual(expect.arrayContaining(['get_ticket', 'search_tickets', 'run_code']));
+      // get_ticket is over its quota by now (the tests above): another tool.
+      const r = await run(client, 'return (await tools.search_tickets({ limit: 1 })).tickets.length;');
+      expect(text(r)).not.toContain('Error');
+      expect(value(r)).toBe(1);
+    } finally {
+      await client.close();
+    }
+
+    await unwrap(api.PATCH('/mcp_manager/{id}', { params: { path: { id: server.id } }, body: { codeMode: false } }));
+    const after = await connect(undefined, url);
+    try {
+      const names = await waitFor('the catalog without code mode', async () => {
+        const listed = (await after.listTools()).tools.map((t) => t.name);
+        return listed.includes('run_code') ? undefined : listed;
+      });
+      expect(names).toContain('get_ticket');
+      // An unknown tool now: a JSON-RPC error (the SDK throws it).
+      await expect(run(after, 'return 1;')).rejects.toThrow(/run_code/);
+    } finally {
+      await after.close();
+    }
+  });
 });

@@ -179,6 +179,7 @@ async function callTool(
     modern?: boolean;
     apiKey?: string;
     url?: string;
+    tool?: string;
   } = {},
 ): Promise<{ status: number; body: string }> {
   const envelope = {
@@ -201,7 +202,7 @@ async function callTool(
       jsonrpc: '2.0',
       id: 7,
       method: 'tools/call',
-      params: { name: 'get_ticket', arguments: args, ...(meta ? { _meta: meta } : {}) },
+      params: { name: opts.tool ?? 'get_ticket', arguments: args, ...(meta ? { _meta: meta } : {}) },
     }),
   });
   return { status: res.status, body: await res.text() };
@@ -414,6 +415,39 @@ describe('OpenTelemetry traces of a tool call', () => {
       spans.find((s) => !before.has(s.traceId) && s.name === 'tools/call get_ticket' && s.parentSpanId === undefined),
     );
     await waitForTrace(fresh.traceId, [['toolplane-worker', 'GET /api/v1/tickets/{ticket_id}']]);
+  });
+
+  it("nests a run_code program's inner calls under its span: the context crosses the sandbox thread", async () => {
+    const server = await unwrap(
+      api.POST('/mcp_manager', {
+        body: { name: 'telemetry-code', mode: 'NORMAL', connectorInstanceId: example.instanceId, codeMode: true },
+      }),
+    );
+    const code =
+      "await tools.get_ticket({ ticket_id: 'TCK-1' }); return (await tools.get_ticket({ ticket_id: 'TCK-2' })).id;";
+    const traceId = await waitFor('the server on the edge, and a program run', async () => {
+      const id = hex(16);
+      const res = await callTool(
+        { code },
+        {
+          tool: 'run_code',
+          url: `${stack.edgeUrl}/mcp/${server.id}`,
+          headers: { traceparent: `00-${id}-${hex(8)}-01` },
+        },
+      );
+      return res.status === 200 && res.body.includes('TCK-2') && !res.body.includes('"isError":true') ? id : undefined;
+    });
+    const found = await waitFor('two inner calls in the trace', () => {
+      const t = spans.filter((s) => s.traceId === traceId);
+      const consumers = t.filter((s) => s.service === 'toolplane-worker' && s.name === 'process tool-invocations');
+      return consumers.length === 2 && t.some((s) => s.name === 'tools/call run_code') ? t : undefined;
+    });
+    const program = one(found, 'toolplane-edge', 'tools/call run_code');
+    const producers = found.filter((s) => s.service === 'toolplane-edge' && s.name === 'send tool-invocations');
+    expect(producers).toHaveLength(2);
+    for (const p of producers) expect(p).toMatchObject({ kind: Kind.PRODUCER, parentSpanId: program.spanId });
+    const consumers = found.filter((s) => s.name === 'process tool-invocations');
+    expect(consumers.map((c) => c.parentSpanId).sort()).toEqual(producers.map((p) => p.spanId).sort());
   });
 
   it('puts no secret value in any span or resource attribute', async () => {

@@ -39,6 +39,7 @@ function serverFields(opts: Record<string, unknown>): Partial<CreateServerBody> 
   if (opts.tools !== undefined) body.selectedTools = opts.tools as string[];
   if (opts.public !== undefined) body.isPublic = opts.public === true;
   if (opts.perRequestAuth !== undefined) body.perRequestAuth = opts.perRequestAuth === true;
+  if (opts.codeMode !== undefined) body.codeMode = opts.codeMode === true;
   const config = parseConfig(opts.config);
   if (config) body.config = config;
   if (opts.externalServer !== undefined) body.externalMcpServers = externalServers(opts.externalServer as string[]);
@@ -73,6 +74,8 @@ function fieldOptions(command: Command): Command {
     .option('--no-public', 'private (the default)')
     .option('--per-request-auth', 'callers may pass their own upstream credential (X-Upstream-Authorization)')
     .option('--no-per-request-auth', 'the stored credentials only (the default)')
+    .option('--code-mode', 'NORMAL: list run_code beside the tools (code mode)')
+    .option('--no-code-mode', 'NORMAL: no run_code (the default)')
     .option('--config <json>', 'free-form server config (JSON object)')
     .option(
       '--external-server <name[:tool,…]>',

@@ -10,6 +10,8 @@ interface ServerFields {
   mode: Mode;
   isPublic: boolean;
   perRequestAuth: boolean;
+  /** NORMAL: `run_code` beside the tools (code mode). */
+  codeMode: boolean;
   instanceId: string;
   selected: string[];
   /** Tools a person confirms before each call (`confirmTools`). */
@@ -23,6 +25,7 @@ export function useServerFields(initial: ServerFields) {
   const [mode, setMode] = useState<Mode>(initial.mode);
   const [isPublic, setIsPublic] = useState(initial.isPublic);
   const [perRequestAuth, setPerRequestAuth] = useState(initial.perRequestAuth);
+  const [codeMode, setCodeMode] = useState(initial.codeMode);
   const [instanceId, setInstanceId] = useState(initial.instanceId);
   const [selected, setSelected] = useState<Set<string>>(new Set(initial.selected));
   const [confirm, setConfirm] = useState<Set<string>>(new Set(initial.confirm));
@@ -37,6 +40,8 @@ export function useServerFields(initial: ServerFields) {
     setIsPublic,
     perRequestAuth,
     setPerRequestAuth,
+    codeMode,
+    setCodeMode,
     instanceId,
     setInstanceId,
     selected,
@@ -151,6 +156,15 @@ export function AccessChoice({
         instead of the stored one for that call)
       </Check>
     </>
+  );
+}
+
+/** Code mode on a NORMAL server (a SMART server always has it): `run_code` listed beside the tools. */
+export function CodeModeChoice({ checked, onChecked }: { checked: boolean; onChecked: (v: boolean) => void }) {
+  return (
+    <Check id="server-code-mode" checked={checked} onChecked={onChecked}>
+      Code mode (also list run_code: an agent&apos;s program calls the tools, each call checked as a direct one)
+    </Check>
   );
 }
 

@@ -6,6 +6,7 @@ import { ExternalServers, externalConfigs, type ExternalDraft } from '../compone
 import { SubmitButton, toggledSet } from '../components/form.tsx';
 import {
   AccessChoice,
+  CodeModeChoice,
   Check,
   DescriptionField,
   ModeChoice,
@@ -115,6 +116,7 @@ const blank = {
   mode: 'NORMAL' as const,
   isPublic: false,
   perRequestAuth: false,
+  codeMode: false,
   instanceId: '',
   selected: [],
   confirm: [],
@@ -133,6 +135,7 @@ function useServerDraft() {
       mode: f.mode,
       isPublic: f.isPublic,
       perRequestAuth: f.perRequestAuth,
+      ...(normal && f.codeMode ? { codeMode: true } : {}),
       ...(f.description.trim() ? { description: f.description.trim() } : {}),
       ...(normal && f.instanceId ? { connectorInstanceId: f.instanceId } : {}),
       ...(normal && f.selected.size > 0 ? { selectedTools: [...f.selected] } : {}),
@@ -176,6 +179,7 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
         <ModeChoice mode={d.mode} onMode={d.setMode} />
         <DescriptionField value={d.description} onValue={d.setDescription} />
         <AccessChoice fields={d} />
+        {d.mode === 'NORMAL' && <CodeModeChoice checked={d.codeMode} onChecked={d.setCodeMode} />}
         {d.mode === 'NORMAL' && (
           <InstanceChoice
             client={client}

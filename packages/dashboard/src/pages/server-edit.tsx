@@ -5,6 +5,7 @@ import { useAction } from '../components/action.ts';
 import { SubmitButton, toggledSet } from '../components/form.tsx';
 import {
   AccessChoice,
+  CodeModeChoice,
   DescriptionField,
   ModeChoice,
   ProblemBox,
@@ -38,6 +39,7 @@ function useEditDraft(server: Server) {
     mode: server.mode,
     isPublic: server.isPublic,
     perRequestAuth: server.perRequestAuth,
+    codeMode: server.codeMode,
     instanceId: server.connectorInstanceId ?? '',
     selected: server.selectedTools,
     confirm: server.confirmTools,
@@ -49,7 +51,7 @@ function useEditDraft(server: Server) {
     f.setSelected(new Set(same ? server.selectedTools : []));
     f.setConfirm(new Set(same ? server.confirmTools : []));
   };
-  const { name, description, mode, isPublic, perRequestAuth, instanceId, selected, confirm } = f;
+  const { name, description, mode, isPublic, perRequestAuth, codeMode, instanceId, selected, confirm } = f;
   const rebound = mode === 'NORMAL' && instanceId !== (server.connectorInstanceId ?? '');
   // With an instance's picker, only the tools the selection exposes may be confirmed.
   const confirmTools = mode === 'NORMAL' && instanceId ? exposedConfirmations(confirm, selected) : [...confirm];
@@ -59,6 +61,7 @@ function useEditDraft(server: Server) {
     ...(mode !== server.mode ? { mode } : {}),
     ...(isPublic !== server.isPublic ? { isPublic } : {}),
     ...(perRequestAuth !== server.perRequestAuth ? { perRequestAuth } : {}),
+    ...(codeMode !== server.codeMode ? { codeMode } : {}),
     ...(rebound && instanceId ? { connectorInstanceId: instanceId } : {}),
     ...(mode === 'NORMAL' && (rebound || !sameSet(server.selectedTools, selected))
       ? { selectedTools: [...selected] }
@@ -176,6 +179,7 @@ function EditForm({ client, server, instances }: { client: ManagementClient; ser
       <DescriptionField value={d.description} onValue={d.setDescription} />
       <ModeChoice mode={d.mode} onMode={d.setMode} />
       <AccessChoice fields={d} />
+      {d.mode === 'NORMAL' && <CodeModeChoice checked={d.codeMode} onChecked={d.setCodeMode} />}
       {d.mode === 'NORMAL' && <InstanceSection client={client} server={server} instances={instances} d={d} />}
       {save.error !== null && <ProblemBox error={save.error} title="Not saved" />}
       <div className="buttons">

@@ -62,6 +62,8 @@ function Facts({ server }: { server: Server }) {
           ? 'the caller’s X-Upstream-Authorization when sent, else the stored ones'
           : 'stored only (X-Upstream-Authorization refused)'}
       </dd>
+      <dt>Code mode</dt>
+      <dd>{server.mode === 'SMART' || server.codeMode ? 'run_code listed' : 'off'}</dd>
       <dt>Catalog version</dt>
       <dd>{server.catalogVersion}</dd>
       <dt>Records</dt>

@@ -119,6 +119,8 @@ export type ServerRow = {
   isPublic: boolean;
   config: unknown;
   perRequestAuth?: boolean;
+  /** NORMAL servers: `run_code` beside the tools (ADR 0068); absent in rows read before the column existed. */
+  codeMode?: boolean;
   externalMcpConfigs: unknown;
   bindingWarnings?: string[];
   reservedToolNames?: string[];
@@ -358,6 +360,7 @@ async function compileOwnTools(
     isPublic: server.isPublic,
     mode: server.mode,
     ...(server.perRequestAuth ? { perRequestAuth: true } : {}),
+    ...(server.codeMode && server.mode === 'NORMAL' ? { codeMode: true } : {}),
     ...(server.bindingWarnings && server.bindingWarnings.length > 0 ? { warnings: [...server.bindingWarnings] } : {}),
   };
   if (server.mode === 'SMART') return { ...base, tools: await workspaceTools(tx, server.workspaceId, reserved) };

@@ -30,8 +30,8 @@ function guardrailFilter(action: NonNullable<ListQuery['guardrail_action']>) {
 }
 
 /**
- * `GET /execution_records`: newest first; filter by server, tool, caller, outcome, guardrail finding and time range; cursor
- * pagination.
+ * `GET /execution_records`: newest first; filter by server, tool, caller, outcome, guardrail finding, the `run_code`
+ * program that made the call, and time range; cursor pagination.
  */
 export async function listExecutionRecords(
   { db }: ControlPlaneDeps,
@@ -41,6 +41,7 @@ export async function listExecutionRecords(
     workspaceId: caller.workspaceId,
     ...(q.server_id ? { serverId: q.server_id } : {}),
     ...(q.tool ? { tool: q.tool } : {}),
+    ...(q.parent_invocation_id ? { parentInvocationId: q.parent_invocation_id } : {}),
     ...(q.key_id ? { keyId: q.key_id } : {}),
     ...(q.username ? { username: q.username } : {}),
     // The OAuth subject and the guardrails' findings live in the steps column (present.ts, unpackSteps).

@@ -11,6 +11,13 @@ export const ExecutionRecordSummary = z
     server_id: z.uuid(),
     catalog_version: z.number().int(),
     tool: z.string(),
+    parent_invocation_id: z
+      .uuid()
+      .nullable()
+      .describe(
+        'A call a `run_code` program made (code mode): the program’s invocation id, the id of its own record; null ' +
+          'for other calls.',
+      ),
     caller: z
       .object({
         key_id: z.string().nullable(),
@@ -82,6 +89,9 @@ export const ListExecutionRecordsQuery = ListQuery.extend({
   key_id: ListQuery.shape.key_id.meta({ description: 'Calls made with this API key (its id).' }),
   subject: ListQuery.shape.subject.meta({ description: 'Calls made with an access token of this OAuth subject.' }),
   username: ListQuery.shape.username.meta({ description: 'Calls made for this external user.' }),
+  parent_invocation_id: ListQuery.shape.parent_invocation_id.meta({
+    description: 'The calls a `run_code` program made (code mode): the program’s invocation id (its record’s id).',
+  }),
   guardrail_action: ListQuery.shape.guardrail_action.meta({
     description:
       'Calls with a guardrail finding of this action (in `guardrails`); `would_*`: any finding of a log-only ' +

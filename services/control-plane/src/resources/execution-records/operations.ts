@@ -21,7 +21,8 @@ export const executionRecordsOperations: Operation[] = [
       summary: 'List execution records, newest first',
       description:
         'Filters: `server_id`, `tool`, the caller (`key_id`, `subject`, `username`), `outcome`, `guardrail_action` ' +
-        '(a finding of that action; `would_*`: of a log-only guardrail), `from` (inclusive) ' +
+        '(a finding of that action; `would_*`: of a log-only guardrail), `parent_invocation_id` (the calls a ' +
+        '`run_code` program made), `from` (inclusive) ' +
         'and `to` (exclusive) on `started_at`. ' +
         'Pages of `limit` records (1 to 200, default 50): pass the previous page’s `next_cursor` as `cursor` for the ' +
         'next. A key limited to servers must pass one of them as `server_id` (403 otherwise).',

@@ -52,6 +52,8 @@ export type RecordRow = {
   message: string | null;
   steps: unknown;
   debug: unknown;
+  /** A call a `run_code` program made: the program's invocation (absent in rows read before the column). */
+  parentInvocationId?: string | null;
   /** The API key's name (looked up; null for a deleted key or a token caller). */
   keyName?: string | null;
 };
@@ -64,6 +66,7 @@ export function presentRecord(r: RecordRow, withSteps: boolean) {
     server_id: r.serverId,
     catalog_version: r.catalogVersion,
     tool: r.tool,
+    parent_invocation_id: r.parentInvocationId ?? null,
     caller: {
       key_id: r.keyId,
       key_name: r.keyName ?? null,

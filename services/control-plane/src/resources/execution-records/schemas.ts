@@ -4,6 +4,8 @@ import { QueryDate } from '../../http/query-date.ts';
 export const ListQuery = z.object({
   server_id: z.string().uuid().optional(),
   tool: z.string().min(1).optional(),
+  /** The calls a `run_code` program made (its invocation id). */
+  parent_invocation_id: z.string().uuid().optional(),
   /** The caller: an API key's id, an OAuth subject, or the external user the call ran for. */
   key_id: z.string().min(1).optional(),
   subject: z.string().min(1).optional(),

@@ -28,12 +28,14 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
   const spans = tracingEnabled() ? records.map(storeSpan) : undefined;
   // One statement: the records, and the rollups' increments from the rows it inserted (none for a record
   // already stored), commit or fail together (stats/rollup.ts, usage/rollup.ts; cost units are the 16th parameter).
+  // The 17th: the invocation of the `run_code` program that made a call (code mode).
   const insert = pool.query(
     `WITH inserted AS (
        INSERT INTO execution_records (id, workspace_id, server_id, catalog_version, tool, key_id, username,
-         started_at, duration_ms, outcome, error_code, message, steps, debug, debug_session_id)
+         started_at, duration_ms, outcome, error_code, message, steps, debug, debug_session_id, parent_invocation_id)
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::text[], $6::text[], $7::text[],
-         $8::timestamp(3)[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::jsonb[], $15::uuid[])
+         $8::timestamp(3)[], $9::float8[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::jsonb[], $15::uuid[],
+         $17::uuid[])
        ON CONFLICT (id) DO NOTHING
        RETURNING id, workspace_id, server_id, tool, key_id, username, started_at, duration_ms, outcome
      )${usageUpsertSql}${rollupUpsertSql}`,
@@ -76,6 +78,7 @@ export async function storeExecutionRecords(pool: pg.Pool, records: ExecutionRec
       col((r) => (r.debug ? JSON.stringify(r.debug) : null)),
       col((r) => r.debug?.sessionId ?? null),
       col((r) => r.costUnits ?? null),
+      col((r) => r.parentInvocationId ?? null),
     ],
   );
   try {

@@ -11,6 +11,7 @@ const exposureFields = [
   'mode',
   'isPublic',
   'perRequestAuth',
+  'codeMode',
   'connectorInstanceId',
   'selectedTools',
   'confirmTools',

@@ -99,6 +99,7 @@ export async function createServer(
             ...(body.approvalRule ? { approvalRule: body.approvalRule } : {}),
             isPublic: body.isPublic,
             perRequestAuth: body.perRequestAuth,
+            codeMode: body.codeMode,
             config: (body.config ?? undefined) as object | undefined,
           },
         });

@@ -64,6 +64,12 @@ const serverShape = {
       'Callers may pass their own upstream credential with a call (`X-Upstream-Authorization`), used instead of ' +
         'the stored credentials of connector and OpenAPI tools; false: a call with the header is refused.',
     ),
+  codeMode: z
+    .boolean()
+    .describe(
+      'Code mode (NORMAL servers): `tools/list` adds `run_code`, which runs a JavaScript program calling the ' +
+        'server’s tools, each call governed as a direct one. A SMART server always lists `run_code`.',
+    ),
   config: z
     .record(z.string(), z.unknown())
     .nullable()

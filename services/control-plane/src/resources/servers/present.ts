@@ -47,6 +47,7 @@ export function presentServer(
     connectorInstanceId: row.connectorInstanceId,
     isPublic: row.isPublic,
     perRequestAuth: row.perRequestAuth ?? false,
+    codeMode: row.codeMode ?? false,
     config: row.config ?? null,
     catalogVersion: row.catalogVersion,
     fromDescriptor: row.fromDescriptor ?? false,

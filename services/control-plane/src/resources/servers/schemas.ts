@@ -80,6 +80,11 @@ export const CreateServerBody = z
      * for that call instead of the stored credentials of connector and OpenAPI tools; off: the header is refused.
      */
     perRequestAuth: z.boolean().default(false),
+    /**
+     * Code mode (ADR 0068) on a NORMAL server: `tools/list` adds `run_code` beside the tools (a SMART server always
+     * has it).
+     */
+    codeMode: z.boolean().default(false),
     /** External MCP servers whose tools are merged in (`tools` empty = all of them). */
     externalMcpConfigs: z
       .array(
@@ -116,6 +121,7 @@ export const UpdateServerBody = CreateServerBody.omit({
   mode: true,
   isPublic: true,
   perRequestAuth: true,
+  codeMode: true,
 })
   .partial()
   .extend({
@@ -123,6 +129,7 @@ export const UpdateServerBody = CreateServerBody.omit({
     connectorInstanceId: z.string().min(1).optional(),
     isPublic: z.boolean().optional(),
     perRequestAuth: z.boolean().optional(),
+    codeMode: z.boolean().optional(),
     description: z.string().max(1000).nullable().optional(),
   })
   .strict();

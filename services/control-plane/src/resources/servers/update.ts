@@ -156,6 +156,7 @@ function updatedFields(body: UpdateServer, external: SealedExternalConfigs | und
     ...(body.connectorInstanceId !== undefined ? { connectorInstanceId: body.connectorInstanceId } : {}),
     ...(body.isPublic !== undefined ? { isPublic: body.isPublic } : {}),
     ...(body.perRequestAuth !== undefined ? { perRequestAuth: body.perRequestAuth } : {}),
+    ...(body.codeMode !== undefined ? { codeMode: body.codeMode } : {}),
     ...(body.config !== undefined ? { config: body.config as object } : {}),
     ...(external !== undefined ? { externalMcpConfigs: external.stored as object[] } : {}),
   };

@@ -163,6 +163,7 @@ async function serversOf(db: Db, workspaceId: string, marks: Marked, instanceNam
       approvalRule: approvalRuleFile(r.approvalRule, new Map()),
       public: r.isPublic,
       perRequestAuth: r.perRequestAuth,
+      codeMode: r.codeMode,
       config: (r.config as Record<string, unknown> | null) ?? null,
       externalMcpServers: r.externalServers.map((e) => ({ name: e.externalServer.name, tools: e.tools })),
       externalMcpConfigs: inlineConfigs(r.externalMcpConfigs, marks.get(`server/${r.name}`), r.name),

@@ -77,6 +77,8 @@ const ServerSpec = z.strictObject({
   approvalRule: ApprovalRuleSpec.nullable().default(null),
   public: z.boolean().default(false),
   perRequestAuth: z.boolean().default(false),
+  /** NORMAL servers: `run_code` beside the tools (code mode). */
+  codeMode: z.boolean().default(false),
   config: z.record(z.string(), z.unknown()).nullable().default(null),
   externalMcpServers: z.array(ExternalRef).default([]),
   externalMcpConfigs: z.array(InlineExternal).default([]),

@@ -130,6 +130,7 @@ function serverBody(c: Change, s: Spec, ctx: StepContext, part: ServerPart): Spe
     approvalRule: approvalRuleBody(s.approvalRule, (name) => idOf(ctx, 'api_key', name)),
     isPublic: s.public,
     perRequestAuth: s.perRequestAuth,
+    codeMode: s.codeMode,
     config: s.config ?? undefined,
     externalMcpServers: s.externalMcpServers,
     externalMcpConfigs: inlineConfigsOf(s).map((c) => ({ ...c, headers: resolved(c.headers, ctx) })),
