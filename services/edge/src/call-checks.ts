@@ -88,16 +88,11 @@ export function invalidArguments(tool: LoadedTool): ToolResultPayload {
   );
 }
 
-/** A call refused on the edge: an `isError` result, and an execution record saying why. */
-export function rejectCall(
-  deps: ToolCallDeps,
-  call: ToolCall,
-  invocationId: string,
-  rejection: { errorCode: string; message: string; result: ToolResultPayload; guardrails?: GuardrailFinding[] },
-): ToolResultPayload {
+/** The fields of an execution record the edge writes itself (a refusal, a `run_code` program): who called what. */
+export function edgeRecordBase(call: ToolCall, invocationId: string, startedAt: Date) {
   const { loaded, principal, name } = call;
-  deps.records.add({
-    v: 1,
+  return {
+    v: 1 as const,
     invocationId,
     ...(call.parentInvocationId ? { parentInvocationId: call.parentInvocationId } : {}),
     workspaceId: principal.workspaceId,
@@ -105,7 +100,20 @@ export function rejectCall(
     catalogVersion: loaded.catalog.version,
     tool: name,
     caller: recordCaller(principal),
-    startedAt: new Date().toISOString(),
+    startedAt: startedAt.toISOString(),
+  };
+}
+
+/** A call refused on the edge: an `isError` result, and an execution record saying why. */
+export function rejectCall(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  invocationId: string,
+  rejection: { errorCode: string; message: string; result: ToolResultPayload; guardrails?: GuardrailFinding[] },
+): ToolResultPayload {
+  const { loaded, name } = call;
+  deps.records.add({
+    ...edgeRecordBase(call, invocationId, new Date()),
     durationMs: 0,
     outcome: 'rejected',
     errorCode: rejection.errorCode,

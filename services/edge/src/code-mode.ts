@@ -1,7 +1,7 @@
-import { recordCaller, toolResultValue, type ToolOutcome, type ToolResultPayload } from '@toolplane/contracts';
+import { toolResultValue, type ToolOutcome, type ToolResultPayload } from '@toolplane/contracts';
 import { bindActiveContext, currentTraceIds, recordToolCall } from '@toolplane/telemetry';
 import { deniedToolCall } from './access.ts';
-import { errorResult } from './call-checks.ts';
+import { edgeRecordBase, errorResult } from './call-checks.ts';
 import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
 import {
@@ -202,19 +202,11 @@ function recordProgram(
   call: ToolCall,
   run: { invocationId: string; startedAt: Date; error: string | undefined },
 ): void {
-  const { loaded, principal, name } = call;
+  const { loaded, name } = call;
   const durationMs = Date.now() - run.startedAt.getTime();
   const failed = run.error !== undefined;
   deps.records.add({
-    v: 1,
-    invocationId: run.invocationId,
-    ...(call.parentInvocationId ? { parentInvocationId: call.parentInvocationId } : {}),
-    workspaceId: principal.workspaceId,
-    serverId: loaded.catalog.serverId,
-    catalogVersion: loaded.catalog.version,
-    tool: name,
-    caller: recordCaller(principal),
-    startedAt: run.startedAt.toISOString(),
+    ...edgeRecordBase(call, run.invocationId, run.startedAt),
     durationMs,
     outcome: failed ? 'tool_error' : 'success',
     ...(failed ? { errorCode: 'code.program_failed', message: run.error!.slice(0, RECORD_MESSAGE_MAX) } : {}),
