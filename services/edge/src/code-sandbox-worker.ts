@@ -64,6 +64,18 @@ function errorMessage(vm: QuickJSContext, handle: QuickJSHandle): string {
   return `Uncaught: ${typeof e === 'string' ? e : JSON.stringify(e)}`;
 }
 
+/** `console.log` and its kin: each line into the capped output. */
+function installConsole(vm: QuickJSContext, output: Output): void {
+  const consoleObj = vm.newObject();
+  const log = vm.newFunction('log', (...args) => {
+    output.add(args.map((a) => describe(vm, a)).join(' '));
+  });
+  for (const level of ['log', 'info', 'warn', 'error', 'debug']) vm.setProp(consoleObj, level, log);
+  vm.setProp(vm.global, 'console', consoleObj);
+  log.dispose();
+  consoleObj.dispose();
+}
+
 async function main(): Promise<SandboxResult> {
   const QuickJS = await getQuickJS();
   const runtime = QuickJS.newRuntime();
@@ -80,14 +92,7 @@ async function main(): Promise<SandboxResult> {
   let calls = 0;
   let settle: (() => void) | undefined;
 
-  const consoleObj = vm.newObject();
-  const log = vm.newFunction('log', (...args) => {
-    output.add(args.map((a) => describe(vm, a)).join(' '));
-  });
-  for (const level of ['log', 'info', 'warn', 'error', 'debug']) vm.setProp(consoleObj, level, log);
-  vm.setProp(vm.global, 'console', consoleObj);
-  log.dispose();
-  consoleObj.dispose();
+  installConsole(vm, output);
 
   const call = vm.newFunction('__call', (nameH, argsH) => {
     if (++calls > limits.maxCalls)
