@@ -1,4 +1,4 @@
-import { lazy, Suspense, useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { clientFor, errorMessage, storedCredential, storeCredential, unwrap, type Credential } from './api.ts';
 import { callbackPath, oauthSettings, useOAuthSettings } from './oauth-settings.ts';
@@ -19,7 +19,7 @@ import { ExternalUsersPage } from './pages/external-users.tsx';
 import { OverviewPage } from './pages/overview.tsx';
 import { useHeldChanges } from './review-count.ts';
 import { Loading, SecretInput } from './ui.tsx';
-import { mayIn, PowersContext, type Access, type Area } from './powers.tsx';
+import { InArea, mayIn, PowersContext, useMayChange, type Access, type Area } from './powers.tsx';
 
 // Pages few sessions open: loaded when first shown, out of the initial JavaScript.
 const ExternalUserPage = lazy(() => import('./pages/external-user.tsx').then((m) => ({ default: m.ExternalUserPage })));
@@ -79,6 +79,15 @@ const navGroups: { label: string; links: { href: string; label: string; area: Ar
   },
 ];
 const nav = navGroups.flatMap((g) => g.links);
+
+/**
+ * The area of the page at `section` (a path's first segment): its navigation link's. Every page under it is in that
+ * area (`/servers/x/edit` in `servers`, `/audit/exporters` in `trail`): what changes things there shows only to those
+ * who may change the area (`powers.tsx`).
+ */
+function areaOfSection(section: string): Area | null {
+  return nav.find((n) => n.href === section)?.area ?? null;
+}
 
 /**
  * The end of an OAuth sign-in (the issuer sent the user back to /oauth/callback): completed once per page load,
@@ -191,12 +200,36 @@ function CompleteSignIn({ onSignIn, onFail }: { onSignIn: (c: Credential) => voi
   );
 }
 
+/** A page that only changes things (create, edit): a word instead of its form for those who may only read. */
+function ChangePage({ children }: { children: ReactNode }) {
+  if (useMayChange()) return <>{children}</>;
+  return (
+    <>
+      <h1>Read only</h1>
+      <p>
+        Your roles let you read this part of the workspace, not change it.{' '}
+        <Link href="/servers">Go to the MCP servers</Link>.
+      </p>
+    </>
+  );
+}
+
 function Page({ path, client }: { path: string; client: ManagementClient }) {
   const pathname = path.split('?')[0] ?? '/';
   const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
   const [first, second, third] = parts;
-  if (first === 'servers' && second === 'new') return <ServerCreatePage client={client} />;
-  if (first === 'servers' && second && third === 'edit') return <ServerEditPage client={client} id={second} />;
+  if (first === 'servers' && second === 'new')
+    return (
+      <ChangePage>
+        <ServerCreatePage client={client} />
+      </ChangePage>
+    );
+  if (first === 'servers' && second && third === 'edit')
+    return (
+      <ChangePage>
+        <ServerEditPage client={client} id={second} />
+      </ChangePage>
+    );
   if (first === 'servers' && second) return <ServerPage client={client} id={second} />;
   if (first === 'external-servers') return <ExternalServersPage client={client} />;
   if (first === 'registry') return <RegistryPage client={client} />;
@@ -376,7 +409,9 @@ export function App() {
         <TopBar client={client} current={current} credential={credential} section={section} onSignOut={signOut} />
         <main>
           <Suspense fallback={<Loading what="the page" />}>
-            <Page path={path} client={client} />
+            <InArea area={areaOfSection(section)}>
+              <Page path={path} client={client} />
+            </InArea>
           </Suspense>
         </main>
       </PowersContext>

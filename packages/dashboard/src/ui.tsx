@@ -1,5 +1,6 @@
-import { useEffect, useRef, useState, type ReactNode, type Ref } from 'react';
+import { useEffect, useRef, useState, type ButtonHTMLAttributes, type ReactNode, type Ref } from 'react';
 import { ApiError, errorMessage } from './api.ts';
+import { useMayChange } from './powers.tsx';
 
 /** The state of one load: loading, failed or done. */
 export type Loaded<T> = { state: 'loading' } | { state: 'error'; error: unknown } | { state: 'done'; data: T };
@@ -112,8 +113,18 @@ export function Json({ value, label }: { value: unknown; label: string }) {
 }
 
 /**
+ * A button that changes the workspace (pause, rotate, approve, set up…): nothing for a caller who may only read the
+ * area it is in (`powers.tsx`). What only reads or stays in the page (Refresh, a filter, Cancel) is a plain button.
+ */
+export function ActionButton(props: Omit<ButtonHTMLAttributes<HTMLButtonElement>, 'type'>) {
+  const may = useMayChange();
+  if (!may) return null;
+  return <button type="button" {...props} />;
+}
+
+/**
  * A destructive action behind an inline confirmation: the first click asks (focus moves to the confirming button),
- * Cancel or Escape backs out and gives the focus back.
+ * Cancel or Escape backs out and gives the focus back. Nothing for a caller who may only read the area it is in.
  */
 export function ConfirmButton({
   label,
@@ -135,6 +146,7 @@ export function ConfirmButton({
   const confirmRef = useRef<HTMLButtonElement>(null);
   const triggerRef = useRef<HTMLButtonElement>(null);
   const backedOut = useRef(false);
+  const may = useMayChange();
   useEffect(() => {
     if (asking) confirmRef.current?.focus();
     else if (backedOut.current) {
@@ -146,6 +158,7 @@ export function ConfirmButton({
     backedOut.current = true;
     setAsking(false);
   };
+  if (!may) return null;
   if (!asking)
     return (
       <button

@@ -253,7 +253,7 @@ function sendAs(token: string, op: { method: string; path: string; body: boolean
 }
 
 describe('people’s roles', () => {
-  let rolesWorkspace: { id: string; key: ManagementClient; serverId: string };
+  let rolesWorkspace: { id: string; key: ManagementClient; serverId: string; connectorId: string };
   const tokenFor = (role: Role) =>
     accessToken(
       { toolplane_workspace: rolesWorkspace.id, scope: allScopes, teams: holders[role].teams ?? [] },
@@ -268,7 +268,8 @@ describe('people’s roles', () => {
     const key = createManagementClient(stack.controlPlaneUrl, created.apiKey.key);
     const server = await unwrap(key.POST('/mcp_manager', { body: { name: 'roles-probe' } }));
     await unwrap(key.PUT('/role_mappings', { body: roleMapping }));
-    rolesWorkspace = { id: created.id, key, serverId: server.id };
+    const connector = await seedReadOnlyRows(key);
+    rolesWorkspace = { id: created.id, key, serverId: server.id, connectorId: connector };
   });
 
   it('refuses each role every operation the role table keeps from it (403), and no other', async () => {
@@ -391,6 +392,20 @@ describe('people’s roles', () => {
     await page.getByRole('link', { name: 'roles-probe', exact: true }).waitFor();
     expect(await page.getByRole('link', { name: 'Create a server' }).count()).toBe(0);
     await audit(page, 'a viewer’s servers');
+    // Every page the viewer's navigation lists, and the pages of one resource, show no way to change anything.
+    const offered: Record<string, string[]> = {};
+    const hrefs = await nav.getByRole('link').evaluateAll((links) => links.map((a) => a.getAttribute('href')!));
+    expect(hrefs).toHaveLength(18);
+    for (const href of hrefs) {
+      await nav.locator(`a[href="${href}"]`).click();
+      offered[href] = await writeActionsOn(href);
+    }
+    for (const href of [`/connectors/${rolesWorkspace.connectorId}`, '/external-users/erin']) {
+      await page.goto(href);
+      offered[href] = await writeActionsOn(href);
+    }
+    await page.getByText('region=emea').waitFor(); // the person's attributes, read only
+    expect(Object.entries(offered).filter(([, names]) => names.length > 0)).toEqual([]);
     const forced = await page.evaluate(async () => {
       const stored = JSON.parse(sessionStorage.getItem('toolplane.credential') ?? '{}') as { token?: string };
       const res = await fetch('/api/v1/mcp_manager', {
@@ -420,6 +435,13 @@ describe('people’s roles', () => {
       const links = await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts();
       expect(links).toEqual(['Overview', 'Usage', 'Audit trail']);
       await openFromNav(page, 'Usage', 'Usage');
+      // The trail's exporters, linked from the trail: their delivery, read; no way to add, pause or delete one.
+      await openFromNav(page, 'Audit trail', 'Audit trail');
+      await page.getByRole('link', { name: 'Audit exporters' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Audit exporters' }).waitFor();
+      await page.getByRole('table', { name: 'Audit exporters and their delivery' }).getByText('siem').waitFor();
+      expect(await page.getByRole('heading', { name: 'Add an exporter' }).count()).toBe(0);
+      expect(await page.getByRole('button', { name: /^(Pause|Resume|Delete)/ }).count()).toBe(0);
       expect(pageProblems).toEqual([]);
       await page.getByRole('button', { name: 'Sign out' }).click();
       await page.getByRole('button', { name: `Sign in with ${new URL(as.issuer).host}` }).waitFor();
@@ -492,6 +514,67 @@ async function deleteOrder(id: string): Promise<{ isError: boolean; approval?: {
     isError: r.isError === true,
     ...(meta?.['toolplane/approval'] ? { approval: meta['toolplane/approval'] } : {}),
   };
+}
+
+/** A button's or link's name that changes the workspace: none may show to a caller who may only read. */
+const writeAction =
+  /^(Create|Add|Delete|Save|Edit|Change|Rotate|Revoke|Remove|Pause|Resume|Update|Upgrade|Approve|Deny|Accept|Reject|Start|Stop|Import|Connect|Disconnect|Upload|Set|Register|Deploy|Roll back|Test|Preview|Validate)\b/;
+
+/**
+ * The page at `href` once loaded (its heading, nothing "Loading…") and the viewer's powers known (the navigation
+ * without Secrets): the names of the write actions it offers.
+ */
+async function writeActionsOn(href: string): Promise<string[]> {
+  const secrets = page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Secrets', exact: true });
+  await waitFor(`${href} loaded`, async () => page.url().endsWith(href) && (await secrets.count()) === 0);
+  await page.getByRole('heading', { level: 1 }).first().waitFor();
+  await waitFor(`${href} without "Loading…"`, async () => (await page.locator('.loading').count()) === 0);
+  const controls = page.getByRole('button', { name: writeAction }).or(page.getByRole('link', { name: writeAction }));
+  return controls.evaluateAll((found) => found.map((e) => e.getAttribute('aria-label') ?? e.textContent ?? ''));
+}
+
+/**
+ * One of each resource whose rows carry write actions (a person with attributes, a quota, a guardrail, an access
+ * policy, a connector and its instance, an audit exporter), so that a read-only page has rows to offer none on.
+ */
+async function seedReadOnlyRows(key: ManagementClient): Promise<string> {
+  await unwrap(key.POST('/external_users', { body: { name: 'erin', attributes: { region: 'emea' } } }));
+  await unwrap(
+    key.POST('/quotas', {
+      body: { name: 'daily', match: { tools: ['*'] }, counts: 'calls', limit: 10, window: 'day' },
+    }),
+  );
+  await unwrap(
+    key.POST('/guardrails', {
+      body: { name: 'no-secrets', detectors: [{ kind: 'secrets' }], action: 'redact' } as never,
+    }),
+  );
+  await unwrap(
+    key.POST('/access_policies', {
+      body: { name: 'vera', principals: [{ type: 'oauth_subject', value: 'vera' }], servers: ['*'], tools: ['*'] },
+    }),
+  );
+  const document = {
+    openapi: '3.1.0',
+    info: { title: 'Probe', version: '1.0.0' },
+    paths: { '/ping': { get: { operationId: 'ping', responses: { '200': { description: 'OK' } } } } },
+  };
+  const connector = await unwrap(key.POST('/connectors', { body: document as never }));
+  await unwrap(
+    key.POST('/connector_instances', {
+      body: {
+        createServer: false,
+        connector_id: connector.id,
+        name: 'probe',
+        base_url: 'http://127.0.0.1:9',
+        credentials: {},
+      },
+    }),
+  );
+  await unwrap(
+    key.POST('/audit_exporters', { body: { name: 'siem', target: { type: 'syslog', host: '127.0.0.1', port: 9 } } }),
+  );
+  return connector.id;
 }
 
 /** Starts the sign-in from the sign-in page: the issuer's button. */

@@ -3,10 +3,10 @@ import type { ManagementClient } from '@toolplane/client';
 import { ApiError, unwrap, type Schemas } from '../api.ts';
 import { followServerSentEvents, StreamRefused, type ServerSentEvent } from '../event-stream.ts';
 import { Link } from '../router.tsx';
-import { ErrorBox, Show, useLoad, useVisible, when } from '../ui.tsx';
+import { ActionButton, ErrorBox, Show, useLoad, useVisible, when } from '../ui.tsx';
 import { useAction } from './action.ts';
 import { ActionError } from './form.tsx';
-import { useMay } from '../powers.tsx';
+import { Writable } from '../powers.tsx';
 import { ResourceTable, type Column } from './resource-table.tsx';
 
 const isOpen = (s: Schemas['DebugSession']) => s.active && Date.parse(s.ends_at) > Date.now();
@@ -199,7 +199,6 @@ export function DebugSessions({ client, serverId }: { client: ManagementClient; 
     [client, serverId],
   );
   const change = useAction();
-  const mayChange = useMay('debug_sessions', 'write');
   const open = sessions.state === 'done' ? sessions.data.find(isOpen) : undefined;
   // A session ends by itself at `ends_at`: reload then, which stops the tail.
   useEffect(() => {
@@ -227,7 +226,9 @@ export function DebugSessions({ client, serverId }: { client: ManagementClient; 
         While a session is open, this server’s execution records also keep the requests and responses (credential
         headers redacted, secret values scrubbed, bodies size-capped).
       </p>
-      {mayChange && <StartForm open={open !== undefined} busy={change.busy} onStart={start} />}
+      <Writable>
+        <StartForm open={open !== undefined} busy={change.busy} onStart={start} />
+      </Writable>
       <ActionError action={change} title="Debug session not changed" />
       <Show loaded={sessions} what="the debug sessions">
         {(list) => (
@@ -236,11 +237,9 @@ export function DebugSessions({ client, serverId }: { client: ManagementClient; 
               <>
                 <p className="success" role="status">
                   A debug session is open until {when(open.ends_at)}.{' '}
-                  {mayChange && (
-                    <button type="button" className="secondary" disabled={change.busy} onClick={() => stop(open.id)}>
-                      Stop the debug session
-                    </button>
-                  )}
+                  <ActionButton className="secondary" disabled={change.busy} onClick={() => stop(open.id)}>
+                    Stop the debug session
+                  </ActionButton>
                 </p>
                 <LiveTail client={client} serverId={serverId} session={open} onEnd={reload} />
               </>

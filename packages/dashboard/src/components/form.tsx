@@ -1,4 +1,5 @@
 import type { InputHTMLAttributes, ReactNode, SelectHTMLAttributes } from 'react';
+import { useMayChange } from '../powers.tsx';
 import { ErrorBox } from '../ui.tsx';
 import type { Action } from './action.ts';
 
@@ -111,18 +112,25 @@ export function CodeArea({
   );
 }
 
-/** The form's submit button: "{busyLabel}" while its action runs. */
+/**
+ * The form's submit button: "{busyLabel}" while its action runs. A form that changes the workspace has none for a
+ * caller who may only read the area it is in (`powers.tsx`); `changes={false}`: a form that only reads (a search).
+ */
 export function SubmitButton({
   busy,
   disabled = false,
   busyLabel,
+  changes = true,
   children,
 }: {
   busy: boolean;
   disabled?: boolean;
   busyLabel: string;
+  changes?: boolean;
   children: ReactNode;
 }) {
+  const may = useMayChange();
+  if (changes && !may) return null;
   return (
     <button type="submit" disabled={busy || disabled}>
       {busy ? busyLabel : children}

@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { useMayChange } from '../powers.tsx';
 import { Empty, Show, type Loaded } from '../ui.tsx';
 
 /** One column of a `ResourceTable`: its heading, and the cell of each row. */
@@ -20,7 +21,10 @@ interface TableProps<T> {
   label?: string;
   /** Said (as an empty state) instead of a table without rows; without it, an empty table shows its headings. */
   empty?: ReactNode;
-  /** The row's actions (buttons), in a last column "Actions". */
+  /**
+   * The row's actions (buttons that change it), in a last column "Actions": left out for a caller who may only read
+   * the area the table is in (`powers.tsx`).
+   */
   actions?: (row: T) => ReactNode;
   /** `data-*` attributes of a row: `{ state: 'active' }` → `data-state="active"`. */
   rowData?: (row: T) => Record<string, string | number>;
@@ -51,9 +55,10 @@ function Table<T>({
   showCaption,
   label,
   empty,
-  actions,
+  actions: rowActions,
   ...rest
 }: TableProps<T> & { rows: readonly T[] }) {
+  const actions = useMayChange() ? rowActions : undefined;
   if (rows.length === 0 && empty !== undefined) return <Empty>{empty}</Empty>;
   return (
     <table aria-label={label}>

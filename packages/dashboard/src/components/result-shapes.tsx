@@ -4,6 +4,7 @@ import { unwrap, type Schemas } from '../api.ts';
 import { Json } from '../ui.tsx';
 import { useAction } from './action.ts';
 import { ActionError, CodeArea, SubmitButton } from './form.tsx';
+import { Writable } from '../powers.tsx';
 
 type Preview = Schemas['ResultShapePreview'];
 interface Shape {
@@ -79,19 +80,22 @@ function ShapeTry({
         </>
       )}
       {shape.maxItems !== undefined && `, at most ${shape.maxItems} items`}
-      <form className="form" onSubmit={submit}>
-        <CodeArea
-          id={`shape-sample-${tool}`}
-          label={`A result of ${tool} (its JSON text, e.g. from a debug session)`}
-          rows={6}
-          value={sample}
-          onValue={setSample}
-        />
-        <ActionError action={action} title="No preview" />
-        <SubmitButton busy={action.busy} disabled={!sample.trim()} busyLabel="Shaping…">
-          Preview the shape of {tool}
-        </SubmitButton>
-      </form>
+      {/* The preview is a POST on the server: refused to those who may only read it. */}
+      <Writable>
+        <form className="form" onSubmit={submit}>
+          <CodeArea
+            id={`shape-sample-${tool}`}
+            label={`A result of ${tool} (its JSON text, e.g. from a debug session)`}
+            rows={6}
+            value={sample}
+            onValue={setSample}
+          />
+          <ActionError action={action} title="No preview" />
+          <SubmitButton busy={action.busy} disabled={!sample.trim()} busyLabel="Shaping…">
+            Preview the shape of {tool}
+          </SubmitButton>
+        </form>
+      </Writable>
       {preview && <PreviewOutcome tool={tool} preview={preview} />}
     </li>
   );

@@ -1,4 +1,4 @@
-import { ConfirmButton } from '../ui.tsx';
+import { ActionButton, ConfirmButton } from '../ui.tsx';
 
 /** A secret's row actions: Rotate (its name into the form, the focus on the value) and Delete (confirmed). */
 export function SecretActions({
@@ -16,9 +16,9 @@ export function SecretActions({
 }) {
   return (
     <>
-      <button type="button" className="secondary" aria-label={`Rotate ${name}`} onClick={onRotate}>
+      <ActionButton className="secondary" aria-label={`Rotate ${name}`} onClick={onRotate}>
         Rotate
-      </button>{' '}
+      </ActionButton>{' '}
       <ConfirmButton
         label="Delete"
         name={name}

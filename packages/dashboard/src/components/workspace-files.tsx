@@ -4,6 +4,7 @@ import { unwrap } from '../api.ts';
 import { useLoad } from '../ui.tsx';
 import { useAction } from './action.ts';
 import { ActionError } from './form.tsx';
+import { useMay } from '../powers.tsx';
 
 /**
  * The files as a tar archive (nanotar): `tar xf` gives the directory `toolplane plan` and `apply` read
@@ -14,9 +15,10 @@ function tarOf(files: { path: string; content: string }[]): Blob {
   return new Blob([tar as BlobPart], { type: 'application/x-tar' });
 }
 
-/** The workspace-level Export: `GET /workspace_files` saved as `workspace.tar`. */
+/** The workspace-level Export: `GET /workspace_files` saved as `workspace.tar`; for those who may read the files. */
 export function ExportButton({ client }: { client: ManagementClient }) {
   const action = useAction();
+  const mayRead = useMay('workspace_files', 'read');
   const run = () =>
     action.run(() => unwrap(client.GET('/workspace_files')), {
       then: ({ files }) => {
@@ -27,6 +29,7 @@ export function ExportButton({ client }: { client: ManagementClient }) {
         URL.revokeObjectURL(link.href);
       },
     });
+  if (!mayRead) return null;
   return (
     <>
       <button type="button" className="button" onClick={run} disabled={action.busy}>

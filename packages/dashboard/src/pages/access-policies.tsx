@@ -7,6 +7,7 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
+import { Writable } from '../powers.tsx';
 
 type Principal = Schemas['AccessPolicyBody']['principals'][number];
 type Policy = Schemas['AccessPolicy'];
@@ -303,7 +304,9 @@ export function AccessPoliciesPage({ client }: { client: ManagementClient }) {
       <Show loaded={loaded} what="the access policies">
         {({ policies, keys, servers }) => (
           <>
-            <CreatePolicy client={client} keys={keys} servers={servers} onCreated={reload} />
+            <Writable>
+              <CreatePolicy client={client} keys={keys} servers={servers} onCreated={reload} />
+            </Writable>
             <section aria-labelledby="policies-title">
               <h2 id="policies-title">Policies</h2>
               {error !== null && <ErrorBox error={error} title="Not deleted" />}

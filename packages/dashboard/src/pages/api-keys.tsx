@@ -5,6 +5,7 @@ import { useAction } from '../components/action.ts';
 import { ActionError, Checks, SubmitButton, TextField, toggled } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { ConfirmButton, Empty, ErrorBox, OneTimeKey, Show, useLoad, useRowAction, when } from '../ui.tsx';
+import { Writable } from '../powers.tsx';
 
 type Scope = Schemas['ApiKey']['scopes'][number];
 const scopes: { scope: Scope; help: string }[] = [
@@ -179,7 +180,9 @@ export function ApiKeysPage({ client }: { client: ManagementClient }) {
       <Show loaded={loaded} what="the API keys">
         {({ keys, servers }) => (
           <>
-            <CreateKey client={client} servers={servers} onCreated={reload} />
+            <Writable>
+              <CreateKey client={client} servers={servers} onCreated={reload} />
+            </Writable>
             <section aria-labelledby="keys-title">
               <h2 id="keys-title">Keys</h2>
               {error !== null && <ErrorBox error={error} title="Not revoked" />}

@@ -6,6 +6,7 @@ import { ActionError, SelectField, Success, TextField } from '../components/form
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { navigate } from '../router.tsx';
 import { Json, useLoad, when } from '../ui.tsx';
+import { Writable } from '../powers.tsx';
 
 type Approval = Schemas['Approval'];
 type State = Approval['state'];
@@ -95,7 +96,7 @@ function Decide({
   return (
     <div className="decide">
       {approval.state === 'pending' && (
-        <>
+        <Writable>
           <TextField
             id={`comment-${approval.id}`}
             label={`Comment on ${label} (optional)`}
@@ -120,7 +121,7 @@ function Decide({
           >
             Deny
           </button>
-        </>
+        </Writable>
       )}
       <ActionError action={action} title="Not decided" />
       <Success>{action.done}</Success>

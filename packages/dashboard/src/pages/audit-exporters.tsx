@@ -4,7 +4,7 @@ import { ApiError, unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
 import { ActionError, SelectField, SubmitButton, Success, TextField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { useMay } from '../powers.tsx';
+import { Writable } from '../powers.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, SecretInput, useLoad, when } from '../ui.tsx';
 
@@ -187,7 +187,6 @@ function useExporters(client: ManagementClient) {
  */
 export function AuditExportersPage({ client }: { client: ManagementClient }) {
   const [rows, reload] = useExporters(client);
-  const mayChange = useMay('trail', 'write');
   const action = useAction();
   const toggle = (r: Row) =>
     action.run(
@@ -235,27 +234,25 @@ export function AuditExportersPage({ client }: { client: ManagementClient }) {
         rowKey={(r) => r.id}
         caption="Audit exporters and their delivery"
         empty="No exporter: the trail is only read here and through the API."
-        actions={
-          mayChange
-            ? (r) => (
-                <>
-                  <button type="button" className="secondary" disabled={action.busy} onClick={() => toggle(r)}>
-                    {r.enabled ? 'Pause' : 'Resume'} <span className="visually-hidden">{r.name}</span>
-                  </button>{' '}
-                  <ConfirmButton
-                    label="Delete"
-                    name={r.name}
-                    question={`Delete ${r.name}? Its cursor and dead letters go with it.`}
-                    confirmLabel={`Delete ${r.name}`}
-                    busy={action.pending === r.id}
-                    onConfirm={() => remove(r)}
-                  />
-                </>
-              )
-            : undefined
-        }
+        actions={(r) => (
+          <>
+            <button type="button" className="secondary" disabled={action.busy} onClick={() => toggle(r)}>
+              {r.enabled ? 'Pause' : 'Resume'} <span className="visually-hidden">{r.name}</span>
+            </button>{' '}
+            <ConfirmButton
+              label="Delete"
+              name={r.name}
+              question={`Delete ${r.name}? Its cursor and dead letters go with it.`}
+              confirmLabel={`Delete ${r.name}`}
+              busy={action.pending === r.id}
+              onConfirm={() => remove(r)}
+            />
+          </>
+        )}
       />
-      {mayChange && <CreateExporter client={client} onCreated={reload} />}
+      <Writable>
+        <CreateExporter client={client} onCreated={reload} />
+      </Writable>
     </>
   );
 }

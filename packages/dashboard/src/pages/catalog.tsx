@@ -5,7 +5,7 @@ import { Link, navigate } from '../router.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { authLabels, CuratedSetupForm, CuratedUpgrade } from '../components/curated-setup.tsx';
 import { SelectField, TextField } from '../components/form.tsx';
-import { Empty, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
+import { ActionButton, Empty, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 
 const pageSize = 20;
 
@@ -39,18 +39,17 @@ function SetupCell({ entry, onSetup, onUpgrade }: { entry: Curated; onSetup: () 
   return (
     <>
       {entry.connectorId !== null && <Link href={`/connectors/${entry.connectorId}`}>Added</Link>}{' '}
-      <button type="button" onClick={onSetup} aria-label={`Set up ${entry.name}`}>
+      <ActionButton onClick={onSetup} aria-label={`Set up ${entry.name}`}>
         Set up
-      </button>
+      </ActionButton>
       {entry.update && (
-        <button
-          type="button"
+        <ActionButton
           className="secondary"
           onClick={onUpgrade}
           aria-label={`Update to ${entry.update.to} (${entry.name})`}
         >
           Update to {entry.update.to}
-        </button>
+        </ActionButton>
       )}
     </>
   );
@@ -223,14 +222,13 @@ function Results(props: {
         api.connectorId ? (
           <Link href="/connectors">Added</Link>
         ) : (
-          <button
-            type="button"
+          <ActionButton
             onClick={() => props.onAdd(api)}
             disabled={props.adding !== null}
             aria-label={`Add ${api.title} (${api.id}) as a connector`}
           >
             {props.adding === api.id ? 'Adding…' : 'Add'}
-          </button>
+          </ActionButton>
         ),
     },
   ];

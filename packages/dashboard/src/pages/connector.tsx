@@ -12,6 +12,7 @@ import { Success } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link, navigate } from '../router.tsx';
 import { ConfirmButton, ErrorBox, Show, useLoad, when } from '../ui.tsx';
+import { Writable } from '../powers.tsx';
 
 type Preview = Schemas['ConnectorUpdatePreview'];
 type Connector = Schemas['ConnectorWithDescriptor'];
@@ -342,8 +343,10 @@ export function ConnectorPage({ client, id }: { client: ManagementClient; id: st
               {connector.name} {connector.version}
             </h1>
             <Facts connector={connector} instances={instances} />
-            <NewVersion client={client} connector={connector} onSaved={reload} />
-            <DeleteConnector client={client} connector={connector} instances={instances} servers={servers} />
+            <Writable>
+              <NewVersion client={client} connector={connector} onSaved={reload} />
+              <DeleteConnector client={client} connector={connector} instances={instances} servers={servers} />
+            </Writable>
           </>
         )}
       </Show>

@@ -12,6 +12,7 @@ import { SubmitButton, Success } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
 import { ErrorBox, useLoad } from '../ui.tsx';
+import { Writable } from '../powers.tsx';
 
 type Result =
   { kind: 'created'; connector: Schemas['Connector'] } | InvalidDocumentOutcome | { kind: 'error'; error: unknown };
@@ -106,7 +107,9 @@ export function ConnectorsPage({ client }: { client: ManagementClient }) {
   return (
     <>
       <h1>Connectors</h1>
-      <Upload client={client} onCreated={reload} />
+      <Writable>
+        <Upload client={client} onCreated={reload} />
+      </Writable>
       <section aria-labelledby="connectors-title">
         <h2 id="connectors-title">Connectors of the workspace</h2>
         <ResourceTable

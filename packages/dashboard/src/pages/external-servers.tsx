@@ -6,6 +6,7 @@ import { useAction } from '../components/action.ts';
 import { ActionError, SubmitButton, Success, TextField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { ConfirmButton, ErrorBox, SecretInput, useLoad, useRowAction, when } from '../ui.tsx';
+import { Writable } from '../powers.tsx';
 
 type Registered = Schemas['ExternalMcpServer'];
 
@@ -247,7 +248,9 @@ export function ExternalServersPage({ client }: { client: ManagementClient }) {
         pinned when it is registered: a tool, resource or prompt it changes or adds later waits on the{' '}
         <Link href="/review">Review</Link> page until someone accepts it.
       </p>
-      <RegisterForm client={client} onRegistered={report} />
+      <Writable>
+        <RegisterForm client={client} onRegistered={report} />
+      </Writable>
       <Success>{done}</Success>
       <section aria-labelledby="registered-title">
         <h2 id="registered-title">Registered servers</h2>

@@ -9,6 +9,7 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { SecretActions } from '../components/secret-actions.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, Empty, SecretInput, Show, useLoad, when } from '../ui.tsx';
+import { InArea, useMay, useMayChange, Writable } from '../powers.tsx';
 
 type Connection = Schemas['UserConnection'];
 type Instance = Schemas['ConnectorInstance'];
@@ -24,6 +25,7 @@ function Attributes({
 }) {
   const [text, setText] = useState(() => formatAttributes(user.attributes));
   const save = useAction();
+  const mayChange = useMayChange();
   const submit = (e: FormEvent) => {
     e.preventDefault();
     let attributes: Record<string, string>;
@@ -42,6 +44,13 @@ function Attributes({
       },
     });
   };
+  if (!mayChange)
+    return (
+      <section aria-labelledby="attributes-title">
+        <h2 id="attributes-title">Attributes</h2>
+        {text ? <pre aria-label={`Attributes of ${user.name}`}>{text}</pre> : <Empty>No attribute.</Empty>}
+      </section>
+    );
   return (
     <section aria-labelledby="attributes-title">
       <h2 id="attributes-title">Attributes</h2>
@@ -214,14 +223,16 @@ function Connections({ client, user, instances }: { client: ManagementClient; us
       <Show loaded={connections} what="the connections">
         {(list) => <ConnectionsTable user={user} list={list} nameOf={nameOf} action={action} onRemove={remove} />}
       </Show>
-      <h3 id="set-connection-title">Set a connection</h3>
-      {instances.length === 0 ? (
-        <Empty>
-          No connector instance yet: create one under <Link href="/instances">Connector instances</Link>.
-        </Empty>
-      ) : (
-        <SetConnection client={client} instances={instances} action={action} onSave={save} />
-      )}
+      <Writable>
+        <h3 id="set-connection-title">Set a connection</h3>
+        {instances.length === 0 ? (
+          <Empty>
+            No connector instance yet: create one under <Link href="/instances">Connector instances</Link>.
+          </Empty>
+        ) : (
+          <SetConnection client={client} instances={instances} action={action} onSave={save} />
+        )}
+      </Writable>
       <ActionOutcome action={action} title="Not saved" />
     </section>
   );
@@ -518,15 +529,17 @@ function Secrets({ client, user }: { client: ManagementClient; user: string }) {
         caption={`Secrets of ${user}`}
         empty="No secret yet."
       />
-      <SetUserSecret
-        action={action}
-        name={name}
-        onName={setName}
-        value={value}
-        onValue={setValue}
-        valueRef={valueRef}
-        onSet={set}
-      />
+      <Writable>
+        <SetUserSecret
+          action={action}
+          name={name}
+          onName={setName}
+          value={value}
+          onValue={setValue}
+          valueRef={valueRef}
+          onSet={set}
+        />
+      </Writable>
       <ActionOutcome action={action} title="Not set" />
     </section>
   );
@@ -558,6 +571,7 @@ export function ExternalUserPage({ client, name }: { client: ManagementClient; n
       servers: servers.data,
     };
   }, [client, name]);
+  const maySeeSecrets = useMay('secrets', 'read');
   return (
     <>
       <p className="crumbs">
@@ -579,8 +593,14 @@ export function ExternalUserPage({ client, name }: { client: ManagementClient; n
               <UserFacts user={user} />
               <Attributes client={client} user={user} onSaved={reload} />
               <Connections client={client} user={user.name} instances={instances} />
-              <McpConnections client={client} user={user.name} servers={servers} />
-              <Secrets client={client} user={user.name} />
+              <Writable>
+                <McpConnections client={client} user={user.name} servers={servers} />
+              </Writable>
+              {maySeeSecrets && (
+                <InArea area="secrets">
+                  <Secrets client={client} user={user.name} />
+                </InArea>
+              )}
             </>
           )
         }

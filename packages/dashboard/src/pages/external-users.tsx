@@ -5,9 +5,9 @@ import { parseAttributes } from '../attributes.ts';
 import { useAction, type Action } from '../components/action.ts';
 import { ActionError, CodeArea, SubmitButton, Success, TextField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { useMay } from '../powers.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
+import { Writable } from '../powers.tsx';
 
 type User = Schemas['ListedExternalUser'];
 
@@ -200,7 +200,6 @@ export function ExternalUsersPage({ client }: { client: ManagementClient }) {
         return `Deleted ${name}.`;
       },
     });
-  const mayProvision = useMay('people', 'write');
   return (
     <>
       <h1>External users</h1>
@@ -209,7 +208,9 @@ export function ExternalUsersPage({ client }: { client: ManagementClient }) {
         attributes are what workflows read as <code>$current_user.&lt;name&gt;</code>. Open a user to edit their
         attributes, connections, MCP connections and secrets.
       </p>
-      <CreateUser action={action} onCreate={create} />
+      <Writable>
+        <CreateUser action={action} onCreate={create} />
+      </Writable>
       <section aria-labelledby="users-title">
         <h2 id="users-title">Users</h2>
         <ResourceTable
@@ -231,7 +232,9 @@ export function ExternalUsersPage({ client }: { client: ManagementClient }) {
           )}
         />
       </section>
-      {mayProvision && <ScimProvisioning client={client} />}
+      <Writable>
+        <ScimProvisioning client={client} />
+      </Writable>
     </>
   );
 }

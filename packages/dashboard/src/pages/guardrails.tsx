@@ -16,6 +16,7 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { findingsText, WouldBeDecisions, wouldText } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
+import { Writable } from '../powers.tsx';
 
 type Guardrail = Schemas['Guardrail'];
 type Detector = Schemas['GuardrailDetector'];
@@ -428,18 +429,20 @@ export function GuardrailsPage({ client }: { client: ManagementClient }) {
       <Show loaded={loaded} what="the guardrails">
         {({ guardrails, servers }) => (
           <>
-            <GuardrailForm
-              key={editing?.id ?? 'new'}
-              client={client}
-              servers={servers}
-              editing={editing}
-              onSaved={(message) => {
-                setSaved(message);
-                setEditing(null);
-                reload();
-              }}
-              onCancel={() => setEditing(null)}
-            />
+            <Writable>
+              <GuardrailForm
+                key={editing?.id ?? 'new'}
+                client={client}
+                servers={servers}
+                editing={editing}
+                onSaved={(message) => {
+                  setSaved(message);
+                  setEditing(null);
+                  reload();
+                }}
+                onCancel={() => setEditing(null)}
+              />
+            </Writable>
             <Success>{saved}</Success>
             <section aria-labelledby="guardrails-title">
               <h2 id="guardrails-title">Guardrails</h2>

@@ -7,6 +7,7 @@ import { ActionError, SelectField, SubmitButton, Success, TextField } from '../c
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, Empty, ErrorBox, Show, useLoad } from '../ui.tsx';
+import { Writable } from '../powers.tsx';
 
 type Instance = Schemas['ConnectorInstance'];
 type Server = Schemas['McpServerSummary'];
@@ -371,13 +372,15 @@ export function InstancesPage({ client }: { client: ManagementClient }) {
           const instance = instances.find((i) => i.id === changing);
           return (
             <>
-              {connectors.length === 0 ? (
-                <Empty>
-                  Upload a <Link href="/connectors">connector</Link> first.
-                </Empty>
-              ) : (
-                <CreateInstance client={client} connectors={connectors} onCreated={reload} />
-              )}
+              <Writable>
+                {connectors.length === 0 ? (
+                  <Empty>
+                    Upload a <Link href="/connectors">connector</Link> first.
+                  </Empty>
+                ) : (
+                  <CreateInstance client={client} connectors={connectors} onCreated={reload} />
+                )}
+              </Writable>
               <section aria-labelledby="instances-title">
                 <h2 id="instances-title">Instances</h2>
                 <Success>{deleted && `Deleted ${deleted}.`}</Success>

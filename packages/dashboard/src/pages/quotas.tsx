@@ -7,6 +7,7 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
+import { Writable } from '../powers.tsx';
 
 type Quota = Schemas['Quota'];
 type Body = Schemas['CreateQuotaBody'];
@@ -270,7 +271,9 @@ export function QuotasPage({ client }: { client: ManagementClient }) {
       <Show loaded={loaded} what="the quotas">
         {({ quotas, servers }) => (
           <>
-            <CreateQuota client={client} servers={servers} onCreated={reload} />
+            <Writable>
+              <CreateQuota client={client} servers={servers} onCreated={reload} />
+            </Writable>
             <section aria-labelledby="quotas-title">
               <h2 id="quotas-title">Quotas</h2>
               {error !== null && <ErrorBox error={error} title="Not deleted" />}

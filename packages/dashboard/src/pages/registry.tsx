@@ -5,6 +5,7 @@ import { Link } from '../router.tsx';
 import { useAction } from '../components/action.ts';
 import { ActionError, ActionOutcome, SubmitButton, TextField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
+import { Writable } from '../powers.tsx';
 import { CopyBlock, SecretInput, Show, useLoad } from '../ui.tsx';
 
 type Entry = Schemas['RegistrySearchEntry'];
@@ -329,7 +330,7 @@ function Search({ client }: { client: ManagementClient }) {
       <h2 id="registry-search-title">Search and add</h2>
       <form className="inline-form" role="search" onSubmit={submit}>
         <TextField id="registry-q" label="Search the registry" inline value={q} onValue={setQ} />
-        <SubmitButton busy={search.busy} busyLabel="Searching…">
+        <SubmitButton busy={search.busy} busyLabel="Searching…" changes={false}>
           Search
         </SubmitButton>
       </form>
@@ -474,7 +475,9 @@ export function RegistryPage({ client }: { client: ManagementClient }) {
         Add external MCP servers from the MCP Registry in one step, and serve this workspace’s MCP servers as a registry
         of its own. Header values go to the secrets store and are never shown again.
       </p>
-      <SourceSettings client={client} onSaved={() => setRefresh((n) => n + 1)} />
+      <Writable>
+        <SourceSettings client={client} onSaved={() => setRefresh((n) => n + 1)} />
+      </Writable>
       <Search client={client} />
       <ServedRegistry client={client} refresh={refresh} />
     </>

@@ -7,7 +7,8 @@ import { useAction } from '../components/action.ts';
 import { DefinitionDiff, ServerToolChangeList } from '../components/definition-diff.tsx';
 import { useUpgradePreview } from '../components/curated-setup.tsx';
 import { ActionError, Success } from '../components/form.tsx';
-import { Empty, Show, useLoad } from '../ui.tsx';
+import { ActionButton, Empty, Show, useLoad } from '../ui.tsx';
+import { InArea, useMayChange } from '../powers.tsx';
 
 type Registered = Schemas['ExternalMcpServer'];
 type Change = Schemas['ExternalMcpServerChange'];
@@ -61,18 +62,17 @@ function HeldChange({ client, server, change }: { client: ManagementClient; serv
     <DefinitionDiff item={change} id={`change-${change.id}`}>
       {!decided && (
         <div className="buttons">
-          <button type="button" disabled={action.busy} onClick={() => decide('accept')} aria-label={`Accept ${label}`}>
+          <ActionButton disabled={action.busy} onClick={() => decide('accept')} aria-label={`Accept ${label}`}>
             Accept
-          </button>
-          <button
-            type="button"
+          </ActionButton>
+          <ActionButton
             className="danger"
             disabled={action.busy}
             onClick={() => decide('reject')}
             aria-label={`Reject ${label}`}
           >
             Reject
-          </button>
+          </ActionButton>
         </div>
       )}
       <ActionError action={action} title={action.failed} />
@@ -107,8 +107,25 @@ function ServerChanges({
   );
 }
 
-/** A curated connector's newer version: what it does to each server's tools (a dry run), applied on "Upgrade". */
+/**
+ * A curated connector's newer version: for those who may change connectors, what it does to each server's tools and
+ * the upgrade; for the others (its dry run is a change they are refused) only that it exists.
+ */
 function ConnectorUpdate({ client, entry }: { client: ManagementClient; entry: Curated }) {
+  const may = useMayChange();
+  if (may) return <ConnectorUpgrade client={client} entry={entry} />;
+  const update = entry.update!;
+  return (
+    <section aria-labelledby={`update-${entry.slug}`} className="review-group">
+      <h3 id={`update-${entry.slug}`}>
+        {entry.name} {update.from} → {update.to}
+      </h3>
+    </section>
+  );
+}
+
+/** A curated connector's newer version: what it does to each server's tools (a dry run), applied on "Upgrade". */
+function ConnectorUpgrade({ client, entry }: { client: ManagementClient; entry: Curated }) {
   const update = entry.update!;
   const [preview] = useUpgradePreview(client, entry.slug);
   const action = useAction();
@@ -183,18 +200,20 @@ export function ReviewPage({ client, query }: { client: ManagementClient; query:
           }
         </Show>
       </section>
-      <section aria-labelledby="updates-title">
-        <h2 id="updates-title">Connector updates</h2>
-        <Show loaded={curated} what="the curated connectors">
-          {(list) =>
-            list.length === 0 ? (
-              <Empty>Every curated connector of the workspace is at the version this Toolplane ships.</Empty>
-            ) : (
-              list.map((entry) => <ConnectorUpdate key={entry.slug} client={client} entry={entry} />)
-            )
-          }
-        </Show>
-      </section>
+      <InArea area="connectors">
+        <section aria-labelledby="updates-title">
+          <h2 id="updates-title">Connector updates</h2>
+          <Show loaded={curated} what="the curated connectors">
+            {(list) =>
+              list.length === 0 ? (
+                <Empty>Every curated connector of the workspace is at the version this Toolplane ships.</Empty>
+              ) : (
+                list.map((entry) => <ConnectorUpdate key={entry.slug} client={client} entry={entry} />)
+              )
+            }
+          </Show>
+        </section>
+      </InArea>
     </>
   );
 }

@@ -7,6 +7,7 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { SecretActions } from '../components/secret-actions.tsx';
 import { navigate } from '../router.tsx';
 import { ErrorBox, SecretInput, useLoad, when, type Loaded } from '../ui.tsx';
+import { Writable } from '../powers.tsx';
 
 type Secret = Schemas['WorkspaceSecret'] | Schemas['ServerSecret'];
 type Servers = Loaded<Schemas['McpServerSummary'][]>;
@@ -157,15 +158,17 @@ export function SecretsPage({ client, query }: { client: ManagementClient; query
           : 'Workspace secrets are shared by the workspace’s servers: a workflow reads $secrets.NAME here when its server has no secret of that name.'}{' '}
         Values go straight to the secrets store and never come back.
       </p>
-      <SetSecret
-        scopeLabel={scopeLabel}
-        known={secrets.state === 'done' ? secrets.data.map((s) => s.name) : []}
-        action={action}
-        name={name}
-        onName={setName}
-        valueRef={valueRef}
-        onSave={save}
-      />
+      <Writable>
+        <SetSecret
+          scopeLabel={scopeLabel}
+          known={secrets.state === 'done' ? secrets.data.map((s) => s.name) : []}
+          action={action}
+          name={name}
+          onName={setName}
+          valueRef={valueRef}
+          onSave={save}
+        />
+      </Writable>
       <section aria-labelledby="secrets-title">
         <h2 id="secrets-title">Secrets of the {scopeLabel}</h2>
         <ResourceTable

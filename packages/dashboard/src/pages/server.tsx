@@ -7,7 +7,7 @@ import { ResultShapes } from '../components/result-shapes.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { ServerTraffic } from '../components/traffic.tsx';
 import { TryTool } from '../try-tool.tsx';
-import { useMay } from '../powers.tsx';
+import { InArea, useMay, Writable } from '../powers.tsx';
 import { Link } from '../router.tsx';
 import { CopyBlock, Empty, Json, Show, useLoad } from '../ui.tsx';
 
@@ -190,7 +190,6 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
     ]);
     return { server, config };
   }, [client, id]);
-  const mayChange = useMay('servers', 'write');
   const mayDebug = useMay('debug_sessions', 'read');
   return (
     <>
@@ -202,11 +201,11 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
           <>
             <div className="heading">
               <h1>{server.name}</h1>
-              {mayChange && (
+              <Writable>
                 <Link className="button" href={`/servers/${server.id}/edit`}>
                   Edit or delete
                 </Link>
-              )}
+              </Writable>
             </div>
             {server.description && <p>{server.description}</p>}
             <Facts server={server} />
@@ -217,7 +216,11 @@ export function ServerPage({ client, id }: { client: ManagementClient; id: strin
             <ExternalServers server={server} />
             <ServerTraffic client={client} server={server} tools={config.tools.map((t) => t.name)} />
             <CatalogHistory client={client} serverId={server.id} />
-            {mayDebug && <DebugSessions client={client} serverId={server.id} />}
+            {mayDebug && (
+              <InArea area="debug_sessions">
+                <DebugSessions client={client} serverId={server.id} />
+              </InArea>
+            )}
           </>
         )}
       </Show>

@@ -2,7 +2,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { ManagedMarker, useManaged } from '../components/workspace-files.tsx';
-import { useMay } from '../powers.tsx';
+import { Writable } from '../powers.tsx';
 import { Link } from '../router.tsx';
 import { useLoad } from '../ui.tsx';
 
@@ -21,16 +21,15 @@ export function ServersPage({ client }: { client: ManagementClient }) {
     [client],
   );
   const managed = useManaged(client);
-  const mayCreate = useMay('servers', 'write');
   return (
     <>
       <div className="heading">
         <h1>MCP servers</h1>
-        {mayCreate && (
+        <Writable>
           <Link className="button" href="/servers/new">
             Create a server
           </Link>
-        )}
+        </Writable>
       </div>
       <ResourceTable
         loaded={servers}
@@ -41,11 +40,9 @@ export function ServersPage({ client }: { client: ManagementClient }) {
         empty={
           <>
             No MCP server yet.{' '}
-            {mayCreate && (
-              <>
-                <Link href="/servers/new">Create one</Link>, or add a connector instance whose descriptor enables MCP.
-              </>
-            )}
+            <Writable>
+              <Link href="/servers/new">Create one</Link>, or add a connector instance whose descriptor enables MCP.
+            </Writable>
           </>
         }
       />

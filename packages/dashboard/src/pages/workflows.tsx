@@ -5,7 +5,8 @@ import { DocumentView, IssueList, placeIssues, type PlacedIssue } from '../docum
 import { InlineRows, SelectField, Success, TextField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link, navigate } from '../router.tsx';
-import { ConfirmButton, Empty, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
+import { ActionButton, ConfirmButton, Empty, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
+import { Writable } from '../powers.tsx';
 
 /** How long typing must pause before the document is validated (`?dry_run=true`). */
 const LIVE_DELAY_MS = 500;
@@ -431,15 +432,14 @@ function DeploymentActions({ d, label, actions }: { d: Deployment; label: string
     );
   if (d.state !== 'superseded' && d.state !== 'withdrawn') return null;
   return (
-    <button
-      type="button"
+    <ActionButton
       className="secondary"
       disabled={pending !== null}
       onClick={() => actions.rollBack(d.id, label)}
       aria-label={`${d.state === 'withdrawn' ? 'Deploy again' : 'Roll back to'} ${label}`}
     >
       {pending === d.id ? 'Deploying…' : d.state === 'withdrawn' ? 'Deploy again' : 'Roll back'}
-    </button>
+    </ActionButton>
   );
 }
 
@@ -531,7 +531,9 @@ export function WorkflowsPage({ client, query }: { client: ManagementClient; que
       <ServerChoice client={client} server={server} />
       {server && (
         <>
-          <Editor key={server} client={client} server={server} onDeployed={() => setTick((t) => t + 1)} />
+          <Writable>
+            <Editor key={server} client={client} server={server} onDeployed={() => setTick((t) => t + 1)} />
+          </Writable>
           <History client={client} server={server} tick={tick} onChanged={() => setTick((t) => t + 1)} />
         </>
       )}

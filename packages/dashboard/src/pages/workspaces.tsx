@@ -6,6 +6,7 @@ import { useAction } from '../components/action.ts';
 import { ActionError, SubmitButton, TextField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { OneTimeKey, Show, useLoad, when } from '../ui.tsx';
+import { Writable } from '../powers.tsx';
 
 /** The new workspace's first key, shown once. */
 function NewWorkspaceKey({ created, onDone }: { created: Schemas['CreatedWorkspace']; onDone: () => void }) {
@@ -160,7 +161,9 @@ export function WorkspacesPage({ client }: { client: ManagementClient }) {
           return (
             <>
               <CurrentWorkspace current={current} />
-              {admin ? <CreateWorkspace client={client} onCreated={reload} /> : <NoAdmin admin={admin} />}
+              <Writable>
+                {admin ? <CreateWorkspace client={client} onCreated={reload} /> : <NoAdmin admin={admin} />}
+              </Writable>
               <section aria-labelledby="workspaces-title">
                 <h2 id="workspaces-title">{admin ? 'Workspaces of the organization' : 'Workspaces you can see'}</h2>
                 <ResourceTable
