@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { toolResultValue, type ToolOutcome, type ToolResultPayload } from '@toolplane/contracts';
 import { bindActiveContext, currentTraceIds, recordToolCall } from '@toolplane/telemetry';
 import { deniedToolCall } from './access.ts';
@@ -20,7 +21,7 @@ import {
   type SandboxLimits,
   type SandboxResult,
 } from './code-sandbox.ts';
-import { argumentsDigest, principalBinding } from './confirmation.ts';
+import { argumentsDigest, principalBinding, programEvent, type ProgramCall } from './confirmation.ts';
 
 /** The most of a failed program's error its record keeps. */
 const RECORD_MESSAGE_MAX = 500;
@@ -76,9 +77,9 @@ function innerCalls(
   deps: ToolCallDeps,
   call: ToolCall,
   runTool: RunTool,
-  round: { parentInvocationId: string; replay: ProgramReplay },
+  round: { parentInvocationId: string; replay: ProgramReplay; calls: ProgramCall[] },
 ): InnerCall {
-  const { parentInvocationId, replay } = round;
+  const { parentInvocationId, replay, calls } = round;
   const rounds = confirmSealing(deps) ? call.codeRounds : undefined;
   return async (name, args) => {
     const target = call.loaded.tools.get(name);
@@ -91,14 +92,19 @@ function innerCalls(
     const input = args as Record<string, unknown>;
     const digest = argumentsDigest(call.loaded.catalog.serverId, name, input);
     const step = replay.begin(name, digest);
-    if (step.kind === 'replayed') return step.outcome;
+    if (step.kind === 'replayed') {
+      calls.push({ tool: name, outcome: 'replayed' });
+      return step.outcome;
+    }
     if (step.kind === 'stop') return { halt: step.message };
     const asked = rounds?.inner(name, step.answers);
+    const invocationId = randomUUID();
     const innerCall: ToolCall = {
       ...call,
       name,
       arguments: input,
       parentInvocationId,
+      invocationId,
       codeRounds: undefined,
       ...(asked ? { confirmation: asked.confirmation, multiRound: asked.multiRound } : {}),
     };
@@ -107,6 +113,7 @@ function innerCalls(
       return { halt: replay.ask({ index: step.index, tool: name, args: digest, result }) };
     const outcome = outcomeOf(name, result);
     replay.record(step.index, name, digest, outcome);
+    calls.push({ tool: name, invocationId, outcome: 'json' in outcome ? 'ok' : 'error' });
     return outcome;
   };
 }
@@ -151,7 +158,8 @@ export async function runCode(
   const parentInvocationId = replay.invocationId;
   const startedAt = new Date();
   // Inner calls start from the sandbox thread's messages: bound here, their spans are children of this call's.
-  const inner = bindActiveContext(innerCalls(deps, call, runTool, { parentInvocationId, replay }));
+  const calls: ProgramCall[] = [];
+  const inner = bindActiveContext(innerCalls(deps, call, runTool, { parentInvocationId, replay, calls }));
   const r = await runInSandbox(code, limits, inner);
   // Calls the program started before it stopped end first: what they did is in the next round's state.
   await replay.settled();
@@ -160,6 +168,9 @@ export async function runCode(
   const result = programResult(r, limits, parentInvocationId);
   const error = r.ok ? (result.isError ? textOf(result) : undefined) : r.error;
   recordProgram(deps, call, { invocationId: parentInvocationId, startedAt, error });
+  deps.audit?.add(
+    programEvent(call, call.name, { invocationId: parentInvocationId, calls, failed: error !== undefined }),
+  );
   return result;
 }
 

@@ -399,6 +399,32 @@ function toolEvent(call: AuditedCall, tool: string, fields: Pick<AuditEventInput
   return event;
 }
 
+/** One inner call of a `run_code` program, as its audit event lists it. */
+export interface ProgramCall {
+  readonly tool: string;
+  /** The call's invocation id (its execution record's); absent for a call answered from an earlier round's state. */
+  readonly invocationId?: string;
+  readonly outcome: 'ok' | 'error' | 'replayed';
+}
+
+/**
+ * The audit event of a `run_code` program that ended: its invocation (its record's id) and every inner call it made,
+ * in order, each with its own record's id: the trail names each inner call, linked to the program, as the records do.
+ */
+export function programEvent(
+  call: AuditedCall,
+  tool: string,
+  program: { invocationId: string; calls: readonly ProgramCall[]; failed: boolean },
+): AuditEventInput {
+  return toolEvent(call, tool, {
+    action: 'tool.program_run',
+    outcome: program.failed ? 'failed' : 'success',
+    // Not the program's error: it may quote what tools returned, and the trail is kept long and sent to SIEMs (the
+    // program's execution record has it).
+    details: { invocationId: program.invocationId, calls: program.calls },
+  });
+}
+
 /** What became of a confirmation: the person's answer, or `refused` when the client could not ask. */
 export type ConfirmationOutcome = 'accepted' | 'declined' | 'cancelled' | 'refused';
 

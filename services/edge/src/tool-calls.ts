@@ -297,7 +297,7 @@ async function accountLink(deps: ToolCallDeps, call: ToolCall, tool: string): Pr
 
 /** Validates the arguments, enqueues the job (references only, sealed credentials) and awaits its result. */
 async function runTool(deps: ToolCallDeps, sent: ToolCall, tool: LoadedTool): Promise<ToolOutcome> {
-  const invocationId = sent.task?.invocationId ?? randomUUID();
+  const invocationId = sent.task?.invocationId ?? sent.invocationId ?? randomUUID();
   // Every check of the call, once, before anything is enqueued (call-checks.ts); a promise only when a person is asked.
   const checked = checkCall(deps, sent, tool, invocationId);
   const refused = checked instanceof Promise ? await checked : checked;

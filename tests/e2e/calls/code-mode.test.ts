@@ -300,6 +300,18 @@ describe('code mode: run_code on a SMART server', () => {
         unwrap(api.GET('/execution_records/{id}', { params: { path: { id: parent } } })).catch(() => undefined),
       );
       expect(own).toMatchObject({ tool: 'run_code', outcome: 'success', parent_invocation_id: null, steps: [] });
+      // The trail's event of the program names each inner call by its record's id, in the order they were made.
+      const program = await waitFor('the program’s audit event', async () => {
+        const page = await unwrap(api.GET('/audit_events', { params: { query: { action: 'tool.program_run' } } }));
+        return page.data.find((e) => e.details?.invocationId === parent);
+      });
+      expect(program).toMatchObject({ outcome: 'success', resource: { type: 'tool', id: `${smart.id}/run_code` } });
+      const calls = program.details!.calls as { tool: string; invocationId: string; outcome: string }[];
+      expect(calls.map((c) => [c.tool, c.outcome])).toEqual([
+        ['search_tickets', 'ok'],
+        ['get_ticket', 'ok'],
+      ]);
+      expect(calls.map((c) => c.invocationId).sort()).toEqual(inner.map((x) => x.id).sort());
     } finally {
       await client.close();
     }
