@@ -340,6 +340,43 @@ describe('people’s roles', () => {
     });
   });
 
+  it('gives a person the roles of the SCIM groups the identity provider put them in, until it deactivates them', async () => {
+    const { token } = await unwrap(rolesWorkspace.key.POST('/scim_token'));
+    const scim = async (method: string, path: string, body: unknown) => {
+      const res = await fetch(`${direct.origin}/scim/v2${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBeLessThan(300);
+      return (await res.json()) as { id: string };
+    };
+    const user = 'urn:ietf:params:scim:schemas:core:2.0:User';
+    const gina = await scim('POST', '/Users', {
+      schemas: [user],
+      userName: 'gina@example.com',
+      externalId: 'gina-oid',
+    });
+    const group = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+    await scim('POST', '/Groups', { schemas: [group], displayName: 'ops', members: [{ value: gina.id }] });
+    const roles = async (claims: Record<string, unknown>, sub: string) =>
+      (
+        await asUser(
+          await accessToken({ toolplane_workspace: rolesWorkspace.id, scope: allScopes, ...claims }, { sub }),
+        ).GET('/workspaces/current')
+      ).data?.you.roles;
+    // The group `ops` maps to operator (roleMapping); neither token names a group in its `teams` claim.
+    expect(await roles({}, 'gina-oid')).toEqual(['operator']);
+    expect(await roles({ preferred_username: 'Gina@example.com' }, 'pairwise-7')).toEqual(['operator']);
+    expect(await roles({}, 'someone-else')).toBeUndefined();
+    const patch = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+    await scim('PATCH', `/Users/${gina.id}`, {
+      schemas: [patch],
+      Operations: [{ op: 'replace', value: { active: false } }],
+    });
+    expect(await roles({}, 'gina-oid')).toBeUndefined();
+  });
+
   it('records every change of the mapping in the audit trail, before and after', async () => {
     const ada = asUser(await tokenFor('admin'));
     const changed = {

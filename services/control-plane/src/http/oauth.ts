@@ -81,7 +81,10 @@ export class ManagementTokenVerifier implements BearerVerifier {
     const groupsClaim = this.config.groupsClaim ?? 'groups';
     const groups = groupsOf(claims[groupsClaim]);
     const mapping = (workspace.roleMapping ?? null) as RoleMappingSettings | null;
-    const roles = rolesOf(mapping, { subject, claims }, groupsClaim);
+    const scimGroups = mapping?.assignments.some((a) => 'group' in a)
+      ? await scimGroupsOfPerson(this.db, workspaceId, subject, claims)
+      : [];
+    const roles = rolesOf(mapping, { subject, claims, scimGroups }, groupsClaim);
     // `exp` is required (and a number, or jose refuses the token): long-lived answers end then.
     return {
       workspaceId,
@@ -93,6 +96,29 @@ export class ManagementTokenVerifier implements BearerVerifier {
       ...(groups.length > 0 ? { groups } : {}),
     };
   }
+}
+
+/**
+ * The SCIM groups (ADR 0062) of the person a token is for: the active SCIM user whose `externalId` is the token's
+ * subject (Okta's user id), or whose `userName` is its subject or its `preferred_username` (Entra's UPN). A
+ * deactivated person's groups count for nothing. Role mappings name these groups as they name the groups claim's.
+ */
+async function scimGroupsOfPerson(
+  db: Db,
+  workspaceId: string,
+  subject: string,
+  claims: Record<string, unknown>,
+): Promise<string[]> {
+  const names = [subject, claims.preferred_username].filter((n): n is string => typeof n === 'string' && n !== '');
+  const people = await db.externalUser.findMany({
+    where: {
+      workspaceId,
+      active: true,
+      OR: [{ externalId: subject }, ...names.map((name) => ({ name: { equals: name, mode: 'insensitive' as const } }))],
+    },
+    select: { groups: { select: { group: { select: { displayName: true } } } } },
+  });
+  return people.flatMap((p) => p.groups.map((g) => g.group.displayName));
 }
 
 /** Why a token was not accepted, without echoing its content. */

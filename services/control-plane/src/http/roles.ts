@@ -119,16 +119,18 @@ export function groupsOf(claim: unknown): string[] {
 
 /**
  * A person's roles in a workspace: every role assigned to their subject or to one of their groups (read from the
- * mapping's claim, else `defaultGroupsClaim`), in the table's order. A workspace without a mapping makes everyone
+ * mapping's claim, else `defaultGroupsClaim`, and the SCIM groups the identity provider put them in), in the table's
+ * order. A workspace without a mapping makes everyone
  * signed in to it an admin, as before roles existed.
  */
 export function rolesOf(
   mapping: RoleMappingSettings | null,
-  person: { subject: string; claims: Record<string, unknown> },
+  person: { subject: string; claims: Record<string, unknown>; scimGroups?: readonly string[] },
   defaultGroupsClaim: string,
 ): Role[] {
   if (!mapping) return ['admin'];
-  const groups = new Set(groupsOf(person.claims[mapping.groupsClaim ?? defaultGroupsClaim]));
+  const claimed = groupsOf(person.claims[mapping.groupsClaim ?? defaultGroupsClaim]);
+  const groups = new Set([...claimed, ...(person.scimGroups ?? [])]);
   const held = new Set<Role>();
   for (const a of mapping.assignments) {
     const applies = 'subject' in a ? a.subject === person.subject : groups.has(a.group);
