@@ -94,7 +94,7 @@ export function readCondition(
 }
 
 /** The name of a policy in refusals: `access policy "name" (id)`. */
-export function policyName(rule: AccessPolicyRule): string {
+export function policyName(rule: { readonly id: string; readonly name?: string | undefined }): string {
   return rule.name !== undefined ? `access policy "${rule.name}" (${rule.id})` : `access policy ${rule.id}`;
 }
 

@@ -192,3 +192,42 @@ describe('explainAccess of a log-only policy', () => {
     expect(holds.policies[0]!.why).toBe('grants tool "refund" to API key k: its condition holds');
   });
 });
+
+describe('explainAccess of a policy whose false condition requires approval', () => {
+  const rule = { version: 'v1', approvers: { apiKeys: ['boss'] }, approvals: 1, expiresInSeconds: 3600 };
+  const asks: AccessPolicyRule = { ...small, approval: rule };
+
+  it('allows a call its condition holds for, holds one it does not for, and is log only with enforce: false', () => {
+    expect(explainAccess(access([asks]), call({ amount: 50 })).allowed).toBe(true);
+    const held = explainAccess(access([asks]), call({ amount: 500 }));
+    expect(held).toMatchObject({ allowed: false, approval: { ...rule, policy: { id: 'p1', name: 'small-refunds' } } });
+    expect(held.reason).toBe(
+      'Requires approval: API key k may call tool "refund" on MCP server "billing" once someone else approves ' +
+        'exactly this call (approvers: API key boss; 1 approval needed); access policy "small-refunds" (p1) grants ' +
+        'it only when its condition holds, and it does not for these arguments. Nothing is sent before then.',
+    );
+    expect(held.policies[0]!.why).toBe(
+      'its condition is false for this call (args.amount <= 100 is false): requires approval (API key boss; 1 ' +
+        'approval needed)',
+    );
+    const shadow = explainAccess(access([{ ...asks, enforce: false }]), call({ amount: 500 }));
+    expect(shadow.allowed).toBe(true);
+    expect(shadow.approval).toBeUndefined();
+    expect(shadow.policies[0]!.why).toContain('would require approval (log only)');
+  });
+
+  it('refuses when another failed clause has no such policy; the server’s rule holds every call of its tool', () => {
+    const strict: AccessPolicyRule = { ...small, id: 'p5', name: 'strict', principals: [ann] };
+    const both = explainAccess(
+      access([asks, strict]),
+      call({ amount: 500 }, { identity: { keyId: 'k', username: 'ann' } }),
+    );
+    expect(both.allowed).toBe(false);
+    expect(both.approval).toBeUndefined();
+    expect(both.reason).toMatch(/^Access denied/);
+    const tool = { ...rule, version: 'server' };
+    const e = explainAccess(access([small]), call({ amount: 50 }, { toolApproval: tool }));
+    expect(e).toMatchObject({ allowed: false, approval: tool });
+    expect(e.reason).toContain('its server requires approval for every call of it');
+  });
+});

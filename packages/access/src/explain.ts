@@ -1,8 +1,9 @@
 import type { ConditionActivation, ConditionCaller } from '@toolplane/conditions';
-import type { AccessPolicyRule, PolicyPrincipal, WorkspaceAccess } from '@toolplane/contracts';
+import type { AccessPolicyRule, ApprovalRule, PolicyPrincipal, WorkspaceAccess } from '@toolplane/contracts';
 import {
   conditionActivation,
   conditionRefusal,
+  failedClauses,
   policyName,
   readCondition,
   shadowed,
@@ -21,6 +22,7 @@ import {
   type CallerIdentity,
   type PrincipalMatcher,
 } from './decide.ts';
+import { approvalInsteadOf, approversText, type PolicyApprovalRule } from './policy-approval.ts';
 
 /**
  * Why a caller may or may not call a tool with given arguments (`POST /access_policies/explain`): the decision made by
@@ -37,6 +39,8 @@ export interface ExplainCall {
   readonly args: Readonly<Record<string, unknown>>;
   /** How the answer names the caller's credential (default: as the edge's refusals do, `API key <id>`). */
   readonly credentialName?: string | undefined;
+  /** The rule of the tool's server (`approvalTools`) when it names this tool: every call of it waits for approval. */
+  readonly toolApproval?: ApprovalRule | undefined;
 }
 
 /** A policy's condition on this call: evaluated only when the policy applies to it (else `result` is null). */
@@ -64,15 +68,20 @@ interface PolicyReading {
 }
 
 export interface AccessExplanation {
+  /** false: refused, or (with `approval`) held until approved. */
   readonly allowed: boolean;
-  /** One sentence: what grants the call, or the refusal the edge gives. */
+  /** The rule the call is held under until someone it names approves it: the tool's server's, or a policy's. */
+  readonly approval?: (ApprovalRule & { readonly policy?: PolicyApprovalRule['policy'] }) | undefined;
+  /** One sentence: what grants the call, the rule it waits for, or the refusal the edge gives. */
   readonly reason: string;
   readonly who: string;
   readonly policies: PolicyReading[];
 }
 
 type CallDecision =
-  { allowed: true; decision: AccessDecision & { allowed: true } } | { allowed: false; reason: string };
+  | { allowed: true; decision: AccessDecision & { allowed: true } }
+  | { allowed: false; reason: string }
+  | { allowed: false; approval: PolicyApprovalRule };
 
 /**
  * The decision for the call, by the edge's steps in its order: the access decision on the server (authentication),
@@ -86,10 +95,12 @@ function decideCall(access: WorkspaceAccess, call: ExplainCall, who: string): Ca
   if (!decision.allowed) return { allowed: false, reason: decision.reason };
   if (decision.grant !== 'all' && !decision.grant.has(name))
     return { allowed: false, reason: hiddenToolRefusal(who, name) };
-  const refused =
-    decision.conditions &&
-    conditionRefusal({ rules: decision.conditions, caller: call.caller }, call.server, call.tool, call.args);
-  return refused ? { allowed: false, reason: refused } : { allowed: true, decision };
+  const conditions = decision.conditions && { rules: decision.conditions, caller: call.caller };
+  const refused = conditions && conditionRefusal(conditions, call.server, call.tool, call.args);
+  if (!refused) return { allowed: true, decision };
+  // The edge holds instead of refusing when every failed clause has a policy requiring the same approval rule.
+  const approval = approvalInsteadOf(failedClauses(conditions, call.server, call.tool, call.args));
+  return approval ? { allowed: false, approval } : { allowed: false, reason: refused };
 }
 
 /** What the readings need of the call, made once. */
@@ -140,7 +151,8 @@ function why(p: Omit<PolicyReading, 'why'>, r: Reading): string {
   const false_ = c.error
     ? `its condition fails on this call: ${c.error}`
     : `its condition is false for this call${c.failed ? ` (${c.failed} is false)` : ''}`;
-  if (p.enforced) return false_;
+  if (p.enforced)
+    return p.policy.approval ? `${false_}: requires approval (${approversText(p.policy.approval)})` : false_;
   return `${false_}: would ${p.policy.approval ? 'require approval' : 'refuse'} (log only)`;
 }
 
@@ -194,6 +206,21 @@ function allowedReason(access: WorkspaceAccess, readings: readonly PolicyReading
 }
 
 /**
+ * The sentence of a call held for approval, as the edge tells the agent: the tool's server's rule comes first (the
+ * edge applies it to every call of the tool), else the policy whose false condition requires approval.
+ */
+function heldReason(rule: NonNullable<AccessExplanation['approval']>, r: Reading): string {
+  const tool = `tool "${r.call.tool.def.name}" on MCP server "${r.call.server.catalog.name}"`;
+  const why = rule.policy
+    ? `${policyName(rule.policy)} grants it ` + 'only when its condition holds, and it does not for these arguments'
+    : 'its server requires approval for every call of it';
+  return (
+    `Requires approval: ${r.who} may call ${tool} once someone else approves exactly this call (approvers: ` +
+    `${approversText(rule)}); ${why}. Nothing is sent before then.`
+  );
+}
+
+/**
  * Explains one call: the decision the edge makes for it (same steps, same code), its reason in one sentence, and how
  * each policy of the workspace reads it (principals, server, tool, condition).
  */
@@ -212,6 +239,8 @@ export function explainAccess(access: WorkspaceAccess, call: ExplainCall): Acces
   };
   const policies = access.policies.map((p) => readPolicy(p, r));
   const decided = decideCall(access, call, who);
-  if (!decided.allowed) return { allowed: false, reason: decided.reason, who, policies };
+  if ('reason' in decided) return { allowed: false, reason: decided.reason, who, policies };
+  const approval = call.toolApproval ?? ('approval' in decided ? decided.approval : undefined);
+  if (approval) return { allowed: false, approval, reason: heldReason(approval, r), who, policies };
   return { allowed: true, reason: allowedReason(access, policies, r), who, policies };
 }

@@ -11,4 +11,6 @@ export type { CallConditions, ConditionalTool, ShadowRefusal } from './call-cond
 export { explainAccess } from './explain.ts';
 export { stepRefusal } from './step-access.ts';
 export type { AccessExplanation, ExplainCall } from './explain.ts';
+export { approvalInsteadOf, approversText } from './policy-approval.ts';
+export type { PolicyApprovalRule } from './policy-approval.ts';
 export { argumentsAsSent } from './arguments-as-sent.ts';

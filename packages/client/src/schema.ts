@@ -2152,12 +2152,37 @@ export interface components {
     };
     AccessExplanation: {
       /**
-       * @description What the edge does with this call (before it runs).
+       * @description What the edge does with this call (before it runs). require_approval: it is held, nothing
+       * enqueued, until someone `approval` names approves exactly this call (ADR 0049).
        * @enum {string}
        */
-      decision: 'allow' | 'deny';
-      /** @description One sentence: what grants the call, or the refusal the edge gives, word for word. */
+      decision: 'allow' | 'deny' | 'require_approval';
+      /**
+       * @description One sentence: what grants the call, the approval it waits for, or the refusal the edge gives, word
+       * for word.
+       */
       reason: string;
+      /** @description With `require_approval`: the rule the call is held under (else null). */
+      approval: {
+        /**
+         * @description The access policy whose false condition requires approval; null: the server’s rule for the tool.
+         */
+        policy: {
+          /** Format: uuid */
+          id: string;
+          name: string;
+        } | null;
+        approvers: {
+          apiKeys?: string[];
+          subjects?: string[];
+          groups?: string[];
+          people?: string[];
+        };
+        /** @description How many distinct approvers must grant the request. */
+        approvals: number;
+        /** @description How long a request (and the approval it gets) lives. */
+        expires_in_seconds: number;
+      } | null;
       /** @description The caller as refusals name it. */
       caller: string;
       server: {

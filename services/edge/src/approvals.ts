@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { approversText, type PolicyApprovalRule } from '@toolplane/access';
 import { approvalKey, type ApprovalRule, type ToolResultPayload } from '@toolplane/contracts';
 import { parkApproval, promoteHeldJob, requestApproval, restoreApproval, type ApprovalAsk } from '@toolplane/queue';
 import { errorResult, rejectCall } from './call-checks.ts';
 import type { ToolCall, ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
 import { approvalEvent, argumentsDigest, maskArguments, principalBinding } from './confirmation.ts';
-import type { PolicyApprovalRule } from './policy-approvals.ts';
 
 /**
  * Approval by someone else (ADR 0049) on the edge: a call of a tool whose server names it in `approvalTools`, or one
@@ -38,18 +38,6 @@ function approvalBinding(call: ToolCall, tool: string, rule: ApprovalRule): stri
   return createHash('sha256')
     .update(JSON.stringify([principalBinding(call.principal), serverId, tool, digest, rule.version]))
     .digest('base64url');
-}
-
-/** Who may approve, as the agent is told. */
-function approversText(rule: ApprovalRule): string {
-  const { apiKeys = [], subjects = [], groups = [], people = [] } = rule.approvers;
-  const who = [
-    ...apiKeys.map((k) => `API key ${k}`),
-    ...subjects.map((s) => `user ${s}`),
-    ...groups.map((g) => `a member of group ${g}`),
-    ...people.map((p) => `person ${p}`),
-  ].join(', ');
-  return `${who}; ${rule.approvals} approval${rule.approvals === 1 ? '' : 's'} needed`;
 }
 
 /** Why the call needs approval: its tool's rule, or an access policy whose condition does not hold for it. */

@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { decideAccess } from '@toolplane/access';
+import { approvalInsteadOf, decideAccess } from '@toolplane/access';
 import type { AccessPolicyRule, ApprovalRule, Catalog } from '@toolplane/contracts';
 import type { CallConditions } from './access-conditions.ts';
 import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
-import { approvalInsteadOf, conditionCheck, policyApprovalRule } from './policy-approvals.ts';
+import { conditionCheck, policyApprovalRule } from './policy-approvals.ts';
 
 /**
  * Which access-policy rule a call its conditions refuse runs under instead (ADR 0049, `onFalse: "require_approval"`),

@@ -1,4 +1,4 @@
-import type { AccessPolicyRule, ApprovalRule } from '@toolplane/contracts';
+import { approvalInsteadOf, type PolicyApprovalRule } from '@toolplane/access';
 import { conditionRefusal, failedClauses, type CallConditions } from './access-conditions.ts';
 import { argumentsAsSent } from './call-arguments.ts';
 import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
@@ -7,29 +7,9 @@ import type { LoadedCatalog, LoadedTool } from './catalogs.ts';
  * An access policy's `onFalse: "require_approval"` on the edge (ADR 0049): a call whose only refusal is the false
  * condition of such grants is not refused but governed by their rule, exactly as a tool of its server's
  * `approvalTools` is (the same binding, scripts and answers; `approveCall`). The checks decide it once per call
- * (`conditionCheck`); the run reads the rule back (`policyApprovalRule`).
+ * (`conditionCheck`); the run reads the rule back (`policyApprovalRule`). Which rule stands in for a refusal is
+ * `approvalInsteadOf` of `@toolplane/access`, as the control plane's explanations say it.
  */
-
-/** The rule of the policy whose false condition asks for approval, with the policy (named in what the agent reads). */
-export interface PolicyApprovalRule extends ApprovalRule {
-  readonly policy: { readonly id: string; readonly name?: string | undefined };
-}
-
-/**
- * The rule a call refused by these clauses (each: the policies any of which would have granted it) may run under
- * instead: every failed clause must have a policy whose false condition requires approval (the first such, in the
- * published order), and they must all require the same rule (an approval under one rule never stands in for
- * another's). Undefined: the call stays refused.
- */
-export function approvalInsteadOf(clauses: readonly (readonly AccessPolicyRule[])[]): PolicyApprovalRule | undefined {
-  let chosen: (AccessPolicyRule & { approval: ApprovalRule }) | undefined;
-  for (const clause of clauses) {
-    const rule = clause.find((r): r is AccessPolicyRule & { approval: ApprovalRule } => r.approval !== undefined);
-    if (!rule || (chosen && chosen.approval.version !== rule.approval.version)) return undefined;
-    chosen ??= rule;
-  }
-  return chosen && { ...chosen.approval, policy: { id: chosen.id, name: chosen.name } };
-}
 
 /** Per call object: the policy rule it needs (null: none), as the checks found it. */
 const decided = new WeakMap<object, PolicyApprovalRule | null>();

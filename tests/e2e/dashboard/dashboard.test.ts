@@ -440,12 +440,23 @@ describe('the dashboard', () => {
     await page.getByRole('checkbox', { name: 'Every server (*)' }).uncheck();
     await page.getByRole('checkbox', { name: 'support' }).check();
     await page.getByLabel(/^Which tools/).fill('get_ticket, open_tickets');
+    // A false condition held for approval by someone else: here the person alice.
+    await page.getByLabel(/^Condition/).fill('tool.name == "get_ticket"');
+    await page.getByLabel('When the condition is false').selectOption('require_approval');
+    await page.getByLabel(/^People/).fill('alice');
     await page.getByRole('button', { name: 'Create policy' }).click();
     await page.getByRole('status').filter({ hasText: 'Created alice-support' }).waitFor();
     const policyRow = page.getByRole('row').filter({ hasText: 'alice-support' });
     await policyRow.waitFor();
     expect(await policyRow.innerText()).toContain('External user alice');
     expect(await policyRow.innerText()).toContain('get_ticket, open_tickets');
+    expect(await policyRow.innerText()).toContain('when false: requires approval by person alice (1 needed)');
+    const [created] = (await unwrap(api.GET('/access_policies'))).data;
+    expect(created).toMatchObject({
+      condition: 'tool.name == "get_ticket"',
+      onFalse: 'require_approval',
+      approval: { approvers: { people: ['alice'] }, approvals: 1 },
+    });
     await audit(page, 'access policies (listed)');
     await policyRow.getByRole('button', { name: 'Delete alice-support' }).click();
     await page

@@ -192,6 +192,67 @@ describe('POST /access_policies/explain', () => {
     });
   });
 
+  it('require_approval: a false condition holds the call for the policy’s approvers, as the edge does', async () => {
+    const [asker, boss] = [await newKey('asker'), await newKey('boss')];
+    const asks = await unwrap(
+      api.POST('/access_policies', {
+        body: {
+          name: 'big-searches',
+          principals: [{ type: 'api_key', value: asker.id }],
+          servers: [tickets.serverId],
+          tools: ['search_tickets'],
+          condition: 'args.limit <= 10',
+          onFalse: 'require_approval',
+          approval: { approvers: { apiKeys: [boss.id] } },
+        },
+      }),
+    );
+    const client = new Client({ name: 'policy-explain-e2e', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(tickets.mcpUrl), {
+        requestInit: { headers: { 'x-api-key': asker.key } },
+      }),
+    );
+    const search = async (limit: number) => {
+      const r = await client.callTool({ name: 'search_tickets', arguments: { limit } });
+      const held = (r._meta as Record<string, { state: string }> | undefined)?.['toolplane/approval'];
+      return { isError: r.isError === true, held: held?.state, text: (r.content as { text: string }[])[0]?.text };
+    };
+    await waitFor(
+      'the policy on the edge',
+      async () => (await client.listTools()).tools.map((t) => t.name).join() === 'search_tickets',
+      PROPAGATION_DEADLINE_MS,
+    );
+    const caller = { api_key: asker.id };
+    expect(await search(5)).toMatchObject({ isError: false });
+    expect((await explain(caller, 'search_tickets', { limit: 5 })).decision).toBe('allow');
+
+    const edge = await search(50);
+    expect(edge).toMatchObject({ isError: true, held: 'pending' });
+    expect(edge.text).toContain(`approvers: API key ${boss.id}; 1 approval needed`);
+    const held = await explain(caller, 'search_tickets', { limit: 50 });
+    expect(held).toMatchObject({
+      decision: 'require_approval',
+      approval: {
+        policy: { id: asks.id, name: 'big-searches' },
+        approvers: { apiKeys: [boss.id] },
+        approvals: 1,
+        expires_in_seconds: 86_400,
+      },
+    });
+    expect(held.reason).toMatch(/^Requires approval: /);
+    expect(held.reason).toContain(`(approvers: API key ${boss.id}; 1 approval needed)`);
+    expect(byName(held, 'big-searches').why).toContain('requires approval');
+
+    // Log only: the false condition neither refuses nor holds; the explanation says what it would do.
+    await unwrap(api.PATCH('/access_policies/{id}', { params: { path: { id: asks.id } }, body: { enforce: false } }));
+    await waitFor('the log-only policy on the edge', async () => !(await search(50)).isError, PROPAGATION_DEADLINE_MS);
+    await client.close();
+    const logOnly = await explain(caller, 'search_tickets', { limit: 50 });
+    expect(logOnly).toMatchObject({ decision: 'allow', approval: null });
+    expect(byName(logOnly, 'big-searches').why).toContain('would require approval (log only)');
+  });
+
   it('deny: a condition that fails on the call (a missing argument) is told apart from a false one', async () => {
     const e = await explainedAndCalled(
       { api_key: keys.ops.id },

@@ -13,6 +13,14 @@ type Principal = Schemas['AccessPolicyBody']['principals'][number];
 type Policy = Schemas['AccessPolicy'];
 type Key = Schemas['ApiKey'];
 type Server = Schemas['McpServerSummary'];
+type Approvers = NonNullable<Policy['approval']>['approvers'];
+
+/** A comma-separated list as the API takes it: its trimmed names, or nothing. */
+const names = (text: string) =>
+  text
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
 
 const principalTypes: { type: Principal['type']; label: string }[] = [
   { type: 'api_key', label: 'API key' },
@@ -154,6 +162,116 @@ function Servers(props: {
   );
 }
 
+/** What a false condition does, and who approves the calls it holds (as `approval.approvers` takes them). */
+interface OutcomeState {
+  condition: string;
+  onFalse: 'refuse' | 'require_approval';
+  keyIds: string[];
+  subjects: string;
+  groups: string;
+  people: string;
+  approvals: string;
+}
+
+const noOutcome: OutcomeState = {
+  condition: '',
+  onFalse: 'refuse',
+  keyIds: [],
+  subjects: '',
+  groups: '',
+  people: '',
+  approvals: '1',
+};
+
+/** The body's `condition`, `onFalse` and `approval` of the form's outcome. */
+function outcomeBody(o: OutcomeState): Partial<Schemas['AccessPolicyBody']> {
+  const condition = o.condition.trim();
+  if (!condition) return {};
+  if (o.onFalse === 'refuse') return { condition };
+  const approvers: Approvers = {};
+  if (o.keyIds.length > 0) approvers.apiKeys = o.keyIds;
+  if (names(o.subjects).length > 0) approvers.subjects = names(o.subjects);
+  if (names(o.groups).length > 0) approvers.groups = names(o.groups);
+  if (names(o.people).length > 0) approvers.people = names(o.people);
+  return { condition, onFalse: 'require_approval', approval: { approvers, approvals: Number(o.approvals) } };
+}
+
+function Outcome({
+  keys,
+  value: o,
+  onChange,
+}: {
+  keys: Key[];
+  value: OutcomeState;
+  onChange: (o: OutcomeState) => void;
+}) {
+  const set = (change: Partial<OutcomeState>) => onChange({ ...o, ...change });
+  return (
+    <fieldset>
+      <legend>Condition</legend>
+      <TextField
+        id="policy-condition"
+        label="Condition (CEL, optional: the grant holds only for the calls it is true for)"
+        placeholder="args.amount <= 100"
+        value={o.condition}
+        onValue={(condition) => set({ condition })}
+        autoComplete="off"
+      />
+      {o.condition.trim() && (
+        <SelectField
+          id="policy-on-false"
+          label="When the condition is false"
+          value={o.onFalse}
+          onValue={(v) => set({ onFalse: v as OutcomeState['onFalse'] })}
+          options={[
+            { value: 'refuse', label: 'Deny the call' },
+            { value: 'require_approval', label: 'Require approval by someone else' },
+          ]}
+        />
+      )}
+      {o.condition.trim() && o.onFalse === 'require_approval' && (
+        <fieldset>
+          <legend>Approvers</legend>
+          <Checks
+            items={keys.filter((k) => !k.revokedAt)}
+            idOf={(k) => `policy-approver-key-${k.id}`}
+            labelOf={(k) => `API key ${k.name}`}
+            checked={(k) => o.keyIds.includes(k.id)}
+            onToggle={(k, on) => set({ keyIds: toggled(o.keyIds, k.id, on) })}
+          />
+          <TextField
+            id="policy-approver-subjects"
+            label="OAuth subjects (comma-separated)"
+            value={o.subjects}
+            onValue={(subjects) => set({ subjects })}
+          />
+          <TextField
+            id="policy-approver-groups"
+            label="OAuth groups (comma-separated)"
+            value={o.groups}
+            onValue={(groups) => set({ groups })}
+          />
+          <TextField
+            id="policy-approver-people"
+            label="People: external users (comma-separated)"
+            value={o.people}
+            onValue={(people) => set({ people })}
+          />
+          <TextField
+            id="policy-approvals"
+            label="Approvals needed"
+            type="number"
+            min={1}
+            required
+            value={o.approvals}
+            onValue={(approvals) => set({ approvals })}
+          />
+        </fieldset>
+      )}
+    </fieldset>
+  );
+}
+
 function CreatePolicy({
   client,
   keys,
@@ -170,6 +288,7 @@ function CreatePolicy({
   const [allServers, setAllServers] = useState(true);
   const [serverIds, setServerIds] = useState<string[]>([]);
   const [tools, setTools] = useState('*');
+  const [outcome, setOutcome] = useState<OutcomeState>(noOutcome);
   const create = useAction();
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -177,14 +296,13 @@ function CreatePolicy({
       name: name.trim(),
       principals: principals.map((p) => ({ type: p.type, value: p.value.trim() })),
       servers: allServers ? ['*'] : serverIds,
-      tools: tools
-        .split(',')
-        .map((t) => t.trim())
-        .filter(Boolean),
+      tools: names(tools),
+      ...outcomeBody(outcome),
     };
     create.run(() => unwrap(client.POST('/access_policies', { body })), {
       then: (policy) => {
         setName('');
+        setOutcome(noOutcome);
         onCreated();
         return `Created ${policy.name}.`;
       },
@@ -210,6 +328,7 @@ function CreatePolicy({
           value={tools}
           onValue={setTools}
         />
+        <Outcome keys={keys} value={outcome} onChange={setOutcome} />
         <ActionError action={create} title="Not created" />
         <SubmitButton busy={create.busy} disabled={!name.trim()} busyLabel="Creating…">
           Create policy
@@ -228,8 +347,15 @@ function PoliciesTable(props: {
   onDelete: (id: string) => void;
 }) {
   const { keys, servers } = props;
-  const principal = (p: Principal) =>
-    `${typeLabel(p.type)} ${p.type === 'api_key' ? (keys.find((k) => k.id === p.value)?.name ?? p.value) : p.value}`;
+  const keyName = (id: string) => keys.find((k) => k.id === id)?.name ?? id;
+  const approversOf = ({ apiKeys = [], subjects = [], groups = [], people = [] }: Approvers) =>
+    [
+      ...apiKeys.map((k) => `API key ${keyName(k)}`),
+      ...subjects.map((x) => `OAuth subject ${x}`),
+      ...groups.map((x) => `OAuth group ${x}`),
+      ...people.map((x) => `person ${x}`),
+    ].join(', ');
+  const principal = (p: Principal) => `${typeLabel(p.type)} ${p.type === 'api_key' ? keyName(p.value) : p.value}`;
   const columns: Column<Policy>[] = [
     { header: 'Name', cell: (p) => p.name },
     { header: 'Principals', cell: (p) => p.principals.map(principal).join(', ') },
@@ -256,7 +382,10 @@ function PoliciesTable(props: {
         ) : (
           <>
             <code>{p.condition}</code>
-            {p.enforce ? '' : ' (log only: refuses nothing)'}
+            {p.onFalse === 'require_approval' && p.approval
+              ? `; when false: requires approval by ${approversOf(p.approval.approvers)} (${p.approval.approvals} needed)`
+              : '; when false: denied'}
+            {p.enforce ? '' : ' (log only: refuses nothing, asks no approval)'}
           </>
         ),
     },

@@ -202,9 +202,18 @@ function present(
   }: { refusal: string | undefined; catalog: Catalog; quotas: readonly QuotaRule[] | undefined },
 ) {
   const allowed = e.allowed && refusal === undefined;
+  const held = refusal === undefined ? e.approval : undefined;
   return {
-    decision: allowed ? ('allow' as const) : ('deny' as const),
+    decision: allowed ? ('allow' as const) : held ? ('require_approval' as const) : ('deny' as const),
     reason: refusal ?? e.reason,
+    approval: held
+      ? {
+          policy: held.policy ? { id: held.policy.id, name: held.policy.name ?? held.policy.id } : null,
+          approvers: held.approvers,
+          approvals: held.approvals,
+          expires_in_seconds: held.expiresInSeconds,
+        }
+      : null,
     caller: e.who,
     server: { id: call.server.catalog.serverId, name: call.server.catalog.name },
     tool: call.tool.def.name,
@@ -248,6 +257,7 @@ export async function explainAccessDecision(
     // As the edge sees them: the defaults the worker fills in applied (docs/governance.md "What `args` is").
     args: argumentsAsSent(entry, body.arguments ?? {}),
     credentialName: who.value.credentialName,
+    toolApproval: entry.approval,
   };
   const access = await workspaceAccess(db, workspaceId);
   const explained = explainAccess(access, call);

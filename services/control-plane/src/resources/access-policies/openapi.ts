@@ -68,8 +68,31 @@ const ExplainedCondition = z
 
 export const AccessExplanation = z
   .object({
-    decision: z.enum(['allow', 'deny']).describe('What the edge does with this call (before it runs).'),
-    reason: z.string().describe('One sentence: what grants the call, or the refusal the edge gives, word for word.'),
+    decision: z
+      .enum(['allow', 'deny', 'require_approval'])
+      .describe(
+        'What the edge does with this call (before it runs). require_approval: it is held, nothing enqueued, until ' +
+          'someone `approval` names approves exactly this call (ADR 0049).',
+      ),
+    reason: z
+      .string()
+      .describe(
+        'One sentence: what grants the call, the approval it waits for, or the refusal the edge gives, word for word.',
+      ),
+    approval: z
+      .object({
+        policy: z
+          .object({ id: z.uuid(), name: z.string() })
+          .strict()
+          .nullable()
+          .describe('The access policy whose false condition requires approval; null: the server’s rule for the tool.'),
+        approvers: ApprovalApprovers,
+        approvals: z.number().int().describe('How many distinct approvers must grant the request.'),
+        expires_in_seconds: z.number().int().describe('How long a request (and the approval it gets) lives.'),
+      })
+      .strict()
+      .nullable()
+      .describe('With `require_approval`: the rule the call is held under (else null).'),
     caller: z.string().describe('The caller as refusals name it.'),
     server: z.object({ id: z.uuid(), name: z.string() }).strict(),
     tool: z.string(),

@@ -1,0 +1,40 @@
+import type { AccessPolicyRule, ApprovalRule } from '@toolplane/contracts';
+
+/**
+ * An access policy's `onFalse: "require_approval"` (ADR 0049): a call whose only refusal is the false condition of
+ * such grants is not refused but held until someone the policy's rule names approved exactly that call. The edge
+ * holds calls by this choice; the control plane's explanations say it with the same code.
+ */
+
+/** The rule of the policy whose false condition asks for approval, with the policy (named in what the agent reads). */
+export interface PolicyApprovalRule extends ApprovalRule {
+  readonly policy: { readonly id: string; readonly name?: string | undefined };
+}
+
+/**
+ * The rule a call refused by these clauses (each: the policies any of which would have granted it) may run under
+ * instead: every failed clause must have a policy whose false condition requires approval (the first such, in the
+ * published order), and they must all require the same rule (an approval under one rule never stands in for
+ * another's). Undefined: the call stays refused.
+ */
+export function approvalInsteadOf(clauses: readonly (readonly AccessPolicyRule[])[]): PolicyApprovalRule | undefined {
+  let chosen: (AccessPolicyRule & { approval: ApprovalRule }) | undefined;
+  for (const clause of clauses) {
+    const rule = clause.find((r): r is AccessPolicyRule & { approval: ApprovalRule } => r.approval !== undefined);
+    if (!rule || (chosen && chosen.approval.version !== rule.approval.version)) return undefined;
+    chosen ??= rule;
+  }
+  return chosen && { ...chosen.approval, policy: { id: chosen.id, name: chosen.name } };
+}
+
+/** Who may approve under a rule, and how many of them, as the agent and explanations say it. */
+export function approversText(rule: ApprovalRule): string {
+  const { apiKeys = [], subjects = [], groups = [], people = [] } = rule.approvers;
+  const who = [
+    ...apiKeys.map((k) => `API key ${k}`),
+    ...subjects.map((s) => `user ${s}`),
+    ...groups.map((g) => `a member of group ${g}`),
+    ...people.map((p) => `person ${p}`),
+  ].join(', ');
+  return `${who}; ${rule.approvals} approval${rule.approvals === 1 ? '' : 's'} needed`;
+}
