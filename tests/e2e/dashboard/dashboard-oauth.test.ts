@@ -554,8 +554,12 @@ async function deleteOrder(id: string): Promise<{ isError: boolean; approval?: {
 }
 
 /** A button's or link's name that changes the workspace: none may show to a caller who may only read. */
-const writeAction =
-  /^(Create|Add|Delete|Save|Edit|Change|Rotate|Revoke|Remove|Pause|Resume|Update|Upgrade|Approve|Deny|Accept|Reject|Start|Stop|Import|Connect|Disconnect|Upload|Set|Register|Deploy|Roll back|Test|Preview|Validate)\b/;
+const writeVerbs = [
+  ...['Create', 'Add', 'Delete', 'Save', 'Edit', 'Change', 'Rotate', 'Revoke', 'Remove', 'Pause', 'Resume', 'Update'],
+  ...['Upgrade', 'Approve', 'Deny', 'Accept', 'Reject', 'Start', 'Stop', 'Import', 'Connect', 'Disconnect', 'Upload'],
+  ...['Set', 'Register', 'Deploy', 'Roll back', 'Test', 'Preview', 'Validate'],
+];
+const writeAction = new RegExp(`^(${writeVerbs.join('|')})\\b`);
 
 /**
  * The page at `href` once loaded (its heading, nothing "Loading…") and the viewer's powers known (the navigation
