@@ -49,7 +49,7 @@ function pendingOwner(call: ToolCall, tool: string): string {
 }
 
 /** The default cap on one caller's undecided requests for one tool (the edge's `APPROVAL_MAX_PENDING`). */
-export const DEFAULT_MAX_PENDING_APPROVALS = 20;
+const DEFAULT_MAX_PENDING_APPROVALS = 20;
 
 /** Refused for too many requests waiting: none was made; what the model can do is wait for decisions. */
 function cappedText(name: string, rule: ApprovalRule | PolicyApprovalRule, pending: number): string {

@@ -107,12 +107,12 @@ export function notificationText(
 }
 
 /** The most requests one batch lists (the others are counted: `more`, and the inbox's link). */
-export const MAX_BATCH_LISTED = 20;
+const MAX_BATCH_LISTED = 20;
 /** A batch's JSON text above this leaves each request's arguments out (see its `links.api`). */
 const MAX_BATCH_CHARS = 48_000;
 
 /** Requests posted together to one webhook, each with its links. */
-export interface RequestBatch {
+interface RequestBatch {
   requests: NewApprovalRequest[];
   links: ApprovalLinks[];
 }
