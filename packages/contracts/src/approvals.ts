@@ -46,3 +46,11 @@ export type ApprovalState = (typeof approvalStates)[number];
 export function approvalKey(prefix: string, workspaceId: string, binding: string): string {
   return `${prefix}:approval:{ap:${workspaceId}}:${binding}`;
 }
+
+/**
+ * Sorted set: the binding keys of one caller's undecided requests for one tool (score: each request's expiry, epoch
+ * ms), what caps them. `caller` is SHA-256 of the caller, server and tool. Beside the requests, in their slot.
+ */
+export function approvalPendingKey(prefix: string, workspaceId: string, caller: string): string {
+  return `${prefix}:approval:{ap:${workspaceId}}:pending:${caller}`;
+}

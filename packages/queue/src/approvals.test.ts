@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { approvalKey } from '@toolplane/contracts';
+import { approvalKey, approvalPendingKey } from '@toolplane/contracts';
 import { Redis } from 'ioredis';
 import { decideApproval, parkApproval, requestApproval, restoreApproval, startApprovedJob } from './approvals.ts';
 
@@ -155,5 +155,25 @@ describe('approval requests in Redis', () => {
     expect(await parkApproval(redis, key, { id: 'f1', taskId: 'job-f', queuePrefix: '' })).toBe('pending');
     expect(await decided(key, 'f1', 'granted')).toEqual({ outcome: 'ok' });
     expect(await ask(key, T0 + 2000)).toEqual({ kind: 'granted', id: 'f1' });
+  });
+
+  it("caps one caller's undecided requests for a tool: a repeat asks about its own; a decision or expiry frees a place", async () => {
+    const cap = { key: approvalPendingKey(prefix, 'ws-1', `owner-${randomUUID()}`), max: 2 };
+    const capped = (key: string, now = T0, newId: string = randomUUID()) =>
+      requestApproval(redis, key, { newId, now, expiresInSeconds: 60, cap });
+    const [k1, k2, k3] = [newKey(), newKey(), newKey()];
+    expect(await capped(k1, T0, 'c1')).toEqual({ kind: 'created', id: 'c1' });
+    expect(await capped(k2, T0, 'c2')).toEqual({ kind: 'created', id: 'c2' });
+    expect(await capped(k3, T0, 'c3')).toEqual({ kind: 'capped', pending: 2 });
+    expect(await redis.exists(k3)).toBe(0);
+    // The same call again is told about its own request, never capped.
+    expect(await capped(k1, T0 + 10)).toEqual({ kind: 'pending', id: 'c1' });
+    // A decided request no longer counts.
+    expect(await decide(k1, 'c1', 'denied')).toBe('ok');
+    expect(await capped(k3, T0 + 20, 'c3')).toEqual({ kind: 'created', id: 'c3' });
+    expect((await capped(newKey(), T0 + 30)).kind).toBe('capped');
+    // Past their expiry, none counts.
+    expect((await capped(newKey(), T0 + 61_000)).kind).toBe('created');
+    expect(await redis.zcard(cap.key)).toBe(1);
   });
 });

@@ -11,8 +11,11 @@ import { runScript } from './quota-refunds.ts';
  */
 
 /**
- * KEYS[1]: the binding's hash. ARGV: new id, now (ms), its expiry (ms), key ttl (ms), the task to hold the call ('' for
- * none). A pending or granted request past its expiry becomes `expired` (told once, `{expired, id, 1}` from here,
+ * KEYS[1]: the binding's hash; KEYS[2] (with a cap): the caller's pending set for the tool (`approvalPendingKey`).
+ * ARGV: new id, now (ms), its expiry (ms), key ttl (ms), the task to hold the call ('' for none), the cap on the
+ * caller's undecided requests for the tool (0: none). Before a new request is made, the pending set drops its members
+ * past their expiry or no longer pending (each member is a binding's key, in the same slot); as many as the cap left
+ * refuse it (`{capped, n}`), else the new one joins the set. A pending or granted request past its expiry becomes `expired` (told once, `{expired, id, 1}` from here,
  * `{expired, id, 0}` when the control plane found it so); a granted one is spent (`executed`), unless a task holds it
  * (`held`: its parked job spends it); a denial holds until the request's expiry. Otherwise (no request, one spent,
  * expiry told, a denial past its time) a new request is made. A task's call makes the request's holder, or joins a
@@ -48,6 +51,22 @@ if state == 'expired' and not redis.call('HGET', key, 'told') then
 end
 if state == 'denied' and now < exp then
   return {'denied', id, redis.call('HGET', key, 'comment') or ''}
+end
+local cap = tonumber(ARGV[6] or '0')
+if cap > 0 then
+  local set = KEYS[2]
+  redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
+  local open = 0
+  for _, member in ipairs(redis.call('ZRANGE', set, 0, -1)) do
+    if member ~= key and redis.call('HGET', member, 'state') == 'pending' then
+      open = open + 1
+    else
+      redis.call('ZREM', set, member)
+    end
+  end
+  if open >= cap then return {'capped', '', tostring(open)} end
+  redis.call('ZADD', set, ARGV[3], key)
+  if redis.call('PTTL', set) < tonumber(ARGV[4]) then redis.call('PEXPIRE', set, ARGV[4]) end
 end
 redis.call('DEL', key)
 redis.call('HSET', key, 'id', ARGV[1], 'state', 'pending', 'expiresAt', ARGV[3])
@@ -161,7 +180,9 @@ export type ApprovalAsk =
   | { readonly kind: 'held'; readonly id: string; readonly task: string }
   | { readonly kind: 'denied'; readonly id: string; readonly comment: string }
   /** `found`: this ask found it past its expiry (its event is the edge's); else the control plane had. */
-  | { readonly kind: 'expired'; readonly id: string; readonly found: boolean };
+  | { readonly kind: 'expired'; readonly id: string; readonly found: boolean }
+  /** No request was made: the caller has `pending` undecided requests for the tool, the cap. */
+  | { readonly kind: 'capped'; readonly pending: number };
 
 /** How long a request's key outlives its expiry: an expiry or a denial can still be told to a retry. */
 function approvalKeyTtlMs(expiresInSeconds: number): number {
@@ -172,12 +193,20 @@ function approvalKeyTtlMs(expiresInSeconds: number): number {
 export async function requestApproval(
   redis: Redis | Cluster,
   key: string,
-  ask: { newId: string; now: number; expiresInSeconds: number; parkTask?: string | undefined },
+  ask: {
+    newId: string;
+    now: number;
+    expiresInSeconds: number;
+    parkTask?: string | undefined;
+    /** At most `max` undecided requests of this caller for this tool, counted in the set `key`. */
+    cap?: { key: string; max: number } | undefined;
+  },
 ): Promise<ApprovalAsk> {
   const expiresAt = ask.now + ask.expiresInSeconds * 1000;
   const ttl = approvalKeyTtlMs(ask.expiresInSeconds);
-  const args = [ask.newId, ask.now, expiresAt, ttl, ask.parkTask ?? ''];
-  const [kind, id, extra, exp] = (await runScript(redis, scripts.request, [key], args)) as [
+  const args = [ask.newId, ask.now, expiresAt, ttl, ask.parkTask ?? '', ask.cap?.max ?? 0];
+  const keys = ask.cap ? [key, ask.cap.key] : [key];
+  const [kind, id, extra, exp] = (await runScript(redis, scripts.request, keys, args)) as [
     string,
     string,
     string | undefined,
@@ -185,6 +214,7 @@ export async function requestApproval(
   ];
   if (kind === 'denied') return { kind, id, comment: extra ?? '' };
   if (kind === 'expired') return { kind, id, found: extra === '1' };
+  if (kind === 'capped') return { kind, pending: Number(extra) };
   if (kind === 'held') return { kind, id, task: extra ?? '' };
   if (kind === 'created') return { kind, id, ...(ask.parkTask ? { parked: { expiresAt } } : {}) };
   if (kind === 'pending')

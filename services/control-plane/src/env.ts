@@ -137,6 +137,11 @@ export const ControlPlaneEnv = z.object({
    * (by their decision, their execution or their expiry). A request still waiting for its approvers is never deleted.
    */
   APPROVALS_RETENTION_DAYS: z.coerce.number().int().min(1).default(90),
+  /**
+   * The least time between two posts to one webhook of an approval rule (`notify`): the requests made meanwhile are
+   * posted together, in one batch, when it is up. Per control-plane process.
+   */
+  APPROVAL_NOTIFY_INTERVAL_SECONDS: z.coerce.number().min(0).default(10),
   /** Bodies captured in debug sessions are dropped from records after this long. */
   DEBUG_RETENTION_HOURS: z.coerce.number().int().min(1).default(72),
   /**

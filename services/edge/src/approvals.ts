@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { approversText, type PolicyApprovalRule } from '@toolplane/access';
-import { approvalKey, type ApprovalRule, type ToolResultPayload } from '@toolplane/contracts';
+import { approvalKey, approvalPendingKey, type ApprovalRule, type ToolResultPayload } from '@toolplane/contracts';
 import { parkApproval, promoteHeldJob, requestApproval, restoreApproval, type ApprovalAsk } from '@toolplane/queue';
 import { errorResult, rejectCall } from './call-checks.ts';
 import type { ToolCall, ToolCallDeps } from './call-types.ts';
@@ -40,6 +40,27 @@ function approvalBinding(call: ToolCall, tool: string, rule: ApprovalRule): stri
     .digest('base64url');
 }
 
+/** SHA-256 (base64url) of the caller, the server and the tool: whose undecided requests count against the cap. */
+function pendingOwner(call: ToolCall, tool: string): string {
+  const serverId = call.loaded.catalog.serverId;
+  return createHash('sha256')
+    .update(JSON.stringify([principalBinding(call.principal), serverId, tool]))
+    .digest('base64url');
+}
+
+/** The default cap on one caller's undecided requests for one tool (the edge's `APPROVAL_MAX_PENDING`). */
+const DEFAULT_MAX_PENDING_APPROVALS = 20;
+
+/** Refused for too many requests waiting: none was made; what the model can do is wait for decisions. */
+function cappedText(name: string, rule: ApprovalRule | PolicyApprovalRule, pending: number): string {
+  return (
+    `${needsApproval(name, rule)}, and ${pending} approval requests of yours for "${name}" are still waiting for a ` +
+    `decision: the most one caller may have waiting for a tool. No request was made and nothing was sent. Wait until ` +
+    `the approvers (${approversText(rule)}) decide those or they expire, then call again; calling again with the ` +
+    'arguments of a request already waiting asks about that request, it makes no new one.'
+  );
+}
+
 /** Why the call needs approval: its tool's rule, or an access policy whose condition does not hold for it. */
 function needsApproval(name: string, rule: ApprovalRule | PolicyApprovalRule): string {
   if (!('policy' in rule)) return `Tool "${name}" needs someone else's approval before each call`;
@@ -53,7 +74,7 @@ function needsApproval(name: string, rule: ApprovalRule | PolicyApprovalRule): s
 /** What the agent reads, per state of the request: each says nothing was sent and what to do. */
 function askText(
   name: string,
-  ask: ApprovalAsk,
+  ask: Exclude<ApprovalAsk, { kind: 'capped' }>,
   rule: ApprovalRule | PolicyApprovalRule,
   expiresAt: string | undefined,
 ): string {
@@ -138,12 +159,14 @@ export async function approveCall(
   let ask: ApprovalAsk;
   try {
     if (!store) throw new Error('this edge keeps no approval requests');
+    const max = store.maxPending ?? DEFAULT_MAX_PENDING_APPROVALS;
     ask = await requestApproval(store.redis, key, {
       newId: randomUUID(),
       now,
       expiresInSeconds: rule.expiresInSeconds,
       // A task's call waits as the task (its job held in the queue) rather than coming back as an error.
       parkTask: call.task?.invocationId,
+      cap: { key: approvalPendingKey(store.prefix, p.workspaceId, pendingOwner(call, name)), max },
     });
   } catch (err) {
     deps.log.warn({ tool: name, err: String(err) }, 'an approval could not be checked');
@@ -153,6 +176,10 @@ export async function approveCall(
     return { refused: refusal(deps, call, invocationId, { code: 'approval.unavailable', text }) };
   }
   if (ask.kind === 'granted') return { spent: { key, id: ask.id } };
+  if (ask.kind === 'capped') {
+    const text = cappedText(name, rule, ask.pending);
+    return { refused: refusal(deps, call, invocationId, { code: 'approval.too_many_pending', text }) };
+  }
   const expiresAt = ask.kind === 'created' ? new Date(now + rule.expiresInSeconds * 1000).toISOString() : undefined;
   if (ask.kind === 'created')
     deps.audit?.add(requestedEvent(call, tool, rule, { id: ask.id, binding, expiresAt: expiresAt! }));

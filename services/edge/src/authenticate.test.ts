@@ -361,7 +361,10 @@ describe('authenticate: acting as an external user (x-username)', () => {
     expect(await refusal(authenticate(request({ 'x-api-key': 'tp-key-1', 'x-username': 'dave' })))).toEqual({
       status: 403,
       code: -32001,
-      message: 'Unknown user "dave" (x-username): create it with POST /api/v1/external_users.',
+      message:
+        'Unknown user "dave" (x-username): no active external user has this name. Create one with POST ' +
+        '/api/v1/external_users; a person your identity provider deactivated (SCIM `active: false`) is reactivated ' +
+        'there (`active: true`), not created again.',
       headers: undefined,
     });
     const restoring = setup({ complete: false });

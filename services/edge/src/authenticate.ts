@@ -337,7 +337,9 @@ async function actingAs(
     throw new AuthRefusal(
       403,
       -32001,
-      `Unknown user "${username}" (x-username): create it with POST /api/v1/external_users.`,
+      `Unknown user "${username}" (x-username): no active external user has this name. Create one with POST ` +
+        '/api/v1/external_users; a person your identity provider deactivated (SCIM `active: false`) is reactivated ' +
+        'there (`active: true`), not created again.',
     );
   return { username, userId, selfUser: Boolean(claimedUserId) };
 }

@@ -85,7 +85,12 @@ export interface ToolCallDeps {
    * Where approval requests live (ADR 0049: the Redis every edge and the control plane share); absent: calls of tools
    * needing approval are refused, never let through.
    */
-  approvals?: { readonly redis: RedisClient; readonly prefix: string };
+  approvals?: {
+    readonly redis: RedisClient;
+    readonly prefix: string;
+    /** The most undecided requests one caller may have for one tool (default 20: `APPROVAL_MAX_PENDING`). */
+    readonly maxPending?: number;
+  };
   /** Results of cacheable tools (ADR 0067); absent: every call runs upstream. */
   resultCache?: ResultCache;
   /** The caps of a `run_code` program (code mode, ADR 0068); absent: the defaults. */

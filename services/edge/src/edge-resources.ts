@@ -129,7 +129,7 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
       meter: new QuotaMeter(redis, env.REDIS_PREFIX, Math.ceil((2 * env.TASK_TIMEOUT_MS) / 1000)),
       failOpen: env.QUOTA_FAIL_OPEN,
     },
-    approvals: { redis, prefix: env.REDIS_PREFIX },
+    approvals: { redis, prefix: env.REDIS_PREFIX, maxPending: env.APPROVAL_MAX_PENDING },
     resultCache: new ResultCache(redis, env.REDIS_PREFIX, log),
     progressIntervalMs: env.PROGRESS_INTERVAL_MS,
     codeLimits: {

@@ -115,6 +115,11 @@ export const EdgeEnv = z.object({
    * this long (ms), and as a task otherwise (the server decides).
    */
   TASK_IMMEDIATE_MS: z.coerce.number().int().min(0).default(500),
+  /**
+   * Approvals (ADR 0049): the most approval requests one caller (key, token or person) may have waiting for a decision
+   * on one tool of one server; past it a call makes no request and gets a tool error saying to wait.
+   */
+  APPROVAL_MAX_PENDING: z.coerce.number().int().positive().default(20),
   /** Code mode (ADR 0068): a `run_code` program's wall time, inner calls included (ms). */
   CODE_MODE_WALL_MS: z.coerce.number().int().positive().default(DEFAULT_SANDBOX_LIMITS.wallMs),
   /** Code mode: the program's heap (QuickJS's memory limit, MB). */

@@ -92,6 +92,17 @@ describe('QuotaMeter', () => {
     expect(results.map((r) => r.refused === undefined)).toEqual([true, true, false, true, true, false]);
   });
 
+  it('never counts a person named "-" with the calls acting as no person (issue #73)', async () => {
+    const rules = [rule({ id: 'per', limit: 1, per: 'person' })];
+    const workspaceId = `ws-${randomUUID()}`;
+    const dash: CallQuotas = { workspaceId, rules, caller: { person: '-' } };
+    const nobody: CallQuotas = { workspaceId, rules, caller: {} };
+    expect((await meter.charge(nobody, rules, 1)).refused).toBeUndefined();
+    expect((await meter.charge(dash, rules, 1)).refused).toBeUndefined();
+    expect((await meter.charge(dash, rules, 1)).refused?.used).toBe(1);
+    expect((await meter.charge(nobody, rules, 1)).refused?.used).toBe(1);
+  });
+
   it('counts cost units, and a refund gives them back', async () => {
     const rules = [rule({ id: 'cost', counts: 'cost', limit: 10, window: 'month' })];
     const quotas = quotasFor(rules);

@@ -174,14 +174,19 @@ const windowMs: Record<QuotaWindow, number> = {
   month: 31 * 86_400_000,
 };
 
+/**
+ * A `per` counter's last key part: `k:<key id>`, `p:<person>`, `s:<subject>`; a caller without one counts as `k`, `p`
+ * or `s` alone (no colon), which no value can spell (a person named `-` is `p:-`, not the callers acting as no one).
+ */
 function perValue(rule: QuotaRule, c: QuotaCaller): string {
+  const part = (tag: string, value: string | undefined) => (value === undefined ? tag : `${tag}:${value}`);
   switch (rule.per) {
     case 'api_key':
-      return `k:${c.keyId ?? '-'}`;
+      return part('k', c.keyId);
     case 'person':
-      return `p:${c.person ?? '-'}`;
+      return part('p', c.person);
     case 'subject':
-      return `s:${c.subject ?? '-'}`;
+      return part('s', c.subject);
     default:
       return '*';
   }

@@ -43,7 +43,13 @@ let hookUrl = '';
 let controlPlaneUrl = '';
 /** What reached the upstream: each request's method and URL. */
 const received: string[] = [];
-const servers: Record<'orders' | 'brief' | 'smart' | 'flows', string> = { orders: '', brief: '', smart: '', flows: '' };
+const servers: Record<'orders' | 'brief' | 'smart' | 'flows' | 'burst', string> = {
+  orders: '',
+  brief: '',
+  smart: '',
+  flows: '',
+  burst: '',
+};
 /** The approvers: two keys the rule names, and one it does not. */
 const approvers: Record<'a' | 'b' | 'other', { id: string; api: ManagementClient }> = {} as never;
 let callerKeyId: string;
@@ -200,6 +206,10 @@ beforeAll(async () => {
   ];
   servers.orders = await make('orders', { approvalRule: { ...rule, notify } });
   servers.brief = await make('orders-brief', { approvalRule: { ...rule, expiresInSeconds: 2 } });
+  const burstHook = [{ url: `${hookUrl}/burst-t0k3n`, format: 'json' }];
+  servers.burst = await make('orders-burst', {
+    approvalRule: { approvers: { apiKeys: [approvers.a.id] }, notify: burstHook },
+  });
   servers.smart = (
     await unwrap(
       api.POST('/mcp_manager', {
@@ -361,6 +371,50 @@ describe('notifications', () => {
     expect(await deleteOrder(client, TOKEN_ID)).toMatchObject({ approval: { id, state: 'pending' } });
     await requestRow(id);
     expect(bodiesOf()).toHaveLength(2);
+  });
+});
+
+/** The request ids a webhook body announces: one request's, or each of a batch's. */
+function announced(text: string): string[] {
+  const body = JSON.parse(text) as { type: string; id?: string; requests?: { id: string }[]; more?: number };
+  if (body.type === 'approval.requested') return [body.id!];
+  expect(body).toMatchObject({ type: 'approval.requested.batch', count: body.requests!.length });
+  return body.requests!.map((r) => r.id);
+}
+
+describe('a burst of requests (issue #73)', () => {
+  it('is capped at 20 waiting per caller and tool, and announced in a few batched posts, not one post each', async () => {
+    const client = await mcpClient('burst');
+    const started = Date.now();
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const asked = await deleteOrder(client, `burst-${i}`);
+      expect(asked).toMatchObject({ isError: true, sent: [], approval: { state: 'pending' } });
+      ids.push(asked.approval!.id);
+    }
+    // The 21st waiting request is not made: the agent is told to wait for decisions.
+    const over = await deleteOrder(client, 'burst-20');
+    expect(over).toMatchObject({ isError: true, sent: [] });
+    expect(over.approval).toBeUndefined();
+    expect(over.text).toContain('20 approval requests of yours for "delete_order" are still waiting for a decision');
+    expect(over.text).toContain('No request was made and nothing was sent. Wait until the approvers');
+    // A call already waiting is still told about its own request; a decision frees a place.
+    expect((await deleteOrder(client, 'burst-3')).approval).toMatchObject({ id: ids[3], state: 'pending' });
+    await requestRow(ids[0]!);
+    await unwrap(decide(approvers.a.api, ids[0]!, 'deny'));
+    const freed = await deleteOrder(client, 'burst-20');
+    expect(freed.approval).toMatchObject({ state: 'pending' });
+    ids.push(freed.approval!.id);
+    // Every request reaches the webhook, at most one post per 10 s (APPROVAL_NOTIFY_INTERVAL_SECONDS) and the first.
+    const posts = await waitFor('every request announced', async () => {
+      const got = hooked.filter((h) => h.path === '/hooks/burst-t0k3n');
+      const seen = new Set(got.flatMap((h) => announced(h.text)));
+      return ids.every((id) => seen.has(id)) ? got : undefined;
+    });
+    expect(posts.flatMap((h) => announced(h.text)).sort()).toEqual([...ids].sort());
+    expect(posts.length).toBeLessThanOrEqual(2 + Math.floor((Date.now() - started) / 10_000));
+    expect(posts.length).toBeLessThan(ids.length);
+    for (const post of posts) expect(post.text).not.toContain(PASSCODE);
   });
 });
 

@@ -179,6 +179,13 @@ describe('SCIM', () => {
     // RFC 7644 §3.12: a taken userName (ignoring case), an unknown attribute or path, a filter that does not parse.
     const duplicate = await scim('POST', '/Users', user('Ann'));
     expect(duplicate).toMatchObject({ status: 409, body: { schemas: [errorSchema], scimType: 'uniqueness' } });
+    // The management API compares names the same way: no second person a `userName eq` lookup would also return.
+    const sameButCase = await api.POST('/external_users', { body: { name: 'ANN' } });
+    expect(sameButCase.response.status).toBe(409);
+    expect(JSON.stringify(sameButCase.error)).toContain(
+      'named \\"ann\\" already exists (names are compared ignoring case)',
+    );
+    expect(userNames(await scim('GET', '/Users?filter=' + encodeURIComponent('userName eq "Ann"')))).toEqual(['ann']);
     expect(await scim('POST', '/Users', user('dee', { shoeSize: 42 }))).toMatchObject({
       status: 400,
       body: { scimType: 'invalidValue', detail: expect.stringContaining('shoeSize') },
@@ -265,7 +272,11 @@ describe('SCIM', () => {
     const off = await scim('PATCH', `/Users/${ids.ann}`, patch({ op: 'replace', value: { active: false } }));
     expect(off).toMatchObject({ status: 200, body: { active: false } });
     expect(provider.revocations.slice(revocations)).toEqual([expect.objectContaining({ hint: 'refresh_token' })]);
-    expect((await callAs('ann')).text).toMatch(/Unknown user "ann"/);
+    // She is told what works: reactivation at the identity provider; creating her again is a 409 saying so.
+    expect((await callAs('ann')).text).toMatch(/Unknown user "ann".*deactivated \(SCIM `active: false`\)/);
+    const again = await api.POST('/external_users', { body: { name: 'ann' } });
+    expect(again.response.status).toBe(409);
+    expect(JSON.stringify(again.error)).toContain('deactivated by the identity provider (SCIM): reactivate them there');
     const listed = await unwrap(api.GET('/external_users/{name}/connections', { params: { path: { name: 'ann' } } }));
     expect(listed.data).toEqual([]);
     const request = await unwrap(api.GET('/approvals/{id}', { params: { path: { id: waiting } } }));

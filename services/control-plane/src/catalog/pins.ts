@@ -39,7 +39,10 @@ export interface PinState {
   rejected: { kind: PinKind; name: string; digest: string }[];
 }
 
-/** Where each kind sits in a listing, the field naming an item, and the fields its digest covers. */
+/**
+ * Where each kind sits in a listing, the field naming an item, and the fields its digest covers: everything a client
+ * or a model reads of it, `_meta` (an MCP App's `ui.resourceUri`, any instruction put there) and `icons` included.
+ */
 const kinds: Record<
   PinKind,
   { list: 'tools' | 'resources' | 'resourceTemplates' | 'prompts'; key: string; fields: string[] }
@@ -47,15 +50,19 @@ const kinds: Record<
   tool: {
     list: 'tools',
     key: 'name',
-    fields: ['name', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations'],
+    fields: ['name', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations', 'icons', '_meta'],
   },
-  resource: { list: 'resources', key: 'uri', fields: ['uri', 'name', 'title', 'description', 'mimeType', '_meta'] },
+  resource: {
+    list: 'resources',
+    key: 'uri',
+    fields: ['uri', 'name', 'title', 'description', 'mimeType', 'icons', '_meta'],
+  },
   resource_template: {
     list: 'resourceTemplates',
     key: 'uriTemplate',
-    fields: ['uriTemplate', 'name', 'title', 'description', 'mimeType', '_meta'],
+    fields: ['uriTemplate', 'name', 'title', 'description', 'mimeType', 'icons', '_meta'],
   },
-  prompt: { list: 'prompts', key: 'name', fields: ['name', 'title', 'description', 'arguments'] },
+  prompt: { list: 'prompts', key: 'name', fields: ['name', 'title', 'description', 'arguments', 'icons', '_meta'] },
 };
 const kindOrder = Object.keys(kinds) as PinKind[];
 
@@ -83,6 +90,12 @@ export function pinDigest(kind: PinKind, definition: Record<string, unknown>): s
     .update(canonical(pinnedFields(kind, definition)))
     .digest('hex');
 }
+
+/**
+ * A pin's digest under today's fields, from its accepted definition (kept whole): a pin stored before a field was
+ * covered still matches the same definition, and holds one that changed in that field since.
+ */
+const pinnedDigest = (pin: PinnedItem) => pinDigest(pin.kind, pin.definition);
 
 interface Listed {
   kind: PinKind;
@@ -141,7 +154,7 @@ export function reconcile(
   const fresh: HeldChange[] = [];
   for (const l of listed) {
     const pin = items.find((p) => same(p, l));
-    if (pin?.digest === l.digest) continue;
+    if (pin && pinnedDigest(pin) === l.digest) continue;
     if (rejected.some((r) => same(r, l) && r.digest === l.digest)) continue;
     const before = state.held.find((h) => same(h, l) && h.digest === l.digest);
     if (before) {
@@ -225,7 +238,7 @@ export function servedListing(
       const name = definition[kinds[kind].key];
       const pin = state.items.find((p) => p.kind === kind && p.name === name);
       if (!pin) return [];
-      if (pin.digest === pinDigest(kind, definition)) return [definition];
+      if (pinnedDigest(pin) === pinDigest(kind, definition)) return [definition];
       return onChange === 'keep_pinned' ? [pin.definition] : [];
     });
   }

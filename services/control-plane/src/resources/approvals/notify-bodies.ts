@@ -105,3 +105,68 @@ export function notificationText(
 ): string {
   return JSON.stringify(format === 'slack' ? slackNotification(r, links) : jsonNotification(r, links));
 }
+
+/** The most requests one batch lists (the others are counted: `more`, and the inbox's link). */
+const MAX_BATCH_LISTED = 20;
+/** A batch's JSON text above this leaves each request's arguments out (see its `links.api`). */
+const MAX_BATCH_CHARS = 48_000;
+
+/** Requests posted together to one webhook, each with its links. */
+interface RequestBatch {
+  requests: NewApprovalRequest[];
+  links: ApprovalLinks[];
+}
+
+/** The `json` body of a batch: each listed request as its own body says it (`type: "approval.requested"`). */
+function jsonBatch(publicUrl: string, batch: RequestBatch, withArguments: boolean) {
+  const listed = batch.requests.slice(0, MAX_BATCH_LISTED).map((r, i) => {
+    const body = jsonNotification(r, batch.links[i]!);
+    return withArguments ? body : { ...body, arguments: '[left out of the batch: see links.api]' };
+  });
+  const more = batch.requests.length - listed.length;
+  return {
+    type: 'approval.requested.batch' as const,
+    count: batch.requests.length,
+    requests: listed,
+    ...(more > 0 ? { more } : {}),
+    links: { dashboard: `${publicUrl.replace(/\/+$/, '')}/approvals` },
+  };
+}
+
+/** The `slack` body of a batch: one section per listed request (who, tool, server, its links). */
+function slackBatch(publicUrl: string, batch: RequestBatch) {
+  const section = (text: string) => ({ type: 'section', text: { type: 'mrkdwn', text } });
+  const listed = batch.requests.slice(0, MAX_BATCH_LISTED).map((r, i) => {
+    const links = batch.links[i]!;
+    const people = links.people?.length
+      ? `\nFor ${links.people.map((p) => `<${p.url}|${mrkdwn(p.person)}>`).join(' · ')} only (each link works once)`
+      : '';
+    return section(
+      `*${mrkdwn(askedBy(r))}*: tool \`${mrkdwn(r.details.tool)}\` on \`${mrkdwn(r.details.server.name)}\` · ` +
+        `<${links.dashboard}|Open in the dashboard> · <${links.api}|API>${people}\nRequest ${r.id}`,
+    );
+  });
+  const more = batch.requests.length - listed.length;
+  const inbox = `${publicUrl.replace(/\/+$/, '')}/approvals`;
+  return {
+    text: `${batch.requests.length} approval requests`,
+    blocks: [
+      section(`*${batch.requests.length} approval requests* (arguments in the dashboard)`),
+      ...listed,
+      ...(more > 0
+        ? [{ type: 'context', elements: [{ type: 'mrkdwn', text: `and ${more} more: <${inbox}|inbox>` }] }]
+        : []),
+    ],
+  };
+}
+
+/** The body a webhook of `format` receives for requests made within one interval, as JSON text. */
+export function batchNotificationText(
+  format: ApprovalNotifyTarget['format'],
+  publicUrl: string,
+  batch: RequestBatch,
+): string {
+  if (format === 'slack') return JSON.stringify(slackBatch(publicUrl, batch));
+  const text = JSON.stringify(jsonBatch(publicUrl, batch, true));
+  return text.length <= MAX_BATCH_CHARS ? text : JSON.stringify(jsonBatch(publicUrl, batch, false));
+}

@@ -38,15 +38,28 @@ function connectionView(
   return row.kind === 'oauth' ? { ...base, ...oauthConnectionView(state) } : base;
 }
 
+/** Why a name is taken: by that person (deactivated: reactivated where that was done), or one differing in case. */
+function takenMessage(name: string, taken: { name: string; active: boolean }): string {
+  const who =
+    taken.name === name
+      ? `an external user named "${name}" already exists`
+      : `an external user named "${taken.name}" already exists (names are compared ignoring case)`;
+  if (taken.active) return who;
+  return `${who}, deactivated by the identity provider (SCIM): reactivate them there (\`active: true\`)`;
+}
+
 /** `POST /external_users`: a user of the workspace's app, its name and attributes published for the edge. */
 export async function createExternalUser(
   { db, redis, prefix }: ControlPlaneDeps,
   { body: { name, attributes }, caller: { workspaceId } }: Input<CreateUserBody>,
 ) {
   const keys = redisKeys(prefix);
-  if (await db.externalUser.findUnique({ where: { workspaceId_name: { workspaceId, name } } })) {
-    throw new UserError('resource.conflict', `an external user named "${name}" already exists`, { status: 409 });
-  }
+  // Names compare ignoring case, as SCIM's userName does (RFC 7643 `caseExact: false`): one lookup finds one person.
+  const taken = await db.externalUser.findFirst({
+    where: { workspaceId, name: { equals: name, mode: 'insensitive' } },
+    select: { name: true, active: true },
+  });
+  if (taken) throw new UserError('resource.conflict', takenMessage(name, taken), { status: 409 });
   const user = await db.$transaction(async (tx) => {
     const created = await tx.externalUser.create({ data: { workspaceId, name, attributes: attributes ?? {} } });
     await redis.hset(keys.userAttributes(workspaceId), created.id, JSON.stringify(attributes ?? {}));

@@ -20,8 +20,8 @@ export interface MeteredQuota {
 /** `*`, `?`, `[`, `]` and `\` stand for themselves in a `SCAN … MATCH` pattern. */
 const literal = (text: string) => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 
-/** A `per` counter's caller, from its key's last part (`p:alice`); null for callers without one (`p:-`). */
-const perValueOf = (part: string) => (part.length <= 2 || part === `${part[0]}:-` ? null : part.slice(2));
+/** A `per` counter's caller, from its key's last part (`p:alice`); null for callers without one (`p`, no colon). */
+const perValueOf = (part: string) => (part[1] === ':' ? part.slice(2) : null);
 
 /**
  * The keys of a `per` quota's counters in one window: `SCAN` on the node that holds the workspace's hash-tag slot (all
