@@ -26,6 +26,7 @@ import type {
   UrlElicitationMode,
 } from './protocol-state.ts';
 import type { SandboxLimits } from './code-sandbox.ts';
+import type { ProgramSlots } from './code-slots.ts';
 import type { CallQuotas, QuotaMeter } from './quotas.ts';
 import type { ResultCache } from './result-cache.ts';
 import type { ShadowEventBudget } from './shadow-decisions.ts';
@@ -95,6 +96,8 @@ export interface ToolCallDeps {
   resultCache?: ResultCache;
   /** The caps of a `run_code` program (code mode, ADR 0068); absent: the defaults. */
   codeLimits?: SandboxLimits;
+  /** The `run_code` programs running on this edge, bounded in all and per caller; absent: the default bounds. */
+  codePrograms?: ProgramSlots;
 }
 
 /** What the edge names when it asks a worker for a person's connect link (the task's envelope aside). */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { toolResultValue, type ToolOutcome, type ToolResultPayload } from '@toolplane/contracts';
 import { bindActiveContext, currentTraceIds, recordToolCall } from '@toolplane/telemetry';
 import { deniedToolCall } from './access.ts';
-import { edgeRecordBase, errorResult } from './call-checks.ts';
+import { edgeRecordBase, errorResult, rejectCall } from './call-checks.ts';
 import { confirmSealing, type ToolCall, type ToolCallDeps } from './call-types.ts';
 import type { LoadedTool } from './catalogs.ts';
 import {
@@ -21,6 +21,7 @@ import {
   type SandboxLimits,
   type SandboxResult,
 } from './code-sandbox.ts';
+import { programCaller, ProgramSlots, type ProgramsRefusal } from './code-slots.ts';
 import { argumentsDigest, principalBinding, programEvent, type ProgramCall } from './confirmation.ts';
 
 /** The most of a failed program's error its record keeps. */
@@ -125,18 +126,61 @@ const stateRefusals: Record<CodeStateRefusal, string> = {
   replayed: 'already used',
 };
 
+/** The bounds of an edge whose deps name none (the defaults): one set for the process. */
+const defaultSlots = new ProgramSlots();
+
 /**
  * `run_code`: the program runs in a sandbox (code-sandbox.ts); each `tools.x(args)` is a call of the same caller
  * through `runTool`, the path of every `tools/call` (access, conditions, confirmation, approvals, quotas, guardrails,
  * records), linked to this call by `parentInvocationId`. A refused or failed inner call is an Error in the program
  * with the message the model would have read. On 2026-07-28 an inner call asking for input makes this call's result
  * `input_required`; the retry runs the program again from the start, replaying what was made (code-rounds.ts).
+ * At most so many programs run at once on the edge and for one caller (code-slots.ts): past either, the call is
+ * refused before anything runs (its requestState, if any, is not spent). The wall time counts from here.
  */
 export async function runCode(
   deps: ToolCallDeps,
   call: ToolCall,
   runTool: RunTool,
   limits: SandboxLimits = deps.codeLimits ?? DEFAULT_SANDBOX_LIMITS,
+): Promise<ToolResultPayload> {
+  const arrivedAt = Date.now();
+  const slots = deps.codePrograms ?? defaultSlots;
+  const slot = slots.take(programCaller(call.principal, call.source?.ip));
+  if ('refused' in slot) return tooManyPrograms(deps, call, slots, slot.refused);
+  try {
+    return await runProgram(deps, call, runTool, { limits, arrivedAt });
+  } finally {
+    slot.release();
+  }
+}
+
+/** The `run_code` call refused because a bound on running programs has no room: retryable, recorded. */
+function tooManyPrograms(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  slots: ProgramSlots,
+  refused: ProgramsRefusal,
+): ToolResultPayload {
+  const { perEdge, perCaller } = slots.bounds;
+  const message =
+    refused === 'caller'
+      ? `Too many programs: you already have ${perCaller} running, the most one caller may run at once.`
+      : `Too many programs: ${perEdge} are running here, the most this gateway instance runs at once.`;
+  const text = `${message} This one was not run, nothing was sent: retry in a moment.`;
+  const result: ToolResultPayload = {
+    ...errorResult(text),
+    _meta: { 'toolplane/programs': { refused, limit: refused === 'caller' ? perCaller : perEdge, retryable: true } },
+  };
+  return rejectCall(deps, call, randomUUID(), { errorCode: 'code.too_many_programs', message, result });
+}
+
+/** One program that has its slot: its rounds' state opened, run, recorded. */
+async function runProgram(
+  deps: ToolCallDeps,
+  call: ToolCall,
+  runTool: RunTool,
+  { limits, arrivedAt }: { limits: SandboxLimits; arrivedAt: number },
 ): Promise<ToolResultPayload> {
   const code = String(call.arguments.code);
   const sealing = confirmSealing(deps);
@@ -156,11 +200,11 @@ export async function runCode(
     replay = opened.replay;
   }
   const parentInvocationId = replay.invocationId;
-  const startedAt = new Date();
+  const startedAt = new Date(arrivedAt);
   // Inner calls start from the sandbox thread's messages: bound here, their spans are children of this call's.
   const calls: ProgramCall[] = [];
   const inner = bindActiveContext(innerCalls(deps, call, runTool, { parentInvocationId, replay, calls }));
-  const r = await runInSandbox(code, limits, inner);
+  const r = await runInSandbox(code, limits, inner, { arrivedAt, signal: call.signal });
   // Calls the program started before it stopped end first: what they did is in the next round's state.
   await replay.settled();
   deps.log.debug({ parentInvocationId, ok: r.ok, asked: !!replay.asking }, 'run_code finished');

@@ -4,11 +4,36 @@
  * way out is `tools.<name>(args)`, a message to the edge's thread, which runs the tool call and answers.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { getQuickJS, type QuickJSContext, type QuickJSDeferredPromise, type QuickJSHandle } from 'quickjs-emscripten';
+import {
+  newQuickJSWASMModule,
+  newVariant,
+  RELEASE_SYNC,
+  type QuickJSContext,
+  type QuickJSDeferredPromise,
+  type QuickJSHandle,
+} from 'quickjs-emscripten';
 import type { SandboxLimits, SandboxReply, SandboxRequest, SandboxResult } from './code-sandbox.ts';
 
 const port = parentPort!;
-const { code, limits } = workerData as { code: string; limits: SandboxLimits };
+/** `deadline`: epoch ms, the call's arrival plus its wall time (the edge's clock, the same as this thread's). */
+const { code, limits, deadline } = workerData as { code: string; limits: SandboxLimits; deadline: number };
+
+const WASM_PAGE = 64 * 1024;
+/** The QuickJS build's own initial memory (its stack, static data and first heap): the least it instantiates with. */
+const INITIAL_BYTES = 16 * 1024 * 1024;
+/**
+ * QuickJS runs in a WebAssembly memory that may grow by the program's memory limit past the build's initial 16 MB, and
+ * no further. QuickJS's own limit (`setMemoryLimit`) refuses one allocation over it but does not add allocations up
+ * under Emscripten (it counts 8 bytes a block: no `malloc_usable_size`), so a program could otherwise hold any number
+ * of smaller strings, buffers and objects; the memory's maximum is the bound, and an allocation past it fails in
+ * QuickJS ("out of memory").
+ */
+const maxBytes = INITIAL_BYTES + Math.ceil(limits.memoryBytes / WASM_PAGE) * WASM_PAGE;
+const wasmMemory = new WebAssembly.Memory({ initial: INITIAL_BYTES / WASM_PAGE, maximum: maxBytes / WASM_PAGE });
+/** How close to its maximum the memory is when even QuickJS's small allocations fail (its error then is `null`). */
+const NEARLY_FULL = Math.min(4 * 1024 * 1024, limits.memoryBytes / 2);
+
+const boundedQuickJS = () => newQuickJSWASMModule(newVariant(RELEASE_SYNC, { wasmMemory }));
 
 /** Each `tools.x(args)` becomes `__call("x", JSON)`; its answer is the tool's value as JSON. */
 const PRELUDE = `
@@ -57,11 +82,14 @@ function describe(vm: QuickJSContext, handle: QuickJSHandle): string {
   return text;
 }
 
+/** How `errorMessage` begins for a thrown value that is no Error. */
+const NOT_AN_ERROR = 'Uncaught: ';
+
 function errorMessage(vm: QuickJSContext, handle: QuickJSHandle): string {
   const e = vm.dump(handle) as { name?: string; message?: string } | string;
   handle.dispose();
   if (typeof e === 'object' && e && typeof e.message === 'string') return `${e.name ?? 'Error'}: ${e.message}`;
-  return `Uncaught: ${typeof e === 'string' ? e : JSON.stringify(e)}`;
+  return `${NOT_AN_ERROR}${typeof e === 'string' ? e : JSON.stringify(e)}`;
 }
 
 /** `console.log` and its kin: each line into the capped output. */
@@ -76,14 +104,15 @@ function installConsole(vm: QuickJSContext, output: Output): void {
   consoleObj.dispose();
 }
 
+const overTime = () => `The program ran longer than ${limits.wallMs} ms and was stopped.`;
+
 async function main(): Promise<SandboxResult> {
-  const QuickJS = await getQuickJS();
+  const QuickJS = await boundedQuickJS();
+  // The wall time counts from the call's arrival: starting this thread and loading QuickJS took part of it.
+  if (Date.now() > deadline) return { ok: false, error: overTime(), output: '', truncated: false };
   const runtime = QuickJS.newRuntime();
   runtime.setMemoryLimit(limits.memoryBytes);
   runtime.setMaxStackSize(512 * 1024);
-  const deadline = Date.now() + limits.wallMs;
-  // The edge's own stop counts from here: starting the thread and loading QuickJS are not the program's time.
-  port.postMessage({ type: 'started' });
   let interrupted = false;
   runtime.setInterruptHandler(() => (interrupted ||= Date.now() > deadline));
   const vm = runtime.newContext();
@@ -127,19 +156,18 @@ async function main(): Promise<SandboxResult> {
     settle?.();
   });
 
+  const fail = (message: string): SandboxResult => ({
+    ok: false,
+    error: interrupted ? overTime() : memoryOr(message),
+    output: output.text,
+    truncated: output.truncated,
+  });
   const prelude = vm.evalCode(PRELUDE);
-  if (prelude.error)
-    return { ok: false, error: errorMessage(vm, prelude.error), output: output.text, truncated: false };
+  if (prelude.error) return fail(errorMessage(vm, prelude.error));
   prelude.value.dispose();
 
   const body = `(async () => {\n${code}\n})().then((v) => JSON.stringify(v === undefined ? null : v))`;
   const started = vm.evalCode(body, 'program.js');
-  const fail = (message: string): SandboxResult => ({
-    ok: false,
-    error: interrupted ? `The program ran longer than ${limits.wallMs} ms and was stopped.` : memoryOr(message),
-    output: output.text,
-    truncated: output.truncated,
-  });
   if (started.error) return fail(errorMessage(vm, started.error));
   const promise = started.value;
   for (;;) {
@@ -157,8 +185,18 @@ async function main(): Promise<SandboxResult> {
   }
 }
 
+/**
+ * Whether a failure is the memory limit: QuickJS's own "out of memory" (Emscripten's outside its allocator), or what
+ * QuickJS throws when even that error cannot be allocated (`null`, no Error), which happens only with the memory grown
+ * to nearly its maximum.
+ */
+function outOfMemory(message: string): boolean {
+  if (/out of memory|\bOOM\b|Cannot enlarge memory/i.test(message)) return true;
+  return message.startsWith(NOT_AN_ERROR) && wasmMemory.buffer.byteLength >= maxBytes - NEARLY_FULL;
+}
+
 function memoryOr(message: string): string {
-  return /out of memory/i.test(message)
+  return outOfMemory(message)
     ? `The program used more than ${Math.round(limits.memoryBytes / 1048576)} MB of memory and was stopped.`
     : message;
 }

@@ -2,9 +2,12 @@ import { Worker } from 'node:worker_threads';
 
 /** The caps of one `run_code` program (ADR 0068; the edge's CODE_MODE_* settings). */
 export interface SandboxLimits {
-  /** Wall time from start to result, inner calls included. */
+  /** Wall time from the call's arrival to the result: the thread's start and inner calls included. */
   wallMs: number;
-  /** QuickJS's own heap (the runtime's memory limit). */
+  /**
+   * The program's memory: QuickJS's allocation limit, and how far the WebAssembly memory QuickJS runs in may grow past
+   * the engine's own initial 16 MB (which bounds what the program holds in total).
+   */
   memoryBytes: number;
   /** Console output kept (the rest is cut, and the result says so). */
   outputBytes: number;
@@ -51,43 +54,57 @@ export type InnerCall = (
 
 /** A thread that neither ends by itself nor is stopped by its interrupt handler is ended this long after its wall time. */
 const TERMINATE_GRACE_MS = 1000;
-/** How long a thread may take to start and load QuickJS before the program's own time begins. */
-const STARTUP_MS = 30_000;
+
+/** The call a program runs for: when it arrived, and whether it is cancelled. */
+interface SandboxCall {
+  /** When the call arrived (epoch ms): the program's wall time counts from there. Default: now. */
+  arrivedAt?: number;
+  /** Aborts when the caller cancels or disconnects: the program is stopped then (its place is given back). */
+  signal?: AbortSignal | undefined;
+}
 
 /**
  * Runs one program in a QuickJS sandbox on a worker thread of its own (code-sandbox-worker.ts): the edge's event loop
  * never runs the program, so a program that spins only spins its thread, which is ended at its wall time whatever it
- * does. Each `tools.x(args)` is handed to `inner`, whose answer goes back to the program.
+ * does. The wall time counts from the call's arrival (`call.arrivedAt`): starting the thread and loading QuickJS are
+ * part of it. Each `tools.x(args)` is handed to `inner`, whose answer goes back to the program. Resolves once the
+ * thread has ended.
  */
-export function runInSandbox(code: string, limits: SandboxLimits, inner: InnerCall): Promise<SandboxResult> {
+export function runInSandbox(
+  code: string,
+  limits: SandboxLimits,
+  inner: InnerCall,
+  call: SandboxCall = {},
+): Promise<SandboxResult> {
   const source = import.meta.url.endsWith('.ts') ? './code-sandbox-worker.ts' : './code-sandbox-worker.js';
+  const deadline = (call.arrivedAt ?? Date.now()) + limits.wallMs;
   return new Promise((resolve) => {
     const worker = new Worker(new URL(source, import.meta.url), {
-      workerData: { code, limits },
-      // The program's heap is QuickJS's (in WebAssembly memory, capped by its runtime); this caps the thread's own.
+      workerData: { code, limits, deadline },
+      // The program's heap is QuickJS's (a WebAssembly memory bounded by the program's memory limit); this caps the
+      // thread's own V8 heap (the strings it copies out of QuickJS).
       resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 },
     });
     let done = false;
+    const cancelled = () => stop('The call was cancelled: the program was stopped.');
     const finish = (result: SandboxResult) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      resolve(result);
-      void worker.terminate();
+      call.signal?.removeEventListener('abort', cancelled);
+      const ended = () => resolve(result);
+      worker.terminate().then(ended, ended);
     };
     const stop = (error: string) => finish({ ok: false, error, output: '', truncated: false });
-    // Until the thread says the program started, a cap on starting it (a loaded host); then the program's wall time.
-    let timer = setTimeout(() => stop('The sandbox did not start in time: try again.'), STARTUP_MS);
-    worker.on('message', (m: SandboxRequest | { type: 'started' } | { type: 'done'; result: SandboxResult }) => {
+    // The thread's own interrupt handler stops the program at the deadline; this ends a thread that did not.
+    const timer = setTimeout(
+      () => stop(`The program ran longer than ${limits.wallMs} ms and was stopped.`),
+      Math.max(0, deadline - Date.now()) + TERMINATE_GRACE_MS,
+    );
+    if (call.signal?.aborted) cancelled();
+    else call.signal?.addEventListener('abort', cancelled, { once: true });
+    worker.on('message', (m: SandboxRequest | { type: 'done'; result: SandboxResult }) => {
       if (m.type === 'done') return finish(m.result);
-      if (m.type === 'started') {
-        clearTimeout(timer);
-        timer = setTimeout(
-          () => stop(`The program ran longer than ${limits.wallMs} ms and was stopped.`),
-          limits.wallMs + TERMINATE_GRACE_MS,
-        );
-        return;
-      }
       void answer(inner, m).then((reply) => {
         if ('halt' in reply) finish({ ok: false, error: reply.halt, output: '', truncated: false });
         else if (!done) worker.postMessage(reply);

@@ -14,6 +14,7 @@ import { createRedisClient, redisConnectionOf, type RedisClient } from '@toolpla
 import { AccessPolicyCache } from './access.ts';
 import { ApiKeyCache } from './api-keys.ts';
 import { CatalogCache } from './catalogs.ts';
+import { ProgramSlots } from './code-slots.ts';
 import { ConfirmStates, RedisStateKey, redisNonceSpender } from './confirm-state.ts';
 import type { EdgeEnv } from './env.ts';
 import type { LegacySseSessions } from './legacy-sse.ts';
@@ -139,6 +140,10 @@ export function toolCallDeps(env: EdgeEnv, r: EdgeResources, log: Logger): ToolC
       maxCalls: env.CODE_MODE_MAX_CALLS,
       resultChars: env.CODE_MODE_RESULT_CHARS,
     },
+    codePrograms: new ProgramSlots({
+      perEdge: env.CODE_MODE_MAX_PROGRAMS,
+      perCaller: env.CODE_MODE_MAX_PROGRAMS_PER_CALLER,
+    }),
     userConnections: async (workspaceId: string, userId: string) =>
       new Set(await readState(() => redis.smembers(keys.userConnections(workspaceId, userId)))),
     oauthConnectionState: (connection: string) => readState(() => redis.hgetall(keys.oauthConnection(connection))),

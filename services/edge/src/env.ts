@@ -2,6 +2,7 @@ import { logLevel, maxBodyBytes, port, telemetryEnv } from '@toolplane/config';
 import { checkQueueShards, checkRedisEnv, queueShardsShape, redisEnvShape } from '@toolplane/redis';
 import { z } from 'zod';
 import { DEFAULT_SANDBOX_LIMITS } from './code-sandbox.ts';
+import { DEFAULT_PROGRAM_BOUNDS } from './code-slots.ts';
 
 export const EdgeEnv = z.object({
   /** Port of the MCP HTTP endpoint (0 picks a free one). */
@@ -120,9 +121,15 @@ export const EdgeEnv = z.object({
    * on one tool of one server; past it a call makes no request and gets a tool error saying to wait.
    */
   APPROVAL_MAX_PENDING: z.coerce.number().int().positive().default(20),
-  /** Code mode (ADR 0068): a `run_code` program's wall time, inner calls included (ms). */
+  /**
+   * Code mode (ADR 0068): a `run_code` program's wall time from the call's arrival, its thread's start and inner calls
+   * included (ms).
+   */
   CODE_MODE_WALL_MS: z.coerce.number().int().positive().default(DEFAULT_SANDBOX_LIMITS.wallMs),
-  /** Code mode: the program's heap (QuickJS's memory limit, MB). */
+  /**
+   * Code mode: the program's memory (MB): QuickJS's allocation limit, and how far its WebAssembly memory may grow past
+   * the engine's own 16 MB.
+   */
   CODE_MODE_MEMORY_MB: z.coerce
     .number()
     .int()
@@ -135,6 +142,16 @@ export const EdgeEnv = z.object({
   CODE_MODE_OUTPUT_BYTES: z.coerce.number().int().positive().default(DEFAULT_SANDBOX_LIMITS.outputBytes),
   /** Code mode: the program's return value (characters of JSON); a larger one is an error. */
   CODE_MODE_RESULT_CHARS: z.coerce.number().int().positive().default(DEFAULT_SANDBOX_LIMITS.resultChars),
+  /**
+   * Code mode: programs running at once on this edge (each a thread with its own memory); past it a `run_code` call is
+   * refused with a retryable tool error, never queued.
+   */
+  CODE_MODE_MAX_PROGRAMS: z.coerce.number().int().positive().default(DEFAULT_PROGRAM_BOUNDS.perEdge),
+  /**
+   * Code mode: programs one caller may run at once on this edge (a person, else an API key, else an OAuth subject,
+   * else an anonymous caller's client address); past it the call is refused with a retryable tool error.
+   */
+  CODE_MODE_MAX_PROGRAMS_PER_CALLER: z.coerce.number().int().positive().default(DEFAULT_PROGRAM_BOUNDS.perCaller),
   ...telemetryEnv,
   LOG_LEVEL: logLevel,
 });
