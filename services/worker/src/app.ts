@@ -53,6 +53,7 @@ import { configureOutbound, parseOutboundAllow } from './outbound-guard.ts';
 import { ExecutionLeases } from './execution-lease.ts';
 import { configureUpstreamConnections, type HttpLimits } from './http-operation.ts';
 import { createAbandonedJobHandler, createToolInvocationProcessor, RunningInvocations } from './processor.ts';
+import { releasingCallsInFlight } from './quota-release.ts';
 import { requestCredentialOpener } from './request-credentials.ts';
 import { ResourceWatcher } from './resource-watcher.ts';
 import { SecretResolver } from './secret-resolver.ts';
@@ -334,15 +335,22 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
     fetchers: env.WORKER_FETCHERS,
     job: ToolInvokeJob,
     // Durable tasks (ADR 0040): a task's job settles its task record; plain calls pass through unchanged.
-    handle: withTaskResults(processor, taskRecords, log, {
-      caller: taskCallerCheck(redis, env.REDIS_PREFIX),
-      // A task's call held for someone else's approval runs only on a grant (ADR 0049).
-      held: heldCallStart({ redis, log, audit: core.audit, quotaRefunds: (charge) => giveBackQuota(redis, charge) }),
-    }),
+    // A job's calls in flight are released when it ends, however it ends (ADR 0048).
+    handle: releasingCallsInFlight(
+      withTaskResults(processor, taskRecords, log, {
+        caller: taskCallerCheck(redis, env.REDIS_PREFIX),
+        // A task's call held for someone else's approval runs only on a grant (ADR 0049).
+        held: heldCallStart({ redis, log, audit: core.audit, quotaRefunds: (charge) => giveBackQuota(redis, charge) }),
+      }),
+      { redis, log },
+    ),
     message: toolReplyMessage,
-    onAbandoned: withTaskResults(createAbandonedJobHandler({ leases, plans, records, log }), taskRecords, log, {
-      checkFirst: false,
-    }),
+    onAbandoned: releasingCallsInFlight(
+      withTaskResults(createAbandonedJobHandler({ leases, plans, records, log }), taskRecords, log, {
+        checkFirst: false,
+      }),
+      { redis, log },
+    ),
     ...common,
   });
   observeQueueDepth(queueNames.toolInvocations, () => consumer.jobCounts());
