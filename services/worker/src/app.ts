@@ -19,6 +19,7 @@ import {
   coalesceWrites,
   duplicateConnection,
   giveBackQuota,
+  QuotaMeter,
   ExecutionRecordSink,
   PublishedReplies,
   queueShardPrefixes,
@@ -54,6 +55,7 @@ import { ExecutionLeases } from './execution-lease.ts';
 import { configureUpstreamConnections, type HttpLimits } from './http-operation.ts';
 import { createAbandonedJobHandler, createToolInvocationProcessor, RunningInvocations } from './processor.ts';
 import { releasingCallsInFlight } from './quota-release.ts';
+import { argumentGuardrailsReader } from './step-checks.ts';
 import { requestCredentialOpener } from './request-credentials.ts';
 import { ResourceWatcher } from './resource-watcher.ts';
 import { SecretResolver } from './secret-resolver.ts';
@@ -210,6 +212,13 @@ function listenForEvents({ log, redis, events, keys, running, debug, resolver, r
   });
 }
 
+/**
+ * How long a calls-in-flight counter a workflow step charged outlives its last charge (a crashed worker's steps stop
+ * counting then): the edge's own for the same counters on its defaults (twice `TASK_TIMEOUT_MS`), so that a step's
+ * charge never shortens the life of a counter holding longer calls.
+ */
+const STEP_IN_FLIGHT_TTL_SECONDS = 1800;
+
 /** The Redis-backed clients the invocation processor and the data-plane tasks share. */
 interface Clients {
   leases: ExecutionLeases;
@@ -268,6 +277,9 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
       const raw = await redis.get(keys.access(workspaceId));
       return raw ? WorkspaceAccess.parse(JSON.parse(raw)) : undefined;
     },
+    // A workflow step on a hosted server's tool: that tool's quotas and guardrails on arguments (step-checks.ts).
+    quotaMeter: new QuotaMeter(redis, env.REDIS_PREFIX, STEP_IN_FLIGHT_TTL_SECONDS),
+    argumentGuardrails: argumentGuardrailsReader(redis, env.REDIS_PREFIX),
     identitySettings: async (serverId: string) => {
       const raw = await redis.get(keys.serverIdentity(serverId));
       return ServerIdentitySettings.parse(raw ? JSON.parse(raw) : { v: 1 });
