@@ -125,10 +125,12 @@ async function chargeStepQuotas(
     );
     if (!outcome.refused) return { charge: outcome.charge };
     const { rule, retryAfterSeconds } = outcome.refused;
+    const { limit, counts, window } = rule;
+    // As the edge says it of a direct call (call-checks.ts).
     const what =
-      rule.counts === 'in_flight'
-        ? `${rule.limit} calls in flight`
-        : `${rule.limit} ${rule.counts === 'cost' ? 'cost units' : 'calls'} per ${rule.window}`;
+      counts === 'in_flight'
+        ? `${limit} call${limit === 1 ? '' : 's'} at once`
+        : `${limit} ${counts === 'cost' ? 'cost units' : limit === 1 ? 'call' : 'calls'} per ${window}`;
     return {
       refused: `quota "${rule.name}" (${what}) has no room for the step's tool "${step.name}": retry after ${retryAfterSeconds} s.`,
     };
