@@ -51,9 +51,12 @@ export async function checkStep(
   const guarded = await stepGuardrails(deps, step, sent);
   if ('refused' in guarded) return guarded;
   const { args } = guarded;
-  const denied = await stepAccessRefusal(deps.workspaceAccess, job, step, args);
+  // The workspace's published policies and quotas, read once for both checks.
+  let read: ReturnType<WorkspaceAccessReader> | undefined;
+  const workspaceAccess = deps.workspaceAccess && ((id: string) => (read ??= deps.workspaceAccess!(id)));
+  const denied = await stepAccessRefusal(workspaceAccess, job, step, args);
   if (denied !== undefined) return { refused: denied };
-  const charged = await chargeStepQuotas(deps, job, step);
+  const charged = await chargeStepQuotas({ ...deps, workspaceAccess }, job, step);
   if ('refused' in charged) return charged;
   const { charge } = charged;
   if (!charge || charge.inFlight.length === 0) return { args, done: nothingToRelease };
