@@ -346,10 +346,14 @@ const ToolInvokeJobV1 = z.object({
    */
   task: z.object({ id: z.string().min(1) }).optional(),
   /**
-   * The quota counters the edge charged for this call, windowed ones only (ADR 0048): a worker that finds the job
-   * expired in the queue gives them back. Counter keys name quotas and callers, never a secret.
+   * The quota counters the edge charged for this call (ADR 0048): `keys`/`amounts` the windowed ones, which a worker
+   * that finds the job expired in the queue gives back; `inFlight` the calls-in-flight counters, which the worker
+   * releases (1 each) when the job ends however it ends, the TTL being the fallback of a crashed worker. Counter keys
+   * name quotas and callers, never a secret.
    */
-  quotaCharge: z.object({ keys: z.array(z.string()), amounts: z.array(z.number()) }).optional(),
+  quotaCharge: z
+    .object({ keys: z.array(z.string()), amounts: z.array(z.number()), inFlight: z.array(z.string()).optional() })
+    .optional(),
   /**
    * The tool's declared cost units (`CatalogTool.cost`), only when it declares one (absent: 1): what the worker writes
    * as the call's `costUnits` in its record, for usage reports.

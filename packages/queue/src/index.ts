@@ -8,6 +8,7 @@ export * from './reply-consumer.ts';
 export * from './task-records.ts';
 export * from './redis-forms.ts';
 export * from './queue-layout.ts';
+export * from './quota-meter.ts';
 export * from './quota-refunds.ts';
 export * from './approvals.ts';
 export * from './held-jobs.ts';

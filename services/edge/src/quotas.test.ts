@@ -109,7 +109,10 @@ describe('QuotaMeter', () => {
     const first = await meter.charge(quotas, rules, 6);
     expect(first.refused).toBeUndefined();
     expect((await meter.charge(quotas, rules, 6)).refused?.used).toBe(6);
-    await meter.release((first as { charge: Parameters<QuotaMeter['release']>[0] }).charge, true);
+    await meter.release((first as { charge: Parameters<QuotaMeter['release']>[0] }).charge, {
+      windowed: true,
+      inFlight: true,
+    });
     expect((await meter.charge(quotas, rules, 10)).refused).toBeUndefined();
   });
 
@@ -119,7 +122,10 @@ describe('QuotaMeter', () => {
     const a = await meter.charge(quotas, rules, 1);
     const b = await meter.charge(quotas, rules, 1);
     expect((await meter.charge(quotas, rules, 1)).refused?.rule.id).toBe('inflight');
-    await meter.release((a as { charge: Parameters<QuotaMeter['release']>[0] }).charge, false);
+    await meter.release((a as { charge: Parameters<QuotaMeter['release']>[0] }).charge, {
+      windowed: false,
+      inFlight: true,
+    });
     expect((await meter.charge(quotas, rules, 1)).refused).toBeUndefined();
     expect(b.refused).toBeUndefined();
   });
@@ -146,7 +152,8 @@ describe('QuotaMeter', () => {
     expect(await redis.hkeys(marker!)).toEqual(['80', '100']);
     expect(Math.abs((await redis.ttl(marker!)) - (await redis.ttl(counter!)))).toBeLessThanOrEqual(1);
     // The last two given back (nothing ran), then charged again: this window has alerted already.
-    for (const o of outcomes.slice(3)) await meter.release((o as { charge: QuotaCharge }).charge, true);
+    for (const o of outcomes.slice(3))
+      await meter.release((o as { charge: QuotaCharge }).charge, { windowed: true, inFlight: true });
     expect(await redis.get(counter!)).toBe('3');
     expect(alertsOf(await other.charge(quotas, rules, 1))).toEqual([]);
     expect(alertsOf(await meter.charge(quotas, rules, 1))).toEqual([]);

@@ -223,42 +223,55 @@ describe('callTool: a call without an answer by its deadline', () => {
 describe('callTool: a call under a quota (ADR 0048)', () => {
   const rule = { id: 'q1', name: 'q', match: {}, counts: 'calls' as const, limit: 10, window: 'day' as const };
   const quotas = { workspaceId: 'w1', rules: [{ ...rule, enforce: true }], caller: {} };
-  const charge = { keys: ['k'], amounts: [1], inFlight: [] };
+  // A calls quota (counter `k`) and a calls-in-flight one (counter `f`).
+  const charge = { keys: ['k', 'f'], amounts: [1, 1], inFlight: ['f'] };
   /** A call whose job the queue takes (`added`) or not, then answers with `answer`; each release of its charge. */
   async function released(added: boolean, answer: () => never) {
     const { deps } = fakes();
-    const releases: boolean[] = [];
+    const releases: unknown[] = [];
+    const jobs: ToolInvokeJob[] = [];
     deps.quotas = {
       failOpen: false,
       meter: {
-        charge: async () => ({ charge, shadow: [], alerts: [], uses: [{ rule: quotas.rules[0], fraction: 0.1 }] }),
-        release: async (_: unknown, refund: boolean) => void releases.push(refund),
+        charge: async () => {
+          const inFlight = { ...quotas.rules[0]!, id: 'q2', counts: 'in_flight' as const, window: undefined };
+          const uses = [
+            { rule: quotas.rules[0], fraction: 0.1 },
+            { rule: inFlight, fraction: 1 },
+          ];
+          return { charge, shadow: [], alerts: [], uses };
+        },
+        release: async (_: unknown, what: unknown) => void releases.push(what),
       } as unknown as NonNullable<ToolCallDeps['quotas']>['meter'],
     };
     deps.invocations = {
       edgeId: 'edge-test',
-      invoke: async (_job: ToolInvokeJob, _signal: unknown, onEnqueued?: (err?: unknown) => void) => {
+      invoke: async (job: ToolInvokeJob, _signal: unknown, onEnqueued?: (err?: unknown) => void) => {
+        jobs.push(job);
         onEnqueued?.(added ? undefined : new Error('Connection is closed.'));
         answer();
       },
     } as unknown as InvocationClient;
     const result = await callTool(deps, call('http_tool', { quotas }));
     await new Promise(setImmediate);
-    return { isError: result.isError, releases };
+    return { isError: result.isError, releases, quotaCharge: jobs[0]?.quotaCharge };
   }
 
-  it('gives the units back when the job could not be added to the queue (nothing ran)', async () => {
+  it('gives the units back, the call in flight too, when the job could not be added to the queue', async () => {
     const r = await released(false, () => {
       throw new TransientError('queue.unavailable', 'The call was not run: the queue (Redis) is unavailable.');
     });
-    expect(r).toEqual({ isError: true, releases: [true] });
+    expect(r.isError).toBe(true);
+    expect(r.releases).toEqual([{ windowed: true, inFlight: true }]);
   });
 
-  it('keeps them when the job was added and its outcome is unknown', async () => {
+  it('keeps them when the job was added and its outcome is unknown; its worker ends the call in flight', async () => {
     const r = await released(true, () => {
       throw new TransientError('tool.timeout', 'no answer within 1000 ms');
     });
-    expect(r).toEqual({ isError: true, releases: [false] });
+    expect(r.isError).toBe(true);
+    expect(r.releases).toEqual([{ windowed: false, inFlight: false }]);
+    expect(r.quotaCharge).toEqual({ keys: ['k'], amounts: [1], inFlight: ['f'] });
   });
 });
 

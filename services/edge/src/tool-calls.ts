@@ -331,19 +331,21 @@ async function runTool(deps: ToolCallDeps, sent: ToolCall, tool: LoadedTool): Pr
   const { charge } = charged;
   if (!charge) return enqueueTool(deps, call, tool, { invocationId, onQueued: settleApproval, cache });
   let outcome: ToolOutcome | undefined;
-  let notQueued = false;
+  let added: boolean | undefined;
   try {
-    const onQueued = (added: boolean) => {
-      notQueued = !added;
-      settleApproval?.(added);
+    const onQueued = (queued: boolean) => {
+      added = queued;
+      settleApproval?.(queued);
     };
     return (outcome = await enqueueTool(deps, call, tool, { invocationId, charge, onQueued, cache }));
   } finally {
     // Nothing ran when the job could not be added to the queue, or in an external server's `input_required` round:
-    // the units come back (a retry is charged). Any other outcome, unknown ones too, stays charged.
-    const ranNothing = notQueued || (outcome as ToolResultPayload | undefined)?.resultType === 'input_required';
+    // the units come back (a retry is charged). Any other outcome, unknown ones too, stays charged. Calls in flight
+    // end with the job: its worker releases them when it ends (however the caller went away); the edge only when no
+    // job was queued (not added, a cached answer).
+    const windowed = added === false || (outcome as ToolResultPayload | undefined)?.resultType === 'input_required';
     deps
-      .quotas!.meter.release(charge, ranNothing)
+      .quotas!.meter.release(charge, { windowed, inFlight: added !== true })
       .catch((err: unknown) => deps.log.warn({ invocationId, err: String(err) }, 'a quota charge was not released'));
   }
 }
@@ -390,7 +392,8 @@ async function enqueueTool(
     }
     hint = found.hint;
   }
-  const job = await jobOf(deps, call, tool, { invocationId, charge, deadlineAt: Date.now() + deps.timeoutMs });
+  const quotaCharge = charge && jobCharge(charge);
+  const job = await jobOf(deps, call, tool, { invocationId, quotaCharge, deadlineAt: Date.now() + deps.timeoutMs });
   if (hint) job.cache = hint;
   // The enqueue is a PRODUCER span (messaging conventions); its traceparent travels in the job, so the
   // worker's CONSUMER span is its child. While tracing is off: no span, no traceparent.
@@ -431,10 +434,10 @@ async function jobOf(
   deps: ToolCallDeps,
   call: ToolCall,
   tool: LoadedTool,
-  facts: { invocationId: string; charge?: QuotaCharge | undefined; deadlineAt: number },
+  facts: { invocationId: string; quotaCharge?: ToolInvokeJob['quotaCharge']; deadlineAt: number },
 ): Promise<ToolInvokeJob> {
   const { loaded, principal, arguments: input, live, request } = call;
-  const { invocationId, charge, deadlineAt } = facts;
+  const { invocationId, quotaCharge, deadlineAt } = facts;
   // Per-request authentication: the caller's own upstream credential, sealed for the workers (never in clear in Redis).
   const upstream = request.upstreamAuthorization;
   const upstreamAuthorization =
@@ -465,7 +468,7 @@ async function jobOf(
     ...(call.relay ? { relay: call.relay } : {}),
     serializedResult: true,
     ...(call.task ? { task: { id: call.task.id } } : {}),
-    ...(charge ? { quotaCharge: jobCharge(charge) } : {}),
+    ...(quotaCharge ? { quotaCharge } : {}),
     ...(tool.cost !== undefined ? { cost: tool.cost } : {}),
     ...(call.argumentFindings ? { argumentFindings: [...call.argumentFindings] } : {}),
   };
@@ -497,7 +500,8 @@ async function holdCall(
   }
   const dueAt = held.expiresAt + HOLD_SLACK_MS;
   try {
-    const job = await jobOf(deps, call, tool, { invocationId, charge, deadlineAt: dueAt + deps.timeoutMs });
+    const quotaCharge = charge && jobCharge(charge, true);
+    const job = await jobOf(deps, call, tool, { invocationId, quotaCharge, deadlineAt: dueAt + deps.timeoutMs });
     const approval = { key: held.key, id: held.id, timeoutMs: deps.timeoutMs };
     const queuePrefix = await deps.invocations.hold({ ...job, approval }, dueAt - Date.now());
     // Not written (Redis failing now): the job is still due at the expiry, and reads the decision then.
@@ -505,12 +509,12 @@ async function holdCall(
       deps.log.warn({ approval: held.id, err: String(err) }, 'a held call is due at its expiry only'),
     );
   } catch (err) {
-    if (charge) await deps.quotas!.meter.release(charge, true).catch(() => undefined);
+    if (charge) await deps.quotas!.meter.release(charge, { windowed: true, inFlight: true }).catch(() => undefined);
     await releaseHeld(deps, held, invocationId);
     return failedCall(deps, call, invocationId, err);
   }
   // Calls in flight are not held while the approvers decide; the windowed units travel with the job.
-  if (charge) await deps.quotas!.meter.release(charge, false).catch(() => undefined);
+  if (charge) await deps.quotas!.meter.release(charge, { windowed: false, inFlight: true }).catch(() => undefined);
   call.task?.onHeld?.(held.statusMessage, dueAt);
   return errorResult(held.statusMessage);
 }

@@ -19,6 +19,7 @@ import {
   coalesceWrites,
   duplicateConnection,
   giveBackQuota,
+  QuotaMeter,
   ExecutionRecordSink,
   PublishedReplies,
   queueShardPrefixes,
@@ -53,6 +54,8 @@ import { configureOutbound, parseOutboundAllow } from './outbound-guard.ts';
 import { ExecutionLeases } from './execution-lease.ts';
 import { configureUpstreamConnections, type HttpLimits } from './http-operation.ts';
 import { createAbandonedJobHandler, createToolInvocationProcessor, RunningInvocations } from './processor.ts';
+import { releasingCallsInFlight } from './quota-release.ts';
+import { argumentGuardrailsReader } from './step-checks.ts';
 import { requestCredentialOpener } from './request-credentials.ts';
 import { ResourceWatcher } from './resource-watcher.ts';
 import { SecretResolver } from './secret-resolver.ts';
@@ -209,6 +212,13 @@ function listenForEvents({ log, redis, events, keys, running, debug, resolver, r
   });
 }
 
+/**
+ * How long a calls-in-flight counter a workflow step charged outlives its last charge (a crashed worker's steps stop
+ * counting then): the edge's own for the same counters on its defaults (twice `TASK_TIMEOUT_MS`), so that a step's
+ * charge never shortens the life of a counter holding longer calls.
+ */
+const STEP_IN_FLIGHT_TTL_SECONDS = 1800;
+
 /** The Redis-backed clients the invocation processor and the data-plane tasks share. */
 interface Clients {
   leases: ExecutionLeases;
@@ -267,6 +277,9 @@ function buildProcessor(core: Core, clients: Clients): ReturnType<typeof createT
       const raw = await redis.get(keys.access(workspaceId));
       return raw ? WorkspaceAccess.parse(JSON.parse(raw)) : undefined;
     },
+    // A workflow step on a hosted server's tool: that tool's quotas and guardrails on arguments (step-checks.ts).
+    quotaMeter: new QuotaMeter(redis, env.REDIS_PREFIX, STEP_IN_FLIGHT_TTL_SECONDS),
+    argumentGuardrails: argumentGuardrailsReader(redis, env.REDIS_PREFIX),
     identitySettings: async (serverId: string) => {
       const raw = await redis.get(keys.serverIdentity(serverId));
       return ServerIdentitySettings.parse(raw ? JSON.parse(raw) : { v: 1 });
@@ -334,15 +347,22 @@ function buildConsumers(core: Core, clients: Clients): Consumers {
     fetchers: env.WORKER_FETCHERS,
     job: ToolInvokeJob,
     // Durable tasks (ADR 0040): a task's job settles its task record; plain calls pass through unchanged.
-    handle: withTaskResults(processor, taskRecords, log, {
-      caller: taskCallerCheck(redis, env.REDIS_PREFIX),
-      // A task's call held for someone else's approval runs only on a grant (ADR 0049).
-      held: heldCallStart({ redis, log, audit: core.audit, quotaRefunds: (charge) => giveBackQuota(redis, charge) }),
-    }),
+    // A job's calls in flight are released when it ends, however it ends (ADR 0048).
+    handle: releasingCallsInFlight(
+      withTaskResults(processor, taskRecords, log, {
+        caller: taskCallerCheck(redis, env.REDIS_PREFIX),
+        // A task's call held for someone else's approval runs only on a grant (ADR 0049).
+        held: heldCallStart({ redis, log, audit: core.audit, quotaRefunds: (charge) => giveBackQuota(redis, charge) }),
+      }),
+      { redis, log },
+    ),
     message: toolReplyMessage,
-    onAbandoned: withTaskResults(createAbandonedJobHandler({ leases, plans, records, log }), taskRecords, log, {
-      checkFirst: false,
-    }),
+    onAbandoned: releasingCallsInFlight(
+      withTaskResults(createAbandonedJobHandler({ leases, plans, records, log }), taskRecords, log, {
+        checkFirst: false,
+      }),
+      { redis, log },
+    ),
     ...common,
   });
   observeQueueDepth(queueNames.toolInvocations, () => consumer.jobCounts());

@@ -31,7 +31,7 @@ import {
 import type { PlanCache } from './catalog-cache.ts';
 import { buildRequest, errorResult, sendRequest, toToolResult, type HttpLimits } from './http-operation.ts';
 import { rateLimitMessage, RateLimitedError, type RateLimits } from './rate-limits.ts';
-import type { ExecutionRecordSink, PublishedReplies, ReceivedJob } from '@toolplane/queue';
+import type { ExecutionRecordSink, PublishedReplies, QuotaMeter, ReceivedJob } from '@toolplane/queue';
 import {
   attr,
   currentTraceIds,
@@ -67,7 +67,8 @@ import { mcpHeaders, relayOf, runMcpRequest, type McpRequestRun } from './extern
 import type { SecretResolver } from './secret-resolver.ts';
 import { oauthAppOf, personToken, type ConnectLinks, type PersonAuth } from './connect-links.ts';
 import { ConnectionRequiredError, type UserTokenKeeper } from './user-tokens.ts';
-import { stepAccessRefusal, type WorkspaceAccessReader } from './step-access.ts';
+import type { WorkspaceAccessReader } from './step-access.ts';
+import { checkStep, type ArgumentGuardrailsReader } from './step-checks.ts';
 import { stepRunner } from './tool-steps.ts';
 import { runWorkflowTool, WorkflowStopped, type WorkflowCall } from './workflow-runner.ts';
 
@@ -130,6 +131,10 @@ export interface ProcessorDeps {
   quotaRefunds?: (charge: NonNullable<ToolInvokeJob['quotaCharge']>) => Promise<void>;
   /** A workspace's published access policies, for workflow steps on hosted servers' tools (absent: they fail). */
   workspaceAccess?: WorkspaceAccessReader;
+  /** Charges a workflow step's tool's quotas (step-checks.ts, ADR 0048; absent: a step under a quota is refused). */
+  quotaMeter?: QuotaMeter;
+  /** A hosted server's guardrails on arguments, for workflow steps on its tools (step-checks.ts, ADR 0050). */
+  argumentGuardrails?: ArgumentGuardrailsReader;
   /** Bytes of a result's text above which a guardrail without its own limit blocks it (absent: 1 MiB). */
   maxScanBytes?: number;
   /** Stores a cacheable call's result (`SET key value PX ttlMs`, ADR 0067; absent: nothing is cached). */
@@ -715,7 +720,7 @@ function toolSteps(deps: ProcessorDeps, call: Invocation, plan: WorkflowPlan): W
       ),
     mcpHeaders: (tool, serverId) =>
       mcpHeaders(deps.secrets, { ...job, serverId: serverId ?? job.serverId }, tool, call.fallback),
-    refusal: (step, args) => stepAccessRefusal(deps.workspaceAccess, job, step, args),
+    checks: (step, args) => checkStep(deps, job, step, args),
   });
 }
 

@@ -10,6 +10,7 @@ import {
 } from './http-operation.ts';
 import { RateLimitedError, type RateLimits } from './rate-limits.ts';
 import { redactSecrets } from './redact.ts';
+import type { StepChecked } from './step-checks.ts';
 import { callRemoteTool, RemoteRequestError, RemoteTimeoutError } from './remote-tools.ts';
 import type { WorkflowCall } from './workflow-runner.ts';
 
@@ -40,8 +41,11 @@ export interface StepPieces {
   ): Promise<{ request: UpstreamRequest; outcome: UpstreamOutcome; secretValues: (string | undefined)[] }>;
   /** An external MCP server's headers for this call (`serverId`: the hosted server offering the tool, if not this one). */
   mcpHeaders(plan: McpPlan, serverId: string | undefined): Promise<Record<string, string>>;
-  /** Why the caller may not call the step's tool with these arguments (ADR 0045: grants, conditions), or undefined. */
-  refusal(step: ToolStepPlan, args: Readonly<Record<string, unknown>>): Promise<string | undefined>;
+  /**
+   * The checks a direct call of the step's tool passes (step-checks.ts: its guardrails on arguments, the caller's
+   * grants and conditions, its quotas): why the step may not run, or the arguments to send and what ends with it.
+   */
+  checks(step: ToolStepPlan, args: Record<string, unknown>): Promise<StepChecked>;
 }
 
 type Run = Parameters<NonNullable<WorkflowCall['callTool']>>[1];
@@ -148,8 +152,16 @@ export function stepRunner(
         `the tool "${req.tool}" (${req.ref}) is not in this catalog: deploy the workflow again`,
       );
     // The step is a call of its tool: refused as a plain call of it would be, before anything is sent (ADR 0045).
-    const refused = await pieces.refusal(step, req.arguments);
-    if (refused !== undefined) throw new HttpTransportError('blocked', `${refused} Nothing of this step was sent.`);
-    return step.plan.kind === 'mcp' ? mcpStep(step, req, run, pieces) : httpStep(step.plan, req, run, pieces);
+    const checked = await pieces.checks(step, req.arguments);
+    if ('refused' in checked)
+      throw new HttpTransportError('blocked', `${checked.refused} Nothing of this step was sent.`);
+    const sent = { ...req, arguments: checked.args };
+    try {
+      return await (step.plan.kind === 'mcp'
+        ? mcpStep(step, sent, run, pieces)
+        : httpStep(step.plan, sent, run, pieces));
+    } finally {
+      await checked.done();
+    }
   };
 }

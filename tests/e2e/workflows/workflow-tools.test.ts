@@ -12,6 +12,7 @@ import { createManagementClient, type ManagementClient, unwrap } from '@toolplan
 import { connectLinkIn, followConnectLink, mcpClientAs, setUpCalendar } from '../../fixtures/calendar-connector.ts';
 import { startStreamableMcpServer, type ExternalMcpServer } from '../../fixtures/mcp-servers.ts';
 import { startUserOAuthProvider, type UserOAuthProvider } from '../../fixtures/user-oauth-provider.ts';
+import { inOneWindow } from '../../helpers/quotas.ts';
 import { startTestStack, yamlBody } from '../../helpers/stack.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import type { ElicitRequest } from '@modelcontextprotocol/client';
@@ -581,3 +582,123 @@ flows:
     expect(notesCalls.length).toBe(seen);
   });
 });
+
+describe("a step asks its tool's quotas and guardrails on arguments, as a direct call of it (ADR 0048, 0050)", () => {
+  it('a quota exhausted by direct calls refuses the step; steps are charged in the same counter; nothing sent', async () => {
+    const { notesServer, flows } = await meteredNotes('metered');
+    const quota = (name: string, limit: number) =>
+      unwrap(
+        api.POST('/quotas', {
+          body: {
+            name,
+            match: { servers: [notesServer.id], tools: ['get_note'] },
+            counts: 'calls',
+            limit,
+            window: 'day',
+          },
+        }),
+      );
+    const direct = (id: string) => call(notesServer.url, undefined, 'get_note', { id });
+    const step = (id: string) => call(flows.url, undefined, 'note_by_id', { id });
+    await inOneWindow('day', 120);
+    const first = await quota('notes-3-a-day', 3);
+    // Direct calls until the quota refuses one (it reached the edge, then three were counted).
+    await waitFor('a direct call refused', async () => ((await direct('d')).isError ? true : undefined));
+    let seen = notesCalls.length;
+    const refused = await step('m1');
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toContain(
+      'quota "notes-3-a-day" (3 calls per day) has no room for the step\'s tool "get_note"',
+    );
+    expect(refused.text).toContain('Nothing of this step was sent');
+    expect(notesCalls.length).toBe(seen);
+    // A quota of 2 instead: two workflow calls run, the third is refused, and so is a direct call (one counter).
+    // (Made before the first is deleted: while both apply, the exhausted one refuses, charging neither.)
+    await quota('notes-2-a-day', 2);
+    await unwrap(api.DELETE('/quotas/{id}', { params: { path: { id: first.id } } }));
+    await waitFor('a step under the new quota', async () => ((await step('m2')).isError ? undefined : true));
+    expect((await step('m3')).isError).toBe(false);
+    seen = notesCalls.length;
+    const third = await step('m4');
+    expect(third.text).toContain('quota "notes-2-a-day" (2 calls per day)');
+    expect((await direct('d2')).isError).toBe(true);
+    expect(notesCalls.length).toBe(seen);
+  }, 60_000);
+
+  it('a guardrail on arguments: a redaction sends the step redacted, a block refuses it; nothing sent', async () => {
+    const { notesServer, flows } = await meteredNotes('carded');
+    const card = '4111111111111111';
+    const guardrail = (action: string) => ({
+      serverId: notesServer.id,
+      name: `no-cards-${action}`,
+      tools: ['get_note'],
+      on: ['arguments'],
+      detectors: [{ kind: 'pii', types: ['card'] }],
+      action,
+      enforce: true,
+    });
+    const redact = await unwrap(api.POST('/guardrails', { body: guardrail('redact') as never }));
+    const redacted = await waitFor('the redacting guardrail in the catalog', async () => {
+      const before = notesCalls.length;
+      const r = await call(flows.url, undefined, 'note_by_id', { id: card });
+      const sent = notesCalls.slice(before).map((c) => decodeURIComponent(c.path));
+      return sent.some((p) => p.includes('[redacted:pii:card]')) ? { r, sent } : undefined;
+    });
+    expect(redacted.r.isError).toBe(false);
+    expect(redacted.sent.join(' ')).not.toContain(card);
+    await unwrap(api.DELETE('/guardrails/{id}', { params: { path: { id: redact.id } } }));
+    await unwrap(api.POST('/guardrails', { body: guardrail('block') as never }));
+    const blocked = await waitFor('the blocking guardrail in the catalog', async () => {
+      const r = await call(flows.url, undefined, 'note_by_id', { id: card });
+      return r.isError ? r : undefined;
+    });
+    expect(blocked.text).toContain('guardrail "no-cards-block"');
+    expect(blocked.text).toContain('pii:card found at $.id');
+    expect(blocked.text).toContain('Nothing of this step was sent');
+    expect(blocked.text).not.toContain(card);
+    const seen = notesCalls.length;
+    expect((await call(flows.url, undefined, 'note_by_id', { id: card })).isError).toBe(true);
+    expect(notesCalls.length).toBe(seen);
+  }, 60_000);
+});
+
+/**
+ * A notes server of its own (`<name>-notes`: the notes connector without its rate limit, the shared notes key) and a
+ * server whose workflow calls its get_note.
+ */
+async function meteredNotes(name: string) {
+  const descriptor = notesDescriptor()
+    .replace('name: Notes, slug: notes', `name: Notes ${name}, slug: ${name}-notes`)
+    .replace(/rate_limits: .*\n/, '');
+  const connector = await unwrap(api.POST('/connectors', yamlBody(descriptor)));
+  const instance = await unwrap(
+    api.POST('/connector_instances', {
+      body: {
+        createServer: false,
+        connector_id: connector.id,
+        name: `${name}-notes`,
+        credentials: { api_key: NOTES_KEY },
+      },
+    }),
+  );
+  const notesServer = await unwrap(
+    api.POST('/mcp_manager', { body: { name: `${name}-notes`, mode: 'NORMAL', connectorInstanceId: instance.id } }),
+  );
+  const flows = await unwrap(api.POST('/mcp_manager', { body: { name: `${name}-flows`, mode: 'NORMAL' } }));
+  await deploy(
+    flows.id,
+    `
+flower: "0.1"
+id: note_by_id
+flows:
+  - id: note_by_id
+    inputs: { type: object, properties: { id: { type: string } }, required: [id] }
+    steps:
+      - id: only
+        request: { method: POST, url: "toolplane:mcp_servers/${name}-notes/tools/get_note", body: { id: $inputs.id } }
+        outputs: { text: $response.body.text }
+    outputs: { text: $steps.only.outputs.text }
+`,
+  );
+  return { notesServer, flows };
+}

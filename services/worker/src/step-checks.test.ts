@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import type { GuardrailRule, QuotaRule, ToolStepPlan, WorkspaceAccess } from '@toolplane/contracts';
+import { compileGuardrails } from '@toolplane/guardrails';
+import type { Logger } from '@toolplane/logger';
+import { QuotaMeter } from '@toolplane/queue';
+import { Redis } from 'ioredis';
+import { checkStep, type StepCheckDeps } from './step-checks.ts';
+
+// Real Redis from tests/setup/global-setup.js, own prefix: the step's quotas in the counters a direct call charges.
+const redisUrl = process.env.TEST_REDIS_URL;
+if (!redisUrl) throw new Error('TEST_REDIS_URL is not set: the step checks need Redis');
+const prefix = `tps${randomUUID().slice(0, 8)}`;
+const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+const silent = () => undefined;
+const log = { debug: silent, info: silent, warn: silent, error: silent } as unknown as Logger;
+
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
+});
+
+const step: ToolStepPlan = {
+  name: 'log_event',
+  serverId: 's1',
+  serverName: 'logs',
+  plan: { kind: 'mcp', server: 'logs', url: 'http://127.0.0.1:1/mcp', remoteTool: 'log_event' },
+};
+const job = {
+  invocationId: 'i1',
+  principal: { workspaceId: 'w1', keyId: 'k1' },
+  stepCaller: { identity: { keyId: 'k1' }, condition: { key_id: 'k1' } },
+};
+const grantAll = { id: 'p1', name: 'all', principals: [{ type: 'api_key' as const, value: 'k1' }], servers: ['*'] };
+
+function deps(quotas: QuotaRule[], guardrails: GuardrailRule[] = []): StepCheckDeps {
+  const workspaceId = `w-${randomUUID()}`;
+  const access: WorkspaceAccess = { v: 1, workspaceId, policies: [{ ...grantAll, tools: ['*'] }], quotas };
+  return {
+    workspaceAccess: async () => access,
+    quotaMeter: new QuotaMeter(redis, prefix, 60),
+    argumentGuardrails: { of: async () => compileGuardrails(guardrails, 'arguments') },
+    log,
+  };
+}
+
+describe('a workflow step on a hosted server’s tool', () => {
+  it('holds its tool’s call-in-flight slot until it ends; a second step meanwhile is refused, naming the quota', async () => {
+    const d = deps([
+      { id: 'q1', name: 'one-log', match: { tools: ['log_event'] }, counts: 'in_flight', limit: 1, enforce: true },
+    ]);
+    const first = await checkStep(d, job, step, { m: 'a' });
+    if ('refused' in first) throw new Error(first.refused);
+    const second = await checkStep(d, job, step, { m: 'b' });
+    expect(second).toEqual({
+      refused: 'quota "one-log" (1 call at once) has no room for the step\'s tool "log_event": retry after 1 s.',
+    });
+    await first.done();
+    expect('args' in (await checkStep(d, job, step, { m: 'c' }))).toBe(true);
+  });
+
+  it('sends its arguments as its tool’s guardrails leave them: redacted, or refused by a block', async () => {
+    const card = '4111111111111111';
+    const rule = (action: 'redact' | 'block'): GuardrailRule => ({
+      id: `g-${action}`,
+      name: `no-cards-${action}`,
+      tools: ['log_event'],
+      on: ['arguments'],
+      detectors: [{ kind: 'pii', types: ['card'] }],
+      action,
+      enforce: true,
+    });
+    const redacted = await checkStep(deps([], [rule('redact')]), job, step, { m: `paid ${card}` });
+    expect(redacted).toMatchObject({ args: { m: 'paid [redacted:pii:card]' } });
+    const blocked = await checkStep(deps([], [rule('block')]), job, step, { m: `paid ${card}` });
+    expect(blocked).toEqual({
+      refused:
+        'guardrail "no-cards-block" withheld the call of the step\'s tool "log_event": pii:card found at $.m in its arguments.',
+    });
+  });
+
+  it('of a connector’s operation (no hosted server): nothing applies', async () => {
+    const d = deps([{ id: 'q0', name: 'none', match: {}, counts: 'calls', limit: 0, window: 'day', enforce: true }]);
+    const { serverId: _none, ...operation } = step;
+    expect(await checkStep(d, job, operation, { m: 'x' })).toMatchObject({ args: { m: 'x' } });
+  });
+});

@@ -1,0 +1,170 @@
+import {
+  GuardrailRule,
+  quotaTakesCaller,
+  quotaTakesTool,
+  redisKeys,
+  type QuotaCaller,
+  type StepCaller,
+  type ToolInvokeJob,
+  type ToolStepPlan,
+  type WorkspaceAccess,
+} from '@toolplane/contracts';
+import { applyGuardrails, compileGuardrails, guardrailsFor, type CompiledGuardrail } from '@toolplane/guardrails';
+import type { Logger } from '@toolplane/logger';
+import type { QuotaCharge, QuotaMeter } from '@toolplane/queue';
+import type { RedisClient } from '@toolplane/redis';
+import { z } from 'zod';
+import { stepAccessRefusal, type WorkspaceAccessReader } from './step-access.ts';
+
+/**
+ * A workflow step on a hosted server's tool asks the rules a direct call of that tool asks at the edge (ADR 0045,
+ * 0048, 0050), each a function of its own, in the edge's order: the tool's guardrails on arguments (a block refuses
+ * the step, a redaction sends the arguments redacted), the caller's access to the tool (grants, conditions on the
+ * arguments as they will be sent), then the tool's quotas, charged in the same Redis counters as a direct call
+ * (`QuotaMeter`). A refused step sends nothing; the workflow fails with the reason. Steps of connectors' operations and
+ * of external servers registered alone belong to no hosted server: none of these apply.
+ */
+
+/** What the step checks read: the published policies and quotas, the meter, the step's server's guardrails. */
+export interface StepCheckDeps {
+  workspaceAccess?: WorkspaceAccessReader | undefined;
+  /** Charges a step's quotas (absent: a step under a quota is refused, as the edge refuses what it cannot count). */
+  quotaMeter?: QuotaMeter | undefined;
+  /** The guardrails on arguments of a hosted server's live catalog (absent: a guarded step cannot be checked). */
+  argumentGuardrails?: ArgumentGuardrailsReader | undefined;
+  log: Logger;
+}
+
+/** A step refused (why; nothing sent), or the arguments to send and what to do when the step ends. */
+export type StepChecked = { refused: string } | { args: Record<string, unknown>; done: () => Promise<void> };
+
+const nothingToRelease = () => Promise.resolve();
+
+/** Every check of one step, in order; the first refusal stops it. */
+export async function checkStep(
+  deps: StepCheckDeps,
+  job: Pick<ToolInvokeJob, 'principal' | 'stepCaller' | 'invocationId'>,
+  step: ToolStepPlan,
+  sent: Record<string, unknown>,
+): Promise<StepChecked> {
+  if (step.serverId === undefined) return { args: sent, done: nothingToRelease };
+  const guarded = await stepGuardrails(deps, step, sent);
+  if ('refused' in guarded) return guarded;
+  const { args } = guarded;
+  // The workspace's published policies and quotas, read once for both checks.
+  let read: ReturnType<WorkspaceAccessReader> | undefined;
+  const workspaceAccess = deps.workspaceAccess && ((id: string) => (read ??= deps.workspaceAccess!(id)));
+  const denied = await stepAccessRefusal(workspaceAccess, job, step, args);
+  if (denied !== undefined) return { refused: denied };
+  const charged = await chargeStepQuotas({ ...deps, workspaceAccess }, job, step);
+  if ('refused' in charged) return charged;
+  const { charge } = charged;
+  if (!charge || charge.inFlight.length === 0) return { args, done: nothingToRelease };
+  // Calls in flight end with the step (its windowed units stay charged, as a direct call's).
+  const done = () =>
+    deps
+      .quotaMeter!.release(charge, { windowed: false, inFlight: true })
+      .catch((err: unknown) =>
+        deps.log.warn({ invocationId: job.invocationId, err: String(err) }, 'a step’s call in flight was not released'),
+      );
+  return { args, done };
+}
+
+/** The step's tool's guardrails on arguments (its server's live catalog): refused by a block, or the arguments to send. */
+async function stepGuardrails(
+  deps: Pick<StepCheckDeps, 'argumentGuardrails' | 'log'>,
+  step: ToolStepPlan,
+  args: Record<string, unknown>,
+): Promise<{ refused: string } | { args: Record<string, unknown> }> {
+  if (step.serverId === undefined) return { args };
+  const all = deps.argumentGuardrails ? await deps.argumentGuardrails.of(step.serverId).catch(() => undefined) : [];
+  if (all === undefined)
+    return { refused: `the guardrails of the step's tool "${step.name}" could not be read (Redis unavailable).` };
+  const guardrails = guardrailsFor(all, step.name);
+  if (guardrails.length === 0) return { args };
+  const out = applyGuardrails(args, guardrails, { maxScanBytes: Number.POSITIVE_INFINITY });
+  if (out.findings.length === 0) return { args };
+  deps.log.info({ tool: step.name, findings: out.findings }, 'guardrail findings in a workflow step’s arguments');
+  if (out.withheld) {
+    const { guardrail, detector, path } = out.withheld;
+    return {
+      refused: `guardrail "${guardrail}" withheld the call of the step's tool "${step.name}": ${detector} found at ${path} in its arguments.`,
+    };
+  }
+  return { args: out.value as Record<string, unknown> };
+}
+
+/** The quota caller of a job's step caller: who the edge charged a direct call for (`quotasOf` there). */
+function quotaCaller(c: StepCaller): QuotaCaller {
+  const { key_id, user, subject, claims } = c.condition;
+  return { keyId: key_id, person: user, subject, claims };
+}
+
+/**
+ * The step's tool's quotas, charged as a direct call of it is (same rules, counters and keys): refused when an
+ * enforced one has no room (nothing charged), or charged (undefined: none applies). Fails closed: a quota that cannot
+ * be read or charged refuses the step.
+ */
+async function chargeStepQuotas(
+  deps: Pick<StepCheckDeps, 'workspaceAccess' | 'quotaMeter' | 'log'>,
+  job: Pick<ToolInvokeJob, 'principal' | 'stepCaller'>,
+  step: ToolStepPlan,
+): Promise<{ refused: string } | { charge: QuotaCharge | undefined }> {
+  if (step.serverId === undefined || !job.stepCaller) return { charge: undefined };
+  const access: WorkspaceAccess | undefined = await deps.workspaceAccess?.(job.principal.workspaceId);
+  if (!access?.quotas?.length) return { charge: undefined };
+  const caller = quotaCaller(job.stepCaller);
+  const rules = access.quotas.filter(
+    (q) => quotaTakesCaller(q, caller, step.serverId!) && quotaTakesTool(q, step.name),
+  );
+  if (rules.length === 0) return { charge: undefined };
+  const unavailable = `the quotas of the step's tool "${step.name}" could not be checked (Redis unavailable).`;
+  if (!deps.quotaMeter) return { refused: unavailable };
+  try {
+    const outcome = await deps.quotaMeter.charge(
+      { workspaceId: access.workspaceId, rules, caller },
+      rules,
+      step.cost ?? 1,
+    );
+    if (!outcome.refused) return { charge: outcome.charge };
+    const { rule, retryAfterSeconds } = outcome.refused;
+    const { limit, counts, window } = rule;
+    // As the edge says it of a direct call (call-checks.ts).
+    const what =
+      counts === 'in_flight'
+        ? `${limit} call${limit === 1 ? '' : 's'} at once`
+        : `${limit} ${counts === 'cost' ? 'cost units' : limit === 1 ? 'call' : 'calls'} per ${window}`;
+    return {
+      refused: `quota "${rule.name}" (${what}) has no room for the step's tool "${step.name}": retry after ${retryAfterSeconds} s.`,
+    };
+  } catch (err) {
+    deps.log.warn({ tool: step.name, err: String(err) }, 'a step’s quotas could not be checked');
+    return { refused: unavailable };
+  }
+}
+
+/** Reads a hosted server's guardrails on arguments from its live catalog, compiled once per catalog version. */
+export interface ArgumentGuardrailsReader {
+  of(serverId: string): Promise<readonly CompiledGuardrail[]>;
+}
+
+/** What of a live catalog this reads: its version and guardrails (the rest is not parsed). */
+const CatalogGuardrails = z.object({ version: z.number(), guardrails: z.array(GuardrailRule).optional() });
+
+export function argumentGuardrailsReader(redis: RedisClient, prefix: string): ArgumentGuardrailsReader {
+  const keys = redisKeys(prefix);
+  const compiled = new Map<string, { version: number; guardrails: readonly CompiledGuardrail[] }>();
+  return {
+    async of(serverId) {
+      const raw = await redis.get(keys.catalog(serverId));
+      if (!raw) return [];
+      const catalog = CatalogGuardrails.parse(JSON.parse(raw));
+      const hit = compiled.get(serverId);
+      if (hit?.version === catalog.version) return hit.guardrails;
+      const guardrails = compileGuardrails(catalog.guardrails ?? [], 'arguments');
+      if (compiled.size > 1000) compiled.clear();
+      compiled.set(serverId, { version: catalog.version, guardrails });
+      return guardrails;
+    },
+  };
+}
