@@ -8,6 +8,7 @@ import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { Section } from '../components/section.tsx';
 
 type Principal = Schemas['AccessPolicyBody']['principals'][number];
 type Policy = Schemas['AccessPolicy'];
@@ -309,8 +310,7 @@ function CreatePolicy({
     });
   };
   return (
-    <section aria-labelledby="create-policy-title">
-      <h2 id="create-policy-title">Create an access policy</h2>
+    <Section id="create-policy" title="Create an access policy">
       <form className="form" onSubmit={submit}>
         <TextField id="policy-name" label="Name" required value={name} onValue={setName} autoComplete="off" />
         <Principals principals={principals} keys={keys} onChange={setPrincipals} />
@@ -335,7 +335,7 @@ function CreatePolicy({
         </SubmitButton>
       </form>
       <Success>{create.done}</Success>
-    </section>
+    </Section>
   );
 }
 
@@ -394,7 +394,6 @@ function PoliciesTable(props: {
     <ResourceTable
       rows={props.policies}
       columns={columns}
-      rowKey={(p) => p.id}
       caption="Access policies of the workspace"
       empty="No access policy: every API key reaches every server of the workspace."
       actions={(p) => (
@@ -436,11 +435,10 @@ export function AccessPoliciesPage({ client }: { client: ManagementClient }) {
             <Writable>
               <CreatePolicy client={client} keys={keys} servers={servers} onCreated={reload} />
             </Writable>
-            <section aria-labelledby="policies-title">
-              <h2 id="policies-title">Policies</h2>
+            <Section id="policies" title="Policies">
               {error !== null && <ErrorBox error={error} title="Not deleted" />}
               <PoliciesTable policies={policies} keys={keys} servers={servers} deleting={deleting} onDelete={remove} />
-            </section>
+            </Section>
             {policies.some((p) => !p.enforce) && (
               <WouldBeDecisions client={client} action="access.would_refuse" title="Would-be refusals (last 24 h)" />
             )}

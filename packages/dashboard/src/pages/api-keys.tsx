@@ -6,6 +6,7 @@ import { ActionError, Checks, SubmitButton, TextField, toggled } from '../compon
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { ConfirmButton, Empty, ErrorBox, OneTimeKey, Show, useLoad, useRowAction, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { Section } from '../components/section.tsx';
 
 type Scope = Schemas['ApiKey']['scopes'][number];
 const scopes: { scope: Scope; help: string }[] = [
@@ -64,8 +65,7 @@ function CreateKey({
     });
   };
   return (
-    <section aria-labelledby="create-key-title">
-      <h2 id="create-key-title">Create an API key</h2>
+    <Section id="create-key" title="Create an API key">
       <form className="form" onSubmit={submit}>
         <TextField id="key-name" label="Name" required maxLength={100} value={name} onValue={setName} />
         <fieldset>
@@ -102,7 +102,7 @@ function CreateKey({
         </SubmitButton>
       </form>
       {created && <NewKey created={created} onDone={() => setCreated(null)} />}
-    </section>
+    </Section>
   );
 }
 
@@ -144,7 +144,6 @@ function KeysTable({
     <ResourceTable
       rows={keys}
       columns={columns}
-      rowKey={(k) => k.id}
       caption="API keys of the workspace"
       empty="No API key yet."
       actions={(k) =>
@@ -183,11 +182,10 @@ export function ApiKeysPage({ client }: { client: ManagementClient }) {
             <Writable>
               <CreateKey client={client} servers={servers} onCreated={reload} />
             </Writable>
-            <section aria-labelledby="keys-title">
-              <h2 id="keys-title">Keys</h2>
+            <Section id="keys" title="Keys">
               {error !== null && <ErrorBox error={error} title="Not revoked" />}
               <KeysTable keys={keys} servers={servers} onRevoke={revoke} revoking={revoking} />
-            </section>
+            </Section>
           </>
         )}
       </Show>

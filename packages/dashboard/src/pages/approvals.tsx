@@ -196,7 +196,6 @@ export function ApprovalsPage({ client, query }: { client: ManagementClient; que
         loaded={rows}
         what="the approval requests"
         columns={columnsFor(client, onDecided)}
-        rowKey={(a) => a.id}
         rowData={(a) => ({ id: a.id })}
         caption="Approval requests, newest first"
         empty={

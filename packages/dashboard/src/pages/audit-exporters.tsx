@@ -7,6 +7,7 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Writable } from '../powers.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, SecretInput, useLoad, when } from '../ui.tsx';
+import { Section } from '../components/section.tsx';
 
 type Exporter = Schemas['AuditExporter'];
 type Status = Schemas['AuditExporterStatus'];
@@ -143,8 +144,7 @@ function CreateExporter({ client, onCreated }: { client: ManagementClient; onCre
     });
   };
   return (
-    <section aria-labelledby="create-exporter-title">
-      <h2 id="create-exporter-title">Add an exporter</h2>
+    <Section id="create-exporter" title="Add an exporter">
       <form className="form" onSubmit={submit}>
         <TextField id="exporter-name" label="Name" required value={draft.name} onValue={(name) => set({ name })} />
         <SelectField
@@ -161,7 +161,7 @@ function CreateExporter({ client, onCreated }: { client: ManagementClient; onCre
         </SubmitButton>
       </form>
       <Success>{action.done}</Success>
-    </section>
+    </Section>
   );
 }
 
@@ -231,7 +231,6 @@ export function AuditExportersPage({ client }: { client: ManagementClient }) {
         loaded={rows}
         what="the audit exporters"
         columns={columns}
-        rowKey={(r) => r.id}
         caption="Audit exporters and their delivery"
         empty="No exporter: the trail is only read here and through the API."
         actions={(r) => (

@@ -178,7 +178,6 @@ export function AuditPage({ client, query }: { client: ManagementClient; query: 
         loaded={events}
         what="the audit trail"
         columns={columns}
-        rowKey={(e) => e.id}
         caption="Audit events, newest first"
         empty={`No audit event${filtered ? ' matches these filters' : ' yet'}.`}
       />

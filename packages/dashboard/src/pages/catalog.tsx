@@ -248,7 +248,6 @@ function Results(props: {
       <ResourceTable
         rows={found.data}
         columns={columns}
-        rowKey={(api) => api.id}
         caption={`APIs of the catalog${q ? `, best match first` : ''}`}
       />
       <Pages page={props.page} total={total} onPage={props.onPage} />

@@ -13,6 +13,7 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link, navigate } from '../router.tsx';
 import { ConfirmButton, ErrorBox, Show, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { Section } from '../components/section.tsx';
 
 type Preview = Schemas['ConnectorUpdatePreview'];
 type Connector = Schemas['ConnectorWithDescriptor'];
@@ -70,7 +71,6 @@ function Effects({ preview }: { preview: Preview }) {
     <ResourceTable
       rows={preview.servers}
       columns={effectColumns}
-      rowKey={(s) => s.id}
       rowData={(s) => ({ server: s.name })}
       label="What the new version does to the servers’ tools"
       empty="No server uses this connector: no server’s tools change."
@@ -160,8 +160,7 @@ function NewVersion({
   };
   const outcome = v.outcome;
   return (
-    <section aria-labelledby="new-version-title">
-      <h2 id="new-version-title">Upload a new version</h2>
+    <Section id="new-version" title="Upload a new version">
       <p className="hint">
         The same slug ({connector.slug}) and kind (
         {connector.kind === 'openapi' ? 'an OpenAPI document' : 'a descriptor'}
@@ -200,7 +199,7 @@ function NewVersion({
       )}
       {outcome?.kind === 'error' && <ErrorBox error={outcome.error} title="Not saved" />}
       {outcome?.kind === 'invalid' && <InvalidDocument outcome={outcome} />}
-    </section>
+    </Section>
   );
 }
 

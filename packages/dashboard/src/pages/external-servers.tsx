@@ -7,6 +7,7 @@ import { ActionError, SubmitButton, Success, TextField } from '../components/for
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { ConfirmButton, ErrorBox, SecretInput, useLoad, useRowAction, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { Section } from '../components/section.tsx';
 
 type Registered = Schemas['ExternalMcpServer'];
 
@@ -142,8 +143,7 @@ function RegisterForm({ client, onRegistered }: { client: ManagementClient; onRe
     });
   };
   return (
-    <section aria-labelledby="register-title">
-      <h2 id="register-title">Register an external MCP server</h2>
+    <Section id="register" title="Register an external MCP server">
       <form className="form" onSubmit={submit}>
         <TextField
           id="ext-name"
@@ -161,7 +161,7 @@ function RegisterForm({ client, onRegistered }: { client: ManagementClient; onRe
           Register
         </SubmitButton>
       </form>
-    </section>
+    </Section>
   );
 }
 
@@ -252,22 +252,20 @@ export function ExternalServersPage({ client }: { client: ManagementClient }) {
         <RegisterForm client={client} onRegistered={report} />
       </Writable>
       <Success>{done}</Success>
-      <section aria-labelledby="registered-title">
-        <h2 id="registered-title">Registered servers</h2>
+      <Section id="registered" title="Registered servers">
         {removal.error !== null && <ErrorBox error={removal.error} title="Not removed" />}
         <ResourceTable
           loaded={list}
           what="the external MCP servers"
           columns={columns}
           actions={actions}
-          rowKey={(s) => s.id}
           caption="Registered external MCP servers"
           empty="No external MCP server registered yet."
         />
         {edited && (
           <EditServer key={`${edited.id}-${edited.updatedAt}`} client={client} server={edited} onDone={report} />
         )}
-      </section>
+      </Section>
     </>
   );
 }

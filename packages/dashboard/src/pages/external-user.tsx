@@ -10,6 +10,7 @@ import { SecretActions } from '../components/secret-actions.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, Empty, SecretInput, Show, useLoad, when } from '../ui.tsx';
 import { InArea, useMay, useMayChange, Writable } from '../powers.tsx';
+import { Section } from '../components/section.tsx';
 
 type Connection = Schemas['UserConnection'];
 type Instance = Schemas['ConnectorInstance'];
@@ -46,14 +47,12 @@ function Attributes({
   };
   if (!mayChange)
     return (
-      <section aria-labelledby="attributes-title">
-        <h2 id="attributes-title">Attributes</h2>
+      <Section id="attributes" title="Attributes">
         {text ? <pre aria-label={`Attributes of ${user.name}`}>{text}</pre> : <Empty>No attribute.</Empty>}
-      </section>
+      </Section>
     );
   return (
-    <section aria-labelledby="attributes-title">
-      <h2 id="attributes-title">Attributes</h2>
+    <Section id="attributes" title="Attributes">
       <form className="form" onSubmit={submit}>
         <CodeArea
           id="user-attributes-edit"
@@ -72,7 +71,7 @@ function Attributes({
           Save attributes
         </SubmitButton>
       </form>
-    </section>
+    </Section>
   );
 }
 
@@ -213,8 +212,7 @@ function Connections({ client, user, instances }: { client: ManagementClient; us
     });
   };
   return (
-    <section aria-labelledby="connections-title">
-      <h2 id="connections-title">Connections</h2>
+    <Section id="connections" title="Connections">
       <p className="hint">
         The user’s own credentials for a connector instance (their calls of its tools use these instead of the
         instance’s; values are write-only: only the names of the keys set are shown), or their own account, connected by
@@ -234,7 +232,7 @@ function Connections({ client, user, instances }: { client: ManagementClient; us
         )}
       </Writable>
       <ActionOutcome action={action} title="Not saved" />
-    </section>
+    </Section>
   );
 }
 
@@ -389,8 +387,7 @@ function McpConnections({
   );
   const action = useAction();
   return (
-    <section aria-labelledby="mcp-connections-title">
-      <h2 id="mcp-connections-title">MCP connections</h2>
+    <Section id="mcp-connections" title="MCP connections">
       <p className="hint">
         The headers sent for this user to an external MCP server of one of your MCP servers, instead of the configured
         ones. Values are write-only, and Toolplane does not list what is set: saving replaces the user’s headers for
@@ -404,7 +401,7 @@ function McpConnections({
         <McpHeadersForm client={client} user={user} externals={externals} action={action} />
       )}
       <ActionOutcome action={action} title="Not saved" />
-    </section>
+    </Section>
   );
 }
 
@@ -515,8 +512,7 @@ function Secrets({ client, user }: { client: ManagementClient; user: string }) {
     },
   ];
   return (
-    <section aria-labelledby="user-secrets-title">
-      <h2 id="user-secrets-title">Secrets</h2>
+    <Section id="user-secrets" title="Secrets">
       <p className="hint">
         The user’s own values of <code>$secrets.NAME</code> in workflows run for them. Only names are shown; to rotate
         one, set it again.
@@ -541,7 +537,7 @@ function Secrets({ client, user }: { client: ManagementClient; user: string }) {
         />
       </Writable>
       <ActionOutcome action={action} title="Not set" />
-    </section>
+    </Section>
   );
 }
 

@@ -8,6 +8,7 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { Section } from '../components/section.tsx';
 
 type User = Schemas['ListedExternalUser'];
 
@@ -28,8 +29,7 @@ function CreateUser({
     });
   };
   return (
-    <section aria-labelledby="create-user-title">
-      <h2 id="create-user-title">Create an external user</h2>
+    <Section id="create-user" title="Create an external user">
       <form className="form" onSubmit={submit}>
         <TextField id="user-name" label="Name" required value={name} onValue={setName} autoComplete="off" />
         <CodeArea
@@ -45,7 +45,7 @@ function CreateUser({
         </SubmitButton>
       </form>
       <Success>{action.done}</Success>
-    </section>
+    </Section>
   );
 }
 
@@ -139,8 +139,7 @@ function ScimProvisioning({ client }: { client: ManagementClient }) {
       failed: 'Not deleted',
     });
   return (
-    <section aria-labelledby="scim-title">
-      <h2 id="scim-title">Provisioning from your identity provider (SCIM)</h2>
+    <Section id="scim" title="Provisioning from your identity provider (SCIM)">
       <p className="hint">
         With a SCIM token, your identity provider creates, updates, deactivates and deletes these users and their groups
         (SCIM 2.0). Deleting the token stops it; the users and groups stay.
@@ -170,7 +169,7 @@ function ScimProvisioning({ client }: { client: ManagementClient }) {
         )}
       </Show>
       {created && <NewScimToken created={created} onDone={() => setCreated(null)} />}
-    </section>
+    </Section>
   );
 }
 
@@ -211,13 +210,11 @@ export function ExternalUsersPage({ client }: { client: ManagementClient }) {
       <Writable>
         <CreateUser action={action} onCreate={create} />
       </Writable>
-      <section aria-labelledby="users-title">
-        <h2 id="users-title">Users</h2>
+      <Section id="users" title="Users">
         <ResourceTable
           loaded={users}
           what="the external users"
           columns={columns}
-          rowKey={(u) => u.id}
           caption="External users of the workspace"
           empty="No external user yet."
           actions={(u) => (
@@ -231,7 +228,7 @@ export function ExternalUsersPage({ client }: { client: ManagementClient }) {
             />
           )}
         />
-      </section>
+      </Section>
       <Writable>
         <ScimProvisioning client={client} />
       </Writable>

@@ -17,6 +17,7 @@ import { findingsText, WouldBeDecisions, wouldText } from '../components/would-b
 import { Link } from '../router.tsx';
 import { ConfirmButton, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { Section } from '../components/section.tsx';
 
 type Guardrail = Schemas['Guardrail'];
 type Detector = Schemas['GuardrailDetector'];
@@ -248,8 +249,7 @@ function GuardrailForm(props: {
   };
   const title = editing ? `Edit ${editing.name}` : 'Create a guardrail';
   return (
-    <section aria-labelledby="guardrail-form-title">
-      <h2 id="guardrail-form-title">{title}</h2>
+    <Section id="guardrail-form" title={title}>
       <form className="form" onSubmit={submit}>
         <TextField id="guardrail-name" label="Name" required value={draft.name} onValue={(name) => set({ name })} />
         <ScopeFields draft={draft} set={set} servers={props.servers} />
@@ -257,7 +257,7 @@ function GuardrailForm(props: {
         <ActionFields draft={draft} set={set} />
         <FormButtons action={save} editing={editing} disabled={!draft.name.trim()} onCancel={props.onCancel} />
       </form>
-    </section>
+    </Section>
   );
 }
 
@@ -337,7 +337,6 @@ function GuardrailsTable(props: {
     <ResourceTable
       rows={props.guardrails}
       columns={columns}
-      rowKey={(g) => g.id}
       caption="Guardrails of the workspace"
       empty="No guardrail: results and arguments pass as they are."
       actions={(g) => (
@@ -377,8 +376,7 @@ function WouldBeFindings({ client, servers }: { client: ManagementClient; server
     { header: 'What it would have done', cell: (r) => wouldFindings(r.guardrails) },
   ];
   return (
-    <section aria-labelledby="would-results-title">
-      <h2 id="would-results-title">Would-be decisions on results (last 24 h)</h2>
+    <Section id="would-results" title="Would-be decisions on results (last 24 h)">
       <p className="hint">
         Results a log-only guardrail found something in: the caller got them unchanged. From the execution records.
       </p>
@@ -386,11 +384,10 @@ function WouldBeFindings({ client, servers }: { client: ManagementClient; server
         loaded={records}
         what="the would-be decisions on results"
         columns={columns}
-        rowKey={(r) => r.id}
         caption="Would-be decisions on results"
         empty="None in the last 24 hours."
       />
-    </section>
+    </Section>
   );
 }
 
@@ -444,8 +441,7 @@ export function GuardrailsPage({ client }: { client: ManagementClient }) {
               />
             </Writable>
             <Success>{saved}</Success>
-            <section aria-labelledby="guardrails-title">
-              <h2 id="guardrails-title">Guardrails</h2>
+            <Section id="guardrails" title="Guardrails">
               {error !== null && <ErrorBox error={error} title="Not deleted" />}
               <GuardrailsTable
                 guardrails={guardrails}
@@ -457,7 +453,7 @@ export function GuardrailsPage({ client }: { client: ManagementClient }) {
                 }}
                 onDelete={remove}
               />
-            </section>
+            </Section>
             {guardrails.some((g) => !g.enforce) && <WouldBeSections client={client} servers={servers} />}
           </>
         )}

@@ -8,6 +8,7 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, Empty, ErrorBox, Show, useLoad } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { Section } from '../components/section.tsx';
 
 type Instance = Schemas['ConnectorInstance'];
 type Server = Schemas['McpServerSummary'];
@@ -67,8 +68,7 @@ function CreateInstance({
     setCredentials({});
   };
   return (
-    <section aria-labelledby="create-instance-title">
-      <h2 id="create-instance-title">Create a connector instance</h2>
+    <Section id="create-instance" title="Create a connector instance">
       <form className="form" onSubmit={submit}>
         <SelectField
           id="instance-connector"
@@ -96,7 +96,7 @@ function CreateInstance({
         </SubmitButton>
       </form>
       {created && <Created created={created} />}
-    </section>
+    </Section>
   );
 }
 
@@ -342,7 +342,6 @@ function InstancesTable({
       rows={instances}
       columns={columns}
       actions={actions}
-      rowKey={(i) => i.id}
       caption="Connector instances"
       empty="No connector instance yet."
     />
@@ -381,8 +380,7 @@ export function InstancesPage({ client }: { client: ManagementClient }) {
                   <CreateInstance client={client} connectors={connectors} onCreated={reload} />
                 )}
               </Writable>
-              <section aria-labelledby="instances-title">
-                <h2 id="instances-title">Instances</h2>
+              <Section id="instances" title="Instances">
                 <Success>{deleted && `Deleted ${deleted}.`}</Success>
                 <InstancesTable
                   client={client}
@@ -392,7 +390,7 @@ export function InstancesPage({ client }: { client: ManagementClient }) {
                   changing={changing}
                   onChange={change}
                 />
-              </section>
+              </Section>
               {instance && (
                 <ChangeInstance
                   key={instance.id}

@@ -8,6 +8,7 @@ import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { Section } from '../components/section.tsx';
 
 type Quota = Schemas['Quota'];
 type Body = Schemas['CreateQuotaBody'];
@@ -162,8 +163,7 @@ function CreateQuota({
     });
   };
   return (
-    <section aria-labelledby="create-quota-title">
-      <h2 id="create-quota-title">Create a quota</h2>
+    <Section id="create-quota" title="Create a quota">
       <form className="form" onSubmit={submit}>
         <TextField id="quota-name" label="Name" required value={draft.name} onValue={(name) => set({ name })} />
         <SelectField
@@ -207,7 +207,7 @@ function CreateQuota({
         </SubmitButton>
       </form>
       <Success>{create.done}</Success>
-    </section>
+    </Section>
   );
 }
 
@@ -232,7 +232,6 @@ function QuotasTable(props: {
     <ResourceTable
       rows={props.quotas}
       columns={columns}
-      rowKey={(q) => q.id}
       caption="Quotas of the workspace"
       empty="No quota: calls are limited by access policies and rate limits only."
       actions={(q) => (
@@ -274,11 +273,10 @@ export function QuotasPage({ client }: { client: ManagementClient }) {
             <Writable>
               <CreateQuota client={client} servers={servers} onCreated={reload} />
             </Writable>
-            <section aria-labelledby="quotas-title">
-              <h2 id="quotas-title">Quotas</h2>
+            <Section id="quotas" title="Quotas">
               {error !== null && <ErrorBox error={error} title="Not deleted" />}
               <QuotasTable quotas={quotas} servers={servers} deleting={deleting} onDelete={remove} />
-            </section>
+            </Section>
             {quotas.some((q) => !q.enforce) && (
               <WouldBeDecisions client={client} action="quota.would_refuse" title="Would-be refusals (last 24 h)" />
             )}

@@ -6,6 +6,7 @@ import { filterQuery, SelectField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link, navigate } from '../router.tsx';
 import { Empty, Json, Show, useLoad } from '../ui.tsx';
+import { Section } from '../components/section.tsx';
 
 const outcomes = ['success', 'tool_error', 'rejected', 'failed', 'unknown'] as const;
 type Outcome = (typeof outcomes)[number];
@@ -219,7 +220,6 @@ export function RecordsPage({ client, query }: { client: ManagementClient; query
         loaded={records}
         what="the execution records"
         columns={columns}
-        rowKey={(r) => r.id}
         caption="Execution records, newest first"
         empty={`No execution record${filtered ? ' matches these filters' : ' yet: call a tool'}.`}
       />
@@ -352,8 +352,7 @@ const headerColumns: Column<[string, unknown]>[] = [
 function DebugCaptures({ debug, steps }: { debug: Record<string, unknown>; steps: unknown[] }) {
   const captures = capturesOf(debug, steps);
   return (
-    <section aria-labelledby="debug-title">
-      <h2 id="debug-title">Debug captures</h2>
+    <Section id="debug" title="Debug captures">
       <p className="hint">
         Captured during debug session <code>{String(debug.sessionId ?? '')}</code>: credential headers are shown as{' '}
         <code>[redacted]</code> and secret values are scrubbed; bodies are size-capped.
@@ -406,7 +405,7 @@ function DebugCaptures({ debug, steps }: { debug: Record<string, unknown>; steps
         <summary>The capture as JSON</summary>
         <Json value={debug} label="Debug capture (JSON)" />
       </details>
-    </section>
+    </Section>
   );
 }
 

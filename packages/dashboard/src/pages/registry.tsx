@@ -7,6 +7,7 @@ import { ActionError, ActionOutcome, SubmitButton, TextField } from '../componen
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Writable } from '../powers.tsx';
 import { CopyBlock, SecretInput, Show, useLoad } from '../ui.tsx';
+import { Section } from '../components/section.tsx';
 
 type Entry = Schemas['RegistrySearchEntry'];
 type Added = Schemas['RegistryAddResult'];
@@ -39,8 +40,7 @@ function HeaderList({ headers, label }: { headers: readonly DeclaredHeader[]; la
 function SourceSettings({ client, onSaved }: { client: ManagementClient; onSaved: () => void }) {
   const [loaded, reload] = useLoad(() => unwrap(client.GET('/registry/settings')), [client]);
   return (
-    <section aria-labelledby="registry-source-title">
-      <h2 id="registry-source-title">Registry source</h2>
+    <Section id="registry-source" title="Registry source">
       <Show loaded={loaded} what="the registry settings">
         {(settings) => (
           <SettingsForm
@@ -53,7 +53,7 @@ function SourceSettings({ client, onSaved }: { client: ManagementClient; onSaved
           />
         )}
       </Show>
-    </section>
+    </Section>
   );
 }
 
@@ -326,8 +326,7 @@ function Search({ client }: { client: ManagementClient }) {
     (externals.state === 'done' ? externals.data.find((s) => s.id === id)?.name : undefined) ?? id;
   const entry = results?.entries.find((e) => e.name === adding);
   return (
-    <section aria-labelledby="registry-search-title">
-      <h2 id="registry-search-title">Search and add</h2>
+    <Section id="registry-search" title="Search and add">
       <form className="inline-form" role="search" onSubmit={submit}>
         <TextField id="registry-q" label="Search the registry" inline value={q} onValue={setQ} />
         <SubmitButton busy={search.busy} busyLabel="Searching…" changes={false}>
@@ -350,7 +349,7 @@ function Search({ client }: { client: ManagementClient }) {
         />
       )}
       {entry && <AddForm key={entry.name} client={client} entry={entry} onAdded={addedNow} />}
-    </section>
+    </Section>
   );
 }
 
@@ -437,8 +436,7 @@ function ServedRegistry({ client, refresh }: { client: ManagementClient; refresh
   );
   const url = `${window.location.origin}/api/v1/registry/v0.1/servers`;
   return (
-    <section aria-labelledby="registry-served-title">
-      <h2 id="registry-served-title">This workspace as a registry</h2>
+    <Section id="registry-served" title="This workspace as a registry">
       <p className="hint">
         Clients and catalogs that read the MCP Registry API (v0.1) find this workspace’s MCP servers here. It answers
         any key or token of the management API; a key limited to servers lists those only.
@@ -458,7 +456,7 @@ function ServedRegistry({ client, refresh }: { client: ManagementClient; refresh
           </>
         )}
       </Show>
-    </section>
+    </Section>
   );
 }
 

@@ -8,6 +8,7 @@ import { SecretActions } from '../components/secret-actions.tsx';
 import { navigate } from '../router.tsx';
 import { ErrorBox, SecretInput, useLoad, when, type Loaded } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { Section } from '../components/section.tsx';
 
 type Secret = Schemas['WorkspaceSecret'] | Schemas['ServerSecret'];
 type Servers = Loaded<Schemas['McpServerSummary'][]>;
@@ -96,8 +97,7 @@ function SetSecret(props: {
     });
   };
   return (
-    <section aria-labelledby="set-secret-title">
-      <h2 id="set-secret-title">Set or rotate a secret of the {props.scopeLabel}</h2>
+    <Section id="set-secret" title={<>Set or rotate a secret of the {props.scopeLabel}</>}>
       <form className="form" onSubmit={submit}>
         <TextField
           id="secret-name"
@@ -122,7 +122,7 @@ function SetSecret(props: {
         </SubmitButton>
       </form>
       <Success>{action.done}</Success>
-    </section>
+    </Section>
   );
 }
 
@@ -169,13 +169,12 @@ export function SecretsPage({ client, query }: { client: ManagementClient; query
           onSave={save}
         />
       </Writable>
-      <section aria-labelledby="secrets-title">
-        <h2 id="secrets-title">Secrets of the {scopeLabel}</h2>
+      <Section id="secrets" title={<>Secrets of the {scopeLabel}</>}>
         <ResourceTable
           loaded={secrets}
           what="the secrets"
           columns={columns}
-          rowKey={(s) => s.name}
+          rowKey={(s: Secret) => s.name}
           caption={`Secrets of the ${scopeLabel}`}
           empty="No secret yet."
           actions={(s) => (
@@ -191,7 +190,7 @@ export function SecretsPage({ client, query }: { client: ManagementClient; query
             />
           )}
         />
-      </section>
+      </Section>
     </>
   );
 }

@@ -7,6 +7,7 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link, navigate } from '../router.tsx';
 import { ActionButton, ConfirmButton, Empty, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { Section } from '../components/section.tsx';
 
 /** How long typing must pause before the document is validated (`?dry_run=true`). */
 const LIVE_DELAY_MS = 500;
@@ -476,20 +477,18 @@ function History({
     { header: 'Actions', cell: (d, n) => <DeploymentActions d={d} label={label(n)} actions={actions} /> },
   ];
   return (
-    <section aria-labelledby="history-title">
-      <h2 id="history-title">Deployment history</h2>
+    <Section id="history" title="Deployment history">
       <Success>{actions.done}</Success>
       {actions.error !== null && <ErrorBox error={actions.error} title="Not done" />}
       <ResourceTable
         loaded={deployments}
         what="the deployments"
         columns={columns}
-        rowKey={(d) => d.id}
         rowData={(d) => ({ state: d.state })}
         caption="Deployments, newest first"
         empty="No deployment yet."
       />
-    </section>
+    </Section>
   );
 }
 

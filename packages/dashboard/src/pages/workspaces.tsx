@@ -7,6 +7,7 @@ import { ActionError, SubmitButton, TextField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { Section } from '../components/section.tsx';
 
 /** The new workspace's first key, shown once. */
 function NewWorkspaceKey({ created, onDone }: { created: Schemas['CreatedWorkspace']; onDone: () => void }) {
@@ -48,8 +49,7 @@ function CreateWorkspace({ client, onCreated }: { client: ManagementClient; onCr
     });
   };
   return (
-    <section aria-labelledby="create-workspace-title">
-      <h2 id="create-workspace-title">Create a workspace</h2>
+    <Section id="create-workspace" title="Create a workspace">
       <form className="form" onSubmit={submit}>
         <TextField
           id="workspace-name"
@@ -65,7 +65,7 @@ function CreateWorkspace({ client, onCreated }: { client: ManagementClient; onCr
         </SubmitButton>
       </form>
       {created && <NewWorkspaceKey created={created} onDone={() => setCreated(null)} />}
-    </section>
+    </Section>
   );
 }
 
@@ -91,8 +91,7 @@ type Workspace = Schemas['Workspace'];
 
 function CurrentWorkspace({ current }: { current: Workspace }) {
   return (
-    <section aria-labelledby="current-workspace-title">
-      <h2 id="current-workspace-title">This session’s workspace</h2>
+    <Section id="current-workspace" title="This session’s workspace">
       <dl className="facts">
         <dt>Name</dt>
         <dd>{current.name}</dd>
@@ -107,15 +106,14 @@ function CurrentWorkspace({ current }: { current: Workspace }) {
         <dt>Created</dt>
         <dd>{when(current.createdAt)}</dd>
       </dl>
-    </section>
+    </Section>
   );
 }
 
 /** Why this session cannot create workspaces: its key has no admin scope, or could not be checked. */
 function NoAdmin({ admin }: { admin: boolean | null }) {
   return (
-    <section aria-labelledby="create-workspace-title">
-      <h2 id="create-workspace-title">Create a workspace</h2>
+    <Section id="create-workspace" title="Create a workspace">
       <p>
         {admin === false
           ? 'This session’s API key has no admin scope, so it cannot create workspaces and sees only its own.'
@@ -123,7 +121,7 @@ function NoAdmin({ admin }: { admin: boolean | null }) {
         Sign in with a key that has the <code>admin</code> scope (see <Link href="/api-keys">API keys</Link>) to create
         one.
       </p>
-    </section>
+    </Section>
   );
 }
 
@@ -164,16 +162,9 @@ export function WorkspacesPage({ client }: { client: ManagementClient }) {
               <Writable>
                 {admin ? <CreateWorkspace client={client} onCreated={reload} /> : <NoAdmin admin={admin} />}
               </Writable>
-              <section aria-labelledby="workspaces-title">
-                <h2 id="workspaces-title">{admin ? 'Workspaces of the organization' : 'Workspaces you can see'}</h2>
-                <ResourceTable
-                  rows={workspaces}
-                  columns={columns}
-                  rowKey={(w) => w.id}
-                  caption="Workspaces"
-                  empty="No workspace."
-                />
-              </section>
+              <Section id="workspaces" title={admin ? 'Workspaces of the organization' : 'Workspaces you can see'}>
+                <ResourceTable rows={workspaces} columns={columns} caption="Workspaces" empty="No workspace." />
+              </Section>
             </>
           );
         }}
