@@ -6,9 +6,10 @@ import { ActionError, Checks, SelectField, SubmitButton, Success, TextField, tog
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
-import { ConfirmButton, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
+import { ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
 import { Section } from '../components/section.tsx';
+import { DeleteButton } from '../components/delete-button.tsx';
 
 type Principal = Schemas['AccessPolicyBody']['principals'][number];
 type Policy = Schemas['AccessPolicy'];
@@ -397,11 +398,9 @@ function PoliciesTable(props: {
       caption="Access policies of the workspace"
       empty="No access policy: every API key reaches every server of the workspace."
       actions={(p) => (
-        <ConfirmButton
-          label="Delete"
+        <DeleteButton
           name={p.name}
-          question={`Delete ${p.name}? Edges apply it within a second.`}
-          confirmLabel={`Delete ${p.name}`}
+          then="Edges apply it within a second."
           busy={props.deleting === p.id}
           onConfirm={() => props.onDelete(p.id)}
         />

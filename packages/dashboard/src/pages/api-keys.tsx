@@ -4,9 +4,10 @@ import { storedKey, unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
 import { ActionError, Checks, SubmitButton, TextField, toggled } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { ConfirmButton, Empty, ErrorBox, OneTimeKey, Show, useLoad, useRowAction, when } from '../ui.tsx';
+import { Empty, ErrorBox, OneTimeKey, Show, useLoad, useRowAction, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
 import { Section } from '../components/section.tsx';
+import { DeleteButton } from '../components/delete-button.tsx';
 
 type Scope = Schemas['ApiKey']['scopes'][number];
 const scopes: { scope: Scope; help: string }[] = [
@@ -148,11 +149,10 @@ function KeysTable({
       empty="No API key yet."
       actions={(k) =>
         !k.revokedAt && (
-          <ConfirmButton
-            label="Revoke"
+          <DeleteButton
+            verb="Revoke"
             name={k.name}
-            question={`Revoke ${k.name}? Its callers are refused from the next request on.`}
-            confirmLabel={`Revoke ${k.name}`}
+            then="Its callers are refused from the next request on."
             busy={revoking === k.id}
             onConfirm={() => onRevoke(k.id)}
           />

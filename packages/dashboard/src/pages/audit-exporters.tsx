@@ -6,8 +6,9 @@ import { ActionError, SelectField, SubmitButton, Success, TextField } from '../c
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Writable } from '../powers.tsx';
 import { Link } from '../router.tsx';
-import { ConfirmButton, SecretInput, useLoad, when } from '../ui.tsx';
+import { SecretInput, useLoad, when } from '../ui.tsx';
 import { Section } from '../components/section.tsx';
+import { DeleteButton } from '../components/delete-button.tsx';
 
 type Exporter = Schemas['AuditExporter'];
 type Status = Schemas['AuditExporterStatus'];
@@ -238,11 +239,9 @@ export function AuditExportersPage({ client }: { client: ManagementClient }) {
             <button type="button" className="secondary" disabled={action.busy} onClick={() => toggle(r)}>
               {r.enabled ? 'Pause' : 'Resume'} <span className="visually-hidden">{r.name}</span>
             </button>{' '}
-            <ConfirmButton
-              label="Delete"
+            <DeleteButton
               name={r.name}
-              question={`Delete ${r.name}? Its cursor and dead letters go with it.`}
-              confirmLabel={`Delete ${r.name}`}
+              then="Its cursor and dead letters go with it."
               busy={action.pending === r.id}
               onConfirm={() => remove(r)}
             />

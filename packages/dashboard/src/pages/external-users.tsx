@@ -9,6 +9,7 @@ import { Link } from '../router.tsx';
 import { ConfirmButton, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
 import { Section } from '../components/section.tsx';
+import { DeleteButton } from '../components/delete-button.tsx';
 
 type User = Schemas['ListedExternalUser'];
 
@@ -154,11 +155,9 @@ function ScimProvisioning({ client }: { client: ManagementClient }) {
                 {token ? 'Rotate the SCIM token' : 'Create a SCIM token'}
               </button>{' '}
               {token && (
-                <ConfirmButton
-                  label="Delete"
+                <DeleteButton
                   name="the SCIM token"
-                  question="Delete the SCIM token? The identity provider is refused from its next request on."
-                  confirmLabel="Delete the SCIM token"
+                  then="The identity provider is refused from its next request on."
                   busy={action.busy}
                   onConfirm={remove}
                 />

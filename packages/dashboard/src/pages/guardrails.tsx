@@ -15,9 +15,10 @@ import {
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { findingsText, WouldBeDecisions, wouldText } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
-import { ConfirmButton, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
+import { ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
 import { Section } from '../components/section.tsx';
+import { DeleteButton } from '../components/delete-button.tsx';
 
 type Guardrail = Schemas['Guardrail'];
 type Detector = Schemas['GuardrailDetector'];
@@ -344,11 +345,9 @@ function GuardrailsTable(props: {
           <button type="button" className="secondary" aria-label={`Edit ${g.name}`} onClick={() => props.onEdit(g)}>
             Edit
           </button>
-          <ConfirmButton
-            label="Delete"
+          <DeleteButton
             name={g.name}
-            question={`Delete ${g.name}? Its servers get a catalog version without it.`}
-            confirmLabel={`Delete ${g.name}`}
+            then="Its servers get a catalog version without it."
             busy={props.deleting === g.id}
             onConfirm={() => props.onDelete(g.id)}
           />

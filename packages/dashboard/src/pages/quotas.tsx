@@ -6,9 +6,10 @@ import { ActionError, Checks, SelectField, SubmitButton, Success, TextField, tog
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
-import { ConfirmButton, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
+import { ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
 import { Section } from '../components/section.tsx';
+import { DeleteButton } from '../components/delete-button.tsx';
 
 type Quota = Schemas['Quota'];
 type Body = Schemas['CreateQuotaBody'];
@@ -235,11 +236,9 @@ function QuotasTable(props: {
       caption="Quotas of the workspace"
       empty="No quota: calls are limited by access policies and rate limits only."
       actions={(q) => (
-        <ConfirmButton
-          label="Delete"
+        <DeleteButton
           name={q.name}
-          question={`Delete ${q.name}? Edges stop counting it within a second.`}
-          confirmLabel={`Delete ${q.name}`}
+          then="Edges stop counting it within a second."
           busy={props.deleting === q.id}
           onConfirm={() => props.onDelete(q.id)}
         />
