@@ -252,3 +252,27 @@ export function InlineRows<R extends { key: number }>({
     </>
   );
 }
+
+/** A form's last lines: why its action failed (`failed` unless the action says), then its `SubmitButton`. */
+export function FormEnd({
+  action,
+  failed,
+  disabled,
+  busyLabel,
+  children,
+}: {
+  action: Action;
+  failed: string;
+  disabled?: boolean;
+  busyLabel: string;
+  children: ReactNode;
+}) {
+  return (
+    <>
+      <ActionError action={action} title={failed} />
+      <SubmitButton busy={action.busy} disabled={disabled} busyLabel={busyLabel}>
+        {children}
+      </SubmitButton>
+    </>
+  );
+}

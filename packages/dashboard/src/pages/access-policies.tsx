@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
-import { ActionError, Checks, SelectField, SubmitButton, Success, TextField, toggled } from '../components/form.tsx';
+import { Checks, SelectField, Success, TextField, toggled, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
@@ -330,10 +330,9 @@ function CreatePolicy({
           onValue={setTools}
         />
         <Outcome keys={keys} value={outcome} onChange={setOutcome} />
-        <ActionError action={create} title="Not created" />
-        <SubmitButton busy={create.busy} disabled={!name.trim()} busyLabel="Creating…">
+        <FormEnd action={create} failed="Not created" disabled={!name.trim()} busyLabel="Creating…">
           Create policy
-        </SubmitButton>
+        </FormEnd>
       </form>
       <Success>{create.done}</Success>
     </Section>

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { storedKey, unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
-import { ActionError, Checks, SubmitButton, TextField, toggled } from '../components/form.tsx';
+import { Checks, TextField, toggled, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Empty, ErrorBox, OneTimeKey, Show, useLoad, useRowAction, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
@@ -97,10 +97,14 @@ function CreateKey({
             />
           )}
         </fieldset>
-        <ActionError action={create} title="Not created" />
-        <SubmitButton busy={create.busy} disabled={!name.trim() || chosen.length === 0} busyLabel="Creating…">
+        <FormEnd
+          action={create}
+          failed="Not created"
+          disabled={!name.trim() || chosen.length === 0}
+          busyLabel="Creating…"
+        >
           Create key
-        </SubmitButton>
+        </FormEnd>
       </form>
       {created && <NewKey created={created} onDone={() => setCreated(null)} />}
     </Section>

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { ApiError, unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
-import { ActionError, SelectField, SubmitButton, Success, TextField } from '../components/form.tsx';
+import { ActionError, SelectField, Success, TextField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Writable } from '../powers.tsx';
 import { Link } from '../router.tsx';
@@ -156,10 +156,9 @@ function CreateExporter({ client, onCreated }: { client: ManagementClient; onCre
           options={Object.entries(kinds).map(([value, label]) => ({ value, label }))}
         />
         <TargetFields draft={draft} set={set} />
-        <ActionError action={action} title="Not created" />
-        <SubmitButton busy={action.busy} disabled={!draft.name.trim()} busyLabel="Creating…">
+        <FormEnd action={action} failed="Not created" disabled={!draft.name.trim()} busyLabel="Creating…">
           Create exporter
-        </SubmitButton>
+        </FormEnd>
       </form>
       <Success>{action.done}</Success>
     </Section>

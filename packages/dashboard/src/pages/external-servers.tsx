@@ -3,7 +3,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
 import { useAction } from '../components/action.ts';
-import { ActionError, SubmitButton, Success, TextField } from '../components/form.tsx';
+import { Success, TextField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { ConfirmButton, ErrorBox, SecretInput, useLoad, useRowAction, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
@@ -90,10 +90,9 @@ function EditServer({
         <TextField id={`${id}-url`} label="URL" type="url" required value={url} onValue={setUrl} />
         <p className="hint">Set one header: the others keep their values.</p>
         <HeaderFields id={`${id}-header`} name={header} value={value} onName={setHeader} onValue={setValue} />
-        <ActionError action={save} title="Not saved" />
-        <SubmitButton busy={save.busy} busyLabel="Saving…">
+        <FormEnd action={save} failed="Not saved" busyLabel="Saving…">
           Save changes
-        </SubmitButton>
+        </FormEnd>
       </form>
       {server.headerNames.length > 0 && (
         <ul aria-label={`Headers of ${server.name}`}>
@@ -156,10 +155,14 @@ function RegisterForm({ client, onRegistered }: { client: ManagementClient; onRe
         />
         <TextField id="ext-url" label="URL" type="url" required value={url} onValue={setUrl} />
         <HeaderFields id="ext-header" name={header} value={value} onName={setHeader} onValue={setValue} />
-        <ActionError action={register} title="Not registered" />
-        <SubmitButton busy={register.busy} disabled={!name.trim() || !url.trim()} busyLabel="Registering…">
+        <FormEnd
+          action={register}
+          failed="Not registered"
+          disabled={!name.trim() || !url.trim()}
+          busyLabel="Registering…"
+        >
           Register
-        </SubmitButton>
+        </FormEnd>
       </form>
     </Section>
   );

@@ -3,7 +3,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { ApiError, unwrap, type Schemas } from '../api.ts';
 import { parseAttributes } from '../attributes.ts';
 import { useAction, type Action } from '../components/action.ts';
-import { ActionError, CodeArea, SubmitButton, Success, TextField } from '../components/form.tsx';
+import { ActionError, CodeArea, Success, TextField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
@@ -40,10 +40,9 @@ function CreateUser({
           value={attributes}
           onValue={setAttributes}
         />
-        <ActionError action={action} title="Not done" />
-        <SubmitButton busy={action.busy} disabled={!name.trim()} busyLabel="Creating…">
+        <FormEnd action={action} failed="Not done" disabled={!name.trim()} busyLabel="Creating…">
           Create user
-        </SubmitButton>
+        </FormEnd>
       </form>
       <Success>{action.done}</Success>
     </Section>

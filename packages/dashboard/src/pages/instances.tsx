@@ -3,7 +3,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
 import { CredentialInputs, typedValues, useCredentialFields } from '../components/credential-inputs.tsx';
-import { ActionError, SelectField, SubmitButton, Success, TextField } from '../components/form.tsx';
+import { ActionError, SelectField, SubmitButton, Success, TextField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, Empty, ErrorBox, Show, useLoad } from '../ui.tsx';
@@ -90,10 +90,9 @@ function CreateInstance({
           <legend>Credentials (write-only: never shown again)</legend>
           <CredentialInputs idPrefix="cred" fields={fields} values={credentials} onChange={setCredentials} />
         </fieldset>
-        <ActionError action={create} title="Not created" />
-        <SubmitButton busy={create.busy} disabled={!name.trim() || !connectorId} busyLabel="Creating…">
+        <FormEnd action={create} failed="Not created" disabled={!name.trim() || !connectorId} busyLabel="Creating…">
           Create instance
-        </SubmitButton>
+        </FormEnd>
       </form>
       {created && <Created created={created} />}
     </Section>

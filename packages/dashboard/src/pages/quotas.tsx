@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
-import { ActionError, Checks, SelectField, SubmitButton, Success, TextField, toggled } from '../components/form.tsx';
+import { Checks, SelectField, Success, TextField, toggled, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
@@ -202,10 +202,14 @@ function CreateQuota({
           />
           <label htmlFor="quota-shadow">Shadow mode: refuse nothing, record what it would refuse</label>
         </span>
-        <ActionError action={create} title="Not created" />
-        <SubmitButton busy={create.busy} disabled={!draft.name.trim() || draft.limit === ''} busyLabel="Creating…">
+        <FormEnd
+          action={create}
+          failed="Not created"
+          disabled={!draft.name.trim() || draft.limit === ''}
+          busyLabel="Creating…"
+        >
           Create quota
-        </SubmitButton>
+        </FormEnd>
       </form>
       <Success>{create.done}</Success>
     </Section>

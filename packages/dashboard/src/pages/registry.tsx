@@ -3,7 +3,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
 import { useAction } from '../components/action.ts';
-import { ActionError, ActionOutcome, SubmitButton, TextField } from '../components/form.tsx';
+import { ActionError, ActionOutcome, SubmitButton, TextField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Writable } from '../powers.tsx';
 import { CopyBlock, SecretInput, Show, useLoad } from '../ui.tsx';
@@ -169,10 +169,9 @@ function AddForm({
             onValue={(v) => setValues((prev) => ({ ...prev, [h.name]: v }))}
           />
         ))}
-        <ActionError action={add} title="Not added" />
-        <SubmitButton busy={add.busy} busyLabel="Adding…">
+        <FormEnd action={add} failed="Not added" busyLabel="Adding…">
           Add as an external MCP server
-        </SubmitButton>
+        </FormEnd>
       </form>
     </section>
   );

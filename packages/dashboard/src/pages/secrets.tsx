@@ -2,7 +2,7 @@ import { useRef, useState, type FormEvent, type Ref } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { useAction, type Action } from '../components/action.ts';
-import { ActionError, SelectField, SubmitButton, Success, TextField } from '../components/form.tsx';
+import { SelectField, Success, TextField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { SecretActions } from '../components/secret-actions.tsx';
 import { navigate } from '../router.tsx';
@@ -116,10 +116,9 @@ function SetSecret(props: {
             ? `${name.trim()} exists: saving rotates it (the current value stays as the previous version).`
             : 'A new name creates the secret; an existing one is rotated.'}
         </p>
-        <ActionError action={action} title="Not saved" />
-        <SubmitButton busy={action.busy} disabled={!name.trim() || value === ''} busyLabel="Saving…">
+        <FormEnd action={action} failed="Not saved" disabled={!name.trim() || value === ''} busyLabel="Saving…">
           Save secret
-        </SubmitButton>
+        </FormEnd>
       </form>
       <Success>{action.done}</Success>
     </Section>

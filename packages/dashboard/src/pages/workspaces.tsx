@@ -3,7 +3,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { storedCredential, storedKey, unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
 import { useAction } from '../components/action.ts';
-import { ActionError, SubmitButton, TextField } from '../components/form.tsx';
+import { TextField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
@@ -59,10 +59,9 @@ function CreateWorkspace({ client, onCreated }: { client: ManagementClient; onCr
           value={name}
           onValue={setName}
         />
-        <ActionError action={create} title="Not created" />
-        <SubmitButton busy={create.busy} disabled={!name.trim()} busyLabel="Creating…">
+        <FormEnd action={create} failed="Not created" disabled={!name.trim()} busyLabel="Creating…">
           Create workspace
-        </SubmitButton>
+        </FormEnd>
       </form>
       {created && <NewWorkspaceKey created={created} onDone={() => setCreated(null)} />}
     </Section>
