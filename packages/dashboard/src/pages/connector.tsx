@@ -14,6 +14,7 @@ import { Link, navigate } from '../router.tsx';
 import { ConfirmButton, ErrorBox, Show, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
 import { Section } from '../components/section.tsx';
+import { Facts } from '../components/facts.tsx';
 
 type Preview = Schemas['ConnectorUpdatePreview'];
 type Connector = Schemas['ConnectorWithDescriptor'];
@@ -295,24 +296,20 @@ function DeleteConnector({
   );
 }
 
-function Facts({ connector, instances }: { connector: Connector; instances: Schemas['ConnectorInstance'][] }) {
+function ConnectorFacts({ connector, instances }: { connector: Connector; instances: Schemas['ConnectorInstance'][] }) {
   return (
-    <dl className="facts">
-      <dt>Slug</dt>
-      <dd>
-        <code>{connector.slug}</code>
-      </dd>
-      <dt>Kind</dt>
-      <dd>{connector.kind === 'openapi' ? 'OpenAPI document' : 'descriptor'}</dd>
-      <dt>Registered</dt>
-      <dd>{when(connector.createdAt)}</dd>
-      <dt>Tools</dt>
-      <dd>{connector.tools.join(', ') || 'none (MCP not enabled)'}</dd>
-      <dt>Instances</dt>
-      <dd>
-        {instances.length === 0 ? 'none' : <Link href="/instances">{instances.map((i) => i.name).join(', ')}</Link>}
-      </dd>
-    </dl>
+    <Facts
+      facts={[
+        ['Slug', <code>{connector.slug}</code>],
+        ['Kind', connector.kind === 'openapi' ? 'OpenAPI document' : 'descriptor'],
+        ['Registered', when(connector.createdAt)],
+        ['Tools', connector.tools.join(', ') || 'none (MCP not enabled)'],
+        [
+          'Instances',
+          instances.length === 0 ? 'none' : <Link href="/instances">{instances.map((i) => i.name).join(', ')}</Link>,
+        ],
+      ]}
+    />
   );
 }
 
@@ -341,7 +338,7 @@ export function ConnectorPage({ client, id }: { client: ManagementClient; id: st
             <h1>
               {connector.name} {connector.version}
             </h1>
-            <Facts connector={connector} instances={instances} />
+            <ConnectorFacts connector={connector} instances={instances} />
             <Writable>
               <NewVersion client={client} connector={connector} onSaved={reload} />
               <DeleteConnector client={client} connector={connector} instances={instances} servers={servers} />

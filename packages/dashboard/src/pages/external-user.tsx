@@ -11,6 +11,7 @@ import { Link } from '../router.tsx';
 import { ConfirmButton, Empty, SecretInput, Show, useLoad, when } from '../ui.tsx';
 import { InArea, useMay, useMayChange, Writable } from '../powers.tsx';
 import { Section } from '../components/section.tsx';
+import { Facts } from '../components/facts.tsx';
 
 type Connection = Schemas['UserConnection'];
 type Instance = Schemas['ConnectorInstance'];
@@ -543,14 +544,12 @@ function Secrets({ client, user }: { client: ManagementClient; user: string }) {
 
 function UserFacts({ user }: { user: Schemas['ExternalUser'] }) {
   return (
-    <dl className="facts">
-      <dt>Id</dt>
-      <dd>
-        <code>{user.id}</code>
-      </dd>
-      <dt>Created</dt>
-      <dd>{when(user.createdAt)}</dd>
-    </dl>
+    <Facts
+      facts={[
+        ['Id', <code>{user.id}</code>],
+        ['Created', when(user.createdAt)],
+      ]}
+    />
   );
 }
 

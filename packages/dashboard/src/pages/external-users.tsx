@@ -10,6 +10,7 @@ import { ConfirmButton, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
 import { Section } from '../components/section.tsx';
 import { DeleteButton } from '../components/delete-button.tsx';
+import { Facts } from '../components/facts.tsx';
 
 type User = Schemas['ListedExternalUser'];
 
@@ -95,20 +96,14 @@ function NewScimToken({ created, onDone }: { created: Schemas['CreatedScimToken'
 
 function ScimTokenFacts({ token }: { token: ScimToken }) {
   return (
-    <dl className="facts">
-      <dt>Prefix</dt>
-      <dd>
-        <code>{token.prefix}…</code>
-      </dd>
-      <dt>Created</dt>
-      <dd>{when(token.createdAt)}</dd>
-      <dt>Last used</dt>
-      <dd>{when(token.lastUsedAt, 'never')}</dd>
-      <dt>SCIM base URL</dt>
-      <dd>
-        <code>{`${window.location.origin}${token.endpoint}`}</code>
-      </dd>
-    </dl>
+    <Facts
+      facts={[
+        ['Prefix', <code>{token.prefix}…</code>],
+        ['Created', when(token.createdAt)],
+        ['Last used', when(token.lastUsedAt, 'never')],
+        ['SCIM base URL', <code>{`${window.location.origin}${token.endpoint}`}</code>],
+      ]}
+    />
   );
 }
 

@@ -8,6 +8,7 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Writable } from '../powers.tsx';
 import { CopyBlock, SecretInput, Show, useLoad } from '../ui.tsx';
 import { Section } from '../components/section.tsx';
+import { Facts } from '../components/facts.tsx';
 
 type Entry = Schemas['RegistrySearchEntry'];
 type Added = Schemas['RegistryAddResult'];
@@ -81,18 +82,24 @@ function SettingsForm({
   };
   return (
     <>
-      <dl className="facts">
-        <dt>Searched and added from</dt>
-        <dd>
-          <code>{settings.effective.sourceUrl}</code>
-          {settings.sourceUrl === null && ' (the default)'}
-        </dd>
-        <dt>Namespace served</dt>
-        <dd>
-          <code>{settings.effective.namespace}</code>
-          {settings.namespace === null && ' (the default)'}
-        </dd>
-      </dl>
+      <Facts
+        facts={[
+          [
+            'Searched and added from',
+            <>
+              <code>{settings.effective.sourceUrl}</code>
+              {settings.sourceUrl === null && ' (the default)'}
+            </>,
+          ],
+          [
+            'Namespace served',
+            <>
+              <code>{settings.effective.namespace}</code>
+              {settings.namespace === null && ' (the default)'}
+            </>,
+          ],
+        ]}
+      />
       <form className="form" onSubmit={submit}>
         <TextField
           id="registry-source"

@@ -8,6 +8,7 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
 import { Section } from '../components/section.tsx';
+import { Facts } from '../components/facts.tsx';
 
 /** The new workspace's first key, shown once. */
 function NewWorkspaceKey({ created, onDone }: { created: Schemas['CreatedWorkspace']; onDone: () => void }) {
@@ -91,20 +92,14 @@ type Workspace = Schemas['Workspace'];
 function CurrentWorkspace({ current }: { current: Workspace }) {
   return (
     <Section id="current-workspace" title="This session’s workspace">
-      <dl className="facts">
-        <dt>Name</dt>
-        <dd>{current.name}</dd>
-        <dt>Id</dt>
-        <dd>
-          <code>{current.id}</code>
-        </dd>
-        <dt>Organization</dt>
-        <dd>
-          <code>{current.organizationId}</code>
-        </dd>
-        <dt>Created</dt>
-        <dd>{when(current.createdAt)}</dd>
-      </dl>
+      <Facts
+        facts={[
+          ['Name', current.name],
+          ['Id', <code>{current.id}</code>],
+          ['Organization', <code>{current.organizationId}</code>],
+          ['Created', when(current.createdAt)],
+        ]}
+      />
     </Section>
   );
 }
