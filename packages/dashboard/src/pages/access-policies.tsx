@@ -6,10 +6,10 @@ import { Checks, SelectField, Success, TextField, toggled, FormEnd } from '../co
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
-import { ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
-import { Writable } from '../powers.tsx';
+import { Show, useLoad } from '../ui.tsx';
 import { Section } from '../components/section.tsx';
 import { DeleteButton } from '../components/delete-button.tsx';
+import { FormAndList, listsOf, serverList, useRowDelete } from '../components/list-page.tsx';
 
 type Principal = Schemas['AccessPolicyBody']['principals'][number];
 type Policy = Schemas['AccessPolicy'];
@@ -409,17 +409,20 @@ function PoliciesTable(props: {
 }
 
 export function AccessPoliciesPage({ client }: { client: ManagementClient }) {
-  const [loaded, reload] = useLoad(async () => {
-    const [policies, keys, servers] = await Promise.all([
-      unwrap(client.GET('/access_policies')),
-      unwrap(client.GET('/api_keys')),
-      unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })),
-    ]);
-    return { policies: policies.data, keys: keys.data, servers: servers.data };
-  }, [client]);
-  const { pending: deleting, error, run } = useRowAction();
-  const remove = (id: string) =>
-    run(id, () => unwrap(client.DELETE('/access_policies/{id}', { params: { path: { id } } })), reload);
+  const [loaded, reload] = useLoad(
+    () =>
+      listsOf({
+        policies: unwrap(client.GET('/access_policies')),
+        keys: unwrap(client.GET('/api_keys')),
+        servers: serverList(client),
+      }),
+    [client],
+  );
+  const {
+    pending: deleting,
+    error,
+    remove,
+  } = useRowDelete((id) => unwrap(client.DELETE('/access_policies/{id}', { params: { path: { id } } })), reload);
   return (
     <>
       <h1>Access policies</h1>
@@ -430,13 +433,13 @@ export function AccessPoliciesPage({ client }: { client: ManagementClient }) {
       <Show loaded={loaded} what="the access policies">
         {({ policies, keys, servers }) => (
           <>
-            <Writable>
-              <CreatePolicy client={client} keys={keys} servers={servers} onCreated={reload} />
-            </Writable>
-            <Section id="policies" title="Policies">
-              {error !== null && <ErrorBox error={error} title="Not deleted" />}
+            <FormAndList
+              form={<CreatePolicy client={client} keys={keys} servers={servers} onCreated={reload} />}
+              section={{ id: 'policies', title: 'Policies', failed: 'Not deleted' }}
+              failure={error}
+            >
               <PoliciesTable policies={policies} keys={keys} servers={servers} deleting={deleting} onDelete={remove} />
-            </Section>
+            </FormAndList>
             {policies.some((p) => !p.enforce) && (
               <WouldBeDecisions client={client} action="access.would_refuse" title="Would-be refusals (last 24 h)" />
             )}

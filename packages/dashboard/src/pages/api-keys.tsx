@@ -4,10 +4,10 @@ import { storedKey, unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
 import { Checks, TextField, toggled, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { Empty, ErrorBox, OneTimeKey, Show, useLoad, useRowAction, when } from '../ui.tsx';
-import { Writable } from '../powers.tsx';
+import { Empty, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 import { Section } from '../components/section.tsx';
 import { DeleteButton } from '../components/delete-button.tsx';
+import { FormAndList, listsOf, serverList, useRowDelete } from '../components/list-page.tsx';
 
 type Scope = Schemas['ApiKey']['scopes'][number];
 const scopes: { scope: Scope; help: string }[] = [
@@ -167,29 +167,28 @@ function KeysTable({
 }
 
 export function ApiKeysPage({ client }: { client: ManagementClient }) {
-  const [loaded, reload] = useLoad(async () => {
-    const [keys, servers] = await Promise.all([
-      unwrap(client.GET('/api_keys')),
-      unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })),
-    ]);
-    return { keys: keys.data, servers: servers.data };
-  }, [client]);
-  const { pending: revoking, error, run } = useRowAction();
-  const revoke = (id: string) =>
-    run(id, () => unwrap(client.DELETE('/api_keys/{id}', { params: { path: { id } } })), reload);
+  const [loaded, reload] = useLoad(
+    () => listsOf({ keys: unwrap(client.GET('/api_keys')), servers: serverList(client) }),
+    [client],
+  );
+  const {
+    pending: revoking,
+    error,
+    remove: revoke,
+  } = useRowDelete((id) => unwrap(client.DELETE('/api_keys/{id}', { params: { path: { id } } })), reload);
   return (
     <>
       <h1>API keys</h1>
       <Show loaded={loaded} what="the API keys">
         {({ keys, servers }) => (
           <>
-            <Writable>
-              <CreateKey client={client} servers={servers} onCreated={reload} />
-            </Writable>
-            <Section id="keys" title="Keys">
-              {error !== null && <ErrorBox error={error} title="Not revoked" />}
+            <FormAndList
+              form={<CreateKey client={client} servers={servers} onCreated={reload} />}
+              section={{ id: 'keys', title: 'Keys', failed: 'Not revoked' }}
+              failure={error}
+            >
               <KeysTable keys={keys} servers={servers} onRevoke={revoke} revoking={revoking} />
-            </Section>
+            </FormAndList>
           </>
         )}
       </Show>

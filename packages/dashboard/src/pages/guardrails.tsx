@@ -15,10 +15,10 @@ import {
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { findingsText, WouldBeDecisions, wouldText } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
-import { ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
-import { Writable } from '../powers.tsx';
+import { Show, useLoad } from '../ui.tsx';
 import { Section } from '../components/section.tsx';
 import { DeleteButton } from '../components/delete-button.tsx';
+import { FormAndList, listsOf, serverList, useRowDelete } from '../components/list-page.tsx';
 
 type Guardrail = Schemas['Guardrail'];
 type Detector = Schemas['GuardrailDetector'];
@@ -402,19 +402,18 @@ function wouldFindings(findings: RecordSummary['guardrails']): string {
 
 /** The workspace's guardrails (ADR 0050): detectors on results and arguments, and what log-only ones would do. */
 export function GuardrailsPage({ client }: { client: ManagementClient }) {
-  const [loaded, reload] = useLoad(async () => {
-    const [guardrails, servers] = await Promise.all([
-      unwrap(client.GET('/guardrails')),
-      unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })),
-    ]);
-    return { guardrails: guardrails.data, servers: servers.data };
-  }, [client]);
+  const [loaded, reload] = useLoad(
+    () => listsOf({ guardrails: unwrap(client.GET('/guardrails')), servers: serverList(client) }),
+    [client],
+  );
   const [editing, setEditing] = useState<Guardrail | null>(null);
   // The form's outcome, kept here: an edited guardrail's form goes once it is saved.
   const [saved, setSaved] = useState<string | null>(null);
-  const { pending: deleting, error, run } = useRowAction();
-  const remove = (id: string) =>
-    run(id, () => unwrap(client.DELETE('/guardrails/{id}', { params: { path: { id } } })), reload);
+  const {
+    pending: deleting,
+    error,
+    remove,
+  } = useRowDelete((id) => unwrap(client.DELETE('/guardrails/{id}', { params: { path: { id } } })), reload);
   return (
     <>
       <h1>Guardrails</h1>
@@ -425,23 +424,25 @@ export function GuardrailsPage({ client }: { client: ManagementClient }) {
       <Show loaded={loaded} what="the guardrails">
         {({ guardrails, servers }) => (
           <>
-            <Writable>
-              <GuardrailForm
-                key={editing?.id ?? 'new'}
-                client={client}
-                servers={servers}
-                editing={editing}
-                onSaved={(message) => {
-                  setSaved(message);
-                  setEditing(null);
-                  reload();
-                }}
-                onCancel={() => setEditing(null)}
-              />
-            </Writable>
-            <Success>{saved}</Success>
-            <Section id="guardrails" title="Guardrails">
-              {error !== null && <ErrorBox error={error} title="Not deleted" />}
+            <FormAndList
+              form={
+                <GuardrailForm
+                  key={editing?.id ?? 'new'}
+                  client={client}
+                  servers={servers}
+                  editing={editing}
+                  onSaved={(message) => {
+                    setSaved(message);
+                    setEditing(null);
+                    reload();
+                  }}
+                  onCancel={() => setEditing(null)}
+                />
+              }
+              between={<Success>{saved}</Success>}
+              section={{ id: 'guardrails', title: 'Guardrails', failed: 'Not deleted' }}
+              failure={error}
+            >
               <GuardrailsTable
                 guardrails={guardrails}
                 servers={servers}
@@ -452,7 +453,7 @@ export function GuardrailsPage({ client }: { client: ManagementClient }) {
                 }}
                 onDelete={remove}
               />
-            </Section>
+            </FormAndList>
             {guardrails.some((g) => !g.enforce) && <WouldBeSections client={client} servers={servers} />}
           </>
         )}

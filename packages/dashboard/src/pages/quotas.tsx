@@ -6,10 +6,10 @@ import { Checks, SelectField, Success, TextField, toggled, FormEnd } from '../co
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
-import { ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
-import { Writable } from '../powers.tsx';
+import { Show, useLoad } from '../ui.tsx';
 import { Section } from '../components/section.tsx';
 import { DeleteButton } from '../components/delete-button.tsx';
+import { FormAndList, listsOf, serverList, useRowDelete } from '../components/list-page.tsx';
 
 type Quota = Schemas['Quota'];
 type Body = Schemas['CreateQuotaBody'];
@@ -253,16 +253,15 @@ function QuotasTable(props: {
 
 /** The workspace's quotas (ADR 0048): what each counts and its limit; what is left is on the Usage page. */
 export function QuotasPage({ client }: { client: ManagementClient }) {
-  const [loaded, reload] = useLoad(async () => {
-    const [quotas, servers] = await Promise.all([
-      unwrap(client.GET('/quotas')),
-      unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })),
-    ]);
-    return { quotas: quotas.data, servers: servers.data };
-  }, [client]);
-  const { pending: deleting, error, run } = useRowAction();
-  const remove = (id: string) =>
-    run(id, () => unwrap(client.DELETE('/quotas/{id}', { params: { path: { id } } })), reload);
+  const [loaded, reload] = useLoad(
+    () => listsOf({ quotas: unwrap(client.GET('/quotas')), servers: serverList(client) }),
+    [client],
+  );
+  const {
+    pending: deleting,
+    error,
+    remove,
+  } = useRowDelete((id) => unwrap(client.DELETE('/quotas/{id}', { params: { path: { id } } })), reload);
   return (
     <>
       <h1>Quotas</h1>
@@ -273,13 +272,13 @@ export function QuotasPage({ client }: { client: ManagementClient }) {
       <Show loaded={loaded} what="the quotas">
         {({ quotas, servers }) => (
           <>
-            <Writable>
-              <CreateQuota client={client} servers={servers} onCreated={reload} />
-            </Writable>
-            <Section id="quotas" title="Quotas">
-              {error !== null && <ErrorBox error={error} title="Not deleted" />}
+            <FormAndList
+              form={<CreateQuota client={client} servers={servers} onCreated={reload} />}
+              section={{ id: 'quotas', title: 'Quotas', failed: 'Not deleted' }}
+              failure={error}
+            >
               <QuotasTable quotas={quotas} servers={servers} deleting={deleting} onDelete={remove} />
-            </Section>
+            </FormAndList>
             {quotas.some((q) => !q.enforce) && (
               <WouldBeDecisions client={client} action="quota.would_refuse" title="Would-be refusals (last 24 h)" />
             )}
