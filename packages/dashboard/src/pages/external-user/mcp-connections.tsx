@@ -7,7 +7,7 @@ import { Link } from '../../router.tsx';
 import { ConfirmButton, Empty, SecretInput } from '../../ui.tsx';
 import { Section } from '../../components/section.tsx';
 
-export interface External {
+interface External {
   serverId: string;
   serverName: string;
   external: string;
