@@ -5,7 +5,7 @@ import { useAction } from '../components/action.ts';
 import { Checks, TextField, toggled, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Empty, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
-import { Section } from '../components/section.tsx';
+import { FormSection } from '../components/section.tsx';
 import { DeleteButton } from '../components/delete-button.tsx';
 import { FormAndList, listsOf, serverList, useRowDelete } from '../components/list-page.tsx';
 
@@ -66,48 +66,50 @@ function CreateKey({
     });
   };
   return (
-    <Section id="create-key" title="Create an API key">
-      <form className="form" onSubmit={submit}>
-        <TextField id="key-name" label="Name" required maxLength={100} value={name} onValue={setName} />
-        <fieldset>
-          <legend>Scopes</legend>
-          <Checks
-            items={scopes}
-            idOf={(s) => `scope-${s.scope}`}
-            labelOf={(s) => (
-              <>
-                {s.scope} <span className="hint">({s.help})</span>
-              </>
-            )}
-            checked={(s) => chosen.includes(s.scope)}
-            onToggle={(s, on) => setChosen(toggled(chosen, s.scope, on))}
-          />
-        </fieldset>
-        <fieldset>
-          <legend>Servers (optional: none checked, every server)</legend>
-          {servers.length === 0 ? (
-            <Empty>No MCP server yet.</Empty>
-          ) : (
-            <Checks
-              items={servers}
-              idOf={(s) => `key-server-${s.id}`}
-              labelOf={(s) => s.name}
-              checked={(s) => serverIds.includes(s.id)}
-              onToggle={(s, on) => setServerIds(toggled(serverIds, s.id, on))}
-            />
+    <FormSection
+      id="create-key"
+      title="Create an API key"
+      onSubmit={submit}
+      after={created && <NewKey created={created} onDone={() => setCreated(null)} />}
+    >
+      <TextField id="key-name" label="Name" required maxLength={100} value={name} onValue={setName} />
+      <fieldset>
+        <legend>Scopes</legend>
+        <Checks
+          items={scopes}
+          idOf={(s) => `scope-${s.scope}`}
+          labelOf={(s) => (
+            <>
+              {s.scope} <span className="hint">({s.help})</span>
+            </>
           )}
-        </fieldset>
-        <FormEnd
-          action={create}
-          failed="Not created"
-          disabled={!name.trim() || chosen.length === 0}
-          busyLabel="Creating…"
-        >
-          Create key
-        </FormEnd>
-      </form>
-      {created && <NewKey created={created} onDone={() => setCreated(null)} />}
-    </Section>
+          checked={(s) => chosen.includes(s.scope)}
+          onToggle={(s, on) => setChosen(toggled(chosen, s.scope, on))}
+        />
+      </fieldset>
+      <fieldset>
+        <legend>Servers (optional: none checked, every server)</legend>
+        {servers.length === 0 ? (
+          <Empty>No MCP server yet.</Empty>
+        ) : (
+          <Checks
+            items={servers}
+            idOf={(s) => `key-server-${s.id}`}
+            labelOf={(s) => s.name}
+            checked={(s) => serverIds.includes(s.id)}
+            onToggle={(s, on) => setServerIds(toggled(serverIds, s.id, on))}
+          />
+        )}
+      </fieldset>
+      <FormEnd
+        action={create}
+        failed="Not created"
+        disabled={!name.trim() || chosen.length === 0}
+        busyLabel="Creating…"
+      >
+        Create key
+      </FormEnd>
+    </FormSection>
   );
 }
 

@@ -7,7 +7,7 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Writable } from '../powers.tsx';
 import { Link } from '../router.tsx';
 import { SecretInput, useLoad, when } from '../ui.tsx';
-import { Section } from '../components/section.tsx';
+import { FormSection } from '../components/section.tsx';
 import { DeleteButton } from '../components/delete-button.tsx';
 
 type Exporter = Schemas['AuditExporter'];
@@ -145,23 +145,20 @@ function CreateExporter({ client, onCreated }: { client: ManagementClient; onCre
     });
   };
   return (
-    <Section id="create-exporter" title="Add an exporter">
-      <form className="form" onSubmit={submit}>
-        <TextField id="exporter-name" label="Name" required value={draft.name} onValue={(name) => set({ name })} />
-        <SelectField
-          id="exporter-kind"
-          label="Kind"
-          value={draft.kind}
-          onValue={(v) => set({ kind: v as Kind })}
-          options={Object.entries(kinds).map(([value, label]) => ({ value, label }))}
-        />
-        <TargetFields draft={draft} set={set} />
-        <FormEnd action={action} failed="Not created" disabled={!draft.name.trim()} busyLabel="Creating…">
-          Create exporter
-        </FormEnd>
-      </form>
-      <Success>{action.done}</Success>
-    </Section>
+    <FormSection id="create-exporter" title="Add an exporter" onSubmit={submit} done={action.done}>
+      <TextField id="exporter-name" label="Name" required value={draft.name} onValue={(name) => set({ name })} />
+      <SelectField
+        id="exporter-kind"
+        label="Kind"
+        value={draft.kind}
+        onValue={(v) => set({ kind: v as Kind })}
+        options={Object.entries(kinds).map(([value, label]) => ({ value, label }))}
+      />
+      <TargetFields draft={draft} set={set} />
+      <FormEnd action={action} failed="Not created" disabled={!draft.name.trim()} busyLabel="Creating…">
+        Create exporter
+      </FormEnd>
+    </FormSection>
   );
 }
 

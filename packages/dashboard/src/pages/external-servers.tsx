@@ -7,7 +7,7 @@ import { Success, TextField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { ConfirmButton, ErrorBox, SecretInput, useLoad, useRowAction, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
-import { Section } from '../components/section.tsx';
+import { FormSection, Section } from '../components/section.tsx';
 
 type Registered = Schemas['ExternalMcpServer'];
 
@@ -142,29 +142,27 @@ function RegisterForm({ client, onRegistered }: { client: ManagementClient; onRe
     });
   };
   return (
-    <Section id="register" title="Register an external MCP server">
-      <form className="form" onSubmit={submit}>
-        <TextField
-          id="ext-name"
-          label="Name"
-          required
-          pattern={slug}
-          title="Lower-case letters, digits, - and _"
-          value={name}
-          onValue={setName}
-        />
-        <TextField id="ext-url" label="URL" type="url" required value={url} onValue={setUrl} />
-        <HeaderFields id="ext-header" name={header} value={value} onName={setHeader} onValue={setValue} />
-        <FormEnd
-          action={register}
-          failed="Not registered"
-          disabled={!name.trim() || !url.trim()}
-          busyLabel="Registering…"
-        >
-          Register
-        </FormEnd>
-      </form>
-    </Section>
+    <FormSection id="register" title="Register an external MCP server" onSubmit={submit}>
+      <TextField
+        id="ext-name"
+        label="Name"
+        required
+        pattern={slug}
+        title="Lower-case letters, digits, - and _"
+        value={name}
+        onValue={setName}
+      />
+      <TextField id="ext-url" label="URL" type="url" required value={url} onValue={setUrl} />
+      <HeaderFields id="ext-header" name={header} value={value} onName={setHeader} onValue={setValue} />
+      <FormEnd
+        action={register}
+        failed="Not registered"
+        disabled={!name.trim() || !url.trim()}
+        busyLabel="Registering…"
+      >
+        Register
+      </FormEnd>
+    </FormSection>
   );
 }
 

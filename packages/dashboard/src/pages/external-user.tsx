@@ -7,7 +7,7 @@ import { ActionOutcome, CodeArea, SubmitButton } from '../components/form.tsx';
 import { Link } from '../router.tsx';
 import { Empty, Show, useLoad, when } from '../ui.tsx';
 import { InArea, useMay, useMayChange, Writable } from '../powers.tsx';
-import { Section } from '../components/section.tsx';
+import { FormSection, Section } from '../components/section.tsx';
 import { Facts } from '../components/facts.tsx';
 import { Connections } from './external-user/connections.tsx';
 import { McpConnections } from './external-user/mcp-connections.tsx';
@@ -50,26 +50,24 @@ function Attributes({
       </Section>
     );
   return (
-    <Section id="attributes" title="Attributes">
-      <form className="form" onSubmit={submit}>
-        <CodeArea
-          id="user-attributes-edit"
-          label={
-            <>
-              Attributes (one name=value a line; read as <code>$current_user.&lt;name&gt;</code>; saving replaces them
-              all)
-            </>
-          }
-          rows={4}
-          value={text}
-          onValue={setText}
-        />
-        <ActionOutcome action={save} title="Not saved" />
-        <SubmitButton busy={save.busy} busyLabel="Saving…">
-          Save attributes
-        </SubmitButton>
-      </form>
-    </Section>
+    <FormSection id="attributes" title="Attributes" onSubmit={submit}>
+      <CodeArea
+        id="user-attributes-edit"
+        label={
+          <>
+            Attributes (one name=value a line; read as <code>$current_user.&lt;name&gt;</code>; saving replaces them
+            all)
+          </>
+        }
+        rows={4}
+        value={text}
+        onValue={setText}
+      />
+      <ActionOutcome action={save} title="Not saved" />
+      <SubmitButton busy={save.busy} busyLabel="Saving…">
+        Save attributes
+      </SubmitButton>
+    </FormSection>
   );
 }
 

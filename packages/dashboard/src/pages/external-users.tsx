@@ -8,7 +8,7 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
-import { Section } from '../components/section.tsx';
+import { FormSection, Section } from '../components/section.tsx';
 import { DeleteButton } from '../components/delete-button.tsx';
 import { Facts } from '../components/facts.tsx';
 
@@ -31,22 +31,19 @@ function CreateUser({
     });
   };
   return (
-    <Section id="create-user" title="Create an external user">
-      <form className="form" onSubmit={submit}>
-        <TextField id="user-name" label="Name" required value={name} onValue={setName} autoComplete="off" />
-        <CodeArea
-          id="user-attributes"
-          label="Attributes (optional, one name=value a line)"
-          rows={3}
-          value={attributes}
-          onValue={setAttributes}
-        />
-        <FormEnd action={action} failed="Not done" disabled={!name.trim()} busyLabel="Creating…">
-          Create user
-        </FormEnd>
-      </form>
-      <Success>{action.done}</Success>
-    </Section>
+    <FormSection id="create-user" title="Create an external user" onSubmit={submit} done={action.done}>
+      <TextField id="user-name" label="Name" required value={name} onValue={setName} autoComplete="off" />
+      <CodeArea
+        id="user-attributes"
+        label="Attributes (optional, one name=value a line)"
+        rows={3}
+        value={attributes}
+        onValue={setAttributes}
+      />
+      <FormEnd action={action} failed="Not done" disabled={!name.trim()} busyLabel="Creating…">
+        Create user
+      </FormEnd>
+    </FormSection>
   );
 }
 

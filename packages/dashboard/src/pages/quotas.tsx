@@ -2,12 +2,12 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
-import { Checks, SelectField, Success, TextField, toggled, FormEnd } from '../components/form.tsx';
+import { Checks, SelectField, TextField, toggled, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
 import { Show, useLoad } from '../ui.tsx';
-import { Section } from '../components/section.tsx';
+import { FormSection } from '../components/section.tsx';
 import { DeleteButton } from '../components/delete-button.tsx';
 import { FormAndList, listsOf, serverList, useRowDelete } from '../components/list-page.tsx';
 
@@ -164,55 +164,52 @@ function CreateQuota({
     });
   };
   return (
-    <Section id="create-quota" title="Create a quota">
-      <form className="form" onSubmit={submit}>
-        <TextField id="quota-name" label="Name" required value={draft.name} onValue={(name) => set({ name })} />
-        <SelectField
-          id="quota-counts"
-          label="Counts"
-          value={draft.counts}
-          onValue={(counts) => set({ counts: counts as Quota['counts'] })}
-          options={Object.entries(countsLabels).map(([value, label]) => ({ value, label }))}
+    <FormSection id="create-quota" title="Create a quota" onSubmit={submit} done={create.done}>
+      <TextField id="quota-name" label="Name" required value={draft.name} onValue={(name) => set({ name })} />
+      <SelectField
+        id="quota-counts"
+        label="Counts"
+        value={draft.counts}
+        onValue={(counts) => set({ counts: counts as Quota['counts'] })}
+        options={Object.entries(countsLabels).map(([value, label]) => ({ value, label }))}
+      />
+      <TextField
+        id="quota-limit"
+        label="Limit"
+        type="number"
+        min={0}
+        step={1}
+        required
+        value={draft.limit}
+        onValue={(limit) => set({ limit })}
+      />
+      {draft.counts !== 'in_flight' && <WindowFields draft={draft} set={set} />}
+      <SelectField
+        id="quota-per"
+        label="One counter for each"
+        value={draft.per}
+        onValue={(per) => set({ per })}
+        options={Object.entries(perLabels).map(([value, label]) => ({ value, label }))}
+      />
+      <MatchFields draft={draft} set={set} servers={servers} />
+      <span>
+        <input
+          type="checkbox"
+          id="quota-shadow"
+          checked={draft.shadow}
+          onChange={(e) => set({ shadow: e.target.checked })}
         />
-        <TextField
-          id="quota-limit"
-          label="Limit"
-          type="number"
-          min={0}
-          step={1}
-          required
-          value={draft.limit}
-          onValue={(limit) => set({ limit })}
-        />
-        {draft.counts !== 'in_flight' && <WindowFields draft={draft} set={set} />}
-        <SelectField
-          id="quota-per"
-          label="One counter for each"
-          value={draft.per}
-          onValue={(per) => set({ per })}
-          options={Object.entries(perLabels).map(([value, label]) => ({ value, label }))}
-        />
-        <MatchFields draft={draft} set={set} servers={servers} />
-        <span>
-          <input
-            type="checkbox"
-            id="quota-shadow"
-            checked={draft.shadow}
-            onChange={(e) => set({ shadow: e.target.checked })}
-          />
-          <label htmlFor="quota-shadow">Shadow mode: refuse nothing, record what it would refuse</label>
-        </span>
-        <FormEnd
-          action={create}
-          failed="Not created"
-          disabled={!draft.name.trim() || draft.limit === ''}
-          busyLabel="Creating…"
-        >
-          Create quota
-        </FormEnd>
-      </form>
-      <Success>{create.done}</Success>
-    </Section>
+        <label htmlFor="quota-shadow">Shadow mode: refuse nothing, record what it would refuse</label>
+      </span>
+      <FormEnd
+        action={create}
+        failed="Not created"
+        disabled={!draft.name.trim() || draft.limit === ''}
+        busyLabel="Creating…"
+      >
+        Create quota
+      </FormEnd>
+    </FormSection>
   );
 }
 

@@ -2,13 +2,13 @@ import { useRef, useState, type FormEvent, type Ref } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { useAction, type Action } from '../components/action.ts';
-import { SelectField, Success, TextField, FormEnd } from '../components/form.tsx';
+import { SelectField, TextField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { SecretActions } from '../components/secret-actions.tsx';
 import { navigate } from '../router.tsx';
 import { ErrorBox, SecretInput, useLoad, when, type Loaded } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
-import { Section } from '../components/section.tsx';
+import { FormSection, Section } from '../components/section.tsx';
 
 type Secret = Schemas['WorkspaceSecret'] | Schemas['ServerSecret'];
 type Servers = Loaded<Schemas['McpServerSummary'][]>;
@@ -97,31 +97,33 @@ function SetSecret(props: {
     });
   };
   return (
-    <Section id="set-secret" title={<>Set or rotate a secret of the {props.scopeLabel}</>}>
-      <form className="form" onSubmit={submit}>
-        <TextField
-          id="secret-name"
-          label="Name"
-          required
-          pattern="[A-Za-z0-9_\-]{1,128}"
-          title="Letters, digits, _ and -, at most 128"
-          autoComplete="off"
-          value={name}
-          onValue={props.onName}
-        />
-        <label htmlFor="secret-value">Value (write-only: never shown again)</label>
-        <SecretInput id="secret-value" inputRef={props.valueRef} required value={value} onValue={setValue} />
-        <p className="hint">
-          {props.known.includes(name.trim())
-            ? `${name.trim()} exists: saving rotates it (the current value stays as the previous version).`
-            : 'A new name creates the secret; an existing one is rotated.'}
-        </p>
-        <FormEnd action={action} failed="Not saved" disabled={!name.trim() || value === ''} busyLabel="Saving…">
-          Save secret
-        </FormEnd>
-      </form>
-      <Success>{action.done}</Success>
-    </Section>
+    <FormSection
+      id="set-secret"
+      title={<>Set or rotate a secret of the {props.scopeLabel}</>}
+      onSubmit={submit}
+      done={action.done}
+    >
+      <TextField
+        id="secret-name"
+        label="Name"
+        required
+        pattern="[A-Za-z0-9_\-]{1,128}"
+        title="Letters, digits, _ and -, at most 128"
+        autoComplete="off"
+        value={name}
+        onValue={props.onName}
+      />
+      <label htmlFor="secret-value">Value (write-only: never shown again)</label>
+      <SecretInput id="secret-value" inputRef={props.valueRef} required value={value} onValue={setValue} />
+      <p className="hint">
+        {props.known.includes(name.trim())
+          ? `${name.trim()} exists: saving rotates it (the current value stays as the previous version).`
+          : 'A new name creates the secret; an existing one is rotated.'}
+      </p>
+      <FormEnd action={action} failed="Not saved" disabled={!name.trim() || value === ''} busyLabel="Saving…">
+        Save secret
+      </FormEnd>
+    </FormSection>
   );
 }
 

@@ -7,7 +7,7 @@ import { TextField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
-import { Section } from '../components/section.tsx';
+import { FormSection, Section } from '../components/section.tsx';
 import { Facts } from '../components/facts.tsx';
 
 /** The new workspace's first key, shown once. */
@@ -50,22 +50,24 @@ function CreateWorkspace({ client, onCreated }: { client: ManagementClient; onCr
     });
   };
   return (
-    <Section id="create-workspace" title="Create a workspace">
-      <form className="form" onSubmit={submit}>
-        <TextField
-          id="workspace-name"
-          label="Name (a slug: lower-case letters, digits, - and _)"
-          required
-          autoComplete="off"
-          value={name}
-          onValue={setName}
-        />
-        <FormEnd action={create} failed="Not created" disabled={!name.trim()} busyLabel="Creating…">
-          Create workspace
-        </FormEnd>
-      </form>
-      {created && <NewWorkspaceKey created={created} onDone={() => setCreated(null)} />}
-    </Section>
+    <FormSection
+      id="create-workspace"
+      title="Create a workspace"
+      onSubmit={submit}
+      after={created && <NewWorkspaceKey created={created} onDone={() => setCreated(null)} />}
+    >
+      <TextField
+        id="workspace-name"
+        label="Name (a slug: lower-case letters, digits, - and _)"
+        required
+        autoComplete="off"
+        value={name}
+        onValue={setName}
+      />
+      <FormEnd action={create} failed="Not created" disabled={!name.trim()} busyLabel="Creating…">
+        Create workspace
+      </FormEnd>
+    </FormSection>
   );
 }
 

@@ -2,8 +2,8 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../../api.ts';
 import { useAction } from '../../components/action.ts';
-import { Checks, SelectField, Success, TextField, toggled, FormEnd } from '../../components/form.tsx';
-import { Section } from '../../components/section.tsx';
+import { Checks, SelectField, TextField, toggled, FormEnd } from '../../components/form.tsx';
+import { FormSection } from '../../components/section.tsx';
 import { Outcome, type Approvers, type Key, type OutcomeState } from './outcome.tsx';
 
 /** The body's `condition`, `onFalse` and `approval` of the form's outcome. */
@@ -216,30 +216,27 @@ export function CreatePolicy({
     });
   };
   return (
-    <Section id="create-policy" title="Create an access policy">
-      <form className="form" onSubmit={submit}>
-        <TextField id="policy-name" label="Name" required value={name} onValue={setName} autoComplete="off" />
-        <Principals principals={principals} keys={keys} onChange={setPrincipals} />
-        <Servers
-          servers={servers}
-          all={allServers}
-          onAll={setAllServers}
-          serverIds={serverIds}
-          onServerIds={setServerIds}
-        />
-        <TextField
-          id="policy-tools"
-          label="Which tools (names separated by commas, or * for all)"
-          required
-          value={tools}
-          onValue={setTools}
-        />
-        <Outcome keys={keys} value={outcome} onChange={setOutcome} />
-        <FormEnd action={create} failed="Not created" disabled={!name.trim()} busyLabel="Creating…">
-          Create policy
-        </FormEnd>
-      </form>
-      <Success>{create.done}</Success>
-    </Section>
+    <FormSection id="create-policy" title="Create an access policy" onSubmit={submit} done={create.done}>
+      <TextField id="policy-name" label="Name" required value={name} onValue={setName} autoComplete="off" />
+      <Principals principals={principals} keys={keys} onChange={setPrincipals} />
+      <Servers
+        servers={servers}
+        all={allServers}
+        onAll={setAllServers}
+        serverIds={serverIds}
+        onServerIds={setServerIds}
+      />
+      <TextField
+        id="policy-tools"
+        label="Which tools (names separated by commas, or * for all)"
+        required
+        value={tools}
+        onValue={setTools}
+      />
+      <Outcome keys={keys} value={outcome} onChange={setOutcome} />
+      <FormEnd action={create} failed="Not created" disabled={!name.trim()} busyLabel="Creating…">
+        Create policy
+      </FormEnd>
+    </FormSection>
   );
 }

@@ -3,7 +3,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../../api.ts';
 import { useAction, type Action } from '../../components/action.ts';
 import { ActionError, SubmitButton, TextField } from '../../components/form.tsx';
-import { Section } from '../../components/section.tsx';
+import { FormSection } from '../../components/section.tsx';
 import {
   ActionFields,
   DetectorFields,
@@ -130,15 +130,13 @@ export function GuardrailForm(props: {
   };
   const title = editing ? `Edit ${editing.name}` : 'Create a guardrail';
   return (
-    <Section id="guardrail-form" title={title}>
-      <form className="form" onSubmit={submit}>
-        <TextField id="guardrail-name" label="Name" required value={draft.name} onValue={(name) => set({ name })} />
-        <ScopeFields draft={draft} set={set} servers={props.servers} />
-        <DetectorFields draft={draft} set={set} />
-        <ActionFields draft={draft} set={set} />
-        <FormButtons action={save} editing={editing} disabled={!draft.name.trim()} onCancel={props.onCancel} />
-      </form>
-    </Section>
+    <FormSection id="guardrail-form" title={title} onSubmit={submit}>
+      <TextField id="guardrail-name" label="Name" required value={draft.name} onValue={(name) => set({ name })} />
+      <ScopeFields draft={draft} set={set} servers={props.servers} />
+      <DetectorFields draft={draft} set={set} />
+      <ActionFields draft={draft} set={set} />
+      <FormButtons action={save} editing={editing} disabled={!draft.name.trim()} onCancel={props.onCancel} />
+    </FormSection>
   );
 }
 

@@ -5,7 +5,7 @@ import { useAction } from '../../components/action.ts';
 import { CredentialInputs, typedValues, useCredentialFields } from '../../components/credential-inputs.tsx';
 import { SelectField, Success, TextField, FormEnd } from '../../components/form.tsx';
 import { Link } from '../../router.tsx';
-import { Section } from '../../components/section.tsx';
+import { FormSection } from '../../components/section.tsx';
 
 /** The created instance, and the MCP server generated for it (the descriptor's `mcp_config`). */
 function Created({ created }: { created: Schemas['CreatedConnectorInstance'] }) {
@@ -62,33 +62,35 @@ export function CreateInstance({
     setCredentials({});
   };
   return (
-    <Section id="create-instance" title="Create a connector instance">
-      <form className="form" onSubmit={submit}>
-        <SelectField
-          id="instance-connector"
-          label="Connector"
-          value={connectorId}
-          onValue={chooseConnector}
-          options={connectors.map((c) => ({ value: c.id, label: `${c.name} ${c.version}` }))}
-        />
-        <TextField id="instance-name" label="Name" required maxLength={100} value={name} onValue={setName} />
-        <TextField
-          id="instance-base-url"
-          label="Base URL (replaces the origin of every endpoint; optional)"
-          type="url"
-          placeholder="https://api.example.com"
-          value={baseUrl}
-          onValue={setBaseUrl}
-        />
-        <fieldset>
-          <legend>Credentials (write-only: never shown again)</legend>
-          <CredentialInputs idPrefix="cred" fields={fields} values={credentials} onChange={setCredentials} />
-        </fieldset>
-        <FormEnd action={create} failed="Not created" disabled={!name.trim() || !connectorId} busyLabel="Creating…">
-          Create instance
-        </FormEnd>
-      </form>
-      {created && <Created created={created} />}
-    </Section>
+    <FormSection
+      id="create-instance"
+      title="Create a connector instance"
+      onSubmit={submit}
+      after={created && <Created created={created} />}
+    >
+      <SelectField
+        id="instance-connector"
+        label="Connector"
+        value={connectorId}
+        onValue={chooseConnector}
+        options={connectors.map((c) => ({ value: c.id, label: `${c.name} ${c.version}` }))}
+      />
+      <TextField id="instance-name" label="Name" required maxLength={100} value={name} onValue={setName} />
+      <TextField
+        id="instance-base-url"
+        label="Base URL (replaces the origin of every endpoint; optional)"
+        type="url"
+        placeholder="https://api.example.com"
+        value={baseUrl}
+        onValue={setBaseUrl}
+      />
+      <fieldset>
+        <legend>Credentials (write-only: never shown again)</legend>
+        <CredentialInputs idPrefix="cred" fields={fields} values={credentials} onChange={setCredentials} />
+      </fieldset>
+      <FormEnd action={create} failed="Not created" disabled={!name.trim() || !connectorId} busyLabel="Creating…">
+        Create instance
+      </FormEnd>
+    </FormSection>
   );
 }
