@@ -4,7 +4,7 @@ import { OutcomeCell } from '../components/debug-sessions.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
 import { Empty, Show, useLoad } from '../ui.tsx';
-import { FilterForm, filtersOf } from './records/filters.tsx';
+import { RecordFilters, filtersOf } from './records/filters.tsx';
 import { DebugCaptures } from './records/debug-captures.tsx';
 import { Steps, Tree, ms } from './records/steps.tsx';
 
@@ -114,7 +114,7 @@ export function RecordsPage({ client, query }: { client: ManagementClient; query
   return (
     <>
       <h1>Execution records</h1>
-      <FilterForm
+      <RecordFilters
         query={query}
         filters={filters}
         servers={serverList}
