@@ -140,11 +140,17 @@ export function Check({
   );
 }
 
-/** Who may call the server and with which credential: public, and per-request authentication. */
+/**
+ * Who may call the server and with which credential: public, and per-request authentication; then code mode on a
+ * NORMAL server (`CodeModeChoice`).
+ */
 export function AccessChoice({
   fields: f,
 }: {
-  fields: Pick<ReturnType<typeof useServerFields>, 'isPublic' | 'setIsPublic' | 'perRequestAuth' | 'setPerRequestAuth'>;
+  fields: Pick<
+    ReturnType<typeof useServerFields>,
+    'isPublic' | 'setIsPublic' | 'perRequestAuth' | 'setPerRequestAuth' | 'mode' | 'codeMode' | 'setCodeMode'
+  >;
 }) {
   return (
     <>
@@ -155,12 +161,13 @@ export function AccessChoice({
         Per-request authentication (callers may send their own upstream credential in X-Upstream-Authorization, used
         instead of the stored one for that call)
       </Check>
+      {f.mode === 'NORMAL' && <CodeModeChoice checked={f.codeMode} onChecked={f.setCodeMode} />}
     </>
   );
 }
 
 /** Code mode on a NORMAL server (a SMART server always has it): `run_code` listed beside the tools. */
-export function CodeModeChoice({ checked, onChecked }: { checked: boolean; onChecked: (v: boolean) => void }) {
+function CodeModeChoice({ checked, onChecked }: { checked: boolean; onChecked: (v: boolean) => void }) {
   return (
     <Check id="server-code-mode" checked={checked} onChecked={onChecked}>
       Code mode (also list run_code: an agent&apos;s program calls the tools, each call checked as a direct one)

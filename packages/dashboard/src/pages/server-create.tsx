@@ -6,7 +6,6 @@ import { ExternalServers, externalConfigs, type ExternalDraft } from '../compone
 import { SubmitButton, toggledSet } from '../components/form.tsx';
 import {
   AccessChoice,
-  CodeModeChoice,
   Check,
   DescriptionField,
   ModeChoice,
@@ -179,7 +178,6 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
         <ModeChoice mode={d.mode} onMode={d.setMode} />
         <DescriptionField value={d.description} onValue={d.setDescription} />
         <AccessChoice fields={d} />
-        {d.mode === 'NORMAL' && <CodeModeChoice checked={d.codeMode} onChecked={d.setCodeMode} />}
         {d.mode === 'NORMAL' && (
           <InstanceChoice
             client={client}
