@@ -7,9 +7,10 @@ import { useAction } from '../components/action.ts';
 import { DefinitionDiff, ServerToolChangeList } from '../components/definition-diff.tsx';
 import { useUpgradePreview } from '../components/curated-setup.tsx';
 import { ActionError, Success } from '../components/form.tsx';
-import { ActionButton, Empty, Show, useLoad } from '../ui.tsx';
+import { Empty, Show, useLoad } from '../ui.tsx';
 import { InArea, useMayChange } from '../powers.tsx';
 import { Section } from '../components/section.tsx';
+import { DecisionButtons } from '../components/decision-buttons.tsx';
 
 type Registered = Schemas['ExternalMcpServer'];
 type Change = Schemas['ExternalMcpServerChange'];
@@ -63,17 +64,7 @@ function HeldChange({ client, server, change }: { client: ManagementClient; serv
     <DefinitionDiff item={change} id={`change-${change.id}`}>
       {!decided && (
         <div className="buttons">
-          <ActionButton disabled={action.busy} onClick={() => decide('accept')} aria-label={`Accept ${label}`}>
-            Accept
-          </ActionButton>
-          <ActionButton
-            className="danger"
-            disabled={action.busy}
-            onClick={() => decide('reject')}
-            aria-label={`Reject ${label}`}
-          >
-            Reject
-          </ActionButton>
+          <DecisionButtons decisions={['accept', 'reject']} label={label} busy={action.busy} onDecide={decide} />
         </div>
       )}
       <ActionError action={action} title={action.failed} />
