@@ -1,10 +1,10 @@
-import { useRef, useState, type FormEvent, type Ref } from 'react';
+import { type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { useAction, type Action } from '../components/action.ts';
 import { SelectField, TextField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { SecretActions } from '../components/secret-actions.tsx';
+import { SecretActions, useSecretDraft, type SecretDraft } from '../components/secret-actions.tsx';
 import { navigate } from '../router.tsx';
 import { ErrorBox, SecretInput, useLoad, when, type Loaded } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
@@ -82,19 +82,14 @@ function SetSecret(props: {
   scopeLabel: string;
   known: string[];
   action: Action;
-  name: string;
-  onName: (name: string) => void;
-  valueRef: Ref<HTMLInputElement>;
+  draft: SecretDraft;
   onSave: (name: string, value: string, then: () => void) => void;
 }) {
-  const { name, action } = props;
-  const [value, setValue] = useState('');
+  const { action, draft } = props;
+  const { name, value } = draft;
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    props.onSave(name.trim(), value, () => {
-      setValue('');
-      props.onName('');
-    });
+    props.onSave(name.trim(), value, draft.clear);
   };
   return (
     <FormSection
@@ -111,10 +106,10 @@ function SetSecret(props: {
         title="Letters, digits, _ and -, at most 128"
         autoComplete="off"
         value={name}
-        onValue={props.onName}
+        onValue={draft.setName}
       />
       <label htmlFor="secret-value">Value (write-only: never shown again)</label>
-      <SecretInput id="secret-value" inputRef={props.valueRef} required value={value} onValue={setValue} />
+      <SecretInput id="secret-value" inputRef={draft.valueRef} required value={value} onValue={draft.setValue} />
       <p className="hint">
         {props.known.includes(name.trim())
           ? `${name.trim()} exists: saving rotates it (the current value stays as the previous version).`
@@ -138,8 +133,7 @@ export function SecretsPage({ client, query }: { client: ManagementClient; query
     [client],
   );
   const { secrets, action, save, remove } = useSecrets(client, serverId);
-  const [name, setName] = useState('');
-  const valueRef = useRef<HTMLInputElement>(null);
+  const draft = useSecretDraft();
   const server = servers.state === 'done' ? servers.data.find((s) => s.id === serverId) : undefined;
   const scopeLabel = serverId ? `server ${server?.name ?? serverId}` : 'workspace';
   const columns: Column<Secret>[] = [
@@ -164,9 +158,7 @@ export function SecretsPage({ client, query }: { client: ManagementClient; query
           scopeLabel={scopeLabel}
           known={secrets.state === 'done' ? secrets.data.map((s) => s.name) : []}
           action={action}
-          name={name}
-          onName={setName}
-          valueRef={valueRef}
+          draft={draft}
           onSave={save}
         />
       </Writable>
@@ -183,10 +175,7 @@ export function SecretsPage({ client, query }: { client: ManagementClient; query
               name={s.name}
               question={`Delete ${s.name}? Tools reading it will fail.`}
               busy={action.pending === s.name}
-              onRotate={() => {
-                setName(s.name);
-                valueRef.current?.focus();
-              }}
+              onRotate={() => draft.rotate(s.name)}
               onDelete={() => remove(s.name)}
             />
           )}

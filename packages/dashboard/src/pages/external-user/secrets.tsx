@@ -1,23 +1,16 @@
-import { useRef, useState, type FormEvent, type Ref } from 'react';
+import { type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../../api.ts';
 import { useAction, type Action } from '../../components/action.ts';
 import { ActionOutcome, SubmitButton, TextField } from '../../components/form.tsx';
 import { ResourceTable, type Column } from '../../components/resource-table.tsx';
-import { SecretActions } from '../../components/secret-actions.tsx';
+import { SecretActions, useSecretDraft, type SecretDraft } from '../../components/secret-actions.tsx';
 import { SecretInput, useLoad, when } from '../../ui.tsx';
 import { Writable } from '../../powers.tsx';
 import { Section } from '../../components/section.tsx';
 
-function SetUserSecret(props: {
-  action: Action;
-  name: string;
-  onName: (name: string) => void;
-  value: string;
-  onValue: (value: string) => void;
-  valueRef: Ref<HTMLInputElement>;
-  onSet: () => void;
-}) {
+function SetUserSecret(props: { action: Action; draft: SecretDraft; onSet: () => void }) {
+  const { name, value } = props.draft;
   const submit = (e: FormEvent) => {
     e.preventDefault();
     props.onSet();
@@ -31,18 +24,18 @@ function SetUserSecret(props: {
           label="Secret name"
           required
           autoComplete="off"
-          value={props.name}
-          onValue={props.onName}
+          value={name}
+          onValue={props.draft.setName}
         />
         <label htmlFor="user-secret-value">Secret value (write-only)</label>
         <SecretInput
           id="user-secret-value"
-          inputRef={props.valueRef}
+          inputRef={props.draft.valueRef}
           required
-          value={props.value}
-          onValue={props.onValue}
+          value={value}
+          onValue={props.draft.setValue}
         />
-        <SubmitButton busy={props.action.busy} disabled={!props.name.trim() || props.value === ''} busyLabel="Setting…">
+        <SubmitButton busy={props.action.busy} disabled={!name.trim() || value === ''} busyLabel="Setting…">
           Set secret
         </SubmitButton>
       </form>
@@ -85,18 +78,11 @@ function useUserSecrets(client: ManagementClient, user: string) {
 
 export function Secrets({ client, user }: { client: ManagementClient; user: string }) {
   const { secrets, action, set: setSecret, remove } = useUserSecrets(client, user);
-  const [name, setName] = useState('');
-  const [value, setValue] = useState('');
-  const valueRef = useRef<HTMLInputElement>(null);
-  const set = () =>
-    setSecret(name.trim(), value, () => {
-      setName('');
-      setValue('');
-    });
+  const draft = useSecretDraft();
+  const set = () => setSecret(draft.name.trim(), draft.value, draft.clear);
   const rotate = (secret: string) => {
-    setName(secret);
-    setValue('');
-    valueRef.current?.focus();
+    draft.setValue('');
+    draft.rotate(secret);
   };
   const columns: Column<Schemas['UserSecretListing']>[] = [
     { header: 'Name', cell: (s) => <code>{s.name}</code> },
@@ -130,15 +116,7 @@ export function Secrets({ client, user }: { client: ManagementClient; user: stri
         empty="No secret yet."
       />
       <Writable>
-        <SetUserSecret
-          action={action}
-          name={name}
-          onName={setName}
-          value={value}
-          onValue={setValue}
-          valueRef={valueRef}
-          onSet={set}
-        />
+        <SetUserSecret action={action} draft={draft} onSet={set} />
       </Writable>
       <ActionOutcome action={action} title="Not set" />
     </Section>
