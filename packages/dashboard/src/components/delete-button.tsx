@@ -29,3 +29,28 @@ export function DeleteButton({
     />
   );
 }
+
+/** A list's deletions by row id (`useRowDelete`): the row being deleted, and how to delete one. */
+export interface RowDeletion {
+  deleting: string | null;
+  onDelete: (id: string) => void;
+}
+
+/** `DeleteButton` on a row of a list that deletes by id (`deletion`). */
+export function RowDeleteButton({
+  row,
+  deletion,
+  ...rest
+}: { row: { id: string; name: string }; deletion: RowDeletion } & Pick<
+  Parameters<typeof DeleteButton>[0],
+  'verb' | 'then'
+>) {
+  return (
+    <DeleteButton
+      {...rest}
+      name={row.name}
+      busy={deletion.deleting === row.id}
+      onConfirm={() => deletion.onDelete(row.id)}
+    />
+  );
+}

@@ -18,12 +18,12 @@ export async function listsOf<C extends Record<string, Promise<{ data: unknown }
 }
 
 /**
- * Deleting (or revoking) a row by its id (`useRowAction`): `call` then `onDone` (a reload of the list); `pending` is
- * the row being deleted, `error` why the last one failed.
+ * Deleting (or revoking) a row by its id (`useRowAction`, a `RowDeletion`): `call` then `onDone` (a reload of the
+ * list); `deleting` is the row being deleted, `error` why the last one failed.
  */
 export function useRowDelete(call: (id: string) => Promise<unknown>, onDone: () => void) {
   const { pending, error, run } = useRowAction();
-  return { pending, error, remove: (id: string) => run(id, () => call(id), onDone) };
+  return { deleting: pending, error, onDelete: (id: string) => run(id, () => call(id), onDone) };
 }
 
 /**

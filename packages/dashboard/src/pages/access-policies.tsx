@@ -4,20 +4,14 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
 import { Show, useLoad } from '../ui.tsx';
-import { DeleteButton } from '../components/delete-button.tsx';
+import { RowDeleteButton, type RowDeletion } from '../components/delete-button.tsx';
 import { FormAndList, listsOf, serverList, useRowDelete } from '../components/list-page.tsx';
 import { type Approvers, type Key, type Policy } from './access-policies/outcome.tsx';
 import { CreatePolicy, principalTypes, type Principal, type Server } from './access-policies/create.tsx';
 
 const typeLabel = (t: Principal['type']) => principalTypes.find((p) => p.type === t)?.label ?? t;
 
-function PoliciesTable(props: {
-  policies: Policy[];
-  keys: Key[];
-  servers: Server[];
-  deleting: string | null;
-  onDelete: (id: string) => void;
-}) {
+function PoliciesTable(props: { policies: Policy[]; keys: Key[]; servers: Server[]; deletion: RowDeletion }) {
   const { keys, servers } = props;
   const keyName = (id: string) => keys.find((k) => k.id === id)?.name ?? id;
   const approversOf = ({ apiKeys = [], subjects = [], groups = [], people = [] }: Approvers) =>
@@ -68,14 +62,7 @@ function PoliciesTable(props: {
       columns={columns}
       caption="Access policies of the workspace"
       empty="No access policy: every API key reaches every server of the workspace."
-      actions={(p) => (
-        <DeleteButton
-          name={p.name}
-          then="Edges apply it within a second."
-          busy={props.deleting === p.id}
-          onConfirm={() => props.onDelete(p.id)}
-        />
-      )}
+      actions={(p) => <RowDeleteButton row={p} deletion={props.deletion} then="Edges apply it within a second." />}
     />
   );
 }
@@ -90,11 +77,10 @@ export function AccessPoliciesPage({ client }: { client: ManagementClient }) {
       }),
     [client],
   );
-  const {
-    pending: deleting,
-    error,
-    remove,
-  } = useRowDelete((id) => unwrap(client.DELETE('/access_policies/{id}', { params: { path: { id } } })), reload);
+  const { error, ...deletion } = useRowDelete(
+    (id) => unwrap(client.DELETE('/access_policies/{id}', { params: { path: { id } } })),
+    reload,
+  );
   return (
     <>
       <h1>Access policies</h1>
@@ -110,7 +96,7 @@ export function AccessPoliciesPage({ client }: { client: ManagementClient }) {
               section={{ id: 'policies', title: 'Policies', failed: 'Not deleted' }}
               failure={error}
             >
-              <PoliciesTable policies={policies} keys={keys} servers={servers} deleting={deleting} onDelete={remove} />
+              <PoliciesTable policies={policies} keys={keys} servers={servers} deletion={deletion} />
             </FormAndList>
             {policies.some((p) => !p.enforce) && (
               <WouldBeDecisions client={client} action="access.would_refuse" title="Would-be refusals (last 24 h)" />

@@ -6,7 +6,7 @@ import { Checks, TextField, toggled, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Empty, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 import { FormSection } from '../components/section.tsx';
-import { DeleteButton } from '../components/delete-button.tsx';
+import { RowDeleteButton, type RowDeletion } from '../components/delete-button.tsx';
 import { FormAndList, listsOf, serverList, useRowDelete } from '../components/list-page.tsx';
 
 type Scope = Schemas['ApiKey']['scopes'][number];
@@ -116,13 +116,11 @@ function CreateKey({
 function KeysTable({
   keys,
   servers,
-  onRevoke,
-  revoking,
+  deletion,
 }: {
   keys: Schemas['ApiKey'][];
   servers: Schemas['McpServerSummary'][];
-  onRevoke: (id: string) => void;
-  revoking: string | null;
+  deletion: RowDeletion;
 }) {
   const mine = storedKey()?.slice(0, 10);
   const columns: Column<Schemas['ApiKey']>[] = [
@@ -155,12 +153,11 @@ function KeysTable({
       empty="No API key yet."
       actions={(k) =>
         !k.revokedAt && (
-          <DeleteButton
+          <RowDeleteButton
             verb="Revoke"
-            name={k.name}
+            row={k}
+            deletion={deletion}
             then="Its callers are refused from the next request on."
-            busy={revoking === k.id}
-            onConfirm={() => onRevoke(k.id)}
           />
         )
       }
@@ -173,11 +170,10 @@ export function ApiKeysPage({ client }: { client: ManagementClient }) {
     () => listsOf({ keys: unwrap(client.GET('/api_keys')), servers: serverList(client) }),
     [client],
   );
-  const {
-    pending: revoking,
-    error,
-    remove: revoke,
-  } = useRowDelete((id) => unwrap(client.DELETE('/api_keys/{id}', { params: { path: { id } } })), reload);
+  const { error, ...deletion } = useRowDelete(
+    (id) => unwrap(client.DELETE('/api_keys/{id}', { params: { path: { id } } })),
+    reload,
+  );
   return (
     <>
       <h1>API keys</h1>
@@ -189,7 +185,7 @@ export function ApiKeysPage({ client }: { client: ManagementClient }) {
               section={{ id: 'keys', title: 'Keys', failed: 'Not revoked' }}
               failure={error}
             >
-              <KeysTable keys={keys} servers={servers} onRevoke={revoke} revoking={revoking} />
+              <KeysTable keys={keys} servers={servers} deletion={deletion} />
             </FormAndList>
           </>
         )}

@@ -18,11 +18,10 @@ export function GuardrailsPage({ client }: { client: ManagementClient }) {
   const [editing, setEditing] = useState<Guardrail | null>(null);
   // The form's outcome, kept here: an edited guardrail's form goes once it is saved.
   const [saved, setSaved] = useState<string | null>(null);
-  const {
-    pending: deleting,
-    error,
-    remove,
-  } = useRowDelete((id) => unwrap(client.DELETE('/guardrails/{id}', { params: { path: { id } } })), reload);
+  const { error, ...deletion } = useRowDelete(
+    (id) => unwrap(client.DELETE('/guardrails/{id}', { params: { path: { id } } })),
+    reload,
+  );
   return (
     <>
       <h1>Guardrails</h1>
@@ -55,12 +54,11 @@ export function GuardrailsPage({ client }: { client: ManagementClient }) {
               <GuardrailsTable
                 guardrails={guardrails}
                 servers={servers}
-                deleting={deleting}
+                deletion={deletion}
                 onEdit={(g) => {
                   setSaved(null);
                   setEditing(g);
                 }}
-                onDelete={remove}
               />
             </FormAndList>
             {guardrails.some((g) => !g.enforce) && <WouldBeSections client={client} servers={servers} />}

@@ -8,7 +8,7 @@ import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
 import { Show, useLoad } from '../ui.tsx';
 import { FormSection } from '../components/section.tsx';
-import { DeleteButton } from '../components/delete-button.tsx';
+import { RowDeleteButton, type RowDeletion } from '../components/delete-button.tsx';
 import { FormAndList, listsOf, serverList, useRowDelete } from '../components/list-page.tsx';
 
 type Quota = Schemas['Quota'];
@@ -213,12 +213,7 @@ function CreateQuota({
   );
 }
 
-function QuotasTable(props: {
-  quotas: Quota[];
-  servers: Server[];
-  deleting: string | null;
-  onDelete: (id: string) => void;
-}) {
+function QuotasTable(props: { quotas: Quota[]; servers: Server[]; deletion: RowDeletion }) {
   const columns: Column<Quota>[] = [
     { header: 'Name', cell: (q) => q.name },
     {
@@ -237,12 +232,7 @@ function QuotasTable(props: {
       caption="Quotas of the workspace"
       empty="No quota: calls are limited by access policies and rate limits only."
       actions={(q) => (
-        <DeleteButton
-          name={q.name}
-          then="Edges stop counting it within a second."
-          busy={props.deleting === q.id}
-          onConfirm={() => props.onDelete(q.id)}
-        />
+        <RowDeleteButton row={q} deletion={props.deletion} then="Edges stop counting it within a second." />
       )}
     />
   );
@@ -254,11 +244,10 @@ export function QuotasPage({ client }: { client: ManagementClient }) {
     () => listsOf({ quotas: unwrap(client.GET('/quotas')), servers: serverList(client) }),
     [client],
   );
-  const {
-    pending: deleting,
-    error,
-    remove,
-  } = useRowDelete((id) => unwrap(client.DELETE('/quotas/{id}', { params: { path: { id } } })), reload);
+  const { error, ...deletion } = useRowDelete(
+    (id) => unwrap(client.DELETE('/quotas/{id}', { params: { path: { id } } })),
+    reload,
+  );
   return (
     <>
       <h1>Quotas</h1>
@@ -274,7 +263,7 @@ export function QuotasPage({ client }: { client: ManagementClient }) {
               section={{ id: 'quotas', title: 'Quotas', failed: 'Not deleted' }}
               failure={error}
             >
-              <QuotasTable quotas={quotas} servers={servers} deleting={deleting} onDelete={remove} />
+              <QuotasTable quotas={quotas} servers={servers} deletion={deletion} />
             </FormAndList>
             {quotas.some((q) => !q.enforce) && (
               <WouldBeDecisions client={client} action="quota.would_refuse" title="Would-be refusals (last 24 h)" />

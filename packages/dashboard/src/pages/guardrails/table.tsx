@@ -1,5 +1,5 @@
 import { ResourceTable, type Column } from '../../components/resource-table.tsx';
-import { DeleteButton } from '../../components/delete-button.tsx';
+import { RowDeleteButton, type RowDeletion } from '../../components/delete-button.tsx';
 import { type Detector, type Guardrail, type Server } from './fields.tsx';
 
 export const serverName = (servers: Server[], id: string) => servers.find((s) => s.id === id)?.name ?? id;
@@ -19,9 +19,8 @@ function detectorText(d: Detector): string {
 export function GuardrailsTable(props: {
   guardrails: Guardrail[];
   servers: Server[];
-  deleting: string | null;
+  deletion: RowDeletion;
   onEdit: (g: Guardrail) => void;
-  onDelete: (id: string) => void;
 }) {
   const columns: Column<Guardrail>[] = [
     { header: 'Name', cell: (g) => g.name, rowHeader: true },
@@ -42,12 +41,7 @@ export function GuardrailsTable(props: {
           <button type="button" className="secondary" aria-label={`Edit ${g.name}`} onClick={() => props.onEdit(g)}>
             Edit
           </button>
-          <DeleteButton
-            name={g.name}
-            then="Its servers get a catalog version without it."
-            busy={props.deleting === g.id}
-            onConfirm={() => props.onDelete(g.id)}
-          />
+          <RowDeleteButton row={g} deletion={props.deletion} then="Its servers get a catalog version without it." />
         </>
       )}
     />
