@@ -1,5 +1,6 @@
 import type { InputHTMLAttributes, ReactNode, SelectHTMLAttributes } from 'react';
 import { useMayChange } from '../powers.tsx';
+import { ApiError, errorMessage } from '../api.ts';
 import { ErrorBox } from '../ui.tsx';
 import type { Action } from './action.ts';
 
@@ -274,5 +275,23 @@ export function FormEnd({
         {children}
       </SubmitButton>
     </>
+  );
+}
+
+/** A refused creation, change or deletion: the message, and each problem of the body at its path. */
+export function ProblemBox({ error, title }: { error: unknown; title: string }) {
+  return (
+    <div className="error" role="alert">
+      <strong>{title}:</strong> {errorMessage(error)}
+      {error instanceof ApiError && error.issues.length > 0 && (
+        <ul>
+          {error.issues.map((i, n) => (
+            <li key={n}>
+              {i.message} <code>{i.path}</code>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
   );
 }

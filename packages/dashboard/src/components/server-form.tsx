@@ -1,5 +1,4 @@
 import { useState, type ReactNode } from 'react';
-import { ApiError, errorMessage } from '../api.ts';
 
 type Mode = 'NORMAL' | 'SMART';
 
@@ -172,23 +171,5 @@ function CodeModeChoice({ checked, onChecked }: { checked: boolean; onChecked: (
     <Check id="server-code-mode" checked={checked} onChecked={onChecked}>
       Code mode (also list run_code: an agent&apos;s program calls the tools, each call checked as a direct one)
     </Check>
-  );
-}
-
-/** A refused creation, change or deletion: the message, and each problem of the body at its path. */
-export function ProblemBox({ error, title }: { error: unknown; title: string }) {
-  return (
-    <div className="error" role="alert">
-      <strong>{title}:</strong> {errorMessage(error)}
-      {error instanceof ApiError && error.issues.length > 0 && (
-        <ul>
-          {error.issues.map((i, n) => (
-            <li key={n}>
-              {i.message} <code>{i.path}</code>
-            </li>
-          ))}
-        </ul>
-      )}
-    </div>
   );
 }

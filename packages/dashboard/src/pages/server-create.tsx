@@ -3,13 +3,12 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
 import { ExternalServers, externalConfigs, type ExternalDraft } from '../components/external-mcp.tsx';
-import { SubmitButton, toggledSet } from '../components/form.tsx';
+import { ProblemBox, SubmitButton, toggledSet } from '../components/form.tsx';
 import {
   AccessChoice,
   Check,
   DescriptionField,
   ModeChoice,
-  ProblemBox,
   ServerNameField,
   useServerFields,
 } from '../components/server-form.tsx';

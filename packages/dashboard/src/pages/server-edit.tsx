@@ -2,12 +2,11 @@ import type { FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { errorMessage, unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
-import { SubmitButton, toggledSet } from '../components/form.tsx';
+import { ProblemBox, SubmitButton, toggledSet } from '../components/form.tsx';
 import {
   AccessChoice,
   DescriptionField,
   ModeChoice,
-  ProblemBox,
   ServerNameField,
   useServerFields,
 } from '../components/server-form.tsx';
