@@ -18,6 +18,15 @@ export function GuardrailsPage({ client }: { client: ManagementClient }) {
   const [editing, setEditing] = useState<Guardrail | null>(null);
   // The form's outcome, kept here: an edited guardrail's form goes once it is saved.
   const [saved, setSaved] = useState<string | null>(null);
+  const onSaved = (message: string) => {
+    setSaved(message);
+    setEditing(null);
+    reload();
+  };
+  const edit = (g: Guardrail) => {
+    setSaved(null);
+    setEditing(g);
+  };
   const { error, ...deletion } = useRowDelete(
     (id) => unwrap(client.DELETE('/guardrails/{id}', { params: { path: { id } } })),
     reload,
@@ -39,11 +48,7 @@ export function GuardrailsPage({ client }: { client: ManagementClient }) {
                   client={client}
                   servers={servers}
                   editing={editing}
-                  onSaved={(message) => {
-                    setSaved(message);
-                    setEditing(null);
-                    reload();
-                  }}
+                  onSaved={onSaved}
                   onCancel={() => setEditing(null)}
                 />
               }
@@ -51,15 +56,7 @@ export function GuardrailsPage({ client }: { client: ManagementClient }) {
               section={{ id: 'guardrails', title: 'Guardrails', failed: 'Not deleted' }}
               failure={error}
             >
-              <GuardrailsTable
-                guardrails={guardrails}
-                servers={servers}
-                deletion={deletion}
-                onEdit={(g) => {
-                  setSaved(null);
-                  setEditing(g);
-                }}
-              />
+              <GuardrailsTable guardrails={guardrails} servers={servers} deletion={deletion} onEdit={edit} />
             </FormAndList>
             {guardrails.some((g) => !g.enforce) && <WouldBeSections client={client} servers={servers} />}
           </>
