@@ -3,9 +3,9 @@ import { unwrap } from '../api.ts';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
-import { Show, useLoad } from '../ui.tsx';
+import { Show } from '../ui.tsx';
 import { RowDeleteButton, type RowDeletion } from '../components/delete-button.tsx';
-import { FormAndList, listsOf, serverList, useRowDelete } from '../components/list-page.tsx';
+import { byId, FormAndList, serverList, useLists, useRowDelete } from '../components/list-page.tsx';
 import { type Approvers, type Key, type Policy } from './access-policies/outcome.tsx';
 import { CreatePolicy, principalTypes, type Principal, type Server } from './access-policies/create.tsx';
 
@@ -68,19 +68,12 @@ function PoliciesTable(props: { policies: Policy[]; keys: Key[]; servers: Server
 }
 
 export function AccessPoliciesPage({ client }: { client: ManagementClient }) {
-  const [loaded, reload] = useLoad(
-    () =>
-      listsOf({
-        policies: unwrap(client.GET('/access_policies')),
-        keys: unwrap(client.GET('/api_keys')),
-        servers: serverList(client),
-      }),
-    [client],
-  );
-  const { error, ...deletion } = useRowDelete(
-    (id) => unwrap(client.DELETE('/access_policies/{id}', { params: { path: { id } } })),
-    reload,
-  );
+  const [loaded, reload] = useLists(client, (c) => ({
+    policies: unwrap(c.GET('/access_policies')),
+    keys: unwrap(c.GET('/api_keys')),
+    servers: serverList(c),
+  }));
+  const { error, ...deletion } = useRowDelete((id) => unwrap(client.DELETE('/access_policies/{id}', byId(id))), reload);
   return (
     <>
       <h1>Access policies</h1>

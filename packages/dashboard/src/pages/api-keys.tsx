@@ -4,10 +4,10 @@ import { storedKey, unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
 import { Checks, TextField, toggled, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { Empty, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
+import { Empty, OneTimeKey, Show, when } from '../ui.tsx';
 import { FormSection } from '../components/section.tsx';
 import { RowDeleteButton, type RowDeletion } from '../components/delete-button.tsx';
-import { FormAndList, listsOf, serverList, useRowDelete } from '../components/list-page.tsx';
+import { byId, FormAndList, serverList, useLists, useRowDelete } from '../components/list-page.tsx';
 
 type Scope = Schemas['ApiKey']['scopes'][number];
 const scopes: { scope: Scope; help: string }[] = [
@@ -166,14 +166,8 @@ function KeysTable({
 }
 
 export function ApiKeysPage({ client }: { client: ManagementClient }) {
-  const [loaded, reload] = useLoad(
-    () => listsOf({ keys: unwrap(client.GET('/api_keys')), servers: serverList(client) }),
-    [client],
-  );
-  const { error, ...deletion } = useRowDelete(
-    (id) => unwrap(client.DELETE('/api_keys/{id}', { params: { path: { id } } })),
-    reload,
-  );
+  const [loaded, reload] = useLists(client, (c) => ({ keys: unwrap(c.GET('/api_keys')), servers: serverList(c) }));
+  const { error, ...deletion } = useRowDelete((id) => unwrap(client.DELETE('/api_keys/{id}', byId(id))), reload);
   return (
     <>
       <h1>API keys</h1>

@@ -2,8 +2,8 @@ import { useState } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap } from '../api.ts';
 import { Success } from '../components/form.tsx';
-import { Show, useLoad } from '../ui.tsx';
-import { FormAndList, listsOf, serverList, useRowDelete } from '../components/list-page.tsx';
+import { Show } from '../ui.tsx';
+import { byId, FormAndList, serverList, useLists, useRowDelete } from '../components/list-page.tsx';
 import { GuardrailForm } from './guardrails/form.tsx';
 import { type Guardrail } from './guardrails/fields.tsx';
 import { GuardrailsTable } from './guardrails/table.tsx';
@@ -11,10 +11,10 @@ import { WouldBeSections } from './guardrails/would-be.tsx';
 
 /** The workspace's guardrails (ADR 0050): detectors on results and arguments, and what log-only ones would do. */
 export function GuardrailsPage({ client }: { client: ManagementClient }) {
-  const [loaded, reload] = useLoad(
-    () => listsOf({ guardrails: unwrap(client.GET('/guardrails')), servers: serverList(client) }),
-    [client],
-  );
+  const [loaded, reload] = useLists(client, (c) => ({
+    guardrails: unwrap(c.GET('/guardrails')),
+    servers: serverList(c),
+  }));
   const [editing, setEditing] = useState<Guardrail | null>(null);
   // The form's outcome, kept here: an edited guardrail's form goes once it is saved.
   const [saved, setSaved] = useState<string | null>(null);
@@ -27,10 +27,7 @@ export function GuardrailsPage({ client }: { client: ManagementClient }) {
     setSaved(null);
     setEditing(g);
   };
-  const { error, ...deletion } = useRowDelete(
-    (id) => unwrap(client.DELETE('/guardrails/{id}', { params: { path: { id } } })),
-    reload,
-  );
+  const { error, ...deletion } = useRowDelete((id) => unwrap(client.DELETE('/guardrails/{id}', byId(id))), reload);
   return (
     <>
       <h1>Guardrails</h1>

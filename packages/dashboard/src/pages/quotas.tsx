@@ -6,10 +6,10 @@ import { Checks, SelectField, TextField, toggled, FormEnd } from '../components/
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
-import { Show, useLoad } from '../ui.tsx';
+import { Show } from '../ui.tsx';
 import { FormSection } from '../components/section.tsx';
 import { RowDeleteButton, type RowDeletion } from '../components/delete-button.tsx';
-import { FormAndList, listsOf, serverList, useRowDelete } from '../components/list-page.tsx';
+import { byId, FormAndList, serverList, useLists, useRowDelete } from '../components/list-page.tsx';
 
 type Quota = Schemas['Quota'];
 type Body = Schemas['CreateQuotaBody'];
@@ -240,14 +240,8 @@ function QuotasTable(props: { quotas: Quota[]; servers: Server[]; deletion: RowD
 
 /** The workspace's quotas (ADR 0048): what each counts and its limit; what is left is on the Usage page. */
 export function QuotasPage({ client }: { client: ManagementClient }) {
-  const [loaded, reload] = useLoad(
-    () => listsOf({ quotas: unwrap(client.GET('/quotas')), servers: serverList(client) }),
-    [client],
-  );
-  const { error, ...deletion } = useRowDelete(
-    (id) => unwrap(client.DELETE('/quotas/{id}', { params: { path: { id } } })),
-    reload,
-  );
+  const [loaded, reload] = useLists(client, (c) => ({ quotas: unwrap(c.GET('/quotas')), servers: serverList(c) }));
+  const { error, ...deletion } = useRowDelete((id) => unwrap(client.DELETE('/quotas/{id}', byId(id))), reload);
   return (
     <>
       <h1>Quotas</h1>
