@@ -1,7 +1,7 @@
 import type { InputHTMLAttributes, ReactNode, SelectHTMLAttributes } from 'react';
 import { useMayChange } from '../powers.tsx';
 import { ApiError, errorMessage } from '../api.ts';
-import { ErrorBox } from '../ui.tsx';
+import { bound, ErrorBox } from '../ui.tsx';
 import type { Action } from './action.ts';
 
 type InputProps = Omit<InputHTMLAttributes<HTMLInputElement>, 'id' | 'value' | 'onChange'>;
@@ -42,7 +42,7 @@ export function TextField({
   return (
     <Wrap inline={inline}>
       <label htmlFor={id}>{label}</label>
-      <input id={id} value={value} onChange={(e) => onValue(e.target.value)} {...input} />
+      <input id={id} {...bound(value, onValue)} {...input} />
     </Wrap>
   );
 }
@@ -73,7 +73,7 @@ export function SelectField({
   return (
     <Wrap inline={inline}>
       <label htmlFor={id}>{label}</label>
-      <select id={id} value={value} onChange={(e) => onValue(e.target.value)} {...select}>
+      <select id={id} {...bound(value, onValue)} {...select}>
         {options.map((o) => (
           <option key={o.value} value={o.value}>
             {o.label}
@@ -101,14 +101,7 @@ export function CodeArea({
   return (
     <>
       <label htmlFor={id}>{label}</label>
-      <textarea
-        id={id}
-        className="code"
-        rows={rows}
-        spellCheck={false}
-        value={value}
-        onChange={(e) => onValue(e.target.value)}
-      />
+      <textarea id={id} className="code" rows={rows} spellCheck={false} {...bound(value, onValue)} />
     </>
   );
 }
