@@ -47,6 +47,14 @@ export function TextField({
   );
 }
 
+/** A required name (of what a form creates or sets): a `TextField` the browser does not fill in. */
+export function NameField({
+  label = 'Name',
+  ...field
+}: { id: string; label?: ReactNode; value: string; onValue: (v: string) => void } & Omit<InputProps, 'required'>) {
+  return <TextField label={label} required autoComplete="off" {...field} />;
+}
+
 /** One choice of a `SelectField`. */
 export interface Option {
   value: string;

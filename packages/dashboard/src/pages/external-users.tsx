@@ -3,7 +3,7 @@ import type { ManagementClient } from '@toolplane/client';
 import { ApiError, unwrap, type Schemas } from '../api.ts';
 import { parseAttributes } from '../attributes.ts';
 import { useAction, type Action } from '../components/action.ts';
-import { ActionError, CodeArea, Success, TextField, FormEnd } from '../components/form.tsx';
+import { ActionError, CodeArea, Success, NameField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
@@ -32,7 +32,7 @@ function CreateUser({
   };
   return (
     <FormSection id="create-user" title="Create an external user" onSubmit={submit} done={action.done}>
-      <TextField id="user-name" label="Name" required value={name} onValue={setName} autoComplete="off" />
+      <NameField id="user-name" value={name} onValue={setName} />
       <CodeArea
         id="user-attributes"
         label="Attributes (optional, one name=value a line)"

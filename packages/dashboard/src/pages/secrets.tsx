@@ -2,7 +2,7 @@ import { type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { useAction, type Action } from '../components/action.ts';
-import { SelectField, TextField, FormEnd } from '../components/form.tsx';
+import { SelectField, NameField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { SecretActions, useSecretDraft, type SecretDraft } from '../components/secret-actions.tsx';
 import { navigate } from '../router.tsx';
@@ -98,13 +98,10 @@ function SetSecret(props: {
       onSubmit={submit}
       done={action.done}
     >
-      <TextField
+      <NameField
         id="secret-name"
-        label="Name"
-        required
         pattern="[A-Za-z0-9_\-]{1,128}"
         title="Letters, digits, _ and -, at most 128"
-        autoComplete="off"
         value={name}
         onValue={draft.setName}
       />

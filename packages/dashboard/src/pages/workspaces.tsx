@@ -3,12 +3,14 @@ import type { ManagementClient } from '@toolplane/client';
 import { storedCredential, storedKey, unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
 import { useAction } from '../components/action.ts';
-import { TextField, FormEnd } from '../components/form.tsx';
+import { NameField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
 import { FormSection, Section } from '../components/section.tsx';
 import { Facts } from '../components/facts.tsx';
+
+const slugLabel = 'Name (a slug: lower-case letters, digits, - and _)';
 
 /** The new workspace's first key, shown once. */
 function NewWorkspaceKey({ created, onDone }: { created: Schemas['CreatedWorkspace']; onDone: () => void }) {
@@ -56,14 +58,7 @@ function CreateWorkspace({ client, onCreated }: { client: ManagementClient; onCr
       onSubmit={submit}
       after={created && <NewWorkspaceKey created={created} onDone={() => setCreated(null)} />}
     >
-      <TextField
-        id="workspace-name"
-        label="Name (a slug: lower-case letters, digits, - and _)"
-        required
-        autoComplete="off"
-        value={name}
-        onValue={setName}
-      />
+      <NameField id="workspace-name" label={slugLabel} value={name} onValue={setName} />
       <FormEnd action={create} failed="Not created" disabled={!name.trim()} busyLabel="Creating…">
         Create workspace
       </FormEnd>

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../../api.ts';
 import { useAction } from '../../components/action.ts';
-import { Checks, SelectField, TextField, toggled, FormEnd } from '../../components/form.tsx';
+import { Checks, SelectField, TextField, NameField, toggled, FormEnd } from '../../components/form.tsx';
 import { FormSection } from '../../components/section.tsx';
 import { Outcome, type Approvers, type Key, type OutcomeState } from './outcome.tsx';
 
@@ -217,7 +217,7 @@ export function CreatePolicy({
   };
   return (
     <FormSection id="create-policy" title="Create an access policy" onSubmit={submit} done={create.done}>
-      <TextField id="policy-name" label="Name" required value={name} onValue={setName} autoComplete="off" />
+      <NameField id="policy-name" value={name} onValue={setName} />
       <Principals principals={principals} keys={keys} onChange={setPrincipals} />
       <Servers
         servers={servers}

@@ -2,7 +2,7 @@ import { type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../../api.ts';
 import { useAction, type Action } from '../../components/action.ts';
-import { ActionOutcome, SubmitButton, TextField } from '../../components/form.tsx';
+import { ActionOutcome, SubmitButton, NameField } from '../../components/form.tsx';
 import { ResourceTable, type Column } from '../../components/resource-table.tsx';
 import { SecretActions, useSecretDraft, type SecretDraft } from '../../components/secret-actions.tsx';
 import { SecretInput, useLoad, when } from '../../ui.tsx';
@@ -19,14 +19,7 @@ function SetUserSecret(props: { action: Action; draft: SecretDraft; onSet: () =>
     <>
       <h3 id="set-secret-title">Set or rotate a secret</h3>
       <form className="form" onSubmit={submit} aria-labelledby="set-secret-title">
-        <TextField
-          id="user-secret-name"
-          label="Secret name"
-          required
-          autoComplete="off"
-          value={name}
-          onValue={props.draft.setName}
-        />
+        <NameField id="user-secret-name" label="Secret name" value={name} onValue={props.draft.setName} />
         <label htmlFor="user-secret-value">Secret value (write-only)</label>
         <SecretInput
           id="user-secret-value"
