@@ -279,11 +279,16 @@ export function SecretInput({
       type="password"
       autoComplete={autoComplete}
       required={required}
-      value={value}
-      onChange={(e) => onValue(e.target.value)}
+      {...bound(value, onValue)}
     />
   );
 }
+
+/** A controlled text control's `value` and `onChange` (`onValue` gets the text): inputs, selects, text areas. */
+export const bound = (value: string, onValue: (value: string) => void) => ({
+  value,
+  onChange: (e: { target: { value: string } }) => onValue(e.target.value),
+});
 
 /**
  * An action on one row of a list (delete, revoke): the row it runs on (its button shows busy) and, when it failed,

@@ -8,6 +8,7 @@ import { useAction } from './action.ts';
 import { ActionError } from './form.tsx';
 import { Writable } from '../powers.tsx';
 import { ResourceTable, type Column } from './resource-table.tsx';
+import { Section } from '../components/section.tsx';
 
 const isOpen = (s: Schemas['DebugSession']) => s.active && Date.parse(s.ends_at) > Date.now();
 
@@ -141,12 +142,7 @@ function LiveTail(props: { client: ManagementClient; serverId: string; session: 
               : `${records.length} call${records.length === 1 ? '' : 's'} since the session opened.`}
           </p>
           {records.length > 0 && (
-            <ResourceTable
-              rows={records}
-              columns={tailColumns}
-              rowKey={(r) => r.id}
-              label="Live tail of the server’s calls"
-            />
+            <ResourceTable rows={records} columns={tailColumns} label="Live tail of the server’s calls" />
           )}
         </>
       )}
@@ -220,8 +216,7 @@ export function DebugSessions({ client, serverId }: { client: ManagementClient; 
       ),
     );
   return (
-    <section aria-labelledby="debug-title">
-      <h2 id="debug-title">Debug sessions</h2>
+    <Section id="debug" title="Debug sessions">
       <p className="hint">
         While a session is open, this server’s execution records also keep the requests and responses (credential
         headers redacted, secret values scrubbed, bodies size-capped).
@@ -249,13 +244,12 @@ export function DebugSessions({ client, serverId }: { client: ManagementClient; 
             <ResourceTable
               rows={[...list].sort((a, b) => b.opened_at.localeCompare(a.opened_at))}
               columns={sessionColumns}
-              rowKey={(s) => s.id}
               caption="Debug sessions of the server, newest first"
               empty="No debug session yet."
             />
           </>
         )}
       </Show>
-    </section>
+    </Section>
   );
 }

@@ -1,6 +1,7 @@
 import type { InputHTMLAttributes, ReactNode, SelectHTMLAttributes } from 'react';
 import { useMayChange } from '../powers.tsx';
-import { ErrorBox } from '../ui.tsx';
+import { ApiError, errorMessage } from '../api.ts';
+import { bound, ErrorBox } from '../ui.tsx';
 import type { Action } from './action.ts';
 
 type InputProps = Omit<InputHTMLAttributes<HTMLInputElement>, 'id' | 'value' | 'onChange'>;
@@ -41,9 +42,17 @@ export function TextField({
   return (
     <Wrap inline={inline}>
       <label htmlFor={id}>{label}</label>
-      <input id={id} value={value} onChange={(e) => onValue(e.target.value)} {...input} />
+      <input id={id} {...bound(value, onValue)} {...input} />
     </Wrap>
   );
+}
+
+/** A required name (of what a form creates or sets): a `TextField` the browser does not fill in. */
+export function NameField({
+  label = 'Name',
+  ...field
+}: { id: string; label?: ReactNode; value: string; onValue: (v: string) => void } & Omit<InputProps, 'required'>) {
+  return <TextField label={label} required autoComplete="off" {...field} />;
 }
 
 /** One choice of a `SelectField`. */
@@ -72,7 +81,7 @@ export function SelectField({
   return (
     <Wrap inline={inline}>
       <label htmlFor={id}>{label}</label>
-      <select id={id} value={value} onChange={(e) => onValue(e.target.value)} {...select}>
+      <select id={id} {...bound(value, onValue)} {...select}>
         {options.map((o) => (
           <option key={o.value} value={o.value}>
             {o.label}
@@ -100,14 +109,7 @@ export function CodeArea({
   return (
     <>
       <label htmlFor={id}>{label}</label>
-      <textarea
-        id={id}
-        className="code"
-        rows={rows}
-        spellCheck={false}
-        value={value}
-        onChange={(e) => onValue(e.target.value)}
-      />
+      <textarea id={id} className="code" rows={rows} spellCheck={false} {...bound(value, onValue)} />
     </>
   );
 }
@@ -250,5 +252,47 @@ export function InlineRows<R extends { key: number }>({
         </button>
       </div>
     </>
+  );
+}
+
+/** A form's last lines: why its action failed (`failed` unless the action says), then its `SubmitButton`. */
+export function FormEnd({
+  action,
+  failed,
+  disabled,
+  busyLabel,
+  children,
+}: {
+  action: Action;
+  failed: string;
+  disabled?: boolean;
+  busyLabel: string;
+  children: ReactNode;
+}) {
+  return (
+    <>
+      <ActionError action={action} title={failed} />
+      <SubmitButton busy={action.busy} disabled={disabled} busyLabel={busyLabel}>
+        {children}
+      </SubmitButton>
+    </>
+  );
+}
+
+/** A refused creation, change or deletion: the message, and each problem of the body at its path. */
+export function ProblemBox({ error, title }: { error: unknown; title: string }) {
+  return (
+    <div className="error" role="alert">
+      <strong>{title}:</strong> {errorMessage(error)}
+      {error instanceof ApiError && error.issues.length > 0 && (
+        <ul>
+          {error.issues.map((i, n) => (
+            <li key={n}>
+              {i.message} <code>{i.path}</code>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
   );
 }

@@ -13,7 +13,8 @@ export interface Column<T> {
 
 interface TableProps<T> {
   columns: Column<T>[];
-  rowKey: (row: T, index: number) => string;
+  /** The row's React key: required unless rows have an `id` (the default). */
+  rowKey?: (row: T, index: number) => string;
   /** The table's name as a caption, read by screen readers only (unless `showCaption`)… */
   caption?: ReactNode;
   showCaption?: boolean;
@@ -32,7 +33,10 @@ interface TableProps<T> {
 
 /** The rows, given (`rows`), or being loaded (`loaded`: "Loading {what}…", then the rows or the error). */
 export type ResourceTableProps<T> = TableProps<T> &
+  (T extends { id: string } ? unknown : { rowKey: (row: T, index: number) => string }) &
   ({ rows: readonly T[] } | { loaded: Loaded<readonly T[]>; what: string });
+
+const idOf = (row: unknown) => (row as { id: string }).id;
 
 /**
  * The dashboard's table of resources (servers, keys, records…): headings, a row per resource, an empty state,
@@ -76,7 +80,7 @@ function Table<T>({
       <tbody>
         {rows.map((row, i) => (
           <Row
-            key={rest.rowKey(row, i)}
+            key={rest.rowKey ? rest.rowKey(row, i) : idOf(row)}
             row={row}
             index={i}
             columns={columns}

@@ -5,6 +5,7 @@ import { Json } from '../ui.tsx';
 import { useAction } from './action.ts';
 import { ActionError, CodeArea, SubmitButton } from './form.tsx';
 import { Writable } from '../powers.tsx';
+import { Section } from '../components/section.tsx';
 
 type Preview = Schemas['ResultShapePreview'];
 interface Shape {
@@ -109,8 +110,7 @@ export function ResultShapes({ client, server }: { client: ManagementClient; ser
   const shapes = shapesOf(server.config);
   if (shapes.length === 0) return null;
   return (
-    <section aria-labelledby="result-shapes-title">
-      <h2 id="result-shapes-title">Result shapes ({shapes.length})</h2>
+    <Section id="result-shapes" title={<>Result shapes ({shapes.length})</>}>
       <p className="hint">
         What the worker cuts from each successful result of these tools before it reaches the model. Paste a result to
         see it before and after, and the bytes saved (each call’s result says the same in{' '}
@@ -121,6 +121,6 @@ export function ResultShapes({ client, server }: { client: ManagementClient; ser
           <ShapeTry key={tool} client={client} serverId={server.id} tool={tool} shape={shape} />
         ))}
       </ul>
-    </section>
+    </Section>
   );
 }

@@ -1,5 +1,4 @@
 import { useState, type ReactNode } from 'react';
-import { ApiError, errorMessage } from '../api.ts';
 
 type Mode = 'NORMAL' | 'SMART';
 
@@ -140,11 +139,17 @@ export function Check({
   );
 }
 
-/** Who may call the server and with which credential: public, and per-request authentication. */
+/**
+ * Who may call the server and with which credential: public, and per-request authentication; then code mode on a
+ * NORMAL server (`CodeModeChoice`).
+ */
 export function AccessChoice({
   fields: f,
 }: {
-  fields: Pick<ReturnType<typeof useServerFields>, 'isPublic' | 'setIsPublic' | 'perRequestAuth' | 'setPerRequestAuth'>;
+  fields: Pick<
+    ReturnType<typeof useServerFields>,
+    'isPublic' | 'setIsPublic' | 'perRequestAuth' | 'setPerRequestAuth' | 'mode' | 'codeMode' | 'setCodeMode'
+  >;
 }) {
   return (
     <>
@@ -155,33 +160,16 @@ export function AccessChoice({
         Per-request authentication (callers may send their own upstream credential in X-Upstream-Authorization, used
         instead of the stored one for that call)
       </Check>
+      {f.mode === 'NORMAL' && <CodeModeChoice checked={f.codeMode} onChecked={f.setCodeMode} />}
     </>
   );
 }
 
 /** Code mode on a NORMAL server (a SMART server always has it): `run_code` listed beside the tools. */
-export function CodeModeChoice({ checked, onChecked }: { checked: boolean; onChecked: (v: boolean) => void }) {
+function CodeModeChoice({ checked, onChecked }: { checked: boolean; onChecked: (v: boolean) => void }) {
   return (
     <Check id="server-code-mode" checked={checked} onChecked={onChecked}>
       Code mode (also list run_code: an agent&apos;s program calls the tools, each call checked as a direct one)
     </Check>
-  );
-}
-
-/** A refused creation, change or deletion: the message, and each problem of the body at its path. */
-export function ProblemBox({ error, title }: { error: unknown; title: string }) {
-  return (
-    <div className="error" role="alert">
-      <strong>{title}:</strong> {errorMessage(error)}
-      {error instanceof ApiError && error.issues.length > 0 && (
-        <ul>
-          {error.issues.map((i, n) => (
-            <li key={n}>
-              {i.message} <code>{i.path}</code>
-            </li>
-          ))}
-        </ul>
-      )}
-    </div>
   );
 }

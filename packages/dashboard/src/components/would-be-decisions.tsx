@@ -110,7 +110,6 @@ export function WouldBeDecisions({
         loaded={events}
         what="the would-be decisions"
         columns={columns}
-        rowKey={(e) => e.id}
         caption={title}
         empty="None in the last 24 hours."
       />

@@ -2,10 +2,12 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { storedKey, unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
-import { ActionError, Checks, SubmitButton, TextField, toggled } from '../components/form.tsx';
+import { Checks, TextField, toggled, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { ConfirmButton, Empty, ErrorBox, OneTimeKey, Show, useLoad, useRowAction, when } from '../ui.tsx';
-import { Writable } from '../powers.tsx';
+import { Empty, OneTimeKey, Show, when } from '../ui.tsx';
+import { FormSection } from '../components/section.tsx';
+import { RowDeleteButton, type RowDeletion } from '../components/delete-button.tsx';
+import { byId, FormAndList, serverList, useLists, useRowDelete } from '../components/list-page.tsx';
 
 type Scope = Schemas['ApiKey']['scopes'][number];
 const scopes: { scope: Scope; help: string }[] = [
@@ -64,58 +66,61 @@ function CreateKey({
     });
   };
   return (
-    <section aria-labelledby="create-key-title">
-      <h2 id="create-key-title">Create an API key</h2>
-      <form className="form" onSubmit={submit}>
-        <TextField id="key-name" label="Name" required maxLength={100} value={name} onValue={setName} />
-        <fieldset>
-          <legend>Scopes</legend>
-          <Checks
-            items={scopes}
-            idOf={(s) => `scope-${s.scope}`}
-            labelOf={(s) => (
-              <>
-                {s.scope} <span className="hint">({s.help})</span>
-              </>
-            )}
-            checked={(s) => chosen.includes(s.scope)}
-            onToggle={(s, on) => setChosen(toggled(chosen, s.scope, on))}
-          />
-        </fieldset>
-        <fieldset>
-          <legend>Servers (optional: none checked, every server)</legend>
-          {servers.length === 0 ? (
-            <Empty>No MCP server yet.</Empty>
-          ) : (
-            <Checks
-              items={servers}
-              idOf={(s) => `key-server-${s.id}`}
-              labelOf={(s) => s.name}
-              checked={(s) => serverIds.includes(s.id)}
-              onToggle={(s, on) => setServerIds(toggled(serverIds, s.id, on))}
-            />
+    <FormSection
+      id="create-key"
+      title="Create an API key"
+      onSubmit={submit}
+      after={created && <NewKey created={created} onDone={() => setCreated(null)} />}
+    >
+      <TextField id="key-name" label="Name" required maxLength={100} value={name} onValue={setName} />
+      <fieldset>
+        <legend>Scopes</legend>
+        <Checks
+          items={scopes}
+          idOf={(s) => `scope-${s.scope}`}
+          labelOf={(s) => (
+            <>
+              {s.scope} <span className="hint">({s.help})</span>
+            </>
           )}
-        </fieldset>
-        <ActionError action={create} title="Not created" />
-        <SubmitButton busy={create.busy} disabled={!name.trim() || chosen.length === 0} busyLabel="Creating…">
-          Create key
-        </SubmitButton>
-      </form>
-      {created && <NewKey created={created} onDone={() => setCreated(null)} />}
-    </section>
+          checked={(s) => chosen.includes(s.scope)}
+          onToggle={(s, on) => setChosen(toggled(chosen, s.scope, on))}
+        />
+      </fieldset>
+      <fieldset>
+        <legend>Servers (optional: none checked, every server)</legend>
+        {servers.length === 0 ? (
+          <Empty>No MCP server yet.</Empty>
+        ) : (
+          <Checks
+            items={servers}
+            idOf={(s) => `key-server-${s.id}`}
+            labelOf={(s) => s.name}
+            checked={(s) => serverIds.includes(s.id)}
+            onToggle={(s, on) => setServerIds(toggled(serverIds, s.id, on))}
+          />
+        )}
+      </fieldset>
+      <FormEnd
+        action={create}
+        failed="Not created"
+        disabled={!name.trim() || chosen.length === 0}
+        busyLabel="Creating…"
+      >
+        Create key
+      </FormEnd>
+    </FormSection>
   );
 }
 
 function KeysTable({
   keys,
   servers,
-  onRevoke,
-  revoking,
+  deletion,
 }: {
   keys: Schemas['ApiKey'][];
   servers: Schemas['McpServerSummary'][];
-  onRevoke: (id: string) => void;
-  revoking: string | null;
+  deletion: RowDeletion;
 }) {
   const mine = storedKey()?.slice(0, 10);
   const columns: Column<Schemas['ApiKey']>[] = [
@@ -144,18 +149,15 @@ function KeysTable({
     <ResourceTable
       rows={keys}
       columns={columns}
-      rowKey={(k) => k.id}
       caption="API keys of the workspace"
       empty="No API key yet."
       actions={(k) =>
         !k.revokedAt && (
-          <ConfirmButton
-            label="Revoke"
-            name={k.name}
-            question={`Revoke ${k.name}? Its callers are refused from the next request on.`}
-            confirmLabel={`Revoke ${k.name}`}
-            busy={revoking === k.id}
-            onConfirm={() => onRevoke(k.id)}
+          <RowDeleteButton
+            verb="Revoke"
+            row={k}
+            deletion={deletion}
+            then="Its callers are refused from the next request on."
           />
         )
       }
@@ -164,30 +166,21 @@ function KeysTable({
 }
 
 export function ApiKeysPage({ client }: { client: ManagementClient }) {
-  const [loaded, reload] = useLoad(async () => {
-    const [keys, servers] = await Promise.all([
-      unwrap(client.GET('/api_keys')),
-      unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })),
-    ]);
-    return { keys: keys.data, servers: servers.data };
-  }, [client]);
-  const { pending: revoking, error, run } = useRowAction();
-  const revoke = (id: string) =>
-    run(id, () => unwrap(client.DELETE('/api_keys/{id}', { params: { path: { id } } })), reload);
+  const [loaded, reload] = useLists(client, (c) => ({ keys: unwrap(c.GET('/api_keys')), servers: serverList(c) }));
+  const { error, ...deletion } = useRowDelete((id) => unwrap(client.DELETE('/api_keys/{id}', byId(id))), reload);
   return (
     <>
       <h1>API keys</h1>
       <Show loaded={loaded} what="the API keys">
         {({ keys, servers }) => (
           <>
-            <Writable>
-              <CreateKey client={client} servers={servers} onCreated={reload} />
-            </Writable>
-            <section aria-labelledby="keys-title">
-              <h2 id="keys-title">Keys</h2>
-              {error !== null && <ErrorBox error={error} title="Not revoked" />}
-              <KeysTable keys={keys} servers={servers} onRevoke={revoke} revoking={revoking} />
-            </section>
+            <FormAndList
+              form={<CreateKey client={client} servers={servers} onCreated={reload} />}
+              section={{ id: 'keys', title: 'Keys', failed: 'Not revoked' }}
+              failure={error}
+            >
+              <KeysTable keys={keys} servers={servers} deletion={deletion} />
+            </FormAndList>
           </>
         )}
       </Show>

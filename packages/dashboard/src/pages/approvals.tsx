@@ -7,6 +7,7 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { navigate } from '../router.tsx';
 import { Json, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { DecisionButtons } from '../components/decision-buttons.tsx';
 
 type Approval = Schemas['Approval'];
 type State = Approval['state'];
@@ -104,23 +105,7 @@ function Decide({
             onValue={setComment}
             maxLength={1000}
           />
-          <button
-            type="button"
-            disabled={action.busy}
-            onClick={() => decide('approve')}
-            aria-label={`Approve ${label}`}
-          >
-            Approve
-          </button>{' '}
-          <button
-            type="button"
-            className="danger"
-            disabled={action.busy}
-            onClick={() => decide('deny')}
-            aria-label={`Deny ${label}`}
-          >
-            Deny
-          </button>
+          <DecisionButtons decisions={['approve', 'deny']} label={label} busy={action.busy} onDecide={decide} />
         </Writable>
       )}
       <ActionError action={action} title="Not decided" />
@@ -196,7 +181,6 @@ export function ApprovalsPage({ client, query }: { client: ManagementClient; que
         loaded={rows}
         what="the approval requests"
         columns={columnsFor(client, onDecided)}
-        rowKey={(a) => a.id}
         rowData={(a) => ({ id: a.id })}
         caption="Approval requests, newest first"
         empty={

@@ -2,11 +2,13 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { ApiError, unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
-import { ActionError, SelectField, SubmitButton, Success, TextField } from '../components/form.tsx';
+import { ActionError, SelectField, Success, TextField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Writable } from '../powers.tsx';
 import { Link } from '../router.tsx';
-import { ConfirmButton, SecretInput, useLoad, when } from '../ui.tsx';
+import { SecretInput, useLoad, when } from '../ui.tsx';
+import { FormSection } from '../components/section.tsx';
+import { DeleteButton } from '../components/delete-button.tsx';
 
 type Exporter = Schemas['AuditExporter'];
 type Status = Schemas['AuditExporterStatus'];
@@ -143,25 +145,20 @@ function CreateExporter({ client, onCreated }: { client: ManagementClient; onCre
     });
   };
   return (
-    <section aria-labelledby="create-exporter-title">
-      <h2 id="create-exporter-title">Add an exporter</h2>
-      <form className="form" onSubmit={submit}>
-        <TextField id="exporter-name" label="Name" required value={draft.name} onValue={(name) => set({ name })} />
-        <SelectField
-          id="exporter-kind"
-          label="Kind"
-          value={draft.kind}
-          onValue={(v) => set({ kind: v as Kind })}
-          options={Object.entries(kinds).map(([value, label]) => ({ value, label }))}
-        />
-        <TargetFields draft={draft} set={set} />
-        <ActionError action={action} title="Not created" />
-        <SubmitButton busy={action.busy} disabled={!draft.name.trim()} busyLabel="Creating…">
-          Create exporter
-        </SubmitButton>
-      </form>
-      <Success>{action.done}</Success>
-    </section>
+    <FormSection id="create-exporter" title="Add an exporter" onSubmit={submit} done={action.done}>
+      <TextField id="exporter-name" label="Name" required value={draft.name} onValue={(name) => set({ name })} />
+      <SelectField
+        id="exporter-kind"
+        label="Kind"
+        value={draft.kind}
+        onValue={(v) => set({ kind: v as Kind })}
+        options={Object.entries(kinds).map(([value, label]) => ({ value, label }))}
+      />
+      <TargetFields draft={draft} set={set} />
+      <FormEnd action={action} failed="Not created" disabled={!draft.name.trim()} busyLabel="Creating…">
+        Create exporter
+      </FormEnd>
+    </FormSection>
   );
 }
 
@@ -231,7 +228,6 @@ export function AuditExportersPage({ client }: { client: ManagementClient }) {
         loaded={rows}
         what="the audit exporters"
         columns={columns}
-        rowKey={(r) => r.id}
         caption="Audit exporters and their delivery"
         empty="No exporter: the trail is only read here and through the API."
         actions={(r) => (
@@ -239,11 +235,9 @@ export function AuditExportersPage({ client }: { client: ManagementClient }) {
             <button type="button" className="secondary" disabled={action.busy} onClick={() => toggle(r)}>
               {r.enabled ? 'Pause' : 'Resume'} <span className="visually-hidden">{r.name}</span>
             </button>{' '}
-            <ConfirmButton
-              label="Delete"
+            <DeleteButton
               name={r.name}
-              question={`Delete ${r.name}? Its cursor and dead letters go with it.`}
-              confirmLabel={`Delete ${r.name}`}
+              then="Its cursor and dead letters go with it."
               busy={action.pending === r.id}
               onConfirm={() => remove(r)}
             />

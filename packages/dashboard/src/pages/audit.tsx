@@ -1,15 +1,13 @@
-import type { FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { ApiError, unwrap, type Schemas } from '../api.ts';
-import { filterQuery, SelectField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { Link, navigate } from '../router.tsx';
+import { Link } from '../router.tsx';
 import { useLoad } from '../ui.tsx';
+import { FilterForm, FilterSelect, filtersIn } from '../components/filters.tsx';
 
 type AuditEvent = Schemas['AuditEvent'];
 
 const outcomes = ['success', 'refused', 'failed', 'accepted', 'declined', 'cancelled'] as const;
-type Outcome = (typeof outcomes)[number];
 
 /** The text filters: one value each, applied with the form. */
 const textFilters = [
@@ -18,16 +16,10 @@ const textFilters = [
   { key: 'resource_type', label: 'Resource type' },
   { key: 'resource_id', label: 'Resource id' },
 ] as const;
-type TextKey = (typeof textFilters)[number]['key'];
-const textKeys = textFilters.map((f) => f.key);
-
-function filtersOf(query: URLSearchParams) {
-  const outcome = query.get('outcome') ?? '';
-  return {
-    outcome: (outcomes as readonly string[]).includes(outcome) ? (outcome as Outcome) : undefined,
-    texts: Object.fromEntries(textFilters.map((f) => [f.key, query.get(f.key) ?? ''])) as Record<TextKey, string>,
-  };
-}
+const filtersOf = (query: URLSearchParams) => {
+  const { choice, texts } = filtersIn(query, { key: 'outcome', allowed: outcomes }, textFilters);
+  return { outcome: choice, texts };
+};
 
 function actorText(a: AuditEvent['actor']): string {
   const kind = {
@@ -97,30 +89,25 @@ function Diff({ event }: { event: AuditEvent }) {
   );
 }
 
-function FilterForm({ query, outcome, texts }: { query: URLSearchParams } & ReturnType<typeof filtersOf>) {
-  const go = (next: URLSearchParams) => navigate(`/audit${next.size > 0 ? `?${next.toString()}` : ''}`);
-  const apply = (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    go(filterQuery(query, textKeys, e.currentTarget));
-  };
+function AuditFilters({ query, outcome, texts }: { query: URLSearchParams } & ReturnType<typeof filtersOf>) {
   return (
-    <form className="filters" onSubmit={apply} key={query.toString()}>
-      <SelectField
-        inline
-        id="audit-outcome"
-        label="Outcome"
-        value={outcome ?? ''}
-        onValue={(v) => go(filterQuery(query, ['outcome'], v))}
-        options={[{ value: '', label: 'Any outcome' }, ...outcomes.map((o) => ({ value: o, label: o }))]}
-      />
-      {textFilters.map((f) => (
-        <div className="field" key={f.key}>
-          <label htmlFor={`audit-${f.key}`}>{f.label}</label>
-          <input id={`audit-${f.key}`} name={f.key} defaultValue={texts[f.key]} autoComplete="off" />
-        </div>
-      ))}
-      <button type="submit">Apply filters</button>
-    </form>
+    <FilterForm
+      path="/audit"
+      query={query}
+      idPrefix="audit"
+      texts={textFilters}
+      values={texts}
+      selects={(set) => (
+        <FilterSelect
+          id="audit-outcome"
+          label="Outcome"
+          value={outcome}
+          any="Any outcome"
+          options={outcomes}
+          onValue={(v) => set('outcome', v)}
+        />
+      )}
+    />
   );
 }
 
@@ -173,12 +160,11 @@ export function AuditPage({ client, query }: { client: ManagementClient; query: 
         chained to the one before it by its hash: <code>toolplane audit verify</code> checks the chain.{' '}
         <Link href="/audit/exporters">Audit exporters</Link> push it to a SIEM and show how far each receiver got.
       </p>
-      <FilterForm query={query} {...filters} />
+      <AuditFilters query={query} {...filters} />
       <ResourceTable
         loaded={events}
         what="the audit trail"
         columns={columns}
-        rowKey={(e) => e.id}
         caption="Audit events, newest first"
         empty={`No audit event${filtered ? ' matches these filters' : ' yet'}.`}
       />

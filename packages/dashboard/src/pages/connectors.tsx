@@ -13,6 +13,7 @@ import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
 import { ErrorBox, useLoad } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { Section } from '../components/section.tsx';
 
 type Result =
   { kind: 'created'; connector: Schemas['Connector'] } | InvalidDocumentOutcome | { kind: 'error'; error: unknown };
@@ -68,8 +69,7 @@ function Upload({ client, onCreated }: { client: ManagementClient; onCreated: ()
       .finally(() => setBusy(false));
   };
   return (
-    <section aria-labelledby="upload-title">
-      <h2 id="upload-title">Add a connector</h2>
+    <Section id="upload" title="Add a connector">
       <form onSubmit={submit} className="form">
         <DocumentInput
           id="connector"
@@ -89,7 +89,7 @@ function Upload({ client, onCreated }: { client: ManagementClient; onCreated: ()
       )}
       {result?.kind === 'error' && <ErrorBox error={result.error} title="Upload failed" />}
       {result?.kind === 'invalid' && <InvalidDocument outcome={result} />}
-    </section>
+    </Section>
   );
 }
 
@@ -110,14 +110,12 @@ export function ConnectorsPage({ client }: { client: ManagementClient }) {
       <Writable>
         <Upload client={client} onCreated={reload} />
       </Writable>
-      <section aria-labelledby="connectors-title">
-        <h2 id="connectors-title">Connectors of the workspace</h2>
+      <Section id="connectors" title="Connectors of the workspace">
         <ResourceTable
           loaded={connectors}
           what="the connectors"
           caption="Connectors"
           columns={columns}
-          rowKey={(c) => c.id}
           empty={
             <>
               No connector yet: upload a descriptor or an OpenAPI document above, or add an API from the{' '}
@@ -125,7 +123,7 @@ export function ConnectorsPage({ client }: { client: ManagementClient }) {
             </>
           }
         />
-      </section>
+      </Section>
     </>
   );
 }

@@ -3,10 +3,11 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
 import { useAction } from '../components/action.ts';
-import { ActionError, SubmitButton, Success, TextField } from '../components/form.tsx';
+import { Success, TextField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { ConfirmButton, ErrorBox, SecretInput, useLoad, useRowAction, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { FormSection, Section } from '../components/section.tsx';
 
 type Registered = Schemas['ExternalMcpServer'];
 
@@ -89,10 +90,9 @@ function EditServer({
         <TextField id={`${id}-url`} label="URL" type="url" required value={url} onValue={setUrl} />
         <p className="hint">Set one header: the others keep their values.</p>
         <HeaderFields id={`${id}-header`} name={header} value={value} onName={setHeader} onValue={setValue} />
-        <ActionError action={save} title="Not saved" />
-        <SubmitButton busy={save.busy} busyLabel="Saving…">
+        <FormEnd action={save} failed="Not saved" busyLabel="Saving…">
           Save changes
-        </SubmitButton>
+        </FormEnd>
       </form>
       {server.headerNames.length > 0 && (
         <ul aria-label={`Headers of ${server.name}`}>
@@ -142,26 +142,27 @@ function RegisterForm({ client, onRegistered }: { client: ManagementClient; onRe
     });
   };
   return (
-    <section aria-labelledby="register-title">
-      <h2 id="register-title">Register an external MCP server</h2>
-      <form className="form" onSubmit={submit}>
-        <TextField
-          id="ext-name"
-          label="Name"
-          required
-          pattern={slug}
-          title="Lower-case letters, digits, - and _"
-          value={name}
-          onValue={setName}
-        />
-        <TextField id="ext-url" label="URL" type="url" required value={url} onValue={setUrl} />
-        <HeaderFields id="ext-header" name={header} value={value} onName={setHeader} onValue={setValue} />
-        <ActionError action={register} title="Not registered" />
-        <SubmitButton busy={register.busy} disabled={!name.trim() || !url.trim()} busyLabel="Registering…">
-          Register
-        </SubmitButton>
-      </form>
-    </section>
+    <FormSection id="register" title="Register an external MCP server" onSubmit={submit}>
+      <TextField
+        id="ext-name"
+        label="Name"
+        required
+        pattern={slug}
+        title="Lower-case letters, digits, - and _"
+        value={name}
+        onValue={setName}
+      />
+      <TextField id="ext-url" label="URL" type="url" required value={url} onValue={setUrl} />
+      <HeaderFields id="ext-header" name={header} value={value} onName={setHeader} onValue={setValue} />
+      <FormEnd
+        action={register}
+        failed="Not registered"
+        disabled={!name.trim() || !url.trim()}
+        busyLabel="Registering…"
+      >
+        Register
+      </FormEnd>
+    </FormSection>
   );
 }
 
@@ -252,22 +253,20 @@ export function ExternalServersPage({ client }: { client: ManagementClient }) {
         <RegisterForm client={client} onRegistered={report} />
       </Writable>
       <Success>{done}</Success>
-      <section aria-labelledby="registered-title">
-        <h2 id="registered-title">Registered servers</h2>
+      <Section id="registered" title="Registered servers">
         {removal.error !== null && <ErrorBox error={removal.error} title="Not removed" />}
         <ResourceTable
           loaded={list}
           what="the external MCP servers"
           columns={columns}
           actions={actions}
-          rowKey={(s) => s.id}
           caption="Registered external MCP servers"
           empty="No external MCP server registered yet."
         />
         {edited && (
           <EditServer key={`${edited.id}-${edited.updatedAt}`} client={client} server={edited} onDone={report} />
         )}
-      </section>
+      </Section>
     </>
   );
 }

@@ -3,11 +3,14 @@ import type { ManagementClient } from '@toolplane/client';
 import { ApiError, unwrap, type Schemas } from '../api.ts';
 import { parseAttributes } from '../attributes.ts';
 import { useAction, type Action } from '../components/action.ts';
-import { ActionError, CodeArea, SubmitButton, Success, TextField } from '../components/form.tsx';
+import { ActionError, CodeArea, Success, NameField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { Link } from '../router.tsx';
 import { ConfirmButton, OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { FormSection, Section } from '../components/section.tsx';
+import { DeleteButton } from '../components/delete-button.tsx';
+import { Facts } from '../components/facts.tsx';
 
 type User = Schemas['ListedExternalUser'];
 
@@ -28,24 +31,19 @@ function CreateUser({
     });
   };
   return (
-    <section aria-labelledby="create-user-title">
-      <h2 id="create-user-title">Create an external user</h2>
-      <form className="form" onSubmit={submit}>
-        <TextField id="user-name" label="Name" required value={name} onValue={setName} autoComplete="off" />
-        <CodeArea
-          id="user-attributes"
-          label="Attributes (optional, one name=value a line)"
-          rows={3}
-          value={attributes}
-          onValue={setAttributes}
-        />
-        <ActionError action={action} title="Not done" />
-        <SubmitButton busy={action.busy} disabled={!name.trim()} busyLabel="Creating…">
-          Create user
-        </SubmitButton>
-      </form>
-      <Success>{action.done}</Success>
-    </section>
+    <FormSection id="create-user" title="Create an external user" onSubmit={submit} done={action.done}>
+      <NameField id="user-name" value={name} onValue={setName} />
+      <CodeArea
+        id="user-attributes"
+        label="Attributes (optional, one name=value a line)"
+        rows={3}
+        value={attributes}
+        onValue={setAttributes}
+      />
+      <FormEnd action={action} failed="Not done" disabled={!name.trim()} busyLabel="Creating…">
+        Create user
+      </FormEnd>
+    </FormSection>
   );
 }
 
@@ -95,20 +93,14 @@ function NewScimToken({ created, onDone }: { created: Schemas['CreatedScimToken'
 
 function ScimTokenFacts({ token }: { token: ScimToken }) {
   return (
-    <dl className="facts">
-      <dt>Prefix</dt>
-      <dd>
-        <code>{token.prefix}…</code>
-      </dd>
-      <dt>Created</dt>
-      <dd>{when(token.createdAt)}</dd>
-      <dt>Last used</dt>
-      <dd>{when(token.lastUsedAt, 'never')}</dd>
-      <dt>SCIM base URL</dt>
-      <dd>
-        <code>{`${window.location.origin}${token.endpoint}`}</code>
-      </dd>
-    </dl>
+    <Facts
+      facts={[
+        ['Prefix', <code>{token.prefix}…</code>],
+        ['Created', when(token.createdAt)],
+        ['Last used', when(token.lastUsedAt, 'never')],
+        ['SCIM base URL', <code>{`${window.location.origin}${token.endpoint}`}</code>],
+      ]}
+    />
   );
 }
 
@@ -139,8 +131,7 @@ function ScimProvisioning({ client }: { client: ManagementClient }) {
       failed: 'Not deleted',
     });
   return (
-    <section aria-labelledby="scim-title">
-      <h2 id="scim-title">Provisioning from your identity provider (SCIM)</h2>
+    <Section id="scim" title="Provisioning from your identity provider (SCIM)">
       <p className="hint">
         With a SCIM token, your identity provider creates, updates, deactivates and deletes these users and their groups
         (SCIM 2.0). Deleting the token stops it; the users and groups stay.
@@ -155,11 +146,9 @@ function ScimProvisioning({ client }: { client: ManagementClient }) {
                 {token ? 'Rotate the SCIM token' : 'Create a SCIM token'}
               </button>{' '}
               {token && (
-                <ConfirmButton
-                  label="Delete"
+                <DeleteButton
                   name="the SCIM token"
-                  question="Delete the SCIM token? The identity provider is refused from its next request on."
-                  confirmLabel="Delete the SCIM token"
+                  then="The identity provider is refused from its next request on."
                   busy={action.busy}
                   onConfirm={remove}
                 />
@@ -170,7 +159,7 @@ function ScimProvisioning({ client }: { client: ManagementClient }) {
         )}
       </Show>
       {created && <NewScimToken created={created} onDone={() => setCreated(null)} />}
-    </section>
+    </Section>
   );
 }
 
@@ -211,13 +200,11 @@ export function ExternalUsersPage({ client }: { client: ManagementClient }) {
       <Writable>
         <CreateUser action={action} onCreate={create} />
       </Writable>
-      <section aria-labelledby="users-title">
-        <h2 id="users-title">Users</h2>
+      <Section id="users" title="Users">
         <ResourceTable
           loaded={users}
           what="the external users"
           columns={columns}
-          rowKey={(u) => u.id}
           caption="External users of the workspace"
           empty="No external user yet."
           actions={(u) => (
@@ -231,7 +218,7 @@ export function ExternalUsersPage({ client }: { client: ManagementClient }) {
             />
           )}
         />
-      </section>
+      </Section>
       <Writable>
         <ScimProvisioning client={client} />
       </Writable>

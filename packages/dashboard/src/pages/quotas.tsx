@@ -2,12 +2,14 @@ import { useState, type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
-import { ActionError, Checks, SelectField, SubmitButton, Success, TextField, toggled } from '../components/form.tsx';
+import { Checks, SelectField, TextField, toggled, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { WouldBeDecisions } from '../components/would-be-decisions.tsx';
 import { Link } from '../router.tsx';
-import { ConfirmButton, ErrorBox, Show, useLoad, useRowAction } from '../ui.tsx';
-import { Writable } from '../powers.tsx';
+import { Show } from '../ui.tsx';
+import { FormSection } from '../components/section.tsx';
+import { RowDeleteButton, type RowDeletion } from '../components/delete-button.tsx';
+import { byId, FormAndList, serverList, useLists, useRowDelete } from '../components/list-page.tsx';
 
 type Quota = Schemas['Quota'];
 type Body = Schemas['CreateQuotaBody'];
@@ -162,61 +164,56 @@ function CreateQuota({
     });
   };
   return (
-    <section aria-labelledby="create-quota-title">
-      <h2 id="create-quota-title">Create a quota</h2>
-      <form className="form" onSubmit={submit}>
-        <TextField id="quota-name" label="Name" required value={draft.name} onValue={(name) => set({ name })} />
-        <SelectField
-          id="quota-counts"
-          label="Counts"
-          value={draft.counts}
-          onValue={(counts) => set({ counts: counts as Quota['counts'] })}
-          options={Object.entries(countsLabels).map(([value, label]) => ({ value, label }))}
+    <FormSection id="create-quota" title="Create a quota" onSubmit={submit} done={create.done}>
+      <TextField id="quota-name" label="Name" required value={draft.name} onValue={(name) => set({ name })} />
+      <SelectField
+        id="quota-counts"
+        label="Counts"
+        value={draft.counts}
+        onValue={(counts) => set({ counts: counts as Quota['counts'] })}
+        options={Object.entries(countsLabels).map(([value, label]) => ({ value, label }))}
+      />
+      <TextField
+        id="quota-limit"
+        label="Limit"
+        type="number"
+        min={0}
+        step={1}
+        required
+        value={draft.limit}
+        onValue={(limit) => set({ limit })}
+      />
+      {draft.counts !== 'in_flight' && <WindowFields draft={draft} set={set} />}
+      <SelectField
+        id="quota-per"
+        label="One counter for each"
+        value={draft.per}
+        onValue={(per) => set({ per })}
+        options={Object.entries(perLabels).map(([value, label]) => ({ value, label }))}
+      />
+      <MatchFields draft={draft} set={set} servers={servers} />
+      <span>
+        <input
+          type="checkbox"
+          id="quota-shadow"
+          checked={draft.shadow}
+          onChange={(e) => set({ shadow: e.target.checked })}
         />
-        <TextField
-          id="quota-limit"
-          label="Limit"
-          type="number"
-          min={0}
-          step={1}
-          required
-          value={draft.limit}
-          onValue={(limit) => set({ limit })}
-        />
-        {draft.counts !== 'in_flight' && <WindowFields draft={draft} set={set} />}
-        <SelectField
-          id="quota-per"
-          label="One counter for each"
-          value={draft.per}
-          onValue={(per) => set({ per })}
-          options={Object.entries(perLabels).map(([value, label]) => ({ value, label }))}
-        />
-        <MatchFields draft={draft} set={set} servers={servers} />
-        <span>
-          <input
-            type="checkbox"
-            id="quota-shadow"
-            checked={draft.shadow}
-            onChange={(e) => set({ shadow: e.target.checked })}
-          />
-          <label htmlFor="quota-shadow">Shadow mode: refuse nothing, record what it would refuse</label>
-        </span>
-        <ActionError action={create} title="Not created" />
-        <SubmitButton busy={create.busy} disabled={!draft.name.trim() || draft.limit === ''} busyLabel="Creating…">
-          Create quota
-        </SubmitButton>
-      </form>
-      <Success>{create.done}</Success>
-    </section>
+        <label htmlFor="quota-shadow">Shadow mode: refuse nothing, record what it would refuse</label>
+      </span>
+      <FormEnd
+        action={create}
+        failed="Not created"
+        disabled={!draft.name.trim() || draft.limit === ''}
+        busyLabel="Creating…"
+      >
+        Create quota
+      </FormEnd>
+    </FormSection>
   );
 }
 
-function QuotasTable(props: {
-  quotas: Quota[];
-  servers: Server[];
-  deleting: string | null;
-  onDelete: (id: string) => void;
-}) {
+function QuotasTable(props: { quotas: Quota[]; servers: Server[]; deletion: RowDeletion }) {
   const columns: Column<Quota>[] = [
     { header: 'Name', cell: (q) => q.name },
     {
@@ -232,18 +229,10 @@ function QuotasTable(props: {
     <ResourceTable
       rows={props.quotas}
       columns={columns}
-      rowKey={(q) => q.id}
       caption="Quotas of the workspace"
       empty="No quota: calls are limited by access policies and rate limits only."
       actions={(q) => (
-        <ConfirmButton
-          label="Delete"
-          name={q.name}
-          question={`Delete ${q.name}? Edges stop counting it within a second.`}
-          confirmLabel={`Delete ${q.name}`}
-          busy={props.deleting === q.id}
-          onConfirm={() => props.onDelete(q.id)}
-        />
+        <RowDeleteButton row={q} deletion={props.deletion} then="Edges stop counting it within a second." />
       )}
     />
   );
@@ -251,16 +240,8 @@ function QuotasTable(props: {
 
 /** The workspace's quotas (ADR 0048): what each counts and its limit; what is left is on the Usage page. */
 export function QuotasPage({ client }: { client: ManagementClient }) {
-  const [loaded, reload] = useLoad(async () => {
-    const [quotas, servers] = await Promise.all([
-      unwrap(client.GET('/quotas')),
-      unwrap(client.GET('/mcp_manager', { params: { query: { limit: 100 } } })),
-    ]);
-    return { quotas: quotas.data, servers: servers.data };
-  }, [client]);
-  const { pending: deleting, error, run } = useRowAction();
-  const remove = (id: string) =>
-    run(id, () => unwrap(client.DELETE('/quotas/{id}', { params: { path: { id } } })), reload);
+  const [loaded, reload] = useLists(client, (c) => ({ quotas: unwrap(c.GET('/quotas')), servers: serverList(c) }));
+  const { error, ...deletion } = useRowDelete((id) => unwrap(client.DELETE('/quotas/{id}', byId(id))), reload);
   return (
     <>
       <h1>Quotas</h1>
@@ -271,14 +252,13 @@ export function QuotasPage({ client }: { client: ManagementClient }) {
       <Show loaded={loaded} what="the quotas">
         {({ quotas, servers }) => (
           <>
-            <Writable>
-              <CreateQuota client={client} servers={servers} onCreated={reload} />
-            </Writable>
-            <section aria-labelledby="quotas-title">
-              <h2 id="quotas-title">Quotas</h2>
-              {error !== null && <ErrorBox error={error} title="Not deleted" />}
-              <QuotasTable quotas={quotas} servers={servers} deleting={deleting} onDelete={remove} />
-            </section>
+            <FormAndList
+              form={<CreateQuota client={client} servers={servers} onCreated={reload} />}
+              section={{ id: 'quotas', title: 'Quotas', failed: 'Not deleted' }}
+              failure={error}
+            >
+              <QuotasTable quotas={quotas} servers={servers} deletion={deletion} />
+            </FormAndList>
             {quotas.some((q) => !q.enforce) && (
               <WouldBeDecisions client={client} action="quota.would_refuse" title="Would-be refusals (last 24 h)" />
             )}

@@ -1,14 +1,12 @@
-import type { FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { ApiError, unwrap, type Schemas } from '../api.ts';
 import { OutcomeCell } from '../components/debug-sessions.tsx';
-import { filterQuery, SelectField } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { Link, navigate } from '../router.tsx';
-import { Empty, Json, Show, useLoad } from '../ui.tsx';
-
-const outcomes = ['success', 'tool_error', 'rejected', 'failed', 'unknown'] as const;
-type Outcome = (typeof outcomes)[number];
+import { Link } from '../router.tsx';
+import { Empty, Show, useLoad } from '../ui.tsx';
+import { RecordFilters, filtersOf } from './records/filters.tsx';
+import { DebugCaptures } from './records/debug-captures.tsx';
+import { Steps, Tree, ms } from './records/steps.tsx';
 
 /**
  * Jaeger's UI, when the control plane was given one (JAEGER_UI_URL): a `<meta>` it puts into index.html, so no API
@@ -50,15 +48,6 @@ function JaegerLink({ traceId }: { traceId: string | null }) {
   );
 }
 
-const ms = (n: unknown) => (typeof n === 'number' ? `${Math.round(n * 10) / 10} ms` : '—');
-
-/** The text filters of the records list: one value each, applied with the form (not at every keystroke). */
-const textFilters = [
-  { key: 'tool', label: 'Tool' },
-  { key: 'username', label: 'External user' },
-  { key: 'subject', label: 'OAuth subject' },
-] as const;
-
 /** Who called, in words: the key's name (or id), the OAuth subject, and the external user acted for. */
 function callerText(c: {
   key_id: string | null;
@@ -76,90 +65,7 @@ function callerText(c: {
   return c.username ? `${who}, for user ${c.username}` : who;
 }
 
-type TextKey = (typeof textFilters)[number]['key'];
 type Summary = Schemas['ExecutionRecordSummary'];
-
-/** The filters in the address: server, outcome, key, and the text filters. */
-function filtersOf(query: URLSearchParams) {
-  const outcomeParam = query.get('outcome') ?? '';
-  return {
-    serverId: query.get('server_id') ?? '',
-    keyId: query.get('key_id') ?? '',
-    outcome: (outcomes as readonly string[]).includes(outcomeParam) ? (outcomeParam as Outcome) : undefined,
-    texts: Object.fromEntries(textFilters.map((f) => [f.key, query.get(f.key) ?? ''])) as Record<TextKey, string>,
-  };
-}
-
-type Filters = ReturnType<typeof filtersOf>;
-
-/** The filters form: the selects apply at once, the text filters with the form. */
-function FilterForm(props: {
-  query: URLSearchParams;
-  filters: Filters;
-  servers: Schemas['McpServerSummary'][];
-  keys: Schemas['ApiKey'][];
-  onRefresh: () => void;
-}) {
-  const { query, filters, keys } = props;
-  const go = (next: URLSearchParams) => {
-    const qs = next.toString();
-    navigate(`/records${qs ? `?${qs}` : ''}`);
-  };
-  const setFilter = (key: string, value: string) => go(filterQuery(query, [key], value));
-  const applyTexts = (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    go(
-      filterQuery(
-        query,
-        textFilters.map((f) => f.key),
-        e.currentTarget,
-      ),
-    );
-  };
-  const unknownKey = filters.keyId && !keys.some((k) => k.id === filters.keyId);
-  return (
-    <form className="filters" onSubmit={applyTexts} key={query.toString()}>
-      <SelectField
-        inline
-        id="filter-server"
-        label="Server"
-        value={filters.serverId}
-        onValue={(v) => setFilter('server_id', v)}
-        options={[{ value: '', label: 'All servers' }, ...props.servers.map((s) => ({ value: s.id, label: s.name }))]}
-      />
-      <SelectField
-        inline
-        id="filter-outcome"
-        label="Outcome"
-        value={filters.outcome ?? ''}
-        onValue={(v) => setFilter('outcome', v)}
-        options={[{ value: '', label: 'Any outcome' }, ...outcomes.map((o) => ({ value: o, label: o }))]}
-      />
-      <SelectField
-        inline
-        id="filter-key"
-        label="API key"
-        value={filters.keyId}
-        onValue={(v) => setFilter('key_id', v)}
-        options={[
-          { value: '', label: 'Any key' },
-          ...(unknownKey ? [{ value: filters.keyId, label: filters.keyId }] : []),
-          ...keys.map((k) => ({ value: k.id, label: k.name })),
-        ]}
-      />
-      {textFilters.map((f) => (
-        <div className="field" key={f.key}>
-          <label htmlFor={`filter-${f.key}`}>{f.label}</label>
-          <input id={`filter-${f.key}`} name={f.key} defaultValue={filters.texts[f.key]} autoComplete="off" />
-        </div>
-      ))}
-      <button type="submit">Apply filters</button>
-      <button type="button" className="secondary" onClick={props.onRefresh}>
-        Refresh
-      </button>
-    </form>
-  );
-}
 
 export function RecordsPage({ client, query }: { client: ManagementClient; query: URLSearchParams }) {
   const filters = filtersOf(query);
@@ -208,7 +114,7 @@ export function RecordsPage({ client, query }: { client: ManagementClient; query
   return (
     <>
       <h1>Execution records</h1>
-      <FilterForm
+      <RecordFilters
         query={query}
         filters={filters}
         servers={serverList}
@@ -219,194 +125,10 @@ export function RecordsPage({ client, query }: { client: ManagementClient; query
         loaded={records}
         what="the execution records"
         columns={columns}
-        rowKey={(r) => r.id}
         caption="Execution records, newest first"
         empty={`No execution record${filtered ? ' matches these filters' : ' yet: call a tool'}.`}
       />
     </>
-  );
-}
-
-type Node = Record<string, unknown> & { kind?: string; children?: unknown };
-
-function nodeTitle(n: Node): string {
-  switch (n.kind) {
-    case 'flow.run':
-      return `flow.run ${String(n.workflowId ?? '')}`;
-    case 'step.run':
-      return `step.run ${String(n.stepId ?? '')}`;
-    case 'action.run':
-      return `action.run ${String(n.method ?? '')} ${String(n.url ?? n.urlTemplate ?? '')}`;
-    default:
-      return String(n.kind ?? 'node');
-  }
-}
-
-function nodeFacts(n: Node): string[] {
-  const facts: string[] = [];
-  const add = (label: string, v: unknown) => {
-    if (v !== undefined && v !== null && v !== '') facts.push(`${label} ${String(v)}`);
-  };
-  add('status', n.status);
-  add('outcome', n.outcome);
-  add('HTTP', n.httpStatus);
-  add('attempts', n.attempts);
-  add('retries', n.retries);
-  add('attempt', n.attempt);
-  add('action', n.action);
-  add('target', n.target);
-  if (typeof n.durationMs === 'number') facts.push(ms(n.durationMs));
-  add('error', n.errorCode ?? n.error);
-  return facts;
-}
-
-function Tree({ nodes }: { nodes: unknown[] }) {
-  return (
-    <ol className="timeline">
-      {nodes.map((raw, i) => {
-        const n = (raw ?? {}) as Node;
-        const children = Array.isArray(n.children) ? (n.children as unknown[]) : [];
-        const bad = n.status === 'error' || n.outcome === 'failure' || n.outcome === 'failed';
-        return (
-          <li key={i} className={`node ${String(n.kind ?? '').replace('.', '-')}${bad ? ' bad' : ''}`}>
-            <div className="node-title">{nodeTitle(n)}</div>
-            <div className="node-facts">{nodeFacts(n).join(' · ')}</div>
-            {children.length > 0 && <Tree nodes={children} />}
-          </li>
-        );
-      })}
-    </ol>
-  );
-}
-
-function Steps({ steps }: { steps: unknown[] }) {
-  return (
-    <ol className="timeline">
-      {steps.map((raw, i) => {
-        const s = (raw ?? {}) as Record<string, unknown>;
-        const status = typeof s.status === 'number' ? s.status : null;
-        return (
-          <li key={i} className={`node step${status !== null && status >= 400 ? ' bad' : ''}`}>
-            <div className="node-title">
-              {String(s.name ?? `step ${i + 1}`)}: {String(s.method ?? '')} {String(s.url ?? s.urlTemplate ?? '')}
-            </div>
-            <div className="node-facts">
-              HTTP {status ?? 'no answer'} · {String(s.outcome ?? '')} · attempt {String(s.attempt ?? 1)} ·{' '}
-              {ms(s.durationMs)}
-            </div>
-          </li>
-        );
-      })}
-    </ol>
-  );
-}
-
-type Exchange = {
-  request?: { headers?: Record<string, unknown>; body?: unknown };
-  response?: { status?: unknown; contentType?: unknown; body?: unknown; truncated?: unknown };
-};
-type Capture = Exchange & { title: string; method: string; url: string };
-
-/** The captures of a debug session, each with the method and URL of its request (from the record's steps). */
-function capturesOf(debug: Record<string, unknown>, steps: unknown[]): Capture[] {
-  const stepList = steps.map((s) => (s ?? {}) as Record<string, unknown>);
-  const where = (step: Record<string, unknown> | undefined) => ({
-    method: String(step?.method ?? ''),
-    url: String(step?.url ?? step?.urlTemplate ?? ''),
-  });
-  if (Array.isArray(debug.steps))
-    return (debug.steps as (Exchange & { name?: unknown; attempt?: unknown })[]).map((c, i) => {
-      const step = stepList.find((s) => s.name === c.name && (s.attempt ?? 1) === (c.attempt ?? 1)) ?? stepList[i];
-      return {
-        ...c,
-        ...where(step),
-        title: `${String(c.name ?? `Request ${i + 1}`)}${typeof c.attempt === 'number' ? `, attempt ${c.attempt}` : ''}`,
-      };
-    });
-  return [{ ...(debug as Exchange), ...where(stepList.at(-1)), title: 'The HTTP exchange' }];
-}
-
-/** A JSON body indented; anything else (or a body cut at the capture limit) as it is. */
-function pretty(text: string): string {
-  try {
-    return JSON.stringify(JSON.parse(text), null, 2);
-  } catch {
-    return text;
-  }
-}
-
-function Body({ body, label }: { body: unknown; label: string }) {
-  if (body === undefined || body === null || body === '') return <p className="hint">No body.</p>;
-  return (
-    <pre tabIndex={0} aria-label={label}>
-      {typeof body === 'string' ? pretty(body) : JSON.stringify(body, null, 2)}
-    </pre>
-  );
-}
-
-const headerColumns: Column<[string, unknown]>[] = [
-  { header: 'Header', rowHeader: true, cell: ([k]) => <code>{k}</code> },
-  { header: 'Value', cell: ([, v]) => <code>{String(v)}</code> },
-];
-
-function DebugCaptures({ debug, steps }: { debug: Record<string, unknown>; steps: unknown[] }) {
-  const captures = capturesOf(debug, steps);
-  return (
-    <section aria-labelledby="debug-title">
-      <h2 id="debug-title">Debug captures</h2>
-      <p className="hint">
-        Captured during debug session <code>{String(debug.sessionId ?? '')}</code>: credential headers are shown as{' '}
-        <code>[redacted]</code> and secret values are scrubbed; bodies are size-capped.
-      </p>
-      {captures.map((c, i) => {
-        const headers = Object.entries(c.request?.headers ?? {});
-        const res = c.response;
-        return (
-          <article key={i} className="capture" aria-labelledby={`capture-${i}`}>
-            <h3 id={`capture-${i}`}>{c.title}</h3>
-            <h4>Request</h4>
-            <dl className="facts">
-              <dt>Method</dt>
-              <dd>{c.method || '—'}</dd>
-              <dt>URL</dt>
-              <dd>
-                <code data-testid="capture-url">{c.url || '—'}</code>
-              </dd>
-            </dl>
-            {headers.length === 0 ? (
-              <p className="hint">No headers.</p>
-            ) : (
-              <ResourceTable
-                rows={headers}
-                columns={headerColumns}
-                rowKey={([k]) => k}
-                caption={`Request headers of ${c.title}`}
-              />
-            )}
-            <Body body={c.request?.body} label={`Request body of ${c.title}`} />
-            <h4>Response</h4>
-            {res ? (
-              <>
-                <dl className="facts">
-                  <dt>Status</dt>
-                  <dd data-testid="capture-status">HTTP {String(res.status ?? '—')}</dd>
-                  <dt>Content type</dt>
-                  <dd>{String(res.contentType ?? '—')}</dd>
-                </dl>
-                <Body body={res.body} label={`Response body of ${c.title}`} />
-                {res.truncated === true && <p className="hint">The body was cut at the capture limit.</p>}
-              </>
-            ) : (
-              <p>No response (the request failed before one came).</p>
-            )}
-          </article>
-        );
-      })}
-      <details>
-        <summary>The capture as JSON</summary>
-        <Json value={debug} label="Debug capture (JSON)" />
-      </details>
-    </section>
   );
 }
 

@@ -7,8 +7,10 @@ import { useAction } from '../components/action.ts';
 import { DefinitionDiff, ServerToolChangeList } from '../components/definition-diff.tsx';
 import { useUpgradePreview } from '../components/curated-setup.tsx';
 import { ActionError, Success } from '../components/form.tsx';
-import { ActionButton, Empty, Show, useLoad } from '../ui.tsx';
+import { Empty, Show, useLoad } from '../ui.tsx';
 import { InArea, useMayChange } from '../powers.tsx';
+import { Section } from '../components/section.tsx';
+import { DecisionButtons } from '../components/decision-buttons.tsx';
 
 type Registered = Schemas['ExternalMcpServer'];
 type Change = Schemas['ExternalMcpServerChange'];
@@ -62,17 +64,7 @@ function HeldChange({ client, server, change }: { client: ManagementClient; serv
     <DefinitionDiff item={change} id={`change-${change.id}`}>
       {!decided && (
         <div className="buttons">
-          <ActionButton disabled={action.busy} onClick={() => decide('accept')} aria-label={`Accept ${label}`}>
-            Accept
-          </ActionButton>
-          <ActionButton
-            className="danger"
-            disabled={action.busy}
-            onClick={() => decide('reject')}
-            aria-label={`Reject ${label}`}
-          >
-            Reject
-          </ActionButton>
+          <DecisionButtons decisions={['accept', 'reject']} label={label} busy={action.busy} onDecide={decide} />
         </div>
       )}
       <ActionError action={action} title={action.failed} />
@@ -178,8 +170,7 @@ export function ReviewPage({ client, query }: { client: ManagementClient; query:
         Changes that wait for a decision before agents see them. Accepting a held change publishes it to every server
         using that external server; rejecting it keeps the pinned definition. Each decision is in the audit trail.
       </p>
-      <section aria-labelledby="held-title">
-        <h2 id="held-title">Held changes of external MCP servers{only !== null && <> ({only})</>}</h2>
+      <Section id="held" title={<>Held changes of external MCP servers{only !== null && <> ({only})</>}</>}>
         <button type="button" className="secondary" onClick={reload}>
           Refresh
         </button>
@@ -199,10 +190,9 @@ export function ReviewPage({ client, query }: { client: ManagementClient; query:
             )
           }
         </Show>
-      </section>
+      </Section>
       <InArea area="connectors">
-        <section aria-labelledby="updates-title">
-          <h2 id="updates-title">Connector updates</h2>
+        <Section id="updates" title="Connector updates">
           <Show loaded={curated} what="the curated connectors">
             {(list) =>
               list.length === 0 ? (
@@ -212,7 +202,7 @@ export function ReviewPage({ client, query }: { client: ManagementClient; query:
               )
             }
           </Show>
-        </section>
+        </Section>
       </InArea>
     </>
   );

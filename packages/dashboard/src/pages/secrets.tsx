@@ -1,13 +1,14 @@
-import { useRef, useState, type FormEvent, type Ref } from 'react';
+import { type FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { useAction, type Action } from '../components/action.ts';
-import { ActionError, SelectField, SubmitButton, Success, TextField } from '../components/form.tsx';
+import { SelectField, NameField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
-import { SecretActions } from '../components/secret-actions.tsx';
+import { SecretActions, useSecretDraft, type SecretDraft } from '../components/secret-actions.tsx';
 import { navigate } from '../router.tsx';
 import { ErrorBox, SecretInput, useLoad, when, type Loaded } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { FormSection, Section } from '../components/section.tsx';
 
 type Secret = Schemas['WorkspaceSecret'] | Schemas['ServerSecret'];
 type Servers = Loaded<Schemas['McpServerSummary'][]>;
@@ -81,48 +82,40 @@ function SetSecret(props: {
   scopeLabel: string;
   known: string[];
   action: Action;
-  name: string;
-  onName: (name: string) => void;
-  valueRef: Ref<HTMLInputElement>;
+  draft: SecretDraft;
   onSave: (name: string, value: string, then: () => void) => void;
 }) {
-  const { name, action } = props;
-  const [value, setValue] = useState('');
+  const { action, draft } = props;
+  const { name, value } = draft;
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    props.onSave(name.trim(), value, () => {
-      setValue('');
-      props.onName('');
-    });
+    props.onSave(name.trim(), value, draft.clear);
   };
   return (
-    <section aria-labelledby="set-secret-title">
-      <h2 id="set-secret-title">Set or rotate a secret of the {props.scopeLabel}</h2>
-      <form className="form" onSubmit={submit}>
-        <TextField
-          id="secret-name"
-          label="Name"
-          required
-          pattern="[A-Za-z0-9_\-]{1,128}"
-          title="Letters, digits, _ and -, at most 128"
-          autoComplete="off"
-          value={name}
-          onValue={props.onName}
-        />
-        <label htmlFor="secret-value">Value (write-only: never shown again)</label>
-        <SecretInput id="secret-value" inputRef={props.valueRef} required value={value} onValue={setValue} />
-        <p className="hint">
-          {props.known.includes(name.trim())
-            ? `${name.trim()} exists: saving rotates it (the current value stays as the previous version).`
-            : 'A new name creates the secret; an existing one is rotated.'}
-        </p>
-        <ActionError action={action} title="Not saved" />
-        <SubmitButton busy={action.busy} disabled={!name.trim() || value === ''} busyLabel="Saving…">
-          Save secret
-        </SubmitButton>
-      </form>
-      <Success>{action.done}</Success>
-    </section>
+    <FormSection
+      id="set-secret"
+      title={<>Set or rotate a secret of the {props.scopeLabel}</>}
+      onSubmit={submit}
+      done={action.done}
+    >
+      <NameField
+        id="secret-name"
+        pattern="[A-Za-z0-9_\-]{1,128}"
+        title="Letters, digits, _ and -, at most 128"
+        value={name}
+        onValue={draft.setName}
+      />
+      <label htmlFor="secret-value">Value (write-only: never shown again)</label>
+      <SecretInput id="secret-value" inputRef={draft.valueRef} required value={value} onValue={draft.setValue} />
+      <p className="hint">
+        {props.known.includes(name.trim())
+          ? `${name.trim()} exists: saving rotates it (the current value stays as the previous version).`
+          : 'A new name creates the secret; an existing one is rotated.'}
+      </p>
+      <FormEnd action={action} failed="Not saved" disabled={!name.trim() || value === ''} busyLabel="Saving…">
+        Save secret
+      </FormEnd>
+    </FormSection>
   );
 }
 
@@ -137,8 +130,7 @@ export function SecretsPage({ client, query }: { client: ManagementClient; query
     [client],
   );
   const { secrets, action, save, remove } = useSecrets(client, serverId);
-  const [name, setName] = useState('');
-  const valueRef = useRef<HTMLInputElement>(null);
+  const draft = useSecretDraft();
   const server = servers.state === 'done' ? servers.data.find((s) => s.id === serverId) : undefined;
   const scopeLabel = serverId ? `server ${server?.name ?? serverId}` : 'workspace';
   const columns: Column<Secret>[] = [
@@ -163,19 +155,16 @@ export function SecretsPage({ client, query }: { client: ManagementClient; query
           scopeLabel={scopeLabel}
           known={secrets.state === 'done' ? secrets.data.map((s) => s.name) : []}
           action={action}
-          name={name}
-          onName={setName}
-          valueRef={valueRef}
+          draft={draft}
           onSave={save}
         />
       </Writable>
-      <section aria-labelledby="secrets-title">
-        <h2 id="secrets-title">Secrets of the {scopeLabel}</h2>
+      <Section id="secrets" title={<>Secrets of the {scopeLabel}</>}>
         <ResourceTable
           loaded={secrets}
           what="the secrets"
           columns={columns}
-          rowKey={(s) => s.name}
+          rowKey={(s: Secret) => s.name}
           caption={`Secrets of the ${scopeLabel}`}
           empty="No secret yet."
           actions={(s) => (
@@ -183,15 +172,12 @@ export function SecretsPage({ client, query }: { client: ManagementClient; query
               name={s.name}
               question={`Delete ${s.name}? Tools reading it will fail.`}
               busy={action.pending === s.name}
-              onRotate={() => {
-                setName(s.name);
-                valueRef.current?.focus();
-              }}
+              onRotate={() => draft.rotate(s.name)}
               onDelete={() => remove(s.name)}
             />
           )}
         />
-      </section>
+      </Section>
     </>
   );
 }

@@ -3,14 +3,12 @@ import type { ManagementClient } from '@toolplane/client';
 import { unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
 import { ExternalServers, externalConfigs, type ExternalDraft } from '../components/external-mcp.tsx';
-import { SubmitButton, toggledSet } from '../components/form.tsx';
+import { ProblemBox, SubmitButton, toggledSet } from '../components/form.tsx';
 import {
   AccessChoice,
-  CodeModeChoice,
   Check,
   DescriptionField,
   ModeChoice,
-  ProblemBox,
   ServerNameField,
   useServerFields,
 } from '../components/server-form.tsx';
@@ -179,7 +177,6 @@ export function ServerCreatePage({ client }: { client: ManagementClient }) {
         <ModeChoice mode={d.mode} onMode={d.setMode} />
         <DescriptionField value={d.description} onValue={d.setDescription} />
         <AccessChoice fields={d} />
-        {d.mode === 'NORMAL' && <CodeModeChoice checked={d.codeMode} onChecked={d.setCodeMode} />}
         {d.mode === 'NORMAL' && (
           <InstanceChoice
             client={client}

@@ -2,13 +2,11 @@ import type { FormEvent } from 'react';
 import type { ManagementClient } from '@toolplane/client';
 import { errorMessage, unwrap, type Schemas } from '../api.ts';
 import { useAction } from '../components/action.ts';
-import { SubmitButton, toggledSet } from '../components/form.tsx';
+import { ProblemBox, SubmitButton, toggledSet } from '../components/form.tsx';
 import {
   AccessChoice,
-  CodeModeChoice,
   DescriptionField,
   ModeChoice,
-  ProblemBox,
   ServerNameField,
   useServerFields,
 } from '../components/server-form.tsx';
@@ -179,7 +177,6 @@ function EditForm({ client, server, instances }: { client: ManagementClient; ser
       <DescriptionField value={d.description} onValue={d.setDescription} />
       <ModeChoice mode={d.mode} onMode={d.setMode} />
       <AccessChoice fields={d} />
-      {d.mode === 'NORMAL' && <CodeModeChoice checked={d.codeMode} onChecked={d.setCodeMode} />}
       {d.mode === 'NORMAL' && <InstanceSection client={client} server={server} instances={instances} d={d} />}
       {save.error !== null && <ProblemBox error={save.error} title="Not saved" />}
       <div className="buttons">

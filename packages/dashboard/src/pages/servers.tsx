@@ -36,7 +36,6 @@ export function ServersPage({ client }: { client: ManagementClient }) {
         what="the servers"
         caption="MCP servers of the workspace"
         columns={columns(managed)}
-        rowKey={(s) => s.id}
         empty={
           <>
             No MCP server yet.{' '}

@@ -3,10 +3,14 @@ import type { ManagementClient } from '@toolplane/client';
 import { storedCredential, storedKey, unwrap, type Schemas } from '../api.ts';
 import { Link } from '../router.tsx';
 import { useAction } from '../components/action.ts';
-import { ActionError, SubmitButton, TextField } from '../components/form.tsx';
+import { NameField, FormEnd } from '../components/form.tsx';
 import { ResourceTable, type Column } from '../components/resource-table.tsx';
 import { OneTimeKey, Show, useLoad, when } from '../ui.tsx';
 import { Writable } from '../powers.tsx';
+import { FormSection, Section } from '../components/section.tsx';
+import { Facts } from '../components/facts.tsx';
+
+const slugLabel = 'Name (a slug: lower-case letters, digits, - and _)';
 
 /** The new workspace's first key, shown once. */
 function NewWorkspaceKey({ created, onDone }: { created: Schemas['CreatedWorkspace']; onDone: () => void }) {
@@ -48,24 +52,17 @@ function CreateWorkspace({ client, onCreated }: { client: ManagementClient; onCr
     });
   };
   return (
-    <section aria-labelledby="create-workspace-title">
-      <h2 id="create-workspace-title">Create a workspace</h2>
-      <form className="form" onSubmit={submit}>
-        <TextField
-          id="workspace-name"
-          label="Name (a slug: lower-case letters, digits, - and _)"
-          required
-          autoComplete="off"
-          value={name}
-          onValue={setName}
-        />
-        <ActionError action={create} title="Not created" />
-        <SubmitButton busy={create.busy} disabled={!name.trim()} busyLabel="Creating…">
-          Create workspace
-        </SubmitButton>
-      </form>
-      {created && <NewWorkspaceKey created={created} onDone={() => setCreated(null)} />}
-    </section>
+    <FormSection
+      id="create-workspace"
+      title="Create a workspace"
+      onSubmit={submit}
+      after={created && <NewWorkspaceKey created={created} onDone={() => setCreated(null)} />}
+    >
+      <NameField id="workspace-name" label={slugLabel} value={name} onValue={setName} />
+      <FormEnd action={create} failed="Not created" disabled={!name.trim()} busyLabel="Creating…">
+        Create workspace
+      </FormEnd>
+    </FormSection>
   );
 }
 
@@ -91,31 +88,23 @@ type Workspace = Schemas['Workspace'];
 
 function CurrentWorkspace({ current }: { current: Workspace }) {
   return (
-    <section aria-labelledby="current-workspace-title">
-      <h2 id="current-workspace-title">This session’s workspace</h2>
-      <dl className="facts">
-        <dt>Name</dt>
-        <dd>{current.name}</dd>
-        <dt>Id</dt>
-        <dd>
-          <code>{current.id}</code>
-        </dd>
-        <dt>Organization</dt>
-        <dd>
-          <code>{current.organizationId}</code>
-        </dd>
-        <dt>Created</dt>
-        <dd>{when(current.createdAt)}</dd>
-      </dl>
-    </section>
+    <Section id="current-workspace" title="This session’s workspace">
+      <Facts
+        facts={[
+          ['Name', current.name],
+          ['Id', <code>{current.id}</code>],
+          ['Organization', <code>{current.organizationId}</code>],
+          ['Created', when(current.createdAt)],
+        ]}
+      />
+    </Section>
   );
 }
 
 /** Why this session cannot create workspaces: its key has no admin scope, or could not be checked. */
 function NoAdmin({ admin }: { admin: boolean | null }) {
   return (
-    <section aria-labelledby="create-workspace-title">
-      <h2 id="create-workspace-title">Create a workspace</h2>
+    <Section id="create-workspace" title="Create a workspace">
       <p>
         {admin === false
           ? 'This session’s API key has no admin scope, so it cannot create workspaces and sees only its own.'
@@ -123,7 +112,7 @@ function NoAdmin({ admin }: { admin: boolean | null }) {
         Sign in with a key that has the <code>admin</code> scope (see <Link href="/api-keys">API keys</Link>) to create
         one.
       </p>
-    </section>
+    </Section>
   );
 }
 
@@ -164,16 +153,9 @@ export function WorkspacesPage({ client }: { client: ManagementClient }) {
               <Writable>
                 {admin ? <CreateWorkspace client={client} onCreated={reload} /> : <NoAdmin admin={admin} />}
               </Writable>
-              <section aria-labelledby="workspaces-title">
-                <h2 id="workspaces-title">{admin ? 'Workspaces of the organization' : 'Workspaces you can see'}</h2>
-                <ResourceTable
-                  rows={workspaces}
-                  columns={columns}
-                  rowKey={(w) => w.id}
-                  caption="Workspaces"
-                  empty="No workspace."
-                />
-              </section>
+              <Section id="workspaces" title={admin ? 'Workspaces of the organization' : 'Workspaces you can see'}>
+                <ResourceTable rows={workspaces} columns={columns} caption="Workspaces" empty="No workspace." />
+              </Section>
             </>
           );
         }}

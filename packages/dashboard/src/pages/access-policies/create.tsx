@@ -1,0 +1,242 @@
+import { useState, type FormEvent } from 'react';
+import type { ManagementClient } from '@toolplane/client';
+import { unwrap, type Schemas } from '../../api.ts';
+import { useAction } from '../../components/action.ts';
+import { Checks, SelectField, TextField, NameField, toggled, FormEnd } from '../../components/form.tsx';
+import { FormSection } from '../../components/section.tsx';
+import { Outcome, type Approvers, type Key, type OutcomeState } from './outcome.tsx';
+
+/** The body's `condition`, `onFalse` and `approval` of the form's outcome. */
+function outcomeBody(o: OutcomeState): Partial<Schemas['AccessPolicyBody']> {
+  const condition = o.condition.trim();
+  if (!condition) return {};
+  if (o.onFalse === 'refuse') return { condition };
+  const approvers: Approvers = {};
+  if (o.keyIds.length > 0) approvers.apiKeys = o.keyIds;
+  if (names(o.subjects).length > 0) approvers.subjects = names(o.subjects);
+  if (names(o.groups).length > 0) approvers.groups = names(o.groups);
+  if (names(o.people).length > 0) approvers.people = names(o.people);
+  return { condition, onFalse: 'require_approval', approval: { approvers, approvals: Number(o.approvals) } };
+}
+
+export type Principal = Schemas['AccessPolicyBody']['principals'][number];
+
+export type Server = Schemas['McpServerSummary'];
+
+/** A comma-separated list as the API takes it: its trimmed names, or nothing. */
+const names = (text: string) =>
+  text
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+
+export const principalTypes: { type: Principal['type']; label: string }[] = [
+  { type: 'api_key', label: 'API key' },
+  { type: 'oauth_subject', label: 'OAuth subject' },
+  { type: 'oauth_group', label: 'OAuth group' },
+  { type: 'external_user', label: 'External user' },
+  { type: 'external_group', label: 'SCIM group' },
+];
+
+/** One principal of the form: its kind, and its value (an API key of the workspace, or a name or `*`). */
+function PrincipalRow({
+  index: i,
+  principal: p,
+  keys,
+  onChange,
+}: {
+  index: number;
+  principal: Principal;
+  keys: Key[];
+  onChange: (p: Partial<Principal>) => void;
+}) {
+  return (
+    <>
+      <SelectField
+        inline
+        id={`principal-type-${i}`}
+        label={`Kind of principal ${i + 1}`}
+        value={p.type}
+        onValue={(type) => onChange({ type: type as Principal['type'], value: '' })}
+        options={principalTypes.map((t) => ({ value: t.type, label: t.label }))}
+      />
+      <div className="field">
+        <label htmlFor={`principal-value-${i}`}>
+          {p.type === 'api_key' ? 'Key' : 'Value'} of principal {i + 1}
+        </label>
+        {p.type === 'api_key' ? (
+          <select
+            id={`principal-value-${i}`}
+            required
+            value={p.value}
+            onChange={(e) => onChange({ value: e.target.value })}
+          >
+            <option value="">Choose a key</option>
+            {keys
+              .filter((k) => !k.revokedAt)
+              .map((k) => (
+                <option key={k.id} value={k.id}>
+                  {k.name} ({k.prefix}…)
+                </option>
+              ))}
+          </select>
+        ) : (
+          <input
+            id={`principal-value-${i}`}
+            required
+            placeholder="a name, or *"
+            value={p.value}
+            onChange={(e) => onChange({ value: e.target.value })}
+          />
+        )}
+      </div>
+    </>
+  );
+}
+
+function Principals({
+  principals,
+  keys,
+  onChange,
+}: {
+  principals: Principal[];
+  keys: Key[];
+  onChange: (p: Principal[]) => void;
+}) {
+  return (
+    <fieldset>
+      <legend>Who (principals)</legend>
+      {principals.map((p, i) => (
+        <div className="inline-form" key={i}>
+          <PrincipalRow
+            index={i}
+            principal={p}
+            keys={keys}
+            onChange={(change) => onChange(principals.map((x, j) => (j === i ? { ...x, ...change } : x)))}
+          />
+          {principals.length > 1 && (
+            <button
+              type="button"
+              className="secondary"
+              onClick={() => onChange(principals.filter((_, j) => j !== i))}
+              aria-label={`Remove principal ${i + 1}`}
+            >
+              Remove
+            </button>
+          )}
+        </div>
+      ))}
+      <button
+        type="button"
+        className="secondary"
+        onClick={() => onChange([...principals, { type: 'api_key', value: '' }])}
+      >
+        Add a principal
+      </button>
+    </fieldset>
+  );
+}
+
+/** Which servers: every one (`*`), or those checked. */
+function Servers(props: {
+  servers: Server[];
+  all: boolean;
+  onAll: (all: boolean) => void;
+  serverIds: string[];
+  onServerIds: (ids: string[]) => void;
+}) {
+  return (
+    <fieldset>
+      <legend>Which servers</legend>
+      <Checks
+        items={props.all ? [] : props.servers}
+        idOf={(s) => `policy-server-${s.id}`}
+        labelOf={(s) => s.name}
+        checked={(s) => props.serverIds.includes(s.id)}
+        onToggle={(s, on) => props.onServerIds(toggled(props.serverIds, s.id, on))}
+      >
+        <span>
+          <input
+            type="checkbox"
+            id="policy-all-servers"
+            checked={props.all}
+            onChange={(e) => props.onAll(e.target.checked)}
+          />
+          <label htmlFor="policy-all-servers">Every server (*)</label>
+        </span>
+      </Checks>
+    </fieldset>
+  );
+}
+
+const noOutcome: OutcomeState = {
+  condition: '',
+  onFalse: 'refuse',
+  keyIds: [],
+  subjects: '',
+  groups: '',
+  people: '',
+  approvals: '1',
+};
+
+export function CreatePolicy({
+  client,
+  keys,
+  servers,
+  onCreated,
+}: {
+  client: ManagementClient;
+  keys: Key[];
+  servers: Server[];
+  onCreated: () => void;
+}) {
+  const [name, setName] = useState('');
+  const [principals, setPrincipals] = useState<Principal[]>([{ type: 'api_key', value: '' }]);
+  const [allServers, setAllServers] = useState(true);
+  const [serverIds, setServerIds] = useState<string[]>([]);
+  const [tools, setTools] = useState('*');
+  const [outcome, setOutcome] = useState<OutcomeState>(noOutcome);
+  const create = useAction();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const body: Schemas['AccessPolicyBody'] = {
+      name: name.trim(),
+      principals: principals.map((p) => ({ type: p.type, value: p.value.trim() })),
+      servers: allServers ? ['*'] : serverIds,
+      tools: names(tools),
+      ...outcomeBody(outcome),
+    };
+    create.run(() => unwrap(client.POST('/access_policies', { body })), {
+      then: (policy) => {
+        setName('');
+        setOutcome(noOutcome);
+        onCreated();
+        return `Created ${policy.name}.`;
+      },
+    });
+  };
+  return (
+    <FormSection id="create-policy" title="Create an access policy" onSubmit={submit} done={create.done}>
+      <NameField id="policy-name" value={name} onValue={setName} />
+      <Principals principals={principals} keys={keys} onChange={setPrincipals} />
+      <Servers
+        servers={servers}
+        all={allServers}
+        onAll={setAllServers}
+        serverIds={serverIds}
+        onServerIds={setServerIds}
+      />
+      <TextField
+        id="policy-tools"
+        label="Which tools (names separated by commas, or * for all)"
+        required
+        value={tools}
+        onValue={setTools}
+      />
+      <Outcome keys={keys} value={outcome} onChange={setOutcome} />
+      <FormEnd action={create} failed="Not created" disabled={!name.trim()} busyLabel="Creating…">
+        Create policy
+      </FormEnd>
+    </FormSection>
+  );
+}
