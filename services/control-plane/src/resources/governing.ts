@@ -84,7 +84,7 @@ export const connectorParts = {
 } as const satisfies Record<string, FieldPower>;
 
 /** Whether `c` may change access policies: a person whose roles write them, or a key with no server restriction. */
-export function mayChangePolicies(c: Caller): boolean {
+function mayChangePolicies(c: Caller): boolean {
   return (
     !c.serverIds &&
     c.scopes.includes('management') &&
@@ -93,7 +93,7 @@ export function mayChangePolicies(c: Caller): boolean {
 }
 
 /** Whether `c` may write the workspace's secrets: a person whose roles write them, or a key with no server restriction. */
-export function mayWriteSecrets(c: Caller): boolean {
+function mayWriteSecrets(c: Caller): boolean {
   return (
     !c.serverIds &&
     c.scopes.includes('management') &&

@@ -67,7 +67,7 @@ function shapes({ descriptor }: Source): string {
 }
 
 /** The parts of `connectorParts` that replacing `before` by `after` changes (`other` never counts). */
-export function changedParts(before: Source, after: Source): (keyof typeof connectorParts)[] {
+function changedParts(before: Source, after: Source): (keyof typeof connectorParts)[] {
   const was = originsIn([before.descriptor, before.document ?? null]);
   const added = [...originsIn([after.descriptor, after.document ?? null])].filter((o) => !was.has(o));
   return [
