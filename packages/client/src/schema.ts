@@ -407,7 +407,10 @@ export interface paths {
      * `mcp_config.enabled` false → true generates a server for each instance without one, true → false leaves them
      * listing none of its tools (ADR 0024). A version used by another connector of the slug is a 409. With
      * `dry_run=true` the change is compiled and rolled back: the answer lists, per server, the tools it would add,
-     * remove and change (the same 409 and 422 as the change itself).
+     * remove and change (the same 409 and 422 as the change itself). A document naming a new origin (operations, test
+     * endpoint, OAuth URLs) while instances use the connector needs a caller who may write the workspace’s secrets; one
+     * changing an operation’s cost or a result shape, a caller who may change access policies (403 otherwise; ADR
+     * 0073).
      */
     put: operations['updateConnector'];
     post?: never;
@@ -578,7 +581,8 @@ export interface paths {
     /**
      * Rename an instance, change its base URL or some of its credentials
      * @description Credentials not named keep their values. Every server using the instance gets a new catalog version;
-     * workers drop cached credential values.
+     * workers drop cached credential values. Changing `base_url` or `oauth_urls` (where the stored credentials are
+     * sent) needs a caller who may write the workspace’s secrets (403 otherwise; ADR 0073).
      */
     patch: operations['updateConnectorInstance'];
     trace?: never;
@@ -690,7 +694,9 @@ export interface paths {
      * picked by name, or a workflow deployment’s; SMART servers expose meta tools over the workspace’s tools. External
      * MCP servers are merged in from `externalMcpConfigs` (stored on this server) and `externalMcpServers` (registered
      * on the workspace, by name: 422 for an unknown one). `confirmTools` names tools a person confirms before each call
-     * (422 for a tool the server does not expose). A name already used is a 409.
+     * (422 for a tool the server does not expose). A name already used is a 409. `isPublic`, `confirmTools`,
+     * `approvalTools`, `approvalRule`, `codeMode` and `config` other than their defaults need a caller who may change
+     * access policies (403; ADR 0073).
      */
     post: operations['createServer'];
     delete?: never;
@@ -720,9 +726,10 @@ export interface paths {
     /**
      * Change an MCP server (omitted fields are kept; a null description clears it)
      * @description A change of what the server exposes makes a new catalog version. A key limited to servers needs the
-     * `server_admin` scope to change `mode`, `isPublic`, `perRequestAuth`, `connectorInstanceId`, `selectedTools`,
-     * `confirmTools`, `externalMcpConfigs`, `externalMcpServers` or `config` (403). `confirmTools` replaces the list of
-     * tools a person confirms before each call (422 for a tool the server does not expose).
+     * `server_admin` scope to change any field but `name` and `description` (403). Changing `isPublic`, `confirmTools`,
+     * `approvalTools`, `approvalRule`, `codeMode` or `config` can loosen a rule: it needs a caller who may change
+     * access policies (the admin role, or a key with no server restriction; else 403, ADR 0073). `confirmTools`
+     * replaces the list of tools a person confirms before each call (422 for a tool the server does not expose).
      */
     patch: operations['updateServer'];
     trace?: never;
@@ -843,7 +850,8 @@ export interface paths {
      * using it gets a new catalog version in one change (edges send `tools/list_changed`). What it lists is reconciled
      * with its pins (new or changed items held for review, `GET …/changes`); at another `url` it is pinned afresh.
      * `autoAccept`, `onChange` and `notifyWebhookUrl` change the review settings. A name already registered, or already
-     * used by an external config of a server using it, is a 409.
+     * used by an external config of a server using it, is a 409. A new `url` while headers are stored needs a caller
+     * who may write the workspace’s secrets, `autoAccept` one who may change access policies (403 otherwise; ADR 0073).
      */
     patch: operations['updateExternalMcpServer'];
     trace?: never;

@@ -11,6 +11,7 @@ import type { Input } from '../operation.ts';
 import { createInstance } from './create.ts';
 import { present } from './present.ts';
 import { credentialIssues } from './credentials.ts';
+import { changedFields, instanceFields, refuseOriginChange } from '../governing.ts';
 import type { CreateInstanceBody, UpdateInstanceBody } from './schemas.ts';
 
 /** The workspace's instance `id` with its connector, or a 404. */
@@ -64,10 +65,15 @@ export async function getConnectorInstance({ db }: ControlPlaneDeps, { params, c
  */
 export async function updateConnectorInstance(
   deps: ControlPlaneDeps,
-  { body, params, caller: { workspaceId } }: Input<UpdateInstanceBody>,
+  { body, params, caller }: Input<UpdateInstanceBody>,
 ) {
   const { db, secrets, catalog } = deps;
+  const { workspaceId } = caller;
   const row = await instanceWithConnector(deps, params.id!, workspaceId);
+  // Where its stored credentials go is chosen only by someone who may write them (ADR 0073).
+  const stored = { base_url: row.baseUrl, oauth_urls: row.oauthUrls };
+  const moved = changedFields(instanceFields, 'origin', body, (f) => stored[f as keyof typeof stored] ?? null);
+  refuseOriginChange(caller, `connector instance ${row.name}`, moved);
   const given = body.credentials ?? {};
   const issues = credentialIssues(
     credentialFields(row.connector.descriptor as ConnectorDescriptor),

@@ -68,7 +68,8 @@ export const connectorInstancesOperations: Operation[] = [
       summary: 'Rename an instance, change its base URL or some of its credentials',
       description:
         'Credentials not named keep their values. Every server using the instance gets a new catalog version; ' +
-        'workers drop cached credential values.',
+        'workers drop cached credential values. Changing `base_url` or `oauth_urls` (where the stored credentials ' +
+        'are sent) needs a caller who may write the workspace’s secrets (403 otherwise; ADR 0073).',
       responses: {
         200: json('The instance as changed.', ConnectorInstance),
         ...problems(400, 403, 404, 413, 415, 422),

@@ -6,6 +6,7 @@ import { isUuid } from '../../db/ids.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
 import { readConnectorSource } from './sources.ts';
+import { refuseGovernedParts } from './governed-parts.ts';
 import { replaceConnector } from './replace.ts';
 import type { DeleteConnectorQuery, UpdateConnectorQuery } from './schemas.ts';
 import { createConnector, present } from './store.ts';
@@ -49,13 +50,16 @@ export async function getConnector({ db }: ControlPlaneDeps, { params, caller }:
  */
 export async function updateConnector(
   deps: ControlPlaneDeps,
-  { body, query, params, caller: { workspaceId } }: Input<unknown, UpdateConnectorQuery>,
+  { body, query, params, caller }: Input<unknown, UpdateConnectorQuery>,
 ) {
   const { db, fetchDocument } = deps;
+  const { workspaceId } = caller;
   const id = params.id!;
   const row = isUuid(id) ? await db.connector.findFirst({ where: { id, workspaceId } }) : null;
   if (!row) throw new NotFoundError('connector', id);
   const source = await readConnectorSource(bodyText(body), fetchDocument);
+  const instances = await db.connectorInstance.count({ where: { connectorId: row.id } });
+  refuseGovernedParts(caller, { name: row.name, instances }, { before: row, after: source });
   return replaceConnector(deps, { workspaceId, row, source, dryRun: query.dry_run === 'true' });
 }
 

@@ -77,7 +77,10 @@ export const connectorsOperations: Operation[] = [
         'false → true generates a server for each instance without one, true → false leaves them listing none of ' +
         'its tools (ADR 0024). A version used by another connector of the slug is a 409. With `dry_run=true` ' +
         'the change is compiled and rolled back: the answer lists, per server, the tools it would add, remove and ' +
-        'change (the same 409 and 422 as the change itself).',
+        'change (the same 409 and 422 as the change itself). A document naming a new origin (operations, test ' +
+        'endpoint, OAuth URLs) while instances use the connector needs a caller who may write the workspace’s ' +
+        'secrets; one changing an operation’s cost or a result shape, a caller who may change access policies (403 ' +
+        'otherwise; ADR 0073).',
       request: { body: sourceBody('The new descriptor or document, of the kind the connector was registered from.') },
       responses: {
         200: json(

@@ -7,6 +7,7 @@ import { isUniqueViolation } from '../../catalog/service.ts';
 import type { Tx } from '../../db/client.ts';
 import type { ControlPlaneDeps } from '../deps.ts';
 import type { Input } from '../operation.ts';
+import { changedFields, externalServerFields, refuseLoosening, refuseOriginChange } from '../governing.ts';
 import { listingOf } from './listing.ts';
 import { checkRename, find, headerChanges, nameTaken, present, sealHeaders, withUsers } from './registry.ts';
 import { announceHeld, pinsAfterListing, recordHeld } from './review.ts';
@@ -48,8 +49,15 @@ export async function listExternalMcpServers({ db }: ControlPlaneDeps, { caller 
  */
 export async function createExternalMcpServer(
   { db, catalog, secrets }: ControlPlaneDeps,
-  { body, caller: { workspaceId } }: Input<CreateExternalServerBody>,
+  { body, caller }: Input<CreateExternalServerBody>,
 ) {
+  const { workspaceId } = caller;
+  const defaults = { autoAccept: false };
+  refuseLoosening(
+    caller,
+    'a new external MCP server',
+    changedFields(externalServerFields, 'governing', body, (f) => defaults[f as keyof typeof defaults] ?? null),
+  );
   if (await db.externalMcpServer.findUnique({ where: { workspaceId_name: { workspaceId, name: body.name } } }))
     throw nameTaken(body.name);
   const id = crypto.randomUUID();
@@ -86,15 +94,38 @@ export async function getExternalMcpServer({ db }: ControlPlaneDeps, { params, c
 }
 
 /**
+ * 403 unless the caller has the right (resources/governing.ts, ADR 0073): a new URL while headers are stored sends
+ * them elsewhere (the right to write secrets); `autoAccept` lifts the review of its changes (the right to change policies).
+ */
+function refuseExternalLoosening(
+  caller: Input['caller'],
+  row: { name: string; url: string; autoAccept: boolean; headerSecrets: unknown },
+  body: UpdateExternalServerBody,
+): void {
+  const stored = { url: row.url, autoAccept: row.autoAccept } as Record<string, unknown>;
+  const what = `external MCP server ${row.name}`;
+  const hasHeaders = Object.keys((row.headerSecrets ?? {}) as object).length > 0;
+  const moved = hasHeaders ? changedFields(externalServerFields, 'origin', body, (f) => stored[f] ?? null) : [];
+  refuseOriginChange(caller, what, moved);
+  refuseLoosening(
+    caller,
+    what,
+    changedFields(externalServerFields, 'governing', body, (f) => stored[f] ?? null),
+  );
+}
+
+/**
  * `PATCH /external_mcp_servers/{id}`, field by field: the URL, the name, one header (the other headers keep their
  * sealed values), the review settings. Listed again in its new form and reconciled with its pins (at another URL
  * pinned afresh; ADR 0061), then every hosted server using it gets a new catalog version in one change.
  */
 export async function updateExternalMcpServer(
   { db, catalog, secrets, changeWebhooks }: ControlPlaneDeps,
-  { body, params, caller: { workspaceId } }: Input<UpdateExternalServerBody>,
+  { body, params, caller }: Input<UpdateExternalServerBody>,
 ) {
+  const { workspaceId } = caller;
   const row = await find(db, workspaceId, params.id!);
+  refuseExternalLoosening(caller, row, body);
   const name = body.name ?? row.name;
   if (name !== row.name) await checkRename(db, row, name);
   const { next, replaced, set } = headerChanges(

@@ -84,7 +84,9 @@ export const externalMcpServersOperations: Operation[] = [
         'server using it gets a new catalog version in one change (edges send `tools/list_changed`). What it lists ' +
         'is reconciled with its pins (new or changed items held for review, `GET …/changes`); at another `url` it ' +
         'is pinned afresh. `autoAccept`, `onChange` and `notifyWebhookUrl` change the review settings. A name ' +
-        'already registered, or already used by an external config of a server using it, is a 409.',
+        'already registered, or already used by an external config of a server using it, is a 409. A new `url` while ' +
+        'headers are stored needs a caller who may write the workspace’s secrets, `autoAccept` one who may change ' +
+        'access policies (403 otherwise; ADR 0073).',
       responses: {
         200: json('The registered server as changed.', ExternalMcpServer),
         ...problems(400, 403, 404, 409, 413, 415, 422),

@@ -14,6 +14,7 @@ import { findServer, liveCatalog, nameTaken, instanceProblem } from './lookup.ts
 import { presentExternalConfigs, presentRegistered, presentServer, toolNames } from './present.ts';
 import type { CatalogVersionsQuery, CreateServerBody, ListQuery, LoadToolsBody, UpdateServerBody } from './schemas.ts';
 import { publishServerIdentity } from './identity.ts';
+import { refuseServerLoosening } from './exposure.ts';
 import { changeServer, checkServerUpdate, registeredAfterUpdate } from './update.ts';
 
 /**
@@ -61,8 +62,10 @@ export async function loadToolsFromUrl(
  */
 export async function createServer(
   { db, catalog, secrets, env, redis, prefix }: ControlPlaneDeps,
-  { body, caller: { workspaceId } }: Input<CreateServerBody>,
+  { body, caller }: Input<CreateServerBody>,
 ) {
+  const { workspaceId } = caller;
+  refuseServerLoosening(caller, body);
   const instance = body.connectorInstanceId
     ? await instanceProblem(db, workspaceId, body.connectorInstanceId)
     : undefined;
@@ -162,9 +165,11 @@ export async function listServers({ db, env }: ControlPlaneDeps, { query: q, cal
  */
 export async function updateServer(
   { db, secrets, catalog, env, redis, prefix }: ControlPlaneDeps,
-  { body, params, caller: { workspaceId } }: Input<UpdateServerBody>,
+  { body, params, caller }: Input<UpdateServerBody>,
 ) {
+  const { workspaceId } = caller;
   const row = await findServer(db, workspaceId, params.id!);
+  refuseServerLoosening(caller, body, row);
   await checkServerUpdate(db, workspaceId, row, body);
   const registered = await registeredAfterUpdate(db, workspaceId, row, body);
   const external = body.externalMcpConfigs

@@ -65,7 +65,9 @@ export const serversOperations: Operation[] = [
         'by name, or a workflow deployment’s; SMART servers expose meta tools over the workspace’s tools. External ' +
         'MCP servers are merged in from `externalMcpConfigs` (stored on this server) and `externalMcpServers` (registered ' +
         'on the workspace, by name: 422 for an unknown one). `confirmTools` names tools a person confirms before each ' +
-        'call (422 for a tool the server does not expose). A name already used is a 409.',
+        'call (422 for a tool the server does not expose). A name already used is a 409. `isPublic`, `confirmTools`, ' +
+        '`approvalTools`, `approvalRule`, `codeMode` and `config` other than their defaults need a caller who may change ' +
+        'access policies (403; ADR 0073).',
       responses: {
         201: json('The server, with its first catalog’s tools.', McpServer),
         ...problems(400, 403, 409, 413, 415, 422),
@@ -114,9 +116,11 @@ export const serversOperations: Operation[] = [
       summary: 'Change an MCP server (omitted fields are kept; a null description clears it)',
       description:
         'A change of what the server exposes makes a new catalog version. A key limited to servers needs the ' +
-        '`server_admin` scope to change `mode`, `isPublic`, `perRequestAuth`, `connectorInstanceId`, `selectedTools`, ' +
-        '`confirmTools`, `externalMcpConfigs`, `externalMcpServers` or `config` (403). `confirmTools` replaces the ' +
-        'list of tools a person confirms before each call (422 for a tool the server does not expose).',
+        '`server_admin` scope to change any field but `name` and `description` (403). Changing `isPublic`, ' +
+        '`confirmTools`, `approvalTools`, `approvalRule`, `codeMode` or `config` can loosen a rule: it needs a caller ' +
+        'who may change access policies (the admin role, or a key with no server restriction; else 403, ADR 0073). ' +
+        '`confirmTools` replaces the list of tools a person confirms before each call (422 for a tool the server ' +
+        'does not expose).',
       responses: {
         200: json('The server as changed.', McpServer),
         ...problems(400, 403, 404, 409, 413, 415, 422),
