@@ -97,8 +97,7 @@ function htmlForms(value: string): string[] {
   const chars = [...value];
   const decimal = (c: string) => `&#${c.codePointAt(0)};`;
   const hex = (c: string) => `&#x${c.codePointAt(0)!.toString(16)};`;
-  const special = (entity: (c: string) => string) =>
-    chars.map((c) => (/[A-Za-z0-9]/.test(c) ? c : entity(c))).join('');
+  const special = (entity: (c: string) => string) => chars.map((c) => (/[A-Za-z0-9]/.test(c) ? c : entity(c))).join('');
   return [
     named('&#39;'),
     named('&#x27;'),
@@ -269,6 +268,12 @@ function scrubbed(value: unknown, pattern: RegExp, depth: number): unknown {
   }
   // `fromEntries` defines every key as an own property (a `__proto__` key stays a key).
   return entries ? Object.fromEntries(entries) : value;
+}
+
+/** Any JSON value (a debug capture, a relayed notification) with every form of the secret values redacted, as above. */
+export function redactValue<T>(value: T, secretValues: Iterable<string | undefined>): T {
+  const pattern = patternFor(secretValues);
+  return pattern ? (scrubbed(value, pattern, 0) as T) : value;
 }
 
 /**

@@ -235,12 +235,12 @@ describe('guardrails on a tool result', () => {
       { name: 'block-cards', detectors: [{ kind: 'pii', types: ['card'] }], action: 'block' },
       (x) => x.isError === true,
     );
-    expect(r.content[0]!.text).toBe('A guardrail withheld this result: pii:card found at $.content[0].text');
+    expect(r.content[0]!.text).toBe('A guardrail withheld this result: pii:card found at $.content[0].text.customer.card');
     expect(r.structuredContent).toBeUndefined();
     const text = JSON.stringify(r);
     for (const v of Object.values(planted)) expect(text).not.toContain(v);
     expect(await latestFindings('block-cards')).toEqual([
-      { guardrail: 'block-cards', detector: 'pii:card', path: '$.content[0].text', action: 'block' },
+      { guardrail: 'block-cards', detector: 'pii:card', path: '$.content[0].text.customer.card', action: 'block' },
     ]);
     const sealedResult = await getTicket('T-sealed');
     expect(sealedResult.isError).toBe(true);
