@@ -235,7 +235,9 @@ describe('guardrails on a tool result', () => {
       { name: 'block-cards', detectors: [{ kind: 'pii', types: ['card'] }], action: 'block' },
       (x) => x.isError === true,
     );
-    expect(r.content[0]!.text).toBe('A guardrail withheld this result: pii:card found at $.content[0].text.customer.card');
+    expect(r.content[0]!.text).toBe(
+      'A guardrail withheld this result: pii:card found at $.content[0].text.customer.card',
+    );
     expect(r.structuredContent).toBeUndefined();
     const text = JSON.stringify(r);
     for (const v of Object.values(planted)) expect(text).not.toContain(v);
