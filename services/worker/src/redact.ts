@@ -108,41 +108,45 @@ function htmlForms(value: string): string[] {
   ];
 }
 
-/** A value inside JSON strings nested one, two and three levels deep (a JSON body echoed inside JSON, twice). */
-function nestedJsonForms(form: string): string[] {
+/** A value inside JSON strings nested one and two levels deep, and, with `three`, three (a JSON body echoed twice). */
+function nestedJsonForms(form: string, three: boolean): string[] {
   const forms: string[] = [];
   for (const one of jsonForms(form)) {
     const two = JSON.stringify(one).slice(1, -1);
-    forms.push(one, two, JSON.stringify(two).slice(1, -1));
+    forms.push(one, two);
+    if (three) forms.push(JSON.stringify(two).slice(1, -1));
   }
   return forms;
 }
 
-/** A percent-encoded form encoded once more (a URL quoted in a query parameter: `%` as `%25`). */
-function doublePercentForms(value: string, forms: readonly string[]): string[] {
-  return forms.filter((f) => f !== value && f.includes('%')).map((f) => encodeURIComponent(f));
+/** A value percent-encoded twice (a URL quoted in a query parameter: `%` as `%25`), by the two encoders of values. */
+function doublePercentForms(value: string): string[] {
+  try {
+    const once = encodeURIComponent(value);
+    const form = new URLSearchParams([['', value]]).toString().slice(1);
+    return [encodeURIComponent(once), encodeURIComponent(form)];
+  } catch {
+    return []; // a lone surrogate: never sent as such
+  }
 }
 
 /**
  * Every form of a secret value the worker may have put on the wire, and the way an upstream echoes
- * it back: as is, each percent-encoding in use (and each encoded twice), inside a JSON string (nested
- * up to three levels: a JSON body echoed inside JSON inside JSON), base64 / base64url, HTML-escaped
- * (named and numeric entities). The pattern ignores case: upper- or lower-cased echoes and the case
+ * it back: as is, each percent-encoding in use (and the value encoded twice), inside a JSON string
+ * (twice for a JSON body echoed inside JSON; the value as is up to three levels), base64 / base64url,
+ * HTML-escaped (named and numeric entities). The pattern ignores case: upper- or lower-cased echoes and the case
  * of hex escapes are found too. An `Authorization` value (`Basic …`, `Bearer …`: the exact value the
  * worker sent) also gives its credentials part alone.
  */
 function secretForms(value: string): string[] {
   const forms = new Set<string>();
   const add = (v: string) => {
-    const percent = percentForms(v);
-    for (const f of [v, ...percent, ...doublePercentForms(v, percent)]) {
+    for (const f of [v, ...percentForms(v)]) {
       forms.add(f);
-      for (const j of nestedJsonForms(f)) forms.add(j);
+      // Three levels of JSON for the value as is (each level doubles the escapes: the forms stay bounded).
+      for (const j of nestedJsonForms(f, f === v)) forms.add(j);
     }
-    for (const h of htmlForms(v)) {
-      forms.add(h);
-      for (const j of jsonForms(h)) forms.add(j);
-    }
+    for (const f of [...doublePercentForms(v), ...htmlForms(v)]) forms.add(f);
     for (const b of base64Forms(v)) forms.add(b);
   };
   add(value);
